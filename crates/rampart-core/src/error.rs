@@ -1,0 +1,141 @@
+//! The one error type of the platform, with stable codes.
+//!
+//! Every variant has a [`code`](Error::code) that never changes once released: the HTTP
+//! layer turns it into the problem+json `type` (`urn:rampart:problem:<code>`), and clients
+//! may match on it. Messages are for people and may change. No variant ever carries a
+//! secret: storage failures keep their cause for the log only.
+
+use std::fmt;
+
+/// Shorthand for results whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Which password rule rejected a password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordRule {
+    /// Shorter than the configured minimum length.
+    MinLength,
+    /// Longer than the accepted maximum.
+    MaxLength,
+    /// Common, or easy to guess according to the strength estimate.
+    Guessable,
+    /// Contains the user's own name, username or e-mail.
+    ContainsUserInfo,
+    /// Equal to one of the user's previous passwords.
+    Reused,
+}
+
+impl PasswordRule {
+    /// The rule's stable name, as shown to clients.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PasswordRule::MinLength => "min-length",
+            PasswordRule::MaxLength => "max-length",
+            PasswordRule::Guessable => "guessable",
+            PasswordRule::ContainsUserInfo => "contains-user-info",
+            PasswordRule::Reused => "reused",
+        }
+    }
+}
+
+impl fmt::Display for PasswordRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a login was slowed down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThrottleScope {
+    /// Too many failed logins for this username.
+    Account,
+    /// Too many failed logins from this source address.
+    SourceAddress,
+}
+
+/// Everything that can go wrong, as seen by a caller.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Input failed validation; `field` names the offending part.
+    #[error("invalid {field}: {reason}")]
+    InvalidInput {
+        /// The field, key or parameter at fault.
+        field: String,
+        /// What is wrong and what is allowed.
+        reason: String,
+    },
+    /// A password rule rejected the password.
+    #[error("password rejected ({rule}): {reason}")]
+    PasswordRejected {
+        /// The rule that rejected it.
+        rule: PasswordRule,
+        /// A sentence explaining the rejection.
+        reason: String,
+    },
+    /// The named thing does not exist (or the caller may not know it exists).
+    #[error("{what} not found")]
+    NotFound {
+        /// What was looked for, e.g. `user`.
+        what: &'static str,
+    },
+    /// The change conflicts with existing state, e.g. a duplicate username.
+    #[error("{0}")]
+    Conflict(String),
+    /// Username or password wrong, or the user unknown: deliberately indistinguishable.
+    #[error("invalid username or password")]
+    InvalidCredentials,
+    /// Too many failures; the caller must wait.
+    #[error("too many failed logins; retry in {retry_after_secs} s")]
+    LoginThrottled {
+        /// Seconds until a new attempt is considered.
+        retry_after_secs: u64,
+        /// Whether the account or the source address is throttled.
+        scope: ThrottleScope,
+    },
+    /// The account is disabled by an administrator.
+    #[error("the account is disabled")]
+    AccountDisabled,
+    /// The password is older than the configured maximum age and must be changed.
+    #[error("the password has expired and must be changed")]
+    PasswordExpired,
+    /// No valid credentials were presented.
+    #[error("authentication required: {0}")]
+    Unauthenticated(&'static str),
+    /// Authenticated, but not allowed to do this.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// The store cannot be reached or refused the operation; the cause is for the log.
+    #[error("storage unavailable")]
+    Unavailable(String),
+    /// A bug or an unexpected condition; the cause is for the log, never for the client.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl Error {
+    /// The stable machine-readable code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidInput { .. } => "invalid-input",
+            Error::PasswordRejected { .. } => "password-rejected",
+            Error::NotFound { .. } => "not-found",
+            Error::Conflict(_) => "conflict",
+            Error::InvalidCredentials => "invalid-credentials",
+            Error::LoginThrottled { .. } => "login-throttled",
+            Error::AccountDisabled => "account-disabled",
+            Error::PasswordExpired => "password-expired",
+            Error::Unauthenticated(_) => "unauthenticated",
+            Error::Forbidden(_) => "forbidden",
+            Error::Unavailable(_) => "unavailable",
+            Error::Internal(_) => "internal",
+        }
+    }
+
+    /// Builds an [`Error::InvalidInput`].
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}

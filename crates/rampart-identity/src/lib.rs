@@ -1,0 +1,12 @@
+//! Credentials for Rampart: password hashing and policy, session tokens, login throttling.
+//!
+//! Pure logic with no I/O: the store keeps what this crate computes, the server decides
+//! when to call it. Time is always a parameter.
+
+pub mod password;
+pub mod throttle;
+pub mod token;
+
+pub use password::{HashParams, PasswordHasher, PasswordPolicy};
+pub use throttle::{ceil_secs, AddressThrottle, LockoutPolicy};
+pub use token::{hash_token, SessionToken, TokenHash};

@@ -1,0 +1,104 @@
+//! Session tokens: 256 random bits shown once to the client, stored only as a SHA-256 hash.
+//!
+//! A token is high-entropy, so a fast hash is enough to make a stolen database useless for
+//! logging in; lookups go by hash through an index, so no secret is ever compared.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use rampart_core::Error;
+use sha2::{Digest, Sha256};
+
+const PREFIX: &str = "rps_";
+const RANDOM_BYTES: usize = 32;
+/// `rps_` followed by 32 bytes in unpadded base64url.
+const TOKEN_LEN: usize = PREFIX.len() + 43;
+
+/// The stored form of a token.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenHash(pub [u8; 32]);
+
+impl std::fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenHash(..)")
+    }
+}
+
+/// A freshly issued token: the secret for the client and the hash for the store.
+pub struct SessionToken {
+    secret: String,
+    hash: TokenHash,
+}
+
+impl std::fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionToken(<redacted>)")
+    }
+}
+
+impl SessionToken {
+    /// Draws a new token from the operating system's RNG.
+    pub fn generate() -> Result<Self, Error> {
+        let mut bytes = [0u8; RANDOM_BYTES];
+        getrandom::fill(&mut bytes)
+            .map_err(|e| Error::Internal(format!("operating system RNG: {e}")))?;
+        let secret = format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
+        let hash = digest(&secret);
+        Ok(Self { secret, hash })
+    }
+
+    /// The secret, to hand to the client exactly once.
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
+
+    /// The hash to store.
+    pub fn hash(&self) -> TokenHash {
+        self.hash
+    }
+}
+
+/// Hashes a token presented by a client, or `None` if it cannot be one of ours.
+pub fn hash_token(presented: &str) -> Option<TokenHash> {
+    let well_formed = presented.len() == TOKEN_LEN
+        && presented.starts_with(PREFIX)
+        && presented[PREFIX.len()..]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    well_formed.then(|| digest(presented))
+}
+
+fn digest(token: &str) -> TokenHash {
+    TokenHash(Sha256::digest(token.as_bytes()).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issued_tokens_hash_back_to_their_stored_hash() {
+        let token = SessionToken::generate().unwrap();
+        assert_eq!(token.secret().len(), TOKEN_LEN);
+        assert_eq!(hash_token(token.secret()), Some(token.hash()));
+        assert_ne!(SessionToken::generate().unwrap().hash(), token.hash());
+        assert!(!format!("{token:?}").contains(token.secret()));
+    }
+
+    #[test]
+    fn malformed_tokens_are_refused_before_hashing() {
+        let good = SessionToken::generate().unwrap();
+        let secret = good.secret();
+        let cases = [
+            String::new(),
+            "rps_".to_owned(),
+            secret[..secret.len() - 1].to_owned(),
+            format!("{secret}A"),
+            secret.replacen("rps_", "xyz_", 1),
+            format!("rps_{}", "!".repeat(43)),
+            format!("rps_{}", "é".repeat(21)),
+        ];
+        for case in cases {
+            assert_eq!(hash_token(&case), None, "{case:?}");
+        }
+    }
+}
