@@ -73,19 +73,21 @@ impl Email {
             return Err(invalid("must look like name@example.org"));
         };
         if local.is_empty() || local.contains('@') || local.len() > 64 {
-            return Err(invalid("the part before '@' must be 1 to 64 characters without '@'"));
+            return Err(invalid(
+                "the part before '@' must be 1 to 64 characters without '@'",
+            ));
         }
         let labels_ok = domain.split('.').all(|label| {
             !label.is_empty()
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label
-                    .chars()
-                    .all(|c| c.is_alphanumeric() || c == '-')
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
         });
         if !domain.contains('.') || !labels_ok {
-            return Err(invalid("the domain after '@' must be a valid host name such as example.org"));
+            return Err(invalid(
+                "the domain after '@' must be a valid host name such as example.org",
+            ));
         }
         Ok(Self(trimmed.to_lowercase()))
     }

@@ -21,7 +21,12 @@ fn credentials(c: &mut Criterion) {
     });
     group.bench_function("policy_check", |b| {
         let policy = PasswordPolicy::default();
-        b.iter(|| policy.check(std::hint::black_box("violet-trombone-gravel-71"), &["jsmith"]))
+        b.iter(|| {
+            policy.check(
+                std::hint::black_box("violet-trombone-gravel-71"),
+                &["jsmith"],
+            )
+        })
     });
     group.finish();
 }

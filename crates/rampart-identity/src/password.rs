@@ -45,8 +45,13 @@ impl std::fmt::Debug for PasswordHasher {
 impl PasswordHasher {
     /// A hasher with the given cost; fails if the parameters are out of argon2's range.
     pub fn new(params: HashParams) -> Result<Self, Error> {
-        let params = Params::new(params.memory_kib, params.iterations, params.parallelism, None)
-            .map_err(|e| Error::invalid("password_hash", format!("argon2 parameters: {e}")))?;
+        let params = Params::new(
+            params.memory_kib,
+            params.iterations,
+            params.parallelism,
+            None,
+        )
+        .map_err(|e| Error::invalid("password_hash", format!("argon2 parameters: {e}")))?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let mut hasher = Self {
             argon2,
@@ -222,7 +227,11 @@ mod tests {
         assert!(hasher.verify("correct horse battery staple", &phc));
         assert!(!hasher.verify("correct horse battery stapl", &phc));
         assert!(!hasher.verify("correct horse battery staple", "not-a-hash"));
-        assert_ne!(phc, hasher.hash("correct horse battery staple").unwrap(), "salted");
+        assert_ne!(
+            phc,
+            hasher.hash("correct horse battery staple").unwrap(),
+            "salted"
+        );
     }
 
     #[test]

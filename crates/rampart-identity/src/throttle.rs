@@ -191,7 +191,11 @@ mod tests {
         assert_eq!(throttle.check(ip, t0), Ok(()));
         assert_eq!(throttle.record_failure(ip, t0), Some(Duration::seconds(2)));
         assert_eq!(throttle.check(ip, t0), Err(2));
-        assert_eq!(throttle.check(other, t0), Ok(()), "other addresses unaffected");
+        assert_eq!(
+            throttle.check(other, t0),
+            Ok(()),
+            "other addresses unaffected"
+        );
         assert_eq!(throttle.check(ip, t0 + Duration::seconds(2)), Ok(()));
         assert_eq!(
             throttle.record_failure(ip, t0 + Duration::seconds(2)),

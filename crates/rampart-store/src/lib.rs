@@ -1,1 +1,24 @@
-//! placeholder
+//! Rampart's persistence: one storage layer over SQLite (embedded default) and PostgreSQL
+//! (production, several nodes), with versioned migrations for each.
+//!
+//! Every query is written once, with `$N` placeholders that both backends accept, and run
+//! on either backend through the dispatch macros in [`backend`]. Every state change commits
+//! in one transaction together with its audit event (see [`audit`]): there is no change
+//! without its event and no event without its change.
+//!
+//! Times cross this boundary as [`time::OffsetDateTime`] and are stored as UTC milliseconds.
+
+#[macro_use]
+mod backend;
+#[macro_use]
+mod audit;
+mod sessions;
+mod users;
+
+pub use audit::StoredEvent;
+pub use backend::{BackendKind, Store};
+pub use sessions::NewSession;
+pub use users::{LoginFailure, NewUser, UserPatch, UserQuery};
+
+#[cfg(feature = "testing")]
+pub mod testing;

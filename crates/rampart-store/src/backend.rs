@@ -1,0 +1,290 @@
+//! Connecting, migrating, and running one query text on either backend.
+
+use std::borrow::Cow;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use rampart_core::Error;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::Connection as _;
+use time::OffsetDateTime;
+
+/// Which database a [`Store`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    /// Embedded SQLite file in the data directory.
+    Sqlite,
+    /// PostgreSQL server.
+    Postgres,
+}
+
+impl BackendKind {
+    /// `sqlite` or `postgres`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendKind::Sqlite => "sqlite",
+            BackendKind::Postgres => "postgres",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Backend {
+    /// SQLite allows one writer at a time: writes go through a single connection (so they
+    /// queue in the pool instead of failing with SQLITE_BUSY), reads through several
+    /// read-only connections that WAL lets run beside the writer.
+    Sqlite {
+        writer: SqlitePool,
+        reader: SqlitePool,
+    },
+    Postgres(PgPool),
+}
+
+/// The handle to Rampart's database; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub(crate) backend: Backend,
+}
+
+/// Runs `$body` with `$conn` bound to a pool that may read.
+macro_rules! read {
+    ($store:expr, |$conn:ident| $body:expr) => {
+        match &$store.backend {
+            $crate::backend::Backend::Sqlite { reader: $conn, .. } => $body,
+            $crate::backend::Backend::Postgres($conn) => $body,
+        }
+    };
+}
+
+/// Runs `$body` inside a write transaction bound to `$tx`, committing if `$body` finishes;
+/// an early return (`?`) drops the transaction, which rolls it back.
+macro_rules! write_tx {
+    ($store:expr, |$tx:ident| $body:expr) => {
+        match &$store.backend {
+            $crate::backend::Backend::Sqlite { writer, .. } => {
+                let mut $tx = writer
+                    .begin_with("BEGIN IMMEDIATE")
+                    .await
+                    .map_err($crate::backend::db)?;
+                #[allow(clippy::redundant_closure_call)]
+                let out = $body;
+                $tx.commit().await.map_err($crate::backend::db)?;
+                out
+            }
+            $crate::backend::Backend::Postgres(pool) => {
+                let mut $tx = pool.begin().await.map_err($crate::backend::db)?;
+                #[allow(clippy::redundant_closure_call)]
+                let out = $body;
+                $tx.commit().await.map_err($crate::backend::db)?;
+                out
+            }
+        }
+    };
+}
+
+/// Reads column `$col` of `$row`, converting the error.
+macro_rules! col {
+    ($row:expr, $col:literal) => {
+        sqlx::Row::try_get($row, $col).map_err($crate::backend::db)?
+    };
+}
+
+/// Converts a database error: unique violations become conflicts, connection trouble
+/// becomes `Unavailable`, anything else `Internal`. Causes go to the log, not the client.
+pub(crate) fn db(e: sqlx::Error) -> Error {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            Error::Conflict("an entry with the same unique key already exists".into())
+        }
+        sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
+            Error::Conflict("the entry refers to something that does not exist".into())
+        }
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+            Error::Unavailable(e.to_string())
+        }
+        _ => Error::Internal(format!("database: {e}")),
+    }
+}
+
+pub(crate) fn to_millis(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn from_millis(ms: i64) -> Result<OffsetDateTime, Error> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .map_err(|e| Error::Internal(format!("stored time {ms} out of range: {e}")))
+}
+
+pub(crate) fn from_millis_opt(ms: Option<i64>) -> Result<Option<OffsetDateTime>, Error> {
+    ms.map(from_millis).transpose()
+}
+
+fn migrator(sources: &[(i64, &'static str, &'static str)], locking: bool) -> Migrator {
+    let migrations: Vec<Migration> = sources
+        .iter()
+        .map(|(version, description, sql)| {
+            Migration::new(
+                *version,
+                Cow::Borrowed(*description),
+                MigrationType::Simple,
+                Cow::Borrowed(*sql),
+                false,
+            )
+        })
+        .collect();
+    Migrator {
+        migrations: Cow::Owned(migrations),
+        ignore_missing: false,
+        locking,
+        no_tx: false,
+    }
+}
+
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "foundation",
+    include_str!("../migrations/sqlite/0001_foundation.sql"),
+)];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "foundation",
+    include_str!("../migrations/postgres/0001_foundation.sql"),
+)];
+
+impl Store {
+    /// Opens (creating if needed) the SQLite database at `path`.
+    ///
+    /// WAL journal, `synchronous = FULL` (a commit is on disk before it is acknowledged),
+    /// foreign keys on, and a busy timeout for the rare outside reader.
+    pub async fn open_sqlite(path: &Path) -> Result<Self, Error> {
+        let base = SqliteConnectOptions::new()
+            .filename(path)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(base.clone().create_if_missing(true))
+            .await
+            .map_err(|e| {
+                Error::Unavailable(format!(
+                    "cannot open SQLite database {}: {e}",
+                    path.display()
+                ))
+            })?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(base.read_only(true))
+            .await
+            .map_err(|e| {
+                Error::Unavailable(format!(
+                    "cannot open SQLite database {}: {e}",
+                    path.display()
+                ))
+            })?;
+        Ok(Self {
+            backend: Backend::Sqlite { writer, reader },
+        })
+    }
+
+    /// Connects to PostgreSQL at `url`, failing fast with a message that names the server
+    /// (never the password) when it cannot be reached.
+    pub async fn open_postgres(url: &str, max_connections: u32) -> Result<Self, Error> {
+        let invalid = || {
+            Error::invalid(
+                "database_url",
+                "is not a valid postgres:// URL (postgres://user:password@host:port/database)",
+            )
+        };
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(invalid());
+        }
+        let options = PgConnectOptions::from_str(url).map_err(|_| invalid())?;
+        let place = format!(
+            "{}:{}/{}",
+            options.get_host(),
+            options.get_port(),
+            options.get_database().unwrap_or("")
+        );
+        // One direct connection first: it fails at once when the server is unreachable,
+        // where the pool would keep retrying until its acquire timeout.
+        let probe = PgConnection::connect_with(&options);
+        let pool = match tokio::time::timeout(Duration::from_secs(10), probe).await {
+            Ok(Ok(conn)) => {
+                let _ = conn.close().await;
+                PgPoolOptions::new()
+                    .max_connections(max_connections)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await
+            }
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(sqlx::Error::PoolTimedOut),
+        };
+        let pool = pool.map_err(|e| {
+            let cause = match &e {
+                sqlx::Error::Database(d) => d.message().to_owned(),
+                sqlx::Error::Io(io) => io.to_string(),
+                sqlx::Error::Tls(_) => "TLS handshake failed".to_owned(),
+                sqlx::Error::PoolTimedOut => "timed out".to_owned(),
+                _ => "connection failed".to_owned(),
+            };
+            Error::Unavailable(format!("cannot reach PostgreSQL at {place}: {cause}"))
+        })?;
+        Ok(Self {
+            backend: Backend::Postgres(pool),
+        })
+    }
+
+    /// The backend this store runs on.
+    pub fn kind(&self) -> BackendKind {
+        match self.backend {
+            Backend::Sqlite { .. } => BackendKind::Sqlite,
+            Backend::Postgres(_) => BackendKind::Postgres,
+        }
+    }
+
+    /// Applies every pending migration; safe to run on every start and from several nodes
+    /// at once (PostgreSQL takes an advisory lock).
+    pub async fn migrate(&self) -> Result<(), Error> {
+        let failed = |e: sqlx::migrate::MigrateError| Error::Internal(format!("migration: {e}"));
+        match &self.backend {
+            Backend::Sqlite { writer, .. } => migrator(SQLITE_MIGRATIONS, false)
+                .run(writer)
+                .await
+                .map_err(failed),
+            Backend::Postgres(pool) => migrator(POSTGRES_MIGRATIONS, true)
+                .run(pool)
+                .await
+                .map_err(failed),
+        }
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), Error> {
+        read!(self, |pool| sqlx::query("SELECT 1")
+            .execute(pool)
+            .await
+            .map(|_| ())
+            .map_err(db))
+    }
+
+    /// Closes every connection, waiting for those in use.
+    pub async fn close(&self) {
+        match &self.backend {
+            Backend::Sqlite { writer, reader } => {
+                reader.close().await;
+                writer.close().await;
+            }
+            Backend::Postgres(pool) => pool.close().await,
+        }
+    }
+}

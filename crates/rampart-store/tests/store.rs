@@ -1,0 +1,436 @@
+//! Storage behaviour, run on SQLite and on PostgreSQL alike.
+
+use rampart_core::{AuditContext, Email, Error, Provider, UserId, Username};
+use rampart_store::testing::{both, TestStore};
+use rampart_store::{NewSession, NewUser, Store, UserPatch, UserQuery};
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+const T0: OffsetDateTime = datetime!(2026-03-01 12:00 UTC);
+
+fn ctx() -> AuditContext {
+    AuditContext {
+        actor_name: Some("tester".into()),
+        request_id: Some("req-1".into()),
+        node_id: "node-a".into(),
+        ..AuditContext::default()
+    }
+}
+
+fn new_user(provider: Provider, name: &str, email: Option<&str>) -> NewUser {
+    NewUser {
+        provider,
+        username: Username::parse(name).unwrap(),
+        display_name: Some(format!("{name} Example")),
+        email: email.map(|e| Email::parse(e).unwrap()),
+        password_hash: format!("$argon2id$fake${name}"),
+        is_admin: false,
+    }
+}
+
+async fn event_actions(store: &Store) -> Vec<String> {
+    store
+        .events_after(0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| format!("{}:{}", e.action, e.outcome))
+        .collect()
+}
+
+#[tokio::test]
+async fn users_are_unique_per_provider_ignoring_case() {
+    for TestStore { store, .. } in both().await {
+        let kind = store.kind().as_str();
+        let alice = store
+            .create_user(
+                &new_user(Provider::It, "Alice", Some("alice@example.org")),
+                T0,
+                &ctx(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(alice.username, "Alice", "{kind}");
+        assert!(!alice.is_admin);
+        let dup = store
+            .create_user(&new_user(Provider::It, "ALICE", None), T0, &ctx())
+            .await
+            .unwrap_err();
+        assert!(matches!(dup, Error::Conflict(_)), "{kind}: {dup:?}");
+        let same_email = store
+            .create_user(
+                &new_user(Provider::It, "alice2", Some("ALICE@example.org")),
+                T0,
+                &ctx(),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(same_email, Error::Conflict(_)), "{kind}");
+        // The other provider has its own namespace.
+        store
+            .create_user(
+                &new_user(Provider::End, "alice", Some("alice@example.org")),
+                T0,
+                &ctx(),
+            )
+            .await
+            .unwrap();
+        let (found, hash) = store
+            .user_credentials(Provider::It, "alice")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.id, alice.id, "{kind}");
+        assert_eq!(hash, "$argon2id$fake$Alice");
+        assert!(store
+            .user_credentials(Provider::It, "bob")
+            .await
+            .unwrap()
+            .is_none());
+        // Failed creations wrote no event: the event commits with its change or not at all.
+        assert_eq!(
+            event_actions(&store).await,
+            ["user.create:success", "user.create:success"],
+            "{kind}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn admin_role_and_listing_with_cursor_and_prefix() {
+    for TestStore { store, .. } in both().await {
+        let kind = store.kind().as_str();
+        let mut admin = new_user(Provider::It, "root", None);
+        admin.is_admin = true;
+        let admin = store.create_user(&admin, T0, &ctx()).await.unwrap();
+        assert!(admin.is_admin, "{kind}");
+        for name in ["ann", "anna", "an_x", "bob"] {
+            store
+                .create_user(&new_user(Provider::End, name, None), T0, &ctx())
+                .await
+                .unwrap();
+        }
+        let names = |users: Vec<rampart_core::User>| -> Vec<String> {
+            users.into_iter().map(|u| u.username).collect()
+        };
+        let end = UserQuery {
+            provider: Some(Provider::End),
+            limit: 10,
+            ..UserQuery::default()
+        };
+        assert_eq!(
+            names(store.list_users(&end).await.unwrap()),
+            ["ann", "anna", "an_x", "bob"]
+        );
+        let prefixed = UserQuery {
+            prefix: Some("AN_".into()),
+            ..end.clone()
+        };
+        assert_eq!(
+            names(store.list_users(&prefixed).await.unwrap()),
+            ["an_x"],
+            "{kind}: '_' is literal"
+        );
+        let first = store
+            .list_users(&UserQuery {
+                limit: 2,
+                ..end.clone()
+            })
+            .await
+            .unwrap();
+        let rest = store
+            .list_users(&UserQuery {
+                after: Some(first[1].id),
+                ..end.clone()
+            })
+            .await
+            .unwrap();
+        assert_eq!(names(rest), ["an_x", "bob"], "{kind}");
+        let all = store
+            .list_users(&UserQuery {
+                limit: 100,
+                ..UserQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 5);
+    }
+}
+
+#[tokio::test]
+async fn update_disable_delete_and_not_found() {
+    for TestStore { store, .. } in both().await {
+        let kind = store.kind().as_str();
+        let u = store
+            .create_user(
+                &new_user(Provider::End, "carol", Some("carol@example.org")),
+                T0,
+                &ctx(),
+            )
+            .await
+            .unwrap();
+        let later = T0 + Duration::minutes(5);
+        let patched = store
+            .update_user(
+                u.id,
+                &UserPatch {
+                    display_name: Some(Some("Carol C.".into())),
+                    email: Some(None),
+                },
+                later,
+                &ctx(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(patched.display_name.as_deref(), Some("Carol C."), "{kind}");
+        assert_eq!(patched.email, None);
+        assert_eq!(patched.updated_at, later);
+        let disabled = store.set_disabled(u.id, true, later, &ctx()).await.unwrap();
+        assert!(disabled.disabled, "{kind}");
+        let missing = UserId::new();
+        for err in [
+            store
+                .set_disabled(missing, true, later, &ctx())
+                .await
+                .unwrap_err(),
+            store
+                .update_user(missing, &UserPatch::default(), later, &ctx())
+                .await
+                .unwrap_err(),
+            store.delete_user(missing, later, &ctx()).await.unwrap_err(),
+            store.unlock(missing, later, &ctx()).await.unwrap_err(),
+            store
+                .revoke_user_sessions(missing, later, &ctx())
+                .await
+                .unwrap_err(),
+        ] {
+            assert!(
+                matches!(err, Error::NotFound { what: "user" }),
+                "{kind}: {err:?}"
+            );
+        }
+        store.delete_user(u.id, later, &ctx()).await.unwrap();
+        assert!(store.user(u.id).await.unwrap().is_none(), "{kind}");
+        assert_eq!(
+            event_actions(&store).await,
+            [
+                "user.create:success",
+                "user.update:success",
+                "user.disable:success",
+                "user.delete:success"
+            ],
+            "{kind}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn sessions_open_with_login_and_are_revoked_by_password_change() {
+    for TestStore { store, .. } in both().await {
+        let kind = store.kind().as_str();
+        let u = store
+            .create_user(&new_user(Provider::It, "dave", None), T0, &ctx())
+            .await
+            .unwrap();
+        let hash = [7u8; 32];
+        let session = store
+            .record_login_success(
+                &u,
+                &NewSession {
+                    token_hash: hash,
+                    expires_at: T0 + Duration::hours(8),
+                    source: Some("127.0.0.1".into()),
+                    user_agent: Some("test".into()),
+                },
+                T0,
+                &ctx(),
+            )
+            .await
+            .unwrap();
+        let (found, user) = store.session_by_token(&hash).await.unwrap().unwrap();
+        assert_eq!(found, session, "{kind}");
+        assert_eq!(user.last_login_at, Some(T0), "{kind}");
+        assert!(store.session_by_token(&[8u8; 32]).await.unwrap().is_none());
+
+        store
+            .touch_session(session.id, T0 + Duration::minutes(3))
+            .await
+            .unwrap();
+        let (touched, _) = store.session_by_token(&hash).await.unwrap().unwrap();
+        assert_eq!(touched.last_seen_at, T0 + Duration::minutes(3), "{kind}");
+
+        store
+            .set_password(
+                u.id,
+                "$argon2id$fake$new",
+                3,
+                "user.password.reset",
+                T0,
+                &ctx(),
+            )
+            .await
+            .unwrap();
+        let (revoked, _) = store.session_by_token(&hash).await.unwrap().unwrap();
+        assert_eq!(revoked.revoked_at, Some(T0), "{kind}");
+    }
+}
+
+#[tokio::test]
+async fn password_history_keeps_the_newest_entries() {
+    for TestStore { store, .. } in both().await {
+        let kind = store.kind().as_str();
+        let u = store
+            .create_user(&new_user(Provider::End, "erin", None), T0, &ctx())
+            .await
+            .unwrap();
+        for i in 1..=5 {
+            store
+                .set_password(
+                    u.id,
+                    &format!("hash-{i}"),
+                    3,
+                    "user.password.change",
+                    T0 + Duration::seconds(i),
+                    &ctx(),
+                )
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            store.password_history(u.id, 10).await.unwrap(),
+            ["hash-5", "hash-4", "hash-3"],
+            "{kind}"
+        );
+        let (_, current) = store
+            .user_credentials(Provider::End, "erin")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(current, "hash-5");
+    }
+}
+
+#[tokio::test]
+async fn login_failures_count_lock_and_reset() {
+    for TestStore { store, .. } in both().await {
+        let kind = store.kind().as_str();
+        let lock = |n: u32| (n >= 3).then(|| Duration::seconds(30 * i64::from(n - 2)));
+        let window = Duration::hours(1);
+        let mut last = None;
+        for i in 0..4 {
+            last = Some(
+                store
+                    .record_login_failure(
+                        Provider::It,
+                        "Ghost",
+                        "ghost",
+                        "invalid-credentials",
+                        window,
+                        &lock,
+                        T0 + Duration::seconds(i),
+                        &ctx(),
+                    )
+                    .await
+                    .unwrap(),
+            );
+        }
+        let last = last.unwrap();
+        assert_eq!(last.failures, 4, "{kind}");
+        assert_eq!(last.locked_until, Some(T0 + Duration::seconds(3 + 60)));
+        assert_eq!(
+            store
+                .login_locked_until(Provider::It, "ghost")
+                .await
+                .unwrap(),
+            last.locked_until,
+            "{kind}: an unknown username is throttled like a real one"
+        );
+        // After a quiet window the count starts again.
+        let fresh = store
+            .record_login_failure(
+                Provider::It,
+                "Ghost",
+                "ghost",
+                "invalid-credentials",
+                window,
+                &lock,
+                T0 + Duration::hours(2),
+                &ctx(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(fresh.failures, 1, "{kind}");
+        let actions = event_actions(&store).await;
+        assert_eq!(
+            actions
+                .iter()
+                .filter(|a| *a == "auth.lockout:success")
+                .count(),
+            2,
+            "{kind}"
+        );
+        assert_eq!(
+            actions
+                .iter()
+                .filter(|a| *a == "auth.login:failure")
+                .count(),
+            5
+        );
+
+        let u = store
+            .create_user(&new_user(Provider::It, "ghost", None), T0, &ctx())
+            .await
+            .unwrap();
+        store.unlock(u.id, T0, &ctx()).await.unwrap();
+        assert_eq!(
+            store
+                .login_locked_until(Provider::It, "ghost")
+                .await
+                .unwrap(),
+            None,
+            "{kind}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn migrations_are_idempotent_and_stores_reopen() {
+    for test in both().await {
+        let kind = test.kind().as_str();
+        test.store.migrate().await.unwrap();
+        test.store
+            .create_user(&new_user(Provider::It, "frank", None), T0, &ctx())
+            .await
+            .unwrap();
+        test.store.close().await;
+        let reopened = match (&test.dir, &test.url) {
+            (Some(dir), _) => Store::open_sqlite(&dir.path().join("rampart.db"))
+                .await
+                .unwrap(),
+            (_, Some(url)) => Store::open_postgres(url, 2).await.unwrap(),
+            _ => unreachable!(),
+        };
+        reopened.migrate().await.unwrap();
+        assert_eq!(
+            reopened.count_users(Provider::It).await.unwrap(),
+            1,
+            "{kind}"
+        );
+        reopened.ping().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn unreachable_postgres_fails_with_a_clear_message_without_the_password() {
+    let err = Store::open_postgres("postgres://rampart:s3cret-pw@127.0.0.1:1/rampart", 1)
+        .await
+        .unwrap_err();
+    let text = format!("{err:?}");
+    assert!(
+        text.contains("cannot reach PostgreSQL at 127.0.0.1:1/rampart"),
+        "{text}"
+    );
+    assert!(!text.contains("s3cret-pw"), "{text}");
+    let bad = Store::open_postgres("mysql://nope", 1).await.unwrap_err();
+    assert_eq!(bad.code(), "invalid-input");
+}
