@@ -1,1 +1,21 @@
-//! placeholder
+//! Rampart's HTTPS server: configuration, TLS, middleware, the JSON API, metrics, OpenAPI.
+//!
+//! The only crate that knows HTTP. Handlers are thin: they parse wire types (see [`api`]),
+//! call the store and the identity crate, and return [`error::ApiError`], which becomes an
+//! RFC 9457 problem in exactly one place.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod serve;
+pub mod state;
+pub mod tls;
+pub mod users;
+
+pub use app::{openapi_json, router};
+pub use config::{Config, ConfigError, Loaded, Overrides};
+pub use serve::{open_store, Server, StartError};
+pub use state::AppState;

@@ -1,0 +1,332 @@
+//! The router: every route, its OpenAPI description, and the middleware around them.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tracing::Instrument as _;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::OpenApi as OpenApiDoc;
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::api::Health;
+use crate::auth::{self, RequestContext, SECURE_COOKIE};
+use crate::error::{ApiError, Problem};
+use crate::metrics::{RequestLabels, RouteLabels};
+use crate::state::AppState;
+use crate::users;
+
+/// Facts about the connection a request arrived on, set by the listener.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionInfo {
+    /// The peer.
+    pub peer: SocketAddr,
+    /// Whether the connection is TLS.
+    pub https: bool,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Rampart API",
+        description = "Identity, authorization and audit for the Rampart platform. Every error is \
+                       an RFC 9457 problem (application/problem+json) whose `type` is \
+                       `urn:rampart:problem:<code>`."
+    ),
+    modifiers(&SecuritySchemes),
+    components(schemas(Problem)),
+    tags(
+        (name = "auth", description = "Login, sessions and passwords"),
+        (name = "users", description = "User management (IT administrators)"),
+        (name = "operations", description = "Health, readiness and metrics"),
+    )
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut OpenApiDoc) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(SECURE_COOKIE))),
+        );
+    }
+}
+
+/// Process is up.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "Alive", body = Health)))]
+async fn healthz() -> crate::error::Json<Health> {
+    crate::error::Json(Health { status: "ok" })
+}
+
+/// Ready to serve: the database answers.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = Health),
+        (status = 503, description = "The database does not answer", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn readyz(State(state): State<AppState>) -> Result<crate::error::Json<Health>, ApiError> {
+    state.store.ping().await?;
+    Ok(crate::error::Json(Health { status: "ok" }))
+}
+
+/// Prometheus metrics (OpenMetrics text format).
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Metrics", body = String, content_type = "application/openmetrics-text")))]
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::me))
+        .routes(routes!(auth::change_password))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::get, users::update, users::delete))
+        .routes(routes!(users::disable))
+        .routes(routes!(users::enable))
+        .routes(routes!(users::reset_password))
+        .routes(routes!(users::unlock))
+        .routes(routes!(users::revoke_sessions))
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
+}
+
+/// The OpenAPI document, generated from the handlers' annotations.
+pub fn openapi() -> OpenApiDoc {
+    let (_, mut doc) = routes().split_for_parts();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    doc
+}
+
+/// The OpenAPI document as pretty JSON (what `/api/v1/openapi.json` serves).
+pub fn openapi_json() -> String {
+    serde_json::to_string_pretty(&openapi()).unwrap_or_default()
+}
+
+/// The full application router.
+pub fn router(state: AppState) -> Router {
+    let (router, _) = routes().split_for_parts();
+    let document = openapi_json();
+    let limit = usize::try_from(state.config.max_body_bytes).unwrap_or(usize::MAX);
+    router
+        .route(
+            "/api/v1/openapi.json",
+            get(move || async move { ([(header::CONTENT_TYPE, "application/json")], document) }),
+        )
+        .fallback(|| async { ApiError(Problem::for_status(StatusCode::NOT_FOUND)) })
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+/// The plain-HTTP router when HTTPS is enforced: every request is redirected.
+pub fn redirect_router(state: AppState, https_port: u16) -> Router {
+    Router::new()
+        .fallback(move |State(state): State<AppState>, request: Request| async move {
+            redirect_to_https(&state, &request, https_port)
+        })
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+fn redirect_to_https(state: &AppState, request: &Request, https_port: u16) -> Response {
+    let path = request
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str());
+    let target = if state.config.public_origin.starts_with("https://") {
+        format!("{}{path}", state.config.public_origin)
+    } else {
+        let Some(host) = request_host(request.headers()) else {
+            return ApiError(Problem::new(
+                StatusCode::BAD_REQUEST,
+                "https-required",
+                "HTTPS required",
+                "this server only answers over HTTPS; send a Host header to be redirected",
+            ))
+            .into_response();
+        };
+        if https_port == 443 {
+            format!("https://{host}{path}")
+        } else {
+            format!("https://{host}:{https_port}{path}")
+        }
+    };
+    match HeaderValue::from_str(&target) {
+        Ok(location) => (StatusCode::PERMANENT_REDIRECT, [(header::LOCATION, location)]).into_response(),
+        Err(_) => ApiError(Problem::for_status(StatusCode::BAD_REQUEST)).into_response(),
+    }
+}
+
+/// The host name of the `Host` header without its port, if it is a plausible host name.
+fn request_host(headers: &HeaderMap) -> Option<String> {
+    let raw = headers.get(header::HOST)?.to_str().ok()?;
+    let host = if let Some(rest) = raw.strip_prefix('[') {
+        format!("[{}]", rest.split(']').next()?)
+    } else {
+        raw.split(':').next()?.to_owned()
+    };
+    let plausible = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'));
+    plausible.then_some(host)
+}
+
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| {
+            !id.is_empty()
+                && id.len() <= 64
+                && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        })
+        .map_or_else(|| uuid::Uuid::now_v7().simple().to_string(), str::to_owned)
+}
+
+/// The outermost middleware: request id, tracing span, problem rendering, security
+/// headers and metrics, for every response including errors and redirects.
+async fn observe(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let connection = request.extensions().get::<ConnectionInfo>().copied();
+    let https = connection.is_some_and(|c| c.https);
+    let context = RequestContext {
+        request_id: request_id(request.headers()),
+        source: connection.map(|c| c.peer.ip()),
+        https,
+    };
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let path = request.uri().path().to_owned();
+    request.extensions_mut().insert(context.clone());
+    let span = tracing::info_span!("request", request_id = %context.request_id, %method, %route);
+    state.metrics.in_flight.inc();
+    let mut response = next.run(request).instrument(span.clone()).await;
+    state.metrics.in_flight.dec();
+
+    let status = response.status();
+    let problem = response.extensions_mut().remove::<Problem>();
+    let has_body_type = response.headers().contains_key(header::CONTENT_TYPE);
+    if problem.is_some() || (status.as_u16() >= 400 && !has_body_type) {
+        let mut problem = problem.unwrap_or_else(|| Problem::for_status(status));
+        problem.instance = Some(path);
+        problem.request_id = Some(context.request_id.clone());
+        let mut rendered = problem.into_response_with();
+        for (name, value) in response.headers() {
+            if !rendered.headers().contains_key(name) {
+                rendered.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
+        response = rendered;
+    }
+    let headers = response.headers_mut();
+    if let Ok(id) = HeaderValue::from_str(&context.request_id) {
+        headers.insert("x-request-id", id);
+    }
+    security_headers(headers, https);
+
+    let elapsed = started.elapsed();
+    state
+        .metrics
+        .requests
+        .get_or_create(&RequestLabels { method: method.clone(), route: route.clone(), status: status.as_u16() })
+        .inc();
+    state
+        .metrics
+        .latency
+        .get_or_create(&RouteLabels { method, route })
+        .observe(elapsed.as_secs_f64());
+    let _entered = span.enter();
+    if status.is_server_error() {
+        tracing::warn!(status = status.as_u16(), elapsed_ms = elapsed.as_secs_f64() * 1e3, "request failed");
+    } else {
+        tracing::debug!(status = status.as_u16(), elapsed_ms = elapsed.as_secs_f64() * 1e3, "request");
+    }
+    response
+}
+
+/// Headers every response carries. The API serves no active content, so the policy is
+/// the strictest one; the console will relax it for its own pages only.
+fn security_headers(headers: &mut HeaderMap, https: bool) {
+    let set = |headers: &mut HeaderMap, name: &'static str, value: &'static str| {
+        headers.insert(name, HeaderValue::from_static(value));
+    };
+    if https {
+        set(headers, "strict-transport-security", "max-age=31536000; includeSubDomains");
+    }
+    set(headers, "x-content-type-options", "nosniff");
+    set(
+        headers,
+        "content-security-policy",
+        "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    );
+    set(headers, "x-frame-options", "DENY");
+    set(headers, "referrer-policy", "no-referrer");
+    set(headers, "cross-origin-opener-policy", "same-origin");
+    set(headers, "cross-origin-resource-policy", "same-origin");
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        set(headers, "cache-control", "no-store");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_header_parsing() {
+        let cases = [
+            ("example.org:8080", Some("example.org")),
+            ("example.org", Some("example.org")),
+            ("[::1]:8080", Some("[::1]")),
+            ("127.0.0.1:80", Some("127.0.0.1")),
+            ("evil.org/path", None),
+            ("a b", None),
+            ("", None),
+        ];
+        for (raw, expected) in cases {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::HOST, HeaderValue::from_str(raw).unwrap());
+            assert_eq!(request_host(&headers).as_deref(), expected, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn request_ids_from_clients_are_kept_only_when_safe() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-request-id", HeaderValue::from_static("abc-123_x.y"));
+        assert_eq!(request_id(&headers), "abc-123_x.y");
+        for bad in ["a\"b", "x".repeat(65).as_str(), "a b", ""] {
+            headers.insert("x-request-id", HeaderValue::from_str(bad).unwrap());
+            let id = request_id(&headers);
+            assert_ne!(id, bad);
+            assert_eq!(id.len(), 32);
+        }
+    }
+}

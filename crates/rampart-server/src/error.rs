@@ -1,0 +1,233 @@
+//! The one conversion from errors to HTTP: RFC 9457 `application/problem+json`.
+//!
+//! Handlers return [`ApiError`]; its response carries a [`Problem`] in the response
+//! extensions, and the outermost middleware renders it with the request id. Any other
+//! error response (an unknown route, a wrong method) is turned into a problem there too,
+//! so every error a client sees has the same shape and a stable `type`.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use rampart_core::Error;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Prefix of every problem `type`.
+pub const PROBLEM_TYPE_PREFIX: &str = "urn:rampart:problem:";
+
+/// An RFC 9457 problem details object.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// `urn:rampart:problem:<code>`; stable, for programs to match on.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// Short summary of the problem type.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What went wrong in this occurrence, for people.
+    pub detail: String,
+    /// The request path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// The request id, to find the request in the logs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// The field or parameter at fault (`invalid-input`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The password rule that rejected a password (`password-rejected`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// Seconds to wait (`login-throttled`), as in the `Retry-After` header.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+}
+
+impl Problem {
+    /// A problem with the given status, code, title and detail.
+    pub fn new(status: StatusCode, code: &str, title: &str, detail: impl Into<String>) -> Self {
+        Self {
+            problem_type: format!("{PROBLEM_TYPE_PREFIX}{code}"),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            instance: None,
+            request_id: None,
+            field: None,
+            rule: None,
+            retry_after: None,
+        }
+    }
+
+    /// The generic problem for an error status produced outside the handlers.
+    pub fn for_status(status: StatusCode) -> Self {
+        let (code, title, detail) = match status {
+            StatusCode::NOT_FOUND => ("route-not-found", "Not found", "no such endpoint"),
+            StatusCode::METHOD_NOT_ALLOWED => (
+                "method-not-allowed",
+                "Method not allowed",
+                "this endpoint does not accept this HTTP method",
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE => (
+                "payload-too-large",
+                "Payload too large",
+                "the request body is larger than the configured limit",
+            ),
+            StatusCode::REQUEST_TIMEOUT => ("timeout", "Request timeout", "the request took too long"),
+            s if s.is_server_error() => ("internal", "Internal error", "the server failed to handle the request"),
+            _ => ("bad-request", "Bad request", "the request could not be handled"),
+        };
+        Problem::new(status, code, title, detail)
+    }
+
+    /// Renders the problem as a response.
+    pub fn into_response_with(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(secs) = self.retry_after {
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"rampart\""),
+            );
+        }
+        response
+    }
+}
+
+/// The error type of every handler.
+#[derive(Debug)]
+pub struct ApiError(pub Problem);
+
+impl From<Error> for ApiError {
+    fn from(error: Error) -> Self {
+        let (status, title) = match &error {
+            Error::InvalidInput { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "Invalid input"),
+            Error::PasswordRejected { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "Password rejected"),
+            Error::NotFound { .. } => (StatusCode::NOT_FOUND, "Not found"),
+            Error::Conflict(_) => (StatusCode::CONFLICT, "Conflict"),
+            Error::InvalidCredentials => (StatusCode::UNAUTHORIZED, "Invalid credentials"),
+            Error::LoginThrottled { .. } => (StatusCode::TOO_MANY_REQUESTS, "Too many failed logins"),
+            Error::AccountDisabled => (StatusCode::FORBIDDEN, "Account disabled"),
+            Error::PasswordExpired => (StatusCode::FORBIDDEN, "Password expired"),
+            Error::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "Authentication required"),
+            Error::Forbidden(_) => (StatusCode::FORBIDDEN, "Forbidden"),
+            Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable"),
+            Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Internal error"),
+        };
+        let detail = match &error {
+            // The cause may name internals: it goes to the log, the client gets a sentence.
+            Error::Unavailable(cause) | Error::Internal(cause) => {
+                tracing::error!(code = error.code(), cause = %cause, "request failed");
+                match error {
+                    Error::Unavailable(_) => "the database is unavailable; try again shortly".to_owned(),
+                    _ => "the server failed to handle the request".to_owned(),
+                }
+            }
+            Error::PasswordExpired => {
+                "the password has expired; set a new one with POST /api/v1/auth/change-password".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let mut problem = Problem::new(status, error.code(), title, detail);
+        match error {
+            Error::InvalidInput { field, .. } => problem.field = Some(field),
+            Error::PasswordRejected { rule, .. } => problem.rule = Some(rule.as_str().to_owned()),
+            Error::LoginThrottled { retry_after_secs, .. } => {
+                problem.retry_after = Some(retry_after_secs)
+            }
+            _ => {}
+        }
+        ApiError(problem)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        // The middleware renders the problem once it knows the request id.
+        let mut response = StatusCode::from_u16(self.0.status)
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            .into_response();
+        response.extensions_mut().insert(self.0);
+        response
+    }
+}
+
+/// A JSON body extractor whose rejections are problems: wrong content type (415),
+/// malformed JSON (400), wrong shape or unknown field (422), too large (413).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<T>(pub T);
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Json(value)),
+            Err(rejection) => Err(ApiError(json_problem(&rejection))),
+        }
+    }
+}
+
+fn json_problem(rejection: &JsonRejection) -> Problem {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "the body must be JSON, sent with Content-Type: application/json",
+        ),
+        JsonRejection::JsonSyntaxError(e) => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-json",
+            "Malformed JSON",
+            format!("the body is not valid JSON: {}", inner_message(&e.body_text())),
+        ),
+        JsonRejection::JsonDataError(e) => {
+            let mut p = Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-input",
+                "Invalid input",
+                inner_message(&e.body_text()),
+            );
+            p.field = Some("body".into());
+            p
+        }
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE)
+        }
+        other => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "Bad request",
+            format!("the body could not be read ({})", other.status()),
+        ),
+    }
+}
+
+/// axum prefixes serde's message with a sentence of its own; keep serde's part.
+fn inner_message(text: &str) -> String {
+    text.split_once(": ").map(|(_, m)| m).unwrap_or(text).to_owned()
+}
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}

@@ -1,0 +1,244 @@
+//! Starting a node: data directory and its lock, store, migrations, TLS, listeners, and a
+//! graceful stop that lets requests in flight finish.
+
+use std::fs::File;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use rampart_core::Clock;
+use rampart_store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt as _;
+
+use crate::app::{self, ConnectionInfo};
+use crate::config::{redact_url, Config};
+use crate::state::AppState;
+use crate::tls;
+
+/// Why the server could not start; the message says what to do.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StartError(pub String);
+
+/// A running node.
+pub struct Server {
+    /// Where HTTPS is served.
+    pub https_addr: SocketAddr,
+    /// Where plain HTTP is served (redirects unless HTTPS is not enforced).
+    pub http_addr: SocketAddr,
+    /// The node's shared state.
+    pub state: AppState,
+    stop: watch::Sender<bool>,
+    listeners: Vec<JoinHandle<()>>,
+    _lock: DataDirLock,
+}
+
+/// An exclusive lock on the data directory: two servers on one data directory would
+/// corrupt each other's certificate, keys and (with SQLite) database.
+struct DataDirLock {
+    _file: File,
+}
+
+impl DataDirLock {
+    fn acquire(dir: &Path) -> Result<Self, StartError> {
+        let path = dir.join("rampart.lock");
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| StartError(format!("cannot open lock file {}: {e}", path.display())))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                let holder = holder.trim();
+                return Err(StartError(format!(
+                    "the data directory {} is in use by another rampart server{}; stop it, or give \
+                     this one its own --data-dir",
+                    dir.display(),
+                    if holder.is_empty() { String::new() } else { format!(" (pid {holder})") }
+                )));
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(StartError(format!("cannot lock {}: {e}", path.display())))
+            }
+        }
+        let _ = file.set_len(0);
+        let _ = write!(file, "{}", std::process::id());
+        let _ = file.sync_all();
+        Ok(Self { _file: file })
+    }
+}
+
+fn create_data_dir(dir: &Path) -> Result<(), StartError> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .map_err(|e| StartError(format!("cannot create data directory {}: {e}", dir.display())))
+}
+
+/// Opens the configured store and applies migrations.
+pub async fn open_store(config: &Config) -> Result<Store, StartError> {
+    let store = if config.database_url.is_empty() {
+        Store::open_sqlite(&config.sqlite_path()).await
+    } else {
+        Store::open_postgres(&config.database_url, config.database_max_connections).await
+    }
+    .map_err(|e| match e {
+        rampart_core::Error::Unavailable(msg) | rampart_core::Error::Internal(msg) => StartError(msg),
+        other => StartError(format!("database_url = {}: {other}", redact_url(&config.database_url))),
+    })?;
+    store
+        .migrate()
+        .await
+        .map_err(|e| StartError(format!("cannot migrate the database: {e:?}")))?;
+    Ok(store)
+}
+
+async fn bind(addr: &str, key: &str) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| StartError(format!("cannot listen on {addr} ({key}): {e}")))
+}
+
+impl Server {
+    /// Starts a node with `config`: everything that can fail is checked before the first
+    /// connection is accepted.
+    pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        create_data_dir(&config.data_dir)?;
+        let lock = DataDirLock::acquire(&config.data_dir)?;
+        let tls_config = tls::server_config(
+            &config.data_dir,
+            (!config.tls_cert.is_empty()).then(|| PathBuf::from(&config.tls_cert)).as_deref(),
+            (!config.tls_key.is_empty()).then(|| PathBuf::from(&config.tls_key)).as_deref(),
+        )
+        .map_err(|e| StartError(e.0))?;
+        let store = open_store(&config).await?;
+        let backend = store.kind();
+        let enforce_https = config.enforce_https;
+        let https_listener = bind(&config.https_addr, "https_addr").await?;
+        let http_listener = bind(&config.http_addr, "http_addr").await?;
+        let https_addr = https_listener
+            .local_addr()
+            .map_err(|e| StartError(format!("https_addr: {e}")))?;
+        let http_addr = http_listener
+            .local_addr()
+            .map_err(|e| StartError(format!("http_addr: {e}")))?;
+        let state = AppState::new(store, config, clock).map_err(|e| StartError(e.to_string()))?;
+        let app = app::router(state.clone());
+        let plain_app = if enforce_https {
+            app::redirect_router(state.clone(), https_addr.port())
+        } else {
+            app.clone()
+        };
+        let (stop, stopped) = watch::channel(false);
+        let listeners = vec![
+            tokio::spawn(accept_loop(https_listener, Some(TlsAcceptor::from(tls_config)), app, stopped.clone())),
+            tokio::spawn(accept_loop(http_listener, None, plain_app, stopped)),
+        ];
+        tracing::info!(
+            https = %https_addr,
+            http = %http_addr,
+            backend = backend.as_str(),
+            node = %state.config.node_id,
+            "rampart ready"
+        );
+        Ok(Self { https_addr, http_addr, state, stop, listeners, _lock: lock })
+    }
+
+    /// Stops accepting, lets requests in flight finish (up to 10 s), closes the store.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for listener in self.listeners {
+            let _ = listener.await;
+        }
+        self.state.store.close().await;
+        tracing::info!("rampart stopped");
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    app: Router,
+    mut stop: watch::Receiver<bool>,
+) {
+    let graceful = GracefulShutdown::new();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(10));
+    let https = tls.is_some();
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        let app = app.clone();
+        let tls = tls.clone();
+        let watcher = graceful.watcher();
+        let builder = builder.clone();
+        tokio::spawn(async move {
+            let info = ConnectionInfo { peer, https };
+            let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+                request.extensions_mut().insert(info);
+                app.clone().oneshot(request.map(Body::new))
+            });
+            match tls {
+                Some(acceptor) => {
+                    let stream = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(e)) => {
+                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => return,
+                    };
+                    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    let _ = watcher.watch(connection).await;
+                }
+                None => {
+                    let connection = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
+                    let _ = watcher.watch(connection).await;
+                }
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(Duration::from_secs(10)) => {
+            tracing::warn!("connections still open after 10 s; closing them");
+        }
+    }
+}

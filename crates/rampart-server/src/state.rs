@@ -1,0 +1,158 @@
+//! What every handler shares: the store, credential policies, throttles, metrics, clock.
+
+use std::sync::Arc;
+
+use rampart_core::{AuditContext, Clock, Error};
+use rampart_identity::{AddressThrottle, HashParams, LockoutPolicy, PasswordHasher, PasswordPolicy};
+use rampart_store::Store;
+use time::Duration;
+use tokio::sync::Semaphore;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+
+/// Shared state of one node.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+/// The fields behind [`AppState`].
+pub struct Inner {
+    /// The database.
+    pub store: Store,
+    /// The effective configuration.
+    pub config: Config,
+    /// argon2id hasher.
+    pub hasher: PasswordHasher,
+    /// Rules for new passwords.
+    pub password_policy: PasswordPolicy,
+    /// Per-username lockout.
+    pub lockout: LockoutPolicy,
+    /// Per-address slow-down.
+    pub address_throttle: AddressThrottle,
+    /// Bounds concurrent argon2 computations (each takes `memory_kib` of memory), so a
+    /// login flood queues instead of exhausting memory.
+    pub hashing: Semaphore,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+    /// Time source.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+impl AppState {
+    /// Builds the state from a validated configuration.
+    pub fn new(store: Store, config: Config, clock: Arc<dyn Clock>) -> Result<Self, Error> {
+        let hasher = PasswordHasher::new(HashParams {
+            memory_kib: config.password_hash.memory_kib,
+            iterations: config.password_hash.iterations,
+            parallelism: config.password_hash.parallelism,
+        })?;
+        let password_policy = PasswordPolicy {
+            min_length: config.password.min_length as usize,
+            min_score: u8::try_from(config.password.min_score).unwrap_or(4),
+            history: config.password.history as usize,
+            ..PasswordPolicy::default()
+        };
+        let l = &config.lockout;
+        let lockout = LockoutPolicy {
+            threshold: l.threshold,
+            base: Duration::seconds(l.base_seconds.into()),
+            max: Duration::seconds(l.max_seconds.into()),
+            window: Duration::seconds(l.window_seconds.into()),
+        };
+        let address_throttle = AddressThrottle::new(
+            l.address_free_failures,
+            Duration::seconds(l.address_base_seconds.into()),
+            Duration::seconds(l.address_max_seconds.into()),
+            Duration::seconds(l.window_seconds.into()),
+        );
+        let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                config,
+                hasher,
+                password_policy,
+                lockout,
+                address_throttle,
+                hashing: Semaphore::new(parallel * 2),
+                metrics: Metrics::default(),
+                clock,
+            }),
+        })
+    }
+
+    /// An audit context for the system itself (no actor).
+    pub fn system_context(&self) -> AuditContext {
+        AuditContext {
+            node_id: self.config.node_id.clone(),
+            ..AuditContext::default()
+        }
+    }
+
+    /// Runs argon2 verification off the async threads, bounded by [`Inner::hashing`].
+    pub async fn verify_password(&self, password: &str, phc: Option<&str>) -> Result<bool, Error> {
+        let _permit = self
+            .hashing
+            .acquire()
+            .await
+            .map_err(|_| Error::Internal("hashing semaphore closed".into()))?;
+        let hasher = self.hasher.clone();
+        let password = password.to_owned();
+        let phc = phc.map(str::to_owned);
+        tokio::task::spawn_blocking(move || match phc {
+            Some(phc) => hasher.verify(&password, &phc),
+            None => {
+                hasher.verify_dummy(&password);
+                false
+            }
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("hashing task: {e}")))
+    }
+
+    /// Hashes a new password off the async threads.
+    pub async fn hash_password(&self, password: &str) -> Result<String, Error> {
+        let _permit = self
+            .hashing
+            .acquire()
+            .await
+            .map_err(|_| Error::Internal("hashing semaphore closed".into()))?;
+        let hasher = self.hasher.clone();
+        let password = password.to_owned();
+        tokio::task::spawn_blocking(move || hasher.hash(&password))
+            .await
+            .map_err(|e| Error::Internal(format!("hashing task: {e}")))?
+    }
+
+    /// Checks a new password against the policy and the user's recent passwords.
+    pub async fn check_new_password(
+        &self,
+        password: &str,
+        user_inputs: &[&str],
+        user: Option<rampart_core::UserId>,
+    ) -> Result<(), Error> {
+        self.password_policy.check(password, user_inputs)?;
+        let remembered = self.password_policy.history;
+        if let (Some(id), true) = (user, remembered > 0) {
+            let history = self.store.password_history(id, remembered).await?;
+            for old in &history {
+                if self.verify_password(password, Some(old)).await? {
+                    return Err(Error::PasswordRejected {
+                        rule: rampart_core::PasswordRule::Reused,
+                        reason: format!("must differ from your last {remembered} passwords"),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
