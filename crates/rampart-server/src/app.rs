@@ -88,7 +88,10 @@ async fn readyz(State(state): State<AppState>) -> Result<crate::error::Json<Heal
     responses((status = 200, description = "Metrics", body = String, content_type = "application/openmetrics-text")))]
 async fn metrics(State(state): State<AppState>) -> Response {
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         state.metrics.render(),
     )
         .into_response()
@@ -143,18 +146,17 @@ pub fn router(state: AppState) -> Router {
 /// The plain-HTTP router when HTTPS is enforced: every request is redirected.
 pub fn redirect_router(state: AppState, https_port: u16) -> Router {
     Router::new()
-        .fallback(move |State(state): State<AppState>, request: Request| async move {
-            redirect_to_https(&state, &request, https_port)
-        })
+        .fallback(
+            move |State(state): State<AppState>, request: Request| async move {
+                redirect_to_https(&state, &request, https_port)
+            },
+        )
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
 
 fn redirect_to_https(state: &AppState, request: &Request, https_port: u16) -> Response {
-    let path = request
-        .uri()
-        .path_and_query()
-        .map_or("/", |p| p.as_str());
+    let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
     let target = if state.config.public_origin.starts_with("https://") {
         format!("{}{path}", state.config.public_origin)
     } else {
@@ -174,7 +176,11 @@ fn redirect_to_https(state: &AppState, request: &Request, https_port: u16) -> Re
         }
     };
     match HeaderValue::from_str(&target) {
-        Ok(location) => (StatusCode::PERMANENT_REDIRECT, [(header::LOCATION, location)]).into_response(),
+        Ok(location) => (
+            StatusCode::PERMANENT_REDIRECT,
+            [(header::LOCATION, location)],
+        )
+            .into_response(),
         Err(_) => ApiError(Problem::for_status(StatusCode::BAD_REQUEST)).into_response(),
     }
 }
@@ -202,7 +208,9 @@ fn request_id(headers: &HeaderMap) -> String {
         .filter(|id| {
             !id.is_empty()
                 && id.len() <= 64
-                && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         })
         .map_or_else(|| uuid::Uuid::now_v7().simple().to_string(), str::to_owned)
 }
@@ -239,7 +247,7 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
         problem.request_id = Some(context.request_id.clone());
         let mut rendered = problem.into_response_with();
         for (name, value) in response.headers() {
-            if !rendered.headers().contains_key(name) {
+            if name != header::CONTENT_LENGTH && !rendered.headers().contains_key(name) {
                 rendered.headers_mut().insert(name.clone(), value.clone());
             }
         }
@@ -255,7 +263,11 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
     state
         .metrics
         .requests
-        .get_or_create(&RequestLabels { method: method.clone(), route: route.clone(), status: status.as_u16() })
+        .get_or_create(&RequestLabels {
+            method: method.clone(),
+            route: route.clone(),
+            status: status.as_u16(),
+        })
         .inc();
     state
         .metrics
@@ -264,9 +276,17 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
         .observe(elapsed.as_secs_f64());
     let _entered = span.enter();
     if status.is_server_error() {
-        tracing::warn!(status = status.as_u16(), elapsed_ms = elapsed.as_secs_f64() * 1e3, "request failed");
+        tracing::warn!(
+            status = status.as_u16(),
+            elapsed_ms = elapsed.as_secs_f64() * 1e3,
+            "request failed"
+        );
     } else {
-        tracing::debug!(status = status.as_u16(), elapsed_ms = elapsed.as_secs_f64() * 1e3, "request");
+        tracing::debug!(
+            status = status.as_u16(),
+            elapsed_ms = elapsed.as_secs_f64() * 1e3,
+            "request"
+        );
     }
     response
 }
@@ -278,7 +298,11 @@ fn security_headers(headers: &mut HeaderMap, https: bool) {
         headers.insert(name, HeaderValue::from_static(value));
     };
     if https {
-        set(headers, "strict-transport-security", "max-age=31536000; includeSubDomains");
+        set(
+            headers,
+            "strict-transport-security",
+            "max-age=31536000; includeSubDomains",
+        );
     }
     set(headers, "x-content-type-options", "nosniff");
     set(

@@ -101,18 +101,19 @@ impl Authenticated {
 impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let request = RequestContext::from_request_parts(parts, state).await?;
         let (presented, via) = match bearer(&parts.headers)? {
             Some(token) => (token, Via::Bearer),
             None => match cookie(&parts.headers, cookie_name(request.https)) {
                 Some(token) => (token, Via::Cookie),
-                None => {
-                    return Err(Error::Unauthenticated(
-                        "send Authorization: Bearer <token>, or log in with POST /api/v1/auth/login",
-                    )
-                    .into())
-                }
+                None => return Err(Error::Unauthenticated(
+                    "send Authorization: Bearer <token>, or log in with POST /api/v1/auth/login",
+                )
+                .into()),
             },
         };
         let Some(hash) = hash_token(&presented) else {
@@ -132,7 +133,10 @@ impl FromRequestParts<AppState> for Authenticated {
         if user.disabled {
             return Err(Error::Unauthenticated("the account is disabled").into());
         }
-        if via == Via::Cookie && !is_safe(&parts.method) && !same_origin(&parts.headers, state, request.https) {
+        if via == Via::Cookie
+            && !is_safe(&parts.method)
+            && !same_origin(&parts.headers, state, request.https)
+        {
             return Err(ApiError(Problem::new(
                 StatusCode::FORBIDDEN,
                 "csrf-rejected",
@@ -146,7 +150,12 @@ impl FromRequestParts<AppState> for Authenticated {
         if now - session.last_seen_at >= Duration::minutes(1) {
             state.store.touch_session(session.id, now).await?;
         }
-        Ok(Authenticated { user, session, via, request })
+        Ok(Authenticated {
+            user,
+            session,
+            via,
+            request,
+        })
     }
 }
 
@@ -157,7 +166,10 @@ pub struct Administrator(pub Authenticated);
 impl FromRequestParts<AppState> for Administrator {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let auth = Authenticated::from_request_parts(parts, state).await?;
         if auth.user.provider != Provider::It || !auth.user.is_admin {
             return Err(Error::Forbidden("only IT administrators may manage users".into()).into());
@@ -186,7 +198,9 @@ fn bearer(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
         .to_str()
         .map_err(|_| Error::Unauthenticated("the Authorization header is not valid"))?;
     match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => Ok(Some(token.trim().to_owned())),
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+            Ok(Some(token.trim().to_owned()))
+        }
         _ => Err(Error::Unauthenticated("only Authorization: Bearer <token> is accepted").into()),
     }
 }
@@ -226,7 +240,9 @@ fn same_origin(headers: &HeaderMap, state: &AppState, https: bool) -> bool {
 
 fn session_cookie(value: &str, max_age: i64, https: bool) -> Option<HeaderValue> {
     let text = if https {
-        format!("{SECURE_COOKIE}={value}; Path=/; Max-Age={max_age}; Secure; HttpOnly; SameSite=Lax")
+        format!(
+            "{SECURE_COOKIE}={value}; Path=/; Max-Age={max_age}; Secure; HttpOnly; SameSite=Lax"
+        )
     } else {
         format!("{PLAIN_COOKIE}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax")
     };
@@ -309,7 +325,12 @@ fn password_expired(state: &AppState, user: &User) -> bool {
     days > 0 && state.clock.now() - user.password_changed_at >= Duration::days(days.into())
 }
 
-async fn record_refusal(state: &AppState, request: &RequestContext, user: &User, reason: &str) -> Result<(), Error> {
+async fn record_refusal(
+    state: &AppState,
+    request: &RequestContext,
+    user: &User,
+    reason: &str,
+) -> Result<(), Error> {
     let event = rampart_core::AuditEvent {
         action: "auth.login",
         target: Some(format!("user:{}", user.id)),
@@ -317,7 +338,10 @@ async fn record_refusal(state: &AppState, request: &RequestContext, user: &User,
         details: serde_json::json!({ "provider": user.provider.as_str(), "username": user.username, "reason": reason })
             .to_string(),
     };
-    state.store.record_event(&request.audit(state), &event, state.clock.now()).await
+    state
+        .store
+        .record_event(&request.audit(state), &event, state.clock.now())
+        .await
 }
 
 /// Checks throttles, then the password; counts failures. Shared by login and password change.
@@ -331,26 +355,57 @@ async fn verify_credentials(
     let now = state.clock.now();
     if let Some(source) = request.source {
         if let Err(retry_after_secs) = state.address_throttle.check(source, now) {
-            state.metrics.throttled.get_or_create(&crate::metrics::ScopeLabels { scope: "address".into() }).inc();
+            state
+                .metrics
+                .throttled
+                .get_or_create(&crate::metrics::ScopeLabels {
+                    scope: "address".into(),
+                })
+                .inc();
             state.metrics.login(provider.as_str(), "throttled");
-            return Err(Error::LoginThrottled { retry_after_secs, scope: ThrottleScope::SourceAddress }.into());
+            return Err(Error::LoginThrottled {
+                retry_after_secs,
+                scope: ThrottleScope::SourceAddress,
+            }
+            .into());
         }
     }
-    if let Some(until) = state.store.login_locked_until(provider, username.normalized()).await? {
+    if let Some(until) = state
+        .store
+        .login_locked_until(provider, username.normalized())
+        .await?
+    {
         if until > now {
-            state.metrics.throttled.get_or_create(&crate::metrics::ScopeLabels { scope: "account".into() }).inc();
+            state
+                .metrics
+                .throttled
+                .get_or_create(&crate::metrics::ScopeLabels {
+                    scope: "account".into(),
+                })
+                .inc();
             state.metrics.login(provider.as_str(), "throttled");
-            return Err(Error::LoginThrottled { retry_after_secs: ceil_secs(until - now), scope: ThrottleScope::Account }.into());
+            return Err(Error::LoginThrottled {
+                retry_after_secs: ceil_secs(until - now),
+                scope: ThrottleScope::Account,
+            }
+            .into());
         }
     }
-    let found = state.store.user_credentials(provider, username.normalized()).await?;
+    let found = state
+        .store
+        .user_credentials(provider, username.normalized())
+        .await?;
     let verified = state
         .verify_password(password, found.as_ref().map(|(_, hash)| hash.as_str()))
         .await?;
     match found {
         Some((user, _)) if verified => Ok(user),
         found => {
-            let reason = if found.is_some() { "wrong-password" } else { "unknown-user" };
+            let reason = if found.is_some() {
+                "wrong-password"
+            } else {
+                "unknown-user"
+            };
             let lockout = state.lockout;
             let failure = state
                 .store
@@ -395,9 +450,15 @@ pub async fn logout(
 ) -> Result<Response, ApiError> {
     let now = state.clock.now();
     if query.all {
-        state.store.revoke_user_sessions(auth.user.id, now, &auth.audit(&state)).await?;
+        state
+            .store
+            .revoke_user_sessions(auth.user.id, now, &auth.audit(&state))
+            .await?;
     } else {
-        state.store.revoke_session(&auth.session, now, &auth.audit(&state)).await?;
+        state
+            .store
+            .revoke_session(&auth.session, now, &auth.audit(&state))
+            .await?;
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
     if let Some(cookie) = session_cookie("", 0, auth.request.https) {
@@ -445,13 +506,22 @@ pub async fn change_password(
 ) -> Result<StatusCode, ApiError> {
     let provider = Provider::parse(&body.provider)?;
     let username = Username::parse(&body.username)?;
-    let user = verify_credentials(&state, &request, provider, &username, &body.current_password).await?;
+    let user = verify_credentials(
+        &state,
+        &request,
+        provider,
+        &username,
+        &body.current_password,
+    )
+    .await?;
     if user.disabled {
         return Err(Error::AccountDisabled.into());
     }
     let inputs = user_inputs(&user);
     let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-    state.check_new_password(&body.new_password, &inputs, Some(user.id)).await?;
+    state
+        .check_new_password(&body.new_password, &inputs, Some(user.id))
+        .await?;
     let hash = state.hash_password(&body.new_password).await?;
     let ctx = AuditContext {
         actor_id: Some(user.id),
@@ -460,7 +530,14 @@ pub async fn change_password(
     };
     state
         .store
-        .set_password(user.id, &hash, state.password_policy.history, "user.password.change", state.clock.now(), &ctx)
+        .set_password(
+            user.id,
+            &hash,
+            state.password_policy.history,
+            "user.password.change",
+            state.clock.now(),
+            &ctx,
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -280,11 +280,27 @@ impl Config {
             .collect();
         env.sort();
         for (var, value) in env {
-            let key = var["RAMPART_".len()..].to_ascii_lowercase().replace("__", ".");
-            set_key(&mut merged, &shape, &key, &value, Source::Env(var.clone()), &mut sources)?;
+            let key = var["RAMPART_".len()..]
+                .to_ascii_lowercase()
+                .replace("__", ".");
+            set_key(
+                &mut merged,
+                &shape,
+                &key,
+                &value,
+                Source::Env(var.clone()),
+                &mut sources,
+            )?;
         }
         for (key, value, flag) in &overrides.flags {
-            set_key(&mut merged, &shape, key, value, Source::Flag(flag.clone()), &mut sources)?;
+            set_key(
+                &mut merged,
+                &shape,
+                key,
+                value,
+                Source::Flag(flag.clone()),
+                &mut sources,
+            )?;
         }
 
         let mut config: Config =
@@ -310,9 +326,16 @@ impl Config {
             origin: origin_of(sources, key),
             allowed: allowed.into(),
         };
-        for (key, addr) in [("https_addr", &self.https_addr), ("http_addr", &self.http_addr)] {
+        for (key, addr) in [
+            ("https_addr", &self.https_addr),
+            ("http_addr", &self.http_addr),
+        ] {
             if addr.parse::<SocketAddr>().is_err() {
-                return Err(fail(key, addr.clone(), "an IP address and port, e.g. 127.0.0.1:8443"));
+                return Err(fail(
+                    key,
+                    addr.clone(),
+                    "an IP address and port, e.g. 127.0.0.1:8443",
+                ));
             }
         }
         if !(self.database_url.is_empty()
@@ -326,72 +349,144 @@ impl Config {
             ));
         }
         if !(1..=1000).contains(&self.database_max_connections) {
-            return Err(fail("database_max_connections", self.database_max_connections.to_string(), "1 to 1000"));
+            return Err(fail(
+                "database_max_connections",
+                self.database_max_connections.to_string(),
+                "1 to 1000",
+            ));
         }
         if self.node_id.is_empty()
             || self.node_id.len() > 64
-            || !self.node_id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            || !self
+                .node_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         {
-            return Err(fail("node_id", self.node_id.clone(), "1 to 64 ASCII letters, digits, '-', '_' or '.'"));
+            return Err(fail(
+                "node_id",
+                self.node_id.clone(),
+                "1 to 64 ASCII letters, digits, '-', '_' or '.'",
+            ));
         }
         if !self.public_origin.is_empty()
-            && !(self.public_origin.starts_with("https://") || self.public_origin.starts_with("http://"))
+            && !(self.public_origin.starts_with("https://")
+                || self.public_origin.starts_with("http://"))
             || self.public_origin.ends_with('/')
         {
-            return Err(fail("public_origin", self.public_origin.clone(), "empty, or scheme://host[:port] without a trailing slash"));
+            return Err(fail(
+                "public_origin",
+                self.public_origin.clone(),
+                "empty, or scheme://host[:port] without a trailing slash",
+            ));
         }
         if self.tls_cert.is_empty() != self.tls_key.is_empty() {
-            let key = if self.tls_cert.is_empty() { "tls_cert" } else { "tls_key" };
+            let key = if self.tls_cert.is_empty() {
+                "tls_cert"
+            } else {
+                "tls_key"
+            };
             return Err(fail(key, String::new(), "tls_cert and tls_key must be given together (or neither, for a generated development certificate)"));
         }
         if !(1024..=1024 * 1024 * 1024).contains(&self.max_body_bytes) {
-            return Err(fail("max_body_bytes", self.max_body_bytes.to_string(), "1024 to 1073741824"));
+            return Err(fail(
+                "max_body_bytes",
+                self.max_body_bytes.to_string(),
+                "1024 to 1073741824",
+            ));
         }
         if !["auto", "json", "text"].contains(&self.log_format.as_str()) {
-            return Err(fail("log_format", self.log_format.clone(), "auto, json or text"));
+            return Err(fail(
+                "log_format",
+                self.log_format.clone(),
+                "auto, json or text",
+            ));
         }
         if tracing_subscriber_filter_ok(&self.log_level).is_err() {
-            return Err(fail("log_level", self.log_level.clone(), "a tracing filter such as info or rampart=debug,info"));
+            return Err(fail(
+                "log_level",
+                self.log_level.clone(),
+                "a tracing filter such as info or rampart=debug,info",
+            ));
         }
         let p = &self.password;
         if !(8..=256).contains(&p.min_length) {
-            return Err(fail("password.min_length", p.min_length.to_string(), "8 to 256 (NIST SP 800-63B requires at least 8)"));
+            return Err(fail(
+                "password.min_length",
+                p.min_length.to_string(),
+                "8 to 256 (NIST SP 800-63B requires at least 8)",
+            ));
         }
         if p.min_score > 4 {
-            return Err(fail("password.min_score", p.min_score.to_string(), "0 to 4"));
+            return Err(fail(
+                "password.min_score",
+                p.min_score.to_string(),
+                "0 to 4",
+            ));
         }
         if p.history > 100 {
             return Err(fail("password.history", p.history.to_string(), "0 to 100"));
         }
         let h = &self.password_hash;
         if !(8..=4 * 1024 * 1024).contains(&h.memory_kib) {
-            return Err(fail("password_hash.memory_kib", h.memory_kib.to_string(), "8 to 4194304 (OWASP recommends at least 19456)"));
+            return Err(fail(
+                "password_hash.memory_kib",
+                h.memory_kib.to_string(),
+                "8 to 4194304 (OWASP recommends at least 19456)",
+            ));
         }
         if !(1..=100).contains(&h.iterations) {
-            return Err(fail("password_hash.iterations", h.iterations.to_string(), "1 to 100"));
+            return Err(fail(
+                "password_hash.iterations",
+                h.iterations.to_string(),
+                "1 to 100",
+            ));
         }
         if !(1..=64).contains(&h.parallelism) || h.memory_kib < 8 * h.parallelism {
-            return Err(fail("password_hash.parallelism", h.parallelism.to_string(), "1 to 64, and memory_kib at least 8 per lane"));
+            return Err(fail(
+                "password_hash.parallelism",
+                h.parallelism.to_string(),
+                "1 to 64, and memory_kib at least 8 per lane",
+            ));
         }
         let l = &self.lockout;
         if !(1..=1000).contains(&l.threshold) {
-            return Err(fail("lockout.threshold", l.threshold.to_string(), "1 to 1000"));
+            return Err(fail(
+                "lockout.threshold",
+                l.threshold.to_string(),
+                "1 to 1000",
+            ));
         }
         if l.base_seconds == 0 || l.base_seconds > l.max_seconds {
-            return Err(fail("lockout.base_seconds", l.base_seconds.to_string(), "at least 1 and at most lockout.max_seconds"));
+            return Err(fail(
+                "lockout.base_seconds",
+                l.base_seconds.to_string(),
+                "at least 1 and at most lockout.max_seconds",
+            ));
         }
         if l.window_seconds == 0 {
             return Err(fail("lockout.window_seconds", "0".into(), "at least 1"));
         }
         if l.address_base_seconds == 0 || l.address_base_seconds > l.address_max_seconds {
-            return Err(fail("lockout.address_base_seconds", l.address_base_seconds.to_string(), "at least 1 and at most lockout.address_max_seconds"));
+            return Err(fail(
+                "lockout.address_base_seconds",
+                l.address_base_seconds.to_string(),
+                "at least 1 and at most lockout.address_max_seconds",
+            ));
         }
         let s = &self.session;
         if !(1..=10_080).contains(&s.idle_minutes) {
-            return Err(fail("session.idle_minutes", s.idle_minutes.to_string(), "1 to 10080 (a week)"));
+            return Err(fail(
+                "session.idle_minutes",
+                s.idle_minutes.to_string(),
+                "1 to 10080 (a week)",
+            ));
         }
         if !(1..=8_760).contains(&s.absolute_hours) {
-            return Err(fail("session.absolute_hours", s.absolute_hours.to_string(), "1 to 8760 (a year)"));
+            return Err(fail(
+                "session.absolute_hours",
+                s.absolute_hours.to_string(),
+                "1 to 8760 (a year)",
+            ));
         }
         Ok(())
     }
@@ -401,7 +496,10 @@ impl Config {
     pub fn show(&self, sources: &BTreeMap<String, Source>) -> String {
         let mut shown = self.clone();
         shown.database_url = redact_url(&shown.database_url);
-        let mut out = format!("# data_dir = {:?} (not a file key)\n", self.data_dir.display().to_string());
+        let mut out = format!(
+            "# data_dir = {:?} (not a file key)\n",
+            self.data_dir.display().to_string()
+        );
         let table = match Value::try_from(&shown) {
             Ok(Value::Table(t)) => t,
             _ => Table::new(),
@@ -426,7 +524,11 @@ fn tracing_subscriber_filter_ok(filter: &str) -> Result<(), ()> {
 fn render(table: &Table, prefix: &str, sources: &BTreeMap<String, Source>, out: &mut String) {
     let mut sections = Vec::new();
     for (k, v) in table {
-        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
         match v {
             Value::Table(t) => sections.push((key, t)),
             other => {
@@ -481,12 +583,19 @@ fn overlay_file(
     sources: &mut BTreeMap<String, Source>,
 ) -> Result<(), ConfigError> {
     for (k, v) in file {
-        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
         let unknown = || ConfigError {
             key: key.clone(),
             value: v.to_string(),
             origin: format!("file {}", path.display()),
-            allowed: format!("a known key; see `rampart config show` for all keys{}", suggestion(shape, k)),
+            allowed: format!(
+                "a known key; see `rampart config show` for all keys{}",
+                suggestion(shape, k)
+            ),
         };
         match (shape.get(k), v) {
             (Some(Value::Table(sub_shape)), Value::Table(sub_file)) => {
@@ -511,12 +620,33 @@ fn overlay_file(
     Ok(())
 }
 
+/// The known key closest to a mistyped one (at most two edits away), as a hint.
 fn suggestion(shape: &Table, key: &str) -> String {
     shape
         .keys()
-        .find(|k| k.contains(key) || key.contains(k.as_str()))
-        .map(|k| format!(" (did you mean `{k}`?)"))
+        .map(|k| (edit_distance(k, key), k))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, k)| format!(" (did you mean `{k}`?)"))
         .unwrap_or_default()
+}
+
+/// Levenshtein distance, for "did you mean" hints on short keys.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 /// Sets dotted `key` to the text `raw`, typed like the default value at that key.
@@ -528,7 +658,11 @@ fn set_key(
     source: Source,
     sources: &mut BTreeMap<String, Source>,
 ) -> Result<(), ConfigError> {
-    let shown = if key == "database_url" { redact_url(raw) } else { raw.to_owned() };
+    let shown = if key == "database_url" {
+        redact_url(raw)
+    } else {
+        raw.to_owned()
+    };
     let error = |allowed: String| ConfigError {
         key: key.to_owned(),
         value: shown.clone(),
@@ -545,7 +679,9 @@ fn set_key(
         let (Some(Value::Table(next)), Some(Value::Table(next_shape))) =
             (table.get_mut(part), shape_table.get(part))
         else {
-            return Err(error("a known key; see `rampart config show` for all keys".into()));
+            return Err(error(
+                "a known key; see `rampart config show` for all keys".into(),
+            ));
         };
         table = next;
         shape_table = next_shape;
@@ -592,7 +728,13 @@ mod tests {
             config_file: None,
             flags: flags
                 .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string(), format!("--{}", k.replace('_', "-"))))
+                .map(|(k, v)| {
+                    (
+                        k.to_string(),
+                        v.to_string(),
+                        format!("--{}", k.replace('_', "-")),
+                    )
+                })
                 .collect(),
         };
         Config::load(
@@ -614,29 +756,106 @@ mod tests {
         assert_eq!(c.http_addr, "127.0.0.1:9004");
         assert_eq!(c.password.min_length, 14);
         assert_eq!(c.password.history, 7);
-        assert_eq!(c.password.min_score, 3, "untouched keys keep their defaults");
-        assert!(matches!(loaded.sources.get("http_addr"), Some(Source::Flag(_))));
-        assert!(matches!(loaded.sources.get("password.history"), Some(Source::Env(_))));
-        assert!(matches!(loaded.sources.get("password.min_length"), Some(Source::File(_))));
+        assert_eq!(
+            c.password.min_score, 3,
+            "untouched keys keep their defaults"
+        );
+        assert!(matches!(
+            loaded.sources.get("http_addr"),
+            Some(Source::Flag(_))
+        ));
+        assert!(matches!(
+            loaded.sources.get("password.history"),
+            Some(Source::Env(_))
+        ));
+        assert!(matches!(
+            loaded.sources.get("password.min_length"),
+            Some(Source::File(_))
+        ));
     }
 
     #[test]
     fn errors_name_key_value_and_what_is_allowed() {
         let cases: &[(Option<&str>, &[(&str, &str)], &str, &str)] = &[
-            (None, &[("RAMPART_HTTPS_ADDR", "localhost")], "https_addr", "IP address and port"),
-            (None, &[("RAMPART_PASSWORD__MIN_LENGTH", "six")], "password.min_length", "whole number"),
-            (None, &[("RAMPART_PASSWORD__MIN_LENGTH", "4")], "password.min_length", "8 to 256"),
-            (None, &[("RAMPART_ENFORCE_HTTPS", "yes")], "enforce_https", "true or false"),
-            (None, &[("RAMPART_HTTPS_ADRR", "x")], "https_adrr", "known key"),
-            (Some("[password]\nmin_lenght = 3\n"), &[], "password.min_lenght", "did you mean `min_length`"),
-            (Some("password = 3\n"), &[], "password", "[password] section"),
-            (Some("max_body_bytes = \"big\"\n"), &[], "max_body_bytes", "invalid type"),
+            (
+                None,
+                &[("RAMPART_HTTPS_ADDR", "localhost")],
+                "https_addr",
+                "IP address and port",
+            ),
+            (
+                None,
+                &[("RAMPART_PASSWORD__MIN_LENGTH", "six")],
+                "password.min_length",
+                "whole number",
+            ),
+            (
+                None,
+                &[("RAMPART_PASSWORD__MIN_LENGTH", "4")],
+                "password.min_length",
+                "8 to 256",
+            ),
+            (
+                None,
+                &[("RAMPART_ENFORCE_HTTPS", "yes")],
+                "enforce_https",
+                "true or false",
+            ),
+            (
+                None,
+                &[("RAMPART_HTTPS_ADRR", "x")],
+                "https_adrr",
+                "known key",
+            ),
+            (
+                Some("[password]\nmin_lenght = 3\n"),
+                &[],
+                "password.min_lenght",
+                "did you mean `min_length`",
+            ),
+            (
+                Some("password = 3\n"),
+                &[],
+                "password",
+                "[password] section",
+            ),
+            (
+                Some("max_body_bytes = \"big\"\n"),
+                &[],
+                "max_body_bytes",
+                "invalid type",
+            ),
             (Some("not toml"), &[], "(file)", "valid TOML"),
-            (None, &[("RAMPART_DATABASE_URL", "mysql://u:pw@h/db")], "database_url", "postgres://"),
-            (None, &[("RAMPART_TLS_CERT", "/x.pem")], "tls_key", "together"),
-            (None, &[("RAMPART_LOG_FORMAT", "xml")], "log_format", "auto, json or text"),
-            (None, &[("RAMPART_SESSION__IDLE_MINUTES", "0")], "session.idle_minutes", "1 to 10080"),
-            (None, &[("RAMPART_PASSWORD_HASH__MEMORY_KIB", "1")], "password_hash.memory_kib", "OWASP"),
+            (
+                None,
+                &[("RAMPART_DATABASE_URL", "mysql://u:pw@h/db")],
+                "database_url",
+                "postgres://",
+            ),
+            (
+                None,
+                &[("RAMPART_TLS_CERT", "/x.pem")],
+                "tls_key",
+                "together",
+            ),
+            (
+                None,
+                &[("RAMPART_LOG_FORMAT", "xml")],
+                "log_format",
+                "auto, json or text",
+            ),
+            (
+                None,
+                &[("RAMPART_SESSION__IDLE_MINUTES", "0")],
+                "session.idle_minutes",
+                "1 to 10080",
+            ),
+            (
+                None,
+                &[("RAMPART_PASSWORD_HASH__MEMORY_KIB", "1")],
+                "password_hash.memory_kib",
+                "OWASP",
+            ),
         ];
         for (file, env, key, allowed) in cases {
             let err = load(*file, env, &[]).unwrap_err();
@@ -647,13 +866,35 @@ mod tests {
 
     #[test]
     fn secrets_are_redacted_in_errors_and_show() {
-        let err = load(None, &[("RAMPART_DATABASE_URL", "mysql://rampart:hunter2-secret@db/x")], &[]).unwrap_err();
+        let err = load(
+            None,
+            &[(
+                "RAMPART_DATABASE_URL",
+                "mysql://rampart:hunter2-secret@db/x",
+            )],
+            &[],
+        )
+        .unwrap_err();
         assert!(!err.to_string().contains("hunter2-secret"), "{err}");
-        let loaded = load(None, &[("RAMPART_DATABASE_URL", "postgres://rampart:hunter2-secret@db:5432/x")], &[]).unwrap();
+        let loaded = load(
+            None,
+            &[(
+                "RAMPART_DATABASE_URL",
+                "postgres://rampart:hunter2-secret@db:5432/x",
+            )],
+            &[],
+        )
+        .unwrap();
         let shown = loaded.config.show(&loaded.sources);
         assert!(!shown.contains("hunter2-secret"), "{shown}");
-        assert!(shown.contains("postgres://rampart:<redacted>@db:5432/x"), "{shown}");
-        assert!(shown.contains("# environment RAMPART_DATABASE_URL"), "{shown}");
+        assert!(
+            shown.contains("postgres://rampart:<redacted>@db:5432/x"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("# environment RAMPART_DATABASE_URL"),
+            "{shown}"
+        );
         assert!(shown.contains("[password]"), "{shown}");
     }
 
@@ -661,7 +902,10 @@ mod tests {
     fn redaction_handles_urls_without_passwords() {
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
-        assert_eq!(redact_url("postgres://u:p@ss@h/db"), "postgres://u:<redacted>@h/db");
+        assert_eq!(
+            redact_url("postgres://u:p@ss@h/db"),
+            "postgres://u:<redacted>@h/db"
+        );
         assert_eq!(redact_url(""), "");
     }
 }

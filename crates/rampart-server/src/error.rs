@@ -76,9 +76,19 @@ impl Problem {
                 "Payload too large",
                 "the request body is larger than the configured limit",
             ),
-            StatusCode::REQUEST_TIMEOUT => ("timeout", "Request timeout", "the request took too long"),
-            s if s.is_server_error() => ("internal", "Internal error", "the server failed to handle the request"),
-            _ => ("bad-request", "Bad request", "the request could not be handled"),
+            StatusCode::REQUEST_TIMEOUT => {
+                ("timeout", "Request timeout", "the request took too long")
+            }
+            s if s.is_server_error() => (
+                "internal",
+                "Internal error",
+                "the server failed to handle the request",
+            ),
+            _ => (
+                "bad-request",
+                "Bad request",
+                "the request could not be handled",
+            ),
         };
         Problem::new(status, code, title, detail)
     }
@@ -115,11 +125,15 @@ impl From<Error> for ApiError {
     fn from(error: Error) -> Self {
         let (status, title) = match &error {
             Error::InvalidInput { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "Invalid input"),
-            Error::PasswordRejected { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "Password rejected"),
+            Error::PasswordRejected { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "Password rejected")
+            }
             Error::NotFound { .. } => (StatusCode::NOT_FOUND, "Not found"),
             Error::Conflict(_) => (StatusCode::CONFLICT, "Conflict"),
             Error::InvalidCredentials => (StatusCode::UNAUTHORIZED, "Invalid credentials"),
-            Error::LoginThrottled { .. } => (StatusCode::TOO_MANY_REQUESTS, "Too many failed logins"),
+            Error::LoginThrottled { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "Too many failed logins")
+            }
             Error::AccountDisabled => (StatusCode::FORBIDDEN, "Account disabled"),
             Error::PasswordExpired => (StatusCode::FORBIDDEN, "Password expired"),
             Error::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "Authentication required"),
@@ -132,12 +146,15 @@ impl From<Error> for ApiError {
             Error::Unavailable(cause) | Error::Internal(cause) => {
                 tracing::error!(code = error.code(), cause = %cause, "request failed");
                 match error {
-                    Error::Unavailable(_) => "the database is unavailable; try again shortly".to_owned(),
+                    Error::Unavailable(_) => {
+                        "the database is unavailable; try again shortly".to_owned()
+                    }
                     _ => "the server failed to handle the request".to_owned(),
                 }
             }
             Error::PasswordExpired => {
-                "the password has expired; set a new one with POST /api/v1/auth/change-password".to_owned()
+                "the password has expired; set a new one with POST /api/v1/auth/change-password"
+                    .to_owned()
             }
             other => other.to_string(),
         };
@@ -145,9 +162,9 @@ impl From<Error> for ApiError {
         match error {
             Error::InvalidInput { field, .. } => problem.field = Some(field),
             Error::PasswordRejected { rule, .. } => problem.rule = Some(rule.as_str().to_owned()),
-            Error::LoginThrottled { retry_after_secs, .. } => {
-                problem.retry_after = Some(retry_after_secs)
-            }
+            Error::LoginThrottled {
+                retry_after_secs, ..
+            } => problem.retry_after = Some(retry_after_secs),
             _ => {}
         }
         ApiError(problem)
@@ -197,7 +214,10 @@ fn json_problem(rejection: &JsonRejection) -> Problem {
             StatusCode::BAD_REQUEST,
             "malformed-json",
             "Malformed JSON",
-            format!("the body is not valid JSON: {}", inner_message(&e.body_text())),
+            format!(
+                "the body is not valid JSON: {}",
+                inner_message(&e.body_text())
+            ),
         ),
         JsonRejection::JsonDataError(e) => {
             let mut p = Problem::new(
@@ -223,7 +243,10 @@ fn json_problem(rejection: &JsonRejection) -> Problem {
 
 /// axum prefixes serde's message with a sentence of its own; keep serde's part.
 fn inner_message(text: &str) -> String {
-    text.split_once(": ").map(|(_, m)| m).unwrap_or(text).to_owned()
+    text.split_once(": ")
+        .map(|(_, m)| m)
+        .unwrap_or(text)
+        .to_owned()
 }
 
 impl<T: Serialize> IntoResponse for Json<T> {

@@ -90,14 +90,26 @@ impl Default for Metrics {
             "Time to serve an HTTP request",
             latency.clone(),
         );
-        registry.register("logins", "Login attempts by provider and outcome", logins.clone());
-        registry.register("lockouts", "Usernames locked after repeated failed logins", lockouts.clone());
+        registry.register(
+            "logins",
+            "Login attempts by provider and outcome",
+            logins.clone(),
+        );
+        registry.register(
+            "lockouts",
+            "Usernames locked after repeated failed logins",
+            lockouts.clone(),
+        );
         registry.register(
             "login_throttled",
             "Login attempts refused by throttling, by scope",
             throttled.clone(),
         );
-        registry.register("http_requests_in_flight", "Requests being served", in_flight.clone());
+        registry.register(
+            "http_requests_in_flight",
+            "Requests being served",
+            in_flight.clone(),
+        );
         Self {
             registry,
             requests,

@@ -92,9 +92,12 @@ fn create_data_dir(dir: &Path) -> Result<(), StartError> {
         use std::os::unix::fs::DirBuilderExt as _;
         builder.mode(0o700);
     }
-    builder
-        .create(dir)
-        .map_err(|e| StartError(format!("cannot create data directory {}: {e}", dir.display())))
+    builder.create(dir).map_err(|e| {
+        StartError(format!(
+            "cannot create data directory {}: {e}",
+            dir.display()
+        ))
+    })
 }
 
 /// Opens the configured store and applies migrations.
@@ -105,8 +108,13 @@ pub async fn open_store(config: &Config) -> Result<Store, StartError> {
         Store::open_postgres(&config.database_url, config.database_max_connections).await
     }
     .map_err(|e| match e {
-        rampart_core::Error::Unavailable(msg) | rampart_core::Error::Internal(msg) => StartError(msg),
-        other => StartError(format!("database_url = {}: {other}", redact_url(&config.database_url))),
+        rampart_core::Error::Unavailable(msg) | rampart_core::Error::Internal(msg) => {
+            StartError(msg)
+        }
+        other => StartError(format!(
+            "database_url = {}: {other}",
+            redact_url(&config.database_url)
+        )),
     })?;
     store
         .migrate()
@@ -129,8 +137,12 @@ impl Server {
         let lock = DataDirLock::acquire(&config.data_dir)?;
         let tls_config = tls::server_config(
             &config.data_dir,
-            (!config.tls_cert.is_empty()).then(|| PathBuf::from(&config.tls_cert)).as_deref(),
-            (!config.tls_key.is_empty()).then(|| PathBuf::from(&config.tls_key)).as_deref(),
+            (!config.tls_cert.is_empty())
+                .then(|| PathBuf::from(&config.tls_cert))
+                .as_deref(),
+            (!config.tls_key.is_empty())
+                .then(|| PathBuf::from(&config.tls_key))
+                .as_deref(),
         )
         .map_err(|e| StartError(e.0))?;
         let store = open_store(&config).await?;
@@ -153,7 +165,12 @@ impl Server {
         };
         let (stop, stopped) = watch::channel(false);
         let listeners = vec![
-            tokio::spawn(accept_loop(https_listener, Some(TlsAcceptor::from(tls_config)), app, stopped.clone())),
+            tokio::spawn(accept_loop(
+                https_listener,
+                Some(TlsAcceptor::from(tls_config)),
+                app,
+                stopped.clone(),
+            )),
             tokio::spawn(accept_loop(http_listener, None, plain_app, stopped)),
         ];
         tracing::info!(
@@ -163,7 +180,14 @@ impl Server {
             node = %state.config.node_id,
             "rampart ready"
         );
-        Ok(Self { https_addr, http_addr, state, stop, listeners, _lock: lock })
+        Ok(Self {
+            https_addr,
+            http_addr,
+            state,
+            stop,
+            listeners,
+            _lock: lock,
+        })
     }
 
     /// Stops accepting, lets requests in flight finish (up to 10 s), closes the store.
@@ -210,25 +234,31 @@ async fn accept_loop(
         let builder = builder.clone();
         tokio::spawn(async move {
             let info = ConnectionInfo { peer, https };
-            let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-                request.extensions_mut().insert(info);
-                app.clone().oneshot(request.map(Body::new))
-            });
+            let service =
+                hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+                    request.extensions_mut().insert(info);
+                    app.clone().oneshot(request.map(Body::new))
+                });
             match tls {
                 Some(acceptor) => {
-                    let stream = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                        Ok(Ok(stream)) => stream,
-                        Ok(Err(e)) => {
-                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => return,
-                    };
-                    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    let stream =
+                        match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp))
+                            .await
+                        {
+                            Ok(Ok(stream)) => stream,
+                            Ok(Err(e)) => {
+                                tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => return,
+                        };
+                    let connection =
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                     let _ = watcher.watch(connection).await;
                 }
                 None => {
-                    let connection = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
+                    let connection =
+                        builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
                     let _ = watcher.watch(connection).await;
                 }
             }

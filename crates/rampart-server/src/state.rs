@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use rampart_core::{AuditContext, Clock, Error};
-use rampart_identity::{AddressThrottle, HashParams, LockoutPolicy, PasswordHasher, PasswordPolicy};
+use rampart_identity::{
+    AddressThrottle, HashParams, LockoutPolicy, PasswordHasher, PasswordPolicy,
+};
 use rampart_store::Store;
 use time::Duration;
 use tokio::sync::Semaphore;

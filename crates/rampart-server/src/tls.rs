@@ -25,9 +25,21 @@ pub fn server_config(
         _ => ensure_dev_certificate(data_dir)?,
     };
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert_path)
-        .map_err(|e| TlsError(format!("cannot read TLS certificate {}: {}", cert_path.display(), pem_reason(&e))))?
+        .map_err(|e| {
+            TlsError(format!(
+                "cannot read TLS certificate {}: {}",
+                cert_path.display(),
+                pem_reason(&e)
+            ))
+        })?
         .collect::<Result<_, _>>()
-        .map_err(|e| TlsError(format!("TLS certificate {} is not valid PEM: {}", cert_path.display(), pem_reason(&e))))?;
+        .map_err(|e| {
+            TlsError(format!(
+                "TLS certificate {} is not valid PEM: {}",
+                cert_path.display(),
+                pem_reason(&e)
+            ))
+        })?;
     if certs.is_empty() {
         return Err(TlsError(format!(
             "TLS certificate {} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)",
@@ -75,7 +87,11 @@ fn ensure_dev_certificate(data_dir: &Path) -> Result<(PathBuf, PathBuf), TlsErro
     }
     std::fs::create_dir_all(&dir)
         .map_err(|e| TlsError(format!("cannot create {}: {e}", dir.display())))?;
-    let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    let mut names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
     if let Ok(host) = std::fs::read_to_string("/etc/hostname") {
         let host = host.trim();
         if !host.is_empty() && !names.iter().any(|n| n == host) {
@@ -122,11 +138,17 @@ mod tests {
         server_config(dir.path(), None, None).unwrap();
         let cert = std::fs::read(dir.path().join("tls/dev-cert.pem")).unwrap();
         server_config(dir.path(), None, None).unwrap();
-        assert_eq!(cert, std::fs::read(dir.path().join("tls/dev-cert.pem")).unwrap());
+        assert_eq!(
+            cert,
+            std::fs::read(dir.path().join("tls/dev-cert.pem")).unwrap()
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(dir.path().join("tls/dev-key.pem")).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.path().join("tls/dev-key.pem"))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }
@@ -138,7 +160,11 @@ mod tests {
         let good_cert = dir.path().join("tls/dev-cert.pem");
         let good_key = dir.path().join("tls/dev-key.pem");
         let corrupt = dir.path().join("corrupt.pem");
-        std::fs::write(&corrupt, "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n").unwrap();
+        std::fs::write(
+            &corrupt,
+            "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
         let empty = dir.path().join("empty.pem");
         std::fs::write(&empty, "").unwrap();
         let missing = dir.path().join("missing.pem");

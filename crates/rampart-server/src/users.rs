@@ -20,9 +20,12 @@ fn parse_email(raw: Option<&str>) -> Result<Option<Email>, Error> {
 
 fn parse_display_name(raw: Option<String>) -> Result<Option<String>, Error> {
     match raw {
-        Some(name) if name.chars().count() > 200 || name.chars().any(char::is_control) => Err(
-            Error::invalid("display_name", "must be at most 200 characters without control characters"),
-        ),
+        Some(name) if name.chars().count() > 200 || name.chars().any(char::is_control) => {
+            Err(Error::invalid(
+                "display_name",
+                "must be at most 200 characters without control characters",
+            ))
+        }
         Some(name) if name.trim().is_empty() => Ok(None),
         other => Ok(other),
     }
@@ -50,13 +53,21 @@ pub async fn list(
     let query = UserQuery {
         provider: q.provider.as_deref().map(Provider::parse).transpose()?,
         prefix: q.prefix,
-        after: q.cursor.as_deref().map(|c| UserId::parse(c, "cursor")).transpose()?,
+        after: q
+            .cursor
+            .as_deref()
+            .map(|c| UserId::parse(c, "cursor"))
+            .transpose()?,
         limit: i64::from(limit) + 1,
     };
     let mut users = state.store.list_users(&query).await?;
     let more = users.len() > limit as usize;
     users.truncate(limit as usize);
-    let next_cursor = if more { users.last().map(|u| u.id.to_string()) } else { None };
+    let next_cursor = if more {
+        users.last().map(|u| u.id.to_string())
+    } else {
+        None
+    };
     Ok(Json(UserPage {
         items: users.iter().map(UserView::from).collect(),
         next_cursor,
@@ -89,7 +100,9 @@ pub async fn create(
     let mut inputs = vec![username.as_str()];
     inputs.extend(display_name.as_deref());
     inputs.extend(email.as_ref().map(Email::as_str));
-    state.check_new_password(&body.password, &inputs, None).await?;
+    state
+        .check_new_password(&body.password, &inputs, None)
+        .await?;
     let password_hash = state.hash_password(&body.password).await?;
     let new = NewUser {
         provider,
@@ -99,7 +112,10 @@ pub async fn create(
         password_hash,
         is_admin: body.administrator,
     };
-    let user = state.store.create_user(&new, state.clock.now(), &admin.audit(&state)).await?;
+    let user = state
+        .store
+        .create_user(&new, state.clock.now(), &admin.audit(&state))
+        .await?;
     let mut response = (StatusCode::CREATED, Json(UserView::from(&user))).into_response();
     if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/users/{}", user.id)) {
         response.headers_mut().insert(header::LOCATION, location);
@@ -123,7 +139,11 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<UserView>, ApiError> {
     let id = UserId::parse(&id, "id")?;
-    let user = state.store.user(id).await?.ok_or(Error::NotFound { what: "user" })?;
+    let user = state
+        .store
+        .user(id)
+        .await?
+        .ok_or(Error::NotFound { what: "user" })?;
     Ok(Json(UserView::from(&user)))
 }
 
@@ -148,18 +168,20 @@ pub async fn update(
     let id = UserId::parse(&id, "id")?;
     let patch = UserPatch {
         display_name: body.display_name.map(parse_display_name).transpose()?,
-        email: body
-            .email
-            .map(|e| parse_email(e.as_deref()))
-            .transpose()?,
+        email: body.email.map(|e| parse_email(e.as_deref())).transpose()?,
     };
-    let user = state.store.update_user(id, &patch, state.clock.now(), &admin.audit(&state)).await?;
+    let user = state
+        .store
+        .update_user(id, &patch, state.clock.now(), &admin.audit(&state))
+        .await?;
     Ok(Json(UserView::from(&user)))
 }
 
 fn not_self(admin: &crate::auth::Authenticated, id: UserId, what: &str) -> Result<(), ApiError> {
     if admin.user.id == id {
-        return Err(Error::Conflict(format!("administrators cannot {what} their own account")).into());
+        return Err(
+            Error::Conflict(format!("administrators cannot {what} their own account")).into(),
+        );
     }
     Ok(())
 }
@@ -182,7 +204,10 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     let id = UserId::parse(&id, "id")?;
     not_self(&admin, id, "delete")?;
-    state.store.delete_user(id, state.clock.now(), &admin.audit(&state)).await?;
+    state
+        .store
+        .delete_user(id, state.clock.now(), &admin.audit(&state))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -204,7 +229,10 @@ pub async fn disable(
 ) -> Result<Json<UserView>, ApiError> {
     let id = UserId::parse(&id, "id")?;
     not_self(&admin, id, "disable")?;
-    let user = state.store.set_disabled(id, true, state.clock.now(), &admin.audit(&state)).await?;
+    let user = state
+        .store
+        .set_disabled(id, true, state.clock.now(), &admin.audit(&state))
+        .await?;
     Ok(Json(UserView::from(&user)))
 }
 
@@ -224,7 +252,10 @@ pub async fn enable(
     Path(id): Path<String>,
 ) -> Result<Json<UserView>, ApiError> {
     let id = UserId::parse(&id, "id")?;
-    let user = state.store.set_disabled(id, false, state.clock.now(), &admin.audit(&state)).await?;
+    let user = state
+        .store
+        .set_disabled(id, false, state.clock.now(), &admin.audit(&state))
+        .await?;
     Ok(Json(UserView::from(&user)))
 }
 
@@ -247,14 +278,27 @@ pub async fn reset_password(
     Json(body): Json<ResetPasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
     let id = UserId::parse(&id, "id")?;
-    let user = state.store.user(id).await?.ok_or(Error::NotFound { what: "user" })?;
+    let user = state
+        .store
+        .user(id)
+        .await?
+        .ok_or(Error::NotFound { what: "user" })?;
     let inputs = user_inputs(&user);
     let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-    state.check_new_password(&body.password, &inputs, Some(id)).await?;
+    state
+        .check_new_password(&body.password, &inputs, Some(id))
+        .await?;
     let hash = state.hash_password(&body.password).await?;
     state
         .store
-        .set_password(id, &hash, state.password_policy.history, "user.password.reset", state.clock.now(), &admin.audit(&state))
+        .set_password(
+            id,
+            &hash,
+            state.password_policy.history,
+            "user.password.reset",
+            state.clock.now(),
+            &admin.audit(&state),
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -275,7 +319,10 @@ pub async fn unlock(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = UserId::parse(&id, "id")?;
-    state.store.unlock(id, state.clock.now(), &admin.audit(&state)).await?;
+    state
+        .store
+        .unlock(id, state.clock.now(), &admin.audit(&state))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -295,6 +342,9 @@ pub async fn revoke_sessions(
     Path(id): Path<String>,
 ) -> Result<Json<RevokedSessions>, ApiError> {
     let id = UserId::parse(&id, "id")?;
-    let revoked = state.store.revoke_user_sessions(id, state.clock.now(), &admin.audit(&state)).await?;
+    let revoked = state
+        .store
+        .revoke_user_sessions(id, state.clock.now(), &admin.audit(&state))
+        .await?;
     Ok(Json(RevokedSessions { revoked }))
 }

@@ -1,0 +1,963 @@
+//! The HTTP API end to end: a real server over TLS on loopback, on SQLite and PostgreSQL.
+
+mod kit;
+
+use kit::{no_tweak, on_both, problem, problem_type, start, Node, USER_PASSWORD};
+use rampart_core::Provider;
+use rampart_store::BackendKind;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use time::Duration;
+
+async fn me_status(node: &Node, token: &str) -> StatusCode {
+    node.request(Method::GET, "/api/v1/auth/me", Some(token), None)
+        .await
+        .status()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_me_logout_with_bearer_and_cookie() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        node.create_user(Provider::End, "Alice", USER_PASSWORD, false)
+            .await;
+        // Usernames are case-insensitive at login.
+        let response = node.login_response("end", "ALICE", USER_PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::OK, "{name}");
+        let cookie = response.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        for attribute in [
+            "__Host-rampart_session=rps_",
+            "Secure",
+            "HttpOnly",
+            "SameSite=Lax",
+            "Path=/",
+        ] {
+            assert!(
+                cookie.contains(attribute),
+                "{name}: {cookie} lacks {attribute}"
+            );
+        }
+        assert!(!cookie.contains("Domain"), "host-only cookie: {cookie}");
+        let body: Value = response.json().await.unwrap();
+        let token = body["token"].as_str().unwrap().to_owned();
+        assert_eq!(body["token_type"], "Bearer");
+        assert_eq!(body["user"]["username"], "Alice");
+        assert!(body["user"].get("password_hash").is_none());
+
+        let me: Value = node
+            .request(Method::GET, "/api/v1/auth/me", Some(&token), None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(me["user"]["provider"], "end", "{name}");
+        assert_eq!(me["session"]["authenticated_by"], "bearer");
+
+        // The cookie alone authenticates a browser's GET.
+        let cookie_pair = cookie.split(';').next().unwrap().to_owned();
+        let via_cookie: Value = node
+            .client
+            .get(format!("{}/api/v1/auth/me", node.base))
+            .header("cookie", &cookie_pair)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            via_cookie["session"]["authenticated_by"], "cookie",
+            "{name}"
+        );
+
+        let logout = node
+            .request(Method::POST, "/api/v1/auth/logout", Some(&token), None)
+            .await;
+        assert_eq!(logout.status(), StatusCode::NO_CONTENT, "{name}");
+        assert!(logout.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0"));
+        let (status, headers, body) = problem(
+            node.request(Method::GET, "/api/v1/auth/me", Some(&token), None)
+                .await,
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}");
+        assert_eq!(problem_type(&body), "unauthenticated");
+        assert!(headers.contains_key("www-authenticate"));
+
+        let actions: Vec<(String, String)> = node
+            .events()
+            .await
+            .into_iter()
+            .map(|e| (e.action, e.outcome))
+            .collect();
+        assert!(
+            actions.contains(&("auth.login".into(), "success".into())),
+            "{name}: {actions:?}"
+        );
+        assert!(
+            actions.contains(&("auth.logout".into(), "success".into())),
+            "{name}: {actions:?}"
+        );
+        node.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_user_and_wrong_password_get_the_same_answer() {
+    on_both(no_tweak, |node| async move {
+        node.create_user(Provider::It, "carol", USER_PASSWORD, false)
+            .await;
+        let (s1, _, wrong) = problem(
+            node.login_response("it", "carol", "not-her-password-at-all")
+                .await,
+        )
+        .await;
+        let (s2, _, unknown) = problem(
+            node.login_response("it", "nobody", "not-her-password-at-all")
+                .await,
+        )
+        .await;
+        assert_eq!(s1, StatusCode::UNAUTHORIZED, "{}", node.name());
+        assert_eq!(s1, s2);
+        for key in ["type", "title", "detail", "status"] {
+            assert_eq!(wrong[key], unknown[key], "{key}");
+        }
+        // The audit trail tells them apart for the auditor; the client cannot.
+        let reasons: Vec<String> = node
+            .events()
+            .await
+            .into_iter()
+            .filter(|e| e.action == "auth.login")
+            .map(|e| {
+                serde_json::from_str::<Value>(&e.details).unwrap()["reason"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(reasons, ["wrong-password", "unknown-user"]);
+        assert!(
+            node.events()
+                .await
+                .iter()
+                .all(|e| !e.details.contains("not-her-password")),
+            "no password in the audit trail"
+        );
+        node.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_failures_lock_the_account_with_backoff_until_unlocked() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let admin = node.admin().await;
+        let dave = node
+            .create_user(Provider::End, "dave", USER_PASSWORD, false)
+            .await;
+        for _ in 0..3 {
+            let (status, _, _) = problem(
+                node.login_response("end", "dave", "wrong-password-xyz")
+                    .await,
+            )
+            .await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}");
+        }
+        // Locked now: even the right password is refused, without being checked.
+        let (status, headers, body) =
+            problem(node.login_response("end", "dave", USER_PASSWORD).await).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{name}");
+        assert_eq!(problem_type(&body), "login-throttled");
+        assert_eq!(headers["retry-after"].to_str().unwrap(), "30", "{name}");
+        assert_eq!(body["retry_after"], 30);
+        // An unknown username locks the same way: lockout reveals nothing.
+        for _ in 0..3 {
+            node.login_response("end", "ghost", "wrong-password-xyz")
+                .await;
+        }
+        let (status, _, _) = problem(
+            node.login_response("end", "ghost", "wrong-password-xyz")
+                .await,
+        )
+        .await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{name}");
+
+        // After the lock, one more failure doubles it.
+        node.clock.advance(Duration::seconds(31));
+        problem(
+            node.login_response("end", "dave", "wrong-password-xyz")
+                .await,
+        )
+        .await;
+        let (_, headers, _) =
+            problem(node.login_response("end", "dave", USER_PASSWORD).await).await;
+        assert_eq!(headers["retry-after"].to_str().unwrap(), "60", "{name}");
+
+        let unlock = node
+            .request(
+                Method::POST,
+                &format!("/api/v1/users/{dave}/unlock"),
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(unlock.status(), StatusCode::NO_CONTENT, "{name}");
+        node.login("end", "dave", USER_PASSWORD).await;
+        let metrics = node
+            .request(Method::GET, "/metrics", None, None)
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics.contains("rampart_lockouts_total 3"),
+            "{name}: {metrics}"
+        );
+        assert!(
+            metrics.contains("rampart_logins_total{provider=\"end\",outcome=\"failed\"} 7"),
+            "{metrics}"
+        );
+        node.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_trying_many_usernames_is_slowed_down() {
+    let node = start(BackendKind::Sqlite, |c| {
+        c.lockout.address_free_failures = 5;
+        c.lockout.address_base_seconds = 2;
+    })
+    .await;
+    for i in 0..5 {
+        let (status, _, _) = problem(
+            node.login_response("end", &format!("user{i}"), "guess-guess-guess")
+                .await,
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    // The sixth failure imposes a wait on the address, whatever the username.
+    problem(
+        node.login_response("end", "user5", "guess-guess-guess")
+            .await,
+    )
+    .await;
+    let (status, headers, body) =
+        problem(node.login_response("end", "someone-else", "guess").await).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(headers["retry-after"].to_str().unwrap(), "2");
+    assert!(body["detail"].as_str().unwrap().contains("retry"));
+    node.clock.advance(Duration::seconds(2));
+    let (status, _, _) = problem(node.login_response("end", "someone-else", "guess").await).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weak_common_personal_and_reused_passwords_are_rejected_by_name() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let admin = node.admin().await;
+        let create = |username: &str, password: &str| {
+            json!({ "provider": "end", "username": username, "password": password, "email": "erin.smith@example.org" })
+        };
+        let cases = [
+            ("short-pw", "min-length"),
+            ("password1234", "guessable"),
+            ("qwertyuiop123", "guessable"),
+            ("erin.smith-2024!", "contains-user-info"),
+        ];
+        for (password, rule) in cases {
+            let response = node.request(Method::POST, "/api/v1/users", Some(&admin), Some(create("erin", password))).await;
+            let (status, _, body) = problem(response).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {password}");
+            assert_eq!(problem_type(&body), "password-rejected");
+            assert_eq!(body["rule"], rule, "{name}: {password}: {body}");
+        }
+        let creations = node.events().await.iter().filter(|e| e.action == "user.create").count();
+        assert_eq!(creations, 1, "{name}: only the administrator exists; rejected users left no trace");
+        let created = node.request(Method::POST, "/api/v1/users", Some(&admin), Some(create("erin", USER_PASSWORD))).await;
+        assert_eq!(created.status(), StatusCode::CREATED, "{name}");
+        let location = created.headers()["location"].to_str().unwrap().to_owned();
+        let user: Value = created.json().await.unwrap();
+        assert_eq!(location, format!("/api/v1/users/{}", user["id"].as_str().unwrap()));
+        assert_eq!(user["email"], "erin.smith@example.org");
+
+        // Reuse of the current or a recent password is refused; a new one is fine.
+        let reset = |password: &str| json!({ "password": password });
+        let path = format!("{location}/reset-password");
+        let (status, _, body) = problem(node.request(Method::POST, &path, Some(&admin), Some(reset(USER_PASSWORD))).await).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}");
+        assert_eq!(body["rule"], "reused");
+        let second = "cobalt-meadow-tangent-55";
+        assert_eq!(node.request(Method::POST, &path, Some(&admin), Some(reset(second))).await.status(), StatusCode::NO_CONTENT);
+        let (_, _, body) = problem(node.request(Method::POST, &path, Some(&admin), Some(reset(USER_PASSWORD))).await).await;
+        assert_eq!(body["rule"], "reused", "{name}: the previous password is remembered");
+        node.login("end", "erin", second).await;
+        node.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_problems_and_change_nothing() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let admin = node.admin().await;
+        let events_before = node.events().await.len();
+        let url = format!("{}/api/v1/users", node.base);
+        let send = |content_type: &'static str, body: Vec<u8>| {
+            node.client
+                .post(&url)
+                .bearer_auth(&admin)
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+        };
+        let cases: Vec<(&str, Vec<u8>, StatusCode, &str)> = vec![
+            ("application/json", b"{\"provider\": \"end\", ".to_vec(), StatusCode::BAD_REQUEST, "malformed-json"),
+            ("application/json", b"not json at all".to_vec(), StatusCode::BAD_REQUEST, "malformed-json"),
+            ("text/plain", b"{}".to_vec(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type"),
+            ("application/x-www-form-urlencoded", b"a=b".to_vec(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type"),
+            (
+                "application/json",
+                serde_json::to_vec(&json!({"provider": "end", "username": "x1", "password": USER_PASSWORD, "role": "god"})).unwrap(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-input",
+            ),
+            ("application/json", b"{\"provider\": 7}".to_vec(), StatusCode::UNPROCESSABLE_ENTITY, "invalid-input"),
+            (
+                "application/json",
+                serde_json::to_vec(&json!({"provider": "martian", "username": "x2", "password": USER_PASSWORD})).unwrap(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-input",
+            ),
+            (
+                "application/json",
+                serde_json::to_vec(&json!({"provider": "end", "username": "bad name", "password": USER_PASSWORD})).unwrap(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-input",
+            ),
+            (
+                "application/json",
+                serde_json::to_vec(&json!({"provider": "end", "username": "x3", "password": USER_PASSWORD, "email": "nope"})).unwrap(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-input",
+            ),
+            ("application/json", vec![b' '; 64 * 1024], StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large"),
+        ];
+        for (content_type, body, expected, code) in cases {
+            let (status, _, problem_body) = problem(send(content_type, body).await.unwrap()).await;
+            assert_eq!((status, problem_type(&problem_body)), (expected, code), "{name}: {problem_body}");
+        }
+        let (_, _, unknown) = problem(
+            send(
+                "application/json",
+                serde_json::to_vec(&json!({"provider": "end", "username": "x", "password": USER_PASSWORD, "role": "god"})).unwrap(),
+            )
+            .await
+            .unwrap(),
+        )
+        .await;
+        assert!(unknown["detail"].as_str().unwrap().contains("unknown field `role`"), "{unknown}");
+
+        // Duplicate usernames differ only in case.
+        node.create_user(Provider::End, "Frank", USER_PASSWORD, false).await;
+        let dup = json!({"provider": "end", "username": "FRANK", "password": "cobalt-meadow-tangent-55"});
+        let (status, _, body) = problem(node.request(Method::POST, "/api/v1/users", Some(&admin), Some(dup)).await).await;
+        assert_eq!((status, problem_type(&body)), (StatusCode::CONFLICT, "conflict"), "{name}");
+
+        let missing = "01a20320-0ac9-76f2-8e96-9dfa6b625588";
+        for (method, path) in [
+            (Method::GET, format!("/api/v1/users/{missing}")),
+            (Method::DELETE, format!("/api/v1/users/{missing}")),
+            (Method::POST, format!("/api/v1/users/{missing}/disable")),
+        ] {
+            let (status, _, _) = problem(node.request(method, &path, Some(&admin), None).await).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{name}: {path}");
+        }
+        let (status, _, body) = problem(node.request(Method::GET, "/api/v1/users/not-a-uuid", Some(&admin), None).await).await;
+        assert_eq!((status, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("id")));
+        let (status, _, body) = problem(node.request(Method::GET, "/api/v1/users?limit=0", Some(&admin), None).await).await;
+        assert_eq!((status, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("limit")), "{name}");
+        let (status, _, body) = problem(node.request(Method::GET, "/api/v1/nowhere", None, None).await).await;
+        assert_eq!((status, problem_type(&body)), (StatusCode::NOT_FOUND, "route-not-found"));
+        let (status, _, _) = problem(node.request(Method::PUT, "/api/v1/auth/login", None, None).await).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+
+        // Only the one successful direct creation was recorded.
+        let after: Vec<String> = node.events().await.into_iter().skip(events_before).map(|e| e.action).collect();
+        assert_eq!(after, ["user.create"], "{name}");
+        node.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_revoked_and_forged_tokens_are_refused() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        node.create_user(Provider::End, "gina", USER_PASSWORD, false)
+            .await;
+        let token = node.login("end", "gina", USER_PASSWORD).await;
+        let mut forged = token.clone();
+        forged.replace_range(10..11, if &token[10..11] == "A" { "B" } else { "A" });
+        for bad in [forged.as_str(), "rps_short", "", "Basic dXNlcjpwYXNz"] {
+            let (status, _, body) = problem(
+                node.request(Method::GET, "/api/v1/auth/me", Some(bad), None)
+                    .await,
+            )
+            .await;
+            assert_eq!(
+                (status, problem_type(&body)),
+                (StatusCode::UNAUTHORIZED, "unauthenticated"),
+                "{name}: {bad:?}"
+            );
+        }
+        let basic = node
+            .client
+            .get(format!("{}/api/v1/auth/me", node.base))
+            .header("authorization", "Basic dXNlcjpwYXNz")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(basic.status(), StatusCode::UNAUTHORIZED);
+
+        // Idle expiry: 30 minutes without use ends the session; use keeps it alive.
+        node.clock.advance(Duration::minutes(29));
+        assert_eq!(me_status(&node, &token).await, StatusCode::OK, "{name}");
+        node.clock.advance(Duration::minutes(29));
+        assert_eq!(
+            me_status(&node, &token).await,
+            StatusCode::OK,
+            "{name}: activity was recorded"
+        );
+        node.clock.advance(Duration::minutes(31));
+        assert_eq!(
+            me_status(&node, &token).await,
+            StatusCode::UNAUTHORIZED,
+            "{name}: idle"
+        );
+
+        // Absolute expiry: 12 hours after login, however active.
+        let token = node.login("end", "gina", USER_PASSWORD).await;
+        for _ in 0..25 {
+            node.clock.advance(Duration::minutes(29));
+            if me_status(&node, &token).await != StatusCode::OK {
+                break;
+            }
+        }
+        let (_, _, body) = problem(
+            node.request(Method::GET, "/api/v1/auth/me", Some(&token), None)
+                .await,
+        )
+        .await;
+        assert!(
+            body["detail"].as_str().unwrap().contains("expired"),
+            "{name}: {body}"
+        );
+        node.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_all_sessions_and_disabling_end_every_session() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let admin = node.admin().await;
+        let id = node
+            .create_user(Provider::End, "hank", USER_PASSWORD, false)
+            .await;
+        let a = node.login("end", "hank", USER_PASSWORD).await;
+        let b = node.login("end", "hank", USER_PASSWORD).await;
+        let logout_all = node
+            .request(Method::POST, "/api/v1/auth/logout?all=true", Some(&a), None)
+            .await;
+        assert_eq!(logout_all.status(), StatusCode::NO_CONTENT, "{name}");
+        assert_eq!(
+            me_status(&node, &b).await,
+            StatusCode::UNAUTHORIZED,
+            "{name}"
+        );
+
+        let c = node.login("end", "hank", USER_PASSWORD).await;
+        let revoked: Value = node
+            .request(
+                Method::POST,
+                &format!("/api/v1/users/{id}/revoke-sessions"),
+                Some(&admin),
+                None,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(revoked["revoked"], 1, "{name}");
+        assert_eq!(me_status(&node, &c).await, StatusCode::UNAUTHORIZED);
+
+        let d = node.login("end", "hank", USER_PASSWORD).await;
+        let disabled: Value = node
+            .request(
+                Method::POST,
+                &format!("/api/v1/users/{id}/disable"),
+                Some(&admin),
+                None,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(disabled["disabled"], true);
+        assert_eq!(
+            me_status(&node, &d).await,
+            StatusCode::UNAUTHORIZED,
+            "{name}"
+        );
+        let (status, _, body) =
+            problem(node.login_response("end", "hank", USER_PASSWORD).await).await;
+        assert_eq!(
+            (status, problem_type(&body)),
+            (StatusCode::FORBIDDEN, "account-disabled"),
+            "{name}"
+        );
+        let (status, _, _) = problem(
+            node.login_response("end", "hank", "not-the-password-1")
+                .await,
+        )
+        .await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "a wrong password learns nothing about the account state"
+        );
+        node.request(
+            Method::POST,
+            &format!("/api/v1/users/{id}/enable"),
+            Some(&admin),
+            None,
+        )
+        .await;
+        node.login("end", "hank", USER_PASSWORD).await;
+        node.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_management_is_for_it_administrators_only() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let admin = node.admin().await;
+        let admin_id = node
+            .request(Method::GET, "/api/v1/auth/me", Some(&admin), None)
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()["user"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        node.create_user(Provider::It, "ivan", USER_PASSWORD, false)
+            .await;
+        node.create_user(Provider::End, "root", USER_PASSWORD, false)
+            .await;
+        for (provider, user) in [("it", "ivan"), ("end", "root")] {
+            let token = node.login(provider, user, USER_PASSWORD).await;
+            let (status, _, body) = problem(
+                node.request(Method::GET, "/api/v1/users", Some(&token), None)
+                    .await,
+            )
+            .await;
+            assert_eq!(
+                (status, problem_type(&body)),
+                (StatusCode::FORBIDDEN, "forbidden"),
+                "{name}: {user}"
+            );
+        }
+        let (status, _, _) =
+            problem(node.request(Method::GET, "/api/v1/users", None, None).await).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+        // Listing, paging and filtering.
+        let page: Value = node
+            .request(
+                Method::GET,
+                "/api/v1/users?provider=it&limit=1",
+                Some(&admin),
+                None,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(page["items"].as_array().unwrap().len(), 1, "{name}");
+        let cursor = page["next_cursor"].as_str().unwrap();
+        let next: Value = node
+            .request(
+                Method::GET,
+                &format!("/api/v1/users?provider=it&limit=1&cursor={cursor}"),
+                Some(&admin),
+                None,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(next["items"][0]["username"], "ivan", "{name}");
+        assert!(next["next_cursor"].is_null());
+
+        // Update: absent fields stay, null clears.
+        let ivan = next["items"][0]["id"].as_str().unwrap().to_owned();
+        let path = format!("/api/v1/users/{ivan}");
+        let updated: Value = node
+            .request(
+                Method::PATCH,
+                &path,
+                Some(&admin),
+                Some(json!({"display_name": "Ivan I.", "email": "IVAN@Example.org"})),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            (updated["display_name"].as_str(), updated["email"].as_str()),
+            (Some("Ivan I."), Some("ivan@example.org"))
+        );
+        let cleared: Value = node
+            .request(
+                Method::PATCH,
+                &path,
+                Some(&admin),
+                Some(json!({"email": null})),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            (cleared["display_name"].as_str(), cleared["email"].as_str()),
+            (Some("Ivan I."), None),
+            "{name}"
+        );
+
+        // Administrators cannot lock themselves out.
+        for action in ["disable"] {
+            let (status, _, _) = problem(
+                node.request(
+                    Method::POST,
+                    &format!("/api/v1/users/{admin_id}/{action}"),
+                    Some(&admin),
+                    None,
+                )
+                .await,
+            )
+            .await;
+            assert_eq!(status, StatusCode::CONFLICT);
+        }
+        let (status, _, _) = problem(
+            node.request(
+                Method::DELETE,
+                &format!("/api/v1/users/{admin_id}"),
+                Some(&admin),
+                None,
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{name}");
+        let deleted = node
+            .request(Method::DELETE, &path, Some(&admin), None)
+            .await;
+        assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+        let (status, _, _) =
+            problem(node.request(Method::GET, &path, Some(&admin), None).await).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        // Every change names its actor in the audit trail.
+        let deletes: Vec<_> = node
+            .events()
+            .await
+            .into_iter()
+            .filter(|e| e.action == "user.delete")
+            .collect();
+        assert_eq!(deletes.len(), 1);
+        assert_eq!(deletes[0].actor_name.as_deref(), Some("it:admin"), "{name}");
+        assert_eq!(deletes[0].node_id, "test-node");
+        assert!(deletes[0].request_id.is_some());
+        node.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookie_requests_that_change_state_must_come_from_this_origin() {
+    let node = start(BackendKind::Sqlite, no_tweak).await;
+    node.create_user(Provider::End, "jane", USER_PASSWORD, false)
+        .await;
+    let response = node.login_response("end", "jane", USER_PASSWORD).await;
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let logout = |origin: Option<&'static str>, site: Option<&'static str>| {
+        let mut req = node
+            .client
+            .post(format!("{}/api/v1/auth/logout", node.base))
+            .header("cookie", &cookie);
+        if let Some(origin) = origin {
+            req = req.header("origin", origin);
+        }
+        if let Some(site) = site {
+            req = req.header("sec-fetch-site", site);
+        }
+        req.send()
+    };
+    for (origin, site) in [
+        (None, None),
+        (Some("https://evil.example"), None),
+        (Some("null"), None),
+    ] {
+        let (status, _, body) = problem(logout(origin, site).await.unwrap()).await;
+        assert_eq!(
+            (status, problem_type(&body)),
+            (StatusCode::FORBIDDEN, "csrf-rejected"),
+            "{origin:?}"
+        );
+    }
+    let own: &'static str = Box::leak(node.base.clone().into_boxed_str());
+    let (status, _, _) = problem(logout(Some(own), Some("cross-site")).await.unwrap()).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "Sec-Fetch-Site: cross-site is refused"
+    );
+    assert_eq!(
+        logout(Some(own), Some("same-origin"))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+
+    // A login posted from another origin (login CSRF) is refused too.
+    let cross_login = node
+        .client
+        .post(format!("{}/api/v1/auth/login", node.base))
+        .header("origin", "https://evil.example")
+        .json(&json!({"username": "jane", "password": USER_PASSWORD, "provider": "end"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_login.status(), StatusCode::FORBIDDEN);
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_password_must_be_changed_before_login() {
+    let node = start(BackendKind::Sqlite, |c| c.password.max_age_days = 90).await;
+    node.create_user(Provider::End, "kim", USER_PASSWORD, false)
+        .await;
+    node.login("end", "kim", USER_PASSWORD).await;
+    node.clock.advance(Duration::days(91));
+    let (status, _, body) = problem(node.login_response("end", "kim", USER_PASSWORD).await).await;
+    assert_eq!(
+        (status, problem_type(&body)),
+        (StatusCode::FORBIDDEN, "password-expired")
+    );
+    assert!(body["detail"]
+        .as_str()
+        .unwrap()
+        .contains("/api/v1/auth/change-password"));
+    let change = |current: &str, new: &str| json!({"provider": "end", "username": "kim", "current_password": current, "new_password": new});
+    let (status, _, body) = problem(
+        node.request(
+            Method::POST,
+            "/api/v1/auth/change-password",
+            None,
+            Some(change(USER_PASSWORD, USER_PASSWORD)),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, body["rule"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("reused"))
+    );
+    let (status, _, _) = problem(
+        node.request(
+            Method::POST,
+            "/api/v1/auth/change-password",
+            None,
+            Some(change("wrong-current-pw", "cobalt-meadow-tangent-55")),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let ok = node
+        .request(
+            Method::POST,
+            "/api/v1/auth/change-password",
+            None,
+            Some(change(USER_PASSWORD, "cobalt-meadow-tangent-55")),
+        )
+        .await;
+    assert_eq!(ok.status(), StatusCode::NO_CONTENT);
+    node.login("end", "kim", "cobalt-meadow-tangent-55").await;
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_response_carries_security_headers_and_http_redirects_to_https() {
+    let node = start(BackendKind::Sqlite, no_tweak).await;
+    let ok = node.request(Method::GET, "/healthz", None, None).await;
+    let missing = node.request(Method::GET, "/nowhere", None, None).await;
+    for response in [&ok, &missing] {
+        let h = response.headers();
+        assert_eq!(
+            h["strict-transport-security"],
+            "max-age=31536000; includeSubDomains"
+        );
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert!(h["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'"));
+        assert_eq!(h["x-frame-options"], "DENY");
+        assert_eq!(h["referrer-policy"], "no-referrer");
+        assert!(h.contains_key("x-request-id"));
+    }
+    let traced = node
+        .client
+        .get(format!("{}/healthz", node.base))
+        .header("x-request-id", "trace-me-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(traced.headers()["x-request-id"], "trace-me-42");
+
+    let redirect = node
+        .client
+        .post(format!("{}/api/v1/auth/login?x=1", node.http_base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redirect.status(), StatusCode::PERMANENT_REDIRECT);
+    let port = node.server().https_addr.port();
+    assert_eq!(
+        redirect.headers()["location"],
+        format!("https://127.0.0.1:{port}/api/v1/auth/login?x=1")
+    );
+    assert!(
+        !redirect.headers().contains_key("strict-transport-security"),
+        "no HSTS over plain HTTP"
+    );
+    assert!(node
+        .request(Method::GET, "/readyz", None, None)
+        .await
+        .status()
+        .is_success());
+    node.shutdown().await;
+
+    // With enforce_https = false, plain HTTP serves the API (and the cookie drops Secure).
+    let node = start(BackendKind::Sqlite, |c| c.enforce_https = false).await;
+    node.create_user(Provider::End, "lee", USER_PASSWORD, false)
+        .await;
+    let plain = node
+        .client
+        .post(format!("{}/api/v1/auth/login", node.http_base))
+        .json(&json!({"username": "lee", "password": USER_PASSWORD, "provider": "end"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), StatusCode::OK);
+    let cookie = plain.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        cookie.starts_with("rampart_session=") && !cookie.contains("Secure"),
+        "{cookie}"
+    );
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_below_1_2_is_refused_and_h2_is_offered() {
+    let node = start(BackendKind::Sqlite, no_tweak).await;
+    let old = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .max_tls_version(reqwest::tls::Version::TLS_1_1)
+        .build();
+    if let Ok(client) = old {
+        assert!(client
+            .get(format!("{}/healthz", node.base))
+            .send()
+            .await
+            .is_err());
+    }
+    let tls12 = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .max_tls_version(reqwest::tls::Version::TLS_1_2)
+        .build()
+        .unwrap();
+    assert!(tls12
+        .get(format!("{}/healthz", node.base))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .is_success());
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_served_openapi_document_matches_the_committed_one() {
+    let node = start(BackendKind::Sqlite, no_tweak).await;
+    let served = node
+        .request(Method::GET, "/api/v1/openapi.json", None, None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let committed_path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.json");
+    let committed = std::fs::read_to_string(committed_path).unwrap_or_default();
+    assert!(
+        served.trim() == committed.trim(),
+        "docs/openapi.json is stale: regenerate it with `cargo run -q -- openapi > docs/openapi.json`"
+    );
+    let doc: Value = serde_json::from_str(&served).unwrap();
+    for path in [
+        "/api/v1/auth/login",
+        "/api/v1/auth/logout",
+        "/api/v1/auth/me",
+        "/api/v1/auth/change-password",
+        "/api/v1/users",
+        "/api/v1/users/{id}",
+        "/api/v1/users/{id}/disable",
+        "/api/v1/users/{id}/enable",
+        "/api/v1/users/{id}/reset-password",
+        "/api/v1/users/{id}/unlock",
+        "/api/v1/users/{id}/revoke-sessions",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ] {
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} missing from OpenAPI"
+        );
+    }
+    node.shutdown().await;
+}

@@ -1,0 +1,210 @@
+//! Test kit: a real server in-process on ephemeral ports, over SQLite or PostgreSQL, with
+//! a controllable clock and cheap password hashing.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use rampart_core::{AuditContext, Clock, ManualClock, Provider, Username};
+use rampart_server::{Config, Server};
+use rampart_store::{BackendKind, NewUser};
+use reqwest::header::HeaderMap;
+use reqwest::{Client, Method, Response, StatusCode};
+use serde_json::{json, Value};
+use time::macros::datetime;
+
+pub const ADMIN_PASSWORD: &str = "violet-trombone-gravel-71";
+pub const USER_PASSWORD: &str = "amber-lantern-quiver-38";
+
+pub struct Node {
+    pub server: Option<Server>,
+    pub clock: Arc<ManualClock>,
+    pub client: Client,
+    pub base: String,
+    pub http_base: String,
+    pub kind: BackendKind,
+    _dir: tempfile::TempDir,
+}
+
+/// Configuration for a test node: ephemeral ports, cheap argon2, small limits.
+pub fn test_config(dir: &std::path::Path, database_url: String) -> Config {
+    let mut config = Config::default();
+    config.data_dir = dir.to_owned();
+    config.database_url = database_url;
+    config.https_addr = "127.0.0.1:0".into();
+    config.http_addr = "127.0.0.1:0".into();
+    config.node_id = "test-node".into();
+    config.max_body_bytes = 16 * 1024;
+    config.password_hash.memory_kib = 64;
+    config.password_hash.iterations = 1;
+    config.lockout.threshold = 3;
+    config.lockout.address_free_failures = 1000;
+    config
+}
+
+pub async fn start(kind: BackendKind, tweak: impl FnOnce(&mut Config)) -> Node {
+    let dir = tempfile::tempdir().unwrap();
+    let url = match kind {
+        BackendKind::Sqlite => String::new(),
+        BackendKind::Postgres => rampart_store::testing::fresh_postgres_url().await,
+    };
+    let mut config = test_config(dir.path(), url);
+    tweak(&mut config);
+    let clock = Arc::new(ManualClock::new(datetime!(2026-06-01 09:00 UTC)));
+    let server = Server::start(config, clock.clone() as Arc<dyn Clock>)
+        .await
+        .unwrap();
+    let client = Client::builder()
+        .danger_accept_invalid_certs(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let base = format!("https://{}", server.https_addr);
+    let http_base = format!("http://{}", server.http_addr);
+    Node {
+        server: Some(server),
+        clock,
+        client,
+        base,
+        http_base,
+        kind,
+        _dir: dir,
+    }
+}
+
+/// Runs `body` against a fresh node on each backend.
+pub async fn on_both<F, Fut>(tweak: fn(&mut Config), body: F)
+where
+    F: Fn(Node) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for kind in [BackendKind::Sqlite, BackendKind::Postgres] {
+        body(start(kind, tweak).await).await;
+    }
+}
+
+pub fn no_tweak(_: &mut Config) {}
+
+impl Node {
+    pub fn server(&self) -> &Server {
+        self.server.as_ref().unwrap()
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.kind.as_str()
+    }
+
+    pub async fn create_user(
+        &self,
+        provider: Provider,
+        name: &str,
+        password: &str,
+        admin: bool,
+    ) -> String {
+        let state = &self.server().state;
+        let hash = state.hash_password(password).await.unwrap();
+        let user = state
+            .store
+            .create_user(
+                &NewUser {
+                    provider,
+                    username: Username::parse(name).unwrap(),
+                    display_name: None,
+                    email: None,
+                    password_hash: hash,
+                    is_admin: admin,
+                },
+                self.clock.now(),
+                &AuditContext {
+                    node_id: "test".into(),
+                    ..AuditContext::default()
+                },
+            )
+            .await
+            .unwrap();
+        user.id.to_string()
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.unwrap()
+    }
+
+    pub async fn login_response(&self, provider: &str, username: &str, password: &str) -> Response {
+        self.request(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({ "username": username, "password": password, "provider": provider })),
+        )
+        .await
+    }
+
+    pub async fn login(&self, provider: &str, username: &str, password: &str) -> String {
+        let response = self.login_response(provider, username, password).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "{}: login {username}",
+            self.name()
+        );
+        let body: Value = response.json().await.unwrap();
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// An administrator and their token.
+    pub async fn admin(&self) -> String {
+        self.create_user(Provider::It, "admin", ADMIN_PASSWORD, true)
+            .await;
+        self.login("it", "admin", ADMIN_PASSWORD).await
+    }
+
+    pub async fn events(&self) -> Vec<rampart_store::StoredEvent> {
+        self.server()
+            .state
+            .store
+            .events_after(0, 10_000)
+            .await
+            .unwrap()
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await;
+        }
+    }
+}
+
+/// Reads a problem response, checking its media type and shape.
+pub async fn problem(response: Response) -> (StatusCode, HeaderMap, Value) {
+    let status = response.status();
+    let headers = response.headers().clone();
+    assert_eq!(
+        headers.get("content-type").and_then(|v| v.to_str().ok()),
+        Some("application/problem+json"),
+        "status {status}"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"].as_u64(), Some(u64::from(status.as_u16())));
+    assert!(body["request_id"].is_string(), "{body}");
+    (status, headers, body)
+}
+
+pub fn problem_type(body: &Value) -> &str {
+    body["type"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("urn:rampart:problem:")
+}
