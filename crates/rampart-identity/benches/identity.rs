@@ -4,6 +4,8 @@
 //! request; argon2id at the default (OWASP) cost runs once per login. The ratio between
 //! the two is what the `Authorization` header costs compared with a login.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use rampart_identity::{hash_token, HashParams, PasswordHasher, PasswordPolicy, SessionToken};
 

@@ -137,7 +137,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/openapi.json",
             get(move || async move { ([(header::CONTENT_TYPE, "application/json")], document) }),
         )
-        .fallback(|| async { ApiError(Problem::for_status(StatusCode::NOT_FOUND)) })
+        .fallback(|| async { ApiError::from(Problem::for_status(StatusCode::NOT_FOUND)) })
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
@@ -161,7 +161,7 @@ fn redirect_to_https(state: &AppState, request: &Request, https_port: u16) -> Re
         format!("{}{path}", state.config.public_origin)
     } else {
         let Some(host) = request_host(request.headers()) else {
-            return ApiError(Problem::new(
+            return ApiError::from(Problem::new(
                 StatusCode::BAD_REQUEST,
                 "https-required",
                 "HTTPS required",
@@ -181,7 +181,7 @@ fn redirect_to_https(state: &AppState, request: &Request, https_port: u16) -> Re
             [(header::LOCATION, location)],
         )
             .into_response(),
-        Err(_) => ApiError(Problem::for_status(StatusCode::BAD_REQUEST)).into_response(),
+        Err(_) => ApiError::from(Problem::for_status(StatusCode::BAD_REQUEST)).into_response(),
     }
 }
 

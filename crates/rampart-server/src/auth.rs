@@ -137,7 +137,7 @@ impl FromRequestParts<AppState> for Authenticated {
             && !is_safe(&parts.method)
             && !same_origin(&parts.headers, state, request.https)
         {
-            return Err(ApiError(Problem::new(
+            return Err(ApiError::from(Problem::new(
                 StatusCode::FORBIDDEN,
                 "csrf-rejected",
                 "Cross-site request refused",

@@ -368,9 +368,9 @@ impl Config {
                 "1 to 64 ASCII letters, digits, '-', '_' or '.'",
             ));
         }
-        if !self.public_origin.is_empty()
-            && !(self.public_origin.starts_with("https://")
-                || self.public_origin.starts_with("http://"))
+        if !(self.public_origin.is_empty()
+            || self.public_origin.starts_with("https://")
+            || self.public_origin.starts_with("http://"))
             || self.public_origin.ends_with('/')
         {
             return Err(fail(
@@ -776,7 +776,8 @@ mod tests {
 
     #[test]
     fn errors_name_key_value_and_what_is_allowed() {
-        let cases: &[(Option<&str>, &[(&str, &str)], &str, &str)] = &[
+        type Case<'a> = (Option<&'a str>, &'a [(&'a str, &'a str)], &'a str, &'a str);
+        let cases: &[Case] = &[
             (
                 None,
                 &[("RAMPART_HTTPS_ADDR", "localhost")],

@@ -119,7 +119,13 @@ impl Problem {
 
 /// The error type of every handler.
 #[derive(Debug)]
-pub struct ApiError(pub Problem);
+pub struct ApiError(pub Box<Problem>);
+
+impl From<Problem> for ApiError {
+    fn from(problem: Problem) -> Self {
+        ApiError(Box::new(problem))
+    }
+}
 
 impl From<Error> for ApiError {
     fn from(error: Error) -> Self {
@@ -167,7 +173,7 @@ impl From<Error> for ApiError {
             } => problem.retry_after = Some(retry_after_secs),
             _ => {}
         }
-        ApiError(problem)
+        ApiError::from(problem)
     }
 }
 
@@ -177,7 +183,7 @@ impl IntoResponse for ApiError {
         let mut response = StatusCode::from_u16(self.0.status)
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
             .into_response();
-        response.extensions_mut().insert(self.0);
+        response.extensions_mut().insert(*self.0);
         response
     }
 }
@@ -197,7 +203,7 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(value)) => Ok(Json(value)),
-            Err(rejection) => Err(ApiError(json_problem(&rejection))),
+            Err(rejection) => Err(ApiError::from(json_problem(&rejection))),
         }
     }
 }

@@ -1,5 +1,7 @@
 //! The HTTP API end to end: a real server over TLS on loopback, on SQLite and PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
+
 mod kit;
 
 use kit::{no_tweak, on_both, problem, problem_type, start, Node, USER_PASSWORD};

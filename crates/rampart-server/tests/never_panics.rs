@@ -1,13 +1,17 @@
 //! Arbitrary requests never make the server fail: every answer below 500, and every error
 //! a problem document.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
+
+mod kit;
+
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Method, Request};
 use proptest::prelude::*;
 use rampart_core::SystemClock;
-use rampart_server::{router, AppState, Config};
+use rampart_server::{router, AppState};
 use tower::ServiceExt as _;
 
 fn methods() -> impl Strategy<Value = Method> {
@@ -48,10 +52,7 @@ fn arbitrary_requests_get_answers_not_failures() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let app = runtime.block_on(async {
-        let mut config = Config::default();
-        config.data_dir = dir.path().to_owned();
-        config.password_hash.memory_kib = 64;
-        config.password_hash.iterations = 1;
+        let config = kit::test_config(dir.path(), String::new());
         let store = rampart_server::open_store(&config).await.unwrap();
         router(AppState::new(store, config, Arc::new(SystemClock)).unwrap())
     });

@@ -3,6 +3,9 @@
 //! PostgreSQL tests need `RAMPART_TEST_PG_URL`, which `./scripts/test` sets after starting
 //! a throw-away cluster on loopback; each test gets a database of its own on it. Without
 //! it PostgreSQL tests fail (they are never skipped).
+//!
+//! Test support only: failures panic, which is how a test reports them.
+#![allow(clippy::panic)]
 
 use std::path::PathBuf;
 

@@ -1,5 +1,7 @@
 //! Storage behaviour, run on SQLite and on PostgreSQL alike.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
+
 use rampart_core::{AuditContext, Email, Error, Provider, UserId, Username};
 use rampart_store::testing::{both, TestStore};
 use rampart_store::{NewSession, NewUser, Store, UserPatch, UserQuery};

@@ -1,7 +1,7 @@
 //! Test kit: a real server in-process on ephemeral ports, over SQLite or PostgreSQL, with
 //! a controllable clock and cheap password hashing.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 
@@ -28,13 +28,15 @@ pub struct Node {
 
 /// Configuration for a test node: ephemeral ports, cheap argon2, small limits.
 pub fn test_config(dir: &std::path::Path, database_url: String) -> Config {
-    let mut config = Config::default();
-    config.data_dir = dir.to_owned();
-    config.database_url = database_url;
-    config.https_addr = "127.0.0.1:0".into();
-    config.http_addr = "127.0.0.1:0".into();
-    config.node_id = "test-node".into();
-    config.max_body_bytes = 16 * 1024;
+    let mut config = Config {
+        data_dir: dir.to_owned(),
+        database_url,
+        https_addr: "127.0.0.1:0".into(),
+        http_addr: "127.0.0.1:0".into(),
+        node_id: "test-node".into(),
+        max_body_bytes: 16 * 1024,
+        ..Config::default()
+    };
     config.password_hash.memory_kib = 64;
     config.password_hash.iterations = 1;
     config.lockout.threshold = 3;

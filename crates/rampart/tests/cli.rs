@@ -1,0 +1,309 @@
+//! The `rampart` binary as a user runs it: start-up failures with clear messages, the
+//! bootstrap command, and a real login against `rampart serve`, on SQLite and PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const PASSWORD: &str = "violet-trombone-gravel-71";
+
+fn rampart(data_dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rampart"));
+    command
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("RAMPART_DATABASE_URL")
+        .env("RAMPART_HTTPS_ADDR", "127.0.0.1:0")
+        .env("RAMPART_HTTP_ADDR", "127.0.0.1:0")
+        .env("RAMPART_PASSWORD_HASH__MEMORY_KIB", "64")
+        .env("RAMPART_PASSWORD_HASH__ITERATIONS", "1")
+        .env("RAMPART_LOG_FORMAT", "json")
+        .stdin(Stdio::null());
+    command
+}
+
+fn run(command: &mut Command) -> Output {
+    command.output().expect("run rampart")
+}
+
+fn failure_message(output: &Output) -> String {
+    assert!(
+        !output.status.success(),
+        "expected failure; stdout: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+struct Running {
+    child: Child,
+    https: String,
+}
+
+impl Running {
+    fn stop(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        self.child.wait().expect("wait")
+    }
+}
+
+#[allow(clippy::zombie_processes)] // the child is waited for by `Running::stop`
+/// Starts `rampart serve` and waits for its "ready" log line, which names the bound address.
+fn serve(command: &mut Command) -> Running {
+    let mut child = command
+        .arg("serve")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let Some(Ok(line)) = lines.next() else { break };
+        if let Ok(event) = serde_json::from_str::<Value>(&line) {
+            if event["message"] == "rampart ready" {
+                let https = event["https"].as_str().expect("https address").to_owned();
+                std::thread::spawn(move || for _ in lines {});
+                return Running { child, https };
+            }
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("rampart serve did not become ready");
+}
+
+fn create_admin(data_dir: &Path, extra_env: &[(&str, &str)], password: &str) -> Output {
+    let mut command = rampart(data_dir);
+    command.args(["admin", "create-it-user", "--username", "root-admin"]);
+    for (k, v) in extra_env {
+        command.env(k, v);
+    }
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    writeln!(child.stdin.take().expect("stdin"), "{password}").expect("write password");
+    child.wait_with_output().expect("wait")
+}
+
+async fn login(https: &str, password: &str) -> reqwest::Response {
+    reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap()
+        .post(format!("https://{https}/api/v1/auth/login"))
+        .json(
+            &serde_json::json!({"username": "ROOT-ADMIN", "password": password, "provider": "it"}),
+        )
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_bootstrap_and_login_on_sqlite_and_postgres() {
+    let pg_url = rampart_store::testing::fresh_postgres_url().await;
+    for database_url in [None, Some(pg_url.as_str())] {
+        let dir = tempfile::tempdir().unwrap();
+        let env: Vec<(&str, &str)> = database_url
+            .map(|u| ("RAMPART_DATABASE_URL", u))
+            .into_iter()
+            .collect();
+        let mut command = rampart(dir.path());
+        command.envs(env.iter().copied());
+        let server = serve(&mut command);
+
+        let weak = create_admin(dir.path(), &env, "password");
+        assert!(
+            failure_message(&weak).contains("min-length"),
+            "{}",
+            failure_message(&weak)
+        );
+        let created = create_admin(dir.path(), &env, PASSWORD);
+        assert!(
+            created.status.success(),
+            "{}",
+            String::from_utf8_lossy(&created.stderr)
+        );
+        assert!(String::from_utf8_lossy(&created.stdout).contains("administrator"));
+        let again = create_admin(dir.path(), &env, PASSWORD);
+        assert!(failure_message(&again).contains("already exists"));
+
+        let response = login(&server.https, PASSWORD).await;
+        assert_eq!(response.status(), 200, "{database_url:?}");
+        let wrong = login(&server.https, "not-the-password").await;
+        assert_eq!(wrong.status(), 401);
+        assert!(dir.path().join("tls/dev-cert.pem").exists());
+        if database_url.is_none() {
+            assert!(dir.path().join("rampart.db").exists());
+        }
+        assert!(server.stop().success(), "SIGTERM stops the server cleanly");
+    }
+}
+
+#[test]
+fn a_second_server_on_the_same_data_dir_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = serve(&mut rampart(dir.path()));
+    let second = run(rampart(dir.path()).arg("serve"));
+    let message = failure_message(&second);
+    assert!(
+        message.contains("is in use by another rampart server"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("pid {}", first.child.id())),
+        "{message}"
+    );
+    first.stop();
+}
+
+#[test]
+fn corrupt_or_missing_certificates_stop_start_up_with_the_file_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let corrupt = dir.path().join("corrupt.pem");
+    std::fs::write(
+        &corrupt,
+        "-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let missing = dir.path().join("missing.pem");
+    for (cert, expected) in [
+        (&corrupt, "not valid PEM"),
+        (&missing, "cannot read TLS certificate"),
+    ] {
+        let output = run(rampart(dir.path())
+            .arg("serve")
+            .arg("--tls-cert")
+            .arg(cert)
+            .arg("--tls-key")
+            .arg(cert));
+        let message = failure_message(&output);
+        assert!(
+            message.contains(expected) && message.contains(&cert.display().to_string()),
+            "{message}"
+        );
+    }
+    // A generated certificate that was damaged is not silently replaced.
+    let data = tempfile::tempdir().unwrap();
+    serve(&mut rampart(data.path())).stop();
+    std::fs::write(data.path().join("tls/dev-cert.pem"), "garbage").unwrap();
+    let message = failure_message(&run(rampart(data.path()).arg("serve")));
+    assert!(message.contains("dev-cert.pem"), "{message}");
+}
+
+#[test]
+fn an_unreachable_database_stops_start_up_without_leaking_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(rampart(dir.path()).arg("serve").env(
+        "RAMPART_DATABASE_URL",
+        "postgres://rampart:pa55-secret@127.0.0.1:1/rampart",
+    ));
+    let message = failure_message(&output);
+    assert!(
+        message.contains("cannot reach PostgreSQL at 127.0.0.1:1/rampart"),
+        "{message}"
+    );
+    assert!(!message.contains("pa55-secret"), "{message}");
+}
+
+#[test]
+fn invalid_configuration_names_key_value_and_what_is_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, &str, &[&str]); 3] = [
+        (
+            "RAMPART_HTTPS_ADDR",
+            "everywhere",
+            &["https_addr = everywhere", "IP address and port"],
+        ),
+        (
+            "RAMPART_PASSWORD__MIN_LENGTH",
+            "4",
+            &["password.min_length = 4", "8 to 256"],
+        ),
+        (
+            "RAMPART_SESION__IDLE_MINUTES",
+            "5",
+            &["sesion.idle_minutes", "known key"],
+        ),
+    ];
+    for (var, value, expected) in cases {
+        let message = failure_message(&run(rampart(dir.path()).arg("serve").env(var, value)));
+        for part in expected {
+            assert!(message.contains(part), "{var}: {message}");
+        }
+    }
+    std::fs::write(
+        dir.path().join("rampart.toml"),
+        "[session]\nidle_minute = 5\n",
+    )
+    .unwrap();
+    let message = failure_message(&run(rampart(dir.path()).args(["config", "show"])));
+    assert!(
+        message.contains("session.idle_minute") && message.contains("did you mean `idle_minutes`"),
+        "{message}"
+    );
+}
+
+#[test]
+fn config_show_reports_sources_and_redacts_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rampart.toml"),
+        "[password]\nmin_length = 14\n",
+    )
+    .unwrap();
+    let output = run(rampart(dir.path())
+        .args(["config", "show", "--node-id", "edge-7"])
+        .env(
+            "RAMPART_DATABASE_URL",
+            "postgres://rampart:pa55-secret@db.internal:5432/rampart",
+        ));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(!shown.contains("pa55-secret"), "{shown}");
+    assert!(
+        shown.contains("postgres://rampart:<redacted>@db.internal:5432/rampart"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("node_id = \"edge-7\"  # flag --node-id"),
+        "{shown}"
+    );
+    assert!(shown.contains("min_length = 14  # file"), "{shown}");
+}
+
+#[test]
+fn the_password_is_never_accepted_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(rampart(dir.path()).args([
+        "admin",
+        "create-it-user",
+        "--username",
+        "x",
+        "--password",
+        PASSWORD,
+    ]));
+    let message = failure_message(&output);
+    assert!(
+        message.contains("unexpected argument '--password'"),
+        "{message}"
+    );
+    let empty = run(rampart(dir.path()).args(["admin", "create-it-user", "--username", "x"]));
+    assert!(failure_message(&empty).contains("no password on standard input"));
+}
