@@ -119,7 +119,28 @@ impl FromRequestParts<AppState> for Authenticated {
         let Some(hash) = hash_token(&presented) else {
             return Err(Error::Unauthenticated("the token is not valid").into());
         };
-        let Some((session, user)) = state.store.session_by_token(&hash.0).await? else {
+        let cacheable = state.store.is_exclusive();
+        // Read the epoch before the row: a change committed after this read invalidates
+        // what we are about to cache.
+        let epoch = state.store.credentials_epoch();
+        let cached = if cacheable {
+            state.sessions.get(&hash, epoch)
+        } else {
+            None
+        };
+        let found = match cached {
+            Some(found) => Some(found),
+            None => {
+                let loaded = state.store.session_by_token(&hash.0).await?;
+                if let (true, Some((session, user))) = (cacheable, &loaded) {
+                    state
+                        .sessions
+                        .put(hash, epoch, session.clone(), user.clone());
+                }
+                loaded
+            }
+        };
+        let Some((session, user)) = found else {
             return Err(Error::Unauthenticated("the token is not valid").into());
         };
         let now = state.clock.now();
@@ -149,6 +170,7 @@ impl FromRequestParts<AppState> for Authenticated {
         // request: record it at most once a minute.
         if now - session.last_seen_at >= Duration::minutes(1) {
             state.store.touch_session(session.id, now).await?;
+            state.sessions.touch(&hash, now);
         }
         Ok(Authenticated {
             user,

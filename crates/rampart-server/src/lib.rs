@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod metrics;
 pub mod serve;
+pub mod sessions;
 pub mod state;
 pub mod tls;
 pub mod users;

@@ -12,6 +12,7 @@ use tokio::sync::Semaphore;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::sessions::SessionCache;
 
 /// Shared state of one node.
 #[derive(Clone)]
@@ -38,6 +39,8 @@ pub struct Inner {
     pub hashing: Semaphore,
     /// Prometheus metrics.
     pub metrics: Metrics,
+    /// Live sessions, when the store is exclusive to this node.
+    pub sessions: SessionCache,
     /// Time source.
     pub clock: Arc<dyn Clock>,
 }
@@ -87,6 +90,7 @@ impl AppState {
                 address_throttle,
                 hashing: Semaphore::new(parallel * 2),
                 metrics: Metrics::default(),
+                sessions: SessionCache::new(100_000),
                 clock,
             }),
         })

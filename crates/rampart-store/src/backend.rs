@@ -3,6 +3,8 @@
 use std::borrow::Cow;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rampart_core::Error;
@@ -49,6 +51,9 @@ pub(crate) enum Backend {
 #[derive(Debug, Clone)]
 pub struct Store {
     pub(crate) backend: Backend,
+    /// Bumped after every committed change that can end a session or change what a
+    /// session's user looks like; see [`Store::credentials_epoch`].
+    pub(crate) epoch: Arc<AtomicU64>,
 }
 
 /// Runs `$body` with `$conn` bound to a pool that may read.
@@ -192,6 +197,7 @@ impl Store {
             })?;
         Ok(Self {
             backend: Backend::Sqlite { writer, reader },
+            epoch: Arc::default(),
         })
     }
 
@@ -241,6 +247,7 @@ impl Store {
         })?;
         Ok(Self {
             backend: Backend::Postgres(pool),
+            epoch: Arc::default(),
         })
     }
 
@@ -250,6 +257,25 @@ impl Store {
             Backend::Sqlite { .. } => BackendKind::Sqlite,
             Backend::Postgres(_) => BackendKind::Postgres,
         }
+    }
+
+    /// Whether this process is the only writer of the database. True for SQLite, whose
+    /// data directory is locked by one server; false for PostgreSQL, which several nodes
+    /// share. Only an exclusive store may answer from caches kept in memory.
+    pub fn is_exclusive(&self) -> bool {
+        matches!(self.backend, Backend::Sqlite { .. })
+    }
+
+    /// A counter that grows after every committed change that revokes a session or
+    /// changes a user (disable, delete, password, profile, logout). A cache filled while
+    /// the counter had one value must not be trusted once it has another. It counts this
+    /// process's changes only: see [`Store::is_exclusive`].
+    pub fn credentials_epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn credentials_changed(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Applies every pending migration; safe to run on every start and from several nodes

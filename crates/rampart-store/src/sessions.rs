@@ -165,6 +165,7 @@ impl Store {
             };
             append_event!(tx, ctx, &logout, now);
         });
+        self.credentials_changed();
         Ok(())
     }
 
@@ -202,6 +203,7 @@ impl Store {
             append_event!(tx, ctx, &event, now);
             revoked
         });
+        self.credentials_changed();
         Ok(revoked)
     }
 }

@@ -332,6 +332,7 @@ impl Store {
                 .map_err(db)?;
             user_from_row!(&row)
         });
+        self.credentials_changed();
         Ok(updated)
     }
 
@@ -391,6 +392,7 @@ impl Store {
                 .map_err(db)?;
             user_from_row!(&row)
         });
+        self.credentials_changed();
         Ok(user)
     }
 
@@ -426,6 +428,7 @@ impl Store {
                 now
             );
         });
+        self.credentials_changed();
         Ok(())
     }
 
@@ -517,6 +520,7 @@ impl Store {
                 now
             );
         });
+        self.credentials_changed();
         Ok(())
     }
 
