@@ -436,3 +436,65 @@ async fn unreachable_postgres_fails_with_a_clear_message_without_the_password() 
     let bad = Store::open_postgres("mysql://nope", 1).await.unwrap_err();
     assert_eq!(bad.code(), "invalid-input");
 }
+
+#[tokio::test]
+async fn the_credentials_epoch_moves_with_every_change_that_can_end_a_session() {
+    for TestStore { store, .. } in both().await {
+        let kind = store.kind().as_str();
+        assert_eq!(
+            store.is_exclusive(),
+            store.kind() == rampart_store::BackendKind::Sqlite
+        );
+        let u = store
+            .create_user(&new_user(Provider::End, "ivy", None), T0, &ctx())
+            .await
+            .unwrap();
+        let session = store
+            .record_login_success(
+                &u,
+                &NewSession {
+                    token_hash: [1u8; 32],
+                    expires_at: T0 + Duration::hours(1),
+                    source: None,
+                    user_agent: None,
+                },
+                T0,
+                &ctx(),
+            )
+            .await
+            .unwrap();
+        store
+            .touch_session(session.id, T0 + Duration::minutes(2))
+            .await
+            .unwrap();
+        let quiet = store.credentials_epoch();
+        assert_eq!(
+            quiet, 0,
+            "{kind}: creating, logging in and touching end no session"
+        );
+        let mut last = quiet;
+        let mut expect_moved = |what: &str, store: &Store| {
+            let now = store.credentials_epoch();
+            assert!(now > last, "{kind}: {what} must move the epoch");
+            last = now;
+        };
+        store.revoke_session(&session, T0, &ctx()).await.unwrap();
+        expect_moved("logout", &store);
+        store.revoke_user_sessions(u.id, T0, &ctx()).await.unwrap();
+        expect_moved("revoke all", &store);
+        store
+            .update_user(u.id, &UserPatch::default(), T0, &ctx())
+            .await
+            .unwrap();
+        expect_moved("profile change", &store);
+        store.set_disabled(u.id, true, T0, &ctx()).await.unwrap();
+        expect_moved("disable", &store);
+        store
+            .set_password(u.id, "h2", 3, "user.password.reset", T0, &ctx())
+            .await
+            .unwrap();
+        expect_moved("password change", &store);
+        store.delete_user(u.id, T0, &ctx()).await.unwrap();
+        expect_moved("delete", &store);
+    }
+}
