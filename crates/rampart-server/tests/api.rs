@@ -895,32 +895,41 @@ async fn every_response_carries_security_headers_and_http_redirects_to_https() {
     node.shutdown().await;
 }
 
+/// Runs `openssl s_client` against the node with extra flags; returns its combined output
+/// and whether the handshake succeeded.
+fn s_client(node: &Node, flags: &[&str]) -> (String, bool) {
+    let output = std::process::Command::new("openssl")
+        .arg("s_client")
+        .arg("-connect")
+        .arg(node.server().https_addr.to_string())
+        .args(flags)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("openssl s_client (Debian package openssl) must be installed");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let handshake = text.contains("Cipher is") && !text.contains("Cipher is (NONE)");
+    (text, handshake)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_below_1_2_is_refused_and_h2_is_offered() {
     let node = start(BackendKind::Sqlite, no_tweak).await;
-    let old = reqwest::Client::builder()
-        .danger_accept_invalid_certs(true)
-        .max_tls_version(reqwest::tls::Version::TLS_1_1)
-        .build();
-    if let Ok(client) = old {
-        assert!(client
-            .get(format!("{}/healthz", node.base))
-            .send()
-            .await
-            .is_err());
+    for old in ["-tls1", "-tls1_1"] {
+        let (text, ok) = tokio::task::block_in_place(|| {
+            s_client(&node, &[old, "-cipher", "DEFAULT@SECLEVEL=0"])
+        });
+        assert!(!ok, "{old} must be refused: {text}");
     }
-    let tls12 = reqwest::Client::builder()
-        .danger_accept_invalid_certs(true)
-        .max_tls_version(reqwest::tls::Version::TLS_1_2)
-        .build()
-        .unwrap();
-    assert!(tls12
-        .get(format!("{}/healthz", node.base))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .is_success());
+    for (version, name) in [("-tls1_2", "TLSv1.2"), ("-tls1_3", "TLSv1.3")] {
+        let (text, ok) =
+            tokio::task::block_in_place(|| s_client(&node, &[version, "-alpn", "h2,http/1.1"]));
+        assert!(ok && text.contains(name), "{version}: {text}");
+        assert!(text.contains("ALPN protocol: h2"), "{version}: {text}");
+    }
     node.shutdown().await;
 }
 
