@@ -43,15 +43,23 @@ fn failure_message(output: &Output) -> String {
 struct Running {
     child: Child,
     https: String,
+    log: std::thread::JoinHandle<String>,
 }
 
 impl Running {
-    fn stop(mut self) -> std::process::ExitStatus {
+    fn stop(self) -> std::process::ExitStatus {
+        self.stop_with_log().0
+    }
+
+    /// Stops the server with SIGTERM; returns its exit status and everything it logged
+    /// after becoming ready.
+    fn stop_with_log(mut self) -> (std::process::ExitStatus, String) {
         let _ = Command::new("kill")
             .arg("-TERM")
             .arg(self.child.id().to_string())
             .status();
-        self.child.wait().expect("wait")
+        let status = self.child.wait().expect("wait");
+        (status, self.log.join().expect("log reader"))
     }
 }
 
@@ -71,8 +79,10 @@ fn serve(command: &mut Command) -> Running {
         if let Ok(event) = serde_json::from_str::<Value>(&line) {
             if event["message"] == "rampart ready" {
                 let https = event["https"].as_str().expect("https address").to_owned();
-                std::thread::spawn(move || for _ in lines {});
-                return Running { child, https };
+                let log = std::thread::spawn(move || {
+                    lines.map_while(Result::ok).collect::<Vec<_>>().join("\n")
+                });
+                return Running { child, https, log };
             }
         }
     }
@@ -121,7 +131,9 @@ async fn serve_bootstrap_and_login_on_sqlite_and_postgres() {
             .into_iter()
             .collect();
         let mut command = rampart(dir.path());
-        command.envs(env.iter().copied());
+        command
+            .envs(env.iter().copied())
+            .env("RAMPART_LOG_LEVEL", "debug");
         let server = serve(&mut command);
 
         let weak = create_admin(dir.path(), &env, "password");
@@ -142,13 +154,26 @@ async fn serve_bootstrap_and_login_on_sqlite_and_postgres() {
 
         let response = login(&server.https, PASSWORD).await;
         assert_eq!(response.status(), 200, "{database_url:?}");
+        let token = response.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         let wrong = login(&server.https, "not-the-password").await;
         assert_eq!(wrong.status(), 401);
         assert!(dir.path().join("tls/dev-cert.pem").exists());
         if database_url.is_none() {
             assert!(dir.path().join("rampart.db").exists());
         }
-        assert!(server.stop().success(), "SIGTERM stops the server cleanly");
+        let (status, log) = server.stop_with_log();
+        assert!(status.success(), "SIGTERM stops the server cleanly");
+        // Even at debug level, no password, token or database password reaches the log.
+        assert!(log.contains("login"), "the log was captured: {log}");
+        for secret in [PASSWORD, "not-the-password", token.as_str(), &token[4..]] {
+            assert!(!log.contains(secret), "secret in the log: {secret}");
+        }
+        if let Some(url) = database_url {
+            assert!(!log.contains(url), "database URL in the log");
+        }
     }
 }
 
