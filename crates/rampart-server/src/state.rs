@@ -104,17 +104,28 @@ impl AppState {
         }
     }
 
-    /// Runs argon2 verification off the async threads, bounded by [`Inner::hashing`].
-    pub async fn verify_password(&self, password: &str, phc: Option<&str>) -> Result<bool, Error> {
+    /// Runs `work` with the hasher off the async threads, at most [`Inner::hashing`] at once.
+    async fn with_hasher<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&PasswordHasher) -> T + Send + 'static,
+    ) -> Result<T, Error> {
         let _permit = self
             .hashing
             .acquire()
             .await
             .map_err(|_| Error::Internal("hashing semaphore closed".into()))?;
         let hasher = self.hasher.clone();
+        tokio::task::spawn_blocking(move || work(&hasher))
+            .await
+            .map_err(|e| Error::Internal(format!("hashing task: {e}")))
+    }
+
+    /// Verifies `password` against `phc`; with no hash (unknown user) spends the same time
+    /// on a dummy hash and answers `false`.
+    pub async fn verify_password(&self, password: &str, phc: Option<&str>) -> Result<bool, Error> {
         let password = password.to_owned();
         let phc = phc.map(str::to_owned);
-        tokio::task::spawn_blocking(move || match phc {
+        self.with_hasher(move |hasher| match phc {
             Some(phc) => hasher.verify(&password, &phc),
             None => {
                 hasher.verify_dummy(&password);
@@ -122,21 +133,13 @@ impl AppState {
             }
         })
         .await
-        .map_err(|e| Error::Internal(format!("hashing task: {e}")))
     }
 
-    /// Hashes a new password off the async threads.
+    /// Hashes a new password.
     pub async fn hash_password(&self, password: &str) -> Result<String, Error> {
-        let _permit = self
-            .hashing
-            .acquire()
-            .await
-            .map_err(|_| Error::Internal("hashing semaphore closed".into()))?;
-        let hasher = self.hasher.clone();
         let password = password.to_owned();
-        tokio::task::spawn_blocking(move || hasher.hash(&password))
-            .await
-            .map_err(|e| Error::Internal(format!("hashing task: {e}")))?
+        self.with_hasher(move |hasher| hasher.hash(&password))
+            .await?
     }
 
     /// Checks a new password against the policy and the user's recent passwords.

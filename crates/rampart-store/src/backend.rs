@@ -167,6 +167,12 @@ impl Store {
     /// WAL journal, `synchronous = FULL` (a commit is on disk before it is acknowledged),
     /// foreign keys on, and a busy timeout for the rare outside reader.
     pub async fn open_sqlite(path: &Path) -> Result<Self, Error> {
+        let cannot_open = |e: sqlx::Error| {
+            Error::Unavailable(format!(
+                "cannot open SQLite database {}: {e}",
+                path.display()
+            ))
+        };
         let base = SqliteConnectOptions::new()
             .filename(path)
             .journal_mode(SqliteJournalMode::Wal)
@@ -178,23 +184,13 @@ impl Store {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(base.clone().create_if_missing(true))
             .await
-            .map_err(|e| {
-                Error::Unavailable(format!(
-                    "cannot open SQLite database {}: {e}",
-                    path.display()
-                ))
-            })?;
+            .map_err(cannot_open)?;
         let reader = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(base.read_only(true))
             .await
-            .map_err(|e| {
-                Error::Unavailable(format!(
-                    "cannot open SQLite database {}: {e}",
-                    path.display()
-                ))
-            })?;
+            .map_err(cannot_open)?;
         Ok(Self {
             backend: Backend::Sqlite { writer, reader },
             epoch: Arc::default(),

@@ -51,6 +51,18 @@ macro_rules! user_from_row {
 }
 pub(crate) use user_from_row;
 
+/// Reads back the user `$id` inside the open transaction `$tx`, as the change left it.
+macro_rules! user_in_tx {
+    ($tx:expr, $id:expr) => {{
+        let row = sqlx::query(concat!(user_select!(), "WHERE u.id = $1"))
+            .bind($id.to_string())
+            .fetch_one(&mut *$tx)
+            .await
+            .map_err(db)?;
+        user_from_row!(&row)
+    }};
+}
+
 /// A user to create. The password is already hashed and checked against the policy.
 #[derive(Debug, Clone)]
 pub struct NewUser {
@@ -191,12 +203,7 @@ impl Store {
                 &event("user.create", user_target(id), details),
                 now
             );
-            let row = sqlx::query(concat!(user_select!(), "WHERE u.id = $1"))
-                .bind(id.to_string())
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db)?;
-            user_from_row!(&row)
+            user_in_tx!(tx, id)
         });
         Ok(created)
     }
@@ -325,12 +332,7 @@ impl Store {
                 ),
                 now
             );
-            let row = sqlx::query(concat!(user_select!(), "WHERE u.id = $1"))
-                .bind(id.to_string())
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db)?;
-            user_from_row!(&row)
+            user_in_tx!(tx, id)
         });
         self.credentials_changed();
         Ok(updated)
@@ -385,12 +387,7 @@ impl Store {
                 ),
                 now
             );
-            let row = sqlx::query(concat!(user_select!(), "WHERE u.id = $1"))
-                .bind(id.to_string())
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db)?;
-            user_from_row!(&row)
+            user_in_tx!(tx, id)
         });
         self.credentials_changed();
         Ok(user)
