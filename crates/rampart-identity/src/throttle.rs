@@ -68,16 +68,38 @@ struct Entry {
 }
 
 impl AddressThrottle {
-    /// A throttle allowing `free` failures per address within `window`.
+    /// A throttle allowing `free` failures per address within `window`, remembering at
+    /// most 100,000 addresses.
     pub fn new(free: u32, base: Duration, max: Duration, window: Duration) -> Self {
+        Self::with_capacity(free, base, max, window, 100_000)
+    }
+
+    /// Like [`AddressThrottle::new`], remembering at most `capacity` addresses.
+    pub fn with_capacity(
+        free: u32,
+        base: Duration,
+        max: Duration,
+        window: Duration,
+        capacity: usize,
+    ) -> Self {
         Self {
             free,
             base,
             max,
             window,
-            capacity: 100_000,
+            capacity: capacity.max(2),
             entries: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// How many addresses are remembered.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no address is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// `Err(seconds to wait)` when `address` must wait before trying again.
@@ -93,8 +115,18 @@ impl AddressThrottle {
     pub fn record_failure(&self, address: IpAddr, now: OffsetDateTime) -> Option<Duration> {
         let mut entries = self.lock();
         if entries.len() >= self.capacity {
+            // Forget quiet addresses; if that is not enough, the least recently failing
+            // half. Either way the map shrinks well below capacity, so this O(n) pass runs
+            // once per many failures, not on every one.
             let window = self.window;
             entries.retain(|_, e| now - e.last_failure < window);
+            if entries.len() > self.capacity / 2 {
+                let mut times: Vec<OffsetDateTime> =
+                    entries.values().map(|e| e.last_failure).collect();
+                let cut = times.len() - self.capacity / 2;
+                let (_, &mut threshold, _) = times.select_nth_unstable(cut);
+                entries.retain(|_, e| e.last_failure >= threshold);
+            }
         }
         let entry = entries.entry(bucket(address)).or_insert(Entry {
             failures: 0,
@@ -222,6 +254,30 @@ mod tests {
         throttle.record_failure(b, t0);
         assert_eq!(throttle.check(a, t0), Err(5));
         assert_eq!(throttle.check(c, t0), Ok(()));
+    }
+
+    #[test]
+    fn memory_stays_bounded_under_many_addresses() {
+        let t0 = datetime!(2026-01-01 00:00 UTC);
+        let throttle = AddressThrottle::with_capacity(
+            0,
+            Duration::seconds(1),
+            Duration::seconds(60),
+            Duration::hours(1),
+            100,
+        );
+        for i in 0..10_000u32 {
+            let ip = IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+            throttle.record_failure(ip, t0 + Duration::milliseconds(i64::from(i)));
+            assert!(throttle.len() <= 100, "after {i}: {}", throttle.len());
+        }
+        // The most recent offender is still remembered.
+        assert!(throttle
+            .check(
+                IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + 9_999)),
+                t0 + Duration::seconds(10)
+            )
+            .is_err());
     }
 
     #[test]

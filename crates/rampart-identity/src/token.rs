@@ -67,6 +67,15 @@ pub fn hash_token(presented: &str) -> Option<TokenHash> {
     well_formed.then(|| digest(presented))
 }
 
+/// A short, stable, one-way fingerprint of `text` (first 16 hex digits of its SHA-256), to
+/// correlate values in logs and audit events without recording them.
+pub fn fingerprint(text: &str) -> String {
+    Sha256::digest(text.as_bytes())[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 fn digest(token: &str) -> TokenHash {
     TokenHash(Sha256::digest(token.as_bytes()).into())
 }

@@ -226,7 +226,12 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
         source: connection.map(|c| c.peer.ip()),
         https,
     };
-    let method = request.method().to_string();
+    // Only standard methods become label values: a client inventing methods must not be
+    // able to grow the metrics without bound.
+    let method = match request.method().as_str() {
+        m @ ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS") => m.to_owned(),
+        _ => "OTHER".to_owned(),
+    };
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -240,9 +245,31 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
 
     let status = response.status();
     let problem = response.extensions_mut().remove::<Problem>();
-    let has_body_type = response.headers().contains_key(header::CONTENT_TYPE);
-    if problem.is_some() || (status.as_u16() >= 400 && !has_body_type) {
-        let mut problem = problem.unwrap_or_else(|| Problem::for_status(status));
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if problem.is_some() || (status.as_u16() >= 400 && !is_problem) {
+        let mut problem = match problem {
+            Some(problem) => problem,
+            // A framework rejection (query string, path parameter, ...): keep its short
+            // plain-text explanation as the detail.
+            None => {
+                let (parts, body) = response.into_parts();
+                let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+                response = Response::from_parts(parts, axum::body::Body::empty());
+                let mut problem = Problem::for_status(status);
+                let text = String::from_utf8_lossy(&text).trim().to_owned();
+                if status.is_client_error() && !text.is_empty() {
+                    if status == StatusCode::BAD_REQUEST {
+                        problem = Problem::new(status, "invalid-input", "Invalid input", text);
+                    } else {
+                        problem.detail = text;
+                    }
+                }
+                problem
+            }
+        };
         problem.instance = Some(path);
         problem.request_id = Some(context.request_id.clone());
         let mut rendered = problem.into_response_with();

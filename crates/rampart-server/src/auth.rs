@@ -9,7 +9,7 @@ use std::net::IpAddr;
 
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use rampart_core::{AuditContext, Error, Provider, Session, ThrottleScope, User, Username};
 use rampart_identity::{ceil_secs, hash_token, SessionToken};
@@ -156,7 +156,12 @@ impl FromRequestParts<AppState> for Authenticated {
         }
         if via == Via::Cookie
             && !is_safe(&parts.method)
-            && !same_origin(&parts.headers, state, request.https)
+            && !same_origin(
+                &parts.headers,
+                parts.uri.authority().map(|a| a.as_str()),
+                state,
+                request.https,
+            )
         {
             return Err(ApiError::from(Problem::new(
                 StatusCode::FORBIDDEN,
@@ -241,7 +246,12 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 /// Whether the request's `Origin` is this server: the configured public origin, or else
 /// the scheme and `Host` the request itself was sent to. `Sec-Fetch-Site`, when the browser
 /// sends it, must say `same-origin`.
-fn same_origin(headers: &HeaderMap, state: &AppState, https: bool) -> bool {
+fn same_origin(
+    headers: &HeaderMap,
+    authority: Option<&str>,
+    state: &AppState,
+    https: bool,
+) -> bool {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         if site != "same-origin" && site != "none" {
             return false;
@@ -253,7 +263,12 @@ fn same_origin(headers: &HeaderMap, state: &AppState, https: bool) -> bool {
     if !state.config.public_origin.is_empty() {
         return origin == state.config.public_origin;
     }
-    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
+    // HTTP/1.1 sends `Host`; HTTP/2 sends `:authority`, which arrives in the URI.
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or(authority);
+    let Some(host) = host else {
         return false;
     };
     let scheme = if https { "https" } else { "http" };
@@ -290,10 +305,18 @@ fn session_cookie(value: &str, max_age: i64, https: bool) -> Option<HeaderValue>
 pub async fn login(
     State(state): State<AppState>,
     request: RequestContext,
+    uri: Uri,
     headers: HeaderMap,
     Json(body): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    if headers.contains_key(header::ORIGIN) && !same_origin(&headers, &state, request.https) {
+    if headers.contains_key(header::ORIGIN)
+        && !same_origin(
+            &headers,
+            uri.authority().map(|a| a.as_str()),
+            &state,
+            request.https,
+        )
+    {
         return Err(Error::Forbidden("login from another origin is refused".into()).into());
     }
     let provider = Provider::parse(&body.provider)?;
@@ -374,6 +397,9 @@ async fn verify_credentials(
     username: &Username,
     password: &str,
 ) -> Result<User, ApiError> {
+    // One password check at a time per username on this node: concurrent guesses queue
+    // here, so each sees the failures (and the lock) of those before it.
+    let _gate = state.login_gate(provider, username.normalized()).await;
     let now = state.clock.now();
     if let Some(source) = request.source {
         if let Err(retry_after_secs) = state.address_throttle.check(source, now) {
@@ -428,12 +454,22 @@ async fn verify_credentials(
             } else {
                 "unknown-user"
             };
+            // An unknown "username" may be a password typed in the wrong field: the audit
+            // trail gets a fingerprint of it, never the text.
+            let shown = if found.is_some() {
+                username.as_str().to_owned()
+            } else {
+                format!(
+                    "unknown#{}",
+                    rampart_identity::fingerprint(username.normalized())
+                )
+            };
             let lockout = state.lockout;
             let failure = state
                 .store
                 .record_login_failure(
                     provider,
-                    username.as_str(),
+                    &shown,
                     username.normalized(),
                     reason,
                     lockout.window,

@@ -546,8 +546,29 @@ fn render(table: &Table, prefix: &str, sources: &BTreeMap<String, Source>, out: 
     }
 }
 
-/// Replaces the password of a URL's user information with `<redacted>`.
+/// Replaces the password of a URL (in its user information, or a `password=` query
+/// parameter) with `<redacted>`.
 pub fn redact_url(url: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let mut out = redact_userinfo(base);
+    if let Some(query) = query {
+        let params: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=<redacted>"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
+    }
+    out
+}
+
+fn redact_userinfo(url: &str) -> String {
     let Some(scheme_end) = url.find("://") else {
         return url.to_owned();
     };
@@ -590,7 +611,8 @@ fn overlay_file(
         };
         let unknown = || ConfigError {
             key: key.clone(),
-            value: v.to_string(),
+            // The value of an unknown key may be a misplaced secret: never echo it.
+            value: "(not shown)".into(),
             origin: format!("file {}", path.display()),
             allowed: format!(
                 "a known key; see `rampart config show` for all keys{}",
@@ -649,6 +671,19 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
+fn key_exists(shape: &Table, key: &str) -> bool {
+    let mut table = shape;
+    let mut parts = key.split('.').peekable();
+    while let Some(part) = parts.next() {
+        match (table.get(part), parts.peek()) {
+            (Some(Value::Table(next)), Some(_)) => table = next,
+            (Some(value), None) => return !matches!(value, Value::Table(_)),
+            _ => return false,
+        }
+    }
+    false
+}
+
 /// Sets dotted `key` to the text `raw`, typed like the default value at that key.
 fn set_key(
     merged: &mut Table,
@@ -658,8 +693,11 @@ fn set_key(
     source: Source,
     sources: &mut BTreeMap<String, Source>,
 ) -> Result<(), ConfigError> {
+    // The value of an unknown key may be a misplaced secret: never echo it.
     let shown = if key == "database_url" {
         redact_url(raw)
+    } else if !key_exists(shape, key) {
+        "(not shown)".to_owned()
     } else {
         raw.to_owned()
     };
@@ -900,6 +938,28 @@ mod tests {
     }
 
     #[test]
+    fn values_of_unknown_keys_are_never_echoed() {
+        let err = load(
+            None,
+            &[("RAMPART_DATABASE__URL", "postgres://u:s3cret@h/db")],
+            &[],
+        )
+        .unwrap_err();
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+        let err = load(
+            Some("databse_url = \"postgres://u:s3cret@h/db\"\n"),
+            &[],
+            &[],
+        )
+        .unwrap_err();
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+        assert!(
+            err.to_string().contains("did you mean `database_url`"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn redaction_handles_urls_without_passwords() {
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
@@ -908,5 +968,9 @@ mod tests {
             "postgres://u:<redacted>@h/db"
         );
         assert_eq!(redact_url(""), "");
+        assert_eq!(
+            redact_url("postgres://u@h/db?sslmode=require&password=s3cret"),
+            "postgres://u@h/db?sslmode=require&password=<redacted>"
+        );
     }
 }

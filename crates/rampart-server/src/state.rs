@@ -41,6 +41,8 @@ pub struct Inner {
     pub metrics: Metrics,
     /// Live sessions, when the store is exclusive to this node.
     pub sessions: SessionCache,
+    /// Striped locks serialising password checks per username (see `login_gate`).
+    login_gates: Vec<tokio::sync::Mutex<()>>,
     /// Time source.
     pub clock: Arc<dyn Clock>,
 }
@@ -91,9 +93,27 @@ impl AppState {
                 hashing: Semaphore::new(parallel * 2),
                 metrics: Metrics::default(),
                 sessions: SessionCache::new(100_000),
+                login_gates: (0..1024).map(|_| tokio::sync::Mutex::new(())).collect(),
                 clock,
             }),
         })
+    }
+
+    /// Waits until no other login for the same username is being checked on this node.
+    pub async fn login_gate(
+        &self,
+        provider: rampart_core::Provider,
+        username_norm: &str,
+    ) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        use std::hash::{Hash as _, Hasher as _};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (provider.as_str(), username_norm).hash(&mut hasher);
+        let stripe =
+            usize::try_from(hasher.finish() % self.login_gates.len().max(1) as u64).unwrap_or(0);
+        match self.login_gates.get(stripe) {
+            Some(gate) => Some(gate.lock().await),
+            None => None,
+        }
     }
 
     /// An audit context for the system itself (no actor).

@@ -145,6 +145,16 @@ async fn unknown_user_and_wrong_password_get_the_same_answer() {
             })
             .collect();
         assert_eq!(reasons, ["wrong-password", "unknown-user"]);
+        // An unknown username (perhaps a password typed in the wrong field) is recorded as
+        // a fingerprint only.
+        assert!(
+            node.events()
+                .await
+                .iter()
+                .all(|e| !e.details.contains("nobody")
+                    && !e.target.as_deref().unwrap_or("").contains("nobody")),
+            "unknown usernames are not written to the audit trail"
+        );
         assert!(
             node.events()
                 .await
@@ -227,6 +237,37 @@ async fn repeated_failures_lock_the_account_with_backoff_until_unlocked() {
             metrics.contains("rampart_logins_total{provider=\"end\",outcome=\"failed\"} 7"),
             "{metrics}"
         );
+        node.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_concurrent_guesses_cannot_outrun_the_lock() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        node.create_user(Provider::End, "mia", USER_PASSWORD, false).await;
+        let url = format!("{}/api/v1/auth/login", node.base);
+        let guesses: Vec<_> = (0..10)
+            .map(|i| {
+                let (client, url) = (node.client.clone(), url.clone());
+                tokio::spawn(async move {
+                    let body = json!({"username": "mia", "password": format!("wrong-guess-{i}-xyz"), "provider": "end"});
+                    client.post(url).json(&body).send().await.unwrap().status()
+                })
+            })
+            .collect();
+        let mut statuses = Vec::new();
+        for guess in guesses {
+            statuses.push(guess.await.unwrap());
+        }
+        // Checks are serialised per username: exactly `threshold` (3) guesses are checked,
+        // every later one meets the lock.
+        let failed = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+        let throttled = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+        assert_eq!((failed, throttled), (3, 7), "{name}: {statuses:?}");
+        let (status, _, _) = problem(node.login_response("end", "mia", USER_PASSWORD).await).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{name}: the right password waits too");
         node.shutdown().await;
     })
     .await;
@@ -391,6 +432,11 @@ async fn bad_requests_get_problems_and_change_nothing() {
         assert_eq!((status, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("id")));
         let (status, _, body) = problem(node.request(Method::GET, "/api/v1/users?limit=0", Some(&admin), None).await).await;
         assert_eq!((status, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("limit")), "{name}");
+        let (status, _, body) = problem(node.request(Method::GET, "/api/v1/users?limit=abc", Some(&admin), None).await).await;
+        assert_eq!((status, problem_type(&body)), (StatusCode::BAD_REQUEST, "invalid-input"), "{name}: {body}");
+        assert!(body["detail"].as_str().unwrap().contains("limit"), "{body}");
+        let (status, _, _) = problem(node.request(Method::POST, "/api/v1/auth/logout?all=yes", Some(&admin), None).await).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
         let (status, _, body) = problem(node.request(Method::GET, "/api/v1/nowhere", None, None).await).await;
         assert_eq!((status, problem_type(&body)), (StatusCode::NOT_FOUND, "route-not-found"));
         let (status, _, _) = problem(node.request(Method::PUT, "/api/v1/auth/login", None, None).await).await;

@@ -559,7 +559,7 @@ impl Store {
         ctx: &AuditContext,
     ) -> Result<LoginFailure, Error> {
         let at = to_millis(now);
-        let target = Some(format!("login:{provider}:{username_norm}"));
+        let target = Some(format!("login:{provider}:{username}"));
         let failure = write_tx!(self, |tx| {
             let row = sqlx::query(
                 "INSERT INTO login_attempts (provider, username_norm, failures, last_failure_at) \
