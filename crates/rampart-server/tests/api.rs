@@ -787,6 +787,32 @@ async fn cookie_requests_that_change_state_must_come_from_this_origin() {
         );
     }
     let own: &'static str = Box::leak(node.base.clone().into_boxed_str());
+    // Over HTTP/2 there is no Host header: the `:authority` stands for it.
+    let h2_login = node.login_response("end", "jane", USER_PASSWORD).await;
+    assert_eq!(
+        h2_login.version(),
+        reqwest::Version::HTTP_2,
+        "the client negotiated h2"
+    );
+    let h2_cookie = h2_login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let h2_logout = node
+        .client
+        .post(format!("{}/api/v1/auth/logout", node.base))
+        .header("cookie", &h2_cookie)
+        .header("origin", own)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (h2_logout.version(), h2_logout.status()),
+        (reqwest::Version::HTTP_2, StatusCode::NO_CONTENT)
+    );
     let (status, _, _) = problem(logout(Some(own), Some("cross-site")).await.unwrap()).await;
     assert_eq!(
         status,
@@ -897,6 +923,27 @@ async fn every_response_carries_security_headers_and_http_redirects_to_https() {
         .await
         .unwrap();
     assert_eq!(traced.headers()["x-request-id"], "trace-me-42");
+    // Invented methods are answered with a problem and counted as OTHER, never as a new label.
+    let odd = node
+        .client
+        .request(
+            Method::from_bytes(b"FROBNICATE").unwrap(),
+            format!("{}/healthz", node.base),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(odd.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let metrics = node
+        .request(Method::GET, "/metrics", None, None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !metrics.contains("FROBNICATE") && metrics.contains("method=\"OTHER\""),
+        "{metrics}"
+    );
 
     let redirect = node
         .client
