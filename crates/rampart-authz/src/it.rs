@@ -194,20 +194,12 @@ impl Permissions {
 
     /// The environment named `name`.
     pub fn environment(&self, name: &str) -> Option<EnvId> {
-        self.environments
-            .iter()
-            .position(|e| e == name)
-            .and_then(|i| u16::try_from(i).ok())
-            .map(EnvId)
+        index_of(self.environments.iter().map(String::as_str), name).map(EnvId)
     }
 
     /// The IT role named `name`.
     pub fn role(&self, name: &str) -> Option<RoleId> {
-        self.roles
-            .iter()
-            .position(|r| r.name == name)
-            .and_then(|i| u16::try_from(i).ok())
-            .map(RoleId)
+        index_of(self.roles.iter().map(|r| r.name.as_str()), name).map(RoleId)
     }
 
     /// Sets the user's default IT role.
@@ -277,6 +269,11 @@ impl Permissions {
                 };
             }
         }
+        self.default_decision(user, environment)
+    }
+
+    /// Steps 6 and 7 of the rule: the user's default IT role, or nothing.
+    fn default_decision(&self, user: ItUserId, environment: EnvId) -> Decision {
         match self.default_role.get(&user) {
             Some(&role) => Decision {
                 level: self.role_level(role, environment),
@@ -296,16 +293,7 @@ impl Permissions {
         }
         match self.module_app.get(&module) {
             Some(&app) => self.application_level(user, app, environment),
-            None => match self.default_role.get(&user) {
-                Some(&role) => Decision {
-                    level: self.role_level(role, environment),
-                    decider: Decider::DefaultRole(role),
-                },
-                None => Decision {
-                    level: Level::None,
-                    decider: Decider::NoGrant,
-                },
-            },
+            None => self.default_decision(user, environment),
         }
     }
 
@@ -354,6 +342,13 @@ impl Permissions {
         }
         Ok(())
     }
+}
+
+/// The position of `name` among `names`, as a small id.
+fn index_of<'a>(mut names: impl Iterator<Item = &'a str>, name: &str) -> Option<u16> {
+    names
+        .position(|n| n == name)
+        .and_then(|i| u16::try_from(i).ok())
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 mod backend;
 #[macro_use]
 mod audit;
+#[macro_use]
 mod sessions;
 mod users;
 

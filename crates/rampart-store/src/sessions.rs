@@ -40,6 +40,21 @@ macro_rules! session_from_row {
     }};
 }
 
+/// Ends every open session of user `$user_id` at `$at` (milliseconds) inside the open
+/// transaction `$tx`; evaluates to how many were open. The one definition of "log the user
+/// out everywhere", used by revocation, disabling and password changes.
+macro_rules! revoke_all_sessions {
+    ($tx:expr, $user_id:expr, $at:expr) => {
+        sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+            .bind($at)
+            .bind($user_id.to_string())
+            .execute(&mut *$tx)
+            .await
+            .map_err($crate::backend::db)?
+            .rows_affected()
+    };
+}
+
 impl Store {
     /// Completes a successful login: forgets the username's failures, stamps the login
     /// time, opens the session and records `auth.login`, all in one transaction.
@@ -185,15 +200,7 @@ impl Store {
             if exists.is_none() {
                 return Err(Error::NotFound { what: "user" });
             }
-            let revoked = sqlx::query(
-                "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
-            )
-            .bind(to_millis(now))
-            .bind(user_id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?
-            .rows_affected();
+            let revoked = revoke_all_sessions!(tx, user_id, to_millis(now));
             let event = AuditEvent {
                 action: "user.sessions.revoke",
                 target: Some(format!("user:{user_id}")),

@@ -362,15 +362,7 @@ impl Store {
             }
             let mut revoked = 0;
             if disabled {
-                revoked = sqlx::query(
-                    "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
-                )
-                .bind(at)
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?
-                .rows_affected();
+                revoked = revoke_all_sessions!(tx, id, at);
             }
             let action = if disabled {
                 "user.disable"
@@ -497,15 +489,7 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-            let revoked = sqlx::query(
-                "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
-            )
-            .bind(at)
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?
-            .rows_affected();
+            let revoked = revoke_all_sessions!(tx, id, at);
             append_event!(
                 tx,
                 ctx,
