@@ -131,6 +131,84 @@ impl Hierarchy {
         Ok(self.label[a] <= self.label[n] && self.label[n] <= self.last[a])
     }
 
+    /// Grows the forest to `n` nodes; the new nodes are unconnected roots. Labels stay valid:
+    /// a full relabel would give the new roots, which come last, exactly these labels.
+    pub fn ensure_len(&mut self, n: u32) {
+        let old = self.parent.len();
+        let n = n as usize;
+        if n <= old {
+            return;
+        }
+        for v in [
+            &mut self.parent,
+            &mut self.first_child,
+            &mut self.next,
+            &mut self.prev,
+        ] {
+            v.resize(n, NONE);
+        }
+        self.label.extend((old..n).map(|i| i as u32));
+        self.last.extend((old..n).map(|i| i as u32));
+    }
+
+    /// Bytes held on the heap.
+    pub fn heap_bytes(&self) -> usize {
+        [
+            &self.parent,
+            &self.first_child,
+            &self.next,
+            &self.prev,
+            &self.label,
+            &self.last,
+        ]
+        .iter()
+        .map(|v| v.capacity() * 4)
+        .sum()
+    }
+
+    /// Number of nodes in `node`'s subtree, itself included.
+    pub fn subtree_size(&self, node: u32) -> Result<u32, HierarchyError> {
+        let (lo, hi) = self.subtree_range(node)?;
+        Ok(hi - lo + 1)
+    }
+
+    /// Applies many moves and relabels once: O(moves × depth + n) instead of
+    /// O(moves × n). All-or-nothing: on a refused move nothing changes.
+    pub fn set_parents(&mut self, moves: &[(u32, Option<u32>)]) -> Result<(), HierarchyError> {
+        let before = self.clone();
+        for &(node, parent) in moves {
+            if let Err(e) = self.move_unlabelled(node, parent) {
+                *self = before;
+                return Err(e);
+            }
+        }
+        self.relabel();
+        Ok(())
+    }
+
+    /// Re-links without relabelling; cycles are found by walking up from the new parent.
+    fn move_unlabelled(&mut self, node: u32, parent: Option<u32>) -> Result<(), HierarchyError> {
+        self.check(node)?;
+        if let Some(p) = parent {
+            self.check(p)?;
+            let mut cur = p;
+            loop {
+                if cur == node {
+                    return Err(HierarchyError::Cycle { node, parent: p });
+                }
+                match self.parent[cur as usize] {
+                    NONE => break,
+                    up => cur = up,
+                }
+            }
+        }
+        self.detach(node);
+        if let Some(p) = parent {
+            self.attach(node, p);
+        }
+        Ok(())
+    }
+
     /// Moves `node` (with its subtree) under `parent`, or makes it a root with `None`.
     pub fn set_parent(&mut self, node: u32, parent: Option<u32>) -> Result<(), HierarchyError> {
         self.check(node)?;

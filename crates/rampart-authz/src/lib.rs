@@ -6,8 +6,14 @@
 //!   comparisons, and "everything under Y" is one integer range, which the store can turn into
 //!   an indexed range predicate inside the database.
 //!
-//! Work in progress for issue #3: application roles, ACL rules and the store-backed index
-//! come next on top of these pieces.
+//! - [`acl`]: row-level ACL over hierarchies, groups and explicit grants: `can`, `explain`,
+//!   and the principal sets that list filtering hands to the database.
+//! - [`roles`]: application roles granted to users and groups, optionally until a time.
+//!
+//! The store feeds these structures at start-up and through one change path; nothing here
+//! does I/O or reads the clock (`now` is a parameter).
 
+pub mod acl;
 pub mod hierarchy;
 pub mod it;
+pub mod roles;
