@@ -13,10 +13,16 @@ mod backend;
 #[macro_use]
 mod audit;
 #[macro_use]
+mod authz;
+#[macro_use]
 mod sessions;
 mod users;
 
 pub use audit::StoredEvent;
+pub use authz::{
+    AuthzOp, AuthzView, Change, ListFilter, NodeRef, PrincipalRef, Progress, RebuildReport,
+    RecordRow,
+};
 pub use backend::{BackendKind, Store};
 pub use sessions::NewSession;
 pub use users::{LoginFailure, NewUser, UserPatch, UserQuery};

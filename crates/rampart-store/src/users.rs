@@ -401,6 +401,7 @@ impl Store {
                 .ok_or(Error::NotFound { what: "user" })?;
             let provider: String = col!(&row, "provider");
             let username: String = col!(&row, "username");
+            authz_user_deleted!(tx, id, to_millis(now));
             sqlx::query("DELETE FROM users WHERE id = $1")
                 .bind(id.to_string())
                 .execute(&mut *tx)

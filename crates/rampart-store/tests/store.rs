@@ -8,6 +8,9 @@ use rampart_store::{NewSession, NewUser, Store, UserPatch, UserQuery};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
+#[path = "store/authz.rs"]
+mod authz;
+
 const T0: OffsetDateTime = datetime!(2026-03-01 12:00 UTC);
 
 fn ctx() -> AuditContext {

@@ -1,0 +1,2375 @@
+//! Authorization data: groups, hierarchies, ACL entities, records, grants, applications and
+//! their roles, and the one change path that keeps every node's in-memory index current.
+//!
+//! # The change path
+//! [`Store::authz_write`] runs a batch of [`AuthzOp`]s in one transaction that
+//! 1. takes the next revision (`UPDATE authz_revision … RETURNING`; on PostgreSQL the row lock
+//!    serialises authorization writers, so revisions commit in order),
+//! 2. validates and applies each operation to the tables,
+//! 3. appends the resulting [`Change`]s to `authz_changes` under that revision, and
+//! 4. appends one audit event per operation.
+//!
+//! Every node holds an [`AuthzView`] and applies `authz_changes` in revision order
+//! ([`Store::authz_changes_after`], [`AuthzView::apply`]); [`Store::authz_load`] rebuilds a
+//! view from the tables. The revision is the token handed back to writers.
+
+use std::collections::HashMap;
+
+use rampart_authz::acl::{
+    Acl, Actions, EntityId, EntityRule, HierarchyId, HierarchyKind, Principal, PrincipalKind,
+};
+use rampart_authz::roles::{AppNum, RoleNum, Roles};
+use rampart_core::{AuditContext, AuditEvent, Error, Outcome, UserId};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use time::OffsetDateTime;
+
+use crate::backend::{db, to_millis};
+use crate::Store;
+
+/// Who or what a grant names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrincipalRef {
+    /// A user.
+    User(UserId),
+    /// A group, by name.
+    Group(String),
+    /// A unit-like node, by hierarchy name and node key.
+    Node {
+        /// Hierarchy name.
+        hierarchy: String,
+        /// Node key (e.g. the unit's name).
+        node: String,
+    },
+}
+
+impl PrincipalRef {
+    fn describe(&self) -> String {
+        match self {
+            PrincipalRef::User(u) => format!("user:{u}"),
+            PrincipalRef::Group(g) => format!("group:{g}"),
+            PrincipalRef::Node { hierarchy, node } => format!("node:{hierarchy}/{node}"),
+        }
+    }
+}
+
+/// A node of a hierarchy: a user in a reports-to tree, a key (unit name) in a unit tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeRef {
+    /// A user (reports-to hierarchies).
+    User(UserId),
+    /// A unit or branch (unit-like hierarchies).
+    Key(String),
+}
+
+impl NodeRef {
+    fn describe(&self) -> String {
+        match self {
+            NodeRef::User(u) => u.to_string(),
+            NodeRef::Key(k) => k.clone(),
+        }
+    }
+}
+
+/// One authorization change, as requested (by names).
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuthzOp {
+    /// Create a group.
+    CreateGroup {
+        /// Unique name.
+        name: String,
+        /// Free text.
+        description: Option<String>,
+    },
+    /// Delete a group, its memberships and every grant to it.
+    DeleteGroup {
+        /// Group name.
+        name: String,
+    },
+    /// Put a user in a group.
+    AddGroupMember {
+        /// Group name.
+        group: String,
+        /// The user.
+        user: UserId,
+    },
+    /// Take a user out of a group.
+    RemoveGroupMember {
+        /// Group name.
+        group: String,
+        /// The user.
+        user: UserId,
+    },
+    /// Create a hierarchy.
+    CreateHierarchy {
+        /// Unique name.
+        name: String,
+        /// What its nodes are.
+        kind: HierarchyKind,
+    },
+    /// Place a node under a parent (or make it a root), creating nodes as needed; moving a
+    /// node moves its whole subtree.
+    SetParent {
+        /// Hierarchy name.
+        hierarchy: String,
+        /// The node.
+        node: NodeRef,
+        /// Its new parent; `None` makes it a root.
+        parent: Option<NodeRef>,
+    },
+    /// Seat a user in a unit-like node (creating the node as a root if new).
+    AddUnitMember {
+        /// Hierarchy name.
+        hierarchy: String,
+        /// Unit key.
+        unit: String,
+        /// The user.
+        user: UserId,
+    },
+    /// Remove a user from a unit-like node.
+    RemoveUnitMember {
+        /// Hierarchy name.
+        hierarchy: String,
+        /// Unit key.
+        unit: String,
+        /// The user.
+        user: UserId,
+    },
+    /// Create or change an entity's ACL rule.
+    PutEntity {
+        /// Entity name.
+        name: String,
+        /// The rule; `owner` names a reports-to hierarchy.
+        public: Actions,
+        /// Reports-to hierarchy for the owner rule.
+        owner_hierarchy: Option<String>,
+        /// Whether explicit grants apply.
+        grants: bool,
+    },
+    /// Create or update records (key and owner).
+    PutRecords {
+        /// Entity name.
+        entity: String,
+        /// `(record key, owner)`.
+        records: Vec<(String, Option<UserId>)>,
+    },
+    /// Delete a record and its grants.
+    DeleteRecord {
+        /// Entity name.
+        entity: String,
+        /// Record key.
+        key: String,
+    },
+    /// Grant actions on a record; refused if the principal already has a grant there.
+    AddGrant {
+        /// Entity name.
+        entity: String,
+        /// Record key.
+        record: String,
+        /// Grantee.
+        principal: PrincipalRef,
+        /// What may be done.
+        actions: Actions,
+    },
+    /// Remove a principal's grant on a record.
+    RemoveGrant {
+        /// Entity name.
+        entity: String,
+        /// Record key.
+        record: String,
+        /// Grantee.
+        principal: PrincipalRef,
+    },
+    /// Create an application (for its roles).
+    CreateApplication {
+        /// Unique name.
+        name: String,
+        /// Free text.
+        description: Option<String>,
+    },
+    /// Declare a role in an application.
+    CreateRole {
+        /// Application name.
+        app: String,
+        /// Role name, unique in the application.
+        name: String,
+        /// Free text.
+        description: Option<String>,
+    },
+    /// Delete a role and its grants.
+    DeleteRole {
+        /// Application name.
+        app: String,
+        /// Role name.
+        name: String,
+    },
+    /// Grant a role to a user or group, optionally until a time.
+    GrantRole {
+        /// Application name.
+        app: String,
+        /// Role name.
+        role: String,
+        /// A user or group.
+        principal: PrincipalRef,
+        /// When the grant ends.
+        until: Option<OffsetDateTime>,
+    },
+    /// Revoke a role grant.
+    RevokeRole {
+        /// Application name.
+        app: String,
+        /// Role name.
+        role: String,
+        /// A user or group.
+        principal: PrincipalRef,
+    },
+}
+
+/// One applied change, as every node replays it (by numbers). Stored as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Change {
+    /// A user got a number.
+    UserNum {
+        /// User id.
+        user: String,
+        /// Number.
+        num: u32,
+    },
+    /// A group was created.
+    Group {
+        /// Number.
+        num: u32,
+        /// Name.
+        name: String,
+    },
+    /// A group was deleted (with memberships and grants).
+    GroupDeleted {
+        /// Number.
+        num: u32,
+    },
+    /// A membership was added or removed.
+    GroupMember {
+        /// Group number.
+        group: u32,
+        /// User number.
+        user: u32,
+        /// Added (true) or removed.
+        member: bool,
+    },
+    /// A hierarchy was created.
+    Hierarchy {
+        /// Number.
+        num: u16,
+        /// Name.
+        name: String,
+        /// `reports_to` or `units`.
+        kind: String,
+    },
+    /// A node was created or moved.
+    Node {
+        /// Hierarchy.
+        hierarchy: u16,
+        /// Node number.
+        node: u32,
+        /// Node key.
+        key: String,
+        /// New parent.
+        parent: Option<u32>,
+    },
+    /// A unit seat was added or removed.
+    UnitMember {
+        /// Hierarchy.
+        hierarchy: u16,
+        /// Node.
+        node: u32,
+        /// User number.
+        user: u32,
+        /// Added (true) or removed.
+        member: bool,
+    },
+    /// An entity rule was set.
+    Entity {
+        /// Number.
+        num: u32,
+        /// Name.
+        name: String,
+        /// Public action bits.
+        public: u8,
+        /// Owner hierarchy.
+        owner: Option<u16>,
+        /// Grants apply.
+        grants: bool,
+    },
+    /// Records were added (positive) or removed (negative): the planner's row estimate.
+    Records {
+        /// Entity.
+        entity: u32,
+        /// Change in the number of records.
+        delta: i64,
+    },
+    /// A grant was set (`actions` 0 removes it).
+    Grant {
+        /// Entity.
+        entity: u32,
+        /// Record number.
+        record: u64,
+        /// Raw principal.
+        principal: u32,
+        /// Action bits.
+        actions: u8,
+    },
+    /// An application was created.
+    App {
+        /// Number.
+        num: u32,
+        /// Name.
+        name: String,
+    },
+    /// A role was declared.
+    Role {
+        /// Number.
+        num: u32,
+        /// Application.
+        app: u32,
+        /// Name.
+        name: String,
+    },
+    /// A role was deleted.
+    RoleDeleted {
+        /// Number.
+        num: u32,
+        /// Application.
+        app: u32,
+    },
+    /// A role grant was set.
+    RoleGrant {
+        /// Application.
+        app: u32,
+        /// Role.
+        role: u32,
+        /// Raw principal.
+        principal: u32,
+        /// End, UTC milliseconds.
+        until: Option<i64>,
+    },
+    /// A user was deleted: checks for them are refused from now on.
+    UserDeleted {
+        /// User id.
+        user: String,
+    },
+    /// The tables were repaired (`rampart acl rebuild`): rebuild the index from them.
+    Reload,
+    /// A role grant was removed.
+    RoleRevoke {
+        /// Application.
+        app: u32,
+        /// Role.
+        role: u32,
+        /// Raw principal.
+        principal: u32,
+    },
+}
+
+/// A node's in-memory index of all authorization data, with the names it is addressed by.
+#[derive(Debug, Clone, Default)]
+pub struct AuthzView {
+    /// The ACL index.
+    pub acl: Acl,
+    /// Application role grants.
+    pub roles: Roles,
+    /// The last revision applied.
+    pub revision: u64,
+    users: HashMap<UserId, u32>,
+    groups: HashMap<String, u32>,
+    hierarchies: HashMap<String, (HierarchyId, HierarchyKind)>,
+    nodes: HashMap<(u16, String), u32>,
+    entities: HashMap<String, EntityId>,
+    records: HashMap<u32, i64>,
+    apps: HashMap<String, AppNum>,
+    app_roles: HashMap<(u32, String), RoleNum>,
+}
+
+fn kind_name(kind: HierarchyKind) -> &'static str {
+    match kind {
+        HierarchyKind::ReportsTo => "reports_to",
+        HierarchyKind::Units => "units",
+    }
+}
+
+fn parse_kind(name: &str) -> Result<HierarchyKind, Error> {
+    match name {
+        "reports_to" => Ok(HierarchyKind::ReportsTo),
+        "units" => Ok(HierarchyKind::Units),
+        other => Err(Error::Internal(format!("stored hierarchy kind {other:?}"))),
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> Error {
+    Error::Internal(format!("authorization index: {e}"))
+}
+
+impl AuthzView {
+    /// Applies one change; changes must come in revision order.
+    pub fn apply(&mut self, change: &Change) -> Result<(), Error> {
+        match change {
+            Change::UserNum { user, num } => {
+                self.users.insert(UserId::parse(user, "user")?, *num);
+            }
+            Change::UserDeleted { user } => {
+                if let Some(num) = self.users.remove(&UserId::parse(user, "user")?) {
+                    self.roles.drop_principal(Principal::user(num));
+                }
+            }
+            // The caller reloads the whole view from the tables.
+            Change::Reload => {}
+            Change::Group { num, name } => {
+                self.groups.insert(name.clone(), *num);
+            }
+            Change::GroupDeleted { num } => {
+                self.groups.retain(|_, n| n != num);
+                self.acl.drop_group(*num);
+                self.roles.drop_principal(Principal::group(*num));
+                // Grants to the group were deleted by their own `Grant` changes.
+            }
+            Change::GroupMember {
+                group,
+                user,
+                member,
+            } => {
+                if *member {
+                    self.acl.add_to_group(*group, *user);
+                } else {
+                    self.acl.remove_from_group(*group, *user);
+                }
+            }
+            Change::Hierarchy { num, name, kind } => {
+                let kind = parse_kind(kind)?;
+                self.acl
+                    .define_hierarchy(HierarchyId(*num), kind, 0)
+                    .map_err(internal)?;
+                self.hierarchies
+                    .insert(name.clone(), (HierarchyId(*num), kind));
+            }
+            Change::Node {
+                hierarchy,
+                node,
+                key,
+                parent,
+            } => {
+                let h = HierarchyId(*hierarchy);
+                if self.acl.hierarchy_kind(h).map_err(internal)? == HierarchyKind::Units {
+                    self.nodes.insert((*hierarchy, key.clone()), *node);
+                }
+                self.acl.set_parent(h, *node, *parent).map_err(internal)?;
+            }
+            Change::UnitMember {
+                hierarchy,
+                node,
+                user,
+                member,
+            } => {
+                let h = HierarchyId(*hierarchy);
+                if *member {
+                    self.acl.add_member(h, *node, *user).map_err(internal)?;
+                } else {
+                    self.acl.remove_member(h, *node, *user).map_err(internal)?;
+                }
+            }
+            Change::Entity {
+                num,
+                name,
+                public,
+                owner,
+                grants,
+            } => {
+                let rule = EntityRule {
+                    public: Actions::from_bits(*public),
+                    owner: owner.map(HierarchyId),
+                    grants: *grants,
+                };
+                self.acl
+                    .set_entity(EntityId(*num), rule)
+                    .map_err(internal)?;
+                self.entities.insert(name.clone(), EntityId(*num));
+            }
+            Change::Records { entity, delta } => {
+                *self.records.entry(*entity).or_default() += delta;
+            }
+            Change::Grant {
+                entity,
+                record,
+                principal,
+                actions,
+            } => self
+                .acl
+                .set_grant(
+                    EntityId(*entity),
+                    *record,
+                    Principal::from_raw(*principal),
+                    Actions::from_bits(*actions),
+                )
+                .map_err(internal)?,
+            Change::App { num, name } => {
+                self.apps.insert(name.clone(), AppNum(*num));
+            }
+            Change::Role { num, app, name } => {
+                self.app_roles.insert((*app, name.clone()), RoleNum(*num));
+            }
+            Change::RoleDeleted { num, app } => {
+                self.app_roles
+                    .retain(|(a, _), r| !(a == app && r.0 == *num));
+                self.roles.drop_role(RoleNum(*num));
+            }
+            Change::RoleGrant {
+                app,
+                role,
+                principal,
+                until,
+            } => {
+                self.roles.grant(
+                    AppNum(*app),
+                    RoleNum(*role),
+                    Principal::from_raw(*principal),
+                    *until,
+                );
+            }
+            Change::RoleRevoke {
+                app,
+                role,
+                principal,
+            } => {
+                self.roles.revoke(
+                    AppNum(*app),
+                    RoleNum(*role),
+                    Principal::from_raw(*principal),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The user's number, if the user is known to authorization.
+    pub fn user_num(&self, user: UserId) -> Option<u32> {
+        self.users.get(&user).copied()
+    }
+
+    /// The user with number `num`.
+    pub fn user_by_num(&self, num: u32) -> Option<UserId> {
+        self.users
+            .iter()
+            .find_map(|(u, &n)| (n == num).then_some(*u))
+    }
+
+    /// A group's number.
+    pub fn group_num(&self, name: &str) -> Option<u32> {
+        self.groups.get(name).copied()
+    }
+
+    /// A group's name.
+    pub fn group_name(&self, num: u32) -> Option<&str> {
+        self.groups
+            .iter()
+            .find_map(|(g, &n)| (n == num).then_some(g.as_str()))
+    }
+
+    /// A hierarchy by name.
+    pub fn hierarchy(&self, name: &str) -> Option<(HierarchyId, HierarchyKind)> {
+        self.hierarchies.get(name).copied()
+    }
+
+    /// A hierarchy's name.
+    pub fn hierarchy_name(&self, h: HierarchyId) -> Option<&str> {
+        self.hierarchies
+            .iter()
+            .find_map(|(name, &(id, _))| (id == h).then_some(name.as_str()))
+    }
+
+    /// A unit-like node's number.
+    pub fn node_num(&self, h: HierarchyId, key: &str) -> Option<u32> {
+        self.nodes.get(&(h.0, key.to_owned())).copied()
+    }
+
+    /// A unit-like node's key.
+    pub fn node_key(&self, h: HierarchyId, num: u32) -> Option<&str> {
+        self.nodes
+            .iter()
+            .find_map(|((hh, key), &n)| (*hh == h.0 && n == num).then_some(key.as_str()))
+    }
+
+    /// An entity by name.
+    pub fn entity(&self, name: &str) -> Option<EntityId> {
+        self.entities.get(name).copied()
+    }
+
+    /// The number of records of an entity (the list planner's estimate).
+    pub fn record_count(&self, e: EntityId) -> i64 {
+        self.records.get(&e.0).copied().unwrap_or(0)
+    }
+
+    /// An application by name.
+    pub fn app(&self, name: &str) -> Option<AppNum> {
+        self.apps.get(name).copied()
+    }
+
+    /// A role of an application by name.
+    pub fn role(&self, app: AppNum, name: &str) -> Option<RoleNum> {
+        self.app_roles.get(&(app.0, name.to_owned())).copied()
+    }
+
+    /// A role's name.
+    pub fn role_name(&self, role: RoleNum) -> Option<&str> {
+        self.app_roles
+            .iter()
+            .find_map(|((_, name), &r)| (r == role).then_some(name.as_str()))
+    }
+
+    /// A principal's readable name: `user:<id>`, `group:<name>`, `node:<hierarchy>/<key>`.
+    pub fn describe(&self, p: Principal) -> String {
+        match p.kind() {
+            PrincipalKind::User(n) => match self.user_by_num(n) {
+                Some(u) => format!("user:{u}"),
+                None => format!("user#{n}"),
+            },
+            PrincipalKind::Group(n) => format!("group:{}", self.group_name(n).unwrap_or("?")),
+            PrincipalKind::Node(h, n) => format!(
+                "node:{}/{}",
+                self.hierarchy_name(h).unwrap_or("?"),
+                self.node_key(h, n).unwrap_or("?")
+            ),
+        }
+    }
+
+    /// Resolves a grantee by name against this view (for checks; writes resolve in the
+    /// database).
+    pub fn principal(&self, p: &PrincipalRef) -> Option<Principal> {
+        match p {
+            PrincipalRef::User(u) => self.user_num(*u).map(Principal::user),
+            PrincipalRef::Group(g) => self.group_num(g).map(Principal::group),
+            PrincipalRef::Node { hierarchy, node } => {
+                let (h, _) = self.hierarchy(hierarchy)?;
+                self.node_num(h, node).map(|n| Principal::node(h, n))
+            }
+        }
+    }
+}
+
+/// Narrows a stored number to the index's 32 bits.
+fn n32(v: i64, what: &str) -> Result<u32, Error> {
+    u32::try_from(v).map_err(|_| Error::Internal(format!("stored {what} number {v} out of range")))
+}
+
+fn n16(v: i64, what: &str) -> Result<u16, Error> {
+    u16::try_from(v).map_err(|_| Error::Internal(format!("stored {what} number {v} out of range")))
+}
+
+/// Fixed-width path segment: 8 lowercase hex digits, so text order is numeric order.
+pub(crate) fn segment(num: u32) -> String {
+    format!("{num:08x}")
+}
+
+/// The smallest text above every path that starts with `path` ('g' sorts after any hex digit).
+pub(crate) fn path_end(path: &str) -> String {
+    format!("{path}g")
+}
+
+fn authz_event(action: &'static str, target: String, details: serde_json::Value) -> AuditEvent {
+    AuditEvent {
+        action,
+        target: Some(target),
+        outcome: Outcome::Success,
+        details: details.to_string(),
+    }
+}
+
+/// A page of records a user may read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordRow {
+    /// The record's key.
+    pub key: String,
+    /// Its owner, if any.
+    pub owner: Option<UserId>,
+}
+
+/// How to ask the database for the records a user may read; chosen by the caller from the
+/// in-memory index (which knows subtree sizes) — see [`Store::readable_records`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListFilter {
+    /// The entity.
+    pub entity: EntityId,
+    /// The entity is public for reading: no filter.
+    pub public: bool,
+    /// Owner rule: the reports-to hierarchy and the user's node in it.
+    pub owner: Option<(HierarchyId, u32)>,
+    /// Grant rule: the user's grantee principals.
+    pub grantees: Vec<Principal>,
+    /// Walk the records in key order and test each (large subtrees) instead of collecting
+    /// the subtree's records and sorting them (small subtrees).
+    pub walk_in_order: bool,
+}
+
+/// Inside the transaction deleting user `$id`: if authorization knows the user, records a
+/// revision whose change tells every node to refuse checks for them.
+macro_rules! authz_user_deleted {
+    ($tx:expr, $id:expr, $at:expr) => {{
+        let known: Option<i64> =
+            sqlx::query_scalar("SELECT num FROM authz_users WHERE user_id = $1")
+                .bind($id.to_string())
+                .fetch_optional(&mut *$tx)
+                .await
+                .map_err($crate::backend::db)?;
+        if known.is_some() {
+            let revision: i64 = sqlx::query_scalar(
+                "UPDATE authz_revision SET revision = revision + 1 WHERE id = 1 RETURNING revision",
+            )
+            .fetch_one(&mut *$tx)
+            .await
+            .map_err($crate::backend::db)?;
+            let change = serde_json::to_string(&[$crate::authz::Change::UserDeleted {
+                user: $id.to_string(),
+            }])
+            .map_err(|e| Error::Internal(format!("encoding change: {e}")))?;
+            sqlx::query(
+                "INSERT INTO authz_changes (revision, occurred_at, change) VALUES ($1, $2, $3)",
+            )
+            .bind(revision)
+            .bind($at)
+            .bind(change)
+            .execute(&mut *$tx)
+            .await
+            .map_err($crate::backend::db)?;
+        }
+    }};
+}
+
+/// Runs `sqlx::query` built from `$sql`, binding `$binds` in order, with `$method` on `$conn`.
+macro_rules! bound {
+    ($sql:expr, [$($b:expr),* $(,)?]) => {{
+        let q = sqlx::query($sql);
+        $(let q = q.bind($b);)*
+        q
+    }};
+}
+
+/// Takes the next number from counter `$name` inside the transaction.
+macro_rules! next_num {
+    ($tx:expr, $name:expr) => {{
+        let v: i64 = sqlx::query_scalar(
+            "INSERT INTO authz_counters (name, next) VALUES ($1, 1) \
+             ON CONFLICT (name) DO UPDATE SET next = authz_counters.next + 1 \
+             RETURNING next - 1",
+        )
+        .bind($name)
+        .fetch_one(&mut *$tx)
+        .await
+        .map_err(db)?;
+        v
+    }};
+}
+
+/// The user's number inside the transaction, assigning one (and recording the change) if new.
+macro_rules! user_num_tx {
+    ($tx:expr, $user:expr, $changes:expr) => {{
+        let user: UserId = $user;
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT num FROM authz_users WHERE user_id = $1")
+                .bind(user.to_string())
+                .fetch_optional(&mut *$tx)
+                .await
+                .map_err(db)?;
+        match found {
+            Some(n) => n32(n, "user")?,
+            None => {
+                let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE id = $1")
+                    .bind(user.to_string())
+                    .fetch_one(&mut *$tx)
+                    .await
+                    .map_err(db)?;
+                if exists == 0 {
+                    return Err(Error::invalid("user", format!("no user with id {user}")));
+                }
+                let n = next_num!($tx, "user");
+                sqlx::query("INSERT INTO authz_users (num, user_id) VALUES ($1, $2)")
+                    .bind(n)
+                    .bind(user.to_string())
+                    .execute(&mut *$tx)
+                    .await
+                    .map_err(db)?;
+                let num = n32(n, "user")?;
+                $changes.push(Change::UserNum {
+                    user: user.to_string(),
+                    num,
+                });
+                num
+            }
+        }
+    }};
+}
+
+/// A named row's number inside the transaction, or a clear error naming what is missing.
+macro_rules! num_by_name {
+    ($tx:expr, $sql:expr, $name:expr, $what:expr) => {{
+        let found: Option<i64> = sqlx::query_scalar($sql)
+            .bind($name)
+            .fetch_optional(&mut *$tx)
+            .await
+            .map_err(db)?;
+        found.ok_or_else(|| Error::invalid($what, format!("no {} named `{}`", $what, $name)))?
+    }};
+}
+
+/// Hierarchy `(number, kind)` by name inside the transaction.
+macro_rules! hierarchy_tx {
+    ($tx:expr, $name:expr) => {{
+        let row = sqlx::query("SELECT num, kind FROM authz_hierarchies WHERE name = $1")
+            .bind($name)
+            .fetch_optional(&mut *$tx)
+            .await
+            .map_err(db)?
+            .ok_or_else(|| {
+                Error::invalid("hierarchy", format!("no hierarchy named `{}`", $name))
+            })?;
+        let num: i64 = col!(&row, "num");
+        let kind: String = col!(&row, "kind");
+        (n16(num, "hierarchy")?, parse_kind(&kind)?)
+    }};
+}
+
+/// The node's `(number, path)` inside the transaction, creating it as a root if new.
+macro_rules! node_tx {
+    ($tx:expr, $h:expr, $kind:expr, $node:expr, $changes:expr) => {{
+        let h: u16 = $h;
+        let (num, key) = match ($kind, $node) {
+            (HierarchyKind::ReportsTo, NodeRef::User(u)) => {
+                (Some(user_num_tx!($tx, *u, $changes)), u.to_string())
+            }
+            (HierarchyKind::Units, NodeRef::Key(k)) => {
+                if k.is_empty() || k.len() > 200 {
+                    return Err(Error::invalid("node", "a unit key is 1 to 200 characters"));
+                }
+                (None, k.clone())
+            }
+            (HierarchyKind::ReportsTo, NodeRef::Key(_)) => {
+                return Err(Error::invalid(
+                    "node",
+                    "the nodes of a reports-to hierarchy are users: give a user id",
+                ))
+            }
+            (HierarchyKind::Units, NodeRef::User(_)) => {
+                return Err(Error::invalid(
+                    "node",
+                    "the nodes of a unit hierarchy are units: give a unit key",
+                ))
+            }
+        };
+        let row = sqlx::query(
+            "SELECT node_num, path FROM authz_nodes WHERE hierarchy_num = $1 AND node_key = $2",
+        )
+        .bind(i64::from(h))
+        .bind(&key)
+        .fetch_optional(&mut *$tx)
+        .await
+        .map_err(db)?;
+        match row {
+            Some(row) => {
+                let n: i64 = col!(&row, "node_num");
+                let path: String = col!(&row, "path");
+                (n32(n, "node")?, path)
+            }
+            None => {
+                let num = match num {
+                    Some(n) => n,
+                    None => {
+                        let n = n32(next_num!($tx, format!("node:{h}")), "node")?;
+                        if n > rampart_authz::acl::MAX_NODE {
+                            return Err(Error::invalid("node", "too many units in this hierarchy"));
+                        }
+                        n
+                    }
+                };
+                let path = segment(num);
+                sqlx::query(
+                    "INSERT INTO authz_nodes (hierarchy_num, node_num, node_key, parent_num, path) \
+                     VALUES ($1, $2, $3, NULL, $4)",
+                )
+                .bind(i64::from(h))
+                .bind(i64::from(num))
+                .bind(&key)
+                .bind(&path)
+                .execute(&mut *$tx)
+                .await
+                .map_err(db)?;
+                $changes.push(Change::Node {
+                    hierarchy: h,
+                    node: num,
+                    key,
+                    parent: None,
+                });
+                (num, path)
+            }
+        }
+    }};
+}
+
+/// Resolves a grantee inside the transaction; groups and nodes must exist.
+macro_rules! principal_tx {
+    ($tx:expr, $p:expr, $changes:expr) => {{
+        match $p {
+            PrincipalRef::User(u) => Principal::user(user_num_tx!($tx, *u, $changes)),
+            PrincipalRef::Group(g) => {
+                let n = num_by_name!($tx, "SELECT num FROM authz_groups WHERE name = $1", g, "group");
+                Principal::group(n32(n, "group")?)
+            }
+            PrincipalRef::Node { hierarchy, node } => {
+                let (h, kind) = hierarchy_tx!($tx, hierarchy);
+                if kind != HierarchyKind::Units {
+                    return Err(Error::invalid(
+                        "principal",
+                        "grants name units or branches, not reports-to nodes: grant to the user instead",
+                    ));
+                }
+                let found: Option<i64> = sqlx::query_scalar(
+                    "SELECT node_num FROM authz_nodes WHERE hierarchy_num = $1 AND node_key = $2",
+                )
+                .bind(i64::from(h))
+                .bind(node)
+                .fetch_optional(&mut *$tx)
+                .await
+                .map_err(db)?;
+                let n = found.ok_or_else(|| {
+                    Error::invalid("principal", format!("no unit `{node}` in hierarchy `{hierarchy}`"))
+                })?;
+                Principal::node(HierarchyId(h), n32(n, "node")?)
+            }
+        }
+    }};
+}
+
+/// Entity number by name inside the transaction.
+macro_rules! entity_tx {
+    ($tx:expr, $name:expr) => {{
+        n32(
+            num_by_name!(
+                $tx,
+                "SELECT num FROM acl_entities WHERE name = $1",
+                $name,
+                "entity"
+            ),
+            "entity",
+        )?
+    }};
+}
+
+/// Record number by key inside the transaction.
+macro_rules! record_tx {
+    ($tx:expr, $entity:expr, $key:expr) => {{
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT record_num FROM acl_records WHERE entity_num = $1 AND record_key = $2",
+        )
+        .bind(i64::from($entity))
+        .bind($key)
+        .fetch_optional(&mut *$tx)
+        .await
+        .map_err(db)?;
+        let n = found.ok_or_else(|| Error::invalid("record", format!("no record `{}`", $key)))?;
+        u64::try_from(n).map_err(|_| Error::Internal("negative record number".into()))?
+    }};
+}
+
+/// `(application, role)` numbers by name inside the transaction.
+macro_rules! role_tx {
+    ($tx:expr, $app:expr, $role:expr) => {{
+        let app = num_by_name!(
+            $tx,
+            "SELECT num FROM authz_applications WHERE name = $1",
+            $app,
+            "application"
+        );
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT num FROM authz_app_roles WHERE app_num = $1 AND name = $2")
+                .bind(app)
+                .bind($role)
+                .fetch_optional(&mut *$tx)
+                .await
+                .map_err(db)?;
+        let role = found.ok_or_else(|| {
+            Error::invalid(
+                "role",
+                format!("application `{}` has no role `{}`", $app, $role),
+            )
+        })?;
+        (n32(app, "application")?, n32(role, "role")?)
+    }};
+}
+
+fn check_name(field: &str, name: &str) -> Result<(), Error> {
+    let ok = !name.is_empty()
+        && name.len() <= 100
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            field,
+            "names are 1 to 100 characters of letters, digits, '-', '_' and '.'",
+        ))
+    }
+}
+
+impl Store {
+    /// The latest committed authorization revision.
+    pub async fn authz_revision(&self) -> Result<u64, Error> {
+        read!(self, |pool| {
+            let r: i64 = sqlx::query_scalar("SELECT revision FROM authz_revision WHERE id = 1")
+                .fetch_one(pool)
+                .await
+                .map_err(db)?;
+            Ok(u64::try_from(r).unwrap_or(0))
+        })
+    }
+
+    /// Changes committed after `revision`, in order, at most `limit` revisions.
+    pub async fn authz_changes_after(
+        &self,
+        revision: u64,
+        limit: i64,
+    ) -> Result<Vec<(u64, Vec<Change>)>, Error> {
+        let after = i64::try_from(revision).unwrap_or(i64::MAX);
+        read!(self, |pool| {
+            let rows = sqlx::query(
+                "SELECT revision, change FROM authz_changes WHERE revision > $1 \
+                 ORDER BY revision LIMIT $2",
+            )
+            .bind(after)
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+            .map_err(db)?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let rev: i64 = col!(row, "revision");
+                let text: String = col!(row, "change");
+                let changes: Vec<Change> = serde_json::from_str(&text)
+                    .map_err(|e| Error::Internal(format!("stored change {rev}: {e}")))?;
+                out.push((u64::try_from(rev).unwrap_or(0), changes));
+            }
+            Ok(out)
+        })
+    }
+
+    /// Applies a batch of operations atomically; returns the new revision (the token a
+    /// later check may ask to be at least as fresh as). Nothing is written if any fails.
+    pub async fn authz_write(
+        &self,
+        ctx: &AuditContext,
+        now: OffsetDateTime,
+        ops: &[AuthzOp],
+    ) -> Result<u64, Error> {
+        if ops.is_empty() {
+            return Err(Error::invalid("operations", "nothing to do"));
+        }
+        let at = to_millis(now);
+        let revision = write_tx!(self, |tx| {
+            let revision: i64 = sqlx::query_scalar(
+                "UPDATE authz_revision SET revision = revision + 1 WHERE id = 1 RETURNING revision",
+            )
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+            let mut changes: Vec<Change> = Vec::new();
+            for op in ops {
+                let (action, target, details) = match op {
+                    AuthzOp::CreateGroup { name, description } => {
+                        check_name("name", name)?;
+                        let num = next_num!(tx, "group");
+                        sqlx::query(
+                            "INSERT INTO authz_groups (num, name, description, created_at) \
+                             VALUES ($1, $2, $3, $4)",
+                        )
+                        .bind(num)
+                        .bind(name)
+                        .bind(description)
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| match db(e) {
+                            Error::Conflict(_) => {
+                                Error::Conflict(format!("a group named `{name}` already exists"))
+                            }
+                            other => other,
+                        })?;
+                        changes.push(Change::Group {
+                            num: n32(num, "group")?,
+                            name: name.clone(),
+                        });
+                        ("authz.group.create", format!("group:{name}"), json!({}))
+                    }
+                    AuthzOp::DeleteGroup { name } => {
+                        let num = num_by_name!(
+                            tx,
+                            "SELECT num FROM authz_groups WHERE name = $1",
+                            name,
+                            "group"
+                        );
+                        let p = i64::from(Principal::group(n32(num, "group")?).raw());
+                        let grants = sqlx::query(
+                            "SELECT entity_num, record_num FROM acl_grants WHERE principal = $1",
+                        )
+                        .bind(p)
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        for row in &grants {
+                            let e: i64 = col!(row, "entity_num");
+                            let r: i64 = col!(row, "record_num");
+                            changes.push(Change::Grant {
+                                entity: n32(e, "entity")?,
+                                record: u64::try_from(r).unwrap_or(0),
+                                principal: Principal::from_raw(p as u32).raw(),
+                                actions: 0,
+                            });
+                        }
+                        for sql in [
+                            "DELETE FROM acl_grants WHERE principal = $1",
+                            "DELETE FROM authz_role_grants WHERE principal = $1",
+                        ] {
+                            sqlx::query(sql)
+                                .bind(p)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(db)?;
+                        }
+                        sqlx::query("DELETE FROM authz_groups WHERE num = $1")
+                            .bind(num)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                        changes.push(Change::GroupDeleted {
+                            num: n32(num, "group")?,
+                        });
+                        (
+                            "authz.group.delete",
+                            format!("group:{name}"),
+                            json!({ "grants_removed": grants.len() }),
+                        )
+                    }
+                    AuthzOp::AddGroupMember { group, user }
+                    | AuthzOp::RemoveGroupMember { group, user } => {
+                        let add = matches!(op, AuthzOp::AddGroupMember { .. });
+                        let g = num_by_name!(
+                            tx,
+                            "SELECT num FROM authz_groups WHERE name = $1",
+                            group,
+                            "group"
+                        );
+                        let u = user_num_tx!(tx, *user, changes);
+                        let sql = if add {
+                            "INSERT INTO authz_group_members (group_num, user_num) VALUES ($1, $2)"
+                        } else {
+                            "DELETE FROM authz_group_members WHERE group_num = $1 AND user_num = $2"
+                        };
+                        let done = sqlx::query(sql)
+                            .bind(g)
+                            .bind(i64::from(u))
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(|e| match db(e) {
+                                Error::Conflict(_) => Error::Conflict(format!(
+                                    "user {user} is already a member of `{group}`"
+                                )),
+                                other => other,
+                            })?;
+                        if !add && done.rows_affected() == 0 {
+                            return Err(Error::invalid(
+                                "user",
+                                format!("user {user} is not a member of `{group}`"),
+                            ));
+                        }
+                        changes.push(Change::GroupMember {
+                            group: n32(g, "group")?,
+                            user: u,
+                            member: add,
+                        });
+                        (
+                            if add {
+                                "authz.group.member.add"
+                            } else {
+                                "authz.group.member.remove"
+                            },
+                            format!("group:{group}"),
+                            json!({ "user": user.to_string() }),
+                        )
+                    }
+                    AuthzOp::CreateHierarchy { name, kind } => {
+                        check_name("name", name)?;
+                        let num = next_num!(tx, "hierarchy");
+                        if num > i64::from(rampart_authz::acl::MAX_HIERARCHY) {
+                            return Err(Error::invalid("name", "too many hierarchies"));
+                        }
+                        sqlx::query(
+                            "INSERT INTO authz_hierarchies (num, name, kind, created_at) \
+                             VALUES ($1, $2, $3, $4)",
+                        )
+                        .bind(num)
+                        .bind(name)
+                        .bind(kind_name(*kind))
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| match db(e) {
+                            Error::Conflict(_) => Error::Conflict(format!(
+                                "a hierarchy named `{name}` already exists"
+                            )),
+                            other => other,
+                        })?;
+                        changes.push(Change::Hierarchy {
+                            num: n16(num, "hierarchy")?,
+                            name: name.clone(),
+                            kind: kind_name(*kind).into(),
+                        });
+                        (
+                            "authz.hierarchy.create",
+                            format!("hierarchy:{name}"),
+                            json!({ "kind": kind_name(*kind) }),
+                        )
+                    }
+                    AuthzOp::SetParent {
+                        hierarchy,
+                        node,
+                        parent,
+                    } => {
+                        let (h, kind) = hierarchy_tx!(tx, hierarchy);
+                        let (num, old_path) = node_tx!(tx, h, kind, node, changes);
+                        let (parent_num, new_path) = match parent {
+                            Some(p) => {
+                                let (pn, ppath) = node_tx!(tx, h, kind, p, changes);
+                                if ppath.starts_with(&old_path) {
+                                    return Err(Error::Conflict(format!(
+                                        "`{}` cannot be placed under `{}` in `{hierarchy}`: that would make a cycle",
+                                        node.describe(),
+                                        p.describe()
+                                    )));
+                                }
+                                (Some(pn), format!("{ppath}{}", segment(num)))
+                            }
+                            None => (None, segment(num)),
+                        };
+                        // Re-root the whole subtree's materialised paths in one statement.
+                        let moved = sqlx::query(
+                            "UPDATE authz_nodes SET path = $1 || substr(path, $2) \
+                             WHERE hierarchy_num = $3 AND path >= $4 AND path < $5",
+                        )
+                        .bind(&new_path)
+                        .bind(i32::try_from(old_path.len() + 1).unwrap_or(i32::MAX))
+                        .bind(i64::from(h))
+                        .bind(&old_path)
+                        .bind(path_end(&old_path))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?
+                        .rows_affected();
+                        sqlx::query(
+                            "UPDATE authz_nodes SET parent_num = $1 WHERE hierarchy_num = $2 AND node_num = $3",
+                        )
+                        .bind(parent_num.map(i64::from))
+                        .bind(i64::from(h))
+                        .bind(i64::from(num))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        changes.push(Change::Node {
+                            hierarchy: h,
+                            node: num,
+                            key: node.describe(),
+                            parent: parent_num,
+                        });
+                        (
+                            "authz.hierarchy.set_parent",
+                            format!("hierarchy:{hierarchy}"),
+                            json!({
+                                "node": node.describe(),
+                                "parent": parent.as_ref().map(NodeRef::describe),
+                                "subtree_size": moved,
+                            }),
+                        )
+                    }
+                    AuthzOp::AddUnitMember {
+                        hierarchy,
+                        unit,
+                        user,
+                    }
+                    | AuthzOp::RemoveUnitMember {
+                        hierarchy,
+                        unit,
+                        user,
+                    } => {
+                        let add = matches!(op, AuthzOp::AddUnitMember { .. });
+                        let (h, kind) = hierarchy_tx!(tx, hierarchy);
+                        if kind != HierarchyKind::Units {
+                            return Err(Error::invalid(
+                                "hierarchy",
+                                format!("`{hierarchy}` is a reports-to hierarchy: users are its nodes, set their parent instead"),
+                            ));
+                        }
+                        let (node, _) = node_tx!(tx, h, kind, &NodeRef::Key(unit.clone()), changes);
+                        let u = user_num_tx!(tx, *user, changes);
+                        let sql = if add {
+                            "INSERT INTO authz_unit_members (hierarchy_num, node_num, user_num) VALUES ($1, $2, $3)"
+                        } else {
+                            "DELETE FROM authz_unit_members WHERE hierarchy_num = $1 AND node_num = $2 AND user_num = $3"
+                        };
+                        let done = bound!(sql, [i64::from(h), i64::from(node), i64::from(u)])
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(|e| match db(e) {
+                                Error::Conflict(_) => {
+                                    Error::Conflict(format!("user {user} already sits in `{unit}`"))
+                                }
+                                other => other,
+                            })?;
+                        if !add && done.rows_affected() == 0 {
+                            return Err(Error::invalid(
+                                "user",
+                                format!("user {user} does not sit in `{unit}`"),
+                            ));
+                        }
+                        changes.push(Change::UnitMember {
+                            hierarchy: h,
+                            node,
+                            user: u,
+                            member: add,
+                        });
+                        (
+                            if add {
+                                "authz.unit.member.add"
+                            } else {
+                                "authz.unit.member.remove"
+                            },
+                            format!("hierarchy:{hierarchy}/{unit}"),
+                            json!({ "user": user.to_string() }),
+                        )
+                    }
+                    AuthzOp::PutEntity {
+                        name,
+                        public,
+                        owner_hierarchy,
+                        grants,
+                    } => {
+                        check_name("name", name)?;
+                        let owner = match owner_hierarchy {
+                            Some(hname) => {
+                                let (h, kind) = hierarchy_tx!(tx, hname);
+                                if kind != HierarchyKind::ReportsTo {
+                                    return Err(Error::invalid(
+                                        "owner_hierarchy",
+                                        format!("`{hname}` is a unit hierarchy; the owner rule needs a reports-to hierarchy"),
+                                    ));
+                                }
+                                Some(h)
+                            }
+                            None => None,
+                        };
+                        let existing: Option<i64> =
+                            sqlx::query_scalar("SELECT num FROM acl_entities WHERE name = $1")
+                                .bind(name)
+                                .fetch_optional(&mut *tx)
+                                .await
+                                .map_err(db)?;
+                        let num = match existing {
+                            Some(n) => {
+                                bound!(
+                                    "UPDATE acl_entities SET public_actions = $1, owner_hierarchy = $2, grants = $3 WHERE num = $4",
+                                    [i64::from(public.bits()), owner.map(i64::from), *grants, n]
+                                )
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(db)?;
+                                n
+                            }
+                            None => {
+                                let n = next_num!(tx, "entity");
+                                bound!(
+                                    "INSERT INTO acl_entities (num, name, public_actions, owner_hierarchy, grants, created_at) \
+                                     VALUES ($1, $2, $3, $4, $5, $6)",
+                                    [n, name, i64::from(public.bits()), owner.map(i64::from), *grants, at]
+                                )
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(db)?;
+                                n
+                            }
+                        };
+                        changes.push(Change::Entity {
+                            num: n32(num, "entity")?,
+                            name: name.clone(),
+                            public: public.bits(),
+                            owner,
+                            grants: *grants,
+                        });
+                        (
+                            "authz.entity.put",
+                            format!("entity:{name}"),
+                            json!({
+                                "public": public.names(),
+                                "owner_hierarchy": owner_hierarchy,
+                                "grants": grants,
+                            }),
+                        )
+                    }
+                    AuthzOp::PutRecords { entity, records } => {
+                        let e = entity_tx!(tx, entity);
+                        let mut added = 0i64;
+                        for (key, owner) in records {
+                            if key.is_empty() || key.len() > 200 {
+                                return Err(Error::invalid(
+                                    "key",
+                                    "a record key is 1 to 200 characters",
+                                ));
+                            }
+                            let owner_num = match owner {
+                                Some(u) => Some(i64::from(user_num_tx!(tx, *u, changes))),
+                                None => None,
+                            };
+                            let updated = bound!(
+                                "UPDATE acl_records SET owner_num = $1 WHERE entity_num = $2 AND record_key = $3",
+                                [owner_num, i64::from(e), key]
+                            )
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?
+                            .rows_affected();
+                            if updated == 0 {
+                                let n = next_num!(tx, format!("record:{e}"));
+                                bound!(
+                                    "INSERT INTO acl_records (entity_num, record_num, record_key, owner_num) VALUES ($1, $2, $3, $4)",
+                                    [i64::from(e), n, key, owner_num]
+                                )
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(db)?;
+                                added += 1;
+                            }
+                        }
+                        changes.push(Change::Records {
+                            entity: e,
+                            delta: added,
+                        });
+                        (
+                            "authz.records.put",
+                            format!("entity:{entity}"),
+                            json!({ "records": records.len(), "created": added }),
+                        )
+                    }
+                    AuthzOp::DeleteRecord { entity, key } => {
+                        let e = entity_tx!(tx, entity);
+                        let r = record_tx!(tx, e, key);
+                        let grants: Vec<i64> = sqlx::query_scalar(
+                            "SELECT principal FROM acl_grants WHERE entity_num = $1 AND record_num = $2",
+                        )
+                        .bind(i64::from(e))
+                        .bind(r as i64)
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        for p in &grants {
+                            changes.push(Change::Grant {
+                                entity: e,
+                                record: r,
+                                principal: n32(*p, "principal")?,
+                                actions: 0,
+                            });
+                        }
+                        for sql in [
+                            "DELETE FROM acl_grants WHERE entity_num = $1 AND record_num = $2",
+                            "DELETE FROM acl_records WHERE entity_num = $1 AND record_num = $2",
+                        ] {
+                            bound!(sql, [i64::from(e), r as i64])
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(db)?;
+                        }
+                        changes.push(Change::Records {
+                            entity: e,
+                            delta: -1,
+                        });
+                        (
+                            "authz.record.delete",
+                            format!("entity:{entity}/{key}"),
+                            json!({}),
+                        )
+                    }
+                    AuthzOp::AddGrant {
+                        entity,
+                        record,
+                        principal,
+                        actions,
+                    } => {
+                        if actions.is_empty() {
+                            return Err(Error::invalid(
+                                "actions",
+                                "grant at least one of read, write",
+                            ));
+                        }
+                        let e = entity_tx!(tx, entity);
+                        let r = record_tx!(tx, e, record);
+                        let p = principal_tx!(tx, principal, changes);
+                        bound!(
+                            "INSERT INTO acl_grants (entity_num, record_num, principal, actions) VALUES ($1, $2, $3, $4)",
+                            [i64::from(e), r as i64, i64::from(p.raw()), i64::from(actions.bits())]
+                        )
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|err| match db(err) {
+                            Error::Conflict(_) => Error::Conflict(format!(
+                                "{} already has a grant on `{record}`; remove it first to change it",
+                                principal.describe()
+                            )),
+                            other => other,
+                        })?;
+                        changes.push(Change::Grant {
+                            entity: e,
+                            record: r,
+                            principal: p.raw(),
+                            actions: actions.bits(),
+                        });
+                        (
+                            "authz.grant.add",
+                            format!("entity:{entity}/{record}"),
+                            json!({ "principal": principal.describe(), "actions": actions.names() }),
+                        )
+                    }
+                    AuthzOp::RemoveGrant {
+                        entity,
+                        record,
+                        principal,
+                    } => {
+                        let e = entity_tx!(tx, entity);
+                        let r = record_tx!(tx, e, record);
+                        let p = principal_tx!(tx, principal, changes);
+                        let done = bound!(
+                            "DELETE FROM acl_grants WHERE entity_num = $1 AND record_num = $2 AND principal = $3",
+                            [i64::from(e), r as i64, i64::from(p.raw())]
+                        )
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        if done.rows_affected() == 0 {
+                            return Err(Error::invalid(
+                                "principal",
+                                format!("{} has no grant on `{record}`", principal.describe()),
+                            ));
+                        }
+                        changes.push(Change::Grant {
+                            entity: e,
+                            record: r,
+                            principal: p.raw(),
+                            actions: 0,
+                        });
+                        (
+                            "authz.grant.remove",
+                            format!("entity:{entity}/{record}"),
+                            json!({ "principal": principal.describe() }),
+                        )
+                    }
+                    AuthzOp::CreateApplication { name, description } => {
+                        check_name("name", name)?;
+                        let num = next_num!(tx, "application");
+                        bound!(
+                            "INSERT INTO authz_applications (num, name, description, created_at) VALUES ($1, $2, $3, $4)",
+                            [num, name, description, at]
+                        )
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| match db(e) {
+                            Error::Conflict(_) => Error::Conflict(format!("an application named `{name}` already exists")),
+                            other => other,
+                        })?;
+                        changes.push(Change::App {
+                            num: n32(num, "application")?,
+                            name: name.clone(),
+                        });
+                        (
+                            "authz.application.create",
+                            format!("application:{name}"),
+                            json!({}),
+                        )
+                    }
+                    AuthzOp::CreateRole {
+                        app,
+                        name,
+                        description,
+                    } => {
+                        check_name("name", name)?;
+                        let a = num_by_name!(
+                            tx,
+                            "SELECT num FROM authz_applications WHERE name = $1",
+                            app,
+                            "application"
+                        );
+                        let num = next_num!(tx, "role");
+                        bound!(
+                            "INSERT INTO authz_app_roles (num, app_num, name, description) VALUES ($1, $2, $3, $4)",
+                            [num, a, name, description]
+                        )
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| match db(e) {
+                            Error::Conflict(_) => Error::Conflict(format!("application `{app}` already has a role `{name}`")),
+                            other => other,
+                        })?;
+                        changes.push(Change::Role {
+                            num: n32(num, "role")?,
+                            app: n32(a, "application")?,
+                            name: name.clone(),
+                        });
+                        (
+                            "authz.role.create",
+                            format!("application:{app}/role:{name}"),
+                            json!({}),
+                        )
+                    }
+                    AuthzOp::DeleteRole { app, name } => {
+                        let (a, r) = role_tx!(tx, app, name);
+                        bound!(
+                            "DELETE FROM authz_role_grants WHERE role_num = $1",
+                            [i64::from(r)]
+                        )
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        bound!("DELETE FROM authz_app_roles WHERE num = $1", [i64::from(r)])
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                        changes.push(Change::RoleDeleted { num: r, app: a });
+                        (
+                            "authz.role.delete",
+                            format!("application:{app}/role:{name}"),
+                            json!({}),
+                        )
+                    }
+                    AuthzOp::GrantRole {
+                        app,
+                        role,
+                        principal,
+                        until,
+                    } => {
+                        let (a, r) = role_tx!(tx, app, role);
+                        if matches!(principal, PrincipalRef::Node { .. }) {
+                            return Err(Error::invalid(
+                                "principal",
+                                "roles are granted to users and groups",
+                            ));
+                        }
+                        let p = principal_tx!(tx, principal, changes);
+                        let until_ms = until.map(to_millis);
+                        if until_ms.is_some_and(|u| u <= at) {
+                            return Err(Error::invalid(
+                                "until",
+                                "the end of a grant must be in the future",
+                            ));
+                        }
+                        // Re-granting replaces the end date, as in the index.
+                        bound!(
+                            "INSERT INTO authz_role_grants (role_num, principal, until, created_at) VALUES ($1, $2, $3, $4) \
+                             ON CONFLICT (role_num, principal) DO UPDATE SET until = excluded.until",
+                            [i64::from(r), i64::from(p.raw()), until_ms, at]
+                        )
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        changes.push(Change::RoleGrant {
+                            app: a,
+                            role: r,
+                            principal: p.raw(),
+                            until: until_ms,
+                        });
+                        (
+                            "authz.role.grant",
+                            format!("application:{app}/role:{role}"),
+                            json!({ "principal": principal.describe(), "until": until_ms }),
+                        )
+                    }
+                    AuthzOp::RevokeRole {
+                        app,
+                        role,
+                        principal,
+                    } => {
+                        let (a, r) = role_tx!(tx, app, role);
+                        let p = principal_tx!(tx, principal, changes);
+                        let done = bound!(
+                            "DELETE FROM authz_role_grants WHERE role_num = $1 AND principal = $2",
+                            [i64::from(r), i64::from(p.raw())]
+                        )
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        if done.rows_affected() == 0 {
+                            return Err(Error::invalid(
+                                "principal",
+                                format!(
+                                    "{} does not hold `{role}` in `{app}`",
+                                    principal.describe()
+                                ),
+                            ));
+                        }
+                        changes.push(Change::RoleRevoke {
+                            app: a,
+                            role: r,
+                            principal: p.raw(),
+                        });
+                        (
+                            "authz.role.revoke",
+                            format!("application:{app}/role:{role}"),
+                            json!({ "principal": principal.describe() }),
+                        )
+                    }
+                };
+                let mut details = details;
+                if let Some(obj) = details.as_object_mut() {
+                    obj.insert("revision".into(), json!(revision));
+                }
+                append_event!(tx, ctx, &authz_event(action, target, details), now);
+            }
+            let text = serde_json::to_string(&changes)
+                .map_err(|e| Error::Internal(format!("encoding changes: {e}")))?;
+            bound!(
+                "INSERT INTO authz_changes (revision, occurred_at, change) VALUES ($1, $2, $3)",
+                [revision, at, text]
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            revision
+        });
+        Ok(u64::try_from(revision).unwrap_or(0))
+    }
+}
+
+/// What [`Store::authz_rebuild`] found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RebuildReport {
+    /// Hierarchies whose paths were recomputed.
+    pub hierarchies: usize,
+    /// Nodes visited.
+    pub nodes: u64,
+    /// Materialised paths that were wrong and have been rewritten.
+    pub paths_fixed: u64,
+    /// Nodes found on a cycle of parent links (made roots).
+    pub cycles_broken: u64,
+    /// Explicit grants loaded.
+    pub grants: u64,
+    /// Records counted.
+    pub records: u64,
+}
+
+/// Progress callback: a phase name and how many items of it are done.
+pub type Progress<'a> = &'a mut dyn FnMut(&'static str, u64);
+
+/// Runs a read in one consistent snapshot: a read transaction on SQLite, a repeatable-read
+/// transaction on PostgreSQL.
+macro_rules! snapshot {
+    ($store:expr, |$tx:ident| $body:expr) => {
+        match &$store.backend {
+            $crate::backend::Backend::Sqlite { reader, .. } => {
+                let mut $tx = reader.begin().await.map_err(db)?;
+                #[allow(clippy::redundant_closure_call)]
+                let out = $body;
+                $tx.commit().await.map_err(db)?;
+                out
+            }
+            $crate::backend::Backend::Postgres(pool) => {
+                let mut $tx = pool.begin().await.map_err(db)?;
+                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .execute(&mut *$tx)
+                    .await
+                    .map_err(db)?;
+                #[allow(clippy::redundant_closure_call)]
+                let out = $body;
+                $tx.commit().await.map_err(db)?;
+                out
+            }
+        }
+    };
+}
+
+impl Store {
+    /// Builds a node's whole authorization index from the tables, in one snapshot, at the
+    /// revision it returns inside the view. `progress` hears each phase's count.
+    pub async fn authz_load(&self, progress: Progress<'_>) -> Result<AuthzView, Error> {
+        use futures_util::TryStreamExt as _;
+        snapshot!(self, |tx| {
+            let mut view = AuthzView::default();
+            let rev: i64 = sqlx::query_scalar("SELECT revision FROM authz_revision WHERE id = 1")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
+            view.revision = u64::try_from(rev).unwrap_or(0);
+            let rows =
+                sqlx::query("SELECT num, user_id FROM authz_users WHERE user_id IS NOT NULL")
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            for row in &rows {
+                let num: i64 = col!(row, "num");
+                let id: String = col!(row, "user_id");
+                view.users
+                    .insert(UserId::parse(&id, "user_id")?, n32(num, "user")?);
+            }
+            progress("users", rows.len() as u64);
+            let rows = sqlx::query("SELECT num, name, kind FROM authz_hierarchies ORDER BY num")
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db)?;
+            for row in &rows {
+                let num: i64 = col!(row, "num");
+                let name: String = col!(row, "name");
+                let kind: String = col!(row, "kind");
+                view.apply(&Change::Hierarchy {
+                    num: n16(num, "hierarchy")?,
+                    name,
+                    kind,
+                })?;
+            }
+            // Nodes: parents in one pass, labelled once per hierarchy.
+            let mut parents: HashMap<u16, Vec<Option<u32>>> = HashMap::new();
+            let mut nodes = 0u64;
+            {
+                let mut stream = sqlx::query(
+                    "SELECT hierarchy_num, node_num, node_key, parent_num FROM authz_nodes",
+                )
+                .fetch(&mut *tx);
+                while let Some(row) = stream.try_next().await.map_err(db)? {
+                    let h = n16(col!(&row, "hierarchy_num"), "hierarchy")?;
+                    let node = n32(col!(&row, "node_num"), "node")?;
+                    let parent: Option<i64> = col!(&row, "parent_num");
+                    let parent = parent.map(|p| n32(p, "node")).transpose()?;
+                    let list = parents.entry(h).or_default();
+                    let top = node.max(parent.unwrap_or(0)) as usize;
+                    if list.len() <= top {
+                        list.resize(top + 1, None);
+                    }
+                    list[node as usize] = parent;
+                    if view.acl.hierarchy_kind(HierarchyId(h)).map_err(internal)?
+                        == HierarchyKind::Units
+                    {
+                        let key: String = col!(&row, "node_key");
+                        view.nodes.insert((h, key), node);
+                    }
+                    nodes += 1;
+                }
+            }
+            for (h, list) in &parents {
+                view.acl
+                    .load_parents(HierarchyId(*h), list)
+                    .map_err(internal)?;
+            }
+            progress("hierarchy nodes", nodes);
+            let rows =
+                sqlx::query("SELECT hierarchy_num, node_num, user_num FROM authz_unit_members")
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            for row in &rows {
+                view.apply(&Change::UnitMember {
+                    hierarchy: n16(col!(row, "hierarchy_num"), "hierarchy")?,
+                    node: n32(col!(row, "node_num"), "node")?,
+                    user: n32(col!(row, "user_num"), "user")?,
+                    member: true,
+                })?;
+            }
+            progress("unit seats", rows.len() as u64);
+            let rows = sqlx::query("SELECT num, name FROM authz_groups")
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db)?;
+            for row in &rows {
+                view.apply(&Change::Group {
+                    num: n32(col!(row, "num"), "group")?,
+                    name: col!(row, "name"),
+                })?;
+            }
+            let rows = sqlx::query("SELECT group_num, user_num FROM authz_group_members")
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db)?;
+            for row in &rows {
+                view.acl.add_to_group(
+                    n32(col!(row, "group_num"), "group")?,
+                    n32(col!(row, "user_num"), "user")?,
+                );
+            }
+            progress("group members", rows.len() as u64);
+            let rows = sqlx::query(
+                "SELECT num, name, public_actions, owner_hierarchy, grants FROM acl_entities",
+            )
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+            for row in &rows {
+                let public: i64 = col!(row, "public_actions");
+                let owner: Option<i64> = col!(row, "owner_hierarchy");
+                view.apply(&Change::Entity {
+                    num: n32(col!(row, "num"), "entity")?,
+                    name: col!(row, "name"),
+                    public: u8::try_from(public).unwrap_or(0),
+                    owner: owner.map(|o| n16(o, "hierarchy")).transpose()?,
+                    grants: col!(row, "grants"),
+                })?;
+            }
+            for (_, e) in view.entities.clone() {
+                let count: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM acl_records WHERE entity_num = $1")
+                        .bind(i64::from(e.0))
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                view.records.insert(e.0, count);
+                let mut grants = Vec::new();
+                let mut stream = sqlx::query(
+                    "SELECT record_num, principal, actions FROM acl_grants WHERE entity_num = $1",
+                )
+                .bind(i64::from(e.0))
+                .fetch(&mut *tx);
+                while let Some(row) = stream.try_next().await.map_err(db)? {
+                    let r: i64 = col!(&row, "record_num");
+                    let p: i64 = col!(&row, "principal");
+                    let a: i64 = col!(&row, "actions");
+                    grants.push((
+                        u64::try_from(r).unwrap_or(0),
+                        Principal::from_raw(n32(p, "principal")?),
+                        Actions::from_bits(u8::try_from(a).unwrap_or(0)),
+                    ));
+                    if grants.len() % 100_000 == 0 {
+                        progress("grants", grants.len() as u64);
+                    }
+                }
+                progress("grants", grants.len() as u64);
+                view.acl.load_grants(e, grants).map_err(internal)?;
+            }
+            let rows = sqlx::query("SELECT num, name FROM authz_applications")
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db)?;
+            for row in &rows {
+                view.apply(&Change::App {
+                    num: n32(col!(row, "num"), "application")?,
+                    name: col!(row, "name"),
+                })?;
+            }
+            let rows = sqlx::query("SELECT num, app_num, name FROM authz_app_roles")
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db)?;
+            for row in &rows {
+                view.apply(&Change::Role {
+                    num: n32(col!(row, "num"), "role")?,
+                    app: n32(col!(row, "app_num"), "application")?,
+                    name: col!(row, "name"),
+                })?;
+            }
+            let rows = sqlx::query(
+                "SELECT g.role_num, r.app_num, g.principal, g.until FROM authz_role_grants g \
+                 JOIN authz_app_roles r ON r.num = g.role_num",
+            )
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+            for row in &rows {
+                view.apply(&Change::RoleGrant {
+                    app: n32(col!(row, "app_num"), "application")?,
+                    role: n32(col!(row, "role_num"), "role")?,
+                    principal: n32(col!(row, "principal"), "principal")?,
+                    until: col!(row, "until"),
+                })?;
+            }
+            progress("role grants", rows.len() as u64);
+            Ok::<_, Error>(view)
+        })
+    }
+
+    /// Recomputes every materialised path from the parent links (the seed's "reset"): only
+    /// wrong paths are rewritten, so a second run changes nothing. Nodes caught in a cycle of
+    /// parent links (only possible after a direct edit of the database) become roots.
+    /// `entity` limits the work to the hierarchy that entity's owner rule uses.
+    pub async fn authz_rebuild(
+        &self,
+        ctx: &AuditContext,
+        now: OffsetDateTime,
+        entity: Option<&str>,
+        progress: Progress<'_>,
+    ) -> Result<RebuildReport, Error> {
+        let mut report = RebuildReport::default();
+        let at = to_millis(now);
+        write_tx!(self, |tx| {
+            let only: Option<i64> = match entity {
+                Some(name) => {
+                    let row =
+                        sqlx::query("SELECT owner_hierarchy FROM acl_entities WHERE name = $1")
+                            .bind(name)
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err(db)?
+                            .ok_or_else(|| {
+                                Error::invalid("entity", format!("no entity named `{name}`"))
+                            })?;
+                    let h: Option<i64> = col!(&row, "owner_hierarchy");
+                    Some(h.unwrap_or(-1))
+                }
+                None => None,
+            };
+            let hierarchies: Vec<i64> =
+                sqlx::query_scalar("SELECT num FROM authz_hierarchies ORDER BY num")
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            for h in hierarchies
+                .into_iter()
+                .filter(|h| only.is_none_or(|o| o == *h))
+            {
+                report.hierarchies += 1;
+                let rows = sqlx::query(
+                    "SELECT node_num, parent_num, path FROM authz_nodes WHERE hierarchy_num = $1",
+                )
+                .bind(h)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db)?;
+                let mut parent: HashMap<i64, Option<i64>> = HashMap::with_capacity(rows.len());
+                let mut stored: HashMap<i64, String> = HashMap::with_capacity(rows.len());
+                for row in &rows {
+                    let n: i64 = col!(row, "node_num");
+                    parent.insert(n, col!(row, "parent_num"));
+                    stored.insert(n, col!(row, "path"));
+                }
+                // Children lists, then a walk from the roots: every reached node gets its path.
+                let mut children: HashMap<i64, Vec<i64>> = HashMap::new();
+                for (&n, &p) in &parent {
+                    if let Some(p) = p.filter(|p| parent.contains_key(p)) {
+                        children.entry(p).or_default().push(n);
+                    }
+                }
+                let mut path: HashMap<i64, String> = HashMap::with_capacity(rows.len());
+                let mut stack: Vec<i64> = parent
+                    .iter()
+                    .filter(|(_, p)| p.is_none_or(|p| !parent.contains_key(&p)))
+                    .map(|(&n, _)| n)
+                    .collect();
+                let mut broken: Vec<i64> = Vec::new();
+                loop {
+                    while let Some(n) = stack.pop() {
+                        let own = segment(n32(n, "node")?);
+                        let p = parent
+                            .get(&n)
+                            .copied()
+                            .flatten()
+                            .filter(|_| !broken.contains(&n))
+                            .and_then(|p| path.get(&p).cloned());
+                        path.insert(n, format!("{}{own}", p.unwrap_or_default()));
+                        stack.extend(children.get(&n).into_iter().flatten().copied());
+                    }
+                    // Nodes never reached sit on a cycle: make one of them a root and go on.
+                    match parent.keys().find(|n| !path.contains_key(n)) {
+                        Some(&n) => {
+                            broken.push(n);
+                            report.cycles_broken += 1;
+                            bound!("UPDATE authz_nodes SET parent_num = NULL WHERE hierarchy_num = $1 AND node_num = $2", [h, n])
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(db)?;
+                            stack.push(n);
+                        }
+                        None => break,
+                    }
+                }
+                for (n, p) in &path {
+                    report.nodes += 1;
+                    if stored.get(n) != Some(p) {
+                        report.paths_fixed += 1;
+                        bound!("UPDATE authz_nodes SET path = $1 WHERE hierarchy_num = $2 AND node_num = $3", [p, h, *n])
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                    }
+                    if report.nodes % 10_000 == 0 {
+                        progress("nodes", report.nodes);
+                    }
+                }
+                progress("nodes", report.nodes);
+            }
+            let grants: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM acl_grants")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
+            let records: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM acl_records")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
+            report.grants = u64::try_from(grants).unwrap_or(0);
+            report.records = u64::try_from(records).unwrap_or(0);
+            if report.paths_fixed > 0 || report.cycles_broken > 0 {
+                // Nodes will reload: a revision with no changes tells them to catch up, and
+                // servers rebuild from the tables when they see a `Reload`.
+                let revision: i64 = sqlx::query_scalar(
+                    "UPDATE authz_revision SET revision = revision + 1 WHERE id = 1 RETURNING revision",
+                )
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
+                bound!(
+                    "INSERT INTO authz_changes (revision, occurred_at, change) VALUES ($1, $2, $3)",
+                    [revision, at, "[{\"op\":\"reload\"}]"]
+                )
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            }
+            append_event!(
+                tx,
+                ctx,
+                &authz_event(
+                    "authz.rebuild",
+                    entity.map_or_else(|| "authz:all".to_owned(), |e| format!("entity:{e}")),
+                    json!({
+                        "hierarchies": report.hierarchies,
+                        "nodes": report.nodes,
+                        "paths_fixed": report.paths_fixed,
+                        "cycles_broken": report.cycles_broken,
+                    })
+                ),
+                now
+            );
+        });
+        Ok(report)
+    }
+
+    /// The facts about a record that a decision needs: its number and owner.
+    pub async fn acl_record(
+        &self,
+        entity: EntityId,
+        key: &str,
+    ) -> Result<Option<(u64, Option<u32>)>, Error> {
+        read!(self, |pool| {
+            let row = sqlx::query(
+                "SELECT record_num, owner_num FROM acl_records WHERE entity_num = $1 AND record_key = $2",
+            )
+            .bind(i64::from(entity.0))
+            .bind(key)
+            .fetch_optional(pool)
+            .await
+            .map_err(db)?;
+            match row {
+                Some(row) => {
+                    let r: i64 = col!(&row, "record_num");
+                    let o: Option<i64> = col!(&row, "owner_num");
+                    Ok(Some((
+                        u64::try_from(r).unwrap_or(0),
+                        o.map(|o| n32(o, "user")).transpose()?,
+                    )))
+                }
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// One page of the records `filter` lets its user read, in key order after `after`.
+    /// The rule runs inside the database as index range scans and semi-joins: the owner rule
+    /// as a range over materialised paths, grants as a lookup by the user's few grantee
+    /// principals. Owners are returned as user numbers.
+    pub async fn readable_records(
+        &self,
+        filter: &ListFilter,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<(String, Option<u32>)>, Error> {
+        let (sql, binds) = readable_sql(filter, after, limit, false);
+        read!(self, |pool| {
+            let mut q = sqlx::query(&sql);
+            for b in &binds {
+                q = match b {
+                    Bind::Int(i) => q.bind(*i),
+                    Bind::Text(t) => q.bind(t.as_str()),
+                };
+            }
+            let rows = q.fetch_all(pool).await.map_err(db)?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let o: Option<i64> = col!(row, "owner_num");
+                out.push((
+                    col!(row, "record_key"),
+                    o.map(|o| n32(o, "user")).transpose()?,
+                ));
+            }
+            Ok(out)
+        })
+    }
+
+    /// How many records `filter` lets its user read (a full count: slow for large subtrees).
+    pub async fn count_readable(&self, filter: &ListFilter) -> Result<i64, Error> {
+        let (sql, binds) = readable_sql(filter, None, 0, true);
+        read!(self, |pool| {
+            let mut q = sqlx::query_scalar(&sql);
+            for b in &binds {
+                q = match b {
+                    Bind::Int(i) => q.bind(*i),
+                    Bind::Text(t) => q.bind(t.as_str()),
+                };
+            }
+            q.fetch_one(pool).await.map_err(db)
+        })
+    }
+
+    /// The query plan the database chooses for a list filter (`EXPLAIN`), one line per row.
+    pub async fn explain_readable(&self, filter: &ListFilter) -> Result<Vec<String>, Error> {
+        let (sql, binds) = readable_sql(filter, None, 50, false);
+        let prefix = match self.kind() {
+            crate::BackendKind::Sqlite => "EXPLAIN QUERY PLAN ",
+            crate::BackendKind::Postgres => "EXPLAIN ",
+        };
+        let sql = format!("{prefix}{sql}");
+        read!(self, |pool| {
+            let mut q = sqlx::query(&sql);
+            for b in &binds {
+                q = match b {
+                    Bind::Int(i) => q.bind(*i),
+                    Bind::Text(t) => q.bind(t.as_str()),
+                };
+            }
+            let rows = q.fetch_all(pool).await.map_err(db)?;
+            let mut out = Vec::new();
+            for row in &rows {
+                let line: String = match self.kind() {
+                    crate::BackendKind::Sqlite => col!(row, "detail"),
+                    crate::BackendKind::Postgres => col!(row, 0),
+                };
+                out.push(line);
+            }
+            Ok(out)
+        })
+    }
+}
+
+enum Bind {
+    Int(i64),
+    Text(String),
+}
+
+/// Builds the list-filter query. Two shapes, the same rule:
+/// - *collect* (small subtrees): the union of the subtree's records (index on
+///   `(entity, owner, key)`) and the granted records (index on `(entity, principal)`), sorted;
+/// - *walk* (large subtrees): the records in key order, each tested by a primary-key probe of
+///   its owner's path and of its grants, stopping after `limit` hits.
+fn readable_sql(
+    filter: &ListFilter,
+    after: Option<&str>,
+    limit: i64,
+    count: bool,
+) -> (String, Vec<Bind>) {
+    let mut binds = vec![Bind::Int(i64::from(filter.entity.0))];
+    let next = |b: Bind, binds: &mut Vec<Bind>| {
+        binds.push(b);
+        format!("${}", binds.len())
+    };
+    let after_sql = match after {
+        Some(a) => format!(
+            " AND r.record_key > {}",
+            next(Bind::Text(a.to_owned()), &mut binds)
+        ),
+        None => String::new(),
+    };
+    let tail = if count {
+        String::new()
+    } else {
+        format!(
+            " ORDER BY record_key LIMIT {}",
+            next(Bind::Int(limit), &mut binds)
+        )
+    };
+    let wrap = |inner: String| {
+        if count {
+            format!("SELECT COUNT(*) FROM ({inner}) AS visible")
+        } else {
+            format!("SELECT record_key, owner_num FROM ({inner}) AS visible{tail}")
+        }
+    };
+    if filter.public {
+        return (
+            wrap(format!(
+                "SELECT r.record_key, r.owner_num FROM acl_records r WHERE r.entity_num = $1{after_sql}"
+            )),
+            binds,
+        );
+    }
+    let grantees = if filter.grantees.is_empty() {
+        None
+    } else {
+        let list: Vec<String> = filter
+            .grantees
+            .iter()
+            .map(|p| next(Bind::Int(i64::from(p.raw())), &mut binds))
+            .collect();
+        Some(list.join(", "))
+    };
+    let owner = filter.owner.map(|(h, user)| {
+        let h = next(Bind::Int(i64::from(h.0)), &mut binds);
+        let u = next(Bind::Int(i64::from(user)), &mut binds);
+        (h, u)
+    });
+    let mut parts: Vec<String> = Vec::new();
+    if filter.walk_in_order {
+        let mut tests = Vec::new();
+        if let Some((h, u)) = &owner {
+            tests.push(format!(
+                "EXISTS (SELECT 1 FROM authz_nodes n WHERE n.hierarchy_num = {h} AND n.node_num = r.owner_num \
+                 AND n.path >= (SELECT me.path FROM authz_nodes me WHERE me.hierarchy_num = {h} AND me.node_num = {u}) \
+                 AND n.path < (SELECT me.path || 'g' FROM authz_nodes me WHERE me.hierarchy_num = {h} AND me.node_num = {u}))"
+            ));
+        }
+        if let Some(list) = &grantees {
+            tests.push(format!(
+                "EXISTS (SELECT 1 FROM acl_grants g WHERE g.entity_num = r.entity_num AND g.record_num = r.record_num \
+                 AND g.principal IN ({list}) AND (g.actions & 1) = 1)"
+            ));
+        }
+        if tests.is_empty() {
+            tests.push("1 = 0".into());
+        }
+        let inner = format!(
+            "SELECT r.record_key, r.owner_num FROM acl_records r WHERE r.entity_num = $1{after_sql} AND ({})",
+            tests.join(" OR ")
+        );
+        if count {
+            return (wrap(inner), binds);
+        }
+        return (
+            format!("{inner} ORDER BY r.record_key LIMIT {}", tail_limit(&tail)),
+            binds,
+        );
+    }
+    if let Some((h, u)) = &owner {
+        parts.push(format!(
+            "SELECT r.record_key, r.owner_num FROM authz_nodes me \
+             JOIN authz_nodes n ON n.hierarchy_num = me.hierarchy_num AND n.path >= me.path AND n.path < me.path || 'g' \
+             JOIN acl_records r ON r.entity_num = $1 AND r.owner_num = n.node_num \
+             WHERE me.hierarchy_num = {h} AND me.node_num = {u}{after_sql}"
+        ));
+    }
+    if let Some(list) = &grantees {
+        parts.push(format!(
+            "SELECT r.record_key, r.owner_num FROM acl_grants g \
+             JOIN acl_records r ON r.entity_num = g.entity_num AND r.record_num = g.record_num \
+             WHERE g.entity_num = $1 AND g.principal IN ({list}) AND (g.actions & 1) = 1{after_sql}"
+        ));
+    }
+    if parts.is_empty() {
+        parts.push("SELECT r.record_key, r.owner_num FROM acl_records r WHERE 1 = 0".into());
+    }
+    (wrap(parts.join(" UNION ")), binds)
+}
+
+/// The `$N` of the limit inside an ` ORDER BY … LIMIT $N` tail.
+fn tail_limit(tail: &str) -> &str {
+    tail.rsplit(' ').next().unwrap_or("50")
+}
