@@ -14,7 +14,8 @@
 //! is a deny that lists what was checked:
 //! 1. **public**: the entity's public actions include the action;
 //! 2. **owner**: the entity has an owner rule over a reports-to tree and the record's owner
-//!    is the user or anyone below the user in that tree (a director sees the team's records);
+//!    is the user (whether or not they sit in the tree) or anyone below the user in that tree
+//!    (a director sees the team's records);
 //!    the owner rule allows reading and writing;
 //! 3. **grant**: an explicit grant on the record includes the action and its principal is
 //!    the user, a group the user belongs to, or a unit/branch node that the user sits in or
@@ -695,9 +696,12 @@ impl Acl {
     }
 
     fn owner_covers(&self, h: HierarchyId, user: u32, owner: u32) -> bool {
-        self.tree(h)
-            .map(|t| t.tree.contains(user, owner).unwrap_or(false))
-            .unwrap_or(false)
+        // Everyone sees their own records, in the tree or not.
+        owner == user
+            || self
+                .tree(h)
+                .map(|t| t.tree.contains(user, owner).unwrap_or(false))
+                .unwrap_or(false)
     }
 
     /// Whether `user` may do `action` on the record. Unknown entities deny.
@@ -775,6 +779,9 @@ impl Acl {
 
     /// Nodes from `top` down to `node` (inclusive), where `top` contains `node`.
     fn path_down(&self, h: HierarchyId, top: u32, node: u32) -> Result<Vec<u32>, AclError> {
+        if top == node {
+            return Ok(vec![node]);
+        }
         let t = &self.tree(h)?.tree;
         let mut path = vec![node];
         let mut cur = node;

@@ -20,7 +20,7 @@ use crate::auth::{self, RequestContext, SECURE_COOKIE};
 use crate::error::{ApiError, Problem};
 use crate::metrics::{RequestLabels, RouteLabels};
 use crate::state::AppState;
-use crate::users;
+use crate::{authz, users};
 
 /// Facts about the connection a request arrived on, set by the listener.
 #[derive(Debug, Clone, Copy)]
@@ -44,6 +44,7 @@ pub struct ConnectionInfo {
     tags(
         (name = "auth", description = "Login, sessions and passwords"),
         (name = "users", description = "User management (IT administrators)"),
+        (name = "authz", description = "Authorization decisions and data: roles, hierarchies, ACL"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]
@@ -110,6 +111,11 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(users::reset_password))
         .routes(routes!(users::unlock))
         .routes(routes!(users::revoke_sessions))
+        .routes(routes!(authz::check))
+        .routes(routes!(authz::explain))
+        .routes(routes!(authz::list_filter))
+        .routes(routes!(authz::roles))
+        .routes(routes!(authz::write))
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(metrics))

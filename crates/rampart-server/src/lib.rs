@@ -7,7 +7,9 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod authz;
 pub mod config;
+pub mod engine;
 pub mod error;
 pub mod metrics;
 pub mod serve;

@@ -157,6 +157,11 @@ impl Server {
             .local_addr()
             .map_err(|e| StartError(format!("http_addr: {e}")))?;
         let state = AppState::new(store, config, clock).map_err(|e| StartError(e.to_string()))?;
+        state
+            .authz
+            .reload()
+            .await
+            .map_err(|e| StartError(format!("cannot load the authorization index: {e}")))?;
         let app = app::router(state.clone());
         let plain_app = if enforce_https {
             app::redirect_router(state.clone(), https_addr.port())

@@ -45,6 +45,8 @@ pub struct Inner {
     login_gates: Vec<tokio::sync::Mutex<()>>,
     /// Time source.
     pub clock: Arc<dyn Clock>,
+    /// The authorization index, kept current with the database.
+    pub authz: Arc<crate::engine::AuthzEngine>,
 }
 
 impl std::ops::Deref for AppState {
@@ -84,7 +86,7 @@ impl AppState {
         let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(Self {
             inner: Arc::new(Inner {
-                store,
+                store: store.clone(),
                 config,
                 hasher,
                 password_policy,
@@ -95,6 +97,7 @@ impl AppState {
                 sessions: SessionCache::new(100_000),
                 login_gates: (0..1024).map(|_| tokio::sync::Mutex::new(())).collect(),
                 clock,
+                authz: crate::engine::AuthzEngine::new(store.clone()),
             }),
         })
     }

@@ -208,6 +208,8 @@ pub async fn delete(
         .store
         .delete_user(id, state.clock.now(), &admin.audit(&state))
         .await?;
+    // The deletion is an authorization change too: apply it before answering.
+    state.authz.catch_up().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -4,6 +4,9 @@
 
 mod kit;
 
+#[path = "api/authz.rs"]
+mod authz;
+
 use kit::{no_tweak, on_both, problem, problem_type, start, Node, USER_PASSWORD};
 use rampart_core::Provider;
 use rampart_store::BackendKind;

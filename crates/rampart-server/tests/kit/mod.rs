@@ -45,11 +45,16 @@ pub fn test_config(dir: &std::path::Path, database_url: String) -> Config {
 }
 
 pub async fn start(kind: BackendKind, tweak: impl FnOnce(&mut Config)) -> Node {
-    let dir = tempfile::tempdir().unwrap();
     let url = match kind {
         BackendKind::Sqlite => String::new(),
         BackendKind::Postgres => rampart_store::testing::fresh_postgres_url().await,
     };
+    start_on(kind, url, tweak).await
+}
+
+/// A node on database `url` (empty for SQLite): several nodes may share a PostgreSQL one.
+pub async fn start_on(kind: BackendKind, url: String, tweak: impl FnOnce(&mut Config)) -> Node {
+    let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path(), url);
     tweak(&mut config);
     let clock = Arc::new(ManualClock::new(datetime!(2026-06-01 09:00 UTC)));
@@ -180,6 +185,20 @@ impl Node {
             .events_after(0, 10_000)
             .await
             .unwrap()
+    }
+
+    /// The database URL this node uses (PostgreSQL), for a second node.
+    pub fn database_url(&self) -> String {
+        self.server().state.config.database_url.clone()
+    }
+
+    /// POSTs JSON with a token and returns status and body.
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        let response = self
+            .request(Method::POST, path, Some(token), Some(body))
+            .await;
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn shutdown(mut self) {

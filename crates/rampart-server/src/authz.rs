@@ -1,0 +1,688 @@
+//! `/api/v1/authz`: decisions (check, explain, list filter, roles of a user) and the one
+//! write endpoint for authorization data.
+//!
+//! Decisions are made from the node's in-memory index after [`AuthzEngine::fresh`] made sure
+//! it holds every change committed before the request; records' owners are read from the
+//! database with the record. Writes go through `Store::authz_write` (one transaction, one
+//! revision, one audit event per operation) and are applied to this node's index before the
+//! response.
+
+use axum::extract::{Query, State};
+use rampart_authz::acl::{AclReason, Actions, EntityId, HierarchyKind, Principal, RecordRef};
+use rampart_authz::roles::{AppNum, RoleNum};
+use rampart_core::{Error, Provider, UserId};
+use rampart_store::{AuthzOp, AuthzView, NodeRef, PrincipalRef};
+
+use crate::api::{
+    CheckItem, CheckRequest, CheckResponse, CheckResult, ExplainResponse, ListFilterRequest,
+    ListFilterResponse, PrincipalWire, ReadableRecord, RolesQuery, RolesResponse, WriteOp,
+    WriteRequest, WriteResponse,
+};
+use crate::auth::{Administrator, Authenticated};
+use crate::engine::{parse_token, token};
+use crate::error::{ApiError, Json, Problem};
+use crate::state::AppState;
+
+const MAX_CHECKS: usize = 1_000;
+
+fn millis(t: time::OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+fn it_user(auth: &Authenticated) -> Result<(), Error> {
+    if auth.user.provider == Provider::It {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(
+            "only IT users and services may ask for decisions".into(),
+        ))
+    }
+}
+
+fn action(raw: &str, field: &str) -> Result<Actions, Error> {
+    match raw {
+        "read" => Ok(Actions::READ),
+        "write" => Ok(Actions::WRITE),
+        _ => Err(Error::invalid(field, "must be `read` or `write`")),
+    }
+}
+
+fn actions(raw: &[String], field: &str) -> Result<Actions, Error> {
+    raw.iter()
+        .try_fold(Actions::NONE, |acc, a| Ok(acc.union(action(a, field)?)))
+}
+
+fn user_id(raw: &str, field: &str) -> Result<UserId, Error> {
+    UserId::parse(raw, field)
+}
+
+/// A check resolved against the view: numbers, plus what still needs the database.
+enum Resolved {
+    Role {
+        user: u32,
+        app: AppNum,
+        role: RoleNum,
+    },
+    Record {
+        user: u32,
+        entity: EntityId,
+        key: String,
+        action: Actions,
+    },
+}
+
+fn resolve(view: &AuthzView, item: &CheckItem, at: &str) -> Result<Resolved, Error> {
+    let user_of = |raw: &str| -> Result<u32, Error> {
+        let id = user_id(raw, &format!("{at}.user"))?;
+        view.user_num(id).ok_or_else(|| {
+            Error::invalid(
+                format!("{at}.user"),
+                format!(
+                    "user {id} is unknown to authorization (never granted anything, or deleted)"
+                ),
+            )
+        })
+    };
+    match item {
+        CheckItem::Role {
+            user,
+            application,
+            role,
+        } => {
+            let app = view.app(application).ok_or_else(|| {
+                Error::invalid(
+                    format!("{at}.application"),
+                    format!("no application named `{application}`"),
+                )
+            })?;
+            let role = view.role(app, role).ok_or_else(|| {
+                Error::invalid(
+                    format!("{at}.role"),
+                    format!("application `{application}` has no role `{role}`"),
+                )
+            })?;
+            Ok(Resolved::Role {
+                user: user_of(user)?,
+                app,
+                role,
+            })
+        }
+        CheckItem::Record {
+            user,
+            entity,
+            record,
+            action: a,
+        } => {
+            let e = view.entity(entity).ok_or_else(|| {
+                Error::invalid(
+                    format!("{at}.entity"),
+                    format!("no entity named `{entity}`"),
+                )
+            })?;
+            Ok(Resolved::Record {
+                user: user_of(user)?,
+                entity: e,
+                key: record.clone(),
+                action: action(a, &format!("{at}.action"))?,
+            })
+        }
+    }
+}
+
+async fn record_ref(
+    state: &AppState,
+    entity: EntityId,
+    key: &str,
+    at: &str,
+) -> Result<RecordRef, Error> {
+    let (num, owner) = state.store.acl_record(entity, key).await?.ok_or_else(|| {
+        Error::invalid(
+            format!("{at}.record"),
+            format!("no record `{key}` in this entity"),
+        )
+    })?;
+    Ok(RecordRef { num, owner })
+}
+
+fn freshness(raw: Option<&str>) -> Result<Option<u64>, Error> {
+    raw.map(|t| parse_token(t, "at_least_as_fresh")).transpose()
+}
+
+/// Decide a batch of role and record checks.
+#[utoipa::path(
+    post, path = "/api/v1/authz/check", tag = "authz",
+    request_body = CheckRequest,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "One result per check, in order", body = CheckResponse),
+        (status = 422, description = "A check names something unknown", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn check(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Json(req): Json<CheckRequest>,
+) -> Result<Json<CheckResponse>, ApiError> {
+    it_user(&auth)?;
+    if req.checks.is_empty() || req.checks.len() > MAX_CHECKS {
+        return Err(Error::invalid("checks", format!("give 1 to {MAX_CHECKS} checks")).into());
+    }
+    let revision = state
+        .authz
+        .fresh(freshness(req.at_least_as_fresh.as_deref())?)
+        .await?;
+    let now = millis(state.clock.now());
+    let resolved: Vec<Resolved> = {
+        let view = state.authz.view();
+        req.checks
+            .iter()
+            .enumerate()
+            .map(|(i, c)| resolve(&view, c, &format!("checks[{i}]")))
+            .collect::<Result<_, _>>()?
+    };
+    // Records' owners come from the database, outside the index lock.
+    let mut records = Vec::with_capacity(resolved.len());
+    for (i, r) in resolved.iter().enumerate() {
+        records.push(match r {
+            Resolved::Record { entity, key, .. } => {
+                Some(record_ref(&state, *entity, key, &format!("checks[{i}]")).await?)
+            }
+            Resolved::Role { .. } => None,
+        });
+    }
+    let view = state.authz.view();
+    let results = resolved
+        .iter()
+        .zip(records)
+        .map(|(r, rec)| CheckResult {
+            allowed: match (r, rec) {
+                (Resolved::Role { user, app, role }, _) => view
+                    .roles
+                    .check(&view.acl, *user, *app, *role, now)
+                    .is_some(),
+                (
+                    Resolved::Record {
+                        user,
+                        entity,
+                        action,
+                        ..
+                    },
+                    Some(rec),
+                ) => view.acl.can(*user, *action, *entity, rec),
+                (Resolved::Record { .. }, None) => false,
+            },
+        })
+        .collect();
+    Ok(Json(CheckResponse {
+        revision: token(revision),
+        results,
+    }))
+}
+
+/// Decide one check and say which rule and path decided it.
+#[utoipa::path(
+    post, path = "/api/v1/authz/explain", tag = "authz",
+    request_body = CheckRequest,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The decision and its reason", body = ExplainResponse),
+        (status = 422, description = "Not exactly one check, or it names something unknown", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn explain(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Json(req): Json<CheckRequest>,
+) -> Result<Json<ExplainResponse>, ApiError> {
+    it_user(&auth)?;
+    let [item] = req.checks.as_slice() else {
+        return Err(Error::invalid("checks", "explain takes exactly one check").into());
+    };
+    let revision = state
+        .authz
+        .fresh(freshness(req.at_least_as_fresh.as_deref())?)
+        .await?;
+    let now = millis(state.clock.now());
+    let resolved = resolve(&state.authz.view(), item, "checks[0]")?;
+    let rec = match &resolved {
+        Resolved::Record { entity, key, .. } => {
+            Some(record_ref(&state, *entity, key, "checks[0]").await?)
+        }
+        Resolved::Role { .. } => None,
+    };
+    let view = state.authz.view();
+    let mut out = ExplainResponse {
+        revision: token(revision),
+        allowed: false,
+        rule: "none".into(),
+        reason: String::new(),
+        path: Vec::new(),
+        principal: None,
+        checked: Vec::new(),
+    };
+    match (resolved, rec) {
+        (Resolved::Role { user, app, role }, _) => {
+            match view.roles.check(&view.acl, user, app, role, now) {
+                Some(grant) => {
+                    let who = view.describe(grant.principal);
+                    out.allowed = true;
+                    out.rule = "role_grant".into();
+                    out.reason = match grant.until {
+                        Some(u) => format!("role granted to {who} until {}", fmt_millis(u)),
+                        None => format!("role granted to {who}"),
+                    };
+                    out.principal = Some(who);
+                }
+                None => {
+                    out.reason =
+                        "no unexpired grant of this role to the user or any of their groups".into();
+                    out.checked = vec!["user".into(), "groups".into()];
+                }
+            }
+        }
+        (
+            Resolved::Record {
+                user,
+                entity,
+                action,
+                ..
+            },
+            Some(rec),
+        ) => {
+            let why = view
+                .acl
+                .explain(user, action, entity, rec)
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            out.allowed = why.allowed();
+            match why {
+                AclReason::Public => {
+                    out.rule = "public".into();
+                    out.reason = format!("the entity is public for {action}");
+                }
+                AclReason::Owner { path, .. } => {
+                    out.rule = "owner".into();
+                    out.path = path
+                        .iter()
+                        .map(|&n| view.describe(Principal::user(n)))
+                        .collect();
+                    out.reason = if path.len() <= 1 {
+                        "the user owns the record".into()
+                    } else {
+                        format!("the record's owner is {} level(s) below the user in the reports-to hierarchy", path.len() - 1)
+                    };
+                }
+                AclReason::Grant {
+                    principal,
+                    actions,
+                    path,
+                } => {
+                    let who = view.describe(principal);
+                    out.rule = "grant".into();
+                    if let rampart_authz::acl::PrincipalKind::Node(h, _) = principal.kind() {
+                        out.path = path
+                            .iter()
+                            .map(|&n| view.describe(Principal::node(h, n)))
+                            .collect();
+                    }
+                    out.reason = format!("{who} is granted {actions} on the record");
+                    out.principal = Some(who);
+                }
+                AclReason::Denied { checked } => {
+                    out.reason = format!("no rule allows {action}: checked {}", checked.join(", "));
+                    out.checked = checked.into_iter().map(String::from).collect();
+                }
+            }
+        }
+        (Resolved::Record { .. }, None) => {}
+    }
+    Ok(Json(out))
+}
+
+fn fmt_millis(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| ms.to_string())
+}
+
+/// The records of an entity a user may read, a page at a time, filtered inside the database.
+#[utoipa::path(
+    post, path = "/api/v1/authz/list-filter", tag = "authz",
+    request_body = ListFilterRequest,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "A page of readable records in key order", body = ListFilterResponse),
+        (status = 422, description = "Unknown user or entity, or a bad page size", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_filter(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Json(req): Json<ListFilterRequest>,
+) -> Result<Json<ListFilterResponse>, ApiError> {
+    it_user(&auth)?;
+    let limit = req.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(Error::invalid("limit", "must be 1 to 500").into());
+    }
+    let revision = state
+        .authz
+        .fresh(freshness(req.at_least_as_fresh.as_deref())?)
+        .await?;
+    let filter = {
+        let view = state.authz.view();
+        let id = user_id(&req.user, "user")?;
+        let user = view.user_num(id).ok_or_else(|| {
+            Error::invalid("user", format!("user {id} is unknown to authorization"))
+        })?;
+        let e = view
+            .entity(&req.entity)
+            .ok_or_else(|| Error::invalid("entity", format!("no entity named `{}`", req.entity)))?;
+        view.list_filter(e, user, i64::from(limit))?
+    };
+    let mut rows = state
+        .store
+        .readable_records(&filter, req.cursor.as_deref(), i64::from(limit) + 1)
+        .await?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let total = if req.count {
+        Some(state.store.count_readable(&filter).await?)
+    } else {
+        None
+    };
+    let view = state.authz.view();
+    let items: Vec<ReadableRecord> = rows
+        .into_iter()
+        .map(|(key, owner)| ReadableRecord {
+            key,
+            owner: owner
+                .and_then(|o| view.user_by_num(o))
+                .map(|u| u.to_string()),
+        })
+        .collect();
+    Ok(Json(ListFilterResponse {
+        revision: token(revision),
+        next_cursor: if more {
+            items.last().map(|r| r.key.clone())
+        } else {
+            None
+        },
+        items,
+        total,
+        strategy: if filter.walk_in_order {
+            "walk"
+        } else {
+            "collect"
+        },
+    }))
+}
+
+/// The roles a user holds in an application now (directly or through groups).
+#[utoipa::path(
+    get, path = "/api/v1/authz/roles", tag = "authz",
+    params(RolesQuery),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Role names", body = RolesResponse),
+        (status = 422, description = "Unknown user or application", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn roles(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Query(q): Query<RolesQuery>,
+) -> Result<Json<RolesResponse>, ApiError> {
+    it_user(&auth)?;
+    let revision = state.authz.fresh(None).await?;
+    let now = millis(state.clock.now());
+    let view = state.authz.view();
+    let id = user_id(&q.user, "user")?;
+    let app = view.app(&q.application).ok_or_else(|| {
+        Error::invalid(
+            "application",
+            format!("no application named `{}`", q.application),
+        )
+    })?;
+    let roles = match view.user_num(id) {
+        Some(user) => view
+            .roles
+            .roles_of(&view.acl, user, app, now)
+            .into_iter()
+            .filter_map(|r| view.role_name(r).map(String::from))
+            .collect(),
+        None => Vec::new(),
+    };
+    Ok(Json(RolesResponse {
+        revision: token(revision),
+        roles,
+    }))
+}
+
+fn principal(p: &PrincipalWire, field: &str) -> Result<PrincipalRef, Error> {
+    Ok(match p {
+        PrincipalWire::User { id } => PrincipalRef::User(user_id(id, field)?),
+        PrincipalWire::Group { name } => PrincipalRef::Group(name.clone()),
+        PrincipalWire::Unit { hierarchy, unit } => PrincipalRef::Node {
+            hierarchy: hierarchy.clone(),
+            node: unit.clone(),
+        },
+    })
+}
+
+/// Hierarchy kinds by name: the view's, and those created earlier in the same batch.
+type Kinds<'a> = (&'a AuthzView, &'a [(String, HierarchyKind)]);
+
+fn node(kinds: Kinds<'_>, hierarchy: &str, raw: &str, field: &str) -> Result<NodeRef, Error> {
+    // Reports-to nodes are users; unit nodes are keys. Unknown hierarchies are reported by
+    // the store with the rest of the batch.
+    let kind = kinds
+        .1
+        .iter()
+        .find(|(name, _)| name == hierarchy)
+        .map(|(_, k)| *k)
+        .or_else(|| kinds.0.hierarchy(hierarchy).map(|(_, k)| k));
+    match kind {
+        Some(HierarchyKind::ReportsTo) => Ok(NodeRef::User(user_id(raw, field)?)),
+        _ => Ok(NodeRef::Key(raw.to_owned())),
+    }
+}
+
+fn to_op(view: Kinds<'_>, op: &WriteOp, at: &str) -> Result<AuthzOp, Error> {
+    let f = |name: &str| format!("{at}.{name}");
+    Ok(match op {
+        WriteOp::CreateGroup { name, description } => AuthzOp::CreateGroup {
+            name: name.clone(),
+            description: description.clone(),
+        },
+        WriteOp::DeleteGroup { name } => AuthzOp::DeleteGroup { name: name.clone() },
+        WriteOp::AddGroupMember { group, user } => AuthzOp::AddGroupMember {
+            group: group.clone(),
+            user: user_id(user, &f("user"))?,
+        },
+        WriteOp::RemoveGroupMember { group, user } => AuthzOp::RemoveGroupMember {
+            group: group.clone(),
+            user: user_id(user, &f("user"))?,
+        },
+        WriteOp::CreateHierarchy { name, kind } => AuthzOp::CreateHierarchy {
+            name: name.clone(),
+            kind: match kind.as_str() {
+                "reports_to" => HierarchyKind::ReportsTo,
+                "units" => HierarchyKind::Units,
+                _ => return Err(Error::invalid(f("kind"), "must be `reports_to` or `units`")),
+            },
+        },
+        WriteOp::SetParent {
+            hierarchy,
+            node: n,
+            parent,
+        } => AuthzOp::SetParent {
+            hierarchy: hierarchy.clone(),
+            node: node(view, hierarchy, n, &f("node"))?,
+            parent: parent
+                .as_deref()
+                .map(|p| node(view, hierarchy, p, &f("parent")))
+                .transpose()?,
+        },
+        WriteOp::AddUnitMember {
+            hierarchy,
+            unit,
+            user,
+        } => AuthzOp::AddUnitMember {
+            hierarchy: hierarchy.clone(),
+            unit: unit.clone(),
+            user: user_id(user, &f("user"))?,
+        },
+        WriteOp::RemoveUnitMember {
+            hierarchy,
+            unit,
+            user,
+        } => AuthzOp::RemoveUnitMember {
+            hierarchy: hierarchy.clone(),
+            unit: unit.clone(),
+            user: user_id(user, &f("user"))?,
+        },
+        WriteOp::PutEntity {
+            name,
+            public,
+            owner_hierarchy,
+            grants,
+        } => AuthzOp::PutEntity {
+            name: name.clone(),
+            public: actions(public, &f("public"))?,
+            owner_hierarchy: owner_hierarchy.clone(),
+            grants: *grants,
+        },
+        WriteOp::PutRecords { entity, records } => {
+            if records.is_empty() || records.len() > 1_000 {
+                return Err(Error::invalid(f("records"), "give 1 to 1,000 records"));
+            }
+            AuthzOp::PutRecords {
+                entity: entity.clone(),
+                records: records
+                    .iter()
+                    .map(|r| {
+                        Ok((
+                            r.key.clone(),
+                            r.owner
+                                .as_deref()
+                                .map(|o| user_id(o, &f("records.owner")))
+                                .transpose()?,
+                        ))
+                    })
+                    .collect::<Result<_, Error>>()?,
+            }
+        }
+        WriteOp::DeleteRecord { entity, key } => AuthzOp::DeleteRecord {
+            entity: entity.clone(),
+            key: key.clone(),
+        },
+        WriteOp::AddGrant {
+            entity,
+            record,
+            principal: p,
+            actions: a,
+        } => AuthzOp::AddGrant {
+            entity: entity.clone(),
+            record: record.clone(),
+            principal: principal(p, &f("principal"))?,
+            actions: actions(a, &f("actions"))?,
+        },
+        WriteOp::RemoveGrant {
+            entity,
+            record,
+            principal: p,
+        } => AuthzOp::RemoveGrant {
+            entity: entity.clone(),
+            record: record.clone(),
+            principal: principal(p, &f("principal"))?,
+        },
+        WriteOp::CreateApplication { name, description } => AuthzOp::CreateApplication {
+            name: name.clone(),
+            description: description.clone(),
+        },
+        WriteOp::CreateRole {
+            application,
+            name,
+            description,
+        } => AuthzOp::CreateRole {
+            app: application.clone(),
+            name: name.clone(),
+            description: description.clone(),
+        },
+        WriteOp::DeleteRole { application, name } => AuthzOp::DeleteRole {
+            app: application.clone(),
+            name: name.clone(),
+        },
+        WriteOp::GrantRole {
+            application,
+            role,
+            principal: p,
+            until,
+        } => AuthzOp::GrantRole {
+            app: application.clone(),
+            role: role.clone(),
+            principal: principal(p, &f("principal"))?,
+            until: *until,
+        },
+        WriteOp::RevokeRole {
+            application,
+            role,
+            principal: p,
+        } => AuthzOp::RevokeRole {
+            app: application.clone(),
+            role: role.clone(),
+            principal: principal(p, &f("principal"))?,
+        },
+    })
+}
+
+/// Change authorization data: groups, hierarchies, units, entities, records, grants,
+/// applications, roles and role grants. All operations commit together or none does; each
+/// is an audit event.
+#[utoipa::path(
+    post, path = "/api/v1/authz/write", tag = "authz",
+    request_body = WriteRequest,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Written; the revision token", body = WriteResponse),
+        (status = 403, description = "Not an IT administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A duplicate, or a move that would make a cycle", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An operation names something unknown or is malformed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn write(
+    State(state): State<AppState>,
+    Administrator(admin): Administrator,
+    Json(req): Json<WriteRequest>,
+) -> Result<Json<WriteResponse>, ApiError> {
+    if req.operations.is_empty() || req.operations.len() > 100 {
+        return Err(Error::invalid("operations", "give 1 to 100 operations").into());
+    }
+    // Hierarchy kinds decide how a node is named; make sure the view knows every hierarchy.
+    state.authz.fresh(None).await?;
+    let ops: Vec<AuthzOp> = {
+        let view = state.authz.view();
+        let mut created: Vec<(String, HierarchyKind)> = Vec::new();
+        let mut ops = Vec::with_capacity(req.operations.len());
+        for (i, op) in req.operations.iter().enumerate() {
+            let op = to_op((&view, &created), op, &format!("operations[{i}]"))?;
+            if let AuthzOp::CreateHierarchy { name, kind } = &op {
+                created.push((name.clone(), *kind));
+            }
+            ops.push(op);
+        }
+        ops
+    };
+    let revision = state
+        .store
+        .authz_write(&admin.audit(&state), state.clock.now(), &ops)
+        .await?;
+    state.authz.after_write(revision).await?;
+    Ok(Json(WriteResponse {
+        revision: token(revision),
+    }))
+}

@@ -1,0 +1,278 @@
+//! `/api/v1/authz` end to end: writes, checks, explanations, list filtering, freshness.
+
+use rampart_core::Provider;
+use rampart_store::BackendKind;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use time::Duration;
+
+use crate::kit::{no_tweak, on_both, start, start_on, Node, USER_PASSWORD};
+
+const CHECK: &str = "/api/v1/authz/check";
+const WRITE: &str = "/api/v1/authz/write";
+
+async fn write(node: &Node, token: &str, ops: Value) -> String {
+    let (status, body) = node.post(WRITE, token, json!({ "operations": ops })).await;
+    assert_eq!(status, StatusCode::OK, "{}: {body}", node.name());
+    body["revision"].as_str().unwrap().to_owned()
+}
+
+async fn allowed(node: &Node, token: &str, checks: Value) -> Vec<bool> {
+    let (status, body) = node.post(CHECK, token, json!({ "checks": checks })).await;
+    assert_eq!(status, StatusCode::OK, "{}: {body}", node.name());
+    body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["allowed"].as_bool().unwrap())
+        .collect()
+}
+
+fn record(user: &str, key: &str, action: &str) -> Value {
+    json!({ "kind": "record", "user": user, "entity": "sale", "record": key, "action": action })
+}
+
+fn role(user: &str, role: &str) -> Value {
+    json!({ "kind": "role", "user": user, "application": "sales", "role": role })
+}
+
+/// The seed's sales team: director → manager → two reps, a rep elsewhere, units, a group.
+struct Team {
+    director: String,
+    manager: String,
+    rep: String,
+    peer: String,
+    outsider: String,
+}
+
+async fn sales_team(node: &Node, token: &str) -> Team {
+    let mut ids = Vec::new();
+    for name in ["director", "manager", "rep", "peer", "outsider"] {
+        ids.push(
+            node.create_user(Provider::End, name, USER_PASSWORD, false)
+                .await,
+        );
+    }
+    let t = Team {
+        director: ids[0].clone(),
+        manager: ids[1].clone(),
+        rep: ids[2].clone(),
+        peer: ids[3].clone(),
+        outsider: ids[4].clone(),
+    };
+    write(node, token, json!([
+        { "op": "create_hierarchy", "name": "reports", "kind": "reports_to" },
+        { "op": "create_hierarchy", "name": "branches", "kind": "units" },
+        { "op": "set_parent", "hierarchy": "reports", "node": t.manager, "parent": t.director },
+        { "op": "set_parent", "hierarchy": "reports", "node": t.rep, "parent": t.manager },
+        { "op": "set_parent", "hierarchy": "reports", "node": t.peer, "parent": t.manager },
+        { "op": "set_parent", "hierarchy": "branches", "node": "lisbon", "parent": "europe" },
+        { "op": "add_unit_member", "hierarchy": "branches", "unit": "lisbon", "user": t.outsider },
+        { "op": "create_group", "name": "auditors" },
+        { "op": "put_entity", "name": "sale", "owner_hierarchy": "reports", "grants": true },
+        { "op": "put_records", "entity": "sale", "records": [
+            { "key": "s-rep", "owner": t.rep },
+            { "key": "s-peer", "owner": t.peer },
+            { "key": "s-outsider", "owner": t.outsider },
+            { "key": "s-none" },
+        ]},
+        { "op": "add_grant", "entity": "sale", "record": "s-none",
+          "principal": { "type": "unit", "hierarchy": "branches", "unit": "europe" }, "actions": ["read"] },
+        { "op": "add_grant", "entity": "sale", "record": "s-peer",
+          "principal": { "type": "group", "name": "auditors" }, "actions": ["read"] },
+        { "op": "create_application", "name": "sales" },
+        { "op": "create_role", "application": "sales", "name": "rep" },
+        { "op": "create_role", "application": "sales", "name": "director" },
+        { "op": "grant_role", "application": "sales", "role": "director", "principal": { "type": "user", "id": t.director } },
+        { "op": "grant_role", "application": "sales", "role": "rep", "principal": { "type": "group", "name": "auditors" } },
+        { "op": "add_group_member", "group": "auditors", "user": t.outsider },
+    ]))
+    .await;
+    t
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decisions_follow_roles_hierarchy_and_grants() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let admin = node.admin().await;
+        let t = sales_team(&node, &admin).await;
+        // (user, record, action, allowed): the permission matrix of the seed's sales team.
+        let table = [
+            (&t.rep, "s-rep", "read", true),
+            (&t.rep, "s-peer", "read", false),
+            (&t.manager, "s-rep", "write", true),
+            (&t.manager, "s-peer", "read", true),
+            (&t.director, "s-rep", "read", true),
+            (&t.director, "s-outsider", "read", false),
+            (&t.outsider, "s-outsider", "read", true),
+            (&t.outsider, "s-none", "read", true), // via the europe branch, above lisbon
+            (&t.outsider, "s-none", "write", false),
+            (&t.outsider, "s-peer", "read", true), // via the auditors group
+            (&t.rep, "s-none", "read", false),
+        ];
+        let checks: Vec<Value> = table.iter().map(|(u, r, a, _)| record(u, r, a)).collect();
+        let expected: Vec<bool> = table.iter().map(|(_, _, _, e)| *e).collect();
+        assert_eq!(allowed(&node, &admin, json!(checks)).await, expected, "{name}");
+        let roles = [
+            (role(&t.director, "director"), true),
+            (role(&t.rep, "director"), false),
+            (role(&t.outsider, "rep"), true),
+            (role(&t.rep, "rep"), false),
+        ];
+        let got = allowed(&node, &admin, json!(roles.iter().map(|(c, _)| c.clone()).collect::<Vec<_>>())).await;
+        assert_eq!(got, roles.iter().map(|(_, e)| *e).collect::<Vec<_>>(), "{name}");
+
+        // Explanations name the rule and the path.
+        let (_, why) = node.post("/api/v1/authz/explain", &admin, json!({ "checks": [record(&t.director, "s-rep", "read")] })).await;
+        assert_eq!(why["rule"], "owner", "{name}: {why}");
+        assert_eq!(why["path"], json!([format!("user:{}", t.director), format!("user:{}", t.manager), format!("user:{}", t.rep)]));
+        let (_, why) = node.post("/api/v1/authz/explain", &admin, json!({ "checks": [record(&t.outsider, "s-none", "read")] })).await;
+        assert_eq!(why["rule"], "grant", "{name}: {why}");
+        assert_eq!(why["principal"], "node:branches/europe");
+        assert_eq!(why["path"], json!(["node:branches/europe", "node:branches/lisbon"]));
+        let (_, why) = node.post("/api/v1/authz/explain", &admin, json!({ "checks": [record(&t.rep, "s-peer", "read")] })).await;
+        assert_eq!((why["allowed"].as_bool(), why["rule"].as_str()), (Some(false), Some("none")), "{name}: {why}");
+        assert_eq!(why["checked"], json!(["public", "owner", "grants"]));
+        let (_, why) = node.post("/api/v1/authz/explain", &admin, json!({ "checks": [role(&t.outsider, "rep")] })).await;
+        assert_eq!(why["principal"], "group:auditors", "{name}: {why}");
+
+        // List filtering, paged.
+        let (status, page) = node.post("/api/v1/authz/list-filter", &admin, json!({ "user": t.manager, "entity": "sale", "limit": 1, "count": true })).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {page}");
+        assert_eq!(page["items"][0]["key"], "s-peer");
+        assert_eq!(page["total"], 2);
+        let (_, page2) = node.post("/api/v1/authz/list-filter", &admin, json!({ "user": t.manager, "entity": "sale", "cursor": page["next_cursor"] })).await;
+        assert_eq!(page2["items"], json!([{ "key": "s-rep", "owner": t.rep }]), "{name}");
+        assert_eq!(page2["next_cursor"], Value::Null);
+
+        // Time-limited role grants end on their own.
+        write(&node, &admin, json!([{ "op": "grant_role", "application": "sales", "role": "rep",
+            "principal": { "type": "user", "id": t.rep },
+            "until": "2026-06-01T10:00:00Z" }])).await;
+        assert_eq!(allowed(&node, &admin, json!([role(&t.rep, "rep")])).await, [true]);
+        let (_, roles) = node.post("/api/v1/authz/explain", &admin, json!({ "checks": [role(&t.rep, "rep")] })).await;
+        assert!(roles["reason"].as_str().unwrap().contains("until 2026-06-01T10:00:00Z"), "{roles}");
+        node.clock.advance(Duration::hours(2));
+        // The admin's session idled out too: log in again.
+        let admin = node.login("it", "admin", crate::kit::ADMIN_PASSWORD).await;
+        assert_eq!(allowed(&node, &admin, json!([role(&t.rep, "rep")])).await, [false], "{name}");
+
+        // Moving the manager under nobody: the director loses the team at once.
+        write(&node, &admin, json!([{ "op": "set_parent", "hierarchy": "reports", "node": t.manager, "parent": null }])).await;
+        assert_eq!(allowed(&node, &admin, json!([record(&t.director, "s-rep", "read")])).await, [false], "{name}");
+
+        // Every change is an audit event.
+        let events = node.events().await;
+        for action in ["authz.hierarchy.create", "authz.hierarchy.set_parent", "authz.grant.add", "authz.role.grant", "authz.records.put"] {
+            assert!(events.iter().any(|e| e.action == action), "{name}: {action}");
+        }
+        node.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_authorization_input_is_refused_and_changes_nothing() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let admin = node.admin().await;
+        let t = sales_team(&node, &admin).await;
+        let (_, before) = node.post(CHECK, &admin, json!({ "checks": [role(&t.director, "director")] })).await;
+        let revision = before["revision"].clone();
+        let cases = [
+            (json!([{ "op": "set_parent", "hierarchy": "reports", "node": t.director, "parent": t.rep }]), 409, "conflict"),
+            (json!([{ "op": "add_grant", "entity": "sale", "record": "s-rep", "principal": { "type": "group", "name": "ghosts" }, "actions": ["read"] }]), 422, "invalid-input"),
+            (json!([{ "op": "add_grant", "entity": "sale", "record": "s-peer", "principal": { "type": "group", "name": "auditors" }, "actions": ["read"] }]), 409, "conflict"),
+            (json!([{ "op": "add_grant", "entity": "sale", "record": "s-rep", "principal": { "type": "user", "id": t.rep }, "actions": ["delete"] }]), 422, "invalid-input"),
+            (json!([{ "op": "create_hierarchy", "name": "x", "kind": "circle" }]), 422, "invalid-input"),
+            (json!([{ "op": "set_parent", "hierarchy": "reports", "node": "not-a-user", "parent": null }]), 422, "invalid-input"),
+            (json!([{ "op": "create_group", "name": "fresh" }, { "op": "create_group", "name": "auditors" }]), 409, "conflict"),
+        ];
+        for (ops, status, code) in cases {
+            let (got, body) = node.post(WRITE, &admin, json!({ "operations": ops })).await;
+            assert_eq!(got.as_u16(), status, "{name} {ops}: {body}");
+            assert_eq!(body["type"], format!("urn:rampart:problem:{code}"), "{name}: {body}");
+        }
+        let (_, after) = node.post(CHECK, &admin, json!({ "checks": [role(&t.director, "director")] })).await;
+        assert_eq!(after["revision"], revision, "{name}: nothing written");
+        // `fresh` was refused with the rest of its batch.
+        let (_, body) = node.post(WRITE, &admin, json!({ "operations": [{ "op": "delete_group", "name": "fresh" }] })).await;
+        assert_eq!(body["type"], "urn:rampart:problem:invalid-input", "{name}: {body}");
+
+        // Checks naming unknown things, a token from the future, a deleted user.
+        let bad_checks = [
+            json!({ "checks": [role(&t.rep, "emperor")] }),
+            json!({ "checks": [record(&t.rep, "no-such-record", "read")] }),
+            json!({ "checks": [role(&t.rep, "rep")], "at_least_as_fresh": "r999999" }),
+            json!({ "checks": [role(&t.rep, "rep")], "at_least_as_fresh": "yesterday" }),
+            json!({ "checks": [] }),
+        ];
+        for body in bad_checks {
+            let (status, problem) = node.post(CHECK, &admin, body.clone()).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name} {body}: {problem}");
+        }
+        let response = node.request(reqwest::Method::DELETE, &format!("/api/v1/users/{}", t.rep), Some(&admin), None).await;
+        assert_eq!(response.status(), StatusCode::NO_CONTENT, "{name}");
+        let (status, problem) = node.post(CHECK, &admin, json!({ "checks": [record(&t.rep, "s-rep", "read")] })).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {problem}");
+        assert!(problem["detail"].as_str().unwrap_or_default().contains("unknown"), "{problem}");
+
+        // Only administrators write; end users cannot ask for decisions.
+        let user = node.login("end", "director", USER_PASSWORD).await;
+        let (status, _) = node.post(WRITE, &user, json!({ "operations": [{ "op": "create_group", "name": "mine" }] })).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{name}");
+        let (status, _) = node.post(CHECK, &user, json!({ "checks": [role(&t.director, "director")] })).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{name}");
+        node.shutdown().await;
+    })
+    .await;
+}
+
+/// Zanzibar's "new enemy": a revoke on one node is seen by the very next request on another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoke_is_seen_by_the_next_request_on_another_node() {
+    let a = start(BackendKind::Postgres, no_tweak).await;
+    let b = start_on(BackendKind::Postgres, a.database_url(), no_tweak).await;
+    let admin = a.admin().await;
+    let admin_b = b.login("it", "admin", kit_admin_password()).await;
+    let t = sales_team(&a, &admin).await;
+    for round in 0..5 {
+        let granted = write(&a, &admin, json!([{ "op": "grant_role", "application": "sales", "role": "rep", "principal": { "type": "user", "id": t.rep } }])).await;
+        // Read-your-writes on the other node with the token.
+        let (_, body) = b
+            .post(
+                CHECK,
+                &admin_b,
+                json!({ "checks": [role(&t.rep, "rep")], "at_least_as_fresh": granted }),
+            )
+            .await;
+        assert_eq!(body["results"][0]["allowed"], true, "round {round}: {body}");
+        write(&a, &admin, json!([{ "op": "revoke_role", "application": "sales", "role": "rep", "principal": { "type": "user", "id": t.rep } }])).await;
+        // No token: the very next request on B must not allow.
+        assert_eq!(
+            allowed(&b, &admin_b, json!([role(&t.rep, "rep")])).await,
+            [false],
+            "round {round}"
+        );
+        // Same for a record grant.
+        write(&a, &admin, json!([{ "op": "add_grant", "entity": "sale", "record": "s-outsider", "principal": { "type": "user", "id": t.rep }, "actions": ["read"] }])).await;
+        assert_eq!(
+            allowed(&b, &admin_b, json!([record(&t.rep, "s-outsider", "read")])).await,
+            [true],
+            "round {round}"
+        );
+        write(&a, &admin, json!([{ "op": "remove_grant", "entity": "sale", "record": "s-outsider", "principal": { "type": "user", "id": t.rep } }])).await;
+        assert_eq!(
+            allowed(&b, &admin_b, json!([record(&t.rep, "s-outsider", "read")])).await,
+            [false],
+            "round {round}"
+        );
+    }
+    b.shutdown().await;
+    a.shutdown().await;
+}
+
+fn kit_admin_password() -> &'static str {
+    crate::kit::ADMIN_PASSWORD
+}
