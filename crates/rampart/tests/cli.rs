@@ -332,3 +332,21 @@ fn the_password_is_never_accepted_on_the_command_line() {
     let empty = run(rampart(dir.path()).args(["admin", "create-it-user", "--username", "x"]));
     assert!(failure_message(&empty).contains("no password on standard input"));
 }
+
+#[test]
+fn acl_rebuild_reports_and_names_unknown_entities() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path()).unwrap();
+    let ok = run(rampart(dir.path()).args(["acl", "rebuild"]));
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        ok.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(stdout.contains("0 paths repaired"), "{stdout}");
+    assert!(stdout.contains("index loaded at revision r0"), "{stdout}");
+    let bad = run(rampart(dir.path()).args(["acl", "rebuild", "--entity", "nope"]));
+    let message = failure_message(&bad);
+    assert!(message.contains("no entity named `nope`"), "{message}");
+}
