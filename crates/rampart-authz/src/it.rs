@@ -39,6 +39,11 @@ pub enum Level {
 }
 
 impl Level {
+    /// The level named `name`.
+    pub fn parse(name: &str) -> Option<Level> {
+        Level::ALL.into_iter().find(|l| l.as_str() == name)
+    }
+
     /// Every level, lowest first.
     pub const ALL: [Level; 6] = [
         Level::None,
@@ -216,6 +221,76 @@ impl Permissions {
     /// Makes `user` a member of `team` with `role` (on all the team's applications).
     pub fn set_team_role(&mut self, team: TeamId, user: ItUserId, role: RoleId) {
         self.team_role.insert((team, user), role);
+    }
+
+    /// Removes the user's default IT role.
+    pub fn clear_default_role(&mut self, user: ItUserId) {
+        self.default_role.remove(&user);
+    }
+
+    /// The user's default IT role.
+    pub fn default_role(&self, user: ItUserId) -> Option<RoleId> {
+        self.default_role.get(&user).copied()
+    }
+
+    /// Records that `module` belongs to `app`.
+    pub fn set_module_app(&mut self, module: ModuleId, app: AppId) {
+        self.module_app.insert(module, app);
+    }
+
+    /// Sets or clears the team that owns `app`.
+    pub fn set_app_team(&mut self, app: AppId, team: Option<TeamId>) {
+        match team {
+            Some(t) => self.app_team.insert(app, t),
+            None => self.app_team.remove(&app),
+        };
+    }
+
+    /// The team that owns `app`.
+    pub fn app_team(&self, app: AppId) -> Option<TeamId> {
+        self.app_team.get(&app).copied()
+    }
+
+    /// The applications owned by `team`.
+    pub fn team_apps(&self, team: TeamId) -> Vec<AppId> {
+        let mut apps: Vec<AppId> = self
+            .app_team
+            .iter()
+            .filter(|(_, t)| **t == team)
+            .map(|(a, _)| *a)
+            .collect();
+        apps.sort_unstable();
+        apps
+    }
+
+    /// Removes `user` from `team`.
+    pub fn remove_team_role(&mut self, team: TeamId, user: ItUserId) {
+        self.team_role.remove(&(team, user));
+    }
+
+    /// Sets a role's level in one environment; false for an unknown role or environment.
+    pub fn set_role_level(&mut self, role: RoleId, environment: EnvId, level: Level) -> bool {
+        match self
+            .roles
+            .get_mut(usize::from(role.0))
+            .and_then(|r| r.levels.get_mut(usize::from(environment.0)))
+        {
+            Some(slot) => {
+                *slot = level;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The environments, in order.
+    pub fn environments(&self) -> &[String] {
+        &self.environments
+    }
+
+    /// The IT roles.
+    pub fn roles(&self) -> &[ItRole] {
+        &self.roles
     }
 
     /// Sets an override, for one environment or (with `None`) for all.

@@ -587,3 +587,120 @@ pub struct RolesResponse {
     /// Role names, sorted.
     pub roles: Vec<String>,
 }
+
+/// Where an IT override applies.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ItScopeWire {
+    /// One module.
+    Module {
+        /// Module name.
+        name: String,
+    },
+    /// Every module of an application.
+    Application {
+        /// Application name.
+        name: String,
+    },
+}
+
+/// One change to IT permissions.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ItWriteOp {
+    /// Set (null: clear) an IT user's default IT role. Administrators only.
+    SetItRole {
+        /// IT user id.
+        user: String,
+        /// `administrator`, `developer`, `tester`, `operations`, `auditor`, `contractor`.
+        #[serde(default)]
+        role: Option<String>,
+    },
+    /// Set an IT role's level in one environment. Administrators only.
+    SetRoleLevel {
+        /// Role.
+        role: String,
+        /// Environment.
+        environment: String,
+        /// `none`, `reference`, `open`, `change`, `deploy` or `full`.
+        level: String,
+    },
+    /// Create a team. Administrators only.
+    CreateTeam {
+        /// Name.
+        name: String,
+    },
+    /// Put an IT user in a team with a role (null: remove). Needs `full` on every
+    /// application of the team.
+    SetTeamMember {
+        /// Team.
+        team: String,
+        /// IT user id.
+        user: String,
+        /// Role.
+        #[serde(default)]
+        role: Option<String>,
+    },
+    /// Give an application to a team (null: none). Needs `full` on the application.
+    SetApplicationTeam {
+        /// Application.
+        application: String,
+        /// Team.
+        #[serde(default)]
+        team: Option<String>,
+    },
+    /// Register a module of an application. Needs `full` on the application.
+    RegisterModule {
+        /// Module name.
+        name: String,
+        /// Application.
+        application: String,
+    },
+    /// Set (level null: remove) a user's override. Needs `full` on the target in the
+    /// environment(s) concerned: nobody grants what they do not administer.
+    SetOverride {
+        /// IT user id.
+        user: String,
+        /// Module or application.
+        scope: ItScopeWire,
+        /// One environment (null: every environment).
+        #[serde(default)]
+        environment: Option<String>,
+        /// The level (null: remove the override).
+        #[serde(default)]
+        level: Option<String>,
+    },
+}
+
+/// `POST /api/v1/it/write`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ItWriteRequest {
+    /// 1 to 100 operations, applied together or not at all.
+    pub operations: Vec<ItWriteOp>,
+}
+
+/// Query of `GET /api/v1/it/level`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct LevelQuery {
+    /// IT user id.
+    pub user: String,
+    /// Module name.
+    pub module: String,
+    /// Environment name.
+    pub environment: String,
+}
+
+/// An IT user's effective level on a module in an environment, and the grant that decided.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LevelResponse {
+    /// Revision.
+    pub revision: String,
+    /// `none` … `full`.
+    pub level: &'static str,
+    /// `module_override`, `application_override`, `team_role`, `default_role` or `none`.
+    pub decided_by: &'static str,
+    /// The deciding grant in words.
+    pub reason: String,
+}

@@ -20,7 +20,7 @@ use crate::auth::{self, RequestContext, SECURE_COOKIE};
 use crate::error::{ApiError, Problem};
 use crate::metrics::{RequestLabels, RouteLabels};
 use crate::state::AppState;
-use crate::{authz, users};
+use crate::{authz, it, users};
 
 /// Facts about the connection a request arrived on, set by the listener.
 #[derive(Debug, Clone, Copy)]
@@ -45,6 +45,7 @@ pub struct ConnectionInfo {
         (name = "auth", description = "Login, sessions and passwords"),
         (name = "users", description = "User management (IT administrators)"),
         (name = "authz", description = "Authorization decisions and data: roles, hierarchies, ACL"),
+        (name = "it", description = "IT permissions: roles per environment, teams, modules, overrides"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]
@@ -116,6 +117,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(authz::list_filter))
         .routes(routes!(authz::roles))
         .routes(routes!(authz::write))
+        .routes(routes!(it::write))
+        .routes(routes!(it::level_of))
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(metrics))

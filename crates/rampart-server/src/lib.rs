@@ -11,6 +11,7 @@ pub mod authz;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod it;
 pub mod metrics;
 pub mod serve;
 pub mod sessions;

@@ -18,6 +18,9 @@ use std::collections::HashMap;
 use rampart_authz::acl::{
     Acl, Actions, EntityId, EntityRule, HierarchyId, HierarchyKind, Principal, PrincipalKind,
 };
+use rampart_authz::it::{
+    AppId, EnvId, ItUserId, Level, ModuleId, Permissions, RoleId, Scope, TeamId,
+};
 use rampart_authz::roles::{AppNum, RoleNum, Roles};
 use rampart_core::{AuditContext, AuditEvent, Error, Outcome, UserId};
 use serde::{Deserialize, Serialize};
@@ -223,6 +226,72 @@ pub enum AuthzOp {
         /// A user or group.
         principal: PrincipalRef,
     },
+    /// Set (or clear) an IT user's default IT role.
+    SetItRole {
+        /// The IT user.
+        user: UserId,
+        /// Role name; `None` removes it.
+        role: Option<String>,
+    },
+    /// Set an IT role's level in one environment.
+    SetRoleLevel {
+        /// Role name.
+        role: String,
+        /// Environment name.
+        environment: String,
+        /// The level.
+        level: Level,
+    },
+    /// Create a team.
+    CreateTeam {
+        /// Unique name.
+        name: String,
+    },
+    /// Put an IT user in a team with a role (on all the team's applications), or take
+    /// them out (`None`).
+    SetTeamMember {
+        /// Team name.
+        team: String,
+        /// The IT user.
+        user: UserId,
+        /// Role name.
+        role: Option<String>,
+    },
+    /// Give an application to a team (or to none).
+    SetApplicationTeam {
+        /// Application name.
+        app: String,
+        /// Team name.
+        team: Option<String>,
+    },
+    /// Register a module of an application.
+    RegisterModule {
+        /// Unique module name.
+        name: String,
+        /// Application name.
+        app: String,
+    },
+    /// Set (or remove, with `None`) a user's override on a module or application, for one
+    /// environment or all.
+    SetOverride {
+        /// The IT user.
+        user: UserId,
+        /// Module or application.
+        scope: ItScope,
+        /// One environment, or all with `None`.
+        environment: Option<String>,
+        /// The level; `None` removes the override.
+        level: Option<Level>,
+    },
+}
+
+/// Where an IT override applies, by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItScope {
+    /// A module.
+    Module(String),
+    /// An application (all its modules).
+    Application(String),
 }
 
 /// One applied change, as every node replays it (by numbers). Stored as JSON.
@@ -360,6 +429,67 @@ pub enum Change {
     },
     /// The tables were repaired (`rampart acl rebuild`): rebuild the index from them.
     Reload,
+    /// An IT user's default role was set or cleared.
+    ItDefaultRole {
+        /// User number.
+        user: u32,
+        /// Role name.
+        role: Option<String>,
+    },
+    /// An IT role's level in an environment was set.
+    ItRoleLevel {
+        /// Role name.
+        role: String,
+        /// Environment name.
+        environment: String,
+        /// Level name.
+        level: String,
+    },
+    /// A team was created.
+    Team {
+        /// Number.
+        num: u32,
+        /// Name.
+        name: String,
+    },
+    /// A team membership was set or removed.
+    TeamMember {
+        /// Team.
+        team: u32,
+        /// User number.
+        user: u32,
+        /// Role name; `None` removed.
+        role: Option<String>,
+    },
+    /// An application's owning team was set.
+    AppTeam {
+        /// Application.
+        app: u32,
+        /// Team.
+        team: Option<u32>,
+    },
+    /// A module was registered.
+    Module {
+        /// Number.
+        num: u32,
+        /// Name.
+        name: String,
+        /// Application.
+        app: u32,
+    },
+    /// An override was set or removed.
+    Override {
+        /// User number.
+        user: u32,
+        /// `module` or `application`.
+        scope: String,
+        /// Module or application number.
+        scope_num: u32,
+        /// Environment name; `None` for every environment.
+        environment: Option<String>,
+        /// Level name; `None` removed.
+        level: Option<String>,
+    },
     /// A role grant was removed.
     RoleRevoke {
         /// Application.
@@ -372,8 +502,12 @@ pub enum Change {
 }
 
 /// A node's in-memory index of all authorization data, with the names it is addressed by.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AuthzView {
+    /// IT permissions.
+    pub it: Permissions,
+    teams: HashMap<String, u32>,
+    modules: HashMap<String, u32>,
     /// The ACL index.
     pub acl: Acl,
     /// Application role grants.
@@ -388,6 +522,57 @@ pub struct AuthzView {
     records: HashMap<u32, i64>,
     apps: HashMap<String, AppNum>,
     app_roles: HashMap<(u32, String), RoleNum>,
+}
+
+impl Default for AuthzView {
+    fn default() -> Self {
+        Self {
+            it: Permissions::with_defaults(),
+            teams: HashMap::new(),
+            modules: HashMap::new(),
+            acl: Acl::default(),
+            roles: Roles::default(),
+            revision: 0,
+            users: HashMap::new(),
+            groups: HashMap::new(),
+            hierarchies: HashMap::new(),
+            nodes: HashMap::new(),
+            entities: HashMap::new(),
+            records: HashMap::new(),
+            apps: HashMap::new(),
+            app_roles: HashMap::new(),
+        }
+    }
+}
+
+fn it_role(p: &Permissions, name: &str) -> Result<RoleId, Error> {
+    p.role(name).ok_or_else(|| {
+        let known: Vec<&str> = p.roles().iter().map(|r| r.name.as_str()).collect();
+        Error::invalid(
+            "role",
+            format!("no IT role `{name}` (roles: {})", known.join(", ")),
+        )
+    })
+}
+
+fn it_env(p: &Permissions, name: &str) -> Result<EnvId, Error> {
+    p.environment(name).ok_or_else(|| {
+        Error::invalid(
+            "environment",
+            format!(
+                "no environment `{name}` (environments: {})",
+                p.environments().join(", ")
+            ),
+        )
+    })
+}
+
+fn it_scope(scope: &str, num: u32) -> Result<Scope, Error> {
+    match scope {
+        "module" => Ok(Scope::Module(ModuleId(num))),
+        "application" => Ok(Scope::Application(AppId(num))),
+        other => Err(Error::Internal(format!("stored override scope {other:?}"))),
+    }
 }
 
 fn kind_name(kind: HierarchyKind) -> &'static str {
@@ -423,6 +608,61 @@ impl AuthzView {
             }
             // The caller reloads the whole view from the tables.
             Change::Reload => {}
+            Change::ItDefaultRole { user, role } => match role {
+                Some(r) => {
+                    let r = it_role(&self.it, r)?;
+                    self.it.set_default_role(ItUserId(*user), r);
+                }
+                None => self.it.clear_default_role(ItUserId(*user)),
+            },
+            Change::ItRoleLevel {
+                role,
+                environment,
+                level,
+            } => {
+                let (r, e) = (it_role(&self.it, role)?, it_env(&self.it, environment)?);
+                let level = Level::parse(level)
+                    .ok_or_else(|| Error::Internal(format!("stored level {level:?}")))?;
+                self.it.set_role_level(r, e, level);
+            }
+            Change::Team { num, name } => {
+                self.teams.insert(name.clone(), *num);
+            }
+            Change::TeamMember { team, user, role } => match role {
+                Some(r) => {
+                    let r = it_role(&self.it, r)?;
+                    self.it.set_team_role(TeamId(*team), ItUserId(*user), r);
+                }
+                None => self.it.remove_team_role(TeamId(*team), ItUserId(*user)),
+            },
+            Change::AppTeam { app, team } => {
+                self.it.set_app_team(AppId(*app), team.map(TeamId));
+            }
+            Change::Module { num, name, app } => {
+                self.modules.insert(name.clone(), *num);
+                self.it.set_module_app(ModuleId(*num), AppId(*app));
+            }
+            Change::Override {
+                user,
+                scope,
+                scope_num,
+                environment,
+                level,
+            } => {
+                let scope = it_scope(scope, *scope_num)?;
+                let env = environment
+                    .as_deref()
+                    .map(|e| it_env(&self.it, e))
+                    .transpose()?;
+                match level {
+                    Some(l) => {
+                        let l = Level::parse(l)
+                            .ok_or_else(|| Error::Internal(format!("stored level {l:?}")))?;
+                        self.it.set_override(ItUserId(*user), scope, env, l);
+                    }
+                    None => self.it.remove_override(ItUserId(*user), scope, env),
+                }
+            }
             Change::Group { num, name } => {
                 self.groups.insert(name.clone(), *num);
             }
@@ -622,6 +862,37 @@ impl AuthzView {
         self.app_roles
             .iter()
             .find_map(|((_, name), &r)| (r == role).then_some(name.as_str()))
+    }
+
+    /// A team's number.
+    pub fn team(&self, name: &str) -> Option<u32> {
+        self.teams.get(name).copied()
+    }
+
+    /// A team's name.
+    pub fn team_name(&self, num: u32) -> Option<&str> {
+        self.teams
+            .iter()
+            .find_map(|(t, &n)| (n == num).then_some(t.as_str()))
+    }
+
+    /// A module's number.
+    pub fn module(&self, name: &str) -> Option<u32> {
+        self.modules.get(name).copied()
+    }
+
+    /// A module's name.
+    pub fn module_name(&self, num: u32) -> Option<&str> {
+        self.modules
+            .iter()
+            .find_map(|(m, &n)| (n == num).then_some(m.as_str()))
+    }
+
+    /// An application's name.
+    pub fn app_name(&self, app: AppNum) -> Option<&str> {
+        self.apps
+            .iter()
+            .find_map(|(a, &n)| (n == app).then_some(a.as_str()))
     }
 
     /// A principal's readable name: `user:<id>`, `group:<name>`, `node:<hierarchy>/<key>`.
@@ -835,6 +1106,17 @@ macro_rules! user_num_tx {
                     user: user.to_string(),
                     num,
                 });
+                // An IT user's default role, which the index learns with the number.
+                let role: Option<String> = sqlx::query_scalar(
+                    "SELECT role FROM it_role_assignments WHERE user_id = $1 ORDER BY role LIMIT 1",
+                )
+                .bind(user.to_string())
+                .fetch_optional(&mut *$tx)
+                .await
+                .map_err(db)?;
+                if role.is_some() {
+                    $changes.push(Change::ItDefaultRole { user: num, role });
+                }
                 num
             }
         }
@@ -1114,6 +1396,7 @@ impl Store {
             .await
             .map_err(db)?;
             let mut changes: Vec<Change> = Vec::new();
+            let mut credentials = false;
             for op in ops {
                 let (action, target, details) = match op {
                     AuthzOp::CreateGroup { name, description } => {
@@ -1761,6 +2044,267 @@ impl Store {
                             json!({ "principal": principal.describe() }),
                         )
                     }
+                    AuthzOp::SetItRole { user, role } => {
+                        let defaults = Permissions::with_defaults();
+                        if let Some(r) = role {
+                            it_role(&defaults, r)?;
+                        }
+                        let provider: Option<String> =
+                            sqlx::query_scalar("SELECT provider FROM users WHERE id = $1")
+                                .bind(user.to_string())
+                                .fetch_optional(&mut *tx)
+                                .await
+                                .map_err(db)?;
+                        if provider.as_deref() != Some("it") {
+                            return Err(Error::invalid(
+                                "user",
+                                format!("{user} is not an IT user"),
+                            ));
+                        }
+                        let num = user_num_tx!(tx, *user, changes);
+                        bound!(
+                            "DELETE FROM it_role_assignments WHERE user_id = $1",
+                            [user.to_string()]
+                        )
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        if let Some(r) = role {
+                            bound!(
+                                "INSERT INTO it_role_assignments (user_id, role, created_at) VALUES ($1, $2, $3)",
+                                [user.to_string(), r, at]
+                            )
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                        }
+                        credentials = true;
+                        changes.push(Change::ItDefaultRole {
+                            user: num,
+                            role: role.clone(),
+                        });
+                        (
+                            "it.role.assign",
+                            format!("user:{user}"),
+                            json!({ "role": role }),
+                        )
+                    }
+                    AuthzOp::SetRoleLevel {
+                        role,
+                        environment,
+                        level,
+                    } => {
+                        let defaults = Permissions::with_defaults();
+                        it_role(&defaults, role)?;
+                        it_env(&defaults, environment)?;
+                        bound!(
+                            "INSERT INTO it_role_levels (role, environment, level) VALUES ($1, $2, $3) \
+                             ON CONFLICT (role, environment) DO UPDATE SET level = excluded.level",
+                            [role, environment, level.as_str()]
+                        )
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        changes.push(Change::ItRoleLevel {
+                            role: role.clone(),
+                            environment: environment.clone(),
+                            level: level.as_str().into(),
+                        });
+                        (
+                            "it.role.level",
+                            format!("it-role:{role}"),
+                            json!({ "environment": environment, "level": level.as_str() }),
+                        )
+                    }
+                    AuthzOp::CreateTeam { name } => {
+                        check_name("name", name)?;
+                        let num = next_num!(tx, "team");
+                        bound!(
+                            "INSERT INTO it_teams (num, name, created_at) VALUES ($1, $2, $3)",
+                            [num, name, at]
+                        )
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| match db(e) {
+                            Error::Conflict(_) => {
+                                Error::Conflict(format!("a team named `{name}` already exists"))
+                            }
+                            other => other,
+                        })?;
+                        changes.push(Change::Team {
+                            num: n32(num, "team")?,
+                            name: name.clone(),
+                        });
+                        ("it.team.create", format!("team:{name}"), json!({}))
+                    }
+                    AuthzOp::SetTeamMember { team, user, role } => {
+                        if let Some(r) = role {
+                            it_role(&Permissions::with_defaults(), r)?;
+                        }
+                        let t = num_by_name!(
+                            tx,
+                            "SELECT num FROM it_teams WHERE name = $1",
+                            team,
+                            "team"
+                        );
+                        let u = user_num_tx!(tx, *user, changes);
+                        bound!(
+                            "DELETE FROM it_team_members WHERE team_num = $1 AND user_num = $2",
+                            [t, i64::from(u)]
+                        )
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        if let Some(r) = role {
+                            bound!(
+                                "INSERT INTO it_team_members (team_num, user_num, role) VALUES ($1, $2, $3)",
+                                [t, i64::from(u), r]
+                            )
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                        }
+                        changes.push(Change::TeamMember {
+                            team: n32(t, "team")?,
+                            user: u,
+                            role: role.clone(),
+                        });
+                        (
+                            "it.team.member",
+                            format!("team:{team}"),
+                            json!({ "user": user.to_string(), "role": role }),
+                        )
+                    }
+                    AuthzOp::SetApplicationTeam { app, team } => {
+                        let a = num_by_name!(
+                            tx,
+                            "SELECT num FROM authz_applications WHERE name = $1",
+                            app,
+                            "application"
+                        );
+                        let t = match team {
+                            Some(t) => Some(num_by_name!(
+                                tx,
+                                "SELECT num FROM it_teams WHERE name = $1",
+                                t,
+                                "team"
+                            )),
+                            None => None,
+                        };
+                        bound!(
+                            "UPDATE authz_applications SET team_num = $1 WHERE num = $2",
+                            [t, a]
+                        )
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        changes.push(Change::AppTeam {
+                            app: n32(a, "application")?,
+                            team: t.map(|t| n32(t, "team")).transpose()?,
+                        });
+                        (
+                            "it.application.team",
+                            format!("application:{app}"),
+                            json!({ "team": team }),
+                        )
+                    }
+                    AuthzOp::RegisterModule { name, app } => {
+                        check_name("name", name)?;
+                        let a = num_by_name!(
+                            tx,
+                            "SELECT num FROM authz_applications WHERE name = $1",
+                            app,
+                            "application"
+                        );
+                        let num = next_num!(tx, "module");
+                        bound!(
+                            "INSERT INTO it_modules (num, name, app_num, created_at) VALUES ($1, $2, $3, $4)",
+                            [num, name, a, at]
+                        )
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| match db(e) {
+                            Error::Conflict(_) => Error::Conflict(format!("a module named `{name}` already exists")),
+                            other => other,
+                        })?;
+                        changes.push(Change::Module {
+                            num: n32(num, "module")?,
+                            name: name.clone(),
+                            app: n32(a, "application")?,
+                        });
+                        (
+                            "it.module.register",
+                            format!("module:{name}"),
+                            json!({ "application": app }),
+                        )
+                    }
+                    AuthzOp::SetOverride {
+                        user,
+                        scope,
+                        environment,
+                        level,
+                    } => {
+                        if let Some(e) = environment {
+                            it_env(&Permissions::with_defaults(), e)?;
+                        }
+                        let (kind, scope_num, target) = match scope {
+                            ItScope::Module(m) => (
+                                "module",
+                                num_by_name!(
+                                    tx,
+                                    "SELECT num FROM it_modules WHERE name = $1",
+                                    m,
+                                    "module"
+                                ),
+                                format!("module:{m}"),
+                            ),
+                            ItScope::Application(a) => (
+                                "application",
+                                num_by_name!(
+                                    tx,
+                                    "SELECT num FROM authz_applications WHERE name = $1",
+                                    a,
+                                    "application"
+                                ),
+                                format!("application:{a}"),
+                            ),
+                        };
+                        let u = user_num_tx!(tx, *user, changes);
+                        let env = environment.clone().unwrap_or_else(|| "*".into());
+                        let done = bound!(
+                            "DELETE FROM it_overrides WHERE user_num = $1 AND scope = $2 AND scope_num = $3 AND environment = $4",
+                            [i64::from(u), kind, scope_num, &env]
+                        )
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        if let Some(l) = level {
+                            bound!(
+                                "INSERT INTO it_overrides (user_num, scope, scope_num, environment, level) VALUES ($1, $2, $3, $4, $5)",
+                                [i64::from(u), kind, scope_num, &env, l.as_str()]
+                            )
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                        } else if done.rows_affected() == 0 {
+                            return Err(Error::invalid(
+                                "level",
+                                format!("user {user} has no such override to remove"),
+                            ));
+                        }
+                        changes.push(Change::Override {
+                            user: u,
+                            scope: kind.into(),
+                            scope_num: n32(scope_num, "scope")?,
+                            environment: environment.clone(),
+                            level: level.map(|l| l.as_str().to_owned()),
+                        });
+                        (
+                            "it.override.set",
+                            target,
+                            json!({ "user": user.to_string(), "environment": environment, "level": level.map(Level::as_str) }),
+                        )
+                    }
                 };
                 let mut details = details;
                 if let Some(obj) = details.as_object_mut() {
@@ -1777,8 +2321,13 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-            revision
+            (revision, credentials)
         });
+        let (revision, credentials) = revision;
+        if credentials {
+            // Cached sessions carry the administrator flag.
+            self.credentials_changed();
+        }
         Ok(u64::try_from(revision).unwrap_or(0))
     }
 }
@@ -2021,6 +2570,91 @@ impl Store {
                 })?;
             }
             progress("role grants", rows.len() as u64);
+            let rows = sqlx::query(
+                "SELECT a.num, r.role FROM it_role_assignments r JOIN authz_users a ON a.user_id = r.user_id \
+                 ORDER BY a.num, r.role DESC",
+            )
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+            for row in &rows {
+                view.apply(&Change::ItDefaultRole {
+                    user: n32(col!(row, "num"), "user")?,
+                    role: Some(col!(row, "role")),
+                })?;
+            }
+            let rows = sqlx::query("SELECT role, environment, level FROM it_role_levels")
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db)?;
+            for row in &rows {
+                view.apply(&Change::ItRoleLevel {
+                    role: col!(row, "role"),
+                    environment: col!(row, "environment"),
+                    level: col!(row, "level"),
+                })?;
+            }
+            let rows = sqlx::query("SELECT num, name FROM it_teams")
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db)?;
+            for row in &rows {
+                view.apply(&Change::Team {
+                    num: n32(col!(row, "num"), "team")?,
+                    name: col!(row, "name"),
+                })?;
+            }
+            let rows = sqlx::query("SELECT team_num, user_num, role FROM it_team_members")
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db)?;
+            for row in &rows {
+                view.apply(&Change::TeamMember {
+                    team: n32(col!(row, "team_num"), "team")?,
+                    user: n32(col!(row, "user_num"), "user")?,
+                    role: Some(col!(row, "role")),
+                })?;
+            }
+            let rows = sqlx::query(
+                "SELECT num, team_num FROM authz_applications WHERE team_num IS NOT NULL",
+            )
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+            for row in &rows {
+                let team: i64 = col!(row, "team_num");
+                view.apply(&Change::AppTeam {
+                    app: n32(col!(row, "num"), "application")?,
+                    team: Some(n32(team, "team")?),
+                })?;
+            }
+            let rows = sqlx::query("SELECT num, name, app_num FROM it_modules")
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db)?;
+            for row in &rows {
+                view.apply(&Change::Module {
+                    num: n32(col!(row, "num"), "module")?,
+                    name: col!(row, "name"),
+                    app: n32(col!(row, "app_num"), "application")?,
+                })?;
+            }
+            let rows = sqlx::query(
+                "SELECT user_num, scope, scope_num, environment, level FROM it_overrides",
+            )
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+            for row in &rows {
+                let env: String = col!(row, "environment");
+                view.apply(&Change::Override {
+                    user: n32(col!(row, "user_num"), "user")?,
+                    scope: col!(row, "scope"),
+                    scope_num: n32(col!(row, "scope_num"), "scope")?,
+                    environment: (env != "*").then_some(env),
+                    level: Some(col!(row, "level")),
+                })?;
+            }
             Ok::<_, Error>(view)
         })
     }
@@ -2178,6 +2812,19 @@ impl Store {
             );
         });
         Ok(report)
+    }
+
+    /// The IT roles assigned to a user (normally one), for users the index has no number for.
+    pub async fn it_roles_of(&self, user: UserId) -> Result<Vec<String>, Error> {
+        read!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT role FROM it_role_assignments WHERE user_id = $1 ORDER BY role",
+            )
+            .bind(user.to_string())
+            .fetch_all(pool)
+            .await
+            .map_err(db)
+        })
     }
 
     /// The facts about a record that a decision needs: its number and owner.

@@ -161,6 +161,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "authz",
         include_str!("../migrations/sqlite/0002_authz.sql"),
     ),
+    (
+        3,
+        "it permissions",
+        include_str!("../migrations/sqlite/0003_it_permissions.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -172,6 +177,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "authz",
         include_str!("../migrations/postgres/0002_authz.sql"),
+    ),
+    (
+        3,
+        "it permissions",
+        include_str!("../migrations/postgres/0003_it_permissions.sql"),
     ),
 ];
 

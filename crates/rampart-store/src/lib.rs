@@ -20,8 +20,8 @@ mod users;
 
 pub use audit::StoredEvent;
 pub use authz::{
-    AuthzOp, AuthzView, Change, ListFilter, NodeRef, PrincipalRef, Progress, RebuildReport,
-    RecordRow,
+    AuthzOp, AuthzView, Change, ItScope, ListFilter, NodeRef, PrincipalRef, Progress,
+    RebuildReport, RecordRow,
 };
 pub use backend::{BackendKind, Store};
 pub use sessions::NewSession;

@@ -276,3 +276,109 @@ async fn a_revoke_is_seen_by_the_next_request_on_another_node() {
 fn kit_admin_password() -> &'static str {
     crate::kit::ADMIN_PASSWORD
 }
+
+async fn level(node: &Node, token: &str, user: &str, module: &str, env: &str) -> (String, String) {
+    let response = node
+        .request(
+            reqwest::Method::GET,
+            &format!("/api/v1/it/level?user={user}&module={module}&environment={env}"),
+            Some(token),
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK, "{}", node.name());
+    let body: Value = response.json().await.unwrap();
+    (
+        body["level"].as_str().unwrap().to_owned(),
+        body["decided_by"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// The seed's contractor: `reference` on the core-service module, `change` on the UI module
+/// that depends on it; an application owner may grant on their application only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn it_permissions_most_specific_grant_wins_and_nobody_grants_beyond_their_own() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let admin = node.admin().await;
+        let all = rampart_store::UserQuery { limit: 10, ..Default::default() };
+        let admin_id = node.server().state.store.list_users(&all).await.unwrap()[0].id.to_string();
+        let mut ids = Vec::new();
+        for user in ["dev", "owner", "contractor"] {
+            ids.push(node.create_user(Provider::It, user, USER_PASSWORD, false).await);
+        }
+        let (dev, owner, contractor) = (ids[0].clone(), ids[1].clone(), ids[2].clone());
+        write(&node, &admin, json!([
+            { "op": "create_application", "name": "core" },
+            { "op": "create_application", "name": "shop" },
+        ])).await;
+        let (status, body) = node.post("/api/v1/it/write", &admin, json!({ "operations": [
+            { "op": "set_it_role", "user": dev, "role": "developer" },
+            { "op": "set_it_role", "user": owner, "role": "developer" },
+            { "op": "set_it_role", "user": contractor, "role": "contractor" },
+            { "op": "create_team", "name": "core-team" },
+            { "op": "create_team", "name": "shop-team" },
+            { "op": "set_application_team", "application": "core", "team": "core-team" },
+            { "op": "set_application_team", "application": "shop", "team": "shop-team" },
+            { "op": "register_module", "name": "core-service", "application": "core" },
+            { "op": "register_module", "name": "shop-ui", "application": "shop" },
+            { "op": "set_team_member", "team": "core-team", "user": dev, "role": "operations" },
+            { "op": "set_override", "user": owner, "scope": { "type": "application", "name": "shop" }, "level": "full" },
+        ]})).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        // The application owner grants on their application...
+        let owner_token = node.login("it", "owner", USER_PASSWORD).await;
+        let (status, body) = node.post("/api/v1/it/write", &owner_token, json!({ "operations": [
+            { "op": "set_override", "user": contractor, "scope": { "type": "module", "name": "shop-ui" }, "environment": "development", "level": "change" },
+        ]})).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        // ...but not on one they do not administer, nor platform-wide settings.
+        for op in [
+            json!({ "op": "set_override", "user": contractor, "scope": { "type": "module", "name": "core-service" }, "level": "open" }),
+            json!({ "op": "set_override", "user": owner, "scope": { "type": "application", "name": "core" }, "level": "full" }),
+            json!({ "op": "set_it_role", "user": owner, "role": "administrator" }),
+            json!({ "op": "set_team_member", "team": "core-team", "user": owner, "role": "administrator" }),
+        ] {
+            let (status, body) = node.post("/api/v1/it/write", &owner_token, json!({ "operations": [op] })).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{name} {op}: {body}");
+        }
+        // (user, module, environment, level, decided by)
+        let table = [
+            (&contractor, "core-service", "development", "reference", "default_role"),
+            (&contractor, "shop-ui", "development", "change", "module_override"),
+            (&contractor, "shop-ui", "production", "none", "default_role"),
+            (&dev, "core-service", "production", "deploy", "team_role"),
+            (&dev, "shop-ui", "production", "reference", "default_role"),
+            (&dev, "shop-ui", "development", "deploy", "default_role"),
+            (&owner, "shop-ui", "production", "full", "application_override"),
+            (&owner, "core-service", "production", "reference", "default_role"),
+            (&admin_id, "core-service", "production", "full", "default_role"),
+        ];
+        for (user, module, env, want, why) in table {
+            let got = level(&node, &admin, user, module, env).await;
+            assert_eq!(got, (want.to_owned(), why.to_owned()), "{name}: {user} {module} {env}");
+        }
+        // An override may lower access too, and role levels are configurable per environment.
+        let (status, _) = node.post("/api/v1/it/write", &admin, json!({ "operations": [
+            { "op": "set_override", "user": dev, "scope": { "type": "application", "name": "core" }, "environment": "production", "level": "none" },
+            { "op": "set_role_level", "role": "developer", "environment": "production", "level": "open" },
+        ]})).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(level(&node, &admin, &dev, "core-service", "production").await, ("none".into(), "application_override".into()), "{name}");
+        assert_eq!(level(&node, &admin, &dev, "shop-ui", "production").await, ("open".into(), "default_role".into()), "{name}");
+        // Bad input names the field.
+        for (op, code) in [
+            (json!({ "op": "set_override", "user": dev, "scope": { "type": "module", "name": "nope" }, "level": "open" }), 422),
+            (json!({ "op": "set_override", "user": dev, "scope": { "type": "module", "name": "shop-ui" }, "level": "godlike" }), 422),
+            (json!({ "op": "set_role_level", "role": "developer", "environment": "moon", "level": "open" }), 422),
+            (json!({ "op": "set_it_role", "user": dev, "role": "wizard" }), 422),
+            (json!({ "op": "create_team", "name": "core-team" }), 409),
+        ] {
+            let (status, body) = node.post("/api/v1/it/write", &admin, json!({ "operations": [op] })).await;
+            assert_eq!(status.as_u16(), code, "{name} {op}: {body}");
+        }
+        assert!(node.events().await.iter().any(|e| e.action == "it.override.set"), "{name}");
+        node.shutdown().await;
+    })
+    .await;
+}

@@ -1,0 +1,331 @@
+//! `/api/v1/it`: IT permissions over the module lifecycle: default IT roles, role levels per
+//! environment, teams owning applications, modules, and per-user overrides.
+//!
+//! Who may change what: platform administrators anything; anyone else only what they hold
+//! `full` on, in every environment concerned (the rule of `Permissions::check_can_grant`),
+//! so nobody can give access to applications they do not administer.
+
+use axum::extract::{Query, State};
+use rampart_authz::it::{AppId, Decider, EnvId, ItUserId, Level, ModuleId, Scope, TeamId};
+use rampart_core::{Error, Provider, UserId};
+use rampart_store::{AuthzOp, AuthzView, ItScope};
+
+use crate::api::{
+    ItScopeWire, ItWriteOp, ItWriteRequest, LevelQuery, LevelResponse, WriteResponse,
+};
+use crate::auth::Authenticated;
+use crate::engine::token;
+use crate::error::{ApiError, Json, Problem};
+use crate::state::AppState;
+
+fn level(raw: &str, field: &str) -> Result<Level, Error> {
+    Level::parse(raw).ok_or_else(|| {
+        Error::invalid(
+            field,
+            "must be one of none, reference, open, change, deploy, full",
+        )
+    })
+}
+
+fn env(view: &AuthzView, raw: &str, field: &str) -> Result<EnvId, Error> {
+    view.it.environment(raw).ok_or_else(|| {
+        Error::invalid(
+            field,
+            format!(
+                "no environment `{raw}` (environments: {})",
+                view.it.environments().join(", ")
+            ),
+        )
+    })
+}
+
+/// Checks that `granter` may make change `op`; `Ok` for platform administrators.
+fn may(view: &AuthzView, auth: &Authenticated, op: &ItWriteOp, at: &str) -> Result<(), Error> {
+    if auth.user.is_admin {
+        return Ok(());
+    }
+    let admin_only =
+        |what: &str| Error::Forbidden(format!("{at}: only platform administrators may {what}"));
+    let granter = view.user_num(auth.user.id).map(ItUserId);
+    let full_on = |scope: Scope, environment: Option<EnvId>| -> Result<(), Error> {
+        let granter =
+            granter.ok_or_else(|| Error::Forbidden(format!("{at}: you hold no IT permissions")))?;
+        view.it
+            .check_can_grant(granter, scope, environment)
+            .map_err(|e| Error::Forbidden(format!("{at}: {e}")))
+    };
+    let app = |name: &str| {
+        view.app(name).map(|a| AppId(a.0)).ok_or_else(|| {
+            Error::invalid(
+                format!("{at}.application"),
+                format!("no application named `{name}`"),
+            )
+        })
+    };
+    match op {
+        ItWriteOp::SetItRole { .. } => Err(admin_only("assign IT roles")),
+        ItWriteOp::SetRoleLevel { .. } => Err(admin_only("change role levels")),
+        ItWriteOp::CreateTeam { .. } => Err(admin_only("create teams")),
+        ItWriteOp::SetTeamMember { team, .. } => {
+            let t = view.team(team).ok_or_else(|| {
+                Error::invalid(format!("{at}.team"), format!("no team named `{team}`"))
+            })?;
+            let apps = view.it.team_apps(TeamId(t));
+            if apps.is_empty() {
+                return Err(admin_only("staff a team that owns no application"));
+            }
+            apps.into_iter()
+                .try_for_each(|a| full_on(Scope::Application(a), None))
+        }
+        ItWriteOp::SetApplicationTeam { application, .. }
+        | ItWriteOp::RegisterModule { application, .. } => {
+            full_on(Scope::Application(app(application)?), None)
+        }
+        ItWriteOp::SetOverride {
+            scope, environment, ..
+        } => {
+            let scope = match scope {
+                ItScopeWire::Module { name } => {
+                    Scope::Module(ModuleId(view.module(name).ok_or_else(|| {
+                        Error::invalid(format!("{at}.scope"), format!("no module named `{name}`"))
+                    })?))
+                }
+                ItScopeWire::Application { name } => Scope::Application(app(name)?),
+            };
+            let environment = environment
+                .as_deref()
+                .map(|e| env(view, e, &format!("{at}.environment")))
+                .transpose()?;
+            full_on(scope, environment)
+        }
+    }
+}
+
+fn to_op(op: &ItWriteOp, at: &str) -> Result<AuthzOp, Error> {
+    let user = |raw: &str| UserId::parse(raw, &format!("{at}.user"));
+    Ok(match op {
+        ItWriteOp::SetItRole { user: u, role } => AuthzOp::SetItRole {
+            user: user(u)?,
+            role: role.clone(),
+        },
+        ItWriteOp::SetRoleLevel {
+            role,
+            environment,
+            level: l,
+        } => AuthzOp::SetRoleLevel {
+            role: role.clone(),
+            environment: environment.clone(),
+            level: level(l, &format!("{at}.level"))?,
+        },
+        ItWriteOp::CreateTeam { name } => AuthzOp::CreateTeam { name: name.clone() },
+        ItWriteOp::SetTeamMember {
+            team,
+            user: u,
+            role,
+        } => AuthzOp::SetTeamMember {
+            team: team.clone(),
+            user: user(u)?,
+            role: role.clone(),
+        },
+        ItWriteOp::SetApplicationTeam { application, team } => AuthzOp::SetApplicationTeam {
+            app: application.clone(),
+            team: team.clone(),
+        },
+        ItWriteOp::RegisterModule { name, application } => AuthzOp::RegisterModule {
+            name: name.clone(),
+            app: application.clone(),
+        },
+        ItWriteOp::SetOverride {
+            user: u,
+            scope,
+            environment,
+            level: l,
+        } => AuthzOp::SetOverride {
+            user: user(u)?,
+            scope: match scope {
+                ItScopeWire::Module { name } => ItScope::Module(name.clone()),
+                ItScopeWire::Application { name } => ItScope::Application(name.clone()),
+            },
+            environment: environment.clone(),
+            level: l
+                .as_deref()
+                .map(|l| level(l, &format!("{at}.level")))
+                .transpose()?,
+        },
+    })
+}
+
+/// Change IT permissions: all operations commit together or none does; each is an audit
+/// event.
+#[utoipa::path(
+    post, path = "/api/v1/it/write", tag = "it",
+    request_body = ItWriteRequest,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Written; the revision token", body = WriteResponse),
+        (status = 403, description = "The caller does not administer a target", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An operation names something unknown or is malformed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn write(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Json(req): Json<ItWriteRequest>,
+) -> Result<Json<WriteResponse>, ApiError> {
+    if auth.user.provider != Provider::It {
+        return Err(Error::Forbidden("only IT users manage IT permissions".into()).into());
+    }
+    if req.operations.is_empty() || req.operations.len() > 100 {
+        return Err(Error::invalid("operations", "give 1 to 100 operations").into());
+    }
+    state.authz.fresh(None).await?;
+    let ops: Vec<AuthzOp> = {
+        let view = state.authz.view();
+        req.operations
+            .iter()
+            .enumerate()
+            .map(|(i, op)| {
+                let at = format!("operations[{i}]");
+                may(&view, &auth, op, &at)?;
+                to_op(op, &at)
+            })
+            .collect::<Result<_, Error>>()?
+    };
+    let revision = state
+        .store
+        .authz_write(&auth.audit(&state), state.clock.now(), &ops)
+        .await?;
+    state.authz.after_write(revision).await?;
+    Ok(Json(WriteResponse {
+        revision: token(revision),
+    }))
+}
+
+/// An IT user's effective level on a module in an environment, with the grant that decided
+/// (the most specific grant wins; see `rampart_authz::it`).
+#[utoipa::path(
+    get, path = "/api/v1/it/level", tag = "it",
+    params(LevelQuery),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The level and why", body = LevelResponse),
+        (status = 422, description = "Unknown user, module or environment", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn level_of(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Query(q): Query<LevelQuery>,
+) -> Result<Json<LevelResponse>, ApiError> {
+    if auth.user.provider != Provider::It {
+        return Err(Error::Forbidden("only IT users may read IT permissions".into()).into());
+    }
+    let revision = state.authz.fresh(None).await?;
+    let user = UserId::parse(&q.user, "user")?;
+    // A user the index has no number for holds only their default role.
+    let default_roles = state.store.it_roles_of(user).await?;
+    let view = state.authz.view();
+    let module = view
+        .module(&q.module)
+        .ok_or_else(|| Error::invalid("module", format!("no module named `{}`", q.module)))?;
+    let environment = env(&view, &q.environment, "environment")?;
+    let Some(num) = view.user_num(user) else {
+        let best = default_roles
+            .iter()
+            .filter_map(|name| view.it.role(name))
+            .filter_map(|r| {
+                let level = view
+                    .it
+                    .roles()
+                    .get(usize::from(r.0))?
+                    .levels
+                    .get(usize::from(environment.0))
+                    .copied()?;
+                Some((level, r))
+            })
+            .max_by_key(|(l, _)| *l);
+        return Ok(Json(match best {
+            Some((level, role)) => LevelResponse {
+                revision: token(revision),
+                level: level.as_str(),
+                decided_by: "default_role",
+                reason: format!(
+                    "default IT role {}",
+                    view.it
+                        .roles()
+                        .get(usize::from(role.0))
+                        .map_or("?", |r| r.name.as_str())
+                ),
+            },
+            None => LevelResponse {
+                revision: token(revision),
+                level: Level::None.as_str(),
+                decided_by: "none",
+                reason: "the user holds no IT permissions".into(),
+            },
+        }));
+    };
+    let d = view
+        .it
+        .explain_level(ItUserId(num), ModuleId(module), environment);
+    let env_name = |e: Option<EnvId>| match e {
+        Some(e) => format!(
+            "in {}",
+            view.it
+                .environments()
+                .get(usize::from(e.0))
+                .map_or("?", String::as_str)
+        ),
+        None => "in every environment".to_owned(),
+    };
+    let role_name = |r: rampart_authz::it::RoleId| {
+        view.it
+            .roles()
+            .get(usize::from(r.0))
+            .map_or("?".to_owned(), |r| r.name.clone())
+    };
+    let (decided_by, reason) = match d.decider {
+        Decider::Override {
+            scope: Scope::Module(m),
+            environment,
+        } => (
+            "module_override",
+            format!(
+                "override on module {} {}",
+                view.module_name(m.0).unwrap_or("?"),
+                env_name(environment)
+            ),
+        ),
+        Decider::Override {
+            scope: Scope::Application(a),
+            environment,
+        } => (
+            "application_override",
+            format!(
+                "override on application {} {}",
+                view.app_name(rampart_authz::roles::AppNum(a.0))
+                    .unwrap_or("?"),
+                env_name(environment)
+            ),
+        ),
+        Decider::TeamRole { team, role } => (
+            "team_role",
+            format!(
+                "role {} in team {}, which owns the application",
+                role_name(role),
+                view.team_name(team.0).unwrap_or("?")
+            ),
+        ),
+        Decider::DefaultRole(role) => (
+            "default_role",
+            format!("default IT role {}", role_name(role)),
+        ),
+        Decider::NoGrant => ("none", "no grant applies".to_owned()),
+    };
+    Ok(Json(LevelResponse {
+        revision: token(revision),
+        level: d.level.as_str(),
+        decided_by,
+        reason,
+    }))
+}
