@@ -515,6 +515,8 @@ pub struct AuthzView {
     /// The last revision applied.
     pub revision: u64,
     users: HashMap<UserId, u32>,
+    /// The reverse of `users`, indexed by number.
+    user_ids: Vec<Option<UserId>>,
     groups: HashMap<String, u32>,
     hierarchies: HashMap<String, (HierarchyId, HierarchyKind)>,
     nodes: HashMap<(u16, String), u32>,
@@ -534,6 +536,7 @@ impl Default for AuthzView {
             roles: Roles::default(),
             revision: 0,
             users: HashMap::new(),
+            user_ids: Vec::new(),
             groups: HashMap::new(),
             hierarchies: HashMap::new(),
             nodes: HashMap::new(),
@@ -599,10 +602,19 @@ impl AuthzView {
     pub fn apply(&mut self, change: &Change) -> Result<(), Error> {
         match change {
             Change::UserNum { user, num } => {
-                self.users.insert(UserId::parse(user, "user")?, *num);
+                let id = UserId::parse(user, "user")?;
+                self.users.insert(id, *num);
+                let i = *num as usize;
+                if self.user_ids.len() <= i {
+                    self.user_ids.resize(i + 1, None);
+                }
+                self.user_ids[i] = Some(id);
             }
             Change::UserDeleted { user } => {
                 if let Some(num) = self.users.remove(&UserId::parse(user, "user")?) {
+                    if let Some(slot) = self.user_ids.get_mut(num as usize) {
+                        *slot = None;
+                    }
                     self.roles.drop_principal(Principal::user(num));
                 }
             }
@@ -796,9 +808,7 @@ impl AuthzView {
 
     /// The user with number `num`.
     pub fn user_by_num(&self, num: u32) -> Option<UserId> {
-        self.users
-            .iter()
-            .find_map(|(u, &n)| (n == num).then_some(*u))
+        self.user_ids.get(num as usize).copied().flatten()
     }
 
     /// A group's number.
