@@ -94,3 +94,162 @@ fn arbitrary_requests_get_answers_not_failures() {
         )
         .unwrap();
 }
+
+/// Authorization writes and checks with random, mostly malformed operations, as an
+/// administrator: never a 5xx, every error a problem document.
+#[test]
+fn arbitrary_authorization_requests_get_answers_not_failures() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let node = runtime.block_on(kit::start(
+        rampart_store::BackendKind::Sqlite,
+        kit::no_tweak,
+    ));
+    let token = runtime.block_on(node.admin());
+    let word = || {
+        prop_oneof![
+            Just("reports".to_owned()),
+            Just("units".to_owned()),
+            Just("sale".to_owned()),
+            "[a-z0-9_ -]{0,8}"
+        ]
+    };
+    let value = move || {
+        prop_oneof![
+            word().prop_map(serde_json::Value::from),
+            Just(serde_json::Value::Null),
+            any::<i64>().prop_map(serde_json::Value::from),
+            Just(serde_json::json!(["read"])),
+            Just(serde_json::json!({ "type": "group", "name": "g" })),
+            Just(serde_json::json!("00000000-0000-7000-8000-000000000000")),
+        ]
+    };
+    let ops = [
+        "create_group",
+        "delete_group",
+        "add_group_member",
+        "create_hierarchy",
+        "set_parent",
+        "add_unit_member",
+        "put_entity",
+        "put_records",
+        "add_grant",
+        "remove_grant",
+        "create_application",
+        "create_role",
+        "grant_role",
+        "revoke_role",
+        "set_override",
+        "set_it_role",
+        "register_module",
+        "bogus",
+    ];
+    let fields = [
+        "name",
+        "kind",
+        "hierarchy",
+        "node",
+        "parent",
+        "unit",
+        "user",
+        "group",
+        "entity",
+        "record",
+        "records",
+        "principal",
+        "actions",
+        "public",
+        "owner_hierarchy",
+        "grants",
+        "application",
+        "role",
+        "until",
+        "level",
+        "scope",
+        "environment",
+        "team",
+    ];
+    // Well-shaped operations (every field present, values random) reach the store's checks.
+    let shapes: [(&str, &[&str]); 10] = [
+        ("create_hierarchy", &["name", "kind"]),
+        ("set_parent", &["hierarchy", "node", "parent"]),
+        ("add_unit_member", &["hierarchy", "unit", "user"]),
+        ("put_entity", &["name", "owner_hierarchy", "grants"]),
+        ("add_grant", &["entity", "record", "principal", "actions"]),
+        ("create_role", &["application", "name"]),
+        ("grant_role", &["application", "role", "principal"]),
+        ("create_group", &["name"]),
+        ("add_group_member", &["group", "user"]),
+        ("set_override", &["user", "scope", "environment", "level"]),
+    ];
+    let shaped =
+        (0..shapes.len(), proptest::collection::vec(value(), 4)).prop_map(move |(i, values)| {
+            let (name, keys) = shapes[i];
+            let mut m = serde_json::Map::new();
+            m.insert("op".into(), name.into());
+            for (k, v) in keys.iter().zip(values) {
+                m.insert((*k).into(), v);
+            }
+            serde_json::Value::Object(m)
+        });
+    let random = (
+        0..ops.len(),
+        proptest::collection::vec((0..fields.len(), value()), 0..5),
+    )
+        .prop_map(move |(o, kv)| {
+            let mut m = serde_json::Map::new();
+            m.insert("op".into(), ops[o].into());
+            for (k, v) in kv {
+                m.insert(fields[k].into(), v);
+            }
+            serde_json::Value::Object(m)
+        });
+    let op = prop_oneof![random, shaped];
+    let paths = prop_oneof![
+        Just("/api/v1/authz/write"),
+        Just("/api/v1/it/write"),
+        Just("/api/v1/authz/check"),
+        Just("/api/v1/authz/explain"),
+        Just("/api/v1/authz/list-filter"),
+    ];
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 200,
+        ..ProptestConfig::default()
+    });
+    runner
+        .run(
+            &(paths, proptest::collection::vec(op, 0..4), any::<bool>()),
+            |(path, ops, as_checks)| {
+                let body = if as_checks {
+                    serde_json::json!({ "checks": ops, "user": "x", "entity": "sale" })
+                } else {
+                    serde_json::json!({ "operations": ops })
+                };
+                let response = runtime.block_on(node.request(
+                    reqwest::Method::POST,
+                    path,
+                    Some(&token),
+                    Some(body.clone()),
+                ));
+                let status = response.status();
+                prop_assert!(status.as_u16() < 500, "{path} {body}: {status}");
+                if status.as_u16() >= 400 {
+                    let content_type = response
+                        .headers()
+                        .get("content-type")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_owned();
+                    prop_assert_eq!(
+                        content_type,
+                        "application/problem+json",
+                        "{} {}",
+                        path,
+                        body
+                    );
+                }
+                Ok(())
+            },
+        )
+        .unwrap();
+    runtime.block_on(node.shutdown());
+}
