@@ -180,12 +180,33 @@ pub async fn check(
             .map(|(i, c)| resolve(&view, c, &format!("checks[{i}]")))
             .collect::<Result<_, _>>()?
     };
-    // Records' owners come from the database, outside the index lock.
+    // Records' owners come from the database, outside the index lock: one query per entity.
+    let mut wanted: std::collections::HashMap<EntityId, Vec<&str>> =
+        std::collections::HashMap::new();
+    for r in &resolved {
+        if let Resolved::Record { entity, key, .. } = r {
+            wanted.entry(*entity).or_default().push(key.as_str());
+        }
+    }
+    let mut facts = std::collections::HashMap::new();
+    for (entity, keys) in wanted {
+        facts.insert(entity, state.store.acl_records(entity, &keys).await?);
+    }
     let mut records = Vec::with_capacity(resolved.len());
     for (i, r) in resolved.iter().enumerate() {
         records.push(match r {
             Resolved::Record { entity, key, .. } => {
-                Some(record_ref(&state, *entity, key, &format!("checks[{i}]")).await?)
+                let (num, owner) = facts
+                    .get(entity)
+                    .and_then(|f| f.get(key))
+                    .copied()
+                    .ok_or_else(|| {
+                        Error::invalid(
+                            format!("checks[{i}].record"),
+                            format!("no record `{key}` in this entity"),
+                        )
+                    })?;
+                Some(RecordRef { num, owner })
             }
             Resolved::Role { .. } => None,
         });

@@ -2866,6 +2866,44 @@ impl Store {
         })
     }
 
+    /// The facts of many records of one entity at once (one query per 500 keys): key →
+    /// (number, owner). Unknown keys are absent.
+    pub async fn acl_records(
+        &self,
+        entity: EntityId,
+        keys: &[&str],
+    ) -> Result<HashMap<String, (u64, Option<u32>)>, Error> {
+        let mut out = HashMap::with_capacity(keys.len());
+        for chunk in keys.chunks(500) {
+            let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "SELECT record_key, record_num, owner_num FROM acl_records \
+                 WHERE entity_num = $1 AND record_key IN ({})",
+                list.join(", ")
+            );
+            read!(self, |pool| {
+                let mut q = sqlx::query(&sql).bind(i64::from(entity.0));
+                for k in chunk {
+                    q = q.bind(*k);
+                }
+                let rows = q.fetch_all(pool).await.map_err(db)?;
+                for row in &rows {
+                    let r: i64 = col!(row, "record_num");
+                    let o: Option<i64> = col!(row, "owner_num");
+                    out.insert(
+                        col!(row, "record_key"),
+                        (
+                            u64::try_from(r).unwrap_or(0),
+                            o.map(|o| n32(o, "user")).transpose()?,
+                        ),
+                    );
+                }
+                Ok::<_, Error>(())
+            })?;
+        }
+        Ok(out)
+    }
+
     /// One page of the records `filter` lets its user read, in key order after `after`.
     /// The rule runs inside the database as index range scans and semi-joins: the owner rule
     /// as a range over materialised paths, grants as a lookup by the user's few grantee
