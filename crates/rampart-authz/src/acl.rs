@@ -565,6 +565,11 @@ impl Acl {
         self.groups.binary_search(&(user, group)).is_ok()
     }
 
+    /// The groups of `user`, without allocating.
+    pub fn groups_iter(&self, user: u32) -> impl Iterator<Item = u32> + '_ {
+        of_user(&self.groups, user).iter().map(|&(_, g)| g)
+    }
+
     /// The groups of `user`.
     pub fn groups_of(&self, user: u32) -> Vec<u32> {
         of_user(&self.groups, user)

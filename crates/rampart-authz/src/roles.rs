@@ -113,8 +113,7 @@ impl Roles {
             })
         };
         find(Principal::user(user)).or_else(|| {
-            acl.groups_of(user)
-                .into_iter()
+            acl.groups_iter(user)
                 .find_map(|g| find(Principal::group(g)))
         })
     }

@@ -523,7 +523,8 @@ pub struct AuthzView {
     entities: HashMap<String, EntityId>,
     records: HashMap<u32, i64>,
     apps: HashMap<String, AppNum>,
-    app_roles: HashMap<(u32, String), RoleNum>,
+    /// Roles by application, then by name (looked up without allocating).
+    app_roles: HashMap<u32, HashMap<String, RoleNum>>,
 }
 
 impl Default for AuthzView {
@@ -766,11 +767,15 @@ impl AuthzView {
                 self.apps.insert(name.clone(), AppNum(*num));
             }
             Change::Role { num, app, name } => {
-                self.app_roles.insert((*app, name.clone()), RoleNum(*num));
+                self.app_roles
+                    .entry(*app)
+                    .or_default()
+                    .insert(name.clone(), RoleNum(*num));
             }
             Change::RoleDeleted { num, app } => {
-                self.app_roles
-                    .retain(|(a, _), r| !(a == app && r.0 == *num));
+                if let Some(names) = self.app_roles.get_mut(app) {
+                    names.retain(|_, r| r.0 != *num);
+                }
                 self.roles.drop_role(RoleNum(*num));
             }
             Change::RoleGrant {
@@ -864,14 +869,15 @@ impl AuthzView {
 
     /// A role of an application by name.
     pub fn role(&self, app: AppNum, name: &str) -> Option<RoleNum> {
-        self.app_roles.get(&(app.0, name.to_owned())).copied()
+        self.app_roles.get(&app.0)?.get(name).copied()
     }
 
     /// A role's name.
     pub fn role_name(&self, role: RoleNum) -> Option<&str> {
         self.app_roles
-            .iter()
-            .find_map(|((_, name), &r)| (r == role).then_some(name.as_str()))
+            .values()
+            .flatten()
+            .find_map(|(name, &r)| (r == role).then_some(name.as_str()))
     }
 
     /// A team's number.
