@@ -238,6 +238,11 @@ impl Permissions {
         self.module_app.insert(module, app);
     }
 
+    /// The application `module` belongs to.
+    pub fn module_app(&self, module: ModuleId) -> Option<AppId> {
+        self.module_app.get(&module).copied()
+    }
+
     /// Sets or clears the team that owns `app`.
     pub fn set_app_team(&mut self, app: AppId, team: Option<TeamId>) {
         match team {

@@ -704,3 +704,98 @@ pub struct LevelResponse {
     /// The deciding grant in words.
     pub reason: String,
 }
+
+/// An application and its roles.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApplicationView {
+    /// Name.
+    pub name: String,
+    /// Role names.
+    pub roles: Vec<String>,
+}
+
+/// A hierarchy.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HierarchyView {
+    /// Name.
+    pub name: String,
+    /// `reports_to` or `units`.
+    pub kind: &'static str,
+    /// Number of nodes.
+    pub nodes: usize,
+}
+
+/// An entity under ACL.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EntityView {
+    /// Name.
+    pub name: String,
+    /// Public actions.
+    pub public: Vec<&'static str>,
+    /// Owner rule's reports-to hierarchy.
+    pub owner_hierarchy: Option<String>,
+    /// Whether explicit grants apply.
+    pub grants: bool,
+    /// Registered records.
+    pub records: i64,
+    /// Explicit grants.
+    pub explicit_grants: usize,
+}
+
+/// A module and its application.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModuleView {
+    /// Module name.
+    pub name: String,
+    /// Application name.
+    pub application: String,
+}
+
+/// `GET /api/v1/authz/model`: what authorization knows, by name.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthzModel {
+    /// Revision.
+    pub revision: String,
+    /// Applications and their roles.
+    pub applications: Vec<ApplicationView>,
+    /// Groups.
+    pub groups: Vec<String>,
+    /// Hierarchies.
+    pub hierarchies: Vec<HierarchyView>,
+    /// Entities under ACL.
+    pub entities: Vec<EntityView>,
+    /// IT teams.
+    pub teams: Vec<String>,
+    /// Modules.
+    pub modules: Vec<ModuleView>,
+    /// Environments, in order.
+    pub environments: Vec<String>,
+}
+
+/// Query of `GET /api/v1/authz/grants`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct GrantsQuery {
+    /// Entity name.
+    pub entity: String,
+    /// Record key.
+    pub record: String,
+}
+
+/// One explicit grant on a record.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GrantView {
+    /// `user:<id>`, `group:<name>` or `node:<hierarchy>/<unit>`.
+    pub principal: String,
+    /// `read`, `write`.
+    pub actions: Vec<&'static str>,
+}
+
+/// The explicit grants of a record.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GrantsResponse {
+    /// Revision.
+    pub revision: String,
+    /// Grants.
+    pub grants: Vec<GrantView>,
+}

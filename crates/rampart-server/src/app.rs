@@ -117,6 +117,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(authz::list_filter))
         .routes(routes!(authz::roles))
         .routes(routes!(authz::write))
+        .routes(routes!(authz::model))
+        .routes(routes!(authz::grants))
         .routes(routes!(it::write))
         .routes(routes!(it::level_of))
         .routes(routes!(healthz))

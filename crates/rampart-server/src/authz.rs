@@ -14,9 +14,10 @@ use rampart_core::{Error, Provider, UserId};
 use rampart_store::{AuthzOp, AuthzView, NodeRef, PrincipalRef};
 
 use crate::api::{
-    CheckItem, CheckRequest, CheckResponse, CheckResult, ExplainResponse, ListFilterRequest,
-    ListFilterResponse, PrincipalWire, ReadableRecord, RolesQuery, RolesResponse, WriteOp,
-    WriteRequest, WriteResponse,
+    ApplicationView, AuthzModel, CheckItem, CheckRequest, CheckResponse, CheckResult, EntityView,
+    ExplainResponse, GrantView, GrantsQuery, GrantsResponse, HierarchyView, ListFilterRequest,
+    ListFilterResponse, ModuleView, PrincipalWire, ReadableRecord, RolesQuery, RolesResponse,
+    WriteOp, WriteRequest, WriteResponse,
 };
 use crate::auth::{Administrator, Authenticated};
 use crate::engine::{parse_token, token};
@@ -705,5 +706,105 @@ pub async fn write(
     state.authz.after_write(revision).await?;
     Ok(Json(WriteResponse {
         revision: token(revision),
+    }))
+}
+
+/// What authorization knows, by name: applications and roles, groups, hierarchies, entities,
+/// teams, modules and environments.
+#[utoipa::path(
+    get, path = "/api/v1/authz/model", tag = "authz",
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, description = "The authorization model", body = AuthzModel))
+)]
+pub async fn model(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> Result<Json<AuthzModel>, ApiError> {
+    it_user(&auth)?;
+    let revision = state.authz.fresh(None).await?;
+    let view = state.authz.view();
+    Ok(Json(AuthzModel {
+        revision: token(revision),
+        applications: view
+            .applications()
+            .into_iter()
+            .map(|(name, roles)| ApplicationView { name, roles })
+            .collect(),
+        groups: view.group_names(),
+        hierarchies: view
+            .hierarchies()
+            .into_iter()
+            .map(|(name, kind, nodes)| HierarchyView {
+                name,
+                kind: match kind {
+                    HierarchyKind::ReportsTo => "reports_to",
+                    HierarchyKind::Units => "units",
+                },
+                nodes,
+            })
+            .collect(),
+        entities: view
+            .entities()
+            .into_iter()
+            .map(|(name, rule, records, grants)| EntityView {
+                name,
+                public: rule.public.names(),
+                owner_hierarchy: rule
+                    .owner
+                    .and_then(|h| view.hierarchy_name(h))
+                    .map(String::from),
+                grants: rule.grants,
+                records,
+                explicit_grants: grants,
+            })
+            .collect(),
+        teams: view.team_names(),
+        modules: view
+            .module_list()
+            .into_iter()
+            .map(|(name, application)| ModuleView { name, application })
+            .collect(),
+        environments: view.it.environments().to_vec(),
+    }))
+}
+
+/// The explicit grants on one record.
+#[utoipa::path(
+    get, path = "/api/v1/authz/grants", tag = "authz",
+    params(GrantsQuery),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The record's grants", body = GrantsResponse),
+        (status = 422, description = "Unknown entity or record", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn grants(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Query(q): Query<GrantsQuery>,
+) -> Result<Json<GrantsResponse>, ApiError> {
+    it_user(&auth)?;
+    let revision = state.authz.fresh(None).await?;
+    let entity = state
+        .authz
+        .view()
+        .entity(&q.entity)
+        .ok_or_else(|| Error::invalid("entity", format!("no entity named `{}`", q.entity)))?;
+    let (num, _) = state
+        .store
+        .acl_record(entity, &q.record)
+        .await?
+        .ok_or_else(|| Error::invalid("record", format!("no record `{}`", q.record)))?;
+    let rows = state.store.record_grants(entity, num).await?;
+    let view = state.authz.view();
+    Ok(Json(GrantsResponse {
+        revision: token(revision),
+        grants: rows
+            .into_iter()
+            .map(|(p, a)| GrantView {
+                principal: view.describe(p),
+                actions: a.names(),
+            })
+            .collect(),
     }))
 }

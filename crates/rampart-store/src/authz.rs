@@ -880,6 +880,90 @@ impl AuthzView {
             .find_map(|(name, &r)| (r == role).then_some(name.as_str()))
     }
 
+    /// Application names with their role names, sorted.
+    pub fn applications(&self) -> Vec<(String, Vec<String>)> {
+        let mut out: Vec<(String, Vec<String>)> = self
+            .apps
+            .iter()
+            .map(|(name, app)| {
+                let mut roles: Vec<String> = self
+                    .app_roles
+                    .get(&app.0)
+                    .map(|m| m.keys().cloned().collect())
+                    .unwrap_or_default();
+                roles.sort();
+                (name.clone(), roles)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Group names, sorted.
+    pub fn group_names(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.groups.keys().cloned().collect();
+        out.sort();
+        out
+    }
+
+    /// Hierarchies: name, kind and number of nodes, sorted by name.
+    pub fn hierarchies(&self) -> Vec<(String, HierarchyKind, usize)> {
+        let mut out: Vec<(String, HierarchyKind, usize)> = self
+            .hierarchies
+            .iter()
+            .map(|(name, &(h, kind))| {
+                let nodes = match kind {
+                    HierarchyKind::Units => self.nodes.keys().filter(|(hh, _)| *hh == h.0).count(),
+                    HierarchyKind::ReportsTo => self.acl.hierarchy(h).map_or(0, |t| t.len()),
+                };
+                (name.clone(), kind, nodes)
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Entities: name, rule, records and explicit grants, sorted by name.
+    pub fn entities(&self) -> Vec<(String, EntityRule, i64, usize)> {
+        let mut out: Vec<(String, EntityRule, i64, usize)> = self
+            .entities
+            .iter()
+            .filter_map(|(name, &e)| {
+                let rule = self.acl.entity_rule(e).ok()?;
+                let grants = self.acl.grant_count(e).unwrap_or(0);
+                Some((name.clone(), rule, self.record_count(e), grants))
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Team names, sorted.
+    pub fn team_names(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.teams.keys().cloned().collect();
+        out.sort();
+        out
+    }
+
+    /// Modules with their application, sorted.
+    pub fn module_list(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self
+            .modules
+            .iter()
+            .map(|(name, &num)| {
+                let app = self
+                    .it
+                    .module_app(ModuleId(num))
+                    .and_then(|a| self.app_name(AppNum(a.0)))
+                    .unwrap_or("?")
+                    .to_owned();
+                (name.clone(), app)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
     /// A team's number.
     pub fn team(&self, name: &str) -> Option<u32> {
         self.teams.get(name).copied()
@@ -2828,6 +2912,34 @@ impl Store {
             );
         });
         Ok(report)
+    }
+
+    /// The explicit grants on one record: raw principal and actions.
+    pub async fn record_grants(
+        &self,
+        entity: EntityId,
+        record: u64,
+    ) -> Result<Vec<(Principal, Actions)>, Error> {
+        read!(self, |pool| {
+            let rows = sqlx::query(
+                "SELECT principal, actions FROM acl_grants WHERE entity_num = $1 AND record_num = $2 ORDER BY principal",
+            )
+            .bind(i64::from(entity.0))
+            .bind(i64::try_from(record).unwrap_or(i64::MAX))
+            .fetch_all(pool)
+            .await
+            .map_err(db)?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let p: i64 = col!(row, "principal");
+                let a: i64 = col!(row, "actions");
+                out.push((
+                    Principal::from_raw(n32(p, "principal")?),
+                    Actions::from_bits(u8::try_from(a).unwrap_or(0)),
+                ));
+            }
+            Ok(out)
+        })
     }
 
     /// The IT roles assigned to a user (normally one), for users the index has no number for.

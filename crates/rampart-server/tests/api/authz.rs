@@ -146,6 +146,19 @@ async fn decisions_follow_roles_hierarchy_and_grants() {
         assert_eq!(page2["items"], json!([{ "key": "s-rep", "owner": t.rep }]), "{name}");
         assert_eq!(page2["next_cursor"], Value::Null);
 
+        // What authorization knows, and a record's grants, read back by name.
+        let response = node.request(reqwest::Method::GET, "/api/v1/authz/model", Some(&admin), None).await;
+        let model: Value = response.json().await.unwrap();
+        assert_eq!(model["applications"], json!([{ "name": "sales", "roles": ["director", "rep"] }]), "{name}");
+        assert_eq!(model["groups"], json!(["auditors"]));
+        assert_eq!(model["hierarchies"][0], json!({ "name": "branches", "kind": "units", "nodes": 2 }));
+        assert_eq!(model["hierarchies"][1]["kind"], "reports_to");
+        assert_eq!(model["entities"], json!([{ "name": "sale", "public": [], "owner_hierarchy": "reports",
+            "grants": true, "records": 4, "explicit_grants": 2 }]), "{name}");
+        let response = node.request(reqwest::Method::GET, "/api/v1/authz/grants?entity=sale&record=s-none", Some(&admin), None).await;
+        let grants: Value = response.json().await.unwrap();
+        assert_eq!(grants["grants"], json!([{ "principal": "node:branches/europe", "actions": ["read"] }]), "{name}");
+
         // Time-limited role grants end on their own.
         write(&node, &admin, json!([{ "op": "grant_role", "application": "sales", "role": "rep",
             "principal": { "type": "user", "id": t.rep },
