@@ -221,29 +221,87 @@ pub enum AclError {
     /// A tree change was refused.
     #[error(transparent)]
     Tree(#[from] HierarchyError),
+    /// A record number beyond what the grant index holds.
+    #[error("record number {0} is beyond the index's limit of 4,294,967,295 per entity")]
+    RecordOutOfRange(u64),
     /// A number too large for the principal space.
     #[error("{0} number {1} is out of range")]
     OutOfRange(&'static str, u32),
 }
 
-/// One explicit grant, 16 bytes.
+/// One explicit grant, 12 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct GrantRow {
-    record: u64,
+    record: u32,
     principal: u32,
     actions: u8,
 }
 
-/// The explicit grants of one entity: a sorted vector plus a small sorted overlay of recent
+/// Records per bucket of the grant directory (a power of two).
+const BUCKET_SHIFT: u32 = 6;
+
+/// Largest record number the grant index holds.
+pub const MAX_RECORD: u64 = u32::MAX as u64;
+
+/// The explicit grants of one entity: a sorted vector, a directory that maps each bucket of
+/// 64 consecutive record numbers to its slice of the vector (so a lookup touches two cache
+/// lines instead of binary-searching a million rows), and a small sorted overlay of recent
 /// changes (a removed grant is an overlay entry with no actions), merged when it grows.
 #[derive(Debug, Clone, Default)]
 struct Grants {
     main: Vec<GrantRow>,
+    /// `starts[b]` is the index in `main` of the first grant whose record is in bucket `b`
+    /// or later; one entry past the last bucket.
+    starts: Vec<u32>,
     overlay: BTreeMap<(u64, u32), u8>,
     len: usize,
 }
 
 impl Grants {
+    fn from_sorted(main: Vec<GrantRow>) -> Self {
+        let mut g = Grants {
+            len: main.len(),
+            main,
+            starts: Vec::new(),
+            overlay: BTreeMap::new(),
+        };
+        g.index();
+        g
+    }
+
+    /// Rebuilds the bucket directory from `main`.
+    fn index(&mut self) {
+        let buckets = self
+            .main
+            .last()
+            .map_or(0, |g| (g.record >> BUCKET_SHIFT) as usize + 1);
+        let mut starts = Vec::with_capacity(buckets + 1);
+        let mut at = 0usize;
+        for b in 0..=buckets {
+            while at < self.main.len() && ((self.main[at].record >> BUCKET_SHIFT) as usize) < b {
+                at += 1;
+            }
+            starts.push(at as u32);
+        }
+        self.starts = starts;
+    }
+
+    /// The rows of `main` for `record`.
+    fn rows(&self, record: u64) -> &[GrantRow] {
+        let Ok(r) = u32::try_from(record) else {
+            return &[];
+        };
+        let b = (r >> BUCKET_SHIFT) as usize;
+        let (Some(&lo), Some(&hi)) = (self.starts.get(b), self.starts.get(b + 1)) else {
+            return &[];
+        };
+        let bucket = &self.main[lo as usize..hi as usize];
+        let first = bucket.partition_point(|g| g.record < r);
+        let rest = &bucket[first..];
+        let n = rest.iter().take_while(|g| g.record == r).count();
+        &rest[..n]
+    }
+
     fn merge_threshold(&self) -> usize {
         (self.main.len() / 16).max(4096)
     }
@@ -252,10 +310,10 @@ impl Grants {
         if let Some(&a) = self.overlay.get(&(record, principal)) {
             return a;
         }
-        self.main
-            .binary_search_by(|g| (g.record, g.principal).cmp(&(record, principal)))
-            .map(|i| self.main[i].actions)
-            .unwrap_or(0)
+        self.rows(record)
+            .iter()
+            .find(|g| g.principal == principal)
+            .map_or(0, |g| g.actions)
     }
 
     fn set(&mut self, record: u64, principal: u32, actions: u8) {
@@ -274,13 +332,14 @@ impl Grants {
     fn merge(&mut self) {
         let mut over = std::mem::take(&mut self.overlay).into_iter().peekable();
         let mut merged = Vec::with_capacity(self.len);
+        // Records were checked against MAX_RECORD when set.
         let row = |((record, principal), actions): ((u64, u32), u8)| GrantRow {
-            record,
+            record: record as u32,
             principal,
             actions,
         };
         for g in std::mem::take(&mut self.main) {
-            let key = (g.record, g.principal);
+            let key = (u64::from(g.record), g.principal);
             // Overlay entries before this row are new grants (or removals of nothing).
             while let Some(entry) = over.next_if(|(k, _)| *k < key) {
                 if entry.1 != 0 {
@@ -295,26 +354,30 @@ impl Grants {
         }
         merged.extend(over.filter(|(_, a)| *a != 0).map(row));
         self.main = merged;
+        self.index();
     }
 
     /// Calls `f(principal, actions)` for each live grant on `record` until it returns true.
     fn any_on(&self, record: u64, mut f: impl FnMut(u32, u8) -> bool) -> bool {
-        let start = self.main.partition_point(|g| g.record < record);
-        for g in self.main[start..].iter().take_while(|g| g.record == record) {
-            if self.overlay.contains_key(&(record, g.principal)) {
+        let overlay_empty = self.overlay.is_empty();
+        for g in self.rows(record) {
+            if !overlay_empty && self.overlay.contains_key(&(record, g.principal)) {
                 continue;
             }
             if f(g.principal, g.actions) {
                 return true;
             }
         }
-        self.overlay
-            .range((record, 0)..=(record, u32::MAX))
-            .any(|(&(_, p), &a)| a != 0 && f(p, a))
+        !overlay_empty
+            && self
+                .overlay
+                .range((record, 0)..=(record, u32::MAX))
+                .any(|(&(_, p), &a)| a != 0 && f(p, a))
     }
 
     fn heap_bytes(&self) -> usize {
         self.main.capacity() * std::mem::size_of::<GrantRow>()
+            + self.starts.capacity() * 4
             + self.overlay.len() * (std::mem::size_of::<(u64, u32)>() + 1 + 16)
     }
 }
@@ -623,6 +686,9 @@ impl Acl {
         principal: Principal,
         actions: Actions,
     ) -> Result<(), AclError> {
+        if record > MAX_RECORD {
+            return Err(AclError::RecordOutOfRange(record));
+        }
         let (_, grants) = self
             .entities
             .get_mut(e.0 as usize)
@@ -643,15 +709,18 @@ impl Acl {
             .get_mut(e.0 as usize)
             .and_then(Option::as_mut)
             .ok_or(AclError::UnknownEntity(e.0))?;
-        let mut main: Vec<GrantRow> = rows
-            .into_iter()
-            .filter(|(_, _, a)| !a.is_empty())
-            .map(|(record, p, a)| GrantRow {
+        let mut main: Vec<GrantRow> = Vec::new();
+        for (record, p, a) in rows {
+            if a.is_empty() {
+                continue;
+            }
+            let record = u32::try_from(record).map_err(|_| AclError::RecordOutOfRange(record))?;
+            main.push(GrantRow {
                 record,
                 principal: p.0,
                 actions: a.0,
-            })
-            .collect();
+            });
+        }
         main.sort_unstable();
         main.dedup_by(|b, a| {
             let same = (a.record, a.principal) == (b.record, b.principal);
@@ -661,11 +730,7 @@ impl Acl {
             same
         });
         main.shrink_to_fit();
-        *grants = Grants {
-            len: main.len(),
-            main,
-            overlay: BTreeMap::new(),
-        };
+        *grants = Grants::from_sorted(main);
         Ok(())
     }
 

@@ -14,6 +14,7 @@
 //! does I/O or reads the clock (`now` is a parameter).
 
 pub mod acl;
+pub mod dataset;
 pub mod hierarchy;
 pub mod it;
 pub mod roles;
