@@ -97,7 +97,7 @@ impl DatasetSpec {
             levels: full.levels.iter().map(|&n| (n / f).max(1)).collect(),
             records: full.records / u64::from(f),
             grants: full.grants / u64::from(f),
-            units: (full.units / f).max(full.branches),
+            units: (full.units / f).max(full.branches * 2),
             ..full
         }
     }
@@ -154,9 +154,13 @@ impl DatasetSpec {
         let leaves = u64::from(self.units - self.branches).max(1);
         let mut out = Vec::with_capacity(self.users() as usize * 21 / 20);
         for user in 0..self.users() {
-            out.push((user, self.branches + rng.below(leaves) as u32));
+            let first = self.branches + rng.below(leaves) as u32;
+            out.push((user, first));
             if rng.below(20) == 0 {
-                out.push((user, self.branches + rng.below(leaves) as u32));
+                let second = self.branches + rng.below(leaves) as u32;
+                if second != first {
+                    out.push((user, second));
+                }
             }
         }
         out

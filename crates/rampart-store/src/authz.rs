@@ -3198,14 +3198,15 @@ fn readable_sql(
         );
     }
     if let Some((h, u)) = &owner {
-        // The user's own records (also when they sit in no tree), then their subtree's.
+        // The user's own records (also when they sit in no tree), then those of everyone
+        // strictly below them.
         parts.push(format!(
             "SELECT r.record_key, r.owner_num FROM acl_records r \
              WHERE r.entity_num = $1 AND r.owner_num = {u}{after_sql}"
         ));
         parts.push(format!(
             "SELECT r.record_key, r.owner_num FROM authz_nodes me \
-             JOIN authz_nodes n ON n.hierarchy_num = me.hierarchy_num AND n.path >= me.path AND n.path < me.path || 'g' \
+             JOIN authz_nodes n ON n.hierarchy_num = me.hierarchy_num AND n.path > me.path AND n.path < me.path || 'g' \
              JOIN acl_records r ON r.entity_num = $1 AND r.owner_num = n.node_num \
              WHERE me.hierarchy_num = {h} AND me.node_num = {u}{after_sql}"
         ));
@@ -3219,6 +3220,18 @@ fn readable_sql(
     }
     if parts.is_empty() {
         parts.push("SELECT r.record_key, r.owner_num FROM acl_records r WHERE 1 = 0".into());
+    }
+    if !count {
+        // Only the first page of each part can reach the first page of the union: each part
+        // stops after `limit` rows in key order (for one owner, straight from the index).
+        let limit = tail_limit(&tail).to_owned();
+        parts = parts
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| {
+                format!("SELECT * FROM ({p} ORDER BY r.record_key LIMIT {limit}) AS part{i}")
+            })
+            .collect();
     }
     (wrap(parts.join(" UNION ")), binds)
 }

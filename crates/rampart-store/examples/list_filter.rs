@@ -1,0 +1,585 @@
+//! List filtering inside the database on issue #3's data set, on SQLite or PostgreSQL:
+//! the first page of 50 readable records (sorted by key) for a leaf rep, a first-line
+//! manager, a director and the top of the tree, with both query shapes, against the seed's
+//! recursive CTE in the same run; the count of readable rows; query plans; moving a director
+//! with about 10,000 people; rebuilding and loading the index.
+//!
+//! ```text
+//! cargo run --release -p rampart-store --example list_filter -- [SCALE] [sqlite|postgres]
+//! ```
+//! SCALE divides users, records and grants (1 = the full data set). PostgreSQL needs
+//! `RAMPART_TEST_PG_URL` (as `scripts/pg-throwaway.sh` exports); a fresh database is created.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // benchmark code
+
+use std::time::{Duration, Instant};
+
+use rampart_authz::acl::Principal;
+use rampart_authz::dataset::{DatasetSpec, Personas, REPORTS};
+use rampart_core::{AuditContext, UserId};
+use rampart_store::{AuthzOp, ListFilter, NodeRef, Store};
+use sqlx::Connection as _;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+fn user_id(num: u32) -> UserId {
+    UserId(Uuid::from_u128(
+        0x0190_0000_0000_7000_8000_0000_0000_0000 | u128::from(num),
+    ))
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p) as usize]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// A value to bind.
+enum V {
+    I(i64),
+    T(String),
+    N,
+}
+
+/// A direct connection for bulk loading and the baseline queries.
+enum Conn {
+    Sqlite(sqlx::SqliteConnection),
+    Pg(sqlx::PgConnection),
+}
+
+macro_rules! on {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            Conn::Sqlite($c) => $body,
+            Conn::Pg($c) => $body,
+        }
+    };
+}
+
+macro_rules! bind_all {
+    ($q:expr, $values:expr) => {{
+        let mut q = $q;
+        for v in $values {
+            q = match v {
+                V::I(i) => q.bind(i),
+                V::T(t) => q.bind(t),
+                V::N => q.bind(Option::<i64>::None),
+            };
+        }
+        q
+    }};
+}
+
+impl Conn {
+    async fn exec(&mut self, sql: &str) {
+        on!(self, |c| {
+            sqlx::query(sql).execute(&mut *c).await.unwrap();
+        })
+    }
+
+    /// Inserts `rows` into `table` in multi-row statements inside one transaction.
+    async fn bulk(&mut self, table: &str, cols: &[&str], rows: impl Iterator<Item = Vec<V>>) {
+        let width = cols.len();
+        let per = 30_000 / width;
+        let statement = |n: usize| {
+            let mut sql = format!("INSERT INTO {table} ({}) VALUES ", cols.join(", "));
+            for r in 0..n {
+                sql.push_str(if r == 0 { "(" } else { ",(" });
+                for c in 0..width {
+                    if c > 0 {
+                        sql.push(',');
+                    }
+                    sql.push_str(&format!("${}", r * width + c + 1));
+                }
+                sql.push(')');
+            }
+            sql
+        };
+        let full = statement(per);
+        self.exec("BEGIN").await;
+        let mut batch: Vec<V> = Vec::with_capacity(per * width);
+        let mut n = 0;
+        for row in rows {
+            batch.extend(row);
+            n += 1;
+            if n == per {
+                let values = std::mem::take(&mut batch);
+                on!(self, |c| {
+                    bind_all!(sqlx::query(&full), values)
+                        .execute(&mut *c)
+                        .await
+                        .unwrap();
+                });
+                n = 0;
+            }
+        }
+        if n > 0 {
+            let sql = statement(n);
+            on!(self, |c| {
+                bind_all!(sqlx::query(&sql), batch)
+                    .execute(&mut *c)
+                    .await
+                    .unwrap();
+            });
+        }
+        self.exec("COMMIT").await;
+    }
+
+    async fn strings(&mut self, sql: &str, binds: &[i64]) -> Vec<String> {
+        on!(self, |c| {
+            let mut q = sqlx::query_scalar::<_, String>(sql);
+            for b in binds {
+                q = q.bind(*b);
+            }
+            q.fetch_all(&mut *c).await.unwrap()
+        })
+    }
+}
+
+fn paths(managers: &[Option<u32>]) -> Vec<String> {
+    // Managers come before their reports (users are numbered level by level).
+    let mut out: Vec<String> = Vec::with_capacity(managers.len());
+    for (i, m) in managers.iter().enumerate() {
+        let own = format!("{i:08x}");
+        let path = match m {
+            Some(m) => format!("{}{own}", out[*m as usize]),
+            None => own,
+        };
+        out.push(path);
+    }
+    out
+}
+
+/// Writes the data set as the store would have: users, numbers, trees with paths, seats,
+/// groups, the entity, records and grants.
+async fn fill(conn: &mut Conn, spec: &DatasetSpec) {
+    let managers = spec.managers();
+    let paths = paths(&managers);
+    let users = spec.users();
+    conn.bulk(
+        "users",
+        &[
+            "id",
+            "provider",
+            "username",
+            "username_norm",
+            "password_hash",
+            "password_changed_at",
+            "created_at",
+            "updated_at",
+        ],
+        (0..users).map(|u| {
+            vec![
+                V::T(user_id(u).to_string()),
+                V::T("end".into()),
+                V::T(format!("u{u}")),
+                V::T(format!("u{u}")),
+                V::T("-".into()),
+                V::I(0),
+                V::I(0),
+                V::I(0),
+            ]
+        }),
+    )
+    .await;
+    conn.bulk(
+        "authz_users",
+        &["num", "user_id"],
+        (0..users).map(|u| vec![V::I(i64::from(u)), V::T(user_id(u).to_string())]),
+    )
+    .await;
+    conn.exec("INSERT INTO authz_hierarchies (num, name, kind, created_at) VALUES (0, 'reports', 'reports_to', 0), (1, 'units', 'units', 0)").await;
+    conn.bulk(
+        "authz_nodes",
+        &[
+            "hierarchy_num",
+            "node_num",
+            "node_key",
+            "parent_num",
+            "path",
+        ],
+        (0..users).map(|u| {
+            vec![
+                V::I(0),
+                V::I(i64::from(u)),
+                V::T(user_id(u).to_string()),
+                managers[u as usize].map_or(V::N, |m| V::I(i64::from(m))),
+                V::T(paths[u as usize].clone()),
+            ]
+        }),
+    )
+    .await;
+    let unit_parents = spec.unit_parents();
+    conn.bulk(
+        "authz_nodes",
+        &[
+            "hierarchy_num",
+            "node_num",
+            "node_key",
+            "parent_num",
+            "path",
+        ],
+        unit_parents.iter().enumerate().map(|(u, p)| {
+            let own = format!("{u:08x}");
+            vec![
+                V::I(1),
+                V::I(u as i64),
+                V::T(format!("unit-{u}")),
+                p.map_or(V::N, |p| V::I(i64::from(p))),
+                V::T(match p {
+                    Some(p) => format!("{p:08x}{own}"),
+                    None => own,
+                }),
+            ]
+        }),
+    )
+    .await;
+    conn.bulk(
+        "authz_unit_members",
+        &["hierarchy_num", "node_num", "user_num"],
+        spec.seats()
+            .into_iter()
+            .map(|(u, n)| vec![V::I(1), V::I(i64::from(n)), V::I(i64::from(u))]),
+    )
+    .await;
+    conn.bulk(
+        "authz_groups",
+        &["num", "name", "created_at"],
+        (0..spec.groups).map(|g| vec![V::I(i64::from(g)), V::T(format!("group-{g}")), V::I(0)]),
+    )
+    .await;
+    conn.bulk(
+        "authz_group_members",
+        &["group_num", "user_num"],
+        spec.memberships()
+            .into_iter()
+            .map(|(g, u)| vec![V::I(i64::from(g)), V::I(i64::from(u))]),
+    )
+    .await;
+    let grants_flag = match conn {
+        Conn::Sqlite(_) => "1",
+        Conn::Pg(_) => "TRUE",
+    };
+    conn.exec(&format!(
+        "INSERT INTO acl_entities (num, name, public_actions, owner_hierarchy, grants, created_at) VALUES (0, 'sale', 0, 0, {grants_flag}, 0)"
+    ))
+    .await;
+    let t = Instant::now();
+    conn.bulk(
+        "acl_records",
+        &["entity_num", "record_num", "record_key", "owner_num"],
+        spec.owners().enumerate().map(|(r, o)| {
+            vec![
+                V::I(0),
+                V::I(r as i64),
+                V::T(spec.record_key(r as u64)),
+                V::I(i64::from(o)),
+            ]
+        }),
+    )
+    .await;
+    println!("records loaded in {:.1?}", t.elapsed());
+    let mut grants: Vec<(u64, u32, u8)> = spec
+        .grants()
+        .map(|g| (g.record, g.principal.raw(), g.actions.bits()))
+        .collect();
+    grants.sort_unstable();
+    grants.dedup_by_key(|g| (g.0, g.1));
+    conn.bulk(
+        "acl_grants",
+        &["entity_num", "record_num", "principal", "actions"],
+        grants.into_iter().map(|(r, p, a)| {
+            vec![
+                V::I(0),
+                V::I(r as i64),
+                V::I(i64::from(p)),
+                V::I(i64::from(a)),
+            ]
+        }),
+    )
+    .await;
+    for counter in [
+        ("user", users),
+        ("node:1", spec.units),
+        ("group", spec.groups),
+        ("hierarchy", 2),
+        ("entity", 1),
+    ] {
+        conn.exec(&format!(
+            "INSERT INTO authz_counters (name, next) VALUES ('{}', {})",
+            counter.0, counter.1
+        ))
+        .await;
+    }
+    conn.exec(&format!(
+        "INSERT INTO authz_counters (name, next) VALUES ('record:0', {})",
+        spec.records
+    ))
+    .await;
+    conn.exec("ANALYZE").await;
+}
+
+/// The seed's approach: walk the hierarchy with a recursive CTE on every request.
+fn cte_sql(f: &ListFilter) -> String {
+    let grantees: Vec<String> = f.grantees.iter().map(|p| p.raw().to_string()).collect();
+    format!(
+        "WITH RECURSIVE sub(n) AS (SELECT CAST($1 AS BIGINT) UNION ALL \
+         SELECT c.node_num FROM authz_nodes c JOIN sub ON c.hierarchy_num = $2 AND c.parent_num = sub.n) \
+         SELECT r.record_key FROM acl_records r WHERE r.entity_num = $3 AND \
+         (r.owner_num IN (SELECT n FROM sub) OR r.record_num IN \
+         (SELECT g.record_num FROM acl_grants g WHERE g.entity_num = $3 AND g.principal IN ({}) AND (g.actions & 1) = 1)) \
+         ORDER BY r.record_key LIMIT 50",
+        if grantees.is_empty() { "-1".into() } else { grantees.join(", ") }
+    )
+}
+
+#[tokio::main]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let scale: u32 = args.next().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let backend = args.next().unwrap_or_else(|| "sqlite".into());
+    let spec = if scale == 1 {
+        DatasetSpec::issue()
+    } else {
+        DatasetSpec::scaled(scale)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (store, mut conn) = if backend == "postgres" {
+        let admin = std::env::var("RAMPART_TEST_PG_URL").expect("RAMPART_TEST_PG_URL");
+        let name = format!("rampart_bench_{}", std::process::id());
+        let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut c)
+            .await
+            .unwrap();
+        let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+        let store = Store::open_postgres(&url, 8).await.unwrap();
+        store.migrate().await.unwrap();
+        (
+            store,
+            Conn::Pg(sqlx::PgConnection::connect(&url).await.unwrap()),
+        )
+    } else {
+        let path = dir.path().join("bench.db");
+        let store = Store::open_sqlite(&path).await.unwrap();
+        store.migrate().await.unwrap();
+        store.close().await;
+        let conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        (Store::open_sqlite(&path).await.unwrap(), Conn::Sqlite(conn))
+    };
+    println!(
+        "## {} — {} users, {} units, {} records, {} grants (scale 1/{scale})\n",
+        store.kind().as_str(),
+        spec.users(),
+        spec.units,
+        spec.records,
+        spec.grants
+    );
+    let started = Instant::now();
+    fill(&mut conn, &spec).await;
+    println!("bulk load with indexes: {:.1?}", started.elapsed());
+
+    let ctx = AuditContext {
+        node_id: "bench".into(),
+        ..AuditContext::default()
+    };
+    let now = OffsetDateTime::now_utc();
+    let t = Instant::now();
+    let rebuilt = store
+        .authz_rebuild(&ctx, now, None, &mut |_, _| {})
+        .await
+        .unwrap();
+    let rebuild_time = t.elapsed();
+    let t = Instant::now();
+    let view = store.authz_load(&mut |_, _| {}).await.unwrap();
+    let load_time = t.elapsed();
+    println!(
+        "rebuild (recompute and compare {} materialised paths, {} repaired): {rebuild_time:.2?}; index load from the tables: {load_time:.2?} ({:.1} MiB of index)",
+        rebuilt.nodes,
+        rebuilt.paths_fixed,
+        view.acl.heap_bytes() as f64 / 1048576.0
+    );
+    let acl = spec.build_acl().unwrap();
+    let who: Personas = spec.personas(&acl);
+    let entity = view.entity("sale").unwrap();
+    let (h, _) = view.hierarchy("reports").unwrap();
+    let tree = view.acl.hierarchy(h).unwrap();
+
+    println!();
+    println!("| user | people below | shape chosen | first page p50 | p99 | other shape p50 | recursive CTE p50 | CTE ÷ chosen | readable rows (count time) |");
+    println!("|---|---:|---|---:|---:|---:|---:|---:|---:|");
+    for (name, user) in [
+        ("rep", who.rep),
+        ("manager", who.manager),
+        ("director", who.director),
+        ("top", who.top),
+    ] {
+        let chosen = view.list_filter(entity, user, 50).unwrap();
+        let other = ListFilter {
+            walk_in_order: !chosen.walk_in_order,
+            ..chosen.clone()
+        };
+        let mut timings = Vec::new();
+        let mut pages = Vec::new();
+        for f in [&chosen, &other] {
+            let reps = if f.walk_in_order == chosen.walk_in_order {
+                30
+            } else {
+                5
+            };
+            let mut v = Vec::new();
+            for i in 0..reps {
+                let t = Instant::now();
+                let page = store.readable_records(f, None, 50).await.unwrap();
+                v.push(t.elapsed());
+                if i == 0 {
+                    pages.push(page);
+                }
+            }
+            v.sort_unstable();
+            timings.push(v);
+        }
+        assert_eq!(pages[0], pages[1], "both shapes give the same page");
+        let expected: Vec<String> = pages[0].iter().map(|(k, _)| k.clone()).collect();
+        let cte = cte_sql(&chosen);
+        let mut c = Vec::new();
+        for _ in 0..if user == who.rep || user == who.manager {
+            10
+        } else {
+            3
+        } {
+            let t = Instant::now();
+            let rows = conn
+                .strings(
+                    &cte,
+                    &[i64::from(user), i64::from(h.0), i64::from(entity.0)],
+                )
+                .await;
+            c.push(t.elapsed());
+            assert_eq!(rows, expected, "the recursive CTE agrees");
+        }
+        c.sort_unstable();
+        let t = Instant::now();
+        let count = store
+            .count_readable(&ListFilter {
+                walk_in_order: false,
+                ..chosen.clone()
+            })
+            .await
+            .unwrap();
+        let count_time = t.elapsed();
+        let p50 = percentile(&timings[0], 0.5);
+        println!(
+            "| {name} | {} | {} | {} | {} | {} | {} | {:.0}× | {count} ({}) |",
+            tree.subtree_size(user).unwrap() - 1,
+            if chosen.walk_in_order {
+                "walk"
+            } else {
+                "collect"
+            },
+            ms(p50),
+            ms(percentile(&timings[0], 0.99)),
+            ms(percentile(&timings[1], 0.5)),
+            ms(percentile(&c, 0.5)),
+            percentile(&c, 0.5).as_secs_f64() / p50.as_secs_f64(),
+            ms(count_time),
+        );
+    }
+    println!();
+    for (name, user) in [
+        ("rep", who.rep),
+        ("manager", who.manager),
+        ("director", who.director),
+        ("top", who.top),
+    ] {
+        let f = view.list_filter(entity, user, 50).unwrap();
+        println!(
+            "plan for the {name} ({}):",
+            if f.walk_in_order { "walk" } else { "collect" }
+        );
+        for line in store.explain_readable(&f).await.unwrap() {
+            println!("    {line}");
+        }
+    }
+
+    // Move the director (about a tenth of the tree) under another top-level manager.
+    let Some(target) = (0..spec.levels[1] + spec.levels[2])
+        .map(|i| spec.levels[0] + i)
+        .find(|&u| {
+            !tree.contains(who.director, u).unwrap()
+                && Some(u) != tree.parent(who.director).unwrap()
+        })
+    else {
+        println!("no other manager to move the director under at this scale");
+        return;
+    };
+    let below = tree.subtree_size(who.director).unwrap() - 1;
+    let t = Instant::now();
+    store
+        .authz_write(
+            &ctx,
+            now,
+            &[AuthzOp::SetParent {
+                hierarchy: "reports".into(),
+                node: NodeRef::User(user_id(who.director)),
+                parent: Some(NodeRef::User(user_id(target))),
+            }],
+        )
+        .await
+        .unwrap();
+    let moved = t.elapsed();
+    let mut acl2 = acl.clone();
+    let t = Instant::now();
+    acl2.set_parent(REPORTS, who.director, Some(target))
+        .unwrap();
+    let moved_mem = t.elapsed();
+    let view2 = store.authz_load(&mut |_, _| {}).await.unwrap();
+    let size_db = view2
+        .acl
+        .hierarchy(h)
+        .unwrap()
+        .subtree_size(target)
+        .unwrap();
+    let size_mem = acl2
+        .hierarchy(REPORTS)
+        .unwrap()
+        .subtree_size(target)
+        .unwrap();
+    assert_eq!(
+        size_db, size_mem,
+        "the database's tree matches the index after the move"
+    );
+    let f = view2.list_filter(entity, target, 50).unwrap();
+    let page = store.readable_records(&f, None, 50).await.unwrap();
+    for (key, owner) in &page {
+        let owner = owner.unwrap();
+        assert!(
+            acl2.hierarchy(REPORTS)
+                .unwrap()
+                .contains(target, owner)
+                .unwrap()
+                || !f.grantees.is_empty(),
+            "{key}"
+        );
+    }
+    println!(
+        "\nmoving the director ({below} people below) under another manager: {} through `authz_write` (one UPDATE of the subtree's materialised paths, with its audit event and change-log entry), {} in the in-memory index; afterwards the new manager's subtree is {} people in the database and in the index",
+        ms(moved),
+        ms(moved_mem),
+        size_db - 1,
+    );
+    let hwm = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM"))
+                .map(str::to_owned)
+        })
+        .unwrap_or_default();
+    println!("peak memory of this process: {hwm}");
+    let _ = Principal::user(0);
+}
