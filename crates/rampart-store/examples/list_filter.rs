@@ -83,6 +83,9 @@ impl Conn {
     async fn bulk(&mut self, table: &str, cols: &[&str], rows: impl Iterator<Item = Vec<V>>) {
         let width = cols.len();
         let per = 30_000 / width;
+        // SQLite resolves `$N` parameters by name, which costs quadratic time in huge
+        // statements: plain `?` there.
+        let positional = matches!(self, Conn::Sqlite(_));
         let statement = |n: usize| {
             let mut sql = format!("INSERT INTO {table} ({}) VALUES ", cols.join(", "));
             for r in 0..n {
@@ -91,7 +94,11 @@ impl Conn {
                     if c > 0 {
                         sql.push(',');
                     }
-                    sql.push_str(&format!("${}", r * width + c + 1));
+                    if positional {
+                        sql.push('?');
+                    } else {
+                        sql.push_str(&format!("${}", r * width + c + 1));
+                    }
                 }
                 sql.push(')');
             }

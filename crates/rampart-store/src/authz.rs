@@ -1934,8 +1934,8 @@ impl Store {
                         let r = record_tx!(tx, e, record);
                         let p = principal_tx!(tx, principal, changes);
                         bound!(
-                            "INSERT INTO acl_grants (entity_num, record_num, principal, actions) VALUES ($1, $2, $3, $4)",
-                            [i64::from(e), r as i64, i64::from(p.raw()), i64::from(actions.bits())]
+                            "INSERT INTO acl_grants (entity_num, record_num, principal, actions, record_key) VALUES ($1, $2, $3, $4, $5)",
+                            [i64::from(e), r as i64, i64::from(p.raw()), i64::from(actions.bits()), record]
                         )
                         .execute(&mut *tx)
                         .await
@@ -3150,16 +3150,12 @@ fn readable_sql(
             binds,
         );
     }
-    let grantees = if filter.grantees.is_empty() {
-        None
-    } else {
-        let list: Vec<String> = filter
-            .grantees
-            .iter()
-            .map(|p| next(Bind::Int(i64::from(p.raw())), &mut binds))
-            .collect();
-        Some(list.join(", "))
-    };
+    let grantee_params: Vec<String> = filter
+        .grantees
+        .iter()
+        .map(|p| next(Bind::Int(i64::from(p.raw())), &mut binds))
+        .collect();
+    let grantees = (!grantee_params.is_empty()).then(|| grantee_params.join(", "));
     let owner = filter.owner.map(|(h, user)| {
         let h = next(Bind::Int(i64::from(h.0)), &mut binds);
         let u = next(Bind::Int(i64::from(user)), &mut binds);
@@ -3201,39 +3197,52 @@ fn readable_sql(
         // The user's own records (also when they sit in no tree), then those of everyone
         // strictly below them.
         parts.push(format!(
-            "SELECT r.record_key, r.owner_num FROM acl_records r \
+            "SELECT r.record_key FROM acl_records r \
              WHERE r.entity_num = $1 AND r.owner_num = {u}{after_sql}"
         ));
         parts.push(format!(
-            "SELECT r.record_key, r.owner_num FROM authz_nodes me \
+            "SELECT r.record_key FROM authz_nodes me \
              JOIN authz_nodes n ON n.hierarchy_num = me.hierarchy_num AND n.path > me.path AND n.path < me.path || 'g' \
              JOIN acl_records r ON r.entity_num = $1 AND r.owner_num = n.node_num \
              WHERE me.hierarchy_num = {h} AND me.node_num = {u}{after_sql}"
         ));
     }
-    if let Some(list) = &grantees {
+    // Grants: one ordered index range per grantee principal (few of them), keys only; the
+    // owners of the page's records are joined at the end.
+    for p in &grantee_params {
+        let after_g = after_sql.replace("r.record_key", "g.record_key");
         parts.push(format!(
-            "SELECT r.record_key, r.owner_num FROM acl_grants g \
-             JOIN acl_records r ON r.entity_num = g.entity_num AND r.record_num = g.record_num \
-             WHERE g.entity_num = $1 AND g.principal IN ({list}) AND (g.actions & 1) = 1{after_sql}"
+            "SELECT g.record_key FROM acl_grants g \
+             WHERE g.entity_num = $1 AND g.principal = {p} AND (g.actions & 1) = 1{after_g}"
         ));
     }
     if parts.is_empty() {
-        parts.push("SELECT r.record_key, r.owner_num FROM acl_records r WHERE 1 = 0".into());
+        parts.push("SELECT r.record_key FROM acl_records r WHERE 1 = 0".into());
     }
     if !count {
         // Only the first page of each part can reach the first page of the union: each part
-        // stops after `limit` rows in key order (for one owner, straight from the index).
+        // stops after `limit` rows in key order (for one owner or one grantee, straight from
+        // an index).
         let limit = tail_limit(&tail).to_owned();
         parts = parts
             .into_iter()
             .enumerate()
             .map(|(i, p)| {
-                format!("SELECT * FROM ({p} ORDER BY r.record_key LIMIT {limit}) AS part{i}")
+                let key = if p.starts_with("SELECT g.") {
+                    "g.record_key"
+                } else {
+                    "r.record_key"
+                };
+                format!("SELECT * FROM ({p} ORDER BY {key} LIMIT {limit}) AS part{i}")
             })
             .collect();
     }
-    (wrap(parts.join(" UNION ")), binds)
+    let keys = parts.join(" UNION ");
+    let joined = format!(
+        "SELECT v.record_key, r.owner_num FROM ({keys}) AS v \
+         JOIN acl_records r ON r.entity_num = $1 AND r.record_key = v.record_key"
+    );
+    (wrap(joined), binds)
 }
 
 /// The `$N` of the limit inside an ` ORDER BY … LIMIT $N` tail.

@@ -96,15 +96,18 @@ CREATE TABLE acl_records (
 CREATE INDEX acl_records_owner ON acl_records (entity_num, owner_num, record_key);
 
 -- Explicit grants (the seed's CustomerACL): record x principal x actions (1 read, 2 write).
+-- The record's key is repeated here so that "the first page of what this principal was
+-- granted" is one ordered index range, with no lookup of every granted record.
 CREATE TABLE acl_grants (
     entity_num BIGINT NOT NULL,
     record_num BIGINT NOT NULL,
     principal  BIGINT NOT NULL,
     actions    BIGINT NOT NULL,
+    record_key TEXT COLLATE "C" NOT NULL,
     PRIMARY KEY (entity_num, record_num, principal),
     FOREIGN KEY (entity_num, record_num) REFERENCES acl_records (entity_num, record_num) ON DELETE CASCADE
 );
-CREATE INDEX acl_grants_principal ON acl_grants (entity_num, principal, record_num);
+CREATE INDEX acl_grants_principal ON acl_grants (entity_num, principal, record_key, actions);
 
 CREATE TABLE authz_applications (
     num         BIGINT PRIMARY KEY,
