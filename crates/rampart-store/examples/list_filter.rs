@@ -296,13 +296,14 @@ async fn fill(conn: &mut Conn, spec: &DatasetSpec) {
     grants.dedup_by_key(|g| (g.0, g.1));
     conn.bulk(
         "acl_grants",
-        &["entity_num", "record_num", "principal", "actions"],
+        &["entity_num", "record_num", "principal", "actions", "record_key"],
         grants.into_iter().map(|(r, p, a)| {
             vec![
                 V::I(0),
                 V::I(r as i64),
                 V::I(i64::from(p)),
                 V::I(i64::from(a)),
+                V::T(spec.record_key(r)),
             ]
         }),
     )
