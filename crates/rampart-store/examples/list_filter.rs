@@ -296,7 +296,13 @@ async fn fill(conn: &mut Conn, spec: &DatasetSpec) {
     grants.dedup_by_key(|g| (g.0, g.1));
     conn.bulk(
         "acl_grants",
-        &["entity_num", "record_num", "principal", "actions", "record_key"],
+        &[
+            "entity_num",
+            "record_num",
+            "principal",
+            "actions",
+            "record_key",
+        ],
         grants.into_iter().map(|(r, p, a)| {
             vec![
                 V::I(0),

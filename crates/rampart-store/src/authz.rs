@@ -1419,6 +1419,15 @@ macro_rules! role_tx {
     }};
 }
 
+/// Maps a unique-key violation to a conflict saying what already exists; other errors as
+/// [`db`] does.
+fn unique(message: impl FnOnce() -> String) -> impl FnOnce(sqlx::Error) -> Error {
+    move |e| match db(e) {
+        Error::Conflict(_) => Error::Conflict(message()),
+        other => other,
+    }
+}
+
 fn check_name(field: &str, name: &str) -> Result<(), Error> {
     let ok = !name.is_empty()
         && name.len() <= 100
@@ -1512,12 +1521,7 @@ impl Store {
                         .bind(at)
                         .execute(&mut *tx)
                         .await
-                        .map_err(|e| match db(e) {
-                            Error::Conflict(_) => {
-                                Error::Conflict(format!("a group named `{name}` already exists"))
-                            }
-                            other => other,
-                        })?;
+                        .map_err(unique(|| format!("a group named `{name}` already exists")))?;
                         changes.push(Change::Group {
                             num: n32(num, "group")?,
                             name: name.clone(),
@@ -1593,12 +1597,9 @@ impl Store {
                             .bind(i64::from(u))
                             .execute(&mut *tx)
                             .await
-                            .map_err(|e| match db(e) {
-                                Error::Conflict(_) => Error::Conflict(format!(
-                                    "user {user} is already a member of `{group}`"
-                                )),
-                                other => other,
-                            })?;
+                            .map_err(unique(|| {
+                                format!("user {user} is already a member of `{group}`")
+                            }))?;
                         if !add && done.rows_affected() == 0 {
                             return Err(Error::invalid(
                                 "user",
@@ -1636,12 +1637,9 @@ impl Store {
                         .bind(at)
                         .execute(&mut *tx)
                         .await
-                        .map_err(|e| match db(e) {
-                            Error::Conflict(_) => Error::Conflict(format!(
-                                "a hierarchy named `{name}` already exists"
-                            )),
-                            other => other,
-                        })?;
+                        .map_err(unique(|| {
+                            format!("a hierarchy named `{name}` already exists")
+                        }))?;
                         changes.push(Change::Hierarchy {
                             num: n16(num, "hierarchy")?,
                             name: name.clone(),
@@ -1741,12 +1739,7 @@ impl Store {
                         let done = bound!(sql, [i64::from(h), i64::from(node), i64::from(u)])
                             .execute(&mut *tx)
                             .await
-                            .map_err(|e| match db(e) {
-                                Error::Conflict(_) => {
-                                    Error::Conflict(format!("user {user} already sits in `{unit}`"))
-                                }
-                                other => other,
-                            })?;
+                            .map_err(unique(|| format!("user {user} already sits in `{unit}`")))?;
                         if !add && done.rows_affected() == 0 {
                             return Err(Error::invalid(
                                 "user",
@@ -1939,13 +1932,10 @@ impl Store {
                         )
                         .execute(&mut *tx)
                         .await
-                        .map_err(|err| match db(err) {
-                            Error::Conflict(_) => Error::Conflict(format!(
+                        .map_err(unique(|| format!(
                                 "{} already has a grant on `{record}`; remove it first to change it",
                                 principal.describe()
-                            )),
-                            other => other,
-                        })?;
+                            )))?;
                         changes.push(Change::Grant {
                             entity: e,
                             record: r,
@@ -2000,10 +1990,7 @@ impl Store {
                         )
                         .execute(&mut *tx)
                         .await
-                        .map_err(|e| match db(e) {
-                            Error::Conflict(_) => Error::Conflict(format!("an application named `{name}` already exists")),
-                            other => other,
-                        })?;
+                        .map_err(unique(|| format!("an application named `{name}` already exists")))?;
                         changes.push(Change::App {
                             num: n32(num, "application")?,
                             name: name.clone(),
@@ -2033,10 +2020,7 @@ impl Store {
                         )
                         .execute(&mut *tx)
                         .await
-                        .map_err(|e| match db(e) {
-                            Error::Conflict(_) => Error::Conflict(format!("application `{app}` already has a role `{name}`")),
-                            other => other,
-                        })?;
+                        .map_err(unique(|| format!("application `{app}` already has a role `{name}`")))?;
                         changes.push(Change::Role {
                             num: n32(num, "role")?,
                             app: n32(a, "application")?,
@@ -2225,12 +2209,7 @@ impl Store {
                         )
                         .execute(&mut *tx)
                         .await
-                        .map_err(|e| match db(e) {
-                            Error::Conflict(_) => {
-                                Error::Conflict(format!("a team named `{name}` already exists"))
-                            }
-                            other => other,
-                        })?;
+                        .map_err(unique(|| format!("a team named `{name}` already exists")))?;
                         changes.push(Change::Team {
                             num: n32(num, "team")?,
                             name: name.clone(),
@@ -2323,10 +2302,7 @@ impl Store {
                         )
                         .execute(&mut *tx)
                         .await
-                        .map_err(|e| match db(e) {
-                            Error::Conflict(_) => Error::Conflict(format!("a module named `{name}` already exists")),
-                            other => other,
-                        })?;
+                        .map_err(unique(|| format!("a module named `{name}` already exists")))?;
                         changes.push(Change::Module {
                             num: n32(num, "module")?,
                             name: name.clone(),
