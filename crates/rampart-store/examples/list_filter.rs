@@ -14,7 +14,6 @@
 
 use std::time::{Duration, Instant};
 
-use rampart_authz::acl::Principal;
 use rampart_authz::dataset::{DatasetSpec, Personas, REPORTS};
 use rampart_core::{AuditContext, UserId};
 use rampart_store::{AuthzOp, ListFilter, NodeRef, Store};
@@ -595,5 +594,4 @@ async fn main() {
         })
         .unwrap_or_default();
     println!("peak memory of this process: {hwm}");
-    let _ = Principal::user(0);
 }
