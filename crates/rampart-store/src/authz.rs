@@ -2998,6 +2998,27 @@ impl Store {
         Ok(out)
     }
 
+    /// The filter's user's materialised path in the owner hierarchy, when the collect shape
+    /// needs it (`None` when the user sits in no tree: then only their own records count).
+    async fn owner_path(&self, filter: &ListFilter) -> Result<Option<String>, Error> {
+        let Some((h, user)) = filter
+            .owner
+            .filter(|_| !filter.walk_in_order && !filter.public)
+        else {
+            return Ok(None);
+        };
+        read!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT path FROM authz_nodes WHERE hierarchy_num = $1 AND node_num = $2",
+            )
+            .bind(i64::from(h.0))
+            .bind(i64::from(user))
+            .fetch_optional(pool)
+            .await
+            .map_err(db)
+        })
+    }
+
     /// One page of the records `filter` lets its user read, in key order after `after`.
     /// The rule runs inside the database as index range scans and semi-joins: the owner rule
     /// as a range over materialised paths, grants as a lookup by the user's few grantee
@@ -3008,7 +3029,8 @@ impl Store {
         after: Option<&str>,
         limit: i64,
     ) -> Result<Vec<(String, Option<u32>)>, Error> {
-        let (sql, binds) = readable_sql(filter, after, limit, false);
+        let path = self.owner_path(filter).await?;
+        let (sql, binds) = readable_sql(filter, path.as_deref(), after, limit, false);
         read!(self, |pool| {
             let mut q = sqlx::query(&sql);
             for b in &binds {
@@ -3032,7 +3054,8 @@ impl Store {
 
     /// How many records `filter` lets its user read (a full count: slow for large subtrees).
     pub async fn count_readable(&self, filter: &ListFilter) -> Result<i64, Error> {
-        let (sql, binds) = readable_sql(filter, None, 0, true);
+        let path = self.owner_path(filter).await?;
+        let (sql, binds) = readable_sql(filter, path.as_deref(), None, 0, true);
         read!(self, |pool| {
             let mut q = sqlx::query_scalar(&sql);
             for b in &binds {
@@ -3047,7 +3070,8 @@ impl Store {
 
     /// The query plan the database chooses for a list filter (`EXPLAIN`), one line per row.
     pub async fn explain_readable(&self, filter: &ListFilter) -> Result<Vec<String>, Error> {
-        let (sql, binds) = readable_sql(filter, None, 50, false);
+        let path = self.owner_path(filter).await?;
+        let (sql, binds) = readable_sql(filter, path.as_deref(), None, 50, false);
         let prefix = match self.kind() {
             crate::BackendKind::Sqlite => "EXPLAIN QUERY PLAN ",
             crate::BackendKind::Postgres => "EXPLAIN ",
@@ -3087,6 +3111,7 @@ enum Bind {
 ///   its owner's path and of its grants, stopping after `limit` hits.
 fn readable_sql(
     filter: &ListFilter,
+    path: Option<&str>,
     after: Option<&str>,
     limit: i64,
     count: bool,
@@ -3176,12 +3201,17 @@ fn readable_sql(
             "SELECT r.record_key FROM acl_records r \
              WHERE r.entity_num = $1 AND r.owner_num = {u}{after_sql}"
         ));
-        parts.push(format!(
-            "SELECT r.record_key FROM authz_nodes me \
-             JOIN authz_nodes n ON n.hierarchy_num = me.hierarchy_num AND n.path > me.path AND n.path < me.path || 'g' \
-             JOIN acl_records r ON r.entity_num = $1 AND r.owner_num = n.node_num \
-             WHERE me.hierarchy_num = {h} AND me.node_num = {u}{after_sql}"
-        ));
+        // Everyone strictly below the user: a range over materialised paths whose bounds
+        // are bound as values, so the planner sees how narrow the range is.
+        if let Some(path) = path {
+            let lo = next(Bind::Text(path.to_owned()), &mut binds);
+            let hi = next(Bind::Text(path_end(path)), &mut binds);
+            parts.push(format!(
+                "SELECT r.record_key FROM authz_nodes n \
+                 JOIN acl_records r ON r.entity_num = $1 AND r.owner_num = n.node_num \
+                 WHERE n.hierarchy_num = {h} AND n.path > {lo} AND n.path < {hi}{after_sql}"
+            ));
+        }
     }
     // Grants: one ordered index range per grantee principal (few of them), keys only; the
     // owners of the page's records are joined at the end.
