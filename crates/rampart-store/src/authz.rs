@@ -1114,6 +1114,37 @@ pub struct ListFilter {
     pub walk_in_order: bool,
 }
 
+/// Takes the next authorization revision inside the transaction. On PostgreSQL the row
+/// lock serialises authorization writers until commit, so revisions commit in order.
+macro_rules! next_revision {
+    ($tx:expr) => {{
+        let revision: i64 = sqlx::query_scalar(
+            "UPDATE authz_revision SET revision = revision + 1 WHERE id = 1 RETURNING revision",
+        )
+        .fetch_one(&mut *$tx)
+        .await
+        .map_err($crate::backend::db)?;
+        revision
+    }};
+}
+
+/// Appends `$changes` under `$revision` to the change log every node replays.
+macro_rules! record_changes {
+    ($tx:expr, $revision:expr, $at:expr, $changes:expr) => {{
+        let text = serde_json::to_string($changes)
+            .map_err(|e| Error::Internal(format!("encoding changes: {e}")))?;
+        sqlx::query(
+            "INSERT INTO authz_changes (revision, occurred_at, change) VALUES ($1, $2, $3)",
+        )
+        .bind($revision)
+        .bind($at)
+        .bind(text)
+        .execute(&mut *$tx)
+        .await
+        .map_err($crate::backend::db)?;
+    }};
+}
+
 /// Inside the transaction deleting user `$id`: if authorization knows the user, records a
 /// revision whose change tells every node to refuse checks for them.
 macro_rules! authz_user_deleted {
@@ -1125,25 +1156,11 @@ macro_rules! authz_user_deleted {
                 .await
                 .map_err($crate::backend::db)?;
         if known.is_some() {
-            let revision: i64 = sqlx::query_scalar(
-                "UPDATE authz_revision SET revision = revision + 1 WHERE id = 1 RETURNING revision",
-            )
-            .fetch_one(&mut *$tx)
-            .await
-            .map_err($crate::backend::db)?;
-            let change = serde_json::to_string(&[$crate::authz::Change::UserDeleted {
+            let revision = next_revision!($tx);
+            let change = [$crate::authz::Change::UserDeleted {
                 user: $id.to_string(),
-            }])
-            .map_err(|e| Error::Internal(format!("encoding change: {e}")))?;
-            sqlx::query(
-                "INSERT INTO authz_changes (revision, occurred_at, change) VALUES ($1, $2, $3)",
-            )
-            .bind(revision)
-            .bind($at)
-            .bind(change)
-            .execute(&mut *$tx)
-            .await
-            .map_err($crate::backend::db)?;
+            }];
+            record_changes!($tx, revision, $at, &change);
         }
     }};
 }
@@ -1362,6 +1379,18 @@ macro_rules! principal_tx {
     }};
 }
 
+/// Application number by name inside the transaction.
+macro_rules! app_tx {
+    ($tx:expr, $name:expr) => {{
+        num_by_name!(
+            $tx,
+            "SELECT num FROM authz_applications WHERE name = $1",
+            $name,
+            "application"
+        )
+    }};
+}
+
 /// Entity number by name inside the transaction.
 macro_rules! entity_tx {
     ($tx:expr, $name:expr) => {{
@@ -1396,12 +1425,7 @@ macro_rules! record_tx {
 /// `(application, role)` numbers by name inside the transaction.
 macro_rules! role_tx {
     ($tx:expr, $app:expr, $role:expr) => {{
-        let app = num_by_name!(
-            $tx,
-            "SELECT num FROM authz_applications WHERE name = $1",
-            $app,
-            "application"
-        );
+        let app = app_tx!($tx, $app);
         let found: Option<i64> =
             sqlx::query_scalar("SELECT num FROM authz_app_roles WHERE app_num = $1 AND name = $2")
                 .bind(app)
@@ -1498,12 +1522,7 @@ impl Store {
         }
         let at = to_millis(now);
         let revision = write_tx!(self, |tx| {
-            let revision: i64 = sqlx::query_scalar(
-                "UPDATE authz_revision SET revision = revision + 1 WHERE id = 1 RETURNING revision",
-            )
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db)?;
+            let revision = next_revision!(tx);
             let mut changes: Vec<Change> = Vec::new();
             let mut credentials = false;
             for op in ops {
@@ -2007,12 +2026,7 @@ impl Store {
                         description,
                     } => {
                         check_name("name", name)?;
-                        let a = num_by_name!(
-                            tx,
-                            "SELECT num FROM authz_applications WHERE name = $1",
-                            app,
-                            "application"
-                        );
+                        let a = app_tx!(tx, app);
                         let num = next_num!(tx, "role");
                         bound!(
                             "INSERT INTO authz_app_roles (num, app_num, name, description) VALUES ($1, $2, $3, $4)",
@@ -2255,12 +2269,7 @@ impl Store {
                         )
                     }
                     AuthzOp::SetApplicationTeam { app, team } => {
-                        let a = num_by_name!(
-                            tx,
-                            "SELECT num FROM authz_applications WHERE name = $1",
-                            app,
-                            "application"
-                        );
+                        let a = app_tx!(tx, app);
                         let t = match team {
                             Some(t) => Some(num_by_name!(
                                 tx,
@@ -2289,12 +2298,7 @@ impl Store {
                     }
                     AuthzOp::RegisterModule { name, app } => {
                         check_name("name", name)?;
-                        let a = num_by_name!(
-                            tx,
-                            "SELECT num FROM authz_applications WHERE name = $1",
-                            app,
-                            "application"
-                        );
+                        let a = app_tx!(tx, app);
                         let num = next_num!(tx, "module");
                         bound!(
                             "INSERT INTO it_modules (num, name, app_num, created_at) VALUES ($1, $2, $3, $4)",
@@ -2334,16 +2338,9 @@ impl Store {
                                 ),
                                 format!("module:{m}"),
                             ),
-                            ItScope::Application(a) => (
-                                "application",
-                                num_by_name!(
-                                    tx,
-                                    "SELECT num FROM authz_applications WHERE name = $1",
-                                    a,
-                                    "application"
-                                ),
-                                format!("application:{a}"),
-                            ),
+                            ItScope::Application(a) => {
+                                ("application", app_tx!(tx, a), format!("application:{a}"))
+                            }
                         };
                         let u = user_num_tx!(tx, *user, changes);
                         let env = environment.clone().unwrap_or_else(|| "*".into());
@@ -2388,15 +2385,7 @@ impl Store {
                 }
                 append_event!(tx, ctx, &authz_event(action, target, details), now);
             }
-            let text = serde_json::to_string(&changes)
-                .map_err(|e| Error::Internal(format!("encoding changes: {e}")))?;
-            bound!(
-                "INSERT INTO authz_changes (revision, occurred_at, change) VALUES ($1, $2, $3)",
-                [revision, at, text]
-            )
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            record_changes!(tx, revision, at, &changes);
             (revision, credentials)
         });
         let (revision, credentials) = revision;
@@ -2857,19 +2846,8 @@ impl Store {
             if report.paths_fixed > 0 || report.cycles_broken > 0 {
                 // Nodes will reload: a revision with no changes tells them to catch up, and
                 // servers rebuild from the tables when they see a `Reload`.
-                let revision: i64 = sqlx::query_scalar(
-                    "UPDATE authz_revision SET revision = revision + 1 WHERE id = 1 RETURNING revision",
-                )
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db)?;
-                bound!(
-                    "INSERT INTO authz_changes (revision, occurred_at, change) VALUES ($1, $2, $3)",
-                    [revision, at, "[{\"op\":\"reload\"}]"]
-                )
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+                let revision = next_revision!(tx);
+                record_changes!(tx, revision, at, &[Change::Reload]);
             }
             append_event!(
                 tx,
