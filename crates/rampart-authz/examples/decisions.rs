@@ -11,14 +11,8 @@ use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use rampart_authz::acl::{Actions, PrincipalKind, RecordRef};
-use rampart_authz::dataset::{DatasetSpec, Rng, ENTITY};
-
-struct Request {
-    user: u32,
-    action: Actions,
-    record: RecordRef,
-}
+use rampart_authz::acl::{Actions, PrincipalKind};
+use rampart_authz::dataset::{DatasetSpec, Request, ENTITY};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p) as usize]
@@ -57,44 +51,10 @@ fn main() {
         (heap - tree_bytes) as f64 / spec.grants as f64,
     );
 
-    // The requests: reps, first-line managers and directors (by tree level) reading and
-    // writing random records; the same list for every engine.
-    let mut rng = Rng::new(99);
+    // The requests: reps, first-line managers and directors reading and writing random
+    // records; the same list for every engine.
+    let requests = spec.requests(200_000, 99, &owners);
     let managers = spec.managers();
-    let starts: Vec<u32> = spec
-        .levels
-        .iter()
-        .scan(0, |at, &n| {
-            let s = *at;
-            *at += n;
-            Some(s)
-        })
-        .collect();
-    let depth = spec.levels.len();
-    let requests: Vec<Request> = (0..200_000)
-        .map(|_| {
-            let level = match rng.below(10) {
-                0..=3 => depth - 1,
-                4..=6 => depth - 2,
-                7 | 8 => 1 + rng.below(depth as u64 - 3) as usize,
-                _ => rng.below(depth as u64) as usize,
-            };
-            let user = starts[level] + rng.below(u64::from(spec.levels[level])) as u32;
-            let num = rng.below(spec.records);
-            Request {
-                user,
-                action: if rng.below(4) == 0 {
-                    Actions::WRITE
-                } else {
-                    Actions::READ
-                },
-                record: RecordRef {
-                    num,
-                    owner: Some(owners[num as usize]),
-                },
-            }
-        })
-        .collect();
 
     // The obvious implementation: parent walks and a per-record grant list.
     let mut by_record: HashMap<u64, Vec<(rampart_authz::acl::Principal, Actions)>> = HashMap::new();

@@ -7,7 +7,9 @@
 //! 1,000,000 grants. Everything streams from the seed, so a database can be filled in order
 //! without holding the records in memory.
 
-use crate::acl::{Acl, Actions, EntityId, EntityRule, HierarchyId, HierarchyKind, Principal};
+use crate::acl::{
+    Acl, Actions, EntityId, EntityRule, HierarchyId, HierarchyKind, Principal, RecordRef,
+};
 
 /// The reports-to hierarchy's number in [`DatasetSpec::build_acl`].
 pub const REPORTS: HierarchyId = HierarchyId(0);
@@ -274,6 +276,52 @@ impl DatasetSpec {
             director,
             top: 0,
         }
+    }
+}
+
+/// One decision to take: may `user` do `action` on `record`?
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Request {
+    /// The user asking.
+    pub user: u32,
+    /// Read or write.
+    pub action: Actions,
+    /// The record, with its owner.
+    pub record: RecordRef,
+}
+
+impl DatasetSpec {
+    /// `n` seeded requests, the same for every engine compared: 40% from reps, 30% from
+    /// first-line managers, 20% from the levels between, 10% from anywhere; random records
+    /// (`owners` from [`DatasetSpec::owners`]); one in four a write.
+    pub fn requests(&self, n: usize, seed: u64, owners: &[u32]) -> Vec<Request> {
+        let mut rng = Rng::new(seed);
+        let starts = self.level_starts();
+        let depth = self.levels.len() as u64;
+        (0..n)
+            .map(|_| {
+                let level = match rng.below(10) {
+                    0..=3 => depth - 1,
+                    4..=6 => depth - 2,
+                    7 | 8 => 1 + rng.below(depth.saturating_sub(3).max(1)),
+                    _ => rng.below(depth),
+                } as usize;
+                let user = starts[level] + rng.below(u64::from(self.levels[level])) as u32;
+                let num = rng.below(self.records.max(1));
+                Request {
+                    user,
+                    action: if rng.below(4) == 0 {
+                        Actions::WRITE
+                    } else {
+                        Actions::READ
+                    },
+                    record: RecordRef {
+                        num,
+                        owner: owners.get(num as usize).copied(),
+                    },
+                }
+            })
+            .collect()
     }
 }
 
