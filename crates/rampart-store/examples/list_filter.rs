@@ -31,6 +31,16 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p) as usize]
 }
 
+/// A baseline's median and its ratio to ours.
+fn versus(baseline: &[Duration], ours: Duration) -> String {
+    let p50 = percentile(baseline, 0.5);
+    format!(
+        "{} ({:.1}×)",
+        ms(p50),
+        p50.as_secs_f64() / ours.as_secs_f64()
+    )
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1000.0)
 }
@@ -331,6 +341,40 @@ async fn fill(conn: &mut Conn, spec: &DatasetSpec) {
         spec.records
     ))
     .await;
+    // The seed's accelerator: per user, the full list of users in their hierarchy.
+    conn.exec("CREATE TABLE bench_user_acl (viewer_num BIGINT NOT NULL, member_num BIGINT NOT NULL, PRIMARY KEY (viewer_num, member_num))").await;
+    conn.bulk(
+        "bench_user_acl",
+        &["viewer_num", "member_num"],
+        (0..users).flat_map(|u| {
+            let mut rows = Vec::new();
+            let mut at = Some(u);
+            while let Some(a) = at {
+                rows.push(vec![V::I(i64::from(a)), V::I(i64::from(u))]);
+                at = managers[a as usize];
+            }
+            rows
+        }),
+    )
+    .await;
+    if let Conn::Pg(_) = conn {
+        // A row-level-security policy written the fast way: set-based (uncorrelated
+        // subqueries, each run once per statement), the user looked up once from a setting.
+        for sql in [
+            "DROP ROLE IF EXISTS rampart_bench_reader",
+            "CREATE ROLE rampart_bench_reader NOLOGIN",
+            "GRANT SELECT ON acl_records, acl_grants, bench_user_acl TO rampart_bench_reader",
+            "ALTER TABLE acl_records ENABLE ROW LEVEL SECURITY",
+            "CREATE POLICY bench_read ON acl_records FOR SELECT TO rampart_bench_reader USING ( \
+               owner_num IN (SELECT a.member_num FROM bench_user_acl a \
+                             WHERE a.viewer_num = (SELECT current_setting('rampart.user')::bigint)) \
+               OR record_num IN (SELECT g.record_num FROM acl_grants g WHERE g.entity_num = 0 \
+                             AND g.principal = ANY ((SELECT current_setting('rampart.grantees')::bigint[])) \
+                             AND (g.actions & 1) = 1))",
+        ] {
+            conn.exec(sql).await;
+        }
+    }
     conn.exec("ANALYZE").await;
 }
 
@@ -346,6 +390,41 @@ fn cte_sql(f: &ListFilter) -> String {
          ORDER BY r.record_key LIMIT 50",
         if grantees.is_empty() { "-1".into() } else { grantees.join(", ") }
     )
+}
+
+/// The seed's other approach: the per-user ACL table (every user's whole hierarchy,
+/// recomputed on every profile change) joined in.
+fn user_acl_sql(f: &ListFilter) -> String {
+    cte_sql(f).replace(
+        "WITH RECURSIVE sub(n) AS (SELECT CAST($1 AS BIGINT) UNION ALL \
+         SELECT c.node_num FROM authz_nodes c JOIN sub ON c.hierarchy_num = $2 AND c.parent_num = sub.n) ",
+        "",
+    )
+    .replace(
+        "r.owner_num IN (SELECT n FROM sub)",
+        "r.owner_num IN (SELECT a.member_num FROM bench_user_acl a WHERE a.viewer_num = $1 AND $2 >= 0)",
+    )
+}
+
+/// Times `sql` (bound to the user, the hierarchy and the entity) `reps` times, checking every
+/// answer against `expected`; sorted timings.
+async fn time_baseline(
+    conn: &mut Conn,
+    sql: &str,
+    binds: &[i64],
+    reps: usize,
+    expected: &[String],
+    what: &str,
+) -> Vec<Duration> {
+    let mut out = Vec::new();
+    for _ in 0..reps {
+        let t = Instant::now();
+        let rows = conn.strings(sql, binds).await;
+        out.push(t.elapsed());
+        assert_eq!(rows, expected, "{what} agrees");
+    }
+    out.sort_unstable();
+    out
 }
 
 #[tokio::main]
@@ -423,8 +502,8 @@ async fn main() {
     let tree = view.acl.hierarchy(h).unwrap();
 
     println!();
-    println!("| user | people below | shape chosen | first page p50 | p99 | other shape p50 | recursive CTE p50 | CTE ÷ chosen | readable rows (count time) |");
-    println!("|---|---:|---|---:|---:|---:|---:|---:|---:|");
+    println!("| user | people below | shape chosen | first page p50 | p99 | other shape p50 | recursive CTE p50 (÷ chosen) | per-user ACL table p50 (÷ chosen) | RLS policy p50 (÷ chosen) | readable rows (count time) |");
+    println!("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|");
     for (name, user) in [
         ("rep", who.rep),
         ("manager", who.manager),
@@ -458,24 +537,58 @@ async fn main() {
         }
         assert_eq!(pages[0], pages[1], "both shapes give the same page");
         let expected: Vec<String> = pages[0].iter().map(|(k, _)| k.clone()).collect();
-        let cte = cte_sql(&chosen);
-        let mut c = Vec::new();
-        for _ in 0..if user == who.rep || user == who.manager {
+        let reps = if user == who.rep || user == who.manager {
             10
         } else {
             3
-        } {
-            let t = Instant::now();
-            let rows = conn
-                .strings(
-                    &cte,
-                    &[i64::from(user), i64::from(h.0), i64::from(entity.0)],
+        };
+        let binds = [i64::from(user), i64::from(h.0), i64::from(entity.0)];
+        let c = time_baseline(
+            &mut conn,
+            &cte_sql(&chosen),
+            &binds,
+            reps,
+            &expected,
+            "the recursive CTE",
+        )
+        .await;
+        let ua = time_baseline(
+            &mut conn,
+            &user_acl_sql(&chosen),
+            &binds,
+            reps,
+            &expected,
+            "the per-user ACL table",
+        )
+        .await;
+        let rls = match &mut conn {
+            Conn::Pg(pg) => {
+                let grantees: Vec<String> = chosen
+                    .grantees
+                    .iter()
+                    .map(|p| p.raw().to_string())
+                    .collect();
+                sqlx::query("SELECT set_config('rampart.user', $1, false), set_config('rampart.grantees', $2, false)")
+                    .bind(user.to_string())
+                    .bind(format!("{{{}}}", grantees.join(",")))
+                    .execute(&mut *pg)
+                    .await
+                    .unwrap();
+                conn.exec("SET ROLE rampart_bench_reader").await;
+                let t = time_baseline(
+                    &mut conn,
+                    "SELECT record_key FROM acl_records WHERE entity_num = 0 ORDER BY record_key LIMIT 50",
+                    &[],
+                    reps.max(5),
+                    &expected,
+                    "the row-level-security policy",
                 )
                 .await;
-            c.push(t.elapsed());
-            assert_eq!(rows, expected, "the recursive CTE agrees");
-        }
-        c.sort_unstable();
+                conn.exec("RESET ROLE").await;
+                Some(t)
+            }
+            Conn::Sqlite(_) => None,
+        };
         let t = Instant::now();
         let count = store
             .count_readable(&ListFilter {
@@ -487,7 +600,7 @@ async fn main() {
         let count_time = t.elapsed();
         let p50 = percentile(&timings[0], 0.5);
         println!(
-            "| {name} | {} | {} | {} | {} | {} | {} | {:.0}× | {count} ({}) |",
+            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} | {count} ({}) |",
             tree.subtree_size(user).unwrap() - 1,
             if chosen.walk_in_order {
                 "walk"
@@ -497,8 +610,9 @@ async fn main() {
             ms(p50),
             ms(percentile(&timings[0], 0.99)),
             ms(percentile(&timings[1], 0.5)),
-            ms(percentile(&c, 0.5)),
-            percentile(&c, 0.5).as_secs_f64() / p50.as_secs_f64(),
+            versus(&c, p50),
+            versus(&ua, p50),
+            rls.as_deref().map_or("—".into(), |t| versus(t, p50)),
             ms(count_time),
         );
     }

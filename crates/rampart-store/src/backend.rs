@@ -203,14 +203,19 @@ impl Store {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
+        // No ping before each use (sqlx's default): for SQLite it is a round trip to the
+        // connection's worker thread that can only fail if the file went away, which the
+        // query itself reports.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(base.clone().create_if_missing(true))
             .await
             .map_err(cannot_open)?;
         let reader = SqlitePoolOptions::new()
             .max_connections(8)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(base.read_only(true))
             .await
@@ -246,8 +251,13 @@ impl Store {
         let pool = match tokio::time::timeout(Duration::from_secs(10), probe).await {
             Ok(Ok(conn)) => {
                 let _ = conn.close().await;
+                // No ping before each use: it is a network round trip per query. A connection
+                // that died fails its query, and the pool drops it then; connections idle for
+                // a minute are closed anyway.
                 PgPoolOptions::new()
                     .max_connections(max_connections)
+                    .test_before_acquire(false)
+                    .idle_timeout(Duration::from_secs(60))
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(options)
                     .await
