@@ -525,6 +525,10 @@ pub struct AuthzView {
     apps: HashMap<String, AppNum>,
     /// Roles by application, then by name (looked up without allocating).
     app_roles: HashMap<u32, HashMap<String, RoleNum>>,
+    /// The database plans the list filter's shape itself (PostgreSQL: from the bound path
+    /// range it chooses a key-order scan with a hashed subtree, or a per-owner loop); SQLite
+    /// follows the shape [`AuthzView::list_filter`] picks from subtree sizes.
+    planner_picks_shape: bool,
 }
 
 impl Default for AuthzView {
@@ -545,6 +549,7 @@ impl Default for AuthzView {
             records: HashMap::new(),
             apps: HashMap::new(),
             app_roles: HashMap::new(),
+            planner_picks_shape: false,
         }
     }
 }
@@ -1045,7 +1050,7 @@ impl AuthzView {
                 let subtree = f64::from(tree.subtree_size(user).unwrap_or(1));
                 let collect = subtree * self.record_count(e).max(0) as f64 / users;
                 let walk = 2.0 * page.max(1) as f64 * users / subtree;
-                walk_in_order = walk < collect;
+                walk_in_order = walk < collect && !self.planner_picks_shape;
             }
         }
         Ok(ListFilter {
@@ -2470,7 +2475,10 @@ impl Store {
     pub async fn authz_load(&self, progress: Progress<'_>) -> Result<AuthzView, Error> {
         use futures_util::TryStreamExt as _;
         snapshot!(self, |tx| {
-            let mut view = AuthzView::default();
+            let mut view = AuthzView {
+                planner_picks_shape: self.kind() == crate::BackendKind::Postgres,
+                ..AuthzView::default()
+            };
             let rev: i64 = sqlx::query_scalar("SELECT revision FROM authz_revision WHERE id = 1")
                 .fetch_one(&mut *tx)
                 .await
@@ -3041,8 +3049,12 @@ impl Store {
                 "SELECT COALESCE(json_agg(json_build_array(record_key, owner_num)), '[]')::text FROM ({sql}) AS page"
             ),
         };
+        // Planned afresh with the bound values every time (an unnamed statement): a cached
+        // generic plan cannot see how wide the user's subtree is, and PostgreSQL switches to
+        // one after five executions.
+        let persistent = self.kind() == crate::BackendKind::Sqlite;
         let json: String = read!(self, |pool| {
-            let mut q = sqlx::query_scalar(&sql);
+            let mut q = sqlx::query_scalar(&sql).persistent(persistent);
             for b in &binds {
                 q = match b {
                     Bind::Int(i) => q.bind(*i),
@@ -3066,8 +3078,9 @@ impl Store {
     pub async fn count_readable(&self, filter: &ListFilter) -> Result<i64, Error> {
         let path = self.owner_path(filter).await?;
         let (sql, binds) = readable_sql(filter, path.as_deref(), None, 0, true);
+        let persistent = self.kind() == crate::BackendKind::Sqlite;
         read!(self, |pool| {
-            let mut q = sqlx::query_scalar(&sql);
+            let mut q = sqlx::query_scalar(&sql).persistent(persistent);
             for b in &binds {
                 q = match b {
                     Bind::Int(i) => q.bind(*i),
@@ -3078,13 +3091,15 @@ impl Store {
         })
     }
 
-    /// The query plan the database chooses for a list filter (`EXPLAIN`), one line per row.
+    /// The query plan the database chooses for a list filter, one line per row: on PostgreSQL
+    /// run and timed (`EXPLAIN (ANALYZE, BUFFERS)`: planning and execution time), on SQLite
+    /// `EXPLAIN QUERY PLAN`.
     pub async fn explain_readable(&self, filter: &ListFilter) -> Result<Vec<String>, Error> {
         let path = self.owner_path(filter).await?;
         let (sql, binds) = readable_sql(filter, path.as_deref(), None, 50, false);
         let prefix = match self.kind() {
             crate::BackendKind::Sqlite => "EXPLAIN QUERY PLAN ",
-            crate::BackendKind::Postgres => "EXPLAIN ",
+            crate::BackendKind::Postgres => "EXPLAIN (ANALYZE, BUFFERS) ",
         };
         let sql = format!("{prefix}{sql}");
         read!(self, |pool| {

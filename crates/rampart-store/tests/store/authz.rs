@@ -68,16 +68,20 @@ async fn assert_filter_agrees(store: &Store, users: &[UserId], keys: &[(String, 
         }
         // The collect shape with the path the index derives, and with the path read back
         // from the database: the two must agree.
-        let derived = v.list_filter(e, num, 50).unwrap().owner_path;
-        for (walk, owner_path) in [(false, derived), (false, None), (true, None)] {
-            let filter = ListFilter {
+        // The filter as the index builds it, and both shapes by hand.
+        let chosen = v.list_filter(e, num, 50).unwrap();
+        let derived = chosen.owner_path.clone();
+        let by_hand =
+            [(false, derived), (false, None), (true, None)].map(|(walk, owner_path)| ListFilter {
                 entity: e,
                 public: rule.public.contains(Actions::READ),
                 owner: rule.owner.map(|h| (h, num)),
                 grantees: v.acl.grantee_principals(num),
                 walk_in_order: walk,
                 owner_path,
-            };
+            });
+        for filter in std::iter::once(chosen).chain(by_hand) {
+            let walk = filter.walk_in_order;
             // Page through in small pages to exercise the cursor.
             let mut got = Vec::new();
             let mut after: Option<String> = None;
