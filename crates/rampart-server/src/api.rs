@@ -429,6 +429,12 @@ pub enum WriteOp {
         /// `reports_to` or `units`.
         kind: String,
     },
+    /// Delete a hierarchy with its nodes and seats; refused (409) while an entity's owner
+    /// rule or a grant names it.
+    DeleteHierarchy {
+        /// Name.
+        name: String,
+    },
     /// Place a node under a parent (null: a root); moves the whole subtree.
     SetParent {
         /// Hierarchy.

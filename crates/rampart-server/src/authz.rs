@@ -537,6 +537,7 @@ fn to_op(view: Kinds<'_>, op: &WriteOp, at: &str) -> Result<AuthzOp, Error> {
                 _ => return Err(Error::invalid(f("kind"), "must be `reports_to` or `units`")),
             },
         },
+        WriteOp::DeleteHierarchy { name } => AuthzOp::DeleteHierarchy { name: name.clone() },
         WriteOp::SetParent {
             hierarchy,
             node: n,

@@ -110,6 +110,12 @@ pub enum AuthzOp {
         /// What its nodes are.
         kind: HierarchyKind,
     },
+    /// Delete a hierarchy with its nodes and seats. Refused (409) while an entity's owner
+    /// rule or a grant names it: change those first.
+    DeleteHierarchy {
+        /// Name.
+        name: String,
+    },
     /// Place a node under a parent (or make it a root), creating nodes as needed; moving a
     /// node moves its whole subtree.
     SetParent {
@@ -334,6 +340,11 @@ pub enum Change {
         name: String,
         /// `reports_to` or `units`.
         kind: String,
+    },
+    /// A hierarchy was deleted (its nodes and seats with it).
+    HierarchyDeleted {
+        /// Its number.
+        num: u16,
     },
     /// A node was created or moved.
     Node {
@@ -708,6 +719,11 @@ impl AuthzView {
                     .map_err(internal)?;
                 self.hierarchies
                     .insert(name.clone(), (HierarchyId(*num), kind));
+            }
+            Change::HierarchyDeleted { num } => {
+                self.acl.drop_hierarchy(HierarchyId(*num));
+                self.hierarchies.retain(|_, (h, _)| h.0 != *num);
+                self.nodes.retain(|(h, _), _| h != num);
             }
             Change::Node {
                 hierarchy,
@@ -1693,6 +1709,69 @@ impl Store {
                             "authz.hierarchy.create",
                             format!("hierarchy:{name}"),
                             json!({ "kind": kind_name(*kind) }),
+                        )
+                    }
+                    AuthzOp::DeleteHierarchy { name } => {
+                        let (h, _) = hierarchy_tx!(tx, name);
+                        let users: Vec<String> = sqlx::query_scalar(
+                            "SELECT name FROM acl_entities WHERE owner_hierarchy = $1 ORDER BY name",
+                        )
+                        .bind(i64::from(h))
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        if !users.is_empty() {
+                            let names: Vec<String> =
+                                users.iter().map(|u| format!("`{u}`")).collect();
+                            return Err(Error::Conflict(format!(
+                                "hierarchy `{name}` is the owner hierarchy of {}: change their rules first",
+                                names.join(", ")
+                            )));
+                        }
+                        let id = HierarchyId(h);
+                        let (lo, hi) = (
+                            i64::from(Principal::node(id, 0).raw()),
+                            i64::from(Principal::node(id, rampart_authz::acl::MAX_NODE).raw()),
+                        );
+                        let mut granted: i64 = 0;
+                        for sql in [
+                            "SELECT COUNT(*) FROM acl_grants WHERE principal BETWEEN $1 AND $2",
+                            "SELECT COUNT(*) FROM authz_role_grants WHERE principal BETWEEN $1 AND $2",
+                        ] {
+                            let n: i64 = sqlx::query_scalar(sql)
+                                .bind(lo)
+                                .bind(hi)
+                                .fetch_one(&mut *tx)
+                                .await
+                                .map_err(db)?;
+                            granted += n;
+                        }
+                        if granted > 0 {
+                            return Err(Error::Conflict(format!(
+                                "{granted} grant(s) name nodes of hierarchy `{name}`: remove them first"
+                            )));
+                        }
+                        sqlx::query("DELETE FROM authz_unit_members WHERE hierarchy_num = $1")
+                            .bind(i64::from(h))
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                        let nodes = sqlx::query("DELETE FROM authz_nodes WHERE hierarchy_num = $1")
+                            .bind(i64::from(h))
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?
+                            .rows_affected();
+                        sqlx::query("DELETE FROM authz_hierarchies WHERE num = $1")
+                            .bind(i64::from(h))
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                        changes.push(Change::HierarchyDeleted { num: h });
+                        (
+                            "authz.hierarchy.delete",
+                            format!("hierarchy:{name}"),
+                            json!({ "nodes_removed": nodes }),
                         )
                     }
                     AuthzOp::SetParent {

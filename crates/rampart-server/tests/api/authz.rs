@@ -213,6 +213,26 @@ async fn bad_authorization_input_is_refused_and_changes_nothing() {
         let (_, body) = node.post(WRITE, &admin, json!({ "operations": [{ "op": "delete_group", "name": "fresh" }] })).await;
         assert_eq!(body["type"], "urn:rampart:problem:invalid-input", "{name}: {body}");
 
+        // A hierarchy an entity's owner rule names cannot be deleted; an unused one goes with
+        // its nodes and seats, and is then unknown.
+        let (status, body) = node.post(WRITE, &admin, json!({ "operations": [{ "op": "delete_hierarchy", "name": "reports" }] })).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{name}: {body}");
+        assert!(body["detail"].as_str().unwrap_or_default().contains("`sale`"), "{name}: {body}");
+        let (status, body) = node.post(WRITE, &admin, json!({ "operations": [{ "op": "delete_hierarchy", "name": "ghost" }] })).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {body}");
+        write(&node, &admin, json!([
+            { "op": "create_hierarchy", "name": "spare", "kind": "units" },
+            { "op": "add_unit_member", "hierarchy": "spare", "unit": "north", "user": t.rep },
+        ])).await;
+        let (_, model) = node.get("/api/v1/authz/model", &admin).await;
+        assert!(model.to_string().contains("spare"), "{name}: {model}");
+        write(&node, &admin, json!([{ "op": "delete_hierarchy", "name": "spare" }])).await;
+        let (_, model) = node.get("/api/v1/authz/model", &admin).await;
+        assert!(!model.to_string().contains("spare"), "{name}: {model}");
+        let (status, body) = node.post(WRITE, &admin, json!({ "operations": [{ "op": "add_unit_member", "hierarchy": "spare", "unit": "north", "user": t.rep }] })).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {body}");
+        assert!(node.events().await.iter().any(|e| e.action == "authz.hierarchy.delete"), "{name}");
+
         // Checks naming unknown things, a token from the future, a deleted user.
         let bad_checks = [
             json!({ "checks": [role(&t.rep, "emperor")] }),

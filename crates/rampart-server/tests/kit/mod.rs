@@ -194,9 +194,23 @@ impl Node {
 
     /// POSTs JSON with a token and returns status and body.
     pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
-        let response = self
-            .request(Method::POST, path, Some(token), Some(body))
-            .await;
+        self.json(Method::POST, path, token, Some(body)).await
+    }
+
+    /// GETs with a token and returns status and body.
+    #[allow(dead_code)] // not every test binary reads
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.json(Method::GET, path, token, None).await
+    }
+
+    async fn json(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let response = self.request(method, path, Some(token), body).await;
         let status = response.status();
         (status, response.json().await.unwrap_or(Value::Null))
     }
