@@ -636,6 +636,12 @@ pub enum ItWriteOp {
         /// Name.
         name: String,
     },
+    /// Delete a team with its memberships; refused (409) while applications belong to it.
+    /// Administrators only.
+    DeleteTeam {
+        /// Name.
+        name: String,
+    },
     /// Put an IT user in a team with a role (null: remove). Needs `full` on every
     /// application of the team.
     SetTeamMember {

@@ -66,6 +66,7 @@ fn may(view: &AuthzView, auth: &Authenticated, op: &ItWriteOp, at: &str) -> Resu
         ItWriteOp::SetItRole { .. } => Err(admin_only("assign IT roles")),
         ItWriteOp::SetRoleLevel { .. } => Err(admin_only("change role levels")),
         ItWriteOp::CreateTeam { .. } => Err(admin_only("create teams")),
+        ItWriteOp::DeleteTeam { .. } => Err(admin_only("delete teams")),
         ItWriteOp::SetTeamMember { team, .. } => {
             let t = view.team(team).ok_or_else(|| {
                 Error::invalid(format!("{at}.team"), format!("no team named `{team}`"))
@@ -118,6 +119,7 @@ fn to_op(op: &ItWriteOp, at: &str) -> Result<AuthzOp, Error> {
             level: level(l, &format!("{at}.level"))?,
         },
         ItWriteOp::CreateTeam { name } => AuthzOp::CreateTeam { name: name.clone() },
+        ItWriteOp::DeleteTeam { name } => AuthzOp::DeleteTeam { name: name.clone() },
         ItWriteOp::SetTeamMember {
             team,
             user: u,

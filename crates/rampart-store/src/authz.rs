@@ -253,6 +253,11 @@ pub enum AuthzOp {
         /// Unique name.
         name: String,
     },
+    /// Delete a team with its memberships. Refused (409) while applications belong to it.
+    DeleteTeam {
+        /// Name.
+        name: String,
+    },
     /// Put an IT user in a team with a role (on all the team's applications), or take
     /// them out (`None`).
     SetTeamMember {
@@ -463,6 +468,11 @@ pub enum Change {
         /// Name.
         name: String,
     },
+    /// A team was deleted (its memberships went first, as `TeamMember` changes).
+    TeamDeleted {
+        /// Number.
+        num: u32,
+    },
     /// A team membership was set or removed.
     TeamMember {
         /// Team.
@@ -656,6 +666,9 @@ impl AuthzView {
             }
             Change::Team { num, name } => {
                 self.teams.insert(name.clone(), *num);
+            }
+            Change::TeamDeleted { num } => {
+                self.teams.retain(|_, t| t != num);
             }
             Change::TeamMember { team, user, role } => match role {
                 Some(r) => {
@@ -2333,6 +2346,59 @@ impl Store {
                             name: name.clone(),
                         });
                         ("it.team.create", format!("team:{name}"), json!({}))
+                    }
+                    AuthzOp::DeleteTeam { name } => {
+                        let t = num_by_name!(
+                            tx,
+                            "SELECT num FROM it_teams WHERE name = $1",
+                            name,
+                            "team"
+                        );
+                        let apps: Vec<String> = sqlx::query_scalar(
+                            "SELECT name FROM authz_applications WHERE team_num = $1 ORDER BY name",
+                        )
+                        .bind(t)
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        if !apps.is_empty() {
+                            let names: Vec<String> =
+                                apps.iter().map(|a| format!("`{a}`")).collect();
+                            return Err(Error::Conflict(format!(
+                                "team `{name}` owns {}: give them to another team first",
+                                names.join(", ")
+                            )));
+                        }
+                        let members: Vec<i64> = sqlx::query_scalar(
+                            "SELECT user_num FROM it_team_members WHERE team_num = $1 ORDER BY user_num",
+                        )
+                        .bind(t)
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        for u in &members {
+                            changes.push(Change::TeamMember {
+                                team: n32(t, "team")?,
+                                user: n32(*u, "user")?,
+                                role: None,
+                            });
+                        }
+                        bound!("DELETE FROM it_team_members WHERE team_num = $1", [t])
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                        bound!("DELETE FROM it_teams WHERE num = $1", [t])
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                        changes.push(Change::TeamDeleted {
+                            num: n32(t, "team")?,
+                        });
+                        (
+                            "it.team.delete",
+                            format!("team:{name}"),
+                            json!({ "members_removed": members.len() }),
+                        )
                     }
                     AuthzOp::SetTeamMember { team, user, role } => {
                         if let Some(r) = role {

@@ -371,6 +371,7 @@ async fn it_permissions_most_specific_grant_wins_and_nobody_grants_beyond_their_
             json!({ "op": "set_override", "user": owner, "scope": { "type": "application", "name": "core" }, "level": "full" }),
             json!({ "op": "set_it_role", "user": owner, "role": "administrator" }),
             json!({ "op": "set_team_member", "team": "core-team", "user": owner, "role": "administrator" }),
+            json!({ "op": "delete_team", "name": "core-team" }),
         ] {
             let (status, body) = node.post("/api/v1/it/write", &owner_token, json!({ "operations": [op] })).await;
             assert_eq!(status, StatusCode::FORBIDDEN, "{name} {op}: {body}");
@@ -406,10 +407,30 @@ async fn it_permissions_most_specific_grant_wins_and_nobody_grants_beyond_their_
             (json!({ "op": "set_role_level", "role": "developer", "environment": "moon", "level": "open" }), 422),
             (json!({ "op": "set_it_role", "user": dev, "role": "wizard" }), 422),
             (json!({ "op": "create_team", "name": "core-team" }), 409),
+            (json!({ "op": "delete_team", "name": "core-team" }), 409),
+            (json!({ "op": "delete_team", "name": "ghosts" }), 422),
         ] {
             let (status, body) = node.post("/api/v1/it/write", &admin, json!({ "operations": [op] })).await;
             assert_eq!(status.as_u16(), code, "{name} {op}: {body}");
         }
+        // Once it owns nothing, a team goes with its memberships.
+        let (status, body) = node.post("/api/v1/it/write", &admin, json!({ "operations": [
+            { "op": "set_application_team", "application": "core", "team": null },
+            { "op": "delete_team", "name": "core-team" },
+        ]})).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        let (status, _) = node.post("/api/v1/it/write", &admin, json!({ "operations": [
+            { "op": "set_team_member", "team": "core-team", "user": dev, "role": "operations" },
+        ]})).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}");
+        // The name is free again; the new team starts with no members.
+        let (status, _) = node.post("/api/v1/it/write", &admin, json!({ "operations": [
+            { "op": "create_team", "name": "core-team" },
+            { "op": "set_application_team", "application": "core", "team": "core-team" },
+        ]})).await;
+        assert_eq!(status, StatusCode::OK, "{name}");
+        assert_ne!(level(&node, &admin, &dev, "core-service", "development").await.1, "team_role", "{name}");
+        assert!(node.events().await.iter().any(|e| e.action == "it.team.delete"), "{name}");
         assert!(node.events().await.iter().any(|e| e.action == "it.override.set"), "{name}");
         node.shutdown().await;
     })
