@@ -1726,16 +1726,16 @@ impl Store {
                     }
                     AuthzOp::DeleteHierarchy { name } => {
                         let (h, _) = hierarchy_tx!(tx, name);
-                        let users: Vec<String> = sqlx::query_scalar(
+                        let entities: Vec<String> = sqlx::query_scalar(
                             "SELECT name FROM acl_entities WHERE owner_hierarchy = $1 ORDER BY name",
                         )
                         .bind(i64::from(h))
                         .fetch_all(&mut *tx)
                         .await
                         .map_err(db)?;
-                        if !users.is_empty() {
+                        if !entities.is_empty() {
                             let names: Vec<String> =
-                                users.iter().map(|u| format!("`{u}`")).collect();
+                                entities.iter().map(|e| format!("`{e}`")).collect();
                             return Err(Error::Conflict(format!(
                                 "hierarchy `{name}` is the owner hierarchy of {}: change their rules first",
                                 names.join(", ")
@@ -1764,19 +1764,21 @@ impl Store {
                                 "{granted} grant(s) name nodes of hierarchy `{name}`: remove them first"
                             )));
                         }
-                        sqlx::query("DELETE FROM authz_unit_members WHERE hierarchy_num = $1")
-                            .bind(i64::from(h))
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(db)?;
-                        let nodes = sqlx::query("DELETE FROM authz_nodes WHERE hierarchy_num = $1")
-                            .bind(i64::from(h))
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(db)?
-                            .rows_affected();
-                        sqlx::query("DELETE FROM authz_hierarchies WHERE num = $1")
-                            .bind(i64::from(h))
+                        let h64 = i64::from(h);
+                        bound!(
+                            "DELETE FROM authz_unit_members WHERE hierarchy_num = $1",
+                            [h64]
+                        )
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        let nodes =
+                            bound!("DELETE FROM authz_nodes WHERE hierarchy_num = $1", [h64])
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(db)?
+                                .rows_affected();
+                        bound!("DELETE FROM authz_hierarchies WHERE num = $1", [h64])
                             .execute(&mut *tx)
                             .await
                             .map_err(db)?;
