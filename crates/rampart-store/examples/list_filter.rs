@@ -14,6 +14,7 @@
 
 use std::time::{Duration, Instant};
 
+use rampart_authz::acl::{Actions, RecordRef};
 use rampart_authz::dataset::{DatasetSpec, Personas, REPORTS};
 use rampart_core::{AuditContext, UserId};
 use rampart_store::{AuthzOp, ListFilter, NodeRef, Store};
@@ -49,6 +50,7 @@ fn ms(d: Duration) -> String {
 enum V {
     I(i64),
     T(String),
+    B(Vec<u8>),
     N,
 }
 
@@ -74,6 +76,7 @@ macro_rules! bind_all {
             q = match v {
                 V::I(i) => q.bind(i),
                 V::T(t) => q.bind(t),
+                V::B(b) => q.bind(b),
                 V::N => q.bind(Option::<i64>::None),
             };
         }
@@ -154,14 +157,15 @@ impl Conn {
     }
 }
 
-fn paths(managers: &[Option<u32>]) -> Vec<String> {
+/// Materialised paths as the store writes them: 4 big-endian bytes per level.
+fn paths(managers: &[Option<u32>]) -> Vec<Vec<u8>> {
     // Managers come before their reports (users are numbered level by level).
-    let mut out: Vec<String> = Vec::with_capacity(managers.len());
+    let mut out: Vec<Vec<u8>> = Vec::with_capacity(managers.len());
     for (i, m) in managers.iter().enumerate() {
-        let own = format!("{i:08x}");
+        let own = (i as u32).to_be_bytes();
         let path = match m {
-            Some(m) => format!("{}{own}", out[*m as usize]),
-            None => own,
+            Some(m) => [&out[*m as usize][..], &own].concat(),
+            None => own.to_vec(),
         };
         out.push(path);
     }
@@ -214,44 +218,48 @@ async fn fill(conn: &mut Conn, spec: &DatasetSpec) {
     conn.exec("INSERT INTO authz_hierarchies (num, name, kind, created_at) VALUES (0, 'reports', 'reports_to', 0), (1, 'units', 'units', 0)").await;
     conn.bulk(
         "authz_nodes",
-        &[
-            "hierarchy_num",
-            "node_num",
-            "node_key",
-            "parent_num",
-            "path",
-        ],
+        &["hierarchy_num", "node_num", "node_key", "parent_num"],
         (0..users).map(|u| {
             vec![
                 V::I(0),
                 V::I(i64::from(u)),
                 V::T(user_id(u).to_string()),
                 managers[u as usize].map_or(V::N, |m| V::I(i64::from(m))),
-                V::T(paths[u as usize].clone()),
             ]
         }),
+    )
+    .await;
+    conn.bulk(
+        "authz_node_paths",
+        &["hierarchy_num", "node_num", "path"],
+        (0..users).map(|u| vec![V::I(0), V::I(i64::from(u)), V::B(paths[u as usize].clone())]),
     )
     .await;
     let unit_parents = spec.unit_parents();
     conn.bulk(
         "authz_nodes",
-        &[
-            "hierarchy_num",
-            "node_num",
-            "node_key",
-            "parent_num",
-            "path",
-        ],
+        &["hierarchy_num", "node_num", "node_key", "parent_num"],
         unit_parents.iter().enumerate().map(|(u, p)| {
-            let own = format!("{u:08x}");
             vec![
                 V::I(1),
                 V::I(u as i64),
                 V::T(format!("unit-{u}")),
                 p.map_or(V::N, |p| V::I(i64::from(p))),
-                V::T(match p {
-                    Some(p) => format!("{p:08x}{own}"),
-                    None => own,
+            ]
+        }),
+    )
+    .await;
+    conn.bulk(
+        "authz_node_paths",
+        &["hierarchy_num", "node_num", "path"],
+        unit_parents.iter().enumerate().map(|(u, p)| {
+            let own = (u as u32).to_be_bytes();
+            vec![
+                V::I(1),
+                V::I(u as i64),
+                V::B(match p {
+                    Some(p) => [&p.to_be_bytes()[..], &own].concat(),
+                    None => own.to_vec(),
                 }),
             ]
         }),
@@ -447,7 +455,13 @@ async fn main() {
     } else {
         DatasetSpec::scaled(scale)
     };
-    let dir = tempfile::tempdir().unwrap();
+    // RAMPART_BENCH_KEEP=1 keeps the SQLite database for a look with `sqlite3` afterwards.
+    let tmp = tempfile::tempdir().unwrap();
+    let (db_dir, _removed_on_exit) = if std::env::var_os("RAMPART_BENCH_KEEP").is_some() {
+        (tmp.keep(), None)
+    } else {
+        (tmp.path().to_owned(), Some(tmp))
+    };
     let (store, mut conn) = if backend == "postgres" {
         let admin = std::env::var("RAMPART_TEST_PG_URL").expect("RAMPART_TEST_PG_URL");
         let name = format!("rampart_bench_{}", std::process::id());
@@ -464,7 +478,8 @@ async fn main() {
             Conn::Pg(sqlx::PgConnection::connect(&url).await.unwrap()),
         )
     } else {
-        let path = dir.path().join("bench.db");
+        let path = db_dir.join("bench.db");
+        println!("SQLite database: {}", path.display());
         let store = Store::open_sqlite(&path).await.unwrap();
         store.migrate().await.unwrap();
         store.close().await;
@@ -643,72 +658,86 @@ async fn main() {
         }
     }
 
-    // Move the director (about a tenth of the tree) under another top-level manager.
-    let Some(target) = (0..spec.levels[1] + spec.levels[2])
-        .map(|i| spec.levels[0] + i)
-        .find(|&u| {
-            !tree.contains(who.director, u).unwrap()
-                && Some(u) != tree.parent(who.director).unwrap()
-        })
-    else {
-        println!("no other manager to move the director under at this scale");
-        return;
-    };
-    let below = tree.subtree_size(who.director).unwrap() - 1;
-    let t = Instant::now();
-    store
-        .authz_write(
-            &ctx,
-            now,
-            &[AuthzOp::SetParent {
-                hierarchy: "reports".into(),
-                node: NodeRef::User(user_id(who.director)),
-                parent: Some(NodeRef::User(user_id(target))),
-            }],
-        )
-        .await
+    // Moves: a director with about 10,000 people below (a tenth of the full data set; the
+    // issue's case), then the largest director, each under another top-level manager.
+    let directors = spec.levels[0]..spec.levels[0] + spec.levels[1];
+    let size = |u: u32| tree.subtree_size(u).unwrap() - 1;
+    let tenth = directors
+        .clone()
+        .min_by_key(|&u| size(u).abs_diff(spec.users() / 10))
         .unwrap();
-    let moved = t.elapsed();
     let mut acl2 = acl.clone();
-    let t = Instant::now();
-    acl2.set_parent(REPORTS, who.director, Some(target))
-        .unwrap();
-    let moved_mem = t.elapsed();
-    let view2 = store.authz_load(&mut |_, _| {}).await.unwrap();
-    let size_db = view2
-        .acl
-        .hierarchy(h)
-        .unwrap()
-        .subtree_size(target)
-        .unwrap();
-    let size_mem = acl2
-        .hierarchy(REPORTS)
-        .unwrap()
-        .subtree_size(target)
-        .unwrap();
-    assert_eq!(
-        size_db, size_mem,
-        "the database's tree matches the index after the move"
-    );
-    let f = view2.list_filter(entity, target, 50).unwrap();
-    let page = store.readable_records(&f, None, 50).await.unwrap();
-    for (key, owner) in &page {
-        let owner = owner.unwrap();
-        assert!(
-            acl2.hierarchy(REPORTS)
-                .unwrap()
-                .contains(target, owner)
-                .unwrap()
-                || !f.grantees.is_empty(),
-            "{key}"
+    for (name, mover) in [
+        ("a director with about a tenth of the tree below", tenth),
+        ("the largest director", who.director),
+    ] {
+        let tree2 = acl2.hierarchy(REPORTS).unwrap().clone();
+        let Some(target) =
+            (spec.levels[0]..spec.levels[0] + spec.levels[1] + spec.levels[2]).find(|&u| {
+                !tree2.contains(mover, u).unwrap() && Some(u) != tree2.parent(mover).unwrap()
+            })
+        else {
+            println!("no other manager to move {name} under at this scale");
+            return;
+        };
+        let below = tree2.subtree_size(mover).unwrap() - 1;
+        let t = Instant::now();
+        store
+            .authz_write(
+                &ctx,
+                now,
+                &[AuthzOp::SetParent {
+                    hierarchy: "reports".into(),
+                    node: NodeRef::User(user_id(mover)),
+                    parent: Some(NodeRef::User(user_id(target))),
+                }],
+            )
+            .await
+            .unwrap();
+        let moved = t.elapsed();
+        let t = Instant::now();
+        acl2.set_parent(REPORTS, mover, Some(target)).unwrap();
+        let moved_mem = t.elapsed();
+        // The database's paths are what a walk of its parent links gives: the rebuild
+        // recomputes every path and finds none to repair.
+        let check = store
+            .authz_rebuild(&ctx, now, None, &mut |_, _| {})
+            .await
+            .unwrap();
+        assert_eq!(check.paths_fixed, 0, "the moved paths are right");
+        let view2 = store.authz_load(&mut |_, _| {}).await.unwrap();
+        let size_db = view2
+            .acl
+            .hierarchy(h)
+            .unwrap()
+            .subtree_size(target)
+            .unwrap();
+        let size_mem = acl2
+            .hierarchy(REPORTS)
+            .unwrap()
+            .subtree_size(target)
+            .unwrap();
+        assert_eq!(
+            size_db, size_mem,
+            "the database's tree matches the index after the move"
+        );
+        let f = view2.list_filter(entity, target, 50).unwrap();
+        let page = store.readable_records(&f, None, 50).await.unwrap();
+        for (key, owner) in &page {
+            let num = key.rsplit('-').next().unwrap().parse().unwrap();
+            let record = RecordRef { num, owner: *owner };
+            assert!(
+                acl2.can(target, Actions::READ, entity, record),
+                "{key} after the move"
+            );
+        }
+        println!(
+            "\nmoving {name} ({below} people below) under another manager: {} through `authz_write` (one UPDATE of the subtree's materialised paths, with its audit event and change-log entry), {} in the in-memory index; afterwards the new manager's subtree is {} people in the database and in the index",
+            ms(moved),
+            ms(moved_mem),
+            size_db - 1,
         );
     }
-    println!(
-        "\nmoving the director ({below} people below) under another manager: {} through `authz_write` (one UPDATE of the subtree's materialised paths, with its audit event and change-log entry), {} in the in-memory index; afterwards the new manager's subtree is {} people in the database and in the index",
-        ms(moved),
-        ms(moved_mem),
-        size_db - 1,
-    );
     let hwm = std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

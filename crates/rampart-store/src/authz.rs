@@ -1098,7 +1098,7 @@ impl AuthzView {
 }
 
 /// `node`'s path as the database materialises it: its ancestors' segments from the root down.
-fn materialised_path(tree: &rampart_authz::hierarchy::Hierarchy, node: u32) -> Option<String> {
+fn materialised_path(tree: &rampart_authz::hierarchy::Hierarchy, node: u32) -> Option<Vec<u8>> {
     let mut chain = vec![node];
     let mut at = node;
     while let Some(parent) = tree.parent(at).ok()? {
@@ -1108,7 +1108,7 @@ fn materialised_path(tree: &rampart_authz::hierarchy::Hierarchy, node: u32) -> O
         chain.push(parent);
         at = parent;
     }
-    Some(chain.iter().rev().map(|&n| segment(n)).collect())
+    Some(chain.iter().rev().flat_map(|&n| segment(n)).collect())
 }
 
 /// Narrows a stored number to the index's 32 bits.
@@ -1120,14 +1120,18 @@ fn n16(v: i64, what: &str) -> Result<u16, Error> {
     u16::try_from(v).map_err(|_| Error::Internal(format!("stored {what} number {v} out of range")))
 }
 
-/// Fixed-width path segment: 8 lowercase hex digits, so text order is numeric order.
-pub(crate) fn segment(num: u32) -> String {
-    format!("{num:08x}")
+/// Fixed-width path segment: the number in 4 big-endian bytes, so byte order is numeric order.
+pub(crate) fn segment(num: u32) -> [u8; 4] {
+    num.to_be_bytes()
 }
 
-/// The smallest text above every path that starts with `path` ('g' sorts after any hex digit).
-pub(crate) fn path_end(path: &str) -> String {
-    format!("{path}g")
+/// A bound above every path strictly below `path`: a child's segment is at most
+/// `MAX_NODE`, so `path` followed by four 0xff bytes sorts after all of them.
+pub(crate) fn path_end(path: &[u8]) -> Vec<u8> {
+    const _: () = assert!(rampart_authz::acl::MAX_NODE < u32::MAX);
+    let mut end = path.to_vec();
+    end.extend_from_slice(&[0xff; 4]);
+    end
 }
 
 fn authz_event(action: &'static str, target: String, details: serde_json::Value) -> AuditEvent {
@@ -1165,7 +1169,7 @@ pub struct ListFilter {
     pub walk_in_order: bool,
     /// The user's materialised path in the owner hierarchy, as the index derives it from the
     /// parent links (the database holds the same; `None` reads it from the database).
-    pub owner_path: Option<String>,
+    pub owner_path: Option<Vec<u8>>,
 }
 
 /// Takes the next authorization revision inside the transaction. On PostgreSQL the row
@@ -1224,6 +1228,21 @@ macro_rules! bound {
     ($sql:expr, [$($b:expr),* $(,)?]) => {{
         let q = sqlx::query($sql);
         $(let q = q.bind($b);)*
+        q
+    }};
+}
+
+/// Binds a list-filter query's values in order.
+macro_rules! bind_all {
+    ($q:expr, $binds:expr) => {{
+        let mut q = $q;
+        for b in $binds {
+            q = match b {
+                Bind::Int(i) => q.bind(*i),
+                Bind::Text(t) => q.bind(t.as_str()),
+                Bind::Bytes(b) => q.bind(b.as_slice()),
+            };
+        }
         q
     }};
 }
@@ -1351,7 +1370,9 @@ macro_rules! node_tx {
             }
         };
         let row = sqlx::query(
-            "SELECT node_num, path FROM authz_nodes WHERE hierarchy_num = $1 AND node_key = $2",
+            "SELECT n.node_num, p.path FROM authz_nodes n \
+             JOIN authz_node_paths p ON p.hierarchy_num = n.hierarchy_num AND p.node_num = n.node_num \
+             WHERE n.hierarchy_num = $1 AND n.node_key = $2",
         )
         .bind(i64::from(h))
         .bind(&key)
@@ -1361,7 +1382,7 @@ macro_rules! node_tx {
         match row {
             Some(row) => {
                 let n: i64 = col!(&row, "node_num");
-                let path: String = col!(&row, "path");
+                let path: Vec<u8> = col!(&row, "path");
                 (n32(n, "node")?, path)
             }
             None => {
@@ -1375,15 +1396,19 @@ macro_rules! node_tx {
                         n
                     }
                 };
-                let path = segment(num);
-                sqlx::query(
-                    "INSERT INTO authz_nodes (hierarchy_num, node_num, node_key, parent_num, path) \
-                     VALUES ($1, $2, $3, NULL, $4)",
+                let path = segment(num).to_vec();
+                bound!(
+                    "INSERT INTO authz_nodes (hierarchy_num, node_num, node_key, parent_num) \
+                     VALUES ($1, $2, $3, NULL)",
+                    [i64::from(h), i64::from(num), &key]
                 )
-                .bind(i64::from(h))
-                .bind(i64::from(num))
-                .bind(&key)
-                .bind(&path)
+                .execute(&mut *$tx)
+                .await
+                .map_err(db)?;
+                bound!(
+                    "INSERT INTO authz_node_paths (hierarchy_num, node_num, path) VALUES ($1, $2, $3)",
+                    [i64::from(h), i64::from(num), &path]
+                )
                 .execute(&mut *$tx)
                 .await
                 .map_err(db)?;
@@ -1806,15 +1831,22 @@ impl Store {
                                         p.describe()
                                     )));
                                 }
-                                (Some(pn), format!("{ppath}{}", segment(num)))
+                                (Some(pn), [&ppath[..], &segment(num)].concat())
                             }
-                            None => (None, segment(num)),
+                            None => (None, segment(num).to_vec()),
                         };
-                        // Re-root the whole subtree's materialised paths in one statement.
-                        let moved = sqlx::query(
-                            "UPDATE authz_nodes SET path = $1 || substr(path, $2) \
-                             WHERE hierarchy_num = $3 AND path >= $4 AND path < $5",
-                        )
+                        // Re-root the whole subtree's materialised paths in one statement
+                        // (SQLite's `||` makes text of two blobs: cast it back).
+                        let moved = sqlx::query(match self.kind() {
+                            crate::BackendKind::Sqlite => {
+                                "UPDATE authz_node_paths SET path = CAST($1 || substr(path, $2) AS BLOB) \
+                                 WHERE hierarchy_num = $3 AND path >= $4 AND path < $5"
+                            }
+                            crate::BackendKind::Postgres => {
+                                "UPDATE authz_node_paths SET path = $1 || substr(path, $2) \
+                                 WHERE hierarchy_num = $3 AND path >= $4 AND path < $5"
+                            }
+                        })
                         .bind(&new_path)
                         .bind(i32::try_from(old_path.len() + 1).unwrap_or(i32::MAX))
                         .bind(i64::from(h))
@@ -2940,14 +2972,16 @@ impl Store {
             {
                 report.hierarchies += 1;
                 let rows = sqlx::query(
-                    "SELECT node_num, parent_num, path FROM authz_nodes WHERE hierarchy_num = $1",
+                    "SELECT n.node_num, n.parent_num, p.path FROM authz_nodes n \
+                     LEFT JOIN authz_node_paths p ON p.hierarchy_num = n.hierarchy_num AND p.node_num = n.node_num \
+                     WHERE n.hierarchy_num = $1",
                 )
                 .bind(h)
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(db)?;
                 let mut parent: HashMap<i64, Option<i64>> = HashMap::with_capacity(rows.len());
-                let mut stored: HashMap<i64, String> = HashMap::with_capacity(rows.len());
+                let mut stored: HashMap<i64, Option<Vec<u8>>> = HashMap::with_capacity(rows.len());
                 for row in &rows {
                     let n: i64 = col!(row, "node_num");
                     parent.insert(n, col!(row, "parent_num"));
@@ -2960,7 +2994,7 @@ impl Store {
                         children.entry(p).or_default().push(n);
                     }
                 }
-                let mut path: HashMap<i64, String> = HashMap::with_capacity(rows.len());
+                let mut path: HashMap<i64, Vec<u8>> = HashMap::with_capacity(rows.len());
                 let mut stack: Vec<i64> = parent
                     .iter()
                     .filter(|(_, p)| p.is_none_or(|p| !parent.contains_key(&p)))
@@ -2976,7 +3010,7 @@ impl Store {
                             .flatten()
                             .filter(|_| !broken.contains(&n))
                             .and_then(|p| path.get(&p).cloned());
-                        path.insert(n, format!("{}{own}", p.unwrap_or_default()));
+                        path.insert(n, [p.unwrap_or_default(), own.to_vec()].concat());
                         stack.extend(children.get(&n).into_iter().flatten().copied());
                     }
                     // Nodes never reached sit on a cycle: make one of them a root and go on.
@@ -2995,12 +3029,16 @@ impl Store {
                 }
                 for (n, p) in &path {
                     report.nodes += 1;
-                    if stored.get(n) != Some(p) {
+                    if stored.get(n).and_then(Option::as_ref) != Some(p) {
                         report.paths_fixed += 1;
-                        bound!("UPDATE authz_nodes SET path = $1 WHERE hierarchy_num = $2 AND node_num = $3", [p, h, *n])
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(db)?;
+                        bound!(
+                            "INSERT INTO authz_node_paths (hierarchy_num, node_num, path) VALUES ($1, $2, $3) \
+                             ON CONFLICT (hierarchy_num, node_num) DO UPDATE SET path = excluded.path",
+                            [h, *n, p]
+                        )
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
                     }
                     if report.nodes % 10_000 == 0 {
                         progress("nodes", report.nodes);
@@ -3153,11 +3191,8 @@ impl Store {
 
     /// The filter's user's materialised path in the owner hierarchy, when the collect shape
     /// needs it (`None` when the user sits in no tree: then only their own records count).
-    async fn owner_path(&self, filter: &ListFilter) -> Result<Option<String>, Error> {
-        let Some((h, user)) = filter
-            .owner
-            .filter(|_| !filter.walk_in_order && !filter.public)
-        else {
+    async fn owner_path(&self, filter: &ListFilter) -> Result<Option<Vec<u8>>, Error> {
+        let Some((h, user)) = filter.owner.filter(|_| !filter.public) else {
             return Ok(None);
         };
         if let Some(path) = &filter.owner_path {
@@ -3165,7 +3200,7 @@ impl Store {
         }
         read!(self, |pool| {
             sqlx::query_scalar(
-                "SELECT path FROM authz_nodes WHERE hierarchy_num = $1 AND node_num = $2",
+                "SELECT path FROM authz_node_paths WHERE hierarchy_num = $1 AND node_num = $2",
             )
             .bind(i64::from(h.0))
             .bind(i64::from(user))
@@ -3201,13 +3236,7 @@ impl Store {
         // one after five executions.
         let persistent = self.kind() == crate::BackendKind::Sqlite;
         let json: String = read!(self, |pool| {
-            let mut q = sqlx::query_scalar(&sql).persistent(persistent);
-            for b in &binds {
-                q = match b {
-                    Bind::Int(i) => q.bind(*i),
-                    Bind::Text(t) => q.bind(t.as_str()),
-                };
-            }
+            let q = bind_all!(sqlx::query_scalar(&sql).persistent(persistent), &binds);
             q.fetch_one(pool).await.map_err(db)
         })?;
         let rows: Vec<(String, Option<i64>)> = serde_json::from_str(&json)
@@ -3227,13 +3256,7 @@ impl Store {
         let (sql, binds) = readable_sql(filter, path.as_deref(), None, 0, true);
         let persistent = self.kind() == crate::BackendKind::Sqlite;
         read!(self, |pool| {
-            let mut q = sqlx::query_scalar(&sql).persistent(persistent);
-            for b in &binds {
-                q = match b {
-                    Bind::Int(i) => q.bind(*i),
-                    Bind::Text(t) => q.bind(t.as_str()),
-                };
-            }
+            let q = bind_all!(sqlx::query_scalar(&sql).persistent(persistent), &binds);
             q.fetch_one(pool).await.map_err(db)
         })
     }
@@ -3250,13 +3273,7 @@ impl Store {
         };
         let sql = format!("{prefix}{sql}");
         read!(self, |pool| {
-            let mut q = sqlx::query(&sql);
-            for b in &binds {
-                q = match b {
-                    Bind::Int(i) => q.bind(*i),
-                    Bind::Text(t) => q.bind(t.as_str()),
-                };
-            }
+            let q = bind_all!(sqlx::query(&sql), &binds);
             let rows = q.fetch_all(pool).await.map_err(db)?;
             let mut out = Vec::new();
             for row in &rows {
@@ -3274,6 +3291,7 @@ impl Store {
 enum Bind {
     Int(i64),
     Text(String),
+    Bytes(Vec<u8>),
 }
 
 /// Builds the list-filter query. Two shapes, the same rule:
@@ -3283,7 +3301,7 @@ enum Bind {
 ///   its owner's path and of its grants, stopping after `limit` hits.
 fn readable_sql(
     filter: &ListFilter,
-    path: Option<&str>,
+    path: Option<&[u8]>,
     after: Option<&str>,
     limit: i64,
     count: bool,
@@ -3334,16 +3352,24 @@ fn readable_sql(
         let u = next(Bind::Int(i64::from(user)), &mut binds);
         (h, u)
     });
+    // Everyone strictly below the user: a range over materialised paths whose bounds are
+    // bound as values, so the planner sees how narrow the range is.
+    let below = path.map(|path| {
+        let lo = next(Bind::Bytes(path.to_vec()), &mut binds);
+        let hi = next(Bind::Bytes(path_end(path)), &mut binds);
+        (lo, hi)
+    });
     let mut parts: Vec<String> = Vec::new();
     if filter.walk_in_order {
         let mut tests = Vec::new();
         if let Some((h, u)) = &owner {
             tests.push(format!("r.owner_num = {u}"));
-            tests.push(format!(
-                "EXISTS (SELECT 1 FROM authz_nodes n WHERE n.hierarchy_num = {h} AND n.node_num = r.owner_num \
-                 AND n.path >= (SELECT me.path FROM authz_nodes me WHERE me.hierarchy_num = {h} AND me.node_num = {u}) \
-                 AND n.path < (SELECT me.path || 'g' FROM authz_nodes me WHERE me.hierarchy_num = {h} AND me.node_num = {u}))"
-            ));
+            if let Some((lo, hi)) = &below {
+                tests.push(format!(
+                    "EXISTS (SELECT 1 FROM authz_node_paths n WHERE n.hierarchy_num = {h} \
+                     AND n.node_num = r.owner_num AND n.path > {lo} AND n.path < {hi})"
+                ));
+            }
         }
         if let Some(list) = &grantees {
             tests.push(format!(
@@ -3373,13 +3399,9 @@ fn readable_sql(
             "SELECT r.record_key FROM acl_records r \
              WHERE r.entity_num = $1 AND r.owner_num = {u}{after_sql}"
         ));
-        // Everyone strictly below the user: a range over materialised paths whose bounds
-        // are bound as values, so the planner sees how narrow the range is.
-        if let Some(path) = path {
-            let lo = next(Bind::Text(path.to_owned()), &mut binds);
-            let hi = next(Bind::Text(path_end(path)), &mut binds);
+        if let Some((lo, hi)) = &below {
             parts.push(format!(
-                "SELECT r.record_key FROM authz_nodes n \
+                "SELECT r.record_key FROM authz_node_paths n \
                  JOIN acl_records r ON r.entity_num = $1 AND r.owner_num = n.node_num \
                  WHERE n.hierarchy_num = {h} AND n.path > {lo} AND n.path < {hi}{after_sql}"
             ));

@@ -166,6 +166,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "it permissions",
         include_str!("../migrations/sqlite/0003_it_permissions.sql"),
     ),
+    (
+        4,
+        "node paths",
+        include_str!("../migrations/sqlite/0004_node_paths.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -182,6 +187,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "it permissions",
         include_str!("../migrations/postgres/0003_it_permissions.sql"),
+    ),
+    (
+        4,
+        "node paths",
+        include_str!("../migrations/postgres/0004_node_paths.sql"),
     ),
 ];
 

@@ -476,7 +476,8 @@ async fn rebuild_repairs_paths_and_is_idempotent() {
 
 async fn corrupt(url: &Option<String>, sqlite: Option<std::path::PathBuf>) {
     use sqlx::Connection as _;
-    const SQL: &str = "UPDATE authz_nodes SET path = 'ffffffff' || path";
+    // A path no walk of the tree produces (a segment above any node number).
+    const SQL: &str = "UPDATE authz_node_paths SET path = substr(path, 1, 2)";
     match (url, sqlite) {
         (Some(url), _) => {
             let mut c = sqlx::PgConnection::connect(url).await.unwrap();
