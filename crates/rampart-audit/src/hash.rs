@@ -1,0 +1,129 @@
+//! Leaf and node hashing of RFC 6962 / RFC 9162 Merkle trees, and the hex text of hashes.
+//!
+//! Leaves and interior nodes are hashed with different one-byte prefixes (0x00 and 0x01), so
+//! no leaf can ever be passed off as an interior node or the other way round.
+
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+/// A SHA-256 hash: a leaf hash, an interior node hash or a tree root.
+pub type Hash = [u8; 32];
+
+/// The prefix of a leaf hash input (RFC 6962 §2.1).
+const LEAF_PREFIX: u8 = 0x00;
+/// The prefix of an interior node hash input (RFC 6962 §2.1).
+const NODE_PREFIX: u8 = 0x01;
+
+/// The hash of a leaf: SHA-256(0x00 ‖ data).
+pub fn leaf_hash(data: &[u8]) -> Hash {
+    let mut hasher = Sha256::new();
+    hasher.update([LEAF_PREFIX]);
+    hasher.update(data);
+    hasher.finalize().into()
+}
+
+/// The hash of an interior node: SHA-256(0x01 ‖ left ‖ right).
+pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
+    let mut input = [0u8; 65];
+    input[0] = NODE_PREFIX;
+    input[1..33].copy_from_slice(left);
+    input[33..].copy_from_slice(right);
+    Sha256::digest(input).into()
+}
+
+/// The root of the empty tree: SHA-256 of the empty string.
+pub fn empty_root() -> Hash {
+    Sha256::digest([]).into()
+}
+
+/// Why a text is not the hex form of a hash.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum HexError {
+    /// The text does not have the 64 characters of a 32-byte hash.
+    #[error("a hash is 64 hex digits, but this text has {len} characters")]
+    Length {
+        /// The length of the text in bytes.
+        len: usize,
+    },
+    /// A character is not a hex digit.
+    #[error("character {position} of the hash is not a hex digit")]
+    Digit {
+        /// The position of the first offending byte, counted from 0.
+        position: usize,
+    },
+}
+
+/// The lowercase hex text of a hash.
+pub fn to_hex(hash: &Hash) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(64);
+    for byte in hash {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    out
+}
+
+/// Parses the hex text of a hash (either case).
+pub fn from_hex(text: &str) -> Result<Hash, HexError> {
+    from_hex_bytes(text.as_bytes())
+}
+
+/// Parses the hex text of a hash given as bytes (either case).
+pub fn from_hex_bytes(text: &[u8]) -> Result<Hash, HexError> {
+    if text.len() != 64 {
+        return Err(HexError::Length { len: text.len() });
+    }
+    let mut out = [0u8; 32];
+    for (i, (byte, pair)) in out.iter_mut().zip(text.chunks_exact(2)).enumerate() {
+        let high = hex_digit(pair[0]).ok_or(HexError::Digit { position: 2 * i })?;
+        let low = hex_digit(pair[1]).ok_or(HexError::Digit {
+            position: 2 * i + 1,
+        })?;
+        *byte = (high << 4) | low;
+    }
+    Ok(out)
+}
+
+/// The value of one hex digit, if it is one.
+fn hex_digit(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_root_is_sha256_of_nothing() {
+        assert_eq!(
+            to_hex(&empty_root()),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
+    fn leaf_of_empty_input_is_the_rfc_value() {
+        // RFC 6962 test data: the leaf hash of the empty leaf is SHA-256 of the single byte 0x00.
+        assert_eq!(
+            to_hex(&leaf_hash(b"")),
+            "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"
+        );
+    }
+
+    #[test]
+    fn hex_round_trips_and_rejects_bad_text() {
+        let h = leaf_hash(b"x");
+        assert_eq!(from_hex(&to_hex(&h)), Ok(h));
+        assert_eq!(from_hex(&to_hex(&h).to_uppercase()), Ok(h));
+        assert_eq!(from_hex("abc"), Err(HexError::Length { len: 3 }));
+        let mut bad = to_hex(&h);
+        bad.replace_range(5..6, "g");
+        assert_eq!(from_hex(&bad), Err(HexError::Digit { position: 5 }));
+    }
+}
