@@ -1,0 +1,702 @@
+//! The JSON-lines export of the audit log, its writer helpers and the offline verifier.
+//!
+//! The format is described exactly in the crate documentation. [`Verifier`] checks an export
+//! line by line in constant memory (a frontier plus pending checkpoints), so it runs over a
+//! log of any length at the speed of JSON scanning and SHA-256.
+
+use crate::frontier::Frontier;
+use crate::hash::{from_hex, from_hex_bytes, leaf_hash, to_hex, Hash};
+use crate::note::{open, NoteError, VerifierKey};
+use crate::Checkpoint;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use thiserror::Error;
+
+/// The value of the header's `format` member.
+pub const FORMAT: &str = "rampart-audit-export/1";
+
+/// The first line of an export.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportHeader {
+    /// The log's origin (as in its checkpoints).
+    pub origin: String,
+    /// The sequence number of the first event in the export (from 1).
+    pub from: u64,
+    /// The sequence number of the last event in the export.
+    pub to: u64,
+    /// The frontier of the tree of the `from - 1` events before the export.
+    pub frontier: Frontier,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HeaderWire<'a> {
+    #[serde(borrow)]
+    format: Cow<'a, str>,
+    #[serde(borrow)]
+    origin: Cow<'a, str>,
+    from: u64,
+    to: u64,
+    frontier: FrontierWire,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FrontierWire {
+    size: u64,
+    hashes: Vec<String>,
+}
+
+impl ExportHeader {
+    /// The header line, with its final newline.
+    pub fn to_line(&self) -> String {
+        let wire = HeaderWire {
+            format: Cow::Borrowed(FORMAT),
+            origin: Cow::Borrowed(&self.origin),
+            from: self.from,
+            to: self.to,
+            frontier: FrontierWire {
+                size: self.frontier.size(),
+                hashes: self.frontier.hashes().iter().map(to_hex).collect(),
+            },
+        };
+        let mut line = serde_json::to_string(&wire).unwrap_or_default();
+        line.push('\n');
+        line
+    }
+
+    /// Parses a header line (without its newline).
+    pub fn parse(line: &[u8]) -> Result<Self, HeaderError> {
+        Self::parse_wire(line).map_err(HeaderError)
+    }
+
+    fn parse_wire(line: &[u8]) -> Result<Self, String> {
+        let wire: HeaderWire<'_> =
+            serde_json::from_slice(line).map_err(|e| format!("invalid header: {e}"))?;
+        if wire.format != FORMAT {
+            return Err(format!(
+                "unknown export format {:?} (this verifier reads {FORMAT:?})",
+                wire.format
+            ));
+        }
+        if wire.from == 0 {
+            return Err("the header's from is 0; sequence numbers start at 1".into());
+        }
+        if wire.to < wire.from - 1 {
+            return Err(format!(
+                "the header's to ({}) is before its from ({})",
+                wire.to, wire.from
+            ));
+        }
+        if wire.frontier.size != wire.from - 1 {
+            return Err(format!(
+                "the header's frontier has size {}, but an export from event {} needs size {}",
+                wire.frontier.size,
+                wire.from,
+                wire.from - 1
+            ));
+        }
+        let hashes = wire
+            .frontier
+            .hashes
+            .iter()
+            .map(|h| from_hex(h))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("invalid frontier hash: {e}"))?;
+        let frontier = Frontier::from_parts(wire.frontier.size, hashes)
+            .map_err(|e| format!("invalid frontier: {e}"))?;
+        Ok(Self {
+            origin: wire.origin.into_owned(),
+            from: wire.from,
+            to: wire.to,
+            frontier,
+        })
+    }
+}
+
+/// Why a header line cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{0}")]
+pub struct HeaderError(pub String);
+
+/// Why an event cannot be written to an export.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ExportError {
+    /// The event text is not one JSON object with a numeric `seq` member.
+    #[error("event {seq} is not a JSON object with a numeric \"seq\" member: {reason}")]
+    NotAnEvent {
+        /// The sequence number the event was to be written under.
+        seq: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The event's own `seq` differs from the sequence number it is written under.
+    #[error("event written under seq {seq} says its seq is {inner}")]
+    SeqMismatch {
+        /// The sequence number the event was to be written under.
+        seq: u64,
+        /// The `seq` member of the event.
+        inner: u64,
+    },
+    /// The event text holds a raw line break, which JSON serialisation never produces.
+    #[error("event {seq} holds a raw line break")]
+    LineBreak {
+        /// The sequence number of the event.
+        seq: u64,
+    },
+}
+
+#[derive(Deserialize)]
+struct EventSeq {
+    seq: u64,
+}
+
+/// Reads the `seq` member of an event's JSON text, which must be an object.
+fn event_seq(event: &str) -> Result<u64, String> {
+    if !event.starts_with('{') {
+        return Err("the event is not a JSON object".into());
+    }
+    serde_json::from_str::<EventSeq>(event)
+        .map(|e| e.seq)
+        .map_err(|e| e.to_string())
+}
+
+/// The leaf hash of an event: `leaf_hash` of the exact bytes of its JSON text.
+pub fn event_leaf(event_json: &str) -> Hash {
+    leaf_hash(event_json.as_bytes())
+}
+
+/// The line of an event whose payload is kept, with its final newline. `event_json` is the
+/// event's JSON text exactly as it was hashed into the log.
+pub fn event_line(seq: u64, event_json: &str) -> Result<String, ExportError> {
+    if event_json.contains(['\n', '\r']) {
+        return Err(ExportError::LineBreak { seq });
+    }
+    let inner = event_seq(event_json).map_err(|reason| ExportError::NotAnEvent { seq, reason })?;
+    if inner != seq {
+        return Err(ExportError::SeqMismatch { seq, inner });
+    }
+    let leaf = to_hex(&event_leaf(event_json));
+    Ok(format!(
+        "{{\"seq\":{seq},\"leaf\":\"{leaf}\",\"event\":{event_json}}}\n"
+    ))
+}
+
+/// The line of an event whose payload was erased, with its final newline.
+pub fn redacted_line(seq: u64, leaf: &Hash) -> String {
+    format!(
+        "{{\"seq\":{seq},\"leaf\":\"{}\",\"redacted\":true}}\n",
+        to_hex(leaf)
+    )
+}
+
+/// The line of a signed checkpoint, with its final newline.
+pub fn checkpoint_line(note: &str) -> String {
+    let mut line = serde_json::json!({ "checkpoint": note }).to_string();
+    line.push('\n');
+    line
+}
+
+/// The first problem found in an export.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Finding {
+    /// The event's recomputed leaf hash differs from the leaf hash on its line: the payload
+    /// was changed.
+    #[error("event {seq} was altered: its content does not match its leaf hash")]
+    Altered {
+        /// The event's sequence number.
+        seq: u64,
+    },
+    /// Events are missing: the next event was expected, a later one came.
+    #[error("events are missing: expected event {expected_seq}, found event {found_seq}")]
+    Missing {
+        /// The sequence number expected.
+        expected_seq: u64,
+        /// The sequence number found instead.
+        found_seq: u64,
+    },
+    /// An event comes after a later one: events were reordered or one was inserted.
+    #[error("event {seq} is out of order: it comes after event {after}")]
+    OutOfOrder {
+        /// The sequence number of the misplaced event.
+        seq: u64,
+        /// The sequence number of the event before it.
+        after: u64,
+    },
+    /// An event appears a second time.
+    #[error("event {seq} appears twice")]
+    Duplicate {
+        /// The repeated sequence number.
+        seq: u64,
+    },
+    /// The events are consistent with their leaf hashes but not with a signed root: events
+    /// were rewritten together with their leaf hashes somewhere from `since_seq` on.
+    #[error("the tree of the first {checkpoint_size} events does not match the signed checkpoint: events from {since_seq} to {checkpoint_size} were rewritten together with their leaf hashes")]
+    RootMismatch {
+        /// The size of the checkpoint.
+        checkpoint_size: u64,
+        /// The first event after the previous verified checkpoint (or the export's first).
+        since_seq: u64,
+    },
+    /// A checkpoint's signature by the given key does not verify.
+    #[error("the checkpoint on line {line} has a bad signature: it was altered after signing")]
+    BadSignature {
+        /// The line number (from 1).
+        line: u64,
+    },
+    /// A checkpoint is not signed by the given key.
+    #[error("the checkpoint on line {line} is not signed by the given public key")]
+    WrongKey {
+        /// The line number (from 1).
+        line: u64,
+    },
+    /// A checkpoint (or the header) names another log.
+    #[error("line {line} is for log {found:?}, not the expected {expected:?}")]
+    WrongOrigin {
+        /// The line number (from 1).
+        line: u64,
+        /// The expected origin.
+        expected: String,
+        /// The origin found.
+        found: String,
+    },
+    /// The export ends before its last event, or in the middle of a line.
+    #[error("the export is truncated: it should end with event {to}, but the last complete event is {last_seq}")]
+    Truncated {
+        /// The last event read in full (`from - 1` when none).
+        last_seq: u64,
+        /// The last event the header announces.
+        to: u64,
+    },
+    /// A line is not valid in this format.
+    #[error("line {line} is malformed: {reason}")]
+    Malformed {
+        /// The line number (from 1).
+        line: u64,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// What a verification established.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    /// The first problem, or `None` when the export verified.
+    pub finding: Option<Finding>,
+    /// The header, when it could be read.
+    pub header: Option<ExportHeader>,
+    /// Event lines checked (payload kept or redacted).
+    pub events: u64,
+    /// Of those, events whose payload was erased: their leaf hash is taken as given.
+    pub redacted: u64,
+    /// Checkpoints whose signature, origin and root verified.
+    pub checkpoints_verified: u64,
+    /// The size of the last verified checkpoint.
+    pub last_checkpoint_size: Option<u64>,
+    /// Events after the last verified checkpoint: no signature covers them.
+    pub uncovered_events: u64,
+    /// Sizes of checkpoints beyond the export's last event, which it cannot check.
+    pub checkpoints_not_covered: Vec<u64>,
+    /// The tree size reached.
+    pub size: u64,
+    /// The root of the tree reached.
+    pub root: Hash,
+}
+
+impl Report {
+    /// Whether the export verified without a finding.
+    pub fn is_ok(&self) -> bool {
+        self.finding.is_none()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LineWire<'a> {
+    seq: Option<u64>,
+    #[serde(borrow)]
+    leaf: Option<&'a str>,
+    #[serde(borrow)]
+    event: Option<&'a RawValue>,
+    redacted: Option<bool>,
+    checkpoint: Option<String>,
+}
+
+/// A gap in the sequence, kept open to tell removed events from reordered ones.
+#[derive(Clone, Copy, Debug)]
+struct Gap {
+    expected: u64,
+    found: u64,
+    previous: u64,
+}
+
+/// Verifies an export fed line by line. See the crate documentation for what it proves.
+pub struct Verifier {
+    key: VerifierKey,
+    expected_origin: Option<String>,
+    line: u64,
+    header: Option<ExportHeader>,
+    frontier: Frontier,
+    pending: BTreeMap<u64, Vec<(u64, Checkpoint)>>,
+    last_checkpoint_size: Option<u64>,
+    since_seq: u64,
+    events: u64,
+    redacted: u64,
+    checkpoints_verified: u64,
+    not_covered: Vec<u64>,
+    finding: Option<Finding>,
+    gap: Option<Gap>,
+}
+
+impl Verifier {
+    /// A verifier for exports signed by `key`; with `expected_origin`, checkpoints and the
+    /// header must name that log, otherwise checkpoints must name the header's origin.
+    pub fn new(key: VerifierKey, expected_origin: Option<String>) -> Self {
+        Self {
+            key,
+            expected_origin,
+            line: 0,
+            header: None,
+            frontier: Frontier::new(),
+            pending: BTreeMap::new(),
+            last_checkpoint_size: None,
+            since_seq: 1,
+            events: 0,
+            redacted: 0,
+            checkpoints_verified: 0,
+            not_covered: Vec::new(),
+            finding: None,
+            gap: None,
+        }
+    }
+
+    /// The tree size verified so far (for progress reporting).
+    pub fn size(&self) -> u64 {
+        self.frontier.size()
+    }
+
+    /// Checks the next line, given with its final newline (a line without one is the end of
+    /// a truncated export). Returns the first finding once it is known; after that, lines
+    /// are ignored. A gap in the sequence is only classified (removed or reordered) by the
+    /// lines after it, so it is returned later, at the latest by [`Verifier::finish`].
+    pub fn feed(&mut self, line: &[u8]) -> Result<(), Finding> {
+        if let Some(finding) = &self.finding {
+            return Err(finding.clone());
+        }
+        self.line += 1;
+        let (line, terminated) = match line.strip_suffix(b"\n") {
+            Some(inner) => (inner, true),
+            None => (line, false),
+        };
+        let result = if self.header.is_none() {
+            self.read_header(line)
+        } else {
+            self.read_line(line, terminated)
+        };
+        if let Err(finding) = result {
+            self.finding = Some(finding.clone());
+            return Err(finding);
+        }
+        Ok(())
+    }
+
+    /// Ends the verification and reports.
+    pub fn finish(mut self) -> Report {
+        if self.finding.is_none() {
+            self.finding = self.final_finding();
+        }
+        let covered = self
+            .last_checkpoint_size
+            .unwrap_or(0)
+            .max(self.header.as_ref().map_or(0, |h| h.from - 1));
+        Report {
+            finding: self.finding,
+            header: self.header,
+            events: self.events,
+            redacted: self.redacted,
+            checkpoints_verified: self.checkpoints_verified,
+            last_checkpoint_size: self.last_checkpoint_size,
+            uncovered_events: self.frontier.size().saturating_sub(covered),
+            checkpoints_not_covered: self.not_covered,
+            size: self.frontier.size(),
+            root: self.frontier.root(),
+        }
+    }
+
+    /// The finding that only the end of the export reveals.
+    fn final_finding(&self) -> Option<Finding> {
+        if let Some(gap) = self.gap {
+            return Some(Finding::Missing {
+                expected_seq: gap.expected,
+                found_seq: gap.found,
+            });
+        }
+        let Some(header) = &self.header else {
+            return Some(Finding::Malformed {
+                line: 1,
+                reason: "the export is empty: no header line".into(),
+            });
+        };
+        let last_seq = self.frontier.size();
+        if last_seq < header.to {
+            return Some(Finding::Truncated {
+                last_seq,
+                to: header.to,
+            });
+        }
+        if let Some((&size, _)) = self.pending.first_key_value() {
+            // Unreachable in practice: checkpoints beyond `to` are set aside when read, and
+            // the tree reached `to`.
+            return Some(Finding::Truncated { last_seq, to: size });
+        }
+        None
+    }
+
+    fn malformed(&self, reason: impl Into<String>) -> Finding {
+        Finding::Malformed {
+            line: self.line,
+            reason: reason.into(),
+        }
+    }
+
+    fn origin(&self) -> &str {
+        match (&self.expected_origin, &self.header) {
+            (Some(origin), _) => origin,
+            (None, Some(header)) => &header.origin,
+            (None, None) => "",
+        }
+    }
+
+    fn read_header(&mut self, line: &[u8]) -> Result<(), Finding> {
+        let header = ExportHeader::parse(line).map_err(|e| self.malformed(e.0))?;
+        if let Some(expected) = &self.expected_origin {
+            if &header.origin != expected {
+                return Err(Finding::WrongOrigin {
+                    line: self.line,
+                    expected: expected.clone(),
+                    found: header.origin,
+                });
+            }
+        }
+        self.frontier = header.frontier.clone();
+        self.since_seq = header.from;
+        self.header = Some(header);
+        Ok(())
+    }
+
+    fn read_line(&mut self, line: &[u8], terminated: bool) -> Result<(), Finding> {
+        let wire: LineWire<'_> = match serde_json::from_slice(line) {
+            Ok(wire) => wire,
+            Err(_) if !terminated => return self.truncated_or_gap(),
+            Err(e) => {
+                let finding = self.malformed(format!("invalid JSON: {e}"));
+                return self.or_gap(finding);
+            }
+        };
+        if let Some(note) = wire.checkpoint {
+            if wire.seq.is_some() || wire.leaf.is_some() || wire.event.is_some() {
+                let finding = self.malformed("a checkpoint line has event members");
+                return self.or_gap(finding);
+            }
+            if self.gap.is_some() {
+                return Ok(());
+            }
+            return self.read_checkpoint(&note);
+        }
+        let (Some(seq), Some(leaf)) = (wire.seq, wire.leaf) else {
+            let finding = self.malformed("an event line needs \"seq\" and \"leaf\"");
+            return self.or_gap(finding);
+        };
+        let redacted = wire.redacted.unwrap_or(false);
+        let (observed, payload) = match (wire.event, redacted) {
+            (Some(event), false) => {
+                let inner = match event_seq(event.get()) {
+                    Ok(inner) => inner,
+                    Err(e) => {
+                        let finding =
+                            self.malformed(format!("the event of seq {seq} has no valid seq: {e}"));
+                        return self.or_gap(finding);
+                    }
+                };
+                (inner, Some(event.get().as_bytes()))
+            }
+            (None, true) => (seq, None),
+            _ => {
+                let finding = self.malformed(
+                    "an event line has either an \"event\" or \"redacted\":true, not both or neither",
+                );
+                return self.or_gap(finding);
+            }
+        };
+        let stated = match from_hex_bytes(leaf.as_bytes()) {
+            Ok(hash) => hash,
+            Err(e) => {
+                let finding = self.malformed(format!("invalid leaf hash: {e}"));
+                return self.or_gap(finding);
+            }
+        };
+        if let Some(gap) = &mut self.gap {
+            return gap.classify(observed);
+        }
+        if let Some(bytes) = payload {
+            if leaf_hash(bytes) != stated {
+                return Err(Finding::Altered { seq });
+            }
+        }
+        self.check_order(observed, seq)?;
+        if self.gap.is_some() {
+            return Ok(());
+        }
+        self.frontier.push(stated);
+        self.events += 1;
+        if redacted {
+            self.redacted += 1;
+        }
+        self.verify_pending()
+    }
+
+    /// A line that ends the export mid-line: truncation, unless a gap came first.
+    fn truncated_or_gap(&self) -> Result<(), Finding> {
+        let truncated = Finding::Truncated {
+            last_seq: self.frontier.size(),
+            to: self.header.as_ref().map_or(0, |h| h.to),
+        };
+        self.or_gap(truncated)
+    }
+
+    /// A problem after an open gap: the gap, seen first, is the finding.
+    fn or_gap(&self, finding: Finding) -> Result<(), Finding> {
+        match self.gap {
+            Some(gap) => Err(Finding::Missing {
+                expected_seq: gap.expected,
+                found_seq: gap.found,
+            }),
+            None => Err(finding),
+        }
+    }
+
+    /// Checks that the event with sequence number `observed` (the event's own `seq`, or the
+    /// line's for a redacted event) comes next.
+    fn check_order(&mut self, observed: u64, line_seq: u64) -> Result<(), Finding> {
+        let expected = self.frontier.size() + 1;
+        let to = self.header.as_ref().map_or(0, |h| h.to);
+        let from = self.header.as_ref().map_or(1, |h| h.from);
+        if observed == expected {
+            if line_seq != observed {
+                return Err(self.malformed(format!(
+                    "the line says seq {line_seq} but its event says {observed}"
+                )));
+            }
+            if observed > to {
+                return Err(self.malformed(format!(
+                    "event {observed} is beyond the export's last event {to}"
+                )));
+            }
+            return Ok(());
+        }
+        if observed > expected {
+            // Removed or reordered: the lines that follow tell which.
+            self.gap = Some(Gap {
+                expected,
+                found: observed,
+                previous: observed,
+            });
+            return Ok(());
+        }
+        if observed < from {
+            return Err(self.malformed(format!(
+                "event {observed} precedes the export's first event {from}"
+            )));
+        }
+        Err(Finding::Duplicate { seq: observed })
+    }
+
+    fn read_checkpoint(&mut self, note: &str) -> Result<(), Finding> {
+        let checkpoint = open(note, &self.key).map_err(|e| match e {
+            NoteError::UnknownKey { .. } => Finding::WrongKey { line: self.line },
+            NoteError::BadSignature { .. } => Finding::BadSignature { line: self.line },
+            other => self.malformed(other.to_string()),
+        })?;
+        if checkpoint.origin != self.origin() {
+            return Err(Finding::WrongOrigin {
+                line: self.line,
+                expected: self.origin().to_owned(),
+                found: checkpoint.origin,
+            });
+        }
+        let size = self.frontier.size();
+        let to = self.header.as_ref().map_or(0, |h| h.to);
+        if checkpoint.size > to {
+            self.not_covered.push(checkpoint.size);
+            return Ok(());
+        }
+        if checkpoint.size < size {
+            return Err(self.malformed(format!(
+                "the checkpoint for size {} comes after event {size}; a checkpoint must come before the event that follows its size",
+                checkpoint.size
+            )));
+        }
+        self.pending
+            .entry(checkpoint.size)
+            .or_default()
+            .push((self.line, checkpoint));
+        self.verify_pending()
+    }
+
+    /// Checks the checkpoints waiting for the current size.
+    fn verify_pending(&mut self) -> Result<(), Finding> {
+        let size = self.frontier.size();
+        match self.pending.first_key_value() {
+            Some((&first, _)) if first == size => {}
+            _ => return Ok(()),
+        }
+        let Some(waiting) = self.pending.remove(&size) else {
+            return Ok(());
+        };
+        let root = self.frontier.root();
+        for (_, checkpoint) in waiting {
+            if checkpoint.root != root {
+                return Err(Finding::RootMismatch {
+                    checkpoint_size: size,
+                    since_seq: self.since_seq,
+                });
+            }
+            self.checkpoints_verified += 1;
+        }
+        self.last_checkpoint_size = Some(size);
+        self.since_seq = size + 1;
+        Ok(())
+    }
+}
+
+impl Gap {
+    /// Classifies an open gap by the next event seen: an event from inside the gap means
+    /// reordering, an event seen before means duplication; anything else keeps it open.
+    fn classify(&mut self, observed: u64) -> Result<(), Finding> {
+        let after = self.previous;
+        self.previous = observed;
+        if (self.expected..self.found).contains(&observed) {
+            return Err(Finding::OutOfOrder {
+                seq: observed,
+                after,
+            });
+        }
+        if observed < self.expected {
+            return Err(Finding::Duplicate { seq: observed });
+        }
+        Ok(())
+    }
+}
+
+/// Verifies a whole export held in memory.
+pub fn verify_export(export: &[u8], key: VerifierKey, expected_origin: Option<String>) -> Report {
+    let mut verifier = Verifier::new(key, expected_origin);
+    for line in export.split_inclusive(|&b| b == b'\n') {
+        if verifier.feed(line).is_err() {
+            break;
+        }
+    }
+    verifier.finish()
+}
