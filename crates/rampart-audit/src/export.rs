@@ -153,12 +153,13 @@ struct EventSeq {
     seq: u64,
 }
 
-/// Reads the `seq` member of an event's JSON text, which must be an object.
-fn event_seq(event: &str) -> Result<u64, String> {
-    if !event.starts_with('{') {
+/// Reads the `seq` member of an event's JSON text, which must be one JSON object (the whole
+/// text is parsed, so it is also checked to be valid JSON with a single `seq`).
+fn event_seq(event: &[u8]) -> Result<u64, String> {
+    if event.first() != Some(&b'{') || event.last() != Some(&b'}') {
         return Err("the event is not a JSON object".into());
     }
-    serde_json::from_str::<EventSeq>(event)
+    serde_json::from_slice::<EventSeq>(event)
         .map(|e| e.seq)
         .map_err(|e| e.to_string())
 }
@@ -174,7 +175,8 @@ pub fn event_line(seq: u64, event_json: &str) -> Result<String, ExportError> {
     if event_json.contains(['\n', '\r']) {
         return Err(ExportError::LineBreak { seq });
     }
-    let inner = event_seq(event_json).map_err(|reason| ExportError::NotAnEvent { seq, reason })?;
+    let inner = event_seq(event_json.as_bytes())
+        .map_err(|reason| ExportError::NotAnEvent { seq, reason })?;
     if inner != seq {
         return Err(ExportError::SeqMismatch { seq, inner });
     }
@@ -322,6 +324,79 @@ struct LineWire<'a> {
     event: Option<&'a RawValue>,
     redacted: Option<bool>,
     checkpoint: Option<String>,
+}
+
+/// One line after the header.
+enum Line<'a> {
+    /// An event: its line seq, the hex of its leaf hash, and its JSON text (`None` when the
+    /// payload was erased).
+    Event {
+        seq: u64,
+        leaf: &'a [u8],
+        event: Option<&'a [u8]>,
+    },
+    /// A signed checkpoint note.
+    Checkpoint(String),
+}
+
+/// Parses a line after the header. Lines in exactly the shape [`event_line`] writes take a
+/// fast path that reads the fixed members directly and leaves the event text to a single
+/// JSON parse in [`event_seq`]; any other line gets a full JSON parse, with the same result.
+fn parse_line(line: &[u8]) -> Result<Line<'_>, String> {
+    if let Some(parsed) = split_event_line(line) {
+        return Ok(parsed);
+    }
+    let wire: LineWire<'_> =
+        serde_json::from_slice(line).map_err(|e| format!("invalid JSON: {e}"))?;
+    if let Some(note) = wire.checkpoint {
+        if wire.seq.is_some()
+            || wire.leaf.is_some()
+            || wire.event.is_some()
+            || wire.redacted.is_some()
+        {
+            return Err("a checkpoint line has event members".into());
+        }
+        return Ok(Line::Checkpoint(note));
+    }
+    let (Some(seq), Some(leaf)) = (wire.seq, wire.leaf) else {
+        return Err("an event line needs \"seq\" and \"leaf\"".into());
+    };
+    let event =
+        match (wire.event, wire.redacted.unwrap_or(false)) {
+            (Some(event), false) => Some(event.get().as_bytes()),
+            (None, true) => None,
+            _ => return Err(
+                "an event line has either an \"event\" or \"redacted\":true, not both or neither"
+                    .into(),
+            ),
+        };
+    Ok(Line::Event {
+        seq,
+        leaf: leaf.as_bytes(),
+        event,
+    })
+}
+
+/// Splits a line of the exact shape `{"seq":N,"leaf":"<64 hex>","event":{...}}`; `None` for
+/// any other shape. The event text is not checked here: [`event_seq`] parses it.
+fn split_event_line(line: &[u8]) -> Option<Line<'_>> {
+    let rest = line.strip_prefix(b"{\"seq\":")?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 || digits > 19 || (digits > 1 && rest[0] == b'0') {
+        return None;
+    }
+    let seq = std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()?;
+    let rest = rest[digits..].strip_prefix(b",\"leaf\":\"")?;
+    let (leaf, rest) = (rest.get(..64)?, rest.get(64..)?);
+    let event = rest.strip_prefix(b"\",\"event\":")?.strip_suffix(b"}")?;
+    if event.first() != Some(&b'{') || event.last() != Some(&b'}') {
+        return None;
+    }
+    Some(Line::Event {
+        seq,
+        leaf,
+        event: Some(event),
+    })
 }
 
 /// A gap in the sequence, kept open to tell removed events from reordered ones.
@@ -487,50 +562,33 @@ impl Verifier {
     }
 
     fn read_line(&mut self, line: &[u8], terminated: bool) -> Result<(), Finding> {
-        let wire: LineWire<'_> = match serde_json::from_slice(line) {
-            Ok(wire) => wire,
+        let (seq, leaf, event) = match parse_line(line) {
+            Ok(Line::Event { seq, leaf, event }) => (seq, leaf, event),
+            Ok(Line::Checkpoint(note)) => {
+                if self.gap.is_some() {
+                    return Ok(());
+                }
+                return self.read_checkpoint(&note);
+            }
             Err(_) if !terminated => return self.truncated_or_gap(),
-            Err(e) => {
-                let finding = self.malformed(format!("invalid JSON: {e}"));
+            Err(reason) => {
+                let finding = self.malformed(reason);
                 return self.or_gap(finding);
             }
         };
-        if let Some(note) = wire.checkpoint {
-            if wire.seq.is_some() || wire.leaf.is_some() || wire.event.is_some() {
-                let finding = self.malformed("a checkpoint line has event members");
-                return self.or_gap(finding);
-            }
-            if self.gap.is_some() {
-                return Ok(());
-            }
-            return self.read_checkpoint(&note);
-        }
-        let (Some(seq), Some(leaf)) = (wire.seq, wire.leaf) else {
-            let finding = self.malformed("an event line needs \"seq\" and \"leaf\"");
-            return self.or_gap(finding);
+        let redacted = event.is_none();
+        let observed = match event {
+            None => seq,
+            Some(event) => match event_seq(event) {
+                Ok(inner) => inner,
+                Err(e) => {
+                    let finding =
+                        self.malformed(format!("the event of seq {seq} has no valid seq: {e}"));
+                    return self.or_gap(finding);
+                }
+            },
         };
-        let redacted = wire.redacted.unwrap_or(false);
-        let (observed, payload) = match (wire.event, redacted) {
-            (Some(event), false) => {
-                let inner = match event_seq(event.get()) {
-                    Ok(inner) => inner,
-                    Err(e) => {
-                        let finding =
-                            self.malformed(format!("the event of seq {seq} has no valid seq: {e}"));
-                        return self.or_gap(finding);
-                    }
-                };
-                (inner, Some(event.get().as_bytes()))
-            }
-            (None, true) => (seq, None),
-            _ => {
-                let finding = self.malformed(
-                    "an event line has either an \"event\" or \"redacted\":true, not both or neither",
-                );
-                return self.or_gap(finding);
-            }
-        };
-        let stated = match from_hex_bytes(leaf.as_bytes()) {
+        let stated = match from_hex_bytes(leaf) {
             Ok(hash) => hash,
             Err(e) => {
                 let finding = self.malformed(format!("invalid leaf hash: {e}"));
@@ -540,7 +598,7 @@ impl Verifier {
         if let Some(gap) = &mut self.gap {
             return gap.classify(observed);
         }
-        if let Some(bytes) = payload {
+        if let Some(bytes) = event {
             if leaf_hash(bytes) != stated {
                 return Err(Finding::Altered { seq });
             }

@@ -74,26 +74,42 @@ pub fn from_hex_bytes(text: &[u8]) -> Result<Hash, HexError> {
     if text.len() != 64 {
         return Err(HexError::Length { len: text.len() });
     }
+    // A table lookup per digit, with the error check once at the end: no branch per digit
+    // to mispredict, which matters when verifying millions of leaf hashes.
     let mut out = [0u8; 32];
-    for (i, (byte, pair)) in out.iter_mut().zip(text.chunks_exact(2)).enumerate() {
-        let high = hex_digit(pair[0]).ok_or(HexError::Digit { position: 2 * i })?;
-        let low = hex_digit(pair[1]).ok_or(HexError::Digit {
-            position: 2 * i + 1,
-        })?;
-        *byte = (high << 4) | low;
+    let mut invalid = 0u8;
+    for (byte, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
+        let high = HEX_VALUES[usize::from(pair[0])];
+        let low = HEX_VALUES[usize::from(pair[1])];
+        invalid |= (high | low) & 0x80;
+        *byte = (high << 4) | (low & 0x0f);
+    }
+    if invalid != 0 {
+        let position = text
+            .iter()
+            .position(|&c| HEX_VALUES[usize::from(c)] & 0x80 != 0)
+            .unwrap_or(0);
+        return Err(HexError::Digit { position });
     }
     Ok(out)
 }
 
-/// The value of one hex digit, if it is one.
-fn hex_digit(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
+/// The value of each byte as a hex digit, or 0x80 for bytes that are not hex digits.
+const HEX_VALUES: [u8; 256] = {
+    let mut table = [0x80u8; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
     }
-}
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        table[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {
