@@ -4,7 +4,7 @@
 //! Generation follows the recursive definitions of RFC 6962 §2.1.1 (`PATH`) and §2.1.2
 //! (`PROOF`/`SUBPROOF`), walked iteratively. Every hash a proof needs is the hash of a range
 //! `[start, end)` that starts on a multiple of the smallest power of two at least as large as
-//! the range, so it splits into perfect aligned subtrees; a [`Nodes`] source supplies those.
+//! the range, so it splits into perfect aligned subtrees, which a source of subtree hashes supplies.
 
 use crate::hash::{empty_root, node_hash, Hash};
 use thiserror::Error;
