@@ -15,9 +15,7 @@
 
 use crate::frontier::Frontier;
 use crate::hash::{empty_root, node_hash, Hash};
-use crate::proof::{
-    check_size, consistency_path, inclusion_path, perfect_root, range_hash, Nodes, ProofError,
-};
+use crate::proof::{check_size, consistency_path, inclusion_path, range_hash, Nodes, ProofError};
 use std::collections::{BTreeMap, HashMap};
 use thiserror::Error;
 
@@ -374,8 +372,9 @@ impl Nodes for Recorder<'_> {
 struct CacheNodes<'a, T: ?Sized> {
     cache: &'a TreeCache,
     tiles: &'a T,
-    /// Tiles already checked against their stored roots.
-    checked: Vec<u64>,
+    /// The subtree hashes inside each tile used so far: `levels[l][i]` is the perfect subtree
+    /// at level `l` with index `i` counted from the start of the tile. At most three tiles.
+    pyramids: Vec<(u64, Vec<Vec<Hash>>)>,
 }
 
 impl<'a, T: TileSource + ?Sized> CacheNodes<'a, T> {
@@ -383,35 +382,55 @@ impl<'a, T: TileSource + ?Sized> CacheNodes<'a, T> {
         Self {
             cache,
             tiles,
-            checked: Vec::new(),
+            pyramids: Vec::new(),
         }
     }
 
-    /// The leaf hashes of a tile: from memory for the incomplete tile, otherwise from the
-    /// caller, checked once against the stored tile root.
-    fn leaves(&mut self, tile: u64) -> Result<&'a [Hash], ProofError> {
-        if tile == self.cache.complete_tiles() {
-            return Ok(&self.cache.tail);
+    /// The subtree hashes inside a tile: from memory for the incomplete tile, otherwise from
+    /// the caller's leaf hashes, checked against the stored tile root. Each tile is hashed
+    /// once per proof (at most `2^k − 1` node hashes).
+    fn pyramid(&mut self, tile: u64) -> Result<&[Vec<Hash>], ProofError> {
+        if let Some(i) = self.pyramids.iter().position(|(t, _)| *t == tile) {
+            return Ok(&self.pyramids[i].1);
         }
-        let leaves = self
-            .tiles
-            .tile(tile)
-            .ok_or(ProofError::TileMissing { tile })?;
-        let expected = 1usize << self.cache.k;
-        if leaves.len() != expected {
-            return Err(ProofError::TileLength {
-                tile,
-                expected,
-                got: leaves.len(),
-            });
+        let leaves: &[Hash] = if tile == self.cache.complete_tiles() {
+            &self.cache.tail
+        } else {
+            let leaves = self
+                .tiles
+                .tile(tile)
+                .ok_or(ProofError::TileMissing { tile })?;
+            let expected = 1usize << self.cache.k;
+            if leaves.len() != expected {
+                return Err(ProofError::TileLength {
+                    tile,
+                    expected,
+                    got: leaves.len(),
+                });
+            }
+            leaves
+        };
+        let mut levels = vec![leaves.to_vec()];
+        while let Some(below) = levels.last().filter(|row| row.len() >= 2) {
+            let row: Vec<Hash> = below
+                .chunks_exact(2)
+                .map(|pair| node_hash(&pair[0], &pair[1]))
+                .collect();
+            levels.push(row);
         }
-        if !self.checked.contains(&tile) {
-            if perfect_root(leaves) != self.cache.upper(self.cache.k, tile)? {
+        if tile != self.cache.complete_tiles() {
+            let top = levels
+                .get(self.cache.k as usize)
+                .and_then(|row| row.first());
+            if top != Some(&self.cache.upper(self.cache.k, tile)?) {
                 return Err(ProofError::TileMismatch { tile });
             }
-            self.checked.push(tile);
         }
-        Ok(leaves)
+        self.pyramids.push((tile, levels));
+        Ok(self
+            .pyramids
+            .last()
+            .map_or(&[], |(_, levels)| levels.as_slice()))
     }
 }
 
@@ -423,15 +442,16 @@ impl<T: TileSource + ?Sized> Nodes for CacheNodes<'_, T> {
         }
         let first = index << level;
         let tile = first >> k;
-        let leaves = self.leaves(tile)?;
-        let offset = (first & self.cache.tile_mask()) as usize;
-        let slice =
-            leaves
-                .get(offset..offset + (1usize << level))
-                .ok_or(ProofError::SizeBeyondTree {
-                    size: first + (1u64 << level),
-                    tree_size: self.cache.size(),
-                })?;
-        Ok(perfect_root(slice))
+        let size = self.cache.size();
+        let pyramid = self.pyramid(tile)?;
+        let within = (index - (tile << (k - level))) as usize;
+        pyramid
+            .get(level as usize)
+            .and_then(|row| row.get(within))
+            .copied()
+            .ok_or(ProofError::SizeBeyondTree {
+                size: first + (1u64 << level),
+                tree_size: size,
+            })
     }
 }

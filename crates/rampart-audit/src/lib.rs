@@ -45,8 +45,8 @@
 //!    text (an object with a member `"seq":N`) and the leaf hash is `SHA-256(0x00 ‖ E)` over
 //!    the exact bytes of `E` as they appear on the line, or, for an event whose payload was
 //!    lawfully erased, `{"seq":N,"leaf":"<hex leaf hash>","redacted":true}`.
-//!    Writers emit exactly these members in this order with no spaces, and put `seq` first
-//!    in `E`; readers accept any valid JSON with the same members.
+//!    Writers emit exactly these members in this order with no spaces (the verifier reads
+//!    that shape fastest); readers accept any valid JSON object with the same members.
 //! 4. Checkpoint lines `{"checkpoint":"<signed note>"}` (the note as a JSON string) may come
 //!    anywhere after the header, but no later than just after the event whose `seq` equals
 //!    the checkpoint's size: writers put each right after that event, and a checkpoint of

@@ -418,6 +418,31 @@ fn the_verifier_takes_lines_one_at_a_time() {
     assert_eq!(report.checkpoints_verified, 3);
 }
 
+#[test]
+fn lines_in_another_shape_verify_the_same() {
+    // Member order, spaces and hex case differ from what the writer emits; the event bytes,
+    // and so the leaf hash, stay exactly the same.
+    let log = Log::new(12);
+    let mut lines = log.export(1, 12, 4);
+    for seq in [2u64, 7] {
+        let i = line_of(&lines, seq);
+        let event = &log.events[seq as usize - 1];
+        let leaf = rampart_audit::to_hex(&event_leaf(event)).to_uppercase();
+        lines[i] = format!("{{ \"event\" : {event} , \"leaf\":\"{leaf}\", \"seq\": {seq} }}\n");
+    }
+    let report = log.verify(&lines);
+    assert_eq!(report.finding, None);
+    assert_eq!(report.checkpoints_verified, 3);
+    // And an altered event in that shape is still found.
+    let i = line_of(&lines, 1) + 1;
+    assert!(lines[i].starts_with("{ \"event\""));
+    lines[i] = lines[i].replace("\"login\"", "\"logout\"");
+    assert_eq!(
+        log.verify(&lines).finding,
+        Some(Finding::Altered { seq: 2 })
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
