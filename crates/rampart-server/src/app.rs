@@ -20,7 +20,7 @@ use crate::auth::{self, RequestContext, SECURE_COOKIE};
 use crate::error::{ApiError, Problem};
 use crate::metrics::{RequestLabels, RouteLabels};
 use crate::state::AppState;
-use crate::{authz, it, users};
+use crate::{audit_api, authz, it, users};
 
 /// Facts about the connection a request arrived on, set by the listener.
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +46,7 @@ pub struct ConnectionInfo {
         (name = "users", description = "User management (IT administrators)"),
         (name = "authz", description = "Authorization decisions and data: roles, hierarchies, ACL"),
         (name = "it", description = "IT permissions: roles per environment, teams, modules, overrides"),
+        (name = "audit", description = "The tamper-evident audit log: search, export, checkpoints, proofs"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]
@@ -121,6 +122,10 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(authz::grants))
         .routes(routes!(it::write))
         .routes(routes!(it::level_of))
+        .routes(routes!(audit_api::events))
+        .routes(routes!(audit_api::checkpoint))
+        .routes(routes!(audit_api::inclusion))
+        .routes(routes!(audit_api::consistency))
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(metrics))
@@ -236,6 +241,7 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
         request_id: request_id(request.headers()),
         source: connection.map(|c| c.peer.ip()),
         https,
+        actor: Default::default(),
     };
     // Only standard methods become label values: a client inventing methods must not be
     // able to grow the metrics without bound.
@@ -254,7 +260,35 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
     let mut response = next.run(request).instrument(span.clone()).await;
     state.metrics.in_flight.dec();
 
-    let status = response.status();
+    let mut status = response.status();
+    // An end user's request is answered only once its access is committed to the audit
+    // log: nothing an end user saw or was refused goes unrecorded.
+    if let Some((id, name, rampart_core::Provider::End)) = context.actor.get() {
+        let ctx = rampart_core::AuditContext {
+            actor_id: Some(*id),
+            actor_name: Some(name.clone()),
+            request_id: Some(context.request_id.clone()),
+            source: context.source.map(|s| s.to_string()),
+            node_id: state.config.node_id.clone(),
+        };
+        let allowed = !matches!(status.as_u16(), 401 | 403);
+        let event = rampart_store::NewEvent::access(
+            &ctx,
+            state.clock.now(),
+            None,
+            &route,
+            &method,
+            allowed,
+        );
+        if let Err(e) = state.audit.append(event).await {
+            tracing::error!(error = %e, "access event not recorded; the response is withheld");
+            response = ApiError::from(rampart_core::Error::Unavailable(
+                "the access could not be recorded in the audit log".into(),
+            ))
+            .into_response();
+            status = response.status();
+        }
+    }
     let problem = response.extensions_mut().remove::<Problem>();
     let is_problem = response
         .headers()

@@ -6,12 +6,13 @@
 //! "CSRF"); `SameSite=Lax` on the cookie is the second layer.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use rampart_core::{AuditContext, Error, Provider, Session, ThrottleScope, User, Username};
+use rampart_core::{AuditContext, Error, Provider, Session, ThrottleScope, User, UserId, Username};
 use rampart_identity::{ceil_secs, hash_token, SessionToken};
 use rampart_store::NewSession;
 use time::Duration;
@@ -38,6 +39,9 @@ pub struct RequestContext {
     pub source: Option<IpAddr>,
     /// Whether the request came over TLS.
     pub https: bool,
+    /// Filled by [`Authenticated`] with the user it resolved, so the outermost middleware
+    /// can record an end user's access in the `access` audit stream.
+    pub actor: Arc<std::sync::OnceLock<(UserId, String, Provider)>>,
 }
 
 impl RequestContext {
@@ -177,6 +181,11 @@ impl FromRequestParts<AppState> for Authenticated {
             state.store.touch_session(session.id, now).await?;
             state.sessions.touch(&hash, now);
         }
+        let _ = request.actor.set((
+            user.id,
+            format!("{}:{}", user.provider, user.username),
+            user.provider,
+        ));
         Ok(Authenticated {
             user,
             session,
@@ -202,6 +211,37 @@ impl FromRequestParts<AppState> for Administrator {
             return Err(Error::Forbidden("only IT administrators may manage users".into()).into());
         }
         Ok(Administrator(auth))
+    }
+}
+
+/// An authenticated IT user who may read the audit log: an administrator or an `auditor`.
+/// Auditors can read everything in the log and change nothing.
+#[derive(Debug, Clone)]
+pub struct AuditReader(pub Authenticated);
+
+impl FromRequestParts<AppState> for AuditReader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let auth = Authenticated::from_request_parts(parts, state).await?;
+        if auth.user.provider == Provider::It
+            && (auth.user.is_admin
+                || state
+                    .store
+                    .it_roles_of(auth.user.id)
+                    .await?
+                    .iter()
+                    .any(|r| r == "auditor"))
+        {
+            return Ok(AuditReader(auth));
+        }
+        Err(
+            Error::Forbidden("only IT administrators and auditors may read the audit log".into())
+                .into(),
+        )
     }
 }
 

@@ -54,6 +54,8 @@ pub struct Config {
     pub lockout: LockoutConfig,
     /// Session lifetimes.
     pub session: SessionConfig,
+    /// The tamper-evident audit log.
+    pub audit: AuditConfig,
 }
 
 /// `[password]`
@@ -112,6 +114,25 @@ pub struct SessionConfig {
     pub absolute_hours: u32,
 }
 
+/// `[audit]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// The log's name in its signed checkpoints (C2SP origin line), e.g.
+    /// `rampart.example.org/audit`; empty means the name of the signing key generated on
+    /// first start (`rampart-<random>/audit`). Every node of one log (PostgreSQL) must use
+    /// the same origin and a copy of the same key file (`audit-signing.key`).
+    pub origin: String,
+    /// Sign a checkpoint this often when the log has grown.
+    pub checkpoint_seconds: u32,
+    /// Re-verify the log (bodies against leaf hashes, tiles, checkpoints) this often.
+    pub verify_seconds: u32,
+    /// Events the `access` pipeline holds before writers wait (back-pressure).
+    pub pipeline_capacity: u32,
+    /// Largest batch the pipeline commits in one transaction.
+    pub batch_max: u32,
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -151,6 +172,13 @@ impl Default for Config {
             session: SessionConfig {
                 idle_minutes: 30,
                 absolute_hours: 12,
+            },
+            audit: AuditConfig {
+                origin: String::new(),
+                checkpoint_seconds: 10,
+                verify_seconds: 300,
+                pipeline_capacity: 20_000,
+                batch_max: 4_096,
             },
         }
     }
@@ -487,6 +515,38 @@ impl Config {
                 s.absolute_hours.to_string(),
                 "1 to 8760 (a year)",
             ));
+        }
+        let a = &self.audit;
+        if !a.origin.is_empty()
+            && (a
+                .origin
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '+')
+                || a.origin.len() > 200)
+        {
+            return Err(fail(
+                "audit.origin",
+                a.origin.clone(),
+                "a name without spaces or '+', such as rampart.example.org/audit",
+            ));
+        }
+        for (key, v, range) in [
+            ("audit.checkpoint_seconds", a.checkpoint_seconds, 1..=86_400),
+            ("audit.verify_seconds", a.verify_seconds, 1..=604_800),
+            (
+                "audit.pipeline_capacity",
+                a.pipeline_capacity,
+                16..=10_000_000,
+            ),
+            ("audit.batch_max", a.batch_max, 1..=100_000),
+        ] {
+            if !range.contains(&v) {
+                return Err(fail(
+                    key,
+                    v.to_string(),
+                    &format!("{} to {}", range.start(), range.end()),
+                ));
+            }
         }
         Ok(())
     }

@@ -6,6 +6,8 @@
 
 pub mod api;
 pub mod app;
+pub mod audit;
+pub mod audit_api;
 pub mod auth;
 pub mod authz;
 pub mod config;

@@ -59,6 +59,16 @@ pub struct Metrics {
     pub throttled: Family<ScopeLabels, Counter>,
     /// Requests being served now.
     pub in_flight: Gauge,
+    /// Audit events committed, all streams.
+    pub audit_events: Counter,
+    /// Events waiting in the access pipeline.
+    pub audit_queue: Gauge,
+    /// The size of the newest signed checkpoint.
+    pub audit_checkpoint_size: Gauge,
+    /// Events re-verified by the scheduled check.
+    pub audit_verified: Counter,
+    /// 1 once the scheduled check has found the log altered (an alert), else 0.
+    pub audit_tamper_alert: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -81,6 +91,36 @@ impl Default for Metrics {
         let lockouts = Counter::default();
         let throttled = Family::<ScopeLabels, Counter>::default();
         let in_flight = Gauge::default();
+        let audit_events = Counter::default();
+        let audit_queue = Gauge::default();
+        let audit_checkpoint_size = Gauge::default();
+        let audit_verified = Counter::default();
+        let audit_tamper_alert = Gauge::default();
+        registry.register(
+            "audit_events",
+            "Audit events committed through the access pipeline",
+            audit_events.clone(),
+        );
+        registry.register(
+            "audit_pipeline_queued",
+            "Audit events waiting in the access pipeline",
+            audit_queue.clone(),
+        );
+        registry.register(
+            "audit_checkpoint_size",
+            "Tree size of the newest signed audit checkpoint",
+            audit_checkpoint_size.clone(),
+        );
+        registry.register(
+            "audit_verified_events",
+            "Audit events re-verified by the scheduled check",
+            audit_verified.clone(),
+        );
+        registry.register(
+            "audit_tamper_alert",
+            "1 when the scheduled check found the audit log altered (see the error log)",
+            audit_tamper_alert.clone(),
+        );
         registry.register("http_requests", "HTTP requests served", requests.clone());
         registry.register(
             "http_request_duration_seconds",
@@ -115,6 +155,11 @@ impl Default for Metrics {
             lockouts,
             throttled,
             in_flight,
+            audit_events,
+            audit_queue,
+            audit_checkpoint_size,
+            audit_verified,
+            audit_tamper_alert,
         }
     }
 }

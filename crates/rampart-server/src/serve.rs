@@ -42,6 +42,9 @@ pub struct Server {
     pub state: AppState,
     stop: watch::Sender<bool>,
     listeners: Vec<JoinHandle<()>>,
+    /// The audit pipeline and the checkpoint/verify schedule, stopped after the listeners.
+    background: Vec<JoinHandle<()>>,
+    background_stop: watch::Sender<bool>,
     _lock: DataDirLock,
 }
 
@@ -162,6 +165,24 @@ impl Server {
             .reload()
             .await
             .map_err(|e| StartError(format!("cannot load the authorization index: {e}")))?;
+        state
+            .audit
+            .load()
+            .await
+            .map_err(|e| StartError(format!("cannot load the audit log: {e}")))?;
+        let (background_stop, background_stopped) = watch::channel(false);
+        let background = vec![
+            tokio::spawn(
+                state
+                    .audit
+                    .clone()
+                    .run_pipeline(state.metrics.clone(), background_stopped.clone()),
+            ),
+            tokio::spawn(crate::audit::run_schedule(
+                state.clone(),
+                background_stopped,
+            )),
+        ];
         let app = app::router(state.clone());
         let plain_app = if enforce_https {
             app::redirect_router(state.clone(), https_addr.port())
@@ -191,15 +212,30 @@ impl Server {
             state,
             stop,
             listeners,
+            background,
+            background_stop,
             _lock: lock,
         })
     }
 
-    /// Stops accepting, lets requests in flight finish (up to 10 s), closes the store.
+    /// Stops accepting, lets requests in flight finish (up to 10 s), drains the audit
+    /// pipeline, signs a last checkpoint, closes the store.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         for listener in self.listeners {
             let _ = listener.await;
+        }
+        let _ = self.background_stop.send(true);
+        for task in self.background {
+            let _ = task.await;
+        }
+        if let Err(e) = self
+            .state
+            .audit
+            .checkpoint(self.state.clock.now(), &self.state.metrics)
+            .await
+        {
+            tracing::warn!(error = %e, "no audit checkpoint signed at shutdown");
         }
         self.state.store.close().await;
         tracing::info!("rampart stopped");

@@ -38,7 +38,7 @@ pub struct Inner {
     /// login flood queues instead of exhausting memory.
     pub hashing: Semaphore,
     /// Prometheus metrics.
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
     /// Live sessions, when the store is exclusive to this node.
     pub sessions: SessionCache,
     /// Striped locks serialising password checks per username (see `login_gate`).
@@ -47,6 +47,8 @@ pub struct Inner {
     pub clock: Arc<dyn Clock>,
     /// The authorization index, kept current with the database.
     pub authz: Arc<crate::engine::AuthzEngine>,
+    /// The tamper-evident audit log: tree, checkpoints, proofs, the access pipeline.
+    pub audit: Arc<crate::audit::AuditLog>,
 }
 
 impl std::ops::Deref for AppState {
@@ -84,6 +86,19 @@ impl AppState {
             Duration::seconds(l.window_seconds.into()),
         );
         let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let key = crate::audit::load_or_create_key(&config.data_dir, &config.audit.origin)?;
+        let origin = if config.audit.origin.is_empty() {
+            key.name().to_owned()
+        } else {
+            config.audit.origin.clone()
+        };
+        let audit = crate::audit::AuditLog::new(
+            store.clone(),
+            key,
+            origin,
+            config.audit.pipeline_capacity as usize,
+            config.audit.batch_max as usize,
+        )?;
         Ok(Self {
             inner: Arc::new(Inner {
                 store: store.clone(),
@@ -93,11 +108,12 @@ impl AppState {
                 lockout,
                 address_throttle,
                 hashing: Semaphore::new(parallel * 2),
-                metrics: Metrics::default(),
+                metrics: Arc::new(Metrics::default()),
                 sessions: SessionCache::new(100_000),
                 login_gates: (0..1024).map(|_| tokio::sync::Mutex::new(())).collect(),
                 clock,
                 authz: crate::engine::AuthzEngine::new(store.clone()),
+                audit,
             }),
         })
     }

@@ -678,7 +678,7 @@ async fn main() {
             })
         else {
             println!("no other manager to move {name} under at this scale");
-            return;
+            continue;
         };
         let below = tree2.subtree_size(mover).unwrap() - 1;
         let t = Instant::now();

@@ -1,18 +1,342 @@
-//! The audit outbox: every change's event is inserted by [`append_event!`] inside the
-//! transaction of the change itself, so both commit or neither does.
+//! The audit log: every event of the three streams, written by [`append_event!`] (one event)
+//! or [`Store::append_events`] (a batch) inside the transaction of the change it records,
+//! so both commit or neither does.
 //!
-//! This is the one place events are written. The tamper-evident log (Merkle tree, signed
-//! checkpoints) is built from this outbox in order of `id`.
+//! This is the one place events are written. Each event gets the next sequence number from
+//! `audit_head` in its own transaction: sequence numbers have no gaps and follow commit
+//! order on both backends (SQLite has one writer; on PostgreSQL the head row's lock is held
+//! until commit, so a later writer waits and then sees the earlier one's number). Event
+//! `seq` is leaf `seq − 1` of the log's Merkle tree; its data is the event's canonical JSON
+//! (`body`), its hash is stored beside it (`leaf_hash`) so an erasure can clear the body
+//! and keep the proof.
 
-use rampart_core::{Error, UserId};
+use std::fmt::Write as _;
+
+use rampart_audit::hash::{leaf_hash, Hash};
+use rampart_core::{AuditContext, AuditEvent, Error, UserId};
+use serde::Serialize;
+use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
-use crate::backend::{db, from_millis};
+use crate::backend::{db, from_millis, to_millis};
 use crate::Store;
 
-pub(crate) const INSERT_EVENT: &str = "INSERT INTO audit_outbox \
-    (stream, occurred_at, actor_id, actor_name, action, target, outcome, request_id, source, node_id, details) \
-    VALUES ('system', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+/// The three audit streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stream {
+    /// IT activity: logins, user, role and permission changes, publish, deploy, overrides.
+    System,
+    /// Inbound web-service requests and outbound calls.
+    Integration,
+    /// End users' screen and API accesses, with the decision.
+    Access,
+}
+
+impl Stream {
+    /// Every stream, in a fixed order.
+    pub const ALL: [Stream; 3] = [Stream::System, Stream::Integration, Stream::Access];
+
+    /// `system`, `integration` or `access`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stream::System => "system",
+            Stream::Integration => "integration",
+            Stream::Access => "access",
+        }
+    }
+
+    /// Parses a stream name.
+    pub fn parse(s: &str) -> Option<Stream> {
+        Stream::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+/// An event of any stream, before it is numbered.
+///
+/// `details` is a JSON object text that must never hold a secret: callers put names, ids,
+/// reasons, methods, statuses and durations there, never passwords, tokens or hashes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    /// Which stream it belongs to.
+    pub stream: Stream,
+    /// When it happened.
+    pub occurred_at: OffsetDateTime,
+    /// Acting principal, if any.
+    pub actor_id: Option<UserId>,
+    /// The actor's username at the time.
+    pub actor_name: Option<String>,
+    /// Dotted action name (`user.create`, `screen.view`, `http.inbound`, …).
+    pub action: String,
+    /// What it was done to (`user:…`, a screen, an endpoint, a URL).
+    pub target: Option<String>,
+    /// The application concerned, if any.
+    pub application: Option<String>,
+    /// The environment concerned, if any.
+    pub environment: Option<String>,
+    /// `success` / `failure` (system, integration) or `allow` / `deny` (access).
+    pub outcome: String,
+    /// The request it came from.
+    pub request_id: Option<String>,
+    /// The request's source address.
+    pub source: Option<String>,
+    /// The node that recorded it.
+    pub node_id: String,
+    /// Structured facts, a JSON object text.
+    pub details: String,
+}
+
+impl NewEvent {
+    /// A `system` event from the request context and a core event.
+    pub fn system(ctx: &AuditContext, event: &AuditEvent, now: OffsetDateTime) -> Self {
+        NewEvent {
+            stream: Stream::System,
+            occurred_at: now,
+            actor_id: ctx.actor_id,
+            actor_name: ctx.actor_name.clone(),
+            action: event.action.to_owned(),
+            target: event.target.clone(),
+            application: None,
+            environment: None,
+            outcome: event.outcome.as_str().to_owned(),
+            request_id: ctx.request_id.clone(),
+            source: ctx.source.clone(),
+            node_id: ctx.node_id.clone(),
+            details: event.details.clone(),
+        }
+    }
+
+    /// An `access` event: an end user reached (or was refused) a screen or API.
+    pub fn access(
+        ctx: &AuditContext,
+        now: OffsetDateTime,
+        application: Option<&str>,
+        endpoint: &str,
+        method: &str,
+        allowed: bool,
+    ) -> Self {
+        NewEvent {
+            stream: Stream::Access,
+            occurred_at: now,
+            actor_id: ctx.actor_id,
+            actor_name: ctx.actor_name.clone(),
+            action: "access".to_owned(),
+            target: Some(endpoint.to_owned()),
+            application: application.map(str::to_owned),
+            environment: None,
+            outcome: if allowed { "allow" } else { "deny" }.to_owned(),
+            request_id: ctx.request_id.clone(),
+            source: ctx.source.clone(),
+            node_id: ctx.node_id.clone(),
+            details: serde_json::json!({ "method": method }).to_string(),
+        }
+    }
+
+    /// An `integration` event: an inbound web-service request or an outbound call.
+    #[allow(clippy::too_many_arguments)]
+    pub fn integration(
+        ctx: &AuditContext,
+        now: OffsetDateTime,
+        inbound: bool,
+        method: &str,
+        target: &str,
+        status: u16,
+        duration_ms: u64,
+    ) -> Self {
+        NewEvent {
+            stream: Stream::Integration,
+            occurred_at: now,
+            actor_id: ctx.actor_id,
+            actor_name: ctx.actor_name.clone(),
+            action: if inbound {
+                "http.inbound"
+            } else {
+                "http.outbound"
+            }
+            .to_owned(),
+            target: Some(target.to_owned()),
+            application: None,
+            environment: None,
+            outcome: if status < 400 { "success" } else { "failure" }.to_owned(),
+            request_id: ctx.request_id.clone(),
+            source: ctx.source.clone(),
+            node_id: ctx.node_id.clone(),
+            details: serde_json::json!({
+                "method": method, "status": status, "duration_ms": duration_ms,
+            })
+            .to_string(),
+        }
+    }
+}
+
+/// The canonical JSON of an event: the leaf's data. Field order is fixed by this struct;
+/// JSON string escaping (control characters, quotes, backslashes) keeps every value on one
+/// line, so no field can forge another line of an export.
+#[derive(Serialize)]
+struct Body<'a> {
+    seq: i64,
+    stream: &'a str,
+    time: String,
+    node: &'a str,
+    request: Option<&'a str>,
+    source: Option<&'a str>,
+    actor: Option<String>,
+    actor_name: Option<&'a str>,
+    action: &'a str,
+    target: Option<&'a str>,
+    application: Option<&'a str>,
+    environment: Option<&'a str>,
+    outcome: &'a str,
+    details: &'a RawValue,
+}
+
+/// A numbered event ready to insert.
+pub(crate) struct EventRow {
+    pub(crate) seq: i64,
+    stream: &'static str,
+    occurred_at: i64,
+    actor_id: Option<String>,
+    actor_name: Option<String>,
+    action: String,
+    target: Option<String>,
+    application: Option<String>,
+    environment: Option<String>,
+    outcome: String,
+    node_id: String,
+    body: String,
+    pub(crate) leaf_hash: Hash,
+}
+
+/// Numbers `event` as `seq`, writes its canonical body and hashes it.
+pub(crate) fn event_row(seq: i64, event: NewEvent) -> Result<EventRow, Error> {
+    let details: &RawValue = serde_json::from_str(&event.details)
+        .map_err(|e| Error::Internal(format!("audit event details are not JSON: {e}")))?;
+    if !details.get().starts_with('{') {
+        return Err(Error::Internal(
+            "audit event details must be a JSON object".into(),
+        ));
+    }
+    let occurred_at = to_millis(event.occurred_at);
+    let time = from_millis(occurred_at)?
+        .format(&time::format_description::well_known::Rfc3339)
+        .map_err(|e| Error::Internal(format!("audit time: {e}")))?;
+    let actor = event.actor_id.map(|a| a.to_string());
+    let body = serde_json::to_string(&Body {
+        seq,
+        stream: event.stream.as_str(),
+        time,
+        node: &event.node_id,
+        request: event.request_id.as_deref(),
+        source: event.source.as_deref(),
+        actor: actor.clone(),
+        actor_name: event.actor_name.as_deref(),
+        action: &event.action,
+        target: event.target.as_deref(),
+        application: event.application.as_deref(),
+        environment: event.environment.as_deref(),
+        outcome: &event.outcome,
+        details,
+    })
+    .map_err(|e| Error::Internal(format!("audit body: {e}")))?;
+    let leaf_hash = leaf_hash(body.as_bytes());
+    Ok(EventRow {
+        seq,
+        stream: event.stream.as_str(),
+        occurred_at,
+        actor_id: actor,
+        actor_name: event.actor_name,
+        action: event.action,
+        target: event.target,
+        application: event.application,
+        environment: event.environment,
+        outcome: event.outcome,
+        node_id: event.node_id,
+        body,
+        leaf_hash,
+    })
+}
+
+/// Takes `n` sequence numbers inside the open transaction; evaluates to the last one.
+macro_rules! take_seqs {
+    ($tx:expr, $n:expr) => {{
+        let last: i64 = sqlx::query_scalar(
+            "UPDATE audit_head SET size = size + $1 WHERE id = 1 RETURNING size",
+        )
+        .bind($n as i64)
+        .fetch_one(&mut *$tx)
+        .await
+        .map_err($crate::backend::db)?;
+        last
+    }};
+}
+
+/// Rows per multi-row `INSERT` (13 values each: well under both backends' bind limits).
+pub(crate) const INSERT_CHUNK: usize = 256;
+
+/// The `INSERT` of `n` event rows.
+pub(crate) fn insert_sql(n: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO audit_events (seq, stream, occurred_at, actor_id, actor_name, action, \
+         target, application, environment, outcome, node_id, body, leaf_hash) VALUES ",
+    );
+    for i in 0..n {
+        let b = i * 13;
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for j in 1..=13 {
+            if j > 1 {
+                sql.push(',');
+            }
+            let _ = write!(sql, "${}", b + j);
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// Inserts `$rows` (a slice of [`EventRow`]) inside the open transaction.
+macro_rules! insert_rows {
+    ($tx:expr, $rows:expr) => {{
+        let rows: &[$crate::audit::EventRow] = $rows;
+        for chunk in rows.chunks($crate::audit::INSERT_CHUNK) {
+            let sql = $crate::audit::insert_sql(chunk.len());
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                q = r.bind(q);
+            }
+            q.execute(&mut *$tx).await.map_err($crate::backend::db)?;
+        }
+    }};
+}
+
+impl EventRow {
+    pub(crate) fn bind<'q, DB>(
+        &'q self,
+        q: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
+    ) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+    where
+        DB: sqlx::Database,
+        i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        &'q [u8]: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    {
+        q.bind(self.seq)
+            .bind(self.stream)
+            .bind(self.occurred_at)
+            .bind(self.actor_id.as_deref())
+            .bind(self.actor_name.as_deref())
+            .bind(self.action.as_str())
+            .bind(self.target.as_deref())
+            .bind(self.application.as_deref())
+            .bind(self.environment.as_deref())
+            .bind(self.outcome.as_str())
+            .bind(self.node_id.as_str())
+            .bind(self.body.as_str())
+            .bind(&self.leaf_hash[..])
+    }
+}
 
 /// Appends one `system` event inside the open transaction `$tx`.
 ///
@@ -20,31 +344,19 @@ pub(crate) const INSERT_EVENT: &str = "INSERT INTO audit_outbox \
 /// [`rampart_core::AuditEvent`] and the time.
 macro_rules! append_event {
     ($tx:expr, $ctx:expr, $event:expr, $now:expr) => {{
-        let ctx: &rampart_core::AuditContext = $ctx;
-        let event: &rampart_core::AuditEvent = $event;
-        sqlx::query($crate::audit::INSERT_EVENT)
-            .bind($crate::backend::to_millis($now))
-            .bind(ctx.actor_id.map(|id| id.to_string()))
-            .bind(ctx.actor_name.as_deref())
-            .bind(event.action)
-            .bind(event.target.as_deref())
-            .bind(event.outcome.as_str())
-            .bind(ctx.request_id.as_deref())
-            .bind(ctx.source.as_deref())
-            .bind(ctx.node_id.as_str())
-            .bind(event.details.as_str())
-            .execute(&mut *$tx)
-            .await
-            .map_err($crate::backend::db)?;
+        let event = $crate::audit::NewEvent::system($ctx, $event, $now);
+        let seq = take_seqs!($tx, 1);
+        let row = $crate::audit::event_row(seq, event)?;
+        insert_rows!($tx, std::slice::from_ref(&row));
     }};
 }
 
-/// An event as stored in the outbox.
+/// An event as stored in the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredEvent {
-    /// Position in the outbox; increases with every event.
-    pub id: i64,
-    /// Stream name (`system` for now).
+    /// Sequence number: the event's leaf is `seq − 1`.
+    pub seq: i64,
+    /// Stream name.
     pub stream: String,
     /// When it happened.
     pub occurred_at: OffsetDateTime,
@@ -56,7 +368,11 @@ pub struct StoredEvent {
     pub action: String,
     /// What it was done to.
     pub target: Option<String>,
-    /// `success` or `failure`.
+    /// Application concerned.
+    pub application: Option<String>,
+    /// Environment concerned.
+    pub environment: Option<String>,
+    /// `success` / `failure` / `allow` / `deny`.
     pub outcome: String,
     /// Request it came from.
     pub request_id: Option<String>,
@@ -64,16 +380,82 @@ pub struct StoredEvent {
     pub source: Option<String>,
     /// Node that served it.
     pub node_id: String,
-    /// Structured details (JSON object text).
+    /// Structured details (JSON object text; `{}` once redacted).
     pub details: String,
+    /// The canonical JSON the leaf hashes; `None` once redacted.
+    pub body: Option<String>,
+    /// The leaf hash.
+    pub leaf_hash: Hash,
+}
+
+/// The fields of a body that are not columns.
+#[derive(serde::Deserialize)]
+struct BodyRest<'a> {
+    #[serde(borrow)]
+    request: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    source: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    details: &'a RawValue,
+}
+
+/// Columns of `audit_events` as [`stored_event`] reads them.
+pub(crate) const EVENT_COLUMNS: &str = "seq, stream, occurred_at, actor_id, actor_name, action, \
+    target, application, environment, outcome, node_id, body, leaf_hash";
+
+/// Reads a row selected with [`EVENT_COLUMNS`].
+pub(crate) fn stored_event<R: sqlx::Row>(row: &R) -> Result<StoredEvent, Error>
+where
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> &'r str: sqlx::ColumnIndex<R>,
+{
+    let actor: Option<String> = col!(row, "actor_id");
+    let body: Option<String> = col!(row, "body");
+    let leaf: Vec<u8> = col!(row, "leaf_hash");
+    let leaf_hash: Hash = leaf
+        .try_into()
+        .map_err(|_| Error::Internal("stored leaf hash is not 32 bytes".into()))?;
+    let (request_id, source, details) = match &body {
+        Some(b) => {
+            let rest: BodyRest = serde_json::from_str(b)
+                .map_err(|e| Error::Internal(format!("stored audit body: {e}")))?;
+            (
+                rest.request.map(|c| c.into_owned()),
+                rest.source.map(|c| c.into_owned()),
+                rest.details.get().to_owned(),
+            )
+        }
+        None => (None, None, "{}".to_owned()),
+    };
+    Ok(StoredEvent {
+        seq: col!(row, "seq"),
+        stream: col!(row, "stream"),
+        occurred_at: from_millis(col!(row, "occurred_at"))?,
+        actor_id: actor.map(|a| UserId::parse(&a, "actor_id")).transpose()?,
+        actor_name: col!(row, "actor_name"),
+        action: col!(row, "action"),
+        target: col!(row, "target"),
+        application: col!(row, "application"),
+        environment: col!(row, "environment"),
+        outcome: col!(row, "outcome"),
+        request_id,
+        source,
+        node_id: col!(row, "node_id"),
+        details,
+        body,
+        leaf_hash,
+    })
 }
 
 impl Store {
     /// Records an event that accompanies no stored change (e.g. a refused request).
     pub async fn record_event(
         &self,
-        ctx: &rampart_core::AuditContext,
-        event: &rampart_core::AuditEvent,
+        ctx: &AuditContext,
+        event: &AuditEvent,
         now: OffsetDateTime,
     ) -> Result<(), Error> {
         write_tx!(self, |tx| {
@@ -82,37 +464,495 @@ impl Store {
         Ok(())
     }
 
-    /// Events with `id > after`, oldest first, at most `limit`.
+    /// Appends a batch of events of any stream in one transaction, numbered in order;
+    /// returns the sequence number of the last one (0 for an empty batch). When this
+    /// returns, the batch is committed (on SQLite, on disk: `synchronous = FULL`).
+    pub async fn append_events(&self, events: Vec<NewEvent>) -> Result<i64, Error> {
+        if events.is_empty() {
+            return Ok(0);
+        }
+        let n = events.len();
+        // A body includes its number, so bodies and hashes are made once the numbers are
+        // taken, inside the transaction.
+        let mut rows = Vec::with_capacity(n);
+        let last = write_tx!(self, |tx| {
+            let last = take_seqs!(tx, n);
+            let first = last - n as i64 + 1;
+            for (i, e) in events.into_iter().enumerate() {
+                rows.push(event_row(first + i as i64, e)?);
+            }
+            insert_rows!(tx, &rows);
+            last
+        });
+        Ok(last)
+    }
+
+    /// Events with `seq > after`, oldest first, at most `limit`.
     pub async fn events_after(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>, Error> {
-        const SQL: &str = "SELECT id, stream, occurred_at, actor_id, actor_name, action, target, \
-            outcome, request_id, source, node_id, details FROM audit_outbox \
-            WHERE id > $1 ORDER BY id LIMIT $2";
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"
+        );
         read!(self, |pool| {
-            let rows = sqlx::query(SQL)
+            let rows = sqlx::query(&sql)
                 .bind(after)
                 .bind(limit)
                 .fetch_all(pool)
                 .await
                 .map_err(db)?;
+            rows.iter().map(stored_event).collect()
+        })
+    }
+
+    /// The number of events in the log (the tree's size).
+    pub async fn audit_size(&self) -> Result<u64, Error> {
+        read!(self, |pool| {
+            let n: i64 = sqlx::query_scalar("SELECT size FROM audit_head WHERE id = 1")
+                .fetch_one(pool)
+                .await
+                .map_err(db)?;
+            u64::try_from(n).map_err(|_| Error::Internal(format!("audit size {n}")))
+        })
+    }
+
+    /// Leaf hashes of leaves `[start, end)` (leaf `i` is event `seq = i + 1`).
+    pub async fn audit_leaves(&self, start: u64, end: u64) -> Result<Vec<Hash>, Error> {
+        let (lo, hi) = (seq_of(start)?, seq_of(end)?);
+        read!(self, |pool| {
+            let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+                "SELECT seq, leaf_hash FROM audit_events WHERE seq > $1 AND seq <= $2 ORDER BY seq",
+            )
+            .bind(lo)
+            .bind(hi)
+            .fetch_all(pool)
+            .await
+            .map_err(db)?;
             let mut out = Vec::with_capacity(rows.len());
-            for row in &rows {
-                let actor: Option<String> = col!(row, "actor_id");
-                out.push(StoredEvent {
-                    id: col!(row, "id"),
-                    stream: col!(row, "stream"),
-                    occurred_at: from_millis(col!(row, "occurred_at"))?,
-                    actor_id: actor.map(|a| UserId::parse(&a, "actor_id")).transpose()?,
-                    actor_name: col!(row, "actor_name"),
-                    action: col!(row, "action"),
-                    target: col!(row, "target"),
-                    outcome: col!(row, "outcome"),
-                    request_id: col!(row, "request_id"),
-                    source: col!(row, "source"),
-                    node_id: col!(row, "node_id"),
-                    details: col!(row, "details"),
-                });
+            for (i, (seq, leaf)) in rows.into_iter().enumerate() {
+                if seq != lo + 1 + i as i64 {
+                    return Err(Error::Internal(format!(
+                        "audit log has no event {} (found {seq} instead)",
+                        lo + 1 + i as i64
+                    )));
+                }
+                out.push(leaf.try_into().map_err(|_| {
+                    Error::Internal(format!("event {seq}: stored leaf hash is not 32 bytes"))
+                })?);
+            }
+            if out.len() as i64 != hi - lo {
+                return Err(Error::Internal(format!(
+                    "audit log ends at event {} before {hi}",
+                    lo + out.len() as i64
+                )));
             }
             Ok(out)
         })
     }
+
+    /// The stored level-8 roots of complete tiles, in order from tile 0.
+    pub async fn audit_tiles(&self) -> Result<Vec<Hash>, Error> {
+        read!(self, |pool| {
+            let rows: Vec<(i64, Vec<u8>)> =
+                sqlx::query_as("SELECT tile, root FROM audit_tiles ORDER BY tile")
+                    .fetch_all(pool)
+                    .await
+                    .map_err(db)?;
+            let mut out = Vec::with_capacity(rows.len());
+            for (i, (tile, root)) in rows.into_iter().enumerate() {
+                if tile != i as i64 {
+                    // A gap: keep the prefix; the caller recomputes the rest from leaves.
+                    break;
+                }
+                out.push(
+                    root.try_into()
+                        .map_err(|_| Error::Internal(format!("tile {tile}: not 32 bytes")))?,
+                );
+            }
+            Ok(out)
+        })
+    }
+
+    /// Stores tile roots `first, first + 1, …` (idempotent).
+    pub async fn audit_put_tiles(&self, first: u64, roots: &[Hash]) -> Result<(), Error> {
+        if roots.is_empty() {
+            return Ok(());
+        }
+        let first = i64::try_from(first).map_err(|_| Error::Internal("tile number".into()))?;
+        write_tx!(self, |tx| {
+            for chunk in roots.chunks(500).enumerate() {
+                let (c, roots) = chunk;
+                let mut sql = String::from("INSERT INTO audit_tiles (tile, root) VALUES ");
+                for i in 0..roots.len() {
+                    if i > 0 {
+                        sql.push(',');
+                    }
+                    let _ = write!(sql, "(${}, ${})", 2 * i + 1, 2 * i + 2);
+                }
+                sql.push_str(" ON CONFLICT (tile) DO NOTHING");
+                let mut q = sqlx::query(&sql);
+                for (i, r) in roots.iter().enumerate() {
+                    q = q.bind(first + (c * 500 + i) as i64).bind(&r[..]);
+                }
+                q.execute(&mut *tx).await.map_err(db)?;
+            }
+        });
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Moves events left in the outbox of schema versions before 5 into the log, in the
+    /// order they were written, in one transaction. Runs after every migration; finds
+    /// nothing to do once done.
+    pub(crate) async fn move_outbox(&self) -> Result<(), Error> {
+        write_tx!(self, |tx| {
+            let rows = sqlx::query(
+                "SELECT occurred_at, actor_id, actor_name, action, target, outcome, request_id, \
+                 source, node_id, details FROM audit_outbox ORDER BY id",
+            )
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+            if !rows.is_empty() {
+                let mut events = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    let actor: Option<String> = col!(row, "actor_id");
+                    events.push(NewEvent {
+                        stream: Stream::System,
+                        occurred_at: from_millis(col!(row, "occurred_at"))?,
+                        actor_id: actor.map(|a| UserId::parse(&a, "actor_id")).transpose()?,
+                        actor_name: col!(row, "actor_name"),
+                        action: col!(row, "action"),
+                        target: col!(row, "target"),
+                        application: None,
+                        environment: None,
+                        outcome: col!(row, "outcome"),
+                        request_id: col!(row, "request_id"),
+                        source: col!(row, "source"),
+                        node_id: col!(row, "node_id"),
+                        details: col!(row, "details"),
+                    });
+                }
+                let n = events.len();
+                let last = take_seqs!(tx, n);
+                let first = last - n as i64 + 1;
+                let mut out = Vec::with_capacity(n);
+                for (i, e) in events.into_iter().enumerate() {
+                    out.push(event_row(first + i as i64, e)?);
+                }
+                insert_rows!(tx, &out);
+                sqlx::query("DELETE FROM audit_outbox")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            }
+        });
+        Ok(())
+    }
+}
+
+/// A signed checkpoint as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    /// Tree size it signs.
+    pub size: u64,
+    /// Root hash at that size.
+    pub root: Hash,
+    /// The whole signed note.
+    pub note: String,
+    /// When it was signed.
+    pub signed_at: OffsetDateTime,
+}
+
+fn checkpoint_row(
+    size: i64,
+    root: Vec<u8>,
+    note: String,
+    at: i64,
+) -> Result<StoredCheckpoint, Error> {
+    Ok(StoredCheckpoint {
+        size: u64::try_from(size)
+            .map_err(|_| Error::Internal(format!("checkpoint size {size}")))?,
+        root: root
+            .try_into()
+            .map_err(|_| Error::Internal(format!("checkpoint {size}: root is not 32 bytes")))?,
+        note,
+        signed_at: from_millis(at)?,
+    })
+}
+
+impl Store {
+    /// The newest signed checkpoint, if any.
+    pub async fn audit_latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, Error> {
+        Ok(self.audit_checkpoints(0, u64::MAX, true).await?.pop())
+    }
+
+    /// Checkpoints with `lo <= size <= hi`, by size; only the newest one with `newest`.
+    pub async fn audit_checkpoints(
+        &self,
+        lo: u64,
+        hi: u64,
+        newest: bool,
+    ) -> Result<Vec<StoredCheckpoint>, Error> {
+        let lo = i64::try_from(lo).unwrap_or(i64::MAX);
+        let hi = i64::try_from(hi).unwrap_or(i64::MAX);
+        let sql = if newest {
+            "SELECT size, root, note, signed_at FROM audit_checkpoints \
+             WHERE size >= $1 AND size <= $2 ORDER BY size DESC LIMIT 1"
+        } else {
+            "SELECT size, root, note, signed_at FROM audit_checkpoints \
+             WHERE size >= $1 AND size <= $2 ORDER BY size"
+        };
+        read!(self, |pool| {
+            let rows: Vec<(i64, Vec<u8>, String, i64)> = sqlx::query_as(sql)
+                .bind(lo)
+                .bind(hi)
+                .fetch_all(pool)
+                .await
+                .map_err(db)?;
+            rows.into_iter()
+                .map(|(s, r, n, a)| checkpoint_row(s, r, n, a))
+                .collect()
+        })
+    }
+
+    /// Stores a signed checkpoint. Another node may have signed the same size first: then
+    /// the stored root must be the same, or the log has forked and this is an error.
+    pub async fn audit_put_checkpoint(
+        &self,
+        size: u64,
+        root: &Hash,
+        note: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), Error> {
+        let size = i64::try_from(size).map_err(|_| Error::Internal("checkpoint size".into()))?;
+        let existing: Option<Vec<u8>> = write_tx!(self, |tx| {
+            let existing: Option<Vec<u8>> =
+                sqlx::query_scalar("SELECT root FROM audit_checkpoints WHERE size = $1")
+                    .bind(size)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            if existing.is_none() {
+                sqlx::query(
+                    "INSERT INTO audit_checkpoints (size, root, note, signed_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (size) DO NOTHING",
+                )
+                .bind(size)
+                .bind(&root[..])
+                .bind(note)
+                .bind(to_millis(now))
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            }
+            existing
+        });
+        match existing {
+            Some(r) if r.as_slice() != root.as_slice() => Err(Error::Internal(format!(
+                "a checkpoint for size {size} with another root is already stored: the log has forked"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Rows of `audit_events` with `seq` in `(after, upto]`, oldest first, at most `limit`:
+    /// sequence number, body (`None` when redacted) and leaf hash, for verification and
+    /// export.
+    pub async fn audit_raw(
+        &self,
+        after: i64,
+        upto: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, Option<String>, Hash)>, Error> {
+        read!(self, |pool| {
+            let rows: Vec<(i64, Option<String>, Vec<u8>)> = sqlx::query_as(
+                "SELECT seq, body, leaf_hash FROM audit_events WHERE seq > $1 AND seq <= $2 \
+                 ORDER BY seq LIMIT $3",
+            )
+            .bind(after)
+            .bind(upto)
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+            .map_err(db)?;
+            rows.into_iter()
+                .map(|(seq, body, leaf)| {
+                    let leaf: Hash = leaf.try_into().map_err(|_| {
+                        Error::Internal(format!("event {seq}: stored leaf hash is not 32 bytes"))
+                    })?;
+                    Ok((seq, body, leaf))
+                })
+                .collect()
+        })
+    }
+}
+
+/// A search over the log. Every field narrows the result; `None` does not filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventQuery {
+    /// Only this stream.
+    pub stream: Option<Stream>,
+    /// Only this actor (username as recorded, e.g. `it:admin`).
+    pub actor: Option<String>,
+    /// Only this action.
+    pub action: Option<String>,
+    /// Only this exact target.
+    pub target: Option<String>,
+    /// Only targets containing this text (case-sensitive, matched literally).
+    pub target_contains: Option<String>,
+    /// Only this application.
+    pub application: Option<String>,
+    /// Only this environment.
+    pub environment: Option<String>,
+    /// Only this outcome.
+    pub outcome: Option<String>,
+    /// Only events at or after this time.
+    pub since: Option<OffsetDateTime>,
+    /// Only events before this time.
+    pub until: Option<OffsetDateTime>,
+    /// Only events with a smaller sequence number (newest-first paging).
+    pub before_seq: Option<i64>,
+    /// Only events with a larger sequence number (oldest-first paging, export).
+    pub after_seq: Option<i64>,
+    /// Oldest first instead of newest first.
+    pub ascending: bool,
+}
+
+impl Store {
+    /// Events matching `q`, newest first (or oldest first with `ascending`), at most `limit`.
+    /// Each filter is an index range in sequence order, so a page reads about the rows it
+    /// returns.
+    pub async fn audit_search(
+        &self,
+        q: &EventQuery,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, Error> {
+        enum B {
+            T(String),
+            I(i64),
+        }
+        let mut binds: Vec<B> = Vec::new();
+        let mut wheres: Vec<String> = Vec::new();
+        let mut eq = |col: &str, v: Option<&str>, binds: &mut Vec<B>| {
+            if let Some(v) = v {
+                binds.push(B::T(v.to_owned()));
+                wheres.push(format!("{col} = ${}", binds.len()));
+            }
+        };
+        eq("stream", q.stream.map(Stream::as_str), &mut binds);
+        eq("actor_name", q.actor.as_deref(), &mut binds);
+        eq("action", q.action.as_deref(), &mut binds);
+        eq("target", q.target.as_deref(), &mut binds);
+        eq("application", q.application.as_deref(), &mut binds);
+        eq("environment", q.environment.as_deref(), &mut binds);
+        eq("outcome", q.outcome.as_deref(), &mut binds);
+        if let Some(text) = &q.target_contains {
+            let escaped: String = text
+                .chars()
+                .flat_map(|c| match c {
+                    '%' | '_' | '\\' => vec!['\\', c],
+                    c => vec![c],
+                })
+                .collect();
+            binds.push(B::T(format!("%{escaped}%")));
+            wheres.push(format!("target LIKE ${} ESCAPE '\\'", binds.len()));
+        }
+        if let Some(t) = q.since {
+            binds.push(B::I(to_millis(t)));
+            wheres.push(format!("occurred_at >= ${}", binds.len()));
+        }
+        if let Some(t) = q.until {
+            binds.push(B::I(to_millis(t)));
+            wheres.push(format!("occurred_at < ${}", binds.len()));
+        }
+        if let Some(s) = q.before_seq {
+            binds.push(B::I(s));
+            wheres.push(format!("seq < ${}", binds.len()));
+        }
+        if let Some(s) = q.after_seq {
+            binds.push(B::I(s));
+            wheres.push(format!("seq > ${}", binds.len()));
+        }
+        binds.push(B::I(limit));
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM audit_events{}{} ORDER BY seq {} LIMIT ${}",
+            if wheres.is_empty() { "" } else { " WHERE " },
+            wheres.join(" AND "),
+            if q.ascending { "ASC" } else { "DESC" },
+            binds.len()
+        );
+        read!(self, |pool| {
+            let mut query = sqlx::query(&sql);
+            for b in &binds {
+                query = match b {
+                    B::T(t) => query.bind(t.as_str()),
+                    B::I(i) => query.bind(*i),
+                };
+            }
+            let rows = query.fetch_all(pool).await.map_err(db)?;
+            rows.iter().map(stored_event).collect()
+        })
+    }
+}
+
+impl Store {
+    /// Erases event `seq`'s payload (a lawful erasure): its body and the columns copied from
+    /// it are cleared, its leaf hash stays, so every proof still holds and verifiers report
+    /// the event as redacted. Recorded as an `audit.redact` event with the reason, in the
+    /// same transaction. Refuses an event already redacted or unknown.
+    pub async fn audit_redact(
+        &self,
+        ctx: &AuditContext,
+        seq: i64,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), Error> {
+        if reason.trim().is_empty() || reason.len() > 500 {
+            return Err(Error::invalid(
+                "reason",
+                "must say why, in at most 500 characters",
+            ));
+        }
+        write_tx!(self, |tx| {
+            let found: Option<Option<i64>> =
+                sqlx::query_scalar("SELECT redacted_at FROM audit_events WHERE seq = $1")
+                    .bind(seq)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            match found {
+                None => {
+                    return Err(Error::NotFound {
+                        what: "audit event",
+                    })
+                }
+                Some(Some(_)) => {
+                    return Err(Error::Conflict(format!("event {seq} is already redacted")))
+                }
+                Some(None) => {}
+            }
+            sqlx::query(
+                "UPDATE audit_events SET body = NULL, actor_id = NULL, actor_name = NULL, \
+                 target = NULL, redacted_at = $1 WHERE seq = $2",
+            )
+            .bind(to_millis(now))
+            .bind(seq)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            let event = AuditEvent {
+                action: "audit.redact",
+                target: Some(format!("audit:{seq}")),
+                outcome: rampart_core::Outcome::Success,
+                details: serde_json::json!({ "seq": seq, "reason": reason }).to_string(),
+            };
+            append_event!(tx, ctx, &event, now);
+        });
+        Ok(())
+    }
+}
+
+/// The sequence number of the event at leaf position `leaf` (as a bound: `seq > leaf`).
+fn seq_of(leaf: u64) -> Result<i64, Error> {
+    i64::try_from(leaf).map_err(|_| Error::invalid("seq", "is out of range"))
 }

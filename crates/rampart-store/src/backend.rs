@@ -171,6 +171,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "node paths",
         include_str!("../migrations/sqlite/0004_node_paths.sql"),
     ),
+    (
+        5,
+        "audit log",
+        include_str!("../migrations/sqlite/0005_audit_log.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -192,6 +197,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "node paths",
         include_str!("../migrations/postgres/0004_node_paths.sql"),
+    ),
+    (
+        5,
+        "audit log",
+        include_str!("../migrations/postgres/0005_audit_log.sql"),
     ),
 ];
 
@@ -322,7 +332,7 @@ impl Store {
     /// at once (PostgreSQL takes an advisory lock).
     pub async fn migrate(&self) -> Result<(), Error> {
         let failed = |e: sqlx::migrate::MigrateError| Error::Internal(format!("migration: {e}"));
-        match &self.backend {
+        let migrated = match &self.backend {
             Backend::Sqlite { writer, .. } => migrator(SQLITE_MIGRATIONS, false)
                 .run(writer)
                 .await
@@ -331,7 +341,9 @@ impl Store {
                 .run(pool)
                 .await
                 .map_err(failed),
-        }
+        };
+        migrated?;
+        self.move_outbox().await
     }
 
     /// Checks that the database answers.

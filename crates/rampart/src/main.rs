@@ -55,6 +55,10 @@ enum Command {
     /// Row-level ACL maintenance.
     #[command(subcommand)]
     Acl(AclCommand),
+    /// The tamper-evident audit log: its public key, checkpoints, export and offline
+    /// verification.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Print the OpenAPI document of the HTTP API.
     Openapi,
 }
@@ -74,6 +78,65 @@ enum AclCommand {
         /// Only the hierarchy used by this entity's owner rule.
         #[arg(long, value_name = "ENTITY")]
         entity: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Print the verifier key of the log's signing key (`<name>+<hash>+<key>`), which
+    /// auditors pass to `rampart audit verify --public-key`. The signing key itself
+    /// (audit-signing.key in the data directory) is created on the server's first start.
+    PublicKey,
+    /// Sign a checkpoint of the log as it is now (the server also signs every
+    /// audit.checkpoint_seconds and when it stops), and print it.
+    Checkpoint,
+    /// Write events FROM..=TO as JSON lines that `rampart audit verify` checks offline
+    /// (header with the tree's frontier before FROM, every event with its leaf hash, the
+    /// signed checkpoints in the range), or as CSV for reading.
+    ///
+    ///     rampart audit export --output audit.jsonl
+    ///     rampart audit export --from 1000 --to 2000 --format csv > audit.csv
+    Export {
+        /// First sequence number (default 1).
+        #[arg(long, value_name = "SEQ")]
+        from: Option<u64>,
+        /// Last sequence number (default: the newest event). End on a checkpoint's size to
+        /// have every exported event covered by a signature.
+        #[arg(long, value_name = "SEQ")]
+        to: Option<u64>,
+        /// jsonl (verifiable) or csv (for spreadsheets; not verifiable).
+        #[arg(long, value_name = "FORMAT", default_value = "jsonl")]
+        format: String,
+        /// Write here instead of standard output.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Erase one event's payload (a lawful erasure or retention), keeping its leaf hash:
+    /// every proof still holds and verifiers report the event as redacted. The erasure is
+    /// itself recorded, with the reason, as an `audit.redact` event.
+    ///
+    ///     rampart audit redact 1234 --reason "GDPR erasure request #77"
+    Redact {
+        /// The event's sequence number.
+        seq: i64,
+        /// Why (recorded in the log; never put personal data here).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Verify an export offline: recompute every leaf and the Merkle tree, check every
+    /// checkpoint's signature and root, and report the first altered, removed, reordered
+    /// or inserted event by sequence number. Needs no server and no database.
+    ///
+    ///     rampart audit verify audit.jsonl --public-key "$(cat audit.pub)"
+    Verify {
+        /// The export file (`rampart audit export`).
+        export: PathBuf,
+        /// The verifier key text, or a file holding it.
+        #[arg(long, value_name = "KEY")]
+        public_key: String,
+        /// Require this log origin (default: the export header's).
+        #[arg(long, value_name = "ORIGIN")]
+        origin: Option<String>,
     },
 }
 
@@ -348,6 +411,207 @@ async fn acl_rebuild(loaded: Loaded, entity: Option<&str>) -> anyhow::Result<()>
     Ok(())
 }
 
+/// The log's signing key from the data directory, refusing to create one.
+fn audit_key(config: &Config) -> anyhow::Result<rampart_audit::SigningKey> {
+    let path = config.data_dir.join(rampart_server::audit::KEY_FILE);
+    if !path.exists() {
+        bail!(
+            "no audit signing key at {}: start the server once (rampart serve) to create it",
+            path.display()
+        );
+    }
+    Ok(rampart_server::audit::load_or_create_key(
+        &config.data_dir,
+        &config.audit.origin,
+    )?)
+}
+
+async fn audit_command(loaded: Loaded, command: &AuditCommand) -> anyhow::Result<()> {
+    let config = loaded.config;
+    match command {
+        AuditCommand::PublicKey => {
+            println!("{}", audit_key(&config)?.verifier_key());
+            Ok(())
+        }
+        AuditCommand::Checkpoint => {
+            audit_key(&config)?;
+            let store = rampart_server::open_store(&config).await?;
+            let state =
+                rampart_server::AppState::new(store.clone(), config, Arc::new(SystemClock))?;
+            state.audit.load().await?;
+            let c = state
+                .audit
+                .checkpoint(state.clock.now(), &state.metrics)
+                .await?;
+            store.close().await;
+            print!("{}", c.note);
+            Ok(())
+        }
+        AuditCommand::Export {
+            from,
+            to,
+            format,
+            output,
+        } => {
+            if format != "jsonl" && format != "csv" {
+                bail!("--format must be jsonl or csv, not {format:?}");
+            }
+            let key = audit_key(&config)?;
+            let origin = if config.audit.origin.is_empty() {
+                key.name().to_owned()
+            } else {
+                config.audit.origin.clone()
+            };
+            let store = rampart_server::open_store(&config).await?;
+            let size = store.audit_size().await?;
+            let from = from.unwrap_or(1);
+            let to = to.unwrap_or(size);
+            if from == 0 || to > size || from > to.saturating_add(1) {
+                bail!("the log holds events 1 to {size}: --from {from} --to {to} is out of range");
+            }
+            let mut out: Box<dyn std::io::Write + Send> = match output {
+                Some(path) => Box::new(std::io::BufWriter::new(
+                    std::fs::File::create(path)
+                        .with_context(|| format!("cannot create {}", path.display()))?,
+                )),
+                None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+            };
+            let bar = counting_bar(to.saturating_sub(from) + 1, output.is_some());
+            if format == "jsonl" {
+                let mut tick = |seq: u64| bar.set_position(seq.saturating_sub(from) + 1);
+                rampart_server::audit::export_jsonl(&store, &origin, from, to, &mut out, &mut tick)
+                    .await?;
+            } else {
+                let mut tick = |seq: u64| bar.set_position(seq.saturating_sub(from) + 1);
+                rampart_server::audit_api::export_csv(&store, from, to, &mut out, &mut tick)
+                    .await?;
+            }
+            bar.finish_and_clear();
+            store.close().await;
+            Ok(())
+        }
+        AuditCommand::Redact { seq, reason } => {
+            let store = rampart_server::open_store(&config).await?;
+            let state =
+                rampart_server::AppState::new(store.clone(), config, Arc::new(SystemClock))?;
+            let ctx = AuditContext {
+                actor_name: Some(format!(
+                    "cli:{}",
+                    std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+                )),
+                ..state.system_context()
+            };
+            store
+                .audit_redact(&ctx, *seq, reason, state.clock.now())
+                .await?;
+            store.close().await;
+            println!("event {seq} redacted; its leaf hash stays in the log");
+            Ok(())
+        }
+        AuditCommand::Verify { .. } => bail!("verify runs without a configuration"),
+    }
+}
+
+/// A progress bar over `len` items, drawn only when `visible` (not while writing the
+/// result to standard output) and on a terminal.
+fn counting_bar(len: u64, visible: bool) -> indicatif::ProgressBar {
+    if !visible || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} events {per_sec} eta {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+/// `rampart audit verify`: reads the export line by line in constant memory.
+fn audit_verify(
+    export: &std::path::Path,
+    public_key: &str,
+    origin: Option<&str>,
+) -> anyhow::Result<bool> {
+    use std::io::Read as _;
+    let key_text = if std::path::Path::new(public_key).is_file() {
+        std::fs::read_to_string(public_key)
+            .with_context(|| format!("cannot read the public key file {public_key}"))?
+    } else {
+        public_key.to_owned()
+    };
+    let key = rampart_audit::VerifierKey::parse(key_text.trim()).map_err(|e| {
+        anyhow::anyhow!(
+            "--public-key is not a verifier key (<name>+<hash>+<key>, as `rampart audit public-key` prints): {e}"
+        )
+    })?;
+    let file = std::fs::File::open(export)
+        .with_context(|| format!("cannot open the export {}", export.display()))?;
+    let total = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, file.take(u64::MAX));
+    let mut verifier = rampart_audit::export::Verifier::new(key, origin.map(str::to_owned));
+    let mut line = Vec::with_capacity(1024);
+    let mut read = 0u64;
+    loop {
+        line.clear();
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .with_context(|| format!("cannot read {}", export.display()))?;
+        if n == 0 {
+            break;
+        }
+        read += n as u64;
+        if verifier.feed(&line).is_err() {
+            break;
+        }
+        if verifier.size().is_multiple_of(65_536) {
+            bar.set_position(read);
+        }
+    }
+    bar.finish_and_clear();
+    let report = verifier.finish();
+    let events = report.events;
+    match &report.finding {
+        None => {
+            println!(
+                "verified: {events} events ({} redacted), {} checkpoints, tree size {} with root {}",
+                report.redacted,
+                report.checkpoints_verified,
+                report.size,
+                rampart_audit::to_hex(&report.root)
+            );
+            if report.uncovered_events > 0 {
+                println!(
+                    "warning: the last {} events are not covered by any signed checkpoint in the export",
+                    report.uncovered_events
+                );
+            }
+            if !report.checkpoints_not_covered.is_empty() {
+                println!(
+                    "note: checkpoints beyond the export's end were not checked (sizes {:?})",
+                    report.checkpoints_not_covered
+                );
+            }
+            Ok(true)
+        }
+        Some(finding) => {
+            println!("FAILED: {finding}");
+            Ok(false)
+        }
+    }
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Serve(flags) => serve(load_config(&cli, flags)?).await,
@@ -375,6 +639,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Acl(AclCommand::Rebuild { entity }) => {
             let loaded = load_config(&cli, &ServeFlags::default())?;
             acl_rebuild(loaded, entity.as_deref()).await
+        }
+        Command::Audit(AuditCommand::Verify {
+            export,
+            public_key,
+            origin,
+        }) => {
+            if audit_verify(export, public_key, origin.as_deref())? {
+                Ok(())
+            } else {
+                bail!("the export did not verify")
+            }
+        }
+        Command::Audit(command) => {
+            let loaded = load_config(&cli, &ServeFlags::default())?;
+            audit_command(loaded, command).await
         }
         Command::Openapi => {
             println!("{}", rampart_server::openapi_json());

@@ -350,3 +350,292 @@ fn acl_rebuild_reports_and_names_unknown_entities() {
     let message = failure_message(&bad);
     assert!(message.contains("no entity named `nope`"), "{message}");
 }
+
+/// `rampart audit …` with `args`; returns (success, stdout, stderr).
+fn audit(data_dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = run(rampart(data_dir).arg("audit").args(args));
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Exports the whole log of `data_dir` and verifies it with `key`; returns the verifier's
+/// first line of output and whether it succeeded.
+fn export_and_verify(data_dir: &Path, key: &Path) -> (bool, String) {
+    let export = data_dir.join("export.jsonl");
+    let (ok, _, err) = audit(data_dir, &["export", "--output", export.to_str().unwrap()]);
+    assert!(ok, "export: {err}");
+    let (ok, out, _) = audit(
+        data_dir,
+        &[
+            "verify",
+            export.to_str().unwrap(),
+            "--public-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    (ok, out.lines().next().unwrap_or_default().to_owned())
+}
+
+/// Runs `sql` directly on the SQLite database of `data_dir`, as an attacker with file
+/// access would.
+async fn tamper(data_dir: &Path, sql: &[&str]) {
+    use sqlx::Connection as _;
+    let mut c = sqlx::SqliteConnection::connect(&format!(
+        "sqlite://{}",
+        data_dir.join("rampart.db").display()
+    ))
+    .await
+    .unwrap();
+    for statement in sql {
+        sqlx::query(statement).execute(&mut c).await.unwrap();
+    }
+    c.close().await.unwrap();
+}
+
+/// A copy of a stopped server's data directory, to tamper with.
+fn copy_data_dir(from: &Path) -> tempfile::TempDir {
+    let to = tempfile::tempdir().unwrap();
+    for name in ["rampart.db", "audit-signing.key"] {
+        std::fs::copy(from.join(name), to.path().join(name)).unwrap();
+    }
+    to
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_export_verify_pinpoints_edits_deletions_reorders_and_rewrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(&mut rampart(dir.path()));
+    assert!(create_admin(dir.path(), &[], PASSWORD).status.success());
+    for password in [PASSWORD, "wrong-1", "wrong-2", PASSWORD, "wrong-3"] {
+        let _ = login(&server.https, password).await;
+    }
+    assert!(server.stop().success());
+    // The server signed a checkpoint as it stopped; the key's verifier comes from the CLI.
+    let (ok, public, err) = audit(dir.path(), &["public-key"]);
+    assert!(ok, "{err}");
+    let key = dir.path().join("audit.pub");
+    std::fs::write(&key, &public).unwrap();
+    let (ok, line) = export_and_verify(dir.path(), &key);
+    assert!(ok, "{line}");
+    assert!(line.starts_with("verified: 6 events"), "{line}");
+
+    let cases: &[(&str, &[&str], &str)] = &[
+        (
+            "an edited event",
+            &["UPDATE audit_events SET body = replace(body, 'failure', 'success') WHERE seq = 3"],
+            "event 3 was altered",
+        ),
+        (
+            "a deleted event",
+            &["DELETE FROM audit_events WHERE seq = 4"],
+            "expected event 4, found event 5",
+        ),
+        (
+            "two events swapped",
+            &[
+                "UPDATE audit_events SET seq = -1 WHERE seq = 3",
+                "UPDATE audit_events SET seq = 3 WHERE seq = 5",
+                "UPDATE audit_events SET seq = 5 WHERE seq = -1",
+            ],
+            "event 3",
+        ),
+        (
+            "an event rewritten with a matching leaf hash",
+            &[
+                // The body and its recomputed leaf hash: SQLite cannot hash, so the leaf of
+                // an identical body of another event stands in (same text as event 6's).
+                "UPDATE audit_events SET leaf_hash = (SELECT leaf_hash FROM audit_events WHERE seq = 2) WHERE seq = 3",
+                "UPDATE audit_events SET body = (SELECT body FROM audit_events WHERE seq = 2) WHERE seq = 3",
+            ],
+            "event 3",
+        ),
+    ];
+    for (what, sql, expected) in cases {
+        let copy = copy_data_dir(dir.path());
+        tamper(copy.path(), sql).await;
+        let (ok, line) = export_and_verify(copy.path(), &key);
+        assert!(!ok, "{what} went unnoticed: {line}");
+        assert!(line.contains(expected), "{what}: {line}");
+    }
+
+    // A lawful erasure keeps the proof: the export still verifies, with one redacted event.
+    let (ok, out, err) = audit(
+        dir.path(),
+        &["redact", "3", "--reason", "erasure request 77"],
+    );
+    assert!(ok, "{out}{err}");
+    let (ok, _, err) = audit(dir.path(), &["checkpoint"]);
+    assert!(ok, "{err}");
+    let (ok, line) = export_and_verify(dir.path(), &key);
+    assert!(ok, "{line}");
+    assert!(line.contains("(1 redacted)"), "{line}");
+    let (ok, _, err) = audit(dir.path(), &["redact", "3", "--reason", "again"]);
+    assert!(!ok && err.contains("already redacted"), "{err}");
+
+    // Another log's key, a truncated export, a forged header: each named.
+    let other = tempfile::tempdir().unwrap();
+    let other_server = serve(&mut rampart(other.path()));
+    assert!(other_server.stop().success());
+    let (_, other_key, _) = audit(other.path(), &["public-key"]);
+    let export = dir.path().join("export.jsonl");
+    let (ok, out, _) = audit(
+        dir.path(),
+        &[
+            "verify",
+            export.to_str().unwrap(),
+            "--public-key",
+            other_key.trim(),
+        ],
+    );
+    assert!(
+        !ok && out.contains("not signed by the given public key"),
+        "{out}"
+    );
+    let text = std::fs::read_to_string(&export).unwrap();
+    let cut = dir.path().join("cut.jsonl");
+    std::fs::write(&cut, &text[..text.len() / 2]).unwrap();
+    let (ok, out, _) = audit(
+        dir.path(),
+        &[
+            "verify",
+            cut.to_str().unwrap(),
+            "--public-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        !ok && (out.contains("truncated") || out.contains("malformed")),
+        "{out}"
+    );
+    let (ok, _, err) = audit(
+        dir.path(),
+        &[
+            "verify",
+            export.to_str().unwrap(),
+            "--public-key",
+            "not-a-key",
+        ],
+    );
+    assert!(!ok && err.contains("not a verifier key"), "{err}");
+    let (ok, _, err) = audit(dir.path(), &["export", "--from", "0"]);
+    assert!(!ok && err.contains("out of range"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_loses_no_acknowledged_access_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(&mut rampart(dir.path()));
+    assert!(create_admin(dir.path(), &[], PASSWORD).status.success());
+    let client = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let admin = login(&server.https, PASSWORD)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let created = client
+        .post(format!("https://{}/api/v1/users", server.https))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"provider": "end", "username": "erin", "password": "amber-lantern-quiver-38"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let end = client
+        .post(format!("https://{}/api/v1/auth/login", server.https))
+        .json(&serde_json::json!({"provider": "end", "username": "erin", "password": "amber-lantern-quiver-38"}))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // End users reading their profile as fast as they can; every 200 is an acknowledged
+    // access, whose request id must be in the log after the crash.
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let mut workers = Vec::new();
+    for _ in 0..16 {
+        let (client, https, end, acknowledged) = (
+            client.clone(),
+            server.https.clone(),
+            end.clone(),
+            acknowledged.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            loop {
+                let Ok(r) = client
+                    .get(format!("https://{https}/api/v1/auth/me"))
+                    .bearer_auth(&end)
+                    .send()
+                    .await
+                else {
+                    return;
+                };
+                if r.status() == 200 {
+                    let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+                    acknowledged.lock().unwrap().push(id);
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut child = server.child;
+    child.kill().unwrap(); // SIGKILL: no shutdown, no drain
+    child.wait().unwrap();
+    for w in workers {
+        let _ = w.await;
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        acknowledged.len() > 50,
+        "the load ran: {}",
+        acknowledged.len()
+    );
+
+    let store = rampart_store::Store::open_sqlite(&dir.path().join("rampart.db"))
+        .await
+        .unwrap();
+    let logged: std::collections::HashSet<String> = store
+        .audit_search(
+            &rampart_store::EventQuery {
+                stream: Some(rampart_store::Stream::Access),
+                ..Default::default()
+            },
+            1_000_000,
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| e.request_id)
+        .collect();
+    store.close().await;
+    let lost: Vec<&String> = acknowledged
+        .iter()
+        .filter(|id| !logged.contains(*id))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged accesses lost: {lost:?}",
+        lost.len()
+    );
+
+    // The log is whole: a checkpoint can be signed over it and the export verifies.
+    let (ok, _, err) = audit(dir.path(), &["checkpoint"]);
+    assert!(ok, "{err}");
+    let (_, public, _) = audit(dir.path(), &["public-key"]);
+    let key = dir.path().join("audit.pub");
+    std::fs::write(&key, public).unwrap();
+    let (ok, line) = export_and_verify(dir.path(), &key);
+    assert!(ok, "{line}");
+}

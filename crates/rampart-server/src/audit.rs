@@ -1,0 +1,592 @@
+//! The node's side of the tamper-evident audit log: the in-memory upper tree (kept current
+//! with the database), the signing key, signed checkpoints, proofs, the `access` append
+//! pipeline and the scheduled re-verification.
+//!
+//! Events themselves are written by the store in the transaction of the change they record;
+//! this module only reads them back in sequence order. The one rule it enforces on
+//! checkpoints: a node signs a size only after checking that the newest stored checkpoint's
+//! root is its own tree's root at that size, so no two signed checkpoints can disagree.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rampart_audit::cache::TreeCache;
+use rampart_audit::hash::{leaf_hash, Hash};
+use rampart_audit::{Checkpoint, SigningKey};
+use rampart_core::Error;
+use rampart_store::{NewEvent, Store, StoredCheckpoint};
+use time::OffsetDateTime;
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+use crate::metrics::Metrics;
+
+/// Tile height of the in-memory tree: level-8 roots are kept (and stored), leaves below are
+/// read from the database when a proof needs them (at most a few tiles of 256).
+pub const TILE_HEIGHT: u32 = 8;
+
+/// Leaves read per query when catching up or verifying.
+const CHUNK: u64 = 16_384;
+
+/// The key file in the data directory.
+pub const KEY_FILE: &str = "audit-signing.key";
+
+/// What the pipeline carries: an event and who waits for its commit.
+type Job = (NewEvent, oneshot::Sender<Result<i64, Error>>);
+
+/// The node's audit log service.
+pub struct AuditLog {
+    store: Store,
+    key: SigningKey,
+    origin: String,
+    tree: Mutex<TreeCache>,
+    /// Serialises signing on this node (several nodes are serialised by the store).
+    signing: Mutex<()>,
+    queue: mpsc::Sender<Job>,
+    /// Taken by the pipeline task when it starts.
+    receiver: std::sync::Mutex<Option<mpsc::Receiver<Job>>>,
+    batch_max: usize,
+    /// The first event the scheduled check has not verified yet.
+    verified_upto: Mutex<i64>,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLog")
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads the signing key from the data directory, creating it (mode 0600) on first start.
+pub fn load_or_create_key(data_dir: &Path, origin: &str) -> Result<SigningKey, Error> {
+    let path = data_dir.join(KEY_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => SigningKey::parse(text.trim()).map_err(|e| {
+            Error::Internal(format!(
+                "the audit signing key {} cannot be read: {e}",
+                path.display()
+            ))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut seed = [0u8; 32];
+            getrandom::fill(&mut seed)
+                .map_err(|e| Error::Internal(format!("random generator: {e}")))?;
+            let name = if origin.is_empty() {
+                let mut tag = [0u8; 6];
+                getrandom::fill(&mut tag)
+                    .map_err(|e| Error::Internal(format!("random generator: {e}")))?;
+                let tag: String = tag.iter().map(|b| format!("{b:02x}")).collect();
+                format!("rampart-{tag}/audit")
+            } else {
+                origin.to_owned()
+            };
+            let key = SigningKey::from_seed(&name, seed)
+                .map_err(|e| Error::Internal(format!("audit signing key: {e}")))?;
+            write_private(&path, &key.to_text())?;
+            Ok(key)
+        }
+        Err(e) => Err(Error::Internal(format!(
+            "cannot read the audit signing key {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// Writes a secret file readable by its owner only, atomically.
+fn write_private(path: &Path, text: &str) -> Result<(), Error> {
+    use std::io::Write as _;
+    let tmp = path.with_extension("tmp");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let fail = |e: std::io::Error| Error::Internal(format!("cannot write {}: {e}", path.display()));
+    let mut file = options.open(&tmp).map_err(fail)?;
+    file.write_all(text.as_bytes()).map_err(fail)?;
+    file.write_all(b"\n").map_err(fail)?;
+    file.sync_all().map_err(fail)?;
+    std::fs::rename(&tmp, path).map_err(fail)
+}
+
+/// Fetches the leaves of `tiles` (tile `t` = leaves `[t·256, (t+1)·256)` clipped to `size`).
+async fn fetch_tiles(
+    store: &Store,
+    tiles: &[u64],
+    size: u64,
+) -> Result<BTreeMap<u64, Vec<Hash>>, Error> {
+    let mut out = BTreeMap::new();
+    for &t in tiles {
+        let start = t << TILE_HEIGHT;
+        let end = ((t + 1) << TILE_HEIGHT).min(size);
+        out.insert(t, store.audit_leaves(start, end).await?);
+    }
+    Ok(out)
+}
+
+fn proof_error(e: impl std::fmt::Display) -> Error {
+    Error::invalid("size", e.to_string())
+}
+
+impl AuditLog {
+    /// A log service over `store`, signing with `key`; call [`AuditLog::load`] before use.
+    pub fn new(
+        store: Store,
+        key: SigningKey,
+        origin: String,
+        capacity: usize,
+        batch_max: usize,
+    ) -> Result<Arc<Self>, Error> {
+        let (queue, receiver) = mpsc::channel(capacity.max(1));
+        let tree =
+            TreeCache::new(TILE_HEIGHT).map_err(|e| Error::Internal(format!("audit tree: {e}")))?;
+        Ok(Arc::new(Self {
+            store,
+            key,
+            origin,
+            tree: Mutex::new(tree),
+            signing: Mutex::new(()),
+            queue,
+            receiver: std::sync::Mutex::new(Some(receiver)),
+            batch_max: batch_max.max(1),
+            verified_upto: Mutex::new(0),
+        }))
+    }
+
+    /// The log's origin (its name in checkpoints).
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The verifier key auditors use (`rampart audit public-key`).
+    pub fn verifier_key(&self) -> String {
+        self.key.verifier_key()
+    }
+
+    /// Restores the tree from the stored tile roots and the last tile's leaves, then catches
+    /// up with the database (computing and storing tile roots that are missing).
+    pub async fn load(&self) -> Result<(), Error> {
+        let size = self.store.audit_size().await?;
+        let mut roots = self.store.audit_tiles().await?;
+        roots.truncate(usize::try_from(size >> TILE_HEIGHT).unwrap_or(usize::MAX));
+        let start = (roots.len() as u64) << TILE_HEIGHT;
+        // Only the last incomplete tile is read here; missing tile roots come from leaves.
+        let complete = (size >> TILE_HEIGHT) << TILE_HEIGHT;
+        let tail_start = if start == complete {
+            start
+        } else {
+            complete.min(start)
+        };
+        let tree = if tail_start == start {
+            let tail = self.store.audit_leaves(start, size).await?;
+            TreeCache::restore(TILE_HEIGHT, size, roots, &tail)
+                .map_err(|e| Error::Internal(format!("audit tree: {e}")))?
+        } else {
+            TreeCache::restore(TILE_HEIGHT, start, roots, &[])
+                .map_err(|e| Error::Internal(format!("audit tree: {e}")))?
+        };
+        *self.tree.lock().await = tree;
+        self.catch_up().await.map(|_| ())
+    }
+
+    /// Pushes the events committed since the tree was last current; returns the size.
+    pub async fn catch_up(&self) -> Result<u64, Error> {
+        let mut tree = self.tree.lock().await;
+        let size = self.store.audit_size().await?;
+        let tiles_before = tree.complete_tiles();
+        while tree.size() < size {
+            let end = (tree.size() + CHUNK).min(size);
+            for leaf in self.store.audit_leaves(tree.size(), end).await? {
+                tree.push(leaf);
+            }
+        }
+        let new = tree.completed_tiles_since(tiles_before).to_vec();
+        if !new.is_empty() {
+            self.store.audit_put_tiles(tiles_before, &new).await?;
+        }
+        Ok(tree.size())
+    }
+
+    /// The newest checkpoint, signing one first when the log has grown since.
+    pub async fn checkpoint(
+        &self,
+        now: OffsetDateTime,
+        metrics: &Metrics,
+    ) -> Result<StoredCheckpoint, Error> {
+        let _signing = self.signing.lock().await;
+        let size = self.catch_up().await?;
+        let latest = self.store.audit_latest_checkpoint().await?;
+        if let Some(latest) = &latest {
+            if latest.size >= size {
+                metrics.audit_checkpoint_size.set(latest.size as i64);
+                return Ok(latest.clone());
+            }
+            // Never sign a tree that does not extend what was signed before.
+            let ours = self.root_at(latest.size).await?;
+            if ours != latest.root {
+                metrics.audit_tamper_alert.set(1);
+                tracing::error!(
+                    size = latest.size,
+                    "the audit log no longer matches its newest signed checkpoint; refusing to sign"
+                );
+                return Err(Error::Internal(format!(
+                    "the audit log does not extend the checkpoint signed at size {}",
+                    latest.size
+                )));
+            }
+        }
+        let root = self.root_at(size).await?;
+        let checkpoint = Checkpoint {
+            origin: self.origin.clone(),
+            size,
+            root,
+            extensions: Vec::new(),
+        };
+        let note = self
+            .key
+            .sign(&checkpoint)
+            .map_err(|e| Error::Internal(format!("signing the checkpoint: {e}")))?;
+        self.store
+            .audit_put_checkpoint(size, &root, &note, now)
+            .await?;
+        metrics.audit_checkpoint_size.set(size as i64);
+        Ok(StoredCheckpoint {
+            size,
+            root,
+            note,
+            signed_at: now,
+        })
+    }
+
+    /// The root of the tree at `size` (≤ the current size).
+    pub async fn root_at(&self, size: u64) -> Result<Hash, Error> {
+        let tiles = {
+            let tree = self.tree.lock().await;
+            tree.tiles_for_root(size).map_err(proof_error)?
+        };
+        let fetched = fetch_tiles(&self.store, &tiles, size).await?;
+        let tree = self.tree.lock().await;
+        tree.root_at(size, &fetched).map_err(proof_error)
+    }
+
+    /// The inclusion proof of event `seq` in the tree of `size` leaves (`size` 0 = now).
+    pub async fn inclusion_proof(
+        &self,
+        seq: u64,
+        size: u64,
+    ) -> Result<(u64, Vec<Hash>, Hash), Error> {
+        let current = self.catch_up().await?;
+        let size = if size == 0 { current } else { size };
+        if seq == 0 || seq > size || size > current {
+            return Err(Error::invalid(
+                "seq",
+                format!("must be 1 to {size}, in a tree of at most {current} events"),
+            ));
+        }
+        let index = seq - 1;
+        let tiles = {
+            let tree = self.tree.lock().await;
+            tree.tiles_for_inclusion(index, size).map_err(proof_error)?
+        };
+        let fetched = fetch_tiles(&self.store, &tiles, size).await?;
+        let leaf = self.store.audit_leaves(index, index + 1).await?;
+        let leaf = leaf
+            .first()
+            .copied()
+            .ok_or_else(|| Error::Internal("leaf".into()))?;
+        let tree = self.tree.lock().await;
+        let proof = tree
+            .inclusion_proof(index, size, &fetched)
+            .map_err(proof_error)?;
+        Ok((size, proof, leaf))
+    }
+
+    /// The consistency proof between sizes `old` and `new` (`new` 0 = now).
+    pub async fn consistency_proof(&self, old: u64, new: u64) -> Result<(u64, Vec<Hash>), Error> {
+        let current = self.catch_up().await?;
+        let new = if new == 0 { current } else { new };
+        if old == 0 || old > new || new > current {
+            return Err(Error::invalid(
+                "from",
+                format!("sizes must satisfy 1 ≤ from ≤ to ≤ {current}; got from {old}, to {new}"),
+            ));
+        }
+        let tiles = {
+            let tree = self.tree.lock().await;
+            tree.tiles_for_consistency(old, new).map_err(proof_error)?
+        };
+        let fetched = fetch_tiles(&self.store, &tiles, new).await?;
+        let tree = self.tree.lock().await;
+        let proof = tree
+            .consistency_proof(old, new, &fetched)
+            .map_err(proof_error)?;
+        Ok((new, proof))
+    }
+
+    /// Appends an `access` (or any) event through the batched pipeline and waits until it
+    /// is committed; returns its sequence number. When the pipeline is full this waits
+    /// (back-pressure) instead of dropping the event.
+    pub async fn append(&self, event: NewEvent) -> Result<i64, Error> {
+        // Without a running pipeline (a router under test, a CLI command) write directly.
+        let started = self.receiver.lock().map(|r| r.is_none()).unwrap_or(true);
+        if !started {
+            return self.store.append_events(vec![event]).await;
+        }
+        let (done, committed) = oneshot::channel();
+        self.queue
+            .send((event, done))
+            .await
+            .map_err(|_| Error::Unavailable("the audit pipeline has stopped".into()))?;
+        committed
+            .await
+            .map_err(|_| Error::Unavailable("the audit pipeline has stopped".into()))?
+    }
+
+    /// Runs the pipeline until `stop` flips, then refuses new events and drains those
+    /// queued: batches of up to `batch_max` events, each batch one transaction, every waiter
+    /// answered after the commit.
+    pub async fn run_pipeline(
+        self: Arc<Self>,
+        metrics: Arc<Metrics>,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let receiver = self.receiver.lock().ok().and_then(|mut r| r.take());
+        let Some(mut receiver) = receiver else {
+            return;
+        };
+        let mut batch: Vec<Job> = Vec::with_capacity(self.batch_max);
+        let mut stopping = false;
+        loop {
+            let got = if stopping {
+                receiver.recv_many(&mut batch, self.batch_max).await
+            } else {
+                tokio::select! {
+                    got = receiver.recv_many(&mut batch, self.batch_max) => got,
+                    _ = stop.changed() => {
+                        // New events are refused from here on; queued ones are written.
+                        receiver.close();
+                        stopping = true;
+                        continue;
+                    }
+                }
+            };
+            if got == 0 {
+                break;
+            }
+            metrics.audit_queue.set(receiver.len() as i64);
+            self.write_batch(&mut batch, &metrics).await;
+        }
+    }
+
+    async fn write_batch(&self, batch: &mut Vec<Job>, metrics: &Metrics) {
+        let (events, waiters): (Vec<NewEvent>, Vec<_>) = batch.drain(..).unzip();
+        let n = events.len() as i64;
+        match self.store.append_events(events).await {
+            Ok(last) => {
+                metrics.audit_events.inc_by(n as u64);
+                for (i, w) in waiters.into_iter().enumerate() {
+                    let _ = w.send(Ok(last - n + 1 + i as i64));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, events = n, "audit batch failed; its requests fail too");
+                for w in waiters {
+                    let _ = w.send(Err(Error::Unavailable(
+                        "the audit log could not be written".into(),
+                    )));
+                }
+            }
+        }
+    }
+
+    /// Re-verifies the events committed since the last run: each body against its stored
+    /// leaf hash, each complete tile against the tree's tile root, and the newest checkpoint
+    /// against the tree. Returns the number of events checked; a mismatch raises the alert
+    /// metric and is logged with the first sequence number found wrong.
+    pub async fn verify_increment(&self, metrics: &Metrics) -> Result<u64, Error> {
+        let size = self.catch_up().await?;
+        let mut from = self.verified_upto.lock().await;
+        let upto = i64::try_from(size).unwrap_or(i64::MAX);
+        let mut checked = 0u64;
+        // Start at a tile boundary so every tile is recomputed whole.
+        let mut after = (*from >> TILE_HEIGHT) << TILE_HEIGHT;
+        let mut tile_leaves: Vec<Hash> = Vec::with_capacity(1 << TILE_HEIGHT);
+        while after < upto {
+            let rows = self.store.audit_raw(after, upto, CHUNK as i64).await?;
+            if rows.is_empty() {
+                return self.alarm(metrics, after + 1, "is missing");
+            }
+            for (seq, body, leaf) in rows {
+                if seq != after + 1 {
+                    return self.alarm(metrics, after + 1, "is missing or out of order");
+                }
+                if let Some(body) = body {
+                    if leaf_hash(body.as_bytes()) != leaf {
+                        return self.alarm(metrics, seq, "does not match its leaf hash");
+                    }
+                }
+                tile_leaves.push(leaf);
+                if tile_leaves.len() == 1 << TILE_HEIGHT {
+                    let tile = (seq - 1) as u64 >> TILE_HEIGHT;
+                    let mut f = rampart_audit::Frontier::new();
+                    for l in &tile_leaves {
+                        f.push(*l);
+                    }
+                    let root = f.root();
+                    let cached = {
+                        let tree = self.tree.lock().await;
+                        tree.tile_roots().get(tile as usize).copied()
+                    };
+                    if cached != Some(root) {
+                        return self.alarm(metrics, seq, "changed the tile it belongs to");
+                    }
+                    tile_leaves.clear();
+                }
+                after = seq;
+                checked += 1;
+            }
+        }
+        *from = upto;
+        if let Some(latest) = self.store.audit_latest_checkpoint().await? {
+            if latest.size <= size && self.root_at(latest.size).await? != latest.root {
+                return self.alarm(
+                    metrics,
+                    i64::try_from(latest.size).unwrap_or(i64::MAX),
+                    "is not covered by the signed checkpoint any more",
+                );
+            }
+        }
+        metrics.audit_verified.inc_by(checked);
+        Ok(checked)
+    }
+
+    fn alarm(&self, metrics: &Metrics, seq: i64, what: &str) -> Result<u64, Error> {
+        metrics.audit_tamper_alert.set(1);
+        tracing::error!(seq, "audit log verification failed: event {seq} {what}");
+        Err(Error::Internal(format!(
+            "audit log verification failed: event {seq} {what}"
+        )))
+    }
+}
+
+/// Runs the periodic checkpoint signer and re-verifier until `stop` flips.
+pub async fn run_schedule(
+    state: crate::state::AppState,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let sign_every = Duration::from_secs(u64::from(state.config.audit.checkpoint_seconds));
+    let verify_every = Duration::from_secs(u64::from(state.config.audit.verify_seconds));
+    let mut sign = tokio::time::interval(sign_every);
+    let mut verify = tokio::time::interval(verify_every);
+    sign.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    verify.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = sign.tick() => {
+                if let Err(e) = state.audit.checkpoint(state.clock.now(), &state.metrics).await {
+                    tracing::warn!(error = %e, "audit checkpoint not signed");
+                }
+            }
+            _ = verify.tick() => {
+                match state.audit.verify_increment(&state.metrics).await {
+                    Ok(n) => tracing::debug!(events = n, "audit log re-verified"),
+                    Err(e) => tracing::warn!(error = %e, "audit log re-verification failed"),
+                }
+            }
+            _ = stop.changed() => break,
+        }
+    }
+}
+
+/// The frontier of the first `size` leaves, from the stored tile roots and the leaves of
+/// the last partial tile (all leaves when tile roots are missing). Derived data: a wrong
+/// frontier cannot make a signed root verify, so an export that starts from it is still
+/// checked end to end.
+pub async fn frontier_at(store: &Store, size: u64) -> Result<rampart_audit::Frontier, Error> {
+    let tiles = store.audit_tiles().await?;
+    let whole = usize::try_from(size >> TILE_HEIGHT).unwrap_or(usize::MAX);
+    let (upper, start) = if tiles.len() >= whole {
+        let mut upper = rampart_audit::Frontier::new();
+        for root in tiles.iter().take(whole) {
+            upper.push(*root);
+        }
+        (Some(upper), (whole as u64) << TILE_HEIGHT)
+    } else {
+        (None, 0)
+    };
+    let mut lower = rampart_audit::Frontier::new();
+    let mut at = start;
+    while at < size {
+        let end = (at + CHUNK).min(size);
+        for leaf in store.audit_leaves(at, end).await? {
+            lower.push(leaf);
+        }
+        at = end;
+    }
+    let mut hashes = upper.map(|u| u.hashes().to_vec()).unwrap_or_default();
+    hashes.extend_from_slice(lower.hashes());
+    rampart_audit::Frontier::from_parts(size, hashes)
+        .map_err(|e| Error::Internal(format!("audit frontier at {size}: {e}")))
+}
+
+/// Writes the JSON-lines export of events `from..=to` (the format `rampart audit verify`
+/// reads; see `rampart_audit`): a header with the frontier before `from`, each event with
+/// its stored leaf hash (so an altered body is caught exactly), and each signed checkpoint
+/// whose size falls in the range right after its last event. `progress` is called with the
+/// last sequence number written.
+pub async fn export_jsonl(
+    store: &Store,
+    origin: &str,
+    from: u64,
+    to: u64,
+    out: &mut (dyn std::io::Write + Send),
+    progress: &mut (dyn FnMut(u64) + Send),
+) -> Result<(), Error> {
+    let io = |e: std::io::Error| Error::Internal(format!("writing the export: {e}"));
+    let header = rampart_audit::export::ExportHeader {
+        origin: origin.to_owned(),
+        from,
+        to,
+        frontier: frontier_at(store, from.saturating_sub(1)).await?,
+    };
+    out.write_all(header.to_line().as_bytes()).map_err(io)?;
+    let checkpoints = store.audit_checkpoints(from, to, false).await?;
+    let mut checkpoints = checkpoints.into_iter().peekable();
+    let mut after = i64::try_from(from.saturating_sub(1)).unwrap_or(i64::MAX);
+    let upto = i64::try_from(to).unwrap_or(i64::MAX);
+    let mut line = String::new();
+    while after < upto {
+        let rows = store.audit_raw(after, upto, CHUNK as i64).await?;
+        let Some(last) = rows.last().map(|r| r.0) else {
+            break;
+        };
+        for (seq, body, leaf) in rows {
+            line.clear();
+            let s = u64::try_from(seq).unwrap_or(0);
+            match body {
+                Some(body) => {
+                    line.push_str("{\"seq\":");
+                    line.push_str(&s.to_string());
+                    line.push_str(",\"leaf\":\"");
+                    line.push_str(&rampart_audit::to_hex(&leaf));
+                    line.push_str("\",\"event\":");
+                    line.push_str(&body);
+                    line.push_str("}\n");
+                }
+                None => line.push_str(&rampart_audit::export::redacted_line(s, &leaf)),
+            }
+            out.write_all(line.as_bytes()).map_err(io)?;
+            while let Some(c) = checkpoints.next_if(|c| c.size <= s) {
+                out.write_all(rampart_audit::export::checkpoint_line(&c.note).as_bytes())
+                    .map_err(io)?;
+            }
+        }
+        after = last;
+        progress(u64::try_from(last).unwrap_or(0));
+    }
+    out.flush().map_err(io)
+}

@@ -1,0 +1,403 @@
+//! `/api/v1/audit`: search and export for auditors, signed checkpoints, inclusion and
+//! consistency proofs. Read-only: nothing here changes the log.
+
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use rampart_audit::hash::to_hex;
+use rampart_core::Error;
+use rampart_store::{EventQuery, StoredEvent, Stream};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::api::{
+    AuditEventPage, AuditEventView, AuditEventsQuery, CheckpointQuery, CheckpointView,
+    ConsistencyProofView, ConsistencyQuery, InclusionProofView, InclusionQuery,
+};
+use crate::auth::AuditReader;
+use crate::error::{ApiError, Json, Problem};
+use crate::state::AppState;
+
+/// Rows read per query while streaming an export.
+const EXPORT_CHUNK: i64 = 2_000;
+
+fn parse_time(field: &str, value: Option<&str>) -> Result<Option<OffsetDateTime>, Error> {
+    value
+        .map(|v| {
+            OffsetDateTime::parse(v, &Rfc3339).map_err(|_| {
+                Error::invalid(
+                    field,
+                    "must be an RFC 3339 time such as 2026-11-23T08:00:00Z",
+                )
+            })
+        })
+        .transpose()
+}
+
+fn text_filter(field: &str, value: Option<String>) -> Result<Option<String>, Error> {
+    match value {
+        Some(v) if v.len() > 500 || v.chars().any(char::is_control) => Err(Error::invalid(
+            field,
+            "must be at most 500 characters without control characters",
+        )),
+        other => Ok(other),
+    }
+}
+
+fn event_query(q: AuditEventsQuery) -> Result<(EventQuery, Option<String>, u32), Error> {
+    let stream = q
+        .stream
+        .as_deref()
+        .map(|s| {
+            Stream::parse(s)
+                .ok_or_else(|| Error::invalid("stream", "must be system, integration or access"))
+        })
+        .transpose()?;
+    if let Some(o) = &q.outcome {
+        if !["success", "failure", "allow", "deny"].contains(&o.as_str()) {
+            return Err(Error::invalid(
+                "outcome",
+                "must be success, failure, allow or deny",
+            ));
+        }
+    }
+    let before_seq = q
+        .cursor
+        .as_deref()
+        .map(|c| {
+            c.parse::<i64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| Error::invalid("cursor", "is not a cursor this API returned"))
+        })
+        .transpose()?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(Error::invalid("limit", "must be 1 to 1000"));
+    }
+    let format = q.format;
+    if let Some(f) = &format {
+        if !["json", "csv", "jsonl"].contains(&f.as_str()) {
+            return Err(Error::invalid("format", "must be json, csv or jsonl"));
+        }
+    }
+    let query = EventQuery {
+        stream,
+        actor: text_filter("actor", q.actor)?,
+        action: text_filter("action", q.action)?,
+        target: text_filter("target", q.target)?,
+        target_contains: text_filter("q", q.q)?,
+        application: text_filter("application", q.application)?,
+        environment: text_filter("environment", q.environment)?,
+        outcome: q.outcome,
+        since: parse_time("since", q.since.as_deref())?,
+        until: parse_time("until", q.until.as_deref())?,
+        before_seq,
+        after_seq: None,
+        ascending: false,
+    };
+    Ok((query, format, limit))
+}
+
+fn view(e: StoredEvent) -> AuditEventView {
+    AuditEventView {
+        seq: e.seq,
+        stream: e.stream,
+        time: e.occurred_at,
+        actor_id: e.actor_id.map(|a| a.to_string()),
+        actor: e.actor_name,
+        action: e.action,
+        target: e.target,
+        application: e.application,
+        environment: e.environment,
+        outcome: e.outcome,
+        request_id: e.request_id,
+        source: e.source,
+        node: e.node_id,
+        details: serde_json::from_str(&e.details).unwrap_or_default(),
+        redacted: e.body.is_none(),
+        leaf_hash: to_hex(&e.leaf_hash),
+    }
+}
+
+/// One CSV field, quoted when it holds a separator, quote or line break; a leading
+/// `=`, `+`, `-` or `@` is prefixed with `'` so a spreadsheet does not run it as a formula.
+fn csv_field(out: &mut String, value: &str) {
+    let guarded = matches!(value.chars().next(), Some('=' | '+' | '-' | '@'));
+    if guarded || value.contains([',', '"', '\n', '\r']) {
+        out.push('"');
+        if guarded {
+            out.push('\'');
+        }
+        out.push_str(&value.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(value);
+    }
+}
+
+const CSV_HEADER: &str = "seq,time,stream,actor,action,target,application,environment,outcome,node,request_id,source,details,redacted\n";
+
+fn csv_line(e: &AuditEventView, out: &mut String) {
+    let time = e.time.format(&Rfc3339).unwrap_or_default();
+    let details = e.details.to_string();
+    let fields: [&str; 14] = [
+        &e.seq.to_string(),
+        &time,
+        &e.stream,
+        e.actor.as_deref().unwrap_or(""),
+        &e.action,
+        e.target.as_deref().unwrap_or(""),
+        e.application.as_deref().unwrap_or(""),
+        e.environment.as_deref().unwrap_or(""),
+        &e.outcome,
+        &e.node,
+        e.request_id.as_deref().unwrap_or(""),
+        e.source.as_deref().unwrap_or(""),
+        &details,
+        if e.redacted { "true" } else { "false" },
+    ];
+    for (i, f) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        csv_field(out, f);
+    }
+    out.push('\n');
+}
+
+/// Writes events `from..=to` as CSV (the same columns as the API's export), oldest first.
+pub async fn export_csv(
+    store: &rampart_store::Store,
+    from: u64,
+    to: u64,
+    out: &mut (dyn std::io::Write + Send),
+    progress: &mut (dyn FnMut(u64) + Send),
+) -> Result<(), Error> {
+    let io = |e: std::io::Error| Error::Internal(format!("writing the export: {e}"));
+    out.write_all(CSV_HEADER.as_bytes()).map_err(io)?;
+    let mut query = EventQuery {
+        ascending: true,
+        after_seq: Some(i64::try_from(from.saturating_sub(1)).unwrap_or(i64::MAX)),
+        before_seq: Some(i64::try_from(to.saturating_add(1)).unwrap_or(i64::MAX)),
+        ..EventQuery::default()
+    };
+    let mut text = String::new();
+    loop {
+        let rows = store.audit_search(&query, EXPORT_CHUNK).await?;
+        let Some(last) = rows.last().map(|e| e.seq) else {
+            break;
+        };
+        text.clear();
+        for e in rows {
+            csv_line(&view(e), &mut text);
+        }
+        out.write_all(text.as_bytes()).map_err(io)?;
+        query.after_seq = Some(last);
+        progress(u64::try_from(last).unwrap_or(0));
+    }
+    out.flush().map_err(io)
+}
+
+/// Search the audit log (a page, newest first) or export every match (CSV or JSON lines,
+/// oldest first, streamed).
+#[utoipa::path(
+    get, path = "/api/v1/audit/events", tag = "audit",
+    params(AuditEventsQuery),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "A page of events (or the export, with format=csv|jsonl)", body = AuditEventPage),
+        (status = 400, description = "Unknown filter or bad value", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator or auditor", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn events(
+    State(state): State<AppState>,
+    _reader: AuditReader,
+    Query(q): Query<AuditEventsQuery>,
+) -> Result<Response, ApiError> {
+    let (mut query, format, limit) = event_query(q)?;
+    match format.as_deref() {
+        None | Some("json") => {
+            let mut items = state
+                .store
+                .audit_search(&query, i64::from(limit) + 1)
+                .await?;
+            let next_cursor = if items.len() > limit as usize {
+                items.truncate(limit as usize);
+                items.last().map(|e| e.seq.to_string())
+            } else {
+                None
+            };
+            Ok(Json(AuditEventPage {
+                items: items.into_iter().map(view).collect(),
+                next_cursor,
+            })
+            .into_response())
+        }
+        Some(kind) => {
+            let csv = kind == "csv";
+            query.ascending = true;
+            query.after_seq = None;
+            let store = state.store.clone();
+            // Pages of the oldest-first result, each rendered as it arrives: memory stays
+            // one page whatever the size of the export.
+            let stream = futures_util::stream::unfold(
+                (query, csv, true, false),
+                move |(mut query, csv, first, done)| {
+                    let store = store.clone();
+                    async move {
+                        if done {
+                            return None;
+                        }
+                        let mut out = String::new();
+                        if first && csv {
+                            out.push_str(CSV_HEADER);
+                        }
+                        match store.audit_search(&query, EXPORT_CHUNK).await {
+                            Ok(rows) => {
+                                let last = rows.len() < EXPORT_CHUNK as usize;
+                                query.after_seq = rows.last().map(|e| e.seq).or(query.after_seq);
+                                for e in rows {
+                                    let v = view(e);
+                                    if csv {
+                                        csv_line(&v, &mut out);
+                                    } else if let Ok(line) = serde_json::to_string(&v) {
+                                        out.push_str(&line);
+                                        out.push('\n');
+                                    }
+                                }
+                                Some((Ok::<_, std::io::Error>(out), (query, csv, false, last)))
+                            }
+                            Err(e) => {
+                                tracing::error!(error = %e, "audit export failed midway");
+                                Some((
+                                    Err(std::io::Error::other("audit export failed")),
+                                    (query, csv, false, true),
+                                ))
+                            }
+                        }
+                    }
+                },
+            );
+            let mut response = Body::from_stream(stream).into_response();
+            let (ctype, name) = if csv {
+                ("text/csv; charset=utf-8", "audit.csv")
+            } else {
+                ("application/jsonl", "audit.jsonl")
+            };
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+            if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_DISPOSITION, v);
+            }
+            Ok(response)
+        }
+    }
+}
+
+/// The newest signed checkpoint (C2SP signed note), signing a fresh one first with
+/// `fresh=true`.
+#[utoipa::path(
+    get, path = "/api/v1/audit/checkpoint", tag = "audit",
+    params(CheckpointQuery),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The checkpoint", body = CheckpointView),
+        (status = 403, description = "Not an administrator or auditor", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No checkpoint signed yet", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn checkpoint(
+    State(state): State<AppState>,
+    _reader: AuditReader,
+    Query(q): Query<CheckpointQuery>,
+) -> Result<Json<CheckpointView>, ApiError> {
+    let latest = if q.fresh.unwrap_or(false) {
+        Some(
+            state
+                .audit
+                .checkpoint(state.clock.now(), &state.metrics)
+                .await?,
+        )
+    } else {
+        state.store.audit_latest_checkpoint().await?
+    };
+    let Some(c) = latest else {
+        return Err(Error::NotFound {
+            what: "checkpoint (none signed yet; ask with fresh=true)",
+        }
+        .into());
+    };
+    Ok(Json(CheckpointView {
+        origin: state.audit.origin().to_owned(),
+        size: c.size,
+        root: to_hex(&c.root),
+        note: c.note,
+        signed_at: c.signed_at,
+        verifier_key: state.audit.verifier_key(),
+    }))
+}
+
+/// The inclusion proof of an event in the tree of a given size.
+#[utoipa::path(
+    get, path = "/api/v1/audit/proof/inclusion", tag = "audit",
+    params(InclusionQuery),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The proof", body = InclusionProofView),
+        (status = 422, description = "Sequence number or size out of range", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn inclusion(
+    State(state): State<AppState>,
+    _reader: AuditReader,
+    Query(q): Query<InclusionQuery>,
+) -> Result<Json<InclusionProofView>, ApiError> {
+    let (size, proof, leaf) = state
+        .audit
+        .inclusion_proof(q.seq, q.size.unwrap_or(0))
+        .await?;
+    let root = state.audit.root_at(size).await?;
+    Ok(Json(InclusionProofView {
+        seq: q.seq,
+        size,
+        leaf_hash: to_hex(&leaf),
+        proof: proof.iter().map(to_hex).collect(),
+        root: to_hex(&root),
+    }))
+}
+
+/// The consistency proof between two tree sizes.
+#[utoipa::path(
+    get, path = "/api/v1/audit/proof/consistency", tag = "audit",
+    params(ConsistencyQuery),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The proof", body = ConsistencyProofView),
+        (status = 422, description = "Sizes out of range", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn consistency(
+    State(state): State<AppState>,
+    _reader: AuditReader,
+    Query(q): Query<ConsistencyQuery>,
+) -> Result<Json<ConsistencyProofView>, ApiError> {
+    let (to, proof) = state
+        .audit
+        .consistency_proof(q.from, q.to.unwrap_or(0))
+        .await?;
+    let from_root = state.audit.root_at(q.from).await?;
+    let to_root = state.audit.root_at(to).await?;
+    Ok(Json(ConsistencyProofView {
+        from: q.from,
+        to,
+        from_root: to_hex(&from_root),
+        to_root: to_hex(&to_root),
+        proof: proof.iter().map(to_hex).collect(),
+    }))
+}

@@ -1,0 +1,53 @@
+-- The tamper-evident audit log: the events of all three streams (`system`, `integration`,
+-- `access`) as the leaves of one RFC 9162 Merkle tree.
+--
+-- `seq` is the leaf's position plus one. It is taken from `audit_head` inside the
+-- transaction that writes the event, so sequence numbers have no gaps and follow commit
+-- order (on PostgreSQL the head row's lock serialises event writers until they commit).
+-- `body` is the canonical JSON of the event, the leaf's data; `leaf_hash` is kept apart so a
+-- lawful erasure can clear the body (and the columns copied from it for search) without
+-- breaking any proof: the erased leaf then verifies as "redacted".
+CREATE TABLE audit_head (
+    id   INTEGER PRIMARY KEY CHECK (id = 1),
+    size BIGINT NOT NULL
+);
+INSERT INTO audit_head (id, size) VALUES (1, 0);
+
+CREATE TABLE audit_events (
+    seq         BIGINT PRIMARY KEY,
+    stream      TEXT NOT NULL,
+    occurred_at BIGINT NOT NULL,
+    actor_id    TEXT,
+    actor_name  TEXT,
+    action      TEXT NOT NULL,
+    target      TEXT,
+    application TEXT,
+    environment TEXT,
+    outcome     TEXT NOT NULL,
+    node_id     TEXT NOT NULL,
+    body        TEXT,
+    leaf_hash   BYTEA NOT NULL,
+    redacted_at BIGINT
+);
+-- Search: each filter is an index range in sequence order, so the newest page of a filtered
+-- query reads only the rows it returns (plus those a second filter rejects).
+CREATE INDEX audit_events_stream ON audit_events (stream, seq);
+CREATE INDEX audit_events_actor ON audit_events (actor_name, seq);
+CREATE INDEX audit_events_action ON audit_events (action, seq);
+CREATE INDEX audit_events_target ON audit_events (target, seq);
+CREATE INDEX audit_events_time ON audit_events (occurred_at);
+
+-- Level-8 subtree roots (one per complete tile of 256 leaves), so a node restarts without
+-- rehashing the whole log. Derived data: the verifier recomputes them from the leaves.
+CREATE TABLE audit_tiles (
+    tile BIGINT PRIMARY KEY,
+    root BYTEA NOT NULL
+);
+
+-- Signed checkpoints (C2SP signed note over a tlog-checkpoint body).
+CREATE TABLE audit_checkpoints (
+    size      BIGINT PRIMARY KEY,
+    root      BYTEA NOT NULL,
+    note      TEXT NOT NULL,
+    signed_at BIGINT NOT NULL
+);
