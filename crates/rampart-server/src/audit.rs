@@ -174,21 +174,16 @@ impl AuditLog {
         let mut roots = self.store.audit_tiles().await?;
         roots.truncate(usize::try_from(size >> TILE_HEIGHT).unwrap_or(usize::MAX));
         let start = (roots.len() as u64) << TILE_HEIGHT;
-        // Only the last incomplete tile is read here; missing tile roots come from leaves.
         let complete = (size >> TILE_HEIGHT) << TILE_HEIGHT;
-        let tail_start = if start == complete {
-            start
-        } else {
-            complete.min(start)
-        };
-        let tree = if tail_start == start {
+        // With every complete tile's root stored, only the last tile's leaves are read;
+        // otherwise the tree starts after the stored roots and catches up from the leaves.
+        let tree = if start == complete {
             let tail = self.store.audit_leaves(start, size).await?;
             TreeCache::restore(TILE_HEIGHT, size, roots, &tail)
-                .map_err(|e| Error::Internal(format!("audit tree: {e}")))?
         } else {
             TreeCache::restore(TILE_HEIGHT, start, roots, &[])
-                .map_err(|e| Error::Internal(format!("audit tree: {e}")))?
-        };
+        }
+        .map_err(|e| Error::Internal(format!("audit tree: {e}")))?;
         *self.tree.lock().await = tree;
         self.catch_up().await.map(|_| ())
     }

@@ -677,7 +677,16 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // The operator at the terminal gets the cause the API keeps for its log (these
+            // messages never hold secrets: see SECURITY.md).
+            match e.downcast_ref::<rampart_core::Error>() {
+                Some(
+                    rampart_core::Error::Internal(cause) | rampart_core::Error::Unavailable(cause),
+                ) => {
+                    eprintln!("error: {e:#}: {cause}");
+                }
+                _ => eprintln!("error: {e:#}"),
+            }
             ExitCode::FAILURE
         }
     }

@@ -440,17 +440,15 @@ async fn audit_export_verify_pinpoints_edits_deletions_reorders_and_rewrites() {
                 "UPDATE audit_events SET seq = 3 WHERE seq = 5",
                 "UPDATE audit_events SET seq = 5 WHERE seq = -1",
             ],
-            "event 3",
+            "out of order: it comes after event 5",
         ),
         (
-            "an event rewritten with a matching leaf hash",
+            "an event copied over another, leaf hash and all",
             &[
-                // The body and its recomputed leaf hash: SQLite cannot hash, so the leaf of
-                // an identical body of another event stands in (same text as event 6's).
                 "UPDATE audit_events SET leaf_hash = (SELECT leaf_hash FROM audit_events WHERE seq = 2) WHERE seq = 3",
                 "UPDATE audit_events SET body = (SELECT body FROM audit_events WHERE seq = 2) WHERE seq = 3",
             ],
-            "event 3",
+            "event 2 appears twice",
         ),
     ];
     for (what, sql, expected) in cases {
@@ -460,6 +458,35 @@ async fn audit_export_verify_pinpoints_edits_deletions_reorders_and_rewrites() {
         assert!(!ok, "{what} went unnoticed: {line}");
         assert!(line.contains(expected), "{what}: {line}");
     }
+
+    // The strongest edit: a body rewritten with its leaf hash recomputed. Every line is
+    // self-consistent; only the signed root catches it, located to the events since the
+    // previous verified checkpoint.
+    let copy = copy_data_dir(dir.path());
+    {
+        use sqlx::Connection as _;
+        let url = format!("sqlite://{}", copy.path().join("rampart.db").display());
+        let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        let body: String = sqlx::query_scalar("SELECT body FROM audit_events WHERE seq = 3")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        let forged = body.replace("failure", "success");
+        assert_ne!(forged, body);
+        sqlx::query("UPDATE audit_events SET body = $1, leaf_hash = $2 WHERE seq = 3")
+            .bind(&forged)
+            .bind(&rampart_audit::leaf_hash(forged.as_bytes())[..])
+            .execute(&mut c)
+            .await
+            .unwrap();
+        c.close().await.unwrap();
+    }
+    let (ok, line) = export_and_verify(copy.path(), &key);
+    assert!(!ok, "a rewrite with its leaf hash went unnoticed: {line}");
+    assert!(
+        line.contains("does not match the signed checkpoint"),
+        "{line}"
+    );
 
     // A lawful erasure keeps the proof: the export still verifies, with one redacted event.
     let (ok, out, err) = audit(

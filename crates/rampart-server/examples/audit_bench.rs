@@ -1,0 +1,536 @@
+//! Issue #4's audit figures on one database, in one run:
+//!
+//! 1. durable append of `access` events: `Store::append_events` in batches (numbering,
+//!    canonical body, SHA-256 leaf, one transaction per batch) against plain batched inserts
+//!    of the same rows into a copy of the table without numbering or hashing, alternating;
+//!    and through the node's pipeline with thousands of concurrent writers;
+//! 2. the log grown to N events, then inclusion and consistency proofs through the node's
+//!    `AuditLog` (tree cache plus tile reads from the database), p50 and p99;
+//! 3. the first page of filtered searches, p50 and p99, with the plans;
+//! 4. `export_jsonl` of the whole log, then the offline verifier against `sha256sum` of the
+//!    same file.
+//!
+//! ```text
+//! cargo run --release -p rampart-server --example audit_bench -- [N] [sqlite|postgres]
+//! ```
+//! N defaults to 1,000,000 (the issue's figure is 10,000,000). PostgreSQL needs
+//! `RAMPART_TEST_PG_URL` (as `scripts/pg-throwaway.sh` exports); a fresh database is made.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // benchmark code
+
+use std::io::{BufRead as _, Write as _};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rampart_core::{AuditContext, UserId};
+use rampart_server::metrics::Metrics;
+use rampart_store::{EventQuery, NewEvent, Store, Stream};
+use sqlx::Connection as _;
+use time::OffsetDateTime;
+
+const BATCH: usize = 4096;
+
+fn event(i: u64, now: OffsetDateTime) -> NewEvent {
+    let user = i.wrapping_mul(2_654_435_761) % 100_000;
+    let ctx = AuditContext {
+        actor_id: Some(UserId(uuid::Uuid::from_u128(
+            0x0190_0000_0000_7000_8000_0000_0000_0000 | u128::from(user),
+        ))),
+        actor_name: Some(format!("end:user{user}")),
+        request_id: Some(format!("0193a{i:027x}")),
+        source: Some(format!("10.0.{}.{}", (i / 256) % 256, i % 256)),
+        node_id: format!("node-{}", i % 3),
+    };
+    NewEvent::access(
+        &ctx,
+        now + time::Duration::milliseconds(i as i64),
+        Some(["sales", "payroll", "crm"][(i % 3) as usize]),
+        &format!("/apps/sales/screens/customer-{}", i % 5_000),
+        "GET",
+        !i.is_multiple_of(20),
+    )
+}
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p) as usize]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1e3)
+}
+
+/// A direct connection for the baseline table and the plans.
+enum Conn {
+    Sqlite(sqlx::SqliteConnection),
+    Pg(sqlx::PgConnection),
+}
+
+impl Conn {
+    async fn exec(&mut self, sql: &str) {
+        match self {
+            Conn::Sqlite(c) => sqlx::query(sql).execute(c).await.map(|_| ()),
+            Conn::Pg(c) => sqlx::query(sql).execute(c).await.map(|_| ()),
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    /// Plain batched insert of rows shaped like the log's, in one transaction per batch:
+    /// the same columns, indexes and body text, a constant leaf hash, numbers given.
+    async fn plain_batch(&mut self, first: i64, rows: &[(String, String, String)]) {
+        let mut sql = String::from(
+            "INSERT INTO bench_plain (seq, stream, occurred_at, actor_id, actor_name, action, target, \
+             application, environment, outcome, node_id, body, leaf_hash) VALUES ",
+        );
+        for i in 0..rows.len().min(256) {
+            if i > 0 {
+                sql.push(',');
+            }
+            let b = i * 13;
+            sql.push_str(&format!(
+                "(${},${},${},${},${},${},${},${},${},${},${},${},${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7,
+                b + 8,
+                b + 9,
+                b + 10,
+                b + 11,
+                b + 12,
+                b + 13
+            ));
+        }
+        let zero = [0u8; 32];
+        macro_rules! run {
+            ($c:expr) => {{
+                let mut tx = $c.begin().await.unwrap();
+                for (chunk_no, chunk) in rows.chunks(256).enumerate() {
+                    let text = if chunk.len() == 256 {
+                        sql.clone()
+                    } else {
+                        let mut s = String::from(&sql[..sql.find("VALUES ").unwrap() + 7]);
+                        for i in 0..chunk.len() {
+                            if i > 0 {
+                                s.push(',');
+                            }
+                            let b = i * 13;
+                            s.push_str(&format!(
+                                "(${},${},${},${},${},${},${},${},${},${},${},${},${})",
+                                b + 1,
+                                b + 2,
+                                b + 3,
+                                b + 4,
+                                b + 5,
+                                b + 6,
+                                b + 7,
+                                b + 8,
+                                b + 9,
+                                b + 10,
+                                b + 11,
+                                b + 12,
+                                b + 13
+                            ));
+                        }
+                        s
+                    };
+                    let mut q = sqlx::query(&text);
+                    for (i, (actor, target, body)) in chunk.iter().enumerate() {
+                        let seq = first + (chunk_no * 256 + i) as i64;
+                        q = q
+                            .bind(seq)
+                            .bind("access")
+                            .bind(1_790_000_000_000i64 + seq)
+                            .bind(actor.as_str())
+                            .bind(actor.as_str())
+                            .bind("access")
+                            .bind(target.as_str())
+                            .bind("sales")
+                            .bind(Option::<&str>::None)
+                            .bind("allow")
+                            .bind("node-1")
+                            .bind(body.as_str())
+                            .bind(&zero[..]);
+                    }
+                    q.execute(&mut *tx).await.unwrap();
+                }
+                tx.commit().await.unwrap();
+            }};
+        }
+        match self {
+            Conn::Sqlite(c) => run!(c),
+            Conn::Pg(c) => run!(c),
+        }
+    }
+
+    async fn plan(&mut self, sql: &str) -> Vec<String> {
+        match self {
+            Conn::Sqlite(c) => {
+                sqlx::query_as::<_, (i64, i64, i64, String)>(&format!("EXPLAIN QUERY PLAN {sql}"))
+                    .fetch_all(c)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|r| r.3)
+                    .collect()
+            }
+            Conn::Pg(c) => sqlx::query_scalar::<_, String>(&format!("EXPLAIN {sql}"))
+                .fetch_all(c)
+                .await
+                .unwrap(),
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let n: u64 = args.get(1).map_or(1_000_000, |s| s.parse().unwrap());
+    let backend = args.get(2).map_or("sqlite", String::as_str).to_owned();
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, mut conn) = if backend == "postgres" {
+        let admin = std::env::var("RAMPART_TEST_PG_URL").expect("RAMPART_TEST_PG_URL");
+        let name = format!("rampart_audit_bench_{}", std::process::id());
+        let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut c)
+            .await
+            .unwrap();
+        let url = match admin.rfind('/') {
+            Some(i) => format!("{}/{name}", &admin[..i]),
+            None => panic!("RAMPART_TEST_PG_URL has no database"),
+        };
+        let store = Store::open_postgres(&url, 16).await.unwrap();
+        store.migrate().await.unwrap();
+        (
+            store,
+            Conn::Pg(sqlx::PgConnection::connect(&url).await.unwrap()),
+        )
+    } else {
+        let path = tmp.path().join("bench.db");
+        let store = Store::open_sqlite(&path).await.unwrap();
+        store.migrate().await.unwrap();
+        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        sqlx::query("PRAGMA synchronous = FULL")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        sqlx::query("PRAGMA journal_mode = WAL")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        (store, Conn::Sqlite(c))
+    };
+    println!("## audit on {backend}: {n} events, batches of {BATCH}, durable commits (SQLite synchronous=FULL; PostgreSQL as configured)\n");
+
+    // The baseline table: the log's columns and indexes, nothing else.
+    for sql in [
+        "CREATE TABLE bench_plain AS SELECT * FROM audit_events WHERE 1 = 0",
+        "CREATE UNIQUE INDEX bench_plain_seq ON bench_plain (seq)",
+        "CREATE INDEX bench_plain_stream ON bench_plain (stream, seq)",
+        "CREATE INDEX bench_plain_actor ON bench_plain (actor_name, seq)",
+        "CREATE INDEX bench_plain_action ON bench_plain (action, seq)",
+        "CREATE INDEX bench_plain_target ON bench_plain (target, seq)",
+        "CREATE INDEX bench_plain_time ON bench_plain (occurred_at)",
+    ] {
+        conn.exec(sql).await;
+    }
+
+    // 1. Append: rounds alternating the log and the baseline, same rows.
+    let now = OffsetDateTime::from_unix_timestamp(1_790_000_000).unwrap();
+    let round = 200_000u64;
+    let mut appended = 0u64;
+    let mut plain_next = 1i64;
+    println!("| round | log: append_events (events/s) | plain batched inserts (events/s) | ratio |\n|---|---:|---:|---:|");
+    for r in 0..3 {
+        let events: Vec<NewEvent> = (0..round).map(|i| event(appended + i, now)).collect();
+        let rows: Vec<(String, String, String)> = events
+            .iter()
+            .map(|e| {
+                let body = format!(
+                    "{{\"seq\":0,\"stream\":\"access\",\"actor\":{:?},\"target\":{:?},\"details\":{}}}",
+                    e.actor_name.as_deref().unwrap_or(""),
+                    e.target.as_deref().unwrap_or(""),
+                    e.details
+                );
+                // Pad to the log's body length so both write the same bytes.
+                (e.actor_name.clone().unwrap_or_default(), e.target.clone().unwrap_or_default(), format!("{body:<340}"))
+            })
+            .collect();
+        let t = Instant::now();
+        let mut it = events.into_iter();
+        loop {
+            let batch: Vec<NewEvent> = it.by_ref().take(BATCH).collect();
+            if batch.is_empty() {
+                break;
+            }
+            store.append_events(batch).await.unwrap();
+        }
+        let log_rate = round as f64 / t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        for chunk in rows.chunks(BATCH) {
+            conn.plain_batch(plain_next, chunk).await;
+            plain_next += chunk.len() as i64;
+        }
+        let plain_rate = round as f64 / t.elapsed().as_secs_f64();
+        appended += round;
+        println!(
+            "| {} | {:.0} | {:.0} | {:.2} |",
+            r + 1,
+            log_rate,
+            plain_rate,
+            log_rate / plain_rate
+        );
+    }
+    let body_len: i64 = match &mut conn {
+        Conn::Sqlite(c) => {
+            sqlx::query_scalar("SELECT CAST(avg(length(body)) AS INTEGER) FROM audit_events")
+                .fetch_one(c)
+                .await
+                .unwrap()
+        }
+        Conn::Pg(c) => sqlx::query_scalar("SELECT avg(length(body))::bigint FROM audit_events")
+            .fetch_one(c)
+            .await
+            .unwrap(),
+    };
+    println!("\n(average canonical body: {body_len} bytes)");
+
+    // Through the pipeline: many writers, each waiting for its own commit.
+    let key = rampart_audit::SigningKey::from_seed("bench/audit", [7; 32]).unwrap();
+    let log = rampart_server::audit::AuditLog::new(
+        store.clone(),
+        rampart_audit::SigningKey::from_seed("bench/audit", [7; 32]).unwrap(),
+        "bench/audit".into(),
+        20_000,
+        BATCH,
+    )
+    .unwrap();
+    let metrics = Arc::new(Metrics::default());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let pipeline = tokio::spawn(log.clone().run_pipeline(metrics.clone(), stopped));
+    for writers in [256u64, 4096] {
+        let per = 100_000 / writers;
+        let t = Instant::now();
+        let mut tasks = Vec::new();
+        for w in 0..writers {
+            let log = log.clone();
+            let base = appended + w * per;
+            tasks.push(tokio::spawn(async move {
+                for i in 0..per {
+                    log.append(event(base + i, now)).await.unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        appended += writers * per;
+        println!(
+            "pipeline, {writers} concurrent writers each awaiting its commit: {:.0} events/s",
+            (writers * per) as f64 / t.elapsed().as_secs_f64()
+        );
+    }
+    let _ = stop.send(true);
+    pipeline.await.unwrap();
+
+    // 2. Grow the log to n events.
+    let t = Instant::now();
+    while appended < n {
+        let k = (n - appended).min(BATCH as u64 * 4);
+        let batch: Vec<NewEvent> = (0..k).map(|i| event(appended + i, now)).collect();
+        store.append_events(batch).await.unwrap();
+        appended += k;
+    }
+    println!(
+        "\nlog grown to {appended} events ({:.1} s)",
+        t.elapsed().as_secs_f64()
+    );
+    let t = Instant::now();
+    log.load().await.unwrap();
+    println!(
+        "tree built from the leaves and tile roots stored: {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
+    let t = Instant::now();
+    log.load().await.unwrap();
+    println!(
+        "tree restored at start-up from stored tile roots: {}",
+        ms(t.elapsed())
+    );
+    let checkpoint = log.checkpoint(now, &metrics).await.unwrap();
+    let size = checkpoint.size;
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut inc = Vec::new();
+    let mut con = Vec::new();
+    for _ in 0..2_000 {
+        let seq = next() % size + 1;
+        let t = Instant::now();
+        let (_, proof, leaf) = log.inclusion_proof(seq, size).await.unwrap();
+        inc.push(t.elapsed());
+        rampart_audit::verify_inclusion(&leaf, seq - 1, size, &proof, &checkpoint.root).unwrap();
+        let old = next() % size + 1;
+        let t = Instant::now();
+        let (_, proof) = log.consistency_proof(old, size).await.unwrap();
+        con.push(t.elapsed());
+        assert!(proof.len() <= 64);
+    }
+    inc.sort();
+    con.sort();
+    println!(
+        "\n| proof at {size} events | p50 | p99 |\n|---|---:|---:|\n| inclusion (random event) | {} | {} |\n| consistency (random older size) | {} | {} |",
+        ms(pct(&inc, 0.5)), ms(pct(&inc, 0.99)), ms(pct(&con, 0.5)), ms(pct(&con, 0.99))
+    );
+
+    // 3. Search: first page of 100, newest first.
+    let searches: Vec<(&str, EventQuery)> = vec![
+        ("no filter", EventQuery::default()),
+        (
+            "stream = access",
+            EventQuery {
+                stream: Some(Stream::Access),
+                ..Default::default()
+            },
+        ),
+        (
+            "actor = one user",
+            EventQuery {
+                actor: Some("end:user4242".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "outcome = deny (1 in 20)",
+            EventQuery {
+                outcome: Some("deny".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "actor and outcome",
+            EventQuery {
+                actor: Some("end:user4242".into()),
+                outcome: Some("allow".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "target = one screen",
+            EventQuery {
+                target: Some("/apps/sales/screens/customer-77".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "target contains text",
+            EventQuery {
+                target_contains: Some("customer-4999".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "one hour, an hour ago",
+            EventQuery {
+                since: Some(now + time::Duration::milliseconds(appended as i64 / 2)),
+                until: Some(now + time::Duration::milliseconds(appended as i64 / 2 + 3_600_000)),
+                ..Default::default()
+            },
+        ),
+        (
+            "stream, application-free, older page (cursor mid-log)",
+            EventQuery {
+                stream: Some(Stream::Access),
+                before_seq: Some(appended as i64 / 2),
+                ..Default::default()
+            },
+        ),
+    ];
+    println!("\n| search (first page of 100) | p50 | p99 | rows |\n|---|---:|---:|---:|");
+    for (name, q) in &searches {
+        let mut times = Vec::new();
+        let mut rows = 0;
+        for _ in 0..30 {
+            let t = Instant::now();
+            rows = store.audit_search(q, 100).await.unwrap().len();
+            times.push(t.elapsed());
+        }
+        times.sort();
+        println!(
+            "| {name} | {} | {} | {rows} |",
+            ms(pct(&times, 0.5)),
+            ms(pct(&times, 0.99))
+        );
+    }
+    for sql in [
+        "SELECT seq FROM audit_events WHERE actor_name = 'end:user4242' AND outcome = 'allow' ORDER BY seq DESC LIMIT 100",
+        "SELECT seq FROM audit_events WHERE target LIKE '%customer-4999%' ESCAPE '\\' ORDER BY seq DESC LIMIT 100",
+        "SELECT seq FROM audit_events WHERE occurred_at >= 1790000500000 AND occurred_at < 1790004100000 ORDER BY seq DESC LIMIT 100",
+    ] {
+        println!("\nplan: {sql}");
+        for line in conn.plan(sql).await {
+            println!("    {line}");
+        }
+    }
+
+    // 4. Export and offline verification against sha256sum of the same file.
+    let path = tmp.path().join("export.jsonl");
+    let t = Instant::now();
+    {
+        let mut out =
+            std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path).unwrap());
+        rampart_server::audit::export_jsonl(&store, "bench/audit", 1, size, &mut out, &mut |_| {})
+            .await
+            .unwrap();
+    }
+    let bytes = std::fs::metadata(&path).unwrap().len();
+    println!(
+        "\nexport of {size} events: {:.1} s, {:.0} MB",
+        t.elapsed().as_secs_f64(),
+        bytes as f64 / 1e6
+    );
+    let t = Instant::now();
+    let mut verifier = rampart_audit::export::Verifier::new(key.verifier(), None);
+    let mut reader =
+        std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&path).unwrap());
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line).unwrap() == 0 {
+            break;
+        }
+        verifier.feed(&line).unwrap();
+    }
+    let report = verifier.finish();
+    let verify = t.elapsed();
+    assert!(report.is_ok(), "{:?}", report.finding);
+    assert_eq!(report.checkpoints_verified, 1);
+    let t = Instant::now();
+    let status = std::process::Command::new("sha256sum")
+        .arg(&path)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let sha = t.elapsed();
+    println!(
+        "offline verify: {:.2} s = {:.0} events/s ({:.0} MB/s); sha256sum of the same file: {:.2} s ({:.0} MB/s); verify takes {:.2}× sha256sum's time",
+        verify.as_secs_f64(),
+        size as f64 / verify.as_secs_f64(),
+        bytes as f64 / 1e6 / verify.as_secs_f64(),
+        sha.as_secs_f64(),
+        bytes as f64 / 1e6 / sha.as_secs_f64(),
+        verify.as_secs_f64() / sha.as_secs_f64()
+    );
+    std::io::stdout().flush().unwrap();
+    store.close().await;
+}

@@ -1,0 +1,250 @@
+//! `/api/v1/audit` end to end: every event provable against a signed checkpoint, search
+//! filters and paging, exports, who may read, and bad requests.
+
+use rampart_audit::{from_hex, open, verify_consistency, verify_inclusion, VerifierKey};
+use rampart_core::Provider;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::kit::{no_tweak, on_both, problem_type, USER_PASSWORD};
+
+fn hashes(v: &Value) -> Vec<[u8; 32]> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|h| from_hex(h.as_str().unwrap()).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_event_is_provable_against_a_signed_checkpoint() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let admin = node.admin().await;
+        for i in 0..20 {
+            let user = format!("user{i}");
+            let (status, _) = node
+                .post(
+                    "/api/v1/users",
+                    &admin,
+                    json!({ "provider": "end", "username": user, "password": USER_PASSWORD }),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{name}");
+        }
+        let (status, first) = node
+            .get("/api/v1/audit/checkpoint?fresh=true", &admin)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}: {first}");
+        let key = VerifierKey::parse(first["verifier_key"].as_str().unwrap()).unwrap();
+        let signed = open(first["note"].as_str().unwrap(), &key).unwrap();
+        let size = first["size"].as_u64().unwrap();
+        assert_eq!(signed.size, size, "{name}");
+        assert_eq!(signed.origin, first["origin"].as_str().unwrap());
+        assert!(size >= 21, "{name}: admin, its login and 20 users: {size}");
+        let root = from_hex(first["root"].as_str().unwrap()).unwrap();
+        assert_eq!(signed.root, root, "{name}");
+
+        // Each event's inclusion proof verifies against the signed root, and its leaf hash is
+        // the one the search reports.
+        let (_, page) = node.get("/api/v1/audit/events?limit=1000", &admin).await;
+        let leaves: std::collections::HashMap<u64, String> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["seq"].as_u64().unwrap(),
+                    e["leaf_hash"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        for seq in 1..=size {
+            let (status, p) = node
+                .get(
+                    &format!("/api/v1/audit/proof/inclusion?seq={seq}&size={size}"),
+                    &admin,
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{name}: {p}");
+            let leaf = from_hex(p["leaf_hash"].as_str().unwrap()).unwrap();
+            assert_eq!(
+                Some(p["leaf_hash"].as_str().unwrap()),
+                leaves.get(&seq).map(String::as_str)
+            );
+            verify_inclusion(&leaf, seq - 1, size, &hashes(&p["proof"]), &root)
+                .unwrap_or_else(|e| panic!("{name}: event {seq}: {e}"));
+            // The proof is for this event only.
+            if seq > 1 {
+                assert!(
+                    verify_inclusion(&leaf, seq - 2, size, &hashes(&p["proof"]), &root).is_err()
+                );
+            }
+        }
+
+        // More events, a second checkpoint, and the log is provably an extension of the first.
+        node.login("it", "admin", kit_admin_password()).await;
+        let (_, second) = node
+            .get("/api/v1/audit/checkpoint?fresh=true", &admin)
+            .await;
+        let new_size = second["size"].as_u64().unwrap();
+        assert!(new_size > size, "{name}");
+        let new_root = from_hex(second["root"].as_str().unwrap()).unwrap();
+        let (status, c) = node
+            .get(
+                &format!("/api/v1/audit/proof/consistency?from={size}&to={new_size}"),
+                &admin,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}: {c}");
+        verify_consistency(size, new_size, &root, &new_root, &hashes(&c["proof"])).unwrap();
+        assert!(
+            verify_consistency(size, new_size, &new_root, &root, &hashes(&c["proof"])).is_err()
+        );
+
+        // Out-of-range requests are refused with what is allowed.
+        for path in [
+            "/api/v1/audit/proof/inclusion?seq=0".to_owned(),
+            format!("/api/v1/audit/proof/inclusion?seq={}", new_size + 50),
+            format!("/api/v1/audit/proof/inclusion?seq=1&size={}", new_size + 50),
+            "/api/v1/audit/proof/consistency?from=0".to_owned(),
+            "/api/v1/audit/proof/consistency?from=5&to=3".to_owned(),
+        ] {
+            let (status, body) = node.get(&path, &admin).await;
+            assert_eq!(
+                status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{name} {path}: {body}"
+            );
+            assert_eq!(problem_type(&body), "invalid-input");
+        }
+    })
+    .await;
+}
+
+fn kit_admin_password() -> &'static str {
+    crate::kit::ADMIN_PASSWORD
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auditors_search_filter_page_and_export_but_change_nothing() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let admin = node.admin().await;
+        let auditor = node
+            .create_user(Provider::It, "audrey", USER_PASSWORD, false)
+            .await;
+        let (status, body) = node
+            .post(
+                "/api/v1/it/write",
+                &admin,
+                json!({ "operations": [{ "op": "set_it_role", "user": auditor, "role": "auditor" }] }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        let audrey = node.login("it", "audrey", USER_PASSWORD).await;
+        node.create_user(Provider::End, "erin", USER_PASSWORD, false).await;
+        let erin = node.login("end", "erin", USER_PASSWORD).await;
+        for _ in 0..3 {
+            node.login_response("end", "erin", "not-her-password").await;
+        }
+        // An end user's request is recorded in the access stream before it is answered.
+        let me = node.request(Method::GET, "/api/v1/auth/me", Some(&erin), None).await;
+        assert_eq!(me.status(), StatusCode::OK);
+        let request_id = me.headers()["x-request-id"].to_str().unwrap().to_owned();
+        let denied = node.request(Method::GET, "/api/v1/users", Some(&erin), None).await;
+        assert_eq!(denied.status(), StatusCode::FORBIDDEN);
+
+        let (status, access) = node.get("/api/v1/audit/events?stream=access", &audrey).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {access}");
+        let items = access["items"].as_array().unwrap();
+        assert_eq!(items.len(), 2, "{name}: {access}");
+        assert_eq!(items[0]["outcome"], "deny", "newest first");
+        assert_eq!(items[0]["target"], "/api/v1/users");
+        assert_eq!(items[1]["outcome"], "allow");
+        assert_eq!(items[1]["request_id"], request_id.as_str());
+        assert_eq!(items[1]["actor"], "end:erin");
+        assert_eq!(items[1]["details"]["method"], "GET");
+
+        let (_, failures) = node
+            .get("/api/v1/audit/events?stream=system&outcome=failure&action=auth.login", &audrey)
+            .await;
+        assert_eq!(failures["items"].as_array().unwrap().len(), 3, "{name}: {failures}");
+        let (_, contains) = node.get("/api/v1/audit/events?q=users", &audrey).await;
+        assert!(contains["items"].as_array().unwrap().iter().all(|e| e["target"].as_str().unwrap().contains("users")));
+        let (_, none) = node.get("/api/v1/audit/events?q=%25", &audrey).await;
+        assert_eq!(none["items"].as_array().unwrap().len(), 0, "'%' is matched literally");
+
+        // Paging: newest first, a cursor until the end, no event twice.
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/api/v1/audit/events?limit=4&cursor={c}"),
+                None => "/api/v1/audit/events?limit=4".to_owned(),
+            };
+            let (status, page) = node.get(&path, &audrey).await;
+            assert_eq!(status, StatusCode::OK, "{name}: {page}");
+            seen.extend(page["items"].as_array().unwrap().iter().map(|e| e["seq"].as_i64().unwrap()));
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => break,
+            }
+        }
+        let mut sorted = seen.clone();
+        sorted.sort_unstable_by(|a, b| b.cmp(a));
+        sorted.dedup();
+        assert_eq!(seen, sorted, "{name}");
+        assert_eq!(*seen.last().unwrap(), 1);
+
+        // Exports stream every match, oldest first.
+        let csv = node
+            .request(Method::GET, "/api/v1/audit/events?format=csv&stream=access", Some(&audrey), None)
+            .await;
+        assert_eq!(csv.status(), StatusCode::OK);
+        assert!(csv.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+        let text = csv.text().await.unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{name}: {text}");
+        assert!(lines[0].starts_with("seq,time,stream,actor"));
+        assert!(lines[1].contains(",allow,") && lines[2].contains(",deny,"), "{text}");
+        let jsonl = node
+            .request(Method::GET, "/api/v1/audit/events?format=jsonl", Some(&audrey), None)
+            .await
+            .text()
+            .await
+            .unwrap();
+        let seqs: Vec<i64> = jsonl
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap()["seq"].as_i64().unwrap())
+            .collect();
+        assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "{name}");
+
+        // Bad filters are refused, naming the field.
+        for (path, status) in [
+            ("/api/v1/audit/events?colour=red", StatusCode::BAD_REQUEST),
+            ("/api/v1/audit/events?stream=billing", StatusCode::UNPROCESSABLE_ENTITY),
+            ("/api/v1/audit/events?outcome=maybe", StatusCode::UNPROCESSABLE_ENTITY),
+            ("/api/v1/audit/events?since=yesterday", StatusCode::UNPROCESSABLE_ENTITY),
+            ("/api/v1/audit/events?limit=0", StatusCode::UNPROCESSABLE_ENTITY),
+            ("/api/v1/audit/events?cursor=abc", StatusCode::UNPROCESSABLE_ENTITY),
+            ("/api/v1/audit/events?format=xml", StatusCode::UNPROCESSABLE_ENTITY),
+        ] {
+            let (got, body) = node.get(path, &audrey).await;
+            assert_eq!(got, status, "{name} {path}: {body}");
+        }
+
+        // Auditors read, never change; end users and other IT users do not read the log.
+        let (status, _) = node
+            .post("/api/v1/users", &audrey, json!({ "provider": "end", "username": "x", "password": USER_PASSWORD }))
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{name}");
+        let (status, _) = node.get("/api/v1/audit/events", &erin).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{name}");
+        node.create_user(Provider::It, "dev", USER_PASSWORD, false).await;
+        let dev = node.login("it", "dev", USER_PASSWORD).await;
+        let (status, _) = node.get("/api/v1/audit/checkpoint", &dev).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{name}");
+    })
+    .await;
+}
