@@ -178,7 +178,7 @@ impl Default for Config {
                 checkpoint_seconds: 10,
                 verify_seconds: 300,
                 pipeline_capacity: 20_000,
-                batch_max: 4_096,
+                batch_max: 16_384,
             },
         }
     }

@@ -226,11 +226,18 @@ impl Store {
         // No ping before each use (sqlx's default): for SQLite it is a round trip to the
         // connection's worker thread that can only fail if the file went away, which the
         // query itself reports.
+        // The writer gets a 64 MiB page cache (SQLite's default is 2 MiB): audit appends
+        // touch the newest part of several indexes, which must stay in memory for batched
+        // inserts to run at disk speed. Memory is used only as pages are.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(base.clone().create_if_missing(true))
+            .connect_with(
+                base.clone()
+                    .create_if_missing(true)
+                    .pragma("cache_size", "-65536"),
+            )
             .await
             .map_err(cannot_open)?;
         let reader = SqlitePoolOptions::new()
