@@ -193,7 +193,7 @@ struct Body<'a> {
 pub(crate) struct EventRow {
     pub(crate) seq: i64,
     stream: &'static str,
-    occurred_at: i64,
+    pub(crate) occurred_at: i64,
     actor_id: Option<String>,
     actor_name: Option<String>,
     action: String,
@@ -206,8 +206,10 @@ pub(crate) struct EventRow {
     pub(crate) leaf_hash: Hash,
 }
 
-/// Numbers `event` as `seq`, writes its canonical body and hashes it.
-pub(crate) fn event_row(seq: i64, event: NewEvent) -> Result<EventRow, Error> {
+/// Numbers `event` as `seq`, writes its canonical body and hashes it. Its time is raised to
+/// `floor` (the time of the event before it) when it is earlier, so times never go
+/// backwards along the log: a time window is then a range of sequence numbers.
+pub(crate) fn event_row(seq: i64, event: NewEvent, floor: i64) -> Result<EventRow, Error> {
     let details: &RawValue = serde_json::from_str(&event.details)
         .map_err(|e| Error::Internal(format!("audit event details are not JSON: {e}")))?;
     if !details.get().starts_with('{') {
@@ -215,7 +217,7 @@ pub(crate) fn event_row(seq: i64, event: NewEvent) -> Result<EventRow, Error> {
             "audit event details must be a JSON object".into(),
         ));
     }
-    let occurred_at = to_millis(event.occurred_at);
+    let occurred_at = to_millis(event.occurred_at).max(floor);
     let time = from_millis(occurred_at)?
         .format(&time::format_description::well_known::Rfc3339)
         .map_err(|e| Error::Internal(format!("audit time: {e}")))?;
@@ -255,17 +257,29 @@ pub(crate) fn event_row(seq: i64, event: NewEvent) -> Result<EventRow, Error> {
     })
 }
 
-/// Takes `n` sequence numbers inside the open transaction; evaluates to the last one.
+/// Takes `n` sequence numbers inside the open transaction; evaluates to the last one and
+/// the time of the newest event before them (the floor for the new events' times).
 macro_rules! take_seqs {
     ($tx:expr, $n:expr) => {{
-        let last: i64 = sqlx::query_scalar(
-            "UPDATE audit_head SET size = size + $1 WHERE id = 1 RETURNING size",
+        let (last, floor): (i64, i64) = sqlx::query_as(
+            "UPDATE audit_head SET size = size + $1 WHERE id = 1 RETURNING size, last_at",
         )
         .bind($n as i64)
         .fetch_one(&mut *$tx)
         .await
         .map_err($crate::backend::db)?;
-        last
+        (last, floor)
+    }};
+}
+
+/// Records the time of the newest event after a batch.
+macro_rules! set_last_at {
+    ($tx:expr, $at:expr) => {{
+        sqlx::query("UPDATE audit_head SET last_at = $1 WHERE id = 1")
+            .bind($at)
+            .execute(&mut *$tx)
+            .await
+            .map_err($crate::backend::db)?;
     }};
 }
 
@@ -371,8 +385,18 @@ impl EventRow {
 macro_rules! append_event {
     ($tx:expr, $ctx:expr, $event:expr, $now:expr) => {{
         let event = $crate::audit::NewEvent::system($ctx, $event, $now);
-        let seq = take_seqs!($tx, 1);
-        let row = $crate::audit::event_row(seq, event)?;
+        // Number and time in one statement: the head keeps the newest time, which is this
+        // event's own time raised to the previous event's when it is earlier.
+        let (seq, at): (i64, i64) = sqlx::query_as(
+            "UPDATE audit_head SET size = size + 1, \
+             last_at = CASE WHEN last_at > $1 THEN last_at ELSE $1 END \
+             WHERE id = 1 RETURNING size, last_at",
+        )
+        .bind($crate::backend::to_millis(event.occurred_at))
+        .fetch_one(&mut *$tx)
+        .await
+        .map_err($crate::backend::db)?;
+        let row = $crate::audit::event_row(seq, event, at)?;
         insert_rows!($tx, std::slice::from_ref(&row));
     }};
 }
@@ -499,7 +523,7 @@ impl Store {
         }
         let n = events.len();
         let last = write_tx!(self, |tx| {
-            let last = take_seqs!(tx, n);
+            let (last, mut floor) = take_seqs!(tx, n);
             let sqlite = is_sqlite(&*tx);
             // A body includes its number, so bodies and hashes are made once the numbers are
             // taken. Each chunk's bodies are built while the previous chunk is inserted (the
@@ -509,7 +533,9 @@ impl Store {
             let mut build = || -> Result<Vec<EventRow>, Error> {
                 let mut rows = Vec::with_capacity(INSERT_CHUNK);
                 for e in pending.by_ref().take(INSERT_CHUNK) {
-                    rows.push(event_row(seq, e)?);
+                    let row = event_row(seq, e, floor)?;
+                    floor = row.occurred_at;
+                    rows.push(row);
                     seq += 1;
                 }
                 Ok(rows)
@@ -525,6 +551,7 @@ impl Store {
                 done.map_err(db)?;
                 current = next?;
             }
+            set_last_at!(tx, floor);
             last
         });
         Ok(last)
@@ -560,35 +587,45 @@ impl Store {
     /// Leaf hashes of leaves `[start, end)` (leaf `i` is event `seq = i + 1`).
     pub async fn audit_leaves(&self, start: u64, end: u64) -> Result<Vec<Hash>, Error> {
         let (lo, hi) = (seq_of(start)?, seq_of(end)?);
-        read!(self, |pool| {
-            let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
-                "SELECT seq, leaf_hash FROM audit_events WHERE seq > $1 AND seq <= $2 ORDER BY seq",
-            )
-            .bind(lo)
-            .bind(hi)
-            .fetch_all(pool)
-            .await
-            .map_err(db)?;
-            let mut out = Vec::with_capacity(rows.len());
-            for (i, (seq, leaf)) in rows.into_iter().enumerate() {
-                if seq != lo + 1 + i as i64 {
-                    return Err(Error::Internal(format!(
-                        "audit log has no event {} (found {seq} instead)",
-                        lo + 1 + i as i64
-                    )));
-                }
-                out.push(leaf.try_into().map_err(|_| {
-                    Error::Internal(format!("event {seq}: stored leaf hash is not 32 bytes"))
-                })?);
+        // One row for the whole range (hex, in sequence order): a proof reads up to three
+        // tiles of 256 leaves, and per-row overhead in the driver would be most of its time.
+        let sql = match self.kind() {
+            crate::BackendKind::Sqlite => {
+                "SELECT count(*), coalesce(group_concat(hex(leaf_hash), '' ORDER BY seq), '') \
+                 FROM audit_events WHERE seq > $1 AND seq <= $2"
             }
-            if out.len() as i64 != hi - lo {
-                return Err(Error::Internal(format!(
-                    "audit log ends at event {} before {hi}",
-                    lo + out.len() as i64
-                )));
+            crate::BackendKind::Postgres => {
+                "SELECT count(*), coalesce(string_agg(encode(leaf_hash, 'hex'), '' ORDER BY seq), '') \
+                 FROM audit_events WHERE seq > $1 AND seq <= $2"
             }
-            Ok(out)
-        })
+        };
+        let (count, hex): (i64, String) = read!(self, |pool| {
+            sqlx::query_as(sql)
+                .bind(lo)
+                .bind(hi)
+                .fetch_one(pool)
+                .await
+                .map_err(db)
+        })?;
+        if count != hi - lo {
+            return Err(Error::Internal(format!(
+                "the audit log has {count} of events {} to {hi}: events are missing",
+                lo + 1
+            )));
+        }
+        if hex.len() != 64 * count as usize {
+            return Err(Error::Internal(format!(
+                "a stored leaf hash among events {} to {hi} is not 32 bytes",
+                lo + 1
+            )));
+        }
+        hex.as_bytes()
+            .chunks(64)
+            .map(|h| {
+                rampart_audit::hash::from_hex_bytes(h)
+                    .map_err(|e| Error::Internal(format!("stored leaf hash: {e}")))
+            })
+            .collect()
     }
 
     /// The stored level-8 roots of complete tiles, in order from tile 0.
@@ -676,13 +713,16 @@ impl Store {
                     });
                 }
                 let n = events.len();
-                let last = take_seqs!(tx, n);
+                let (last, mut floor) = take_seqs!(tx, n);
                 let first = last - n as i64 + 1;
                 let mut out = Vec::with_capacity(n);
                 for (i, e) in events.into_iter().enumerate() {
-                    out.push(event_row(first + i as i64, e)?);
+                    let row = event_row(first + i as i64, e, floor)?;
+                    floor = row.occurred_at;
+                    out.push(row);
                 }
                 insert_rows!(tx, &out);
+                set_last_at!(tx, floor);
                 sqlx::query("DELETE FROM audit_outbox")
                     .execute(&mut *tx)
                     .await
@@ -908,19 +948,27 @@ impl Store {
             binds.push(SearchBind::T(format!("%{escaped}%")));
             terms.push(format!("target LIKE ${} ESCAPE '\\'", binds.len()));
         }
+        // Times never go backwards along the log (see `event_row`), so a time window is the
+        // range of numbers between its first and last event: two probes of the time index.
+        let mut before_seq = q.before_seq;
+        let mut after_seq = q.after_seq;
         if let Some(t) = q.since {
-            binds.push(SearchBind::I(to_millis(t)));
-            terms.push(format!("occurred_at >= ${}", binds.len()));
+            match self.seq_at_time(to_millis(t), true).await? {
+                Some(first) => after_seq = Some(after_seq.map_or(first - 1, |a| a.max(first - 1))),
+                None => return Ok(Vec::new()),
+            }
         }
         if let Some(t) = q.until {
-            binds.push(SearchBind::I(to_millis(t)));
-            terms.push(format!("occurred_at < ${}", binds.len()));
+            match self.seq_at_time(to_millis(t), false).await? {
+                Some(last) => before_seq = Some(before_seq.map_or(last + 1, |b| b.min(last + 1))),
+                None => return Ok(Vec::new()),
+            }
         }
-        if let Some(s) = q.before_seq {
+        if let Some(s) = before_seq {
             binds.push(SearchBind::I(s));
             terms.push(format!("seq < ${}", binds.len()));
         }
-        if let Some(s) = q.after_seq {
+        if let Some(s) = after_seq {
             binds.push(SearchBind::I(s));
             terms.push(format!("seq > ${}", binds.len()));
         }
@@ -938,8 +986,8 @@ impl Store {
         }
         // Segments of the actor/target index, in the order the page is read.
         let size = i64::try_from(self.audit_size().await?).unwrap_or(i64::MAX);
-        let hi = q.before_seq.map_or(size, |b| (b - 1).min(size));
-        let lo = q.after_seq.map_or(1, |a| a + 1).max(1);
+        let hi = before_seq.map_or(size, |b| (b - 1).min(size));
+        let lo = after_seq.map_or(1, |a| a + 1).max(1);
         if hi < lo {
             return Ok(Vec::new());
         }
@@ -973,6 +1021,23 @@ impl Store {
             out.extend(self.search_rows(&sql, &binds).await?);
         }
         Ok(out)
+    }
+
+    /// The first event at or after `at_ms` (`first`), or the last event before it.
+    async fn seq_at_time(&self, at_ms: i64, first: bool) -> Result<Option<i64>, Error> {
+        let sql = if first {
+            "SELECT seq FROM audit_events WHERE occurred_at >= $1 ORDER BY occurred_at, seq LIMIT 1"
+        } else {
+            "SELECT seq FROM audit_events WHERE occurred_at < $1 \
+             ORDER BY occurred_at DESC, seq DESC LIMIT 1"
+        };
+        read!(self, |pool| {
+            sqlx::query_scalar(sql)
+                .bind(at_ms)
+                .fetch_optional(pool)
+                .await
+                .map_err(db)
+        })
     }
 
     async fn search_rows(

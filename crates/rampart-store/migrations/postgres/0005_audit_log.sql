@@ -7,11 +7,14 @@
 -- `body` is the canonical JSON of the event, the leaf's data; `leaf_hash` is kept apart so a
 -- lawful erasure can clear the body (and the columns copied from it for search) without
 -- breaking any proof: the erased leaf then verifies as "redacted".
+-- `last_at` is the time of the newest event: an event's time is raised to it when earlier,
+-- so times never go backwards along the log and a time window is a range of numbers.
 CREATE TABLE audit_head (
-    id   INTEGER PRIMARY KEY CHECK (id = 1),
-    size BIGINT NOT NULL
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    size    BIGINT NOT NULL,
+    last_at BIGINT NOT NULL
 );
-INSERT INTO audit_head (id, size) VALUES (1, 0);
+INSERT INTO audit_head (id, size, last_at) VALUES (1, 0, 0);
 
 CREATE TABLE audit_events (
     seq         BIGINT PRIMARY KEY,
@@ -39,7 +42,7 @@ CREATE INDEX audit_events_stream ON audit_events (stream, seq) WHERE stream <> '
 CREATE INDEX audit_events_action ON audit_events (action, seq) WHERE stream <> 'access';
 CREATE INDEX audit_events_actor ON audit_events ((seq >> 16), actor_name, seq);
 CREATE INDEX audit_events_target ON audit_events ((seq >> 16), target, seq);
-CREATE INDEX audit_events_time ON audit_events (occurred_at);
+CREATE INDEX audit_events_time ON audit_events (occurred_at, seq);
 
 -- Level-8 subtree roots (one per complete tile of 256 leaves), so a node restarts without
 -- rehashing the whole log. Derived data: the verifier recomputes them from the leaves.

@@ -174,3 +174,68 @@ async fn search_filters_combine_and_page_by_sequence() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn times_never_go_backwards_so_a_time_window_is_a_range() {
+    use time::Duration;
+    for t in both().await {
+        let kind = t.kind();
+        let store = &t.store;
+        let minutes = [0, 10, 5, 20, 15, 30];
+        let events = minutes
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let mut e = access(i as u64);
+                e.occurred_at = T0 + Duration::minutes(*m);
+                e
+            })
+            .collect();
+        store.append_events(events).await.unwrap();
+        // A single event from a slow clock is raised to the newest time too.
+        let late = AuditEvent {
+            action: "test.late",
+            target: None,
+            outcome: Outcome::Success,
+            details: "{}".into(),
+        };
+        store.record_event(&ctx(), &late, T0).await.unwrap();
+        let times: Vec<i64> = store
+            .events_after(0, 100)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| (e.occurred_at - T0).whole_minutes())
+            .collect();
+        assert_eq!(times, [0, 10, 10, 20, 20, 30, 30], "{kind:?}");
+        let window = |from: i64, to: i64| EventQuery {
+            since: Some(T0 + Duration::minutes(from)),
+            until: Some(T0 + Duration::minutes(to)),
+            ..EventQuery::default()
+        };
+        for (from, to, expected) in [
+            (10, 20, vec![3, 2]),
+            (0, 11, vec![3, 2, 1]),
+            (20, 31, vec![7, 6, 5, 4]),
+            (31, 40, vec![]),
+            (-10, 0, vec![]),
+        ] {
+            let found: Vec<i64> = store
+                .audit_search(&window(from, to), 100)
+                .await
+                .unwrap()
+                .iter()
+                .map(|e| e.seq)
+                .collect();
+            assert_eq!(found, expected, "{kind:?}: [{from}, {to})");
+        }
+        let mut with_actor = window(0, 40);
+        with_actor.actor = Some("end:user2".into());
+        let found = store.audit_search(&with_actor, 100).await.unwrap();
+        assert_eq!(
+            found.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            [3],
+            "{kind:?}"
+        );
+    }
+}
