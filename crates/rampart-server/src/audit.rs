@@ -288,11 +288,27 @@ impl AuditLog {
             tree.tiles_for_inclusion(index, size).map_err(proof_error)?
         };
         let fetched = fetch_tiles(&self.store, &tiles, size).await?;
-        let leaf = self.store.audit_leaves(index, index + 1).await?;
-        let leaf = leaf
-            .first()
-            .copied()
-            .ok_or_else(|| Error::Internal("leaf".into()))?;
+        let tile = index >> TILE_HEIGHT;
+        let within = usize::try_from(index - (tile << TILE_HEIGHT)).unwrap_or(usize::MAX);
+        // The leaf itself: from its fetched tile, or the in-memory last tile, or one read.
+        let known = {
+            let tree = self.tree.lock().await;
+            match fetched.get(&tile) {
+                Some(leaves) => leaves.get(within).copied(),
+                None if tile == tree.complete_tiles() => tree.tail().get(within).copied(),
+                None => None,
+            }
+        };
+        let leaf = match known {
+            Some(leaf) => leaf,
+            None => self
+                .store
+                .audit_leaves(index, index + 1)
+                .await?
+                .first()
+                .copied()
+                .ok_or_else(|| Error::Internal(format!("no leaf for event {seq}")))?,
+        };
         let tree = self.tree.lock().await;
         let proof = tree
             .inclusion_proof(index, size, &fetched)
@@ -468,6 +484,206 @@ impl AuditLog {
     }
 }
 
+/// What [`AuditLog::archive`] moved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveReport {
+    /// First event of the segment.
+    pub from: i64,
+    /// Last event of the segment.
+    pub to: i64,
+    /// The segment file.
+    pub path: std::path::PathBuf,
+    /// The signed checkpoint at `to` inside the segment.
+    pub checkpoint_size: u64,
+}
+
+impl AuditLog {
+    /// Signs a checkpoint for `size` (≤ the tree's size): the historic root of the same
+    /// tree, so it is consistent with every other checkpoint, and only after the newest
+    /// stored one has been checked against the tree (see [`AuditLog::checkpoint`]).
+    pub async fn checkpoint_at(
+        &self,
+        size: u64,
+        now: OffsetDateTime,
+        metrics: &Metrics,
+    ) -> Result<StoredCheckpoint, Error> {
+        let latest = self.checkpoint(now, metrics).await?;
+        if size == latest.size {
+            return Ok(latest);
+        }
+        let _signing = self.signing.lock().await;
+        let root = self.root_at(size).await?;
+        let checkpoint = Checkpoint {
+            origin: self.origin.clone(),
+            size,
+            root,
+            extensions: Vec::new(),
+        };
+        let note = self
+            .key
+            .sign(&checkpoint)
+            .map_err(|e| Error::Internal(format!("signing the checkpoint: {e}")))?;
+        self.store
+            .audit_put_checkpoint(size, &root, &note, now)
+            .await?;
+        Ok(StoredCheckpoint {
+            size,
+            root,
+            note,
+            signed_at: now,
+        })
+    }
+
+    /// Moves the events that happened before `cutoff` (and are not archived yet) into one
+    /// compressed segment in `dir`: the export format with a checkpoint signed at its last
+    /// event, so the segment verifies on its own (`rampart audit verify`). The file is
+    /// written, synced and verified before the database lets go of the payloads; the leaf
+    /// hashes stay, so proofs over archived events still hold.
+    pub async fn archive(
+        &self,
+        cutoff: OffsetDateTime,
+        dir: &Path,
+        ctx: &rampart_core::AuditContext,
+        now: OffsetDateTime,
+        metrics: &Metrics,
+    ) -> Result<Option<ArchiveReport>, Error> {
+        let from = self.store.audit_archived_upto().await? + 1;
+        let Some(to) = self.store.audit_last_before(cutoff).await? else {
+            return Ok(None);
+        };
+        if to < from {
+            return Ok(None);
+        }
+        let size = u64::try_from(to).map_err(|_| Error::Internal("archive end".into()))?;
+        let checkpoint = self.checkpoint_at(size, now, metrics).await?;
+        let fail = |e: std::io::Error| {
+            Error::Internal(format!("archive directory {}: {e}", dir.display()))
+        };
+        std::fs::create_dir_all(dir).map_err(fail)?;
+        let name = format!("audit-{from:012}-{to:012}.jsonl.gz");
+        let path = dir.join(&name);
+        let partial = dir.join(format!("{name}.partial"));
+        {
+            let file = std::fs::File::create(&partial).map_err(fail)?;
+            let mut gz = flate2::write::GzEncoder::new(
+                std::io::BufWriter::new(file),
+                flate2::Compression::default(),
+            );
+            export_jsonl(
+                &self.store,
+                &self.origin,
+                u64::try_from(from).unwrap_or(1),
+                size,
+                &mut gz,
+                &mut |_| {},
+            )
+            .await?;
+            let file = gz
+                .finish()
+                .map_err(fail)?
+                .into_inner()
+                .map_err(|e| fail(e.into_error()))?;
+            file.sync_all().map_err(fail)?;
+        }
+        // Read it back and verify it before anything is cleared.
+        let report = verify_file(&partial, self.key.verifier(), Some(self.origin.clone()))?;
+        if !report.is_ok() || report.last_checkpoint_size != Some(size) {
+            let _ = std::fs::remove_file(&partial);
+            return Err(Error::Internal(format!(
+                "the archive segment for events {from} to {to} did not verify: {:?}",
+                report.finding
+            )));
+        }
+        std::fs::rename(&partial, &path).map_err(fail)?;
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        self.store
+            .audit_mark_archived(
+                ctx,
+                from,
+                to,
+                &name,
+                &rampart_audit::to_hex(&checkpoint.root),
+                now,
+            )
+            .await?;
+        Ok(Some(ArchiveReport {
+            from,
+            to,
+            path,
+            checkpoint_size: size,
+        }))
+    }
+}
+
+/// Verifies an export file, plain or gzip-compressed (detected by its magic bytes), line by
+/// line in constant memory; `progress` gets the bytes read so far.
+pub fn verify_file_with(
+    path: &Path,
+    key: rampart_audit::VerifierKey,
+    origin: Option<String>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<rampart_audit::export::Report, Error> {
+    use std::io::{BufRead as _, Read as _};
+    let fail = |e: std::io::Error| Error::Internal(format!("{}: {e}", path.display()));
+    let mut file = std::fs::File::open(path).map_err(fail)?;
+    let mut magic = [0u8; 2];
+    let gz = file.read(&mut magic).map_err(fail)? == 2 && magic == [0x1f, 0x8b];
+    let file = std::fs::File::open(path).map_err(fail)?;
+    let counted = CountingReader {
+        inner: file,
+        read: 0,
+    };
+    let mut reader: Box<dyn std::io::BufRead> = if gz {
+        Box::new(std::io::BufReader::with_capacity(
+            1 << 20,
+            flate2::read::MultiGzDecoder::new(counted),
+        ))
+    } else {
+        Box::new(std::io::BufReader::with_capacity(1 << 20, counted))
+    };
+    let mut verifier = rampart_audit::export::Verifier::new(key, origin);
+    let mut line = Vec::with_capacity(1024);
+    let mut lines = 0u64;
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line).map_err(fail)? == 0 {
+            break;
+        }
+        if verifier.feed(&line).is_err() {
+            break;
+        }
+        lines += 1;
+        if lines.is_multiple_of(65_536) {
+            progress(lines);
+        }
+    }
+    Ok(verifier.finish())
+}
+
+fn verify_file(
+    path: &Path,
+    key: rampart_audit::VerifierKey,
+    origin: Option<String>,
+) -> Result<rampart_audit::export::Report, Error> {
+    verify_file_with(path, key, origin, &mut |_| {})
+}
+
+/// Counts the bytes read through it.
+struct CountingReader<R> {
+    inner: R,
+    read: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
 /// Runs the periodic checkpoint signer and re-verifier until `stop` flips.
 pub async fn run_schedule(
     state: crate::state::AppState,
@@ -475,6 +691,8 @@ pub async fn run_schedule(
 ) {
     let sign_every = Duration::from_secs(u64::from(state.config.audit.checkpoint_seconds));
     let verify_every = Duration::from_secs(u64::from(state.config.audit.verify_seconds));
+    let mut archive = tokio::time::interval(Duration::from_secs(3_600));
+    archive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut sign = tokio::time::interval(sign_every);
     let mut verify = tokio::time::interval(verify_every);
     sign.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -492,8 +710,27 @@ pub async fn run_schedule(
                     Err(e) => tracing::warn!(error = %e, "audit log re-verification failed"),
                 }
             }
+            _ = archive.tick(), if state.config.audit.retention_days > 0 => {
+                let now = state.clock.now();
+                let cutoff = now - time::Duration::days(i64::from(state.config.audit.retention_days));
+                let dir = archive_dir(&state.config);
+                match state.audit.archive(cutoff, &dir, &state.system_context(), now, &state.metrics).await {
+                    Ok(Some(r)) => tracing::info!(from = r.from, to = r.to, segment = %r.path.display(), "audit events archived"),
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(error = %e, "audit archiving failed; nothing was removed"),
+                }
+            }
             _ = stop.changed() => break,
         }
+    }
+}
+
+/// Where archive segments go.
+pub fn archive_dir(config: &crate::config::Config) -> std::path::PathBuf {
+    if config.audit.archive_dir.is_empty() {
+        config.data_dir.join("audit-archive")
+    } else {
+        std::path::PathBuf::from(&config.audit.archive_dir)
     }
 }
 

@@ -131,6 +131,11 @@ pub struct AuditConfig {
     pub pipeline_capacity: u32,
     /// Largest batch the pipeline commits in one transaction.
     pub batch_max: u32,
+    /// Move events older than this many days to compressed archive segments (checked
+    /// hourly); 0 keeps every event in the database.
+    pub retention_days: u32,
+    /// Where archive segments go; empty means `<data_dir>/audit-archive`.
+    pub archive_dir: String,
 }
 
 impl Default for Config {
@@ -179,6 +184,8 @@ impl Default for Config {
                 verify_seconds: 300,
                 pipeline_capacity: 20_000,
                 batch_max: 16_384,
+                retention_days: 0,
+                archive_dir: String::new(),
             },
         }
     }
@@ -539,6 +546,7 @@ impl Config {
                 16..=10_000_000,
             ),
             ("audit.batch_max", a.batch_max, 1..=100_000),
+            ("audit.retention_days", a.retention_days, 0..=36_500),
         ] {
             if !range.contains(&v) {
                 return Err(fail(

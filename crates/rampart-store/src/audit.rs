@@ -658,6 +658,7 @@ impl Store {
         }
         let first = i64::try_from(first).map_err(|_| Error::Internal("tile number".into()))?;
         write_tx!(self, |tx| {
+            let sqlite = is_sqlite(&*tx);
             for chunk in roots.chunks(500).enumerate() {
                 let (c, roots) = chunk;
                 let mut sql = String::from("INSERT INTO audit_tiles (tile, root) VALUES ");
@@ -665,7 +666,11 @@ impl Store {
                     if i > 0 {
                         sql.push(',');
                     }
-                    let _ = write!(sql, "(${}, ${})", 2 * i + 1, 2 * i + 2);
+                    if sqlite {
+                        sql.push_str("(?, ?)");
+                    } else {
+                        let _ = write!(sql, "(${}, ${})", 2 * i + 1, 2 * i + 2);
+                    }
                 }
                 sql.push_str(" ON CONFLICT (tile) DO NOTHING");
                 let mut q = sqlx::query(&sql);
@@ -1118,6 +1123,77 @@ impl Store {
                 target: Some(format!("audit:{seq}")),
                 outcome: rampart_core::Outcome::Success,
                 details: serde_json::json!({ "seq": seq, "reason": reason }).to_string(),
+            };
+            append_event!(tx, ctx, &event, now);
+        });
+        Ok(())
+    }
+}
+
+impl Store {
+    /// The last event archived so far (0 when none).
+    pub async fn audit_archived_upto(&self) -> Result<i64, Error> {
+        read!(self, |pool| {
+            sqlx::query_scalar("SELECT archived_upto FROM audit_head WHERE id = 1")
+                .fetch_one(pool)
+                .await
+                .map_err(db)
+        })
+    }
+
+    /// The last event that happened before `at` (times never go backwards along the log).
+    pub async fn audit_last_before(&self, at: OffsetDateTime) -> Result<Option<i64>, Error> {
+        self.seq_at_time(to_millis(at), false).await
+    }
+
+    /// Records that events `from..=to` now live in archive `segment`: their payloads are
+    /// cleared (leaf hashes stay, so every proof holds) and an `audit.archive` event says
+    /// where they went, in one transaction. `from` must follow the last archived event.
+    pub async fn audit_mark_archived(
+        &self,
+        ctx: &AuditContext,
+        from: i64,
+        to: i64,
+        segment: &str,
+        checkpoint_root: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), Error> {
+        write_tx!(self, |tx| {
+            let upto: i64 = sqlx::query_scalar("SELECT archived_upto FROM audit_head WHERE id = 1")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
+            if from != upto + 1 || to < from {
+                return Err(Error::Conflict(format!(
+                    "events up to {upto} are archived; a segment must start at {}",
+                    upto + 1
+                )));
+            }
+            sqlx::query(
+                "UPDATE audit_events SET body = NULL, actor_id = NULL, actor_name = NULL, \
+                 target = NULL, redacted_at = $1, archived_in = $2 \
+                 WHERE seq >= $3 AND seq <= $4",
+            )
+            .bind(to_millis(now))
+            .bind(segment)
+            .bind(from)
+            .bind(to)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            sqlx::query("UPDATE audit_head SET archived_upto = $1 WHERE id = 1")
+                .bind(to)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            let event = AuditEvent {
+                action: "audit.archive",
+                target: Some(format!("audit:{from}-{to}")),
+                outcome: rampart_core::Outcome::Success,
+                details: serde_json::json!({
+                    "from": from, "to": to, "segment": segment, "root": checkpoint_root,
+                })
+                .to_string(),
             };
             append_event!(tx, ctx, &event, now);
         });

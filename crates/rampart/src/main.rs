@@ -111,6 +111,21 @@ enum AuditCommand {
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Move the events that happened before a cutoff into a compressed archive segment
+    /// (`audit-<from>-<to>.jsonl.gz`, the export format with a checkpoint signed at its last
+    /// event, verifiable on its own with `rampart audit verify`), then clear their payloads
+    /// from the database. Their leaf hashes stay, so proofs still hold. The server does
+    /// this hourly when audit.retention_days is set.
+    ///
+    ///     rampart audit archive --older-than-days 365
+    Archive {
+        /// Archive events older than this many days (0: everything up to now).
+        #[arg(long, value_name = "DAYS")]
+        older_than_days: u32,
+        /// Where segments go [key: audit.archive_dir, default <data-dir>/audit-archive].
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Erase one event's payload (a lawful erasure or retention), keeping its leaf hash:
     /// every proof still holds and verifiers report the event as redacted. The erasure is
     /// itself recorded, with the reason, as an `audit.redact` event.
@@ -490,6 +505,44 @@ async fn audit_command(loaded: Loaded, command: &AuditCommand) -> anyhow::Result
             store.close().await;
             Ok(())
         }
+        AuditCommand::Archive {
+            older_than_days,
+            dir,
+        } => {
+            audit_key(&config)?;
+            let dir = dir
+                .clone()
+                .unwrap_or_else(|| rampart_server::audit::archive_dir(&config));
+            let store = rampart_server::open_store(&config).await?;
+            let state =
+                rampart_server::AppState::new(store.clone(), config, Arc::new(SystemClock))?;
+            state.audit.load().await?;
+            let ctx = AuditContext {
+                actor_name: Some(format!(
+                    "cli:{}",
+                    std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+                )),
+                ..state.system_context()
+            };
+            let now = state.clock.now();
+            let cutoff = now - time::Duration::days(i64::from(*older_than_days));
+            let report = state
+                .audit
+                .archive(cutoff, &dir, &ctx, now, &state.metrics)
+                .await?;
+            store.close().await;
+            match report {
+                Some(r) => println!(
+                    "archived events {} to {} in {} (verified; checkpoint at {})",
+                    r.from,
+                    r.to,
+                    r.path.display(),
+                    r.checkpoint_size
+                ),
+                None => println!("nothing to archive"),
+            }
+            Ok(())
+        }
         AuditCommand::Redact { seq, reason } => {
             let store = rampart_server::open_store(&config).await?;
             let state =
@@ -532,7 +585,6 @@ fn audit_verify(
     public_key: &str,
     origin: Option<&str>,
 ) -> anyhow::Result<bool> {
-    use std::io::Read as _;
     let key_text = if std::path::Path::new(public_key).is_file() {
         std::fs::read_to_string(public_key)
             .with_context(|| format!("cannot read the public key file {public_key}"))?
@@ -544,43 +596,29 @@ fn audit_verify(
             "--public-key is not a verifier key (<name>+<hash>+<key>, as `rampart audit public-key` prints): {e}"
         )
     })?;
-    let file = std::fs::File::open(export)
-        .with_context(|| format!("cannot open the export {}", export.display()))?;
-    let total = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if !export.is_file() {
+        bail!("cannot open the export {}: no such file", export.display());
+    }
     let bar = if std::io::stderr().is_terminal() {
-        let bar = indicatif::ProgressBar::new(total);
+        let bar = indicatif::ProgressBar::new_spinner();
         bar.set_style(
             indicatif::ProgressStyle::with_template(
-                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                "{spinner} {elapsed_precise} {pos} lines verified ({per_sec})",
             )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
         );
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
         bar
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let mut reader = std::io::BufReader::with_capacity(1 << 20, file.take(u64::MAX));
-    let mut verifier = rampart_audit::export::Verifier::new(key, origin.map(str::to_owned));
-    let mut line = Vec::with_capacity(1024);
-    let mut read = 0u64;
-    loop {
-        line.clear();
-        let n = reader
-            .read_until(b'\n', &mut line)
-            .with_context(|| format!("cannot read {}", export.display()))?;
-        if n == 0 {
-            break;
-        }
-        read += n as u64;
-        if verifier.feed(&line).is_err() {
-            break;
-        }
-        if verifier.size().is_multiple_of(65_536) {
-            bar.set_position(read);
-        }
-    }
+    let report = rampart_server::audit::verify_file_with(
+        export,
+        key,
+        origin.map(str::to_owned),
+        &mut |lines| bar.set_position(lines),
+    )?;
     bar.finish_and_clear();
-    let report = verifier.finish();
     let events = report.events;
     match &report.finding {
         None => {

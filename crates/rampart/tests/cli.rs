@@ -502,6 +502,67 @@ async fn audit_export_verify_pinpoints_edits_deletions_reorders_and_rewrites() {
     let (ok, _, err) = audit(dir.path(), &["redact", "3", "--reason", "again"]);
     assert!(!ok && err.contains("already redacted"), "{err}");
 
+    // Retention: everything so far moves to a compressed segment that verifies on its own;
+    // the live log still verifies, the archived events as payload-free leaves.
+    let archive = dir.path().join("archive");
+    let (ok, out, err) = audit(
+        dir.path(),
+        &[
+            "archive",
+            "--older-than-days",
+            "0",
+            "--dir",
+            archive.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{out}{err}");
+    assert!(out.starts_with("archived events 1 to "), "{out}");
+    let segments: Vec<_> = std::fs::read_dir(&archive)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(segments.len(), 1, "{segments:?}");
+    let segment = segments[0].to_str().unwrap().to_owned();
+    assert!(segment.ends_with(".jsonl.gz"), "{segment}");
+    let (ok, out, _) = audit(
+        dir.path(),
+        &["verify", &segment, "--public-key", key.to_str().unwrap()],
+    );
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("(1 redacted)"),
+        "the earlier erasure stays erased: {out}"
+    );
+    let (ok, _, err) = audit(dir.path(), &["checkpoint"]);
+    assert!(ok, "{err}");
+    let (ok, line) = export_and_verify(dir.path(), &key);
+    assert!(ok, "{line}");
+    let (ok, out, _) = audit(
+        dir.path(),
+        &[
+            "archive",
+            "--older-than-days",
+            "3650",
+            "--dir",
+            archive.to_str().unwrap(),
+        ],
+    );
+    assert!(ok && out.contains("nothing to archive"), "{out}");
+    // A segment with one altered byte of compressed data is refused.
+    let mut bytes = std::fs::read(&segment).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    let broken = dir.path().join("broken.jsonl.gz");
+    std::fs::write(&broken, bytes).unwrap();
+    let out = run(rampart(dir.path()).args([
+        "audit",
+        "verify",
+        broken.to_str().unwrap(),
+        "--public-key",
+        key.to_str().unwrap(),
+    ]));
+    assert!(!out.status.success(), "a damaged segment verified");
+
     // Another log's key, a truncated export, a forged header: each named.
     let other = tempfile::tempdir().unwrap();
     let other_server = serve(&mut rampart(other.path()));

@@ -12,9 +12,11 @@
 CREATE TABLE audit_head (
     id      INTEGER PRIMARY KEY CHECK (id = 1),
     size    INTEGER NOT NULL,
-    last_at INTEGER NOT NULL
+    last_at INTEGER NOT NULL,
+    -- Events 1 to this number have moved to archive segments (payloads gone, leaves kept).
+    archived_upto INTEGER NOT NULL
 );
-INSERT INTO audit_head (id, size, last_at) VALUES (1, 0, 0);
+INSERT INTO audit_head (id, size, last_at, archived_upto) VALUES (1, 0, 0, 0);
 
 CREATE TABLE audit_events (
     seq         INTEGER PRIMARY KEY,
@@ -30,7 +32,8 @@ CREATE TABLE audit_events (
     node_id     TEXT NOT NULL,
     body        TEXT,
     leaf_hash   BLOB NOT NULL,
-    redacted_at INTEGER
+    redacted_at INTEGER,
+    archived_in TEXT
 );
 -- Search. Access events are the bulk of the log, so they are not indexed by stream or action
 -- (partial indexes: a search on the access stream walks the log newest first, and nearly
