@@ -7,7 +7,8 @@
 //! ```text
 //! cargo run --release -p rampart-store --example list_filter -- [SCALE] [sqlite|postgres]
 //! ```
-//! SCALE divides users, records and grants (1 = the full data set). PostgreSQL needs
+//! SCALE divides users, records and grants (1 = the full data set). With
+//! `RAMPART_BENCH_MOVES_ONLY=1` only the trees are loaded and only the moves are timed. PostgreSQL needs
 //! `RAMPART_TEST_PG_URL` (as `scripts/pg-throwaway.sh` exports); a fresh database is created.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // benchmark code
@@ -295,47 +296,52 @@ async fn fill(conn: &mut Conn, spec: &DatasetSpec) {
         "INSERT INTO acl_entities (num, name, public_actions, owner_hierarchy, grants, created_at) VALUES (0, 'sale', 0, 0, {grants_flag}, 0)"
     ))
     .await;
+    // RAMPART_BENCH_MOVES_ONLY=1: the tree, units and groups only, to time the moves on a
+    // quiet machine without the 10 M-record load (a move touches no record).
+    let moves_only = std::env::var_os("RAMPART_BENCH_MOVES_ONLY").is_some();
     let t = Instant::now();
-    conn.bulk(
-        "acl_records",
-        &["entity_num", "record_num", "record_key", "owner_num"],
-        spec.owners().enumerate().map(|(r, o)| {
-            vec![
-                V::I(0),
-                V::I(r as i64),
-                V::T(spec.record_key(r as u64)),
-                V::I(i64::from(o)),
-            ]
-        }),
-    )
-    .await;
-    println!("records loaded in {:.1?}", t.elapsed());
-    let mut grants: Vec<(u64, u32, u8)> = spec
-        .grants()
-        .map(|g| (g.record, g.principal.raw(), g.actions.bits()))
-        .collect();
-    grants.sort_unstable();
-    grants.dedup_by_key(|g| (g.0, g.1));
-    conn.bulk(
-        "acl_grants",
-        &[
-            "entity_num",
-            "record_num",
-            "principal",
-            "actions",
-            "record_key",
-        ],
-        grants.into_iter().map(|(r, p, a)| {
-            vec![
-                V::I(0),
-                V::I(r as i64),
-                V::I(i64::from(p)),
-                V::I(i64::from(a)),
-                V::T(spec.record_key(r)),
-            ]
-        }),
-    )
-    .await;
+    if !moves_only {
+        conn.bulk(
+            "acl_records",
+            &["entity_num", "record_num", "record_key", "owner_num"],
+            spec.owners().enumerate().map(|(r, o)| {
+                vec![
+                    V::I(0),
+                    V::I(r as i64),
+                    V::T(spec.record_key(r as u64)),
+                    V::I(i64::from(o)),
+                ]
+            }),
+        )
+        .await;
+        println!("records loaded in {:.1?}", t.elapsed());
+        let mut grants: Vec<(u64, u32, u8)> = spec
+            .grants()
+            .map(|g| (g.record, g.principal.raw(), g.actions.bits()))
+            .collect();
+        grants.sort_unstable();
+        grants.dedup_by_key(|g| (g.0, g.1));
+        conn.bulk(
+            "acl_grants",
+            &[
+                "entity_num",
+                "record_num",
+                "principal",
+                "actions",
+                "record_key",
+            ],
+            grants.into_iter().map(|(r, p, a)| {
+                vec![
+                    V::I(0),
+                    V::I(r as i64),
+                    V::I(i64::from(p)),
+                    V::I(i64::from(a)),
+                    V::T(spec.record_key(r)),
+                ]
+            }),
+        )
+        .await;
+    }
     for counter in [
         ("user", users),
         ("node:1", spec.units),
@@ -526,81 +532,83 @@ async fn main() {
     let (h, _) = view.hierarchy("reports").unwrap();
     let tree = view.acl.hierarchy(h).unwrap();
 
-    println!();
-    println!("| user | people below | shape chosen | first page p50 | p99 | other shape p50 | recursive CTE p50 (÷ chosen) | per-user ACL table p50 (÷ chosen) | RLS policy p50 (÷ chosen) | readable rows (count time) |");
-    println!("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|");
-    for (name, user) in [
-        ("rep", who.rep),
-        ("manager", who.manager),
-        ("director", who.director),
-        ("top", who.top),
-    ] {
-        let chosen = view.list_filter(entity, user, 50).unwrap();
-        let other = ListFilter {
-            walk_in_order: !chosen.walk_in_order,
-            ..chosen.clone()
-        };
-        let mut timings = Vec::new();
-        let mut pages = Vec::new();
-        for f in [&chosen, &other] {
-            let reps = if f.walk_in_order == chosen.walk_in_order {
-                30
-            } else {
-                5
+    let moves_only = std::env::var_os("RAMPART_BENCH_MOVES_ONLY").is_some();
+    if !moves_only {
+        println!();
+        println!("| user | people below | shape chosen | first page p50 | p99 | other shape p50 | recursive CTE p50 (÷ chosen) | per-user ACL table p50 (÷ chosen) | RLS policy p50 (÷ chosen) | readable rows (count time) |");
+        println!("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+        for (name, user) in [
+            ("rep", who.rep),
+            ("manager", who.manager),
+            ("director", who.director),
+            ("top", who.top),
+        ] {
+            let chosen = view.list_filter(entity, user, 50).unwrap();
+            let other = ListFilter {
+                walk_in_order: !chosen.walk_in_order,
+                ..chosen.clone()
             };
-            let mut v = Vec::new();
-            for i in 0..reps {
-                let t = Instant::now();
-                let page = store.readable_records(f, None, 50).await.unwrap();
-                v.push(t.elapsed());
-                if i == 0 {
-                    pages.push(page);
+            let mut timings = Vec::new();
+            let mut pages = Vec::new();
+            for f in [&chosen, &other] {
+                let reps = if f.walk_in_order == chosen.walk_in_order {
+                    30
+                } else {
+                    5
+                };
+                let mut v = Vec::new();
+                for i in 0..reps {
+                    let t = Instant::now();
+                    let page = store.readable_records(f, None, 50).await.unwrap();
+                    v.push(t.elapsed());
+                    if i == 0 {
+                        pages.push(page);
+                    }
                 }
+                v.sort_unstable();
+                timings.push(v);
             }
-            v.sort_unstable();
-            timings.push(v);
-        }
-        assert_eq!(pages[0], pages[1], "both shapes give the same page");
-        let expected: Vec<String> = pages[0].iter().map(|(k, _)| k.clone()).collect();
-        let reps = if user == who.rep || user == who.manager {
-            10
-        } else {
-            3
-        };
-        let binds = [i64::from(user), i64::from(h.0), i64::from(entity.0)];
-        let c = time_baseline(
-            &mut conn,
-            &cte_sql(&chosen),
-            &binds,
-            reps,
-            &expected,
-            "the recursive CTE",
-        )
-        .await;
-        let ua = time_baseline(
-            &mut conn,
-            &user_acl_sql(&chosen),
-            &binds,
-            reps,
-            &expected,
-            "the per-user ACL table",
-        )
-        .await;
-        let rls = match &mut conn {
-            Conn::Pg(pg) => {
-                let grantees: Vec<String> = chosen
-                    .grantees
-                    .iter()
-                    .map(|p| p.raw().to_string())
-                    .collect();
-                sqlx::query("SELECT set_config('rampart.user', $1, false), set_config('rampart.grantees', $2, false)")
+            assert_eq!(pages[0], pages[1], "both shapes give the same page");
+            let expected: Vec<String> = pages[0].iter().map(|(k, _)| k.clone()).collect();
+            let reps = if user == who.rep || user == who.manager {
+                10
+            } else {
+                3
+            };
+            let binds = [i64::from(user), i64::from(h.0), i64::from(entity.0)];
+            let c = time_baseline(
+                &mut conn,
+                &cte_sql(&chosen),
+                &binds,
+                reps,
+                &expected,
+                "the recursive CTE",
+            )
+            .await;
+            let ua = time_baseline(
+                &mut conn,
+                &user_acl_sql(&chosen),
+                &binds,
+                reps,
+                &expected,
+                "the per-user ACL table",
+            )
+            .await;
+            let rls = match &mut conn {
+                Conn::Pg(pg) => {
+                    let grantees: Vec<String> = chosen
+                        .grantees
+                        .iter()
+                        .map(|p| p.raw().to_string())
+                        .collect();
+                    sqlx::query("SELECT set_config('rampart.user', $1, false), set_config('rampart.grantees', $2, false)")
                     .bind(user.to_string())
                     .bind(format!("{{{}}}", grantees.join(",")))
                     .execute(&mut *pg)
                     .await
                     .unwrap();
-                conn.exec("SET ROLE rampart_bench_reader").await;
-                let t = time_baseline(
+                    conn.exec("SET ROLE rampart_bench_reader").await;
+                    let t = time_baseline(
                     &mut conn,
                     "SELECT record_key FROM acl_records WHERE entity_num = 0 ORDER BY record_key LIMIT 50",
                     &[],
@@ -609,52 +617,53 @@ async fn main() {
                     "the row-level-security policy",
                 )
                 .await;
-                conn.exec("RESET ROLE").await;
-                Some(t)
+                    conn.exec("RESET ROLE").await;
+                    Some(t)
+                }
+                Conn::Sqlite(_) => None,
+            };
+            let t = Instant::now();
+            let count = store
+                .count_readable(&ListFilter {
+                    walk_in_order: false,
+                    ..chosen.clone()
+                })
+                .await
+                .unwrap();
+            let count_time = t.elapsed();
+            let p50 = percentile(&timings[0], 0.5);
+            println!(
+                "| {name} | {} | {} | {} | {} | {} | {} | {} | {} | {count} ({}) |",
+                tree.subtree_size(user).unwrap() - 1,
+                if chosen.walk_in_order {
+                    "walk"
+                } else {
+                    "collect"
+                },
+                ms(p50),
+                ms(percentile(&timings[0], 0.99)),
+                ms(percentile(&timings[1], 0.5)),
+                versus(&c, p50),
+                versus(&ua, p50),
+                rls.as_deref().map_or("—".into(), |t| versus(t, p50)),
+                ms(count_time),
+            );
+        }
+        println!();
+        for (name, user) in [
+            ("rep", who.rep),
+            ("manager", who.manager),
+            ("director", who.director),
+            ("top", who.top),
+        ] {
+            let f = view.list_filter(entity, user, 50).unwrap();
+            println!(
+                "plan for the {name} ({}):",
+                if f.walk_in_order { "walk" } else { "collect" }
+            );
+            for line in store.explain_readable(&f).await.unwrap() {
+                println!("    {line}");
             }
-            Conn::Sqlite(_) => None,
-        };
-        let t = Instant::now();
-        let count = store
-            .count_readable(&ListFilter {
-                walk_in_order: false,
-                ..chosen.clone()
-            })
-            .await
-            .unwrap();
-        let count_time = t.elapsed();
-        let p50 = percentile(&timings[0], 0.5);
-        println!(
-            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} | {count} ({}) |",
-            tree.subtree_size(user).unwrap() - 1,
-            if chosen.walk_in_order {
-                "walk"
-            } else {
-                "collect"
-            },
-            ms(p50),
-            ms(percentile(&timings[0], 0.99)),
-            ms(percentile(&timings[1], 0.5)),
-            versus(&c, p50),
-            versus(&ua, p50),
-            rls.as_deref().map_or("—".into(), |t| versus(t, p50)),
-            ms(count_time),
-        );
-    }
-    println!();
-    for (name, user) in [
-        ("rep", who.rep),
-        ("manager", who.manager),
-        ("director", who.director),
-        ("top", who.top),
-    ] {
-        let f = view.list_filter(entity, user, 50).unwrap();
-        println!(
-            "plan for the {name} ({}):",
-            if f.walk_in_order { "walk" } else { "collect" }
-        );
-        for line in store.explain_readable(&f).await.unwrap() {
-            println!("    {line}");
         }
     }
 
