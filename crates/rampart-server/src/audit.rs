@@ -244,27 +244,9 @@ impl AuditLog {
                 )));
             }
         }
-        let root = self.root_at(size).await?;
-        let checkpoint = Checkpoint {
-            origin: self.origin.clone(),
-            size,
-            root,
-            extensions: Vec::new(),
-        };
-        let note = self
-            .key
-            .sign(&checkpoint)
-            .map_err(|e| Error::Internal(format!("signing the checkpoint: {e}")))?;
-        self.store
-            .audit_put_checkpoint(size, &root, &note, now)
-            .await?;
+        let signed = self.sign_and_store(size, now).await?;
         metrics.audit_checkpoint_size.set(size as i64);
-        Ok(StoredCheckpoint {
-            size,
-            root,
-            note,
-            signed_at: now,
-        })
+        Ok(signed)
     }
 
     /// The root of the tree at `size` (≤ the current size).
@@ -522,6 +504,16 @@ impl AuditLog {
             return Ok(latest);
         }
         let _signing = self.signing.lock().await;
+        self.sign_and_store(size, now).await
+    }
+
+    /// Signs the tree's root at `size` and stores the note. Callers hold `signing` and have
+    /// checked the newest stored checkpoint against the tree.
+    async fn sign_and_store(
+        &self,
+        size: u64,
+        now: OffsetDateTime,
+    ) -> Result<StoredCheckpoint, Error> {
         let root = self.root_at(size).await?;
         let checkpoint = Checkpoint {
             origin: self.origin.clone(),
