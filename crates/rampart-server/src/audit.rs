@@ -29,6 +29,9 @@ pub const TILE_HEIGHT: u32 = 8;
 /// Leaves read per query when catching up or verifying.
 const CHUNK: u64 = 16_384;
 
+/// Events re-verified per scheduled run from those verified before.
+const SWEEP: i64 = 65_536;
+
 /// The key file in the data directory.
 pub const KEY_FILE: &str = "audit-signing.key";
 
@@ -47,8 +50,10 @@ pub struct AuditLog {
     /// Taken by the pipeline task when it starts.
     receiver: std::sync::Mutex<Option<mpsc::Receiver<Job>>>,
     batch_max: usize,
-    /// The first event the scheduled check has not verified yet.
+    /// The last event the scheduled check has verified.
     verified_upto: Mutex<i64>,
+    /// Where the sweep over events verified before goes on.
+    sweep_at: Mutex<i64>,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -154,6 +159,7 @@ impl AuditLog {
             receiver: std::sync::Mutex::new(Some(receiver)),
             batch_max: batch_max.max(1),
             verified_upto: Mutex::new(0),
+            sweep_at: Mutex::new(0),
         }))
     }
 
@@ -412,11 +418,41 @@ impl AuditLog {
     /// metric and is logged with the first sequence number found wrong.
     pub async fn verify_increment(&self, metrics: &Metrics) -> Result<u64, Error> {
         let size = self.catch_up().await?;
-        let mut from = self.verified_upto.lock().await;
         let upto = i64::try_from(size).unwrap_or(i64::MAX);
+        let mut from = self.verified_upto.lock().await;
+        let mut checked = self.check_range(*from, upto, metrics).await?;
+        let old = *from;
+        *from = upto;
+        drop(from);
+        // Events verified before are swept again a slice per run, round and round, so an
+        // edit of an old row is found too (within size / SWEEP runs).
+        let mut sweep = self.sweep_at.lock().await;
+        if old > 0 {
+            let start = if *sweep >= old { 0 } else { *sweep };
+            let end = (start + SWEEP).min(old);
+            checked += self.check_range(start, end, metrics).await?;
+            *sweep = end;
+        }
+        drop(sweep);
+        if let Some(latest) = self.store.audit_latest_checkpoint().await? {
+            if latest.size <= size && self.root_at(latest.size).await? != latest.root {
+                return self.alarm(
+                    metrics,
+                    i64::try_from(latest.size).unwrap_or(i64::MAX),
+                    "is not covered by the signed checkpoint any more",
+                );
+            }
+        }
+        metrics.audit_verified.inc_by(checked);
+        Ok(checked)
+    }
+
+    /// Checks events `(from, upto]`, starting at the tile boundary at or below `from` so
+    /// every complete tile is recomputed whole: each body against its stored leaf hash, each
+    /// complete tile's root against the tree's.
+    async fn check_range(&self, from: i64, upto: i64, metrics: &Metrics) -> Result<u64, Error> {
         let mut checked = 0u64;
-        // Start at a tile boundary so every tile is recomputed whole.
-        let mut after = (*from >> TILE_HEIGHT) << TILE_HEIGHT;
+        let mut after = (from >> TILE_HEIGHT) << TILE_HEIGHT;
         let mut tile_leaves: Vec<Hash> = Vec::with_capacity(1 << TILE_HEIGHT);
         while after < upto {
             let rows = self.store.audit_raw(after, upto, CHUNK as i64).await?;
@@ -453,17 +489,6 @@ impl AuditLog {
                 checked += 1;
             }
         }
-        *from = upto;
-        if let Some(latest) = self.store.audit_latest_checkpoint().await? {
-            if latest.size <= size && self.root_at(latest.size).await? != latest.root {
-                return self.alarm(
-                    metrics,
-                    i64::try_from(latest.size).unwrap_or(i64::MAX),
-                    "is not covered by the signed checkpoint any more",
-                );
-            }
-        }
-        metrics.audit_verified.inc_by(checked);
         Ok(checked)
     }
 

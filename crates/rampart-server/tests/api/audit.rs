@@ -248,3 +248,47 @@ async fn auditors_search_filter_page_and_export_but_change_nothing() {
     })
     .await;
 }
+
+/// Runs `sql` on the node's database directly, as someone with file or database access.
+async fn tamper(node: &crate::kit::Node, sql: &str) {
+    use sqlx::Connection as _;
+    let config = &node.server().state.config;
+    if config.database_url.is_empty() {
+        let url = format!("sqlite://{}", config.sqlite_path().display());
+        let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query(sql).execute(&mut c).await.unwrap();
+    } else {
+        let mut c = sqlx::PgConnection::connect(&config.database_url)
+            .await
+            .unwrap();
+        sqlx::query(sql).execute(&mut c).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduled_check_finds_an_edit_behind_the_servers_back_and_raises_the_alert() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let admin = node.admin().await;
+        for i in 0..5 {
+            node.post(
+                "/api/v1/users",
+                &admin,
+                json!({ "provider": "end", "username": format!("u{i}"), "password": USER_PASSWORD }),
+            )
+            .await;
+        }
+        let state = &node.server().state;
+        let checked = state.audit.verify_increment(&state.metrics).await.unwrap();
+        assert!(checked >= 6, "{name}: {checked}");
+        let metrics = state.metrics.render();
+        assert!(metrics.contains("rampart_audit_tamper_alert 0"), "{name}");
+        // An old event, already verified once, edited without its leaf hash: the sweep over
+        // earlier events finds it on the next run.
+        tamper(&node, "UPDATE audit_events SET body = replace(body, '\"success\"', '\"failure\"') WHERE seq = 3").await;
+        let error = state.audit.verify_increment(&state.metrics).await.unwrap_err();
+        assert!(format!("{error:?}").contains("event 3"), "{name}: {error:?}");
+        assert!(state.metrics.render().contains("rampart_audit_tamper_alert 1"), "{name}");
+    })
+    .await;
+}
