@@ -236,6 +236,21 @@ impl AuditLog {
                 metrics.audit_checkpoint_size.set(latest.size as i64);
                 return Ok(latest.clone());
             }
+            // One log, one key: a node with another key (or origin) must not sign beside
+            // the others, or auditors would hold checkpoints they cannot verify together.
+            if let Err(e) =
+                rampart_audit::open_for(&self.origin, &latest.note, &self.key.verifier())
+            {
+                tracing::error!(
+                    error = %e,
+                    "the newest audit checkpoint was not signed by this node's key and origin; refusing to sign"
+                );
+                return Err(Error::Internal(format!(
+                    "the newest checkpoint (size {}) does not open with this node's audit key and \
+                     origin ({e}); every node of one log needs the same audit-signing.key and audit.origin",
+                    latest.size
+                )));
+            }
             // Never sign a tree that does not extend what was signed before.
             let ours = self.root_at(latest.size).await?;
             if ours != latest.root {

@@ -292,3 +292,31 @@ async fn the_scheduled_check_finds_an_edit_behind_the_servers_back_and_raises_th
     })
     .await;
 }
+
+/// One log, one key: a second node with its own key does not sign beside the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_with_another_signing_key_refuses_to_sign_for_the_log() {
+    use rampart_store::BackendKind;
+    let a = crate::kit::start(BackendKind::Postgres, no_tweak).await;
+    let admin = a.admin().await;
+    let (status, first) = a.get("/api/v1/audit/checkpoint?fresh=true", &admin).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    // The second node's data directory is its own, so it generated another key.
+    let b = crate::kit::start_on(BackendKind::Postgres, a.database_url(), no_tweak).await;
+    a.create_user(Provider::End, "more", USER_PASSWORD, false)
+        .await;
+    let state = &b.server().state;
+    let error = state
+        .audit
+        .checkpoint(state.clock.now(), &state.metrics)
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{error:?}").contains("does not open with this node's audit key"),
+        "{error:?}"
+    );
+    // The first node goes on signing.
+    let (status, second) = a.get("/api/v1/audit/checkpoint?fresh=true", &admin).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert!(second["size"].as_u64() > first["size"].as_u64());
+}
