@@ -109,6 +109,15 @@ pub fn key_hash(name: &str, public_key: &[u8; 32]) -> u32 {
     u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
 }
 
+/// `<name>+<hex8 key hash>+<base64(algorithm ‖ key bytes)>`: the shared shape of signer and
+/// verifier key texts.
+fn key_text(name: &str, hash: u32, key: &[u8; 32]) -> String {
+    let mut bytes = Vec::with_capacity(33);
+    bytes.push(ALG_ED25519);
+    bytes.extend_from_slice(key);
+    format!("{name}+{hash:08x}+{}", STANDARD.encode(&bytes))
+}
+
 /// An Ed25519 signing key with its name. Its `Debug` never shows the secret.
 pub struct SigningKey {
     name: String,
@@ -158,14 +167,9 @@ impl SigningKey {
 
     /// The key text, as Go's `note.GenerateKey` writes it. It holds the secret.
     pub fn to_text(&self) -> String {
-        let mut bytes = Vec::with_capacity(33);
-        bytes.push(ALG_ED25519);
-        bytes.extend_from_slice(self.key.as_bytes());
         format!(
-            "PRIVATE+KEY+{}+{:08x}+{}",
-            self.name,
-            self.hash,
-            STANDARD.encode(&bytes)
+            "PRIVATE+KEY+{}",
+            key_text(&self.name, self.hash, self.key.as_bytes())
         )
     }
 
@@ -247,15 +251,7 @@ impl VerifierKey {
 
     /// The key text.
     pub fn to_text(&self) -> String {
-        let mut bytes = Vec::with_capacity(33);
-        bytes.push(ALG_ED25519);
-        bytes.extend_from_slice(self.key.as_bytes());
-        format!(
-            "{}+{:08x}+{}",
-            self.name,
-            self.hash,
-            STANDARD.encode(&bytes)
-        )
+        key_text(&self.name, self.hash, self.key.as_bytes())
     }
 
     /// The key name.

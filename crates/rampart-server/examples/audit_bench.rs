@@ -354,12 +354,13 @@ async fn main() {
     for _ in 0..2_000 {
         let seq = next() % size + 1;
         let t = Instant::now();
-        let (_, proof, leaf) = log.inclusion_proof(seq, size).await.unwrap();
+        let p = log.inclusion_proof(seq, size).await.unwrap();
         inc.push(t.elapsed());
-        rampart_audit::verify_inclusion(&leaf, seq - 1, size, &proof, &checkpoint.root).unwrap();
+        rampart_audit::verify_inclusion(&p.leaf, seq - 1, size, &p.proof, &checkpoint.root)
+            .unwrap();
         let old = next() % size + 1;
         let t = Instant::now();
-        let (_, proof) = log.consistency_proof(old, size).await.unwrap();
+        let (_, proof, _) = log.consistency_proof(old, size).await.unwrap();
         con.push(t.elapsed());
         assert!(proof.len() <= 64);
     }

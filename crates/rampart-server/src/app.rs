@@ -263,23 +263,10 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
     let mut status = response.status();
     // An end user's request is answered only once its access is committed to the audit
     // log: nothing an end user saw or was refused goes unrecorded.
-    if let Some((id, name, rampart_core::Provider::End)) = context.actor.get() {
-        let ctx = rampart_core::AuditContext {
-            actor_id: Some(*id),
-            actor_name: Some(name.clone()),
-            request_id: Some(context.request_id.clone()),
-            source: context.source.map(|s| s.to_string()),
-            node_id: state.config.node_id.clone(),
-        };
+    if let Some((rampart_core::Provider::End, ctx)) = context.actor.get() {
         let allowed = !matches!(status.as_u16(), 401 | 403);
-        let event = rampart_store::NewEvent::access(
-            &ctx,
-            state.clock.now(),
-            None,
-            &route,
-            &method,
-            allowed,
-        );
+        let event =
+            rampart_store::NewEvent::access(ctx, state.clock.now(), None, &route, &method, allowed);
         if let Err(e) = state.audit.append(event).await {
             tracing::error!(error = %e, "access event not recorded; the response is withheld");
             response = ApiError::from(rampart_core::Error::Unavailable(

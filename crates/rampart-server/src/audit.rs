@@ -35,6 +35,19 @@ const SWEEP: i64 = 65_536;
 /// The key file in the data directory.
 pub const KEY_FILE: &str = "audit-signing.key";
 
+/// An inclusion proof with what it proves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InclusionProof {
+    /// The tree size it is for.
+    pub size: u64,
+    /// The audit path, bottom up.
+    pub proof: Vec<Hash>,
+    /// The event's leaf hash.
+    pub leaf: Hash,
+    /// The root at `size`.
+    pub root: Hash,
+}
+
 /// What the pipeline carries: an event and who waits for its commit.
 type Job = (NewEvent, oneshot::Sender<Result<i64, Error>>);
 
@@ -96,6 +109,15 @@ pub fn load_or_create_key(data_dir: &Path, origin: &str) -> Result<SigningKey, E
             "cannot read the audit signing key {}: {e}",
             path.display()
         ))),
+    }
+}
+
+/// The log's origin: the configured one, else the signing key's name.
+pub fn origin_of(configured: &str, key: &SigningKey) -> String {
+    if configured.is_empty() {
+        key.name().to_owned()
+    } else {
+        configured.to_owned()
     }
 }
 
@@ -270,23 +292,38 @@ impl AuditLog {
         Ok(signed)
     }
 
-    /// The root of the tree at `size` (≤ the current size).
-    pub async fn root_at(&self, size: u64) -> Result<Hash, Error> {
-        let tiles = {
-            let tree = self.tree.lock().await;
-            tree.tiles_for_root(size).map_err(proof_error)?
-        };
+    /// Fetches the tiles `needed` names (each clipped to `size`) in one round, then runs
+    /// `compute` on the tree and those tiles under one lock.
+    async fn with_tiles<T>(
+        &self,
+        size: u64,
+        needed: impl FnOnce(&TreeCache) -> Result<Vec<u64>, rampart_audit::ProofError>,
+        compute: impl FnOnce(
+            &TreeCache,
+            &BTreeMap<u64, Vec<Hash>>,
+        ) -> Result<T, rampart_audit::ProofError>,
+    ) -> Result<T, Error> {
+        let mut tiles = needed(&*self.tree.lock().await).map_err(proof_error)?;
+        tiles.sort_unstable();
+        tiles.dedup();
         let fetched = fetch_tiles(&self.store, &tiles, size).await?;
         let tree = self.tree.lock().await;
-        tree.root_at(size, &fetched).map_err(proof_error)
+        compute(&tree, &fetched).map_err(proof_error)
     }
 
-    /// The inclusion proof of event `seq` in the tree of `size` leaves (`size` 0 = now).
-    pub async fn inclusion_proof(
-        &self,
-        seq: u64,
-        size: u64,
-    ) -> Result<(u64, Vec<Hash>, Hash), Error> {
+    /// The root of the tree at `size` (≤ the current size).
+    pub async fn root_at(&self, size: u64) -> Result<Hash, Error> {
+        self.with_tiles(
+            size,
+            |tree| tree.tiles_for_root(size),
+            |tree, tiles| tree.root_at(size, tiles),
+        )
+        .await
+    }
+
+    /// The inclusion proof of event `seq` in the tree of `size` leaves (`size` 0 = now),
+    /// with the size, the event's leaf hash and the root the proof leads to.
+    pub async fn inclusion_proof(&self, seq: u64, size: u64) -> Result<InclusionProof, Error> {
         let current = self.size_covering(size).await?;
         let size = if size == 0 { current } else { size };
         if seq == 0 || seq > size || size > current {
@@ -296,22 +333,31 @@ impl AuditLog {
             ));
         }
         let index = seq - 1;
-        let tiles = {
-            let tree = self.tree.lock().await;
-            tree.tiles_for_inclusion(index, size).map_err(proof_error)?
-        };
-        let fetched = fetch_tiles(&self.store, &tiles, size).await?;
         let tile = index >> TILE_HEIGHT;
         let within = usize::try_from(index - (tile << TILE_HEIGHT)).unwrap_or(usize::MAX);
-        // The leaf itself: from its fetched tile, or the in-memory last tile, or one read.
-        let known = {
-            let tree = self.tree.lock().await;
-            match fetched.get(&tile) {
-                Some(leaves) => leaves.get(within).copied(),
-                None if tile == tree.complete_tiles() => tree.tail().get(within).copied(),
-                None => None,
-            }
-        };
+        let (proof, root, known) = self
+            .with_tiles(
+                size,
+                |tree| {
+                    let mut tiles = tree.tiles_for_inclusion(index, size)?;
+                    tiles.extend(tree.tiles_for_root(size)?);
+                    Ok(tiles)
+                },
+                |tree, tiles| {
+                    // The leaf itself comes from its fetched tile or the in-memory last tile.
+                    let known = match tiles.get(&tile) {
+                        Some(leaves) => leaves.get(within).copied(),
+                        None if tile == tree.complete_tiles() => tree.tail().get(within).copied(),
+                        None => None,
+                    };
+                    Ok((
+                        tree.inclusion_proof(index, size, tiles)?,
+                        tree.root_at(size, tiles)?,
+                        known,
+                    ))
+                },
+            )
+            .await?;
         let leaf = match known {
             Some(leaf) => leaf,
             None => self
@@ -322,15 +368,21 @@ impl AuditLog {
                 .copied()
                 .ok_or_else(|| Error::Internal(format!("no leaf for event {seq}")))?,
         };
-        let tree = self.tree.lock().await;
-        let proof = tree
-            .inclusion_proof(index, size, &fetched)
-            .map_err(proof_error)?;
-        Ok((size, proof, leaf))
+        Ok(InclusionProof {
+            size,
+            proof,
+            leaf,
+            root,
+        })
     }
 
-    /// The consistency proof between sizes `old` and `new` (`new` 0 = now).
-    pub async fn consistency_proof(&self, old: u64, new: u64) -> Result<(u64, Vec<Hash>), Error> {
+    /// The consistency proof between sizes `old` and `new` (`new` 0 = now), with the new
+    /// size and its root.
+    pub async fn consistency_proof(
+        &self,
+        old: u64,
+        new: u64,
+    ) -> Result<(u64, Vec<Hash>, Hash), Error> {
         let current = self.size_covering(new).await?;
         let new = if new == 0 { current } else { new };
         if old == 0 || old > new || new > current {
@@ -339,16 +391,23 @@ impl AuditLog {
                 format!("sizes must satisfy 1 ≤ from ≤ to ≤ {current}; got from {old}, to {new}"),
             ));
         }
-        let tiles = {
-            let tree = self.tree.lock().await;
-            tree.tiles_for_consistency(old, new).map_err(proof_error)?
-        };
-        let fetched = fetch_tiles(&self.store, &tiles, new).await?;
-        let tree = self.tree.lock().await;
-        let proof = tree
-            .consistency_proof(old, new, &fetched)
-            .map_err(proof_error)?;
-        Ok((new, proof))
+        let (proof, root) = self
+            .with_tiles(
+                new,
+                |tree| {
+                    let mut tiles = tree.tiles_for_consistency(old, new)?;
+                    tiles.extend(tree.tiles_for_root(new)?);
+                    Ok(tiles)
+                },
+                |tree, tiles| {
+                    Ok((
+                        tree.consistency_proof(old, new, tiles)?,
+                        tree.root_at(new, tiles)?,
+                    ))
+                },
+            )
+            .await?;
+        Ok((new, proof, root))
     }
 
     /// Appends an `access` (or any) event through the batched pipeline and waits until it
@@ -628,7 +687,12 @@ impl AuditLog {
             file.sync_all().map_err(fail)?;
         }
         // Read it back and verify it before anything is cleared.
-        let report = verify_file(&partial, self.key.verifier(), Some(self.origin.clone()))?;
+        let report = verify_file_with(
+            &partial,
+            self.key.verifier(),
+            Some(self.origin.clone()),
+            &mut |_| {},
+        )?;
         if !report.is_ok() || report.last_checkpoint_size != Some(size) {
             let _ = std::fs::remove_file(&partial);
             return Err(Error::Internal(format!(
@@ -667,23 +731,18 @@ pub fn verify_file_with(
     origin: Option<String>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<rampart_audit::export::Report, Error> {
-    use std::io::{BufRead as _, Read as _};
+    use std::io::BufRead as _;
     let fail = |e: std::io::Error| Error::Internal(format!("{}: {e}", path.display()));
-    let mut file = std::fs::File::open(path).map_err(fail)?;
-    let mut magic = [0u8; 2];
-    let gz = file.read(&mut magic).map_err(fail)? == 2 && magic == [0x1f, 0x8b];
-    let file = std::fs::File::open(path).map_err(fail)?;
-    let counted = CountingReader {
-        inner: file,
-        read: 0,
-    };
+    let mut file =
+        std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path).map_err(fail)?);
+    let gz = file.fill_buf().map_err(fail)?.starts_with(&[0x1f, 0x8b]);
     let mut reader: Box<dyn std::io::BufRead> = if gz {
         Box::new(std::io::BufReader::with_capacity(
             1 << 20,
-            flate2::read::MultiGzDecoder::new(counted),
+            flate2::read::MultiGzDecoder::new(file),
         ))
     } else {
-        Box::new(std::io::BufReader::with_capacity(1 << 20, counted))
+        Box::new(file)
     };
     let mut verifier = rampart_audit::export::Verifier::new(key, origin);
     let mut line = Vec::with_capacity(1024);
@@ -702,28 +761,6 @@ pub fn verify_file_with(
         }
     }
     Ok(verifier.finish())
-}
-
-fn verify_file(
-    path: &Path,
-    key: rampart_audit::VerifierKey,
-    origin: Option<String>,
-) -> Result<rampart_audit::export::Report, Error> {
-    verify_file_with(path, key, origin, &mut |_| {})
-}
-
-/// Counts the bytes read through it.
-struct CountingReader<R> {
-    inner: R,
-    read: u64,
-}
-
-impl<R: std::io::Read> std::io::Read for CountingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.read += n as u64;
-        Ok(n)
-    }
 }
 
 /// Runs the periodic checkpoint signer and re-verifier until `stop` flips.

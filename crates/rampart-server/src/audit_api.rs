@@ -358,17 +358,16 @@ pub async fn inclusion(
     _reader: AuditReader,
     Query(q): Query<InclusionQuery>,
 ) -> Result<Json<InclusionProofView>, ApiError> {
-    let (size, proof, leaf) = state
+    let p = state
         .audit
         .inclusion_proof(q.seq, q.size.unwrap_or(0))
         .await?;
-    let root = state.audit.root_at(size).await?;
     Ok(Json(InclusionProofView {
         seq: q.seq,
-        size,
-        leaf_hash: to_hex(&leaf),
-        proof: proof.iter().map(to_hex).collect(),
-        root: to_hex(&root),
+        size: p.size,
+        leaf_hash: to_hex(&p.leaf),
+        proof: p.proof.iter().map(to_hex).collect(),
+        root: to_hex(&p.root),
     }))
 }
 
@@ -387,12 +386,11 @@ pub async fn consistency(
     _reader: AuditReader,
     Query(q): Query<ConsistencyQuery>,
 ) -> Result<Json<ConsistencyProofView>, ApiError> {
-    let (to, proof) = state
+    let (to, proof, to_root) = state
         .audit
         .consistency_proof(q.from, q.to.unwrap_or(0))
         .await?;
     let from_root = state.audit.root_at(q.from).await?;
-    let to_root = state.audit.root_at(to).await?;
     Ok(Json(ConsistencyProofView {
         from: q.from,
         to,

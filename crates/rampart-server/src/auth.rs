@@ -12,7 +12,7 @@ use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use rampart_core::{AuditContext, Error, Provider, Session, ThrottleScope, User, UserId, Username};
+use rampart_core::{AuditContext, Error, Provider, Session, ThrottleScope, User, Username};
 use rampart_identity::{ceil_secs, hash_token, SessionToken};
 use rampart_store::NewSession;
 use time::Duration;
@@ -39,9 +39,9 @@ pub struct RequestContext {
     pub source: Option<IpAddr>,
     /// Whether the request came over TLS.
     pub https: bool,
-    /// Filled by [`Authenticated`] with the user it resolved, so the outermost middleware
-    /// can record an end user's access in the `access` audit stream.
-    pub actor: Arc<std::sync::OnceLock<(UserId, String, Provider)>>,
+    /// Filled by [`Authenticated`] with the user's provider and audit context, so the
+    /// outermost middleware can record an end user's access in the `access` audit stream.
+    pub actor: Arc<std::sync::OnceLock<(Provider, AuditContext)>>,
 }
 
 impl RequestContext {
@@ -181,17 +181,17 @@ impl FromRequestParts<AppState> for Authenticated {
             state.store.touch_session(session.id, now).await?;
             state.sessions.touch(&hash, now);
         }
-        let _ = request.actor.set((
-            user.id,
-            format!("{}:{}", user.provider, user.username),
-            user.provider,
-        ));
-        Ok(Authenticated {
+        let auth = Authenticated {
             user,
             session,
             via,
             request,
-        })
+        };
+        let _ = auth
+            .request
+            .actor
+            .set((auth.user.provider, auth.audit(state)));
+        Ok(auth)
     }
 }
 

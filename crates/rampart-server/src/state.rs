@@ -87,11 +87,7 @@ impl AppState {
         );
         let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
         let key = crate::audit::load_or_create_key(&config.data_dir, &config.audit.origin)?;
-        let origin = if config.audit.origin.is_empty() {
-            key.name().to_owned()
-        } else {
-            config.audit.origin.clone()
-        };
+        let origin = crate::audit::origin_of(&config.audit.origin, &key);
         let audit = crate::audit::AuditLog::new(
             store.clone(),
             key,

@@ -175,7 +175,7 @@ fn paths(managers: &[Option<u32>]) -> Vec<Vec<u8>> {
 
 /// Writes the data set as the store would have: users, numbers, trees with paths, seats,
 /// groups, the entity, records and grants.
-async fn fill(conn: &mut Conn, spec: &DatasetSpec) {
+async fn fill(conn: &mut Conn, spec: &DatasetSpec, moves_only: bool) {
     if let Conn::Sqlite(_) = conn {
         // Records arrive in random key order: with SQLite's default 2 MB page cache every
         // insert into the key and owner indexes goes to disk. 1 GB keeps them in memory.
@@ -296,9 +296,7 @@ async fn fill(conn: &mut Conn, spec: &DatasetSpec) {
         "INSERT INTO acl_entities (num, name, public_actions, owner_hierarchy, grants, created_at) VALUES (0, 'sale', 0, 0, {grants_flag}, 0)"
     ))
     .await;
-    // RAMPART_BENCH_MOVES_ONLY=1: the tree, units and groups only, to time the moves on a
-    // quiet machine without the 10 M-record load (a move touches no record).
-    let moves_only = std::env::var_os("RAMPART_BENCH_MOVES_ONLY").is_some();
+    // With `moves_only`, the trees, units and groups only: a move touches no record.
     let t = Instant::now();
     if !moves_only {
         conn.bulk(
@@ -503,7 +501,10 @@ async fn main() {
         spec.grants
     );
     let started = Instant::now();
-    fill(&mut conn, &spec).await;
+    // RAMPART_BENCH_MOVES_ONLY=1 times the moves on a quiet machine without the 10 M-record
+    // load.
+    let moves_only = std::env::var_os("RAMPART_BENCH_MOVES_ONLY").is_some();
+    fill(&mut conn, &spec, moves_only).await;
     println!("bulk load with indexes: {:.1?}", started.elapsed());
 
     let ctx = AuditContext {
@@ -532,7 +533,6 @@ async fn main() {
     let (h, _) = view.hierarchy("reports").unwrap();
     let tree = view.acl.hierarchy(h).unwrap();
 
-    let moves_only = std::env::var_os("RAMPART_BENCH_MOVES_ONLY").is_some();
     if !moves_only {
         println!();
         println!("| user | people below | shape chosen | first page p50 | p99 | other shape p50 | recursive CTE p50 (÷ chosen) | per-user ACL table p50 (÷ chosen) | RLS policy p50 (÷ chosen) | readable rows (count time) |");

@@ -283,6 +283,47 @@ macro_rules! set_last_at {
     }};
 }
 
+/// Numbers, builds and inserts `$events` (a `Vec<NewEvent>`, not empty) inside the open
+/// transaction; evaluates to the last sequence number.
+///
+/// A body includes its number, so bodies and hashes are made once the numbers are taken.
+/// Each chunk's bodies are built while the previous chunk is inserted (the database works on
+/// its own thread or across the network meanwhile). Times are raised to the newest before
+/// them, which the head keeps.
+macro_rules! write_events {
+    ($tx:expr, $events:expr) => {{
+        let events: Vec<$crate::audit::NewEvent> = $events;
+        let n = events.len();
+        let (last, mut floor) = take_seqs!($tx, n);
+        let sqlite = $crate::audit::is_sqlite(&*$tx);
+        let mut seq = last - n as i64 + 1;
+        let mut pending = events.into_iter();
+        let mut build = || -> Result<Vec<$crate::audit::EventRow>, Error> {
+            let mut rows = Vec::with_capacity($crate::audit::INSERT_CHUNK);
+            for e in pending.by_ref().take($crate::audit::INSERT_CHUNK) {
+                let row = $crate::audit::event_row(seq, e, floor)?;
+                floor = row.occurred_at;
+                rows.push(row);
+                seq += 1;
+            }
+            Ok(rows)
+        };
+        let mut current = build()?;
+        while !current.is_empty() {
+            let sql = $crate::audit::insert_sql(current.len(), sqlite);
+            let mut q = sqlx::query(&sql);
+            for r in &current {
+                q = r.bind(q);
+            }
+            let (done, next) = tokio::join!(q.execute(&mut *$tx), async { build() });
+            done.map_err($crate::backend::db)?;
+            current = next?;
+        }
+        set_last_at!($tx, floor);
+        last
+    }};
+}
+
 /// Rows per multi-row `INSERT` (13 values each: well under both backends' bind limits).
 pub(crate) const INSERT_CHUNK: usize = 256;
 
@@ -294,25 +335,30 @@ pub(crate) fn insert_sql(n: usize, sqlite: bool) -> String {
         "INSERT INTO audit_events (seq, stream, occurred_at, actor_id, actor_name, action, \
          target, application, environment, outcome, node_id, body, leaf_hash) VALUES ",
     );
-    for i in 0..n {
-        let b = i * 13;
+    push_values(&mut sql, n, 13, sqlite);
+    sql
+}
+
+/// Appends `rows` value tuples of `cols` placeholders each: `?` on SQLite (see
+/// [`insert_sql`]), `$1, $2, …` on PostgreSQL.
+pub(crate) fn push_values(sql: &mut String, rows: usize, cols: usize, sqlite: bool) {
+    for i in 0..rows {
         if i > 0 {
             sql.push(',');
         }
         sql.push('(');
-        for j in 1..=13 {
+        for j in 1..=cols {
             if j > 1 {
                 sql.push(',');
             }
             if sqlite {
                 sql.push('?');
             } else {
-                let _ = write!(sql, "${}", b + j);
+                let _ = write!(sql, "${}", i * cols + j);
             }
         }
         sql.push(')');
     }
-    sql
 }
 
 /// Which placeholder style a connection takes.
@@ -332,22 +378,6 @@ impl Dialect for sqlx::PgConnection {
 /// Whether `conn` is SQLite.
 pub(crate) fn is_sqlite<C: Dialect + ?Sized>(_: &C) -> bool {
     C::SQLITE
-}
-
-/// Inserts `$rows` (a slice of [`EventRow`]) inside the open transaction.
-macro_rules! insert_rows {
-    ($tx:expr, $rows:expr) => {{
-        let rows: &[$crate::audit::EventRow] = $rows;
-        let sqlite = $crate::audit::is_sqlite(&*$tx);
-        for chunk in rows.chunks($crate::audit::INSERT_CHUNK) {
-            let sql = $crate::audit::insert_sql(chunk.len(), sqlite);
-            let mut q = sqlx::query(&sql);
-            for r in chunk {
-                q = r.bind(q);
-            }
-            q.execute(&mut *$tx).await.map_err($crate::backend::db)?;
-        }
-    }};
 }
 
 impl EventRow {
@@ -397,7 +427,11 @@ macro_rules! append_event {
         .await
         .map_err($crate::backend::db)?;
         let row = $crate::audit::event_row(seq, event, at)?;
-        insert_rows!($tx, std::slice::from_ref(&row));
+        let sql = $crate::audit::insert_sql(1, $crate::audit::is_sqlite(&*$tx));
+        row.bind(sqlx::query(&sql))
+            .execute(&mut *$tx)
+            .await
+            .map_err($crate::backend::db)?;
     }};
 }
 
@@ -521,39 +555,7 @@ impl Store {
         if events.is_empty() {
             return Ok(0);
         }
-        let n = events.len();
-        let last = write_tx!(self, |tx| {
-            let (last, mut floor) = take_seqs!(tx, n);
-            let sqlite = is_sqlite(&*tx);
-            // A body includes its number, so bodies and hashes are made once the numbers are
-            // taken. Each chunk's bodies are built while the previous chunk is inserted (the
-            // database works on its own thread or across the network meanwhile).
-            let mut seq = last - n as i64 + 1;
-            let mut pending = events.into_iter();
-            let mut build = || -> Result<Vec<EventRow>, Error> {
-                let mut rows = Vec::with_capacity(INSERT_CHUNK);
-                for e in pending.by_ref().take(INSERT_CHUNK) {
-                    let row = event_row(seq, e, floor)?;
-                    floor = row.occurred_at;
-                    rows.push(row);
-                    seq += 1;
-                }
-                Ok(rows)
-            };
-            let mut current = build()?;
-            while !current.is_empty() {
-                let sql = insert_sql(current.len(), sqlite);
-                let mut q = sqlx::query(&sql);
-                for r in &current {
-                    q = r.bind(q);
-                }
-                let (done, next) = tokio::join!(q.execute(&mut *tx), async { build() });
-                done.map_err(db)?;
-                current = next?;
-            }
-            set_last_at!(tx, floor);
-            last
-        });
+        let last = write_tx!(self, |tx| write_events!(tx, events));
         Ok(last)
     }
 
@@ -662,16 +664,7 @@ impl Store {
             for chunk in roots.chunks(500).enumerate() {
                 let (c, roots) = chunk;
                 let mut sql = String::from("INSERT INTO audit_tiles (tile, root) VALUES ");
-                for i in 0..roots.len() {
-                    if i > 0 {
-                        sql.push(',');
-                    }
-                    if sqlite {
-                        sql.push_str("(?, ?)");
-                    } else {
-                        let _ = write!(sql, "(${}, ${})", 2 * i + 1, 2 * i + 2);
-                    }
-                }
+                push_values(&mut sql, roots.len(), 2, sqlite);
                 sql.push_str(" ON CONFLICT (tile) DO NOTHING");
                 let mut q = sqlx::query(&sql);
                 for (i, r) in roots.iter().enumerate() {
@@ -717,17 +710,7 @@ impl Store {
                         details: col!(row, "details"),
                     });
                 }
-                let n = events.len();
-                let (last, mut floor) = take_seqs!(tx, n);
-                let first = last - n as i64 + 1;
-                let mut out = Vec::with_capacity(n);
-                for (i, e) in events.into_iter().enumerate() {
-                    let row = event_row(first + i as i64, e, floor)?;
-                    floor = row.occurred_at;
-                    out.push(row);
-                }
-                insert_rows!(tx, &out);
-                set_last_at!(tx, floor);
+                write_events!(tx, events);
                 sqlx::query("DELETE FROM audit_outbox")
                     .execute(&mut *tx)
                     .await

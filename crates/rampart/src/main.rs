@@ -344,13 +344,7 @@ async fn create_it_user(
     inputs.extend(email.as_ref().map(Email::as_str));
     state.check_new_password(&password, &inputs, None).await?;
     let password_hash = state.hash_password(&password).await?;
-    let ctx = AuditContext {
-        actor_name: Some(format!(
-            "cli:{}",
-            std::env::var("USER").unwrap_or_else(|_| "unknown".into())
-        )),
-        ..state.system_context()
-    };
+    let ctx = cli_context(&state);
     let new = NewUser {
         provider: Provider::It,
         username,
@@ -394,13 +388,7 @@ async fn acl_rebuild(loaded: Loaded, entity: Option<&str>) -> anyhow::Result<()>
     let config = loaded.config;
     let store = rampart_server::open_store(&config).await?;
     let state = rampart_server::AppState::new(store.clone(), config, Arc::new(SystemClock))?;
-    let ctx = AuditContext {
-        actor_name: Some(format!(
-            "cli:{}",
-            std::env::var("USER").unwrap_or_else(|_| "unknown".into())
-        )),
-        ..state.system_context()
-    };
+    let ctx = cli_context(&state);
     let started = std::time::Instant::now();
     let bar = progress_bar();
     let mut tick = |phase: &'static str, n: u64| bar.set_message(format!("{phase}: {n}"));
@@ -426,8 +414,20 @@ async fn acl_rebuild(loaded: Loaded, entity: Option<&str>) -> anyhow::Result<()>
     Ok(())
 }
 
-/// The log's signing key from the data directory, refusing to create one.
-fn audit_key(config: &Config) -> anyhow::Result<rampart_audit::SigningKey> {
+/// The audit context of a command run from this terminal: the operating-system user acts.
+fn cli_context(state: &rampart_server::AppState) -> AuditContext {
+    AuditContext {
+        actor_name: Some(format!(
+            "cli:{}",
+            std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+        )),
+        ..state.system_context()
+    }
+}
+
+/// Refuses to go on without the log's signing key: the audit commands must not create one
+/// (only the server's first start does).
+fn require_audit_key(config: &Config) -> anyhow::Result<()> {
     let path = config.data_dir.join(rampart_server::audit::KEY_FILE);
     if !path.exists() {
         bail!(
@@ -435,25 +435,39 @@ fn audit_key(config: &Config) -> anyhow::Result<rampart_audit::SigningKey> {
             path.display()
         );
     }
+    Ok(())
+}
+
+/// The log's signing key from the data directory, refusing to create one.
+fn audit_key(config: &Config) -> anyhow::Result<rampart_audit::SigningKey> {
+    require_audit_key(config)?;
     Ok(rampart_server::audit::load_or_create_key(
         &config.data_dir,
         &config.audit.origin,
     )?)
 }
 
+/// The store and the node's state for an audit command, with the log's tree loaded.
+async fn audit_state(
+    config: Config,
+) -> anyhow::Result<(rampart_store::Store, rampart_server::AppState)> {
+    require_audit_key(&config)?;
+    let store = rampart_server::open_store(&config).await?;
+    let state = rampart_server::AppState::new(store.clone(), config, Arc::new(SystemClock))?;
+    state.audit.load().await?;
+    Ok((store, state))
+}
+
 async fn audit_command(loaded: Loaded, command: &AuditCommand) -> anyhow::Result<()> {
     let config = loaded.config;
     match command {
         AuditCommand::PublicKey => {
-            println!("{}", audit_key(&config)?.verifier_key());
+            let key = audit_key(&config)?;
+            println!("{}", key.verifier_key());
             Ok(())
         }
         AuditCommand::Checkpoint => {
-            audit_key(&config)?;
-            let store = rampart_server::open_store(&config).await?;
-            let state =
-                rampart_server::AppState::new(store.clone(), config, Arc::new(SystemClock))?;
-            state.audit.load().await?;
+            let (store, state) = audit_state(config).await?;
             let c = state
                 .audit
                 .checkpoint(state.clock.now(), &state.metrics)
@@ -472,11 +486,7 @@ async fn audit_command(loaded: Loaded, command: &AuditCommand) -> anyhow::Result
                 bail!("--format must be jsonl or csv, not {format:?}");
             }
             let key = audit_key(&config)?;
-            let origin = if config.audit.origin.is_empty() {
-                key.name().to_owned()
-            } else {
-                config.audit.origin.clone()
-            };
+            let origin = rampart_server::audit::origin_of(&config.audit.origin, &key);
             let store = rampart_server::open_store(&config).await?;
             let size = store.audit_size().await?;
             let from = from.unwrap_or(1);
@@ -492,12 +502,11 @@ async fn audit_command(loaded: Loaded, command: &AuditCommand) -> anyhow::Result
                 None => Box::new(std::io::BufWriter::new(std::io::stdout())),
             };
             let bar = counting_bar(to.saturating_sub(from) + 1, output.is_some());
+            let mut tick = |seq: u64| bar.set_position(seq.saturating_sub(from) + 1);
             if format == "jsonl" {
-                let mut tick = |seq: u64| bar.set_position(seq.saturating_sub(from) + 1);
                 rampart_server::audit::export_jsonl(&store, &origin, from, to, &mut out, &mut tick)
                     .await?;
             } else {
-                let mut tick = |seq: u64| bar.set_position(seq.saturating_sub(from) + 1);
                 rampart_server::audit_api::export_csv(&store, from, to, &mut out, &mut tick)
                     .await?;
             }
@@ -509,21 +518,11 @@ async fn audit_command(loaded: Loaded, command: &AuditCommand) -> anyhow::Result
             older_than_days,
             dir,
         } => {
-            audit_key(&config)?;
             let dir = dir
                 .clone()
                 .unwrap_or_else(|| rampart_server::audit::archive_dir(&config));
-            let store = rampart_server::open_store(&config).await?;
-            let state =
-                rampart_server::AppState::new(store.clone(), config, Arc::new(SystemClock))?;
-            state.audit.load().await?;
-            let ctx = AuditContext {
-                actor_name: Some(format!(
-                    "cli:{}",
-                    std::env::var("USER").unwrap_or_else(|_| "unknown".into())
-                )),
-                ..state.system_context()
-            };
+            let (store, state) = audit_state(config).await?;
+            let ctx = cli_context(&state);
             let now = state.clock.now();
             let cutoff = now - time::Duration::days(i64::from(*older_than_days));
             let report = state
@@ -547,13 +546,7 @@ async fn audit_command(loaded: Loaded, command: &AuditCommand) -> anyhow::Result
             let store = rampart_server::open_store(&config).await?;
             let state =
                 rampart_server::AppState::new(store.clone(), config, Arc::new(SystemClock))?;
-            let ctx = AuditContext {
-                actor_name: Some(format!(
-                    "cli:{}",
-                    std::env::var("USER").unwrap_or_else(|_| "unknown".into())
-                )),
-                ..state.system_context()
-            };
+            let ctx = cli_context(&state);
             store
                 .audit_redact(&ctx, *seq, reason, state.clock.now())
                 .await?;
