@@ -24,7 +24,8 @@ use crate::metrics::Metrics;
 
 /// Tile height of the in-memory tree: level-8 roots are kept (and stored), leaves below are
 /// read from the database when a proof needs them (at most a few tiles of 256).
-pub const TILE_HEIGHT: u32 = 8;
+/// The store keeps each complete tile's root and its 256 leaf hashes.
+pub const TILE_HEIGHT: u32 = rampart_store::AUDIT_TILE_HEIGHT;
 
 /// Leaves read per query when catching up or verifying.
 const CHUNK: u64 = 16_384;
@@ -141,16 +142,21 @@ fn write_private(path: &Path, text: &str) -> Result<(), Error> {
 }
 
 /// Fetches the leaves of `tiles` (tile `t` = leaves `[t·256, (t+1)·256)` clipped to `size`).
-async fn fetch_tiles(
-    store: &Store,
-    tiles: &[u64],
-    size: u64,
-) -> Result<BTreeMap<u64, Vec<Hash>>, Error> {
-    let mut out = BTreeMap::new();
+async fn fetch_tiles(store: &Store, tiles: &[u64]) -> Result<BTreeMap<u64, Vec<Hash>>, Error> {
+    // Tiles are fetched whole (the tree checks each against its root, whatever size the proof
+    // is for): from their stored leaves, one row each, or from the events for a tile stored
+    // before schema 6.
+    let mut out = store.audit_tile_leaves(tiles).await?;
     for &t in tiles {
-        let start = t << TILE_HEIGHT;
-        let end = ((t + 1) << TILE_HEIGHT).min(size);
-        out.insert(t, store.audit_leaves(start, end).await?);
+        if !out.contains_key(&t) {
+            let start = t << TILE_HEIGHT;
+            out.insert(
+                t,
+                store
+                    .audit_leaves(start, start + (1 << TILE_HEIGHT))
+                    .await?,
+            );
+        }
     }
     Ok(out)
 }
@@ -230,16 +236,24 @@ impl AuditLog {
     pub async fn catch_up(&self) -> Result<u64, Error> {
         let mut tree = self.tree.lock().await;
         let size = self.store.audit_size().await?;
-        let tiles_before = tree.complete_tiles();
+        // The leaves of the tile being filled, from its first: when it completes, its root
+        // and leaves are stored together.
+        let mut filling = tree.tail().to_vec();
         while tree.size() < size {
+            let tiles_before = tree.complete_tiles();
             let end = (tree.size() + CHUNK).min(size);
             for leaf in self.store.audit_leaves(tree.size(), end).await? {
                 tree.push(leaf);
+                filling.push(leaf);
             }
-        }
-        let new = tree.completed_tiles_since(tiles_before).to_vec();
-        if !new.is_empty() {
-            self.store.audit_put_tiles(tiles_before, &new).await?;
+            let new = tree.completed_tiles_since(tiles_before);
+            if !new.is_empty() {
+                let whole = new.len() << TILE_HEIGHT;
+                self.store
+                    .audit_put_tiles(tiles_before, new, &filling[..whole])
+                    .await?;
+                filling.drain(..whole);
+            }
         }
         Ok(tree.size())
     }
@@ -292,11 +306,10 @@ impl AuditLog {
         Ok(signed)
     }
 
-    /// Fetches the tiles `needed` names (each clipped to `size`) in one round, then runs
-    /// `compute` on the tree and those tiles under one lock.
+    /// Fetches the tiles `needed` names in one round, then runs `compute` on the tree and
+    /// those tiles under one lock.
     async fn with_tiles<T>(
         &self,
-        size: u64,
         needed: impl FnOnce(&TreeCache) -> Result<Vec<u64>, rampart_audit::ProofError>,
         compute: impl FnOnce(
             &TreeCache,
@@ -306,7 +319,7 @@ impl AuditLog {
         let mut tiles = needed(&*self.tree.lock().await).map_err(proof_error)?;
         tiles.sort_unstable();
         tiles.dedup();
-        let fetched = fetch_tiles(&self.store, &tiles, size).await?;
+        let fetched = fetch_tiles(&self.store, &tiles).await?;
         let tree = self.tree.lock().await;
         compute(&tree, &fetched).map_err(proof_error)
     }
@@ -314,7 +327,6 @@ impl AuditLog {
     /// The root of the tree at `size` (≤ the current size).
     pub async fn root_at(&self, size: u64) -> Result<Hash, Error> {
         self.with_tiles(
-            size,
             |tree| tree.tiles_for_root(size),
             |tree, tiles| tree.root_at(size, tiles),
         )
@@ -337,7 +349,6 @@ impl AuditLog {
         let within = usize::try_from(index - (tile << TILE_HEIGHT)).unwrap_or(usize::MAX);
         let (proof, root, known) = self
             .with_tiles(
-                size,
                 |tree| {
                     let mut tiles = tree.tiles_for_inclusion(index, size)?;
                     tiles.extend(tree.tiles_for_root(size)?);
@@ -393,7 +404,6 @@ impl AuditLog {
         }
         let (proof, root) = self
             .with_tiles(
-                new,
                 |tree| {
                     let mut tiles = tree.tiles_for_consistency(old, new)?;
                     tiles.extend(tree.tiles_for_root(new)?);
@@ -530,6 +540,16 @@ impl AuditLog {
         let mut tile_leaves: Vec<Hash> = Vec::with_capacity(1 << TILE_HEIGHT);
         while after < upto {
             let rows = self.store.audit_raw(after, upto, CHUNK as i64).await?;
+            // The stored leaves of the complete tiles this chunk covers, checked as each
+            // tile is recomputed (proofs are served from them).
+            let stored = match (rows.first(), rows.last()) {
+                (Some((a, ..)), Some((b, ..))) => {
+                    let tiles: Vec<u64> =
+                        ((*a - 1) as u64 >> TILE_HEIGHT..=(*b - 1) as u64 >> TILE_HEIGHT).collect();
+                    self.store.audit_tile_leaves(&tiles).await?
+                }
+                _ => BTreeMap::new(),
+            };
             if rows.is_empty() {
                 return self.alarm(metrics, after + 1, "is missing");
             }
@@ -556,6 +576,14 @@ impl AuditLog {
                     };
                     if cached != Some(root) {
                         return self.alarm(metrics, seq, "changed the tile it belongs to");
+                    }
+                    if stored.get(&tile).is_some_and(|l| *l != tile_leaves) {
+                        let first = i64::try_from(tile << TILE_HEIGHT).unwrap_or(0) + 1;
+                        return self.alarm(
+                            metrics,
+                            first,
+                            &format!("starts tile {tile}, whose stored leaf hashes were changed"),
+                        );
                     }
                     tile_leaves.clear();
                 }

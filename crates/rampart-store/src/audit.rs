@@ -10,6 +10,7 @@
 //! (`body`), its hash is stored beside it (`leaf_hash`) so an erasure can clear the body
 //! and keep the proof.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use rampart_audit::hash::{leaf_hash, Hash};
@@ -19,6 +20,10 @@ use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
 use crate::backend::{db, from_millis, to_millis};
+
+/// Height of the tiles whose roots and leaves `audit_tiles` stores (256 leaves a tile).
+pub const AUDIT_TILE_HEIGHT: u32 = rampart_audit::DEFAULT_TILE_HEIGHT;
+const TILE_HEIGHT: u32 = AUDIT_TILE_HEIGHT;
 use crate::Store;
 
 /// The three audit streams.
@@ -653,27 +658,93 @@ impl Store {
         })
     }
 
-    /// Stores tile roots `first, first + 1, …` (idempotent).
-    pub async fn audit_put_tiles(&self, first: u64, roots: &[Hash]) -> Result<(), Error> {
+    /// Stores tile roots `first, first + 1, …` with each tile's leaf hashes (`leaves` holds
+    /// 256 per root, in order, or is empty when they are not at hand); idempotent.
+    pub async fn audit_put_tiles(
+        &self,
+        first: u64,
+        roots: &[Hash],
+        leaves: &[Hash],
+    ) -> Result<(), Error> {
+        const ROWS: usize = 200;
         if roots.is_empty() {
             return Ok(());
+        }
+        let per = 1usize << TILE_HEIGHT;
+        if !leaves.is_empty() && leaves.len() != roots.len() * per {
+            return Err(Error::Internal(format!(
+                "{} tile roots with {} leaves",
+                roots.len(),
+                leaves.len()
+            )));
         }
         let first = i64::try_from(first).map_err(|_| Error::Internal("tile number".into()))?;
         write_tx!(self, |tx| {
             let sqlite = is_sqlite(&*tx);
-            for chunk in roots.chunks(500).enumerate() {
-                let (c, roots) = chunk;
-                let mut sql = String::from("INSERT INTO audit_tiles (tile, root) VALUES ");
-                push_values(&mut sql, roots.len(), 2, sqlite);
+            for (c, roots) in roots.chunks(ROWS).enumerate() {
+                let mut sql = String::from("INSERT INTO audit_tiles (tile, root, leaves) VALUES ");
+                push_values(&mut sql, roots.len(), 3, sqlite);
                 sql.push_str(" ON CONFLICT (tile) DO NOTHING");
                 let mut q = sqlx::query(&sql);
                 for (i, r) in roots.iter().enumerate() {
-                    q = q.bind(first + (c * 500 + i) as i64).bind(&r[..]);
+                    let n = c * ROWS + i;
+                    let blob = leaves
+                        .get(n * per..(n + 1) * per)
+                        .map(|l| l.iter().flatten().copied().collect::<Vec<u8>>());
+                    q = q.bind(first + n as i64).bind(&r[..]).bind(blob);
                 }
                 q.execute(&mut *tx).await.map_err(db)?;
             }
         });
         Ok(())
+    }
+
+    /// The stored leaf hashes of the complete tiles among `tiles` that have them.
+    pub async fn audit_tile_leaves(
+        &self,
+        tiles: &[u64],
+    ) -> Result<BTreeMap<u64, Vec<Hash>>, Error> {
+        let mut out = BTreeMap::new();
+        if tiles.is_empty() {
+            return Ok(out);
+        }
+        let mut sql = String::from(
+            "SELECT tile, leaves FROM audit_tiles WHERE leaves IS NOT NULL AND tile IN (",
+        );
+        let sqlite = self.kind() == crate::BackendKind::Sqlite;
+        for i in 0..tiles.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            if sqlite {
+                sql.push('?');
+            } else {
+                sql.push_str(&format!("${}", i + 1));
+            }
+        }
+        sql.push(')');
+        let rows: Vec<(i64, Vec<u8>)> = read!(self, |pool| {
+            let mut q = sqlx::query_as(&sql);
+            for t in tiles {
+                q = q.bind(i64::try_from(*t).unwrap_or(i64::MAX));
+            }
+            q.fetch_all(pool).await.map_err(db)
+        })?;
+        for (tile, blob) in rows {
+            if blob.len() != 32 << TILE_HEIGHT {
+                return Err(Error::Internal(format!(
+                    "the stored leaves of tile {tile} are {} bytes, not {}",
+                    blob.len(),
+                    32 << TILE_HEIGHT
+                )));
+            }
+            let leaves = blob
+                .chunks_exact(32)
+                .map(|c| <Hash>::try_from(c).unwrap_or_default())
+                .collect();
+            out.insert(tile as u64, leaves);
+        }
+        Ok(out)
     }
 }
 

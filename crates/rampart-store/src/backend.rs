@@ -176,6 +176,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "audit log",
         include_str!("../migrations/sqlite/0005_audit_log.sql"),
     ),
+    (
+        6,
+        "tile leaves",
+        include_str!("../migrations/sqlite/0006_tile_leaves.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -202,6 +207,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "audit log",
         include_str!("../migrations/postgres/0005_audit_log.sql"),
+    ),
+    (
+        6,
+        "tile leaves",
+        include_str!("../migrations/postgres/0006_tile_leaves.sql"),
     ),
 ];
 

@@ -18,7 +18,7 @@ mod authz;
 mod sessions;
 mod users;
 
-pub use audit::{EventQuery, NewEvent, StoredCheckpoint, StoredEvent, Stream};
+pub use audit::{EventQuery, NewEvent, StoredCheckpoint, StoredEvent, Stream, AUDIT_TILE_HEIGHT};
 pub use authz::{
     AuthzOp, AuthzView, Change, ItScope, ListFilter, NodeRef, PrincipalRef, Progress,
     RebuildReport, RecordRow,
