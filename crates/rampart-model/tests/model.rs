@@ -1,7 +1,12 @@
 //! The module format end to end: the examples parse, every class of error is reported at
 //! its file, line and column with a hint, diffs and breaking changes are what they say.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::type_complexity)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::type_complexity
+)]
 
 use rampart_model::surface::Surface;
 use rampart_model::{diff, parse, ErrorClass, Kind, Module};

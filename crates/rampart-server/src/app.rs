@@ -20,7 +20,7 @@ use crate::auth::{self, RequestContext, SECURE_COOKIE};
 use crate::error::{ApiError, Problem};
 use crate::metrics::{RequestLabels, RouteLabels};
 use crate::state::AppState;
-use crate::{audit_api, authz, it, users};
+use crate::{audit_api, authz, it, lifecycle, users};
 
 /// Facts about the connection a request arrived on, set by the listener.
 #[derive(Debug, Clone, Copy)]
@@ -122,6 +122,16 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(authz::grants))
         .routes(routes!(it::write))
         .routes(routes!(it::level_of))
+        .routes(routes!(lifecycle::publish, lifecycle::versions))
+        .routes(routes!(lifecycle::version, lifecycle::delete_version))
+        .routes(routes!(lifecycle::surface))
+        .routes(routes!(lifecycle::diff))
+        .routes(routes!(lifecycle::model_schema))
+        .routes(routes!(lifecycle::list_environments))
+        .routes(routes!(lifecycle::running))
+        .routes(routes!(lifecycle::deploy, lifecycle::history))
+        .routes(routes!(lifecycle::stage))
+        .routes(routes!(lifecycle::rollback))
         .routes(routes!(audit_api::events))
         .routes(routes!(audit_api::checkpoint))
         .routes(routes!(audit_api::inclusion))

@@ -148,10 +148,9 @@ async fn fetch_tiles(store: &Store, tiles: &[u64]) -> Result<BTreeMap<u64, Vec<H
     // before schema 6.
     let mut out = store.audit_tile_leaves(tiles).await?;
     for &t in tiles {
-        if !out.contains_key(&t) {
+        if let std::collections::btree_map::Entry::Vacant(slot) = out.entry(t) {
             let start = t << TILE_HEIGHT;
-            out.insert(
-                t,
+            slot.insert(
                 store
                     .audit_leaves(start, start + (1 << TILE_HEIGHT))
                     .await?,

@@ -44,6 +44,12 @@ pub struct Problem {
     /// Seconds to wait (`login-throttled`), as in the `Retry-After` header.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// Every error in a module's source (`invalid-module`), each at its line and column.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<rampart_model::Diagnostic>>,
+    /// The deployed modules a change would break (`breaking-change`, `deployment-refused`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub breaking: Option<Vec<crate::api::BreakingChange>>,
 }
 
 impl Problem {
@@ -59,6 +65,8 @@ impl Problem {
             field: None,
             rule: None,
             retry_after: None,
+            errors: None,
+            breaking: None,
         }
     }
 

@@ -14,6 +14,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod it;
+pub mod lifecycle;
 pub mod metrics;
 pub mod serve;
 pub mod sessions;

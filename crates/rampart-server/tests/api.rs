@@ -8,6 +8,8 @@ mod kit;
 mod audit;
 #[path = "api/authz.rs"]
 mod authz;
+#[path = "api/lifecycle.rs"]
+mod lifecycle;
 
 use kit::{no_tweak, on_both, problem, problem_type, start, Node, USER_PASSWORD};
 use rampart_core::Provider;

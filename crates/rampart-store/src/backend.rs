@@ -181,6 +181,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "tile leaves",
         include_str!("../migrations/sqlite/0006_tile_leaves.sql"),
     ),
+    (
+        7,
+        "module versions",
+        include_str!("../migrations/sqlite/0007_module_versions.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -212,6 +217,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         6,
         "tile leaves",
         include_str!("../migrations/postgres/0006_tile_leaves.sql"),
+    ),
+    (
+        7,
+        "module versions",
+        include_str!("../migrations/postgres/0007_module_versions.sql"),
     ),
 ];
 

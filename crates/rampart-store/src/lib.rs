@@ -16,6 +16,7 @@ mod audit;
 mod authz;
 #[macro_use]
 mod sessions;
+mod modules;
 mod users;
 
 pub use audit::{EventQuery, NewEvent, StoredCheckpoint, StoredEvent, Stream, AUDIT_TILE_HEIGHT};
@@ -24,6 +25,10 @@ pub use authz::{
     RebuildReport, RecordRow,
 };
 pub use backend::{BackendKind, Store};
+pub use modules::{
+    DeployKind, DeploymentInfo, NewDeployment, NewVersion, Published, Running, StoredVersion,
+    VersionInfo,
+};
 pub use sessions::NewSession;
 pub use users::{LoginFailure, NewUser, UserPatch, UserQuery};
 

@@ -203,6 +203,12 @@ impl Node {
         self.json(Method::GET, path, token, None).await
     }
 
+    /// DELETEs with a token and returns status and body.
+    #[allow(dead_code)] // not every test binary deletes
+    pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.json(Method::DELETE, path, token, None).await
+    }
+
     async fn json(
         &self,
         method: Method,

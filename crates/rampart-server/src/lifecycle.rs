@@ -1,0 +1,1236 @@
+//! `/api/v1/modules` and `/api/v1/environments`: the module lifecycle under IT permissions.
+//!
+//! | operation | level needed | where |
+//! |---|---|---|
+//! | see a module's public surface, list its versions | `reference` | authoring environment |
+//! | read a version's source, diff two versions | `open` | authoring environment |
+//! | publish a version, delete one that runs nowhere | `change` | authoring environment |
+//! | publish a change that breaks deployed dependants | `full` | authoring environment |
+//! | use another module's public elements | `reference` on it | authoring environment |
+//! | deploy, stage into, roll back | `deploy` | the target environment |
+//!
+//! The authoring environment is the first of the promotion order (`development` by
+//! default): versions are written there, then deployed and staged onward. Platform
+//! administrators hold `full` everywhere; end users hold nothing.
+//!
+//! Deployment checks the environment as it would be afterwards: every module deployed or
+//! depending on one deployed must find each module it depends on running there, with each
+//! public element it uses still present and compatible; otherwise nothing is applied. In
+//! the last environment of the order (production) the author of a version may not deploy it
+//! (separation of duties).
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use rampart_authz::it::{AppId, EnvId, ItUserId, Level, ModuleId};
+use rampart_core::{Error, Provider};
+use rampart_model::format::Dependency;
+use rampart_model::{Kind, Module, Surface};
+use rampart_store::{
+    AuthzOp, DeployKind, DeploymentInfo, NewDeployment, NewVersion, Published, Running,
+    StoredVersion, VersionInfo,
+};
+
+use crate::api::{
+    BreakingChange, DeployItem, DeployRequest, DeployResponse, DeploymentWire, DiffQuery,
+    EnvironmentWire, HistoryQuery, PlannedChange, PublishRequest, PublishResponse, RollbackRequest,
+    RunningWire, StageRequest, SurfaceQuery, VersionSourceResponse, VersionWire,
+};
+use crate::auth::Authenticated;
+use crate::error::{ApiError, Json, Problem};
+use crate::state::AppState;
+
+/// What a permission is checked on.
+enum On<'a> {
+    /// A registered module.
+    Module(&'a str),
+    /// A module not registered yet, by its application.
+    NewModule(&'a str),
+}
+
+/// The caller's IT level on `on` in `environment`.
+async fn level(
+    state: &AppState,
+    auth: &Authenticated,
+    on: On<'_>,
+    environment: EnvId,
+) -> Result<Level, Error> {
+    if auth.user.is_admin {
+        return Ok(Level::Full);
+    }
+    if auth.user.provider != Provider::It {
+        return Ok(Level::None);
+    }
+    // A user the index has no number for holds only their default roles.
+    let defaults = state.store.it_roles_of(auth.user.id).await?;
+    let view = state.authz.view();
+    if let Some(num) = view.user_num(auth.user.id) {
+        let user = ItUserId(num);
+        return Ok(match on {
+            On::Module(name) => match view.module(name) {
+                Some(m) => view.it.effective_level(user, ModuleId(m), environment),
+                None => Level::None,
+            },
+            On::NewModule(app) => match view.app(app) {
+                Some(a) => {
+                    view.it
+                        .application_level(user, AppId(a.0), environment)
+                        .level
+                }
+                None => Level::None,
+            },
+        });
+    }
+    Ok(defaults
+        .iter()
+        .filter_map(|name| view.it.role(name))
+        .filter_map(|r| {
+            view.it
+                .roles()
+                .get(usize::from(r.0))?
+                .levels
+                .get(usize::from(environment.0))
+                .copied()
+        })
+        .max()
+        .unwrap_or(Level::None))
+}
+
+/// Refuses unless the caller holds at least `needed` on `module` in `environment`.
+async fn require(
+    state: &AppState,
+    auth: &Authenticated,
+    on: On<'_>,
+    environment: EnvId,
+    needed: Level,
+    what: &str,
+) -> Result<(), Error> {
+    let (name, kind) = match &on {
+        On::Module(m) => (m.to_string(), "module"),
+        On::NewModule(a) => (a.to_string(), "application"),
+    };
+    let held = level(state, auth, on, environment).await?;
+    if held >= needed {
+        return Ok(());
+    }
+    let env = state
+        .authz
+        .view()
+        .it
+        .environments()
+        .get(usize::from(environment.0))
+        .cloned()
+        .unwrap_or_default();
+    Err(Error::Forbidden(format!(
+        "{what} needs `{needed}` on {kind} `{name}` in {env}; you hold `{held}`"
+    )))
+}
+
+fn environments(state: &AppState) -> Vec<String> {
+    state.authz.view().it.environments().to_vec()
+}
+
+/// The authoring environment: the first of the order.
+fn authoring(state: &AppState) -> EnvId {
+    let _ = state;
+    EnvId(0)
+}
+
+fn environment(state: &AppState, name: &str) -> Result<EnvId, Error> {
+    state.authz.view().it.environment(name).ok_or_else(|| {
+        Error::invalid(
+            "environment",
+            format!(
+                "no environment `{name}` (environments, in promotion order: {})",
+                environments(state).join(", ")
+            ),
+        )
+    })
+}
+
+/// Separation of duties applies in the last environment of the order.
+fn separation_of_duties(state: &AppState, env: EnvId) -> bool {
+    let n = state.authz.view().it.environments().len();
+    n > 1 && usize::from(env.0) == n - 1
+}
+
+fn wire(v: VersionInfo) -> VersionWire {
+    VersionWire {
+        module: v.module,
+        version: v.number,
+        digest: v.digest,
+        author_id: v.author_id,
+        author: v.author_name,
+        message: v.message,
+        created_at: v.created_at,
+        deployed_in: v.deployed_in,
+    }
+}
+
+fn deployment_wire(d: DeploymentInfo) -> DeploymentWire {
+    DeploymentWire {
+        id: d.id,
+        environment: d.environment,
+        module: d.module,
+        version: d.number,
+        previous: d.previous,
+        kind: d.kind,
+        from: d.source_env,
+        actor: d.actor_name,
+        created_at: d.created_at,
+    }
+}
+
+fn surface_of(json: &str) -> Result<Surface, Error> {
+    serde_json::from_str(json).map_err(|e| Error::Internal(format!("stored surface: {e}")))
+}
+
+fn uses_of(json: &str) -> Result<Vec<Dependency>, Error> {
+    serde_json::from_str(json).map_err(|e| Error::Internal(format!("stored dependencies: {e}")))
+}
+
+fn model_of(json: &str) -> Result<Module, Error> {
+    serde_json::from_str(json).map_err(|e| Error::Internal(format!("stored model: {e}")))
+}
+
+const KINDS: [Kind; 5] = [
+    Kind::Role,
+    Kind::Entity,
+    Kind::Query,
+    Kind::Screen,
+    Kind::Action,
+];
+
+fn used(d: &Dependency, kind: Kind) -> &[String] {
+    match kind {
+        Kind::Role => &d.roles,
+        Kind::Entity => &d.entities,
+        Kind::Query => &d.queries,
+        Kind::Screen => &d.screens,
+        Kind::Action => &d.actions,
+    }
+}
+
+fn version_param(raw: &str) -> Result<i64, Error> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| Error::invalid("version", "a version number: 1, 2, 3…"))
+}
+
+async fn version_or_404(
+    state: &AppState,
+    module: &str,
+    number: Option<i64>,
+) -> Result<StoredVersion, Error> {
+    state
+        .store
+        .module_version(module, number)
+        .await?
+        .ok_or(Error::NotFound {
+            what: "module version",
+        })
+}
+
+/// A module name the caller may not know exists gets the same answer as one that does not.
+fn known_module(state: &AppState, name: &str) -> Result<(), Error> {
+    match state.authz.view().module(name) {
+        Some(_) => Ok(()),
+        None => Err(Error::NotFound { what: "module" }),
+    }
+}
+
+/// Publish a version of a module.
+#[utoipa::path(
+    post, path = "/api/v1/modules/{name}/versions", tag = "modules",
+    params(("name" = String, Path, description = "The module")),
+    request_body = PublishRequest,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 201, description = "Published", body = PublishResponse),
+        (status = 200, description = "The same source was already published; nothing written", body = PublishResponse),
+        (status = 403, description = "The caller lacks `change` (or `reference` on a dependency, or `full` to force)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "It breaks deployed modules (`breaking-change`), or another version came first", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The source has errors, each with its line and column (`invalid-module`)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn publish(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(name): Path<String>,
+    Json(req): Json<PublishRequest>,
+) -> Result<(StatusCode, Json<PublishResponse>), ApiError> {
+    if req.message.trim().is_empty() || req.message.chars().count() > 2000 {
+        return Err(Error::invalid(
+            "message",
+            "say what changed and why, in 1 to 2,000 characters",
+        )
+        .into());
+    }
+    if req.parent.is_some_and(|p| p < 0) {
+        return Err(Error::invalid("parent", "a version number, or 0 for the first").into());
+    }
+    let module = rampart_model::parse(&format!("{name} (request body `source`)"), &req.source)
+        .map_err(|d| {
+            let mut p = Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-module",
+                "Invalid module",
+                format!(
+                    "the module has {} error(s); the first: {}",
+                    d.0.len(),
+                    d.0[0]
+                ),
+            );
+            p.field = Some("source".into());
+            p.errors = Some(d.0);
+            ApiError::from(p)
+        })?;
+    if module.module != name {
+        return Err(Error::invalid(
+            "source",
+            format!(
+                "the source declares module `{}`, but the path names `{name}`",
+                module.module
+            ),
+        )
+        .into());
+    }
+    state.authz.fresh(None).await?;
+    let dev = authoring(&state);
+    let registered_app = {
+        let view = state.authz.view();
+        view.module(&name).map(|m| {
+            view.it
+                .module_app(ModuleId(m))
+                .and_then(|a| view.app_name(rampart_authz::roles::AppNum(a.0)))
+                .unwrap_or_default()
+                .to_owned()
+        })
+    };
+    match &registered_app {
+        Some(app) if *app != module.application => {
+            return Err(Error::invalid(
+                "source",
+                format!(
+                    "module `{name}` belongs to application `{app}`, not `{}`",
+                    module.application
+                ),
+            )
+            .into());
+        }
+        Some(_) => {
+            require(
+                &state,
+                &auth,
+                On::Module(&name),
+                dev,
+                Level::Change,
+                "publishing",
+            )
+            .await?
+        }
+        None => {
+            if state.authz.view().app(&module.application).is_none() {
+                return Err(Error::invalid(
+                    "source",
+                    format!("no application named `{}`", module.application),
+                )
+                .into());
+            }
+            require(
+                &state,
+                &auth,
+                On::NewModule(&module.application),
+                dev,
+                Level::Change,
+                "publishing a new module",
+            )
+            .await?;
+        }
+    }
+    // Each dependency: registered, published, the caller may reference it, and every element
+    // used is public in its newest version.
+    let mut missing = Vec::new();
+    for d in &module.dependencies {
+        if state.authz.view().module(&d.module).is_none() {
+            return Err(Error::invalid(
+                "source",
+                format!("depends on module `{}`, which does not exist", d.module),
+            )
+            .into());
+        }
+        require(
+            &state,
+            &auth,
+            On::Module(&d.module),
+            dev,
+            Level::Reference,
+            "using another module's elements",
+        )
+        .await?;
+        let Some(latest) = state.store.module_version(&d.module, None).await? else {
+            return Err(Error::invalid(
+                "source",
+                format!(
+                    "depends on module `{}`, which has no published version",
+                    d.module
+                ),
+            )
+            .into());
+        };
+        let surface = surface_of(&latest.surface)?;
+        for kind in KINDS {
+            for element in used(d, kind) {
+                if !surface.has(kind, element) {
+                    missing.push(format!("{} `{element}` of `{}`", kind.plural(), d.module));
+                }
+            }
+        }
+    }
+    if !missing.is_empty() {
+        return Err(Error::invalid(
+            "source",
+            format!(
+                "these are not public elements of the newest versions: {}",
+                missing.join(", ")
+            ),
+        )
+        .into());
+    }
+    let surface = Surface::of(&module);
+    let running = state.store.running().await?;
+    let breaking = breaks_of_new_surface(&running, &name, &surface)?;
+    if !breaking.is_empty() {
+        if !req.force {
+            let mut p = Problem::new(
+                StatusCode::CONFLICT,
+                "breaking-change",
+                "Breaking change",
+                format!(
+                    "this version breaks {} deployed module(s): {}; publish with `force` (needs `full` on `{name}`) or keep the elements compatible",
+                    breaking.len(),
+                    summary(&breaking)
+                ),
+            );
+            p.breaking = Some(breaking);
+            return Err(p.into());
+        }
+        require(
+            &state,
+            &auth,
+            On::Module(&name),
+            dev,
+            Level::Full,
+            "forcing a breaking change",
+        )
+        .await?;
+    }
+    let ctx = auth.audit(&state);
+    let now = state.clock.now();
+    if registered_app.is_none() {
+        let revision = state
+            .store
+            .authz_write(
+                &ctx,
+                now,
+                &[AuthzOp::RegisterModule {
+                    name: name.clone(),
+                    app: module.application.clone(),
+                }],
+            )
+            .await?;
+        state.authz.after_write(revision).await?;
+    }
+    let json = |v: &dyn erased::Json| v.to_json();
+    let published = state
+        .store
+        .publish_version(
+            &ctx,
+            now,
+            NewVersion {
+                module: name.clone(),
+                digest: rampart_model::digest(&req.source),
+                source: req.source,
+                model: json(&module),
+                surface: json(&surface),
+                uses: json(&module.dependencies),
+                message: req.message,
+                parent: req.parent,
+                forced: breaking
+                    .iter()
+                    .map(|b| {
+                        format!(
+                            "{} {} in {}: {} {} ({})",
+                            b.module, b.version, b.environment, b.kind, b.element, b.reason
+                        )
+                    })
+                    .collect(),
+            },
+        )
+        .await?;
+    let (status, info, created) = match published {
+        Published::Created(v) => (StatusCode::CREATED, v, true),
+        Published::Unchanged(v) => (StatusCode::OK, v, false),
+    };
+    Ok((
+        status,
+        Json(PublishResponse {
+            version: wire(info),
+            created,
+            forced: if created { breaking } else { Vec::new() },
+        }),
+    ))
+}
+
+/// Serialising the stored forms without naming each type.
+mod erased {
+    pub trait Json {
+        fn to_json(&self) -> String;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn to_json(&self) -> String {
+            serde_json::to_string(self).unwrap_or_default()
+        }
+    }
+}
+
+fn summary(b: &[BreakingChange]) -> String {
+    b.iter()
+        .take(5)
+        .map(|b| {
+            format!(
+                "`{}` {} in {} uses {} `{}` ({})",
+                b.module, b.version, b.environment, b.kind, b.element, b.reason
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The deployed dependants of `module` that its `new` surface would break, per environment,
+/// judged against the surface of the version of `module` running there.
+fn breaks_of_new_surface(
+    running: &[Running],
+    module: &str,
+    new: &Surface,
+) -> Result<Vec<BreakingChange>, Error> {
+    let mut out = Vec::new();
+    for current in running.iter().filter(|r| r.module == module) {
+        let old = surface_of(&current.surface)?;
+        for dependant in running
+            .iter()
+            .filter(|r| r.environment == current.environment)
+        {
+            for d in uses_of(&dependant.uses)?
+                .iter()
+                .filter(|d| d.module == module)
+            {
+                for kind in KINDS {
+                    for (element, reason) in old.breaks(new, kind, used(d, kind)) {
+                        out.push(BreakingChange {
+                            module: dependant.module.clone(),
+                            version: dependant.number,
+                            environment: dependant.environment.clone(),
+                            depends_on: module.to_owned(),
+                            kind: kind.plural().to_owned(),
+                            element,
+                            reason,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The versions of a module, newest first.
+#[utoipa::path(
+    get, path = "/api/v1/modules/{name}/versions", tag = "modules",
+    params(("name" = String, Path, description = "The module")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Versions, newest first, with where each runs", body = [VersionWire]),
+        (status = 403, description = "The caller lacks `reference`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such module", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn versions(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(name): Path<String>,
+) -> Result<Json<Vec<VersionWire>>, ApiError> {
+    state.authz.fresh(None).await?;
+    known_module(&state, &name)?;
+    require(
+        &state,
+        &auth,
+        On::Module(&name),
+        authoring(&state),
+        Level::Reference,
+        "listing versions",
+    )
+    .await?;
+    let list = state.store.module_versions(&name).await?;
+    Ok(Json(list.into_iter().map(wire).collect()))
+}
+
+/// One version with its source.
+#[utoipa::path(
+    get, path = "/api/v1/modules/{name}/versions/{version}", tag = "modules",
+    params(("name" = String, Path, description = "The module"), ("version" = i64, Path, description = "The version number")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The version and its source", body = VersionSourceResponse),
+        (status = 403, description = "The caller lacks `open`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such module or version", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn version(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path((name, number)): Path<(String, String)>,
+) -> Result<Json<VersionSourceResponse>, ApiError> {
+    let number = version_param(&number)?;
+    state.authz.fresh(None).await?;
+    known_module(&state, &name)?;
+    require(
+        &state,
+        &auth,
+        On::Module(&name),
+        authoring(&state),
+        Level::Open,
+        "reading the source",
+    )
+    .await?;
+    let v = version_or_404(&state, &name, Some(number)).await?;
+    Ok(Json(VersionSourceResponse {
+        version: wire(v.info),
+        source: v.source,
+    }))
+}
+
+/// Delete a version that runs nowhere.
+#[utoipa::path(
+    delete, path = "/api/v1/modules/{name}/versions/{version}", tag = "modules",
+    params(("name" = String, Path, description = "The module"), ("version" = i64, Path, description = "The version number")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "The caller lacks `change`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such module or version", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The version is deployed somewhere", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete_version(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path((name, number)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let number = version_param(&number)?;
+    state.authz.fresh(None).await?;
+    known_module(&state, &name)?;
+    require(
+        &state,
+        &auth,
+        On::Module(&name),
+        authoring(&state),
+        Level::Change,
+        "deleting a version",
+    )
+    .await?;
+    state
+        .store
+        .delete_version(&auth.audit(&state), state.clock.now(), &name, number)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The public surface of a version: what `reference` shows.
+#[utoipa::path(
+    get, path = "/api/v1/modules/{name}/surface", tag = "modules",
+    params(("name" = String, Path, description = "The module"), SurfaceQuery),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Public elements: names, signatures, descriptions; never the source", body = rampart_model::Surface),
+        (status = 403, description = "The caller lacks `reference`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such module or version", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn surface(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(name): Path<String>,
+    Query(q): Query<SurfaceQuery>,
+) -> Result<Json<Surface>, ApiError> {
+    state.authz.fresh(None).await?;
+    known_module(&state, &name)?;
+    require(
+        &state,
+        &auth,
+        On::Module(&name),
+        authoring(&state),
+        Level::Reference,
+        "seeing public elements",
+    )
+    .await?;
+    let v = version_or_404(&state, &name, q.version).await?;
+    Ok(Json(surface_of(&v.surface)?))
+}
+
+/// The structured and line diff between two versions.
+#[utoipa::path(
+    get, path = "/api/v1/modules/{name}/diff", tag = "modules",
+    params(("name" = String, Path, description = "The module"), DiffQuery),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "What changed", body = rampart_model::ModuleDiff),
+        (status = 403, description = "The caller lacks `open`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such module or version", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn diff(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(name): Path<String>,
+    Query(q): Query<DiffQuery>,
+) -> Result<Json<rampart_model::ModuleDiff>, ApiError> {
+    state.authz.fresh(None).await?;
+    known_module(&state, &name)?;
+    require(
+        &state,
+        &auth,
+        On::Module(&name),
+        authoring(&state),
+        Level::Open,
+        "reading a diff",
+    )
+    .await?;
+    let old = version_or_404(&state, &name, Some(q.from)).await?;
+    let new = version_or_404(&state, &name, Some(q.to)).await?;
+    let d = rampart_model::diff(
+        &model_of(&old.model)?,
+        &model_of(&new.model)?,
+        (&format!("{name} v{}", q.from), &old.source),
+        (&format!("{name} v{}", q.to), &new.source),
+    );
+    Ok(Json(d))
+}
+
+/// The environments in promotion order.
+#[utoipa::path(
+    get, path = "/api/v1/environments", tag = "environments",
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, description = "Environments, in promotion order", body = [EnvironmentWire]))
+)]
+pub async fn list_environments(
+    State(state): State<AppState>,
+    _auth: Authenticated,
+) -> Result<Json<Vec<EnvironmentWire>>, ApiError> {
+    let names = environments(&state);
+    Ok(Json(
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| EnvironmentWire {
+                name: name.clone(),
+                position: i,
+                separation_of_duties: separation_of_duties(&state, EnvId(i as u16)),
+            })
+            .collect(),
+    ))
+}
+
+/// What runs in an environment.
+#[utoipa::path(
+    get, path = "/api/v1/environments/{env}/modules", tag = "environments",
+    params(("env" = String, Path, description = "The environment")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Modules and the versions running", body = [RunningWire]),
+        (status = 422, description = "No such environment", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn running(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(env): Path<String>,
+) -> Result<Json<Vec<RunningWire>>, ApiError> {
+    let env_id = environment(&state, &env)?;
+    let mut out = Vec::new();
+    for r in state
+        .store
+        .running()
+        .await?
+        .into_iter()
+        .filter(|r| r.environment == env)
+    {
+        if level(&state, &auth, On::Module(&r.module), env_id).await? >= Level::Reference {
+            out.push(RunningWire {
+                module: r.module,
+                version: r.number,
+            });
+        }
+    }
+    Ok(Json(out))
+}
+
+/// The deployment history of an environment, newest first.
+#[utoipa::path(
+    get, path = "/api/v1/environments/{env}/deployments", tag = "environments",
+    params(("env" = String, Path, description = "The environment"), HistoryQuery),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Deployments, newest first (modules the caller may reference)", body = [DeploymentWire]),
+        (status = 422, description = "No such environment, or a bad limit", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn history(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(env): Path<String>,
+    Query(q): Query<HistoryQuery>,
+) -> Result<Json<Vec<DeploymentWire>>, ApiError> {
+    let env_id = environment(&state, &env)?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(Error::invalid("limit", "1 to 1,000").into());
+    }
+    if let Some(m) = &q.module {
+        known_module(&state, m)?;
+    }
+    let mut out = Vec::new();
+    for d in state
+        .store
+        .deployments(&env, q.module.as_deref(), limit)
+        .await?
+    {
+        if level(&state, &auth, On::Module(&d.module), env_id).await? >= Level::Reference {
+            out.push(deployment_wire(d));
+        }
+    }
+    Ok(Json(out))
+}
+
+/// A module to put at a version in the target environment.
+struct Step {
+    module: String,
+    to: i64,
+    expected: Option<i64>,
+}
+
+/// Checks and (unless `dry_run`) applies `steps` to `env` together: permissions, separation
+/// of duties, dependencies of the environment as it would be afterwards.
+async fn apply(
+    state: &AppState,
+    auth: &Authenticated,
+    env: &str,
+    steps: Vec<Step>,
+    kind: DeployKind,
+    source_env: Option<&str>,
+    dry_run: bool,
+) -> Result<DeployResponse, ApiError> {
+    let env_id = environment(state, env)?;
+    state.authz.fresh(None).await?;
+    let running = state.store.running().await?;
+    let now_in_env: HashMap<&str, &Running> = running
+        .iter()
+        .filter(|r| r.environment == env)
+        .map(|r| (r.module.as_str(), r))
+        .collect();
+    let mut versions: HashMap<String, StoredVersion> = HashMap::new();
+    let mut changes = Vec::new();
+    let mut items = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for s in steps {
+        if !seen.insert(s.module.clone()) {
+            return Err(
+                Error::invalid("modules", format!("`{}` is listed twice", s.module)).into(),
+            );
+        }
+        known_module(state, &s.module)?;
+        require(
+            state,
+            auth,
+            On::Module(&s.module),
+            env_id,
+            Level::Deploy,
+            "deploying",
+        )
+        .await?;
+        let v = state
+            .store
+            .module_version(&s.module, Some(s.to))
+            .await?
+            .ok_or_else(|| {
+                Error::invalid(
+                    "version",
+                    format!("module `{}` has no version {}", s.module, s.to),
+                )
+            })?;
+        let current = now_in_env.get(s.module.as_str()).map(|r| r.number);
+        let expected = match s.expected {
+            Some(0) => None,
+            Some(n) => Some(n),
+            None => current,
+        };
+        if expected != current {
+            return Err(Error::Conflict(format!(
+                "`{}` in {env} runs {} now, not {} as the plan expected; review and try again",
+                s.module,
+                current.map_or("nothing".to_owned(), |n| format!("version {n}")),
+                expected.map_or("nothing".to_owned(), |n| format!("version {n}")),
+            ))
+            .into());
+        }
+        if current == Some(s.to) {
+            continue;
+        }
+        if separation_of_duties(state, env_id) && v.info.author_id == auth.user.id.to_string() {
+            return Err(Error::Forbidden(format!(
+                "separation of duties in {env}: you published version {} of `{}`; someone else must deploy it",
+                s.to, s.module
+            ))
+            .into());
+        }
+        let open = level(state, auth, On::Module(&s.module), env_id).await? >= Level::Open;
+        let structural = match (open, current) {
+            (true, Some(n)) => {
+                let old = version_or_404(state, &s.module, Some(n)).await?;
+                let d = rampart_model::diff(
+                    &model_of(&old.model)?,
+                    &model_of(&v.model)?,
+                    ("", ""),
+                    ("", ""),
+                );
+                Some(serde_json::to_value(&d.elements).unwrap_or_default())
+            }
+            (true, None) => Some(serde_json::json!({})),
+            (false, _) => None,
+        };
+        changes.push(PlannedChange {
+            module: s.module.clone(),
+            from: current,
+            to: s.to,
+            changes: structural,
+        });
+        items.push(NewDeployment {
+            environment: env.to_owned(),
+            module: s.module.clone(),
+            number: s.to,
+            expected,
+            kind,
+            source_env: source_env.map(str::to_owned),
+        });
+        versions.insert(s.module, v);
+    }
+    // The environment as it would be: every module touched, and every module depending on
+    // one touched, must find what it uses.
+    let mut after: BTreeMap<String, (i64, Surface, Vec<Dependency>)> = BTreeMap::new();
+    for r in now_in_env.values() {
+        after.insert(
+            r.module.clone(),
+            (r.number, surface_of(&r.surface)?, uses_of(&r.uses)?),
+        );
+    }
+    for (m, v) in &versions {
+        after.insert(
+            m.clone(),
+            (v.info.number, surface_of(&v.surface)?, uses_of(&v.uses)?),
+        );
+    }
+    let mut refused = Vec::new();
+    for (m, (number, _, uses)) in &after {
+        for d in uses {
+            let touched = versions.contains_key(m) || versions.contains_key(&d.module);
+            if !touched {
+                continue;
+            }
+            let Some((_, dep_surface, _)) = after.get(&d.module) else {
+                refused.push(BreakingChange {
+                    module: m.clone(),
+                    version: *number,
+                    environment: env.to_owned(),
+                    depends_on: d.module.clone(),
+                    kind: "module".into(),
+                    element: d.module.clone(),
+                    reason: format!("`{}` is not deployed in {env}", d.module),
+                });
+                continue;
+            };
+            // Against the version running now when it stays the dependency's predecessor,
+            // so changed signatures are caught; otherwise presence.
+            let before = now_in_env
+                .get(d.module.as_str())
+                .filter(|_| versions.contains_key(&d.module) && !versions.contains_key(m))
+                .map(|r| surface_of(&r.surface))
+                .transpose()?;
+            for kind in KINDS {
+                let names = used(d, kind);
+                match &before {
+                    Some(old) => {
+                        for (element, reason) in old.breaks(dep_surface, kind, names) {
+                            refused.push(BreakingChange {
+                                module: m.clone(),
+                                version: *number,
+                                environment: env.to_owned(),
+                                depends_on: d.module.clone(),
+                                kind: kind.plural().into(),
+                                element,
+                                reason,
+                            });
+                        }
+                    }
+                    None => {
+                        for element in names.iter().filter(|e| !dep_surface.has(kind, e)) {
+                            refused.push(BreakingChange {
+                                module: m.clone(),
+                                version: *number,
+                                environment: env.to_owned(),
+                                depends_on: d.module.clone(),
+                                kind: kind.plural().into(),
+                                element: element.clone(),
+                                reason: "not a public element of the version deployed".into(),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if !refused.is_empty() {
+        let mut p = Problem::new(
+            StatusCode::CONFLICT,
+            "deployment-refused",
+            "Deployment refused",
+            format!(
+                "deploying this would leave {} broken reference(s) in {env}: {}",
+                refused.len(),
+                summary(&refused)
+            ),
+        );
+        p.breaking = Some(refused);
+        return Err(p.into());
+    }
+    if dry_run || items.is_empty() {
+        return Ok(DeployResponse {
+            environment: env.to_owned(),
+            changes,
+            applied: false,
+            deployments: Vec::new(),
+        });
+    }
+    let done = state
+        .store
+        .deploy(&auth.audit(state), state.clock.now(), &items)
+        .await?;
+    Ok(DeployResponse {
+        environment: env.to_owned(),
+        changes,
+        applied: true,
+        deployments: done.into_iter().map(deployment_wire).collect(),
+    })
+}
+
+/// Deploy module versions to an environment (all or none), or preview the plan.
+#[utoipa::path(
+    post, path = "/api/v1/environments/{env}/deployments", tag = "environments",
+    params(("env" = String, Path, description = "The target environment")),
+    request_body = DeployRequest,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The plan, applied unless `dry_run`", body = DeployResponse),
+        (status = 403, description = "The caller lacks `deploy`, or separation of duties", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Broken references (`deployment-refused`), or the environment changed meanwhile", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown environment or version", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn deploy(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(env): Path<String>,
+    Json(req): Json<DeployRequest>,
+) -> Result<Json<DeployResponse>, ApiError> {
+    if req.modules.is_empty() || req.modules.len() > 500 {
+        return Err(Error::invalid("modules", "give 1 to 500 modules").into());
+    }
+    let steps = req
+        .modules
+        .into_iter()
+        .map(
+            |DeployItem {
+                 module,
+                 version,
+                 expected,
+             }| Step {
+                module,
+                to: version,
+                expected,
+            },
+        )
+        .collect();
+    Ok(Json(
+        apply(
+            &state,
+            &auth,
+            &env,
+            steps,
+            DeployKind::Deploy,
+            None,
+            req.dry_run,
+        )
+        .await?,
+    ))
+}
+
+/// Promote what runs in the environment before (or `from`) into this one.
+#[utoipa::path(
+    post, path = "/api/v1/environments/{env}/stage", tag = "environments",
+    params(("env" = String, Path, description = "The target environment")),
+    request_body = StageRequest,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The plan, applied unless `dry_run`", body = DeployResponse),
+        (status = 403, description = "The caller lacks `deploy` in the target", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Broken references, or the environment changed meanwhile", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown environment, or nothing before it", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn stage(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(env): Path<String>,
+    Json(req): Json<StageRequest>,
+) -> Result<Json<DeployResponse>, ApiError> {
+    let target = environment(&state, &env)?;
+    let from = match req.from {
+        Some(f) => {
+            environment(&state, &f)?;
+            f
+        }
+        None => {
+            let names = environments(&state);
+            let i = usize::from(target.0);
+            if i == 0 {
+                return Err(Error::invalid(
+                    "from",
+                    format!("{env} is the first environment; name `from`"),
+                )
+                .into());
+            }
+            names[i - 1].clone()
+        }
+    };
+    if from == env {
+        return Err(Error::invalid("from", "an environment cannot be staged into itself").into());
+    }
+    let running = state.store.running().await?;
+    let source: Vec<&Running> = running.iter().filter(|r| r.environment == from).collect();
+    let steps: Vec<Step> = match &req.modules {
+        Some(list) => {
+            let mut out = Vec::new();
+            for m in list {
+                let r = source.iter().find(|r| &r.module == m).ok_or_else(|| {
+                    Error::invalid("modules", format!("`{m}` does not run in {from}"))
+                })?;
+                out.push(Step {
+                    module: m.clone(),
+                    to: r.number,
+                    expected: None,
+                });
+            }
+            out
+        }
+        None => source
+            .iter()
+            .map(|r| Step {
+                module: r.module.clone(),
+                to: r.number,
+                expected: None,
+            })
+            .collect(),
+    };
+    if steps.is_empty() {
+        return Err(Error::invalid("from", format!("nothing runs in {from}")).into());
+    }
+    Ok(Json(
+        apply(
+            &state,
+            &auth,
+            &env,
+            steps,
+            DeployKind::Stage,
+            Some(&from),
+            req.dry_run,
+        )
+        .await?,
+    ))
+}
+
+/// Put a module back to the version it ran before its last deployment here.
+#[utoipa::path(
+    post, path = "/api/v1/environments/{env}/rollback", tag = "environments",
+    params(("env" = String, Path, description = "The environment")),
+    request_body = RollbackRequest,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The plan, applied unless `dry_run`", body = DeployResponse),
+        (status = 403, description = "The caller lacks `deploy`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Nothing to roll back to, broken references, or a concurrent change", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn rollback(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(env): Path<String>,
+    Json(req): Json<RollbackRequest>,
+) -> Result<Json<DeployResponse>, ApiError> {
+    environment(&state, &env)?;
+    known_module(&state, &req.module)?;
+    let last = state
+        .store
+        .deployments(&env, Some(&req.module), 1)
+        .await?
+        .into_iter()
+        .next();
+    let Some(last) = last else {
+        return Err(
+            Error::Conflict(format!("`{}` was never deployed in {env}", req.module)).into(),
+        );
+    };
+    let Some(previous) = last.previous else {
+        return Err(Error::Conflict(format!(
+            "`{}` ran nothing in {env} before version {}; there is nothing to roll back to",
+            req.module, last.number
+        ))
+        .into());
+    };
+    let steps = vec![Step {
+        module: req.module,
+        to: previous,
+        expected: Some(last.number),
+    }];
+    Ok(Json(
+        apply(
+            &state,
+            &auth,
+            &env,
+            steps,
+            DeployKind::Rollback,
+            None,
+            req.dry_run,
+        )
+        .await?,
+    ))
+}
+
+/// The JSON Schema of the module format.
+#[utoipa::path(
+    get, path = "/api/v1/model/schema", tag = "modules",
+    responses((status = 200, description = "JSON Schema (draft 2020-12) of `rampart-module/1`", body = Object))
+)]
+pub async fn model_schema() -> Json<serde_json::Value> {
+    Json(rampart_model::schema::json_schema())
+}

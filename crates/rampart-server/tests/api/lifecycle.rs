@@ -1,0 +1,467 @@
+//! `/api/v1/modules` and `/api/v1/environments` end to end: every IT permission level
+//! against every lifecycle operation (the seed's contractor included), breaking changes,
+//! deployment checks, staging, rollback, separation of duties, and concurrent publishes and
+//! deployments, on SQLite and PostgreSQL.
+
+use rampart_core::Provider;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::kit::{no_tweak, on_both, problem_type, Node, USER_PASSWORD};
+
+fn example(name: &str) -> String {
+    let path = format!("{}/../../examples/sales/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+async fn it_write(node: &Node, admin: &str, ops: Value) {
+    let (status, body) = node
+        .post("/api/v1/it/write", admin, json!({ "operations": ops }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{}: {body}", node.name());
+}
+
+async fn publish(
+    node: &Node,
+    token: &str,
+    module: &str,
+    source: &str,
+    extra: Value,
+) -> (StatusCode, Value) {
+    let mut body = json!({ "source": source, "message": "test change" });
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        b.extend(e.clone());
+    }
+    node.post(&format!("/api/v1/modules/{module}/versions"), token, body)
+        .await
+}
+
+async fn deploy(
+    node: &Node,
+    token: &str,
+    env: &str,
+    modules: Value,
+    dry_run: bool,
+) -> (StatusCode, Value) {
+    node.post(
+        &format!("/api/v1/environments/{env}/deployments"),
+        token,
+        json!({ "modules": modules, "dry_run": dry_run }),
+    )
+    .await
+}
+
+/// The sales application of `examples/`, with the IT users of the matrix.
+struct World {
+    admin: String,
+    dev: String,
+    contractor: String,
+    ops: String,
+    auditor: String,
+    nobody: String,
+    enduser: String,
+}
+
+async fn world(node: &Node) -> World {
+    let admin = node.admin().await;
+    let mut ids = Vec::new();
+    for user in ["dev", "contractor", "ops", "auditor", "nobody"] {
+        ids.push(
+            node.create_user(Provider::It, user, USER_PASSWORD, false)
+                .await,
+        );
+    }
+    node.create_user(Provider::End, "enduser", USER_PASSWORD, false)
+        .await;
+    let (status, body) = node
+        .post(
+            "/api/v1/authz/write",
+            &admin,
+            json!({ "operations": [{ "op": "create_application", "name": "sales" }] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    it_write(
+        node,
+        &admin,
+        json!([
+            { "op": "set_it_role", "user": ids[0], "role": "developer" },
+            { "op": "set_it_role", "user": ids[1], "role": "contractor" },
+            { "op": "set_it_role", "user": ids[2], "role": "operations" },
+            { "op": "set_it_role", "user": ids[3], "role": "auditor" },
+        ]),
+    )
+    .await;
+    // The shared core service comes from the administrator; the UI module is registered for
+    // the contractor, who may change it and only reference the core service.
+    let (status, body) = publish(
+        node,
+        &admin,
+        "core-service",
+        &example("core-service.yaml"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{}: {body}", node.name());
+    it_write(node, &admin, json!([
+        { "op": "register_module", "name": "sales-ui", "application": "sales" },
+        { "op": "set_override", "user": ids[1], "scope": { "type": "module", "name": "sales-ui" }, "environment": "development", "level": "change" },
+    ]))
+    .await;
+    World {
+        dev: node.login("it", "dev", USER_PASSWORD).await,
+        contractor: node.login("it", "contractor", USER_PASSWORD).await,
+        ops: node.login("it", "ops", USER_PASSWORD).await,
+        auditor: node.login("it", "auditor", USER_PASSWORD).await,
+        nobody: node.login("it", "nobody", USER_PASSWORD).await,
+        enduser: node.login("end", "enduser", USER_PASSWORD).await,
+        admin,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_permission_level_against_every_operation() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let w = world(&node).await;
+        // The contractor publishes the UI module that uses core-service's public elements.
+        let (status, body) = publish(
+            &node,
+            &w.contractor,
+            "sales-ui",
+            &example("sales-ui.yaml"),
+            json!({}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{name}: {body}");
+        assert_eq!(body["version"]["version"], 1);
+        assert_eq!(body["version"]["author"], "it:contractor");
+        let core = example("core-service.yaml");
+        let core_v2 = core.replace("Customers and the sales roles", "Customers and roles");
+        let (status, _) = publish(&node, &w.admin, "core-service", &core_v2, json!({})).await;
+        assert_eq!(status, StatusCode::CREATED, "{name}");
+
+        // (who, what, expected status). Levels in development: developer deploy, contractor
+        // reference (change on sales-ui by override), operations and auditor reference.
+        let users = [
+            ("admin", &w.admin),
+            ("dev", &w.dev),
+            ("contractor", &w.contractor),
+            ("ops", &w.ops),
+            ("auditor", &w.auditor),
+            ("nobody", &w.nobody),
+            ("enduser", &w.enduser),
+        ];
+        let reads: &[(&str, &str, [u16; 7])] = &[
+            // admin, dev, contractor, ops, auditor, nobody, end user
+            (
+                "surface",
+                "/api/v1/modules/core-service/surface",
+                [200, 200, 200, 200, 200, 403, 403],
+            ),
+            (
+                "versions",
+                "/api/v1/modules/core-service/versions",
+                [200, 200, 200, 200, 200, 403, 403],
+            ),
+            (
+                "source",
+                "/api/v1/modules/core-service/versions/1",
+                [200, 200, 403, 403, 403, 403, 403],
+            ),
+            (
+                "diff",
+                "/api/v1/modules/core-service/diff?from=1&to=2",
+                [200, 200, 403, 403, 403, 403, 403],
+            ),
+            (
+                "own module's source",
+                "/api/v1/modules/sales-ui/versions/1",
+                [200, 200, 200, 403, 403, 403, 403],
+            ),
+        ];
+        for (what, path, expected) in reads {
+            for ((who, token), want) in users.iter().zip(expected) {
+                let (status, body) = node.get(path, token).await;
+                assert_eq!(status.as_u16(), *want, "{name}: {who} {what}: {body}");
+                if status == StatusCode::FORBIDDEN {
+                    assert_eq!(problem_type(&body), "forbidden");
+                }
+            }
+        }
+        // What `reference` sees: names and signatures, never the source.
+        let (_, surface) = node
+            .get("/api/v1/modules/core-service/surface", &w.contractor)
+            .await;
+        assert!(surface["entities"]["Customer"].is_object(), "{surface}");
+        assert!(
+            surface["queries"].get("CustomerRevenue").is_none(),
+            "private query shown"
+        );
+        assert!(!surface.to_string().contains("SELECT"));
+
+        // Writes: publishing (each row a distinct source), and dry-run deployments, which
+        // check permissions without changing anything.
+        let writes: &[(&str, [u16; 7])] = &[
+            ("publish core-service", [201, 201, 403, 403, 403, 403, 403]),
+            ("publish sales-ui", [201, 201, 201, 403, 403, 403, 403]),
+            ("deploy to development", [200, 200, 403, 403, 403, 403, 403]),
+            ("deploy to quality", [200, 403, 403, 200, 403, 403, 403]),
+            // The administrator wrote core-service v1: separation of duties stops them.
+            ("deploy to production", [403, 403, 403, 200, 403, 403, 403]),
+        ];
+        for (what, expected) in writes {
+            for ((who, token), want) in users.iter().zip(expected) {
+                let (status, body) = match *what {
+                    "publish core-service" => {
+                        let source = core.replace(
+                            "Customers and the sales roles",
+                            &format!("Customers ({who})"),
+                        );
+                        publish(&node, token, "core-service", &source, json!({})).await
+                    }
+                    "publish sales-ui" => {
+                        let source = example("sales-ui.yaml")
+                            .replace("Sales pipeline screens", &format!("Screens ({who})"));
+                        publish(&node, token, "sales-ui", &source, json!({})).await
+                    }
+                    _ => {
+                        let env = what.rsplit(' ').next().unwrap();
+                        deploy(
+                            &node,
+                            token,
+                            env,
+                            json!([{ "module": "core-service", "version": 1 }]),
+                            true,
+                        )
+                        .await
+                    }
+                };
+                assert_eq!(status.as_u16(), *want, "{name}: {who} {what}: {body}");
+            }
+        }
+        // Nothing was deployed by the dry runs.
+        let (_, running) = node
+            .get("/api/v1/environments/development/modules", &w.admin)
+            .await;
+        assert_eq!(running, json!([]), "{name}");
+        node.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn breaking_changes_deployment_checks_staging_rollback_and_duties() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let w = world(&node).await;
+        let (status, _) = publish(&node, &w.contractor, "sales-ui", &example("sales-ui.yaml"), json!({})).await;
+        assert_eq!(status, StatusCode::CREATED);
+
+        // A module whose dependency does not run in the environment is refused.
+        let (status, body) = deploy(&node, &w.dev, "development", json!([{ "module": "sales-ui", "version": 1 }]), false).await;
+        assert_eq!((status, problem_type(&body)), (StatusCode::CONFLICT, "deployment-refused"), "{name}: {body}");
+        assert_eq!(body["breaking"][0]["depends_on"], "core-service");
+        assert_eq!(body["breaking"][0]["kind"], "module");
+        // Together they deploy; the plan previews first.
+        let both = json!([{ "module": "core-service", "version": 1 }, { "module": "sales-ui", "version": 1 }]);
+        let (status, plan) = deploy(&node, &w.dev, "development", both.clone(), true).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {plan}");
+        assert_eq!(plan["applied"], false);
+        assert_eq!(plan["changes"].as_array().unwrap().len(), 2);
+        let (status, done) = deploy(&node, &w.dev, "development", both, false).await;
+        assert_eq!((status, done["applied"].clone()), (StatusCode::OK, json!(true)), "{name}: {done}");
+
+        // Removing the public entity sales-ui uses breaks it: refused, and forcing takes `full`.
+        let core = example("core-service.yaml");
+        let breaking = core.replace("    database: crm\n    public: true\n", "    database: crm\n");
+        let (status, body) = publish(&node, &w.dev, "core-service", &breaking, json!({})).await;
+        assert_eq!((status, problem_type(&body)), (StatusCode::CONFLICT, "breaking-change"), "{name}: {body}");
+        let b = &body["breaking"][0];
+        assert_eq!(
+            (b["module"].as_str(), b["environment"].as_str(), b["kind"].as_str(), b["element"].as_str()),
+            (Some("sales-ui"), Some("development"), Some("entities"), Some("Customer")),
+            "{name}: {body}"
+        );
+        let (status, _) = publish(&node, &w.dev, "core-service", &breaking, json!({ "force": true })).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{name}: deploy < full");
+        let (status, forced) = publish(&node, &w.admin, "core-service", &breaking, json!({ "force": true })).await;
+        assert_eq!(status, StatusCode::CREATED, "{name}: {forced}");
+        assert_eq!(forced["forced"][0]["element"], "Customer");
+        let events = node.events().await;
+        let publish_event = events.iter().rev().find(|e| e.action == "module.publish").unwrap();
+        assert!(publish_event.details.contains("forced_breaking_changes"), "{}", publish_event.details);
+        // ...but deploying the breaking version under a running dependant is refused.
+        let (status, body) = deploy(&node, &w.dev, "development", json!([{ "module": "core-service", "version": 2 }]), false).await;
+        assert_eq!((status, problem_type(&body)), (StatusCode::CONFLICT, "deployment-refused"), "{name}: {body}");
+        assert!(body["detail"].as_str().unwrap().contains("Customer"), "{body}");
+
+        // Staging development → quality by operations.
+        let (status, staged) = node
+            .post("/api/v1/environments/quality/stage", &w.ops, json!({}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}: {staged}");
+        assert_eq!(staged["deployments"].as_array().unwrap().len(), 2);
+        assert!(staged["deployments"].as_array().unwrap().iter().all(|d| d["kind"] == "stage" && d["from"] == "development"));
+        // Separation of duties in production: the administrator wrote core-service v1.
+        let (status, body) = node
+            .post("/api/v1/environments/production/stage", &w.admin, json!({}))
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{name}: {body}");
+        assert!(body["detail"].as_str().unwrap().contains("separation of duties"), "{body}");
+        let (status, body) = node
+            .post("/api/v1/environments/production/stage", &w.ops, json!({}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        let (_, running) = node.get("/api/v1/environments/production/modules", &w.ops).await;
+        assert_eq!(running, json!([{ "module": "core-service", "version": 1 }, { "module": "sales-ui", "version": 1 }]), "{name}");
+
+        // The newest core-service is the breaking one, so dependants cannot publish against
+        // it until a compatible version follows.
+        let ui_v2 = example("sales-ui.yaml").replace("Sales pipeline screens", "Pipeline screens");
+        let (status, body) = publish(&node, &w.contractor, "sales-ui", &ui_v2, json!({})).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {body}");
+        assert!(body["detail"].as_str().unwrap().contains("entities `Customer` of `core-service`"), "{body}");
+        let fixed = core.replace("Customers and the sales roles", "Customers, again public");
+        let (status, _) = publish(&node, &w.admin, "core-service", &fixed, json!({})).await;
+        assert_eq!(status, StatusCode::CREATED);
+
+        // Rollback: sales-ui v2 in development, then back to v1.
+        let (status, _) = publish(&node, &w.contractor, "sales-ui", &ui_v2, json!({})).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (status, body) = deploy(&node, &w.dev, "development", json!([{ "module": "sales-ui", "version": 2 }]), false).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        assert_eq!(body["changes"][0]["changes"], json!({}), "{name}: only the description changed: {body}");
+        let (status, body) = node
+            .post("/api/v1/environments/development/rollback", &w.dev, json!({ "module": "sales-ui" }))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        assert_eq!((body["changes"][0]["from"].as_i64(), body["changes"][0]["to"].as_i64()), (Some(2), Some(1)));
+        let (_, history) = node.get("/api/v1/environments/development/deployments?module=sales-ui", &w.dev).await;
+        let kinds: Vec<&str> = history.as_array().unwrap().iter().map(|d| d["kind"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["rollback", "deploy", "deploy"], "{name}: {history}");
+        let (status, body) = node
+            .post("/api/v1/environments/quality/rollback", &w.ops, json!({ "module": "sales-ui" }))
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{name}: nothing before the first: {body}");
+
+        // Versions that run somewhere cannot be deleted; others can, by `change`.
+        let (status, body) = node.delete("/api/v1/modules/sales-ui/versions/1", &w.contractor).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{name}: {body}");
+        assert!(body["detail"].as_str().unwrap().contains("development"), "{body}");
+        let (status, _) = node.delete("/api/v1/modules/sales-ui/versions/2", &w.ops).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, _) = node.delete("/api/v1/modules/sales-ui/versions/2", &w.contractor).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{name}");
+        let (status, _) = node.get("/api/v1/modules/sales-ui/versions/2", &w.contractor).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        // Every step is in the audit trail.
+        let actions: Vec<String> = node.events().await.into_iter().map(|e| e.action).collect();
+        for a in ["module.publish", "module.deploy", "module.stage", "module.rollback", "module.version.delete"] {
+            assert!(actions.iter().any(|x| x == a), "{name}: {a} missing");
+        }
+        node.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_named_and_changes_nothing() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let w = world(&node).await;
+        let before = node.events().await.len();
+        let broken = "module: sales-ui\napplication: sales\nroles:\n  - name: Rep\nscreens:\n  - name: S\n    kind: list\n    roles: [Repp]\n";
+        let (status, body) = publish(&node, &w.admin, "sales-ui", broken, json!({})).await;
+        assert_eq!((status, problem_type(&body)), (StatusCode::UNPROCESSABLE_ENTITY, "invalid-module"), "{name}: {body}");
+        let e = &body["errors"][0];
+        assert_eq!((e["pos"]["line"].as_u64(), e["pos"]["col"].as_u64()), (Some(8), Some(13)), "{body}");
+        assert_eq!(e["class"], "unresolved-reference");
+        assert_eq!(e["hint"], "did you mean `Rep`?");
+        for (path, body, want) in [
+            ("/api/v1/modules/other/versions", json!({ "source": example("core-service.yaml"), "message": "m" }), 422),
+            ("/api/v1/modules/core-service/versions", json!({ "source": example("core-service.yaml"), "message": "" }), 422),
+            ("/api/v1/modules/core-service/versions", json!({ "source": "module: x", "message": "m", "colour": 1 }), 422),
+            ("/api/v1/modules/core-service/versions", json!({ "source": example("core-service.yaml").replace("application: sales", "application: nowhere"), "message": "m" }), 422),
+            ("/api/v1/environments/moon/deployments", json!({ "modules": [{ "module": "core-service", "version": 1 }] }), 422),
+            ("/api/v1/environments/development/deployments", json!({ "modules": [{ "module": "core-service", "version": 9 }] }), 422),
+            ("/api/v1/environments/development/deployments", json!({ "modules": [{ "module": "ghost", "version": 1 }] }), 404),
+            ("/api/v1/environments/development/deployments", json!({ "modules": [] }), 422),
+            ("/api/v1/environments/development/stage", json!({}), 422),
+        ] {
+            let (status, problem) = node.post(path, &w.admin, body).await;
+            assert_eq!(status.as_u16(), want, "{name}: {path}: {problem}");
+        }
+        for (path, want) in [
+            ("/api/v1/modules/core-service/versions/0", 422),
+            ("/api/v1/modules/core-service/versions/x", 422),
+            ("/api/v1/modules/core-service/versions/7", 404),
+            ("/api/v1/modules/ghost/versions", 404),
+            ("/api/v1/modules/core-service/diff?from=1", 400),
+        ] {
+            let (status, problem) = node.get(path, &w.admin).await;
+            assert!(status.as_u16() == want || (want == 400 && status == StatusCode::UNPROCESSABLE_ENTITY), "{name}: {path}: {status} {problem}");
+        }
+        assert_eq!(node.events().await.len(), before, "{name}: nothing was written");
+        // Publishing the same source again writes nothing and says so.
+        let (status, body) = publish(&node, &w.admin, "core-service", &example("core-service.yaml"), json!({})).await;
+        assert_eq!((status, body["created"].clone()), (StatusCode::OK, json!(false)), "{name}: {body}");
+        assert_eq!(body["version"]["version"], 1);
+        node.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_publishes_and_deployments_one_wins_the_other_conflicts() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let w = world(&node).await;
+        let core = example("core-service.yaml");
+        for round in 0..4 {
+            let (_, versions) = node.get("/api/v1/modules/core-service/versions", &w.admin).await;
+            let parent = versions[0]["version"].as_i64().unwrap();
+            let attempts = ["a", "b"].map(|who| {
+                let source = core.replace("Customers and the sales roles", &format!("Round {round} by {who}"));
+                let body = json!({ "source": source, "message": "race", "parent": parent });
+                let (client, url, token) = (node.client.clone(), format!("{}/api/v1/modules/core-service/versions", node.base), w.admin.clone());
+                tokio::spawn(async move {
+                    let r = client.post(url).bearer_auth(token).json(&body).send().await.unwrap();
+                    r.status()
+                })
+            });
+            let mut statuses = Vec::new();
+            for a in attempts {
+                statuses.push(a.await.unwrap().as_u16());
+            }
+            statuses.sort_unstable();
+            assert_eq!(statuses, [201, 409], "{name}: round {round}");
+        }
+        let (_, versions) = node.get("/api/v1/modules/core-service/versions", &w.admin).await;
+        assert_eq!(versions.as_array().unwrap().len(), 5, "{name}: one version per round, plus the first");
+
+        for round in 0..4 {
+            let (_, running) = node.get("/api/v1/environments/development/modules", &w.dev).await;
+            let current = running.as_array().unwrap().first().map_or(0, |r| r["version"].as_i64().unwrap());
+            let targets: Vec<i64> = (1..=5).filter(|v| *v != current).skip(round % 3).take(2).collect();
+            let attempts = targets.into_iter().map(|v| {
+                let body = json!({ "modules": [{ "module": "core-service", "version": v, "expected": current }] });
+                let (client, url, token) = (node.client.clone(), format!("{}/api/v1/environments/development/deployments", node.base), w.dev.clone());
+                tokio::spawn(async move {
+                    client.post(url).bearer_auth(token).json(&body).send().await.unwrap().status().as_u16()
+                })
+            }).collect::<Vec<_>>();
+            let mut statuses = Vec::new();
+            for a in attempts {
+                statuses.push(a.await.unwrap());
+            }
+            statuses.sort_unstable();
+            assert_eq!(statuses, [200, 409], "{name}: round {round}");
+            let (_, history) = node.get("/api/v1/environments/development/deployments", &w.dev).await;
+            assert_eq!(history.as_array().unwrap().len(), round + 1, "{name}: nothing half-applied");
+        }
+        node.shutdown().await;
+    })
+    .await;
+}
