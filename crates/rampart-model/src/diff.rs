@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 use utoipa::ToSchema;
@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 use crate::format::Module;
 
 /// What changed between two versions.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ModuleDiff {
     /// Changes to the module's own fields (name, application, kind, description, format).
     pub module: Vec<FieldChange>,
@@ -29,7 +29,7 @@ pub struct ModuleDiff {
 }
 
 /// The changes within one kind of element.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
 pub struct SectionDiff {
     /// Names of elements only in the newer version.
     pub added: Vec<String>,
@@ -40,7 +40,7 @@ pub struct SectionDiff {
 }
 
 /// One element that differs.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ElementChange {
     /// The element's name.
     pub name: String,
@@ -50,7 +50,7 @@ pub struct ElementChange {
 
 /// One field that differs: its path inside the element (named list items by name, e.g.
 /// `attributes.email.required`) and the two values (absent when the field is absent).
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct FieldChange {
     /// The field's path.
     pub path: String,
@@ -65,7 +65,7 @@ pub struct FieldChange {
 }
 
 /// A unified diff of the sources.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct LineDiff {
     /// Lines added.
     pub added: usize,

@@ -13,6 +13,8 @@ use rampart_core::{AuditContext, Email, Provider, SystemClock, Username};
 use rampart_server::{Config, Loaded, Overrides, Server};
 use rampart_store::NewUser;
 
+mod client;
+
 /// Rampart: identity, authorization and a tamper-evident audit trail for your applications,
 /// in one binary.
 ///
@@ -61,6 +63,166 @@ enum Command {
     Audit(AuditCommand),
     /// Print the OpenAPI document of the HTTP API.
     Openapi,
+    /// The module format, offline: its JSON Schema, and checking files before publishing.
+    #[command(subcommand)]
+    Model(ModelCommand),
+    /// Log in to a running server; later commands (`module`, `env`) use the saved session.
+    ///
+    ///     rampart login --server https://127.0.0.1:8443 --username alice \
+    ///         --ca-cert rampart-data/tls/dev-cert.pem
+    ///
+    /// The password is prompted for (or read from standard input). The session token goes
+    /// to ~/.config/rampart/session.json (RAMPART_SESSION_FILE), readable by you only;
+    /// RAMPART_SERVER and RAMPART_TOKEN override it, for scripts.
+    Login {
+        /// The server's base URL.
+        #[arg(long, env = "RAMPART_SERVER", value_name = "URL")]
+        server: String,
+        /// Your username.
+        #[arg(long)]
+        username: String,
+        /// `it` (developers, operators, administrators) or `end`.
+        #[arg(long, default_value = "it")]
+        provider: String,
+        /// A PEM certificate to trust besides the system's (the development certificate
+        /// is <data-dir>/tls/dev-cert.pem).
+        #[arg(long, env = "RAMPART_CA_CERT", value_name = "FILE")]
+        ca_cert: Option<PathBuf>,
+    },
+    /// Module versions on the server: publish, list, show, diff, delete.
+    #[command(subcommand)]
+    Module(ModuleCommand),
+    /// Environments: deploy versions, stage from the environment before, roll back, and
+    /// read the history. Each checks your `deploy` level in the target environment.
+    #[command(subcommand)]
+    Env(EnvCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ModelCommand {
+    /// Print the JSON Schema (draft 2020-12) of the module format, for editors:
+    ///
+    ///     rampart model schema > rampart-module.schema.json
+    Schema,
+    /// Parse and validate module files (or directories of them) without a server; every
+    /// error is printed with its file, line, column and a hint.
+    ///
+    ///     rampart model check examples/sales
+    Check {
+        /// Files or directories (.yaml, .yml, .json).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ModuleCommand {
+    /// Publish new versions of the modules in these files or directories (dependencies
+    /// first). Each is checked locally, then on the server: your `change` level, the public
+    /// elements it uses, and whether it breaks modules deployed somewhere. A publish racing
+    /// another on the same module is refused rather than silently replacing it.
+    ///
+    ///     rampart module publish examples/sales --message "First release"
+    Publish {
+        /// Files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// What changed and why.
+        #[arg(long, short)]
+        message: String,
+        /// Publish even if it breaks deployed dependants (needs `full` on the module).
+        #[arg(long)]
+        force: bool,
+    },
+    /// List a module's versions, newest first, with where each runs.
+    List {
+        /// The module.
+        name: String,
+    },
+    /// Print a version's source (needs `open`), or with --surface its public elements
+    /// (needs `reference`).
+    Show {
+        /// The module.
+        name: String,
+        /// The version (default: the newest).
+        #[arg(value_name = "VERSION")]
+        number: Option<i64>,
+        /// Only the public surface: names, signatures, descriptions.
+        #[arg(long)]
+        surface: bool,
+    },
+    /// What changed between two versions: elements added, removed and changed (with each
+    /// changed field), then the line diff. Coloured on a terminal (NO_COLOR turns it off).
+    Diff {
+        /// The module.
+        name: String,
+        /// The older version.
+        from: i64,
+        /// The newer version.
+        to: i64,
+        /// Print the API's JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a version that runs in no environment.
+    Delete {
+        /// The module.
+        name: String,
+        /// The version.
+        #[arg(value_name = "VERSION")]
+        number: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EnvCommand {
+    /// Deploy module versions to an environment, all together or none.
+    ///
+    ///     rampart env deploy development core-service=3 sales-ui=7 --dry-run
+    Deploy {
+        /// The environment.
+        env: String,
+        /// MODULE=VERSION, one or more.
+        #[arg(required = true)]
+        items: Vec<String>,
+        /// Show the plan (what changes, refusals) without applying it.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Promote what runs in the environment before (or --from) into ENV.
+    ///
+    ///     rampart env stage quality
+    Stage {
+        /// The target environment.
+        env: String,
+        /// The source environment (default: the one before ENV).
+        #[arg(long)]
+        from: Option<String>,
+        /// Only these modules (repeatable; default: all).
+        #[arg(long = "module")]
+        modules: Vec<String>,
+        /// Show the plan without applying it.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Put a module back to the version it ran before its last deployment.
+    Rollback {
+        /// The environment.
+        env: String,
+        /// The module.
+        module: String,
+        /// Show the plan without applying it.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// The deployment history of an environment, newest first.
+    History {
+        /// The environment.
+        env: String,
+        /// Only this module.
+        #[arg(long)]
+        module: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -690,6 +852,65 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", rampart_server::openapi_json());
             Ok(())
         }
+        Command::Model(ModelCommand::Schema) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&rampart_model::schema::json_schema())?
+            );
+            Ok(())
+        }
+        Command::Model(ModelCommand::Check { paths }) => {
+            let files = client::module_files(paths)?;
+            for (path, _, m) in files {
+                println!("{}: module {} is valid", path.display(), m.module);
+            }
+            Ok(())
+        }
+        Command::Login {
+            server,
+            username,
+            provider,
+            ca_cert,
+        } => client::login(server, username, provider, ca_cert.as_deref()).await,
+        Command::Module(m) => match m {
+            ModuleCommand::Publish {
+                paths,
+                message,
+                force,
+            } => client::publish(paths, message, *force).await,
+            ModuleCommand::List { name } => client::list(name).await,
+            ModuleCommand::Show {
+                name,
+                number,
+                surface,
+            } => client::show(name, *number, *surface).await,
+            ModuleCommand::Diff {
+                name,
+                from,
+                to,
+                json,
+            } => client::diff(name, *from, *to, *json).await,
+            ModuleCommand::Delete { name, number } => client::delete(name, *number).await,
+        },
+        Command::Env(e) => match e {
+            EnvCommand::Deploy {
+                env,
+                items,
+                dry_run,
+            } => client::deploy(env, items, *dry_run).await,
+            EnvCommand::Stage {
+                env,
+                from,
+                modules,
+                dry_run,
+            } => client::stage(env, from.as_deref(), modules, *dry_run).await,
+            EnvCommand::Rollback {
+                env,
+                module,
+                dry_run,
+            } => client::rollback(env, module, *dry_run).await,
+            EnvCommand::History { env, module } => client::history(env, module.as_deref()).await,
+        },
     }
 }
 
@@ -720,5 +941,15 @@ fn main() -> ExitCode {
             }
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap's own consistency checks over every subcommand (duplicate names, bad defaults).
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory as _;
+        super::Cli::command().debug_assert();
     }
 }

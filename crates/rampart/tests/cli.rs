@@ -43,7 +43,16 @@ fn failure_message(output: &Output) -> String {
 struct Running {
     child: Child,
     https: String,
-    log: std::thread::JoinHandle<String>,
+    log: Option<std::thread::JoinHandle<String>>,
+}
+
+/// A test that fails midway must not leave its server running (it would hold the test
+/// harness's output open).
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Running {
@@ -59,7 +68,8 @@ impl Running {
             .arg(self.child.id().to_string())
             .status();
         let status = self.child.wait().expect("wait");
-        (status, self.log.join().expect("log reader"))
+        let log = self.log.take().map(|l| l.join().expect("log reader"));
+        (status, log.unwrap_or_default())
     }
 }
 
@@ -82,7 +92,11 @@ fn serve(command: &mut Command) -> Running {
                 let log = std::thread::spawn(move || {
                     lines.map_while(Result::ok).collect::<Vec<_>>().join("\n")
                 });
-                return Running { child, https, log };
+                return Running {
+                    child,
+                    https,
+                    log: Some(log),
+                };
             }
         }
     }
@@ -678,9 +692,9 @@ async fn kill_9_loses_no_acknowledged_access_event() {
         }));
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let mut child = server.child;
-    child.kill().unwrap(); // SIGKILL: no shutdown, no drain
-    child.wait().unwrap();
+    let mut server = server;
+    server.child.kill().unwrap(); // SIGKILL: no shutdown, no drain
+    server.child.wait().unwrap();
     for w in workers {
         let _ = w.await;
     }
@@ -726,4 +740,199 @@ async fn kill_9_loses_no_acknowledged_access_event() {
     std::fs::write(&key, public).unwrap();
     let (ok, line) = export_and_verify(dir.path(), &key);
     assert!(ok, "{line}");
+}
+
+/// The module lifecycle from the command line against a running server: check offline, log
+/// in, publish a directory (dependencies first), diff, show the surface, deploy with a plan.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn modules_are_checked_published_diffed_and_deployed_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/sales");
+    let session = work.path().join("session.json");
+    let cli = |args: &[&str]| {
+        let mut c = rampart(dir.path());
+        c.args(args)
+            .env("RAMPART_SESSION_FILE", &session)
+            .env("NO_COLOR", "1");
+        let out = run(&mut c);
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // Offline: the schema and checks need no server.
+    let (ok, schema, _) = cli(&["model", "schema"]);
+    assert!(ok);
+    let schema: Value = serde_json::from_str(&schema).unwrap();
+    assert_eq!(
+        schema["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
+    let (ok, out, err) = cli(&["model", "check", examples.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert_eq!(out.matches("is valid").count(), 3, "{out}");
+    let broken = work.path().join("broken.yaml");
+    std::fs::write(&broken, "module: m\napplication: app\nroles:\n  - name: Rep\nscreens:\n  - name: S\n    kind: list\n    roles: [Repp]\n").unwrap();
+    let (ok, _, err) = cli(&["model", "check", broken.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(
+        err.contains("broken.yaml:8:13: error[unresolved-reference]: no role named `Repp`"),
+        "{err}"
+    );
+    assert!(err.contains("hint: did you mean `Rep`?"), "{err}");
+
+    assert!(create_admin(dir.path(), &[], PASSWORD).status.success());
+    let server = serve(&mut rampart(dir.path()));
+    let url = format!("https://{}", server.https);
+    let ca = dir.path().join("tls/dev-cert.pem");
+    // Login reads the password from standard input and keeps the token in a private file.
+    let mut login = rampart(dir.path());
+    login
+        .args([
+            "login",
+            "--server",
+            &url,
+            "--username",
+            "root-admin",
+            "--ca-cert",
+        ])
+        .arg(&ca)
+        .env("RAMPART_SESSION_FILE", &session)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = login.spawn().unwrap();
+    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(
+            std::fs::metadata(&session).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&session).unwrap()).unwrap();
+    let token = saved["token"].as_str().unwrap().to_owned();
+    let created = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap()
+        .post(format!("{url}/api/v1/authz/write"))
+        .bearer_auth(&token)
+        .json(
+            &serde_json::json!({ "operations": [{ "op": "create_application", "name": "sales" }] }),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success());
+
+    let (ok, out, err) = cli(&[
+        "module",
+        "publish",
+        examples.to_str().unwrap(),
+        "-m",
+        "First release",
+    ]);
+    assert!(ok, "{err}");
+    let order: Vec<&str> = out
+        .lines()
+        .map(|l| l.split(' ').nth(1).unwrap_or(""))
+        .collect();
+    assert_eq!(order[0], "core-service", "dependencies first: {out}");
+    assert_eq!(out.matches("version 1 (sha256:").count(), 3, "{out}");
+    let (ok, out, _) = cli(&[
+        "module",
+        "publish",
+        examples.join("core-service.yaml").to_str().unwrap(),
+        "-m",
+        "again",
+    ]);
+    assert!(ok && out.contains("unchanged"), "{out}");
+    let changed = work.path().join("core-service.yaml");
+    std::fs::write(
+        &changed,
+        std::fs::read_to_string(examples.join("core-service.yaml"))
+            .unwrap()
+            .replace("        max_length: 200\n", "        max_length: 250\n"),
+    )
+    .unwrap();
+    let (ok, out, err) = cli(&[
+        "module",
+        "publish",
+        changed.to_str().unwrap(),
+        "-m",
+        "Longer names",
+    ]);
+    assert!(ok && out.contains("core-service version 2"), "{out}{err}");
+
+    let (ok, out, err) = cli(&["module", "diff", "core-service", "1", "2"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("entities") && out.contains("~ Customer"),
+        "{out}"
+    );
+    assert!(
+        out.contains("attributes.name.max_length: 200 → 250"),
+        "{out}"
+    );
+    assert!(
+        out.contains("-        max_length: 200") && out.contains("+        max_length: 250"),
+        "{out}"
+    );
+    assert!(!out.contains('\x1b'), "no colour when not a terminal");
+    let (ok, out, _) = cli(&["module", "diff", "core-service", "1", "2", "--json"]);
+    assert!(ok);
+    let d: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(d["elements"]["entities"]["changed"][0]["name"], "Customer");
+    let (ok, out, err) = cli(&["module", "show", "core-service", "--surface"]);
+    assert!(
+        ok && out.contains("\"Customer\"") && !out.contains("SELECT"),
+        "{out}{err}"
+    );
+    let (ok, out, err) = cli(&["module", "list", "core-service"]);
+    assert!(
+        ok && out.contains("Longer names") && out.contains("it:root-admin"),
+        "{out}{err}"
+    );
+
+    let (ok, out, err) = cli(&[
+        "env",
+        "deploy",
+        "development",
+        "core-service=2",
+        "sales-ui=1",
+        "--dry-run",
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("core-service nothing → v2") && out.contains("not applied"),
+        "{out}"
+    );
+    let (ok, _, err) = cli(&["env", "deploy", "development", "sales-ui=1"]);
+    assert!(!ok);
+    assert!(
+        err.contains("core-service") && err.contains("not deployed in development"),
+        "{err}"
+    );
+    let (ok, out, err) = cli(&[
+        "env",
+        "deploy",
+        "development",
+        "core-service=2",
+        "sales-ui=1",
+    ]);
+    assert!(ok && out.contains("applied"), "{out}{err}");
+    let (ok, out, _) = cli(&["env", "history", "development"]);
+    assert!(ok && out.matches("deploy").count() == 2, "{out}");
+    let (ok, _, err) = cli(&["env", "deploy", "development", "core-service"]);
+    assert!(!ok && err.contains("MODULE=VERSION"), "{err}");
+    server.stop();
 }
