@@ -18,27 +18,67 @@ use crate::diagnostic::{Diagnostic, ErrorClass, Pos};
 /// Nesting deeper than this is refused (a model is a few levels deep; this guards the stack).
 const MAX_DEPTH: usize = 64;
 
-/// A parsed document: its value and where each value (by path) starts.
+/// A parsed document: its value and where each value starts.
+///
+/// Positions are kept as a flat list of nodes (parent, key or index, position) in document
+/// order, with no path strings built while reading: positions are only looked up when
+/// something is wrong, and then the list is indexed once.
 #[derive(Debug, Clone)]
 pub struct Document {
     /// The document as JSON.
     pub value: Value,
-    positions: HashMap<String, Pos>,
+    nodes: Vec<Node>,
+    index: std::sync::OnceLock<HashMap<(usize, Seg), usize>>,
+}
+
+/// One value's place: its parent node, how the parent names it, where it starts.
+#[derive(Debug, Clone)]
+struct Node {
+    parent: usize,
+    seg: Seg,
+    pos: Pos,
+}
+
+/// A key of a mapping or an index in a list.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Seg {
+    Root,
+    Key(String),
+    Index(usize),
 }
 
 impl Document {
-    /// Where the value at `path` starts (or the nearest enclosing value that has a position).
+    /// Where the value at `path` (keys and indexes joined by `.`) starts, or the nearest
+    /// enclosing value that exists.
     pub fn position(&self, path: &str) -> Pos {
-        let mut p = path;
-        loop {
-            if let Some(pos) = self.positions.get(p) {
-                return *pos;
-            }
-            match p.rfind('.') {
-                Some(i) => p = &p[..i],
-                None => return self.positions.get("").copied().unwrap_or_default(),
+        let index = self.index.get_or_init(|| {
+            self.nodes
+                .iter()
+                .enumerate()
+                .skip(1)
+                .map(|(i, n)| ((n.parent, n.seg.clone()), i))
+                .collect()
+        });
+        let Some(root) = self.nodes.first() else {
+            return Pos::default();
+        };
+        let mut at = 0;
+        let mut pos = root.pos;
+        for part in path.split('.').filter(|p| !p.is_empty()) {
+            let by_key = index.get(&(at, Seg::Key(part.to_owned())));
+            let by_index = part
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| index.get(&(at, Seg::Index(i))));
+            match by_key.or(by_index) {
+                Some(&child) => {
+                    at = child;
+                    pos = self.nodes[child].pos;
+                }
+                None => break,
             }
         }
+        pos
     }
 }
 
@@ -105,7 +145,8 @@ pub fn read(text: &str) -> Result<Document, Diagnostic> {
     let value = builder.root.unwrap_or(Value::Null);
     Ok(Document {
         value,
-        positions: builder.positions,
+        nodes: builder.nodes,
+        index: std::sync::OnceLock::new(),
     })
 }
 
@@ -175,20 +216,46 @@ enum Frame {
 
 #[derive(Default)]
 struct Builder {
-    stack: Vec<(Frame, String)>,
+    /// Open lists and mappings, each with its node.
+    stack: Vec<(Frame, usize)>,
     root: Option<Value>,
-    positions: HashMap<String, Pos>,
+    nodes: Vec<Node>,
 }
 
 impl Builder {
-    /// The path of the value about to be added.
+    /// The path of the value about to be added (for errors only).
     fn path(&self) -> String {
-        match self.stack.last() {
-            None => String::new(),
-            Some((Frame::Seq(items), path)) => join(path, &items.len().to_string()),
-            Some((Frame::Map(_, Some((key, _))), path)) => join(path, key),
-            Some((Frame::Map(_, None), path)) => path.clone(),
+        let mut parts = Vec::new();
+        if let Some((_, node)) = self.stack.last() {
+            let mut n = *node;
+            while let Some(node) = self.nodes.get(n) {
+                match &node.seg {
+                    Seg::Root => break,
+                    Seg::Key(k) => parts.push(k.clone()),
+                    Seg::Index(i) => parts.push(i.to_string()),
+                }
+                n = node.parent;
+            }
+            parts.reverse();
         }
+        match self.stack.last() {
+            Some((Frame::Seq(items), _)) => parts.push(items.len().to_string()),
+            Some((Frame::Map(_, Some((key, _))), _)) => parts.push(key.clone()),
+            _ => {}
+        }
+        parts.join(".")
+    }
+
+    /// Records where the value about to be added starts; returns its node.
+    fn place(&mut self, pos: Pos) -> usize {
+        let (parent, seg) = match self.stack.last() {
+            None => (usize::MAX, Seg::Root),
+            Some((Frame::Seq(items), node)) => (*node, Seg::Index(items.len())),
+            Some((Frame::Map(_, Some((key, _))), node)) => (*node, Seg::Key(key.clone())),
+            Some((Frame::Map(_, None), node)) => (*node, Seg::Root),
+        };
+        self.nodes.push(Node { parent, seg, pos });
+        self.nodes.len() - 1
     }
 
     fn open(&mut self, frame: Frame, pos: Pos) -> Result<(), Diagnostic> {
@@ -208,9 +275,8 @@ impl Builder {
             )
             .at(pos));
         }
-        let path = self.path();
-        self.positions.insert(path.clone(), pos);
-        self.stack.push((frame, path));
+        let node = self.place(pos);
+        self.stack.push((frame, node));
         Ok(())
     }
 
@@ -227,16 +293,17 @@ impl Builder {
 
     /// A scalar: a key when a map waits for one, else a value.
     fn value(&mut self, value: Value, pos: Pos, raw: &str) -> Result<(), Diagnostic> {
-        if let Some((Frame::Map(map, pending @ None), path)) = self.stack.last_mut() {
+        if let Some((Frame::Map(map, None), _)) = self.stack.last() {
             let key = match &value {
                 Value::String(s) => s.clone(),
                 Value::Null => String::new(),
                 _ => raw.to_owned(),
             };
+            let path = self.path();
             if key.is_empty() || key.contains('.') {
                 return Err(Diagnostic::new(
                     ErrorClass::Syntax,
-                    path,
+                    &path,
                     format!("`{raw}` is not a valid key"),
                 )
                 .at(pos)
@@ -245,17 +312,18 @@ impl Builder {
             if map.contains_key(&key) {
                 return Err(Diagnostic::new(
                     ErrorClass::DuplicateKey,
-                    &join(path, &key),
+                    &join(&path, &key),
                     format!("the key `{key}` appears twice in this mapping"),
                 )
                 .at(pos)
                 .hint("remove or rename one of them"));
             }
-            *pending = Some((key, pos));
+            if let Some((Frame::Map(_, pending), _)) = self.stack.last_mut() {
+                *pending = Some((key, pos));
+            }
             return Ok(());
         }
-        let path = self.path();
-        self.positions.insert(path, pos);
+        self.place(pos);
         self.attach(value)
     }
 
