@@ -1082,6 +1082,8 @@ pub struct EnvironmentWire {
     pub position: usize,
     /// Whether the author of a version may not deploy it here.
     pub separation_of_duties: bool,
+    /// Whether deployments here wait for a second approver.
+    pub second_approver: bool,
 }
 
 /// One module to deploy.
@@ -1152,17 +1154,81 @@ pub struct PlannedChange {
     pub changes: Option<serde_json::Value>,
 }
 
-/// A deployment plan: what would change, and whether it was applied.
+/// A deployment plan: what would change, and what became of it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeployResponse {
     /// The target environment.
     pub environment: String,
+    /// `applied`, `pending-approval` (the environment needs a second approver: see
+    /// `request`), `plan` (a dry run) or `nothing-to-do`.
+    pub status: &'static str,
     /// What changes (modules already at the version are left out).
     pub changes: Vec<PlannedChange>,
-    /// Whether it was applied (`false` for a dry run or when there was nothing to do).
+    /// Whether it was applied.
     pub applied: bool,
+    /// The request waiting for a second approver, when `pending-approval`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<i64>,
     /// The history entries written.
     pub deployments: Vec<DeploymentWire>,
+}
+
+/// A deployment waiting for, or decided by, a second approver.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeploymentRequestWire {
+    /// Its id.
+    pub id: i64,
+    /// The target environment.
+    pub environment: String,
+    /// `deploy`, `stage` or `rollback`.
+    pub kind: &'static str,
+    /// For staging: where from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// The plan: each module, the version to run and the version expected running.
+    pub items: Vec<RequestItem>,
+    /// Who asked.
+    pub requester: String,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub requested_at: OffsetDateTime,
+    /// `pending`, `approved` or `rejected`.
+    pub status: String,
+    /// Who decided.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decider: Option<String>,
+    /// Why it was rejected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// One module of a deployment request.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequestItem {
+    /// The module.
+    pub module: String,
+    /// The version to run.
+    pub version: i64,
+    /// The version expected running (absent: none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<i64>,
+}
+
+/// Body of `POST /api/v1/environments/{env}/requests/{id}/reject`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectRequest {
+    /// Why (1 to 500 characters; recorded in the audit trail).
+    pub reason: String,
+}
+
+/// Query of `GET /api/v1/environments/{env}/requests`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RequestsQuery {
+    /// Only `pending`, `approved` or `rejected` ones.
+    #[serde(default)]
+    pub status: Option<String>,
 }
 
 /// A deployment in an environment's history.

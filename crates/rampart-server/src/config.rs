@@ -56,6 +56,27 @@ pub struct Config {
     pub session: SessionConfig,
     /// The tamper-evident audit log.
     pub audit: AuditConfig,
+    /// Policies of the module lifecycle.
+    pub lifecycle: LifecycleConfig,
+}
+
+/// `[lifecycle]`: per-environment deployment policies, each a comma-separated list of
+/// environment names (empty: nowhere).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleConfig {
+    /// Where the author of a version may not deploy it (separation of duties).
+    pub separation_of_duties: String,
+    /// Where a deployment, staging or rollback waits for a second IT user with `deploy`
+    /// there to approve it.
+    pub second_approver: String,
+}
+
+impl LifecycleConfig {
+    /// The environments listed in `list`.
+    pub fn environments(list: &str) -> impl Iterator<Item = &str> {
+        list.split(',').map(str::trim).filter(|e| !e.is_empty())
+    }
 }
 
 /// `[password]`
@@ -187,6 +208,10 @@ impl Default for Config {
                 retention_days: 0,
                 archive_dir: String::new(),
             },
+            lifecycle: LifecycleConfig {
+                separation_of_duties: "production".into(),
+                second_approver: "production".into(),
+            },
         }
     }
 }
@@ -258,7 +283,15 @@ pub struct Loaded {
 }
 
 /// Environment variables under `RAMPART_` that are not configuration keys.
-const NON_KEY_VARIABLES: &[&str] = &["RAMPART_CONFIG", "RAMPART_DATA_DIR"];
+/// (The last four are the command line's client settings: `rampart login`, `module`, `env`.)
+const NON_KEY_VARIABLES: &[&str] = &[
+    "RAMPART_CONFIG",
+    "RAMPART_DATA_DIR",
+    "RAMPART_SERVER",
+    "RAMPART_TOKEN",
+    "RAMPART_CA_CERT",
+    "RAMPART_SESSION_FILE",
+];
 
 impl Config {
     /// Loads the configuration from the file, the environment `env` and the flags.
@@ -553,6 +586,25 @@ impl Config {
                     key,
                     v.to_string(),
                     &format!("{} to {}", range.start(), range.end()),
+                ));
+            }
+        }
+        let known = rampart_authz::it::Permissions::with_defaults();
+        for (key, list) in [
+            (
+                "lifecycle.separation_of_duties",
+                &self.lifecycle.separation_of_duties,
+            ),
+            ("lifecycle.second_approver", &self.lifecycle.second_approver),
+        ] {
+            if LifecycleConfig::environments(list).any(|e| known.environment(e).is_none()) {
+                return Err(fail(
+                    key,
+                    list.clone(),
+                    &format!(
+                        "a comma-separated list of environments among {} (empty: none)",
+                        known.environments().join(", ")
+                    ),
                 ));
             }
         }
@@ -853,7 +905,7 @@ mod tests {
     fn layers_apply_in_order() {
         let loaded = load(
             Some("https_addr = \"127.0.0.1:9001\"\nhttp_addr = \"127.0.0.1:9002\"\n[password]\nmin_length = 14\n"),
-            &[("RAMPART_HTTP_ADDR", "127.0.0.1:9003"), ("RAMPART_PASSWORD__HISTORY", "7"), ("RAMPART_TEST_PG_URL", "x")],
+            &[("RAMPART_HTTP_ADDR", "127.0.0.1:9003"), ("RAMPART_PASSWORD__HISTORY", "7"), ("RAMPART_TEST_PG_URL", "x"), ("RAMPART_TOKEN", "rps_x"), ("RAMPART_SERVER", "https://h")],
             &[("http_addr", "127.0.0.1:9004")],
         )
         .unwrap();
@@ -962,6 +1014,12 @@ mod tests {
                 &[("RAMPART_PASSWORD_HASH__MEMORY_KIB", "1")],
                 "password_hash.memory_kib",
                 "OWASP",
+            ),
+            (
+                None,
+                &[("RAMPART_LIFECYCLE__SECOND_APPROVER", "production,moon")],
+                "lifecycle.second_approver",
+                "development, quality, production",
             ),
         ];
         for (file, env, key, allowed) in cases {

@@ -33,11 +33,13 @@ use rampart_store::{
 };
 
 use crate::api::{
-    BreakingChange, DeployItem, DeployRequest, DeployResponse, DeploymentWire, DiffQuery,
-    EnvironmentWire, HistoryQuery, PlannedChange, PublishRequest, PublishResponse, RollbackRequest,
-    RunningWire, StageRequest, SurfaceQuery, VersionSourceResponse, VersionWire,
+    BreakingChange, DeployItem, DeployRequest, DeployResponse, DeploymentRequestWire,
+    DeploymentWire, DiffQuery, EnvironmentWire, HistoryQuery, PlannedChange, PublishRequest,
+    PublishResponse, RejectRequest, RequestItem, RequestsQuery, RollbackRequest, RunningWire,
+    StageRequest, SurfaceQuery, VersionSourceResponse, VersionWire,
 };
 use crate::auth::Authenticated;
+use crate::config::LifecycleConfig;
 use crate::error::{ApiError, Json, Problem};
 use crate::state::AppState;
 
@@ -149,10 +151,23 @@ fn environment(state: &AppState, name: &str) -> Result<EnvId, Error> {
     })
 }
 
-/// Separation of duties applies in the last environment of the order.
+fn env_name(state: &AppState, env: EnvId) -> String {
+    environments(state)
+        .get(usize::from(env.0))
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Whether the author of a version may not deploy it in `env` (`lifecycle.separation_of_duties`).
 fn separation_of_duties(state: &AppState, env: EnvId) -> bool {
-    let n = state.authz.view().it.environments().len();
-    n > 1 && usize::from(env.0) == n - 1
+    let name = env_name(state, env);
+    LifecycleConfig::environments(&state.config.lifecycle.separation_of_duties).any(|e| e == name)
+}
+
+/// Whether deployments to `env` wait for a second approver (`lifecycle.second_approver`).
+fn second_approver(state: &AppState, env: EnvId) -> bool {
+    let name = env_name(state, env);
+    LifecycleConfig::environments(&state.config.lifecycle.second_approver).any(|e| e == name)
 }
 
 fn wire(v: VersionInfo) -> VersionWire {
@@ -738,6 +753,7 @@ pub async fn list_environments(
                 name: name.clone(),
                 position: i,
                 separation_of_duties: separation_of_duties(&state, EnvId(i as u16)),
+                second_approver: second_approver(&state, EnvId(i as u16)),
             })
             .collect(),
     ))
@@ -821,17 +837,23 @@ struct Step {
     expected: Option<i64>,
 }
 
-/// Checks and (unless `dry_run`) applies `steps` to `env` together: permissions, separation
-/// of duties, dependencies of the environment as it would be afterwards.
-async fn apply(
+/// A checked plan: what changes, and the deployments that make it so.
+struct Plan {
+    changes: Vec<PlannedChange>,
+    items: Vec<NewDeployment>,
+}
+
+/// Checks `steps` into `env` for `auth`: permissions, separation of duties, what runs now
+/// against what each step expects, and the dependencies of the environment as it would be
+/// afterwards. Changes nothing.
+async fn plan(
     state: &AppState,
     auth: &Authenticated,
     env: &str,
     steps: Vec<Step>,
     kind: DeployKind,
     source_env: Option<&str>,
-    dry_run: bool,
-) -> Result<DeployResponse, ApiError> {
+) -> Result<Plan, ApiError> {
     let env_id = environment(state, env)?;
     state.authz.fresh(None).await?;
     let running = state.store.running().await?;
@@ -1014,24 +1036,244 @@ async fn apply(
         p.breaking = Some(refused);
         return Err(p.into());
     }
-    if dry_run || items.is_empty() {
-        return Ok(DeployResponse {
+    Ok(Plan { changes, items })
+}
+
+/// Plans `steps` and, unless `dry_run`, applies them, or records them for a second approver
+/// where the environment requires one (202).
+async fn apply(
+    state: &AppState,
+    auth: &Authenticated,
+    env: &str,
+    steps: Vec<Step>,
+    kind: DeployKind,
+    source_env: Option<&str>,
+    dry_run: bool,
+) -> Result<(StatusCode, Json<DeployResponse>), ApiError> {
+    let Plan { changes, items } = plan(state, auth, env, steps, kind, source_env).await?;
+    let answer = |status, applied, request, deployments| {
+        Json(DeployResponse {
             environment: env.to_owned(),
+            status,
             changes,
-            applied: false,
-            deployments: Vec::new(),
-        });
+            applied,
+            request,
+            deployments,
+        })
+    };
+    if items.is_empty() {
+        return Ok((
+            StatusCode::OK,
+            answer("nothing-to-do", false, None, Vec::new()),
+        ));
+    }
+    if dry_run {
+        return Ok((StatusCode::OK, answer("plan", false, None, Vec::new())));
+    }
+    if second_approver(state, environment(state, env)?) {
+        let id = state
+            .store
+            .request_deployment(&auth.audit(state), state.clock.now(), &items)
+            .await?;
+        return Ok((
+            StatusCode::ACCEPTED,
+            answer("pending-approval", false, Some(id), Vec::new()),
+        ));
     }
     let done = state
         .store
-        .deploy(&auth.audit(state), state.clock.now(), &items)
+        .deploy(&auth.audit(state), state.clock.now(), &items, None)
         .await?;
-    Ok(DeployResponse {
-        environment: env.to_owned(),
+    Ok((
+        StatusCode::OK,
+        answer(
+            "applied",
+            true,
+            None,
+            done.into_iter().map(deployment_wire).collect(),
+        ),
+    ))
+}
+
+fn request_wire(r: rampart_store::DeploymentRequest) -> DeploymentRequestWire {
+    DeploymentRequestWire {
+        id: r.id,
+        environment: r.environment,
+        kind: r.kind.as_str(),
+        from: r.source_env,
+        items: r
+            .items
+            .into_iter()
+            .map(|(module, version, expected)| RequestItem {
+                module,
+                version,
+                expected,
+            })
+            .collect(),
+        requester: r.requester,
+        requested_at: r.requested_at,
+        status: r.status,
+        decider: r.decider,
+        reason: r.reason,
+    }
+}
+
+async fn pending_request(
+    state: &AppState,
+    env: &str,
+    id: i64,
+) -> Result<rampart_store::DeploymentRequest, Error> {
+    let r = state
+        .store
+        .deployment_request(id)
+        .await?
+        .filter(|r| r.environment == env)
+        .ok_or(Error::NotFound {
+            what: "deployment request",
+        })?;
+    if r.status != "pending" {
+        return Err(Error::Conflict(format!(
+            "deployment request {id} was already {}",
+            r.status
+        )));
+    }
+    Ok(r)
+}
+
+/// Deployments waiting for (or decided by) a second approver in an environment.
+#[utoipa::path(
+    get, path = "/api/v1/environments/{env}/requests", tag = "environments",
+    params(("env" = String, Path, description = "The environment"), RequestsQuery),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Requests, newest first", body = [DeploymentRequestWire]),
+        (status = 422, description = "No such environment or status", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn requests(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(env): Path<String>,
+    Query(q): Query<RequestsQuery>,
+) -> Result<Json<Vec<DeploymentRequestWire>>, ApiError> {
+    let env_id = environment(&state, &env)?;
+    if let Some(s) = &q.status {
+        if !matches!(s.as_str(), "pending" | "approved" | "rejected") {
+            return Err(Error::invalid("status", "pending, approved or rejected").into());
+        }
+    }
+    let mut out = Vec::new();
+    for r in state
+        .store
+        .deployment_requests(&env, q.status.as_deref())
+        .await?
+    {
+        let mut visible = true;
+        for (module, _, _) in &r.items {
+            visible &= level(&state, &auth, On::Module(module), env_id).await? >= Level::Reference;
+        }
+        if visible {
+            out.push(request_wire(r));
+        }
+    }
+    Ok(Json(out))
+}
+
+/// Approve a pending deployment: someone other than the requester, holding `deploy` in the
+/// environment (and not the author of what it deploys where separation of duties applies),
+/// re-checks the plan against the environment as it is now and applies it.
+#[utoipa::path(
+    post, path = "/api/v1/environments/{env}/requests/{id}/approve", tag = "environments",
+    params(("env" = String, Path, description = "The environment"), ("id" = i64, Path, description = "The request")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Approved and applied", body = DeployResponse),
+        (status = 403, description = "The requester themself, or no `deploy`, or separation of duties", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such request in this environment", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already decided, or the environment changed since the request", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn approve(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path((env, id)): Path<(String, i64)>,
+) -> Result<Json<DeployResponse>, ApiError> {
+    environment(&state, &env)?;
+    let r = pending_request(&state, &env, id).await?;
+    if r.requested_by == auth.user.id.to_string() {
+        return Err(Error::Forbidden(format!(
+            "{env} needs a second approver: someone other than you, who requested it"
+        ))
+        .into());
+    }
+    let steps = r
+        .items
+        .iter()
+        .map(|(module, to, expected)| Step {
+            module: module.clone(),
+            to: *to,
+            expected: Some(expected.unwrap_or(0)),
+        })
+        .collect();
+    let Plan { changes, items } =
+        plan(&state, &auth, &env, steps, r.kind, r.source_env.as_deref()).await?;
+    let done = state
+        .store
+        .deploy(&auth.audit(&state), state.clock.now(), &items, Some(id))
+        .await?;
+    Ok(Json(DeployResponse {
+        environment: env,
+        status: "applied",
         changes,
         applied: true,
+        request: Some(id),
         deployments: done.into_iter().map(deployment_wire).collect(),
-    })
+    }))
+}
+
+/// Reject a pending deployment (its requester may withdraw it; others need `deploy` on
+/// every module in it).
+#[utoipa::path(
+    post, path = "/api/v1/environments/{env}/requests/{id}/reject", tag = "environments",
+    params(("env" = String, Path, description = "The environment"), ("id" = i64, Path, description = "The request")),
+    request_body = RejectRequest,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 204, description = "Rejected"),
+        (status = 403, description = "The caller lacks `deploy`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such request in this environment", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already decided", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn reject(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path((env, id)): Path<(String, i64)>,
+    Json(req): Json<RejectRequest>,
+) -> Result<StatusCode, ApiError> {
+    let env_id = environment(&state, &env)?;
+    if req.reason.trim().is_empty() || req.reason.chars().count() > 500 {
+        return Err(Error::invalid("reason", "say why, in 1 to 500 characters").into());
+    }
+    let r = pending_request(&state, &env, id).await?;
+    if r.requested_by != auth.user.id.to_string() {
+        for (module, _, _) in &r.items {
+            require(
+                &state,
+                &auth,
+                On::Module(module),
+                env_id,
+                Level::Deploy,
+                "rejecting a deployment",
+            )
+            .await?;
+        }
+    }
+    state
+        .store
+        .reject_deployment(&auth.audit(&state), state.clock.now(), id, &req.reason)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Deploy module versions to an environment (all or none), or preview the plan.
@@ -1052,7 +1294,7 @@ pub async fn deploy(
     auth: Authenticated,
     Path(env): Path<String>,
     Json(req): Json<DeployRequest>,
-) -> Result<Json<DeployResponse>, ApiError> {
+) -> Result<(StatusCode, Json<DeployResponse>), ApiError> {
     if req.modules.is_empty() || req.modules.len() > 500 {
         return Err(Error::invalid("modules", "give 1 to 500 modules").into());
     }
@@ -1071,18 +1313,16 @@ pub async fn deploy(
             },
         )
         .collect();
-    Ok(Json(
-        apply(
-            &state,
-            &auth,
-            &env,
-            steps,
-            DeployKind::Deploy,
-            None,
-            req.dry_run,
-        )
-        .await?,
-    ))
+    apply(
+        &state,
+        &auth,
+        &env,
+        steps,
+        DeployKind::Deploy,
+        None,
+        req.dry_run,
+    )
+    .await
 }
 
 /// Promote what runs in the environment before (or `from`) into this one.
@@ -1103,7 +1343,7 @@ pub async fn stage(
     auth: Authenticated,
     Path(env): Path<String>,
     Json(req): Json<StageRequest>,
-) -> Result<Json<DeployResponse>, ApiError> {
+) -> Result<(StatusCode, Json<DeployResponse>), ApiError> {
     let target = environment(&state, &env)?;
     let from = match req.from {
         Some(f) => {
@@ -1155,18 +1395,16 @@ pub async fn stage(
     if steps.is_empty() {
         return Err(Error::invalid("from", format!("nothing runs in {from}")).into());
     }
-    Ok(Json(
-        apply(
-            &state,
-            &auth,
-            &env,
-            steps,
-            DeployKind::Stage,
-            Some(&from),
-            req.dry_run,
-        )
-        .await?,
-    ))
+    apply(
+        &state,
+        &auth,
+        &env,
+        steps,
+        DeployKind::Stage,
+        Some(&from),
+        req.dry_run,
+    )
+    .await
 }
 
 /// Put a module back to the version it ran before its last deployment here.
@@ -1186,7 +1424,7 @@ pub async fn rollback(
     auth: Authenticated,
     Path(env): Path<String>,
     Json(req): Json<RollbackRequest>,
-) -> Result<Json<DeployResponse>, ApiError> {
+) -> Result<(StatusCode, Json<DeployResponse>), ApiError> {
     environment(&state, &env)?;
     known_module(&state, &req.module)?;
     let last = state
@@ -1212,18 +1450,16 @@ pub async fn rollback(
         to: previous,
         expected: Some(last.number),
     }];
-    Ok(Json(
-        apply(
-            &state,
-            &auth,
-            &env,
-            steps,
-            DeployKind::Rollback,
-            None,
-            req.dry_run,
-        )
-        .await?,
-    ))
+    apply(
+        &state,
+        &auth,
+        &env,
+        steps,
+        DeployKind::Rollback,
+        None,
+        req.dry_run,
+    )
+    .await
 }
 
 /// The JSON Schema of the module format.

@@ -186,6 +186,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "module versions",
         include_str!("../migrations/sqlite/0007_module_versions.sql"),
     ),
+    (
+        8,
+        "deployment requests",
+        include_str!("../migrations/sqlite/0008_deployment_requests.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -222,6 +227,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         7,
         "module versions",
         include_str!("../migrations/postgres/0007_module_versions.sql"),
+    ),
+    (
+        8,
+        "deployment requests",
+        include_str!("../migrations/postgres/0008_deployment_requests.sql"),
     ),
 ];
 

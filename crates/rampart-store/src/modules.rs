@@ -100,6 +100,13 @@ pub enum DeployKind {
 }
 
 impl DeployKind {
+    /// The kind stored as `name`.
+    pub fn parse(name: &str) -> Option<DeployKind> {
+        [DeployKind::Deploy, DeployKind::Stage, DeployKind::Rollback]
+            .into_iter()
+            .find(|k| k.as_str() == name)
+    }
+
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -125,6 +132,33 @@ pub struct NewDeployment {
     pub kind: DeployKind,
     /// For staging: where from.
     pub source_env: Option<String>,
+}
+
+/// A deployment waiting for (or decided by) a second approver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentRequest {
+    /// Its id.
+    pub id: i64,
+    /// The target environment.
+    pub environment: String,
+    /// `deploy`, `stage` or `rollback`.
+    pub kind: DeployKind,
+    /// For staging: where from.
+    pub source_env: Option<String>,
+    /// The plan: (module, version, expected running version).
+    pub items: Vec<(String, i64, Option<i64>)>,
+    /// Who asked (user id).
+    pub requested_by: String,
+    /// Their name at the time.
+    pub requester: String,
+    /// When.
+    pub requested_at: OffsetDateTime,
+    /// `pending`, `approved` or `rejected`.
+    pub status: String,
+    /// Who decided, when decided.
+    pub decider: Option<String>,
+    /// Why it was rejected.
+    pub reason: Option<String>,
 }
 
 /// A deployment in the history.
@@ -167,6 +201,12 @@ pub struct Running {
     pub uses: String,
     /// The version's author.
     pub author_id: String,
+}
+
+/// A bound value of a query assembled at run time.
+enum Bind {
+    Int(i64),
+    Text(String),
 }
 
 fn event(action: &'static str, target: String, details: serde_json::Value) -> AuditEvent {
@@ -473,15 +513,48 @@ impl Store {
     /// Applies deployments all together or not at all, each with its `module.deploy`
     /// (`module.stage`, `module.rollback`) event; a module whose running version is no
     /// longer what the caller expected is a conflict and nothing is applied.
+    ///
+    /// With `approving`, the pending request of that id is marked approved by the actor in
+    /// the same transaction (a request already decided is a conflict).
     pub async fn deploy(
         &self,
         ctx: &AuditContext,
         now: OffsetDateTime,
         items: &[NewDeployment],
+        approving: Option<i64>,
     ) -> Result<Vec<DeploymentInfo>, Error> {
         let (actor_id, actor_name) = actor(ctx);
         let at = to_millis(now);
         let done = write_tx!(self, |tx| {
+            if let Some(id) = approving {
+                let decided = sqlx::query(
+                    "UPDATE deployment_requests SET status = 'approved', decided_by = $1, decider = $2, decided_at = $3 \
+                     WHERE id = $4 AND status = 'pending'",
+                )
+                .bind(&actor_id)
+                .bind(&actor_name)
+                .bind(at)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?
+                .rows_affected();
+                if decided != 1 {
+                    return Err(Error::Conflict(format!(
+                        "deployment request {id} is no longer pending"
+                    )));
+                }
+                append_event!(
+                    tx,
+                    ctx,
+                    &event(
+                        "module.deploy.approve",
+                        format!("deployment-request:{id}"),
+                        json!({ "request": id })
+                    ),
+                    now
+                );
+            }
             let mut done = Vec::with_capacity(items.len());
             for d in items {
                 let num = module_num!(&mut *tx, &d.module);
@@ -642,5 +715,177 @@ impl Store {
                 })
                 .collect()
         })
+    }
+
+    /// Records a checked plan that waits for a second approver, with its
+    /// `module.deploy.request` event; returns the request's id.
+    pub async fn request_deployment(
+        &self,
+        ctx: &AuditContext,
+        now: OffsetDateTime,
+        items: &[NewDeployment],
+    ) -> Result<i64, Error> {
+        let Some(first) = items.first() else {
+            return Err(Error::invalid("modules", "nothing to deploy"));
+        };
+        let (actor_id, actor_name) = actor(ctx);
+        let plan: Vec<serde_json::Value> = items
+            .iter()
+            .map(|d| json!({ "module": d.module, "number": d.number, "expected": d.expected }))
+            .collect();
+        let plan = serde_json::Value::Array(plan);
+        let id = write_tx!(self, |tx| {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO deployment_requests (environment, kind, source_env, items, requested_by, requester, \
+                 requested_at, status) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending') RETURNING id",
+            )
+            .bind(&first.environment)
+            .bind(first.kind.as_str())
+            .bind(&first.source_env)
+            .bind(plan.to_string())
+            .bind(&actor_id)
+            .bind(&actor_name)
+            .bind(to_millis(now))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+            append_event!(
+                tx,
+                ctx,
+                &event(
+                    "module.deploy.request",
+                    format!("deployment-request:{id}"),
+                    json!({ "request": id, "environment": first.environment, "kind": first.kind.as_str(), "items": plan })
+                ),
+                now
+            );
+            id
+        });
+        Ok(id)
+    }
+
+    /// Deployment request `id`.
+    pub async fn deployment_request(&self, id: i64) -> Result<Option<DeploymentRequest>, Error> {
+        let rows = self
+            .deployment_requests_where("id = $1", &[Bind::Int(id)])
+            .await?;
+        Ok(rows.into_iter().next())
+    }
+
+    /// The requests of `environment` (only `status` ones when given), newest first.
+    pub async fn deployment_requests(
+        &self,
+        environment: &str,
+        status: Option<&str>,
+    ) -> Result<Vec<DeploymentRequest>, Error> {
+        let env = Bind::Text(environment.to_owned());
+        match status {
+            Some(s) => {
+                self.deployment_requests_where(
+                    "environment = $1 AND status = $2",
+                    &[env, Bind::Text(s.to_owned())],
+                )
+                .await
+            }
+            None => {
+                self.deployment_requests_where("environment = $1", &[env])
+                    .await
+            }
+        }
+    }
+
+    async fn deployment_requests_where(
+        &self,
+        filter: &str,
+        binds: &[Bind],
+    ) -> Result<Vec<DeploymentRequest>, Error> {
+        let sql = format!(
+            "SELECT id, environment, kind, source_env, items, requested_by, requester, requested_at, status, \
+             decider, reason FROM deployment_requests WHERE {filter} ORDER BY id DESC LIMIT 200"
+        );
+        read!(self, |pool| {
+            let mut q = sqlx::query(&sql);
+            for b in binds {
+                q = match b {
+                    Bind::Int(i) => q.bind(*i),
+                    Bind::Text(t) => q.bind(t.clone()),
+                };
+            }
+            let rows = q.fetch_all(pool).await.map_err(db)?;
+            rows.iter()
+                .map(|r| {
+                    let kind: String = col!(r, "kind");
+                    let items: String = col!(r, "items");
+                    let items: Vec<serde_json::Value> = serde_json::from_str(&items)
+                        .map_err(|e| Error::Internal(format!("stored deployment request: {e}")))?;
+                    Ok(DeploymentRequest {
+                        id: col!(r, "id"),
+                        environment: col!(r, "environment"),
+                        kind: DeployKind::parse(&kind)
+                            .ok_or_else(|| Error::Internal(format!("stored kind {kind}")))?,
+                        source_env: col!(r, "source_env"),
+                        items: items
+                            .iter()
+                            .map(|i| {
+                                (
+                                    i["module"].as_str().unwrap_or_default().to_owned(),
+                                    i["number"].as_i64().unwrap_or_default(),
+                                    i["expected"].as_i64(),
+                                )
+                            })
+                            .collect(),
+                        requested_by: col!(r, "requested_by"),
+                        requester: col!(r, "requester"),
+                        requested_at: from_millis(col!(r, "requested_at"))?,
+                        status: col!(r, "status"),
+                        decider: col!(r, "decider"),
+                        reason: col!(r, "reason"),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Rejects (or, by its requester, withdraws) pending request `id`, with its
+    /// `module.deploy.reject` event.
+    pub async fn reject_deployment(
+        &self,
+        ctx: &AuditContext,
+        now: OffsetDateTime,
+        id: i64,
+        reason: &str,
+    ) -> Result<(), Error> {
+        let (actor_id, actor_name) = actor(ctx);
+        write_tx!(self, |tx| {
+            let decided = sqlx::query(
+                "UPDATE deployment_requests SET status = 'rejected', decided_by = $1, decider = $2, decided_at = $3, \
+                 reason = $4 WHERE id = $5 AND status = 'pending'",
+            )
+            .bind(&actor_id)
+            .bind(&actor_name)
+            .bind(to_millis(now))
+            .bind(reason)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+            if decided != 1 {
+                return Err(Error::Conflict(format!(
+                    "deployment request {id} is no longer pending"
+                )));
+            }
+            append_event!(
+                tx,
+                ctx,
+                &event(
+                    "module.deploy.reject",
+                    format!("deployment-request:{id}"),
+                    json!({ "request": id, "reason": reason })
+                ),
+                now
+            );
+        });
+        Ok(())
     }
 }

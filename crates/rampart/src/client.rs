@@ -479,11 +479,72 @@ fn print_plan(answer: &Value) {
             }
         }
     }
-    if answer["applied"] == json!(true) {
-        println!("applied");
-    } else {
-        println!("not applied (plan only)");
+    match answer["status"].as_str() {
+        Some("applied") => println!("applied"),
+        Some("pending-approval") => println!(
+            "waiting for a second approver: request {} (rampart env approve {env} {})",
+            answer["request"], answer["request"]
+        ),
+        _ => println!("not applied (plan only)"),
     }
+}
+
+/// `rampart env requests ENV`.
+pub async fn requests(env: &str, all: bool) -> anyhow::Result<()> {
+    let client = Client::from_session()?;
+    let q = if all { "" } else { "?status=pending" };
+    let list = client
+        .ok(
+            Method::GET,
+            &format!("/api/v1/environments/{env}/requests{q}"),
+            None,
+        )
+        .await?;
+    for r in list.as_array().into_iter().flatten() {
+        let items: Vec<String> = r["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|i| format!("{}={}", i["module"].as_str().unwrap_or(""), i["version"]))
+            .collect();
+        println!(
+            "{:>5}  {:<8}  {:<8}  by {:<20}  {}",
+            r["id"],
+            r["status"].as_str().unwrap_or(""),
+            r["kind"].as_str().unwrap_or(""),
+            r["requester"].as_str().unwrap_or(""),
+            items.join(" ")
+        );
+    }
+    Ok(())
+}
+
+/// `rampart env approve ENV ID`.
+pub async fn approve(env: &str, id: i64) -> anyhow::Result<()> {
+    let client = Client::from_session()?;
+    let answer = client
+        .ok(
+            Method::POST,
+            &format!("/api/v1/environments/{env}/requests/{id}/approve"),
+            None,
+        )
+        .await?;
+    print_plan(&answer);
+    Ok(())
+}
+
+/// `rampart env reject ENV ID --reason`.
+pub async fn reject(env: &str, id: i64, reason: &str) -> anyhow::Result<()> {
+    let client = Client::from_session()?;
+    client
+        .ok(
+            Method::POST,
+            &format!("/api/v1/environments/{env}/requests/{id}/reject"),
+            Some(json!({ "reason": reason })),
+        )
+        .await?;
+    println!("rejected request {id}");
+    Ok(())
 }
 
 /// `rampart env deploy ENV MODULE=VERSION…`.

@@ -215,6 +215,33 @@ enum EnvCommand {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Deployments waiting for a second approver (environments with that policy:
+    /// lifecycle.second_approver, production by default).
+    Requests {
+        /// The environment.
+        env: String,
+        /// Also approved and rejected ones.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Approve someone else's deployment request: it is checked again against the
+    /// environment as it is now, then applied.
+    Approve {
+        /// The environment.
+        env: String,
+        /// The request's id.
+        id: i64,
+    },
+    /// Reject a deployment request (or withdraw your own).
+    Reject {
+        /// The environment.
+        env: String,
+        /// The request's id.
+        id: i64,
+        /// Why (recorded in the audit trail).
+        #[arg(long)]
+        reason: String,
+    },
     /// The deployment history of an environment, newest first.
     History {
         /// The environment.
@@ -910,6 +937,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 dry_run,
             } => client::rollback(env, module, *dry_run).await,
             EnvCommand::History { env, module } => client::history(env, module.as_deref()).await,
+            EnvCommand::Requests { env, all } => client::requests(env, *all).await,
+            EnvCommand::Approve { env, id } => client::approve(env, *id).await,
+            EnvCommand::Reject { env, id, reason } => client::reject(env, *id, reason).await,
         },
     }
 }

@@ -934,5 +934,11 @@ async fn modules_are_checked_published_diffed_and_deployed_from_the_cli() {
     assert!(ok && out.matches("deploy").count() == 2, "{out}");
     let (ok, _, err) = cli(&["env", "deploy", "development", "core-service"]);
     assert!(!ok && err.contains("MODULE=VERSION"), "{err}");
+    // Quality takes the stage directly; production waits for a second approver, who cannot
+    // be the one who asked (nor, there, the author: both are root-admin here).
+    let (ok, out, err) = cli(&["env", "stage", "quality"]);
+    assert!(ok && out.contains("applied"), "{out}{err}");
+    let (ok, _, err) = cli(&["env", "stage", "production"]);
+    assert!(!ok && err.contains("separation of duties"), "{err}");
     server.stop();
 }

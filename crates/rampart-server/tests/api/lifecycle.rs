@@ -57,6 +57,7 @@ struct World {
     dev: String,
     contractor: String,
     ops: String,
+    ops2: String,
     auditor: String,
     nobody: String,
     enduser: String,
@@ -65,7 +66,7 @@ struct World {
 async fn world(node: &Node) -> World {
     let admin = node.admin().await;
     let mut ids = Vec::new();
-    for user in ["dev", "contractor", "ops", "auditor", "nobody"] {
+    for user in ["dev", "contractor", "ops", "auditor", "nobody", "ops2"] {
         ids.push(
             node.create_user(Provider::It, user, USER_PASSWORD, false)
                 .await,
@@ -89,6 +90,7 @@ async fn world(node: &Node) -> World {
             { "op": "set_it_role", "user": ids[1], "role": "contractor" },
             { "op": "set_it_role", "user": ids[2], "role": "operations" },
             { "op": "set_it_role", "user": ids[3], "role": "auditor" },
+            { "op": "set_it_role", "user": ids[5], "role": "operations" },
         ]),
     )
     .await;
@@ -112,6 +114,7 @@ async fn world(node: &Node) -> World {
         dev: node.login("it", "dev", USER_PASSWORD).await,
         contractor: node.login("it", "contractor", USER_PASSWORD).await,
         ops: node.login("it", "ops", USER_PASSWORD).await,
+        ops2: node.login("it", "ops2", USER_PASSWORD).await,
         auditor: node.login("it", "auditor", USER_PASSWORD).await,
         nobody: node.login("it", "nobody", USER_PASSWORD).await,
         enduser: node.login("end", "enduser", USER_PASSWORD).await,
@@ -309,10 +312,30 @@ async fn breaking_changes_deployment_checks_staging_rollback_and_duties() {
             .await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{name}: {body}");
         assert!(body["detail"].as_str().unwrap().contains("separation of duties"), "{body}");
+        // Production also needs a second approver: the stage waits as a request.
         let (status, body) = node
             .post("/api/v1/environments/production/stage", &w.ops, json!({}))
             .await;
-        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        assert_eq!((status, body["status"].as_str()), (StatusCode::ACCEPTED, Some("pending-approval")), "{name}: {body}");
+        let request = body["request"].as_i64().unwrap();
+        let (_, running) = node.get("/api/v1/environments/production/modules", &w.ops).await;
+        assert_eq!(running, json!([]), "{name}: nothing applied before approval");
+        let approve = format!("/api/v1/environments/production/requests/{request}/approve");
+        for (who, token, want) in [
+            ("the requester", &w.ops, StatusCode::FORBIDDEN),
+            ("the author of core-service v1", &w.admin, StatusCode::FORBIDDEN),
+            ("a developer without deploy", &w.dev, StatusCode::FORBIDDEN),
+        ] {
+            let (status, body) = node.post(&approve, token, json!(null)).await;
+            assert_eq!(status, want, "{name}: {who}: {body}");
+        }
+        let (_, pending) = node.get("/api/v1/environments/production/requests?status=pending", &w.ops2).await;
+        assert_eq!(pending[0]["id"], request, "{name}: {pending}");
+        assert_eq!(pending[0]["items"].as_array().unwrap().len(), 2);
+        let (status, body) = node.post(&approve, &w.ops2, json!(null)).await;
+        assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("applied")), "{name}: {body}");
+        let (status, _) = node.post(&approve, &w.ops2, json!(null)).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{name}: approved once");
         let (_, running) = node.get("/api/v1/environments/production/modules", &w.ops).await;
         assert_eq!(running, json!([{ "module": "core-service", "version": 1 }, { "module": "sales-ui", "version": 1 }]), "{name}");
 
@@ -344,6 +367,21 @@ async fn breaking_changes_deployment_checks_staging_rollback_and_duties() {
             .post("/api/v1/environments/quality/rollback", &w.ops, json!({ "module": "sales-ui" }))
             .await;
         assert_eq!(status, StatusCode::CONFLICT, "{name}: nothing before the first: {body}");
+        // A request can be rejected (with a reason, in the audit trail) and then not approved.
+        let (status, body) = node
+            .post("/api/v1/environments/production/deployments", &w.ops, json!({ "modules": [{ "module": "core-service", "version": 3 }] }))
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{name}: {body}");
+        let request = body["request"].as_i64().unwrap();
+        let reject = format!("/api/v1/environments/production/requests/{request}/reject");
+        let (status, _) = node.post(&reject, &w.ops2, json!({ "reason": "" })).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        let (status, _) = node.post(&reject, &w.ops2, json!({ "reason": "not in the change window" })).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{name}");
+        let (status, _) = node
+            .post(&format!("/api/v1/environments/production/requests/{request}/approve"), &w.ops2, json!(null))
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{name}: rejected requests stay rejected");
 
         // Versions that run somewhere cannot be deleted; others can, by `change`.
         let (status, body) = node.delete("/api/v1/modules/sales-ui/versions/1", &w.contractor).await;
@@ -358,7 +396,16 @@ async fn breaking_changes_deployment_checks_staging_rollback_and_duties() {
 
         // Every step is in the audit trail.
         let actions: Vec<String> = node.events().await.into_iter().map(|e| e.action).collect();
-        for a in ["module.publish", "module.deploy", "module.stage", "module.rollback", "module.version.delete"] {
+        for a in [
+            "module.publish",
+            "module.deploy",
+            "module.stage",
+            "module.rollback",
+            "module.version.delete",
+            "module.deploy.request",
+            "module.deploy.approve",
+            "module.deploy.reject",
+        ] {
             assert!(actions.iter().any(|x| x == a), "{name}: {a} missing");
         }
         node.shutdown().await;
