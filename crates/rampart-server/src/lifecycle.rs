@@ -970,16 +970,21 @@ async fn plan(
             if !touched {
                 continue;
             }
+            let broken = |kind: &str, element: String, reason: String| BreakingChange {
+                module: m.clone(),
+                version: *number,
+                environment: env.to_owned(),
+                depends_on: d.module.clone(),
+                kind: kind.to_owned(),
+                element,
+                reason,
+            };
             let Some((_, dep_surface, _)) = after.get(&d.module) else {
-                refused.push(BreakingChange {
-                    module: m.clone(),
-                    version: *number,
-                    environment: env.to_owned(),
-                    depends_on: d.module.clone(),
-                    kind: "module".into(),
-                    element: d.module.clone(),
-                    reason: format!("`{}` is not deployed in {env}", d.module),
-                });
+                refused.push(broken(
+                    "module",
+                    d.module.clone(),
+                    format!("`{}` is not deployed in {env}", d.module),
+                ));
                 continue;
             };
             // Against the version running now when it stays the dependency's predecessor,
@@ -991,33 +996,21 @@ async fn plan(
                 .transpose()?;
             for kind in KINDS {
                 let names = used(d, kind);
-                match &before {
-                    Some(old) => {
-                        for (element, reason) in old.breaks(dep_surface, kind, names) {
-                            refused.push(BreakingChange {
-                                module: m.clone(),
-                                version: *number,
-                                environment: env.to_owned(),
-                                depends_on: d.module.clone(),
-                                kind: kind.plural().into(),
-                                element,
-                                reason,
-                            });
-                        }
-                    }
-                    None => {
-                        for element in names.iter().filter(|e| !dep_surface.has(kind, e)) {
-                            refused.push(BreakingChange {
-                                module: m.clone(),
-                                version: *number,
-                                environment: env.to_owned(),
-                                depends_on: d.module.clone(),
-                                kind: kind.plural().into(),
-                                element: element.clone(),
-                                reason: "not a public element of the version deployed".into(),
-                            });
-                        }
-                    }
+                let found = match &before {
+                    Some(old) => old.breaks(dep_surface, kind, names),
+                    None => names
+                        .iter()
+                        .filter(|e| !dep_surface.has(kind, e))
+                        .map(|e| {
+                            (
+                                e.clone(),
+                                "not a public element of the version deployed".to_owned(),
+                            )
+                        })
+                        .collect(),
+                };
+                for (element, reason) in found {
+                    refused.push(broken(kind.plural(), element, reason));
                 }
             }
         }
@@ -1284,6 +1277,7 @@ pub async fn reject(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The plan, applied unless `dry_run`", body = DeployResponse),
+        (status = 202, description = "Waiting for a second approver (see `request`)", body = DeployResponse),
         (status = 403, description = "The caller lacks `deploy`, or separation of duties", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Broken references (`deployment-refused`), or the environment changed meanwhile", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown environment or version", body = Problem, content_type = "application/problem+json"),
@@ -1333,6 +1327,7 @@ pub async fn deploy(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The plan, applied unless `dry_run`", body = DeployResponse),
+        (status = 202, description = "Waiting for a second approver (see `request`)", body = DeployResponse),
         (status = 403, description = "The caller lacks `deploy` in the target", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Broken references, or the environment changed meanwhile", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown environment, or nothing before it", body = Problem, content_type = "application/problem+json"),
@@ -1415,6 +1410,7 @@ pub async fn stage(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The plan, applied unless `dry_run`", body = DeployResponse),
+        (status = 202, description = "Waiting for a second approver (see `request`)", body = DeployResponse),
         (status = 403, description = "The caller lacks `deploy`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Nothing to roll back to, broken references, or a concurrent change", body = Problem, content_type = "application/problem+json"),
     )
