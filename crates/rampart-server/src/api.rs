@@ -1100,12 +1100,20 @@ pub struct DeployItem {
     pub expected: Option<i64>,
 }
 
-/// Body of `POST /api/v1/environments/{env}/deployments`.
+/// Body of `POST /api/v1/environments/{env}/deployments`: `modules`, or an application's
+/// tag (every module at the version the tag holds).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeployRequest {
     /// The modules, deployed together or not at all.
+    #[serde(default)]
     pub modules: Vec<DeployItem>,
+    /// Deploy this application's tag instead (with `tag`).
+    #[serde(default)]
+    pub application: Option<String>,
+    /// The tag (with `application`).
+    #[serde(default)]
+    pub tag: Option<String>,
     /// Only preview the plan: check everything, change nothing.
     #[serde(default)]
     pub dry_run: bool,
@@ -1275,4 +1283,37 @@ pub struct RunningWire {
     pub module: String,
     /// The version.
     pub version: i64,
+}
+
+/// Body of `POST /api/v1/applications/{app}/tags`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TagRequest {
+    /// The tag: 1 to 64 letters, digits, `.`, `_`, `-` (e.g. `2.3.0`).
+    pub tag: String,
+    /// Release notes (up to 10,000 characters).
+    #[serde(default)]
+    pub notes: String,
+    /// Module name to version; by default the newest version of every module of the
+    /// application.
+    #[serde(default)]
+    pub modules: Option<std::collections::BTreeMap<String, i64>>,
+}
+
+/// An application version.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TagWire {
+    /// The application.
+    pub application: String,
+    /// The tag.
+    pub tag: String,
+    /// Module name to version.
+    pub modules: std::collections::BTreeMap<String, i64>,
+    /// Release notes.
+    pub notes: String,
+    /// Who tagged it.
+    pub creator: String,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
 }

@@ -133,6 +133,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(lifecycle::stage))
         .routes(routes!(lifecycle::rollback))
         .routes(routes!(lifecycle::requests))
+        .routes(routes!(lifecycle::tag_application, lifecycle::tags))
         .routes(routes!(lifecycle::approve))
         .routes(routes!(lifecycle::reject))
         .routes(routes!(audit_api::events))

@@ -36,7 +36,7 @@ use crate::api::{
     BreakingChange, DeployItem, DeployRequest, DeployResponse, DeploymentRequestWire,
     DeploymentWire, DiffQuery, EnvironmentWire, HistoryQuery, PlannedChange, PublishRequest,
     PublishResponse, RejectRequest, RequestItem, RequestsQuery, RollbackRequest, RunningWire,
-    StageRequest, SurfaceQuery, VersionSourceResponse, VersionWire,
+    StageRequest, SurfaceQuery, TagRequest, TagWire, VersionSourceResponse, VersionWire,
 };
 use crate::auth::Authenticated;
 use crate::config::LifecycleConfig;
@@ -47,8 +47,8 @@ use crate::state::AppState;
 enum On<'a> {
     /// A registered module.
     Module(&'a str),
-    /// A module not registered yet, by its application.
-    NewModule(&'a str),
+    /// An application (for a module not registered yet, and for tags).
+    Application(&'a str),
 }
 
 /// The caller's IT level on `on` in `environment`.
@@ -74,7 +74,7 @@ async fn level(
                 Some(m) => view.it.effective_level(user, ModuleId(m), environment),
                 None => Level::None,
             },
-            On::NewModule(app) => match view.app(app) {
+            On::Application(app) => match view.app(app) {
                 Some(a) => {
                     view.it
                         .application_level(user, AppId(a.0), environment)
@@ -110,7 +110,7 @@ async fn require(
 ) -> Result<(), Error> {
     let (name, kind) = match &on {
         On::Module(m) => (m.to_string(), "module"),
-        On::NewModule(a) => (a.to_string(), "application"),
+        On::Application(a) => (a.to_string(), "application"),
     };
     let held = level(state, auth, on, environment).await?;
     if held >= needed {
@@ -357,7 +357,7 @@ pub async fn publish(
             require(
                 &state,
                 &auth,
-                On::NewModule(&module.application),
+                On::Application(&module.application),
                 dev,
                 Level::Change,
                 "publishing a new module",
@@ -1289,11 +1289,38 @@ pub async fn deploy(
     Path(env): Path<String>,
     Json(req): Json<DeployRequest>,
 ) -> Result<(StatusCode, Json<DeployResponse>), ApiError> {
-    if req.modules.is_empty() || req.modules.len() > 500 {
+    let modules = match (&req.application, &req.tag, req.modules.is_empty()) {
+        (Some(app), Some(tag), true) => {
+            let found = state.store.application_tags(app, Some(tag)).await?;
+            let Some(t) = found.into_iter().next() else {
+                return Err(Error::invalid(
+                    "tag",
+                    format!("application `{app}` has no tag `{tag}`"),
+                )
+                .into());
+            };
+            t.modules
+                .into_iter()
+                .map(|(module, version)| DeployItem {
+                    module,
+                    version,
+                    expected: None,
+                })
+                .collect()
+        }
+        (None, None, false) => req.modules,
+        _ => {
+            return Err(Error::invalid(
+                "modules",
+                "give `modules`, or `application` and `tag`, not both",
+            )
+            .into())
+        }
+    };
+    if modules.is_empty() || modules.len() > 500 {
         return Err(Error::invalid("modules", "give 1 to 500 modules").into());
     }
-    let steps = req
-        .modules
+    let steps = modules
         .into_iter()
         .map(
             |DeployItem {
@@ -1465,4 +1492,148 @@ pub async fn rollback(
 )]
 pub async fn model_schema() -> Json<serde_json::Value> {
     Json(rampart_model::schema::json_schema())
+}
+
+fn tag_wire(t: rampart_store::ApplicationTag) -> TagWire {
+    TagWire {
+        application: t.application,
+        tag: t.tag,
+        modules: t.modules,
+        notes: t.notes,
+        creator: t.creator,
+        created_at: t.created_at,
+    }
+}
+
+/// Tag an application version: a snapshot of its modules' versions with release notes.
+#[utoipa::path(
+    post, path = "/api/v1/applications/{app}/tags", tag = "modules",
+    params(("app" = String, Path, description = "The application")),
+    request_body = TagRequest,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 201, description = "Tagged", body = TagWire),
+        (status = 403, description = "The caller lacks `change` on the application", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such application", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The tag exists (tags are immutable)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad tag, or a module that is not the application's or has no such version", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn tag_application(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(app): Path<String>,
+    Json(req): Json<TagRequest>,
+) -> Result<(StatusCode, Json<TagWire>), ApiError> {
+    let ok = !req.tag.is_empty()
+        && req.tag.len() <= 64
+        && req
+            .tag
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if !ok {
+        return Err(Error::invalid(
+            "tag",
+            "1 to 64 letters, digits, '.', '_' and '-', e.g. 2.3.0",
+        )
+        .into());
+    }
+    if req.notes.chars().count() > 10_000 {
+        return Err(Error::invalid("notes", "at most 10,000 characters").into());
+    }
+    state.authz.fresh(None).await?;
+    let module_names: Vec<String> = {
+        let view = state.authz.view();
+        let Some(app_num) = view.app(&app) else {
+            return Err(Error::NotFound {
+                what: "application",
+            }
+            .into());
+        };
+        let mut names: Vec<String> = Vec::new();
+        for (name, num) in view.modules() {
+            if view.it.module_app(ModuleId(num)).map(|a| a.0) == Some(app_num.0) {
+                names.push(name.to_owned());
+            }
+        }
+        names.sort();
+        names
+    };
+    require(
+        &state,
+        &auth,
+        On::Application(&app),
+        authoring(&state),
+        Level::Change,
+        "tagging an application",
+    )
+    .await?;
+    let modules = match req.modules {
+        Some(m) if !m.is_empty() => m,
+        Some(_) => return Err(Error::invalid("modules", "name at least one module").into()),
+        None => {
+            let mut m = std::collections::BTreeMap::new();
+            for name in module_names {
+                if let Some(v) = state.store.module_version(&name, None).await? {
+                    m.insert(name, v.info.number);
+                }
+            }
+            if m.is_empty() {
+                return Err(Error::invalid(
+                    "modules",
+                    format!("application `{app}` has no published module"),
+                )
+                .into());
+            }
+            m
+        }
+    };
+    let t = state
+        .store
+        .tag_application(
+            &auth.audit(&state),
+            state.clock.now(),
+            &app,
+            &req.tag,
+            &modules,
+            &req.notes,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(tag_wire(t))))
+}
+
+/// An application's tags, newest first.
+#[utoipa::path(
+    get, path = "/api/v1/applications/{app}/tags", tag = "modules",
+    params(("app" = String, Path, description = "The application")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Tags, newest first", body = [TagWire]),
+        (status = 403, description = "The caller lacks `reference` on the application", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such application", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn tags(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(app): Path<String>,
+) -> Result<Json<Vec<TagWire>>, ApiError> {
+    state.authz.fresh(None).await?;
+    if state.authz.view().app(&app).is_none() {
+        return Err(Error::NotFound {
+            what: "application",
+        }
+        .into());
+    }
+    require(
+        &state,
+        &auth,
+        On::Application(&app),
+        authoring(&state),
+        Level::Reference,
+        "listing tags",
+    )
+    .await?;
+    let list = state.store.application_tags(&app, None).await?;
+    Ok(Json(list.into_iter().map(tag_wire).collect()))
 }

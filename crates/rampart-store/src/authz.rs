@@ -1015,6 +1015,11 @@ impl AuthzView {
         self.modules.get(name).copied()
     }
 
+    /// Every registered module: name and number.
+    pub fn modules(&self) -> impl Iterator<Item = (&str, u32)> {
+        self.modules.iter().map(|(m, &n)| (m.as_str(), n))
+    }
+
     /// A module's name.
     pub fn module_name(&self, num: u32) -> Option<&str> {
         self.modules

@@ -191,6 +191,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "deployment requests",
         include_str!("../migrations/sqlite/0008_deployment_requests.sql"),
     ),
+    (
+        9,
+        "application tags",
+        include_str!("../migrations/sqlite/0009_application_tags.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -232,6 +237,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         8,
         "deployment requests",
         include_str!("../migrations/postgres/0008_deployment_requests.sql"),
+    ),
+    (
+        9,
+        "application tags",
+        include_str!("../migrations/postgres/0009_application_tags.sql"),
     ),
 ];
 

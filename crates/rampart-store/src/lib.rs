@@ -26,8 +26,8 @@ pub use authz::{
 };
 pub use backend::{BackendKind, Store};
 pub use modules::{
-    DeployKind, DeploymentInfo, DeploymentRequest, NewDeployment, NewVersion, Published, Running,
-    StoredVersion, VersionInfo,
+    ApplicationTag, DeployKind, DeploymentInfo, DeploymentRequest, NewDeployment, NewVersion,
+    Published, Running, StoredVersion, VersionInfo,
 };
 pub use sessions::NewSession;
 pub use users::{LoginFailure, NewUser, UserPatch, UserQuery};

@@ -161,6 +161,23 @@ pub struct DeploymentRequest {
     pub reason: Option<String>,
 }
 
+/// An application version: a snapshot of its modules' versions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplicationTag {
+    /// The application.
+    pub application: String,
+    /// The tag, e.g. `2.3.0`.
+    pub tag: String,
+    /// Module name to version number.
+    pub modules: std::collections::BTreeMap<String, i64>,
+    /// Release notes.
+    pub notes: String,
+    /// Who tagged it (name at the time).
+    pub creator: String,
+    /// When.
+    pub created_at: OffsetDateTime,
+}
+
 /// A deployment in the history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeploymentInfo {
@@ -454,6 +471,20 @@ impl Store {
                 return Err(Error::Conflict(format!(
                     "version {number} of `{module}` is deployed in {}; deploy another version there first",
                     running.join(", ")
+                )));
+            }
+            let tags: Vec<String> = sqlx::query_scalar(
+                "SELECT tag FROM application_tag_versions WHERE module_num = $1 AND number = $2 ORDER BY tag",
+            )
+            .bind(num)
+            .bind(number)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+            if !tags.is_empty() {
+                return Err(Error::Conflict(format!(
+                    "version {number} of `{module}` belongs to application tag(s) {}; tags are immutable",
+                    tags.join(", ")
                 )));
             }
             let gone =
@@ -887,5 +918,136 @@ impl Store {
             );
         });
         Ok(())
+    }
+
+    /// Tags `modules` (module name to version) of `application` as `tag`, with its
+    /// `application.tag` event. Every module must belong to the application and the version
+    /// exist; a tag that exists is a conflict.
+    pub async fn tag_application(
+        &self,
+        ctx: &AuditContext,
+        now: OffsetDateTime,
+        application: &str,
+        tag: &str,
+        modules: &std::collections::BTreeMap<String, i64>,
+        notes: &str,
+    ) -> Result<ApplicationTag, Error> {
+        let (actor_id, actor_name) = actor(ctx);
+        let at = to_millis(now);
+        write_tx!(self, |tx| {
+            let app: Option<i64> =
+                sqlx::query_scalar("SELECT num FROM authz_applications WHERE name = $1")
+                    .bind(application)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            let app = app.ok_or(Error::NotFound {
+                what: "application",
+            })?;
+            sqlx::query(
+                "INSERT INTO application_tags (app_num, tag, modules, notes, created_by, creator, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(app)
+            .bind(tag)
+            .bind(json!(modules).to_string())
+            .bind(notes)
+            .bind(&actor_id)
+            .bind(&actor_name)
+            .bind(at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match db(e) {
+                Error::Conflict(_) => Error::Conflict(format!(
+                    "application `{application}` already has a tag `{tag}`; tags are immutable"
+                )),
+                other => other,
+            })?;
+            for (module, number) in modules {
+                let row: Option<(i64, i64)> = sqlx::query_as(
+                    "SELECT m.num, m.app_num FROM it_modules m JOIN module_versions v ON v.module_num = m.num \
+                     WHERE m.name = $1 AND v.number = $2",
+                )
+                .bind(module)
+                .bind(number)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+                let Some((module_num, module_app)) = row else {
+                    return Err(Error::invalid(
+                        "modules",
+                        format!("module `{module}` has no version {number}"),
+                    ));
+                };
+                if module_app != app {
+                    return Err(Error::invalid(
+                        "modules",
+                        format!("module `{module}` belongs to another application"),
+                    ));
+                }
+                sqlx::query(
+                    "INSERT INTO application_tag_versions (app_num, tag, module_num, number) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(app)
+                .bind(tag)
+                .bind(module_num)
+                .bind(number)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            }
+            append_event!(
+                tx,
+                ctx,
+                &event(
+                    "application.tag",
+                    format!("application:{application}"),
+                    json!({ "application": application, "tag": tag, "modules": modules })
+                ),
+                now
+            );
+        });
+        Ok(ApplicationTag {
+            application: application.to_owned(),
+            tag: tag.to_owned(),
+            modules: modules.clone(),
+            notes: notes.to_owned(),
+            creator: actor_name,
+            created_at: from_millis(at)?,
+        })
+    }
+
+    /// The tags of `application` (only `tag` when given), newest first.
+    pub async fn application_tags(
+        &self,
+        application: &str,
+        tag: Option<&str>,
+    ) -> Result<Vec<ApplicationTag>, Error> {
+        read!(self, |pool| {
+            let rows = sqlx::query(
+                "SELECT t.tag, t.modules, t.notes, t.creator, t.created_at FROM application_tags t \
+                 JOIN authz_applications a ON a.num = t.app_num \
+                 WHERE a.name = $1 AND ($2 = '' OR t.tag = $2) ORDER BY t.created_at DESC, t.tag DESC",
+            )
+            .bind(application)
+            .bind(tag.unwrap_or(""))
+            .fetch_all(pool)
+            .await
+            .map_err(db)?;
+            rows.iter()
+                .map(|r| {
+                    let modules: String = col!(r, "modules");
+                    Ok(ApplicationTag {
+                        application: application.to_owned(),
+                        tag: col!(r, "tag"),
+                        modules: serde_json::from_str(&modules)
+                            .map_err(|e| Error::Internal(format!("stored tag: {e}")))?,
+                        notes: col!(r, "notes"),
+                        creator: col!(r, "creator"),
+                        created_at: from_millis(col!(r, "created_at"))?,
+                    })
+                })
+                .collect()
+        })
     }
 }

@@ -512,3 +512,65 @@ async fn concurrent_publishes_and_deployments_one_wins_the_other_conflicts() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn application_tags_snapshot_versions_and_deploy_together() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let w = world(&node).await;
+        let (status, _) = publish(&node, &w.contractor, "sales-ui", &example("sales-ui.yaml"), json!({})).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let tags = "/api/v1/applications/sales/tags";
+        let (status, _) = node.post(tags, &w.contractor, json!({ "tag": "1.0" })).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{name}: reference on the application");
+        let (status, tag) = node
+            .post(tags, &w.dev, json!({ "tag": "1.0", "notes": "First release." }))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{name}: {tag}");
+        assert_eq!(tag["modules"], json!({ "core-service": 1, "sales-ui": 1 }), "{name}");
+        for (body, want) in [
+            (json!({ "tag": "1.0" }), 409),
+            (json!({ "tag": "has space" }), 422),
+            (json!({ "tag": "2.0", "modules": { "core-service": 9 } }), 422),
+            (json!({ "tag": "2.0", "modules": {} }), 422),
+        ] {
+            let (status, problem) = node.post(tags, &w.dev, body.clone()).await;
+            assert_eq!(status.as_u16(), want, "{name}: {body}: {problem}");
+        }
+        let (status, _) = node.post("/api/v1/applications/nowhere/tags", &w.admin, json!({ "tag": "1" })).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (_, list) = node.get(tags, &w.auditor).await;
+        assert_eq!(list.as_array().unwrap().len(), 1, "{name}: {list}");
+        assert_eq!(list[0]["notes"], "First release.");
+
+        // A tag deploys as one plan; its versions cannot be deleted.
+        let deploy_tag = json!({ "application": "sales", "tag": "1.0" });
+        let (status, body) = node
+            .post("/api/v1/environments/development/deployments", &w.dev, deploy_tag.clone())
+            .await;
+        assert_eq!((status, body["deployments"].as_array().map(Vec::len)), (StatusCode::OK, Some(2)), "{name}: {body}");
+        let ui_v2 = example("sales-ui.yaml").replace("Sales pipeline screens", "Pipeline screens");
+        let (status, _) = publish(&node, &w.contractor, "sales-ui", &ui_v2, json!({})).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (status, body) = node
+            .post("/api/v1/environments/development/deployments", &w.dev, json!({ "modules": [{ "module": "sales-ui", "version": 2 }] }))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        let (status, body) = node.delete("/api/v1/modules/sales-ui/versions/1", &w.contractor).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{name}: {body}");
+        assert!(body["detail"].as_str().unwrap().contains("tag"), "{body}");
+        for body in [
+            json!({ "application": "sales", "tag": "9.9" }),
+            json!({ "application": "sales" }),
+            json!({ "application": "sales", "tag": "1.0", "modules": [{ "module": "sales-ui", "version": 1 }] }),
+        ] {
+            let (status, problem) = node
+                .post("/api/v1/environments/development/deployments", &w.dev, body.clone())
+                .await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {body}: {problem}");
+        }
+        assert!(node.events().await.iter().any(|e| e.action == "application.tag"), "{name}");
+        node.shutdown().await;
+    })
+    .await;
+}
