@@ -207,6 +207,28 @@ impl Permissions {
         index_of(self.roles.iter().map(|r| r.name.as_str()), name).map(RoleId)
     }
 
+    /// The highest level in `environment` among the IT roles named `roles`, with the role
+    /// that gives it: what a user the index holds no grants for (only default roles) has.
+    pub fn default_roles_level<'a>(
+        &self,
+        roles: impl IntoIterator<Item = &'a str>,
+        environment: EnvId,
+    ) -> Option<(Level, RoleId)> {
+        roles
+            .into_iter()
+            .filter_map(|name| self.role(name))
+            .filter_map(|r| {
+                let level = self
+                    .roles
+                    .get(usize::from(r.0))?
+                    .levels
+                    .get(usize::from(environment.0))
+                    .copied()?;
+                Some((level, r))
+            })
+            .max_by_key(|(l, _)| *l)
+    }
+
     /// Sets the user's default IT role.
     pub fn set_default_role(&mut self, user: ItUserId, role: RoleId) {
         self.default_role.insert(user, role);

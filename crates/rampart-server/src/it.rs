@@ -27,7 +27,7 @@ fn level(raw: &str, field: &str) -> Result<Level, Error> {
     })
 }
 
-fn env(view: &AuthzView, raw: &str, field: &str) -> Result<EnvId, Error> {
+pub(crate) fn env(view: &AuthzView, raw: &str, field: &str) -> Result<EnvId, Error> {
     view.it.environment(raw).ok_or_else(|| {
         Error::invalid(
             field,
@@ -232,20 +232,9 @@ pub async fn level_of(
         .ok_or_else(|| Error::invalid("module", format!("no module named `{}`", q.module)))?;
     let environment = env(&view, &q.environment, "environment")?;
     let Some(num) = view.user_num(user) else {
-        let best = default_roles
-            .iter()
-            .filter_map(|name| view.it.role(name))
-            .filter_map(|r| {
-                let level = view
-                    .it
-                    .roles()
-                    .get(usize::from(r.0))?
-                    .levels
-                    .get(usize::from(environment.0))
-                    .copied()?;
-                Some((level, r))
-            })
-            .max_by_key(|(l, _)| *l);
+        let best = view
+            .it
+            .default_roles_level(default_roles.iter().map(String::as_str), environment);
         return Ok(Json(match best {
             Some((level, role)) => LevelResponse {
                 revision: token(revision),

@@ -64,39 +64,64 @@ async fn level(
     if auth.user.provider != Provider::It {
         return Ok(Level::None);
     }
-    // A user the index has no number for holds only their default roles.
-    let defaults = state.store.it_roles_of(auth.user.id).await?;
-    let view = state.authz.view();
-    if let Some(num) = view.user_num(auth.user.id) {
-        let user = ItUserId(num);
-        return Ok(match on {
-            On::Module(name) => match view.module(name) {
-                Some(m) => view.it.effective_level(user, ModuleId(m), environment),
-                None => Level::None,
-            },
-            On::Application(app) => match view.app(app) {
-                Some(a) => {
-                    view.it
-                        .application_level(user, AppId(a.0), environment)
-                        .level
-                }
-                None => Level::None,
-            },
-        });
+    {
+        let view = state.authz.view();
+        if let Some(num) = view.user_num(auth.user.id) {
+            let user = ItUserId(num);
+            return Ok(match on {
+                On::Module(name) => match view.module(name) {
+                    Some(m) => view.it.effective_level(user, ModuleId(m), environment),
+                    None => Level::None,
+                },
+                On::Application(app) => match view.app(app) {
+                    Some(a) => {
+                        view.it
+                            .application_level(user, AppId(a.0), environment)
+                            .level
+                    }
+                    None => Level::None,
+                },
+            });
+        }
     }
-    Ok(defaults
-        .iter()
-        .filter_map(|name| view.it.role(name))
-        .filter_map(|r| {
-            view.it
-                .roles()
-                .get(usize::from(r.0))?
-                .levels
-                .get(usize::from(environment.0))
-                .copied()
-        })
-        .max()
-        .unwrap_or(Level::None))
+    // A user the index has no number for holds only their default roles (read only then).
+    let defaults = state.store.it_roles_of(auth.user.id).await?;
+    Ok(state
+        .authz
+        .view()
+        .it
+        .default_roles_level(defaults.iter().map(String::as_str), environment)
+        .map_or(Level::None, |(level, _)| level))
+}
+
+/// Which modules a listing may show the caller (`reference` in the environment), each
+/// module's level computed once per request however many rows name it.
+struct Visibility<'a> {
+    state: &'a AppState,
+    auth: &'a Authenticated,
+    environment: EnvId,
+    seen: HashMap<String, bool>,
+}
+
+impl<'a> Visibility<'a> {
+    fn new(state: &'a AppState, auth: &'a Authenticated, environment: EnvId) -> Self {
+        Self {
+            state,
+            auth,
+            environment,
+            seen: HashMap::new(),
+        }
+    }
+
+    async fn may_see(&mut self, module: &str) -> Result<bool, Error> {
+        if let Some(v) = self.seen.get(module) {
+            return Ok(*v);
+        }
+        let v = level(self.state, self.auth, On::Module(module), self.environment).await?
+            >= Level::Reference;
+        self.seen.insert(module.to_owned(), v);
+        Ok(v)
+    }
 }
 
 /// Refuses unless the caller holds at least `needed` on `module` in `environment`.
@@ -134,21 +159,10 @@ fn environments(state: &AppState) -> Vec<String> {
 }
 
 /// The authoring environment: the first of the order.
-fn authoring(state: &AppState) -> EnvId {
-    let _ = state;
-    EnvId(0)
-}
+const AUTHORING: EnvId = EnvId(0);
 
 fn environment(state: &AppState, name: &str) -> Result<EnvId, Error> {
-    state.authz.view().it.environment(name).ok_or_else(|| {
-        Error::invalid(
-            "environment",
-            format!(
-                "no environment `{name}` (environments, in promotion order: {})",
-                environments(state).join(", ")
-            ),
-        )
-    })
+    crate::it::env(&state.authz.view(), name, "environment")
 }
 
 fn env_name(state: &AppState, env: EnvId) -> String {
@@ -158,16 +172,20 @@ fn env_name(state: &AppState, env: EnvId) -> String {
         .unwrap_or_default()
 }
 
+/// Whether `env` is among the environments of a `[lifecycle]` policy list.
+fn policy(state: &AppState, list: &str, env: EnvId) -> bool {
+    let name = env_name(state, env);
+    LifecycleConfig::environments(list).any(|e| e == name)
+}
+
 /// Whether the author of a version may not deploy it in `env` (`lifecycle.separation_of_duties`).
 fn separation_of_duties(state: &AppState, env: EnvId) -> bool {
-    let name = env_name(state, env);
-    LifecycleConfig::environments(&state.config.lifecycle.separation_of_duties).any(|e| e == name)
+    policy(state, &state.config.lifecycle.separation_of_duties, env)
 }
 
 /// Whether deployments to `env` wait for a second approver (`lifecycle.second_approver`).
 fn second_approver(state: &AppState, env: EnvId) -> bool {
-    let name = env_name(state, env);
-    LifecycleConfig::environments(&state.config.lifecycle.second_approver).any(|e| e == name)
+    policy(state, &state.config.lifecycle.second_approver, env)
 }
 
 fn wire(v: VersionInfo) -> VersionWire {
@@ -313,7 +331,7 @@ pub async fn publish(
         .into());
     }
     state.authz.fresh(None).await?;
-    let dev = authoring(&state);
+    let dev = AUTHORING;
     let registered_app = {
         let view = state.authz.view();
         view.module(&name).map(|m| {
@@ -458,7 +476,6 @@ pub async fn publish(
             .await?;
         state.authz.after_write(revision).await?;
     }
-    let json = |v: &dyn erased::Json| v.to_json();
     let published = state
         .store
         .publish_version(
@@ -468,9 +485,9 @@ pub async fn publish(
                 module: name.clone(),
                 digest: rampart_model::digest(&req.source),
                 source: req.source,
-                model: json(&module),
-                surface: json(&surface),
-                uses: json(&module.dependencies),
+                model: to_json(&module),
+                surface: to_json(&surface),
+                uses: to_json(&module.dependencies),
                 message: req.message,
                 parent: req.parent,
                 forced: breaking
@@ -499,16 +516,9 @@ pub async fn publish(
     ))
 }
 
-/// Serialising the stored forms without naming each type.
-mod erased {
-    pub trait Json {
-        fn to_json(&self) -> String;
-    }
-    impl<T: serde::Serialize> Json for T {
-        fn to_json(&self) -> String {
-            serde_json::to_string(self).unwrap_or_default()
-        }
-    }
+/// The stored JSON form of a model, surface or dependency list.
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
 }
 
 fn summary(b: &[BreakingChange]) -> String {
@@ -583,7 +593,7 @@ pub async fn versions(
         &state,
         &auth,
         On::Module(&name),
-        authoring(&state),
+        AUTHORING,
         Level::Reference,
         "listing versions",
     )
@@ -615,7 +625,7 @@ pub async fn version(
         &state,
         &auth,
         On::Module(&name),
-        authoring(&state),
+        AUTHORING,
         Level::Open,
         "reading the source",
     )
@@ -651,7 +661,7 @@ pub async fn delete_version(
         &state,
         &auth,
         On::Module(&name),
-        authoring(&state),
+        AUTHORING,
         Level::Change,
         "deleting a version",
     )
@@ -686,7 +696,7 @@ pub async fn surface(
         &state,
         &auth,
         On::Module(&name),
-        authoring(&state),
+        AUTHORING,
         Level::Reference,
         "seeing public elements",
     )
@@ -718,7 +728,7 @@ pub async fn diff(
         &state,
         &auth,
         On::Module(&name),
-        authoring(&state),
+        AUTHORING,
         Level::Open,
         "reading a diff",
     )
@@ -774,7 +784,7 @@ pub async fn running(
     auth: Authenticated,
     Path(env): Path<String>,
 ) -> Result<Json<Vec<RunningWire>>, ApiError> {
-    let env_id = environment(&state, &env)?;
+    let mut visible = Visibility::new(&state, &auth, environment(&state, &env)?);
     let mut out = Vec::new();
     for r in state
         .store
@@ -783,7 +793,7 @@ pub async fn running(
         .into_iter()
         .filter(|r| r.environment == env)
     {
-        if level(&state, &auth, On::Module(&r.module), env_id).await? >= Level::Reference {
+        if visible.may_see(&r.module).await? {
             out.push(RunningWire {
                 module: r.module,
                 version: r.number,
@@ -809,7 +819,7 @@ pub async fn history(
     Path(env): Path<String>,
     Query(q): Query<HistoryQuery>,
 ) -> Result<Json<Vec<DeploymentWire>>, ApiError> {
-    let env_id = environment(&state, &env)?;
+    let mut visible = Visibility::new(&state, &auth, environment(&state, &env)?);
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(Error::invalid("limit", "1 to 1,000").into());
@@ -823,7 +833,7 @@ pub async fn history(
         .deployments(&env, q.module.as_deref(), limit)
         .await?
     {
-        if level(&state, &auth, On::Module(&d.module), env_id).await? >= Level::Reference {
+        if visible.may_see(&d.module).await? {
             out.push(deployment_wire(d));
         }
     }
@@ -1149,7 +1159,7 @@ pub async fn requests(
     Path(env): Path<String>,
     Query(q): Query<RequestsQuery>,
 ) -> Result<Json<Vec<DeploymentRequestWire>>, ApiError> {
-    let env_id = environment(&state, &env)?;
+    let mut visible = Visibility::new(&state, &auth, environment(&state, &env)?);
     if let Some(s) = &q.status {
         if !matches!(s.as_str(), "pending" | "approved" | "rejected") {
             return Err(Error::invalid("status", "pending, approved or rejected").into());
@@ -1161,11 +1171,11 @@ pub async fn requests(
         .deployment_requests(&env, q.status.as_deref())
         .await?
     {
-        let mut visible = true;
+        let mut shown = true;
         for (module, _, _) in &r.items {
-            visible &= level(&state, &auth, On::Module(module), env_id).await? >= Level::Reference;
+            shown &= visible.may_see(module).await?;
         }
-        if visible {
+        if shown {
             out.push(request_wire(r));
         }
     }
@@ -1563,7 +1573,7 @@ pub async fn tag_application(
         &state,
         &auth,
         On::Application(&app),
-        authoring(&state),
+        AUTHORING,
         Level::Change,
         "tagging an application",
     )
@@ -1629,7 +1639,7 @@ pub async fn tags(
         &state,
         &auth,
         On::Application(&app),
-        authoring(&state),
+        AUTHORING,
         Level::Reference,
         "listing tags",
     )

@@ -677,8 +677,7 @@ impl Store {
                 if let Some(from) = &d.source_env {
                     details["from"] = json!(from);
                 }
-                let mut e = event(action, format!("module:{}", d.module), details);
-                e.target = Some(format!("module:{}", d.module));
+                let e = event(action, format!("module:{}", d.module), details);
                 append_event!(tx, ctx, &e, now);
                 done.push(DeploymentInfo {
                     id,
