@@ -160,6 +160,9 @@ pub struct ItRole {
     pub levels: Vec<Level>,
 }
 
+/// The environments a new installation starts with, in promotion order.
+pub const DEFAULT_ENVIRONMENTS: [&str; 3] = ["development", "quality", "production"];
+
 /// The IT permission model, in memory.
 #[derive(Debug, Clone, Default)]
 pub struct Permissions {
@@ -176,25 +179,46 @@ impl Permissions {
     /// The default environments (`development`, `quality`, `production`) and IT roles
     /// (`administrator`, `developer`, `tester`, `operations`, `auditor`, `contractor`).
     pub fn with_defaults() -> Self {
+        Self::with_environments(
+            DEFAULT_ENVIRONMENTS
+                .iter()
+                .map(|e| (*e).to_owned())
+                .collect(),
+        )
+    }
+
+    /// The built-in IT roles over `environments`, in promotion order. An environment named
+    /// like a default one gets the default levels there; any other starts with `full` for
+    /// administrators, `reference` for auditors and `none` for every other role, until an
+    /// administrator sets its levels.
+    pub fn with_environments(environments: Vec<String>) -> Self {
         use Level::*;
-        let mut p = Self {
-            environments: vec!["development".into(), "quality".into(), "production".into()],
+        let roles = [
+            ("administrator", [Full, Full, Full], Full),
+            ("developer", [Deploy, Open, Reference], None),
+            ("tester", [Open, Deploy, Reference], None),
+            ("operations", [Reference, Deploy, Deploy], None),
+            ("auditor", [Reference, Reference, Reference], Reference),
+            ("contractor", [Reference, None, None], None),
+        ]
+        .into_iter()
+        .map(|(name, defaults, elsewhere)| ItRole {
+            name: name.into(),
+            levels: environments
+                .iter()
+                .map(|e| {
+                    index_of(DEFAULT_ENVIRONMENTS.iter().copied(), e)
+                        .and_then(|i| defaults.get(usize::from(i)).copied())
+                        .unwrap_or(elsewhere)
+                })
+                .collect(),
+        })
+        .collect();
+        Self {
+            environments,
+            roles,
             ..Self::default()
-        };
-        for (name, levels) in [
-            ("administrator", [Full, Full, Full]),
-            ("developer", [Deploy, Open, Reference]),
-            ("tester", [Open, Deploy, Reference]),
-            ("operations", [Reference, Deploy, Deploy]),
-            ("auditor", [Reference, Reference, Reference]),
-            ("contractor", [Reference, None, None]),
-        ] {
-            p.roles.push(ItRole {
-                name: name.into(),
-                levels: levels.to_vec(),
-            });
         }
-        p
     }
 
     /// The environment named `name`.

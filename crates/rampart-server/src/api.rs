@@ -622,6 +622,15 @@ pub enum ItWriteOp {
         #[serde(default)]
         role: Option<String>,
     },
+    /// Replace the environments: every one, in promotion order (the first is where modules
+    /// are authored), with its policies. One left out is removed with its role levels and
+    /// overrides (409 while modules run there). A new one starts with `full` for
+    /// administrators, `reference` for auditors and `none` for other roles: set its levels
+    /// in the same batch. Administrators only.
+    SetEnvironments {
+        /// The environments, in order.
+        environments: Vec<EnvironmentSpec>,
+    },
     /// Set an IT role's level in one environment. Administrators only.
     SetRoleLevel {
         /// Role.
@@ -1071,6 +1080,20 @@ pub struct SurfaceQuery {
     /// The version (the newest when absent).
     #[serde(default)]
     pub version: Option<i64>,
+}
+
+/// An environment and its lifecycle policies, as `set_environments` takes it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentSpec {
+    /// Its name: letters, digits, `-`, `_`, `.`.
+    pub name: String,
+    /// The author of a version may not deploy it here.
+    #[serde(default)]
+    pub separation_of_duties: bool,
+    /// Deployments here wait for a second IT user with `deploy` to approve them.
+    #[serde(default)]
+    pub second_approver: bool,
 }
 
 /// An environment in the promotion order.

@@ -56,27 +56,6 @@ pub struct Config {
     pub session: SessionConfig,
     /// The tamper-evident audit log.
     pub audit: AuditConfig,
-    /// Policies of the module lifecycle.
-    pub lifecycle: LifecycleConfig,
-}
-
-/// `[lifecycle]`: per-environment deployment policies, each a comma-separated list of
-/// environment names (empty: nowhere).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LifecycleConfig {
-    /// Where the author of a version may not deploy it (separation of duties).
-    pub separation_of_duties: String,
-    /// Where a deployment, staging or rollback waits for a second IT user with `deploy`
-    /// there to approve it.
-    pub second_approver: String,
-}
-
-impl LifecycleConfig {
-    /// The environments listed in `list`.
-    pub fn environments(list: &str) -> impl Iterator<Item = &str> {
-        list.split(',').map(str::trim).filter(|e| !e.is_empty())
-    }
 }
 
 /// `[password]`
@@ -207,10 +186,6 @@ impl Default for Config {
                 batch_max: 16_384,
                 retention_days: 0,
                 archive_dir: String::new(),
-            },
-            lifecycle: LifecycleConfig {
-                separation_of_duties: "production".into(),
-                second_approver: "production".into(),
             },
         }
     }
@@ -589,25 +564,6 @@ impl Config {
                 ));
             }
         }
-        let known = rampart_authz::it::Permissions::with_defaults();
-        for (key, list) in [
-            (
-                "lifecycle.separation_of_duties",
-                &self.lifecycle.separation_of_duties,
-            ),
-            ("lifecycle.second_approver", &self.lifecycle.second_approver),
-        ] {
-            if LifecycleConfig::environments(list).any(|e| known.environment(e).is_none()) {
-                return Err(fail(
-                    key,
-                    list.clone(),
-                    &format!(
-                        "a comma-separated list of environments among {} (empty: none)",
-                        known.environments().join(", ")
-                    ),
-                ));
-            }
-        }
         Ok(())
     }
 
@@ -734,10 +690,18 @@ fn overlay_file(
             // The value of an unknown key may be a misplaced secret: never echo it.
             value: "(not shown)".into(),
             origin: format!("file {}", path.display()),
-            allowed: format!(
-                "a known key; see `rampart config show` for all keys{}",
-                suggestion(shape, k)
-            ),
+            allowed: if key.starts_with("lifecycle") {
+                // Until 0.1 the lifecycle policies were per-node configuration.
+                "nothing: environments and their policies live in the database now; an \
+                 administrator sets them with the `set_environments` operation \
+                 (`rampart env define`)"
+                    .into()
+            } else {
+                format!(
+                    "a known key; see `rampart config show` for all keys{}",
+                    suggestion(shape, k)
+                )
+            },
         };
         match (shape.get(k), v) {
             (Some(Value::Table(sub_shape)), Value::Table(sub_file)) => {
@@ -1016,10 +980,10 @@ mod tests {
                 "OWASP",
             ),
             (
-                None,
-                &[("RAMPART_LIFECYCLE__SECOND_APPROVER", "production,moon")],
-                "lifecycle.second_approver",
-                "development, quality, production",
+                Some("[lifecycle]\nsecond_approver = \"production\"\n"),
+                &[],
+                "lifecycle",
+                "set_environments",
             ),
         ];
         for (file, env, key, allowed) in cases {

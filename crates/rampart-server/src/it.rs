@@ -8,7 +8,7 @@
 use axum::extract::{Query, State};
 use rampart_authz::it::{AppId, Decider, EnvId, ItUserId, Level, ModuleId, Scope, TeamId};
 use rampart_core::{Error, Provider, UserId};
-use rampart_store::{AuthzOp, AuthzView, ItScope};
+use rampart_store::{AuthzOp, AuthzView, EnvironmentDef, ItScope};
 
 use crate::api::{
     ItScopeWire, ItWriteOp, ItWriteRequest, LevelQuery, LevelResponse, WriteResponse,
@@ -65,6 +65,7 @@ fn may(view: &AuthzView, auth: &Authenticated, op: &ItWriteOp, at: &str) -> Resu
     match op {
         ItWriteOp::SetItRole { .. } => Err(admin_only("assign IT roles")),
         ItWriteOp::SetRoleLevel { .. } => Err(admin_only("change role levels")),
+        ItWriteOp::SetEnvironments { .. } => Err(admin_only("change the environments")),
         ItWriteOp::CreateTeam { .. } => Err(admin_only("create teams")),
         ItWriteOp::DeleteTeam { .. } => Err(admin_only("delete teams")),
         ItWriteOp::SetTeamMember { team, .. } => {
@@ -108,6 +109,16 @@ fn to_op(op: &ItWriteOp, at: &str) -> Result<AuthzOp, Error> {
         ItWriteOp::SetItRole { user: u, role } => AuthzOp::SetItRole {
             user: user(u)?,
             role: role.clone(),
+        },
+        ItWriteOp::SetEnvironments { environments } => AuthzOp::SetEnvironments {
+            environments: environments
+                .iter()
+                .map(|e| EnvironmentDef {
+                    name: e.name.clone(),
+                    separation_of_duties: e.separation_of_duties,
+                    second_approver: e.second_approver,
+                })
+                .collect(),
         },
         ItWriteOp::SetRoleLevel {
             role,

@@ -39,7 +39,6 @@ use crate::api::{
     StageRequest, SurfaceQuery, TagRequest, TagWire, VersionSourceResponse, VersionWire,
 };
 use crate::auth::Authenticated;
-use crate::config::LifecycleConfig;
 use crate::error::{ApiError, Json, Problem};
 use crate::state::AppState;
 
@@ -165,27 +164,22 @@ fn environment(state: &AppState, name: &str) -> Result<EnvId, Error> {
     crate::it::env(&state.authz.view(), name, "environment")
 }
 
-fn env_name(state: &AppState, env: EnvId) -> String {
-    environments(state)
-        .get(usize::from(env.0))
-        .cloned()
-        .unwrap_or_default()
-}
-
-/// Whether `env` is among the environments of a `[lifecycle]` policy list.
-fn policy(state: &AppState, list: &str, env: EnvId) -> bool {
-    let name = env_name(state, env);
-    LifecycleConfig::environments(list).any(|e| e == name)
-}
-
-/// Whether the author of a version may not deploy it in `env` (`lifecycle.separation_of_duties`).
+/// Whether the author of a version may not deploy it in `env`.
 fn separation_of_duties(state: &AppState, env: EnvId) -> bool {
-    policy(state, &state.config.lifecycle.separation_of_duties, env)
+    state
+        .authz
+        .view()
+        .environment_def(env)
+        .is_some_and(|e| e.separation_of_duties)
 }
 
-/// Whether deployments to `env` wait for a second approver (`lifecycle.second_approver`).
+/// Whether deployments to `env` wait for a second approver.
 fn second_approver(state: &AppState, env: EnvId) -> bool {
-    policy(state, &state.config.lifecycle.second_approver, env)
+    state
+        .authz
+        .view()
+        .environment_def(env)
+        .is_some_and(|e| e.second_approver)
 }
 
 fn wire(v: VersionInfo) -> VersionWire {
@@ -754,16 +748,16 @@ pub async fn list_environments(
     State(state): State<AppState>,
     _auth: Authenticated,
 ) -> Result<Json<Vec<EnvironmentWire>>, ApiError> {
-    let names = environments(&state);
+    let view = state.authz.view();
     Ok(Json(
-        names
+        view.environments()
             .iter()
             .enumerate()
-            .map(|(i, name)| EnvironmentWire {
-                name: name.clone(),
+            .map(|(i, e)| EnvironmentWire {
+                name: e.name.clone(),
                 position: i,
-                separation_of_duties: separation_of_duties(&state, EnvId(i as u16)),
-                second_approver: second_approver(&state, EnvId(i as u16)),
+                separation_of_duties: e.separation_of_duties,
+                second_approver: e.second_approver,
             })
             .collect(),
     ))

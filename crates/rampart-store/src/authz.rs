@@ -74,6 +74,17 @@ impl NodeRef {
     }
 }
 
+/// An environment and its lifecycle policies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvironmentDef {
+    /// Its name.
+    pub name: String,
+    /// Whether the author of a version may not deploy it here.
+    pub separation_of_duties: bool,
+    /// Whether deployments here wait for a second approver.
+    pub second_approver: bool,
+}
+
 /// One authorization change, as requested (by names).
 #[derive(Debug, Clone, PartialEq)]
 pub enum AuthzOp {
@@ -238,6 +249,13 @@ pub enum AuthzOp {
         user: UserId,
         /// Role name; `None` removes it.
         role: Option<String>,
+    },
+    /// Replace the environments: their promotion order (the first is where modules are
+    /// authored) and lifecycle policies. An environment left out is removed with its role
+    /// levels and overrides, refused while modules run there or deployments wait for it.
+    SetEnvironments {
+        /// Every environment, in promotion order.
+        environments: Vec<EnvironmentDef>,
     },
     /// Set an IT role's level in one environment.
     SetRoleLevel {
@@ -527,6 +545,8 @@ pub enum Change {
 pub struct AuthzView {
     /// IT permissions.
     pub it: Permissions,
+    /// The environments with their policies, in promotion order (as `it.environments()`).
+    environments: Vec<EnvironmentDef>,
     teams: HashMap<String, u32>,
     modules: HashMap<String, u32>,
     /// The ACL index.
@@ -556,6 +576,7 @@ impl Default for AuthzView {
     fn default() -> Self {
         Self {
             it: Permissions::with_defaults(),
+            environments: default_environments(),
             teams: HashMap::new(),
             modules: HashMap::new(),
             acl: Acl::default(),
@@ -583,6 +604,18 @@ fn it_role(p: &Permissions, name: &str) -> Result<RoleId, Error> {
             format!("no IT role `{name}` (roles: {})", known.join(", ")),
         )
     })
+}
+
+/// The environments of a new installation: production has both policies.
+fn default_environments() -> Vec<EnvironmentDef> {
+    rampart_authz::it::DEFAULT_ENVIRONMENTS
+        .iter()
+        .map(|name| EnvironmentDef {
+            name: (*name).to_owned(),
+            separation_of_duties: *name == "production",
+            second_approver: *name == "production",
+        })
+        .collect()
 }
 
 fn it_env(p: &Permissions, name: &str) -> Result<EnvId, Error> {
@@ -838,6 +871,16 @@ impl AuthzView {
             }
         }
         Ok(())
+    }
+
+    /// The environments with their policies, in promotion order.
+    pub fn environments(&self) -> &[EnvironmentDef] {
+        &self.environments
+    }
+
+    /// An environment's definition.
+    pub fn environment_def(&self, env: EnvId) -> Option<&EnvironmentDef> {
+        self.environments.get(usize::from(env.0))
     }
 
     /// The user's number, if the user is known to authorization.
@@ -1253,6 +1296,87 @@ macro_rules! bind_all {
 }
 
 /// Takes the next number from counter `$name` inside the transaction.
+/// Replaces the environments (see [`AuthzOp::SetEnvironments`]); evaluates to the names
+/// removed.
+macro_rules! set_environments {
+    ($tx:ident, $defs:expr, $before:expr) => {{
+        let defs: &[EnvironmentDef] = $defs;
+        let before: &[String] = $before;
+        if defs.is_empty() {
+            return Err(Error::invalid(
+                "environments",
+                "at least one environment is needed",
+            ));
+        }
+        if defs.len() > usize::from(u16::MAX) {
+            return Err(Error::invalid("environments", "too many environments"));
+        }
+        for (i, d) in defs.iter().enumerate() {
+            check_name("environments.name", &d.name)?;
+            if defs[..i].iter().any(|e| e.name == d.name) {
+                return Err(Error::invalid(
+                    "environments",
+                    format!("`{}` is listed twice", d.name),
+                ));
+            }
+        }
+        let removed: Vec<String> = before
+            .iter()
+            .filter(|b| !defs.iter().any(|d| &d.name == *b))
+            .cloned()
+            .collect();
+        for gone in &removed {
+            let running: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM deployed WHERE environment = $1")
+                    .bind(gone)
+                    .fetch_one(&mut *$tx)
+                    .await
+                    .map_err(db)?;
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM deployment_requests WHERE environment = $1 AND status = 'pending'",
+            )
+            .bind(gone)
+            .fetch_one(&mut *$tx)
+            .await
+            .map_err(db)?;
+            if running > 0 || waiting > 0 {
+                return Err(Error::Conflict(format!(
+                    "`{gone}` cannot be removed: {running} module(s) run there and \
+                     {waiting} deployment request(s) wait for it"
+                )));
+            }
+            for sql in [
+                "DELETE FROM it_role_levels WHERE environment = $1",
+                "DELETE FROM it_overrides WHERE environment = $1",
+            ] {
+                sqlx::query(sql)
+                    .bind(gone)
+                    .execute(&mut *$tx)
+                    .await
+                    .map_err(db)?;
+            }
+        }
+        sqlx::query("DELETE FROM it_environments")
+            .execute(&mut *$tx)
+            .await
+            .map_err(db)?;
+        for (i, d) in defs.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO it_environments (name, position, separation_of_duties, second_approver) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&d.name)
+            .bind(i as i64)
+            .bind(d.separation_of_duties)
+            .bind(d.second_approver)
+            .execute(&mut *$tx)
+            .await
+            .map_err(db)?;
+        }
+        removed
+    }};
+}
+
 macro_rules! next_num {
     ($tx:expr, $name:expr) => {{
         let v: i64 = sqlx::query_scalar(
@@ -1609,6 +1733,13 @@ impl Store {
             let revision = next_revision!(tx);
             let mut changes: Vec<Change> = Vec::new();
             let mut credentials = false;
+            // The environments as this batch leaves them (a batch may define one and set
+            // its role levels).
+            let mut environments: Vec<String> =
+                sqlx::query_scalar("SELECT name FROM it_environments ORDER BY position")
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db)?;
             for op in ops {
                 let (action, target, details) = match op {
                     AuthzOp::CreateGroup { name, description } => {
@@ -2343,12 +2474,22 @@ impl Store {
                             json!({ "role": role }),
                         )
                     }
+                    AuthzOp::SetEnvironments { environments: defs } => {
+                        let removed = set_environments!(tx, defs, &environments);
+                        environments = defs.iter().map(|d| d.name.clone()).collect();
+                        changes.push(Change::Reload);
+                        (
+                            "it.environments.set",
+                            "environments".to_owned(),
+                            json!({ "environments": defs, "removed": removed }),
+                        )
+                    }
                     AuthzOp::SetRoleLevel {
                         role,
                         environment,
                         level,
                     } => {
-                        let defaults = Permissions::with_defaults();
+                        let defaults = Permissions::with_environments(environments.clone());
                         it_role(&defaults, role)?;
                         it_env(&defaults, environment)?;
                         bound!(
@@ -2534,7 +2675,7 @@ impl Store {
                         level,
                     } => {
                         if let Some(e) = environment {
-                            it_env(&Permissions::with_defaults(), e)?;
+                            it_env(&Permissions::with_environments(environments.clone()), e)?;
                         }
                         let (kind, scope_num, target) = match scope {
                             ItScope::Module(m) => (
@@ -2668,6 +2809,26 @@ impl Store {
                 .await
                 .map_err(db)?;
             view.revision = u64::try_from(rev).unwrap_or(0);
+            let rows = sqlx::query(
+                "SELECT name, separation_of_duties, second_approver FROM it_environments \
+                 ORDER BY position",
+            )
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+            view.environments = rows
+                .iter()
+                .map(|row| -> Result<EnvironmentDef, Error> {
+                    Ok(EnvironmentDef {
+                        name: col!(row, "name"),
+                        separation_of_duties: col!(row, "separation_of_duties"),
+                        second_approver: col!(row, "second_approver"),
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+            view.it = Permissions::with_environments(
+                view.environments.iter().map(|e| e.name.clone()).collect(),
+            );
             let rows =
                 sqlx::query("SELECT num, user_id FROM authz_users WHERE user_id IS NOT NULL")
                     .fetch_all(&mut *tx)

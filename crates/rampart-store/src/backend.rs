@@ -196,6 +196,16 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "application tags",
         include_str!("../migrations/sqlite/0009_application_tags.sql"),
     ),
+    (
+        10,
+        "environments",
+        include_str!("../migrations/sqlite/0010_environments.sql"),
+    ),
+    (
+        11,
+        "deployment plans",
+        include_str!("../migrations/sqlite/0011_deployment_plans.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -242,6 +252,16 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         9,
         "application tags",
         include_str!("../migrations/postgres/0009_application_tags.sql"),
+    ),
+    (
+        10,
+        "environments",
+        include_str!("../migrations/postgres/0010_environments.sql"),
+    ),
+    (
+        11,
+        "deployment plans",
+        include_str!("../migrations/postgres/0011_deployment_plans.sql"),
     ),
 ];
 

@@ -21,8 +21,8 @@ mod users;
 
 pub use audit::{EventQuery, NewEvent, StoredCheckpoint, StoredEvent, Stream, AUDIT_TILE_HEIGHT};
 pub use authz::{
-    AuthzOp, AuthzView, Change, ItScope, ListFilter, NodeRef, PrincipalRef, Progress,
-    RebuildReport, RecordRow,
+    AuthzOp, AuthzView, Change, EnvironmentDef, ItScope, ListFilter, NodeRef, PrincipalRef,
+    Progress, RebuildReport, RecordRow,
 };
 pub use backend::{BackendKind, Store};
 pub use modules::{

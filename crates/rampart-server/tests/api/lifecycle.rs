@@ -574,3 +574,82 @@ async fn application_tags_snapshot_versions_and_deploy_together() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn environments_are_configurable_in_order_and_policy() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let w = world(&node).await;
+        let names = |list: &Value| -> Vec<String> {
+            list.as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap().to_owned()).collect()
+        };
+        let (_, before) = node.get("/api/v1/environments", &w.dev).await;
+        assert_eq!(names(&before), ["development", "quality", "production"], "{name}");
+        assert_eq!(before[2]["second_approver"], true, "{name}: production has both policies by default");
+
+        // A `test` environment between development and quality, with its levels set in the
+        // same batch; production without the second approver.
+        let order = json!([
+            { "name": "development" },
+            { "name": "test" },
+            { "name": "quality" },
+            { "name": "production", "separation_of_duties": true },
+        ]);
+        let (status, _) = node
+            .post("/api/v1/it/write", &w.ops, json!({ "operations": [{ "op": "set_environments", "environments": order }] }))
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{name}: administrators only");
+        it_write(&node, &w.admin, json!([
+            { "op": "set_environments", "environments": order },
+            { "op": "set_role_level", "role": "developer", "environment": "test", "level": "deploy" },
+        ]))
+        .await;
+        let (_, after) = node.get("/api/v1/environments", &w.dev).await;
+        assert_eq!(names(&after), ["development", "test", "quality", "production"], "{name}");
+        assert_eq!((after[3]["separation_of_duties"].clone(), after[3]["second_approver"].clone()), (json!(true), json!(false)), "{name}");
+
+        // Staging follows the new order: development promotes to test (the developer's
+        // `deploy` there comes from the level set in the batch; a new environment gives
+        // other roles `none`).
+        let (status, body) = deploy(&node, &w.dev, "development", json!([{ "module": "core-service", "version": 1 }]), false).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        let (status, body) = node.post("/api/v1/environments/test/stage", &w.dev, json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        let (_, running) = node.get("/api/v1/environments/test/modules", &w.dev).await;
+        assert_eq!(running[0]["module"], "core-service", "{name}: {running}");
+        // An environment where the operations role starts with `none`.
+        let (status, _) = node.post("/api/v1/environments/test/stage", &w.ops, json!({ "dry_run": true })).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{name}");
+        // Production without a second approver applies at once (separation of duties stays).
+        let (status, body) = node.post("/api/v1/environments/production/stage", &w.ops, json!({ "from": "test" })).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+
+        // Bad lists change nothing; an environment where modules run cannot be removed.
+        for (list, want) in [
+            (json!([]), 422),
+            (json!([{ "name": "development" }, { "name": "development" }]), 422),
+            (json!([{ "name": "has space" }]), 422),
+            (json!([{ "name": "development", "colour": "red" }]), 422),
+            (json!([{ "name": "development" }, { "name": "quality" }, { "name": "production" }]), 409),
+        ] {
+            let (status, problem) = node
+                .post("/api/v1/it/write", &w.admin, json!({ "operations": [{ "op": "set_environments", "environments": list }] }))
+                .await;
+            assert_eq!(status.as_u16(), want, "{name}: {list}: {problem}");
+        }
+        let (_, same) = node.get("/api/v1/environments", &w.dev).await;
+        assert_eq!(same, after, "{name}: nothing changed");
+        // Quality runs nothing: it can go, and its levels with it.
+        it_write(&node, &w.admin, json!([{ "op": "set_environments", "environments": [
+            { "name": "development" }, { "name": "test" }, { "name": "production", "second_approver": true },
+        ] }]))
+        .await;
+        let (_, last) = node.get("/api/v1/environments", &w.dev).await;
+        assert_eq!(names(&last), ["development", "test", "production"], "{name}");
+        let (status, _) = deploy(&node, &w.dev, "quality", json!([{ "module": "core-service", "version": 1 }]), true).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: quality is gone");
+        assert!(node.events().await.iter().any(|e| e.action == "it.environments.set"), "{name}");
+        node.shutdown().await;
+    })
+    .await;
+}
