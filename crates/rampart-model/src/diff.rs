@@ -22,7 +22,7 @@ pub struct ModuleDiff {
     /// Changes to the module's own fields (name, application, kind, description, format).
     pub module: Vec<FieldChange>,
     /// Per kind of element (`roles`, `entities`, `queries`, `screens`, `actions`,
-    /// `integrations`, `dependencies`), only kinds with changes.
+    /// `integrations`, `properties`, `dependencies`), only kinds with changes.
     pub elements: BTreeMap<String, SectionDiff>,
     /// The line diff of the sources.
     pub lines: LineDiff,
@@ -110,6 +110,7 @@ pub fn diff(
         ("screens", "name"),
         ("actions", "name"),
         ("integrations", "name"),
+        ("properties", "name"),
         ("dependencies", "module"),
     ] {
         let s = section_diff(a.get(section), b.get(section), key);

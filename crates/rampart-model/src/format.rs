@@ -56,6 +56,10 @@ pub struct Module {
     /// Outbound REST services the module calls.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub integrations: Vec<Integration>,
+    /// Site properties: settings the module reads at run time, given per environment by
+    /// the deployment plan (or taking their default).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub properties: Vec<Property>,
     /// Public elements of other modules this module uses.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dependencies: Vec<Dependency>,
@@ -647,6 +651,60 @@ pub enum CredentialScheme {
     Basic,
     /// A header of the integration's choosing (see `header`).
     Header,
+}
+
+/// A site property: a named, typed setting whose value each environment's deployment plan
+/// gives. Not for secrets: those are integration credentials, held by the platform.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Property {
+    /// The property's name.
+    pub name: String,
+    /// `text`, `integer`, `decimal` or `boolean`.
+    #[serde(rename = "type")]
+    pub ty: PropertyType,
+    /// The value when a plan gives none; without one, every plan must give it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<serde_json::Value>,
+    /// What it controls.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+}
+
+/// The type of a site property.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PropertyType {
+    /// Any text.
+    Text,
+    /// A whole number.
+    Integer,
+    /// A number.
+    Decimal,
+    /// `true` or `false`.
+    Boolean,
+}
+
+impl PropertyType {
+    /// Whether `value` is of this type.
+    pub fn admits(self, value: &serde_json::Value) -> bool {
+        match self {
+            PropertyType::Text => value.is_string(),
+            PropertyType::Integer => value.is_i64() || value.is_u64(),
+            PropertyType::Decimal => value.is_number(),
+            PropertyType::Boolean => value.is_boolean(),
+        }
+    }
+
+    /// The type's name, as written in a module.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PropertyType::Text => "text",
+            PropertyType::Integer => "integer",
+            PropertyType::Decimal => "decimal",
+            PropertyType::Boolean => "boolean",
+        }
+    }
 }
 
 /// The public elements of another module this module uses.

@@ -166,6 +166,22 @@ impl<'a> Validator<'a> {
         for (i, g) in m.integrations.iter().enumerate() {
             self.integration(i, g);
         }
+        self.names("properties", m.properties.iter().map(|p| p.name.as_str()));
+        for (i, p) in m.properties.iter().enumerate() {
+            if let Some(d) = &p.default {
+                if !p.ty.admits(d) {
+                    self.error(
+                        ErrorClass::WrongType,
+                        format!("properties.{i}.default"),
+                        format!("the default of `{}` is not {}", p.name, p.ty.as_str()),
+                    )
+                    .hint = Some(format!(
+                        "a {} value, or no default so that every deployment plan gives one",
+                        p.ty.as_str()
+                    ));
+                }
+            }
+        }
     }
 
     /// Each name an identifier, and unique within its list.
@@ -791,14 +807,7 @@ impl<'a> Validator<'a> {
     fn integration(&mut self, i: usize, g: &Integration) {
         let path = format!("integrations.{i}");
         let url = g.base_url.as_str();
-        let rest = url
-            .strip_prefix("https://")
-            .or_else(|| url.strip_prefix("http://"));
-        let host_ok = rest.is_some_and(|r| {
-            let host = r.split(['/', '?', '#']).next().unwrap_or("");
-            !host.is_empty() && !host.contains('@') && !host.contains(char::is_whitespace)
-        });
-        if !host_ok {
+        if !is_service_url(url) {
             self.error(
                 ErrorClass::InvalidValue,
                 format!("{path}.base_url"),
@@ -871,6 +880,43 @@ fn widget_name(k: WidgetKind) -> &'static str {
         WidgetKind::Link => "link",
         WidgetKind::Button => "button",
         WidgetKind::Table => "table",
+    }
+}
+
+/// Whether `url` is an `http(s)` URL with a host and no credentials in it: what an
+/// integration's base URL (in a module, or per environment in a deployment plan) must be.
+pub fn is_service_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    rest.is_some_and(|r| {
+        let host = r.split(['/', '?', '#']).next().unwrap_or("");
+        !host.is_empty()
+            && !host.contains('@')
+            && !r.contains(char::is_whitespace)
+            && !r.contains(char::is_control)
+    })
+}
+
+/// Whether `reference` names where the platform finds a secret, never the secret itself:
+/// `env:NAME` (an environment variable of the server), `file:/absolute/path` or
+/// `vault:path/in/the/vault`.
+pub fn is_secret_reference(reference: &str) -> bool {
+    let Some((scheme, rest)) = reference.split_once(':') else {
+        return false;
+    };
+    let plain = |s: &str, extra: &[char]| {
+        !s.is_empty()
+            && s.len() <= 500
+            && s.chars().all(|c| {
+                c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') || extra.contains(&c)
+            })
+    };
+    match scheme {
+        "env" => plain(rest, &[]) && !rest.starts_with(|c: char| c.is_ascii_digit()),
+        "file" => rest.starts_with('/') && !rest.contains("/../") && plain(rest, &['/']),
+        "vault" => plain(rest, &['/']) && !rest.starts_with('/'),
+        _ => false,
     }
 }
 

@@ -136,6 +136,14 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(lifecycle::tag_application, lifecycle::tags))
         .routes(routes!(lifecycle::approve))
         .routes(routes!(lifecycle::reject))
+        .routes(routes!(
+            lifecycle::plans::create_plan,
+            lifecycle::plans::plans
+        ))
+        .routes(routes!(lifecycle::plans::get_plan))
+        .routes(routes!(lifecycle::plans::run_plan))
+        .routes(routes!(lifecycle::plans::copy_plan))
+        .routes(routes!(lifecycle::plans::settings))
         .routes(routes!(audit_api::events))
         .routes(routes!(audit_api::checkpoint))
         .routes(routes!(audit_api::inclusion))

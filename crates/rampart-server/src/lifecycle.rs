@@ -15,9 +15,13 @@
 //!
 //! Deployment checks the environment as it would be afterwards: every module deployed or
 //! depending on one deployed must find each module it depends on running there, with each
-//! public element it uses still present and compatible; otherwise nothing is applied. In
-//! the last environment of the order (production) the author of a version may not deploy it
-//! (separation of duties).
+//! public element it uses still present and compatible, and every site property without a
+//! default given a value; otherwise nothing is applied. Each environment's policies
+//! (production's by default) may forbid the author of a version to deploy it (separation of
+//! duties) and make deployments wait for a second approver. Deployment plans
+//! ([`plans`]) deploy applications at tagged versions with their per-environment settings.
+
+pub mod plans;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -28,8 +32,8 @@ use rampart_core::{Error, Provider};
 use rampart_model::format::Dependency;
 use rampart_model::{Kind, Module, Surface};
 use rampart_store::{
-    AuthzOp, DeployKind, DeploymentInfo, NewDeployment, NewVersion, Published, Running,
-    StoredVersion, VersionInfo,
+    AuthzOp, DeployKind, DeploymentInfo, NewDeployment, NewVersion, PlanSettings, Published,
+    Running, StoredVersion, VersionInfo,
 };
 
 use crate::api::{
@@ -857,6 +861,7 @@ async fn plan(
     steps: Vec<Step>,
     kind: DeployKind,
     source_env: Option<&str>,
+    settings: Option<&PlanSettings>,
 ) -> Result<Plan, ApiError> {
     let env_id = environment(state, env)?;
     state.authz.fresh(None).await?;
@@ -1019,6 +1024,19 @@ async fn plan(
             }
         }
     }
+    let missing = plans::missing_properties(state, env, &versions, settings).await?;
+    if !missing.is_empty() {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "deployment-refused",
+            "Deployment refused",
+            format!(
+                "site properties without a default need a value in {env}: {}; give them in a deployment plan",
+                missing.join(", ")
+            ),
+        )
+        .into());
+    }
     if !refused.is_empty() {
         let mut p = Problem::new(
             StatusCode::CONFLICT,
@@ -1036,6 +1054,16 @@ async fn plan(
     Ok(Plan { changes, items })
 }
 
+/// How a set of steps is to be applied.
+struct How<'a> {
+    kind: DeployKind,
+    /// For staging: where from.
+    source_env: Option<&'a str>,
+    dry_run: bool,
+    /// The deployment plan being run, with its settings.
+    from_plan: Option<(i64, &'a PlanSettings)>,
+}
+
 /// Plans `steps` and, unless `dry_run`, applies them, or records them for a second approver
 /// where the environment requires one (202).
 async fn apply(
@@ -1043,11 +1071,24 @@ async fn apply(
     auth: &Authenticated,
     env: &str,
     steps: Vec<Step>,
-    kind: DeployKind,
-    source_env: Option<&str>,
-    dry_run: bool,
+    how: How<'_>,
 ) -> Result<(StatusCode, Json<DeployResponse>), ApiError> {
-    let Plan { changes, items } = plan(state, auth, env, steps, kind, source_env).await?;
+    let How {
+        kind,
+        source_env,
+        dry_run,
+        from_plan,
+    } = how;
+    let Plan { changes, items } = plan(
+        state,
+        auth,
+        env,
+        steps,
+        kind,
+        source_env,
+        from_plan.map(|(_, s)| s),
+    )
+    .await?;
     let answer = |status, applied, request, deployments| {
         Json(DeployResponse {
             environment: env.to_owned(),
@@ -1058,7 +1099,7 @@ async fn apply(
             deployments,
         })
     };
-    if items.is_empty() {
+    if items.is_empty() && from_plan.is_none() {
         return Ok((
             StatusCode::OK,
             answer("nothing-to-do", false, None, Vec::new()),
@@ -1070,7 +1111,13 @@ async fn apply(
     if second_approver(state, environment(state, env)?) {
         let id = state
             .store
-            .request_deployment(&auth.audit(state), state.clock.now(), &items)
+            .request_deployment(
+                &auth.audit(state),
+                state.clock.now(),
+                env,
+                &items,
+                from_plan.map(|(id, _)| id),
+            )
             .await?;
         return Ok((
             StatusCode::ACCEPTED,
@@ -1079,7 +1126,13 @@ async fn apply(
     }
     let done = state
         .store
-        .deploy(&auth.audit(state), state.clock.now(), &items, None)
+        .deploy(
+            &auth.audit(state),
+            state.clock.now(),
+            &items,
+            None,
+            from_plan.map(|(id, _)| id),
+        )
         .await?;
     Ok((
         StatusCode::OK,
@@ -1212,11 +1265,29 @@ pub async fn approve(
             expected: Some(expected.unwrap_or(0)),
         })
         .collect();
-    let Plan { changes, items } =
-        plan(&state, &auth, &env, steps, r.kind, r.source_env.as_deref()).await?;
+    let settings = match r.plan {
+        Some(p) => state.store.plan(p).await?.map(|p| p.settings),
+        None => None,
+    };
+    let Plan { changes, items } = plan(
+        &state,
+        &auth,
+        &env,
+        steps,
+        r.kind,
+        r.source_env.as_deref(),
+        settings.as_ref(),
+    )
+    .await?;
     let done = state
         .store
-        .deploy(&auth.audit(&state), state.clock.now(), &items, Some(id))
+        .deploy(
+            &auth.audit(&state),
+            state.clock.now(),
+            &items,
+            Some(id),
+            None,
+        )
         .await?;
     Ok(Json(DeployResponse {
         environment: env,
@@ -1343,9 +1414,12 @@ pub async fn deploy(
         &auth,
         &env,
         steps,
-        DeployKind::Deploy,
-        None,
-        req.dry_run,
+        How {
+            kind: DeployKind::Deploy,
+            source_env: None,
+            dry_run: req.dry_run,
+            from_plan: None,
+        },
     )
     .await
 }
@@ -1426,9 +1500,12 @@ pub async fn stage(
         &auth,
         &env,
         steps,
-        DeployKind::Stage,
-        Some(&from),
-        req.dry_run,
+        How {
+            kind: DeployKind::Stage,
+            source_env: Some(&from),
+            dry_run: req.dry_run,
+            from_plan: None,
+        },
     )
     .await
 }
@@ -1482,9 +1559,12 @@ pub async fn rollback(
         &auth,
         &env,
         steps,
-        DeployKind::Rollback,
-        None,
-        req.dry_run,
+        How {
+            kind: DeployKind::Rollback,
+            source_env: None,
+            dry_run: req.dry_run,
+            from_plan: None,
+        },
     )
     .await
 }

@@ -16,6 +16,8 @@ mod audit;
 mod authz;
 #[macro_use]
 mod sessions;
+#[macro_use]
+mod plans;
 mod modules;
 mod users;
 
@@ -29,6 +31,7 @@ pub use modules::{
     ApplicationTag, DeployKind, DeploymentInfo, DeploymentRequest, NewDeployment, NewVersion,
     Published, Running, StoredVersion, VersionInfo,
 };
+pub use plans::{NewPlan, PlanApplication, PlanSettings, Setting, SettingKind, StoredPlan};
 pub use sessions::NewSession;
 pub use users::{LoginFailure, NewUser, UserPatch, UserQuery};
 

@@ -159,6 +159,8 @@ pub struct DeploymentRequest {
     pub decider: Option<String>,
     /// Why it was rejected.
     pub reason: Option<String>,
+    /// The deployment plan whose run made it.
+    pub plan: Option<i64>,
 }
 
 /// An application version: a snapshot of its modules' versions.
@@ -553,11 +555,21 @@ impl Store {
         now: OffsetDateTime,
         items: &[NewDeployment],
         approving: Option<i64>,
+        plan: Option<i64>,
     ) -> Result<Vec<DeploymentInfo>, Error> {
         let (actor_id, actor_name) = actor(ctx);
         let at = to_millis(now);
         let done = write_tx!(self, |tx| {
+            let mut plan = plan;
             if let Some(id) = approving {
+                let requested_by: Option<i64> =
+                    sqlx::query_scalar("SELECT plan_id FROM deployment_requests WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db)?
+                        .flatten();
+                plan = plan.or(requested_by);
                 let decided = sqlx::query(
                     "UPDATE deployment_requests SET status = 'approved', decided_by = $1, decider = $2, decided_at = $3 \
                      WHERE id = $4 AND status = 'pending'",
@@ -692,6 +704,9 @@ impl Store {
                     created_at: from_millis(at)?,
                 });
             }
+            if let Some(p) = plan {
+                finish_plan!(tx, ctx, now, p);
+            }
             done
         });
         Ok(done)
@@ -753,39 +768,62 @@ impl Store {
         &self,
         ctx: &AuditContext,
         now: OffsetDateTime,
+        environment: &str,
         items: &[NewDeployment],
+        plan: Option<i64>,
     ) -> Result<i64, Error> {
-        let Some(first) = items.first() else {
+        if items.is_empty() && plan.is_none() {
             return Err(Error::invalid("modules", "nothing to deploy"));
-        };
+        }
+        let kind = items.first().map_or(DeployKind::Deploy, |d| d.kind);
+        let source_env = items.first().and_then(|d| d.source_env.clone());
         let (actor_id, actor_name) = actor(ctx);
-        let plan: Vec<serde_json::Value> = items
+        let items_json: Vec<serde_json::Value> = items
             .iter()
             .map(|d| json!({ "module": d.module, "number": d.number, "expected": d.expected }))
             .collect();
-        let plan = serde_json::Value::Array(plan);
+        let items_json = serde_json::Value::Array(items_json);
         let id = write_tx!(self, |tx| {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO deployment_requests (environment, kind, source_env, items, requested_by, requester, \
-                 requested_at, status) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending') RETURNING id",
+                 requested_at, status, plan_id) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8) RETURNING id",
             )
-            .bind(&first.environment)
-            .bind(first.kind.as_str())
-            .bind(&first.source_env)
-            .bind(plan.to_string())
+            .bind(environment)
+            .bind(kind.as_str())
+            .bind(&source_env)
+            .bind(items_json.to_string())
             .bind(&actor_id)
             .bind(&actor_name)
             .bind(to_millis(now))
+            .bind(plan)
             .fetch_one(&mut *tx)
             .await
             .map_err(db)?;
+            if let Some(p) = plan {
+                let waiting = sqlx::query(
+                    "UPDATE deployment_plans SET status = 'waiting', runs = runs + 1, request_id = $1, updated_at = $2 \
+                     WHERE id = $3 AND status IN ('draft', 'aborted')",
+                )
+                .bind(id)
+                .bind(to_millis(now))
+                .bind(p)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?
+                .rows_affected();
+                if waiting != 1 {
+                    return Err(Error::Conflict(format!(
+                        "deployment plan {p} is no longer a draft"
+                    )));
+                }
+            }
             append_event!(
                 tx,
                 ctx,
                 &event(
                     "module.deploy.request",
                     format!("deployment-request:{id}"),
-                    json!({ "request": id, "environment": first.environment, "kind": first.kind.as_str(), "items": plan })
+                    json!({ "request": id, "environment": environment, "kind": kind.as_str(), "items": items_json, "plan": plan })
                 ),
                 now
             );
@@ -831,7 +869,7 @@ impl Store {
     ) -> Result<Vec<DeploymentRequest>, Error> {
         let sql = format!(
             "SELECT id, environment, kind, source_env, items, requested_by, requester, requested_at, status, \
-             decider, reason FROM deployment_requests WHERE {filter} ORDER BY id DESC LIMIT 200"
+             decider, reason, plan_id FROM deployment_requests WHERE {filter} ORDER BY id DESC LIMIT 200"
         );
         read!(self, |pool| {
             let mut q = sqlx::query(&sql);
@@ -870,6 +908,7 @@ impl Store {
                         status: col!(r, "status"),
                         decider: col!(r, "decider"),
                         reason: col!(r, "reason"),
+                        plan: col!(r, "plan_id"),
                     })
                 })
                 .collect()
@@ -905,6 +944,19 @@ impl Store {
                     "deployment request {id} is no longer pending"
                 )));
             }
+            // A plan waiting for this request is aborted: it may be changed and run again.
+            sqlx::query(
+                "UPDATE deployment_plans SET status = 'aborted', updated_at = $1, \
+                 error = $2 WHERE request_id = $3 AND status = 'waiting'",
+            )
+            .bind(to_millis(now))
+            .bind(format!(
+                "deployment request {id} was rejected by {actor_name}: {reason}"
+            ))
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
             append_event!(
                 tx,
                 ctx,

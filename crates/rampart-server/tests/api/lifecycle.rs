@@ -653,3 +653,151 @@ async fn environments_are_configurable_in_order_and_policy() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployment_plans_carry_settings_abort_retry_and_move_to_the_next_environment() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let w = world(&node).await;
+        // sales-ui with a site property every environment must give.
+        let ui = example("sales-ui.yaml").replace(
+            "properties:\n",
+            "properties:\n  - name: RegionCode\n    type: text\n    description: The sales region served.\n",
+        );
+        let (status, body) = publish(&node, &w.contractor, "sales-ui", &ui, json!({})).await;
+        assert_eq!(status, StatusCode::CREATED, "{name}: {body}");
+        let (status, _) = node.post("/api/v1/applications/sales/tags", &w.dev, json!({ "tag": "1.0" })).await;
+        assert_eq!(status, StatusCode::CREATED);
+
+        // Without a value for RegionCode nothing deploys, by any path.
+        let (status, problem) = node
+            .post("/api/v1/environments/development/deployments", &w.dev, json!({ "application": "sales", "tag": "1.0" }))
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{name}: {problem}");
+        assert!(problem["detail"].as_str().unwrap().contains("sales-ui.RegionCode"), "{problem}");
+
+        let plans = "/api/v1/deployment-plans";
+        let apps = json!([{ "application": "sales", "tag": "1.0" }]);
+        let good = json!({
+            "properties": { "sales-ui.RegionCode": "EU", "sales-ui.DiscountApprovalThreshold": 2500 },
+            "endpoints": { "sales-ui.Invoicing": "https://invoicing.dev.example.com/api/v2" },
+            "secrets": { "sales-ui.Invoicing": "env:INVOICING_TOKEN" },
+        });
+        let count_before = node.get(plans, &w.admin).await.1.as_array().unwrap().len();
+        for (body, want, says) in [
+            (json!({ "environment": "development", "applications": [{ "application": "sales", "tag": "9.9" }] }), 422, "no tag"),
+            (json!({ "environment": "moon", "applications": apps }), 422, "moon"),
+            (json!({ "environment": "development", "applications": [] }), 422, "1 to 50"),
+            (json!({ "environment": "development", "applications": apps, "settings": { "properties": { "sales-ui.RegionCode": 7 } } }), 422, "text"),
+            (json!({ "environment": "development", "applications": apps, "settings": { "properties": { "sales-ui.Colour": "red" } } }), 422, "no site property"),
+            (json!({ "environment": "development", "applications": apps, "settings": { "properties": { "billing.X": 1 } } }), 422, "not in the plan"),
+            (json!({ "environment": "development", "applications": apps, "settings": { "endpoints": { "sales-ui.Invoicing": "ftp://x" } } }), 422, "http(s)"),
+            (json!({ "environment": "development", "applications": apps, "settings": { "secrets": { "sales-ui.Invoicing": "hunter2-token" } } }), 422, "never the secret"),
+            (json!({ "environment": "development", "applications": apps, "settings": { "colours": {} } }), 422, "colours"),
+        ] {
+            let (status, problem) = node.post(plans, &w.dev, body.clone()).await;
+            assert_eq!(status.as_u16(), want, "{name}: {body}: {problem}");
+            let text = problem.to_string();
+            assert!(text.contains(says), "{name}: {says} in {text}");
+            assert!(!text.contains("hunter2"), "{name}: a pasted secret is never echoed: {text}");
+        }
+        let (status, _) = node
+            .post(plans, &w.contractor, json!({ "environment": "development", "applications": apps, "settings": good }))
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{name}: the contractor only references core-service");
+        assert_eq!(node.get(plans, &w.admin).await.1.as_array().unwrap().len(), count_before, "{name}: nothing stored");
+
+        // Development: the preview shows every change; the run deploys and configures at once.
+        let (status, plan) = node
+            .post(plans, &w.dev, json!({ "environment": "development", "applications": apps, "settings": good, "notes": "first release" }))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{name}: {plan}");
+        let id = plan["id"].as_i64().unwrap();
+        assert_eq!(plan["status"], "draft");
+        let preview = &plan["preview"];
+        assert_eq!(preview["changes"].as_array().unwrap().len(), 2, "{name}: {preview}");
+        assert_eq!(preview["settings"].as_array().unwrap().len(), 4, "{name}: {preview}");
+        assert_eq!((preview["missing"].clone(), preview["warnings"].clone()), (json!([]), json!([])), "{name}");
+        assert!(preview.get("refused").is_none(), "{name}: {preview}");
+        let (status, ran) = node.post(&format!("{plans}/{id}/run"), &w.dev, json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {ran}");
+        assert_eq!((ran["status"].clone(), ran["runs"].clone()), (json!("finished"), json!(1)), "{name}: {ran}");
+        assert_eq!(ran["run"]["deployments"].as_array().unwrap().len(), 2);
+        let (_, settings) = node.get("/api/v1/environments/development/settings", &w.dev).await;
+        let found: Vec<(String, String, Value)> = settings
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["kind"].as_str().unwrap().to_owned(), s["name"].as_str().unwrap().to_owned(), s["value"].clone()))
+            .collect();
+        assert!(found.contains(&("property".into(), "RegionCode".into(), json!("EU"))), "{name}: {settings}");
+        assert!(found.contains(&("secret".into(), "Invoicing".into(), json!("env:INVOICING_TOKEN"))), "{name}: {settings}");
+        let (status, _) = node.post(&format!("{plans}/{id}/run"), &w.dev, json!({})).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{name}: a finished plan does not run twice");
+
+        // Quality: the copy carries the applications, not development's settings; without
+        // RegionCode there the run is refused, nothing is deployed, and the plan is aborted.
+        let (status, _) = node.post(&format!("{plans}/{id}/copy"), &w.dev, json!({})).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{name}: developers do not deploy to quality");
+        let (status, copy) = node.post(&format!("{plans}/{id}/copy"), &w.ops, json!({})).await;
+        assert_eq!(status, StatusCode::CREATED, "{name}: {copy}");
+        assert_eq!((copy["environment"].clone(), copy["based_on"].clone()), (json!("quality"), json!(id)));
+        assert_eq!(copy["preview"]["missing"], json!(["sales-ui.RegionCode"]), "{name}: {copy}");
+        assert_eq!(copy["preview"]["refused"]["status"], 409, "{name}: {copy}");
+        assert_eq!(copy["preview"]["warnings"].as_array().unwrap().len(), 1, "{name}: no secret reference in quality");
+        let qa = copy["id"].as_i64().unwrap();
+        let (status, _) = node.post(&format!("{plans}/{qa}/run"), &w.ops, json!({})).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{name}");
+        let (_, aborted) = node.get(&format!("{plans}/{qa}"), &w.ops).await;
+        assert_eq!(aborted["status"], "aborted", "{name}: {aborted}");
+        assert!(aborted["error"].as_str().unwrap().contains("RegionCode"), "{name}: {aborted}");
+        let (_, running) = node.get("/api/v1/environments/quality/modules", &w.ops).await;
+        assert_eq!(running, json!([]), "{name}: nothing half-applied");
+        let (status, copy) = node
+            .post(&format!("{plans}/{qa}/copy"), &w.ops, json!({ "environment": "quality", "settings": { "properties": { "sales-ui.RegionCode": "EU" } } }))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{name}: {copy}");
+        let qa2 = copy["id"].as_i64().unwrap();
+        let (status, ran) = node.post(&format!("{plans}/{qa2}/run"), &w.ops, json!({})).await;
+        assert_eq!((status, ran["status"].clone()), (StatusCode::OK, json!("finished")), "{name}: {ran}");
+
+        // Production (next by default) waits for a second approver; a rejection aborts the
+        // plan, a retry waits again, and the approval finishes it with its settings.
+        let prod_settings = json!({ "properties": { "sales-ui.RegionCode": "EU" }, "secrets": { "sales-ui.Invoicing": "vault:sales/invoicing" } });
+        let (status, copy) = node.post(&format!("{plans}/{qa2}/copy"), &w.ops, json!({ "settings": prod_settings })).await;
+        assert_eq!((status, copy["environment"].clone()), (StatusCode::CREATED, json!("production")), "{name}: {copy}");
+        let prod = copy["id"].as_i64().unwrap();
+        let run = format!("{plans}/{prod}/run");
+        let (status, waiting) = node.post(&run, &w.ops, json!({})).await;
+        assert_eq!((status, waiting["status"].clone()), (StatusCode::ACCEPTED, json!("waiting")), "{name}: {waiting}");
+        let request = waiting["request"].as_i64().unwrap();
+        let (status, _) = node.post(&run, &w.ops, json!({})).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{name}: it waits already");
+        let (status, _) = node
+            .post(&format!("/api/v1/environments/production/requests/{request}/reject"), &w.ops2, json!({ "reason": "outside the change window" }))
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (_, aborted) = node.get(&format!("{plans}/{prod}"), &w.ops).await;
+        assert_eq!(aborted["status"], "aborted", "{name}: {aborted}");
+        assert!(aborted["error"].as_str().unwrap().contains("outside the change window"), "{aborted}");
+        let (status, retried) = node.post(&run, &w.ops, json!({})).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{name}: {retried}");
+        let request = retried["request"].as_i64().unwrap();
+        let (status, body) = node
+            .post(&format!("/api/v1/environments/production/requests/{request}/approve"), &w.ops2, json!(null))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        let (_, done) = node.get(&format!("{plans}/{prod}"), &w.ops).await;
+        assert_eq!((done["status"].clone(), done["runs"].clone()), (json!("finished"), json!(2)), "{name}: two runs: {done}");
+        let (_, settings) = node.get("/api/v1/environments/production/settings", &w.ops).await;
+        assert!(settings.to_string().contains("vault:sales/invoicing"), "{name}: {settings}");
+        let (_, visible) = node.get(plans, &w.nobody).await;
+        assert_eq!(visible, json!([]), "{name}: plans are shown to those who may see their applications");
+        let actions: Vec<String> = node.events().await.into_iter().map(|e| e.action.to_string()).collect();
+        for a in ["deployment.plan.create", "deployment.plan.finish", "deployment.plan.abort"] {
+            assert!(actions.iter().any(|x| x == a), "{name}: {a}");
+        }
+        node.shutdown().await;
+    })
+    .await;
+}
