@@ -100,7 +100,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-fn routes() -> OpenApiRouter<AppState> {
+fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(auth::login))
         .routes(routes!(auth::logout))
@@ -122,7 +122,12 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(authz::grants))
         .routes(routes!(it::write))
         .routes(routes!(it::level_of))
-        .routes(routes!(lifecycle::publish, lifecycle::versions))
+        .merge(
+            // Module sources may be larger than other bodies (`max_module_bytes`).
+            OpenApiRouter::new()
+                .routes(routes!(lifecycle::publish, lifecycle::versions))
+                .layer(DefaultBodyLimit::max(module_limit)),
+        )
         .routes(routes!(lifecycle::version, lifecycle::delete_version))
         .routes(routes!(lifecycle::surface))
         .routes(routes!(lifecycle::diff))
@@ -155,7 +160,7 @@ fn routes() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document, generated from the handlers' annotations.
 pub fn openapi() -> OpenApiDoc {
-    let (_, mut doc) = routes().split_for_parts();
+    let (_, mut doc) = routes(0).split_for_parts();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     doc
 }
@@ -167,9 +172,10 @@ pub fn openapi_json() -> String {
 
 /// The full application router.
 pub fn router(state: AppState) -> Router {
-    let (router, _) = routes().split_for_parts();
-    let document = openapi_json();
     let limit = usize::try_from(state.config.max_body_bytes).unwrap_or(usize::MAX);
+    let module_limit = usize::try_from(state.config.max_module_bytes).unwrap_or(usize::MAX);
+    let (router, _) = routes(module_limit).split_for_parts();
+    let document = openapi_json();
     router
         .route(
             "/api/v1/openapi.json",

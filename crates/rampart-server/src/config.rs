@@ -42,6 +42,9 @@ pub struct Config {
     pub tls_key: String,
     /// Largest accepted request body.
     pub max_body_bytes: u64,
+    /// Largest accepted body when publishing a module version (module sources can be
+    /// larger than any other request).
+    pub max_module_bytes: u64,
     /// `auto` (JSON unless on a terminal), `json` or `text`.
     pub log_format: String,
     /// A tracing filter such as `info` or `rampart=debug,info`.
@@ -152,6 +155,7 @@ impl Default for Config {
             tls_cert: String::new(),
             tls_key: String::new(),
             max_body_bytes: 1024 * 1024,
+            max_module_bytes: 16 * 1024 * 1024,
             log_format: "auto".into(),
             log_level: "info".into(),
             password: PasswordConfig {
@@ -430,12 +434,13 @@ impl Config {
             };
             return Err(fail(key, String::new(), "tls_cert and tls_key must be given together (or neither, for a generated development certificate)"));
         }
-        if !(1024..=1024 * 1024 * 1024).contains(&self.max_body_bytes) {
-            return Err(fail(
-                "max_body_bytes",
-                self.max_body_bytes.to_string(),
-                "1024 to 1073741824",
-            ));
+        for (key, v) in [
+            ("max_body_bytes", self.max_body_bytes),
+            ("max_module_bytes", self.max_module_bytes),
+        ] {
+            if !(1024..=1024 * 1024 * 1024).contains(&v) {
+                return Err(fail(key, v.to_string(), "1024 to 1073741824"));
+            }
         }
         if !["auto", "json", "text"].contains(&self.log_format.as_str()) {
             return Err(fail(

@@ -642,3 +642,369 @@ pub async fn history(env: &str, module: Option<&str>) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `rampart env list`.
+pub async fn environments() -> anyhow::Result<()> {
+    let client = Client::from_session()?;
+    let list = client.ok(Method::GET, "/api/v1/environments", None).await?;
+    for e in list.as_array().into_iter().flatten() {
+        let mut policies = Vec::new();
+        if e["separation_of_duties"] == true {
+            policies.push("separation of duties");
+        }
+        if e["second_approver"] == true {
+            policies.push("second approver");
+        }
+        println!(
+            "{:>2}  {:<16}  {}",
+            e["position"],
+            e["name"].as_str().unwrap_or(""),
+            policies.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// `rampart env define NAME… [--separation-of-duties LIST] [--second-approver LIST]`:
+/// replaces the order; an environment keeps its policies unless a flag lists them anew.
+pub async fn define_environments(
+    names: &[String],
+    separation_of_duties: Option<&str>,
+    second_approver: Option<&str>,
+) -> anyhow::Result<()> {
+    let client = Client::from_session()?;
+    let current = client.ok(Method::GET, "/api/v1/environments", None).await?;
+    let listed = |list: Option<&str>, name: &str, now: bool| match list {
+        Some(l) => l.split(',').map(str::trim).any(|e| e == name),
+        None => now,
+    };
+    for (flag, list) in [
+        ("--separation-of-duties", separation_of_duties),
+        ("--second-approver", second_approver),
+    ] {
+        if let Some(unknown) = list
+            .into_iter()
+            .flat_map(|l| l.split(','))
+            .map(str::trim)
+            .find(|e| !e.is_empty() && !names.iter().any(|n| n == e))
+        {
+            bail!("{flag}: `{unknown}` is not among the environments given");
+        }
+    }
+    let environments: Vec<Value> = names
+        .iter()
+        .map(|name| {
+            let now = current
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|e| e["name"] == name.as_str());
+            let flag = |key: &str| now.is_some_and(|e| e[key] == true);
+            json!({
+                "name": name,
+                "separation_of_duties": listed(separation_of_duties, name, flag("separation_of_duties")),
+                "second_approver": listed(second_approver, name, flag("second_approver")),
+            })
+        })
+        .collect();
+    client
+        .ok(
+            Method::POST,
+            "/api/v1/it/write",
+            Some(json!({ "operations": [{ "op": "set_environments", "environments": environments }] })),
+        )
+        .await?;
+    environments_done(&client).await
+}
+
+async fn environments_done(client: &Client) -> anyhow::Result<()> {
+    let list = client.ok(Method::GET, "/api/v1/environments", None).await?;
+    let names: Vec<&str> = list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    println!("environments: {}", names.join(" → "));
+    Ok(())
+}
+
+/// `rampart env settings ENV`.
+pub async fn settings(env: &str) -> anyhow::Result<()> {
+    let client = Client::from_session()?;
+    let list = client
+        .ok(
+            Method::GET,
+            &format!("/api/v1/environments/{env}/settings"),
+            None,
+        )
+        .await?;
+    for s in list.as_array().into_iter().flatten() {
+        println!(
+            "{:<8}  {}.{} = {}  (plan {})",
+            s["kind"].as_str().unwrap_or(""),
+            s["module"].as_str().unwrap_or(""),
+            s["name"].as_str().unwrap_or(""),
+            s["value"],
+            s["plan"]
+        );
+    }
+    Ok(())
+}
+
+/// `rampart app tag APP TAG`.
+pub async fn tag(app: &str, tag: &str, notes: &str, items: &[String]) -> anyhow::Result<()> {
+    let client = Client::from_session()?;
+    let mut body = json!({ "tag": tag, "notes": notes });
+    if !items.is_empty() {
+        let mut modules = serde_json::Map::new();
+        for item in items {
+            let (module, version) = item
+                .split_once('=')
+                .with_context(|| format!("`{item}`: write MODULE=VERSION, e.g. core-service=3"))?;
+            let version: i64 = version
+                .parse()
+                .with_context(|| format!("`{item}`: the version is a number"))?;
+            modules.insert(module.to_owned(), json!(version));
+        }
+        body["modules"] = Value::Object(modules);
+    }
+    let t = client
+        .ok(
+            Method::POST,
+            &format!("/api/v1/applications/{app}/tags"),
+            Some(body),
+        )
+        .await?;
+    println!("{app} {tag}: {}", modules_text(&t["modules"]));
+    Ok(())
+}
+
+fn modules_text(modules: &Value) -> String {
+    modules
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(m, v)| format!("{m}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `rampart app tags APP`.
+pub async fn tags(app: &str) -> anyhow::Result<()> {
+    let client = Client::from_session()?;
+    let list = client
+        .ok(
+            Method::GET,
+            &format!("/api/v1/applications/{app}/tags"),
+            None,
+        )
+        .await?;
+    for t in list.as_array().into_iter().flatten() {
+        println!(
+            "{:<12}  {}  {}",
+            t["tag"].as_str().unwrap_or(""),
+            modules_text(&t["modules"]),
+            t["notes"].as_str().unwrap_or("")
+        );
+    }
+    Ok(())
+}
+
+/// Settings given on the command line: `--set module.Property=value` (JSON when it parses,
+/// else text), `--endpoint module.Integration=url`, `--secret module.Integration=ref`.
+pub struct SettingArgs<'a> {
+    /// Site property values.
+    pub properties: &'a [String],
+    /// Integration base URLs.
+    pub endpoints: &'a [String],
+    /// Secret references.
+    pub secrets: &'a [String],
+}
+
+impl SettingArgs<'_> {
+    fn to_json(&self) -> anyhow::Result<Value> {
+        let pairs = |list: &[String], flag: &str| -> anyhow::Result<Vec<(String, String)>> {
+            list.iter()
+                .map(|item| {
+                    let (k, v) = item
+                        .split_once('=')
+                        .with_context(|| format!("{flag} `{item}`: write module.Name=value"))?;
+                    Ok((k.to_owned(), v.to_owned()))
+                })
+                .collect()
+        };
+        let mut properties = serde_json::Map::new();
+        for (k, v) in pairs(self.properties, "--set")? {
+            let value = serde_json::from_str(&v).unwrap_or(Value::String(v));
+            properties.insert(k, value);
+        }
+        let text = |list: Vec<(String, String)>| -> serde_json::Map<String, Value> {
+            list.into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect()
+        };
+        Ok(json!({
+            "properties": properties,
+            "endpoints": text(pairs(self.endpoints, "--endpoint")?),
+            "secrets": text(pairs(self.secrets, "--secret")?),
+        }))
+    }
+}
+
+fn print_deployment_plan(p: &Value) {
+    let apps: Vec<String> = p["applications"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| {
+            format!(
+                "{}@{}",
+                a["application"].as_str().unwrap_or(""),
+                a["tag"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    println!(
+        "plan {} → {}: {}  [{}]",
+        p["id"],
+        p["environment"].as_str().unwrap_or(""),
+        apps.join(" "),
+        p["status"].as_str().unwrap_or("")
+    );
+    if let Some(e) = p["error"].as_str() {
+        println!("  aborted: {e}");
+    }
+    let preview = &p["preview"];
+    if preview.is_object() {
+        for c in preview["changes"].as_array().into_iter().flatten() {
+            let from = c["from"]
+                .as_i64()
+                .map_or("nothing".to_owned(), |v| format!("v{v}"));
+            println!(
+                "  {} {from} → v{}",
+                c["module"].as_str().unwrap_or(""),
+                c["to"]
+            );
+        }
+        for s in preview["settings"].as_array().into_iter().flatten() {
+            let from = if s["from"].is_null() {
+                "unset".to_owned()
+            } else {
+                s["from"].to_string()
+            };
+            println!(
+                "  {} {}.{}: {from} → {}",
+                s["kind"].as_str().unwrap_or(""),
+                s["module"].as_str().unwrap_or(""),
+                s["name"].as_str().unwrap_or(""),
+                s["to"]
+            );
+        }
+        for m in preview["missing"].as_array().into_iter().flatten() {
+            println!(
+                "  missing: {} (give it with --set)",
+                m.as_str().unwrap_or("")
+            );
+        }
+        for w in preview["warnings"].as_array().into_iter().flatten() {
+            println!("  warning: {}", w.as_str().unwrap_or(""));
+        }
+        if let Some(d) = preview["refused"]["detail"].as_str() {
+            println!("  would be refused: {d}");
+        }
+    }
+    if p["run"].is_object() {
+        print_plan(&p["run"]);
+    }
+}
+
+/// `rampart plan create ENV APP=TAG…`.
+pub async fn create_plan(
+    env: &str,
+    apps: &[String],
+    settings: &SettingArgs<'_>,
+    notes: &str,
+) -> anyhow::Result<()> {
+    let mut applications = Vec::new();
+    for item in apps {
+        let (application, tag) = item
+            .split_once('=')
+            .with_context(|| format!("`{item}`: write APPLICATION=TAG, e.g. sales=1.0"))?;
+        applications.push(json!({ "application": application, "tag": tag }));
+    }
+    let client = Client::from_session()?;
+    let p = client
+        .ok(
+            Method::POST,
+            "/api/v1/deployment-plans",
+            Some(json!({
+                "environment": env,
+                "applications": applications,
+                "settings": settings.to_json()?,
+                "notes": notes,
+            })),
+        )
+        .await?;
+    print_deployment_plan(&p);
+    Ok(())
+}
+
+/// `rampart plan list`.
+pub async fn plans(env: Option<&str>) -> anyhow::Result<()> {
+    let client = Client::from_session()?;
+    let q = env.map(|e| format!("?environment={e}")).unwrap_or_default();
+    let list = client
+        .ok(Method::GET, &format!("/api/v1/deployment-plans{q}"), None)
+        .await?;
+    for p in list.as_array().into_iter().flatten() {
+        print_deployment_plan(p);
+    }
+    Ok(())
+}
+
+/// `rampart plan show ID`.
+pub async fn show_plan(id: i64) -> anyhow::Result<()> {
+    let client = Client::from_session()?;
+    let p = client
+        .ok(Method::GET, &format!("/api/v1/deployment-plans/{id}"), None)
+        .await?;
+    print_deployment_plan(&p);
+    Ok(())
+}
+
+/// `rampart plan run ID`.
+pub async fn run_plan(id: i64, dry_run: bool) -> anyhow::Result<()> {
+    let client = Client::from_session()?;
+    let p = client
+        .ok(
+            Method::POST,
+            &format!("/api/v1/deployment-plans/{id}/run"),
+            Some(json!({ "dry_run": dry_run })),
+        )
+        .await?;
+    print_deployment_plan(&p);
+    Ok(())
+}
+
+/// `rampart plan copy ID`.
+pub async fn copy_plan(
+    id: i64,
+    env: Option<&str>,
+    settings: &SettingArgs<'_>,
+) -> anyhow::Result<()> {
+    let client = Client::from_session()?;
+    let mut body = json!({ "settings": settings.to_json()? });
+    if let Some(e) = env {
+        body["environment"] = json!(e);
+    }
+    let p = client
+        .ok(
+            Method::POST,
+            &format!("/api/v1/deployment-plans/{id}/copy"),
+            Some(body),
+        )
+        .await?;
+    print_deployment_plan(&p);
+    Ok(())
+}

@@ -96,6 +96,118 @@ enum Command {
     /// read the history. Each checks your `deploy` level in the target environment.
     #[command(subcommand)]
     Env(EnvCommand),
+    /// Applications: tag a version (a snapshot of its modules' versions) and list tags.
+    #[command(subcommand)]
+    App(AppCommand),
+    /// Deployment plans: applications at tagged versions with the settings an environment
+    /// needs (site properties, integration endpoints, secret references), previewed, run,
+    /// retried when aborted and copied to the next environment.
+    ///
+    ///     rampart plan create development sales=1.0 --set sales-ui.RegionCode=EU \
+    ///         --secret sales-ui.Invoicing=env:INVOICING_TOKEN
+    ///     rampart plan run 1
+    ///     rampart plan copy 1 --set sales-ui.RegionCode=EU     # for quality
+    #[command(subcommand)]
+    Plan(PlanCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AppCommand {
+    /// Tag the application's modules at their newest versions (or those given) with
+    /// release notes. Tags are immutable; needs `change` on the application.
+    ///
+    ///     rampart app tag sales 1.0 --notes "First release"
+    Tag {
+        /// The application.
+        app: String,
+        /// The tag, e.g. 1.0.
+        tag: String,
+        /// Release notes.
+        #[arg(long, default_value = "")]
+        notes: String,
+        /// MODULE=VERSION to tag instead of the newest (repeatable).
+        #[arg(long = "module")]
+        modules: Vec<String>,
+    },
+    /// The application's tags, newest first.
+    Tags {
+        /// The application.
+        app: String,
+    },
+}
+
+/// Settings of a deployment plan, from flags.
+#[derive(Debug, clap::Args)]
+struct SettingFlags {
+    /// A site property: MODULE.PROPERTY=VALUE (VALUE read as JSON when it parses, so
+    /// 5000 is a number and true a boolean; else text). Repeatable.
+    #[arg(long = "set", value_name = "MODULE.PROPERTY=VALUE")]
+    properties: Vec<String>,
+    /// An integration's base URL here: MODULE.INTEGRATION=URL. Repeatable.
+    #[arg(long = "endpoint", value_name = "MODULE.INTEGRATION=URL")]
+    endpoints: Vec<String>,
+    /// Where the platform finds an integration's secret here: MODULE.INTEGRATION=REF,
+    /// REF being env:NAME, file:/path or vault:path. Never the secret itself. Repeatable.
+    #[arg(long = "secret", value_name = "MODULE.INTEGRATION=REF")]
+    secrets: Vec<String>,
+}
+
+impl SettingFlags {
+    fn args(&self) -> client::SettingArgs<'_> {
+        client::SettingArgs {
+            properties: &self.properties,
+            endpoints: &self.endpoints,
+            secrets: &self.secrets,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum PlanCommand {
+    /// Create a draft plan for an environment and print its preview. Needs `deploy` there
+    /// on every module of the applications.
+    Create {
+        /// The target environment.
+        env: String,
+        /// APPLICATION=TAG, one or more.
+        #[arg(required = true)]
+        applications: Vec<String>,
+        #[command(flatten)]
+        settings: SettingFlags,
+        /// Free text.
+        #[arg(long, default_value = "")]
+        notes: String,
+    },
+    /// Plans you may see, newest first.
+    List {
+        /// Only those for this environment.
+        #[arg(long)]
+        env: Option<String>,
+    },
+    /// A plan with what running it now would do.
+    Show {
+        /// The plan's id.
+        id: i64,
+    },
+    /// Run a plan: deploy and configure in one step (or wait for a second approver). A
+    /// refused run aborts the plan with the reason; run it again once that is fixed.
+    Run {
+        /// The plan's id.
+        id: i64,
+        /// Check and show, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Copy a plan for the next environment (or --env), with that environment's settings.
+    Copy {
+        /// The plan's id.
+        id: i64,
+        /// The environment of the copy (default: the one after the plan's).
+        #[arg(long)]
+        env: Option<String>,
+        #[command(flatten)]
+        settings: SettingFlags,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -176,6 +288,31 @@ enum ModuleCommand {
 
 #[derive(Debug, Subcommand)]
 enum EnvCommand {
+    /// The environments in promotion order, with their policies.
+    List,
+    /// Replace the promotion order (administrators). An environment keeps its policies
+    /// unless a flag lists them anew; one left out is removed (refused while modules run
+    /// there). New environments give `full` to administrators, `reference` to auditors and
+    /// nothing to other roles until their levels are set.
+    ///
+    ///     rampart env define development test quality production \
+    ///         --separation-of-duties production --second-approver production
+    Define {
+        /// Every environment, in order; the first is where modules are authored.
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// Comma-separated: where authors may not deploy their own versions.
+        #[arg(long, value_name = "ENVS")]
+        separation_of_duties: Option<String>,
+        /// Comma-separated: where deployments wait for a second approver.
+        #[arg(long, value_name = "ENVS")]
+        second_approver: Option<String>,
+    },
+    /// The settings in force in an environment (secret references, never secrets).
+    Settings {
+        /// The environment.
+        env: String,
+    },
     /// Deploy module versions to an environment, all together or none.
     ///
     ///     rampart env deploy development core-service=3 sales-ui=7 --dry-run
@@ -216,7 +353,7 @@ enum EnvCommand {
         dry_run: bool,
     },
     /// Deployments waiting for a second approver (environments with that policy:
-    /// lifecycle.second_approver, production by default).
+    /// production by default; see `rampart env list`).
     Requests {
         /// The environment.
         env: String,
@@ -940,6 +1077,43 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             EnvCommand::Requests { env, all } => client::requests(env, *all).await,
             EnvCommand::Approve { env, id } => client::approve(env, *id).await,
             EnvCommand::Reject { env, id, reason } => client::reject(env, *id, reason).await,
+            EnvCommand::List => client::environments().await,
+            EnvCommand::Define {
+                names,
+                separation_of_duties,
+                second_approver,
+            } => {
+                client::define_environments(
+                    names,
+                    separation_of_duties.as_deref(),
+                    second_approver.as_deref(),
+                )
+                .await
+            }
+            EnvCommand::Settings { env } => client::settings(env).await,
+        },
+        Command::App(a) => match a {
+            AppCommand::Tag {
+                app,
+                tag,
+                notes,
+                modules,
+            } => client::tag(app, tag, notes, modules).await,
+            AppCommand::Tags { app } => client::tags(app).await,
+        },
+        Command::Plan(p) => match p {
+            PlanCommand::Create {
+                env,
+                applications,
+                settings,
+                notes,
+            } => client::create_plan(env, applications, &settings.args(), notes).await,
+            PlanCommand::List { env } => client::plans(env.as_deref()).await,
+            PlanCommand::Show { id } => client::show_plan(*id).await,
+            PlanCommand::Run { id, dry_run } => client::run_plan(*id, *dry_run).await,
+            PlanCommand::Copy { id, env, settings } => {
+                client::copy_plan(*id, env.as_deref(), &settings.args()).await
+            }
         },
     }
 }

@@ -940,5 +940,95 @@ async fn modules_are_checked_published_diffed_and_deployed_from_the_cli() {
     assert!(ok && out.contains("applied"), "{out}{err}");
     let (ok, _, err) = cli(&["env", "stage", "production"]);
     assert!(!ok && err.contains("separation of duties"), "{err}");
+
+    // Application tags and a deployment plan with its settings.
+    let (ok, out, err) = cli(&["app", "tag", "sales", "1.0", "--notes", "First release"]);
+    assert!(
+        ok && out.contains("core-service=2") && out.contains("sales-ui=1"),
+        "{out}{err}"
+    );
+    let (ok, out, err) = cli(&["app", "tags", "sales"]);
+    assert!(
+        ok && out.contains("1.0") && out.contains("First release"),
+        "{out}{err}"
+    );
+    let (ok, _, err) = cli(&[
+        "plan",
+        "create",
+        "development",
+        "sales=1.0",
+        "--secret",
+        "sales-ui.Invoicing=hunter2",
+    ]);
+    assert!(
+        !ok && err.contains("never the secret itself") && !err.contains("hunter2"),
+        "{err}"
+    );
+    let (ok, out, err) = cli(&[
+        "plan",
+        "create",
+        "development",
+        "sales=1.0",
+        "--set",
+        "sales-ui.DiscountApprovalThreshold=2500",
+        "--secret",
+        "sales-ui.Invoicing=env:INVOICING_TOKEN",
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("plan 1 → development: sales@1.0  [draft]")
+            && out.contains("property sales-ui.DiscountApprovalThreshold: unset → 2500"),
+        "{out}"
+    );
+    let (ok, out, err) = cli(&["plan", "run", "1"]);
+    assert!(ok && out.contains("[finished]"), "{out}{err}");
+    let (ok, _, err) = cli(&["plan", "run", "1"]);
+    assert!(!ok && err.contains("already finished"), "{err}");
+    let (ok, out, err) = cli(&["env", "settings", "development"]);
+    assert!(
+        ok && out.contains("sales-ui.DiscountApprovalThreshold = 2500")
+            && out.contains("\"env:INVOICING_TOKEN\""),
+        "{out}{err}"
+    );
+
+    // The environments, their order and policies.
+    let (ok, out, err) = cli(&["env", "list"]);
+    assert!(
+        ok && out.contains("production") && out.contains("second approver"),
+        "{out}{err}"
+    );
+    let (ok, _, err) = cli(&[
+        "env",
+        "define",
+        "development",
+        "quality",
+        "--second-approver",
+        "moon",
+    ]);
+    assert!(!ok && err.contains("`moon`"), "{err}");
+    let (ok, out, err) = cli(&[
+        "env",
+        "define",
+        "development",
+        "quality",
+        "production",
+        "staging",
+    ]);
+    assert!(
+        ok && out.contains("development → quality → production → staging"),
+        "{out}{err}"
+    );
+    let (ok, out, _) = cli(&["env", "list"]);
+    assert!(
+        out.lines()
+            .any(|l| l.contains("production") && l.contains("second approver")),
+        "policies kept: {out}"
+    );
+    assert!(
+        ok && out
+            .lines()
+            .any(|l| l.contains("staging") && !l.contains("second")),
+        "{out}"
+    );
     server.stop();
 }

@@ -455,6 +455,16 @@ async fn bad_input_is_named_and_changes_nothing() {
         let (status, body) = publish(&node, &w.admin, "core-service", &example("core-service.yaml"), json!({})).await;
         assert_eq!((status, body["created"].clone()), (StatusCode::OK, json!(false)), "{name}: {body}");
         assert_eq!(body["version"]["version"], 1);
+        // A module source over `max_body_bytes` (1 MiB) publishes under its own limit
+        // (`max_module_bytes`, 16 MiB); any other body that large is refused with 413.
+        let padding = "x".repeat(1_200_000);
+        let big = example("core-service.yaml").replacen("description: ", &format!("description: {padding} "), 1);
+        let (status, body) = publish(&node, &w.admin, "core-service", &big, json!({})).await;
+        assert_eq!(status, StatusCode::CREATED, "{name}: {}", body.to_string().chars().take(300).collect::<String>());
+        let (status, _) = node
+            .post("/api/v1/it/write", &w.admin, json!({ "operations": [{ "op": "create_team", "name": padding }] }))
+            .await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{name}");
         node.shutdown().await;
     })
     .await;
