@@ -176,7 +176,7 @@ impl<'a> Validator<'a> {
                         format!("the default of `{}` is not {}", p.name, p.ty.as_str()),
                     )
                     .hint = Some(format!(
-                        "a {} value, or no default so that every deployment plan gives one",
+                        "a value of type {}, or no default so that every deployment plan gives one",
                         p.ty.as_str()
                     ));
                 }

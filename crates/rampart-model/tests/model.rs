@@ -9,6 +9,7 @@
 )]
 
 use rampart_model::surface::Surface;
+use rampart_model::validate::{is_secret_reference, is_service_url};
 use rampart_model::{diff, parse, ErrorClass, Kind, Module};
 
 fn example(name: &str) -> String {
@@ -99,6 +100,14 @@ fn every_error_class_is_placed_with_a_hint() {
             (1, 1),
             "application",
             Some("add the key"),
+        ),
+        (
+            "site property default of another type",
+            "module: m\napplication: app\nproperties:\n  - name: Limit\n    type: integer\n    default: ten\n",
+            ErrorClass::WrongType,
+            (6, 14),
+            "is not integer",
+            Some("a value of type integer"),
         ),
         (
             "wrong type",
@@ -408,5 +417,36 @@ mod never_panics {
                 }
             }
         }
+    }
+}
+
+#[test]
+fn secret_references_and_service_urls_are_told_from_secrets_and_junk() {
+    for (reference, ok) in [
+        ("env:INVOICING_TOKEN", true),
+        ("file:/run/secrets/invoicing", true),
+        ("vault:sales/invoicing", true),
+        ("hunter2", false),
+        ("Bearer abc.def", false),
+        ("env:", false),
+        ("env:9LIVES", false),
+        ("env:A B", false),
+        ("file:relative/path", false),
+        ("file:/run/../etc/shadow", false),
+        ("vault:/absolute", false),
+        ("aws:secret", false),
+    ] {
+        assert_eq!(is_secret_reference(reference), ok, "{reference}");
+    }
+    for (url, ok) in [
+        ("https://invoicing.example.com/api/v2", true),
+        ("http://10.0.0.7:8080", true),
+        ("https://user:pw@invoicing.example.com", false),
+        ("ftp://invoicing.example.com", false),
+        ("https://", false),
+        ("https://host/ with space", false),
+        ("invoicing.example.com", false),
+    ] {
+        assert_eq!(is_service_url(url), ok, "{url}");
     }
 }
