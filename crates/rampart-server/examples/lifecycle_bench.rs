@@ -6,7 +6,11 @@
 //!    node on loopback (baseline: an authenticated `GET /api/v1/auth/me`);
 //! 2. an application of 50 modules, each using public elements of up to three others: the
 //!    deployment plan (dry run) of all 50 into an empty environment, applying it, and
-//!    staging it to the next environment (baseline: the same `GET /api/v1/auth/me`).
+//!    staging it to the next environment (baseline: the same `GET /api/v1/auth/me`);
+//! 3. the same application tagged and put in a stored deployment plan for production with
+//!    a setting for each module: creating the plan (settings checked against the 50 tagged
+//!    models, preview included), reading its preview, and running it (a request for the
+//!    second approver) (baseline: the same `GET /api/v1/auth/me`).
 //!
 //! ```text
 //! cargo run --release -p rampart-server --example lifecycle_bench -- [sqlite|postgres]
@@ -71,7 +75,7 @@ fn big_module(name: &str, entities: usize, screens: usize, variant: usize) -> St
 /// dependencies on up to three earlier modules.
 fn app_module(i: usize) -> String {
     let mut s = format!(
-        "module: app-{i:02}\napplication: bench\nroles:\n  - name: User{i}\n    public: true\nentities:\n  - name: Thing\n    public: true\n    attributes:\n      - name: title\n        type: text\n        required: true\n  - name: Other\n    public: true\n    attributes:\n      - name: note\n        type: text\nactions:\n  - name: Make\n    public: true\n    roles: [User{i}]\n    parameters:\n      - name: title\n        type: text\n    steps:\n      - create:\n          entity: Thing\n          values: {{ title: params.title }}\n"
+        "module: app-{i:02}\napplication: bench\nroles:\n  - name: User{i}\n    public: true\nentities:\n  - name: Thing\n    public: true\n    attributes:\n      - name: title\n        type: text\n        required: true\n  - name: Other\n    public: true\n    attributes:\n      - name: note\n        type: text\nactions:\n  - name: Make\n    public: true\n    roles: [User{i}]\n    parameters:\n      - name: title\n        type: text\n    steps:\n      - create:\n          entity: Thing\n          values: {{ title: params.title }}\nproperties:\n  - name: Limit\n    type: integer\n    default: 10\n"
     );
     let deps: Vec<usize> = [i / 2, i / 3, i.saturating_sub(1)]
         .into_iter()
@@ -393,6 +397,86 @@ async fn main() {
         ),
         ("staging plan (dry run), development → quality", stage_plan),
         ("stage it", staged),
+    ] {
+        println!(
+            "| {what} | {} | {:.0}× |",
+            ms(d),
+            d.as_secs_f64() / me.as_secs_f64()
+        );
+    }
+
+    // 3. A stored deployment plan of the tagged application, with a setting per module.
+    let (s, body) = api
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/applications/bench/tags",
+            Some(json!({ "tag": "1.0" })),
+        )
+        .await;
+    assert_eq!(s, 201, "{body}");
+    let properties: serde_json::Map<String, Value> = (0..50)
+        .map(|i| (format!("app-{i:02}.Limit"), json!(20)))
+        .collect();
+    let me = api.baseline(50).await;
+    let t = Instant::now();
+    let (s, plan_body) = operator
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/deployment-plans",
+            Some(json!({
+                "environment": "production",
+                "applications": [{ "application": "bench", "tag": "1.0" }],
+                "settings": { "properties": properties },
+            })),
+        )
+        .await;
+    let created = t.elapsed();
+    assert_eq!(s, 201, "{plan_body}");
+    // The tag holds the 50 modules and the big module of part 1 (same application).
+    assert_eq!(
+        plan_body["preview"]["changes"].as_array().unwrap().len(),
+        51
+    );
+    assert_eq!(
+        plan_body["preview"]["settings"].as_array().unwrap().len(),
+        50
+    );
+    let id = plan_body["id"].as_i64().unwrap();
+    let mut previews = Vec::new();
+    for _ in 0..9 {
+        let t = Instant::now();
+        let (s, body) = operator
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/v1/deployment-plans/{id}"),
+                None,
+            )
+            .await;
+        previews.push(t.elapsed());
+        assert_eq!(s, 200, "{body}");
+    }
+    let preview = median(previews);
+    let t = Instant::now();
+    let (s, body) = operator
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/deployment-plans/{id}/run"),
+            Some(json!({})),
+        )
+        .await;
+    let ran = t.elapsed();
+    assert_eq!(s, 202, "{body}");
+    println!(
+        "\n| stored deployment plan, 51 modules (the 50 and the big one), 50 settings | time | ÷ GET /api/v1/auth/me ({}) |\n|---|---:|---:|",
+        ms(me)
+    );
+    for (what, d) in [
+        ("create (settings checked, preview included)", created),
+        ("read it with its preview", preview),
+        (
+            "run it (production: a request for the second approver)",
+            ran,
+        ),
     ] {
         println!(
             "| {what} | {} | {:.0}× |",
