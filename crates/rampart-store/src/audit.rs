@@ -303,11 +303,17 @@ macro_rules! write_events {
         let sqlite = $crate::audit::is_sqlite(&*$tx);
         let mut seq = last - n as i64 + 1;
         let mut pending = events.into_iter();
+        let mut targets = std::collections::BTreeSet::new();
         let mut build = || -> Result<Vec<$crate::audit::EventRow>, Error> {
             let mut rows = Vec::with_capacity($crate::audit::INSERT_CHUNK);
             for e in pending.by_ref().take($crate::audit::INSERT_CHUNK) {
                 let row = $crate::audit::event_row(seq, e, floor)?;
                 floor = row.occurred_at;
+                if let Some(t) = row.target() {
+                    if !targets.contains(t) {
+                        targets.insert(t.to_owned());
+                    }
+                }
                 rows.push(row);
                 seq += 1;
             }
@@ -323,6 +329,18 @@ macro_rules! write_events {
             let (done, next) = tokio::join!(q.execute(&mut *$tx), async { build() });
             done.map_err($crate::backend::db)?;
             current = next?;
+        }
+        // The distinct targets, for free-text search (see `audit_search`).
+        let targets: Vec<String> = targets.into_iter().collect();
+        for chunk in targets.chunks($crate::audit::INSERT_CHUNK) {
+            let mut sql = String::from("INSERT INTO audit_targets (target) VALUES ");
+            $crate::audit::push_values(&mut sql, chunk.len(), 1, sqlite);
+            sql.push_str(" ON CONFLICT (target) DO NOTHING");
+            let mut q = sqlx::query(&sql);
+            for t in chunk {
+                q = q.bind(t.as_str());
+            }
+            q.execute(&mut *$tx).await.map_err($crate::backend::db)?;
         }
         set_last_at!($tx, floor);
         last
@@ -386,6 +404,10 @@ pub(crate) fn is_sqlite<C: Dialect + ?Sized>(_: &C) -> bool {
 }
 
 impl EventRow {
+    pub(crate) fn target(&self) -> Option<&str> {
+        self.target.as_deref()
+    }
+
     pub(crate) fn bind<'q, DB>(
         &'q self,
         q: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
@@ -929,6 +951,10 @@ impl Store {
     }
 }
 
+/// How many distinct targets a free-text search looks up through the target index before
+/// it walks the log instead.
+const MAX_TARGET_MATCHES: usize = 200;
+
 /// A search over the log. Every field narrows the result; `None` does not filter.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventQuery {
@@ -996,6 +1022,11 @@ impl Store {
         if non_access {
             terms.push("stream <> 'access'".to_owned());
         }
+        // Free text on the target: first the distinct targets that contain it (a scan of
+        // `audit_targets`, far smaller than the log), then those targets through the
+        // segmented target index; with more than `MAX_TARGET_MATCHES` of them, the log is
+        // walked instead.
+        let mut by_targets = false;
         if let Some(text) = &q.target_contains {
             let escaped: String = text
                 .chars()
@@ -1004,8 +1035,23 @@ impl Store {
                     c => vec![c],
                 })
                 .collect();
-            binds.push(SearchBind::T(format!("%{escaped}%")));
-            terms.push(format!("target LIKE ${} ESCAPE '\\'", binds.len()));
+            let pattern = format!("%{escaped}%");
+            let matching = self.audit_targets_like(&pattern).await?;
+            if matching.is_empty() {
+                return Ok(Vec::new());
+            }
+            if matching.len() <= MAX_TARGET_MATCHES {
+                let mut marks = Vec::with_capacity(matching.len());
+                for t in matching {
+                    binds.push(SearchBind::T(t));
+                    marks.push(format!("${}", binds.len()));
+                }
+                terms.push(format!("target IN ({})", marks.join(", ")));
+                by_targets = true;
+            } else {
+                binds.push(SearchBind::T(pattern));
+                terms.push(format!("target LIKE ${} ESCAPE '\\'", binds.len()));
+            }
         }
         // Times never go backwards along the log (see `event_row`), so a time window is the
         // range of numbers between its first and last event: two probes of the time index.
@@ -1032,7 +1078,7 @@ impl Store {
             terms.push(format!("seq > ${}", binds.len()));
         }
         let order = if q.ascending { "ASC" } else { "DESC" };
-        let segmented = q.actor.is_some() || q.target.is_some();
+        let segmented = q.actor.is_some() || q.target.is_some() || by_targets;
         if !segmented {
             binds.push(SearchBind::I(limit));
             let sql = format!(
@@ -1080,6 +1126,22 @@ impl Store {
             out.extend(self.search_rows(&sql, &binds).await?);
         }
         Ok(out)
+    }
+
+    /// The distinct targets matching the `LIKE` pattern, at most one more than
+    /// `MAX_TARGET_MATCHES`.
+    async fn audit_targets_like(&self, pattern: &str) -> Result<Vec<String>, Error> {
+        let limit = i64::try_from(MAX_TARGET_MATCHES + 1).unwrap_or(i64::MAX);
+        read!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT target FROM audit_targets WHERE target LIKE $1 ESCAPE '\\' LIMIT $2",
+            )
+            .bind(pattern)
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+            .map_err(db)
+        })
     }
 
     /// The first event at or after `at_ms` (`first`), or the last event before it.
@@ -1163,6 +1225,12 @@ impl Store {
                 }
                 Some(None) => {}
             }
+            let target: Option<String> =
+                sqlx::query_scalar("SELECT target FROM audit_events WHERE seq = $1")
+                    .bind(seq)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db)?;
             sqlx::query(
                 "UPDATE audit_events SET body = NULL, actor_id = NULL, actor_name = NULL, \
                  target = NULL, redacted_at = $1 WHERE seq = $2",
@@ -1172,6 +1240,17 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
+            // The erased target leaves the search list too, unless another event has it.
+            if let Some(t) = target {
+                sqlx::query(
+                    "DELETE FROM audit_targets WHERE target = $1 \
+                     AND NOT EXISTS (SELECT 1 FROM audit_events WHERE target = $1)",
+                )
+                .bind(t)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            }
             let event = AuditEvent {
                 action: "audit.redact",
                 target: Some(format!("audit:{seq}")),

@@ -206,6 +206,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "deployment plans",
         include_str!("../migrations/sqlite/0011_deployment_plans.sql"),
     ),
+    (
+        12,
+        "audit targets",
+        include_str!("../migrations/sqlite/0012_audit_targets.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -262,6 +267,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         11,
         "deployment plans",
         include_str!("../migrations/postgres/0011_deployment_plans.sql"),
+    ),
+    (
+        12,
+        "audit targets",
+        include_str!("../migrations/postgres/0012_audit_targets.sql"),
     ),
 ];
 
