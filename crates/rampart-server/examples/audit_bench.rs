@@ -461,7 +461,8 @@ async fn main() {
     for sql in [
         "SELECT seq FROM audit_events WHERE (seq >> 16) = 3 AND actor_name = 'end:user4242' AND outcome = 'allow' ORDER BY seq DESC LIMIT 100",
         "SELECT seq FROM audit_events WHERE stream = 'system' AND stream <> 'access' ORDER BY seq DESC LIMIT 100",
-        "SELECT seq FROM audit_events WHERE target LIKE '%customer-4999%' ESCAPE '\\' ORDER BY seq DESC LIMIT 100",
+        "SELECT target FROM audit_targets WHERE target LIKE '%customer-4999%' ESCAPE '\\' LIMIT 201",
+        "SELECT seq FROM audit_events WHERE (seq >> 16) = 150 AND target IN ('/apps/sales/screens/customer-4999') ORDER BY seq DESC LIMIT 100",
         "SELECT seq FROM audit_events WHERE occurred_at >= 1790000500000 AND occurred_at < 1790004100000 ORDER BY seq DESC LIMIT 100",
     ] {
         println!("\nplan: {sql}");
