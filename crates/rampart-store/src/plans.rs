@@ -154,7 +154,8 @@ pub struct StoredPlan {
     pub error: Option<String>,
 }
 
-fn event(action: &'static str, id: i64, details: serde_json::Value) -> AuditEvent {
+/// A plan's audit event.
+pub(crate) fn event(action: &'static str, id: i64, details: serde_json::Value) -> AuditEvent {
     AuditEvent {
         action,
         target: Some(format!("deployment-plan:{id}")),
@@ -256,17 +257,15 @@ macro_rules! finish_plan {
         append_event!(
             $tx,
             $ctx,
-            &AuditEvent {
-                action: "deployment.plan.finish",
-                target: Some(format!("deployment-plan:{plan}")),
-                outcome: Outcome::Success,
-                details: json!({
+            &$crate::plans::event(
+                "deployment.plan.finish",
+                plan,
+                json!({
                     "plan": plan,
                     "environment": environment,
                     "settings": settings.entries().map(|(k, key, _)| format!("{}:{key}", k.as_str())).collect::<Vec<_>>(),
                 })
-                .to_string(),
-            },
+            ),
             $now
         );
     }};
