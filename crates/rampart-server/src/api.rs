@@ -1169,7 +1169,7 @@ pub struct RollbackRequest {
 }
 
 /// One change of a deployment plan.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PlannedChange {
     /// The module.
     pub module: String,

@@ -157,6 +157,7 @@ async fn require(
     )))
 }
 
+/// The environment names, in promotion order.
 fn environments(state: &AppState) -> Vec<String> {
     state.authz.view().it.environments().to_vec()
 }
@@ -843,6 +844,8 @@ struct Step {
     module: String,
     to: i64,
     expected: Option<i64>,
+    /// Version `to`, when the caller has read it already.
+    version: Option<StoredVersion>,
 }
 
 /// A checked plan: what changes, and the deployments that make it so.
@@ -872,6 +875,7 @@ async fn plan(
         .map(|r| (r.module.as_str(), r))
         .collect();
     let mut versions: HashMap<String, StoredVersion> = HashMap::new();
+    let mut models: HashMap<String, Module> = HashMap::new();
     let mut changes = Vec::new();
     let mut items = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -891,16 +895,19 @@ async fn plan(
             "deploying",
         )
         .await?;
-        let v = state
-            .store
-            .module_version(&s.module, Some(s.to))
-            .await?
-            .ok_or_else(|| {
-                Error::invalid(
-                    "version",
-                    format!("module `{}` has no version {}", s.module, s.to),
-                )
-            })?;
+        let v = match s.version {
+            Some(v) => v,
+            None => state
+                .store
+                .module_version(&s.module, Some(s.to))
+                .await?
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "version",
+                        format!("module `{}` has no version {}", s.module, s.to),
+                    )
+                })?,
+        };
         let current = now_in_env.get(s.module.as_str()).map(|r| r.number);
         let expected = match s.expected {
             Some(0) => None,
@@ -926,16 +933,12 @@ async fn plan(
             ))
             .into());
         }
+        let model = model_of(&v.model)?;
         let open = level(state, auth, On::Module(&s.module), env_id).await? >= Level::Open;
         let structural = match (open, current) {
             (true, Some(n)) => {
                 let old = version_or_404(state, &s.module, Some(n)).await?;
-                let d = rampart_model::diff(
-                    &model_of(&old.model)?,
-                    &model_of(&v.model)?,
-                    ("", ""),
-                    ("", ""),
-                );
+                let d = rampart_model::diff(&model_of(&old.model)?, &model, ("", ""), ("", ""));
                 Some(serde_json::to_value(&d.elements).unwrap_or_default())
             }
             (true, None) => Some(serde_json::json!({})),
@@ -955,6 +958,7 @@ async fn plan(
             kind,
             source_env: source_env.map(str::to_owned),
         });
+        models.insert(s.module.clone(), model);
         versions.insert(s.module, v);
     }
     // The environment as it would be: every module touched, and every module depending on
@@ -1024,7 +1028,7 @@ async fn plan(
             }
         }
     }
-    let missing = plans::missing_properties(state, env, &versions, settings).await?;
+    let missing = plans::missing_properties(state, env, &models, settings).await?;
     if !missing.is_empty() {
         return Err(Problem::new(
             StatusCode::CONFLICT,
@@ -1263,6 +1267,7 @@ pub async fn approve(
             module: module.clone(),
             to: *to,
             expected: Some(expected.unwrap_or(0)),
+            version: None,
         })
         .collect();
     let settings = match r.plan {
@@ -1406,6 +1411,7 @@ pub async fn deploy(
                 module,
                 to: version,
                 expected,
+                version: None,
             },
         )
         .collect();
@@ -1479,6 +1485,7 @@ pub async fn stage(
                     module: m.clone(),
                     to: r.number,
                     expected: None,
+                    version: None,
                 });
             }
             out
@@ -1489,6 +1496,7 @@ pub async fn stage(
                 module: r.module.clone(),
                 to: r.number,
                 expected: None,
+                version: None,
             })
             .collect(),
     };
@@ -1553,6 +1561,7 @@ pub async fn rollback(
         module: req.module,
         to: previous,
         expected: Some(last.number),
+        version: None,
     }];
     apply(
         &state,

@@ -1296,6 +1296,21 @@ macro_rules! bind_all {
 }
 
 /// Takes the next number from counter `$name` inside the transaction.
+/// The environment names in order, read once per batch into `$cache`; evaluates to a copy.
+macro_rules! environments_tx {
+    ($tx:ident, $cache:ident) => {{
+        if $cache.is_none() {
+            let names: Vec<String> =
+                sqlx::query_scalar("SELECT name FROM it_environments ORDER BY position")
+                    .fetch_all(&mut *$tx)
+                    .await
+                    .map_err(db)?;
+            $cache = Some(names);
+        }
+        $cache.clone().unwrap_or_default()
+    }};
+}
+
 /// Replaces the environments (see [`AuthzOp::SetEnvironments`]); evaluates to the names
 /// removed.
 macro_rules! set_environments {
@@ -1734,12 +1749,8 @@ impl Store {
             let mut changes: Vec<Change> = Vec::new();
             let mut credentials = false;
             // The environments as this batch leaves them (a batch may define one and set
-            // its role levels).
-            let mut environments: Vec<String> =
-                sqlx::query_scalar("SELECT name FROM it_environments ORDER BY position")
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(db)?;
+            // its role levels), read only by a batch that names an environment.
+            let mut environments: Option<Vec<String>> = None;
             for op in ops {
                 let (action, target, details) = match op {
                     AuthzOp::CreateGroup { name, description } => {
@@ -2475,8 +2486,9 @@ impl Store {
                         )
                     }
                     AuthzOp::SetEnvironments { environments: defs } => {
-                        let removed = set_environments!(tx, defs, &environments);
-                        environments = defs.iter().map(|d| d.name.clone()).collect();
+                        let before = environments_tx!(tx, environments);
+                        let removed = set_environments!(tx, defs, &before);
+                        environments = Some(defs.iter().map(|d| d.name.clone()).collect());
                         changes.push(Change::Reload);
                         (
                             "it.environments.set",
@@ -2489,7 +2501,8 @@ impl Store {
                         environment,
                         level,
                     } => {
-                        let defaults = Permissions::with_environments(environments.clone());
+                        let defaults =
+                            Permissions::with_environments(environments_tx!(tx, environments));
                         it_role(&defaults, role)?;
                         it_env(&defaults, environment)?;
                         bound!(
@@ -2675,7 +2688,10 @@ impl Store {
                         level,
                     } => {
                         if let Some(e) = environment {
-                            it_env(&Permissions::with_environments(environments.clone()), e)?;
+                            it_env(
+                                &Permissions::with_environments(environments_tx!(tx, environments)),
+                                e,
+                            )?;
                         }
                         let (kind, scope_num, target) = match scope {
                             ItScope::Module(m) => (

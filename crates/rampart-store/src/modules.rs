@@ -237,7 +237,8 @@ fn event(action: &'static str, target: String, details: serde_json::Value) -> Au
     }
 }
 
-fn actor(ctx: &AuditContext) -> (String, String) {
+/// The acting user's id and name, as stored beside what they did.
+pub(crate) fn actor(ctx: &AuditContext) -> (String, String) {
     (
         ctx.actor_id.map(|u| u.to_string()).unwrap_or_default(),
         ctx.actor_name.clone().unwrap_or_default(),

@@ -57,6 +57,13 @@ impl PlanSettings {
             .map(|(k, v)| (SettingKind::Secret, k.as_str(), json!(v)));
         props.chain(ends).chain(secrets)
     }
+
+    /// Every setting as `kind:module.Element`, without its value: what audit events name.
+    pub fn keys(&self) -> Vec<String> {
+        self.entries()
+            .map(|(kind, key, _)| format!("{}:{key}", kind.as_str()))
+            .collect()
+    }
 }
 
 /// What a setting sets.
@@ -228,17 +235,20 @@ macro_rules! finish_plan {
                 "deployment plan {plan} has already finished; copy it to deploy it again"
             )));
         }
+        // Settings name few modules each: look each one's number up once.
+        let mut nums: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
         for (kind, key, value) in settings.entries() {
             let (module, name) = key.split_once('.').ok_or_else(|| {
                 Error::Internal(format!("stored setting `{key}` names no module"))
             })?;
-            let num: Option<i64> =
-                sqlx::query_scalar("SELECT num FROM it_modules WHERE name = $1")
-                    .bind(module)
-                    .fetch_optional(&mut *$tx)
-                    .await
-                    .map_err(db)?;
-            let num = num.ok_or(Error::NotFound { what: "module" })?;
+            let num = match nums.get(module) {
+                Some(n) => *n,
+                None => {
+                    let n = module_num!(&mut *$tx, module);
+                    nums.insert(module, n);
+                    n
+                }
+            };
             sqlx::query(
                 "INSERT INTO environment_settings (environment, module_num, kind, name, value, plan_id) \
                  VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (environment, module_num, kind, name) \
@@ -263,7 +273,7 @@ macro_rules! finish_plan {
                 json!({
                     "plan": plan,
                     "environment": environment,
-                    "settings": settings.entries().map(|(k, key, _)| format!("{}:{key}", k.as_str())).collect::<Vec<_>>(),
+                    "settings": settings.keys(),
                 })
             ),
             $now
@@ -284,6 +294,7 @@ impl Store {
             .map_err(|e| Error::Internal(e.to_string()))?;
         let settings =
             serde_json::to_string(&plan.settings).map_err(|e| Error::Internal(e.to_string()))?;
+        let (actor_id, actor_name) = crate::modules::actor(ctx);
         let id = write_tx!(self, |tx| {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO deployment_plans (environment, status, applications, settings, notes, based_on, \
@@ -295,8 +306,8 @@ impl Store {
             .bind(&settings)
             .bind(&plan.notes)
             .bind(plan.based_on)
-            .bind(ctx.actor_id.map(|u| u.to_string()).unwrap_or_default())
-            .bind(ctx.actor_name.clone().unwrap_or_default())
+            .bind(&actor_id)
+            .bind(&actor_name)
             .bind(at)
             .fetch_one(&mut *tx)
             .await
@@ -312,7 +323,7 @@ impl Store {
                         "environment": plan.environment,
                         "applications": plan.applications,
                         "based_on": plan.based_on,
-                        "settings": plan.settings.entries().map(|(k, key, _)| format!("{}:{key}", k.as_str())).collect::<Vec<_>>(),
+                        "settings": plan.settings.keys(),
                     })
                 ),
                 now

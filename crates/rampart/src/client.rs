@@ -714,10 +714,6 @@ pub async fn define_environments(
             Some(json!({ "operations": [{ "op": "set_environments", "environments": environments }] })),
         )
         .await?;
-    environments_done(&client).await
-}
-
-async fn environments_done(client: &Client) -> anyhow::Result<()> {
     let list = client.ok(Method::GET, "/api/v1/environments", None).await?;
     let names: Vec<&str> = list
         .as_array()

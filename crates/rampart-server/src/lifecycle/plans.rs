@@ -14,7 +14,7 @@
 //! reference, a missing property, a module changed meanwhile) aborts the plan with the
 //! reason; it may run again once that is fixed. A finished plan is not run twice: copy it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -24,13 +24,16 @@ use rampart_model::format::PropertyType;
 use rampart_model::validate::{is_secret_reference, is_service_url};
 use rampart_model::Module;
 use rampart_store::{
-    DeployKind, NewPlan, PlanApplication, PlanSettings, SettingKind, StoredPlan, StoredVersion,
+    DeployKind, NewPlan, PlanApplication, PlanSettings, Setting, SettingKind, StoredPlan,
+    StoredVersion,
 };
 
-use super::{apply, environment, level, model_of, plan, require, How, On, Step, Visibility};
+use super::{
+    apply, environment, environments, level, model_of, plan, require, How, On, Step, Visibility,
+};
 use crate::api::{
-    PlanApplicationWire, PlanCopyRequest, PlanCreateRequest, PlanPreview, PlanRunRequest,
-    PlanSettingsWire, PlanWire, PlansQuery, SettingChange, SettingWire,
+    DeployResponse, PlanApplicationWire, PlanCopyRequest, PlanCreateRequest, PlanPreview,
+    PlanRunRequest, PlanSettingsWire, PlanWire, PlansQuery, SettingChange, SettingWire,
 };
 use crate::auth::Authenticated;
 use crate::error::{ApiError, Json, Problem};
@@ -89,13 +92,15 @@ struct Resolved {
 }
 
 impl Resolved {
-    fn steps(&self) -> Vec<Step> {
-        self.versions
-            .iter()
+    /// The steps deploying every version, handing the versions read over to the plan.
+    fn take_steps(&mut self) -> Vec<Step> {
+        std::mem::take(&mut self.versions)
+            .into_iter()
             .map(|(m, v)| Step {
-                module: m.clone(),
+                module: m,
                 to: v.info.number,
                 expected: None,
+                version: Some(v),
             })
             .collect()
     }
@@ -251,26 +256,27 @@ fn check_settings(settings: &PlanSettings, models: &BTreeMap<String, Module>) ->
     Ok(())
 }
 
-/// The site properties without a default (`module.Property`) of `versions` that neither
-/// `settings` nor the settings in force in `env` give.
-pub(super) async fn missing_properties<'v>(
-    state: &AppState,
-    env: &str,
-    versions: impl IntoIterator<Item = (&'v String, &'v StoredVersion)>,
+/// The site properties without a default of `models`, as `module.Property`.
+fn required_properties<'m>(
+    models: impl IntoIterator<Item = (&'m String, &'m Module)>,
+) -> Vec<String> {
+    models
+        .into_iter()
+        .flat_map(|(module, m)| {
+            m.properties
+                .iter()
+                .filter(|p| p.default.is_none())
+                .map(move |p| format!("{module}.{}", p.name))
+        })
+        .collect()
+}
+
+/// Those of `required` that neither `settings` nor the settings `in_force` give.
+fn unset(
+    mut required: Vec<String>,
     settings: Option<&PlanSettings>,
-) -> Result<Vec<String>, Error> {
-    let mut required = Vec::new();
-    for (module, v) in versions {
-        for p in model_of(&v.model)?.properties {
-            if p.default.is_none() {
-                required.push(format!("{module}.{}", p.name));
-            }
-        }
-    }
-    if required.is_empty() {
-        return Ok(required);
-    }
-    let in_force = state.store.environment_settings(env).await?;
+    in_force: &[Setting],
+) -> Vec<String> {
     required.retain(|key| {
         let given = settings.is_some_and(|s| s.properties.contains_key(key));
         let set = in_force.iter().any(|s| {
@@ -278,14 +284,30 @@ pub(super) async fn missing_properties<'v>(
         });
         !given && !set
     });
-    Ok(required)
+    required
+}
+
+/// The site properties without a default (`module.Property`) of `models` that neither
+/// `settings` nor the settings in force in `env` give; reads those only when needed.
+pub(super) async fn missing_properties<'m>(
+    state: &AppState,
+    env: &str,
+    models: impl IntoIterator<Item = (&'m String, &'m Module)>,
+    settings: Option<&PlanSettings>,
+) -> Result<Vec<String>, Error> {
+    let required = required_properties(models);
+    if required.is_empty() {
+        return Ok(required);
+    }
+    let in_force = state.store.environment_settings(env).await?;
+    Ok(unset(required, settings, &in_force))
 }
 
 async fn preview(
     state: &AppState,
     auth: &Authenticated,
     p: &StoredPlan,
-    resolved: &Resolved,
+    mut resolved: Resolved,
 ) -> Result<PlanPreview, Error> {
     let in_force = state.store.environment_settings(&p.environment).await?;
     let current = |kind: SettingKind, key: &str| {
@@ -309,8 +331,11 @@ async fn preview(
             to: value,
         });
     }
-    let missing =
-        missing_properties(state, &p.environment, &resolved.versions, Some(&p.settings)).await?;
+    let missing = unset(
+        required_properties(&resolved.models),
+        Some(&p.settings),
+        &in_force,
+    );
     let mut warnings = Vec::new();
     for (module, m) in &resolved.models {
         for g in m.integrations.iter().filter(|g| g.credentials.is_some()) {
@@ -329,7 +354,7 @@ async fn preview(
         state,
         auth,
         &p.environment,
-        resolved.steps(),
+        resolved.take_steps(),
         DeployKind::Deploy,
         None,
         Some(&p.settings),
@@ -369,14 +394,33 @@ async fn require_deploy(
     Ok(())
 }
 
+/// The caller's `reference` or better on applications, by (environment, application),
+/// each computed once per request however many plans name it.
+type Seen = HashMap<(u16, String), bool>;
+
 /// Whether the caller may see `p`: `reference` on each of its applications there.
-async fn may_see(state: &AppState, auth: &Authenticated, p: &StoredPlan) -> Result<bool, Error> {
+async fn may_see(
+    state: &AppState,
+    auth: &Authenticated,
+    p: &StoredPlan,
+    seen: &mut Seen,
+) -> Result<bool, Error> {
     let Some(env) = state.authz.view().it.environment(&p.environment) else {
         // An environment removed since: only administrators keep seeing its plans.
         return Ok(auth.user.is_admin);
     };
     for a in &p.applications {
-        if level(state, auth, On::Application(&a.application), env).await? < Level::Reference {
+        let key = (env.0, a.application.clone());
+        let ok = match seen.get(&key) {
+            Some(ok) => *ok,
+            None => {
+                let ok = level(state, auth, On::Application(&a.application), env).await?
+                    >= Level::Reference;
+                seen.insert(key, ok);
+                ok
+            }
+        };
+        if !ok {
             return Ok(false);
         }
     }
@@ -391,7 +435,7 @@ async fn visible_plan(
     let p = state.store.plan(id).await?.ok_or(Error::NotFound {
         what: "deployment plan",
     })?;
-    if !may_see(state, auth, &p).await? {
+    if !may_see(state, auth, &p, &mut Seen::new()).await? {
         // The same answer as a plan that does not exist.
         return Err(Error::NotFound {
             what: "deployment plan",
@@ -417,7 +461,7 @@ async fn store_plan(
         .create_plan(&auth.audit(state), state.clock.now(), &new)
         .await?;
     let stored = visible_plan(state, auth, id).await?;
-    let preview = preview(state, auth, &stored, &resolved).await?;
+    let preview = preview(state, auth, &stored, resolved).await?;
     let mut w = wire(stored);
     w.preview = Some(preview);
     Ok((StatusCode::CREATED, Json(w)))
@@ -475,8 +519,9 @@ pub async fn plans(
         environment(&state, e)?;
     }
     let mut out = Vec::new();
+    let mut seen = Seen::new();
     for p in state.store.plans(q.environment.as_deref(), 200).await? {
-        if may_see(&state, &auth, &p).await? {
+        if may_see(&state, &auth, &p, &mut seen).await? {
             out.push(wire(p));
         }
     }
@@ -500,7 +545,7 @@ pub async fn get_plan(
 ) -> Result<Json<PlanWire>, ApiError> {
     let p = visible_plan(&state, &auth, id).await?;
     let resolved = resolve(&state, &p.applications).await?;
-    let preview = preview(&state, &auth, &p, &resolved).await?;
+    let preview = preview(&state, &auth, &p, resolved).await?;
     let mut w = wire(p);
     w.preview = Some(preview);
     Ok(Json(w))
@@ -544,16 +589,35 @@ pub async fn run_plan(
         }
         _ => {}
     }
-    let resolved = resolve(&state, &p.applications).await?;
+    let mut resolved = resolve(&state, &p.applications).await?;
+    if req.dry_run {
+        // The preview is the dry run: what it would refuse is the answer, else its changes.
+        let preview = preview(&state, &auth, &p, resolved).await?;
+        if let Some(problem) = preview.refused.clone() {
+            return Err(problem.into());
+        }
+        let run = DeployResponse {
+            environment: p.environment.clone(),
+            status: "plan",
+            changes: preview.changes.clone(),
+            applied: false,
+            request: None,
+            deployments: Vec::new(),
+        };
+        let mut w = wire(p);
+        w.preview = Some(preview);
+        w.run = Some(run);
+        return Ok((StatusCode::OK, Json(w)));
+    }
     let result = apply(
         &state,
         &auth,
         &p.environment,
-        resolved.steps(),
+        resolved.take_steps(),
         How {
             kind: DeployKind::Deploy,
             source_env: None,
-            dry_run: req.dry_run,
+            dry_run: false,
             from_plan: Some((id, &p.settings)),
         },
     )
@@ -562,7 +626,7 @@ pub async fn run_plan(
         Ok((status, Json(run))) => (status, run),
         Err(e) => {
             // Refused by the environment's state: the plan records why and may run again.
-            if !req.dry_run && e.0.status == StatusCode::CONFLICT.as_u16() {
+            if e.0.status == StatusCode::CONFLICT.as_u16() {
                 state
                     .store
                     .abort_plan(&auth.audit(&state), state.clock.now(), id, &e.0.detail)
@@ -571,11 +635,7 @@ pub async fn run_plan(
             return Err(e);
         }
     };
-    let after = visible_plan(&state, &auth, id).await?;
-    let mut w = wire(after);
-    if req.dry_run {
-        w.preview = Some(preview(&state, &auth, &p, &resolved).await?);
-    }
+    let mut w = wire(visible_plan(&state, &auth, id).await?);
     w.run = Some(run);
     Ok((status, Json(w)))
 }
@@ -604,7 +664,7 @@ pub async fn copy_plan(
     let target = match req.environment {
         Some(e) => e,
         None => {
-            let names: Vec<String> = state.authz.view().it.environments().to_vec();
+            let names = environments(&state);
             let next = names
                 .iter()
                 .position(|n| *n == p.environment)
