@@ -21,6 +21,10 @@ use time::OffsetDateTime;
 
 use crate::backend::{db, from_millis, to_millis};
 
+#[macro_use]
+pub(crate) mod blocks;
+pub use blocks::{decode_block, encode_block, BLOCK_EVENTS};
+
 /// Height of the tiles whose roots and leaves `audit_tiles` stores (256 leaves a tile).
 pub const AUDIT_TILE_HEIGHT: u32 = rampart_audit::DEFAULT_TILE_HEIGHT;
 const TILE_HEIGHT: u32 = AUDIT_TILE_HEIGHT;
@@ -288,6 +292,24 @@ macro_rules! set_last_at {
     }};
 }
 
+/// Adds a batch's distinct targets (a `Vec<String>`) to `audit_targets`, for free-text
+/// search (see `audit_search`), inside the open transaction.
+macro_rules! insert_targets {
+    ($tx:expr, $targets:expr, $sqlite:expr) => {{
+        let targets: Vec<String> = $targets;
+        for chunk in targets.chunks($crate::audit::INSERT_CHUNK) {
+            let mut sql = String::from("INSERT INTO audit_targets (target) VALUES ");
+            $crate::audit::push_values(&mut sql, chunk.len(), 1, $sqlite);
+            sql.push_str(" ON CONFLICT (target) DO NOTHING");
+            let mut q = sqlx::query(&sql);
+            for t in chunk {
+                q = q.bind(t.as_str());
+            }
+            q.execute(&mut *$tx).await.map_err($crate::backend::db)?;
+        }
+    }};
+}
+
 /// Numbers, builds and inserts `$events` (a `Vec<NewEvent>`, not empty) inside the open
 /// transaction; evaluates to the last sequence number.
 ///
@@ -330,22 +352,13 @@ macro_rules! write_events {
             done.map_err($crate::backend::db)?;
             current = next?;
         }
-        // The distinct targets, for free-text search (see `audit_search`).
         let targets: Vec<String> = targets.into_iter().collect();
-        for chunk in targets.chunks($crate::audit::INSERT_CHUNK) {
-            let mut sql = String::from("INSERT INTO audit_targets (target) VALUES ");
-            $crate::audit::push_values(&mut sql, chunk.len(), 1, sqlite);
-            sql.push_str(" ON CONFLICT (target) DO NOTHING");
-            let mut q = sqlx::query(&sql);
-            for t in chunk {
-                q = q.bind(t.as_str());
-            }
-            q.execute(&mut *$tx).await.map_err($crate::backend::db)?;
-        }
+        insert_targets!($tx, targets, sqlite);
         set_last_at!($tx, floor);
         last
     }};
 }
+
 
 /// Rows per multi-row `INSERT` (13 values each: well under both backends' bind limits).
 pub(crate) const INSERT_CHUNK: usize = 256;
@@ -578,11 +591,41 @@ impl Store {
     /// Appends a batch of events of any stream in one transaction, numbered in order;
     /// returns the sequence number of the last one (0 for an empty batch). When this
     /// returns, the batch is committed (on SQLite, on disk: `synchronous = FULL`).
+    ///
+    /// The batch is stored in blocks (see [`blocks`]): its bodies compressed together, its
+    /// leaves side by side, its search keys in `audit_keys`. Each step's blocks are built
+    /// while the database writes the step before.
     pub async fn append_events(&self, events: Vec<NewEvent>) -> Result<i64, Error> {
         if events.is_empty() {
             return Ok(0);
         }
-        let last = write_tx!(self, |tx| write_events!(tx, events));
+        let last = write_tx!(self, |tx| {
+            let n = events.len();
+            let (last, floor) = take_seqs!(tx, n);
+            let sqlite = is_sqlite(&*tx);
+            let mut builder = blocks::Builder {
+                seq: last - n as i64 + 1,
+                floor,
+                pending: events.into_iter(),
+                targets: std::collections::BTreeSet::new(),
+            };
+            let mut current = builder.step()?;
+            while !current.is_empty() {
+                let (done, next) = tokio::join!(
+                    async {
+                        insert_step!(tx, &current, sqlite);
+                        Ok::<(), Error>(())
+                    },
+                    async { builder.step() }
+                );
+                done?;
+                current = next?;
+            }
+            let targets: Vec<String> = std::mem::take(&mut builder.targets).into_iter().collect();
+            insert_targets!(tx, targets, sqlite);
+            set_last_at!(tx, builder.floor);
+            last
+        });
         Ok(last)
     }
 
@@ -591,15 +634,17 @@ impl Store {
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"
         );
-        read!(self, |pool| {
+        let rows = read!(self, |pool| {
             let rows = sqlx::query(&sql)
                 .bind(after)
                 .bind(limit)
                 .fetch_all(pool)
                 .await
                 .map_err(db)?;
-            rows.iter().map(stored_event).collect()
-        })
+            rows.iter().map(stored_event).collect::<Result<Vec<_>, Error>>()
+        })?;
+        let blocks = self.block_events_after(after, limit).await?;
+        Ok(merge(rows, blocks, |e| e.seq, false, limit))
     }
 
     /// The number of events in the log (the tree's size).
@@ -636,11 +681,16 @@ impl Store {
                 .await
                 .map_err(db)
         })?;
-        if count != hi - lo {
-            return Err(Error::Internal(format!(
-                "the audit log has {count} of events {} to {hi}: events are missing",
+        let in_blocks = self.block_leaves(lo, hi).await?;
+        let found = count + in_blocks.len() as i64;
+        let missing = || {
+            Error::Internal(format!(
+                "the audit log has {found} of events {} to {hi}: events are missing",
                 lo + 1
-            )));
+            ))
+        };
+        if found != hi - lo {
+            return Err(missing());
         }
         if hex.len() != 64 * count as usize {
             return Err(Error::Internal(format!(
@@ -648,13 +698,20 @@ impl Store {
                 lo + 1
             )));
         }
-        hex.as_bytes()
-            .chunks(64)
-            .map(|h| {
-                rampart_audit::hash::from_hex_bytes(h)
-                    .map_err(|e| Error::Internal(format!("stored leaf hash: {e}")))
-            })
-            .collect()
+        // Rows fill the numbers blocks do not hold, in order.
+        let mut rows = hex.as_bytes().chunks(64).map(|h| {
+            rampart_audit::hash::from_hex_bytes(h)
+                .map_err(|e| Error::Internal(format!("stored leaf hash: {e}")))
+        });
+        let mut out = Vec::with_capacity((hi - lo) as usize);
+        let mut blocks = in_blocks.into_iter().peekable();
+        for seq in lo + 1..=hi {
+            match blocks.next_if(|(s, _)| *s == seq) {
+                Some((_, leaf)) => out.push(leaf),
+                None => out.push(rows.next().ok_or_else(missing)??),
+            }
+        }
+        Ok(out)
     }
 
     /// The stored level-8 roots of complete tiles, in order from tile 0.
@@ -928,7 +985,7 @@ impl Store {
         upto: i64,
         limit: i64,
     ) -> Result<Vec<(i64, Option<String>, Hash)>, Error> {
-        read!(self, |pool| {
+        let rows = read!(self, |pool| {
             let rows: Vec<(i64, Option<String>, Vec<u8>)> = sqlx::query_as(
                 "SELECT seq, body, leaf_hash FROM audit_events WHERE seq > $1 AND seq <= $2 \
                  ORDER BY seq LIMIT $3",
@@ -946,9 +1003,35 @@ impl Store {
                     })?;
                     Ok((seq, body, leaf))
                 })
-                .collect()
-        })
+                .collect::<Result<Vec<_>, Error>>()
+        })?;
+        let blocks = self.block_raw(after, upto, limit).await?;
+        Ok(merge(rows, blocks, |r| r.0, false, limit))
     }
+}
+
+/// The first `limit` of two lists of events with disjoint numbers, each already in order
+/// (newest first with `desc`).
+fn merge<T>(a: Vec<T>, b: Vec<T>, seq: impl Fn(&T) -> i64, desc: bool, limit: i64) -> Vec<T> {
+    if b.is_empty() {
+        return a;
+    }
+    if a.is_empty() {
+        return b;
+    }
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut out = Vec::with_capacity((a.len() + b.len()).min(limit));
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    while out.len() < limit {
+        let take_a = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => (seq(x) < seq(y)) != desc,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        out.extend(if take_a { a.next() } else { b.next() });
+    }
+    out
 }
 
 /// How many distinct targets a free-text search looks up through the target index before
@@ -1027,6 +1110,8 @@ impl Store {
         // segmented target index; with more than `MAX_TARGET_MATCHES` of them, the log is
         // walked instead.
         let mut by_targets = false;
+        let mut matching: Vec<String> = Vec::new();
+        let mut walk_text = false;
         if let Some(text) = &q.target_contains {
             let escaped: String = text
                 .chars()
@@ -1036,19 +1121,20 @@ impl Store {
                 })
                 .collect();
             let pattern = format!("%{escaped}%");
-            let matching = self.audit_targets_like(&pattern).await?;
+            matching = self.audit_targets_like(&pattern).await?;
             if matching.is_empty() {
                 return Ok(Vec::new());
             }
             if matching.len() <= MAX_TARGET_MATCHES {
                 let mut marks = Vec::with_capacity(matching.len());
-                for t in matching {
-                    binds.push(SearchBind::T(t));
+                for t in &matching {
+                    binds.push(SearchBind::T(t.clone()));
                     marks.push(format!("${}", binds.len()));
                 }
                 terms.push(format!("target IN ({})", marks.join(", ")));
                 by_targets = true;
             } else {
+                walk_text = true;
                 binds.push(SearchBind::T(pattern));
                 terms.push(format!("target LIKE ${} ESCAPE '\\'", binds.len()));
             }
@@ -1078,6 +1164,21 @@ impl Store {
             terms.push(format!("seq > ${}", binds.len()));
         }
         let order = if q.ascending { "ASC" } else { "DESC" };
+        let size = i64::try_from(self.audit_size().await?).unwrap_or(i64::MAX);
+        let hi = before_seq.map_or(size, |b| (b - 1).min(size));
+        let lo = after_seq.map_or(1, |a| a + 1).max(1);
+        if hi < lo {
+            return Ok(Vec::new());
+        }
+        // Events appended in batches live in blocks: searched apart, then merged.
+        let text = if walk_text {
+            blocks::TargetText::Walk
+        } else if q.target_contains.is_some() {
+            blocks::TargetText::Among(&matching)
+        } else {
+            blocks::TargetText::None
+        };
+        let in_blocks = self.block_search(q, text, lo, hi, limit).await?;
         let segmented = q.actor.is_some() || q.target.is_some() || by_targets;
         if !segmented {
             binds.push(SearchBind::I(limit));
@@ -1087,15 +1188,10 @@ impl Store {
                 terms.join(" AND "),
                 binds.len()
             );
-            return self.search_rows(&sql, &binds).await;
+            let rows = self.search_rows(&sql, &binds).await?;
+            return Ok(merge(rows, in_blocks, |e| e.seq, !q.ascending, limit));
         }
         // Segments of the actor/target index, in the order the page is read.
-        let size = i64::try_from(self.audit_size().await?).unwrap_or(i64::MAX);
-        let hi = before_seq.map_or(size, |b| (b - 1).min(size));
-        let lo = after_seq.map_or(1, |a| a + 1).max(1);
-        if hi < lo {
-            return Ok(Vec::new());
-        }
         let (first, last) = (lo >> SEGMENT_BITS, hi >> SEGMENT_BITS);
         let segments: Vec<i64> = if q.ascending {
             (first..=last).collect()
@@ -1125,7 +1221,7 @@ impl Store {
             );
             out.extend(self.search_rows(&sql, &binds).await?);
         }
-        Ok(out)
+        Ok(merge(out, in_blocks, |e| e.seq, !q.ascending, limit))
     }
 
     /// The distinct targets matching the `LIKE` pattern, at most one more than
@@ -1152,12 +1248,17 @@ impl Store {
             "SELECT seq FROM audit_events WHERE occurred_at < $1 \
              ORDER BY occurred_at DESC, seq DESC LIMIT 1"
         };
-        read!(self, |pool| {
+        let row: Option<i64> = read!(self, |pool| {
             sqlx::query_scalar(sql)
                 .bind(at_ms)
                 .fetch_optional(pool)
                 .await
                 .map_err(db)
+        })?;
+        let block = self.block_seq_at_time(at_ms, first).await?;
+        Ok(match (row, block) {
+            (Some(a), Some(b)) => Some(if first { a.min(b) } else { a.max(b) }),
+            (a, b) => a.or(b),
         })
     }
 
@@ -1214,42 +1315,58 @@ impl Store {
                     .fetch_optional(&mut *tx)
                     .await
                     .map_err(db)?;
-            match found {
-                None => {
-                    return Err(Error::NotFound {
-                        what: "audit event",
-                    })
-                }
-                Some(Some(_)) => {
-                    return Err(Error::Conflict(format!("event {seq} is already redacted")))
-                }
-                Some(None) => {}
-            }
-            let target: Option<String> =
-                sqlx::query_scalar("SELECT target FROM audit_events WHERE seq = $1")
+            let already = || Error::Conflict(format!("event {seq} is already redacted"));
+            let target: Option<String> = match found {
+                Some(Some(_)) => return Err(already()),
+                Some(None) => {
+                    let target: Option<String> =
+                        sqlx::query_scalar("SELECT target FROM audit_events WHERE seq = $1")
+                            .bind(seq)
+                            .fetch_one(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                    sqlx::query(
+                        "UPDATE audit_events SET body = NULL, actor_id = NULL, \
+                         actor_name = NULL, target = NULL, redacted_at = $1 WHERE seq = $2",
+                    )
+                    .bind(to_millis(now))
                     .bind(seq)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                    target
+                }
+                // Not a row: a block event, or no event at all.
+                None => match block_of!(tx, seq) {
+                    None => {
+                        return Err(Error::NotFound {
+                            what: "audit event",
+                        })
+                    }
+                    Some(b) if b.raw(seq).is_some_and(|(body, _)| body.is_none()) => {
+                        return Err(already())
+                    }
+                    Some(_) => erase_in_blocks!(tx, seq, seq, to_millis(now), None)
+                        .into_iter()
+                        .next(),
+                },
+            };
+            // The erased target leaves the search list too, unless another event has it.
+            if let Some(t) = target {
+                let size: i64 = sqlx::query_scalar("SELECT size FROM audit_head WHERE id = 1")
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(db)?;
-            sqlx::query(
-                "UPDATE audit_events SET body = NULL, actor_id = NULL, actor_name = NULL, \
-                 target = NULL, redacted_at = $1 WHERE seq = $2",
-            )
-            .bind(to_millis(now))
-            .bind(seq)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-            // The erased target leaves the search list too, unless another event has it.
-            if let Some(t) = target {
-                sqlx::query(
+                let sql = format!(
                     "DELETE FROM audit_targets WHERE target = $1 \
-                     AND NOT EXISTS (SELECT 1 FROM audit_events WHERE target = $1)",
-                )
-                .bind(t)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+                     AND NOT EXISTS (SELECT 1 FROM audit_events WHERE target = $1) AND NOT {}",
+                    blocks::target_in_blocks(&t, size)
+                );
+                sqlx::query(&sql)
+                    .bind(t)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
             }
             let event = AuditEvent {
                 action: "audit.redact",
@@ -1314,6 +1431,7 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
+            erase_in_blocks!(tx, from, to, to_millis(now), Some(segment));
             sqlx::query("UPDATE audit_head SET archived_upto = $1 WHERE id = 1")
                 .bind(to)
                 .execute(&mut *tx)

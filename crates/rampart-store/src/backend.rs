@@ -211,6 +211,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "audit targets",
         include_str!("../migrations/sqlite/0012_audit_targets.sql"),
     ),
+    (
+        13,
+        "audit blocks",
+        include_str!("../migrations/sqlite/0013_audit_blocks.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -272,6 +277,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         12,
         "audit targets",
         include_str!("../migrations/postgres/0012_audit_targets.sql"),
+    ),
+    (
+        13,
+        "audit blocks",
+        include_str!("../migrations/postgres/0013_audit_blocks.sql"),
     ),
 ];
 

@@ -21,7 +21,10 @@ mod plans;
 mod modules;
 mod users;
 
-pub use audit::{EventQuery, NewEvent, StoredCheckpoint, StoredEvent, Stream, AUDIT_TILE_HEIGHT};
+pub use audit::{
+    decode_block, encode_block, EventQuery, NewEvent, StoredCheckpoint, StoredEvent, Stream,
+    AUDIT_TILE_HEIGHT, BLOCK_EVENTS,
+};
 pub use authz::{
     AuthzOp, AuthzView, Change, EnvironmentDef, ItScope, ListFilter, NodeRef, PrincipalRef,
     Progress, RebuildReport, RecordRow,
