@@ -611,14 +611,16 @@ impl Store {
             };
             let mut current = builder.step()?;
             while !current.is_empty() {
-                let (done, next) = tokio::join!(
-                    async {
-                        insert_step!(tx, &current, sqlite);
-                        Ok::<(), Error>(())
-                    },
-                    async { builder.step() }
-                );
-                done?;
+                // The next step is built on another thread while this one is written.
+                let building = tokio::task::spawn_blocking(move || {
+                    let next = builder.step();
+                    (builder, next)
+                });
+                insert_step!(tx, &current, sqlite);
+                let (b, next) = building
+                    .await
+                    .map_err(|e| Error::Internal(format!("building audit blocks: {e}")))?;
+                builder = b;
                 current = next?;
             }
             let targets: Vec<String> = std::mem::take(&mut builder.targets).into_iter().collect();

@@ -43,6 +43,8 @@ pub(crate) enum Backend {
     Sqlite {
         writer: SqlitePool,
         reader: SqlitePool,
+        /// Held while any handle lives; the checkpointer stops when it goes.
+        alive: Arc<AtomicU64>,
     },
     Postgres(PgPool),
 }
@@ -309,6 +311,11 @@ impl Store {
         // The writer gets a 64 MiB page cache (SQLite's default is 2 MiB): audit appends
         // touch the newest part of several indexes, which must stay in memory for batched
         // inserts to run at disk speed. Memory is used only as pages are.
+        // Checkpoints (copying the WAL into the database file, and its fsync) run on a
+        // connection of their own, beside the writer, instead of inside whichever commit
+        // crosses SQLite's threshold: a commit then waits for its own WAL write only. The
+        // writer still checkpoints by itself past 64 MiB of WAL, should the checkpointer
+        // fall behind or be gone.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .test_before_acquire(false)
@@ -316,10 +323,19 @@ impl Store {
             .connect_with(
                 base.clone()
                     .create_if_missing(true)
-                    .pragma("cache_size", "-65536"),
+                    .pragma("cache_size", "-65536")
+                    .pragma("wal_autocheckpoint", "16384"),
             )
             .await
             .map_err(cannot_open)?;
+        let checkpointer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .test_before_acquire(false)
+            .connect_with(base.clone())
+            .await
+            .map_err(cannot_open)?;
+        let alive = Arc::new(AtomicU64::new(0));
+        tokio::spawn(checkpoints(checkpointer, Arc::downgrade(&alive)));
         let reader = SqlitePoolOptions::new()
             .max_connections(8)
             .test_before_acquire(false)
@@ -328,7 +344,11 @@ impl Store {
             .await
             .map_err(cannot_open)?;
         Ok(Self {
-            backend: Backend::Sqlite { writer, reader },
+            backend: Backend::Sqlite {
+                writer,
+                reader,
+                alive,
+            },
             epoch: Arc::default(),
         })
     }
@@ -445,11 +465,41 @@ impl Store {
     /// Closes every connection, waiting for those in use.
     pub async fn close(&self) {
         match &self.backend {
-            Backend::Sqlite { writer, reader } => {
+            Backend::Sqlite {
+                writer,
+                reader,
+                alive,
+            } => {
+                alive.store(CLOSED, Ordering::Release);
                 reader.close().await;
                 writer.close().await;
             }
             Backend::Postgres(pool) => pool.close().await,
         }
     }
+}
+
+/// What [`Store::close`] leaves in `alive` for the checkpointer.
+const CLOSED: u64 = 1;
+
+/// Runs passive checkpoints every 50 ms while the store is open and not closed: each copies
+/// the frames committed since the one before into the database file without ever waiting
+/// for the writer or a reader.
+async fn checkpoints(pool: SqlitePool, alive: std::sync::Weak<AtomicU64>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match alive.upgrade() {
+            Some(a) if a.load(Ordering::Acquire) != CLOSED => {}
+            _ => break,
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            tracing::warn!(error = %e, "SQLite checkpoint failed; the writer checkpoints instead");
+        }
+    }
+    pool.close().await;
 }

@@ -39,7 +39,7 @@ pub const LZ4: u8 = 1;
 /// Lines shorter than this together are stored plain: a lone event barely compresses.
 const COMPRESS_FROM: usize = 512;
 /// Events per segment of `audit_keys`, as a shift (as for the row indexes).
-pub(crate) const SEGMENT_BITS: u32 = 16;
+pub(crate) const SEGMENT_BITS: u32 = 14;
 /// Blocks per build-and-insert step of an append: the next step's bodies, hashes and
 /// compression are made while the database writes this one.
 const STEP_BLOCKS: usize = 16;
@@ -228,17 +228,17 @@ pub(crate) struct Step {
 impl NewBlock {
     /// A block of consecutive numbered events.
     fn new(rows: &[EventRow], keys: &mut Vec<(i64, i64, i64)>) -> NewBlock {
-        let mut facets = BTreeSet::new();
+        let mut facets: BTreeSet<(&str, &str)> = BTreeSet::new();
         let mut leaves = Vec::with_capacity(rows.len() * 32);
         for r in rows {
-            facets.insert(facet("stream", r.stream));
-            facets.insert(facet("action", &r.action));
-            facets.insert(facet("outcome", &r.outcome));
+            facets.insert(("stream", r.stream));
+            facets.insert(("action", &r.action));
+            facets.insert(("outcome", &r.outcome));
             if let Some(a) = &r.application {
-                facets.insert(facet("application", a));
+                facets.insert(("application", a));
             }
             if let Some(e) = &r.environment {
-                facets.insert(facet("environment", e));
+                facets.insert(("environment", e));
             }
             leaves.extend_from_slice(&r.leaf_hash);
             let seg = r.seq >> SEGMENT_BITS;
@@ -252,7 +252,7 @@ impl NewBlock {
             }
         }
         let lines: Vec<&str> = rows.iter().map(|r| r.body.as_str()).collect();
-        let facets: Vec<String> = facets.into_iter().collect();
+        let facets: Vec<String> = facets.into_iter().map(|(n, v)| facet(n, v)).collect();
         NewBlock {
             first_seq: rows[0].seq,
             count: rows.len() as i64,
