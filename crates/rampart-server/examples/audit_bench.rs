@@ -264,18 +264,12 @@ async fn main() {
             log_rate / plain_rate
         );
     }
-    let body_len: i64 = match &mut conn {
-        Conn::Sqlite(c) => {
-            sqlx::query_scalar("SELECT CAST(avg(length(body)) AS INTEGER) FROM audit_events")
-                .fetch_one(c)
-                .await
-                .unwrap()
-        }
-        Conn::Pg(c) => sqlx::query_scalar("SELECT avg(length(body))::bigint FROM audit_events")
-            .fetch_one(c)
-            .await
-            .unwrap(),
-    };
+    let sample = store.events_after(0, 10_000).await.unwrap();
+    let body_len = sample
+        .iter()
+        .map(|e| e.body.as_deref().map_or(0, str::len))
+        .sum::<usize>()
+        / sample.len().max(1);
     println!("\n(average canonical body: {body_len} bytes)");
 
     // Through the pipeline: many writers, each waiting for its own commit.
@@ -291,8 +285,8 @@ async fn main() {
     let metrics = Arc::new(Metrics::default());
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let pipeline = tokio::spawn(log.clone().run_pipeline(metrics.clone(), stopped));
-    for writers in [256u64, 4096] {
-        let per = 100_000 / writers;
+    for writers in [256u64, 4096, 16_384] {
+        let per = (100_000 / writers).max(8);
         let t = Instant::now();
         let mut tasks = Vec::new();
         for w in 0..writers {
@@ -462,8 +456,9 @@ async fn main() {
         "SELECT seq FROM audit_events WHERE (seq >> 16) = 3 AND actor_name = 'end:user4242' AND outcome = 'allow' ORDER BY seq DESC LIMIT 100",
         "SELECT seq FROM audit_events WHERE stream = 'system' AND stream <> 'access' ORDER BY seq DESC LIMIT 100",
         "SELECT target FROM audit_targets WHERE target LIKE '%customer-4999%' ESCAPE '\\' LIMIT 201",
-        "SELECT seq FROM audit_events WHERE (seq >> 16) = 150 AND target IN ('/apps/sales/screens/customer-4999') ORDER BY seq DESC LIMIT 100",
-        "SELECT seq FROM audit_events WHERE occurred_at >= 1790000500000 AND occurred_at < 1790004100000 ORDER BY seq DESC LIMIT 100",
+        "SELECT seq FROM audit_keys WHERE seg = 150 AND key IN (12345, 67890) AND seq >= 1 AND seq <= 9999999 ORDER BY seq DESC LIMIT 200",
+        "SELECT first_seq, count, leaves, data FROM audit_blocks WHERE first_seq > 1000 AND first_seq <= 2000000 AND facets LIKE '%\"outcome:deny\"%' ESCAPE '\\' ORDER BY first_seq DESC LIMIT 8",
+        "SELECT first_seq, count, leaves, data FROM audit_blocks WHERE last_at >= 1790000500000 ORDER BY last_at, first_seq LIMIT 1",
     ] {
         println!("\nplan: {sql}");
         for line in conn.plan(sql).await {

@@ -359,7 +359,6 @@ macro_rules! write_events {
     }};
 }
 
-
 /// Rows per multi-row `INSERT` (13 values each: well under both backends' bind limits).
 pub(crate) const INSERT_CHUNK: usize = 256;
 
@@ -472,6 +471,16 @@ macro_rules! append_event {
             .execute(&mut *$tx)
             .await
             .map_err($crate::backend::db)?;
+        // Its target joins the list free-text search reads (see `audit_search`).
+        if let Some(t) = row.target() {
+            sqlx::query(
+                "INSERT INTO audit_targets (target) VALUES ($1) ON CONFLICT (target) DO NOTHING",
+            )
+            .bind(t)
+            .execute(&mut *$tx)
+            .await
+            .map_err($crate::backend::db)?;
+        }
     }};
 }
 
@@ -643,7 +652,9 @@ impl Store {
                 .fetch_all(pool)
                 .await
                 .map_err(db)?;
-            rows.iter().map(stored_event).collect::<Result<Vec<_>, Error>>()
+            rows.iter()
+                .map(stored_event)
+                .collect::<Result<Vec<_>, Error>>()
         })?;
         let blocks = self.block_events_after(after, limit).await?;
         Ok(merge(rows, blocks, |e| e.seq, false, limit))

@@ -265,6 +265,170 @@ async fn tamper(node: &crate::kit::Node, sql: &str) {
     }
 }
 
+/// Rewrites the lines of the audit block starting at `first` directly in the node's
+/// database, through the documented block format, as someone with database access.
+async fn tamper_block(node: &crate::kit::Node, first: i64, edit: impl Fn(&mut Vec<String>)) {
+    use sqlx::Connection as _;
+    let config = &node.server().state.config;
+    let read = "SELECT data FROM audit_blocks WHERE first_seq = $1";
+    let write = "UPDATE audit_blocks SET data = $1 WHERE first_seq = $2";
+    let change = |data: Vec<u8>| {
+        let mut lines = rampart_store::decode_block(&data).unwrap();
+        edit(&mut lines);
+        rampart_store::encode_block(&lines)
+    };
+    if config.database_url.is_empty() {
+        let url = format!("sqlite://{}", config.sqlite_path().display());
+        let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        let data: Vec<u8> = sqlx::query_scalar(read)
+            .bind(first)
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        sqlx::query(write)
+            .bind(change(data))
+            .bind(first)
+            .execute(&mut c)
+            .await
+            .unwrap();
+    } else {
+        let mut c = sqlx::PgConnection::connect(&config.database_url)
+            .await
+            .unwrap();
+        let data: Vec<u8> = sqlx::query_scalar(read)
+            .bind(first)
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        sqlx::query(write)
+            .bind(change(data))
+            .bind(first)
+            .execute(&mut c)
+            .await
+            .unwrap();
+    }
+}
+
+/// Events appended in batches live in compressed blocks; an event edited inside one, two
+/// swapped, or a whole block deleted behind the server's back are each found by the
+/// scheduled check and by the offline verifier of an export, at the right number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_inside_a_block_is_found_by_the_check_and_the_offline_verifier() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let state = &node.server().state;
+        let ctx = rampart_core::AuditContext {
+            node_id: "test-node".into(),
+            ..Default::default()
+        };
+        let now = time::OffsetDateTime::now_utc();
+        let events = (0..600)
+            .map(|i| {
+                rampart_store::NewEvent::access(
+                    &ctx,
+                    now,
+                    Some("sales"),
+                    &format!("/s/{i}"),
+                    "GET",
+                    true,
+                )
+            })
+            .collect();
+        let last = state.store.append_events(events).await.unwrap();
+        let first = last - 599;
+        state.audit.checkpoint(now, &state.metrics).await.unwrap();
+        state.audit.verify_increment(&state.metrics).await.unwrap();
+        let export = |upto: u64| async move {
+            let mut out = Vec::new();
+            rampart_server::audit::export_jsonl(
+                &state.store,
+                state.audit.origin(),
+                1,
+                upto,
+                &mut out,
+                &mut |_| {},
+            )
+            .await
+            .map(|()| out)
+        };
+        let verify = |bytes: Vec<u8>| {
+            let key = VerifierKey::parse(&state.audit.verifier_key()).unwrap();
+            let mut v = rampart_audit::export::Verifier::new(key, None);
+            for line in bytes.split_inclusive(|b| *b == b'\n') {
+                if v.feed(line).is_err() {
+                    break;
+                }
+            }
+            v.finish()
+        };
+        let size = u64::try_from(last).unwrap();
+        assert!(verify(export(size).await.unwrap()).is_ok(), "{name}");
+
+        // The 11th event of the first block says "deny" where it said "allow".
+        let edited = first + 10;
+        tamper_block(&node, first, |lines| {
+            lines[10] = lines[10].replace("\"allow\"", "\"deny\"");
+        })
+        .await;
+        let error = state
+            .audit
+            .verify_increment(&state.metrics)
+            .await
+            .unwrap_err();
+        assert!(
+            format!("{error:?}").contains(&format!("event {edited} ")),
+            "{name}: {error:?}"
+        );
+        let report = verify(export(size).await.unwrap());
+        let finding = report.finding.map(|f| f.to_string()).unwrap_or_default();
+        assert!(
+            finding.contains(&format!("event {edited} ")),
+            "{name}: {finding}"
+        );
+        tamper_block(&node, first, |lines| {
+            lines[10] = lines[10].replace("\"deny\"", "\"allow\"");
+        })
+        .await;
+        assert!(
+            verify(export(size).await.unwrap()).is_ok(),
+            "{name}: restored"
+        );
+
+        // Two events swapped inside the block.
+        tamper_block(&node, first, |lines| lines.swap(3, 4)).await;
+        let report = verify(export(size).await.unwrap());
+        let finding = report.finding.map(|f| f.to_string()).unwrap_or_default();
+        assert!(
+            finding.contains(&format!("event {} ", first + 3)),
+            "{name}: {finding}"
+        );
+        tamper_block(&node, first, |lines| lines.swap(3, 4)).await;
+
+        // The second block gone: reads refuse the gap, and the check names its first event.
+        tamper(
+            &node,
+            &format!("DELETE FROM audit_blocks WHERE first_seq = {}", first + 256),
+        )
+        .await;
+        assert!(
+            export(size).await.is_err() || !verify(export(size).await.unwrap()).is_ok(),
+            "{name}"
+        );
+        assert!(
+            state.audit.verify_increment(&state.metrics).await.is_err(),
+            "{name}"
+        );
+        assert!(
+            state
+                .metrics
+                .render()
+                .contains("rampart_audit_tamper_alert 1"),
+            "{name}"
+        );
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_scheduled_check_finds_an_edit_behind_the_servers_back_and_raises_the_alert() {
     on_both(no_tweak, |node| async move {

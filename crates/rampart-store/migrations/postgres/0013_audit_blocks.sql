@@ -25,3 +25,9 @@ CREATE TABLE audit_keys (
     seq BIGINT NOT NULL,
     PRIMARY KEY (seg, key, seq)
 );
+
+-- Events recorded one at a time before this version did not add their targets to the list
+-- free-text search reads (migration 0012); they are added here.
+INSERT INTO audit_targets (target)
+    SELECT DISTINCT target FROM audit_events WHERE target IS NOT NULL
+    ON CONFLICT (target) DO NOTHING;

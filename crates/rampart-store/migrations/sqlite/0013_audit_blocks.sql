@@ -31,3 +31,9 @@ CREATE TABLE audit_keys (
     seq INTEGER NOT NULL,
     PRIMARY KEY (seg, key, seq)
 ) WITHOUT ROWID;
+
+-- Events recorded one at a time before this version did not add their targets to the list
+-- free-text search reads (migration 0012); they are added here.
+INSERT INTO audit_targets (target)
+    SELECT DISTINCT target FROM audit_events WHERE target IS NOT NULL
+    ON CONFLICT (target) DO NOTHING;

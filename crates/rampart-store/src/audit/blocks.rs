@@ -74,7 +74,9 @@ pub fn decode_block(data: &[u8]) -> Result<Vec<String>, Error> {
         Some((&LZ4, rest)) => {
             let text =
                 lz4_flex::decompress_size_prepended(rest).map_err(|e| bad(&e.to_string()))?;
-            let declared = rest.get(..4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+            let declared = rest
+                .get(..4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
             if declared != Some(text.len() as u32) {
                 return Err(bad("shorter than its declared length"));
             }
@@ -374,7 +376,10 @@ impl Block {
         let bad = |why: String| Error::Internal(format!("audit block at {first_seq}: {why}"));
         let n = usize::try_from(count).map_err(|_| bad(format!("count {count}")))?;
         if leaves.len() != n * 32 {
-            return Err(bad(format!("{} bytes of leaf hashes for {n}", leaves.len())));
+            return Err(bad(format!(
+                "{} bytes of leaf hashes for {n}",
+                leaves.len()
+            )));
         }
         let lines = decode_block(&data)?;
         if lines.len() != n {
@@ -440,10 +445,7 @@ fn stored_from_line(seq: i64, line: &str, leaf: Hash) -> Result<StoredEvent, Err
             seq,
             stream: p.stream.into_owned(),
             occurred_at: parse_time(&p.time)?,
-            actor_id: p
-                .actor
-                .map(|a| UserId::parse(&a, "actor_id"))
-                .transpose()?,
+            actor_id: p.actor.map(|a| UserId::parse(&a, "actor_id")).transpose()?,
             actor_name: p.actor_name.map(Cow::into_owned),
             action: p.action.into_owned(),
             target: p.target.map(Cow::into_owned),
@@ -479,7 +481,8 @@ fn stored_from_line(seq: i64, line: &str, leaf: Hash) -> Result<StoredEvent, Err
     })
 }
 
-/// What an erasure of `body` leaves, and the erased event's search keys and target.
+/// What an erasure of `body` leaves, the search keys it takes away (actor and target) and
+/// the erased target.
 pub(crate) fn erase(
     body: &str,
     now_ms: i64,
@@ -487,13 +490,14 @@ pub(crate) fn erase(
 ) -> Result<(String, Vec<i64>, Option<String>), Error> {
     let p: Parsed = serde_json::from_str(body)
         .map_err(|e| Error::Internal(format!("stored audit event: {e}")))?;
-    let keys = keys_of(
-        &p.stream,
-        &p.action,
-        p.actor_name.as_deref(),
-        p.target.as_deref(),
-    )
-    .collect();
+    // The actor and target go; stream and action stay findable, as on a redacted row.
+    let keys = p
+        .actor_name
+        .as_deref()
+        .map(|a| key(Field::Actor, a))
+        .into_iter()
+        .chain(p.target.as_deref().map(|t| key(Field::Target, t)))
+        .collect();
     let remains = serde_json::to_string(&Remains {
         redacted_at: now_ms,
         archived_in: archived_in.map(Cow::Borrowed),
@@ -636,7 +640,8 @@ pub(crate) enum TargetText<'a> {
 
 /// Whether `e` passes every filter of `q` but the sequence range.
 fn passes(q: &EventQuery, e: &StoredEvent) -> bool {
-    let eq = |want: &Option<String>, got: Option<&str>| want.as_deref().is_none_or(|w| got == Some(w));
+    let eq =
+        |want: &Option<String>, got: Option<&str>| want.as_deref().is_none_or(|w| got == Some(w));
     q.stream.is_none_or(|s| s.as_str() == e.stream)
         && eq(&q.actor, e.actor_name.as_deref())
         && eq(&q.action, Some(&e.action))
@@ -654,12 +659,15 @@ impl Store {
     async fn blocks_in(&self, after: i64, upto: i64, limit: i64) -> Result<Vec<Block>, Error> {
         let sql = format!(
             "SELECT {BLOCK_COLUMNS} FROM audit_blocks WHERE first_seq > $1 AND first_seq <= $2 \
-             ORDER BY first_seq LIMIT $3"
+             AND first_seq + count > $3 ORDER BY first_seq LIMIT $4"
         );
+        // The range bound finds the blocks by their key; the overlap test keeps a block that
+        // ends before the range from taking a place under the limit.
         let rows: Vec<(i64, i64, Vec<u8>, Vec<u8>)> = read!(self, |pool| {
             sqlx::query_as(&sql)
                 .bind(after - BLOCK_EVENTS as i64)
                 .bind(upto)
+                .bind(after + 1)
                 .bind(limit)
                 .fetch_all(pool)
                 .await
@@ -700,7 +708,10 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<StoredEvent>, Error> {
         let mut out = Vec::new();
-        for b in self.blocks_in(after, i64::MAX, limit.saturating_add(1)).await? {
+        for b in self
+            .blocks_in(after, i64::MAX, limit.saturating_add(1))
+            .await?
+        {
             for seq in b.first_seq.max(after + 1)..=b.last_seq() {
                 if out.len() as i64 >= limit {
                     return Ok(out);
@@ -841,7 +852,7 @@ impl Store {
             } else {
                 (first..=last).rev().take(16).collect()
             };
-            let want = (limit - out.len() as i64).max(16) * 2;
+            let want = ((limit - out.len() as i64).max(16) * 2).min(2_000);
             let parts: Vec<String> = group
                 .iter()
                 .map(|seg| {
@@ -892,22 +903,29 @@ impl Store {
         if seqs.is_empty() {
             return Ok(out);
         }
-        // The block of each: the last one starting at or before it.
-        let starts: Vec<String> = seqs
-            .iter()
-            .map(|s| format!("SELECT max(first_seq) AS f FROM audit_blocks WHERE first_seq <= {s}"))
-            .collect();
-        let sql = format!(
-            "SELECT {BLOCK_COLUMNS} FROM audit_blocks WHERE first_seq IN (SELECT f FROM ({}) x)",
-            starts.join(" UNION ALL ")
-        );
-        let rows: Vec<(i64, i64, Vec<u8>, Vec<u8>)> = read!(self, |pool| {
-            sqlx::query_as(&sql).fetch_all(pool).await.map_err(db)
-        })?;
-        let blocks: BTreeMap<i64, Block> = rows
-            .into_iter()
-            .map(|(f, c, l, d)| Block::read(f, c, l, d).map(|b| (f, b)))
-            .collect::<Result<_, _>>()?;
+        // The block of each: the last one starting at or before it (400 a statement, under
+        // SQLite's limit of terms in a compound SELECT).
+        let mut blocks: BTreeMap<i64, Block> = BTreeMap::new();
+        for chunk in seqs.chunks(400) {
+            let starts: Vec<String> = chunk
+                .iter()
+                .map(|s| {
+                    format!("SELECT max(first_seq) AS f FROM audit_blocks WHERE first_seq <= {s}")
+                })
+                .collect();
+            let sql = format!(
+                "SELECT {BLOCK_COLUMNS} FROM audit_blocks WHERE first_seq IN (SELECT f FROM ({}) x)",
+                starts.join(" UNION ALL ")
+            );
+            let rows: Vec<(i64, i64, Vec<u8>, Vec<u8>)> = read!(self, |pool| {
+                sqlx::query_as(&sql).fetch_all(pool).await.map_err(db)
+            })?;
+            for (f, c, l, d) in rows {
+                if let std::collections::btree_map::Entry::Vacant(v) = blocks.entry(f) {
+                    v.insert(Block::read(f, c, l, d)?);
+                }
+            }
+        }
         for s in seqs {
             if let Some((_, b)) = blocks.range(..=*s).next_back() {
                 if *s <= b.last_seq() {
@@ -940,10 +958,11 @@ impl Store {
             }
         }
         let mut sql = format!(
-            "SELECT {BLOCK_COLUMNS} FROM audit_blocks WHERE first_seq > $1 AND first_seq <= $2"
+            "SELECT {BLOCK_COLUMNS} FROM audit_blocks WHERE first_seq > $1 AND first_seq <= $2 \
+             AND first_seq + count > $3"
         );
         for i in 0..patterns.len() {
-            sql.push_str(&format!(" AND facets LIKE ${} ESCAPE '\\'", i + 3));
+            sql.push_str(&format!(" AND facets LIKE ${} ESCAPE '\\'", i + 4));
         }
         let order = if q.ascending { "ASC" } else { "DESC" };
         sql.push_str(&format!(" ORDER BY first_seq {order} LIMIT 8"));
@@ -952,7 +971,8 @@ impl Store {
             let rows: Vec<(i64, i64, Vec<u8>, Vec<u8>)> = read!(self, |pool| {
                 let mut query = sqlx::query_as(&sql)
                     .bind(lo - BLOCK_EVENTS as i64)
-                    .bind(hi);
+                    .bind(hi)
+                    .bind(lo);
                 for p in &patterns {
                     query = query.bind(p.as_str());
                 }
@@ -997,7 +1017,12 @@ mod tests {
     fn blocks_round_trip_plain_and_compressed() {
         for n in [1usize, 3, 256] {
             let lines: Vec<String> = (0..n)
-                .map(|i| format!("{{\"seq\":{i},\"details\":{{\"x\":\"{}\"}}}}", "y".repeat(i % 7)))
+                .map(|i| {
+                    format!(
+                        "{{\"seq\":{i},\"details\":{{\"x\":\"{}\"}}}}",
+                        "y".repeat(i % 7)
+                    )
+                })
                 .collect();
             let data = encode_block(&lines);
             assert_eq!(data[0], if n == 256 { LZ4 } else { PLAIN });
@@ -1019,6 +1044,9 @@ mod tests {
 
     #[test]
     fn facet_patterns_escape_like_wildcards() {
-        assert_eq!(facet_pattern("application", "a_b%"), "%\"application:a\\_b\\%\"%");
+        assert_eq!(
+            facet_pattern("application", "a_b%"),
+            "%\"application:a\\_b\\%\"%"
+        );
     }
 }

@@ -332,3 +332,243 @@ async fn free_text_target_search_matches_a_plain_scan() {
         }
     }
 }
+
+/// What the test appended, as the obvious reference for search: one entry per event.
+#[derive(Clone)]
+struct Model {
+    stream: Stream,
+    actor: Option<String>,
+    action: String,
+    target: Option<String>,
+    application: Option<String>,
+    outcome: String,
+    at_ms: i64,
+}
+
+/// Search over a log of rows (events of a change's own transaction) and blocks (batches,
+/// some longer than a block, one longer than a key segment), with erasures in both, checked
+/// against a plain filter of what was appended, for random filters, orders, time windows,
+/// cursors and page sizes, paging to the end, on both stores.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_over_rows_and_blocks_matches_a_plain_scan() {
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
+    let actors = ["end:ann", "end:bob", "it:cy", "end:rare"];
+    let apps = [Some("sales"), Some("crm"), None];
+    for t in both().await {
+        let kind = t.kind();
+        let store = &t.store;
+        let mut model: Vec<Option<Model>> = Vec::new();
+        let mut ms = 0i64;
+        for round in 0..14 {
+            if round % 3 == 1 {
+                // A row: a system event recorded on its own.
+                let actor = actors[next(3) as usize];
+                let event = AuditEvent {
+                    action: ["user.create", "module.publish"][next(2) as usize],
+                    target: Some(format!("user:{}", next(4))),
+                    outcome: if next(2) == 0 {
+                        Outcome::Success
+                    } else {
+                        Outcome::Failure
+                    },
+                    details: "{}".into(),
+                };
+                ms += 1;
+                let ctx = AuditContext {
+                    actor_name: Some(actor.into()),
+                    ..ctx()
+                };
+                store
+                    .record_event(&ctx, &event, T0 + time::Duration::milliseconds(ms))
+                    .await
+                    .unwrap();
+                model.push(Some(Model {
+                    stream: Stream::System,
+                    actor: Some(actor.into()),
+                    action: event.action.into(),
+                    target: event.target.clone(),
+                    application: None,
+                    outcome: event.outcome.as_str().into(),
+                    at_ms: ms,
+                }));
+                continue;
+            }
+            // A batch: mostly access events, some integration calls; one batch crosses a
+            // segment of the key index (16,384 events).
+            let n = match round {
+                6 => 17_000,
+                _ => 1 + next(600),
+            };
+            let mut batch = Vec::with_capacity(n as usize);
+            for _ in 0..n {
+                if next(4) != 0 {
+                    ms += i64::from(next(3) == 0);
+                }
+                let at = T0 + time::Duration::milliseconds(ms);
+                let actor = if next(500) == 0 {
+                    actors[3]
+                } else {
+                    actors[next(3) as usize]
+                };
+                let ctx = AuditContext {
+                    actor_name: Some(actor.into()),
+                    node_id: "node-b".into(),
+                    ..AuditContext::default()
+                };
+                let target = format!("/s/{}", next(9));
+                let (e, m) = if next(10) == 0 {
+                    let status = [200u16, 503][next(2) as usize];
+                    let e =
+                        NewEvent::integration(&ctx, at, next(2) == 0, "POST", &target, status, 5);
+                    let m = Model {
+                        stream: Stream::Integration,
+                        actor: Some(actor.into()),
+                        action: e.action.clone(),
+                        target: Some(target),
+                        application: None,
+                        outcome: e.outcome.clone(),
+                        at_ms: ms,
+                    };
+                    (e, m)
+                } else {
+                    let app = apps[next(3) as usize];
+                    let allow = next(5) != 0;
+                    let e = NewEvent::access(&ctx, at, app, &target, "GET", allow);
+                    let m = Model {
+                        stream: Stream::Access,
+                        actor: Some(actor.into()),
+                        action: "access".into(),
+                        target: Some(target),
+                        application: app.map(str::to_owned),
+                        outcome: if allow { "allow" } else { "deny" }.into(),
+                        at_ms: ms,
+                    };
+                    (e, m)
+                };
+                batch.push(e);
+                model.push(Some(m));
+            }
+            store.append_events(batch).await.unwrap();
+        }
+        // Erasures among rows and blocks keep the rest of the event but not actor or target
+        // (a redaction is itself a row, which the model records too).
+        for _ in 0..12 {
+            let seq = 1 + next(model.len() as u64) as usize;
+            if store
+                .audit_redact(&ctx(), seq as i64, "erasure request", T0)
+                .await
+                .is_ok()
+            {
+                if let Some(m) = model[seq - 1].as_mut() {
+                    m.actor = None;
+                    m.target = None;
+                }
+                model.push(Some(Model {
+                    stream: Stream::System,
+                    actor: ctx().actor_name,
+                    action: "audit.redact".into(),
+                    target: Some(format!("audit:{seq}")),
+                    application: None,
+                    outcome: "success".into(),
+                    at_ms: ms,
+                }));
+            }
+        }
+        let all = store.events_after(0, 100_000).await.unwrap();
+        assert_eq!(all.len(), model.len(), "{kind:?}");
+        for round in 0..80 {
+            let pick = |n: u64, next: &mut dyn FnMut(u64) -> u64| next(n) == 0;
+            let mut q = EventQuery {
+                ascending: next(2) == 0,
+                ..EventQuery::default()
+            };
+            if pick(3, &mut next) {
+                q.stream = Some(Stream::ALL[next(3) as usize]);
+            }
+            if pick(3, &mut next) {
+                q.actor = Some(actors[next(4) as usize].into());
+            }
+            if pick(5, &mut next) {
+                q.action = Some(["access", "http.inbound", "user.create"][next(3) as usize].into());
+            }
+            if pick(4, &mut next) {
+                q.target = Some(format!("/s/{}", next(9)));
+            } else if pick(6, &mut next) {
+                q.target_contains = Some(["/s/", "user:", "3", "audit"][next(4) as usize].into());
+            }
+            if pick(4, &mut next) {
+                q.application = Some(["sales", "crm"][next(2) as usize].into());
+            }
+            if pick(4, &mut next) {
+                q.outcome = Some(["allow", "deny", "success", "failure"][next(4) as usize].into());
+            }
+            let (mut lo, mut hi) = (i64::MIN, i64::MAX);
+            if pick(4, &mut next) {
+                lo = next(ms as u64 + 1) as i64;
+                hi = lo + next(3000) as i64;
+                q.since = Some(T0 + time::Duration::milliseconds(lo));
+                q.until = Some(T0 + time::Duration::milliseconds(hi));
+            }
+            let reference: Vec<i64> = model
+                .iter()
+                .enumerate()
+                .filter_map(|(i, m)| m.as_ref().map(|m| (i as i64 + 1, m)))
+                .filter(|(_, m)| {
+                    let eq = |w: &Option<String>, g: Option<&str>| {
+                        w.as_deref().is_none_or(|w| g == Some(w))
+                    };
+                    q.stream.is_none_or(|s| s == m.stream)
+                        && eq(&q.actor, m.actor.as_deref())
+                        && eq(&q.action, Some(&m.action))
+                        && eq(&q.target, m.target.as_deref())
+                        && q.target_contains
+                            .as_deref()
+                            .is_none_or(|c| m.target.as_deref().is_some_and(|t| t.contains(c)))
+                        && eq(&q.application, m.application.as_deref())
+                        && eq(&q.outcome, Some(&m.outcome))
+                        && m.at_ms >= lo
+                        && m.at_ms < hi
+                })
+                .map(|(s, _)| s)
+                .collect();
+            let reference: Vec<i64> = if q.ascending {
+                reference
+            } else {
+                reference.into_iter().rev().collect()
+            };
+            // At most about 40 pages a query.
+            let limit = [1, 9, 250, 5000][round % 4].max(reference.len() as i64 / 40 + 1);
+            let mut found = Vec::new();
+            let mut cursor = q.clone();
+            loop {
+                let page = store.audit_search(&cursor, limit).await.unwrap();
+                assert!(page.len() as i64 <= limit);
+                let Some(last) = page.last().map(|e| e.seq) else {
+                    break;
+                };
+                found.extend(page.iter().map(|e| e.seq));
+                if q.ascending {
+                    cursor.after_seq = Some(last);
+                } else {
+                    cursor.before_seq = Some(last);
+                }
+            }
+            if found != reference {
+                let first = found.iter().zip(&reference).position(|(a, b)| a != b);
+                panic!(
+                    "{kind:?}: {q:?} in pages of {limit}: {} found, {} expected, first difference at {first:?} (found {:?}, expected {:?})",
+                    found.len(),
+                    reference.len(),
+                    first.map(|i| found[i]).or(found.get(reference.len()).copied()),
+                    first.map(|i| reference[i]).or(reference.get(found.len()).copied()),
+                );
+            }
+        }
+    }
+}
