@@ -68,6 +68,11 @@ pub fn encode_block<S: AsRef<str>>(lines: &[S]) -> Vec<u8> {
 
 /// Decodes a block's `data` into its lines.
 pub fn decode_block(data: &[u8]) -> Result<Vec<String>, Error> {
+    Ok(decode_text(data)?.split('\n').map(str::to_owned).collect())
+}
+
+/// Decodes a block's `data` into the text of its lines.
+fn decode_text(data: &[u8]) -> Result<String, Error> {
     let bad = |why: &str| Error::Internal(format!("stored audit block: {why}"));
     let text = match data.split_first() {
         Some((&PLAIN, rest)) => rest.to_vec(),
@@ -85,8 +90,7 @@ pub fn decode_block(data: &[u8]) -> Result<Vec<String>, Error> {
         Some((other, _)) => return Err(bad(&format!("unknown format {other}"))),
         None => return Err(bad("empty")),
     };
-    let text = String::from_utf8(text).map_err(|_| bad("not UTF-8"))?;
-    Ok(text.split('\n').map(str::to_owned).collect())
+    String::from_utf8(text).map_err(|_| bad("not UTF-8"))
 }
 
 /// What is left of an erased block event: the fields a row keeps once redacted, never the
@@ -356,11 +360,13 @@ impl NewBlock {
     }
 }
 
-/// A block as read: where it starts, its leaves and its lines.
+/// A block as read: where it starts, its leaves and its lines (one text, split where read).
 pub(crate) struct Block {
     pub(crate) first_seq: i64,
     pub(crate) leaves: Vec<Hash>,
-    pub(crate) lines: Vec<String>,
+    text: String,
+    /// Where each line starts in `text`.
+    starts: Vec<usize>,
 }
 
 /// Columns of `audit_blocks` as [`Block::read`] takes them.
@@ -381,9 +387,12 @@ impl Block {
                 leaves.len()
             )));
         }
-        let lines = decode_block(&data)?;
-        if lines.len() != n {
-            return Err(bad(format!("{} lines for {n} events", lines.len())));
+        let text = decode_text(&data)?;
+        let starts: Vec<usize> = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        if starts.len() != n {
+            return Err(bad(format!("{} lines for {n} events", starts.len())));
         }
         let leaves = leaves
             .chunks_exact(32)
@@ -392,29 +401,48 @@ impl Block {
         Ok(Block {
             first_seq,
             leaves,
-            lines,
+            text,
+            starts,
         })
+    }
+
+    /// How many events the block holds.
+    fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// Line `i`.
+    fn line(&self, i: usize) -> &str {
+        let end = self.starts.get(i + 1).map_or(self.text.len(), |s| s - 1);
+        &self.text[self.starts[i]..end]
+    }
+
+    /// Every line, to edit.
+    pub(crate) fn lines(&self) -> Vec<String> {
+        (0..self.len()).map(|i| self.line(i).to_owned()).collect()
     }
 
     /// The last sequence number in the block.
     pub(crate) fn last_seq(&self) -> i64 {
-        self.first_seq + self.lines.len() as i64 - 1
+        self.first_seq + self.len() as i64 - 1
     }
 
     /// The body of event `seq` when it has one (`None` once erased), and its leaf.
     pub(crate) fn raw(&self, seq: i64) -> Option<(Option<&str>, Hash)> {
-        let i = usize::try_from(seq - self.first_seq).ok()?;
-        let line = self.lines.get(i)?;
-        Some((is_body(line).then_some(line.as_str()), self.leaves[i]))
+        let i = usize::try_from(seq - self.first_seq)
+            .ok()
+            .filter(|i| *i < self.len())?;
+        let line = self.line(i);
+        Some((is_body(line).then_some(line), self.leaves[i]))
     }
 
     /// Event `seq` as stored.
     pub(crate) fn event(&self, seq: i64) -> Result<StoredEvent, Error> {
         let i = usize::try_from(seq - self.first_seq)
             .ok()
-            .filter(|i| *i < self.lines.len())
+            .filter(|i| *i < self.len())
             .ok_or_else(|| Error::Internal(format!("event {seq} is not in its block")))?;
-        stored_from_line(seq, &self.lines[i], self.leaves[i])
+        stored_from_line(seq, self.line(i), self.leaves[i])
     }
 
     /// The time of event `seq`, in milliseconds.
@@ -424,7 +452,7 @@ impl Block {
             #[serde(borrow)]
             time: Cow<'a, str>,
         }
-        let t: T = serde_json::from_str(&self.lines[i])
+        let t: T = serde_json::from_str(self.line(i))
             .map_err(|e| Error::Internal(format!("stored audit event: {e}")))?;
         Ok(to_millis(parse_time(&t.time)?))
     }
@@ -562,9 +590,9 @@ macro_rules! erase_in_blocks {
                 if first + count <= from {
                     continue;
                 }
-                let mut block = Block::read(first, count, leaves, data)?;
+                let mut lines = Block::read(first, count, leaves, data)?.lines();
                 let mut changed = false;
-                for (i, line) in block.lines.iter_mut().enumerate() {
+                for (i, line) in lines.iter_mut().enumerate() {
                     let seq = first + i as i64;
                     if seq < from || seq > to || !line.starts_with("{\"seq\":") {
                         continue;
@@ -580,7 +608,7 @@ macro_rules! erase_in_blocks {
                 }
                 if changed {
                     sqlx::query("UPDATE audit_blocks SET data = $1 WHERE first_seq = $2")
-                        .bind($crate::audit::blocks::encode_block(&block.lines))
+                        .bind($crate::audit::blocks::encode_block(&lines))
                         .bind(first)
                         .execute(&mut *$tx)
                         .await
@@ -781,7 +809,7 @@ impl Store {
             return Ok(None);
         };
         let block = Block::read(f, c, l, d)?;
-        let n = block.lines.len();
+        let n = block.len();
         if first {
             for i in 0..n {
                 if block.time_ms(i)? >= at_ms {
@@ -845,14 +873,15 @@ impl Store {
         let keys = keys.join(", ");
         let mut out = Vec::new();
         while (out.len() as i64) < limit && lo <= hi {
-            // Up to 16 segments per statement, in the order of the page.
+            // Up to 64 segments per statement, in the order of the page.
             let (first, last) = (lo >> SEGMENT_BITS, hi >> SEGMENT_BITS);
             let group: Vec<i64> = if q.ascending {
-                (first..=last).take(16).collect()
+                (first..=last).take(64).collect()
             } else {
-                (first..=last).rev().take(16).collect()
+                (first..=last).rev().take(64).collect()
             };
-            let want = ((limit - out.len() as i64).max(16) * 2).min(2_000);
+            // As many candidates as the page still needs: each costs a block read.
+            let want = (limit - out.len() as i64).clamp(16, 2_000);
             let parts: Vec<String> = group
                 .iter()
                 .map(|seg| {
