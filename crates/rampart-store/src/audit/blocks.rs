@@ -666,6 +666,12 @@ pub(crate) enum TargetText<'a> {
     Walk,
 }
 
+/// How many blocks to read for `events` more events: enough when blocks are full; the
+/// caller reads again when they are not (a block may hold a single event).
+fn blocks_for(events: i64) -> i64 {
+    events / BLOCK_EVENTS as i64 + 2
+}
+
 /// Whether `e` passes every filter of `q` but the sequence range.
 fn passes(q: &EventQuery, e: &StoredEvent) -> bool {
     let eq =
@@ -716,15 +722,24 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<(i64, Option<String>, Hash)>, Error> {
         let mut out = Vec::new();
-        for b in self.blocks_in(after, upto, limit.saturating_add(1)).await? {
-            for seq in b.first_seq.max(after + 1)..=b.last_seq().min(upto) {
-                if out.len() as i64 >= limit {
-                    return Ok(out);
-                }
-                if let Some((body, leaf)) = b.raw(seq) {
-                    out.push((seq, body.map(str::to_owned), leaf));
+        let mut from = after;
+        while (out.len() as i64) < limit {
+            let want = blocks_for(limit - out.len() as i64);
+            let blocks = self.blocks_in(from, upto, want).await?;
+            let Some(last) = blocks.last().map(Block::last_seq) else {
+                break;
+            };
+            for b in blocks {
+                for seq in b.first_seq.max(from + 1)..=b.last_seq().min(upto) {
+                    if out.len() as i64 >= limit {
+                        return Ok(out);
+                    }
+                    if let Some((body, leaf)) = b.raw(seq) {
+                        out.push((seq, body.map(str::to_owned), leaf));
+                    }
                 }
             }
+            from = last;
         }
         Ok(out)
     }
@@ -736,16 +751,22 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<StoredEvent>, Error> {
         let mut out = Vec::new();
-        for b in self
-            .blocks_in(after, i64::MAX, limit.saturating_add(1))
-            .await?
-        {
-            for seq in b.first_seq.max(after + 1)..=b.last_seq() {
-                if out.len() as i64 >= limit {
-                    return Ok(out);
+        let mut from = after;
+        while (out.len() as i64) < limit {
+            let want = blocks_for(limit - out.len() as i64);
+            let blocks = self.blocks_in(from, i64::MAX, want).await?;
+            let Some(last) = blocks.last().map(Block::last_seq) else {
+                break;
+            };
+            for b in blocks {
+                for seq in b.first_seq.max(from + 1)..=b.last_seq() {
+                    if out.len() as i64 >= limit {
+                        return Ok(out);
+                    }
+                    out.push(b.event(seq)?);
                 }
-                out.push(b.event(seq)?);
             }
+            from = last;
         }
         Ok(out)
     }
