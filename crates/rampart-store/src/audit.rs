@@ -10,6 +10,7 @@
 //! (`body`), its hash is stored beside it (`leaf_hash`) so an erasure can clear the body
 //! and keep the proof.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -180,22 +181,35 @@ impl NewEvent {
 /// The canonical JSON of an event: the leaf's data. Field order is fixed by this struct;
 /// JSON string escaping (control characters, quotes, backslashes) keeps every value on one
 /// line, so no field can forge another line of an export.
-#[derive(Serialize)]
-struct Body<'a> {
-    seq: i64,
-    stream: &'a str,
-    time: String,
-    node: &'a str,
-    request: Option<&'a str>,
-    source: Option<&'a str>,
-    actor: Option<String>,
-    actor_name: Option<&'a str>,
-    action: &'a str,
-    target: Option<&'a str>,
-    application: Option<&'a str>,
-    environment: Option<&'a str>,
-    outcome: &'a str,
-    details: &'a RawValue,
+#[derive(Serialize, serde::Deserialize)]
+pub(crate) struct Body<'a> {
+    pub(crate) seq: i64,
+    #[serde(borrow)]
+    pub(crate) stream: Cow<'a, str>,
+    #[serde(borrow)]
+    pub(crate) time: Cow<'a, str>,
+    #[serde(borrow)]
+    pub(crate) node: Cow<'a, str>,
+    #[serde(borrow)]
+    pub(crate) request: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub(crate) source: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub(crate) actor: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub(crate) actor_name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub(crate) action: Cow<'a, str>,
+    #[serde(borrow)]
+    pub(crate) target: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub(crate) application: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub(crate) environment: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub(crate) outcome: Cow<'a, str>,
+    #[serde(borrow)]
+    pub(crate) details: &'a RawValue,
 }
 
 /// A numbered event ready to insert.
@@ -233,18 +247,18 @@ pub(crate) fn event_row(seq: i64, event: NewEvent, floor: i64) -> Result<EventRo
     let actor = event.actor_id.map(|a| a.to_string());
     let body = serde_json::to_string(&Body {
         seq,
-        stream: event.stream.as_str(),
-        time,
-        node: &event.node_id,
-        request: event.request_id.as_deref(),
-        source: event.source.as_deref(),
-        actor: actor.clone(),
-        actor_name: event.actor_name.as_deref(),
-        action: &event.action,
-        target: event.target.as_deref(),
-        application: event.application.as_deref(),
-        environment: event.environment.as_deref(),
-        outcome: &event.outcome,
+        stream: Cow::Borrowed(event.stream.as_str()),
+        time: Cow::Owned(time),
+        node: Cow::Borrowed(&event.node_id),
+        request: event.request_id.as_deref().map(Cow::Borrowed),
+        source: event.source.as_deref().map(Cow::Borrowed),
+        actor: actor.as_deref().map(Cow::Borrowed),
+        actor_name: event.actor_name.as_deref().map(Cow::Borrowed),
+        action: Cow::Borrowed(&event.action),
+        target: event.target.as_deref().map(Cow::Borrowed),
+        application: event.application.as_deref().map(Cow::Borrowed),
+        environment: event.environment.as_deref().map(Cow::Borrowed),
+        outcome: Cow::Borrowed(&event.outcome),
         details,
     })
     .map_err(|e| Error::Internal(format!("audit body: {e}")))?;
@@ -310,51 +324,40 @@ macro_rules! insert_targets {
     }};
 }
 
-/// Numbers, builds and inserts `$events` (a `Vec<NewEvent>`, not empty) inside the open
-/// transaction; evaluates to the last sequence number.
+/// Numbers `$events` (a `Vec<NewEvent>`, not empty) and writes them as blocks (see
+/// [`blocks`]) inside the open transaction; evaluates to the last sequence number.
 ///
-/// A body includes its number, so bodies and hashes are made once the numbers are taken.
-/// Each chunk's bodies are built while the previous chunk is inserted (the database works on
-/// its own thread or across the network meanwhile). Times are raised to the newest before
+/// Each step's blocks (bodies, leaf hashes, compression, search keys) are built on another
+/// thread while the database writes the step before. Times are raised to the newest before
 /// them, which the head keeps.
 macro_rules! write_events {
     ($tx:expr, $events:expr) => {{
         let events: Vec<$crate::audit::NewEvent> = $events;
         let n = events.len();
-        let (last, mut floor) = take_seqs!($tx, n);
+        let (last, floor) = take_seqs!($tx, n);
         let sqlite = $crate::audit::is_sqlite(&*$tx);
-        let mut seq = last - n as i64 + 1;
-        let mut pending = events.into_iter();
-        let mut targets = std::collections::BTreeSet::new();
-        let mut build = || -> Result<Vec<$crate::audit::EventRow>, Error> {
-            let mut rows = Vec::with_capacity($crate::audit::INSERT_CHUNK);
-            for e in pending.by_ref().take($crate::audit::INSERT_CHUNK) {
-                let row = $crate::audit::event_row(seq, e, floor)?;
-                floor = row.occurred_at;
-                if let Some(t) = row.target() {
-                    if !targets.contains(t) {
-                        targets.insert(t.to_owned());
-                    }
-                }
-                rows.push(row);
-                seq += 1;
-            }
-            Ok(rows)
+        let mut builder = $crate::audit::blocks::Builder {
+            seq: last - n as i64 + 1,
+            floor,
+            pending: events.into_iter(),
+            targets: std::collections::BTreeSet::new(),
         };
-        let mut current = build()?;
+        let mut current = builder.step()?;
         while !current.is_empty() {
-            let sql = $crate::audit::insert_sql(current.len(), sqlite);
-            let mut q = sqlx::query(&sql);
-            for r in &current {
-                q = r.bind(q);
-            }
-            let (done, next) = tokio::join!(q.execute(&mut *$tx), async { build() });
-            done.map_err($crate::backend::db)?;
+            let building = tokio::task::spawn_blocking(move || {
+                let next = builder.step();
+                (builder, next)
+            });
+            insert_step!($tx, &current, sqlite);
+            let (b, next) = building
+                .await
+                .map_err(|e| Error::Internal(format!("building audit blocks: {e}")))?;
+            builder = b;
             current = next?;
         }
-        let targets: Vec<String> = targets.into_iter().collect();
+        let targets: Vec<String> = std::mem::take(&mut builder.targets).into_iter().collect();
         insert_targets!($tx, targets, sqlite);
-        set_last_at!($tx, floor);
+        set_last_at!($tx, builder.floor);
         last
     }};
 }
@@ -602,41 +605,12 @@ impl Store {
     /// returns, the batch is committed (on SQLite, on disk: `synchronous = FULL`).
     ///
     /// The batch is stored in blocks (see [`blocks`]): its bodies compressed together, its
-    /// leaves side by side, its search keys in `audit_keys`. Each step's blocks are built
-    /// while the database writes the step before.
+    /// leaves side by side, its search keys in `audit_keys`.
     pub async fn append_events(&self, events: Vec<NewEvent>) -> Result<i64, Error> {
         if events.is_empty() {
             return Ok(0);
         }
-        let last = write_tx!(self, |tx| {
-            let n = events.len();
-            let (last, floor) = take_seqs!(tx, n);
-            let sqlite = is_sqlite(&*tx);
-            let mut builder = blocks::Builder {
-                seq: last - n as i64 + 1,
-                floor,
-                pending: events.into_iter(),
-                targets: std::collections::BTreeSet::new(),
-            };
-            let mut current = builder.step()?;
-            while !current.is_empty() {
-                // The next step is built on another thread while this one is written.
-                let building = tokio::task::spawn_blocking(move || {
-                    let next = builder.step();
-                    (builder, next)
-                });
-                insert_step!(tx, &current, sqlite);
-                let (b, next) = building
-                    .await
-                    .map_err(|e| Error::Internal(format!("building audit blocks: {e}")))?;
-                builder = b;
-                current = next?;
-            }
-            let targets: Vec<String> = std::mem::take(&mut builder.targets).into_iter().collect();
-            insert_targets!(tx, targets, sqlite);
-            set_last_at!(tx, builder.floor);
-            last
-        });
+        let last = write_tx!(self, |tx| write_events!(tx, events));
         Ok(last)
     }
 
@@ -1126,14 +1100,7 @@ impl Store {
         let mut matching: Vec<String> = Vec::new();
         let mut walk_text = false;
         if let Some(text) = &q.target_contains {
-            let escaped: String = text
-                .chars()
-                .flat_map(|c| match c {
-                    '%' | '_' | '\\' => vec!['\\', c],
-                    c => vec![c],
-                })
-                .collect();
-            let pattern = format!("%{escaped}%");
+            let pattern = format!("%{}%", crate::backend::like_escape(text));
             matching = self.audit_targets_like(&pattern).await?;
             if matching.is_empty() {
                 return Ok(Vec::new());
@@ -1350,18 +1317,14 @@ impl Store {
                     target
                 }
                 // Not a row: a block event, or no event at all.
-                None => match block_of!(tx, seq) {
-                    None => {
+                None => match erase_in_blocks!(tx, seq, seq, to_millis(now), None) {
+                    (0, _, _) => {
                         return Err(Error::NotFound {
                             what: "audit event",
                         })
                     }
-                    Some(b) if b.raw(seq).is_some_and(|(body, _)| body.is_none()) => {
-                        return Err(already())
-                    }
-                    Some(_) => erase_in_blocks!(tx, seq, seq, to_millis(now), None)
-                        .into_iter()
-                        .next(),
+                    (_, 0, _) => return Err(already()),
+                    (_, _, targets) => targets.into_iter().next(),
                 },
             };
             // The erased target leaves the search list too, unless another event has it.

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,8 +43,8 @@ pub(crate) enum Backend {
     Sqlite {
         writer: SqlitePool,
         reader: SqlitePool,
-        /// Held while any handle lives; the checkpointer stops when it goes.
-        alive: Arc<AtomicU64>,
+        /// Set by [`Store::close`]; the checkpointer also stops when the last handle goes.
+        closed: Arc<AtomicBool>,
     },
     Postgres(PgPool),
 }
@@ -116,6 +116,18 @@ pub(crate) fn db(e: sqlx::Error) -> Error {
         }
         _ => Error::Internal(format!("database: {e}")),
     }
+}
+
+/// Escapes `%`, `_` and `\` so text is matched literally by `LIKE … ESCAPE '\'`.
+pub(crate) fn like_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 pub(crate) fn to_millis(t: OffsetDateTime) -> i64 {
@@ -334,8 +346,8 @@ impl Store {
             .connect_with(base.clone())
             .await
             .map_err(cannot_open)?;
-        let alive = Arc::new(AtomicU64::new(0));
-        tokio::spawn(checkpoints(checkpointer, Arc::downgrade(&alive)));
+        let closed = Arc::new(AtomicBool::new(false));
+        tokio::spawn(checkpoints(checkpointer, Arc::downgrade(&closed)));
         let reader = SqlitePoolOptions::new()
             .max_connections(8)
             .test_before_acquire(false)
@@ -347,7 +359,7 @@ impl Store {
             backend: Backend::Sqlite {
                 writer,
                 reader,
-                alive,
+                closed,
             },
             epoch: Arc::default(),
         })
@@ -468,9 +480,9 @@ impl Store {
             Backend::Sqlite {
                 writer,
                 reader,
-                alive,
+                closed,
             } => {
-                alive.store(CLOSED, Ordering::Release);
+                closed.store(true, Ordering::Release);
                 reader.close().await;
                 writer.close().await;
             }
@@ -479,20 +491,16 @@ impl Store {
     }
 }
 
-/// What [`Store::close`] leaves in `alive` for the checkpointer.
-const CLOSED: u64 = 1;
-
 /// Runs passive checkpoints every 50 ms while the store is open and not closed: each copies
 /// the frames committed since the one before into the database file without ever waiting
 /// for the writer or a reader.
-async fn checkpoints(pool: SqlitePool, alive: std::sync::Weak<AtomicU64>) {
+async fn checkpoints(pool: SqlitePool, closed: std::sync::Weak<AtomicBool>) {
     let mut tick = tokio::time::interval(Duration::from_millis(50));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match alive.upgrade() {
-            Some(a) if a.load(Ordering::Acquire) != CLOSED => {}
-            _ => break,
+        if closed.upgrade().is_none_or(|c| c.load(Ordering::Acquire)) {
+            break;
         }
         if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
             .execute(&pool)

@@ -124,17 +124,9 @@ fn event(action: &'static str, target: Option<String>, details: serde_json::Valu
     }
 }
 
-/// Escapes `%`, `_` and `\` so user text is matched literally by `LIKE … ESCAPE '\'`.
+/// The `LIKE … ESCAPE '\'` pattern for text that starts with `text`, matched literally.
 fn like_prefix(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 1);
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
+    format!("{}%", crate::backend::like_escape(text))
 }
 
 impl Store {

@@ -249,27 +249,41 @@ async fn auditors_search_filter_page_and_export_but_change_nothing() {
     .await;
 }
 
-/// Runs `sql` on the node's database directly, as someone with file or database access.
-async fn tamper(node: &crate::kit::Node, sql: &str) {
-    use sqlx::Connection as _;
-    let config = &node.server().state.config;
-    if config.database_url.is_empty() {
-        let url = format!("sqlite://{}", config.sqlite_path().display());
-        let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
-        sqlx::query(sql).execute(&mut c).await.unwrap();
-    } else {
-        let mut c = sqlx::PgConnection::connect(&config.database_url)
-            .await
-            .unwrap();
-        sqlx::query(sql).execute(&mut c).await.unwrap();
+/// A direct connection to the node's database, as someone with file or database access.
+enum Db {
+    Sqlite(sqlx::SqliteConnection),
+    Pg(sqlx::PgConnection),
+}
+
+impl Db {
+    async fn open(node: &crate::kit::Node) -> Db {
+        use sqlx::Connection as _;
+        let config = &node.server().state.config;
+        if config.database_url.is_empty() {
+            let url = format!("sqlite://{}", config.sqlite_path().display());
+            Db::Sqlite(sqlx::SqliteConnection::connect(&url).await.unwrap())
+        } else {
+            Db::Pg(
+                sqlx::PgConnection::connect(&config.database_url)
+                    .await
+                    .unwrap(),
+            )
+        }
     }
 }
 
+/// Runs `sql` on the node's database directly.
+async fn tamper(node: &crate::kit::Node, sql: &str) {
+    match Db::open(node).await {
+        Db::Sqlite(mut c) => sqlx::query(sql).execute(&mut c).await.map(|_| ()),
+        Db::Pg(mut c) => sqlx::query(sql).execute(&mut c).await.map(|_| ()),
+    }
+    .unwrap();
+}
+
 /// Rewrites the lines of the audit block starting at `first` directly in the node's
-/// database, through the documented block format, as someone with database access.
+/// database, through the documented block format.
 async fn tamper_block(node: &crate::kit::Node, first: i64, edit: impl Fn(&mut Vec<String>)) {
-    use sqlx::Connection as _;
-    let config = &node.server().state.config;
     let read = "SELECT data FROM audit_blocks WHERE first_seq = $1";
     let write = "UPDATE audit_blocks SET data = $1 WHERE first_seq = $2";
     let change = |data: Vec<u8>| {
@@ -277,35 +291,24 @@ async fn tamper_block(node: &crate::kit::Node, first: i64, edit: impl Fn(&mut Ve
         edit(&mut lines);
         rampart_store::encode_block(&lines)
     };
-    if config.database_url.is_empty() {
-        let url = format!("sqlite://{}", config.sqlite_path().display());
-        let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
-        let data: Vec<u8> = sqlx::query_scalar(read)
-            .bind(first)
-            .fetch_one(&mut c)
-            .await
-            .unwrap();
-        sqlx::query(write)
-            .bind(change(data))
-            .bind(first)
-            .execute(&mut c)
-            .await
-            .unwrap();
-    } else {
-        let mut c = sqlx::PgConnection::connect(&config.database_url)
-            .await
-            .unwrap();
-        let data: Vec<u8> = sqlx::query_scalar(read)
-            .bind(first)
-            .fetch_one(&mut c)
-            .await
-            .unwrap();
-        sqlx::query(write)
-            .bind(change(data))
-            .bind(first)
-            .execute(&mut c)
-            .await
-            .unwrap();
+    macro_rules! run {
+        ($c:expr) => {{
+            let data: Vec<u8> = sqlx::query_scalar(read)
+                .bind(first)
+                .fetch_one(&mut $c)
+                .await
+                .unwrap();
+            sqlx::query(write)
+                .bind(change(data))
+                .bind(first)
+                .execute(&mut $c)
+                .await
+                .unwrap();
+        }};
+    }
+    match Db::open(node).await {
+        Db::Sqlite(mut c) => run!(c),
+        Db::Pg(mut c) => run!(c),
     }
 }
 

@@ -21,12 +21,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use rampart_audit::hash::Hash;
 use rampart_core::{Error, UserId};
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use sha2::{Digest as _, Sha256};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::{EventQuery, EventRow, StoredEvent, Stream};
+use super::{Body, EventQuery, EventRow, StoredEvent, Stream};
 use crate::backend::{db, to_millis};
 use crate::Store;
 
@@ -116,39 +115,7 @@ struct Remains<'a> {
     outcome: Cow<'a, str>,
 }
 
-/// A canonical body read back (the fields of `Body` in `audit.rs`).
-#[derive(Deserialize)]
-struct Parsed<'a> {
-    seq: i64,
-    #[serde(borrow)]
-    stream: Cow<'a, str>,
-    #[serde(borrow)]
-    time: Cow<'a, str>,
-    #[serde(borrow)]
-    node: Cow<'a, str>,
-    #[serde(borrow)]
-    request: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    source: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    actor: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    actor_name: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    action: Cow<'a, str>,
-    #[serde(borrow)]
-    target: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    application: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    environment: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    outcome: Cow<'a, str>,
-    #[serde(borrow)]
-    details: &'a RawValue,
-}
-
-fn is_body(line: &str) -> bool {
+pub(crate) fn is_body(line: &str) -> bool {
     line.starts_with("{\"seq\":")
 }
 
@@ -202,15 +169,7 @@ fn facet(name: &str, value: &str) -> String {
 
 /// The `LIKE` pattern that finds a facet in `facets`.
 fn facet_pattern(name: &str, value: &str) -> String {
-    let mut p = String::from("%");
-    for c in facet(name, value).chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            p.push('\\');
-        }
-        p.push(c);
-    }
-    p.push('%');
-    p
+    format!("%{}%", crate::backend::like_escape(&facet(name, value)))
 }
 
 /// A block ready to insert.
@@ -360,6 +319,20 @@ impl NewBlock {
     }
 }
 
+/// The leaf hashes of the block at `first` holding `count` events, checked for length.
+fn leaves_of(first: i64, count: i64, bytes: &[u8]) -> Result<Vec<Hash>, Error> {
+    if i64::try_from(bytes.len()).ok() != count.checked_mul(32) {
+        return Err(Error::Internal(format!(
+            "audit block at {first}: {} bytes of leaf hashes for {count}",
+            bytes.len()
+        )));
+    }
+    Ok(bytes
+        .chunks_exact(32)
+        .map(|c| <Hash>::try_from(c).unwrap_or_default())
+        .collect())
+}
+
 /// A block as read: where it starts, its leaves and its lines (one text, split where read).
 pub(crate) struct Block {
     pub(crate) first_seq: i64,
@@ -380,13 +353,8 @@ impl Block {
         data: Vec<u8>,
     ) -> Result<Block, Error> {
         let bad = |why: String| Error::Internal(format!("audit block at {first_seq}: {why}"));
-        let n = usize::try_from(count).map_err(|_| bad(format!("count {count}")))?;
-        if leaves.len() != n * 32 {
-            return Err(bad(format!(
-                "{} bytes of leaf hashes for {n}",
-                leaves.len()
-            )));
-        }
+        let leaves = leaves_of(first_seq, count, &leaves)?;
+        let n = leaves.len();
         let text = decode_text(&data)?;
         let starts: Vec<usize> = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
@@ -394,10 +362,6 @@ impl Block {
         if starts.len() != n {
             return Err(bad(format!("{} lines for {n} events", starts.len())));
         }
-        let leaves = leaves
-            .chunks_exact(32)
-            .map(|c| <Hash>::try_from(c).unwrap_or_default())
-            .collect();
         Ok(Block {
             first_seq,
             leaves,
@@ -462,7 +426,7 @@ impl Block {
 fn stored_from_line(seq: i64, line: &str, leaf: Hash) -> Result<StoredEvent, Error> {
     let bad = |e: serde_json::Error| Error::Internal(format!("stored audit event {seq}: {e}"));
     if is_body(line) {
-        let p: Parsed = serde_json::from_str(line).map_err(bad)?;
+        let p: Body = serde_json::from_str(line).map_err(bad)?;
         if p.seq != seq {
             return Err(Error::Internal(format!(
                 "stored audit event {seq} says it is {}",
@@ -516,7 +480,7 @@ pub(crate) fn erase(
     now_ms: i64,
     archived_in: Option<&str>,
 ) -> Result<(String, Vec<i64>, Option<String>), Error> {
-    let p: Parsed = serde_json::from_str(body)
+    let p: Body = serde_json::from_str(body)
         .map_err(|e| Error::Internal(format!("stored audit event: {e}")))?;
     // The actor and target go; stream and action stay findable, as on a redacted row.
     let keys = p
@@ -541,34 +505,15 @@ pub(crate) fn erase(
     Ok((remains, keys, p.target.map(Cow::into_owned)))
 }
 
-/// Reads the block holding event `$seq` inside the open transaction, if a block holds it.
-macro_rules! block_of {
-    ($tx:expr, $seq:expr) => {{
-        let row: Option<(i64, i64, Vec<u8>, Vec<u8>)> = sqlx::query_as(
-            "SELECT first_seq, count, leaves, data FROM audit_blocks \
-             WHERE first_seq <= $1 ORDER BY first_seq DESC LIMIT 1",
-        )
-        .bind($seq)
-        .fetch_optional(&mut *$tx)
-        .await
-        .map_err($crate::backend::db)?;
-        match row {
-            Some((first, count, leaves, data)) if first + count > $seq => Some(
-                $crate::audit::blocks::Block::read(first, count, leaves, data)?,
-            ),
-            _ => None,
-        }
-    }};
-}
-
 /// Erases the payloads of the block events numbered `$from..=$to` inside the open
 /// transaction: each body becomes its remains (with `$archived_in`, an `Option<&str>`), its
-/// search keys go. Evaluates to the erased events' targets. Events erased already are left
-/// as they are. Blocks are read 64 at a time, so a long range never sits in memory whole.
+/// actor and target keys go. Evaluates to how many block events the range held, how many
+/// of them were erased now, and their targets. Events erased already are left as they are. Blocks are read 64 at a time, so a long range never sits in memory whole.
 macro_rules! erase_in_blocks {
     ($tx:expr, $from:expr, $to:expr, $now_ms:expr, $archived_in:expr) => {{
         use $crate::audit::blocks::{Block, BLOCK_EVENTS, SEGMENT_BITS};
         let (from, to): (i64, i64) = ($from, $to);
+        let (mut seen, mut erased) = (0i64, 0i64);
         let mut targets: Vec<String> = Vec::new();
         let mut gone: Vec<(i64, i64, i64)> = Vec::new();
         let mut after = from - BLOCK_EVENTS as i64;
@@ -594,9 +539,14 @@ macro_rules! erase_in_blocks {
                 let mut changed = false;
                 for (i, line) in lines.iter_mut().enumerate() {
                     let seq = first + i as i64;
-                    if seq < from || seq > to || !line.starts_with("{\"seq\":") {
+                    if seq < from || seq > to {
                         continue;
                     }
+                    seen += 1;
+                    if !$crate::audit::blocks::is_body(line) {
+                        continue;
+                    }
+                    erased += 1;
                     let (remains, keys, target) =
                         $crate::audit::blocks::erase(line, $now_ms, $archived_in)?;
                     *line = remains;
@@ -639,7 +589,7 @@ macro_rules! erase_in_blocks {
             .await
             .map_err($crate::backend::db)?;
         }
-        targets
+        (seen, erased, targets)
     }};
 }
 
@@ -786,16 +736,10 @@ impl Store {
         })?;
         let mut out = Vec::new();
         for (first, count, leaves) in rows {
-            if leaves.len() as i64 != count * 32 {
-                return Err(Error::Internal(format!(
-                    "audit block at {first}: {} bytes of leaf hashes for {count}",
-                    leaves.len()
-                )));
-            }
-            for (i, c) in leaves.chunks_exact(32).enumerate() {
+            for (i, leaf) in leaves_of(first, count, &leaves)?.into_iter().enumerate() {
                 let seq = first + i as i64;
                 if seq > lo && seq <= hi {
-                    out.push((seq, <Hash>::try_from(c).unwrap_or_default()));
+                    out.push((seq, leaf));
                 }
             }
         }

@@ -8,6 +8,16 @@ use rampart_store::{EventQuery, NewEvent, Stream};
 
 use crate::{ctx, T0};
 
+/// A small seeded generator: `next(n)` is in `0..n`.
+fn xorshift(mut state: u64) -> impl FnMut(u64) -> u64 {
+    move |n| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    }
+}
+
 fn access(i: u64) -> NewEvent {
     let ctx = AuditContext {
         actor_name: Some(format!("end:user{}", i % 7)),
@@ -246,13 +256,7 @@ async fn times_never_go_backwards_so_a_time_window_is_a_range() {
 /// both under and over the number of matching targets where the search walks the log.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn free_text_target_search_matches_a_plain_scan() {
-    let mut state = 0x2545_f491_4f6c_dd1d_u64;
-    let mut next = move |n: u64| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state % n
-    };
+    let mut next = xorshift(0x2545_f491_4f6c_dd1d_u64);
     for t in both().await {
         let kind = t.kind();
         let store = &t.store;
@@ -351,13 +355,7 @@ struct Model {
 /// cursors and page sizes, paging to the end, on both stores.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_over_rows_and_blocks_matches_a_plain_scan() {
-    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-    let mut next = move |n: u64| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state % n
-    };
+    let mut next = xorshift(0x9e37_79b9_7f4a_7c15_u64);
     let actors = ["end:ann", "end:bob", "it:cy", "end:rare"];
     let apps = [Some("sales"), Some("crm"), None];
     for t in both().await {
