@@ -15,6 +15,10 @@
 //! ```
 //! N defaults to 1,000,000 (the issue's figure is 10,000,000). PostgreSQL needs
 //! `RAMPART_TEST_PG_URL` (as `scripts/pg-throwaway.sh` exports); a fresh database is made.
+//!
+//! With `AUDIT_BENCH_DIR=DIR` (SQLite only) the database is `DIR/bench.db` and is kept; a
+//! later run on a database that already holds N events skips the appends (1) and measures
+//! the rest on it, which is how a change to the readers is measured without a rebuild.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // benchmark code
 
@@ -163,6 +167,8 @@ async fn main() {
     let n: u64 = args.get(1).map_or(1_000_000, |s| s.parse().unwrap());
     let backend = args.get(2).map_or("sqlite", String::as_str).to_owned();
     let tmp = tempfile::tempdir().unwrap();
+    let kept = std::env::var_os("AUDIT_BENCH_DIR").map(std::path::PathBuf::from);
+    let mut reuse = false;
     let (store, mut conn) = if backend == "postgres" {
         let admin = std::env::var("RAMPART_TEST_PG_URL").expect("RAMPART_TEST_PG_URL");
         let name = format!("rampart_audit_bench_{}", std::process::id());
@@ -182,7 +188,14 @@ async fn main() {
             Conn::Pg(sqlx::PgConnection::connect(&url).await.unwrap()),
         )
     } else {
-        let path = tmp.path().join("bench.db");
+        let path = match &kept {
+            Some(dir) => {
+                std::fs::create_dir_all(dir).unwrap();
+                dir.join("bench.db")
+            }
+            None => tmp.path().join("bench.db"),
+        };
+        reuse = path.exists();
         let store = Store::open_sqlite(&path).await.unwrap();
         store.migrate().await.unwrap();
         let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
@@ -203,30 +216,44 @@ async fn main() {
             .unwrap();
         (store, Conn::Sqlite(c))
     };
+    if reuse && store.audit_size().await.unwrap() < n {
+        panic!("the kept database holds fewer than {n} events: remove it or ask for fewer");
+    }
     println!("## audit on {backend}: {n} events, batches of {BATCH}, durable commits (SQLite synchronous=FULL; PostgreSQL as configured)\n");
 
-    // The baseline table: the log's columns and indexes, nothing else.
-    for sql in [
-        "CREATE TABLE bench_plain AS SELECT * FROM audit_events WHERE 1 = 0",
-        "CREATE UNIQUE INDEX bench_plain_seq ON bench_plain (seq)",
-        "CREATE INDEX bench_plain_stream ON bench_plain (stream, seq) WHERE stream <> 'access'",
-        "CREATE INDEX bench_plain_action ON bench_plain (action, seq) WHERE stream <> 'access'",
-        "CREATE INDEX bench_plain_actor ON bench_plain ((seq >> 16), actor_name, seq)",
-        "CREATE INDEX bench_plain_target ON bench_plain ((seq >> 16), target, seq)",
-        "CREATE INDEX bench_plain_time ON bench_plain (occurred_at)",
-    ] {
-        conn.exec(sql).await;
-    }
-
-    // 1. Append: rounds alternating the log and the baseline, same rows.
     let now = OffsetDateTime::from_unix_timestamp(1_790_000_000).unwrap();
-    let round = 200_000u64;
-    let mut appended = 0u64;
-    let mut plain_next = 1i64;
-    println!("| round | log: append_events (events/s) | plain batched inserts (events/s) | ratio |\n|---|---:|---:|---:|");
-    for r in 0..3 {
-        let events: Vec<NewEvent> = (0..round).map(|i| event(appended + i, now)).collect();
-        let rows: Vec<(String, String, String)> = events
+    let key = rampart_audit::SigningKey::from_seed("bench/audit", [7; 32]).unwrap();
+    let log = rampart_server::audit::AuditLog::new(
+        store.clone(),
+        rampart_audit::SigningKey::from_seed("bench/audit", [7; 32]).unwrap(),
+        "bench/audit".into(),
+        20_000,
+        BATCH,
+    )
+    .unwrap();
+    let metrics = Arc::new(Metrics::default());
+    let mut appended = store.audit_size().await.unwrap();
+    if !reuse {
+        // The baseline table: the log's columns and indexes, nothing else.
+        for sql in [
+            "CREATE TABLE bench_plain AS SELECT * FROM audit_events WHERE 1 = 0",
+            "CREATE UNIQUE INDEX bench_plain_seq ON bench_plain (seq)",
+            "CREATE INDEX bench_plain_stream ON bench_plain (stream, seq) WHERE stream <> 'access'",
+            "CREATE INDEX bench_plain_action ON bench_plain (action, seq) WHERE stream <> 'access'",
+            "CREATE INDEX bench_plain_actor ON bench_plain ((seq >> 16), actor_name, seq)",
+            "CREATE INDEX bench_plain_target ON bench_plain ((seq >> 16), target, seq)",
+            "CREATE INDEX bench_plain_time ON bench_plain (occurred_at)",
+        ] {
+            conn.exec(sql).await;
+        }
+
+        // 1. Append: rounds alternating the log and the baseline, same rows.
+        let round = 200_000u64;
+        let mut plain_next = 1i64;
+        println!("| round | log: append_events (events/s) | plain batched inserts (events/s) | ratio |\n|---|---:|---:|---:|");
+        for r in 0..3 {
+            let events: Vec<NewEvent> = (0..round).map(|i| event(appended + i, now)).collect();
+            let rows: Vec<(String, String, String)> = events
             .iter()
             .map(|e| {
                 let body = format!(
@@ -239,96 +266,87 @@ async fn main() {
                 (e.actor_name.clone().unwrap_or_default(), e.target.clone().unwrap_or_default(), format!("{body:<340}"))
             })
             .collect();
-        let t = Instant::now();
-        let mut it = events.into_iter();
-        loop {
-            let batch: Vec<NewEvent> = it.by_ref().take(BATCH).collect();
-            if batch.is_empty() {
-                break;
-            }
-            store.append_events(batch).await.unwrap();
-        }
-        let log_rate = round as f64 / t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        for chunk in rows.chunks(BATCH) {
-            conn.plain_batch(plain_next, chunk).await;
-            plain_next += chunk.len() as i64;
-        }
-        let plain_rate = round as f64 / t.elapsed().as_secs_f64();
-        appended += round;
-        println!(
-            "| {} | {:.0} | {:.0} | {:.2} |",
-            r + 1,
-            log_rate,
-            plain_rate,
-            log_rate / plain_rate
-        );
-    }
-    let sample = store.events_after(0, 10_000).await.unwrap();
-    let body_len = sample
-        .iter()
-        .map(|e| e.body.as_deref().map_or(0, str::len))
-        .sum::<usize>()
-        / sample.len().max(1);
-    println!("\n(average canonical body: {body_len} bytes)");
-
-    // Through the pipeline: many writers, each waiting for its own commit.
-    let key = rampart_audit::SigningKey::from_seed("bench/audit", [7; 32]).unwrap();
-    let log = rampart_server::audit::AuditLog::new(
-        store.clone(),
-        rampart_audit::SigningKey::from_seed("bench/audit", [7; 32]).unwrap(),
-        "bench/audit".into(),
-        20_000,
-        BATCH,
-    )
-    .unwrap();
-    let metrics = Arc::new(Metrics::default());
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let pipeline = tokio::spawn(log.clone().run_pipeline(metrics.clone(), stopped));
-    for writers in [256u64, 4096, 16_384] {
-        let per = (100_000 / writers).max(8);
-        // A request builds its event anyway: the clock measures the pipeline.
-        let work: Vec<Vec<NewEvent>> = (0..writers)
-            .map(|w| {
-                (0..per)
-                    .map(|i| event(appended + w * per + i, now))
-                    .collect()
-            })
-            .collect();
-        let t = Instant::now();
-        let mut tasks = Vec::new();
-        for events in work {
-            let log = log.clone();
-            tasks.push(tokio::spawn(async move {
-                for e in events {
-                    log.append(e).await.unwrap();
+            let t = Instant::now();
+            let mut it = events.into_iter();
+            loop {
+                let batch: Vec<NewEvent> = it.by_ref().take(BATCH).collect();
+                if batch.is_empty() {
+                    break;
                 }
-            }));
+                store.append_events(batch).await.unwrap();
+            }
+            let log_rate = round as f64 / t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            for chunk in rows.chunks(BATCH) {
+                conn.plain_batch(plain_next, chunk).await;
+                plain_next += chunk.len() as i64;
+            }
+            let plain_rate = round as f64 / t.elapsed().as_secs_f64();
+            appended += round;
+            println!(
+                "| {} | {:.0} | {:.0} | {:.2} |",
+                r + 1,
+                log_rate,
+                plain_rate,
+                log_rate / plain_rate
+            );
         }
-        for t in tasks {
-            t.await.unwrap();
+        let sample = store.events_after(0, 10_000).await.unwrap();
+        let body_len = sample
+            .iter()
+            .map(|e| e.body.as_deref().map_or(0, str::len))
+            .sum::<usize>()
+            / sample.len().max(1);
+        println!("\n(average canonical body: {body_len} bytes)");
+
+        // Through the pipeline: many writers, each waiting for its own commit.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let pipeline = tokio::spawn(log.clone().run_pipeline(metrics.clone(), stopped));
+        for writers in [256u64, 4096, 16_384] {
+            let per = (100_000 / writers).max(8);
+            // A request builds its event anyway: the clock measures the pipeline.
+            let work: Vec<Vec<NewEvent>> = (0..writers)
+                .map(|w| {
+                    (0..per)
+                        .map(|i| event(appended + w * per + i, now))
+                        .collect()
+                })
+                .collect();
+            let t = Instant::now();
+            let mut tasks = Vec::new();
+            for events in work {
+                let log = log.clone();
+                tasks.push(tokio::spawn(async move {
+                    for e in events {
+                        log.append(e).await.unwrap();
+                    }
+                }));
+            }
+            for t in tasks {
+                t.await.unwrap();
+            }
+            appended += writers * per;
+            println!(
+                "pipeline, {writers} concurrent writers each awaiting its commit: {:.0} events/s",
+                (writers * per) as f64 / t.elapsed().as_secs_f64()
+            );
         }
-        appended += writers * per;
+        let _ = stop.send(true);
+        pipeline.await.unwrap();
+
+        // 2. Grow the log to n events.
+        let t = Instant::now();
+        while appended < n {
+            let k = (n - appended).min(BATCH as u64 * 4);
+            let batch: Vec<NewEvent> = (0..k).map(|i| event(appended + i, now)).collect();
+            store.append_events(batch).await.unwrap();
+            appended += k;
+        }
         println!(
-            "pipeline, {writers} concurrent writers each awaiting its commit: {:.0} events/s",
-            (writers * per) as f64 / t.elapsed().as_secs_f64()
+            "\nlog grown to {appended} events ({:.1} s)",
+            t.elapsed().as_secs_f64()
         );
     }
-    let _ = stop.send(true);
-    pipeline.await.unwrap();
-
-    // 2. Grow the log to n events.
-    let t = Instant::now();
-    while appended < n {
-        let k = (n - appended).min(BATCH as u64 * 4);
-        let batch: Vec<NewEvent> = (0..k).map(|i| event(appended + i, now)).collect();
-        store.append_events(batch).await.unwrap();
-        appended += k;
-    }
-    println!(
-        "\nlog grown to {appended} events ({:.1} s)",
-        t.elapsed().as_secs_f64()
-    );
     let t = Instant::now();
     log.load().await.unwrap();
     println!(

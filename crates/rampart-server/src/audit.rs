@@ -831,6 +831,36 @@ pub async fn run_schedule(
     }
 }
 
+/// Runs the search-key compaction (see `Store::audit_compact_keys`) until `stop` flips: a
+/// step after another while there is work, then a look every second. Each step is one short
+/// transaction, so appends wait at most one step for the writer.
+pub async fn run_key_compaction(
+    store: Store,
+    metrics: Arc<Metrics>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let pause = match store.audit_compact_keys().await {
+            Ok(true) => {
+                metrics.audit_compaction_steps.inc();
+                Duration::ZERO
+            }
+            Ok(false) => Duration::from_secs(1),
+            Err(e) => {
+                tracing::warn!(error = %e, "audit search-key compaction step failed; retrying");
+                Duration::from_secs(5)
+            }
+        };
+        if *stop.borrow() {
+            break;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = stop.changed() => break,
+        }
+    }
+}
+
 /// Where archive segments go.
 pub fn archive_dir(config: &crate::config::Config) -> std::path::PathBuf {
     if config.audit.archive_dir.is_empty() {

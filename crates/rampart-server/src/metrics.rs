@@ -69,6 +69,8 @@ pub struct Metrics {
     pub audit_verified: Counter,
     /// 1 once the scheduled check has found the log altered (an alert), else 0.
     pub audit_tamper_alert: Gauge,
+    /// Steps of the search-key compaction done (each one transaction).
+    pub audit_compaction_steps: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -96,6 +98,7 @@ impl Default for Metrics {
         let audit_checkpoint_size = Gauge::default();
         let audit_verified = Counter::default();
         let audit_tamper_alert = Gauge::default();
+        let audit_compaction_steps = Counter::default();
         registry.register(
             "audit_events",
             "Audit events committed through the access pipeline",
@@ -120,6 +123,11 @@ impl Default for Metrics {
             "audit_tamper_alert",
             "1 when the scheduled check found the audit log altered (see the error log)",
             audit_tamper_alert.clone(),
+        );
+        registry.register(
+            "audit_key_compaction_steps",
+            "Steps of the audit search-key compaction done (one transaction each)",
+            audit_compaction_steps.clone(),
         );
         registry.register("http_requests", "HTTP requests served", requests.clone());
         registry.register(
@@ -160,6 +168,7 @@ impl Default for Metrics {
             audit_checkpoint_size,
             audit_verified,
             audit_tamper_alert,
+            audit_compaction_steps,
         }
     }
 }

@@ -178,6 +178,11 @@ impl Server {
                     .clone()
                     .run_pipeline(state.metrics.clone(), background_stopped.clone()),
             ),
+            tokio::spawn(crate::audit::run_key_compaction(
+                state.store.clone(),
+                state.metrics.clone(),
+                background_stopped.clone(),
+            )),
             tokio::spawn(crate::audit::run_schedule(
                 state.clone(),
                 background_stopped,

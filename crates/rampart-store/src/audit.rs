@@ -23,6 +23,8 @@ use time::OffsetDateTime;
 use crate::backend::{db, from_millis, to_millis};
 
 #[macro_use]
+pub(crate) mod keys;
+#[macro_use]
 pub(crate) mod blocks;
 pub use blocks::{decode_block, encode_block, BLOCK_EVENTS};
 
@@ -339,6 +341,7 @@ macro_rules! write_events {
         let mut builder = $crate::audit::blocks::Builder {
             seq: last - n as i64 + 1,
             floor,
+            keys: read_manifest!($tx),
             pending: events.into_iter(),
             targets: std::collections::BTreeSet::new(),
         };
@@ -1333,10 +1336,11 @@ impl Store {
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(db)?;
+                let manifest = read_manifest!(tx);
                 let sql = format!(
                     "DELETE FROM audit_targets WHERE target = $1 \
                      AND NOT EXISTS (SELECT 1 FROM audit_events WHERE target = $1) AND NOT {}",
-                    blocks::target_in_blocks(&t, size)
+                    blocks::target_in_blocks(&t, &manifest, size)
                 );
                 sqlx::query(&sql)
                     .bind(t)

@@ -230,6 +230,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "audit blocks",
         include_str!("../migrations/sqlite/0013_audit_blocks.sql"),
     ),
+    (
+        14,
+        "audit key levels",
+        include_str!("../migrations/sqlite/0014_audit_key_levels.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -296,6 +301,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         13,
         "audit blocks",
         include_str!("../migrations/postgres/0013_audit_blocks.sql"),
+    ),
+    (
+        14,
+        "audit key levels",
+        include_str!("../migrations/postgres/0014_audit_key_levels.sql"),
     ),
 ];
 

@@ -25,6 +25,7 @@ use sha2::{Digest as _, Sha256};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use super::keys::Manifest;
 use super::{Body, EventQuery, EventRow, StoredEvent, Stream};
 use crate::backend::{db, to_millis};
 use crate::Store;
@@ -37,8 +38,6 @@ pub const PLAIN: u8 = 0;
 pub const LZ4: u8 = 1;
 /// Lines shorter than this together are stored plain: a lone event barely compresses.
 const COMPRESS_FROM: usize = 512;
-/// Events per segment of `audit_keys`, as a shift (as for the row indexes).
-pub(crate) const SEGMENT_BITS: u32 = 14;
 /// Blocks per build-and-insert step of an append: the next step's bodies, hashes and
 /// compression are made while the database writes this one.
 const STEP_BLOCKS: usize = 16;
@@ -192,7 +191,7 @@ pub(crate) struct Step {
 
 impl NewBlock {
     /// A block of consecutive numbered events.
-    fn new(rows: &[EventRow], keys: &mut Vec<(i64, i64, i64)>) -> NewBlock {
+    fn new(rows: &[EventRow], layout: &Manifest, keys: &mut Vec<(i64, i64, i64)>) -> NewBlock {
         let mut facets: BTreeSet<(&str, &str)> = BTreeSet::new();
         let mut leaves = Vec::with_capacity(rows.len() * 32);
         for r in rows {
@@ -206,7 +205,7 @@ impl NewBlock {
                 facets.insert(("environment", e));
             }
             leaves.extend_from_slice(&r.leaf_hash);
-            let seg = r.seq >> SEGMENT_BITS;
+            let seg = layout.seg(0, r.seq);
             for k in keys_of(
                 r.stream,
                 &r.action,
@@ -235,6 +234,8 @@ impl NewBlock {
 pub(crate) struct Builder {
     pub(crate) seq: i64,
     pub(crate) floor: i64,
+    /// The search-key layout (appends write level 0).
+    pub(crate) keys: Manifest,
     pub(crate) pending: std::vec::IntoIter<super::NewEvent>,
     pub(crate) targets: BTreeSet<String>,
 }
@@ -259,7 +260,8 @@ impl Builder {
             if rows.is_empty() {
                 break;
             }
-            step.blocks.push(NewBlock::new(&rows, &mut step.keys));
+            step.blocks
+                .push(NewBlock::new(&rows, &self.keys, &mut step.keys));
         }
         // Keys in index order: each insert lands next to the one before.
         step.keys.sort_unstable();
@@ -511,11 +513,13 @@ pub(crate) fn erase(
 /// of them were erased now, and their targets. Events erased already are left as they are. Blocks are read 64 at a time, so a long range never sits in memory whole.
 macro_rules! erase_in_blocks {
     ($tx:expr, $from:expr, $to:expr, $now_ms:expr, $archived_in:expr) => {{
-        use $crate::audit::blocks::{Block, BLOCK_EVENTS, SEGMENT_BITS};
+        use $crate::audit::blocks::{Block, BLOCK_EVENTS};
         let (from, to): (i64, i64) = ($from, $to);
+        lock_head!($tx);
+        let layout = read_manifest!($tx);
         let (mut seen, mut erased) = (0i64, 0i64);
         let mut targets: Vec<String> = Vec::new();
-        let mut gone: Vec<(i64, i64, i64)> = Vec::new();
+        let mut gone: Vec<(i64, i64)> = Vec::new();
         let mut after = from - BLOCK_EVENTS as i64;
         loop {
             let rows: Vec<(i64, i64, Vec<u8>, Vec<u8>)> = sqlx::query_as(
@@ -552,7 +556,7 @@ macro_rules! erase_in_blocks {
                     *line = remains;
                     changed = true;
                     if to - from < 1024 {
-                        gone.extend(keys.into_iter().map(|k| (seq >> SEGMENT_BITS, k, seq)));
+                        gone.extend(keys.into_iter().map(|k| (k, seq)));
                     }
                     targets.extend(target);
                 }
@@ -567,37 +571,46 @@ macro_rules! erase_in_blocks {
             }
         }
         if to - from < 1024 {
-            for (seg, key, seq) in gone {
-                sqlx::query("DELETE FROM audit_keys WHERE seg = $1 AND key = $2 AND seq = $3")
-                    .bind(seg)
-                    .bind(key)
-                    .bind(seq)
-                    .execute(&mut *$tx)
-                    .await
-                    .map_err($crate::backend::db)?;
+            // At every level: the key may sit in a segment being merged, or merged already.
+            for (key, seq) in gone {
+                let segs: Vec<String> = layout.every_seg(seq).iter().map(i64::to_string).collect();
+                sqlx::query(&format!(
+                    "DELETE FROM audit_keys WHERE seg IN ({}) AND key = $1 AND seq = $2",
+                    segs.join(", ")
+                ))
+                .bind(key)
+                .bind(seq)
+                .execute(&mut *$tx)
+                .await
+                .map_err($crate::backend::db)?;
             }
         } else {
-            // A long range (retention): whole segments at a time.
-            sqlx::query(
-                "DELETE FROM audit_keys WHERE seg >= $1 AND seg <= $2 AND seq >= $3 AND seq <= $4",
-            )
-            .bind(from >> SEGMENT_BITS)
-            .bind(to >> SEGMENT_BITS)
-            .bind(from)
-            .bind(to)
-            .execute(&mut *$tx)
-            .await
-            .map_err($crate::backend::db)?;
+            // A long range (retention): whole segments at a time, level by level.
+            for level in 0..$crate::audit::keys::LEVELS {
+                sqlx::query(
+                    "DELETE FROM audit_keys WHERE seg >= $1 AND seg <= $2 AND seq >= $3 AND seq <= $4",
+                )
+                .bind(layout.seg(level, from))
+                .bind(layout.seg(level, to))
+                .bind(from)
+                .bind(to)
+                .execute(&mut *$tx)
+                .await
+                .map_err($crate::backend::db)?;
+            }
         }
         (seen, erased, targets)
     }};
 }
 
-/// The condition "some block event still has target `$target`" for a `WHERE`, over every
-/// segment up to the log's size `$size` (the key, an integer, is written into the text).
-pub(crate) fn target_in_blocks(target: &str, size: i64) -> String {
-    let segs: Vec<String> = (0..=(size.max(0) >> SEGMENT_BITS))
-        .map(|s| s.to_string())
+/// The condition "some block event still has target `$target`" for a `WHERE`, over the
+/// published segments of `layout` up to the log's size (the key, an integer, is written
+/// into the text).
+pub(crate) fn target_in_blocks(target: &str, layout: &Manifest, size: i64) -> String {
+    let segs: Vec<String> = layout
+        .segments(0, size)
+        .iter()
+        .map(|s| s.id.to_string())
         .collect();
     format!(
         "EXISTS (SELECT 1 FROM audit_keys WHERE seg IN ({}) AND key = {})",
@@ -836,35 +849,56 @@ impl Store {
         let order = if q.ascending { "ASC" } else { "DESC" };
         let keys: Vec<String> = keys.iter().map(i64::to_string).collect();
         let keys = keys.join(", ");
+        let mut layout = self.key_manifest().await?;
         let mut out = Vec::new();
         while (out.len() as i64) < limit && lo <= hi {
             // Up to 64 segments per statement, in the order of the page.
-            let (first, last) = (lo >> SEGMENT_BITS, hi >> SEGMENT_BITS);
-            let group: Vec<i64> = if q.ascending {
-                (first..=last).take(64).collect()
+            let segments = layout.segments(lo, hi);
+            let group: Vec<_> = if q.ascending {
+                segments.iter().take(64).collect()
             } else {
-                (first..=last).rev().take(64).collect()
+                segments.iter().rev().take(64).collect()
+            };
+            let Some(edge) = group.last().copied().copied() else {
+                break;
             };
             // As many candidates as the page still needs: each costs a block read.
             let want = (limit - out.len() as i64).clamp(16, 2_000);
             let parts: Vec<String> = group
                 .iter()
-                .map(|seg| {
+                .enumerate()
+                .map(|(i, s)| {
                     format!(
-                        "SELECT * FROM (SELECT seq FROM audit_keys WHERE seg = {seg} \
-                         AND key IN ({keys}) AND seq >= {lo} AND seq <= {hi} \
-                         ORDER BY seq {order} LIMIT {want}) s{}",
-                        seg.unsigned_abs()
+                        "SELECT * FROM (SELECT seq FROM audit_keys WHERE seg = {} \
+                         AND key IN ({keys}) AND seq >= {} AND seq <= {} \
+                         ORDER BY seq {order} LIMIT {want}) s{i}",
+                        s.id,
+                        s.lo.max(lo),
+                        s.hi.min(hi)
                     )
                 })
                 .collect();
+            // The layout's check comes back with the candidates (a negative number): if a
+            // merge was published since the layout was read, the probe is planned again.
             let sql = format!(
-                "SELECT seq FROM ({}) u ORDER BY seq {order} LIMIT {want}",
-                parts.join(" UNION ALL ")
+                "SELECT seq FROM (SELECT seq FROM ({}) u ORDER BY seq {order} LIMIT {want}) v \
+                 UNION ALL {}",
+                parts.join(" UNION ALL "),
+                super::keys::Manifest::CHECK_SQL
             );
-            let seqs: Vec<i64> = read!(self, |pool| {
+            let got: Vec<i64> = read!(self, |pool| {
                 sqlx::query_scalar(&sql).fetch_all(pool).await.map_err(db)
             })?;
+            let (mut seqs, check): (Vec<i64>, Vec<i64>) = got.into_iter().partition(|s| *s > 0);
+            if check != [layout.check()] {
+                layout = self.key_manifest().await?;
+                continue;
+            }
+            if q.ascending {
+                seqs.sort_unstable();
+            } else {
+                seqs.sort_unstable_by(|a, b| b.cmp(a));
+            }
             let events = self.block_events(&seqs).await?;
             for seq in &seqs {
                 if let Some(e) = events.get(seq) {
@@ -875,16 +909,15 @@ impl Store {
             }
             // Continue after the last candidate, or past the segments just read.
             let exhausted = (seqs.len() as i64) < want;
-            let edge = group.last().copied().unwrap_or(first);
             if q.ascending {
                 lo = match seqs.last() {
                     Some(s) if !exhausted => s + 1,
-                    _ => (edge + 1) << SEGMENT_BITS,
+                    _ => edge.hi + 1,
                 };
             } else {
                 hi = match seqs.last() {
                     Some(s) if !exhausted => s - 1,
-                    _ => (edge << SEGMENT_BITS) - 1,
+                    _ => edge.lo - 1,
                 };
             }
         }

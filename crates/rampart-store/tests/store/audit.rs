@@ -18,6 +18,37 @@ fn xorshift(mut state: u64) -> impl FnMut(u64) -> u64 {
     }
 }
 
+/// Up to `steps` steps of the search-key compaction; whether work remains.
+async fn compact(store: &rampart_store::Store, steps: u64) -> bool {
+    for _ in 0..steps {
+        if !store.audit_compact_keys().await.unwrap() {
+            return false;
+        }
+    }
+    true
+}
+
+/// How many search keys each event has in the database, by sequence number.
+async fn key_rows(t: &rampart_store::testing::TestStore) -> std::collections::BTreeMap<i64, i64> {
+    use sqlx::Connection as _;
+    const SQL: &str = "SELECT seq, COUNT(*) FROM audit_keys GROUP BY seq";
+    let rows: Vec<(i64, i64)> = match (&t.dir, &t.url) {
+        (Some(dir), _) => {
+            let path = dir.path().join("rampart.db");
+            let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+                .await
+                .unwrap();
+            sqlx::query_as(SQL).fetch_all(&mut c).await.unwrap()
+        }
+        (_, Some(url)) => {
+            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query_as(SQL).fetch_all(&mut c).await.unwrap()
+        }
+        _ => panic!("no database"),
+    };
+    rows.into_iter().collect()
+}
+
 fn access(i: u64) -> NewEvent {
     let ctx = AuditContext {
         actor_name: Some(format!("end:user{}", i % 7)),
@@ -353,6 +384,13 @@ struct Model {
 /// some longer than a block, one longer than a key segment), with erasures in both, checked
 /// against a plain filter of what was appended, for random filters, orders, time windows,
 /// cursors and page sizes, paging to the end, on both stores.
+///
+/// The search-key tree has small segments here (16 events at level 0, four times more a
+/// level), so the log reaches six levels, and random numbers of compaction steps run between
+/// appends, erasures and queries: searches see merges half done, published but not yet
+/// deleted, and finished. For a while the compaction runs concurrently with the queries.
+/// Once it is done, every event has exactly the keys it should (none for an erased actor or
+/// target, no copy left behind by a merge).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_over_rows_and_blocks_matches_a_plain_scan() {
     let mut next = xorshift(0x9e37_79b9_7f4a_7c15_u64);
@@ -361,9 +399,11 @@ async fn search_over_rows_and_blocks_matches_a_plain_scan() {
     for t in both().await {
         let kind = t.kind();
         let store = &t.store;
+        store.audit_key_geometry(4, 2).await.unwrap();
         let mut model: Vec<Option<Model>> = Vec::new();
         let mut ms = 0i64;
         for round in 0..14 {
+            compact(store, next(60)).await;
             if round % 3 == 1 {
                 // A row: a system event recorded on its own.
                 let actor = actors[next(3) as usize];
@@ -457,6 +497,7 @@ async fn search_over_rows_and_blocks_matches_a_plain_scan() {
         // Erasures among rows and blocks keep the rest of the event but not actor or target
         // (a redaction is itself a row, which the model records too).
         for _ in 0..12 {
+            compact(store, next(30)).await;
             let seq = 1 + next(model.len() as u64) as usize;
             if store
                 .audit_redact(&ctx(), seq as i64, "erasure request", T0)
@@ -480,7 +521,39 @@ async fn search_over_rows_and_blocks_matches_a_plain_scan() {
         }
         let all = store.events_after(0, 100_000).await.unwrap();
         assert_eq!(all.len(), model.len(), "{kind:?}");
-        for round in 0..80 {
+        let mut background = None;
+        for round in 0..100 {
+            match round {
+                30 => {
+                    let store = store.clone();
+                    background = Some(tokio::spawn(
+                        async move { while compact(&store, 1).await {} },
+                    ));
+                }
+                50 => background.take().unwrap().await.unwrap(),
+                70 => {
+                    while compact(store, 1000).await {}
+                    let keys = key_rows(&t).await;
+                    for (i, m) in model.iter().enumerate() {
+                        let m = m.as_ref().unwrap();
+                        let erased = i64::from(m.actor.is_none());
+                        let want = match m.stream {
+                            Stream::System => 0,
+                            Stream::Access => 2 - 2 * erased,
+                            Stream::Integration => 4 - 2 * erased,
+                        };
+                        let seq = i as i64 + 1;
+                        assert_eq!(
+                            keys.get(&seq).copied().unwrap_or(0),
+                            want,
+                            "{kind:?}: keys of {seq}"
+                        );
+                    }
+                }
+                _ => {
+                    compact(store, next(8)).await;
+                }
+            }
             let pick = |n: u64, next: &mut dyn FnMut(u64) -> u64| next(n) == 0;
             let mut q = EventQuery {
                 ascending: next(2) == 0,
