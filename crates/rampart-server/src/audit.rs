@@ -469,6 +469,22 @@ impl AuditLog {
             if got == 0 {
                 break;
             }
+            // The writers the last commit woke are still sending: take what keeps coming, a
+            // round at a time (each lets the other tasks run once), so one commit carries the
+            // wave instead of its first few events.
+            while batch.len() < self.batch_max {
+                tokio::task::yield_now().await;
+                let before = batch.len();
+                while batch.len() < self.batch_max {
+                    match receiver.try_recv() {
+                        Ok(job) => batch.push(job),
+                        Err(_) => break,
+                    }
+                }
+                if batch.len() == before {
+                    break;
+                }
+            }
             metrics.audit_queue.set(receiver.len() as i64);
             self.write_batch(&mut batch, &metrics).await;
         }

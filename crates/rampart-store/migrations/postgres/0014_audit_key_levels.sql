@@ -2,11 +2,11 @@
 -- database (see the SQLite migration and `crates/rampart-store/src/audit/keys.rs`).
 CREATE TABLE audit_key_levels (
     level BIGINT PRIMARY KEY CHECK (level BETWEEN 0 AND 7),
-    bits  BIGINT NOT NULL CHECK (bits BETWEEN 1 AND 47),
+    bits  BIGINT NOT NULL CHECK (bits BETWEEN 1 AND 62),
     upto  BIGINT NOT NULL DEFAULT 0 CHECK (upto >= 0)
 );
 INSERT INTO audit_key_levels (level, bits) VALUES
-    (0, 12), (1, 16), (2, 20), (3, 24), (4, 28), (5, 32), (6, 36), (7, 40);
+    (0, 12), (1, 18), (2, 24), (3, 30), (4, 36), (5, 42), (6, 48), (7, 54);
 
 CREATE TABLE audit_key_merges (
     level    BIGINT PRIMARY KEY CHECK (level BETWEEN 0 AND 6),

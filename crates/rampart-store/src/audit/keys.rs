@@ -90,7 +90,7 @@ impl Manifest {
             upto: [0; LEVELS],
         };
         for (i, (level, bits, upto)) in rows.iter().enumerate() {
-            if *level != i as i64 || !(1..48).contains(bits) {
+            if *level != i as i64 || !(1..63).contains(bits) {
                 return Err(broken());
             }
             m.bits[i] = *bits as u32;
@@ -298,10 +298,10 @@ impl Store {
     /// events.
     #[doc(hidden)]
     pub async fn audit_key_geometry(&self, l0_bits: u32, fan_bits: u32) -> Result<(), Error> {
-        if l0_bits == 0 || fan_bits == 0 || l0_bits + 7 * fan_bits > 47 {
+        if l0_bits == 0 || fan_bits == 0 || l0_bits + 7 * fan_bits > 62 {
             return Err(Error::invalid(
                 "geometry",
-                "levels must grow and stay under 2^47",
+                "levels must grow and stay under 2^62",
             ));
         }
         write_tx!(self, |tx| {
