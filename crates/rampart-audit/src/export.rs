@@ -399,6 +399,144 @@ fn split_event_line(line: &[u8]) -> Option<Line<'_>> {
     })
 }
 
+/// The costly part of checking an event line, which does not depend on the lines before it:
+/// the leaf hash of its event text and the event's own `seq`.
+struct Prepared {
+    leaf: Hash,
+    inner: Result<u64, String>,
+}
+
+/// Prepares a line (with its newline) when it has the shape [`event_line`] writes.
+fn prepare(line: &[u8]) -> Option<Prepared> {
+    let line = line.strip_suffix(b"\n")?;
+    match split_event_line(line)? {
+        Line::Event {
+            event: Some(event), ..
+        } => Some(Prepared {
+            leaf: leaf_hash(event),
+            inner: event_seq(event),
+        }),
+        _ => None,
+    }
+}
+
+/// Lines a worker prepares at a time.
+const CHUNK_LINES: usize = 4_096;
+
+/// Consecutive lines of an export, each with its newline (the last maybe without).
+struct Chunk {
+    index: u64,
+    data: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Chunk {
+    fn lines(&self) -> impl Iterator<Item = &[u8]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(self.ends.iter()).map(|(a, b)| &self.data[a..*b])
+    }
+}
+
+/// Verifies an export read from `reader`, from its header to its end, and reports.
+///
+/// One thread reads lines, `workers` threads hash and parse event texts (the costly part:
+/// the result of each line does not depend on the lines before it) and this thread feeds
+/// the [`Verifier`] in order, so the report is the one [`Verifier::feed`] line by line
+/// gives. Memory stays bounded: a few chunks of lines are in flight. `progress` gets the
+/// number of lines checked, now and then. Reading stops at the first finding.
+pub fn verify_reader(
+    reader: &mut (dyn std::io::BufRead + Send),
+    key: VerifierKey,
+    expected_origin: Option<String>,
+    workers: usize,
+    progress: &mut dyn FnMut(u64),
+) -> std::io::Result<Report> {
+    verify_reader_in_chunks(reader, key, expected_origin, workers, CHUNK_LINES, progress)
+}
+
+/// [`verify_reader`] with chunks of `chunk_lines` lines (tests use tiny ones, so that chunks
+/// come back out of order).
+#[doc(hidden)]
+pub fn verify_reader_in_chunks(
+    reader: &mut (dyn std::io::BufRead + Send),
+    key: VerifierKey,
+    expected_origin: Option<String>,
+    workers: usize,
+    chunk_lines: usize,
+    progress: &mut dyn FnMut(u64),
+) -> std::io::Result<Report> {
+    use std::sync::mpsc;
+    let chunk_lines = chunk_lines.max(1);
+    use std::sync::{Arc, Mutex};
+    let mut verifier = Verifier::new(key, expected_origin);
+    let workers = workers.max(1);
+    std::thread::scope(|scope| {
+        let (work_tx, work_rx) = mpsc::sync_channel::<Chunk>(workers * 2);
+        let (done_tx, done_rx) = mpsc::sync_channel::<(Chunk, Vec<Option<Prepared>>)>(workers * 2);
+        let work_rx = Arc::new(Mutex::new(work_rx));
+        let read = scope.spawn(move || -> std::io::Result<()> {
+            for index in 0.. {
+                let mut chunk = Chunk {
+                    index,
+                    data: Vec::with_capacity(chunk_lines * 512),
+                    ends: Vec::with_capacity(chunk_lines),
+                };
+                while chunk.ends.len() < chunk_lines {
+                    if reader.read_until(b'\n', &mut chunk.data)? == 0 {
+                        break;
+                    }
+                    chunk.ends.push(chunk.data.len());
+                }
+                let last = chunk.ends.len() < chunk_lines;
+                if !chunk.ends.is_empty() && work_tx.send(chunk).is_err() {
+                    break;
+                }
+                if last {
+                    break;
+                }
+            }
+            Ok(())
+        });
+        for _ in 0..workers {
+            let (work_rx, done_tx) = (Arc::clone(&work_rx), done_tx.clone());
+            scope.spawn(move || loop {
+                let next = work_rx.lock().ok().and_then(|rx| rx.recv().ok());
+                let Some(chunk) = next else {
+                    break;
+                };
+                let prepared: Vec<Option<Prepared>> = chunk.lines().map(prepare).collect();
+                if done_tx.send((chunk, prepared)).is_err() {
+                    break;
+                }
+            });
+        }
+        // Only the workers hold the two ends now: when they stop, the reader's sends fail.
+        drop((work_rx, done_tx));
+        // Chunks come back in any order: feed them in the order they were read.
+        let mut waiting: BTreeMap<u64, (Chunk, Vec<Option<Prepared>>)> = BTreeMap::new();
+        let (mut next, mut lines) = (0u64, 0u64);
+        'feed: for got in done_rx.iter() {
+            waiting.insert(got.0.index, got);
+            while let Some((chunk, prepared)) = waiting.remove(&next) {
+                for (line, p) in chunk.lines().zip(&prepared) {
+                    lines += 1;
+                    if verifier.feed_prepared(line, p.as_ref()).is_err() {
+                        break 'feed;
+                    }
+                }
+                next += 1;
+                progress(lines);
+            }
+        }
+        // Dropping the receivers ends the workers and the reader.
+        drop(done_rx);
+        drop(waiting);
+        read.join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the export reader stopped")))
+    })?;
+    Ok(verifier.finish())
+}
+
 /// A gap in the sequence, kept open to tell removed events from reordered ones.
 #[derive(Clone, Copy, Debug)]
 struct Gap {
@@ -457,6 +595,12 @@ impl Verifier {
     /// are ignored. A gap in the sequence is only classified (removed or reordered) by the
     /// lines after it, so it is returned later, at the latest by [`Verifier::finish`].
     pub fn feed(&mut self, line: &[u8]) -> Result<(), Finding> {
+        self.feed_prepared(line, None)
+    }
+
+    /// [`Verifier::feed`] with the costly part of an event line done ahead, maybe on another
+    /// thread ([`prepare`] of the same line); the result is the same.
+    fn feed_prepared(&mut self, line: &[u8], prepared: Option<&Prepared>) -> Result<(), Finding> {
         if let Some(finding) = &self.finding {
             return Err(finding.clone());
         }
@@ -468,7 +612,7 @@ impl Verifier {
         let result = if self.header.is_none() {
             self.read_header(line)
         } else {
-            self.read_line(line, terminated)
+            self.read_line(line, terminated, prepared)
         };
         if let Err(finding) = result {
             self.finding = Some(finding.clone());
@@ -561,7 +705,12 @@ impl Verifier {
         Ok(())
     }
 
-    fn read_line(&mut self, line: &[u8], terminated: bool) -> Result<(), Finding> {
+    fn read_line(
+        &mut self,
+        line: &[u8],
+        terminated: bool,
+        prepared: Option<&Prepared>,
+    ) -> Result<(), Finding> {
         let (seq, leaf, event) = match parse_line(line) {
             Ok(Line::Event { seq, leaf, event }) => (seq, leaf, event),
             Ok(Line::Checkpoint(note)) => {
@@ -577,9 +726,11 @@ impl Verifier {
             }
         };
         let redacted = event.is_none();
+        // What `prepare` computed is for the event the fast path split off, which is the
+        // one `parse_line` returns whenever `prepare` found one.
         let observed = match event {
             None => seq,
-            Some(event) => match event_seq(event) {
+            Some(event) => match prepared.map_or_else(|| event_seq(event), |p| p.inner.clone()) {
                 Ok(inner) => inner,
                 Err(e) => {
                     let finding =
@@ -599,7 +750,7 @@ impl Verifier {
             return gap.classify(observed);
         }
         if let Some(bytes) = event {
-            if leaf_hash(bytes) != stated {
+            if prepared.map_or_else(|| leaf_hash(bytes), |p| p.leaf) != stated {
                 return Err(Finding::Altered { seq });
             }
         }

@@ -72,12 +72,25 @@ impl Log {
         lines
     }
 
+    /// The report of the verifier fed line by line, checked to be the one the parallel
+    /// reader gives too, with chunks of 1, 2 and 7 lines on 1 and 3 workers.
     fn verify(&self, lines: &[String]) -> rampart_audit::Report {
-        verify_export(
-            lines.concat().as_bytes(),
-            self.verifier_key(),
-            Some(ORIGIN.into()),
-        )
+        let text = lines.concat();
+        let report = verify_export(text.as_bytes(), self.verifier_key(), Some(ORIGIN.into()));
+        for (workers, chunk) in [(1, 1), (3, 1), (3, 2), (3, 7), (1, 7)] {
+            let mut reader = text.as_bytes();
+            let parallel = rampart_audit::export::verify_reader_in_chunks(
+                &mut reader,
+                self.verifier_key(),
+                Some(ORIGIN.into()),
+                workers,
+                chunk,
+                &mut |_| {},
+            )
+            .unwrap();
+            assert_eq!(parallel, report, "{workers} workers, chunks of {chunk} lines");
+        }
+        report
     }
 }
 
