@@ -1,5 +1,6 @@
 # Sourced by scripts/test and scripts/bench: starts a throw-away PostgreSQL cluster on
-# loopback and exports RAMPART_TEST_PG_URL; the cluster is stopped and deleted on exit.
+# loopback and exports RAMPART_TEST_PG_URL; the cluster is stopped and deleted on exit
+# (not durable unless RAMPART_PG_DURABLE=1).
 #
 # Installs Debian's postgresql when it is missing and we are root. PostgreSQL refuses to
 # run as root, so as root the cluster runs as the unprivileged user `rampart-pg`.
@@ -25,12 +26,19 @@ if [ "$(id -u)" = 0 ]; then
   chown rampart-pg "$pg_dir"
   as_pg=(runuser -u rampart-pg --)
 fi
+# Tests need no durability; a benchmark of durable appends does: RAMPART_PG_DURABLE=1 keeps
+# PostgreSQL's defaults (fsync, synchronous commit, full-page writes).
+if [ -n "${RAMPART_PG_DURABLE:-}" ]; then
+  pg_durability=""
+else
+  pg_durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+fi
 pg_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
 "${as_pg[@]}" "$pg_bin/initdb" -D "$pg_dir/data" -U postgres --auth=trust -E UTF8 >"$pg_dir/initdb.log" 2>&1 \
   || { cat "$pg_dir/initdb.log" >&2; exit 1; }
 "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w start \
-  -o "-h 127.0.0.1 -p $pg_port -k $pg_dir -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" >/dev/null \
+  -o "-h 127.0.0.1 -p $pg_port -k $pg_dir -c max_connections=300 $pg_durability" >/dev/null \
   || { cat "$pg_dir/server.log" >&2; exit 1; }
 
 pg_stop() {
