@@ -790,8 +790,7 @@ pub fn verify_file_with(
     };
     // Event texts are hashed and parsed on every core; the checks in order on this thread.
     let workers = std::thread::available_parallelism().map_or(1, usize::from);
-    rampart_audit::export::verify_reader(&mut *reader, key, origin, workers, progress)
-        .map_err(fail)
+    rampart_audit::export::verify_reader(&mut *reader, key, origin, workers, progress).map_err(fail)
 }
 
 /// Runs the periodic checkpoint signer and re-verifier until `stop` flips.

@@ -88,7 +88,10 @@ impl Log {
                 &mut |_| {},
             )
             .unwrap();
-            assert_eq!(parallel, report, "{workers} workers, chunks of {chunk} lines");
+            assert_eq!(
+                parallel, report,
+                "{workers} workers, chunks of {chunk} lines"
+            );
         }
         report
     }
