@@ -442,8 +442,9 @@ impl Chunk {
 /// One thread reads lines, `workers` threads hash and parse event texts (the costly part:
 /// the result of each line does not depend on the lines before it) and this thread feeds
 /// the [`Verifier`] in order, so the report is the one [`Verifier::feed`] line by line
-/// gives. Memory stays bounded: a few chunks of lines are in flight. `progress` gets the
-/// number of lines checked, now and then. Reading stops at the first finding.
+/// gives. Memory stays bounded: at most four chunks of lines a worker are in flight.
+/// `progress` gets the number of lines checked, now and then. Reading stops at the first
+/// finding, and a read error after it does not hide it.
 pub fn verify_reader(
     reader: &mut (dyn std::io::BufRead + Send),
     key: VerifierKey,
@@ -466,30 +467,51 @@ pub fn verify_reader_in_chunks(
     progress: &mut dyn FnMut(u64),
 ) -> std::io::Result<Report> {
     use std::sync::mpsc;
-    let chunk_lines = chunk_lines.max(1);
     use std::sync::{Arc, Mutex};
+    let chunk_lines = chunk_lines.max(1);
     let mut verifier = Verifier::new(key, expected_origin);
     let workers = workers.max(1);
-    std::thread::scope(|scope| {
-        let (work_tx, work_rx) = mpsc::sync_channel::<Chunk>(workers * 2);
-        let (done_tx, done_rx) = mpsc::sync_channel::<(Chunk, Vec<Option<Prepared>>)>(workers * 2);
+    // Chunks read but not yet fed: the reader takes a credit before each, and gets it back
+    // when its chunk has been fed, so memory stays bounded however the workers are scheduled.
+    let credits = workers * 4;
+    let mut found = false;
+    let read_result = std::thread::scope(|scope| {
+        let (credit_tx, credit_rx) = mpsc::sync_channel::<()>(credits);
+        for _ in 0..credits {
+            let _ = credit_tx.send(());
+        }
+        let (work_tx, work_rx) = mpsc::sync_channel::<Chunk>(credits);
+        let (done_tx, done_rx) = mpsc::sync_channel::<(Chunk, Vec<Option<Prepared>>)>(credits);
         let work_rx = Arc::new(Mutex::new(work_rx));
         let read = scope.spawn(move || -> std::io::Result<()> {
             for index in 0.. {
+                // No credit: the verifier stopped (a finding) and reading ends.
+                if credit_rx.recv().is_err() {
+                    break;
+                }
                 let mut chunk = Chunk {
                     index,
                     data: Vec::with_capacity(chunk_lines * 512),
                     ends: Vec::with_capacity(chunk_lines),
                 };
+                // The lines before a read error are checked, as line by line they would be.
+                let mut failed = None;
                 while chunk.ends.len() < chunk_lines {
-                    if reader.read_until(b'\n', &mut chunk.data)? == 0 {
-                        break;
+                    match reader.read_until(b'\n', &mut chunk.data) {
+                        Ok(0) => break,
+                        Ok(_) => chunk.ends.push(chunk.data.len()),
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
                     }
-                    chunk.ends.push(chunk.data.len());
                 }
-                let last = chunk.ends.len() < chunk_lines;
+                let last = failed.is_some() || chunk.ends.len() < chunk_lines;
                 if !chunk.ends.is_empty() && work_tx.send(chunk).is_err() {
                     break;
+                }
+                if let Some(e) = failed {
+                    return Err(e);
                 }
                 if last {
                     break;
@@ -510,7 +532,7 @@ pub fn verify_reader_in_chunks(
                 }
             });
         }
-        // Only the workers hold the two ends now: when they stop, the reader's sends fail.
+        // Only the workers hold these ends now: when they stop, the reader's sends fail.
         drop((work_rx, done_tx));
         // Chunks come back in any order: feed them in the order they were read.
         let mut waiting: BTreeMap<u64, (Chunk, Vec<Option<Prepared>>)> = BTreeMap::new();
@@ -521,19 +543,25 @@ pub fn verify_reader_in_chunks(
                 for (line, p) in chunk.lines().zip(&prepared) {
                     lines += 1;
                     if verifier.feed_prepared(line, p.as_ref()).is_err() {
+                        found = true;
                         break 'feed;
                     }
                 }
                 next += 1;
                 progress(lines);
+                let _ = credit_tx.send(());
             }
         }
-        // Dropping the receivers ends the workers and the reader.
-        drop(done_rx);
-        drop(waiting);
+        // Dropping these ends the reader (no more credits) and the workers (no receiver).
+        drop((credit_tx, done_rx, waiting));
         read.join()
             .unwrap_or_else(|_| Err(std::io::Error::other("the export reader stopped")))
-    })?;
+    });
+    // A finding stands even if reading ahead of it failed: line by line, reading would
+    // have stopped there.
+    if !found {
+        read_result?;
+    }
     Ok(verifier.finish())
 }
 

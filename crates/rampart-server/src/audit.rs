@@ -734,6 +734,8 @@ impl AuditLog {
             &partial,
             self.key.verifier(),
             Some(self.origin.clone()),
+            // One worker: the node keeps its other cores for requests.
+            1,
             &mut |_| {},
         )?;
         if !report.is_ok() || report.last_checkpoint_size != Some(size) {
@@ -767,12 +769,13 @@ impl AuditLog {
 }
 
 /// Verifies an export file, plain or gzip-compressed (detected by its magic bytes), line by
-/// in bounded memory (see `rampart_audit::export::verify_reader`); `progress` gets the
-/// number of lines checked so far.
+/// in bounded memory with `workers` threads hashing (see
+/// `rampart_audit::export::verify_reader`); `progress` gets the number of lines checked so far.
 pub fn verify_file_with(
     path: &Path,
     key: rampart_audit::VerifierKey,
     origin: Option<String>,
+    workers: usize,
     progress: &mut dyn FnMut(u64),
 ) -> Result<rampart_audit::export::Report, Error> {
     use std::io::BufRead as _;
@@ -788,8 +791,7 @@ pub fn verify_file_with(
     } else {
         Box::new(file)
     };
-    // Event texts are hashed and parsed on every core; the checks in order on this thread.
-    let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    // Event texts are hashed and parsed on `workers` threads; the checks in order here.
     rampart_audit::export::verify_reader(&mut *reader, key, origin, workers, progress).map_err(fail)
 }
 

@@ -1332,10 +1332,9 @@ impl Store {
             };
             // The erased target leaves the search list too, unless another event has it.
             if let Some(t) = target {
-                let size: i64 = sqlx::query_scalar("SELECT size FROM audit_head WHERE id = 1")
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(db)?;
+                // Under the head lock, as a compaction step: the layout read here is the one
+                // the statement below probes.
+                let size = lock_head!(tx);
                 let manifest = read_manifest!(tx);
                 let sql = format!(
                     "DELETE FROM audit_targets WHERE target = $1 \

@@ -935,6 +935,7 @@ fn audit_verify(
         export,
         key,
         origin.map(str::to_owned),
+        std::thread::available_parallelism().map_or(1, usize::from),
         &mut |lines| bar.set_position(lines),
     )?;
     bar.finish_and_clear();

@@ -152,6 +152,57 @@ fn an_altered_event_is_pinpointed() {
     );
 }
 
+/// Reads `data`, then fails.
+struct FailsAfter<'a>(&'a [u8]);
+
+impl std::io::Read for FailsAfter<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.0.is_empty() {
+            return Err(std::io::Error::other("disk gone"));
+        }
+        let n = buf.len().min(self.0.len());
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_finding_stands_when_reading_ahead_of_it_fails() {
+    let log = Log::new(50);
+    let mut lines = log.export(1, 50, 10);
+    let i = line_of(&lines, 23);
+    lines[i] = lines[i].replace("\"outcome\":\"ok\"", "\"outcome\":\"denied\"");
+    // The export breaks off two lines after the altered one, where line by line reading
+    // would have stopped already.
+    let text = lines[..i + 3].concat();
+    for (workers, chunk) in [(1, 1), (2, 1), (2, 4096)] {
+        let mut reader = std::io::BufReader::new(FailsAfter(text.as_bytes()));
+        let report = rampart_audit::export::verify_reader_in_chunks(
+            &mut reader,
+            log.verifier_key(),
+            Some(ORIGIN.into()),
+            workers,
+            chunk,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(report.finding, Some(Finding::Altered { seq: 23 }));
+    }
+    // Without a finding first, the read error is the answer.
+    let text = lines[..i].concat();
+    let mut reader = std::io::BufReader::new(FailsAfter(text.as_bytes()));
+    let err = rampart_audit::export::verify_reader(
+        &mut reader,
+        log.verifier_key(),
+        Some(ORIGIN.into()),
+        2,
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("disk gone"), "{err}");
+}
+
 #[test]
 fn a_removed_event_is_pinpointed() {
     let log = Log::new(50);

@@ -314,6 +314,11 @@ impl Store {
                     "the search keys are laid out already".into(),
                 ));
             }
+            lock_head!(tx);
+            sqlx::query("DELETE FROM audit_key_merges")
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
             for level in 0..LEVELS as i64 {
                 sqlx::query("UPDATE audit_key_levels SET bits = $1, upto = 0 WHERE level = $2")
                     .bind(i64::from(l0_bits) + level * i64::from(fan_bits))
@@ -351,7 +356,7 @@ mod tests {
         }
         assert!(next > 800);
         assert_eq!(segs.len(), 2 + 3 + 6);
-        assert_eq!(segs[0].id, (13 << 48) | 0);
+        assert_eq!(segs[0].id, 13 << 48);
         assert_eq!(segs[2].id, (14 << 48) | (512 >> 6));
         assert_eq!(segs[5].id, (15 << 48) | (704 >> 4));
         // A window inside one level-2 segment probes that segment only.
