@@ -355,7 +355,7 @@ mod tests {
             next = s.hi + 1;
         }
         assert!(next > 800);
-        assert_eq!(segs.len(), 2 + 3 + 6);
+        assert_eq!(segs.len(), 2 + 3 + 7);
         assert_eq!(segs[0].id, 13 << 48);
         assert_eq!(segs[2].id, (14 << 48) | (512 >> 6));
         assert_eq!(segs[5].id, (15 << 48) | (704 >> 4));
