@@ -729,15 +729,14 @@ impl AuditLog {
                 .map_err(|e| fail(e.into_error()))?;
             file.sync_all().map_err(fail)?;
         }
-        // Read it back and verify it before anything is cleared.
-        let report = verify_file_with(
-            &partial,
-            self.key.verifier(),
-            Some(self.origin.clone()),
-            // One worker: the node keeps its other cores for requests.
-            1,
-            &mut |_| {},
-        )?;
+        // Read it back and verify it before anything is cleared: on a blocking thread with
+        // one worker, so the node keeps serving requests meanwhile.
+        let (file, key, origin) = (partial.clone(), self.key.verifier(), self.origin.clone());
+        let report = tokio::task::spawn_blocking(move || {
+            verify_file_with(&file, key, Some(origin), 1, &mut |_| {})
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("verifying the archive segment: {e}")))??;
         if !report.is_ok() || report.last_checkpoint_size != Some(size) {
             let _ = std::fs::remove_file(&partial);
             return Err(Error::Internal(format!(
