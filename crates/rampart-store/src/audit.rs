@@ -1292,6 +1292,10 @@ impl Store {
             ));
         }
         write_tx!(self, |tx| {
+            // The head lock first, as appends and compaction steps take it: the key layout
+            // read here stays the one in force until the commit.
+            let size = lock_head!(tx);
+            let layout = read_manifest!(tx);
             let found: Option<Option<i64>> =
                 sqlx::query_scalar("SELECT redacted_at FROM audit_events WHERE seq = $1")
                     .bind(seq)
@@ -1320,7 +1324,7 @@ impl Store {
                     target
                 }
                 // Not a row: a block event, or no event at all.
-                None => match erase_in_blocks!(tx, seq, seq, to_millis(now), None) {
+                None => match erase_in_blocks!(tx, &layout, seq, seq, to_millis(now), None) {
                     (0, _, _) => {
                         return Err(Error::NotFound {
                             what: "audit event",
@@ -1332,14 +1336,10 @@ impl Store {
             };
             // The erased target leaves the search list too, unless another event has it.
             if let Some(t) = target {
-                // Under the head lock, as a compaction step: the layout read here is the one
-                // the statement below probes.
-                let size = lock_head!(tx);
-                let manifest = read_manifest!(tx);
                 let sql = format!(
                     "DELETE FROM audit_targets WHERE target = $1 \
                      AND NOT EXISTS (SELECT 1 FROM audit_events WHERE target = $1) AND NOT {}",
-                    blocks::target_in_blocks(&t, &manifest, size)
+                    blocks::target_in_blocks(&t, &layout, size)
                 );
                 sqlx::query(&sql)
                     .bind(t)
@@ -1388,6 +1388,8 @@ impl Store {
         now: OffsetDateTime,
     ) -> Result<(), Error> {
         write_tx!(self, |tx| {
+            lock_head!(tx);
+            let layout = read_manifest!(tx);
             let upto: i64 = sqlx::query_scalar("SELECT archived_upto FROM audit_head WHERE id = 1")
                 .fetch_one(&mut *tx)
                 .await
@@ -1410,7 +1412,7 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-            erase_in_blocks!(tx, from, to, to_millis(now), Some(segment));
+            erase_in_blocks!(tx, &layout, from, to, to_millis(now), Some(segment));
             sqlx::query("UPDATE audit_head SET archived_upto = $1 WHERE id = 1")
                 .bind(to)
                 .execute(&mut *tx)

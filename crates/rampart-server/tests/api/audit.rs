@@ -312,6 +312,25 @@ async fn tamper_block(node: &crate::kit::Node, first: i64, edit: impl Fn(&mut Ve
     }
 }
 
+/// `n` GETs of the `sales` application from a test node at `now`: event `i` reads
+/// `target(i)`, allowed when `allow(i)`.
+fn accesses(
+    now: time::OffsetDateTime,
+    n: usize,
+    target: impl Fn(usize) -> String,
+    allow: impl Fn(usize) -> bool,
+) -> Vec<rampart_store::NewEvent> {
+    let ctx = rampart_core::AuditContext {
+        node_id: "test-node".into(),
+        ..Default::default()
+    };
+    (0..n)
+        .map(|i| {
+            rampart_store::NewEvent::access(&ctx, now, Some("sales"), &target(i), "GET", allow(i))
+        })
+        .collect()
+}
+
 /// Events appended in batches live in compressed blocks; an event edited inside one, two
 /// swapped, or a whole block deleted behind the server's back are each found by the
 /// scheduled check and by the offline verifier of an export, at the right number.
@@ -320,23 +339,8 @@ async fn an_edit_inside_a_block_is_found_by_the_check_and_the_offline_verifier()
     on_both(no_tweak, |node| async move {
         let name = node.name();
         let state = &node.server().state;
-        let ctx = rampart_core::AuditContext {
-            node_id: "test-node".into(),
-            ..Default::default()
-        };
         let now = time::OffsetDateTime::now_utc();
-        let events = (0..600)
-            .map(|i| {
-                rampart_store::NewEvent::access(
-                    &ctx,
-                    now,
-                    Some("sales"),
-                    &format!("/s/{i}"),
-                    "GET",
-                    true,
-                )
-            })
-            .collect();
+        let events = accesses(now, 600, |i| format!("/s/{i}"), |_| true);
         let last = state.store.append_events(events).await.unwrap();
         let first = last - 599;
         state.audit.checkpoint(now, &state.metrics).await.unwrap();
@@ -467,23 +471,13 @@ async fn proofs_from_stored_tile_leaves_verify_and_an_edited_tile_is_found() {
     on_both(no_tweak, |node| async move {
         let name = node.name();
         let state = &node.server().state;
-        let ctx = rampart_core::AuditContext {
-            node_id: "test-node".into(),
-            ..Default::default()
-        };
         let now = time::OffsetDateTime::now_utc();
-        let events = (0..700)
-            .map(|i| {
-                rampart_store::NewEvent::access(
-                    &ctx,
-                    now,
-                    Some("sales"),
-                    &format!("/apps/sales/screens/s{i}"),
-                    "GET",
-                    i % 7 != 0,
-                )
-            })
-            .collect();
+        let events = accesses(
+            now,
+            700,
+            |i| format!("/apps/sales/screens/s{i}"),
+            |i| i % 7 != 0,
+        );
         state.store.append_events(events).await.unwrap();
         let metrics = &state.metrics;
         let checkpoint = state.audit.checkpoint(now, metrics).await.unwrap();

@@ -508,15 +508,17 @@ pub(crate) fn erase(
 }
 
 /// Erases the payloads of the block events numbered `$from..=$to` inside the open
-/// transaction: each body becomes its remains (with `$archived_in`, an `Option<&str>`), its
-/// actor and target keys go. Evaluates to how many block events the range held, how many
-/// of them were erased now, and their targets. Events erased already are left as they are. Blocks are read 64 at a time, so a long range never sits in memory whole.
+/// transaction, which holds the head lock (so no compaction step runs meanwhile): each body
+/// becomes its remains (with `$archived_in`, an `Option<&str>`), its actor and target keys go
+/// at every level of `$layout` (the key layout, read under that lock). Evaluates to how many
+/// block events the range held, how many of them were erased now, and their targets. Events
+/// erased already are left as they are. Blocks are read 64 at a time, so a long range never
+/// sits in memory whole.
 macro_rules! erase_in_blocks {
-    ($tx:expr, $from:expr, $to:expr, $now_ms:expr, $archived_in:expr) => {{
+    ($tx:expr, $layout:expr, $from:expr, $to:expr, $now_ms:expr, $archived_in:expr) => {{
         use $crate::audit::blocks::{Block, BLOCK_EVENTS};
+        let layout: &$crate::audit::keys::Manifest = $layout;
         let (from, to): (i64, i64) = ($from, $to);
-        lock_head!($tx);
-        let layout = read_manifest!($tx);
         let (mut seen, mut erased) = (0i64, 0i64);
         let mut targets: Vec<String> = Vec::new();
         let mut gone: Vec<(i64, i64)> = Vec::new();
@@ -676,14 +678,16 @@ impl Store {
             .collect()
     }
 
-    /// Block events in `(after, upto]`, oldest first, at most `limit`: sequence number,
-    /// body (`None` once erased) and leaf.
-    pub(crate) async fn block_raw(
+    /// What `take` makes of each block event in `(after, upto]`, oldest first, skipping
+    /// those it makes nothing of, at most `limit`. Blocks are read as many at a time as the
+    /// rest of the page needs.
+    async fn walk_blocks<T>(
         &self,
         after: i64,
         upto: i64,
         limit: i64,
-    ) -> Result<Vec<(i64, Option<String>, Hash)>, Error> {
+        mut take: impl FnMut(&Block, i64) -> Result<Option<T>, Error>,
+    ) -> Result<Vec<T>, Error> {
         let mut out = Vec::new();
         let mut from = after;
         while (out.len() as i64) < limit {
@@ -697,14 +701,27 @@ impl Store {
                     if out.len() as i64 >= limit {
                         return Ok(out);
                     }
-                    if let Some((body, leaf)) = b.raw(seq) {
-                        out.push((seq, body.map(str::to_owned), leaf));
-                    }
+                    out.extend(take(&b, seq)?);
                 }
             }
             from = last;
         }
         Ok(out)
+    }
+
+    /// Block events in `(after, upto]`, oldest first, at most `limit`: sequence number,
+    /// body (`None` once erased) and leaf.
+    pub(crate) async fn block_raw(
+        &self,
+        after: i64,
+        upto: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, Option<String>, Hash)>, Error> {
+        self.walk_blocks(after, upto, limit, |b, seq| {
+            Ok(b.raw(seq)
+                .map(|(body, leaf)| (seq, body.map(str::to_owned), leaf)))
+        })
+        .await
     }
 
     /// Block events with `seq > after`, oldest first, at most `limit`.
@@ -713,25 +730,8 @@ impl Store {
         after: i64,
         limit: i64,
     ) -> Result<Vec<StoredEvent>, Error> {
-        let mut out = Vec::new();
-        let mut from = after;
-        while (out.len() as i64) < limit {
-            let want = blocks_for(limit - out.len() as i64);
-            let blocks = self.blocks_in(from, i64::MAX, want).await?;
-            let Some(last) = blocks.last().map(Block::last_seq) else {
-                break;
-            };
-            for b in blocks {
-                for seq in b.first_seq.max(from + 1)..=b.last_seq() {
-                    if out.len() as i64 >= limit {
-                        return Ok(out);
-                    }
-                    out.push(b.event(seq)?);
-                }
-            }
-            from = last;
-        }
-        Ok(out)
+        self.walk_blocks(after, i64::MAX, limit, |b, seq| b.event(seq).map(Some))
+            .await
     }
 
     /// The leaves of block events in `(lo, hi]`, by sequence number.
@@ -859,7 +859,7 @@ impl Store {
             } else {
                 segments.iter().rev().take(64).collect()
             };
-            let Some(edge) = group.last().copied().copied() else {
+            let Some(edge) = group.last().map(|s| **s) else {
                 break;
             };
             // As many candidates as the page still needs: each costs a block read.

@@ -187,79 +187,76 @@ impl Store {
         let worked: bool = write_tx!(self, |tx| {
             let size = lock_head!(tx);
             let m: Manifest = read_manifest!(tx);
-            let merges: Vec<(i64, i64)> =
-                sqlx::query_as("SELECT level, next_key FROM audit_key_merges")
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(db)?;
-            let mut worked = false;
-            // Garbage first: segments of a level below where the level now starts.
-            for level in 0..LEVELS - 1 {
-                let below = m.floor(level);
-                if below == 0 || worked {
-                    continue;
-                }
-                let first: Option<(i64, i64)> = sqlx::query_as(
-                    "SELECT seg, key FROM audit_keys WHERE seg >= $1 AND seg < $2 \
-                     ORDER BY seg, key LIMIT 1",
-                )
-                .bind(m.seg(level, 0))
-                .bind(m.seg(level, below))
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
-                if let Some((seg, k0)) = first {
-                    let last = range_end(k0, key_span(m.bits[level])).map_or(i64::MAX, |e| e - 1);
-                    sqlx::query(
-                        "DELETE FROM audit_keys WHERE seg = $1 AND key >= $2 AND key <= $3",
+            'step: {
+                // Garbage first: segments of a level below where the level now starts.
+                for level in 0..LEVELS - 1 {
+                    let below = m.floor(level);
+                    if below == 0 {
+                        continue;
+                    }
+                    let first: Option<(i64, i64)> = sqlx::query_as(
+                        "SELECT seg, key FROM audit_keys WHERE seg >= $1 AND seg < $2 \
+                         ORDER BY seg, key LIMIT 1",
                     )
-                    .bind(seg)
-                    .bind(k0)
-                    .bind(last)
-                    .execute(&mut *tx)
+                    .bind(m.seg(level, 0))
+                    .bind(m.seg(level, below))
+                    .fetch_optional(&mut *tx)
                     .await
                     .map_err(db)?;
-                    worked = true;
+                    if let Some((seg, k0)) = first {
+                        let last =
+                            range_end(k0, key_span(m.bits[level])).map_or(i64::MAX, |e| e - 1);
+                        sqlx::query(
+                            "DELETE FROM audit_keys WHERE seg = $1 AND key >= $2 AND key <= $3",
+                        )
+                        .bind(seg)
+                        .bind(k0)
+                        .bind(last)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        break 'step true;
+                    }
                 }
-            }
-            // Then the lowest merge in progress or ready.
-            for level in 0..LEVELS - 1 {
-                if worked {
-                    break;
-                }
-                let start = m.floor(level);
-                let end = start + (1i64 << m.bits[level + 1]);
-                let progress = merges
-                    .iter()
-                    .find(|(l, _)| *l == level as i64)
-                    .map(|(_, k)| *k);
-                let ready = if level == 0 {
-                    end - 1 <= size
-                } else {
-                    end <= m.upto[level]
-                };
-                if progress.is_none() && !ready {
-                    continue;
-                }
-                let k0 = progress.unwrap_or(0);
-                let k1 = range_end(k0, key_span(m.bits[level + 1]));
-                let bits = m.bits[level];
-                let sources: Vec<String> = ((start >> bits)..(end >> bits))
-                    .map(|idx| m.seg(level, idx << bits).to_string())
-                    .collect();
-                let mut sql = format!(
-                    "INSERT INTO audit_keys (seg, key, seq) SELECT {}, key, seq FROM audit_keys \
-                     WHERE seg IN ({}) AND key >= {k0}",
-                    m.seg(level + 1, start),
-                    sources.join(", ")
-                );
-                if let Some(k1) = k1 {
-                    sql.push_str(&format!(" AND key < {k1}"));
-                }
-                sql.push_str(" ORDER BY key, seq");
-                sqlx::query(&sql).execute(&mut *tx).await.map_err(db)?;
-                match k1 {
-                    Some(k1) => {
+                // Then the lowest merge in progress or ready.
+                let merges: Vec<(i64, i64)> =
+                    sqlx::query_as("SELECT level, next_key FROM audit_key_merges")
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                for level in 0..LEVELS - 1 {
+                    let start = m.floor(level);
+                    let end = start + (1i64 << m.bits[level + 1]);
+                    let progress = merges
+                        .iter()
+                        .find(|(l, _)| *l == level as i64)
+                        .map(|(_, k)| *k);
+                    let ready = if level == 0 {
+                        end - 1 <= size
+                    } else {
+                        end <= m.upto[level]
+                    };
+                    if progress.is_none() && !ready {
+                        continue;
+                    }
+                    let k0 = progress.unwrap_or(0);
+                    let k1 = range_end(k0, key_span(m.bits[level + 1]));
+                    let bits = m.bits[level];
+                    let sources: Vec<String> = ((start >> bits)..(end >> bits))
+                        .map(|idx| m.seg(level, idx << bits).to_string())
+                        .collect();
+                    let mut sql = format!(
+                        "INSERT INTO audit_keys (seg, key, seq) SELECT {}, key, seq \
+                         FROM audit_keys WHERE seg IN ({}) AND key >= {k0}",
+                        m.seg(level + 1, start),
+                        sources.join(", ")
+                    );
+                    if let Some(k1) = k1 {
+                        sql.push_str(&format!(" AND key < {k1}"));
+                    }
+                    sql.push_str(" ORDER BY key, seq");
+                    sqlx::query(&sql).execute(&mut *tx).await.map_err(db)?;
+                    if let Some(k1) = k1 {
                         sqlx::query(
                             "INSERT INTO audit_key_merges (level, next_key) VALUES ($1, $2) \
                              ON CONFLICT (level) DO UPDATE SET next_key = excluded.next_key",
@@ -269,8 +266,7 @@ impl Store {
                         .execute(&mut *tx)
                         .await
                         .map_err(db)?;
-                    }
-                    None => {
+                    } else {
                         // The last range: publish the segment.
                         sqlx::query("DELETE FROM audit_key_merges WHERE level = $1")
                             .bind(level as i64)
@@ -284,10 +280,10 @@ impl Store {
                             .await
                             .map_err(db)?;
                     }
+                    break 'step true;
                 }
-                worked = true;
+                false
             }
-            worked
         });
         Ok(worked)
     }
