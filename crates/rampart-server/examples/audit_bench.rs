@@ -19,6 +19,8 @@
 //! With `AUDIT_BENCH_DIR=DIR` (SQLite only) the database is `DIR/bench.db` and is kept; a
 //! later run on a database that already holds N events skips the appends (1) and measures
 //! the rest on it, which is how a change to the readers is measured without a rebuild.
+//! With `AUDIT_BENCH_APPEND_ONLY=1` the run stops after the appends and the pipeline (1),
+//! which is how a change to the writers is measured (and profiled) quickly.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // benchmark code
 
@@ -53,6 +55,21 @@ fn event(i: u64, now: OffsetDateTime) -> NewEvent {
         "GET",
         !i.is_multiple_of(20),
     )
+}
+
+/// CPU seconds this process has used (user + system), from `/proc/self/stat`; 0 where
+/// there is no such file.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces): utime and stime are 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    f.iter().sum::<f64>() / 100.0
 }
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {
@@ -310,7 +327,7 @@ async fn main() {
         // Through the pipeline: many writers, each waiting for its own commit.
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let pipeline = tokio::spawn(log.clone().run_pipeline(metrics.clone(), stopped));
-        for writers in [256u64, 4096, 16_384] {
+        for writers in [256u64, 4096, 16_384, 32_768] {
             let per = (100_000 / writers).max(8);
             // A request builds its event anyway: the clock measures the pipeline.
             let work: Vec<Vec<NewEvent>> = (0..writers)
@@ -321,6 +338,7 @@ async fn main() {
                 })
                 .collect();
             let t = Instant::now();
+            let cpu = cpu_seconds();
             let mut tasks = Vec::new();
             for events in work {
                 let log = log.clone();
@@ -334,13 +352,20 @@ async fn main() {
                 t.await.unwrap();
             }
             appended += writers * per;
+            let wall = t.elapsed().as_secs_f64();
             println!(
-                "pipeline, {writers} concurrent writers each awaiting its commit: {:.0} events/s",
-                (writers * per) as f64 / t.elapsed().as_secs_f64()
+                "pipeline, {writers} concurrent writers each awaiting its commit: {:.0} events/s ({:.2} cores busy)",
+                (writers * per) as f64 / wall,
+                (cpu_seconds() - cpu) / wall
             );
         }
         let _ = stop.send(true);
         pipeline.await.unwrap();
+        if std::env::var_os("AUDIT_BENCH_APPEND_ONLY").is_some() {
+            let _ = compaction_stop.send(true);
+            compaction.await.unwrap();
+            return;
+        }
 
         // 2. Grow the log to n events.
         let t = Instant::now();

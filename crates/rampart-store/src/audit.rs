@@ -329,38 +329,42 @@ macro_rules! insert_targets {
 /// Numbers `$events` (a `Vec<NewEvent>`, not empty) and writes them as blocks (see
 /// [`blocks`]) inside the open transaction; evaluates to the last sequence number.
 ///
-/// Each step's blocks (bodies, leaf hashes, compression, search keys) are built on another
-/// thread while the database writes the step before. Times are raised to the newest before
-/// them, which the head keeps.
+/// The batch is cut into steps whose blocks (bodies, leaf hashes, compression, search keys)
+/// are built [`blocks::builders`] at a time on blocking threads, while the database inserts
+/// the step before them, in order. Times are raised to the newest before them, which the
+/// head keeps.
 macro_rules! write_events {
     ($tx:expr, $events:expr) => {{
         let events: Vec<$crate::audit::NewEvent> = $events;
         let n = events.len();
         let (last, floor) = take_seqs!($tx, n);
         let sqlite = $crate::audit::is_sqlite(&*$tx);
-        let mut builder = $crate::audit::blocks::Builder {
-            seq: last - n as i64 + 1,
-            floor,
-            keys: read_manifest!($tx),
-            pending: events.into_iter(),
-            targets: std::collections::BTreeSet::new(),
+        let layout = read_manifest!($tx);
+        let mut steps =
+            $crate::audit::blocks::plan_steps(events, last - n as i64 + 1, floor).into_iter();
+        let build = |input: $crate::audit::blocks::StepInput| {
+            let layout = layout.clone();
+            tokio::task::spawn_blocking(move || input.build(&layout))
         };
-        let mut current = builder.step()?;
-        while !current.is_empty() {
-            let building = tokio::task::spawn_blocking(move || {
-                let next = builder.step();
-                (builder, next)
-            });
-            insert_step!($tx, &current, sqlite);
-            let (b, next) = building
+        let mut building: std::collections::VecDeque<_> = steps
+            .by_ref()
+            .take($crate::audit::blocks::builders())
+            .map(build)
+            .collect();
+        let mut targets = std::collections::BTreeSet::new();
+        let mut last_at = floor;
+
+        while let Some(next) = building.pop_front() {
+            let step = next
                 .await
-                .map_err(|e| Error::Internal(format!("building audit blocks: {e}")))?;
-            builder = b;
-            current = next?;
+                .map_err(|e| Error::Internal(format!("building audit blocks: {e}")))??;
+            building.extend(steps.next().map(build));
+            insert_step!($tx, &step, sqlite);
+            targets.extend(step.targets);
+            last_at = step.last_at;
         }
-        let targets: Vec<String> = std::mem::take(&mut builder.targets).into_iter().collect();
-        insert_targets!($tx, targets, sqlite);
-        set_last_at!($tx, builder.floor);
+        insert_targets!($tx, targets.into_iter().collect(), sqlite);
+        set_last_at!($tx, last_at);
         last
     }};
 }

@@ -187,6 +187,10 @@ pub(crate) struct NewBlock {
 pub(crate) struct Step {
     pub(crate) blocks: Vec<NewBlock>,
     pub(crate) keys: Vec<(i64, i64, i64)>,
+    /// Its distinct targets, for `audit_targets`.
+    pub(crate) targets: Vec<String>,
+    /// The time of its newest event.
+    pub(crate) last_at: i64,
 }
 
 impl NewBlock {
@@ -229,44 +233,90 @@ impl NewBlock {
     }
 }
 
-/// Builds the steps of an append: numbers, bodies and leaves (as [`super::event_row`]),
-/// then blocks of [`BLOCK_EVENTS`], [`STEP_BLOCKS`] at a time.
-pub(crate) struct Builder {
-    pub(crate) seq: i64,
-    pub(crate) floor: i64,
-    /// The search-key layout (appends write level 0).
-    pub(crate) keys: Manifest,
-    pub(crate) pending: std::vec::IntoIter<super::NewEvent>,
-    pub(crate) targets: BTreeSet<String>,
+/// The events of one step of an append, numbered from `seq`, with the time of the newest
+/// event before them: enough to build the step on its own, beside the others.
+pub(crate) struct StepInput {
+    seq: i64,
+    floor: i64,
+    events: Vec<super::NewEvent>,
 }
 
-impl Builder {
-    pub(crate) fn step(&mut self) -> Result<Step, Error> {
-        let mut step = Step::default();
+/// Splits a batch numbered from `seq` into steps of [`STEP_BLOCKS`] blocks. Each step's
+/// floor is the newest time before it (`floor` raised by every earlier event's time), which
+/// is what a one-by-one build would have reached there, so the steps can be built in any
+/// order and on any thread.
+pub(crate) fn plan_steps(
+    events: Vec<super::NewEvent>,
+    mut seq: i64,
+    mut floor: i64,
+) -> Vec<StepInput> {
+    let per = STEP_BLOCKS * BLOCK_EVENTS;
+    let mut steps = Vec::with_capacity(events.len().div_ceil(per) + 1);
+    let mut events = events.into_iter().peekable();
+    // The first step is one block: the database starts inserting while the rest is built.
+    let mut take = BLOCK_EVENTS;
+    while events.peek().is_some() {
+        let chunk: Vec<super::NewEvent> = events.by_ref().take(take).collect();
+        take = per;
+        let step = StepInput {
+            seq,
+            floor,
+            events: chunk,
+        };
+        seq += step.events.len() as i64;
+        floor = step
+            .events
+            .iter()
+            .map(|e| to_millis(e.occurred_at))
+            .fold(floor, i64::max);
+        steps.push(step);
+    }
+    steps
+}
+
+impl StepInput {
+    /// Numbers, bodies, leaves (as [`super::event_row`]), blocks and sorted search keys.
+    pub(crate) fn build(self, layout: &Manifest) -> Result<Step, Error> {
+        let mut step = Step {
+            last_at: self.floor,
+            ..Step::default()
+        };
+        let mut targets: BTreeSet<String> = BTreeSet::new();
         let mut rows = Vec::with_capacity(BLOCK_EVENTS);
-        for _ in 0..STEP_BLOCKS {
+        let mut seq = self.seq;
+        let mut events = self.events.into_iter();
+        loop {
             rows.clear();
-            for e in self.pending.by_ref().take(BLOCK_EVENTS) {
-                let row = super::event_row(self.seq, e, self.floor)?;
-                self.floor = row.occurred_at;
+            for e in events.by_ref().take(BLOCK_EVENTS) {
+                let row = super::event_row(seq, e, step.last_at)?;
+                step.last_at = row.occurred_at;
                 if let Some(t) = row.target() {
-                    if !self.targets.contains(t) {
-                        self.targets.insert(t.to_owned());
+                    if !targets.contains(t) {
+                        targets.insert(t.to_owned());
                     }
                 }
                 rows.push(row);
-                self.seq += 1;
+                seq += 1;
             }
             if rows.is_empty() {
                 break;
             }
             step.blocks
-                .push(NewBlock::new(&rows, &self.keys, &mut step.keys));
+                .push(NewBlock::new(&rows, layout, &mut step.keys));
         }
         // Keys in index order: each insert lands next to the one before.
         step.keys.sort_unstable();
+        step.targets = targets.into_iter().collect();
         Ok(step)
     }
+}
+
+/// How many steps of one append are built at once (each on a blocking thread, while the
+/// database inserts the step before them): the cores there are, at least two, at most four.
+pub(crate) fn builders() -> usize {
+    static BUILDERS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *BUILDERS
+        .get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4)))
 }
 
 /// Inserts a [`Step`] inside the open transaction.
@@ -292,12 +342,6 @@ macro_rules! insert_step {
             q.execute(&mut *$tx).await.map_err($crate::backend::db)?;
         }
     }};
-}
-
-impl Step {
-    pub(crate) fn is_empty(&self) -> bool {
-        self.blocks.is_empty()
-    }
 }
 
 impl NewBlock {
@@ -1075,5 +1119,86 @@ mod tests {
             facet_pattern("application", "a_b%"),
             "%\"application:a\\_b\\%\"%"
         );
+    }
+
+    /// Steps built apart (each from its planned number and floor) make exactly the blocks,
+    /// leaves, keys, targets and times one pass over the batch would have made, whatever
+    /// the order of the events' clocks.
+    #[test]
+    fn steps_built_apart_match_one_pass_over_the_batch() {
+        let levels: Vec<(i64, i64, i64)> = (0..super::super::keys::LEVELS as i64)
+            .map(|l| (l, 12 + 6 * l, 0))
+            .collect();
+        let layout = Manifest::from_rows(&levels).unwrap();
+        let start = OffsetDateTime::from_unix_timestamp(1_790_000_000).unwrap();
+        let n = STEP_BLOCKS * BLOCK_EVENTS * 2 + 300;
+        let mut clock = 0x9e37_79b9_u64;
+        let events: Vec<super::super::NewEvent> = (0..n)
+            .map(|i| {
+                // Clocks that jump back and forth, so floors matter.
+                clock = clock
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
+                let ms = (i as i64) * 3 - (clock >> 54) as i64;
+                let ctx = rampart_core::AuditContext {
+                    actor_name: Some(format!("end:user{}", i % 97)),
+                    node_id: "node-1".into(),
+                    ..Default::default()
+                };
+                super::super::NewEvent::access(
+                    &ctx,
+                    start + time::Duration::milliseconds(ms),
+                    Some("sales"),
+                    &format!("/screens/{}", i % 13),
+                    "GET",
+                    i % 5 != 0,
+                )
+            })
+            .collect();
+        let floor = to_millis(start) + 50;
+        // The reference: one pass, each event's time raised to the one before it.
+        let mut at = floor;
+        let mut leaves = Vec::new();
+        let mut times = Vec::new();
+        for (i, e) in events.clone().into_iter().enumerate() {
+            let row = super::super::event_row(41 + i as i64, e, at).unwrap();
+            at = row.occurred_at;
+            leaves.extend_from_slice(&row.leaf_hash);
+            times.push(row.occurred_at);
+        }
+        let steps = plan_steps(events, 41, floor);
+        assert_eq!(steps.len(), 4, "one small step, then full ones");
+        assert_eq!(steps[0].events.len(), BLOCK_EVENTS);
+        // Built in reverse order, as parallel builders may finish.
+        let mut built: Vec<Step> = steps
+            .into_iter()
+            .rev()
+            .map(|s| s.build(&layout).unwrap())
+            .collect();
+        built.reverse();
+        let mut got_leaves = Vec::new();
+        let mut next = 41;
+        for b in built.iter().flat_map(|s| &s.blocks) {
+            assert_eq!(b.first_seq, next);
+            let i = (b.first_seq - 41) as usize;
+            let last = i + b.count as usize - 1;
+            assert_eq!((b.first_at, b.last_at), (times[i], times[last]));
+            next += b.count;
+            got_leaves.extend_from_slice(&b.leaves);
+        }
+        assert_eq!(next, 41 + n as i64);
+        assert_eq!(got_leaves, leaves);
+        assert_eq!(built.last().unwrap().last_at, at);
+        let targets: BTreeSet<&String> = built.iter().flat_map(|s| &s.targets).collect();
+        assert_eq!(targets.len(), 13);
+        let keys: usize = built.iter().map(|s| s.keys.len()).sum();
+        assert_eq!(
+            keys,
+            2 * n,
+            "an actor key and a target key per access event"
+        );
+        assert!(built
+            .iter()
+            .all(|s| s.keys.windows(2).all(|w| w[0] <= w[1])));
     }
 }
