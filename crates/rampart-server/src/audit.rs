@@ -835,19 +835,26 @@ pub async fn run_schedule(
     }
 }
 
-/// Runs the search-key compaction (see `Store::audit_compact_keys`) until `stop` flips: a
-/// step after another while there is work, then a look every second. Each step is one short
-/// transaction, so appends wait at most one step for the writer.
+/// Runs the search-key compaction (see `Store::audit_compact_keys`) until `stop` flips.
+/// Each step is one short transaction, so appends wait at most one step for the writer.
+/// While events are being appended the compaction yields (see [`compaction_pause`]); when
+/// appends stop it runs a step after another until it has caught up, then looks every
+/// second.
 pub async fn run_key_compaction(
     store: Store,
     metrics: Arc<Metrics>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    let mut seen = store.audit_appended();
     loop {
+        let started = std::time::Instant::now();
         let pause = match store.audit_compact_keys().await {
             Ok(true) => {
                 metrics.audit_compaction_steps.inc();
-                Duration::ZERO
+                let appended = store.audit_appended();
+                let busy = appended != seen;
+                seen = appended;
+                compaction_pause(started.elapsed(), busy)
             }
             Ok(false) => Duration::from_secs(1),
             Err(e) => {
@@ -864,6 +871,22 @@ pub async fn run_key_compaction(
         }
     }
 }
+
+/// How long the compaction waits after a step that took `took`: nothing when no event was
+/// appended since the step before (it catches up at full speed), else [`YIELD`] times the
+/// step, so it holds the writer at most a fifth of the time while appends go on. Under an
+/// ingest that never pauses the backlog can grow; searches stay exact (they probe more,
+/// smaller segments) and the compaction works it off at the next lull.
+pub fn compaction_pause(took: Duration, busy: bool) -> Duration {
+    if busy {
+        took.saturating_mul(YIELD)
+    } else {
+        Duration::ZERO
+    }
+}
+
+/// See [`compaction_pause`].
+const YIELD: u32 = 4;
 
 /// Where archive segments go.
 pub fn archive_dir(config: &crate::config::Config) -> std::path::PathBuf {

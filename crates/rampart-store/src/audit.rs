@@ -617,8 +617,18 @@ impl Store {
         if events.is_empty() {
             return Ok(0);
         }
+        let n = events.len() as u64;
         let last = write_tx!(self, |tx| write_events!(tx, events));
+        self.appended
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
         Ok(last)
+    }
+
+    /// How many events [`Store::append_events`] has committed through this handle and its
+    /// clones since it was opened: work in the background (the search-key compaction) reads
+    /// it to yield to appends.
+    pub fn audit_appended(&self) -> u64 {
+        self.appended.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Events with `seq > after`, oldest first, at most `limit`.

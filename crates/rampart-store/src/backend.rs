@@ -56,6 +56,8 @@ pub struct Store {
     /// Bumped after every committed change that can end a session or change what a
     /// session's user looks like; see [`Store::credentials_epoch`].
     pub(crate) epoch: Arc<AtomicU64>,
+    /// Events appended in blocks through this handle's clones; see [`Store::audit_appended`].
+    pub(crate) appended: Arc<AtomicU64>,
 }
 
 /// Runs `$body` with `$conn` bound to a pool that may read.
@@ -372,6 +374,7 @@ impl Store {
                 closed,
             },
             epoch: Arc::default(),
+            appended: Arc::default(),
         })
     }
 
@@ -427,6 +430,7 @@ impl Store {
         Ok(Self {
             backend: Backend::Postgres(pool),
             epoch: Arc::default(),
+            appended: Arc::default(),
         })
     }
 

@@ -562,3 +562,58 @@ async fn a_node_with_another_signing_key_refuses_to_sign_for_the_log() {
     assert_eq!(status, StatusCode::OK, "{second}");
     assert!(second["size"].as_u64() > first["size"].as_u64());
 }
+
+/// The search-key compaction yields to appends without being starved by them: it merges
+/// while events keep coming, and once they stop it catches up on its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_key_compaction_works_beside_appends_and_catches_up_after_them() {
+    use rampart_server::{audit::run_key_compaction, metrics::Metrics};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let store = rampart_store::Store::open_sqlite(&dir.path().join("keys.db"))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    // Segments of 16 events, 4 to a merge: a few thousand events make several levels.
+    store.audit_key_geometry(4, 2).await.unwrap();
+    let metrics = Arc::new(Metrics::default());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(run_key_compaction(store.clone(), metrics.clone(), stopped));
+    let ctx = rampart_core::AuditContext {
+        actor_name: Some("end:ann".into()),
+        node_id: "node-1".into(),
+        ..Default::default()
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let mut merged_while_appending = 0;
+    for round in 0..2_000 {
+        let batch = (0..40)
+            .map(|i| {
+                rampart_store::NewEvent::access(&ctx, now, None, &format!("/s/{i}"), "GET", true)
+            })
+            .collect();
+        store.append_events(batch).await.unwrap();
+        merged_while_appending = metrics.audit_compaction_steps.get();
+        if round >= 50 && merged_while_appending > 0 {
+            break;
+        }
+    }
+    assert!(
+        merged_while_appending > 0,
+        "no merge step while events were being appended"
+    );
+    // No more appends: the task finishes the backlog (it looks again every second).
+    loop {
+        let before = metrics.audit_compaction_steps.get();
+        tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+        if metrics.audit_compaction_steps.get() == before {
+            break;
+        }
+    }
+    let _ = stop.send(true);
+    task.await.unwrap();
+    assert!(
+        !store.audit_compact_keys().await.unwrap(),
+        "the compaction left work after the appends stopped"
+    );
+}
