@@ -354,9 +354,10 @@ async fn main() {
             appended += writers * per;
             let wall = t.elapsed().as_secs_f64();
             println!(
-                "pipeline, {writers} concurrent writers each awaiting its commit: {:.0} events/s ({:.2} cores busy)",
+                "pipeline, {writers} concurrent writers each awaiting its commit: {:.0} events/s ({:.2} cores busy, {} batches rebuilt so far)",
                 (writers * per) as f64 / wall,
-                (cpu_seconds() - cpu) / wall
+                (cpu_seconds() - cpu) / wall,
+                metrics.audit_rebuilt_batches.get()
             );
         }
         let _ = stop.send(true);

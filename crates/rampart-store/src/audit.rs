@@ -21,6 +21,7 @@ use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
 use crate::backend::{db, from_millis, to_millis};
+pub use blocks::{prepare_events, AppendPoint, Appended, Prepared};
 
 #[macro_use]
 pub(crate) mod keys;
@@ -214,19 +215,19 @@ pub(crate) struct Body<'a> {
     pub(crate) details: &'a RawValue,
 }
 
-/// A numbered event ready to insert.
-pub(crate) struct EventRow {
+/// A numbered event ready to insert, borrowing from its [`NewEvent`].
+pub(crate) struct EventRow<'a> {
     pub(crate) seq: i64,
     stream: &'static str,
     pub(crate) occurred_at: i64,
     actor_id: Option<String>,
-    actor_name: Option<String>,
-    action: String,
-    target: Option<String>,
-    application: Option<String>,
-    environment: Option<String>,
-    outcome: String,
-    node_id: String,
+    actor_name: Option<&'a str>,
+    action: &'a str,
+    target: Option<&'a str>,
+    application: Option<&'a str>,
+    environment: Option<&'a str>,
+    outcome: &'a str,
+    node_id: &'a str,
     body: String,
     pub(crate) leaf_hash: Hash,
 }
@@ -234,7 +235,7 @@ pub(crate) struct EventRow {
 /// Numbers `event` as `seq`, writes its canonical body and hashes it. Its time is raised to
 /// `floor` (the time of the event before it) when it is earlier, so times never go
 /// backwards along the log: a time window is then a range of sequence numbers.
-pub(crate) fn event_row(seq: i64, event: NewEvent, floor: i64) -> Result<EventRow, Error> {
+pub(crate) fn event_row(seq: i64, event: &NewEvent, floor: i64) -> Result<EventRow<'_>, Error> {
     let details: &RawValue = serde_json::from_str(&event.details)
         .map_err(|e| Error::Internal(format!("audit event details are not JSON: {e}")))?;
     if !details.get().starts_with('{') {
@@ -247,36 +248,42 @@ pub(crate) fn event_row(seq: i64, event: NewEvent, floor: i64) -> Result<EventRo
         .format(&time::format_description::well_known::Rfc3339)
         .map_err(|e| Error::Internal(format!("audit time: {e}")))?;
     let actor = event.actor_id.map(|a| a.to_string());
-    let body = serde_json::to_string(&Body {
-        seq,
-        stream: Cow::Borrowed(event.stream.as_str()),
-        time: Cow::Owned(time),
-        node: Cow::Borrowed(&event.node_id),
-        request: event.request_id.as_deref().map(Cow::Borrowed),
-        source: event.source.as_deref().map(Cow::Borrowed),
-        actor: actor.as_deref().map(Cow::Borrowed),
-        actor_name: event.actor_name.as_deref().map(Cow::Borrowed),
-        action: Cow::Borrowed(&event.action),
-        target: event.target.as_deref().map(Cow::Borrowed),
-        application: event.application.as_deref().map(Cow::Borrowed),
-        environment: event.environment.as_deref().map(Cow::Borrowed),
-        outcome: Cow::Borrowed(&event.outcome),
-        details,
-    })
+    let mut body = Vec::with_capacity(512);
+    serde_json::to_writer(
+        &mut body,
+        &Body {
+            seq,
+            stream: Cow::Borrowed(event.stream.as_str()),
+            time: Cow::Owned(time),
+            node: Cow::Borrowed(&event.node_id),
+            request: event.request_id.as_deref().map(Cow::Borrowed),
+            source: event.source.as_deref().map(Cow::Borrowed),
+            actor: actor.as_deref().map(Cow::Borrowed),
+            actor_name: event.actor_name.as_deref().map(Cow::Borrowed),
+            action: Cow::Borrowed(&event.action),
+            target: event.target.as_deref().map(Cow::Borrowed),
+            application: event.application.as_deref().map(Cow::Borrowed),
+            environment: event.environment.as_deref().map(Cow::Borrowed),
+            outcome: Cow::Borrowed(&event.outcome),
+            details,
+        },
+    )
     .map_err(|e| Error::Internal(format!("audit body: {e}")))?;
+    // serde_json writes UTF-8 only.
+    let body = String::from_utf8(body).map_err(|e| Error::Internal(format!("audit body: {e}")))?;
     let leaf_hash = leaf_hash(body.as_bytes());
     Ok(EventRow {
         seq,
         stream: event.stream.as_str(),
         occurred_at,
         actor_id: actor,
-        actor_name: event.actor_name,
-        action: event.action,
-        target: event.target,
-        application: event.application,
-        environment: event.environment,
-        outcome: event.outcome,
-        node_id: event.node_id,
+        actor_name: event.actor_name.as_deref(),
+        action: &event.action,
+        target: event.target.as_deref(),
+        application: event.application.as_deref(),
+        environment: event.environment.as_deref(),
+        outcome: &event.outcome,
+        node_id: &event.node_id,
         body,
         leaf_hash,
     })
@@ -330,40 +337,21 @@ macro_rules! insert_targets {
 /// [`blocks`]) inside the open transaction; evaluates to the last sequence number.
 ///
 /// The batch is cut into steps whose blocks (bodies, leaf hashes, compression, search keys)
-/// are built [`blocks::builders`] at a time on blocking threads, while the database inserts
-/// the step before them, in order. Times are raised to the newest before them, which the
-/// head keeps.
+/// are built on blocking threads (see [`blocks::prepare_events`]) while the database
+/// inserts the steps before them, in order. Times are raised to the newest before them,
+/// which the head keeps.
 macro_rules! write_events {
     ($tx:expr, $events:expr) => {{
         let events: Vec<$crate::audit::NewEvent> = $events;
         let n = events.len();
         let (last, floor) = take_seqs!($tx, n);
-        let sqlite = $crate::audit::is_sqlite(&*$tx);
-        let layout = read_manifest!($tx);
-        let mut steps =
-            $crate::audit::blocks::plan_steps(events, last - n as i64 + 1, floor).into_iter();
-        let build = |input: $crate::audit::blocks::StepInput| {
-            let layout = layout.clone();
-            tokio::task::spawn_blocking(move || input.build(&layout))
+        let at = $crate::audit::blocks::AppendPoint {
+            seq: last - n as i64 + 1,
+            floor,
+            layout: read_manifest!($tx),
         };
-        let mut building: std::collections::VecDeque<_> = steps
-            .by_ref()
-            .take($crate::audit::blocks::builders())
-            .map(build)
-            .collect();
-        let mut targets = std::collections::BTreeSet::new();
-        let mut last_at = floor;
-
-        while let Some(next) = building.pop_front() {
-            let step = next
-                .await
-                .map_err(|e| Error::Internal(format!("building audit blocks: {e}")))??;
-            building.extend(steps.next().map(build));
-            insert_step!($tx, &step, sqlite);
-            targets.extend(step.targets);
-            last_at = step.last_at;
-        }
-        insert_targets!($tx, targets.into_iter().collect(), sqlite);
+        let (prepared, _) = $crate::audit::blocks::prepare_events(events, &at);
+        let last_at = insert_prepared!($tx, prepared, $crate::audit::is_sqlite(&*$tx));
         set_last_at!($tx, last_at);
         last
     }};
@@ -425,9 +413,9 @@ pub(crate) fn is_sqlite<C: Dialect + ?Sized>(_: &C) -> bool {
     C::SQLITE
 }
 
-impl EventRow {
+impl EventRow<'_> {
     pub(crate) fn target(&self) -> Option<&str> {
-        self.target.as_deref()
+        self.target
     }
 
     pub(crate) fn bind<'q, DB>(
@@ -445,13 +433,13 @@ impl EventRow {
             .bind(self.stream)
             .bind(self.occurred_at)
             .bind(self.actor_id.as_deref())
-            .bind(self.actor_name.as_deref())
-            .bind(self.action.as_str())
-            .bind(self.target.as_deref())
-            .bind(self.application.as_deref())
-            .bind(self.environment.as_deref())
-            .bind(self.outcome.as_str())
-            .bind(self.node_id.as_str())
+            .bind(self.actor_name)
+            .bind(self.action)
+            .bind(self.target)
+            .bind(self.application)
+            .bind(self.environment)
+            .bind(self.outcome)
+            .bind(self.node_id)
             .bind(self.body.as_str())
             .bind(&self.leaf_hash[..])
     }
@@ -475,7 +463,7 @@ macro_rules! append_event {
         .fetch_one(&mut *$tx)
         .await
         .map_err($crate::backend::db)?;
-        let row = $crate::audit::event_row(seq, event, at)?;
+        let row = $crate::audit::event_row(seq, &event, at)?;
         let sql = $crate::audit::insert_sql(1, $crate::audit::is_sqlite(&*$tx));
         row.bind(sqlx::query(&sql))
             .execute(&mut *$tx)
@@ -622,6 +610,67 @@ impl Store {
         self.appended
             .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
         Ok(last)
+    }
+
+    /// Where the next append starts, as the log is now: for building a batch ahead of its
+    /// transaction with [`prepare_events`].
+    pub async fn audit_append_point(&self) -> Result<AppendPoint, Error> {
+        let (size, floor, rows) = read!(self, |pool| {
+            let (size, floor): (i64, i64) =
+                sqlx::query_as("SELECT size, last_at FROM audit_head WHERE id = 1")
+                    .fetch_one(pool)
+                    .await
+                    .map_err(db)?;
+            let rows: Vec<(i64, i64, i64)> = sqlx::query_as(keys::Manifest::SQL)
+                .fetch_all(pool)
+                .await
+                .map_err(db)?;
+            (size, floor, rows)
+        });
+        Ok(AppendPoint {
+            seq: size + 1,
+            floor,
+            layout: keys::Manifest::from_rows(&rows)?,
+        })
+    }
+
+    /// Writes a batch built ahead with [`prepare_events`] in one transaction, like
+    /// [`Store::append_events`]. When the log's append point is not the one the batch was
+    /// numbered from (another writer appended since), the batch is built again inside the
+    /// transaction, so the result is always what `append_events` would have written.
+    pub async fn append_prepared(&self, prepared: Prepared) -> Result<Appended, Error> {
+        let n = prepared.len();
+        if n == 0 {
+            return Err(Error::Internal("an empty audit batch".into()));
+        }
+        let appended = write_tx!(self, |tx| {
+            let (last, floor) = take_seqs!(tx, n);
+            let at = AppendPoint {
+                seq: last - n as i64 + 1,
+                floor,
+                layout: read_manifest!(tx),
+            };
+            let rebuilt = !prepared.built_from(&at);
+            let prepared = if rebuilt {
+                prepare_events(prepared.into_events().await?, &at).0
+            } else {
+                prepared
+            };
+            let last_at = insert_prepared!(tx, prepared, is_sqlite(&*tx));
+            set_last_at!(tx, last_at);
+            Appended {
+                last,
+                next: AppendPoint {
+                    seq: last + 1,
+                    floor: last_at,
+                    layout: at.layout,
+                },
+                rebuilt,
+            }
+        });
+        self.appended
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(appended)
     }
 
     /// How many events [`Store::append_events`] has committed through this handle and its

@@ -233,62 +233,113 @@ impl NewBlock {
     }
 }
 
-/// The events of one step of an append, numbered from `seq`, with the time of the newest
-/// event before them: enough to build the step on its own, beside the others.
-pub(crate) struct StepInput {
-    seq: i64,
-    floor: i64,
-    events: Vec<super::NewEvent>,
+/// Where the next append starts: its first sequence number, the time of the newest event
+/// before it (the floor its times are raised to) and the search-key layout its level-0 keys
+/// are written in. Read from the log ([`Store::audit_append_point`]) or carried from the
+/// batch before ([`Appended::next`]); a guess until a transaction confirms it.
+#[derive(Clone, Debug)]
+pub struct AppendPoint {
+    pub(crate) seq: i64,
+    pub(crate) floor: i64,
+    pub(crate) layout: Manifest,
 }
 
-/// Splits a batch numbered from `seq` into steps of [`STEP_BLOCKS`] blocks. Each step's
-/// floor is the newest time before it (`floor` raised by every earlier event's time), which
-/// is what a one-by-one build would have reached there, so the steps can be built in any
-/// order and on any thread.
-pub(crate) fn plan_steps(
-    events: Vec<super::NewEvent>,
-    mut seq: i64,
-    mut floor: i64,
-) -> Vec<StepInput> {
-    let per = STEP_BLOCKS * BLOCK_EVENTS;
-    let mut steps = Vec::with_capacity(events.len().div_ceil(per) + 1);
-    let mut events = events.into_iter().peekable();
-    // The first step is one block: the database starts inserting while the rest is built.
-    let mut take = BLOCK_EVENTS;
-    while events.peek().is_some() {
-        let chunk: Vec<super::NewEvent> = events.by_ref().take(take).collect();
-        take = per;
-        let step = StepInput {
+impl AppendPoint {
+    /// The sequence number the next appended event gets.
+    pub fn next_seq(&self) -> i64 {
+        self.seq
+    }
+
+    /// Whether a batch built from `self` is exactly the one `other` would build.
+    fn builds_as(&self, other: &AppendPoint) -> bool {
+        self.seq == other.seq
+            && self.floor == other.floor
+            && self.layout.level0() == other.layout.level0()
+    }
+}
+
+/// What [`Store::append_prepared`] did.
+#[derive(Debug)]
+pub struct Appended {
+    /// The sequence number of the batch's last event.
+    pub last: i64,
+    /// Where the next append starts, if no other writer comes first.
+    pub next: AppendPoint,
+    /// Whether the guessed numbering was wrong (another writer appended first), so the
+    /// batch was built again inside the transaction.
+    pub rebuilt: bool,
+}
+
+/// A batch of events whose blocks are being built on blocking threads, numbered from an
+/// [`AppendPoint`]: [`Store::append_prepared`] writes it, after checking the numbering.
+pub struct Prepared {
+    at: AppendPoint,
+    n: usize,
+    last_at: i64,
+    /// The steps, in order, each sent when built.
+    steps: Vec<tokio::sync::oneshot::Receiver<Result<Step, Error>>>,
+    /// The events, handed back when every step is built.
+    events: tokio::task::JoinHandle<Vec<super::NewEvent>>,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("at", &self.at)
+            .field("n", &self.n)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One step of a batch: its events, numbered from `seq`, with the time of the newest event
+/// before them.
+struct StepPlan {
+    seq: i64,
+    floor: i64,
+    events: std::ops::Range<usize>,
+}
+
+/// Cuts a batch numbered from `seq` into steps of [`STEP_BLOCKS`] blocks (the first is one
+/// block, so the database starts inserting early). Each step's floor is the newest time
+/// before it (`floor` raised by every earlier event's time), which is what one pass over
+/// the batch would have reached there, so steps can be built in any order and on any
+/// thread. Also returns the time of the batch's newest event.
+fn plan_steps(events: &[super::NewEvent], mut seq: i64, mut floor: i64) -> (Vec<StepPlan>, i64) {
+    let mut steps = Vec::with_capacity(events.len().div_ceil(STEP_BLOCKS * BLOCK_EVENTS) + 1);
+    let mut start = 0;
+    let mut size = BLOCK_EVENTS;
+    while start < events.len() {
+        let end = (start + size).min(events.len());
+        steps.push(StepPlan {
             seq,
             floor,
-            events: chunk,
-        };
-        seq += step.events.len() as i64;
-        floor = step
-            .events
+            events: start..end,
+        });
+        seq += (end - start) as i64;
+        floor = events[start..end]
             .iter()
             .map(|e| to_millis(e.occurred_at))
             .fold(floor, i64::max);
-        steps.push(step);
+        start = end;
+        size = STEP_BLOCKS * BLOCK_EVENTS;
     }
-    steps
+    (steps, floor)
 }
 
-impl StepInput {
+impl StepPlan {
     /// Numbers, bodies, leaves (as [`super::event_row`]), blocks and sorted search keys.
-    pub(crate) fn build(self, layout: &Manifest) -> Result<Step, Error> {
+    fn build(&self, events: &[super::NewEvent], layout: &Manifest) -> Result<Step, Error> {
         let mut step = Step {
             last_at: self.floor,
             ..Step::default()
         };
         let mut targets: BTreeSet<String> = BTreeSet::new();
         let mut rows = Vec::with_capacity(BLOCK_EVENTS);
-        let mut seq = self.seq;
-        let mut events = self.events.into_iter();
-        loop {
+        for (b, block) in events[self.events.clone()].chunks(BLOCK_EVENTS).enumerate() {
             rows.clear();
-            for e in events.by_ref().take(BLOCK_EVENTS) {
-                let row = super::event_row(seq, e, step.last_at)?;
+            let first = self.seq + (b * BLOCK_EVENTS) as i64;
+            for (i, e) in block.iter().enumerate() {
+                let row = super::event_row(first + i as i64, e, step.last_at)?;
                 step.last_at = row.occurred_at;
                 if let Some(t) = row.target() {
                     if !targets.contains(t) {
@@ -296,10 +347,6 @@ impl StepInput {
                     }
                 }
                 rows.push(row);
-                seq += 1;
-            }
-            if rows.is_empty() {
-                break;
             }
             step.blocks
                 .push(NewBlock::new(&rows, layout, &mut step.keys));
@@ -311,12 +358,120 @@ impl StepInput {
     }
 }
 
-/// How many steps of one append are built at once (each on a blocking thread, while the
-/// database inserts the step before them): the cores there are, at least two, at most four.
-pub(crate) fn builders() -> usize {
+/// How many threads build one batch's steps (while the database inserts the steps before
+/// theirs): the cores there are, at least two, at most four.
+fn builders() -> usize {
     static BUILDERS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *BUILDERS
         .get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4)))
+}
+
+/// Starts building `events` numbered from `at` on blocking threads (needs a Tokio
+/// runtime); returns the batch and the point after it. Nothing is written.
+pub fn prepare_events(events: Vec<super::NewEvent>, at: &AppendPoint) -> (Prepared, AppendPoint) {
+    let (plans, last_at) = plan_steps(&events, at.seq, at.floor);
+    let n = events.len();
+    let mut steps = Vec::with_capacity(plans.len());
+    let mut senders = Vec::with_capacity(plans.len());
+    for _ in &plans {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        steps.push(rx);
+        senders.push(tx);
+    }
+    let layout = at.layout.clone();
+    let events = tokio::task::spawn_blocking(move || {
+        let work: Vec<_> = plans.into_iter().zip(senders).collect();
+        let k = builders().min(work.len());
+        if k <= 1 {
+            for (plan, tx) in work {
+                let _ = tx.send(plan.build(&events, &layout));
+            }
+        } else {
+            // Thread t builds steps t, t + k, t + 2k, …: each thread's next step is the
+            // oldest one nobody builds yet.
+            let mut lanes: Vec<Vec<_>> = (0..k).map(|_| Vec::new()).collect();
+            for (i, job) in work.into_iter().enumerate() {
+                lanes[i % k].push(job);
+            }
+            let (events, layout) = (&events, &layout);
+            std::thread::scope(|scope| {
+                for lane in lanes {
+                    scope.spawn(move || {
+                        for (plan, tx) in lane {
+                            let _ = tx.send(plan.build(events, layout));
+                        }
+                    });
+                }
+            });
+        }
+        events
+    });
+    let next = AppendPoint {
+        seq: at.seq + n as i64,
+        floor: last_at,
+        layout: at.layout.clone(),
+    };
+    (
+        Prepared {
+            at: at.clone(),
+            n,
+            last_at,
+            steps,
+            events,
+        },
+        next,
+    )
+}
+
+impl Prepared {
+    /// Whether the batch was numbered from `at`.
+    pub(crate) fn built_from(&self, at: &AppendPoint) -> bool {
+        self.at.builds_as(at)
+    }
+
+    /// The number of events.
+    pub(crate) fn len(&self) -> usize {
+        self.n
+    }
+
+    /// The events back, once every step is built (the steps are dropped).
+    pub(crate) async fn into_events(self) -> Result<Vec<super::NewEvent>, Error> {
+        self.events
+            .await
+            .map_err(|e| Error::Internal(format!("building audit blocks: {e}")))
+    }
+}
+
+/// Inserts a [`Prepared`] batch's steps in order as they are built, then its targets,
+/// inside the open transaction; evaluates to the time of the batch's newest event.
+macro_rules! insert_prepared {
+    ($tx:expr, $prepared:expr, $sqlite:expr) => {{
+        let prepared: $crate::audit::blocks::Prepared = $prepared;
+        let (steps, last_at) = prepared.into_steps();
+        let mut targets = std::collections::BTreeSet::new();
+        for next in steps {
+            let step = next.await.map_err(|_| {
+                Error::Internal("building audit blocks: a builder stopped".into())
+            })??;
+            insert_step!($tx, &step, $sqlite);
+            targets.extend(step.targets);
+        }
+        insert_targets!($tx, targets.into_iter().collect(), $sqlite);
+        last_at
+    }};
+}
+
+impl Prepared {
+    /// The steps to insert, in order, and the time of the newest event; the events are
+    /// dropped on the builders' thread when they are done.
+    pub(crate) fn into_steps(
+        self,
+    ) -> (
+        Vec<tokio::sync::oneshot::Receiver<Result<Step, Error>>>,
+        i64,
+    ) {
+        (self.steps, self.last_at)
+    }
 }
 
 /// Inserts a [`Step`] inside the open transaction.
@@ -1160,20 +1315,21 @@ mod tests {
         let mut at = floor;
         let mut leaves = Vec::new();
         let mut times = Vec::new();
-        for (i, e) in events.clone().into_iter().enumerate() {
+        for (i, e) in events.iter().enumerate() {
             let row = super::super::event_row(41 + i as i64, e, at).unwrap();
             at = row.occurred_at;
             leaves.extend_from_slice(&row.leaf_hash);
             times.push(row.occurred_at);
         }
-        let steps = plan_steps(events, 41, floor);
+        let (steps, last_at) = plan_steps(&events, 41, floor);
+        assert_eq!(last_at, at);
         assert_eq!(steps.len(), 4, "one small step, then full ones");
         assert_eq!(steps[0].events.len(), BLOCK_EVENTS);
         // Built in reverse order, as parallel builders may finish.
         let mut built: Vec<Step> = steps
-            .into_iter()
+            .iter()
             .rev()
-            .map(|s| s.build(&layout).unwrap())
+            .map(|s| s.build(&events, &layout).unwrap())
             .collect();
         built.reverse();
         let mut got_leaves = Vec::new();
