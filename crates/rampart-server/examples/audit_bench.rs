@@ -354,10 +354,9 @@ async fn main() {
             appended += writers * per;
             let wall = t.elapsed().as_secs_f64();
             println!(
-                "pipeline, {writers} concurrent writers each awaiting its commit: {:.0} events/s ({:.2} cores busy, {} batches rebuilt so far)",
+                "pipeline, {writers} concurrent writers each awaiting its commit: {:.0} events/s ({:.2} cores busy)",
                 (writers * per) as f64 / wall,
-                (cpu_seconds() - cpu) / wall,
-                metrics.audit_rebuilt_batches.get()
+                (cpu_seconds() - cpu) / wall
             );
         }
         let _ = stop.send(true);

@@ -16,9 +16,7 @@ use rampart_audit::cache::TreeCache;
 use rampart_audit::hash::{leaf_hash, Hash};
 use rampart_audit::{Checkpoint, SigningKey};
 use rampart_core::Error;
-use rampart_store::{
-    prepare_events, AppendPoint, Appended, NewEvent, Prepared, Store, StoredCheckpoint,
-};
+use rampart_store::{NewEvent, Store, StoredCheckpoint};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
@@ -52,43 +50,7 @@ pub struct InclusionProof {
 }
 
 /// What the pipeline carries: an event and who waits for its commit.
-type Job = (NewEvent, Waiter);
-
-/// Where a writer awaiting its commit hears its event's sequence number.
-type Waiter = oneshot::Sender<Result<i64, Error>>;
-
-/// What the pipeline's writer tells its collector about numbering: where the last batch
-/// written ended, and whether a guess proved wrong (or a batch failed) since it last looked.
-#[derive(Default)]
-struct Guess {
-    next: std::sync::Mutex<Option<AppendPoint>>,
-    wrong: std::sync::atomic::AtomicBool,
-}
-
-impl Guess {
-    fn record(&self, outcome: Result<Appended, ()>) {
-        let (next, wrong) = match outcome {
-            Ok(done) => (Some(done.next), done.rebuilt),
-            // Nothing is known after a failure: the collector reads the log again.
-            Err(()) => (None, true),
-        };
-        if let Ok(mut n) = self.next.lock() {
-            *n = next;
-        }
-        if wrong {
-            self.wrong.store(true, std::sync::atomic::Ordering::Release);
-        }
-    }
-}
-
-/// Answers every writer of a batch that could not be written.
-fn fail(waiters: Vec<Waiter>) {
-    for w in waiters {
-        let _ = w.send(Err(Error::Unavailable(
-            "the audit log could not be written".into(),
-        )));
-    }
-}
+type Job = (NewEvent, oneshot::Sender<Result<i64, Error>>);
 
 /// The node's audit log service.
 pub struct AuditLog {
@@ -479,13 +441,6 @@ impl AuditLog {
     /// Runs the pipeline until `stop` flips, then refuses new events and drains those
     /// queued: batches of up to `batch_max` events, each batch one transaction, every waiter
     /// answered after the commit.
-    ///
-    /// Two stages: this task collects a batch and starts building its blocks, numbered
-    /// after the batch before it, while a writer task commits the batch before. A batch
-    /// numbered wrong (a `system` event or another node appended in between) is built again
-    /// inside its transaction (see `Store::append_prepared`), so a wrong guess costs time,
-    /// never correctness; after one, the collector lets the writer finish what is in flight
-    /// and numbers the next batch from where the log really is.
     pub async fn run_pipeline(
         self: Arc<Self>,
         metrics: Arc<Metrics>,
@@ -495,23 +450,7 @@ impl AuditLog {
         let Some(mut receiver) = receiver else {
             return;
         };
-        // One batch waits while one is written: memory stays bounded by three batches.
-        let (to_writer, mut batches) = mpsc::channel::<(Prepared, Vec<Waiter>)>(1);
-        let shared: Arc<Guess> = Arc::default();
-        let (written, mut written_rx) = tokio::sync::watch::channel(0u64);
-        let writer = {
-            let (log, metrics, shared) = (self.clone(), metrics.clone(), shared.clone());
-            tokio::spawn(async move {
-                while let Some((prepared, waiters)) = batches.recv().await {
-                    let outcome = log.write_batch(prepared, waiters, &metrics).await;
-                    shared.record(outcome);
-                    written.send_modify(|w| *w += 1);
-                }
-            })
-        };
         let mut batch: Vec<Job> = Vec::with_capacity(self.batch_max);
-        let mut guess: Option<AppendPoint> = None;
-        let mut sent = 0u64;
         let mut stopping = false;
         loop {
             let got = if stopping {
@@ -547,64 +486,27 @@ impl AuditLog {
                 }
             }
             metrics.audit_queue.set(receiver.len() as i64);
-            let (events, waiters): (Vec<NewEvent>, Vec<Waiter>) = batch.drain(..).unzip();
-            if shared
-                .wrong
-                .swap(false, std::sync::atomic::Ordering::AcqRel)
-            {
-                // The batches in flight were numbered from the same wrong guess: let the
-                // writer finish them, then start from where they really ended.
-                let _ = written_rx.wait_for(|w| *w == sent).await;
-                guess = shared.next.lock().ok().and_then(|mut n| n.take());
-            }
-            let start = match guess.take() {
-                Some(at) => Ok(at),
-                None => self.store.audit_append_point().await,
-            };
-            let at = match start {
-                Ok(at) => at,
-                Err(e) => {
-                    tracing::error!(error = %e, "audit append point unreadable; the batch fails");
-                    fail(waiters);
-                    continue;
-                }
-            };
-            let (prepared, next) = prepare_events(events, &at);
-            guess = Some(next);
-            if to_writer.send((prepared, waiters)).await.is_err() {
-                break;
-            }
-            sent += 1;
-        }
-        drop(to_writer);
-        if let Err(e) = writer.await {
-            tracing::error!(error = %e, "the audit pipeline's writer stopped");
+            self.write_batch(&mut batch, &metrics).await;
         }
     }
 
-    /// Commits a prepared batch and answers its writers.
-    async fn write_batch(
-        &self,
-        prepared: Prepared,
-        waiters: Vec<Waiter>,
-        metrics: &Metrics,
-    ) -> Result<Appended, ()> {
-        let n = waiters.len() as i64;
-        match self.store.append_prepared(prepared).await {
-            Ok(done) => {
+    async fn write_batch(&self, batch: &mut Vec<Job>, metrics: &Metrics) {
+        let (events, waiters): (Vec<NewEvent>, Vec<_>) = batch.drain(..).unzip();
+        let n = events.len() as i64;
+        match self.store.append_events(events).await {
+            Ok(last) => {
                 metrics.audit_events.inc_by(n as u64);
-                if done.rebuilt {
-                    metrics.audit_rebuilt_batches.inc();
-                }
                 for (i, w) in waiters.into_iter().enumerate() {
-                    let _ = w.send(Ok(done.last - n + 1 + i as i64));
+                    let _ = w.send(Ok(last - n + 1 + i as i64));
                 }
-                Ok(done)
             }
             Err(e) => {
                 tracing::error!(error = %e, events = n, "audit batch failed; its requests fail too");
-                fail(waiters);
-                Err(())
+                for w in waiters {
+                    let _ = w.send(Err(Error::Unavailable(
+                        "the audit log could not be written".into(),
+                    )));
+                }
             }
         }
     }

@@ -71,9 +71,6 @@ pub struct Metrics {
     pub audit_tamper_alert: Gauge,
     /// Steps of the search-key compaction done (each one transaction).
     pub audit_compaction_steps: Counter,
-    /// Pipeline batches built again in their transaction because their numbering guess
-    /// was wrong.
-    pub audit_rebuilt_batches: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -102,7 +99,6 @@ impl Default for Metrics {
         let audit_verified = Counter::default();
         let audit_tamper_alert = Gauge::default();
         let audit_compaction_steps = Counter::default();
-        let audit_rebuilt_batches = Counter::default();
         registry.register(
             "audit_events",
             "Audit events committed through the access pipeline",
@@ -132,12 +128,6 @@ impl Default for Metrics {
             "audit_key_compaction_steps",
             "Steps of the audit search-key compaction done (one transaction each)",
             audit_compaction_steps.clone(),
-        );
-        registry.register(
-            "audit_pipeline_rebuilt_batches",
-            "Access-pipeline batches built again in their transaction: another writer had \
-             appended since they were numbered",
-            audit_rebuilt_batches.clone(),
         );
         registry.register("http_requests", "HTTP requests served", requests.clone());
         registry.register(
@@ -179,7 +169,6 @@ impl Default for Metrics {
             audit_verified,
             audit_tamper_alert,
             audit_compaction_steps,
-            audit_rebuilt_batches,
         }
     }
 }

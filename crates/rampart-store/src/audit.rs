@@ -21,7 +21,6 @@ use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
 use crate::backend::{db, from_millis, to_millis};
-pub use blocks::{prepare_events, AppendPoint, Appended, Prepared};
 
 #[macro_use]
 pub(crate) mod keys;
@@ -345,12 +344,9 @@ macro_rules! write_events {
         let events: Vec<$crate::audit::NewEvent> = $events;
         let n = events.len();
         let (last, floor) = take_seqs!($tx, n);
-        let at = $crate::audit::blocks::AppendPoint {
-            seq: last - n as i64 + 1,
-            floor,
-            layout: read_manifest!($tx),
-        };
-        let (prepared, _) = $crate::audit::blocks::prepare_events(events, &at);
+        let layout = read_manifest!($tx);
+        let prepared =
+            $crate::audit::blocks::prepare_events(events, last - n as i64 + 1, floor, layout);
         let last_at = insert_prepared!($tx, prepared, $crate::audit::is_sqlite(&*$tx));
         set_last_at!($tx, last_at);
         last
@@ -610,67 +606,6 @@ impl Store {
         self.appended
             .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
         Ok(last)
-    }
-
-    /// Where the next append starts, as the log is now: for building a batch ahead of its
-    /// transaction with [`prepare_events`].
-    pub async fn audit_append_point(&self) -> Result<AppendPoint, Error> {
-        let (size, floor, rows) = read!(self, |pool| {
-            let (size, floor): (i64, i64) =
-                sqlx::query_as("SELECT size, last_at FROM audit_head WHERE id = 1")
-                    .fetch_one(pool)
-                    .await
-                    .map_err(db)?;
-            let rows: Vec<(i64, i64, i64)> = sqlx::query_as(keys::Manifest::SQL)
-                .fetch_all(pool)
-                .await
-                .map_err(db)?;
-            (size, floor, rows)
-        });
-        Ok(AppendPoint {
-            seq: size + 1,
-            floor,
-            layout: keys::Manifest::from_rows(&rows)?,
-        })
-    }
-
-    /// Writes a batch built ahead with [`prepare_events`] in one transaction, like
-    /// [`Store::append_events`]. When the log's append point is not the one the batch was
-    /// numbered from (another writer appended since), the batch is built again inside the
-    /// transaction, so the result is always what `append_events` would have written.
-    pub async fn append_prepared(&self, prepared: Prepared) -> Result<Appended, Error> {
-        let n = prepared.len();
-        if n == 0 {
-            return Err(Error::Internal("an empty audit batch".into()));
-        }
-        let appended = write_tx!(self, |tx| {
-            let (last, floor) = take_seqs!(tx, n);
-            let at = AppendPoint {
-                seq: last - n as i64 + 1,
-                floor,
-                layout: read_manifest!(tx),
-            };
-            let rebuilt = !prepared.built_from(&at);
-            let prepared = if rebuilt {
-                prepare_events(prepared.into_events().await?, &at).0
-            } else {
-                prepared
-            };
-            let last_at = insert_prepared!(tx, prepared, is_sqlite(&*tx));
-            set_last_at!(tx, last_at);
-            Appended {
-                last,
-                next: AppendPoint {
-                    seq: last + 1,
-                    floor: last_at,
-                    layout: at.layout,
-                },
-                rebuilt,
-            }
-        });
-        self.appended
-            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
-        Ok(appended)
     }
 
     /// How many events [`Store::append_events`] has committed through this handle and its

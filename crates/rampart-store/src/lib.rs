@@ -22,8 +22,8 @@ mod modules;
 mod users;
 
 pub use audit::{
-    decode_block, encode_block, prepare_events, AppendPoint, Appended, EventQuery, NewEvent,
-    Prepared, StoredCheckpoint, StoredEvent, Stream, AUDIT_TILE_HEIGHT, BLOCK_EVENTS,
+    decode_block, encode_block, EventQuery, NewEvent, StoredCheckpoint, StoredEvent, Stream,
+    AUDIT_TILE_HEIGHT, BLOCK_EVENTS,
 };
 pub use authz::{
     AuthzOp, AuthzView, Change, EnvironmentDef, ItScope, ListFilter, NodeRef, PrincipalRef,

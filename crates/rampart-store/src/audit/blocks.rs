@@ -233,62 +233,11 @@ impl NewBlock {
     }
 }
 
-/// Where the next append starts: its first sequence number, the time of the newest event
-/// before it (the floor its times are raised to) and the search-key layout its level-0 keys
-/// are written in. Read from the log ([`Store::audit_append_point`]) or carried from the
-/// batch before ([`Appended::next`]); a guess until a transaction confirms it.
-#[derive(Clone, Debug)]
-pub struct AppendPoint {
-    pub(crate) seq: i64,
-    pub(crate) floor: i64,
-    pub(crate) layout: Manifest,
-}
-
-impl AppendPoint {
-    /// The sequence number the next appended event gets.
-    pub fn next_seq(&self) -> i64 {
-        self.seq
-    }
-
-    /// Whether a batch built from `self` is exactly the one `other` would build.
-    fn builds_as(&self, other: &AppendPoint) -> bool {
-        self.seq == other.seq
-            && self.floor == other.floor
-            && self.layout.level0() == other.layout.level0()
-    }
-}
-
-/// What [`Store::append_prepared`] did.
-#[derive(Debug)]
-pub struct Appended {
-    /// The sequence number of the batch's last event.
-    pub last: i64,
-    /// Where the next append starts, if no other writer comes first.
-    pub next: AppendPoint,
-    /// Whether the guessed numbering was wrong (another writer appended first), so the
-    /// batch was built again inside the transaction.
-    pub rebuilt: bool,
-}
-
-/// A batch of events whose blocks are being built on blocking threads, numbered from an
-/// [`AppendPoint`]: [`Store::append_prepared`] writes it, after checking the numbering.
-pub struct Prepared {
-    at: AppendPoint,
-    n: usize,
+/// A numbered batch of events whose blocks are being built on blocking threads.
+pub(crate) struct Prepared {
     last_at: i64,
     /// The steps, in order, each sent when built.
-    steps: Vec<tokio::sync::oneshot::Receiver<Result<Step, Error>>>,
-    /// The events, handed back when every step is built.
-    events: tokio::task::JoinHandle<Vec<super::NewEvent>>,
-}
-
-impl std::fmt::Debug for Prepared {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Prepared")
-            .field("at", &self.at)
-            .field("n", &self.n)
-            .finish_non_exhaustive()
-    }
+    steps: Vec<StepReceiver>,
 }
 
 /// One step of a batch: its events, numbered from `seq`, with the time of the newest event
@@ -366,11 +315,15 @@ fn builders() -> usize {
         .get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4)))
 }
 
-/// Starts building `events` numbered from `at` on blocking threads (needs a Tokio
-/// runtime); returns the batch and the point after it. Nothing is written.
-pub fn prepare_events(events: Vec<super::NewEvent>, at: &AppendPoint) -> (Prepared, AppendPoint) {
-    let (plans, last_at) = plan_steps(&events, at.seq, at.floor);
-    let n = events.len();
+/// Starts building `events` (not empty), numbered from `seq` with times raised to `floor`,
+/// on blocking threads (needs a Tokio runtime). Nothing is written.
+pub(crate) fn prepare_events(
+    events: Vec<super::NewEvent>,
+    seq: i64,
+    floor: i64,
+    layout: Manifest,
+) -> Prepared {
+    let (plans, last_at) = plan_steps(&events, seq, floor);
     let mut steps = Vec::with_capacity(plans.len());
     let mut senders = Vec::with_capacity(plans.len());
     for _ in &plans {
@@ -378,69 +331,45 @@ pub fn prepare_events(events: Vec<super::NewEvent>, at: &AppendPoint) -> (Prepar
         steps.push(rx);
         senders.push(tx);
     }
-    let layout = at.layout.clone();
-    let events = tokio::task::spawn_blocking(move || {
+    // The events go with the builders and are dropped on their thread, off the runtime.
+    let _detached = tokio::task::spawn_blocking(move || {
         let work: Vec<_> = plans.into_iter().zip(senders).collect();
         let k = builders().min(work.len());
         if k <= 1 {
             for (plan, tx) in work {
                 let _ = tx.send(plan.build(&events, &layout));
             }
-        } else {
-            // Thread t builds steps t, t + k, t + 2k, …: each thread's next step is the
-            // oldest one nobody builds yet.
-            let mut lanes: Vec<Vec<_>> = (0..k).map(|_| Vec::new()).collect();
-            for (i, job) in work.into_iter().enumerate() {
-                lanes[i % k].push(job);
-            }
-            let (events, layout) = (&events, &layout);
-            std::thread::scope(|scope| {
-                for lane in lanes {
-                    scope.spawn(move || {
-                        for (plan, tx) in lane {
-                            let _ = tx.send(plan.build(events, layout));
-                        }
-                    });
-                }
-            });
+            return;
         }
-        events
+        // Thread t builds steps t, t + k, t + 2k, …: each thread's next step is the
+        // oldest one nobody builds yet.
+        let mut lanes: Vec<Vec<_>> = (0..k).map(|_| Vec::new()).collect();
+        for (i, job) in work.into_iter().enumerate() {
+            lanes[i % k].push(job);
+        }
+        let (events, layout) = (&events, &layout);
+        std::thread::scope(|scope| {
+            for lane in lanes {
+                scope.spawn(move || {
+                    for (plan, tx) in lane {
+                        let _ = tx.send(plan.build(events, layout));
+                    }
+                });
+            }
+        });
     });
-    let next = AppendPoint {
-        seq: at.seq + n as i64,
-        floor: last_at,
-        layout: at.layout.clone(),
-    };
-    (
-        Prepared {
-            at: at.clone(),
-            n,
-            last_at,
-            steps,
-            events,
-        },
-        next,
-    )
+    Prepared { last_at, steps }
 }
 
 impl Prepared {
-    /// Whether the batch was numbered from `at`.
-    pub(crate) fn built_from(&self, at: &AppendPoint) -> bool {
-        self.at.builds_as(at)
-    }
-
-    /// The number of events.
-    pub(crate) fn len(&self) -> usize {
-        self.n
-    }
-
-    /// The events back, once every step is built (the steps are dropped).
-    pub(crate) async fn into_events(self) -> Result<Vec<super::NewEvent>, Error> {
-        self.events
-            .await
-            .map_err(|e| Error::Internal(format!("building audit blocks: {e}")))
+    /// The steps to insert, in order, and the time of the newest event.
+    pub(crate) fn into_steps(self) -> (Vec<StepReceiver>, i64) {
+        (self.steps, self.last_at)
     }
 }
+
+/// Where a [`Prepared`] batch's step arrives when built.
+pub(crate) type StepReceiver = tokio::sync::oneshot::Receiver<Result<Step, Error>>;
 
 /// Inserts a [`Prepared`] batch's steps in order as they are built, then its targets,
 /// inside the open transaction; evaluates to the time of the batch's newest event.
@@ -459,19 +388,6 @@ macro_rules! insert_prepared {
         insert_targets!($tx, targets.into_iter().collect(), $sqlite);
         last_at
     }};
-}
-
-impl Prepared {
-    /// The steps to insert, in order, and the time of the newest event; the events are
-    /// dropped on the builders' thread when they are done.
-    pub(crate) fn into_steps(
-        self,
-    ) -> (
-        Vec<tokio::sync::oneshot::Receiver<Result<Step, Error>>>,
-        i64,
-    ) {
-        (self.steps, self.last_at)
-    }
 }
 
 /// Inserts a [`Step`] inside the open transaction.

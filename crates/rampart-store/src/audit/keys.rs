@@ -109,11 +109,6 @@ impl Manifest {
     }
 
     /// The id of the level-`level` segment holding `seq`.
-    /// The size (as bits) of level-0 segments: all an append's keys depend on.
-    pub(crate) fn level0(&self) -> u32 {
-        self.bits[0]
-    }
-
     pub(crate) fn seg(&self, level: usize, seq: i64) -> i64 {
         ((15 - level as i64) << 48) | (seq >> self.bits[level])
     }
