@@ -200,22 +200,17 @@ impl NewBlock {
         let mut leaves = Vec::with_capacity(rows.len() * 32);
         for r in rows {
             facets.insert(("stream", r.stream));
-            facets.insert(("action", &r.action));
-            facets.insert(("outcome", &r.outcome));
-            if let Some(a) = &r.application {
+            facets.insert(("action", r.action));
+            facets.insert(("outcome", r.outcome));
+            if let Some(a) = r.application {
                 facets.insert(("application", a));
             }
-            if let Some(e) = &r.environment {
+            if let Some(e) = r.environment {
                 facets.insert(("environment", e));
             }
             leaves.extend_from_slice(&r.leaf_hash);
             let seg = layout.seg(0, r.seq);
-            for k in keys_of(
-                r.stream,
-                &r.action,
-                r.actor_name.as_deref(),
-                r.target.as_deref(),
-            ) {
+            for k in keys_of(r.stream, r.action, r.actor_name, r.target) {
                 keys.push((seg, k, r.seq));
             }
         }
