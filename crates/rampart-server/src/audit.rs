@@ -851,12 +851,21 @@ pub async fn run_key_compaction(
         let pause = match store.audit_compact_keys().await {
             Ok(true) => {
                 metrics.audit_compaction_steps.inc();
+                if let Ok(backlog) = store.audit_key_backlog().await {
+                    metrics
+                        .audit_compaction_backlog
+                        .set(i64::try_from(backlog).unwrap_or(i64::MAX));
+                }
                 let appended = store.audit_appended();
                 let busy = appended != seen;
                 seen = appended;
                 compaction_pause(started.elapsed(), busy)
             }
-            Ok(false) => Duration::from_secs(1),
+            Ok(false) => {
+                // Nothing ready and nothing under way.
+                metrics.audit_compaction_backlog.set(0);
+                Duration::from_secs(1)
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "audit search-key compaction step failed; retrying");
                 Duration::from_secs(5)

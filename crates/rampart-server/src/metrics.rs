@@ -71,6 +71,8 @@ pub struct Metrics {
     pub audit_tamper_alert: Gauge,
     /// Steps of the search-key compaction done (each one transaction).
     pub audit_compaction_steps: Counter,
+    /// Merges the search-key compaction has ready or under way.
+    pub audit_compaction_backlog: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -99,6 +101,7 @@ impl Default for Metrics {
         let audit_verified = Counter::default();
         let audit_tamper_alert = Gauge::default();
         let audit_compaction_steps = Counter::default();
+        let audit_compaction_backlog = Gauge::default();
         registry.register(
             "audit_events",
             "Audit events committed through the access pipeline",
@@ -128,6 +131,12 @@ impl Default for Metrics {
             "audit_key_compaction_steps",
             "Steps of the audit search-key compaction done (one transaction each)",
             audit_compaction_steps.clone(),
+        );
+        registry.register(
+            "audit_key_compaction_backlog",
+            "Merges the audit search-key compaction has ready or under way (0 once caught up; \
+             it grows while appends keep the compaction yielding)",
+            audit_compaction_backlog.clone(),
         );
         registry.register("http_requests", "HTTP requests served", requests.clone());
         registry.register(
@@ -169,6 +178,7 @@ impl Default for Metrics {
             audit_verified,
             audit_tamper_alert,
             audit_compaction_steps,
+            audit_compaction_backlog,
         }
     }
 }

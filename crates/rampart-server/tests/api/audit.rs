@@ -586,6 +586,7 @@ async fn the_key_compaction_works_beside_appends_and_catches_up_after_them() {
     };
     let now = time::OffsetDateTime::now_utc();
     let mut merged_while_appending = 0;
+    let mut backlog_seen = 0;
     for round in 0..2_000 {
         let batch = (0..40)
             .map(|i| {
@@ -593,6 +594,7 @@ async fn the_key_compaction_works_beside_appends_and_catches_up_after_them() {
             })
             .collect();
         store.append_events(batch).await.unwrap();
+        backlog_seen = backlog_seen.max(store.audit_key_backlog().await.unwrap());
         merged_while_appending = metrics.audit_compaction_steps.get();
         if round >= 50 && merged_while_appending > 0 {
             break;
@@ -602,6 +604,7 @@ async fn the_key_compaction_works_beside_appends_and_catches_up_after_them() {
         merged_while_appending > 0,
         "no merge step while events were being appended"
     );
+    assert!(backlog_seen > 0, "appends never made a merge ready");
     // No more appends: the task finishes the backlog (it looks again every second).
     loop {
         let before = metrics.audit_compaction_steps.get();
@@ -616,6 +619,8 @@ async fn the_key_compaction_works_beside_appends_and_catches_up_after_them() {
         !store.audit_compact_keys().await.unwrap(),
         "the compaction left work after the appends stopped"
     );
+    assert_eq!(store.audit_key_backlog().await.unwrap(), 0);
+    assert_eq!(metrics.audit_compaction_backlog.get(), 0);
 }
 
 /// `system` events committed between the pipeline's batches (each in a change's own

@@ -119,6 +119,24 @@ impl Manifest {
         (0..LEVELS).map(|l| self.seg(l, seq)).collect()
     }
 
+    /// How many merges are ready or under way in a log of `size` events: for each level,
+    /// the whole segments of the level above that its events fill from where it starts
+    /// (level 0 reaches the head, a higher level its `upto`). 0 once the compaction has
+    /// caught up.
+    pub(crate) fn pending_merges(&self, size: i64) -> u64 {
+        (0..LEVELS - 1)
+            .map(|level| {
+                let end = if level == 0 {
+                    size.saturating_add(1)
+                } else {
+                    self.upto[level]
+                };
+                let filled = end.saturating_sub(self.floor(level)).max(0);
+                (filled >> self.bits[level + 1]) as u64
+            })
+            .sum()
+    }
+
     /// Where level `level` starts: `upto` of the level above (0 for the top).
     fn floor(&self, level: usize) -> i64 {
         self.upto.get(level + 1).copied().unwrap_or(0)
@@ -288,6 +306,24 @@ impl Store {
         Ok(worked)
     }
 
+    /// How many merges the search-key compaction has ready or under way (see
+    /// [`Store::audit_compact_keys`]): 0 once it has caught up. It grows while appends keep
+    /// the compaction yielding, and shrinks at the next lull.
+    pub async fn audit_key_backlog(&self) -> Result<u64, Error> {
+        let (size, rows) = read!(self, |pool| {
+            let size: i64 = sqlx::query_scalar("SELECT size FROM audit_head WHERE id = 1")
+                .fetch_one(pool)
+                .await
+                .map_err(db)?;
+            let rows: Vec<(i64, i64, i64)> = sqlx::query_as(Manifest::SQL)
+                .fetch_all(pool)
+                .await
+                .map_err(db)?;
+            (size, rows)
+        });
+        Ok(Manifest::from_rows(&rows)?.pending_merges(size))
+    }
+
     /// Sets the segment sizes of the search-key tree: level L holds segments of
     /// 2^(`l0_bits` + L × `fan_bits`) events. Only while no block event exists (the ids of
     /// stored keys depend on it); tests use it to reach every level with a few thousand
@@ -338,6 +374,25 @@ mod tests {
             *b = 4 + 2 * l as u32;
         }
         Manifest { bits, upto }
+    }
+
+    #[test]
+    fn pending_merges_count_whole_segments_of_the_level_above() {
+        // Segments of 16 at level 0, 64 at level 1, 256 at level 2.
+        let empty = manifest([0; LEVELS]);
+        assert_eq!(empty.pending_merges(0), 0);
+        // Events 1..=62 do not fill the first level-1 segment (0..64); 63 does.
+        assert_eq!(empty.pending_merges(62), 0);
+        assert_eq!(empty.pending_merges(63), 1);
+        assert_eq!(empty.pending_merges(200), 3);
+        // Level 1 reaches 704 from 512 (three level-1 segments, no whole level-2 one);
+        // level 0 holds 704..=800, one whole level-1 segment (704..768).
+        let m = manifest([0, 704, 512, 0, 0, 0, 0, 0]);
+        assert_eq!(m.pending_merges(800), 1);
+        // Level 1 filled to 768 makes a level-2 merge ready (512..768) beside level 0's.
+        let m = manifest([0, 768, 512, 0, 0, 0, 0, 0]);
+        assert_eq!(m.pending_merges(900), 1 + 2);
+        assert_eq!(m.pending_merges(767), 1);
     }
 
     #[test]
