@@ -837,7 +837,7 @@ pub async fn run_schedule(
 
 /// Runs the search-key compaction (see `Store::audit_compact_keys`) until `stop` flips.
 /// Each step is one short transaction, so appends wait at most one step for the writer.
-/// While events are being appended the compaction yields (see [`compaction_pause`]); when
+/// While events are being appended the compaction yields (see `compaction_pause`); when
 /// appends stop it runs a step after another until it has caught up, then looks every
 /// second.
 pub async fn run_key_compaction(
@@ -886,7 +886,7 @@ pub async fn run_key_compaction(
 /// step, so it holds the writer at most a fifth of the time while appends go on. Under an
 /// ingest that never pauses the backlog can grow; searches stay exact (they probe more,
 /// smaller segments) and the compaction works it off at the next lull.
-pub fn compaction_pause(took: Duration, busy: bool) -> Duration {
+fn compaction_pause(took: Duration, busy: bool) -> Duration {
     if busy {
         took.saturating_mul(YIELD)
     } else {

@@ -247,29 +247,23 @@ pub(crate) fn event_row(seq: i64, event: &NewEvent, floor: i64) -> Result<EventR
         .format(&time::format_description::well_known::Rfc3339)
         .map_err(|e| Error::Internal(format!("audit time: {e}")))?;
     let actor = event.actor_id.map(|a| a.to_string());
-    let mut body = Vec::with_capacity(512);
-    serde_json::to_writer(
-        &mut body,
-        &Body {
-            seq,
-            stream: Cow::Borrowed(event.stream.as_str()),
-            time: Cow::Owned(time),
-            node: Cow::Borrowed(&event.node_id),
-            request: event.request_id.as_deref().map(Cow::Borrowed),
-            source: event.source.as_deref().map(Cow::Borrowed),
-            actor: actor.as_deref().map(Cow::Borrowed),
-            actor_name: event.actor_name.as_deref().map(Cow::Borrowed),
-            action: Cow::Borrowed(&event.action),
-            target: event.target.as_deref().map(Cow::Borrowed),
-            application: event.application.as_deref().map(Cow::Borrowed),
-            environment: event.environment.as_deref().map(Cow::Borrowed),
-            outcome: Cow::Borrowed(&event.outcome),
-            details,
-        },
-    )
+    let body = serde_json::to_string(&Body {
+        seq,
+        stream: Cow::Borrowed(event.stream.as_str()),
+        time: Cow::Owned(time),
+        node: Cow::Borrowed(&event.node_id),
+        request: event.request_id.as_deref().map(Cow::Borrowed),
+        source: event.source.as_deref().map(Cow::Borrowed),
+        actor: actor.as_deref().map(Cow::Borrowed),
+        actor_name: event.actor_name.as_deref().map(Cow::Borrowed),
+        action: Cow::Borrowed(&event.action),
+        target: event.target.as_deref().map(Cow::Borrowed),
+        application: event.application.as_deref().map(Cow::Borrowed),
+        environment: event.environment.as_deref().map(Cow::Borrowed),
+        outcome: Cow::Borrowed(&event.outcome),
+        details,
+    })
     .map_err(|e| Error::Internal(format!("audit body: {e}")))?;
-    // serde_json writes UTF-8 only.
-    let body = String::from_utf8(body).map_err(|e| Error::Internal(format!("audit body: {e}")))?;
     let leaf_hash = leaf_hash(body.as_bytes());
     Ok(EventRow {
         seq,
@@ -344,10 +338,19 @@ macro_rules! write_events {
         let events: Vec<$crate::audit::NewEvent> = $events;
         let n = events.len();
         let (last, floor) = take_seqs!($tx, n);
+        let sqlite = $crate::audit::is_sqlite(&*$tx);
         let layout = read_manifest!($tx);
-        let prepared =
+        let (steps, last_at) =
             $crate::audit::blocks::prepare_events(events, last - n as i64 + 1, floor, layout);
-        let last_at = insert_prepared!($tx, prepared, $crate::audit::is_sqlite(&*$tx));
+        let mut targets = std::collections::BTreeSet::new();
+        for next in steps {
+            let step = next.await.map_err(|_| {
+                Error::Internal("building audit blocks: a builder stopped".into())
+            })??;
+            insert_step!($tx, &step, sqlite);
+            targets.extend(step.targets);
+        }
+        insert_targets!($tx, targets.into_iter().collect(), sqlite);
         set_last_at!($tx, last_at);
         last
     }};

@@ -569,11 +569,7 @@ async fn a_node_with_another_signing_key_refuses_to_sign_for_the_log() {
 async fn the_key_compaction_works_beside_appends_and_catches_up_after_them() {
     use rampart_server::{audit::run_key_compaction, metrics::Metrics};
     use std::sync::Arc;
-    let dir = tempfile::tempdir().unwrap();
-    let store = rampart_store::Store::open_sqlite(&dir.path().join("keys.db"))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
+    let (_dir, store) = crate::kit::bare_sqlite_store().await;
     // Segments of 16 events, 4 to a merge: a few thousand events make several levels.
     store.audit_key_geometry(4, 2).await.unwrap();
     let metrics = Arc::new(Metrics::default());
@@ -631,11 +627,7 @@ async fn the_pipeline_stays_exact_when_system_events_come_between_its_batches() 
     use rampart_server::{audit::AuditLog, metrics::Metrics};
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
-    let dir = tempfile::tempdir().unwrap();
-    let store = rampart_store::Store::open_sqlite(&dir.path().join("log.db"))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
+    let (_dir, store) = crate::kit::bare_sqlite_store().await;
     let key = rampart_audit::SigningKey::from_seed("test/audit", [3; 32]).unwrap();
     let log = AuditLog::new(store.clone(), key, "test/audit".into(), 1_000, 64).unwrap();
     log.load().await.unwrap();

@@ -16,6 +16,17 @@ use time::macros::datetime;
 pub const ADMIN_PASSWORD: &str = "violet-trombone-gravel-71";
 pub const USER_PASSWORD: &str = "amber-lantern-quiver-38";
 
+/// A migrated SQLite store in a temporary directory, without a server, for tests of the
+/// node's background tasks; the directory lives as long as the returned guard.
+pub async fn bare_sqlite_store() -> (tempfile::TempDir, rampart_store::Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = rampart_store::Store::open_sqlite(&dir.path().join("rampart.db"))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    (dir, store)
+}
+
 pub struct Node {
     pub server: Option<Server>,
     pub clock: Arc<ManualClock>,

@@ -228,13 +228,6 @@ impl NewBlock {
     }
 }
 
-/// A numbered batch of events whose blocks are being built on blocking threads.
-pub(crate) struct Prepared {
-    last_at: i64,
-    /// The steps, in order, each sent when built.
-    steps: Vec<StepReceiver>,
-}
-
 /// One step of a batch: its events, numbered from `seq`, with the time of the newest event
 /// before them.
 struct StepPlan {
@@ -311,13 +304,14 @@ fn builders() -> usize {
 }
 
 /// Starts building `events` (not empty), numbered from `seq` with times raised to `floor`,
-/// on blocking threads (needs a Tokio runtime). Nothing is written.
+/// on blocking threads (needs a Tokio runtime). Returns where each step arrives when built,
+/// in order, and the time of the batch's newest event. Nothing is written.
 pub(crate) fn prepare_events(
     events: Vec<super::NewEvent>,
     seq: i64,
     floor: i64,
     layout: Manifest,
-) -> Prepared {
+) -> (Vec<StepReceiver>, i64) {
     let (plans, last_at) = plan_steps(&events, seq, floor);
     let mut steps = Vec::with_capacity(plans.len());
     let mut senders = Vec::with_capacity(plans.len());
@@ -353,37 +347,11 @@ pub(crate) fn prepare_events(
             }
         });
     });
-    Prepared { last_at, steps }
+    (steps, last_at)
 }
 
-impl Prepared {
-    /// The steps to insert, in order, and the time of the newest event.
-    pub(crate) fn into_steps(self) -> (Vec<StepReceiver>, i64) {
-        (self.steps, self.last_at)
-    }
-}
-
-/// Where a [`Prepared`] batch's step arrives when built.
+/// Where a step of [`prepare_events`] arrives when built.
 pub(crate) type StepReceiver = tokio::sync::oneshot::Receiver<Result<Step, Error>>;
-
-/// Inserts a [`Prepared`] batch's steps in order as they are built, then its targets,
-/// inside the open transaction; evaluates to the time of the batch's newest event.
-macro_rules! insert_prepared {
-    ($tx:expr, $prepared:expr, $sqlite:expr) => {{
-        let prepared: $crate::audit::blocks::Prepared = $prepared;
-        let (steps, last_at) = prepared.into_steps();
-        let mut targets = std::collections::BTreeSet::new();
-        for next in steps {
-            let step = next.await.map_err(|_| {
-                Error::Internal("building audit blocks: a builder stopped".into())
-            })??;
-            insert_step!($tx, &step, $sqlite);
-            targets.extend(step.targets);
-        }
-        insert_targets!($tx, targets.into_iter().collect(), $sqlite);
-        last_at
-    }};
-}
 
 /// Inserts a [`Step`] inside the open transaction.
 macro_rules! insert_step {

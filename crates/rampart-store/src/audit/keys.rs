@@ -126,15 +126,23 @@ impl Manifest {
     pub(crate) fn pending_merges(&self, size: i64) -> u64 {
         (0..LEVELS - 1)
             .map(|level| {
-                let end = if level == 0 {
-                    size.saturating_add(1)
-                } else {
-                    self.upto[level]
-                };
-                let filled = end.saturating_sub(self.floor(level)).max(0);
+                let filled = self
+                    .end(level, size)
+                    .saturating_sub(self.floor(level))
+                    .max(0);
                 (filled >> self.bits[level + 1]) as u64
             })
             .sum()
+    }
+
+    /// Where level `level`'s events end (exclusive) in a log of `size` events: the head for
+    /// level 0, the level's `upto` above it.
+    fn end(&self, level: usize, size: i64) -> i64 {
+        if level == 0 {
+            size.saturating_add(1)
+        } else {
+            self.upto[level]
+        }
     }
 
     /// Where level `level` starts: `upto` of the level above (0 for the top).
@@ -249,11 +257,7 @@ impl Store {
                         .iter()
                         .find(|(l, _)| *l == level as i64)
                         .map(|(_, k)| *k);
-                    let ready = if level == 0 {
-                        end - 1 <= size
-                    } else {
-                        end <= m.upto[level]
-                    };
+                    let ready = end <= m.end(level, size);
                     if progress.is_none() && !ready {
                         continue;
                     }
