@@ -235,41 +235,17 @@ pub(crate) struct EventRow<'a> {
 /// `floor` (the time of the event before it) when it is earlier, so times never go
 /// backwards along the log: a time window is then a range of sequence numbers.
 pub(crate) fn event_row(seq: i64, event: &NewEvent, floor: i64) -> Result<EventRow<'_>, Error> {
-    let details: &RawValue = serde_json::from_str(&event.details)
-        .map_err(|e| Error::Internal(format!("audit event details are not JSON: {e}")))?;
-    if !details.get().starts_with('{') {
-        return Err(Error::Internal(
-            "audit event details must be a JSON object".into(),
-        ));
-    }
     let occurred_at = to_millis(event.occurred_at).max(floor);
-    let time = from_millis(occurred_at)?
-        .format(&time::format_description::well_known::Rfc3339)
-        .map_err(|e| Error::Internal(format!("audit time: {e}")))?;
-    let actor = event.actor_id.map(|a| a.to_string());
-    let body = serde_json::to_string(&Body {
-        seq,
-        stream: Cow::Borrowed(event.stream.as_str()),
-        time: Cow::Owned(time),
-        node: Cow::Borrowed(&event.node_id),
-        request: event.request_id.as_deref().map(Cow::Borrowed),
-        source: event.source.as_deref().map(Cow::Borrowed),
-        actor: actor.as_deref().map(Cow::Borrowed),
-        actor_name: event.actor_name.as_deref().map(Cow::Borrowed),
-        action: Cow::Borrowed(&event.action),
-        target: event.target.as_deref().map(Cow::Borrowed),
-        application: event.application.as_deref().map(Cow::Borrowed),
-        environment: event.environment.as_deref().map(Cow::Borrowed),
-        outcome: Cow::Borrowed(&event.outcome),
-        details,
-    })
-    .map_err(|e| Error::Internal(format!("audit body: {e}")))?;
+    let mut body = Vec::with_capacity(512);
+    write_body(&mut body, seq, event, occurred_at)?;
+    let body =
+        String::from_utf8(body).map_err(|_| Error::Internal("audit body: not UTF-8".into()))?;
     let leaf_hash = leaf_hash(body.as_bytes());
     Ok(EventRow {
         seq,
         stream: event.stream.as_str(),
         occurred_at,
-        actor_id: actor,
+        actor_id: event.actor_id.map(|a| a.to_string()),
         actor_name: event.actor_name.as_deref(),
         action: &event.action,
         target: event.target.as_deref(),
@@ -280,6 +256,64 @@ pub(crate) fn event_row(seq: i64, event: &NewEvent, floor: i64) -> Result<EventR
         body,
         leaf_hash,
     })
+}
+
+/// Appends the canonical body of `event`, numbered `seq` and timed `at` (milliseconds, the
+/// time already raised to its floor), to `out`: one line of JSON, the leaf's data.
+///
+/// Nothing is allocated per event: the actor's id and the time are formatted on the stack,
+/// and the body is written straight into `out` (a block's text, or one body).
+pub(crate) fn write_body(
+    out: &mut Vec<u8>,
+    seq: i64,
+    event: &NewEvent,
+    at: i64,
+) -> Result<(), Error> {
+    let details: &RawValue = serde_json::from_str(&event.details)
+        .map_err(|e| Error::Internal(format!("audit event details are not JSON: {e}")))?;
+    if !details.get().starts_with('{') {
+        return Err(Error::Internal(
+            "audit event details must be a JSON object".into(),
+        ));
+    }
+    // RFC 3339 with nanoseconds is at most 35 bytes for years 0000–9999.
+    let mut time_buf = [0u8; 40];
+    let room = time_buf.len();
+    let time_len = {
+        let mut w: &mut [u8] = &mut time_buf;
+        from_millis(at)?
+            .format_into(&mut w, &time::format_description::well_known::Rfc3339)
+            .map_err(|e| Error::Internal(format!("audit time: {e}")))?;
+        // What is left of the buffer says how much was written (the count `format_into`
+        // returns leaves out some of the fraction's digits: 0.001 s counts as one byte).
+        room - w.len()
+    };
+    let time = std::str::from_utf8(&time_buf[..time_len])
+        .map_err(|_| Error::Internal("audit time: not UTF-8".into()))?;
+    let mut actor_buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let actor = event
+        .actor_id
+        .map(|a| &*a.0.hyphenated().encode_lower(&mut actor_buf));
+    serde_json::to_writer(
+        out,
+        &Body {
+            seq,
+            stream: Cow::Borrowed(event.stream.as_str()),
+            time: Cow::Borrowed(time),
+            node: Cow::Borrowed(&event.node_id),
+            request: event.request_id.as_deref().map(Cow::Borrowed),
+            source: event.source.as_deref().map(Cow::Borrowed),
+            actor: actor.map(Cow::Borrowed),
+            actor_name: event.actor_name.as_deref().map(Cow::Borrowed),
+            action: Cow::Borrowed(&event.action),
+            target: event.target.as_deref().map(Cow::Borrowed),
+            application: event.application.as_deref().map(Cow::Borrowed),
+            environment: event.environment.as_deref().map(Cow::Borrowed),
+            outcome: Cow::Borrowed(&event.outcome),
+            details,
+        },
+    )
+    .map_err(|e| Error::Internal(format!("audit body: {e}")))
 }
 
 /// Takes `n` sequence numbers inside the open transaction; evaluates to the last one and

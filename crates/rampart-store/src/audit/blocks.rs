@@ -18,7 +18,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
-use rampart_audit::hash::Hash;
+use rampart_audit::hash::{leaf_hash, Hash};
 use rampart_core::{Error, UserId};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -26,7 +26,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::keys::Manifest;
-use super::{Body, EventQuery, EventRow, StoredEvent, Stream};
+use super::{Body, EventQuery, StoredEvent, Stream};
 use crate::backend::{db, to_millis};
 use crate::Store;
 
@@ -53,15 +53,35 @@ pub fn encode_block<S: AsRef<str>>(lines: &[S]) -> Vec<u8> {
         }
         text.extend_from_slice(l.as_ref().as_bytes());
     }
+    encode_text(&text)
+}
+
+/// Encodes a block's text (its lines joined by `\n`) as its `data`: a format byte, then the
+/// text as it is when short, or LZ4-compressed behind its length (little-endian `u32`).
+fn encode_text(text: &[u8]) -> Vec<u8> {
     if text.len() < COMPRESS_FROM {
         let mut out = Vec::with_capacity(text.len() + 1);
         out.push(PLAIN);
-        out.extend_from_slice(&text);
+        out.extend_from_slice(text);
         return out;
     }
-    let mut out = vec![LZ4];
-    out.extend_from_slice(&lz4_flex::compress_prepend_size(&text));
-    out
+    let mut out = vec![0u8; 5 + lz4_flex::block::get_maximum_output_size(text.len())];
+    out[0] = LZ4;
+    out[1..5].copy_from_slice(&(text.len() as u32).to_le_bytes());
+    // The bound above is what the compressor needs, so this cannot run out of room; were
+    // it ever to, the text is stored as it is, which decodes the same.
+    match lz4_flex::block::compress_into(text, &mut out[5..]) {
+        Ok(n) => {
+            out.truncate(5 + n);
+            out
+        }
+        Err(_) => {
+            let mut out = Vec::with_capacity(text.len() + 1);
+            out.push(PLAIN);
+            out.extend_from_slice(text);
+            out
+        }
+    }
 }
 
 /// Decodes a block's `data` into its lines.
@@ -193,38 +213,71 @@ pub(crate) struct Step {
     pub(crate) last_at: i64,
 }
 
-impl NewBlock {
-    /// A block of consecutive numbered events.
-    fn new(rows: &[EventRow], layout: &Manifest, keys: &mut Vec<(i64, i64, i64)>) -> NewBlock {
+/// What a step's blocks share while they are built: the text buffer (reused from block
+/// to block) and the step's distinct targets.
+struct Builder<'a> {
+    layout: &'a Manifest,
+    text: Vec<u8>,
+    targets: BTreeSet<&'a str>,
+}
+
+impl<'a> Builder<'a> {
+    /// The block of `events`, numbered from `first` with times raised to `floor` (as
+    /// [`super::event_row`]); its search keys go to `keys`. Evaluates to the block and the
+    /// time of its newest event.
+    fn block(
+        &mut self,
+        events: &'a [super::NewEvent],
+        first: i64,
+        mut floor: i64,
+        keys: &mut Vec<(i64, i64, i64)>,
+    ) -> Result<NewBlock, Error> {
         let mut facets: BTreeSet<(&str, &str)> = BTreeSet::new();
-        let mut leaves = Vec::with_capacity(rows.len() * 32);
-        for r in rows {
-            facets.insert(("stream", r.stream));
-            facets.insert(("action", r.action));
-            facets.insert(("outcome", r.outcome));
-            if let Some(a) = r.application {
+        let mut leaves = Vec::with_capacity(events.len() * 32);
+        let mut first_at = None;
+        self.text.clear();
+        for (i, e) in events.iter().enumerate() {
+            let seq = first + i as i64;
+            floor = to_millis(e.occurred_at).max(floor);
+            first_at.get_or_insert(floor);
+            if i > 0 {
+                self.text.push(b'\n');
+            }
+            let start = self.text.len();
+            super::write_body(&mut self.text, seq, e, floor)?;
+            leaves.extend_from_slice(&leaf_hash(&self.text[start..]));
+            facets.insert(("stream", e.stream.as_str()));
+            facets.insert(("action", &e.action));
+            facets.insert(("outcome", &e.outcome));
+            if let Some(a) = &e.application {
                 facets.insert(("application", a));
             }
-            if let Some(e) = r.environment {
-                facets.insert(("environment", e));
+            if let Some(v) = &e.environment {
+                facets.insert(("environment", v));
             }
-            leaves.extend_from_slice(&r.leaf_hash);
-            let seg = layout.seg(0, r.seq);
-            for k in keys_of(r.stream, r.action, r.actor_name, r.target) {
-                keys.push((seg, k, r.seq));
+            if let Some(t) = &e.target {
+                self.targets.insert(t);
+            }
+            let seg = self.layout.seg(0, seq);
+            for k in keys_of(
+                e.stream.as_str(),
+                &e.action,
+                e.actor_name.as_deref(),
+                e.target.as_deref(),
+            ) {
+                keys.push((seg, k, seq));
             }
         }
-        let lines: Vec<&str> = rows.iter().map(|r| r.body.as_str()).collect();
         let facets: Vec<String> = facets.into_iter().map(|(n, v)| facet(n, v)).collect();
-        NewBlock {
-            first_seq: rows[0].seq,
-            count: rows.len() as i64,
-            first_at: rows[0].occurred_at,
-            last_at: rows[rows.len() - 1].occurred_at,
+        Ok(NewBlock {
+            first_seq: first,
+            count: events.len() as i64,
+            first_at: first_at.unwrap_or(floor),
+            last_at: floor,
             facets: format!("[{}]", facets.join(",")),
             leaves,
-            data: encode_block(&lines),
-        }
+            data: encode_text(&self.text),
+        })
     }
 }
 
@@ -270,27 +323,21 @@ impl StepPlan {
             last_at: self.floor,
             ..Step::default()
         };
-        let mut targets: BTreeSet<String> = BTreeSet::new();
-        let mut rows = Vec::with_capacity(BLOCK_EVENTS);
+        let mut builder = Builder {
+            layout,
+            // A block's text is about 100 kB: sized once, reused by each block of the step.
+            text: Vec::with_capacity(BLOCK_EVENTS * 512),
+            targets: BTreeSet::new(),
+        };
         for (b, block) in events[self.events.clone()].chunks(BLOCK_EVENTS).enumerate() {
-            rows.clear();
             let first = self.seq + (b * BLOCK_EVENTS) as i64;
-            for (i, e) in block.iter().enumerate() {
-                let row = super::event_row(first + i as i64, e, step.last_at)?;
-                step.last_at = row.occurred_at;
-                if let Some(t) = row.target() {
-                    if !targets.contains(t) {
-                        targets.insert(t.to_owned());
-                    }
-                }
-                rows.push(row);
-            }
-            step.blocks
-                .push(NewBlock::new(&rows, layout, &mut step.keys));
+            let built = builder.block(block, first, step.last_at, &mut step.keys)?;
+            step.last_at = built.last_at;
+            step.blocks.push(built);
         }
         // Keys in index order: each insert lands next to the one before.
         step.keys.sort_unstable();
-        step.targets = targets.into_iter().collect();
+        step.targets = builder.targets.into_iter().map(str::to_owned).collect();
         Ok(step)
     }
 }
@@ -1117,6 +1164,39 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: `time`'s `format_into` under-counts a fraction's bytes (0.001 s counted
+    /// as one), so a body cut its time to `…:20.0` and the stored event no longer parsed.
+    #[test]
+    fn bodies_keep_their_time_to_the_millisecond() {
+        let base = 1_790_000_000_000_i64;
+        for ms in [0, 1, 10, 100, 123, 999, 59_999] {
+            let at = base + ms;
+            let event = super::super::NewEvent::access(
+                &rampart_core::AuditContext {
+                    actor_id: Some(UserId(uuid::Uuid::from_u128(0xfeed))),
+                    node_id: "node-1".into(),
+                    ..Default::default()
+                },
+                crate::backend::from_millis(at).unwrap(),
+                None,
+                "/screens/a",
+                "GET",
+                true,
+            );
+            let mut out = Vec::new();
+            super::super::write_body(&mut out, 7, &event, at).unwrap();
+            let body: Body = serde_json::from_slice(&out).unwrap();
+            let time = OffsetDateTime::parse(&body.time, &Rfc3339).unwrap();
+            assert_eq!(to_millis(time), at, "{}", body.time);
+            assert_eq!(
+                body.actor.as_deref(),
+                Some("00000000-0000-0000-0000-00000000feed")
+            );
+            let row = super::super::event_row(7, &event, at).unwrap();
+            assert_eq!(row.body.as_bytes(), &out[..]);
+        }
+    }
 
     #[test]
     fn blocks_round_trip_plain_and_compressed() {
