@@ -18,7 +18,7 @@ use rampart_audit::{Checkpoint, SigningKey};
 use rampart_core::Error;
 use rampart_store::{NewEvent, Store, StoredCheckpoint};
 use time::OffsetDateTime;
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::Mutex;
 
 use crate::metrics::Metrics;
 
@@ -49,8 +49,67 @@ pub struct InclusionProof {
     pub root: Hash,
 }
 
-/// What the pipeline carries: an event and who waits for its commit.
-type Job = (NewEvent, oneshot::Sender<Result<i64, Error>>);
+/// Where the writers of one pipeline batch learn its fate: the first sequence number the
+/// batch got (a writer adds its place in the batch), or that it failed. One per batch, so
+/// a writer allocates nothing to wait and the pipeline wakes a whole batch at once.
+#[derive(Default)]
+struct Committed {
+    outcome: std::sync::OnceLock<Result<i64, ()>>,
+    notify: tokio::sync::Notify,
+}
+
+impl Committed {
+    /// Settles the batch (the first answer stands) and wakes its writers.
+    fn settle(&self, outcome: Result<i64, ()>) {
+        let _ = self.outcome.set(outcome);
+        self.notify.notify_waiters();
+    }
+
+    /// Waits until the batch is settled; `place` is the writer's event's place in it.
+    async fn wait(&self, place: usize) -> Result<i64, Error> {
+        loop {
+            let settled = self.notify.notified();
+            tokio::pin!(settled);
+            // Registered before the check, so a settle between the two still wakes it.
+            settled.as_mut().enable();
+            if let Some(outcome) = self.outcome.get() {
+                return outcome
+                    .map(|first| first + place as i64)
+                    .map_err(|()| Error::Unavailable("the audit log could not be written".into()));
+            }
+            settled.await;
+        }
+    }
+}
+
+/// A batch being filled by writers (at most `batch_max` events).
+struct Pending {
+    events: Vec<NewEvent>,
+    committed: Arc<Committed>,
+}
+
+impl Drop for Pending {
+    /// A batch dropped unwritten (the pipeline task cancelled, the node going away) fails
+    /// its writers rather than leaving them waiting; a written batch is settled already.
+    fn drop(&mut self) {
+        self.committed.settle(Err(()));
+    }
+}
+
+/// Whether the pipeline runs: before it starts, events are written directly; once it has
+/// stopped, they are refused.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Direct,
+    Running,
+    Stopped,
+}
+
+/// The pipeline's queue: batches in commit order.
+struct Queue {
+    stage: Stage,
+    batches: std::collections::VecDeque<Pending>,
+}
 
 /// The node's audit log service.
 pub struct AuditLog {
@@ -60,9 +119,16 @@ pub struct AuditLog {
     tree: Mutex<TreeCache>,
     /// Serialises signing on this node (several nodes are serialised by the store).
     signing: Mutex<()>,
-    queue: mpsc::Sender<Job>,
-    /// Taken by the pipeline task when it starts.
-    receiver: std::sync::Mutex<Option<mpsc::Receiver<Job>>>,
+    queue: std::sync::Mutex<Queue>,
+    /// One permit per event the queue may hold: a writer takes one before queueing (and
+    /// waits while there is none: back-pressure), the pipeline returns a batch's permits
+    /// when it takes the batch.
+    room: tokio::sync::Semaphore,
+    capacity: usize,
+    /// Wakes the pipeline when events arrive.
+    arrived: tokio::sync::Notify,
+    /// Set once the pipeline has started (its stage is then `Running` or `Stopped`).
+    piped: std::sync::atomic::AtomicBool,
     batch_max: usize,
     /// The last event the scheduled check has verified.
     verified_upto: Mutex<i64>,
@@ -173,7 +239,6 @@ impl AuditLog {
         capacity: usize,
         batch_max: usize,
     ) -> Result<Arc<Self>, Error> {
-        let (queue, receiver) = mpsc::channel(capacity.max(1));
         let tree =
             TreeCache::new(TILE_HEIGHT).map_err(|e| Error::Internal(format!("audit tree: {e}")))?;
         Ok(Arc::new(Self {
@@ -182,8 +247,14 @@ impl AuditLog {
             origin,
             tree: Mutex::new(tree),
             signing: Mutex::new(()),
-            queue,
-            receiver: std::sync::Mutex::new(Some(receiver)),
+            queue: std::sync::Mutex::new(Queue {
+                stage: Stage::Direct,
+                batches: std::collections::VecDeque::new(),
+            }),
+            room: tokio::sync::Semaphore::new(capacity.max(1)),
+            capacity: capacity.max(1),
+            arrived: tokio::sync::Notify::new(),
+            piped: std::sync::atomic::AtomicBool::new(false),
             batch_max: batch_max.max(1),
             verified_upto: Mutex::new(0),
             sweep_at: Mutex::new(0),
@@ -423,19 +494,74 @@ impl AuditLog {
     /// is committed; returns its sequence number. When the pipeline is full this waits
     /// (back-pressure) instead of dropping the event.
     pub async fn append(&self, event: NewEvent) -> Result<i64, Error> {
+        let stopped = || Error::Unavailable("the audit pipeline has stopped".into());
         // Without a running pipeline (a router under test, a CLI command) write directly.
-        let started = self.receiver.lock().map(|r| r.is_none()).unwrap_or(true);
-        if !started {
+        if !self.piped.load(std::sync::atomic::Ordering::Acquire) {
             return self.store.append_events(vec![event]).await;
         }
-        let (done, committed) = oneshot::channel();
+        let permit = self.room.acquire().await.map_err(|_| stopped())?;
+        let (committed, place) = {
+            let mut queue = self.lock_queue()?;
+            if queue.stage != Stage::Running {
+                return Err(stopped());
+            }
+            let batch_max = self.batch_max;
+            let fresh = queue
+                .batches
+                .back()
+                .is_none_or(|b| b.events.len() >= batch_max);
+            if fresh {
+                queue.batches.push_back(Pending {
+                    events: Vec::with_capacity(batch_max.min(4_096)),
+                    committed: Arc::default(),
+                });
+            }
+            let Some(batch) = queue.batches.back_mut() else {
+                return Err(stopped());
+            };
+            batch.events.push(event);
+            (batch.committed.clone(), batch.events.len() - 1)
+        };
+        // The pipeline gives the permit back when it takes the batch.
+        permit.forget();
+        self.arrived.notify_one();
+        committed.wait(place).await
+    }
+
+    fn lock_queue(&self) -> Result<std::sync::MutexGuard<'_, Queue>, Error> {
         self.queue
-            .send((event, done))
-            .await
-            .map_err(|_| Error::Unavailable("the audit pipeline has stopped".into()))?;
-        committed
-            .await
-            .map_err(|_| Error::Unavailable("the audit pipeline has stopped".into()))?
+            .lock()
+            .map_err(|_| Error::Internal("the audit queue's lock is poisoned".into()))
+    }
+
+    /// Events queued (taken from the room and not yet handed to the store).
+    fn queued(&self) -> usize {
+        self.capacity - self.room.available_permits().min(self.capacity)
+    }
+
+    /// Takes the oldest batch off the queue, once the writers still arriving have joined
+    /// it, and returns its room; `None` when the queue is empty.
+    async fn next_batch(&self) -> Result<Option<Pending>, Error> {
+        // The writers the last commit woke are still queueing: let them run, a round at a
+        // time, while the oldest batch grows, so one commit carries the wave instead of
+        // its first few events.
+        let mut seen = 0;
+        loop {
+            let len = match self.lock_queue()?.batches.front() {
+                Some(b) => b.events.len(),
+                None => return Ok(None),
+            };
+            if len == seen || len >= self.batch_max {
+                break;
+            }
+            seen = len;
+            tokio::task::yield_now().await;
+        }
+        let batch = self.lock_queue()?.batches.pop_front();
+        if let Some(b) = &batch {
+            self.room.add_permits(b.events.len());
+        }
+        Ok(batch)
     }
 
     /// Runs the pipeline until `stop` flips, then refuses new events and drains those
@@ -446,67 +572,68 @@ impl AuditLog {
         metrics: Arc<Metrics>,
         mut stop: tokio::sync::watch::Receiver<bool>,
     ) {
-        let receiver = self.receiver.lock().ok().and_then(|mut r| r.take());
-        let Some(mut receiver) = receiver else {
-            return;
-        };
-        let mut batch: Vec<Job> = Vec::with_capacity(self.batch_max);
+        match self.lock_queue() {
+            Ok(mut queue) if queue.stage == Stage::Direct => queue.stage = Stage::Running,
+            _ => return,
+        }
+        self.piped.store(true, std::sync::atomic::Ordering::Release);
         let mut stopping = false;
         loop {
-            let got = if stopping {
-                receiver.recv_many(&mut batch, self.batch_max).await
-            } else {
-                tokio::select! {
-                    got = receiver.recv_many(&mut batch, self.batch_max) => got,
-                    _ = stop.changed() => {
-                        // New events are refused from here on; queued ones are written.
-                        receiver.close();
-                        stopping = true;
-                        continue;
-                    }
+            // Registered before looking, so an event queued meanwhile still wakes us.
+            let arrived = self.arrived.notified();
+            tokio::pin!(arrived);
+            arrived.as_mut().enable();
+            // Looked at between batches too: under a load that never pauses, the queue is
+            // never empty, and the stop must still come.
+            if !stopping && stop.has_changed().unwrap_or(true) {
+                self.refuse_new();
+                stopping = true;
+            }
+            let batch = match self.next_batch().await {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(error = %e, "the audit pipeline stopped");
+                    return;
                 }
             };
-            if got == 0 {
+            metrics.audit_queue.set(self.queued() as i64);
+            if let Some(batch) = batch {
+                self.write_batch(batch, &metrics).await;
+                continue;
+            }
+            if stopping {
                 break;
             }
-            // The writers the last commit woke are still sending: take what keeps coming, a
-            // round at a time (each lets the other tasks run once), so one commit carries the
-            // wave instead of its first few events.
-            while batch.len() < self.batch_max {
-                tokio::task::yield_now().await;
-                let before = batch.len();
-                while batch.len() < self.batch_max {
-                    match receiver.try_recv() {
-                        Ok(job) => batch.push(job),
-                        Err(_) => break,
-                    }
-                }
-                if batch.len() == before {
-                    break;
+            tokio::select! {
+                _ = arrived => {}
+                _ = stop.changed() => {
+                    self.refuse_new();
+                    stopping = true;
                 }
             }
-            metrics.audit_queue.set(receiver.len() as i64);
-            self.write_batch(&mut batch, &metrics).await;
         }
     }
 
-    async fn write_batch(&self, batch: &mut Vec<Job>, metrics: &Metrics) {
-        let (events, waiters): (Vec<NewEvent>, Vec<_>) = batch.drain(..).unzip();
+    /// From here on new events are refused (and writers waiting for room are told at
+    /// once); those queued are still written.
+    fn refuse_new(&self) {
+        if let Ok(mut queue) = self.lock_queue() {
+            queue.stage = Stage::Stopped;
+        }
+        self.room.close();
+    }
+
+    async fn write_batch(&self, mut batch: Pending, metrics: &Metrics) {
+        let events = std::mem::take(&mut batch.events);
         let n = events.len() as i64;
         match self.store.append_events(events).await {
             Ok(last) => {
                 metrics.audit_events.inc_by(n as u64);
-                for (i, w) in waiters.into_iter().enumerate() {
-                    let _ = w.send(Ok(last - n + 1 + i as i64));
-                }
+                batch.committed.settle(Ok(last - n + 1));
             }
             Err(e) => {
                 tracing::error!(error = %e, events = n, "audit batch failed; its requests fail too");
-                for w in waiters {
-                    let _ = w.send(Err(Error::Unavailable(
-                        "the audit log could not be written".into(),
-                    )));
-                }
+                batch.committed.settle(Err(()));
             }
         }
     }
