@@ -564,19 +564,33 @@ impl AuditLog {
         Ok(batch)
     }
 
-    /// Runs the pipeline until `stop` flips, then refuses new events and drains those
-    /// queued: batches of up to `batch_max` events, each batch one transaction, every waiter
-    /// answered after the commit.
-    pub async fn run_pipeline(
+    /// The pipeline, to spawn: it runs until `stop` flips, then refuses new events and
+    /// drains those queued: batches of up to `batch_max` events, each batch one
+    /// transaction, every waiter answered after the commit.
+    ///
+    /// Appends queue for it from this call on (not from when the task first runs); a
+    /// second pipeline over the same log does nothing.
+    pub fn run_pipeline(
         self: Arc<Self>,
         metrics: Arc<Metrics>,
-        mut stop: tokio::sync::watch::Receiver<bool>,
-    ) {
-        match self.lock_queue() {
-            Ok(mut queue) if queue.stage == Stage::Direct => queue.stage = Stage::Running,
-            _ => return,
-        }
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let first = match self.lock_queue() {
+            Ok(mut queue) if queue.stage == Stage::Direct => {
+                queue.stage = Stage::Running;
+                true
+            }
+            _ => false,
+        };
         self.piped.store(true, std::sync::atomic::Ordering::Release);
+        async move {
+            if first {
+                self.pipeline(&metrics, stop).await;
+            }
+        }
+    }
+
+    async fn pipeline(&self, metrics: &Metrics, mut stop: tokio::sync::watch::Receiver<bool>) {
         let mut stopping = false;
         loop {
             // Registered before looking, so an event queued meanwhile still wakes us.
@@ -598,7 +612,7 @@ impl AuditLog {
             };
             metrics.audit_queue.set(self.queued() as i64);
             if let Some(batch) = batch {
-                self.write_batch(batch, &metrics).await;
+                self.write_batch(batch, metrics).await;
                 continue;
             }
             if stopping {
