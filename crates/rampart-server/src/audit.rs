@@ -512,7 +512,9 @@ impl AuditLog {
                 .is_none_or(|b| b.events.len() >= batch_max);
             if fresh {
                 queue.batches.push_back(Pending {
-                    events: Vec::with_capacity(batch_max.min(4_096)),
+                    // Sized once (pages are touched only as events arrive): growing it
+                    // would copy megabytes a batch.
+                    events: Vec::with_capacity(batch_max.min(self.capacity)),
                     committed: Arc::default(),
                 });
             }
@@ -992,15 +994,16 @@ pub async fn run_key_compaction(
         let pause = match store.audit_compact_keys().await {
             Ok(true) => {
                 metrics.audit_compaction_steps.inc();
-                if let Ok(backlog) = store.audit_key_backlog().await {
-                    metrics
-                        .audit_compaction_backlog
-                        .set(i64::try_from(backlog).unwrap_or(i64::MAX));
-                }
+                let took = started.elapsed();
+                // Unknown counts as over the bound: the compaction then keeps its share.
+                let backlog = store.audit_key_backlog().await.unwrap_or(u64::MAX);
+                metrics
+                    .audit_compaction_backlog
+                    .set(i64::try_from(backlog).unwrap_or(i64::MAX));
                 let appended = store.audit_appended();
                 let busy = appended != seen;
                 seen = appended;
-                compaction_pause(started.elapsed(), busy)
+                compaction_pause(took, busy, backlog)
             }
             Ok(false) => {
                 // Nothing ready and nothing under way.
@@ -1022,21 +1025,35 @@ pub async fn run_key_compaction(
     }
 }
 
-/// How long the compaction waits after a step that took `took`: nothing when no event was
-/// appended since the step before (it catches up at full speed), else [`YIELD`] times the
-/// step, so it holds the writer at most a fifth of the time while appends go on. Under an
-/// ingest that never pauses the backlog can grow; searches stay exact (they probe more,
-/// smaller segments) and the compaction works it off at the next lull.
-fn compaction_pause(took: Duration, busy: bool) -> Duration {
-    if busy {
-        took.saturating_mul(YIELD)
-    } else {
+/// How long the compaction waits after a step that took `took`, with `backlog` merges
+/// ready or under way:
+/// - nothing when no event was appended since the step before: it catches up at full speed;
+/// - while appends go on, [`YIELD`] times the step, so it holds the writer at most a fifth
+///   of the time and appends keep most of it;
+/// - but once the backlog reaches [`BACKLOG_BOUND`], only as long as the step: the
+///   compaction then takes half the writer's time, appends slow down, and the backlog
+///   stops growing, however long the ingest goes on.
+///
+/// Below the bound, searches stay exact meanwhile (they probe more, smaller segments) and
+/// the rest is worked off at the next lull.
+fn compaction_pause(took: Duration, busy: bool, backlog: u64) -> Duration {
+    if !busy {
         Duration::ZERO
+    } else if backlog >= BACKLOG_BOUND {
+        took
+    } else {
+        took.saturating_mul(YIELD)
     }
 }
 
 /// See [`compaction_pause`].
 const YIELD: u32 = 4;
+
+/// Merges ready or under way past which the compaction stops yielding most of the writer to
+/// appends (see [`compaction_pause`]). A level-1 merge gathers 64 level-0 segments (2^18
+/// events), so 8 of them leave a search about 500 more segments to probe than a compacted
+/// log would.
+const BACKLOG_BOUND: u64 = 8;
 
 /// Where archive segments go.
 pub fn archive_dir(config: &crate::config::Config) -> std::path::PathBuf {
@@ -1134,4 +1151,30 @@ pub async fn export_jsonl(
         progress(u64::try_from(last).unwrap_or(0));
     }
     out.flush().map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_compaction_yields_to_appends_until_its_backlog_reaches_the_bound() {
+        let step = Duration::from_millis(10);
+        // (appends since the last step, backlog) → pause
+        let table = [
+            (false, 0, Duration::ZERO),
+            (false, BACKLOG_BOUND * 10, Duration::ZERO),
+            (true, 0, step * YIELD),
+            (true, BACKLOG_BOUND - 1, step * YIELD),
+            (true, BACKLOG_BOUND, step),
+            (true, u64::MAX, step),
+        ];
+        for (busy, backlog, pause) in table {
+            assert_eq!(
+                compaction_pause(step, busy, backlog),
+                pause,
+                "busy {busy}, backlog {backlog}"
+            );
+        }
+    }
 }

@@ -378,11 +378,11 @@ macro_rules! write_events {
             $crate::audit::blocks::prepare_events(events, last - n as i64 + 1, floor, layout);
         let mut targets = std::collections::BTreeSet::new();
         for next in steps {
-            let step = next.await.map_err(|_| {
+            let mut step = next.await.map_err(|_| {
                 Error::Internal("building audit blocks: a builder stopped".into())
             })??;
-            insert_step!($tx, &step, sqlite);
-            targets.extend(step.targets);
+            targets.extend(std::mem::take(&mut step.targets));
+            insert_step!($tx, step, sqlite);
         }
         insert_targets!($tx, targets.into_iter().collect(), sqlite);
         set_last_at!($tx, last_at);

@@ -15,6 +15,10 @@ use rampart_store::NewUser;
 
 mod client;
 
+/// mimalloc: see ARCHITECTURE.md, "Choices recorded".
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Rampart: identity, authorization and a tamper-evident audit trail for your applications,
 /// in one binary.
 ///

@@ -321,6 +321,8 @@ impl StepPlan {
     fn build(&self, events: &[super::NewEvent], layout: &Manifest) -> Result<Step, Error> {
         let mut step = Step {
             last_at: self.floor,
+            // Access events have two keys; the others up to four.
+            keys: Vec::with_capacity(self.events.len() * 2 + 64),
             ..Step::default()
         };
         let mut builder = Builder {
@@ -386,11 +388,15 @@ pub(crate) fn prepare_events(
         let (events, layout) = (&events, &layout);
         std::thread::scope(|scope| {
             for lane in lanes {
-                scope.spawn(move || {
-                    for (plan, tx) in lane {
-                        let _ = tx.send(plan.build(events, layout));
-                    }
-                });
+                // Named, for profiles. Should the thread not start, its steps' senders are
+                // dropped with it and the append fails ("a builder stopped"), writing nothing.
+                let _ = std::thread::Builder::new()
+                    .name("audit-build".into())
+                    .spawn_scoped(scope, move || {
+                        for (plan, tx) in lane {
+                            let _ = tx.send(plan.build(events, layout));
+                        }
+                    });
             }
         });
     });
@@ -400,49 +406,70 @@ pub(crate) fn prepare_events(
 /// Where a step of [`prepare_events`] arrives when built.
 pub(crate) type StepReceiver = tokio::sync::oneshot::Receiver<Result<Step, Error>>;
 
-/// Inserts a [`Step`] inside the open transaction.
+/// Inserts a [`Step`] (consumed: its blocks' bytes move into the statement's arguments
+/// instead of being copied there) inside the open transaction.
 macro_rules! insert_step {
     ($tx:expr, $step:expr, $sqlite:expr) => {{
-        let step: &$crate::audit::blocks::Step = $step;
+        let step: $crate::audit::blocks::Step = $step;
         let mut sql = String::from(
             "INSERT INTO audit_blocks (first_seq, count, first_at, last_at, facets, leaves, data) VALUES ",
         );
         $crate::audit::push_values(&mut sql, step.blocks.len(), 7, $sqlite);
         let mut q = sqlx::query(&sql);
-        for b in &step.blocks {
+        for b in step.blocks {
             q = b.bind(q);
         }
         q.execute(&mut *$tx).await.map_err($crate::backend::db)?;
         for chunk in step.keys.chunks($crate::audit::blocks::KEY_ROWS) {
             let mut sql = String::from("INSERT INTO audit_keys (seg, key, seq) VALUES ");
             $crate::audit::push_values(&mut sql, chunk.len(), 3, $sqlite);
-            let mut q = sqlx::query(&sql);
-            for (seg, key, seq) in chunk {
-                q = q.bind(*seg).bind(*key).bind(*seq);
-            }
-            q.execute(&mut *$tx).await.map_err($crate::backend::db)?;
+            sqlx::query_with(&sql, $crate::audit::blocks::key_arguments(&*$tx, chunk)?)
+                .execute(&mut *$tx)
+                .await
+                .map_err($crate::backend::db)?;
         }
     }};
 }
 
+/// The arguments of one `INSERT` into `audit_keys` on `conn`'s backend, sized once.
+pub(crate) fn key_arguments<'q, C>(
+    _conn: &C,
+    keys: &[(i64, i64, i64)],
+) -> Result<<C::Database as sqlx::Database>::Arguments<'q>, Error>
+where
+    C: sqlx::Connection,
+    i64: sqlx::Encode<'q, C::Database> + sqlx::Type<C::Database>,
+{
+    use sqlx::Arguments as _;
+    let mut args = <C::Database as sqlx::Database>::Arguments::default();
+    args.reserve(keys.len() * 3, keys.len() * 3 * 8);
+    for &(seg, key, seq) in keys {
+        for v in [seg, key, seq] {
+            args.add(v)
+                .map_err(|e| Error::Internal(format!("audit key argument: {e}")))?;
+        }
+    }
+    Ok(args)
+}
+
 impl NewBlock {
     pub(crate) fn bind<'q, DB>(
-        &'q self,
+        self,
         q: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
     ) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
     where
         DB: sqlx::Database,
         i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-        &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-        &'q [u8]: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        Vec<u8>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     {
         q.bind(self.first_seq)
             .bind(self.count)
             .bind(self.first_at)
             .bind(self.last_at)
-            .bind(self.facets.as_str())
-            .bind(&self.leaves[..])
-            .bind(&self.data[..])
+            .bind(self.facets)
+            .bind(self.leaves)
+            .bind(self.data)
     }
 }
 
