@@ -619,21 +619,72 @@ async fn the_key_compaction_works_beside_appends_and_catches_up_after_them() {
     assert_eq!(metrics.audit_compaction_backlog.get(), 0);
 }
 
+/// A bare SQLite store and its audit log with the pipeline running (a queue of `capacity`
+/// events, batches of up to `batch_max`).
+struct Piped {
+    _dir: tempfile::TempDir,
+    store: rampart_store::Store,
+    log: std::sync::Arc<rampart_server::audit::AuditLog>,
+    metrics: std::sync::Arc<rampart_server::metrics::Metrics>,
+    stop: tokio::sync::watch::Sender<bool>,
+    pipeline: tokio::task::JoinHandle<()>,
+}
+
+async fn piped(capacity: usize, batch_max: usize) -> Piped {
+    let (_dir, store) = crate::kit::bare_sqlite_store().await;
+    let key = rampart_audit::SigningKey::from_seed("test/audit", [3; 32]).unwrap();
+    let log = rampart_server::audit::AuditLog::new(
+        store.clone(),
+        key,
+        "test/audit".into(),
+        capacity,
+        batch_max,
+    )
+    .unwrap();
+    log.load().await.unwrap();
+    let metrics = std::sync::Arc::new(rampart_server::metrics::Metrics::default());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let pipeline = tokio::spawn(log.clone().run_pipeline(metrics.clone(), stopped));
+    Piped {
+        _dir,
+        store,
+        log,
+        metrics,
+        stop,
+        pipeline,
+    }
+}
+
+/// Each acknowledged `(number, request id)` is the event stored at that number.
+fn assert_each_in_place(events: &[rampart_store::StoredEvent], acknowledged: &[(i64, String)]) {
+    let by_seq: std::collections::HashMap<i64, Option<&str>> = events
+        .iter()
+        .map(|e| (e.seq, e.request_id.as_deref()))
+        .collect();
+    for (seq, request) in acknowledged {
+        assert_eq!(
+            by_seq.get(seq).copied().flatten(),
+            Some(request.as_str()),
+            "event {seq}"
+        );
+    }
+}
+
 /// `system` events committed between the pipeline's batches (each in a change's own
 /// transaction) take numbers the batches must skip: every writer still gets its own event's
 /// number, nothing is lost, and the log verifies.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pipeline_stays_exact_when_system_events_come_between_its_batches() {
-    use rampart_server::{audit::AuditLog, metrics::Metrics};
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
-    let (_dir, store) = crate::kit::bare_sqlite_store().await;
-    let key = rampart_audit::SigningKey::from_seed("test/audit", [3; 32]).unwrap();
-    let log = AuditLog::new(store.clone(), key, "test/audit".into(), 1_000, 64).unwrap();
-    log.load().await.unwrap();
-    let metrics = Arc::new(Metrics::default());
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let pipeline = tokio::spawn(log.clone().run_pipeline(metrics.clone(), stopped));
+    let Piped {
+        _dir,
+        store,
+        log,
+        metrics,
+        stop,
+        pipeline,
+    } = piped(1_000, 64).await;
 
     let writing = Arc::new(AtomicBool::new(true));
     let system = {
@@ -698,17 +749,7 @@ async fn the_pipeline_stays_exact_when_system_events_come_between_its_batches() 
 
     let events = store.events_after(0, 100_000).await.unwrap();
     assert_eq!(events.len(), 2_000 + system_events as usize);
-    let by_seq: std::collections::HashMap<i64, Option<String>> = events
-        .iter()
-        .map(|e| (e.seq, e.request_id.clone()))
-        .collect();
-    for (seq, request) in &acknowledged {
-        assert_eq!(
-            by_seq[seq].as_deref(),
-            Some(request.as_str()),
-            "event {seq}"
-        );
-    }
+    assert_each_in_place(&events, &acknowledged);
     assert!(
         events.iter().any(|e| e.stream == "system")
             && events.windows(3).any(|w| {
@@ -730,17 +771,17 @@ async fn the_pipeline_stays_exact_when_system_events_come_between_its_batches() 
 /// writer was told. The queue is tiny, so writers also wait for room (back-pressure).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pipeline_drains_what_it_queued_when_stopped_and_refuses_the_rest() {
-    use rampart_server::{audit::AuditLog, metrics::Metrics};
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
     use std::time::Duration;
-    let (_dir, store) = crate::kit::bare_sqlite_store().await;
-    let key = rampart_audit::SigningKey::from_seed("test/audit", [3; 32]).unwrap();
-    let log = AuditLog::new(store.clone(), key, "test/audit".into(), 32, 16).unwrap();
-    log.load().await.unwrap();
-    let metrics = Arc::new(Metrics::default());
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let pipeline = tokio::spawn(log.clone().run_pipeline(metrics.clone(), stopped));
+    let Piped {
+        _dir,
+        store,
+        log,
+        metrics,
+        stop,
+        pipeline,
+    } = piped(32, 16).await;
 
     let acked = Arc::new(AtomicUsize::new(0));
     let mut writers = Vec::new();
@@ -809,17 +850,7 @@ async fn the_pipeline_drains_what_it_queued_when_stopped_and_refuses_the_rest() 
         acknowledged.len(),
         "exactly the acknowledged events"
     );
-    let by_seq: std::collections::HashMap<i64, Option<String>> = events
-        .iter()
-        .map(|e| (e.seq, e.request_id.clone()))
-        .collect();
-    for (seq, request) in &acknowledged {
-        assert_eq!(
-            by_seq[seq].as_deref(),
-            Some(request.as_str()),
-            "event {seq}"
-        );
-    }
+    assert_each_in_place(&events, &acknowledged);
     assert_eq!(metrics.audit_events.get(), acknowledged.len() as u64);
     // After the stop, a writer is told at once.
     let late = log
