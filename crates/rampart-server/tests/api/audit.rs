@@ -655,6 +655,28 @@ async fn piped(capacity: usize, batch_max: usize) -> Piped {
     }
 }
 
+/// An allowed `access` event of the orders screen, from request `request`, now.
+fn order_view(
+    request: &str,
+    actor: Option<String>,
+    application: Option<&str>,
+) -> rampart_store::NewEvent {
+    let ctx = rampart_core::AuditContext {
+        actor_name: actor,
+        request_id: Some(request.to_owned()),
+        node_id: "node-1".into(),
+        ..Default::default()
+    };
+    rampart_store::NewEvent::access(
+        &ctx,
+        time::OffsetDateTime::now_utc(),
+        application,
+        "/apps/sales/screens/orders",
+        "GET",
+        true,
+    )
+}
+
 /// Each acknowledged `(number, request id)` is the event stored at that number.
 fn assert_each_in_place(events: &[rampart_store::StoredEvent], acknowledged: &[(i64, String)]) {
     let by_seq: std::collections::HashMap<i64, Option<&str>> = events
@@ -719,21 +741,9 @@ async fn the_pipeline_stays_exact_when_system_events_come_between_its_batches() 
         writers.push(tokio::spawn(async move {
             let mut mine = Vec::new();
             for i in 0..10 {
-                let ctx = rampart_core::AuditContext {
-                    actor_name: Some(format!("end:user{w}")),
-                    request_id: Some(format!("w{w}-{i}")),
-                    node_id: "node-1".into(),
-                    ..Default::default()
-                };
-                let e = rampart_store::NewEvent::access(
-                    &ctx,
-                    time::OffsetDateTime::now_utc(),
-                    Some("sales"),
-                    "/apps/sales/screens/orders",
-                    "GET",
-                    true,
-                );
-                mine.push((log.append(e).await.unwrap(), format!("w{w}-{i}")));
+                let request = format!("w{w}-{i}");
+                let e = order_view(&request, Some(format!("end:user{w}")), Some("sales"));
+                mine.push((log.append(e).await.unwrap(), request));
             }
             mine
         }));
@@ -791,20 +801,7 @@ async fn the_pipeline_drains_what_it_queued_when_stopped_and_refuses_the_rest() 
             let mut answers = Vec::new();
             for i in 0..5 {
                 let request = format!("w{w}-{i}");
-                let ctx = rampart_core::AuditContext {
-                    request_id: Some(request.clone()),
-                    node_id: "node-1".into(),
-                    ..Default::default()
-                };
-                let e = rampart_store::NewEvent::access(
-                    &ctx,
-                    time::OffsetDateTime::now_utc(),
-                    None,
-                    "/apps/sales/screens/orders",
-                    "GET",
-                    true,
-                );
-                let answer = log.append(e).await;
+                let answer = log.append(order_view(&request, None, None)).await;
                 if answer.is_ok() {
                     acked.fetch_add(1, Ordering::Relaxed);
                 }

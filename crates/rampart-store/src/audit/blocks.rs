@@ -59,29 +59,21 @@ pub fn encode_block<S: AsRef<str>>(lines: &[S]) -> Vec<u8> {
 /// Encodes a block's text (its lines joined by `\n`) as its `data`: a format byte, then the
 /// text as it is when short, or LZ4-compressed behind its length (little-endian `u32`).
 fn encode_text(text: &[u8]) -> Vec<u8> {
-    if text.len() < COMPRESS_FROM {
-        let mut out = Vec::with_capacity(text.len() + 1);
-        out.push(PLAIN);
-        out.extend_from_slice(text);
-        return out;
-    }
-    let mut out = vec![0u8; 5 + lz4_flex::block::get_maximum_output_size(text.len())];
-    out[0] = LZ4;
-    out[1..5].copy_from_slice(&(text.len() as u32).to_le_bytes());
-    // The bound above is what the compressor needs, so this cannot run out of room; were
-    // it ever to, the text is stored as it is, which decodes the same.
-    match lz4_flex::block::compress_into(text, &mut out[5..]) {
-        Ok(n) => {
+    if text.len() >= COMPRESS_FROM {
+        let mut out = vec![0u8; 5 + lz4_flex::block::get_maximum_output_size(text.len())];
+        out[0] = LZ4;
+        out[1..5].copy_from_slice(&(text.len() as u32).to_le_bytes());
+        // The bound above is what the compressor needs, so this does not run out of room;
+        // were it ever to, the text is stored as it is below, which decodes the same.
+        if let Ok(n) = lz4_flex::block::compress_into(text, &mut out[5..]) {
             out.truncate(5 + n);
-            out
-        }
-        Err(_) => {
-            let mut out = Vec::with_capacity(text.len() + 1);
-            out.push(PLAIN);
-            out.extend_from_slice(text);
-            out
+            return out;
         }
     }
+    let mut out = Vec::with_capacity(text.len() + 1);
+    out.push(PLAIN);
+    out.extend_from_slice(text);
+    out
 }
 
 /// Decodes a block's `data` into its lines.
