@@ -16,7 +16,6 @@ use std::fmt::Write as _;
 
 use rampart_audit::hash::{leaf_hash, Hash};
 use rampart_core::{AuditContext, AuditEvent, Error, UserId};
-use serde::Serialize;
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
@@ -180,10 +179,11 @@ impl NewEvent {
     }
 }
 
-/// The canonical JSON of an event: the leaf's data. Field order is fixed by this struct;
-/// JSON string escaping (control characters, quotes, backslashes) keeps every value on one
+/// The canonical JSON of an event: the leaf's data, as [`write_body`] writes it. Field
+/// order is fixed by this struct; JSON string escaping (control characters, quotes, backslashes) keeps every value on one
 /// line, so no field can forge another line of an export.
-#[derive(Serialize, serde::Deserialize)]
+#[derive(serde::Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 pub(crate) struct Body<'a> {
     pub(crate) seq: i64,
     #[serde(borrow)]
@@ -294,26 +294,54 @@ pub(crate) fn write_body(
     let actor = event
         .actor_id
         .map(|a| &*a.0.hyphenated().encode_lower(&mut actor_buf));
-    serde_json::to_writer(
-        out,
-        &Body {
-            seq,
-            stream: Cow::Borrowed(event.stream.as_str()),
-            time: Cow::Borrowed(time),
-            node: Cow::Borrowed(&event.node_id),
-            request: event.request_id.as_deref().map(Cow::Borrowed),
-            source: event.source.as_deref().map(Cow::Borrowed),
-            actor: actor.map(Cow::Borrowed),
-            actor_name: event.actor_name.as_deref().map(Cow::Borrowed),
-            action: Cow::Borrowed(&event.action),
-            target: event.target.as_deref().map(Cow::Borrowed),
-            application: event.application.as_deref().map(Cow::Borrowed),
-            environment: event.environment.as_deref().map(Cow::Borrowed),
-            outcome: Cow::Borrowed(&event.outcome),
-            details,
-        },
-    )
-    .map_err(|e| Error::Internal(format!("audit body: {e}")))
+    // The fields of [`Body`], in its order, as `serde_json` writes them (the property test
+    // `bodies_are_what_serde_json_writes` holds the two together).
+    out.extend_from_slice(b"{\"seq\":");
+    out.extend_from_slice(itoa::Buffer::new().format(seq).as_bytes());
+    let fields: [(&[u8], Option<&str>); 12] = [
+        (b",\"stream\":", Some(event.stream.as_str())),
+        (b",\"time\":", Some(time)),
+        (b",\"node\":", Some(&event.node_id)),
+        (b",\"request\":", event.request_id.as_deref()),
+        (b",\"source\":", event.source.as_deref()),
+        (b",\"actor\":", actor),
+        (b",\"actor_name\":", event.actor_name.as_deref()),
+        (b",\"action\":", Some(&event.action)),
+        (b",\"target\":", event.target.as_deref()),
+        (b",\"application\":", event.application.as_deref()),
+        (b",\"environment\":", event.environment.as_deref()),
+        (b",\"outcome\":", Some(&event.outcome)),
+    ];
+    for (name, value) in fields {
+        out.extend_from_slice(name);
+        match value {
+            Some(v) => push_json_str(out, v)?,
+            None => out.extend_from_slice(b"null"),
+        }
+    }
+    out.extend_from_slice(b",\"details\":");
+    out.extend_from_slice(details.get().as_bytes());
+    out.push(b'}');
+    Ok(())
+}
+
+/// Appends `s` as a JSON string. Most values need no escape and are copied as they are
+/// (the check reads every byte without branching, so it runs many bytes at a time); the
+/// others are escaped by `serde_json`, which keeps every control character, quote and
+/// backslash from ending the string or the line.
+fn push_json_str(out: &mut Vec<u8>, s: &str) -> Result<(), Error> {
+    let plain = !s
+        .bytes()
+        .fold(false, |escape, b| escape | (b < 0x20) | (b == b'"') | (b == b'\\'));
+    if plain {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        Ok(())
+    } else {
+        serde_json::to_writer(out, s).map_err(|e| Error::Internal(format!("audit body: {e}")))
+    }
 }
 
 /// Takes `n` sequence numbers inside the open transaction; evaluates to the last one and

@@ -317,10 +317,12 @@ impl StepPlan {
             keys: Vec::with_capacity(self.events.len() * 2 + 64),
             ..Step::default()
         };
+        // A block's text is about 100 kB: the thread's buffer, reused by every block.
+        let mut text = TEXT.with_borrow_mut(std::mem::take);
+        text.reserve(BLOCK_EVENTS * 512);
         let mut builder = Builder {
             layout,
-            // A block's text is about 100 kB: sized once, reused by each block of the step.
-            text: Vec::with_capacity(BLOCK_EVENTS * 512),
+            text,
             targets: BTreeSet::new(),
         };
         for (b, block) in events[self.events.clone()].chunks(BLOCK_EVENTS).enumerate() {
@@ -332,21 +334,71 @@ impl StepPlan {
         // Keys in index order: each insert lands next to the one before.
         step.keys.sort_unstable();
         step.targets = builder.targets.into_iter().map(str::to_owned).collect();
+        TEXT.with_borrow_mut(|t| *t = builder.text);
         Ok(step)
     }
 }
 
-/// How many threads build one batch's steps (while the database inserts the steps before
-/// theirs): the cores there are, at least two, at most four.
-fn builders() -> usize {
-    static BUILDERS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *BUILDERS
-        .get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4)))
+/// A lane of a batch: the steps one builder thread makes, in order.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The threads that build steps: started on first use and kept for the life of the
+/// process, so their allocator heaps and scratch buffers stay warm from batch to batch
+/// (threads started per batch spent about a twentieth of a pipeline's time having the
+/// kernel zero fresh pages). As many as there are cores, at least two, at most four.
+struct Builders {
+    jobs: std::sync::mpsc::Sender<Job>,
+    threads: usize,
+}
+
+/// The builders, or `None` if not one thread could be started (steps are then built on
+/// a blocking thread of the runtime, one after the other).
+fn builders() -> Option<&'static Builders> {
+    static BUILDERS: std::sync::OnceLock<Option<Builders>> = std::sync::OnceLock::new();
+    BUILDERS
+        .get_or_init(|| {
+            let want = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4));
+            let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+            let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
+            let threads = (0..want)
+                .filter(|_| {
+                    let queue = queue.clone();
+                    // Named, for profiles.
+                    std::thread::Builder::new()
+                        .name("audit-build".into())
+                        .spawn(move || loop {
+                            let job = match queue.lock() {
+                                Ok(q) => q.recv(),
+                                Err(_) => return,
+                            };
+                            // A job that panicked has dropped its senders (its append
+                            // fails); the thread goes on serving the next ones.
+                            match job {
+                                Ok(job) => {
+                                    let _ = std::panic::catch_unwind(
+                                        std::panic::AssertUnwindSafe(job),
+                                    );
+                                }
+                                Err(_) => return,
+                            }
+                        })
+                        .is_ok()
+                })
+                .count();
+            (threads > 0).then_some(Builders { jobs, threads })
+        })
+        .as_ref()
+}
+
+thread_local! {
+    /// A builder thread's block text buffer (about 100 kB), reused by every block it builds.
+    static TEXT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Starts building `events` (not empty), numbered from `seq` with times raised to `floor`,
-/// on blocking threads (needs a Tokio runtime). Returns where each step arrives when built,
-/// in order, and the time of the batch's newest event. Nothing is written.
+/// on the builder threads (needs a Tokio runtime for the fallback). Returns where each step
+/// arrives when built, in order, and the time of the batch's newest event. Nothing is
+/// written.
 pub(crate) fn prepare_events(
     events: Vec<super::NewEvent>,
     seq: i64,
@@ -355,43 +407,37 @@ pub(crate) fn prepare_events(
 ) -> (Vec<StepReceiver>, i64) {
     let (plans, last_at) = plan_steps(&events, seq, floor);
     let mut steps = Vec::with_capacity(plans.len());
-    let mut senders = Vec::with_capacity(plans.len());
-    for _ in &plans {
+    let mut work = Vec::with_capacity(plans.len());
+    for plan in plans {
         let (tx, rx) = tokio::sync::oneshot::channel();
         steps.push(rx);
-        senders.push(tx);
+        work.push((plan, tx));
     }
-    // The events go with the builders and are dropped on their thread, off the runtime.
-    let _detached = tokio::task::spawn_blocking(move || {
-        let work: Vec<_> = plans.into_iter().zip(senders).collect();
-        let k = builders().min(work.len());
-        if k <= 1 {
-            for (plan, tx) in work {
-                let _ = tx.send(plan.build(&events, &layout));
+    // The events go with the builders and are dropped on their threads, off the runtime.
+    let shared = std::sync::Arc::new((events, layout));
+    let lane = move |jobs: Vec<(StepPlan, tokio::sync::oneshot::Sender<_>)>| {
+        move || {
+            let (events, layout) = &*shared;
+            for (plan, tx) in jobs {
+                let _ = tx.send(plan.build(events, layout));
             }
-            return;
         }
-        // Thread t builds steps t, t + k, t + 2k, …: each thread's next step is the
-        // oldest one nobody builds yet.
-        let mut lanes: Vec<Vec<_>> = (0..k).map(|_| Vec::new()).collect();
-        for (i, job) in work.into_iter().enumerate() {
-            lanes[i % k].push(job);
-        }
-        let (events, layout) = (&events, &layout);
-        std::thread::scope(|scope| {
-            for lane in lanes {
-                // Named, for profiles. Should the thread not start, its steps' senders are
-                // dropped with it and the append fails ("a builder stopped"), writing nothing.
-                let _ = std::thread::Builder::new()
-                    .name("audit-build".into())
-                    .spawn_scoped(scope, move || {
-                        for (plan, tx) in lane {
-                            let _ = tx.send(plan.build(events, layout));
-                        }
-                    });
-            }
-        });
-    });
+    };
+    let Some(pool) = builders() else {
+        let _detached = tokio::task::spawn_blocking(lane(work));
+        return (steps, last_at);
+    };
+    // Lane t builds steps t, t + k, t + 2k, …: each thread's next step is the oldest one
+    // nobody builds yet. A lane that cannot be queued drops its steps' senders, and the
+    // append fails ("a builder stopped"), writing nothing.
+    let k = pool.threads.min(work.len());
+    let mut lanes: Vec<Vec<_>> = (0..k).map(|_| Vec::new()).collect();
+    for (i, job) in work.into_iter().enumerate() {
+        lanes[i % k].push(job);
+    }
+    for jobs in lanes {
+        let _ = pool.jobs.send(Box::new(lane.clone()(jobs)));
+    }
     (steps, last_at)
 }
 
@@ -1214,6 +1260,73 @@ mod tests {
             );
             let row = super::super::event_row(7, &event, at).unwrap();
             assert_eq!(row.body.as_bytes(), &out[..]);
+        }
+    }
+
+    /// Any text (with quotes, backslashes, control characters, non-ASCII) or none.
+    fn text() -> impl proptest::strategy::Strategy<Value = Option<String>> {
+        proptest::option::of("(\\PC|[\"\\\\\u{0}-\u{1f}\u{7f}\u{2028}]){0,24}")
+    }
+
+    proptest::proptest! {
+        /// The hand-written body writer against the slow, obvious one: `serde_json`
+        /// serialising [`Body`]. Any difference would change what a leaf hashes.
+        #[test]
+        fn bodies_are_what_serde_json_writes(
+            seq in 1i64..i64::MAX,
+            at in 0i64..253_402_300_799_999,
+            actor in proptest::option::of(proptest::num::u128::ANY),
+            strings in proptest::collection::vec(text(), 10),
+            detail in text(),
+        ) {
+            let [actor_name, action, target, application, environment, outcome, request, source, node, key] =
+                <[Option<String>; 10]>::try_from(strings).unwrap();
+            let details = serde_json::json!({
+                key.unwrap_or_default(): detail, "n": seq, "ok": at % 2 == 0,
+            })
+            .to_string();
+            let event = super::super::NewEvent {
+                stream: Stream::ALL[(seq % 3) as usize],
+                occurred_at: crate::backend::from_millis(at).unwrap(),
+                actor_id: actor.map(|a| UserId(uuid::Uuid::from_u128(a))),
+                actor_name,
+                action: action.unwrap_or_default(),
+                target,
+                application,
+                environment,
+                outcome: outcome.unwrap_or_default(),
+                request_id: request,
+                source,
+                node_id: node.unwrap_or_default(),
+                details,
+            };
+            let mut written = Vec::new();
+            super::super::write_body(&mut written, seq, &event, at).unwrap();
+
+            let time = crate::backend::from_millis(at).unwrap().format(&Rfc3339).unwrap();
+            let actor = event.actor_id.map(|a| a.0.hyphenated().to_string());
+            let reference = serde_json::to_vec(&Body {
+                seq,
+                stream: event.stream.as_str().into(),
+                time: time.into(),
+                node: event.node_id.as_str().into(),
+                request: event.request_id.as_deref().map(Into::into),
+                source: event.source.as_deref().map(Into::into),
+                actor: actor.as_deref().map(Into::into),
+                actor_name: event.actor_name.as_deref().map(Into::into),
+                action: event.action.as_str().into(),
+                target: event.target.as_deref().map(Into::into),
+                application: event.application.as_deref().map(Into::into),
+                environment: event.environment.as_deref().map(Into::into),
+                outcome: event.outcome.as_str().into(),
+                details: serde_json::from_str(&event.details).unwrap(),
+            })
+            .unwrap();
+            proptest::prop_assert_eq!(
+                String::from_utf8_lossy(&written),
+                String::from_utf8_lossy(&reference)
+            );
+            proptest::prop_assert!(!written.contains(&b'\n'));
         }
     }
 
