@@ -330,9 +330,9 @@ pub(crate) fn write_body(
 /// others are escaped by `serde_json`, which keeps every control character, quote and
 /// backslash from ending the string or the line.
 fn push_json_str(out: &mut Vec<u8>, s: &str) -> Result<(), Error> {
-    let plain = !s
-        .bytes()
-        .fold(false, |escape, b| escape | (b < 0x20) | (b == b'"') | (b == b'\\'));
+    let plain = !s.bytes().fold(false, |escape, b| {
+        escape | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
     if plain {
         out.reserve(s.len() + 2);
         out.push(b'"');
@@ -401,9 +401,8 @@ macro_rules! write_events {
         let n = events.len();
         let (last, floor) = take_seqs!($tx, n);
         let sqlite = $crate::audit::is_sqlite(&*$tx);
-        let layout = read_manifest!($tx);
         let (steps, last_at) =
-            $crate::audit::blocks::prepare_events(events, last - n as i64 + 1, floor, layout);
+            $crate::audit::blocks::prepare_events(events, last - n as i64 + 1, floor);
         let mut targets = std::collections::BTreeSet::new();
         for next in steps {
             let mut step = next.await.map_err(|_| {
@@ -1398,6 +1397,10 @@ impl Store {
                 },
             };
             // The erased target leaves the search list too, unless another event has it.
+            let target = match target {
+                Some(t) if target_in_packs!(tx, &t, layout) => None,
+                t => t,
+            };
             if let Some(t) = target {
                 let sql = format!(
                     "DELETE FROM audit_targets WHERE target = $1 \

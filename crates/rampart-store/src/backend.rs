@@ -237,6 +237,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "audit key levels",
         include_str!("../migrations/sqlite/0014_audit_key_levels.sql"),
     ),
+    (
+        15,
+        "audit key packs",
+        include_str!("../migrations/sqlite/0015_audit_key_packs.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -308,6 +313,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         14,
         "audit key levels",
         include_str!("../migrations/postgres/0014_audit_key_levels.sql"),
+    ),
+    (
+        15,
+        "audit key packs",
+        include_str!("../migrations/postgres/0015_audit_key_packs.sql"),
     ),
 ];
 

@@ -183,6 +183,69 @@ fn facet_pattern(name: &str, value: &str) -> String {
     format!("%{}%", crate::backend::like_escape(&facet(name, value)))
 }
 
+/// Bytes of one entry of a key pack: the key (big-endian) and the event's place in its block.
+const PACK_ENTRY: usize = 9;
+
+/// Encodes a block's search keys, `(key, place)` pairs, as its pack (see
+/// [`crate::audit::keys`]): sorted by key, then place, 9 bytes each.
+fn encode_pack(pairs: &mut [(i64, u8)]) -> Vec<u8> {
+    pairs.sort_unstable();
+    let mut out = Vec::with_capacity(pairs.len() * PACK_ENTRY);
+    for &(key, place) in pairs.iter() {
+        out.extend_from_slice(&key.to_be_bytes());
+        out.push(place);
+    }
+    out
+}
+
+/// The `(key, place)` entries of a stored pack, in its order; an error if its length is
+/// not whole entries.
+pub(crate) fn pack_entries(
+    first_seq: i64,
+    pack: &[u8],
+) -> Result<impl Iterator<Item = (i64, u8)> + '_, Error> {
+    if !pack.len().is_multiple_of(PACK_ENTRY) {
+        return Err(Error::Internal(format!(
+            "search-key pack of the audit block at {first_seq}: {} bytes",
+            pack.len()
+        )));
+    }
+    Ok(pack.chunks_exact(PACK_ENTRY).map(|e| {
+        let mut key = [0u8; 8];
+        key.copy_from_slice(&e[..8]);
+        (i64::from_be_bytes(key), e[8])
+    }))
+}
+
+/// The sequence numbers in the pack of the block at `first_seq` that have one of `keys`
+/// (each looked up by binary search: entries are sorted by key).
+pub(crate) fn pack_find(first_seq: i64, pack: &[u8], keys: &[i64]) -> Result<Vec<i64>, Error> {
+    let entries: Vec<(i64, u8)> = pack_entries(first_seq, pack)?.collect();
+    let mut out = Vec::new();
+    for &k in keys {
+        let from = entries.partition_point(|&(key, _)| key < k);
+        out.extend(
+            entries[from..]
+                .iter()
+                .take_while(|&&(key, _)| key == k)
+                .map(|&(_, place)| first_seq + i64::from(place)),
+        );
+    }
+    Ok(out)
+}
+
+/// The pack of the block at `first_seq` without the `(key, seq)` entries in `gone`.
+pub(crate) fn pack_without(
+    first_seq: i64,
+    pack: &[u8],
+    gone: &BTreeSet<(i64, i64)>,
+) -> Result<Vec<u8>, Error> {
+    let mut kept: Vec<(i64, u8)> = pack_entries(first_seq, pack)?
+        .filter(|&(key, place)| !gone.contains(&(key, first_seq + i64::from(place))))
+        .collect();
+    Ok(encode_pack(&mut kept))
+}
+
 /// A block ready to insert.
 pub(crate) struct NewBlock {
     first_seq: i64,
@@ -192,13 +255,14 @@ pub(crate) struct NewBlock {
     facets: String,
     leaves: Vec<u8>,
     data: Vec<u8>,
+    /// Its events' search keys (see [`encode_pack`]).
+    pack: Vec<u8>,
 }
 
-/// One build-and-insert step of an append: its blocks and their search keys, sorted.
+/// One build-and-insert step of an append: its blocks, with their search keys.
 #[derive(Default)]
 pub(crate) struct Step {
     pub(crate) blocks: Vec<NewBlock>,
-    pub(crate) keys: Vec<(i64, i64, i64)>,
     /// Its distinct targets, for `audit_targets`.
     pub(crate) targets: Vec<String>,
     /// The time of its newest event.
@@ -208,26 +272,27 @@ pub(crate) struct Step {
 /// What a step's blocks share while they are built: the text buffer (reused from block
 /// to block) and the step's distinct targets.
 struct Builder<'a> {
-    layout: &'a Manifest,
     text: Vec<u8>,
+    /// A block's `(key, place)` pairs, before they become its pack.
+    pairs: Vec<(i64, u8)>,
     targets: BTreeSet<&'a str>,
 }
 
 impl<'a> Builder<'a> {
     /// The block of `events`, numbered from `first` with times raised to `floor` (as
-    /// [`super::event_row`]); its search keys go to `keys`. Evaluates to the block and the
+    /// [`super::event_row`]), with its search keys packed. Evaluates to the block and the
     /// time of its newest event.
     fn block(
         &mut self,
         events: &'a [super::NewEvent],
         first: i64,
         mut floor: i64,
-        keys: &mut Vec<(i64, i64, i64)>,
     ) -> Result<NewBlock, Error> {
         let mut facets: BTreeSet<(&str, &str)> = BTreeSet::new();
         let mut leaves = Vec::with_capacity(events.len() * 32);
         let mut first_at = None;
         self.text.clear();
+        self.pairs.clear();
         for (i, e) in events.iter().enumerate() {
             let seq = first + i as i64;
             floor = to_millis(e.occurred_at).max(floor);
@@ -250,14 +315,15 @@ impl<'a> Builder<'a> {
             if let Some(t) = &e.target {
                 self.targets.insert(t);
             }
-            let seg = self.layout.seg(0, seq);
+            // A block holds at most 256 events, so a place fits in a byte.
+            let place = i as u8;
             for k in keys_of(
                 e.stream.as_str(),
                 &e.action,
                 e.actor_name.as_deref(),
                 e.target.as_deref(),
             ) {
-                keys.push((seg, k, seq));
+                self.pairs.push((k, place));
             }
         }
         let facets: Vec<String> = facets.into_iter().map(|(n, v)| facet(n, v)).collect();
@@ -269,6 +335,7 @@ impl<'a> Builder<'a> {
             facets: format!("[{}]", facets.join(",")),
             leaves,
             data: encode_text(&self.text),
+            pack: encode_pack(&mut self.pairs),
         })
     }
 }
@@ -309,30 +376,27 @@ fn plan_steps(events: &[super::NewEvent], mut seq: i64, mut floor: i64) -> (Vec<
 }
 
 impl StepPlan {
-    /// Numbers, bodies, leaves (as [`super::event_row`]), blocks and sorted search keys.
-    fn build(&self, events: &[super::NewEvent], layout: &Manifest) -> Result<Step, Error> {
+    /// Numbers, bodies, leaves (as [`super::event_row`]), blocks and their key packs.
+    fn build(&self, events: &[super::NewEvent]) -> Result<Step, Error> {
         let mut step = Step {
             last_at: self.floor,
-            // Access events have two keys; the others up to four.
-            keys: Vec::with_capacity(self.events.len() * 2 + 64),
             ..Step::default()
         };
         // A block's text is about 100 kB: the thread's buffer, reused by every block.
         let mut text = TEXT.with_borrow_mut(std::mem::take);
         text.reserve(BLOCK_EVENTS * 512);
         let mut builder = Builder {
-            layout,
             text,
+            // Access events have two keys; the others up to four.
+            pairs: Vec::with_capacity(BLOCK_EVENTS * 4),
             targets: BTreeSet::new(),
         };
         for (b, block) in events[self.events.clone()].chunks(BLOCK_EVENTS).enumerate() {
             let first = self.seq + (b * BLOCK_EVENTS) as i64;
-            let built = builder.block(block, first, step.last_at, &mut step.keys)?;
+            let built = builder.block(block, first, step.last_at)?;
             step.last_at = built.last_at;
             step.blocks.push(built);
         }
-        // Keys in index order: each insert lands next to the one before.
-        step.keys.sort_unstable();
         step.targets = builder.targets.into_iter().map(str::to_owned).collect();
         TEXT.with_borrow_mut(|t| *t = builder.text);
         Ok(step)
@@ -375,9 +439,8 @@ fn builders() -> Option<&'static Builders> {
                             // fails); the thread goes on serving the next ones.
                             match job {
                                 Ok(job) => {
-                                    let _ = std::panic::catch_unwind(
-                                        std::panic::AssertUnwindSafe(job),
-                                    );
+                                    let _ =
+                                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
                                 }
                                 Err(_) => return,
                             }
@@ -403,7 +466,6 @@ pub(crate) fn prepare_events(
     events: Vec<super::NewEvent>,
     seq: i64,
     floor: i64,
-    layout: Manifest,
 ) -> (Vec<StepReceiver>, i64) {
     let (plans, last_at) = plan_steps(&events, seq, floor);
     let mut steps = Vec::with_capacity(plans.len());
@@ -414,12 +476,11 @@ pub(crate) fn prepare_events(
         work.push((plan, tx));
     }
     // The events go with the builders and are dropped on their threads, off the runtime.
-    let shared = std::sync::Arc::new((events, layout));
+    let events = std::sync::Arc::new(events);
     let lane = move |jobs: Vec<(StepPlan, tokio::sync::oneshot::Sender<_>)>| {
         move || {
-            let (events, layout) = &*shared;
             for (plan, tx) in jobs {
-                let _ = tx.send(plan.build(events, layout));
+                let _ = tx.send(plan.build(&events));
             }
         }
     };
@@ -445,26 +506,36 @@ pub(crate) fn prepare_events(
 pub(crate) type StepReceiver = tokio::sync::oneshot::Receiver<Result<Step, Error>>;
 
 /// Inserts a [`Step`] (consumed: its blocks' bytes move into the statement's arguments
-/// instead of being copied there) inside the open transaction.
+/// instead of being copied there) inside the open transaction: its blocks, then their key
+/// packs (one row per block that has keys).
+///
+/// On SQLite the statements are `INSERT OR FAIL`: a failed insert fails the append, whose
+/// transaction is then rolled back whole, so SQLite need not keep a statement journal (a
+/// copy of every reused page the statement writes) to undo the statement alone.
 macro_rules! insert_step {
     ($tx:expr, $step:expr, $sqlite:expr) => {{
         let step: $crate::audit::blocks::Step = $step;
-        let mut sql = String::from(
-            "INSERT INTO audit_blocks (first_seq, count, first_at, last_at, facets, leaves, data) VALUES ",
+        let verb = if $sqlite { "INSERT OR FAIL INTO" } else { "INSERT INTO" };
+        let mut sql = format!(
+            "{verb} audit_blocks (first_seq, count, first_at, last_at, facets, leaves, data) VALUES "
         );
         $crate::audit::push_values(&mut sql, step.blocks.len(), 7, $sqlite);
+        let mut packs = Vec::with_capacity(step.blocks.len());
         let mut q = sqlx::query(&sql);
         for b in step.blocks {
+            let (b, pack) = b.split_pack();
+            packs.extend(pack);
             q = b.bind(q);
         }
         q.execute(&mut *$tx).await.map_err($crate::backend::db)?;
-        for chunk in step.keys.chunks($crate::audit::blocks::KEY_ROWS) {
-            let mut sql = String::from("INSERT INTO audit_keys (seg, key, seq) VALUES ");
-            $crate::audit::push_values(&mut sql, chunk.len(), 3, $sqlite);
-            sqlx::query_with(&sql, $crate::audit::blocks::key_arguments(&*$tx, chunk)?)
-                .execute(&mut *$tx)
-                .await
-                .map_err($crate::backend::db)?;
+        if !packs.is_empty() {
+            let mut sql = format!("{verb} audit_key_packs (first_seq, keys) VALUES ");
+            $crate::audit::push_values(&mut sql, packs.len(), 2, $sqlite);
+            let mut q = sqlx::query(&sql);
+            for (first_seq, pack) in packs {
+                q = q.bind(first_seq).bind(pack);
+            }
+            q.execute(&mut *$tx).await.map_err($crate::backend::db)?;
         }
     }};
 }
@@ -491,6 +562,13 @@ where
 }
 
 impl NewBlock {
+    /// The block without its pack, and the pack's row (none when no event has a key).
+    pub(crate) fn split_pack(mut self) -> (NewBlock, Option<(i64, Vec<u8>)>) {
+        let pack = std::mem::take(&mut self.pack);
+        let row = (!pack.is_empty()).then_some((self.first_seq, pack));
+        (self, row)
+    }
+
     pub(crate) fn bind<'q, DB>(
         self,
         q: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
@@ -732,7 +810,9 @@ macro_rules! erase_in_blocks {
                     continue;
                 }
                 let mut lines = Block::read(first, count, leaves, data)?.lines();
-                let mut changed = false;
+                // The erased events' actor and target keys, and whether any was erased.
+                let mut changed = std::collections::BTreeSet::new();
+                let mut changed_any = false;
                 for (i, line) in lines.iter_mut().enumerate() {
                     let seq = first + i as i64;
                     if seq < from || seq > to {
@@ -746,19 +826,35 @@ macro_rules! erase_in_blocks {
                     let (remains, keys, target) =
                         $crate::audit::blocks::erase(line, $now_ms, $archived_in)?;
                     *line = remains;
-                    changed = true;
+                    changed.extend(keys.iter().map(|&k| (k, seq)));
+                    changed_any = true;
                     if to - from < 1024 {
                         gone.extend(keys.into_iter().map(|k| (k, seq)));
                     }
                     targets.extend(target);
                 }
-                if changed {
+                if changed_any {
                     sqlx::query("UPDATE audit_blocks SET data = $1 WHERE first_seq = $2")
                         .bind($crate::audit::blocks::encode_block(&lines))
                         .bind(first)
                         .execute(&mut *$tx)
                         .await
                         .map_err($crate::backend::db)?;
+                    // The erased events' keys leave the block's pack (if it has one still).
+                    let pack: Option<Vec<u8>> =
+                        sqlx::query_scalar("SELECT keys FROM audit_key_packs WHERE first_seq = $1")
+                            .bind(first)
+                            .fetch_optional(&mut *$tx)
+                            .await
+                            .map_err($crate::backend::db)?;
+                    if let Some(pack) = pack {
+                        sqlx::query("UPDATE audit_key_packs SET keys = $1 WHERE first_seq = $2")
+                            .bind($crate::audit::blocks::pack_without(first, &pack, &changed)?)
+                            .bind(first)
+                            .execute(&mut *$tx)
+                            .await
+                            .map_err($crate::backend::db)?;
+                    }
                 }
             }
         }
@@ -796,8 +892,8 @@ macro_rules! erase_in_blocks {
 }
 
 /// The condition "some block event still has target `$target`" for a `WHERE`, over the
-/// published segments of `layout` up to the log's size (the key, an integer, is written
-/// into the text).
+/// rows of the published segments of `layout` up to the log's size (the key, an integer, is
+/// written into the text); [`target_in_packs`] looks at the rest.
 pub(crate) fn target_in_blocks(target: &str, layout: &Manifest, size: i64) -> String {
     let segs: Vec<String> = layout
         .segments(0, size)
@@ -809,6 +905,44 @@ pub(crate) fn target_in_blocks(target: &str, layout: &Manifest, size: i64) -> St
         segs.join(", "),
         key(Field::Target, target)
     )
+}
+
+/// Whether some block event no merge has reached yet (level 0 of `$layout`) still has
+/// target `$target`, from the blocks' key packs, inside the open transaction: the half of
+/// "still has this target" that [`target_in_blocks`] cannot say in SQL. Packs are read 1,024
+/// at a time, and the reading stops at the first hit.
+macro_rules! target_in_packs {
+    ($tx:expr, $target:expr, $layout:expr) => {{
+        let key = $crate::audit::blocks::target_key($target);
+        let mut after = $layout.floor(0) - $crate::audit::blocks::BLOCK_EVENTS as i64;
+        let mut found = false;
+        while !found {
+            let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+                "SELECT first_seq, keys FROM audit_key_packs WHERE first_seq > $1 \
+                 ORDER BY first_seq LIMIT 1024",
+            )
+            .bind(after)
+            .fetch_all(&mut *$tx)
+            .await
+            .map_err($crate::backend::db)?;
+            let Some(last) = rows.last().map(|r| r.0) else {
+                break;
+            };
+            after = last;
+            for (first_seq, pack) in rows {
+                if !$crate::audit::blocks::pack_find(first_seq, &pack, &[key])?.is_empty() {
+                    found = true;
+                    break;
+                }
+            }
+        }
+        found
+    }};
+}
+
+/// The search key of a target.
+pub(crate) fn target_key(target: &str) -> i64 {
+    key(Field::Target, target)
 }
 
 /// Which targets a free-text search stands for.
@@ -1037,6 +1171,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<StoredEvent>, Error> {
         let order = if q.ascending { "ASC" } else { "DESC" };
+        let wanted = keys;
         let keys: Vec<String> = keys.iter().map(i64::to_string).collect();
         let keys = keys.join(", ");
         let mut layout = self.key_manifest().await?;
@@ -1054,6 +1189,16 @@ impl Store {
             };
             // As many candidates as the page still needs: each costs a block read.
             let want = (limit - out.len() as i64).clamp(16, 2_000);
+            // Level-0 keys are in the blocks' packs. They are read before the probe below,
+            // whose check then vouches for them too: a pack goes only once the merge that
+            // copied it is published, which changes the check.
+            let fresh = group.iter().filter(|s| layout.level_of(s.id) == 0);
+            let from = fresh.clone().map(|s| s.lo.max(lo)).min();
+            let to = fresh.map(|s| s.hi.min(hi)).max();
+            let packed = match (from, to) {
+                (Some(from), Some(to)) => self.search_packs(wanted, from, to).await?,
+                _ => Vec::new(),
+            };
             let parts: Vec<String> = group
                 .iter()
                 .enumerate()
@@ -1084,11 +1229,17 @@ impl Store {
                 layout = self.key_manifest().await?;
                 continue;
             }
+            seqs.extend(packed);
             if q.ascending {
                 seqs.sort_unstable();
             } else {
                 seqs.sort_unstable_by(|a, b| b.cmp(a));
             }
+            seqs.dedup();
+            // The probe gave at most `want` rows in the page's order, the packs all their
+            // matches: the first `want` of both are the first `want` candidates.
+            let exhausted = (seqs.len() as i64) < want;
+            seqs.truncate(want as usize);
             let events = self.block_events(&seqs).await?;
             for seq in &seqs {
                 if let Some(e) = events.get(seq) {
@@ -1098,7 +1249,6 @@ impl Store {
                 }
             }
             // Continue after the last candidate, or past the segments just read.
-            let exhausted = (seqs.len() as i64) < want;
             if q.ascending {
                 lo = match seqs.last() {
                     Some(s) if !exhausted => s + 1,
@@ -1110,6 +1260,30 @@ impl Store {
                     _ => edge.lo - 1,
                 };
             }
+        }
+        Ok(out)
+    }
+
+    /// The events of `from..=to` that one of `keys` finds in the blocks' key packs.
+    async fn search_packs(&self, keys: &[i64], from: i64, to: i64) -> Result<Vec<i64>, Error> {
+        let rows: Vec<(i64, Vec<u8>)> = read!(self, |pool| {
+            sqlx::query_as(
+                "SELECT first_seq, keys FROM audit_key_packs \
+                 WHERE first_seq > $1 AND first_seq <= $2",
+            )
+            .bind(from - BLOCK_EVENTS as i64)
+            .bind(to)
+            .fetch_all(pool)
+            .await
+            .map_err(db)
+        })?;
+        let mut out = Vec::new();
+        for (first_seq, pack) in rows {
+            out.extend(
+                pack_find(first_seq, &pack, keys)?
+                    .into_iter()
+                    .filter(|seq| (from..=to).contains(seq)),
+            );
         }
         Ok(out)
     }
@@ -1372,10 +1546,6 @@ mod tests {
     /// the order of the events' clocks.
     #[test]
     fn steps_built_apart_match_one_pass_over_the_batch() {
-        let levels: Vec<(i64, i64, i64)> = (0..super::super::keys::LEVELS as i64)
-            .map(|l| (l, 12 + 6 * l, 0))
-            .collect();
-        let layout = Manifest::from_rows(&levels).unwrap();
         let start = OffsetDateTime::from_unix_timestamp(1_790_000_000).unwrap();
         let n = STEP_BLOCKS * BLOCK_EVENTS * 2 + 300;
         let mut clock = 0x9e37_79b9_u64;
@@ -1420,7 +1590,7 @@ mod tests {
         let mut built: Vec<Step> = steps
             .iter()
             .rev()
-            .map(|s| s.build(&events, &layout).unwrap())
+            .map(|s| s.build(&events).unwrap())
             .collect();
         built.reverse();
         let mut got_leaves = Vec::new();
@@ -1438,14 +1608,44 @@ mod tests {
         assert_eq!(built.last().unwrap().last_at, at);
         let targets: BTreeSet<&String> = built.iter().flat_map(|s| &s.targets).collect();
         assert_eq!(targets.len(), 13);
-        let keys: usize = built.iter().map(|s| s.keys.len()).sum();
+        // Each block's pack: an actor key and a target key per access event, sorted, each
+        // finding its event.
+        for b in built.iter().flat_map(|s| &s.blocks) {
+            let entries: Vec<(i64, u8)> = pack_entries(b.first_seq, &b.pack).unwrap().collect();
+            assert_eq!(entries.len(), 2 * b.count as usize);
+            assert!(entries.windows(2).all(|w| w[0] < w[1]));
+            for place in 0..b.count {
+                let e = &events[(b.first_seq - 41 + place) as usize];
+                let seq = b.first_seq + place;
+                for k in [
+                    key(Field::Actor, e.actor_name.as_deref().unwrap()),
+                    key(Field::Target, e.target.as_deref().unwrap()),
+                ] {
+                    let found = pack_find(b.first_seq, &b.pack, &[k]).unwrap();
+                    assert!(found.contains(&seq), "event {seq}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn packs_find_their_keys_lose_the_erased_and_refuse_broken_lengths() {
+        let mut pairs = vec![(9, 0u8), (3, 2), (9, 1), (3, 0), (i64::MAX, 255)];
+        let pack = encode_pack(&mut pairs);
+        assert_eq!(pack.len(), 5 * PACK_ENTRY);
+        assert_eq!(pack_find(100, &pack, &[9]).unwrap(), vec![100, 101]);
         assert_eq!(
-            keys,
-            2 * n,
-            "an actor key and a target key per access event"
+            pack_find(100, &pack, &[3, i64::MAX]).unwrap(),
+            vec![100, 102, 355]
         );
-        assert!(built
-            .iter()
-            .all(|s| s.keys.windows(2).all(|w| w[0] <= w[1])));
+        assert!(pack_find(100, &pack, &[4]).unwrap().is_empty());
+        // Only the entries named go: key 3 of event 102 stays, key 9 of event 100 goes.
+        let gone: BTreeSet<(i64, i64)> = [(9, 100), (i64::MAX, 355), (3, 101)].into();
+        let kept = pack_without(100, &pack, &gone).unwrap();
+        assert_eq!(
+            pack_entries(100, &kept).unwrap().collect::<Vec<_>>(),
+            vec![(3, 0), (3, 2), (9, 1)]
+        );
+        assert!(pack_find(100, &pack[..pack.len() - 1], &[9]).is_err());
     }
 }

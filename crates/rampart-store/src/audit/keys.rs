@@ -19,6 +19,7 @@
 
 use rampart_core::Error;
 
+use crate::audit::blocks::{key_arguments, pack_entries, BLOCK_EVENTS, KEY_ROWS};
 use crate::backend::db;
 use crate::Store;
 
@@ -108,6 +109,11 @@ impl Manifest {
         -1 - self.upto.iter().sum::<i64>()
     }
 
+    /// The level of the segment `id`.
+    pub(crate) fn level_of(&self, id: i64) -> usize {
+        15usize.saturating_sub((id >> 48) as usize)
+    }
+
     /// The id of the level-`level` segment holding `seq`.
     pub(crate) fn seg(&self, level: usize, seq: i64) -> i64 {
         ((15 - level as i64) << 48) | (seq >> self.bits[level])
@@ -146,7 +152,7 @@ impl Manifest {
     }
 
     /// Where level `level` starts: `upto` of the level above (0 for the top).
-    fn floor(&self, level: usize) -> i64 {
+    pub(crate) fn floor(&self, level: usize) -> i64 {
         self.upto.get(level + 1).copied().unwrap_or(0)
     }
 
@@ -214,7 +220,29 @@ impl Store {
             let size = lock_head!(tx);
             let m: Manifest = read_manifest!(tx);
             'step: {
-                // Garbage first: segments of a level below where the level now starts.
+                // Garbage first: packs whose every event a published merge has copied (one
+                // level-1 segment's worth at a time), then segments of a level below where
+                // the level now starts.
+                let merged = m.floor(0) - BLOCK_EVENTS as i64;
+                let oldest: Option<i64> = sqlx::query_scalar(
+                    "SELECT first_seq FROM audit_key_packs WHERE first_seq < $1 \
+                     ORDER BY first_seq LIMIT 1",
+                )
+                .bind(merged)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+                if let Some(oldest) = oldest {
+                    sqlx::query(
+                        "DELETE FROM audit_key_packs WHERE first_seq >= $1 AND first_seq < $2",
+                    )
+                    .bind(oldest)
+                    .bind(merged.min(oldest.saturating_add(1i64 << m.bits[1])))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                    break 'step true;
+                }
                 for level in 0..LEVELS - 1 {
                     let below = m.floor(level);
                     if below == 0 {
@@ -278,6 +306,40 @@ impl Store {
                     }
                     sql.push_str(" ORDER BY key, seq");
                     sqlx::query(&sql).execute(&mut *tx).await.map_err(db)?;
+                    if level == 0 {
+                        // Level 0 is the blocks' packs (the rows above are keys written
+                        // before packs were).
+                        let seg = m.seg(1, start);
+                        let mut rows: Vec<(i64, i64, i64)> = Vec::new();
+                        let packs: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+                            "SELECT first_seq, keys FROM audit_key_packs \
+                             WHERE first_seq > $1 AND first_seq < $2",
+                        )
+                        .bind(start - BLOCK_EVENTS as i64)
+                        .bind(end)
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        for (first_seq, pack) in packs {
+                            rows.extend(
+                                pack_entries(first_seq, &pack)?
+                                    .filter(|&(key, _)| key >= k0 && k1.is_none_or(|k1| key < k1))
+                                    .map(|(key, place)| (seg, key, first_seq + i64::from(place)))
+                                    .filter(|&(_, _, seq)| (start..end).contains(&seq)),
+                            );
+                        }
+                        rows.sort_unstable();
+                        let sqlite = crate::audit::is_sqlite(&*tx);
+                        for chunk in rows.chunks(KEY_ROWS) {
+                            let mut sql =
+                                String::from("INSERT INTO audit_keys (seg, key, seq) VALUES ");
+                            crate::audit::push_values(&mut sql, chunk.len(), 3, sqlite);
+                            sqlx::query_with(&sql, key_arguments(&*tx, chunk)?)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(db)?;
+                        }
+                    }
                     if let Some(k1) = k1 {
                         sqlx::query(
                             "INSERT INTO audit_key_merges (level, next_key) VALUES ($1, $2) \
@@ -341,10 +403,12 @@ impl Store {
             ));
         }
         write_tx!(self, |tx| {
-            let used: Option<i64> = sqlx::query_scalar("SELECT seg FROM audit_keys LIMIT 1")
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
+            let used: Option<i64> = sqlx::query_scalar(
+                "SELECT seg FROM audit_keys UNION ALL SELECT first_seq FROM audit_key_packs LIMIT 1",
+            )
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
             if used.is_some() {
                 return Err(Error::Conflict(
                     "the search keys are laid out already".into(),

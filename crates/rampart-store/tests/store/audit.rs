@@ -28,25 +28,49 @@ async fn compact(store: &rampart_store::Store, steps: u64) -> bool {
     true
 }
 
-/// How many search keys each event has in the database, by sequence number.
+/// How many search keys each event has in the database, by sequence number: rows of
+/// `audit_keys`, and entries of the key packs of blocks no merge has reached yet (9 bytes
+/// each: the key, then the event's place in its block).
 async fn key_rows(t: &rampart_store::testing::TestStore) -> std::collections::BTreeMap<i64, i64> {
     use sqlx::Connection as _;
-    const SQL: &str = "SELECT seq, COUNT(*) FROM audit_keys GROUP BY seq";
-    let rows: Vec<(i64, i64)> = match (&t.dir, &t.url) {
+    const ROWS: &str = "SELECT seq, COUNT(*) FROM audit_keys GROUP BY seq";
+    const PACKS: &str = "SELECT first_seq, keys FROM audit_key_packs";
+    const MERGED: &str = "SELECT upto FROM audit_key_levels WHERE level = 1";
+    let (rows, packs, merged): (Vec<(i64, i64)>, Vec<(i64, Vec<u8>)>, i64) = match (&t.dir, &t.url)
+    {
         (Some(dir), _) => {
             let path = dir.path().join("rampart.db");
             let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
                 .await
                 .unwrap();
-            sqlx::query_as(SQL).fetch_all(&mut c).await.unwrap()
+            (
+                sqlx::query_as(ROWS).fetch_all(&mut c).await.unwrap(),
+                sqlx::query_as(PACKS).fetch_all(&mut c).await.unwrap(),
+                sqlx::query_scalar(MERGED).fetch_one(&mut c).await.unwrap(),
+            )
         }
         (_, Some(url)) => {
             let mut c = sqlx::PgConnection::connect(url).await.unwrap();
-            sqlx::query_as(SQL).fetch_all(&mut c).await.unwrap()
+            (
+                sqlx::query_as(ROWS).fetch_all(&mut c).await.unwrap(),
+                sqlx::query_as(PACKS).fetch_all(&mut c).await.unwrap(),
+                sqlx::query_scalar(MERGED).fetch_one(&mut c).await.unwrap(),
+            )
         }
         _ => panic!("no database"),
     };
-    rows.into_iter().collect()
+    let mut out: std::collections::BTreeMap<i64, i64> = rows.into_iter().collect();
+    for (first_seq, pack) in packs {
+        assert_eq!(pack.len() % 9, 0, "whole entries");
+        for entry in pack.chunks(9) {
+            let seq = first_seq + i64::from(entry[8]);
+            // Below the merged mark a pack's keys are rows already (the pack is garbage).
+            if seq >= merged {
+                *out.entry(seq).or_default() += 1;
+            }
+        }
+    }
+    out
 }
 
 fn access(i: u64) -> NewEvent {
