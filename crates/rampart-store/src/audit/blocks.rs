@@ -4,9 +4,10 @@
 //! bodies, one per line, compressed together, and their leaf hashes side by side (migration
 //! 0013). A durable append then writes a sixth of the bytes a row per event wrote, and on a
 //! disk that syncs every commit, bytes are what bound ingest. Searches find block events
-//! through `audit_keys` (hashed actor, target, stream and action, segmented like the row
-//! indexes) and the blocks' `facets`, then check every candidate against its decoded event,
-//! so a hash collision or a coarse facet never changes an answer.
+//! through their search keys (hashed actor, target, stream and action: packed per block in
+//! `audit_key_packs`, then merged into `audit_keys`, see [`super::keys`]) and the blocks'
+//! `facets`, then check every candidate against its decoded event, so a hash collision or a
+//! coarse facet never changes an answer.
 //!
 //! The format, for anyone who reads the database directly (the tamper tests do):
 //! `data` is one format byte, then the lines joined by `\n`: as they are after

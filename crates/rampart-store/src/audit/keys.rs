@@ -1,20 +1,22 @@
-//! The search keys of block events: `audit_keys (seg, key, seq)` as a small log-structured
-//! merge tree inside the database (migration 0014).
+//! The search keys of block events: a small log-structured merge tree inside the database
+//! (migrations 0014 and 0015), whose level 0 is the blocks' key packs (`audit_key_packs`,
+//! one row per block) and whose higher levels are segments of `audit_keys (seg, key, seq)`.
 //!
-//! An append writes its keys, sorted, into level-0 segments of 2^bits(0) events. Level-0
-//! segment ids are the highest of the index, so an append adds pages at its right end and
-//! never rewrites older ones. A compaction ([`Store::audit_compact_keys`], run in the
-//! background by the server) merges the complete level-L segments of one level-L+1 range
-//! into a single segment, ordered by key: a rare key then costs one seek per segment, and a
-//! log of N events has O(fan-out × levels) segments to probe instead of N / 2^bits(0).
+//! An append packs each block's keys into one row, so it writes a row per block, not per
+//! key. (Before migration 0015 an append wrote level-0 rows in segments of 2^bits(0) events;
+//! those are still probed and merged.) A compaction ([`Store::audit_compact_keys`], run in
+//! the background by the server) merges the packs (and level-0 rows) of one level-1 range,
+//! and later the complete level-L segments of one level-L+1 range, into a single segment,
+//! ordered by key: a rare key then costs one seek per segment, and a log of N events has
+//! O(fan-out × levels) segments to probe, plus the packs of the newest level-1 range.
 //!
 //! Level L ≥ 1 holds the keys of events `[upto(L+1), upto(L))`; level 0 holds the rest. A
 //! merge copies one key range per transaction into a segment no reader probes yet (its
 //! progress is `audit_key_merges.next_key`), then publishes it by raising `upto` of its level;
 //! the segments it read are garbage from then on and are deleted one key range per
-//! transaction. Readers probe in one statement with the layout's checksum
-//! ([`Manifest::CHECK_SQL`]), so a search never misses or doubles a key while the compaction
-//! works. Erasure deletes a key at every level and holds the head lock, as a merge does, so
+//! transaction (packs one level-1 segment at a time). Readers probe in one statement with
+//! the layout's checksum ([`Manifest::CHECK_SQL`]), reading packs just before, so a search
+//! never misses or doubles a key while the compaction works. Erasure deletes a key at every level and holds the head lock, as a merge does, so
 //! a merge never copies a key an erasure has just deleted.
 
 use rampart_core::Error;

@@ -36,8 +36,8 @@ async fn key_rows(t: &rampart_store::testing::TestStore) -> std::collections::BT
     const ROWS: &str = "SELECT seq, COUNT(*) FROM audit_keys GROUP BY seq";
     const PACKS: &str = "SELECT first_seq, keys FROM audit_key_packs";
     const MERGED: &str = "SELECT upto FROM audit_key_levels WHERE level = 1";
-    let (rows, packs, merged): (Vec<(i64, i64)>, Vec<(i64, Vec<u8>)>, i64) = match (&t.dir, &t.url)
-    {
+    type Packs = Vec<(i64, Vec<u8>)>;
+    let (rows, packs, merged): (Vec<(i64, i64)>, Packs, i64) = match (&t.dir, &t.url) {
         (Some(dir), _) => {
             let path = dir.path().join("rampart.db");
             let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
