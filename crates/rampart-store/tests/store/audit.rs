@@ -667,3 +667,127 @@ async fn search_over_rows_and_blocks_matches_a_plain_scan() {
         }
     }
 }
+
+/// Runs `sql` on the test's database directly (as an older version, or an attacker, would).
+async fn exec_direct(t: &rampart_store::testing::TestStore, sql: &str) {
+    use sqlx::Connection as _;
+    match (&t.dir, &t.url) {
+        (Some(dir), _) => {
+            let path = dir.path().join("rampart.db");
+            let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+                .await
+                .unwrap();
+            sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
+        }
+        (_, Some(url)) => {
+            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
+        }
+        _ => panic!("no database"),
+    }
+}
+
+/// A database written before migration 0015 holds its level-0 search keys as rows of
+/// `audit_keys`, not packs: searches still find those events, and the compaction merges the
+/// rows and the newer packs alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn level_zero_rows_from_before_packs_are_still_found_and_merged() {
+    for t in both().await {
+        let kind = t.kind();
+        let store = &t.store;
+        // Level-0 segments of 16 events, level 1 of 64.
+        store.audit_key_geometry(4, 2).await.unwrap();
+        for b in 0..3u64 {
+            let batch: Vec<NewEvent> = (0..300).map(|i| access(b * 300 + i)).collect();
+            store.append_events(batch).await.unwrap();
+        }
+        let keys = key_rows(&t).await;
+        assert_eq!(keys.len(), 900, "{kind:?}: every event has keys");
+        let found = |store: rampart_store::Store| async move {
+            let mut out = Vec::new();
+            for actor in 0..7 {
+                let q = EventQuery {
+                    actor: Some(format!("end:user{actor}")),
+                    ..EventQuery::default()
+                };
+                let seqs: Vec<i64> = store
+                    .audit_search(&q, 1000)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|e| e.seq)
+                    .collect();
+                out.push(seqs);
+            }
+            out
+        };
+        let before = found(store.clone()).await;
+        assert_eq!(before.iter().map(Vec::len).sum::<usize>(), 900, "{kind:?}");
+
+        // Turn the packs into level-0 rows, as a version before packs wrote them. A pack
+        // entry is the key (8 bytes, big-endian) and the event's place in its block; a
+        // level-0 segment id is 15 << 48 | seq >> 4 in this geometry.
+        let packs: Vec<(i64, Vec<u8>)> = {
+            use sqlx::Connection as _;
+            const PACKS: &str = "SELECT first_seq, keys FROM audit_key_packs";
+            match (&t.dir, &t.url) {
+                (Some(dir), _) => {
+                    let path = dir.path().join("rampart.db");
+                    let url = format!("sqlite://{}", path.display());
+                    let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                    sqlx::query_as(PACKS).fetch_all(&mut c).await.unwrap()
+                }
+                (_, Some(url)) => {
+                    let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+                    sqlx::query_as(PACKS).fetch_all(&mut c).await.unwrap()
+                }
+                _ => panic!("no database"),
+            }
+        };
+        let mut values = Vec::new();
+        for (first_seq, pack) in &packs {
+            for entry in pack.chunks(9) {
+                let key = i64::from_be_bytes(entry[..8].try_into().unwrap());
+                let seq = first_seq + i64::from(entry[8]);
+                values.push(format!("({}, {key}, {seq})", (15i64 << 48) | (seq >> 4)));
+            }
+        }
+        exec_direct(
+            &t,
+            &format!(
+                "DELETE FROM audit_key_packs; INSERT INTO audit_keys (seg, key, seq) VALUES {}",
+                values.join(", ")
+            ),
+        )
+        .await;
+        assert_eq!(key_rows(&t).await, keys, "{kind:?}: the same keys, as rows");
+        assert_eq!(
+            found(store.clone()).await,
+            before,
+            "{kind:?}: found as rows"
+        );
+
+        // New packs beside the old rows, then everything merged.
+        let batch: Vec<NewEvent> = (900..1200).map(access).collect();
+        store.append_events(batch).await.unwrap();
+        let mut keys = keys;
+        keys.extend((901..=1200).map(|seq| (seq, 2)));
+        let with_new = found(store.clone()).await;
+        assert_eq!(
+            with_new.iter().map(Vec::len).sum::<usize>(),
+            1200,
+            "{kind:?}"
+        );
+        while compact(store, 1000).await {}
+        assert_eq!(
+            key_rows(&t).await,
+            keys,
+            "{kind:?}: merged, none lost or doubled"
+        );
+        assert_eq!(
+            found(store.clone()).await,
+            with_new,
+            "{kind:?}: found once merged"
+        );
+    }
+}
