@@ -276,6 +276,12 @@ pub(crate) fn write_body(
             "audit event details must be a JSON object".into(),
         ));
     }
+    // Copied as they are: whitespace between their tokens could break the body's line.
+    if details.get().contains(['\n', '\r']) {
+        return Err(Error::Internal(
+            "audit event details must be compact JSON, on one line".into(),
+        ));
+    }
     // RFC 3339 with nanoseconds is at most 35 bytes for years 0000–9999.
     let mut time_buf = [0u8; 40];
     let room = time_buf.len();
@@ -326,9 +332,9 @@ pub(crate) fn write_body(
 }
 
 /// Appends `s` as a JSON string. Most values need no escape and are copied as they are
-/// (the check reads every byte without branching, so it runs many bytes at a time); the
-/// others are escaped by `serde_json`, which keeps every control character, quote and
-/// backslash from ending the string or the line.
+/// (the check reads every byte without an early exit, which the compiler can run many bytes
+/// at a time); the others are escaped by `serde_json`, which keeps every control character,
+/// quote and backslash from ending the string or the line.
 fn push_json_str(out: &mut Vec<u8>, s: &str) -> Result<(), Error> {
     let plain = !s.bytes().fold(false, |escape, b| {
         escape | (b < 0x20) | (b == b'"') | (b == b'\\')
@@ -392,7 +398,7 @@ macro_rules! insert_targets {
 /// [`blocks`]) inside the open transaction; evaluates to the last sequence number.
 ///
 /// The batch is cut into steps whose blocks (bodies, leaf hashes, compression, search keys)
-/// are built on blocking threads (see [`blocks::prepare_events`]) while the database
+/// are built on the builder threads (see [`blocks::prepare_events`]) while the database
 /// inserts the steps before them, in order. Times are raised to the newest before them,
 /// which the head keeps.
 macro_rules! write_events {
@@ -660,7 +666,7 @@ impl Store {
     /// returns, the batch is committed (on SQLite, on disk: `synchronous = FULL`).
     ///
     /// The batch is stored in blocks (see [`blocks`]): its bodies compressed together, its
-    /// leaves side by side, its search keys in `audit_keys`.
+    /// leaves side by side, its search keys packed per block in `audit_key_packs`.
     pub async fn append_events(&self, events: Vec<NewEvent>) -> Result<i64, Error> {
         if events.is_empty() {
             return Ok(0);

@@ -476,12 +476,17 @@ pub(crate) fn prepare_events(
         steps.push(rx);
         work.push((plan, tx));
     }
-    // The events go with the builders and are dropped on their threads, off the runtime.
+    // The events go with the builders and are dropped by the last lane to finish (on the
+    // runtime only when every lane is done before this function returns).
     let events = std::sync::Arc::new(events);
     let lane = move |jobs: Vec<(StepPlan, tokio::sync::oneshot::Sender<_>)>| {
         move || {
             for (plan, tx) in jobs {
-                let _ = tx.send(plan.build(&events));
+                // An append that failed or was dropped waits for nothing: the threads move
+                // on to the next append's steps.
+                if !tx.is_closed() {
+                    let _ = tx.send(plan.build(&events));
+                }
             }
         }
     };
@@ -1133,7 +1138,8 @@ impl Store {
     /// `q.ascending`), at most `limit`.
     ///
     /// With an actor, a target, a short list of targets, or an action or stream other than
-    /// access, candidates come from `audit_keys`, segment by segment in the order of the page;
+    /// access, candidates come from the search keys (`audit_keys`, and the key packs of level
+    /// 0), segment by segment in the order of the page;
     /// otherwise blocks are walked in that order, skipping those whose facets lack a value
     /// asked for. Every candidate is decoded and checked against the whole query.
     pub(crate) async fn block_search(
@@ -1177,6 +1183,10 @@ impl Store {
         let keys = keys.join(", ");
         let mut layout = self.key_manifest().await?;
         let mut out = Vec::new();
+        // The pack matches read for a range of level 0, kept for the page's later passes
+        // over a part of it (their events stay in the log; an erasure since then is caught
+        // when each candidate is decoded and checked).
+        let mut packs_read: Option<(i64, i64, Vec<i64>)> = None;
         while (out.len() as i64) < limit && lo <= hi {
             // Up to 64 segments per statement, in the order of the page.
             let segments = layout.segments(lo, hi);
@@ -1196,8 +1206,17 @@ impl Store {
             let fresh = group.iter().filter(|s| layout.level_of(s.id) == 0);
             let from = fresh.clone().map(|s| s.lo.max(lo)).min();
             let to = fresh.map(|s| s.hi.min(hi)).max();
-            let packed = match (from, to) {
-                (Some(from), Some(to)) => self.search_packs(wanted, from, to).await?,
+            let packed = match (from, to, &packs_read) {
+                (Some(from), Some(to), Some((a, b, seqs))) if *a <= from && to <= *b => seqs
+                    .iter()
+                    .copied()
+                    .filter(|s| (from..=to).contains(s))
+                    .collect(),
+                (Some(from), Some(to), _) => {
+                    let seqs = self.search_packs(wanted, from, to).await?;
+                    packs_read = Some((from, to, seqs.clone()));
+                    seqs
+                }
                 _ => Vec::new(),
             };
             let parts: Vec<String> = group
@@ -1266,17 +1285,39 @@ impl Store {
     }
 
     /// The events of `from..=to` that one of `keys` finds in the blocks' key packs.
+    ///
+    /// For a few keys the database keeps only the packs whose bytes hold one of them
+    /// (`instr` on SQLite, `position` on PostgreSQL; a match across two entries is a false
+    /// candidate that [`pack_find`] then drops), so a rare key does not carry every pack of
+    /// level 0 out of the database.
     async fn search_packs(&self, keys: &[i64], from: i64, to: i64) -> Result<Vec<i64>, Error> {
+        let mut sql = String::from(
+            "SELECT first_seq, keys FROM audit_key_packs WHERE first_seq > $1 AND first_seq <= $2",
+        );
+        let sqlite = self.kind() == crate::BackendKind::Sqlite;
+        let prefilter = keys.len() <= 8;
+        if prefilter {
+            let terms: Vec<String> = (0..keys.len())
+                .map(|i| {
+                    if sqlite {
+                        format!("instr(keys, ${}) > 0", i + 3)
+                    } else {
+                        format!("position(${} in keys) > 0", i + 3)
+                    }
+                })
+                .collect();
+            sql.push_str(&format!(" AND ({})", terms.join(" OR ")));
+        }
         let rows: Vec<(i64, Vec<u8>)> = read!(self, |pool| {
-            sqlx::query_as(
-                "SELECT first_seq, keys FROM audit_key_packs \
-                 WHERE first_seq > $1 AND first_seq <= $2",
-            )
-            .bind(from - BLOCK_EVENTS as i64)
-            .bind(to)
-            .fetch_all(pool)
-            .await
-            .map_err(db)
+            let mut q = sqlx::query_as(&sql)
+                .bind(from - BLOCK_EVENTS as i64)
+                .bind(to);
+            if prefilter {
+                for k in keys {
+                    q = q.bind(k.to_be_bytes().to_vec());
+                }
+            }
+            q.fetch_all(pool).await.map_err(db)
         })?;
         let mut out = Vec::new();
         for (first_seq, pack) in rows {
@@ -1627,6 +1668,37 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// `details` are copied into the body as they are: whitespace between their tokens
+    /// would split the body's line, so only compact JSON is taken.
+    #[test]
+    fn bodies_refuse_details_that_are_not_one_line() {
+        let ctx = rampart_core::AuditContext {
+            node_id: "node-1".into(),
+            ..Default::default()
+        };
+        let at = 1_790_000_000_000_i64;
+        let mut event = super::super::NewEvent::access(
+            &ctx,
+            crate::backend::from_millis(at).unwrap(),
+            None,
+            "/screens/a",
+            "GET",
+            true,
+        );
+        for bad in ["{\"a\":\n1}", "{\r\n}", "[1]", "{"] {
+            event.details = bad.to_owned();
+            let mut out = Vec::new();
+            assert!(
+                super::super::write_body(&mut out, 1, &event, at).is_err(),
+                "{bad:?}"
+            );
+        }
+        event.details = "{\"note\":\"a\\nb\"}".to_owned();
+        let mut out = Vec::new();
+        super::super::write_body(&mut out, 1, &event, at).unwrap();
+        assert!(!out.contains(&b'\n'));
     }
 
     #[test]

@@ -213,8 +213,9 @@ impl Store {
         Manifest::from_rows(&rows)
     }
 
-    /// Does one step of the search-key compaction in a transaction of its own: deletes one
-    /// key range of a segment merged already, or copies one key range of the next merge,
+    /// Does one step of the search-key compaction in a transaction of its own: deletes the
+    /// key packs of one level-1 range merged already, or one key range of a segment merged
+    /// already, or copies one key range of the next merge (from packs at level 0),
     /// publishing the merge with its last range. Lower levels go first. Returns whether
     /// there was anything to do; the server calls it until there is not.
     pub async fn audit_compact_keys(&self) -> Result<bool, Error> {
@@ -225,7 +226,8 @@ impl Store {
                 // Garbage first: packs whose every event a published merge has copied (one
                 // level-1 segment's worth at a time), then segments of a level below where
                 // the level now starts.
-                let merged = m.floor(0) - BLOCK_EVENTS as i64;
+                // A pack below this holds no event at or above the floor (a block holds 256).
+                let merged = m.floor(0) - BLOCK_EVENTS as i64 + 1;
                 let oldest: Option<i64> = sqlx::query_scalar(
                     "SELECT first_seq FROM audit_key_packs WHERE first_seq < $1 \
                      ORDER BY first_seq LIMIT 1",
