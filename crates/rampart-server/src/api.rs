@@ -903,6 +903,47 @@ pub struct AuditEventPage {
     pub next_cursor: Option<String>,
 }
 
+/// `POST /api/v1/audit/integration`: calls a service made or received, to record in the
+/// `integration` stream under the reporting service's name.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationReportRequest {
+    /// 1 to 1,000 calls, recorded in this order in one transaction (all or none).
+    pub events: Vec<IntegrationCall>,
+}
+
+/// One call, as the service saw it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationCall {
+    /// `inbound` (a request the service received) or `outbound` (a call it made).
+    pub direction: String,
+    /// The method called: an HTTP method or an operation name (`GET`, `GetCustomer`), at
+    /// most 128 characters of letters, digits and `._:/-`.
+    pub method: String,
+    /// What was called: a URL or an endpoint, at most 2,048 characters. Its query string
+    /// and fragment are not recorded (they often carry tokens); a URL with a user name or
+    /// password in it is refused.
+    pub target: String,
+    /// The call's status (HTTP 100–599); 400 and up record a failure.
+    pub status: u16,
+    /// How long the call took, in milliseconds (at most a day).
+    pub duration_ms: u64,
+    /// The call's request id, to correlate with the service's own logs (at most 64 of
+    /// `A-Z a-z 0-9 . _ -`); this request's id when absent.
+    #[serde(default)]
+    pub request_id: Option<String>,
+}
+
+/// Where the reported calls sit in the log.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntegrationReportResponse {
+    /// The sequence number of the first call.
+    pub first_seq: i64,
+    /// The sequence number of the last call.
+    pub last_seq: i64,
+}
+
 /// Query of `GET /api/v1/audit/checkpoint`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]

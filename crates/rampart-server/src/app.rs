@@ -150,6 +150,7 @@ fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(lifecycle::plans::copy_plan))
         .routes(routes!(lifecycle::plans::settings))
         .routes(routes!(audit_api::events))
+        .routes(routes!(audit_api::report_integration))
         .routes(routes!(audit_api::checkpoint))
         .routes(routes!(audit_api::inclusion))
         .routes(routes!(audit_api::consistency))

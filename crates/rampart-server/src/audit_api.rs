@@ -1,5 +1,6 @@
 //! `/api/v1/audit`: search and export for auditors, signed checkpoints, inclusion and
-//! consistency proofs. Read-only: nothing here changes the log.
+//! consistency proofs, all read-only; and the one way in for other services, the calls they
+//! report to the `integration` stream (appended, never changing what is there).
 
 use axum::body::Body;
 use axum::extract::{Query, State};
@@ -13,9 +14,10 @@ use time::OffsetDateTime;
 
 use crate::api::{
     AuditEventPage, AuditEventView, AuditEventsQuery, CheckpointQuery, CheckpointView,
-    ConsistencyProofView, ConsistencyQuery, InclusionProofView, InclusionQuery,
+    ConsistencyProofView, ConsistencyQuery, InclusionProofView, InclusionQuery, IntegrationCall,
+    IntegrationReportRequest, IntegrationReportResponse,
 };
-use crate::auth::AuditReader;
+use crate::auth::{AuditReader, Authenticated};
 use crate::error::{ApiError, Json, Problem};
 use crate::state::AppState;
 
@@ -298,6 +300,145 @@ pub async fn events(
             Ok(response)
         }
     }
+}
+
+/// Calls a report may hold.
+const MAX_REPORTED: usize = 1_000;
+
+/// The `integration` event of one reported call (the `index`th), checked field by field.
+fn integration_event(
+    call: &IntegrationCall,
+    index: usize,
+    ctx: &rampart_core::AuditContext,
+    now: OffsetDateTime,
+) -> Result<rampart_store::NewEvent, Error> {
+    let field = |name: &str| format!("events[{index}].{name}");
+    let inbound = match call.direction.as_str() {
+        "inbound" => true,
+        "outbound" => false,
+        _ => {
+            return Err(Error::invalid(
+                field("direction"),
+                "must be inbound or outbound",
+            ))
+        }
+    };
+    let method_ok = (1..=128).contains(&call.method.len())
+        && call
+            .method
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '/' | '-'));
+    if !method_ok {
+        return Err(Error::invalid(
+            field("method"),
+            "must be 1 to 128 letters, digits or ._:/-",
+        ));
+    }
+    // What is recorded stops before a query string or fragment: tokens travel there.
+    let target = call.target.split(['?', '#']).next().unwrap_or_default();
+    if target.is_empty() || call.target.len() > 2_048 || call.target.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            field("target"),
+            "must be 1 to 2,048 characters without control characters",
+        ));
+    }
+    // `scheme://user:password@host/…`: credentials never enter the log.
+    let authority = target
+        .split_once("://")
+        .map(|(_, rest)| rest.split('/').next().unwrap_or_default());
+    if authority.is_some_and(|a| a.contains('@')) {
+        return Err(Error::invalid(
+            field("target"),
+            "must not carry a user name or password; give the URL without them",
+        ));
+    }
+    if !(100..=599).contains(&call.status) {
+        return Err(Error::invalid(field("status"), "must be 100 to 599"));
+    }
+    if call.duration_ms > 86_400_000 {
+        return Err(Error::invalid(
+            field("duration_ms"),
+            "must be at most a day",
+        ));
+    }
+    let mut ctx = ctx.clone();
+    if let Some(id) = &call.request_id {
+        let id_ok = (1..=64).contains(&id.len())
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !id_ok {
+            return Err(Error::invalid(
+                field("request_id"),
+                "must be 1 to 64 letters, digits or ._-",
+            ));
+        }
+        ctx.request_id = Some(id.clone());
+    }
+    Ok(rampart_store::NewEvent::integration(
+        &ctx,
+        now,
+        inbound,
+        &call.method,
+        target,
+        call.status,
+        call.duration_ms,
+    ))
+}
+
+/// Record calls a service made or received in the `integration` stream (who: the reporting
+/// service; target, method, status, duration; time and node: this node's, on receipt). All
+/// or none, acknowledged once committed. For IT users and services; an auditor reads the
+/// log and reports nothing.
+#[utoipa::path(
+    post, path = "/api/v1/audit/integration", tag = "audit",
+    request_body = IntegrationReportRequest,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 201, description = "Recorded", body = IntegrationReportResponse),
+        (status = 403, description = "An end user or an auditor", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A call is not valid; nothing was recorded", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn report_integration(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Json(req): Json<IntegrationReportRequest>,
+) -> Result<(axum::http::StatusCode, Json<IntegrationReportResponse>), ApiError> {
+    let auditor = !auth.user.is_admin
+        && state
+            .store
+            .it_roles_of(auth.user.id)
+            .await?
+            .iter()
+            .any(|r| r == "auditor");
+    if auth.user.provider != rampart_core::Provider::It || auditor {
+        return Err(Error::Forbidden(
+            "only IT users and services report integration calls; auditors read the log".into(),
+        )
+        .into());
+    }
+    if req.events.is_empty() || req.events.len() > MAX_REPORTED {
+        return Err(Error::invalid("events", format!("give 1 to {MAX_REPORTED} calls")).into());
+    }
+    let ctx = auth.audit(&state);
+    let now = state.clock.now();
+    let events = req
+        .events
+        .iter()
+        .enumerate()
+        .map(|(i, call)| integration_event(call, i, &ctx, now))
+        .collect::<Result<Vec<_>, _>>()?;
+    let n = events.len() as i64;
+    let last = state.store.append_events(events).await?;
+    state.metrics.audit_events.inc_by(n as u64);
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(IntegrationReportResponse {
+            first_seq: last - n + 1,
+            last_seq: last,
+        }),
+    ))
 }
 
 /// The newest signed checkpoint (C2SP signed note), signing a fresh one first with

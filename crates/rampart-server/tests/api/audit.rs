@@ -865,3 +865,125 @@ async fn the_pipeline_drains_what_it_queued_when_stopped_and_refuses_the_rest() 
         "{late:?}"
     );
 }
+
+/// The integration events a node holds, newest first.
+async fn integration_events(node: &crate::kit::Node, token: &str) -> Vec<Value> {
+    let (status, page) = node
+        .get("/api/v1/audit/events?stream=integration&limit=1000", token)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    page["items"].as_array().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_report_integration_calls_and_bad_reports_record_nothing() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let admin = node.admin().await;
+        node.create_user(Provider::It, "billing-svc", USER_PASSWORD, false).await;
+        let svc = node.login("it", "billing-svc", USER_PASSWORD).await;
+        let call = |direction: &str, method: &str, target: &str, status: u16| {
+            json!({ "direction": direction, "method": method, "target": target,
+                    "status": status, "duration_ms": 42 })
+        };
+        let mut outbound = call(
+            "outbound",
+            "POST",
+            "https://pay.example/v1/charges?api_key=sk_live_123#frag",
+            201,
+        );
+        outbound["request_id"] = json!("req-7");
+        let inbound = call("inbound", "GetCustomer", "/apps/crm/ws/customers", 500);
+        let (status, body) = node
+            .post("/api/v1/audit/integration", &svc, json!({ "events": [outbound, inbound] }))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{name}: {body}");
+        let first = body["first_seq"].as_i64().unwrap();
+        assert_eq!(body["last_seq"].as_i64().unwrap(), first + 1, "{name}");
+
+        // Who, target, method, status, duration, time and node, in the integration stream.
+        let items = integration_events(&node, &admin).await;
+        assert_eq!(items.len(), 2, "{name}: {items:?}");
+        let (made, received) = (&items[1], &items[0]);
+        assert_eq!(made["seq"], first, "{name}");
+        assert_eq!(made["action"], "http.outbound");
+        assert_eq!(made["actor"], "it:billing-svc");
+        assert_eq!(made["target"], "https://pay.example/v1/charges", "no query, no fragment");
+        assert_eq!(made["outcome"], "success");
+        assert_eq!(made["request_id"], "req-7");
+        assert_eq!(
+            made["details"],
+            json!({ "method": "POST", "status": 201, "duration_ms": 42 })
+        );
+        assert!(!made["node"].as_str().unwrap().is_empty());
+        assert!(made["time"].is_string());
+        assert_eq!(received["action"], "http.inbound");
+        assert_eq!(received["outcome"], "failure", "a 500 is a failure");
+        assert_eq!(received["details"]["method"], "GetCustomer");
+        let all = format!("{items:?}");
+        assert!(!all.contains("sk_live_123"), "{name}: a token from a query string was kept");
+        let (_, found) = node
+            .get("/api/v1/audit/events?target=/apps/crm/ws/customers", &admin)
+            .await;
+        assert_eq!(found["items"].as_array().unwrap().len(), 1, "{name}: {found}");
+
+        // Bad reports are refused whole, naming what is wrong; nothing is recorded.
+        let good = call("outbound", "GET", "https://crm.example/api", 200);
+        let with = |key: &str, value: Value| {
+            let mut c = good.clone();
+            c[key] = value;
+            json!({ "events": [good.clone(), c] })
+        };
+        for (report, status, field) in [
+            (json!({ "events": [] }), StatusCode::UNPROCESSABLE_ENTITY, "events"),
+            (with("direction", json!("sideways")), StatusCode::UNPROCESSABLE_ENTITY, "events[1].direction"),
+            (with("method", json!("GET /x")), StatusCode::UNPROCESSABLE_ENTITY, "events[1].method"),
+            (with("target", json!("")), StatusCode::UNPROCESSABLE_ENTITY, "events[1].target"),
+            (with("target", json!("?only=query")), StatusCode::UNPROCESSABLE_ENTITY, "events[1].target"),
+            (with("target", json!("https://bob:hunter2@crm.example/x")), StatusCode::UNPROCESSABLE_ENTITY, "events[1].target"),
+            (with("target", json!("/x\n{\"forged\":1}")), StatusCode::UNPROCESSABLE_ENTITY, "events[1].target"),
+            (with("target", json!("x".repeat(2_049))), StatusCode::UNPROCESSABLE_ENTITY, "events[1].target"),
+            (with("status", json!(99)), StatusCode::UNPROCESSABLE_ENTITY, "events[1].status"),
+            (with("duration_ms", json!(86_400_001u64)), StatusCode::UNPROCESSABLE_ENTITY, "events[1].duration_ms"),
+            (with("request_id", json!("a b")), StatusCode::UNPROCESSABLE_ENTITY, "events[1].request_id"),
+            (with("password", json!("x")), StatusCode::UNPROCESSABLE_ENTITY, "password"),
+        ] {
+            let (got, body) = node.post("/api/v1/audit/integration", &svc, report.clone()).await;
+            assert_eq!(got, status, "{name} {report}: {body}");
+            assert!(body.to_string().contains(field), "{name}: {body} names {field}");
+            assert!(!body.to_string().contains("hunter2"), "{name}: {body}");
+        }
+        let too_many: Vec<Value> = (0..1_001).map(|_| good.clone()).collect();
+        let (got, _) = node
+            .post("/api/v1/audit/integration", &svc, json!({ "events": too_many }))
+            .await;
+        // Over the count, or over the body limit first: refused either way.
+        assert!(
+            got == StatusCode::UNPROCESSABLE_ENTITY || got == StatusCode::PAYLOAD_TOO_LARGE,
+            "{name}: {got}"
+        );
+        assert_eq!(integration_events(&node, &admin).await.len(), 2, "{name}: nothing recorded");
+
+        // End users and auditors report nothing.
+        node.create_user(Provider::End, "erin", USER_PASSWORD, false).await;
+        let erin = node.login("end", "erin", USER_PASSWORD).await;
+        let auditor = node.create_user(Provider::It, "audrey", USER_PASSWORD, false).await;
+        let (status, body) = node
+            .post(
+                "/api/v1/it/write",
+                &admin,
+                json!({ "operations": [{ "op": "set_it_role", "user": auditor, "role": "auditor" }] }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        let audrey = node.login("it", "audrey", USER_PASSWORD).await;
+        for token in [&erin, &audrey] {
+            let (got, body) = node
+                .post("/api/v1/audit/integration", token, json!({ "events": [good.clone()] }))
+                .await;
+            assert_eq!(got, StatusCode::FORBIDDEN, "{name}: {body}");
+        }
+        assert_eq!(integration_events(&node, &admin).await.len(), 2, "{name}");
+    })
+    .await;
+}
