@@ -342,11 +342,17 @@ fn integration_event(
             "must be 1 to 2,048 characters without control characters",
         ));
     }
-    // `scheme://user:password@host/…`: credentials never enter the log.
-    let authority = target
-        .split_once("://")
-        .map(|(_, rest)| rest.split('/').next().unwrap_or_default());
-    if authority.is_some_and(|a| a.contains('@')) {
+    // `scheme://user:password@host/…` (or `user:password@host/…`): credentials never
+    // enter the log.
+    let credentials = match target.split_once("://") {
+        Some((_, rest)) => rest.split('/').next().unwrap_or_default().contains('@'),
+        None => target
+            .split('/')
+            .next()
+            .and_then(|first| first.split_once('@'))
+            .is_some_and(|(user, _)| user.contains(':')),
+    };
+    if credentials {
         return Err(Error::invalid(
             field("target"),
             "must not carry a user name or password; give the URL without them",

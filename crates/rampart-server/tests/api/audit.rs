@@ -941,6 +941,7 @@ async fn services_report_integration_calls_and_bad_reports_record_nothing() {
             (with("target", json!("")), StatusCode::UNPROCESSABLE_ENTITY, "events[1].target"),
             (with("target", json!("?only=query")), StatusCode::UNPROCESSABLE_ENTITY, "events[1].target"),
             (with("target", json!("https://bob:hunter2@crm.example/x")), StatusCode::UNPROCESSABLE_ENTITY, "events[1].target"),
+            (with("target", json!("bob:hunter2@crm.example/x")), StatusCode::UNPROCESSABLE_ENTITY, "events[1].target"),
             (with("target", json!("/x\n{\"forged\":1}")), StatusCode::UNPROCESSABLE_ENTITY, "events[1].target"),
             (with("target", json!("x".repeat(2_049))), StatusCode::UNPROCESSABLE_ENTITY, "events[1].target"),
             (with("status", json!(99)), StatusCode::UNPROCESSABLE_ENTITY, "events[1].status"),
