@@ -122,6 +122,22 @@ async fn every_event_is_provable_against_a_signed_checkpoint() {
     .await;
 }
 
+/// Makes the IT user `audrey` an auditor (as `admin`) and returns her token.
+async fn auditor(node: &crate::kit::Node, admin: &str) -> String {
+    let id = node
+        .create_user(Provider::It, "audrey", USER_PASSWORD, false)
+        .await;
+    let (status, body) = node
+        .post(
+            "/api/v1/it/write",
+            admin,
+            json!({ "operations": [{ "op": "set_it_role", "user": id, "role": "auditor" }] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{}: {body}", node.name());
+    node.login("it", "audrey", USER_PASSWORD).await
+}
+
 fn kit_admin_password() -> &'static str {
     crate::kit::ADMIN_PASSWORD
 }
@@ -131,31 +147,27 @@ async fn auditors_search_filter_page_and_export_but_change_nothing() {
     on_both(no_tweak, |node| async move {
         let name = node.name();
         let admin = node.admin().await;
-        let auditor = node
-            .create_user(Provider::It, "audrey", USER_PASSWORD, false)
+        let audrey = auditor(&node, &admin).await;
+        node.create_user(Provider::End, "erin", USER_PASSWORD, false)
             .await;
-        let (status, body) = node
-            .post(
-                "/api/v1/it/write",
-                &admin,
-                json!({ "operations": [{ "op": "set_it_role", "user": auditor, "role": "auditor" }] }),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{name}: {body}");
-        let audrey = node.login("it", "audrey", USER_PASSWORD).await;
-        node.create_user(Provider::End, "erin", USER_PASSWORD, false).await;
         let erin = node.login("end", "erin", USER_PASSWORD).await;
         for _ in 0..3 {
             node.login_response("end", "erin", "not-her-password").await;
         }
         // An end user's request is recorded in the access stream before it is answered.
-        let me = node.request(Method::GET, "/api/v1/auth/me", Some(&erin), None).await;
+        let me = node
+            .request(Method::GET, "/api/v1/auth/me", Some(&erin), None)
+            .await;
         assert_eq!(me.status(), StatusCode::OK);
         let request_id = me.headers()["x-request-id"].to_str().unwrap().to_owned();
-        let denied = node.request(Method::GET, "/api/v1/users", Some(&erin), None).await;
+        let denied = node
+            .request(Method::GET, "/api/v1/users", Some(&erin), None)
+            .await;
         assert_eq!(denied.status(), StatusCode::FORBIDDEN);
 
-        let (status, access) = node.get("/api/v1/audit/events?stream=access", &audrey).await;
+        let (status, access) = node
+            .get("/api/v1/audit/events?stream=access", &audrey)
+            .await;
         assert_eq!(status, StatusCode::OK, "{name}: {access}");
         let items = access["items"].as_array().unwrap();
         assert_eq!(items.len(), 2, "{name}: {access}");
@@ -167,13 +179,28 @@ async fn auditors_search_filter_page_and_export_but_change_nothing() {
         assert_eq!(items[1]["details"]["method"], "GET");
 
         let (_, failures) = node
-            .get("/api/v1/audit/events?stream=system&outcome=failure&action=auth.login", &audrey)
+            .get(
+                "/api/v1/audit/events?stream=system&outcome=failure&action=auth.login",
+                &audrey,
+            )
             .await;
-        assert_eq!(failures["items"].as_array().unwrap().len(), 3, "{name}: {failures}");
+        assert_eq!(
+            failures["items"].as_array().unwrap().len(),
+            3,
+            "{name}: {failures}"
+        );
         let (_, contains) = node.get("/api/v1/audit/events?q=users", &audrey).await;
-        assert!(contains["items"].as_array().unwrap().iter().all(|e| e["target"].as_str().unwrap().contains("users")));
+        assert!(contains["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["target"].as_str().unwrap().contains("users")));
         let (_, none) = node.get("/api/v1/audit/events?q=%25", &audrey).await;
-        assert_eq!(none["items"].as_array().unwrap().len(), 0, "'%' is matched literally");
+        assert_eq!(
+            none["items"].as_array().unwrap().len(),
+            0,
+            "'%' is matched literally"
+        );
 
         // Paging: newest first, a cursor until the end, no event twice.
         let mut seen = Vec::new();
@@ -185,7 +212,13 @@ async fn auditors_search_filter_page_and_export_but_change_nothing() {
             };
             let (status, page) = node.get(&path, &audrey).await;
             assert_eq!(status, StatusCode::OK, "{name}: {page}");
-            seen.extend(page["items"].as_array().unwrap().iter().map(|e| e["seq"].as_i64().unwrap()));
+            seen.extend(
+                page["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e["seq"].as_i64().unwrap()),
+            );
             match page["next_cursor"].as_str() {
                 Some(c) => cursor = Some(c.to_owned()),
                 None => break,
@@ -199,36 +232,74 @@ async fn auditors_search_filter_page_and_export_but_change_nothing() {
 
         // Exports stream every match, oldest first.
         let csv = node
-            .request(Method::GET, "/api/v1/audit/events?format=csv&stream=access", Some(&audrey), None)
+            .request(
+                Method::GET,
+                "/api/v1/audit/events?format=csv&stream=access",
+                Some(&audrey),
+                None,
+            )
             .await;
         assert_eq!(csv.status(), StatusCode::OK);
-        assert!(csv.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+        assert!(csv.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv"));
         let text = csv.text().await.unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{name}: {text}");
         assert!(lines[0].starts_with("seq,time,stream,actor"));
-        assert!(lines[1].contains(",allow,") && lines[2].contains(",deny,"), "{text}");
+        assert!(
+            lines[1].contains(",allow,") && lines[2].contains(",deny,"),
+            "{text}"
+        );
         let jsonl = node
-            .request(Method::GET, "/api/v1/audit/events?format=jsonl", Some(&audrey), None)
+            .request(
+                Method::GET,
+                "/api/v1/audit/events?format=jsonl",
+                Some(&audrey),
+                None,
+            )
             .await
             .text()
             .await
             .unwrap();
         let seqs: Vec<i64> = jsonl
             .lines()
-            .map(|l| serde_json::from_str::<Value>(l).unwrap()["seq"].as_i64().unwrap())
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["seq"]
+                    .as_i64()
+                    .unwrap()
+            })
             .collect();
         assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "{name}");
 
         // Bad filters are refused, naming the field.
         for (path, status) in [
             ("/api/v1/audit/events?colour=red", StatusCode::BAD_REQUEST),
-            ("/api/v1/audit/events?stream=billing", StatusCode::UNPROCESSABLE_ENTITY),
-            ("/api/v1/audit/events?outcome=maybe", StatusCode::UNPROCESSABLE_ENTITY),
-            ("/api/v1/audit/events?since=yesterday", StatusCode::UNPROCESSABLE_ENTITY),
-            ("/api/v1/audit/events?limit=0", StatusCode::UNPROCESSABLE_ENTITY),
-            ("/api/v1/audit/events?cursor=abc", StatusCode::UNPROCESSABLE_ENTITY),
-            ("/api/v1/audit/events?format=xml", StatusCode::UNPROCESSABLE_ENTITY),
+            (
+                "/api/v1/audit/events?stream=billing",
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                "/api/v1/audit/events?outcome=maybe",
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                "/api/v1/audit/events?since=yesterday",
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                "/api/v1/audit/events?limit=0",
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                "/api/v1/audit/events?cursor=abc",
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                "/api/v1/audit/events?format=xml",
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
         ] {
             let (got, body) = node.get(path, &audrey).await;
             assert_eq!(got, status, "{name} {path}: {body}");
@@ -236,12 +307,17 @@ async fn auditors_search_filter_page_and_export_but_change_nothing() {
 
         // Auditors read, never change; end users and other IT users do not read the log.
         let (status, _) = node
-            .post("/api/v1/users", &audrey, json!({ "provider": "end", "username": "x", "password": USER_PASSWORD }))
+            .post(
+                "/api/v1/users",
+                &audrey,
+                json!({ "provider": "end", "username": "x", "password": USER_PASSWORD }),
+            )
             .await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{name}");
         let (status, _) = node.get("/api/v1/audit/events", &erin).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{name}");
-        node.create_user(Provider::It, "dev", USER_PASSWORD, false).await;
+        node.create_user(Provider::It, "dev", USER_PASSWORD, false)
+            .await;
         let dev = node.login("it", "dev", USER_PASSWORD).await;
         let (status, _) = node.get("/api/v1/audit/checkpoint", &dev).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{name}");
@@ -880,7 +956,8 @@ async fn services_report_integration_calls_and_bad_reports_record_nothing() {
     on_both(no_tweak, |node| async move {
         let name = node.name();
         let admin = node.admin().await;
-        node.create_user(Provider::It, "billing-svc", USER_PASSWORD, false).await;
+        node.create_user(Provider::It, "billing-svc", USER_PASSWORD, false)
+            .await;
         let svc = node.login("it", "billing-svc", USER_PASSWORD).await;
         let call = |direction: &str, method: &str, target: &str, status: u16| {
             json!({ "direction": direction, "method": method, "target": target,
@@ -895,7 +972,11 @@ async fn services_report_integration_calls_and_bad_reports_record_nothing() {
         outbound["request_id"] = json!("req-7");
         let inbound = call("inbound", "GetCustomer", "/apps/crm/ws/customers", 500);
         let (status, body) = node
-            .post("/api/v1/audit/integration", &svc, json!({ "events": [outbound, inbound] }))
+            .post(
+                "/api/v1/audit/integration",
+                &svc,
+                json!({ "events": [outbound, inbound] }),
+            )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{name}: {body}");
         let first = body["first_seq"].as_i64().unwrap();
@@ -908,7 +989,10 @@ async fn services_report_integration_calls_and_bad_reports_record_nothing() {
         assert_eq!(made["seq"], first, "{name}");
         assert_eq!(made["action"], "http.outbound");
         assert_eq!(made["actor"], "it:billing-svc");
-        assert_eq!(made["target"], "https://pay.example/v1/charges", "no query, no fragment");
+        assert_eq!(
+            made["target"], "https://pay.example/v1/charges",
+            "no query, no fragment"
+        );
         assert_eq!(made["outcome"], "success");
         assert_eq!(made["request_id"], "req-7");
         assert_eq!(
@@ -921,11 +1005,18 @@ async fn services_report_integration_calls_and_bad_reports_record_nothing() {
         assert_eq!(received["outcome"], "failure", "a 500 is a failure");
         assert_eq!(received["details"]["method"], "GetCustomer");
         let all = format!("{items:?}");
-        assert!(!all.contains("sk_live_123"), "{name}: a token from a query string was kept");
+        assert!(
+            !all.contains("sk_live_123"),
+            "{name}: a token from a query string was kept"
+        );
         let (_, found) = node
             .get("/api/v1/audit/events?target=/apps/crm/ws/customers", &admin)
             .await;
-        assert_eq!(found["items"].as_array().unwrap().len(), 1, "{name}: {found}");
+        assert_eq!(
+            found["items"].as_array().unwrap().len(),
+            1,
+            "{name}: {found}"
+        );
 
         // Bad reports are refused whole, naming what is wrong; nothing is recorded.
         let good = call("outbound", "GET", "https://crm.example/api", 200);
@@ -935,52 +1026,113 @@ async fn services_report_integration_calls_and_bad_reports_record_nothing() {
             json!({ "events": [good.clone(), c] })
         };
         for (report, status, field) in [
-            (json!({ "events": [] }), StatusCode::UNPROCESSABLE_ENTITY, "events"),
-            (with("direction", json!("sideways")), StatusCode::UNPROCESSABLE_ENTITY, "events[1].direction"),
-            (with("method", json!("GET /x")), StatusCode::UNPROCESSABLE_ENTITY, "events[1].method"),
-            (with("target", json!("")), StatusCode::UNPROCESSABLE_ENTITY, "events[1].target"),
-            (with("target", json!("?only=query")), StatusCode::UNPROCESSABLE_ENTITY, "events[1].target"),
-            (with("target", json!("https://bob:hunter2@crm.example/x")), StatusCode::UNPROCESSABLE_ENTITY, "events[1].target"),
-            (with("target", json!("bob:hunter2@crm.example/x")), StatusCode::UNPROCESSABLE_ENTITY, "events[1].target"),
-            (with("target", json!("/x\n{\"forged\":1}")), StatusCode::UNPROCESSABLE_ENTITY, "events[1].target"),
-            (with("target", json!("x".repeat(2_049))), StatusCode::UNPROCESSABLE_ENTITY, "events[1].target"),
-            (with("status", json!(99)), StatusCode::UNPROCESSABLE_ENTITY, "events[1].status"),
-            (with("duration_ms", json!(86_400_001u64)), StatusCode::UNPROCESSABLE_ENTITY, "events[1].duration_ms"),
-            (with("request_id", json!("a b")), StatusCode::UNPROCESSABLE_ENTITY, "events[1].request_id"),
-            (with("password", json!("x")), StatusCode::UNPROCESSABLE_ENTITY, "password"),
+            (
+                json!({ "events": [] }),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "events",
+            ),
+            (
+                with("direction", json!("sideways")),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "events[1].direction",
+            ),
+            (
+                with("method", json!("GET /x")),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "events[1].method",
+            ),
+            (
+                with("target", json!("")),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "events[1].target",
+            ),
+            (
+                with("target", json!("?only=query")),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "events[1].target",
+            ),
+            (
+                with("target", json!("https://bob:hunter2@crm.example/x")),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "events[1].target",
+            ),
+            (
+                with("target", json!("bob:hunter2@crm.example/x")),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "events[1].target",
+            ),
+            (
+                with("target", json!("/x\n{\"forged\":1}")),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "events[1].target",
+            ),
+            (
+                with("target", json!("x".repeat(2_049))),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "events[1].target",
+            ),
+            (
+                with("status", json!(99)),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "events[1].status",
+            ),
+            (
+                with("duration_ms", json!(86_400_001u64)),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "events[1].duration_ms",
+            ),
+            (
+                with("request_id", json!("a b")),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "events[1].request_id",
+            ),
+            (
+                with("password", json!("x")),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "password",
+            ),
         ] {
-            let (got, body) = node.post("/api/v1/audit/integration", &svc, report.clone()).await;
+            let (got, body) = node
+                .post("/api/v1/audit/integration", &svc, report.clone())
+                .await;
             assert_eq!(got, status, "{name} {report}: {body}");
-            assert!(body.to_string().contains(field), "{name}: {body} names {field}");
+            assert!(
+                body.to_string().contains(field),
+                "{name}: {body} names {field}"
+            );
             assert!(!body.to_string().contains("hunter2"), "{name}: {body}");
         }
         let too_many: Vec<Value> = (0..1_001).map(|_| good.clone()).collect();
         let (got, _) = node
-            .post("/api/v1/audit/integration", &svc, json!({ "events": too_many }))
+            .post(
+                "/api/v1/audit/integration",
+                &svc,
+                json!({ "events": too_many }),
+            )
             .await;
         // Over the count, or over the body limit first: refused either way.
         assert!(
             got == StatusCode::UNPROCESSABLE_ENTITY || got == StatusCode::PAYLOAD_TOO_LARGE,
             "{name}: {got}"
         );
-        assert_eq!(integration_events(&node, &admin).await.len(), 2, "{name}: nothing recorded");
+        assert_eq!(
+            integration_events(&node, &admin).await.len(),
+            2,
+            "{name}: nothing recorded"
+        );
 
         // End users and auditors report nothing.
-        node.create_user(Provider::End, "erin", USER_PASSWORD, false).await;
-        let erin = node.login("end", "erin", USER_PASSWORD).await;
-        let auditor = node.create_user(Provider::It, "audrey", USER_PASSWORD, false).await;
-        let (status, body) = node
-            .post(
-                "/api/v1/it/write",
-                &admin,
-                json!({ "operations": [{ "op": "set_it_role", "user": auditor, "role": "auditor" }] }),
-            )
+        node.create_user(Provider::End, "erin", USER_PASSWORD, false)
             .await;
-        assert_eq!(status, StatusCode::OK, "{name}: {body}");
-        let audrey = node.login("it", "audrey", USER_PASSWORD).await;
+        let erin = node.login("end", "erin", USER_PASSWORD).await;
+        let audrey = auditor(&node, &admin).await;
         for token in [&erin, &audrey] {
             let (got, body) = node
-                .post("/api/v1/audit/integration", token, json!({ "events": [good.clone()] }))
+                .post(
+                    "/api/v1/audit/integration",
+                    token,
+                    json!({ "events": [good.clone()] }),
+                )
                 .await;
             assert_eq!(got, StatusCode::FORBIDDEN, "{name}: {body}");
         }
