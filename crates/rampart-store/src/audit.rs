@@ -269,19 +269,36 @@ pub(crate) fn write_body(
     event: &NewEvent,
     at: i64,
 ) -> Result<(), Error> {
-    let details: &RawValue = serde_json::from_str(&event.details)
+    check_details(&event.details)?;
+    write_checked_body(out, seq, event, at)
+}
+
+/// Checks an event's `details`: a JSON object, compact (they are copied into the body as
+/// they are, and whitespace between their tokens could break the body's line).
+pub(crate) fn check_details(details: &str) -> Result<(), Error> {
+    let raw: &RawValue = serde_json::from_str(details)
         .map_err(|e| Error::Internal(format!("audit event details are not JSON: {e}")))?;
-    if !details.get().starts_with('{') {
+    if !raw.get().starts_with('{') {
         return Err(Error::Internal(
             "audit event details must be a JSON object".into(),
         ));
     }
-    // Copied as they are: whitespace between their tokens could break the body's line.
-    if details.get().contains(['\n', '\r']) {
+    // The whole text is the object (nothing around it), on one line.
+    if raw.get().len() != details.len() || details.contains(['\n', '\r']) {
         return Err(Error::Internal(
             "audit event details must be compact JSON, on one line".into(),
         ));
     }
+    Ok(())
+}
+
+/// [`write_body`] for an event whose `details` [`check_details`] has passed.
+pub(crate) fn write_checked_body(
+    out: &mut Vec<u8>,
+    seq: i64,
+    event: &NewEvent,
+    at: i64,
+) -> Result<(), Error> {
     // RFC 3339 with nanoseconds is at most 35 bytes for years 0000–9999.
     let mut time_buf = [0u8; 40];
     let room = time_buf.len();
@@ -326,7 +343,7 @@ pub(crate) fn write_body(
         }
     }
     out.extend_from_slice(b",\"details\":");
-    out.extend_from_slice(details.get().as_bytes());
+    out.extend_from_slice(event.details.as_bytes());
     out.push(b'}');
     Ok(())
 }

@@ -294,6 +294,8 @@ impl<'a> Builder<'a> {
         let mut first_at = None;
         self.text.clear();
         self.pairs.clear();
+        // The last `details` checked: events of a block mostly share theirs.
+        let mut checked: Option<&str> = None;
         for (i, e) in events.iter().enumerate() {
             let seq = first + i as i64;
             floor = to_millis(e.occurred_at).max(floor);
@@ -302,7 +304,11 @@ impl<'a> Builder<'a> {
                 self.text.push(b'\n');
             }
             let start = self.text.len();
-            super::write_body(&mut self.text, seq, e, floor)?;
+            if checked != Some(e.details.as_str()) {
+                super::check_details(&e.details)?;
+                checked = Some(&e.details);
+            }
+            super::write_checked_body(&mut self.text, seq, e, floor)?;
             leaves.extend_from_slice(&leaf_hash(&self.text[start..]));
             facets.insert(("stream", e.stream.as_str()));
             facets.insert(("action", &e.action));
@@ -1687,7 +1693,7 @@ mod tests {
             "GET",
             true,
         );
-        for bad in ["{\"a\":\n1}", "{\r\n}", "[1]", "{"] {
+        for bad in ["{\"a\":\n1}", "{\r\n}", "[1]", "{", " {}", "{}\n"] {
             event.details = bad.to_owned();
             let mut out = Vec::new();
             assert!(
