@@ -608,29 +608,39 @@ fn init_logging(config: &Config) -> anyhow::Result<()> {
 }
 
 async fn serve(loaded: Loaded) -> anyhow::Result<()> {
+    // Listening before anything is logged: a stop that comes right after the first line (or
+    // right after "ready") must drain and stop the server, not kill it with the signal's
+    // default action.
+    let stop = shutdown_signal();
     init_logging(&loaded.config)?;
     let server = Server::start(loaded.config, Arc::new(SystemClock)).await?;
-    shutdown_signal().await;
+    stop.await;
     tracing::info!("shutting down");
     server.shutdown().await;
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Completes on SIGTERM or SIGINT (Ctrl-C). On Unix both are listened for from this call on,
+/// not from the first poll.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        if let Ok(mut term) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
+    let signals = {
+        use tokio::signal::unix::{signal, SignalKind};
+        signal(SignalKind::terminate())
+            .and_then(|term| Ok((term, signal(SignalKind::interrupt())?)))
+            .ok()
+    };
+    async move {
+        #[cfg(unix)]
+        if let Some((mut term, mut int)) = signals {
             tokio::select! {
-                _ = ctrl_c => {}
                 _ = term.recv() => {}
+                _ = int.recv() => {}
             }
             return;
         }
+        let _ = tokio::signal::ctrl_c().await;
     }
-    let _ = ctrl_c.await;
 }
 
 fn read_password() -> anyhow::Result<String> {

@@ -135,6 +135,36 @@ async fn login(https: &str, password: &str) -> reqwest::Response {
         .unwrap()
 }
 
+/// Regression: the stop signals were listened for only after "rampart ready" was logged, so a
+/// SIGTERM in between (a supervisor, or this suite under load) killed the server with the
+/// signal's default action instead of stopping it. Now a SIGTERM right after the first line
+/// the server logs stops it cleanly.
+#[test]
+fn a_stop_during_start_up_is_a_clean_stop() {
+    for _ in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = rampart(dir.path())
+            .arg("serve")
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let first = lines.next().expect("a first log line").expect("readable");
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        let rest: Vec<String> = lines.map_while(Result::ok).collect();
+        let status = child.wait().expect("wait");
+        assert!(status.success(), "{status}: {first}\n{}", rest.join("\n"));
+        assert!(
+            rest.iter().any(|l| l.contains("rampart stopped")),
+            "stopped cleanly: {first}\n{}",
+            rest.join("\n")
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_bootstrap_and_login_on_sqlite_and_postgres() {
     let pg_url = rampart_store::testing::fresh_postgres_url().await;
