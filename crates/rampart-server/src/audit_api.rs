@@ -369,11 +369,7 @@ fn integration_event(
     }
     let mut ctx = ctx.clone();
     if let Some(id) = &call.request_id {
-        let id_ok = (1..=64).contains(&id.len())
-            && id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-        if !id_ok {
+        if !crate::app::is_request_id(id) {
             return Err(Error::invalid(
                 field("request_id"),
                 "must be 1 to 64 letters, digits or ._-",
@@ -411,14 +407,9 @@ pub async fn report_integration(
     auth: Authenticated,
     Json(req): Json<IntegrationReportRequest>,
 ) -> Result<(axum::http::StatusCode, Json<IntegrationReportResponse>), ApiError> {
-    let auditor = !auth.user.is_admin
-        && state
-            .store
-            .it_roles_of(auth.user.id)
-            .await?
-            .iter()
-            .any(|r| r == "auditor");
-    if auth.user.provider != rampart_core::Provider::It || auditor {
+    let refused = auth.user.provider != rampart_core::Provider::It
+        || (!auth.user.is_admin && crate::auth::is_auditor(&state, &auth.user).await?);
+    if refused {
         return Err(Error::Forbidden(
             "only IT users and services report integration calls; auditors read the log".into(),
         )

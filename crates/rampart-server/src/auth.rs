@@ -228,13 +228,7 @@ impl FromRequestParts<AppState> for AuditReader {
     ) -> Result<Self, Self::Rejection> {
         let auth = Authenticated::from_request_parts(parts, state).await?;
         if auth.user.provider == Provider::It
-            && (auth.user.is_admin
-                || state
-                    .store
-                    .it_roles_of(auth.user.id)
-                    .await?
-                    .iter()
-                    .any(|r| r == "auditor"))
+            && (auth.user.is_admin || is_auditor(state, &auth.user).await?)
         {
             return Ok(AuditReader(auth));
         }
@@ -243,6 +237,16 @@ impl FromRequestParts<AppState> for AuditReader {
                 .into(),
         )
     }
+}
+
+/// Whether `user` holds the `auditor` IT role (reads the audit log, changes nothing).
+pub(crate) async fn is_auditor(state: &AppState, user: &User) -> Result<bool, Error> {
+    Ok(state
+        .store
+        .it_roles_of(user.id)
+        .await?
+        .iter()
+        .any(|r| r == "auditor"))
 }
 
 fn is_safe(method: &Method) -> bool {
