@@ -28,6 +28,30 @@ async fn compact(store: &rampart_store::Store, steps: u64) -> bool {
     true
 }
 
+/// Evaluates `$body` with `$c` a connection of its own to the test's database, on either
+/// backend (as an older version, or an attacker, would reach it).
+macro_rules! direct {
+    ($t:expr, |$c:ident| $body:expr) => {{
+        use sqlx::Connection as _;
+        match (&$t.dir, &$t.url) {
+            (Some(dir), _) => {
+                let path = dir.path().join("rampart.db");
+                let url = format!("sqlite://{}", path.display());
+                let mut $c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                $body
+            }
+            (_, Some(url)) => {
+                let mut $c = sqlx::PgConnection::connect(url).await.unwrap();
+                $body
+            }
+            _ => panic!("no database"),
+        }
+    }};
+}
+
+/// The key packs, as stored: `(first_seq, keys)`.
+const PACKS: &str = "SELECT first_seq, keys FROM audit_key_packs";
+
 /// How many search keys each event has in the database, by sequence number: rows of
 /// `audit_keys`, and entries of the key packs of blocks no merge has reached yet (9 bytes
 /// each: the key, then the event's place in its block).
@@ -43,33 +67,14 @@ async fn key_rows_and_merged_packs(
     std::collections::BTreeMap<i64, i64>,
     std::collections::BTreeMap<i64, i64>,
 ) {
-    use sqlx::Connection as _;
     const ROWS: &str = "SELECT seq, COUNT(*) FROM audit_keys GROUP BY seq";
-    const PACKS: &str = "SELECT first_seq, keys FROM audit_key_packs";
     const MERGED: &str = "SELECT upto FROM audit_key_levels WHERE level = 1";
     type Packs = Vec<(i64, Vec<u8>)>;
-    let (rows, packs, merged): (Vec<(i64, i64)>, Packs, i64) = match (&t.dir, &t.url) {
-        (Some(dir), _) => {
-            let path = dir.path().join("rampart.db");
-            let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-                .await
-                .unwrap();
-            (
-                sqlx::query_as(ROWS).fetch_all(&mut c).await.unwrap(),
-                sqlx::query_as(PACKS).fetch_all(&mut c).await.unwrap(),
-                sqlx::query_scalar(MERGED).fetch_one(&mut c).await.unwrap(),
-            )
-        }
-        (_, Some(url)) => {
-            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
-            (
-                sqlx::query_as(ROWS).fetch_all(&mut c).await.unwrap(),
-                sqlx::query_as(PACKS).fetch_all(&mut c).await.unwrap(),
-                sqlx::query_scalar(MERGED).fetch_one(&mut c).await.unwrap(),
-            )
-        }
-        _ => panic!("no database"),
-    };
+    let (rows, packs, merged): (Vec<(i64, i64)>, Packs, i64) = direct!(t, |c| (
+        sqlx::query_as(ROWS).fetch_all(&mut c).await.unwrap(),
+        sqlx::query_as(PACKS).fetch_all(&mut c).await.unwrap(),
+        sqlx::query_scalar(MERGED).fetch_one(&mut c).await.unwrap(),
+    ));
     let mut out: std::collections::BTreeMap<i64, i64> = rows.into_iter().collect();
     let mut copied = std::collections::BTreeMap::new();
     for (first_seq, pack) in packs {
@@ -688,21 +693,9 @@ async fn search_over_rows_and_blocks_matches_a_plain_scan() {
 
 /// Runs `sql` on the test's database directly (as an older version, or an attacker, would).
 async fn exec_direct(t: &rampart_store::testing::TestStore, sql: &str) {
-    use sqlx::Connection as _;
-    match (&t.dir, &t.url) {
-        (Some(dir), _) => {
-            let path = dir.path().join("rampart.db");
-            let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-                .await
-                .unwrap();
-            sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
-        }
-        (_, Some(url)) => {
-            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
-            sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
-        }
-        _ => panic!("no database"),
-    }
+    direct!(t, |c| {
+        sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
+    });
 }
 
 /// A database written before migration 0015 holds its level-0 search keys as rows of
@@ -745,23 +738,10 @@ async fn level_zero_rows_from_before_packs_are_still_found_and_merged() {
         // Turn the packs into level-0 rows, as a version before packs wrote them. A pack
         // entry is the key (8 bytes, big-endian) and the event's place in its block; a
         // level-0 segment id is 15 << 48 | seq >> 4 in this geometry.
-        let packs: Vec<(i64, Vec<u8>)> = {
-            use sqlx::Connection as _;
-            const PACKS: &str = "SELECT first_seq, keys FROM audit_key_packs";
-            match (&t.dir, &t.url) {
-                (Some(dir), _) => {
-                    let path = dir.path().join("rampart.db");
-                    let url = format!("sqlite://{}", path.display());
-                    let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
-                    sqlx::query_as(PACKS).fetch_all(&mut c).await.unwrap()
-                }
-                (_, Some(url)) => {
-                    let mut c = sqlx::PgConnection::connect(url).await.unwrap();
-                    sqlx::query_as(PACKS).fetch_all(&mut c).await.unwrap()
-                }
-                _ => panic!("no database"),
-            }
-        };
+        let packs: Vec<(i64, Vec<u8>)> = direct!(&t, |c| sqlx::query_as(PACKS)
+            .fetch_all(&mut c)
+            .await
+            .unwrap());
         let mut values = Vec::new();
         for (first_seq, pack) in &packs {
             for entry in pack.chunks(9) {
