@@ -11,7 +11,7 @@ use crate::Checkpoint;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use thiserror::Error;
 
 /// The value of the header's `format` member.
@@ -271,6 +271,14 @@ pub enum Finding {
         last_seq: u64,
         /// The last event the header announces.
         to: u64,
+    },
+    /// An event's payload is gone and no later event of the export records its erasure
+    /// (an `audit.redact` naming it, or an `audit.archive` whose range holds it): the
+    /// payload was deleted, not lawfully erased.
+    #[error("event {seq} has no payload and no later audit.redact or audit.archive event records its erasure")]
+    UnrecordedErasure {
+        /// The first such event.
+        seq: u64,
     },
     /// A line is not valid in this format.
     #[error("line {line} is malformed: {reason}")]
@@ -565,6 +573,20 @@ pub fn verify_reader_in_chunks(
     Ok(verifier.finish())
 }
 
+/// What an event says about erasures, if it is an `audit.redact` or `audit.archive`.
+#[derive(Deserialize)]
+struct ErasureRecord {
+    action: String,
+    details: Option<ErasureDetails>,
+}
+
+#[derive(Deserialize)]
+struct ErasureDetails {
+    seq: Option<u64>,
+    from: Option<u64>,
+    to: Option<u64>,
+}
+
 /// A gap in the sequence, kept open to tell removed events from reordered ones.
 #[derive(Clone, Copy, Debug)]
 struct Gap {
@@ -589,6 +611,8 @@ pub struct Verifier {
     not_covered: Vec<u64>,
     finding: Option<Finding>,
     gap: Option<Gap>,
+    /// Erased events whose erasure no event read so far records.
+    erased: BTreeSet<u64>,
 }
 
 impl Verifier {
@@ -610,6 +634,7 @@ impl Verifier {
             not_covered: Vec::new(),
             finding: None,
             gap: None,
+            erased: BTreeSet::new(),
         }
     }
 
@@ -679,6 +704,9 @@ impl Verifier {
                 expected_seq: gap.expected,
                 found_seq: gap.found,
             });
+        }
+        if let Some(&seq) = self.erased.first() {
+            return Some(Finding::UnrecordedErasure { seq });
         }
         let Some(header) = &self.header else {
             return Some(Finding::Malformed {
@@ -753,7 +781,6 @@ impl Verifier {
                 return self.or_gap(finding);
             }
         };
-        let redacted = event.is_none();
         // What `prepare` computed is for the event the fast path split off, which is the
         // one `parse_line` returns whenever `prepare` found one.
         let observed = match event {
@@ -788,10 +815,44 @@ impl Verifier {
         }
         self.frontier.push(stated);
         self.events += 1;
-        if redacted {
-            self.redacted += 1;
+        match event {
+            None => {
+                self.redacted += 1;
+                self.erased.insert(seq);
+            }
+            Some(event) if !self.erased.is_empty() => self.read_erasure_record(event),
+            Some(_) => {}
         }
         self.verify_pending()
+    }
+
+    /// Takes the erasures an event records off the list of those waiting for a record: an
+    /// `audit.redact` names one event (`details.seq`), an `audit.archive` a range
+    /// (`details.from` to `details.to`). Only events after the erased ones count, and only
+    /// bodies that hashed to their leaf reach here.
+    fn read_erasure_record(&mut self, event: &[u8]) {
+        const MARK: &[u8] = b"\"action\":\"audit.";
+        if !event.windows(MARK.len()).any(|w| w == MARK) {
+            return;
+        }
+        let Ok(record) = serde_json::from_slice::<ErasureRecord>(event) else {
+            return;
+        };
+        match (record.action.as_str(), record.details) {
+            ("audit.redact", Some(d)) => {
+                if let Some(seq) = d.seq {
+                    self.erased.remove(&seq);
+                }
+            }
+            ("audit.archive", Some(d)) => {
+                if let (Some(from), Some(to)) = (d.from, d.to) {
+                    let mut later = self.erased.split_off(&from);
+                    let after = later.split_off(&to.saturating_add(1));
+                    self.erased.extend(after);
+                }
+            }
+            _ => {}
+        }
     }
 
     /// A line that ends the export mid-line: truncation, unless a gap came first.

@@ -54,6 +54,9 @@ const NODE_MASK: u32 = (1 << NODE_BITS) - 1;
 
 /// Largest user or group number a [`Principal`] can carry.
 pub const MAX_NUM: u32 = NUM_MASK;
+/// A user number never given to anyone: decisions for it are those for a user who holds
+/// nothing (public actions only). Stores assign user numbers below it.
+pub const NOBODY: u32 = MAX_NUM;
 /// Largest node number of a unit-like hierarchy.
 pub const MAX_NODE: u32 = NODE_MASK;
 /// Largest hierarchy number.

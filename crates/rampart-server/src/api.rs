@@ -944,13 +944,11 @@ pub struct IntegrationReportResponse {
     pub last_seq: i64,
 }
 
-/// Query of `GET /api/v1/audit/checkpoint`.
-#[derive(Debug, Deserialize, IntoParams)]
+/// The query of a route that takes no parameters: any parameter is refused (a client
+/// that sends `fresh=true` to a read learns that reading never signs).
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CheckpointQuery {
-    /// Sign a checkpoint of the current size first, if the log has grown since the last.
-    pub fresh: Option<bool>,
-}
+pub struct NoQuery {}
 
 /// A signed checkpoint of the audit log.
 #[derive(Debug, Serialize, ToSchema)]

@@ -151,7 +151,7 @@ fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(lifecycle::plans::settings))
         .routes(routes!(audit_api::events))
         .routes(routes!(audit_api::report_integration))
-        .routes(routes!(audit_api::checkpoint))
+        .routes(routes!(audit_api::checkpoint, audit_api::sign_checkpoint))
         .routes(routes!(audit_api::inclusion))
         .routes(routes!(audit_api::consistency))
         .routes(routes!(healthz))

@@ -697,8 +697,19 @@ impl AuditLog {
         let mut checked = 0u64;
         let mut after = (from >> TILE_HEIGHT) << TILE_HEIGHT;
         let mut tile_leaves: Vec<Hash> = Vec::with_capacity(1 << TILE_HEIGHT);
+        let mut archives = None;
         while after < upto {
             let rows = self.store.audit_raw(after, upto, CHUNK as i64).await?;
+            // The index columns of the chunk's rows against their bodies.
+            if let Some(last) = rows.last().map(|r| r.0) {
+                if let Some((seq, column)) = self.store.audit_index_mismatch(after, last).await? {
+                    return self.alarm(
+                        metrics,
+                        seq,
+                        &format!("has an index column ({column}) that disagrees with its body"),
+                    );
+                }
+            }
             // The stored leaves of the complete tiles this chunk covers, checked as each
             // tile is recomputed (proofs are served from them).
             let stored = match (rows.first(), rows.last()) {
@@ -716,9 +727,27 @@ impl AuditLog {
                 if seq != after + 1 {
                     return self.alarm(metrics, after + 1, "is missing or out of order");
                 }
-                if let Some(body) = body {
-                    if leaf_hash(body.as_bytes()) != leaf {
-                        return self.alarm(metrics, seq, "does not match its leaf hash");
+                match body {
+                    Some(body) => {
+                        if leaf_hash(body.as_bytes()) != leaf {
+                            return self.alarm(metrics, seq, "does not match its leaf hash");
+                        }
+                    }
+                    // An erased payload is lawful only when the log records the erasure.
+                    None => {
+                        if self
+                            .store
+                            .audit_erasure_record(seq, &mut archives)
+                            .await?
+                            .is_none()
+                        {
+                            return self.alarm(
+                                metrics,
+                                seq,
+                                "has no payload, and no later audit.redact or audit.archive \
+                                 event records its erasure",
+                            );
+                        }
                     }
                 }
                 tile_leaves.push(leaf);

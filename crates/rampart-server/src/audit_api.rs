@@ -13,9 +13,9 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::api::{
-    AuditEventPage, AuditEventView, AuditEventsQuery, CheckpointQuery, CheckpointView,
-    ConsistencyProofView, ConsistencyQuery, InclusionProofView, InclusionQuery, IntegrationCall,
-    IntegrationReportRequest, IntegrationReportResponse,
+    AuditEventPage, AuditEventView, AuditEventsQuery, CheckpointView, ConsistencyProofView,
+    ConsistencyQuery, InclusionProofView, InclusionQuery, IntegrationCall,
+    IntegrationReportRequest, IntegrationReportResponse, NoQuery,
 };
 use crate::auth::{AuditReader, Authenticated};
 use crate::error::{ApiError, Json, Problem};
@@ -438,11 +438,10 @@ pub async fn report_integration(
     ))
 }
 
-/// The newest signed checkpoint (C2SP signed note), signing a fresh one first with
-/// `fresh=true`.
+/// The newest signed checkpoint (C2SP signed note). Reading never signs: ask for a fresh
+/// one with `POST /api/v1/audit/checkpoint`.
 #[utoipa::path(
     get, path = "/api/v1/audit/checkpoint", tag = "audit",
-    params(CheckpointQuery),
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The checkpoint", body = CheckpointView),
@@ -453,32 +452,49 @@ pub async fn report_integration(
 pub async fn checkpoint(
     State(state): State<AppState>,
     _reader: AuditReader,
-    Query(q): Query<CheckpointQuery>,
+    _query: Query<NoQuery>,
 ) -> Result<Json<CheckpointView>, ApiError> {
-    let latest = if q.fresh.unwrap_or(false) {
-        Some(
-            state
-                .audit
-                .checkpoint(state.clock.now(), &state.metrics)
-                .await?,
-        )
-    } else {
-        state.store.audit_latest_checkpoint().await?
-    };
-    let Some(c) = latest else {
+    let Some(c) = state.store.audit_latest_checkpoint().await? else {
         return Err(Error::NotFound {
-            what: "checkpoint (none signed yet; ask with fresh=true)",
+            what: "checkpoint (none signed yet; sign one with POST /api/v1/audit/checkpoint)",
         }
         .into());
     };
-    Ok(Json(CheckpointView {
+    Ok(Json(checkpoint_view(&state, c)))
+}
+
+/// Sign a checkpoint of the log as it is now (if it grew since the last) and return it.
+/// Auditors may ask: a checkpoint states what the log already holds and changes nothing in
+/// it. A cookie-authenticated call must be same-origin, as every state-changing request.
+#[utoipa::path(
+    post, path = "/api/v1/audit/checkpoint", tag = "audit",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The checkpoint of the log's current size", body = CheckpointView),
+        (status = 403, description = "Not an administrator or auditor", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn sign_checkpoint(
+    State(state): State<AppState>,
+    _reader: AuditReader,
+    _query: Query<NoQuery>,
+) -> Result<Json<CheckpointView>, ApiError> {
+    let c = state
+        .audit
+        .checkpoint(state.clock.now(), &state.metrics)
+        .await?;
+    Ok(Json(checkpoint_view(&state, c)))
+}
+
+fn checkpoint_view(state: &AppState, c: rampart_store::StoredCheckpoint) -> CheckpointView {
+    CheckpointView {
         origin: state.audit.origin().to_owned(),
         size: c.size,
         root: to_hex(&c.root),
         note: c.note,
         signed_at: c.signed_at,
         verifier_key: state.audit.verifier_key(),
-    }))
+    }
 }
 
 /// The inclusion proof of an event in the tree of a given size.

@@ -55,6 +55,17 @@ impl RequestContext {
             node_id: state.config.node_id.clone(),
         }
     }
+
+    /// The audit context of this request acting as `user`: a successful login is the
+    /// user's own act, so its actor is the user (a failed one names the user only as
+    /// target: someone else may have typed the name).
+    pub fn audit_as(&self, state: &AppState, user: &User) -> AuditContext {
+        AuditContext {
+            actor_id: Some(user.id),
+            actor_name: Some(format!("{}:{}", user.provider, user.username)),
+            ..self.audit(state)
+        }
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
@@ -249,6 +260,12 @@ pub(crate) async fn is_auditor(state: &AppState, user: &User) -> Result<bool, Er
         .any(|r| r == "auditor"))
 }
 
+/// Whether `user` may read authorization data about others (the model, grants, explanations,
+/// other users' readable records, roles and IT levels): administrators and auditors.
+pub(crate) async fn reads_authorization_data(state: &AppState, user: &User) -> Result<bool, Error> {
+    Ok(user.is_admin || (user.provider == Provider::It && is_auditor(state, user).await?))
+}
+
 fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
@@ -391,7 +408,7 @@ pub async fn login(
     };
     let session = state
         .store
-        .record_login_success(&user, &new, now, &request.audit(&state))
+        .record_login_success(&user, &new, now, &request.audit_as(&state, &user))
         .await?;
     state.metrics.login(provider.as_str(), "ok");
     tracing::info!(user = %user.id, session = %session.id, "login");
@@ -625,11 +642,7 @@ pub async fn change_password(
         .check_new_password(&body.new_password, &inputs, Some(user.id))
         .await?;
     let hash = state.hash_password(&body.new_password).await?;
-    let ctx = AuditContext {
-        actor_id: Some(user.id),
-        actor_name: Some(format!("{}:{}", user.provider, user.username)),
-        ..request.audit(&state)
-    };
+    let ctx = request.audit_as(&state, &user);
     state
         .store
         .set_password(

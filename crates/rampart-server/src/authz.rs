@@ -8,7 +8,9 @@
 //! response.
 
 use axum::extract::{Query, State};
-use rampart_authz::acl::{AclReason, Actions, EntityId, HierarchyKind, Principal, RecordRef};
+use rampart_authz::acl::{
+    AclReason, Actions, EntityId, HierarchyKind, Principal, RecordRef, NOBODY,
+};
 use rampart_authz::roles::{AppNum, RoleNum};
 use rampart_core::{Error, Provider, UserId};
 use rampart_store::{AuthzOp, AuthzView, NodeRef, PrincipalRef};
@@ -30,14 +32,50 @@ fn millis(t: time::OffsetDateTime) -> i64 {
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
-fn it_user(auth: &Authenticated) -> Result<(), Error> {
-    if auth.user.provider == Provider::It {
-        Ok(())
-    } else {
-        Err(Error::Forbidden(
-            "only IT users and services may ask for decisions".into(),
-        ))
+/// Who may ask about whom. Deciding for oneself is open to every authenticated user (an
+/// end user may check and explain their own access). Deciding for others (`check`) is for
+/// IT users and services. Reading how access is built (the model, a record's grants, an
+/// explanation, the records or roles of someone else) is for administrators and auditors:
+/// it shows who reports to whom and who may see what.
+enum Asking {
+    /// Only about the caller.
+    Themselves,
+    /// Decisions about anyone.
+    Decisions,
+    /// Authorization data about anyone.
+    Data,
+}
+
+async fn may_ask(state: &AppState, auth: &Authenticated, asking: Asking) -> Result<(), Error> {
+    match asking {
+        Asking::Themselves => Ok(()),
+        Asking::Decisions if auth.user.provider == Provider::It => Ok(()),
+        Asking::Decisions => Err(Error::Forbidden(
+            "only IT users and services may ask for decisions about other users".into(),
+        )),
+        Asking::Data => {
+            if crate::auth::reads_authorization_data(state, &auth.user).await? {
+                Ok(())
+            } else {
+                Err(Error::Forbidden(
+                    "reading authorization data about others needs an administrator or the \
+                     `auditor` IT role"
+                        .into(),
+                ))
+            }
+        }
     }
+}
+
+/// Whether every user a request names is the caller.
+fn only_themselves<'a>(auth: &Authenticated, mut users: impl Iterator<Item = &'a str>) -> bool {
+    users.all(|u| UserId::parse(u, "user").is_ok_and(|id| id == auth.user.id))
+}
+
+fn check_users(checks: &[CheckItem]) -> impl Iterator<Item = &str> {
+    checks.iter().map(|c| match c {
+        CheckItem::Role { user, .. } | CheckItem::Record { user, .. } => user.as_str(),
+    })
 }
 
 fn action(raw: &str, field: &str) -> Result<Actions, Error> {
@@ -74,15 +112,10 @@ enum Resolved {
 
 fn resolve(view: &AuthzView, item: &CheckItem, at: &str) -> Result<Resolved, Error> {
     let user_of = |raw: &str| -> Result<u32, Error> {
+        // A user the index holds nothing about (never placed in a hierarchy, granted or
+        // made a member of anything) is decided as such: a deny, not an error.
         let id = user_id(raw, &format!("{at}.user"))?;
-        view.user_num(id).ok_or_else(|| {
-            Error::invalid(
-                format!("{at}.user"),
-                format!(
-                    "user {id} is unknown to authorization (never granted anything, or deleted)"
-                ),
-            )
-        })
+        Ok(view.user_num(id).unwrap_or(NOBODY))
     };
     match item {
         CheckItem::Role {
@@ -164,7 +197,12 @@ pub async fn check(
     auth: Authenticated,
     Json(req): Json<CheckRequest>,
 ) -> Result<Json<CheckResponse>, ApiError> {
-    it_user(&auth)?;
+    let asking = if only_themselves(&auth, check_users(&req.checks)) {
+        Asking::Themselves
+    } else {
+        Asking::Decisions
+    };
+    may_ask(&state, &auth, asking).await?;
     if req.checks.is_empty() || req.checks.len() > MAX_CHECKS {
         return Err(Error::invalid("checks", format!("give 1 to {MAX_CHECKS} checks")).into());
     }
@@ -256,7 +294,12 @@ pub async fn explain(
     auth: Authenticated,
     Json(req): Json<CheckRequest>,
 ) -> Result<Json<ExplainResponse>, ApiError> {
-    it_user(&auth)?;
+    let asking = if only_themselves(&auth, check_users(&req.checks)) {
+        Asking::Themselves
+    } else {
+        Asking::Data
+    };
+    may_ask(&state, &auth, asking).await?;
     let [item] = req.checks.as_slice() else {
         return Err(Error::invalid("checks", "explain takes exactly one check").into());
     };
@@ -385,7 +428,12 @@ pub async fn list_filter(
     auth: Authenticated,
     Json(req): Json<ListFilterRequest>,
 ) -> Result<Json<ListFilterResponse>, ApiError> {
-    it_user(&auth)?;
+    let asking = if only_themselves(&auth, std::iter::once(req.user.as_str())) {
+        Asking::Themselves
+    } else {
+        Asking::Data
+    };
+    may_ask(&state, &auth, asking).await?;
     let limit = req.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         return Err(Error::invalid("limit", "must be 1 to 500").into());
@@ -397,13 +445,14 @@ pub async fn list_filter(
     let filter = {
         let view = state.authz.view();
         let id = user_id(&req.user, "user")?;
-        let user = view.user_num(id).ok_or_else(|| {
-            Error::invalid("user", format!("user {id} is unknown to authorization"))
-        })?;
         let e = view
             .entity(&req.entity)
             .ok_or_else(|| Error::invalid("entity", format!("no entity named `{}`", req.entity)))?;
-        view.list_filter(e, user, i64::from(limit))?
+        match view.user_num(id) {
+            Some(user) => view.list_filter(e, user, i64::from(limit))?,
+            // Someone the index holds nothing about reads what is public, nothing more.
+            None => view.list_filter_for_nobody(e)?,
+        }
     };
     let mut rows = state
         .store
@@ -458,7 +507,12 @@ pub async fn roles(
     auth: Authenticated,
     Query(q): Query<RolesQuery>,
 ) -> Result<Json<RolesResponse>, ApiError> {
-    it_user(&auth)?;
+    let asking = if only_themselves(&auth, std::iter::once(q.user.as_str())) {
+        Asking::Themselves
+    } else {
+        Asking::Data
+    };
+    may_ask(&state, &auth, asking).await?;
     let revision = state.authz.fresh(None).await?;
     let now = millis(state.clock.now());
     let view = state.authz.view();
@@ -721,7 +775,7 @@ pub async fn model(
     State(state): State<AppState>,
     auth: Authenticated,
 ) -> Result<Json<AuthzModel>, ApiError> {
-    it_user(&auth)?;
+    may_ask(&state, &auth, Asking::Data).await?;
     let revision = state.authz.fresh(None).await?;
     let view = state.authz.view();
     Ok(Json(AuthzModel {
@@ -784,7 +838,7 @@ pub async fn grants(
     auth: Authenticated,
     Query(q): Query<GrantsQuery>,
 ) -> Result<Json<GrantsResponse>, ApiError> {
-    it_user(&auth)?;
+    may_ask(&state, &auth, Asking::Data).await?;
     let revision = state.authz.fresh(None).await?;
     let entity = state
         .authz

@@ -5,6 +5,7 @@
 //! error response (an unknown route, a wrong method) is turned into a problem there too,
 //! so every error a client sees has the same shape and a stable `type`.
 
+use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -209,21 +210,97 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
+        if !is_json_media_type(req.headers().get(header::CONTENT_TYPE)) {
+            return Err(unsupported_media_type().into());
+        }
+        let bytes = match Bytes::from_request(req, state).await {
+            Ok(bytes) => bytes,
+            Err(rejection) => return Err(bytes_problem(rejection.status()).into()),
+        };
+        require_object(&bytes)?;
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(value)) => Ok(Json(value)),
             Err(rejection) => Err(ApiError::from(json_problem(&rejection))),
         }
     }
 }
 
+/// `application/json` or any `application/…+json`, parameters ignored, case-insensitive.
+fn is_json_media_type(value: Option<&HeaderValue>) -> bool {
+    let Some(Ok(value)) = value.map(HeaderValue::to_str) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    kind.eq_ignore_ascii_case("application")
+        && (subtype.eq_ignore_ascii_case("json")
+            || subtype
+                .get(subtype.len().saturating_sub(5)..)
+                .is_some_and(|suffix| suffix.eq_ignore_ascii_case("+json")))
+}
+
+/// Every request body is a JSON object. serde's derived structs also accept the sequence
+/// form (`["admin", "<password>", "it"]`), which slips past `deny_unknown_fields` and
+/// field names alike; this refuses it before anything is deserialised.
+fn require_object(bytes: &[u8]) -> Result<(), ApiError> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'{') {
+        return Ok(());
+    }
+    // Not an object: malformed JSON is still a 400, well-formed JSON of another kind a 422.
+    let kind = match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Err(e) => {
+            return Err(Problem::new(
+                StatusCode::BAD_REQUEST,
+                "malformed-json",
+                "Malformed JSON",
+                format!("the body is not valid JSON: {e}"),
+            )
+            .into())
+        }
+        Ok(serde_json::Value::Array(_)) => "an array",
+        Ok(serde_json::Value::String(_)) => "a string",
+        Ok(serde_json::Value::Number(_)) => "a number",
+        Ok(serde_json::Value::Bool(_)) => "a boolean",
+        Ok(serde_json::Value::Null | serde_json::Value::Object(_)) => "null",
+    };
+    let mut problem = Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid-input",
+        "Invalid input",
+        format!("the body must be a JSON object, not {kind}"),
+    );
+    problem.field = Some("body".into());
+    Err(problem.into())
+}
+
+fn unsupported_media_type() -> Problem {
+    Problem::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported-media-type",
+        "Unsupported media type",
+        "the body must be JSON, sent with Content-Type: application/json",
+    )
+}
+
+fn bytes_problem(status: StatusCode) -> Problem {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE)
+    } else {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "Bad request",
+            format!("the body could not be read ({status})"),
+        )
+    }
+}
+
 fn json_problem(rejection: &JsonRejection) -> Problem {
     match rejection {
-        JsonRejection::MissingJsonContentType(_) => Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            "Unsupported media type",
-            "the body must be JSON, sent with Content-Type: application/json",
-        ),
+        JsonRejection::MissingJsonContentType(_) => unsupported_media_type(),
         JsonRejection::JsonSyntaxError(e) => Problem::new(
             StatusCode::BAD_REQUEST,
             "malformed-json",
@@ -243,15 +320,7 @@ fn json_problem(rejection: &JsonRejection) -> Problem {
             p.field = Some("body".into());
             p
         }
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE)
-        }
-        other => Problem::new(
-            StatusCode::BAD_REQUEST,
-            "bad-request",
-            "Bad request",
-            format!("the body could not be read ({})", other.status()),
-        ),
+        other => bytes_problem(other.status()),
     }
 }
 

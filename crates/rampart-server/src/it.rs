@@ -233,8 +233,14 @@ pub async fn level_of(
     if auth.user.provider != Provider::It {
         return Err(Error::Forbidden("only IT users may read IT permissions".into()).into());
     }
-    let revision = state.authz.fresh(None).await?;
     let user = UserId::parse(&q.user, "user")?;
+    if user != auth.user.id && !crate::auth::reads_authorization_data(&state, &auth.user).await? {
+        return Err(Error::Forbidden(
+            "another user's IT level is for administrators and auditors; ask for your own".into(),
+        )
+        .into());
+    }
+    let revision = state.authz.fresh(None).await?;
     // A user the index has no number for holds only their default role.
     let default_roles = state.store.it_roles_of(user).await?;
     let view = state.authz.view();

@@ -8,6 +8,8 @@ mod kit;
 mod audit;
 #[path = "api/authz.rs"]
 mod authz;
+#[path = "api/hardening.rs"]
+mod hardening;
 #[path = "api/lifecycle.rs"]
 mod lifecycle;
 

@@ -602,22 +602,14 @@ pub struct StoredEvent {
     pub leaf_hash: Hash,
 }
 
-/// The fields of a body that are not columns.
-#[derive(serde::Deserialize)]
-struct BodyRest<'a> {
-    #[serde(borrow)]
-    request: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow)]
-    source: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow)]
-    details: &'a RawValue,
-}
-
 /// Columns of `audit_events` as [`stored_event`] reads them.
 pub(crate) const EVENT_COLUMNS: &str = "seq, stream, occurred_at, actor_id, actor_name, action, \
     target, application, environment, outcome, node_id, body, leaf_hash";
 
-/// Reads a row selected with [`EVENT_COLUMNS`].
+/// Reads a row selected with [`EVENT_COLUMNS`]. An event with its body is read from the body
+/// alone: the leaf hashes the body, so the body is what the log proves, and the columns
+/// copied from it are only an index (see [`index_mismatch`] for how an edit of them is
+/// found). A redacted row has only its columns left.
 pub(crate) fn stored_event<R: sqlx::Row>(row: &R) -> Result<StoredEvent, Error>
 where
     for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
@@ -626,26 +618,29 @@ where
     for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> &'r str: sqlx::ColumnIndex<R>,
 {
-    let actor: Option<String> = col!(row, "actor_id");
+    let seq: i64 = col!(row, "seq");
     let body: Option<String> = col!(row, "body");
     let leaf: Vec<u8> = col!(row, "leaf_hash");
     let leaf_hash: Hash = leaf
         .try_into()
-        .map_err(|_| Error::Internal("stored leaf hash is not 32 bytes".into()))?;
-    let (request_id, source, details) = match &body {
-        Some(b) => {
-            let rest: BodyRest = serde_json::from_str(b)
-                .map_err(|e| Error::Internal(format!("stored audit body: {e}")))?;
-            (
-                rest.request.map(|c| c.into_owned()),
-                rest.source.map(|c| c.into_owned()),
-                rest.details.get().to_owned(),
-            )
-        }
-        None => (None, None, "{}".to_owned()),
-    };
+        .map_err(|_| Error::Internal(format!("event {seq}: stored leaf hash is not 32 bytes")))?;
+    match body {
+        Some(body) => event_from_body(seq, &body, leaf_hash),
+        None => columns_event(row, seq, leaf_hash),
+    }
+}
+
+/// A row as its index columns say (all a redacted row has).
+fn columns_event<R: sqlx::Row>(row: &R, seq: i64, leaf_hash: Hash) -> Result<StoredEvent, Error>
+where
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> &'r str: sqlx::ColumnIndex<R>,
+{
+    let actor: Option<String> = col!(row, "actor_id");
     Ok(StoredEvent {
-        seq: col!(row, "seq"),
+        seq,
         stream: col!(row, "stream"),
         occurred_at: from_millis(col!(row, "occurred_at"))?,
         actor_id: actor.map(|a| UserId::parse(&a, "actor_id")).transpose()?,
@@ -655,13 +650,83 @@ where
         application: col!(row, "application"),
         environment: col!(row, "environment"),
         outcome: col!(row, "outcome"),
-        request_id,
-        source,
+        request_id: None,
+        source: None,
         node_id: col!(row, "node_id"),
-        details,
-        body,
+        details: "{}".to_owned(),
+        body: None,
         leaf_hash,
     })
+}
+
+/// The event a body records (its every field), refusing a body that names another number.
+pub(crate) fn event_from_body(seq: i64, body: &str, leaf: Hash) -> Result<StoredEvent, Error> {
+    let p: Body = serde_json::from_str(body)
+        .map_err(|e| Error::Internal(format!("stored audit event {seq}: {e}")))?;
+    if p.seq != seq {
+        return Err(Error::Internal(format!(
+            "stored audit event {seq} says it is {}",
+            p.seq
+        )));
+    }
+    Ok(StoredEvent {
+        seq,
+        stream: p.stream.into_owned(),
+        occurred_at: blocks::parse_time(&p.time)?,
+        actor_id: p.actor.map(|a| UserId::parse(&a, "actor_id")).transpose()?,
+        actor_name: p.actor_name.map(Cow::into_owned),
+        action: p.action.into_owned(),
+        target: p.target.map(Cow::into_owned),
+        application: p.application.map(Cow::into_owned),
+        environment: p.environment.map(Cow::into_owned),
+        outcome: p.outcome.into_owned(),
+        request_id: p.request.map(Cow::into_owned),
+        source: p.source.map(Cow::into_owned),
+        node_id: p.node.into_owned(),
+        details: p.details.get().to_owned(),
+        body: Some(body.to_owned()),
+        leaf_hash: leaf,
+    })
+}
+
+/// The first index column of a row that disagrees with its body, or `None`. `columns` is the
+/// row read from its columns alone; `event` the same row read from its body.
+fn index_mismatch(columns: &StoredEvent, event: &StoredEvent) -> Option<&'static str> {
+    [
+        ("stream", columns.stream == event.stream),
+        (
+            "occurred_at",
+            to_millis(columns.occurred_at) == to_millis(event.occurred_at),
+        ),
+        ("actor_id", columns.actor_id == event.actor_id),
+        ("actor_name", columns.actor_name == event.actor_name),
+        ("action", columns.action == event.action),
+        ("target", columns.target == event.target),
+        ("application", columns.application == event.application),
+        ("environment", columns.environment == event.environment),
+        ("outcome", columns.outcome == event.outcome),
+        ("node_id", columns.node_id == event.node_id),
+    ]
+    .into_iter()
+    .find(|(_, same)| !same)
+    .map(|(name, _)| name)
+}
+
+/// Whether `e` passes every filter of `q` but the sequence range: the whole query checked
+/// against what the event records, whatever index found it.
+pub(crate) fn passes(q: &EventQuery, e: &StoredEvent) -> bool {
+    let eq =
+        |want: &Option<String>, got: Option<&str>| want.as_deref().is_none_or(|w| got == Some(w));
+    q.stream.is_none_or(|s| s.as_str() == e.stream)
+        && eq(&q.actor, e.actor_name.as_deref())
+        && eq(&q.action, Some(&e.action))
+        && eq(&q.target, e.target.as_deref())
+        && eq(&q.application, e.application.as_deref())
+        && eq(&q.environment, e.environment.as_deref())
+        && eq(&q.outcome, Some(&e.outcome))
+        && q.target_contains
+            .as_deref()
+            .is_none_or(|t| e.target.as_deref().is_some_and(|x| x.contains(t)))
 }
 
 impl Store {
@@ -1085,6 +1150,102 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The first row in `(after, upto]` whose index columns disagree with its body, and the
+    /// column: an edit that would make search show what the log does not prove, or hide an
+    /// event from a search. Redacted rows have no body to compare with.
+    pub async fn audit_index_mismatch(
+        &self,
+        after: i64,
+        upto: i64,
+    ) -> Result<Option<(i64, &'static str)>, Error> {
+        read!(self, |pool| {
+            let sql = format!(
+                "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq > $1 AND seq <= $2 \
+                 AND body IS NOT NULL ORDER BY seq"
+            );
+            let rows = sqlx::query(&sql)
+                .bind(after)
+                .bind(upto)
+                .fetch_all(pool)
+                .await
+                .map_err(db)?;
+            for row in &rows {
+                let event = stored_event(row)?;
+                let columns = columns_event(row, event.seq, event.leaf_hash)?;
+                if let Some(column) = index_mismatch(&columns, &event) {
+                    return Ok(Some((event.seq, column)));
+                }
+            }
+            Ok(None)
+        })
+    }
+
+    /// The event that records the erasure of event `seq`, if any: a later `audit.redact`
+    /// naming it, or a later `audit.archive` whose range holds it. Read from the events'
+    /// bodies (a search checks what it finds against them), so an edited index cannot vouch
+    /// for an erasure. `archives` caches the archive ranges across calls.
+    pub async fn audit_erasure_record(
+        &self,
+        seq: i64,
+        archives: &mut Option<Vec<(i64, i64, i64)>>,
+    ) -> Result<Option<i64>, Error> {
+        let query = EventQuery {
+            stream: Some(Stream::System),
+            action: Some("audit.redact".into()),
+            target: Some(format!("audit:{seq}")),
+            after_seq: Some(seq),
+            ascending: true,
+            ..EventQuery::default()
+        };
+        for e in self.audit_search(&query, 16).await? {
+            if detail_i64(&e.details, "seq") == Some(seq) {
+                return Ok(Some(e.seq));
+            }
+        }
+        if archives.is_none() {
+            let mut ranges = Vec::new();
+            let mut after = 0;
+            loop {
+                let query = EventQuery {
+                    stream: Some(Stream::System),
+                    action: Some("audit.archive".into()),
+                    after_seq: Some(after),
+                    ascending: true,
+                    ..EventQuery::default()
+                };
+                let page = self.audit_search(&query, 1_000).await?;
+                let Some(last) = page.last().map(|e| e.seq) else {
+                    break;
+                };
+                for e in &page {
+                    if let (Some(from), Some(to)) =
+                        (detail_i64(&e.details, "from"), detail_i64(&e.details, "to"))
+                    {
+                        ranges.push((from, to, e.seq));
+                    }
+                }
+                after = last;
+            }
+            *archives = Some(ranges);
+        }
+        Ok(archives.as_ref().and_then(|ranges| {
+            ranges
+                .iter()
+                .find(|&&(from, to, at)| from <= seq && seq <= to && at > seq)
+                .map(|&(_, _, at)| at)
+        }))
+    }
+}
+
+/// An integer member of an event's details.
+fn detail_i64(details: &str, name: &str) -> Option<i64> {
+    serde_json::from_str::<serde_json::Value>(details)
+        .ok()?
+        .get(name)?
+        .as_i64()
+}
+
 /// The first `limit` of two lists of events with disjoint numbers, each already in order
 /// (newest first with `desc`).
 fn merge<T>(a: Vec<T>, b: Vec<T>, seq: impl Fn(&T) -> i64, desc: bool, limit: i64) -> Vec<T> {
@@ -1231,7 +1392,6 @@ impl Store {
             binds.push(SearchBind::I(s));
             terms.push(format!("seq > ${}", binds.len()));
         }
-        let order = if q.ascending { "ASC" } else { "DESC" };
         let size = i64::try_from(self.audit_size().await?).unwrap_or(i64::MAX);
         let hi = before_seq.map_or(size, |b| (b - 1).min(size));
         let lo = after_seq.map_or(1, |a| a + 1).max(1);
@@ -1248,20 +1408,48 @@ impl Store {
         };
         let in_blocks = self.block_search(q, text, lo, hi, limit).await?;
         let segmented = q.actor.is_some() || q.target.is_some() || by_targets;
+        // The columns are an index: each row is read from its body and checked against the
+        // whole query. A row whose edited columns matched while its body does not is left
+        // out, and the rows are read further until the page is full or the index has no
+        // more, so a forged row neither shows nor hides the true events after it.
+        let mut row_limit = limit;
+        loop {
+            let rows = self
+                .search_row_index(&terms, &binds, segmented, q.ascending, lo, hi, row_limit)
+                .await?;
+            let exhausted = (rows.len() as i64) < row_limit;
+            let kept: Vec<StoredEvent> = rows.into_iter().filter(|e| passes(q, e)).collect();
+            if exhausted || kept.len() as i64 >= limit {
+                return Ok(merge(kept, in_blocks, |e| e.seq, !q.ascending, limit));
+            }
+            row_limit = row_limit.saturating_mul(2);
+        }
+    }
+
+    /// Up to `limit` rows of `audit_events` whose index columns match `terms`, in page order.
+    #[allow(clippy::too_many_arguments)]
+    async fn search_row_index(
+        &self,
+        terms: &[String],
+        binds: &[SearchBind],
+        segmented: bool,
+        ascending: bool,
+        lo: i64,
+        hi: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, Error> {
+        let order = if ascending { "ASC" } else { "DESC" };
         if !segmented {
-            binds.push(SearchBind::I(limit));
             let sql = format!(
-                "SELECT {EVENT_COLUMNS} FROM audit_events{}{} ORDER BY seq {order} LIMIT ${}",
+                "SELECT {EVENT_COLUMNS} FROM audit_events{}{} ORDER BY seq {order} LIMIT {limit}",
                 if terms.is_empty() { "" } else { " WHERE " },
                 terms.join(" AND "),
-                binds.len()
             );
-            let rows = self.search_rows(&sql, &binds).await?;
-            return Ok(merge(rows, in_blocks, |e| e.seq, !q.ascending, limit));
+            return self.search_rows(&sql, binds).await;
         }
         // Segments of the actor/target index, in the order the page is read.
         let (first, last) = (lo >> SEGMENT_BITS, hi >> SEGMENT_BITS);
-        let segments: Vec<i64> = if q.ascending {
+        let segments: Vec<i64> = if ascending {
             (first..=last).collect()
         } else {
             (first..=last).rev().collect()
@@ -1287,9 +1475,9 @@ impl Store {
                 "SELECT {EVENT_COLUMNS} FROM ({}) u ORDER BY seq {order} LIMIT {want}",
                 parts.join(" UNION ALL ")
             );
-            out.extend(self.search_rows(&sql, &binds).await?);
+            out.extend(self.search_rows(&sql, binds).await?);
         }
-        Ok(merge(out, in_blocks, |e| e.seq, !q.ascending, limit))
+        Ok(out)
     }
 
     /// The distinct targets matching the `LIKE` pattern, at most one more than

@@ -1108,6 +1108,22 @@ impl AuthzView {
 }
 
 impl AuthzView {
+    /// The list filter of a user the index holds nothing about: public records only.
+    pub fn list_filter_for_nobody(&self, e: EntityId) -> Result<ListFilter, Error> {
+        let rule = self
+            .acl
+            .entity_rule(e)
+            .map_err(|_| Error::invalid("entity", "unknown entity"))?;
+        Ok(ListFilter {
+            entity: e,
+            public: rule.public.contains(Actions::READ),
+            owner: None,
+            grantees: Vec::new(),
+            walk_in_order: false,
+            owner_path: None,
+        })
+    }
+
     /// The database filter for what `user` may read of entity `e`, with the query shape
     /// chosen from the index: collecting the subtree's records costs about
     /// `subtree × records / users` rows, walking the records in key order until a page is
@@ -1429,6 +1445,11 @@ macro_rules! user_num_tx {
                     return Err(Error::invalid("user", format!("no user with id {user}")));
                 }
                 let n = next_num!($tx, "user");
+                if n >= i64::from(rampart_authz::acl::NOBODY) {
+                    return Err(Error::Unavailable(
+                        "no user number left for authorization".into(),
+                    ));
+                }
                 sqlx::query("INSERT INTO authz_users (num, user_id) VALUES ($1, $2)")
                     .bind(n)
                     .bind(user.to_string())

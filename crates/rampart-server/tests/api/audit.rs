@@ -32,9 +32,7 @@ async fn every_event_is_provable_against_a_signed_checkpoint() {
                 .await;
             assert_eq!(status, StatusCode::CREATED, "{name}");
         }
-        let (status, first) = node
-            .get("/api/v1/audit/checkpoint?fresh=true", &admin)
-            .await;
+        let (status, first) = node.post_empty("/api/v1/audit/checkpoint", &admin).await;
         assert_eq!(status, StatusCode::OK, "{name}: {first}");
         let key = VerifierKey::parse(first["verifier_key"].as_str().unwrap()).unwrap();
         let signed = open(first["note"].as_str().unwrap(), &key).unwrap();
@@ -84,9 +82,7 @@ async fn every_event_is_provable_against_a_signed_checkpoint() {
 
         // More events, a second checkpoint, and the log is provably an extension of the first.
         node.login("it", "admin", kit_admin_password()).await;
-        let (_, second) = node
-            .get("/api/v1/audit/checkpoint?fresh=true", &admin)
-            .await;
+        let (_, second) = node.post_empty("/api/v1/audit/checkpoint", &admin).await;
         let new_size = second["size"].as_u64().unwrap();
         assert!(new_size > size, "{name}");
         let new_root = from_hex(second["root"].as_str().unwrap()).unwrap();
@@ -123,7 +119,7 @@ async fn every_event_is_provable_against_a_signed_checkpoint() {
 }
 
 /// Makes the IT user `audrey` an auditor (as `admin`) and returns her token.
-async fn auditor(node: &crate::kit::Node, admin: &str) -> String {
+pub(crate) async fn auditor(node: &crate::kit::Node, admin: &str) -> String {
     let id = node
         .create_user(Provider::It, "audrey", USER_PASSWORD, false)
         .await;
@@ -617,7 +613,7 @@ async fn a_node_with_another_signing_key_refuses_to_sign_for_the_log() {
     use rampart_store::BackendKind;
     let a = crate::kit::start(BackendKind::Postgres, no_tweak).await;
     let admin = a.admin().await;
-    let (status, first) = a.get("/api/v1/audit/checkpoint?fresh=true", &admin).await;
+    let (status, first) = a.post_empty("/api/v1/audit/checkpoint", &admin).await;
     assert_eq!(status, StatusCode::OK, "{first}");
     // The second node's data directory is its own, so it generated another key.
     let b = crate::kit::start_on(BackendKind::Postgres, a.database_url(), no_tweak).await;
@@ -634,7 +630,7 @@ async fn a_node_with_another_signing_key_refuses_to_sign_for_the_log() {
         "{error:?}"
     );
     // The first node goes on signing.
-    let (status, second) = a.get("/api/v1/audit/checkpoint?fresh=true", &admin).await;
+    let (status, second) = a.post_empty("/api/v1/audit/checkpoint", &admin).await;
     assert_eq!(status, StatusCode::OK, "{second}");
     assert!(second["size"].as_u64() > first["size"].as_u64());
 }

@@ -208,6 +208,18 @@ impl Node {
         self.json(Method::POST, path, token, Some(body)).await
     }
 
+    /// PATCHes JSON with a token and returns status and body.
+    #[allow(dead_code)] // not every test binary patches
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.json(Method::PATCH, path, token, Some(body)).await
+    }
+
+    /// POSTs without a body with a token and returns status and body.
+    #[allow(dead_code)] // not every test binary posts without a body
+    pub async fn post_empty(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.json(Method::POST, path, token, None).await
+    }
+
     /// GETs with a token and returns status and body.
     #[allow(dead_code)] // not every test binary reads
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {

@@ -20,14 +20,14 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use rampart_audit::hash::{leaf_hash, Hash};
-use rampart_core::{Error, UserId};
+use rampart_core::Error;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::keys::Manifest;
-use super::{Body, EventQuery, StoredEvent, Stream};
+use super::{passes, Body, EventQuery, StoredEvent, Stream};
 use crate::backend::{db, to_millis};
 use crate::Store;
 
@@ -131,7 +131,7 @@ pub(crate) fn is_body(line: &str) -> bool {
     line.starts_with("{\"seq\":")
 }
 
-fn parse_time(s: &str) -> Result<OffsetDateTime, Error> {
+pub(crate) fn parse_time(s: &str) -> Result<OffsetDateTime, Error> {
     OffsetDateTime::parse(s, &Rfc3339)
         .map_err(|e| Error::Internal(format!("stored audit time {s:?}: {e}")))
 }
@@ -708,31 +708,7 @@ impl Block {
 fn stored_from_line(seq: i64, line: &str, leaf: Hash) -> Result<StoredEvent, Error> {
     let bad = |e: serde_json::Error| Error::Internal(format!("stored audit event {seq}: {e}"));
     if is_body(line) {
-        let p: Body = serde_json::from_str(line).map_err(bad)?;
-        if p.seq != seq {
-            return Err(Error::Internal(format!(
-                "stored audit event {seq} says it is {}",
-                p.seq
-            )));
-        }
-        return Ok(StoredEvent {
-            seq,
-            stream: p.stream.into_owned(),
-            occurred_at: parse_time(&p.time)?,
-            actor_id: p.actor.map(|a| UserId::parse(&a, "actor_id")).transpose()?,
-            actor_name: p.actor_name.map(Cow::into_owned),
-            action: p.action.into_owned(),
-            target: p.target.map(Cow::into_owned),
-            application: p.application.map(Cow::into_owned),
-            environment: p.environment.map(Cow::into_owned),
-            outcome: p.outcome.into_owned(),
-            request_id: p.request.map(Cow::into_owned),
-            source: p.source.map(Cow::into_owned),
-            node_id: p.node.into_owned(),
-            details: p.details.get().to_owned(),
-            body: Some(line.to_owned()),
-            leaf_hash: leaf,
-        });
+        return super::event_from_body(seq, line, leaf);
     }
     let r: Remains = serde_json::from_str(line).map_err(bad)?;
     Ok(StoredEvent {
@@ -971,22 +947,6 @@ pub(crate) enum TargetText<'a> {
 /// caller reads again when they are not (a block may hold a single event).
 fn blocks_for(events: i64) -> i64 {
     events / BLOCK_EVENTS as i64 + 2
-}
-
-/// Whether `e` passes every filter of `q` but the sequence range.
-fn passes(q: &EventQuery, e: &StoredEvent) -> bool {
-    let eq =
-        |want: &Option<String>, got: Option<&str>| want.as_deref().is_none_or(|w| got == Some(w));
-    q.stream.is_none_or(|s| s.as_str() == e.stream)
-        && eq(&q.actor, e.actor_name.as_deref())
-        && eq(&q.action, Some(&e.action))
-        && eq(&q.target, e.target.as_deref())
-        && eq(&q.application, e.application.as_deref())
-        && eq(&q.environment, e.environment.as_deref())
-        && eq(&q.outcome, Some(&e.outcome))
-        && q.target_contains
-            .as_deref()
-            .is_none_or(|t| e.target.as_deref().is_some_and(|x| x.contains(t)))
 }
 
 impl Store {
@@ -1451,6 +1411,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rampart_core::UserId;
 
     /// Regression: `time`'s `format_into` under-counts a fraction's bytes (0.001 s counted
     /// as one), so a body cut its time to `…:20.0` and the stored event no longer parsed.

@@ -1,0 +1,438 @@
+//! What an attacker or a careless client tries first: bodies of the wrong kind, reads with
+//! side effects, logins nobody is the actor of, and authorization data read by people who
+//! hold nothing. Each test pins a hole found from outside, on both stores.
+
+use rampart_core::Provider;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::kit::{no_tweak, on_both, problem, problem_type, Node, ADMIN_PASSWORD, USER_PASSWORD};
+
+async fn raw_post(node: &Node, path: &str, token: Option<&str>, body: &str) -> reqwest::Response {
+    let mut req = node
+        .client
+        .post(format!("{}{path}", node.base))
+        .header("content-type", "application/json")
+        .body(body.to_owned());
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    req.send().await.unwrap()
+}
+
+/// serde's derived structs accept the sequence form; a body in that form once logged in,
+/// created an administrator and cleared a user's name. Every body must be an object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_body_is_a_json_object() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let admin = node.admin().await;
+        let dana = node
+            .create_user(Provider::End, "dana", USER_PASSWORD, false)
+            .await;
+        let (status, _) = node
+            .patch(
+                &format!("/api/v1/users/{dana}"),
+                &admin,
+                json!({ "display_name": "Dana Scully" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}");
+        let events_before = node.events().await.len();
+
+        let login = format!(r#"["admin","{ADMIN_PASSWORD}","it"]"#);
+        let create = format!(r#"["it","mallory","{ADMIN_PASSWORD}",null,null,true]"#);
+        let cases: [(Method, String, Option<&str>, &str); 4] = [
+            (Method::POST, "/api/v1/auth/login".into(), None, &login),
+            (Method::POST, "/api/v1/users".into(), Some(&admin), &create),
+            (
+                Method::PATCH,
+                format!("/api/v1/users/{dana}"),
+                Some(&admin),
+                "[null,null]",
+            ),
+            (
+                Method::POST,
+                "/api/v1/authz/check".into(),
+                Some(&admin),
+                "[[]]",
+            ),
+        ];
+        for (method, path, token, body) in &cases {
+            let mut req = node
+                .client
+                .request(method.clone(), format!("{}{path}", node.base))
+                .header("content-type", "application/json")
+                .body((*body).to_owned());
+            if let Some(token) = token {
+                req = req.bearer_auth(token);
+            }
+            let (status, _, problem_body) = problem(req.send().await.unwrap()).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {path}");
+            assert_eq!(problem_type(&problem_body), "invalid-input", "{name}");
+            assert_eq!(problem_body["field"], "body", "{name}");
+            assert!(
+                problem_body["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("must be a JSON object"),
+                "{name}: {problem_body}"
+            );
+        }
+        // Other kinds of JSON are refused the same way; malformed JSON stays a 400.
+        for (body, status) in [
+            ("\"admin\"", StatusCode::UNPROCESSABLE_ENTITY),
+            ("42", StatusCode::UNPROCESSABLE_ENTITY),
+            ("null", StatusCode::UNPROCESSABLE_ENTITY),
+            ("  [1,", StatusCode::BAD_REQUEST),
+            ("", StatusCode::BAD_REQUEST),
+        ] {
+            let response = raw_post(&node, "/api/v1/auth/login", None, body).await;
+            assert_eq!(response.status(), status, "{name}: {body:?}");
+        }
+        // Nothing changed: no user, no session, the name kept, no event.
+        let (_, users) = node.get("/api/v1/users?provider=it", &admin).await;
+        assert!(!users.to_string().contains("mallory"), "{name}: {users}");
+        let (_, user) = node.get(&format!("/api/v1/users/{dana}"), &admin).await;
+        assert_eq!(user["display_name"], "Dana Scully", "{name}: {user}");
+        assert_eq!(node.events().await.len(), events_before, "{name}");
+        node.shutdown().await;
+    })
+    .await;
+}
+
+/// A GET must not sign: a cross-site page could make a browser ask for it. Signing is a
+/// POST, under the same-origin rule of every state-changing request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_the_checkpoint_never_signs_one() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let admin = node.admin().await;
+        let signed = || async {
+            node.server()
+                .state
+                .store
+                .audit_latest_checkpoint()
+                .await
+                .unwrap()
+                .map(|c| c.size)
+        };
+        let before = signed().await;
+        let (status, _, body) = problem(
+            node.request(
+                Method::GET,
+                "/api/v1/audit/checkpoint?fresh=true",
+                Some(&admin),
+                None,
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{name}: {body}");
+        let (status, _) = node.get("/api/v1/audit/checkpoint", &admin).await;
+        assert_eq!(
+            status,
+            if before.is_some() {
+                StatusCode::OK
+            } else {
+                StatusCode::NOT_FOUND
+            },
+            "{name}"
+        );
+        assert_eq!(signed().await, before, "{name}: a GET signed");
+
+        // A browser's cross-site POST with the session cookie is refused.
+        let login = node.login_response("it", "admin", ADMIN_PASSWORD).await;
+        let cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
+        let cookie = cookie.split(';').next().unwrap().to_owned();
+        let response = node
+            .client
+            .post(format!("{}/api/v1/audit/checkpoint", node.base))
+            .header("cookie", &cookie)
+            .header("origin", "https://evil.example")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{name}");
+        assert_eq!(signed().await, before, "{name}: a cross-site POST signed");
+
+        let (status, body) = node.post_empty("/api/v1/audit/checkpoint", &admin).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        let stored = signed().await;
+        assert_eq!(body["size"].as_u64(), stored, "{name}");
+        assert!(stored > before, "{name}: {stored:?} after {before:?}");
+        let (status, read) = node.get("/api/v1/audit/checkpoint", &admin).await;
+        assert_eq!(status, StatusCode::OK, "{name}");
+        assert_eq!(read["note"], body["note"], "{name}");
+        node.shutdown().await;
+    })
+    .await;
+}
+
+/// The user who logs in is the actor of their login; a failed login names the user only as
+/// its target (anyone may type a name).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_is_the_act_of_the_user_who_logs_in() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let admin = node.admin().await;
+        let dev = node
+            .create_user(Provider::It, "dev", USER_PASSWORD, false)
+            .await;
+        node.login("it", "dev", USER_PASSWORD).await;
+        let failed = node.login_response("it", "dev", "not-the-password").await;
+        assert_eq!(failed.status(), StatusCode::UNAUTHORIZED, "{name}");
+
+        let (status, page) = node
+            .get(
+                "/api/v1/audit/events?actor=it:dev&action=auth.login",
+                &admin,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}: {page}");
+        let events = page["items"].as_array().unwrap();
+        assert_eq!(events.len(), 1, "{name}: {page}");
+        assert_eq!(events[0]["outcome"], "success", "{name}");
+        assert_eq!(events[0]["actor_id"], dev.as_str(), "{name}");
+        assert_eq!(events[0]["target"], format!("user:{dev}"), "{name}");
+
+        let (_, page) = node
+            .get(
+                "/api/v1/audit/events?action=auth.login&outcome=failure",
+                &admin,
+            )
+            .await;
+        let failures = page["items"].as_array().unwrap();
+        assert_eq!(failures.len(), 1, "{name}: {page}");
+        assert!(failures[0]["actor"].is_null(), "{name}: {page}");
+        node.shutdown().await;
+    })
+    .await;
+}
+
+async fn authz_write(node: &Node, token: &str, ops: Value) {
+    let (status, body) = node
+        .post("/api/v1/authz/write", token, json!({ "operations": ops }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{}: {body}", node.name());
+}
+
+/// A user authorization holds nothing about is denied, not an error: a check, a list and
+/// the roles answer as for someone who holds nothing (public records stay readable).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_authorization_knows_nothing_about_is_denied_not_an_error() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let admin = node.admin().await;
+        let owner = node
+            .create_user(Provider::End, "owner", USER_PASSWORD, false)
+            .await;
+        let stranger = node
+            .create_user(Provider::End, "stranger", USER_PASSWORD, false)
+            .await;
+        authz_write(&node, &admin, json!([
+            { "op": "create_hierarchy", "name": "reports", "kind": "reports_to" },
+            { "op": "put_entity", "name": "sale", "owner_hierarchy": "reports", "grants": true },
+            { "op": "put_entity", "name": "notice", "public": ["read"] },
+            { "op": "put_records", "entity": "sale", "records": [{ "key": "s-1", "owner": owner }] },
+            { "op": "put_records", "entity": "notice", "records": [{ "key": "n-1" }] },
+            { "op": "create_application", "name": "sales" },
+            { "op": "create_role", "application": "sales", "name": "rep" },
+        ]))
+        .await;
+        let (status, body) = node
+            .post(
+                "/api/v1/authz/check",
+                &admin,
+                json!({ "checks": [
+                    { "kind": "record", "user": stranger, "entity": "sale", "record": "s-1", "action": "read" },
+                    { "kind": "record", "user": stranger, "entity": "notice", "record": "n-1", "action": "read" },
+                    { "kind": "record", "user": stranger, "entity": "notice", "record": "n-1", "action": "write" },
+                    { "kind": "role", "user": stranger, "application": "sales", "role": "rep" },
+                ]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        let allowed: Vec<bool> = body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["allowed"].as_bool().unwrap())
+            .collect();
+        assert_eq!(allowed, [false, true, false, false], "{name}");
+
+        let (status, body) = node
+            .post(
+                "/api/v1/authz/explain",
+                &admin,
+                json!({ "checks": [{ "kind": "record", "user": stranger, "entity": "sale", "record": "s-1", "action": "read" }] }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        assert_eq!(body["allowed"], false, "{name}");
+
+        for (entity, expected) in [("sale", json!([])), ("notice", json!(["n-1"]))] {
+            let (status, body) = node
+                .post(
+                    "/api/v1/authz/list-filter",
+                    &admin,
+                    json!({ "user": stranger, "entity": entity }),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{name}: {body}");
+            let keys: Vec<Value> = body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["key"].clone())
+                .collect();
+            assert_eq!(Value::from(keys), expected, "{name}: {entity}");
+        }
+        let (status, body) = node
+            .get(
+                &format!("/api/v1/authz/roles?user={stranger}&application=sales"),
+                &admin,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        assert_eq!(body["roles"], json!([]), "{name}");
+        node.shutdown().await;
+    })
+    .await;
+}
+
+/// Reading how access is built is for administrators and auditors; anyone may ask about
+/// their own access; IT users and services may ask for decisions about others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorization_data_is_read_by_administrators_and_auditors_only() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let admin = node.admin().await;
+        let audrey = crate::audit::auditor(&node, &admin).await;
+        let dev_id = node
+            .create_user(Provider::It, "dev", USER_PASSWORD, false)
+            .await;
+        let dev = node.login("it", "dev", USER_PASSWORD).await;
+        let erin_id = node
+            .create_user(Provider::End, "erin", USER_PASSWORD, false)
+            .await;
+        let erin = node.login("end", "erin", USER_PASSWORD).await;
+        let boss = node
+            .create_user(Provider::End, "boss", USER_PASSWORD, false)
+            .await;
+        authz_write(&node, &admin, json!([
+            { "op": "create_hierarchy", "name": "reports", "kind": "reports_to" },
+            { "op": "set_parent", "hierarchy": "reports", "node": erin_id, "parent": boss },
+            { "op": "put_entity", "name": "sale", "owner_hierarchy": "reports", "grants": true },
+            { "op": "put_records", "entity": "sale", "records": [{ "key": "s-1", "owner": erin_id }] },
+            { "op": "create_application", "name": "sales" },
+            { "op": "create_role", "application": "sales", "name": "rep" },
+        ]))
+        .await;
+        let source = std::fs::read_to_string(format!(
+            "{}/../../examples/sales/core-service.yaml",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let (status, body) = node
+            .post(
+                "/api/v1/modules/core-service/versions",
+                &admin,
+                json!({ "source": source, "message": "first" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{name}: {body}");
+        let check = |user: &str| {
+            json!({ "checks": [{ "kind": "record", "user": user, "entity": "sale", "record": "s-1", "action": "read" }] })
+        };
+        // (method, path, body, who may: admin, auditor, dev (IT, nothing), erin (end user))
+        let routes: Vec<(Method, String, Option<Value>, [bool; 4])> = vec![
+            (Method::GET, "/api/v1/authz/model".into(), None, [true, true, false, false]),
+            (
+                Method::GET,
+                "/api/v1/authz/grants?entity=sale&record=s-1".into(),
+                None,
+                [true, true, false, false],
+            ),
+            (
+                Method::POST,
+                "/api/v1/authz/explain".into(),
+                Some(check(&boss)),
+                [true, true, false, false],
+            ),
+            (
+                Method::POST,
+                "/api/v1/authz/list-filter".into(),
+                Some(json!({ "user": boss, "entity": "sale" })),
+                [true, true, false, false],
+            ),
+            (
+                Method::GET,
+                format!("/api/v1/authz/roles?user={boss}&application=sales"),
+                None,
+                [true, true, false, false],
+            ),
+            (
+                Method::GET,
+                format!("/api/v1/it/level?user={dev_id}&module=core-service&environment=development"),
+                None,
+                [true, true, true, false],
+            ),
+            (
+                Method::GET,
+                format!("/api/v1/it/level?user={erin_id}&module=core-service&environment=development"),
+                None,
+                [true, true, false, false],
+            ),
+            // Decisions about others: IT users and services.
+            (
+                Method::POST,
+                "/api/v1/authz/check".into(),
+                Some(check(&boss)),
+                [true, true, true, false],
+            ),
+            // About oneself: anyone.
+            (
+                Method::POST,
+                "/api/v1/authz/check".into(),
+                Some(check(&erin_id)),
+                [true, true, true, true],
+            ),
+            (
+                Method::POST,
+                "/api/v1/authz/explain".into(),
+                Some(check(&erin_id)),
+                [true, true, false, true],
+            ),
+            (
+                Method::POST,
+                "/api/v1/authz/list-filter".into(),
+                Some(json!({ "user": erin_id, "entity": "sale" })),
+                [true, true, false, true],
+            ),
+        ];
+        for (method, path, body, may) in &routes {
+            for (who, token) in [&admin, &audrey, &dev, &erin].into_iter().enumerate() {
+                let response = node
+                    .request(method.clone(), path, Some(token), body.clone())
+                    .await;
+                let status = response.status();
+                let text = response.text().await.unwrap();
+                if may[who] {
+                    assert_eq!(status, StatusCode::OK, "{name}: caller {who} {method} {path}: {text}");
+                } else {
+                    assert_eq!(
+                        status,
+                        StatusCode::FORBIDDEN,
+                        "{name}: caller {who} {method} {path}: {text}"
+                    );
+                }
+            }
+        }
+        // Erin's own explanation shows her own path, which is all she may see.
+        let (_, body) = node.post("/api/v1/authz/explain", &erin, check(&erin_id)).await;
+        assert_eq!(body["allowed"], true, "{name}: {body}");
+        node.shutdown().await;
+    })
+    .await;
+}
