@@ -345,7 +345,7 @@ impl Db {
 }
 
 /// Runs `sql` on the node's database directly.
-async fn tamper(node: &crate::kit::Node, sql: &str) {
+pub(crate) async fn tamper(node: &crate::kit::Node, sql: &str) {
     match Db::open(node).await {
         Db::Sqlite(mut c) => sqlx::query(sql).execute(&mut c).await.map(|_| ()),
         Db::Pg(mut c) => sqlx::query(sql).execute(&mut c).await.map(|_| ()),

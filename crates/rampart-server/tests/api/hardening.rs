@@ -2,7 +2,7 @@
 //! side effects, logins nobody is the actor of, and authorization data read by people who
 //! hold nothing. Each test pins a hole found from outside, on both stores.
 
-use rampart_core::Provider;
+use rampart_core::{Clock, Provider};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -432,6 +432,180 @@ async fn authorization_data_is_read_by_administrators_and_auditors_only() {
         // Erin's own explanation shows her own path, which is all she may see.
         let (_, body) = node.post("/api/v1/authz/explain", &erin, check(&erin_id)).await;
         assert_eq!(body["allowed"], true, "{name}: {body}");
+        node.shutdown().await;
+    })
+    .await;
+}
+
+/// The node's export of the whole log, verified offline.
+async fn verify_offline(node: &Node) -> rampart_audit::export::Report {
+    let state = &node.server().state;
+    let size = state.store.audit_size().await.unwrap();
+    let mut out = Vec::new();
+    rampart_server::audit::export_jsonl(
+        &state.store,
+        state.audit.origin(),
+        1,
+        size,
+        &mut out,
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
+    let key = rampart_audit::VerifierKey::parse(&state.audit.verifier_key()).unwrap();
+    let mut v = rampart_audit::export::Verifier::new(key, None);
+    for line in out.split_inclusive(|b| *b == b'\n') {
+        if v.feed(line).is_err() {
+            break;
+        }
+    }
+    v.finish()
+}
+
+async fn search(node: &Node, token: &str, query: &str) -> Vec<Value> {
+    let (status, page) = node
+        .get(&format!("/api/v1/audit/events?{query}"), token)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{}: {page}", node.name());
+    page["items"].as_array().unwrap().clone()
+}
+
+fn seqs(events: &[Value]) -> Vec<i64> {
+    events.iter().map(|e| e["seq"].as_i64().unwrap()).collect()
+}
+
+/// Only the body is signed, so the columns copied from it are an index: search shows each
+/// event as its body says, an event whose edited columns match a query is not returned, a
+/// forged row does not push true matches off a page, and the scheduled check names the
+/// edited event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_index_column_is_not_believed_and_raises_the_alert() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let admin = node.admin().await;
+        node.create_user(Provider::It, "dev", USER_PASSWORD, false)
+            .await;
+        for _ in 0..3 {
+            node.login("it", "dev", USER_PASSWORD).await;
+        }
+        let state = &node.server().state;
+        state.audit.verify_increment(&state.metrics).await.unwrap();
+        let dev_logins = seqs(&search(&node, &admin, "actor=it:dev&action=auth.login").await);
+        assert_eq!(dev_logins.len(), 3, "{name}");
+        let admin_login = seqs(&search(&node, &admin, "actor=it:admin&action=auth.login").await)[0];
+
+        // The newest of dev's logins is rewritten in the index to be nobody's.
+        let forged = dev_logins[0];
+        crate::audit::tamper(
+            &node,
+            &format!(
+                "UPDATE audit_events SET actor_name = 'it:nobody', target = 'user:x' WHERE seq = {forged}"
+            ),
+        )
+        .await;
+        assert!(
+            search(&node, &admin, "actor=it:nobody").await.is_empty(),
+            "{name}: a forged actor was believed"
+        );
+        assert!(
+            search(&node, &admin, "target=user:x").await.is_empty(),
+            "{name}: a forged target was believed"
+        );
+        let all = search(&node, &admin, "action=auth.login&limit=100").await;
+        let shown = all.iter().find(|e| e["seq"] == forged).unwrap();
+        assert_eq!(shown["actor"], "it:dev", "{name}: {shown}");
+
+        // Admin's login is dressed up as dev's: a page of two dev logins still holds two
+        // true ones, and the forged one is in no page.
+        crate::audit::tamper(
+            &node,
+            &format!("UPDATE audit_events SET actor_name = 'it:dev' WHERE seq = {admin_login}"),
+        )
+        .await;
+        let page = search(&node, &admin, "actor=it:dev&action=auth.login&limit=2").await;
+        assert_eq!(seqs(&page), dev_logins[1..], "{name}");
+        for e in &page {
+            assert_eq!(e["actor"], "it:dev", "{name}");
+        }
+
+        // The scheduled check names the first edited event.
+        let error = state
+            .audit
+            .verify_increment(&state.metrics)
+            .await
+            .unwrap_err();
+        let first = forged.min(admin_login);
+        assert!(
+            format!("{error:?}").contains(&format!("event {first} has an index column")),
+            "{name}: {error:?}"
+        );
+        assert!(
+            state.metrics.render().contains("rampart_audit_tamper_alert 1"),
+            "{name}"
+        );
+        node.shutdown().await;
+    })
+    .await;
+}
+
+/// A payload may be erased only lawfully, and the log then records it: a body deleted
+/// behind the server's back looks like a redaction, so the check and the offline verifier
+/// refuse an erased event that no later audit.redact or audit.archive names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erasure_the_log_does_not_record_is_tampering() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let admin = node.admin().await;
+        for i in 0..4 {
+            node.post(
+                "/api/v1/users",
+                &admin,
+                json!({ "provider": "end", "username": format!("u{i}"), "password": USER_PASSWORD }),
+            )
+            .await;
+        }
+        let state = &node.server().state;
+        let created = seqs(&search(&node, &admin, "action=user.create").await);
+        assert!(created.len() >= 4, "{name}: {created:?}");
+        // A lawful redaction is recorded and verifies.
+        let ctx = rampart_core::AuditContext {
+            node_id: "test".into(),
+            ..Default::default()
+        };
+        state
+            .store
+            .audit_redact(&ctx, created[0], "erasure request 7", node.clock.now())
+            .await
+            .unwrap();
+        state.audit.verify_increment(&state.metrics).await.unwrap();
+        let report = verify_offline(&node).await;
+        assert!(report.is_ok(), "{name}: {:?}", report.finding);
+        assert_eq!(report.redacted, 1, "{name}");
+
+        // A body deleted by hand, made to look redacted.
+        let deleted = created[2];
+        crate::audit::tamper(
+            &node,
+            &format!("UPDATE audit_events SET body = NULL, redacted_at = 1 WHERE seq = {deleted}"),
+        )
+        .await;
+        let error = state
+            .audit
+            .verify_increment(&state.metrics)
+            .await
+            .unwrap_err();
+        assert!(
+            format!("{error:?}").contains(&format!("event {deleted} has no payload")),
+            "{name}: {error:?}"
+        );
+        let report = verify_offline(&node).await;
+        assert_eq!(
+            report.finding,
+            Some(rampart_audit::export::Finding::UnrecordedErasure {
+                seq: u64::try_from(deleted).unwrap()
+            }),
+            "{name}"
+        );
         node.shutdown().await;
     })
     .await;
