@@ -98,7 +98,13 @@ pub struct NewEvent {
 
 impl NewEvent {
     /// A `system` event from the request context and a core event.
+    ///
+    /// The application and environment the change concerns are taken from the details'
+    /// `application` and `environment` members (when they are names), so every event that
+    /// names them there can be found by the search's `application` and `environment`
+    /// filters.
     pub fn system(ctx: &AuditContext, event: &AuditEvent, now: OffsetDateTime) -> Self {
+        let concerns: Concerns = serde_json::from_str(&event.details).unwrap_or_default();
         NewEvent {
             stream: Stream::System,
             occurred_at: now,
@@ -106,8 +112,8 @@ impl NewEvent {
             actor_name: ctx.actor_name.clone(),
             action: event.action.to_owned(),
             target: event.target.clone(),
-            application: None,
-            environment: None,
+            application: concerns.application.and_then(Named::name),
+            environment: concerns.environment.and_then(Named::name),
             outcome: event.outcome.as_str().to_owned(),
             request_id: ctx.request_id.clone(),
             source: ctx.source.clone(),
@@ -563,6 +569,30 @@ macro_rules! append_event {
             .map_err($crate::backend::db)?;
         }
     }};
+}
+
+/// The application and environment a system event's details name.
+#[derive(Default, serde::Deserialize)]
+struct Concerns {
+    application: Option<Named>,
+    environment: Option<Named>,
+}
+
+/// A details member that is a name when it is a string (numbers and lists are not).
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum Named {
+    Name(String),
+    Other(serde::de::IgnoredAny),
+}
+
+impl Named {
+    fn name(self) -> Option<String> {
+        match self {
+            Named::Name(n) => Some(n),
+            Named::Other(_) => None,
+        }
+    }
 }
 
 /// An event as stored in the log.

@@ -2762,7 +2762,15 @@ impl Store {
                         (
                             "it.override.set",
                             target,
-                            json!({ "user": user.to_string(), "environment": environment, "level": level.map(Level::as_str) }),
+                            json!({
+                                "user": user.to_string(),
+                                "application": match scope {
+                                    ItScope::Application(a) => Some(a.as_str()),
+                                    ItScope::Module(_) => None,
+                                },
+                                "environment": environment,
+                                "level": level.map(Level::as_str),
+                            }),
                         )
                     }
                 };

@@ -228,6 +228,35 @@ enum Bind {
     Text(String),
 }
 
+/// The environment of deployment request `$id`, inside the transaction.
+macro_rules! request_environment {
+    ($tx:expr, $id:expr) => {{
+        let env: Option<String> =
+            sqlx::query_scalar("SELECT environment FROM deployment_requests WHERE id = $1")
+                .bind($id)
+                .fetch_optional(&mut *$tx)
+                .await
+                .map_err(db)?;
+        env
+    }};
+}
+
+/// The name of the application module `$module` belongs to, inside the transaction (`None`
+/// for a module not registered).
+macro_rules! application_of {
+    ($tx:expr, $module:expr) => {{
+        let name: Option<String> = sqlx::query_scalar(
+            "SELECT a.name FROM it_modules m JOIN authz_applications a ON a.num = m.app_num \
+             WHERE m.name = $1",
+        )
+        .bind($module)
+        .fetch_optional(&mut *$tx)
+        .await
+        .map_err(db)?;
+        name
+    }};
+}
+
 fn event(action: &'static str, target: String, details: serde_json::Value) -> AuditEvent {
     AuditEvent {
         action,
@@ -346,6 +375,7 @@ impl Store {
             })?;
             let mut details = json!({
                 "module": v.module,
+                "application": application_of!(tx, &v.module),
                 "version": number,
                 "digest": v.digest,
             });
@@ -509,7 +539,7 @@ impl Store {
                 &event(
                     "module.version.delete",
                     format!("module:{module}"),
-                    json!({ "module": module, "version": number })
+                    json!({ "module": module, "application": application_of!(tx, module), "version": number })
                 ),
                 now
             );
@@ -594,7 +624,7 @@ impl Store {
                     &event(
                         "module.deploy.approve",
                         format!("deployment-request:{id}"),
-                        json!({ "request": id })
+                        json!({ "request": id, "environment": request_environment!(tx, id) })
                     ),
                     now
                 );
@@ -682,6 +712,7 @@ impl Store {
                 };
                 let mut details = json!({
                     "module": d.module,
+                    "application": application_of!(tx, &d.module),
                     "environment": d.environment,
                     "version": d.number,
                     "previous": d.expected,
@@ -964,7 +995,7 @@ impl Store {
                 &event(
                     "module.deploy.reject",
                     format!("deployment-request:{id}"),
-                    json!({ "request": id, "reason": reason })
+                    json!({ "request": id, "environment": request_environment!(tx, id), "reason": reason })
                 ),
                 now
             );

@@ -15,6 +15,12 @@ struct Log {
     events: Vec<String>,
 }
 
+/// What an erasure record names.
+enum Erasure {
+    One(u64),
+    Range(u64, u64),
+}
+
 impl Log {
     fn new(n: u64) -> Self {
         let events = (1..=n)
@@ -34,6 +40,29 @@ impl Log {
             key: SigningKey::from_seed(ORIGIN, [9; 32]).unwrap(),
             events,
         }
+    }
+
+    /// A log of `n` events where event `at` records an erasure: `audit.redact` of one
+    /// event (`Erasure::One`) or `audit.archive` of a range.
+    fn with_records(n: u64, records: &[(u64, Erasure)]) -> Self {
+        let mut log = Self::new(n);
+        for (at, erasure) in records {
+            let (action, details) = match erasure {
+                Erasure::One(seq) => (
+                    "audit.redact",
+                    serde_json::json!({ "seq": seq, "reason": "request 7" }),
+                ),
+                Erasure::Range(from, to) => (
+                    "audit.archive",
+                    serde_json::json!({ "from": from, "to": to }),
+                ),
+            };
+            log.events[*at as usize - 1] = serde_json::json!({
+                "seq": at, "stream": "system", "action": action, "outcome": "success", "details": details,
+            })
+            .to_string();
+        }
+        log
     }
 
     fn verifier_key(&self) -> VerifierKey {
@@ -280,17 +309,53 @@ fn events_rewritten_with_their_leaf_hashes_are_located_between_checkpoints() {
     );
 }
 
+/// A payload deleted without a record of its erasure is not a redaction: the first such
+/// event is named, whether no event records it, the record names another event, or the
+/// record comes before the erasure it names.
+#[test]
+fn an_erasure_without_a_later_record_is_named() {
+    let cases: [(&[(u64, Erasure)], &[u64], Option<u64>); 5] = [
+        (&[(20, Erasure::One(5))], &[5], None),
+        (&[], &[5], Some(5)),
+        (&[(20, Erasure::One(6))], &[5], Some(5)),
+        (&[(4, Erasure::One(5))], &[5], Some(5)),
+        (&[(20, Erasure::Range(1, 8))], &[2, 5, 9], Some(9)),
+    ];
+    for (records, erased, expected) in cases {
+        let log = Log::with_records(25, records);
+        let mut lines = log.export(1, 25, 10);
+        for &seq in erased {
+            let i = line_of(&lines, seq);
+            lines[i] = redacted_line(seq, &event_leaf(&log.events[seq as usize - 1]));
+        }
+        assert_eq!(
+            log.verify(&lines).finding,
+            expected.map(|seq| Finding::UnrecordedErasure { seq }),
+            "records {:?}, erased {erased:?}",
+            records.iter().map(|(at, _)| at).collect::<Vec<_>>()
+        );
+    }
+}
+
 #[test]
 fn redacted_events_verify_and_are_counted() {
-    let log = Log::new(40);
-    let mut lines = log.export(1, 40, 10);
+    // Events 3 and 17 were redacted (recorded by 42 and 41), 40 archived (recorded by 44).
+    let log = Log::with_records(
+        45,
+        &[
+            (41, Erasure::One(17)),
+            (42, Erasure::One(3)),
+            (44, Erasure::Range(38, 40)),
+        ],
+    );
+    let mut lines = log.export(1, 45, 10);
     for seq in [3, 17, 40] {
         let i = line_of(&lines, seq);
         lines[i] = redacted_line(seq, &event_leaf(&log.events[seq as usize - 1]));
     }
     let report = log.verify(&lines);
     assert_eq!(report.finding, None);
-    assert_eq!((report.events, report.redacted), (40, 3));
+    assert_eq!((report.events, report.redacted), (45, 3));
     // A redacted event with another leaf hash breaks the signed root.
     let i = line_of(&lines, 17);
     lines[i] = redacted_line(17, &event_leaf("{\"seq\":17}"));

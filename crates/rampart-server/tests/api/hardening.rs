@@ -610,3 +610,85 @@ async fn an_erasure_the_log_does_not_record_is_tampering() {
     })
     .await;
 }
+
+/// Lifecycle events name the application and environment they concern, so the search's
+/// `application` and `environment` filters find them: each filter agrees with a plain scan
+/// of the log, and finds the publish, the deployment and the override.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn application_and_environment_filters_find_lifecycle_events() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let admin = node.admin().await;
+        let dev = node
+            .create_user(Provider::It, "dev", USER_PASSWORD, false)
+            .await;
+        authz_write(
+            &node,
+            &admin,
+            json!([{ "op": "create_application", "name": "sales" }]),
+        )
+        .await;
+        let source = std::fs::read_to_string(format!(
+            "{}/../../examples/sales/core-service.yaml",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let (status, body) = node
+            .post(
+                "/api/v1/modules/core-service/versions",
+                &admin,
+                json!({ "source": source, "message": "first" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{name}: {body}");
+        let (status, body) = node
+            .post(
+                "/api/v1/environments/development/deployments",
+                &admin,
+                json!({ "modules": [{ "module": "core-service", "version": 1 }] }),
+            )
+            .await;
+        assert!(status.is_success(), "{name}: {body}");
+        let (status, body) = node
+            .post(
+                "/api/v1/it/write",
+                &admin,
+                json!({ "operations": [{ "op": "set_override", "user": dev,
+                    "scope": { "type": "application", "name": "sales" },
+                    "environment": "quality", "level": "open" }] }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+
+        let all = node.events().await;
+        for (filter, value, must) in [
+            (
+                "application",
+                "sales",
+                &["module.publish", "module.deploy", "it.override.set"][..],
+            ),
+            ("environment", "development", &["module.deploy"][..]),
+            ("environment", "quality", &["it.override.set"][..]),
+        ] {
+            let mut scan: Vec<i64> = all
+                .iter()
+                .filter(|e| match filter {
+                    "application" => e.application.as_deref() == Some(value),
+                    _ => e.environment.as_deref() == Some(value),
+                })
+                .map(|e| e.seq)
+                .collect();
+            scan.reverse();
+            let found = search(&node, &admin, &format!("{filter}={value}&limit=500")).await;
+            assert_eq!(seqs(&found), scan, "{name}: {filter}={value}");
+            for action in must {
+                assert!(
+                    found.iter().any(|e| e["action"] == *action),
+                    "{name}: {filter}={value} lacks {action}: {found:?}"
+                );
+            }
+        }
+        node.shutdown().await;
+    })
+    .await;
+}
