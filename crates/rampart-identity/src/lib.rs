@@ -9,4 +9,4 @@ pub mod token;
 
 pub use password::{HashParams, PasswordHasher, PasswordPolicy};
 pub use throttle::{ceil_secs, AddressThrottle, LockoutPolicy};
-pub use token::{fingerprint, hash_token, SessionToken, TokenHash};
+pub use token::{hash_token, Pseudonyms, SessionToken, TokenHash};

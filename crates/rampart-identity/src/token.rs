@@ -67,13 +67,45 @@ pub fn hash_token(presented: &str) -> Option<TokenHash> {
     well_formed.then(|| digest(presented))
 }
 
-/// A short, stable, one-way fingerprint of `text` (first 16 hex digits of its SHA-256), to
-/// correlate values in logs and audit events without recording them.
-pub fn fingerprint(text: &str) -> String {
-    Sha256::digest(text.as_bytes())[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+/// Keyed pseudonyms: a short, stable stand-in for a text that must not be recorded (an
+/// unknown "username" may be a password typed in the wrong field), so failed attempts with
+/// the same text can be correlated in logs and audit events. The first 16 hex digits of
+/// HMAC-SHA-256 under a secret key: without the key, nobody holding the log can test
+/// guesses against a pseudonym offline, as they could against an unkeyed hash.
+#[derive(Clone)]
+pub struct Pseudonyms {
+    key: Vec<u8>,
+}
+
+impl Pseudonyms {
+    /// Pseudonyms under `secret` (any length; the server passes its audit signing key, which
+    /// every node of one log shares, so a pseudonym is the same on every node).
+    pub fn new(secret: &[u8]) -> Self {
+        Self {
+            key: secret.to_vec(),
+        }
+    }
+
+    /// The pseudonym of `text`.
+    pub fn of(&self, text: &str) -> String {
+        use hmac::Mac as _;
+        // HMAC takes keys of any length, so this cannot fail; an empty key would still mix.
+        let Ok(mut mac) = hmac::Hmac::<Sha256>::new_from_slice(&self.key) else {
+            return String::new();
+        };
+        mac.update(b"rampart-pseudonym/1\n");
+        mac.update(text.as_bytes());
+        mac.finalize().into_bytes()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+impl std::fmt::Debug for Pseudonyms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pseudonyms(<key redacted>)")
+    }
 }
 
 fn digest(token: &str) -> TokenHash {
@@ -109,5 +141,29 @@ mod tests {
         for case in cases {
             assert_eq!(hash_token(&case), None, "{case:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod pseudonym_tests {
+    use super::*;
+
+    #[test]
+    fn pseudonyms_are_stable_under_one_key_and_differ_under_another() {
+        let a = Pseudonyms::new(b"key one");
+        let b = Pseudonyms::new(b"key two");
+        let p = a.of("alice");
+        assert_eq!(p.len(), 16);
+        assert!(p.bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(p, a.of("alice"));
+        assert_ne!(p, a.of("alicf"));
+        assert_ne!(p, b.of("alice"));
+        // Not the unkeyed hash anyone could recompute.
+        let unkeyed: String = Sha256::digest(b"alice")[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_ne!(p, unkeyed);
+        assert!(!format!("{a:?}").contains("key one"));
     }
 }

@@ -297,8 +297,19 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
     // log: nothing an end user saw or was refused goes unrecorded.
     if let Some((rampart_core::Provider::End, ctx)) = context.actor.get() {
         let allowed = !matches!(status.as_u16(), 401 | 403);
+        // The object reached is the path itself (`/deployment-plans/17`), the route template
+        // goes in the details; a path is cut at 512 bytes on a character boundary.
+        let mut object = path.as_str();
+        if object.len() > 512 {
+            let cut = (0..=512)
+                .rev()
+                .find(|&i| object.is_char_boundary(i))
+                .unwrap_or(0);
+            object = &object[..cut];
+        }
         let event =
-            rampart_store::NewEvent::access(ctx, state.clock.now(), None, &route, &method, allowed);
+            rampart_store::NewEvent::access(ctx, state.clock.now(), None, object, &method, allowed)
+                .through_route(&route);
         if let Err(e) = state.audit.append(event).await {
             tracing::error!(error = %e, "access event not recorded; the response is withheld");
             response = ApiError::from(rampart_core::Error::Unavailable(

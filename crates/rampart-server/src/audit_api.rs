@@ -334,8 +334,10 @@ fn integration_event(
             "must be 1 to 128 letters, digits or ._:/-",
         ));
     }
-    // What is recorded stops before a query string or fragment: tokens travel there.
-    let target = call.target.split(['?', '#']).next().unwrap_or_default();
+    // What is recorded stops before a query string or fragment, and leaves out path
+    // parameters (`/api;jsessionid=…`): tokens travel there.
+    let target = without_path_parameters(call.target.split(['?', '#']).next().unwrap_or_default());
+    let target = target.as_str();
     if target.is_empty() || call.target.len() > 2_048 || call.target.chars().any(char::is_control) {
         return Err(Error::invalid(
             field("target"),
@@ -386,6 +388,15 @@ fn integration_event(
         call.status,
         call.duration_ms,
     ))
+}
+
+/// `target` with each path segment cut at its first `;` (RFC 3986 path parameters).
+fn without_path_parameters(target: &str) -> String {
+    target
+        .split('/')
+        .map(|segment| segment.split(';').next().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// Record calls a service made or received in the `integration` stream (who: the reporting

@@ -516,14 +516,11 @@ async fn verify_credentials(
                 "unknown-user"
             };
             // An unknown "username" may be a password typed in the wrong field: the audit
-            // trail gets a fingerprint of it, never the text.
+            // trail gets a keyed pseudonym of it, never the text.
             let shown = if found.is_some() {
                 username.as_str().to_owned()
             } else {
-                format!(
-                    "unknown#{}",
-                    rampart_identity::fingerprint(username.normalized())
-                )
+                format!("unknown#{}", state.pseudonyms.of(username.normalized()))
             };
             let lockout = state.lockout;
             let failure = state

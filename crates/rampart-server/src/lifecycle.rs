@@ -630,6 +630,13 @@ pub async fn version(
     )
     .await?;
     let v = version_or_404(&state, &name, Some(number)).await?;
+    record_read(
+        &state,
+        &auth,
+        &name,
+        format!("module:{name}@{number}/source"),
+    )
+    .await?;
     Ok(Json(VersionSourceResponse {
         version: wire(v.info),
         source: v.source,
@@ -740,6 +747,13 @@ pub async fn diff(
         (&format!("{name} v{}", q.from), &old.source),
         (&format!("{name} v{}", q.to), &new.source),
     );
+    record_read(
+        &state,
+        &auth,
+        &name,
+        format!("module:{name}@{}..{}/diff", q.from, q.to),
+    )
+    .await?;
     Ok(Json(d))
 }
 
@@ -1729,4 +1743,30 @@ pub async fn tags(
     .await?;
     let list = state.store.application_tags(&app, None).await?;
     Ok(Json(list.into_iter().map(tag_wire).collect()))
+}
+
+/// Records a read of a module's source or diff (`object`) in the `access` stream, under the
+/// reader's name and the module's application, before anything is answered: whoever opened
+/// a module's source can be named. The source is withheld when the read cannot be recorded.
+async fn record_read(
+    state: &AppState,
+    auth: &Authenticated,
+    module: &str,
+    object: String,
+) -> Result<(), Error> {
+    let application = state
+        .authz
+        .view()
+        .module_application(module)
+        .map(str::to_owned);
+    let event = rampart_store::NewEvent::access(
+        &auth.audit(state),
+        state.clock.now(),
+        application.as_deref(),
+        &object,
+        "GET",
+        true,
+    );
+    state.audit.append(event).await?;
+    Ok(())
 }

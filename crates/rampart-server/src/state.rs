@@ -49,6 +49,8 @@ pub struct Inner {
     pub authz: Arc<crate::engine::AuthzEngine>,
     /// The tamper-evident audit log: tree, checkpoints, proofs, the access pipeline.
     pub audit: Arc<crate::audit::AuditLog>,
+    /// Keyed pseudonyms of texts the audit trail must not hold (unknown usernames).
+    pub pseudonyms: rampart_identity::Pseudonyms,
 }
 
 impl std::ops::Deref for AppState {
@@ -88,6 +90,7 @@ impl AppState {
         let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
         let key = crate::audit::load_or_create_key(&config.data_dir, &config.audit.origin)?;
         let origin = crate::audit::origin_of(&config.audit.origin, &key);
+        let pseudonyms = rampart_identity::Pseudonyms::new(key.to_text().as_bytes());
         let audit = crate::audit::AuditLog::new(
             store.clone(),
             key,
@@ -110,6 +113,7 @@ impl AppState {
                 clock,
                 authz: crate::engine::AuthzEngine::new(store.clone()),
                 audit,
+                pseudonyms,
             }),
         })
     }

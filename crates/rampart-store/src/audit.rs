@@ -122,12 +122,13 @@ impl NewEvent {
         }
     }
 
-    /// An `access` event: an end user reached (or was refused) a screen or API.
+    /// An `access` event: an end user reached (or was refused) a screen or API; the target
+    /// is the object reached (for the HTTP API, the request's path with its ids).
     pub fn access(
         ctx: &AuditContext,
         now: OffsetDateTime,
         application: Option<&str>,
-        endpoint: &str,
+        object: &str,
         method: &str,
         allowed: bool,
     ) -> Self {
@@ -137,7 +138,7 @@ impl NewEvent {
             actor_id: ctx.actor_id,
             actor_name: ctx.actor_name.clone(),
             action: "access".to_owned(),
-            target: Some(endpoint.to_owned()),
+            target: Some(object.to_owned()),
             application: application.map(str::to_owned),
             environment: None,
             outcome: if allowed { "allow" } else { "deny" }.to_owned(),
@@ -146,6 +147,20 @@ impl NewEvent {
             node_id: ctx.node_id.clone(),
             details: serde_json::json!({ "method": method }).to_string(),
         }
+    }
+
+    /// The access event with the route template its object was reached through
+    /// (`/api/v1/deployment-plans/{id}`), kept in the details when it differs from the target.
+    pub fn through_route(mut self, route: &str) -> Self {
+        if self.target.as_deref() != Some(route) {
+            if let Ok(serde_json::Value::Object(mut details)) =
+                serde_json::from_str::<serde_json::Value>(&self.details)
+            {
+                details.insert("route".into(), route.into());
+                self.details = serde_json::Value::Object(details).to_string();
+            }
+        }
+        self
     }
 
     /// An `integration` event: an inbound web-service request or an outbound call.

@@ -1058,6 +1058,13 @@ impl AuthzView {
         self.modules.get(name).copied()
     }
 
+    /// The name of the application a module belongs to.
+    pub fn module_application(&self, name: &str) -> Option<&str> {
+        let num = self.module(name)?;
+        let app = self.it.module_app(ModuleId(num))?;
+        self.app_name(AppNum(app.0))
+    }
+
     /// Every registered module: name and number.
     pub fn modules(&self) -> impl Iterator<Item = (&str, u32)> {
         self.modules.iter().map(|(m, &n)| (m.as_str(), n))

@@ -314,7 +314,9 @@ fn events_rewritten_with_their_leaf_hashes_are_located_between_checkpoints() {
 /// record comes before the erasure it names.
 #[test]
 fn an_erasure_without_a_later_record_is_named() {
-    let cases: [(&[(u64, Erasure)], &[u64], Option<u64>); 5] = [
+    // (erasure records, erased events, the event named)
+    type Case<'a> = (&'a [(u64, Erasure)], &'a [u64], Option<u64>);
+    let cases: [Case; 5] = [
         (&[(20, Erasure::One(5))], &[5], None),
         (&[], &[5], Some(5)),
         (&[(20, Erasure::One(6))], &[5], Some(5)),

@@ -962,7 +962,7 @@ async fn services_report_integration_calls_and_bad_reports_record_nothing() {
         let mut outbound = call(
             "outbound",
             "POST",
-            "https://pay.example/v1/charges?api_key=sk_live_123#frag",
+            "https://pay.example/v1;jsessionid=A1B2C3/charges;token=t0k?api_key=sk_live_123#frag",
             201,
         );
         outbound["request_id"] = json!("req-7");
@@ -987,7 +987,7 @@ async fn services_report_integration_calls_and_bad_reports_record_nothing() {
         assert_eq!(made["actor"], "it:billing-svc");
         assert_eq!(
             made["target"], "https://pay.example/v1/charges",
-            "no query, no fragment"
+            "no query, no fragment, no path parameters"
         );
         assert_eq!(made["outcome"], "success");
         assert_eq!(made["request_id"], "req-7");

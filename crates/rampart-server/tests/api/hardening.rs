@@ -692,3 +692,112 @@ async fn application_and_environment_filters_find_lifecycle_events() {
     })
     .await;
 }
+
+/// An unknown username is recorded as a keyed pseudonym: stable, so repeated attempts
+/// correlate, but not the unkeyed hash anyone holding the log could test guesses against.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_username_is_recorded_as_a_keyed_pseudonym() {
+    use sha2::Digest as _;
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        for _ in 0..2 {
+            let r = node.login_response("end", "ghost", "whatever-it-was").await;
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{name}");
+        }
+        let targets: Vec<String> = node
+            .events()
+            .await
+            .into_iter()
+            .filter(|e| e.action == "auth.login" && e.outcome == "failure")
+            .filter_map(|e| e.target)
+            .collect();
+        assert_eq!(targets.len(), 2, "{name}: {targets:?}");
+        assert_eq!(targets[0], targets[1], "{name}");
+        assert!(
+            targets[0].starts_with("login:end:unknown#"),
+            "{name}: {targets:?}"
+        );
+        let unkeyed: String = sha2::Sha256::digest(b"ghost")[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert!(
+            !targets[0].contains(&unkeyed),
+            "{name}: unkeyed hash recorded"
+        );
+        assert!(!targets[0].contains("ghost"), "{name}");
+        node.shutdown().await;
+    })
+    .await;
+}
+
+/// What an access record shows: the object reached (with its id), not only the route; and
+/// an IT user's reading of a module's source or diff, which was not recorded at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_records_name_the_object_and_source_reads_are_recorded() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let admin = node.admin().await;
+        let erin_id = node
+            .create_user(Provider::End, "erin", USER_PASSWORD, false)
+            .await;
+        let erin = node.login("end", "erin", USER_PASSWORD).await;
+        let (status, _) = node.get(&format!("/api/v1/users/{erin_id}"), &erin).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{name}");
+        let access = search(&node, &admin, "stream=access&actor=end:erin").await;
+        let e = access
+            .iter()
+            .find(|e| e["target"] == format!("/api/v1/users/{erin_id}"))
+            .unwrap_or_else(|| panic!("{name}: {access:?}"));
+        assert_eq!(e["outcome"], "deny", "{name}");
+        assert_eq!(e["details"]["route"], "/api/v1/users/{id}", "{name}: {e}");
+
+        authz_write(
+            &node,
+            &admin,
+            json!([{ "op": "create_application", "name": "sales" }]),
+        )
+        .await;
+        let source = std::fs::read_to_string(format!(
+            "{}/../../examples/sales/core-service.yaml",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let (status, body) = node
+            .post(
+                "/api/v1/modules/core-service/versions",
+                &admin,
+                json!({ "source": source, "message": "first" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{name}: {body}");
+        let (status, _) = node
+            .get("/api/v1/modules/core-service/versions/1", &admin)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}");
+        let (status, _) = node
+            .get("/api/v1/modules/core-service/diff?from=1&to=1", &admin)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}");
+        let reads = search(
+            &node,
+            &admin,
+            "stream=access&actor=it:admin&application=sales",
+        )
+        .await;
+        let targets: Vec<&str> = reads
+            .iter()
+            .map(|e| e["target"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            targets,
+            [
+                "module:core-service@1..1/diff",
+                "module:core-service@1/source"
+            ],
+            "{name}"
+        );
+        node.shutdown().await;
+    })
+    .await;
+}
