@@ -11,5 +11,5 @@ mod user;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, PasswordRule, Result, ThrottleScope};
-pub use names::{Email, Username};
+pub use names::{display_text, is_invisible, Email, Key, Name, Username};
 pub use user::{AuditContext, AuditEvent, Outcome, Provider, Session, SessionId, User, UserId};

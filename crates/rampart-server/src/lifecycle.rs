@@ -1632,19 +1632,7 @@ pub async fn tag_application(
     Path(app): Path<String>,
     Json(req): Json<TagRequest>,
 ) -> Result<(StatusCode, Json<TagWire>), ApiError> {
-    let ok = !req.tag.is_empty()
-        && req.tag.len() <= 64
-        && req
-            .tag
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if !ok {
-        return Err(Error::invalid(
-            "tag",
-            "1 to 64 letters, digits, '.', '_' and '-', e.g. 2.3.0",
-        )
-        .into());
-    }
+    rampart_core::Name::parse_max("tag", &req.tag, 64)?;
     if req.notes.chars().count() > 10_000 {
         return Err(Error::invalid("notes", "at most 10,000 characters").into());
     }

@@ -20,14 +20,12 @@ fn parse_email(raw: Option<&str>) -> Result<Option<Email>, Error> {
 
 fn parse_display_name(raw: Option<String>) -> Result<Option<String>, Error> {
     match raw {
-        Some(name) if name.chars().count() > 200 || name.chars().any(char::is_control) => {
-            Err(Error::invalid(
-                "display_name",
-                "must be at most 200 characters without control characters",
-            ))
-        }
         Some(name) if name.trim().is_empty() => Ok(None),
-        other => Ok(other),
+        Some(name) => {
+            rampart_core::display_text("display_name", &name, 200)?;
+            Ok(Some(name))
+        }
+        None => Ok(None),
     }
 }
 

@@ -1523,9 +1523,7 @@ macro_rules! node_tx {
                 (Some(user_num_tx!($tx, *u, $changes)), u.to_string())
             }
             (HierarchyKind::Units, NodeRef::Key(k)) => {
-                if k.is_empty() || k.len() > 200 {
-                    return Err(Error::invalid("node", "a unit key is 1 to 200 characters"));
-                }
+                rampart_core::Key::parse("node", k)?;
                 (None, k.clone())
             }
             (HierarchyKind::ReportsTo, NodeRef::Key(_)) => {
@@ -1704,19 +1702,7 @@ fn unique(message: impl FnOnce() -> String) -> impl FnOnce(sqlx::Error) -> Error
 }
 
 fn check_name(field: &str, name: &str) -> Result<(), Error> {
-    let ok = !name.is_empty()
-        && name.len() <= 100
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            field,
-            "names are 1 to 100 characters of letters, digits, '-', '_' and '.'",
-        ))
-    }
+    rampart_core::Name::parse(field, name).map(drop)
 }
 
 impl Store {
@@ -2178,12 +2164,7 @@ impl Store {
                         let e = entity_tx!(tx, entity);
                         let mut added = 0i64;
                         for (key, owner) in records {
-                            if key.is_empty() || key.len() > 200 {
-                                return Err(Error::invalid(
-                                    "key",
-                                    "a record key is 1 to 200 characters",
-                                ));
-                            }
+                            rampart_core::Key::parse("key", key)?;
                             let owner_num = match owner {
                                 Some(u) => Some(i64::from(user_num_tx!(tx, *u, changes))),
                                 None => None,
