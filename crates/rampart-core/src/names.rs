@@ -343,6 +343,7 @@ mod tests {
         use proptest::prelude::*;
 
         /// The rule written out slowly, character class by character class.
+        #[allow(clippy::manual_is_ascii_check)] // spelt out on purpose: a second reading of the rule
         fn name_reference(raw: &str) -> bool {
             let bytes = raw.as_bytes();
             !bytes.is_empty()
