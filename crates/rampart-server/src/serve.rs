@@ -1,5 +1,12 @@
 //! Starting a node: data directory and its lock, store, migrations, TLS, listeners, and a
 //! graceful stop that lets requests in flight finish.
+//!
+//! The data directory holds the SQLite database (password and session hashes, the audit
+//! log), the audit signing key and the development certificate's key: it is created
+//! 0700 and every file the server creates in it 0600 (SQLite gives its `-wal` and `-shm`
+//! files the database's mode). A directory or file found wider at start is reported with
+//! a warning naming its path and mode, and left as it is: an operator may have widened it
+//! on purpose (a backup group), and the warning says what to run.
 
 use std::fs::File;
 use std::io::Write as _;
@@ -57,7 +64,7 @@ struct DataDirLock {
 impl DataDirLock {
     fn acquire(dir: &Path) -> Result<Self, StartError> {
         let path = dir.join("rampart.lock");
-        let mut file = std::fs::OpenOptions::new()
+        let mut file = private_file()
             .create(true)
             .truncate(false)
             .read(true)
@@ -87,15 +94,9 @@ impl DataDirLock {
     }
 }
 
-fn create_data_dir(dir: &Path) -> Result<(), StartError> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt as _;
-        builder.mode(0o700);
-    }
-    builder.create(dir).map_err(|e| {
+/// Creates the data directory (mode 0700) if it does not exist yet.
+pub fn prepare_data_dir(dir: &Path) -> Result<(), StartError> {
+    create_private_dir(dir).map_err(|e| {
         StartError(format!(
             "cannot create data directory {}: {e}",
             dir.display()
@@ -103,9 +104,102 @@ fn create_data_dir(dir: &Path) -> Result<(), StartError> {
     })
 }
 
+/// Creates a directory and its missing parents, each readable by its owner only (0700).
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Options that create a file readable by its owner only (0600).
+pub(crate) fn private_file() -> std::fs::OpenOptions {
+    let mut options = std::fs::OpenOptions::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    options
+}
+
+/// Creates an empty SQLite database file readable by its owner only, unless one exists:
+/// SQLite would create it 0644, and gives its `-wal` and `-shm` files the same mode.
+fn create_private_database(path: &Path) -> Result<(), StartError> {
+    match private_file().write(true).create_new(true).open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        // A missing directory is the store's to report, with its own message.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StartError(format!(
+            "cannot create the database {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// Paths in the data directory that others than the server's user may read, write or
+/// enter, with their modes: the directory itself, and every file and directory in it
+/// and in its subdirectories (`tls`, `audit-archive`), except the development
+/// certificate, which is public.
+pub fn permission_findings(dir: &Path) -> Vec<(PathBuf, u32)> {
+    let mut findings = Vec::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mut visit = vec![(dir.to_owned(), 0)];
+        while let Some((path, depth)) = visit.pop() {
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            let public = path.file_name().is_some_and(|n| n == "dev-cert.pem");
+            let mode = meta.permissions().mode() & 0o7777;
+            if (meta.is_dir() || meta.is_file()) && mode & 0o077 != 0 && !public {
+                findings.push((path.clone(), mode));
+            }
+            if meta.is_dir() && depth < 2 {
+                if let Ok(entries) = std::fs::read_dir(&path) {
+                    visit.extend(entries.flatten().map(|e| (e.path(), depth + 1)));
+                }
+            }
+        }
+        findings.sort();
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    findings
+}
+
+/// Logs a warning for each path [`permission_findings`] reports (the first 20, then how
+/// many more).
+fn warn_about_permissions(dir: &Path) {
+    let findings = permission_findings(dir);
+    for (path, mode) in findings.iter().take(20) {
+        tracing::warn!(
+            path = %path.display(),
+            mode = format!("{mode:04o}"),
+            "{} in the data directory is open to other users (it may hold password and \
+             session hashes, the audit log or keys); expected 0700 for a directory and 0600 \
+             for a file: run chmod go-rwx on it",
+            path.display()
+        );
+    }
+    if findings.len() > 20 {
+        tracing::warn!(
+            more = findings.len() - 20,
+            "more paths in the data directory are open to other users"
+        );
+    }
+}
+
 /// Opens the configured store and applies migrations.
 pub async fn open_store(config: &Config) -> Result<Store, StartError> {
     let store = if config.database_url.is_empty() {
+        create_private_database(&config.sqlite_path())?;
         Store::open_sqlite(&config.sqlite_path()).await
     } else {
         Store::open_postgres(&config.database_url, config.database_max_connections).await
@@ -136,7 +230,7 @@ impl Server {
     /// Starts a node with `config`: everything that can fail is checked before the first
     /// connection is accepted.
     pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
-        create_data_dir(&config.data_dir)?;
+        prepare_data_dir(&config.data_dir)?;
         let lock = DataDirLock::acquire(&config.data_dir)?;
         let tls_config = tls::server_config(
             &config.data_dir,
@@ -149,6 +243,7 @@ impl Server {
         )
         .map_err(|e| StartError(e.0))?;
         let store = open_store(&config).await?;
+        warn_about_permissions(&config.data_dir);
         let backend = store.kind();
         let enforce_https = config.enforce_https;
         let https_listener = bind(&config.https_addr, "https_addr").await?;
