@@ -20,6 +20,7 @@ use crate::auth::{self, RequestContext, SECURE_COOKIE};
 use crate::error::{ApiError, Problem};
 use crate::metrics::{RequestLabels, RouteLabels};
 use crate::state::AppState;
+use crate::tls::ServedNames;
 use crate::{audit_api, authz, it, lifecycle, users};
 
 /// Facts about the connection a request arrived on, set by the listener.
@@ -27,6 +28,8 @@ use crate::{audit_api, authz, it, lifecycle, users};
 pub struct ConnectionInfo {
     /// The peer.
     pub peer: SocketAddr,
+    /// The address the client connected to (this server's side of the connection).
+    pub local: SocketAddr,
     /// Whether the connection is TLS.
     pub https: bool,
 }
@@ -188,24 +191,31 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The plain-HTTP router when HTTPS is enforced: every request is redirected.
-pub fn redirect_router(state: AppState, https_port: u16) -> Router {
+/// The plain-HTTP router when HTTPS is enforced: every request is redirected, to
+/// `public_origin` when it is configured, otherwise to the host the request named if
+/// this server answers for it (see [`redirect_host`]); any other host gets a 400.
+pub fn redirect_router(state: AppState, https_port: u16, names: ServedNames) -> Router {
     Router::new()
         .fallback(
             move |State(state): State<AppState>, request: Request| async move {
-                redirect_to_https(&state, &request, https_port)
+                redirect_to_https(&state, &request, https_port, &names)
             },
         )
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
 
-fn redirect_to_https(state: &AppState, request: &Request, https_port: u16) -> Response {
+fn redirect_to_https(
+    state: &AppState,
+    request: &Request,
+    https_port: u16,
+    names: &ServedNames,
+) -> Response {
     let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
     let target = if state.config.public_origin.starts_with("https://") {
         format!("{}{path}", state.config.public_origin)
     } else {
-        let Some(host) = request_host(request.headers()) else {
+        let Some(host) = request_host(request) else {
             return ApiError::from(Problem::new(
                 StatusCode::BAD_REQUEST,
                 "https-required",
@@ -214,6 +224,22 @@ fn redirect_to_https(state: &AppState, request: &Request, https_port: u16) -> Re
             ))
             .into_response();
         };
+        let local = request
+            .extensions()
+            .get::<ConnectionInfo>()
+            .map(|c| c.local.ip());
+        if !redirect_host(&host, local, names) {
+            // Redirecting to whatever the client named would make this port an open
+            // redirect (and a cache-poisoning aid); the host is not echoed either.
+            return ApiError::from(Problem::new(
+                StatusCode::BAD_REQUEST,
+                "unknown-host",
+                "Unknown host",
+                "this server only answers over HTTPS, and not for the host this request \
+                 named; use the server's own name, or ask its operator to set public_origin",
+            ))
+            .into_response();
+        }
         if https_port == 443 {
             format!("https://{host}{path}")
         } else {
@@ -230,9 +256,32 @@ fn redirect_to_https(state: &AppState, request: &Request, https_port: u16) -> Re
     }
 }
 
-/// The host name of the `Host` header without its port, if it is a plausible host name.
-fn request_host(headers: &HeaderMap) -> Option<String> {
-    let raw = headers.get(header::HOST)?.to_str().ok()?;
+/// Whether a redirect may name `host` (from the request, port removed; IPv6 in brackets):
+/// a name or address the TLS certificate is valid for, the address the client connected
+/// to, or `localhost` when it connected over loopback.
+fn redirect_host(host: &str, local: Option<std::net::IpAddr>, names: &ServedNames) -> bool {
+    let literal = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if let (Ok(ip), Some(local)) = (literal.parse::<std::net::IpAddr>(), local) {
+        if ip == local {
+            return true;
+        }
+    }
+    if host.eq_ignore_ascii_case("localhost") && local.is_some_and(|ip| ip.is_loopback()) {
+        return true;
+    }
+    names.answers_for(literal)
+}
+
+/// The host the request named (`Host`, or the HTTP/2 `:authority`) without its port, if
+/// it is a plausible host name.
+fn request_host(request: &Request) -> Option<String> {
+    let raw = match request.headers().get(header::HOST) {
+        Some(value) => value.to_str().ok()?,
+        None => request.uri().authority()?.as_str(),
+    };
     let host = if let Some(rest) = raw.strip_prefix('[') {
         format!("[{}]", rest.split(']').next()?)
     } else {
@@ -426,9 +475,11 @@ mod tests {
             ("", None),
         ];
         for (raw, expected) in cases {
-            let mut headers = HeaderMap::new();
-            headers.insert(header::HOST, HeaderValue::from_str(raw).unwrap());
-            assert_eq!(request_host(&headers).as_deref(), expected, "{raw:?}");
+            let request = Request::get("/")
+                .header(header::HOST, HeaderValue::from_str(raw).unwrap())
+                .body(axum::body::Body::empty())
+                .unwrap();
+            assert_eq!(request_host(&request).as_deref(), expected, "{raw:?}");
         }
     }
 

@@ -232,7 +232,7 @@ impl Server {
     pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
         prepare_data_dir(&config.data_dir)?;
         let lock = DataDirLock::acquire(&config.data_dir)?;
-        let tls_config = tls::server_config(
+        let (tls_config, served_names) = tls::server_config(
             &config.data_dir,
             (!config.tls_cert.is_empty())
                 .then(|| PathBuf::from(&config.tls_cert))
@@ -285,7 +285,7 @@ impl Server {
         ];
         let app = app::router(state.clone());
         let plain_app = if enforce_https {
-            app::redirect_router(state.clone(), https_addr.port())
+            app::redirect_router(state.clone(), https_addr.port(), served_names)
         } else {
             app.clone()
         };
@@ -355,6 +355,7 @@ async fn accept_loop(
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(10));
     let https = tls.is_some();
+    let local = listener.local_addr().ok();
     loop {
         let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -373,8 +374,9 @@ async fn accept_loop(
         let tls = tls.clone();
         let watcher = graceful.watcher();
         let builder = builder.clone();
+        let local = tcp.local_addr().ok().or(local).unwrap_or(peer);
         tokio::spawn(async move {
-            let info = ConnectionInfo { peer, https };
+            let info = ConnectionInfo { peer, local, https };
             let service =
                 hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
                     request.extensions_mut().insert(info);
