@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -21,7 +22,7 @@ use crate::error::{ApiError, Problem};
 use crate::metrics::{RequestLabels, RouteLabels};
 use crate::state::AppState;
 use crate::tls::ServedNames;
-use crate::{audit_api, authz, it, lifecycle, users};
+use crate::{audit_api, authz, it, lifecycle, transport, users};
 
 /// Facts about the connection a request arrived on, set by the listener.
 #[derive(Debug, Clone, Copy)]
@@ -337,8 +338,21 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
     let path = request.uri().path().to_owned();
     request.extensions_mut().insert(context.clone());
     let span = tracing::info_span!("request", request_id = %context.request_id, %method, %route);
+    // What the handler leaves of the body comes back here, to be read behind the answer
+    // (see `transport`).
+    let expects_continue = transport::expects_continue(request.headers());
+    let version = request.version();
+    let (parts, body) = request.into_parts();
+    let (body, mut leftover) = transport::Unread::new(body);
+    let request = Request::from_parts(parts, Body::new(body));
     state.metrics.in_flight.inc();
-    let mut response = next.run(request).instrument(span.clone()).await;
+    let mut response = match transport::head_problem(&request) {
+        Some(problem) => {
+            drop(request);
+            ApiError::from(problem).into_response()
+        }
+        None => next.run(request).instrument(span.clone()).await,
+    };
     state.metrics.in_flight.dec();
 
     let mut status = response.status();
@@ -414,6 +428,17 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
         .latency
         .get_or_create(&RouteLabels { method, route })
         .observe(elapsed.as_secs_f64());
+    if let Ok(rest) = leftover.try_recv() {
+        // HTTP/2 can stop a sender without closing the connection; HTTP/1.1 cannot, so
+        // there only time bounds the reading.
+        let bound = (version == axum::http::Version::HTTP_2).then(|| {
+            state
+                .config
+                .max_body_bytes
+                .max(state.config.max_module_bytes)
+        });
+        transport::drain(rest, expects_continue, bound);
+    }
     let _entered = span.enter();
     if status.is_server_error() {
         tracing::warn!(
@@ -433,7 +458,7 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
 
 /// Headers every response carries. The API serves no active content, so the policy is
 /// the strictest one; the console will relax it for its own pages only.
-fn security_headers(headers: &mut HeaderMap, https: bool) {
+pub(crate) fn security_headers(headers: &mut HeaderMap, https: bool) {
     let set = |headers: &mut HeaderMap, name: &'static str, value: &'static str| {
         headers.insert(name, HeaderValue::from_static(value));
     };
@@ -477,7 +502,7 @@ mod tests {
         for (raw, expected) in cases {
             let request = Request::get("/")
                 .header(header::HOST, HeaderValue::from_str(raw).unwrap())
-                .body(axum::body::Body::empty())
+                .body(Body::empty())
                 .unwrap();
             assert_eq!(request_host(&request).as_deref(), expected, "{raw:?}");
         }

@@ -31,8 +31,9 @@ use tower::ServiceExt as _;
 
 use crate::app::{self, ConnectionInfo};
 use crate::config::{redact_url, Config};
+use crate::metrics::Metrics;
 use crate::state::AppState;
-use crate::tls;
+use crate::{tls, transport};
 
 /// Why the server could not start; the message says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -290,14 +291,22 @@ impl Server {
             app.clone()
         };
         let (stop, stopped) = watch::channel(false);
+        let metrics = state.metrics.clone();
         let listeners = vec![
             tokio::spawn(accept_loop(
                 https_listener,
                 Some(TlsAcceptor::from(tls_config)),
                 app,
+                metrics.clone(),
                 stopped.clone(),
             )),
-            tokio::spawn(accept_loop(http_listener, None, plain_app, stopped)),
+            tokio::spawn(accept_loop(
+                http_listener,
+                None,
+                plain_app,
+                metrics,
+                stopped,
+            )),
         ];
         tracing::info!(
             https = %https_addr,
@@ -346,14 +355,20 @@ async fn accept_loop(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     app: Router,
+    metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
 ) {
     let graceful = GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
+    // hyper's HTTP/2 header-list limit sits above the middleware's (`transport`), so that an
+    // oversized head is answered with a problem rather than by h2.
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(10));
+    builder
+        .http2()
+        .max_header_list_size(transport::H2_MAX_HEADER_LIST);
     let https = tls.is_some();
     let local = listener.local_addr().ok();
     loop {
@@ -374,6 +389,7 @@ async fn accept_loop(
         let tls = tls.clone();
         let watcher = graceful.watcher();
         let builder = builder.clone();
+        let metrics = metrics.clone();
         let local = tcp.local_addr().ok().or(local).unwrap_or(peer);
         tokio::spawn(async move {
             let info = ConnectionInfo { peer, local, https };
@@ -395,13 +411,15 @@ async fn accept_loop(
                             }
                             Err(_) => return,
                         };
+                    let stream = transport::Rewrite::new(stream, true, metrics);
                     let connection =
                         builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                     let _ = watcher.watch(connection).await;
                 }
                 None => {
+                    let stream = transport::Rewrite::new(tcp, false, metrics);
                     let connection =
-                        builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                     let _ = watcher.watch(connection).await;
                 }
             }
