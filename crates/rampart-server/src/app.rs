@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, Extension, MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -19,7 +19,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::api::Health;
 use crate::auth::{self, RequestContext, SECURE_COOKIE};
 use crate::error::{ApiError, Problem};
-use crate::metrics::{RequestLabels, RouteLabels};
+use crate::metrics::{MetricsAccess, RequestLabels, RouteLabels};
 use crate::state::AppState;
 use crate::tls::ServedNames;
 use crate::{audit_api, authz, it, lifecycle, transport, users};
@@ -91,9 +91,33 @@ async fn readyz(State(state): State<AppState>) -> Result<crate::error::Json<Heal
 }
 
 /// Prometheus metrics (OpenMetrics text format).
+///
+/// Served on this port only when `metrics.token` is configured and `metrics_addr` is not,
+/// and then only with the token as a bearer token.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Metrics", body = String, content_type = "application/openmetrics-text")))]
-async fn metrics(State(state): State<AppState>) -> Response {
+    responses(
+        (status = 200, description = "Metrics", body = String, content_type = "application/openmetrics-text"),
+        (status = 401, description = "The metrics token is missing or wrong", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Metrics are not served on this port (see `metrics_addr` and `metrics.token`)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+async fn metrics(
+    State(state): State<AppState>,
+    Extension(access): Extension<MetricsAccess>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if !access.on_https() {
+        let mut problem = Problem::for_status(StatusCode::NOT_FOUND);
+        problem.detail = "metrics are not served on this port: configure metrics_addr (a \
+                          listener of their own) or metrics.token (a bearer token)"
+            .into();
+        return Err(problem.into());
+    }
+    access.check(&headers)?;
+    Ok(render_metrics(&state))
+}
+
+fn render_metrics(state: &AppState) -> Response {
     (
         [(
             header::CONTENT_TYPE,
@@ -175,8 +199,13 @@ pub fn openapi_json() -> String {
     serde_json::to_string_pretty(&openapi()).unwrap_or_default()
 }
 
-/// The full application router.
+/// The full application router, `/metrics` closed.
 pub fn router(state: AppState) -> Router {
+    router_with(state, MetricsAccess::closed())
+}
+
+/// The full application router, with `/metrics` served as `metrics` says.
+pub fn router_with(state: AppState, metrics: MetricsAccess) -> Router {
     let limit = usize::try_from(state.config.max_body_bytes).unwrap_or(usize::MAX);
     let module_limit = usize::try_from(state.config.max_module_bytes).unwrap_or(usize::MAX);
     let (router, _) = routes(module_limit).split_for_parts();
@@ -188,6 +217,24 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(|| async { ApiError::from(Problem::for_status(StatusCode::NOT_FOUND)) })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(Extension(metrics))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+/// The router of the `metrics_addr` listener: `/metrics` and nothing else.
+pub fn metrics_router(state: AppState, access: MetricsAccess) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(
+                move |State(state): State<AppState>, headers: HeaderMap| async move {
+                    access.check(&headers).map_err(ApiError::from)?;
+                    Ok::<_, ApiError>(render_metrics(&state))
+                },
+            ),
+        )
+        .fallback(|| async { ApiError::from(Problem::for_status(StatusCode::NOT_FOUND)) })
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }

@@ -31,7 +31,7 @@ use tower::ServiceExt as _;
 
 use crate::app::{self, ConnectionInfo};
 use crate::config::{redact_url, Config};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, MetricsAccess};
 use crate::state::AppState;
 use crate::{tls, transport};
 
@@ -46,6 +46,8 @@ pub struct Server {
     pub https_addr: SocketAddr,
     /// Where plain HTTP is served (redirects unless HTTPS is not enforced).
     pub http_addr: SocketAddr,
+    /// Where `/metrics` is served on a listener of its own (`metrics_addr`), if anywhere.
+    pub metrics_addr: Option<SocketAddr>,
     /// The node's shared state.
     pub state: AppState,
     stop: watch::Sender<bool>,
@@ -233,6 +235,8 @@ impl Server {
     pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
         prepare_data_dir(&config.data_dir)?;
         let lock = DataDirLock::acquire(&config.data_dir)?;
+        let metrics_access = MetricsAccess::from_config(&config, |name| std::env::var(name).ok())
+            .map_err(StartError)?;
         let (tls_config, served_names) = tls::server_config(
             &config.data_dir,
             (!config.tls_cert.is_empty())
@@ -249,6 +253,24 @@ impl Server {
         let enforce_https = config.enforce_https;
         let https_listener = bind(&config.https_addr, "https_addr").await?;
         let http_listener = bind(&config.http_addr, "http_addr").await?;
+        let metrics_listener = match config.metrics_addr.as_str() {
+            "" => None,
+            addr => Some(bind(addr, "metrics_addr").await?),
+        };
+        let metrics_addr = metrics_listener
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()
+            .map_err(|e| StartError(format!("metrics_addr: {e}")))?;
+        if let Some(addr) = metrics_addr {
+            if !addr.ip().is_loopback() && !metrics_access.requires_token() {
+                tracing::warn!(
+                    metrics_addr = %addr,
+                    "metrics are served without a token on an address that is not loopback: \
+                     anyone who reaches it reads them; set metrics.token or listen on loopback"
+                );
+            }
+        }
         let https_addr = https_listener
             .local_addr()
             .map_err(|e| StartError(format!("https_addr: {e}")))?;
@@ -284,7 +306,7 @@ impl Server {
                 background_stopped,
             )),
         ];
-        let app = app::router(state.clone());
+        let app = app::router_with(state.clone(), metrics_access.clone());
         let plain_app = if enforce_https {
             app::redirect_router(state.clone(), https_addr.port(), served_names)
         } else {
@@ -292,7 +314,7 @@ impl Server {
         };
         let (stop, stopped) = watch::channel(false);
         let metrics = state.metrics.clone();
-        let listeners = vec![
+        let mut listeners = vec![
             tokio::spawn(accept_loop(
                 https_listener,
                 Some(TlsAcceptor::from(tls_config)),
@@ -304,13 +326,23 @@ impl Server {
                 http_listener,
                 None,
                 plain_app,
-                metrics,
-                stopped,
+                metrics.clone(),
+                stopped.clone(),
             )),
         ];
+        if let Some(listener) = metrics_listener {
+            listeners.push(tokio::spawn(accept_loop(
+                listener,
+                None,
+                app::metrics_router(state.clone(), metrics_access),
+                metrics,
+                stopped,
+            )));
+        }
         tracing::info!(
             https = %https_addr,
             http = %http_addr,
+            metrics = metrics_addr.map(|a| a.to_string()),
             backend = backend.as_str(),
             node = %state.config.node_id,
             "rampart ready"
@@ -318,6 +350,7 @@ impl Server {
         Ok(Self {
             https_addr,
             http_addr,
+            metrics_addr,
             state,
             stop,
             listeners,

@@ -357,6 +357,36 @@ fn config_show_reports_sources_and_redacts_secrets() {
     assert!(shown.contains("min_length = 14  # file"), "{shown}");
 }
 
+/// The metrics token lives outside the configuration: `config show` prints where, never
+/// what.
+#[test]
+fn config_show_names_the_metrics_token_s_reference_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(rampart(dir.path())
+        .args(["config", "show"])
+        .env("RAMPART_METRICS__TOKEN", "env:SCRAPE_TOKEN")
+        .env("SCRAPE_TOKEN", "the-scrape-token-itself-0123456789"));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(shown.contains("token = \"env:SCRAPE_TOKEN\""), "{shown}");
+    assert!(!shown.contains("the-scrape-token-itself"), "{shown}");
+    // The token itself in the configuration is refused, and not echoed.
+    let output = run(rampart(dir.path()).args(["config", "show"]).env(
+        "RAMPART_METRICS__TOKEN",
+        "the-scrape-token-itself-0123456789",
+    ));
+    let message = failure_message(&output);
+    assert!(
+        message.contains("metrics.token") && message.contains("env:NAME"),
+        "{message}"
+    );
+    assert!(!message.contains("the-scrape-token-itself"), "{message}");
+}
+
 /// The data directory and the database are private when made by `serve` or by the
 /// bootstrap command; one found open to others is reported at start with its mode.
 #[cfg(unix)]

@@ -1,14 +1,16 @@
 //! The transport end to end, on SQLite and PostgreSQL: the data directory's permissions, the
-//! HTTP→HTTPS redirect's choice of host, and refusals that reach HTTP/1.1 and HTTP/2 clients
-//! (reqwest, and Debian's curl) as problem documents, oversized request heads included.
+//! HTTP→HTTPS redirect's choice of host, refusals that reach HTTP/1.1 and HTTP/2 clients
+//! (reqwest, and Debian's curl) as problem documents, oversized request heads included, and
+//! who may read `/metrics`.
 
 use std::path::Path;
 use std::process::Command;
 
 use rampart_core::Provider;
+use rampart_server::Config;
 use rampart_store::BackendKind;
 use reqwest::header::HeaderMap;
-use reqwest::{Client, StatusCode, Version};
+use reqwest::{Client, Method, StatusCode, Version};
 use serde_json::Value;
 
 use crate::kit::{on_both, problem, problem_type, start, Node, USER_PASSWORD};
@@ -611,4 +613,181 @@ async fn raw_exchange(addr: std::net::SocketAddr, request: &[u8]) -> String {
     .unwrap()
     .unwrap();
     String::from_utf8(answer).unwrap()
+}
+
+/// Reads `/metrics` at `base` with an optional bearer token.
+async fn read_metrics(base: &str, token: Option<&str>) -> reqwest::Response {
+    let client = client(Version::HTTP_11);
+    let mut request = client.request(Method::GET, format!("{base}/metrics"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap()
+}
+
+async fn assert_metrics(response: reqwest::Response, what: &str) {
+    assert_eq!(response.status(), StatusCode::OK, "{what}");
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text"),
+        "{what}"
+    );
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("rampart_http_requests"),
+        "{what}"
+    );
+}
+
+async fn assert_refused(response: reqwest::Response, status: StatusCode, what: &str) {
+    let (got, headers, body) = problem(response).await;
+    assert_eq!(got, status, "{what}: {body}");
+    if status == StatusCode::UNAUTHORIZED {
+        assert!(headers.contains_key("www-authenticate"), "{what}");
+    }
+    assert!(!body.to_string().contains(METRICS_TOKEN), "{what}: {body}");
+}
+
+const METRICS_TOKEN: &str = "m3trics-t0ken-for-the-scraper-only";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_closed_unless_a_listener_or_a_token_is_configured() {
+    for kind in [BackendKind::Sqlite, BackendKind::Postgres] {
+        let secrets = tempfile::tempdir().unwrap();
+        let token_file = secrets.path().join("metrics-token");
+        std::fs::write(&token_file, format!("{METRICS_TOKEN}\n")).unwrap();
+        let reference = format!("file:{}", token_file.display());
+
+        // Default: not served at all.
+        let node = start(kind, |_| {}).await;
+        let name = node.name();
+        let admin = node.admin().await;
+        for token in [None, Some(METRICS_TOKEN), Some(admin.as_str())] {
+            let what = format!("{name} default, token {}", token.is_some());
+            assert_refused(
+                read_metrics(&node.base, token).await,
+                StatusCode::NOT_FOUND,
+                &what,
+            )
+            .await;
+        }
+        assert!(node.server().metrics_addr.is_none());
+        node.shutdown().await;
+
+        // A token alone: served on the HTTPS port, to its holder only.
+        let with_token = reference.clone();
+        let node = start(kind, move |c| c.metrics.token = with_token).await;
+        let what = format!("{name} token");
+        assert_refused(
+            read_metrics(&node.base, None).await,
+            StatusCode::UNAUTHORIZED,
+            &what,
+        )
+        .await;
+        for wrong in ["m3trics-t0ken-for-the-scraper-onlx", "short", ""] {
+            assert_refused(
+                read_metrics(&node.base, Some(wrong)).await,
+                StatusCode::UNAUTHORIZED,
+                &what,
+            )
+            .await;
+        }
+        let admin = node.admin().await;
+        assert_refused(
+            read_metrics(&node.base, Some(&admin)).await,
+            StatusCode::UNAUTHORIZED,
+            &what,
+        )
+        .await;
+        assert_metrics(read_metrics(&node.base, Some(METRICS_TOKEN)).await, &what).await;
+        node.shutdown().await;
+
+        // A listener of its own: served there (plain HTTP) and nowhere else; with a token,
+        // the token is required there too.
+        for token in [None, Some(reference.clone())] {
+            let configured = token.clone();
+            let node = start(kind, move |c| {
+                c.metrics_addr = "127.0.0.1:0".into();
+                c.metrics.token = configured.unwrap_or_default();
+            })
+            .await;
+            let what = format!("{name} metrics_addr, token {}", token.is_some());
+            let metrics_base = format!("http://{}", node.server().metrics_addr.unwrap());
+            assert_refused(
+                read_metrics(&node.base, Some(METRICS_TOKEN)).await,
+                StatusCode::NOT_FOUND,
+                &what,
+            )
+            .await;
+            if token.is_some() {
+                assert_refused(
+                    read_metrics(&metrics_base, None).await,
+                    StatusCode::UNAUTHORIZED,
+                    &what,
+                )
+                .await;
+                assert_metrics(
+                    read_metrics(&metrics_base, Some(METRICS_TOKEN)).await,
+                    &what,
+                )
+                .await;
+            } else {
+                assert_metrics(read_metrics(&metrics_base, None).await, &what).await;
+            }
+            // Nothing but metrics there: not the API, not health.
+            for path in ["/healthz", "/api/v1/auth/me"] {
+                let response = client(Version::HTTP_11)
+                    .get(format!("{metrics_base}{path}"))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_security_headers(response.headers(), false, &what);
+                assert_refused(response, StatusCode::NOT_FOUND, &what).await;
+            }
+            node.shutdown().await;
+        }
+    }
+}
+
+/// A token reference that cannot be resolved stops the start, naming the reference and
+/// never a value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unresolvable_metrics_token_stops_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let short = dir.path().join("short");
+    std::fs::write(&short, "tiny-secret").unwrap();
+    let cases = [
+        (
+            format!("file:{}", dir.path().join("missing").display()),
+            "cannot read",
+        ),
+        (format!("file:{}", short.display()), "too short"),
+        (
+            "env:RAMPART_TEST_SURELY_UNSET_VARIABLE_42".to_owned(),
+            "configuration keys",
+        ),
+        ("env:SURELY_UNSET_METRICS_TOKEN_42".to_owned(), "is not set"),
+    ];
+    for (reference, expected) in cases {
+        let data = tempfile::tempdir().unwrap();
+        let mut config: Config = crate::kit::test_config(data.path(), String::new());
+        config.metrics.token = reference.clone();
+        let clock: std::sync::Arc<dyn rampart_core::Clock> = std::sync::Arc::new(
+            rampart_core::ManualClock::new(time::macros::datetime!(2026-06-01 09:00 UTC)),
+        );
+        let error = match rampart_server::Server::start(config, clock).await {
+            Ok(_) => panic!("{reference}: started"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            error.contains("metrics.token") && error.contains(expected),
+            "{reference}: {error}"
+        );
+        assert!(!error.contains("tiny-secret"), "{error}");
+    }
 }
