@@ -3,7 +3,8 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Extension, MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -18,15 +19,18 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::api::Health;
 use crate::auth::{self, RequestContext, SECURE_COOKIE};
 use crate::error::{ApiError, Problem};
-use crate::metrics::{RequestLabels, RouteLabels};
+use crate::metrics::{MetricsAccess, RequestLabels, RouteLabels};
 use crate::state::AppState;
-use crate::{audit_api, authz, it, lifecycle, users};
+use crate::tls::ServedNames;
+use crate::{audit_api, authz, it, lifecycle, transport, users};
 
 /// Facts about the connection a request arrived on, set by the listener.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionInfo {
     /// The peer.
     pub peer: SocketAddr,
+    /// The address the client connected to (this server's side of the connection).
+    pub local: SocketAddr,
     /// Whether the connection is TLS.
     pub https: bool,
 }
@@ -87,9 +91,33 @@ async fn readyz(State(state): State<AppState>) -> Result<crate::error::Json<Heal
 }
 
 /// Prometheus metrics (OpenMetrics text format).
+///
+/// Served on this port only when `metrics.token` is configured and `metrics_addr` is not,
+/// and then only with the token as a bearer token.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Metrics", body = String, content_type = "application/openmetrics-text")))]
-async fn metrics(State(state): State<AppState>) -> Response {
+    responses(
+        (status = 200, description = "Metrics", body = String, content_type = "application/openmetrics-text"),
+        (status = 401, description = "The metrics token is missing or wrong", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Metrics are not served on this port (see `metrics_addr` and `metrics.token`)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+async fn metrics(
+    State(state): State<AppState>,
+    Extension(access): Extension<MetricsAccess>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if !access.on_https() {
+        let mut problem = Problem::for_status(StatusCode::NOT_FOUND);
+        problem.detail = "metrics are not served on this port: configure metrics_addr (a \
+                          listener of their own) or metrics.token (a bearer token)"
+            .into();
+        return Err(problem.into());
+    }
+    access.check(&headers)?;
+    Ok(render_metrics(&state))
+}
+
+fn render_metrics(state: &AppState) -> Response {
     (
         [(
             header::CONTENT_TYPE,
@@ -171,8 +199,13 @@ pub fn openapi_json() -> String {
     serde_json::to_string_pretty(&openapi()).unwrap_or_default()
 }
 
-/// The full application router.
+/// The full application router, `/metrics` closed.
 pub fn router(state: AppState) -> Router {
+    router_with(state, MetricsAccess::closed())
+}
+
+/// The full application router, with `/metrics` served as `metrics` says.
+pub fn router_with(state: AppState, metrics: MetricsAccess) -> Router {
     let limit = usize::try_from(state.config.max_body_bytes).unwrap_or(usize::MAX);
     let module_limit = usize::try_from(state.config.max_module_bytes).unwrap_or(usize::MAX);
     let (router, _) = routes(module_limit).split_for_parts();
@@ -184,28 +217,53 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(|| async { ApiError::from(Problem::for_status(StatusCode::NOT_FOUND)) })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(Extension(metrics))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
 
-/// The plain-HTTP router when HTTPS is enforced: every request is redirected.
-pub fn redirect_router(state: AppState, https_port: u16) -> Router {
+/// The router of the `metrics_addr` listener: `/metrics` and nothing else.
+pub fn metrics_router(state: AppState, access: MetricsAccess) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(
+                move |State(state): State<AppState>, headers: HeaderMap| async move {
+                    access.check(&headers).map_err(ApiError::from)?;
+                    Ok::<_, ApiError>(render_metrics(&state))
+                },
+            ),
+        )
+        .fallback(|| async { ApiError::from(Problem::for_status(StatusCode::NOT_FOUND)) })
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+/// The plain-HTTP router when HTTPS is enforced: every request is redirected, to
+/// `public_origin` when it is configured, otherwise to the host the request named if
+/// this server answers for it (see [`redirect_host`]); any other host gets a 400.
+pub fn redirect_router(state: AppState, https_port: u16, names: ServedNames) -> Router {
     Router::new()
         .fallback(
             move |State(state): State<AppState>, request: Request| async move {
-                redirect_to_https(&state, &request, https_port)
+                redirect_to_https(&state, &request, https_port, &names)
             },
         )
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
 
-fn redirect_to_https(state: &AppState, request: &Request, https_port: u16) -> Response {
+fn redirect_to_https(
+    state: &AppState,
+    request: &Request,
+    https_port: u16,
+    names: &ServedNames,
+) -> Response {
     let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
     let target = if state.config.public_origin.starts_with("https://") {
         format!("{}{path}", state.config.public_origin)
     } else {
-        let Some(host) = request_host(request.headers()) else {
+        let Some(host) = request_host(request) else {
             return ApiError::from(Problem::new(
                 StatusCode::BAD_REQUEST,
                 "https-required",
@@ -214,6 +272,22 @@ fn redirect_to_https(state: &AppState, request: &Request, https_port: u16) -> Re
             ))
             .into_response();
         };
+        let local = request
+            .extensions()
+            .get::<ConnectionInfo>()
+            .map(|c| c.local.ip());
+        if !redirect_host(&host, local, names) {
+            // Redirecting to whatever the client named would make this port an open
+            // redirect (and a cache-poisoning aid); the host is not echoed either.
+            return ApiError::from(Problem::new(
+                StatusCode::BAD_REQUEST,
+                "unknown-host",
+                "Unknown host",
+                "this server only answers over HTTPS, and not for the host this request \
+                 named; use the server's own name, or ask its operator to set public_origin",
+            ))
+            .into_response();
+        }
         if https_port == 443 {
             format!("https://{host}{path}")
         } else {
@@ -230,9 +304,32 @@ fn redirect_to_https(state: &AppState, request: &Request, https_port: u16) -> Re
     }
 }
 
-/// The host name of the `Host` header without its port, if it is a plausible host name.
-fn request_host(headers: &HeaderMap) -> Option<String> {
-    let raw = headers.get(header::HOST)?.to_str().ok()?;
+/// Whether a redirect may name `host` (from the request, port removed; IPv6 in brackets):
+/// a name or address the TLS certificate is valid for, the address the client connected
+/// to, or `localhost` when it connected over loopback.
+fn redirect_host(host: &str, local: Option<std::net::IpAddr>, names: &ServedNames) -> bool {
+    let literal = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if let (Ok(ip), Some(local)) = (literal.parse::<std::net::IpAddr>(), local) {
+        if ip == local {
+            return true;
+        }
+    }
+    if host.eq_ignore_ascii_case("localhost") && local.is_some_and(|ip| ip.is_loopback()) {
+        return true;
+    }
+    names.answers_for(literal)
+}
+
+/// The host the request named (`Host`, or the HTTP/2 `:authority`) without its port, if
+/// it is a plausible host name.
+fn request_host(request: &Request) -> Option<String> {
+    let raw = match request.headers().get(header::HOST) {
+        Some(value) => value.to_str().ok()?,
+        None => request.uri().authority()?.as_str(),
+    };
     let host = if let Some(rest) = raw.strip_prefix('[') {
         format!("[{}]", rest.split(']').next()?)
     } else {
@@ -288,8 +385,21 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
     let path = request.uri().path().to_owned();
     request.extensions_mut().insert(context.clone());
     let span = tracing::info_span!("request", request_id = %context.request_id, %method, %route);
+    // What the handler leaves of the body comes back here, to be read behind the answer
+    // (see `transport`).
+    let expects_continue = transport::expects_continue(request.headers());
+    let version = request.version();
+    let (parts, body) = request.into_parts();
+    let (body, mut leftover) = transport::Unread::new(body);
+    let request = Request::from_parts(parts, Body::new(body));
     state.metrics.in_flight.inc();
-    let mut response = next.run(request).instrument(span.clone()).await;
+    let mut response = match transport::head_problem(&request) {
+        Some(problem) => {
+            drop(request);
+            ApiError::from(problem).into_response()
+        }
+        None => next.run(request).instrument(span.clone()).await,
+    };
     state.metrics.in_flight.dec();
 
     let mut status = response.status();
@@ -376,6 +486,17 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
         .latency
         .get_or_create(&RouteLabels { method, route })
         .observe(elapsed.as_secs_f64());
+    if let Ok(rest) = leftover.try_recv() {
+        // HTTP/2 can stop a sender without closing the connection; HTTP/1.1 cannot, so
+        // there only time bounds the reading.
+        let bound = (version == axum::http::Version::HTTP_2).then(|| {
+            state
+                .config
+                .max_body_bytes
+                .max(state.config.max_module_bytes)
+        });
+        transport::drain(rest, expects_continue, bound);
+    }
     let _entered = span.enter();
     if status.is_server_error() {
         tracing::warn!(
@@ -395,7 +516,7 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
 
 /// Headers every response carries. The API serves no active content, so the policy is
 /// the strictest one; the console will relax it for its own pages only.
-fn security_headers(headers: &mut HeaderMap, https: bool) {
+pub(crate) fn security_headers(headers: &mut HeaderMap, https: bool) {
     let set = |headers: &mut HeaderMap, name: &'static str, value: &'static str| {
         headers.insert(name, HeaderValue::from_static(value));
     };
@@ -437,9 +558,11 @@ mod tests {
             ("", None),
         ];
         for (raw, expected) in cases {
-            let mut headers = HeaderMap::new();
-            headers.insert(header::HOST, HeaderValue::from_str(raw).unwrap());
-            assert_eq!(request_host(&headers).as_deref(), expected, "{raw:?}");
+            let request = Request::get("/")
+                .header(header::HOST, HeaderValue::from_str(raw).unwrap())
+                .body(Body::empty())
+                .unwrap();
+            assert_eq!(request_host(&request).as_deref(), expected, "{raw:?}");
         }
     }
 

@@ -876,12 +876,18 @@ impl AuditLog {
         let fail = |e: std::io::Error| {
             Error::Internal(format!("archive directory {}: {e}", dir.display()))
         };
-        std::fs::create_dir_all(dir).map_err(fail)?;
+        // Segments hold what the log holds: owner-only, like the data directory.
+        crate::serve::create_private_dir(dir).map_err(fail)?;
         let name = format!("audit-{from:012}-{to:012}.jsonl.gz");
         let path = dir.join(&name);
         let partial = dir.join(format!("{name}.partial"));
         {
-            let file = std::fs::File::create(&partial).map_err(fail)?;
+            let file = crate::serve::private_file()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&partial)
+                .map_err(fail)?;
             let mut gz = flate2::write::GzEncoder::new(
                 std::io::BufWriter::new(file),
                 flate2::Compression::default(),

@@ -31,6 +31,9 @@ pub struct Config {
     pub https_addr: String,
     /// Plain HTTP listen address (redirects to HTTPS unless `enforce_https = false`).
     pub http_addr: String,
+    /// A plain-HTTP listen address of its own for `/metrics`, e.g. `127.0.0.1:9464`; empty
+    /// for none. When set, `/metrics` is served there and nowhere else.
+    pub metrics_addr: String,
     /// Redirect every plain-HTTP request to HTTPS.
     pub enforce_https: bool,
     /// The origin browsers use to reach this server, e.g. `https://rampart.example.org`;
@@ -59,6 +62,18 @@ pub struct Config {
     pub session: SessionConfig,
     /// The tamper-evident audit log.
     pub audit: AuditConfig,
+    /// Who may read `/metrics`.
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Where the bearer token that `/metrics` requires is kept: `env:NAME` or
+    /// `file:/absolute/path`, never the token itself; empty for no token. Without
+    /// `metrics_addr`, a token is what serves `/metrics` on the HTTPS port at all.
+    pub token: String,
 }
 
 /// `[password]`
@@ -150,6 +165,7 @@ impl Default for Config {
             node_id: default_node_id(),
             https_addr: "127.0.0.1:8443".into(),
             http_addr: "127.0.0.1:8080".into(),
+            metrics_addr: String::new(),
             enforce_https: true,
             public_origin: String::new(),
             tls_cert: String::new(),
@@ -190,6 +206,9 @@ impl Default for Config {
                 batch_max: 16_384,
                 retention_days: 0,
                 archive_dir: String::new(),
+            },
+            metrics: MetricsConfig {
+                token: String::new(),
             },
         }
     }
@@ -383,6 +402,26 @@ impl Config {
                     addr.clone(),
                     "an IP address and port, e.g. 127.0.0.1:8443",
                 ));
+            }
+        }
+        if !self.metrics_addr.is_empty() && self.metrics_addr.parse::<SocketAddr>().is_err() {
+            return Err(fail(
+                "metrics_addr",
+                self.metrics_addr.clone(),
+                "empty, or an IP address and port, e.g. 127.0.0.1:9464",
+            ));
+        }
+        if !self.metrics.token.is_empty() {
+            if let Err(allowed) = SecretRef::parse(&self.metrics.token) {
+                // Not a reference: maybe the token itself, which must not be echoed.
+                let shown = if self.metrics.token.starts_with("env:")
+                    || self.metrics.token.starts_with("file:")
+                {
+                    self.metrics.token.clone()
+                } else {
+                    "(not shown)".to_owned()
+                };
+                return Err(fail("metrics.token", shown, &allowed));
             }
         }
         if !(self.database_url.is_empty()
@@ -592,6 +631,77 @@ impl Config {
     /// Path of the SQLite database in the data directory.
     pub fn sqlite_path(&self) -> PathBuf {
         self.data_dir.join("rampart.db")
+    }
+}
+
+/// Where a secret the configuration needs is kept: the configuration holds this
+/// reference, never the secret, so neither the file nor `rampart config show` reveals it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretRef {
+    /// `env:NAME`: an environment variable of the server's process.
+    Env(String),
+    /// `file:/absolute/path`: the file's contents, trailing whitespace removed.
+    File(PathBuf),
+}
+
+impl SecretRef {
+    /// Parses `env:NAME` or `file:/absolute/path`; the error says what is allowed.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        const ALLOWED: &str = "a reference to where the secret is kept, env:NAME or \
+                               file:/absolute/path, never the secret itself";
+        if let Some(name) = text.strip_prefix("env:") {
+            let valid = name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid {
+                return Err(format!(
+                    "{ALLOWED}; NAME is letters, digits and '_', not starting with a digit"
+                ));
+            }
+            if name.starts_with("RAMPART_") {
+                return Err(format!(
+                    "{ALLOWED}; variables named RAMPART_* are configuration keys, so name the \
+                     variable otherwise (e.g. METRICS_TOKEN)"
+                ));
+            }
+            return Ok(SecretRef::Env(name.to_owned()));
+        }
+        if let Some(path) = text.strip_prefix("file:") {
+            let path = PathBuf::from(path);
+            if !path.is_absolute() {
+                return Err(format!("{ALLOWED}; the path must be absolute"));
+            }
+            return Ok(SecretRef::File(path));
+        }
+        Err(ALLOWED.to_owned())
+    }
+
+    /// Reads the secret from `env` (the process's environment, as a lookup) or the file.
+    /// The error names the reference, never a value.
+    pub fn resolve(&self, env: impl Fn(&str) -> Option<String>) -> Result<String, String> {
+        let value = match self {
+            SecretRef::Env(name) => {
+                env(name).ok_or_else(|| format!("the environment variable {name} is not set"))?
+            }
+            SecretRef::File(path) => std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
+        };
+        let value = value.trim_end().to_owned();
+        if value.is_empty() {
+            return Err(format!("{self} is empty"));
+        }
+        Ok(value)
+    }
+}
+
+impl fmt::Display for SecretRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretRef::Env(name) => write!(f, "env:{name}"),
+            SecretRef::File(path) => write!(f, "file:{}", path.display()),
+        }
     }
 }
 
@@ -1052,6 +1162,69 @@ mod tests {
             err.to_string().contains("did you mean `database_url`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_metrics_token_is_a_reference_and_never_echoed() {
+        let secret = "0123456789abcdef0123456789abcdef";
+        for (file, env) in [
+            (Some(format!("[metrics]\ntoken = \"{secret}\"\n")), vec![]),
+            (None, vec![("RAMPART_METRICS__TOKEN", secret)]),
+        ] {
+            let err = load(file.as_deref(), &env, &[]).unwrap_err();
+            assert_eq!(err.key, "metrics.token");
+            assert!(!err.to_string().contains(secret), "{err}");
+            assert!(
+                err.allowed.contains("env:NAME or file:/absolute/path"),
+                "{err}"
+            );
+        }
+        for (reference, allowed) in [
+            ("env:RAMPART_METRICS_SECRET", "configuration keys"),
+            ("env:1ABC", "letters, digits"),
+            ("file:relative/token", "absolute"),
+        ] {
+            let err = load(None, &[("RAMPART_METRICS__TOKEN", reference)], &[]).unwrap_err();
+            assert!(err.allowed.contains(allowed), "{reference}: {err}");
+            assert_eq!(err.value, reference, "a reference is shown as given");
+        }
+        let loaded = load(
+            None,
+            &[
+                ("RAMPART_METRICS__TOKEN", "env:METRICS_TOKEN"),
+                ("RAMPART_METRICS_ADDR", "127.0.0.1:9464"),
+            ],
+            &[],
+        )
+        .unwrap();
+        let shown = loaded.config.show(&loaded.sources);
+        assert!(
+            shown.contains("metrics_addr = \"127.0.0.1:9464\"")
+                && shown.contains("[metrics]\ntoken = \"env:METRICS_TOKEN\""),
+            "{shown}"
+        );
+        let err = load(None, &[("RAMPART_METRICS_ADDR", "localhost:9464")], &[]).unwrap_err();
+        assert_eq!(err.key, "metrics_addr");
+    }
+
+    #[test]
+    fn secret_references_resolve_without_revealing_values() {
+        let env = |name: &str| (name == "SET").then(|| "s3cret-value \n".to_owned());
+        let resolve = |text: &str| SecretRef::parse(text).unwrap().resolve(env);
+        assert_eq!(resolve("env:SET").unwrap(), "s3cret-value");
+        let missing = resolve("env:UNSET").unwrap_err();
+        assert!(missing.contains("UNSET is not set"), "{missing}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "from-a-file\n").unwrap();
+        assert_eq!(
+            resolve(&format!("file:{}", file.display())).unwrap(),
+            "from-a-file"
+        );
+        std::fs::write(&file, "\n").unwrap();
+        assert!(resolve(&format!("file:{}", file.display()))
+            .unwrap_err()
+            .contains("is empty"));
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod serve;
 pub mod sessions;
 pub mod state;
 pub mod tls;
+pub mod transport;
 pub mod users;
 
 pub use app::{openapi_json, router};

@@ -1,5 +1,12 @@
 //! Starting a node: data directory and its lock, store, migrations, TLS, listeners, and a
 //! graceful stop that lets requests in flight finish.
+//!
+//! The data directory holds the SQLite database (password and session hashes, the audit
+//! log), the audit signing key and the development certificate's key: it is created
+//! 0700 and every file the server creates in it 0600 (SQLite gives its `-wal` and `-shm`
+//! files the database's mode). A directory or file found wider at start is reported with
+//! a warning naming its path and mode, and left as it is: an operator may have widened it
+//! on purpose (a backup group), and the warning says what to run.
 
 use std::fs::File;
 use std::io::Write as _;
@@ -24,8 +31,9 @@ use tower::ServiceExt as _;
 
 use crate::app::{self, ConnectionInfo};
 use crate::config::{redact_url, Config};
+use crate::metrics::{Metrics, MetricsAccess};
 use crate::state::AppState;
-use crate::tls;
+use crate::{tls, transport};
 
 /// Why the server could not start; the message says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +46,8 @@ pub struct Server {
     pub https_addr: SocketAddr,
     /// Where plain HTTP is served (redirects unless HTTPS is not enforced).
     pub http_addr: SocketAddr,
+    /// Where `/metrics` is served on a listener of its own (`metrics_addr`), if anywhere.
+    pub metrics_addr: Option<SocketAddr>,
     /// The node's shared state.
     pub state: AppState,
     stop: watch::Sender<bool>,
@@ -57,7 +67,7 @@ struct DataDirLock {
 impl DataDirLock {
     fn acquire(dir: &Path) -> Result<Self, StartError> {
         let path = dir.join("rampart.lock");
-        let mut file = std::fs::OpenOptions::new()
+        let mut file = private_file()
             .create(true)
             .truncate(false)
             .read(true)
@@ -87,15 +97,9 @@ impl DataDirLock {
     }
 }
 
-fn create_data_dir(dir: &Path) -> Result<(), StartError> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt as _;
-        builder.mode(0o700);
-    }
-    builder.create(dir).map_err(|e| {
+/// Creates the data directory (mode 0700) if it does not exist yet.
+pub fn prepare_data_dir(dir: &Path) -> Result<(), StartError> {
+    create_private_dir(dir).map_err(|e| {
         StartError(format!(
             "cannot create data directory {}: {e}",
             dir.display()
@@ -103,9 +107,102 @@ fn create_data_dir(dir: &Path) -> Result<(), StartError> {
     })
 }
 
+/// Creates a directory and its missing parents, each readable by its owner only (0700).
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Options that create a file readable by its owner only (0600).
+pub(crate) fn private_file() -> std::fs::OpenOptions {
+    let mut options = std::fs::OpenOptions::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    options
+}
+
+/// Creates an empty SQLite database file readable by its owner only, unless one exists:
+/// SQLite would create it 0644, and gives its `-wal` and `-shm` files the same mode.
+fn create_private_database(path: &Path) -> Result<(), StartError> {
+    match private_file().write(true).create_new(true).open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        // A missing directory is the store's to report, with its own message.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StartError(format!(
+            "cannot create the database {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// Paths in the data directory that others than the server's user may read, write or
+/// enter, with their modes: the directory itself, and every file and directory in it
+/// and in its subdirectories (`tls`, `audit-archive`), except the development
+/// certificate, which is public.
+pub fn permission_findings(dir: &Path) -> Vec<(PathBuf, u32)> {
+    let mut findings = Vec::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mut visit = vec![(dir.to_owned(), 0)];
+        while let Some((path, depth)) = visit.pop() {
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            let public = path.file_name().is_some_and(|n| n == "dev-cert.pem");
+            let mode = meta.permissions().mode() & 0o7777;
+            if (meta.is_dir() || meta.is_file()) && mode & 0o077 != 0 && !public {
+                findings.push((path.clone(), mode));
+            }
+            if meta.is_dir() && depth < 2 {
+                if let Ok(entries) = std::fs::read_dir(&path) {
+                    visit.extend(entries.flatten().map(|e| (e.path(), depth + 1)));
+                }
+            }
+        }
+        findings.sort();
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    findings
+}
+
+/// Logs a warning for each path [`permission_findings`] reports (the first 20, then how
+/// many more).
+fn warn_about_permissions(dir: &Path) {
+    let findings = permission_findings(dir);
+    for (path, mode) in findings.iter().take(20) {
+        tracing::warn!(
+            path = %path.display(),
+            mode = format!("{mode:04o}"),
+            "{} in the data directory is open to other users (it may hold password and \
+             session hashes, the audit log or keys); expected 0700 for a directory and 0600 \
+             for a file: run chmod go-rwx on it",
+            path.display()
+        );
+    }
+    if findings.len() > 20 {
+        tracing::warn!(
+            more = findings.len() - 20,
+            "more paths in the data directory are open to other users"
+        );
+    }
+}
+
 /// Opens the configured store and applies migrations.
 pub async fn open_store(config: &Config) -> Result<Store, StartError> {
     let store = if config.database_url.is_empty() {
+        create_private_database(&config.sqlite_path())?;
         Store::open_sqlite(&config.sqlite_path()).await
     } else {
         Store::open_postgres(&config.database_url, config.database_max_connections).await
@@ -136,9 +233,11 @@ impl Server {
     /// Starts a node with `config`: everything that can fail is checked before the first
     /// connection is accepted.
     pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
-        create_data_dir(&config.data_dir)?;
+        prepare_data_dir(&config.data_dir)?;
         let lock = DataDirLock::acquire(&config.data_dir)?;
-        let tls_config = tls::server_config(
+        let metrics_access = MetricsAccess::from_config(&config, |name| std::env::var(name).ok())
+            .map_err(StartError)?;
+        let (tls_config, served_names) = tls::server_config(
             &config.data_dir,
             (!config.tls_cert.is_empty())
                 .then(|| PathBuf::from(&config.tls_cert))
@@ -149,10 +248,29 @@ impl Server {
         )
         .map_err(|e| StartError(e.0))?;
         let store = open_store(&config).await?;
+        warn_about_permissions(&config.data_dir);
         let backend = store.kind();
         let enforce_https = config.enforce_https;
         let https_listener = bind(&config.https_addr, "https_addr").await?;
         let http_listener = bind(&config.http_addr, "http_addr").await?;
+        let metrics_listener = match config.metrics_addr.as_str() {
+            "" => None,
+            addr => Some(bind(addr, "metrics_addr").await?),
+        };
+        let metrics_addr = metrics_listener
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()
+            .map_err(|e| StartError(format!("metrics_addr: {e}")))?;
+        if let Some(addr) = metrics_addr {
+            if !addr.ip().is_loopback() && !metrics_access.requires_token() {
+                tracing::warn!(
+                    metrics_addr = %addr,
+                    "metrics are served without a token on an address that is not loopback: \
+                     anyone who reaches it reads them; set metrics.token or listen on loopback"
+                );
+            }
+        }
         let https_addr = https_listener
             .local_addr()
             .map_err(|e| StartError(format!("https_addr: {e}")))?;
@@ -188,25 +306,43 @@ impl Server {
                 background_stopped,
             )),
         ];
-        let app = app::router(state.clone());
+        let app = app::router_with(state.clone(), metrics_access.clone());
         let plain_app = if enforce_https {
-            app::redirect_router(state.clone(), https_addr.port())
+            app::redirect_router(state.clone(), https_addr.port(), served_names)
         } else {
             app.clone()
         };
         let (stop, stopped) = watch::channel(false);
-        let listeners = vec![
+        let metrics = state.metrics.clone();
+        let mut listeners = vec![
             tokio::spawn(accept_loop(
                 https_listener,
                 Some(TlsAcceptor::from(tls_config)),
                 app,
+                metrics.clone(),
                 stopped.clone(),
             )),
-            tokio::spawn(accept_loop(http_listener, None, plain_app, stopped)),
+            tokio::spawn(accept_loop(
+                http_listener,
+                None,
+                plain_app,
+                metrics.clone(),
+                stopped.clone(),
+            )),
         ];
+        if let Some(listener) = metrics_listener {
+            listeners.push(tokio::spawn(accept_loop(
+                listener,
+                None,
+                app::metrics_router(state.clone(), metrics_access),
+                metrics,
+                stopped,
+            )));
+        }
         tracing::info!(
             https = %https_addr,
             http = %http_addr,
+            metrics = metrics_addr.map(|a| a.to_string()),
             backend = backend.as_str(),
             node = %state.config.node_id,
             "rampart ready"
@@ -214,6 +350,7 @@ impl Server {
         Ok(Self {
             https_addr,
             http_addr,
+            metrics_addr,
             state,
             stop,
             listeners,
@@ -251,15 +388,22 @@ async fn accept_loop(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     app: Router,
+    metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
 ) {
     let graceful = GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
+    // hyper's HTTP/2 header-list limit sits above the middleware's (`transport`), so that an
+    // oversized head is answered with a problem rather than by h2.
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(10));
+    builder
+        .http2()
+        .max_header_list_size(transport::H2_MAX_HEADER_LIST);
     let https = tls.is_some();
+    let local = listener.local_addr().ok();
     loop {
         let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -278,8 +422,10 @@ async fn accept_loop(
         let tls = tls.clone();
         let watcher = graceful.watcher();
         let builder = builder.clone();
+        let metrics = metrics.clone();
+        let local = tcp.local_addr().ok().or(local).unwrap_or(peer);
         tokio::spawn(async move {
-            let info = ConnectionInfo { peer, https };
+            let info = ConnectionInfo { peer, local, https };
             let service =
                 hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
                     request.extensions_mut().insert(info);
@@ -298,13 +444,15 @@ async fn accept_loop(
                             }
                             Err(_) => return,
                         };
+                    let stream = transport::Rewrite::new(stream, true, metrics);
                     let connection =
                         builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                     let _ = watcher.watch(connection).await;
                 }
                 None => {
+                    let stream = transport::Rewrite::new(tcp, false, metrics);
                     let connection =
-                        builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                     let _ = watcher.watch(connection).await;
                 }
             }

@@ -13,13 +13,39 @@ use rustls::ServerConfig;
 #[error("{0}")]
 pub struct TlsError(pub String);
 
-/// Builds the rustls configuration. With no `cert`/`key`, uses (or creates)
-/// `tls/dev-cert.pem` and `tls/dev-key.pem` in `data_dir`, valid for localhost.
+/// The names and addresses this server answers for: those its TLS certificate is valid
+/// for (its subject alternative names, wildcards included).
+#[derive(Debug, Clone)]
+pub struct ServedNames {
+    leaf: CertificateDer<'static>,
+}
+
+impl ServedNames {
+    /// Names from a certificate (DER).
+    pub fn new(leaf: CertificateDer<'static>) -> Self {
+        Self { leaf }
+    }
+
+    /// Whether the certificate is valid for `host` (a DNS name or an IP address, without
+    /// brackets or port).
+    pub fn answers_for(&self, host: &str) -> bool {
+        let Ok(name) = rustls::pki_types::ServerName::try_from(host) else {
+            return false;
+        };
+        rustls::server::ParsedCertificate::try_from(&self.leaf)
+            .and_then(|cert| rustls::client::verify_server_name(&cert, &name))
+            .is_ok()
+    }
+}
+
+/// Builds the rustls configuration, and the names its certificate is valid for. With no
+/// `cert`/`key`, uses (or creates) `tls/dev-cert.pem` and `tls/dev-key.pem` in
+/// `data_dir`, valid for localhost, its addresses and the host's name.
 pub fn server_config(
     data_dir: &Path,
     cert: Option<&Path>,
     key: Option<&Path>,
-) -> Result<Arc<ServerConfig>, TlsError> {
+) -> Result<(Arc<ServerConfig>, ServedNames), TlsError> {
     let (cert_path, key_path) = match (cert, key) {
         (Some(c), Some(k)) => (c.to_owned(), k.to_owned()),
         _ => ensure_dev_certificate(data_dir)?,
@@ -40,12 +66,12 @@ pub fn server_config(
                 pem_reason(&e)
             ))
         })?;
-    if certs.is_empty() {
+    let Some(leaf) = certs.first().cloned() else {
         return Err(TlsError(format!(
             "TLS certificate {} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)",
             cert_path.display()
         )));
-    }
+    };
     let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|e| {
         TlsError(format!(
             "cannot load TLS private key {}: {} (expected a PEM PKCS#8, PKCS#1 or SEC1 key)",
@@ -53,6 +79,7 @@ pub fn server_config(
             pem_reason(&e)
         ))
     })?;
+    let names = ServedNames::new(leaf);
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
@@ -67,7 +94,7 @@ pub fn server_config(
             ))
         })?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    Ok((Arc::new(config), names))
 }
 
 fn pem_reason(e: &rustls::pki_types::pem::Error) -> String {
@@ -85,7 +112,7 @@ fn ensure_dev_certificate(data_dir: &Path) -> Result<(PathBuf, PathBuf), TlsErro
     if cert_path.exists() || key_path.exists() {
         return Ok((cert_path, key_path));
     }
-    std::fs::create_dir_all(&dir)
+    crate::serve::create_private_dir(&dir)
         .map_err(|e| TlsError(format!("cannot create {}: {e}", dir.display())))?;
     let mut names = vec![
         "localhost".to_owned(),
@@ -150,6 +177,24 @@ mod tests {
                 .permissions()
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn served_names_are_the_certificate_s() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, names) = server_config(dir.path(), None, None).unwrap();
+        for host in ["localhost", "127.0.0.1", "::1"] {
+            assert!(names.answers_for(host), "{host}");
+        }
+        for host in [
+            "evil.example",
+            "127.0.0.2",
+            "localhost.evil.example",
+            "",
+            "a b",
+        ] {
+            assert!(!names.answers_for(host), "{host}");
         }
     }
 

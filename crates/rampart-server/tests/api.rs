@@ -12,6 +12,8 @@ mod authz;
 mod hardening;
 #[path = "api/lifecycle.rs"]
 mod lifecycle;
+#[path = "api/transport.rs"]
+mod transport;
 
 use kit::{no_tweak, on_both, problem, problem_type, start, Node, USER_PASSWORD};
 use rampart_core::Provider;
@@ -232,12 +234,7 @@ async fn repeated_failures_lock_the_account_with_backoff_until_unlocked() {
             .await;
         assert_eq!(unlock.status(), StatusCode::NO_CONTENT, "{name}");
         node.login("end", "dave", USER_PASSWORD).await;
-        let metrics = node
-            .request(Method::GET, "/metrics", None, None)
-            .await
-            .text()
-            .await
-            .unwrap();
+        let metrics = node.server().state.metrics.render();
         assert!(
             metrics.contains("rampart_lockouts_total 3"),
             "{name}: {metrics}"
@@ -943,12 +940,7 @@ async fn every_response_carries_security_headers_and_http_redirects_to_https() {
         .await
         .unwrap();
     assert_eq!(odd.status(), StatusCode::METHOD_NOT_ALLOWED);
-    let metrics = node
-        .request(Method::GET, "/metrics", None, None)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let metrics = node.server().state.metrics.render();
     assert!(
         !metrics.contains("FROBNICATE") && metrics.contains("method=\"OTHER\""),
         "{metrics}"

@@ -675,8 +675,8 @@ async fn create_it_user(
     let email = email.as_deref().map(Email::parse).transpose()?;
     let password = read_password()?;
     let config = loaded.config;
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    // The same directory `serve` creates: owner-only, like the database made in it.
+    rampart_server::serve::prepare_data_dir(&config.data_dir)?;
     let store = rampart_server::open_store(&config).await?;
     let state = rampart_server::AppState::new(store.clone(), config, Arc::new(SystemClock))?;
     let mut inputs = vec![username.as_str()];

@@ -357,6 +357,99 @@ fn config_show_reports_sources_and_redacts_secrets() {
     assert!(shown.contains("min_length = 14  # file"), "{shown}");
 }
 
+/// The metrics token lives outside the configuration: `config show` prints where, never
+/// what.
+#[test]
+fn config_show_names_the_metrics_token_s_reference_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(rampart(dir.path())
+        .args(["config", "show"])
+        .env("RAMPART_METRICS__TOKEN", "env:SCRAPE_TOKEN")
+        .env("SCRAPE_TOKEN", "the-scrape-token-itself-0123456789"));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(shown.contains("token = \"env:SCRAPE_TOKEN\""), "{shown}");
+    assert!(!shown.contains("the-scrape-token-itself"), "{shown}");
+    // The token itself in the configuration is refused, and not echoed.
+    let output = run(rampart(dir.path()).args(["config", "show"]).env(
+        "RAMPART_METRICS__TOKEN",
+        "the-scrape-token-itself-0123456789",
+    ));
+    let message = failure_message(&output);
+    assert!(
+        message.contains("metrics.token") && message.contains("env:NAME"),
+        "{message}"
+    );
+    assert!(!message.contains("the-scrape-token-itself"), "{message}");
+}
+
+/// The data directory and the database are private when made by `serve` or by the
+/// bootstrap command; one found open to others is reported at start with its mode.
+#[cfg(unix)]
+#[test]
+fn data_directories_are_private_and_wider_ones_are_reported() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let parent = tempfile::tempdir().unwrap();
+    let fresh = parent.path().join("made-by-bootstrap");
+    let output = create_admin(&fresh, &[], PASSWORD);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(mode(&fresh), 0o700);
+    assert_eq!(mode(&fresh.join("rampart.db")), 0o600);
+
+    let open = parent.path().join("opened");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut child = rampart(&open)
+        .arg("serve")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut warnings = Vec::new();
+    for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+        let Ok(event) = serde_json::from_str::<Value>(&line) else {
+            continue;
+        };
+        if event["message"] == "rampart ready" {
+            break;
+        }
+        if event["level"] == "WARN" && event["path"].is_string() {
+            warnings.push(event);
+        }
+    }
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w["path"] == open.display().to_string()
+                && w["mode"] == "0755"
+                && w["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("chmod go-rwx")),
+        "{warnings:?}"
+    );
+    assert_eq!(mode(&open), 0o755, "reported, not changed");
+    assert_eq!(
+        mode(&open.join("rampart.db")),
+        0o600,
+        "new files are private all the same"
+    );
+}
+
 #[test]
 fn the_password_is_never_accepted_on_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
