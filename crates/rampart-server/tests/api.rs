@@ -10,6 +10,8 @@ mod audit;
 mod authz;
 #[path = "api/lifecycle.rs"]
 mod lifecycle;
+#[path = "api/reveal.rs"]
+mod reveal;
 
 use kit::{no_tweak, on_both, problem, problem_type, start, Node, USER_PASSWORD};
 use rampart_core::Provider;
