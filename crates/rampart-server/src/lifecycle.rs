@@ -36,6 +36,7 @@
 //! duties) and make deployments wait for a second approver. Deployment plans
 //! ([`plans`]) deploy applications at tagged versions with their per-environment settings.
 
+pub mod names;
 pub mod plans;
 
 use std::collections::{BTreeMap, HashMap};

@@ -10,6 +10,8 @@ mod audit;
 mod authz;
 #[path = "api/lifecycle.rs"]
 mod lifecycle;
+#[path = "api/names.rs"]
+mod names;
 #[path = "api/reveal.rs"]
 mod reveal;
 
