@@ -1824,7 +1824,22 @@ pub async fn tag_application(
         names
     };
     let modules = match req.modules {
-        Some(m) if !m.is_empty() => m,
+        Some(m) if !m.is_empty() => {
+            // Only the application's own modules that the caller may know; any other name
+            // gets the same answer, whether it exists elsewhere or not.
+            for name in m.keys() {
+                if !module_names.contains(name)
+                    || highest_level(&state, &auth, On::Module(name)).await? < Level::Reference
+                {
+                    return Err(Error::invalid(
+                        "modules",
+                        format!("`{name}` is not a module of application `{app}`"),
+                    )
+                    .into());
+                }
+            }
+            m
+        }
         Some(_) => return Err(Error::invalid("modules", "name at least one module").into()),
         None => {
             let mut m = std::collections::BTreeMap::new();

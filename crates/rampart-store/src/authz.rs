@@ -1728,6 +1728,16 @@ macro_rules! reserved_name {
     }};
 }
 
+/// Why a module name cannot be registered, in the same words whether it is registered
+/// already or reserved for another application: neither the owner nor which is said.
+fn taken_message(name: &str) -> String {
+    format!("the module name `{name}` is taken: registered, or reserved for another application")
+}
+
+fn taken(name: &str) -> Error {
+    Error::Conflict(taken_message(name))
+}
+
 /// A module name as the module format accepts it: 1 to 100 ASCII letters, digits, `-` and
 /// `_`, so a reserved name can be published.
 fn check_module_name(name: &str) -> Result<(), Error> {
@@ -2742,11 +2752,7 @@ impl Store {
                                 .await
                                 .map_err(db)?;
                         match reserved {
-                            Some(r) if r != a => {
-                                return Err(Error::Conflict(format!(
-                                    "the module name `{name}` is reserved for another application"
-                                )))
-                            }
+                            Some(r) if r != a => return Err(taken(name)),
                             Some(_) => {
                                 sqlx::query("DELETE FROM module_names WHERE name = $1")
                                     .bind(name)
@@ -2764,7 +2770,7 @@ impl Store {
                         )
                         .execute(&mut *tx)
                         .await
-                        .map_err(unique(|| format!("a module named `{name}` already exists")))?;
+                        .map_err(unique(|| taken_message(name)))?;
                         changes.push(Change::Module {
                             num: n32(num, "module")?,
                             name: name.clone(),

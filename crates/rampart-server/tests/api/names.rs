@@ -129,10 +129,9 @@ async fn module_names_cannot_be_squatted_and_administrators_reserve_transfer_and
         let (status, problem) = publish(&node, &gamer, "payroll", "hr", "Payroll").await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{name}: {problem}");
         // Nor does registering it by the IT write API (full on games is enough otherwise).
-        let (status, problem) = node
-            .post("/api/v1/it/write", &gamer, json!({ "operations": [{ "op": "register_module", "name": "payroll", "application": "games" }] }))
-            .await;
-        assert_eq!(status, StatusCode::CONFLICT, "{name}: {problem}");
+        let register_payroll = json!({ "operations": [{ "op": "register_module", "name": "payroll", "application": "games" }] });
+        let (status, reserved_answer) = node.post("/api/v1/it/write", &gamer, register_payroll.clone()).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{name}: {reserved_answer}");
         // The rightful owner publishes; the reservation becomes the registration.
         let (status, body) = publish(&node, &hrdev, "payroll", "hr", "Payroll").await;
         assert_eq!(status, StatusCode::CREATED, "{name}: {body}");
@@ -146,6 +145,11 @@ async fn module_names_cannot_be_squatted_and_administrators_reserve_transfer_and
         assert_eq!(registered.len(), 1, "{name}: {registered:?}");
         assert_eq!((registered[0].0.as_str(), registered[0].1.as_deref()), ("module:payroll", Some("hr")), "{name}");
         assert_eq!(registered[0].2["reserved"], true, "{name}");
+        // Registered now: the refusal reads the same as when it was only reserved.
+        let (status, registered_answer) = node.post("/api/v1/it/write", &gamer, register_payroll).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{name}");
+        assert_eq!(registered_answer["detail"], reserved_answer["detail"], "{name}");
+        assert!(!registered_answer["detail"].as_str().unwrap().contains("hr"), "{name}: {registered_answer}");
 
         // An unreserved name is taken by the first publish within the publisher's own
         // application; the administrator hands it to its rightful owner, module and all.
@@ -154,6 +158,16 @@ async fn module_names_cannot_be_squatted_and_administrators_reserve_transfer_and
         let (status, problem) = publish(&node, &hrdev, "benefits", "hr", "Benefits").await;
         assert_eq!(status, StatusCode::CONFLICT, "{name}: {problem}");
         assert!(!problem["detail"].as_str().unwrap().contains("games"), "{name}: {problem}");
+        // Tagging with another application's module tells no more than with no module.
+        let mut answers = Vec::new();
+        for module in ["benefits", "ghost"] {
+            let (status, problem) = node
+                .post("/api/v1/applications/hr/tags", &hrdev, json!({ "tag": "1.0", "modules": { module: 1 } }))
+                .await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {problem}");
+            answers.push(problem["detail"].as_str().unwrap().replace(module, "M"));
+        }
+        assert_eq!(answers[0], answers[1], "{name}");
         let (status, moved) = node
             .post(&format!("{names}/benefits/transfer"), &admin, json!({ "application": "hr" }))
             .await;
