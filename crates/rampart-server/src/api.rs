@@ -1380,6 +1380,41 @@ pub struct TagWire {
     pub created_at: OffsetDateTime,
 }
 
+// Module names.
+
+/// Body of `POST /api/v1/module-names`: reserve a module name for an application.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReserveNameRequest {
+    /// The module name (1 to 100 ASCII letters, digits, `-` and `_`), not registered yet.
+    pub name: String,
+    /// The application that alone may register it.
+    pub application: String,
+}
+
+/// Body of `POST /api/v1/module-names/{name}/transfer`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferNameRequest {
+    /// The application receiving the name (and the module, if one is registered).
+    pub application: String,
+}
+
+/// A module name and the application it belongs to.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModuleNameWire {
+    /// The name.
+    pub name: String,
+    /// The application it is reserved for, or whose module it is.
+    pub application: String,
+    /// `reserved` (no module yet) or `registered` (a module of the application).
+    pub status: &'static str,
+    /// When it was reserved or registered.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub since: OffsetDateTime,
+}
+
 // Deployment plans.
 
 /// An application at a tagged version, in a deployment plan.

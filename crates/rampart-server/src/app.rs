@@ -167,6 +167,9 @@ fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(lifecycle::rollback))
         .routes(routes!(lifecycle::requests))
         .routes(routes!(lifecycle::tag_application, lifecycle::tags))
+        .routes(routes!(lifecycle::names::list, lifecycle::names::reserve))
+        .routes(routes!(lifecycle::names::transfer))
+        .routes(routes!(lifecycle::names::release))
         .routes(routes!(lifecycle::approve))
         .routes(routes!(lifecycle::reject))
         .routes(routes!(

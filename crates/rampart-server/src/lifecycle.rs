@@ -13,6 +13,21 @@
 //! default): versions are written there, then deployed and staged onward. Platform
 //! administrators hold `full` everywhere; end users hold nothing.
 //!
+//! **Permission first.** Every route checks the caller's level before it reads or reveals
+//! anything about the object (whether it runs, was deployed, is approved, whose it is). A
+//! caller below `reference` on a module or application in every environment may not know it
+//! exists: they get exactly the answer an object that does not exist gets (404, `not-found`),
+//! and 403 is only for callers who may know it. A deployment request is known to its
+//! requester and to those who may see each of its modules in its environment (as the listing
+//! shows it). Staging everything from an environment stages the modules the caller may know.
+//!
+//! **Module names.** A publish under a name nobody registered registers it for the
+//! application the source declares, which the caller must hold `change` on, unless the name
+//! is reserved for another application. A name registered (or reserved) for another
+//! application, or a module of the same application the caller holds no level on, is refused
+//! with 409 without naming the owner. Administrators reserve, transfer and release names
+//! ([`names`]).
+//!
 //! Deployment checks the environment as it would be afterwards: every module deployed or
 //! depending on one deployed must find each module it depends on running there, with each
 //! public element it uses still present and compatible, and every site property without a
@@ -21,6 +36,7 @@
 //! duties) and make deployments wait for a second approver. Deployment plans
 //! ([`plans`]) deploy applications at tagged versions with their per-environment settings.
 
+pub mod names;
 pub mod plans;
 
 use std::collections::{BTreeMap, HashMap};
@@ -47,6 +63,7 @@ use crate::error::{ApiError, Json, Problem};
 use crate::state::AppState;
 
 /// What a permission is checked on.
+#[derive(Clone, Copy)]
 enum On<'a> {
     /// A registered module.
     Module(&'a str),
@@ -144,6 +161,9 @@ async fn require(
     if held >= needed {
         return Ok(());
     }
+    if highest_level(state, auth, on).await? < Level::Reference {
+        return Err(hidden(on));
+    }
     let env = state
         .authz
         .view()
@@ -155,6 +175,58 @@ async fn require(
     Err(Error::Forbidden(format!(
         "{what} needs `{needed}` on {kind} `{name}` in {env}; you hold `{held}`"
     )))
+}
+
+/// The caller's highest level on `on` in any environment: below `reference` everywhere,
+/// they may not know it exists.
+async fn highest_level(state: &AppState, auth: &Authenticated, on: On<'_>) -> Result<Level, Error> {
+    let count = state.authz.view().it.environments().len();
+    let mut best = Level::None;
+    for i in 0..count {
+        let Ok(env) = u16::try_from(i) else { break };
+        best = best.max(level(state, auth, on, EnvId(env)).await?);
+        if best >= Level::Reference {
+            break;
+        }
+    }
+    Ok(best)
+}
+
+/// The answer about an object the caller may not know exists: the very answer a missing
+/// one gets.
+fn hidden(on: On<'_>) -> Error {
+    match on {
+        On::Module(_) => Error::NotFound { what: "module" },
+        On::Application(_) => Error::NotFound {
+            what: "application",
+        },
+    }
+}
+
+/// Refuses, as if it did not exist, a module that does not exist or that the caller holds
+/// no level on in any environment.
+async fn visible_module(state: &AppState, auth: &Authenticated, name: &str) -> Result<(), Error> {
+    known_module(state, name)?;
+    if highest_level(state, auth, On::Module(name)).await? < Level::Reference {
+        return Err(hidden(On::Module(name)));
+    }
+    Ok(())
+}
+
+/// Refuses, as if it did not exist, an application that does not exist or that the caller
+/// holds no level on in any environment.
+pub(crate) async fn visible_application(
+    state: &AppState,
+    auth: &Authenticated,
+    app: &str,
+) -> Result<(), Error> {
+    let on = On::Application(app);
+    if state.authz.view().app(app).is_none()
+        || highest_level(state, auth, on).await? < Level::Reference
+    {
+        return Err(hidden(on));
+    }
+    Ok(())
 }
 
 /// The environment names, in promotion order.
@@ -273,6 +345,17 @@ fn known_module(state: &AppState, name: &str) -> Result<(), Error> {
     }
 }
 
+/// The refusal of a name that is registered or reserved for another application (or is a
+/// module of this one the caller holds no level on): it names neither the owner nor
+/// anything about the module.
+fn name_taken(name: &str, app: &str) -> Error {
+    Error::Conflict(format!(
+        "the module name `{name}` is not available to application `{app}`: it belongs to \
+         another application, or is reserved for one; an administrator can reserve, transfer \
+         or release module names"
+    ))
+}
+
 /// Publish a version of a module.
 #[utoipa::path(
     post, path = "/api/v1/modules/{name}/versions", tag = "modules",
@@ -283,7 +366,8 @@ fn known_module(state: &AppState, name: &str) -> Result<(), Error> {
         (status = 201, description = "Published", body = PublishResponse),
         (status = 200, description = "The same source was already published; nothing written", body = PublishResponse),
         (status = 403, description = "The caller lacks `change` (or `reference` on a dependency, or `full` to force)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "It breaks deployed modules (`breaking-change`), or another version came first", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The caller holds no level on the module (or there is none) nor on the declared application (or there is none)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "It breaks deployed modules (`breaking-change`), another version came first, or the name belongs to (or is reserved for) another application", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The source has errors, each with its line and column (`invalid-module`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -341,18 +425,24 @@ pub async fn publish(
                 .to_owned()
         })
     };
+    // Whether the caller may know the module: otherwise the name is handled as a new one
+    // for them, and nothing tells them whose it is.
+    let known = match &registered_app {
+        Some(_) => highest_level(&state, &auth, On::Module(&name)).await? >= Level::Reference,
+        None => false,
+    };
     match &registered_app {
-        Some(app) if *app != module.application => {
-            return Err(Error::invalid(
-                "source",
-                format!(
-                    "module `{name}` belongs to application `{app}`, not `{}`",
-                    module.application
-                ),
-            )
-            .into());
-        }
-        Some(_) => {
+        Some(app) if known => {
+            if *app != module.application {
+                return Err(Error::invalid(
+                    "source",
+                    format!(
+                        "module `{name}` belongs to application `{app}`, not `{}`",
+                        module.application
+                    ),
+                )
+                .into());
+            }
             require(
                 &state,
                 &auth,
@@ -363,14 +453,10 @@ pub async fn publish(
             )
             .await?
         }
-        None => {
-            if state.authz.view().app(&module.application).is_none() {
-                return Err(Error::invalid(
-                    "source",
-                    format!("no application named `{}`", module.application),
-                )
-                .into());
-            }
+        _ => {
+            // A registration under the declared application: the caller must know it and
+            // hold `change` on it, and the name must not be another application's.
+            visible_application(&state, &auth, &module.application).await?;
             require(
                 &state,
                 &auth,
@@ -380,13 +466,17 @@ pub async fn publish(
                 "publishing a new module",
             )
             .await?;
+            let reserved = state.store.module_name_reservation(&name).await?;
+            if registered_app.is_some() || reserved.is_some_and(|app| app != module.application) {
+                return Err(name_taken(&name, &module.application).into());
+            }
         }
     }
     // Each dependency: registered, published, the caller may reference it, and every element
     // used is public in its newest version.
     let mut missing = Vec::new();
     for d in &module.dependencies {
-        if state.authz.view().module(&d.module).is_none() {
+        if visible_module(&state, &auth, &d.module).await.is_err() {
             return Err(Error::invalid(
                 "source",
                 format!("depends on module `{}`, which does not exist", d.module),
@@ -578,7 +668,7 @@ fn breaks_of_new_surface(
     responses(
         (status = 200, description = "Versions, newest first, with where each runs", body = [VersionWire]),
         (status = 403, description = "The caller lacks `reference`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such module", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such module, or one the caller holds no level on in any environment", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn versions(
@@ -609,7 +699,7 @@ pub async fn versions(
     responses(
         (status = 200, description = "The version and its source", body = VersionSourceResponse),
         (status = 403, description = "The caller lacks `open`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such module or version", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such module, or one the caller holds no level on in any environment; or no such version", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn version(
@@ -651,7 +741,7 @@ pub async fn version(
     responses(
         (status = 204, description = "Deleted"),
         (status = 403, description = "The caller lacks `change`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such module or version", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such module, or one the caller holds no level on in any environment; or no such version", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The version is deployed somewhere", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -687,7 +777,7 @@ pub async fn delete_version(
     responses(
         (status = 200, description = "Public elements: names, signatures, descriptions; never the source", body = rampart_model::Surface),
         (status = 403, description = "The caller lacks `reference`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such module or version", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such module, or one the caller holds no level on in any environment; or no such version", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn surface(
@@ -719,7 +809,7 @@ pub async fn surface(
     responses(
         (status = 200, description = "What changed", body = rampart_model::ModuleDiff),
         (status = 403, description = "The caller lacks `open`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such module or version", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such module, or one the caller holds no level on in any environment; or no such version", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn diff(
@@ -823,6 +913,7 @@ pub async fn running(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "Deployments, newest first (modules the caller may reference)", body = [DeploymentWire]),
+        (status = 404, description = "`module` names no module, or one the caller holds no level on", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No such environment, or a bad limit", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -838,7 +929,8 @@ pub async fn history(
         return Err(Error::invalid("limit", "1 to 1,000").into());
     }
     if let Some(m) = &q.module {
-        known_module(&state, m)?;
+        state.authz.fresh(None).await?;
+        visible_module(&state, &auth, m).await?;
     }
     let mut out = Vec::new();
     for d in state
@@ -1186,26 +1278,60 @@ fn request_wire(r: rampart_store::DeploymentRequest) -> DeploymentRequestWire {
     }
 }
 
-async fn pending_request(
+/// The deployment request `id` of `env`, when the caller may see it (`reference` in `env` on
+/// every module it deploys, as the listing shows it) or made it: otherwise the answer a
+/// request that does not exist gets.
+async fn request_in(
     state: &AppState,
+    auth: &Authenticated,
     env: &str,
+    env_id: EnvId,
     id: i64,
 ) -> Result<rampart_store::DeploymentRequest, Error> {
+    let not_found = || Error::NotFound {
+        what: "deployment request",
+    };
     let r = state
         .store
         .deployment_request(id)
         .await?
         .filter(|r| r.environment == env)
-        .ok_or(Error::NotFound {
-            what: "deployment request",
-        })?;
-    if r.status != "pending" {
-        return Err(Error::Conflict(format!(
-            "deployment request {id} was already {}",
-            r.status
-        )));
+        .ok_or_else(not_found)?;
+    if r.requested_by == auth.user.id.to_string() {
+        return Ok(r);
+    }
+    let mut visible = Visibility::new(state, auth, env_id);
+    for (module, _, _) in &r.items {
+        if !visible.may_see(module).await? {
+            return Err(not_found());
+        }
     }
     Ok(r)
+}
+
+/// Refuses unless the caller holds `deploy` in the environment on every module of `r`.
+async fn require_deploy_all(
+    state: &AppState,
+    auth: &Authenticated,
+    env_id: EnvId,
+    r: &rampart_store::DeploymentRequest,
+    what: &str,
+) -> Result<(), Error> {
+    for (module, _, _) in &r.items {
+        require(state, auth, On::Module(module), env_id, Level::Deploy, what).await?;
+    }
+    Ok(())
+}
+
+/// Refuses a request that was decided already.
+fn still_pending(r: &rampart_store::DeploymentRequest) -> Result<(), Error> {
+    if r.status != "pending" {
+        return Err(Error::Conflict(format!(
+            "deployment request {} was already {}",
+            r.id, r.status
+        )));
+    }
+    Ok(())
 }
 
 /// Deployments waiting for (or decided by) a second approver in an environment.
@@ -1257,7 +1383,7 @@ pub async fn requests(
     responses(
         (status = 200, description = "Approved and applied", body = DeployResponse),
         (status = 403, description = "The requester themself, or no `deploy`, or separation of duties", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such request in this environment", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such request in this environment, or one the caller may not see (they lack `reference` there on one of its modules)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already decided, or the environment changed since the request", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -1266,8 +1392,11 @@ pub async fn approve(
     auth: Authenticated,
     Path((env, id)): Path<(String, i64)>,
 ) -> Result<Json<DeployResponse>, ApiError> {
-    environment(&state, &env)?;
-    let r = pending_request(&state, &env, id).await?;
+    let env_id = environment(&state, &env)?;
+    state.authz.fresh(None).await?;
+    let r = request_in(&state, &auth, &env, env_id, id).await?;
+    require_deploy_all(&state, &auth, env_id, &r, "approving a deployment").await?;
+    still_pending(&r)?;
     if r.requested_by == auth.user.id.to_string() {
         return Err(Error::Forbidden(format!(
             "{env} needs a second approver: someone other than you, who requested it"
@@ -1328,7 +1457,7 @@ pub async fn approve(
     responses(
         (status = 204, description = "Rejected"),
         (status = 403, description = "The caller lacks `deploy`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such request in this environment", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such request in this environment, or one the caller may not see (they lack `reference` there on one of its modules)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already decided", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -1342,20 +1471,12 @@ pub async fn reject(
     if req.reason.trim().is_empty() || req.reason.chars().count() > 500 {
         return Err(Error::invalid("reason", "say why, in 1 to 500 characters").into());
     }
-    let r = pending_request(&state, &env, id).await?;
+    state.authz.fresh(None).await?;
+    let r = request_in(&state, &auth, &env, env_id, id).await?;
     if r.requested_by != auth.user.id.to_string() {
-        for (module, _, _) in &r.items {
-            require(
-                &state,
-                &auth,
-                On::Module(module),
-                env_id,
-                Level::Deploy,
-                "rejecting a deployment",
-            )
-            .await?;
-        }
+        require_deploy_all(&state, &auth, env_id, &r, "rejecting a deployment").await?;
     }
+    still_pending(&r)?;
     state
         .store
         .reject_deployment(&auth.audit(&state), state.clock.now(), id, &req.reason)
@@ -1373,6 +1494,7 @@ pub async fn reject(
         (status = 200, description = "The plan, applied unless `dry_run`", body = DeployResponse),
         (status = 202, description = "Waiting for a second approver (see `request`)", body = DeployResponse),
         (status = 403, description = "The caller lacks `deploy`, or separation of duties", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "A module or application that does not exist, or that the caller holds no level on", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Broken references (`deployment-refused`), or the environment changed meanwhile", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown environment or version", body = Problem, content_type = "application/problem+json"),
     )
@@ -1385,6 +1507,8 @@ pub async fn deploy(
 ) -> Result<(StatusCode, Json<DeployResponse>), ApiError> {
     let modules = match (&req.application, &req.tag, req.modules.is_empty()) {
         (Some(app), Some(tag), true) => {
+            state.authz.fresh(None).await?;
+            visible_application(&state, &auth, app).await?;
             let found = state.store.application_tags(app, Some(tag)).await?;
             let Some(t) = found.into_iter().next() else {
                 return Err(Error::invalid(
@@ -1454,6 +1578,7 @@ pub async fn deploy(
         (status = 200, description = "The plan, applied unless `dry_run`", body = DeployResponse),
         (status = 202, description = "Waiting for a second approver (see `request`)", body = DeployResponse),
         (status = 403, description = "The caller lacks `deploy` in the target", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "A named module that does not exist, or that the caller holds no level on", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Broken references, or the environment changed meanwhile", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown environment, or nothing before it", body = Problem, content_type = "application/problem+json"),
     )
@@ -1486,6 +1611,22 @@ pub async fn stage(
     if from == env {
         return Err(Error::invalid("from", "an environment cannot be staged into itself").into());
     }
+    state.authz.fresh(None).await?;
+    if let Some(list) = &req.modules {
+        // Permission first: whether a module runs in `from` is for those who may stage it.
+        for m in list {
+            known_module(&state, m)?;
+            require(
+                &state,
+                &auth,
+                On::Module(m),
+                target,
+                Level::Deploy,
+                "staging",
+            )
+            .await?;
+        }
+    }
     let running = state.store.running().await?;
     let source: Vec<&Running> = running.iter().filter(|r| r.environment == from).collect();
     let steps: Vec<Step> = match &req.modules {
@@ -1504,18 +1645,27 @@ pub async fn stage(
             }
             out
         }
-        None => source
-            .iter()
-            .map(|r| Step {
-                module: r.module.clone(),
-                to: r.number,
-                expected: None,
-                version: None,
-            })
-            .collect(),
+        None => {
+            // Everything the caller may know of: modules they hold no level on are neither
+            // staged nor named.
+            let mut out = Vec::new();
+            for r in source {
+                if highest_level(&state, &auth, On::Module(&r.module)).await? >= Level::Reference {
+                    out.push(Step {
+                        module: r.module.clone(),
+                        to: r.number,
+                        expected: None,
+                        version: None,
+                    });
+                }
+            }
+            out
+        }
     };
     if steps.is_empty() {
-        return Err(Error::invalid("from", format!("nothing runs in {from}")).into());
+        return Err(
+            Error::invalid("from", format!("nothing that you may stage runs in {from}")).into(),
+        );
     }
     apply(
         &state,
@@ -1542,6 +1692,7 @@ pub async fn stage(
         (status = 200, description = "The plan, applied unless `dry_run`", body = DeployResponse),
         (status = 202, description = "Waiting for a second approver (see `request`)", body = DeployResponse),
         (status = 403, description = "The caller lacks `deploy`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such module, or one the caller holds no level on in any environment", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Nothing to roll back to, broken references, or a concurrent change", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -1551,8 +1702,18 @@ pub async fn rollback(
     Path(env): Path<String>,
     Json(req): Json<RollbackRequest>,
 ) -> Result<(StatusCode, Json<DeployResponse>), ApiError> {
-    environment(&state, &env)?;
+    let env_id = environment(&state, &env)?;
+    state.authz.fresh(None).await?;
     known_module(&state, &req.module)?;
+    require(
+        &state,
+        &auth,
+        On::Module(&req.module),
+        env_id,
+        Level::Deploy,
+        "rolling back",
+    )
+    .await?;
     let last = state
         .store
         .deployments(&env, Some(&req.module), 1)
@@ -1621,7 +1782,7 @@ fn tag_wire(t: rampart_store::ApplicationTag) -> TagWire {
     responses(
         (status = 201, description = "Tagged", body = TagWire),
         (status = 403, description = "The caller lacks `change` on the application", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such application", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such application, or one the caller holds no level on in any environment", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The tag exists (tags are immutable)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A bad tag, or a module that is not the application's or has no such version", body = Problem, content_type = "application/problem+json"),
     )
@@ -1637,6 +1798,16 @@ pub async fn tag_application(
         return Err(Error::invalid("notes", "at most 10,000 characters").into());
     }
     state.authz.fresh(None).await?;
+    visible_application(&state, &auth, &app).await?;
+    require(
+        &state,
+        &auth,
+        On::Application(&app),
+        AUTHORING,
+        Level::Change,
+        "tagging an application",
+    )
+    .await?;
     let module_names: Vec<String> = {
         let view = state.authz.view();
         let Some(app_num) = view.app(&app) else {
@@ -1654,17 +1825,23 @@ pub async fn tag_application(
         names.sort();
         names
     };
-    require(
-        &state,
-        &auth,
-        On::Application(&app),
-        AUTHORING,
-        Level::Change,
-        "tagging an application",
-    )
-    .await?;
     let modules = match req.modules {
-        Some(m) if !m.is_empty() => m,
+        Some(m) if !m.is_empty() => {
+            // Only the application's own modules that the caller may know; any other name
+            // gets the same answer, whether it exists elsewhere or not.
+            for name in m.keys() {
+                if !module_names.contains(name)
+                    || highest_level(&state, &auth, On::Module(name)).await? < Level::Reference
+                {
+                    return Err(Error::invalid(
+                        "modules",
+                        format!("`{name}` is not a module of application `{app}`"),
+                    )
+                    .into());
+                }
+            }
+            m
+        }
         Some(_) => return Err(Error::invalid("modules", "name at least one module").into()),
         None => {
             let mut m = std::collections::BTreeMap::new();
@@ -1705,7 +1882,7 @@ pub async fn tag_application(
     responses(
         (status = 200, description = "Tags, newest first", body = [TagWire]),
         (status = 403, description = "The caller lacks `reference` on the application", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such application", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such application, or one the caller holds no level on in any environment", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn tags(
@@ -1714,12 +1891,7 @@ pub async fn tags(
     Path(app): Path<String>,
 ) -> Result<Json<Vec<TagWire>>, ApiError> {
     state.authz.fresh(None).await?;
-    if state.authz.view().app(&app).is_none() {
-        return Err(Error::NotFound {
-            what: "application",
-        }
-        .into());
-    }
+    visible_application(&state, &auth, &app).await?;
     require(
         &state,
         &auth,

@@ -12,6 +12,10 @@ mod authz;
 mod hardening;
 #[path = "api/lifecycle.rs"]
 mod lifecycle;
+#[path = "api/names.rs"]
+mod names;
+#[path = "api/reveal.rs"]
+mod reveal;
 #[path = "api/transport.rs"]
 mod transport;
 

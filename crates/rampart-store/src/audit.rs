@@ -555,7 +555,12 @@ impl EventRow<'_> {
 /// [`rampart_core::AuditEvent`] and the time.
 macro_rules! append_event {
     ($tx:expr, $ctx:expr, $event:expr, $now:expr) => {{
-        let event = $crate::audit::NewEvent::system($ctx, $event, $now);
+        append_event!($tx, $ctx, $event, $now, None::<String>)
+    }};
+    // The same, naming the application the change concerns (the event's `application`).
+    ($tx:expr, $ctx:expr, $event:expr, $now:expr, $application:expr) => {{
+        let mut event = $crate::audit::NewEvent::system($ctx, $event, $now);
+        event.application = $application;
         // Number and time in one statement: the head keeps the newest time, which is this
         // event's own time raised to the previous event's when it is earlier.
         let (seq, at): (i64, i64) = sqlx::query_as(

@@ -293,12 +293,35 @@ pub enum AuthzOp {
         /// Team name.
         team: Option<String>,
     },
-    /// Register a module of an application.
+    /// Register a module of an application. Refused when the name is reserved for another
+    /// application; a reservation for this one is consumed.
     RegisterModule {
         /// Unique module name.
         name: String,
         /// Application name.
         app: String,
+    },
+    /// Reserve a module name, not registered yet, for an application: only that
+    /// application may then register it.
+    ReserveModuleName {
+        /// The module name.
+        name: String,
+        /// Application name.
+        app: String,
+    },
+    /// Give a module name to another application: a reservation moves, and a registered
+    /// module moves with its versions, deployments and module overrides.
+    TransferModuleName {
+        /// The module name.
+        name: String,
+        /// The application receiving it.
+        app: String,
+    },
+    /// Release a reserved name, so any application may register it. A registered module's
+    /// name is not released (transfer it).
+    ReleaseModuleName {
+        /// The module name.
+        name: String,
     },
     /// Set (or remove, with `None`) a user's override on a module or application, for one
     /// environment or all.
@@ -1701,6 +1724,64 @@ fn unique(message: impl FnOnce() -> String) -> impl FnOnce(sqlx::Error) -> Error
     }
 }
 
+/// `(num, application name)` of the module registered as `$name`, inside the transaction.
+macro_rules! registered_module {
+    ($tx:expr, $name:expr) => {{
+        let row: Option<(i64, String)> = sqlx::query_as(
+            "SELECT m.num, a.name FROM it_modules m \
+             JOIN authz_applications a ON a.num = m.app_num WHERE m.name = $1",
+        )
+        .bind($name)
+        .fetch_optional(&mut *$tx)
+        .await
+        .map_err(db)?;
+        row
+    }};
+}
+
+/// The application a module name is reserved for, inside the transaction.
+macro_rules! reserved_name {
+    ($tx:expr, $name:expr) => {{
+        let app: Option<String> = sqlx::query_scalar(
+            "SELECT a.name FROM module_names r \
+             JOIN authz_applications a ON a.num = r.app_num WHERE r.name = $1",
+        )
+        .bind($name)
+        .fetch_optional(&mut *$tx)
+        .await
+        .map_err(db)?;
+        app
+    }};
+}
+
+/// Why a module name cannot be registered, in the same words whether it is registered
+/// already or reserved for another application: neither the owner nor which is said.
+fn taken_message(name: &str) -> String {
+    format!("the module name `{name}` is taken: registered, or reserved for another application")
+}
+
+fn taken(name: &str) -> Error {
+    Error::Conflict(taken_message(name))
+}
+
+/// A module name as the module format accepts it: 1 to 100 ASCII letters, digits, `-` and
+/// `_`, so a reserved name can be published.
+fn check_module_name(name: &str) -> Result<(), Error> {
+    let ok = !name.is_empty()
+        && name.len() <= 100
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "name",
+            "module names are 1 to 100 ASCII letters, digits, '-' and '_'",
+        ))
+    }
+}
+
 fn check_name(field: &str, name: &str) -> Result<(), Error> {
     rampart_core::Name::parse(field, name).map(drop)
 }
@@ -1766,6 +1847,8 @@ impl Store {
             // its role levels), read only by a batch that names an environment.
             let mut environments: Option<Vec<String>> = None;
             for op in ops {
+                // The application the change concerns, for the event's own field.
+                let mut application: Option<String> = None;
                 let (action, target, details) = match op {
                     AuthzOp::CreateGroup { name, description } => {
                         check_name("name", name)?;
@@ -2671,6 +2754,24 @@ impl Store {
                     AuthzOp::RegisterModule { name, app } => {
                         check_name("name", name)?;
                         let a = app_tx!(tx, app);
+                        let reserved: Option<i64> =
+                            sqlx::query_scalar("SELECT app_num FROM module_names WHERE name = $1")
+                                .bind(name)
+                                .fetch_optional(&mut *tx)
+                                .await
+                                .map_err(db)?;
+                        match reserved {
+                            Some(r) if r != a => return Err(taken(name)),
+                            Some(_) => {
+                                sqlx::query("DELETE FROM module_names WHERE name = $1")
+                                    .bind(name)
+                                    .execute(&mut *tx)
+                                    .await
+                                    .map_err(db)?;
+                            }
+                            None => {}
+                        }
+                        application = Some(app.clone());
                         let num = next_num!(tx, "module");
                         bound!(
                             "INSERT INTO it_modules (num, name, app_num, created_at) VALUES ($1, $2, $3, $4)",
@@ -2678,7 +2779,7 @@ impl Store {
                         )
                         .execute(&mut *tx)
                         .await
-                        .map_err(unique(|| format!("a module named `{name}` already exists")))?;
+                        .map_err(unique(|| taken_message(name)))?;
                         changes.push(Change::Module {
                             num: n32(num, "module")?,
                             name: name.clone(),
@@ -2687,7 +2788,97 @@ impl Store {
                         (
                             "it.module.register",
                             format!("module:{name}"),
+                            json!({ "application": app, "reserved": reserved.is_some() }),
+                        )
+                    }
+                    AuthzOp::ReserveModuleName { name, app } => {
+                        check_module_name(name)?;
+                        let a = app_tx!(tx, app);
+                        if let Some((_, owner)) = registered_module!(tx, name) {
+                            return Err(Error::Conflict(format!(
+                                "module `{name}` is registered to application `{owner}`; transfer it instead"
+                            )));
+                        }
+                        bound!(
+                            "INSERT INTO module_names (name, app_num, reserved_at) VALUES ($1, $2, $3)",
+                            [name, a, at]
+                        )
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(unique(|| {
+                            format!("the module name `{name}` is reserved already; transfer or release it")
+                        }))?;
+                        application = Some(app.clone());
+                        (
+                            "module.name.reserve",
+                            format!("module:{name}"),
                             json!({ "application": app }),
+                        )
+                    }
+                    AuthzOp::TransferModuleName { name, app } => {
+                        let a = app_tx!(tx, app);
+                        let (from, registered) =
+                            if let Some((num, owner)) = registered_module!(tx, name) {
+                                bound!(
+                                    "UPDATE it_modules SET app_num = $1 WHERE num = $2",
+                                    [a, num]
+                                )
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(db)?;
+                                changes.push(Change::Module {
+                                    num: n32(num, "module")?,
+                                    name: name.clone(),
+                                    app: n32(a, "application")?,
+                                });
+                                (owner, true)
+                            } else if let Some(owner) = reserved_name!(tx, name) {
+                                bound!(
+                                    "UPDATE module_names SET app_num = $1 WHERE name = $2",
+                                    [a, name]
+                                )
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(db)?;
+                                (owner, false)
+                            } else {
+                                return Err(Error::NotFound {
+                                    what: "module name",
+                                });
+                            };
+                        if from == *app {
+                            return Err(Error::Conflict(format!(
+                                "the module name `{name}` belongs to application `{app}` already"
+                            )));
+                        }
+                        application = Some(app.clone());
+                        (
+                            "module.name.transfer",
+                            format!("module:{name}"),
+                            json!({ "from": from, "to": app, "registered": registered }),
+                        )
+                    }
+                    AuthzOp::ReleaseModuleName { name } => {
+                        let Some(owner) = reserved_name!(tx, name) else {
+                            if let Some((_, owner)) = registered_module!(tx, name) {
+                                return Err(Error::Conflict(format!(
+                                    "module `{name}` is registered to application `{owner}`: a name in use is transferred, not released"
+                                )));
+                            }
+                            return Err(Error::NotFound {
+                                what: "module name",
+                            });
+                        };
+                        sqlx::query("DELETE FROM module_names WHERE name = $1")
+                            .bind(name)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                        application = Some(owner.clone());
+                        (
+                            "module.name.release",
+                            format!("module:{name}"),
+                            json!({ "application": owner }),
                         )
                     }
                     AuthzOp::SetOverride {
@@ -2766,7 +2957,13 @@ impl Store {
                 if let Some(obj) = details.as_object_mut() {
                     obj.insert("revision".into(), json!(revision));
                 }
-                append_event!(tx, ctx, &authz_event(action, target, details), now);
+                append_event!(
+                    tx,
+                    ctx,
+                    &authz_event(action, target, details),
+                    now,
+                    application
+                );
             }
             record_changes!(tx, revision, at, &changes);
             (revision, credentials)

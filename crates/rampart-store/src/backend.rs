@@ -242,6 +242,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "audit key packs",
         include_str!("../migrations/sqlite/0015_audit_key_packs.sql"),
     ),
+    (
+        16,
+        "module names",
+        include_str!("../migrations/sqlite/0016_module_names.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -318,6 +323,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         15,
         "audit key packs",
         include_str!("../migrations/postgres/0015_audit_key_packs.sql"),
+    ),
+    (
+        16,
+        "module names",
+        include_str!("../migrations/postgres/0016_module_names.sql"),
     ),
 ];
 

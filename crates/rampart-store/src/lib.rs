@@ -31,8 +31,8 @@ pub use authz::{
 };
 pub use backend::{BackendKind, Store};
 pub use modules::{
-    ApplicationTag, DeployKind, DeploymentInfo, DeploymentRequest, NewDeployment, NewVersion,
-    Published, Running, StoredVersion, VersionInfo,
+    ApplicationTag, DeployKind, DeploymentInfo, DeploymentRequest, ModuleName, NewDeployment,
+    NewVersion, Published, Running, StoredVersion, VersionInfo,
 };
 pub use plans::{NewPlan, PlanApplication, PlanSettings, Setting, SettingKind, StoredPlan};
 pub use sessions::NewSession;

@@ -43,6 +43,19 @@ pub struct NewVersion {
     pub forced: Vec<String>,
 }
 
+/// A module name and the application it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleName {
+    /// The name.
+    pub name: String,
+    /// The application it is reserved for, or whose module it is.
+    pub application: String,
+    /// A registered module (`true`) or a reservation.
+    pub registered: bool,
+    /// When it was reserved or registered.
+    pub since: OffsetDateTime,
+}
+
 /// A version's metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionInfo {
@@ -545,6 +558,47 @@ impl Store {
             );
         });
         Ok(())
+    }
+
+    /// The application the module name `name` is reserved for, if it is reserved.
+    pub async fn module_name_reservation(&self, name: &str) -> Result<Option<String>, Error> {
+        read!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT a.name FROM module_names r \
+                 JOIN authz_applications a ON a.num = r.app_num WHERE r.name = $1",
+            )
+            .bind(name)
+            .fetch_optional(pool)
+            .await
+            .map_err(db)
+        })
+    }
+
+    /// Every module name taken: reserved ones and registered modules, by name.
+    pub async fn module_names(&self) -> Result<Vec<ModuleName>, Error> {
+        read!(self, |pool| {
+            let rows: Vec<(String, String, bool, i64)> = sqlx::query_as(
+                "SELECT r.name, a.name, FALSE, r.reserved_at FROM module_names r \
+                 JOIN authz_applications a ON a.num = r.app_num \
+                 UNION ALL \
+                 SELECT m.name, a.name, TRUE, m.created_at FROM it_modules m \
+                 JOIN authz_applications a ON a.num = m.app_num \
+                 ORDER BY 1",
+            )
+            .fetch_all(pool)
+            .await
+            .map_err(db)?;
+            rows.into_iter()
+                .map(|(name, application, registered, since)| {
+                    Ok(ModuleName {
+                        name,
+                        application,
+                        registered,
+                        since: from_millis(since)?,
+                    })
+                })
+                .collect()
+        })
     }
 
     /// Everything deployed, in every environment, with what the checks need.

@@ -450,6 +450,81 @@ pub async fn delete(name: &str, version: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn print_name(n: &Value) {
+    println!(
+        "{:<30}  {:<20}  {:<10}  {}",
+        n["name"].as_str().unwrap_or(""),
+        n["application"].as_str().unwrap_or(""),
+        n["status"].as_str().unwrap_or(""),
+        n["since"].as_str().unwrap_or("").get(..19).unwrap_or("")
+    );
+}
+
+/// `rampart module names`.
+pub async fn module_names() -> anyhow::Result<()> {
+    let client = Client::from_session()?;
+    let names = client.ok(Method::GET, "/api/v1/module-names", None).await?;
+    println!(
+        "{:<30}  {:<20}  {:<10}  since",
+        "name", "application", "status"
+    );
+    for n in names.as_array().into_iter().flatten() {
+        print_name(n);
+    }
+    Ok(())
+}
+
+/// `rampart module reserve`.
+pub async fn reserve_name(name: &str, application: &str) -> anyhow::Result<()> {
+    let client = Client::from_session()?;
+    let n = client
+        .ok(
+            Method::POST,
+            "/api/v1/module-names",
+            Some(json!({ "name": name, "application": application })),
+        )
+        .await?;
+    println!(
+        "reserved {} for application {}",
+        n["name"].as_str().unwrap_or(name),
+        n["application"].as_str().unwrap_or(application)
+    );
+    Ok(())
+}
+
+/// `rampart module transfer`.
+pub async fn transfer_name(name: &str, application: &str) -> anyhow::Result<()> {
+    let client = Client::from_session()?;
+    let n = client
+        .ok(
+            Method::POST,
+            &format!("/api/v1/module-names/{name}/transfer"),
+            Some(json!({ "application": application })),
+        )
+        .await?;
+    println!(
+        "{} ({}) now belongs to application {}",
+        n["name"].as_str().unwrap_or(name),
+        n["status"].as_str().unwrap_or(""),
+        n["application"].as_str().unwrap_or(application)
+    );
+    Ok(())
+}
+
+/// `rampart module release`.
+pub async fn release_name(name: &str) -> anyhow::Result<()> {
+    let client = Client::from_session()?;
+    client
+        .ok(
+            Method::DELETE,
+            &format!("/api/v1/module-names/{name}"),
+            None,
+        )
+        .await?;
+    println!("released {name}");
+    Ok(())
+}
+
 fn print_plan(answer: &Value) {
     let env = answer["environment"].as_str().unwrap_or("");
     let changes = answer["changes"].as_array().cloned().unwrap_or_default();

@@ -93,7 +93,8 @@ enum Command {
         #[arg(long, env = "RAMPART_CA_CERT", value_name = "FILE")]
         ca_cert: Option<PathBuf>,
     },
-    /// Module versions on the server: publish, list, show, diff, delete.
+    /// Module versions on the server: publish, list, show, diff, delete; module names:
+    /// names, reserve, transfer, release.
     #[command(subcommand)]
     Module(ModuleCommand),
     /// Environments: deploy versions, stage from the environment before, roll back, and
@@ -287,6 +288,35 @@ enum ModuleCommand {
         /// The version.
         #[arg(value_name = "VERSION")]
         number: i64,
+    },
+    /// Every module name taken, reserved or registered, with its application
+    /// (administrators).
+    Names,
+    /// Reserve a module name for an application (administrators): only that application
+    /// may then register it by publishing.
+    ///
+    ///     rampart module reserve payroll --application hr
+    Reserve {
+        /// The module name.
+        name: String,
+        /// The application it is reserved for.
+        #[arg(long)]
+        application: String,
+    },
+    /// Give a module name to another application (administrators); a registered module
+    /// moves with its versions and deployments.
+    Transfer {
+        /// The module name.
+        name: String,
+        /// The application receiving it.
+        #[arg(long)]
+        application: String,
+    },
+    /// Release a reserved module name (administrators); a registered one is transferred,
+    /// not released.
+    Release {
+        /// The module name.
+        name: String,
     },
 }
 
@@ -1070,6 +1100,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 json,
             } => client::diff(name, *from, *to, *json).await,
             ModuleCommand::Delete { name, number } => client::delete(name, *number).await,
+            ModuleCommand::Names => client::module_names().await,
+            ModuleCommand::Reserve { name, application } => {
+                client::reserve_name(name, application).await
+            }
+            ModuleCommand::Transfer { name, application } => {
+                client::transfer_name(name, application).await
+            }
+            ModuleCommand::Release { name } => client::release_name(name).await,
         },
         Command::Env(e) => match e {
             EnvCommand::Deploy {

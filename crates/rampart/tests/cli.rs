@@ -1153,5 +1153,47 @@ async fn modules_are_checked_published_diffed_and_deployed_from_the_cli() {
             .any(|l| l.contains("staging") && !l.contains("second")),
         "{out}"
     );
+
+    // Module names: reserved, listed, transferred and released by an administrator.
+    let created = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap()
+        .post(format!("{url}/api/v1/authz/write"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "operations": [{ "op": "create_application", "name": "hr" }] }))
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success());
+    let (ok, out, err) = cli(&["module", "reserve", "payroll", "--application", "hr"]);
+    assert!(
+        ok && out.contains("reserved payroll for application hr"),
+        "{out}{err}"
+    );
+    let (ok, out, err) = cli(&["module", "names"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains("payroll") && l.contains("hr") && l.contains("reserved"))
+            && out.lines().any(|l| l.contains("core-service")
+                && l.contains("sales")
+                && l.contains("registered")),
+        "{out}"
+    );
+    let (ok, _, err) = cli(&["module", "reserve", "payroll", "--application", "sales"]);
+    assert!(
+        !ok && err.contains("reserved already") && err.contains("(409)"),
+        "{err}"
+    );
+    let (ok, out, err) = cli(&["module", "transfer", "payroll", "--application", "sales"]);
+    assert!(
+        ok && out.contains("payroll (reserved) now belongs to application sales"),
+        "{out}{err}"
+    );
+    let (ok, _, err) = cli(&["module", "release", "core-service"]);
+    assert!(!ok && err.contains("transferred, not released"), "{err}");
+    let (ok, out, err) = cli(&["module", "release", "payroll"]);
+    assert!(ok && out.contains("released payroll"), "{out}{err}");
     server.stop();
 }

@@ -29,7 +29,8 @@ use rampart_store::{
 };
 
 use super::{
-    apply, environment, environments, level, model_of, plan, require, How, On, Step, Visibility,
+    apply, environment, environments, level, model_of, plan, require, visible_application, How, On,
+    Step, Visibility,
 };
 use crate::api::{
     DeployResponse, PlanApplicationWire, PlanCopyRequest, PlanCreateRequest, PlanPreview,
@@ -106,7 +107,13 @@ impl Resolved {
     }
 }
 
-async fn resolve(state: &AppState, apps: &[PlanApplication]) -> Result<Resolved, Error> {
+/// The plan's applications at their tags. An application that does not exist, or that the
+/// caller holds no level on, gets the same answer (404), before anything about its tags.
+async fn resolve(
+    state: &AppState,
+    auth: &Authenticated,
+    apps: &[PlanApplication],
+) -> Result<Resolved, Error> {
     if apps.is_empty() || apps.len() > MAX_APPLICATIONS {
         return Err(Error::invalid(
             "applications",
@@ -122,12 +129,7 @@ async fn resolve(state: &AppState, apps: &[PlanApplication]) -> Result<Resolved,
                 format!("`{}` is listed twice", a.application),
             ));
         }
-        if state.authz.view().app(&a.application).is_none() {
-            return Err(Error::invalid(
-                "applications",
-                format!("no application named `{}`", a.application),
-            ));
-        }
+        visible_application(state, auth, &a.application).await?;
         let tag = state
             .store
             .application_tags(&a.application, Some(&a.tag))
@@ -450,9 +452,10 @@ async fn store_plan(
     new: NewPlan,
 ) -> Result<(StatusCode, Json<PlanWire>), ApiError> {
     let env = environment(state, &new.environment)?;
-    let resolved = resolve(state, &new.applications).await?;
-    check_settings(&new.settings, &resolved.models)?;
+    state.authz.fresh(None).await?;
+    let resolved = resolve(state, auth, &new.applications).await?;
     require_deploy(state, auth, env, &resolved).await?;
+    check_settings(&new.settings, &resolved.models)?;
     if new.notes.len() > 10_000 {
         return Err(Error::invalid("notes", "at most 10,000 bytes").into());
     }
@@ -475,6 +478,7 @@ async fn store_plan(
     responses(
         (status = 201, description = "The draft, with what running it now would do", body = PlanWire),
         (status = 403, description = "The caller lacks `deploy` on a module of the plan", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "An application that does not exist, or that the caller holds no level on; or a module of it they hold no level on", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown environment, application or tag; a setting that names nothing or has the wrong shape", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -535,7 +539,7 @@ pub async fn plans(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The plan and its preview", body = PlanWire),
-        (status = 404, description = "No such plan, or not visible to the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such plan, or one the caller may not see (they lack `reference` on one of its applications in its environment)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_plan(
@@ -544,7 +548,7 @@ pub async fn get_plan(
     Path(id): Path<i64>,
 ) -> Result<Json<PlanWire>, ApiError> {
     let p = visible_plan(&state, &auth, id).await?;
-    let resolved = resolve(&state, &p.applications).await?;
+    let resolved = resolve(&state, &auth, &p.applications).await?;
     let preview = preview(&state, &auth, &p, resolved).await?;
     let mut w = wire(p);
     w.preview = Some(preview);
@@ -562,7 +566,7 @@ pub async fn get_plan(
         (status = 200, description = "Applied (or, with `dry_run`, what would be)", body = PlanWire),
         (status = 202, description = "Waiting for a second approver (see `request`)", body = PlanWire),
         (status = 403, description = "The caller lacks `deploy`, or separation of duties", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such plan", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such plan, or one the caller may not see (they lack `reference` on one of its applications in its environment)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Finished or waiting already; or refused by the environment's state (the plan is then aborted with the reason and may run again)", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -573,6 +577,10 @@ pub async fn run_plan(
     Json(req): Json<PlanRunRequest>,
 ) -> Result<(StatusCode, Json<PlanWire>), ApiError> {
     let p = visible_plan(&state, &auth, id).await?;
+    // Permission first: what became of the plan is for those who may run it.
+    let env = environment(&state, &p.environment)?;
+    let mut resolved = resolve(&state, &auth, &p.applications).await?;
+    require_deploy(&state, &auth, env, &resolved).await?;
     match p.status.as_str() {
         "finished" => {
             return Err(Error::Conflict(format!(
@@ -589,7 +597,6 @@ pub async fn run_plan(
         }
         _ => {}
     }
-    let mut resolved = resolve(&state, &p.applications).await?;
     if req.dry_run {
         // The preview is the dry run: what it would refuse is the answer, else its changes.
         let preview = preview(&state, &auth, &p, resolved).await?;
@@ -650,7 +657,7 @@ pub async fn run_plan(
     responses(
         (status = 201, description = "The new draft, with its preview", body = PlanWire),
         (status = 403, description = "The caller lacks `deploy` there", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such plan", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such plan, or one the caller may not see (they lack `reference` on one of its applications in its environment)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No environment after the plan's, or a bad setting", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -145,7 +145,9 @@ async fn every_permission_level_against_every_operation() {
         assert_eq!(status, StatusCode::CREATED, "{name}");
 
         // (who, what, expected status). Levels in development: developer deploy, contractor
-        // reference (change on sales-ui by override), operations and auditor reference.
+        // reference (change on sales-ui by override), operations and auditor reference;
+        // below `reference` everywhere (nobody, the end user) a module answers 404 as if it
+        // did not exist.
         let users = [
             ("admin", &w.admin),
             ("dev", &w.dev),
@@ -160,27 +162,27 @@ async fn every_permission_level_against_every_operation() {
             (
                 "surface",
                 "/api/v1/modules/core-service/surface",
-                [200, 200, 200, 200, 200, 403, 403],
+                [200, 200, 200, 200, 200, 404, 404],
             ),
             (
                 "versions",
                 "/api/v1/modules/core-service/versions",
-                [200, 200, 200, 200, 200, 403, 403],
+                [200, 200, 200, 200, 200, 404, 404],
             ),
             (
                 "source",
                 "/api/v1/modules/core-service/versions/1",
-                [200, 200, 403, 403, 403, 403, 403],
+                [200, 200, 403, 403, 403, 404, 404],
             ),
             (
                 "diff",
                 "/api/v1/modules/core-service/diff?from=1&to=2",
-                [200, 200, 403, 403, 403, 403, 403],
+                [200, 200, 403, 403, 403, 404, 404],
             ),
             (
                 "own module's source",
                 "/api/v1/modules/sales-ui/versions/1",
-                [200, 200, 200, 403, 403, 403, 403],
+                [200, 200, 200, 403, 403, 404, 404],
             ),
         ];
         for (what, path, expected) in reads {
@@ -189,6 +191,10 @@ async fn every_permission_level_against_every_operation() {
                 assert_eq!(status.as_u16(), *want, "{name}: {who} {what}: {body}");
                 if status == StatusCode::FORBIDDEN {
                     assert_eq!(problem_type(&body), "forbidden");
+                }
+                if status == StatusCode::NOT_FOUND {
+                    // Below `reference`: the answer a module that does not exist gets.
+                    assert_eq!(body["detail"], "module not found", "{name}: {who} {what}");
                 }
             }
         }
@@ -206,12 +212,12 @@ async fn every_permission_level_against_every_operation() {
         // Writes: publishing (each row a distinct source), and dry-run deployments, which
         // check permissions without changing anything.
         let writes: &[(&str, [u16; 7])] = &[
-            ("publish core-service", [201, 201, 403, 403, 403, 403, 403]),
-            ("publish sales-ui", [201, 201, 201, 403, 403, 403, 403]),
-            ("deploy to development", [200, 200, 403, 403, 403, 403, 403]),
-            ("deploy to quality", [200, 403, 403, 200, 403, 403, 403]),
+            ("publish core-service", [201, 201, 403, 403, 403, 404, 404]),
+            ("publish sales-ui", [201, 201, 201, 403, 403, 404, 404]),
+            ("deploy to development", [200, 200, 403, 403, 403, 404, 404]),
+            ("deploy to quality", [200, 403, 403, 200, 403, 404, 404]),
             // The administrator wrote core-service v1: separation of duties stops them.
-            ("deploy to production", [403, 403, 403, 200, 403, 403, 403]),
+            ("deploy to production", [403, 403, 403, 200, 403, 404, 404]),
         ];
         for (what, expected) in writes {
             for ((who, token), want) in users.iter().zip(expected) {

@@ -492,3 +492,139 @@ async fn corrupt(url: &Option<String>, sqlite: Option<std::path::PathBuf>) {
         _ => panic!("no database"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reserved_module_name_is_registered_only_by_its_application_and_a_transfer_moves_the_module_everywhere(
+) {
+    for TestStore { store, .. } in both().await {
+        let kind = store.kind().as_str();
+        let register = |name: &str, app: &str| AuthzOp::RegisterModule {
+            name: name.into(),
+            app: app.into(),
+        };
+        let revision = write(
+            &store,
+            vec![
+                AuthzOp::CreateApplication {
+                    name: "hr".into(),
+                    description: None,
+                },
+                AuthzOp::CreateApplication {
+                    name: "games".into(),
+                    description: None,
+                },
+                AuthzOp::ReserveModuleName {
+                    name: "payroll".into(),
+                    app: "hr".into(),
+                },
+                register("benefits", "games"),
+            ],
+        )
+        .await
+        .unwrap();
+        // A node that loaded the index before the transfer and replays the change log.
+        let mut other = view(&store).await;
+        assert_eq!(
+            store.module_name_reservation("payroll").await.unwrap(),
+            Some("hr".into()),
+            "{kind}"
+        );
+        let refused = write(&store, vec![register("payroll", "games")]).await;
+        assert!(
+            matches!(refused, Err(Error::Conflict(_))),
+            "{kind}: {refused:?}"
+        );
+        for bad in [
+            AuthzOp::ReserveModuleName {
+                name: "benefits".into(),
+                app: "hr".into(),
+            },
+            AuthzOp::ReserveModuleName {
+                name: "payroll".into(),
+                app: "games".into(),
+            },
+            AuthzOp::ReleaseModuleName {
+                name: "benefits".into(),
+            },
+            AuthzOp::TransferModuleName {
+                name: "benefits".into(),
+                app: "games".into(),
+            },
+        ] {
+            let r = write(&store, vec![bad.clone()]).await;
+            assert!(
+                matches!(r, Err(Error::Conflict(_))),
+                "{kind}: {bad:?}: {r:?}"
+            );
+        }
+        write(
+            &store,
+            vec![
+                register("payroll", "hr"),
+                AuthzOp::TransferModuleName {
+                    name: "benefits".into(),
+                    app: "hr".into(),
+                },
+            ],
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            store.module_name_reservation("payroll").await.unwrap(),
+            None,
+            "{kind}: consumed"
+        );
+        let names: Vec<(String, String, bool)> = store
+            .module_names()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|n| (n.name, n.application, n.registered))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("benefits".to_owned(), "hr".to_owned(), true),
+                ("payroll".to_owned(), "hr".to_owned(), true),
+            ],
+            "{kind}"
+        );
+        let moved = [
+            ("benefits".to_owned(), "hr".to_owned()),
+            ("payroll".to_owned(), "hr".to_owned()),
+        ];
+        assert_eq!(
+            view(&store).await.module_list(),
+            moved,
+            "{kind}: a fresh load"
+        );
+        for (_, changes) in store.authz_changes_after(revision, 100).await.unwrap() {
+            for c in &changes {
+                other.apply(c).unwrap();
+            }
+        }
+        assert_eq!(other.module_list(), moved, "{kind}: a replaying node");
+
+        // Each change is one event naming the application; refusals left none.
+        let events: Vec<(String, Option<String>, Option<String>)> = store
+            .events_after(0, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action.starts_with("module.name.") || e.action == "it.module.register")
+            .map(|e| (e.action, e.target, e.application))
+            .collect();
+        let ev =
+            |a: &str, t: &str, app: &str| (a.to_owned(), Some(t.to_owned()), Some(app.to_owned()));
+        assert_eq!(
+            events,
+            [
+                ev("module.name.reserve", "module:payroll", "hr"),
+                ev("it.module.register", "module:benefits", "games"),
+                ev("it.module.register", "module:payroll", "hr"),
+                ev("module.name.transfer", "module:benefits", "hr"),
+            ],
+            "{kind}"
+        );
+    }
+}
