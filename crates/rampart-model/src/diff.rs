@@ -54,13 +54,11 @@ pub struct ElementChange {
 pub struct FieldChange {
     /// The field's path.
     pub path: String,
-    /// The older value.
+    /// The older value: any JSON value (a string, a number, a list, an object…).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Object)]
     pub from: Option<Value>,
-    /// The newer value.
+    /// The newer value: any JSON value.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Object)]
     pub to: Option<Value>,
 }
 

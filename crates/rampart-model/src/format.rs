@@ -290,7 +290,6 @@ pub struct Condition {
     pub parameter: Option<String>,
     /// A literal compared with (exclusive with `parameter`; absent for `is_null`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Object)]
     pub value: Option<serde_json::Value>,
 }
 

@@ -1491,11 +1491,9 @@ pub struct SettingChange {
     pub kind: &'static str,
     /// The property's or integration's name.
     pub name: String,
-    /// The value in force now, if any.
-    #[schema(value_type = Object)]
+    /// The value in force now (any JSON value), or null.
     pub from: Option<serde_json::Value>,
-    /// The value after the plan.
-    #[schema(value_type = Object)]
+    /// The value after the plan (any JSON value).
     pub to: serde_json::Value,
 }
 
@@ -1577,8 +1575,8 @@ pub struct SettingWire {
     pub kind: &'static str,
     /// The property's or integration's name.
     pub name: String,
-    /// Its value.
-    #[schema(value_type = Object)]
+    /// Its value: any JSON value (a property's value; a string for an endpoint or a
+    /// secret reference).
     pub value: serde_json::Value,
     /// The plan that set it.
     pub plan: i64,

@@ -190,10 +190,12 @@ fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(metrics))
 }
 
-/// The OpenAPI document, generated from the handlers' annotations.
+/// The OpenAPI document, generated from the handlers' annotations, with the answers many
+/// operations share declared once (see [`crate::openapi`]).
 pub fn openapi() -> OpenApiDoc {
     let (_, mut doc) = routes(0).split_for_parts();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    crate::openapi::declare_shared_answers(&mut doc);
     doc
 }
 

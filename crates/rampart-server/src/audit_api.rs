@@ -212,6 +212,7 @@ pub async fn export_csv(
         (status = 200, description = "A page of events (or the export, with format=csv|jsonl)", body = AuditEventPage),
         (status = 400, description = "Unknown filter or bad value", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an administrator or auditor", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A filter with a bad value", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn events(
@@ -458,6 +459,7 @@ pub async fn report_integration(
         (status = 200, description = "The checkpoint", body = CheckpointView),
         (status = 403, description = "Not an administrator or auditor", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No checkpoint signed yet", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "A query parameter (this operation takes none)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn checkpoint(
@@ -483,6 +485,7 @@ pub async fn checkpoint(
     responses(
         (status = 200, description = "The checkpoint of the log's current size", body = CheckpointView),
         (status = 403, description = "Not an administrator or auditor", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "A query parameter (this operation takes none)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn sign_checkpoint(
@@ -516,6 +519,7 @@ fn checkpoint_view(state: &AppState, c: rampart_store::StoredCheckpoint) -> Chec
     responses(
         (status = 200, description = "The proof", body = InclusionProofView),
         (status = 422, description = "Sequence number or size out of range", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator or auditor", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn inclusion(
@@ -544,6 +548,7 @@ pub async fn inclusion(
     responses(
         (status = 200, description = "The proof", body = ConsistencyProofView),
         (status = 422, description = "Sizes out of range", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator or auditor", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn consistency(

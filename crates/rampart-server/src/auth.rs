@@ -361,6 +361,7 @@ fn session_cookie(value: &str, max_age: i64, https: bool) -> Option<HeaderValue>
         (status = 403, description = "Account disabled or password expired", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Throttled; see Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn login(
@@ -613,6 +614,8 @@ pub async fn me(auth: Authenticated) -> Json<MeResponse> {
         (status = 401, description = "Invalid username or password", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The new password breaks a rule (see `rule`)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Throttled; see Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The account is disabled", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn change_password(

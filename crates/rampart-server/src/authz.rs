@@ -190,6 +190,7 @@ fn freshness(raw: Option<&str>) -> Result<Option<u64>, Error> {
     responses(
         (status = 200, description = "One result per check, in order", body = CheckResponse),
         (status = 422, description = "A check names something unknown", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An end user asking about someone else", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn check(
@@ -287,6 +288,7 @@ pub async fn check(
     responses(
         (status = 200, description = "The decision and its reason", body = ExplainResponse),
         (status = 422, description = "Not exactly one check, or it names something unknown", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Reading authorization data about others needs an administrator or the `auditor` IT role", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn explain(
@@ -421,6 +423,7 @@ fn fmt_millis(ms: i64) -> String {
     responses(
         (status = 200, description = "A page of readable records in key order", body = ListFilterResponse),
         (status = 422, description = "Unknown user or entity, or a bad page size", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Reading authorization data about others needs an administrator or the `auditor` IT role", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn list_filter(
@@ -500,6 +503,7 @@ pub async fn list_filter(
     responses(
         (status = 200, description = "Role names", body = RolesResponse),
         (status = 422, description = "Unknown user or application", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Reading authorization data about others needs an administrator or the `auditor` IT role", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn roles(
@@ -769,7 +773,10 @@ pub async fn write(
 #[utoipa::path(
     get, path = "/api/v1/authz/model", tag = "authz",
     security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, description = "The authorization model", body = AuthzModel))
+    responses(
+        (status = 200, description = "The authorization model", body = AuthzModel),
+        (status = 403, description = "Not an administrator or auditor", body = Problem, content_type = "application/problem+json"),
+    )
 )]
 pub async fn model(
     State(state): State<AppState>,
@@ -831,6 +838,7 @@ pub async fn model(
     responses(
         (status = 200, description = "The record's grants", body = GrantsResponse),
         (status = 422, description = "Unknown entity or record", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator or auditor", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn grants(

@@ -178,6 +178,7 @@ fn to_op(op: &ItWriteOp, at: &str) -> Result<AuthzOp, Error> {
         (status = 200, description = "Written; the revision token", body = WriteResponse),
         (status = 403, description = "The caller does not administer a target", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "An operation names something unknown or is malformed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A duplicate, or a change the current state refuses (an environment where modules run, a name taken)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn write(
@@ -223,6 +224,7 @@ pub async fn write(
     responses(
         (status = 200, description = "The level and why", body = LevelResponse),
         (status = 422, description = "Unknown user, module or environment", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An end user, or another user's level asked by someone who is not an administrator or auditor", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn level_of(

@@ -16,6 +16,7 @@ pub mod error;
 pub mod it;
 pub mod lifecycle;
 pub mod metrics;
+pub mod openapi;
 pub mod serve;
 pub mod sessions;
 pub mod state;

@@ -700,6 +700,7 @@ pub async fn versions(
         (status = 200, description = "The version and its source", body = VersionSourceResponse),
         (status = 403, description = "The caller lacks `open`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such module, or one the caller holds no level on in any environment; or no such version", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`version` is not a version number", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn version(
@@ -743,6 +744,7 @@ pub async fn version(
         (status = 403, description = "The caller lacks `change`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such module, or one the caller holds no level on in any environment; or no such version", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The version is deployed somewhere", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`version` is not a version number", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn delete_version(
@@ -1385,6 +1387,7 @@ pub async fn requests(
         (status = 403, description = "The requester themself, or no `deploy`, or separation of duties", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such request in this environment, or one the caller may not see (they lack `reference` there on one of its modules)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already decided, or the environment changed since the request", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No such environment", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn approve(
@@ -1459,6 +1462,7 @@ pub async fn approve(
         (status = 403, description = "The caller lacks `deploy`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such request in this environment, or one the caller may not see (they lack `reference` there on one of its modules)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already decided", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No such environment, or no reason given", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn reject(

@@ -37,6 +37,7 @@ fn parse_display_name(raw: Option<String>) -> Result<Option<String>, Error> {
     responses(
         (status = 200, description = "A page of users", body = UserPage),
         (status = 403, description = "Not an IT administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad `limit`, `provider` or `cursor`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn list(
@@ -81,6 +82,7 @@ pub async fn list(
         (status = 201, description = "Created", body = UserView),
         (status = 409, description = "Username or e-mail taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid field or password rejected", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an IT administrator", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn create(
@@ -129,6 +131,8 @@ pub async fn create(
     responses(
         (status = 200, description = "The user", body = UserView),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an IT administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`id` is not a user id", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get(
@@ -155,6 +159,8 @@ pub async fn get(
         (status = 200, description = "The updated user", body = UserView),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "E-mail taken", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an IT administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`id` is not a user id", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn update(
@@ -193,6 +199,8 @@ fn not_self(admin: &crate::auth::Authenticated, id: UserId, what: &str) -> Resul
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Cannot delete oneself", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an IT administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`id` is not a user id", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn delete(
@@ -220,6 +228,8 @@ pub async fn delete(
         (status = 200, description = "The disabled user", body = UserView),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Cannot disable oneself", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an IT administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`id` is not a user id", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn disable(
@@ -244,6 +254,8 @@ pub async fn disable(
     responses(
         (status = 200, description = "The enabled user", body = UserView),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an IT administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`id` is not a user id", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn enable(
@@ -269,6 +281,7 @@ pub async fn enable(
         (status = 204, description = "Password set"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Password rejected (see `rule`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an IT administrator", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn reset_password(
@@ -311,6 +324,8 @@ pub async fn reset_password(
     responses(
         (status = 204, description = "Unlocked"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an IT administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`id` is not a user id", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn unlock(
@@ -334,6 +349,8 @@ pub async fn unlock(
     responses(
         (status = 200, description = "Sessions ended", body = RevokedSessions),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an IT administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`id` is not a user id", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn revoke_sessions(
