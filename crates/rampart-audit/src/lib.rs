@@ -73,6 +73,13 @@
 //! consistent line by line and only fail as `RootMismatch` at the next checkpoint, which
 //! locates the rewrite to the events after the previous verified checkpoint.
 //!
+//! An erased payload (a redacted line) is lawful only when a later event of the export
+//! records the erasure: an `audit.redact` event whose `details.seq` names it, or an
+//! `audit.archive` event whose `details.from`..=`details.to` holds it. Otherwise the first
+//! such event is reported as `UnrecordedErasure`, so a payload deleted behind the log's back
+//! cannot pass for a redaction. An export must therefore run past the record of every
+//! erasure it shows (exporting to the newest event does).
+//!
 //! It does not prove:
 //! - completeness after the last signed checkpoint: events there (`uncovered_events`) are
 //!   checked against their leaf hashes only, and an export cut after that checkpoint, with

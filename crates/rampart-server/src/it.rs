@@ -236,19 +236,25 @@ pub async fn level_of(
         return Err(Error::Forbidden("only IT users may read IT permissions".into()).into());
     }
     let user = UserId::parse(&q.user, "user")?;
-    if user != auth.user.id && !crate::auth::reads_authorization_data(&state, &auth.user).await? {
+    let reader = crate::auth::reads_authorization_data(&state, &auth.user).await?;
+    if user != auth.user.id && !reader {
         return Err(Error::Forbidden(
             "another user's IT level is for administrators and auditors; ask for your own".into(),
         )
         .into());
     }
     let revision = state.authz.fresh(None).await?;
+    // Asking for one's own level on a module one may not know of answers as for a module
+    // that does not exist.
+    if !reader {
+        crate::lifecycle::visible_module(&state, &auth, &q.module).await?;
+    }
     // A user the index has no number for holds only their default role.
     let default_roles = state.store.it_roles_of(user).await?;
     let view = state.authz.view();
     let module = view
         .module(&q.module)
-        .ok_or_else(|| Error::invalid("module", format!("no module named `{}`", q.module)))?;
+        .ok_or(Error::NotFound { what: "module" })?;
     let environment = env(&view, &q.environment, "environment")?;
     let Some(num) = view.user_num(user) else {
         let best = view

@@ -205,7 +205,11 @@ fn hidden(on: On<'_>) -> Error {
 
 /// Refuses, as if it did not exist, a module that does not exist or that the caller holds
 /// no level on in any environment.
-async fn visible_module(state: &AppState, auth: &Authenticated, name: &str) -> Result<(), Error> {
+pub(crate) async fn visible_module(
+    state: &AppState,
+    auth: &Authenticated,
+    name: &str,
+) -> Result<(), Error> {
     known_module(state, name)?;
     if highest_level(state, auth, On::Module(name)).await? < Level::Reference {
         return Err(hidden(On::Module(name)));
@@ -526,6 +530,7 @@ pub async fn publish(
     let breaking = breaks_of_new_surface(&running, &name, &surface)?;
     if !breaking.is_empty() {
         if !req.force {
+            let breaking = as_seen(&state, &auth, breaking).await?;
             let mut p = Problem::new(
                 StatusCode::CONFLICT,
                 "breaking-change",
@@ -1150,6 +1155,7 @@ async fn plan(
         .into());
     }
     if !refused.is_empty() {
+        let refused = as_seen(state, auth, refused).await?;
         let mut p = Problem::new(
             StatusCode::CONFLICT,
             "deployment-refused",
@@ -1933,4 +1939,30 @@ async fn record_read(
     );
     state.audit.append(event).await?;
     Ok(())
+}
+
+/// How a module the caller may not know of is shown in a refusal.
+const UNSEEN: &str = "(a module you hold no level on)";
+
+/// Broken references as the caller may see them: a module they hold no level on (in the
+/// authoring environment) is not named, nor its version, nor the elements it uses.
+async fn as_seen(
+    state: &AppState,
+    auth: &Authenticated,
+    list: Vec<BreakingChange>,
+) -> Result<Vec<BreakingChange>, Error> {
+    let mut visibility = Visibility::new(state, auth, AUTHORING);
+    let mut out = Vec::with_capacity(list.len());
+    for mut b in list {
+        if !visibility.may_see(&b.module).await? {
+            b.module = UNSEEN.into();
+            b.version = 0;
+        }
+        if !visibility.may_see(&b.depends_on).await? {
+            b.depends_on = UNSEEN.into();
+            b.element = UNSEEN.into();
+        }
+        out.push(b);
+    }
+    Ok(out)
 }

@@ -560,7 +560,11 @@ macro_rules! append_event {
     // The same, naming the application the change concerns (the event's `application`).
     ($tx:expr, $ctx:expr, $event:expr, $now:expr, $application:expr) => {{
         let mut event = $crate::audit::NewEvent::system($ctx, $event, $now);
-        event.application = $application;
+        // Named here, or else what the details name (`NewEvent::system`).
+        let application: Option<String> = $application;
+        if application.is_some() {
+            event.application = application;
+        }
         // Number and time in one statement: the head keeps the newest time, which is this
         // event's own time raised to the previous event's when it is earlier.
         let (seq, at): (i64, i64) = sqlx::query_as(

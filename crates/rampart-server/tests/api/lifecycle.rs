@@ -292,6 +292,19 @@ async fn breaking_changes_deployment_checks_staging_rollback_and_duties() {
             (Some("sales-ui"), Some("development"), Some("entities"), Some("Customer")),
             "{name}: {body}"
         );
+        // Someone who may change core-service but holds nothing on sales-ui learns that a
+        // deployed module breaks, not which.
+        let (_, me) = node.get("/api/v1/auth/me", &w.nobody).await;
+        let nobody_id = me["user"]["id"].as_str().unwrap().to_owned();
+        it_write(&node, &w.admin, json!([
+            { "op": "set_override", "user": nobody_id, "scope": { "type": "module", "name": "core-service" }, "environment": "development", "level": "change" },
+        ]))
+        .await;
+        let (status, body) = publish(&node, &w.nobody, "core-service", &breaking, json!({})).await;
+        assert_eq!((status, problem_type(&body)), (StatusCode::CONFLICT, "breaking-change"), "{name}: {body}");
+        assert!(!body.to_string().contains("sales-ui"), "{name}: {body}");
+        assert_eq!(body["breaking"][0]["module"], "(a module you hold no level on)", "{name}");
+        assert_eq!(body["breaking"][0]["element"], "Customer", "{name}: its own element");
         let (status, _) = publish(&node, &w.dev, "core-service", &breaking, json!({ "force": true })).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{name}: deploy < full");
         let (status, forced) = publish(&node, &w.admin, "core-service", &breaking, json!({ "force": true })).await;
