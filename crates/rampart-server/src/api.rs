@@ -851,7 +851,21 @@ pub struct AuditEventsQuery {
     pub limit: Option<u32>,
     /// `json` (a page, newest first; default), or `csv` / `jsonl`: every match, oldest
     /// first, streamed.
+    #[param(inline, value_type = Option<AuditFormat>)]
     pub format: Option<String>,
+}
+
+/// The form of the answer of `GET /api/v1/audit/events` (documentation only: the query
+/// keeps the text, which the handler checks).
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum AuditFormat {
+    /// A page of events, newest first (`application/json`).
+    Json,
+    /// Every match, oldest first, as CSV (`text/csv`).
+    Csv,
+    /// Every match, oldest first, one JSON event per line (`application/jsonl`).
+    Jsonl,
 }
 
 /// An audit event.

@@ -209,10 +209,13 @@ pub async fn export_csv(
     params(AuditEventsQuery),
     security(("bearer" = []), ("cookie" = [])),
     responses(
-        (status = 200, description = "A page of events (or the export, with format=csv|jsonl)", body = AuditEventPage),
-        (status = 400, description = "Unknown filter or bad value", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "A page of events, or with `format=csv` or `format=jsonl` every match, oldest first, streamed", content(
+            (AuditEventPage = "application/json"),
+            (String = "text/csv"),
+            (String = "application/jsonl"),
+        )),
         (status = 403, description = "Not an administrator or auditor", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A filter with a bad value", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A filter with a bad value (a stream, outcome, time, cursor, limit or format not among those allowed; text too long or with control characters)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn events(

@@ -223,8 +223,9 @@ pub async fn write(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The level and why", body = LevelResponse),
-        (status = 422, description = "Unknown user, module or environment", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "An end user, or another user's level asked by someone who is not an administrator or auditor", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such module, or one the caller holds no level on in any environment", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown user or environment, or `user` is not a user id", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn level_of(
