@@ -1244,19 +1244,7 @@ impl Store {
         seq: i64,
         archives: &mut Option<Vec<(i64, i64, i64)>>,
     ) -> Result<Option<i64>, Error> {
-        let query = EventQuery {
-            stream: Some(Stream::System),
-            action: Some("audit.redact".into()),
-            target: Some(format!("audit:{seq}")),
-            after_seq: Some(seq),
-            ascending: true,
-            ..EventQuery::default()
-        };
-        for e in self.audit_search(&query, 16).await? {
-            if detail_i64(&e.details, "seq") == Some(seq) {
-                return Ok(Some(e.seq));
-            }
-        }
+        // Archived events are the many: their ranges are read once and kept.
         if archives.is_none() {
             let mut ranges = Vec::new();
             let mut after = 0;
@@ -1283,12 +1271,29 @@ impl Store {
             }
             *archives = Some(ranges);
         }
-        Ok(archives.as_ref().and_then(|ranges| {
+        let archived = archives.as_ref().and_then(|ranges| {
             ranges
                 .iter()
                 .find(|&&(from, to, at)| from <= seq && seq <= to && at > seq)
                 .map(|&(_, _, at)| at)
-        }))
+        });
+        if archived.is_some() {
+            return Ok(archived);
+        }
+        let query = EventQuery {
+            stream: Some(Stream::System),
+            action: Some("audit.redact".into()),
+            target: Some(format!("audit:{seq}")),
+            after_seq: Some(seq),
+            ascending: true,
+            ..EventQuery::default()
+        };
+        Ok(self
+            .audit_search(&query, 16)
+            .await?
+            .into_iter()
+            .find(|e| detail_i64(&e.details, "seq") == Some(seq))
+            .map(|e| e.seq))
     }
 }
 

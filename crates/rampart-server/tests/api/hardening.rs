@@ -859,3 +859,62 @@ async fn names_keys_and_display_text_that_hide_what_they_are_are_refused() {
     })
     .await;
 }
+
+/// Old events are redacted long after they happened, and archived before the redaction's
+/// record: the segment still verifies on its own, naming the erasure it cannot confirm and
+/// the event that records it; the live log confirms it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archive_segment_names_erasures_recorded_after_it() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let admin = node.admin().await;
+        for i in 0..3 {
+            node.post(
+                "/api/v1/users",
+                &admin,
+                json!({ "provider": "end", "username": format!("old{i}"), "password": USER_PASSWORD }),
+            )
+            .await;
+        }
+        let state = &node.server().state;
+        let old = seqs(&search(&node, &admin, "action=user.create").await);
+        let erased = old[1];
+        let cutoff = node.clock.now() + time::Duration::hours(1);
+        node.clock.advance(time::Duration::days(2));
+        let admin = node.login("it", "admin", ADMIN_PASSWORD).await;
+        let ctx = rampart_core::AuditContext {
+            node_id: "test".into(),
+            ..Default::default()
+        };
+        state
+            .store
+            .audit_redact(&ctx, erased, "erasure request 9", node.clock.now())
+            .await
+            .unwrap();
+        let recorded_by = seqs(&search(&node, &admin, "action=audit.redact").await)[0];
+        let dir = tempfile::tempdir().unwrap();
+        let report = state
+            .audit
+            .archive(cutoff, dir.path(), &ctx, node.clock.now(), &state.metrics)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{name}: nothing archived"));
+        assert!(report.to < recorded_by, "{name}: {report:?}");
+        let key = rampart_audit::VerifierKey::parse(&state.audit.verifier_key()).unwrap();
+        let segment = rampart_server::audit::verify_file_with(&report.path, key, None, 2, &mut |_| {})
+            .unwrap();
+        assert!(segment.is_ok(), "{name}: {:?}", segment.finding);
+        assert_eq!(
+            segment.erasures_recorded_later,
+            [(u64::try_from(erased).unwrap(), u64::try_from(recorded_by).unwrap())],
+            "{name}"
+        );
+        // The live log: archived payloads recorded by the archive, the erasure by its record.
+        state.audit.verify_increment(&state.metrics).await.unwrap();
+        let whole = verify_offline(&node).await;
+        assert!(whole.is_ok(), "{name}: {:?}", whole.finding);
+        assert!(whole.erasures_recorded_later.is_empty(), "{name}");
+        node.shutdown().await;
+    })
+    .await;
+}
