@@ -677,15 +677,7 @@ impl AuditLog {
             *sweep = end;
         }
         drop(sweep);
-        if let Some(latest) = self.store.audit_latest_checkpoint().await? {
-            if latest.size <= size && self.root_at(latest.size).await? != latest.root {
-                return self.alarm(
-                    metrics,
-                    i64::try_from(latest.size).unwrap_or(i64::MAX),
-                    "is not covered by the signed checkpoint any more",
-                );
-            }
-        }
+        self.check_newest_checkpoint(size, metrics).await?;
         metrics.audit_verified.inc_by(checked);
         Ok(checked)
     }
@@ -711,16 +703,22 @@ impl AuditLog {
             progress(u64::try_from(end).unwrap_or(0));
             from = end;
         }
+        self.check_newest_checkpoint(size, metrics).await?;
+        Ok(checked)
+    }
+
+    /// The newest signed checkpoint against the tree, when the tree has reached its size.
+    async fn check_newest_checkpoint(&self, size: u64, metrics: &Metrics) -> Result<(), Error> {
         if let Some(latest) = self.store.audit_latest_checkpoint().await? {
             if latest.size <= size && self.root_at(latest.size).await? != latest.root {
-                return self.alarm(
+                self.alarm(
                     metrics,
                     i64::try_from(latest.size).unwrap_or(i64::MAX),
                     "is not covered by the signed checkpoint any more",
-                );
+                )?;
             }
         }
-        Ok(checked)
+        Ok(())
     }
 
     /// Checks events `(from, upto]`, starting at the tile boundary at or below `from` so
