@@ -194,6 +194,15 @@ pub fn redacted_line(seq: u64, leaf: &Hash) -> String {
     )
 }
 
+/// The line of an event whose payload was erased and whose erasure is recorded by event
+/// `recorded_by`, after the export's last event, with its final newline.
+pub fn redacted_line_recorded_by(seq: u64, leaf: &Hash, recorded_by: u64) -> String {
+    format!(
+        "{{\"seq\":{seq},\"leaf\":\"{}\",\"redacted\":true,\"recorded_by\":{recorded_by}}}\n",
+        to_hex(leaf)
+    )
+}
+
 /// The line of a signed checkpoint, with its final newline.
 pub fn checkpoint_line(note: &str) -> String {
     let mut line = serde_json::json!({ "checkpoint": note }).to_string();
@@ -301,6 +310,9 @@ pub struct Report {
     pub events: u64,
     /// Of those, events whose payload was erased: their leaf hash is taken as given.
     pub redacted: u64,
+    /// Erased events whose erasure, their line says, is recorded by a later event beyond
+    /// the export's end, as `(erased, recorded by)`: check those records in a later export.
+    pub erasures_recorded_later: Vec<(u64, u64)>,
     /// Checkpoints whose signature, origin and root verified.
     pub checkpoints_verified: u64,
     /// The size of the last verified checkpoint.
@@ -331,6 +343,7 @@ struct LineWire<'a> {
     #[serde(borrow)]
     event: Option<&'a RawValue>,
     redacted: Option<bool>,
+    recorded_by: Option<u64>,
     checkpoint: Option<String>,
 }
 
@@ -342,6 +355,7 @@ enum Line<'a> {
         seq: u64,
         leaf: &'a [u8],
         event: Option<&'a [u8]>,
+        recorded_by: Option<u64>,
     },
     /// A signed checkpoint note.
     Checkpoint(String),
@@ -361,6 +375,7 @@ fn parse_line(line: &[u8]) -> Result<Line<'_>, String> {
             || wire.leaf.is_some()
             || wire.event.is_some()
             || wire.redacted.is_some()
+            || wire.recorded_by.is_some()
         {
             return Err("a checkpoint line has event members".into());
         }
@@ -378,10 +393,14 @@ fn parse_line(line: &[u8]) -> Result<Line<'_>, String> {
                     .into(),
             ),
         };
+    if event.is_some() && wire.recorded_by.is_some() {
+        return Err("\"recorded_by\" belongs to a redacted event's line".into());
+    }
     Ok(Line::Event {
         seq,
         leaf: leaf.as_bytes(),
         event,
+        recorded_by: wire.recorded_by,
     })
 }
 
@@ -404,6 +423,7 @@ fn split_event_line(line: &[u8]) -> Option<Line<'_>> {
         seq,
         leaf,
         event: Some(event),
+        recorded_by: None,
     })
 }
 
@@ -613,6 +633,8 @@ pub struct Verifier {
     gap: Option<Gap>,
     /// Erased events whose erasure no event read so far records.
     erased: BTreeSet<u64>,
+    /// Erased events whose lines say the erasure is recorded after the export's end.
+    erasures_recorded_later: Vec<(u64, u64)>,
 }
 
 impl Verifier {
@@ -635,6 +657,7 @@ impl Verifier {
             finding: None,
             gap: None,
             erased: BTreeSet::new(),
+            erasures_recorded_later: Vec::new(),
         }
     }
 
@@ -688,6 +711,7 @@ impl Verifier {
             header: self.header,
             events: self.events,
             redacted: self.redacted,
+            erasures_recorded_later: self.erasures_recorded_later,
             checkpoints_verified: self.checkpoints_verified,
             last_checkpoint_size: self.last_checkpoint_size,
             uncovered_events: self.frontier.size().saturating_sub(covered),
@@ -767,8 +791,13 @@ impl Verifier {
         terminated: bool,
         prepared: Option<&Prepared>,
     ) -> Result<(), Finding> {
-        let (seq, leaf, event) = match parse_line(line) {
-            Ok(Line::Event { seq, leaf, event }) => (seq, leaf, event),
+        let (seq, leaf, event, recorded_by) = match parse_line(line) {
+            Ok(Line::Event {
+                seq,
+                leaf,
+                event,
+                recorded_by,
+            }) => (seq, leaf, event, recorded_by),
             Ok(Line::Checkpoint(note)) => {
                 if self.gap.is_some() {
                     return Ok(());
@@ -818,7 +847,15 @@ impl Verifier {
         match event {
             None => {
                 self.redacted += 1;
-                self.erased.insert(seq);
+                let to = self.header.as_ref().map_or(0, |h| h.to);
+                match recorded_by {
+                    // Recorded after the export's end: cannot be confirmed here (a segment
+                    // of old events, redacted since); reported apart.
+                    Some(m) if m > to && m > seq => self.erasures_recorded_later.push((seq, m)),
+                    _ => {
+                        self.erased.insert(seq);
+                    }
+                }
             }
             Some(event) if !self.erased.is_empty() => self.read_erasure_record(event),
             Some(_) => {}

@@ -44,7 +44,9 @@
 //!    `{"seq":N,"leaf":"<hex leaf hash>","event":E}`, where `E` is the event's stored JSON
 //!    text (an object with a member `"seq":N`) and the leaf hash is `SHA-256(0x00 ‖ E)` over
 //!    the exact bytes of `E` as they appear on the line, or, for an event whose payload was
-//!    lawfully erased, `{"seq":N,"leaf":"<hex leaf hash>","redacted":true}`.
+//!    lawfully erased, `{"seq":N,"leaf":"<hex leaf hash>","redacted":true}`, with a last
+//!    member `"recorded_by":M` when the event that records the erasure (see below) comes
+//!    after the export's last event `T` (`M > T`).
 //!    Writers emit exactly these members in this order with no spaces (the verifier reads
 //!    that shape fastest); readers accept any valid JSON object with the same members.
 //! 4. Checkpoint lines `{"checkpoint":"<signed note>"}` (the note as a JSON string) may come
@@ -73,12 +75,17 @@
 //! consistent line by line and only fail as `RootMismatch` at the next checkpoint, which
 //! locates the rewrite to the events after the previous verified checkpoint.
 //!
-//! An erased payload (a redacted line) is lawful only when a later event of the export
-//! records the erasure: an `audit.redact` event whose `details.seq` names it, or an
-//! `audit.archive` event whose `details.from`..=`details.to` holds it. Otherwise the first
-//! such event is reported as `UnrecordedErasure`, so a payload deleted behind the log's back
-//! cannot pass for a redaction. An export must therefore run past the record of every
-//! erasure it shows (exporting to the newest event does).
+//! An erased payload (a redacted line) is lawful only when a later event records the
+//! erasure: an `audit.redact` event whose `details.seq` names it, or an `audit.archive`
+//! event whose `details.from`..=`details.to` holds it. When that record is in the export,
+//! the verifier confirms it; otherwise the first such event is reported as
+//! `UnrecordedErasure`, so a payload deleted behind the log's back cannot pass for a
+//! redaction. A line may say its erasure is recorded beyond the export's end
+//! (`recorded_by`, as in an archive segment of old events redacted since): such erasures
+//! cannot be confirmed by this export and are listed apart
+//! (`Report::erasures_recorded_later`), for the auditor to check in a later export; in an
+//! export that runs to the newest event no erasure can be recorded later, so none is listed
+//! there unless someone wrote it in.
 //!
 //! It does not prove:
 //! - completeness after the last signed checkpoint: events there (`uncovered_events`) are

@@ -25,6 +25,7 @@ use crate::backend::{db, from_millis, to_millis};
 pub(crate) mod keys;
 #[macro_use]
 pub(crate) mod blocks;
+mod integrity;
 pub use blocks::{decode_block, encode_block, BLOCK_EVENTS};
 
 /// Height of the tiles whose roots and leaves `audit_tiles` stores (256 leaves a tile).
@@ -743,29 +744,6 @@ pub(crate) fn event_from_body(seq: i64, body: &str, leaf: Hash) -> Result<Stored
     })
 }
 
-/// The first index column of a row that disagrees with its body, or `None`. `columns` is the
-/// row read from its columns alone; `event` the same row read from its body.
-fn index_mismatch(columns: &StoredEvent, event: &StoredEvent) -> Option<&'static str> {
-    [
-        ("stream", columns.stream == event.stream),
-        (
-            "occurred_at",
-            to_millis(columns.occurred_at) == to_millis(event.occurred_at),
-        ),
-        ("actor_id", columns.actor_id == event.actor_id),
-        ("actor_name", columns.actor_name == event.actor_name),
-        ("action", columns.action == event.action),
-        ("target", columns.target == event.target),
-        ("application", columns.application == event.application),
-        ("environment", columns.environment == event.environment),
-        ("outcome", columns.outcome == event.outcome),
-        ("node_id", columns.node_id == event.node_id),
-    ]
-    .into_iter()
-    .find(|(_, same)| !same)
-    .map(|(name, _)| name)
-}
-
 /// Whether `e` passes every filter of `q` but the sequence range: the whole query checked
 /// against what the event records, whatever index found it.
 pub(crate) fn passes(q: &EventQuery, e: &StoredEvent) -> bool {
@@ -1202,102 +1180,6 @@ impl Store {
         let blocks = self.block_raw(after, upto, limit).await?;
         Ok(merge(rows, blocks, |r| r.0, false, limit))
     }
-}
-
-impl Store {
-    /// The first row in `(after, upto]` whose index columns disagree with its body, and the
-    /// column: an edit that would make search show what the log does not prove, or hide an
-    /// event from a search. Redacted rows have no body to compare with.
-    pub async fn audit_index_mismatch(
-        &self,
-        after: i64,
-        upto: i64,
-    ) -> Result<Option<(i64, &'static str)>, Error> {
-        read!(self, |pool| {
-            let sql = format!(
-                "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq > $1 AND seq <= $2 \
-                 AND body IS NOT NULL ORDER BY seq"
-            );
-            let rows = sqlx::query(&sql)
-                .bind(after)
-                .bind(upto)
-                .fetch_all(pool)
-                .await
-                .map_err(db)?;
-            for row in &rows {
-                let event = stored_event(row)?;
-                let columns = columns_event(row, event.seq, event.leaf_hash)?;
-                if let Some(column) = index_mismatch(&columns, &event) {
-                    return Ok(Some((event.seq, column)));
-                }
-            }
-            Ok(None)
-        })
-    }
-
-    /// The event that records the erasure of event `seq`, if any: a later `audit.redact`
-    /// naming it, or a later `audit.archive` whose range holds it. Read from the events'
-    /// bodies (a search checks what it finds against them), so an edited index cannot vouch
-    /// for an erasure. `archives` caches the archive ranges across calls.
-    pub async fn audit_erasure_record(
-        &self,
-        seq: i64,
-        archives: &mut Option<Vec<(i64, i64, i64)>>,
-    ) -> Result<Option<i64>, Error> {
-        let query = EventQuery {
-            stream: Some(Stream::System),
-            action: Some("audit.redact".into()),
-            target: Some(format!("audit:{seq}")),
-            after_seq: Some(seq),
-            ascending: true,
-            ..EventQuery::default()
-        };
-        for e in self.audit_search(&query, 16).await? {
-            if detail_i64(&e.details, "seq") == Some(seq) {
-                return Ok(Some(e.seq));
-            }
-        }
-        if archives.is_none() {
-            let mut ranges = Vec::new();
-            let mut after = 0;
-            loop {
-                let query = EventQuery {
-                    stream: Some(Stream::System),
-                    action: Some("audit.archive".into()),
-                    after_seq: Some(after),
-                    ascending: true,
-                    ..EventQuery::default()
-                };
-                let page = self.audit_search(&query, 1_000).await?;
-                let Some(last) = page.last().map(|e| e.seq) else {
-                    break;
-                };
-                for e in &page {
-                    if let (Some(from), Some(to)) =
-                        (detail_i64(&e.details, "from"), detail_i64(&e.details, "to"))
-                    {
-                        ranges.push((from, to, e.seq));
-                    }
-                }
-                after = last;
-            }
-            *archives = Some(ranges);
-        }
-        Ok(archives.as_ref().and_then(|ranges| {
-            ranges
-                .iter()
-                .find(|&&(from, to, at)| from <= seq && seq <= to && at > seq)
-                .map(|&(_, _, at)| at)
-        }))
-    }
-}
-
-/// An integer member of an event's details.
-fn detail_i64(details: &str, name: &str) -> Option<i64> {
-    serde_json::from_str::<serde_json::Value>(details)
-        .ok()?
-        .get(name)?
-        .as_i64()
 }
 
 /// The first `limit` of two lists of events with disjoint numbers, each already in order

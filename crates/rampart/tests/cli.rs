@@ -596,6 +596,28 @@ async fn audit_export_verify_pinpoints_edits_deletions_reorders_and_rewrites() {
         assert!(line.contains(expected), "{what}: {line}");
     }
 
+    // `audit check` reads the database itself: clean, then an index column edited (which an
+    // export, made of bodies, never shows) and a payload deleted without a record, each named.
+    let (ok, out, err) = audit(dir.path(), &["check"]);
+    assert!(ok, "{out}{err}");
+    assert!(out.starts_with("checked: 6 events"), "{out}");
+    for (sql, expected) in [
+        (
+            "UPDATE audit_events SET actor_name = 'it:nobody' WHERE seq = 5",
+            "event 5 has an index column (actor_name)",
+        ),
+        (
+            "UPDATE audit_events SET body = NULL, redacted_at = 1 WHERE seq = 4",
+            "event 4 has no payload",
+        ),
+    ] {
+        let copy = copy_data_dir(dir.path());
+        tamper(copy.path(), &[sql]).await;
+        let (ok, out, err) = audit(copy.path(), &["check"]);
+        assert!(!ok, "{sql} went unnoticed: {out}");
+        assert!(err.contains(expected), "{sql}: {err}");
+    }
+
     // The strongest edit: a body rewritten with its leaf hash recomputed. Every line is
     // self-consistent; only the signed root catches it, located to the events since the
     // previous verified checkpoint.

@@ -339,6 +339,36 @@ fn an_erasure_without_a_later_record_is_named() {
     }
 }
 
+/// A redacted line may say its erasure is recorded after the export's end (a segment of old
+/// events redacted since): listed apart, not confirmed. Saying so of a record inside the
+/// export, or on an event's line, does not help.
+#[test]
+fn erasures_recorded_after_the_export_are_listed_apart() {
+    let log = Log::new(25);
+    let mut lines = log.export(1, 20, 10);
+    let i = line_of(&lines, 5);
+    let leaf = event_leaf(&log.events[4]);
+    lines[i] = rampart_audit::export::redacted_line_recorded_by(5, &leaf, 24);
+    let report = log.verify(&lines);
+    assert_eq!(report.finding, None);
+    assert_eq!(report.erasures_recorded_later, [(5, 24)]);
+
+    lines[i] = rampart_audit::export::redacted_line_recorded_by(5, &leaf, 12);
+    assert_eq!(
+        log.verify(&lines).finding,
+        Some(Finding::UnrecordedErasure { seq: 5 })
+    );
+
+    let event_with_claim = event_line(5, &log.events[4])
+        .unwrap()
+        .replace("}}\n", "},\"recorded_by\":24}\n");
+    lines[i] = event_with_claim;
+    assert!(matches!(
+        log.verify(&lines).finding,
+        Some(Finding::Malformed { .. })
+    ));
+}
+
 #[test]
 fn redacted_events_verify_and_are_counted() {
     // Events 3 and 17 were redacted (recorded by 42 and 41), 40 archived (recorded by 44).

@@ -211,6 +211,33 @@ async fn a_login_is_the_act_of_the_user_who_logs_in() {
     .await;
 }
 
+/// Publishes version 1 of `examples/sales/core-service.yaml` (application `sales` must exist).
+async fn publish_core_service(node: &Node, admin: &str) {
+    let source = std::fs::read_to_string(format!(
+        "{}/../../examples/sales/core-service.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let (status, body) = node
+        .post(
+            "/api/v1/modules/core-service/versions",
+            admin,
+            json!({ "source": source, "message": "first" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{}: {body}", node.name());
+}
+
+async fn create_sales_and_publish_core_service(node: &Node, admin: &str) {
+    authz_write(
+        node,
+        admin,
+        json!([{ "op": "create_application", "name": "sales" }]),
+    )
+    .await;
+    publish_core_service(node, admin).await;
+}
+
 async fn authz_write(node: &Node, token: &str, ops: Value) {
     let (status, body) = node
         .post("/api/v1/authz/write", token, json!({ "operations": ops }))
@@ -330,19 +357,7 @@ async fn authorization_data_is_read_by_administrators_and_auditors_only() {
             { "op": "create_role", "application": "sales", "name": "rep" },
         ]))
         .await;
-        let source = std::fs::read_to_string(format!(
-            "{}/../../examples/sales/core-service.yaml",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap();
-        let (status, body) = node
-            .post(
-                "/api/v1/modules/core-service/versions",
-                &admin,
-                json!({ "source": source, "message": "first" }),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{name}: {body}");
+        publish_core_service(&node, &admin).await;
         let check = |user: &str| {
             json!({ "checks": [{ "kind": "record", "user": user, "entity": "sale", "record": "s-1", "action": "read" }] })
         };
@@ -458,6 +473,30 @@ async fn verify_offline(node: &Node) -> rampart_audit::export::Report {
     v.finish()
 }
 
+/// Creates end users `<prefix>0`… and returns the sequence numbers of every `user.create`
+/// event, newest first.
+async fn create_end_users(node: &Node, admin: &str, prefix: &str, n: usize) -> Vec<i64> {
+    for i in 0..n {
+        let (status, body) = node
+            .post(
+                "/api/v1/users",
+                admin,
+                json!({ "provider": "end", "username": format!("{prefix}{i}"), "password": USER_PASSWORD }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{}: {body}", node.name());
+    }
+    seqs(&search(node, admin, "action=user.create").await)
+}
+
+/// The audit context of a change made by the test itself.
+fn test_context() -> rampart_core::AuditContext {
+    rampart_core::AuditContext {
+        node_id: "test".into(),
+        ..Default::default()
+    }
+}
+
 async fn search(node: &Node, token: &str, query: &str) -> Vec<Value> {
     let (status, page) = node
         .get(&format!("/api/v1/audit/events?{query}"), token)
@@ -552,22 +591,11 @@ async fn an_erasure_the_log_does_not_record_is_tampering() {
     on_both(no_tweak, |node| async move {
         let name = node.name();
         let admin = node.admin().await;
-        for i in 0..4 {
-            node.post(
-                "/api/v1/users",
-                &admin,
-                json!({ "provider": "end", "username": format!("u{i}"), "password": USER_PASSWORD }),
-            )
-            .await;
-        }
+        let created = create_end_users(&node, &admin, "u", 4).await;
         let state = &node.server().state;
-        let created = seqs(&search(&node, &admin, "action=user.create").await);
         assert!(created.len() >= 4, "{name}: {created:?}");
         // A lawful redaction is recorded and verifies.
-        let ctx = rampart_core::AuditContext {
-            node_id: "test".into(),
-            ..Default::default()
-        };
+        let ctx = test_context();
         state
             .store
             .audit_redact(&ctx, created[0], "erasure request 7", node.clock.now())
@@ -618,25 +646,7 @@ async fn application_and_environment_filters_find_lifecycle_events() {
         let dev = node
             .create_user(Provider::It, "dev", USER_PASSWORD, false)
             .await;
-        authz_write(
-            &node,
-            &admin,
-            json!([{ "op": "create_application", "name": "sales" }]),
-        )
-        .await;
-        let source = std::fs::read_to_string(format!(
-            "{}/../../examples/sales/core-service.yaml",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap();
-        let (status, body) = node
-            .post(
-                "/api/v1/modules/core-service/versions",
-                &admin,
-                json!({ "source": source, "message": "first" }),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{name}: {body}");
+        create_sales_and_publish_core_service(&node, &admin).await;
         let (status, body) = node
             .post(
                 "/api/v1/environments/development/deployments",
@@ -748,25 +758,7 @@ async fn access_records_name_the_object_and_source_reads_are_recorded() {
         assert_eq!(e["outcome"], "deny", "{name}");
         assert_eq!(e["details"]["route"], "/api/v1/users/{id}", "{name}: {e}");
 
-        authz_write(
-            &node,
-            &admin,
-            json!([{ "op": "create_application", "name": "sales" }]),
-        )
-        .await;
-        let source = std::fs::read_to_string(format!(
-            "{}/../../examples/sales/core-service.yaml",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap();
-        let (status, body) = node
-            .post(
-                "/api/v1/modules/core-service/versions",
-                &admin,
-                json!({ "source": source, "message": "first" }),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{name}: {body}");
+        create_sales_and_publish_core_service(&node, &admin).await;
         let (status, _) = node
             .get("/api/v1/modules/core-service/versions/1", &admin)
             .await;
@@ -855,6 +847,58 @@ async fn names_keys_and_display_text_that_hide_what_they_are_are_refused() {
         }
         let (_, users) = node.get("/api/v1/users", &admin).await;
         assert!(!users.to_string().contains("mallory"), "{name}");
+        node.shutdown().await;
+    })
+    .await;
+}
+
+/// Old events are redacted long after they happened, and archived before the redaction's
+/// record: the segment still verifies on its own, naming the erasure it cannot confirm and
+/// the event that records it; the live log confirms it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archive_segment_names_erasures_recorded_after_it() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let admin = node.admin().await;
+        let old = create_end_users(&node, &admin, "old", 3).await;
+        let state = &node.server().state;
+        let erased = old[1];
+        let cutoff = node.clock.now() + time::Duration::hours(1);
+        node.clock.advance(time::Duration::days(2));
+        let admin = node.login("it", "admin", ADMIN_PASSWORD).await;
+        let ctx = test_context();
+        state
+            .store
+            .audit_redact(&ctx, erased, "erasure request 9", node.clock.now())
+            .await
+            .unwrap();
+        let recorded_by = seqs(&search(&node, &admin, "action=audit.redact").await)[0];
+        let dir = tempfile::tempdir().unwrap();
+        let report = state
+            .audit
+            .archive(cutoff, dir.path(), &ctx, node.clock.now(), &state.metrics)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{name}: nothing archived"));
+        assert!(report.to < recorded_by, "{name}: {report:?}");
+        let key = rampart_audit::VerifierKey::parse(&state.audit.verifier_key()).unwrap();
+        let segment =
+            rampart_server::audit::verify_file_with(&report.path, key, None, 2, &mut |_| {})
+                .unwrap();
+        assert!(segment.is_ok(), "{name}: {:?}", segment.finding);
+        assert_eq!(
+            segment.erasures_recorded_later,
+            [(
+                u64::try_from(erased).unwrap(),
+                u64::try_from(recorded_by).unwrap()
+            )],
+            "{name}"
+        );
+        // The live log: archived payloads recorded by the archive, the erasure by its record.
+        state.audit.verify_increment(&state.metrics).await.unwrap();
+        let whole = verify_offline(&node).await;
+        assert!(whole.is_ok(), "{name}: {:?}", whole.finding);
+        assert!(whole.erasures_recorded_later.is_empty(), "{name}");
         node.shutdown().await;
     })
     .await;
