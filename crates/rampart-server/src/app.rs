@@ -422,9 +422,15 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
                 .unwrap_or(0);
             object = &object[..cut];
         }
-        let event =
-            rampart_store::NewEvent::access(ctx, state.clock.now(), None, object, &method, allowed)
-                .through_route(&route);
+        let event = rampart_store::NewEvent::access_via_route(
+            ctx,
+            state.clock.now(),
+            None,
+            object,
+            &route,
+            &method,
+            allowed,
+        );
         if let Err(e) = state.audit.append(event).await {
             tracing::error!(error = %e, "access event not recorded; the response is withheld");
             response = ApiError::from(rampart_core::Error::Unavailable(

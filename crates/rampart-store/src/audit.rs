@@ -150,18 +150,24 @@ impl NewEvent {
         }
     }
 
-    /// The access event with the route template its object was reached through
-    /// (`/api/v1/deployment-plans/{id}`), kept in the details when it differs from the target.
-    pub fn through_route(mut self, route: &str) -> Self {
-        if self.target.as_deref() != Some(route) {
-            if let Ok(serde_json::Value::Object(mut details)) =
-                serde_json::from_str::<serde_json::Value>(&self.details)
-            {
-                details.insert("route".into(), route.into());
-                self.details = serde_json::Value::Object(details).to_string();
-            }
+    /// An `access` event of the HTTP API: the object is the request's path, and the route
+    /// template it matched (`/api/v1/deployment-plans/{id}`) is kept in the details when it
+    /// differs from the path.
+    #[allow(clippy::too_many_arguments)]
+    pub fn access_via_route(
+        ctx: &AuditContext,
+        now: OffsetDateTime,
+        application: Option<&str>,
+        object: &str,
+        route: &str,
+        method: &str,
+        allowed: bool,
+    ) -> Self {
+        let mut event = Self::access(ctx, now, application, object, method, allowed);
+        if object != route {
+            event.details = serde_json::json!({ "method": method, "route": route }).to_string();
         }
-        self
+        event
     }
 
     /// An `integration` event: an inbound web-service request or an outbound call.
