@@ -16,13 +16,13 @@ use utoipa::openapi::OpenApi as OpenApiDoc;
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::api::Health;
 use crate::auth::{self, RequestContext, SECURE_COOKIE};
 use crate::error::{ApiError, Problem};
 use crate::metrics::{MetricsAccess, RequestLabels, RouteLabels};
 use crate::state::AppState;
 use crate::tls::ServedNames;
 use crate::{audit_api, authz, it, lifecycle, transport, users};
+use rampart_api::Health;
 
 /// Facts about the connection a request arrived on, set by the listener.
 #[derive(Debug, Clone, Copy)]
@@ -468,7 +468,7 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
         };
         problem.instance = Some(path);
         problem.request_id = Some(context.request_id.clone());
-        let mut rendered = problem.into_response_with();
+        let mut rendered = crate::error::render(problem);
         for (name, value) in response.headers() {
             if name != header::CONTENT_LENGTH && !rendered.headers().contains_key(name) {
                 rendered.headers_mut().insert(name.clone(), value.clone());

@@ -12,14 +12,14 @@ use rampart_store::{EventQuery, StoredEvent, Stream};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::api::{
+use crate::auth::{AuditReader, Authenticated};
+use crate::error::{ApiError, Json, Problem};
+use crate::state::AppState;
+use rampart_api::{
     AuditEventPage, AuditEventView, AuditEventsQuery, CheckpointView, ConsistencyProofView,
     ConsistencyQuery, InclusionProofView, InclusionQuery, IntegrationCall,
     IntegrationReportRequest, IntegrationReportResponse, NoQuery,
 };
-use crate::auth::{AuditReader, Authenticated};
-use crate::error::{ApiError, Json, Problem};
-use crate::state::AppState;
 
 /// Rows read per query while streaming an export.
 const EXPORT_CHUNK: i64 = 2_000;

@@ -17,12 +17,12 @@ use rampart_identity::{ceil_secs, hash_token, SessionToken};
 use rampart_store::NewSession;
 use time::Duration;
 
-use crate::api::{
+use crate::error::{ApiError, Json, Problem};
+use crate::state::AppState;
+use rampart_api::{
     ChangePasswordRequest, LoginRequest, LoginResponse, LogoutQuery, MeResponse, SessionView,
     UserView,
 };
-use crate::error::{ApiError, Json, Problem};
-use crate::state::AppState;
 
 /// Cookie name over HTTPS: the `__Host-` prefix makes browsers insist on `Secure`,
 /// `Path=/` and no `Domain`, so the cookie is bound to this exact host.

@@ -13,117 +13,31 @@ use axum::response::{IntoResponse, Response};
 use rampart_core::Error;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use utoipa::ToSchema;
 
-/// Prefix of every problem `type`.
-pub const PROBLEM_TYPE_PREFIX: &str = "urn:rampart:problem:";
+pub use rampart_api::{Problem, PROBLEM_TYPE_PREFIX};
 
-/// An RFC 9457 problem details object.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Problem {
-    /// `urn:rampart:problem:<code>`; stable, for programs to match on.
-    #[serde(rename = "type")]
-    pub problem_type: String,
-    /// Short summary of the problem type.
-    pub title: String,
-    /// The HTTP status.
-    pub status: u16,
-    /// What went wrong in this occurrence, for people.
-    pub detail: String,
-    /// The request path.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub instance: Option<String>,
-    /// The request id, to find the request in the logs.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
-    /// The field or parameter at fault (`invalid-input`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-    /// The password rule that rejected a password (`password-rejected`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rule: Option<String>,
-    /// Seconds to wait (`login-throttled`), as in the `Retry-After` header.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub retry_after: Option<u64>,
-    /// Every error in a module's source (`invalid-module`), each at its line and column.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<rampart_model::Diagnostic>>,
-    /// The deployed modules a change would break (`breaking-change`, `deployment-refused`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub breaking: Option<Vec<crate::api::BreakingChange>>,
-}
-
-impl Problem {
-    /// A problem with the given status, code, title and detail.
-    pub fn new(status: StatusCode, code: &str, title: &str, detail: impl Into<String>) -> Self {
-        Self {
-            problem_type: format!("{PROBLEM_TYPE_PREFIX}{code}"),
-            title: title.to_owned(),
-            status: status.as_u16(),
-            detail: detail.into(),
-            instance: None,
-            request_id: None,
-            field: None,
-            rule: None,
-            retry_after: None,
-            errors: None,
-            breaking: None,
+/// Renders a problem as a response: `application/problem+json`, with `Retry-After` and
+/// `WWW-Authenticate` where its status calls for them.
+pub fn render(problem: Problem) -> Response {
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = serde_json::to_vec(&problem).unwrap_or_default();
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    if let Some(secs) = problem.retry_after {
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
         }
     }
-
-    /// The generic problem for an error status produced outside the handlers.
-    pub fn for_status(status: StatusCode) -> Self {
-        let (code, title, detail) = match status {
-            StatusCode::NOT_FOUND => ("route-not-found", "Not found", "no such endpoint"),
-            StatusCode::METHOD_NOT_ALLOWED => (
-                "method-not-allowed",
-                "Method not allowed",
-                "this endpoint does not accept this HTTP method",
-            ),
-            StatusCode::PAYLOAD_TOO_LARGE => (
-                "payload-too-large",
-                "Payload too large",
-                "the request body is larger than the configured limit",
-            ),
-            StatusCode::REQUEST_TIMEOUT => {
-                ("timeout", "Request timeout", "the request took too long")
-            }
-            s if s.is_server_error() => (
-                "internal",
-                "Internal error",
-                "the server failed to handle the request",
-            ),
-            _ => (
-                "bad-request",
-                "Bad request",
-                "the request could not be handled",
-            ),
-        };
-        Problem::new(status, code, title, detail)
-    }
-
-    /// Renders the problem as a response.
-    pub fn into_response_with(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = serde_json::to_vec(&self).unwrap_or_default();
-        let mut response = (status, body).into_response();
+    if status == StatusCode::UNAUTHORIZED {
         response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"rampart\""),
         );
-        if let Some(secs) = self.retry_after {
-            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-        }
-        if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"rampart\""),
-            );
-        }
-        response
     }
+    response
 }
 
 /// The error type of every handler.

@@ -10,13 +10,13 @@ use rampart_authz::it::{AppId, Decider, EnvId, ItUserId, Level, ModuleId, Scope,
 use rampart_core::{Error, Provider, UserId};
 use rampart_store::{AuthzOp, AuthzView, EnvironmentDef, ItScope};
 
-use crate::api::{
-    ItScopeWire, ItWriteOp, ItWriteRequest, LevelQuery, LevelResponse, WriteResponse,
-};
 use crate::auth::Authenticated;
 use crate::engine::token;
 use crate::error::{ApiError, Json, Problem};
 use crate::state::AppState;
+use rampart_api::{
+    ItScopeWire, ItWriteOp, ItWriteRequest, LevelQuery, LevelResponse, WriteResponse,
+};
 
 fn level(raw: &str, field: &str) -> Result<Level, Error> {
     Level::parse(raw).ok_or_else(|| {

@@ -4,7 +4,6 @@
 //! call the store and the identity crate, and return [`error::ApiError`], which becomes an
 //! RFC 9457 problem in exactly one place.
 
-pub mod api;
 pub mod app;
 pub mod audit;
 pub mod audit_api;

@@ -6,13 +6,13 @@ use axum::response::{IntoResponse, Response};
 use rampart_core::{Email, Error, Provider, UserId, Username};
 use rampart_store::{NewUser, UserPatch, UserQuery};
 
-use crate::api::{
-    CreateUserRequest, ListUsersQuery, ResetPasswordRequest, RevokedSessions, UpdateUserRequest,
-    UserPage, UserView,
-};
 use crate::auth::{user_inputs, Administrator};
 use crate::error::{ApiError, Json, Problem};
 use crate::state::AppState;
+use rampart_api::{
+    CreateUserRequest, ListUsersQuery, ResetPasswordRequest, RevokedSessions, UpdateUserRequest,
+    UserPage, UserView,
+};
 
 fn parse_email(raw: Option<&str>) -> Result<Option<Email>, Error> {
     raw.map(Email::parse).transpose()

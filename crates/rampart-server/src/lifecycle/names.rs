@@ -22,10 +22,10 @@ use axum::http::StatusCode;
 use rampart_core::{Error, Provider};
 use rampart_store::{AuthzOp, ModuleName};
 
-use crate::api::{ModuleNameWire, ReserveNameRequest, TransferNameRequest};
 use crate::auth::Authenticated;
 use crate::error::{ApiError, Json, Problem};
 use crate::state::AppState;
+use rampart_api::{ModuleNameWire, ReserveNameRequest, TransferNameRequest};
 
 /// Refuses anyone but a platform administrator.
 fn administrator(auth: &Authenticated) -> Result<(), Error> {

@@ -32,13 +32,13 @@ use super::{
     apply, environment, environments, level, model_of, plan, require, visible_application, How, On,
     Step, Visibility,
 };
-use crate::api::{
-    DeployResponse, PlanApplicationWire, PlanCopyRequest, PlanCreateRequest, PlanPreview,
-    PlanRunRequest, PlanSettingsWire, PlanWire, PlansQuery, SettingChange, SettingWire,
-};
 use crate::auth::Authenticated;
 use crate::error::{ApiError, Json, Problem};
 use crate::state::AppState;
+use rampart_api::{
+    DeployResponse, PlanApplicationWire, PlanCopyRequest, PlanCreateRequest, PlanPreview,
+    PlanRunRequest, PlanSettingsWire, PlanWire, PlansQuery, SettingChange, SettingWire,
+};
 
 /// How many applications a plan may hold.
 const MAX_APPLICATIONS: usize = 50;

@@ -1,0 +1,32 @@
+//! Rampart's wire types: the JSON bodies of the API, one module per capability, and the
+//! RFC 9457 [`Problem`] every error answers with.
+//!
+//! **API Boundary:** these types are the API. They are the only serialisable view of the
+//! domain (domain types in `rampart-core` are not serialisable), so nothing becomes part of
+//! the API by accident; the server answers with them, the OpenAPI document is generated
+//! from them, and the typed client reads them. No HTTP stack here: only `serde`, `utoipa`
+//! and the `http` crate's status codes.
+
+pub mod audit;
+pub mod authz;
+pub mod identity;
+pub mod lifecycle;
+pub mod plans;
+pub mod problem;
+
+pub use audit::*;
+pub use authz::*;
+pub use identity::*;
+pub use lifecycle::*;
+pub use plans::*;
+pub use problem::{Problem, PROBLEM_TYPE_PREFIX};
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// `GET /healthz` and `GET /readyz`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: &'static str,
+}
