@@ -1,5 +1,7 @@
 //! The `rampart` binary as a user runs it: start-up failures with clear messages, the
 //! bootstrap command, and a real login against `rampart serve`, on SQLite and PostgreSQL.
+//! Also the README's tour, run as written (`tour`), and the crates' layering (`layers`):
+//! modules of this binary rather than binaries of their own, which would each cost a link.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
@@ -9,6 +11,11 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+#[path = "cli/layers.rs"]
+mod layers;
+#[path = "cli/tour.rs"]
+mod tour;
 
 const PASSWORD: &str = "violet-trombone-gravel-71";
 
@@ -43,6 +50,8 @@ fn failure_message(output: &Output) -> String {
 struct Running {
     child: Child,
     https: String,
+    http: String,
+    metrics: Option<String>,
     log: Option<std::thread::JoinHandle<String>>,
 }
 
@@ -89,12 +98,16 @@ fn serve(command: &mut Command) -> Running {
         if let Ok(event) = serde_json::from_str::<Value>(&line) {
             if event["message"] == "rampart ready" {
                 let https = event["https"].as_str().expect("https address").to_owned();
+                let http = event["http"].as_str().expect("http address").to_owned();
+                let metrics = event["metrics"].as_str().map(str::to_owned);
                 let log = std::thread::spawn(move || {
                     lines.map_while(Result::ok).collect::<Vec<_>>().join("\n")
                 });
                 return Running {
                     child,
                     https,
+                    http,
+                    metrics,
                     log: Some(log),
                 };
             }
