@@ -121,7 +121,13 @@ fn findings(table: &BTreeMap<String, Layer>, packages: &Packages) -> Vec<String>
 fn metadata_packages() -> Packages {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let output = Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(&root)
         .output()
         .expect("run cargo metadata");

@@ -19,7 +19,8 @@
 //! A command fails the test when it exits with an error (unless its shown output is a
 //! problem document, `urn:rampart:problem:…`, in which case it must fail), or when a
 //! `# =>` line under it matches no line of its output: each such line must match a whole
-//! line of the output (after the lines the previous ones matched), `…` standing for any text.
+//! line of the output (after the lines the previous ones matched; indentation aside), `…`
+//! standing for any text.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -185,14 +186,16 @@ fn scan(text: &str) -> Scanned {
     }
 }
 
-/// Whether `line` is what `shown` shows: equal, `…` standing for any text.
+/// Whether `line` is what `shown` shows: equal, leading and trailing spaces aside, `…`
+/// standing for any text.
 fn matches(shown: &str, line: &str) -> bool {
+    let line = line.trim();
     let parts: Vec<&str> = shown.split('…').collect();
     let (first, last) = (parts[0], parts[parts.len() - 1]);
     if parts.len() == 1 {
-        return line.trim_end() == shown;
+        return line == shown;
     }
-    let Some(mut rest) = line.trim_end().strip_prefix(first) else {
+    let Some(mut rest) = line.strip_prefix(first) else {
         return false;
     };
     for part in &parts[1..parts.len() - 1] {
@@ -207,16 +210,20 @@ fn matches(shown: &str, line: &str) -> bool {
 #[test]
 fn the_shown_output_matches_whole_lines_with_ellipses_for_what_varies() {
     assert!(matches("applied", "applied"));
+    assert!(matches("a: 1 → 2", "    a: 1 → 2  "));
     assert!(!matches("applied", "not applied (plan only)"));
     assert!(matches("… applied", "not applied"));
-    assert!(matches("verified: … events (0 redacted)…", "verified: 12 events (0 redacted), 3 checkpoints"));
+    assert!(matches(
+        "verified: … events (0 redacted)…",
+        "verified: 12 events (0 redacted), 3 checkpoints"
+    ));
     assert!(!matches("checked: … events", "verified: 12 events"));
     assert!(matches("a…b…c", "a-b-c"));
     assert!(!matches("a…b…c", "a-c-b"));
     let scanned = scan("TOKEN=$(curl -d '{\"a\": 1}' \\\n  x | jq -r .token)  # a 'comment");
     assert!(scanned.complete);
-    assert_eq!(scanned.words[2], "-d");
-    assert_eq!(scanned.words[3], "{\"a\": 1}");
+    assert_eq!(scanned.words[1], "-d");
+    assert_eq!(scanned.words[2], "{\"a\": 1}");
     assert_eq!(scanned.words.last().map(String::as_str), Some(".token)"));
     assert!(!scan("curl -d \"{\n").complete);
     assert!(!scan("curl \\").complete);
@@ -259,7 +266,8 @@ fn tour_command(program: &str, work: &Path) -> Command {
         .env("HOME", work)
         .env("CURL_HOME", work)
         .env("NO_COLOR", "1")
-        .env("RAMPART_BIN", env!("CARGO_BIN_EXE_rampart"))
+        // Not `RAMPART_…`: the server reads those as its configuration.
+        .env("TOUR_RAMPART_BINARY", env!("CARGO_BIN_EXE_rampart"))
         .env("RAMPART_PASSWORD_HASH__MEMORY_KIB", "64")
         .env("RAMPART_PASSWORD_HASH__ITERATIONS", "1");
     c
@@ -269,7 +277,7 @@ const PRELUDE: &str = r#"set -eo pipefail
 cargo() {
   if [ "$#" -ge 3 ] && [ "$1" = run ] && [ "$2" = --release ] && [ "$3" = -- ]; then
     shift 3
-    "$RAMPART_BIN" "$@"
+    "$TOUR_RAMPART_BINARY" "$@"
   else
     echo "the tour runs \`cargo run --release -- …\` only" >&2
     return 127
@@ -293,8 +301,14 @@ impl Tour {
     fn stop_server(&mut self, why: &str) {
         if let Some(server) = self.server.take() {
             let (status, log) = server.stop_with_log();
-            assert!(status.success(), "the server did not stop cleanly ({why}): {status}\n{log}");
-            assert!(!log.contains("panicked"), "the server panicked during the tour:\n{log}");
+            assert!(
+                status.success(),
+                "the server did not stop cleanly ({why}): {status}\n{log}"
+            );
+            assert!(
+                !log.contains("panicked"),
+                "the server panicked during the tour:\n{log}"
+            );
         }
         self.addresses.clear();
     }
@@ -334,7 +348,11 @@ impl Tour {
         let scanned = scan(&step.text);
         let (settings, command) = settings_and_command(&scanned.words);
         if rampart_args(command).is_some_and(|a| a == ["serve"]) {
-            assert!(step.expected.is_empty(), "README.md:{}: `serve` shows no output", step.line);
+            assert!(
+                step.expected.is_empty(),
+                "README.md:{}: `serve` shows no output",
+                step.line
+            );
             self.start_server(step, &settings);
             return;
         }
@@ -352,9 +370,13 @@ impl Tour {
             }
         }
         if pipe.is_none() && args.first().is_some_and(|a| a == "login") {
-            let user = username.unwrap_or_else(|| panic!("README.md:{}: login names no --username", step.line));
+            let user = username
+                .unwrap_or_else(|| panic!("README.md:{}: login names no --username", step.line));
             let password = self.passwords.get(&user).unwrap_or_else(|| {
-                panic!("README.md:{}: the tour gave {user} no password before logging in", step.line)
+                panic!(
+                    "README.md:{}: the tour gave {user} no password before logging in",
+                    step.line
+                )
             });
             stdin = Some(format!("{password}\n"));
         }
@@ -363,10 +385,11 @@ impl Tour {
         for (readme, bound) in &self.addresses {
             text = text.replace(readme.as_str(), bound);
         }
-        let assigned = match command.first().and_then(|w| w.split_once("=$(")) {
-            Some((name, _)) => Some(name.to_owned()),
-            None => None,
-        };
+        let assigned = scanned
+            .words
+            .first()
+            .and_then(|w| w.split_once("=$("))
+            .map(|(name, _)| name.to_owned());
         let mut script = format!("{PRELUDE}{text}\n");
         if let Some(name) = &assigned {
             script.push_str(&format!("printf '%s' \"${name}\"\n"));
@@ -375,7 +398,11 @@ impl Tour {
         c.arg("-c")
             .arg(&script)
             .envs(&self.variables)
-            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = c.spawn().expect("run bash");
@@ -392,13 +419,20 @@ impl Tour {
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
         let report = |what: &str| {
             format!(
-                "README.md:{}: {what}\n$ {}\n--- exit: {}\n--- stdout:\n{stdout}\n--- stderr:\n{stderr}",
-                step.line, step.text, output.status
+                "README.md:{}: {what}\n$ {}\n--- exit: {}\n--- stdout:\n{stdout}\n--- stderr:\n{stderr}\n--- variables: {:?}",
+                step.line, step.text, output.status, self.variables
             )
         };
-        let shows_a_problem = step.expected.iter().any(|e| e.contains("urn:rampart:problem:"));
+        let shows_a_problem = step
+            .expected
+            .iter()
+            .any(|e| e.contains("urn:rampart:problem:"));
         if shows_a_problem {
-            assert!(!output.status.success(), "{}", report("the README shows a refusal, the command succeeded"));
+            assert!(
+                !output.status.success(),
+                "{}",
+                report("the README shows a refusal, the command succeeded")
+            );
         } else {
             assert!(output.status.success(), "{}", report("the command failed"));
         }
@@ -407,7 +441,12 @@ impl Tour {
         for shown in &step.expected {
             match (from..lines.len()).find(|&i| matches(shown, lines[i])) {
                 Some(i) => from = i + 1,
-                None => panic!("{}", report(&format!("the output has no line `{shown}` (after the lines matched before it)"))),
+                None => panic!(
+                    "{}",
+                    report(&format!(
+                        "the output has no line `{shown}` (after the lines matched before it)"
+                    ))
+                ),
             }
         }
         if let Some(name) = assigned {
@@ -427,9 +466,16 @@ fn the_readme_tour_runs_as_written() {
     let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
     let blocks = tour_blocks(&readme);
     let steps: usize = blocks.iter().map(|b| b.steps.len()).sum();
-    assert!(steps >= 40, "the tour has {steps} commands; did the markers move?");
+    assert!(
+        steps >= 40,
+        "the tour has {steps} commands; did the markers move?"
+    );
     for tool in ["bash", "curl", "jq"] {
-        let found = Command::new(tool).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status();
+        let found = Command::new(tool)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
         assert!(
             found.is_ok_and(|s| s.success()),
             "the README's tour needs `{tool}` (apt-get install {tool})"
@@ -451,7 +497,10 @@ fn the_readme_tour_runs_as_written() {
     };
     for block in &blocks {
         if block.server_stopped {
-            tour.stop_server(&format!("README.md:{} runs with the server stopped", block.line));
+            tour.stop_server(&format!(
+                "README.md:{} runs with the server stopped",
+                block.line
+            ));
         }
         for step in &block.steps {
             tour.run(step);
