@@ -181,7 +181,9 @@ fn dependencies_point_down_the_layers_of_architecture_md() {
 #[test]
 fn the_layer_check_finds_each_kind_of_break() {
     let table = architecture_table();
-    let workspace = |extra: &[(&str, &[(&str, Option<&str>)])]| -> Packages {
+    /// Made-up crates with their dependencies: (crate, [(dependency, kind)]).
+    type Crates<'a> = &'a [(&'a str, &'a [(&'a str, Option<&'a str>)])];
+    let workspace = |extra: Crates| -> Packages {
         let mut packages: Packages = table
             .keys()
             .map(|name| (name.clone(), Vec::new()))
@@ -196,7 +198,7 @@ fn the_layer_check_finds_each_kind_of_break() {
         }
         packages
     };
-    let cases: &[(&[(&str, &[(&str, Option<&str>)])], &[&str])] = &[
+    let cases: &[(Crates, &[&str])] = &[
         (&[("rampart-identity", &[("rampart-core", None)])], &[]),
         (&[("rampart-service", &[("rampart-store", None)])], &[]),
         (&[("rampart-server", &[("tokio", None), ("rampart-store", None)])], &[]),
