@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rampart_core::{AuditContext, UserId};
-use rampart_server::metrics::Metrics;
+use rampart_service::metrics::Metrics;
 use rampart_store::{EventQuery, NewEvent, Store, Stream};
 use sqlx::Connection as _;
 use time::OffsetDateTime;
@@ -244,7 +244,7 @@ async fn main() {
 
     let now = OffsetDateTime::from_unix_timestamp(1_790_000_000).unwrap();
     let key = rampart_audit::SigningKey::from_seed("bench/audit", [7; 32]).unwrap();
-    let log = rampart_server::audit::AuditLog::new(
+    let log = rampart_service::audit::AuditLog::new(
         store.clone(),
         rampart_audit::SigningKey::from_seed("bench/audit", [7; 32]).unwrap(),
         "bench/audit".into(),
@@ -257,7 +257,7 @@ async fn main() {
     // The search-key compaction runs beside the appends, as in the server: its cost is in
     // every append figure below.
     let (compaction_stop, compaction_stopped) = tokio::sync::watch::channel(false);
-    let compaction = tokio::spawn(rampart_server::audit::run_key_compaction(
+    let compaction = tokio::spawn(rampart_service::audit::run_key_compaction(
         store.clone(),
         metrics.clone(),
         compaction_stopped,
@@ -547,7 +547,7 @@ async fn main() {
     {
         let mut out =
             std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path).unwrap());
-        rampart_server::audit::export_jsonl(&store, "bench/audit", 1, size, &mut out, &mut |_| {})
+        rampart_service::audit::export_jsonl(&store, "bench/audit", 1, size, &mut out, &mut |_| {})
             .await
             .unwrap();
     }

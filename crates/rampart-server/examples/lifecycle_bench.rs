@@ -24,7 +24,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rampart_core::{AuditContext, Clock, Provider, SystemClock, Username};
-use rampart_server::{Config, Server};
+use rampart_server::Server;
+use rampart_service::Config;
 use rampart_store::NewUser;
 use serde_json::{json, Value};
 

@@ -18,11 +18,12 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::auth::{self, RequestContext, SECURE_COOKIE};
 use crate::error::{ApiError, Problem};
-use crate::metrics::{MetricsAccess, RequestLabels, RouteLabels};
-use crate::state::AppState;
+use crate::metrics::MetricsAccess;
 use crate::tls::ServedNames;
 use crate::{audit_api, authz, it, lifecycle, transport, users};
 use rampart_api::Health;
+use rampart_service::metrics::{RequestLabels, RouteLabels};
+use rampart_service::state::AppState;
 
 /// Facts about the connection a request arrived on, set by the listener.
 #[derive(Debug, Clone, Copy)]

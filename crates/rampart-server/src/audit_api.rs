@@ -14,12 +14,12 @@ use time::OffsetDateTime;
 
 use crate::auth::{AuditReader, Authenticated};
 use crate::error::{ApiError, Json, Problem};
-use crate::state::AppState;
 use rampart_api::{
     AuditEventPage, AuditEventView, AuditEventsQuery, CheckpointView, ConsistencyProofView,
     ConsistencyQuery, InclusionProofView, InclusionQuery, IntegrationCall,
     IntegrationReportRequest, IntegrationReportResponse, NoQuery,
 };
+use rampart_service::state::AppState;
 
 /// Rows read per query while streaming an export.
 const EXPORT_CHUNK: i64 = 2_000;

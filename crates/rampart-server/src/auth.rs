@@ -18,11 +18,11 @@ use rampart_store::NewSession;
 use time::Duration;
 
 use crate::error::{ApiError, Json, Problem};
-use crate::state::AppState;
 use rampart_api::{
     ChangePasswordRequest, LoginRequest, LoginResponse, LogoutQuery, MeResponse, SessionView,
     UserView,
 };
+use rampart_service::state::AppState;
 
 /// Cookie name over HTTPS: the `__Host-` prefix makes browsers insist on `Secure`,
 /// `Path=/` and no `Domain`, so the cookie is bound to this exact host.
@@ -468,7 +468,7 @@ async fn verify_credentials(
             state
                 .metrics
                 .throttled
-                .get_or_create(&crate::metrics::ScopeLabels {
+                .get_or_create(&rampart_service::metrics::ScopeLabels {
                     scope: "address".into(),
                 })
                 .inc();
@@ -489,7 +489,7 @@ async fn verify_credentials(
             state
                 .metrics
                 .throttled
-                .get_or_create(&crate::metrics::ScopeLabels {
+                .get_or_create(&rampart_service::metrics::ScopeLabels {
                     scope: "account".into(),
                 })
                 .inc();

@@ -16,15 +16,15 @@ use rampart_core::{Error, Provider, UserId};
 use rampart_store::{AuthzOp, AuthzView, NodeRef, PrincipalRef};
 
 use crate::auth::{Administrator, Authenticated};
-use crate::engine::{parse_token, token};
 use crate::error::{ApiError, Json, Problem};
-use crate::state::AppState;
 use rampart_api::{
     ApplicationView, AuthzModel, CheckItem, CheckRequest, CheckResponse, CheckResult, EntityView,
     ExplainResponse, GrantView, GrantsQuery, GrantsResponse, HierarchyView, ListFilterRequest,
     ListFilterResponse, ModuleView, PrincipalWire, ReadableRecord, RolesQuery, RolesResponse,
     WriteOp, WriteRequest, WriteResponse,
 };
+use rampart_service::authz::engine::{parse_token, token};
+use rampart_service::state::AppState;
 
 const MAX_CHECKS: usize = 1_000;
 

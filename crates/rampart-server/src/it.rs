@@ -11,12 +11,12 @@ use rampart_core::{Error, Provider, UserId};
 use rampart_store::{AuthzOp, AuthzView, EnvironmentDef, ItScope};
 
 use crate::auth::Authenticated;
-use crate::engine::token;
 use crate::error::{ApiError, Json, Problem};
-use crate::state::AppState;
 use rampart_api::{
     ItScopeWire, ItWriteOp, ItWriteRequest, LevelQuery, LevelResponse, WriteResponse,
 };
+use rampart_service::authz::engine::token;
+use rampart_service::state::AppState;
 
 fn level(raw: &str, field: &str) -> Result<Level, Error> {
     Level::parse(raw).ok_or_else(|| {

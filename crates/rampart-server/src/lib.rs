@@ -5,25 +5,18 @@
 //! RFC 9457 problem in exactly one place.
 
 pub mod app;
-pub mod audit;
 pub mod audit_api;
 pub mod auth;
 pub mod authz;
-pub mod config;
-pub mod engine;
 pub mod error;
 pub mod it;
 pub mod lifecycle;
 pub mod metrics;
 pub mod openapi;
 pub mod serve;
-pub mod sessions;
-pub mod state;
 pub mod tls;
 pub mod transport;
 pub mod users;
 
 pub use app::{openapi_json, router};
-pub use config::{Config, ConfigError, Loaded, Overrides};
 pub use serve::{open_store, Server, StartError};
-pub use state::AppState;

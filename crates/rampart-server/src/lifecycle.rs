@@ -54,13 +54,13 @@ use rampart_store::{
 
 use crate::auth::Authenticated;
 use crate::error::{ApiError, Json, Problem};
-use crate::state::AppState;
 use rampart_api::{
     BreakingChange, DeployItem, DeployRequest, DeployResponse, DeploymentRequestWire,
     DeploymentWire, DiffQuery, EnvironmentWire, HistoryQuery, PlannedChange, PublishRequest,
     PublishResponse, RejectRequest, RequestItem, RequestsQuery, RollbackRequest, RunningWire,
     StageRequest, SurfaceQuery, TagRequest, TagWire, VersionSourceResponse, VersionWire,
 };
+use rampart_service::state::AppState;
 
 /// What a permission is checked on.
 #[derive(Clone, Copy)]

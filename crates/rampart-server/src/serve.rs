@@ -30,10 +30,11 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 
 use crate::app::{self, ConnectionInfo};
-use crate::config::{redact_url, Config};
-use crate::metrics::{Metrics, MetricsAccess};
-use crate::state::AppState;
+use crate::metrics::MetricsAccess;
 use crate::{tls, transport};
+use rampart_service::config::{redact_url, Config};
+use rampart_service::metrics::Metrics;
+use rampart_service::state::AppState;
 
 /// Why the server could not start; the message says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -67,7 +68,7 @@ struct DataDirLock {
 impl DataDirLock {
     fn acquire(dir: &Path) -> Result<Self, StartError> {
         let path = dir.join("rampart.lock");
-        let mut file = private_file()
+        let mut file = rampart_service::files::private_file()
             .create(true)
             .truncate(false)
             .read(true)
@@ -99,7 +100,7 @@ impl DataDirLock {
 
 /// Creates the data directory (mode 0700) if it does not exist yet.
 pub fn prepare_data_dir(dir: &Path) -> Result<(), StartError> {
-    create_private_dir(dir).map_err(|e| {
+    rampart_service::files::create_private_dir(dir).map_err(|e| {
         StartError(format!(
             "cannot create data directory {}: {e}",
             dir.display()
@@ -107,33 +108,14 @@ pub fn prepare_data_dir(dir: &Path) -> Result<(), StartError> {
     })
 }
 
-/// Creates a directory and its missing parents, each readable by its owner only (0700).
-pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt as _;
-        builder.mode(0o700);
-    }
-    builder.create(dir)
-}
-
-/// Options that create a file readable by its owner only (0600).
-pub(crate) fn private_file() -> std::fs::OpenOptions {
-    let mut options = std::fs::OpenOptions::new();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    options
-}
-
 /// Creates an empty SQLite database file readable by its owner only, unless one exists:
 /// SQLite would create it 0644, and gives its `-wal` and `-shm` files the same mode.
 fn create_private_database(path: &Path) -> Result<(), StartError> {
-    match private_file().write(true).create_new(true).open(path) {
+    match rampart_service::files::private_file()
+        .write(true)
+        .create_new(true)
+        .open(path)
+    {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         // A missing directory is the store's to report, with its own message.
@@ -296,12 +278,12 @@ impl Server {
                     .clone()
                     .run_pipeline(state.metrics.clone(), background_stopped.clone()),
             ),
-            tokio::spawn(crate::audit::run_key_compaction(
+            tokio::spawn(rampart_service::audit::run_key_compaction(
                 state.store.clone(),
                 state.metrics.clone(),
                 background_stopped.clone(),
             )),
-            tokio::spawn(crate::audit::run_schedule(
+            tokio::spawn(rampart_service::audit::run_schedule(
                 state.clone(),
                 background_stopped,
             )),

@@ -112,7 +112,7 @@ fn ensure_dev_certificate(data_dir: &Path) -> Result<(PathBuf, PathBuf), TlsErro
     if cert_path.exists() || key_path.exists() {
         return Ok((cert_path, key_path));
     }
-    crate::serve::create_private_dir(&dir)
+    rampart_service::files::create_private_dir(&dir)
         .map_err(|e| TlsError(format!("cannot create {}: {e}", dir.display())))?;
     let mut names = vec![
         "localhost".to_owned(),

@@ -8,11 +8,11 @@ use rampart_store::{NewUser, UserPatch, UserQuery};
 
 use crate::auth::{user_inputs, Administrator};
 use crate::error::{ApiError, Json, Problem};
-use crate::state::AppState;
 use rampart_api::{
     CreateUserRequest, ListUsersQuery, ResetPasswordRequest, RevokedSessions, UpdateUserRequest,
     UserPage, UserView,
 };
+use rampart_service::state::AppState;
 
 fn parse_email(raw: Option<&str>) -> Result<Option<Email>, Error> {
     raw.map(Email::parse).transpose()

@@ -11,7 +11,8 @@ use axum::body::Body;
 use axum::http::{Method, Request};
 use proptest::prelude::*;
 use rampart_core::SystemClock;
-use rampart_server::{router, AppState};
+use rampart_server::router;
+use rampart_service::AppState;
 use tower::ServiceExt as _;
 
 fn methods() -> impl Strategy<Value = Method> {

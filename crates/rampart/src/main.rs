@@ -10,7 +10,8 @@ use std::sync::Arc;
 use anyhow::{bail, Context as _};
 use clap::{Args, Parser, Subcommand};
 use rampart_core::{AuditContext, Email, Provider, SystemClock, Username};
-use rampart_server::{Config, Loaded, Overrides, Server};
+use rampart_server::Server;
+use rampart_service::{Config, Loaded, Overrides};
 use rampart_store::NewUser;
 
 mod client;
@@ -717,7 +718,7 @@ async fn create_it_user(
     // The same directory `serve` creates: owner-only, like the database made in it.
     rampart_server::serve::prepare_data_dir(&config.data_dir)?;
     let store = rampart_server::open_store(&config).await?;
-    let state = rampart_server::AppState::new(store.clone(), config, Arc::new(SystemClock))?;
+    let state = rampart_service::AppState::new(store.clone(), config, Arc::new(SystemClock))?;
     let mut inputs = vec![username.as_str()];
     inputs.extend(display_name.as_deref());
     inputs.extend(email.as_ref().map(Email::as_str));
@@ -766,7 +767,7 @@ fn progress_bar() -> indicatif::ProgressBar {
 async fn acl_rebuild(loaded: Loaded, entity: Option<&str>) -> anyhow::Result<()> {
     let config = loaded.config;
     let store = rampart_server::open_store(&config).await?;
-    let state = rampart_server::AppState::new(store.clone(), config, Arc::new(SystemClock))?;
+    let state = rampart_service::AppState::new(store.clone(), config, Arc::new(SystemClock))?;
     let ctx = cli_context(&state);
     let started = std::time::Instant::now();
     let bar = progress_bar();
@@ -794,7 +795,7 @@ async fn acl_rebuild(loaded: Loaded, entity: Option<&str>) -> anyhow::Result<()>
 }
 
 /// The audit context of a command run from this terminal: the operating-system user acts.
-fn cli_context(state: &rampart_server::AppState) -> AuditContext {
+fn cli_context(state: &rampart_service::AppState) -> AuditContext {
     AuditContext {
         actor_name: Some(format!(
             "cli:{}",
@@ -807,7 +808,7 @@ fn cli_context(state: &rampart_server::AppState) -> AuditContext {
 /// Refuses to go on without the log's signing key: the audit commands must not create one
 /// (only the server's first start does).
 fn require_audit_key(config: &Config) -> anyhow::Result<()> {
-    let path = config.data_dir.join(rampart_server::audit::KEY_FILE);
+    let path = config.data_dir.join(rampart_service::audit::KEY_FILE);
     if !path.exists() {
         bail!(
             "no audit signing key at {}: start the server once (rampart serve) to create it",
@@ -820,7 +821,7 @@ fn require_audit_key(config: &Config) -> anyhow::Result<()> {
 /// The log's signing key from the data directory, refusing to create one.
 fn audit_key(config: &Config) -> anyhow::Result<rampart_audit::SigningKey> {
     require_audit_key(config)?;
-    Ok(rampart_server::audit::load_or_create_key(
+    Ok(rampart_service::audit::load_or_create_key(
         &config.data_dir,
         &config.audit.origin,
     )?)
@@ -829,10 +830,10 @@ fn audit_key(config: &Config) -> anyhow::Result<rampart_audit::SigningKey> {
 /// The store and the node's state for an audit command, with the log's tree loaded.
 async fn audit_state(
     config: Config,
-) -> anyhow::Result<(rampart_store::Store, rampart_server::AppState)> {
+) -> anyhow::Result<(rampart_store::Store, rampart_service::AppState)> {
     require_audit_key(&config)?;
     let store = rampart_server::open_store(&config).await?;
-    let state = rampart_server::AppState::new(store.clone(), config, Arc::new(SystemClock))?;
+    let state = rampart_service::AppState::new(store.clone(), config, Arc::new(SystemClock))?;
     state.audit.load().await?;
     Ok((store, state))
 }
@@ -865,7 +866,7 @@ async fn audit_command(loaded: Loaded, command: &AuditCommand) -> anyhow::Result
                 bail!("--format must be jsonl or csv, not {format:?}");
             }
             let key = audit_key(&config)?;
-            let origin = rampart_server::audit::origin_of(&config.audit.origin, &key);
+            let origin = rampart_service::audit::origin_of(&config.audit.origin, &key);
             let store = rampart_server::open_store(&config).await?;
             let size = store.audit_size().await?;
             let from = from.unwrap_or(1);
@@ -883,8 +884,10 @@ async fn audit_command(loaded: Loaded, command: &AuditCommand) -> anyhow::Result
             let bar = counting_bar(to.saturating_sub(from) + 1, output.is_some());
             let mut tick = |seq: u64| bar.set_position(seq.saturating_sub(from) + 1);
             if format == "jsonl" {
-                rampart_server::audit::export_jsonl(&store, &origin, from, to, &mut out, &mut tick)
-                    .await?;
+                rampart_service::audit::export_jsonl(
+                    &store, &origin, from, to, &mut out, &mut tick,
+                )
+                .await?;
             } else {
                 rampart_server::audit_api::export_csv(&store, from, to, &mut out, &mut tick)
                     .await?;
@@ -899,7 +902,7 @@ async fn audit_command(loaded: Loaded, command: &AuditCommand) -> anyhow::Result
         } => {
             let dir = dir
                 .clone()
-                .unwrap_or_else(|| rampart_server::audit::archive_dir(&config));
+                .unwrap_or_else(|| rampart_service::audit::archive_dir(&config));
             let (store, state) = audit_state(config).await?;
             let ctx = cli_context(&state);
             let now = state.clock.now();
@@ -924,7 +927,7 @@ async fn audit_command(loaded: Loaded, command: &AuditCommand) -> anyhow::Result
         AuditCommand::Redact { seq, reason } => {
             let store = rampart_server::open_store(&config).await?;
             let state =
-                rampart_server::AppState::new(store.clone(), config, Arc::new(SystemClock))?;
+                rampart_service::AppState::new(store.clone(), config, Arc::new(SystemClock))?;
             let ctx = cli_context(&state);
             store
                 .audit_redact(&ctx, *seq, reason, state.clock.now())
@@ -1008,7 +1011,7 @@ fn audit_verify(
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let report = rampart_server::audit::verify_file_with(
+    let report = rampart_service::audit::verify_file_with(
         export,
         key,
         origin.map(str::to_owned),

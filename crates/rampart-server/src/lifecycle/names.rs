@@ -24,8 +24,8 @@ use rampart_store::{AuthzOp, ModuleName};
 
 use crate::auth::Authenticated;
 use crate::error::{ApiError, Json, Problem};
-use crate::state::AppState;
 use rampart_api::{ModuleNameWire, ReserveNameRequest, TransferNameRequest};
+use rampart_service::state::AppState;
 
 /// Refuses anyone but a platform administrator.
 fn administrator(auth: &Authenticated) -> Result<(), Error> {

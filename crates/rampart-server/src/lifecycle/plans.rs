@@ -34,11 +34,11 @@ use super::{
 };
 use crate::auth::Authenticated;
 use crate::error::{ApiError, Json, Problem};
-use crate::state::AppState;
 use rampart_api::{
     DeployResponse, PlanApplicationWire, PlanCopyRequest, PlanCreateRequest, PlanPreview,
     PlanRunRequest, PlanSettingsWire, PlanWire, PlansQuery, SettingChange, SettingWire,
 };
+use rampart_service::state::AppState;
 
 /// How many applications a plan may hold.
 const MAX_APPLICATIONS: usize = 50;

@@ -419,7 +419,7 @@ async fn an_edit_inside_a_block_is_found_by_the_check_and_the_offline_verifier()
         state.audit.verify_increment(&state.metrics).await.unwrap();
         let export = |upto: u64| async move {
             let mut out = Vec::new();
-            rampart_server::audit::export_jsonl(
+            rampart_service::audit::export_jsonl(
                 &state.store,
                 state.audit.origin(),
                 1,
@@ -639,7 +639,7 @@ async fn a_node_with_another_signing_key_refuses_to_sign_for_the_log() {
 /// while events keep coming, and once they stop it catches up on its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_key_compaction_works_beside_appends_and_catches_up_after_them() {
-    use rampart_server::{audit::run_key_compaction, metrics::Metrics};
+    use rampart_service::{audit::run_key_compaction, metrics::Metrics};
     use std::sync::Arc;
     let (_dir, store) = crate::kit::bare_sqlite_store().await;
     // Segments of 16 events, 4 to a merge: a few thousand events make several levels.
@@ -696,8 +696,8 @@ async fn the_key_compaction_works_beside_appends_and_catches_up_after_them() {
 struct Piped {
     _dir: tempfile::TempDir,
     store: rampart_store::Store,
-    log: std::sync::Arc<rampart_server::audit::AuditLog>,
-    metrics: std::sync::Arc<rampart_server::metrics::Metrics>,
+    log: std::sync::Arc<rampart_service::audit::AuditLog>,
+    metrics: std::sync::Arc<rampart_service::metrics::Metrics>,
     stop: tokio::sync::watch::Sender<bool>,
     pipeline: tokio::task::JoinHandle<()>,
 }
@@ -705,7 +705,7 @@ struct Piped {
 async fn piped(capacity: usize, batch_max: usize) -> Piped {
     let (_dir, store) = crate::kit::bare_sqlite_store().await;
     let key = rampart_audit::SigningKey::from_seed("test/audit", [3; 32]).unwrap();
-    let log = rampart_server::audit::AuditLog::new(
+    let log = rampart_service::audit::AuditLog::new(
         store.clone(),
         key,
         "test/audit".into(),
@@ -714,7 +714,7 @@ async fn piped(capacity: usize, batch_max: usize) -> Piped {
     )
     .unwrap();
     log.load().await.unwrap();
-    let metrics = std::sync::Arc::new(rampart_server::metrics::Metrics::default());
+    let metrics = std::sync::Arc::new(rampart_service::metrics::Metrics::default());
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let pipeline = tokio::spawn(log.clone().run_pipeline(metrics.clone(), stopped));
     Piped {

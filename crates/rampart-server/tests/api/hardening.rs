@@ -106,7 +106,7 @@ async fn every_request_body_is_a_json_object() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reading_the_checkpoint_never_signs_one() {
     // Only the start-up tick of the scheduled signer, which runs before anything here.
-    fn rarely(config: &mut rampart_server::Config) {
+    fn rarely(config: &mut rampart_service::Config) {
         config.audit.checkpoint_seconds = 86_400;
     }
     on_both(rarely, |node| async move {
@@ -453,7 +453,7 @@ async fn verify_offline(node: &Node) -> rampart_audit::export::Report {
     let state = &node.server().state;
     let size = state.store.audit_size().await.unwrap();
     let mut out = Vec::new();
-    rampart_server::audit::export_jsonl(
+    rampart_service::audit::export_jsonl(
         &state.store,
         state.audit.origin(),
         1,
@@ -883,7 +883,7 @@ async fn an_archive_segment_names_erasures_recorded_after_it() {
         assert!(report.to < recorded_by, "{name}: {report:?}");
         let key = rampart_audit::VerifierKey::parse(&state.audit.verifier_key()).unwrap();
         let segment =
-            rampart_server::audit::verify_file_with(&report.path, key, None, 2, &mut |_| {})
+            rampart_service::audit::verify_file_with(&report.path, key, None, 2, &mut |_| {})
                 .unwrap();
         assert!(segment.is_ok(), "{name}: {:?}", segment.finding);
         assert_eq!(

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use rampart_core::Provider;
-use rampart_server::Config;
+use rampart_service::Config;
 use rampart_store::BackendKind;
 use reqwest::header::HeaderMap;
 use reqwest::{Client, Method, StatusCode, Version};

@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use rampart_core::{AuditContext, Clock, ManualClock, Provider, Username};
-use rampart_server::{Config, Server};
+use rampart_server::Server;
+use rampart_service::Config;
 use rampart_store::{BackendKind, NewUser};
 use reqwest::header::HeaderMap;
 use reqwest::{Client, Method, Response, StatusCode};

@@ -11,8 +11,8 @@ use time::Duration;
 use tokio::sync::Semaphore;
 
 use crate::config::Config;
+use crate::identity::sessions::SessionCache;
 use crate::metrics::Metrics;
-use crate::sessions::SessionCache;
 
 /// Shared state of one node.
 #[derive(Clone)]
@@ -46,7 +46,7 @@ pub struct Inner {
     /// Time source.
     pub clock: Arc<dyn Clock>,
     /// The authorization index, kept current with the database.
-    pub authz: Arc<crate::engine::AuthzEngine>,
+    pub authz: Arc<crate::authz::engine::AuthzEngine>,
     /// The tamper-evident audit log: tree, checkpoints, proofs, the access pipeline.
     pub audit: Arc<crate::audit::AuditLog>,
     /// Keyed pseudonyms of texts the audit trail must not hold (unknown usernames).
@@ -111,7 +111,7 @@ impl AppState {
                 sessions: SessionCache::new(100_000),
                 login_gates: (0..1024).map(|_| tokio::sync::Mutex::new(())).collect(),
                 clock,
-                authz: crate::engine::AuthzEngine::new(store.clone()),
+                authz: crate::authz::engine::AuthzEngine::new(store.clone()),
                 audit,
                 pseudonyms,
             }),

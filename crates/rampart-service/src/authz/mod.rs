@@ -1,0 +1,3 @@
+//! Authorization at the node: the index every decision reads, kept current with the database.
+
+pub mod engine;

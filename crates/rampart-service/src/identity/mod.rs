@@ -1,0 +1,3 @@
+//! Identity at the node: the cache of live sessions.
+
+pub mod sessions;

@@ -1,0 +1,21 @@
+//! Rampart's use cases and the node's state, apart from any protocol.
+//!
+//! **Architecture Invariant:** this crate knows no HTTP. The server (and later the console
+//! and other adapters) extracts a request, calls one function here and renders its answer;
+//! the rules themselves, and the background work of a node, live here.
+//!
+//! One module per capability, the same names as the store's and the server's rooms:
+//! `identity` (sessions), `authz` (the authorization index), `audit` (the log's tree,
+//! checkpoints, proofs, pipeline, schedule and archives); `config`, `metrics`, `state` and
+//! `files` are the node's own.
+
+pub mod audit;
+pub mod authz;
+pub mod config;
+pub mod files;
+pub mod identity;
+pub mod metrics;
+pub mod state;
+
+pub use config::{Config, ConfigError, Loaded, Overrides};
+pub use state::AppState;

@@ -1,0 +1,206 @@
+//! The node's Prometheus metrics: every counter, gauge and histogram it exports, and their
+//! rendering in the OpenMetrics text format. Who may read them is the server's concern.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// Labels of a served request; `route` is the matched route template, never the raw path.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// HTTP method.
+    pub method: String,
+    /// Route template, e.g. `/api/v1/users/{id}`.
+    pub route: String,
+    /// Status code.
+    pub status: u16,
+}
+
+/// Labels of a request's duration.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    /// HTTP method.
+    pub method: String,
+    /// Route template.
+    pub route: String,
+}
+
+/// Labels of a login attempt.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LoginLabels {
+    /// `it` or `end`.
+    pub provider: String,
+    /// `ok`, `failed`, `throttled`, `disabled`, `expired`.
+    pub outcome: String,
+}
+
+/// Labels of a throttling decision.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ScopeLabels {
+    /// `account` or `address`.
+    pub scope: String,
+}
+
+/// Every metric the server exports.
+pub struct Metrics {
+    registry: Registry,
+    /// Requests served.
+    pub requests: Family<RequestLabels, Counter>,
+    /// Request latency.
+    pub latency: Family<RouteLabels, Histogram>,
+    /// Login attempts by outcome.
+    pub logins: Family<LoginLabels, Counter>,
+    /// Usernames locked after repeated failures.
+    pub lockouts: Counter,
+    /// Logins refused without checking the password because of throttling.
+    pub throttled: Family<ScopeLabels, Counter>,
+    /// Requests being served now.
+    pub in_flight: Gauge,
+    /// Audit events committed, all streams.
+    pub audit_events: Counter,
+    /// Events waiting in the access pipeline.
+    pub audit_queue: Gauge,
+    /// The size of the newest signed checkpoint.
+    pub audit_checkpoint_size: Gauge,
+    /// Events re-verified by the scheduled check.
+    pub audit_verified: Counter,
+    /// 1 once the scheduled check has found the log altered (an alert), else 0.
+    pub audit_tamper_alert: Gauge,
+    /// Steps of the search-key compaction done (each one transaction).
+    pub audit_compaction_steps: Counter,
+    /// Merges the search-key compaction has ready or under way.
+    pub audit_compaction_backlog: Gauge,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("rampart");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([
+                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                1.0, 2.5,
+            ])
+        });
+        let logins = Family::<LoginLabels, Counter>::default();
+        let lockouts = Counter::default();
+        let throttled = Family::<ScopeLabels, Counter>::default();
+        let in_flight = Gauge::default();
+        let audit_events = Counter::default();
+        let audit_queue = Gauge::default();
+        let audit_checkpoint_size = Gauge::default();
+        let audit_verified = Counter::default();
+        let audit_tamper_alert = Gauge::default();
+        let audit_compaction_steps = Counter::default();
+        let audit_compaction_backlog = Gauge::default();
+        registry.register(
+            "audit_events",
+            "Audit events committed through the access pipeline",
+            audit_events.clone(),
+        );
+        registry.register(
+            "audit_pipeline_queued",
+            "Audit events waiting in the access pipeline",
+            audit_queue.clone(),
+        );
+        registry.register(
+            "audit_checkpoint_size",
+            "Tree size of the newest signed audit checkpoint",
+            audit_checkpoint_size.clone(),
+        );
+        registry.register(
+            "audit_verified_events",
+            "Audit events re-verified by the scheduled check",
+            audit_verified.clone(),
+        );
+        registry.register(
+            "audit_tamper_alert",
+            "1 when the scheduled check found the audit log altered (see the error log)",
+            audit_tamper_alert.clone(),
+        );
+        registry.register(
+            "audit_key_compaction_steps",
+            "Steps of the audit search-key compaction done (one transaction each)",
+            audit_compaction_steps.clone(),
+        );
+        registry.register(
+            "audit_key_compaction_backlog",
+            "Merges the audit search-key compaction has ready or under way (0 once caught up; \
+             it grows while appends keep the compaction yielding)",
+            audit_compaction_backlog.clone(),
+        );
+        registry.register("http_requests", "HTTP requests served", requests.clone());
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to serve an HTTP request",
+            latency.clone(),
+        );
+        registry.register(
+            "logins",
+            "Login attempts by provider and outcome",
+            logins.clone(),
+        );
+        registry.register(
+            "lockouts",
+            "Usernames locked after repeated failed logins",
+            lockouts.clone(),
+        );
+        registry.register(
+            "login_throttled",
+            "Login attempts refused by throttling, by scope",
+            throttled.clone(),
+        );
+        registry.register(
+            "http_requests_in_flight",
+            "Requests being served",
+            in_flight.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            latency,
+            logins,
+            lockouts,
+            throttled,
+            in_flight,
+            audit_events,
+            audit_queue,
+            audit_checkpoint_size,
+            audit_verified,
+            audit_tamper_alert,
+            audit_compaction_steps,
+            audit_compaction_backlog,
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts a login attempt.
+    pub fn login(&self, provider: &str, outcome: &str) {
+        self.logins
+            .get_or_create(&LoginLabels {
+                provider: provider.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    /// The exposition text.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
