@@ -16,11 +16,12 @@ use utoipa::openapi::OpenApi as OpenApiDoc;
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::auth::{self, RequestContext, SECURE_COOKIE};
+use crate::auth::{RequestContext, SECURE_COOKIE};
 use crate::error::{ApiError, Problem};
 use crate::metrics::MetricsAccess;
+use crate::routes::{audit as audit_api, auth as auth_routes, authz, it, users};
 use crate::tls::ServedNames;
-use crate::{audit_api, authz, it, lifecycle, transport, users};
+use crate::{lifecycle, transport};
 use rampart_api::Health;
 use rampart_service::metrics::{RequestLabels, RouteLabels};
 use rampart_service::state::AppState;
@@ -131,10 +132,10 @@ fn render_metrics(state: &AppState) -> Response {
 
 fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(routes!(auth::login))
-        .routes(routes!(auth::logout))
-        .routes(routes!(auth::me))
-        .routes(routes!(auth::change_password))
+        .routes(routes!(auth_routes::login))
+        .routes(routes!(auth_routes::logout))
+        .routes(routes!(auth_routes::me))
+        .routes(routes!(auth_routes::change_password))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::update, users::delete))
         .routes(routes!(users::disable))

@@ -8,20 +8,15 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Query, State};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
-use rampart_core::{AuditContext, Error, Provider, Session, ThrottleScope, User, Username};
-use rampart_identity::{ceil_secs, hash_token, SessionToken};
-use rampart_store::NewSession;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use rampart_core::{AuditContext, Error, Provider, Session, User};
+use rampart_identity::hash_token;
 use time::Duration;
 
-use crate::error::{ApiError, Json, Problem};
-use rampart_api::{
-    ChangePasswordRequest, LoginRequest, LoginResponse, LogoutQuery, MeResponse, SessionView,
-    UserView,
-};
+use crate::error::{ApiError, Problem};
+use rampart_service::caller::{Caller, Origin};
 use rampart_service::state::AppState;
 
 /// Cookie name over HTTPS: the `__Host-` prefix makes browsers insist on `Secure`,
@@ -53,6 +48,14 @@ impl RequestContext {
             request_id: Some(self.request_id.clone()),
             source: self.source.map(|s| s.to_string()),
             node_id: state.config.node_id.clone(),
+        }
+    }
+
+    /// The request as the service layer sees it: its source and audit context.
+    pub fn origin(&self, state: &AppState) -> Origin {
+        Origin {
+            source: self.source,
+            audit: self.audit(state),
         }
     }
 
@@ -103,6 +106,14 @@ pub struct Authenticated {
 }
 
 impl Authenticated {
+    /// The caller as the service layer sees it.
+    pub fn caller(&self, state: &AppState) -> Caller {
+        Caller {
+            user: self.user.clone(),
+            audit: self.audit(state),
+        }
+    }
+
     /// The audit context naming this user as the actor.
     pub fn audit(&self, state: &AppState) -> AuditContext {
         AuditContext {
@@ -250,21 +261,7 @@ impl FromRequestParts<AppState> for AuditReader {
     }
 }
 
-/// Whether `user` holds the `auditor` IT role (reads the audit log, changes nothing).
-pub(crate) async fn is_auditor(state: &AppState, user: &User) -> Result<bool, Error> {
-    Ok(state
-        .store
-        .it_roles_of(user.id)
-        .await?
-        .iter()
-        .any(|r| r == "auditor"))
-}
-
-/// Whether `user` may read authorization data about others (the model, grants, explanations,
-/// other users' readable records, roles and IT levels): administrators and auditors.
-pub(crate) async fn reads_authorization_data(state: &AppState, user: &User) -> Result<bool, Error> {
-    Ok(user.is_admin || (user.provider == Provider::It && is_auditor(state, user).await?))
-}
+pub(crate) use rampart_service::identity::{is_auditor, reads_authorization_data};
 
 fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
@@ -307,7 +304,7 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 /// Whether the request's `Origin` is this server: the configured public origin, or else
 /// the scheme and `Host` the request itself was sent to. `Sec-Fetch-Site`, when the browser
 /// sends it, must say `same-origin`.
-fn same_origin(
+pub(crate) fn same_origin(
     headers: &HeaderMap,
     authority: Option<&str>,
     state: &AppState,
@@ -336,7 +333,7 @@ fn same_origin(
     origin == format!("{scheme}://{host}")
 }
 
-fn session_cookie(value: &str, max_age: i64, https: bool) -> Option<HeaderValue> {
+pub(crate) fn session_cookie(value: &str, max_age: i64, https: bool) -> Option<HeaderValue> {
     let text = if https {
         format!(
             "{SECURE_COOKIE}={value}; Path=/; Max-Age={max_age}; Secure; HttpOnly; SameSite=Lax"
@@ -345,322 +342,4 @@ fn session_cookie(value: &str, max_age: i64, https: bool) -> Option<HeaderValue>
         format!("{PLAIN_COOKIE}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax")
     };
     HeaderValue::from_str(&text).ok()
-}
-
-/// Log in with a username and password.
-///
-/// Unknown usernames and wrong passwords get the same answer in the same time. Repeated
-/// failures lock the username with exponential back-off, and slow down the source address;
-/// both answer 429 with `Retry-After`.
-#[utoipa::path(
-    post, path = "/api/v1/auth/login", tag = "auth",
-    request_body = LoginRequest,
-    responses(
-        (status = 200, description = "Logged in; also sets the session cookie", body = LoginResponse),
-        (status = 401, description = "Invalid username or password", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Account disabled or password expired", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Throttled; see Retry-After", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-pub async fn login(
-    State(state): State<AppState>,
-    request: RequestContext,
-    uri: Uri,
-    headers: HeaderMap,
-    Json(body): Json<LoginRequest>,
-) -> Result<Response, ApiError> {
-    if headers.contains_key(header::ORIGIN)
-        && !same_origin(
-            &headers,
-            uri.authority().map(|a| a.as_str()),
-            &state,
-            request.https,
-        )
-    {
-        return Err(Error::Forbidden("login from another origin is refused".into()).into());
-    }
-    let provider = Provider::parse(&body.provider)?;
-    let username = Username::parse(&body.username)?;
-    let user = verify_credentials(&state, &request, provider, &username, &body.password).await?;
-    let now = state.clock.now();
-    if user.disabled {
-        state.metrics.login(provider.as_str(), "disabled");
-        record_refusal(&state, &request, &user, "account-disabled").await?;
-        return Err(Error::AccountDisabled.into());
-    }
-    if password_expired(&state, &user) {
-        state.metrics.login(provider.as_str(), "expired");
-        record_refusal(&state, &request, &user, "password-expired").await?;
-        return Err(Error::PasswordExpired.into());
-    }
-    let token = SessionToken::generate()?;
-    let absolute = Duration::hours(state.config.session.absolute_hours.into());
-    let user_agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|ua| ua.chars().take(256).collect());
-    let new = NewSession {
-        token_hash: token.hash().0,
-        expires_at: now + absolute,
-        source: request.source.map(|s| s.to_string()),
-        user_agent,
-    };
-    let session = state
-        .store
-        .record_login_success(&user, &new, now, &request.audit_as(&state, &user))
-        .await?;
-    state.metrics.login(provider.as_str(), "ok");
-    tracing::info!(user = %user.id, session = %session.id, "login");
-    let body = LoginResponse {
-        token: token.secret().to_owned(),
-        token_type: "Bearer",
-        expires_at: session.expires_at,
-        idle_timeout_seconds: u64::from(state.config.session.idle_minutes) * 60,
-        user: UserView::from(&user),
-    };
-    let mut response = Json(body).into_response();
-    if let Some(cookie) = session_cookie(token.secret(), absolute.whole_seconds(), request.https) {
-        response.headers_mut().insert(header::SET_COOKIE, cookie);
-    }
-    Ok(response)
-}
-
-fn password_expired(state: &AppState, user: &User) -> bool {
-    let days = state.config.password.max_age_days;
-    days > 0 && state.clock.now() - user.password_changed_at >= Duration::days(days.into())
-}
-
-async fn record_refusal(
-    state: &AppState,
-    request: &RequestContext,
-    user: &User,
-    reason: &str,
-) -> Result<(), Error> {
-    let event = rampart_core::AuditEvent {
-        action: "auth.login",
-        target: Some(format!("user:{}", user.id)),
-        outcome: rampart_core::Outcome::Failure,
-        details: serde_json::json!({ "provider": user.provider.as_str(), "username": user.username, "reason": reason })
-            .to_string(),
-    };
-    state
-        .store
-        .record_event(&request.audit(state), &event, state.clock.now())
-        .await
-}
-
-/// Checks throttles, then the password; counts failures. Shared by login and password change.
-async fn verify_credentials(
-    state: &AppState,
-    request: &RequestContext,
-    provider: Provider,
-    username: &Username,
-    password: &str,
-) -> Result<User, ApiError> {
-    // One password check at a time per username on this node: concurrent guesses queue
-    // here, so each sees the failures (and the lock) of those before it.
-    let _gate = state.login_gate(provider, username.normalized()).await;
-    let now = state.clock.now();
-    if let Some(source) = request.source {
-        if let Err(retry_after_secs) = state.address_throttle.check(source, now) {
-            state
-                .metrics
-                .throttled
-                .get_or_create(&rampart_service::metrics::ScopeLabels {
-                    scope: "address".into(),
-                })
-                .inc();
-            state.metrics.login(provider.as_str(), "throttled");
-            return Err(Error::LoginThrottled {
-                retry_after_secs,
-                scope: ThrottleScope::SourceAddress,
-            }
-            .into());
-        }
-    }
-    if let Some(until) = state
-        .store
-        .login_locked_until(provider, username.normalized())
-        .await?
-    {
-        if until > now {
-            state
-                .metrics
-                .throttled
-                .get_or_create(&rampart_service::metrics::ScopeLabels {
-                    scope: "account".into(),
-                })
-                .inc();
-            state.metrics.login(provider.as_str(), "throttled");
-            return Err(Error::LoginThrottled {
-                retry_after_secs: ceil_secs(until - now),
-                scope: ThrottleScope::Account,
-            }
-            .into());
-        }
-    }
-    let found = state
-        .store
-        .user_credentials(provider, username.normalized())
-        .await?;
-    let verified = state
-        .verify_password(password, found.as_ref().map(|(_, hash)| hash.as_str()))
-        .await?;
-    match found {
-        Some((user, _)) if verified => Ok(user),
-        found => {
-            let reason = if found.is_some() {
-                "wrong-password"
-            } else {
-                "unknown-user"
-            };
-            // An unknown "username" may be a password typed in the wrong field: the audit
-            // trail gets a keyed pseudonym of it, never the text.
-            let shown = if found.is_some() {
-                username.as_str().to_owned()
-            } else {
-                format!("unknown#{}", state.pseudonyms.of(username.normalized()))
-            };
-            let lockout = state.lockout;
-            let failure = state
-                .store
-                .record_login_failure(
-                    provider,
-                    &shown,
-                    username.normalized(),
-                    reason,
-                    lockout.window,
-                    &move |n| lockout.lock_for(n),
-                    now,
-                    &request.audit(state),
-                )
-                .await?;
-            if failure.locked_until.is_some() {
-                state.metrics.lockouts.inc();
-                tracing::warn!(provider = %provider, failures = failure.failures, "username locked after failed logins");
-            }
-            if let Some(source) = request.source {
-                state.address_throttle.record_failure(source, now);
-            }
-            state.metrics.login(provider.as_str(), "failed");
-            Err(Error::InvalidCredentials.into())
-        }
-    }
-}
-
-/// End this session (or, with `all=true`, every session of the user) and clear the cookie.
-#[utoipa::path(
-    post, path = "/api/v1/auth/logout", tag = "auth",
-    params(LogoutQuery),
-    security(("bearer" = []), ("cookie" = [])),
-    responses(
-        (status = 204, description = "Logged out"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-pub async fn logout(
-    State(state): State<AppState>,
-    auth: Authenticated,
-    Query(query): Query<LogoutQuery>,
-) -> Result<Response, ApiError> {
-    let now = state.clock.now();
-    if query.all {
-        state
-            .store
-            .revoke_user_sessions(auth.user.id, now, &auth.audit(&state))
-            .await?;
-    } else {
-        state
-            .store
-            .revoke_session(&auth.session, now, &auth.audit(&state))
-            .await?;
-    }
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    if let Some(cookie) = session_cookie("", 0, auth.request.https) {
-        response.headers_mut().insert(header::SET_COOKIE, cookie);
-    }
-    Ok(response)
-}
-
-/// The authenticated user and session.
-#[utoipa::path(
-    get, path = "/api/v1/auth/me", tag = "auth",
-    security(("bearer" = []), ("cookie" = [])),
-    responses(
-        (status = 200, description = "The caller", body = MeResponse),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-pub async fn me(auth: Authenticated) -> Json<MeResponse> {
-    let via = match auth.via {
-        Via::Bearer => "bearer",
-        Via::Cookie => "cookie",
-    };
-    Json(MeResponse {
-        user: UserView::from(&auth.user),
-        session: SessionView::new(&auth.session, via),
-    })
-}
-
-/// Change one's own password with the current one (no session needed, so an expired
-/// password can be replaced). Ends every session of the user.
-#[utoipa::path(
-    post, path = "/api/v1/auth/change-password", tag = "auth",
-    request_body = ChangePasswordRequest,
-    responses(
-        (status = 204, description = "Changed; every session of the user has ended"),
-        (status = 401, description = "Invalid username or password", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The new password breaks a rule (see `rule`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Throttled; see Retry-After", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The account is disabled", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-pub async fn change_password(
-    State(state): State<AppState>,
-    request: RequestContext,
-    Json(body): Json<ChangePasswordRequest>,
-) -> Result<StatusCode, ApiError> {
-    let provider = Provider::parse(&body.provider)?;
-    let username = Username::parse(&body.username)?;
-    let user = verify_credentials(
-        &state,
-        &request,
-        provider,
-        &username,
-        &body.current_password,
-    )
-    .await?;
-    if user.disabled {
-        return Err(Error::AccountDisabled.into());
-    }
-    let inputs = user_inputs(&user);
-    let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-    state
-        .check_new_password(&body.new_password, &inputs, Some(user.id))
-        .await?;
-    let hash = state.hash_password(&body.new_password).await?;
-    let ctx = request.audit_as(&state, &user);
-    state
-        .store
-        .set_password(
-            user.id,
-            &hash,
-            state.password_policy.history,
-            "user.password.change",
-            state.clock.now(),
-            &ctx,
-        )
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// The user's own words, refused inside their password.
-pub fn user_inputs(user: &User) -> Vec<String> {
-    let mut inputs = vec![user.username.clone()];
-    inputs.extend(user.display_name.clone());
-    inputs.extend(user.email.clone());
-    inputs
 }

@@ -5,18 +5,15 @@
 //! RFC 9457 problem in exactly one place.
 
 pub mod app;
-pub mod audit_api;
 pub mod auth;
-pub mod authz;
 pub mod error;
-pub mod it;
 pub mod lifecycle;
 pub mod metrics;
 pub mod openapi;
+pub mod routes;
 pub mod serve;
 pub mod tls;
 pub mod transport;
-pub mod users;
 
 pub use app::{openapi_json, router};
 pub use serve::{open_store, Server, StartError};

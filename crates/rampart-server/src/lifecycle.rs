@@ -242,7 +242,7 @@ fn environments(state: &AppState) -> Vec<String> {
 const AUTHORING: EnvId = EnvId(0);
 
 fn environment(state: &AppState, name: &str) -> Result<EnvId, Error> {
-    crate::it::env(&state.authz.view(), name, "environment")
+    rampart_service::authz::environment(&state.authz.view(), name, "environment")
 }
 
 /// Whether the author of a version may not deploy it in `env`.

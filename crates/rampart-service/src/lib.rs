@@ -11,6 +11,7 @@
 
 pub mod audit;
 pub mod authz;
+pub mod caller;
 pub mod config;
 pub mod files;
 pub mod identity;

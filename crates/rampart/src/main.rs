@@ -889,7 +889,7 @@ async fn audit_command(loaded: Loaded, command: &AuditCommand) -> anyhow::Result
                 )
                 .await?;
             } else {
-                rampart_server::audit_api::export_csv(&store, from, to, &mut out, &mut tick)
+                rampart_service::audit::search::export_csv(&store, from, to, &mut out, &mut tick)
                     .await?;
             }
             bar.finish_and_clear();

@@ -823,6 +823,7 @@ impl AuditLog {
 
 mod archive;
 mod schedule;
+pub mod search;
 
 pub use archive::*;
 pub use schedule::*;

@@ -27,17 +27,7 @@ fn level(raw: &str, field: &str) -> Result<Level, Error> {
     })
 }
 
-pub(crate) fn env(view: &AuthzView, raw: &str, field: &str) -> Result<EnvId, Error> {
-    view.it.environment(raw).ok_or_else(|| {
-        Error::invalid(
-            field,
-            format!(
-                "no environment `{raw}` (environments: {})",
-                view.it.environments().join(", ")
-            ),
-        )
-    })
-}
+pub(crate) use rampart_service::authz::environment as env;
 
 /// Checks that `granter` may make change `op`; `Ok` for platform administrators.
 fn may(view: &AuthzView, auth: &Authenticated, op: &ItWriteOp, at: &str) -> Result<(), Error> {

@@ -3,31 +3,15 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use rampart_core::{Email, Error, Provider, UserId, Username};
-use rampart_store::{NewUser, UserPatch, UserQuery};
 
-use crate::auth::{user_inputs, Administrator};
+use crate::auth::Administrator;
 use crate::error::{ApiError, Json, Problem};
 use rampart_api::{
     CreateUserRequest, ListUsersQuery, ResetPasswordRequest, RevokedSessions, UpdateUserRequest,
     UserPage, UserView,
 };
+use rampart_service::identity::users;
 use rampart_service::state::AppState;
-
-fn parse_email(raw: Option<&str>) -> Result<Option<Email>, Error> {
-    raw.map(Email::parse).transpose()
-}
-
-fn parse_display_name(raw: Option<String>) -> Result<Option<String>, Error> {
-    match raw {
-        Some(name) if name.trim().is_empty() => Ok(None),
-        Some(name) => {
-            rampart_core::display_text("display_name", &name, 200)?;
-            Ok(Some(name))
-        }
-        None => Ok(None),
-    }
-}
 
 /// List users, in creation order, a page at a time.
 #[utoipa::path(
@@ -45,32 +29,7 @@ pub async fn list(
     _admin: Administrator,
     Query(q): Query<ListUsersQuery>,
 ) -> Result<Json<UserPage>, ApiError> {
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(Error::invalid("limit", "must be 1 to 500").into());
-    }
-    let query = UserQuery {
-        provider: q.provider.as_deref().map(Provider::parse).transpose()?,
-        prefix: q.prefix,
-        after: q
-            .cursor
-            .as_deref()
-            .map(|c| UserId::parse(c, "cursor"))
-            .transpose()?,
-        limit: i64::from(limit) + 1,
-    };
-    let mut users = state.store.list_users(&query).await?;
-    let more = users.len() > limit as usize;
-    users.truncate(limit as usize);
-    let next_cursor = if more {
-        users.last().map(|u| u.id.to_string())
-    } else {
-        None
-    };
-    Ok(Json(UserPage {
-        items: users.iter().map(UserView::from).collect(),
-        next_cursor,
-    }))
+    Ok(Json(users::list(&state, q).await?))
 }
 
 /// Create a user of either provider.
@@ -90,32 +49,7 @@ pub async fn create(
     Administrator(admin): Administrator,
     Json(body): Json<CreateUserRequest>,
 ) -> Result<Response, ApiError> {
-    let provider = Provider::parse(&body.provider)?;
-    let username = Username::parse(&body.username)?;
-    let email = parse_email(body.email.as_deref())?;
-    let display_name = parse_display_name(body.display_name)?;
-    if body.administrator && provider != Provider::It {
-        return Err(Error::invalid("administrator", "only IT users can be administrators").into());
-    }
-    let mut inputs = vec![username.as_str()];
-    inputs.extend(display_name.as_deref());
-    inputs.extend(email.as_ref().map(Email::as_str));
-    state
-        .check_new_password(&body.password, &inputs, None)
-        .await?;
-    let password_hash = state.hash_password(&body.password).await?;
-    let new = NewUser {
-        provider,
-        username,
-        display_name,
-        email,
-        password_hash,
-        is_admin: body.administrator,
-    };
-    let user = state
-        .store
-        .create_user(&new, state.clock.now(), &admin.audit(&state))
-        .await?;
+    let user = users::create(&state, &admin.caller(&state), body).await?;
     let mut response = (StatusCode::CREATED, Json(UserView::from(&user))).into_response();
     if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/users/{}", user.id)) {
         response.headers_mut().insert(header::LOCATION, location);
@@ -140,13 +74,7 @@ pub async fn get(
     _admin: Administrator,
     Path(id): Path<String>,
 ) -> Result<Json<UserView>, ApiError> {
-    let id = UserId::parse(&id, "id")?;
-    let user = state
-        .store
-        .user(id)
-        .await?
-        .ok_or(Error::NotFound { what: "user" })?;
-    Ok(Json(UserView::from(&user)))
+    Ok(Json(UserView::from(&users::get(&state, &id).await?)))
 }
 
 /// Change a user's display name or e-mail.
@@ -169,25 +97,8 @@ pub async fn update(
     Path(id): Path<String>,
     Json(body): Json<UpdateUserRequest>,
 ) -> Result<Json<UserView>, ApiError> {
-    let id = UserId::parse(&id, "id")?;
-    let patch = UserPatch {
-        display_name: body.display_name.map(parse_display_name).transpose()?,
-        email: body.email.map(|e| parse_email(e.as_deref())).transpose()?,
-    };
-    let user = state
-        .store
-        .update_user(id, &patch, state.clock.now(), &admin.audit(&state))
-        .await?;
+    let user = users::update(&state, &admin.caller(&state), &id, body).await?;
     Ok(Json(UserView::from(&user)))
-}
-
-fn not_self(admin: &crate::auth::Authenticated, id: UserId, what: &str) -> Result<(), ApiError> {
-    if admin.user.id == id {
-        return Err(
-            Error::Conflict(format!("administrators cannot {what} their own account")).into(),
-        );
-    }
-    Ok(())
 }
 
 /// Delete a user with their sessions.
@@ -208,14 +119,7 @@ pub async fn delete(
     Administrator(admin): Administrator,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let id = UserId::parse(&id, "id")?;
-    not_self(&admin, id, "delete")?;
-    state
-        .store
-        .delete_user(id, state.clock.now(), &admin.audit(&state))
-        .await?;
-    // The deletion is an authorization change too: apply it before answering.
-    state.authz.catch_up().await?;
+    users::delete(&state, &admin.caller(&state), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -237,12 +141,7 @@ pub async fn disable(
     Administrator(admin): Administrator,
     Path(id): Path<String>,
 ) -> Result<Json<UserView>, ApiError> {
-    let id = UserId::parse(&id, "id")?;
-    not_self(&admin, id, "disable")?;
-    let user = state
-        .store
-        .set_disabled(id, true, state.clock.now(), &admin.audit(&state))
-        .await?;
+    let user = users::set_disabled(&state, &admin.caller(&state), &id, true).await?;
     Ok(Json(UserView::from(&user)))
 }
 
@@ -263,11 +162,7 @@ pub async fn enable(
     Administrator(admin): Administrator,
     Path(id): Path<String>,
 ) -> Result<Json<UserView>, ApiError> {
-    let id = UserId::parse(&id, "id")?;
-    let user = state
-        .store
-        .set_disabled(id, false, state.clock.now(), &admin.audit(&state))
-        .await?;
+    let user = users::set_disabled(&state, &admin.caller(&state), &id, false).await?;
     Ok(Json(UserView::from(&user)))
 }
 
@@ -290,29 +185,7 @@ pub async fn reset_password(
     Path(id): Path<String>,
     Json(body): Json<ResetPasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
-    let id = UserId::parse(&id, "id")?;
-    let user = state
-        .store
-        .user(id)
-        .await?
-        .ok_or(Error::NotFound { what: "user" })?;
-    let inputs = user_inputs(&user);
-    let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-    state
-        .check_new_password(&body.password, &inputs, Some(id))
-        .await?;
-    let hash = state.hash_password(&body.password).await?;
-    state
-        .store
-        .set_password(
-            id,
-            &hash,
-            state.password_policy.history,
-            "user.password.reset",
-            state.clock.now(),
-            &admin.audit(&state),
-        )
-        .await?;
+    users::reset_password(&state, &admin.caller(&state), &id, &body.password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -333,11 +206,7 @@ pub async fn unlock(
     Administrator(admin): Administrator,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let id = UserId::parse(&id, "id")?;
-    state
-        .store
-        .unlock(id, state.clock.now(), &admin.audit(&state))
-        .await?;
+    users::unlock(&state, &admin.caller(&state), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -358,10 +227,6 @@ pub async fn revoke_sessions(
     Administrator(admin): Administrator,
     Path(id): Path<String>,
 ) -> Result<Json<RevokedSessions>, ApiError> {
-    let id = UserId::parse(&id, "id")?;
-    let revoked = state
-        .store
-        .revoke_user_sessions(id, state.clock.now(), &admin.audit(&state))
-        .await?;
+    let revoked = users::revoke_sessions(&state, &admin.caller(&state), &id).await?;
     Ok(Json(RevokedSessions { revoked }))
 }

@@ -1,0 +1,154 @@
+//! `/api/v1/auth`: logging in and out, the caller, changing one's own password.
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use rampart_api::{
+    ChangePasswordRequest, LoginRequest, LoginResponse, LogoutQuery, MeResponse, SessionView,
+    UserView,
+};
+use rampart_core::Error;
+use rampart_service::identity;
+use rampart_service::state::AppState;
+
+use crate::auth::{same_origin, session_cookie, Authenticated, RequestContext, Via};
+use crate::error::{ApiError, Json, Problem};
+
+/// Log in with a username and password.
+///
+/// Unknown usernames and wrong passwords get the same answer in the same time. Repeated
+/// failures lock the username with exponential back-off, and slow down the source address;
+/// both answer 429 with `Retry-After`.
+#[utoipa::path(
+    post, path = "/api/v1/auth/login", tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in; also sets the session cookie", body = LoginResponse),
+        (status = 401, description = "Invalid username or password", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Account disabled or password expired", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Throttled; see Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn login(
+    State(state): State<AppState>,
+    request: RequestContext,
+    uri: Uri,
+    headers: HeaderMap,
+    Json(body): Json<LoginRequest>,
+) -> Result<Response, ApiError> {
+    if headers.contains_key(header::ORIGIN)
+        && !same_origin(
+            &headers,
+            uri.authority().map(|a| a.as_str()),
+            &state,
+            request.https,
+        )
+    {
+        return Err(Error::Forbidden("login from another origin is refused".into()).into());
+    }
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let done = identity::login(
+        &state,
+        &request.origin(&state),
+        &body.provider,
+        &body.username,
+        &body.password,
+        user_agent,
+    )
+    .await?;
+    let body = LoginResponse {
+        token: done.token.secret().to_owned(),
+        token_type: "Bearer",
+        expires_at: done.session.expires_at,
+        idle_timeout_seconds: u64::from(state.config.session.idle_minutes) * 60,
+        user: UserView::from(&done.user),
+    };
+    let mut response = Json(body).into_response();
+    if let Some(cookie) = session_cookie(
+        done.token.secret(),
+        done.lifetime.whole_seconds(),
+        request.https,
+    ) {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+/// End this session (or, with `all=true`, every session of the user) and clear the cookie.
+#[utoipa::path(
+    post, path = "/api/v1/auth/logout", tag = "auth",
+    params(LogoutQuery),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 204, description = "Logged out"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn logout(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Query(query): Query<LogoutQuery>,
+) -> Result<Response, ApiError> {
+    identity::logout(&state, &auth.caller(&state), &auth.session, query.all).await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if let Some(cookie) = session_cookie("", 0, auth.request.https) {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+/// The authenticated user and session.
+#[utoipa::path(
+    get, path = "/api/v1/auth/me", tag = "auth",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The caller", body = MeResponse),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn me(auth: Authenticated) -> Json<MeResponse> {
+    let via = match auth.via {
+        Via::Bearer => "bearer",
+        Via::Cookie => "cookie",
+    };
+    Json(MeResponse {
+        user: UserView::from(&auth.user),
+        session: SessionView::new(&auth.session, via),
+    })
+}
+
+/// Change one's own password with the current one (no session needed, so an expired
+/// password can be replaced). Ends every session of the user.
+#[utoipa::path(
+    post, path = "/api/v1/auth/change-password", tag = "auth",
+    request_body = ChangePasswordRequest,
+    responses(
+        (status = 204, description = "Changed; every session of the user has ended"),
+        (status = 401, description = "Invalid username or password", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The new password breaks a rule (see `rule`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Throttled; see Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The account is disabled", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn change_password(
+    State(state): State<AppState>,
+    request: RequestContext,
+    Json(body): Json<ChangePasswordRequest>,
+) -> Result<StatusCode, ApiError> {
+    identity::change_password(
+        &state,
+        &request.origin(&state),
+        &body.provider,
+        &body.username,
+        &body.current_password,
+        &body.new_password,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

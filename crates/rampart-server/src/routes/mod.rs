@@ -1,0 +1,7 @@
+//! The API's routes, one module per capability: extract, call one service function, render.
+
+pub mod audit;
+pub mod auth;
+pub mod authz;
+pub mod it;
+pub mod users;

@@ -1,0 +1,37 @@
+//! Who asks, whatever the protocol: what a use case needs to know about a request.
+
+use std::net::IpAddr;
+
+use rampart_core::{AuditContext, User};
+
+/// An unauthenticated request: where it came from and the audit context naming it (request
+/// id, source, node), with no actor yet.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    /// The peer address, for per-address throttling.
+    pub source: Option<IpAddr>,
+    /// The audit context of the request, without an actor.
+    pub audit: AuditContext,
+}
+
+impl Origin {
+    /// The audit context of this request acting as `user`: a successful login is the user's
+    /// own act, so its actor is the user (a failed one names the user only as target:
+    /// someone else may have typed the name).
+    pub fn audit_as(&self, user: &User) -> AuditContext {
+        AuditContext {
+            actor_id: Some(user.id),
+            actor_name: Some(format!("{}:{}", user.provider, user.username)),
+            ..self.audit.clone()
+        }
+    }
+}
+
+/// An authenticated caller: the user and the audit context naming them as the actor.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The user.
+    pub user: User,
+    /// The audit context of the request, with this user as the actor.
+    pub audit: AuditContext,
+}

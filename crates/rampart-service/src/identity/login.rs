@@ -1,0 +1,255 @@
+//! Logging in, changing one's own password, logging out: the password checks, throttles,
+//! lockout and their audit events, whatever protocol carries the request.
+//!
+//! Every check of a password goes through [`verify_credentials`]: throttles first (per
+//! source address, then per username), then the hash (a dummy hash for an unknown username,
+//! so both spend the same time), then the failure count. Concurrent guesses at one username
+//! queue on this node, so each sees the failures (and the lock) of those before it.
+
+use rampart_core::{AuditEvent, Error, Outcome, Provider, Session, ThrottleScope, User, Username};
+use rampart_identity::{ceil_secs, SessionToken};
+use rampart_store::NewSession;
+use time::Duration;
+
+use crate::caller::{Caller, Origin};
+use crate::metrics::ScopeLabels;
+use crate::state::AppState;
+
+/// A new session: its secret (shown to the client once) and what was stored.
+pub struct LoggedIn {
+    /// The session's secret.
+    pub token: SessionToken,
+    /// The stored session.
+    pub session: Session,
+    /// Who logged in.
+    pub user: User,
+    /// The session's absolute lifetime.
+    pub lifetime: Duration,
+}
+
+/// Logs `username` in with `password`: a new session, or the reason there is none.
+pub async fn login(
+    state: &AppState,
+    origin: &Origin,
+    provider: &str,
+    username: &str,
+    password: &str,
+    user_agent: Option<String>,
+) -> Result<LoggedIn, Error> {
+    let provider = Provider::parse(provider)?;
+    let username = Username::parse(username)?;
+    let user = verify_credentials(state, origin, provider, &username, password).await?;
+    let now = state.clock.now();
+    if user.disabled {
+        state.metrics.login(provider.as_str(), "disabled");
+        record_refusal(state, origin, &user, "account-disabled").await?;
+        return Err(Error::AccountDisabled);
+    }
+    if password_expired(state, &user) {
+        state.metrics.login(provider.as_str(), "expired");
+        record_refusal(state, origin, &user, "password-expired").await?;
+        return Err(Error::PasswordExpired);
+    }
+    let token = SessionToken::generate()?;
+    let lifetime = Duration::hours(state.config.session.absolute_hours.into());
+    let new = NewSession {
+        token_hash: token.hash().0,
+        expires_at: now + lifetime,
+        source: origin.source.map(|s| s.to_string()),
+        user_agent: user_agent.map(|ua| ua.chars().take(256).collect()),
+    };
+    let session = state
+        .store
+        .record_login_success(&user, &new, now, &origin.audit_as(&user))
+        .await?;
+    state.metrics.login(provider.as_str(), "ok");
+    tracing::info!(user = %user.id, session = %session.id, "login");
+    Ok(LoggedIn {
+        token,
+        session,
+        user,
+        lifetime,
+    })
+}
+
+/// Ends `session`, or with `all` every session of the caller.
+pub async fn logout(
+    state: &AppState,
+    caller: &Caller,
+    session: &Session,
+    all: bool,
+) -> Result<(), Error> {
+    let now = state.clock.now();
+    if all {
+        state
+            .store
+            .revoke_user_sessions(caller.user.id, now, &caller.audit)
+            .await?;
+    } else {
+        state
+            .store
+            .revoke_session(session, now, &caller.audit)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Changes one's own password with the current one (no session needed, so an expired
+/// password can be replaced). Ends every session of the user.
+pub async fn change_password(
+    state: &AppState,
+    origin: &Origin,
+    provider: &str,
+    username: &str,
+    current_password: &str,
+    new_password: &str,
+) -> Result<(), Error> {
+    let provider = Provider::parse(provider)?;
+    let username = Username::parse(username)?;
+    let user = verify_credentials(state, origin, provider, &username, current_password).await?;
+    if user.disabled {
+        return Err(Error::AccountDisabled);
+    }
+    let inputs = user_inputs(&user);
+    let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    state
+        .check_new_password(new_password, &inputs, Some(user.id))
+        .await?;
+    let hash = state.hash_password(new_password).await?;
+    state
+        .store
+        .set_password(
+            user.id,
+            &hash,
+            state.password_policy.history,
+            "user.password.change",
+            state.clock.now(),
+            &origin.audit_as(&user),
+        )
+        .await
+}
+
+/// The user's own words, refused inside their password.
+pub fn user_inputs(user: &User) -> Vec<String> {
+    let mut inputs = vec![user.username.clone()];
+    inputs.extend(user.display_name.clone());
+    inputs.extend(user.email.clone());
+    inputs
+}
+
+fn password_expired(state: &AppState, user: &User) -> bool {
+    let days = state.config.password.max_age_days;
+    days > 0 && state.clock.now() - user.password_changed_at >= Duration::days(days.into())
+}
+
+async fn record_refusal(
+    state: &AppState,
+    origin: &Origin,
+    user: &User,
+    reason: &str,
+) -> Result<(), Error> {
+    let event = AuditEvent {
+        action: "auth.login",
+        target: Some(format!("user:{}", user.id)),
+        outcome: Outcome::Failure,
+        details: serde_json::json!({ "provider": user.provider.as_str(), "username": user.username, "reason": reason })
+            .to_string(),
+    };
+    state
+        .store
+        .record_event(&origin.audit, &event, state.clock.now())
+        .await
+}
+
+/// Checks throttles, then the password; counts failures. Shared by login and password change.
+async fn verify_credentials(
+    state: &AppState,
+    origin: &Origin,
+    provider: Provider,
+    username: &Username,
+    password: &str,
+) -> Result<User, Error> {
+    let _gate = state.login_gate(provider, username.normalized()).await;
+    let now = state.clock.now();
+    if let Some(source) = origin.source {
+        if let Err(retry_after_secs) = state.address_throttle.check(source, now) {
+            throttled(state, provider, "address");
+            return Err(Error::LoginThrottled {
+                retry_after_secs,
+                scope: ThrottleScope::SourceAddress,
+            });
+        }
+    }
+    if let Some(until) = state
+        .store
+        .login_locked_until(provider, username.normalized())
+        .await?
+    {
+        if until > now {
+            throttled(state, provider, "account");
+            return Err(Error::LoginThrottled {
+                retry_after_secs: ceil_secs(until - now),
+                scope: ThrottleScope::Account,
+            });
+        }
+    }
+    let found = state
+        .store
+        .user_credentials(provider, username.normalized())
+        .await?;
+    let verified = state
+        .verify_password(password, found.as_ref().map(|(_, hash)| hash.as_str()))
+        .await?;
+    match found {
+        Some((user, _)) if verified => Ok(user),
+        found => {
+            let reason = if found.is_some() {
+                "wrong-password"
+            } else {
+                "unknown-user"
+            };
+            // An unknown "username" may be a password typed in the wrong field: the audit
+            // trail gets a keyed pseudonym of it, never the text.
+            let shown = if found.is_some() {
+                username.as_str().to_owned()
+            } else {
+                format!("unknown#{}", state.pseudonyms.of(username.normalized()))
+            };
+            let lockout = state.lockout;
+            let failure = state
+                .store
+                .record_login_failure(
+                    provider,
+                    &shown,
+                    username.normalized(),
+                    reason,
+                    lockout.window,
+                    &move |n| lockout.lock_for(n),
+                    now,
+                    &origin.audit,
+                )
+                .await?;
+            if failure.locked_until.is_some() {
+                state.metrics.lockouts.inc();
+                tracing::warn!(provider = %provider, failures = failure.failures, "username locked after failed logins");
+            }
+            if let Some(source) = origin.source {
+                state.address_throttle.record_failure(source, now);
+            }
+            state.metrics.login(provider.as_str(), "failed");
+            Err(Error::InvalidCredentials)
+        }
+    }
+}
+
+/// Counts a throttled attempt.
+fn throttled(state: &AppState, provider: Provider, scope: &str) {
+    state
+        .metrics
+        .throttled
+        .get_or_create(&ScopeLabels {
+            scope: scope.into(),
+        })
+        .inc();
+    state.metrics.login(provider.as_str(), "throttled");
+}
