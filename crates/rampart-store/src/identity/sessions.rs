@@ -5,8 +5,9 @@ use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::users::{user_from_row, user_select};
 use crate::backend::{db, from_millis, from_millis_opt, to_millis};
-use crate::users::{user_from_row, user_select};
+use crate::db::{query, Row, Tx};
 use crate::Store;
 
 /// A session to open at login.
@@ -22,37 +23,39 @@ pub struct NewSession {
     pub user_agent: Option<String>,
 }
 
-macro_rules! session_from_row {
-    ($row:expr) => {{
-        let row = $row;
-        let id: String = col!(row, "session_id");
-        let user_id: String = col!(row, "session_user_id");
-        Session {
-            id: SessionId(
-                Uuid::parse_str(&id).map_err(|e| Error::Internal(format!("session id: {e}")))?,
-            ),
-            user_id: UserId::parse(&user_id, "user_id")?,
-            created_at: from_millis(col!(row, "session_created_at"))?,
-            last_seen_at: from_millis(col!(row, "last_seen_at"))?,
-            expires_at: from_millis(col!(row, "expires_at"))?,
-            revoked_at: from_millis_opt(col!(row, "revoked_at"))?,
-        }
-    }};
+/// Builds a [`Session`] from a row selected with its `session_…` columns.
+fn session_from_row(row: &Row) -> Result<Session, Error> {
+    let id: String = row.get("session_id")?;
+    let user_id: String = row.get("session_user_id")?;
+    Ok(Session {
+        id: SessionId(
+            Uuid::parse_str(&id).map_err(|e| Error::Internal(format!("session id: {e}")))?,
+        ),
+        user_id: UserId::parse(&user_id, "user_id")?,
+        created_at: from_millis(row.get("session_created_at")?)?,
+        last_seen_at: from_millis(row.get("last_seen_at")?)?,
+        expires_at: from_millis(row.get("expires_at")?)?,
+        revoked_at: from_millis_opt(row.get("revoked_at")?)?,
+    })
 }
 
-/// Ends every open session of user `$user_id` at `$at` (milliseconds) inside the open
-/// transaction `$tx`; evaluates to how many were open. The one definition of "log the user
-/// out everywhere", used by revocation, disabling and password changes.
-macro_rules! revoke_all_sessions {
-    ($tx:expr, $user_id:expr, $at:expr) => {
-        sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
-            .bind($at)
-            .bind($user_id.to_string())
-            .execute(&mut *$tx)
+/// Ends every open session of user `user_id` at `at` (milliseconds) inside the open
+/// transaction; returns how many were open. The one definition of "log the user out
+/// everywhere", used by revocation, disabling and password changes.
+pub(crate) async fn revoke_all_sessions(
+    tx: &mut Tx<'_>,
+    user_id: UserId,
+    at: i64,
+) -> Result<u64, Error> {
+    Ok(
+        query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+            .bind(at)
+            .bind(user_id.to_string())
+            .execute(tx)
             .await
-            .map_err($crate::backend::db)?
-            .rows_affected()
-    };
+            .map_err(db)?
+            .rows_affected(),
+    )
 }
 
 impl Store {
@@ -75,20 +78,22 @@ impl Store {
             expires_at: new.expires_at,
             revoked_at: None,
         };
-        write_tx!(self, |tx| {
-            sqlx::query("DELETE FROM login_attempts WHERE provider = $1 AND username_norm = $2")
+        let mut owned = self.write().await?;
+        let tx = &mut owned;
+        {
+            query("DELETE FROM login_attempts WHERE provider = $1 AND username_norm = $2")
                 .bind(user.provider.as_str())
                 .bind(user.username.to_ascii_lowercase())
                 .execute(&mut *tx)
                 .await
                 .map_err(db)?;
-            sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2")
+            query("UPDATE users SET last_login_at = $1 WHERE id = $2")
                 .bind(at)
                 .bind(user.id.to_string())
                 .execute(&mut *tx)
                 .await
                 .map_err(db)?;
-            sqlx::query(
+            query(
                 "INSERT INTO sessions (id, token_hash, user_id, created_at, last_seen_at, expires_at, source, user_agent) \
                  VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
             )
@@ -113,8 +118,9 @@ impl Store {
                 })
                 .to_string(),
             };
-            append_event!(tx, ctx, &login, now);
-        });
+            crate::audit::append_event(tx, ctx, &login, now, None).await?;
+        }
+        owned.commit().await?;
         Ok(session)
     }
 
@@ -124,8 +130,10 @@ impl Store {
         &self,
         token_hash: &[u8; 32],
     ) -> Result<Option<(Session, User)>, Error> {
-        read!(self, |pool| {
-            let row = sqlx::query(concat!(
+        {
+            let pool = self.reader();
+            {
+                let row = query(concat!(
                 user_select!(
                     "s.id AS session_id, s.user_id AS session_user_id, \
                      s.created_at AS session_created_at, s.last_seen_at, s.expires_at, s.revoked_at,"
@@ -136,25 +144,27 @@ impl Store {
             .fetch_optional(pool)
             .await
             .map_err(db)?;
-            match row {
-                Some(row) => Ok(Some((session_from_row!(&row), user_from_row!(&row)))),
-                None => Ok(None),
+                match row {
+                    Some(row) => Ok(Some((session_from_row(&row)?, user_from_row(&row)?))),
+                    None => Ok(None),
+                }
             }
-        })
+        }
     }
 
     /// Records activity on a session (for idle expiry). Not audited: it changes no right.
     pub async fn touch_session(&self, id: SessionId, now: OffsetDateTime) -> Result<(), Error> {
-        write_tx!(self, |tx| {
-            sqlx::query(
-                "UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1",
-            )
-            .bind(to_millis(now))
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        });
+        let mut owned = self.write().await?;
+        let tx = &mut owned;
+        {
+            query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1")
+                .bind(to_millis(now))
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        owned.commit().await?;
         Ok(())
     }
 
@@ -165,8 +175,10 @@ impl Store {
         now: OffsetDateTime,
         ctx: &AuditContext,
     ) -> Result<(), Error> {
-        write_tx!(self, |tx| {
-            sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        let mut owned = self.write().await?;
+        let tx = &mut owned;
+        {
+            query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
                 .bind(to_millis(now))
                 .bind(session.id.to_string())
                 .execute(&mut *tx)
@@ -178,8 +190,9 @@ impl Store {
                 outcome: Outcome::Success,
                 details: json!({ "session": session.id.to_string() }).to_string(),
             };
-            append_event!(tx, ctx, &logout, now);
-        });
+            crate::audit::append_event(tx, ctx, &logout, now, None).await?;
+        }
+        owned.commit().await?;
         self.credentials_changed();
         Ok(())
     }
@@ -191,8 +204,10 @@ impl Store {
         now: OffsetDateTime,
         ctx: &AuditContext,
     ) -> Result<u64, Error> {
-        let revoked = write_tx!(self, |tx| {
-            let exists = sqlx::query("SELECT 1 AS one FROM users WHERE id = $1")
+        let mut owned = self.write().await?;
+        let tx = &mut owned;
+        let revoked = {
+            let exists = query("SELECT 1 AS one FROM users WHERE id = $1")
                 .bind(user_id.to_string())
                 .fetch_optional(&mut *tx)
                 .await
@@ -200,16 +215,17 @@ impl Store {
             if exists.is_none() {
                 return Err(Error::NotFound { what: "user" });
             }
-            let revoked = revoke_all_sessions!(tx, user_id, to_millis(now));
+            let revoked = revoke_all_sessions(tx, user_id, to_millis(now)).await?;
             let event = AuditEvent {
                 action: "user.sessions.revoke",
                 target: Some(format!("user:{user_id}")),
                 outcome: Outcome::Success,
                 details: json!({ "sessions_revoked": revoked }).to_string(),
             };
-            append_event!(tx, ctx, &event, now);
+            crate::audit::append_event(tx, ctx, &event, now, None).await?;
             revoked
-        });
+        };
+        owned.commit().await?;
         self.credentials_changed();
         Ok(revoked)
     }

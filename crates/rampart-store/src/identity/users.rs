@@ -6,7 +6,9 @@ use rampart_core::{
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
-use crate::backend::{db, from_millis_opt, to_millis};
+use super::sessions::revoke_all_sessions;
+use crate::backend::{db, from_millis, from_millis_opt, to_millis};
+use crate::db::{query, Row, Tx};
 use crate::Store;
 
 /// Columns of a [`User`], with `is_admin` derived from the IT role assignments.
@@ -28,39 +30,33 @@ macro_rules! user_select {
 pub(crate) use user_select;
 
 /// Builds a [`User`] from a row selected with `user_select!`.
-macro_rules! user_from_row {
-    ($row:expr) => {{
-        let row = $row;
-        let id: String = col!(row, "id");
-        let provider: String = col!(row, "provider");
-        let is_admin: i32 = col!(row, "is_admin");
-        rampart_core::User {
-            id: rampart_core::UserId::parse(&id, "id")?,
-            provider: rampart_core::Provider::parse(&provider)?,
-            username: col!(row, "username"),
-            display_name: col!(row, "display_name"),
-            email: col!(row, "email"),
-            disabled: col!(row, "disabled"),
-            is_admin: is_admin != 0,
-            password_changed_at: $crate::backend::from_millis(col!(row, "password_changed_at"))?,
-            last_login_at: $crate::backend::from_millis_opt(col!(row, "last_login_at"))?,
-            created_at: $crate::backend::from_millis(col!(row, "created_at"))?,
-            updated_at: $crate::backend::from_millis(col!(row, "updated_at"))?,
-        }
-    }};
+pub(crate) fn user_from_row(row: &Row) -> Result<User, Error> {
+    let id: String = row.get("id")?;
+    let provider: String = row.get("provider")?;
+    let is_admin: i32 = row.get("is_admin")?;
+    Ok(User {
+        id: UserId::parse(&id, "id")?,
+        provider: Provider::parse(&provider)?,
+        username: row.get("username")?,
+        display_name: row.get("display_name")?,
+        email: row.get("email")?,
+        disabled: row.get("disabled")?,
+        is_admin: is_admin != 0,
+        password_changed_at: from_millis(row.get("password_changed_at")?)?,
+        last_login_at: from_millis_opt(row.get("last_login_at")?)?,
+        created_at: from_millis(row.get("created_at")?)?,
+        updated_at: from_millis(row.get("updated_at")?)?,
+    })
 }
-pub(crate) use user_from_row;
 
-/// Reads back the user `$id` inside the open transaction `$tx`, as the change left it.
-macro_rules! user_in_tx {
-    ($tx:expr, $id:expr) => {{
-        let row = sqlx::query(concat!(user_select!(), "WHERE u.id = $1"))
-            .bind($id.to_string())
-            .fetch_one(&mut *$tx)
-            .await
-            .map_err(db)?;
-        user_from_row!(&row)
-    }};
+/// Reads back the user `id` inside the open transaction, as the change left it.
+async fn user_in_tx(tx: &mut Tx<'_>, id: UserId) -> Result<User, Error> {
+    let row = query(concat!(user_select!(), "WHERE u.id = $1"))
+        .bind(id.to_string())
+        .fetch_one(tx)
+        .await
+        .map_err(db)?;
+    user_from_row(&row)
 }
 
 /// A user to create. The password is already hashed and checked against the policy.
@@ -141,8 +137,10 @@ impl Store {
     ) -> Result<User, Error> {
         let id = UserId::new();
         let at = to_millis(now);
-        let created = write_tx!(self, |tx| {
-            sqlx::query(
+        let mut owned = self.write().await?;
+        let tx = &mut owned;
+        let created = {
+            query(
                 "INSERT INTO users (id, provider, username, username_norm, display_name, email, \
                  password_hash, password_changed_at, disabled, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $8, $8)",
@@ -165,7 +163,7 @@ impl Store {
                 )),
                 other => other,
             })?;
-            sqlx::query(
+            query(
                 "INSERT INTO password_history (user_id, password_hash, created_at) VALUES ($1, $2, $3)",
             )
             .bind(id.to_string())
@@ -175,7 +173,7 @@ impl Store {
             .await
             .map_err(db)?;
             if new.is_admin {
-                sqlx::query(
+                query(
                     "INSERT INTO it_role_assignments (user_id, role, created_at) VALUES ($1, 'administrator', $2)",
                 )
                 .bind(id.to_string())
@@ -189,30 +187,36 @@ impl Store {
                 "username": new.username.as_str(),
                 "administrator": new.is_admin,
             });
-            append_event!(
+            crate::audit::append_event(
                 tx,
                 ctx,
                 &event("user.create", user_target(id), details),
-                now
-            );
-            user_in_tx!(tx, id)
-        });
+                now,
+                None,
+            )
+            .await?;
+            user_in_tx(tx, id).await?
+        };
+        owned.commit().await?;
         Ok(created)
     }
 
     /// The user with this id.
     pub async fn user(&self, id: UserId) -> Result<Option<User>, Error> {
-        read!(self, |pool| {
-            let row = sqlx::query(concat!(user_select!(), "WHERE u.id = $1"))
-                .bind(id.to_string())
-                .fetch_optional(pool)
-                .await
-                .map_err(db)?;
-            match row {
-                Some(row) => Ok(Some(user_from_row!(&row))),
-                None => Ok(None),
+        {
+            let pool = self.reader();
+            {
+                let row = query(concat!(user_select!(), "WHERE u.id = $1"))
+                    .bind(id.to_string())
+                    .fetch_optional(pool)
+                    .await
+                    .map_err(db)?;
+                match row {
+                    Some(row) => Ok(Some(user_from_row(&row)?)),
+                    None => Ok(None),
+                }
             }
-        })
+        }
     }
 
     /// The user and password hash for a login attempt.
@@ -221,51 +225,57 @@ impl Store {
         provider: Provider,
         username_norm: &str,
     ) -> Result<Option<(User, String)>, Error> {
-        read!(self, |pool| {
-            let row = sqlx::query(concat!(
-                user_select!("u.password_hash,"),
-                "WHERE u.provider = $1 AND u.username_norm = $2"
-            ))
-            .bind(provider.as_str())
-            .bind(username_norm)
-            .fetch_optional(pool)
-            .await
-            .map_err(db)?;
-            let Some(row) = row else { return Ok(None) };
-            let hash: String = col!(&row, "password_hash");
-            let user = user_from_row!(&row);
-            Ok(Some((user, hash)))
-        })
+        {
+            let pool = self.reader();
+            {
+                let row = query(concat!(
+                    user_select!("u.password_hash,"),
+                    "WHERE u.provider = $1 AND u.username_norm = $2"
+                ))
+                .bind(provider.as_str())
+                .bind(username_norm)
+                .fetch_optional(pool)
+                .await
+                .map_err(db)?;
+                let Some(row) = row else { return Ok(None) };
+                let hash: String = row.get("password_hash")?;
+                let user = user_from_row(&row)?;
+                Ok(Some((user, hash)))
+            }
+        }
     }
 
     /// A page of users in creation order.
     pub async fn list_users(&self, query: &UserQuery) -> Result<Vec<User>, Error> {
-        read!(self, |pool| {
-            let rows = sqlx::query(concat!(
-                user_select!(),
-                "WHERE ($1 IS NULL OR u.provider = $1) \
+        {
+            let pool = self.reader();
+            {
+                let rows = crate::db::query(concat!(
+                    user_select!(),
+                    "WHERE ($1 IS NULL OR u.provider = $1) \
                  AND ($2 IS NULL OR u.username_norm LIKE $2 ESCAPE '\\') \
                  AND ($3 IS NULL OR u.id > $3) \
                  ORDER BY u.id LIMIT $4"
-            ))
-            .bind(query.provider.map(Provider::as_str))
-            .bind(
-                query
-                    .prefix
-                    .as_deref()
-                    .map(|p| like_prefix(&p.to_lowercase())),
-            )
-            .bind(query.after.map(|a| a.to_string()))
-            .bind(query.limit)
-            .fetch_all(pool)
-            .await
-            .map_err(db)?;
-            let mut users = Vec::with_capacity(rows.len());
-            for row in &rows {
-                users.push(user_from_row!(row));
+                ))
+                .bind(query.provider.map(Provider::as_str))
+                .bind(
+                    query
+                        .prefix
+                        .as_deref()
+                        .map(|p| like_prefix(&p.to_lowercase())),
+                )
+                .bind(query.after.map(|a| a.to_string()))
+                .bind(query.limit)
+                .fetch_all(pool)
+                .await
+                .map_err(db)?;
+                let mut users = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    users.push(user_from_row(row)?);
+                }
+                Ok(users)
             }
-            Ok(users)
-        })
+        }
     }
 
     /// Changes a user's display name or e-mail.
@@ -276,14 +286,16 @@ impl Store {
         now: OffsetDateTime,
         ctx: &AuditContext,
     ) -> Result<User, Error> {
-        let updated = write_tx!(self, |tx| {
-            let row = sqlx::query(concat!(user_select!(), "WHERE u.id = $1"))
+        let mut owned = self.write().await?;
+        let tx = &mut owned;
+        let updated = {
+            let row = query(concat!(user_select!(), "WHERE u.id = $1"))
                 .bind(id.to_string())
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(db)?
                 .ok_or(Error::NotFound { what: "user" })?;
-            let current = user_from_row!(&row);
+            let current = user_from_row(&row)?;
             let display_name = match &patch.display_name {
                 Some(v) => v.clone(),
                 None => current.display_name.clone(),
@@ -292,21 +304,19 @@ impl Store {
                 Some(v) => v.as_ref().map(|e| e.as_str().to_owned()),
                 None => current.email.clone(),
             };
-            sqlx::query(
-                "UPDATE users SET display_name = $1, email = $2, updated_at = $3 WHERE id = $4",
-            )
-            .bind(display_name.as_deref())
-            .bind(email.as_deref())
-            .bind(to_millis(now))
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| match db(e) {
-                Error::Conflict(_) => {
-                    Error::Conflict("the e-mail is already used by another user".into())
-                }
-                other => other,
-            })?;
+            query("UPDATE users SET display_name = $1, email = $2, updated_at = $3 WHERE id = $4")
+                .bind(display_name.as_deref())
+                .bind(email.as_deref())
+                .bind(to_millis(now))
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| match db(e) {
+                    Error::Conflict(_) => {
+                        Error::Conflict("the e-mail is already used by another user".into())
+                    }
+                    other => other,
+                })?;
             let mut changed = Vec::new();
             if patch.display_name.is_some() {
                 changed.push("display_name");
@@ -314,18 +324,21 @@ impl Store {
             if patch.email.is_some() {
                 changed.push("email");
             }
-            append_event!(
+            crate::audit::append_event(
                 tx,
                 ctx,
                 &event(
                     "user.update",
                     user_target(id),
-                    json!({ "changed": changed })
+                    json!({ "changed": changed }),
                 ),
-                now
-            );
-            user_in_tx!(tx, id)
-        });
+                now,
+                None,
+            )
+            .await?;
+            user_in_tx(tx, id).await?
+        };
+        owned.commit().await?;
         self.credentials_changed();
         Ok(updated)
     }
@@ -339,40 +352,44 @@ impl Store {
         ctx: &AuditContext,
     ) -> Result<User, Error> {
         let at = to_millis(now);
-        let user = write_tx!(self, |tx| {
-            let changed =
-                sqlx::query("UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3")
-                    .bind(disabled)
-                    .bind(at)
-                    .bind(id.to_string())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?
-                    .rows_affected();
+        let mut owned = self.write().await?;
+        let tx = &mut owned;
+        let user = {
+            let changed = query("UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3")
+                .bind(disabled)
+                .bind(at)
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?
+                .rows_affected();
             if changed == 0 {
                 return Err(Error::NotFound { what: "user" });
             }
             let mut revoked = 0;
             if disabled {
-                revoked = revoke_all_sessions!(tx, id, at);
+                revoked = revoke_all_sessions(tx, id, at).await?;
             }
             let action = if disabled {
                 "user.disable"
             } else {
                 "user.enable"
             };
-            append_event!(
+            crate::audit::append_event(
                 tx,
                 ctx,
                 &event(
                     action,
                     user_target(id),
-                    json!({ "sessions_revoked": revoked })
+                    json!({ "sessions_revoked": revoked }),
                 ),
-                now
-            );
-            user_in_tx!(tx, id)
-        });
+                now,
+                None,
+            )
+            .await?;
+            user_in_tx(tx, id).await?
+        };
+        owned.commit().await?;
         self.credentials_changed();
         Ok(user)
     }
@@ -384,32 +401,37 @@ impl Store {
         now: OffsetDateTime,
         ctx: &AuditContext,
     ) -> Result<(), Error> {
-        write_tx!(self, |tx| {
-            let row = sqlx::query("SELECT provider, username FROM users WHERE id = $1")
+        let mut owned = self.write().await?;
+        let tx = &mut owned;
+        {
+            let row = query("SELECT provider, username FROM users WHERE id = $1")
                 .bind(id.to_string())
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(db)?
                 .ok_or(Error::NotFound { what: "user" })?;
-            let provider: String = col!(&row, "provider");
-            let username: String = col!(&row, "username");
-            authz_user_deleted!(tx, id, to_millis(now));
-            sqlx::query("DELETE FROM users WHERE id = $1")
+            let provider: String = row.get("provider")?;
+            let username: String = row.get("username")?;
+            crate::authz::tx::user_deleted(tx, id, to_millis(now)).await?;
+            query("DELETE FROM users WHERE id = $1")
                 .bind(id.to_string())
                 .execute(&mut *tx)
                 .await
                 .map_err(db)?;
-            append_event!(
+            crate::audit::append_event(
                 tx,
                 ctx,
                 &event(
                     "user.delete",
                     user_target(id),
-                    json!({ "provider": provider, "username": username })
+                    json!({ "provider": provider, "username": username }),
                 ),
-                now
-            );
-        });
+                now,
+                None,
+            )
+            .await?;
+        }
+        owned.commit().await?;
         self.credentials_changed();
         Ok(())
     }
@@ -417,22 +439,25 @@ impl Store {
     /// The user's `limit` most recent password hashes, newest (the current one) first.
     pub async fn password_history(&self, id: UserId, limit: usize) -> Result<Vec<String>, Error> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        read!(self, |pool| {
-            let rows = sqlx::query(
-                "SELECT password_hash FROM password_history WHERE user_id = $1 \
+        {
+            let pool = self.reader();
+            {
+                let rows = query(
+                    "SELECT password_hash FROM password_history WHERE user_id = $1 \
                  ORDER BY created_at DESC LIMIT $2",
-            )
-            .bind(id.to_string())
-            .bind(limit)
-            .fetch_all(pool)
-            .await
-            .map_err(db)?;
-            let mut hashes = Vec::with_capacity(rows.len());
-            for row in &rows {
-                hashes.push(col!(row, "password_hash"));
+                )
+                .bind(id.to_string())
+                .bind(limit)
+                .fetch_all(pool)
+                .await
+                .map_err(db)?;
+                let mut hashes = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    hashes.push(row.get("password_hash")?);
+                }
+                Ok(hashes)
             }
-            Ok(hashes)
-        })
+        }
     }
 
     /// Sets a new password hash, keeps the newest `keep` history entries, revokes every
@@ -449,8 +474,10 @@ impl Store {
     ) -> Result<(), Error> {
         let at = to_millis(now);
         let keep = i64::try_from(keep.max(1)).unwrap_or(i64::MAX);
-        write_tx!(self, |tx| {
-            let changed = sqlx::query(
+        let mut owned = self.write().await?;
+        let tx = &mut owned;
+        {
+            let changed = query(
                 "UPDATE users SET password_hash = $1, password_changed_at = $2, updated_at = $2 WHERE id = $3",
             )
             .bind(password_hash)
@@ -463,7 +490,7 @@ impl Store {
             if changed == 0 {
                 return Err(Error::NotFound { what: "user" });
             }
-            sqlx::query(
+            query(
                 "INSERT INTO password_history (user_id, password_hash, created_at) VALUES ($1, $2, $3)",
             )
             .bind(id.to_string())
@@ -472,7 +499,7 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-            sqlx::query(
+            query(
                 "DELETE FROM password_history WHERE user_id = $1 AND created_at < \
                  (SELECT MIN(created_at) FROM (SELECT created_at FROM password_history \
                   WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2) AS newest)",
@@ -482,18 +509,21 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-            let revoked = revoke_all_sessions!(tx, id, at);
-            append_event!(
+            let revoked = revoke_all_sessions(tx, id, at).await?;
+            crate::audit::append_event(
                 tx,
                 ctx,
                 &event(
                     action,
                     user_target(id),
-                    json!({ "sessions_revoked": revoked })
+                    json!({ "sessions_revoked": revoked }),
                 ),
-                now
-            );
-        });
+                now,
+                None,
+            )
+            .await?;
+        }
+        owned.commit().await?;
         self.credentials_changed();
         Ok(())
     }
@@ -505,8 +535,10 @@ impl Store {
         provider: Provider,
         username_norm: &str,
     ) -> Result<Option<OffsetDateTime>, Error> {
-        read!(self, |pool| {
-            let row = sqlx::query(
+        {
+            let pool = self.reader();
+            {
+                let row = query(
                 "SELECT locked_until FROM login_attempts WHERE provider = $1 AND username_norm = $2",
             )
             .bind(provider.as_str())
@@ -514,11 +546,12 @@ impl Store {
             .fetch_optional(pool)
             .await
             .map_err(db)?;
-            match row {
-                Some(row) => from_millis_opt(col!(&row, "locked_until")),
-                None => Ok(None),
+                match row {
+                    Some(row) => from_millis_opt(row.get("locked_until")?),
+                    None => Ok(None),
+                }
             }
-        })
+        }
     }
 
     /// Counts a failed login for a username (existing or not), locks it when `lock_for`
@@ -537,8 +570,10 @@ impl Store {
     ) -> Result<LoginFailure, Error> {
         let at = to_millis(now);
         let target = Some(format!("login:{provider}:{username}"));
-        let failure = write_tx!(self, |tx| {
-            let row = sqlx::query(
+        let mut owned = self.write().await?;
+        let tx = &mut owned;
+        let failure = {
+            let row = query(
                 "INSERT INTO login_attempts (provider, username_norm, failures, last_failure_at) \
                  VALUES ($1, $2, 1, $3) \
                  ON CONFLICT (provider, username_norm) DO UPDATE SET \
@@ -554,11 +589,11 @@ impl Store {
             .fetch_one(&mut *tx)
             .await
             .map_err(db)?;
-            let failures: i32 = col!(&row, "failures");
+            let failures: i32 = row.get("failures")?;
             let failures = u32::try_from(failures).unwrap_or(0);
             let locked_until = lock_for(failures).map(|d| now + d);
             if let Some(until) = locked_until {
-                sqlx::query(
+                query(
                     "UPDATE login_attempts SET locked_until = $1 WHERE provider = $2 AND username_norm = $3",
                 )
                 .bind(to_millis(until))
@@ -580,7 +615,7 @@ impl Store {
                 })
                 .to_string(),
             };
-            append_event!(tx, ctx, &failed, now);
+            crate::audit::append_event(tx, ctx, &failed, now, None).await?;
             if let Some(until) = locked_until {
                 let lockout = event(
                     "auth.lockout",
@@ -592,13 +627,14 @@ impl Store {
                         "locked_for_seconds": (until - now).whole_seconds(),
                     }),
                 );
-                append_event!(tx, ctx, &lockout, now);
+                crate::audit::append_event(tx, ctx, &lockout, now, None).await?;
             }
             LoginFailure {
                 failures,
                 locked_until,
             }
-        });
+        };
+        owned.commit().await?;
         Ok(failure)
     }
 
@@ -609,48 +645,55 @@ impl Store {
         now: OffsetDateTime,
         ctx: &AuditContext,
     ) -> Result<(), Error> {
-        write_tx!(self, |tx| {
-            let row = sqlx::query("SELECT provider, username_norm FROM users WHERE id = $1")
+        let mut owned = self.write().await?;
+        let tx = &mut owned;
+        {
+            let row = query("SELECT provider, username_norm FROM users WHERE id = $1")
                 .bind(id.to_string())
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(db)?
                 .ok_or(Error::NotFound { what: "user" })?;
-            let provider: String = col!(&row, "provider");
-            let norm: String = col!(&row, "username_norm");
-            let cleared = sqlx::query(
-                "DELETE FROM login_attempts WHERE provider = $1 AND username_norm = $2",
-            )
-            .bind(&provider)
-            .bind(&norm)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?
-            .rows_affected();
-            append_event!(
+            let provider: String = row.get("provider")?;
+            let norm: String = row.get("username_norm")?;
+            let cleared =
+                query("DELETE FROM login_attempts WHERE provider = $1 AND username_norm = $2")
+                    .bind(&provider)
+                    .bind(&norm)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?
+                    .rows_affected();
+            crate::audit::append_event(
                 tx,
                 ctx,
                 &event(
                     "user.unlock",
                     user_target(id),
-                    json!({ "was_throttled": cleared > 0 })
+                    json!({ "was_throttled": cleared > 0 }),
                 ),
-                now
-            );
-        });
+                now,
+                None,
+            )
+            .await?;
+        }
+        owned.commit().await?;
         Ok(())
     }
 
     /// Whether any IT user exists (bootstrap creates the first one).
     pub async fn count_users(&self, provider: Provider) -> Result<i64, Error> {
-        read!(self, |pool| {
-            let row = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE provider = $1")
-                .bind(provider.as_str())
-                .fetch_one(pool)
-                .await
-                .map_err(db)?;
-            Ok(col!(&row, "n"))
-        })
+        {
+            let pool = self.reader();
+            {
+                let row = query("SELECT COUNT(*) AS n FROM users WHERE provider = $1")
+                    .bind(provider.as_str())
+                    .fetch_one(pool)
+                    .await
+                    .map_err(db)?;
+                row.get("n")
+            }
+        }
     }
 }
 

@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
 
+use super::module_num;
 use crate::backend::{db, from_millis, to_millis};
+use crate::db::{query, query_as, query_scalar, Row, Tx};
 use crate::Store;
 
 /// An application at a tagged version, in a plan.
@@ -174,82 +176,80 @@ pub(crate) fn event(action: &'static str, id: i64, details: serde_json::Value) -
 const PLAN_COLUMNS: &str = "id, environment, status, applications, settings, notes, based_on, \
      created_by, creator, created_at, updated_at, runs, request_id, error";
 
-fn plan_row<R: sqlx::Row>(r: &R) -> Result<StoredPlan, Error>
-where
-    for<'c> &'c str: sqlx::ColumnIndex<R>,
-    for<'q> String: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
-    for<'q> i64: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
-{
-    let apps: String = col!(r, "applications");
-    let settings: String = col!(r, "settings");
+fn plan_row(r: &Row) -> Result<StoredPlan, Error> {
+    let apps: String = r.get("applications")?;
+    let settings: String = r.get("settings")?;
     let stored = |e: serde_json::Error| Error::Internal(format!("stored deployment plan: {e}"));
     Ok(StoredPlan {
-        id: col!(r, "id"),
-        environment: col!(r, "environment"),
-        status: col!(r, "status"),
+        id: r.get("id")?,
+        environment: r.get("environment")?,
+        status: r.get("status")?,
         applications: serde_json::from_str(&apps).map_err(stored)?,
         settings: serde_json::from_str(&settings).map_err(stored)?,
-        notes: col!(r, "notes"),
-        based_on: col!(r, "based_on"),
-        created_by: col!(r, "created_by"),
-        creator: col!(r, "creator"),
-        created_at: from_millis(col!(r, "created_at"))?,
-        updated_at: from_millis(col!(r, "updated_at"))?,
-        runs: col!(r, "runs"),
-        request: col!(r, "request_id"),
-        error: col!(r, "error"),
+        notes: r.get("notes")?,
+        based_on: r.get("based_on")?,
+        created_by: r.get("created_by")?,
+        creator: r.get("creator")?,
+        created_at: from_millis(r.get("created_at")?)?,
+        updated_at: from_millis(r.get("updated_at")?)?,
+        runs: r.get("runs")?,
+        request: r.get("request_id")?,
+        error: r.get("error")?,
     })
 }
 
-/// Writes the settings of plan `$plan` into `environment_settings` and marks it finished
+/// Writes the settings of plan `plan` into `environment_settings` and marks it finished
 /// (refused unless it was a draft, aborted or waiting): part of [`Store::deploy`]'s
 /// transaction.
-macro_rules! finish_plan {
-    ($tx:ident, $ctx:expr, $now:expr, $plan:expr) => {{
-        let plan: i64 = $plan;
-        let at = $crate::backend::to_millis($now);
-        let row: Option<(String, String)> =
-            sqlx::query_as("SELECT environment, settings FROM deployment_plans WHERE id = $1")
-                .bind(plan)
-                .fetch_optional(&mut *$tx)
-                .await
-                .map_err(db)?;
-        let (environment, settings) = row.ok_or(Error::NotFound {
-            what: "deployment plan",
-        })?;
-        let settings: $crate::plans::PlanSettings = serde_json::from_str(&settings)
-            .map_err(|e| Error::Internal(format!("stored deployment plan: {e}")))?;
-        let finished = sqlx::query(
+pub(crate) async fn finish_plan(
+    tx: &mut Tx<'_>,
+    ctx: &AuditContext,
+    now: OffsetDateTime,
+    plan: i64,
+) -> Result<(), Error> {
+    let at = to_millis(now);
+    let row: Option<(String, String)> =
+        query_as("SELECT environment, settings FROM deployment_plans WHERE id = $1")
+            .bind(plan)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+    let (environment, settings) = row.ok_or(Error::NotFound {
+        what: "deployment plan",
+    })?;
+    let settings: crate::lifecycle::plans::PlanSettings = serde_json::from_str(&settings)
+        .map_err(|e| Error::Internal(format!("stored deployment plan: {e}")))?;
+    let finished = query(
             "UPDATE deployment_plans SET status = 'finished', \
              runs = runs + CASE WHEN status = 'waiting' THEN 0 ELSE 1 END, error = NULL, updated_at = $1 \
              WHERE id = $2 AND status IN ('draft', 'aborted', 'waiting')",
         )
         .bind(at)
         .bind(plan)
-        .execute(&mut *$tx)
+        .execute(&mut *tx)
         .await
         .map_err(db)?
         .rows_affected();
-        if finished != 1 {
-            return Err(Error::Conflict(format!(
-                "deployment plan {plan} has already finished; copy it to deploy it again"
-            )));
-        }
-        // Settings name few modules each: look each one's number up once.
-        let mut nums: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
-        for (kind, key, value) in settings.entries() {
-            let (module, name) = key.split_once('.').ok_or_else(|| {
-                Error::Internal(format!("stored setting `{key}` names no module"))
-            })?;
-            let num = match nums.get(module) {
-                Some(n) => *n,
-                None => {
-                    let n = module_num!(&mut *$tx, module);
-                    nums.insert(module, n);
-                    n
-                }
-            };
-            sqlx::query(
+    if finished != 1 {
+        return Err(Error::Conflict(format!(
+            "deployment plan {plan} has already finished; copy it to deploy it again"
+        )));
+    }
+    // Settings name few modules each: look each one's number up once.
+    let mut nums: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
+    for (kind, key, value) in settings.entries() {
+        let (module, name) = key
+            .split_once('.')
+            .ok_or_else(|| Error::Internal(format!("stored setting `{key}` names no module")))?;
+        let num = match nums.get(module) {
+            Some(n) => *n,
+            None => {
+                let n = module_num(&mut *tx, module).await?;
+                nums.insert(module, n);
+                n
+            }
+        };
+        query(
                 "INSERT INTO environment_settings (environment, module_num, kind, name, value, plan_id) \
                  VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (environment, module_num, kind, name) \
                  DO UPDATE SET value = excluded.value, plan_id = excluded.plan_id",
@@ -260,25 +260,27 @@ macro_rules! finish_plan {
             .bind(name)
             .bind(value.to_string())
             .bind(plan)
-            .execute(&mut *$tx)
+            .execute(&mut *tx)
             .await
             .map_err(db)?;
-        }
-        append_event!(
-            $tx,
-            $ctx,
-            &$crate::plans::event(
-                "deployment.plan.finish",
-                plan,
-                json!({
-                    "plan": plan,
-                    "environment": environment,
-                    "settings": settings.keys(),
-                })
-            ),
-            $now
-        );
-    }};
+    }
+    crate::audit::append_event(
+        tx,
+        ctx,
+        &crate::lifecycle::plans::event(
+            "deployment.plan.finish",
+            plan,
+            json!({
+                "plan": plan,
+                "environment": environment,
+                "settings": settings.keys(),
+            }),
+        ),
+        now,
+        None,
+    )
+    .await?;
+    Ok(())
 }
 
 impl Store {
@@ -294,9 +296,11 @@ impl Store {
             .map_err(|e| Error::Internal(e.to_string()))?;
         let settings =
             serde_json::to_string(&plan.settings).map_err(|e| Error::Internal(e.to_string()))?;
-        let (actor_id, actor_name) = crate::modules::actor(ctx);
-        let id = write_tx!(self, |tx| {
-            let id: i64 = sqlx::query_scalar(
+        let (actor_id, actor_name) = crate::lifecycle::actor(ctx);
+        let mut owned = self.write().await?;
+        let tx = &mut owned;
+        let id = {
+            let id: i64 = query_scalar(
                 "INSERT INTO deployment_plans (environment, status, applications, settings, notes, based_on, \
                  created_by, creator, created_at, updated_at) \
                  VALUES ($1, 'draft', $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
@@ -312,7 +316,7 @@ impl Store {
             .fetch_one(&mut *tx)
             .await
             .map_err(db)?;
-            append_event!(
+            crate::audit::append_event(
                 tx,
                 ctx,
                 &event(
@@ -324,26 +328,32 @@ impl Store {
                         "applications": plan.applications,
                         "based_on": plan.based_on,
                         "settings": plan.settings.keys(),
-                    })
+                    }),
                 ),
-                now
-            );
+                now,
+                None,
+            )
+            .await?;
             id
-        });
+        };
+        owned.commit().await?;
         Ok(id)
     }
 
     /// Plan `id`.
     pub async fn plan(&self, id: i64) -> Result<Option<StoredPlan>, Error> {
         let sql = format!("SELECT {PLAN_COLUMNS} FROM deployment_plans WHERE id = $1");
-        read!(self, |pool| {
-            let row = sqlx::query(&sql)
-                .bind(id)
-                .fetch_optional(pool)
-                .await
-                .map_err(db)?;
-            row.as_ref().map(plan_row).transpose()
-        })
+        {
+            let pool = self.reader();
+            {
+                let row = query(&sql)
+                    .bind(id)
+                    .fetch_optional(pool)
+                    .await
+                    .map_err(db)?;
+                row.as_ref().map(plan_row).transpose()
+            }
+        }
     }
 
     /// Plans, newest first (of one environment when given), at most `limit`.
@@ -356,15 +366,18 @@ impl Store {
             "SELECT {PLAN_COLUMNS} FROM deployment_plans WHERE ($1 = '' OR environment = $1) \
              ORDER BY id DESC LIMIT $2"
         );
-        read!(self, |pool| {
-            let rows = sqlx::query(&sql)
-                .bind(environment.unwrap_or(""))
-                .bind(limit)
-                .fetch_all(pool)
-                .await
-                .map_err(db)?;
-            rows.iter().map(plan_row).collect()
-        })
+        {
+            let pool = self.reader();
+            {
+                let rows = query(&sql)
+                    .bind(environment.unwrap_or(""))
+                    .bind(limit)
+                    .fetch_all(pool)
+                    .await
+                    .map_err(db)?;
+                rows.iter().map(plan_row).collect()
+            }
+        }
     }
 
     /// Marks a run of plan `id` aborted with `error` (what refused it) and its
@@ -377,8 +390,10 @@ impl Store {
         error: &str,
     ) -> Result<(), Error> {
         let at = to_millis(now);
-        write_tx!(self, |tx| {
-            let changed = sqlx::query(
+        let mut owned = self.write().await?;
+        let tx = &mut owned;
+        {
+            let changed = query(
                 "UPDATE deployment_plans SET status = 'aborted', runs = runs + 1, error = $1, updated_at = $2 \
                  WHERE id = $3 AND status IN ('draft', 'aborted')",
             )
@@ -394,24 +409,29 @@ impl Store {
                     "deployment plan {id} is no longer a draft"
                 )));
             }
-            append_event!(
+            crate::audit::append_event(
                 tx,
                 ctx,
                 &event(
                     "deployment.plan.abort",
                     id,
-                    json!({ "plan": id, "error": error })
+                    json!({ "plan": id, "error": error }),
                 ),
-                now
-            );
-        });
+                now,
+                None,
+            )
+            .await?;
+        }
+        owned.commit().await?;
         Ok(())
     }
 
     /// The settings in force in `environment`.
     pub async fn environment_settings(&self, environment: &str) -> Result<Vec<Setting>, Error> {
-        read!(self, |pool| {
-            let rows = sqlx::query(
+        {
+            let pool = self.reader();
+            {
+                let rows = query(
                 "SELECT m.name AS module, s.kind, s.name, s.value, s.plan_id FROM environment_settings s \
                  JOIN it_modules m ON m.num = s.module_num WHERE s.environment = $1 \
                  ORDER BY m.name, s.kind, s.name",
@@ -420,22 +440,23 @@ impl Store {
             .fetch_all(pool)
             .await
             .map_err(db)?;
-            rows.iter()
-                .map(|r| {
-                    let kind: String = col!(r, "kind");
-                    let value: String = col!(r, "value");
-                    Ok(Setting {
-                        module: col!(r, "module"),
-                        kind: SettingKind::parse(&kind).ok_or_else(|| {
-                            Error::Internal(format!("stored setting kind {kind}"))
-                        })?,
-                        name: col!(r, "name"),
-                        value: serde_json::from_str(&value)
-                            .map_err(|e| Error::Internal(format!("stored setting: {e}")))?,
-                        plan: col!(r, "plan_id"),
+                rows.iter()
+                    .map(|r| {
+                        let kind: String = r.get("kind")?;
+                        let value: String = r.get("value")?;
+                        Ok(Setting {
+                            module: r.get("module")?,
+                            kind: SettingKind::parse(&kind).ok_or_else(|| {
+                                Error::Internal(format!("stored setting kind {kind}"))
+                            })?,
+                            name: r.get("name")?,
+                            value: serde_json::from_str(&value)
+                                .map_err(|e| Error::Internal(format!("stored setting: {e}")))?,
+                            plan: r.get("plan_id")?,
+                        })
                     })
-                })
-                .collect()
-        })
+                    .collect()
+            }
+        }
     }
 }
