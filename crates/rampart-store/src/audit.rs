@@ -1072,50 +1072,6 @@ impl Store {
     }
 }
 
-impl Store {
-    /// Moves events left in the outbox of schema versions before 5 into the log, in the
-    /// order they were written, in one transaction. Runs after every migration; finds
-    /// nothing to do once done.
-    pub(crate) async fn move_outbox(&self) -> Result<(), Error> {
-        write_tx!(self, |tx| {
-            let rows = sqlx::query(
-                "SELECT occurred_at, actor_id, actor_name, action, target, outcome, request_id, \
-                 source, node_id, details FROM audit_outbox ORDER BY id",
-            )
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db)?;
-            if !rows.is_empty() {
-                let mut events = Vec::with_capacity(rows.len());
-                for row in &rows {
-                    let actor: Option<String> = col!(row, "actor_id");
-                    events.push(NewEvent {
-                        stream: Stream::System,
-                        occurred_at: from_millis(col!(row, "occurred_at"))?,
-                        actor_id: actor.map(|a| UserId::parse(&a, "actor_id")).transpose()?,
-                        actor_name: col!(row, "actor_name"),
-                        action: col!(row, "action"),
-                        target: col!(row, "target"),
-                        application: None,
-                        environment: None,
-                        outcome: col!(row, "outcome"),
-                        request_id: col!(row, "request_id"),
-                        source: col!(row, "source"),
-                        node_id: col!(row, "node_id"),
-                        details: col!(row, "details"),
-                    });
-                }
-                write_events!(tx, events);
-                sqlx::query("DELETE FROM audit_outbox")
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
-            }
-        });
-        Ok(())
-    }
-}
-
 /// A signed checkpoint as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredCheckpoint {
