@@ -328,6 +328,16 @@ impl Store {
             } => {
                 closed.store(true, Ordering::Release);
                 reader.close().await;
+                // A clean close leaves every committed change in the database file itself,
+                // so a copy of the file alone (a backup, an investigation) holds them all.
+                // This used to happen by accident: every start wrote once while moving an
+                // outbox that no longer exists, and the last writer to close checkpointed.
+                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(writer)
+                    .await
+                {
+                    tracing::warn!(error = %e, "SQLite checkpoint at close failed");
+                }
                 writer.close().await;
             }
             Backend::Postgres(pool) => pool.close().await,
