@@ -556,6 +556,73 @@ impl EventRow<'_> {
     }
 }
 
+impl<'a> EventRow<'a> {
+    /// The row's values in the order of [`insert_sql`]'s columns.
+    pub(crate) fn args(&'a self) -> [crate::db::Arg<'a>; 13] {
+        use crate::db::IntoArg as _;
+        [
+            self.seq.into_arg(),
+            self.stream.into_arg(),
+            self.occurred_at.into_arg(),
+            self.actor_id.as_deref().into_arg(),
+            self.actor_name.into_arg(),
+            self.action.into_arg(),
+            self.target.into_arg(),
+            self.application.into_arg(),
+            self.environment.into_arg(),
+            self.outcome.into_arg(),
+            self.node_id.into_arg(),
+            self.body.as_str().into_arg(),
+            self.leaf_hash.as_slice().into_arg(),
+        ]
+    }
+}
+
+/// Appends one `system` event inside the open transaction `tx`: the change's own event,
+/// committed with it. `application` names the application the change concerns (the
+/// event's `application`); without it, what the details name is used.
+pub(crate) async fn append_event(
+    tx: &mut crate::db::Tx<'_>,
+    ctx: &AuditContext,
+    event: &AuditEvent,
+    now: OffsetDateTime,
+    application: Option<String>,
+) -> Result<(), Error> {
+    let mut event = NewEvent::system(ctx, event, now);
+    if application.is_some() {
+        event.application = application;
+    }
+    // Number and time in one statement: the head keeps the newest time, which is this
+    // event's own time raised to the previous event's when it is earlier.
+    let (seq, at): (i64, i64) = crate::db::query_as(
+        "UPDATE audit_head SET size = size + 1, \
+         last_at = CASE WHEN last_at > $1 THEN last_at ELSE $1 END \
+         WHERE id = 1 RETURNING size, last_at",
+    )
+    .bind(to_millis(event.occurred_at))
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(db)?;
+    let row = event_row(seq, &event, at)?;
+    let sql = insert_sql(1, tx.is_sqlite());
+    crate::db::query(&sql)
+        .bind_all(row.args())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    // Its target joins the list free-text search reads (see `audit_search`).
+    if let Some(t) = row.target() {
+        crate::db::query(
+            "INSERT INTO audit_targets (target) VALUES ($1) ON CONFLICT (target) DO NOTHING",
+        )
+        .bind(t)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
 /// Appends one `system` event inside the open transaction `$tx`.
 ///
 /// Arguments: the transaction, the [`rampart_core::AuditContext`], the
@@ -1002,50 +1069,6 @@ impl Store {
             out.insert(tile as u64, leaves);
         }
         Ok(out)
-    }
-}
-
-impl Store {
-    /// Moves events left in the outbox of schema versions before 5 into the log, in the
-    /// order they were written, in one transaction. Runs after every migration; finds
-    /// nothing to do once done.
-    pub(crate) async fn move_outbox(&self) -> Result<(), Error> {
-        write_tx!(self, |tx| {
-            let rows = sqlx::query(
-                "SELECT occurred_at, actor_id, actor_name, action, target, outcome, request_id, \
-                 source, node_id, details FROM audit_outbox ORDER BY id",
-            )
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db)?;
-            if !rows.is_empty() {
-                let mut events = Vec::with_capacity(rows.len());
-                for row in &rows {
-                    let actor: Option<String> = col!(row, "actor_id");
-                    events.push(NewEvent {
-                        stream: Stream::System,
-                        occurred_at: from_millis(col!(row, "occurred_at"))?,
-                        actor_id: actor.map(|a| UserId::parse(&a, "actor_id")).transpose()?,
-                        actor_name: col!(row, "actor_name"),
-                        action: col!(row, "action"),
-                        target: col!(row, "target"),
-                        application: None,
-                        environment: None,
-                        outcome: col!(row, "outcome"),
-                        request_id: col!(row, "request_id"),
-                        source: col!(row, "source"),
-                        node_id: col!(row, "node_id"),
-                        details: col!(row, "details"),
-                    });
-                }
-                write_events!(tx, events);
-                sqlx::query("DELETE FROM audit_outbox")
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
-            }
-        });
-        Ok(())
     }
 }
 

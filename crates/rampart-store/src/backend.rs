@@ -1,6 +1,5 @@
 //! Connecting, migrating, and running one query text on either backend.
 
-use std::borrow::Cow;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -8,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rampart_core::Error;
-use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -144,192 +142,6 @@ pub(crate) fn from_millis(ms: i64) -> Result<OffsetDateTime, Error> {
 pub(crate) fn from_millis_opt(ms: Option<i64>) -> Result<Option<OffsetDateTime>, Error> {
     ms.map(from_millis).transpose()
 }
-
-fn migrator(sources: &[(i64, &'static str, &'static str)], locking: bool) -> Migrator {
-    let migrations: Vec<Migration> = sources
-        .iter()
-        .map(|(version, description, sql)| {
-            Migration::new(
-                *version,
-                Cow::Borrowed(*description),
-                MigrationType::Simple,
-                Cow::Borrowed(*sql),
-                false,
-            )
-        })
-        .collect();
-    Migrator {
-        migrations: Cow::Owned(migrations),
-        ignore_missing: false,
-        locking,
-        no_tx: false,
-    }
-}
-
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
-    (
-        1,
-        "foundation",
-        include_str!("../migrations/sqlite/0001_foundation.sql"),
-    ),
-    (
-        2,
-        "authz",
-        include_str!("../migrations/sqlite/0002_authz.sql"),
-    ),
-    (
-        3,
-        "it permissions",
-        include_str!("../migrations/sqlite/0003_it_permissions.sql"),
-    ),
-    (
-        4,
-        "node paths",
-        include_str!("../migrations/sqlite/0004_node_paths.sql"),
-    ),
-    (
-        5,
-        "audit log",
-        include_str!("../migrations/sqlite/0005_audit_log.sql"),
-    ),
-    (
-        6,
-        "tile leaves",
-        include_str!("../migrations/sqlite/0006_tile_leaves.sql"),
-    ),
-    (
-        7,
-        "module versions",
-        include_str!("../migrations/sqlite/0007_module_versions.sql"),
-    ),
-    (
-        8,
-        "deployment requests",
-        include_str!("../migrations/sqlite/0008_deployment_requests.sql"),
-    ),
-    (
-        9,
-        "application tags",
-        include_str!("../migrations/sqlite/0009_application_tags.sql"),
-    ),
-    (
-        10,
-        "environments",
-        include_str!("../migrations/sqlite/0010_environments.sql"),
-    ),
-    (
-        11,
-        "deployment plans",
-        include_str!("../migrations/sqlite/0011_deployment_plans.sql"),
-    ),
-    (
-        12,
-        "audit targets",
-        include_str!("../migrations/sqlite/0012_audit_targets.sql"),
-    ),
-    (
-        13,
-        "audit blocks",
-        include_str!("../migrations/sqlite/0013_audit_blocks.sql"),
-    ),
-    (
-        14,
-        "audit key levels",
-        include_str!("../migrations/sqlite/0014_audit_key_levels.sql"),
-    ),
-    (
-        15,
-        "audit key packs",
-        include_str!("../migrations/sqlite/0015_audit_key_packs.sql"),
-    ),
-    (
-        16,
-        "module names",
-        include_str!("../migrations/sqlite/0016_module_names.sql"),
-    ),
-];
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
-    (
-        1,
-        "foundation",
-        include_str!("../migrations/postgres/0001_foundation.sql"),
-    ),
-    (
-        2,
-        "authz",
-        include_str!("../migrations/postgres/0002_authz.sql"),
-    ),
-    (
-        3,
-        "it permissions",
-        include_str!("../migrations/postgres/0003_it_permissions.sql"),
-    ),
-    (
-        4,
-        "node paths",
-        include_str!("../migrations/postgres/0004_node_paths.sql"),
-    ),
-    (
-        5,
-        "audit log",
-        include_str!("../migrations/postgres/0005_audit_log.sql"),
-    ),
-    (
-        6,
-        "tile leaves",
-        include_str!("../migrations/postgres/0006_tile_leaves.sql"),
-    ),
-    (
-        7,
-        "module versions",
-        include_str!("../migrations/postgres/0007_module_versions.sql"),
-    ),
-    (
-        8,
-        "deployment requests",
-        include_str!("../migrations/postgres/0008_deployment_requests.sql"),
-    ),
-    (
-        9,
-        "application tags",
-        include_str!("../migrations/postgres/0009_application_tags.sql"),
-    ),
-    (
-        10,
-        "environments",
-        include_str!("../migrations/postgres/0010_environments.sql"),
-    ),
-    (
-        11,
-        "deployment plans",
-        include_str!("../migrations/postgres/0011_deployment_plans.sql"),
-    ),
-    (
-        12,
-        "audit targets",
-        include_str!("../migrations/postgres/0012_audit_targets.sql"),
-    ),
-    (
-        13,
-        "audit blocks",
-        include_str!("../migrations/postgres/0013_audit_blocks.sql"),
-    ),
-    (
-        14,
-        "audit key levels",
-        include_str!("../migrations/postgres/0014_audit_key_levels.sql"),
-    ),
-    (
-        15,
-        "audit key packs",
-        include_str!("../migrations/postgres/0015_audit_key_packs.sql"),
-    ),
-    (
-        16,
-        "module names",
-        include_str!("../migrations/postgres/0016_module_names.sql"),
-    ),
-];
 
 impl Store {
     /// Opens (creating if needed) the SQLite database at `path`.
@@ -485,18 +297,16 @@ impl Store {
     /// at once (PostgreSQL takes an advisory lock).
     pub async fn migrate(&self) -> Result<(), Error> {
         let failed = |e: sqlx::migrate::MigrateError| Error::Internal(format!("migration: {e}"));
-        let migrated = match &self.backend {
-            Backend::Sqlite { writer, .. } => migrator(SQLITE_MIGRATIONS, false)
+        match &self.backend {
+            Backend::Sqlite { writer, .. } => sqlx::migrate!("./migrations/sqlite")
                 .run(writer)
                 .await
                 .map_err(failed),
-            Backend::Postgres(pool) => migrator(POSTGRES_MIGRATIONS, true)
+            Backend::Postgres(pool) => sqlx::migrate!("./migrations/postgres")
                 .run(pool)
                 .await
                 .map_err(failed),
-        };
-        migrated?;
-        self.move_outbox().await
+        }
     }
 
     /// Checks that the database answers.
@@ -518,6 +328,16 @@ impl Store {
             } => {
                 closed.store(true, Ordering::Release);
                 reader.close().await;
+                // A clean close leaves every committed change in the database file itself,
+                // so a copy of the file alone (a backup, an investigation) holds them all.
+                // This used to happen by accident: every start wrote once while moving an
+                // outbox that no longer exists, and the last writer to close checkpointed.
+                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(writer)
+                    .await
+                {
+                    tracing::warn!(error = %e, "SQLite checkpoint at close failed");
+                }
                 writer.close().await;
             }
             Backend::Postgres(pool) => pool.close().await,

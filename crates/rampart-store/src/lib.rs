@@ -10,16 +10,13 @@
 
 #[macro_use]
 mod backend;
+mod db;
 #[macro_use]
 mod audit;
 #[macro_use]
 mod authz;
-#[macro_use]
-mod sessions;
-#[macro_use]
-mod plans;
-mod modules;
-mod users;
+mod identity;
+mod lifecycle;
 
 pub use audit::{
     decode_block, encode_block, EventQuery, NewEvent, StoredCheckpoint, StoredEvent, Stream,
@@ -30,13 +27,15 @@ pub use authz::{
     Progress, RebuildReport, RecordRow,
 };
 pub use backend::{BackendKind, Store};
-pub use modules::{
+pub use identity::sessions::NewSession;
+pub use identity::users::{LoginFailure, NewUser, UserPatch, UserQuery};
+pub use lifecycle::plans::{
+    NewPlan, PlanApplication, PlanSettings, Setting, SettingKind, StoredPlan,
+};
+pub use lifecycle::{
     ApplicationTag, DeployKind, DeploymentInfo, DeploymentRequest, ModuleName, NewDeployment,
     NewVersion, Published, Running, StoredVersion, VersionInfo,
 };
-pub use plans::{NewPlan, PlanApplication, PlanSettings, Setting, SettingKind, StoredPlan};
-pub use sessions::NewSession;
-pub use users::{LoginFailure, NewUser, UserPatch, UserQuery};
 
 #[cfg(feature = "testing")]
 pub mod testing;

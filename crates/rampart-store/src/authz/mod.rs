@@ -1,0 +1,769 @@
+//! Authorization data: groups, hierarchies, ACL entities, records, grants, applications and
+//! their roles, and the one change path that keeps every node's in-memory index current.
+//!
+//! # The change path
+//! [`Store::authz_write`] runs a batch of [`AuthzOp`]s in one transaction that
+//! 1. takes the next revision (`UPDATE authz_revision … RETURNING`; on PostgreSQL the row lock
+//!    serialises authorization writers, so revisions commit in order),
+//! 2. validates and applies each operation to the tables,
+//! 3. appends the resulting [`Change`]s to `authz_changes` under that revision, and
+//! 4. appends one audit event per operation.
+//!
+//! Every node holds an [`AuthzView`] and applies `authz_changes` in revision order
+//! ([`Store::authz_changes_after`], [`AuthzView::apply`]); [`Store::authz_load`] rebuilds a
+//! view from the tables. The revision is the token handed back to writers.
+
+use std::collections::HashMap;
+
+use rampart_authz::acl::{
+    Acl, Actions, EntityId, EntityRule, HierarchyId, HierarchyKind, Principal, PrincipalKind,
+};
+use rampart_authz::it::{
+    AppId, EnvId, ItUserId, Level, ModuleId, Permissions, RoleId, Scope, TeamId,
+};
+use rampart_authz::roles::{AppNum, RoleNum, Roles};
+use rampart_core::{AuditContext, AuditEvent, Error, Outcome, UserId};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use time::OffsetDateTime;
+
+use crate::backend::{db, to_millis};
+use crate::Store;
+
+/// Who or what a grant names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrincipalRef {
+    /// A user.
+    User(UserId),
+    /// A group, by name.
+    Group(String),
+    /// A unit-like node, by hierarchy name and node key.
+    Node {
+        /// Hierarchy name.
+        hierarchy: String,
+        /// Node key (e.g. the unit's name).
+        node: String,
+    },
+}
+
+impl PrincipalRef {
+    fn describe(&self) -> String {
+        match self {
+            PrincipalRef::User(u) => format!("user:{u}"),
+            PrincipalRef::Group(g) => format!("group:{g}"),
+            PrincipalRef::Node { hierarchy, node } => format!("node:{hierarchy}/{node}"),
+        }
+    }
+}
+
+/// A node of a hierarchy: a user in a reports-to tree, a key (unit name) in a unit tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeRef {
+    /// A user (reports-to hierarchies).
+    User(UserId),
+    /// A unit or branch (unit-like hierarchies).
+    Key(String),
+}
+
+impl NodeRef {
+    fn describe(&self) -> String {
+        match self {
+            NodeRef::User(u) => u.to_string(),
+            NodeRef::Key(k) => k.clone(),
+        }
+    }
+}
+
+/// An environment and its lifecycle policies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvironmentDef {
+    /// Its name.
+    pub name: String,
+    /// Whether the author of a version may not deploy it here.
+    pub separation_of_duties: bool,
+    /// Whether deployments here wait for a second approver.
+    pub second_approver: bool,
+}
+
+/// One authorization change, as requested (by names).
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuthzOp {
+    /// Create a group.
+    CreateGroup {
+        /// Unique name.
+        name: String,
+        /// Free text.
+        description: Option<String>,
+    },
+    /// Delete a group, its memberships and every grant to it.
+    DeleteGroup {
+        /// Group name.
+        name: String,
+    },
+    /// Put a user in a group.
+    AddGroupMember {
+        /// Group name.
+        group: String,
+        /// The user.
+        user: UserId,
+    },
+    /// Take a user out of a group.
+    RemoveGroupMember {
+        /// Group name.
+        group: String,
+        /// The user.
+        user: UserId,
+    },
+    /// Create a hierarchy.
+    CreateHierarchy {
+        /// Unique name.
+        name: String,
+        /// What its nodes are.
+        kind: HierarchyKind,
+    },
+    /// Delete a hierarchy with its nodes and seats. Refused (409) while an entity's owner
+    /// rule or a grant names it: change those first.
+    DeleteHierarchy {
+        /// Name.
+        name: String,
+    },
+    /// Place a node under a parent (or make it a root), creating nodes as needed; moving a
+    /// node moves its whole subtree.
+    SetParent {
+        /// Hierarchy name.
+        hierarchy: String,
+        /// The node.
+        node: NodeRef,
+        /// Its new parent; `None` makes it a root.
+        parent: Option<NodeRef>,
+    },
+    /// Seat a user in a unit-like node (creating the node as a root if new).
+    AddUnitMember {
+        /// Hierarchy name.
+        hierarchy: String,
+        /// Unit key.
+        unit: String,
+        /// The user.
+        user: UserId,
+    },
+    /// Remove a user from a unit-like node.
+    RemoveUnitMember {
+        /// Hierarchy name.
+        hierarchy: String,
+        /// Unit key.
+        unit: String,
+        /// The user.
+        user: UserId,
+    },
+    /// Create or change an entity's ACL rule.
+    PutEntity {
+        /// Entity name.
+        name: String,
+        /// The rule; `owner` names a reports-to hierarchy.
+        public: Actions,
+        /// Reports-to hierarchy for the owner rule.
+        owner_hierarchy: Option<String>,
+        /// Whether explicit grants apply.
+        grants: bool,
+    },
+    /// Create or update records (key and owner).
+    PutRecords {
+        /// Entity name.
+        entity: String,
+        /// `(record key, owner)`.
+        records: Vec<(String, Option<UserId>)>,
+    },
+    /// Delete a record and its grants.
+    DeleteRecord {
+        /// Entity name.
+        entity: String,
+        /// Record key.
+        key: String,
+    },
+    /// Grant actions on a record; refused if the principal already has a grant there.
+    AddGrant {
+        /// Entity name.
+        entity: String,
+        /// Record key.
+        record: String,
+        /// Grantee.
+        principal: PrincipalRef,
+        /// What may be done.
+        actions: Actions,
+    },
+    /// Remove a principal's grant on a record.
+    RemoveGrant {
+        /// Entity name.
+        entity: String,
+        /// Record key.
+        record: String,
+        /// Grantee.
+        principal: PrincipalRef,
+    },
+    /// Create an application (for its roles).
+    CreateApplication {
+        /// Unique name.
+        name: String,
+        /// Free text.
+        description: Option<String>,
+    },
+    /// Declare a role in an application.
+    CreateRole {
+        /// Application name.
+        app: String,
+        /// Role name, unique in the application.
+        name: String,
+        /// Free text.
+        description: Option<String>,
+    },
+    /// Delete a role and its grants.
+    DeleteRole {
+        /// Application name.
+        app: String,
+        /// Role name.
+        name: String,
+    },
+    /// Grant a role to a user or group, optionally until a time.
+    GrantRole {
+        /// Application name.
+        app: String,
+        /// Role name.
+        role: String,
+        /// A user or group.
+        principal: PrincipalRef,
+        /// When the grant ends.
+        until: Option<OffsetDateTime>,
+    },
+    /// Revoke a role grant.
+    RevokeRole {
+        /// Application name.
+        app: String,
+        /// Role name.
+        role: String,
+        /// A user or group.
+        principal: PrincipalRef,
+    },
+    /// Set (or clear) an IT user's default IT role.
+    SetItRole {
+        /// The IT user.
+        user: UserId,
+        /// Role name; `None` removes it.
+        role: Option<String>,
+    },
+    /// Replace the environments: their promotion order (the first is where modules are
+    /// authored) and lifecycle policies. An environment left out is removed with its role
+    /// levels and overrides, refused while modules run there or deployments wait for it.
+    SetEnvironments {
+        /// Every environment, in promotion order.
+        environments: Vec<EnvironmentDef>,
+    },
+    /// Set an IT role's level in one environment.
+    SetRoleLevel {
+        /// Role name.
+        role: String,
+        /// Environment name.
+        environment: String,
+        /// The level.
+        level: Level,
+    },
+    /// Create a team.
+    CreateTeam {
+        /// Unique name.
+        name: String,
+    },
+    /// Delete a team with its memberships. Refused (409) while applications belong to it.
+    DeleteTeam {
+        /// Name.
+        name: String,
+    },
+    /// Put an IT user in a team with a role (on all the team's applications), or take
+    /// them out (`None`).
+    SetTeamMember {
+        /// Team name.
+        team: String,
+        /// The IT user.
+        user: UserId,
+        /// Role name.
+        role: Option<String>,
+    },
+    /// Give an application to a team (or to none).
+    SetApplicationTeam {
+        /// Application name.
+        app: String,
+        /// Team name.
+        team: Option<String>,
+    },
+    /// Register a module of an application. Refused when the name is reserved for another
+    /// application; a reservation for this one is consumed.
+    RegisterModule {
+        /// Unique module name.
+        name: String,
+        /// Application name.
+        app: String,
+    },
+    /// Reserve a module name, not registered yet, for an application: only that
+    /// application may then register it.
+    ReserveModuleName {
+        /// The module name.
+        name: String,
+        /// Application name.
+        app: String,
+    },
+    /// Give a module name to another application: a reservation moves, and a registered
+    /// module moves with its versions, deployments and module overrides.
+    TransferModuleName {
+        /// The module name.
+        name: String,
+        /// The application receiving it.
+        app: String,
+    },
+    /// Release a reserved name, so any application may register it. A registered module's
+    /// name is not released (transfer it).
+    ReleaseModuleName {
+        /// The module name.
+        name: String,
+    },
+    /// Set (or remove, with `None`) a user's override on a module or application, for one
+    /// environment or all.
+    SetOverride {
+        /// The IT user.
+        user: UserId,
+        /// Module or application.
+        scope: ItScope,
+        /// One environment, or all with `None`.
+        environment: Option<String>,
+        /// The level; `None` removes the override.
+        level: Option<Level>,
+    },
+}
+
+/// Where an IT override applies, by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItScope {
+    /// A module.
+    Module(String),
+    /// An application (all its modules).
+    Application(String),
+}
+
+/// One applied change, as every node replays it (by numbers). Stored as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Change {
+    /// A user got a number.
+    UserNum {
+        /// User id.
+        user: String,
+        /// Number.
+        num: u32,
+    },
+    /// A group was created.
+    Group {
+        /// Number.
+        num: u32,
+        /// Name.
+        name: String,
+    },
+    /// A group was deleted (with memberships and grants).
+    GroupDeleted {
+        /// Number.
+        num: u32,
+    },
+    /// A membership was added or removed.
+    GroupMember {
+        /// Group number.
+        group: u32,
+        /// User number.
+        user: u32,
+        /// Added (true) or removed.
+        member: bool,
+    },
+    /// A hierarchy was created.
+    Hierarchy {
+        /// Number.
+        num: u16,
+        /// Name.
+        name: String,
+        /// `reports_to` or `units`.
+        kind: String,
+    },
+    /// A hierarchy was deleted (its nodes and seats with it).
+    HierarchyDeleted {
+        /// Its number.
+        num: u16,
+    },
+    /// A node was created or moved.
+    Node {
+        /// Hierarchy.
+        hierarchy: u16,
+        /// Node number.
+        node: u32,
+        /// Node key.
+        key: String,
+        /// New parent.
+        parent: Option<u32>,
+    },
+    /// A unit seat was added or removed.
+    UnitMember {
+        /// Hierarchy.
+        hierarchy: u16,
+        /// Node.
+        node: u32,
+        /// User number.
+        user: u32,
+        /// Added (true) or removed.
+        member: bool,
+    },
+    /// An entity rule was set.
+    Entity {
+        /// Number.
+        num: u32,
+        /// Name.
+        name: String,
+        /// Public action bits.
+        public: u8,
+        /// Owner hierarchy.
+        owner: Option<u16>,
+        /// Grants apply.
+        grants: bool,
+    },
+    /// Records were added (positive) or removed (negative): the planner's row estimate.
+    Records {
+        /// Entity.
+        entity: u32,
+        /// Change in the number of records.
+        delta: i64,
+    },
+    /// A grant was set (`actions` 0 removes it).
+    Grant {
+        /// Entity.
+        entity: u32,
+        /// Record number.
+        record: u64,
+        /// Raw principal.
+        principal: u32,
+        /// Action bits.
+        actions: u8,
+    },
+    /// An application was created.
+    App {
+        /// Number.
+        num: u32,
+        /// Name.
+        name: String,
+    },
+    /// A role was declared.
+    Role {
+        /// Number.
+        num: u32,
+        /// Application.
+        app: u32,
+        /// Name.
+        name: String,
+    },
+    /// A role was deleted.
+    RoleDeleted {
+        /// Number.
+        num: u32,
+        /// Application.
+        app: u32,
+    },
+    /// A role grant was set.
+    RoleGrant {
+        /// Application.
+        app: u32,
+        /// Role.
+        role: u32,
+        /// Raw principal.
+        principal: u32,
+        /// End, UTC milliseconds.
+        until: Option<i64>,
+    },
+    /// A user was deleted: checks for them are refused from now on.
+    UserDeleted {
+        /// User id.
+        user: String,
+    },
+    /// The tables were repaired (`rampart acl rebuild`): rebuild the index from them.
+    Reload,
+    /// An IT user's default role was set or cleared.
+    ItDefaultRole {
+        /// User number.
+        user: u32,
+        /// Role name.
+        role: Option<String>,
+    },
+    /// An IT role's level in an environment was set.
+    ItRoleLevel {
+        /// Role name.
+        role: String,
+        /// Environment name.
+        environment: String,
+        /// Level name.
+        level: String,
+    },
+    /// A team was created.
+    Team {
+        /// Number.
+        num: u32,
+        /// Name.
+        name: String,
+    },
+    /// A team was deleted (its memberships went first, as `TeamMember` changes).
+    TeamDeleted {
+        /// Number.
+        num: u32,
+    },
+    /// A team membership was set or removed.
+    TeamMember {
+        /// Team.
+        team: u32,
+        /// User number.
+        user: u32,
+        /// Role name; `None` removed.
+        role: Option<String>,
+    },
+    /// An application's owning team was set.
+    AppTeam {
+        /// Application.
+        app: u32,
+        /// Team.
+        team: Option<u32>,
+    },
+    /// A module was registered.
+    Module {
+        /// Number.
+        num: u32,
+        /// Name.
+        name: String,
+        /// Application.
+        app: u32,
+    },
+    /// An override was set or removed.
+    Override {
+        /// User number.
+        user: u32,
+        /// `module` or `application`.
+        scope: String,
+        /// Module or application number.
+        scope_num: u32,
+        /// Environment name; `None` for every environment.
+        environment: Option<String>,
+        /// Level name; `None` removed.
+        level: Option<String>,
+    },
+    /// A role grant was removed.
+    RoleRevoke {
+        /// Application.
+        app: u32,
+        /// Role.
+        role: u32,
+        /// Raw principal.
+        principal: u32,
+    },
+}
+
+fn it_role(p: &Permissions, name: &str) -> Result<RoleId, Error> {
+    p.role(name).ok_or_else(|| {
+        let known: Vec<&str> = p.roles().iter().map(|r| r.name.as_str()).collect();
+        Error::invalid(
+            "role",
+            format!("no IT role `{name}` (roles: {})", known.join(", ")),
+        )
+    })
+}
+
+/// The environments of a new installation: production has both policies.
+fn default_environments() -> Vec<EnvironmentDef> {
+    rampart_authz::it::DEFAULT_ENVIRONMENTS
+        .iter()
+        .map(|name| EnvironmentDef {
+            name: (*name).to_owned(),
+            separation_of_duties: *name == "production",
+            second_approver: *name == "production",
+        })
+        .collect()
+}
+
+fn it_env(p: &Permissions, name: &str) -> Result<EnvId, Error> {
+    p.environment(name).ok_or_else(|| {
+        Error::invalid(
+            "environment",
+            format!(
+                "no environment `{name}` (environments: {})",
+                p.environments().join(", ")
+            ),
+        )
+    })
+}
+
+fn it_scope(scope: &str, num: u32) -> Result<Scope, Error> {
+    match scope {
+        "module" => Ok(Scope::Module(ModuleId(num))),
+        "application" => Ok(Scope::Application(AppId(num))),
+        other => Err(Error::Internal(format!("stored override scope {other:?}"))),
+    }
+}
+
+fn kind_name(kind: HierarchyKind) -> &'static str {
+    match kind {
+        HierarchyKind::ReportsTo => "reports_to",
+        HierarchyKind::Units => "units",
+    }
+}
+
+fn parse_kind(name: &str) -> Result<HierarchyKind, Error> {
+    match name {
+        "reports_to" => Ok(HierarchyKind::ReportsTo),
+        "units" => Ok(HierarchyKind::Units),
+        other => Err(Error::Internal(format!("stored hierarchy kind {other:?}"))),
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> Error {
+    Error::Internal(format!("authorization index: {e}"))
+}
+
+/// `node`'s path as the database materialises it: its ancestors' segments from the root down.
+fn materialised_path(tree: &rampart_authz::hierarchy::Hierarchy, node: u32) -> Option<Vec<u8>> {
+    let mut chain = vec![node];
+    let mut at = node;
+    while let Some(parent) = tree.parent(at).ok()? {
+        if chain.len() > tree.len() {
+            return None; // a cycle: cannot happen in an index, let the database answer
+        }
+        chain.push(parent);
+        at = parent;
+    }
+    Some(chain.iter().rev().flat_map(|&n| segment(n)).collect())
+}
+
+/// Narrows a stored number to the index's 32 bits.
+fn n32(v: i64, what: &str) -> Result<u32, Error> {
+    u32::try_from(v).map_err(|_| Error::Internal(format!("stored {what} number {v} out of range")))
+}
+
+fn n16(v: i64, what: &str) -> Result<u16, Error> {
+    u16::try_from(v).map_err(|_| Error::Internal(format!("stored {what} number {v} out of range")))
+}
+
+/// Fixed-width path segment: the number in 4 big-endian bytes, so byte order is numeric order.
+pub(crate) fn segment(num: u32) -> [u8; 4] {
+    num.to_be_bytes()
+}
+
+/// A bound above every path strictly below `path`: a child's segment is at most
+/// `MAX_NODE`, so `path` followed by four 0xff bytes sorts after all of them.
+pub(crate) fn path_end(path: &[u8]) -> Vec<u8> {
+    const _: () = assert!(rampart_authz::acl::MAX_NODE < u32::MAX);
+    let mut end = path.to_vec();
+    end.extend_from_slice(&[0xff; 4]);
+    end
+}
+
+fn authz_event(action: &'static str, target: String, details: serde_json::Value) -> AuditEvent {
+    AuditEvent {
+        action,
+        target: Some(target),
+        outcome: Outcome::Success,
+        details: details.to_string(),
+    }
+}
+
+/// A page of records a user may read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordRow {
+    /// The record's key.
+    pub key: String,
+    /// Its owner, if any.
+    pub owner: Option<UserId>,
+}
+
+/// How to ask the database for the records a user may read; chosen by the caller from the
+/// in-memory index (which knows subtree sizes) — see [`Store::readable_records`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListFilter {
+    /// The entity.
+    pub entity: EntityId,
+    /// The entity is public for reading: no filter.
+    pub public: bool,
+    /// Owner rule: the reports-to hierarchy and the user's node in it.
+    pub owner: Option<(HierarchyId, u32)>,
+    /// Grant rule: the user's grantee principals.
+    pub grantees: Vec<Principal>,
+    /// Walk the records in key order and test each (large subtrees) instead of collecting
+    /// the subtree's records and sorting them (small subtrees).
+    pub walk_in_order: bool,
+    /// The user's materialised path in the owner hierarchy, as the index derives it from the
+    /// parent links (the database holds the same; `None` reads it from the database).
+    pub owner_path: Option<Vec<u8>>,
+}
+
+/// Maps a unique-key violation to a conflict saying what already exists; other errors as
+/// [`db`] does.
+fn unique(message: impl FnOnce() -> String) -> impl FnOnce(sqlx::Error) -> Error {
+    move |e| match db(e) {
+        Error::Conflict(_) => Error::Conflict(message()),
+        other => other,
+    }
+}
+
+/// Why a module name cannot be registered, in the same words whether it is registered
+/// already or reserved for another application: neither the owner nor which is said.
+fn taken_message(name: &str) -> String {
+    format!("the module name `{name}` is taken: registered, or reserved for another application")
+}
+
+fn taken(name: &str) -> Error {
+    Error::Conflict(taken_message(name))
+}
+
+/// A module name as the module format accepts it: 1 to 100 ASCII letters, digits, `-` and
+/// `_`, so a reserved name can be published.
+fn check_module_name(name: &str) -> Result<(), Error> {
+    let ok = !name.is_empty()
+        && name.len() <= 100
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "name",
+            "module names are 1 to 100 ASCII letters, digits, '-' and '_'",
+        ))
+    }
+}
+
+fn check_name(field: &str, name: &str) -> Result<(), Error> {
+    rampart_core::Name::parse(field, name).map(drop)
+}
+
+/// What [`Store::authz_rebuild`] found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RebuildReport {
+    /// Hierarchies whose paths were recomputed.
+    pub hierarchies: usize,
+    /// Nodes visited.
+    pub nodes: u64,
+    /// Materialised paths that were wrong and have been rewritten.
+    pub paths_fixed: u64,
+    /// Nodes found on a cycle of parent links (made roots).
+    pub cycles_broken: u64,
+    /// Explicit grants loaded.
+    pub grants: u64,
+    /// Records counted.
+    pub records: u64,
+}
+
+/// Progress callback: a phase name and how many items of it are done.
+pub type Progress<'a> = &'a mut (dyn FnMut(&'static str, u64) + Send);
+
+mod load;
+mod read;
+pub(crate) mod tx;
+mod view;
+mod write;
+
+pub use view::AuthzView;

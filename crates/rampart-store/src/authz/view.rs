@@ -1,0 +1,570 @@
+//! The in-memory index every node keeps: applying changes and choosing list filters.
+
+use super::*;
+
+/// A node's in-memory index of all authorization data, with the names it is addressed by.
+#[derive(Debug, Clone)]
+pub struct AuthzView {
+    /// IT permissions.
+    pub it: Permissions,
+    /// The environments with their policies, in promotion order (as `it.environments()`).
+    pub(super) environments: Vec<EnvironmentDef>,
+    pub(super) teams: HashMap<String, u32>,
+    pub(super) modules: HashMap<String, u32>,
+    /// The ACL index.
+    pub acl: Acl,
+    /// Application role grants.
+    pub roles: Roles,
+    /// The last revision applied.
+    pub revision: u64,
+    pub(super) users: HashMap<UserId, u32>,
+    /// The reverse of `users`, indexed by number.
+    pub(super) user_ids: Vec<Option<UserId>>,
+    pub(super) groups: HashMap<String, u32>,
+    pub(super) hierarchies: HashMap<String, (HierarchyId, HierarchyKind)>,
+    pub(super) nodes: HashMap<(u16, String), u32>,
+    pub(super) entities: HashMap<String, EntityId>,
+    pub(super) records: HashMap<u32, i64>,
+    pub(super) apps: HashMap<String, AppNum>,
+    /// Roles by application, then by name (looked up without allocating).
+    pub(super) app_roles: HashMap<u32, HashMap<String, RoleNum>>,
+    /// The database plans the list filter's shape itself (PostgreSQL: from the bound path
+    /// range it chooses a key-order scan with a hashed subtree, or a per-owner loop); SQLite
+    /// follows the shape [`AuthzView::list_filter`] picks from subtree sizes.
+    pub(super) planner_picks_shape: bool,
+}
+
+impl Default for AuthzView {
+    fn default() -> Self {
+        Self {
+            it: Permissions::with_defaults(),
+            environments: default_environments(),
+            teams: HashMap::new(),
+            modules: HashMap::new(),
+            acl: Acl::default(),
+            roles: Roles::default(),
+            revision: 0,
+            users: HashMap::new(),
+            user_ids: Vec::new(),
+            groups: HashMap::new(),
+            hierarchies: HashMap::new(),
+            nodes: HashMap::new(),
+            entities: HashMap::new(),
+            records: HashMap::new(),
+            apps: HashMap::new(),
+            app_roles: HashMap::new(),
+            planner_picks_shape: false,
+        }
+    }
+}
+
+impl AuthzView {
+    /// Applies one change; changes must come in revision order.
+    pub fn apply(&mut self, change: &Change) -> Result<(), Error> {
+        match change {
+            Change::UserNum { user, num } => {
+                let id = UserId::parse(user, "user")?;
+                self.users.insert(id, *num);
+                let i = *num as usize;
+                if self.user_ids.len() <= i {
+                    self.user_ids.resize(i + 1, None);
+                }
+                self.user_ids[i] = Some(id);
+            }
+            Change::UserDeleted { user } => {
+                if let Some(num) = self.users.remove(&UserId::parse(user, "user")?) {
+                    if let Some(slot) = self.user_ids.get_mut(num as usize) {
+                        *slot = None;
+                    }
+                    self.roles.drop_principal(Principal::user(num));
+                }
+            }
+            // The caller reloads the whole view from the tables.
+            Change::Reload => {}
+            Change::ItDefaultRole { user, role } => match role {
+                Some(r) => {
+                    let r = it_role(&self.it, r)?;
+                    self.it.set_default_role(ItUserId(*user), r);
+                }
+                None => self.it.clear_default_role(ItUserId(*user)),
+            },
+            Change::ItRoleLevel {
+                role,
+                environment,
+                level,
+            } => {
+                let (r, e) = (it_role(&self.it, role)?, it_env(&self.it, environment)?);
+                let level = Level::parse(level)
+                    .ok_or_else(|| Error::Internal(format!("stored level {level:?}")))?;
+                self.it.set_role_level(r, e, level);
+            }
+            Change::Team { num, name } => {
+                self.teams.insert(name.clone(), *num);
+            }
+            Change::TeamDeleted { num } => {
+                self.teams.retain(|_, t| t != num);
+            }
+            Change::TeamMember { team, user, role } => match role {
+                Some(r) => {
+                    let r = it_role(&self.it, r)?;
+                    self.it.set_team_role(TeamId(*team), ItUserId(*user), r);
+                }
+                None => self.it.remove_team_role(TeamId(*team), ItUserId(*user)),
+            },
+            Change::AppTeam { app, team } => {
+                self.it.set_app_team(AppId(*app), team.map(TeamId));
+            }
+            Change::Module { num, name, app } => {
+                self.modules.insert(name.clone(), *num);
+                self.it.set_module_app(ModuleId(*num), AppId(*app));
+            }
+            Change::Override {
+                user,
+                scope,
+                scope_num,
+                environment,
+                level,
+            } => {
+                let scope = it_scope(scope, *scope_num)?;
+                let env = environment
+                    .as_deref()
+                    .map(|e| it_env(&self.it, e))
+                    .transpose()?;
+                match level {
+                    Some(l) => {
+                        let l = Level::parse(l)
+                            .ok_or_else(|| Error::Internal(format!("stored level {l:?}")))?;
+                        self.it.set_override(ItUserId(*user), scope, env, l);
+                    }
+                    None => self.it.remove_override(ItUserId(*user), scope, env),
+                }
+            }
+            Change::Group { num, name } => {
+                self.groups.insert(name.clone(), *num);
+            }
+            Change::GroupDeleted { num } => {
+                self.groups.retain(|_, n| n != num);
+                self.acl.drop_group(*num);
+                self.roles.drop_principal(Principal::group(*num));
+                // Grants to the group were deleted by their own `Grant` changes.
+            }
+            Change::GroupMember {
+                group,
+                user,
+                member,
+            } => {
+                if *member {
+                    self.acl.add_to_group(*group, *user);
+                } else {
+                    self.acl.remove_from_group(*group, *user);
+                }
+            }
+            Change::Hierarchy { num, name, kind } => {
+                let kind = parse_kind(kind)?;
+                self.acl
+                    .define_hierarchy(HierarchyId(*num), kind, 0)
+                    .map_err(internal)?;
+                self.hierarchies
+                    .insert(name.clone(), (HierarchyId(*num), kind));
+            }
+            Change::HierarchyDeleted { num } => {
+                self.acl.drop_hierarchy(HierarchyId(*num));
+                self.hierarchies.retain(|_, (h, _)| h.0 != *num);
+                self.nodes.retain(|(h, _), _| h != num);
+            }
+            Change::Node {
+                hierarchy,
+                node,
+                key,
+                parent,
+            } => {
+                let h = HierarchyId(*hierarchy);
+                if self.acl.hierarchy_kind(h).map_err(internal)? == HierarchyKind::Units {
+                    self.nodes.insert((*hierarchy, key.clone()), *node);
+                }
+                self.acl.set_parent(h, *node, *parent).map_err(internal)?;
+            }
+            Change::UnitMember {
+                hierarchy,
+                node,
+                user,
+                member,
+            } => {
+                let h = HierarchyId(*hierarchy);
+                if *member {
+                    self.acl.add_member(h, *node, *user).map_err(internal)?;
+                } else {
+                    self.acl.remove_member(h, *node, *user).map_err(internal)?;
+                }
+            }
+            Change::Entity {
+                num,
+                name,
+                public,
+                owner,
+                grants,
+            } => {
+                let rule = EntityRule {
+                    public: Actions::from_bits(*public),
+                    owner: owner.map(HierarchyId),
+                    grants: *grants,
+                };
+                self.acl
+                    .set_entity(EntityId(*num), rule)
+                    .map_err(internal)?;
+                self.entities.insert(name.clone(), EntityId(*num));
+            }
+            Change::Records { entity, delta } => {
+                *self.records.entry(*entity).or_default() += delta;
+            }
+            Change::Grant {
+                entity,
+                record,
+                principal,
+                actions,
+            } => self
+                .acl
+                .set_grant(
+                    EntityId(*entity),
+                    *record,
+                    Principal::from_raw(*principal),
+                    Actions::from_bits(*actions),
+                )
+                .map_err(internal)?,
+            Change::App { num, name } => {
+                self.apps.insert(name.clone(), AppNum(*num));
+            }
+            Change::Role { num, app, name } => {
+                self.app_roles
+                    .entry(*app)
+                    .or_default()
+                    .insert(name.clone(), RoleNum(*num));
+            }
+            Change::RoleDeleted { num, app } => {
+                if let Some(names) = self.app_roles.get_mut(app) {
+                    names.retain(|_, r| r.0 != *num);
+                }
+                self.roles.drop_role(RoleNum(*num));
+            }
+            Change::RoleGrant {
+                app,
+                role,
+                principal,
+                until,
+            } => {
+                self.roles.grant(
+                    AppNum(*app),
+                    RoleNum(*role),
+                    Principal::from_raw(*principal),
+                    *until,
+                );
+            }
+            Change::RoleRevoke {
+                app,
+                role,
+                principal,
+            } => {
+                self.roles.revoke(
+                    AppNum(*app),
+                    RoleNum(*role),
+                    Principal::from_raw(*principal),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The environments with their policies, in promotion order.
+    pub fn environments(&self) -> &[EnvironmentDef] {
+        &self.environments
+    }
+
+    /// An environment's definition.
+    pub fn environment_def(&self, env: EnvId) -> Option<&EnvironmentDef> {
+        self.environments.get(usize::from(env.0))
+    }
+
+    /// The user's number, if the user is known to authorization.
+    pub fn user_num(&self, user: UserId) -> Option<u32> {
+        self.users.get(&user).copied()
+    }
+
+    /// The user with number `num`.
+    pub fn user_by_num(&self, num: u32) -> Option<UserId> {
+        self.user_ids.get(num as usize).copied().flatten()
+    }
+
+    /// A group's number.
+    pub fn group_num(&self, name: &str) -> Option<u32> {
+        self.groups.get(name).copied()
+    }
+
+    /// A group's name.
+    pub fn group_name(&self, num: u32) -> Option<&str> {
+        self.groups
+            .iter()
+            .find_map(|(g, &n)| (n == num).then_some(g.as_str()))
+    }
+
+    /// A hierarchy by name.
+    pub fn hierarchy(&self, name: &str) -> Option<(HierarchyId, HierarchyKind)> {
+        self.hierarchies.get(name).copied()
+    }
+
+    /// A hierarchy's name.
+    pub fn hierarchy_name(&self, h: HierarchyId) -> Option<&str> {
+        self.hierarchies
+            .iter()
+            .find_map(|(name, &(id, _))| (id == h).then_some(name.as_str()))
+    }
+
+    /// A unit-like node's number.
+    pub fn node_num(&self, h: HierarchyId, key: &str) -> Option<u32> {
+        self.nodes.get(&(h.0, key.to_owned())).copied()
+    }
+
+    /// A unit-like node's key.
+    pub fn node_key(&self, h: HierarchyId, num: u32) -> Option<&str> {
+        self.nodes
+            .iter()
+            .find_map(|((hh, key), &n)| (*hh == h.0 && n == num).then_some(key.as_str()))
+    }
+
+    /// An entity by name.
+    pub fn entity(&self, name: &str) -> Option<EntityId> {
+        self.entities.get(name).copied()
+    }
+
+    /// The number of records of an entity (the list planner's estimate).
+    pub fn record_count(&self, e: EntityId) -> i64 {
+        self.records.get(&e.0).copied().unwrap_or(0)
+    }
+
+    /// An application by name.
+    pub fn app(&self, name: &str) -> Option<AppNum> {
+        self.apps.get(name).copied()
+    }
+
+    /// A role of an application by name.
+    pub fn role(&self, app: AppNum, name: &str) -> Option<RoleNum> {
+        self.app_roles.get(&app.0)?.get(name).copied()
+    }
+
+    /// A role's name.
+    pub fn role_name(&self, role: RoleNum) -> Option<&str> {
+        self.app_roles
+            .values()
+            .flatten()
+            .find_map(|(name, &r)| (r == role).then_some(name.as_str()))
+    }
+
+    /// Application names with their role names, sorted.
+    pub fn applications(&self) -> Vec<(String, Vec<String>)> {
+        let mut out: Vec<(String, Vec<String>)> = self
+            .apps
+            .iter()
+            .map(|(name, app)| {
+                let mut roles: Vec<String> = self
+                    .app_roles
+                    .get(&app.0)
+                    .map(|m| m.keys().cloned().collect())
+                    .unwrap_or_default();
+                roles.sort();
+                (name.clone(), roles)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Group names, sorted.
+    pub fn group_names(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.groups.keys().cloned().collect();
+        out.sort();
+        out
+    }
+
+    /// Hierarchies: name, kind and number of nodes, sorted by name.
+    pub fn hierarchies(&self) -> Vec<(String, HierarchyKind, usize)> {
+        let mut out: Vec<(String, HierarchyKind, usize)> = self
+            .hierarchies
+            .iter()
+            .map(|(name, &(h, kind))| {
+                let nodes = match kind {
+                    HierarchyKind::Units => self.nodes.keys().filter(|(hh, _)| *hh == h.0).count(),
+                    HierarchyKind::ReportsTo => self.acl.hierarchy(h).map_or(0, |t| t.len()),
+                };
+                (name.clone(), kind, nodes)
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Entities: name, rule, records and explicit grants, sorted by name.
+    pub fn entities(&self) -> Vec<(String, EntityRule, i64, usize)> {
+        let mut out: Vec<(String, EntityRule, i64, usize)> = self
+            .entities
+            .iter()
+            .filter_map(|(name, &e)| {
+                let rule = self.acl.entity_rule(e).ok()?;
+                let grants = self.acl.grant_count(e).unwrap_or(0);
+                Some((name.clone(), rule, self.record_count(e), grants))
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Team names, sorted.
+    pub fn team_names(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.teams.keys().cloned().collect();
+        out.sort();
+        out
+    }
+
+    /// Modules with their application, sorted.
+    pub fn module_list(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self
+            .modules
+            .iter()
+            .map(|(name, &num)| {
+                let app = self
+                    .it
+                    .module_app(ModuleId(num))
+                    .and_then(|a| self.app_name(AppNum(a.0)))
+                    .unwrap_or("?")
+                    .to_owned();
+                (name.clone(), app)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// A team's number.
+    pub fn team(&self, name: &str) -> Option<u32> {
+        self.teams.get(name).copied()
+    }
+
+    /// A team's name.
+    pub fn team_name(&self, num: u32) -> Option<&str> {
+        self.teams
+            .iter()
+            .find_map(|(t, &n)| (n == num).then_some(t.as_str()))
+    }
+
+    /// A module's number.
+    pub fn module(&self, name: &str) -> Option<u32> {
+        self.modules.get(name).copied()
+    }
+
+    /// The name of the application a module belongs to.
+    pub fn module_application(&self, name: &str) -> Option<&str> {
+        let num = self.module(name)?;
+        let app = self.it.module_app(ModuleId(num))?;
+        self.app_name(AppNum(app.0))
+    }
+
+    /// Every registered module: name and number.
+    pub fn modules(&self) -> impl Iterator<Item = (&str, u32)> {
+        self.modules.iter().map(|(m, &n)| (m.as_str(), n))
+    }
+
+    /// A module's name.
+    pub fn module_name(&self, num: u32) -> Option<&str> {
+        self.modules
+            .iter()
+            .find_map(|(m, &n)| (n == num).then_some(m.as_str()))
+    }
+
+    /// An application's name.
+    pub fn app_name(&self, app: AppNum) -> Option<&str> {
+        self.apps
+            .iter()
+            .find_map(|(a, &n)| (n == app).then_some(a.as_str()))
+    }
+
+    /// A principal's readable name: `user:<id>`, `group:<name>`, `node:<hierarchy>/<key>`.
+    pub fn describe(&self, p: Principal) -> String {
+        match p.kind() {
+            PrincipalKind::User(n) => match self.user_by_num(n) {
+                Some(u) => format!("user:{u}"),
+                None => format!("user#{n}"),
+            },
+            PrincipalKind::Group(n) => format!("group:{}", self.group_name(n).unwrap_or("?")),
+            PrincipalKind::Node(h, n) => format!(
+                "node:{}/{}",
+                self.hierarchy_name(h).unwrap_or("?"),
+                self.node_key(h, n).unwrap_or("?")
+            ),
+        }
+    }
+
+    /// Resolves a grantee by name against this view (for checks; writes resolve in the
+    /// database).
+    pub fn principal(&self, p: &PrincipalRef) -> Option<Principal> {
+        match p {
+            PrincipalRef::User(u) => self.user_num(*u).map(Principal::user),
+            PrincipalRef::Group(g) => self.group_num(g).map(Principal::group),
+            PrincipalRef::Node { hierarchy, node } => {
+                let (h, _) = self.hierarchy(hierarchy)?;
+                self.node_num(h, node).map(|n| Principal::node(h, n))
+            }
+        }
+    }
+}
+
+impl AuthzView {
+    /// The list filter of a user the index holds nothing about: public records only.
+    pub fn list_filter_for_nobody(&self, e: EntityId) -> Result<ListFilter, Error> {
+        let rule = self
+            .acl
+            .entity_rule(e)
+            .map_err(|_| Error::invalid("entity", "unknown entity"))?;
+        Ok(ListFilter {
+            entity: e,
+            public: rule.public.contains(Actions::READ),
+            owner: None,
+            grantees: Vec::new(),
+            walk_in_order: false,
+            owner_path: None,
+        })
+    }
+
+    /// The database filter for what `user` may read of entity `e`, with the query shape
+    /// chosen from the index: collecting the subtree's records costs about
+    /// `subtree × records / users` rows, walking the records in key order until a page is
+    /// full costs about `page × users / subtree` probes (two index lookups each); the
+    /// cheaper estimate wins.
+    pub fn list_filter(&self, e: EntityId, user: u32, page: i64) -> Result<ListFilter, Error> {
+        let rule = self
+            .acl
+            .entity_rule(e)
+            .map_err(|_| Error::invalid("entity", "unknown entity"))?;
+        let mut walk_in_order = false;
+        let mut owner_path = None;
+        if let Some(h) = rule.owner {
+            if let Ok(tree) = self.acl.hierarchy(h) {
+                owner_path = materialised_path(tree, user);
+                let users = tree.len().max(1) as f64;
+                let subtree = f64::from(tree.subtree_size(user).unwrap_or(1));
+                let collect = subtree * self.record_count(e).max(0) as f64 / users;
+                let walk = 2.0 * page.max(1) as f64 * users / subtree;
+                walk_in_order = walk < collect && !self.planner_picks_shape;
+            }
+        }
+        Ok(ListFilter {
+            entity: e,
+            public: rule.public.contains(Actions::READ),
+            owner: rule.owner.map(|h| (h, user)),
+            grantees: if rule.grants {
+                self.acl.grantee_principals(user)
+            } else {
+                Vec::new()
+            },
+            walk_in_order,
+            owner_path,
+        })
+    }
+}

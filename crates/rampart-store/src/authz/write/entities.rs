@@ -1,0 +1,222 @@
+//! ACL entities, their records and explicit grants.
+
+use crate::db::{query, query_scalar};
+
+use super::super::tx::*;
+use super::super::*;
+use super::{Applied, Batch};
+
+/// Applies one operation of this family inside the batch's transaction.
+pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error> {
+    let at = b.at;
+    let tx = &mut b.tx;
+    let changes = &mut b.changes;
+
+    let (action, target, details) = match op {
+        AuthzOp::PutEntity {
+            name,
+            public,
+            owner_hierarchy,
+            grants,
+        } => {
+            check_name("name", name)?;
+            let owner = match owner_hierarchy {
+                Some(hname) => {
+                    let (h, kind) = hierarchy_tx(tx, hname).await?;
+                    if kind != HierarchyKind::ReportsTo {
+                        return Err(Error::invalid(
+                            "owner_hierarchy",
+                            format!("`{hname}` is a unit hierarchy; the owner rule needs a reports-to hierarchy"),
+                        ));
+                    }
+                    Some(h)
+                }
+                None => None,
+            };
+            let existing: Option<i64> =
+                query_scalar("SELECT num FROM acl_entities WHERE name = $1")
+                    .bind(name)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            let num = match existing {
+                Some(n) => {
+                    query("UPDATE acl_entities SET public_actions = $1, owner_hierarchy = $2, grants = $3 WHERE num = $4").bind(i64::from(public.bits())).bind(owner.map(i64::from)).bind(*grants).bind(n)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                    n
+                }
+                None => {
+                    let n = next_num(tx, "entity").await?;
+                    query("INSERT INTO acl_entities (num, name, public_actions, owner_hierarchy, grants, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6)").bind(n).bind(name).bind(i64::from(public.bits())).bind(owner.map(i64::from)).bind(*grants).bind(at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                    n
+                }
+            };
+            changes.push(Change::Entity {
+                num: n32(num, "entity")?,
+                name: name.clone(),
+                public: public.bits(),
+                owner,
+                grants: *grants,
+            });
+            (
+                "authz.entity.put",
+                format!("entity:{name}"),
+                json!({
+                    "public": public.names(),
+                    "owner_hierarchy": owner_hierarchy,
+                    "grants": grants,
+                }),
+            )
+        }
+        AuthzOp::PutRecords { entity, records } => {
+            let e = entity_tx(tx, entity).await?;
+            let mut added = 0i64;
+            for (key, owner) in records {
+                rampart_core::Key::parse("key", key)?;
+                let owner_num = match owner {
+                    Some(u) => Some(i64::from(user_num_tx(tx, *u, changes).await?)),
+                    None => None,
+                };
+                let updated = query("UPDATE acl_records SET owner_num = $1 WHERE entity_num = $2 AND record_key = $3").bind(owner_num).bind(i64::from(e)).bind(key)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?
+                .rows_affected();
+                if updated == 0 {
+                    let n = next_num(tx, &format!("record:{e}")).await?;
+                    query("INSERT INTO acl_records (entity_num, record_num, record_key, owner_num) VALUES ($1, $2, $3, $4)").bind(i64::from(e)).bind(n).bind(key).bind(owner_num)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                    added += 1;
+                }
+            }
+            changes.push(Change::Records {
+                entity: e,
+                delta: added,
+            });
+            (
+                "authz.records.put",
+                format!("entity:{entity}"),
+                json!({ "records": records.len(), "created": added }),
+            )
+        }
+        AuthzOp::DeleteRecord { entity, key } => {
+            let e = entity_tx(tx, entity).await?;
+            let r = record_tx(tx, e, key).await?;
+            let grants: Vec<i64> = query_scalar(
+                "SELECT principal FROM acl_grants WHERE entity_num = $1 AND record_num = $2",
+            )
+            .bind(i64::from(e))
+            .bind(r as i64)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+            for p in &grants {
+                changes.push(Change::Grant {
+                    entity: e,
+                    record: r,
+                    principal: n32(*p, "principal")?,
+                    actions: 0,
+                });
+            }
+            for sql in [
+                "DELETE FROM acl_grants WHERE entity_num = $1 AND record_num = $2",
+                "DELETE FROM acl_records WHERE entity_num = $1 AND record_num = $2",
+            ] {
+                query(sql)
+                    .bind(i64::from(e))
+                    .bind(r as i64)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            }
+            changes.push(Change::Records {
+                entity: e,
+                delta: -1,
+            });
+            (
+                "authz.record.delete",
+                format!("entity:{entity}/{key}"),
+                json!({}),
+            )
+        }
+        AuthzOp::AddGrant {
+            entity,
+            record,
+            principal,
+            actions,
+        } => {
+            if actions.is_empty() {
+                return Err(Error::invalid(
+                    "actions",
+                    "grant at least one of read, write",
+                ));
+            }
+            let e = entity_tx(tx, entity).await?;
+            let r = record_tx(tx, e, record).await?;
+            let p = principal_tx(tx, principal, changes).await?;
+            query("INSERT INTO acl_grants (entity_num, record_num, principal, actions, record_key) VALUES ($1, $2, $3, $4, $5)").bind(i64::from(e)).bind(r as i64).bind(i64::from(p.raw())).bind(i64::from(actions.bits())).bind(record)
+            .execute(&mut *tx)
+            .await
+            .map_err(unique(|| format!(
+                    "{} already has a grant on `{record}`; remove it first to change it",
+                    principal.describe()
+                )))?;
+            changes.push(Change::Grant {
+                entity: e,
+                record: r,
+                principal: p.raw(),
+                actions: actions.bits(),
+            });
+            (
+                "authz.grant.add",
+                format!("entity:{entity}/{record}"),
+                json!({ "principal": principal.describe(), "actions": actions.names() }),
+            )
+        }
+        AuthzOp::RemoveGrant {
+            entity,
+            record,
+            principal,
+        } => {
+            let e = entity_tx(tx, entity).await?;
+            let r = record_tx(tx, e, record).await?;
+            let p = principal_tx(tx, principal, changes).await?;
+            let done = query("DELETE FROM acl_grants WHERE entity_num = $1 AND record_num = $2 AND principal = $3").bind(i64::from(e)).bind(r as i64).bind(i64::from(p.raw()))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            if done.rows_affected() == 0 {
+                return Err(Error::invalid(
+                    "principal",
+                    format!("{} has no grant on `{record}`", principal.describe()),
+                ));
+            }
+            changes.push(Change::Grant {
+                entity: e,
+                record: r,
+                principal: p.raw(),
+                actions: 0,
+            });
+            (
+                "authz.grant.remove",
+                format!("entity:{entity}/{record}"),
+                json!({ "principal": principal.describe() }),
+            )
+        }
+        _ => return Err(super::not_in_family(op)),
+    };
+    Ok(Applied {
+        action,
+        target,
+        details,
+        application: None,
+    })
+}

@@ -1,0 +1,155 @@
+//! Module registration and reserved module names.
+
+use crate::db::{query, query_scalar};
+
+use super::super::tx::*;
+use super::super::*;
+use super::{Applied, Batch};
+
+/// Applies one operation of this family inside the batch's transaction.
+pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error> {
+    let at = b.at;
+    let tx = &mut b.tx;
+    let changes = &mut b.changes;
+    let application: Option<String>;
+    let (action, target, details) = match op {
+        AuthzOp::RegisterModule { name, app } => {
+            check_name("name", name)?;
+            let a = app_tx(tx, app).await?;
+            let reserved: Option<i64> =
+                query_scalar("SELECT app_num FROM module_names WHERE name = $1")
+                    .bind(name)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            match reserved {
+                Some(r) if r != a => return Err(taken(name)),
+                Some(_) => {
+                    query("DELETE FROM module_names WHERE name = $1")
+                        .bind(name)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                }
+                None => {}
+            }
+            application = Some(app.clone());
+            let num = next_num(tx, "module").await?;
+            query(
+                "INSERT INTO it_modules (num, name, app_num, created_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(num)
+            .bind(name)
+            .bind(a)
+            .bind(at)
+            .execute(&mut *tx)
+            .await
+            .map_err(unique(|| taken_message(name)))?;
+            changes.push(Change::Module {
+                num: n32(num, "module")?,
+                name: name.clone(),
+                app: n32(a, "application")?,
+            });
+            (
+                "it.module.register",
+                format!("module:{name}"),
+                json!({ "application": app, "reserved": reserved.is_some() }),
+            )
+        }
+        AuthzOp::ReserveModuleName { name, app } => {
+            check_module_name(name)?;
+            let a = app_tx(tx, app).await?;
+            if let Some((_, owner)) = registered_module(tx, name).await? {
+                return Err(Error::Conflict(format!(
+                    "module `{name}` is registered to application `{owner}`; transfer it instead"
+                )));
+            }
+            query("INSERT INTO module_names (name, app_num, reserved_at) VALUES ($1, $2, $3)")
+                .bind(name)
+                .bind(a)
+                .bind(at)
+                .execute(&mut *tx)
+                .await
+                .map_err(unique(|| {
+                    format!("the module name `{name}` is reserved already; transfer or release it")
+                }))?;
+            application = Some(app.clone());
+            (
+                "module.name.reserve",
+                format!("module:{name}"),
+                json!({ "application": app }),
+            )
+        }
+        AuthzOp::TransferModuleName { name, app } => {
+            let a = app_tx(tx, app).await?;
+            let (from, registered) = if let Some((num, owner)) = registered_module(tx, name).await?
+            {
+                query("UPDATE it_modules SET app_num = $1 WHERE num = $2")
+                    .bind(a)
+                    .bind(num)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                changes.push(Change::Module {
+                    num: n32(num, "module")?,
+                    name: name.clone(),
+                    app: n32(a, "application")?,
+                });
+                (owner, true)
+            } else if let Some(owner) = reserved_name(tx, name).await? {
+                query("UPDATE module_names SET app_num = $1 WHERE name = $2")
+                    .bind(a)
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                (owner, false)
+            } else {
+                return Err(Error::NotFound {
+                    what: "module name",
+                });
+            };
+            if from == *app {
+                return Err(Error::Conflict(format!(
+                    "the module name `{name}` belongs to application `{app}` already"
+                )));
+            }
+            application = Some(app.clone());
+            (
+                "module.name.transfer",
+                format!("module:{name}"),
+                json!({ "from": from, "to": app, "registered": registered }),
+            )
+        }
+        AuthzOp::ReleaseModuleName { name } => {
+            let Some(owner) = reserved_name(tx, name).await? else {
+                if let Some((_, owner)) = registered_module(tx, name).await? {
+                    return Err(Error::Conflict(format!(
+                        "module `{name}` is registered to application `{owner}`: a name in use is transferred, not released"
+                    )));
+                }
+                return Err(Error::NotFound {
+                    what: "module name",
+                });
+            };
+            query("DELETE FROM module_names WHERE name = $1")
+                .bind(name)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            application = Some(owner.clone());
+            (
+                "module.name.release",
+                format!("module:{name}"),
+                json!({ "application": owner }),
+            )
+        }
+        _ => return Err(super::not_in_family(op)),
+    };
+    Ok(Applied {
+        action,
+        target,
+        details,
+        application,
+    })
+}

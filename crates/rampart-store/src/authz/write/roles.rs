@@ -1,0 +1,153 @@
+//! Applications, their roles and role grants.
+
+use crate::db::query;
+
+use super::super::tx::*;
+use super::super::*;
+use super::{Applied, Batch};
+
+/// Applies one operation of this family inside the batch's transaction.
+pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error> {
+    let at = b.at;
+    let tx = &mut b.tx;
+    let changes = &mut b.changes;
+
+    let (action, target, details) = match op {
+        AuthzOp::CreateApplication { name, description } => {
+            check_name("name", name)?;
+            let num = next_num(tx, "application").await?;
+            query("INSERT INTO authz_applications (num, name, description, created_at) VALUES ($1, $2, $3, $4)").bind(num).bind(name).bind(description).bind(at)
+            .execute(&mut *tx)
+            .await
+            .map_err(unique(|| format!("an application named `{name}` already exists")))?;
+            changes.push(Change::App {
+                num: n32(num, "application")?,
+                name: name.clone(),
+            });
+            (
+                "authz.application.create",
+                format!("application:{name}"),
+                json!({}),
+            )
+        }
+        AuthzOp::CreateRole {
+            app,
+            name,
+            description,
+        } => {
+            check_name("name", name)?;
+            let a = app_tx(tx, app).await?;
+            let num = next_num(tx, "role").await?;
+            query("INSERT INTO authz_app_roles (num, app_num, name, description) VALUES ($1, $2, $3, $4)").bind(num).bind(a).bind(name).bind(description)
+            .execute(&mut *tx)
+            .await
+            .map_err(unique(|| format!("application `{app}` already has a role `{name}`")))?;
+            changes.push(Change::Role {
+                num: n32(num, "role")?,
+                app: n32(a, "application")?,
+                name: name.clone(),
+            });
+            (
+                "authz.role.create",
+                format!("application:{app}/role:{name}"),
+                json!({}),
+            )
+        }
+        AuthzOp::DeleteRole { app, name } => {
+            let (a, r) = role_tx(tx, app, name).await?;
+            query("DELETE FROM authz_role_grants WHERE role_num = $1")
+                .bind(i64::from(r))
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            query("DELETE FROM authz_app_roles WHERE num = $1")
+                .bind(i64::from(r))
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            changes.push(Change::RoleDeleted { num: r, app: a });
+            (
+                "authz.role.delete",
+                format!("application:{app}/role:{name}"),
+                json!({}),
+            )
+        }
+        AuthzOp::GrantRole {
+            app,
+            role,
+            principal,
+            until,
+        } => {
+            let (a, r) = role_tx(tx, app, role).await?;
+            if matches!(principal, PrincipalRef::Node { .. }) {
+                return Err(Error::invalid(
+                    "principal",
+                    "roles are granted to users and groups",
+                ));
+            }
+            let p = principal_tx(tx, principal, changes).await?;
+            let until_ms = until.map(to_millis);
+            if until_ms.is_some_and(|u| u <= at) {
+                return Err(Error::invalid(
+                    "until",
+                    "the end of a grant must be in the future",
+                ));
+            }
+            // Re-granting replaces the end date, as in the index.
+            query("INSERT INTO authz_role_grants (role_num, principal, until, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (role_num, principal) DO UPDATE SET until = excluded.until").bind(i64::from(r)).bind(i64::from(p.raw())).bind(until_ms).bind(at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            changes.push(Change::RoleGrant {
+                app: a,
+                role: r,
+                principal: p.raw(),
+                until: until_ms,
+            });
+            (
+                "authz.role.grant",
+                format!("application:{app}/role:{role}"),
+                json!({ "principal": principal.describe(), "until": until_ms }),
+            )
+        }
+        AuthzOp::RevokeRole {
+            app,
+            role,
+            principal,
+        } => {
+            let (a, r) = role_tx(tx, app, role).await?;
+            let p = principal_tx(tx, principal, changes).await?;
+            let done =
+                query("DELETE FROM authz_role_grants WHERE role_num = $1 AND principal = $2")
+                    .bind(i64::from(r))
+                    .bind(i64::from(p.raw()))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            if done.rows_affected() == 0 {
+                return Err(Error::invalid(
+                    "principal",
+                    format!("{} does not hold `{role}` in `{app}`", principal.describe()),
+                ));
+            }
+            changes.push(Change::RoleRevoke {
+                app: a,
+                role: r,
+                principal: p.raw(),
+            });
+            (
+                "authz.role.revoke",
+                format!("application:{app}/role:{role}"),
+                json!({ "principal": principal.describe() }),
+            )
+        }
+        _ => return Err(super::not_in_family(op)),
+    };
+    Ok(Applied {
+        action,
+        target,
+        details,
+        application: None,
+    })
+}

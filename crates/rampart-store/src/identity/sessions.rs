@@ -1,0 +1,232 @@
+//! Login sessions: created with the successful login that opens them, found by token hash.
+
+use rampart_core::{AuditContext, AuditEvent, Error, Outcome, Session, SessionId, User, UserId};
+use serde_json::json;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::users::{user_from_row, user_select};
+use crate::backend::{db, from_millis, from_millis_opt, to_millis};
+use crate::db::{query, Row, Tx};
+use crate::Store;
+
+/// A session to open at login.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// SHA-256 of the secret token; the token itself is never stored.
+    pub token_hash: [u8; 32],
+    /// Absolute expiry.
+    pub expires_at: OffsetDateTime,
+    /// Source address of the login.
+    pub source: Option<String>,
+    /// The client's `User-Agent`, truncated.
+    pub user_agent: Option<String>,
+}
+
+/// Builds a [`Session`] from a row selected with its `session_…` columns.
+fn session_from_row(row: &Row) -> Result<Session, Error> {
+    let id: String = row.get("session_id")?;
+    let user_id: String = row.get("session_user_id")?;
+    Ok(Session {
+        id: SessionId(
+            Uuid::parse_str(&id).map_err(|e| Error::Internal(format!("session id: {e}")))?,
+        ),
+        user_id: UserId::parse(&user_id, "user_id")?,
+        created_at: from_millis(row.get("session_created_at")?)?,
+        last_seen_at: from_millis(row.get("last_seen_at")?)?,
+        expires_at: from_millis(row.get("expires_at")?)?,
+        revoked_at: from_millis_opt(row.get("revoked_at")?)?,
+    })
+}
+
+/// Ends every open session of user `user_id` at `at` (milliseconds) inside the open
+/// transaction; returns how many were open. The one definition of "log the user out
+/// everywhere", used by revocation, disabling and password changes.
+pub(crate) async fn revoke_all_sessions(
+    tx: &mut Tx<'_>,
+    user_id: UserId,
+    at: i64,
+) -> Result<u64, Error> {
+    Ok(
+        query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+            .bind(at)
+            .bind(user_id.to_string())
+            .execute(tx)
+            .await
+            .map_err(db)?
+            .rows_affected(),
+    )
+}
+
+impl Store {
+    /// Completes a successful login: forgets the username's failures, stamps the login
+    /// time, opens the session and records `auth.login`, all in one transaction.
+    pub async fn record_login_success(
+        &self,
+        user: &User,
+        new: &NewSession,
+        now: OffsetDateTime,
+        ctx: &AuditContext,
+    ) -> Result<Session, Error> {
+        let id = SessionId(Uuid::now_v7());
+        let at = to_millis(now);
+        let session = Session {
+            id,
+            user_id: user.id,
+            created_at: now,
+            last_seen_at: now,
+            expires_at: new.expires_at,
+            revoked_at: None,
+        };
+        let mut owned = self.write().await?;
+        let tx = &mut owned;
+        {
+            query("DELETE FROM login_attempts WHERE provider = $1 AND username_norm = $2")
+                .bind(user.provider.as_str())
+                .bind(user.username.to_ascii_lowercase())
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            query("UPDATE users SET last_login_at = $1 WHERE id = $2")
+                .bind(at)
+                .bind(user.id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            query(
+                "INSERT INTO sessions (id, token_hash, user_id, created_at, last_seen_at, expires_at, source, user_agent) \
+                 VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
+            )
+            .bind(id.to_string())
+            .bind(&new.token_hash[..])
+            .bind(user.id.to_string())
+            .bind(at)
+            .bind(to_millis(new.expires_at))
+            .bind(new.source.as_deref())
+            .bind(new.user_agent.as_deref())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            let login = AuditEvent {
+                action: "auth.login",
+                target: Some(format!("user:{}", user.id)),
+                outcome: Outcome::Success,
+                details: json!({
+                    "provider": user.provider.as_str(),
+                    "username": user.username,
+                    "session": id.to_string(),
+                })
+                .to_string(),
+            };
+            crate::audit::append_event(tx, ctx, &login, now, None).await?;
+        }
+        owned.commit().await?;
+        Ok(session)
+    }
+
+    /// The session whose token hashes to `token_hash`, with its user, whatever its state:
+    /// the caller decides whether it is expired or revoked.
+    pub async fn session_by_token(
+        &self,
+        token_hash: &[u8; 32],
+    ) -> Result<Option<(Session, User)>, Error> {
+        {
+            let pool = self.reader();
+            {
+                let row = query(concat!(
+                user_select!(
+                    "s.id AS session_id, s.user_id AS session_user_id, \
+                     s.created_at AS session_created_at, s.last_seen_at, s.expires_at, s.revoked_at,"
+                ),
+                "JOIN sessions s ON s.user_id = u.id WHERE s.token_hash = $1"
+            ))
+            .bind(&token_hash[..])
+            .fetch_optional(pool)
+            .await
+            .map_err(db)?;
+                match row {
+                    Some(row) => Ok(Some((session_from_row(&row)?, user_from_row(&row)?))),
+                    None => Ok(None),
+                }
+            }
+        }
+    }
+
+    /// Records activity on a session (for idle expiry). Not audited: it changes no right.
+    pub async fn touch_session(&self, id: SessionId, now: OffsetDateTime) -> Result<(), Error> {
+        let mut owned = self.write().await?;
+        let tx = &mut owned;
+        {
+            query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1")
+                .bind(to_millis(now))
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        owned.commit().await?;
+        Ok(())
+    }
+
+    /// Ends one session (logout).
+    pub async fn revoke_session(
+        &self,
+        session: &Session,
+        now: OffsetDateTime,
+        ctx: &AuditContext,
+    ) -> Result<(), Error> {
+        let mut owned = self.write().await?;
+        let tx = &mut owned;
+        {
+            query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(to_millis(now))
+                .bind(session.id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            let logout = AuditEvent {
+                action: "auth.logout",
+                target: Some(format!("user:{}", session.user_id)),
+                outcome: Outcome::Success,
+                details: json!({ "session": session.id.to_string() }).to_string(),
+            };
+            crate::audit::append_event(tx, ctx, &logout, now, None).await?;
+        }
+        owned.commit().await?;
+        self.credentials_changed();
+        Ok(())
+    }
+
+    /// Ends every open session of a user; returns how many were open.
+    pub async fn revoke_user_sessions(
+        &self,
+        user_id: UserId,
+        now: OffsetDateTime,
+        ctx: &AuditContext,
+    ) -> Result<u64, Error> {
+        let mut owned = self.write().await?;
+        let tx = &mut owned;
+        let revoked = {
+            let exists = query("SELECT 1 AS one FROM users WHERE id = $1")
+                .bind(user_id.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+            if exists.is_none() {
+                return Err(Error::NotFound { what: "user" });
+            }
+            let revoked = revoke_all_sessions(tx, user_id, to_millis(now)).await?;
+            let event = AuditEvent {
+                action: "user.sessions.revoke",
+                target: Some(format!("user:{user_id}")),
+                outcome: Outcome::Success,
+                details: json!({ "sessions_revoked": revoked }).to_string(),
+            };
+            crate::audit::append_event(tx, ctx, &event, now, None).await?;
+            revoked
+        };
+        owned.commit().await?;
+        self.credentials_changed();
+        Ok(revoked)
+    }
+}

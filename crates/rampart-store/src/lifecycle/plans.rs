@@ -1,0 +1,462 @@
+//! Deployment plans and the settings in force in each environment (migration 0011).
+//!
+//! A plan names applications at tagged versions and the settings one environment needs:
+//! site properties, integration endpoints and secret references (a reference names where
+//! the platform finds a secret, never the secret). Its life: `draft` → `finished` when a run
+//! applies it, `waiting` while a run waits for a second approver, `aborted` when a run is
+//! refused or its request rejected (an aborted plan may run again). The settings a plan
+//! gives are written to `environment_settings` in the transaction that applies its
+//! deployments ([`Store::deploy`] with the plan's id), so what runs and how it is configured
+//! never disagree. Who may do what is decided by the server.
+
+use std::collections::BTreeMap;
+
+use rampart_core::{AuditContext, AuditEvent, Error, Outcome};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use time::OffsetDateTime;
+
+use super::module_num;
+use crate::backend::{db, from_millis, to_millis};
+use crate::db::{query, query_as, query_scalar, Row, Tx};
+use crate::Store;
+
+/// An application at a tagged version, in a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanApplication {
+    /// The application.
+    pub application: String,
+    /// Its tag.
+    pub tag: String,
+}
+
+/// What a plan sets in its environment, each keyed `module.Element`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PlanSettings {
+    /// Site property values.
+    pub properties: BTreeMap<String, serde_json::Value>,
+    /// Integration base URLs replacing the module's.
+    pub endpoints: BTreeMap<String, String>,
+    /// Integration secret references (`env:NAME`, `file:/path`, `vault:path`).
+    pub secrets: BTreeMap<String, String>,
+}
+
+impl PlanSettings {
+    /// Every setting as (kind, `module.Element`, value as JSON).
+    pub fn entries(&self) -> impl Iterator<Item = (SettingKind, &str, serde_json::Value)> {
+        let props = self
+            .properties
+            .iter()
+            .map(|(k, v)| (SettingKind::Property, k.as_str(), v.clone()));
+        let ends = self
+            .endpoints
+            .iter()
+            .map(|(k, v)| (SettingKind::Endpoint, k.as_str(), json!(v)));
+        let secrets = self
+            .secrets
+            .iter()
+            .map(|(k, v)| (SettingKind::Secret, k.as_str(), json!(v)));
+        props.chain(ends).chain(secrets)
+    }
+
+    /// Every setting as `kind:module.Element`, without its value: what audit events name.
+    pub fn keys(&self) -> Vec<String> {
+        self.entries()
+            .map(|(kind, key, _)| format!("{}:{key}", kind.as_str()))
+            .collect()
+    }
+}
+
+/// What a setting sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SettingKind {
+    /// A site property's value.
+    Property,
+    /// An integration's base URL.
+    Endpoint,
+    /// An integration's secret reference.
+    Secret,
+}
+
+impl SettingKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SettingKind::Property => "property",
+            SettingKind::Endpoint => "endpoint",
+            SettingKind::Secret => "secret",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        [
+            SettingKind::Property,
+            SettingKind::Endpoint,
+            SettingKind::Secret,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// A setting in force in an environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Setting {
+    /// The module.
+    pub module: String,
+    /// What it sets.
+    pub kind: SettingKind,
+    /// The property's or integration's name.
+    pub name: String,
+    /// The value (JSON).
+    pub value: serde_json::Value,
+    /// The plan that set it.
+    pub plan: i64,
+}
+
+/// A plan to store.
+#[derive(Debug, Clone)]
+pub struct NewPlan {
+    /// The target environment.
+    pub environment: String,
+    /// Applications at tags.
+    pub applications: Vec<PlanApplication>,
+    /// Settings for the environment.
+    pub settings: PlanSettings,
+    /// Free text.
+    pub notes: String,
+    /// The plan it was copied from.
+    pub based_on: Option<i64>,
+}
+
+/// A stored plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredPlan {
+    /// Its id.
+    pub id: i64,
+    /// The target environment.
+    pub environment: String,
+    /// `draft`, `waiting`, `finished` or `aborted`.
+    pub status: String,
+    /// Applications at tags.
+    pub applications: Vec<PlanApplication>,
+    /// Settings for the environment.
+    pub settings: PlanSettings,
+    /// Free text.
+    pub notes: String,
+    /// The plan it was copied from.
+    pub based_on: Option<i64>,
+    /// Who made it (name at the time).
+    pub creator: String,
+    /// Their user id.
+    pub created_by: String,
+    /// When.
+    pub created_at: OffsetDateTime,
+    /// Last change of status.
+    pub updated_at: OffsetDateTime,
+    /// How many times it ran (a run that waits for approval counts once).
+    pub runs: i64,
+    /// The deployment request while it waits (or last waited).
+    pub request: Option<i64>,
+    /// Why the last run was aborted.
+    pub error: Option<String>,
+}
+
+/// A plan's audit event.
+pub(crate) fn event(action: &'static str, id: i64, details: serde_json::Value) -> AuditEvent {
+    AuditEvent {
+        action,
+        target: Some(format!("deployment-plan:{id}")),
+        outcome: Outcome::Success,
+        details: details.to_string(),
+    }
+}
+
+const PLAN_COLUMNS: &str = "id, environment, status, applications, settings, notes, based_on, \
+     created_by, creator, created_at, updated_at, runs, request_id, error";
+
+fn plan_row(r: &Row) -> Result<StoredPlan, Error> {
+    let apps: String = r.get("applications")?;
+    let settings: String = r.get("settings")?;
+    let stored = |e: serde_json::Error| Error::Internal(format!("stored deployment plan: {e}"));
+    Ok(StoredPlan {
+        id: r.get("id")?,
+        environment: r.get("environment")?,
+        status: r.get("status")?,
+        applications: serde_json::from_str(&apps).map_err(stored)?,
+        settings: serde_json::from_str(&settings).map_err(stored)?,
+        notes: r.get("notes")?,
+        based_on: r.get("based_on")?,
+        created_by: r.get("created_by")?,
+        creator: r.get("creator")?,
+        created_at: from_millis(r.get("created_at")?)?,
+        updated_at: from_millis(r.get("updated_at")?)?,
+        runs: r.get("runs")?,
+        request: r.get("request_id")?,
+        error: r.get("error")?,
+    })
+}
+
+/// Writes the settings of plan `plan` into `environment_settings` and marks it finished
+/// (refused unless it was a draft, aborted or waiting): part of [`Store::deploy`]'s
+/// transaction.
+pub(crate) async fn finish_plan(
+    tx: &mut Tx<'_>,
+    ctx: &AuditContext,
+    now: OffsetDateTime,
+    plan: i64,
+) -> Result<(), Error> {
+    let at = to_millis(now);
+    let row: Option<(String, String)> =
+        query_as("SELECT environment, settings FROM deployment_plans WHERE id = $1")
+            .bind(plan)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+    let (environment, settings) = row.ok_or(Error::NotFound {
+        what: "deployment plan",
+    })?;
+    let settings: crate::lifecycle::plans::PlanSettings = serde_json::from_str(&settings)
+        .map_err(|e| Error::Internal(format!("stored deployment plan: {e}")))?;
+    let finished = query(
+            "UPDATE deployment_plans SET status = 'finished', \
+             runs = runs + CASE WHEN status = 'waiting' THEN 0 ELSE 1 END, error = NULL, updated_at = $1 \
+             WHERE id = $2 AND status IN ('draft', 'aborted', 'waiting')",
+        )
+        .bind(at)
+        .bind(plan)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?
+        .rows_affected();
+    if finished != 1 {
+        return Err(Error::Conflict(format!(
+            "deployment plan {plan} has already finished; copy it to deploy it again"
+        )));
+    }
+    // Settings name few modules each: look each one's number up once.
+    let mut nums: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
+    for (kind, key, value) in settings.entries() {
+        let (module, name) = key
+            .split_once('.')
+            .ok_or_else(|| Error::Internal(format!("stored setting `{key}` names no module")))?;
+        let num = match nums.get(module) {
+            Some(n) => *n,
+            None => {
+                let n = module_num(&mut *tx, module).await?;
+                nums.insert(module, n);
+                n
+            }
+        };
+        query(
+                "INSERT INTO environment_settings (environment, module_num, kind, name, value, plan_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (environment, module_num, kind, name) \
+                 DO UPDATE SET value = excluded.value, plan_id = excluded.plan_id",
+            )
+            .bind(&environment)
+            .bind(num)
+            .bind(kind.as_str())
+            .bind(name)
+            .bind(value.to_string())
+            .bind(plan)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+    }
+    crate::audit::append_event(
+        tx,
+        ctx,
+        &crate::lifecycle::plans::event(
+            "deployment.plan.finish",
+            plan,
+            json!({
+                "plan": plan,
+                "environment": environment,
+                "settings": settings.keys(),
+            }),
+        ),
+        now,
+        None,
+    )
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Stores a draft plan with its `deployment.plan.create` event; returns its id.
+    pub async fn create_plan(
+        &self,
+        ctx: &AuditContext,
+        now: OffsetDateTime,
+        plan: &NewPlan,
+    ) -> Result<i64, Error> {
+        let at = to_millis(now);
+        let apps = serde_json::to_string(&plan.applications)
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        let settings =
+            serde_json::to_string(&plan.settings).map_err(|e| Error::Internal(e.to_string()))?;
+        let (actor_id, actor_name) = crate::lifecycle::actor(ctx);
+        let mut owned = self.write().await?;
+        let tx = &mut owned;
+        let id = {
+            let id: i64 = query_scalar(
+                "INSERT INTO deployment_plans (environment, status, applications, settings, notes, based_on, \
+                 created_by, creator, created_at, updated_at) \
+                 VALUES ($1, 'draft', $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+            )
+            .bind(&plan.environment)
+            .bind(&apps)
+            .bind(&settings)
+            .bind(&plan.notes)
+            .bind(plan.based_on)
+            .bind(&actor_id)
+            .bind(&actor_name)
+            .bind(at)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+            crate::audit::append_event(
+                tx,
+                ctx,
+                &event(
+                    "deployment.plan.create",
+                    id,
+                    json!({
+                        "plan": id,
+                        "environment": plan.environment,
+                        "applications": plan.applications,
+                        "based_on": plan.based_on,
+                        "settings": plan.settings.keys(),
+                    }),
+                ),
+                now,
+                None,
+            )
+            .await?;
+            id
+        };
+        owned.commit().await?;
+        Ok(id)
+    }
+
+    /// Plan `id`.
+    pub async fn plan(&self, id: i64) -> Result<Option<StoredPlan>, Error> {
+        let sql = format!("SELECT {PLAN_COLUMNS} FROM deployment_plans WHERE id = $1");
+        {
+            let pool = self.reader();
+            {
+                let row = query(&sql)
+                    .bind(id)
+                    .fetch_optional(pool)
+                    .await
+                    .map_err(db)?;
+                row.as_ref().map(plan_row).transpose()
+            }
+        }
+    }
+
+    /// Plans, newest first (of one environment when given), at most `limit`.
+    pub async fn plans(
+        &self,
+        environment: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<StoredPlan>, Error> {
+        let sql = format!(
+            "SELECT {PLAN_COLUMNS} FROM deployment_plans WHERE ($1 = '' OR environment = $1) \
+             ORDER BY id DESC LIMIT $2"
+        );
+        {
+            let pool = self.reader();
+            {
+                let rows = query(&sql)
+                    .bind(environment.unwrap_or(""))
+                    .bind(limit)
+                    .fetch_all(pool)
+                    .await
+                    .map_err(db)?;
+                rows.iter().map(plan_row).collect()
+            }
+        }
+    }
+
+    /// Marks a run of plan `id` aborted with `error` (what refused it) and its
+    /// `deployment.plan.abort` event; the plan may run again.
+    pub async fn abort_plan(
+        &self,
+        ctx: &AuditContext,
+        now: OffsetDateTime,
+        id: i64,
+        error: &str,
+    ) -> Result<(), Error> {
+        let at = to_millis(now);
+        let mut owned = self.write().await?;
+        let tx = &mut owned;
+        {
+            let changed = query(
+                "UPDATE deployment_plans SET status = 'aborted', runs = runs + 1, error = $1, updated_at = $2 \
+                 WHERE id = $3 AND status IN ('draft', 'aborted')",
+            )
+            .bind(error)
+            .bind(at)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+            if changed != 1 {
+                return Err(Error::Conflict(format!(
+                    "deployment plan {id} is no longer a draft"
+                )));
+            }
+            crate::audit::append_event(
+                tx,
+                ctx,
+                &event(
+                    "deployment.plan.abort",
+                    id,
+                    json!({ "plan": id, "error": error }),
+                ),
+                now,
+                None,
+            )
+            .await?;
+        }
+        owned.commit().await?;
+        Ok(())
+    }
+
+    /// The settings in force in `environment`.
+    pub async fn environment_settings(&self, environment: &str) -> Result<Vec<Setting>, Error> {
+        {
+            let pool = self.reader();
+            {
+                let rows = query(
+                "SELECT m.name AS module, s.kind, s.name, s.value, s.plan_id FROM environment_settings s \
+                 JOIN it_modules m ON m.num = s.module_num WHERE s.environment = $1 \
+                 ORDER BY m.name, s.kind, s.name",
+            )
+            .bind(environment)
+            .fetch_all(pool)
+            .await
+            .map_err(db)?;
+                rows.iter()
+                    .map(|r| {
+                        let kind: String = r.get("kind")?;
+                        let value: String = r.get("value")?;
+                        Ok(Setting {
+                            module: r.get("module")?,
+                            kind: SettingKind::parse(&kind).ok_or_else(|| {
+                                Error::Internal(format!("stored setting kind {kind}"))
+                            })?,
+                            name: r.get("name")?,
+                            value: serde_json::from_str(&value)
+                                .map_err(|e| Error::Internal(format!("stored setting: {e}")))?,
+                            plan: r.get("plan_id")?,
+                        })
+                    })
+                    .collect()
+            }
+        }
+    }
+}
