@@ -9,6 +9,8 @@
 //! - [`acl`]: row-level ACL over hierarchies, groups and explicit grants: `can`, `explain`,
 //!   and the principal sets that list filtering hands to the database.
 //! - [`roles`]: application roles granted to users and groups, optionally until a time.
+//! - [`policy`]: who may do what on the platform itself (platform rules as one table) and
+//!   the IT level each module-lifecycle operation needs.
 //!
 //! The store feeds these structures at start-up and through one change path; nothing here
 //! does I/O or reads the clock (`now` is a parameter).
@@ -17,4 +19,5 @@ pub mod acl;
 pub mod dataset;
 pub mod hierarchy;
 pub mod it;
+pub mod policy;
 pub mod roles;

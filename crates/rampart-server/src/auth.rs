@@ -16,7 +16,9 @@ use rampart_identity::hash_token;
 use time::Duration;
 
 use crate::error::{ApiError, Problem};
+use rampart_authz::policy::Operation;
 use rampart_service::caller::{Caller, Origin};
+use rampart_service::identity;
 use rampart_service::state::AppState;
 
 /// Cookie name over HTTPS: the `__Host-` prefix makes browsers insist on `Secure`,
@@ -229,7 +231,7 @@ impl FromRequestParts<AppState> for Administrator {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let auth = Authenticated::from_request_parts(parts, state).await?;
-        if auth.user.provider != Provider::It || !auth.user.is_admin {
+        if !identity::may(state, &auth.user, Operation::AdministerUsers).await? {
             return Err(Error::Forbidden("only IT administrators may manage users".into()).into());
         }
         Ok(Administrator(auth))
@@ -249,9 +251,7 @@ impl FromRequestParts<AppState> for AuditReader {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let auth = Authenticated::from_request_parts(parts, state).await?;
-        if auth.user.provider == Provider::It
-            && (auth.user.is_admin || is_auditor(state, &auth.user).await?)
-        {
+        if identity::may(state, &auth.user, Operation::ReadAuditLog).await? {
             return Ok(AuditReader(auth));
         }
         Err(
@@ -260,8 +260,6 @@ impl FromRequestParts<AppState> for AuditReader {
         )
     }
 }
-
-pub(crate) use rampart_service::identity::{is_auditor, reads_authorization_data};
 
 fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)

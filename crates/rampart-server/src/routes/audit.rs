@@ -7,6 +7,7 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use rampart_audit::hash::to_hex;
+use rampart_authz::policy::Operation;
 use rampart_core::Error;
 use time::OffsetDateTime;
 
@@ -241,9 +242,9 @@ pub async fn report_integration(
     auth: Authenticated,
     Json(req): Json<IntegrationReportRequest>,
 ) -> Result<(axum::http::StatusCode, Json<IntegrationReportResponse>), ApiError> {
-    let refused = auth.user.provider != rampart_core::Provider::It
-        || (!auth.user.is_admin && crate::auth::is_auditor(&state, &auth.user).await?);
-    if refused {
+    let allowed =
+        rampart_service::identity::may(&state, &auth.user, Operation::ReportIntegration).await?;
+    if !allowed {
         return Err(Error::Forbidden(
             "only IT users and services report integration calls; auditors read the log".into(),
         )

@@ -11,8 +11,9 @@ use axum::extract::{Query, State};
 use rampart_authz::acl::{
     AclReason, Actions, EntityId, HierarchyKind, Principal, RecordRef, NOBODY,
 };
+use rampart_authz::policy::Operation;
 use rampart_authz::roles::{AppNum, RoleNum};
-use rampart_core::{Error, Provider, UserId};
+use rampart_core::{Error, UserId};
 use rampart_store::{AuthzOp, AuthzView, NodeRef, PrincipalRef};
 
 use crate::auth::{Administrator, Authenticated};
@@ -49,12 +50,23 @@ enum Asking {
 async fn may_ask(state: &AppState, auth: &Authenticated, asking: Asking) -> Result<(), Error> {
     match asking {
         Asking::Themselves => Ok(()),
-        Asking::Decisions if auth.user.provider == Provider::It => Ok(()),
+        Asking::Decisions
+            if rampart_service::identity::may(
+                state,
+                &auth.user,
+                Operation::AskDecisionsAboutOthers,
+            )
+            .await? =>
+        {
+            Ok(())
+        }
         Asking::Decisions => Err(Error::Forbidden(
             "only IT users and services may ask for decisions about other users".into(),
         )),
         Asking::Data => {
-            if crate::auth::reads_authorization_data(state, &auth.user).await? {
+            if rampart_service::identity::may(state, &auth.user, Operation::ReadAuthorizationData)
+                .await?
+            {
                 Ok(())
             } else {
                 Err(Error::Forbidden(

@@ -7,6 +7,7 @@
 
 use axum::extract::{Query, State};
 use rampart_authz::it::{AppId, Decider, EnvId, ItUserId, Level, ModuleId, Scope, TeamId};
+use rampart_authz::policy::{self, Kind, Operation, Principal, Verdict};
 use rampart_core::{Error, Provider, UserId};
 use rampart_store::{AuthzOp, AuthzView, EnvironmentDef, ItScope};
 
@@ -29,13 +30,47 @@ fn level(raw: &str, field: &str) -> Result<Level, Error> {
 
 pub(crate) use rampart_service::authz::environment as env;
 
+/// What the platform rules know of `user` for IT permission writes (no rule there turns on
+/// the `auditor` role).
+fn principal(user: &rampart_core::User) -> Principal {
+    Principal {
+        kind: match user.provider {
+            rampart_core::Provider::It => Kind::ItUser,
+            rampart_core::Provider::End => Kind::EndUser,
+        },
+        administrator: user.is_admin,
+        auditor: false,
+    }
+}
+
 /// Checks that `granter` may make change `op`; `Ok` for platform administrators.
 fn may(view: &AuthzView, auth: &Authenticated, op: &ItWriteOp, at: &str) -> Result<(), Error> {
-    if auth.user.is_admin {
-        return Ok(());
-    }
+    let operation = match op {
+        ItWriteOp::SetItRole { .. } => Operation::AssignItRoles,
+        ItWriteOp::SetRoleLevel { .. } => Operation::ChangeRoleLevels,
+        ItWriteOp::SetEnvironments { .. } => Operation::ChangeEnvironments,
+        ItWriteOp::CreateTeam { .. } | ItWriteOp::DeleteTeam { .. } => Operation::ManageTeams,
+        ItWriteOp::SetTeamMember { .. }
+        | ItWriteOp::SetApplicationTeam { .. }
+        | ItWriteOp::RegisterModule { .. }
+        | ItWriteOp::SetOverride { .. } => Operation::GrantOnObject,
+    };
     let admin_only =
         |what: &str| Error::Forbidden(format!("{at}: only platform administrators may {what}"));
+    match policy::decide(principal(&auth.user), operation) {
+        Verdict::Allow => return Ok(()),
+        Verdict::IfFullOnObject => {}
+        Verdict::Deny(_) => {
+            return Err(admin_only(match op {
+                ItWriteOp::SetItRole { .. } => "assign IT roles",
+                ItWriteOp::SetRoleLevel { .. } => "change role levels",
+                ItWriteOp::SetEnvironments { .. } => "change the environments",
+                ItWriteOp::CreateTeam { .. } => "create teams",
+                ItWriteOp::DeleteTeam { .. } => "delete teams",
+                _ => "change IT permissions",
+            }))
+        }
+    }
     let granter = view.user_num(auth.user.id).map(ItUserId);
     let full_on = |scope: Scope, environment: Option<EnvId>| -> Result<(), Error> {
         let granter =
@@ -53,11 +88,11 @@ fn may(view: &AuthzView, auth: &Authenticated, op: &ItWriteOp, at: &str) -> Resu
         })
     };
     match op {
-        ItWriteOp::SetItRole { .. } => Err(admin_only("assign IT roles")),
-        ItWriteOp::SetRoleLevel { .. } => Err(admin_only("change role levels")),
-        ItWriteOp::SetEnvironments { .. } => Err(admin_only("change the environments")),
-        ItWriteOp::CreateTeam { .. } => Err(admin_only("create teams")),
-        ItWriteOp::DeleteTeam { .. } => Err(admin_only("delete teams")),
+        ItWriteOp::SetItRole { .. }
+        | ItWriteOp::SetRoleLevel { .. }
+        | ItWriteOp::SetEnvironments { .. }
+        | ItWriteOp::CreateTeam { .. }
+        | ItWriteOp::DeleteTeam { .. } => Err(admin_only("change IT permissions")),
         ItWriteOp::SetTeamMember { team, .. } => {
             let t = view.team(team).ok_or_else(|| {
                 Error::invalid(format!("{at}.team"), format!("no team named `{team}`"))
@@ -227,7 +262,9 @@ pub async fn level_of(
         return Err(Error::Forbidden("only IT users may read IT permissions".into()).into());
     }
     let user = UserId::parse(&q.user, "user")?;
-    let reader = crate::auth::reads_authorization_data(&state, &auth.user).await?;
+    let reader =
+        rampart_service::identity::may(&state, &auth.user, Operation::ReadAuthorizationData)
+            .await?;
     if user != auth.user.id && !reader {
         return Err(Error::Forbidden(
             "another user's IT level is for administrators and auditors; ask for your own".into(),

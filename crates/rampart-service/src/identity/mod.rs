@@ -7,6 +7,7 @@ pub mod users;
 
 pub use login::{change_password, login, logout, user_inputs, LoggedIn};
 
+use rampart_authz::policy::{self, Kind, Needs, Operation, Principal, Verdict};
 use rampart_core::{Error, Provider, User};
 
 use crate::state::AppState;
@@ -21,8 +22,30 @@ pub async fn is_auditor(state: &AppState, user: &User) -> Result<bool, Error> {
         .any(|r| r == "auditor"))
 }
 
-/// Whether `user` may read authorization data about others (the model, grants, explanations,
-/// other users' readable records, roles and IT levels): administrators and auditors.
-pub async fn reads_authorization_data(state: &AppState, user: &User) -> Result<bool, Error> {
-    Ok(user.is_admin || (user.provider == Provider::It && is_auditor(state, user).await?))
+/// What the platform rules ([`rampart_authz::policy`]) say of `user` performing `op`. The
+/// `auditor` role is looked up only when the rule turns on it.
+pub async fn authorize(state: &AppState, user: &User, op: Operation) -> Result<Verdict, Error> {
+    let kind = match user.provider {
+        Provider::It => Kind::ItUser,
+        Provider::End => Kind::EndUser,
+    };
+    let turns_on_auditor = matches!(
+        policy::needs(op),
+        Needs::ItUserNotAuditor | Needs::AdministratorOrAuditor
+    );
+    let auditor = turns_on_auditor
+        && kind == Kind::ItUser
+        && !user.is_admin
+        && is_auditor(state, user).await?;
+    let who = Principal {
+        kind,
+        administrator: user.is_admin,
+        auditor,
+    };
+    Ok(policy::decide(who, op))
+}
+
+/// Whether the platform rules allow `user` to perform `op` outright.
+pub async fn may(state: &AppState, user: &User, op: Operation) -> Result<bool, Error> {
+    Ok(authorize(state, user, op).await? == Verdict::Allow)
 }
