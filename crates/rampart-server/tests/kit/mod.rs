@@ -91,15 +91,26 @@ pub async fn start_on(kind: BackendKind, url: String, tweak: impl FnOnce(&mut Co
     }
 }
 
-/// Runs `body` against a fresh node on each backend.
+/// Runs `body` against a fresh node on each backend. A failure on one backend does not hide
+/// the other's result: both run, each failure is printed as it happens, and the test then
+/// fails naming the backends that failed.
 pub async fn on_both<F, Fut>(tweak: fn(&mut Config), body: F)
 where
     F: Fn(Node) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
+    use futures_util::FutureExt as _;
+    let mut failed = Vec::new();
     for kind in [BackendKind::Sqlite, BackendKind::Postgres] {
-        body(start(kind, tweak).await).await;
+        let node = start(kind, tweak).await;
+        let run = std::panic::AssertUnwindSafe(body(node))
+            .catch_unwind()
+            .await;
+        if run.is_err() {
+            failed.push(kind.as_str());
+        }
     }
+    assert!(failed.is_empty(), "failed on {}", failed.join(" and "));
 }
 
 pub fn no_tweak(_: &mut Config) {}
