@@ -16,6 +16,8 @@
 //! does I/O or reads the clock (`now` is a parameter).
 
 pub mod acl;
+/// Synthetic organisations for benchmarks and examples; not part of the product build.
+#[cfg(feature = "dataset")]
 pub mod dataset;
 pub mod hierarchy;
 pub mod it;
