@@ -14,16 +14,17 @@ use rampart_authz::acl::{
 use rampart_authz::policy::Operation;
 use rampart_authz::roles::{AppNum, RoleNum};
 use rampart_core::{Error, UserId};
-use rampart_store::{AuthzOp, AuthzView, NodeRef, PrincipalRef};
+use rampart_store::AuthzView;
 
 use crate::auth::{Administrator, Authenticated};
 use crate::error::{ApiError, Json, Problem};
 use rampart_api::{
     ApplicationView, AuthzModel, CheckItem, CheckRequest, CheckResponse, CheckResult, EntityView,
     ExplainResponse, GrantView, GrantsQuery, GrantsResponse, HierarchyView, ListFilterRequest,
-    ListFilterResponse, ModuleView, PrincipalWire, ReadableRecord, RolesQuery, RolesResponse,
-    WriteOp, WriteRequest, WriteResponse,
+    ListFilterResponse, ModuleView, ReadableRecord, RolesQuery, RolesResponse, WriteRequest,
+    WriteResponse,
 };
+use rampart_service::authz::acl::{self, action};
 use rampart_service::authz::engine::{parse_token, token};
 use rampart_service::state::AppState;
 
@@ -88,19 +89,6 @@ fn check_users(checks: &[CheckItem]) -> impl Iterator<Item = &str> {
     checks.iter().map(|c| match c {
         CheckItem::Role { user, .. } | CheckItem::Record { user, .. } => user.as_str(),
     })
-}
-
-fn action(raw: &str, field: &str) -> Result<Actions, Error> {
-    match raw {
-        "read" => Ok(Actions::READ),
-        "write" => Ok(Actions::WRITE),
-        _ => Err(Error::invalid(field, "must be `read` or `write`")),
-    }
-}
-
-fn actions(raw: &[String], field: &str) -> Result<Actions, Error> {
-    raw.iter()
-        .try_fold(Actions::NONE, |acc, a| Ok(acc.union(action(a, field)?)))
 }
 
 fn user_id(raw: &str, field: &str) -> Result<UserId, Error> {
@@ -554,185 +542,6 @@ pub async fn roles(
     }))
 }
 
-fn principal(p: &PrincipalWire, field: &str) -> Result<PrincipalRef, Error> {
-    Ok(match p {
-        PrincipalWire::User { id } => PrincipalRef::User(user_id(id, field)?),
-        PrincipalWire::Group { name } => PrincipalRef::Group(name.clone()),
-        PrincipalWire::Unit { hierarchy, unit } => PrincipalRef::Node {
-            hierarchy: hierarchy.clone(),
-            node: unit.clone(),
-        },
-    })
-}
-
-/// Hierarchy kinds by name: the view's, and those created earlier in the same batch.
-type Kinds<'a> = (&'a AuthzView, &'a [(String, HierarchyKind)]);
-
-fn node(kinds: Kinds<'_>, hierarchy: &str, raw: &str, field: &str) -> Result<NodeRef, Error> {
-    // Reports-to nodes are users; unit nodes are keys. Unknown hierarchies are reported by
-    // the store with the rest of the batch.
-    let kind = kinds
-        .1
-        .iter()
-        .find(|(name, _)| name == hierarchy)
-        .map(|(_, k)| *k)
-        .or_else(|| kinds.0.hierarchy(hierarchy).map(|(_, k)| k));
-    match kind {
-        Some(HierarchyKind::ReportsTo) => Ok(NodeRef::User(user_id(raw, field)?)),
-        _ => Ok(NodeRef::Key(raw.to_owned())),
-    }
-}
-
-fn to_op(view: Kinds<'_>, op: &WriteOp, at: &str) -> Result<AuthzOp, Error> {
-    let f = |name: &str| format!("{at}.{name}");
-    Ok(match op {
-        WriteOp::CreateGroup { name, description } => AuthzOp::CreateGroup {
-            name: name.clone(),
-            description: description.clone(),
-        },
-        WriteOp::DeleteGroup { name } => AuthzOp::DeleteGroup { name: name.clone() },
-        WriteOp::AddGroupMember { group, user } => AuthzOp::AddGroupMember {
-            group: group.clone(),
-            user: user_id(user, &f("user"))?,
-        },
-        WriteOp::RemoveGroupMember { group, user } => AuthzOp::RemoveGroupMember {
-            group: group.clone(),
-            user: user_id(user, &f("user"))?,
-        },
-        WriteOp::CreateHierarchy { name, kind } => AuthzOp::CreateHierarchy {
-            name: name.clone(),
-            kind: match kind.as_str() {
-                "reports_to" => HierarchyKind::ReportsTo,
-                "units" => HierarchyKind::Units,
-                _ => return Err(Error::invalid(f("kind"), "must be `reports_to` or `units`")),
-            },
-        },
-        WriteOp::DeleteHierarchy { name } => AuthzOp::DeleteHierarchy { name: name.clone() },
-        WriteOp::SetParent {
-            hierarchy,
-            node: n,
-            parent,
-        } => AuthzOp::SetParent {
-            hierarchy: hierarchy.clone(),
-            node: node(view, hierarchy, n, &f("node"))?,
-            parent: parent
-                .as_deref()
-                .map(|p| node(view, hierarchy, p, &f("parent")))
-                .transpose()?,
-        },
-        WriteOp::AddUnitMember {
-            hierarchy,
-            unit,
-            user,
-        } => AuthzOp::AddUnitMember {
-            hierarchy: hierarchy.clone(),
-            unit: unit.clone(),
-            user: user_id(user, &f("user"))?,
-        },
-        WriteOp::RemoveUnitMember {
-            hierarchy,
-            unit,
-            user,
-        } => AuthzOp::RemoveUnitMember {
-            hierarchy: hierarchy.clone(),
-            unit: unit.clone(),
-            user: user_id(user, &f("user"))?,
-        },
-        WriteOp::PutEntity {
-            name,
-            public,
-            owner_hierarchy,
-            grants,
-        } => AuthzOp::PutEntity {
-            name: name.clone(),
-            public: actions(public, &f("public"))?,
-            owner_hierarchy: owner_hierarchy.clone(),
-            grants: *grants,
-        },
-        WriteOp::PutRecords { entity, records } => {
-            if records.is_empty() || records.len() > 1_000 {
-                return Err(Error::invalid(f("records"), "give 1 to 1,000 records"));
-            }
-            AuthzOp::PutRecords {
-                entity: entity.clone(),
-                records: records
-                    .iter()
-                    .map(|r| {
-                        Ok((
-                            r.key.clone(),
-                            r.owner
-                                .as_deref()
-                                .map(|o| user_id(o, &f("records.owner")))
-                                .transpose()?,
-                        ))
-                    })
-                    .collect::<Result<_, Error>>()?,
-            }
-        }
-        WriteOp::DeleteRecord { entity, key } => AuthzOp::DeleteRecord {
-            entity: entity.clone(),
-            key: key.clone(),
-        },
-        WriteOp::AddGrant {
-            entity,
-            record,
-            principal: p,
-            actions: a,
-        } => AuthzOp::AddGrant {
-            entity: entity.clone(),
-            record: record.clone(),
-            principal: principal(p, &f("principal"))?,
-            actions: actions(a, &f("actions"))?,
-        },
-        WriteOp::RemoveGrant {
-            entity,
-            record,
-            principal: p,
-        } => AuthzOp::RemoveGrant {
-            entity: entity.clone(),
-            record: record.clone(),
-            principal: principal(p, &f("principal"))?,
-        },
-        WriteOp::CreateApplication { name, description } => AuthzOp::CreateApplication {
-            name: name.clone(),
-            description: description.clone(),
-        },
-        WriteOp::CreateRole {
-            application,
-            name,
-            description,
-        } => AuthzOp::CreateRole {
-            app: application.clone(),
-            name: name.clone(),
-            description: description.clone(),
-        },
-        WriteOp::DeleteRole { application, name } => AuthzOp::DeleteRole {
-            app: application.clone(),
-            name: name.clone(),
-        },
-        WriteOp::GrantRole {
-            application,
-            role,
-            principal: p,
-            until,
-        } => AuthzOp::GrantRole {
-            app: application.clone(),
-            role: role.clone(),
-            principal: principal(p, &f("principal"))?,
-            until: *until,
-        },
-        WriteOp::RevokeRole {
-            application,
-            role,
-            principal: p,
-        } => AuthzOp::RevokeRole {
-            app: application.clone(),
-            role: role.clone(),
-            principal: principal(p, &f("principal"))?,
-        },
-    })
-}
-
 /// Change authorization data: groups, hierarchies, units, entities, records, grants,
 /// applications, roles and role grants. All operations commit together or none does; each
 /// is an audit event.
@@ -752,29 +561,7 @@ pub async fn write(
     Administrator(admin): Administrator,
     Json(req): Json<WriteRequest>,
 ) -> Result<Json<WriteResponse>, ApiError> {
-    if req.operations.is_empty() || req.operations.len() > 100 {
-        return Err(Error::invalid("operations", "give 1 to 100 operations").into());
-    }
-    // Hierarchy kinds decide how a node is named; make sure the view knows every hierarchy.
-    state.authz.fresh(None).await?;
-    let ops: Vec<AuthzOp> = {
-        let view = state.authz.view();
-        let mut created: Vec<(String, HierarchyKind)> = Vec::new();
-        let mut ops = Vec::with_capacity(req.operations.len());
-        for (i, op) in req.operations.iter().enumerate() {
-            let op = to_op((&view, &created), op, &format!("operations[{i}]"))?;
-            if let AuthzOp::CreateHierarchy { name, kind } = &op {
-                created.push((name.clone(), *kind));
-            }
-            ops.push(op);
-        }
-        ops
-    };
-    let revision = state
-        .store
-        .authz_write(&admin.audit(&state), state.clock.now(), &ops)
-        .await?;
-    state.authz.after_write(revision).await?;
+    let revision = acl::write(&state, &admin.caller(&state), &req.operations).await?;
     Ok(Json(WriteResponse {
         revision: token(revision),
     }))

@@ -1,6 +1,9 @@
-//! Authorization at the node: the index every decision reads, kept current with the database.
+//! Authorization at the node: the index every decision reads, kept current with the
+//! database, and the writes of authorization data (`acl`) and IT permissions (`it`).
 
+pub mod acl;
 pub mod engine;
+pub mod it;
 
 use rampart_authz::it::EnvId;
 use rampart_core::Error;
