@@ -17,8 +17,8 @@ use crate::{BackendKind, Store};
 pub struct TestStore {
     /// The migrated store.
     pub store: Store,
-    /// The SQLite data directory (kept until drop), if SQLite.
-    pub dir: Option<tempfile::TempDir>,
+    /// The SQLite data directory (kept until the last clone drops), if SQLite.
+    pub dir: Option<std::sync::Arc<tempfile::TempDir>>,
     /// The connection URL, if PostgreSQL.
     pub url: Option<String>,
 }
@@ -71,7 +71,7 @@ pub async fn sqlite() -> TestStore {
         .unwrap_or_else(|e| panic!("migrate sqlite: {e}"));
     TestStore {
         store,
-        dir: Some(dir),
+        dir: Some(std::sync::Arc::new(dir)),
         url: None,
     }
 }
@@ -96,4 +96,32 @@ pub async fn postgres() -> TestStore {
 /// One fresh store per backend: SQLite, then PostgreSQL.
 pub async fn both() -> Vec<TestStore> {
     vec![sqlite().await, postgres().await]
+}
+
+/// Runs `body` on a fresh store of each backend. A failure on one backend does not hide the
+/// other's result: both run, each failure is printed as it happens, and the call then fails
+/// naming the backends that failed.
+pub async fn each_backend<F, Fut>(body: F)
+where
+    F: Fn(TestStore) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    use futures_util::FutureExt as _;
+    let mut failed = Vec::new();
+    for (name, store) in [("sqlite", sqlite().await), ("postgres", postgres().await)] {
+        // The body may drop what it does not bind; the data directory lives until it is done.
+        let handed = TestStore {
+            store: store.store.clone(),
+            dir: store.dir.clone(),
+            url: store.url.clone(),
+        };
+        let run = std::panic::AssertUnwindSafe(body(handed))
+            .catch_unwind()
+            .await;
+        drop(store);
+        if run.is_err() {
+            failed.push(name);
+        }
+    }
+    assert!(failed.is_empty(), "failed on {}", failed.join(" and "));
 }

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
 use rampart_core::{AuditContext, Email, Error, Provider, UserId, Username};
-use rampart_store::testing::{both, TestStore};
+use rampart_store::testing::{each_backend, TestStore};
 use rampart_store::{NewSession, NewUser, Store, UserPatch, UserQuery};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -47,7 +47,7 @@ async fn event_actions(store: &Store) -> Vec<String> {
 
 #[tokio::test]
 async fn users_are_unique_per_provider_ignoring_case() {
-    for TestStore { store, .. } in both().await {
+    each_backend(|TestStore { store, .. }| async move {
         let kind = store.kind().as_str();
         let alice = store
             .create_user(
@@ -100,12 +100,13 @@ async fn users_are_unique_per_provider_ignoring_case() {
             ["user.create:success", "user.create:success"],
             "{kind}"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn admin_role_and_listing_with_cursor_and_prefix() {
-    for TestStore { store, .. } in both().await {
+    each_backend(|TestStore { store, .. }| async move {
         let kind = store.kind().as_str();
         let mut admin = new_user(Provider::It, "root", None);
         admin.is_admin = true;
@@ -161,12 +162,13 @@ async fn admin_role_and_listing_with_cursor_and_prefix() {
             .await
             .unwrap();
         assert_eq!(all.len(), 5);
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn update_disable_delete_and_not_found() {
-    for TestStore { store, .. } in both().await {
+    each_backend(|TestStore { store, .. }| async move {
         let kind = store.kind().as_str();
         let u = store
             .create_user(
@@ -228,12 +230,13 @@ async fn update_disable_delete_and_not_found() {
             ],
             "{kind}"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn sessions_open_with_login_and_are_revoked_by_password_change() {
-    for TestStore { store, .. } in both().await {
+    each_backend(|TestStore { store, .. }| async move {
         let kind = store.kind().as_str();
         let u = store
             .create_user(&new_user(Provider::It, "dave", None), T0, &ctx())
@@ -279,12 +282,13 @@ async fn sessions_open_with_login_and_are_revoked_by_password_change() {
             .unwrap();
         let (revoked, _) = store.session_by_token(&hash).await.unwrap().unwrap();
         assert_eq!(revoked.revoked_at, Some(T0), "{kind}");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn password_history_keeps_the_newest_entries() {
-    for TestStore { store, .. } in both().await {
+    each_backend(|TestStore { store, .. }| async move {
         let kind = store.kind().as_str();
         let u = store
             .create_user(&new_user(Provider::End, "erin", None), T0, &ctx())
@@ -314,12 +318,13 @@ async fn password_history_keeps_the_newest_entries() {
             .unwrap()
             .unwrap();
         assert_eq!(current, "hash-5");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn login_failures_count_lock_and_reset() {
-    for TestStore { store, .. } in both().await {
+    each_backend(|TestStore { store, .. }| async move {
         let kind = store.kind().as_str();
         let lock = |n: u32| (n >= 3).then(|| Duration::seconds(30 * i64::from(n - 2)));
         let window = Duration::hours(1);
@@ -397,12 +402,13 @@ async fn login_failures_count_lock_and_reset() {
             None,
             "{kind}"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn migrations_are_idempotent_and_stores_reopen() {
-    for test in both().await {
+    each_backend(|test| async move {
         let kind = test.kind().as_str();
         test.store.migrate().await.unwrap();
         test.store
@@ -424,7 +430,8 @@ async fn migrations_are_idempotent_and_stores_reopen() {
             "{kind}"
         );
         reopened.ping().await.unwrap();
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -444,7 +451,7 @@ async fn unreachable_postgres_fails_with_a_clear_message_without_the_password() 
 
 #[tokio::test]
 async fn the_credentials_epoch_moves_with_every_change_that_can_end_a_session() {
-    for TestStore { store, .. } in both().await {
+    each_backend(|TestStore { store, .. }| async move {
         let kind = store.kind().as_str();
         assert_eq!(
             store.is_exclusive(),
@@ -501,5 +508,6 @@ async fn the_credentials_epoch_moves_with_every_change_that_can_end_a_session() 
         expect_moved("password change", &store);
         store.delete_user(u.id, T0, &ctx()).await.unwrap();
         expect_moved("delete", &store);
-    }
+    })
+    .await;
 }

@@ -3,7 +3,7 @@
 
 use rampart_audit::leaf_hash;
 use rampart_core::{AuditContext, AuditEvent, Outcome};
-use rampart_store::testing::both;
+use rampart_store::testing::each_backend;
 use rampart_store::{EventQuery, NewEvent, Stream};
 
 use crate::{ctx, T0};
@@ -111,7 +111,7 @@ fn access(i: u64) -> NewEvent {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_writers_get_gapless_numbers_in_commit_order() {
-    for t in both().await {
+    each_backend(|t| async move {
         let kind = t.kind();
         let store = t.store.clone();
         // Batches and single system events from many tasks at once.
@@ -160,12 +160,13 @@ async fn concurrent_writers_get_gapless_numbers_in_commit_order() {
         let leaves = store.audit_leaves(0, 480).await.unwrap();
         assert_eq!(leaves.len(), 480);
         assert!(store.audit_leaves(470, 481).await.is_err(), "{kind:?}");
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redaction_keeps_the_leaf_and_is_itself_recorded() {
-    for t in both().await {
+    each_backend(|t| async move {
         let kind = t.kind();
         let store = &t.store;
         store
@@ -202,12 +203,13 @@ async fn redaction_keeps_the_leaf_and_is_itself_recorded() {
             11,
             "{kind:?}: refusals wrote nothing"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_filters_combine_and_page_by_sequence() {
-    for t in both().await {
+    each_backend(|t| async move {
         let kind = t.kind();
         let store = &t.store;
         store
@@ -256,13 +258,14 @@ async fn search_filters_combine_and_page_by_sequence() {
                 "{kind:?} {name}: newest first"
             );
         }
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn times_never_go_backwards_so_a_time_window_is_a_range() {
     use time::Duration;
-    for t in both().await {
+    each_backend(|t| async move {
         let kind = t.kind();
         let store = &t.store;
         let minutes = [0, 10, 5, 20, 15, 30];
@@ -321,7 +324,8 @@ async fn times_never_go_backwards_so_a_time_window_is_a_range() {
             [3],
             "{kind:?}"
         );
-    }
+    })
+    .await;
 }
 
 /// Free-text search on targets goes through the list of distinct targets and the segmented
@@ -330,8 +334,9 @@ async fn times_never_go_backwards_so_a_time_window_is_a_range() {
 /// both under and over the number of matching targets where the search walks the log.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn free_text_target_search_matches_a_plain_scan() {
-    let mut next = xorshift(0x2545_f491_4f6c_dd1d_u64);
-    for t in both().await {
+    each_backend(|t| async move {
+        // The same sequence on each backend.
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d_u64);
         let kind = t.kind();
         let store = &t.store;
         let mut targets: Vec<Option<String>> = Vec::new();
@@ -408,7 +413,8 @@ async fn free_text_target_search_matches_a_plain_scan() {
             }
             assert_eq!(found, reference, "{kind:?}: `{needle}` in pages of {limit}");
         }
-    }
+    })
+    .await;
 }
 
 /// What the test appended, as the obvious reference for search: one entry per event.
@@ -436,10 +442,11 @@ struct Model {
 /// target, no copy left behind by a merge).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_over_rows_and_blocks_matches_a_plain_scan() {
-    let mut next = xorshift(0x9e37_79b9_7f4a_7c15_u64);
     let actors = ["end:ann", "end:bob", "it:cy", "end:rare"];
     let apps = [Some("sales"), Some("crm"), None];
-    for t in both().await {
+    each_backend(|t| async move {
+        // The same sequence on each backend.
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15_u64);
         let kind = t.kind();
         let store = &t.store;
         store.audit_key_geometry(4, 2).await.unwrap();
@@ -688,7 +695,8 @@ async fn search_over_rows_and_blocks_matches_a_plain_scan() {
                 );
             }
         }
-    }
+    })
+    .await;
 }
 
 /// Runs `sql` on the test's database directly (as an older version, or an attacker, would).
@@ -703,7 +711,7 @@ async fn exec_direct(t: &rampart_store::testing::TestStore, sql: &str) {
 /// rows and the newer packs alike.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn level_zero_rows_from_before_packs_are_still_found_and_merged() {
-    for t in both().await {
+    each_backend(|t| async move {
         let kind = t.kind();
         let store = &t.store;
         // Level-0 segments of 16 events, level 1 of 64.
@@ -787,5 +795,6 @@ async fn level_zero_rows_from_before_packs_are_still_found_and_merged() {
             with_new,
             "{kind:?}: found once merged"
         );
-    }
+    })
+    .await;
 }

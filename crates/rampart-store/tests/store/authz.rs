@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use rampart_authz::acl::{Actions, HierarchyKind, RecordRef};
 use rampart_core::{Error, Provider, UserId};
-use rampart_store::testing::{both, TestStore};
+use rampart_store::testing::{each_backend, TestStore};
 use rampart_store::{AuthzOp, AuthzView, ListFilter, NodeRef, PrincipalRef, Store};
 
 use super::{ctx, new_user, T0};
@@ -113,7 +113,7 @@ async fn assert_filter_agrees(store: &Store, users: &[UserId], keys: &[(String, 
 
 #[tokio::test]
 async fn list_filter_in_the_database_agrees_with_the_index() {
-    for TestStore { store, .. } in both().await {
+    each_backend(|TestStore { store, .. }| async move {
         let people = users(&store, 16).await;
         let mut rng = Rng(42);
         let mut ops = vec![
@@ -225,12 +225,13 @@ async fn list_filter_in_the_database_agrees_with_the_index() {
         .await
         .unwrap();
         assert_filter_agrees(&store, &people, &keys).await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn bad_changes_are_refused_and_change_nothing() {
-    for TestStore { store, .. } in both().await {
+    each_backend(|TestStore { store, .. }| async move {
         let kind = store.kind().as_str();
         let p = users(&store, 3).await;
         let r1 = write(
@@ -406,12 +407,13 @@ async fn bad_changes_are_refused_and_change_nothing() {
         }
         assert_eq!(after_delete.user_num(p[0]), None, "{kind}");
         assert_eq!(view(&store).await.user_num(p[0]), None, "{kind}");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn rebuild_repairs_paths_and_is_idempotent() {
-    for TestStore { store, url, dir } in both().await {
+    each_backend(|TestStore { store, url, dir }| async move {
         let kind = store.kind().as_str();
         let p = users(&store, 4).await;
         write(
@@ -471,7 +473,8 @@ async fn rebuild_repairs_paths_and_is_idempotent() {
             .unwrap()
             .iter()
             .any(|e| e.action == "authz.rebuild"));
-    }
+    })
+    .await;
 }
 
 async fn corrupt(url: &Option<String>, sqlite: Option<std::path::PathBuf>) {
@@ -496,7 +499,7 @@ async fn corrupt(url: &Option<String>, sqlite: Option<std::path::PathBuf>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reserved_module_name_is_registered_only_by_its_application_and_a_transfer_moves_the_module_everywhere(
 ) {
-    for TestStore { store, .. } in both().await {
+    each_backend(|TestStore { store, .. }| async move {
         let kind = store.kind().as_str();
         let register = |name: &str, app: &str| AuthzOp::RegisterModule {
             name: name.into(),
@@ -626,5 +629,6 @@ async fn a_reserved_module_name_is_registered_only_by_its_application_and_a_tran
             ],
             "{kind}"
         );
-    }
+    })
+    .await;
 }
