@@ -5,36 +5,49 @@ use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 /// Query of `GET /api/v1/audit/events`. Every filter narrows the result.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct AuditEventsQuery {
     /// `system`, `integration` or `access`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub stream: Option<String>,
     /// The actor as recorded, e.g. `it:admin` or `end:alice`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
     /// A dotted action, e.g. `user.create`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
     /// An exact target, e.g. `user:0190…`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
     /// Free text the target must contain (matched literally).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub q: Option<String>,
     /// An application name.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub application: Option<String>,
     /// An environment name.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
     /// `success`, `failure`, `allow` or `deny`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
     /// RFC 3339 time: only events at or after it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub since: Option<String>,
     /// RFC 3339 time: only events before it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub until: Option<String>,
     /// The `next_cursor` of the previous page.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
     /// Page size, 1 to 1000 (default 100). Ignored by the `csv` and `jsonl` exports.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
     /// `json` (a page, newest first; default), or `csv` / `jsonl`: every match, oldest
     /// first, streamed.
     #[param(inline, value_type = Option<AuditFormat>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
 }
 
@@ -52,7 +65,7 @@ pub enum AuditFormat {
 }
 
 /// An audit event.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AuditEventView {
     /// Sequence number (the event's leaf is `seq − 1`).
     pub seq: i64,
@@ -92,7 +105,7 @@ pub struct AuditEventView {
 }
 
 /// A page of audit events, newest first.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AuditEventPage {
     /// The events.
     pub items: Vec<AuditEventView>,
@@ -102,7 +115,7 @@ pub struct AuditEventPage {
 
 /// `POST /api/v1/audit/integration`: calls a service made or received, to record in the
 /// `integration` stream under the reporting service's name.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IntegrationReportRequest {
     /// 1 to 1,000 calls, recorded in this order in one transaction (all or none).
@@ -110,7 +123,7 @@ pub struct IntegrationReportRequest {
 }
 
 /// One call, as the service saw it.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IntegrationCall {
     /// `inbound` (a request the service received) or `outbound` (a call it made).
@@ -128,12 +141,12 @@ pub struct IntegrationCall {
     pub duration_ms: u64,
     /// The call's request id, to correlate with the service's own logs (at most 64 of
     /// `A-Z a-z 0-9 . _ -`); this request's id when absent.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
 }
 
 /// Where the reported calls sit in the log.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct IntegrationReportResponse {
     /// The sequence number of the first call.
     pub first_seq: i64,
@@ -143,12 +156,12 @@ pub struct IntegrationReportResponse {
 
 /// The query of a route that takes no parameters: any parameter is refused (a client
 /// that sends `fresh=true` to a read learns that reading never signs).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NoQuery {}
 
 /// A signed checkpoint of the audit log.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CheckpointView {
     /// The log's name (the note's origin line).
     pub origin: String,
@@ -167,17 +180,18 @@ pub struct CheckpointView {
 }
 
 /// Query of `GET /api/v1/audit/proof/inclusion`.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Serialize, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct InclusionQuery {
     /// The event's sequence number.
     pub seq: u64,
     /// Tree size to prove against (default: the current size).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
 }
 
 /// An inclusion proof (RFC 9162 §2.1.3).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct InclusionProofView {
     /// The event's sequence number; its leaf index is `seq − 1`.
     pub seq: u64,
@@ -192,17 +206,18 @@ pub struct InclusionProofView {
 }
 
 /// Query of `GET /api/v1/audit/proof/consistency`.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Serialize, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ConsistencyQuery {
     /// The older tree size.
     pub from: u64,
     /// The newer tree size (default: the current size).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub to: Option<u64>,
 }
 
 /// A consistency proof (RFC 9162 §2.1.4).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ConsistencyProofView {
     /// The older size.
     pub from: u64,

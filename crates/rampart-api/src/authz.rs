@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::lifecycle::EnvironmentSpec;
 
 /// One decision to make.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum CheckItem {
     /// Does the user hold `role` in `application` (directly or through a group, unexpired)?
@@ -34,25 +34,25 @@ pub enum CheckItem {
 }
 
 /// `POST /api/v1/authz/check` and `/explain`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckRequest {
     /// Up to 1,000 decisions (explain takes exactly one).
     pub checks: Vec<CheckItem>,
     /// A revision token from a write: decide on data at least this fresh.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at_least_as_fresh: Option<String>,
 }
 
 /// One decision.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CheckResult {
     /// Whether it is allowed.
     pub allowed: bool,
 }
 
 /// The decisions, in request order.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CheckResponse {
     /// Revision the decisions were made at.
     pub revision: String,
@@ -61,7 +61,7 @@ pub struct CheckResponse {
 }
 
 /// Why a decision came out as it did.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ExplainResponse {
     /// Revision the decision was made at.
     pub revision: String,
@@ -81,7 +81,7 @@ pub struct ExplainResponse {
 }
 
 /// `POST /api/v1/authz/list-filter`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListFilterRequest {
     /// User id.
@@ -89,21 +89,21 @@ pub struct ListFilterRequest {
     /// Entity name.
     pub entity: String,
     /// Records after this key (the previous page's `next_cursor`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
     /// Page size, 1 to 500 (default 50).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
     /// Also count every readable record (slow for large subtrees).
     #[serde(default)]
     pub count: bool,
     /// A revision token from a write.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at_least_as_fresh: Option<String>,
 }
 
 /// A record the user may read.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ReadableRecord {
     /// Record key.
     pub key: String,
@@ -112,7 +112,7 @@ pub struct ReadableRecord {
 }
 
 /// A page of readable records, in key order.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ListFilterResponse {
     /// Revision the filter was evaluated at.
     pub revision: String,
@@ -123,11 +123,11 @@ pub struct ListFilterResponse {
     /// Total readable records, when asked.
     pub total: Option<i64>,
     /// Query shape used: `collect` (small subtrees) or `walk` (large ones).
-    pub strategy: &'static str,
+    pub strategy: String,
 }
 
 /// A grantee.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum PrincipalWire {
     /// A user by id.
@@ -150,18 +150,18 @@ pub enum PrincipalWire {
 }
 
 /// A record to register.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordWire {
     /// Record key, unique in the entity.
     pub key: String,
     /// Owner's user id.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
 }
 
 /// One authorization change.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 pub enum WriteOp {
     /// Create a group.
@@ -169,7 +169,7 @@ pub enum WriteOp {
         /// Name.
         name: String,
         /// Free text.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         description: Option<String>,
     },
     /// Delete a group with its memberships and grants.
@@ -285,7 +285,7 @@ pub enum WriteOp {
         /// Name.
         name: String,
         /// Free text.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         description: Option<String>,
     },
     /// Declare a role in an application.
@@ -295,7 +295,7 @@ pub enum WriteOp {
         /// Role name.
         name: String,
         /// Free text.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         description: Option<String>,
     },
     /// Delete a role and its grants.
@@ -314,7 +314,11 @@ pub enum WriteOp {
         /// A user or group.
         principal: PrincipalWire,
         /// RFC 3339 end of the grant.
-        #[serde(default, with = "time::serde::rfc3339::option")]
+        #[serde(
+            default,
+            with = "time::serde::rfc3339::option",
+            skip_serializing_if = "Option::is_none"
+        )]
         #[schema(value_type = Option<String>, format = DateTime)]
         until: Option<OffsetDateTime>,
     },
@@ -330,7 +334,7 @@ pub enum WriteOp {
 }
 
 /// `POST /api/v1/authz/write`: changes applied all together or not at all.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WriteRequest {
     /// 1 to 100 operations.
@@ -338,14 +342,14 @@ pub struct WriteRequest {
 }
 
 /// The revision the changes were written at.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct WriteResponse {
     /// Revision token: pass as `at_least_as_fresh` to read your writes anywhere.
     pub revision: String,
 }
 
 /// Query of `GET /api/v1/authz/roles`.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Serialize, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct RolesQuery {
     /// User id.
@@ -355,7 +359,7 @@ pub struct RolesQuery {
 }
 
 /// The roles a user holds in an application now.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RolesResponse {
     /// Revision.
     pub revision: String,
@@ -364,7 +368,7 @@ pub struct RolesResponse {
 }
 
 /// Where an IT override applies.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ItScopeWire {
     /// One module.
@@ -380,7 +384,7 @@ pub enum ItScopeWire {
 }
 
 /// One change to IT permissions.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ItWriteOp {
     /// Set (null: clear) an IT user's default IT role. Administrators only.
@@ -463,7 +467,7 @@ pub enum ItWriteOp {
 }
 
 /// `POST /api/v1/it/write`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ItWriteRequest {
     /// 1 to 100 operations, applied together or not at all.
@@ -471,7 +475,7 @@ pub struct ItWriteRequest {
 }
 
 /// Query of `GET /api/v1/it/level`.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Serialize, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct LevelQuery {
     /// IT user id.
@@ -483,20 +487,20 @@ pub struct LevelQuery {
 }
 
 /// An IT user's effective level on a module in an environment, and the grant that decided.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct LevelResponse {
     /// Revision.
     pub revision: String,
     /// `none` … `full`.
-    pub level: &'static str,
+    pub level: String,
     /// `module_override`, `application_override`, `team_role`, `default_role` or `none`.
-    pub decided_by: &'static str,
+    pub decided_by: String,
     /// The deciding grant in words.
     pub reason: String,
 }
 
 /// An application and its roles.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ApplicationView {
     /// Name.
     pub name: String,
@@ -505,23 +509,23 @@ pub struct ApplicationView {
 }
 
 /// A hierarchy.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct HierarchyView {
     /// Name.
     pub name: String,
     /// `reports_to` or `units`.
-    pub kind: &'static str,
+    pub kind: String,
     /// Number of nodes.
     pub nodes: usize,
 }
 
 /// An entity under ACL.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct EntityView {
     /// Name.
     pub name: String,
     /// Public actions.
-    pub public: Vec<&'static str>,
+    pub public: Vec<String>,
     /// Owner rule's reports-to hierarchy.
     pub owner_hierarchy: Option<String>,
     /// Whether explicit grants apply.
@@ -533,7 +537,7 @@ pub struct EntityView {
 }
 
 /// A module and its application.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ModuleView {
     /// Module name.
     pub name: String,
@@ -542,7 +546,7 @@ pub struct ModuleView {
 }
 
 /// `GET /api/v1/authz/model`: what authorization knows, by name.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AuthzModel {
     /// Revision.
     pub revision: String,
@@ -563,7 +567,7 @@ pub struct AuthzModel {
 }
 
 /// Query of `GET /api/v1/authz/grants`.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Serialize, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct GrantsQuery {
     /// Entity name.
@@ -573,16 +577,16 @@ pub struct GrantsQuery {
 }
 
 /// One explicit grant on a record.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct GrantView {
     /// `user:<id>`, `group:<name>` or `node:<hierarchy>/<unit>`.
     pub principal: String,
     /// `read`, `write`.
-    pub actions: Vec<&'static str>,
+    pub actions: Vec<String>,
 }
 
 /// The explicit grants of a record.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct GrantsResponse {
     /// Revision.
     pub revision: String,

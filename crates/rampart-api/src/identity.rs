@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 /// `POST /api/v1/auth/login`
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// Username (case-insensitive).
@@ -18,12 +18,12 @@ pub struct LoginRequest {
 }
 
 /// A successful login.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct LoginResponse {
     /// Bearer token for API clients; shown once. Browsers use the session cookie instead.
     pub token: String,
     /// Always `Bearer`.
-    pub token_type: &'static str,
+    pub token_type: String,
     /// Absolute expiry of the session.
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
@@ -36,7 +36,7 @@ pub struct LoginResponse {
 
 /// `POST /api/v1/auth/change-password`: works without a session, so that an expired
 /// password can be replaced.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
     /// `it` or `end`.
@@ -50,7 +50,7 @@ pub struct ChangePasswordRequest {
 }
 
 /// Query of `POST /api/v1/auth/logout`.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Serialize, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct LogoutQuery {
     /// End every session of the user, not only this one.
@@ -59,7 +59,7 @@ pub struct LogoutQuery {
 }
 
 /// `GET /api/v1/auth/me`
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct MeResponse {
     /// The authenticated user.
     pub user: UserView,
@@ -68,12 +68,12 @@ pub struct MeResponse {
 }
 
 /// A session, without its secret.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SessionView {
     /// Session id.
     pub id: String,
     /// `bearer` or `cookie`.
-    pub authenticated_by: &'static str,
+    pub authenticated_by: String,
     /// Login time.
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
@@ -88,7 +88,7 @@ impl SessionView {
     pub fn new(session: &Session, authenticated_by: &'static str) -> Self {
         Self {
             id: session.id.to_string(),
-            authenticated_by,
+            authenticated_by: authenticated_by.to_owned(),
             created_at: session.created_at,
             expires_at: session.expires_at,
         }
@@ -96,12 +96,12 @@ impl SessionView {
 }
 
 /// A user as the API shows it.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct UserView {
     /// Id (UUID).
     pub id: String,
     /// `it` or `end`.
-    pub provider: &'static str,
+    pub provider: String,
     /// Username as chosen.
     pub username: String,
     /// Human name.
@@ -134,7 +134,7 @@ impl From<&User> for UserView {
     fn from(u: &User) -> Self {
         Self {
             id: u.id.to_string(),
-            provider: u.provider.as_str(),
+            provider: u.provider.as_str().to_owned(),
             username: u.username.clone(),
             display_name: u.display_name.clone(),
             email: u.email.clone(),
@@ -149,7 +149,7 @@ impl From<&User> for UserView {
 }
 
 /// `POST /api/v1/users`
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
     /// `it` or `end`.
@@ -159,10 +159,10 @@ pub struct CreateUserRequest {
     /// Initial password; must satisfy the password policy.
     pub password: String,
     /// Human name.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
     /// E-mail; normalised, unique per provider.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// Make the user a platform administrator (IT users only).
     #[serde(default)]
@@ -170,15 +170,23 @@ pub struct CreateUserRequest {
 }
 
 /// `PATCH /api/v1/users/{id}`: absent fields are left alone, `null` clears.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
     /// New display name, or `null`.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>)]
     pub display_name: Option<Option<String>>,
     /// New e-mail, or `null`.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>)]
     pub email: Option<Option<String>>,
 }
@@ -193,7 +201,7 @@ where
 }
 
 /// `POST /api/v1/users/{id}/reset-password`
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetPasswordRequest {
     /// The new password; must satisfy the password policy.
@@ -201,21 +209,25 @@ pub struct ResetPasswordRequest {
 }
 
 /// Query of `GET /api/v1/users`.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListUsersQuery {
     /// `it` or `end`; both when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
     /// Only usernames starting with this, ignoring case.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
     /// The `next_cursor` of the previous page.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
     /// Page size, 1 to 500 (default 50).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
 }
 
 /// A page of users.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct UserPage {
     /// The users, in creation order.
     pub items: Vec<UserView>,
@@ -224,8 +236,34 @@ pub struct UserPage {
 }
 
 /// Result of revoking a user's sessions.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RevokedSessions {
     /// How many sessions were open.
     pub revoked: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code: failing loudly is the point
+
+    use super::*;
+
+    /// A field left out, one set to `null` and one given survive a client's serialisation
+    /// and the server's reading as three different things.
+    #[test]
+    fn an_update_keeps_absent_null_and_given_apart_on_the_wire() {
+        let update = UpdateUserRequest {
+            display_name: Some(None),
+            email: None,
+        };
+        let text = serde_json::to_string(&update).unwrap();
+        assert_eq!(text, r#"{"display_name":null}"#);
+        let back: UpdateUserRequest = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.display_name, Some(None));
+        assert_eq!(back.email, None);
+        let given: UpdateUserRequest =
+            serde_json::from_str(r#"{"email":"a@example.com"}"#).unwrap();
+        assert_eq!(given.email, Some(Some("a@example.com".to_owned())));
+        assert_eq!(given.display_name, None);
+    }
 }

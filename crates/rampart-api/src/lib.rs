@@ -21,12 +21,12 @@ pub use lifecycle::*;
 pub use plans::*;
 pub use problem::{Problem, PROBLEM_TYPE_PREFIX};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// `GET /healthz` and `GET /readyz`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Health {
     /// `ok`.
-    pub status: &'static str,
+    pub status: String,
 }

@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 /// Body of `POST /api/v1/modules/{name}/versions`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PublishRequest {
     /// The module's source (YAML, or JSON), whose `module:` must be the name in the path.
@@ -15,7 +15,7 @@ pub struct PublishRequest {
     pub message: String,
     /// The version this change was based on (0 for the first); when given, a publish on top of
     /// a newer version is refused with 409 instead of silently replacing it.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<i64>,
     /// Publish even though it breaks modules deployed somewhere (needs `full` on the module).
     #[serde(default)]
@@ -23,7 +23,7 @@ pub struct PublishRequest {
 }
 
 /// A module version's metadata.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct VersionWire {
     /// The module.
     pub module: String,
@@ -45,7 +45,7 @@ pub struct VersionWire {
 }
 
 /// What a publish did.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PublishResponse {
     /// The version (the existing one when the source was already published).
     pub version: VersionWire,
@@ -56,7 +56,7 @@ pub struct PublishResponse {
 }
 
 /// A module deployed somewhere that a change would break.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct BreakingChange {
     /// The module that would break (the dependant).
     pub module: String,
@@ -76,7 +76,7 @@ pub struct BreakingChange {
 }
 
 /// A version with its source (`open`).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct VersionSourceResponse {
     /// Its metadata.
     #[serde(flatten)]
@@ -86,7 +86,7 @@ pub struct VersionSourceResponse {
 }
 
 /// Query of `GET /api/v1/modules/{name}/diff`.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Serialize, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct DiffQuery {
     /// The older version's number.
@@ -96,11 +96,11 @@ pub struct DiffQuery {
 }
 
 /// Query of `GET /api/v1/modules/{name}/surface`.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Serialize, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct SurfaceQuery {
     /// The version (the newest when absent).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<i64>,
 }
 
@@ -119,7 +119,7 @@ pub struct EnvironmentSpec {
 }
 
 /// An environment in the promotion order.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct EnvironmentWire {
     /// Its name.
     pub name: String,
@@ -132,7 +132,7 @@ pub struct EnvironmentWire {
 }
 
 /// One module to deploy.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeployItem {
     /// The module.
@@ -141,23 +141,23 @@ pub struct DeployItem {
     pub version: i64,
     /// The version the caller saw running (0: none); when it no longer runs there, the
     /// deployment is refused with 409. When absent, what runs at the time of the request.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected: Option<i64>,
 }
 
 /// Body of `POST /api/v1/environments/{env}/deployments`: `modules`, or an application's
 /// tag (every module at the version the tag holds).
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeployRequest {
     /// The modules, deployed together or not at all.
     #[serde(default)]
     pub modules: Vec<DeployItem>,
     /// Deploy this application's tag instead (with `tag`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application: Option<String>,
     /// The tag (with `application`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
     /// Only preview the plan: check everything, change nothing.
     #[serde(default)]
@@ -165,14 +165,14 @@ pub struct DeployRequest {
 }
 
 /// Body of `POST /api/v1/environments/{env}/stage`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StageRequest {
     /// The environment promoted from (the one before in the order when absent).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
     /// Only these modules (all that run in `from` when absent).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modules: Option<Vec<String>>,
     /// Only preview the plan.
     #[serde(default)]
@@ -180,7 +180,7 @@ pub struct StageRequest {
 }
 
 /// Body of `POST /api/v1/environments/{env}/rollback`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RollbackRequest {
     /// The module put back to the version it ran before its last deployment.
@@ -191,7 +191,7 @@ pub struct RollbackRequest {
 }
 
 /// One change of a deployment plan.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct PlannedChange {
     /// The module.
     pub module: String,
@@ -208,13 +208,13 @@ pub struct PlannedChange {
 }
 
 /// A deployment plan: what would change, and what became of it.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct DeployResponse {
     /// The target environment.
     pub environment: String,
     /// `applied`, `pending-approval` (the environment needs a second approver: see
     /// `request`), `plan` (a dry run) or `nothing-to-do`.
-    pub status: &'static str,
+    pub status: String,
     /// What changes (modules already at the version are left out).
     pub changes: Vec<PlannedChange>,
     /// Whether it was applied.
@@ -227,14 +227,14 @@ pub struct DeployResponse {
 }
 
 /// A deployment waiting for, or decided by, a second approver.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct DeploymentRequestWire {
     /// Its id.
     pub id: i64,
     /// The target environment.
     pub environment: String,
     /// `deploy`, `stage` or `rollback`.
-    pub kind: &'static str,
+    pub kind: String,
     /// For staging: where from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
@@ -256,7 +256,7 @@ pub struct DeploymentRequestWire {
 }
 
 /// One module of a deployment request.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RequestItem {
     /// The module.
     pub module: String,
@@ -268,7 +268,7 @@ pub struct RequestItem {
 }
 
 /// Body of `POST /api/v1/environments/{env}/requests/{id}/reject`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RejectRequest {
     /// Why (1 to 500 characters; recorded in the audit trail).
@@ -276,16 +276,16 @@ pub struct RejectRequest {
 }
 
 /// Query of `GET /api/v1/environments/{env}/requests`.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Serialize, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct RequestsQuery {
     /// Only `pending`, `approved` or `rejected` ones.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
 
 /// A deployment in an environment's history.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct DeploymentWire {
     /// Increasing id.
     pub id: i64,
@@ -310,19 +310,19 @@ pub struct DeploymentWire {
 }
 
 /// Query of `GET /api/v1/environments/{env}/deployments`.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Serialize, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
     /// Only this module.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub module: Option<String>,
     /// The most entries (1 to 1,000; 100 by default).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<i64>,
 }
 
 /// What runs in an environment.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RunningWire {
     /// The module.
     pub module: String,
@@ -331,7 +331,7 @@ pub struct RunningWire {
 }
 
 /// Body of `POST /api/v1/applications/{app}/tags`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TagRequest {
     /// The tag: 1 to 64 letters, digits, `.`, `_`, `-` (e.g. `2.3.0`).
@@ -341,12 +341,12 @@ pub struct TagRequest {
     pub notes: String,
     /// Module name to version; by default the newest version of every module of the
     /// application.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modules: Option<std::collections::BTreeMap<String, i64>>,
 }
 
 /// An application version.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TagWire {
     /// The application.
     pub application: String,
@@ -366,7 +366,7 @@ pub struct TagWire {
 // Module names.
 
 /// Body of `POST /api/v1/module-names`: reserve a module name for an application.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReserveNameRequest {
     /// The module name (1 to 100 ASCII letters, digits, `-` and `_`), not registered yet.
@@ -376,7 +376,7 @@ pub struct ReserveNameRequest {
 }
 
 /// Body of `POST /api/v1/module-names/{name}/transfer`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransferNameRequest {
     /// The application receiving the name (and the module, if one is registered).
@@ -384,14 +384,14 @@ pub struct TransferNameRequest {
 }
 
 /// A module name and the application it belongs to.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ModuleNameWire {
     /// The name.
     pub name: String,
     /// The application it is reserved for, or whose module it is.
     pub application: String,
     /// `reserved` (no module yet) or `registered` (a module of the application).
-    pub status: &'static str,
+    pub status: String,
     /// When it was reserved or registered.
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]

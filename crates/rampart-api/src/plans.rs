@@ -32,7 +32,7 @@ pub struct PlanSettingsWire {
 }
 
 /// Body of `POST /api/v1/deployment-plans`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanCreateRequest {
     /// The target environment.
@@ -48,22 +48,22 @@ pub struct PlanCreateRequest {
 }
 
 /// Body of `POST /api/v1/deployment-plans/{id}/copy`.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanCopyRequest {
     /// The environment of the copy: the one after the plan's when absent.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
     /// Settings for that environment (settings are per environment and are not copied).
     #[serde(default)]
     pub settings: PlanSettingsWire,
     /// Free text; the original's when absent.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
 }
 
 /// Body of `POST /api/v1/deployment-plans/{id}/run`.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanRunRequest {
     /// Check and show what would happen, change nothing.
@@ -72,12 +72,12 @@ pub struct PlanRunRequest {
 }
 
 /// A setting the plan changes.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SettingChange {
     /// The module.
     pub module: String,
     /// `property`, `endpoint` or `secret` (a reference, never a secret).
-    pub kind: &'static str,
+    pub kind: String,
     /// The property's or integration's name.
     pub name: String,
     /// The value in force now (any JSON value), or null.
@@ -87,7 +87,7 @@ pub struct SettingChange {
 }
 
 /// What running a plan now would do, computed at the time of the request.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PlanPreview {
     /// Module versions that would change.
     pub changes: Vec<PlannedChange>,
@@ -105,7 +105,7 @@ pub struct PlanPreview {
 }
 
 /// A deployment plan.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PlanWire {
     /// Its id.
     pub id: i64,
@@ -147,21 +147,21 @@ pub struct PlanWire {
 }
 
 /// Query of `GET /api/v1/deployment-plans`.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Serialize, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct PlansQuery {
     /// Only plans for this environment.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
 }
 
 /// A setting in force in an environment.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SettingWire {
     /// The module.
     pub module: String,
     /// `property`, `endpoint` or `secret` (a reference).
-    pub kind: &'static str,
+    pub kind: String,
     /// The property's or integration's name.
     pub name: String,
     /// Its value: any JSON value (a property's value; a string for an endpoint or a

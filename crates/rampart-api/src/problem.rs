@@ -4,14 +4,14 @@
 //! server; this is only its shape, shared with the client that reads it.
 
 use http::StatusCode;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// Prefix of every problem `type`.
 pub const PROBLEM_TYPE_PREFIX: &str = "urn:rampart:problem:";
 
 /// An RFC 9457 problem details object.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Problem {
     /// `urn:rampart:problem:<code>`; stable, for programs to match on.
     #[serde(rename = "type")]

@@ -3,11 +3,11 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// A position in a file: line and column, both counted from 1 (columns in characters).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 pub struct Pos {
     /// Line, from 1.
     pub line: usize,
@@ -23,7 +23,7 @@ impl Pos {
 }
 
 /// The kinds of error, each a stable name (`ErrorClass::as_str`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ErrorClass {
     /// Not well-formed YAML or JSON.
@@ -73,7 +73,7 @@ impl fmt::Display for ErrorClass {
 }
 
 /// One error in a module file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Diagnostic {
     /// The file, as the caller named it.
     pub file: String,

@@ -78,7 +78,9 @@ impl Modify for SecuritySchemes {
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses((status = 200, description = "Alive", body = Health)))]
 async fn healthz() -> crate::error::Json<Health> {
-    crate::error::Json(Health { status: "ok" })
+    crate::error::Json(Health {
+        status: "ok".to_owned(),
+    })
 }
 
 /// Ready to serve: the database answers.
@@ -89,7 +91,9 @@ async fn healthz() -> crate::error::Json<Health> {
     ))]
 async fn readyz(State(state): State<AppState>) -> Result<crate::error::Json<Health>, ApiError> {
     state.store.ping().await?;
-    Ok(crate::error::Json(Health { status: "ok" }))
+    Ok(crate::error::Json(Health {
+        status: "ok".to_owned(),
+    }))
 }
 
 /// Prometheus metrics (OpenMetrics text format).

@@ -1207,10 +1207,10 @@ async fn apply(
         from_plan.map(|(_, s)| s),
     )
     .await?;
-    let answer = |status, applied, request, deployments| {
+    let answer = |status: &str, applied, request, deployments| {
         Json(DeployResponse {
             environment: env.to_owned(),
-            status,
+            status: status.to_owned(),
             changes,
             applied,
             request,
@@ -1267,7 +1267,7 @@ fn request_wire(r: rampart_store::DeploymentRequest) -> DeploymentRequestWire {
     DeploymentRequestWire {
         id: r.id,
         environment: r.environment,
-        kind: r.kind.as_str(),
+        kind: r.kind.as_str().to_owned(),
         from: r.source_env,
         items: r
             .items
@@ -1448,7 +1448,7 @@ pub async fn approve(
         .await?;
     Ok(Json(DeployResponse {
         environment: env,
-        status: "applied",
+        status: "applied".to_owned(),
         changes,
         applied: true,
         request: Some(id),

@@ -14,7 +14,7 @@ use rampart_server::Server;
 use rampart_service::{Config, Loaded, Overrides};
 use rampart_store::NewUser;
 
-mod client;
+mod cmd;
 
 /// mimalloc: see ARCHITECTURE.md, "Choices recorded".
 #[global_allocator]
@@ -97,14 +97,14 @@ enum Command {
     /// Module versions on the server: publish, list, show, diff, delete; module names:
     /// names, reserve, transfer, release.
     #[command(subcommand)]
-    Module(ModuleCommand),
+    Module(cmd::modules::ModuleCommand),
     /// Environments: deploy versions, stage from the environment before, roll back, and
     /// read the history. Each checks your `deploy` level in the target environment.
     #[command(subcommand)]
-    Env(EnvCommand),
+    Env(cmd::env::EnvCommand),
     /// Applications: tag a version (a snapshot of its modules' versions) and list tags.
     #[command(subcommand)]
-    App(AppCommand),
+    App(cmd::apps::AppCommand),
     /// Deployment plans: applications at tagged versions with the settings an environment
     /// needs (site properties, integration endpoints, secret references), previewed, run,
     /// retried when aborted and copied to the next environment.
@@ -114,106 +114,7 @@ enum Command {
     ///     rampart plan run 1
     ///     rampart plan copy 1 --set sales-ui.RegionCode=EU     # for quality
     #[command(subcommand)]
-    Plan(PlanCommand),
-}
-
-#[derive(Debug, Subcommand)]
-enum AppCommand {
-    /// Tag the application's modules at their newest versions (or those given) with
-    /// release notes. Tags are immutable; needs `change` on the application.
-    ///
-    ///     rampart app tag sales 1.0 --notes "First release"
-    Tag {
-        /// The application.
-        app: String,
-        /// The tag, e.g. 1.0.
-        tag: String,
-        /// Release notes.
-        #[arg(long, default_value = "")]
-        notes: String,
-        /// MODULE=VERSION to tag instead of the newest (repeatable).
-        #[arg(long = "module")]
-        modules: Vec<String>,
-    },
-    /// The application's tags, newest first.
-    Tags {
-        /// The application.
-        app: String,
-    },
-}
-
-/// Settings of a deployment plan, from flags.
-#[derive(Debug, clap::Args)]
-struct SettingFlags {
-    /// A site property: MODULE.PROPERTY=VALUE (VALUE read as JSON when it parses, so
-    /// 5000 is a number and true a boolean; else text). Repeatable.
-    #[arg(long = "set", value_name = "MODULE.PROPERTY=VALUE")]
-    properties: Vec<String>,
-    /// An integration's base URL here: MODULE.INTEGRATION=URL. Repeatable.
-    #[arg(long = "endpoint", value_name = "MODULE.INTEGRATION=URL")]
-    endpoints: Vec<String>,
-    /// Where the platform finds an integration's secret here: MODULE.INTEGRATION=REF,
-    /// REF being env:NAME, file:/path or vault:path. Never the secret itself. Repeatable.
-    #[arg(long = "secret", value_name = "MODULE.INTEGRATION=REF")]
-    secrets: Vec<String>,
-}
-
-impl SettingFlags {
-    fn args(&self) -> client::SettingArgs<'_> {
-        client::SettingArgs {
-            properties: &self.properties,
-            endpoints: &self.endpoints,
-            secrets: &self.secrets,
-        }
-    }
-}
-
-#[derive(Debug, Subcommand)]
-enum PlanCommand {
-    /// Create a draft plan for an environment and print its preview. Needs `deploy` there
-    /// on every module of the applications.
-    Create {
-        /// The target environment.
-        env: String,
-        /// APPLICATION=TAG, one or more.
-        #[arg(required = true)]
-        applications: Vec<String>,
-        #[command(flatten)]
-        settings: SettingFlags,
-        /// Free text.
-        #[arg(long, default_value = "")]
-        notes: String,
-    },
-    /// Plans you may see, newest first.
-    List {
-        /// Only those for this environment.
-        #[arg(long)]
-        env: Option<String>,
-    },
-    /// A plan with what running it now would do.
-    Show {
-        /// The plan's id.
-        id: i64,
-    },
-    /// Run a plan: deploy and configure in one step (or wait for a second approver). A
-    /// refused run aborts the plan with the reason; run it again once that is fixed.
-    Run {
-        /// The plan's id.
-        id: i64,
-        /// Check and show, change nothing.
-        #[arg(long)]
-        dry_run: bool,
-    },
-    /// Copy a plan for the next environment (or --env), with that environment's settings.
-    Copy {
-        /// The plan's id.
-        id: i64,
-        /// The environment of the copy (default: the one after the plan's).
-        #[arg(long)]
-        env: Option<String>,
-        #[command(flatten)]
-        settings: SettingFlags,
-    },
+    Plan(cmd::plans::PlanCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -230,197 +131,6 @@ enum ModelCommand {
         /// Files or directories (.yaml, .yml, .json).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum ModuleCommand {
-    /// Publish new versions of the modules in these files or directories (dependencies
-    /// first). Each is checked locally, then on the server: your `change` level, the public
-    /// elements it uses, and whether it breaks modules deployed somewhere. A publish racing
-    /// another on the same module is refused rather than silently replacing it.
-    ///
-    ///     rampart module publish examples/sales --message "First release"
-    Publish {
-        /// Files or directories.
-        #[arg(required = true)]
-        paths: Vec<PathBuf>,
-        /// What changed and why.
-        #[arg(long, short)]
-        message: String,
-        /// Publish even if it breaks deployed dependants (needs `full` on the module).
-        #[arg(long)]
-        force: bool,
-    },
-    /// List a module's versions, newest first, with where each runs.
-    List {
-        /// The module.
-        name: String,
-    },
-    /// Print a version's source (needs `open`), or with --surface its public elements
-    /// (needs `reference`).
-    Show {
-        /// The module.
-        name: String,
-        /// The version (default: the newest).
-        #[arg(value_name = "VERSION")]
-        number: Option<i64>,
-        /// Only the public surface: names, signatures, descriptions.
-        #[arg(long)]
-        surface: bool,
-    },
-    /// What changed between two versions: elements added, removed and changed (with each
-    /// changed field), then the line diff. Coloured on a terminal (NO_COLOR turns it off).
-    Diff {
-        /// The module.
-        name: String,
-        /// The older version.
-        from: i64,
-        /// The newer version.
-        to: i64,
-        /// Print the API's JSON instead.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Delete a version that runs in no environment.
-    Delete {
-        /// The module.
-        name: String,
-        /// The version.
-        #[arg(value_name = "VERSION")]
-        number: i64,
-    },
-    /// Every module name taken, reserved or registered, with its application
-    /// (administrators).
-    Names,
-    /// Reserve a module name for an application (administrators): only that application
-    /// may then register it by publishing.
-    ///
-    ///     rampart module reserve payroll --application hr
-    Reserve {
-        /// The module name.
-        name: String,
-        /// The application it is reserved for.
-        #[arg(long)]
-        application: String,
-    },
-    /// Give a module name to another application (administrators); a registered module
-    /// moves with its versions and deployments.
-    Transfer {
-        /// The module name.
-        name: String,
-        /// The application receiving it.
-        #[arg(long)]
-        application: String,
-    },
-    /// Release a reserved module name (administrators); a registered one is transferred,
-    /// not released.
-    Release {
-        /// The module name.
-        name: String,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum EnvCommand {
-    /// The environments in promotion order, with their policies.
-    List,
-    /// Replace the promotion order (administrators). An environment keeps its policies
-    /// unless a flag lists them anew; one left out is removed (refused while modules run
-    /// there). New environments give `full` to administrators, `reference` to auditors and
-    /// nothing to other roles until their levels are set.
-    ///
-    ///     rampart env define development test quality production \
-    ///         --separation-of-duties production --second-approver production
-    Define {
-        /// Every environment, in order; the first is where modules are authored.
-        #[arg(required = true)]
-        names: Vec<String>,
-        /// Comma-separated: where authors may not deploy their own versions.
-        #[arg(long, value_name = "ENVS")]
-        separation_of_duties: Option<String>,
-        /// Comma-separated: where deployments wait for a second approver.
-        #[arg(long, value_name = "ENVS")]
-        second_approver: Option<String>,
-    },
-    /// The settings in force in an environment (secret references, never secrets).
-    Settings {
-        /// The environment.
-        env: String,
-    },
-    /// Deploy module versions to an environment, all together or none.
-    ///
-    ///     rampart env deploy development core-service=3 sales-ui=7 --dry-run
-    Deploy {
-        /// The environment.
-        env: String,
-        /// MODULE=VERSION, one or more.
-        #[arg(required = true)]
-        items: Vec<String>,
-        /// Show the plan (what changes, refusals) without applying it.
-        #[arg(long)]
-        dry_run: bool,
-    },
-    /// Promote what runs in the environment before (or --from) into ENV.
-    ///
-    ///     rampart env stage quality
-    Stage {
-        /// The target environment.
-        env: String,
-        /// The source environment (default: the one before ENV).
-        #[arg(long)]
-        from: Option<String>,
-        /// Only these modules (repeatable; default: all).
-        #[arg(long = "module")]
-        modules: Vec<String>,
-        /// Show the plan without applying it.
-        #[arg(long)]
-        dry_run: bool,
-    },
-    /// Put a module back to the version it ran before its last deployment.
-    Rollback {
-        /// The environment.
-        env: String,
-        /// The module.
-        module: String,
-        /// Show the plan without applying it.
-        #[arg(long)]
-        dry_run: bool,
-    },
-    /// Deployments waiting for a second approver (environments with that policy:
-    /// production by default; see `rampart env list`).
-    Requests {
-        /// The environment.
-        env: String,
-        /// Also approved and rejected ones.
-        #[arg(long)]
-        all: bool,
-    },
-    /// Approve someone else's deployment request: it is checked again against the
-    /// environment as it is now, then applied.
-    Approve {
-        /// The environment.
-        env: String,
-        /// The request's id.
-        id: i64,
-    },
-    /// Reject a deployment request (or withdraw your own).
-    Reject {
-        /// The environment.
-        env: String,
-        /// The request's id.
-        id: i64,
-        /// Why (recorded in the audit trail).
-        #[arg(long)]
-        reason: String,
-    },
-    /// The deployment history of an environment, newest first.
-    History {
-        /// The environment.
-        env: String,
-        /// Only this module.
-        #[arg(long)]
-        module: Option<String>,
     },
 }
 
@@ -1119,7 +829,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Model(ModelCommand::Check { paths }) => {
-            let files = client::module_files(paths)?;
+            let files = cmd::modules::module_files(paths)?;
             for (path, _, m) in files {
                 println!("{}: module {} is valid", path.display(), m.module);
             }
@@ -1130,94 +840,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             username,
             provider,
             ca_cert,
-        } => client::login(server, username, provider, ca_cert.as_deref()).await,
-        Command::Module(m) => match m {
-            ModuleCommand::Publish {
-                paths,
-                message,
-                force,
-            } => client::publish(paths, message, *force).await,
-            ModuleCommand::List { name } => client::list(name).await,
-            ModuleCommand::Show {
-                name,
-                number,
-                surface,
-            } => client::show(name, *number, *surface).await,
-            ModuleCommand::Diff {
-                name,
-                from,
-                to,
-                json,
-            } => client::diff(name, *from, *to, *json).await,
-            ModuleCommand::Delete { name, number } => client::delete(name, *number).await,
-            ModuleCommand::Names => client::module_names().await,
-            ModuleCommand::Reserve { name, application } => {
-                client::reserve_name(name, application).await
-            }
-            ModuleCommand::Transfer { name, application } => {
-                client::transfer_name(name, application).await
-            }
-            ModuleCommand::Release { name } => client::release_name(name).await,
-        },
-        Command::Env(e) => match e {
-            EnvCommand::Deploy {
-                env,
-                items,
-                dry_run,
-            } => client::deploy(env, items, *dry_run).await,
-            EnvCommand::Stage {
-                env,
-                from,
-                modules,
-                dry_run,
-            } => client::stage(env, from.as_deref(), modules, *dry_run).await,
-            EnvCommand::Rollback {
-                env,
-                module,
-                dry_run,
-            } => client::rollback(env, module, *dry_run).await,
-            EnvCommand::History { env, module } => client::history(env, module.as_deref()).await,
-            EnvCommand::Requests { env, all } => client::requests(env, *all).await,
-            EnvCommand::Approve { env, id } => client::approve(env, *id).await,
-            EnvCommand::Reject { env, id, reason } => client::reject(env, *id, reason).await,
-            EnvCommand::List => client::environments().await,
-            EnvCommand::Define {
-                names,
-                separation_of_duties,
-                second_approver,
-            } => {
-                client::define_environments(
-                    names,
-                    separation_of_duties.as_deref(),
-                    second_approver.as_deref(),
-                )
-                .await
-            }
-            EnvCommand::Settings { env } => client::settings(env).await,
-        },
-        Command::App(a) => match a {
-            AppCommand::Tag {
-                app,
-                tag,
-                notes,
-                modules,
-            } => client::tag(app, tag, notes, modules).await,
-            AppCommand::Tags { app } => client::tags(app).await,
-        },
-        Command::Plan(p) => match p {
-            PlanCommand::Create {
-                env,
-                applications,
-                settings,
-                notes,
-            } => client::create_plan(env, applications, &settings.args(), notes).await,
-            PlanCommand::List { env } => client::plans(env.as_deref()).await,
-            PlanCommand::Show { id } => client::show_plan(*id).await,
-            PlanCommand::Run { id, dry_run } => client::run_plan(*id, *dry_run).await,
-            PlanCommand::Copy { id, env, settings } => {
-                client::copy_plan(*id, env.as_deref(), &settings.args()).await
-            }
-        },
+        } => cmd::login(server, username, provider, ca_cert.as_deref()).await,
+        Command::Module(command) => cmd::modules::run(command).await,
+        Command::Env(command) => cmd::env::run(command).await,
+        Command::App(command) => cmd::apps::run(command).await,
+        Command::Plan(command) => cmd::plans::run(command).await,
     }
 }
 

@@ -46,7 +46,8 @@ fn wire(n: ModuleName) -> ModuleNameWire {
             "registered"
         } else {
             "reserved"
-        },
+        }
+        .to_owned(),
         since: n.since,
     }
 }

@@ -327,7 +327,7 @@ async fn preview(
         let (module, name) = key.split_once('.').unwrap_or((key, ""));
         settings.push(SettingChange {
             module: module.to_owned(),
-            kind: kind.as_str(),
+            kind: kind.as_str().to_owned(),
             name: name.to_owned(),
             from,
             to: value,
@@ -605,7 +605,7 @@ pub async fn run_plan(
         }
         let run = DeployResponse {
             environment: p.environment.clone(),
-            status: "plan",
+            status: "plan".to_owned(),
             changes: preview.changes.clone(),
             applied: false,
             request: None,
@@ -717,7 +717,7 @@ pub async fn settings(
         if visible.may_see(&s.module).await? {
             out.push(SettingWire {
                 module: s.module,
-                kind: s.kind.as_str(),
+                kind: s.kind.as_str().to_owned(),
                 name: s.name,
                 value: s.value,
                 plan: s.plan,

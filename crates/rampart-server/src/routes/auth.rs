@@ -63,7 +63,7 @@ pub async fn login(
     .await?;
     let body = LoginResponse {
         token: done.token.secret().to_owned(),
-        token_type: "Bearer",
+        token_type: "Bearer".to_owned(),
         expires_at: done.session.expires_at,
         idle_timeout_seconds: u64::from(state.config.session.idle_minutes) * 60,
         user: UserView::from(&done.user),

@@ -491,7 +491,8 @@ pub async fn list_filter(
             "walk"
         } else {
             "collect"
-        },
+        }
+        .to_owned(),
     }))
 }
 
@@ -600,7 +601,8 @@ pub async fn model(
                 kind: match kind {
                     HierarchyKind::ReportsTo => "reports_to",
                     HierarchyKind::Units => "units",
-                },
+                }
+                .to_owned(),
                 nodes,
             })
             .collect(),
@@ -609,7 +611,7 @@ pub async fn model(
             .into_iter()
             .map(|(name, rule, records, grants)| EntityView {
                 name,
-                public: rule.public.names(),
+                public: rule.public.names().into_iter().map(str::to_owned).collect(),
                 owner_hierarchy: rule
                     .owner
                     .and_then(|h| view.hierarchy_name(h))
@@ -665,7 +667,7 @@ pub async fn grants(
             .into_iter()
             .map(|(p, a)| GrantView {
                 principal: view.describe(p),
-                actions: a.names(),
+                actions: a.names().into_iter().map(str::to_owned).collect(),
             })
             .collect(),
     }))

@@ -94,8 +94,8 @@ pub async fn level_of(
         return Ok(Json(match best {
             Some((level, role)) => LevelResponse {
                 revision: token(revision),
-                level: level.as_str(),
-                decided_by: "default_role",
+                level: level.as_str().to_owned(),
+                decided_by: "default_role".to_owned(),
                 reason: format!(
                     "default IT role {}",
                     view.it
@@ -106,8 +106,8 @@ pub async fn level_of(
             },
             None => LevelResponse {
                 revision: token(revision),
-                level: Level::None.as_str(),
-                decided_by: "none",
+                level: Level::None.as_str().to_owned(),
+                decided_by: "none".to_owned(),
                 reason: "the user holds no IT permissions".into(),
             },
         }));
@@ -171,8 +171,8 @@ pub async fn level_of(
     };
     Ok(Json(LevelResponse {
         revision: token(revision),
-        level: d.level.as_str(),
-        decided_by,
+        level: d.level.as_str().to_owned(),
+        decided_by: decided_by.to_owned(),
         reason,
     }))
 }

@@ -1,0 +1,122 @@
+//! Authorization: decisions and their explanations, list filters, application roles, ACL
+//! and role writes, the model and a record's grants (`/api/v1/authz/*`), and IT permissions
+//! (`/api/v1/it/*`).
+
+use rampart_api::{
+    AuthzModel, CheckRequest, CheckResponse, ExplainResponse, GrantsQuery, GrantsResponse,
+    ItWriteOp, ItWriteRequest, LevelQuery, LevelResponse, ListFilterRequest, ListFilterResponse,
+    RolesQuery, RolesResponse, WriteOp, WriteRequest, WriteResponse,
+};
+use reqwest::Method;
+
+use crate::{Client, ClientError};
+
+/// The authorization operations of a [`Client`].
+#[derive(Debug, Clone, Copy)]
+pub struct Authz<'c> {
+    client: &'c Client,
+}
+
+impl<'c> Authz<'c> {
+    pub(crate) fn new(client: &'c Client) -> Self {
+        Self { client }
+    }
+
+    /// `POST /api/v1/authz/check`: up to 1,000 decisions, answered in order.
+    pub async fn check(&self, request: &CheckRequest) -> Result<CheckResponse, ClientError> {
+        self.client
+            .call(Method::POST, &["authz", "check"])
+            .body(request)
+            .json()
+            .await
+    }
+
+    /// `POST /api/v1/authz/explain`: why one decision comes out as it does.
+    pub async fn explain(&self, request: &CheckRequest) -> Result<ExplainResponse, ClientError> {
+        self.client
+            .call(Method::POST, &["authz", "explain"])
+            .body(request)
+            .json()
+            .await
+    }
+
+    /// `POST /api/v1/authz/list-filter`: a page of the records a user may read.
+    pub async fn list_filter(
+        &self,
+        request: &ListFilterRequest,
+    ) -> Result<ListFilterResponse, ClientError> {
+        self.client
+            .call(Method::POST, &["authz", "list-filter"])
+            .body(request)
+            .json()
+            .await
+    }
+
+    /// `GET /api/v1/authz/roles`: the roles a user holds in an application now.
+    pub async fn roles(&self, query: &RolesQuery) -> Result<RolesResponse, ClientError> {
+        self.client
+            .call(Method::GET, &["authz", "roles"])
+            .query(query)
+            .json()
+            .await
+    }
+
+    /// `POST /api/v1/authz/write`: changes applied all together or not at all.
+    pub async fn write(&self, request: &WriteRequest) -> Result<WriteResponse, ClientError> {
+        self.client
+            .call(Method::POST, &["authz", "write"])
+            .body(request)
+            .json()
+            .await
+    }
+
+    /// [`Authz::write`] of `operations`.
+    pub async fn write_ops(&self, operations: Vec<WriteOp>) -> Result<WriteResponse, ClientError> {
+        self.write(&WriteRequest { operations }).await
+    }
+
+    /// `GET /api/v1/authz/model`: what authorization knows, by name.
+    pub async fn model(&self) -> Result<AuthzModel, ClientError> {
+        self.client
+            .call(Method::GET, &["authz", "model"])
+            .json()
+            .await
+    }
+
+    /// `GET /api/v1/authz/grants`: the explicit grants of a record.
+    pub async fn grants(&self, query: &GrantsQuery) -> Result<GrantsResponse, ClientError> {
+        self.client
+            .call(Method::GET, &["authz", "grants"])
+            .query(query)
+            .json()
+            .await
+    }
+
+    /// `POST /api/v1/it/write`: IT-permission changes (environments, role levels, teams,
+    /// module registrations, overrides), all together or none.
+    pub async fn it_write(&self, request: &ItWriteRequest) -> Result<WriteResponse, ClientError> {
+        self.client
+            .call(Method::POST, &["it", "write"])
+            .body(request)
+            .json()
+            .await
+    }
+
+    /// [`Authz::it_write`] of `operations`.
+    pub async fn it_write_ops(
+        &self,
+        operations: Vec<ItWriteOp>,
+    ) -> Result<WriteResponse, ClientError> {
+        self.it_write(&ItWriteRequest { operations }).await
+    }
+
+    /// `GET /api/v1/it/level`: an IT user's level on a module in an environment, and the
+    /// grant that decided.
+    pub async fn it_level(&self, query: &LevelQuery) -> Result<LevelResponse, ClientError> {
+        self.client
+            .call(Method::GET, &["it", "level"])
+            .query(query)
+            .json()
+            .await
+    }
+}

@@ -1,0 +1,150 @@
+//! Accounts and sessions: login and logout, the caller, password changes, and user
+//! administration (`/api/v1/auth/*`, `/api/v1/users/*`).
+
+use rampart_api::{
+    ChangePasswordRequest, CreateUserRequest, ListUsersQuery, LoginRequest, LoginResponse,
+    LogoutQuery, MeResponse, ResetPasswordRequest, RevokedSessions, UpdateUserRequest, UserPage,
+    UserView,
+};
+use reqwest::Method;
+
+use crate::{Client, ClientError};
+
+/// The identity operations of a [`Client`].
+#[derive(Debug, Clone, Copy)]
+pub struct Identity<'c> {
+    client: &'c Client,
+}
+
+impl<'c> Identity<'c> {
+    pub(crate) fn new(client: &'c Client) -> Self {
+        Self { client }
+    }
+
+    /// `POST /api/v1/auth/login`: a session for the user. The answer's `token` is shown
+    /// once; pass it to [`Client::set_token`] for the following requests.
+    pub async fn login(&self, request: &LoginRequest) -> Result<LoginResponse, ClientError> {
+        self.client
+            .call(Method::POST, &["auth", "login"])
+            .body(request)
+            .json()
+            .await
+    }
+
+    /// `POST /api/v1/auth/logout`: ends this session, or with `all` every session of the
+    /// user.
+    pub async fn logout(&self, all: bool) -> Result<(), ClientError> {
+        self.client
+            .call(Method::POST, &["auth", "logout"])
+            .query(&LogoutQuery { all })
+            .empty()
+            .await
+    }
+
+    /// `GET /api/v1/auth/me`: the caller and the session the request came with.
+    pub async fn me(&self) -> Result<MeResponse, ClientError> {
+        self.client.call(Method::GET, &["auth", "me"]).json().await
+    }
+
+    /// `POST /api/v1/auth/change-password`: works without a session (an expired password
+    /// can be replaced); every session of the user ends.
+    pub async fn change_password(
+        &self,
+        request: &ChangePasswordRequest,
+    ) -> Result<(), ClientError> {
+        self.client
+            .call(Method::POST, &["auth", "change-password"])
+            .body(request)
+            .empty()
+            .await
+    }
+
+    /// `GET /api/v1/users`: a page of users (administrators).
+    pub async fn users(&self, query: &ListUsersQuery) -> Result<UserPage, ClientError> {
+        self.client
+            .call(Method::GET, &["users"])
+            .query(query)
+            .json()
+            .await
+    }
+
+    /// `POST /api/v1/users`: creates a user (administrators).
+    pub async fn create_user(&self, request: &CreateUserRequest) -> Result<UserView, ClientError> {
+        self.client
+            .call(Method::POST, &["users"])
+            .body(request)
+            .json()
+            .await
+    }
+
+    /// `GET /api/v1/users/{id}`.
+    pub async fn user(&self, id: &str) -> Result<UserView, ClientError> {
+        self.client.call(Method::GET, &["users", id]).json().await
+    }
+
+    /// `PATCH /api/v1/users/{id}`: fields left `None` are left alone, `Some(None)` clears.
+    pub async fn update_user(
+        &self,
+        id: &str,
+        request: &UpdateUserRequest,
+    ) -> Result<UserView, ClientError> {
+        self.client
+            .call(Method::PATCH, &["users", id])
+            .body(request)
+            .json()
+            .await
+    }
+
+    /// `DELETE /api/v1/users/{id}`.
+    pub async fn delete_user(&self, id: &str) -> Result<(), ClientError> {
+        self.client
+            .call(Method::DELETE, &["users", id])
+            .empty()
+            .await
+    }
+
+    /// `POST /api/v1/users/{id}/disable`: the user can no longer log in; their sessions end.
+    pub async fn disable_user(&self, id: &str) -> Result<UserView, ClientError> {
+        self.client
+            .call(Method::POST, &["users", id, "disable"])
+            .json()
+            .await
+    }
+
+    /// `POST /api/v1/users/{id}/enable`.
+    pub async fn enable_user(&self, id: &str) -> Result<UserView, ClientError> {
+        self.client
+            .call(Method::POST, &["users", id, "enable"])
+            .json()
+            .await
+    }
+
+    /// `POST /api/v1/users/{id}/reset-password`.
+    pub async fn reset_password(
+        &self,
+        id: &str,
+        request: &ResetPasswordRequest,
+    ) -> Result<(), ClientError> {
+        self.client
+            .call(Method::POST, &["users", id, "reset-password"])
+            .body(request)
+            .empty()
+            .await
+    }
+
+    /// `POST /api/v1/users/{id}/unlock`: lifts a lockout after failed logins.
+    pub async fn unlock_user(&self, id: &str) -> Result<(), ClientError> {
+        self.client
+            .call(Method::POST, &["users", id, "unlock"])
+            .empty()
+            .await
+    }
+
+    /// `POST /api/v1/users/{id}/revoke-sessions`: ends every session of the user.
+    pub async fn revoke_sessions(&self, id: &str) -> Result<RevokedSessions, ClientError> {
+        self.client
+            .call(Method::POST, &["users", id, "revoke-sessions"])
+            .json()
+            .await
+    }
+}
