@@ -1,0 +1,294 @@
+//! Configuration layering and validation, table-driven.
+
+use super::*;
+
+fn load(
+    file: Option<&str>,
+    env: &[(&str, &str)],
+    flags: &[(&str, &str)],
+) -> Result<Loaded, ConfigError> {
+    let dir = tempfile::tempdir().unwrap();
+    if let Some(text) = file {
+        std::fs::write(dir.path().join("rampart.toml"), text).unwrap();
+    }
+    let overrides = Overrides {
+        data_dir: Some(dir.path().to_owned()),
+        config_file: None,
+        flags: flags
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    v.to_string(),
+                    format!("--{}", k.replace('_', "-")),
+                )
+            })
+            .collect(),
+    };
+    Config::load(
+        &overrides,
+        env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+    )
+}
+
+#[test]
+fn layers_apply_in_order() {
+    let loaded = load(
+        Some("https_addr = \"127.0.0.1:9001\"\nhttp_addr = \"127.0.0.1:9002\"\n[password]\nmin_length = 14\n"),
+        &[("RAMPART_HTTP_ADDR", "127.0.0.1:9003"), ("RAMPART_PASSWORD__HISTORY", "7"), ("RAMPART_TEST_PG_URL", "x"), ("RAMPART_TOKEN", "rps_x"), ("RAMPART_SERVER", "https://h")],
+        &[("http_addr", "127.0.0.1:9004")],
+    )
+    .unwrap();
+    let c = &loaded.config;
+    assert_eq!(c.https_addr, "127.0.0.1:9001");
+    assert_eq!(c.http_addr, "127.0.0.1:9004");
+    assert_eq!(c.password.min_length, 14);
+    assert_eq!(c.password.history, 7);
+    assert_eq!(
+        c.password.min_score, 3,
+        "untouched keys keep their defaults"
+    );
+    assert!(matches!(
+        loaded.sources.get("http_addr"),
+        Some(Source::Flag(_))
+    ));
+    assert!(matches!(
+        loaded.sources.get("password.history"),
+        Some(Source::Env(_))
+    ));
+    assert!(matches!(
+        loaded.sources.get("password.min_length"),
+        Some(Source::File(_))
+    ));
+}
+
+#[test]
+fn errors_name_key_value_and_what_is_allowed() {
+    type Case<'a> = (Option<&'a str>, &'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: &[Case] = &[
+        (
+            None,
+            &[("RAMPART_HTTPS_ADDR", "localhost")],
+            "https_addr",
+            "IP address and port",
+        ),
+        (
+            None,
+            &[("RAMPART_PASSWORD__MIN_LENGTH", "six")],
+            "password.min_length",
+            "whole number",
+        ),
+        (
+            None,
+            &[("RAMPART_PASSWORD__MIN_LENGTH", "4")],
+            "password.min_length",
+            "8 to 256",
+        ),
+        (
+            None,
+            &[("RAMPART_ENFORCE_HTTPS", "yes")],
+            "enforce_https",
+            "true or false",
+        ),
+        (
+            None,
+            &[("RAMPART_HTTPS_ADRR", "x")],
+            "https_adrr",
+            "known key",
+        ),
+        (
+            Some("[password]\nmin_lenght = 3\n"),
+            &[],
+            "password.min_lenght",
+            "did you mean `min_length`",
+        ),
+        (
+            Some("password = 3\n"),
+            &[],
+            "password",
+            "[password] section",
+        ),
+        (
+            Some("max_body_bytes = \"big\"\n"),
+            &[],
+            "max_body_bytes",
+            "invalid type",
+        ),
+        (Some("not toml"), &[], "(file)", "valid TOML"),
+        (
+            None,
+            &[("RAMPART_DATABASE_URL", "mysql://u:pw@h/db")],
+            "database_url",
+            "postgres://",
+        ),
+        (
+            None,
+            &[("RAMPART_TLS_CERT", "/x.pem")],
+            "tls_key",
+            "together",
+        ),
+        (
+            None,
+            &[("RAMPART_LOG_FORMAT", "xml")],
+            "log_format",
+            "auto, json or text",
+        ),
+        (
+            None,
+            &[("RAMPART_SESSION__IDLE_MINUTES", "0")],
+            "session.idle_minutes",
+            "1 to 10080",
+        ),
+        (
+            None,
+            &[("RAMPART_PASSWORD_HASH__MEMORY_KIB", "1")],
+            "password_hash.memory_kib",
+            "OWASP",
+        ),
+        (
+            Some("[lifecycle]\nsecond_approver = \"production\"\n"),
+            &[],
+            "lifecycle",
+            "set_environments",
+        ),
+    ];
+    for (file, env, key, allowed) in cases {
+        let err = load(*file, env, &[]).unwrap_err();
+        assert_eq!(err.key, *key, "{err}");
+        assert!(err.allowed.contains(allowed), "{key}: {err}");
+    }
+}
+
+#[test]
+fn secrets_are_redacted_in_errors_and_show() {
+    let err = load(
+        None,
+        &[(
+            "RAMPART_DATABASE_URL",
+            "mysql://rampart:hunter2-secret@db/x",
+        )],
+        &[],
+    )
+    .unwrap_err();
+    assert!(!err.to_string().contains("hunter2-secret"), "{err}");
+    let loaded = load(
+        None,
+        &[(
+            "RAMPART_DATABASE_URL",
+            "postgres://rampart:hunter2-secret@db:5432/x",
+        )],
+        &[],
+    )
+    .unwrap();
+    let shown = loaded.config.show(&loaded.sources);
+    assert!(!shown.contains("hunter2-secret"), "{shown}");
+    assert!(
+        shown.contains("postgres://rampart:<redacted>@db:5432/x"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("# environment RAMPART_DATABASE_URL"),
+        "{shown}"
+    );
+    assert!(shown.contains("[password]"), "{shown}");
+}
+
+#[test]
+fn values_of_unknown_keys_are_never_echoed() {
+    let err = load(
+        None,
+        &[("RAMPART_DATABASE__URL", "postgres://u:s3cret@h/db")],
+        &[],
+    )
+    .unwrap_err();
+    assert!(!err.to_string().contains("s3cret"), "{err}");
+    let err = load(
+        Some("databse_url = \"postgres://u:s3cret@h/db\"\n"),
+        &[],
+        &[],
+    )
+    .unwrap_err();
+    assert!(!err.to_string().contains("s3cret"), "{err}");
+    assert!(
+        err.to_string().contains("did you mean `database_url`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_metrics_token_is_a_reference_and_never_echoed() {
+    let secret = "0123456789abcdef0123456789abcdef";
+    for (file, env) in [
+        (Some(format!("[metrics]\ntoken = \"{secret}\"\n")), vec![]),
+        (None, vec![("RAMPART_METRICS__TOKEN", secret)]),
+    ] {
+        let err = load(file.as_deref(), &env, &[]).unwrap_err();
+        assert_eq!(err.key, "metrics.token");
+        assert!(!err.to_string().contains(secret), "{err}");
+        assert!(
+            err.allowed.contains("env:NAME or file:/absolute/path"),
+            "{err}"
+        );
+    }
+    for (reference, allowed) in [
+        ("env:RAMPART_METRICS_SECRET", "configuration keys"),
+        ("env:1ABC", "letters, digits"),
+        ("file:relative/token", "absolute"),
+    ] {
+        let err = load(None, &[("RAMPART_METRICS__TOKEN", reference)], &[]).unwrap_err();
+        assert!(err.allowed.contains(allowed), "{reference}: {err}");
+        assert_eq!(err.value, reference, "a reference is shown as given");
+    }
+    let loaded = load(
+        None,
+        &[
+            ("RAMPART_METRICS__TOKEN", "env:METRICS_TOKEN"),
+            ("RAMPART_METRICS_ADDR", "127.0.0.1:9464"),
+        ],
+        &[],
+    )
+    .unwrap();
+    let shown = loaded.config.show(&loaded.sources);
+    assert!(
+        shown.contains("metrics_addr = \"127.0.0.1:9464\"")
+            && shown.contains("[metrics]\ntoken = \"env:METRICS_TOKEN\""),
+        "{shown}"
+    );
+    let err = load(None, &[("RAMPART_METRICS_ADDR", "localhost:9464")], &[]).unwrap_err();
+    assert_eq!(err.key, "metrics_addr");
+}
+
+#[test]
+fn secret_references_resolve_without_revealing_values() {
+    let env = |name: &str| (name == "SET").then(|| "s3cret-value \n".to_owned());
+    let resolve = |text: &str| SecretRef::parse(text).unwrap().resolve(env);
+    assert_eq!(resolve("env:SET").unwrap(), "s3cret-value");
+    let missing = resolve("env:UNSET").unwrap_err();
+    assert!(missing.contains("UNSET is not set"), "{missing}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token");
+    std::fs::write(&file, "from-a-file\n").unwrap();
+    assert_eq!(
+        resolve(&format!("file:{}", file.display())).unwrap(),
+        "from-a-file"
+    );
+    std::fs::write(&file, "\n").unwrap();
+    assert!(resolve(&format!("file:{}", file.display()))
+        .unwrap_err()
+        .contains("is empty"));
+}
+
+#[test]
+fn redaction_handles_urls_without_passwords() {
+    assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+    assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
+    assert_eq!(
+        redact_url("postgres://u:p@ss@h/db"),
+        "postgres://u:<redacted>@h/db"
+    );
+    assert_eq!(redact_url(""), "");
+    assert_eq!(
+        redact_url("postgres://u@h/db?sslmode=require&password=s3cret"),
+        "postgres://u@h/db?sslmode=require&password=<redacted>"
+    );
+}
