@@ -1,4 +1,4 @@
-//! `/api/v1/deployment-plans`: applications at tagged versions with the settings one
+//! Deployment plans: applications at tagged versions with the settings one
 //! environment needs (site properties, integration endpoints, secret references), previewed,
 //! run, retried when aborted, and copied to the next environment.
 //!
@@ -16,8 +16,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use rampart_api::{
+    DeployResponse, PlanApplicationWire, PlanCopyRequest, PlanCreateRequest, PlanRunRequest,
+    PlanSettingsWire, PlanWire, PlannedChange, PlansQuery, SettingChange, SettingWire,
+};
 use rampart_authz::it::{EnvId, Level};
 use rampart_core::Error;
 use rampart_model::format::PropertyType;
@@ -28,17 +30,13 @@ use rampart_store::{
     StoredVersion,
 };
 
+use super::deploy::{apply, plan, Deployed, How, Step};
 use super::{
-    apply, environment, environments, level, model_of, plan, require, visible_application, How, On,
-    Step, Visibility,
+    environment, environments, level, model_of, require, visible_application, LifecycleError, On,
+    Visibility,
 };
-use crate::auth::Authenticated;
-use crate::error::{ApiError, Json, Problem};
-use rampart_api::{
-    DeployResponse, PlanApplicationWire, PlanCopyRequest, PlanCreateRequest, PlanPreview,
-    PlanRunRequest, PlanSettingsWire, PlanWire, PlansQuery, SettingChange, SettingWire,
-};
-use rampart_service::state::AppState;
+use crate::caller::Caller;
+use crate::state::AppState;
 
 /// How many applications a plan may hold.
 const MAX_APPLICATIONS: usize = 50;
@@ -111,7 +109,7 @@ impl Resolved {
 /// caller holds no level on, gets the same answer (404), before anything about its tags.
 async fn resolve(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     apps: &[PlanApplication],
 ) -> Result<Resolved, Error> {
     if apps.is_empty() || apps.len() > MAX_APPLICATIONS {
@@ -129,7 +127,7 @@ async fn resolve(
                 format!("`{}` is listed twice", a.application),
             ));
         }
-        visible_application(state, auth, &a.application).await?;
+        visible_application(state, caller, &a.application).await?;
         let tag = state
             .store
             .application_tags(&a.application, Some(&a.tag))
@@ -305,12 +303,47 @@ pub(super) async fn missing_properties<'m>(
     Ok(unset(required, settings, &in_force))
 }
 
+/// What running a plan now would do: the preview of [`PlanView`].
+pub struct Preview {
+    /// Module versions that would change.
+    pub changes: Vec<PlannedChange>,
+    /// Settings that would change.
+    pub settings: Vec<SettingChange>,
+    /// Site properties without a default that nothing gives a value.
+    pub missing: Vec<String>,
+    /// What would run but not work (an integration without its secret reference).
+    pub warnings: Vec<String>,
+    /// Why running it now would be refused, if it would.
+    pub refused: Option<LifecycleError>,
+}
+
+/// A plan as a use case answers it: the plan, and what running it now would do or what
+/// running it did.
+pub struct PlanView {
+    /// The plan (its `preview` and `run` are in the fields beside it).
+    pub plan: PlanWire,
+    /// What running it now would do.
+    pub preview: Option<Preview>,
+    /// What running it did.
+    pub run: Option<DeployResponse>,
+}
+
+impl PlanView {
+    fn of(p: StoredPlan) -> Self {
+        Self {
+            plan: wire(p),
+            preview: None,
+            run: None,
+        }
+    }
+}
+
 async fn preview(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     p: &StoredPlan,
     mut resolved: Resolved,
-) -> Result<PlanPreview, Error> {
+) -> Result<Preview, Error> {
     let in_force = state.store.environment_settings(&p.environment).await?;
     let current = |kind: SettingKind, key: &str| {
         in_force
@@ -354,7 +387,7 @@ async fn preview(
     }
     let (changes, refused) = match plan(
         state,
-        auth,
+        caller,
         &p.environment,
         resolved.take_steps(),
         DeployKind::Deploy,
@@ -364,9 +397,9 @@ async fn preview(
     .await
     {
         Ok(planned) => (planned.changes, None),
-        Err(e) => (Vec::new(), Some(*e.0)),
+        Err(e) => (Vec::new(), Some(e)),
     };
-    Ok(PlanPreview {
+    Ok(Preview {
         changes,
         settings,
         missing,
@@ -378,14 +411,14 @@ async fn preview(
 /// Refuses unless the caller holds `deploy` on every module of the plan in `env`.
 async fn require_deploy(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     env: EnvId,
     resolved: &Resolved,
 ) -> Result<(), Error> {
     for module in resolved.versions.keys() {
         require(
             state,
-            auth,
+            caller,
             On::Module(module),
             env,
             Level::Deploy,
@@ -403,20 +436,20 @@ type Seen = HashMap<(u16, String), bool>;
 /// Whether the caller may see `p`: `reference` on each of its applications there.
 async fn may_see(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     p: &StoredPlan,
     seen: &mut Seen,
 ) -> Result<bool, Error> {
     let Some(env) = state.authz.view().it.environment(&p.environment) else {
         // An environment removed since: only administrators keep seeing its plans.
-        return Ok(auth.user.is_admin);
+        return Ok(caller.user.is_admin);
     };
     for a in &p.applications {
         let key = (env.0, a.application.clone());
         let ok = match seen.get(&key) {
             Some(ok) => *ok,
             None => {
-                let ok = level(state, auth, On::Application(&a.application), env).await?
+                let ok = level(state, caller, On::Application(&a.application), env).await?
                     >= Level::Reference;
                 seen.insert(key, ok);
                 ok
@@ -429,15 +462,11 @@ async fn may_see(
     Ok(true)
 }
 
-async fn visible_plan(
-    state: &AppState,
-    auth: &Authenticated,
-    id: i64,
-) -> Result<StoredPlan, Error> {
+async fn visible_plan(state: &AppState, caller: &Caller, id: i64) -> Result<StoredPlan, Error> {
     let p = state.store.plan(id).await?.ok_or(Error::NotFound {
         what: "deployment plan",
     })?;
-    if !may_see(state, auth, &p, &mut Seen::new()).await? {
+    if !may_see(state, caller, &p, &mut Seen::new()).await? {
         // The same answer as a plan that does not exist.
         return Err(Error::NotFound {
             what: "deployment plan",
@@ -446,47 +475,32 @@ async fn visible_plan(
     Ok(p)
 }
 
-async fn store_plan(
-    state: &AppState,
-    auth: &Authenticated,
-    new: NewPlan,
-) -> Result<(StatusCode, Json<PlanWire>), ApiError> {
+async fn store_plan(state: &AppState, caller: &Caller, new: NewPlan) -> Result<PlanView, Error> {
     let env = environment(state, &new.environment)?;
     state.authz.fresh(None).await?;
-    let resolved = resolve(state, auth, &new.applications).await?;
-    require_deploy(state, auth, env, &resolved).await?;
+    let resolved = resolve(state, caller, &new.applications).await?;
+    require_deploy(state, caller, env, &resolved).await?;
     check_settings(&new.settings, &resolved.models)?;
     if new.notes.len() > 10_000 {
-        return Err(Error::invalid("notes", "at most 10,000 bytes").into());
+        return Err(Error::invalid("notes", "at most 10,000 bytes"));
     }
     let id = state
         .store
-        .create_plan(&auth.audit(state), state.clock.now(), &new)
+        .create_plan(&caller.audit, state.clock.now(), &new)
         .await?;
-    let stored = visible_plan(state, auth, id).await?;
-    let preview = preview(state, auth, &stored, resolved).await?;
-    let mut w = wire(stored);
-    w.preview = Some(preview);
-    Ok((StatusCode::CREATED, Json(w)))
+    let stored = visible_plan(state, caller, id).await?;
+    let preview = preview(state, caller, &stored, resolved).await?;
+    let mut view = PlanView::of(stored);
+    view.preview = Some(preview);
+    Ok(view)
 }
 
-/// Create a deployment plan (a draft) for an environment, with its preview.
-#[utoipa::path(
-    post, path = "/api/v1/deployment-plans", tag = "deployment-plans",
-    request_body = PlanCreateRequest,
-    security(("bearer" = []), ("cookie" = [])),
-    responses(
-        (status = 201, description = "The draft, with what running it now would do", body = PlanWire),
-        (status = 403, description = "The caller lacks `deploy` on a module of the plan", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "An application that does not exist, or that the caller holds no level on; or a module of it they hold no level on", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown environment, application or tag; a setting that names nothing or has the wrong shape", body = Problem, content_type = "application/problem+json"),
-    )
-)]
+/// Creates a deployment plan (a draft) for an environment, with its preview.
 pub async fn create_plan(
-    State(state): State<AppState>,
-    auth: Authenticated,
-    Json(req): Json<PlanCreateRequest>,
-) -> Result<(StatusCode, Json<PlanWire>), ApiError> {
+    state: &AppState,
+    caller: &Caller,
+    req: PlanCreateRequest,
+) -> Result<PlanView, Error> {
     let new = NewPlan {
         environment: req.environment,
         applications: req
@@ -501,86 +515,52 @@ pub async fn create_plan(
         notes: req.notes,
         based_on: None,
     };
-    store_plan(&state, &auth, new).await
+    store_plan(state, caller, new).await
 }
 
-/// Deployment plans the caller may see, newest first.
-#[utoipa::path(
-    get, path = "/api/v1/deployment-plans", tag = "deployment-plans",
-    params(PlansQuery),
-    security(("bearer" = []), ("cookie" = [])),
-    responses(
-        (status = 200, description = "Plans, newest first (at most 200)", body = [PlanWire]),
-        (status = 422, description = "No such environment", body = Problem, content_type = "application/problem+json"),
-    )
-)]
+/// The deployment plans the caller may see, newest first (at most 200).
 pub async fn plans(
-    State(state): State<AppState>,
-    auth: Authenticated,
-    Query(q): Query<PlansQuery>,
-) -> Result<Json<Vec<PlanWire>>, ApiError> {
+    state: &AppState,
+    caller: &Caller,
+    q: PlansQuery,
+) -> Result<Vec<PlanWire>, Error> {
     if let Some(e) = &q.environment {
-        environment(&state, e)?;
+        environment(state, e)?;
     }
     let mut out = Vec::new();
     let mut seen = Seen::new();
     for p in state.store.plans(q.environment.as_deref(), 200).await? {
-        if may_see(&state, &auth, &p, &mut seen).await? {
+        if may_see(state, caller, &p, &mut seen).await? {
             out.push(wire(p));
         }
     }
-    Ok(Json(out))
+    Ok(out)
 }
 
-/// One deployment plan, with what running it now would do.
-#[utoipa::path(
-    get, path = "/api/v1/deployment-plans/{id}", tag = "deployment-plans",
-    params(("id" = i64, Path, description = "The plan")),
-    security(("bearer" = []), ("cookie" = [])),
-    responses(
-        (status = 200, description = "The plan and its preview", body = PlanWire),
-        (status = 404, description = "No such plan, or one the caller may not see (they lack `reference` on one of its applications in its environment)", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-pub async fn get_plan(
-    State(state): State<AppState>,
-    auth: Authenticated,
-    Path(id): Path<i64>,
-) -> Result<Json<PlanWire>, ApiError> {
-    let p = visible_plan(&state, &auth, id).await?;
-    let resolved = resolve(&state, &auth, &p.applications).await?;
-    let preview = preview(&state, &auth, &p, resolved).await?;
-    let mut w = wire(p);
-    w.preview = Some(preview);
-    Ok(Json(w))
+/// Deployment plan `id`, with what running it now would do.
+pub async fn get_plan(state: &AppState, caller: &Caller, id: i64) -> Result<PlanView, Error> {
+    let p = visible_plan(state, caller, id).await?;
+    let resolved = resolve(state, caller, &p.applications).await?;
+    let preview = preview(state, caller, &p, resolved).await?;
+    let mut view = PlanView::of(p);
+    view.preview = Some(preview);
+    Ok(view)
 }
 
-/// Run a plan: deploy its applications' tagged versions and write its settings, in one
-/// transaction (or wait for a second approver where the environment needs one).
-#[utoipa::path(
-    post, path = "/api/v1/deployment-plans/{id}/run", tag = "deployment-plans",
-    params(("id" = i64, Path, description = "The plan")),
-    request_body = PlanRunRequest,
-    security(("bearer" = []), ("cookie" = [])),
-    responses(
-        (status = 200, description = "Applied (or, with `dry_run`, what would be)", body = PlanWire),
-        (status = 202, description = "Waiting for a second approver (see `request`)", body = PlanWire),
-        (status = 403, description = "The caller lacks `deploy`, or separation of duties", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such plan, or one the caller may not see (they lack `reference` on one of its applications in its environment)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Finished or waiting already; or refused by the environment's state (the plan is then aborted with the reason and may run again)", body = Problem, content_type = "application/problem+json"),
-    )
-)]
+/// Runs deployment plan `id`: deploys its applications' tagged versions and writes its
+/// settings in one transaction (or waits for a second approver where the environment needs
+/// one). A run refused by the environment's state aborts the plan with the reason.
 pub async fn run_plan(
-    State(state): State<AppState>,
-    auth: Authenticated,
-    Path(id): Path<i64>,
-    Json(req): Json<PlanRunRequest>,
-) -> Result<(StatusCode, Json<PlanWire>), ApiError> {
-    let p = visible_plan(&state, &auth, id).await?;
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    req: PlanRunRequest,
+) -> Result<Deployed<PlanView>, LifecycleError> {
+    let p = visible_plan(state, caller, id).await?;
     // Permission first: what became of the plan is for those who may run it.
-    let env = environment(&state, &p.environment)?;
-    let mut resolved = resolve(&state, &auth, &p.applications).await?;
-    require_deploy(&state, &auth, env, &resolved).await?;
+    let env = environment(state, &p.environment)?;
+    let mut resolved = resolve(state, caller, &p.applications).await?;
+    require_deploy(state, caller, env, &resolved).await?;
     match p.status.as_str() {
         "finished" => {
             return Err(Error::Conflict(format!(
@@ -599,9 +579,9 @@ pub async fn run_plan(
     }
     if req.dry_run {
         // The preview is the dry run: what it would refuse is the answer, else its changes.
-        let preview = preview(&state, &auth, &p, resolved).await?;
-        if let Some(problem) = preview.refused.clone() {
-            return Err(problem.into());
+        let mut preview = preview(state, caller, &p, resolved).await?;
+        if let Some(refused) = preview.refused.take() {
+            return Err(refused);
         }
         let run = DeployResponse {
             environment: p.environment.clone(),
@@ -611,14 +591,17 @@ pub async fn run_plan(
             request: None,
             deployments: Vec::new(),
         };
-        let mut w = wire(p);
-        w.preview = Some(preview);
-        w.run = Some(run);
-        return Ok((StatusCode::OK, Json(w)));
+        let mut view = PlanView::of(p);
+        view.preview = Some(preview);
+        view.run = Some(run);
+        return Ok(Deployed {
+            waiting: false,
+            answer: view,
+        });
     }
     let result = apply(
-        &state,
-        &auth,
+        state,
+        caller,
         &p.environment,
         resolved.take_steps(),
         How {
@@ -629,49 +612,40 @@ pub async fn run_plan(
         },
     )
     .await;
-    let (status, run) = match result {
-        Ok((status, Json(run))) => (status, run),
+    let Deployed { waiting, answer } = match result {
+        Ok(deployed) => deployed,
         Err(e) => {
             // Refused by the environment's state: the plan records why and may run again.
-            if e.0.status == StatusCode::CONFLICT.as_u16() {
+            if e.is_conflict() {
                 state
                     .store
-                    .abort_plan(&auth.audit(&state), state.clock.now(), id, &e.0.detail)
+                    .abort_plan(&caller.audit, state.clock.now(), id, &e.to_string())
                     .await?;
             }
             return Err(e);
         }
     };
-    let mut w = wire(visible_plan(&state, &auth, id).await?);
-    w.run = Some(run);
-    Ok((status, Json(w)))
+    let mut view = PlanView::of(visible_plan(state, caller, id).await?);
+    view.run = Some(answer);
+    Ok(Deployed {
+        waiting,
+        answer: view,
+    })
 }
 
-/// Copy a plan for another environment (the next one by default): the same applications at
-/// the same tags, with settings for that environment.
-#[utoipa::path(
-    post, path = "/api/v1/deployment-plans/{id}/copy", tag = "deployment-plans",
-    params(("id" = i64, Path, description = "The plan to copy")),
-    request_body = PlanCopyRequest,
-    security(("bearer" = []), ("cookie" = [])),
-    responses(
-        (status = 201, description = "The new draft, with its preview", body = PlanWire),
-        (status = 403, description = "The caller lacks `deploy` there", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such plan, or one the caller may not see (they lack `reference` on one of its applications in its environment)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "No environment after the plan's, or a bad setting", body = Problem, content_type = "application/problem+json"),
-    )
-)]
+/// Copies deployment plan `id` for another environment (the next one by default): the same
+/// applications at the same tags, with settings for that environment.
 pub async fn copy_plan(
-    State(state): State<AppState>,
-    auth: Authenticated,
-    Path(id): Path<i64>,
-    Json(req): Json<PlanCopyRequest>,
-) -> Result<(StatusCode, Json<PlanWire>), ApiError> {
-    let p = visible_plan(&state, &auth, id).await?;
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    req: PlanCopyRequest,
+) -> Result<PlanView, Error> {
+    let p = visible_plan(state, caller, id).await?;
     let target = match req.environment {
         Some(e) => e,
         None => {
-            let names = environments(&state);
+            let names = environments(state);
             let next = names
                 .iter()
                 .position(|n| *n == p.environment)
@@ -692,28 +666,19 @@ pub async fn copy_plan(
         notes: req.notes.unwrap_or(p.notes),
         based_on: Some(id),
     };
-    store_plan(&state, &auth, new).await
+    store_plan(state, caller, new).await
 }
 
-/// The settings in force in an environment (secret references, never secrets), for the
+/// The settings in force in environment `env` (secret references, never secrets), for the
 /// modules the caller may see there.
-#[utoipa::path(
-    get, path = "/api/v1/environments/{env}/settings", tag = "environments",
-    params(("env" = String, Path, description = "The environment")),
-    security(("bearer" = []), ("cookie" = [])),
-    responses(
-        (status = 200, description = "Settings, by module", body = [SettingWire]),
-        (status = 422, description = "No such environment", body = Problem, content_type = "application/problem+json"),
-    )
-)]
 pub async fn settings(
-    State(state): State<AppState>,
-    auth: Authenticated,
-    Path(env): Path<String>,
-) -> Result<Json<Vec<SettingWire>>, ApiError> {
-    let mut visible = Visibility::new(&state, &auth, environment(&state, &env)?);
+    state: &AppState,
+    caller: &Caller,
+    env: &str,
+) -> Result<Vec<SettingWire>, Error> {
+    let mut visible = Visibility::new(state, caller, environment(state, env)?);
     let mut out = Vec::new();
-    for s in state.store.environment_settings(&env).await? {
+    for s in state.store.environment_settings(env).await? {
         if visible.may_see(&s.module).await? {
             out.push(SettingWire {
                 module: s.module,
@@ -724,5 +689,5 @@ pub async fn settings(
             });
         }
     }
-    Ok(Json(out))
+    Ok(out)
 }
