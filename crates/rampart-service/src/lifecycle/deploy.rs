@@ -10,14 +10,15 @@ use rampart_api::{
 };
 use rampart_authz::it::Level;
 use rampart_core::Error;
-use rampart_model::format::Dependency;
-use rampart_model::{Module, Surface};
+use rampart_deploy::{compat, policy, Placed};
+use rampart_model::Module;
 use rampart_store::{DeployKind, NewDeployment, PlanSettings, Running, StoredVersion};
 
 use super::{
-    as_seen, deployment_wire, environment, environments, highest_level, known_module, level,
-    model_of, plans, require, second_approver, separation_of_duties, surface_of, used, uses_of,
-    version_or_404, visible_application, LifecycleError, On, KINDS,
+    as_seen, breaking_change, deployment_wire, environment, environments, highest_level,
+    known_module, level, model_of, plans, require, running_placed, second_approver,
+    separation_of_duties, surface_of, uses_of, version_or_404, visible_application, LifecycleError,
+    On,
 };
 use crate::caller::Caller;
 use crate::state::AppState;
@@ -101,30 +102,18 @@ pub(super) async fn plan(
                 })?,
         };
         let current = now_in_env.get(s.module.as_str()).map(|r| r.number);
-        let expected = match s.expected {
-            Some(0) => None,
-            Some(n) => Some(n),
-            None => current,
-        };
-        if expected != current {
-            return Err(Error::Conflict(format!(
-                "`{}` in {env} runs {} now, not {} as the plan expected; review and try again",
-                s.module,
-                current.map_or("nothing".to_owned(), |n| format!("version {n}")),
-                expected.map_or("nothing".to_owned(), |n| format!("version {n}")),
-            ))
-            .into());
-        }
+        let expected = policy::expected_running(env, &s.module, current, s.expected)?;
         if current == Some(s.to) {
             continue;
         }
-        if separation_of_duties(state, env_id) && v.info.author_id == caller.user.id.to_string() {
-            return Err(Error::Forbidden(format!(
-                "separation of duties in {env}: you published version {} of `{}`; someone else must deploy it",
-                s.to, s.module
-            ))
-            .into());
-        }
+        policy::check_author(
+            separation_of_duties(state, env_id),
+            env,
+            &s.module,
+            s.to,
+            &v.info.author_id,
+            &caller.user.id.to_string(),
+        )?;
         let model = model_of(&v.model)?;
         let open = level(state, caller, On::Module(&s.module), env_id).await? >= Level::Open;
         let structural = match (open, current) {
@@ -155,71 +144,27 @@ pub(super) async fn plan(
     }
     // The environment as it would be: every module touched, and every module depending on
     // one touched, must find what it uses.
-    let mut after: BTreeMap<String, (i64, Surface, Vec<Dependency>)> = BTreeMap::new();
+    let mut now = BTreeMap::new();
     for r in now_in_env.values() {
-        after.insert(
-            r.module.clone(),
-            (r.number, surface_of(&r.surface)?, uses_of(&r.uses)?),
-        );
+        now.insert(r.module.clone(), running_placed(r)?);
     }
+    let mut changed = BTreeMap::new();
     for (m, v) in &versions {
-        after.insert(
+        changed.insert(
             m.clone(),
-            (v.info.number, surface_of(&v.surface)?, uses_of(&v.uses)?),
+            Placed {
+                module: m.clone(),
+                environment: env.to_owned(),
+                number: v.info.number,
+                surface: surface_of(&v.surface)?,
+                uses: uses_of(&v.uses)?,
+            },
         );
     }
-    let mut refused = Vec::new();
-    for (m, (number, _, uses)) in &after {
-        for d in uses {
-            let touched = versions.contains_key(m) || versions.contains_key(&d.module);
-            if !touched {
-                continue;
-            }
-            let broken = |kind: &str, element: String, reason: String| BreakingChange {
-                module: m.clone(),
-                version: *number,
-                environment: env.to_owned(),
-                depends_on: d.module.clone(),
-                kind: kind.to_owned(),
-                element,
-                reason,
-            };
-            let Some((_, dep_surface, _)) = after.get(&d.module) else {
-                refused.push(broken(
-                    "module",
-                    d.module.clone(),
-                    format!("`{}` is not deployed in {env}", d.module),
-                ));
-                continue;
-            };
-            // Against the version running now when it stays the dependency's predecessor,
-            // so changed signatures are caught; otherwise presence.
-            let before = now_in_env
-                .get(d.module.as_str())
-                .filter(|_| versions.contains_key(&d.module) && !versions.contains_key(m))
-                .map(|r| surface_of(&r.surface))
-                .transpose()?;
-            for kind in KINDS {
-                let names = used(d, kind);
-                let found = match &before {
-                    Some(old) => old.breaks(dep_surface, kind, names),
-                    None => names
-                        .iter()
-                        .filter(|e| !dep_surface.has(kind, e))
-                        .map(|e| {
-                            (
-                                e.clone(),
-                                "not a public element of the version deployed".to_owned(),
-                            )
-                        })
-                        .collect(),
-                };
-                for (element, reason) in found {
-                    refused.push(broken(kind.plural(), element, reason));
-                }
-            }
-        }
-    }
+    let refused: Vec<BreakingChange> = compat::broken_after(env, &now, &changed)
+        .into_iter()
+        .map(breaking_change)
+        .collect();
     let missing = plans::missing_properties(state, env, &models, settings).await?;
     if !missing.is_empty() {
         return Err(LifecycleError::MissingProperties {

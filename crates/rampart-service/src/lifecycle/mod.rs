@@ -55,9 +55,10 @@ use std::fmt;
 use rampart_api::{BreakingChange, DeploymentWire, VersionWire};
 use rampart_authz::it::{AppId, EnvId, ItUserId, Level, ModuleId};
 use rampart_core::{Error, Provider};
+use rampart_deploy::{Break, Placed};
 use rampart_model::format::Dependency;
-use rampart_model::{Diagnostic, Kind, Module, Surface};
-use rampart_store::{DeploymentInfo, StoredVersion, VersionInfo};
+use rampart_model::{Diagnostic, Module, Surface};
+use rampart_store::{DeploymentInfo, Running, StoredVersion, VersionInfo};
 
 use crate::caller::Caller;
 use crate::state::AppState;
@@ -400,6 +401,30 @@ fn deployment_wire(d: DeploymentInfo) -> DeploymentWire {
     }
 }
 
+/// A module version running somewhere, as the deployment rules see it.
+fn running_placed(r: &Running) -> Result<Placed, Error> {
+    Ok(Placed {
+        module: r.module.clone(),
+        environment: r.environment.clone(),
+        number: r.number,
+        surface: surface_of(&r.surface)?,
+        uses: uses_of(&r.uses)?,
+    })
+}
+
+/// A broken reference as the API shows it.
+fn breaking_change(b: Break) -> BreakingChange {
+    BreakingChange {
+        module: b.module,
+        version: b.version,
+        environment: b.environment,
+        depends_on: b.depends_on,
+        kind: b.kind,
+        element: b.element,
+        reason: b.reason,
+    }
+}
+
 fn surface_of(json: &str) -> Result<Surface, Error> {
     serde_json::from_str(json).map_err(|e| Error::Internal(format!("stored surface: {e}")))
 }
@@ -410,24 +435,6 @@ fn uses_of(json: &str) -> Result<Vec<Dependency>, Error> {
 
 fn model_of(json: &str) -> Result<Module, Error> {
     serde_json::from_str(json).map_err(|e| Error::Internal(format!("stored model: {e}")))
-}
-
-const KINDS: [Kind; 5] = [
-    Kind::Role,
-    Kind::Entity,
-    Kind::Query,
-    Kind::Screen,
-    Kind::Action,
-];
-
-fn used(d: &Dependency, kind: Kind) -> &[String] {
-    match kind {
-        Kind::Role => &d.roles,
-        Kind::Entity => &d.entities,
-        Kind::Query => &d.queries,
-        Kind::Screen => &d.screens,
-        Kind::Action => &d.actions,
-    }
 }
 
 async fn version_or_404(

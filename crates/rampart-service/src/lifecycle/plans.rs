@@ -22,8 +22,7 @@ use rampart_api::{
 };
 use rampart_authz::it::{EnvId, Level};
 use rampart_core::Error;
-use rampart_model::format::PropertyType;
-use rampart_model::validate::{is_secret_reference, is_service_url};
+use rampart_deploy::settings::required_properties;
 use rampart_model::Module;
 use rampart_store::{
     DeployKind, NewPlan, PlanApplication, PlanSettings, Setting, SettingKind, StoredPlan,
@@ -158,133 +157,26 @@ async fn resolve(
 /// Checks that every setting names a property or integration of a module in the plan and
 /// has the right shape: a value of the property's type, an http(s) URL, a secret reference.
 fn check_settings(settings: &PlanSettings, models: &BTreeMap<String, Module>) -> Result<(), Error> {
-    let split = |field: &str, key: &str| -> Result<(String, &Module), Error> {
-        let (module, name) = key.split_once('.').ok_or_else(|| {
-            Error::invalid(
-                format!("settings.{field}"),
-                format!("`{key}` is not `module.Name`"),
-            )
-        })?;
-        let m = models.get(module).ok_or_else(|| {
-            Error::invalid(
-                format!("settings.{field}"),
-                format!("`{key}`: module `{module}` is not in the plan's applications"),
-            )
-        })?;
-        Ok((name.to_owned(), m))
-    };
-    for (key, value) in &settings.properties {
-        let (name, m) = split("properties", key)?;
-        let p = m
-            .properties
-            .iter()
-            .find(|p| p.name == name)
-            .ok_or_else(|| {
-                Error::invalid(
-                    "settings.properties",
-                    format!(
-                        "`{key}`: module `{}` declares no site property `{name}`",
-                        m.module
-                    ),
-                )
-            })?;
-        if !p.ty.admits(value) {
-            return Err(Error::invalid(
-                "settings.properties",
-                format!("`{key}` is {}, not {value}", p.ty.as_str()),
-            ));
-        }
-        if p.ty == PropertyType::Text && value.as_str().is_some_and(|t| t.len() > 10_000) {
-            return Err(Error::invalid(
-                "settings.properties",
-                format!("`{key}` is longer than 10,000 bytes"),
-            ));
-        }
-    }
-    for (key, url) in &settings.endpoints {
-        let (name, m) = split("endpoints", key)?;
-        if !m.integrations.iter().any(|g| g.name == name) {
-            return Err(Error::invalid(
-                "settings.endpoints",
-                format!(
-                    "`{key}`: module `{}` declares no integration `{name}`",
-                    m.module
-                ),
-            ));
-        }
-        if !is_service_url(url) {
-            return Err(Error::invalid(
-                "settings.endpoints",
-                format!(
-                    "`{key}` is not an http(s) URL with a host (credentials never go in the URL)"
-                ),
-            ));
-        }
-    }
-    for (key, reference) in &settings.secrets {
-        let (name, m) = split("secrets", key)?;
-        let g = m
-            .integrations
-            .iter()
-            .find(|g| g.name == name)
-            .ok_or_else(|| {
-                Error::invalid(
-                    "settings.secrets",
-                    format!(
-                        "`{key}`: module `{}` declares no integration `{name}`",
-                        m.module
-                    ),
-                )
-            })?;
-        if g.credentials.is_none() {
-            return Err(Error::invalid(
-                "settings.secrets",
-                format!("`{key}`: integration `{name}` declares no credentials"),
-            ));
-        }
-        // Never echo the value: someone may have pasted the secret itself.
-        if !is_secret_reference(reference) {
-            return Err(Error::invalid(
-                "settings.secrets",
-                format!(
-                    "`{key}` must be a reference to a secret (`env:NAME`, `file:/path` or \
-                     `vault:path`), never the secret itself"
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// The site properties without a default of `models`, as `module.Property`.
-fn required_properties<'m>(
-    models: impl IntoIterator<Item = (&'m String, &'m Module)>,
-) -> Vec<String> {
-    models
-        .into_iter()
-        .flat_map(|(module, m)| {
-            m.properties
-                .iter()
-                .filter(|p| p.default.is_none())
-                .map(move |p| format!("{module}.{}", p.name))
-        })
-        .collect()
+    rampart_deploy::settings::check(
+        &settings.properties,
+        &settings.endpoints,
+        &settings.secrets,
+        models,
+    )
 }
 
 /// Those of `required` that neither `settings` nor the settings `in_force` give.
 fn unset(
-    mut required: Vec<String>,
+    required: Vec<String>,
     settings: Option<&PlanSettings>,
     in_force: &[Setting],
 ) -> Vec<String> {
-    required.retain(|key| {
-        let given = settings.is_some_and(|s| s.properties.contains_key(key));
-        let set = in_force.iter().any(|s| {
-            s.kind == SettingKind::Property && key.split_once('.') == Some((&s.module, &s.name))
-        });
-        !given && !set
-    });
-    required
+    let set: Vec<(&str, &str)> = in_force
+        .iter()
+        .filter(|s| s.kind == SettingKind::Property)
+        .map(|s| (s.module.as_str(), s.name.as_str()))
+        .collect();
+    rampart_deploy::settings::unset(required, settings.map(|s| &s.properties), &set)
 }
 
 /// The site properties without a default (`module.Property`) of `models` that neither

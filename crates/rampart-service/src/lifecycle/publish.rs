@@ -6,12 +6,13 @@
 use rampart_api::{BreakingChange, PublishRequest, PublishResponse};
 use rampart_authz::it::{Level, ModuleId};
 use rampart_core::Error;
+use rampart_deploy::compat;
 use rampart_model::Surface;
 use rampart_store::{AuthzOp, NewVersion, Published, Running};
 
 use super::{
-    as_seen, highest_level, require, surface_of, used, uses_of, visible_application,
-    visible_module, wire, LifecycleError, On, AUTHORING, KINDS,
+    as_seen, breaking_change, highest_level, require, running_placed, surface_of,
+    visible_application, visible_module, wire, LifecycleError, On, AUTHORING,
 };
 use crate::caller::Caller;
 use crate::state::AppState;
@@ -155,13 +156,7 @@ pub async fn publish(
             .into());
         };
         let surface = surface_of(&latest.surface)?;
-        for kind in KINDS {
-            for element in used(d, kind) {
-                if !surface.has(kind, element) {
-                    missing.push(format!("{} `{element}` of `{}`", kind.plural(), d.module));
-                }
-            }
-        }
+        missing.extend(compat::missing_elements(d, &surface));
     }
     if !missing.is_empty() {
         return Err(Error::invalid(
@@ -262,32 +257,18 @@ fn breaks_of_new_surface(
     module: &str,
     new: &Surface,
 ) -> Result<Vec<BreakingChange>, Error> {
-    let mut out = Vec::new();
-    for current in running.iter().filter(|r| r.module == module) {
-        let old = surface_of(&current.surface)?;
-        for dependant in running
+    // Only the environments where the module runs matter.
+    let mut placed = Vec::new();
+    for r in running {
+        if running
             .iter()
-            .filter(|r| r.environment == current.environment)
+            .any(|c| c.module == module && c.environment == r.environment)
         {
-            for d in uses_of(&dependant.uses)?
-                .iter()
-                .filter(|d| d.module == module)
-            {
-                for kind in KINDS {
-                    for (element, reason) in old.breaks(new, kind, used(d, kind)) {
-                        out.push(BreakingChange {
-                            module: dependant.module.clone(),
-                            version: dependant.number,
-                            environment: dependant.environment.clone(),
-                            depends_on: module.to_owned(),
-                            kind: kind.plural().to_owned(),
-                            element,
-                            reason,
-                        });
-                    }
-                }
-            }
+            placed.push(running_placed(r)?);
         }
     }
-    Ok(out)
+    Ok(compat::breaks_of_new_surface(&placed, module, new)
+        .into_iter()
+        .map(breaking_change)
+        .collect())
 }

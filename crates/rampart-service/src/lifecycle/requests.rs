@@ -7,6 +7,7 @@ use rampart_api::{
 };
 use rampart_authz::it::{EnvId, Level};
 use rampart_core::Error;
+use rampart_deploy::policy;
 use rampart_store::DeploymentRequest;
 
 use super::deploy::{plan, Plan, Step};
@@ -145,12 +146,7 @@ pub async fn approve(
     let r = request_in(state, caller, &env, env_id, id).await?;
     require_deploy_all(state, caller, env_id, &r, "approving a deployment").await?;
     still_pending(&r)?;
-    if r.requested_by == caller.user.id.to_string() {
-        return Err(Error::Forbidden(format!(
-            "{env} needs a second approver: someone other than you, who requested it"
-        ))
-        .into());
-    }
+    policy::check_approver(&env, &r.requested_by, &caller.user.id.to_string())?;
     let steps = r
         .items
         .iter()
