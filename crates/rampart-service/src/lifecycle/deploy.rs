@@ -9,6 +9,7 @@ use rampart_api::{
     StageRequest,
 };
 use rampart_authz::it::Level;
+use rampart_authz::policy::{level_needed, LifecycleOp};
 use rampart_core::Error;
 use rampart_deploy::{compat, policy, Placed};
 use rampart_model::Module;
@@ -84,7 +85,7 @@ pub(super) async fn plan(
             caller,
             On::Module(&s.module),
             env_id,
-            Level::Deploy,
+            level_needed(LifecycleOp::Deploy),
             "deploying",
         )
         .await?;
@@ -115,7 +116,8 @@ pub(super) async fn plan(
             &caller.user.id.to_string(),
         )?;
         let model = model_of(&v.model)?;
-        let open = level(state, caller, On::Module(&s.module), env_id).await? >= Level::Open;
+        let open = level(state, caller, On::Module(&s.module), env_id).await?
+            >= level_needed(LifecycleOp::ReadSource);
         let structural = match (open, current) {
             (true, Some(n)) => {
                 let old = version_or_404(state, &s.module, Some(n)).await?;
@@ -382,7 +384,7 @@ pub async fn stage(
                 caller,
                 On::Module(m),
                 target,
-                Level::Deploy,
+                level_needed(LifecycleOp::Deploy),
                 "staging",
             )
             .await?;
@@ -458,7 +460,7 @@ pub async fn rollback(
         caller,
         On::Module(&req.module),
         env_id,
-        Level::Deploy,
+        level_needed(LifecycleOp::Deploy),
         "rolling back",
     )
     .await?;

@@ -10,6 +10,9 @@
 //! | use another module's public elements | `reference` on it | authoring environment |
 //! | deploy, stage into, roll back | `deploy` | the target environment |
 //!
+//! The levels are `rampart_authz::policy::LIFECYCLE` (asked with `level_needed`); tagging
+//! an application needs `change` on it, listing its tags `reference`.
+//!
 //! The authoring environment is the first of the promotion order (`development` by
 //! default): versions are written there, then deployed and staged onward. Platform
 //! administrators hold `full` everywhere; end users hold nothing.

@@ -21,6 +21,7 @@ use rampart_api::{
     PlanSettingsWire, PlanWire, PlannedChange, PlansQuery, SettingChange, SettingWire,
 };
 use rampart_authz::it::{EnvId, Level};
+use rampart_authz::policy::{level_needed, LifecycleOp};
 use rampart_core::Error;
 use rampart_deploy::settings::required_properties;
 use rampart_model::Module;
@@ -313,7 +314,7 @@ async fn require_deploy(
             caller,
             On::Module(module),
             env,
-            Level::Deploy,
+            level_needed(LifecycleOp::Deploy),
             "planning a deployment",
         )
         .await?;

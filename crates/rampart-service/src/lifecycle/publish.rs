@@ -5,6 +5,7 @@
 
 use rampart_api::{BreakingChange, PublishRequest, PublishResponse};
 use rampart_authz::it::{Level, ModuleId};
+use rampart_authz::policy::{level_needed, LifecycleOp};
 use rampart_core::Error;
 use rampart_deploy::compat;
 use rampart_model::Surface;
@@ -101,7 +102,7 @@ pub async fn publish(
                 caller,
                 On::Module(&name),
                 dev,
-                Level::Change,
+                level_needed(LifecycleOp::Publish),
                 "publishing",
             )
             .await?
@@ -115,7 +116,7 @@ pub async fn publish(
                 caller,
                 On::Application(&module.application),
                 dev,
-                Level::Change,
+                level_needed(LifecycleOp::Publish),
                 "publishing a new module",
             )
             .await?;
@@ -141,7 +142,7 @@ pub async fn publish(
             caller,
             On::Module(&d.module),
             dev,
-            Level::Reference,
+            level_needed(LifecycleOp::UseDependency),
             "using another module's elements",
         )
         .await?;
@@ -184,7 +185,7 @@ pub async fn publish(
             caller,
             On::Module(&name),
             dev,
-            Level::Full,
+            level_needed(LifecycleOp::PublishBreaking),
             "forcing a breaking change",
         )
         .await?;

@@ -5,7 +5,8 @@
 use rampart_api::{
     DeployResponse, DeploymentRequestWire, RejectRequest, RequestItem, RequestsQuery,
 };
-use rampart_authz::it::{EnvId, Level};
+use rampart_authz::it::EnvId;
+use rampart_authz::policy::{level_needed, LifecycleOp};
 use rampart_core::Error;
 use rampart_deploy::policy;
 use rampart_store::DeploymentRequest;
@@ -83,7 +84,7 @@ async fn require_deploy_all(
             caller,
             On::Module(module),
             env_id,
-            Level::Deploy,
+            level_needed(LifecycleOp::Deploy),
             what,
         )
         .await?;

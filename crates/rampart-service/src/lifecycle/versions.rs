@@ -6,7 +6,7 @@ use rampart_api::{
     DeploymentWire, DiffQuery, EnvironmentWire, HistoryQuery, RunningWire, SurfaceQuery,
     VersionSourceResponse, VersionWire,
 };
-use rampart_authz::it::Level;
+use rampart_authz::policy::{level_needed, LifecycleOp};
 use rampart_core::Error;
 use rampart_model::{ModuleDiff, Surface};
 
@@ -64,7 +64,7 @@ pub async fn versions(
         caller,
         On::Module(name),
         AUTHORING,
-        Level::Reference,
+        level_needed(LifecycleOp::SeeSurface),
         "listing versions",
     )
     .await?;
@@ -87,7 +87,7 @@ pub async fn version(
         caller,
         On::Module(name),
         AUTHORING,
-        Level::Open,
+        level_needed(LifecycleOp::ReadSource),
         "reading the source",
     )
     .await?;
@@ -120,7 +120,7 @@ pub async fn delete_version(
         caller,
         On::Module(name),
         AUTHORING,
-        Level::Change,
+        level_needed(LifecycleOp::Publish),
         "deleting a version",
     )
     .await?;
@@ -144,7 +144,7 @@ pub async fn surface(
         caller,
         On::Module(name),
         AUTHORING,
-        Level::Reference,
+        level_needed(LifecycleOp::SeeSurface),
         "seeing public elements",
     )
     .await?;
@@ -166,7 +166,7 @@ pub async fn diff(
         caller,
         On::Module(name),
         AUTHORING,
-        Level::Open,
+        level_needed(LifecycleOp::ReadSource),
         "reading a diff",
     )
     .await?;
