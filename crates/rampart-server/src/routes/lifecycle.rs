@@ -4,17 +4,15 @@
 //! `rampart_service::lifecycle`; a caller below `reference` gets the 404 a missing object
 //! gets, and 403 is only for callers who may know the object.
 //!
-//! Here each handler calls one use case and renders it; [`LifecycleError`] becomes a
-//! problem: `invalid-module` (422, with every diagnostic), `breaking-change` (409, with the
-//! dependants it breaks) and `deployment-refused` (409, with the broken references when
-//! there are some). A deployment waiting for a second approver is a 202.
+//! Here each handler calls one use case and renders it; a `LifecycleError` becomes a
+//! problem in [`crate::error`]. A deployment waiting for a second approver is a 202.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use rampart_core::Error;
 use rampart_model::Surface;
 use rampart_service::lifecycle::deploy::{self, Deployed};
-use rampart_service::lifecycle::{publish, requests, tags, versions, LifecycleError};
+use rampart_service::lifecycle::{publish, requests, tags, versions};
 use rampart_service::AppState;
 
 use crate::auth::Authenticated;
@@ -25,53 +23,6 @@ use rampart_api::{
     RollbackRequest, RunningWire, StageRequest, SurfaceQuery, TagRequest, TagWire,
     VersionSourceResponse, VersionWire,
 };
-
-impl From<LifecycleError> for ApiError {
-    fn from(e: LifecycleError) -> Self {
-        let detail = e.to_string();
-        match e {
-            LifecycleError::Error(e) => ApiError::from(e),
-            LifecycleError::InvalidModule { diagnostics } => {
-                let mut p = Problem::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid-module",
-                    "Invalid module",
-                    detail,
-                );
-                p.field = Some("source".into());
-                p.errors = Some(diagnostics);
-                p.into()
-            }
-            LifecycleError::Breaking { breaking, .. } => {
-                let mut p = Problem::new(
-                    StatusCode::CONFLICT,
-                    "breaking-change",
-                    "Breaking change",
-                    detail,
-                );
-                p.breaking = Some(breaking);
-                p.into()
-            }
-            LifecycleError::MissingProperties { .. } => Problem::new(
-                StatusCode::CONFLICT,
-                "deployment-refused",
-                "Deployment refused",
-                detail,
-            )
-            .into(),
-            LifecycleError::BrokenReferences { breaking, .. } => {
-                let mut p = Problem::new(
-                    StatusCode::CONFLICT,
-                    "deployment-refused",
-                    "Deployment refused",
-                    detail,
-                );
-                p.breaking = Some(breaking);
-                p.into()
-            }
-        }
-    }
-}
 
 /// The status of a deployment's answer: 202 while it waits for a second approver.
 pub(super) fn deployed_status(waiting: bool) -> StatusCode {
