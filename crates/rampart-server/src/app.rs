@@ -19,9 +19,11 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::auth::{RequestContext, SECURE_COOKIE};
 use crate::error::{ApiError, Problem};
 use crate::metrics::MetricsAccess;
-use crate::routes::{audit as audit_api, auth as auth_routes, authz, it, users};
+use crate::routes::{
+    audit as audit_api, auth as auth_routes, authz, it, lifecycle, names, plans, users,
+};
 use crate::tls::ServedNames;
-use crate::{lifecycle, transport};
+use crate::transport;
 use rampart_api::Health;
 use rampart_service::metrics::{RequestLabels, RouteLabels};
 use rampart_service::state::AppState;
@@ -173,19 +175,16 @@ fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(lifecycle::rollback))
         .routes(routes!(lifecycle::requests))
         .routes(routes!(lifecycle::tag_application, lifecycle::tags))
-        .routes(routes!(lifecycle::names::list, lifecycle::names::reserve))
-        .routes(routes!(lifecycle::names::transfer))
-        .routes(routes!(lifecycle::names::release))
+        .routes(routes!(names::list, names::reserve))
+        .routes(routes!(names::transfer))
+        .routes(routes!(names::release))
         .routes(routes!(lifecycle::approve))
         .routes(routes!(lifecycle::reject))
-        .routes(routes!(
-            lifecycle::plans::create_plan,
-            lifecycle::plans::plans
-        ))
-        .routes(routes!(lifecycle::plans::get_plan))
-        .routes(routes!(lifecycle::plans::run_plan))
-        .routes(routes!(lifecycle::plans::copy_plan))
-        .routes(routes!(lifecycle::plans::settings))
+        .routes(routes!(plans::create_plan, plans::plans))
+        .routes(routes!(plans::get_plan))
+        .routes(routes!(plans::run_plan))
+        .routes(routes!(plans::copy_plan))
+        .routes(routes!(plans::settings))
         .routes(routes!(audit_api::events))
         .routes(routes!(audit_api::report_integration))
         .routes(routes!(audit_api::checkpoint, audit_api::sign_checkpoint))

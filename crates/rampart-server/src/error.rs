@@ -11,6 +11,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use rampart_core::Error;
+use rampart_service::lifecycle::LifecycleError;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -97,6 +98,56 @@ impl From<Error> for ApiError {
             _ => {}
         }
         ApiError::from(problem)
+    }
+}
+
+/// A lifecycle refusal that carries a list: `invalid-module` (422, with every diagnostic),
+/// `breaking-change` (409, with the dependants it breaks) and `deployment-refused` (409,
+/// with the broken references when there are some).
+impl From<LifecycleError> for ApiError {
+    fn from(e: LifecycleError) -> Self {
+        let detail = e.to_string();
+        match e {
+            LifecycleError::Error(e) => ApiError::from(e),
+            LifecycleError::InvalidModule { diagnostics } => {
+                let mut p = Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid-module",
+                    "Invalid module",
+                    detail,
+                );
+                p.field = Some("source".into());
+                p.errors = Some(diagnostics);
+                p.into()
+            }
+            LifecycleError::Breaking { breaking, .. } => {
+                let mut p = Problem::new(
+                    StatusCode::CONFLICT,
+                    "breaking-change",
+                    "Breaking change",
+                    detail,
+                );
+                p.breaking = Some(breaking);
+                p.into()
+            }
+            LifecycleError::MissingProperties { .. } => Problem::new(
+                StatusCode::CONFLICT,
+                "deployment-refused",
+                "Deployment refused",
+                detail,
+            )
+            .into(),
+            LifecycleError::BrokenReferences { breaking, .. } => {
+                let mut p = Problem::new(
+                    StatusCode::CONFLICT,
+                    "deployment-refused",
+                    "Deployment refused",
+                    detail,
+                );
+                p.breaking = Some(breaking);
+                p.into()
+            }
+        }
     }
 }
 

@@ -6,8 +6,9 @@
 //!
 //! One module per capability, the same names as the store's and the server's rooms:
 //! `identity` (sessions), `authz` (the authorization index), `audit` (the log's tree,
-//! checkpoints, proofs, pipeline, schedule and archives); `config`, `metrics`, `state` and
-//! `files` are the node's own.
+//! checkpoints, proofs, pipeline, schedule and archives), `lifecycle` (module versions,
+//! deployments, requests, tags, module names, deployment plans); `config`, `metrics`,
+//! `state` and `files` are the node's own, and `caller` is who a use case acts for.
 
 pub mod audit;
 pub mod authz;
@@ -15,8 +16,10 @@ pub mod caller;
 pub mod config;
 pub mod files;
 pub mod identity;
+pub mod lifecycle;
 pub mod metrics;
 pub mod state;
 
+pub use caller::Caller;
 pub use config::{Config, ConfigError, Loaded, Overrides};
 pub use state::AppState;

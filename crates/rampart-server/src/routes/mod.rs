@@ -4,4 +4,7 @@ pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod it;
+pub mod lifecycle;
+pub mod names;
+pub mod plans;
 pub mod users;

@@ -1,77 +1,14 @@
-//! `/api/v1/module-names`: which application each module name belongs to.
-//!
-//! Module names are one namespace for the whole platform. The rule:
-//!
-//! - A publish under a name nobody holds registers it for the application its source
-//!   declares; the publisher needs `change` on that application (see the parent module).
-//! - Platform administrators **reserve** a name for an application before any module has it:
-//!   only that application may then register it, by a publish or by `register_module`. The
-//!   registration consumes the reservation.
-//! - Administrators **transfer** a name to another application: a reservation moves, and a
-//!   registered module moves with its versions, deployments and per-module overrides (the
-//!   tags of the application it leaves keep naming the versions they were taken at).
-//! - Administrators **release** a reservation. A registered module's name is not released:
-//!   it is transferred.
-//!
-//! Every registration, reservation, transfer and release is a `system` audit event whose
-//! `application` is the application that holds the name afterwards (for a release, the one
-//! that held it), written in the change's own transaction.
+//! `/api/v1/module-names`: which application each module name belongs to, over HTTP
+//! (administrators only; the naming rule is in `rampart_service::lifecycle::names`).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use rampart_core::{Error, Provider};
-use rampart_store::{AuthzOp, ModuleName};
+use rampart_service::lifecycle::names;
+use rampart_service::AppState;
 
 use crate::auth::Authenticated;
 use crate::error::{ApiError, Json, Problem};
 use rampart_api::{ModuleNameWire, ReserveNameRequest, TransferNameRequest};
-use rampart_service::state::AppState;
-
-/// Refuses anyone but a platform administrator.
-fn administrator(auth: &Authenticated) -> Result<(), Error> {
-    if auth.user.provider == Provider::It && auth.user.is_admin {
-        Ok(())
-    } else {
-        Err(Error::Forbidden(
-            "only IT administrators reserve, transfer and release module names".into(),
-        ))
-    }
-}
-
-fn wire(n: ModuleName) -> ModuleNameWire {
-    ModuleNameWire {
-        name: n.name,
-        application: n.application,
-        status: if n.registered {
-            "registered"
-        } else {
-            "reserved"
-        }
-        .to_owned(),
-        since: n.since,
-    }
-}
-
-/// Applies one name operation and reads back where the name stands.
-async fn write(
-    state: &AppState,
-    auth: &Authenticated,
-    op: AuthzOp,
-    name: &str,
-) -> Result<Option<ModuleNameWire>, Error> {
-    let revision = state
-        .store
-        .authz_write(&auth.audit(state), state.clock.now(), &[op])
-        .await?;
-    state.authz.after_write(revision).await?;
-    Ok(state
-        .store
-        .module_names()
-        .await?
-        .into_iter()
-        .find(|n| n.name == name)
-        .map(wire))
-}
 
 /// Every module name taken: reservations and registered modules, by name.
 #[utoipa::path(
@@ -86,9 +23,8 @@ pub async fn list(
     State(state): State<AppState>,
     auth: Authenticated,
 ) -> Result<Json<Vec<ModuleNameWire>>, ApiError> {
-    administrator(&auth)?;
-    let names = state.store.module_names().await?;
-    Ok(Json(names.into_iter().map(wire).collect()))
+    let caller = auth.caller(&state);
+    Ok(Json(names::list(&state, &caller).await?))
 }
 
 /// Reserve a module name for an application: only that application may register it.
@@ -108,14 +44,8 @@ pub async fn reserve(
     auth: Authenticated,
     Json(req): Json<ReserveNameRequest>,
 ) -> Result<(StatusCode, Json<ModuleNameWire>), ApiError> {
-    administrator(&auth)?;
-    let op = AuthzOp::ReserveModuleName {
-        name: req.name.clone(),
-        app: req.application,
-    };
-    let entry = write(&state, &auth, op, &req.name)
-        .await?
-        .ok_or_else(|| Error::Internal(format!("reserved name `{}` not found", req.name)))?;
+    let caller = auth.caller(&state);
+    let entry = names::reserve(&state, &caller, req).await?;
     Ok((StatusCode::CREATED, Json(entry)))
 }
 
@@ -139,15 +69,8 @@ pub async fn transfer(
     Path(name): Path<String>,
     Json(req): Json<TransferNameRequest>,
 ) -> Result<Json<ModuleNameWire>, ApiError> {
-    administrator(&auth)?;
-    let op = AuthzOp::TransferModuleName {
-        name: name.clone(),
-        app: req.application,
-    };
-    let entry = write(&state, &auth, op, &name)
-        .await?
-        .ok_or_else(|| Error::Internal(format!("transferred name `{name}` not found")))?;
-    Ok(Json(entry))
+    let caller = auth.caller(&state);
+    Ok(Json(names::transfer(&state, &caller, &name, req).await?))
 }
 
 /// Release a reserved module name: any application may then register it.
@@ -167,13 +90,7 @@ pub async fn release(
     auth: Authenticated,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    administrator(&auth)?;
-    write(
-        &state,
-        &auth,
-        AuthzOp::ReleaseModuleName { name: name.clone() },
-        &name,
-    )
-    .await?;
+    let caller = auth.caller(&state);
+    names::release(&state, &caller, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }

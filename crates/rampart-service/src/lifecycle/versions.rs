@@ -1,0 +1,259 @@
+//! Reading and deleting module versions (list, source, public surface, diff) and what the
+//! environments hold (their order, what runs there, their deployment history). Reading a
+//! source or a diff is recorded in the `access` stream first.
+
+use rampart_api::{
+    DeploymentWire, DiffQuery, EnvironmentWire, HistoryQuery, RunningWire, SurfaceQuery,
+    VersionSourceResponse, VersionWire,
+};
+use rampart_authz::policy::{level_needed, LifecycleOp};
+use rampart_core::Error;
+use rampart_model::{ModuleDiff, Surface};
+
+use super::{
+    deployment_wire, environment, known_module, model_of, require, surface_of, version_or_404,
+    visible_module, wire, On, Visibility, AUTHORING,
+};
+use crate::caller::Caller;
+use crate::state::AppState;
+
+/// A version number from a path: 1, 2, 3…
+fn version_param(raw: &str) -> Result<i64, Error> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| Error::invalid("version", "a version number: 1, 2, 3…"))
+}
+
+/// Records a read of a module's source or diff (`object`) in the `access` stream, under the
+/// reader's name and the module's application, before anything is answered: whoever opened
+/// a module's source can be named. The source is withheld when the read cannot be recorded.
+async fn record_read(
+    state: &AppState,
+    caller: &Caller,
+    module: &str,
+    object: String,
+) -> Result<(), Error> {
+    let application = state
+        .authz
+        .view()
+        .module_application(module)
+        .map(str::to_owned);
+    let event = rampart_store::NewEvent::access(
+        &caller.audit,
+        state.clock.now(),
+        application.as_deref(),
+        &object,
+        "GET",
+        true,
+    );
+    state.audit.append(event).await?;
+    Ok(())
+}
+
+/// The versions of module `name`, newest first.
+pub async fn versions(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+) -> Result<Vec<VersionWire>, Error> {
+    state.authz.fresh(None).await?;
+    known_module(state, name)?;
+    require(
+        state,
+        caller,
+        On::Module(name),
+        AUTHORING,
+        level_needed(LifecycleOp::SeeSurface),
+        "listing versions",
+    )
+    .await?;
+    let list = state.store.module_versions(name).await?;
+    Ok(list.into_iter().map(wire).collect())
+}
+
+/// Version `number` (as given in the path) of module `name`, with its source.
+pub async fn version(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    number: &str,
+) -> Result<VersionSourceResponse, Error> {
+    let number = version_param(number)?;
+    state.authz.fresh(None).await?;
+    known_module(state, name)?;
+    require(
+        state,
+        caller,
+        On::Module(name),
+        AUTHORING,
+        level_needed(LifecycleOp::ReadSource),
+        "reading the source",
+    )
+    .await?;
+    let v = version_or_404(state, name, Some(number)).await?;
+    record_read(
+        state,
+        caller,
+        name,
+        format!("module:{name}@{number}/source"),
+    )
+    .await?;
+    Ok(VersionSourceResponse {
+        version: wire(v.info),
+        source: v.source,
+    })
+}
+
+/// Deletes version `number` (as given in the path) of module `name`, which must run nowhere.
+pub async fn delete_version(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    number: &str,
+) -> Result<(), Error> {
+    let number = version_param(number)?;
+    state.authz.fresh(None).await?;
+    known_module(state, name)?;
+    require(
+        state,
+        caller,
+        On::Module(name),
+        AUTHORING,
+        level_needed(LifecycleOp::Publish),
+        "deleting a version",
+    )
+    .await?;
+    state
+        .store
+        .delete_version(&caller.audit, state.clock.now(), name, number)
+        .await
+}
+
+/// The public surface of a version of module `name` (the newest by default).
+pub async fn surface(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    q: SurfaceQuery,
+) -> Result<Surface, Error> {
+    state.authz.fresh(None).await?;
+    known_module(state, name)?;
+    require(
+        state,
+        caller,
+        On::Module(name),
+        AUTHORING,
+        level_needed(LifecycleOp::SeeSurface),
+        "seeing public elements",
+    )
+    .await?;
+    let v = version_or_404(state, name, q.version).await?;
+    surface_of(&v.surface)
+}
+
+/// The structured and line diff between two versions of module `name`.
+pub async fn diff(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    q: DiffQuery,
+) -> Result<ModuleDiff, Error> {
+    state.authz.fresh(None).await?;
+    known_module(state, name)?;
+    require(
+        state,
+        caller,
+        On::Module(name),
+        AUTHORING,
+        level_needed(LifecycleOp::ReadSource),
+        "reading a diff",
+    )
+    .await?;
+    let old = version_or_404(state, name, Some(q.from)).await?;
+    let new = version_or_404(state, name, Some(q.to)).await?;
+    let d = rampart_model::diff(
+        &model_of(&old.model)?,
+        &model_of(&new.model)?,
+        (&format!("{name} v{}", q.from), &old.source),
+        (&format!("{name} v{}", q.to), &new.source),
+    );
+    record_read(
+        state,
+        caller,
+        name,
+        format!("module:{name}@{}..{}/diff", q.from, q.to),
+    )
+    .await?;
+    Ok(d)
+}
+
+/// The environments in promotion order, with their policies.
+pub fn list_environments(state: &AppState) -> Vec<EnvironmentWire> {
+    let view = state.authz.view();
+    view.environments()
+        .iter()
+        .enumerate()
+        .map(|(i, e)| EnvironmentWire {
+            name: e.name.clone(),
+            position: i,
+            separation_of_duties: e.separation_of_duties,
+            second_approver: e.second_approver,
+        })
+        .collect()
+}
+
+/// What runs in environment `env`, of the modules the caller may see there.
+pub async fn running(
+    state: &AppState,
+    caller: &Caller,
+    env: &str,
+) -> Result<Vec<RunningWire>, Error> {
+    let mut visible = Visibility::new(state, caller, environment(state, env)?);
+    let mut out = Vec::new();
+    for r in state
+        .store
+        .running()
+        .await?
+        .into_iter()
+        .filter(|r| r.environment == env)
+    {
+        if visible.may_see(&r.module).await? {
+            out.push(RunningWire {
+                module: r.module,
+                version: r.number,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The deployment history of environment `env`, newest first, of the modules the caller
+/// may see there.
+pub async fn history(
+    state: &AppState,
+    caller: &Caller,
+    env: &str,
+    q: HistoryQuery,
+) -> Result<Vec<DeploymentWire>, Error> {
+    let mut visible = Visibility::new(state, caller, environment(state, env)?);
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(Error::invalid("limit", "1 to 1,000"));
+    }
+    if let Some(m) = &q.module {
+        state.authz.fresh(None).await?;
+        visible_module(state, caller, m).await?;
+    }
+    let mut out = Vec::new();
+    for d in state
+        .store
+        .deployments(env, q.module.as_deref(), limit)
+        .await?
+    {
+        if visible.may_see(&d.module).await? {
+            out.push(deployment_wire(d));
+        }
+    }
+    Ok(out)
+}
