@@ -16,6 +16,3 @@ pub mod transport;
 
 pub use app::{openapi_json, router};
 pub use serve::{open_store, Server, StartError};
-
-// The IT permission routes ask the lifecycle whether a module is visible.
-use routes::lifecycle;

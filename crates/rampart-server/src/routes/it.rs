@@ -78,7 +78,7 @@ pub async fn level_of(
     // Asking for one's own level on a module one may not know of answers as for a module
     // that does not exist.
     if !reader {
-        crate::lifecycle::visible_module(&state, &auth, &q.module).await?;
+        rampart_service::lifecycle::visible_module(&state, &auth.caller(&state), &q.module).await?;
     }
     // A user the index has no number for holds only their default role.
     let default_roles = state.store.it_roles_of(user).await?;

@@ -9,7 +9,6 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use rampart_core::Error;
 use rampart_model::Surface;
 use rampart_service::lifecycle::deploy::{self, Deployed};
 use rampart_service::lifecycle::{publish, requests, tags, versions};
@@ -35,16 +34,6 @@ pub(super) fn deployed_status(waiting: bool) -> StatusCode {
 
 fn deployed(d: Deployed<DeployResponse>) -> Result<(StatusCode, Json<DeployResponse>), ApiError> {
     Ok((deployed_status(d.waiting), Json(d.answer)))
-}
-
-/// Refuses, as if it did not exist, a module that does not exist or that the caller holds
-/// no level on in any environment (for the IT permission routes).
-pub(crate) async fn visible_module(
-    state: &AppState,
-    auth: &Authenticated,
-    name: &str,
-) -> Result<(), Error> {
-    rampart_service::lifecycle::visible_module(state, &auth.caller(state), name).await
 }
 
 /// Publish a version of a module.
