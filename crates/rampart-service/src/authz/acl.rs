@@ -17,11 +17,8 @@ pub async fn write(
     caller: &Caller,
     operations: &[WriteOp],
 ) -> Result<u64, Error> {
-    if operations.is_empty() || operations.len() > 100 {
-        return Err(Error::invalid("operations", "give 1 to 100 operations"));
-    }
-    // Hierarchy kinds decide how a node is named; make sure the view knows every hierarchy.
-    state.authz.fresh(None).await?;
+    // Hierarchy kinds decide how a node is named; the view must know every hierarchy.
+    super::begin_batch(state, operations.len()).await?;
     let ops: Vec<AuthzOp> = {
         let view = state.authz.view();
         let mut created: Vec<(String, HierarchyKind)> = Vec::new();
@@ -35,12 +32,7 @@ pub async fn write(
         }
         ops
     };
-    let revision = state
-        .store
-        .authz_write(&caller.audit, state.clock.now(), &ops)
-        .await?;
-    state.authz.after_write(revision).await?;
-    Ok(revision)
+    super::commit(state, &caller.audit, &ops).await
 }
 
 /// An ACL action by name: `read` or `write`.

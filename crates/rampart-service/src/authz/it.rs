@@ -28,10 +28,7 @@ pub async fn write(
             "only IT users manage IT permissions".into(),
         ));
     }
-    if operations.is_empty() || operations.len() > 100 {
-        return Err(Error::invalid("operations", "give 1 to 100 operations"));
-    }
-    state.authz.fresh(None).await?;
+    super::begin_batch(state, operations.len()).await?;
     let ops: Vec<AuthzOp> = {
         let view = state.authz.view();
         operations
@@ -44,12 +41,7 @@ pub async fn write(
             })
             .collect::<Result<_, Error>>()?
     };
-    let revision = state
-        .store
-        .authz_write(&caller.audit, state.clock.now(), &ops)
-        .await?;
-    state.authz.after_write(revision).await?;
-    Ok(revision)
+    super::commit(state, &caller.audit, &ops).await
 }
 
 /// An IT level by name.

@@ -56,11 +56,7 @@ async fn write(
     op: AuthzOp,
     name: &str,
 ) -> Result<Option<ModuleNameWire>, Error> {
-    let revision = state
-        .store
-        .authz_write(&caller.audit, state.clock.now(), &[op])
-        .await?;
-    state.authz.after_write(revision).await?;
+    crate::authz::commit(state, &caller.audit, &[op]).await?;
     Ok(state
         .store
         .module_names()
