@@ -57,14 +57,11 @@ pub async fn versions(
     caller: &Caller,
     name: &str,
 ) -> Result<Vec<VersionWire>, Error> {
-    state.authz.fresh(None).await?;
-    known_module(state, name)?;
-    require(
+    require_authoring(
         state,
         caller,
-        On::Module(name),
-        AUTHORING,
-        level_needed(LifecycleOp::SeeSurface),
+        name,
+        LifecycleOp::SeeSurface,
         "listing versions",
     )
     .await?;
@@ -80,14 +77,11 @@ pub async fn version(
     number: &str,
 ) -> Result<VersionSourceResponse, Error> {
     let number = version_param(number)?;
-    state.authz.fresh(None).await?;
-    known_module(state, name)?;
-    require(
+    require_authoring(
         state,
         caller,
-        On::Module(name),
-        AUTHORING,
-        level_needed(LifecycleOp::ReadSource),
+        name,
+        LifecycleOp::ReadSource,
         "reading the source",
     )
     .await?;
@@ -113,14 +107,11 @@ pub async fn delete_version(
     number: &str,
 ) -> Result<(), Error> {
     let number = version_param(number)?;
-    state.authz.fresh(None).await?;
-    known_module(state, name)?;
-    require(
+    require_authoring(
         state,
         caller,
-        On::Module(name),
-        AUTHORING,
-        level_needed(LifecycleOp::Publish),
+        name,
+        LifecycleOp::Publish,
         "deleting a version",
     )
     .await?;
@@ -137,14 +128,11 @@ pub async fn surface(
     name: &str,
     q: SurfaceQuery,
 ) -> Result<Surface, Error> {
-    state.authz.fresh(None).await?;
-    known_module(state, name)?;
-    require(
+    require_authoring(
         state,
         caller,
-        On::Module(name),
-        AUTHORING,
-        level_needed(LifecycleOp::SeeSurface),
+        name,
+        LifecycleOp::SeeSurface,
         "seeing public elements",
     )
     .await?;
@@ -159,14 +147,11 @@ pub async fn diff(
     name: &str,
     q: DiffQuery,
 ) -> Result<ModuleDiff, Error> {
-    state.authz.fresh(None).await?;
-    known_module(state, name)?;
-    require(
+    require_authoring(
         state,
         caller,
-        On::Module(name),
-        AUTHORING,
-        level_needed(LifecycleOp::ReadSource),
+        name,
+        LifecycleOp::ReadSource,
         "reading a diff",
     )
     .await?;
@@ -256,4 +241,27 @@ pub async fn history(
         }
     }
     Ok(out)
+}
+
+/// Makes the index current, then checks that module `name` exists and that the caller holds
+/// the level `op` needs on it in the authoring environment (`doing` names the operation in
+/// a refusal).
+async fn require_authoring(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    op: LifecycleOp,
+    doing: &str,
+) -> Result<(), Error> {
+    state.authz.fresh(None).await?;
+    known_module(state, name)?;
+    require(
+        state,
+        caller,
+        On::Module(name),
+        AUTHORING,
+        level_needed(op),
+        doing,
+    )
+    .await
 }

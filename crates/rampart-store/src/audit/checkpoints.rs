@@ -1,0 +1,143 @@
+//! Signed checkpoints of the audit log as stored: one note per size, and a second note for
+//! a size only if it carries the same root (otherwise the store reports a fork).
+
+use super::*;
+
+/// A signed checkpoint as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    /// Tree size it signs.
+    pub size: u64,
+    /// Root hash at that size.
+    pub root: Hash,
+    /// The whole signed note.
+    pub note: String,
+    /// When it was signed.
+    pub signed_at: OffsetDateTime,
+}
+
+fn checkpoint_row(
+    size: i64,
+    root: Vec<u8>,
+    note: String,
+    at: i64,
+) -> Result<StoredCheckpoint, Error> {
+    Ok(StoredCheckpoint {
+        size: u64::try_from(size)
+            .map_err(|_| Error::Internal(format!("checkpoint size {size}")))?,
+        root: root
+            .try_into()
+            .map_err(|_| Error::Internal(format!("checkpoint {size}: root is not 32 bytes")))?,
+        note,
+        signed_at: from_millis(at)?,
+    })
+}
+
+impl Store {
+    /// The newest signed checkpoint, if any.
+    pub async fn audit_latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, Error> {
+        Ok(self.audit_checkpoints(0, u64::MAX, true).await?.pop())
+    }
+
+    /// Checkpoints with `lo <= size <= hi`, by size; only the newest one with `newest`.
+    pub async fn audit_checkpoints(
+        &self,
+        lo: u64,
+        hi: u64,
+        newest: bool,
+    ) -> Result<Vec<StoredCheckpoint>, Error> {
+        let lo = i64::try_from(lo).unwrap_or(i64::MAX);
+        let hi = i64::try_from(hi).unwrap_or(i64::MAX);
+        let sql = if newest {
+            "SELECT size, root, note, signed_at FROM audit_checkpoints \
+             WHERE size >= $1 AND size <= $2 ORDER BY size DESC LIMIT 1"
+        } else {
+            "SELECT size, root, note, signed_at FROM audit_checkpoints \
+             WHERE size >= $1 AND size <= $2 ORDER BY size"
+        };
+        read!(self, |pool| {
+            let rows: Vec<(i64, Vec<u8>, String, i64)> = sqlx::query_as(sql)
+                .bind(lo)
+                .bind(hi)
+                .fetch_all(pool)
+                .await
+                .map_err(db)?;
+            rows.into_iter()
+                .map(|(s, r, n, a)| checkpoint_row(s, r, n, a))
+                .collect()
+        })
+    }
+
+    /// Stores a signed checkpoint. Another node may have signed the same size first: then
+    /// the stored root must be the same, or the log has forked and this is an error.
+    pub async fn audit_put_checkpoint(
+        &self,
+        size: u64,
+        root: &Hash,
+        note: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), Error> {
+        let size = i64::try_from(size).map_err(|_| Error::Internal("checkpoint size".into()))?;
+        let existing: Option<Vec<u8>> = write_tx!(self, |tx| {
+            let existing: Option<Vec<u8>> =
+                sqlx::query_scalar("SELECT root FROM audit_checkpoints WHERE size = $1")
+                    .bind(size)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            if existing.is_none() {
+                sqlx::query(
+                    "INSERT INTO audit_checkpoints (size, root, note, signed_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (size) DO NOTHING",
+                )
+                .bind(size)
+                .bind(&root[..])
+                .bind(note)
+                .bind(to_millis(now))
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            }
+            existing
+        });
+        match existing {
+            Some(r) if r.as_slice() != root.as_slice() => Err(Error::Internal(format!(
+                "a checkpoint for size {size} with another root is already stored: the log has forked"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Rows of `audit_events` with `seq` in `(after, upto]`, oldest first, at most `limit`:
+    /// sequence number, body (`None` when redacted) and leaf hash, for verification and
+    /// export.
+    pub async fn audit_raw(
+        &self,
+        after: i64,
+        upto: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, Option<String>, Hash)>, Error> {
+        let rows = read!(self, |pool| {
+            let rows: Vec<(i64, Option<String>, Vec<u8>)> = sqlx::query_as(
+                "SELECT seq, body, leaf_hash FROM audit_events WHERE seq > $1 AND seq <= $2 \
+                 ORDER BY seq LIMIT $3",
+            )
+            .bind(after)
+            .bind(upto)
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+            .map_err(db)?;
+            rows.into_iter()
+                .map(|(seq, body, leaf)| {
+                    let leaf: Hash = leaf.try_into().map_err(|_| {
+                        Error::Internal(format!("event {seq}: stored leaf hash is not 32 bytes"))
+                    })?;
+                    Ok((seq, body, leaf))
+                })
+                .collect::<Result<Vec<_>, Error>>()
+        })?;
+        let blocks = self.block_raw(after, upto, limit).await?;
+        Ok(merge(rows, blocks, |r| r.0, false, limit))
+    }
+}
