@@ -164,7 +164,7 @@ async fn main() {
         .await
         .unwrap();
     let state = &server.state;
-    let hash = state.hash_password(PASSWORD).await.unwrap();
+    let hash = state.credentials.hash_password(PASSWORD).await.unwrap();
     for name in ["admin", "operator"] {
         state
             .store

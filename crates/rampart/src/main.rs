@@ -433,7 +433,7 @@ async fn create_it_user(
     inputs.extend(display_name.as_deref());
     inputs.extend(email.as_ref().map(Email::as_str));
     state.check_new_password(&password, &inputs, None).await?;
-    let password_hash = state.hash_password(&password).await?;
+    let password_hash = state.credentials.hash_password(&password).await?;
     let ctx = cli_context(&state);
     let new = NewUser {
         provider: Provider::It,

@@ -132,7 +132,7 @@ impl Node {
         admin: bool,
     ) -> String {
         let state = &self.server().state;
-        let hash = state.hash_password(password).await.unwrap();
+        let hash = state.credentials.hash_password(password).await.unwrap();
         let user = state
             .store
             .create_user(

@@ -115,13 +115,13 @@ pub async fn change_password(
     state
         .check_new_password(new_password, &inputs, Some(user.id))
         .await?;
-    let hash = state.hash_password(new_password).await?;
+    let hash = state.credentials.hash_password(new_password).await?;
     state
         .store
         .set_password(
             user.id,
             &hash,
-            state.password_policy.history,
+            state.credentials.password_policy.history,
             "user.password.change",
             state.clock.now(),
             &origin.audit_as(&user),
@@ -169,10 +169,13 @@ async fn verify_credentials(
     username: &Username,
     password: &str,
 ) -> Result<User, Error> {
-    let _gate = state.login_gate(provider, username.normalized()).await;
+    let _gate = state
+        .credentials
+        .login_gate(provider, username.normalized())
+        .await;
     let now = state.clock.now();
     if let Some(source) = origin.source {
-        if let Err(retry_after_secs) = state.address_throttle.check(source, now) {
+        if let Err(retry_after_secs) = state.credentials.address_throttle.check(source, now) {
             throttled(state, provider, "address");
             return Err(Error::LoginThrottled {
                 retry_after_secs,
@@ -198,6 +201,7 @@ async fn verify_credentials(
         .user_credentials(provider, username.normalized())
         .await?;
     let verified = state
+        .credentials
         .verify_password(password, found.as_ref().map(|(_, hash)| hash.as_str()))
         .await?;
     match found {
@@ -213,9 +217,12 @@ async fn verify_credentials(
             let shown = if found.is_some() {
                 username.as_str().to_owned()
             } else {
-                format!("unknown#{}", state.pseudonyms.of(username.normalized()))
+                format!(
+                    "unknown#{}",
+                    state.credentials.pseudonyms.of(username.normalized())
+                )
             };
-            let lockout = state.lockout;
+            let lockout = state.credentials.lockout;
             let failure = state
                 .store
                 .record_login_failure(
@@ -234,7 +241,10 @@ async fn verify_credentials(
                 tracing::warn!(provider = %provider, failures = failure.failures, "username locked after failed logins");
             }
             if let Some(source) = origin.source {
-                state.address_throttle.record_failure(source, now);
+                state
+                    .credentials
+                    .address_throttle
+                    .record_failure(source, now);
             }
             state.metrics.login(provider.as_str(), "failed");
             Err(Error::InvalidCredentials)

@@ -1,6 +1,7 @@
 //! Identity at the node: logging in and out, password changes, user administration, the
 //! cache of live sessions, and the IT roles that open read-only views (auditors).
 
+pub mod credentials;
 pub mod login;
 pub mod sessions;
 pub mod users;

@@ -63,7 +63,7 @@ pub async fn create(
     state
         .check_new_password(&body.password, &inputs, None)
         .await?;
-    let password_hash = state.hash_password(&body.password).await?;
+    let password_hash = state.credentials.hash_password(&body.password).await?;
     let new = NewUser {
         provider,
         username,
@@ -149,13 +149,13 @@ pub async fn reset_password(
     state
         .check_new_password(password, &inputs, Some(user.id))
         .await?;
-    let hash = state.hash_password(password).await?;
+    let hash = state.credentials.hash_password(password).await?;
     state
         .store
         .set_password(
             user.id,
             &hash,
-            state.password_policy.history,
+            state.credentials.password_policy.history,
             "user.password.reset",
             state.clock.now(),
             &caller.audit,
