@@ -110,23 +110,14 @@ pub async fn change_password(
     if user.disabled {
         return Err(Error::AccountDisabled);
     }
-    let inputs = user_inputs(&user);
-    let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-    state
-        .check_new_password(new_password, &inputs, Some(user.id))
-        .await?;
-    let hash = state.credentials.hash_password(new_password).await?;
-    state
-        .store
-        .set_password(
-            user.id,
-            &hash,
-            state.credentials.password_policy.history,
-            "user.password.change",
-            state.clock.now(),
-            &origin.audit_as(&user),
-        )
-        .await
+    replace_password(
+        state,
+        &user,
+        new_password,
+        "user.password.change",
+        &origin.audit_as(&user),
+    )
+    .await
 }
 
 /// The user's own words, refused inside their password.
@@ -135,6 +126,34 @@ pub fn user_inputs(user: &User) -> Vec<String> {
     inputs.extend(user.display_name.clone());
     inputs.extend(user.email.clone());
     inputs
+}
+
+/// Gives `user` a new password after checking it against the policy and their recent
+/// passwords; the store keeps the history the policy asks for and appends `action`.
+pub(crate) async fn replace_password(
+    state: &AppState,
+    user: &User,
+    password: &str,
+    action: &'static str,
+    ctx: &rampart_core::AuditContext,
+) -> Result<(), Error> {
+    let inputs = user_inputs(user);
+    let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    state
+        .check_new_password(password, &inputs, Some(user.id))
+        .await?;
+    let hash = state.credentials.hash_password(password).await?;
+    state
+        .store
+        .set_password(
+            user.id,
+            &hash,
+            state.credentials.password_policy.history,
+            action,
+            state.clock.now(),
+            ctx,
+        )
+        .await
 }
 
 fn password_expired(state: &AppState, user: &User) -> bool {

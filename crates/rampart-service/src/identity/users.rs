@@ -8,7 +8,7 @@ use rampart_core::{Email, Error, Provider, User, UserId, Username};
 use rampart_store::{NewUser, UserPatch, UserQuery};
 
 use crate::caller::Caller;
-use crate::identity::user_inputs;
+use crate::identity::login::replace_password;
 use crate::state::AppState;
 
 /// A page of users, in creation order.
@@ -144,23 +144,7 @@ pub async fn reset_password(
     password: &str,
 ) -> Result<(), Error> {
     let user = get(state, id).await?;
-    let inputs = user_inputs(&user);
-    let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-    state
-        .check_new_password(password, &inputs, Some(user.id))
-        .await?;
-    let hash = state.credentials.hash_password(password).await?;
-    state
-        .store
-        .set_password(
-            user.id,
-            &hash,
-            state.credentials.password_policy.history,
-            "user.password.reset",
-            state.clock.now(),
-            &caller.audit,
-        )
-        .await
+    replace_password(state, &user, password, "user.password.reset", &caller.audit).await
 }
 
 /// Lifts a login lock on a user.
