@@ -357,17 +357,8 @@ fn request_id(headers: &HeaderMap) -> String {
     headers
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
-        .filter(|id| is_request_id(id))
+        .filter(|id| rampart_service::caller::is_request_id(id))
         .map_or_else(|| uuid::Uuid::now_v7().simple().to_string(), str::to_owned)
-}
-
-/// Whether a request id from a client is safe to keep (logs, audit events): 1 to 64 of
-/// `A-Z a-z 0-9 . _ -`.
-pub(crate) fn is_request_id(id: &str) -> bool {
-    (1..=64).contains(&id.len())
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// The outermost middleware: request id, tracing span, problem rendering, security

@@ -35,3 +35,12 @@ pub struct Caller {
     /// The audit context of the request, with this user as the actor.
     pub audit: AuditContext,
 }
+
+/// Whether a request id from a client is safe to keep (logs, audit events): 1 to 64 of
+/// `A-Z a-z 0-9 . _ -`.
+pub fn is_request_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}

@@ -7,20 +7,18 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use rampart_audit::hash::to_hex;
-use rampart_authz::policy::Operation;
 use rampart_core::Error;
-use time::OffsetDateTime;
 
 use crate::auth::{AuditReader, Authenticated};
 use crate::error::{ApiError, Json, Problem};
 use rampart_api::{
     AuditEventPage, AuditEventsQuery, CheckpointView, ConsistencyProofView, ConsistencyQuery,
-    InclusionProofView, InclusionQuery, IntegrationCall, IntegrationReportRequest,
-    IntegrationReportResponse, NoQuery,
+    InclusionProofView, InclusionQuery, IntegrationReportRequest, IntegrationReportResponse,
+    NoQuery,
 };
 use rampart_service::state::AppState;
 
-use rampart_service::audit::search::{csv_line, event_query, view, CSV_HEADER, EXPORT_CHUNK};
+use rampart_service::audit::search::{self, event_query};
 
 /// Search the audit log (a page, newest first) or export every match (CSV or JSON lines,
 /// oldest first, streamed).
@@ -43,184 +41,29 @@ pub async fn events(
     _reader: AuditReader,
     Query(q): Query<AuditEventsQuery>,
 ) -> Result<Response, ApiError> {
-    let (mut query, format, limit) = event_query(q)?;
-    match format.as_deref() {
+    let (query, format, limit) = event_query(q)?;
+    let csv = match format.as_deref() {
         None | Some("json") => {
-            let mut items = state
-                .store
-                .audit_search(&query, i64::from(limit) + 1)
-                .await?;
-            let next_cursor = if items.len() > limit as usize {
-                items.truncate(limit as usize);
-                items.last().map(|e| e.seq.to_string())
-            } else {
-                None
-            };
-            Ok(Json(AuditEventPage {
-                items: items.into_iter().map(view).collect(),
-                next_cursor,
-            })
-            .into_response())
+            return Ok(Json(search::page(&state, query, limit).await?).into_response())
         }
-        Some(kind) => {
-            let csv = kind == "csv";
-            query.ascending = true;
-            query.after_seq = None;
-            let store = state.store.clone();
-            // Pages of the oldest-first result, each rendered as it arrives: memory stays
-            // one page whatever the size of the export.
-            let stream = futures_util::stream::unfold(
-                (query, csv, true, false),
-                move |(mut query, csv, first, done)| {
-                    let store = store.clone();
-                    async move {
-                        if done {
-                            return None;
-                        }
-                        let mut out = String::new();
-                        if first && csv {
-                            out.push_str(CSV_HEADER);
-                        }
-                        match store.audit_search(&query, EXPORT_CHUNK).await {
-                            Ok(rows) => {
-                                let last = rows.len() < EXPORT_CHUNK as usize;
-                                query.after_seq = rows.last().map(|e| e.seq).or(query.after_seq);
-                                for e in rows {
-                                    let v = view(e);
-                                    if csv {
-                                        csv_line(&v, &mut out);
-                                    } else if let Ok(line) = serde_json::to_string(&v) {
-                                        out.push_str(&line);
-                                        out.push('\n');
-                                    }
-                                }
-                                Some((Ok::<_, std::io::Error>(out), (query, csv, false, last)))
-                            }
-                            Err(e) => {
-                                tracing::error!(error = %e, "audit export failed midway");
-                                Some((
-                                    Err(std::io::Error::other("audit export failed")),
-                                    (query, csv, false, true),
-                                ))
-                            }
-                        }
-                    }
-                },
-            );
-            let mut response = Body::from_stream(stream).into_response();
-            let (ctype, name) = if csv {
-                ("text/csv; charset=utf-8", "audit.csv")
-            } else {
-                ("application/jsonl", "audit.jsonl")
-            };
-            response
-                .headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
-            if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-                response
-                    .headers_mut()
-                    .insert(header::CONTENT_DISPOSITION, v);
-            }
-            Ok(response)
-        }
-    }
-}
-
-/// Calls a report may hold.
-const MAX_REPORTED: usize = 1_000;
-
-/// The `integration` event of one reported call (the `index`th), checked field by field.
-fn integration_event(
-    call: &IntegrationCall,
-    index: usize,
-    ctx: &rampart_core::AuditContext,
-    now: OffsetDateTime,
-) -> Result<rampart_store::NewEvent, Error> {
-    let field = |name: &str| format!("events[{index}].{name}");
-    let inbound = match call.direction.as_str() {
-        "inbound" => true,
-        "outbound" => false,
-        _ => {
-            return Err(Error::invalid(
-                field("direction"),
-                "must be inbound or outbound",
-            ))
-        }
+        Some(kind) => kind == "csv",
     };
-    let method_ok = (1..=128).contains(&call.method.len())
-        && call
-            .method
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '/' | '-'));
-    if !method_ok {
-        return Err(Error::invalid(
-            field("method"),
-            "must be 1 to 128 letters, digits or ._:/-",
-        ));
-    }
-    // What is recorded stops before a query string or fragment, and leaves out path
-    // parameters (`/api;jsessionid=…`): tokens travel there.
-    let target = without_path_parameters(call.target.split(['?', '#']).next().unwrap_or_default());
-    let target = target.as_str();
-    if target.is_empty() || call.target.len() > 2_048 || call.target.chars().any(char::is_control) {
-        return Err(Error::invalid(
-            field("target"),
-            "must be 1 to 2,048 characters without control characters",
-        ));
-    }
-    // `scheme://user:password@host/…` (or `user:password@host/…`): credentials never
-    // enter the log.
-    let credentials = match target.split_once("://") {
-        Some((_, rest)) => rest.split('/').next().unwrap_or_default().contains('@'),
-        None => target
-            .split('/')
-            .next()
-            .and_then(|first| first.split_once('@'))
-            .is_some_and(|(user, _)| user.contains(':')),
+    let mut response =
+        Body::from_stream(search::export(state.store.clone(), query, csv)).into_response();
+    let (ctype, name) = if csv {
+        ("text/csv; charset=utf-8", "audit.csv")
+    } else {
+        ("application/jsonl", "audit.jsonl")
     };
-    if credentials {
-        return Err(Error::invalid(
-            field("target"),
-            "must not carry a user name or password; give the URL without them",
-        ));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, v);
     }
-    if !(100..=599).contains(&call.status) {
-        return Err(Error::invalid(field("status"), "must be 100 to 599"));
-    }
-    if call.duration_ms > 86_400_000 {
-        return Err(Error::invalid(
-            field("duration_ms"),
-            "must be at most a day",
-        ));
-    }
-    let mut ctx = ctx.clone();
-    if let Some(id) = &call.request_id {
-        if !crate::app::is_request_id(id) {
-            return Err(Error::invalid(
-                field("request_id"),
-                "must be 1 to 64 letters, digits or ._-",
-            ));
-        }
-        ctx.request_id = Some(id.clone());
-    }
-    Ok(rampart_store::NewEvent::integration(
-        &ctx,
-        now,
-        inbound,
-        &call.method,
-        target,
-        call.status,
-        call.duration_ms,
-    ))
-}
-
-/// `target` with each path segment cut at its first `;` (RFC 3986 path parameters).
-fn without_path_parameters(target: &str) -> String {
-    target
-        .split('/')
-        .map(|segment| segment.split(';').next().unwrap_or_default())
-        .collect::<Vec<_>>()
-        .join("/")
+    Ok(response)
 }
 
 /// Record calls a service made or received in the `integration` stream (who: the reporting
@@ -242,35 +85,14 @@ pub async fn report_integration(
     auth: Authenticated,
     Json(req): Json<IntegrationReportRequest>,
 ) -> Result<(axum::http::StatusCode, Json<IntegrationReportResponse>), ApiError> {
-    let allowed =
-        rampart_service::identity::may(&state, &auth.user, Operation::ReportIntegration).await?;
-    if !allowed {
-        return Err(Error::Forbidden(
-            "only IT users and services report integration calls; auditors read the log".into(),
-        )
-        .into());
-    }
-    if req.events.is_empty() || req.events.len() > MAX_REPORTED {
-        return Err(Error::invalid("events", format!("give 1 to {MAX_REPORTED} calls")).into());
-    }
-    let ctx = auth.audit(&state);
-    let now = state.clock.now();
-    let events = req
-        .events
-        .iter()
-        .enumerate()
-        .map(|(i, call)| integration_event(call, i, &ctx, now))
-        .collect::<Result<Vec<_>, _>>()?;
-    let n = events.len() as i64;
-    let last = state.store.append_events(events).await?;
-    state.metrics.audit_events.inc_by(n as u64);
-    Ok((
-        axum::http::StatusCode::CREATED,
-        Json(IntegrationReportResponse {
-            first_seq: last - n + 1,
-            last_seq: last,
-        }),
-    ))
+    let response = rampart_service::audit::report::report_integration(
+        &state,
+        &auth.user,
+        &auth.audit(&state),
+        &req,
+    )
+    .await?;
+    Ok((axum::http::StatusCode::CREATED, Json(response)))
 }
 
 /// The newest signed checkpoint (C2SP signed note). Reading never signs: ask for a fresh

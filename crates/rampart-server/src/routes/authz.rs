@@ -1,186 +1,19 @@
-//! `/api/v1/authz`: decisions (check, explain, list filter, roles of a user) and the one
-//! write endpoint for authorization data.
-//!
-//! Decisions are made from the node's in-memory index after [`AuthzEngine::fresh`] made sure
-//! it holds every change committed before the request; records' owners are read from the
-//! database with the record. Writes go through `Store::authz_write` (one transaction, one
-//! revision, one audit event per operation) and are applied to this node's index before the
-//! response.
+//! `/api/v1/authz`: decisions (check, explain, list filter, roles of a user), reads of the
+//! model and a record's grants (`rampart_service::authz::decide`), and the one write
+//! endpoint for authorization data (`rampart_service::authz::acl`).
 
 use axum::extract::{Query, State};
-use rampart_authz::acl::{
-    AclReason, Actions, EntityId, HierarchyKind, Principal, RecordRef, NOBODY,
-};
-use rampart_authz::policy::Operation;
-use rampart_authz::roles::{AppNum, RoleNum};
-use rampart_core::{Error, UserId};
-use rampart_store::AuthzView;
 
 use crate::auth::{Administrator, Authenticated};
 use crate::error::{ApiError, Json, Problem};
 use rampart_api::{
-    ApplicationView, AuthzModel, CheckItem, CheckRequest, CheckResponse, CheckResult, EntityView,
-    ExplainResponse, GrantView, GrantsQuery, GrantsResponse, HierarchyView, ListFilterRequest,
-    ListFilterResponse, ModuleView, ReadableRecord, RolesQuery, RolesResponse, WriteRequest,
-    WriteResponse,
+    AuthzModel, CheckRequest, CheckResponse, ExplainResponse, GrantsQuery, GrantsResponse,
+    ListFilterRequest, ListFilterResponse, RolesQuery, RolesResponse, WriteRequest, WriteResponse,
 };
-use rampart_service::authz::acl::{self, action};
-use rampart_service::authz::engine::{parse_token, token};
+use rampart_service::authz::acl;
+use rampart_service::authz::decide;
+use rampart_service::authz::engine::token;
 use rampart_service::state::AppState;
-
-const MAX_CHECKS: usize = 1_000;
-
-fn millis(t: time::OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
-/// Who may ask about whom. Deciding for oneself is open to every authenticated user (an
-/// end user may check and explain their own access). Deciding for others (`check`) is for
-/// IT users and services. Reading how access is built (the model, a record's grants, an
-/// explanation, the records or roles of someone else) is for administrators and auditors:
-/// it shows who reports to whom and who may see what.
-enum Asking {
-    /// Only about the caller.
-    Themselves,
-    /// Decisions about anyone.
-    Decisions,
-    /// Authorization data about anyone.
-    Data,
-}
-
-async fn may_ask(state: &AppState, auth: &Authenticated, asking: Asking) -> Result<(), Error> {
-    match asking {
-        Asking::Themselves => Ok(()),
-        Asking::Decisions
-            if rampart_service::identity::may(
-                state,
-                &auth.user,
-                Operation::AskDecisionsAboutOthers,
-            )
-            .await? =>
-        {
-            Ok(())
-        }
-        Asking::Decisions => Err(Error::Forbidden(
-            "only IT users and services may ask for decisions about other users".into(),
-        )),
-        Asking::Data => {
-            if rampart_service::identity::may(state, &auth.user, Operation::ReadAuthorizationData)
-                .await?
-            {
-                Ok(())
-            } else {
-                Err(Error::Forbidden(
-                    "reading authorization data about others needs an administrator or the \
-                     `auditor` IT role"
-                        .into(),
-                ))
-            }
-        }
-    }
-}
-
-/// Whether every user a request names is the caller.
-fn only_themselves<'a>(auth: &Authenticated, mut users: impl Iterator<Item = &'a str>) -> bool {
-    users.all(|u| UserId::parse(u, "user").is_ok_and(|id| id == auth.user.id))
-}
-
-fn check_users(checks: &[CheckItem]) -> impl Iterator<Item = &str> {
-    checks.iter().map(|c| match c {
-        CheckItem::Role { user, .. } | CheckItem::Record { user, .. } => user.as_str(),
-    })
-}
-
-fn user_id(raw: &str, field: &str) -> Result<UserId, Error> {
-    UserId::parse(raw, field)
-}
-
-/// A check resolved against the view: numbers, plus what still needs the database.
-enum Resolved {
-    Role {
-        user: u32,
-        app: AppNum,
-        role: RoleNum,
-    },
-    Record {
-        user: u32,
-        entity: EntityId,
-        key: String,
-        action: Actions,
-    },
-}
-
-fn resolve(view: &AuthzView, item: &CheckItem, at: &str) -> Result<Resolved, Error> {
-    let user_of = |raw: &str| -> Result<u32, Error> {
-        // A user the index holds nothing about (never placed in a hierarchy, granted or
-        // made a member of anything) is decided as such: a deny, not an error.
-        let id = user_id(raw, &format!("{at}.user"))?;
-        Ok(view.user_num(id).unwrap_or(NOBODY))
-    };
-    match item {
-        CheckItem::Role {
-            user,
-            application,
-            role,
-        } => {
-            let app = view.app(application).ok_or_else(|| {
-                Error::invalid(
-                    format!("{at}.application"),
-                    format!("no application named `{application}`"),
-                )
-            })?;
-            let role = view.role(app, role).ok_or_else(|| {
-                Error::invalid(
-                    format!("{at}.role"),
-                    format!("application `{application}` has no role `{role}`"),
-                )
-            })?;
-            Ok(Resolved::Role {
-                user: user_of(user)?,
-                app,
-                role,
-            })
-        }
-        CheckItem::Record {
-            user,
-            entity,
-            record,
-            action: a,
-        } => {
-            let e = view.entity(entity).ok_or_else(|| {
-                Error::invalid(
-                    format!("{at}.entity"),
-                    format!("no entity named `{entity}`"),
-                )
-            })?;
-            Ok(Resolved::Record {
-                user: user_of(user)?,
-                entity: e,
-                key: record.clone(),
-                action: action(a, &format!("{at}.action"))?,
-            })
-        }
-    }
-}
-
-async fn record_ref(
-    state: &AppState,
-    entity: EntityId,
-    key: &str,
-    at: &str,
-) -> Result<RecordRef, Error> {
-    let (num, owner) = state.store.acl_record(entity, key).await?.ok_or_else(|| {
-        Error::invalid(
-            format!("{at}.record"),
-            format!("no record `{key}` in this entity"),
-        )
-    })?;
-    Ok(RecordRef { num, owner })
-}
-
-fn freshness(raw: Option<&str>) -> Result<Option<u64>, Error> {
-    raw.map(|t| parse_token(t, "at_least_as_fresh")).transpose()
-}
 
 /// Decide a batch of role and record checks.
 #[utoipa::path(
@@ -198,86 +31,7 @@ pub async fn check(
     auth: Authenticated,
     Json(req): Json<CheckRequest>,
 ) -> Result<Json<CheckResponse>, ApiError> {
-    let asking = if only_themselves(&auth, check_users(&req.checks)) {
-        Asking::Themselves
-    } else {
-        Asking::Decisions
-    };
-    may_ask(&state, &auth, asking).await?;
-    if req.checks.is_empty() || req.checks.len() > MAX_CHECKS {
-        return Err(Error::invalid("checks", format!("give 1 to {MAX_CHECKS} checks")).into());
-    }
-    let revision = state
-        .authz
-        .fresh(freshness(req.at_least_as_fresh.as_deref())?)
-        .await?;
-    let now = millis(state.clock.now());
-    let resolved: Vec<Resolved> = {
-        let view = state.authz.view();
-        req.checks
-            .iter()
-            .enumerate()
-            .map(|(i, c)| resolve(&view, c, &format!("checks[{i}]")))
-            .collect::<Result<_, _>>()?
-    };
-    // Records' owners come from the database, outside the index lock: one query per entity.
-    let mut wanted: std::collections::HashMap<EntityId, Vec<&str>> =
-        std::collections::HashMap::new();
-    for r in &resolved {
-        if let Resolved::Record { entity, key, .. } = r {
-            wanted.entry(*entity).or_default().push(key.as_str());
-        }
-    }
-    let mut facts = std::collections::HashMap::new();
-    for (entity, keys) in wanted {
-        facts.insert(entity, state.store.acl_records(entity, &keys).await?);
-    }
-    let mut records = Vec::with_capacity(resolved.len());
-    for (i, r) in resolved.iter().enumerate() {
-        records.push(match r {
-            Resolved::Record { entity, key, .. } => {
-                let (num, owner) = facts
-                    .get(entity)
-                    .and_then(|f| f.get(key))
-                    .copied()
-                    .ok_or_else(|| {
-                        Error::invalid(
-                            format!("checks[{i}].record"),
-                            format!("no record `{key}` in this entity"),
-                        )
-                    })?;
-                Some(RecordRef { num, owner })
-            }
-            Resolved::Role { .. } => None,
-        });
-    }
-    let view = state.authz.view();
-    let results = resolved
-        .iter()
-        .zip(records)
-        .map(|(r, rec)| CheckResult {
-            allowed: match (r, rec) {
-                (Resolved::Role { user, app, role }, _) => view
-                    .roles
-                    .check(&view.acl, *user, *app, *role, now)
-                    .is_some(),
-                (
-                    Resolved::Record {
-                        user,
-                        entity,
-                        action,
-                        ..
-                    },
-                    Some(rec),
-                ) => view.acl.can(*user, *action, *entity, rec),
-                (Resolved::Record { .. }, None) => false,
-            },
-        })
-        .collect();
-    Ok(Json(CheckResponse {
-        revision: token(revision),
-        results,
-    }))
+    Ok(Json(decide::check(&state, &auth.user, &req).await?))
 }
 
 /// Decide one check and say which rule and path decided it.
@@ -296,123 +50,7 @@ pub async fn explain(
     auth: Authenticated,
     Json(req): Json<CheckRequest>,
 ) -> Result<Json<ExplainResponse>, ApiError> {
-    let asking = if only_themselves(&auth, check_users(&req.checks)) {
-        Asking::Themselves
-    } else {
-        Asking::Data
-    };
-    may_ask(&state, &auth, asking).await?;
-    let [item] = req.checks.as_slice() else {
-        return Err(Error::invalid("checks", "explain takes exactly one check").into());
-    };
-    let revision = state
-        .authz
-        .fresh(freshness(req.at_least_as_fresh.as_deref())?)
-        .await?;
-    let now = millis(state.clock.now());
-    let resolved = resolve(&state.authz.view(), item, "checks[0]")?;
-    let rec = match &resolved {
-        Resolved::Record { entity, key, .. } => {
-            Some(record_ref(&state, *entity, key, "checks[0]").await?)
-        }
-        Resolved::Role { .. } => None,
-    };
-    let view = state.authz.view();
-    let mut out = ExplainResponse {
-        revision: token(revision),
-        allowed: false,
-        rule: "none".into(),
-        reason: String::new(),
-        path: Vec::new(),
-        principal: None,
-        checked: Vec::new(),
-    };
-    match (resolved, rec) {
-        (Resolved::Role { user, app, role }, _) => {
-            match view.roles.check(&view.acl, user, app, role, now) {
-                Some(grant) => {
-                    let who = view.describe(grant.principal);
-                    out.allowed = true;
-                    out.rule = "role_grant".into();
-                    out.reason = match grant.until {
-                        Some(u) => format!("role granted to {who} until {}", fmt_millis(u)),
-                        None => format!("role granted to {who}"),
-                    };
-                    out.principal = Some(who);
-                }
-                None => {
-                    out.reason =
-                        "no unexpired grant of this role to the user or any of their groups".into();
-                    out.checked = vec!["user".into(), "groups".into()];
-                }
-            }
-        }
-        (
-            Resolved::Record {
-                user,
-                entity,
-                action,
-                ..
-            },
-            Some(rec),
-        ) => {
-            let why = view
-                .acl
-                .explain(user, action, entity, rec)
-                .map_err(|e| Error::Internal(e.to_string()))?;
-            out.allowed = why.allowed();
-            match why {
-                AclReason::Public => {
-                    out.rule = "public".into();
-                    out.reason = format!("the entity is public for {action}");
-                }
-                AclReason::Owner { path, .. } => {
-                    out.rule = "owner".into();
-                    out.path = path
-                        .iter()
-                        .map(|&n| view.describe(Principal::user(n)))
-                        .collect();
-                    out.reason = if path.len() <= 1 {
-                        "the user owns the record".into()
-                    } else {
-                        format!("the record's owner is {} level(s) below the user in the reports-to hierarchy", path.len() - 1)
-                    };
-                }
-                AclReason::Grant {
-                    principal,
-                    actions,
-                    path,
-                } => {
-                    let who = view.describe(principal);
-                    out.rule = "grant".into();
-                    if let rampart_authz::acl::PrincipalKind::Node(h, _) = principal.kind() {
-                        out.path = path
-                            .iter()
-                            .map(|&n| view.describe(Principal::node(h, n)))
-                            .collect();
-                    }
-                    out.reason = format!("{who} is granted {actions} on the record");
-                    out.principal = Some(who);
-                }
-                AclReason::Denied { checked } => {
-                    out.reason = format!("no rule allows {action}: checked {}", checked.join(", "));
-                    out.checked = checked.into_iter().map(String::from).collect();
-                }
-            }
-        }
-        (Resolved::Record { .. }, None) => {}
-    }
-    Ok(Json(out))
-}
-
-fn fmt_millis(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| ms.to_string())
+    Ok(Json(decide::explain(&state, &auth.user, &req).await?))
 }
 
 /// The records of an entity a user may read, a page at a time, filtered inside the database.
@@ -431,69 +69,7 @@ pub async fn list_filter(
     auth: Authenticated,
     Json(req): Json<ListFilterRequest>,
 ) -> Result<Json<ListFilterResponse>, ApiError> {
-    let asking = if only_themselves(&auth, std::iter::once(req.user.as_str())) {
-        Asking::Themselves
-    } else {
-        Asking::Data
-    };
-    may_ask(&state, &auth, asking).await?;
-    let limit = req.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(Error::invalid("limit", "must be 1 to 500").into());
-    }
-    let revision = state
-        .authz
-        .fresh(freshness(req.at_least_as_fresh.as_deref())?)
-        .await?;
-    let filter = {
-        let view = state.authz.view();
-        let id = user_id(&req.user, "user")?;
-        let e = view
-            .entity(&req.entity)
-            .ok_or_else(|| Error::invalid("entity", format!("no entity named `{}`", req.entity)))?;
-        match view.user_num(id) {
-            Some(user) => view.list_filter(e, user, i64::from(limit))?,
-            // Someone the index holds nothing about reads what is public, nothing more.
-            None => view.list_filter_for_nobody(e)?,
-        }
-    };
-    let mut rows = state
-        .store
-        .readable_records(&filter, req.cursor.as_deref(), i64::from(limit) + 1)
-        .await?;
-    let more = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
-    let total = if req.count {
-        Some(state.store.count_readable(&filter).await?)
-    } else {
-        None
-    };
-    let view = state.authz.view();
-    let items: Vec<ReadableRecord> = rows
-        .into_iter()
-        .map(|(key, owner)| ReadableRecord {
-            key,
-            owner: owner
-                .and_then(|o| view.user_by_num(o))
-                .map(|u| u.to_string()),
-        })
-        .collect();
-    Ok(Json(ListFilterResponse {
-        revision: token(revision),
-        next_cursor: if more {
-            items.last().map(|r| r.key.clone())
-        } else {
-            None
-        },
-        items,
-        total,
-        strategy: if filter.walk_in_order {
-            "walk"
-        } else {
-            "collect"
-        }
-        .to_owned(),
-    }))
+    Ok(Json(decide::list_filter(&state, &auth.user, &req).await?))
 }
 
 /// The roles a user holds in an application now (directly or through groups).
@@ -512,35 +88,7 @@ pub async fn roles(
     auth: Authenticated,
     Query(q): Query<RolesQuery>,
 ) -> Result<Json<RolesResponse>, ApiError> {
-    let asking = if only_themselves(&auth, std::iter::once(q.user.as_str())) {
-        Asking::Themselves
-    } else {
-        Asking::Data
-    };
-    may_ask(&state, &auth, asking).await?;
-    let revision = state.authz.fresh(None).await?;
-    let now = millis(state.clock.now());
-    let view = state.authz.view();
-    let id = user_id(&q.user, "user")?;
-    let app = view.app(&q.application).ok_or_else(|| {
-        Error::invalid(
-            "application",
-            format!("no application named `{}`", q.application),
-        )
-    })?;
-    let roles = match view.user_num(id) {
-        Some(user) => view
-            .roles
-            .roles_of(&view.acl, user, app, now)
-            .into_iter()
-            .filter_map(|r| view.role_name(r).map(String::from))
-            .collect(),
-        None => Vec::new(),
-    };
-    Ok(Json(RolesResponse {
-        revision: token(revision),
-        roles,
-    }))
+    Ok(Json(decide::roles(&state, &auth.user, &q).await?))
 }
 
 /// Change authorization data: groups, hierarchies, units, entities, records, grants,
@@ -582,53 +130,7 @@ pub async fn model(
     State(state): State<AppState>,
     auth: Authenticated,
 ) -> Result<Json<AuthzModel>, ApiError> {
-    may_ask(&state, &auth, Asking::Data).await?;
-    let revision = state.authz.fresh(None).await?;
-    let view = state.authz.view();
-    Ok(Json(AuthzModel {
-        revision: token(revision),
-        applications: view
-            .applications()
-            .into_iter()
-            .map(|(name, roles)| ApplicationView { name, roles })
-            .collect(),
-        groups: view.group_names(),
-        hierarchies: view
-            .hierarchies()
-            .into_iter()
-            .map(|(name, kind, nodes)| HierarchyView {
-                name,
-                kind: match kind {
-                    HierarchyKind::ReportsTo => "reports_to",
-                    HierarchyKind::Units => "units",
-                }
-                .to_owned(),
-                nodes,
-            })
-            .collect(),
-        entities: view
-            .entities()
-            .into_iter()
-            .map(|(name, rule, records, grants)| EntityView {
-                name,
-                public: rule.public.names().into_iter().map(str::to_owned).collect(),
-                owner_hierarchy: rule
-                    .owner
-                    .and_then(|h| view.hierarchy_name(h))
-                    .map(String::from),
-                grants: rule.grants,
-                records,
-                explicit_grants: grants,
-            })
-            .collect(),
-        teams: view.team_names(),
-        modules: view
-            .module_list()
-            .into_iter()
-            .map(|(name, application)| ModuleView { name, application })
-            .collect(),
-        environments: view.it.environments().to_vec(),
-    }))
+    Ok(Json(decide::model(&state, &auth.user).await?))
 }
 
 /// The explicit grants on one record.
@@ -647,28 +149,5 @@ pub async fn grants(
     auth: Authenticated,
     Query(q): Query<GrantsQuery>,
 ) -> Result<Json<GrantsResponse>, ApiError> {
-    may_ask(&state, &auth, Asking::Data).await?;
-    let revision = state.authz.fresh(None).await?;
-    let entity = state
-        .authz
-        .view()
-        .entity(&q.entity)
-        .ok_or_else(|| Error::invalid("entity", format!("no entity named `{}`", q.entity)))?;
-    let (num, _) = state
-        .store
-        .acl_record(entity, &q.record)
-        .await?
-        .ok_or_else(|| Error::invalid("record", format!("no record `{}`", q.record)))?;
-    let rows = state.store.record_grants(entity, num).await?;
-    let view = state.authz.view();
-    Ok(Json(GrantsResponse {
-        revision: token(revision),
-        grants: rows
-            .into_iter()
-            .map(|(p, a)| GrantView {
-                principal: view.describe(p),
-                actions: a.names().into_iter().map(str::to_owned).collect(),
-            })
-            .collect(),
-    }))
+    Ok(Json(decide::grants(&state, &auth.user, &q).await?))
 }

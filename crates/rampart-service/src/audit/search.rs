@@ -1,12 +1,14 @@
 //! Searching and exporting the audit log: the query an auditor's filters make, the view of
 //! a stored event, and the CSV export (the same columns over the API and offline).
 
-use rampart_api::{AuditEventView, AuditEventsQuery};
+use rampart_api::{AuditEventPage, AuditEventView, AuditEventsQuery};
 use rampart_audit::hash::to_hex;
 use rampart_core::Error;
-use rampart_store::{EventQuery, StoredEvent, Stream};
+use rampart_store::{EventQuery, Store, StoredEvent, Stream};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
+
+use crate::state::AppState;
 
 /// Rows read per query while streaming an export.
 pub const EXPORT_CHUNK: i64 = 2_000;
@@ -158,6 +160,79 @@ pub fn csv_line(e: &AuditEventView, out: &mut String) {
         csv_field(out, f);
     }
     out.push('\n');
+}
+
+/// A page of events matching `query`, newest first, with the cursor of the next page.
+pub async fn page(
+    state: &AppState,
+    query: EventQuery,
+    limit: u32,
+) -> Result<AuditEventPage, Error> {
+    let mut items = state
+        .store
+        .audit_search(&query, i64::from(limit) + 1)
+        .await?;
+    let next_cursor = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items.last().map(|e| e.seq.to_string())
+    } else {
+        None
+    };
+    Ok(AuditEventPage {
+        items: items.into_iter().map(view).collect(),
+        next_cursor,
+    })
+}
+
+/// Every event matching `query`, oldest first, as CSV (with its header) or JSON lines:
+/// pages of [`EXPORT_CHUNK`] rows, each rendered as it arrives, so memory stays one page
+/// whatever the size of the export. A failure midway ends the stream with an error (logged;
+/// the client sees a cut transfer, never a silently short file).
+pub fn export(
+    store: Store,
+    mut query: EventQuery,
+    csv: bool,
+) -> impl futures_util::Stream<Item = Result<String, std::io::Error>> + Send + 'static {
+    query.ascending = true;
+    query.after_seq = None;
+    futures_util::stream::unfold(
+        (query, csv, true, false),
+        move |(mut query, csv, first, done)| {
+            let store = store.clone();
+            async move {
+                if done {
+                    return None;
+                }
+                let mut out = String::new();
+                if first && csv {
+                    out.push_str(CSV_HEADER);
+                }
+                match store.audit_search(&query, EXPORT_CHUNK).await {
+                    Ok(rows) => {
+                        let last = rows.len() < EXPORT_CHUNK as usize;
+                        query.after_seq = rows.last().map(|e| e.seq).or(query.after_seq);
+                        for e in rows {
+                            let v = view(e);
+                            if csv {
+                                csv_line(&v, &mut out);
+                            } else if let Ok(line) = serde_json::to_string(&v) {
+                                out.push_str(&line);
+                                out.push('\n');
+                            }
+                        }
+                        Some((Ok::<_, std::io::Error>(out), (query, csv, false, last)))
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "audit export failed midway");
+                        Some((
+                            Err(std::io::Error::other("audit export failed")),
+                            (query, csv, false, true),
+                        ))
+                    }
+                }
+            }
+        },
+    )
 }
 
 /// Writes events `from..=to` as CSV (the same columns as the API's export), oldest first.

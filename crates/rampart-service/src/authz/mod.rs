@@ -1,7 +1,9 @@
 //! Authorization at the node: the index every decision reads, kept current with the
-//! database, and the writes of authorization data (`acl`) and IT permissions (`it`).
+//! database (`engine`), the decisions and reads it answers (`decide`), and the writes of
+//! authorization data (`acl`) and IT permissions (`it`).
 
 pub mod acl;
+pub mod decide;
 pub mod engine;
 pub mod it;
 
