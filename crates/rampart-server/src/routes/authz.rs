@@ -13,8 +13,8 @@ use rampart_authz::acl::{
 };
 use rampart_authz::policy::Operation;
 use rampart_authz::roles::{AppNum, RoleNum};
+use rampart_authz::view::AuthzView;
 use rampart_core::{Error, UserId};
-use rampart_store::AuthzView;
 
 use crate::auth::{Administrator, Authenticated};
 use crate::error::{ApiError, Json, Problem};

@@ -12,10 +12,8 @@ impl Store {
         let mut owned = self.snapshot().await?;
         let tx = &mut owned;
         let view = {
-            let mut view = AuthzView {
-                planner_picks_shape: self.kind() == crate::BackendKind::Postgres,
-                ..AuthzView::default()
-            };
+            let mut view = AuthzView::default();
+            view.set_planner_picks_shape(self.kind() == crate::BackendKind::Postgres);
             let rev: i64 = query_scalar("SELECT revision FROM authz_revision WHERE id = 1")
                 .fetch_one(&mut *tx)
                 .await
@@ -28,7 +26,7 @@ impl Store {
             .fetch_all(&mut *tx)
             .await
             .map_err(db)?;
-            view.environments = rows
+            let environments = rows
                 .iter()
                 .map(|row| -> Result<EnvironmentDef, Error> {
                     Ok(EnvironmentDef {
@@ -38,9 +36,7 @@ impl Store {
                     })
                 })
                 .collect::<Result<_, _>>()?;
-            view.it = Permissions::with_environments(
-                view.environments.iter().map(|e| e.name.clone()).collect(),
-            );
+            view.load_environments(environments);
             let rows = query("SELECT num, user_id FROM authz_users WHERE user_id IS NOT NULL")
                 .fetch_all(&mut *tx)
                 .await
@@ -48,8 +44,7 @@ impl Store {
             for row in &rows {
                 let num: i64 = row.get("num")?;
                 let id: String = row.get("user_id")?;
-                view.users
-                    .insert(UserId::parse(&id, "user_id")?, n32(num, "user")?);
+                view.load_user(UserId::parse(&id, "user_id")?, n32(num, "user")?);
             }
             progress("users", rows.len() as u64);
             let rows = query("SELECT num, name, kind FROM authz_hierarchies ORDER BY num")
@@ -88,7 +83,7 @@ impl Store {
                         == HierarchyKind::Units
                     {
                         let key: String = row.get("node_key")?;
-                        view.nodes.insert((h, key), node);
+                        view.load_unit_node(HierarchyId(h), key, node);
                     }
                     nodes += 1;
                 }
@@ -150,14 +145,14 @@ impl Store {
                     grants: row.get("grants")?,
                 })?;
             }
-            for (_, e) in view.entities.clone() {
+            for e in view.entity_ids() {
                 let count: i64 =
                     query_scalar("SELECT COUNT(*) FROM acl_records WHERE entity_num = $1")
                         .bind(i64::from(e.0))
                         .fetch_one(&mut *tx)
                         .await
                         .map_err(db)?;
-                view.records.insert(e.0, count);
+                view.load_record_count(e, count);
                 let mut grants = Vec::new();
                 let mut stream = query(
                     "SELECT record_num, principal, actions FROM acl_grants WHERE entity_num = $1",
