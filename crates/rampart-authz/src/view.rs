@@ -403,9 +403,7 @@ impl AuthzView {
 
     /// A group's name.
     pub fn group_name(&self, num: u32) -> Option<&str> {
-        self.groups
-            .iter()
-            .find_map(|(g, &n)| (n == num).then_some(g.as_str()))
+        name_of(&self.groups, num)
     }
 
     /// A hierarchy by name.
@@ -551,9 +549,7 @@ impl AuthzView {
 
     /// A team's name.
     pub fn team_name(&self, num: u32) -> Option<&str> {
-        self.teams
-            .iter()
-            .find_map(|(t, &n)| (n == num).then_some(t.as_str()))
+        name_of(&self.teams, num)
     }
 
     /// A module's number.
@@ -575,16 +571,12 @@ impl AuthzView {
 
     /// A module's name.
     pub fn module_name(&self, num: u32) -> Option<&str> {
-        self.modules
-            .iter()
-            .find_map(|(m, &n)| (n == num).then_some(m.as_str()))
+        name_of(&self.modules, num)
     }
 
     /// An application's name.
     pub fn app_name(&self, app: AppNum) -> Option<&str> {
-        self.apps
-            .iter()
-            .find_map(|(a, &n)| (n == app).then_some(a.as_str()))
+        name_of(&self.apps, app)
     }
 
     /// A principal's readable name: `user:<id>`, `group:<name>`, `node:<hierarchy>/<key>`.
@@ -669,6 +661,12 @@ impl AuthzView {
             owner_path,
         })
     }
+}
+
+/// The name `map` holds `value` under (a scan: names are looked up the other way round).
+fn name_of<V: PartialEq + Copy>(map: &HashMap<String, V>, value: V) -> Option<&str> {
+    map.iter()
+        .find_map(|(name, &v)| (v == value).then_some(name.as_str()))
 }
 
 /// An IT role by name, or a refusal listing the roles there are.
