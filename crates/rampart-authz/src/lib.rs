@@ -11,15 +11,23 @@
 //! - [`roles`]: application roles granted to users and groups, optionally until a time.
 //! - [`policy`]: who may do what on the platform itself (platform rules as one table) and
 //!   the IT level each module-lifecycle operation needs.
+//! - [`view`]: the node's in-memory index, [`view::AuthzView`]: these structures with the
+//!   names they are addressed by, the [`change::Change`]s that keep it current, and the
+//!   [`view::ListFilter`] it chooses for the database.
+//! - [`change`]: the change log's entries, stored as JSON by the store.
+//! - [`path`]: the materialised paths the database keeps for hierarchies.
 //!
 //! The store feeds these structures at start-up and through one change path; nothing here
 //! does I/O or reads the clock (`now` is a parameter).
 
 pub mod acl;
+pub mod change;
 /// Synthetic organisations for benchmarks and examples; not part of the product build.
 #[cfg(feature = "dataset")]
 pub mod dataset;
 pub mod hierarchy;
 pub mod it;
+pub mod path;
 pub mod policy;
 pub mod roles;
+pub mod view;

@@ -17,8 +17,9 @@ use std::time::{Duration, Instant};
 
 use rampart_authz::acl::{Actions, RecordRef};
 use rampart_authz::dataset::{DatasetSpec, Personas, REPORTS};
+use rampart_authz::view::ListFilter;
 use rampart_core::{AuditContext, UserId};
-use rampart_store::{AuthzOp, ListFilter, NodeRef, Store};
+use rampart_store::{AuthzOp, NodeRef, Store};
 use sqlx::Connection as _;
 use time::OffsetDateTime;
 use uuid::Uuid;

@@ -22,10 +22,7 @@ pub use audit::{
     decode_block, encode_block, EventQuery, NewEvent, StoredCheckpoint, StoredEvent, Stream,
     AUDIT_TILE_HEIGHT, BLOCK_EVENTS,
 };
-pub use authz::{
-    AuthzOp, AuthzView, Change, EnvironmentDef, ItScope, ListFilter, NodeRef, PrincipalRef,
-    Progress, RebuildReport, RecordRow,
-};
+pub use authz::{AuthzOp, ItScope, NodeRef, Progress, RebuildReport, RecordRow};
 pub use backend::{BackendKind, Store};
 pub use identity::sessions::NewSession;
 pub use identity::users::{LoginFailure, NewUser, UserPatch, UserQuery};

@@ -4,8 +4,9 @@
 
 use rampart_api::{PrincipalWire, WriteOp};
 use rampart_authz::acl::{Actions, HierarchyKind};
+use rampart_authz::view::{AuthzView, PrincipalRef};
 use rampart_core::{Error, UserId};
-use rampart_store::{AuthzOp, AuthzView, NodeRef, PrincipalRef};
+use rampart_store::{AuthzOp, NodeRef};
 
 use crate::caller::Caller;
 use crate::state::AppState;

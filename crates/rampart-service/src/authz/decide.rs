@@ -17,8 +17,8 @@ use rampart_authz::acl::{
 };
 use rampart_authz::policy::Operation;
 use rampart_authz::roles::{AppNum, RoleNum};
+use rampart_authz::view::AuthzView;
 use rampart_core::{Error, User, UserId};
-use rampart_store::AuthzView;
 
 use crate::authz::acl::action;
 use crate::authz::engine::{parse_token, token};

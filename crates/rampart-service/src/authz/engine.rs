@@ -18,8 +18,10 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
+use rampart_authz::change::Change;
+use rampart_authz::view::AuthzView;
 use rampart_core::Error;
-use rampart_store::{AuthzView, Change, Store};
+use rampart_store::Store;
 use tokio::sync::Mutex;
 
 /// The authorization index of one node, kept current with the database.

@@ -7,10 +7,12 @@
 //! to applications they do not administer.
 
 use rampart_api::{ItScopeWire, ItWriteOp, LevelQuery, LevelResponse};
+use rampart_authz::change::EnvironmentDef;
 use rampart_authz::it::{AppId, Decider, EnvId, ItUserId, Level, ModuleId, Scope, TeamId};
 use rampart_authz::policy::{self, Kind, Operation, Principal, Verdict};
+use rampart_authz::view::AuthzView;
 use rampart_core::{Error, Provider, UserId};
-use rampart_store::{AuthzOp, AuthzView, EnvironmentDef, ItScope};
+use rampart_store::{AuthzOp, ItScope};
 
 use crate::authz::engine::token;
 use crate::authz::environment as env;

@@ -8,8 +8,9 @@ pub mod engine;
 pub mod it;
 
 use rampart_authz::it::EnvId;
+use rampart_authz::view::AuthzView;
 use rampart_core::Error;
-use rampart_store::{AuthzOp, AuthzView};
+use rampart_store::AuthzOp;
 
 use crate::state::AppState;
 

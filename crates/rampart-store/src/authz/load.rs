@@ -1,6 +1,6 @@
 //! Building a node's index from the tables, and recomputing materialised paths.
 
-use crate::db::{query, query_scalar};
+use crate::db::{query, query_scalar, Row, Tx};
 
 use super::tx::{next_revision, record_changes};
 use super::*;
@@ -12,10 +12,8 @@ impl Store {
         let mut owned = self.snapshot().await?;
         let tx = &mut owned;
         let view = {
-            let mut view = AuthzView {
-                planner_picks_shape: self.kind() == crate::BackendKind::Postgres,
-                ..AuthzView::default()
-            };
+            let mut view = AuthzView::default();
+            view.set_planner_picks_shape(self.kind() == crate::BackendKind::Postgres);
             let rev: i64 = query_scalar("SELECT revision FROM authz_revision WHERE id = 1")
                 .fetch_one(&mut *tx)
                 .await
@@ -28,7 +26,7 @@ impl Store {
             .fetch_all(&mut *tx)
             .await
             .map_err(db)?;
-            view.environments = rows
+            let environments = rows
                 .iter()
                 .map(|row| -> Result<EnvironmentDef, Error> {
                     Ok(EnvironmentDef {
@@ -38,9 +36,7 @@ impl Store {
                     })
                 })
                 .collect::<Result<_, _>>()?;
-            view.it = Permissions::with_environments(
-                view.environments.iter().map(|e| e.name.clone()).collect(),
-            );
+            view.load_environments(environments);
             let rows = query("SELECT num, user_id FROM authz_users WHERE user_id IS NOT NULL")
                 .fetch_all(&mut *tx)
                 .await
@@ -48,24 +44,25 @@ impl Store {
             for row in &rows {
                 let num: i64 = row.get("num")?;
                 let id: String = row.get("user_id")?;
-                view.users
-                    .insert(UserId::parse(&id, "user_id")?, n32(num, "user")?);
+                view.load_user(UserId::parse(&id, "user_id")?, n32(num, "user")?);
             }
             progress("users", rows.len() as u64);
-            let rows = query("SELECT num, name, kind FROM authz_hierarchies ORDER BY num")
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(db)?;
-            for row in &rows {
-                let num: i64 = row.get("num")?;
-                let name: String = row.get("name")?;
-                let kind: String = row.get("kind")?;
-                view.apply(&Change::Hierarchy {
-                    num: n16(num, "hierarchy")?,
-                    name,
-                    kind,
-                })?;
-            }
+            apply_rows(
+                tx,
+                &mut view,
+                "SELECT num, name, kind FROM authz_hierarchies ORDER BY num",
+                |row| {
+                    let num: i64 = row.get("num")?;
+                    let name: String = row.get("name")?;
+                    let kind: String = row.get("kind")?;
+                    Ok(Change::Hierarchy {
+                        num: n16(num, "hierarchy")?,
+                        name,
+                        kind,
+                    })
+                },
+            )
+            .await?;
             // Nodes: parents in one pass, labelled once per hierarchy.
             let mut parents: HashMap<u16, Vec<Option<u32>>> = HashMap::new();
             let mut nodes = 0u64;
@@ -88,7 +85,7 @@ impl Store {
                         == HierarchyKind::Units
                     {
                         let key: String = row.get("node_key")?;
-                        view.nodes.insert((h, key), node);
+                        view.load_unit_node(HierarchyId(h), key, node);
                     }
                     nodes += 1;
                 }
@@ -99,29 +96,28 @@ impl Store {
                     .map_err(internal)?;
             }
             progress("hierarchy nodes", nodes);
-            let rows = query("SELECT hierarchy_num, node_num, user_num FROM authz_unit_members")
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(db)?;
-            for row in &rows {
-                view.apply(&Change::UnitMember {
-                    hierarchy: n16(row.get("hierarchy_num")?, "hierarchy")?,
-                    node: n32(row.get("node_num")?, "node")?,
-                    user: n32(row.get("user_num")?, "user")?,
-                    member: true,
-                })?;
-            }
-            progress("unit seats", rows.len() as u64);
-            let rows = query("SELECT num, name FROM authz_groups")
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(db)?;
-            for row in &rows {
-                view.apply(&Change::Group {
+            let n = apply_rows(
+                tx,
+                &mut view,
+                "SELECT hierarchy_num, node_num, user_num FROM authz_unit_members",
+                |row| {
+                    Ok(Change::UnitMember {
+                        hierarchy: n16(row.get("hierarchy_num")?, "hierarchy")?,
+                        node: n32(row.get("node_num")?, "node")?,
+                        user: n32(row.get("user_num")?, "user")?,
+                        member: true,
+                    })
+                },
+            )
+            .await?;
+            progress("unit seats", n);
+            apply_rows(tx, &mut view, "SELECT num, name FROM authz_groups", |row| {
+                Ok(Change::Group {
                     num: n32(row.get("num")?, "group")?,
                     name: row.get("name")?,
-                })?;
-            }
+                })
+            })
+            .await?;
             let rows = query("SELECT group_num, user_num FROM authz_group_members")
                 .fetch_all(&mut *tx)
                 .await
@@ -133,31 +129,31 @@ impl Store {
                 );
             }
             progress("group members", rows.len() as u64);
-            let rows = query(
+            apply_rows(
+                tx,
+                &mut view,
                 "SELECT num, name, public_actions, owner_hierarchy, grants FROM acl_entities",
+                |row| {
+                    let public: i64 = row.get("public_actions")?;
+                    let owner: Option<i64> = row.get("owner_hierarchy")?;
+                    Ok(Change::Entity {
+                        num: n32(row.get("num")?, "entity")?,
+                        name: row.get("name")?,
+                        public: u8::try_from(public).unwrap_or(0),
+                        owner: owner.map(|o| n16(o, "hierarchy")).transpose()?,
+                        grants: row.get("grants")?,
+                    })
+                },
             )
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db)?;
-            for row in &rows {
-                let public: i64 = row.get("public_actions")?;
-                let owner: Option<i64> = row.get("owner_hierarchy")?;
-                view.apply(&Change::Entity {
-                    num: n32(row.get("num")?, "entity")?,
-                    name: row.get("name")?,
-                    public: u8::try_from(public).unwrap_or(0),
-                    owner: owner.map(|o| n16(o, "hierarchy")).transpose()?,
-                    grants: row.get("grants")?,
-                })?;
-            }
-            for (_, e) in view.entities.clone() {
+            .await?;
+            for e in view.entity_ids() {
                 let count: i64 =
                     query_scalar("SELECT COUNT(*) FROM acl_records WHERE entity_num = $1")
                         .bind(i64::from(e.0))
                         .fetch_one(&mut *tx)
                         .await
                         .map_err(db)?;
-                view.records.insert(e.0, count);
+                view.load_record_count(e, count);
                 let mut grants = Vec::new();
                 let mut stream = query(
                     "SELECT record_num, principal, actions FROM acl_grants WHERE entity_num = $1",
@@ -180,126 +176,135 @@ impl Store {
                 progress("grants", grants.len() as u64);
                 view.acl.load_grants(e, grants).map_err(internal)?;
             }
-            let rows = query("SELECT num, name FROM authz_applications")
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(db)?;
-            for row in &rows {
-                view.apply(&Change::App {
-                    num: n32(row.get("num")?, "application")?,
-                    name: row.get("name")?,
-                })?;
-            }
-            let rows = query("SELECT num, app_num, name FROM authz_app_roles")
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(db)?;
-            for row in &rows {
-                view.apply(&Change::Role {
-                    num: n32(row.get("num")?, "role")?,
-                    app: n32(row.get("app_num")?, "application")?,
-                    name: row.get("name")?,
-                })?;
-            }
-            let rows = query(
+            apply_rows(
+                tx,
+                &mut view,
+                "SELECT num, name FROM authz_applications",
+                |row| {
+                    Ok(Change::App {
+                        num: n32(row.get("num")?, "application")?,
+                        name: row.get("name")?,
+                    })
+                },
+            )
+            .await?;
+            apply_rows(
+                tx,
+                &mut view,
+                "SELECT num, app_num, name FROM authz_app_roles",
+                |row| {
+                    Ok(Change::Role {
+                        num: n32(row.get("num")?, "role")?,
+                        app: n32(row.get("app_num")?, "application")?,
+                        name: row.get("name")?,
+                    })
+                },
+            )
+            .await?;
+            let n = apply_rows(
+                tx,
+                &mut view,
                 "SELECT g.role_num, r.app_num, g.principal, g.until FROM authz_role_grants g \
                  JOIN authz_app_roles r ON r.num = g.role_num",
+                |row| {
+                    Ok(Change::RoleGrant {
+                        app: n32(row.get("app_num")?, "application")?,
+                        role: n32(row.get("role_num")?, "role")?,
+                        principal: n32(row.get("principal")?, "principal")?,
+                        until: row.get("until")?,
+                    })
+                },
             )
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db)?;
-            for row in &rows {
-                view.apply(&Change::RoleGrant {
-                    app: n32(row.get("app_num")?, "application")?,
-                    role: n32(row.get("role_num")?, "role")?,
-                    principal: n32(row.get("principal")?, "principal")?,
-                    until: row.get("until")?,
-                })?;
-            }
-            progress("role grants", rows.len() as u64);
-            let rows = query(
-                "SELECT a.num, r.role FROM it_role_assignments r JOIN authz_users a ON a.user_id = r.user_id \
-                 ORDER BY a.num, r.role DESC",
+            .await?;
+            progress("role grants", n);
+            apply_rows(
+                tx,
+                &mut view,
+                "SELECT a.num, r.role FROM it_role_assignments r \
+                 JOIN authz_users a ON a.user_id = r.user_id ORDER BY a.num, r.role DESC",
+                |row| {
+                    Ok(Change::ItDefaultRole {
+                        user: n32(row.get("num")?, "user")?,
+                        role: Some(row.get("role")?),
+                    })
+                },
             )
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db)?;
-            for row in &rows {
-                view.apply(&Change::ItDefaultRole {
-                    user: n32(row.get("num")?, "user")?,
-                    role: Some(row.get("role")?),
-                })?;
-            }
-            let rows = query("SELECT role, environment, level FROM it_role_levels")
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(db)?;
-            for row in &rows {
-                view.apply(&Change::ItRoleLevel {
-                    role: row.get("role")?,
-                    environment: row.get("environment")?,
-                    level: row.get("level")?,
-                })?;
-            }
-            let rows = query("SELECT num, name FROM it_teams")
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(db)?;
-            for row in &rows {
-                view.apply(&Change::Team {
+            .await?;
+            apply_rows(
+                tx,
+                &mut view,
+                "SELECT role, environment, level FROM it_role_levels",
+                |row| {
+                    Ok(Change::ItRoleLevel {
+                        role: row.get("role")?,
+                        environment: row.get("environment")?,
+                        level: row.get("level")?,
+                    })
+                },
+            )
+            .await?;
+            apply_rows(tx, &mut view, "SELECT num, name FROM it_teams", |row| {
+                Ok(Change::Team {
                     num: n32(row.get("num")?, "team")?,
                     name: row.get("name")?,
-                })?;
-            }
-            let rows = query("SELECT team_num, user_num, role FROM it_team_members")
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(db)?;
-            for row in &rows {
-                view.apply(&Change::TeamMember {
-                    team: n32(row.get("team_num")?, "team")?,
-                    user: n32(row.get("user_num")?, "user")?,
-                    role: Some(row.get("role")?),
-                })?;
-            }
-            let rows =
-                query("SELECT num, team_num FROM authz_applications WHERE team_num IS NOT NULL")
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(db)?;
-            for row in &rows {
-                let team: i64 = row.get("team_num")?;
-                view.apply(&Change::AppTeam {
-                    app: n32(row.get("num")?, "application")?,
-                    team: Some(n32(team, "team")?),
-                })?;
-            }
-            let rows = query("SELECT num, name, app_num FROM it_modules")
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(db)?;
-            for row in &rows {
-                view.apply(&Change::Module {
-                    num: n32(row.get("num")?, "module")?,
-                    name: row.get("name")?,
-                    app: n32(row.get("app_num")?, "application")?,
-                })?;
-            }
-            let rows =
-                query("SELECT user_num, scope, scope_num, environment, level FROM it_overrides")
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(db)?;
-            for row in &rows {
-                let env: String = row.get("environment")?;
-                view.apply(&Change::Override {
-                    user: n32(row.get("user_num")?, "user")?,
-                    scope: row.get("scope")?,
-                    scope_num: n32(row.get("scope_num")?, "scope")?,
-                    environment: (env != "*").then_some(env),
-                    level: Some(row.get("level")?),
-                })?;
-            }
+                })
+            })
+            .await?;
+            apply_rows(
+                tx,
+                &mut view,
+                "SELECT team_num, user_num, role FROM it_team_members",
+                |row| {
+                    Ok(Change::TeamMember {
+                        team: n32(row.get("team_num")?, "team")?,
+                        user: n32(row.get("user_num")?, "user")?,
+                        role: Some(row.get("role")?),
+                    })
+                },
+            )
+            .await?;
+            apply_rows(
+                tx,
+                &mut view,
+                "SELECT num, team_num FROM authz_applications WHERE team_num IS NOT NULL",
+                |row| {
+                    let team: i64 = row.get("team_num")?;
+                    Ok(Change::AppTeam {
+                        app: n32(row.get("num")?, "application")?,
+                        team: Some(n32(team, "team")?),
+                    })
+                },
+            )
+            .await?;
+            apply_rows(
+                tx,
+                &mut view,
+                "SELECT num, name, app_num FROM it_modules",
+                |row| {
+                    Ok(Change::Module {
+                        num: n32(row.get("num")?, "module")?,
+                        name: row.get("name")?,
+                        app: n32(row.get("app_num")?, "application")?,
+                    })
+                },
+            )
+            .await?;
+            apply_rows(
+                tx,
+                &mut view,
+                "SELECT user_num, scope, scope_num, environment, level FROM it_overrides",
+                |row| {
+                    let env: String = row.get("environment")?;
+                    Ok(Change::Override {
+                        user: n32(row.get("user_num")?, "user")?,
+                        scope: row.get("scope")?,
+                        scope_num: n32(row.get("scope_num")?, "scope")?,
+                        environment: (env != "*").then_some(env),
+                        level: Some(row.get("level")?),
+                    })
+                },
+            )
+            .await?;
             view
         };
         owned.commit().await?;
@@ -456,4 +461,19 @@ impl Store {
         owned.commit().await?;
         Ok(report)
     }
+}
+
+/// Applies to `view` the change `change` reads from each row of `sql`, in the database's
+/// order; returns how many rows there were.
+async fn apply_rows(
+    tx: &mut Tx<'_>,
+    view: &mut AuthzView,
+    sql: &str,
+    change: impl Fn(&Row) -> Result<Change, Error>,
+) -> Result<u64, Error> {
+    let rows = query(sql).fetch_all(&mut *tx).await.map_err(db)?;
+    for row in &rows {
+        view.apply(&change(row)?)?;
+    }
+    Ok(rows.len() as u64)
 }

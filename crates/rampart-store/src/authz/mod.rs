@@ -9,52 +9,25 @@
 //! 3. appends the resulting [`Change`]s to `authz_changes` under that revision, and
 //! 4. appends one audit event per operation.
 //!
-//! Every node holds an [`AuthzView`] and applies `authz_changes` in revision order
-//! ([`Store::authz_changes_after`], [`AuthzView::apply`]); [`Store::authz_load`] rebuilds a
-//! view from the tables. The revision is the token handed back to writers.
+//! Every node holds an [`AuthzView`] (the pure index, in `rampart_authz::view`) and applies
+//! `authz_changes` in revision order ([`Store::authz_changes_after`], [`AuthzView::apply`]);
+//! [`Store::authz_load`] builds a view from the tables. The revision is the token handed
+//! back to writers. The list filter the index chooses ([`ListFilter`]) becomes SQL here
+//! (`read.rs`).
 
 use std::collections::HashMap;
 
-use rampart_authz::acl::{
-    Acl, Actions, EntityId, EntityRule, HierarchyId, HierarchyKind, Principal, PrincipalKind,
-};
-use rampart_authz::it::{
-    AppId, EnvId, ItUserId, Level, ModuleId, Permissions, RoleId, Scope, TeamId,
-};
-use rampart_authz::roles::{AppNum, RoleNum, Roles};
+use rampart_authz::acl::{Actions, EntityId, HierarchyId, HierarchyKind, Principal};
+use rampart_authz::change::{kind_name, parse_kind, Change, EnvironmentDef};
+use rampart_authz::it::{Level, Permissions};
+use rampart_authz::path::{path_end, segment};
+use rampart_authz::view::{it_env, it_role, AuthzView, ListFilter, PrincipalRef};
 use rampart_core::{AuditContext, AuditEvent, Error, Outcome, UserId};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::backend::{db, to_millis};
 use crate::Store;
-
-/// Who or what a grant names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PrincipalRef {
-    /// A user.
-    User(UserId),
-    /// A group, by name.
-    Group(String),
-    /// A unit-like node, by hierarchy name and node key.
-    Node {
-        /// Hierarchy name.
-        hierarchy: String,
-        /// Node key (e.g. the unit's name).
-        node: String,
-    },
-}
-
-impl PrincipalRef {
-    fn describe(&self) -> String {
-        match self {
-            PrincipalRef::User(u) => format!("user:{u}"),
-            PrincipalRef::Group(g) => format!("group:{g}"),
-            PrincipalRef::Node { hierarchy, node } => format!("node:{hierarchy}/{node}"),
-        }
-    }
-}
 
 /// A node of a hierarchy: a user in a reports-to tree, a key (unit name) in a unit tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,17 +45,6 @@ impl NodeRef {
             NodeRef::Key(k) => k.clone(),
         }
     }
-}
-
-/// An environment and its lifecycle policies.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EnvironmentDef {
-    /// Its name.
-    pub name: String,
-    /// Whether the author of a version may not deploy it here.
-    pub separation_of_duties: bool,
-    /// Whether deployments here wait for a second approver.
-    pub second_approver: bool,
 }
 
 /// One authorization change, as requested (by names).
@@ -346,296 +308,8 @@ pub enum ItScope {
     Application(String),
 }
 
-/// One applied change, as every node replays it (by numbers). Stored as JSON.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
-pub enum Change {
-    /// A user got a number.
-    UserNum {
-        /// User id.
-        user: String,
-        /// Number.
-        num: u32,
-    },
-    /// A group was created.
-    Group {
-        /// Number.
-        num: u32,
-        /// Name.
-        name: String,
-    },
-    /// A group was deleted (with memberships and grants).
-    GroupDeleted {
-        /// Number.
-        num: u32,
-    },
-    /// A membership was added or removed.
-    GroupMember {
-        /// Group number.
-        group: u32,
-        /// User number.
-        user: u32,
-        /// Added (true) or removed.
-        member: bool,
-    },
-    /// A hierarchy was created.
-    Hierarchy {
-        /// Number.
-        num: u16,
-        /// Name.
-        name: String,
-        /// `reports_to` or `units`.
-        kind: String,
-    },
-    /// A hierarchy was deleted (its nodes and seats with it).
-    HierarchyDeleted {
-        /// Its number.
-        num: u16,
-    },
-    /// A node was created or moved.
-    Node {
-        /// Hierarchy.
-        hierarchy: u16,
-        /// Node number.
-        node: u32,
-        /// Node key.
-        key: String,
-        /// New parent.
-        parent: Option<u32>,
-    },
-    /// A unit seat was added or removed.
-    UnitMember {
-        /// Hierarchy.
-        hierarchy: u16,
-        /// Node.
-        node: u32,
-        /// User number.
-        user: u32,
-        /// Added (true) or removed.
-        member: bool,
-    },
-    /// An entity rule was set.
-    Entity {
-        /// Number.
-        num: u32,
-        /// Name.
-        name: String,
-        /// Public action bits.
-        public: u8,
-        /// Owner hierarchy.
-        owner: Option<u16>,
-        /// Grants apply.
-        grants: bool,
-    },
-    /// Records were added (positive) or removed (negative): the planner's row estimate.
-    Records {
-        /// Entity.
-        entity: u32,
-        /// Change in the number of records.
-        delta: i64,
-    },
-    /// A grant was set (`actions` 0 removes it).
-    Grant {
-        /// Entity.
-        entity: u32,
-        /// Record number.
-        record: u64,
-        /// Raw principal.
-        principal: u32,
-        /// Action bits.
-        actions: u8,
-    },
-    /// An application was created.
-    App {
-        /// Number.
-        num: u32,
-        /// Name.
-        name: String,
-    },
-    /// A role was declared.
-    Role {
-        /// Number.
-        num: u32,
-        /// Application.
-        app: u32,
-        /// Name.
-        name: String,
-    },
-    /// A role was deleted.
-    RoleDeleted {
-        /// Number.
-        num: u32,
-        /// Application.
-        app: u32,
-    },
-    /// A role grant was set.
-    RoleGrant {
-        /// Application.
-        app: u32,
-        /// Role.
-        role: u32,
-        /// Raw principal.
-        principal: u32,
-        /// End, UTC milliseconds.
-        until: Option<i64>,
-    },
-    /// A user was deleted: checks for them are refused from now on.
-    UserDeleted {
-        /// User id.
-        user: String,
-    },
-    /// The tables were repaired (`rampart acl rebuild`): rebuild the index from them.
-    Reload,
-    /// An IT user's default role was set or cleared.
-    ItDefaultRole {
-        /// User number.
-        user: u32,
-        /// Role name.
-        role: Option<String>,
-    },
-    /// An IT role's level in an environment was set.
-    ItRoleLevel {
-        /// Role name.
-        role: String,
-        /// Environment name.
-        environment: String,
-        /// Level name.
-        level: String,
-    },
-    /// A team was created.
-    Team {
-        /// Number.
-        num: u32,
-        /// Name.
-        name: String,
-    },
-    /// A team was deleted (its memberships went first, as `TeamMember` changes).
-    TeamDeleted {
-        /// Number.
-        num: u32,
-    },
-    /// A team membership was set or removed.
-    TeamMember {
-        /// Team.
-        team: u32,
-        /// User number.
-        user: u32,
-        /// Role name; `None` removed.
-        role: Option<String>,
-    },
-    /// An application's owning team was set.
-    AppTeam {
-        /// Application.
-        app: u32,
-        /// Team.
-        team: Option<u32>,
-    },
-    /// A module was registered.
-    Module {
-        /// Number.
-        num: u32,
-        /// Name.
-        name: String,
-        /// Application.
-        app: u32,
-    },
-    /// An override was set or removed.
-    Override {
-        /// User number.
-        user: u32,
-        /// `module` or `application`.
-        scope: String,
-        /// Module or application number.
-        scope_num: u32,
-        /// Environment name; `None` for every environment.
-        environment: Option<String>,
-        /// Level name; `None` removed.
-        level: Option<String>,
-    },
-    /// A role grant was removed.
-    RoleRevoke {
-        /// Application.
-        app: u32,
-        /// Role.
-        role: u32,
-        /// Raw principal.
-        principal: u32,
-    },
-}
-
-fn it_role(p: &Permissions, name: &str) -> Result<RoleId, Error> {
-    p.role(name).ok_or_else(|| {
-        let known: Vec<&str> = p.roles().iter().map(|r| r.name.as_str()).collect();
-        Error::invalid(
-            "role",
-            format!("no IT role `{name}` (roles: {})", known.join(", ")),
-        )
-    })
-}
-
-/// The environments of a new installation: production has both policies.
-fn default_environments() -> Vec<EnvironmentDef> {
-    rampart_authz::it::DEFAULT_ENVIRONMENTS
-        .iter()
-        .map(|name| EnvironmentDef {
-            name: (*name).to_owned(),
-            separation_of_duties: *name == "production",
-            second_approver: *name == "production",
-        })
-        .collect()
-}
-
-fn it_env(p: &Permissions, name: &str) -> Result<EnvId, Error> {
-    p.environment(name).ok_or_else(|| {
-        Error::invalid(
-            "environment",
-            format!(
-                "no environment `{name}` (environments: {})",
-                p.environments().join(", ")
-            ),
-        )
-    })
-}
-
-fn it_scope(scope: &str, num: u32) -> Result<Scope, Error> {
-    match scope {
-        "module" => Ok(Scope::Module(ModuleId(num))),
-        "application" => Ok(Scope::Application(AppId(num))),
-        other => Err(Error::Internal(format!("stored override scope {other:?}"))),
-    }
-}
-
-fn kind_name(kind: HierarchyKind) -> &'static str {
-    match kind {
-        HierarchyKind::ReportsTo => "reports_to",
-        HierarchyKind::Units => "units",
-    }
-}
-
-fn parse_kind(name: &str) -> Result<HierarchyKind, Error> {
-    match name {
-        "reports_to" => Ok(HierarchyKind::ReportsTo),
-        "units" => Ok(HierarchyKind::Units),
-        other => Err(Error::Internal(format!("stored hierarchy kind {other:?}"))),
-    }
-}
-
 fn internal(e: impl std::fmt::Display) -> Error {
     Error::Internal(format!("authorization index: {e}"))
-}
-
-/// `node`'s path as the database materialises it: its ancestors' segments from the root down.
-fn materialised_path(tree: &rampart_authz::hierarchy::Hierarchy, node: u32) -> Option<Vec<u8>> {
-    let mut chain = vec![node];
-    let mut at = node;
-    while let Some(parent) = tree.parent(at).ok()? {
-        if chain.len() > tree.len() {
-            return None; // a cycle: cannot happen in an index, let the database answer
-        }
-        chain.push(parent);
-        at = parent;
-    }
-    Some(chain.iter().rev().flat_map(|&n| segment(n)).collect())
 }
 
 /// Narrows a stored number to the index's 32 bits.
@@ -645,20 +319,6 @@ fn n32(v: i64, what: &str) -> Result<u32, Error> {
 
 fn n16(v: i64, what: &str) -> Result<u16, Error> {
     u16::try_from(v).map_err(|_| Error::Internal(format!("stored {what} number {v} out of range")))
-}
-
-/// Fixed-width path segment: the number in 4 big-endian bytes, so byte order is numeric order.
-pub(crate) fn segment(num: u32) -> [u8; 4] {
-    num.to_be_bytes()
-}
-
-/// A bound above every path strictly below `path`: a child's segment is at most
-/// `MAX_NODE`, so `path` followed by four 0xff bytes sorts after all of them.
-pub(crate) fn path_end(path: &[u8]) -> Vec<u8> {
-    const _: () = assert!(rampart_authz::acl::MAX_NODE < u32::MAX);
-    let mut end = path.to_vec();
-    end.extend_from_slice(&[0xff; 4]);
-    end
 }
 
 fn authz_event(action: &'static str, target: String, details: serde_json::Value) -> AuditEvent {
@@ -677,26 +337,6 @@ pub struct RecordRow {
     pub key: String,
     /// Its owner, if any.
     pub owner: Option<UserId>,
-}
-
-/// How to ask the database for the records a user may read; chosen by the caller from the
-/// in-memory index (which knows subtree sizes) — see [`Store::readable_records`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListFilter {
-    /// The entity.
-    pub entity: EntityId,
-    /// The entity is public for reading: no filter.
-    pub public: bool,
-    /// Owner rule: the reports-to hierarchy and the user's node in it.
-    pub owner: Option<(HierarchyId, u32)>,
-    /// Grant rule: the user's grantee principals.
-    pub grantees: Vec<Principal>,
-    /// Walk the records in key order and test each (large subtrees) instead of collecting
-    /// the subtree's records and sorting them (small subtrees).
-    pub walk_in_order: bool,
-    /// The user's materialised path in the owner hierarchy, as the index derives it from the
-    /// parent links (the database holds the same; `None` reads it from the database).
-    pub owner_path: Option<Vec<u8>>,
 }
 
 /// Maps a unique-key violation to a conflict saying what already exists; other errors as
@@ -763,7 +403,4 @@ pub type Progress<'a> = &'a mut (dyn FnMut(&'static str, u64) + Send);
 mod load;
 mod read;
 pub(crate) mod tx;
-mod view;
 mod write;
-
-pub use view::AuthzView;

@@ -7,16 +7,12 @@ use super::*;
 impl Store {
     /// The latest committed authorization revision.
     pub async fn authz_revision(&self) -> Result<u64, Error> {
-        {
-            let pool = self.reader();
-            {
-                let r: i64 = query_scalar("SELECT revision FROM authz_revision WHERE id = 1")
-                    .fetch_one(pool)
-                    .await
-                    .map_err(db)?;
-                Ok(u64::try_from(r).unwrap_or(0))
-            }
-        }
+        let pool = self.reader();
+        let r: i64 = query_scalar("SELECT revision FROM authz_revision WHERE id = 1")
+            .fetch_one(pool)
+            .await
+            .map_err(db)?;
+        Ok(u64::try_from(r).unwrap_or(0))
     }
 
     /// Changes committed after `revision`, in order, at most `limit` revisions.
@@ -26,29 +22,25 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<(u64, Vec<Change>)>, Error> {
         let after = i64::try_from(revision).unwrap_or(i64::MAX);
-        {
-            let pool = self.reader();
-            {
-                let rows = query(
-                    "SELECT revision, change FROM authz_changes WHERE revision > $1 \
-                 ORDER BY revision LIMIT $2",
-                )
-                .bind(after)
-                .bind(limit)
-                .fetch_all(pool)
-                .await
-                .map_err(db)?;
-                let mut out = Vec::with_capacity(rows.len());
-                for row in &rows {
-                    let rev: i64 = row.get("revision")?;
-                    let text: String = row.get("change")?;
-                    let changes: Vec<Change> = serde_json::from_str(&text)
-                        .map_err(|e| Error::Internal(format!("stored change {rev}: {e}")))?;
-                    out.push((u64::try_from(rev).unwrap_or(0), changes));
-                }
-                Ok(out)
-            }
+        let pool = self.reader();
+        let rows = query(
+            "SELECT revision, change FROM authz_changes WHERE revision > $1 \
+             ORDER BY revision LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(pool)
+        .await
+        .map_err(db)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let rev: i64 = row.get("revision")?;
+            let text: String = row.get("change")?;
+            let changes: Vec<Change> = serde_json::from_str(&text)
+                .map_err(|e| Error::Internal(format!("stored change {rev}: {e}")))?;
+            out.push((u64::try_from(rev).unwrap_or(0), changes));
         }
+        Ok(out)
     }
 }
 
@@ -59,45 +51,36 @@ impl Store {
         entity: EntityId,
         record: u64,
     ) -> Result<Vec<(Principal, Actions)>, Error> {
-        {
-            let pool = self.reader();
-            {
-                let rows = query(
-                "SELECT principal, actions FROM acl_grants WHERE entity_num = $1 AND record_num = $2 ORDER BY principal",
-            )
-            .bind(i64::from(entity.0))
-            .bind(i64::try_from(record).unwrap_or(i64::MAX))
-            .fetch_all(pool)
-            .await
-            .map_err(db)?;
-                let mut out = Vec::with_capacity(rows.len());
-                for row in &rows {
-                    let p: i64 = row.get("principal")?;
-                    let a: i64 = row.get("actions")?;
-                    out.push((
-                        Principal::from_raw(n32(p, "principal")?),
-                        Actions::from_bits(u8::try_from(a).unwrap_or(0)),
-                    ));
-                }
-                Ok(out)
-            }
+        let pool = self.reader();
+        let rows = query(
+            "SELECT principal, actions FROM acl_grants \
+             WHERE entity_num = $1 AND record_num = $2 ORDER BY principal",
+        )
+        .bind(i64::from(entity.0))
+        .bind(i64::try_from(record).unwrap_or(i64::MAX))
+        .fetch_all(pool)
+        .await
+        .map_err(db)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let p: i64 = row.get("principal")?;
+            let a: i64 = row.get("actions")?;
+            out.push((
+                Principal::from_raw(n32(p, "principal")?),
+                Actions::from_bits(u8::try_from(a).unwrap_or(0)),
+            ));
         }
+        Ok(out)
     }
 
     /// The IT roles assigned to a user (normally one), for users the index has no number for.
     pub async fn it_roles_of(&self, user: UserId) -> Result<Vec<String>, Error> {
-        {
-            let pool = self.reader();
-            {
-                query_scalar(
-                    "SELECT role FROM it_role_assignments WHERE user_id = $1 ORDER BY role",
-                )
-                .bind(user.to_string())
-                .fetch_all(pool)
-                .await
-                .map_err(db)
-            }
-        }
+        let pool = self.reader();
+        query_scalar("SELECT role FROM it_role_assignments WHERE user_id = $1 ORDER BY role")
+            .bind(user.to_string())
+            .fetch_all(pool)
+            .await
+            .map_err(db)
     }
 
     /// The facts about a record that a decision needs: its number and owner.
@@ -106,29 +89,26 @@ impl Store {
         entity: EntityId,
         key: &str,
     ) -> Result<Option<(u64, Option<u32>)>, Error> {
-        {
-            let pool = self.reader();
-            {
-                let row = query(
-                "SELECT record_num, owner_num FROM acl_records WHERE entity_num = $1 AND record_key = $2",
-            )
-            .bind(i64::from(entity.0))
-            .bind(key)
-            .fetch_optional(pool)
-            .await
-            .map_err(db)?;
-                match row {
-                    Some(row) => {
-                        let r: i64 = row.get("record_num")?;
-                        let o: Option<i64> = row.get("owner_num")?;
-                        Ok(Some((
-                            u64::try_from(r).unwrap_or(0),
-                            o.map(|o| n32(o, "user")).transpose()?,
-                        )))
-                    }
-                    None => Ok(None),
-                }
+        let pool = self.reader();
+        let row = query(
+            "SELECT record_num, owner_num FROM acl_records \
+             WHERE entity_num = $1 AND record_key = $2",
+        )
+        .bind(i64::from(entity.0))
+        .bind(key)
+        .fetch_optional(pool)
+        .await
+        .map_err(db)?;
+        match row {
+            Some(row) => {
+                let r: i64 = row.get("record_num")?;
+                let o: Option<i64> = row.get("owner_num")?;
+                Ok(Some((
+                    u64::try_from(r).unwrap_or(0),
+                    o.map(|o| n32(o, "user")).transpose()?,
+                )))
             }
+            None => Ok(None),
         }
     }
 
@@ -147,28 +127,22 @@ impl Store {
                  WHERE entity_num = $1 AND record_key IN ({})",
                 list.join(", ")
             );
-            {
-                let pool = self.reader();
-                {
-                    let mut q = query(&sql).bind(i64::from(entity.0));
-                    for k in chunk {
-                        q = q.bind(*k);
-                    }
-                    let rows = q.fetch_all(pool).await.map_err(db)?;
-                    for row in &rows {
-                        let r: i64 = row.get("record_num")?;
-                        let o: Option<i64> = row.get("owner_num")?;
-                        out.insert(
-                            row.get("record_key")?,
-                            (
-                                u64::try_from(r).unwrap_or(0),
-                                o.map(|o| n32(o, "user")).transpose()?,
-                            ),
-                        );
-                    }
-                    Ok::<_, Error>(())
-                }
-            }?;
+            let mut q = query(&sql).bind(i64::from(entity.0));
+            for k in chunk {
+                q = q.bind(*k);
+            }
+            let rows = q.fetch_all(self.reader()).await.map_err(db)?;
+            for row in &rows {
+                let r: i64 = row.get("record_num")?;
+                let o: Option<i64> = row.get("owner_num")?;
+                out.insert(
+                    row.get("record_key")?,
+                    (
+                        u64::try_from(r).unwrap_or(0),
+                        o.map(|o| n32(o, "user")).transpose()?,
+                    ),
+                );
+            }
         }
         Ok(out)
     }
@@ -182,19 +156,13 @@ impl Store {
         if let Some(path) = &filter.owner_path {
             return Ok(Some(path.clone()));
         }
-        {
-            let pool = self.reader();
-            {
-                query_scalar(
-                    "SELECT path FROM authz_node_paths WHERE hierarchy_num = $1 AND node_num = $2",
-                )
-                .bind(i64::from(h.0))
-                .bind(i64::from(user))
-                .fetch_optional(pool)
-                .await
-                .map_err(db)
-            }
-        }
+        let pool = self.reader();
+        query_scalar("SELECT path FROM authz_node_paths WHERE hierarchy_num = $1 AND node_num = $2")
+            .bind(i64::from(h.0))
+            .bind(i64::from(user))
+            .fetch_optional(pool)
+            .await
+            .map_err(db)
     }
 
     /// One page of the records `filter` lets its user read, in key order after `after`.
@@ -222,15 +190,12 @@ impl Store {
         // generic plan cannot see how wide the user's subtree is, and PostgreSQL switches to
         // one after five executions.
         let persistent = self.kind() == crate::BackendKind::Sqlite;
-        let json: String = {
-            let pool = self.reader();
-            {
-                let q = query_scalar(&sql)
-                    .persistent(persistent)
-                    .bind_all(binds.iter().map(Bind::arg));
-                q.fetch_one(pool).await.map_err(db)
-            }
-        }?;
+        let json: String = query_scalar(&sql)
+            .persistent(persistent)
+            .bind_all(binds.iter().map(Bind::arg))
+            .fetch_one(self.reader())
+            .await
+            .map_err(db)?;
         let rows: Vec<(String, Option<i64>)> = serde_json::from_str(&json)
             .map_err(|e| Error::Internal(format!("list filter page: {e}")))?;
         let mut out = Vec::with_capacity(rows.len());
@@ -247,15 +212,11 @@ impl Store {
         let path = self.owner_path(filter).await?;
         let (sql, binds) = readable_sql(filter, path.as_deref(), None, 0, true);
         let persistent = self.kind() == crate::BackendKind::Sqlite;
-        {
-            let pool = self.reader();
-            {
-                let q = query_scalar(&sql)
-                    .persistent(persistent)
-                    .bind_all(binds.iter().map(Bind::arg));
-                q.fetch_one(pool).await.map_err(db)
-            }
-        }
+        let pool = self.reader();
+        let q = query_scalar(&sql)
+            .persistent(persistent)
+            .bind_all(binds.iter().map(Bind::arg));
+        q.fetch_one(pool).await.map_err(db)
     }
 
     /// The query plan the database chooses for a list filter, one line per row: on PostgreSQL
@@ -269,22 +230,18 @@ impl Store {
             crate::BackendKind::Postgres => "EXPLAIN (ANALYZE, BUFFERS) ",
         };
         let sql = format!("{prefix}{sql}");
-        {
-            let pool = self.reader();
-            {
-                let q = query(&sql).bind_all(binds.iter().map(Bind::arg));
-                let rows = q.fetch_all(pool).await.map_err(db)?;
-                let mut out = Vec::new();
-                for row in &rows {
-                    let line: String = match self.kind() {
-                        crate::BackendKind::Sqlite => row.get("detail")?,
-                        crate::BackendKind::Postgres => row.get(0)?,
-                    };
-                    out.push(line);
-                }
-                Ok(out)
-            }
+        let pool = self.reader();
+        let q = query(&sql).bind_all(binds.iter().map(Bind::arg));
+        let rows = q.fetch_all(pool).await.map_err(db)?;
+        let mut out = Vec::new();
+        for row in &rows {
+            let line: String = match self.kind() {
+                crate::BackendKind::Sqlite => row.get("detail")?,
+                crate::BackendKind::Postgres => row.get(0)?,
+            };
+            out.push(line);
         }
+        Ok(out)
     }
 }
 

@@ -330,16 +330,7 @@ pub(super) async fn principal_tx(
 ) -> Result<Principal, Error> {
     match p {
         PrincipalRef::User(u) => Ok(Principal::user(user_num_tx(tx, *u, changes).await?)),
-        PrincipalRef::Group(g) => {
-            let n = num_by_name(
-                tx,
-                "SELECT num FROM authz_groups WHERE name = $1",
-                g,
-                "group",
-            )
-            .await?;
-            Ok(Principal::group(n32(n, "group")?))
-        }
+        PrincipalRef::Group(g) => Ok(Principal::group(n32(group_tx(tx, g).await?, "group")?)),
         PrincipalRef::Node { hierarchy, node } => {
             let (h, kind) = hierarchy_tx(tx, hierarchy).await?;
             if kind != HierarchyKind::Units {
@@ -376,6 +367,22 @@ pub(super) async fn app_tx(tx: &mut Tx<'_>, name: &str) -> Result<i64, Error> {
         "application",
     )
     .await
+}
+
+/// Group number by name inside the transaction.
+pub(super) async fn group_tx(tx: &mut Tx<'_>, name: &str) -> Result<i64, Error> {
+    num_by_name(
+        tx,
+        "SELECT num FROM authz_groups WHERE name = $1",
+        name,
+        "group",
+    )
+    .await
+}
+
+/// Team number by name inside the transaction.
+pub(super) async fn team_tx(tx: &mut Tx<'_>, name: &str) -> Result<i64, Error> {
+    num_by_name(tx, "SELECT num FROM it_teams WHERE name = $1", name, "team").await
 }
 
 /// Entity number by name inside the transaction.

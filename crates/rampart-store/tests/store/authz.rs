@@ -4,9 +4,10 @@
 use std::collections::BTreeSet;
 
 use rampart_authz::acl::{Actions, HierarchyKind, RecordRef};
+use rampart_authz::view::{AuthzView, ListFilter, PrincipalRef};
 use rampart_core::{Error, Provider, UserId};
 use rampart_store::testing::{each_backend, TestStore};
-use rampart_store::{AuthzOp, AuthzView, ListFilter, NodeRef, PrincipalRef, Store};
+use rampart_store::{AuthzOp, NodeRef, Store};
 
 use super::{ctx, new_user, T0};
 

@@ -4,7 +4,7 @@ use crate::db::{query, query_scalar};
 
 use super::super::tx::*;
 use super::super::*;
-use super::{Applied, Batch};
+use super::{remove_one, Applied, Batch};
 
 /// Applies one operation of this family inside the batch's transaction.
 pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error> {
@@ -189,16 +189,19 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
             let e = entity_tx(tx, entity).await?;
             let r = record_tx(tx, e, record).await?;
             let p = principal_tx(tx, principal, changes).await?;
-            let done = query("DELETE FROM acl_grants WHERE entity_num = $1 AND record_num = $2 AND principal = $3").bind(i64::from(e)).bind(r as i64).bind(i64::from(p.raw()))
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-            if done.rows_affected() == 0 {
-                return Err(Error::invalid(
-                    "principal",
-                    format!("{} has no grant on `{record}`", principal.describe()),
-                ));
-            }
+            remove_one(
+                tx,
+                query(
+                    "DELETE FROM acl_grants \
+                     WHERE entity_num = $1 AND record_num = $2 AND principal = $3",
+                )
+                .bind(i64::from(e))
+                .bind(r as i64)
+                .bind(i64::from(p.raw())),
+                "principal",
+                || format!("{} has no grant on `{record}`", principal.describe()),
+            )
+            .await?;
             changes.push(Change::Grant {
                 entity: e,
                 record: r,
@@ -213,10 +216,5 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
         }
         _ => return Err(super::not_in_family(op)),
     };
-    Ok(Applied {
-        action,
-        target,
-        details,
-        application: None,
-    })
+    Ok(Applied::new(action, target, details))
 }

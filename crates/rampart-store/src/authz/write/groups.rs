@@ -4,7 +4,7 @@ use crate::db::query;
 
 use super::super::tx::*;
 use super::super::*;
-use super::{Applied, Batch};
+use super::{create_numbered, set_membership, Applied, Batch};
 
 /// Applies one operation of this family inside the batch's transaction.
 pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error> {
@@ -15,18 +15,22 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
     let (action, target, details) = match op {
         AuthzOp::CreateGroup { name, description } => {
             check_name("name", name)?;
-            let num = next_num(tx, "group").await?;
-            query(
-                "INSERT INTO authz_groups (num, name, description, created_at) \
-                 VALUES ($1, $2, $3, $4)",
+            let num = create_numbered(
+                tx,
+                "group",
+                |num| {
+                    Ok(query(
+                        "INSERT INTO authz_groups (num, name, description, created_at) \
+                         VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(num)
+                    .bind(name)
+                    .bind(description)
+                    .bind(at))
+                },
+                || format!("a group named `{name}` already exists"),
             )
-            .bind(num)
-            .bind(name)
-            .bind(description)
-            .bind(at)
-            .execute(&mut *tx)
-            .await
-            .map_err(unique(|| format!("a group named `{name}` already exists")))?;
+            .await?;
             changes.push(Change::Group {
                 num: n32(num, "group")?,
                 name: name.clone(),
@@ -34,13 +38,7 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
             ("authz.group.create", format!("group:{name}"), json!({}))
         }
         AuthzOp::DeleteGroup { name } => {
-            let num = num_by_name(
-                tx,
-                "SELECT num FROM authz_groups WHERE name = $1",
-                name,
-                "group",
-            )
-            .await?;
+            let num = group_tx(tx, name).await?;
             let p = i64::from(Principal::group(n32(num, "group")?).raw());
             let grants =
                 query("SELECT entity_num, record_num FROM acl_grants WHERE principal = $1")
@@ -80,33 +78,21 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
         }
         AuthzOp::AddGroupMember { group, user } | AuthzOp::RemoveGroupMember { group, user } => {
             let add = matches!(op, AuthzOp::AddGroupMember { .. });
-            let g = num_by_name(
-                tx,
-                "SELECT num FROM authz_groups WHERE name = $1",
-                group,
-                "group",
-            )
-            .await?;
+            let g = group_tx(tx, group).await?;
             let u = user_num_tx(tx, *user, changes).await?;
             let sql = if add {
                 "INSERT INTO authz_group_members (group_num, user_num) VALUES ($1, $2)"
             } else {
                 "DELETE FROM authz_group_members WHERE group_num = $1 AND user_num = $2"
             };
-            let done = query(sql)
-                .bind(g)
-                .bind(i64::from(u))
-                .execute(&mut *tx)
-                .await
-                .map_err(unique(|| {
-                    format!("user {user} is already a member of `{group}`")
-                }))?;
-            if !add && done.rows_affected() == 0 {
-                return Err(Error::invalid(
-                    "user",
-                    format!("user {user} is not a member of `{group}`"),
-                ));
-            }
+            set_membership(
+                tx,
+                add,
+                query(sql).bind(g).bind(i64::from(u)),
+                || format!("user {user} is already a member of `{group}`"),
+                || format!("user {user} is not a member of `{group}`"),
+            )
+            .await?;
             changes.push(Change::GroupMember {
                 group: n32(g, "group")?,
                 user: u,
@@ -124,10 +110,5 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
         }
         _ => return Err(super::not_in_family(op)),
     };
-    Ok(Applied {
-        action,
-        target,
-        details,
-        application: None,
-    })
+    Ok(Applied::new(action, target, details))
 }

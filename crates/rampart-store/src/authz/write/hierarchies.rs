@@ -4,7 +4,7 @@ use crate::db::{query, query_scalar};
 
 use super::super::tx::*;
 use super::super::*;
-use super::{Applied, Batch};
+use super::{create_numbered, refuse_while_named, set_membership, Applied, Batch};
 
 /// Applies one operation of this family inside the batch's transaction.
 pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error> {
@@ -15,23 +15,25 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
     let (action, target, details) = match op {
         AuthzOp::CreateHierarchy { name, kind } => {
             check_name("name", name)?;
-            let num = next_num(tx, "hierarchy").await?;
-            if num > i64::from(rampart_authz::acl::MAX_HIERARCHY) {
-                return Err(Error::invalid("name", "too many hierarchies"));
-            }
-            query(
-                "INSERT INTO authz_hierarchies (num, name, kind, created_at) \
-                 VALUES ($1, $2, $3, $4)",
+            let num = create_numbered(
+                tx,
+                "hierarchy",
+                |num| {
+                    if num > i64::from(rampart_authz::acl::MAX_HIERARCHY) {
+                        return Err(Error::invalid("name", "too many hierarchies"));
+                    }
+                    Ok(query(
+                        "INSERT INTO authz_hierarchies (num, name, kind, created_at) \
+                         VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(num)
+                    .bind(name)
+                    .bind(kind_name(*kind))
+                    .bind(at))
+                },
+                || format!("a hierarchy named `{name}` already exists"),
             )
-            .bind(num)
-            .bind(name)
-            .bind(kind_name(*kind))
-            .bind(at)
-            .execute(&mut *tx)
-            .await
-            .map_err(unique(|| {
-                format!("a hierarchy named `{name}` already exists")
-            }))?;
+            .await?;
             changes.push(Change::Hierarchy {
                 num: n16(num, "hierarchy")?,
                 name: name.clone(),
@@ -45,20 +47,17 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
         }
         AuthzOp::DeleteHierarchy { name } => {
             let (h, _) = hierarchy_tx(tx, name).await?;
-            let entities: Vec<String> = query_scalar(
+            refuse_while_named(
+                tx,
                 "SELECT name FROM acl_entities WHERE owner_hierarchy = $1 ORDER BY name",
+                i64::from(h),
+                |entities| {
+                    format!(
+                        "hierarchy `{name}` is the owner hierarchy of {entities}: change their rules first"
+                    )
+                },
             )
-            .bind(i64::from(h))
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db)?;
-            if !entities.is_empty() {
-                let names: Vec<String> = entities.iter().map(|e| format!("`{e}`")).collect();
-                return Err(Error::Conflict(format!(
-                    "hierarchy `{name}` is the owner hierarchy of {}: change their rules first",
-                    names.join(", ")
-                )));
-            }
+            .await?;
             let id = HierarchyId(h);
             let (lo, hi) = (
                 i64::from(Principal::node(id, 0).raw()),
@@ -198,19 +197,17 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
             } else {
                 "DELETE FROM authz_unit_members WHERE hierarchy_num = $1 AND node_num = $2 AND user_num = $3"
             };
-            let done = query(sql)
-                .bind(i64::from(h))
-                .bind(i64::from(node))
-                .bind(i64::from(u))
-                .execute(&mut *tx)
-                .await
-                .map_err(unique(|| format!("user {user} already sits in `{unit}`")))?;
-            if !add && done.rows_affected() == 0 {
-                return Err(Error::invalid(
-                    "user",
-                    format!("user {user} does not sit in `{unit}`"),
-                ));
-            }
+            set_membership(
+                tx,
+                add,
+                query(sql)
+                    .bind(i64::from(h))
+                    .bind(i64::from(node))
+                    .bind(i64::from(u)),
+                || format!("user {user} already sits in `{unit}`"),
+                || format!("user {user} does not sit in `{unit}`"),
+            )
+            .await?;
             changes.push(Change::UnitMember {
                 hierarchy: h,
                 node,
@@ -229,10 +226,5 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
         }
         _ => return Err(super::not_in_family(op)),
     };
-    Ok(Applied {
-        action,
-        target,
-        details,
-        application: None,
-    })
+    Ok(Applied::new(action, target, details))
 }

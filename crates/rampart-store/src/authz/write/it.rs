@@ -4,7 +4,7 @@ use crate::db::{query, query_scalar};
 
 use super::super::tx::*;
 use super::super::*;
-use super::{Applied, Batch};
+use super::{create_numbered, refuse_while_named, Applied, Batch};
 
 /// Applies one operation of this family inside the batch's transaction.
 pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error> {
@@ -92,14 +92,20 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
         }
         AuthzOp::CreateTeam { name } => {
             check_name("name", name)?;
-            let num = next_num(tx, "team").await?;
-            query("INSERT INTO it_teams (num, name, created_at) VALUES ($1, $2, $3)")
-                .bind(num)
-                .bind(name)
-                .bind(at)
-                .execute(&mut *tx)
-                .await
-                .map_err(unique(|| format!("a team named `{name}` already exists")))?;
+            let num = create_numbered(
+                tx,
+                "team",
+                |num| {
+                    Ok(
+                        query("INSERT INTO it_teams (num, name, created_at) VALUES ($1, $2, $3)")
+                            .bind(num)
+                            .bind(name)
+                            .bind(at),
+                    )
+                },
+                || format!("a team named `{name}` already exists"),
+            )
+            .await?;
             changes.push(Change::Team {
                 num: n32(num, "team")?,
                 name: name.clone(),
@@ -107,22 +113,14 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
             ("it.team.create", format!("team:{name}"), json!({}))
         }
         AuthzOp::DeleteTeam { name } => {
-            let t =
-                num_by_name(tx, "SELECT num FROM it_teams WHERE name = $1", name, "team").await?;
-            let apps: Vec<String> = query_scalar(
+            let t = team_tx(tx, name).await?;
+            refuse_while_named(
+                tx,
                 "SELECT name FROM authz_applications WHERE team_num = $1 ORDER BY name",
+                t,
+                |apps| format!("team `{name}` owns {apps}: give them to another team first"),
             )
-            .bind(t)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db)?;
-            if !apps.is_empty() {
-                let names: Vec<String> = apps.iter().map(|a| format!("`{a}`")).collect();
-                return Err(Error::Conflict(format!(
-                    "team `{name}` owns {}: give them to another team first",
-                    names.join(", ")
-                )));
-            }
+            .await?;
             let members: Vec<i64> = query_scalar(
                 "SELECT user_num FROM it_team_members WHERE team_num = $1 ORDER BY user_num",
             )
@@ -160,8 +158,7 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
             if let Some(r) = role {
                 it_role(&Permissions::with_defaults(), r)?;
             }
-            let t =
-                num_by_name(tx, "SELECT num FROM it_teams WHERE name = $1", team, "team").await?;
+            let t = team_tx(tx, team).await?;
             let u = user_num_tx(tx, *user, changes).await?;
             query("DELETE FROM it_team_members WHERE team_num = $1 AND user_num = $2")
                 .bind(t)
@@ -192,9 +189,7 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
         AuthzOp::SetApplicationTeam { app, team } => {
             let a = app_tx(tx, app).await?;
             let t = match team {
-                Some(t) => Some(
-                    num_by_name(tx, "SELECT num FROM it_teams WHERE name = $1", t, "team").await?,
-                ),
+                Some(t) => Some(team_tx(tx, t).await?),
                 None => None,
             };
             query("UPDATE authz_applications SET team_num = $1 WHERE num = $2")
@@ -285,10 +280,5 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
         }
         _ => return Err(super::not_in_family(op)),
     };
-    Ok(Applied {
-        action,
-        target,
-        details,
-        application: None,
-    })
+    Ok(Applied::new(action, target, details))
 }

@@ -8,9 +8,9 @@ mod it;
 mod module_names;
 mod roles;
 
-use super::tx::{next_revision, record_changes};
+use super::tx::{next_num, next_revision, record_changes};
 use super::*;
-use crate::db::Tx;
+use crate::db::{query_scalar, Query, Tx};
 
 /// A batch under way: its transaction, the changes it has made so far, and what its
 /// operations share.
@@ -34,6 +34,87 @@ pub(super) struct Applied {
     details: serde_json::Value,
     /// The application the change concerns, for the event's own field.
     application: Option<String>,
+}
+
+impl Applied {
+    /// An operation's event, with no application of its own.
+    fn new(action: &'static str, target: String, details: serde_json::Value) -> Self {
+        Self {
+            action,
+            target,
+            details,
+            application: None,
+        }
+    }
+}
+
+/// Creates a numbered row: takes the next number from `counter` and runs the statement
+/// `insert` builds with it; a unique-key violation becomes a conflict saying `exists`.
+/// Returns the number.
+async fn create_numbered<'q>(
+    tx: &mut Tx<'_>,
+    counter: &str,
+    insert: impl FnOnce(i64) -> Result<Query<'q>, Error>,
+    exists: impl FnOnce() -> String,
+) -> Result<i64, Error> {
+    let num = next_num(tx, counter).await?;
+    insert(num)?
+        .execute(&mut *tx)
+        .await
+        .map_err(unique(exists))?;
+    Ok(num)
+}
+
+/// Adds (`add`: an insert) or removes (a delete) one membership of a user: adding one that
+/// exists is a conflict saying `already`, removing one that does not is refused saying
+/// `absent`.
+async fn set_membership(
+    tx: &mut Tx<'_>,
+    add: bool,
+    statement: Query<'_>,
+    already: impl FnOnce() -> String,
+    absent: impl FnOnce() -> String,
+) -> Result<(), Error> {
+    let done = statement.execute(&mut *tx).await.map_err(unique(already))?;
+    if !add && done.rows_affected() == 0 {
+        return Err(Error::invalid("user", absent()));
+    }
+    Ok(())
+}
+
+/// Runs a delete that must remove something; when nothing was there, refuses (for `field`)
+/// saying `missing`.
+async fn remove_one(
+    tx: &mut Tx<'_>,
+    delete: Query<'_>,
+    field: &str,
+    missing: impl FnOnce() -> String,
+) -> Result<(), Error> {
+    let done = delete.execute(&mut *tx).await.map_err(db)?;
+    if done.rows_affected() == 0 {
+        return Err(Error::invalid(field, missing()));
+    }
+    Ok(())
+}
+
+/// Refuses to delete something while rows depend on it: `names` (bound to `num`) selects
+/// their names, and `conflict` words the refusal from them, quoted and comma-separated.
+async fn refuse_while_named(
+    tx: &mut Tx<'_>,
+    names: &str,
+    num: i64,
+    conflict: impl FnOnce(String) -> String,
+) -> Result<(), Error> {
+    let names: Vec<String> = query_scalar(names)
+        .bind(num)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+    if names.is_empty() {
+        return Ok(());
+    }
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    Err(Error::Conflict(conflict(quoted.join(", "))))
 }
 
 /// The error of a family handed an operation of another; a bug in the dispatch below.

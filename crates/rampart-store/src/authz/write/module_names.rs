@@ -4,7 +4,7 @@ use crate::db::{query, query_scalar};
 
 use super::super::tx::*;
 use super::super::*;
-use super::{Applied, Batch};
+use super::{create_numbered, Applied, Batch};
 
 /// Applies one operation of this family inside the batch's transaction.
 pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error> {
@@ -34,17 +34,22 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
                 None => {}
             }
             application = Some(app.clone());
-            let num = next_num(tx, "module").await?;
-            query(
-                "INSERT INTO it_modules (num, name, app_num, created_at) VALUES ($1, $2, $3, $4)",
+            let num = create_numbered(
+                tx,
+                "module",
+                |num| {
+                    Ok(query(
+                        "INSERT INTO it_modules (num, name, app_num, created_at) \
+                         VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(num)
+                    .bind(name)
+                    .bind(a)
+                    .bind(at))
+                },
+                || taken_message(name),
             )
-            .bind(num)
-            .bind(name)
-            .bind(a)
-            .bind(at)
-            .execute(&mut *tx)
-            .await
-            .map_err(unique(|| taken_message(name)))?;
+            .await?;
             changes.push(Change::Module {
                 num: n32(num, "module")?,
                 name: name.clone(),

@@ -4,7 +4,7 @@ use crate::db::query;
 
 use super::super::tx::*;
 use super::super::*;
-use super::{Applied, Batch};
+use super::{create_numbered, remove_one, Applied, Batch};
 
 /// Applies one operation of this family inside the batch's transaction.
 pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error> {
@@ -15,11 +15,22 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
     let (action, target, details) = match op {
         AuthzOp::CreateApplication { name, description } => {
             check_name("name", name)?;
-            let num = next_num(tx, "application").await?;
-            query("INSERT INTO authz_applications (num, name, description, created_at) VALUES ($1, $2, $3, $4)").bind(num).bind(name).bind(description).bind(at)
-            .execute(&mut *tx)
-            .await
-            .map_err(unique(|| format!("an application named `{name}` already exists")))?;
+            let num = create_numbered(
+                tx,
+                "application",
+                |num| {
+                    Ok(query(
+                        "INSERT INTO authz_applications (num, name, description, created_at) \
+                         VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(num)
+                    .bind(name)
+                    .bind(description)
+                    .bind(at))
+                },
+                || format!("an application named `{name}` already exists"),
+            )
+            .await?;
             changes.push(Change::App {
                 num: n32(num, "application")?,
                 name: name.clone(),
@@ -37,11 +48,22 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
         } => {
             check_name("name", name)?;
             let a = app_tx(tx, app).await?;
-            let num = next_num(tx, "role").await?;
-            query("INSERT INTO authz_app_roles (num, app_num, name, description) VALUES ($1, $2, $3, $4)").bind(num).bind(a).bind(name).bind(description)
-            .execute(&mut *tx)
-            .await
-            .map_err(unique(|| format!("application `{app}` already has a role `{name}`")))?;
+            let num = create_numbered(
+                tx,
+                "role",
+                |num| {
+                    Ok(query(
+                        "INSERT INTO authz_app_roles (num, app_num, name, description) \
+                         VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(num)
+                    .bind(a)
+                    .bind(name)
+                    .bind(description))
+                },
+                || format!("application `{app}` already has a role `{name}`"),
+            )
+            .await?;
             changes.push(Change::Role {
                 num: n32(num, "role")?,
                 app: n32(a, "application")?,
@@ -118,19 +140,15 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
         } => {
             let (a, r) = role_tx(tx, app, role).await?;
             let p = principal_tx(tx, principal, changes).await?;
-            let done =
+            remove_one(
+                tx,
                 query("DELETE FROM authz_role_grants WHERE role_num = $1 AND principal = $2")
                     .bind(i64::from(r))
-                    .bind(i64::from(p.raw()))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
-            if done.rows_affected() == 0 {
-                return Err(Error::invalid(
-                    "principal",
-                    format!("{} does not hold `{role}` in `{app}`", principal.describe()),
-                ));
-            }
+                    .bind(i64::from(p.raw())),
+                "principal",
+                || format!("{} does not hold `{role}` in `{app}`", principal.describe()),
+            )
+            .await?;
             changes.push(Change::RoleRevoke {
                 app: a,
                 role: r,
@@ -144,10 +162,5 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
         }
         _ => return Err(super::not_in_family(op)),
     };
-    Ok(Applied {
-        action,
-        target,
-        details,
-        application: None,
-    })
+    Ok(Applied::new(action, target, details))
 }

@@ -1,6 +1,69 @@
 //! The in-memory index every node keeps: applying changes and choosing list filters.
+//!
+//! An [`AuthzView`] holds the decision structures ([`Permissions`], [`Acl`], [`Roles`]) with
+//! the names they are addressed by. The store builds one from its tables at start-up and
+//! writes a [`Change`] list under each revision; every node applies them in revision order
+//! with [`AuthzView::apply`], so all nodes hold the same index at the same revision.
 
-use super::*;
+use std::collections::HashMap;
+
+use rampart_core::{Error, UserId};
+
+use crate::acl::{
+    Acl, Actions, EntityId, EntityRule, HierarchyId, HierarchyKind, Principal, PrincipalKind,
+};
+use crate::change::{default_environments, parse_kind, Change, EnvironmentDef};
+use crate::it::{AppId, EnvId, ItUserId, Level, ModuleId, Permissions, RoleId, Scope, TeamId};
+use crate::path::materialised_path;
+use crate::roles::{AppNum, RoleNum, Roles};
+
+/// Who or what a grant names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrincipalRef {
+    /// A user.
+    User(UserId),
+    /// A group, by name.
+    Group(String),
+    /// A unit-like node, by hierarchy name and node key.
+    Node {
+        /// Hierarchy name.
+        hierarchy: String,
+        /// Node key (e.g. the unit's name).
+        node: String,
+    },
+}
+
+impl PrincipalRef {
+    /// The grantee as audit events and refusals name it: `user:<id>`, `group:<name>`,
+    /// `node:<hierarchy>/<key>`.
+    pub fn describe(&self) -> String {
+        match self {
+            PrincipalRef::User(u) => format!("user:{u}"),
+            PrincipalRef::Group(g) => format!("group:{g}"),
+            PrincipalRef::Node { hierarchy, node } => format!("node:{hierarchy}/{node}"),
+        }
+    }
+}
+
+/// How to ask the database for the records a user may read; chosen by the caller from the
+/// in-memory index (which knows subtree sizes) (the store turns it into SQL).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListFilter {
+    /// The entity.
+    pub entity: EntityId,
+    /// The entity is public for reading: no filter.
+    pub public: bool,
+    /// Owner rule: the reports-to hierarchy and the user's node in it.
+    pub owner: Option<(HierarchyId, u32)>,
+    /// Grant rule: the user's grantee principals.
+    pub grantees: Vec<Principal>,
+    /// Walk the records in key order and test each (large subtrees) instead of collecting
+    /// the subtree's records and sorting them (small subtrees).
+    pub walk_in_order: bool,
+    /// The user's materialised path in the owner hierarchy, as the index derives it from the
+    /// parent links (the database holds the same; `None` reads it from the database).
+    pub owner_path: Option<Vec<u8>>,
+}
 
 /// A node's in-memory index of all authorization data, with the names it is addressed by.
 #[derive(Debug, Clone)]
@@ -8,30 +71,30 @@ pub struct AuthzView {
     /// IT permissions.
     pub it: Permissions,
     /// The environments with their policies, in promotion order (as `it.environments()`).
-    pub(super) environments: Vec<EnvironmentDef>,
-    pub(super) teams: HashMap<String, u32>,
-    pub(super) modules: HashMap<String, u32>,
+    environments: Vec<EnvironmentDef>,
+    teams: HashMap<String, u32>,
+    modules: HashMap<String, u32>,
     /// The ACL index.
     pub acl: Acl,
     /// Application role grants.
     pub roles: Roles,
     /// The last revision applied.
     pub revision: u64,
-    pub(super) users: HashMap<UserId, u32>,
+    users: HashMap<UserId, u32>,
     /// The reverse of `users`, indexed by number.
-    pub(super) user_ids: Vec<Option<UserId>>,
-    pub(super) groups: HashMap<String, u32>,
-    pub(super) hierarchies: HashMap<String, (HierarchyId, HierarchyKind)>,
-    pub(super) nodes: HashMap<(u16, String), u32>,
-    pub(super) entities: HashMap<String, EntityId>,
-    pub(super) records: HashMap<u32, i64>,
-    pub(super) apps: HashMap<String, AppNum>,
+    user_ids: Vec<Option<UserId>>,
+    groups: HashMap<String, u32>,
+    hierarchies: HashMap<String, (HierarchyId, HierarchyKind)>,
+    nodes: HashMap<(u16, String), u32>,
+    entities: HashMap<String, EntityId>,
+    records: HashMap<u32, i64>,
+    apps: HashMap<String, AppNum>,
     /// Roles by application, then by name (looked up without allocating).
-    pub(super) app_roles: HashMap<u32, HashMap<String, RoleNum>>,
+    app_roles: HashMap<u32, HashMap<String, RoleNum>>,
     /// The database plans the list filter's shape itself (PostgreSQL: from the bound path
     /// range it chooses a key-order scan with a hashed subtree, or a per-owner loop); SQLite
     /// follows the shape [`AuthzView::list_filter`] picks from subtree sizes.
-    pub(super) planner_picks_shape: bool,
+    planner_picks_shape: bool,
 }
 
 impl Default for AuthzView {
@@ -55,6 +118,45 @@ impl Default for AuthzView {
             app_roles: HashMap::new(),
             planner_picks_shape: false,
         }
+    }
+}
+
+/// Loading: the store builds a view from its tables with these, in one snapshot, then sets
+/// [`AuthzView::revision`]; everything else enters through [`AuthzView::apply`].
+impl AuthzView {
+    /// Whether the database plans the list filter's shape itself (PostgreSQL), so
+    /// [`AuthzView::list_filter`] never asks for the walk shape.
+    pub fn set_planner_picks_shape(&mut self, picks: bool) {
+        self.planner_picks_shape = picks;
+    }
+
+    /// Replaces the environments, in promotion order, and starts the IT permissions afresh
+    /// over them (role levels and overrides are loaded after).
+    pub fn load_environments(&mut self, environments: Vec<EnvironmentDef>) {
+        self.it =
+            Permissions::with_environments(environments.iter().map(|e| e.name.clone()).collect());
+        self.environments = environments;
+    }
+
+    /// Records a user's number for [`AuthzView::user_num`]. Unlike [`Change::UserNum`], it
+    /// does not fill the reverse map [`AuthzView::user_by_num`] reads.
+    pub fn load_user(&mut self, user: UserId, num: u32) {
+        self.users.insert(user, num);
+    }
+
+    /// Records a unit-like node's key (a reports-to hierarchy's nodes are users).
+    pub fn load_unit_node(&mut self, h: HierarchyId, key: String, num: u32) {
+        self.nodes.insert((h.0, key), num);
+    }
+
+    /// Every entity the index holds.
+    pub fn entity_ids(&self) -> Vec<EntityId> {
+        self.entities.values().copied().collect()
+    }
+
+    /// Sets an entity's number of records (the list planner's estimate).
+    pub fn load_record_count(&mut self, e: EntityId, count: i64) {
+        self.records.insert(e.0, count);
     }
 }
 
@@ -301,9 +403,7 @@ impl AuthzView {
 
     /// A group's name.
     pub fn group_name(&self, num: u32) -> Option<&str> {
-        self.groups
-            .iter()
-            .find_map(|(g, &n)| (n == num).then_some(g.as_str()))
+        name_of(&self.groups, num)
     }
 
     /// A hierarchy by name.
@@ -449,9 +549,7 @@ impl AuthzView {
 
     /// A team's name.
     pub fn team_name(&self, num: u32) -> Option<&str> {
-        self.teams
-            .iter()
-            .find_map(|(t, &n)| (n == num).then_some(t.as_str()))
+        name_of(&self.teams, num)
     }
 
     /// A module's number.
@@ -473,16 +571,12 @@ impl AuthzView {
 
     /// A module's name.
     pub fn module_name(&self, num: u32) -> Option<&str> {
-        self.modules
-            .iter()
-            .find_map(|(m, &n)| (n == num).then_some(m.as_str()))
+        name_of(&self.modules, num)
     }
 
     /// An application's name.
     pub fn app_name(&self, app: AppNum) -> Option<&str> {
-        self.apps
-            .iter()
-            .find_map(|(a, &n)| (n == app).then_some(a.as_str()))
+        name_of(&self.apps, app)
     }
 
     /// A principal's readable name: `user:<id>`, `group:<name>`, `node:<hierarchy>/<key>`.
@@ -566,5 +660,102 @@ impl AuthzView {
             walk_in_order,
             owner_path,
         })
+    }
+}
+
+/// The name `map` holds `value` under (a scan: names are looked up the other way round).
+fn name_of<V: PartialEq + Copy>(map: &HashMap<String, V>, value: V) -> Option<&str> {
+    map.iter()
+        .find_map(|(name, &v)| (v == value).then_some(name.as_str()))
+}
+
+/// An IT role by name, or a refusal listing the roles there are.
+pub fn it_role(p: &Permissions, name: &str) -> Result<RoleId, Error> {
+    p.role(name).ok_or_else(|| {
+        let known: Vec<&str> = p.roles().iter().map(|r| r.name.as_str()).collect();
+        Error::invalid(
+            "role",
+            format!("no IT role `{name}` (roles: {})", known.join(", ")),
+        )
+    })
+}
+
+/// An environment by name, or a refusal listing the environments there are.
+pub fn it_env(p: &Permissions, name: &str) -> Result<EnvId, Error> {
+    p.environment(name).ok_or_else(|| {
+        Error::invalid(
+            "environment",
+            format!(
+                "no environment `{name}` (environments: {})",
+                p.environments().join(", ")
+            ),
+        )
+    })
+}
+
+/// A stored override scope.
+fn it_scope(scope: &str, num: u32) -> Result<Scope, Error> {
+    match scope {
+        "module" => Ok(Scope::Module(ModuleId(num))),
+        "application" => Ok(Scope::Application(AppId(num))),
+        other => Err(Error::Internal(format!("stored override scope {other:?}"))),
+    }
+}
+
+/// An error of the index, which holds only what the tables allowed: a bug or a damaged store.
+fn internal(e: impl std::fmt::Display) -> Error {
+    Error::Internal(format!("authorization index: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn applied_changes_are_found_by_name_and_number() {
+        let mut v = AuthzView::default();
+        let user = UserId::parse("0190f5d2-6b3a-7c4e-8a1b-2c3d4e5f6a7b", "user").unwrap();
+        let changes = [
+            Change::UserNum {
+                user: user.to_string(),
+                num: 4,
+            },
+            Change::Group {
+                num: 1,
+                name: "sales".into(),
+            },
+            Change::Hierarchy {
+                num: 1,
+                name: "org".into(),
+                kind: "units".into(),
+            },
+            Change::Node {
+                hierarchy: 1,
+                node: 7,
+                key: "north".into(),
+                parent: None,
+            },
+        ];
+        for c in &changes {
+            v.apply(c).unwrap();
+        }
+        assert_eq!(v.user_num(user), Some(4));
+        assert_eq!(v.user_by_num(4), Some(user));
+        assert_eq!(v.group_num("sales"), Some(1));
+        let (h, kind) = v.hierarchy("org").unwrap();
+        assert_eq!(kind, HierarchyKind::Units);
+        assert_eq!(v.node_num(h, "north"), Some(7));
+        let node = PrincipalRef::Node {
+            hierarchy: "org".into(),
+            node: "north".into(),
+        };
+        assert_eq!(v.describe(v.principal(&node).unwrap()), "node:org/north");
+        v.apply(&Change::UserDeleted {
+            user: user.to_string(),
+        })
+        .unwrap();
+        assert_eq!((v.user_num(user), v.user_by_num(4)), (None, None));
     }
 }
