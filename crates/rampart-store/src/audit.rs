@@ -1,4 +1,4 @@
-//! The audit log: every event of the three streams, written by [`append_event!`] (one event)
+//! The audit log: every event of the three streams, written by [`append_event`] (one event)
 //! or [`Store::append_events`] (a batch) inside the transaction of the change it records,
 //! so both commit or neither does.
 //!
@@ -20,12 +20,11 @@ use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
 use crate::backend::{db, from_millis, to_millis};
+use crate::db::{query, query_as, query_scalar, Arg, IntoArg as _, Row, Tx};
 
-#[macro_use]
-pub(crate) mod keys;
-#[macro_use]
 pub(crate) mod blocks;
 mod integrity;
+pub(crate) mod keys;
 pub use blocks::{decode_block, encode_block, BLOCK_EVENTS};
 
 /// Height of the tiles whose roots and leaves `audit_tiles` stores (256 leaves a tile).
@@ -207,77 +206,66 @@ impl NewEvent {
     }
 }
 
-/// Takes `n` sequence numbers inside the open transaction; evaluates to the last one and
-/// the time of the newest event before them (the floor for the new events' times).
-macro_rules! take_seqs {
-    ($tx:expr, $n:expr) => {{
-        let (last, floor): (i64, i64) = sqlx::query_as(
-            "UPDATE audit_head SET size = size + $1 WHERE id = 1 RETURNING size, last_at",
-        )
-        .bind($n as i64)
-        .fetch_one(&mut *$tx)
+/// Takes `n` sequence numbers inside `tx`; returns the last one and the time of the newest
+/// event before them (the floor for the new events' times).
+async fn take_seqs(tx: &mut Tx<'_>, n: usize) -> Result<(i64, i64), Error> {
+    query_as("UPDATE audit_head SET size = size + $1 WHERE id = 1 RETURNING size, last_at")
+        .bind(i64::try_from(n).unwrap_or(i64::MAX))
+        .fetch_one(&mut *tx)
         .await
-        .map_err($crate::backend::db)?;
-        (last, floor)
-    }};
+        .map_err(db)
 }
 
 /// Records the time of the newest event after a batch.
-macro_rules! set_last_at {
-    ($tx:expr, $at:expr) => {{
-        sqlx::query("UPDATE audit_head SET last_at = $1 WHERE id = 1")
-            .bind($at)
-            .execute(&mut *$tx)
+async fn set_last_at(tx: &mut Tx<'_>, at: i64) -> Result<(), Error> {
+    query("UPDATE audit_head SET last_at = $1 WHERE id = 1")
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+/// Adds a batch's distinct targets to `audit_targets`, for free-text search (see
+/// `audit_search`), inside `tx`.
+async fn insert_targets(tx: &mut Tx<'_>, targets: &[String]) -> Result<(), Error> {
+    let sqlite = tx.is_sqlite();
+    for chunk in targets.chunks(INSERT_CHUNK) {
+        let mut sql = String::from("INSERT INTO audit_targets (target) VALUES ");
+        push_values(&mut sql, chunk.len(), 1, sqlite);
+        sql.push_str(" ON CONFLICT (target) DO NOTHING");
+        query(&sql)
+            .bind_all(chunk.iter().map(|t| t.as_str().into_arg()))
+            .execute(&mut *tx)
             .await
-            .map_err($crate::backend::db)?;
-    }};
+            .map_err(db)?;
+    }
+    Ok(())
 }
 
-/// Adds a batch's distinct targets (a `Vec<String>`) to `audit_targets`, for free-text
-/// search (see `audit_search`), inside the open transaction.
-macro_rules! insert_targets {
-    ($tx:expr, $targets:expr, $sqlite:expr) => {{
-        let targets: Vec<String> = $targets;
-        for chunk in targets.chunks($crate::audit::INSERT_CHUNK) {
-            let mut sql = String::from("INSERT INTO audit_targets (target) VALUES ");
-            $crate::audit::push_values(&mut sql, chunk.len(), 1, $sqlite);
-            sql.push_str(" ON CONFLICT (target) DO NOTHING");
-            let mut q = sqlx::query(&sql);
-            for t in chunk {
-                q = q.bind(t.as_str());
-            }
-            q.execute(&mut *$tx).await.map_err($crate::backend::db)?;
-        }
-    }};
-}
-
-/// Numbers `$events` (a `Vec<NewEvent>`, not empty) and writes them as blocks (see
-/// [`blocks`]) inside the open transaction; evaluates to the last sequence number.
+/// Numbers `events` (not empty) and writes them as blocks (see [`blocks`]) inside `tx`;
+/// returns the last sequence number.
 ///
 /// The batch is cut into steps whose blocks (bodies, leaf hashes, compression, search keys)
 /// are built on the builder threads (see [`blocks::prepare_events`]) while the database
 /// inserts the steps before them, in order. Times are raised to the newest before them,
 /// which the head keeps.
-macro_rules! write_events {
-    ($tx:expr, $events:expr) => {{
-        let events: Vec<$crate::audit::NewEvent> = $events;
-        let n = events.len();
-        let (last, floor) = take_seqs!($tx, n);
-        let sqlite = $crate::audit::is_sqlite(&*$tx);
-        let (steps, last_at) =
-            $crate::audit::blocks::prepare_events(events, last - n as i64 + 1, floor);
-        let mut targets = std::collections::BTreeSet::new();
-        for next in steps {
-            let mut step = next.await.map_err(|_| {
-                Error::Internal("building audit blocks: a builder stopped".into())
-            })??;
-            targets.extend(std::mem::take(&mut step.targets));
-            insert_step!($tx, step, sqlite);
-        }
-        insert_targets!($tx, targets.into_iter().collect(), sqlite);
-        set_last_at!($tx, last_at);
-        last
-    }};
+async fn write_events(tx: &mut Tx<'_>, events: Vec<NewEvent>) -> Result<i64, Error> {
+    let n = events.len();
+    let (last, floor) = take_seqs(tx, n).await?;
+    let (steps, last_at) = blocks::prepare_events(events, last - n as i64 + 1, floor);
+    let mut targets = std::collections::BTreeSet::new();
+    for next in steps {
+        let mut step = next
+            .await
+            .map_err(|_| Error::Internal("building audit blocks: a builder stopped".into()))??;
+        targets.extend(std::mem::take(&mut step.targets));
+        blocks::insert_step(tx, step).await?;
+    }
+    let targets: Vec<String> = targets.into_iter().collect();
+    insert_targets(tx, &targets).await?;
+    set_last_at(tx, last_at).await?;
+    Ok(last)
 }
 
 /// Rows per multi-row `INSERT` (13 values each: well under both backends' bind limits).
@@ -317,61 +305,15 @@ pub(crate) fn push_values(sql: &mut String, rows: usize, cols: usize, sqlite: bo
     }
 }
 
-/// Which placeholder style a connection takes.
-pub(crate) trait Dialect {
-    /// True for SQLite.
-    const SQLITE: bool;
-}
-
-impl Dialect for sqlx::SqliteConnection {
-    const SQLITE: bool = true;
-}
-
-impl Dialect for sqlx::PgConnection {
-    const SQLITE: bool = false;
-}
-
-/// Whether `conn` is SQLite.
-pub(crate) fn is_sqlite<C: Dialect + ?Sized>(_: &C) -> bool {
-    C::SQLITE
-}
-
 impl EventRow<'_> {
     pub(crate) fn target(&self) -> Option<&str> {
         self.target
-    }
-
-    pub(crate) fn bind<'q, DB>(
-        &'q self,
-        q: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
-    ) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
-    where
-        DB: sqlx::Database,
-        i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-        &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-        Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-        &'q [u8]: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    {
-        q.bind(self.seq)
-            .bind(self.stream)
-            .bind(self.occurred_at)
-            .bind(self.actor_id.as_deref())
-            .bind(self.actor_name)
-            .bind(self.action)
-            .bind(self.target)
-            .bind(self.application)
-            .bind(self.environment)
-            .bind(self.outcome)
-            .bind(self.node_id)
-            .bind(self.body.as_str())
-            .bind(&self.leaf_hash[..])
     }
 }
 
 impl<'a> EventRow<'a> {
     /// The row's values in the order of [`insert_sql`]'s columns.
-    pub(crate) fn args(&'a self) -> [crate::db::Arg<'a>; 13] {
-        use crate::db::IntoArg as _;
+    pub(crate) fn args(&'a self) -> [Arg<'a>; 13] {
         [
             self.seq.into_arg(),
             self.stream.into_arg(),
@@ -394,7 +336,7 @@ impl<'a> EventRow<'a> {
 /// committed with it. `application` names the application the change concerns (the
 /// event's `application`); without it, what the details name is used.
 pub(crate) async fn append_event(
-    tx: &mut crate::db::Tx<'_>,
+    tx: &mut Tx<'_>,
     ctx: &AuditContext,
     event: &AuditEvent,
     now: OffsetDateTime,
@@ -406,7 +348,7 @@ pub(crate) async fn append_event(
     }
     // Number and time in one statement: the head keeps the newest time, which is this
     // event's own time raised to the previous event's when it is earlier.
-    let (seq, at): (i64, i64) = crate::db::query_as(
+    let (seq, at): (i64, i64) = query_as(
         "UPDATE audit_head SET size = size + 1, \
          last_at = CASE WHEN last_at > $1 THEN last_at ELSE $1 END \
          WHERE id = 1 RETURNING size, last_at",
@@ -417,68 +359,20 @@ pub(crate) async fn append_event(
     .map_err(db)?;
     let row = event_row(seq, &event, at)?;
     let sql = insert_sql(1, tx.is_sqlite());
-    crate::db::query(&sql)
+    query(&sql)
         .bind_all(row.args())
         .execute(&mut *tx)
         .await
         .map_err(db)?;
     // Its target joins the list free-text search reads (see `audit_search`).
     if let Some(t) = row.target() {
-        crate::db::query(
-            "INSERT INTO audit_targets (target) VALUES ($1) ON CONFLICT (target) DO NOTHING",
-        )
-        .bind(t)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
+        query("INSERT INTO audit_targets (target) VALUES ($1) ON CONFLICT (target) DO NOTHING")
+            .bind(t)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
     }
     Ok(())
-}
-
-/// Appends one `system` event inside the open transaction `$tx`.
-///
-/// Arguments: the transaction, the [`rampart_core::AuditContext`], the
-/// [`rampart_core::AuditEvent`] and the time.
-macro_rules! append_event {
-    ($tx:expr, $ctx:expr, $event:expr, $now:expr) => {{
-        append_event!($tx, $ctx, $event, $now, None::<String>)
-    }};
-    // The same, naming the application the change concerns (the event's `application`).
-    ($tx:expr, $ctx:expr, $event:expr, $now:expr, $application:expr) => {{
-        let mut event = $crate::audit::NewEvent::system($ctx, $event, $now);
-        // Named here, or else what the details name (`NewEvent::system`).
-        let application: Option<String> = $application;
-        if application.is_some() {
-            event.application = application;
-        }
-        // Number and time in one statement: the head keeps the newest time, which is this
-        // event's own time raised to the previous event's when it is earlier.
-        let (seq, at): (i64, i64) = sqlx::query_as(
-            "UPDATE audit_head SET size = size + 1, \
-             last_at = CASE WHEN last_at > $1 THEN last_at ELSE $1 END \
-             WHERE id = 1 RETURNING size, last_at",
-        )
-        .bind($crate::backend::to_millis(event.occurred_at))
-        .fetch_one(&mut *$tx)
-        .await
-        .map_err($crate::backend::db)?;
-        let row = $crate::audit::event_row(seq, &event, at)?;
-        let sql = $crate::audit::insert_sql(1, $crate::audit::is_sqlite(&*$tx));
-        row.bind(sqlx::query(&sql))
-            .execute(&mut *$tx)
-            .await
-            .map_err($crate::backend::db)?;
-        // Its target joins the list free-text search reads (see `audit_search`).
-        if let Some(t) = row.target() {
-            sqlx::query(
-                "INSERT INTO audit_targets (target) VALUES ($1) ON CONFLICT (target) DO NOTHING",
-            )
-            .bind(t)
-            .execute(&mut *$tx)
-            .await
-            .map_err($crate::backend::db)?;
-        }
-    }};
 }
 
 /// The application and environment a system event's details name.
@@ -550,17 +444,10 @@ pub(crate) const EVENT_COLUMNS: &str = "seq, stream, occurred_at, actor_id, acto
 /// alone: the leaf hashes the body, so the body is what the log proves, and the columns
 /// copied from it are only an index (see [`index_mismatch`] for how an edit of them is
 /// found). A redacted row has only its columns left.
-pub(crate) fn stored_event<R: sqlx::Row>(row: &R) -> Result<StoredEvent, Error>
-where
-    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> &'r str: sqlx::ColumnIndex<R>,
-{
-    let seq: i64 = col!(row, "seq");
-    let body: Option<String> = col!(row, "body");
-    let leaf: Vec<u8> = col!(row, "leaf_hash");
+pub(crate) fn stored_event(row: &Row) -> Result<StoredEvent, Error> {
+    let seq: i64 = row.get("seq")?;
+    let body: Option<String> = row.get("body")?;
+    let leaf: Vec<u8> = row.get("leaf_hash")?;
     let leaf_hash: Hash = leaf
         .try_into()
         .map_err(|_| Error::Internal(format!("event {seq}: stored leaf hash is not 32 bytes")))?;
@@ -571,28 +458,22 @@ where
 }
 
 /// A row as its index columns say (all a redacted row has).
-fn columns_event<R: sqlx::Row>(row: &R, seq: i64, leaf_hash: Hash) -> Result<StoredEvent, Error>
-where
-    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> &'r str: sqlx::ColumnIndex<R>,
-{
-    let actor: Option<String> = col!(row, "actor_id");
+fn columns_event(row: &Row, seq: i64, leaf_hash: Hash) -> Result<StoredEvent, Error> {
+    let actor: Option<String> = row.get("actor_id")?;
     Ok(StoredEvent {
         seq,
-        stream: col!(row, "stream"),
-        occurred_at: from_millis(col!(row, "occurred_at"))?,
+        stream: row.get("stream")?,
+        occurred_at: from_millis(row.get("occurred_at")?)?,
         actor_id: actor.map(|a| UserId::parse(&a, "actor_id")).transpose()?,
-        actor_name: col!(row, "actor_name"),
-        action: col!(row, "action"),
-        target: col!(row, "target"),
-        application: col!(row, "application"),
-        environment: col!(row, "environment"),
-        outcome: col!(row, "outcome"),
+        actor_name: row.get("actor_name")?,
+        action: row.get("action")?,
+        target: row.get("target")?,
+        application: row.get("application")?,
+        environment: row.get("environment")?,
+        outcome: row.get("outcome")?,
         request_id: None,
         source: None,
-        node_id: col!(row, "node_id"),
+        node_id: row.get("node_id")?,
         details: "{}".to_owned(),
         body: None,
         leaf_hash,
@@ -654,10 +535,9 @@ impl Store {
         event: &AuditEvent,
         now: OffsetDateTime,
     ) -> Result<(), Error> {
-        write_tx!(self, |tx| {
-            append_event!(tx, ctx, event, now);
-        });
-        Ok(())
+        let mut tx = self.write().await?;
+        append_event(&mut tx, ctx, event, now, None).await?;
+        tx.commit().await
     }
 
     /// Appends a batch of events of any stream in one transaction, numbered in order;
@@ -671,7 +551,9 @@ impl Store {
             return Ok(0);
         }
         let n = events.len() as u64;
-        let last = write_tx!(self, |tx| write_events!(tx, events));
+        let mut tx = self.write().await?;
+        let last = write_events(&mut tx, events).await?;
+        tx.commit().await?;
         self.appended
             .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
         Ok(last)
@@ -689,30 +571,26 @@ impl Store {
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"
         );
-        let rows = read!(self, |pool| {
-            let rows = sqlx::query(&sql)
-                .bind(after)
-                .bind(limit)
-                .fetch_all(pool)
-                .await
-                .map_err(db)?;
-            rows.iter()
-                .map(stored_event)
-                .collect::<Result<Vec<_>, Error>>()
-        })?;
+        let rows = query(&sql)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(self.reader())
+            .await
+            .map_err(db)?
+            .iter()
+            .map(stored_event)
+            .collect::<Result<Vec<_>, Error>>()?;
         let blocks = self.block_events_after(after, limit).await?;
         Ok(merge(rows, blocks, |e| e.seq, false, limit))
     }
 
     /// The number of events in the log (the tree's size).
     pub async fn audit_size(&self) -> Result<u64, Error> {
-        read!(self, |pool| {
-            let n: i64 = sqlx::query_scalar("SELECT size FROM audit_head WHERE id = 1")
-                .fetch_one(pool)
-                .await
-                .map_err(db)?;
-            u64::try_from(n).map_err(|_| Error::Internal(format!("audit size {n}")))
-        })
+        let n: i64 = query_scalar("SELECT size FROM audit_head WHERE id = 1")
+            .fetch_one(self.reader())
+            .await
+            .map_err(db)?;
+        u64::try_from(n).map_err(|_| Error::Internal(format!("audit size {n}")))
     }
 
     /// Leaf hashes of leaves `[start, end)` (leaf `i` is event `seq = i + 1`).
@@ -730,14 +608,12 @@ impl Store {
                  FROM audit_events WHERE seq > $1 AND seq <= $2"
             }
         };
-        let (count, hex): (i64, String) = read!(self, |pool| {
-            sqlx::query_as(sql)
-                .bind(lo)
-                .bind(hi)
-                .fetch_one(pool)
-                .await
-                .map_err(db)
-        })?;
+        let (count, hex): (i64, String) = query_as(sql)
+            .bind(lo)
+            .bind(hi)
+            .fetch_one(self.reader())
+            .await
+            .map_err(db)?;
         let in_blocks = self.block_leaves(lo, hi).await?;
         let found = count + in_blocks.len() as i64;
         let missing = || {
@@ -773,25 +649,23 @@ impl Store {
 
     /// The stored level-8 roots of complete tiles, in order from tile 0.
     pub async fn audit_tiles(&self) -> Result<Vec<Hash>, Error> {
-        read!(self, |pool| {
-            let rows: Vec<(i64, Vec<u8>)> =
-                sqlx::query_as("SELECT tile, root FROM audit_tiles ORDER BY tile")
-                    .fetch_all(pool)
-                    .await
-                    .map_err(db)?;
-            let mut out = Vec::with_capacity(rows.len());
-            for (i, (tile, root)) in rows.into_iter().enumerate() {
-                if tile != i as i64 {
-                    // A gap: keep the prefix; the caller recomputes the rest from leaves.
-                    break;
-                }
-                out.push(
-                    root.try_into()
-                        .map_err(|_| Error::Internal(format!("tile {tile}: not 32 bytes")))?,
-                );
+        let rows: Vec<(i64, Vec<u8>)> =
+            query_as("SELECT tile, root FROM audit_tiles ORDER BY tile")
+                .fetch_all(self.reader())
+                .await
+                .map_err(db)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (i, (tile, root)) in rows.into_iter().enumerate() {
+            if tile != i as i64 {
+                // A gap: keep the prefix; the caller recomputes the rest from leaves.
+                break;
             }
-            Ok(out)
-        })
+            out.push(
+                root.try_into()
+                    .map_err(|_| Error::Internal(format!("tile {tile}: not 32 bytes")))?,
+            );
+        }
+        Ok(out)
     }
 
     /// Stores tile roots `first, first + 1, …` with each tile's leaf hashes (`leaves` holds
@@ -815,24 +689,23 @@ impl Store {
             )));
         }
         let first = i64::try_from(first).map_err(|_| Error::Internal("tile number".into()))?;
-        write_tx!(self, |tx| {
-            let sqlite = is_sqlite(&*tx);
-            for (c, roots) in roots.chunks(ROWS).enumerate() {
-                let mut sql = String::from("INSERT INTO audit_tiles (tile, root, leaves) VALUES ");
-                push_values(&mut sql, roots.len(), 3, sqlite);
-                sql.push_str(" ON CONFLICT (tile) DO NOTHING");
-                let mut q = sqlx::query(&sql);
-                for (i, r) in roots.iter().enumerate() {
-                    let n = c * ROWS + i;
-                    let blob = leaves
-                        .get(n * per..(n + 1) * per)
-                        .map(|l| l.iter().flatten().copied().collect::<Vec<u8>>());
-                    q = q.bind(first + n as i64).bind(&r[..]).bind(blob);
-                }
-                q.execute(&mut *tx).await.map_err(db)?;
+        let mut tx = self.write().await?;
+        let sqlite = tx.is_sqlite();
+        for (c, roots) in roots.chunks(ROWS).enumerate() {
+            let mut sql = String::from("INSERT INTO audit_tiles (tile, root, leaves) VALUES ");
+            push_values(&mut sql, roots.len(), 3, sqlite);
+            sql.push_str(" ON CONFLICT (tile) DO NOTHING");
+            let mut q = query(&sql);
+            for (i, r) in roots.iter().enumerate() {
+                let n = c * ROWS + i;
+                let blob = leaves
+                    .get(n * per..(n + 1) * per)
+                    .map(|l| l.iter().flatten().copied().collect::<Vec<u8>>());
+                q = q.bind(first + n as i64).bind(&r[..]).bind(blob);
             }
-        });
-        Ok(())
+            q.execute(&mut tx).await.map_err(db)?;
+        }
+        tx.commit().await
     }
 
     /// The stored leaf hashes of the complete tiles among `tiles` that have them.
@@ -859,13 +732,11 @@ impl Store {
             }
         }
         sql.push(')');
-        let rows: Vec<(i64, Vec<u8>)> = read!(self, |pool| {
-            let mut q = sqlx::query_as(&sql);
-            for t in tiles {
-                q = q.bind(i64::try_from(*t).unwrap_or(i64::MAX));
-            }
-            q.fetch_all(pool).await.map_err(db)
-        })?;
+        let mut q = query_as::<(i64, Vec<u8>)>(&sql);
+        for t in tiles {
+            q = q.bind(i64::try_from(*t).unwrap_or(i64::MAX));
+        }
+        let rows = q.fetch_all(self.reader()).await.map_err(db)?;
         for (tile, blob) in rows {
             if blob.len() != 32 << TILE_HEIGHT {
                 return Err(Error::Internal(format!(
@@ -926,40 +797,43 @@ impl Store {
                 "must say why, in at most 500 characters",
             ));
         }
-        write_tx!(self, |tx| {
-            // The head lock first, as appends and compaction steps take it: the key layout
-            // read here stays the one in force until the commit.
-            let size = lock_head!(tx);
-            let layout = read_manifest!(tx);
-            let found: Option<Option<i64>> =
-                sqlx::query_scalar("SELECT redacted_at FROM audit_events WHERE seq = $1")
-                    .bind(seq)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db)?;
-            let already = || Error::Conflict(format!("event {seq} is already redacted"));
-            let target: Option<String> = match found {
-                Some(Some(_)) => return Err(already()),
-                Some(None) => {
-                    let target: Option<String> =
-                        sqlx::query_scalar("SELECT target FROM audit_events WHERE seq = $1")
-                            .bind(seq)
-                            .fetch_one(&mut *tx)
-                            .await
-                            .map_err(db)?;
-                    sqlx::query(
-                        "UPDATE audit_events SET body = NULL, actor_id = NULL, \
-                         actor_name = NULL, target = NULL, redacted_at = $1 WHERE seq = $2",
-                    )
-                    .bind(to_millis(now))
-                    .bind(seq)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
-                    target
-                }
-                // Not a row: a block event, or no event at all.
-                None => match erase_in_blocks!(tx, &layout, seq, seq, to_millis(now), None) {
+        let mut tx = self.write().await?;
+        // The head lock first, as appends and compaction steps take it: the key layout read
+        // here stays the one in force until the commit.
+        let size = keys::lock_head(&mut tx).await?;
+        let layout = keys::read_manifest(&mut tx).await?;
+        let found: Option<Option<i64>> =
+            query_scalar("SELECT redacted_at FROM audit_events WHERE seq = $1")
+                .bind(seq)
+                .fetch_optional(&mut tx)
+                .await
+                .map_err(db)?;
+        let already = || Error::Conflict(format!("event {seq} is already redacted"));
+        let target: Option<String> = match found {
+            Some(Some(_)) => return Err(already()),
+            Some(None) => {
+                let target: Option<String> =
+                    query_scalar("SELECT target FROM audit_events WHERE seq = $1")
+                        .bind(seq)
+                        .fetch_one(&mut tx)
+                        .await
+                        .map_err(db)?;
+                query(
+                    "UPDATE audit_events SET body = NULL, actor_id = NULL, \
+                     actor_name = NULL, target = NULL, redacted_at = $1 WHERE seq = $2",
+                )
+                .bind(to_millis(now))
+                .bind(seq)
+                .execute(&mut tx)
+                .await
+                .map_err(db)?;
+                target
+            }
+            // Not a row: a block event, or no event at all.
+            None => {
+                match blocks::erase_in_blocks(&mut tx, &layout, seq, seq, to_millis(now), None)
+                    .await?
+                {
                     (0, _, _) => {
                         return Err(Error::NotFound {
                             what: "audit event",
@@ -967,46 +841,40 @@ impl Store {
                     }
                     (_, 0, _) => return Err(already()),
                     (_, _, targets) => targets.into_iter().next(),
-                },
-            };
-            // The erased target leaves the search list too, unless another event has it.
-            let target = match target {
-                Some(t) if target_in_packs!(tx, &t, layout) => None,
-                t => t,
-            };
-            if let Some(t) = target {
-                let sql = format!(
-                    "DELETE FROM audit_targets WHERE target = $1 \
-                     AND NOT EXISTS (SELECT 1 FROM audit_events WHERE target = $1) AND NOT {}",
-                    blocks::target_in_blocks(&t, &layout, size)
-                );
-                sqlx::query(&sql)
-                    .bind(t)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
+                }
             }
-            let event = AuditEvent {
-                action: "audit.redact",
-                target: Some(format!("audit:{seq}")),
-                outcome: rampart_core::Outcome::Success,
-                details: serde_json::json!({ "seq": seq, "reason": reason }).to_string(),
-            };
-            append_event!(tx, ctx, &event, now);
-        });
-        Ok(())
+        };
+        // The erased target leaves the search list too, unless another event has it.
+        let target = match target {
+            Some(t) if blocks::target_in_packs(&mut tx, &t, &layout).await? => None,
+            t => t,
+        };
+        if let Some(t) = target {
+            let sql = format!(
+                "DELETE FROM audit_targets WHERE target = $1 \
+                 AND NOT EXISTS (SELECT 1 FROM audit_events WHERE target = $1) AND NOT {}",
+                blocks::target_in_blocks(&t, &layout, size)
+            );
+            query(&sql).bind(t).execute(&mut tx).await.map_err(db)?;
+        }
+        let event = AuditEvent {
+            action: "audit.redact",
+            target: Some(format!("audit:{seq}")),
+            outcome: rampart_core::Outcome::Success,
+            details: serde_json::json!({ "seq": seq, "reason": reason }).to_string(),
+        };
+        append_event(&mut tx, ctx, &event, now, None).await?;
+        tx.commit().await
     }
 }
 
 impl Store {
     /// The last event archived so far (0 when none).
     pub async fn audit_archived_upto(&self) -> Result<i64, Error> {
-        read!(self, |pool| {
-            sqlx::query_scalar("SELECT archived_upto FROM audit_head WHERE id = 1")
-                .fetch_one(pool)
-                .await
-                .map_err(db)
-        })
+        query_scalar("SELECT archived_upto FROM audit_head WHERE id = 1")
+            .fetch_one(self.reader())
+            .await
+            .map_err(db)
     }
 
     /// The last event that happened before `at` (times never go backwards along the log).
@@ -1026,49 +894,48 @@ impl Store {
         checkpoint_root: &str,
         now: OffsetDateTime,
     ) -> Result<(), Error> {
-        write_tx!(self, |tx| {
-            lock_head!(tx);
-            let layout = read_manifest!(tx);
-            let upto: i64 = sqlx::query_scalar("SELECT archived_upto FROM audit_head WHERE id = 1")
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db)?;
-            if from != upto + 1 || to < from {
-                return Err(Error::Conflict(format!(
-                    "events up to {upto} are archived; a segment must start at {}",
-                    upto + 1
-                )));
-            }
-            sqlx::query(
-                "UPDATE audit_events SET body = NULL, actor_id = NULL, actor_name = NULL, \
-                 target = NULL, redacted_at = $1, archived_in = $2 \
-                 WHERE seq >= $3 AND seq <= $4",
-            )
-            .bind(to_millis(now))
-            .bind(segment)
-            .bind(from)
-            .bind(to)
-            .execute(&mut *tx)
+        let mut tx = self.write().await?;
+        keys::lock_head(&mut tx).await?;
+        let layout = keys::read_manifest(&mut tx).await?;
+        let upto: i64 = query_scalar("SELECT archived_upto FROM audit_head WHERE id = 1")
+            .fetch_one(&mut tx)
             .await
             .map_err(db)?;
-            erase_in_blocks!(tx, &layout, from, to, to_millis(now), Some(segment));
-            sqlx::query("UPDATE audit_head SET archived_upto = $1 WHERE id = 1")
-                .bind(to)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-            let event = AuditEvent {
-                action: "audit.archive",
-                target: Some(format!("audit:{from}-{to}")),
-                outcome: rampart_core::Outcome::Success,
-                details: serde_json::json!({
-                    "from": from, "to": to, "segment": segment, "root": checkpoint_root,
-                })
-                .to_string(),
-            };
-            append_event!(tx, ctx, &event, now);
-        });
-        Ok(())
+        if from != upto + 1 || to < from {
+            return Err(Error::Conflict(format!(
+                "events up to {upto} are archived; a segment must start at {}",
+                upto + 1
+            )));
+        }
+        query(
+            "UPDATE audit_events SET body = NULL, actor_id = NULL, actor_name = NULL, \
+             target = NULL, redacted_at = $1, archived_in = $2 \
+             WHERE seq >= $3 AND seq <= $4",
+        )
+        .bind(to_millis(now))
+        .bind(segment)
+        .bind(from)
+        .bind(to)
+        .execute(&mut tx)
+        .await
+        .map_err(db)?;
+        blocks::erase_in_blocks(&mut tx, &layout, from, to, to_millis(now), Some(segment)).await?;
+        query("UPDATE audit_head SET archived_upto = $1 WHERE id = 1")
+            .bind(to)
+            .execute(&mut tx)
+            .await
+            .map_err(db)?;
+        let event = AuditEvent {
+            action: "audit.archive",
+            target: Some(format!("audit:{from}-{to}")),
+            outcome: rampart_core::Outcome::Success,
+            details: serde_json::json!({
+                "from": from, "to": to, "segment": segment, "root": checkpoint_root,
+            })
+            .to_string(),
+        };
+        append_event(&mut tx, ctx, &event, now, None).await?;
+        tx.commit().await
     }
 }
 

@@ -29,6 +29,7 @@ use time::OffsetDateTime;
 use super::keys::Manifest;
 use super::{passes, Body, EventQuery, StoredEvent, Stream};
 use crate::backend::{db, to_millis};
+use crate::db::{query, query_as, query_scalar, Arg, IntoArg as _, Tx};
 use crate::Store;
 
 /// Events a block holds at most.
@@ -518,59 +519,48 @@ pub(crate) fn prepare_events(
 pub(crate) type StepReceiver = tokio::sync::oneshot::Receiver<Result<Step, Error>>;
 
 /// Inserts a [`Step`] (consumed: its blocks' bytes move into the statement's arguments
-/// instead of being copied there) inside the open transaction: its blocks, then their key
-/// packs (one row per block that has keys).
+/// instead of being copied there) inside `tx`: its blocks, then their key packs (one row per
+/// block that has keys).
 ///
 /// On SQLite the statements are `INSERT OR FAIL`: a failed insert fails the append, whose
 /// transaction is then rolled back whole, so SQLite need not keep a statement journal (a
 /// copy of every reused page the statement writes) to undo the statement alone.
-macro_rules! insert_step {
-    ($tx:expr, $step:expr, $sqlite:expr) => {{
-        let step: $crate::audit::blocks::Step = $step;
-        let verb = if $sqlite { "INSERT OR FAIL INTO" } else { "INSERT INTO" };
-        let mut sql = format!(
-            "{verb} audit_blocks (first_seq, count, first_at, last_at, facets, leaves, data) VALUES "
-        );
-        $crate::audit::push_values(&mut sql, step.blocks.len(), 7, $sqlite);
-        let mut packs = Vec::with_capacity(step.blocks.len());
-        let mut q = sqlx::query(&sql);
-        for b in step.blocks {
-            let (b, pack) = b.split_pack();
-            packs.extend(pack);
-            q = b.bind(q);
-        }
-        q.execute(&mut *$tx).await.map_err($crate::backend::db)?;
-        if !packs.is_empty() {
-            let mut sql = format!("{verb} audit_key_packs (first_seq, keys) VALUES ");
-            $crate::audit::push_values(&mut sql, packs.len(), 2, $sqlite);
-            let mut q = sqlx::query(&sql);
-            for (first_seq, pack) in packs {
-                q = q.bind(first_seq).bind(pack);
-            }
-            q.execute(&mut *$tx).await.map_err($crate::backend::db)?;
-        }
-    }};
-}
-
-/// The arguments of one `INSERT` into `audit_keys` on `conn`'s backend, sized once.
-pub(crate) fn key_arguments<'q, C>(
-    _conn: &C,
-    keys: &[(i64, i64, i64)],
-) -> Result<<C::Database as sqlx::Database>::Arguments<'q>, Error>
-where
-    C: sqlx::Connection,
-    i64: sqlx::Encode<'q, C::Database> + sqlx::Type<C::Database>,
-{
-    use sqlx::Arguments as _;
-    let mut args = <C::Database as sqlx::Database>::Arguments::default();
-    args.reserve(keys.len() * 3, keys.len() * 3 * 8);
-    for &(seg, key, seq) in keys {
-        for v in [seg, key, seq] {
-            args.add(v)
-                .map_err(|e| Error::Internal(format!("audit key argument: {e}")))?;
-        }
+pub(crate) async fn insert_step(tx: &mut Tx<'_>, step: Step) -> Result<(), Error> {
+    let sqlite = tx.is_sqlite();
+    let verb = if sqlite {
+        "INSERT OR FAIL INTO"
+    } else {
+        "INSERT INTO"
+    };
+    let mut sql = format!(
+        "{verb} audit_blocks (first_seq, count, first_at, last_at, facets, leaves, data) VALUES "
+    );
+    super::push_values(&mut sql, step.blocks.len(), 7, sqlite);
+    let mut packs = Vec::with_capacity(step.blocks.len());
+    let mut args = Vec::with_capacity(step.blocks.len() * 7);
+    for b in step.blocks {
+        let (b, pack) = b.split_pack();
+        packs.extend(pack);
+        args.extend(b.into_args());
     }
-    Ok(args)
+    query(&sql)
+        .bind_all(args)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    if !packs.is_empty() {
+        let mut sql = format!("{verb} audit_key_packs (first_seq, keys) VALUES ");
+        super::push_values(&mut sql, packs.len(), 2, sqlite);
+        let args = packs
+            .into_iter()
+            .flat_map(|(first_seq, pack)| [first_seq.into_arg(), pack.into_arg()]);
+        query(&sql)
+            .bind_all(args)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+    }
+    Ok(())
 }
 
 impl NewBlock {
@@ -581,23 +571,17 @@ impl NewBlock {
         (self, row)
     }
 
-    pub(crate) fn bind<'q, DB>(
-        self,
-        q: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
-    ) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
-    where
-        DB: sqlx::Database,
-        i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-        String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-        Vec<u8>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    {
-        q.bind(self.first_seq)
-            .bind(self.count)
-            .bind(self.first_at)
-            .bind(self.last_at)
-            .bind(self.facets)
-            .bind(self.leaves)
-            .bind(self.data)
+    /// The block's values in the order of [`insert_step`]'s columns, its bytes moved.
+    fn into_args(self) -> [Arg<'static>; 7] {
+        [
+            self.first_seq.into_arg(),
+            self.count.into_arg(),
+            self.first_at.into_arg(),
+            self.last_at.into_arg(),
+            self.facets.into_arg(),
+            self.leaves.into_arg(),
+            self.data.into_arg(),
+        ]
     }
 }
 
@@ -763,120 +747,120 @@ pub(crate) fn erase(
     Ok((remains, keys, p.target.map(Cow::into_owned)))
 }
 
-/// Erases the payloads of the block events numbered `$from..=$to` inside the open
-/// transaction, which holds the head lock (so no compaction step runs meanwhile): each body
-/// becomes its remains (with `$archived_in`, an `Option<&str>`), its actor and target keys go
-/// at every level of `$layout` (the key layout, read under that lock). Evaluates to how many
-/// block events the range held, how many of them were erased now, and their targets. Events
-/// erased already are left as they are. Blocks are read 64 at a time, so a long range never
-/// sits in memory whole.
-macro_rules! erase_in_blocks {
-    ($tx:expr, $layout:expr, $from:expr, $to:expr, $now_ms:expr, $archived_in:expr) => {{
-        use $crate::audit::blocks::{Block, BLOCK_EVENTS};
-        let layout: &$crate::audit::keys::Manifest = $layout;
-        let (from, to): (i64, i64) = ($from, $to);
-        let (mut seen, mut erased) = (0i64, 0i64);
-        let mut targets: Vec<String> = Vec::new();
-        let mut gone: Vec<(i64, i64)> = Vec::new();
-        let mut after = from - BLOCK_EVENTS as i64;
-        loop {
-            let rows: Vec<(i64, i64, Vec<u8>, Vec<u8>)> = sqlx::query_as(
-                "SELECT first_seq, count, leaves, data FROM audit_blocks \
-                 WHERE first_seq > $1 AND first_seq <= $2 ORDER BY first_seq LIMIT 64",
-            )
-            .bind(after)
-            .bind(to)
-            .fetch_all(&mut *$tx)
-            .await
-            .map_err($crate::backend::db)?;
-            let Some(last) = rows.last().map(|r| r.0) else {
-                break;
-            };
-            after = last;
-            for (first, count, leaves, data) in rows {
-                if first + count <= from {
+/// Erases the payloads of the block events numbered `from..=to` inside `tx`, which holds
+/// the head lock (so no compaction step runs meanwhile): each body becomes its remains (with
+/// `archived_in`), its actor and target keys go at every level of `layout` (the key layout,
+/// read under that lock). Returns how many block events the range held, how many of them
+/// were erased now, and their targets. Events erased already are left as they are. Blocks
+/// are read 64 at a time, so a long range never sits in memory whole.
+pub(crate) async fn erase_in_blocks(
+    tx: &mut Tx<'_>,
+    layout: &Manifest,
+    from: i64,
+    to: i64,
+    now_ms: i64,
+    archived_in: Option<&str>,
+) -> Result<(i64, i64, Vec<String>), Error> {
+    let (mut seen, mut erased) = (0i64, 0i64);
+    let mut targets: Vec<String> = Vec::new();
+    let mut gone: Vec<(i64, i64)> = Vec::new();
+    let mut after = from - BLOCK_EVENTS as i64;
+    loop {
+        let rows: Vec<(i64, i64, Vec<u8>, Vec<u8>)> = query_as(
+            "SELECT first_seq, count, leaves, data FROM audit_blocks \
+             WHERE first_seq > $1 AND first_seq <= $2 ORDER BY first_seq LIMIT 64",
+        )
+        .bind(after)
+        .bind(to)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        let Some(last) = rows.last().map(|r| r.0) else {
+            break;
+        };
+        after = last;
+        for (first, count, leaves, data) in rows {
+            if first + count <= from {
+                continue;
+            }
+            let mut lines = Block::read(first, count, leaves, data)?.lines();
+            // The erased events' actor and target keys, and whether any was erased.
+            let mut changed = BTreeSet::new();
+            let mut changed_any = false;
+            for (i, line) in lines.iter_mut().enumerate() {
+                let seq = first + i as i64;
+                if seq < from || seq > to {
                     continue;
                 }
-                let mut lines = Block::read(first, count, leaves, data)?.lines();
-                // The erased events' actor and target keys, and whether any was erased.
-                let mut changed = std::collections::BTreeSet::new();
-                let mut changed_any = false;
-                for (i, line) in lines.iter_mut().enumerate() {
-                    let seq = first + i as i64;
-                    if seq < from || seq > to {
-                        continue;
-                    }
-                    seen += 1;
-                    if !$crate::audit::blocks::is_body(line) {
-                        continue;
-                    }
-                    erased += 1;
-                    let (remains, keys, target) =
-                        $crate::audit::blocks::erase(line, $now_ms, $archived_in)?;
-                    *line = remains;
-                    changed.extend(keys.iter().map(|&k| (k, seq)));
-                    changed_any = true;
-                    if to - from < 1024 {
-                        gone.extend(keys.into_iter().map(|k| (k, seq)));
-                    }
-                    targets.extend(target);
+                seen += 1;
+                if !is_body(line) {
+                    continue;
                 }
-                if changed_any {
-                    sqlx::query("UPDATE audit_blocks SET data = $1 WHERE first_seq = $2")
-                        .bind($crate::audit::blocks::encode_block(&lines))
+                erased += 1;
+                let (remains, keys, target) = erase(line, now_ms, archived_in)?;
+                *line = remains;
+                changed.extend(keys.iter().map(|&k| (k, seq)));
+                changed_any = true;
+                if to - from < 1024 {
+                    gone.extend(keys.into_iter().map(|k| (k, seq)));
+                }
+                targets.extend(target);
+            }
+            if changed_any {
+                query("UPDATE audit_blocks SET data = $1 WHERE first_seq = $2")
+                    .bind(encode_block(&lines))
+                    .bind(first)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                // The erased events' keys leave the block's pack (if it has one still).
+                let pack: Option<Vec<u8>> =
+                    query_scalar("SELECT keys FROM audit_key_packs WHERE first_seq = $1")
                         .bind(first)
-                        .execute(&mut *$tx)
+                        .fetch_optional(&mut *tx)
                         .await
-                        .map_err($crate::backend::db)?;
-                    // The erased events' keys leave the block's pack (if it has one still).
-                    let pack: Option<Vec<u8>> =
-                        sqlx::query_scalar("SELECT keys FROM audit_key_packs WHERE first_seq = $1")
-                            .bind(first)
-                            .fetch_optional(&mut *$tx)
-                            .await
-                            .map_err($crate::backend::db)?;
-                    if let Some(pack) = pack {
-                        sqlx::query("UPDATE audit_key_packs SET keys = $1 WHERE first_seq = $2")
-                            .bind($crate::audit::blocks::pack_without(first, &pack, &changed)?)
-                            .bind(first)
-                            .execute(&mut *$tx)
-                            .await
-                            .map_err($crate::backend::db)?;
-                    }
+                        .map_err(db)?;
+                if let Some(pack) = pack {
+                    query("UPDATE audit_key_packs SET keys = $1 WHERE first_seq = $2")
+                        .bind(pack_without(first, &pack, &changed)?)
+                        .bind(first)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
                 }
             }
         }
-        if to - from < 1024 {
-            // At every level: the key may sit in a segment being merged, or merged already.
-            for (key, seq) in gone {
-                let segs: Vec<String> = layout.every_seg(seq).iter().map(i64::to_string).collect();
-                sqlx::query(&format!(
-                    "DELETE FROM audit_keys WHERE seg IN ({}) AND key = $1 AND seq = $2",
-                    segs.join(", ")
-                ))
-                .bind(key)
-                .bind(seq)
-                .execute(&mut *$tx)
-                .await
-                .map_err($crate::backend::db)?;
-            }
-        } else {
-            // A long range (retention): whole segments at a time, level by level.
-            for level in 0..$crate::audit::keys::LEVELS {
-                sqlx::query(
-                    "DELETE FROM audit_keys WHERE seg >= $1 AND seg <= $2 AND seq >= $3 AND seq <= $4",
-                )
-                .bind(layout.seg(level, from))
-                .bind(layout.seg(level, to))
-                .bind(from)
-                .bind(to)
-                .execute(&mut *$tx)
-                .await
-                .map_err($crate::backend::db)?;
-            }
+    }
+    if to - from < 1024 {
+        // At every level: the key may sit in a segment being merged, or merged already.
+        for (key, seq) in gone {
+            let segs: Vec<String> = layout.every_seg(seq).iter().map(i64::to_string).collect();
+            query(&format!(
+                "DELETE FROM audit_keys WHERE seg IN ({}) AND key = $1 AND seq = $2",
+                segs.join(", ")
+            ))
+            .bind(key)
+            .bind(seq)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
         }
-        (seen, erased, targets)
-    }};
+    } else {
+        // A long range (retention): whole segments at a time, level by level.
+        for level in 0..super::keys::LEVELS {
+            query(
+                "DELETE FROM audit_keys WHERE seg >= $1 AND seg <= $2 AND seq >= $3 AND seq <= $4",
+            )
+            .bind(layout.seg(level, from))
+            .bind(layout.seg(level, to))
+            .bind(from)
+            .bind(to)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+    }
+    Ok((seen, erased, targets))
 }
 
 /// The condition "some block event still has target `$target`" for a `WHERE`, over the
@@ -895,37 +879,36 @@ pub(crate) fn target_in_blocks(target: &str, layout: &Manifest, size: i64) -> St
     )
 }
 
-/// Whether some block event no merge has reached yet (level 0 of `$layout`) still has
-/// target `$target`, from the blocks' key packs, inside the open transaction: the half of
-/// "still has this target" that [`target_in_blocks`] cannot say in SQL. Packs are read 1,024
-/// at a time, and the reading stops at the first hit.
-macro_rules! target_in_packs {
-    ($tx:expr, $target:expr, $layout:expr) => {{
-        let key = $crate::audit::blocks::target_key($target);
-        let mut after = $layout.floor(0) - $crate::audit::blocks::BLOCK_EVENTS as i64;
-        let mut found = false;
-        while !found {
-            let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
-                "SELECT first_seq, keys FROM audit_key_packs WHERE first_seq > $1 \
-                 ORDER BY first_seq LIMIT 1024",
-            )
-            .bind(after)
-            .fetch_all(&mut *$tx)
-            .await
-            .map_err($crate::backend::db)?;
-            let Some(last) = rows.last().map(|r| r.0) else {
-                break;
-            };
-            after = last;
-            for (first_seq, pack) in rows {
-                if !$crate::audit::blocks::pack_find(first_seq, &pack, &[key])?.is_empty() {
-                    found = true;
-                    break;
-                }
+/// Whether some block event no merge has reached yet (level 0 of `layout`) still has
+/// target `target`, from the blocks' key packs, inside `tx`: the half of "still has this
+/// target" that [`target_in_blocks`] cannot say in SQL. Packs are read 1,024 at a time, and
+/// the reading stops at the first hit.
+pub(crate) async fn target_in_packs(
+    tx: &mut Tx<'_>,
+    target: &str,
+    layout: &Manifest,
+) -> Result<bool, Error> {
+    let key = target_key(target);
+    let mut after = layout.floor(0) - BLOCK_EVENTS as i64;
+    loop {
+        let rows: Vec<(i64, Vec<u8>)> = query_as(
+            "SELECT first_seq, keys FROM audit_key_packs WHERE first_seq > $1 \
+             ORDER BY first_seq LIMIT 1024",
+        )
+        .bind(after)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        let Some(last) = rows.last().map(|r| r.0) else {
+            return Ok(false);
+        };
+        after = last;
+        for (first_seq, pack) in rows {
+            if !pack_find(first_seq, &pack, &[key])?.is_empty() {
+                return Ok(true);
             }
         }
-        found
-    }};
+    }
 }
 
 /// The search key of a target.
@@ -958,16 +941,14 @@ impl Store {
         );
         // The range bound finds the blocks by their key; the overlap test keeps a block that
         // ends before the range from taking a place under the limit.
-        let rows: Vec<(i64, i64, Vec<u8>, Vec<u8>)> = read!(self, |pool| {
-            sqlx::query_as(&sql)
-                .bind(after - BLOCK_EVENTS as i64)
-                .bind(upto)
-                .bind(after + 1)
-                .bind(limit)
-                .fetch_all(pool)
-                .await
-                .map_err(db)
-        })?;
+        let rows: Vec<(i64, i64, Vec<u8>, Vec<u8>)> = query_as(&sql)
+            .bind(after - BLOCK_EVENTS as i64)
+            .bind(upto)
+            .bind(after + 1)
+            .bind(limit)
+            .fetch_all(self.reader())
+            .await
+            .map_err(db)?;
         rows.into_iter()
             .filter(|(first, count, ..)| first + count > after + 1)
             .map(|(f, c, l, d)| Block::read(f, c, l, d))
@@ -1032,17 +1013,15 @@ impl Store {
 
     /// The leaves of block events in `(lo, hi]`, by sequence number.
     pub(crate) async fn block_leaves(&self, lo: i64, hi: i64) -> Result<Vec<(i64, Hash)>, Error> {
-        let rows: Vec<(i64, i64, Vec<u8>)> = read!(self, |pool| {
-            sqlx::query_as(
-                "SELECT first_seq, count, leaves FROM audit_blocks \
-                 WHERE first_seq > $1 AND first_seq <= $2 ORDER BY first_seq",
-            )
-            .bind(lo - BLOCK_EVENTS as i64)
-            .bind(hi)
-            .fetch_all(pool)
-            .await
-            .map_err(db)
-        })?;
+        let rows: Vec<(i64, i64, Vec<u8>)> = query_as(
+            "SELECT first_seq, count, leaves FROM audit_blocks \
+             WHERE first_seq > $1 AND first_seq <= $2 ORDER BY first_seq",
+        )
+        .bind(lo - BLOCK_EVENTS as i64)
+        .bind(hi)
+        .fetch_all(self.reader())
+        .await
+        .map_err(db)?;
         let mut out = Vec::new();
         for (first, count, leaves) in rows {
             for (i, leaf) in leaves_of(first, count, &leaves)?.into_iter().enumerate() {
@@ -1072,13 +1051,11 @@ impl Store {
                  ORDER BY first_at DESC, first_seq DESC LIMIT 1"
             )
         };
-        let row: Option<(i64, i64, Vec<u8>, Vec<u8>)> = read!(self, |pool| {
-            sqlx::query_as(&sql)
-                .bind(at_ms)
-                .fetch_optional(pool)
-                .await
-                .map_err(db)
-        })?;
+        let row: Option<(i64, i64, Vec<u8>, Vec<u8>)> = query_as(&sql)
+            .bind(at_ms)
+            .fetch_optional(self.reader())
+            .await
+            .map_err(db)?;
         let Some((f, c, l, d)) = row else {
             return Ok(None);
         };
@@ -1207,9 +1184,10 @@ impl Store {
                 parts.join(" UNION ALL "),
                 super::keys::Manifest::CHECK_SQL
             );
-            let got: Vec<i64> = read!(self, |pool| {
-                sqlx::query_scalar(&sql).fetch_all(pool).await.map_err(db)
-            })?;
+            let got: Vec<i64> = query_scalar(&sql)
+                .fetch_all(self.reader())
+                .await
+                .map_err(db)?;
             let (mut seqs, check): (Vec<i64>, Vec<i64>) = got.into_iter().partition(|s| *s > 0);
             if check != [layout.check()] {
                 layout = self.key_manifest().await?;
@@ -1274,17 +1252,15 @@ impl Store {
                 .collect();
             sql.push_str(&format!(" AND ({})", terms.join(" OR ")));
         }
-        let rows: Vec<(i64, Vec<u8>)> = read!(self, |pool| {
-            let mut q = sqlx::query_as(&sql)
-                .bind(from - BLOCK_EVENTS as i64)
-                .bind(to);
-            if prefilter {
-                for k in keys {
-                    q = q.bind(k.to_be_bytes().to_vec());
-                }
+        let mut q = query_as::<(i64, Vec<u8>)>(&sql)
+            .bind(from - BLOCK_EVENTS as i64)
+            .bind(to);
+        if prefilter {
+            for k in keys {
+                q = q.bind(k.to_be_bytes().to_vec());
             }
-            q.fetch_all(pool).await.map_err(db)
-        })?;
+        }
+        let rows = q.fetch_all(self.reader()).await.map_err(db)?;
         let mut out = Vec::new();
         for (first_seq, pack) in rows {
             out.extend(
@@ -1316,9 +1292,8 @@ impl Store {
                 "SELECT {BLOCK_COLUMNS} FROM audit_blocks WHERE first_seq IN (SELECT f FROM ({}) x)",
                 starts.join(" UNION ALL ")
             );
-            let rows: Vec<(i64, i64, Vec<u8>, Vec<u8>)> = read!(self, |pool| {
-                sqlx::query_as(&sql).fetch_all(pool).await.map_err(db)
-            })?;
+            let rows: Vec<(i64, i64, Vec<u8>, Vec<u8>)> =
+                { query_as(&sql).fetch_all(self.reader()).await.map_err(db) }?;
             for (f, c, l, d) in rows {
                 if let std::collections::btree_map::Entry::Vacant(v) = blocks.entry(f) {
                     v.insert(Block::read(f, c, l, d)?);
@@ -1367,16 +1342,14 @@ impl Store {
         sql.push_str(&format!(" ORDER BY first_seq {order} LIMIT 8"));
         let mut out = Vec::new();
         while (out.len() as i64) < limit && lo <= hi {
-            let rows: Vec<(i64, i64, Vec<u8>, Vec<u8>)> = read!(self, |pool| {
-                let mut query = sqlx::query_as(&sql)
-                    .bind(lo - BLOCK_EVENTS as i64)
-                    .bind(hi)
-                    .bind(lo);
-                for p in &patterns {
-                    query = query.bind(p.as_str());
-                }
-                query.fetch_all(pool).await.map_err(db)
-            })?;
+            let mut probe = query_as::<(i64, i64, Vec<u8>, Vec<u8>)>(&sql)
+                .bind(lo - BLOCK_EVENTS as i64)
+                .bind(hi)
+                .bind(lo);
+            for p in &patterns {
+                probe = probe.bind(p.as_str());
+            }
+            let rows = probe.fetch_all(self.reader()).await.map_err(db)?;
             if rows.is_empty() {
                 break;
             }
