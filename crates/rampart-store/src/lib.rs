@@ -8,9 +8,9 @@
 //!
 //! Times cross this boundary as [`time::OffsetDateTime`] and are stored as UTC milliseconds.
 
+mod audit;
 mod backend;
 mod db;
-mod audit;
 #[macro_use]
 mod authz;
 mod identity;

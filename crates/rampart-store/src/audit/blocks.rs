@@ -846,8 +846,9 @@ pub(crate) async fn erase_in_blocks(
             .map_err(db)?;
         }
     } else {
-        // A long range (retention): whole segments at a time, level by level.
-        for level in 0..super::keys::LEVELS {
+        // A long range (retention): whole segments at a time, level by level (level 0 is
+        // the packs, edited above).
+        for level in 1..super::keys::LEVELS {
             query(
                 "DELETE FROM audit_keys WHERE seg >= $1 AND seg <= $2 AND seq >= $3 AND seq <= $4",
             )
@@ -863,15 +864,20 @@ pub(crate) async fn erase_in_blocks(
     Ok((seen, erased, targets))
 }
 
-/// The condition "some block event still has target `$target`" for a `WHERE`, over the
-/// rows of the published segments of `layout` up to the log's size (the key, an integer, is
-/// written into the text); [`target_in_packs`] looks at the rest.
+/// The condition "some block event still has target `target`" for a `WHERE`, over the
+/// rows of the published segments above level 0 of `layout` up to the log's size (the key,
+/// an integer, is written into the text); [`target_in_packs`] looks at level 0, the packs.
 pub(crate) fn target_in_blocks(target: &str, layout: &Manifest, size: i64) -> String {
     let segs: Vec<String> = layout
         .segments(0, size)
         .iter()
+        .filter(|s| layout.level_of(s.id) > 0)
         .map(|s| s.id.to_string())
         .collect();
+    if segs.is_empty() {
+        // Nothing merged yet: every key is in a pack.
+        return "(1 = 0)".to_owned();
+    }
     format!(
         "EXISTS (SELECT 1 FROM audit_keys WHERE seg IN ({}) AND key = {})",
         segs.join(", "),
@@ -1162,8 +1168,10 @@ impl Store {
                 }
                 _ => Vec::new(),
             };
+            // Higher levels are rows of `audit_keys`.
             let parts: Vec<String> = group
                 .iter()
+                .filter(|s| layout.level_of(s.id) > 0)
                 .enumerate()
                 .map(|(i, s)| {
                     format!(
@@ -1178,12 +1186,16 @@ impl Store {
                 .collect();
             // The layout's check comes back with the candidates (a negative number): if a
             // merge was published since the layout was read, the probe is planned again.
-            let sql = format!(
-                "SELECT seq FROM (SELECT seq FROM ({}) u ORDER BY seq {order} LIMIT {want}) v \
-                 UNION ALL {}",
-                parts.join(" UNION ALL "),
-                super::keys::Manifest::CHECK_SQL
-            );
+            let sql = if parts.is_empty() {
+                super::keys::Manifest::CHECK_SQL.to_owned()
+            } else {
+                format!(
+                    "SELECT seq FROM (SELECT seq FROM ({}) u ORDER BY seq {order} LIMIT {want}) v \
+                     UNION ALL {}",
+                    parts.join(" UNION ALL "),
+                    super::keys::Manifest::CHECK_SQL
+                )
+            };
             let got: Vec<i64> = query_scalar(&sql)
                 .fetch_all(self.reader())
                 .await

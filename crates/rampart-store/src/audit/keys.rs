@@ -3,21 +3,21 @@
 //! one row per block) and whose higher levels are segments of `audit_keys (seg, key, seq)`.
 //!
 //! An append packs each block's keys into one row, so it writes a row per block, not per
-//! key. (Before migration 0015 an append wrote level-0 rows in segments of 2^bits(0) events;
-//! those are still probed and merged.) A compaction ([`Store::audit_compact_keys`], run in
-//! the background by the server) merges the packs (and level-0 rows) of one level-1 range,
-//! and later the complete level-L segments of one level-L+1 range, into a single segment,
-//! ordered by key: a rare key then costs one seek per segment, and a log of N events has
-//! O(fan-out × levels) segments to probe, plus the packs of the newest level-1 range.
+//! key. A compaction ([`Store::audit_compact_keys`], run in the background by the server)
+//! merges the packs of one level-1 range, and later the complete level-L segments of one
+//! level-L+1 range, into a single segment, ordered by key: a rare key then costs one seek
+//! per segment, and a log of N events has O(fan-out × levels) segments to probe, plus the
+//! packs of the newest level-1 range.
 //!
-//! Level L ≥ 1 holds the keys of events `[upto(L+1), upto(L))`; level 0 holds the rest. A
-//! merge copies one key range per transaction into a segment no reader probes yet (its
-//! progress is `audit_key_merges.next_key`), then publishes it by raising `upto` of its level;
-//! the segments it read are garbage from then on and are deleted one key range per
-//! transaction (packs one level-1 segment at a time). Readers probe in one statement with
-//! the layout's checksum ([`Manifest::CHECK_SQL`]), reading packs just before, so a search
-//! never misses or doubles a key while the compaction works. Erasure deletes a key at every level and holds the head lock, as a merge does, so
-//! a merge never copies a key an erasure has just deleted.
+//! Level L ≥ 1 holds the keys of events `[upto(L+1), upto(L))`; level 0 (the packs) holds
+//! the rest. A merge copies one key range per transaction into a segment no reader probes
+//! yet (its progress is `audit_key_merges.next_key`), then publishes it by raising `upto` of
+//! its level; the segments it read are garbage from then on and are deleted one key range
+//! per transaction (packs one level-1 segment at a time). Readers probe in one statement
+//! with the layout's checksum ([`Manifest::CHECK_SQL`]), reading packs just before, so a
+//! search never misses or doubles a key while the compaction works. Erasure deletes a key at
+//! every level and holds the head lock, as a merge does, so a merge never copies a key an
+//! erasure has just deleted.
 
 use rampart_core::Error;
 
@@ -116,10 +116,10 @@ impl Manifest {
         ((15 - level as i64) << 48) | (seq >> self.bits[level])
     }
 
-    /// The ids of the segments of every level that could hold `seq` (published, garbage or
-    /// being built): where an erasure deletes a key.
+    /// The ids of the segments of every level above 0 (level 0 is the packs) that could
+    /// hold `seq` (published, garbage or being built): where an erasure deletes a key.
     pub(crate) fn every_seg(&self, seq: i64) -> Vec<i64> {
-        (0..LEVELS).map(|l| self.seg(l, seq)).collect()
+        (1..LEVELS).map(|l| self.seg(l, seq)).collect()
     }
 
     /// How many merges are ready or under way in a log of `size` events: for each level,
@@ -247,7 +247,7 @@ async fn compact_step(tx: &mut Tx<'_>, m: &Manifest, size: i64) -> Result<bool, 
             .map_err(db)?;
         return Ok(true);
     }
-    for level in 0..LEVELS - 1 {
+    for level in 1..LEVELS - 1 {
         let below = m.floor(level);
         if below == 0 {
             continue;
@@ -291,24 +291,8 @@ async fn compact_step(tx: &mut Tx<'_>, m: &Manifest, size: i64) -> Result<bool, 
         }
         let k0 = progress.unwrap_or(0);
         let k1 = range_end(k0, key_span(m.bits[level + 1]));
-        let bits = m.bits[level];
-        let sources: Vec<String> = ((start >> bits)..(end >> bits))
-            .map(|idx| m.seg(level, idx << bits).to_string())
-            .collect();
-        let mut sql = format!(
-            "INSERT INTO audit_keys (seg, key, seq) SELECT {}, key, seq \
-             FROM audit_keys WHERE seg IN ({}) AND key >= {k0}",
-            m.seg(level + 1, start),
-            sources.join(", ")
-        );
-        if let Some(k1) = k1 {
-            sql.push_str(&format!(" AND key < {k1}"));
-        }
-        sql.push_str(" ORDER BY key, seq");
-        query(&sql).execute(&mut *tx).await.map_err(db)?;
         if level == 0 {
-            // Level 0 is the blocks' packs (the rows above are keys written
-            // before packs were).
+            // Level 0 is the blocks' packs.
             let seg = m.seg(1, start);
             let mut rows: Vec<(i64, i64, i64)> = Vec::new();
             let packs: Vec<(i64, Vec<u8>)> = query_as(
@@ -341,6 +325,22 @@ async fn compact_step(tx: &mut Tx<'_>, m: &Manifest, size: i64) -> Result<bool, 
                     .await
                     .map_err(db)?;
             }
+        } else {
+            let bits = m.bits[level];
+            let sources: Vec<String> = ((start >> bits)..(end >> bits))
+                .map(|idx| m.seg(level, idx << bits).to_string())
+                .collect();
+            let mut sql = format!(
+                "INSERT INTO audit_keys (seg, key, seq) SELECT {}, key, seq \
+                 FROM audit_keys WHERE seg IN ({}) AND key >= {k0}",
+                m.seg(level + 1, start),
+                sources.join(", ")
+            );
+            if let Some(k1) = k1 {
+                sql.push_str(&format!(" AND key < {k1}"));
+            }
+            sql.push_str(" ORDER BY key, seq");
+            query(&sql).execute(&mut *tx).await.map_err(db)?;
         }
         if let Some(k1) = k1 {
             query(
