@@ -265,6 +265,23 @@ impl Store {
 /// Events per segment of the actor and target indexes, as a shift (see migration 0005).
 const SEGMENT_BITS: u32 = 16;
 
+/// Whether `e` passes every filter of `q` but the sequence range: the whole query checked
+/// against what the event records, whatever index found it.
+pub(crate) fn passes(q: &EventQuery, e: &StoredEvent) -> bool {
+    let eq =
+        |want: &Option<String>, got: Option<&str>| want.as_deref().is_none_or(|w| got == Some(w));
+    q.stream.is_none_or(|s| s.as_str() == e.stream)
+        && eq(&q.actor, e.actor_name.as_deref())
+        && eq(&q.action, Some(&e.action))
+        && eq(&q.target, e.target.as_deref())
+        && eq(&q.application, e.application.as_deref())
+        && eq(&q.environment, e.environment.as_deref())
+        && eq(&q.outcome, Some(&e.outcome))
+        && q.target_contains
+            .as_deref()
+            .is_none_or(|t| e.target.as_deref().is_some_and(|x| x.contains(t)))
+}
+
 /// A value bound in a search.
 enum SearchBind {
     T(String),
