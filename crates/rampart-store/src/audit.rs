@@ -23,7 +23,6 @@ use std::fmt::Write as _;
 
 use rampart_audit::hash::{leaf_hash, Hash};
 use rampart_core::{AuditContext, AuditEvent, Error, UserId};
-use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
 use crate::backend::{db, from_millis, to_millis};

@@ -71,7 +71,7 @@ pub(crate) async fn erase_in_blocks(
             if first + count <= from {
                 continue;
             }
-            let mut lines = Block::read(first, count, leaves, data)?.lines();
+            let mut lines = read_block(first, count, leaves, data)?.lines();
             // The erased events' actor and target keys, and whether any was erased.
             let mut changed = BTreeSet::new();
             let mut changed_any = false;

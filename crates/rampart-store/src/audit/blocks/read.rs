@@ -28,7 +28,7 @@ impl Store {
             .map_err(db)?;
         rows.into_iter()
             .filter(|(first, count, ..)| first + count > after + 1)
-            .map(|(f, c, l, d)| Block::read(f, c, l, d))
+            .map(|(f, c, l, d)| read_block(f, c, l, d))
             .collect()
     }
 
@@ -101,7 +101,11 @@ impl Store {
         .map_err(db)?;
         let mut out = Vec::new();
         for (first, count, leaves) in rows {
-            for (i, leaf) in leaves_of(first, count, &leaves)?.into_iter().enumerate() {
+            for (i, leaf) in rampart_audit::block::leaves_of(first, count, &leaves)
+                .map_err(block_error)?
+                .into_iter()
+                .enumerate()
+            {
                 let seq = first + i as i64;
                 if seq > lo && seq <= hi {
                     out.push((seq, leaf));
@@ -136,7 +140,7 @@ impl Store {
         let Some((f, c, l, d)) = row else {
             return Ok(None);
         };
-        let block = Block::read(f, c, l, d)?;
+        let block = read_block(f, c, l, d)?;
         let n = block.len();
         if first {
             for i in 0..n {

@@ -239,7 +239,7 @@ impl Store {
                 { query_as(&sql).fetch_all(self.reader()).await.map_err(db) }?;
             for (f, c, l, d) in rows {
                 if let std::collections::btree_map::Entry::Vacant(v) = blocks.entry(f) {
-                    v.insert(Block::read(f, c, l, d)?);
+                    v.insert(read_block(f, c, l, d)?);
                 }
             }
         }
@@ -297,7 +297,7 @@ impl Store {
                 break;
             }
             for (f, c, l, d) in rows {
-                let block = Block::read(f, c, l, d)?;
+                let block = read_block(f, c, l, d)?;
                 let (a, b) = (block.first_seq.max(lo), block.last_seq().min(hi));
                 let seqs: Box<dyn Iterator<Item = i64>> = if q.ascending {
                     Box::new(a..=b)
