@@ -97,11 +97,21 @@
 //! - what a redacted payload said, or that an event's content is true: only that it is
 //!   what the log recorded.
 //!
+//! # Event bodies and stored blocks
+//!
+//! `E`, the leaf's data, is the event's canonical body: one line of JSON with a fixed field
+//! order, written by [`body::write_body`] (see [`body::Body`]). Events appended in batches
+//! are stored in blocks of consecutive events, their bodies compressed together and their
+//! leaf hashes side by side; [`block`] encodes and decodes that format, so what is hashed and
+//! how it is stored are defined beside the verifier.
+//!
 //! # Log injection
 //!
 //! Event text fields are JSON strings, so no field can end a line or start another; see
 //! [`escape`] for the argument and for escaping in non-JSON renderings.
 
+pub mod block;
+pub mod body;
 pub mod cache;
 pub mod checkpoint;
 pub mod escape;

@@ -58,49 +58,6 @@ pub struct Store {
     pub(crate) appended: Arc<AtomicU64>,
 }
 
-/// Runs `$body` with `$conn` bound to a pool that may read.
-macro_rules! read {
-    ($store:expr, |$conn:ident| $body:expr) => {
-        match &$store.backend {
-            $crate::backend::Backend::Sqlite { reader: $conn, .. } => $body,
-            $crate::backend::Backend::Postgres($conn) => $body,
-        }
-    };
-}
-
-/// Runs `$body` inside a write transaction bound to `$tx`, committing if `$body` finishes;
-/// an early return (`?`) drops the transaction, which rolls it back.
-macro_rules! write_tx {
-    ($store:expr, |$tx:ident| $body:expr) => {
-        match &$store.backend {
-            $crate::backend::Backend::Sqlite { writer, .. } => {
-                let mut $tx = writer
-                    .begin_with("BEGIN IMMEDIATE")
-                    .await
-                    .map_err($crate::backend::db)?;
-                #[allow(clippy::redundant_closure_call)]
-                let out = $body;
-                $tx.commit().await.map_err($crate::backend::db)?;
-                out
-            }
-            $crate::backend::Backend::Postgres(pool) => {
-                let mut $tx = pool.begin().await.map_err($crate::backend::db)?;
-                #[allow(clippy::redundant_closure_call)]
-                let out = $body;
-                $tx.commit().await.map_err($crate::backend::db)?;
-                out
-            }
-        }
-    };
-}
-
-/// Reads column `$col` of `$row`, converting the error.
-macro_rules! col {
-    ($row:expr, $col:literal) => {
-        sqlx::Row::try_get($row, $col).map_err($crate::backend::db)?
-    };
-}
-
 /// Converts a database error: unique violations become conflicts, connection trouble
 /// becomes `Unavailable`, anything else `Internal`. Causes go to the log, not the client.
 pub(crate) fn db(e: sqlx::Error) -> Error {
@@ -311,11 +268,11 @@ impl Store {
 
     /// Checks that the database answers.
     pub async fn ping(&self) -> Result<(), Error> {
-        read!(self, |pool| sqlx::query("SELECT 1")
-            .execute(pool)
+        crate::db::query("SELECT 1")
+            .execute(self.reader())
             .await
             .map(|_| ())
-            .map_err(db))
+            .map_err(db)
     }
 
     /// Closes every connection, waiting for those in use.

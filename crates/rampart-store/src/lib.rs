@@ -2,17 +2,15 @@
 //! (production, several nodes), with versioned migrations for each.
 //!
 //! Every query is written once, with `$N` placeholders that both backends accept, and run
-//! on either backend through the dispatch macros in [`backend`]. Every state change commits
+//! on either backend through the transaction, read and row types of `db`. Every state change commits
 //! in one transaction together with its audit event (see [`audit`]): there is no change
 //! without its event and no event without its change.
 //!
 //! Times cross this boundary as [`time::OffsetDateTime`] and are stored as UTC milliseconds.
 
-#[macro_use]
+mod audit;
 mod backend;
 mod db;
-#[macro_use]
-mod audit;
 #[macro_use]
 mod authz;
 mod identity;

@@ -1,42 +1,11 @@
-//! The canonical JSON body of an event (the leaf's data, what auditors hash) and the rows
-//! written for it: one fixed field order, escaping that keeps every value on one line.
+//! The rows written for an event and its canonical JSON body (the leaf's data, what
+//! auditors hash), which `rampart_audit::body` defines and writes: this file turns a
+//! [`NewEvent`] into the body's parts (the time and the actor's id formatted on the stack).
 
 use super::*;
 
-/// The canonical JSON of an event: the leaf's data, as [`write_body`] writes it. Field
-/// order is fixed by this struct; JSON string escaping (control characters, quotes, backslashes) keeps every value on one
-/// line, so no field can forge another line of an export.
-#[derive(serde::Deserialize)]
-#[cfg_attr(test, derive(serde::Serialize))]
-pub(crate) struct Body<'a> {
-    pub(crate) seq: i64,
-    #[serde(borrow)]
-    pub(crate) stream: Cow<'a, str>,
-    #[serde(borrow)]
-    pub(crate) time: Cow<'a, str>,
-    #[serde(borrow)]
-    pub(crate) node: Cow<'a, str>,
-    #[serde(borrow)]
-    pub(crate) request: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    pub(crate) source: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    pub(crate) actor: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    pub(crate) actor_name: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    pub(crate) action: Cow<'a, str>,
-    #[serde(borrow)]
-    pub(crate) target: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    pub(crate) application: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    pub(crate) environment: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    pub(crate) outcome: Cow<'a, str>,
-    #[serde(borrow)]
-    pub(crate) details: &'a RawValue,
-}
+/// The canonical JSON of an event, as `rampart_audit` defines and writes it.
+pub(crate) use rampart_audit::body::Body;
 
 /// A numbered event ready to insert, borrowing from its [`NewEvent`].
 pub(crate) struct EventRow<'a> {
@@ -86,7 +55,8 @@ pub(crate) fn event_row(seq: i64, event: &NewEvent, floor: i64) -> Result<EventR
 /// time already raised to its floor), to `out`: one line of JSON, the leaf's data.
 ///
 /// Nothing is allocated per event: the actor's id and the time are formatted on the stack,
-/// and the body is written straight into `out` (a block's text, or one body).
+/// and the body is written straight into `out` (a block's text, or one body) by
+/// [`rampart_audit::body::write_checked_body`].
 pub(crate) fn write_body(
     out: &mut Vec<u8>,
     seq: i64,
@@ -97,23 +67,10 @@ pub(crate) fn write_body(
     write_checked_body(out, seq, event, at)
 }
 
-/// Checks an event's `details`: a JSON object, compact (they are copied into the body as
-/// they are, and whitespace between their tokens could break the body's line).
+/// Checks an event's `details`: a JSON object, compact (see
+/// [`rampart_audit::body::check_details`]).
 pub(crate) fn check_details(details: &str) -> Result<(), Error> {
-    let raw: &RawValue = serde_json::from_str(details)
-        .map_err(|e| Error::Internal(format!("audit event details are not JSON: {e}")))?;
-    if !raw.get().starts_with('{') {
-        return Err(Error::Internal(
-            "audit event details must be a JSON object".into(),
-        ));
-    }
-    // The whole text is the object (nothing around it), on one line.
-    if raw.get().len() != details.len() || details.contains(['\n', '\r']) {
-        return Err(Error::Internal(
-            "audit event details must be compact JSON, on one line".into(),
-        ));
-    }
-    Ok(())
+    rampart_audit::body::check_details(details).map_err(|e| Error::Internal(e.0))
 }
 
 /// [`write_body`] for an event whose `details` [`check_details`] has passed.
@@ -141,52 +98,21 @@ pub(crate) fn write_checked_body(
     let actor = event
         .actor_id
         .map(|a| &*a.0.hyphenated().encode_lower(&mut actor_buf));
-    // The fields of [`Body`], in its order, as `serde_json` writes them (the property test
-    // `bodies_are_what_serde_json_writes` holds the two together).
-    out.extend_from_slice(b"{\"seq\":");
-    out.extend_from_slice(itoa::Buffer::new().format(seq).as_bytes());
-    let fields: [(&[u8], Option<&str>); 12] = [
-        (b",\"stream\":", Some(event.stream.as_str())),
-        (b",\"time\":", Some(time)),
-        (b",\"node\":", Some(&event.node_id)),
-        (b",\"request\":", event.request_id.as_deref()),
-        (b",\"source\":", event.source.as_deref()),
-        (b",\"actor\":", actor),
-        (b",\"actor_name\":", event.actor_name.as_deref()),
-        (b",\"action\":", Some(&event.action)),
-        (b",\"target\":", event.target.as_deref()),
-        (b",\"application\":", event.application.as_deref()),
-        (b",\"environment\":", event.environment.as_deref()),
-        (b",\"outcome\":", Some(&event.outcome)),
-    ];
-    for (name, value) in fields {
-        out.extend_from_slice(name);
-        match value {
-            Some(v) => push_json_str(out, v)?,
-            None => out.extend_from_slice(b"null"),
-        }
-    }
-    out.extend_from_slice(b",\"details\":");
-    out.extend_from_slice(event.details.as_bytes());
-    out.push(b'}');
-    Ok(())
-}
-
-/// Appends `s` as a JSON string. Most values need no escape and are copied as they are
-/// (the check reads every byte without an early exit, which the compiler can run many bytes
-/// at a time); the others are escaped by `serde_json`, which keeps every control character,
-/// quote and backslash from ending the string or the line.
-fn push_json_str(out: &mut Vec<u8>, s: &str) -> Result<(), Error> {
-    let plain = !s.bytes().fold(false, |escape, b| {
-        escape | (b < 0x20) | (b == b'"') | (b == b'\\')
-    });
-    if plain {
-        out.reserve(s.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
-        Ok(())
-    } else {
-        serde_json::to_writer(out, s).map_err(|e| Error::Internal(format!("audit body: {e}")))
-    }
+    let parts = rampart_audit::body::BodyParts {
+        seq,
+        stream: event.stream.as_str(),
+        time,
+        node: &event.node_id,
+        request: event.request_id.as_deref(),
+        source: event.source.as_deref(),
+        actor,
+        actor_name: event.actor_name.as_deref(),
+        action: &event.action,
+        target: event.target.as_deref(),
+        application: event.application.as_deref(),
+        environment: event.environment.as_deref(),
+        outcome: &event.outcome,
+        details: &event.details,
+    };
+    rampart_audit::body::write_checked_body(out, &parts).map_err(|e| Error::Internal(e.0))
 }

@@ -55,17 +55,15 @@ impl Store {
             "SELECT size, root, note, signed_at FROM audit_checkpoints \
              WHERE size >= $1 AND size <= $2 ORDER BY size"
         };
-        read!(self, |pool| {
-            let rows: Vec<(i64, Vec<u8>, String, i64)> = sqlx::query_as(sql)
-                .bind(lo)
-                .bind(hi)
-                .fetch_all(pool)
-                .await
-                .map_err(db)?;
-            rows.into_iter()
-                .map(|(s, r, n, a)| checkpoint_row(s, r, n, a))
-                .collect()
-        })
+        let rows: Vec<(i64, Vec<u8>, String, i64)> = query_as(sql)
+            .bind(lo)
+            .bind(hi)
+            .fetch_all(self.reader())
+            .await
+            .map_err(db)?;
+        rows.into_iter()
+            .map(|(s, r, n, a)| checkpoint_row(s, r, n, a))
+            .collect()
     }
 
     /// Stores a signed checkpoint. Another node may have signed the same size first: then
@@ -78,28 +76,27 @@ impl Store {
         now: OffsetDateTime,
     ) -> Result<(), Error> {
         let size = i64::try_from(size).map_err(|_| Error::Internal("checkpoint size".into()))?;
-        let existing: Option<Vec<u8>> = write_tx!(self, |tx| {
-            let existing: Option<Vec<u8>> =
-                sqlx::query_scalar("SELECT root FROM audit_checkpoints WHERE size = $1")
-                    .bind(size)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db)?;
-            if existing.is_none() {
-                sqlx::query(
-                    "INSERT INTO audit_checkpoints (size, root, note, signed_at) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (size) DO NOTHING",
-                )
+        let mut tx = self.write().await?;
+        let existing: Option<Vec<u8>> =
+            query_scalar("SELECT root FROM audit_checkpoints WHERE size = $1")
                 .bind(size)
-                .bind(&root[..])
-                .bind(note)
-                .bind(to_millis(now))
-                .execute(&mut *tx)
+                .fetch_optional(&mut tx)
                 .await
                 .map_err(db)?;
-            }
-            existing
-        });
+        if existing.is_none() {
+            query(
+                "INSERT INTO audit_checkpoints (size, root, note, signed_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (size) DO NOTHING",
+            )
+            .bind(size)
+            .bind(&root[..])
+            .bind(note)
+            .bind(to_millis(now))
+            .execute(&mut tx)
+            .await
+            .map_err(db)?;
+        }
+        tx.commit().await?;
         match existing {
             Some(r) if r.as_slice() != root.as_slice() => Err(Error::Internal(format!(
                 "a checkpoint for size {size} with another root is already stored: the log has forked"
@@ -117,26 +114,25 @@ impl Store {
         upto: i64,
         limit: i64,
     ) -> Result<Vec<(i64, Option<String>, Hash)>, Error> {
-        let rows = read!(self, |pool| {
-            let rows: Vec<(i64, Option<String>, Vec<u8>)> = sqlx::query_as(
-                "SELECT seq, body, leaf_hash FROM audit_events WHERE seq > $1 AND seq <= $2 \
-                 ORDER BY seq LIMIT $3",
-            )
-            .bind(after)
-            .bind(upto)
-            .bind(limit)
-            .fetch_all(pool)
-            .await
-            .map_err(db)?;
-            rows.into_iter()
-                .map(|(seq, body, leaf)| {
-                    let leaf: Hash = leaf.try_into().map_err(|_| {
-                        Error::Internal(format!("event {seq}: stored leaf hash is not 32 bytes"))
-                    })?;
-                    Ok((seq, body, leaf))
-                })
-                .collect::<Result<Vec<_>, Error>>()
-        })?;
+        let rows: Vec<(i64, Option<String>, Vec<u8>)> = query_as(
+            "SELECT seq, body, leaf_hash FROM audit_events WHERE seq > $1 AND seq <= $2 \
+             ORDER BY seq LIMIT $3",
+        )
+        .bind(after)
+        .bind(upto)
+        .bind(limit)
+        .fetch_all(self.reader())
+        .await
+        .map_err(db)?;
+        let rows = rows
+            .into_iter()
+            .map(|(seq, body, leaf)| {
+                let leaf: Hash = leaf.try_into().map_err(|_| {
+                    Error::Internal(format!("event {seq}: stored leaf hash is not 32 bytes"))
+                })?;
+                Ok((seq, body, leaf))
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
         let blocks = self.block_raw(after, upto, limit).await?;
         Ok(merge(rows, blocks, |r| r.0, false, limit))
     }

@@ -9,6 +9,7 @@ use rampart_core::Error;
 
 use super::{columns_event, stored_event, EventQuery, StoredEvent, Stream, EVENT_COLUMNS};
 use crate::backend::{db, to_millis};
+use crate::db::query;
 use crate::Store;
 
 /// The first index column of a row that disagrees with its body, or `None`. `columns` is the
@@ -43,26 +44,24 @@ impl Store {
         after: i64,
         upto: i64,
     ) -> Result<Option<(i64, &'static str)>, Error> {
-        read!(self, |pool| {
-            let sql = format!(
-                "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq > $1 AND seq <= $2 \
-                 AND body IS NOT NULL ORDER BY seq"
-            );
-            let rows = sqlx::query(&sql)
-                .bind(after)
-                .bind(upto)
-                .fetch_all(pool)
-                .await
-                .map_err(db)?;
-            for row in &rows {
-                let event = stored_event(row)?;
-                let columns = columns_event(row, event.seq, event.leaf_hash)?;
-                if let Some(column) = index_mismatch(&columns, &event) {
-                    return Ok(Some((event.seq, column)));
-                }
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq > $1 AND seq <= $2 \
+             AND body IS NOT NULL ORDER BY seq"
+        );
+        let rows = query(&sql)
+            .bind(after)
+            .bind(upto)
+            .fetch_all(self.reader())
+            .await
+            .map_err(db)?;
+        for row in &rows {
+            let event = stored_event(row)?;
+            let columns = columns_event(row, event.seq, event.leaf_hash)?;
+            if let Some(column) = index_mismatch(&columns, &event) {
+                return Ok(Some((event.seq, column)));
             }
-            Ok(None)
-        })
+        }
+        Ok(None)
     }
 
     /// The event that records the erasure of event `seq`, if any: a later `audit.redact`

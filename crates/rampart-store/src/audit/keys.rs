@@ -3,26 +3,27 @@
 //! one row per block) and whose higher levels are segments of `audit_keys (seg, key, seq)`.
 //!
 //! An append packs each block's keys into one row, so it writes a row per block, not per
-//! key. (Before migration 0015 an append wrote level-0 rows in segments of 2^bits(0) events;
-//! those are still probed and merged.) A compaction ([`Store::audit_compact_keys`], run in
-//! the background by the server) merges the packs (and level-0 rows) of one level-1 range,
-//! and later the complete level-L segments of one level-L+1 range, into a single segment,
-//! ordered by key: a rare key then costs one seek per segment, and a log of N events has
-//! O(fan-out × levels) segments to probe, plus the packs of the newest level-1 range.
+//! key. A compaction ([`Store::audit_compact_keys`], run in the background by the server)
+//! merges the packs of one level-1 range, and later the complete level-L segments of one
+//! level-L+1 range, into a single segment, ordered by key: a rare key then costs one seek
+//! per segment, and a log of N events has O(fan-out × levels) segments to probe, plus the
+//! packs of the newest level-1 range.
 //!
-//! Level L ≥ 1 holds the keys of events `[upto(L+1), upto(L))`; level 0 holds the rest. A
-//! merge copies one key range per transaction into a segment no reader probes yet (its
-//! progress is `audit_key_merges.next_key`), then publishes it by raising `upto` of its level;
-//! the segments it read are garbage from then on and are deleted one key range per
-//! transaction (packs one level-1 segment at a time). Readers probe in one statement with
-//! the layout's checksum ([`Manifest::CHECK_SQL`]), reading packs just before, so a search
-//! never misses or doubles a key while the compaction works. Erasure deletes a key at every level and holds the head lock, as a merge does, so
-//! a merge never copies a key an erasure has just deleted.
+//! Level L ≥ 1 holds the keys of events `[upto(L+1), upto(L))`; level 0 (the packs) holds
+//! the rest. A merge copies one key range per transaction into a segment no reader probes
+//! yet (its progress is `audit_key_merges.next_key`), then publishes it by raising `upto` of
+//! its level; the segments it read are garbage from then on and are deleted one key range
+//! per transaction (packs one level-1 segment at a time). Readers probe in one statement
+//! with the layout's checksum ([`Manifest::CHECK_SQL`]), reading packs just before, so a
+//! search never misses or doubles a key while the compaction works. Erasure deletes a key at
+//! every level and holds the head lock, as a merge does, so a merge never copies a key an
+//! erasure has just deleted.
 
 use rampart_core::Error;
 
-use crate::audit::blocks::{key_arguments, pack_entries, BLOCK_EVENTS, KEY_ROWS};
+use crate::audit::blocks::{pack_entries, BLOCK_EVENTS, KEY_ROWS};
 use crate::backend::db;
+use crate::db::{query, query_as, query_scalar, IntoArg as _, Tx};
 use crate::Store;
 
 /// Levels of the tree.
@@ -34,29 +35,23 @@ const KEYS_PER_EVENT: u64 = 3;
 /// Keys are the first 63 bits of a hash: all of them are below this.
 const KEY_END: u64 = 1 << 63;
 
-/// Takes the log's head lock inside the open transaction and evaluates to the log's size.
-/// Appends take it first; a merge step and an erasure take it too, so on PostgreSQL they
-/// never interleave (SQLite has one writer anyway).
-macro_rules! lock_head {
-    ($tx:expr) => {{
-        let size: i64 =
-            sqlx::query_scalar("UPDATE audit_head SET size = size WHERE id = 1 RETURNING size")
-                .fetch_one(&mut *$tx)
-                .await
-                .map_err($crate::backend::db)?;
-        size
-    }};
+/// Takes the log's head lock inside `tx` and returns the log's size. Appends take it first;
+/// a merge step and an erasure take it too, so on PostgreSQL they never interleave (SQLite
+/// has one writer anyway).
+pub(crate) async fn lock_head(tx: &mut Tx<'_>) -> Result<i64, Error> {
+    query_scalar("UPDATE audit_head SET size = size WHERE id = 1 RETURNING size")
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)
 }
 
-/// Reads the [`Manifest`] inside the open transaction.
-macro_rules! read_manifest {
-    ($tx:expr) => {{
-        let rows: Vec<(i64, i64, i64)> = sqlx::query_as($crate::audit::keys::Manifest::SQL)
-            .fetch_all(&mut *$tx)
-            .await
-            .map_err($crate::backend::db)?;
-        $crate::audit::keys::Manifest::from_rows(&rows)?
-    }};
+/// Reads the [`Manifest`] inside `tx`.
+pub(crate) async fn read_manifest(tx: &mut Tx<'_>) -> Result<Manifest, Error> {
+    let rows: Vec<(i64, i64, i64)> = query_as(Manifest::SQL)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+    Manifest::from_rows(&rows)
 }
 
 /// One segment to probe: its id and the events it covers, `lo..=hi`.
@@ -121,10 +116,10 @@ impl Manifest {
         ((15 - level as i64) << 48) | (seq >> self.bits[level])
     }
 
-    /// The ids of the segments of every level that could hold `seq` (published, garbage or
-    /// being built): where an erasure deletes a key.
+    /// The ids of the segments of every level above 0 (level 0 is the packs) that could
+    /// hold `seq` (published, garbage or being built): where an erasure deletes a key.
     pub(crate) fn every_seg(&self, seq: i64) -> Vec<i64> {
-        (0..LEVELS).map(|l| self.seg(l, seq)).collect()
+        (1..LEVELS).map(|l| self.seg(l, seq)).collect()
     }
 
     /// How many merges are ready or under way in a log of `size` events: for each level,
@@ -204,12 +199,10 @@ fn range_end(k0: i64, span: u64) -> Option<i64> {
 impl Store {
     /// The published layout of the search-key tree.
     pub(crate) async fn key_manifest(&self) -> Result<Manifest, Error> {
-        let rows: Vec<(i64, i64, i64)> = read!(self, |pool| {
-            sqlx::query_as(Manifest::SQL)
-                .fetch_all(pool)
-                .await
-                .map_err(db)
-        })?;
+        let rows: Vec<(i64, i64, i64)> = query_as(Manifest::SQL)
+            .fetch_all(self.reader())
+            .await
+            .map_err(db)?;
         Manifest::from_rows(&rows)
     }
 
@@ -219,178 +212,178 @@ impl Store {
     /// publishing the merge with its last range. Lower levels go first. Returns whether
     /// there was anything to do; the server calls it until there is not.
     pub async fn audit_compact_keys(&self) -> Result<bool, Error> {
-        let worked: bool = write_tx!(self, |tx| {
-            let size = lock_head!(tx);
-            let m: Manifest = read_manifest!(tx);
-            'step: {
-                // Garbage first: packs whose every event a published merge has copied (one
-                // level-1 segment's worth at a time), then segments of a level below where
-                // the level now starts.
-                // A pack below this holds no event at or above the floor (a block holds 256).
-                let merged = m.floor(0) - BLOCK_EVENTS as i64 + 1;
-                let oldest: Option<i64> = sqlx::query_scalar(
-                    "SELECT first_seq FROM audit_key_packs WHERE first_seq < $1 \
-                     ORDER BY first_seq LIMIT 1",
-                )
-                .bind(merged)
-                .fetch_optional(&mut *tx)
+        let mut tx = self.write().await?;
+        let size = lock_head(&mut tx).await?;
+        let m = read_manifest(&mut tx).await?;
+        let worked = compact_step(&mut tx, &m, size).await?;
+        tx.commit().await?;
+        Ok(worked)
+    }
+}
+
+/// One step of [`Store::audit_compact_keys`] inside `tx`, which holds the head lock; `m` is
+/// the layout read under it and `size` the log's size. Returns whether there was anything
+/// to do.
+async fn compact_step(tx: &mut Tx<'_>, m: &Manifest, size: i64) -> Result<bool, Error> {
+    // Garbage first: packs whose every event a published merge has copied (one
+    // level-1 segment's worth at a time), then segments of a level below where
+    // the level now starts.
+    // A pack below this holds no event at or above the floor (a block holds 256).
+    let merged = m.floor(0) - BLOCK_EVENTS as i64 + 1;
+    let oldest: Option<i64> = query_scalar(
+        "SELECT first_seq FROM audit_key_packs WHERE first_seq < $1 \
+         ORDER BY first_seq LIMIT 1",
+    )
+    .bind(merged)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(db)?;
+    if let Some(oldest) = oldest {
+        query("DELETE FROM audit_key_packs WHERE first_seq >= $1 AND first_seq < $2")
+            .bind(oldest)
+            .bind(merged.min(oldest.saturating_add(1i64 << m.bits[1])))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        return Ok(true);
+    }
+    for level in 1..LEVELS - 1 {
+        let below = m.floor(level);
+        if below == 0 {
+            continue;
+        }
+        let first: Option<(i64, i64)> = query_as(
+            "SELECT seg, key FROM audit_keys WHERE seg >= $1 AND seg < $2 \
+             ORDER BY seg, key LIMIT 1",
+        )
+        .bind(m.seg(level, 0))
+        .bind(m.seg(level, below))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        if let Some((seg, k0)) = first {
+            let last = range_end(k0, key_span(m.bits[level])).map_or(i64::MAX, |e| e - 1);
+            query("DELETE FROM audit_keys WHERE seg = $1 AND key >= $2 AND key <= $3")
+                .bind(seg)
+                .bind(k0)
+                .bind(last)
+                .execute(&mut *tx)
                 .await
                 .map_err(db)?;
-                if let Some(oldest) = oldest {
-                    sqlx::query(
-                        "DELETE FROM audit_key_packs WHERE first_seq >= $1 AND first_seq < $2",
-                    )
-                    .bind(oldest)
-                    .bind(merged.min(oldest.saturating_add(1i64 << m.bits[1])))
+            return Ok(true);
+        }
+    }
+    // Then the lowest merge in progress or ready.
+    let merges: Vec<(i64, i64)> = query_as("SELECT level, next_key FROM audit_key_merges")
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+    for level in 0..LEVELS - 1 {
+        let start = m.floor(level);
+        let end = start + (1i64 << m.bits[level + 1]);
+        let progress = merges
+            .iter()
+            .find(|(l, _)| *l == level as i64)
+            .map(|(_, k)| *k);
+        let ready = end <= m.end(level, size);
+        if progress.is_none() && !ready {
+            continue;
+        }
+        let k0 = progress.unwrap_or(0);
+        let k1 = range_end(k0, key_span(m.bits[level + 1]));
+        if level == 0 {
+            // Level 0 is the blocks' packs.
+            let seg = m.seg(1, start);
+            let mut rows: Vec<(i64, i64, i64)> = Vec::new();
+            let packs: Vec<(i64, Vec<u8>)> = query_as(
+                "SELECT first_seq, keys FROM audit_key_packs \
+                 WHERE first_seq > $1 AND first_seq < $2",
+            )
+            .bind(start - BLOCK_EVENTS as i64)
+            .bind(end)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+            for (first_seq, pack) in packs {
+                rows.extend(
+                    pack_entries(first_seq, &pack)?
+                        .filter(|&(key, _)| key >= k0 && k1.is_none_or(|k1| key < k1))
+                        .map(|(key, place)| (seg, key, first_seq + i64::from(place)))
+                        .filter(|&(_, _, seq)| (start..end).contains(&seq)),
+                );
+            }
+            rows.sort_unstable();
+            let sqlite = tx.is_sqlite();
+            for chunk in rows.chunks(KEY_ROWS) {
+                let mut sql = String::from("INSERT INTO audit_keys (seg, key, seq) VALUES ");
+                crate::audit::push_values(&mut sql, chunk.len(), 3, sqlite);
+                query(&sql)
+                    .bind_all(chunk.iter().flat_map(|&(seg, key, seq)| {
+                        [seg.into_arg(), key.into_arg(), seq.into_arg()]
+                    }))
                     .execute(&mut *tx)
                     .await
                     .map_err(db)?;
-                    break 'step true;
-                }
-                for level in 0..LEVELS - 1 {
-                    let below = m.floor(level);
-                    if below == 0 {
-                        continue;
-                    }
-                    let first: Option<(i64, i64)> = sqlx::query_as(
-                        "SELECT seg, key FROM audit_keys WHERE seg >= $1 AND seg < $2 \
-                         ORDER BY seg, key LIMIT 1",
-                    )
-                    .bind(m.seg(level, 0))
-                    .bind(m.seg(level, below))
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db)?;
-                    if let Some((seg, k0)) = first {
-                        let last =
-                            range_end(k0, key_span(m.bits[level])).map_or(i64::MAX, |e| e - 1);
-                        sqlx::query(
-                            "DELETE FROM audit_keys WHERE seg = $1 AND key >= $2 AND key <= $3",
-                        )
-                        .bind(seg)
-                        .bind(k0)
-                        .bind(last)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db)?;
-                        break 'step true;
-                    }
-                }
-                // Then the lowest merge in progress or ready.
-                let merges: Vec<(i64, i64)> =
-                    sqlx::query_as("SELECT level, next_key FROM audit_key_merges")
-                        .fetch_all(&mut *tx)
-                        .await
-                        .map_err(db)?;
-                for level in 0..LEVELS - 1 {
-                    let start = m.floor(level);
-                    let end = start + (1i64 << m.bits[level + 1]);
-                    let progress = merges
-                        .iter()
-                        .find(|(l, _)| *l == level as i64)
-                        .map(|(_, k)| *k);
-                    let ready = end <= m.end(level, size);
-                    if progress.is_none() && !ready {
-                        continue;
-                    }
-                    let k0 = progress.unwrap_or(0);
-                    let k1 = range_end(k0, key_span(m.bits[level + 1]));
-                    let bits = m.bits[level];
-                    let sources: Vec<String> = ((start >> bits)..(end >> bits))
-                        .map(|idx| m.seg(level, idx << bits).to_string())
-                        .collect();
-                    let mut sql = format!(
-                        "INSERT INTO audit_keys (seg, key, seq) SELECT {}, key, seq \
-                         FROM audit_keys WHERE seg IN ({}) AND key >= {k0}",
-                        m.seg(level + 1, start),
-                        sources.join(", ")
-                    );
-                    if let Some(k1) = k1 {
-                        sql.push_str(&format!(" AND key < {k1}"));
-                    }
-                    sql.push_str(" ORDER BY key, seq");
-                    sqlx::query(&sql).execute(&mut *tx).await.map_err(db)?;
-                    if level == 0 {
-                        // Level 0 is the blocks' packs (the rows above are keys written
-                        // before packs were).
-                        let seg = m.seg(1, start);
-                        let mut rows: Vec<(i64, i64, i64)> = Vec::new();
-                        let packs: Vec<(i64, Vec<u8>)> = sqlx::query_as(
-                            "SELECT first_seq, keys FROM audit_key_packs \
-                             WHERE first_seq > $1 AND first_seq < $2",
-                        )
-                        .bind(start - BLOCK_EVENTS as i64)
-                        .bind(end)
-                        .fetch_all(&mut *tx)
-                        .await
-                        .map_err(db)?;
-                        for (first_seq, pack) in packs {
-                            rows.extend(
-                                pack_entries(first_seq, &pack)?
-                                    .filter(|&(key, _)| key >= k0 && k1.is_none_or(|k1| key < k1))
-                                    .map(|(key, place)| (seg, key, first_seq + i64::from(place)))
-                                    .filter(|&(_, _, seq)| (start..end).contains(&seq)),
-                            );
-                        }
-                        rows.sort_unstable();
-                        let sqlite = crate::audit::is_sqlite(&*tx);
-                        for chunk in rows.chunks(KEY_ROWS) {
-                            let mut sql =
-                                String::from("INSERT INTO audit_keys (seg, key, seq) VALUES ");
-                            crate::audit::push_values(&mut sql, chunk.len(), 3, sqlite);
-                            sqlx::query_with(&sql, key_arguments(&*tx, chunk)?)
-                                .execute(&mut *tx)
-                                .await
-                                .map_err(db)?;
-                        }
-                    }
-                    if let Some(k1) = k1 {
-                        sqlx::query(
-                            "INSERT INTO audit_key_merges (level, next_key) VALUES ($1, $2) \
-                             ON CONFLICT (level) DO UPDATE SET next_key = excluded.next_key",
-                        )
-                        .bind(level as i64)
-                        .bind(k1)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db)?;
-                    } else {
-                        // The last range: publish the segment.
-                        sqlx::query("DELETE FROM audit_key_merges WHERE level = $1")
-                            .bind(level as i64)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(db)?;
-                        sqlx::query("UPDATE audit_key_levels SET upto = $1 WHERE level = $2")
-                            .bind(end)
-                            .bind(level as i64 + 1)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(db)?;
-                    }
-                    break 'step true;
-                }
-                false
             }
-        });
-        Ok(worked)
+        } else {
+            let bits = m.bits[level];
+            let sources: Vec<String> = ((start >> bits)..(end >> bits))
+                .map(|idx| m.seg(level, idx << bits).to_string())
+                .collect();
+            let mut sql = format!(
+                "INSERT INTO audit_keys (seg, key, seq) SELECT {}, key, seq \
+                 FROM audit_keys WHERE seg IN ({}) AND key >= {k0}",
+                m.seg(level + 1, start),
+                sources.join(", ")
+            );
+            if let Some(k1) = k1 {
+                sql.push_str(&format!(" AND key < {k1}"));
+            }
+            sql.push_str(" ORDER BY key, seq");
+            query(&sql).execute(&mut *tx).await.map_err(db)?;
+        }
+        if let Some(k1) = k1 {
+            query(
+                "INSERT INTO audit_key_merges (level, next_key) VALUES ($1, $2) \
+                 ON CONFLICT (level) DO UPDATE SET next_key = excluded.next_key",
+            )
+            .bind(level as i64)
+            .bind(k1)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        } else {
+            // The last range: publish the segment.
+            query("DELETE FROM audit_key_merges WHERE level = $1")
+                .bind(level as i64)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            query("UPDATE audit_key_levels SET upto = $1 WHERE level = $2")
+                .bind(end)
+                .bind(level as i64 + 1)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        return Ok(true);
     }
+    Ok(false)
+}
 
+impl Store {
     /// How many merges the search-key compaction has ready or under way (see
     /// [`Store::audit_compact_keys`]): 0 once it has caught up. It grows while appends keep
     /// the compaction yielding, and shrinks at the next lull.
     pub async fn audit_key_backlog(&self) -> Result<u64, Error> {
-        let (size, rows) = read!(self, |pool| {
-            let size: i64 = sqlx::query_scalar("SELECT size FROM audit_head WHERE id = 1")
-                .fetch_one(pool)
-                .await
-                .map_err(db)?;
-            let rows: Vec<(i64, i64, i64)> = sqlx::query_as(Manifest::SQL)
-                .fetch_all(pool)
-                .await
-                .map_err(db)?;
-            (size, rows)
-        });
+        let size: i64 = query_scalar("SELECT size FROM audit_head WHERE id = 1")
+            .fetch_one(self.reader())
+            .await
+            .map_err(db)?;
+        let rows: Vec<(i64, i64, i64)> = query_as(Manifest::SQL)
+            .fetch_all(self.reader())
+            .await
+            .map_err(db)?;
         Ok(Manifest::from_rows(&rows)?.pending_merges(size))
     }
 
@@ -406,33 +399,32 @@ impl Store {
                 "levels must grow and stay under 2^62",
             ));
         }
-        write_tx!(self, |tx| {
-            let used: Option<i64> = sqlx::query_scalar(
-                "SELECT seg FROM audit_keys UNION ALL SELECT first_seq FROM audit_key_packs LIMIT 1",
-            )
-            .fetch_optional(&mut *tx)
+        let mut tx = self.write().await?;
+        let used: Option<i64> = query_scalar(
+            "SELECT seg FROM audit_keys UNION ALL SELECT first_seq FROM audit_key_packs LIMIT 1",
+        )
+        .fetch_optional(&mut tx)
+        .await
+        .map_err(db)?;
+        if used.is_some() {
+            return Err(Error::Conflict(
+                "the search keys are laid out already".into(),
+            ));
+        }
+        lock_head(&mut tx).await?;
+        query("DELETE FROM audit_key_merges")
+            .execute(&mut tx)
             .await
             .map_err(db)?;
-            if used.is_some() {
-                return Err(Error::Conflict(
-                    "the search keys are laid out already".into(),
-                ));
-            }
-            lock_head!(tx);
-            sqlx::query("DELETE FROM audit_key_merges")
-                .execute(&mut *tx)
+        for level in 0..LEVELS as i64 {
+            query("UPDATE audit_key_levels SET bits = $1, upto = 0 WHERE level = $2")
+                .bind(i64::from(l0_bits) + level * i64::from(fan_bits))
+                .bind(level)
+                .execute(&mut tx)
                 .await
                 .map_err(db)?;
-            for level in 0..LEVELS as i64 {
-                sqlx::query("UPDATE audit_key_levels SET bits = $1, upto = 0 WHERE level = $2")
-                    .bind(i64::from(l0_bits) + level * i64::from(fan_bits))
-                    .bind(level)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
-            }
-        });
-        Ok(())
+        }
+        tx.commit().await
     }
 }
 

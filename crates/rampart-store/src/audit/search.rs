@@ -217,16 +217,12 @@ impl Store {
     /// `MAX_TARGET_MATCHES`.
     async fn audit_targets_like(&self, pattern: &str) -> Result<Vec<String>, Error> {
         let limit = i64::try_from(MAX_TARGET_MATCHES + 1).unwrap_or(i64::MAX);
-        read!(self, |pool| {
-            sqlx::query_scalar(
-                "SELECT target FROM audit_targets WHERE target LIKE $1 ESCAPE '\\' LIMIT $2",
-            )
+        query_scalar("SELECT target FROM audit_targets WHERE target LIKE $1 ESCAPE '\\' LIMIT $2")
             .bind(pattern)
             .bind(limit)
-            .fetch_all(pool)
+            .fetch_all(self.reader())
             .await
             .map_err(db)
-        })
     }
 
     /// The first event at or after `at_ms` (`first`), or the last event before it.
@@ -237,13 +233,11 @@ impl Store {
             "SELECT seq FROM audit_events WHERE occurred_at < $1 \
              ORDER BY occurred_at DESC, seq DESC LIMIT 1"
         };
-        let row: Option<i64> = read!(self, |pool| {
-            sqlx::query_scalar(sql)
-                .bind(at_ms)
-                .fetch_optional(pool)
-                .await
-                .map_err(db)
-        })?;
+        let row: Option<i64> = query_scalar(sql)
+            .bind(at_ms)
+            .fetch_optional(self.reader())
+            .await
+            .map_err(db)?;
         let block = self.block_seq_at_time(at_ms, first).await?;
         Ok(match (row, block) {
             (Some(a), Some(b)) => Some(if first { a.min(b) } else { a.max(b) }),
@@ -256,22 +250,37 @@ impl Store {
         sql: &str,
         binds: &[SearchBind],
     ) -> Result<Vec<StoredEvent>, Error> {
-        read!(self, |pool| {
-            let mut query = sqlx::query(sql);
-            for b in binds {
-                query = match b {
-                    SearchBind::T(t) => query.bind(t.as_str()),
-                    SearchBind::I(i) => query.bind(*i),
-                };
-            }
-            let rows = query.fetch_all(pool).await.map_err(db)?;
-            rows.iter().map(stored_event).collect()
-        })
+        let mut query = query(sql);
+        for b in binds {
+            query = match b {
+                SearchBind::T(t) => query.bind(t.as_str()),
+                SearchBind::I(i) => query.bind(*i),
+            };
+        }
+        let rows = query.fetch_all(self.reader()).await.map_err(db)?;
+        rows.iter().map(stored_event).collect()
     }
 }
 
 /// Events per segment of the actor and target indexes, as a shift (see migration 0005).
 const SEGMENT_BITS: u32 = 16;
+
+/// Whether `e` passes every filter of `q` but the sequence range: the whole query checked
+/// against what the event records, whatever index found it.
+pub(crate) fn passes(q: &EventQuery, e: &StoredEvent) -> bool {
+    let eq =
+        |want: &Option<String>, got: Option<&str>| want.as_deref().is_none_or(|w| got == Some(w));
+    q.stream.is_none_or(|s| s.as_str() == e.stream)
+        && eq(&q.actor, e.actor_name.as_deref())
+        && eq(&q.action, Some(&e.action))
+        && eq(&q.target, e.target.as_deref())
+        && eq(&q.application, e.application.as_deref())
+        && eq(&q.environment, e.environment.as_deref())
+        && eq(&q.outcome, Some(&e.outcome))
+        && q.target_contains
+            .as_deref()
+            .is_none_or(|t| e.target.as_deref().is_some_and(|x| x.contains(t)))
+}
 
 /// A value bound in a search.
 enum SearchBind {

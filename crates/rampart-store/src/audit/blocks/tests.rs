@@ -104,26 +104,6 @@ proptest::proptest! {
 }
 
 #[test]
-fn blocks_round_trip_plain_and_compressed() {
-    for n in [1usize, 3, 256] {
-        let lines: Vec<String> = (0..n)
-            .map(|i| {
-                format!(
-                    "{{\"seq\":{i},\"details\":{{\"x\":\"{}\"}}}}",
-                    "y".repeat(i % 7)
-                )
-            })
-            .collect();
-        let data = encode_block(&lines);
-        assert_eq!(data[0], if n == 256 { LZ4 } else { PLAIN });
-        assert_eq!(decode_block(&data).unwrap(), lines);
-    }
-    assert!(decode_block(&[]).is_err());
-    assert!(decode_block(&[9, 1, 2]).is_err());
-    assert!(decode_block(&[LZ4, 200, 0, 0, 0, 1]).is_err());
-}
-
-#[test]
 fn keys_differ_by_field_and_value_and_are_not_negative() {
     let a = key(Field::Actor, "it:admin");
     assert_ne!(a, key(Field::Target, "it:admin"));

@@ -1,0 +1,213 @@
+//! Numbering and writing events: one event in its change's transaction
+//! ([`append_event`]), or a batch as blocks ([`Store::append_events`]).
+
+use super::*;
+
+/// Takes `n` sequence numbers inside `tx`; returns the last one and the time of the newest
+/// event before them (the floor for the new events' times).
+pub(crate) async fn take_seqs(tx: &mut Tx<'_>, n: usize) -> Result<(i64, i64), Error> {
+    query_as("UPDATE audit_head SET size = size + $1 WHERE id = 1 RETURNING size, last_at")
+        .bind(i64::try_from(n).unwrap_or(i64::MAX))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)
+}
+
+/// Records the time of the newest event after a batch.
+async fn set_last_at(tx: &mut Tx<'_>, at: i64) -> Result<(), Error> {
+    query("UPDATE audit_head SET last_at = $1 WHERE id = 1")
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+/// Adds a batch's distinct targets to `audit_targets`, for free-text search (see
+/// `audit_search`), inside `tx`.
+async fn insert_targets(tx: &mut Tx<'_>, targets: &[String]) -> Result<(), Error> {
+    let sqlite = tx.is_sqlite();
+    for chunk in targets.chunks(INSERT_CHUNK) {
+        let mut sql = String::from("INSERT INTO audit_targets (target) VALUES ");
+        push_values(&mut sql, chunk.len(), 1, sqlite);
+        sql.push_str(" ON CONFLICT (target) DO NOTHING");
+        query(&sql)
+            .bind_all(chunk.iter().map(|t| t.as_str().into_arg()))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+    }
+    Ok(())
+}
+
+/// Numbers `events` (not empty) and writes them as blocks (see [`blocks`]) inside `tx`;
+/// returns the last sequence number.
+///
+/// The batch is cut into steps whose blocks (bodies, leaf hashes, compression, search keys)
+/// are built on the builder threads (see [`blocks::prepare_events`]) while the database
+/// inserts the steps before them, in order. Times are raised to the newest before them,
+/// which the head keeps.
+pub(crate) async fn write_events(tx: &mut Tx<'_>, events: Vec<NewEvent>) -> Result<i64, Error> {
+    let n = events.len();
+    let (last, floor) = take_seqs(tx, n).await?;
+    let (steps, last_at) = blocks::prepare_events(events, last - n as i64 + 1, floor);
+    let mut targets = std::collections::BTreeSet::new();
+    for next in steps {
+        let mut step = next
+            .await
+            .map_err(|_| Error::Internal("building audit blocks: a builder stopped".into()))??;
+        targets.extend(std::mem::take(&mut step.targets));
+        blocks::insert_step(tx, step).await?;
+    }
+    let targets: Vec<String> = targets.into_iter().collect();
+    insert_targets(tx, &targets).await?;
+    set_last_at(tx, last_at).await?;
+    Ok(last)
+}
+
+/// Rows per multi-row `INSERT` (13 values each: well under both backends' bind limits).
+pub(crate) const INSERT_CHUNK: usize = 256;
+
+/// The `INSERT` of `n` event rows. SQLite gets anonymous `?` placeholders: for numbered ones
+/// the driver looks each name up, and SQLite's lookup walks the list, so a statement with
+/// thousands of `$N` spends most of its time there (measured: 78% of an append).
+pub(crate) fn insert_sql(n: usize, sqlite: bool) -> String {
+    let mut sql = String::from(
+        "INSERT INTO audit_events (seq, stream, occurred_at, actor_id, actor_name, action, \
+         target, application, environment, outcome, node_id, body, leaf_hash) VALUES ",
+    );
+    push_values(&mut sql, n, 13, sqlite);
+    sql
+}
+
+/// Appends `rows` value tuples of `cols` placeholders each: `?` on SQLite (see
+/// [`insert_sql`]), `$1, $2, …` on PostgreSQL.
+pub(crate) fn push_values(sql: &mut String, rows: usize, cols: usize, sqlite: bool) {
+    for i in 0..rows {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for j in 1..=cols {
+            if j > 1 {
+                sql.push(',');
+            }
+            if sqlite {
+                sql.push('?');
+            } else {
+                let _ = write!(sql, "${}", i * cols + j);
+            }
+        }
+        sql.push(')');
+    }
+}
+
+impl EventRow<'_> {
+    pub(crate) fn target(&self) -> Option<&str> {
+        self.target
+    }
+}
+
+impl<'a> EventRow<'a> {
+    /// The row's values in the order of [`insert_sql`]'s columns.
+    pub(crate) fn args(&'a self) -> [Arg<'a>; 13] {
+        [
+            self.seq.into_arg(),
+            self.stream.into_arg(),
+            self.occurred_at.into_arg(),
+            self.actor_id.as_deref().into_arg(),
+            self.actor_name.into_arg(),
+            self.action.into_arg(),
+            self.target.into_arg(),
+            self.application.into_arg(),
+            self.environment.into_arg(),
+            self.outcome.into_arg(),
+            self.node_id.into_arg(),
+            self.body.as_str().into_arg(),
+            self.leaf_hash.as_slice().into_arg(),
+        ]
+    }
+}
+
+/// Appends one `system` event inside the open transaction `tx`: the change's own event,
+/// committed with it. `application` names the application the change concerns (the
+/// event's `application`); without it, what the details name is used.
+pub(crate) async fn append_event(
+    tx: &mut Tx<'_>,
+    ctx: &AuditContext,
+    event: &AuditEvent,
+    now: OffsetDateTime,
+    application: Option<String>,
+) -> Result<(), Error> {
+    let mut event = NewEvent::system(ctx, event, now);
+    if application.is_some() {
+        event.application = application;
+    }
+    // Number and time in one statement: the head keeps the newest time, which is this
+    // event's own time raised to the previous event's when it is earlier.
+    let (seq, at): (i64, i64) = query_as(
+        "UPDATE audit_head SET size = size + 1, \
+         last_at = CASE WHEN last_at > $1 THEN last_at ELSE $1 END \
+         WHERE id = 1 RETURNING size, last_at",
+    )
+    .bind(to_millis(event.occurred_at))
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(db)?;
+    let row = event_row(seq, &event, at)?;
+    let sql = insert_sql(1, tx.is_sqlite());
+    query(&sql)
+        .bind_all(row.args())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    // Its target joins the list free-text search reads (see `audit_search`).
+    if let Some(t) = row.target() {
+        query("INSERT INTO audit_targets (target) VALUES ($1) ON CONFLICT (target) DO NOTHING")
+            .bind(t)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Records an event that accompanies no stored change (e.g. a refused request).
+    pub async fn record_event(
+        &self,
+        ctx: &AuditContext,
+        event: &AuditEvent,
+        now: OffsetDateTime,
+    ) -> Result<(), Error> {
+        let mut tx = self.write().await?;
+        append_event(&mut tx, ctx, event, now, None).await?;
+        tx.commit().await
+    }
+
+    /// Appends a batch of events of any stream in one transaction, numbered in order;
+    /// returns the sequence number of the last one (0 for an empty batch). When this
+    /// returns, the batch is committed (on SQLite, on disk: `synchronous = FULL`).
+    ///
+    /// The batch is stored in blocks (see [`blocks`]): its bodies compressed together, its
+    /// leaves side by side, its search keys packed per block in `audit_key_packs`.
+    pub async fn append_events(&self, events: Vec<NewEvent>) -> Result<i64, Error> {
+        if events.is_empty() {
+            return Ok(0);
+        }
+        let n = events.len() as u64;
+        let mut tx = self.write().await?;
+        let last = write_events(&mut tx, events).await?;
+        tx.commit().await?;
+        self.appended
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        Ok(last)
+    }
+
+    /// How many events [`Store::append_events`] has committed through this handle and its
+    /// clones since it was opened: work in the background (the search-key compaction) reads
+    /// it to yield to appends.
+    pub fn audit_appended(&self) -> u64 {
+        self.appended.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
