@@ -138,10 +138,15 @@ impl AuthzView {
         self.environments = environments;
     }
 
-    /// Records a user's number for [`AuthzView::user_num`]. Unlike [`Change::UserNum`], it
-    /// does not fill the reverse map [`AuthzView::user_by_num`] reads.
+    /// Records a user's number both ways, for [`AuthzView::user_num`] and
+    /// [`AuthzView::user_by_num`] (as [`Change::UserNum`] does).
     pub fn load_user(&mut self, user: UserId, num: u32) {
         self.users.insert(user, num);
+        let i = num as usize;
+        if self.user_ids.len() <= i {
+            self.user_ids.resize(i + 1, None);
+        }
+        self.user_ids[i] = Some(user);
     }
 
     /// Records a unit-like node's key (a reports-to hierarchy's nodes are users).
@@ -165,13 +170,7 @@ impl AuthzView {
     pub fn apply(&mut self, change: &Change) -> Result<(), Error> {
         match change {
             Change::UserNum { user, num } => {
-                let id = UserId::parse(user, "user")?;
-                self.users.insert(id, *num);
-                let i = *num as usize;
-                if self.user_ids.len() <= i {
-                    self.user_ids.resize(i + 1, None);
-                }
-                self.user_ids[i] = Some(id);
+                self.load_user(UserId::parse(user, "user")?, *num);
             }
             Change::UserDeleted { user } => {
                 if let Some(num) = self.users.remove(&UserId::parse(user, "user")?) {
