@@ -11,7 +11,6 @@
 mod audit;
 mod backend;
 mod db;
-#[macro_use]
 mod authz;
 mod identity;
 mod lifecycle;

@@ -102,7 +102,7 @@ pub async fn run_key_compaction(
 ///   compaction then takes half the writer's time, appends slow down, and the backlog
 ///   stops growing, however long the ingest goes on.
 ///
-/// Below the bound, searches stay exact meanwhile (they probe more, smaller segments) and
+/// Below the bound, searches stay exact meanwhile (they read more packs) and
 /// the rest is worked off at the next lull.
 fn compaction_pause(took: Duration, busy: bool, backlog: u64) -> Duration {
     if !busy {
@@ -118,9 +118,9 @@ fn compaction_pause(took: Duration, busy: bool, backlog: u64) -> Duration {
 const YIELD: u32 = 4;
 
 /// Merges ready or under way past which the compaction stops yielding most of the writer to
-/// appends (see [`compaction_pause`]). A level-1 merge gathers 64 level-0 segments (2^18
-/// events), so 8 of them leave a search about 500 more segments to probe than a compacted
-/// log would.
+/// appends (see [`compaction_pause`]). A level-1 merge gathers the packs of 2^18 events
+/// (1,024 blocks), so 8 of them leave a search about 8,000 more packs to read than a
+/// compacted log would.
 const BACKLOG_BOUND: u64 = 8;
 
 #[cfg(test)]
