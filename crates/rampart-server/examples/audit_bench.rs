@@ -466,6 +466,13 @@ async fn main() {
             },
         ),
         (
+            "actor = nobody (no match: every segment probed)",
+            EventQuery {
+                actor: Some("end:nobody".into()),
+                ..Default::default()
+            },
+        ),
+        (
             "outcome = deny (1 in 20)",
             EventQuery {
                 outcome: Some("deny".into()),
