@@ -9,9 +9,9 @@
 //! Times cross this boundary as [`time::OffsetDateTime`] and are stored as UTC milliseconds.
 
 mod audit;
+mod authz;
 mod backend;
 mod db;
-mod authz;
 mod identity;
 mod lifecycle;
 
