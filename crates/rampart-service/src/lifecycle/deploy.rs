@@ -16,10 +16,9 @@ use rampart_model::Module;
 use rampart_store::{DeployKind, NewDeployment, PlanSettings, Running, StoredVersion};
 
 use super::{
-    as_seen, breaking_change, deployment_wire, environment, environments, highest_level,
-    known_module, level, model_of, plans, require, running_placed, second_approver,
-    separation_of_duties, surface_of, uses_of, version_or_404, visible_application, LifecycleError,
-    On,
+    as_seen, breaking_change, deployment_wire, environment, environments, highest_level, level,
+    model_of, plans, require_module, running_placed, second_approver, separation_of_duties,
+    surface_of, uses_of, version_or_404, visible_application, LifecycleError, On,
 };
 use crate::caller::Caller;
 use crate::state::AppState;
@@ -79,13 +78,12 @@ pub(super) async fn plan(
                 Error::invalid("modules", format!("`{}` is listed twice", s.module)).into(),
             );
         }
-        known_module(state, &s.module)?;
-        require(
+        require_module(
             state,
             caller,
-            On::Module(&s.module),
+            &s.module,
             env_id,
-            level_needed(LifecycleOp::Deploy),
+            LifecycleOp::Deploy,
             "deploying",
         )
         .await?;
@@ -378,16 +376,7 @@ pub async fn stage(
     if let Some(list) = &req.modules {
         // Permission first: whether a module runs in `from` is for those who may stage it.
         for m in list {
-            known_module(state, m)?;
-            require(
-                state,
-                caller,
-                On::Module(m),
-                target,
-                level_needed(LifecycleOp::Deploy),
-                "staging",
-            )
-            .await?;
+            require_module(state, caller, m, target, LifecycleOp::Deploy, "staging").await?;
         }
     }
     let running = state.store.running().await?;
@@ -454,13 +443,12 @@ pub async fn rollback(
 ) -> Result<Deployed<DeployResponse>, LifecycleError> {
     let env_id = environment(state, env)?;
     state.authz.fresh(None).await?;
-    known_module(state, &req.module)?;
-    require(
+    require_module(
         state,
         caller,
-        On::Module(&req.module),
+        &req.module,
         env_id,
-        level_needed(LifecycleOp::Deploy),
+        LifecycleOp::Deploy,
         "rolling back",
     )
     .await?;

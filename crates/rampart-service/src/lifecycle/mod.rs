@@ -57,6 +57,7 @@ use std::fmt;
 
 use rampart_api::{BreakingChange, DeploymentWire, VersionWire};
 use rampart_authz::it::{AppId, EnvId, ItUserId, Level, ModuleId};
+use rampart_authz::policy::{level_needed, LifecycleOp};
 use rampart_core::{Error, Provider};
 use rampart_deploy::{Break, Placed};
 use rampart_model::format::Dependency;
@@ -263,6 +264,28 @@ impl<'a> Visibility<'a> {
         self.seen.insert(module.to_owned(), v);
         Ok(v)
     }
+}
+
+/// Refuses a module that does not exist, then unless the caller holds the level `op` needs
+/// on it in `environment` (`doing` names the operation in a refusal).
+async fn require_module(
+    state: &AppState,
+    caller: &Caller,
+    module: &str,
+    environment: EnvId,
+    op: LifecycleOp,
+    doing: &str,
+) -> Result<(), Error> {
+    known_module(state, module)?;
+    require(
+        state,
+        caller,
+        On::Module(module),
+        environment,
+        level_needed(op),
+        doing,
+    )
+    .await
 }
 
 /// Refuses unless the caller holds at least `needed` on `module` in `environment`.

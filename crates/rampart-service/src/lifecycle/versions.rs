@@ -6,13 +6,13 @@ use rampart_api::{
     DeploymentWire, DiffQuery, EnvironmentWire, HistoryQuery, RunningWire, SurfaceQuery,
     VersionSourceResponse, VersionWire,
 };
-use rampart_authz::policy::{level_needed, LifecycleOp};
+use rampart_authz::policy::LifecycleOp;
 use rampart_core::Error;
 use rampart_model::{ModuleDiff, Surface};
 
 use super::{
-    deployment_wire, environment, known_module, model_of, require, surface_of, version_or_404,
-    visible_module, wire, On, Visibility, AUTHORING,
+    deployment_wire, environment, model_of, require_module, surface_of, version_or_404,
+    visible_module, wire, Visibility, AUTHORING,
 };
 use crate::caller::Caller;
 use crate::state::AppState;
@@ -254,14 +254,5 @@ async fn require_authoring(
     doing: &str,
 ) -> Result<(), Error> {
     state.authz.fresh(None).await?;
-    known_module(state, name)?;
-    require(
-        state,
-        caller,
-        On::Module(name),
-        AUTHORING,
-        level_needed(op),
-        doing,
-    )
-    .await
+    require_module(state, caller, name, AUTHORING, op, doing).await
 }
