@@ -100,11 +100,23 @@ enum Resolved {
     },
 }
 
-fn resolve(view: &AuthzView, item: &CheckItem, at: &str) -> Result<Resolved, Error> {
+/// Check `index` of a request resolved against the view. Field names (`checks[3].user`)
+/// are written only for a check that fails: a batch of valid checks allocates none.
+fn resolve(view: &AuthzView, item: &CheckItem, index: usize) -> Result<Resolved, Error> {
+    let at = |name: &str| format!("checks[{index}].{name}");
+    let renamed = |name: &'static str| {
+        move |e: Error| match e {
+            Error::InvalidInput { reason, .. } => Error::InvalidInput {
+                field: at(name),
+                reason,
+            },
+            other => other,
+        }
+    };
     let user_of = |raw: &str| -> Result<u32, Error> {
         // A user the index holds nothing about (never placed in a hierarchy, granted or
         // made a member of anything) is decided as such: a deny, not an error.
-        let id = user_id(raw, &format!("{at}.user"))?;
+        let id = user_id(raw, "user").map_err(renamed("user"))?;
         Ok(view.user_num(id).unwrap_or(NOBODY))
     };
     match item {
@@ -115,13 +127,13 @@ fn resolve(view: &AuthzView, item: &CheckItem, at: &str) -> Result<Resolved, Err
         } => {
             let app = view.app(application).ok_or_else(|| {
                 Error::invalid(
-                    format!("{at}.application"),
+                    at("application"),
                     format!("no application named `{application}`"),
                 )
             })?;
             let role = view.role(app, role).ok_or_else(|| {
                 Error::invalid(
-                    format!("{at}.role"),
+                    at("role"),
                     format!("application `{application}` has no role `{role}`"),
                 )
             })?;
@@ -138,16 +150,13 @@ fn resolve(view: &AuthzView, item: &CheckItem, at: &str) -> Result<Resolved, Err
             action: a,
         } => {
             let e = view.entity(entity).ok_or_else(|| {
-                Error::invalid(
-                    format!("{at}.entity"),
-                    format!("no entity named `{entity}`"),
-                )
+                Error::invalid(at("entity"), format!("no entity named `{entity}`"))
             })?;
             Ok(Resolved::Record {
                 user: user_of(user)?,
                 entity: e,
                 key: record.clone(),
-                action: action(a, &format!("{at}.action"))?,
+                action: action(a, "action").map_err(renamed("action"))?,
             })
         }
     }
@@ -202,7 +211,7 @@ pub async fn check(
         req.checks
             .iter()
             .enumerate()
-            .map(|(i, c)| resolve(&view, c, &format!("checks[{i}]")))
+            .map(|(i, c)| resolve(&view, c, i))
             .collect::<Result<_, _>>()?
     };
     // Records' owners come from the database, outside the index lock: one query per entity.
@@ -286,7 +295,7 @@ pub async fn explain(
         .fresh(freshness(req.at_least_as_fresh.as_deref())?)
         .await?;
     let now = millis(state.clock.now());
-    let resolved = resolve(&state.authz.view(), item, "checks[0]")?;
+    let resolved = resolve(&state.authz.view(), item, 0)?;
     let rec = match &resolved {
         Resolved::Record { entity, key, .. } => {
             Some(record_ref(state, *entity, key, "checks[0]").await?)
