@@ -147,11 +147,14 @@ impl Store {
             // matches: the first `want` of both are the first `want` candidates.
             let exhausted = (seqs.len() as i64) < want;
             seqs.truncate(want as usize);
-            let events = self.block_events(&seqs).await?;
+            let mut events = self.block_events(&seqs).await?;
             for seq in &seqs {
-                if let Some(e) = events.get(seq) {
-                    if passes(q, e) && (out.len() as i64) < limit {
-                        out.push(e.clone());
+                if (out.len() as i64) >= limit {
+                    break;
+                }
+                if let Some(e) = events.remove(seq) {
+                    if passes(q, &e) {
+                        out.push(e);
                     }
                 }
             }
