@@ -26,22 +26,16 @@ impl Store {
         // here stays the one in force until the commit.
         let size = keys::lock_head(&mut tx).await?;
         let layout = keys::read_manifest(&mut tx).await?;
-        let found: Option<Option<i64>> =
-            query_scalar("SELECT redacted_at FROM audit_events WHERE seq = $1")
+        let found: Option<(Option<i64>, Option<String>)> =
+            query_as("SELECT redacted_at, target FROM audit_events WHERE seq = $1")
                 .bind(seq)
                 .fetch_optional(&mut tx)
                 .await
                 .map_err(db)?;
         let already = || Error::Conflict(format!("event {seq} is already redacted"));
         let target: Option<String> = match found {
-            Some(Some(_)) => return Err(already()),
-            Some(None) => {
-                let target: Option<String> =
-                    query_scalar("SELECT target FROM audit_events WHERE seq = $1")
-                        .bind(seq)
-                        .fetch_one(&mut tx)
-                        .await
-                        .map_err(db)?;
+            Some((Some(_), _)) => return Err(already()),
+            Some((None, target)) => {
                 query(
                     "UPDATE audit_events SET body = NULL, actor_id = NULL, \
                      actor_name = NULL, target = NULL, redacted_at = $1 WHERE seq = $2",

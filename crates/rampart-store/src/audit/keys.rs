@@ -376,15 +376,8 @@ impl Store {
     /// [`Store::audit_compact_keys`]): 0 once it has caught up. It grows while appends keep
     /// the compaction yielding, and shrinks at the next lull.
     pub async fn audit_key_backlog(&self) -> Result<u64, Error> {
-        let size: i64 = query_scalar("SELECT size FROM audit_head WHERE id = 1")
-            .fetch_one(self.reader())
-            .await
-            .map_err(db)?;
-        let rows: Vec<(i64, i64, i64)> = query_as(Manifest::SQL)
-            .fetch_all(self.reader())
-            .await
-            .map_err(db)?;
-        Ok(Manifest::from_rows(&rows)?.pending_merges(size))
+        let size = i64::try_from(self.audit_size().await?).unwrap_or(i64::MAX);
+        Ok(self.key_manifest().await?.pending_merges(size))
     }
 
     /// Sets the segment sizes of the search-key tree: level L holds segments of

@@ -79,20 +79,10 @@ impl Store {
             return Ok(out);
         }
         let mut sql = String::from(
-            "SELECT tile, leaves FROM audit_tiles WHERE leaves IS NOT NULL AND tile IN (",
+            "SELECT tile, leaves FROM audit_tiles WHERE leaves IS NOT NULL AND tile IN ",
         );
         let sqlite = self.kind() == crate::BackendKind::Sqlite;
-        for i in 0..tiles.len() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            if sqlite {
-                sql.push('?');
-            } else {
-                sql.push_str(&format!("${}", i + 1));
-            }
-        }
-        sql.push(')');
+        crate::audit::push_values(&mut sql, 1, tiles.len(), sqlite);
         let mut q = query_as::<(i64, Vec<u8>)>(&sql);
         for t in tiles {
             q = q.bind(i64::try_from(*t).unwrap_or(i64::MAX));

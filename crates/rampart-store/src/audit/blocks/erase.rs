@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// A block's first sequence number, count, leaves and data, with its key pack if any.
+type BlockWithPack = (i64, i64, Vec<u8>, Vec<u8>, Option<Vec<u8>>);
+
 /// What an erasure of `body` leaves, the search keys it takes away (actor and target) and
 /// the erased target.
 pub(crate) fn erase(
@@ -54,9 +57,11 @@ pub(crate) async fn erase_in_blocks(
     let mut gone: Vec<(i64, i64)> = Vec::new();
     let mut after = from - BLOCK_EVENTS as i64;
     loop {
-        let rows: Vec<(i64, i64, Vec<u8>, Vec<u8>)> = query_as(
-            "SELECT first_seq, count, leaves, data FROM audit_blocks \
-             WHERE first_seq > $1 AND first_seq <= $2 ORDER BY first_seq LIMIT 64",
+        // Each block with its key pack (if it has one still), in one read.
+        let rows: Vec<BlockWithPack> = query_as(
+            "SELECT b.first_seq, b.count, b.leaves, b.data, k.keys FROM audit_blocks b \
+             LEFT JOIN audit_key_packs k ON k.first_seq = b.first_seq \
+             WHERE b.first_seq > $1 AND b.first_seq <= $2 ORDER BY b.first_seq LIMIT 64",
         )
         .bind(after)
         .bind(to)
@@ -67,7 +72,7 @@ pub(crate) async fn erase_in_blocks(
             break;
         };
         after = last;
-        for (first, count, leaves, data) in rows {
+        for (first, count, leaves, data, pack) in rows {
             if first + count <= from {
                 continue;
             }
@@ -102,12 +107,6 @@ pub(crate) async fn erase_in_blocks(
                     .await
                     .map_err(db)?;
                 // The erased events' keys leave the block's pack (if it has one still).
-                let pack: Option<Vec<u8>> =
-                    query_scalar("SELECT keys FROM audit_key_packs WHERE first_seq = $1")
-                        .bind(first)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(db)?;
                 if let Some(pack) = pack {
                     query("UPDATE audit_key_packs SET keys = $1 WHERE first_seq = $2")
                         .bind(pack_without(first, &pack, &changed)?)
