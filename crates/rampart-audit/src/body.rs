@@ -2,7 +2,7 @@
 //!
 //! One fixed field order ([`Body`]'s), JSON string escaping that keeps every value on one
 //! line, and `details` copied as they are once [`check_details`] has found them one compact
-//! JSON object. [`write_body`] writes the bytes by hand, without allocating per event; the
+//! JSON object. [`write_checked_body`] writes the bytes by hand, without allocating per event; the
 //! store's property test `bodies_are_what_serde_json_writes` holds them to what `serde_json`
 //! writes for [`Body`], so the two cannot drift apart.
 
@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use thiserror::Error;
 
-/// The canonical JSON of an event: the leaf's data, as [`write_body`] writes it. Field
+/// The canonical JSON of an event: the leaf's data, as [`write_checked_body`] writes it. Field
 /// order is fixed by this struct; JSON string escaping (control characters, quotes,
 /// backslashes) keeps every value on one line, so no field can forge another line of an
 /// export.
@@ -100,13 +100,6 @@ pub struct BodyParts<'a> {
 #[error("{0}")]
 pub struct BodyError(pub String);
 
-/// Appends the canonical body of `parts` to `out`: one line of JSON, the leaf's data.
-/// Refuses `details` that are not one compact JSON object.
-pub fn write_body(out: &mut Vec<u8>, parts: &BodyParts<'_>) -> Result<(), BodyError> {
-    check_details(parts.details)?;
-    write_checked_body(out, parts)
-}
-
 /// Checks an event's `details`: a JSON object, compact (they are copied into the body as
 /// they are, and whitespace between their tokens could break the body's line).
 pub fn check_details(details: &str) -> Result<(), BodyError> {
@@ -126,7 +119,8 @@ pub fn check_details(details: &str) -> Result<(), BodyError> {
     Ok(())
 }
 
-/// [`write_body`] for `parts` whose `details` [`check_details`] has passed.
+/// Appends the canonical body of `parts` to `out`, one line of JSON, for `parts` whose
+/// `details` [`check_details`] has passed.
 ///
 /// Nothing is allocated: the body is written straight into `out` (a block's text, or one
 /// body).

@@ -100,7 +100,7 @@
 //! # Event bodies and stored blocks
 //!
 //! `E`, the leaf's data, is the event's canonical body: one line of JSON with a fixed field
-//! order, written by [`body::write_body`] (see [`body::Body`]). Events appended in batches
+//! order, written by [`body::write_checked_body`] (see [`body::Body`]). Events appended in batches
 //! are stored in blocks of consecutive events, their bodies compressed together and their
 //! leaf hashes side by side; [`block`] encodes and decodes that format, so what is hashed and
 //! how it is stored are defined beside the verifier.

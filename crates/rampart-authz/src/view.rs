@@ -702,7 +702,8 @@ fn it_scope(scope: &str, num: u32) -> Result<Scope, Error> {
 }
 
 /// An error of the index, which holds only what the tables allowed: a bug or a damaged store.
-fn internal(e: impl std::fmt::Display) -> Error {
+/// An inconsistency of the index (a number it cannot resolve), as an internal error.
+pub fn internal(e: impl std::fmt::Display) -> Error {
     Error::Internal(format!("authorization index: {e}"))
 }
 

@@ -4,6 +4,7 @@ use crate::db::{query, query_scalar, Row, Tx};
 
 use super::tx::{next_revision, record_changes};
 use super::*;
+use rampart_authz::view::internal;
 
 impl Store {
     /// Builds a node's whole authorization index from the tables, in one snapshot, at the

@@ -308,10 +308,6 @@ pub enum ItScope {
     Application(String),
 }
 
-fn internal(e: impl std::fmt::Display) -> Error {
-    Error::Internal(format!("authorization index: {e}"))
-}
-
 /// Narrows a stored number to the index's 32 bits.
 fn n32(v: i64, what: &str) -> Result<u32, Error> {
     u32::try_from(v).map_err(|_| Error::Internal(format!("stored {what} number {v} out of range")))
