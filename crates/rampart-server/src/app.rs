@@ -502,7 +502,9 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
                 .max_body_bytes
                 .max(state.config.max_module_bytes)
         });
-        transport::drain(rest, expects_continue, bound);
+        let (body, sent) = transport::Sent::new(std::mem::take(response.body_mut()));
+        *response.body_mut() = Body::new(body);
+        transport::drain(rest, expects_continue, bound, sent);
     }
     let _entered = span.enter();
     if status.is_server_error() {

@@ -177,8 +177,16 @@ impl Drop for Unread {
 
 /// Reads and discards what is left of a refused request's body behind the answer, for at
 /// most [`DRAIN_TIME`] and up to `bound` bytes if given (HTTP/2), so the stream or the
-/// connection ends cleanly instead of being reset.
-pub fn drain(leftover: Leftover, expects_continue: bool, bound: Option<u64>) {
+/// connection ends cleanly instead of being reset. Past the bound the body is let go only
+/// once `sent` says the answer has gone out (see [`Sent`]): a client that had already sent
+/// more than the bound when the refusal was made would otherwise see its stream reset
+/// before the answer, and no answer at all.
+pub fn drain(
+    leftover: Leftover,
+    expects_continue: bool,
+    bound: Option<u64>,
+    sent: oneshot::Receiver<()>,
+) {
     if expects_continue && !leftover.polled {
         // The client has sent nothing and waits: asking for the body only to discard it
         // would cost both sides the upload. Dropping it lets hyper end the exchange.
@@ -196,6 +204,9 @@ pub fn drain(leftover: Leftover, expects_continue: bool, bound: Option<u64>) {
                 if let Some(data) = frame.data_ref() {
                     read = read.saturating_add(data.len() as u64);
                     if bound.is_some_and(|bound| read > bound) {
+                        // Stop reading (flow control holds the sender), but keep the
+                        // stream until the answer is out.
+                        let _ = sent.await;
                         return false;
                     }
                 }
@@ -212,6 +223,53 @@ pub fn drain(leftover: Leftover, expects_continue: bool, bound: Option<u64>) {
             );
         }
     });
+}
+
+/// A response body that says, when hyper is done with it (its last frame written, or the
+/// exchange abandoned), that the answer has gone out: see [`drain`].
+pub struct Sent {
+    inner: Body,
+    done: Option<oneshot::Sender<()>>,
+}
+
+impl Sent {
+    /// Wraps `body`; the receiver hears when it is dropped.
+    pub fn new(body: Body) -> (Self, oneshot::Receiver<()>) {
+        let (done, receiver) = oneshot::channel();
+        let sent = Self {
+            inner: body,
+            done: Some(done),
+        };
+        (sent, receiver)
+    }
+}
+
+impl http_body::Body for Sent {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for Sent {
+    fn drop(&mut self) {
+        if let Some(done) = self.done.take() {
+            let _ = done.send(());
+        }
+    }
 }
 
 /// A connection that writes a problem document in place of hyper's bare answer to an
