@@ -15,7 +15,9 @@
 //! ```text
 //! cargo run --release -p rampart-server --example lifecycle_bench -- [sqlite|postgres]
 //! ```
-//! PostgreSQL needs `RAMPART_TEST_PG_URL` (as `scripts/pg-throwaway.sh` exports).
+//! PostgreSQL needs `RAMPART_TEST_PG_URL` (as `scripts/pg-throwaway.sh` exports). With
+//! `BENCH_JSON=1` the headline figures are also printed as `scripts/bench` result lines on
+//! stdout, and the report goes to stderr.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // benchmark code
 
@@ -94,6 +96,47 @@ fn app_module(i: usize) -> String {
         }
     }
     s
+}
+
+/// The report: stdout, or stderr when stdout carries `scripts/bench` result lines.
+macro_rules! say {
+    ($($t:tt)*) => {
+        if std::env::var_os("BENCH_JSON").is_some() { eprintln!($($t)*) } else { println!($($t)*) }
+    };
+}
+
+/// One `scripts/bench` result line (printed only with `BENCH_JSON`): a step's median against
+/// its same-run baseline. The lifecycle has no targets; the figures say what a step costs.
+fn result(
+    backend: &str,
+    figure: &str,
+    value: Duration,
+    baseline: &str,
+    base: Duration,
+    rounds: usize,
+) {
+    if std::env::var_os("BENCH_JSON").is_none() {
+        return;
+    }
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned());
+    println!(
+        "{}",
+        json!({
+            "capability": "Module lifecycle",
+            "figure": format!("{figure} ({backend})"),
+            "target": "—",
+            "value": ms(value),
+            "baseline": format!("{baseline}: {} ({:.1}×)", ms(base), value.as_secs_f64() / base.as_secs_f64()),
+            "limit": "—",
+            "met": null,
+            "rounds": rounds,
+            "load": load,
+            "command": format!("cargo run --release -p rampart-server --example lifecycle_bench -- {backend}"),
+        })
+    );
 }
 
 fn ms(d: Duration) -> String {
@@ -224,7 +267,7 @@ async fn main() {
     let m1 = rampart_model::parse("big.yaml", &v1).unwrap();
     let m2 = rampart_model::parse("big.yaml", &v2).unwrap();
     let as_json = serde_json::to_string(&m1).unwrap();
-    println!(
+    say!(
         "## lifecycle on {backend}\n\nmodule: {} entities, {} screens, {} KiB of YAML ({} lines)\n",
         m1.entities.len(),
         m1.screens.len(),
@@ -254,14 +297,30 @@ async fn main() {
         assert!(n > 0);
     }
     let (parse, plain, diff, lines) = (median(parse), median(plain), median(diff), median(lines));
-    println!("| step | median | baseline (same run) | ratio |\n|---|---:|---:|---:|");
-    println!(
+    result(
+        &backend,
+        "parse + validate a 976 KiB module (500 entities, 2,000 screens)",
+        parse,
+        "`serde_json` of the same module",
+        plain,
+        15,
+    );
+    result(
+        &backend,
+        "structured + line diff of two versions",
+        diff,
+        "the line diff alone",
+        lines,
+        15,
+    );
+    say!("| step | median | baseline (same run) | ratio |\n|---|---:|---:|---:|");
+    say!(
         "| parse + validate (YAML, positions, every rule) | {} | serde_json of the same module: {} | {:.1}× |",
         ms(parse),
         ms(plain),
         parse.as_secs_f64() / plain.as_secs_f64()
     );
-    println!(
+    say!(
         "| structured + line diff, v1 → v2 | {} | line diff alone: {} | {:.1}× |",
         ms(diff),
         ms(lines),
@@ -304,13 +363,21 @@ async fn main() {
         }
     }
     let (publish, api_diff) = (median(publish), median(api_diff));
-    println!(
+    result(
+        &backend,
+        "publish the large module over HTTPS",
+        publish,
+        "`GET /api/v1/auth/me`",
+        me,
+        6,
+    );
+    say!(
         "| publish over HTTPS (parse, checks, store, audit) | {} | GET /api/v1/auth/me: {} | {:.0}× |",
         ms(publish),
         ms(me),
         publish.as_secs_f64() / me.as_secs_f64()
     );
-    println!(
+    say!(
         "| diff over HTTPS (two versions read, diffed, sent) | {} | GET /api/v1/auth/me: {} | {:.0}× |",
         ms(api_diff),
         ms(me),
@@ -381,9 +448,33 @@ async fn main() {
         )
         .await;
     let staged = t.elapsed();
+    result(
+        &backend,
+        "deployment plan (dry run) of a 50-module application",
+        plan,
+        "`GET /api/v1/auth/me`",
+        me,
+        9,
+    );
+    result(
+        &backend,
+        "apply it: 50 deployments and their audit events, one transaction",
+        applied,
+        "`GET /api/v1/auth/me`",
+        me,
+        1,
+    );
+    result(
+        &backend,
+        "staging plan (dry run), development → quality",
+        stage_plan,
+        "`GET /api/v1/auth/me`",
+        me,
+        9,
+    );
     assert_eq!(s, 200, "{body}");
     assert_eq!(body["deployments"].as_array().unwrap().len(), 50);
-    println!(
+    say!(
         "\n| 50-module application | time | ÷ GET /api/v1/auth/me ({}) |\n|---|---:|---:|",
         ms(me)
     );
@@ -399,7 +490,7 @@ async fn main() {
         ("staging plan (dry run), development → quality", stage_plan),
         ("stage it", staged),
     ] {
-        println!(
+        say!(
             "| {what} | {} | {:.0}× |",
             ms(d),
             d.as_secs_f64() / me.as_secs_f64()
@@ -466,8 +557,16 @@ async fn main() {
         )
         .await;
     let ran = t.elapsed();
+    result(
+        &backend,
+        "stored plan of 51 modules and 50 settings, read with its preview",
+        preview,
+        "`GET /api/v1/auth/me`",
+        me,
+        9,
+    );
     assert_eq!(s, 202, "{body}");
-    println!(
+    say!(
         "\n| stored deployment plan, 51 modules (the 50 and the big one), 50 settings | time | ÷ GET /api/v1/auth/me ({}) |\n|---|---:|---:|",
         ms(me)
     );
@@ -479,7 +578,7 @@ async fn main() {
             ran,
         ),
     ] {
-        println!(
+        say!(
             "| {what} | {} | {:.0}× |",
             ms(d),
             d.as_secs_f64() / me.as_secs_f64()
