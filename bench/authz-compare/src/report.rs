@@ -19,7 +19,7 @@ pub fn median(v: &[f64]) -> f64 {
     s.sort_by(f64::total_cmp);
     match s.len() {
         0 => f64::NAN,
-        n if n % 2 == 1 => s[n / 2],
+        n if !n.is_multiple_of(2) => s[n / 2],
         n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
     }
 }
@@ -131,7 +131,7 @@ pub fn thousands(x: f64) -> String {
     let s = n.abs().to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -195,11 +195,18 @@ impl Figures {
         let pct = 100.0 * self.allowed as f64 / self.requests.max(1) as f64;
         let command = self.command(&key);
         let rounds = r.theirs.len();
-        let base = format!(
-            "Rampart {}/s on the same {} requests ({pct:.0} % allowed), alternating",
-            thousands(ours),
-            thousands(self.requests as f64)
-        );
+        let base = if what.starts_with("first") {
+            format!(
+                "Rampart's list filter {}/s for the same users, alternating",
+                thousands(ours)
+            )
+        } else {
+            format!(
+                "Rampart {}/s on the same {} requests ({pct:.0} % allowed), alternating",
+                thousands(ours),
+                thousands(self.requests as f64)
+            )
+        };
         self.lines.push(serde_line::Line {
             figure: format!("{name}: {what}, {} ({})", self.scale, self.data),
             target: "—".to_owned(),
