@@ -325,6 +325,111 @@ impl DatasetSpec {
     }
 }
 
+impl DatasetSpec {
+    /// `n` seeded requests of which about half are allowed, the same for every engine
+    /// compared. A third ask about a record owned by the user or by someone below them (the
+    /// record drawn first, the user then the owner or one of the owner's managers); a sixth
+    /// ask about a record granted to a principal the user belongs to (the user themselves, a
+    /// member of the group, or someone seated in the unit or in a unit under the branch),
+    /// for the grant's action or, one time in four, for writing; the rest are
+    /// [`DatasetSpec::requests`]' random draws, nearly all denied.
+    pub fn mixed_requests(&self, n: usize, seed: u64, owners: &[u32]) -> Vec<Request> {
+        let mut rng = Rng::new(seed ^ 0x00AB_1E55);
+        let managers = self.managers();
+        let (members, seated) = self.members_by_principal();
+        // A sample of the grants, spread over the whole stream.
+        let want = n / 6 + 1;
+        let step = (self.grants / want as u64).max(1);
+        let sample: Vec<Grant> = self.grants().step_by(step as usize).take(want).collect();
+        let mut random = self.requests(n, seed, owners).into_iter();
+        let owner_of = |num: u64| owners.get(num as usize).copied();
+        let mut out = Vec::with_capacity(n);
+        while out.len() < n {
+            let roll = rng.below(6);
+            let request = match roll {
+                0 | 1 if self.records > 0 => {
+                    let num = rng.below(self.records);
+                    let Some(mut user) = owner_of(num) else {
+                        continue;
+                    };
+                    for _ in 0..rng.below(4) {
+                        match managers.get(user as usize).copied().flatten() {
+                            Some(m) => user = m,
+                            None => break,
+                        }
+                    }
+                    let action = if rng.below(4) == 0 {
+                        Actions::WRITE
+                    } else {
+                        Actions::READ
+                    };
+                    Request {
+                        user,
+                        action,
+                        record: RecordRef {
+                            num,
+                            owner: owner_of(num),
+                        },
+                    }
+                }
+                2 if !sample.is_empty() => {
+                    let g = sample[rng.below(sample.len() as u64) as usize];
+                    let pool: &[u32] = match g.principal.kind() {
+                        crate::acl::PrincipalKind::User(u) => &[u][..],
+                        crate::acl::PrincipalKind::Group(k) => {
+                            members.get(k as usize).map_or(&[][..], Vec::as_slice)
+                        }
+                        crate::acl::PrincipalKind::Node(_, k) => {
+                            seated.get(k as usize).map_or(&[][..], Vec::as_slice)
+                        }
+                    };
+                    if pool.is_empty() {
+                        continue;
+                    }
+                    let user = pool[rng.below(pool.len() as u64) as usize];
+                    let action = if rng.below(4) == 0 || !g.actions.contains(Actions::READ) {
+                        Actions::WRITE
+                    } else {
+                        Actions::READ
+                    };
+                    Request {
+                        user,
+                        action,
+                        record: RecordRef {
+                            num: g.record,
+                            owner: owner_of(g.record),
+                        },
+                    }
+                }
+                _ => match random.next() {
+                    Some(r) => r,
+                    None => break,
+                },
+            };
+            out.push(request);
+        }
+        out
+    }
+
+    /// Each group's members, and the users seated in each unit or anywhere under it.
+    fn members_by_principal(&self) -> (Vec<Vec<u32>>, Vec<Vec<u32>>) {
+        let mut members = vec![Vec::new(); self.groups as usize];
+        for (group, user) in self.memberships() {
+            members[group as usize].push(user);
+        }
+        let parents = self.unit_parents();
+        let mut seated = vec![Vec::new(); self.units as usize];
+        for (user, unit) in self.seats() {
+            let mut cur = Some(unit);
+            while let Some(u) = cur {
+                seated[u as usize].push(user);
+                cur = parents.get(u as usize).copied().flatten();
+            }
+        }
+        (members, seated)
+    }
+}
+
 /// Users at four levels of the tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Personas {
@@ -371,5 +476,21 @@ mod tests {
         assert_eq!(spec.managers(), DatasetSpec::scaled(100).managers());
         assert_eq!(spec.record_key(7), spec.record_key(7));
         assert_ne!(spec.record_key(7), spec.record_key(8));
+    }
+
+    #[test]
+    fn mixed_requests_allow_at_least_a_third() {
+        let spec = DatasetSpec::scaled(100);
+        let acl = spec.build_acl().unwrap();
+        let owners: Vec<u32> = spec.owners().collect();
+        let requests = spec.mixed_requests(3_000, 7, &owners);
+        assert_eq!(requests.len(), 3_000);
+        let allowed = requests
+            .iter()
+            .filter(|r| acl.can(r.user, r.action, ENTITY, r.record))
+            .count();
+        assert!(allowed * 3 >= requests.len(), "{allowed} allowed");
+        assert!(allowed < requests.len(), "some denied");
+        assert_eq!(requests, spec.mixed_requests(3_000, 7, &owners));
     }
 }
