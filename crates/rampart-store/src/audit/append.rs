@@ -6,20 +6,20 @@ use super::*;
 /// Takes `n` sequence numbers inside `tx`; returns the last one and the time of the newest
 /// event before them (the floor for the new events' times).
 pub(crate) async fn take_seqs(tx: &mut Tx<'_>, n: usize) -> Result<(i64, i64), Error> {
-    query_as("UPDATE audit_head SET size = size + $1 WHERE id = 1 RETURNING size, last_at")
-        .bind(i64::try_from(n).unwrap_or(i64::MAX))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db)
+    tx.one(
+        "UPDATE audit_head SET size = size + $1 WHERE id = 1 RETURNING size, last_at",
+        [Arg::from(i64::try_from(n).unwrap_or(i64::MAX))],
+    )
+    .await
 }
 
 /// Records the time of the newest event after a batch.
 async fn set_last_at(tx: &mut Tx<'_>, at: i64) -> Result<(), Error> {
-    query("UPDATE audit_head SET last_at = $1 WHERE id = 1")
-        .bind(at)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
+    tx.exec(
+        "UPDATE audit_head SET last_at = $1 WHERE id = 1",
+        [at.into()],
+    )
+    .await?;
     Ok(())
 }
 
@@ -31,11 +31,8 @@ async fn insert_targets(tx: &mut Tx<'_>, targets: &[String]) -> Result<(), Error
         let mut sql = String::from("INSERT INTO audit_targets (target) VALUES ");
         push_values(&mut sql, chunk.len(), 1, sqlite);
         sql.push_str(" ON CONFLICT (target) DO NOTHING");
-        query(&sql)
-            .bind_all(chunk.iter().map(|t| t.as_str().into_arg()))
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+        tx.exec(&sql, chunk.iter().map(|t| t.as_str().into_arg()))
+            .await?;
     }
     Ok(())
 }
@@ -145,29 +142,24 @@ pub(crate) async fn append_event(
     }
     // Number and time in one statement: the head keeps the newest time, which is this
     // event's own time raised to the previous event's when it is earlier.
-    let (seq, at): (i64, i64) = query_as(
-        "UPDATE audit_head SET size = size + 1, \
+    let (seq, at): (i64, i64) = tx
+        .one(
+            "UPDATE audit_head SET size = size + 1, \
          last_at = CASE WHEN last_at > $1 THEN last_at ELSE $1 END \
          WHERE id = 1 RETURNING size, last_at",
-    )
-    .bind(to_millis(event.occurred_at))
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(db)?;
+            [Arg::from(to_millis(event.occurred_at))],
+        )
+        .await?;
     let row = event_row(seq, &event, at)?;
     let sql = insert_sql(1, tx.is_sqlite());
-    query(&sql)
-        .bind_all(row.args())
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
+    tx.exec(&sql, row.args()).await?;
     // Its target joins the list free-text search reads (see `audit_search`).
     if let Some(t) = row.target() {
-        query("INSERT INTO audit_targets (target) VALUES ($1) ON CONFLICT (target) DO NOTHING")
-            .bind(t)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+        tx.exec(
+            "INSERT INTO audit_targets (target) VALUES ($1) ON CONFLICT (target) DO NOTHING",
+            [t.into()],
+        )
+        .await?;
     }
     Ok(())
 }

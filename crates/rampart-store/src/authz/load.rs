@@ -1,6 +1,7 @@
 //! Building a node's index from the tables, and recomputing materialised paths.
 
-use crate::db::{query, query_scalar, Row, Tx};
+use crate::db::Arg;
+use crate::db::{query, Row, Tx};
 
 use super::tx::{next_revision, record_changes};
 use super::*;
@@ -15,18 +16,17 @@ impl Store {
         let view = {
             let mut view = AuthzView::default();
             view.set_planner_picks_shape(self.kind() == crate::BackendKind::Postgres);
-            let rev: i64 = query_scalar("SELECT revision FROM authz_revision WHERE id = 1")
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db)?;
+            let rev: i64 = tx
+                .scalar("SELECT revision FROM authz_revision WHERE id = 1", [])
+                .await?;
             view.revision = u64::try_from(rev).unwrap_or(0);
-            let rows = query(
-                "SELECT name, separation_of_duties, second_approver FROM it_environments \
+            let rows = tx
+                .rows(
+                    "SELECT name, separation_of_duties, second_approver FROM it_environments \
                  ORDER BY position",
-            )
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db)?;
+                    [],
+                )
+                .await?;
             let environments = rows
                 .iter()
                 .map(|row| -> Result<EnvironmentDef, Error> {
@@ -38,10 +38,12 @@ impl Store {
                 })
                 .collect::<Result<_, _>>()?;
             view.load_environments(environments);
-            let rows = query("SELECT num, user_id FROM authz_users WHERE user_id IS NOT NULL")
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(db)?;
+            let rows = tx
+                .rows(
+                    "SELECT num, user_id FROM authz_users WHERE user_id IS NOT NULL",
+                    [],
+                )
+                .await?;
             for row in &rows {
                 let num: i64 = row.get("num")?;
                 let id: String = row.get("user_id")?;
@@ -119,10 +121,9 @@ impl Store {
                 })
             })
             .await?;
-            let rows = query("SELECT group_num, user_num FROM authz_group_members")
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(db)?;
+            let rows = tx
+                .rows("SELECT group_num, user_num FROM authz_group_members", [])
+                .await?;
             for row in &rows {
                 view.acl.add_to_group(
                     n32(row.get("group_num")?, "group")?,
@@ -148,12 +149,12 @@ impl Store {
             )
             .await?;
             for e in view.entity_ids() {
-                let count: i64 =
-                    query_scalar("SELECT COUNT(*) FROM acl_records WHERE entity_num = $1")
-                        .bind(i64::from(e.0))
-                        .fetch_one(&mut *tx)
-                        .await
-                        .map_err(db)?;
+                let count: i64 = tx
+                    .scalar(
+                        "SELECT COUNT(*) FROM acl_records WHERE entity_num = $1",
+                        [Arg::from(i64::from(e.0))],
+                    )
+                    .await?;
                 view.load_record_count(e, count);
                 let mut grants = Vec::new();
                 let mut stream = query(
@@ -330,11 +331,12 @@ impl Store {
         {
             let only: Option<i64> = match entity {
                 Some(name) => {
-                    let row = query("SELECT owner_hierarchy FROM acl_entities WHERE name = $1")
-                        .bind(name)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(db)?
+                    let row = tx
+                        .row_opt(
+                            "SELECT owner_hierarchy FROM acl_entities WHERE name = $1",
+                            [name.into()],
+                        )
+                        .await?
                         .ok_or_else(|| {
                             Error::invalid("entity", format!("no entity named `{name}`"))
                         })?;
@@ -343,25 +345,22 @@ impl Store {
                 }
                 None => None,
             };
-            let hierarchies: Vec<i64> =
-                query_scalar("SELECT num FROM authz_hierarchies ORDER BY num")
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(db)?;
+            let hierarchies: Vec<i64> = tx
+                .scalars("SELECT num FROM authz_hierarchies ORDER BY num", [])
+                .await?;
             for h in hierarchies
                 .into_iter()
                 .filter(|h| only.is_none_or(|o| o == *h))
             {
                 report.hierarchies += 1;
-                let rows = query(
-                    "SELECT n.node_num, n.parent_num, p.path FROM authz_nodes n \
-                     LEFT JOIN authz_node_paths p ON p.hierarchy_num = n.hierarchy_num AND p.node_num = n.node_num \
-                     WHERE n.hierarchy_num = $1",
-                )
-                .bind(h)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(db)?;
+                let rows = tx
+                    .rows(
+                        "SELECT n.node_num, n.parent_num, p.path FROM authz_nodes n LEFT JOIN \
+                         authz_node_paths p ON p.hierarchy_num = n.hierarchy_num AND p.node_num = \
+                         n.node_num WHERE n.hierarchy_num = $1",
+                        [h.into()],
+                    )
+                    .await?;
                 let mut parent: HashMap<i64, Option<i64>> = HashMap::with_capacity(rows.len());
                 let mut stored: HashMap<i64, Option<Vec<u8>>> = HashMap::with_capacity(rows.len());
                 for row in &rows {
@@ -400,10 +399,12 @@ impl Store {
                         Some(&n) => {
                             broken.push(n);
                             report.cycles_broken += 1;
-                            query("UPDATE authz_nodes SET parent_num = NULL WHERE hierarchy_num = $1 AND node_num = $2").bind(h).bind(n)
-                                .execute(&mut *tx)
-                                .await
-                                .map_err(db)?;
+                            tx.exec(
+                                "UPDATE authz_nodes SET parent_num = NULL WHERE \
+                                     hierarchy_num = $1 AND node_num = $2",
+                                [h.into(), n.into()],
+                            )
+                            .await?;
                             stack.push(n);
                         }
                         None => break,
@@ -413,11 +414,13 @@ impl Store {
                     report.nodes += 1;
                     if stored.get(n).and_then(Option::as_ref) != Some(p) {
                         report.paths_fixed += 1;
-                        query("INSERT INTO authz_node_paths (hierarchy_num, node_num, path) VALUES ($1, $2, $3) \
-                             ON CONFLICT (hierarchy_num, node_num) DO UPDATE SET path = excluded.path").bind(h).bind(*n).bind(p)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db)?;
+                        tx.exec(
+                            "INSERT INTO authz_node_paths (hierarchy_num, node_num, path) \
+                                 VALUES ($1, $2, $3) ON CONFLICT (hierarchy_num, node_num) DO \
+                                 UPDATE SET path = excluded.path",
+                            [h.into(), Arg::from(*n), p.into()],
+                        )
+                        .await?;
                     }
                     if report.nodes % 10_000 == 0 {
                         progress("nodes", report.nodes);
@@ -425,14 +428,8 @@ impl Store {
                 }
                 progress("nodes", report.nodes);
             }
-            let grants: i64 = query_scalar("SELECT COUNT(*) FROM acl_grants")
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db)?;
-            let records: i64 = query_scalar("SELECT COUNT(*) FROM acl_records")
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db)?;
+            let grants: i64 = tx.scalar("SELECT COUNT(*) FROM acl_grants", []).await?;
+            let records: i64 = tx.scalar("SELECT COUNT(*) FROM acl_records", []).await?;
             report.grants = u64::try_from(grants).unwrap_or(0);
             report.records = u64::try_from(records).unwrap_or(0);
             if report.paths_fixed > 0 || report.cycles_broken > 0 {
@@ -472,7 +469,7 @@ async fn apply_rows(
     sql: &str,
     change: impl Fn(&Row) -> Result<Change, Error>,
 ) -> Result<u64, Error> {
-    let rows = query(sql).fetch_all(&mut *tx).await.map_err(db)?;
+    let rows = tx.rows(sql, []).await?;
     for row in &rows {
         view.apply(&change(row)?)?;
     }

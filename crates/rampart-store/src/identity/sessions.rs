@@ -1,13 +1,14 @@
 //! Login sessions: created with the successful login that opens them, found by token hash.
 
+use crate::db::Arg;
 use rampart_core::{AuditContext, AuditEvent, Error, Outcome, Session, SessionId, User, UserId};
 use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::users::{user_from_row, user_select};
-use crate::backend::{db, from_millis, from_millis_opt, to_millis};
-use crate::db::{query, Row, Tx};
+use crate::backend::{from_millis, from_millis_opt, to_millis};
+use crate::db::{Row, Tx};
 use crate::Store;
 
 /// A session to open at login.
@@ -47,15 +48,12 @@ pub(crate) async fn revoke_all_sessions(
     user_id: UserId,
     at: i64,
 ) -> Result<u64, Error> {
-    Ok(
-        query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
-            .bind(at)
-            .bind(user_id.to_string())
-            .execute(tx)
-            .await
-            .map_err(db)?
-            .rows_affected(),
-    )
+    Ok(tx
+        .exec(
+            "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+            [at.into(), user_id.to_string().into()],
+        )
+        .await?)
 }
 
 impl Store {
@@ -81,32 +79,33 @@ impl Store {
         let mut owned = self.write().await?;
         let tx = &mut owned;
         {
-            query("DELETE FROM login_attempts WHERE provider = $1 AND username_norm = $2")
-                .bind(user.provider.as_str())
-                .bind(user.username.to_ascii_lowercase())
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-            query("UPDATE users SET last_login_at = $1 WHERE id = $2")
-                .bind(at)
-                .bind(user.id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-            query(
-                "INSERT INTO sessions (id, token_hash, user_id, created_at, last_seen_at, expires_at, source, user_agent) \
-                 VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
+            tx.exec(
+                "DELETE FROM login_attempts WHERE provider = $1 AND username_norm = $2",
+                [
+                    user.provider.as_str().into(),
+                    user.username.to_ascii_lowercase().into(),
+                ],
             )
-            .bind(id.to_string())
-            .bind(&new.token_hash[..])
-            .bind(user.id.to_string())
-            .bind(at)
-            .bind(to_millis(new.expires_at))
-            .bind(new.source.as_deref())
-            .bind(new.user_agent.as_deref())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            .await?;
+            tx.exec(
+                "UPDATE users SET last_login_at = $1 WHERE id = $2",
+                [at.into(), user.id.to_string().into()],
+            )
+            .await?;
+            tx.exec(
+                "INSERT INTO sessions (id, token_hash, user_id, created_at, last_seen_at, \
+                     expires_at, source, user_agent) VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
+                [
+                    id.to_string().into(),
+                    Arg::from(&new.token_hash[..]),
+                    user.id.to_string().into(),
+                    at.into(),
+                    Arg::from(to_millis(new.expires_at)),
+                    new.source.as_deref().into(),
+                    new.user_agent.as_deref().into(),
+                ],
+            )
+            .await?;
             let login = AuditEvent {
                 action: "auth.login",
                 target: Some(format!("user:{}", user.id)),
@@ -133,17 +132,13 @@ impl Store {
         {
             let pool = self.reader();
             {
-                let row = query(concat!(
+                let row = pool.row_opt(concat!(
                 user_select!(
                     "s.id AS session_id, s.user_id AS session_user_id, \
                      s.created_at AS session_created_at, s.last_seen_at, s.expires_at, s.revoked_at,"
                 ),
                 "JOIN sessions s ON s.user_id = u.id WHERE s.token_hash = $1"
-            ))
-            .bind(&token_hash[..])
-            .fetch_optional(pool)
-            .await
-            .map_err(db)?;
+            ), [Arg::from(&token_hash[..])]).await?;
                 match row {
                     Some(row) => Ok(Some((session_from_row(&row)?, user_from_row(&row)?))),
                     None => Ok(None),
@@ -157,12 +152,11 @@ impl Store {
         let mut owned = self.write().await?;
         let tx = &mut owned;
         {
-            query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1")
-                .bind(to_millis(now))
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+            tx.exec(
+                "UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1",
+                [Arg::from(to_millis(now)), id.to_string().into()],
+            )
+            .await?;
         }
         owned.commit().await?;
         Ok(())
@@ -178,12 +172,11 @@ impl Store {
         let mut owned = self.write().await?;
         let tx = &mut owned;
         {
-            query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-                .bind(to_millis(now))
-                .bind(session.id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+            tx.exec(
+                "UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+                [Arg::from(to_millis(now)), session.id.to_string().into()],
+            )
+            .await?;
             let logout = AuditEvent {
                 action: "auth.logout",
                 target: Some(format!("user:{}", session.user_id)),
@@ -207,11 +200,12 @@ impl Store {
         let mut owned = self.write().await?;
         let tx = &mut owned;
         let revoked = {
-            let exists = query("SELECT 1 AS one FROM users WHERE id = $1")
-                .bind(user_id.to_string())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
+            let exists = tx
+                .row_opt(
+                    "SELECT 1 AS one FROM users WHERE id = $1",
+                    [user_id.to_string().into()],
+                )
+                .await?;
             if exists.is_none() {
                 return Err(Error::NotFound { what: "user" });
             }

@@ -1,5 +1,6 @@
 //! Users of both providers, their password history and per-username login throttling.
 
+use crate::db::Arg;
 use rampart_core::{
     AuditContext, AuditEvent, Email, Error, Outcome, Provider, User, UserId, Username,
 };
@@ -139,8 +140,9 @@ impl Store {
         let at = to_millis(now);
         let mut owned = self.write().await?;
         let tx = &mut owned;
-        let created = {
-            query(
+        let created =
+            {
+                query(
                 "INSERT INTO users (id, provider, username, username_norm, display_name, email, \
                  password_hash, password_changed_at, disabled, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $8, $8)",
@@ -163,40 +165,34 @@ impl Store {
                 )),
                 other => other,
             })?;
-            query(
-                "INSERT INTO password_history (user_id, password_hash, created_at) VALUES ($1, $2, $3)",
-            )
-            .bind(id.to_string())
-            .bind(&new.password_hash)
-            .bind(at)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-            if new.is_admin {
-                query(
-                    "INSERT INTO it_role_assignments (user_id, role, created_at) VALUES ($1, 'administrator', $2)",
+                tx.exec(
+                "INSERT INTO password_history (user_id, password_hash, created_at) VALUES ($1, \
+                     $2, $3)",
+                [id.to_string().into(), Arg::from(&new.password_hash), at.into()],
+            ).await?;
+                if new.is_admin {
+                    tx.exec(
+                        "INSERT INTO it_role_assignments (user_id, role, created_at) VALUES ($1, \
+                         'administrator', $2)",
+                        [id.to_string().into(), at.into()],
+                    )
+                    .await?;
+                }
+                let details = json!({
+                    "provider": new.provider.as_str(),
+                    "username": new.username.as_str(),
+                    "administrator": new.is_admin,
+                });
+                crate::audit::append_event(
+                    tx,
+                    ctx,
+                    &event("user.create", user_target(id), details),
+                    now,
+                    None,
                 )
-                .bind(id.to_string())
-                .bind(at)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-            }
-            let details = json!({
-                "provider": new.provider.as_str(),
-                "username": new.username.as_str(),
-                "administrator": new.is_admin,
-            });
-            crate::audit::append_event(
-                tx,
-                ctx,
-                &event("user.create", user_target(id), details),
-                now,
-                None,
-            )
-            .await?;
-            user_in_tx(tx, id).await?
-        };
+                .await?;
+                user_in_tx(tx, id).await?
+            };
         owned.commit().await?;
         Ok(created)
     }
@@ -206,11 +202,12 @@ impl Store {
         {
             let pool = self.reader();
             {
-                let row = query(concat!(user_select!(), "WHERE u.id = $1"))
-                    .bind(id.to_string())
-                    .fetch_optional(pool)
-                    .await
-                    .map_err(db)?;
+                let row = pool
+                    .row_opt(
+                        concat!(user_select!(), "WHERE u.id = $1"),
+                        [id.to_string().into()],
+                    )
+                    .await?;
                 match row {
                     Some(row) => Ok(Some(user_from_row(&row)?)),
                     None => Ok(None),
@@ -228,15 +225,15 @@ impl Store {
         {
             let pool = self.reader();
             {
-                let row = query(concat!(
-                    user_select!("u.password_hash,"),
-                    "WHERE u.provider = $1 AND u.username_norm = $2"
-                ))
-                .bind(provider.as_str())
-                .bind(username_norm)
-                .fetch_optional(pool)
-                .await
-                .map_err(db)?;
+                let row = pool
+                    .row_opt(
+                        concat!(
+                            user_select!("u.password_hash,"),
+                            "WHERE u.provider = $1 AND u.username_norm = $2"
+                        ),
+                        [provider.as_str().into(), username_norm.into()],
+                    )
+                    .await?;
                 let Some(row) = row else { return Ok(None) };
                 let hash: String = row.get("password_hash")?;
                 let user = user_from_row(&row)?;
@@ -289,11 +286,12 @@ impl Store {
         let mut owned = self.write().await?;
         let tx = &mut owned;
         let updated = {
-            let row = query(concat!(user_select!(), "WHERE u.id = $1"))
-                .bind(id.to_string())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?
+            let row = tx
+                .row_opt(
+                    concat!(user_select!(), "WHERE u.id = $1"),
+                    [id.to_string().into()],
+                )
+                .await?
                 .ok_or(Error::NotFound { what: "user" })?;
             let current = user_from_row(&row)?;
             let display_name = match &patch.display_name {
@@ -355,14 +353,12 @@ impl Store {
         let mut owned = self.write().await?;
         let tx = &mut owned;
         let user = {
-            let changed = query("UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3")
-                .bind(disabled)
-                .bind(at)
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?
-                .rows_affected();
+            let changed = tx
+                .exec(
+                    "UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3",
+                    [disabled.into(), at.into(), id.to_string().into()],
+                )
+                .await?;
             if changed == 0 {
                 return Err(Error::NotFound { what: "user" });
             }
@@ -404,20 +400,18 @@ impl Store {
         let mut owned = self.write().await?;
         let tx = &mut owned;
         {
-            let row = query("SELECT provider, username FROM users WHERE id = $1")
-                .bind(id.to_string())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?
+            let row = tx
+                .row_opt(
+                    "SELECT provider, username FROM users WHERE id = $1",
+                    [id.to_string().into()],
+                )
+                .await?
                 .ok_or(Error::NotFound { what: "user" })?;
             let provider: String = row.get("provider")?;
             let username: String = row.get("username")?;
             crate::authz::tx::user_deleted(tx, id, to_millis(now)).await?;
-            query("DELETE FROM users WHERE id = $1")
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+            tx.exec("DELETE FROM users WHERE id = $1", [id.to_string().into()])
+                .await?;
             crate::audit::append_event(
                 tx,
                 ctx,
@@ -442,15 +436,13 @@ impl Store {
         {
             let pool = self.reader();
             {
-                let rows = query(
-                    "SELECT password_hash FROM password_history WHERE user_id = $1 \
+                let rows = pool
+                    .rows(
+                        "SELECT password_hash FROM password_history WHERE user_id = $1 \
                  ORDER BY created_at DESC LIMIT $2",
-                )
-                .bind(id.to_string())
-                .bind(limit)
-                .fetch_all(pool)
-                .await
-                .map_err(db)?;
+                        [id.to_string().into(), limit.into()],
+                    )
+                    .await?;
                 let mut hashes = Vec::with_capacity(rows.len());
                 for row in &rows {
                     hashes.push(row.get("password_hash")?);
@@ -477,38 +469,27 @@ impl Store {
         let mut owned = self.write().await?;
         let tx = &mut owned;
         {
-            let changed = query(
-                "UPDATE users SET password_hash = $1, password_changed_at = $2, updated_at = $2 WHERE id = $3",
-            )
-            .bind(password_hash)
-            .bind(at)
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?
-            .rows_affected();
+            let changed = tx.exec(
+                "UPDATE users SET password_hash = $1, password_changed_at = $2, updated_at = $2 \
+                     WHERE id = $3",
+                [password_hash.into(), at.into(), id.to_string().into()],
+            ).await?;
             if changed == 0 {
                 return Err(Error::NotFound { what: "user" });
             }
-            query(
-                "INSERT INTO password_history (user_id, password_hash, created_at) VALUES ($1, $2, $3)",
+            tx.exec(
+                "INSERT INTO password_history (user_id, password_hash, created_at) VALUES ($1, \
+                     $2, $3)",
+                [id.to_string().into(), password_hash.into(), at.into()],
             )
-            .bind(id.to_string())
-            .bind(password_hash)
-            .bind(at)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-            query(
+            .await?;
+            tx.exec(
                 "DELETE FROM password_history WHERE user_id = $1 AND created_at < \
                  (SELECT MIN(created_at) FROM (SELECT created_at FROM password_history \
                   WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2) AS newest)",
+                [id.to_string().into(), keep.into()],
             )
-            .bind(id.to_string())
-            .bind(keep)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            .await?;
             let revoked = revoke_all_sessions(tx, id, at).await?;
             crate::audit::append_event(
                 tx,
@@ -538,14 +519,11 @@ impl Store {
         {
             let pool = self.reader();
             {
-                let row = query(
-                "SELECT locked_until FROM login_attempts WHERE provider = $1 AND username_norm = $2",
-            )
-            .bind(provider.as_str())
-            .bind(username_norm)
-            .fetch_optional(pool)
-            .await
-            .map_err(db)?;
+                let row = pool.row_opt(
+                    "SELECT locked_until FROM login_attempts WHERE provider = $1 AND username_norm \
+                         = $2",
+                    [provider.as_str().into(), username_norm.into()],
+                ).await?;
                 match row {
                     Some(row) => from_millis_opt(row.get("locked_until")?),
                     None => Ok(None),
@@ -593,15 +571,16 @@ impl Store {
             let failures = u32::try_from(failures).unwrap_or(0);
             let locked_until = lock_for(failures).map(|d| now + d);
             if let Some(until) = locked_until {
-                query(
-                    "UPDATE login_attempts SET locked_until = $1 WHERE provider = $2 AND username_norm = $3",
+                tx.exec(
+                    "UPDATE login_attempts SET locked_until = $1 WHERE provider = $2 AND \
+                         username_norm = $3",
+                    [
+                        Arg::from(to_millis(until)),
+                        provider.as_str().into(),
+                        username_norm.into(),
+                    ],
                 )
-                .bind(to_millis(until))
-                .bind(provider.as_str())
-                .bind(username_norm)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+                .await?;
             }
             let failed = AuditEvent {
                 action: "auth.login",
@@ -648,22 +627,21 @@ impl Store {
         let mut owned = self.write().await?;
         let tx = &mut owned;
         {
-            let row = query("SELECT provider, username_norm FROM users WHERE id = $1")
-                .bind(id.to_string())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?
+            let row = tx
+                .row_opt(
+                    "SELECT provider, username_norm FROM users WHERE id = $1",
+                    [id.to_string().into()],
+                )
+                .await?
                 .ok_or(Error::NotFound { what: "user" })?;
             let provider: String = row.get("provider")?;
             let norm: String = row.get("username_norm")?;
-            let cleared =
-                query("DELETE FROM login_attempts WHERE provider = $1 AND username_norm = $2")
-                    .bind(&provider)
-                    .bind(&norm)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?
-                    .rows_affected();
+            let cleared = tx
+                .exec(
+                    "DELETE FROM login_attempts WHERE provider = $1 AND username_norm = $2",
+                    [Arg::from(&provider), Arg::from(&norm)],
+                )
+                .await?;
             crate::audit::append_event(
                 tx,
                 ctx,

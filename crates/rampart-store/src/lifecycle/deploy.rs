@@ -1,6 +1,6 @@
 //! Deployments: what runs where, applying deployments, and deployment requests.
 
-use crate::db::{query, query_scalar, Arg, IntoArg as _};
+use crate::db::{query, Arg, IntoArg as _};
 
 use super::plans::finish_plan;
 use super::*;
@@ -11,15 +11,15 @@ impl Store {
         {
             let pool = self.reader();
             {
-                let rows = query(
-                    "SELECT d.environment, m.name, d.number, v.surface, v.uses, v.author_id \
+                let rows = pool
+                    .rows(
+                        "SELECT d.environment, m.name, d.number, v.surface, v.uses, v.author_id \
                  FROM deployed d JOIN it_modules m ON m.num = d.module_num \
                  JOIN module_versions v ON v.module_num = d.module_num AND v.number = d.number \
                  ORDER BY d.environment, m.name",
-                )
-                .fetch_all(pool)
-                .await
-                .map_err(db)?;
+                        [],
+                    )
+                    .await?;
                 rows.iter()
                     .map(|r| {
                         Ok(Running {
@@ -57,26 +57,26 @@ impl Store {
         let done = {
             let mut plan = plan;
             if let Some(id) = approving {
-                let requested_by: Option<i64> =
-                    query_scalar("SELECT plan_id FROM deployment_requests WHERE id = $1")
-                        .bind(id)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(db)?
-                        .flatten();
+                let requested_by: Option<i64> = tx
+                    .scalar_opt(
+                        "SELECT plan_id FROM deployment_requests WHERE id = $1",
+                        [id.into()],
+                    )
+                    .await?
+                    .flatten();
                 plan = plan.or(requested_by);
-                let decided = query(
-                    "UPDATE deployment_requests SET status = 'approved', decided_by = $1, decider = $2, decided_at = $3 \
-                     WHERE id = $4 AND status = 'pending'",
-                )
-                .bind(&actor_id)
-                .bind(&actor_name)
-                .bind(at)
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?
-                .rows_affected();
+                let decided = tx
+                    .exec(
+                        "UPDATE deployment_requests SET status = 'approved', decided_by = $1, \
+                         decider = $2, decided_at = $3 WHERE id = $4 AND status = 'pending'",
+                        [
+                            Arg::from(&actor_id),
+                            Arg::from(&actor_name),
+                            at.into(),
+                            id.into(),
+                        ],
+                    )
+                    .await?;
                 if decided != 1 {
                     return Err(Error::Conflict(format!(
                         "deployment request {id} is no longer pending"
@@ -99,36 +99,36 @@ impl Store {
             let mut done = Vec::with_capacity(items.len());
             for d in items {
                 let num = module_num(&mut *tx, &d.module).await?;
-                let exists: Option<i64> = query_scalar(
-                    "SELECT number FROM module_versions WHERE module_num = $1 AND number = $2",
-                )
-                .bind(num)
-                .bind(d.number)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
+                let exists: Option<i64> = tx
+                    .scalar_opt(
+                        "SELECT number FROM module_versions WHERE module_num = $1 AND number = $2",
+                        [num.into(), d.number.into()],
+                    )
+                    .await?;
                 if exists.is_none() {
                     return Err(Error::invalid(
                         "version",
                         format!("module `{}` has no version {}", d.module, d.number),
                     ));
                 }
-                let id: i64 = query_scalar(
-                    "INSERT INTO deployments (environment, module_num, number, previous, kind, source_env, \
-                     actor_id, actor_name, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-                )
-                .bind(&d.environment)
-                .bind(num)
-                .bind(d.number)
-                .bind(d.expected)
-                .bind(d.kind.as_str())
-                .bind(&d.source_env)
-                .bind(&actor_id)
-                .bind(&actor_name)
-                .bind(at)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db)?;
+                let id: i64 = tx
+                    .scalar(
+                        "INSERT INTO deployments (environment, module_num, number, previous, \
+                         kind, source_env, actor_id, actor_name, created_at) VALUES ($1, $2, \
+                         $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                        [
+                            Arg::from(&d.environment),
+                            num.into(),
+                            d.number.into(),
+                            d.expected.into(),
+                            d.kind.as_str().into(),
+                            Arg::from(&d.source_env),
+                            Arg::from(&actor_id),
+                            Arg::from(&actor_name),
+                            at.into(),
+                        ],
+                    )
+                    .await?;
                 let conflict = |what: String| {
                     Error::Conflict(format!(
                         "`{}` in {} changed meanwhile ({what}); review what runs there and try again",
@@ -137,19 +137,19 @@ impl Store {
                 };
                 match d.expected {
                     Some(expected) => {
-                        let changed = query(
-                            "UPDATE deployed SET number = $1, deployment = $2 \
+                        let changed = tx
+                            .exec(
+                                "UPDATE deployed SET number = $1, deployment = $2 \
                              WHERE environment = $3 AND module_num = $4 AND number = $5",
-                        )
-                        .bind(d.number)
-                        .bind(id)
-                        .bind(&d.environment)
-                        .bind(num)
-                        .bind(expected)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db)?
-                        .rows_affected();
+                                [
+                                    d.number.into(),
+                                    id.into(),
+                                    Arg::from(&d.environment),
+                                    num.into(),
+                                    expected.into(),
+                                ],
+                            )
+                            .await?;
                         if changed != 1 {
                             return Err(conflict(format!(
                                 "version {expected} no longer runs there"
@@ -228,22 +228,19 @@ impl Store {
                 let rows = match module {
                     Some(name) => {
                         let num = module_num(pool, name).await?;
-                        query(&format!(
-                            "{base} AND d.module_num = $2 ORDER BY d.id DESC LIMIT $3"
-                        ))
-                        .bind(environment)
-                        .bind(num)
-                        .bind(limit)
-                        .fetch_all(pool)
-                        .await
-                        .map_err(db)?
+                        pool.rows(
+                            &format!("{base} AND d.module_num = $2 ORDER BY d.id DESC LIMIT $3"),
+                            [environment.into(), num.into(), limit.into()],
+                        )
+                        .await?
                     }
-                    None => query(&format!("{base} ORDER BY d.id DESC LIMIT $2"))
-                        .bind(environment)
-                        .bind(limit)
-                        .fetch_all(pool)
-                        .await
-                        .map_err(db)?,
+                    None => {
+                        pool.rows(
+                            &format!("{base} ORDER BY d.id DESC LIMIT $2"),
+                            [environment.into(), limit.into()],
+                        )
+                        .await?
+                    }
                 };
                 rows.iter()
                     .map(|r| {
@@ -289,33 +286,29 @@ impl Store {
         let mut owned = self.write().await?;
         let tx = &mut owned;
         let id = {
-            let id: i64 = query_scalar(
-                "INSERT INTO deployment_requests (environment, kind, source_env, items, requested_by, requester, \
-                 requested_at, status, plan_id) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8) RETURNING id",
-            )
-            .bind(environment)
-            .bind(kind.as_str())
-            .bind(&source_env)
-            .bind(items_json.to_string())
-            .bind(&actor_id)
-            .bind(&actor_name)
-            .bind(to_millis(now))
-            .bind(plan)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db)?;
-            if let Some(p) = plan {
-                let waiting = query(
-                    "UPDATE deployment_plans SET status = 'waiting', runs = runs + 1, request_id = $1, updated_at = $2 \
-                     WHERE id = $3 AND status IN ('draft', 'aborted')",
+            let id: i64 = tx
+                .scalar(
+                    "INSERT INTO deployment_requests (environment, kind, source_env, items, \
+                     requested_by, requester, requested_at, status, plan_id) VALUES ($1, $2, $3, \
+                     $4, $5, $6, $7, 'pending', $8) RETURNING id",
+                    [
+                        environment.into(),
+                        kind.as_str().into(),
+                        Arg::from(&source_env),
+                        items_json.to_string().into(),
+                        Arg::from(&actor_id),
+                        Arg::from(&actor_name),
+                        Arg::from(to_millis(now)),
+                        plan.into(),
+                    ],
                 )
-                .bind(id)
-                .bind(to_millis(now))
-                .bind(p)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?
-                .rows_affected();
+                .await?;
+            if let Some(p) = plan {
+                let waiting = tx.exec(
+                    "UPDATE deployment_plans SET status = 'waiting', runs = runs + 1, request_id = \
+                         $1, updated_at = $2 WHERE id = $3 AND status IN ('draft', 'aborted')",
+                    [id.into(), Arg::from(to_millis(now)), p.into()],
+                ).await?;
                 if waiting != 1 {
                     return Err(Error::Conflict(format!(
                         "deployment plan {p} is no longer a draft"
@@ -374,11 +367,7 @@ impl Store {
         {
             let pool = self.reader();
             {
-                let rows = query(&sql)
-                    .bind_all(binds)
-                    .fetch_all(pool)
-                    .await
-                    .map_err(db)?;
+                let rows = pool.rows(&sql, binds).await?;
                 rows.iter()
                     .map(|r| {
                         let kind: String = r.get("kind")?;
@@ -430,37 +419,38 @@ impl Store {
         let mut owned = self.write().await?;
         let tx = &mut owned;
         {
-            let decided = query(
-                "UPDATE deployment_requests SET status = 'rejected', decided_by = $1, decider = $2, decided_at = $3, \
-                 reason = $4 WHERE id = $5 AND status = 'pending'",
-            )
-            .bind(&actor_id)
-            .bind(&actor_name)
-            .bind(to_millis(now))
-            .bind(reason)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?
-            .rows_affected();
+            let decided = tx
+                .exec(
+                    "UPDATE deployment_requests SET status = 'rejected', decided_by = $1, \
+                     decider = $2, decided_at = $3, reason = $4 WHERE id = $5 AND status = \
+                     'pending'",
+                    [
+                        Arg::from(&actor_id),
+                        Arg::from(&actor_name),
+                        Arg::from(to_millis(now)),
+                        reason.into(),
+                        id.into(),
+                    ],
+                )
+                .await?;
             if decided != 1 {
                 return Err(Error::Conflict(format!(
                     "deployment request {id} is no longer pending"
                 )));
             }
             // A plan waiting for this request is aborted: it may be changed and run again.
-            query(
+            tx.exec(
                 "UPDATE deployment_plans SET status = 'aborted', updated_at = $1, \
                  error = $2 WHERE request_id = $3 AND status = 'waiting'",
+                [
+                    Arg::from(to_millis(now)),
+                    Arg::from(format!(
+                        "deployment request {id} was rejected by {actor_name}: {reason}"
+                    )),
+                    id.into(),
+                ],
             )
-            .bind(to_millis(now))
-            .bind(format!(
-                "deployment request {id} was rejected by {actor_name}: {reason}"
-            ))
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            .await?;
             let environment_of_request = request_environment(tx, id).await?;
             crate::audit::append_event(tx, ctx, &event(
                     "module.deploy.reject",

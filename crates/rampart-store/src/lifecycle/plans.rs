@@ -9,6 +9,7 @@
 //! deployments ([`Store::deploy`] with the plan's id), so what runs and how it is configured
 //! never disagree. Who may do what is decided by the server.
 
+use crate::db::Arg;
 use std::collections::BTreeMap;
 
 use rampart_core::{AuditContext, AuditEvent, Error, Outcome};
@@ -17,8 +18,8 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use super::module_num;
-use crate::backend::{db, from_millis, to_millis};
-use crate::db::{query, query_as, query_scalar, Row, Tx};
+use crate::backend::{from_millis, to_millis};
+use crate::db::{Row, Tx};
 use crate::Store;
 
 /// An application at a tagged version, in a plan.
@@ -208,28 +209,25 @@ pub(crate) async fn finish_plan(
     plan: i64,
 ) -> Result<(), Error> {
     let at = to_millis(now);
-    let row: Option<(String, String)> =
-        query_as("SELECT environment, settings FROM deployment_plans WHERE id = $1")
-            .bind(plan)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
+    let row: Option<(String, String)> = tx
+        .opt(
+            "SELECT environment, settings FROM deployment_plans WHERE id = $1",
+            [plan.into()],
+        )
+        .await?;
     let (environment, settings) = row.ok_or(Error::NotFound {
         what: "deployment plan",
     })?;
     let settings: crate::lifecycle::plans::PlanSettings = serde_json::from_str(&settings)
         .map_err(|e| Error::Internal(format!("stored deployment plan: {e}")))?;
-    let finished = query(
-            "UPDATE deployment_plans SET status = 'finished', \
-             runs = runs + CASE WHEN status = 'waiting' THEN 0 ELSE 1 END, error = NULL, updated_at = $1 \
-             WHERE id = $2 AND status IN ('draft', 'aborted', 'waiting')",
+    let finished = tx
+        .exec(
+            "UPDATE deployment_plans SET status = 'finished', runs = runs + CASE WHEN \
+             status = 'waiting' THEN 0 ELSE 1 END, error = NULL, updated_at = $1 WHERE id = \
+             $2 AND status IN ('draft', 'aborted', 'waiting')",
+            [at.into(), plan.into()],
         )
-        .bind(at)
-        .bind(plan)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?
-        .rows_affected();
+        .await?;
     if finished != 1 {
         return Err(Error::Conflict(format!(
             "deployment plan {plan} has already finished; copy it to deploy it again"
@@ -249,20 +247,20 @@ pub(crate) async fn finish_plan(
                 n
             }
         };
-        query(
-                "INSERT INTO environment_settings (environment, module_num, kind, name, value, plan_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (environment, module_num, kind, name) \
-                 DO UPDATE SET value = excluded.value, plan_id = excluded.plan_id",
-            )
-            .bind(&environment)
-            .bind(num)
-            .bind(kind.as_str())
-            .bind(name)
-            .bind(value.to_string())
-            .bind(plan)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+        tx.exec(
+            "INSERT INTO environment_settings (environment, module_num, kind, name, value, \
+                 plan_id) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (environment, module_num, \
+                 kind, name) DO UPDATE SET value = excluded.value, plan_id = excluded.plan_id",
+            [
+                Arg::from(&environment),
+                num.into(),
+                kind.as_str().into(),
+                name.into(),
+                value.to_string().into(),
+                plan.into(),
+            ],
+        )
+        .await?;
     }
     crate::audit::append_event(
         tx,
@@ -300,22 +298,23 @@ impl Store {
         let mut owned = self.write().await?;
         let tx = &mut owned;
         let id = {
-            let id: i64 = query_scalar(
-                "INSERT INTO deployment_plans (environment, status, applications, settings, notes, based_on, \
-                 created_by, creator, created_at, updated_at) \
-                 VALUES ($1, 'draft', $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
-            )
-            .bind(&plan.environment)
-            .bind(&apps)
-            .bind(&settings)
-            .bind(&plan.notes)
-            .bind(plan.based_on)
-            .bind(&actor_id)
-            .bind(&actor_name)
-            .bind(at)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db)?;
+            let id: i64 = tx
+                .scalar(
+                    "INSERT INTO deployment_plans (environment, status, applications, settings, \
+                     notes, based_on, created_by, creator, created_at, updated_at) VALUES ($1, \
+                     'draft', $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+                    [
+                        Arg::from(&plan.environment),
+                        Arg::from(&apps),
+                        Arg::from(&settings),
+                        Arg::from(&plan.notes),
+                        plan.based_on.into(),
+                        Arg::from(&actor_id),
+                        Arg::from(&actor_name),
+                        at.into(),
+                    ],
+                )
+                .await?;
             crate::audit::append_event(
                 tx,
                 ctx,
@@ -346,11 +345,7 @@ impl Store {
         {
             let pool = self.reader();
             {
-                let row = query(&sql)
-                    .bind(id)
-                    .fetch_optional(pool)
-                    .await
-                    .map_err(db)?;
+                let row = pool.row_opt(&sql, [id.into()]).await?;
                 row.as_ref().map(plan_row).transpose()
             }
         }
@@ -369,12 +364,9 @@ impl Store {
         {
             let pool = self.reader();
             {
-                let rows = query(&sql)
-                    .bind(environment.unwrap_or(""))
-                    .bind(limit)
-                    .fetch_all(pool)
-                    .await
-                    .map_err(db)?;
+                let rows = pool
+                    .rows(&sql, [Arg::from(environment.unwrap_or("")), limit.into()])
+                    .await?;
                 rows.iter().map(plan_row).collect()
             }
         }
@@ -393,17 +385,13 @@ impl Store {
         let mut owned = self.write().await?;
         let tx = &mut owned;
         {
-            let changed = query(
-                "UPDATE deployment_plans SET status = 'aborted', runs = runs + 1, error = $1, updated_at = $2 \
-                 WHERE id = $3 AND status IN ('draft', 'aborted')",
-            )
-            .bind(error)
-            .bind(at)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?
-            .rows_affected();
+            let changed = tx
+                .exec(
+                    "UPDATE deployment_plans SET status = 'aborted', runs = runs + 1, error = $1, \
+                     updated_at = $2 WHERE id = $3 AND status IN ('draft', 'aborted')",
+                    [error.into(), at.into(), id.into()],
+                )
+                .await?;
             if changed != 1 {
                 return Err(Error::Conflict(format!(
                     "deployment plan {id} is no longer a draft"
@@ -431,15 +419,14 @@ impl Store {
         {
             let pool = self.reader();
             {
-                let rows = query(
-                "SELECT m.name AS module, s.kind, s.name, s.value, s.plan_id FROM environment_settings s \
-                 JOIN it_modules m ON m.num = s.module_num WHERE s.environment = $1 \
-                 ORDER BY m.name, s.kind, s.name",
-            )
-            .bind(environment)
-            .fetch_all(pool)
-            .await
-            .map_err(db)?;
+                let rows = pool
+                    .rows(
+                        "SELECT m.name AS module, s.kind, s.name, s.value, s.plan_id FROM \
+                         environment_settings s JOIN it_modules m ON m.num = s.module_num WHERE \
+                         s.environment = $1 ORDER BY m.name, s.kind, s.name",
+                        [environment.into()],
+                    )
+                    .await?;
                 rows.iter()
                     .map(|r| {
                         let kind: String = r.get("kind")?;

@@ -1,6 +1,7 @@
 //! Application tags: the immutable versions of applications.
 
-use crate::db::{query, query_as, query_scalar};
+use crate::db::query;
+use crate::db::Arg;
 
 use super::*;
 
@@ -22,12 +23,12 @@ impl Store {
         let mut owned = self.write().await?;
         let tx = &mut owned;
         {
-            let app: Option<i64> =
-                query_scalar("SELECT num FROM authz_applications WHERE name = $1")
-                    .bind(application)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db)?;
+            let app: Option<i64> = tx
+                .scalar_opt(
+                    "SELECT num FROM authz_applications WHERE name = $1",
+                    [application.into()],
+                )
+                .await?;
             let app = app.ok_or(Error::NotFound {
                 what: "application",
             })?;
@@ -51,15 +52,13 @@ impl Store {
                 other => other,
             })?;
             for (module, number) in modules {
-                let row: Option<(i64, i64)> = query_as(
-                    "SELECT m.num, m.app_num FROM it_modules m JOIN module_versions v ON v.module_num = m.num \
-                     WHERE m.name = $1 AND v.number = $2",
-                )
-                .bind(module)
-                .bind(number)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
+                let row: Option<(i64, i64)> = tx
+                    .opt(
+                        "SELECT m.num, m.app_num FROM it_modules m JOIN module_versions v ON \
+                         v.module_num = m.num WHERE m.name = $1 AND v.number = $2",
+                        [module.into(), number.into()],
+                    )
+                    .await?;
                 let Some((module_num, module_app)) = row else {
                     return Err(Error::invalid(
                         "modules",
@@ -72,16 +71,12 @@ impl Store {
                         format!("module `{module}` belongs to another application"),
                     ));
                 }
-                query(
-                    "INSERT INTO application_tag_versions (app_num, tag, module_num, number) VALUES ($1, $2, $3, $4)",
+                tx.exec(
+                    "INSERT INTO application_tag_versions (app_num, tag, module_num, \
+                         number) VALUES ($1, $2, $3, $4)",
+                    [app.into(), tag.into(), module_num.into(), number.into()],
                 )
-                .bind(app)
-                .bind(tag)
-                .bind(module_num)
-                .bind(number)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+                .await?;
             }
             crate::audit::append_event(
                 tx,
@@ -116,16 +111,15 @@ impl Store {
         {
             let pool = self.reader();
             {
-                let rows = query(
-                "SELECT t.tag, t.modules, t.notes, t.creator, t.created_at FROM application_tags t \
-                 JOIN authz_applications a ON a.num = t.app_num \
-                 WHERE a.name = $1 AND ($2 = '' OR t.tag = $2) ORDER BY t.created_at DESC, t.tag DESC",
-            )
-            .bind(application)
-            .bind(tag.unwrap_or(""))
-            .fetch_all(pool)
-            .await
-            .map_err(db)?;
+                let rows = pool
+                    .rows(
+                        "SELECT t.tag, t.modules, t.notes, t.creator, t.created_at FROM \
+                         application_tags t JOIN authz_applications a ON a.num = t.app_num \
+                         WHERE a.name = $1 AND ($2 = '' OR t.tag = $2) ORDER BY t.created_at \
+                         DESC, t.tag DESC",
+                        [application.into(), Arg::from(tag.unwrap_or(""))],
+                    )
+                    .await?;
                 rows.iter()
                     .map(|r| {
                         let modules: String = r.get("modules")?;

@@ -1,6 +1,7 @@
 //! Module versions: publishing, reading and deleting them, and the module names taken.
 
-use crate::db::{query, query_as, query_scalar};
+use crate::db::query;
+use crate::db::Arg;
 
 use super::*;
 
@@ -18,25 +19,19 @@ impl Store {
         let tx = &mut owned;
         let published = {
             let num = module_num(&mut *tx, &v.module).await?;
-            let existing = query(&format!(
+            let existing = tx.row_opt(&format!(
                 "SELECT {INFO_COLUMNS} FROM module_versions v JOIN it_modules m ON m.num = v.module_num \
                  WHERE v.module_num = $1 AND v.digest = $2"
-            ))
-            .bind(num)
-            .bind(&v.digest)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
+            ), [num.into(), Arg::from(&v.digest)]).await?;
             if let Some(row) = existing {
                 return Ok(Published::Unchanged(info_row(&row)?));
             }
-            let latest: i64 = query_scalar(
-                "SELECT coalesce(max(number), 0) FROM module_versions WHERE module_num = $1",
-            )
-            .bind(num)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db)?;
+            let latest: i64 = tx
+                .scalar(
+                    "SELECT coalesce(max(number), 0) FROM module_versions WHERE module_num = $1",
+                    [num.into()],
+                )
+                .await?;
             if let Some(parent) = v.parent {
                 if parent != latest {
                     return Err(Error::Conflict(format!(
@@ -110,21 +105,17 @@ impl Store {
             let pool = self.reader();
             {
                 let num = module_num(pool, module).await?;
-                let rows = query(&format!(
+                let rows = pool.rows(&format!(
                 "SELECT {INFO_COLUMNS} FROM module_versions v JOIN it_modules m ON m.num = v.module_num \
                  WHERE v.module_num = $1 ORDER BY v.number DESC"
-            ))
-            .bind(num)
-            .fetch_all(pool)
-            .await
-            .map_err(db)?;
-                let running: Vec<(String, i64)> = query_as(
-                "SELECT environment, number FROM deployed WHERE module_num = $1 ORDER BY environment",
-            )
-            .bind(num)
-            .fetch_all(pool)
-            .await
-            .map_err(db)?;
+            ), [num.into()]).await?;
+                let running: Vec<(String, i64)> = pool
+                    .all(
+                        "SELECT environment, number FROM deployed WHERE module_num = $1 ORDER BY \
+                         environment",
+                        [num.into()],
+                    )
+                    .await?;
                 rows.iter()
                     .map(|r| {
                         let mut info = info_row(r)?;
@@ -155,30 +146,30 @@ impl Store {
                  FROM module_versions v JOIN it_modules m ON m.num = v.module_num WHERE v.module_num = $1"
             );
                 let row = match number {
-                    Some(n) => query(&format!("{select} AND v.number = $2"))
-                        .bind(num)
-                        .bind(n)
-                        .fetch_optional(pool)
-                        .await
-                        .map_err(db)?,
-                    None => query(&format!("{select} ORDER BY v.number DESC LIMIT 1"))
-                        .bind(num)
-                        .fetch_optional(pool)
-                        .await
-                        .map_err(db)?,
+                    Some(n) => {
+                        pool.row_opt(
+                            &format!("{select} AND v.number = $2"),
+                            [num.into(), n.into()],
+                        )
+                        .await?
+                    }
+                    None => {
+                        pool.row_opt(
+                            &format!("{select} ORDER BY v.number DESC LIMIT 1"),
+                            [num.into()],
+                        )
+                        .await?
+                    }
                 };
                 let Some(row) = row else {
                     return Ok(None);
                 };
                 let mut info = info_row(&row)?;
-                info.deployed_in = query_scalar(
-                "SELECT environment FROM deployed WHERE module_num = $1 AND number = $2 ORDER BY environment",
-            )
-            .bind(num)
-            .bind(info.number)
-            .fetch_all(pool)
-            .await
-            .map_err(db)?;
+                info.deployed_in = pool.scalars(
+                    "SELECT environment FROM deployed WHERE module_num = $1 AND number = $2 ORDER \
+                         BY environment",
+                    [num.into(), info.number.into()],
+                ).await?;
                 Ok(Some(StoredVersion {
                     info,
                     source: row.get("source")?,
@@ -202,41 +193,36 @@ impl Store {
         let tx = &mut owned;
         {
             let num = module_num(&mut *tx, module).await?;
-            let running: Vec<String> = query_scalar(
-                "SELECT environment FROM deployed WHERE module_num = $1 AND number = $2 ORDER BY environment",
-            )
-            .bind(num)
-            .bind(number)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db)?;
+            let running: Vec<String> = tx
+                .scalars(
+                    "SELECT environment FROM deployed WHERE module_num = $1 AND number = $2 ORDER \
+                     BY environment",
+                    [num.into(), number.into()],
+                )
+                .await?;
             if !running.is_empty() {
                 return Err(Error::Conflict(format!(
                     "version {number} of `{module}` is deployed in {}; deploy another version there first",
                     running.join(", ")
                 )));
             }
-            let tags: Vec<String> = query_scalar(
-                "SELECT tag FROM application_tag_versions WHERE module_num = $1 AND number = $2 ORDER BY tag",
-            )
-            .bind(num)
-            .bind(number)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db)?;
+            let tags: Vec<String> = tx.scalars(
+                "SELECT tag FROM application_tag_versions WHERE module_num = $1 AND number = $2 \
+                     ORDER BY tag",
+                [num.into(), number.into()],
+            ).await?;
             if !tags.is_empty() {
                 return Err(Error::Conflict(format!(
                     "version {number} of `{module}` belongs to application tag(s) {}; tags are immutable",
                     tags.join(", ")
                 )));
             }
-            let gone = query("DELETE FROM module_versions WHERE module_num = $1 AND number = $2")
-                .bind(num)
-                .bind(number)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?
-                .rows_affected();
+            let gone = tx
+                .exec(
+                    "DELETE FROM module_versions WHERE module_num = $1 AND number = $2",
+                    [num.into(), number.into()],
+                )
+                .await?;
             if gone == 0 {
                 return Err(Error::NotFound {
                     what: "module version",
@@ -258,14 +244,12 @@ impl Store {
         {
             let pool = self.reader();
             {
-                query_scalar(
+                pool.scalar_opt(
                     "SELECT a.name FROM module_names r \
                  JOIN authz_applications a ON a.num = r.app_num WHERE r.name = $1",
+                    [name.into()],
                 )
-                .bind(name)
-                .fetch_optional(pool)
                 .await
-                .map_err(db)
             }
         }
     }
@@ -275,17 +259,17 @@ impl Store {
         {
             let pool = self.reader();
             {
-                let rows: Vec<(String, String, bool, i64)> = query_as(
-                    "SELECT r.name, a.name, FALSE, r.reserved_at FROM module_names r \
+                let rows: Vec<(String, String, bool, i64)> = pool
+                    .all(
+                        "SELECT r.name, a.name, FALSE, r.reserved_at FROM module_names r \
                  JOIN authz_applications a ON a.num = r.app_num \
                  UNION ALL \
                  SELECT m.name, a.name, TRUE, m.created_at FROM it_modules m \
                  JOIN authz_applications a ON a.num = m.app_num \
                  ORDER BY 1",
-                )
-                .fetch_all(pool)
-                .await
-                .map_err(db)?;
+                        [],
+                    )
+                    .await?;
                 rows.into_iter()
                     .map(|(name, application, registered, since)| {
                         Ok(ModuleName {

@@ -40,12 +40,12 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
         AuthzOp::DeleteGroup { name } => {
             let num = group_tx(tx, name).await?;
             let p = i64::from(Principal::group(n32(num, "group")?).raw());
-            let grants =
-                query("SELECT entity_num, record_num FROM acl_grants WHERE principal = $1")
-                    .bind(p)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(db)?;
+            let grants = tx
+                .rows(
+                    "SELECT entity_num, record_num FROM acl_grants WHERE principal = $1",
+                    [p.into()],
+                )
+                .await?;
             for row in &grants {
                 let e: i64 = row.get("entity_num")?;
                 let r: i64 = row.get("record_num")?;
@@ -60,13 +60,10 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
                 "DELETE FROM acl_grants WHERE principal = $1",
                 "DELETE FROM authz_role_grants WHERE principal = $1",
             ] {
-                query(sql).bind(p).execute(&mut *tx).await.map_err(db)?;
+                tx.exec(sql, [p.into()]).await?;
             }
-            query("DELETE FROM authz_groups WHERE num = $1")
-                .bind(num)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+            tx.exec("DELETE FROM authz_groups WHERE num = $1", [num.into()])
+                .await?;
             changes.push(Change::GroupDeleted {
                 num: n32(num, "group")?,
             });

@@ -10,7 +10,7 @@ mod roles;
 
 use super::tx::{next_num, next_revision, record_changes};
 use super::*;
-use crate::db::{query_scalar, Query, Tx};
+use crate::db::{Query, Tx};
 
 /// A batch under way: its transaction, the changes it has made so far, and what its
 /// operations share.
@@ -105,11 +105,7 @@ async fn refuse_while_named(
     num: i64,
     conflict: impl FnOnce(String) -> String,
 ) -> Result<(), Error> {
-    let names: Vec<String> = query_scalar(names)
-        .bind(num)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
+    let names: Vec<String> = tx.scalars(names, [num.into()]).await?;
     if names.is_empty() {
         return Ok(());
     }

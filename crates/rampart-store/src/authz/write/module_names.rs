@@ -1,6 +1,6 @@
 //! Module registration and reserved module names.
 
-use crate::db::{query, query_scalar};
+use crate::db::query;
 
 use super::super::tx::*;
 use super::super::*;
@@ -16,20 +16,17 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
         AuthzOp::RegisterModule { name, app } => {
             check_name("name", name)?;
             let a = app_tx(tx, app).await?;
-            let reserved: Option<i64> =
-                query_scalar("SELECT app_num FROM module_names WHERE name = $1")
-                    .bind(name)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db)?;
+            let reserved: Option<i64> = tx
+                .scalar_opt(
+                    "SELECT app_num FROM module_names WHERE name = $1",
+                    [name.into()],
+                )
+                .await?;
             match reserved {
                 Some(r) if r != a => return Err(taken(name)),
                 Some(_) => {
-                    query("DELETE FROM module_names WHERE name = $1")
-                        .bind(name)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db)?;
+                    tx.exec("DELETE FROM module_names WHERE name = $1", [name.into()])
+                        .await?;
                 }
                 None => {}
             }
@@ -89,12 +86,11 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
             let a = app_tx(tx, app).await?;
             let (from, registered) = if let Some((num, owner)) = registered_module(tx, name).await?
             {
-                query("UPDATE it_modules SET app_num = $1 WHERE num = $2")
-                    .bind(a)
-                    .bind(num)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
+                tx.exec(
+                    "UPDATE it_modules SET app_num = $1 WHERE num = $2",
+                    [a.into(), num.into()],
+                )
+                .await?;
                 changes.push(Change::Module {
                     num: n32(num, "module")?,
                     name: name.clone(),
@@ -102,12 +98,11 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
                 });
                 (owner, true)
             } else if let Some(owner) = reserved_name(tx, name).await? {
-                query("UPDATE module_names SET app_num = $1 WHERE name = $2")
-                    .bind(a)
-                    .bind(name)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
+                tx.exec(
+                    "UPDATE module_names SET app_num = $1 WHERE name = $2",
+                    [a.into(), name.into()],
+                )
+                .await?;
                 (owner, false)
             } else {
                 return Err(Error::NotFound {
@@ -137,11 +132,8 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
                     what: "module name",
                 });
             };
-            query("DELETE FROM module_names WHERE name = $1")
-                .bind(name)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+            tx.exec("DELETE FROM module_names WHERE name = $1", [name.into()])
+                .await?;
             application = Some(owner.clone());
             (
                 "module.name.release",

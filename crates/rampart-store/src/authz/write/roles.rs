@@ -1,6 +1,7 @@
 //! Applications, their roles and role grants.
 
 use crate::db::query;
+use crate::db::Arg;
 
 use super::super::tx::*;
 use super::super::*;
@@ -77,16 +78,16 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
         }
         AuthzOp::DeleteRole { app, name } => {
             let (a, r) = role_tx(tx, app, name).await?;
-            query("DELETE FROM authz_role_grants WHERE role_num = $1")
-                .bind(i64::from(r))
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-            query("DELETE FROM authz_app_roles WHERE num = $1")
-                .bind(i64::from(r))
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+            tx.exec(
+                "DELETE FROM authz_role_grants WHERE role_num = $1",
+                [Arg::from(i64::from(r))],
+            )
+            .await?;
+            tx.exec(
+                "DELETE FROM authz_app_roles WHERE num = $1",
+                [Arg::from(i64::from(r))],
+            )
+            .await?;
             changes.push(Change::RoleDeleted { num: r, app: a });
             (
                 "authz.role.delete",
@@ -116,11 +117,18 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
                 ));
             }
             // Re-granting replaces the end date, as in the index.
-            query("INSERT INTO authz_role_grants (role_num, principal, until, created_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (role_num, principal) DO UPDATE SET until = excluded.until").bind(i64::from(r)).bind(i64::from(p.raw())).bind(until_ms).bind(at)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            tx.exec(
+                "INSERT INTO authz_role_grants (role_num, principal, until, created_at) VALUES \
+                     ($1, $2, $3, $4) ON CONFLICT (role_num, principal) DO UPDATE SET until = \
+                     excluded.until",
+                [
+                    Arg::from(i64::from(r)),
+                    Arg::from(i64::from(p.raw())),
+                    until_ms.into(),
+                    at.into(),
+                ],
+            )
+            .await?;
             changes.push(Change::RoleGrant {
                 app: a,
                 role: r,
