@@ -19,11 +19,10 @@
 //! every level and holds the head lock, as a merge does, so a merge never copies a key an
 //! erasure has just deleted.
 
-use crate::db::Arg;
 use rampart_core::Error;
 
 use crate::audit::blocks::{pack_entries, BLOCK_EVENTS, KEY_ROWS};
-use crate::db::{IntoArg as _, Tx};
+use crate::db::{Arg, IntoArg as _, Tx};
 use crate::Store;
 
 /// Levels of the tree.

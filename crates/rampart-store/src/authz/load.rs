@@ -1,7 +1,6 @@
 //! Building a node's index from the tables, and recomputing materialised paths.
 
-use crate::db::Arg;
-use crate::db::{query, Row, Tx};
+use crate::db::{query, Arg, Row, Tx};
 
 use super::tx::{next_revision, record_changes};
 use super::*;

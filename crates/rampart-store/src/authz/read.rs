@@ -1,7 +1,6 @@
 //! Reads outside the change path: the change log, grants, records and list filters.
 
-use crate::db::Arg;
-use crate::db::{query, query_scalar, IntoArg as _};
+use crate::db::{query, query_scalar, Arg, IntoArg as _};
 
 use super::*;
 

@@ -1,8 +1,7 @@
 //! Lookups and counters inside an authorization transaction, shared by the write families
 //! and by other capabilities whose changes concern authorization (deleting a user).
 
-use crate::db::Arg;
-use crate::db::Tx;
+use crate::db::{Arg, Tx};
 
 use super::*;
 

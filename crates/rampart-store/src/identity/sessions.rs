@@ -1,6 +1,5 @@
 //! Login sessions: created with the successful login that opens them, found by token hash.
 
-use crate::db::Arg;
 use rampart_core::{AuditContext, AuditEvent, Error, Outcome, Session, SessionId, User, UserId};
 use serde_json::json;
 use time::OffsetDateTime;
@@ -8,7 +7,7 @@ use uuid::Uuid;
 
 use super::users::{user_from_row, user_select};
 use crate::backend::{from_millis, from_millis_opt, to_millis};
-use crate::db::{Row, Tx};
+use crate::db::{Arg, Row, Tx};
 use crate::Store;
 
 /// A session to open at login.

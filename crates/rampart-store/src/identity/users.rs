@@ -1,6 +1,5 @@
 //! Users of both providers, their password history and per-username login throttling.
 
-use crate::db::Arg;
 use rampart_core::{
     AuditContext, AuditEvent, Email, Error, Outcome, Provider, User, UserId, Username,
 };
@@ -9,7 +8,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::sessions::revoke_all_sessions;
 use crate::backend::{db, from_millis, from_millis_opt, to_millis};
-use crate::db::{query, Row, Tx};
+use crate::db::{query, Arg, Row, Tx};
 use crate::Store;
 
 /// Columns of a [`User`], with `is_admin` derived from the IT role assignments.
@@ -140,59 +139,64 @@ impl Store {
         let at = to_millis(now);
         let mut owned = self.write().await?;
         let tx = &mut owned;
-        let created =
-            {
-                query(
+        let created = {
+            tx.exec(
                 "INSERT INTO users (id, provider, username, username_norm, display_name, email, \
                  password_hash, password_changed_at, disabled, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $8, $8)",
+                [
+                    id.to_string().into(),
+                    new.provider.as_str().into(),
+                    new.username.as_str().into(),
+                    new.username.normalized().into(),
+                    new.display_name.as_deref().into(),
+                    new.email.as_ref().map(Email::as_str).into(),
+                    Arg::from(&new.password_hash),
+                    at.into(),
+                    false.into(),
+                ],
             )
-            .bind(id.to_string())
-            .bind(new.provider.as_str())
-            .bind(new.username.as_str())
-            .bind(new.username.normalized())
-            .bind(new.display_name.as_deref())
-            .bind(new.email.as_ref().map(Email::as_str))
-            .bind(&new.password_hash)
-            .bind(at)
-            .bind(false)
-            .execute(&mut *tx)
             .await
-            .map_err(|e| match db(e) {
+            .map_err(|e| match e {
                 Error::Conflict(_) => Error::Conflict(format!(
                     "the username or e-mail is already taken among {} users",
                     new.provider
                 )),
                 other => other,
             })?;
+            tx.exec(
+                "INSERT INTO password_history (user_id, password_hash, created_at) \
+                 VALUES ($1, $2, $3)",
+                [
+                    id.to_string().into(),
+                    Arg::from(&new.password_hash),
+                    at.into(),
+                ],
+            )
+            .await?;
+            if new.is_admin {
                 tx.exec(
-                "INSERT INTO password_history (user_id, password_hash, created_at) VALUES ($1, \
-                     $2, $3)",
-                [id.to_string().into(), Arg::from(&new.password_hash), at.into()],
-            ).await?;
-                if new.is_admin {
-                    tx.exec(
-                        "INSERT INTO it_role_assignments (user_id, role, created_at) VALUES ($1, \
-                         'administrator', $2)",
-                        [id.to_string().into(), at.into()],
-                    )
-                    .await?;
-                }
-                let details = json!({
-                    "provider": new.provider.as_str(),
-                    "username": new.username.as_str(),
-                    "administrator": new.is_admin,
-                });
-                crate::audit::append_event(
-                    tx,
-                    ctx,
-                    &event("user.create", user_target(id), details),
-                    now,
-                    None,
+                    "INSERT INTO it_role_assignments (user_id, role, created_at) \
+                     VALUES ($1, 'administrator', $2)",
+                    [id.to_string().into(), at.into()],
                 )
                 .await?;
-                user_in_tx(tx, id).await?
-            };
+            }
+            let details = json!({
+                "provider": new.provider.as_str(),
+                "username": new.username.as_str(),
+                "administrator": new.is_admin,
+            });
+            crate::audit::append_event(
+                tx,
+                ctx,
+                &event("user.create", user_target(id), details),
+                now,
+                None,
+            )
+            .await?;
+            user_in_tx(tx, id).await?
+        };
         owned.commit().await?;
         Ok(created)
     }
@@ -302,19 +306,23 @@ impl Store {
                 Some(v) => v.as_ref().map(|e| e.as_str().to_owned()),
                 None => current.email.clone(),
             };
-            query("UPDATE users SET display_name = $1, email = $2, updated_at = $3 WHERE id = $4")
-                .bind(display_name.as_deref())
-                .bind(email.as_deref())
-                .bind(to_millis(now))
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| match db(e) {
-                    Error::Conflict(_) => {
-                        Error::Conflict("the e-mail is already used by another user".into())
-                    }
-                    other => other,
-                })?;
+            tx.exec(
+                "UPDATE users SET display_name = $1, email = $2, updated_at = $3 WHERE id = \
+                     $4",
+                [
+                    display_name.as_deref().into(),
+                    email.as_deref().into(),
+                    Arg::from(to_millis(now)),
+                    id.to_string().into(),
+                ],
+            )
+            .await
+            .map_err(|e| match e {
+                Error::Conflict(_) => {
+                    Error::Conflict("the e-mail is already used by another user".into())
+                }
+                other => other,
+            })?;
             let mut changed = Vec::new();
             if patch.display_name.is_some() {
                 changed.push("display_name");

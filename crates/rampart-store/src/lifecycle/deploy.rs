@@ -1,6 +1,6 @@
 //! Deployments: what runs where, applying deployments, and deployment requests.
 
-use crate::db::{query, Arg, IntoArg as _};
+use crate::db::{Arg, IntoArg as _};
 
 use super::plans::finish_plan;
 use super::*;
@@ -157,17 +157,21 @@ impl Store {
                         }
                     }
                     None => {
-                        query(
-                            "INSERT INTO deployed (environment, module_num, number, deployment) VALUES ($1, $2, $3, $4)",
+                        tx.exec(
+                            "INSERT INTO deployed (environment, module_num, number, \
+                                 deployment) VALUES ($1, $2, $3, $4)",
+                            [
+                                Arg::from(&d.environment),
+                                num.into(),
+                                d.number.into(),
+                                id.into(),
+                            ],
                         )
-                        .bind(&d.environment)
-                        .bind(num)
-                        .bind(d.number)
-                        .bind(id)
-                        .execute(&mut *tx)
                         .await
-                        .map_err(|e| match db(e) {
-                            Error::Conflict(_) => conflict("it was deployed there by someone else".into()),
+                        .map_err(|e| match e {
+                            Error::Conflict(_) => {
+                                conflict("it was deployed there by someone else".into())
+                            }
                             other => other,
                         })?;
                     }

@@ -9,7 +9,6 @@
 //! deployments ([`Store::deploy`] with the plan's id), so what runs and how it is configured
 //! never disagree. Who may do what is decided by the server.
 
-use crate::db::Arg;
 use std::collections::BTreeMap;
 
 use rampart_core::{AuditContext, AuditEvent, Error, Outcome};
@@ -19,7 +18,7 @@ use time::OffsetDateTime;
 
 use super::module_num;
 use crate::backend::{from_millis, to_millis};
-use crate::db::{Row, Tx};
+use crate::db::{Arg, Row, Tx};
 use crate::Store;
 
 /// An application at a tagged version, in a plan.

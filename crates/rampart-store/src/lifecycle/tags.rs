@@ -1,9 +1,7 @@
 //! Application tags: the immutable versions of applications.
 
-use crate::db::query;
-use crate::db::Arg;
-
 use super::*;
+use crate::db::Arg;
 
 impl Store {
     /// Tags `modules` (module name to version) of `application` as `tag`, with its
@@ -32,20 +30,21 @@ impl Store {
             let app = app.ok_or(Error::NotFound {
                 what: "application",
             })?;
-            query(
-                "INSERT INTO application_tags (app_num, tag, modules, notes, created_by, creator, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            tx.exec(
+                "INSERT INTO application_tags (app_num, tag, modules, notes, created_by, \
+                     creator, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                [
+                    app.into(),
+                    tag.into(),
+                    Arg::from(json!(modules).to_string()),
+                    notes.into(),
+                    Arg::from(&actor_id),
+                    Arg::from(&actor_name),
+                    at.into(),
+                ],
             )
-            .bind(app)
-            .bind(tag)
-            .bind(json!(modules).to_string())
-            .bind(notes)
-            .bind(&actor_id)
-            .bind(&actor_name)
-            .bind(at)
-            .execute(&mut *tx)
             .await
-            .map_err(|e| match db(e) {
+            .map_err(|e| match e {
                 Error::Conflict(_) => Error::Conflict(format!(
                     "application `{application}` already has a tag `{tag}`; tags are immutable"
                 )),

@@ -1,9 +1,7 @@
 //! Module versions: publishing, reading and deleting them, and the module names taken.
 
-use crate::db::query;
-use crate::db::Arg;
-
 use super::*;
+use crate::db::Arg;
 
 impl Store {
     /// Stores a version and its `module.publish` event in one transaction.
@@ -42,25 +40,12 @@ impl Store {
                 }
             }
             let number = latest + 1;
-            query(
-                "INSERT INTO module_versions (module_num, number, digest, source, model, surface, uses, \
-                 author_id, author_name, message, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            )
-            .bind(num)
-            .bind(number)
-            .bind(&v.digest)
-            .bind(&v.source)
-            .bind(&v.model)
-            .bind(&v.surface)
-            .bind(&v.uses)
-            .bind(&author_id)
-            .bind(&author_name)
-            .bind(&v.message)
-            .bind(at)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| match db(e) {
+            tx.exec(
+                "INSERT INTO module_versions (module_num, number, digest, source, model, \
+                     surface, uses, author_id, author_name, message, created_at) VALUES ($1, \
+                     $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                [num.into(), number.into(), Arg::from(&v.digest), Arg::from(&v.source), Arg::from(&v.model), Arg::from(&v.surface), Arg::from(&v.uses), Arg::from(&author_id), Arg::from(&author_name), Arg::from(&v.message), at.into()],
+            ).await.map_err(|e| match e {
                 Error::Conflict(_) => Error::Conflict(format!(
                     "another version of `{}` was published at the same moment; fetch it and publish again",
                     v.module

@@ -1,7 +1,6 @@
 //! ACL entities, their records and explicit grants.
 
-use crate::db::query;
-use crate::db::Arg;
+use crate::db::{query, Arg};
 
 use super::super::tx::*;
 use super::super::*;

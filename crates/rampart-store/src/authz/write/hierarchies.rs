@@ -1,7 +1,6 @@
 //! Hierarchies, their nodes and unit members.
 
-use crate::db::query;
-use crate::db::Arg;
+use crate::db::{query, Arg};
 
 use super::super::tx::*;
 use super::super::*;

@@ -1,7 +1,6 @@
 //! IT permissions: default roles, environments, role levels, teams and overrides.
 
-use crate::db::query;
-use crate::db::Arg;
+use crate::db::{query, Arg};
 
 use super::super::tx::*;
 use super::super::*;

@@ -1,7 +1,6 @@
 //! Applications, their roles and role grants.
 
-use crate::db::query;
-use crate::db::Arg;
+use crate::db::{query, Arg};
 
 use super::super::tx::*;
 use super::super::*;
