@@ -335,10 +335,10 @@ pub struct RecordRow {
     pub owner: Option<UserId>,
 }
 
-/// Maps a unique-key violation to a conflict saying what already exists; other errors as
-/// [`db`] does.
-fn unique(message: impl FnOnce() -> String) -> impl FnOnce(sqlx::Error) -> Error {
-    move |e| match db(e) {
+/// Maps a conflict (a unique-key violation, as [`db`] maps it) to one saying what already
+/// exists; other errors pass.
+fn unique(message: impl FnOnce() -> String) -> impl FnOnce(Error) -> Error {
+    move |e| match e {
         Error::Conflict(_) => Error::Conflict(message()),
         other => other,
     }

@@ -1,6 +1,6 @@
 //! ACL entities, their records and explicit grants.
 
-use crate::db::{query, Arg};
+use crate::db::Arg;
 
 use super::super::tx::*;
 use super::super::*;
@@ -8,9 +8,7 @@ use super::{remove_one, Applied, Batch};
 
 /// Applies one operation of this family inside the batch's transaction.
 pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error> {
-    let at = b.at;
-    let tx = &mut b.tx;
-    let changes = &mut b.changes;
+    let (tx, changes, at) = b.parts();
 
     let (action, target, details) = match op {
         AuthzOp::PutEntity {
@@ -179,13 +177,24 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
             let e = entity_tx(tx, entity).await?;
             let r = record_tx(tx, e, record).await?;
             let p = principal_tx(tx, principal, changes).await?;
-            query("INSERT INTO acl_grants (entity_num, record_num, principal, actions, record_key) VALUES ($1, $2, $3, $4, $5)").bind(i64::from(e)).bind(r as i64).bind(i64::from(p.raw())).bind(i64::from(actions.bits())).bind(record)
-            .execute(&mut *tx)
+            tx.exec(
+                "INSERT INTO acl_grants (entity_num, record_num, principal, actions, record_key) \
+                 VALUES ($1, $2, $3, $4, $5)",
+                [
+                    i64::from(e).into(),
+                    (r as i64).into(),
+                    i64::from(p.raw()).into(),
+                    i64::from(actions.bits()).into(),
+                    record.into(),
+                ],
+            )
             .await
-            .map_err(unique(|| format!(
+            .map_err(unique(|| {
+                format!(
                     "{} already has a grant on `{record}`; remove it first to change it",
                     principal.describe()
-                )))?;
+                )
+            }))?;
             changes.push(Change::Grant {
                 entity: e,
                 record: r,
@@ -208,13 +217,13 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
             let p = principal_tx(tx, principal, changes).await?;
             remove_one(
                 tx,
-                query(
-                    "DELETE FROM acl_grants \
-                     WHERE entity_num = $1 AND record_num = $2 AND principal = $3",
-                )
-                .bind(i64::from(e))
-                .bind(r as i64)
-                .bind(i64::from(p.raw())),
+                "DELETE FROM acl_grants \
+                 WHERE entity_num = $1 AND record_num = $2 AND principal = $3",
+                [
+                    i64::from(e).into(),
+                    (r as i64).into(),
+                    i64::from(p.raw()).into(),
+                ],
                 "principal",
                 || format!("{} has no grant on `{record}`", principal.describe()),
             )

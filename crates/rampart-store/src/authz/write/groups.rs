@@ -1,16 +1,12 @@
 //! Groups and their members.
 
-use crate::db::query;
-
 use super::super::tx::*;
 use super::super::*;
 use super::{create_numbered, set_membership, Applied, Batch};
 
 /// Applies one operation of this family inside the batch's transaction.
 pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error> {
-    let at = b.at;
-    let tx = &mut b.tx;
-    let changes = &mut b.changes;
+    let (tx, changes, at) = b.parts();
 
     let (action, target, details) = match op {
         AuthzOp::CreateGroup { name, description } => {
@@ -18,16 +14,9 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
             let num = create_numbered(
                 tx,
                 "group",
-                |num| {
-                    Ok(query(
-                        "INSERT INTO authz_groups (num, name, description, created_at) \
-                         VALUES ($1, $2, $3, $4)",
-                    )
-                    .bind(num)
-                    .bind(name)
-                    .bind(description)
-                    .bind(at))
-                },
+                "INSERT INTO authz_groups (num, name, description, created_at) \
+                 VALUES ($1, $2, $3, $4)",
+                [name.into(), description.into(), at.into()],
                 || format!("a group named `{name}` already exists"),
             )
             .await?;
@@ -85,7 +74,8 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
             set_membership(
                 tx,
                 add,
-                query(sql).bind(g).bind(i64::from(u)),
+                sql,
+                [g.into(), i64::from(u).into()],
                 || format!("user {user} is already a member of `{group}`"),
                 || format!("user {user} is not a member of `{group}`"),
             )

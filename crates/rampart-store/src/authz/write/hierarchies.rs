@@ -1,39 +1,30 @@
 //! Hierarchies, their nodes and unit members.
 
-use crate::db::{query, Arg};
+use crate::db::Arg;
 
 use super::super::tx::*;
 use super::super::*;
-use super::{create_numbered, refuse_while_named, set_membership, Applied, Batch};
+use super::{refuse_while_named, set_membership, Applied, Batch};
 
 /// Applies one operation of this family inside the batch's transaction.
 pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error> {
-    let at = b.at;
-    let tx = &mut b.tx;
-    let changes = &mut b.changes;
+    let (tx, changes, at) = b.parts();
 
     let (action, target, details) = match op {
         AuthzOp::CreateHierarchy { name, kind } => {
             check_name("name", name)?;
-            let num = create_numbered(
-                tx,
-                "hierarchy",
-                |num| {
-                    if num > i64::from(rampart_authz::acl::MAX_HIERARCHY) {
-                        return Err(Error::invalid("name", "too many hierarchies"));
-                    }
-                    Ok(query(
-                        "INSERT INTO authz_hierarchies (num, name, kind, created_at) \
-                         VALUES ($1, $2, $3, $4)",
-                    )
-                    .bind(num)
-                    .bind(name)
-                    .bind(kind_name(*kind))
-                    .bind(at))
-                },
-                || format!("a hierarchy named `{name}` already exists"),
+            let num = next_num(tx, "hierarchy").await?;
+            if num > i64::from(rampart_authz::acl::MAX_HIERARCHY) {
+                return Err(Error::invalid("name", "too many hierarchies"));
+            }
+            tx.exec(
+                "INSERT INTO authz_hierarchies (num, name, kind, created_at) VALUES ($1, $2, $3, $4)",
+                [num.into(), name.into(), kind_name(*kind).into(), at.into()],
             )
-            .await?;
+            .await
+            .map_err(unique(|| {
+                format!("a hierarchy named `{name}` already exists")
+            }))?;
             changes.push(Change::Hierarchy {
                 num: n16(num, "hierarchy")?,
                 name: name.clone(),
@@ -195,10 +186,12 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
             set_membership(
                 tx,
                 add,
-                query(sql)
-                    .bind(i64::from(h))
-                    .bind(i64::from(node))
-                    .bind(i64::from(u)),
+                sql,
+                [
+                    i64::from(h).into(),
+                    i64::from(node).into(),
+                    i64::from(u).into(),
+                ],
                 || format!("user {user} already sits in `{unit}`"),
                 || format!("user {user} does not sit in `{unit}`"),
             )

@@ -1,6 +1,6 @@
 //! IT permissions: default roles, environments, role levels, teams and overrides.
 
-use crate::db::{query, Arg};
+use crate::db::Arg;
 
 use super::super::tx::*;
 use super::super::*;
@@ -94,14 +94,8 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
             let num = create_numbered(
                 tx,
                 "team",
-                |num| {
-                    Ok(
-                        query("INSERT INTO it_teams (num, name, created_at) VALUES ($1, $2, $3)")
-                            .bind(num)
-                            .bind(name)
-                            .bind(at),
-                    )
-                },
+                "INSERT INTO it_teams (num, name, created_at) VALUES ($1, $2, $3)",
+                [name.into(), at.into()],
                 || format!("a team named `{name}` already exists"),
             )
             .await?;

@@ -1,16 +1,12 @@
 //! Module registration and reserved module names.
 
-use crate::db::query;
-
 use super::super::tx::*;
 use super::super::*;
 use super::{create_numbered, Applied, Batch};
 
 /// Applies one operation of this family inside the batch's transaction.
 pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error> {
-    let at = b.at;
-    let tx = &mut b.tx;
-    let changes = &mut b.changes;
+    let (tx, changes, at) = b.parts();
     let application: Option<String>;
     let (action, target, details) = match op {
         AuthzOp::RegisterModule { name, app } => {
@@ -34,16 +30,8 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
             let num = create_numbered(
                 tx,
                 "module",
-                |num| {
-                    Ok(query(
-                        "INSERT INTO it_modules (num, name, app_num, created_at) \
-                         VALUES ($1, $2, $3, $4)",
-                    )
-                    .bind(num)
-                    .bind(name)
-                    .bind(a)
-                    .bind(at))
-                },
+                "INSERT INTO it_modules (num, name, app_num, created_at) VALUES ($1, $2, $3, $4)",
+                [name.into(), a.into(), at.into()],
                 || taken_message(name),
             )
             .await?;
@@ -66,15 +54,14 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
                     "module `{name}` is registered to application `{owner}`; transfer it instead"
                 )));
             }
-            query("INSERT INTO module_names (name, app_num, reserved_at) VALUES ($1, $2, $3)")
-                .bind(name)
-                .bind(a)
-                .bind(at)
-                .execute(&mut *tx)
-                .await
-                .map_err(unique(|| {
-                    format!("the module name `{name}` is reserved already; transfer or release it")
-                }))?;
+            tx.exec(
+                "INSERT INTO module_names (name, app_num, reserved_at) VALUES ($1, $2, $3)",
+                [name.into(), a.into(), at.into()],
+            )
+            .await
+            .map_err(unique(|| {
+                format!("the module name `{name}` is reserved already; transfer or release it")
+            }))?;
             application = Some(app.clone());
             (
                 "module.name.reserve",

@@ -1,6 +1,6 @@
 //! Applications, their roles and role grants.
 
-use crate::db::{query, Arg};
+use crate::db::Arg;
 
 use super::super::tx::*;
 use super::super::*;
@@ -8,9 +8,7 @@ use super::{create_numbered, remove_one, Applied, Batch};
 
 /// Applies one operation of this family inside the batch's transaction.
 pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error> {
-    let at = b.at;
-    let tx = &mut b.tx;
-    let changes = &mut b.changes;
+    let (tx, changes, at) = b.parts();
 
     let (action, target, details) = match op {
         AuthzOp::CreateApplication { name, description } => {
@@ -18,16 +16,9 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
             let num = create_numbered(
                 tx,
                 "application",
-                |num| {
-                    Ok(query(
-                        "INSERT INTO authz_applications (num, name, description, created_at) \
-                         VALUES ($1, $2, $3, $4)",
-                    )
-                    .bind(num)
-                    .bind(name)
-                    .bind(description)
-                    .bind(at))
-                },
+                "INSERT INTO authz_applications (num, name, description, created_at) \
+                 VALUES ($1, $2, $3, $4)",
+                [name.into(), description.into(), at.into()],
                 || format!("an application named `{name}` already exists"),
             )
             .await?;
@@ -51,16 +42,9 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
             let num = create_numbered(
                 tx,
                 "role",
-                |num| {
-                    Ok(query(
-                        "INSERT INTO authz_app_roles (num, app_num, name, description) \
-                         VALUES ($1, $2, $3, $4)",
-                    )
-                    .bind(num)
-                    .bind(a)
-                    .bind(name)
-                    .bind(description))
-                },
+                "INSERT INTO authz_app_roles (num, app_num, name, description) \
+                 VALUES ($1, $2, $3, $4)",
+                [a.into(), name.into(), description.into()],
                 || format!("application `{app}` already has a role `{name}`"),
             )
             .await?;
@@ -149,9 +133,8 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
             let p = principal_tx(tx, principal, changes).await?;
             remove_one(
                 tx,
-                query("DELETE FROM authz_role_grants WHERE role_num = $1 AND principal = $2")
-                    .bind(i64::from(r))
-                    .bind(i64::from(p.raw())),
+                "DELETE FROM authz_role_grants WHERE role_num = $1 AND principal = $2",
+                [i64::from(r).into(), i64::from(p.raw()).into()],
                 "principal",
                 || format!("{} does not hold `{role}` in `{app}`", principal.describe()),
             )
