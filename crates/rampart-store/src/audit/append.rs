@@ -126,6 +126,34 @@ impl<'a> EventRow<'a> {
     }
 }
 
+/// A successful `action` on `target` with its `details` (a JSON object): the event of most
+/// changes.
+pub(crate) fn success(
+    action: &'static str,
+    target: impl Into<Option<String>>,
+    details: serde_json::Value,
+) -> AuditEvent {
+    AuditEvent {
+        action,
+        target: target.into(),
+        outcome: rampart_core::Outcome::Success,
+        details: details.to_string(),
+    }
+}
+
+/// Appends the [`success`] of `action` on `target` with its `details`, in the change's own
+/// transaction: what a change records about itself.
+pub(crate) async fn record(
+    tx: &mut Tx<'_>,
+    ctx: &AuditContext,
+    now: OffsetDateTime,
+    action: &'static str,
+    target: impl Into<Option<String>>,
+    details: serde_json::Value,
+) -> Result<(), Error> {
+    append_event(tx, ctx, &success(action, target, details), now, None).await
+}
+
 /// Appends one `system` event inside the open transaction `tx`: the change's own event,
 /// committed with it. `application` names the application the change concerns (the
 /// event's `application`); without it, what the details name is used.

@@ -22,7 +22,7 @@ use rampart_authz::change::{kind_name, parse_kind, Change, EnvironmentDef};
 use rampart_authz::it::{Level, Permissions};
 use rampart_authz::path::{path_end, segment};
 use rampart_authz::view::{it_env, it_role, AuthzView, ListFilter, PrincipalRef};
-use rampart_core::{AuditContext, AuditEvent, Error, Outcome, UserId};
+use rampart_core::{AuditContext, Error, UserId};
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -315,15 +315,6 @@ fn n32(v: i64, what: &str) -> Result<u32, Error> {
 
 fn n16(v: i64, what: &str) -> Result<u16, Error> {
     u16::try_from(v).map_err(|_| Error::Internal(format!("stored {what} number {v} out of range")))
-}
-
-fn authz_event(action: &'static str, target: String, details: serde_json::Value) -> AuditEvent {
-    AuditEvent {
-        action,
-        target: Some(target),
-        outcome: Outcome::Success,
-        details: details.to_string(),
-    }
 }
 
 /// A page of records a user may read.

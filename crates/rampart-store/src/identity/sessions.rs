@@ -77,47 +77,45 @@ impl Store {
         };
         let mut owned = self.write().await?;
         let tx = &mut owned;
-        {
-            tx.exec(
-                "DELETE FROM login_attempts WHERE provider = $1 AND username_norm = $2",
-                [
-                    user.provider.as_str().into(),
-                    user.username.to_ascii_lowercase().into(),
-                ],
-            )
-            .await?;
-            tx.exec(
-                "UPDATE users SET last_login_at = $1 WHERE id = $2",
-                [at.into(), user.id.to_string().into()],
-            )
-            .await?;
-            tx.exec(
-                "INSERT INTO sessions (id, token_hash, user_id, created_at, last_seen_at, \
+        tx.exec(
+            "DELETE FROM login_attempts WHERE provider = $1 AND username_norm = $2",
+            [
+                user.provider.as_str().into(),
+                user.username.to_ascii_lowercase().into(),
+            ],
+        )
+        .await?;
+        tx.exec(
+            "UPDATE users SET last_login_at = $1 WHERE id = $2",
+            [at.into(), user.id.to_string().into()],
+        )
+        .await?;
+        tx.exec(
+            "INSERT INTO sessions (id, token_hash, user_id, created_at, last_seen_at, \
                      expires_at, source, user_agent) VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
-                [
-                    id.to_string().into(),
-                    Arg::from(&new.token_hash[..]),
-                    user.id.to_string().into(),
-                    at.into(),
-                    Arg::from(to_millis(new.expires_at)),
-                    new.source.as_deref().into(),
-                    new.user_agent.as_deref().into(),
-                ],
-            )
-            .await?;
-            let login = AuditEvent {
-                action: "auth.login",
-                target: Some(format!("user:{}", user.id)),
-                outcome: Outcome::Success,
-                details: json!({
-                    "provider": user.provider.as_str(),
-                    "username": user.username,
-                    "session": id.to_string(),
-                })
-                .to_string(),
-            };
-            crate::audit::append_event(tx, ctx, &login, now, None).await?;
-        }
+            [
+                id.to_string().into(),
+                Arg::from(&new.token_hash[..]),
+                user.id.to_string().into(),
+                at.into(),
+                Arg::from(to_millis(new.expires_at)),
+                new.source.as_deref().into(),
+                new.user_agent.as_deref().into(),
+            ],
+        )
+        .await?;
+        let login = AuditEvent {
+            action: "auth.login",
+            target: Some(format!("user:{}", user.id)),
+            outcome: Outcome::Success,
+            details: json!({
+                "provider": user.provider.as_str(),
+                "username": user.username,
+                "session": id.to_string(),
+            })
+            .to_string(),
+        };
+        crate::audit::append_event(tx, ctx, &login, now, None).await?;
         owned.commit().await?;
         Ok(session)
     }
@@ -128,21 +126,17 @@ impl Store {
         &self,
         token_hash: &[u8; 32],
     ) -> Result<Option<(Session, User)>, Error> {
-        {
-            let pool = self.reader();
-            {
-                let row = pool.row_opt(concat!(
+        let pool = self.reader();
+        let row = pool.row_opt(concat!(
                 user_select!(
                     "s.id AS session_id, s.user_id AS session_user_id, \
                      s.created_at AS session_created_at, s.last_seen_at, s.expires_at, s.revoked_at,"
                 ),
                 "JOIN sessions s ON s.user_id = u.id WHERE s.token_hash = $1"
             ), [Arg::from(&token_hash[..])]).await?;
-                match row {
-                    Some(row) => Ok(Some((session_from_row(&row)?, user_from_row(&row)?))),
-                    None => Ok(None),
-                }
-            }
+        match row {
+            Some(row) => Ok(Some((session_from_row(&row)?, user_from_row(&row)?))),
+            None => Ok(None),
         }
     }
 
@@ -150,13 +144,11 @@ impl Store {
     pub async fn touch_session(&self, id: SessionId, now: OffsetDateTime) -> Result<(), Error> {
         let mut owned = self.write().await?;
         let tx = &mut owned;
-        {
-            tx.exec(
-                "UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1",
-                [Arg::from(to_millis(now)), id.to_string().into()],
-            )
-            .await?;
-        }
+        tx.exec(
+            "UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1",
+            [Arg::from(to_millis(now)), id.to_string().into()],
+        )
+        .await?;
         owned.commit().await?;
         Ok(())
     }
@@ -170,20 +162,18 @@ impl Store {
     ) -> Result<(), Error> {
         let mut owned = self.write().await?;
         let tx = &mut owned;
-        {
-            tx.exec(
-                "UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
-                [Arg::from(to_millis(now)), session.id.to_string().into()],
-            )
-            .await?;
-            let logout = AuditEvent {
-                action: "auth.logout",
-                target: Some(format!("user:{}", session.user_id)),
-                outcome: Outcome::Success,
-                details: json!({ "session": session.id.to_string() }).to_string(),
-            };
-            crate::audit::append_event(tx, ctx, &logout, now, None).await?;
-        }
+        tx.exec(
+            "UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+            [Arg::from(to_millis(now)), session.id.to_string().into()],
+        )
+        .await?;
+        let logout = AuditEvent {
+            action: "auth.logout",
+            target: Some(format!("user:{}", session.user_id)),
+            outcome: Outcome::Success,
+            details: json!({ "session": session.id.to_string() }).to_string(),
+        };
+        crate::audit::append_event(tx, ctx, &logout, now, None).await?;
         owned.commit().await?;
         self.credentials_changed();
         Ok(())
@@ -198,26 +188,23 @@ impl Store {
     ) -> Result<u64, Error> {
         let mut owned = self.write().await?;
         let tx = &mut owned;
-        let revoked = {
-            let exists = tx
-                .row_opt(
-                    "SELECT 1 AS one FROM users WHERE id = $1",
-                    [user_id.to_string().into()],
-                )
-                .await?;
-            if exists.is_none() {
-                return Err(Error::NotFound { what: "user" });
-            }
-            let revoked = revoke_all_sessions(tx, user_id, to_millis(now)).await?;
-            let event = AuditEvent {
-                action: "user.sessions.revoke",
-                target: Some(format!("user:{user_id}")),
-                outcome: Outcome::Success,
-                details: json!({ "sessions_revoked": revoked }).to_string(),
-            };
-            crate::audit::append_event(tx, ctx, &event, now, None).await?;
-            revoked
+        let exists = tx
+            .row_opt(
+                "SELECT 1 AS one FROM users WHERE id = $1",
+                [user_id.to_string().into()],
+            )
+            .await?;
+        if exists.is_none() {
+            return Err(Error::NotFound { what: "user" });
+        }
+        let revoked = revoke_all_sessions(tx, user_id, to_millis(now)).await?;
+        let event = AuditEvent {
+            action: "user.sessions.revoke",
+            target: Some(format!("user:{user_id}")),
+            outcome: Outcome::Success,
+            details: json!({ "sessions_revoked": revoked }).to_string(),
         };
+        crate::audit::append_event(tx, ctx, &event, now, None).await?;
         owned.commit().await?;
         self.credentials_changed();
         Ok(revoked)

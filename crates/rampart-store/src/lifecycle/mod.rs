@@ -12,7 +12,7 @@
 //! This module stores and checks consistency only; who may publish or deploy is decided by
 //! the server with `rampart-authz`, and what a module means by `rampart-model`.
 
-use rampart_core::{AuditContext, AuditEvent, Error, Outcome};
+use rampart_core::{AuditContext, Error};
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -259,15 +259,6 @@ async fn application_of(tx: &mut Tx<'_>, module: &str) -> Result<Option<String>,
         [module.into()],
     )
     .await
-}
-
-fn event(action: &'static str, target: String, details: serde_json::Value) -> AuditEvent {
-    AuditEvent {
-        action,
-        target: Some(target),
-        outcome: Outcome::Success,
-        details: details.to_string(),
-    }
 }
 
 /// The acting user's id and name, as stored beside what they did.

@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use rampart_core::{AuditContext, AuditEvent, Error, Outcome};
+use rampart_core::{AuditContext, Error};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
@@ -163,14 +163,9 @@ pub struct StoredPlan {
     pub error: Option<String>,
 }
 
-/// A plan's audit event.
-pub(crate) fn event(action: &'static str, id: i64, details: serde_json::Value) -> AuditEvent {
-    AuditEvent {
-        action,
-        target: Some(format!("deployment-plan:{id}")),
-        outcome: Outcome::Success,
-        details: details.to_string(),
-    }
+/// The audit target that names plan `id`.
+pub(crate) fn plan_target(id: i64) -> String {
+    format!("deployment-plan:{id}")
 }
 
 const PLAN_COLUMNS: &str = "id, environment, status, applications, settings, notes, based_on, \
@@ -261,20 +256,17 @@ pub(crate) async fn finish_plan(
         )
         .await?;
     }
-    crate::audit::append_event(
+    crate::audit::record(
         tx,
         ctx,
-        &crate::lifecycle::plans::event(
-            "deployment.plan.finish",
-            plan,
-            json!({
-                "plan": plan,
-                "environment": environment,
-                "settings": settings.keys(),
-            }),
-        ),
         now,
-        None,
+        "deployment.plan.finish",
+        plan_target(plan),
+        json!({
+            "plan": plan,
+            "environment": environment,
+            "settings": settings.keys(),
+        }),
     )
     .await?;
     Ok(())
@@ -296,44 +288,38 @@ impl Store {
         let (actor_id, actor_name) = crate::lifecycle::actor(ctx);
         let mut owned = self.write().await?;
         let tx = &mut owned;
-        let id = {
-            let id: i64 = tx
-                .scalar(
-                    "INSERT INTO deployment_plans (environment, status, applications, settings, \
+        let id: i64 = tx
+            .scalar(
+                "INSERT INTO deployment_plans (environment, status, applications, settings, \
                      notes, based_on, created_by, creator, created_at, updated_at) VALUES ($1, \
                      'draft', $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
-                    [
-                        Arg::from(&plan.environment),
-                        Arg::from(&apps),
-                        Arg::from(&settings),
-                        Arg::from(&plan.notes),
-                        plan.based_on.into(),
-                        Arg::from(&actor_id),
-                        Arg::from(&actor_name),
-                        at.into(),
-                    ],
-                )
-                .await?;
-            crate::audit::append_event(
-                tx,
-                ctx,
-                &event(
-                    "deployment.plan.create",
-                    id,
-                    json!({
-                        "plan": id,
-                        "environment": plan.environment,
-                        "applications": plan.applications,
-                        "based_on": plan.based_on,
-                        "settings": plan.settings.keys(),
-                    }),
-                ),
-                now,
-                None,
+                [
+                    Arg::from(&plan.environment),
+                    Arg::from(&apps),
+                    Arg::from(&settings),
+                    Arg::from(&plan.notes),
+                    plan.based_on.into(),
+                    Arg::from(&actor_id),
+                    Arg::from(&actor_name),
+                    at.into(),
+                ],
             )
             .await?;
-            id
-        };
+        crate::audit::record(
+            tx,
+            ctx,
+            now,
+            "deployment.plan.create",
+            plan_target(id),
+            json!({
+                "plan": id,
+                "environment": plan.environment,
+                "applications": plan.applications,
+                "based_on": plan.based_on,
+                "settings": plan.settings.keys(),
+            }),
+        )
+        .await?;
         owned.commit().await?;
         Ok(id)
     }
@@ -341,13 +327,9 @@ impl Store {
     /// Plan `id`.
     pub async fn plan(&self, id: i64) -> Result<Option<StoredPlan>, Error> {
         let sql = format!("SELECT {PLAN_COLUMNS} FROM deployment_plans WHERE id = $1");
-        {
-            let pool = self.reader();
-            {
-                let row = pool.row_opt(&sql, [id.into()]).await?;
-                row.as_ref().map(plan_row).transpose()
-            }
-        }
+        let pool = self.reader();
+        let row = pool.row_opt(&sql, [id.into()]).await?;
+        row.as_ref().map(plan_row).transpose()
     }
 
     /// Plans, newest first (of one environment when given), at most `limit`.
@@ -360,15 +342,11 @@ impl Store {
             "SELECT {PLAN_COLUMNS} FROM deployment_plans WHERE ($1 = '' OR environment = $1) \
              ORDER BY id DESC LIMIT $2"
         );
-        {
-            let pool = self.reader();
-            {
-                let rows = pool
-                    .rows(&sql, [Arg::from(environment.unwrap_or("")), limit.into()])
-                    .await?;
-                rows.iter().map(plan_row).collect()
-            }
-        }
+        let pool = self.reader();
+        let rows = pool
+            .rows(&sql, [Arg::from(environment.unwrap_or("")), limit.into()])
+            .await?;
+        rows.iter().map(plan_row).collect()
     }
 
     /// Marks a run of plan `id` aborted with `error` (what refused it) and its
@@ -383,66 +361,56 @@ impl Store {
         let at = to_millis(now);
         let mut owned = self.write().await?;
         let tx = &mut owned;
-        {
-            let changed = tx
-                .exec(
-                    "UPDATE deployment_plans SET status = 'aborted', runs = runs + 1, error = $1, \
+        let changed = tx
+            .exec(
+                "UPDATE deployment_plans SET status = 'aborted', runs = runs + 1, error = $1, \
                      updated_at = $2 WHERE id = $3 AND status IN ('draft', 'aborted')",
-                    [error.into(), at.into(), id.into()],
-                )
-                .await?;
-            if changed != 1 {
-                return Err(Error::Conflict(format!(
-                    "deployment plan {id} is no longer a draft"
-                )));
-            }
-            crate::audit::append_event(
-                tx,
-                ctx,
-                &event(
-                    "deployment.plan.abort",
-                    id,
-                    json!({ "plan": id, "error": error }),
-                ),
-                now,
-                None,
+                [error.into(), at.into(), id.into()],
             )
             .await?;
+        if changed != 1 {
+            return Err(Error::Conflict(format!(
+                "deployment plan {id} is no longer a draft"
+            )));
         }
+        crate::audit::record(
+            tx,
+            ctx,
+            now,
+            "deployment.plan.abort",
+            plan_target(id),
+            json!({ "plan": id, "error": error }),
+        )
+        .await?;
         owned.commit().await?;
         Ok(())
     }
 
     /// The settings in force in `environment`.
     pub async fn environment_settings(&self, environment: &str) -> Result<Vec<Setting>, Error> {
-        {
-            let pool = self.reader();
-            {
-                let rows = pool
-                    .rows(
-                        "SELECT m.name AS module, s.kind, s.name, s.value, s.plan_id FROM \
+        let pool = self.reader();
+        let rows = pool
+            .rows(
+                "SELECT m.name AS module, s.kind, s.name, s.value, s.plan_id FROM \
                          environment_settings s JOIN it_modules m ON m.num = s.module_num WHERE \
                          s.environment = $1 ORDER BY m.name, s.kind, s.name",
-                        [environment.into()],
-                    )
-                    .await?;
-                rows.iter()
-                    .map(|r| {
-                        let kind: String = r.get("kind")?;
-                        let value: String = r.get("value")?;
-                        Ok(Setting {
-                            module: r.get("module")?,
-                            kind: SettingKind::parse(&kind).ok_or_else(|| {
-                                Error::Internal(format!("stored setting kind {kind}"))
-                            })?,
-                            name: r.get("name")?,
-                            value: serde_json::from_str(&value)
-                                .map_err(|e| Error::Internal(format!("stored setting: {e}")))?,
-                            plan: r.get("plan_id")?,
-                        })
-                    })
-                    .collect()
-            }
-        }
+                [environment.into()],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let kind: String = r.get("kind")?;
+                let value: String = r.get("value")?;
+                Ok(Setting {
+                    module: r.get("module")?,
+                    kind: SettingKind::parse(&kind)
+                        .ok_or_else(|| Error::Internal(format!("stored setting kind {kind}")))?,
+                    name: r.get("name")?,
+                    value: serde_json::from_str(&value)
+                        .map_err(|e| Error::Internal(format!("stored setting: {e}")))?,
+                    plan: r.get("plan_id")?,
+                })
+            })
+            .collect()
     }
 }

@@ -18,7 +18,8 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
                 return Err(Error::invalid("name", "too many hierarchies"));
             }
             tx.exec(
-                "INSERT INTO authz_hierarchies (num, name, kind, created_at) VALUES ($1, $2, $3, $4)",
+                "INSERT INTO authz_hierarchies (num, name, kind, created_at) VALUES ($1, \
+                     $2, $3, $4)",
                 [num.into(), name.into(), kind_name(*kind).into(), at.into()],
             )
             .await

@@ -192,7 +192,7 @@ impl Store {
             crate::audit::append_event(
                 &mut b.tx,
                 ctx,
-                &authz_event(applied.action, applied.target, details),
+                &crate::audit::success(applied.action, applied.target, details),
                 now,
                 applied.application,
             )
