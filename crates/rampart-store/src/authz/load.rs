@@ -431,20 +431,14 @@ impl Store {
             let revision = next_revision(tx).await?;
             record_changes(tx, revision, at, &[Change::Reload]).await?;
         }
-        crate::audit::record(
-            tx,
-            ctx,
-            now,
-            "authz.rebuild",
-            entity.map_or_else(|| "authz:all".to_owned(), |e| format!("entity:{e}")),
-            json!({
-                "hierarchies": report.hierarchies,
-                "nodes": report.nodes,
-                "paths_fixed": report.paths_fixed,
-                "cycles_broken": report.cycles_broken,
-            }),
-        )
-        .await?;
+        let details = json!({
+            "hierarchies": report.hierarchies,
+            "nodes": report.nodes,
+            "paths_fixed": report.paths_fixed,
+            "cycles_broken": report.cycles_broken,
+        });
+        let target = entity.map_or_else(|| "authz:all".to_owned(), |e| format!("entity:{e}"));
+        crate::audit::record(tx, ctx, now, "authz.rebuild", target, details).await?;
         owned.commit().await?;
         Ok(report)
     }

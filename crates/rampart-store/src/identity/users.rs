@@ -299,15 +299,8 @@ impl Store {
         if patch.email.is_some() {
             changed.push("email");
         }
-        crate::audit::record(
-            tx,
-            ctx,
-            now,
-            "user.update",
-            user_target(id),
-            json!({ "changed": changed }),
-        )
-        .await?;
+        let details = json!({ "changed": changed });
+        crate::audit::record(tx, ctx, now, "user.update", user_target(id), details).await?;
         let updated = user_in_tx(tx, id).await?;
         owned.commit().await?;
         self.credentials_changed();
@@ -343,15 +336,8 @@ impl Store {
         } else {
             "user.enable"
         };
-        crate::audit::record(
-            tx,
-            ctx,
-            now,
-            action,
-            user_target(id),
-            json!({ "sessions_revoked": revoked }),
-        )
-        .await?;
+        let details = json!({ "sessions_revoked": revoked });
+        crate::audit::record(tx, ctx, now, action, user_target(id), details).await?;
         let user = user_in_tx(tx, id).await?;
         owned.commit().await?;
         self.credentials_changed();
@@ -379,15 +365,8 @@ impl Store {
         crate::authz::tx::user_deleted(tx, id, to_millis(now)).await?;
         tx.exec("DELETE FROM users WHERE id = $1", [id.to_string().into()])
             .await?;
-        crate::audit::record(
-            tx,
-            ctx,
-            now,
-            "user.delete",
-            user_target(id),
-            json!({ "provider": provider, "username": username }),
-        )
-        .await?;
+        let details = json!({ "provider": provider, "username": username });
+        crate::audit::record(tx, ctx, now, "user.delete", user_target(id), details).await?;
         owned.commit().await?;
         self.credentials_changed();
         Ok(())
@@ -451,15 +430,8 @@ impl Store {
         )
         .await?;
         let revoked = revoke_all_sessions(tx, id, at).await?;
-        crate::audit::record(
-            tx,
-            ctx,
-            now,
-            action,
-            user_target(id),
-            json!({ "sessions_revoked": revoked }),
-        )
-        .await?;
+        let details = json!({ "sessions_revoked": revoked });
+        crate::audit::record(tx, ctx, now, action, user_target(id), details).await?;
         owned.commit().await?;
         self.credentials_changed();
         Ok(())
@@ -595,15 +567,8 @@ impl Store {
                 [Arg::from(&provider), Arg::from(&norm)],
             )
             .await?;
-        crate::audit::record(
-            tx,
-            ctx,
-            now,
-            "user.unlock",
-            user_target(id),
-            json!({ "was_throttled": cleared > 0 }),
-        )
-        .await?;
+        let details = json!({ "was_throttled": cleared > 0 });
+        crate::audit::record(tx, ctx, now, "user.unlock", user_target(id), details).await?;
         owned.commit().await?;
         Ok(())
     }

@@ -78,15 +78,9 @@ impl Store {
                 )));
             }
             let environment_of_request = request_environment(tx, id).await?;
-            crate::audit::record(
-                tx,
-                ctx,
-                now,
-                "module.deploy.approve",
-                format!("deployment-request:{id}"),
-                json!({ "request": id, "environment": environment_of_request }),
-            )
-            .await?;
+            let details = json!({ "request": id, "environment": environment_of_request });
+            let target = format!("deployment-request:{id}");
+            crate::audit::record(tx, ctx, now, "module.deploy.approve", target, details).await?;
         }
         let mut done = Vec::with_capacity(items.len());
         for d in items {
@@ -434,15 +428,10 @@ impl Store {
         )
         .await?;
         let environment_of_request = request_environment(tx, id).await?;
-        crate::audit::record(
-            tx,
-            ctx,
-            now,
-            "module.deploy.reject",
-            format!("deployment-request:{id}"),
-            json!({ "request": id, "environment": environment_of_request, "reason": reason }),
-        )
-        .await?;
+        let details =
+            json!({ "request": id, "environment": environment_of_request, "reason": reason });
+        let target = format!("deployment-request:{id}");
+        crate::audit::record(tx, ctx, now, "module.deploy.reject", target, details).await?;
         owned.commit().await?;
         Ok(())
     }

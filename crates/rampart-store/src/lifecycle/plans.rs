@@ -256,17 +256,18 @@ pub(crate) async fn finish_plan(
         )
         .await?;
     }
+    let details = json!({
+        "plan": plan,
+        "environment": environment,
+        "settings": settings.keys(),
+    });
     crate::audit::record(
         tx,
         ctx,
         now,
         "deployment.plan.finish",
         plan_target(plan),
-        json!({
-            "plan": plan,
-            "environment": environment,
-            "settings": settings.keys(),
-        }),
+        details,
     )
     .await?;
     Ok(())
@@ -305,21 +306,15 @@ impl Store {
                 ],
             )
             .await?;
-        crate::audit::record(
-            tx,
-            ctx,
-            now,
-            "deployment.plan.create",
-            plan_target(id),
-            json!({
-                "plan": id,
-                "environment": plan.environment,
-                "applications": plan.applications,
-                "based_on": plan.based_on,
-                "settings": plan.settings.keys(),
-            }),
-        )
-        .await?;
+        let details = json!({
+            "plan": id,
+            "environment": plan.environment,
+            "applications": plan.applications,
+            "based_on": plan.based_on,
+            "settings": plan.settings.keys(),
+        });
+        let target = plan_target(id);
+        crate::audit::record(tx, ctx, now, "deployment.plan.create", target, details).await?;
         owned.commit().await?;
         Ok(id)
     }
@@ -373,15 +368,9 @@ impl Store {
                 "deployment plan {id} is no longer a draft"
             )));
         }
-        crate::audit::record(
-            tx,
-            ctx,
-            now,
-            "deployment.plan.abort",
-            plan_target(id),
-            json!({ "plan": id, "error": error }),
-        )
-        .await?;
+        let details = json!({ "plan": id, "error": error });
+        let target = plan_target(id);
+        crate::audit::record(tx, ctx, now, "deployment.plan.abort", target, details).await?;
         owned.commit().await?;
         Ok(())
     }

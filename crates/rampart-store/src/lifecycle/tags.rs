@@ -76,15 +76,9 @@ impl Store {
             )
             .await?;
         }
-        crate::audit::record(
-            tx,
-            ctx,
-            now,
-            "application.tag",
-            format!("application:{application}"),
-            json!({ "application": application, "tag": tag, "modules": modules }),
-        )
-        .await?;
+        let details = json!({ "application": application, "tag": tag, "modules": modules });
+        let target = format!("application:{application}");
+        crate::audit::record(tx, ctx, now, "application.tag", target, details).await?;
         owned.commit().await?;
         Ok(ApplicationTag {
             application: application.to_owned(),

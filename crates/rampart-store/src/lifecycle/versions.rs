@@ -77,15 +77,8 @@ impl Store {
         if !v.forced.is_empty() {
             details["forced_breaking_changes"] = json!(v.forced);
         }
-        crate::audit::record(
-            tx,
-            ctx,
-            now,
-            "module.publish",
-            format!("module:{}", v.module),
-            details,
-        )
-        .await?;
+        let target = format!("module:{}", v.module);
+        crate::audit::record(tx, ctx, now, "module.publish", target, details).await?;
         let published = Published::Created(VersionInfo {
             module: v.module.clone(),
             number,
@@ -225,15 +218,10 @@ impl Store {
             });
         }
         let application_of_module = application_of(tx, module).await?;
-        crate::audit::record(
-            tx,
-            ctx,
-            now,
-            "module.version.delete",
-            format!("module:{module}"),
-            json!({ "module": module, "application": application_of_module, "version": number }),
-        )
-        .await?;
+        let details =
+            json!({ "module": module, "application": application_of_module, "version": number });
+        let target = format!("module:{module}");
+        crate::audit::record(tx, ctx, now, "module.version.delete", target, details).await?;
         owned.commit().await?;
         Ok(())
     }
