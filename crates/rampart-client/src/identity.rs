@@ -24,11 +24,7 @@ impl<'c> Identity<'c> {
     /// `POST /api/v1/auth/login`: a session for the user. The answer's `token` is shown
     /// once; pass it to [`Client::set_token`] for the following requests.
     pub async fn login(&self, request: &LoginRequest) -> Result<LoginResponse, ClientError> {
-        self.client
-            .call(Method::POST, &["auth", "login"])
-            .body(request)
-            .json()
-            .await
+        self.client.post(&["auth", "login"], request).await
     }
 
     /// `POST /api/v1/auth/logout`: ends this session, or with `all` every session of the
@@ -43,7 +39,7 @@ impl<'c> Identity<'c> {
 
     /// `GET /api/v1/auth/me`: the caller and the session the request came with.
     pub async fn me(&self) -> Result<MeResponse, ClientError> {
-        self.client.call(Method::GET, &["auth", "me"]).json().await
+        self.client.get(&["auth", "me"]).await
     }
 
     /// `POST /api/v1/auth/change-password`: works without a session (an expired password
@@ -53,33 +49,23 @@ impl<'c> Identity<'c> {
         request: &ChangePasswordRequest,
     ) -> Result<(), ClientError> {
         self.client
-            .call(Method::POST, &["auth", "change-password"])
-            .body(request)
-            .empty()
+            .send_empty(Method::POST, &["auth", "change-password"], request)
             .await
     }
 
     /// `GET /api/v1/users`: a page of users (administrators).
     pub async fn users(&self, query: &ListUsersQuery) -> Result<UserPage, ClientError> {
-        self.client
-            .call(Method::GET, &["users"])
-            .query(query)
-            .json()
-            .await
+        self.client.get_query(&["users"], query).await
     }
 
     /// `POST /api/v1/users`: creates a user (administrators).
     pub async fn create_user(&self, request: &CreateUserRequest) -> Result<UserView, ClientError> {
-        self.client
-            .call(Method::POST, &["users"])
-            .body(request)
-            .json()
-            .await
+        self.client.post(&["users"], request).await
     }
 
     /// `GET /api/v1/users/{id}`.
     pub async fn user(&self, id: &str) -> Result<UserView, ClientError> {
-        self.client.call(Method::GET, &["users", id]).json().await
+        self.client.get(&["users", id]).await
     }
 
     /// `PATCH /api/v1/users/{id}`: fields left `None` are left alone, `Some(None)` clears.
@@ -89,9 +75,7 @@ impl<'c> Identity<'c> {
         request: &UpdateUserRequest,
     ) -> Result<UserView, ClientError> {
         self.client
-            .call(Method::PATCH, &["users", id])
-            .body(request)
-            .json()
+            .send(Method::PATCH, &["users", id], request)
             .await
     }
 
@@ -126,9 +110,7 @@ impl<'c> Identity<'c> {
         request: &ResetPasswordRequest,
     ) -> Result<(), ClientError> {
         self.client
-            .call(Method::POST, &["users", id, "reset-password"])
-            .body(request)
-            .empty()
+            .send_empty(Method::POST, &["users", id, "reset-password"], request)
             .await
     }
 

@@ -28,10 +28,7 @@ impl<'c> Lifecycle<'c> {
     /// `GET /api/v1/modules/{name}/versions`: the versions, newest first, with where each
     /// runs.
     pub async fn versions(&self, module: &str) -> Result<Vec<VersionWire>, ClientError> {
-        self.client
-            .call(Method::GET, &["modules", module, "versions"])
-            .json()
-            .await
+        self.client.get(&["modules", module, "versions"]).await
     }
 
     /// `POST /api/v1/modules/{name}/versions`: publishes a version (or finds the same source
@@ -42,9 +39,7 @@ impl<'c> Lifecycle<'c> {
         request: &PublishRequest,
     ) -> Result<PublishResponse, ClientError> {
         self.client
-            .call(Method::POST, &["modules", module, "versions"])
-            .body(request)
-            .json()
+            .post(&["modules", module, "versions"], request)
             .await
     }
 
@@ -104,9 +99,7 @@ impl<'c> Lifecycle<'c> {
         version: Option<i64>,
     ) -> Result<T, ClientError> {
         self.client
-            .call(Method::GET, &["modules", module, "surface"])
-            .query(&SurfaceQuery { version })
-            .json()
+            .get_query(&["modules", module, "surface"], &SurfaceQuery { version })
             .await
     }
 
@@ -133,34 +126,25 @@ impl<'c> Lifecycle<'c> {
         to: i64,
     ) -> Result<T, ClientError> {
         self.client
-            .call(Method::GET, &["modules", module, "diff"])
-            .query(&DiffQuery { from, to })
-            .json()
+            .get_query(&["modules", module, "diff"], &DiffQuery { from, to })
             .await
     }
 
     /// `GET /api/v1/model/schema`: the JSON Schema of the module format.
     pub async fn model_schema(&self) -> Result<serde_json::Value, ClientError> {
-        self.client
-            .call(Method::GET, &["model", "schema"])
-            .json()
-            .await
+        self.client.get(&["model", "schema"]).await
     }
 
     /// `GET /api/v1/environments`: the environments in promotion order, with their
     /// policies.
     pub async fn environments(&self) -> Result<Vec<EnvironmentWire>, ClientError> {
-        self.client
-            .call(Method::GET, &["environments"])
-            .json()
-            .await
+        self.client.get(&["environments"]).await
     }
 
     /// `GET /api/v1/environments/{env}/modules`: what runs there.
     pub async fn running(&self, environment: &str) -> Result<Vec<RunningWire>, ClientError> {
         self.client
-            .call(Method::GET, &["environments", environment, "modules"])
-            .json()
+            .get(&["environments", environment, "modules"])
             .await
     }
 
@@ -172,9 +156,11 @@ impl<'c> Lifecycle<'c> {
         request: &DeployRequest,
     ) -> Result<DeployResponse, ClientError> {
         self.client
-            .call(Method::POST, &["environments", environment, "deployments"])
-            .body(request)
-            .json()
+            .send(
+                Method::POST,
+                &["environments", environment, "deployments"],
+                request,
+            )
             .await
     }
 
@@ -185,9 +171,7 @@ impl<'c> Lifecycle<'c> {
         query: &HistoryQuery,
     ) -> Result<Vec<DeploymentWire>, ClientError> {
         self.client
-            .call(Method::GET, &["environments", environment, "deployments"])
-            .query(query)
-            .json()
+            .get_query(&["environments", environment, "deployments"], query)
             .await
     }
 
@@ -199,9 +183,11 @@ impl<'c> Lifecycle<'c> {
         request: &StageRequest,
     ) -> Result<DeployResponse, ClientError> {
         self.client
-            .call(Method::POST, &["environments", environment, "stage"])
-            .body(request)
-            .json()
+            .send(
+                Method::POST,
+                &["environments", environment, "stage"],
+                request,
+            )
             .await
     }
 
@@ -213,9 +199,11 @@ impl<'c> Lifecycle<'c> {
         request: &RollbackRequest,
     ) -> Result<DeployResponse, ClientError> {
         self.client
-            .call(Method::POST, &["environments", environment, "rollback"])
-            .body(request)
-            .json()
+            .send(
+                Method::POST,
+                &["environments", environment, "rollback"],
+                request,
+            )
             .await
     }
 
@@ -226,9 +214,7 @@ impl<'c> Lifecycle<'c> {
         query: &RequestsQuery,
     ) -> Result<Vec<DeploymentRequestWire>, ClientError> {
         self.client
-            .call(Method::GET, &["environments", environment, "requests"])
-            .query(query)
-            .json()
+            .get_query(&["environments", environment, "requests"], query)
             .await
     }
 
@@ -282,27 +268,25 @@ impl<'c> Lifecycle<'c> {
         request: &TagRequest,
     ) -> Result<TagWire, ClientError> {
         self.client
-            .call(Method::POST, &["applications", application, "tags"])
-            .body(request)
-            .json()
+            .send(
+                Method::POST,
+                &["applications", application, "tags"],
+                request,
+            )
             .await
     }
 
     /// `GET /api/v1/applications/{app}/tags`: the application's tags, newest first.
     pub async fn tags(&self, application: &str) -> Result<Vec<TagWire>, ClientError> {
         self.client
-            .call(Method::GET, &["applications", application, "tags"])
-            .json()
+            .get(&["applications", application, "tags"])
             .await
     }
 
     /// `GET /api/v1/module-names`: every module name taken, with its application
     /// (administrators).
     pub async fn module_names(&self) -> Result<Vec<ModuleNameWire>, ClientError> {
-        self.client
-            .call(Method::GET, &["module-names"])
-            .json()
-            .await
+        self.client.get(&["module-names"]).await
     }
 
     /// `POST /api/v1/module-names`: reserves a name for an application (administrators).
@@ -310,11 +294,7 @@ impl<'c> Lifecycle<'c> {
         &self,
         request: &ReserveNameRequest,
     ) -> Result<ModuleNameWire, ClientError> {
-        self.client
-            .call(Method::POST, &["module-names"])
-            .body(request)
-            .json()
-            .await
+        self.client.post(&["module-names"], request).await
     }
 
     /// `POST /api/v1/module-names/{name}/transfer`: gives a name (and its module, if
@@ -325,9 +305,7 @@ impl<'c> Lifecycle<'c> {
         request: &TransferNameRequest,
     ) -> Result<ModuleNameWire, ClientError> {
         self.client
-            .call(Method::POST, &["module-names", name, "transfer"])
-            .body(request)
-            .json()
+            .post(&["module-names", name, "transfer"], request)
             .await
     }
 
