@@ -93,10 +93,7 @@ impl<'c> Audit<'c> {
 
     /// `POST /api/v1/audit/checkpoint`: signs a checkpoint of the log as it is now.
     pub async fn sign_checkpoint(&self) -> Result<CheckpointView, ClientError> {
-        self.client
-            .call(Method::POST, &["audit", "checkpoint"])
-            .json()
-            .await
+        self.client.post_bare(&["audit", "checkpoint"]).await
     }
 
     /// `GET /api/v1/audit/proof/inclusion`: the audit path of an event (RFC 9162 §2.1.3).

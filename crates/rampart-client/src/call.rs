@@ -137,14 +137,26 @@ impl Client {
         self.call(method, segments).body(body).json().await
     }
 
-    /// `method` of `segments` with `body` as JSON, expecting an answer without a body.
-    pub(crate) async fn send_empty<B: Serialize + ?Sized>(
+    /// `POST` of `segments` without a body, the answer's JSON read as a `T`.
+    pub(crate) async fn post_bare<T: DeserializeOwned>(
         &self,
-        method: Method,
+        segments: &[&str],
+    ) -> Result<T, ClientError> {
+        self.call(Method::POST, segments).json().await
+    }
+
+    /// `DELETE` of `segments`, expecting an answer without a body.
+    pub(crate) async fn delete(&self, segments: &[&str]) -> Result<(), ClientError> {
+        self.call(Method::DELETE, segments).empty().await
+    }
+
+    /// `POST` of `segments` with `body` as JSON, expecting an answer without a body.
+    pub(crate) async fn post_empty<B: Serialize + ?Sized>(
+        &self,
         segments: &[&str],
         body: &B,
     ) -> Result<(), ClientError> {
-        self.call(method, segments).body(body).empty().await
+        self.call(Method::POST, segments).body(body).empty().await
     }
 }
 

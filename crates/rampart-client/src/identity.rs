@@ -49,7 +49,7 @@ impl<'c> Identity<'c> {
         request: &ChangePasswordRequest,
     ) -> Result<(), ClientError> {
         self.client
-            .send_empty(Method::POST, &["auth", "change-password"], request)
+            .post_empty(&["auth", "change-password"], request)
             .await
     }
 
@@ -81,26 +81,17 @@ impl<'c> Identity<'c> {
 
     /// `DELETE /api/v1/users/{id}`.
     pub async fn delete_user(&self, id: &str) -> Result<(), ClientError> {
-        self.client
-            .call(Method::DELETE, &["users", id])
-            .empty()
-            .await
+        self.client.delete(&["users", id]).await
     }
 
     /// `POST /api/v1/users/{id}/disable`: the user can no longer log in; their sessions end.
     pub async fn disable_user(&self, id: &str) -> Result<UserView, ClientError> {
-        self.client
-            .call(Method::POST, &["users", id, "disable"])
-            .json()
-            .await
+        self.client.post_bare(&["users", id, "disable"]).await
     }
 
     /// `POST /api/v1/users/{id}/enable`.
     pub async fn enable_user(&self, id: &str) -> Result<UserView, ClientError> {
-        self.client
-            .call(Method::POST, &["users", id, "enable"])
-            .json()
-            .await
+        self.client.post_bare(&["users", id, "enable"]).await
     }
 
     /// `POST /api/v1/users/{id}/reset-password`.
@@ -110,7 +101,7 @@ impl<'c> Identity<'c> {
         request: &ResetPasswordRequest,
     ) -> Result<(), ClientError> {
         self.client
-            .send_empty(Method::POST, &["users", id, "reset-password"], request)
+            .post_empty(&["users", id, "reset-password"], request)
             .await
     }
 
@@ -125,8 +116,7 @@ impl<'c> Identity<'c> {
     /// `POST /api/v1/users/{id}/revoke-sessions`: ends every session of the user.
     pub async fn revoke_sessions(&self, id: &str) -> Result<RevokedSessions, ClientError> {
         self.client
-            .call(Method::POST, &["users", id, "revoke-sessions"])
-            .json()
+            .post_bare(&["users", id, "revoke-sessions"])
             .await
     }
 }

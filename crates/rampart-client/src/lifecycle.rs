@@ -49,12 +49,9 @@ impl<'c> Lifecycle<'c> {
         module: &str,
         version: i64,
     ) -> Result<VersionSourceResponse, ClientError> {
+        let version = version.to_string();
         self.client
-            .call(
-                Method::GET,
-                &["modules", module, "versions", &version.to_string()],
-            )
-            .json()
+            .get(&["modules", module, "versions", &version])
             .await
     }
 
@@ -66,11 +63,7 @@ impl<'c> Lifecycle<'c> {
     /// `DELETE /api/v1/modules/{name}/versions/{version}`: a version that runs nowhere.
     pub async fn delete_version(&self, module: &str, version: i64) -> Result<(), ClientError> {
         self.client
-            .call(
-                Method::DELETE,
-                &["modules", module, "versions", &version.to_string()],
-            )
-            .empty()
+            .delete(&["modules", module, "versions", &version.to_string()])
             .await
     }
 
@@ -156,11 +149,7 @@ impl<'c> Lifecycle<'c> {
         request: &DeployRequest,
     ) -> Result<DeployResponse, ClientError> {
         self.client
-            .send(
-                Method::POST,
-                &["environments", environment, "deployments"],
-                request,
-            )
+            .post(&["environments", environment, "deployments"], request)
             .await
     }
 
@@ -183,11 +172,7 @@ impl<'c> Lifecycle<'c> {
         request: &StageRequest,
     ) -> Result<DeployResponse, ClientError> {
         self.client
-            .send(
-                Method::POST,
-                &["environments", environment, "stage"],
-                request,
-            )
+            .post(&["environments", environment, "stage"], request)
             .await
     }
 
@@ -199,11 +184,7 @@ impl<'c> Lifecycle<'c> {
         request: &RollbackRequest,
     ) -> Result<DeployResponse, ClientError> {
         self.client
-            .send(
-                Method::POST,
-                &["environments", environment, "rollback"],
-                request,
-            )
+            .post(&["environments", environment, "rollback"], request)
             .await
     }
 
@@ -221,18 +202,9 @@ impl<'c> Lifecycle<'c> {
     /// `POST /api/v1/environments/{env}/requests/{id}/approve`: checks the request again
     /// against the environment as it is now, then applies it.
     pub async fn approve(&self, environment: &str, id: i64) -> Result<DeployResponse, ClientError> {
+        let id = id.to_string();
         self.client
-            .call(
-                Method::POST,
-                &[
-                    "environments",
-                    environment,
-                    "requests",
-                    &id.to_string(),
-                    "approve",
-                ],
-            )
-            .json()
+            .post_bare(&["environments", environment, "requests", &id, "approve"])
             .await
     }
 
@@ -244,19 +216,12 @@ impl<'c> Lifecycle<'c> {
         id: i64,
         request: &RejectRequest,
     ) -> Result<(), ClientError> {
+        let id = id.to_string();
         self.client
-            .call(
-                Method::POST,
-                &[
-                    "environments",
-                    environment,
-                    "requests",
-                    &id.to_string(),
-                    "reject",
-                ],
+            .post_empty(
+                &["environments", environment, "requests", &id, "reject"],
+                request,
             )
-            .body(request)
-            .empty()
             .await
     }
 
@@ -268,11 +233,7 @@ impl<'c> Lifecycle<'c> {
         request: &TagRequest,
     ) -> Result<TagWire, ClientError> {
         self.client
-            .send(
-                Method::POST,
-                &["applications", application, "tags"],
-                request,
-            )
+            .post(&["applications", application, "tags"], request)
             .await
     }
 
@@ -311,9 +272,6 @@ impl<'c> Lifecycle<'c> {
 
     /// `DELETE /api/v1/module-names/{name}`: releases a reserved name (administrators).
     pub async fn release_name(&self, name: &str) -> Result<(), ClientError> {
-        self.client
-            .call(Method::DELETE, &["module-names", name])
-            .empty()
-            .await
+        self.client.delete(&["module-names", name]).await
     }
 }

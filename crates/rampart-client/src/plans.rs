@@ -5,7 +5,6 @@
 use rampart_api::{
     PlanCopyRequest, PlanCreateRequest, PlanRunRequest, PlanWire, PlansQuery, SettingWire,
 };
-use reqwest::Method;
 
 use crate::{Client, ClientError};
 
@@ -41,11 +40,7 @@ impl<'c> Plans<'c> {
     /// waits for a second approver); with `dry_run`, what would happen.
     pub async fn run(&self, id: i64, request: &PlanRunRequest) -> Result<PlanWire, ClientError> {
         self.client
-            .send(
-                Method::POST,
-                &["deployment-plans", &id.to_string(), "run"],
-                request,
-            )
+            .post(&["deployment-plans", &id.to_string(), "run"], request)
             .await
     }
 
@@ -53,11 +48,7 @@ impl<'c> Plans<'c> {
     /// the one given), with that environment's settings.
     pub async fn copy(&self, id: i64, request: &PlanCopyRequest) -> Result<PlanWire, ClientError> {
         self.client
-            .send(
-                Method::POST,
-                &["deployment-plans", &id.to_string(), "copy"],
-                request,
-            )
+            .post(&["deployment-plans", &id.to_string(), "copy"], request)
             .await
     }
 
