@@ -9,7 +9,6 @@ use rampart_api::{
     TagRequest, TagWire, TransferNameRequest, VersionSourceResponse, VersionWire,
 };
 use rampart_model::{ModuleDiff, Surface};
-use reqwest::Method;
 
 use crate::{Client, ClientError};
 
