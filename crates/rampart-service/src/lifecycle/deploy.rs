@@ -16,9 +16,9 @@ use rampart_model::Module;
 use rampart_store::{DeployKind, NewDeployment, PlanSettings, Running, StoredVersion};
 
 use super::{
-    as_seen, breaking_change, deployment_wire, environment, environments, highest_level, level,
-    model_of, plans, require_module, running_placed, second_approver, separation_of_duties,
-    surface_of, uses_of, version_or_404, visible_application, LifecycleError, On,
+    as_seen, breaking_change, deployment_wire, environment, environment_rule, environments,
+    highest_level, level, model_of, plans, require_module, running_placed, surface_of, uses_of,
+    version_or_404, visible_application, LifecycleError, On,
 };
 use crate::caller::Caller;
 use crate::state::AppState;
@@ -106,7 +106,7 @@ pub(super) async fn plan(
             continue;
         }
         policy::check_author(
-            separation_of_duties(state, env_id),
+            environment_rule(state, env_id, |e| e.separation_of_duties),
             env,
             &s.module,
             s.to,
@@ -234,7 +234,7 @@ pub(super) async fn apply(
     if dry_run {
         return Ok(answer(false, "plan", false, None, Vec::new()));
     }
-    if second_approver(state, environment(state, env)?) {
+    if environment_rule(state, environment(state, env)?, |e| e.second_approver) {
         let id = state
             .store
             .request_deployment(
