@@ -8,9 +8,9 @@ use super::*;
 impl Store {
     /// Everything deployed, in every environment, with what the checks need.
     pub async fn running(&self) -> Result<Vec<Running>, Error> {
-        let pool = self.reader();
-        let rows = pool
-            .rows(
+        let rows: Vec<(String, String, i64, String, String, String)> = self
+            .reader()
+            .all(
                 "SELECT d.environment, m.name, d.number, v.surface, v.uses, v.author_id \
                  FROM deployed d JOIN it_modules m ON m.num = d.module_num \
                  JOIN module_versions v ON v.module_num = d.module_num AND v.number = d.number \
@@ -18,18 +18,15 @@ impl Store {
                 [],
             )
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Running {
-                    environment: r.get("environment")?,
-                    module: r.get("name")?,
-                    number: r.get("number")?,
-                    surface: r.get("surface")?,
-                    uses: r.get("uses")?,
-                    author_id: r.get("author_id")?,
-                })
-            })
-            .collect()
+        let running = |(environment, module, number, surface, uses, author_id)| Running {
+            environment,
+            module,
+            number,
+            surface,
+            uses,
+            author_id,
+        };
+        Ok(rows.into_iter().map(running).collect())
     }
 
     /// Applies deployments all together or not at all, each with its `module.deploy`
