@@ -57,23 +57,19 @@ impl Store {
                 .await?
                 .flatten();
             plan = plan.or(requested_by);
-            let decided = tx
-                .exec(
-                    "UPDATE deployment_requests SET status = 'approved', decided_by = $1, \
-                         decider = $2, decided_at = $3 WHERE id = $4 AND status = 'pending'",
-                    [
-                        Arg::from(&actor_id),
-                        Arg::from(&actor_name),
-                        at.into(),
-                        id.into(),
-                    ],
-                )
-                .await?;
-            if decided != 1 {
-                return Err(Error::Conflict(format!(
-                    "deployment request {id} is no longer pending"
-                )));
-            }
+            decide_request(
+                tx,
+                id,
+                "UPDATE deployment_requests SET status = 'approved', decided_by = $1, \
+                 decider = $2, decided_at = $3 WHERE id = $4 AND status = 'pending'",
+                [
+                    Arg::from(&actor_id),
+                    Arg::from(&actor_name),
+                    at.into(),
+                    id.into(),
+                ],
+            )
+            .await?;
             let environment_of_request = request_environment(tx, id).await?;
             let details = json!({ "request": id, "environment": environment_of_request });
             let target = format!("deployment-request:{id}");
@@ -392,25 +388,20 @@ impl Store {
         let (actor_id, actor_name) = actor(ctx);
         let mut owned = self.write().await?;
         let tx = &mut owned;
-        let decided = tx
-            .exec(
-                "UPDATE deployment_requests SET status = 'rejected', decided_by = $1, \
-                     decider = $2, decided_at = $3, reason = $4 WHERE id = $5 AND status = \
-                     'pending'",
-                [
-                    Arg::from(&actor_id),
-                    Arg::from(&actor_name),
-                    Arg::from(to_millis(now)),
-                    reason.into(),
-                    id.into(),
-                ],
-            )
-            .await?;
-        if decided != 1 {
-            return Err(Error::Conflict(format!(
-                "deployment request {id} is no longer pending"
-            )));
-        }
+        decide_request(
+            tx,
+            id,
+            "UPDATE deployment_requests SET status = 'rejected', decided_by = $1, \
+             decider = $2, decided_at = $3, reason = $4 WHERE id = $5 AND status = 'pending'",
+            [
+                Arg::from(&actor_id),
+                Arg::from(&actor_name),
+                Arg::from(to_millis(now)),
+                reason.into(),
+                id.into(),
+            ],
+        )
+        .await?;
         // A plan waiting for this request is aborted: it may be changed and run again.
         tx.exec(
             "UPDATE deployment_plans SET status = 'aborted', updated_at = $1, \
@@ -432,4 +423,20 @@ impl Store {
         owned.commit().await?;
         Ok(())
     }
+}
+
+/// Marks pending request `id` decided with `decide` (an update that matches only while it
+/// is pending); a request already decided is a conflict.
+async fn decide_request<'q>(
+    tx: &mut Tx<'_>,
+    id: i64,
+    decide: &'q str,
+    args: impl crate::db::Args<'q>,
+) -> Result<(), Error> {
+    if tx.exec(decide, args).await? != 1 {
+        return Err(Error::Conflict(format!(
+            "deployment request {id} is no longer pending"
+        )));
+    }
+    Ok(())
 }

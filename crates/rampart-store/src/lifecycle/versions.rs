@@ -180,31 +180,25 @@ impl Store {
         let mut owned = self.write().await?;
         let tx = &mut owned;
         let num = module_num(&mut *tx, module).await?;
-        let running: Vec<String> = tx
-            .scalars(
-                "SELECT environment FROM deployed WHERE module_num = $1 AND number = $2 ORDER \
-                     BY environment",
-                [num.into(), number.into()],
-            )
-            .await?;
-        if !running.is_empty() {
-            return Err(Error::Conflict(format!(
-                    "version {number} of `{module}` is deployed in {}; deploy another version there first",
-                    running.join(", ")
-                )));
-        }
-        let tags: Vec<String> = tx
-            .scalars(
+        for (holders, held_by) in [
+            (
+                "SELECT environment FROM deployed WHERE module_num = $1 AND number = $2 \
+                 ORDER BY environment",
+                "is deployed in {}; deploy another version there first",
+            ),
+            (
                 "SELECT tag FROM application_tag_versions WHERE module_num = $1 AND number = $2 \
-                     ORDER BY tag",
-                [num.into(), number.into()],
-            )
-            .await?;
-        if !tags.is_empty() {
-            return Err(Error::Conflict(format!(
-                    "version {number} of `{module}` belongs to application tag(s) {}; tags are immutable",
-                    tags.join(", ")
+                 ORDER BY tag",
+                "belongs to application tag(s) {}; tags are immutable",
+            ),
+        ] {
+            let names: Vec<String> = tx.scalars(holders, [num.into(), number.into()]).await?;
+            if !names.is_empty() {
+                let held_by = held_by.replace("{}", &names.join(", "));
+                return Err(Error::Conflict(format!(
+                    "version {number} of `{module}` {held_by}"
                 )));
+            }
         }
         let gone = tx
             .exec(
