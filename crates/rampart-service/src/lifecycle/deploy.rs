@@ -192,6 +192,18 @@ pub(super) struct How<'a> {
     pub(super) from_plan: Option<(i64, &'a PlanSettings)>,
 }
 
+impl How<'_> {
+    /// A `kind` of deployment by hand: from no other environment, for no plan.
+    fn by_hand(kind: DeployKind, dry_run: bool) -> Self {
+        How {
+            kind,
+            source_env: None,
+            dry_run,
+            from_plan: None,
+        }
+    }
+}
+
 /// Plans `steps` and, unless `dry_run`, applies them, or records them for a second approver
 /// where the environment requires one.
 pub(super) async fn apply(
@@ -328,19 +340,8 @@ pub async fn deploy(
             },
         )
         .collect();
-    apply(
-        state,
-        caller,
-        env,
-        steps,
-        How {
-            kind: DeployKind::Deploy,
-            source_env: None,
-            dry_run: req.dry_run,
-            from_plan: None,
-        },
-    )
-    .await
+    let how = How::by_hand(DeployKind::Deploy, req.dry_run);
+    apply(state, caller, env, steps, how).await
 }
 
 /// Promotes what runs in the environment before `env` (or in `from`) into `env`.
@@ -419,19 +420,11 @@ pub async fn stage(
             Error::invalid("from", format!("nothing that you may stage runs in {from}")).into(),
         );
     }
-    apply(
-        state,
-        caller,
-        env,
-        steps,
-        How {
-            kind: DeployKind::Stage,
-            source_env: Some(&from),
-            dry_run: req.dry_run,
-            from_plan: None,
-        },
-    )
-    .await
+    let how = How {
+        source_env: Some(&from),
+        ..How::by_hand(DeployKind::Stage, req.dry_run)
+    };
+    apply(state, caller, env, steps, how).await
 }
 
 /// Puts a module back to the version it ran before its last deployment in `env`.
@@ -476,17 +469,6 @@ pub async fn rollback(
         expected: Some(last.number),
         version: None,
     }];
-    apply(
-        state,
-        caller,
-        env,
-        steps,
-        How {
-            kind: DeployKind::Rollback,
-            source_env: None,
-            dry_run: req.dry_run,
-            from_plan: None,
-        },
-    )
-    .await
+    let how = How::by_hand(DeployKind::Rollback, req.dry_run);
+    apply(state, caller, env, steps, how).await
 }
