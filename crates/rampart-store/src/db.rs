@@ -1,8 +1,10 @@
 //! One transaction type, one read handle, one argument type and one row type for both
 //! backends, so that a query and the helpers around it are written and compiled once.
 //!
-//! A query is built with [`query`], [`query_scalar`] or [`query_as`] (the names and methods
-//! of sqlx's own), its values bound as [`Arg`]s, and run on an [`Ex`]: a write transaction
+//! Most statements are one call on a [`Tx`] or a [`Db`] (`exec`, `scalar`, `row_opt`, `one`,
+//! …) with their arguments as [`Arg`]s, errors mapped with [`db`](crate::backend::db). The
+//! others are built with [`query`], [`query_scalar`] or [`query_as`] (the names and methods
+//! of sqlx's own), their values bound as [`Arg`]s, and run on an [`Ex`]: a write transaction
 //! ([`Tx`], begun by [`Store::write`]), a read snapshot ([`Store::snapshot`]) or the pool of
 //! readers ([`Db`], from [`Store::reader`]). Each run dispatches once on the backend; the
 //! text is the same for both (`$N` placeholders, which SQLite accepts). Errors are sqlx's,
