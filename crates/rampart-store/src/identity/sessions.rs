@@ -47,12 +47,11 @@ pub(crate) async fn revoke_all_sessions(
     user_id: UserId,
     at: i64,
 ) -> Result<u64, Error> {
-    Ok(tx
-        .exec(
-            "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
-            [at.into(), user_id.to_string().into()],
-        )
-        .await?)
+    tx.exec(
+        "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+        [at.into(), user_id.to_string().into()],
+    )
+    .await
 }
 
 impl Store {
