@@ -48,11 +48,7 @@ impl<'c> Audit<'c> {
             format: None,
             ..query.clone()
         };
-        self.client
-            .call(Method::GET, &["audit", "events"])
-            .query(&query)
-            .json()
-            .await
+        self.client.get_query(&["audit", "events"], &query).await
     }
 
     /// `GET /api/v1/audit/events?format=…`: every event matching the query's filters,
@@ -87,27 +83,17 @@ impl<'c> Audit<'c> {
         &self,
         request: &IntegrationReportRequest,
     ) -> Result<IntegrationReportResponse, ClientError> {
-        self.client
-            .call(Method::POST, &["audit", "integration"])
-            .body(request)
-            .json()
-            .await
+        self.client.post(&["audit", "integration"], request).await
     }
 
     /// `GET /api/v1/audit/checkpoint`: the newest signed checkpoint.
     pub async fn checkpoint(&self) -> Result<CheckpointView, ClientError> {
-        self.client
-            .call(Method::GET, &["audit", "checkpoint"])
-            .json()
-            .await
+        self.client.get(&["audit", "checkpoint"]).await
     }
 
     /// `POST /api/v1/audit/checkpoint`: signs a checkpoint of the log as it is now.
     pub async fn sign_checkpoint(&self) -> Result<CheckpointView, ClientError> {
-        self.client
-            .call(Method::POST, &["audit", "checkpoint"])
-            .json()
-            .await
+        self.client.post_bare(&["audit", "checkpoint"]).await
     }
 
     /// `GET /api/v1/audit/proof/inclusion`: the audit path of an event (RFC 9162 §2.1.3).
@@ -116,9 +102,7 @@ impl<'c> Audit<'c> {
         query: &InclusionQuery,
     ) -> Result<InclusionProofView, ClientError> {
         self.client
-            .call(Method::GET, &["audit", "proof", "inclusion"])
-            .query(query)
-            .json()
+            .get_query(&["audit", "proof", "inclusion"], query)
             .await
     }
 
@@ -129,9 +113,7 @@ impl<'c> Audit<'c> {
         query: &ConsistencyQuery,
     ) -> Result<ConsistencyProofView, ClientError> {
         self.client
-            .call(Method::GET, &["audit", "proof", "consistency"])
-            .query(query)
-            .json()
+            .get_query(&["audit", "proof", "consistency"], query)
             .await
     }
 }

@@ -7,7 +7,6 @@ use rampart_api::{
     ItWriteOp, ItWriteRequest, LevelQuery, LevelResponse, ListFilterRequest, ListFilterResponse,
     RolesQuery, RolesResponse, WriteOp, WriteRequest, WriteResponse,
 };
-use reqwest::Method;
 
 use crate::{Client, ClientError};
 
@@ -24,20 +23,12 @@ impl<'c> Authz<'c> {
 
     /// `POST /api/v1/authz/check`: up to 1,000 decisions, answered in order.
     pub async fn check(&self, request: &CheckRequest) -> Result<CheckResponse, ClientError> {
-        self.client
-            .call(Method::POST, &["authz", "check"])
-            .body(request)
-            .json()
-            .await
+        self.client.post(&["authz", "check"], request).await
     }
 
     /// `POST /api/v1/authz/explain`: why one decision comes out as it does.
     pub async fn explain(&self, request: &CheckRequest) -> Result<ExplainResponse, ClientError> {
-        self.client
-            .call(Method::POST, &["authz", "explain"])
-            .body(request)
-            .json()
-            .await
+        self.client.post(&["authz", "explain"], request).await
     }
 
     /// `POST /api/v1/authz/list-filter`: a page of the records a user may read.
@@ -45,29 +36,17 @@ impl<'c> Authz<'c> {
         &self,
         request: &ListFilterRequest,
     ) -> Result<ListFilterResponse, ClientError> {
-        self.client
-            .call(Method::POST, &["authz", "list-filter"])
-            .body(request)
-            .json()
-            .await
+        self.client.post(&["authz", "list-filter"], request).await
     }
 
     /// `GET /api/v1/authz/roles`: the roles a user holds in an application now.
     pub async fn roles(&self, query: &RolesQuery) -> Result<RolesResponse, ClientError> {
-        self.client
-            .call(Method::GET, &["authz", "roles"])
-            .query(query)
-            .json()
-            .await
+        self.client.get_query(&["authz", "roles"], query).await
     }
 
     /// `POST /api/v1/authz/write`: changes applied all together or not at all.
     pub async fn write(&self, request: &WriteRequest) -> Result<WriteResponse, ClientError> {
-        self.client
-            .call(Method::POST, &["authz", "write"])
-            .body(request)
-            .json()
-            .await
+        self.client.post(&["authz", "write"], request).await
     }
 
     /// [`Authz::write`] of `operations`.
@@ -77,29 +56,18 @@ impl<'c> Authz<'c> {
 
     /// `GET /api/v1/authz/model`: what authorization knows, by name.
     pub async fn model(&self) -> Result<AuthzModel, ClientError> {
-        self.client
-            .call(Method::GET, &["authz", "model"])
-            .json()
-            .await
+        self.client.get(&["authz", "model"]).await
     }
 
     /// `GET /api/v1/authz/grants`: the explicit grants of a record.
     pub async fn grants(&self, query: &GrantsQuery) -> Result<GrantsResponse, ClientError> {
-        self.client
-            .call(Method::GET, &["authz", "grants"])
-            .query(query)
-            .json()
-            .await
+        self.client.get_query(&["authz", "grants"], query).await
     }
 
     /// `POST /api/v1/it/write`: IT-permission changes (environments, role levels, teams,
     /// module registrations, overrides), all together or none.
     pub async fn it_write(&self, request: &ItWriteRequest) -> Result<WriteResponse, ClientError> {
-        self.client
-            .call(Method::POST, &["it", "write"])
-            .body(request)
-            .json()
-            .await
+        self.client.post(&["it", "write"], request).await
     }
 
     /// [`Authz::it_write`] of `operations`.
@@ -113,10 +81,6 @@ impl<'c> Authz<'c> {
     /// `GET /api/v1/it/level`: an IT user's level on a module in an environment, and the
     /// grant that decided.
     pub async fn it_level(&self, query: &LevelQuery) -> Result<LevelResponse, ClientError> {
-        self.client
-            .call(Method::GET, &["it", "level"])
-            .query(query)
-            .json()
-            .await
+        self.client.get_query(&["it", "level"], query).await
     }
 }

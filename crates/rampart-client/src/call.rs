@@ -3,6 +3,7 @@
 
 use rampart_api::Problem;
 use reqwest::header::RETRY_AFTER;
+use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -96,6 +97,66 @@ impl<'c> Call<'c> {
             .await
             .map_err(|source| ClientError::Transport { server, source })?;
         Ok(())
+    }
+}
+
+impl Client {
+    /// `GET` of `segments` (see [`Client::call`]), the answer's JSON read as a `T`.
+    pub(crate) async fn get<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+    ) -> Result<T, ClientError> {
+        self.call(Method::GET, segments).json().await
+    }
+
+    /// `GET` of `segments` with `query`'s fields as parameters, the answer's JSON read as a `T`.
+    pub(crate) async fn get_query<Q: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        query: &Q,
+    ) -> Result<T, ClientError> {
+        self.call(Method::GET, segments).query(query).json().await
+    }
+
+    /// `POST` of `segments` with `body` as JSON, the answer's JSON read as a `T`.
+    pub(crate) async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        body: &B,
+    ) -> Result<T, ClientError> {
+        self.send(Method::POST, segments, body).await
+    }
+
+    /// `method` of `segments` with `body` as JSON, the answer's JSON read as a `T`.
+    pub(crate) async fn send<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        segments: &[&str],
+        body: &B,
+    ) -> Result<T, ClientError> {
+        self.call(method, segments).body(body).json().await
+    }
+
+    /// `POST` of `segments` without a body, the answer's JSON read as a `T`.
+    pub(crate) async fn post_bare<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+    ) -> Result<T, ClientError> {
+        self.call(Method::POST, segments).json().await
+    }
+
+    /// `DELETE` of `segments`, expecting an answer without a body.
+    pub(crate) async fn delete(&self, segments: &[&str]) -> Result<(), ClientError> {
+        self.call(Method::DELETE, segments).empty().await
+    }
+
+    /// `POST` of `segments` with `body` as JSON, expecting an answer without a body.
+    pub(crate) async fn post_empty<B: Serialize + ?Sized>(
+        &self,
+        segments: &[&str],
+        body: &B,
+    ) -> Result<(), ClientError> {
+        self.call(Method::POST, segments).body(body).empty().await
     }
 }
 

@@ -24,11 +24,7 @@ impl<'c> Identity<'c> {
     /// `POST /api/v1/auth/login`: a session for the user. The answer's `token` is shown
     /// once; pass it to [`Client::set_token`] for the following requests.
     pub async fn login(&self, request: &LoginRequest) -> Result<LoginResponse, ClientError> {
-        self.client
-            .call(Method::POST, &["auth", "login"])
-            .body(request)
-            .json()
-            .await
+        self.client.post(&["auth", "login"], request).await
     }
 
     /// `POST /api/v1/auth/logout`: ends this session, or with `all` every session of the
@@ -43,7 +39,7 @@ impl<'c> Identity<'c> {
 
     /// `GET /api/v1/auth/me`: the caller and the session the request came with.
     pub async fn me(&self) -> Result<MeResponse, ClientError> {
-        self.client.call(Method::GET, &["auth", "me"]).json().await
+        self.client.get(&["auth", "me"]).await
     }
 
     /// `POST /api/v1/auth/change-password`: works without a session (an expired password
@@ -53,33 +49,23 @@ impl<'c> Identity<'c> {
         request: &ChangePasswordRequest,
     ) -> Result<(), ClientError> {
         self.client
-            .call(Method::POST, &["auth", "change-password"])
-            .body(request)
-            .empty()
+            .post_empty(&["auth", "change-password"], request)
             .await
     }
 
     /// `GET /api/v1/users`: a page of users (administrators).
     pub async fn users(&self, query: &ListUsersQuery) -> Result<UserPage, ClientError> {
-        self.client
-            .call(Method::GET, &["users"])
-            .query(query)
-            .json()
-            .await
+        self.client.get_query(&["users"], query).await
     }
 
     /// `POST /api/v1/users`: creates a user (administrators).
     pub async fn create_user(&self, request: &CreateUserRequest) -> Result<UserView, ClientError> {
-        self.client
-            .call(Method::POST, &["users"])
-            .body(request)
-            .json()
-            .await
+        self.client.post(&["users"], request).await
     }
 
     /// `GET /api/v1/users/{id}`.
     pub async fn user(&self, id: &str) -> Result<UserView, ClientError> {
-        self.client.call(Method::GET, &["users", id]).json().await
+        self.client.get(&["users", id]).await
     }
 
     /// `PATCH /api/v1/users/{id}`: fields left `None` are left alone, `Some(None)` clears.
@@ -89,34 +75,23 @@ impl<'c> Identity<'c> {
         request: &UpdateUserRequest,
     ) -> Result<UserView, ClientError> {
         self.client
-            .call(Method::PATCH, &["users", id])
-            .body(request)
-            .json()
+            .send(Method::PATCH, &["users", id], request)
             .await
     }
 
     /// `DELETE /api/v1/users/{id}`.
     pub async fn delete_user(&self, id: &str) -> Result<(), ClientError> {
-        self.client
-            .call(Method::DELETE, &["users", id])
-            .empty()
-            .await
+        self.client.delete(&["users", id]).await
     }
 
     /// `POST /api/v1/users/{id}/disable`: the user can no longer log in; their sessions end.
     pub async fn disable_user(&self, id: &str) -> Result<UserView, ClientError> {
-        self.client
-            .call(Method::POST, &["users", id, "disable"])
-            .json()
-            .await
+        self.client.post_bare(&["users", id, "disable"]).await
     }
 
     /// `POST /api/v1/users/{id}/enable`.
     pub async fn enable_user(&self, id: &str) -> Result<UserView, ClientError> {
-        self.client
-            .call(Method::POST, &["users", id, "enable"])
-            .json()
-            .await
+        self.client.post_bare(&["users", id, "enable"]).await
     }
 
     /// `POST /api/v1/users/{id}/reset-password`.
@@ -126,9 +101,7 @@ impl<'c> Identity<'c> {
         request: &ResetPasswordRequest,
     ) -> Result<(), ClientError> {
         self.client
-            .call(Method::POST, &["users", id, "reset-password"])
-            .body(request)
-            .empty()
+            .post_empty(&["users", id, "reset-password"], request)
             .await
     }
 
@@ -143,8 +116,7 @@ impl<'c> Identity<'c> {
     /// `POST /api/v1/users/{id}/revoke-sessions`: ends every session of the user.
     pub async fn revoke_sessions(&self, id: &str) -> Result<RevokedSessions, ClientError> {
         self.client
-            .call(Method::POST, &["users", id, "revoke-sessions"])
-            .json()
+            .post_bare(&["users", id, "revoke-sessions"])
             .await
     }
 }

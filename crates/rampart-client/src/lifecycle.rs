@@ -9,7 +9,6 @@ use rampart_api::{
     TagRequest, TagWire, TransferNameRequest, VersionSourceResponse, VersionWire,
 };
 use rampart_model::{ModuleDiff, Surface};
-use reqwest::Method;
 
 use crate::{Client, ClientError};
 
@@ -28,10 +27,7 @@ impl<'c> Lifecycle<'c> {
     /// `GET /api/v1/modules/{name}/versions`: the versions, newest first, with where each
     /// runs.
     pub async fn versions(&self, module: &str) -> Result<Vec<VersionWire>, ClientError> {
-        self.client
-            .call(Method::GET, &["modules", module, "versions"])
-            .json()
-            .await
+        self.client.get(&["modules", module, "versions"]).await
     }
 
     /// `POST /api/v1/modules/{name}/versions`: publishes a version (or finds the same source
@@ -42,9 +38,7 @@ impl<'c> Lifecycle<'c> {
         request: &PublishRequest,
     ) -> Result<PublishResponse, ClientError> {
         self.client
-            .call(Method::POST, &["modules", module, "versions"])
-            .body(request)
-            .json()
+            .post(&["modules", module, "versions"], request)
             .await
     }
 
@@ -54,12 +48,9 @@ impl<'c> Lifecycle<'c> {
         module: &str,
         version: i64,
     ) -> Result<VersionSourceResponse, ClientError> {
+        let version = version.to_string();
         self.client
-            .call(
-                Method::GET,
-                &["modules", module, "versions", &version.to_string()],
-            )
-            .json()
+            .get(&["modules", module, "versions", &version])
             .await
     }
 
@@ -71,11 +62,7 @@ impl<'c> Lifecycle<'c> {
     /// `DELETE /api/v1/modules/{name}/versions/{version}`: a version that runs nowhere.
     pub async fn delete_version(&self, module: &str, version: i64) -> Result<(), ClientError> {
         self.client
-            .call(
-                Method::DELETE,
-                &["modules", module, "versions", &version.to_string()],
-            )
-            .empty()
+            .delete(&["modules", module, "versions", &version.to_string()])
             .await
     }
 
@@ -104,9 +91,7 @@ impl<'c> Lifecycle<'c> {
         version: Option<i64>,
     ) -> Result<T, ClientError> {
         self.client
-            .call(Method::GET, &["modules", module, "surface"])
-            .query(&SurfaceQuery { version })
-            .json()
+            .get_query(&["modules", module, "surface"], &SurfaceQuery { version })
             .await
     }
 
@@ -133,34 +118,25 @@ impl<'c> Lifecycle<'c> {
         to: i64,
     ) -> Result<T, ClientError> {
         self.client
-            .call(Method::GET, &["modules", module, "diff"])
-            .query(&DiffQuery { from, to })
-            .json()
+            .get_query(&["modules", module, "diff"], &DiffQuery { from, to })
             .await
     }
 
     /// `GET /api/v1/model/schema`: the JSON Schema of the module format.
     pub async fn model_schema(&self) -> Result<serde_json::Value, ClientError> {
-        self.client
-            .call(Method::GET, &["model", "schema"])
-            .json()
-            .await
+        self.client.get(&["model", "schema"]).await
     }
 
     /// `GET /api/v1/environments`: the environments in promotion order, with their
     /// policies.
     pub async fn environments(&self) -> Result<Vec<EnvironmentWire>, ClientError> {
-        self.client
-            .call(Method::GET, &["environments"])
-            .json()
-            .await
+        self.client.get(&["environments"]).await
     }
 
     /// `GET /api/v1/environments/{env}/modules`: what runs there.
     pub async fn running(&self, environment: &str) -> Result<Vec<RunningWire>, ClientError> {
         self.client
-            .call(Method::GET, &["environments", environment, "modules"])
-            .json()
+            .get(&["environments", environment, "modules"])
             .await
     }
 
@@ -172,9 +148,7 @@ impl<'c> Lifecycle<'c> {
         request: &DeployRequest,
     ) -> Result<DeployResponse, ClientError> {
         self.client
-            .call(Method::POST, &["environments", environment, "deployments"])
-            .body(request)
-            .json()
+            .post(&["environments", environment, "deployments"], request)
             .await
     }
 
@@ -185,9 +159,7 @@ impl<'c> Lifecycle<'c> {
         query: &HistoryQuery,
     ) -> Result<Vec<DeploymentWire>, ClientError> {
         self.client
-            .call(Method::GET, &["environments", environment, "deployments"])
-            .query(query)
-            .json()
+            .get_query(&["environments", environment, "deployments"], query)
             .await
     }
 
@@ -199,9 +171,7 @@ impl<'c> Lifecycle<'c> {
         request: &StageRequest,
     ) -> Result<DeployResponse, ClientError> {
         self.client
-            .call(Method::POST, &["environments", environment, "stage"])
-            .body(request)
-            .json()
+            .post(&["environments", environment, "stage"], request)
             .await
     }
 
@@ -213,9 +183,7 @@ impl<'c> Lifecycle<'c> {
         request: &RollbackRequest,
     ) -> Result<DeployResponse, ClientError> {
         self.client
-            .call(Method::POST, &["environments", environment, "rollback"])
-            .body(request)
-            .json()
+            .post(&["environments", environment, "rollback"], request)
             .await
     }
 
@@ -226,27 +194,16 @@ impl<'c> Lifecycle<'c> {
         query: &RequestsQuery,
     ) -> Result<Vec<DeploymentRequestWire>, ClientError> {
         self.client
-            .call(Method::GET, &["environments", environment, "requests"])
-            .query(query)
-            .json()
+            .get_query(&["environments", environment, "requests"], query)
             .await
     }
 
     /// `POST /api/v1/environments/{env}/requests/{id}/approve`: checks the request again
     /// against the environment as it is now, then applies it.
     pub async fn approve(&self, environment: &str, id: i64) -> Result<DeployResponse, ClientError> {
+        let id = id.to_string();
         self.client
-            .call(
-                Method::POST,
-                &[
-                    "environments",
-                    environment,
-                    "requests",
-                    &id.to_string(),
-                    "approve",
-                ],
-            )
-            .json()
+            .post_bare(&["environments", environment, "requests", &id, "approve"])
             .await
     }
 
@@ -258,19 +215,12 @@ impl<'c> Lifecycle<'c> {
         id: i64,
         request: &RejectRequest,
     ) -> Result<(), ClientError> {
+        let id = id.to_string();
         self.client
-            .call(
-                Method::POST,
-                &[
-                    "environments",
-                    environment,
-                    "requests",
-                    &id.to_string(),
-                    "reject",
-                ],
+            .post_empty(
+                &["environments", environment, "requests", &id, "reject"],
+                request,
             )
-            .body(request)
-            .empty()
             .await
     }
 
@@ -282,27 +232,21 @@ impl<'c> Lifecycle<'c> {
         request: &TagRequest,
     ) -> Result<TagWire, ClientError> {
         self.client
-            .call(Method::POST, &["applications", application, "tags"])
-            .body(request)
-            .json()
+            .post(&["applications", application, "tags"], request)
             .await
     }
 
     /// `GET /api/v1/applications/{app}/tags`: the application's tags, newest first.
     pub async fn tags(&self, application: &str) -> Result<Vec<TagWire>, ClientError> {
         self.client
-            .call(Method::GET, &["applications", application, "tags"])
-            .json()
+            .get(&["applications", application, "tags"])
             .await
     }
 
     /// `GET /api/v1/module-names`: every module name taken, with its application
     /// (administrators).
     pub async fn module_names(&self) -> Result<Vec<ModuleNameWire>, ClientError> {
-        self.client
-            .call(Method::GET, &["module-names"])
-            .json()
-            .await
+        self.client.get(&["module-names"]).await
     }
 
     /// `POST /api/v1/module-names`: reserves a name for an application (administrators).
@@ -310,11 +254,7 @@ impl<'c> Lifecycle<'c> {
         &self,
         request: &ReserveNameRequest,
     ) -> Result<ModuleNameWire, ClientError> {
-        self.client
-            .call(Method::POST, &["module-names"])
-            .body(request)
-            .json()
-            .await
+        self.client.post(&["module-names"], request).await
     }
 
     /// `POST /api/v1/module-names/{name}/transfer`: gives a name (and its module, if
@@ -325,17 +265,12 @@ impl<'c> Lifecycle<'c> {
         request: &TransferNameRequest,
     ) -> Result<ModuleNameWire, ClientError> {
         self.client
-            .call(Method::POST, &["module-names", name, "transfer"])
-            .body(request)
-            .json()
+            .post(&["module-names", name, "transfer"], request)
             .await
     }
 
     /// `DELETE /api/v1/module-names/{name}`: releases a reserved name (administrators).
     pub async fn release_name(&self, name: &str) -> Result<(), ClientError> {
-        self.client
-            .call(Method::DELETE, &["module-names", name])
-            .empty()
-            .await
+        self.client.delete(&["module-names", name]).await
     }
 }

@@ -5,7 +5,6 @@
 use rampart_api::{
     PlanCopyRequest, PlanCreateRequest, PlanRunRequest, PlanWire, PlansQuery, SettingWire,
 };
-use reqwest::Method;
 
 use crate::{Client, ClientError};
 
@@ -22,27 +21,18 @@ impl<'c> Plans<'c> {
 
     /// `POST /api/v1/deployment-plans`: a draft, with what running it now would do.
     pub async fn create(&self, request: &PlanCreateRequest) -> Result<PlanWire, ClientError> {
-        self.client
-            .call(Method::POST, &["deployment-plans"])
-            .body(request)
-            .json()
-            .await
+        self.client.post(&["deployment-plans"], request).await
     }
 
     /// `GET /api/v1/deployment-plans`: the plans the caller may see, newest first.
     pub async fn list(&self, query: &PlansQuery) -> Result<Vec<PlanWire>, ClientError> {
-        self.client
-            .call(Method::GET, &["deployment-plans"])
-            .query(query)
-            .json()
-            .await
+        self.client.get_query(&["deployment-plans"], query).await
     }
 
     /// `GET /api/v1/deployment-plans/{id}`: a plan and its preview.
     pub async fn get(&self, id: i64) -> Result<PlanWire, ClientError> {
         self.client
-            .call(Method::GET, &["deployment-plans", &id.to_string()])
-            .json()
+            .get(&["deployment-plans", &id.to_string()])
             .await
     }
 
@@ -50,9 +40,7 @@ impl<'c> Plans<'c> {
     /// waits for a second approver); with `dry_run`, what would happen.
     pub async fn run(&self, id: i64, request: &PlanRunRequest) -> Result<PlanWire, ClientError> {
         self.client
-            .call(Method::POST, &["deployment-plans", &id.to_string(), "run"])
-            .body(request)
-            .json()
+            .post(&["deployment-plans", &id.to_string(), "run"], request)
             .await
     }
 
@@ -60,9 +48,7 @@ impl<'c> Plans<'c> {
     /// the one given), with that environment's settings.
     pub async fn copy(&self, id: i64, request: &PlanCopyRequest) -> Result<PlanWire, ClientError> {
         self.client
-            .call(Method::POST, &["deployment-plans", &id.to_string(), "copy"])
-            .body(request)
-            .json()
+            .post(&["deployment-plans", &id.to_string(), "copy"], request)
             .await
     }
 
@@ -70,8 +56,7 @@ impl<'c> Plans<'c> {
     /// references, never secrets).
     pub async fn settings(&self, environment: &str) -> Result<Vec<SettingWire>, ClientError> {
         self.client
-            .call(Method::GET, &["environments", environment, "settings"])
-            .json()
+            .get(&["environments", environment, "settings"])
             .await
     }
 }

@@ -150,15 +150,7 @@ impl Key {
         if raw.is_empty() || raw.len() > Self::MAX_LEN {
             return Err(Error::invalid(field, "a key is 1 to 200 bytes"));
         }
-        if let Some(bad) = raw.chars().find(|&c| c.is_control() || is_invisible(c)) {
-            return Err(Error::invalid(
-                field,
-                format!(
-                    "a key must not contain control or invisible characters (found U+{:04X})",
-                    u32::from(bad)
-                ),
-            ));
-        }
+        refuse_unseen(field, raw, "a key must not")?;
         Ok(Self(raw.to_owned()))
     }
 
@@ -177,16 +169,22 @@ pub fn display_text(field: &str, raw: &str, max_chars: usize) -> Result<(), Erro
             format!("must be at most {max_chars} characters"),
         ));
     }
-    if let Some(bad) = raw.chars().find(|&c| c.is_control() || is_invisible(c)) {
-        return Err(Error::invalid(
+    refuse_unseen(field, raw, "must not")
+}
+
+/// Refuses `raw` when it holds a control or invisible character, naming the first one;
+/// the refusal starts with `must_not`.
+fn refuse_unseen(field: &str, raw: &str, must_not: &str) -> Result<(), Error> {
+    match raw.chars().find(|&c| c.is_control() || is_invisible(c)) {
+        Some(bad) => Err(Error::invalid(
             field,
             format!(
-                "must not contain control or invisible characters (found U+{:04X})",
+                "{must_not} contain control or invisible characters (found U+{:04X})",
                 u32::from(bad)
             ),
-        ));
+        )),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// A normalised e-mail address: trimmed and lower-cased.

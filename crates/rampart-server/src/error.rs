@@ -121,34 +121,31 @@ impl From<LifecycleError> for ApiError {
                 p.into()
             }
             LifecycleError::Breaking { breaking, .. } => {
-                let mut p = Problem::new(
-                    StatusCode::CONFLICT,
-                    "breaking-change",
-                    "Breaking change",
-                    detail,
-                );
-                p.breaking = Some(breaking);
-                p.into()
+                conflict("breaking-change", "Breaking change", detail, Some(breaking))
             }
-            LifecycleError::MissingProperties { .. } => Problem::new(
-                StatusCode::CONFLICT,
+            LifecycleError::MissingProperties { .. } => {
+                conflict("deployment-refused", "Deployment refused", detail, None)
+            }
+            LifecycleError::BrokenReferences { breaking, .. } => conflict(
                 "deployment-refused",
                 "Deployment refused",
                 detail,
-            )
-            .into(),
-            LifecycleError::BrokenReferences { breaking, .. } => {
-                let mut p = Problem::new(
-                    StatusCode::CONFLICT,
-                    "deployment-refused",
-                    "Deployment refused",
-                    detail,
-                );
-                p.breaking = Some(breaking);
-                p.into()
-            }
+                Some(breaking),
+            ),
         }
     }
+}
+
+/// A 409 problem of type `code`, with the dependants a change breaks when there are some.
+fn conflict(
+    code: &str,
+    title: &str,
+    detail: String,
+    breaking: Option<Vec<rampart_api::BreakingChange>>,
+) -> ApiError {
+    let mut p = Problem::new(StatusCode::CONFLICT, code, title, detail);
+    p.breaking = breaking;
+    p.into()
 }
 
 impl IntoResponse for ApiError {

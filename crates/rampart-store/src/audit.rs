@@ -26,7 +26,7 @@ use rampart_core::{AuditContext, AuditEvent, Error, UserId};
 use time::OffsetDateTime;
 
 use crate::backend::{db, from_millis, to_millis};
-use crate::db::{query, query_as, query_scalar, Arg, IntoArg as _, Row, Tx};
+use crate::db::{query, query_as, Arg, IntoArg as _, Row, Tx};
 use crate::Store;
 
 mod append;

@@ -1,8 +1,10 @@
 //! One transaction type, one read handle, one argument type and one row type for both
 //! backends, so that a query and the helpers around it are written and compiled once.
 //!
-//! A query is built with [`query`], [`query_scalar`] or [`query_as`] (the names and methods
-//! of sqlx's own), its values bound as [`Arg`]s, and run on an [`Ex`]: a write transaction
+//! Most statements are one call on a [`Tx`] or a [`Db`] (`exec`, `scalar`, `row_opt`, `one`,
+//! …) with their arguments as [`Arg`]s, errors mapped with [`db`](crate::backend::db). The
+//! others are built with [`query`], [`query_scalar`] or [`query_as`] (the names and methods
+//! of sqlx's own), their values bound as [`Arg`]s, and run on an [`Ex`]: a write transaction
 //! ([`Tx`], begun by [`Store::write`]), a read snapshot ([`Store::snapshot`]) or the pool of
 //! readers ([`Db`], from [`Store::reader`]). Each run dispatches once on the backend; the
 //! text is the same for both (`$N` placeholders, which SQLite accepts). Errors are sqlx's,
@@ -81,6 +83,268 @@ impl<'a> From<Db<'a>> for Ex<'a> {
     }
 }
 
+/// Arguments of a statement, in placeholder order: `[a.into(), b.into()]`.
+pub(crate) trait Args<'q>: IntoIterator<Item = Arg<'q>> {}
+
+impl<'q, I: IntoIterator<Item = Arg<'q>>> Args<'q> for I {}
+
+/// The statement idiom in one call each, errors mapped with [`db`]: run a statement, or fetch
+/// its rows (`row…`), its first column (`scalar…`) or tuples (`one`, `opt`, `all`). A caller
+/// that needs sqlx's own error builds the statement with [`query`] instead.
+pub(crate) async fn exec<'e, 'q>(
+    ex: impl Into<Ex<'e>>,
+    sql: &'q str,
+    args: impl Args<'q>,
+) -> Result<u64, Error> {
+    Ok(query(sql)
+        .bind_all(args)
+        .execute(ex)
+        .await
+        .map_err(db)?
+        .rows_affected())
+}
+
+async fn row_opt<'e, 'q>(
+    ex: impl Into<Ex<'e>>,
+    sql: &'q str,
+    args: impl Args<'q>,
+) -> Result<Option<Row>, Error> {
+    query(sql)
+        .bind_all(args)
+        .fetch_optional(ex)
+        .await
+        .map_err(db)
+}
+
+async fn rows<'e, 'q>(
+    ex: impl Into<Ex<'e>>,
+    sql: &'q str,
+    args: impl Args<'q>,
+) -> Result<Vec<Row>, Error> {
+    query(sql).bind_all(args).fetch_all(ex).await.map_err(db)
+}
+
+async fn scalar<'e, 'q, T: Col + Send + Unpin>(
+    ex: impl Into<Ex<'e>>,
+    sql: &'q str,
+    args: impl Args<'q>,
+) -> Result<T, Error> {
+    query_scalar(sql)
+        .bind_all(args)
+        .fetch_one(ex)
+        .await
+        .map_err(db)
+}
+
+async fn scalar_opt<'e, 'q, T: Col + Send + Unpin>(
+    ex: impl Into<Ex<'e>>,
+    sql: &'q str,
+    args: impl Args<'q>,
+) -> Result<Option<T>, Error> {
+    query_scalar(sql)
+        .bind_all(args)
+        .fetch_optional(ex)
+        .await
+        .map_err(db)
+}
+
+async fn scalars<'e, 'q, T: Col + Send + Unpin>(
+    ex: impl Into<Ex<'e>>,
+    sql: &'q str,
+    args: impl Args<'q>,
+) -> Result<Vec<T>, Error> {
+    query_scalar(sql)
+        .bind_all(args)
+        .fetch_all(ex)
+        .await
+        .map_err(db)
+}
+
+async fn one<'e, 'q, T: FromRow>(
+    ex: impl Into<Ex<'e>>,
+    sql: &'q str,
+    args: impl Args<'q>,
+) -> Result<T, Error> {
+    query_as(sql).bind_all(args).fetch_one(ex).await.map_err(db)
+}
+
+async fn opt<'e, 'q, T: FromRow>(
+    ex: impl Into<Ex<'e>>,
+    sql: &'q str,
+    args: impl Args<'q>,
+) -> Result<Option<T>, Error> {
+    query_as(sql)
+        .bind_all(args)
+        .fetch_optional(ex)
+        .await
+        .map_err(db)
+}
+
+async fn all<'e, 'q, T: FromRow>(
+    ex: impl Into<Ex<'e>>,
+    sql: &'q str,
+    args: impl Args<'q>,
+) -> Result<Vec<T>, Error> {
+    query_as(sql).bind_all(args).fetch_all(ex).await.map_err(db)
+}
+
+impl Tx<'_> {
+    /// Runs a statement; the number of rows it inserted, updated or deleted.
+    pub(crate) async fn exec<'q>(
+        &mut self,
+        sql: &'q str,
+        args: impl Args<'q>,
+    ) -> Result<u64, Error> {
+        exec(self, sql, args).await
+    }
+
+    /// The first row, if any.
+    pub(crate) async fn row_opt<'q>(
+        &mut self,
+        sql: &'q str,
+        args: impl Args<'q>,
+    ) -> Result<Option<Row>, Error> {
+        row_opt(self, sql, args).await
+    }
+
+    /// Every row.
+    pub(crate) async fn rows<'q>(
+        &mut self,
+        sql: &'q str,
+        args: impl Args<'q>,
+    ) -> Result<Vec<Row>, Error> {
+        rows(self, sql, args).await
+    }
+
+    /// The one row's first column; an error when there is none.
+    pub(crate) async fn scalar<'q, T: Col + Send + Unpin>(
+        &mut self,
+        sql: &'q str,
+        args: impl Args<'q>,
+    ) -> Result<T, Error> {
+        scalar(self, sql, args).await
+    }
+
+    /// The first row's first column, if any.
+    pub(crate) async fn scalar_opt<'q, T: Col + Send + Unpin>(
+        &mut self,
+        sql: &'q str,
+        args: impl Args<'q>,
+    ) -> Result<Option<T>, Error> {
+        scalar_opt(self, sql, args).await
+    }
+
+    /// Every row's first column.
+    pub(crate) async fn scalars<'q, T: Col + Send + Unpin>(
+        &mut self,
+        sql: &'q str,
+        args: impl Args<'q>,
+    ) -> Result<Vec<T>, Error> {
+        scalars(self, sql, args).await
+    }
+
+    /// The one row as a tuple; an error when there is none.
+    pub(crate) async fn one<'q, T: FromRow>(
+        &mut self,
+        sql: &'q str,
+        args: impl Args<'q>,
+    ) -> Result<T, Error> {
+        one(self, sql, args).await
+    }
+
+    /// The first row as a tuple, if any.
+    pub(crate) async fn opt<'q, T: FromRow>(
+        &mut self,
+        sql: &'q str,
+        args: impl Args<'q>,
+    ) -> Result<Option<T>, Error> {
+        opt(self, sql, args).await
+    }
+
+    /// Every row as a tuple.
+    pub(crate) async fn all<'q, T: FromRow>(
+        &mut self,
+        sql: &'q str,
+        args: impl Args<'q>,
+    ) -> Result<Vec<T>, Error> {
+        all(self, sql, args).await
+    }
+}
+
+impl Db<'_> {
+    /// The one row as a tuple; an error when there is none.
+    pub(crate) async fn one<'q, T: FromRow>(
+        self,
+        sql: &'q str,
+        args: impl Args<'q>,
+    ) -> Result<T, Error> {
+        one(self, sql, args).await
+    }
+
+    /// The first row, if any.
+    pub(crate) async fn row_opt<'q>(
+        self,
+        sql: &'q str,
+        args: impl Args<'q>,
+    ) -> Result<Option<Row>, Error> {
+        row_opt(self, sql, args).await
+    }
+
+    /// Every row.
+    pub(crate) async fn rows<'q>(
+        self,
+        sql: &'q str,
+        args: impl Args<'q>,
+    ) -> Result<Vec<Row>, Error> {
+        rows(self, sql, args).await
+    }
+
+    /// The one row's first column; an error when there is none.
+    pub(crate) async fn scalar<'q, T: Col + Send + Unpin>(
+        self,
+        sql: &'q str,
+        args: impl Args<'q>,
+    ) -> Result<T, Error> {
+        scalar(self, sql, args).await
+    }
+
+    /// The first row's first column, if any.
+    pub(crate) async fn scalar_opt<'q, T: Col + Send + Unpin>(
+        self,
+        sql: &'q str,
+        args: impl Args<'q>,
+    ) -> Result<Option<T>, Error> {
+        scalar_opt(self, sql, args).await
+    }
+
+    /// Every row's first column.
+    pub(crate) async fn scalars<'q, T: Col + Send + Unpin>(
+        self,
+        sql: &'q str,
+        args: impl Args<'q>,
+    ) -> Result<Vec<T>, Error> {
+        scalars(self, sql, args).await
+    }
+
+    /// The first row as a tuple, if any.
+    pub(crate) async fn opt<'q, T: FromRow>(
+        self,
+        sql: &'q str,
+        args: impl Args<'q>,
+    ) -> Result<Option<T>, Error> {
+        opt(self, sql, args).await
+    }
+
+    /// Every row as a tuple.
+    pub(crate) async fn all<'q, T: FromRow>(
+        self,
+        sql: &'q str,
+        args: impl Args<'q>,
+    ) -> Result<Vec<T>, Error> {
+        all(self, sql, args).await
+    }
+}
+
 impl Store {
     /// Begins a write transaction: on SQLite `BEGIN IMMEDIATE` on the one writer, so the
     /// write lock is taken at once instead of on the first write.
@@ -102,10 +366,11 @@ impl Store {
             Backend::Sqlite { reader, .. } => reader.begin().await.map(Tx::Sqlite).map_err(db),
             Backend::Postgres(pool) => {
                 let mut tx = pool.begin().await.map(Tx::Postgres).map_err(db)?;
-                query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                    .execute(&mut tx)
-                    .await
-                    .map_err(db)?;
+                tx.exec(
+                    "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                    [],
+                )
+                .await?;
                 Ok(tx)
             }
         }
@@ -141,12 +406,9 @@ pub(crate) trait IntoArg<'q> {
         Self: Sized;
 }
 
-impl<'q> IntoArg<'q> for Arg<'q> {
-    fn into_arg(self) -> Arg<'q> {
-        self
-    }
-    fn null() -> Arg<'q> {
-        Arg::Text(None)
+impl<'q, T: IntoArg<'q>> From<T> for Arg<'q> {
+    fn from(value: T) -> Self {
+        value.into_arg()
     }
 }
 
@@ -581,6 +843,12 @@ impl<'q, T: FromRow> As<'q, T> {
     /// Binds the next placeholder.
     pub(crate) fn bind(mut self, value: impl IntoArg<'q>) -> Self {
         self.query = self.query.bind(value);
+        self
+    }
+
+    /// Binds the next placeholders in order.
+    pub(crate) fn bind_all(mut self, values: impl IntoIterator<Item = Arg<'q>>) -> Self {
+        self.query = self.query.bind_all(values);
         self
     }
 

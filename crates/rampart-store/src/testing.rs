@@ -58,19 +58,22 @@ pub async fn fresh_postgres_url() -> String {
     }
 }
 
+/// The store `opened` on `backend`, migrated.
+async fn migrated(opened: Result<Store, rampart_core::Error>, backend: &str) -> Store {
+    let store = opened.unwrap_or_else(|e| panic!("open {backend}: {e}"));
+    store
+        .migrate()
+        .await
+        .unwrap_or_else(|e| panic!("migrate {backend}: {e}"));
+    store
+}
+
 /// A migrated SQLite store in a temporary directory.
 pub async fn sqlite() -> TestStore {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let path: PathBuf = dir.path().join("rampart.db");
-    let store = Store::open_sqlite(&path)
-        .await
-        .unwrap_or_else(|e| panic!("open sqlite: {e}"));
-    store
-        .migrate()
-        .await
-        .unwrap_or_else(|e| panic!("migrate sqlite: {e}"));
     TestStore {
-        store,
+        store: migrated(Store::open_sqlite(&path).await, "sqlite").await,
         dir: Some(std::sync::Arc::new(dir)),
         url: None,
     }
@@ -79,15 +82,8 @@ pub async fn sqlite() -> TestStore {
 /// A migrated store on a fresh PostgreSQL database.
 pub async fn postgres() -> TestStore {
     let url = fresh_postgres_url().await;
-    let store = Store::open_postgres(&url, 5)
-        .await
-        .unwrap_or_else(|e| panic!("open postgres: {e}"));
-    store
-        .migrate()
-        .await
-        .unwrap_or_else(|e| panic!("migrate postgres: {e}"));
     TestStore {
-        store,
+        store: migrated(Store::open_postgres(&url, 5).await, "postgres").await,
         dir: None,
         url: Some(url),
     }

@@ -245,14 +245,14 @@ pub async fn export_jsonl(
     out: &mut (dyn std::io::Write + Send),
     progress: &mut (dyn FnMut(u64) + Send),
 ) -> Result<(), Error> {
-    let io = |e: std::io::Error| Error::Internal(format!("writing the export: {e}"));
     let header = rampart_audit::export::ExportHeader {
         origin: origin.to_owned(),
         from,
         to,
         frontier: frontier_at(store, from.saturating_sub(1)).await?,
     };
-    out.write_all(header.to_line().as_bytes()).map_err(io)?;
+    out.write_all(header.to_line().as_bytes())
+        .map_err(super::export_write_failed)?;
     let checkpoints = store.audit_checkpoints(from, to, false).await?;
     let mut checkpoints = checkpoints.into_iter().peekable();
     let mut after = i64::try_from(from.saturating_sub(1)).unwrap_or(i64::MAX);
@@ -290,14 +290,15 @@ pub async fn export_jsonl(
                     _ => line.push_str(&rampart_audit::export::redacted_line(s, &leaf)),
                 },
             }
-            out.write_all(line.as_bytes()).map_err(io)?;
+            out.write_all(line.as_bytes())
+                .map_err(super::export_write_failed)?;
             while let Some(c) = checkpoints.next_if(|c| c.size <= s) {
                 out.write_all(rampart_audit::export::checkpoint_line(&c.note).as_bytes())
-                    .map_err(io)?;
+                    .map_err(super::export_write_failed)?;
             }
         }
         after = last;
         progress(u64::try_from(last).unwrap_or(0));
     }
-    out.flush().map_err(io)
+    out.flush().map_err(super::export_write_failed)
 }

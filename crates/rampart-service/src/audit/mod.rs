@@ -228,6 +228,11 @@ async fn fetch_tiles(store: &Store, tiles: &[u64]) -> Result<BTreeMap<u64, Vec<H
     Ok(out)
 }
 
+/// A failed write of an export (to a file or an answer).
+fn export_write_failed(e: std::io::Error) -> Error {
+    Error::Internal(format!("writing the export: {e}"))
+}
+
 fn proof_error(e: impl std::fmt::Display) -> Error {
     Error::invalid("size", e.to_string())
 }
@@ -378,31 +383,41 @@ impl AuditLog {
         Ok(signed)
     }
 
-    /// Fetches the tiles `needed` names in one round, then runs `compute` on the tree and
-    /// those tiles under one lock.
+    /// Fetches in one round the tiles `needed` names and those the root at `size` needs,
+    /// then runs `compute` on the tree and those tiles under one lock; returns what it
+    /// computed and that root.
     async fn with_tiles<T>(
         &self,
+        size: u64,
         needed: impl FnOnce(&TreeCache) -> Result<Vec<u64>, rampart_audit::ProofError>,
         compute: impl FnOnce(
             &TreeCache,
             &BTreeMap<u64, Vec<Hash>>,
         ) -> Result<T, rampart_audit::ProofError>,
-    ) -> Result<T, Error> {
-        let mut tiles = needed(&*self.tree.lock().await).map_err(proof_error)?;
+    ) -> Result<(T, Hash), Error> {
+        let tiles = {
+            let tree = self.tree.lock().await;
+            needed(&tree).and_then(|mut tiles| {
+                tiles.extend(tree.tiles_for_root(size)?);
+                Ok(tiles)
+            })
+        };
+        let mut tiles = tiles.map_err(proof_error)?;
         tiles.sort_unstable();
         tiles.dedup();
         let fetched = fetch_tiles(&self.store, &tiles).await?;
         let tree = self.tree.lock().await;
-        compute(&tree, &fetched).map_err(proof_error)
+        let computed = compute(&tree, &fetched).map_err(proof_error)?;
+        let root = tree.root_at(size, &fetched).map_err(proof_error)?;
+        Ok((computed, root))
     }
 
     /// The root of the tree at `size` (≤ the current size).
     pub async fn root_at(&self, size: u64) -> Result<Hash, Error> {
-        self.with_tiles(
-            |tree| tree.tiles_for_root(size),
-            |tree, tiles| tree.root_at(size, tiles),
-        )
-        .await
+        let ((), root) = self
+            .with_tiles(size, |_| Ok(Vec::new()), |_, _| Ok(()))
+            .await?;
+        Ok(root)
     }
 
     /// The inclusion proof of event `seq` in the tree of `size` leaves (`size` 0 = now),
@@ -419,13 +434,10 @@ impl AuditLog {
         let index = seq - 1;
         let tile = index >> TILE_HEIGHT;
         let within = usize::try_from(index - (tile << TILE_HEIGHT)).unwrap_or(usize::MAX);
-        let (proof, root, known) = self
+        let ((proof, known), root) = self
             .with_tiles(
-                |tree| {
-                    let mut tiles = tree.tiles_for_inclusion(index, size)?;
-                    tiles.extend(tree.tiles_for_root(size)?);
-                    Ok(tiles)
-                },
+                size,
+                |tree| tree.tiles_for_inclusion(index, size),
                 |tree, tiles| {
                     // The leaf itself comes from its fetched tile or the in-memory last tile.
                     let known = match tiles.get(&tile) {
@@ -433,11 +445,7 @@ impl AuditLog {
                         None if tile == tree.complete_tiles() => tree.tail().get(within).copied(),
                         None => None,
                     };
-                    Ok((
-                        tree.inclusion_proof(index, size, tiles)?,
-                        tree.root_at(size, tiles)?,
-                        known,
-                    ))
+                    Ok((tree.inclusion_proof(index, size, tiles)?, known))
                 },
             )
             .await?;
@@ -476,17 +484,9 @@ impl AuditLog {
         }
         let (proof, root) = self
             .with_tiles(
-                |tree| {
-                    let mut tiles = tree.tiles_for_consistency(old, new)?;
-                    tiles.extend(tree.tiles_for_root(new)?);
-                    Ok(tiles)
-                },
-                |tree, tiles| {
-                    Ok((
-                        tree.consistency_proof(old, new, tiles)?,
-                        tree.root_at(new, tiles)?,
-                    ))
-                },
+                new,
+                |tree| tree.tiles_for_consistency(old, new),
+                |tree, tiles| tree.consistency_proof(old, new, tiles),
             )
             .await?;
         Ok((new, proof, root))

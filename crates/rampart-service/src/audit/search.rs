@@ -243,8 +243,8 @@ pub async fn export_csv(
     out: &mut (dyn std::io::Write + Send),
     progress: &mut (dyn FnMut(u64) + Send),
 ) -> Result<(), Error> {
-    let io = |e: std::io::Error| Error::Internal(format!("writing the export: {e}"));
-    out.write_all(CSV_HEADER.as_bytes()).map_err(io)?;
+    out.write_all(CSV_HEADER.as_bytes())
+        .map_err(super::export_write_failed)?;
     let mut query = EventQuery {
         ascending: true,
         after_seq: Some(i64::try_from(from.saturating_sub(1)).unwrap_or(i64::MAX)),
@@ -261,9 +261,10 @@ pub async fn export_csv(
         for e in rows {
             csv_line(&view(e), &mut text);
         }
-        out.write_all(text.as_bytes()).map_err(io)?;
+        out.write_all(text.as_bytes())
+            .map_err(super::export_write_failed)?;
         query.after_seq = Some(last);
         progress(u64::try_from(last).unwrap_or(0));
     }
-    out.flush().map_err(io)
+    out.flush().map_err(super::export_write_failed)
 }

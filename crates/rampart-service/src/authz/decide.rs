@@ -70,6 +70,22 @@ async fn may_ask(state: &AppState, user: &User, asking: Asking) -> Result<(), Er
     }
 }
 
+/// Refuses unless the caller may ask about `users`: about themselves always, about anyone
+/// else as `others` allows.
+async fn may_ask_about<'a>(
+    state: &AppState,
+    user: &User,
+    users: impl Iterator<Item = &'a str>,
+    others: Asking,
+) -> Result<(), Error> {
+    let asking = if only_themselves(user, users) {
+        Asking::Themselves
+    } else {
+        others
+    };
+    may_ask(state, user, asking).await
+}
+
 /// Whether every user a request names is the caller.
 fn only_themselves<'a>(user: &User, mut users: impl Iterator<Item = &'a str>) -> bool {
     users.all(|u| UserId::parse(u, "user").is_ok_and(|id| id == user.id))
@@ -189,12 +205,7 @@ pub async fn check(
     user: &User,
     req: &CheckRequest,
 ) -> Result<CheckResponse, Error> {
-    let asking = if only_themselves(user, check_users(&req.checks)) {
-        Asking::Themselves
-    } else {
-        Asking::Decisions
-    };
-    may_ask(state, user, asking).await?;
+    may_ask_about(state, user, check_users(&req.checks), Asking::Decisions).await?;
     if req.checks.is_empty() || req.checks.len() > MAX_CHECKS {
         return Err(Error::invalid(
             "checks",
@@ -281,12 +292,7 @@ pub async fn explain(
     user: &User,
     req: &CheckRequest,
 ) -> Result<ExplainResponse, Error> {
-    let asking = if only_themselves(user, check_users(&req.checks)) {
-        Asking::Themselves
-    } else {
-        Asking::Data
-    };
-    may_ask(state, user, asking).await?;
+    may_ask_about(state, user, check_users(&req.checks), Asking::Data).await?;
     let [item] = req.checks.as_slice() else {
         return Err(Error::invalid("checks", "explain takes exactly one check"));
     };
@@ -406,12 +412,13 @@ pub async fn list_filter(
     user: &User,
     req: &ListFilterRequest,
 ) -> Result<ListFilterResponse, Error> {
-    let asking = if only_themselves(user, std::iter::once(req.user.as_str())) {
-        Asking::Themselves
-    } else {
-        Asking::Data
-    };
-    may_ask(state, user, asking).await?;
+    may_ask_about(
+        state,
+        user,
+        std::iter::once(req.user.as_str()),
+        Asking::Data,
+    )
+    .await?;
     let limit = req.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         return Err(Error::invalid("limit", "must be 1 to 500"));
@@ -473,12 +480,7 @@ pub async fn list_filter(
 
 /// The roles a user holds in an application now (directly or through groups).
 pub async fn roles(state: &AppState, user: &User, q: &RolesQuery) -> Result<RolesResponse, Error> {
-    let asking = if only_themselves(user, std::iter::once(q.user.as_str())) {
-        Asking::Themselves
-    } else {
-        Asking::Data
-    };
-    may_ask(state, user, asking).await?;
+    may_ask_about(state, user, std::iter::once(q.user.as_str()), Asking::Data).await?;
     let revision = state.authz.fresh(None).await?;
     let now = millis(state.clock.now());
     let view = state.authz.view();

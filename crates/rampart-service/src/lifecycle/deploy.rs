@@ -16,9 +16,9 @@ use rampart_model::Module;
 use rampart_store::{DeployKind, NewDeployment, PlanSettings, Running, StoredVersion};
 
 use super::{
-    as_seen, breaking_change, deployment_wire, environment, environments, highest_level, level,
-    model_of, plans, require_module, running_placed, second_approver, separation_of_duties,
-    surface_of, uses_of, version_or_404, visible_application, LifecycleError, On,
+    as_seen, breaking_change, deployment_wire, environment, environment_rule, environments,
+    highest_level, level, model_of, plans, require_module, running_placed, surface_of, uses_of,
+    version_or_404, visible_application, LifecycleError, On,
 };
 use crate::caller::Caller;
 use crate::state::AppState;
@@ -106,7 +106,7 @@ pub(super) async fn plan(
             continue;
         }
         policy::check_author(
-            separation_of_duties(state, env_id),
+            environment_rule(state, env_id, |e| e.separation_of_duties),
             env,
             &s.module,
             s.to,
@@ -192,6 +192,18 @@ pub(super) struct How<'a> {
     pub(super) from_plan: Option<(i64, &'a PlanSettings)>,
 }
 
+impl How<'_> {
+    /// A `kind` of deployment by hand: from no other environment, for no plan.
+    fn by_hand(kind: DeployKind, dry_run: bool) -> Self {
+        How {
+            kind,
+            source_env: None,
+            dry_run,
+            from_plan: None,
+        }
+    }
+}
+
 /// Plans `steps` and, unless `dry_run`, applies them, or records them for a second approver
 /// where the environment requires one.
 pub(super) async fn apply(
@@ -234,7 +246,7 @@ pub(super) async fn apply(
     if dry_run {
         return Ok(answer(false, "plan", false, None, Vec::new()));
     }
-    if second_approver(state, environment(state, env)?) {
+    if environment_rule(state, environment(state, env)?, |e| e.second_approver) {
         let id = state
             .store
             .request_deployment(
@@ -328,19 +340,8 @@ pub async fn deploy(
             },
         )
         .collect();
-    apply(
-        state,
-        caller,
-        env,
-        steps,
-        How {
-            kind: DeployKind::Deploy,
-            source_env: None,
-            dry_run: req.dry_run,
-            from_plan: None,
-        },
-    )
-    .await
+    let how = How::by_hand(DeployKind::Deploy, req.dry_run);
+    apply(state, caller, env, steps, how).await
 }
 
 /// Promotes what runs in the environment before `env` (or in `from`) into `env`.
@@ -419,19 +420,11 @@ pub async fn stage(
             Error::invalid("from", format!("nothing that you may stage runs in {from}")).into(),
         );
     }
-    apply(
-        state,
-        caller,
-        env,
-        steps,
-        How {
-            kind: DeployKind::Stage,
-            source_env: Some(&from),
-            dry_run: req.dry_run,
-            from_plan: None,
-        },
-    )
-    .await
+    let how = How {
+        source_env: Some(&from),
+        ..How::by_hand(DeployKind::Stage, req.dry_run)
+    };
+    apply(state, caller, env, steps, how).await
 }
 
 /// Puts a module back to the version it ran before its last deployment in `env`.
@@ -476,17 +469,6 @@ pub async fn rollback(
         expected: Some(last.number),
         version: None,
     }];
-    apply(
-        state,
-        caller,
-        env,
-        steps,
-        How {
-            kind: DeployKind::Rollback,
-            source_env: None,
-            dry_run: req.dry_run,
-            from_plan: None,
-        },
-    )
-    .await
+    let how = How::by_hand(DeployKind::Rollback, req.dry_run);
+    apply(state, caller, env, steps, how).await
 }

@@ -382,22 +382,14 @@ fn environment(state: &AppState, name: &str) -> Result<EnvId, Error> {
     crate::authz::environment(&state.authz.view(), name, "environment")
 }
 
-/// Whether the author of a version may not deploy it in `env`.
-fn separation_of_duties(state: &AppState, env: EnvId) -> bool {
-    state
-        .authz
-        .view()
-        .environment_def(env)
-        .is_some_and(|e| e.separation_of_duties)
-}
-
-/// Whether deployments to `env` wait for a second approver.
-fn second_approver(state: &AppState, env: EnvId) -> bool {
-    state
-        .authz
-        .view()
-        .environment_def(env)
-        .is_some_and(|e| e.second_approver)
+/// Whether `env`'s definition says `rule` (separation of duties: the author of a version
+/// may not deploy it there; second approver: deployments there wait for one).
+fn environment_rule(
+    state: &AppState,
+    env: EnvId,
+    rule: fn(&rampart_authz::change::EnvironmentDef) -> bool,
+) -> bool {
+    state.authz.view().environment_def(env).is_some_and(rule)
 }
 
 fn wire(v: VersionInfo) -> VersionWire {

@@ -382,10 +382,7 @@ async fn store_plan(state: &AppState, caller: &Caller, new: NewPlan) -> Result<P
         .create_plan(&caller.audit, state.clock.now(), &new)
         .await?;
     let stored = visible_plan(state, caller, id).await?;
-    let preview = preview(state, caller, &stored, resolved).await?;
-    let mut view = PlanView::of(stored);
-    view.preview = Some(preview);
-    Ok(view)
+    previewed(state, caller, stored, resolved).await
 }
 
 /// Creates a deployment plan (a draft) for an environment, with its preview.
@@ -434,6 +431,16 @@ pub async fn plans(
 pub async fn get_plan(state: &AppState, caller: &Caller, id: i64) -> Result<PlanView, Error> {
     let p = visible_plan(state, caller, id).await?;
     let resolved = resolve(state, caller, &p.applications).await?;
+    previewed(state, caller, p, resolved).await
+}
+
+/// Plan `p`'s view with what running it now would do.
+async fn previewed(
+    state: &AppState,
+    caller: &Caller,
+    p: StoredPlan,
+    resolved: Resolved,
+) -> Result<PlanView, Error> {
     let preview = preview(state, caller, &p, resolved).await?;
     let mut view = PlanView::of(p);
     view.preview = Some(preview);

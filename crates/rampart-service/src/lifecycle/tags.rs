@@ -35,17 +35,7 @@ pub async fn tag_application(
     if req.notes.chars().count() > 10_000 {
         return Err(Error::invalid("notes", "at most 10,000 characters"));
     }
-    state.authz.fresh(None).await?;
-    visible_application(state, caller, app).await?;
-    require(
-        state,
-        caller,
-        On::Application(app),
-        AUTHORING,
-        Level::Change,
-        "tagging an application",
-    )
-    .await?;
+    on_application(state, caller, app, Level::Change, "tagging an application").await?;
     let module_names: Vec<String> = {
         let view = state.authz.view();
         let Some(app_num) = view.app(app) else {
@@ -111,17 +101,21 @@ pub async fn tag_application(
 
 /// The tags of application `app`, newest first.
 pub async fn tags(state: &AppState, caller: &Caller, app: &str) -> Result<Vec<TagWire>, Error> {
-    state.authz.fresh(None).await?;
-    visible_application(state, caller, app).await?;
-    require(
-        state,
-        caller,
-        On::Application(app),
-        AUTHORING,
-        Level::Reference,
-        "listing tags",
-    )
-    .await?;
+    on_application(state, caller, app, Level::Reference, "listing tags").await?;
     let list = state.store.application_tags(app, None).await?;
     Ok(list.into_iter().map(tag_wire).collect())
+}
+
+/// Refuses unless the caller sees application `app` and holds `level` on it in the
+/// authoring environment (for `what`), judged on an index holding every committed change.
+async fn on_application(
+    state: &AppState,
+    caller: &Caller,
+    app: &str,
+    level: Level,
+    what: &str,
+) -> Result<(), Error> {
+    state.authz.fresh(None).await?;
+    visible_application(state, caller, app).await?;
+    require(state, caller, On::Application(app), AUTHORING, level, what).await
 }

@@ -6,20 +6,20 @@ use super::*;
 /// Takes `n` sequence numbers inside `tx`; returns the last one and the time of the newest
 /// event before them (the floor for the new events' times).
 pub(crate) async fn take_seqs(tx: &mut Tx<'_>, n: usize) -> Result<(i64, i64), Error> {
-    query_as("UPDATE audit_head SET size = size + $1 WHERE id = 1 RETURNING size, last_at")
-        .bind(i64::try_from(n).unwrap_or(i64::MAX))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db)
+    tx.one(
+        "UPDATE audit_head SET size = size + $1 WHERE id = 1 RETURNING size, last_at",
+        [Arg::from(i64::try_from(n).unwrap_or(i64::MAX))],
+    )
+    .await
 }
 
 /// Records the time of the newest event after a batch.
 async fn set_last_at(tx: &mut Tx<'_>, at: i64) -> Result<(), Error> {
-    query("UPDATE audit_head SET last_at = $1 WHERE id = 1")
-        .bind(at)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
+    tx.exec(
+        "UPDATE audit_head SET last_at = $1 WHERE id = 1",
+        [at.into()],
+    )
+    .await?;
     Ok(())
 }
 
@@ -31,11 +31,8 @@ async fn insert_targets(tx: &mut Tx<'_>, targets: &[String]) -> Result<(), Error
         let mut sql = String::from("INSERT INTO audit_targets (target) VALUES ");
         push_values(&mut sql, chunk.len(), 1, sqlite);
         sql.push_str(" ON CONFLICT (target) DO NOTHING");
-        query(&sql)
-            .bind_all(chunk.iter().map(|t| t.as_str().into_arg()))
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+        tx.exec(&sql, chunk.iter().map(|t| t.as_str().into_arg()))
+            .await?;
     }
     Ok(())
 }
@@ -129,6 +126,34 @@ impl<'a> EventRow<'a> {
     }
 }
 
+/// A successful `action` on `target` with its `details` (a JSON object): the event of most
+/// changes.
+pub(crate) fn success(
+    action: &'static str,
+    target: impl Into<Option<String>>,
+    details: serde_json::Value,
+) -> AuditEvent {
+    AuditEvent {
+        action,
+        target: target.into(),
+        outcome: rampart_core::Outcome::Success,
+        details: details.to_string(),
+    }
+}
+
+/// Appends the [`success`] of `action` on `target` with its `details`, in the change's own
+/// transaction: what a change records about itself.
+pub(crate) async fn record(
+    tx: &mut Tx<'_>,
+    ctx: &AuditContext,
+    now: OffsetDateTime,
+    action: &'static str,
+    target: impl Into<Option<String>>,
+    details: serde_json::Value,
+) -> Result<(), Error> {
+    append_event(tx, ctx, &success(action, target, details), now, None).await
+}
+
 /// Appends one `system` event inside the open transaction `tx`: the change's own event,
 /// committed with it. `application` names the application the change concerns (the
 /// event's `application`); without it, what the details name is used.
@@ -145,29 +170,24 @@ pub(crate) async fn append_event(
     }
     // Number and time in one statement: the head keeps the newest time, which is this
     // event's own time raised to the previous event's when it is earlier.
-    let (seq, at): (i64, i64) = query_as(
-        "UPDATE audit_head SET size = size + 1, \
+    let (seq, at): (i64, i64) = tx
+        .one(
+            "UPDATE audit_head SET size = size + 1, \
          last_at = CASE WHEN last_at > $1 THEN last_at ELSE $1 END \
          WHERE id = 1 RETURNING size, last_at",
-    )
-    .bind(to_millis(event.occurred_at))
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(db)?;
+            [Arg::from(to_millis(event.occurred_at))],
+        )
+        .await?;
     let row = event_row(seq, &event, at)?;
     let sql = insert_sql(1, tx.is_sqlite());
-    query(&sql)
-        .bind_all(row.args())
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
+    tx.exec(&sql, row.args()).await?;
     // Its target joins the list free-text search reads (see `audit_search`).
     if let Some(t) = row.target() {
-        query("INSERT INTO audit_targets (target) VALUES ($1) ON CONFLICT (target) DO NOTHING")
-            .bind(t)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+        tx.exec(
+            "INSERT INTO audit_targets (target) VALUES ($1) ON CONFLICT (target) DO NOTHING",
+            [t.into()],
+        )
+        .await?;
     }
     Ok(())
 }

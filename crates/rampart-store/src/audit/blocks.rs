@@ -32,7 +32,7 @@ use time::OffsetDateTime;
 use super::keys::Manifest;
 use super::{passes, Body, EventQuery, StoredEvent, Stream};
 use crate::backend::{db, to_millis};
-use crate::db::{query, query_as, query_scalar, Arg, IntoArg as _, Tx};
+use crate::db::{query_as, Arg, IntoArg as _, Tx};
 use crate::Store;
 
 mod build;

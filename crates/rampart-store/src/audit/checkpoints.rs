@@ -55,12 +55,8 @@ impl Store {
             "SELECT size, root, note, signed_at FROM audit_checkpoints \
              WHERE size >= $1 AND size <= $2 ORDER BY size"
         };
-        let rows: Vec<(i64, Vec<u8>, String, i64)> = query_as(sql)
-            .bind(lo)
-            .bind(hi)
-            .fetch_all(self.reader())
-            .await
-            .map_err(db)?;
+        let rows: Vec<(i64, Vec<u8>, String, i64)> =
+            self.reader().all(sql, [lo.into(), hi.into()]).await?;
         rows.into_iter()
             .map(|(s, r, n, a)| checkpoint_row(s, r, n, a))
             .collect()
@@ -77,24 +73,24 @@ impl Store {
     ) -> Result<(), Error> {
         let size = i64::try_from(size).map_err(|_| Error::Internal("checkpoint size".into()))?;
         let mut tx = self.write().await?;
-        let existing: Option<Vec<u8>> =
-            query_scalar("SELECT root FROM audit_checkpoints WHERE size = $1")
-                .bind(size)
-                .fetch_optional(&mut tx)
-                .await
-                .map_err(db)?;
+        let existing: Option<Vec<u8>> = tx
+            .scalar_opt(
+                "SELECT root FROM audit_checkpoints WHERE size = $1",
+                [size.into()],
+            )
+            .await?;
         if existing.is_none() {
-            query(
+            tx.exec(
                 "INSERT INTO audit_checkpoints (size, root, note, signed_at) \
                  VALUES ($1, $2, $3, $4) ON CONFLICT (size) DO NOTHING",
+                [
+                    size.into(),
+                    Arg::from(&root[..]),
+                    note.into(),
+                    Arg::from(to_millis(now)),
+                ],
             )
-            .bind(size)
-            .bind(&root[..])
-            .bind(note)
-            .bind(to_millis(now))
-            .execute(&mut tx)
-            .await
-            .map_err(db)?;
+            .await?;
         }
         tx.commit().await?;
         match existing {
@@ -114,16 +110,14 @@ impl Store {
         upto: i64,
         limit: i64,
     ) -> Result<Vec<(i64, Option<String>, Hash)>, Error> {
-        let rows: Vec<(i64, Option<String>, Vec<u8>)> = query_as(
-            "SELECT seq, body, leaf_hash FROM audit_events WHERE seq > $1 AND seq <= $2 \
+        let rows: Vec<(i64, Option<String>, Vec<u8>)> = self
+            .reader()
+            .all(
+                "SELECT seq, body, leaf_hash FROM audit_events WHERE seq > $1 AND seq <= $2 \
              ORDER BY seq LIMIT $3",
-        )
-        .bind(after)
-        .bind(upto)
-        .bind(limit)
-        .fetch_all(self.reader())
-        .await
-        .map_err(db)?;
+                [after.into(), upto.into(), limit.into()],
+            )
+            .await?;
         let rows = rows
             .into_iter()
             .map(|(seq, body, leaf)| {

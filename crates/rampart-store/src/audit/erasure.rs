@@ -26,25 +26,22 @@ impl Store {
         // here stays the one in force until the commit.
         let size = keys::lock_head(&mut tx).await?;
         let layout = keys::read_manifest(&mut tx).await?;
-        let found: Option<(Option<i64>, Option<String>)> =
-            query_as("SELECT redacted_at, target FROM audit_events WHERE seq = $1")
-                .bind(seq)
-                .fetch_optional(&mut tx)
-                .await
-                .map_err(db)?;
+        let found: Option<(Option<i64>, Option<String>)> = tx
+            .opt(
+                "SELECT redacted_at, target FROM audit_events WHERE seq = $1",
+                [seq.into()],
+            )
+            .await?;
         let already = || Error::Conflict(format!("event {seq} is already redacted"));
         let target: Option<String> = match found {
             Some((Some(_), _)) => return Err(already()),
             Some((None, target)) => {
-                query(
+                tx.exec(
                     "UPDATE audit_events SET body = NULL, actor_id = NULL, \
                      actor_name = NULL, target = NULL, redacted_at = $1 WHERE seq = $2",
+                    [Arg::from(to_millis(now)), seq.into()],
                 )
-                .bind(to_millis(now))
-                .bind(seq)
-                .execute(&mut tx)
-                .await
-                .map_err(db)?;
+                .await?;
                 target
             }
             // Not a row: a block event, or no event at all.
@@ -73,7 +70,7 @@ impl Store {
                  AND NOT EXISTS (SELECT 1 FROM audit_events WHERE target = $1) AND NOT {}",
                 blocks::target_in_blocks(&t, &layout, size)
             );
-            query(&sql).bind(t).execute(&mut tx).await.map_err(db)?;
+            tx.exec(&sql, [t.into()]).await?;
         }
         let event = AuditEvent {
             action: "audit.redact",
@@ -89,10 +86,9 @@ impl Store {
 impl Store {
     /// The last event archived so far (0 when none).
     pub async fn audit_archived_upto(&self) -> Result<i64, Error> {
-        query_scalar("SELECT archived_upto FROM audit_head WHERE id = 1")
-            .fetch_one(self.reader())
+        self.reader()
+            .scalar("SELECT archived_upto FROM audit_head WHERE id = 1", [])
             .await
-            .map_err(db)
     }
 
     /// The last event that happened before `at` (times never go backwards along the log).
@@ -115,34 +111,33 @@ impl Store {
         let mut tx = self.write().await?;
         keys::lock_head(&mut tx).await?;
         let layout = keys::read_manifest(&mut tx).await?;
-        let upto: i64 = query_scalar("SELECT archived_upto FROM audit_head WHERE id = 1")
-            .fetch_one(&mut tx)
-            .await
-            .map_err(db)?;
+        let upto: i64 = tx
+            .scalar("SELECT archived_upto FROM audit_head WHERE id = 1", [])
+            .await?;
         if from != upto + 1 || to < from {
             return Err(Error::Conflict(format!(
                 "events up to {upto} are archived; a segment must start at {}",
                 upto + 1
             )));
         }
-        query(
+        tx.exec(
             "UPDATE audit_events SET body = NULL, actor_id = NULL, actor_name = NULL, \
              target = NULL, redacted_at = $1, archived_in = $2 \
              WHERE seq >= $3 AND seq <= $4",
+            [
+                Arg::from(to_millis(now)),
+                segment.into(),
+                from.into(),
+                to.into(),
+            ],
         )
-        .bind(to_millis(now))
-        .bind(segment)
-        .bind(from)
-        .bind(to)
-        .execute(&mut tx)
-        .await
-        .map_err(db)?;
+        .await?;
         blocks::erase_in_blocks(&mut tx, &layout, from, to, to_millis(now), Some(segment)).await?;
-        query("UPDATE audit_head SET archived_upto = $1 WHERE id = 1")
-            .bind(to)
-            .execute(&mut tx)
-            .await
-            .map_err(db)?;
+        tx.exec(
+            "UPDATE audit_head SET archived_upto = $1 WHERE id = 1",
+            [to.into()],
+        )
+        .await?;
         let event = AuditEvent {
             action: "audit.archive",
             target: Some(format!("audit:{from}-{to}")),

@@ -8,8 +8,7 @@
 use rampart_core::Error;
 
 use super::{columns_event, stored_event, EventQuery, StoredEvent, Stream, EVENT_COLUMNS};
-use crate::backend::{db, to_millis};
-use crate::db::query;
+use crate::backend::to_millis;
 use crate::Store;
 
 /// The first index column of a row that disagrees with its body, or `None`. `columns` is the
@@ -48,12 +47,10 @@ impl Store {
             "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq > $1 AND seq <= $2 \
              AND body IS NOT NULL ORDER BY seq"
         );
-        let rows = query(&sql)
-            .bind(after)
-            .bind(upto)
-            .fetch_all(self.reader())
-            .await
-            .map_err(db)?;
+        let rows = self
+            .reader()
+            .rows(&sql, [after.into(), upto.into()])
+            .await?;
         for row in &rows {
             let event = stored_event(row)?;
             let columns = columns_event(row, event.seq, event.leaf_hash)?;

@@ -22,8 +22,7 @@
 use rampart_core::Error;
 
 use crate::audit::blocks::{pack_entries, BLOCK_EVENTS, KEY_ROWS};
-use crate::backend::db;
-use crate::db::{query, query_as, query_scalar, IntoArg as _, Tx};
+use crate::db::{Arg, IntoArg as _, Tx};
 use crate::Store;
 
 /// Levels of the tree.
@@ -39,18 +38,16 @@ const KEY_END: u64 = 1 << 63;
 /// a merge step and an erasure take it too, so on PostgreSQL they never interleave (SQLite
 /// has one writer anyway).
 pub(crate) async fn lock_head(tx: &mut Tx<'_>) -> Result<i64, Error> {
-    query_scalar("UPDATE audit_head SET size = size WHERE id = 1 RETURNING size")
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db)
+    tx.scalar(
+        "UPDATE audit_head SET size = size WHERE id = 1 RETURNING size",
+        [],
+    )
+    .await
 }
 
 /// Reads the [`Manifest`] inside `tx`.
 pub(crate) async fn read_manifest(tx: &mut Tx<'_>) -> Result<Manifest, Error> {
-    let rows: Vec<(i64, i64, i64)> = query_as(Manifest::SQL)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
+    let rows: Vec<(i64, i64, i64)> = tx.all(Manifest::SQL, []).await?;
     Manifest::from_rows(&rows)
 }
 
@@ -199,10 +196,7 @@ fn range_end(k0: i64, span: u64) -> Option<i64> {
 impl Store {
     /// The published layout of the search-key tree.
     pub(crate) async fn key_manifest(&self) -> Result<Manifest, Error> {
-        let rows: Vec<(i64, i64, i64)> = query_as(Manifest::SQL)
-            .fetch_all(self.reader())
-            .await
-            .map_err(db)?;
+        let rows: Vec<(i64, i64, i64)> = self.reader().all(Manifest::SQL, []).await?;
         Manifest::from_rows(&rows)
     }
 
@@ -230,21 +224,22 @@ async fn compact_step(tx: &mut Tx<'_>, m: &Manifest, size: i64) -> Result<bool, 
     // the level now starts.
     // A pack below this holds no event at or above the floor (a block holds 256).
     let merged = m.floor(0) - BLOCK_EVENTS as i64 + 1;
-    let oldest: Option<i64> = query_scalar(
-        "SELECT first_seq FROM audit_key_packs WHERE first_seq < $1 \
+    let oldest: Option<i64> = tx
+        .scalar_opt(
+            "SELECT first_seq FROM audit_key_packs WHERE first_seq < $1 \
          ORDER BY first_seq LIMIT 1",
-    )
-    .bind(merged)
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(db)?;
+            [merged.into()],
+        )
+        .await?;
     if let Some(oldest) = oldest {
-        query("DELETE FROM audit_key_packs WHERE first_seq >= $1 AND first_seq < $2")
-            .bind(oldest)
-            .bind(merged.min(oldest.saturating_add(1i64 << m.bits[1])))
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+        tx.exec(
+            "DELETE FROM audit_key_packs WHERE first_seq >= $1 AND first_seq < $2",
+            [
+                oldest.into(),
+                Arg::from(merged.min(oldest.saturating_add(1i64 << m.bits[1]))),
+            ],
+        )
+        .await?;
         return Ok(true);
     }
     for level in 1..LEVELS - 1 {
@@ -252,32 +247,27 @@ async fn compact_step(tx: &mut Tx<'_>, m: &Manifest, size: i64) -> Result<bool, 
         if below == 0 {
             continue;
         }
-        let first: Option<(i64, i64)> = query_as(
-            "SELECT seg, key FROM audit_keys WHERE seg >= $1 AND seg < $2 \
+        let first: Option<(i64, i64)> = tx
+            .opt(
+                "SELECT seg, key FROM audit_keys WHERE seg >= $1 AND seg < $2 \
              ORDER BY seg, key LIMIT 1",
-        )
-        .bind(m.seg(level, 0))
-        .bind(m.seg(level, below))
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db)?;
+                [Arg::from(m.seg(level, 0)), Arg::from(m.seg(level, below))],
+            )
+            .await?;
         if let Some((seg, k0)) = first {
             let last = range_end(k0, key_span(m.bits[level])).map_or(i64::MAX, |e| e - 1);
-            query("DELETE FROM audit_keys WHERE seg = $1 AND key >= $2 AND key <= $3")
-                .bind(seg)
-                .bind(k0)
-                .bind(last)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+            tx.exec(
+                "DELETE FROM audit_keys WHERE seg = $1 AND key >= $2 AND key <= $3",
+                [seg.into(), k0.into(), last.into()],
+            )
+            .await?;
             return Ok(true);
         }
     }
     // Then the lowest merge in progress or ready.
-    let merges: Vec<(i64, i64)> = query_as("SELECT level, next_key FROM audit_key_merges")
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
+    let merges: Vec<(i64, i64)> = tx
+        .all("SELECT level, next_key FROM audit_key_merges", [])
+        .await?;
     for level in 0..LEVELS - 1 {
         let start = m.floor(level);
         let end = start + (1i64 << m.bits[level + 1]);
@@ -295,15 +285,13 @@ async fn compact_step(tx: &mut Tx<'_>, m: &Manifest, size: i64) -> Result<bool, 
             // Level 0 is the blocks' packs.
             let seg = m.seg(1, start);
             let mut rows: Vec<(i64, i64, i64)> = Vec::new();
-            let packs: Vec<(i64, Vec<u8>)> = query_as(
-                "SELECT first_seq, keys FROM audit_key_packs \
+            let packs: Vec<(i64, Vec<u8>)> = tx
+                .all(
+                    "SELECT first_seq, keys FROM audit_key_packs \
                  WHERE first_seq > $1 AND first_seq < $2",
-            )
-            .bind(start - BLOCK_EVENTS as i64)
-            .bind(end)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db)?;
+                    [Arg::from(start - BLOCK_EVENTS as i64), end.into()],
+                )
+                .await?;
             for (first_seq, pack) in packs {
                 rows.extend(
                     pack_entries(first_seq, &pack)?
@@ -317,13 +305,13 @@ async fn compact_step(tx: &mut Tx<'_>, m: &Manifest, size: i64) -> Result<bool, 
             for chunk in rows.chunks(KEY_ROWS) {
                 let mut sql = String::from("INSERT INTO audit_keys (seg, key, seq) VALUES ");
                 crate::audit::push_values(&mut sql, chunk.len(), 3, sqlite);
-                query(&sql)
-                    .bind_all(chunk.iter().flat_map(|&(seg, key, seq)| {
+                tx.exec(
+                    &sql,
+                    chunk.iter().flat_map(|&(seg, key, seq)| {
                         [seg.into_arg(), key.into_arg(), seq.into_arg()]
-                    }))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
+                    }),
+                )
+                .await?;
             }
         } else {
             let bits = m.bits[level];
@@ -340,31 +328,27 @@ async fn compact_step(tx: &mut Tx<'_>, m: &Manifest, size: i64) -> Result<bool, 
                 sql.push_str(&format!(" AND key < {k1}"));
             }
             sql.push_str(" ORDER BY key, seq");
-            query(&sql).execute(&mut *tx).await.map_err(db)?;
+            tx.exec(&sql, []).await?;
         }
         if let Some(k1) = k1 {
-            query(
+            tx.exec(
                 "INSERT INTO audit_key_merges (level, next_key) VALUES ($1, $2) \
                  ON CONFLICT (level) DO UPDATE SET next_key = excluded.next_key",
+                [Arg::from(level as i64), k1.into()],
             )
-            .bind(level as i64)
-            .bind(k1)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            .await?;
         } else {
             // The last range: publish the segment.
-            query("DELETE FROM audit_key_merges WHERE level = $1")
-                .bind(level as i64)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-            query("UPDATE audit_key_levels SET upto = $1 WHERE level = $2")
-                .bind(end)
-                .bind(level as i64 + 1)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+            tx.exec(
+                "DELETE FROM audit_key_merges WHERE level = $1",
+                [Arg::from(level as i64)],
+            )
+            .await?;
+            tx.exec(
+                "UPDATE audit_key_levels SET upto = $1 WHERE level = $2",
+                [end.into(), Arg::from(level as i64 + 1)],
+            )
+            .await?;
         }
         return Ok(true);
     }
@@ -393,29 +377,29 @@ impl Store {
             ));
         }
         let mut tx = self.write().await?;
-        let used: Option<i64> = query_scalar(
-            "SELECT seg FROM audit_keys UNION ALL SELECT first_seq FROM audit_key_packs LIMIT 1",
-        )
-        .fetch_optional(&mut tx)
-        .await
-        .map_err(db)?;
+        let used: Option<i64> = tx
+            .scalar_opt(
+                "SELECT seg FROM audit_keys UNION ALL SELECT first_seq FROM audit_key_packs \
+                 LIMIT 1",
+                [],
+            )
+            .await?;
         if used.is_some() {
             return Err(Error::Conflict(
                 "the search keys are laid out already".into(),
             ));
         }
         lock_head(&mut tx).await?;
-        query("DELETE FROM audit_key_merges")
-            .execute(&mut tx)
-            .await
-            .map_err(db)?;
+        tx.exec("DELETE FROM audit_key_merges", []).await?;
         for level in 0..LEVELS as i64 {
-            query("UPDATE audit_key_levels SET bits = $1, upto = 0 WHERE level = $2")
-                .bind(i64::from(l0_bits) + level * i64::from(fan_bits))
-                .bind(level)
-                .execute(&mut tx)
-                .await
-                .map_err(db)?;
+            tx.exec(
+                "UPDATE audit_key_levels SET bits = $1, upto = 0 WHERE level = $2",
+                [
+                    Arg::from(i64::from(l0_bits) + level * i64::from(fan_bits)),
+                    level.into(),
+                ],
+            )
+            .await?;
         }
         tx.commit().await
     }

@@ -120,12 +120,10 @@ impl Store {
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"
         );
-        let rows = query(&sql)
-            .bind(after)
-            .bind(limit)
-            .fetch_all(self.reader())
-            .await
-            .map_err(db)?
+        let rows = self
+            .reader()
+            .rows(&sql, [after.into(), limit.into()])
+            .await?
             .iter()
             .map(stored_event)
             .collect::<Result<Vec<_>, Error>>()?;
@@ -135,10 +133,10 @@ impl Store {
 
     /// The number of events in the log (the tree's size).
     pub async fn audit_size(&self) -> Result<u64, Error> {
-        let n: i64 = query_scalar("SELECT size FROM audit_head WHERE id = 1")
-            .fetch_one(self.reader())
-            .await
-            .map_err(db)?;
+        let n: i64 = self
+            .reader()
+            .scalar("SELECT size FROM audit_head WHERE id = 1", [])
+            .await?;
         u64::try_from(n).map_err(|_| Error::Internal(format!("audit size {n}")))
     }
 
@@ -157,12 +155,7 @@ impl Store {
                  FROM audit_events WHERE seq > $1 AND seq <= $2"
             }
         };
-        let (count, hex): (i64, String) = query_as(sql)
-            .bind(lo)
-            .bind(hi)
-            .fetch_one(self.reader())
-            .await
-            .map_err(db)?;
+        let (count, hex): (i64, String) = self.reader().one(sql, [lo.into(), hi.into()]).await?;
         let in_blocks = self.block_leaves(lo, hi).await?;
         let found = count + in_blocks.len() as i64;
         let missing = || {

@@ -217,12 +217,12 @@ impl Store {
     /// `MAX_TARGET_MATCHES`.
     async fn audit_targets_like(&self, pattern: &str) -> Result<Vec<String>, Error> {
         let limit = i64::try_from(MAX_TARGET_MATCHES + 1).unwrap_or(i64::MAX);
-        query_scalar("SELECT target FROM audit_targets WHERE target LIKE $1 ESCAPE '\\' LIMIT $2")
-            .bind(pattern)
-            .bind(limit)
-            .fetch_all(self.reader())
+        self.reader()
+            .scalars(
+                "SELECT target FROM audit_targets WHERE target LIKE $1 ESCAPE '\\' LIMIT $2",
+                [pattern.into(), limit.into()],
+            )
             .await
-            .map_err(db)
     }
 
     /// The first event at or after `at_ms` (`first`), or the last event before it.
@@ -233,11 +233,7 @@ impl Store {
             "SELECT seq FROM audit_events WHERE occurred_at < $1 \
              ORDER BY occurred_at DESC, seq DESC LIMIT 1"
         };
-        let row: Option<i64> = query_scalar(sql)
-            .bind(at_ms)
-            .fetch_optional(self.reader())
-            .await
-            .map_err(db)?;
+        let row: Option<i64> = self.reader().scalar_opt(sql, [at_ms.into()]).await?;
         let block = self.block_seq_at_time(at_ms, first).await?;
         Ok(match (row, block) {
             (Some(a), Some(b)) => Some(if first { a.min(b) } else { a.max(b) }),

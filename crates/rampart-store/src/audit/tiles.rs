@@ -10,11 +10,10 @@ const TILE_HEIGHT: u32 = AUDIT_TILE_HEIGHT;
 impl Store {
     /// The stored level-8 roots of complete tiles, in order from tile 0.
     pub async fn audit_tiles(&self) -> Result<Vec<Hash>, Error> {
-        let rows: Vec<(i64, Vec<u8>)> =
-            query_as("SELECT tile, root FROM audit_tiles ORDER BY tile")
-                .fetch_all(self.reader())
-                .await
-                .map_err(db)?;
+        let rows: Vec<(i64, Vec<u8>)> = self
+            .reader()
+            .all("SELECT tile, root FROM audit_tiles ORDER BY tile", [])
+            .await?;
         let mut out = Vec::with_capacity(rows.len());
         for (i, (tile, root)) in rows.into_iter().enumerate() {
             if tile != i as i64 {

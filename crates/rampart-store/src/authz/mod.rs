@@ -22,7 +22,7 @@ use rampart_authz::change::{kind_name, parse_kind, Change, EnvironmentDef};
 use rampart_authz::it::{Level, Permissions};
 use rampart_authz::path::{path_end, segment};
 use rampart_authz::view::{it_env, it_role, AuthzView, ListFilter, PrincipalRef};
-use rampart_core::{AuditContext, AuditEvent, Error, Outcome, UserId};
+use rampart_core::{AuditContext, Error, UserId};
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -317,15 +317,6 @@ fn n16(v: i64, what: &str) -> Result<u16, Error> {
     u16::try_from(v).map_err(|_| Error::Internal(format!("stored {what} number {v} out of range")))
 }
 
-fn authz_event(action: &'static str, target: String, details: serde_json::Value) -> AuditEvent {
-    AuditEvent {
-        action,
-        target: Some(target),
-        outcome: Outcome::Success,
-        details: details.to_string(),
-    }
-}
-
 /// A page of records a user may read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordRow {
@@ -335,10 +326,10 @@ pub struct RecordRow {
     pub owner: Option<UserId>,
 }
 
-/// Maps a unique-key violation to a conflict saying what already exists; other errors as
-/// [`db`] does.
-fn unique(message: impl FnOnce() -> String) -> impl FnOnce(sqlx::Error) -> Error {
-    move |e| match db(e) {
+/// Maps a conflict (a unique-key violation, as [`db`] maps it) to one saying what already
+/// exists; other errors pass.
+fn unique(message: impl FnOnce() -> String) -> impl FnOnce(Error) -> Error {
+    move |e| match e {
         Error::Conflict(_) => Error::Conflict(message()),
         other => other,
     }

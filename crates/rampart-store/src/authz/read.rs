@@ -1,6 +1,6 @@
 //! Reads outside the change path: the change log, grants, records and list filters.
 
-use crate::db::{query, query_scalar, IntoArg as _};
+use crate::db::{query, query_scalar, Arg, IntoArg as _};
 
 use super::*;
 
@@ -8,10 +8,9 @@ impl Store {
     /// The latest committed authorization revision.
     pub async fn authz_revision(&self) -> Result<u64, Error> {
         let pool = self.reader();
-        let r: i64 = query_scalar("SELECT revision FROM authz_revision WHERE id = 1")
-            .fetch_one(pool)
-            .await
-            .map_err(db)?;
+        let r: i64 = pool
+            .scalar("SELECT revision FROM authz_revision WHERE id = 1", [])
+            .await?;
         Ok(u64::try_from(r).unwrap_or(0))
     }
 
@@ -23,15 +22,13 @@ impl Store {
     ) -> Result<Vec<(u64, Vec<Change>)>, Error> {
         let after = i64::try_from(revision).unwrap_or(i64::MAX);
         let pool = self.reader();
-        let rows = query(
-            "SELECT revision, change FROM authz_changes WHERE revision > $1 \
+        let rows = pool
+            .rows(
+                "SELECT revision, change FROM authz_changes WHERE revision > $1 \
              ORDER BY revision LIMIT $2",
-        )
-        .bind(after)
-        .bind(limit)
-        .fetch_all(pool)
-        .await
-        .map_err(db)?;
+                [after.into(), limit.into()],
+            )
+            .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
             let rev: i64 = row.get("revision")?;
@@ -52,15 +49,16 @@ impl Store {
         record: u64,
     ) -> Result<Vec<(Principal, Actions)>, Error> {
         let pool = self.reader();
-        let rows = query(
-            "SELECT principal, actions FROM acl_grants \
+        let rows = pool
+            .rows(
+                "SELECT principal, actions FROM acl_grants \
              WHERE entity_num = $1 AND record_num = $2 ORDER BY principal",
-        )
-        .bind(i64::from(entity.0))
-        .bind(i64::try_from(record).unwrap_or(i64::MAX))
-        .fetch_all(pool)
-        .await
-        .map_err(db)?;
+                [
+                    Arg::from(i64::from(entity.0)),
+                    Arg::from(i64::try_from(record).unwrap_or(i64::MAX)),
+                ],
+            )
+            .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
             let p: i64 = row.get("principal")?;
@@ -76,11 +74,11 @@ impl Store {
     /// The IT roles assigned to a user (normally one), for users the index has no number for.
     pub async fn it_roles_of(&self, user: UserId) -> Result<Vec<String>, Error> {
         let pool = self.reader();
-        query_scalar("SELECT role FROM it_role_assignments WHERE user_id = $1 ORDER BY role")
-            .bind(user.to_string())
-            .fetch_all(pool)
-            .await
-            .map_err(db)
+        pool.scalars(
+            "SELECT role FROM it_role_assignments WHERE user_id = $1 ORDER BY role",
+            [user.to_string().into()],
+        )
+        .await
     }
 
     /// The facts about a record that a decision needs: its number and owner.
@@ -90,15 +88,13 @@ impl Store {
         key: &str,
     ) -> Result<Option<(u64, Option<u32>)>, Error> {
         let pool = self.reader();
-        let row = query(
-            "SELECT record_num, owner_num FROM acl_records \
+        let row = pool
+            .row_opt(
+                "SELECT record_num, owner_num FROM acl_records \
              WHERE entity_num = $1 AND record_key = $2",
-        )
-        .bind(i64::from(entity.0))
-        .bind(key)
-        .fetch_optional(pool)
-        .await
-        .map_err(db)?;
+                [Arg::from(i64::from(entity.0)), key.into()],
+            )
+            .await?;
         match row {
             Some(row) => {
                 let r: i64 = row.get("record_num")?;
@@ -157,12 +153,11 @@ impl Store {
             return Ok(Some(path.clone()));
         }
         let pool = self.reader();
-        query_scalar("SELECT path FROM authz_node_paths WHERE hierarchy_num = $1 AND node_num = $2")
-            .bind(i64::from(h.0))
-            .bind(i64::from(user))
-            .fetch_optional(pool)
-            .await
-            .map_err(db)
+        pool.scalar_opt(
+            "SELECT path FROM authz_node_paths WHERE hierarchy_num = $1 AND node_num = $2",
+            [Arg::from(i64::from(h.0)), Arg::from(i64::from(user))],
+        )
+        .await
     }
 
     /// One page of the records `filter` lets its user read, in key order after `after`.

@@ -1,19 +1,18 @@
 //! Lookups and counters inside an authorization transaction, shared by the write families
 //! and by other capabilities whose changes concern authorization (deleting a user).
 
-use crate::db::{query, query_as, query_scalar, Tx};
+use crate::db::{Arg, Tx};
 
 use super::*;
 
 /// Takes the next authorization revision inside the transaction. On PostgreSQL the row
 /// lock serialises authorization writers until commit, so revisions commit in order.
 pub(crate) async fn next_revision(tx: &mut Tx<'_>) -> Result<i64, Error> {
-    query_scalar(
+    tx.scalar(
         "UPDATE authz_revision SET revision = revision + 1 WHERE id = 1 RETURNING revision",
+        [],
     )
-    .fetch_one(tx)
     .await
-    .map_err(db)
 }
 
 /// Appends `changes` under `revision` to the change log every node replays.
@@ -25,24 +24,23 @@ pub(crate) async fn record_changes(
 ) -> Result<(), Error> {
     let text = serde_json::to_string(changes)
         .map_err(|e| Error::Internal(format!("encoding changes: {e}")))?;
-    query("INSERT INTO authz_changes (revision, occurred_at, change) VALUES ($1, $2, $3)")
-        .bind(revision)
-        .bind(at)
-        .bind(text)
-        .execute(tx)
-        .await
-        .map_err(db)?;
+    tx.exec(
+        "INSERT INTO authz_changes (revision, occurred_at, change) VALUES ($1, $2, $3)",
+        [revision.into(), at.into(), text.into()],
+    )
+    .await?;
     Ok(())
 }
 
 /// Inside the transaction deleting user `id`: if authorization knows the user, records a
 /// revision whose change tells every node to refuse checks for them.
 pub(crate) async fn user_deleted(tx: &mut Tx<'_>, id: UserId, at: i64) -> Result<(), Error> {
-    let known: Option<i64> = query_scalar("SELECT num FROM authz_users WHERE user_id = $1")
-        .bind(id.to_string())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db)?;
+    let known: Option<i64> = tx
+        .scalar_opt(
+            "SELECT num FROM authz_users WHERE user_id = $1",
+            [id.to_string().into()],
+        )
+        .await?;
     if known.is_some() {
         let revision = next_revision(tx).await?;
         let change = [Change::UserDeleted {
@@ -61,10 +59,9 @@ pub(super) async fn environments_tx(
     if let Some(names) = cache {
         return Ok(names.clone());
     }
-    let names: Vec<String> = query_scalar("SELECT name FROM it_environments ORDER BY position")
-        .fetch_all(tx)
-        .await
-        .map_err(db)?;
+    let names: Vec<String> = tx
+        .scalars("SELECT name FROM it_environments ORDER BY position", [])
+        .await?;
     *cache = Some(names.clone());
     Ok(names)
 }
@@ -99,18 +96,19 @@ pub(super) async fn set_environments(
         .cloned()
         .collect();
     for gone in &removed {
-        let running: i64 = query_scalar("SELECT COUNT(*) FROM deployed WHERE environment = $1")
-            .bind(gone)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db)?;
-        let waiting: i64 = query_scalar(
-            "SELECT COUNT(*) FROM deployment_requests WHERE environment = $1 AND status = 'pending'",
-        )
-        .bind(gone)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db)?;
+        let running: i64 = tx
+            .scalar(
+                "SELECT COUNT(*) FROM deployed WHERE environment = $1",
+                [gone.into()],
+            )
+            .await?;
+        let waiting: i64 = tx
+            .scalar(
+                "SELECT COUNT(*) FROM deployment_requests WHERE environment = $1 AND status = \
+                 'pending'",
+                [gone.into()],
+            )
+            .await?;
         if running > 0 || waiting > 0 {
             return Err(Error::Conflict(format!(
                 "`{gone}` cannot be removed: {running} module(s) run there and \
@@ -121,40 +119,35 @@ pub(super) async fn set_environments(
             "DELETE FROM it_role_levels WHERE environment = $1",
             "DELETE FROM it_overrides WHERE environment = $1",
         ] {
-            query(sql).bind(gone).execute(&mut *tx).await.map_err(db)?;
+            tx.exec(sql, [gone.into()]).await?;
         }
     }
-    query("DELETE FROM it_environments")
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
+    tx.exec("DELETE FROM it_environments", []).await?;
     for (i, d) in defs.iter().enumerate() {
-        query(
+        tx.exec(
             "INSERT INTO it_environments (name, position, separation_of_duties, second_approver) \
              VALUES ($1, $2, $3, $4)",
+            [
+                Arg::from(&d.name),
+                Arg::from(i as i64),
+                d.separation_of_duties.into(),
+                d.second_approver.into(),
+            ],
         )
-        .bind(&d.name)
-        .bind(i as i64)
-        .bind(d.separation_of_duties)
-        .bind(d.second_approver)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
+        .await?;
     }
     Ok(removed)
 }
 
 /// Takes the next number from counter `name` inside the transaction.
 pub(super) async fn next_num(tx: &mut Tx<'_>, name: &str) -> Result<i64, Error> {
-    query_scalar(
+    tx.scalar(
         "INSERT INTO authz_counters (name, next) VALUES ($1, 1) \
          ON CONFLICT (name) DO UPDATE SET next = authz_counters.next + 1 \
          RETURNING next - 1",
+        [name.into()],
     )
-    .bind(name)
-    .fetch_one(tx)
     .await
-    .map_err(db)
 }
 
 /// The user's number inside the transaction, assigning one (and recording the change) if new.
@@ -163,19 +156,21 @@ pub(super) async fn user_num_tx(
     user: UserId,
     changes: &mut Vec<Change>,
 ) -> Result<u32, Error> {
-    let found: Option<i64> = query_scalar("SELECT num FROM authz_users WHERE user_id = $1")
-        .bind(user.to_string())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db)?;
+    let found: Option<i64> = tx
+        .scalar_opt(
+            "SELECT num FROM authz_users WHERE user_id = $1",
+            [user.to_string().into()],
+        )
+        .await?;
     if let Some(n) = found {
         return n32(n, "user");
     }
-    let exists: i64 = query_scalar("SELECT COUNT(*) FROM users WHERE id = $1")
-        .bind(user.to_string())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db)?;
+    let exists: i64 = tx
+        .scalar(
+            "SELECT COUNT(*) FROM users WHERE id = $1",
+            [user.to_string().into()],
+        )
+        .await?;
     if exists == 0 {
         return Err(Error::invalid("user", format!("no user with id {user}")));
     }
@@ -185,25 +180,23 @@ pub(super) async fn user_num_tx(
             "no user number left for authorization".into(),
         ));
     }
-    query("INSERT INTO authz_users (num, user_id) VALUES ($1, $2)")
-        .bind(n)
-        .bind(user.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
+    tx.exec(
+        "INSERT INTO authz_users (num, user_id) VALUES ($1, $2)",
+        [n.into(), user.to_string().into()],
+    )
+    .await?;
     let num = n32(n, "user")?;
     changes.push(Change::UserNum {
         user: user.to_string(),
         num,
     });
     // An IT user's default role, which the index learns with the number.
-    let role: Option<String> = query_scalar(
-        "SELECT role FROM it_role_assignments WHERE user_id = $1 ORDER BY role LIMIT 1",
-    )
-    .bind(user.to_string())
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(db)?;
+    let role: Option<String> = tx
+        .scalar_opt(
+            "SELECT role FROM it_role_assignments WHERE user_id = $1 ORDER BY role LIMIT 1",
+            [user.to_string().into()],
+        )
+        .await?;
     if role.is_some() {
         changes.push(Change::ItDefaultRole { user: num, role });
     }
@@ -217,11 +210,7 @@ pub(super) async fn num_by_name(
     name: &str,
     what: &'static str,
 ) -> Result<i64, Error> {
-    let found: Option<i64> = query_scalar(sql)
-        .bind(name)
-        .fetch_optional(tx)
-        .await
-        .map_err(db)?;
+    let found: Option<i64> = tx.scalar_opt(sql, [name.into()]).await?;
     found.ok_or_else(|| Error::invalid(what, format!("no {what} named `{name}`")))
 }
 
@@ -230,11 +219,12 @@ pub(super) async fn hierarchy_tx(
     tx: &mut Tx<'_>,
     name: &str,
 ) -> Result<(u16, HierarchyKind), Error> {
-    let row = query("SELECT num, kind FROM authz_hierarchies WHERE name = $1")
-        .bind(name)
-        .fetch_optional(tx)
-        .await
-        .map_err(db)?
+    let row = tx
+        .row_opt(
+            "SELECT num, kind FROM authz_hierarchies WHERE name = $1",
+            [name.into()],
+        )
+        .await?
         .ok_or_else(|| Error::invalid("hierarchy", format!("no hierarchy named `{name}`")))?;
     let num: i64 = row.get("num")?;
     let kind: String = row.get("kind")?;
@@ -270,16 +260,14 @@ pub(super) async fn node_tx(
             ))
         }
     };
-    let row = query(
-        "SELECT n.node_num, p.path FROM authz_nodes n \
+    let row = tx
+        .row_opt(
+            "SELECT n.node_num, p.path FROM authz_nodes n \
          JOIN authz_node_paths p ON p.hierarchy_num = n.hierarchy_num AND p.node_num = n.node_num \
          WHERE n.hierarchy_num = $1 AND n.node_key = $2",
-    )
-    .bind(i64::from(h))
-    .bind(&key)
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(db)?;
+            [Arg::from(i64::from(h)), Arg::from(&key)],
+        )
+        .await?;
     if let Some(row) = row {
         let n: i64 = row.get("node_num")?;
         let path: Vec<u8> = row.get("path")?;
@@ -296,23 +284,25 @@ pub(super) async fn node_tx(
         }
     };
     let path = segment(num).to_vec();
-    query(
+    tx.exec(
         "INSERT INTO authz_nodes (hierarchy_num, node_num, node_key, parent_num) \
          VALUES ($1, $2, $3, NULL)",
+        [
+            Arg::from(i64::from(h)),
+            Arg::from(i64::from(num)),
+            Arg::from(&key),
+        ],
     )
-    .bind(i64::from(h))
-    .bind(i64::from(num))
-    .bind(&key)
-    .execute(&mut *tx)
-    .await
-    .map_err(db)?;
-    query("INSERT INTO authz_node_paths (hierarchy_num, node_num, path) VALUES ($1, $2, $3)")
-        .bind(i64::from(h))
-        .bind(i64::from(num))
-        .bind(&path)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
+    .await?;
+    tx.exec(
+        "INSERT INTO authz_node_paths (hierarchy_num, node_num, path) VALUES ($1, $2, $3)",
+        [
+            Arg::from(i64::from(h)),
+            Arg::from(i64::from(num)),
+            Arg::from(&path),
+        ],
+    )
+    .await?;
     changes.push(Change::Node {
         hierarchy: h,
         node: num,
@@ -339,14 +329,12 @@ pub(super) async fn principal_tx(
                     "grants name units or branches, not reports-to nodes: grant to the user instead",
                 ));
             }
-            let found: Option<i64> = query_scalar(
-                "SELECT node_num FROM authz_nodes WHERE hierarchy_num = $1 AND node_key = $2",
-            )
-            .bind(i64::from(h))
-            .bind(node)
-            .fetch_optional(tx)
-            .await
-            .map_err(db)?;
+            let found: Option<i64> = tx
+                .scalar_opt(
+                    "SELECT node_num FROM authz_nodes WHERE hierarchy_num = $1 AND node_key = $2",
+                    [Arg::from(i64::from(h)), node.into()],
+                )
+                .await?;
             let n = found.ok_or_else(|| {
                 Error::invalid(
                     "principal",
@@ -399,14 +387,12 @@ pub(super) async fn entity_tx(tx: &mut Tx<'_>, name: &str) -> Result<u32, Error>
 
 /// Record number by key inside the transaction.
 pub(super) async fn record_tx(tx: &mut Tx<'_>, entity: u32, key: &str) -> Result<u64, Error> {
-    let found: Option<i64> = query_scalar(
-        "SELECT record_num FROM acl_records WHERE entity_num = $1 AND record_key = $2",
-    )
-    .bind(i64::from(entity))
-    .bind(key)
-    .fetch_optional(tx)
-    .await
-    .map_err(db)?;
+    let found: Option<i64> = tx
+        .scalar_opt(
+            "SELECT record_num FROM acl_records WHERE entity_num = $1 AND record_key = $2",
+            [Arg::from(i64::from(entity)), key.into()],
+        )
+        .await?;
     let n = found.ok_or_else(|| Error::invalid("record", format!("no record `{key}`")))?;
     u64::try_from(n).map_err(|_| Error::Internal("negative record number".into()))
 }
@@ -414,13 +400,12 @@ pub(super) async fn record_tx(tx: &mut Tx<'_>, entity: u32, key: &str) -> Result
 /// `(application, role)` numbers by name inside the transaction.
 pub(super) async fn role_tx(tx: &mut Tx<'_>, app: &str, role: &str) -> Result<(u32, u32), Error> {
     let a = app_tx(tx, app).await?;
-    let found: Option<i64> =
-        query_scalar("SELECT num FROM authz_app_roles WHERE app_num = $1 AND name = $2")
-            .bind(a)
-            .bind(role)
-            .fetch_optional(tx)
-            .await
-            .map_err(db)?;
+    let found: Option<i64> = tx
+        .scalar_opt(
+            "SELECT num FROM authz_app_roles WHERE app_num = $1 AND name = $2",
+            [a.into(), role.into()],
+        )
+        .await?;
     let r = found.ok_or_else(|| {
         Error::invalid("role", format!("application `{app}` has no role `{role}`"))
     })?;
@@ -432,24 +417,20 @@ pub(super) async fn registered_module(
     tx: &mut Tx<'_>,
     name: &str,
 ) -> Result<Option<(i64, String)>, Error> {
-    query_as(
+    tx.opt(
         "SELECT m.num, a.name FROM it_modules m \
          JOIN authz_applications a ON a.num = m.app_num WHERE m.name = $1",
+        [name.into()],
     )
-    .bind(name)
-    .fetch_optional(tx)
     .await
-    .map_err(db)
 }
 
 /// The application a module name is reserved for, inside the transaction.
 pub(super) async fn reserved_name(tx: &mut Tx<'_>, name: &str) -> Result<Option<String>, Error> {
-    query_scalar(
+    tx.scalar_opt(
         "SELECT a.name FROM module_names r \
          JOIN authz_applications a ON a.num = r.app_num WHERE r.name = $1",
+        [name.into()],
     )
-    .bind(name)
-    .fetch_optional(tx)
     .await
-    .map_err(db)
 }

@@ -6,8 +6,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::users::{user_from_row, user_select};
-use crate::backend::{db, from_millis, from_millis_opt, to_millis};
-use crate::db::{query, Row, Tx};
+use crate::backend::{from_millis, from_millis_opt, to_millis};
+use crate::db::{Arg, Row, Tx};
 use crate::Store;
 
 /// A session to open at login.
@@ -47,15 +47,11 @@ pub(crate) async fn revoke_all_sessions(
     user_id: UserId,
     at: i64,
 ) -> Result<u64, Error> {
-    Ok(
-        query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
-            .bind(at)
-            .bind(user_id.to_string())
-            .execute(tx)
-            .await
-            .map_err(db)?
-            .rows_affected(),
+    tx.exec(
+        "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+        [at.into(), user_id.to_string().into()],
     )
+    .await
 }
 
 impl Store {
@@ -80,46 +76,45 @@ impl Store {
         };
         let mut owned = self.write().await?;
         let tx = &mut owned;
-        {
-            query("DELETE FROM login_attempts WHERE provider = $1 AND username_norm = $2")
-                .bind(user.provider.as_str())
-                .bind(user.username.to_ascii_lowercase())
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-            query("UPDATE users SET last_login_at = $1 WHERE id = $2")
-                .bind(at)
-                .bind(user.id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-            query(
-                "INSERT INTO sessions (id, token_hash, user_id, created_at, last_seen_at, expires_at, source, user_agent) \
-                 VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
-            )
-            .bind(id.to_string())
-            .bind(&new.token_hash[..])
-            .bind(user.id.to_string())
-            .bind(at)
-            .bind(to_millis(new.expires_at))
-            .bind(new.source.as_deref())
-            .bind(new.user_agent.as_deref())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-            let login = AuditEvent {
-                action: "auth.login",
-                target: Some(format!("user:{}", user.id)),
-                outcome: Outcome::Success,
-                details: json!({
-                    "provider": user.provider.as_str(),
-                    "username": user.username,
-                    "session": id.to_string(),
-                })
-                .to_string(),
-            };
-            crate::audit::append_event(tx, ctx, &login, now, None).await?;
-        }
+        tx.exec(
+            "DELETE FROM login_attempts WHERE provider = $1 AND username_norm = $2",
+            [
+                user.provider.as_str().into(),
+                user.username.to_ascii_lowercase().into(),
+            ],
+        )
+        .await?;
+        tx.exec(
+            "UPDATE users SET last_login_at = $1 WHERE id = $2",
+            [at.into(), user.id.to_string().into()],
+        )
+        .await?;
+        tx.exec(
+            "INSERT INTO sessions (id, token_hash, user_id, created_at, last_seen_at, \
+                     expires_at, source, user_agent) VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
+            [
+                id.to_string().into(),
+                Arg::from(&new.token_hash[..]),
+                user.id.to_string().into(),
+                at.into(),
+                Arg::from(to_millis(new.expires_at)),
+                new.source.as_deref().into(),
+                new.user_agent.as_deref().into(),
+            ],
+        )
+        .await?;
+        let login = AuditEvent {
+            action: "auth.login",
+            target: Some(format!("user:{}", user.id)),
+            outcome: Outcome::Success,
+            details: json!({
+                "provider": user.provider.as_str(),
+                "username": user.username,
+                "session": id.to_string(),
+            })
+            .to_string(),
+        };
+        crate::audit::append_event(tx, ctx, &login, now, None).await?;
         owned.commit().await?;
         Ok(session)
     }
@@ -130,25 +125,17 @@ impl Store {
         &self,
         token_hash: &[u8; 32],
     ) -> Result<Option<(Session, User)>, Error> {
-        {
-            let pool = self.reader();
-            {
-                let row = query(concat!(
+        let pool = self.reader();
+        let row = pool.row_opt(concat!(
                 user_select!(
                     "s.id AS session_id, s.user_id AS session_user_id, \
                      s.created_at AS session_created_at, s.last_seen_at, s.expires_at, s.revoked_at,"
                 ),
                 "JOIN sessions s ON s.user_id = u.id WHERE s.token_hash = $1"
-            ))
-            .bind(&token_hash[..])
-            .fetch_optional(pool)
-            .await
-            .map_err(db)?;
-                match row {
-                    Some(row) => Ok(Some((session_from_row(&row)?, user_from_row(&row)?))),
-                    None => Ok(None),
-                }
-            }
+            ), [Arg::from(&token_hash[..])]).await?;
+        match row {
+            Some(row) => Ok(Some((session_from_row(&row)?, user_from_row(&row)?))),
+            None => Ok(None),
         }
     }
 
@@ -156,14 +143,11 @@ impl Store {
     pub async fn touch_session(&self, id: SessionId, now: OffsetDateTime) -> Result<(), Error> {
         let mut owned = self.write().await?;
         let tx = &mut owned;
-        {
-            query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1")
-                .bind(to_millis(now))
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-        }
+        tx.exec(
+            "UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1",
+            [Arg::from(to_millis(now)), id.to_string().into()],
+        )
+        .await?;
         owned.commit().await?;
         Ok(())
     }
@@ -177,21 +161,18 @@ impl Store {
     ) -> Result<(), Error> {
         let mut owned = self.write().await?;
         let tx = &mut owned;
-        {
-            query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-                .bind(to_millis(now))
-                .bind(session.id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-            let logout = AuditEvent {
-                action: "auth.logout",
-                target: Some(format!("user:{}", session.user_id)),
-                outcome: Outcome::Success,
-                details: json!({ "session": session.id.to_string() }).to_string(),
-            };
-            crate::audit::append_event(tx, ctx, &logout, now, None).await?;
-        }
+        tx.exec(
+            "UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+            [Arg::from(to_millis(now)), session.id.to_string().into()],
+        )
+        .await?;
+        let logout = AuditEvent {
+            action: "auth.logout",
+            target: Some(format!("user:{}", session.user_id)),
+            outcome: Outcome::Success,
+            details: json!({ "session": session.id.to_string() }).to_string(),
+        };
+        crate::audit::append_event(tx, ctx, &logout, now, None).await?;
         owned.commit().await?;
         self.credentials_changed();
         Ok(())
@@ -206,25 +187,23 @@ impl Store {
     ) -> Result<u64, Error> {
         let mut owned = self.write().await?;
         let tx = &mut owned;
-        let revoked = {
-            let exists = query("SELECT 1 AS one FROM users WHERE id = $1")
-                .bind(user_id.to_string())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
-            if exists.is_none() {
-                return Err(Error::NotFound { what: "user" });
-            }
-            let revoked = revoke_all_sessions(tx, user_id, to_millis(now)).await?;
-            let event = AuditEvent {
-                action: "user.sessions.revoke",
-                target: Some(format!("user:{user_id}")),
-                outcome: Outcome::Success,
-                details: json!({ "sessions_revoked": revoked }).to_string(),
-            };
-            crate::audit::append_event(tx, ctx, &event, now, None).await?;
-            revoked
+        let exists = tx
+            .row_opt(
+                "SELECT 1 AS one FROM users WHERE id = $1",
+                [user_id.to_string().into()],
+            )
+            .await?;
+        if exists.is_none() {
+            return Err(Error::NotFound { what: "user" });
+        }
+        let revoked = revoke_all_sessions(tx, user_id, to_millis(now)).await?;
+        let event = AuditEvent {
+            action: "user.sessions.revoke",
+            target: Some(format!("user:{user_id}")),
+            outcome: Outcome::Success,
+            details: json!({ "sessions_revoked": revoked }).to_string(),
         };
+        crate::audit::append_event(tx, ctx, &event, now, None).await?;
         owned.commit().await?;
         self.credentials_changed();
         Ok(revoked)

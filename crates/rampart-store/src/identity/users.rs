@@ -8,7 +8,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::sessions::revoke_all_sessions;
 use crate::backend::{db, from_millis, from_millis_opt, to_millis};
-use crate::db::{query, Row, Tx};
+use crate::db::{query, Arg, Row, Tx};
 use crate::Store;
 
 /// Columns of a [`User`], with `is_admin` derived from the IT role assignments.
@@ -111,15 +111,6 @@ fn user_target(id: UserId) -> Option<String> {
     Some(format!("user:{id}"))
 }
 
-fn event(action: &'static str, target: Option<String>, details: serde_json::Value) -> AuditEvent {
-    AuditEvent {
-        action,
-        target,
-        outcome: Outcome::Success,
-        details: details.to_string(),
-    }
-}
-
 /// The `LIKE … ESCAPE '\'` pattern for text that starts with `text`, matched literally.
 fn like_prefix(text: &str) -> String {
     format!("{}%", crate::backend::like_escape(text))
@@ -139,83 +130,71 @@ impl Store {
         let at = to_millis(now);
         let mut owned = self.write().await?;
         let tx = &mut owned;
-        let created = {
-            query(
-                "INSERT INTO users (id, provider, username, username_norm, display_name, email, \
+        tx.exec(
+            "INSERT INTO users (id, provider, username, username_norm, display_name, email, \
                  password_hash, password_changed_at, disabled, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $8, $8)",
-            )
-            .bind(id.to_string())
-            .bind(new.provider.as_str())
-            .bind(new.username.as_str())
-            .bind(new.username.normalized())
-            .bind(new.display_name.as_deref())
-            .bind(new.email.as_ref().map(Email::as_str))
-            .bind(&new.password_hash)
-            .bind(at)
-            .bind(false)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| match db(e) {
-                Error::Conflict(_) => Error::Conflict(format!(
-                    "the username or e-mail is already taken among {} users",
-                    new.provider
-                )),
-                other => other,
-            })?;
-            query(
-                "INSERT INTO password_history (user_id, password_hash, created_at) VALUES ($1, $2, $3)",
-            )
-            .bind(id.to_string())
-            .bind(&new.password_hash)
-            .bind(at)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-            if new.is_admin {
-                query(
-                    "INSERT INTO it_role_assignments (user_id, role, created_at) VALUES ($1, 'administrator', $2)",
-                )
-                .bind(id.to_string())
-                .bind(at)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-            }
-            let details = json!({
-                "provider": new.provider.as_str(),
-                "username": new.username.as_str(),
-                "administrator": new.is_admin,
-            });
-            crate::audit::append_event(
-                tx,
-                ctx,
-                &event("user.create", user_target(id), details),
-                now,
-                None,
+            [
+                id.to_string().into(),
+                new.provider.as_str().into(),
+                new.username.as_str().into(),
+                new.username.normalized().into(),
+                new.display_name.as_deref().into(),
+                new.email.as_ref().map(Email::as_str).into(),
+                Arg::from(&new.password_hash),
+                at.into(),
+                false.into(),
+            ],
+        )
+        .await
+        .map_err(|e| match e {
+            Error::Conflict(_) => Error::Conflict(format!(
+                "the username or e-mail is already taken among {} users",
+                new.provider
+            )),
+            other => other,
+        })?;
+        tx.exec(
+            "INSERT INTO password_history (user_id, password_hash, created_at) \
+                 VALUES ($1, $2, $3)",
+            [
+                id.to_string().into(),
+                Arg::from(&new.password_hash),
+                at.into(),
+            ],
+        )
+        .await?;
+        if new.is_admin {
+            tx.exec(
+                "INSERT INTO it_role_assignments (user_id, role, created_at) \
+                     VALUES ($1, 'administrator', $2)",
+                [id.to_string().into(), at.into()],
             )
             .await?;
-            user_in_tx(tx, id).await?
-        };
+        }
+        let details = json!({
+            "provider": new.provider.as_str(),
+            "username": new.username.as_str(),
+            "administrator": new.is_admin,
+        });
+        crate::audit::record(tx, ctx, now, "user.create", user_target(id), details).await?;
+        let created = user_in_tx(tx, id).await?;
         owned.commit().await?;
         Ok(created)
     }
 
     /// The user with this id.
     pub async fn user(&self, id: UserId) -> Result<Option<User>, Error> {
-        {
-            let pool = self.reader();
-            {
-                let row = query(concat!(user_select!(), "WHERE u.id = $1"))
-                    .bind(id.to_string())
-                    .fetch_optional(pool)
-                    .await
-                    .map_err(db)?;
-                match row {
-                    Some(row) => Ok(Some(user_from_row(&row)?)),
-                    None => Ok(None),
-                }
-            }
+        let pool = self.reader();
+        let row = pool
+            .row_opt(
+                concat!(user_select!(), "WHERE u.id = $1"),
+                [id.to_string().into()],
+            )
+            .await?;
+        match row {
+            Some(row) => Ok(Some(user_from_row(&row)?)),
+            None => Ok(None),
         }
     }
 
@@ -225,57 +204,49 @@ impl Store {
         provider: Provider,
         username_norm: &str,
     ) -> Result<Option<(User, String)>, Error> {
-        {
-            let pool = self.reader();
-            {
-                let row = query(concat!(
+        let pool = self.reader();
+        let row = pool
+            .row_opt(
+                concat!(
                     user_select!("u.password_hash,"),
                     "WHERE u.provider = $1 AND u.username_norm = $2"
-                ))
-                .bind(provider.as_str())
-                .bind(username_norm)
-                .fetch_optional(pool)
-                .await
-                .map_err(db)?;
-                let Some(row) = row else { return Ok(None) };
-                let hash: String = row.get("password_hash")?;
-                let user = user_from_row(&row)?;
-                Ok(Some((user, hash)))
-            }
-        }
+                ),
+                [provider.as_str().into(), username_norm.into()],
+            )
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let hash: String = row.get("password_hash")?;
+        let user = user_from_row(&row)?;
+        Ok(Some((user, hash)))
     }
 
     /// A page of users in creation order.
     pub async fn list_users(&self, query: &UserQuery) -> Result<Vec<User>, Error> {
-        {
-            let pool = self.reader();
-            {
-                let rows = crate::db::query(concat!(
-                    user_select!(),
-                    "WHERE ($1 IS NULL OR u.provider = $1) \
+        let pool = self.reader();
+        let rows = crate::db::query(concat!(
+            user_select!(),
+            "WHERE ($1 IS NULL OR u.provider = $1) \
                  AND ($2 IS NULL OR u.username_norm LIKE $2 ESCAPE '\\') \
                  AND ($3 IS NULL OR u.id > $3) \
                  ORDER BY u.id LIMIT $4"
-                ))
-                .bind(query.provider.map(Provider::as_str))
-                .bind(
-                    query
-                        .prefix
-                        .as_deref()
-                        .map(|p| like_prefix(&p.to_lowercase())),
-                )
-                .bind(query.after.map(|a| a.to_string()))
-                .bind(query.limit)
-                .fetch_all(pool)
-                .await
-                .map_err(db)?;
-                let mut users = Vec::with_capacity(rows.len());
-                for row in &rows {
-                    users.push(user_from_row(row)?);
-                }
-                Ok(users)
-            }
+        ))
+        .bind(query.provider.map(Provider::as_str))
+        .bind(
+            query
+                .prefix
+                .as_deref()
+                .map(|p| like_prefix(&p.to_lowercase())),
+        )
+        .bind(query.after.map(|a| a.to_string()))
+        .bind(query.limit)
+        .fetch_all(pool)
+        .await
+        .map_err(db)?;
+        let mut users = Vec::with_capacity(rows.len());
+        for row in &rows {
+            users.push(user_from_row(row)?);
         }
+        Ok(users)
     }
 
     /// Changes a user's display name or e-mail.
@@ -288,56 +259,49 @@ impl Store {
     ) -> Result<User, Error> {
         let mut owned = self.write().await?;
         let tx = &mut owned;
-        let updated = {
-            let row = query(concat!(user_select!(), "WHERE u.id = $1"))
-                .bind(id.to_string())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?
-                .ok_or(Error::NotFound { what: "user" })?;
-            let current = user_from_row(&row)?;
-            let display_name = match &patch.display_name {
-                Some(v) => v.clone(),
-                None => current.display_name.clone(),
-            };
-            let email = match &patch.email {
-                Some(v) => v.as_ref().map(|e| e.as_str().to_owned()),
-                None => current.email.clone(),
-            };
-            query("UPDATE users SET display_name = $1, email = $2, updated_at = $3 WHERE id = $4")
-                .bind(display_name.as_deref())
-                .bind(email.as_deref())
-                .bind(to_millis(now))
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| match db(e) {
-                    Error::Conflict(_) => {
-                        Error::Conflict("the e-mail is already used by another user".into())
-                    }
-                    other => other,
-                })?;
-            let mut changed = Vec::new();
-            if patch.display_name.is_some() {
-                changed.push("display_name");
-            }
-            if patch.email.is_some() {
-                changed.push("email");
-            }
-            crate::audit::append_event(
-                tx,
-                ctx,
-                &event(
-                    "user.update",
-                    user_target(id),
-                    json!({ "changed": changed }),
-                ),
-                now,
-                None,
+        let row = tx
+            .row_opt(
+                concat!(user_select!(), "WHERE u.id = $1"),
+                [id.to_string().into()],
             )
-            .await?;
-            user_in_tx(tx, id).await?
+            .await?
+            .ok_or(Error::NotFound { what: "user" })?;
+        let current = user_from_row(&row)?;
+        let display_name = match &patch.display_name {
+            Some(v) => v.clone(),
+            None => current.display_name.clone(),
         };
+        let email = match &patch.email {
+            Some(v) => v.as_ref().map(|e| e.as_str().to_owned()),
+            None => current.email.clone(),
+        };
+        tx.exec(
+            "UPDATE users SET display_name = $1, email = $2, updated_at = $3 WHERE id = \
+                     $4",
+            [
+                display_name.as_deref().into(),
+                email.as_deref().into(),
+                Arg::from(to_millis(now)),
+                id.to_string().into(),
+            ],
+        )
+        .await
+        .map_err(|e| match e {
+            Error::Conflict(_) => {
+                Error::Conflict("the e-mail is already used by another user".into())
+            }
+            other => other,
+        })?;
+        let mut changed = Vec::new();
+        if patch.display_name.is_some() {
+            changed.push("display_name");
+        }
+        if patch.email.is_some() {
+            changed.push("email");
+        }
+        let details = json!({ "changed": changed });
+        crate::audit::record(tx, ctx, now, "user.update", user_target(id), details).await?;
+        let updated = user_in_tx(tx, id).await?;
         owned.commit().await?;
         self.credentials_changed();
         Ok(updated)
@@ -354,41 +318,27 @@ impl Store {
         let at = to_millis(now);
         let mut owned = self.write().await?;
         let tx = &mut owned;
-        let user = {
-            let changed = query("UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3")
-                .bind(disabled)
-                .bind(at)
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?
-                .rows_affected();
-            if changed == 0 {
-                return Err(Error::NotFound { what: "user" });
-            }
-            let mut revoked = 0;
-            if disabled {
-                revoked = revoke_all_sessions(tx, id, at).await?;
-            }
-            let action = if disabled {
-                "user.disable"
-            } else {
-                "user.enable"
-            };
-            crate::audit::append_event(
-                tx,
-                ctx,
-                &event(
-                    action,
-                    user_target(id),
-                    json!({ "sessions_revoked": revoked }),
-                ),
-                now,
-                None,
+        let changed = tx
+            .exec(
+                "UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3",
+                [disabled.into(), at.into(), id.to_string().into()],
             )
             .await?;
-            user_in_tx(tx, id).await?
+        if changed == 0 {
+            return Err(Error::NotFound { what: "user" });
+        }
+        let mut revoked = 0;
+        if disabled {
+            revoked = revoke_all_sessions(tx, id, at).await?;
+        }
+        let action = if disabled {
+            "user.disable"
+        } else {
+            "user.enable"
         };
+        let details = json!({ "sessions_revoked": revoked });
+        crate::audit::record(tx, ctx, now, action, user_target(id), details).await?;
+        let user = user_in_tx(tx, id).await?;
         owned.commit().await?;
         self.credentials_changed();
         Ok(user)
@@ -403,34 +353,20 @@ impl Store {
     ) -> Result<(), Error> {
         let mut owned = self.write().await?;
         let tx = &mut owned;
-        {
-            let row = query("SELECT provider, username FROM users WHERE id = $1")
-                .bind(id.to_string())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?
-                .ok_or(Error::NotFound { what: "user" })?;
-            let provider: String = row.get("provider")?;
-            let username: String = row.get("username")?;
-            crate::authz::tx::user_deleted(tx, id, to_millis(now)).await?;
-            query("DELETE FROM users WHERE id = $1")
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-            crate::audit::append_event(
-                tx,
-                ctx,
-                &event(
-                    "user.delete",
-                    user_target(id),
-                    json!({ "provider": provider, "username": username }),
-                ),
-                now,
-                None,
+        let row = tx
+            .row_opt(
+                "SELECT provider, username FROM users WHERE id = $1",
+                [id.to_string().into()],
             )
+            .await?
+            .ok_or(Error::NotFound { what: "user" })?;
+        let provider: String = row.get("provider")?;
+        let username: String = row.get("username")?;
+        crate::authz::tx::user_deleted(tx, id, to_millis(now)).await?;
+        tx.exec("DELETE FROM users WHERE id = $1", [id.to_string().into()])
             .await?;
-        }
+        let details = json!({ "provider": provider, "username": username });
+        crate::audit::record(tx, ctx, now, "user.delete", user_target(id), details).await?;
         owned.commit().await?;
         self.credentials_changed();
         Ok(())
@@ -439,25 +375,19 @@ impl Store {
     /// The user's `limit` most recent password hashes, newest (the current one) first.
     pub async fn password_history(&self, id: UserId, limit: usize) -> Result<Vec<String>, Error> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        {
-            let pool = self.reader();
-            {
-                let rows = query(
-                    "SELECT password_hash FROM password_history WHERE user_id = $1 \
+        let pool = self.reader();
+        let rows = pool
+            .rows(
+                "SELECT password_hash FROM password_history WHERE user_id = $1 \
                  ORDER BY created_at DESC LIMIT $2",
-                )
-                .bind(id.to_string())
-                .bind(limit)
-                .fetch_all(pool)
-                .await
-                .map_err(db)?;
-                let mut hashes = Vec::with_capacity(rows.len());
-                for row in &rows {
-                    hashes.push(row.get("password_hash")?);
-                }
-                Ok(hashes)
-            }
+                [id.to_string().into(), limit.into()],
+            )
+            .await?;
+        let mut hashes = Vec::with_capacity(rows.len());
+        for row in &rows {
+            hashes.push(row.get("password_hash")?);
         }
+        Ok(hashes)
     }
 
     /// Sets a new password hash, keeps the newest `keep` history entries, revokes every
@@ -476,53 +406,32 @@ impl Store {
         let keep = i64::try_from(keep.max(1)).unwrap_or(i64::MAX);
         let mut owned = self.write().await?;
         let tx = &mut owned;
-        {
-            let changed = query(
-                "UPDATE users SET password_hash = $1, password_changed_at = $2, updated_at = $2 WHERE id = $3",
-            )
-            .bind(password_hash)
-            .bind(at)
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?
-            .rows_affected();
-            if changed == 0 {
-                return Err(Error::NotFound { what: "user" });
-            }
-            query(
-                "INSERT INTO password_history (user_id, password_hash, created_at) VALUES ($1, $2, $3)",
-            )
-            .bind(id.to_string())
-            .bind(password_hash)
-            .bind(at)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-            query(
-                "DELETE FROM password_history WHERE user_id = $1 AND created_at < \
-                 (SELECT MIN(created_at) FROM (SELECT created_at FROM password_history \
-                  WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2) AS newest)",
-            )
-            .bind(id.to_string())
-            .bind(keep)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-            let revoked = revoke_all_sessions(tx, id, at).await?;
-            crate::audit::append_event(
-                tx,
-                ctx,
-                &event(
-                    action,
-                    user_target(id),
-                    json!({ "sessions_revoked": revoked }),
-                ),
-                now,
-                None,
+        let changed = tx
+            .exec(
+                "UPDATE users SET password_hash = $1, password_changed_at = $2, updated_at = $2 \
+                     WHERE id = $3",
+                [password_hash.into(), at.into(), id.to_string().into()],
             )
             .await?;
+        if changed == 0 {
+            return Err(Error::NotFound { what: "user" });
         }
+        tx.exec(
+            "INSERT INTO password_history (user_id, password_hash, created_at) VALUES ($1, \
+                     $2, $3)",
+            [id.to_string().into(), password_hash.into(), at.into()],
+        )
+        .await?;
+        tx.exec(
+            "DELETE FROM password_history WHERE user_id = $1 AND created_at < \
+                 (SELECT MIN(created_at) FROM (SELECT created_at FROM password_history \
+                  WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2) AS newest)",
+            [id.to_string().into(), keep.into()],
+        )
+        .await?;
+        let revoked = revoke_all_sessions(tx, id, at).await?;
+        let details = json!({ "sessions_revoked": revoked });
+        crate::audit::record(tx, ctx, now, action, user_target(id), details).await?;
         owned.commit().await?;
         self.credentials_changed();
         Ok(())
@@ -535,22 +444,17 @@ impl Store {
         provider: Provider,
         username_norm: &str,
     ) -> Result<Option<OffsetDateTime>, Error> {
-        {
-            let pool = self.reader();
-            {
-                let row = query(
-                "SELECT locked_until FROM login_attempts WHERE provider = $1 AND username_norm = $2",
+        let pool = self.reader();
+        let row = pool
+            .row_opt(
+                "SELECT locked_until FROM login_attempts WHERE provider = $1 AND username_norm \
+                         = $2",
+                [provider.as_str().into(), username_norm.into()],
             )
-            .bind(provider.as_str())
-            .bind(username_norm)
-            .fetch_optional(pool)
-            .await
-            .map_err(db)?;
-                match row {
-                    Some(row) => from_millis_opt(row.get("locked_until")?),
-                    None => Ok(None),
-                }
-            }
+            .await?;
+        match row {
+            Some(row) => from_millis_opt(row.get("locked_until")?),
+            None => Ok(None),
         }
     }
 
@@ -593,15 +497,16 @@ impl Store {
             let failures = u32::try_from(failures).unwrap_or(0);
             let locked_until = lock_for(failures).map(|d| now + d);
             if let Some(until) = locked_until {
-                query(
-                    "UPDATE login_attempts SET locked_until = $1 WHERE provider = $2 AND username_norm = $3",
+                tx.exec(
+                    "UPDATE login_attempts SET locked_until = $1 WHERE provider = $2 AND \
+                         username_norm = $3",
+                    [
+                        Arg::from(to_millis(until)),
+                        provider.as_str().into(),
+                        username_norm.into(),
+                    ],
                 )
-                .bind(to_millis(until))
-                .bind(provider.as_str())
-                .bind(username_norm)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+                .await?;
             }
             let failed = AuditEvent {
                 action: "auth.login",
@@ -617,7 +522,7 @@ impl Store {
             };
             crate::audit::append_event(tx, ctx, &failed, now, None).await?;
             if let Some(until) = locked_until {
-                let lockout = event(
+                let lockout = crate::audit::success(
                     "auth.lockout",
                     target.clone(),
                     json!({
@@ -647,53 +552,36 @@ impl Store {
     ) -> Result<(), Error> {
         let mut owned = self.write().await?;
         let tx = &mut owned;
-        {
-            let row = query("SELECT provider, username_norm FROM users WHERE id = $1")
-                .bind(id.to_string())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?
-                .ok_or(Error::NotFound { what: "user" })?;
-            let provider: String = row.get("provider")?;
-            let norm: String = row.get("username_norm")?;
-            let cleared =
-                query("DELETE FROM login_attempts WHERE provider = $1 AND username_norm = $2")
-                    .bind(&provider)
-                    .bind(&norm)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?
-                    .rows_affected();
-            crate::audit::append_event(
-                tx,
-                ctx,
-                &event(
-                    "user.unlock",
-                    user_target(id),
-                    json!({ "was_throttled": cleared > 0 }),
-                ),
-                now,
-                None,
+        let row = tx
+            .row_opt(
+                "SELECT provider, username_norm FROM users WHERE id = $1",
+                [id.to_string().into()],
+            )
+            .await?
+            .ok_or(Error::NotFound { what: "user" })?;
+        let provider: String = row.get("provider")?;
+        let norm: String = row.get("username_norm")?;
+        let cleared = tx
+            .exec(
+                "DELETE FROM login_attempts WHERE provider = $1 AND username_norm = $2",
+                [Arg::from(&provider), Arg::from(&norm)],
             )
             .await?;
-        }
+        let details = json!({ "was_throttled": cleared > 0 });
+        crate::audit::record(tx, ctx, now, "user.unlock", user_target(id), details).await?;
         owned.commit().await?;
         Ok(())
     }
 
     /// Whether any IT user exists (bootstrap creates the first one).
     pub async fn count_users(&self, provider: Provider) -> Result<i64, Error> {
-        {
-            let pool = self.reader();
-            {
-                let row = query("SELECT COUNT(*) AS n FROM users WHERE provider = $1")
-                    .bind(provider.as_str())
-                    .fetch_one(pool)
-                    .await
-                    .map_err(db)?;
-                row.get("n")
-            }
-        }
+        let pool = self.reader();
+        let row = query("SELECT COUNT(*) AS n FROM users WHERE provider = $1")
+            .bind(provider.as_str())
+            .fetch_one(pool)
+            .await
+            .map_err(db)?;
+        row.get("n")
     }
 }
 

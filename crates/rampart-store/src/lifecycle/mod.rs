@@ -12,7 +12,7 @@
 //! This module stores and checks consistency only; who may publish or deploy is decided by
 //! the server with `rampart-authz`, and what a module means by `rampart-model`.
 
-use rampart_core::{AuditContext, AuditEvent, Error, Outcome};
+use rampart_core::{AuditContext, Error};
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -243,33 +243,22 @@ pub struct Running {
 
 /// The environment of deployment request `id`, inside the transaction.
 async fn request_environment(tx: &mut Tx<'_>, id: i64) -> Result<Option<String>, Error> {
-    query_scalar("SELECT environment FROM deployment_requests WHERE id = $1")
-        .bind(id)
-        .fetch_optional(tx)
-        .await
-        .map_err(db)
+    tx.scalar_opt(
+        "SELECT environment FROM deployment_requests WHERE id = $1",
+        [id.into()],
+    )
+    .await
 }
 
 /// The name of the application `module` belongs to, inside the transaction (`None` for a
 /// module not registered).
 async fn application_of(tx: &mut Tx<'_>, module: &str) -> Result<Option<String>, Error> {
-    query_scalar(
+    tx.scalar_opt(
         "SELECT a.name FROM it_modules m JOIN authz_applications a ON a.num = m.app_num \
          WHERE m.name = $1",
+        [module.into()],
     )
-    .bind(module)
-    .fetch_optional(tx)
     .await
-    .map_err(db)
-}
-
-fn event(action: &'static str, target: String, details: serde_json::Value) -> AuditEvent {
-    AuditEvent {
-        action,
-        target: Some(target),
-        outcome: Outcome::Success,
-        details: details.to_string(),
-    }
 }
 
 /// The acting user's id and name, as stored beside what they did.

@@ -11,14 +11,14 @@
 
 use std::collections::BTreeMap;
 
-use rampart_core::{AuditContext, AuditEvent, Error, Outcome};
+use rampart_core::{AuditContext, Error};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
 
 use super::module_num;
-use crate::backend::{db, from_millis, to_millis};
-use crate::db::{query, query_as, query_scalar, Row, Tx};
+use crate::backend::{from_millis, to_millis};
+use crate::db::{Arg, Row, Tx};
 use crate::Store;
 
 /// An application at a tagged version, in a plan.
@@ -163,14 +163,9 @@ pub struct StoredPlan {
     pub error: Option<String>,
 }
 
-/// A plan's audit event.
-pub(crate) fn event(action: &'static str, id: i64, details: serde_json::Value) -> AuditEvent {
-    AuditEvent {
-        action,
-        target: Some(format!("deployment-plan:{id}")),
-        outcome: Outcome::Success,
-        details: details.to_string(),
-    }
+/// The audit target that names plan `id`.
+pub(crate) fn plan_target(id: i64) -> String {
+    format!("deployment-plan:{id}")
 }
 
 const PLAN_COLUMNS: &str = "id, environment, status, applications, settings, notes, based_on, \
@@ -208,28 +203,25 @@ pub(crate) async fn finish_plan(
     plan: i64,
 ) -> Result<(), Error> {
     let at = to_millis(now);
-    let row: Option<(String, String)> =
-        query_as("SELECT environment, settings FROM deployment_plans WHERE id = $1")
-            .bind(plan)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
+    let row: Option<(String, String)> = tx
+        .opt(
+            "SELECT environment, settings FROM deployment_plans WHERE id = $1",
+            [plan.into()],
+        )
+        .await?;
     let (environment, settings) = row.ok_or(Error::NotFound {
         what: "deployment plan",
     })?;
     let settings: crate::lifecycle::plans::PlanSettings = serde_json::from_str(&settings)
         .map_err(|e| Error::Internal(format!("stored deployment plan: {e}")))?;
-    let finished = query(
-            "UPDATE deployment_plans SET status = 'finished', \
-             runs = runs + CASE WHEN status = 'waiting' THEN 0 ELSE 1 END, error = NULL, updated_at = $1 \
-             WHERE id = $2 AND status IN ('draft', 'aborted', 'waiting')",
+    let finished = tx
+        .exec(
+            "UPDATE deployment_plans SET status = 'finished', runs = runs + CASE WHEN \
+             status = 'waiting' THEN 0 ELSE 1 END, error = NULL, updated_at = $1 WHERE id = \
+             $2 AND status IN ('draft', 'aborted', 'waiting')",
+            [at.into(), plan.into()],
         )
-        .bind(at)
-        .bind(plan)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?
-        .rows_affected();
+        .await?;
     if finished != 1 {
         return Err(Error::Conflict(format!(
             "deployment plan {plan} has already finished; copy it to deploy it again"
@@ -249,35 +241,33 @@ pub(crate) async fn finish_plan(
                 n
             }
         };
-        query(
-                "INSERT INTO environment_settings (environment, module_num, kind, name, value, plan_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (environment, module_num, kind, name) \
-                 DO UPDATE SET value = excluded.value, plan_id = excluded.plan_id",
-            )
-            .bind(&environment)
-            .bind(num)
-            .bind(kind.as_str())
-            .bind(name)
-            .bind(value.to_string())
-            .bind(plan)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+        tx.exec(
+            "INSERT INTO environment_settings (environment, module_num, kind, name, value, \
+                 plan_id) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (environment, module_num, \
+                 kind, name) DO UPDATE SET value = excluded.value, plan_id = excluded.plan_id",
+            [
+                Arg::from(&environment),
+                num.into(),
+                kind.as_str().into(),
+                name.into(),
+                value.to_string().into(),
+                plan.into(),
+            ],
+        )
+        .await?;
     }
-    crate::audit::append_event(
+    let details = json!({
+        "plan": plan,
+        "environment": environment,
+        "settings": settings.keys(),
+    });
+    crate::audit::record(
         tx,
         ctx,
-        &crate::lifecycle::plans::event(
-            "deployment.plan.finish",
-            plan,
-            json!({
-                "plan": plan,
-                "environment": environment,
-                "settings": settings.keys(),
-            }),
-        ),
         now,
-        None,
+        "deployment.plan.finish",
+        plan_target(plan),
+        details,
     )
     .await?;
     Ok(())
@@ -299,43 +289,32 @@ impl Store {
         let (actor_id, actor_name) = crate::lifecycle::actor(ctx);
         let mut owned = self.write().await?;
         let tx = &mut owned;
-        let id = {
-            let id: i64 = query_scalar(
-                "INSERT INTO deployment_plans (environment, status, applications, settings, notes, based_on, \
-                 created_by, creator, created_at, updated_at) \
-                 VALUES ($1, 'draft', $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
-            )
-            .bind(&plan.environment)
-            .bind(&apps)
-            .bind(&settings)
-            .bind(&plan.notes)
-            .bind(plan.based_on)
-            .bind(&actor_id)
-            .bind(&actor_name)
-            .bind(at)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db)?;
-            crate::audit::append_event(
-                tx,
-                ctx,
-                &event(
-                    "deployment.plan.create",
-                    id,
-                    json!({
-                        "plan": id,
-                        "environment": plan.environment,
-                        "applications": plan.applications,
-                        "based_on": plan.based_on,
-                        "settings": plan.settings.keys(),
-                    }),
-                ),
-                now,
-                None,
+        let id: i64 = tx
+            .scalar(
+                "INSERT INTO deployment_plans (environment, status, applications, settings, \
+                     notes, based_on, created_by, creator, created_at, updated_at) VALUES ($1, \
+                     'draft', $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+                [
+                    Arg::from(&plan.environment),
+                    Arg::from(&apps),
+                    Arg::from(&settings),
+                    Arg::from(&plan.notes),
+                    plan.based_on.into(),
+                    Arg::from(&actor_id),
+                    Arg::from(&actor_name),
+                    at.into(),
+                ],
             )
             .await?;
-            id
-        };
+        let details = json!({
+            "plan": id,
+            "environment": plan.environment,
+            "applications": plan.applications,
+            "based_on": plan.based_on,
+            "settings": plan.settings.keys(),
+        });
+        let target = plan_target(id);
+        crate::audit::record(tx, ctx, now, "deployment.plan.create", target, details).await?;
         owned.commit().await?;
         Ok(id)
     }
@@ -343,17 +322,9 @@ impl Store {
     /// Plan `id`.
     pub async fn plan(&self, id: i64) -> Result<Option<StoredPlan>, Error> {
         let sql = format!("SELECT {PLAN_COLUMNS} FROM deployment_plans WHERE id = $1");
-        {
-            let pool = self.reader();
-            {
-                let row = query(&sql)
-                    .bind(id)
-                    .fetch_optional(pool)
-                    .await
-                    .map_err(db)?;
-                row.as_ref().map(plan_row).transpose()
-            }
-        }
+        let pool = self.reader();
+        let row = pool.row_opt(&sql, [id.into()]).await?;
+        row.as_ref().map(plan_row).transpose()
     }
 
     /// Plans, newest first (of one environment when given), at most `limit`.
@@ -366,18 +337,11 @@ impl Store {
             "SELECT {PLAN_COLUMNS} FROM deployment_plans WHERE ($1 = '' OR environment = $1) \
              ORDER BY id DESC LIMIT $2"
         );
-        {
-            let pool = self.reader();
-            {
-                let rows = query(&sql)
-                    .bind(environment.unwrap_or(""))
-                    .bind(limit)
-                    .fetch_all(pool)
-                    .await
-                    .map_err(db)?;
-                rows.iter().map(plan_row).collect()
-            }
-        }
+        let pool = self.reader();
+        let rows = pool
+            .rows(&sql, [Arg::from(environment.unwrap_or("")), limit.into()])
+            .await?;
+        rows.iter().map(plan_row).collect()
     }
 
     /// Marks a run of plan `id` aborted with `error` (what refused it) and its
@@ -392,71 +356,50 @@ impl Store {
         let at = to_millis(now);
         let mut owned = self.write().await?;
         let tx = &mut owned;
-        {
-            let changed = query(
-                "UPDATE deployment_plans SET status = 'aborted', runs = runs + 1, error = $1, updated_at = $2 \
-                 WHERE id = $3 AND status IN ('draft', 'aborted')",
-            )
-            .bind(error)
-            .bind(at)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?
-            .rows_affected();
-            if changed != 1 {
-                return Err(Error::Conflict(format!(
-                    "deployment plan {id} is no longer a draft"
-                )));
-            }
-            crate::audit::append_event(
-                tx,
-                ctx,
-                &event(
-                    "deployment.plan.abort",
-                    id,
-                    json!({ "plan": id, "error": error }),
-                ),
-                now,
-                None,
+        let changed = tx
+            .exec(
+                "UPDATE deployment_plans SET status = 'aborted', runs = runs + 1, error = $1, \
+                     updated_at = $2 WHERE id = $3 AND status IN ('draft', 'aborted')",
+                [error.into(), at.into(), id.into()],
             )
             .await?;
+        if changed != 1 {
+            return Err(Error::Conflict(format!(
+                "deployment plan {id} is no longer a draft"
+            )));
         }
+        let details = json!({ "plan": id, "error": error });
+        let target = plan_target(id);
+        crate::audit::record(tx, ctx, now, "deployment.plan.abort", target, details).await?;
         owned.commit().await?;
         Ok(())
     }
 
     /// The settings in force in `environment`.
     pub async fn environment_settings(&self, environment: &str) -> Result<Vec<Setting>, Error> {
-        {
-            let pool = self.reader();
-            {
-                let rows = query(
-                "SELECT m.name AS module, s.kind, s.name, s.value, s.plan_id FROM environment_settings s \
-                 JOIN it_modules m ON m.num = s.module_num WHERE s.environment = $1 \
-                 ORDER BY m.name, s.kind, s.name",
+        let pool = self.reader();
+        let rows = pool
+            .rows(
+                "SELECT m.name AS module, s.kind, s.name, s.value, s.plan_id FROM \
+                         environment_settings s JOIN it_modules m ON m.num = s.module_num WHERE \
+                         s.environment = $1 ORDER BY m.name, s.kind, s.name",
+                [environment.into()],
             )
-            .bind(environment)
-            .fetch_all(pool)
-            .await
-            .map_err(db)?;
-                rows.iter()
-                    .map(|r| {
-                        let kind: String = r.get("kind")?;
-                        let value: String = r.get("value")?;
-                        Ok(Setting {
-                            module: r.get("module")?,
-                            kind: SettingKind::parse(&kind).ok_or_else(|| {
-                                Error::Internal(format!("stored setting kind {kind}"))
-                            })?,
-                            name: r.get("name")?,
-                            value: serde_json::from_str(&value)
-                                .map_err(|e| Error::Internal(format!("stored setting: {e}")))?,
-                            plan: r.get("plan_id")?,
-                        })
-                    })
-                    .collect()
-            }
-        }
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let kind: String = r.get("kind")?;
+                let value: String = r.get("value")?;
+                Ok(Setting {
+                    module: r.get("module")?,
+                    kind: SettingKind::parse(&kind)
+                        .ok_or_else(|| Error::Internal(format!("stored setting kind {kind}")))?,
+                    name: r.get("name")?,
+                    value: serde_json::from_str(&value)
+                        .map_err(|e| Error::Internal(format!("stored setting: {e}")))?,
+                    plan: r.get("plan_id")?,
+                })
+            })
+            .collect()
     }
 }

@@ -1,8 +1,7 @@
 //! Application tags: the immutable versions of applications.
 
-use crate::db::{query, query_as, query_scalar};
-
 use super::*;
+use crate::db::Arg;
 
 impl Store {
     /// Tags `modules` (module name to version) of `application` as `tag`, with its
@@ -21,81 +20,65 @@ impl Store {
         let at = to_millis(now);
         let mut owned = self.write().await?;
         let tx = &mut owned;
-        {
-            let app: Option<i64> =
-                query_scalar("SELECT num FROM authz_applications WHERE name = $1")
-                    .bind(application)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db)?;
-            let app = app.ok_or(Error::NotFound {
-                what: "application",
-            })?;
-            query(
-                "INSERT INTO application_tags (app_num, tag, modules, notes, created_by, creator, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        let app: Option<i64> = tx
+            .scalar_opt(
+                "SELECT num FROM authz_applications WHERE name = $1",
+                [application.into()],
             )
-            .bind(app)
-            .bind(tag)
-            .bind(json!(modules).to_string())
-            .bind(notes)
-            .bind(&actor_id)
-            .bind(&actor_name)
-            .bind(at)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| match db(e) {
-                Error::Conflict(_) => Error::Conflict(format!(
-                    "application `{application}` already has a tag `{tag}`; tags are immutable"
-                )),
-                other => other,
-            })?;
-            for (module, number) in modules {
-                let row: Option<(i64, i64)> = query_as(
-                    "SELECT m.num, m.app_num FROM it_modules m JOIN module_versions v ON v.module_num = m.num \
-                     WHERE m.name = $1 AND v.number = $2",
+            .await?;
+        let app = app.ok_or(Error::NotFound {
+            what: "application",
+        })?;
+        tx.exec(
+            "INSERT INTO application_tags (app_num, tag, modules, notes, created_by, \
+                     creator, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            [
+                app.into(),
+                tag.into(),
+                Arg::from(json!(modules).to_string()),
+                notes.into(),
+                Arg::from(&actor_id),
+                Arg::from(&actor_name),
+                at.into(),
+            ],
+        )
+        .await
+        .map_err(|e| match e {
+            Error::Conflict(_) => Error::Conflict(format!(
+                "application `{application}` already has a tag `{tag}`; tags are immutable"
+            )),
+            other => other,
+        })?;
+        for (module, number) in modules {
+            let row: Option<(i64, i64)> = tx
+                .opt(
+                    "SELECT m.num, m.app_num FROM it_modules m JOIN module_versions v ON \
+                         v.module_num = m.num WHERE m.name = $1 AND v.number = $2",
+                    [module.into(), number.into()],
                 )
-                .bind(module)
-                .bind(number)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
-                let Some((module_num, module_app)) = row else {
-                    return Err(Error::invalid(
-                        "modules",
-                        format!("module `{module}` has no version {number}"),
-                    ));
-                };
-                if module_app != app {
-                    return Err(Error::invalid(
-                        "modules",
-                        format!("module `{module}` belongs to another application"),
-                    ));
-                }
-                query(
-                    "INSERT INTO application_tag_versions (app_num, tag, module_num, number) VALUES ($1, $2, $3, $4)",
-                )
-                .bind(app)
-                .bind(tag)
-                .bind(module_num)
-                .bind(number)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+                .await?;
+            let Some((module_num, module_app)) = row else {
+                return Err(Error::invalid(
+                    "modules",
+                    format!("module `{module}` has no version {number}"),
+                ));
+            };
+            if module_app != app {
+                return Err(Error::invalid(
+                    "modules",
+                    format!("module `{module}` belongs to another application"),
+                ));
             }
-            crate::audit::append_event(
-                tx,
-                ctx,
-                &event(
-                    "application.tag",
-                    format!("application:{application}"),
-                    json!({ "application": application, "tag": tag, "modules": modules }),
-                ),
-                now,
-                None,
+            tx.exec(
+                "INSERT INTO application_tag_versions (app_num, tag, module_num, \
+                         number) VALUES ($1, $2, $3, $4)",
+                [app.into(), tag.into(), module_num.into(), number.into()],
             )
             .await?;
         }
+        let details = json!({ "application": application, "tag": tag, "modules": modules });
+        let target = format!("application:{application}");
+        crate::audit::record(tx, ctx, now, "application.tag", target, details).await?;
         owned.commit().await?;
         Ok(ApplicationTag {
             application: application.to_owned(),
@@ -113,34 +96,29 @@ impl Store {
         application: &str,
         tag: Option<&str>,
     ) -> Result<Vec<ApplicationTag>, Error> {
-        {
-            let pool = self.reader();
-            {
-                let rows = query(
-                "SELECT t.tag, t.modules, t.notes, t.creator, t.created_at FROM application_tags t \
-                 JOIN authz_applications a ON a.num = t.app_num \
-                 WHERE a.name = $1 AND ($2 = '' OR t.tag = $2) ORDER BY t.created_at DESC, t.tag DESC",
+        let pool = self.reader();
+        let rows = pool
+            .rows(
+                "SELECT t.tag, t.modules, t.notes, t.creator, t.created_at FROM \
+                         application_tags t JOIN authz_applications a ON a.num = t.app_num \
+                         WHERE a.name = $1 AND ($2 = '' OR t.tag = $2) ORDER BY t.created_at \
+                         DESC, t.tag DESC",
+                [application.into(), Arg::from(tag.unwrap_or(""))],
             )
-            .bind(application)
-            .bind(tag.unwrap_or(""))
-            .fetch_all(pool)
-            .await
-            .map_err(db)?;
-                rows.iter()
-                    .map(|r| {
-                        let modules: String = r.get("modules")?;
-                        Ok(ApplicationTag {
-                            application: application.to_owned(),
-                            tag: r.get("tag")?,
-                            modules: serde_json::from_str(&modules)
-                                .map_err(|e| Error::Internal(format!("stored tag: {e}")))?,
-                            notes: r.get("notes")?,
-                            creator: r.get("creator")?,
-                            created_at: from_millis(r.get("created_at")?)?,
-                        })
-                    })
-                    .collect()
-            }
-        }
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let modules: String = r.get("modules")?;
+                Ok(ApplicationTag {
+                    application: application.to_owned(),
+                    tag: r.get("tag")?,
+                    modules: serde_json::from_str(&modules)
+                        .map_err(|e| Error::Internal(format!("stored tag: {e}")))?,
+                    notes: r.get("notes")?,
+                    creator: r.get("creator")?,
+                    created_at: from_millis(r.get("created_at")?)?,
+                })
+            })
+            .collect()
     }
 }

@@ -3,7 +3,7 @@
 
 use anyhow::bail;
 use clap::Subcommand;
-use rampart_client::api;
+use rampart_client::{api, ClientError};
 
 use super::{connect, fail, module_version, stamp};
 
@@ -150,6 +150,12 @@ pub async fn run(command: &EnvCommand) -> anyhow::Result<()> {
     }
 }
 
+/// Prints a deployment's plan (or what it did), or fails with the server's refusal.
+fn print_answer(answer: Result<api::DeployResponse, ClientError>) -> anyhow::Result<()> {
+    print_plan(&answer.map_err(fail)?);
+    Ok(())
+}
+
 /// A deployment plan and what became of it: each module's change with the elements added
 /// (`+`), removed (`-`) and changed (`~`), then whether it was applied.
 pub fn print_plan(answer: &api::DeployResponse) {
@@ -220,9 +226,7 @@ async fn requests(env: &str, all: bool) -> anyhow::Result<()> {
 /// `rampart env approve ENV ID`.
 async fn approve(env: &str, id: i64) -> anyhow::Result<()> {
     let client = connect()?;
-    let answer = client.lifecycle().approve(env, id).await.map_err(fail)?;
-    print_plan(&answer);
-    Ok(())
+    print_answer(client.lifecycle().approve(env, id).await)
 }
 
 /// `rampart env reject ENV ID --reason`.
@@ -261,13 +265,7 @@ async fn deploy(env: &str, items: &[String], dry_run: bool) -> anyhow::Result<()
         tag: None,
         dry_run,
     };
-    let answer = client
-        .lifecycle()
-        .deploy(env, &request)
-        .await
-        .map_err(fail)?;
-    print_plan(&answer);
-    Ok(())
+    print_answer(client.lifecycle().deploy(env, &request).await)
 }
 
 /// `rampart env stage ENV`.
@@ -283,13 +281,7 @@ async fn stage(
         modules: (!modules.is_empty()).then(|| modules.to_vec()),
         dry_run,
     };
-    let answer = client
-        .lifecycle()
-        .stage(env, &request)
-        .await
-        .map_err(fail)?;
-    print_plan(&answer);
-    Ok(())
+    print_answer(client.lifecycle().stage(env, &request).await)
 }
 
 /// `rampart env rollback ENV MODULE`.
@@ -299,13 +291,7 @@ async fn rollback(env: &str, module: &str, dry_run: bool) -> anyhow::Result<()> 
         module: module.to_owned(),
         dry_run,
     };
-    let answer = client
-        .lifecycle()
-        .rollback(env, &request)
-        .await
-        .map_err(fail)?;
-    print_plan(&answer);
-    Ok(())
+    print_answer(client.lifecycle().rollback(env, &request).await)
 }
 
 /// `rampart env history ENV`.

@@ -306,22 +306,14 @@ pub(crate) async fn insert_step(tx: &mut Tx<'_>, step: Step) -> Result<(), Error
         packs.extend(pack);
         args.extend(b.into_args());
     }
-    query(&sql)
-        .bind_all(args)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
+    tx.exec(&sql, args).await?;
     if !packs.is_empty() {
         let mut sql = format!("{verb} audit_key_packs (first_seq, keys) VALUES ");
         crate::audit::push_values(&mut sql, packs.len(), 2, sqlite);
         let args = packs
             .into_iter()
             .flat_map(|(first_seq, pack)| [first_seq.into_arg(), pack.into_arg()]);
-        query(&sql)
-            .bind_all(args)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+        tx.exec(&sql, args).await?;
     }
     Ok(())
 }

@@ -58,16 +58,14 @@ pub(crate) async fn erase_in_blocks(
     let mut after = from - BLOCK_EVENTS as i64;
     loop {
         // Each block with its key pack (if it has one still), in one read.
-        let rows: Vec<BlockWithPack> = query_as(
-            "SELECT b.first_seq, b.count, b.leaves, b.data, k.keys FROM audit_blocks b \
+        let rows: Vec<BlockWithPack> = tx
+            .all(
+                "SELECT b.first_seq, b.count, b.leaves, b.data, k.keys FROM audit_blocks b \
              LEFT JOIN audit_key_packs k ON k.first_seq = b.first_seq \
              WHERE b.first_seq > $1 AND b.first_seq <= $2 ORDER BY b.first_seq LIMIT 64",
-        )
-        .bind(after)
-        .bind(to)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
+                [after.into(), to.into()],
+            )
+            .await?;
         let Some(last) = rows.last().map(|r| r.0) else {
             break;
         };
@@ -100,20 +98,21 @@ pub(crate) async fn erase_in_blocks(
                 targets.extend(target);
             }
             if changed_any {
-                query("UPDATE audit_blocks SET data = $1 WHERE first_seq = $2")
-                    .bind(encode_block(&lines))
-                    .bind(first)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
+                tx.exec(
+                    "UPDATE audit_blocks SET data = $1 WHERE first_seq = $2",
+                    [Arg::from(encode_block(&lines)), first.into()],
+                )
+                .await?;
                 // The erased events' keys leave the block's pack (if it has one still).
                 if let Some(pack) = pack {
-                    query("UPDATE audit_key_packs SET keys = $1 WHERE first_seq = $2")
-                        .bind(pack_without(first, &pack, &changed)?)
-                        .bind(first)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db)?;
+                    tx.exec(
+                        "UPDATE audit_key_packs SET keys = $1 WHERE first_seq = $2",
+                        [
+                            Arg::from(pack_without(first, &pack, &changed)?),
+                            first.into(),
+                        ],
+                    )
+                    .await?;
                 }
             }
         }
@@ -122,30 +121,29 @@ pub(crate) async fn erase_in_blocks(
         // At every level: the key may sit in a segment being merged, or merged already.
         for (key, seq) in gone {
             let segs: Vec<String> = layout.every_seg(seq).iter().map(i64::to_string).collect();
-            query(&format!(
-                "DELETE FROM audit_keys WHERE seg IN ({}) AND key = $1 AND seq = $2",
-                segs.join(", ")
-            ))
-            .bind(key)
-            .bind(seq)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            tx.exec(
+                &format!(
+                    "DELETE FROM audit_keys WHERE seg IN ({}) AND key = $1 AND seq = $2",
+                    segs.join(", ")
+                ),
+                [key.into(), seq.into()],
+            )
+            .await?;
         }
     } else {
         // A long range (retention): whole segments at a time, level by level (level 0 is
         // the packs, edited above).
         for level in 1..crate::audit::keys::LEVELS {
-            query(
+            tx.exec(
                 "DELETE FROM audit_keys WHERE seg >= $1 AND seg <= $2 AND seq >= $3 AND seq <= $4",
+                [
+                    Arg::from(layout.seg(level, from)),
+                    Arg::from(layout.seg(level, to)),
+                    from.into(),
+                    to.into(),
+                ],
             )
-            .bind(layout.seg(level, from))
-            .bind(layout.seg(level, to))
-            .bind(from)
-            .bind(to)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            .await?;
         }
     }
     Ok((seen, erased, targets))
@@ -184,14 +182,13 @@ pub(crate) async fn target_in_packs(
     let key = target_key(target);
     let mut after = layout.floor(0) - BLOCK_EVENTS as i64;
     loop {
-        let rows: Vec<(i64, Vec<u8>)> = query_as(
-            "SELECT first_seq, keys FROM audit_key_packs WHERE first_seq > $1 \
+        let rows: Vec<(i64, Vec<u8>)> = tx
+            .all(
+                "SELECT first_seq, keys FROM audit_key_packs WHERE first_seq > $1 \
              ORDER BY first_seq LIMIT 1024",
-        )
-        .bind(after)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
+                [after.into()],
+            )
+            .await?;
         let Some(last) = rows.last().map(|r| r.0) else {
             return Ok(false);
         };

@@ -18,14 +18,18 @@ impl Store {
         );
         // The range bound finds the blocks by their key; the overlap test keeps a block that
         // ends before the range from taking a place under the limit.
-        let rows: Vec<(i64, i64, Vec<u8>, Vec<u8>)> = query_as(&sql)
-            .bind(after - BLOCK_EVENTS as i64)
-            .bind(upto)
-            .bind(after + 1)
-            .bind(limit)
-            .fetch_all(self.reader())
-            .await
-            .map_err(db)?;
+        let rows: Vec<(i64, i64, Vec<u8>, Vec<u8>)> = self
+            .reader()
+            .all(
+                &sql,
+                [
+                    Arg::from(after - BLOCK_EVENTS as i64),
+                    upto.into(),
+                    Arg::from(after + 1),
+                    limit.into(),
+                ],
+            )
+            .await?;
         rows.into_iter()
             .filter(|(first, count, ..)| first + count > after + 1)
             .map(|(f, c, l, d)| read_block(f, c, l, d))
@@ -90,15 +94,14 @@ impl Store {
 
     /// The leaves of block events in `(lo, hi]`, by sequence number.
     pub(crate) async fn block_leaves(&self, lo: i64, hi: i64) -> Result<Vec<(i64, Hash)>, Error> {
-        let rows: Vec<(i64, i64, Vec<u8>)> = query_as(
-            "SELECT first_seq, count, leaves FROM audit_blocks \
+        let rows: Vec<(i64, i64, Vec<u8>)> = self
+            .reader()
+            .all(
+                "SELECT first_seq, count, leaves FROM audit_blocks \
              WHERE first_seq > $1 AND first_seq <= $2 ORDER BY first_seq",
-        )
-        .bind(lo - BLOCK_EVENTS as i64)
-        .bind(hi)
-        .fetch_all(self.reader())
-        .await
-        .map_err(db)?;
+                [Arg::from(lo - BLOCK_EVENTS as i64), hi.into()],
+            )
+            .await?;
         let mut out = Vec::new();
         for (first, count, leaves) in rows {
             for (i, leaf) in rampart_audit::block::leaves_of(first, count, &leaves)
@@ -132,11 +135,8 @@ impl Store {
                  ORDER BY first_at DESC, first_seq DESC LIMIT 1"
             )
         };
-        let row: Option<(i64, i64, Vec<u8>, Vec<u8>)> = query_as(&sql)
-            .bind(at_ms)
-            .fetch_optional(self.reader())
-            .await
-            .map_err(db)?;
+        let row: Option<(i64, i64, Vec<u8>, Vec<u8>)> =
+            self.reader().opt(&sql, [at_ms.into()]).await?;
         let Some((f, c, l, d)) = row else {
             return Ok(None);
         };

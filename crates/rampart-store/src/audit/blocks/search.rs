@@ -127,10 +127,7 @@ impl Store {
                     crate::audit::keys::Manifest::CHECK_SQL
                 )
             };
-            let got: Vec<i64> = query_scalar(&sql)
-                .fetch_all(self.reader())
-                .await
-                .map_err(db)?;
+            let got: Vec<i64> = self.reader().scalars(&sql, []).await?;
             let (mut seqs, check): (Vec<i64>, Vec<i64>) = got.into_iter().partition(|s| *s > 0);
             if check != [layout.check()] {
                 layout = self.key_manifest().await?;
@@ -238,8 +235,7 @@ impl Store {
                 "SELECT {BLOCK_COLUMNS} FROM audit_blocks WHERE first_seq IN (SELECT f FROM ({}) x)",
                 starts.join(" UNION ALL ")
             );
-            let rows: Vec<(i64, i64, Vec<u8>, Vec<u8>)> =
-                { query_as(&sql).fetch_all(self.reader()).await.map_err(db) }?;
+            let rows: Vec<(i64, i64, Vec<u8>, Vec<u8>)> = { self.reader().all(&sql, []).await }?;
             for (f, c, l, d) in rows {
                 if let std::collections::btree_map::Entry::Vacant(v) = blocks.entry(f) {
                     v.insert(read_block(f, c, l, d)?);

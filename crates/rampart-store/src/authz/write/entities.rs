@@ -1,6 +1,6 @@
 //! ACL entities, their records and explicit grants.
 
-use crate::db::{query, query_scalar};
+use crate::db::Arg;
 
 use super::super::tx::*;
 use super::super::*;
@@ -8,9 +8,7 @@ use super::{remove_one, Applied, Batch};
 
 /// Applies one operation of this family inside the batch's transaction.
 pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error> {
-    let at = b.at;
-    let tx = &mut b.tx;
-    let changes = &mut b.changes;
+    let (tx, changes, at) = b.parts();
 
     let (action, target, details) = match op {
         AuthzOp::PutEntity {
@@ -33,27 +31,43 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
                 }
                 None => None,
             };
-            let existing: Option<i64> =
-                query_scalar("SELECT num FROM acl_entities WHERE name = $1")
-                    .bind(name)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db)?;
+            let existing: Option<i64> = tx
+                .scalar_opt(
+                    "SELECT num FROM acl_entities WHERE name = $1",
+                    [name.into()],
+                )
+                .await?;
             let num = match existing {
                 Some(n) => {
-                    query("UPDATE acl_entities SET public_actions = $1, owner_hierarchy = $2, grants = $3 WHERE num = $4").bind(i64::from(public.bits())).bind(owner.map(i64::from)).bind(*grants).bind(n)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
+                    tx.exec(
+                        "UPDATE acl_entities SET public_actions = $1, owner_hierarchy = $2, \
+                             grants = $3 WHERE num = $4",
+                        [
+                            Arg::from(i64::from(public.bits())),
+                            Arg::from(owner.map(i64::from)),
+                            Arg::from(*grants),
+                            n.into(),
+                        ],
+                    )
+                    .await?;
                     n
                 }
                 None => {
                     let n = next_num(tx, "entity").await?;
-                    query("INSERT INTO acl_entities (num, name, public_actions, owner_hierarchy, grants, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6)").bind(n).bind(name).bind(i64::from(public.bits())).bind(owner.map(i64::from)).bind(*grants).bind(at)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
+                    tx.exec(
+                        "INSERT INTO acl_entities (num, name, public_actions, \
+                             owner_hierarchy, grants, created_at) VALUES ($1, $2, $3, $4, $5, \
+                             $6)",
+                        [
+                            n.into(),
+                            name.into(),
+                            Arg::from(i64::from(public.bits())),
+                            Arg::from(owner.map(i64::from)),
+                            Arg::from(*grants),
+                            at.into(),
+                        ],
+                    )
+                    .await?;
                     n
                 }
             };
@@ -83,17 +97,24 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
                     Some(u) => Some(i64::from(user_num_tx(tx, *u, changes).await?)),
                     None => None,
                 };
-                let updated = query("UPDATE acl_records SET owner_num = $1 WHERE entity_num = $2 AND record_key = $3").bind(owner_num).bind(i64::from(e)).bind(key)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?
-                .rows_affected();
+                let updated = tx.exec(
+                    "UPDATE acl_records SET owner_num = $1 WHERE entity_num = $2 AND record_key = \
+                         $3",
+                    [owner_num.into(), Arg::from(i64::from(e)), key.into()],
+                ).await?;
                 if updated == 0 {
                     let n = next_num(tx, &format!("record:{e}")).await?;
-                    query("INSERT INTO acl_records (entity_num, record_num, record_key, owner_num) VALUES ($1, $2, $3, $4)").bind(i64::from(e)).bind(n).bind(key).bind(owner_num)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
+                    tx.exec(
+                        "INSERT INTO acl_records (entity_num, record_num, record_key, \
+                             owner_num) VALUES ($1, $2, $3, $4)",
+                        [
+                            Arg::from(i64::from(e)),
+                            n.into(),
+                            key.into(),
+                            owner_num.into(),
+                        ],
+                    )
+                    .await?;
                     added += 1;
                 }
             }
@@ -110,14 +131,12 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
         AuthzOp::DeleteRecord { entity, key } => {
             let e = entity_tx(tx, entity).await?;
             let r = record_tx(tx, e, key).await?;
-            let grants: Vec<i64> = query_scalar(
-                "SELECT principal FROM acl_grants WHERE entity_num = $1 AND record_num = $2",
-            )
-            .bind(i64::from(e))
-            .bind(r as i64)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db)?;
+            let grants: Vec<i64> = tx
+                .scalars(
+                    "SELECT principal FROM acl_grants WHERE entity_num = $1 AND record_num = $2",
+                    [Arg::from(i64::from(e)), Arg::from(r as i64)],
+                )
+                .await?;
             for p in &grants {
                 changes.push(Change::Grant {
                     entity: e,
@@ -130,12 +149,8 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
                 "DELETE FROM acl_grants WHERE entity_num = $1 AND record_num = $2",
                 "DELETE FROM acl_records WHERE entity_num = $1 AND record_num = $2",
             ] {
-                query(sql)
-                    .bind(i64::from(e))
-                    .bind(r as i64)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
+                tx.exec(sql, [Arg::from(i64::from(e)), Arg::from(r as i64)])
+                    .await?;
             }
             changes.push(Change::Records {
                 entity: e,
@@ -162,13 +177,24 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
             let e = entity_tx(tx, entity).await?;
             let r = record_tx(tx, e, record).await?;
             let p = principal_tx(tx, principal, changes).await?;
-            query("INSERT INTO acl_grants (entity_num, record_num, principal, actions, record_key) VALUES ($1, $2, $3, $4, $5)").bind(i64::from(e)).bind(r as i64).bind(i64::from(p.raw())).bind(i64::from(actions.bits())).bind(record)
-            .execute(&mut *tx)
+            tx.exec(
+                "INSERT INTO acl_grants (entity_num, record_num, principal, actions, record_key) \
+                 VALUES ($1, $2, $3, $4, $5)",
+                [
+                    i64::from(e).into(),
+                    (r as i64).into(),
+                    i64::from(p.raw()).into(),
+                    i64::from(actions.bits()).into(),
+                    record.into(),
+                ],
+            )
             .await
-            .map_err(unique(|| format!(
+            .map_err(unique(|| {
+                format!(
                     "{} already has a grant on `{record}`; remove it first to change it",
                     principal.describe()
-                )))?;
+                )
+            }))?;
             changes.push(Change::Grant {
                 entity: e,
                 record: r,
@@ -191,13 +217,13 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
             let p = principal_tx(tx, principal, changes).await?;
             remove_one(
                 tx,
-                query(
-                    "DELETE FROM acl_grants \
-                     WHERE entity_num = $1 AND record_num = $2 AND principal = $3",
-                )
-                .bind(i64::from(e))
-                .bind(r as i64)
-                .bind(i64::from(p.raw())),
+                "DELETE FROM acl_grants \
+                 WHERE entity_num = $1 AND record_num = $2 AND principal = $3",
+                [
+                    i64::from(e).into(),
+                    (r as i64).into(),
+                    i64::from(p.raw()).into(),
+                ],
                 "principal",
                 || format!("{} has no grant on `{record}`", principal.describe()),
             )

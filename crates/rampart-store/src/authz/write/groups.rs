@@ -1,16 +1,12 @@
 //! Groups and their members.
 
-use crate::db::query;
-
 use super::super::tx::*;
 use super::super::*;
 use super::{create_numbered, set_membership, Applied, Batch};
 
 /// Applies one operation of this family inside the batch's transaction.
 pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error> {
-    let at = b.at;
-    let tx = &mut b.tx;
-    let changes = &mut b.changes;
+    let (tx, changes, at) = b.parts();
 
     let (action, target, details) = match op {
         AuthzOp::CreateGroup { name, description } => {
@@ -18,16 +14,9 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
             let num = create_numbered(
                 tx,
                 "group",
-                |num| {
-                    Ok(query(
-                        "INSERT INTO authz_groups (num, name, description, created_at) \
-                         VALUES ($1, $2, $3, $4)",
-                    )
-                    .bind(num)
-                    .bind(name)
-                    .bind(description)
-                    .bind(at))
-                },
+                "INSERT INTO authz_groups (num, name, description, created_at) \
+                 VALUES ($1, $2, $3, $4)",
+                [name.into(), description.into(), at.into()],
                 || format!("a group named `{name}` already exists"),
             )
             .await?;
@@ -40,12 +29,12 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
         AuthzOp::DeleteGroup { name } => {
             let num = group_tx(tx, name).await?;
             let p = i64::from(Principal::group(n32(num, "group")?).raw());
-            let grants =
-                query("SELECT entity_num, record_num FROM acl_grants WHERE principal = $1")
-                    .bind(p)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(db)?;
+            let grants = tx
+                .rows(
+                    "SELECT entity_num, record_num FROM acl_grants WHERE principal = $1",
+                    [p.into()],
+                )
+                .await?;
             for row in &grants {
                 let e: i64 = row.get("entity_num")?;
                 let r: i64 = row.get("record_num")?;
@@ -60,13 +49,10 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
                 "DELETE FROM acl_grants WHERE principal = $1",
                 "DELETE FROM authz_role_grants WHERE principal = $1",
             ] {
-                query(sql).bind(p).execute(&mut *tx).await.map_err(db)?;
+                tx.exec(sql, [p.into()]).await?;
             }
-            query("DELETE FROM authz_groups WHERE num = $1")
-                .bind(num)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+            tx.exec("DELETE FROM authz_groups WHERE num = $1", [num.into()])
+                .await?;
             changes.push(Change::GroupDeleted {
                 num: n32(num, "group")?,
             });
@@ -88,7 +74,8 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
             set_membership(
                 tx,
                 add,
-                query(sql).bind(g).bind(i64::from(u)),
+                sql,
+                [g.into(), i64::from(u).into()],
                 || format!("user {user} is already a member of `{group}`"),
                 || format!("user {user} is not a member of `{group}`"),
             )

@@ -1,39 +1,31 @@
 //! Hierarchies, their nodes and unit members.
 
-use crate::db::{query, query_scalar};
+use crate::db::Arg;
 
 use super::super::tx::*;
 use super::super::*;
-use super::{create_numbered, refuse_while_named, set_membership, Applied, Batch};
+use super::{refuse_while_named, set_membership, Applied, Batch};
 
 /// Applies one operation of this family inside the batch's transaction.
 pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error> {
-    let at = b.at;
-    let tx = &mut b.tx;
-    let changes = &mut b.changes;
+    let (tx, changes, at) = b.parts();
 
     let (action, target, details) = match op {
         AuthzOp::CreateHierarchy { name, kind } => {
             check_name("name", name)?;
-            let num = create_numbered(
-                tx,
-                "hierarchy",
-                |num| {
-                    if num > i64::from(rampart_authz::acl::MAX_HIERARCHY) {
-                        return Err(Error::invalid("name", "too many hierarchies"));
-                    }
-                    Ok(query(
-                        "INSERT INTO authz_hierarchies (num, name, kind, created_at) \
-                         VALUES ($1, $2, $3, $4)",
-                    )
-                    .bind(num)
-                    .bind(name)
-                    .bind(kind_name(*kind))
-                    .bind(at))
-                },
-                || format!("a hierarchy named `{name}` already exists"),
+            let num = next_num(tx, "hierarchy").await?;
+            if num > i64::from(rampart_authz::acl::MAX_HIERARCHY) {
+                return Err(Error::invalid("name", "too many hierarchies"));
+            }
+            tx.exec(
+                "INSERT INTO authz_hierarchies (num, name, kind, created_at) VALUES ($1, \
+                     $2, $3, $4)",
+                [num.into(), name.into(), kind_name(*kind).into(), at.into()],
             )
-            .await?;
+            .await
+            .map_err(unique(|| {
+                format!("a hierarchy named `{name}` already exists")
+            }))?;
             changes.push(Change::Hierarchy {
                 num: n16(num, "hierarchy")?,
                 name: name.clone(),
@@ -68,12 +60,7 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
                 "SELECT COUNT(*) FROM acl_grants WHERE principal BETWEEN $1 AND $2",
                 "SELECT COUNT(*) FROM authz_role_grants WHERE principal BETWEEN $1 AND $2",
             ] {
-                let n: i64 = query_scalar(sql)
-                    .bind(lo)
-                    .bind(hi)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(db)?;
+                let n: i64 = tx.scalar(sql, [lo.into(), hi.into()]).await?;
                 granted += n;
             }
             if granted > 0 {
@@ -82,22 +69,19 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
                 )));
             }
             let h64 = i64::from(h);
-            query("DELETE FROM authz_unit_members WHERE hierarchy_num = $1")
-                .bind(h64)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-            let nodes = query("DELETE FROM authz_nodes WHERE hierarchy_num = $1")
-                .bind(h64)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?
-                .rows_affected();
-            query("DELETE FROM authz_hierarchies WHERE num = $1")
-                .bind(h64)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+            tx.exec(
+                "DELETE FROM authz_unit_members WHERE hierarchy_num = $1",
+                [h64.into()],
+            )
+            .await?;
+            let nodes = tx
+                .exec(
+                    "DELETE FROM authz_nodes WHERE hierarchy_num = $1",
+                    [h64.into()],
+                )
+                .await?;
+            tx.exec("DELETE FROM authz_hierarchies WHERE num = $1", [h64.into()])
+                .await?;
             changes.push(Change::HierarchyDeleted { num: h });
             (
                 "authz.hierarchy.delete",
@@ -128,7 +112,7 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
             };
             // Re-root the whole subtree's materialised paths in one statement
             // (SQLite's `||` makes text of two blobs: cast it back).
-            let moved = query(match tx.kind() {
+            let sql = match tx.kind() {
                 crate::BackendKind::Sqlite => {
                     "UPDATE authz_node_paths SET path = CAST($1 || substr(path, $2) AS BLOB) \
                      WHERE hierarchy_num = $3 AND path >= $4 AND path < $5"
@@ -137,25 +121,28 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
                     "UPDATE authz_node_paths SET path = $1 || substr(path, $2) \
                      WHERE hierarchy_num = $3 AND path >= $4 AND path < $5"
                 }
-            })
-            .bind(&new_path)
-            .bind(i32::try_from(old_path.len() + 1).unwrap_or(i32::MAX))
-            .bind(i64::from(h))
-            .bind(&old_path)
-            .bind(path_end(&old_path))
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?
-            .rows_affected();
-            query(
+            };
+            let moved = tx
+                .exec(
+                    sql,
+                    [
+                        Arg::from(&new_path),
+                        Arg::from(i32::try_from(old_path.len() + 1).unwrap_or(i32::MAX)),
+                        Arg::from(i64::from(h)),
+                        Arg::from(&old_path),
+                        Arg::from(path_end(&old_path)),
+                    ],
+                )
+                .await?;
+            tx.exec(
                 "UPDATE authz_nodes SET parent_num = $1 WHERE hierarchy_num = $2 AND node_num = $3",
+                [
+                    Arg::from(parent_num.map(i64::from)),
+                    Arg::from(i64::from(h)),
+                    Arg::from(i64::from(num)),
+                ],
             )
-            .bind(parent_num.map(i64::from))
-            .bind(i64::from(h))
-            .bind(i64::from(num))
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            .await?;
             changes.push(Change::Node {
                 hierarchy: h,
                 node: num,
@@ -200,10 +187,12 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
             set_membership(
                 tx,
                 add,
-                query(sql)
-                    .bind(i64::from(h))
-                    .bind(i64::from(node))
-                    .bind(i64::from(u)),
+                sql,
+                [
+                    i64::from(h).into(),
+                    i64::from(node).into(),
+                    i64::from(u).into(),
+                ],
                 || format!("user {user} already sits in `{unit}`"),
                 || format!("user {user} does not sit in `{unit}`"),
             )

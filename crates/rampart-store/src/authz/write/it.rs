@@ -1,6 +1,6 @@
 //! IT permissions: default roles, environments, role levels, teams and overrides.
 
-use crate::db::{query, query_scalar};
+use crate::db::Arg;
 
 use super::super::tx::*;
 use super::super::*;
@@ -18,25 +18,28 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
             if let Some(r) = role {
                 it_role(&defaults, r)?;
             }
-            let provider: Option<String> = query_scalar("SELECT provider FROM users WHERE id = $1")
-                .bind(user.to_string())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
+            let provider: Option<String> = tx
+                .scalar_opt(
+                    "SELECT provider FROM users WHERE id = $1",
+                    [user.to_string().into()],
+                )
+                .await?;
             if provider.as_deref() != Some("it") {
                 return Err(Error::invalid("user", format!("{user} is not an IT user")));
             }
             let num = user_num_tx(tx, *user, changes).await?;
-            query("DELETE FROM it_role_assignments WHERE user_id = $1")
-                .bind(user.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+            tx.exec(
+                "DELETE FROM it_role_assignments WHERE user_id = $1",
+                [user.to_string().into()],
+            )
+            .await?;
             if let Some(r) = role {
-                query("INSERT INTO it_role_assignments (user_id, role, created_at) VALUES ($1, $2, $3)").bind(user.to_string()).bind(r).bind(at)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+                tx.exec(
+                    "INSERT INTO it_role_assignments (user_id, role, created_at) VALUES ($1, $2, \
+                         $3)",
+                    [user.to_string().into(), r.into(), at.into()],
+                )
+                .await?;
             }
             b.credentials = true;
             changes.push(Change::ItDefaultRole {
@@ -69,16 +72,12 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
                 Permissions::with_environments(environments_tx(tx, &mut b.environments).await?);
             it_role(&defaults, role)?;
             it_env(&defaults, environment)?;
-            query(
+            tx.exec(
                 "INSERT INTO it_role_levels (role, environment, level) VALUES ($1, $2, $3) \
                  ON CONFLICT (role, environment) DO UPDATE SET level = excluded.level",
+                [role.into(), environment.into(), level.as_str().into()],
             )
-            .bind(role)
-            .bind(environment)
-            .bind(level.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            .await?;
             changes.push(Change::ItRoleLevel {
                 role: role.clone(),
                 environment: environment.clone(),
@@ -95,14 +94,8 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
             let num = create_numbered(
                 tx,
                 "team",
-                |num| {
-                    Ok(
-                        query("INSERT INTO it_teams (num, name, created_at) VALUES ($1, $2, $3)")
-                            .bind(num)
-                            .bind(name)
-                            .bind(at),
-                    )
-                },
+                "INSERT INTO it_teams (num, name, created_at) VALUES ($1, $2, $3)",
+                [name.into(), at.into()],
                 || format!("a team named `{name}` already exists"),
             )
             .await?;
@@ -121,13 +114,12 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
                 |apps| format!("team `{name}` owns {apps}: give them to another team first"),
             )
             .await?;
-            let members: Vec<i64> = query_scalar(
-                "SELECT user_num FROM it_team_members WHERE team_num = $1 ORDER BY user_num",
-            )
-            .bind(t)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db)?;
+            let members: Vec<i64> = tx
+                .scalars(
+                    "SELECT user_num FROM it_team_members WHERE team_num = $1 ORDER BY user_num",
+                    [t.into()],
+                )
+                .await?;
             for u in &members {
                 changes.push(Change::TeamMember {
                     team: n32(t, "team")?,
@@ -135,16 +127,13 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
                     role: None,
                 });
             }
-            query("DELETE FROM it_team_members WHERE team_num = $1")
-                .bind(t)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-            query("DELETE FROM it_teams WHERE num = $1")
-                .bind(t)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+            tx.exec(
+                "DELETE FROM it_team_members WHERE team_num = $1",
+                [t.into()],
+            )
+            .await?;
+            tx.exec("DELETE FROM it_teams WHERE num = $1", [t.into()])
+                .await?;
             changes.push(Change::TeamDeleted {
                 num: n32(t, "team")?,
             });
@@ -160,20 +149,17 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
             }
             let t = team_tx(tx, team).await?;
             let u = user_num_tx(tx, *user, changes).await?;
-            query("DELETE FROM it_team_members WHERE team_num = $1 AND user_num = $2")
-                .bind(t)
-                .bind(i64::from(u))
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+            tx.exec(
+                "DELETE FROM it_team_members WHERE team_num = $1 AND user_num = $2",
+                [t.into(), Arg::from(i64::from(u))],
+            )
+            .await?;
             if let Some(r) = role {
-                query("INSERT INTO it_team_members (team_num, user_num, role) VALUES ($1, $2, $3)")
-                    .bind(t)
-                    .bind(i64::from(u))
-                    .bind(r)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
+                tx.exec(
+                    "INSERT INTO it_team_members (team_num, user_num, role) VALUES ($1, $2, $3)",
+                    [t.into(), Arg::from(i64::from(u)), r.into()],
+                )
+                .await?;
             }
             changes.push(Change::TeamMember {
                 team: n32(t, "team")?,
@@ -192,12 +178,11 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
                 Some(t) => Some(team_tx(tx, t).await?),
                 None => None,
             };
-            query("UPDATE authz_applications SET team_num = $1 WHERE num = $2")
-                .bind(t)
-                .bind(a)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+            tx.exec(
+                "UPDATE authz_applications SET team_num = $1 WHERE num = $2",
+                [t.into(), a.into()],
+            )
+            .await?;
             changes.push(Change::AppTeam {
                 app: n32(a, "application")?,
                 team: t.map(|t| n32(t, "team")).transpose()?,
@@ -242,16 +227,25 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
             };
             let u = user_num_tx(tx, *user, changes).await?;
             let env = environment.clone().unwrap_or_else(|| "*".into());
-            let done = query("DELETE FROM it_overrides WHERE user_num = $1 AND scope = $2 AND scope_num = $3 AND environment = $4").bind(i64::from(u)).bind(kind).bind(scope_num).bind(&env)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            let done = tx.exec(
+                "DELETE FROM it_overrides WHERE user_num = $1 AND scope = $2 AND scope_num = $3 \
+                     AND environment = $4",
+                [Arg::from(i64::from(u)), kind.into(), scope_num.into(), Arg::from(&env)],
+            ).await?;
             if let Some(l) = level {
-                query("INSERT INTO it_overrides (user_num, scope, scope_num, environment, level) VALUES ($1, $2, $3, $4, $5)").bind(i64::from(u)).bind(kind).bind(scope_num).bind(&env).bind(l.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-            } else if done.rows_affected() == 0 {
+                tx.exec(
+                    "INSERT INTO it_overrides (user_num, scope, scope_num, environment, level) \
+                         VALUES ($1, $2, $3, $4, $5)",
+                    [
+                        Arg::from(i64::from(u)),
+                        kind.into(),
+                        scope_num.into(),
+                        Arg::from(&env),
+                        l.as_str().into(),
+                    ],
+                )
+                .await?;
+            } else if done == 0 {
                 return Err(Error::invalid(
                     "level",
                     format!("user {user} has no such override to remove"),

@@ -10,7 +10,7 @@ mod roles;
 
 use super::tx::{next_num, next_revision, record_changes};
 use super::*;
-use crate::db::{query_scalar, Query, Tx};
+use crate::db::{Args, Tx};
 
 /// A batch under way: its transaction, the changes it has made so far, and what its
 /// operations share.
@@ -25,6 +25,14 @@ pub(super) struct Batch {
     /// Whether cached sessions must be dropped after commit (they carry the administrator
     /// flag).
     credentials: bool,
+}
+
+impl Batch {
+    /// The transaction, the changes made so far and the batch's time: what an operation
+    /// works with.
+    fn parts(&mut self) -> (&mut Tx<'static>, &mut Vec<Change>, i64) {
+        (&mut self.tx, &mut self.changes, self.at)
+    }
 }
 
 /// What one operation did, for its audit event.
@@ -48,18 +56,18 @@ impl Applied {
     }
 }
 
-/// Creates a numbered row: takes the next number from `counter` and runs the statement
-/// `insert` builds with it; a unique-key violation becomes a conflict saying `exists`.
+/// Creates a numbered row: takes the next number from `counter` and runs `insert` with it
+/// as `$1` and `args` after it; a unique-key violation becomes a conflict saying `exists`.
 /// Returns the number.
 async fn create_numbered<'q>(
     tx: &mut Tx<'_>,
     counter: &str,
-    insert: impl FnOnce(i64) -> Result<Query<'q>, Error>,
+    insert: &'q str,
+    args: impl Args<'q>,
     exists: impl FnOnce() -> String,
 ) -> Result<i64, Error> {
     let num = next_num(tx, counter).await?;
-    insert(num)?
-        .execute(&mut *tx)
+    tx.exec(insert, std::iter::once(num.into()).chain(args))
         .await
         .map_err(unique(exists))?;
     Ok(num)
@@ -68,15 +76,16 @@ async fn create_numbered<'q>(
 /// Adds (`add`: an insert) or removes (a delete) one membership of a user: adding one that
 /// exists is a conflict saying `already`, removing one that does not is refused saying
 /// `absent`.
-async fn set_membership(
+async fn set_membership<'q>(
     tx: &mut Tx<'_>,
     add: bool,
-    statement: Query<'_>,
+    statement: &'q str,
+    args: impl Args<'q>,
     already: impl FnOnce() -> String,
     absent: impl FnOnce() -> String,
 ) -> Result<(), Error> {
-    let done = statement.execute(&mut *tx).await.map_err(unique(already))?;
-    if !add && done.rows_affected() == 0 {
+    let done = tx.exec(statement, args).await.map_err(unique(already))?;
+    if !add && done == 0 {
         return Err(Error::invalid("user", absent()));
     }
     Ok(())
@@ -84,14 +93,14 @@ async fn set_membership(
 
 /// Runs a delete that must remove something; when nothing was there, refuses (for `field`)
 /// saying `missing`.
-async fn remove_one(
+async fn remove_one<'q>(
     tx: &mut Tx<'_>,
-    delete: Query<'_>,
+    delete: &'q str,
+    args: impl Args<'q>,
     field: &str,
     missing: impl FnOnce() -> String,
 ) -> Result<(), Error> {
-    let done = delete.execute(&mut *tx).await.map_err(db)?;
-    if done.rows_affected() == 0 {
+    if tx.exec(delete, args).await? == 0 {
         return Err(Error::invalid(field, missing()));
     }
     Ok(())
@@ -105,11 +114,7 @@ async fn refuse_while_named(
     num: i64,
     conflict: impl FnOnce(String) -> String,
 ) -> Result<(), Error> {
-    let names: Vec<String> = query_scalar(names)
-        .bind(num)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
+    let names: Vec<String> = tx.scalars(names, [num.into()]).await?;
     if names.is_empty() {
         return Ok(());
     }
@@ -187,7 +192,7 @@ impl Store {
             crate::audit::append_event(
                 &mut b.tx,
                 ctx,
-                &authz_event(applied.action, applied.target, details),
+                &crate::audit::success(applied.action, applied.target, details),
                 now,
                 applied.application,
             )

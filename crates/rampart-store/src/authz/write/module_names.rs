@@ -1,35 +1,28 @@
 //! Module registration and reserved module names.
 
-use crate::db::{query, query_scalar};
-
 use super::super::tx::*;
 use super::super::*;
 use super::{create_numbered, Applied, Batch};
 
 /// Applies one operation of this family inside the batch's transaction.
 pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error> {
-    let at = b.at;
-    let tx = &mut b.tx;
-    let changes = &mut b.changes;
+    let (tx, changes, at) = b.parts();
     let application: Option<String>;
     let (action, target, details) = match op {
         AuthzOp::RegisterModule { name, app } => {
             check_name("name", name)?;
             let a = app_tx(tx, app).await?;
-            let reserved: Option<i64> =
-                query_scalar("SELECT app_num FROM module_names WHERE name = $1")
-                    .bind(name)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db)?;
+            let reserved: Option<i64> = tx
+                .scalar_opt(
+                    "SELECT app_num FROM module_names WHERE name = $1",
+                    [name.into()],
+                )
+                .await?;
             match reserved {
                 Some(r) if r != a => return Err(taken(name)),
                 Some(_) => {
-                    query("DELETE FROM module_names WHERE name = $1")
-                        .bind(name)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db)?;
+                    tx.exec("DELETE FROM module_names WHERE name = $1", [name.into()])
+                        .await?;
                 }
                 None => {}
             }
@@ -37,16 +30,8 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
             let num = create_numbered(
                 tx,
                 "module",
-                |num| {
-                    Ok(query(
-                        "INSERT INTO it_modules (num, name, app_num, created_at) \
-                         VALUES ($1, $2, $3, $4)",
-                    )
-                    .bind(num)
-                    .bind(name)
-                    .bind(a)
-                    .bind(at))
-                },
+                "INSERT INTO it_modules (num, name, app_num, created_at) VALUES ($1, $2, $3, $4)",
+                [name.into(), a.into(), at.into()],
                 || taken_message(name),
             )
             .await?;
@@ -69,15 +54,14 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
                     "module `{name}` is registered to application `{owner}`; transfer it instead"
                 )));
             }
-            query("INSERT INTO module_names (name, app_num, reserved_at) VALUES ($1, $2, $3)")
-                .bind(name)
-                .bind(a)
-                .bind(at)
-                .execute(&mut *tx)
-                .await
-                .map_err(unique(|| {
-                    format!("the module name `{name}` is reserved already; transfer or release it")
-                }))?;
+            tx.exec(
+                "INSERT INTO module_names (name, app_num, reserved_at) VALUES ($1, $2, $3)",
+                [name.into(), a.into(), at.into()],
+            )
+            .await
+            .map_err(unique(|| {
+                format!("the module name `{name}` is reserved already; transfer or release it")
+            }))?;
             application = Some(app.clone());
             (
                 "module.name.reserve",
@@ -89,12 +73,11 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
             let a = app_tx(tx, app).await?;
             let (from, registered) = if let Some((num, owner)) = registered_module(tx, name).await?
             {
-                query("UPDATE it_modules SET app_num = $1 WHERE num = $2")
-                    .bind(a)
-                    .bind(num)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
+                tx.exec(
+                    "UPDATE it_modules SET app_num = $1 WHERE num = $2",
+                    [a.into(), num.into()],
+                )
+                .await?;
                 changes.push(Change::Module {
                     num: n32(num, "module")?,
                     name: name.clone(),
@@ -102,12 +85,11 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
                 });
                 (owner, true)
             } else if let Some(owner) = reserved_name(tx, name).await? {
-                query("UPDATE module_names SET app_num = $1 WHERE name = $2")
-                    .bind(a)
-                    .bind(name)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
+                tx.exec(
+                    "UPDATE module_names SET app_num = $1 WHERE name = $2",
+                    [a.into(), name.into()],
+                )
+                .await?;
                 (owner, false)
             } else {
                 return Err(Error::NotFound {
@@ -137,11 +119,8 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
                     what: "module name",
                 });
             };
-            query("DELETE FROM module_names WHERE name = $1")
-                .bind(name)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+            tx.exec("DELETE FROM module_names WHERE name = $1", [name.into()])
+                .await?;
             application = Some(owner.clone());
             (
                 "module.name.release",

@@ -1,6 +1,6 @@
 //! Applications, their roles and role grants.
 
-use crate::db::query;
+use crate::db::Arg;
 
 use super::super::tx::*;
 use super::super::*;
@@ -8,9 +8,7 @@ use super::{create_numbered, remove_one, Applied, Batch};
 
 /// Applies one operation of this family inside the batch's transaction.
 pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error> {
-    let at = b.at;
-    let tx = &mut b.tx;
-    let changes = &mut b.changes;
+    let (tx, changes, at) = b.parts();
 
     let (action, target, details) = match op {
         AuthzOp::CreateApplication { name, description } => {
@@ -18,16 +16,9 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
             let num = create_numbered(
                 tx,
                 "application",
-                |num| {
-                    Ok(query(
-                        "INSERT INTO authz_applications (num, name, description, created_at) \
-                         VALUES ($1, $2, $3, $4)",
-                    )
-                    .bind(num)
-                    .bind(name)
-                    .bind(description)
-                    .bind(at))
-                },
+                "INSERT INTO authz_applications (num, name, description, created_at) \
+                 VALUES ($1, $2, $3, $4)",
+                [name.into(), description.into(), at.into()],
                 || format!("an application named `{name}` already exists"),
             )
             .await?;
@@ -51,16 +42,9 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
             let num = create_numbered(
                 tx,
                 "role",
-                |num| {
-                    Ok(query(
-                        "INSERT INTO authz_app_roles (num, app_num, name, description) \
-                         VALUES ($1, $2, $3, $4)",
-                    )
-                    .bind(num)
-                    .bind(a)
-                    .bind(name)
-                    .bind(description))
-                },
+                "INSERT INTO authz_app_roles (num, app_num, name, description) \
+                 VALUES ($1, $2, $3, $4)",
+                [a.into(), name.into(), description.into()],
                 || format!("application `{app}` already has a role `{name}`"),
             )
             .await?;
@@ -77,16 +61,16 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
         }
         AuthzOp::DeleteRole { app, name } => {
             let (a, r) = role_tx(tx, app, name).await?;
-            query("DELETE FROM authz_role_grants WHERE role_num = $1")
-                .bind(i64::from(r))
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-            query("DELETE FROM authz_app_roles WHERE num = $1")
-                .bind(i64::from(r))
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+            tx.exec(
+                "DELETE FROM authz_role_grants WHERE role_num = $1",
+                [Arg::from(i64::from(r))],
+            )
+            .await?;
+            tx.exec(
+                "DELETE FROM authz_app_roles WHERE num = $1",
+                [Arg::from(i64::from(r))],
+            )
+            .await?;
             changes.push(Change::RoleDeleted { num: r, app: a });
             (
                 "authz.role.delete",
@@ -116,11 +100,18 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
                 ));
             }
             // Re-granting replaces the end date, as in the index.
-            query("INSERT INTO authz_role_grants (role_num, principal, until, created_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (role_num, principal) DO UPDATE SET until = excluded.until").bind(i64::from(r)).bind(i64::from(p.raw())).bind(until_ms).bind(at)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            tx.exec(
+                "INSERT INTO authz_role_grants (role_num, principal, until, created_at) VALUES \
+                     ($1, $2, $3, $4) ON CONFLICT (role_num, principal) DO UPDATE SET until = \
+                     excluded.until",
+                [
+                    Arg::from(i64::from(r)),
+                    Arg::from(i64::from(p.raw())),
+                    until_ms.into(),
+                    at.into(),
+                ],
+            )
+            .await?;
             changes.push(Change::RoleGrant {
                 app: a,
                 role: r,
@@ -142,9 +133,8 @@ pub(super) async fn apply(b: &mut Batch, op: &AuthzOp) -> Result<Applied, Error>
             let p = principal_tx(tx, principal, changes).await?;
             remove_one(
                 tx,
-                query("DELETE FROM authz_role_grants WHERE role_num = $1 AND principal = $2")
-                    .bind(i64::from(r))
-                    .bind(i64::from(p.raw())),
+                "DELETE FROM authz_role_grants WHERE role_num = $1 AND principal = $2",
+                [i64::from(r).into(), i64::from(p.raw()).into()],
                 "principal",
                 || format!("{} does not hold `{role}` in `{app}`", principal.describe()),
             )
