@@ -37,11 +37,15 @@ impl Conn {
             "cache_size",
             "wal_autocheckpoint",
         ] {
-            let v: String =
-                sqlx::query_scalar(&format!("SELECT CAST(({}) AS TEXT) FROM pragma_{p}", p))
-                    .fetch_one(&mut c)
-                    .await
-                    .unwrap();
+            use sqlx::Row as _;
+            let row = sqlx::query(&format!("PRAGMA {p}"))
+                .fetch_one(&mut c)
+                .await
+                .unwrap();
+            let v = row
+                .try_get::<String, _>(0)
+                .or_else(|_| row.try_get::<i64, _>(0).map(|i| i.to_string()))
+                .unwrap();
             settings.push(format!("{p}={v}"));
         }
         (Conn::Sqlite(c), settings.join(", "))

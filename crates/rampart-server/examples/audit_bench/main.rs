@@ -105,6 +105,9 @@ pub struct Bench {
     pub dir: PathBuf,
     /// The command the JSON lines name.
     pub command: String,
+    /// CPU time of the whole process per event in the last ingest turn (µs): the builder
+    /// threads, SQLite and the compaction included.
+    pub turn_cpu: f64,
 }
 
 #[tokio::main]
@@ -183,6 +186,7 @@ async fn main() {
         rounds,
         dir,
         command,
+        turn_cpu: 0.0,
     };
     if !reuse {
         b.conn.create_baseline().await;
