@@ -103,10 +103,13 @@ async fn limit_turn(
     events as f64 / t.elapsed().as_secs_f64()
 }
 
-/// Grows the log from its size to `n` events in rounds of [`CHUNK`], each alternating with
+/// Grows the log from its size to `n` events (rounded up to whole rounds) in rounds of
+/// [`CHUNK`], each alternating with
 /// the block baseline's insert of the same blocks (the one then the other, their order
 /// swapped every round), and reports the first and the last million against the baseline.
 pub async fn growth(b: &mut Bench, n: u64) {
+    // Whole rounds only, so the first and the last million are alike.
+    let n = n.div_ceil(CHUNK) * CHUNK;
     let start = b.appended;
     if start >= n {
         return;
@@ -114,6 +117,7 @@ pub async fn growth(b: &mut Bench, n: u64) {
     eprintln!("\n## growth from {start} to {n} events, rounds of {CHUNK} alternating with the block baseline\n");
     eprintln!("| events | log (events/s) | block baseline (events/s) | ratio | baseline's inserts alone | CPU µs/event log / baseline | load |\n|---:|---:|---:|---:|---:|---:|---|");
     struct Round {
+        size: u64,
         end: u64,
         log: f64,
         base: f64,
@@ -144,6 +148,7 @@ pub async fn growth(b: &mut Bench, n: u64) {
         };
         drop(theirs);
         let r = Round {
+            size: k,
             end: b.appended,
             log,
             base,
@@ -175,7 +180,6 @@ pub async fn growth(b: &mut Bench, n: u64) {
     );
     // The first and the last million: four rounds each where there are eight or more.
     let k = (rounds.len() / 2).clamp(1, 4);
-    let span = k as u64 * CHUNK;
     let last_start = rounds.len() - k;
     let first = &rounds[..k];
     let last = &rounds[last_start..];
@@ -183,12 +187,19 @@ pub async fn growth(b: &mut Bench, n: u64) {
     let last_log = median(&last.iter().map(|r| r.log).collect::<Vec<_>>());
     for (name, part, log) in [
         (
-            format!("first {span} events (from {start})"),
+            format!(
+                "first {} events (from {start})",
+                first.iter().map(|r| r.size).sum::<u64>()
+            ),
             first,
             first_log,
         ),
         (
-            format!("last {span} events (to {})", b.appended),
+            format!(
+                "last {} events (to {})",
+                last.iter().map(|r| r.size).sum::<u64>(),
+                b.appended
+            ),
             last,
             last_log,
         ),
