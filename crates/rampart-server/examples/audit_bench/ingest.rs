@@ -104,9 +104,9 @@ async fn limit_turn(
 }
 
 /// Grows the log from its size to `n` events (rounded up to whole rounds) in rounds of
-/// [`CHUNK`], each alternating with
-/// the block baseline's insert of the same blocks (the one then the other, their order
-/// swapped every round), and reports the first and the last million against the baseline.
+/// [`CHUNK`], each alternating with the block baseline's insert of the same blocks (the one
+/// then the other, their order swapped every round), and reports the first and the last
+/// million against the baseline.
 pub async fn growth(b: &mut Bench, n: u64) {
     // Whole rounds only, so the first and the last million are alike.
     let n = n.div_ceil(CHUNK) * CHUNK;
