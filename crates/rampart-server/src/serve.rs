@@ -366,7 +366,13 @@ impl Server {
     }
 }
 
-async fn accept_loop(
+/// Serves `app` on `listener` until `stop` changes, then lets connections in flight finish
+/// (up to 10 s): TLS when `tls` is given (handshakes bounded to 10 s), HTTP/1.1 and HTTP/2
+/// on one port, the head limits and the rewriting of hyper's own refusals
+/// ([`transport::Rewrite`]). Every listener of a node runs this loop; it is public so that a
+/// benchmark can serve another router over exactly the same stack (the `http_limit`
+/// example measures a handler that answers 204 with it, the transport's own ceiling).
+pub async fn accept_loop(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     app: Router,

@@ -1,0 +1,627 @@
+//! What the HTTP benchmarks (`scripts/bench-parts/checks` and `identity`) need besides the
+//! `rampart` binary:
+//!
+//! ```text
+//! http_limit serve DATA_DIR ADDR        a handler that answers 204 over Rampart's own stack
+//! http_limit seed DATA_DIR SCALE POOLS  the authorization data set in DATA_DIR/rampart.db,
+//!                                       and pools of check requests with their answers
+//! ```
+//!
+//! **`serve`: the physical limit.** The same listener loop as every node's
+//! (`rampart_server::serve::accept_loop`: TLS from `rampart_server::tls::server_config`, the
+//! development certificate in DATA_DIR, HTTP/1.1 and HTTP/2, the head limits and refusal
+//! rewriting) in front of a router whose one handler reads the request body and answers
+//! `204 No Content`. Only the handler and Rampart's middleware differ from a node, so a
+//! benchmark that sends the same requests with the same load generator to both learns what
+//! fraction of the transport's ceiling an endpoint reaches. It prints `ready ADDR` on
+//! standard output once it accepts connections and stops on SIGTERM or SIGINT.
+//!
+//! **`seed`: the issue's data set, written the way the store lays it out.**
+//! `DatasetSpec::issue()` (SCALE 1: 100,000 users, 1,000 units, 200 groups, 10,000,000
+//! records, 1,000,000 grants) or `DatasetSpec::scaled(SCALE)`. The database is created by the
+//! store (`Store::open_sqlite` and its migrations); then the rows go in through one
+//! connection, in multi-row inserts, with SQLite's page cache at 1 GB. Two things make it fast
+//! without changing what the server opens:
+//! - records are numbered in key order, so the table, its primary key and its key index are
+//!   appended to instead of updated at random (a server numbers records in the order they
+//!   are created; this is the order of a data set created sorted). Grants follow their
+//!   records' new numbers;
+//! - the two secondary indexes that would take random inserts (`acl_records_owner`,
+//!   `acl_grants_principal`) are dropped first and created again afterwards from their own
+//!   stored SQL (a sort instead of ten million random inserts); the schema ends identical.
+//!
+//! POOLS receives request bodies for `POST /api/v1/authz/check`, one JSON object a line
+//! (`record1.txt`: 20,000 single record checks; `record100.txt`: 1,000 batches of 100), and
+//! for each the expected answers (`record1.answers`, `record100.answers`: one line of `0`/`1`
+//! per body), decided by the index the data set's generator builds (`build_acl`, in the
+//! generator's own record numbering), not by the server. About half the checks are built to
+//! be allowed (a record's owner or someone above the owner, or a user a grant names) and the
+//! rest are random users reading or writing random records; `stats.json` gives the share
+//! allowed. Users are drawn from 100,000 and records from 10,000,000, so the pools hold
+//! tens of thousands of distinct users and records.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // benchmark code
+
+/// The allocator the `rampart` binary ships with, so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::http::StatusCode;
+use axum::Router;
+use rampart_authz::acl::{Actions, Principal, PrincipalKind, RecordRef};
+use rampart_authz::dataset::{DatasetSpec, Rng, ENTITY};
+use rampart_core::UserId;
+use rampart_service::metrics::Metrics;
+use rampart_store::Store;
+use sqlx::Connection as _;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use uuid::Uuid;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    match args.first().map(String::as_str) {
+        Some("serve") if args.len() == 3 => runtime.block_on(serve(Path::new(&args[1]), &args[2])),
+        Some("seed") if args.len() == 4 => runtime.block_on(seed(
+            Path::new(&args[1]),
+            args[2].parse().expect("SCALE is a number"),
+            Path::new(&args[3]),
+        )),
+        _ => {
+            eprintln!(
+                "usage: http_limit serve DATA_DIR ADDR | http_limit seed DATA_DIR SCALE POOLS"
+            );
+            std::process::exit(2);
+        }
+    }
+}
+
+/// The 204 handler on the node's listener loop.
+async fn serve(dir: &Path, addr: &str) {
+    rampart_server::serve::prepare_data_dir(dir).unwrap();
+    let (tls, _) = rampart_server::tls::server_config(dir, None, None).unwrap();
+    let listener = TcpListener::bind(addr).await.unwrap();
+    let local = listener.local_addr().unwrap();
+    let app = Router::new().fallback(|_body: Bytes| async { StatusCode::NO_CONTENT });
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let served = tokio::spawn(rampart_server::serve::accept_loop(
+        listener,
+        Some(TlsAcceptor::from(tls)),
+        app,
+        Arc::new(Metrics::default()),
+        stopped,
+    ));
+    println!("ready {local}");
+    std::io::stdout().flush().unwrap();
+    let mut term =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).unwrap();
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    let _ = stop.send(true);
+    let _ = served.await;
+}
+
+fn user_id(num: u32) -> UserId {
+    UserId(Uuid::from_u128(
+        0x0190_0000_0000_7000_8000_0000_0000_0000 | u128::from(num),
+    ))
+}
+
+/// A value to bind.
+enum V {
+    I(i64),
+    T(String),
+    B(Vec<u8>),
+    N,
+}
+
+/// `sql` with `values` bound in order.
+fn bound(
+    sql: &str,
+    values: Vec<V>,
+) -> sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'_>> {
+    let mut q = sqlx::query(sql);
+    for v in values {
+        q = match v {
+            V::I(i) => q.bind(i),
+            V::T(t) => q.bind(t),
+            V::B(b) => q.bind(b),
+            V::N => q.bind(Option::<i64>::None),
+        };
+    }
+    q
+}
+
+/// Inserts `rows` into `table` in multi-row statements (anonymous `?` placeholders: SQLite
+/// looks numbered ones up in a list) inside one transaction; returns how many.
+async fn bulk(
+    conn: &mut sqlx::SqliteConnection,
+    table: &str,
+    cols: &[&str],
+    rows: impl Iterator<Item = Vec<V>>,
+) -> u64 {
+    let width = cols.len();
+    let per = 30_000 / width;
+    let statement = |n: usize| {
+        let one = format!("({})", vec!["?"; width].join(","));
+        format!(
+            "INSERT INTO {table} ({}) VALUES {}",
+            cols.join(", "),
+            vec![one; n].join(",")
+        )
+    };
+    let full = statement(per);
+    exec(conn, "BEGIN").await;
+    let mut batch: Vec<V> = Vec::with_capacity(per * width);
+    let (mut n, mut total) = (0, 0);
+    for row in rows {
+        batch.extend(row);
+        n += 1;
+        total += 1;
+        if n == per {
+            bound(&full, std::mem::take(&mut batch))
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+            n = 0;
+        }
+    }
+    if n > 0 {
+        let sql = statement(n);
+        bound(&sql, batch).execute(&mut *conn).await.unwrap();
+    }
+    exec(conn, "COMMIT").await;
+    total
+}
+
+async fn exec(conn: &mut sqlx::SqliteConnection, sql: &str) {
+    sqlx::query(sql).execute(&mut *conn).await.unwrap();
+}
+
+/// Materialised paths as the store writes them: 4 big-endian bytes per level (managers come
+/// before their reports: users are numbered level by level).
+fn paths(managers: &[Option<u32>]) -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = Vec::with_capacity(managers.len());
+    for (i, m) in managers.iter().enumerate() {
+        let own = (i as u32).to_be_bytes();
+        out.push(match m {
+            Some(m) => [&out[*m as usize][..], &own].concat(),
+            None => own.to_vec(),
+        });
+    }
+    out
+}
+
+async fn seed(dir: &Path, scale: u32, pools: &Path) {
+    let spec = if scale <= 1 {
+        DatasetSpec::issue()
+    } else {
+        DatasetSpec::scaled(scale)
+    };
+    let started = Instant::now();
+    rampart_server::serve::prepare_data_dir(dir).unwrap();
+    std::fs::create_dir_all(pools).unwrap();
+    let path = dir.join("rampart.db");
+    assert!(
+        !path.exists(),
+        "{} exists: seed a fresh data directory",
+        path.display()
+    );
+    rampart_service::files::private_file()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .unwrap();
+    let store = Store::open_sqlite(&path).await.unwrap();
+    store.migrate().await.unwrap();
+    store.close().await;
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    // One writer, a fresh file: no fsync per statement while loading, and the B-trees in
+    // memory (the random-order index is built by a sort afterwards).
+    exec(&mut conn, "PRAGMA cache_size = -1000000").await;
+    exec(&mut conn, "PRAGMA synchronous = OFF").await;
+    let mut recreate = Vec::new();
+    for index in ["acl_records_owner", "acl_grants_principal"] {
+        let sql: String = sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE name = ?")
+            .bind(index)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        exec(&mut conn, &format!("DROP INDEX {index}")).await;
+        recreate.push(sql);
+    }
+
+    let users = spec.users();
+    let managers = spec.managers();
+    let user_paths = paths(&managers);
+    eprintln!(
+        "seeding {users} users, {} units, {} groups, {} records, {} grants",
+        spec.units, spec.groups, spec.records, spec.grants
+    );
+    bulk(
+        &mut conn,
+        "users",
+        &[
+            "id",
+            "provider",
+            "username",
+            "username_norm",
+            "password_hash",
+            "password_changed_at",
+            "created_at",
+            "updated_at",
+        ],
+        (0..users).map(|u| {
+            vec![
+                V::T(user_id(u).to_string()),
+                V::T("end".into()),
+                V::T(format!("u{u}")),
+                V::T(format!("u{u}")),
+                // No password: these users never log in (no PHC string verifies).
+                V::T("-".into()),
+                V::I(0),
+                V::I(0),
+                V::I(0),
+            ]
+        }),
+    )
+    .await;
+    bulk(
+        &mut conn,
+        "authz_users",
+        &["num", "user_id"],
+        (0..users).map(|u| vec![V::I(i64::from(u)), V::T(user_id(u).to_string())]),
+    )
+    .await;
+    exec(
+        &mut conn,
+        "INSERT INTO authz_hierarchies (num, name, kind, created_at) VALUES \
+         (0, 'reports', 'reports_to', 0), (1, 'units', 'units', 0)",
+    )
+    .await;
+    bulk(
+        &mut conn,
+        "authz_nodes",
+        &["hierarchy_num", "node_num", "node_key", "parent_num"],
+        (0..users).map(|u| {
+            vec![
+                V::I(0),
+                V::I(i64::from(u)),
+                V::T(user_id(u).to_string()),
+                managers[u as usize].map_or(V::N, |m| V::I(i64::from(m))),
+            ]
+        }),
+    )
+    .await;
+    bulk(
+        &mut conn,
+        "authz_node_paths",
+        &["hierarchy_num", "node_num", "path"],
+        (0..users).map(|u| {
+            vec![
+                V::I(0),
+                V::I(i64::from(u)),
+                V::B(user_paths[u as usize].clone()),
+            ]
+        }),
+    )
+    .await;
+    let unit_parents = spec.unit_parents();
+    bulk(
+        &mut conn,
+        "authz_nodes",
+        &["hierarchy_num", "node_num", "node_key", "parent_num"],
+        unit_parents.iter().enumerate().map(|(u, p)| {
+            vec![
+                V::I(1),
+                V::I(u as i64),
+                V::T(format!("unit-{u}")),
+                p.map_or(V::N, |p| V::I(i64::from(p))),
+            ]
+        }),
+    )
+    .await;
+    bulk(
+        &mut conn,
+        "authz_node_paths",
+        &["hierarchy_num", "node_num", "path"],
+        unit_parents.iter().enumerate().map(|(u, p)| {
+            let own = (u as u32).to_be_bytes();
+            vec![
+                V::I(1),
+                V::I(u as i64),
+                V::B(match p {
+                    Some(p) => [&p.to_be_bytes()[..], &own].concat(),
+                    None => own.to_vec(),
+                }),
+            ]
+        }),
+    )
+    .await;
+    bulk(
+        &mut conn,
+        "authz_unit_members",
+        &["hierarchy_num", "node_num", "user_num"],
+        spec.seats()
+            .into_iter()
+            .map(|(u, n)| vec![V::I(1), V::I(i64::from(n)), V::I(i64::from(u))]),
+    )
+    .await;
+    bulk(
+        &mut conn,
+        "authz_groups",
+        &["num", "name", "created_at"],
+        (0..spec.groups).map(|g| vec![V::I(i64::from(g)), V::T(format!("group-{g}")), V::I(0)]),
+    )
+    .await;
+    bulk(
+        &mut conn,
+        "authz_group_members",
+        &["group_num", "user_num"],
+        spec.memberships()
+            .into_iter()
+            .map(|(g, u)| vec![V::I(i64::from(g)), V::I(i64::from(u))]),
+    )
+    .await;
+    exec(
+        &mut conn,
+        "INSERT INTO acl_entities (num, name, public_actions, owner_hierarchy, grants, created_at) \
+         VALUES (0, 'sale', 0, 0, 1, 0)",
+    )
+    .await;
+    eprintln!("trees, units and groups in {:.1?}", started.elapsed());
+
+    // Records in key order: (the key's 48-bit hex prefix, the generator's number), the
+    // rare equal prefixes ordered by the rest of the key as SQLite compares text.
+    let t = Instant::now();
+    let owners: Vec<u32> = spec.owners().collect();
+    let mut order: Vec<(u64, u32)> = (0..spec.records)
+        .map(|r| {
+            let key = spec.record_key(r);
+            (u64::from_str_radix(&key[..12], 16).unwrap(), r as u32)
+        })
+        .collect();
+    order.sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| a.1.to_string().cmp(&b.1.to_string()))
+    });
+    let mut rank = vec![0u32; order.len()];
+    for (i, &(_, r)) in order.iter().enumerate() {
+        rank[r as usize] = i as u32;
+    }
+    let n = bulk(
+        &mut conn,
+        "acl_records",
+        &["entity_num", "record_num", "record_key", "owner_num"],
+        order.iter().enumerate().map(|(i, &(_, r))| {
+            vec![
+                V::I(0),
+                V::I(i as i64),
+                V::T(spec.record_key(u64::from(r))),
+                V::I(i64::from(owners[r as usize])),
+            ]
+        }),
+    )
+    .await;
+    drop(order);
+    eprintln!("{n} records in {:.1?}", t.elapsed());
+    let t = Instant::now();
+    let mut grants: Vec<(u32, u32, u8, u32)> = spec
+        .grants()
+        .map(|g| {
+            (
+                rank[g.record as usize],
+                g.principal.raw(),
+                g.actions.bits(),
+                g.record as u32,
+            )
+        })
+        .collect();
+    grants.sort_unstable();
+    // Two grants of one record to one principal are one row with both actions, as the
+    // index merges them.
+    grants.dedup_by(|b, a| {
+        let same = (a.0, a.1) == (b.0, b.1);
+        if same {
+            a.2 |= b.2;
+        }
+        same
+    });
+    let n = bulk(
+        &mut conn,
+        "acl_grants",
+        &[
+            "entity_num",
+            "record_num",
+            "principal",
+            "actions",
+            "record_key",
+        ],
+        grants.iter().map(|&(num, p, a, r)| {
+            vec![
+                V::I(0),
+                V::I(i64::from(num)),
+                V::I(i64::from(p)),
+                V::I(i64::from(a)),
+                V::T(spec.record_key(u64::from(r))),
+            ]
+        }),
+    )
+    .await;
+    eprintln!("{n} grants in {:.1?}", t.elapsed());
+    let t = Instant::now();
+    for sql in &recreate {
+        exec(&mut conn, sql).await;
+    }
+    eprintln!("secondary indexes built in {:.1?}", t.elapsed());
+    for (name, next) in [
+        ("user", u64::from(users)),
+        ("node:1", u64::from(spec.units)),
+        ("group", u64::from(spec.groups)),
+        ("hierarchy", 2),
+        ("entity", 1),
+        ("record:0", spec.records),
+    ] {
+        sqlx::query("INSERT INTO authz_counters (name, next) VALUES (?, ?)")
+            .bind(name)
+            .bind(next as i64)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    exec(&mut conn, "ANALYZE").await;
+    exec(&mut conn, "PRAGMA wal_checkpoint(TRUNCATE)").await;
+    conn.close().await.unwrap();
+    eprintln!("database written in {:.1?}", started.elapsed());
+
+    write_pools(&spec, &owners, &managers, &grants, pools);
+    eprintln!("seeded in {:.1?}", started.elapsed());
+}
+
+/// One check of a pool: who, what, which record (the generator's number), and whether the
+/// index allows it.
+struct Check {
+    user: u32,
+    action: Actions,
+    record: u64,
+    allowed: bool,
+}
+
+fn write_pools(
+    spec: &DatasetSpec,
+    owners: &[u32],
+    managers: &[Option<u32>],
+    grants: &[(u32, u32, u8, u32)],
+    pools: &Path,
+) {
+    let acl = spec.build_acl().unwrap();
+    let user_grants: Vec<(u32, u64)> = grants
+        .iter()
+        .filter_map(|g| match Principal::from_raw(g.1).kind() {
+            PrincipalKind::User(u) if g.2 & Actions::READ.bits() != 0 => Some((u, u64::from(g.3))),
+            _ => None,
+        })
+        .collect();
+    let mut starts = Vec::new();
+    let mut at = 0;
+    for &n in &spec.levels {
+        starts.push(at);
+        at += n;
+    }
+    let depth = spec.levels.len() as u64;
+    let mut rng = Rng::new(0xC4EC5);
+    let mut next = || {
+        let kind = rng.below(100);
+        let (user, record, action) = if kind < 45 {
+            // The owner or someone above the owner.
+            let record = rng.below(spec.records);
+            let mut user = owners[record as usize];
+            for _ in 0..rng.below(depth) {
+                match managers[user as usize] {
+                    Some(m) => user = m,
+                    None => break,
+                }
+            }
+            let action = if rng.below(4) == 0 {
+                Actions::WRITE
+            } else {
+                Actions::READ
+            };
+            (user, record, action)
+        } else if kind < 60 && !user_grants.is_empty() {
+            // A user a grant names, reading.
+            let (p, record) = user_grants[rng.below(user_grants.len() as u64) as usize];
+            (p, record, Actions::READ)
+        } else {
+            // Anyone (reps and first-line managers most), any record.
+            let level = match rng.below(10) {
+                0..=3 => depth - 1,
+                4..=6 => depth - 2,
+                7 | 8 => 1 + rng.below(depth.saturating_sub(3).max(1)),
+                _ => rng.below(depth),
+            } as usize;
+            let user = starts[level] + rng.below(u64::from(spec.levels[level])) as u32;
+            let action = if rng.below(4) == 0 {
+                Actions::WRITE
+            } else {
+                Actions::READ
+            };
+            (user, rng.below(spec.records), action)
+        };
+        let rec = RecordRef {
+            num: record,
+            owner: Some(owners[record as usize]),
+        };
+        Check {
+            user,
+            action,
+            record,
+            allowed: acl.can(user, action, ENTITY, rec),
+        }
+    };
+    let mut stats = Vec::new();
+    for (name, bodies, per) in [("record1", 20_000, 1), ("record100", 1_000, 100)] {
+        let mut out = String::new();
+        let mut answers = String::new();
+        let (mut allowed, mut total) = (0u64, 0u64);
+        let mut users = std::collections::HashSet::new();
+        let mut records = std::collections::HashSet::new();
+        for _ in 0..bodies {
+            out.push_str("{\"checks\":[");
+            for i in 0..per {
+                let c = next();
+                if i > 0 {
+                    out.push(',');
+                }
+                write!(
+                    out,
+                    "{{\"kind\":\"record\",\"user\":\"{}\",\"entity\":\"sale\",\"record\":\"{}\",\"action\":\"{}\"}}",
+                    user_id(c.user),
+                    spec.record_key(c.record),
+                    if c.action == Actions::WRITE { "write" } else { "read" }
+                )
+                .unwrap();
+                answers.push(if c.allowed { '1' } else { '0' });
+                allowed += u64::from(c.allowed);
+                total += 1;
+                users.insert(c.user);
+                records.insert(c.record);
+            }
+            out.push_str("]}\n");
+            answers.push('\n');
+        }
+        std::fs::write(pools.join(format!("{name}.txt")), out).unwrap();
+        std::fs::write(pools.join(format!("{name}.answers")), answers).unwrap();
+        stats.push(format!(
+            "\"{name}\":{{\"checks\":{total},\"allowed\":{allowed},\"users\":{},\"records\":{}}}",
+            users.len(),
+            records.len()
+        ));
+    }
+    std::fs::write(
+        pools.join("stats.json"),
+        format!(
+            "{{\"users\":{},\"records\":{},\"grants\":{},{}}}\n",
+            spec.users(),
+            spec.records,
+            spec.grants,
+            stats.join(",")
+        ),
+    )
+    .unwrap();
+}
