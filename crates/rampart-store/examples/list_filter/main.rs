@@ -29,7 +29,8 @@
 //! Other settings: `RAMPART_BENCH_LIST_ONLY=1` measures the pages and plans only (no count,
 //! no moves); `RAMPART_BENCH_MOVES_ONLY=1` loads the trees only and times the moves;
 //! `RAMPART_BENCH_NO_ARRAY=1` leaves out the `= ANY (ARRAY(…))` policy; `RAMPART_BENCH_NAIVE=1` adds the seed's recursive CTE (slow: seconds per run at full scale);
-//! `RAMPART_BENCH_KEEP=1` keeps the SQLite database.
+//! `RAMPART_BENCH_KEEP=1` keeps the SQLite database; `RAMPART_BENCH_LOCK=FILE` takes an
+//! exclusive lock on FILE (as `flock FILE` does) after loading, for the timed part only.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // benchmark code
 
@@ -410,6 +411,18 @@ async fn main() {
         return;
     }
 
+    // RAMPART_BENCH_LOCK=FILE: the timed part waits for an exclusive lock on FILE (as
+    // `flock FILE` would take it), so loading can run beside other benchmarks.
+    let _lock = std::env::var_os("RAMPART_BENCH_LOCK").map(|path| {
+        let file = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        eprintln!("waiting for the benchmark lock …");
+        file.lock().unwrap();
+        file
+    });
     // The baselines' connection: a fresh one with the store's reader settings.
     drop(loader);
     let conn = if pg {
