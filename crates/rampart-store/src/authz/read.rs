@@ -401,14 +401,19 @@ fn readable_sql(
             })
             .collect();
     }
-    let mut keys = parts.join(" UNION ");
-    if !count {
-        // The page's keys first, then their owners: only `limit` lookups.
-        keys = format!(
-            "SELECT record_key FROM ({keys}) AS u ORDER BY record_key LIMIT {}",
+    let keys = if count {
+        parts.join(" UNION ")
+    } else {
+        // Each part is in key order and has no key twice, so the page is a merge of the
+        // parts that stops at `limit` distinct keys (PostgreSQL: `Merge Append` and `Unique`);
+        // a `UNION` would read and hash every part's rows first. The page's keys first, then
+        // their owners: only `limit` lookups.
+        format!(
+            "SELECT DISTINCT record_key FROM ({}) AS u ORDER BY record_key LIMIT {}",
+            parts.join(" UNION ALL "),
             tail_limit(&tail)
-        );
-    }
+        )
+    };
     let joined = format!(
         "SELECT v.record_key, r.owner_num FROM ({keys}) AS v \
          JOIN acl_records r ON r.entity_num = $1 AND r.record_key = v.record_key"
