@@ -343,6 +343,15 @@ impl DatasetSpec {
         let sample: Vec<Grant> = self.grants().step_by(step as usize).take(want).collect();
         let mut random = self.requests(n, seed, owners).into_iter();
         let owner_of = |num: u64| owners.get(num as usize).copied();
+        // User `user` asks to read record `num`, or to write it.
+        let ask = |user: u32, write: bool, num: u64| Request {
+            user,
+            action: if write { Actions::WRITE } else { Actions::READ },
+            record: RecordRef {
+                num,
+                owner: owner_of(num),
+            },
+        };
         let mut out = Vec::with_capacity(n);
         while out.len() < n {
             let roll = rng.below(6);
@@ -358,19 +367,7 @@ impl DatasetSpec {
                             None => break,
                         }
                     }
-                    let action = if rng.below(4) == 0 {
-                        Actions::WRITE
-                    } else {
-                        Actions::READ
-                    };
-                    Request {
-                        user,
-                        action,
-                        record: RecordRef {
-                            num,
-                            owner: owner_of(num),
-                        },
-                    }
+                    ask(user, rng.below(4) == 0, num)
                 }
                 2 if !sample.is_empty() => {
                     let g = sample[rng.below(sample.len() as u64) as usize];
@@ -387,19 +384,8 @@ impl DatasetSpec {
                         continue;
                     }
                     let user = pool[rng.below(pool.len() as u64) as usize];
-                    let action = if rng.below(4) == 0 || !g.actions.contains(Actions::READ) {
-                        Actions::WRITE
-                    } else {
-                        Actions::READ
-                    };
-                    Request {
-                        user,
-                        action,
-                        record: RecordRef {
-                            num: g.record,
-                            owner: owner_of(g.record),
-                        },
-                    }
+                    let write = rng.below(4) == 0 || !g.actions.contains(Actions::READ);
+                    ask(user, write, g.record)
                 }
                 _ => match random.next() {
                     Some(r) => r,

@@ -230,11 +230,10 @@ impl FromRequestParts<AppState> for Administrator {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let auth = Authenticated::from_request_parts(parts, state).await?;
-        if !identity::may(state, &auth.user, Operation::AdministerUsers).await? {
-            return Err(Error::Forbidden("only IT administrators may manage users".into()).into());
-        }
-        Ok(Administrator(auth))
+        let refusal = "only IT administrators may manage users";
+        permitted(parts, state, Operation::AdministerUsers, refusal)
+            .await
+            .map(Administrator)
     }
 }
 
@@ -250,15 +249,25 @@ impl FromRequestParts<AppState> for AuditReader {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let auth = Authenticated::from_request_parts(parts, state).await?;
-        if identity::may(state, &auth.user, Operation::ReadAuditLog).await? {
-            return Ok(AuditReader(auth));
-        }
-        Err(
-            Error::Forbidden("only IT administrators and auditors may read the audit log".into())
-                .into(),
-        )
+        let refusal = "only IT administrators and auditors may read the audit log";
+        permitted(parts, state, Operation::ReadAuditLog, refusal)
+            .await
+            .map(AuditReader)
     }
+}
+
+/// The authenticated user when they may do `op`; otherwise `Forbidden` with `refusal`.
+async fn permitted(
+    parts: &mut Parts,
+    state: &AppState,
+    op: Operation,
+    refusal: &str,
+) -> Result<Authenticated, ApiError> {
+    let auth = Authenticated::from_request_parts(parts, state).await?;
+    if !identity::may(state, &auth.user, op).await? {
+        return Err(Error::Forbidden(refusal.into()).into());
+    }
+    Ok(auth)
 }
 
 fn is_safe(method: &Method) -> bool {

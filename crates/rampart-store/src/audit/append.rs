@@ -101,25 +101,26 @@ pub(crate) fn push_values(sql: &mut String, rows: usize, cols: usize, sqlite: bo
 
 impl EventRow<'_> {
     pub(crate) fn target(&self) -> Option<&str> {
-        self.target
+        self.event.target.as_deref()
     }
 }
 
 impl<'a> EventRow<'a> {
     /// The row's values in the order of [`insert_sql`]'s columns.
     pub(crate) fn args(&'a self) -> [Arg<'a>; 13] {
+        let e = self.event;
         [
             self.seq.into_arg(),
-            self.stream.into_arg(),
+            e.stream.as_str().into_arg(),
             self.occurred_at.into_arg(),
             self.actor_id.as_deref().into_arg(),
-            self.actor_name.into_arg(),
-            self.action.into_arg(),
-            self.target.into_arg(),
-            self.application.into_arg(),
-            self.environment.into_arg(),
-            self.outcome.into_arg(),
-            self.node_id.into_arg(),
+            e.actor_name.as_deref().into_arg(),
+            e.action.as_str().into_arg(),
+            e.target.as_deref().into_arg(),
+            e.application.as_deref().into_arg(),
+            e.environment.as_deref().into_arg(),
+            e.outcome.as_str().into_arg(),
+            e.node_id.as_str().into_arg(),
             self.body.as_str().into_arg(),
             self.leaf_hash.as_slice().into_arg(),
         ]

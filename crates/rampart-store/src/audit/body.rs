@@ -7,19 +7,12 @@ use super::*;
 /// The canonical JSON of an event, as `rampart_audit` defines and writes it.
 pub(crate) use rampart_audit::body::Body;
 
-/// A numbered event ready to insert, borrowing from its [`NewEvent`].
+/// A numbered event ready to insert, borrowing its index columns from its [`NewEvent`].
 pub(crate) struct EventRow<'a> {
     pub(crate) seq: i64,
-    pub(crate) stream: &'static str,
+    pub(crate) event: &'a NewEvent,
     pub(crate) occurred_at: i64,
     pub(crate) actor_id: Option<String>,
-    pub(crate) actor_name: Option<&'a str>,
-    pub(crate) action: &'a str,
-    pub(crate) target: Option<&'a str>,
-    pub(crate) application: Option<&'a str>,
-    pub(crate) environment: Option<&'a str>,
-    pub(crate) outcome: &'a str,
-    pub(crate) node_id: &'a str,
     pub(crate) body: String,
     pub(crate) leaf_hash: Hash,
 }
@@ -36,16 +29,9 @@ pub(crate) fn event_row(seq: i64, event: &NewEvent, floor: i64) -> Result<EventR
     let leaf_hash = leaf_hash(body.as_bytes());
     Ok(EventRow {
         seq,
-        stream: event.stream.as_str(),
+        event,
         occurred_at,
         actor_id: event.actor_id.map(|a| a.to_string()),
-        actor_name: event.actor_name.as_deref(),
-        action: &event.action,
-        target: event.target.as_deref(),
-        application: event.application.as_deref(),
-        environment: event.environment.as_deref(),
-        outcome: &event.outcome,
-        node_id: &event.node_id,
         body,
         leaf_hash,
     })

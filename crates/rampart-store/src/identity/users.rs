@@ -353,15 +353,7 @@ impl Store {
     ) -> Result<(), Error> {
         let mut owned = self.write().await?;
         let tx = &mut owned;
-        let row = tx
-            .row_opt(
-                "SELECT provider, username FROM users WHERE id = $1",
-                [id.to_string().into()],
-            )
-            .await?
-            .ok_or(Error::NotFound { what: "user" })?;
-        let provider: String = row.get("provider")?;
-        let username: String = row.get("username")?;
+        let (provider, username, _) = user_names(tx, id).await?;
         crate::authz::tx::user_deleted(tx, id, to_millis(now)).await?;
         tx.exec("DELETE FROM users WHERE id = $1", [id.to_string().into()])
             .await?;
@@ -552,15 +544,7 @@ impl Store {
     ) -> Result<(), Error> {
         let mut owned = self.write().await?;
         let tx = &mut owned;
-        let row = tx
-            .row_opt(
-                "SELECT provider, username_norm FROM users WHERE id = $1",
-                [id.to_string().into()],
-            )
-            .await?
-            .ok_or(Error::NotFound { what: "user" })?;
-        let provider: String = row.get("provider")?;
-        let norm: String = row.get("username_norm")?;
+        let (provider, _, norm) = user_names(tx, id).await?;
         let cleared = tx
             .exec(
                 "DELETE FROM login_attempts WHERE provider = $1 AND username_norm = $2",
@@ -583,6 +567,16 @@ impl Store {
             .map_err(db)?;
         row.get("n")
     }
+}
+
+/// User `id`'s provider, username and normalised username, inside the transaction.
+async fn user_names(tx: &mut Tx<'_>, id: UserId) -> Result<(String, String, String), Error> {
+    tx.opt(
+        "SELECT provider, username, username_norm FROM users WHERE id = $1",
+        [id.to_string().into()],
+    )
+    .await?
+    .ok_or(Error::NotFound { what: "user" })
 }
 
 #[cfg(test)]
