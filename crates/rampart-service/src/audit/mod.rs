@@ -129,7 +129,7 @@ pub struct AuditLog {
     /// Set once the pipeline has started (its stage is then `Running` or `Stopped`): a
     /// lock-free mirror of the stage's one change that matters before queueing. Deciding
     /// under the queue's lock alone was tried and measured slower at 16,384 writers (five
-    /// of six alternating runs; BENCHMARKS.md).
+    /// of six alternating runs; docs/benchmarks-history.md).
     piped: std::sync::atomic::AtomicBool,
     batch_max: usize,
     /// The last event the scheduled check has verified.
