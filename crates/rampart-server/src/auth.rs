@@ -159,7 +159,10 @@ impl FromRequestParts<AppState> for Authenticated {
         let found = match cached {
             Some(found) => Some(found),
             None => {
-                let loaded = state.store.session_by_token(&hash.0).await?;
+                let mut loaded = state.store.session_by_token(&hash.0).await?;
+                if let Some((session, _)) = &mut loaded {
+                    state.last_use.merge(session);
+                }
                 if let (true, Some((session, user))) = (cacheable, &loaded) {
                     state
                         .sessions
@@ -199,10 +202,10 @@ impl FromRequestParts<AppState> for Authenticated {
                  (Origin header required); API clients should use a bearer token",
             )));
         }
-        // Idle expiry needs the last use, but a write per request would cost more than the
-        // request: record it at most once a minute.
+        // Idle expiry needs the last use: noted at most once a minute, written off the
+        // request path (`identity::sessions::LastUse`).
         if now - session.last_seen_at >= Duration::minutes(1) {
-            state.store.touch_session(session.id, now).await?;
+            state.last_use.record(session.id, now);
             state.sessions.touch(&hash, now);
         }
         let auth = Authenticated {

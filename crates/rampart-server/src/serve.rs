@@ -285,6 +285,11 @@ impl Server {
             )),
             tokio::spawn(rampart_service::audit::run_schedule(
                 state.clone(),
+                background_stopped.clone(),
+            )),
+            tokio::spawn(rampart_service::identity::sessions::run_last_use(
+                state.store.clone(),
+                state.last_use.clone(),
                 background_stopped,
             )),
         ];

@@ -10,7 +10,7 @@ use crate::audit::AuditLog;
 use crate::authz::engine::AuthzEngine;
 use crate::config::Config;
 use crate::identity::credentials::Credentials;
-use crate::identity::sessions::SessionCache;
+use crate::identity::sessions::{LastUse, SessionCache};
 use crate::metrics::Metrics;
 
 /// Shared state of one node: the few services it is made of, behind one `Arc`.
@@ -33,6 +33,8 @@ pub struct Inner {
     pub credentials: Credentials,
     /// Live sessions, when the store is exclusive to this node.
     pub sessions: SessionCache,
+    /// Sessions' last use, recorded by requests and written every few seconds.
+    pub last_use: Arc<LastUse>,
     /// The authorization index, kept current with the database.
     pub authz: Arc<AuthzEngine>,
     /// The tamper-evident audit log: tree, checkpoints, proofs, the access pipeline.
@@ -68,6 +70,7 @@ impl AppState {
                 metrics: Arc::new(Metrics::default()),
                 credentials,
                 sessions: SessionCache::new(100_000),
+                last_use: Arc::default(),
                 audit,
             }),
         })

@@ -9,14 +9,26 @@
 //! seen by the very next request. On PostgreSQL, which several nodes share, every request
 //! reads the session from the database.
 //!
+//! A session's last use, which idle expiry is judged from, is recorded in memory on the
+//! request path ([`LastUse`]) and written to the database in one transaction every few
+//! seconds ([`run_last_use`]), never by the request itself: with thousands of sessions in
+//! use, a durable write per session and minute queued every request behind the one writer.
+//! A session this node loads from the database takes the newer of the stored and the
+//! pending last use, so idle expiry on this node is what it was. Another node sharing a
+//! PostgreSQL database sees a last use up to [`LAST_USE_FLUSH`] late, and a crash forgets
+//! that much: either can end a session that many seconds early, never keep one alive.
+//!
 //! [`Store::credentials_epoch`]: rampart_store::Store::credentials_epoch
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
+use std::time::Duration;
 
-use rampart_core::{Session, User};
+use rampart_core::{Session, SessionId, User};
 use rampart_identity::TokenHash;
+use rampart_store::Store;
 use time::OffsetDateTime;
+use tokio::sync::watch;
 
 /// Live sessions by token hash.
 #[derive(Debug)]
@@ -72,5 +84,121 @@ impl SessionCache {
         if let Some(entry) = entries.get_mut(hash) {
             entry.session.last_seen_at = at;
         }
+    }
+}
+
+/// How often pending last uses are written.
+pub const LAST_USE_FLUSH: Duration = Duration::from_secs(5);
+
+/// Last uses recorded on the request path and not yet written.
+#[derive(Debug, Default)]
+pub struct LastUse {
+    pending: Mutex<HashMap<SessionId, OffsetDateTime>>,
+}
+
+impl LastUse {
+    /// Records that `id` was used at `at` (the newest use wins).
+    pub fn record(&self, id: SessionId, at: OffsetDateTime) {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let last = pending.entry(id).or_insert(at);
+        if *last < at {
+            *last = at;
+        }
+    }
+
+    /// Brings a session read from the database up to the last use recorded here.
+    pub fn merge(&self, session: &mut Session) {
+        let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(&at) = pending.get(&session.id) {
+            if session.last_seen_at < at {
+                session.last_seen_at = at;
+            }
+        }
+    }
+
+    /// The pending uses, leaving none.
+    pub fn take(&self) -> Vec<(SessionId, OffsetDateTime)> {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        pending.drain().collect()
+    }
+
+    /// Puts back uses whose write failed, unless a newer use came meanwhile.
+    fn restore(&self, uses: Vec<(SessionId, OffsetDateTime)>) {
+        for (id, at) in uses {
+            self.record(id, at);
+        }
+    }
+
+    /// Writes the pending uses in one transaction; on failure they stay pending.
+    pub async fn flush(&self, store: &Store) -> Result<(), rampart_core::Error> {
+        let uses = self.take();
+        if uses.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = store.touch_sessions(&uses).await {
+            self.restore(uses);
+            return Err(e);
+        }
+        Ok(())
+    }
+}
+
+/// Writes pending last uses every [`LAST_USE_FLUSH`] until `stop` changes, then once more.
+pub async fn run_last_use(
+    store: Store,
+    last_use: std::sync::Arc<LastUse>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(LAST_USE_FLUSH);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => break,
+        }
+        if let Err(e) = last_use.flush(&store).await {
+            tracing::warn!(error = %e, "sessions' last use not written; kept for the next try");
+        }
+    }
+    if let Err(e) = last_use.flush(&store).await {
+        tracing::warn!(error = %e, "sessions' last use not written at shutdown");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+    use uuid::Uuid;
+
+    #[test]
+    fn the_newest_use_wins_and_take_leaves_none() {
+        let uses = LastUse::default();
+        let (a, b) = (SessionId(Uuid::from_u128(1)), SessionId(Uuid::from_u128(2)));
+        uses.record(a, datetime!(2026-01-01 10:05 UTC));
+        uses.record(a, datetime!(2026-01-01 10:01 UTC));
+        uses.record(b, datetime!(2026-01-01 10:02 UTC));
+        let mut taken = uses.take();
+        taken.sort_by_key(|(id, _)| id.0);
+        assert_eq!(
+            taken,
+            [
+                (a, datetime!(2026-01-01 10:05 UTC)),
+                (b, datetime!(2026-01-01 10:02 UTC))
+            ]
+        );
+        assert!(uses.take().is_empty());
+        // A failed write puts its uses back, but never over a newer one.
+        uses.record(a, datetime!(2026-01-01 10:09 UTC));
+        uses.restore(taken);
+        let mut again = uses.take();
+        again.sort_by_key(|(id, _)| id.0);
+        assert_eq!(
+            again,
+            [
+                (a, datetime!(2026-01-01 10:09 UTC)),
+                (b, datetime!(2026-01-01 10:02 UTC))
+            ]
+        );
     }
 }

@@ -141,13 +141,21 @@ impl Store {
 
     /// Records activity on a session (for idle expiry). Not audited: it changes no right.
     pub async fn touch_session(&self, id: SessionId, now: OffsetDateTime) -> Result<(), Error> {
+        self.touch_sessions(&[(id, now)]).await
+    }
+
+    /// Records the last use of several sessions in one transaction (a use never moves a
+    /// session's last use backwards).
+    pub async fn touch_sessions(&self, uses: &[(SessionId, OffsetDateTime)]) -> Result<(), Error> {
         let mut owned = self.write().await?;
         let tx = &mut owned;
-        tx.exec(
-            "UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1",
-            [Arg::from(to_millis(now)), id.to_string().into()],
-        )
-        .await?;
+        for (id, at) in uses {
+            tx.exec(
+                "UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1",
+                [Arg::from(to_millis(*at)), id.to_string().into()],
+            )
+            .await?;
+        }
         owned.commit().await?;
         Ok(())
     }
