@@ -263,7 +263,7 @@ async fn sessions_open_with_login_and_are_revoked_by_password_change() {
         assert!(store.session_by_token(&[8u8; 32]).await.unwrap().is_none());
 
         store
-            .touch_session(session.id, T0 + Duration::minutes(3))
+            .touch_sessions(&[(session.id, T0 + Duration::minutes(3))])
             .await
             .unwrap();
         let (touched, _) = store.session_by_token(&hash).await.unwrap().unwrap();
@@ -476,7 +476,7 @@ async fn the_credentials_epoch_moves_with_every_change_that_can_end_a_session() 
             .await
             .unwrap();
         store
-            .touch_session(session.id, T0 + Duration::minutes(2))
+            .touch_sessions(&[(session.id, T0 + Duration::minutes(2))])
             .await
             .unwrap();
         let quiet = store.credentials_epoch();

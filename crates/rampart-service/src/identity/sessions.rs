@@ -171,6 +171,13 @@ mod tests {
     use time::macros::datetime;
     use uuid::Uuid;
 
+    /// What `take` gives, in a fixed order.
+    fn taken(uses: &LastUse) -> Vec<(SessionId, OffsetDateTime)> {
+        let mut taken = uses.take();
+        taken.sort_by_key(|(id, _)| id.0);
+        taken
+    }
+
     #[test]
     fn the_newest_use_wins_and_take_leaves_none() {
         let uses = LastUse::default();
@@ -178,10 +185,9 @@ mod tests {
         uses.record(a, datetime!(2026-01-01 10:05 UTC));
         uses.record(a, datetime!(2026-01-01 10:01 UTC));
         uses.record(b, datetime!(2026-01-01 10:02 UTC));
-        let mut taken = uses.take();
-        taken.sort_by_key(|(id, _)| id.0);
+        let first = taken(&uses);
         assert_eq!(
-            taken,
+            first,
             [
                 (a, datetime!(2026-01-01 10:05 UTC)),
                 (b, datetime!(2026-01-01 10:02 UTC))
@@ -190,11 +196,9 @@ mod tests {
         assert!(uses.take().is_empty());
         // A failed write puts its uses back, but never over a newer one.
         uses.record(a, datetime!(2026-01-01 10:09 UTC));
-        uses.restore(taken);
-        let mut again = uses.take();
-        again.sort_by_key(|(id, _)| id.0);
+        uses.restore(first);
         assert_eq!(
-            again,
+            taken(&uses),
             [
                 (a, datetime!(2026-01-01 10:09 UTC)),
                 (b, datetime!(2026-01-01 10:02 UTC))

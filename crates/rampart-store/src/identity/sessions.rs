@@ -139,13 +139,8 @@ impl Store {
         }
     }
 
-    /// Records activity on a session (for idle expiry). Not audited: it changes no right.
-    pub async fn touch_session(&self, id: SessionId, now: OffsetDateTime) -> Result<(), Error> {
-        self.touch_sessions(&[(id, now)]).await
-    }
-
-    /// Records the last use of several sessions in one transaction (a use never moves a
-    /// session's last use backwards).
+    /// Records the last use of sessions (for idle expiry), in one transaction; a use never
+    /// moves a session's last use backwards. Not audited: it changes no right.
     pub async fn touch_sessions(&self, uses: &[(SessionId, OffsetDateTime)]) -> Result<(), Error> {
         let mut owned = self.write().await?;
         let tx = &mut owned;
