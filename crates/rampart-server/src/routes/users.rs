@@ -13,6 +13,18 @@ use rampart_api::{
 use rampart_service::identity::users;
 use rampart_service::state::AppState;
 
+/// What every route on one user may answer besides its own outcomes.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // describes answers in the OpenAPI document; never built
+enum OneUser {
+    #[response(status = 403, description = "Not an IT administrator", content_type = "application/problem+json")]
+    NotAdministrator(Problem),
+    #[response(status = 404, description = "No such user", content_type = "application/problem+json")]
+    NoSuchUser(Problem),
+    #[response(status = 422, description = "`id` is not a user id", content_type = "application/problem+json")]
+    NotAnId(Problem),
+}
+
 /// List users, in creation order, a page at a time.
 #[utoipa::path(
     get, path = "/api/v1/users", tag = "users",
@@ -64,9 +76,7 @@ pub async fn create(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The user", body = UserView),
-        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an IT administrator", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`id` is not a user id", body = Problem, content_type = "application/problem+json"),
+        OneUser,
     )
 )]
 pub async fn get(
@@ -85,10 +95,8 @@ pub async fn get(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The updated user", body = UserView),
-        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "E-mail taken", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an IT administrator", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`id` is not a user id", body = Problem, content_type = "application/problem+json"),
+        OneUser,
     )
 )]
 pub async fn update(
@@ -108,10 +116,8 @@ pub async fn update(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Cannot delete oneself", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an IT administrator", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`id` is not a user id", body = Problem, content_type = "application/problem+json"),
+        OneUser,
     )
 )]
 pub async fn delete(
@@ -130,10 +136,8 @@ pub async fn delete(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The disabled user", body = UserView),
-        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Cannot disable oneself", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an IT administrator", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`id` is not a user id", body = Problem, content_type = "application/problem+json"),
+        OneUser,
     )
 )]
 pub async fn disable(
@@ -152,9 +156,7 @@ pub async fn disable(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The enabled user", body = UserView),
-        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an IT administrator", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`id` is not a user id", body = Problem, content_type = "application/problem+json"),
+        OneUser,
     )
 )]
 pub async fn enable(
@@ -196,9 +198,7 @@ pub async fn reset_password(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 204, description = "Unlocked"),
-        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an IT administrator", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`id` is not a user id", body = Problem, content_type = "application/problem+json"),
+        OneUser,
     )
 )]
 pub async fn unlock(
@@ -217,9 +217,7 @@ pub async fn unlock(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "Sessions ended", body = RevokedSessions),
-        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an IT administrator", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`id` is not a user id", body = Problem, content_type = "application/problem+json"),
+        OneUser,
     )
 )]
 pub async fn revoke_sessions(
