@@ -1,0 +1,1 @@
+//! Physical layout (in progress).
