@@ -8,4 +8,6 @@
 //! **Architecture Invariant:** no I/O, no runtime. `rampart-store` executes what is decided
 //! here; `rampart-service` hands over the deployed modules and the caller's facts.
 
+pub mod ddl;
 pub mod schema;
+pub mod values;
