@@ -9,5 +9,6 @@
 //! here; `rampart-service` hands over the deployed modules and the caller's facts.
 
 pub mod ddl;
+pub mod list;
 pub mod schema;
 pub mod values;
