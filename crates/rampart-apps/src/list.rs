@@ -340,19 +340,31 @@ impl Compiled {
 
 /// The columns a page reads, in this order: `id`, `_version`, `_created_at`, `_updated_at`,
 /// then the live attributes' columns as [`Table::live_columns`] gives them.
-pub fn select_list(table: &Table, alias: &str) -> String {
+/// Decimals are read as their text on PostgreSQL (`NUMERIC` has no lossless Rust type here).
+pub fn select_list(d: Dialect, table: &Table, alias: &str) -> String {
     let mut cols = vec![
         format!("{alias}.\"id\""),
         format!("{alias}.\"_version\""),
         format!("{alias}.\"_created_at\""),
         format!("{alias}.\"_updated_at\""),
     ];
-    cols.extend(
-        table
-            .live_columns()
-            .map(|c| format!("{alias}.{}", quote(&c.name))),
-    );
+    cols.extend(table.live_columns().map(|c| {
+        let col = format!("{alias}.{}", quote(&c.name));
+        match (c.storage, d) {
+            (Storage::Decimal, Dialect::Postgres) => format!("CAST({col} AS TEXT)"),
+            _ => col,
+        }
+    }));
     cols.join(", ")
+}
+
+/// A placeholder as a column of `storage` takes it in a write (PostgreSQL's `NUMERIC` takes
+/// a decimal's text through a cast).
+pub fn write_placeholder(d: Dialect, storage: Storage, placeholder: &str) -> String {
+    match (storage, d) {
+        (Storage::Decimal, Dialect::Postgres) => format!("CAST({placeholder} AS NUMERIC)"),
+        _ => placeholder.to_owned(),
+    }
 }
 
 /// Where the platform's authorization tables are, from an application database's
@@ -391,7 +403,7 @@ pub fn compile_list(
         ));
     }
     let limit = i64::from(request.limit) + 1;
-    let select = select_list(table, "t");
+    let select = select_list(target.dialect, table, "t");
     let rule = match rows {
         RowFilter::Rule(rule) if table.acl.is_some() => rule,
         _ => {
@@ -529,7 +541,7 @@ pub fn compile_get(target: &Target, table: &Table, id: &str, rows: &RowFilter) -
     }
     c.sql = format!(
         "SELECT {} FROM {t} t{}",
-        select_list(table, "t"),
+        select_list(target.dialect, table, "t"),
         where_(&conds)
     );
     c

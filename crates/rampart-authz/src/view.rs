@@ -635,18 +635,7 @@ impl AuthzView {
             .acl
             .entity_rule(e)
             .map_err(|_| Error::invalid("entity", "unknown entity"))?;
-        let mut walk_in_order = false;
-        let mut owner_path = None;
-        if let Some(h) = rule.owner {
-            if let Ok(tree) = self.acl.hierarchy(h) {
-                owner_path = materialised_path(tree, user);
-                let users = tree.len().max(1) as f64;
-                let subtree = f64::from(tree.subtree_size(user).unwrap_or(1));
-                let collect = subtree * self.record_count(e).max(0) as f64 / users;
-                let walk = 2.0 * page.max(1) as f64 * users / subtree;
-                walk_in_order = walk < collect && !self.planner_picks_shape;
-            }
-        }
+        let shape = self.reader_shape(rule.owner, user, self.record_count(e), page);
         Ok(ListFilter {
             entity: e,
             public: rule.public.contains(Actions::READ),
@@ -656,10 +645,50 @@ impl AuthzView {
             } else {
                 Vec::new()
             },
-            walk_in_order,
-            owner_path,
+            walk_in_order: shape.walk_in_order,
+            owner_path: shape.owner_path,
         })
     }
+
+    /// Where `user` sits in an owner rule's hierarchy `h` and which query shape reads a page
+    /// of `records` for them: the materialised path (`None` outside the tree) and whether to
+    /// walk the records in order (large subtrees) rather than collect the subtree's.
+    /// Collecting costs about `subtree × records / users` rows, walking about
+    /// `page × users / subtree` probes (two index lookups each); the cheaper estimate wins.
+    pub fn reader_shape(
+        &self,
+        h: Option<HierarchyId>,
+        user: u32,
+        records: i64,
+        page: i64,
+    ) -> ReaderShape {
+        let mut shape = ReaderShape::default();
+        if let Some(tree) = h.and_then(|h| self.acl.hierarchy(h).ok()) {
+            shape.owner_path = materialised_path(tree, user);
+            let users = tree.len().max(1) as f64;
+            let subtree = f64::from(tree.subtree_size(user).unwrap_or(1));
+            let collect = subtree * records.max(0) as f64 / users;
+            let walk = 2.0 * page.max(1) as f64 * users / subtree;
+            shape.walk_in_order = walk < collect && !self.planner_picks_shape;
+        }
+        shape
+    }
+
+    /// The principals whose grants reach `user` (`user` itself, their groups, their units and
+    /// the units above).
+    pub fn grantee_principals(&self, user: u32) -> Vec<Principal> {
+        self.acl.grantee_principals(user)
+    }
+}
+
+/// A reader's place under an owner rule, and the query shape for them (see
+/// [`AuthzView::reader_shape`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReaderShape {
+    /// The reader's materialised path in the hierarchy; `None` outside it.
+    pub owner_path: Option<Vec<u8>>,
+    /// Walk the records in order instead of collecting the subtree's.
+    pub walk_in_order: bool,
 }
 
 /// The name `map` holds `value` under (a scan: names are looked up the other way round).

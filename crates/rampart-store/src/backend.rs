@@ -43,6 +43,8 @@ pub(crate) enum Backend {
         reader: SqlitePool,
         /// Set by [`Store::close`]; the checkpointer also stops when the last handle goes.
         closed: Arc<AtomicBool>,
+        /// The database file (application databases are files beside it).
+        path: std::path::PathBuf,
     },
     Postgres(PgPool),
 }
@@ -56,6 +58,8 @@ pub struct Store {
     pub(crate) epoch: Arc<AtomicU64>,
     /// Events appended in blocks through this handle's clones; see [`Store::audit_appended`].
     pub(crate) appended: Arc<AtomicU64>,
+    /// The open application databases (SQLite: their pools, by catalog number).
+    pub(crate) apps: Arc<crate::apps::Pools>,
 }
 
 /// Converts a database error: unique violations become conflicts, connection trouble
@@ -161,9 +165,11 @@ impl Store {
                 writer,
                 reader,
                 closed,
+                path: path.to_owned(),
             },
             epoch: Arc::default(),
             appended: Arc::default(),
+            apps: Arc::default(),
         })
     }
 
@@ -220,6 +226,7 @@ impl Store {
             backend: Backend::Postgres(pool),
             epoch: Arc::default(),
             appended: Arc::default(),
+            apps: Arc::default(),
         })
     }
 
@@ -277,11 +284,13 @@ impl Store {
 
     /// Closes every connection, waiting for those in use.
     pub async fn close(&self) {
+        self.apps.close().await;
         match &self.backend {
             Backend::Sqlite {
                 writer,
                 reader,
                 closed,
+                ..
             } => {
                 closed.store(true, Ordering::Release);
                 reader.close().await;

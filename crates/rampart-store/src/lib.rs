@@ -8,6 +8,7 @@
 //!
 //! Times cross this boundary as [`time::OffsetDateTime`] and are stored as UTC milliseconds.
 
+mod apps;
 mod audit;
 mod authz;
 mod backend;
@@ -15,6 +16,7 @@ mod db;
 mod identity;
 mod lifecycle;
 
+pub use apps::{AppDatabase, Expect, RowValues, StoredRecord};
 pub use audit::{
     decode_block, encode_block, EventQuery, NewEvent, StoredCheckpoint, StoredEvent, Stream,
     AUDIT_TILE_HEIGHT, BLOCK_EVENTS,

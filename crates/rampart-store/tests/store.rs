@@ -8,6 +8,8 @@ use rampart_store::{NewSession, NewUser, Store, UserPatch, UserQuery};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
+#[path = "store/apps.rs"]
+mod apps;
 #[path = "store/audit.rs"]
 mod audit;
 #[path = "store/authz.rs"]

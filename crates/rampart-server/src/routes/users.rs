@@ -17,11 +17,23 @@ use rampart_service::state::AppState;
 #[derive(utoipa::IntoResponses)]
 #[allow(dead_code)] // describes answers in the OpenAPI document; never built
 enum OneUser {
-    #[response(status = 403, description = "Not an IT administrator", content_type = "application/problem+json")]
+    #[response(
+        status = 403,
+        description = "Not an IT administrator",
+        content_type = "application/problem+json"
+    )]
     NotAdministrator(Problem),
-    #[response(status = 404, description = "No such user", content_type = "application/problem+json")]
+    #[response(
+        status = 404,
+        description = "No such user",
+        content_type = "application/problem+json"
+    )]
     NoSuchUser(Problem),
-    #[response(status = 422, description = "`id` is not a user id", content_type = "application/problem+json")]
+    #[response(
+        status = 422,
+        description = "`id` is not a user id",
+        content_type = "application/problem+json"
+    )]
     NotAnId(Problem),
 }
 

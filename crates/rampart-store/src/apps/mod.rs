@@ -1,0 +1,376 @@
+//! Application databases: the catalog of them, their connections, their layout and its
+//! migrations, their records, and (on SQLite) the outbox of the audit events their writes
+//! commit.
+//!
+//! Each environment, application and database name of the deployed entities has its own
+//! database, apart from the platform's tables: on SQLite the file `apps/<num>.db` beside the
+//! platform's, on PostgreSQL the schema `app_<num>`. No statement over one can name another.
+//! The platform's authorization tables are reachable from it (read-only use: the row-level
+//! rule's hierarchy paths): on SQLite the platform file is attached to each connection as
+//! `platform`; on PostgreSQL they are in `public`.
+//!
+//! **Every write commits with its audit events.** On PostgreSQL they go into the audit log in
+//! the write's own transaction. On SQLite the log is in another file, and a transaction
+//! across files in WAL mode is atomic per file only; so the events go into the database's
+//! outbox in the write's transaction, and [`Store::flush_app_outbox`] moves them into the log
+//! in a transaction that also records the last one moved (`app_databases.outbox_done`):
+//! each event reaches the log exactly once, also when the node stops in between (the next
+//! start moves what is left).
+
+mod outbox;
+mod records;
+mod schema;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rampart_apps::ddl::Target;
+use rampart_apps::schema::Dialect;
+use rampart_core::{AuditContext, Error};
+use sqlx::postgres::PgPool;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use time::OffsetDateTime;
+
+use crate::backend::{db, to_millis, Backend, Store};
+use crate::db::{Db, Tx};
+
+pub use records::{Expect, RowValues, StoredRecord};
+
+/// An application database of the catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppDatabase {
+    /// Its catalog number (its file or schema is named after it).
+    pub num: i64,
+    /// The environment.
+    pub environment: String,
+    /// The application.
+    pub application: String,
+    /// The database name the entities give.
+    pub name: String,
+}
+
+/// The connections of the open SQLite application databases, by catalog number.
+#[derive(Debug, Default)]
+pub(crate) struct Pools {
+    open: Mutex<HashMap<i64, AppPools>>,
+}
+
+/// One SQLite application database: one writer (SQLite has one at a time), a few readers.
+#[derive(Debug, Clone)]
+struct AppPools {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl Pools {
+    fn get(&self, num: i64) -> Option<AppPools> {
+        self.open.lock().ok()?.get(&num).cloned()
+    }
+
+    fn put(&self, num: i64, pools: AppPools) -> AppPools {
+        match self.open.lock() {
+            Ok(mut open) => open.entry(num).or_insert(pools).clone(),
+            Err(_) => pools,
+        }
+    }
+
+    /// Closes every open application database.
+    pub(crate) async fn close(&self) {
+        let all: Vec<AppPools> = match self.open.lock() {
+            Ok(mut open) => open.drain().map(|(_, p)| p).collect(),
+            Err(_) => Vec::new(),
+        };
+        for p in all {
+            p.reader.close().await;
+            p.writer.close().await;
+        }
+    }
+}
+
+/// Where an application database's statements run.
+#[derive(Debug, Clone)]
+pub(crate) enum AppConn {
+    Sqlite(AppPoolsHandle),
+    Postgres(PgPool),
+}
+
+/// A SQLite application database's pools, held for the length of one use.
+#[derive(Debug, Clone)]
+pub(crate) struct AppPoolsHandle(AppPools);
+
+impl AppConn {
+    /// The pool that serves reads.
+    pub(crate) fn reader(&self) -> Db<'_> {
+        match self {
+            AppConn::Sqlite(p) => Db::Sqlite(&p.0.reader),
+            AppConn::Postgres(pool) => Db::Postgres(pool),
+        }
+    }
+
+    /// Begins a write transaction (SQLite: `BEGIN IMMEDIATE` on the one writer).
+    pub(crate) async fn write(&self) -> Result<Tx<'static>, Error> {
+        match self {
+            AppConn::Sqlite(p) => {
+                p.0.writer
+                    .begin_with("BEGIN IMMEDIATE")
+                    .await
+                    .map(Tx::Sqlite)
+                    .map_err(db)
+            }
+            AppConn::Postgres(pool) => pool.begin().await.map(Tx::Postgres).map_err(db),
+        }
+    }
+}
+
+impl Store {
+    /// Where an application database's tables are, for the statements of `rampart-apps`.
+    pub fn app_target(&self, db: &AppDatabase) -> Target {
+        match self.backend {
+            Backend::Sqlite { .. } => Target {
+                dialect: Dialect::Sqlite,
+                schema: None,
+            },
+            Backend::Postgres(_) => Target {
+                dialect: Dialect::Postgres,
+                schema: Some(schema_name(db.num)),
+            },
+        }
+    }
+
+    /// The application database of an environment, application and name, if it exists.
+    pub async fn app_database(
+        &self,
+        environment: &str,
+        application: &str,
+        name: &str,
+    ) -> Result<Option<AppDatabase>, Error> {
+        let row: Option<(i64,)> = self
+            .reader()
+            .opt(
+                "SELECT num FROM app_databases WHERE environment = $1 AND application = $2 AND name = $3",
+                [environment.into(), application.into(), name.into()],
+            )
+            .await?;
+        Ok(row.map(|(num,)| AppDatabase {
+            num,
+            environment: environment.to_owned(),
+            application: application.to_owned(),
+            name: name.to_owned(),
+        }))
+    }
+
+    /// Every application database of the catalog, by number.
+    pub async fn app_databases(&self) -> Result<Vec<AppDatabase>, Error> {
+        let rows: Vec<(i64, String, String, String)> = self
+            .reader()
+            .all(
+                "SELECT num, environment, application, name FROM app_databases ORDER BY num",
+                [],
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(num, environment, application, name)| AppDatabase {
+                num,
+                environment,
+                application,
+                name,
+            })
+            .collect())
+    }
+
+    /// The application database of an environment, application and name, created (in the
+    /// catalog, with its file or schema) if it does not exist yet.
+    pub async fn ensure_app_database(
+        &self,
+        ctx: &AuditContext,
+        now: OffsetDateTime,
+        environment: &str,
+        application: &str,
+        name: &str,
+    ) -> Result<AppDatabase, Error> {
+        if let Some(db) = self.app_database(environment, application, name).await? {
+            return Ok(db);
+        }
+        let mut tx = self.write().await?;
+        let existing: Option<(i64,)> = tx
+            .opt(
+                "SELECT num FROM app_databases WHERE environment = $1 AND application = $2 AND name = $3",
+                [environment.into(), application.into(), name.into()],
+            )
+            .await?;
+        let num = match existing {
+            Some((num,)) => num,
+            None => {
+                let (num,): (i64,) = tx
+                    .one(
+                        "INSERT INTO app_databases (num, environment, application, name, created_at) \
+                         SELECT COALESCE(MAX(num), 0) + 1, $1, $2, $3, $4 FROM app_databases RETURNING num",
+                        [
+                            environment.into(),
+                            application.into(),
+                            name.into(),
+                            to_millis(now).into(),
+                        ],
+                    )
+                    .await?;
+                let details = serde_json::json!({
+                    "environment": environment,
+                    "application": application,
+                    "database": name,
+                    "num": num,
+                });
+                crate::audit::record(
+                    &mut tx,
+                    ctx,
+                    now,
+                    "app.database.create",
+                    format!("app-database:{num}"),
+                    details,
+                )
+                .await?;
+                num
+            }
+        };
+        tx.commit().await?;
+        let db = AppDatabase {
+            num,
+            environment: environment.to_owned(),
+            application: application.to_owned(),
+            name: name.to_owned(),
+        };
+        // The file or schema, with the layout and outbox tables: idempotent.
+        self.app_conn(&db).await?;
+        Ok(db)
+    }
+
+    /// The connections of an application database, opened on first use.
+    pub(crate) async fn app_conn(&self, db: &AppDatabase) -> Result<AppConn, Error> {
+        match &self.backend {
+            Backend::Postgres(pool) => {
+                let schema = schema_name(db.num);
+                let mut tx = pool.begin().await.map(Tx::Postgres).map_err(db_err)?;
+                tx.exec(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""), [])
+                    .await?;
+                tx.exec(&layout_table_sql(&format!("\"{schema}\".")), [])
+                    .await?;
+                tx.commit().await?;
+                Ok(AppConn::Postgres(pool.clone()))
+            }
+            Backend::Sqlite { path, .. } => {
+                if let Some(p) = self.apps.get(db.num) {
+                    return Ok(AppConn::Sqlite(AppPoolsHandle(p)));
+                }
+                let pools = open_sqlite_app(path, db.num).await?;
+                Ok(AppConn::Sqlite(AppPoolsHandle(
+                    self.apps.put(db.num, pools),
+                )))
+            }
+        }
+    }
+}
+
+fn db_err(e: sqlx::Error) -> Error {
+    db(e)
+}
+
+/// The PostgreSQL schema of an application database.
+pub(crate) fn schema_name(num: i64) -> String {
+    format!("app_{num}")
+}
+
+/// The table holding a database's layout (one row).
+fn layout_table_sql(prefix: &str) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {prefix}\"_rampart_layout\" (\"id\" INTEGER PRIMARY KEY, \
+         \"layout\" TEXT NOT NULL, \"updated_at\" BIGINT NOT NULL)"
+    )
+}
+
+/// The SQLite file of an application database: `apps/<num>.db` beside the platform's file,
+/// created private (0600, in a 0700 directory).
+fn app_file(platform: &Path, num: i64) -> Result<PathBuf, Error> {
+    let dir = platform
+        .parent()
+        .unwrap_or_else(|| Path::new("."))
+        .join("apps");
+    let io = |e: std::io::Error| Error::Unavailable(format!("application database {num}: {e}"));
+    if !dir.exists() {
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
+        }
+    }
+    let file = dir.join(format!("{num}.db"));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    options.open(&file).map_err(io)?;
+    Ok(file)
+}
+
+async fn open_sqlite_app(platform: &Path, num: i64) -> Result<AppPools, Error> {
+    let file = app_file(platform, num)?;
+    let cannot_open = |e: sqlx::Error| {
+        Error::Unavailable(format!(
+            "cannot open application database {}: {e}",
+            file.display()
+        ))
+    };
+    let base = SqliteConnectOptions::new()
+        .filename(&file)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(5));
+    let platform = platform.to_string_lossy().into_owned();
+    let (for_writer, for_readers) = (platform.clone(), platform);
+    let writer = SqlitePoolOptions::new()
+        .max_connections(1)
+        .test_before_acquire(false)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(move |conn, _| attach(conn, for_writer.clone()))
+        .connect_with(base.clone())
+        .await
+        .map_err(cannot_open)?;
+    for sql in [layout_table_sql(""), outbox::TABLE_SQL.to_owned()] {
+        sqlx::query(&sql)
+            .execute(&writer)
+            .await
+            .map_err(cannot_open)?;
+    }
+    let reader = SqlitePoolOptions::new()
+        .max_connections(4)
+        .test_before_acquire(false)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(move |conn, _| attach(conn, for_readers.clone()))
+        .connect_with(base.read_only(true))
+        .await
+        .map_err(cannot_open)?;
+    Ok(AppPools { writer, reader })
+}
+
+/// Attaches the platform's database as `platform` (the row-level rule reads its hierarchy
+/// paths).
+fn attach(
+    conn: &mut sqlx::SqliteConnection,
+    platform: String,
+) -> futures_util::future::BoxFuture<'_, Result<(), sqlx::Error>> {
+    Box::pin(async move {
+        sqlx::query("ATTACH DATABASE $1 AS platform")
+            .bind(platform)
+            .execute(conn)
+            .await
+            .map(|_| ())
+    })
+}

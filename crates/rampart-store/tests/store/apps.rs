@@ -1,0 +1,405 @@
+//! Application databases: migrations, records written with their audit events, and lists
+//! filtered by the row-level rule inside the statement, checked against a plain reference.
+
+use rampart_apps::list::{compile_get, compile_list, parse_list, Below, RowFilter, Rule};
+use rampart_apps::schema::{layouts, Layout, Storage};
+use rampart_apps::values::Value;
+use rampart_authz::acl::HierarchyKind;
+use rampart_authz::path::path_end;
+use rampart_core::{Error, Provider, UserId};
+use rampart_store::testing::{each_backend, TestStore};
+use rampart_store::{AppDatabase, AuthzOp, Expect, NodeRef, RowValues, Store};
+
+use super::{ctx, new_user, T0};
+
+const SALES: &str = "
+module: sales-ui
+application: sales
+entities:
+  - name: Sale
+    attributes:
+      - {name: amount, type: decimal, required: true}
+      - {name: region, type: text}
+      - {name: rep, type: reference, entity: User, required: true}
+    acl: {owner: rep, hierarchy: reports-to}
+";
+
+fn layout(yaml: &str) -> Layout {
+    let m = rampart_model::parse("m.yaml", yaml).unwrap();
+    layouts(&[&m]).unwrap().remove("main").unwrap()
+}
+
+async fn user(store: &Store, name: &str) -> UserId {
+    store
+        .create_user(&new_user(Provider::End, name, None), T0, &ctx())
+        .await
+        .unwrap()
+        .id
+}
+
+async fn database(store: &Store, yaml: &str) -> (AppDatabase, Layout) {
+    let db = store
+        .ensure_app_database(&ctx(), T0, "dev", "sales", "main")
+        .await
+        .unwrap();
+    let m = store
+        .migrate_app_database(&db, &layout(yaml), false, &|_, _, _, v| Ok(v), T0)
+        .await
+        .unwrap();
+    (db, m.after)
+}
+
+fn values(amount: &str, region: &str, rep: UserId) -> RowValues {
+    RowValues(vec![
+        (
+            "amount".into(),
+            Storage::Decimal,
+            Value::Decimal(amount.into()),
+        ),
+        ("region".into(), Storage::Text, Value::Text(region.into())),
+        ("rep".into(), Storage::Text, Value::Text(rep.to_string())),
+    ])
+}
+
+fn record_id(i: u32) -> String {
+    format!("0190a000-0000-7000-8000-{i:012}")
+}
+
+#[tokio::test]
+async fn records_are_written_with_their_events_and_read_back() {
+    each_backend(|TestStore { store, .. }| async move {
+        let kind = store.kind().as_str();
+        let rep = user(&store, "rep").await;
+        let (db, layout) = database(&store, SALES).await;
+        let table = &layout.tables[0];
+        let before = store.events_after(0, 10_000).await.unwrap().len();
+        let event = |action: &str| {
+            rampart_store::NewEvent::system(
+                &ctx(),
+                &rampart_core::AuditEvent {
+                    action: "record.create",
+                    target: Some(format!("record:sales-ui.Sale/{action}")),
+                    outcome: rampart_core::Outcome::Success,
+                    details: "{}".into(),
+                },
+                T0,
+            )
+        };
+        let created = store
+            .app_insert(
+                &db,
+                table,
+                &record_id(1),
+                &values("10.50", "North", rep),
+                T0,
+                vec![event("1")],
+            )
+            .await
+            .unwrap();
+        assert_eq!(created.version, 1, "{kind}");
+        assert_eq!(
+            created.values[0],
+            Value::Decimal("10.5".into()),
+            "{kind}: decimals keep their value"
+        );
+        // The event is in the audit log once the write returns (SQLite: moved from the outbox).
+        let events = store.events_after(0, 10_000).await.unwrap();
+        assert_eq!(events.len(), before + 1, "{kind}");
+        assert_eq!(
+            events.last().unwrap().target.as_deref(),
+            Some("record:sales-ui.Sale/1")
+        );
+        // A second flush moves nothing twice.
+        assert_eq!(store.flush_app_outboxes().await.unwrap(), 0, "{kind}");
+
+        // An update at the version read succeeds; a second one at the same version conflicts.
+        let target = store.app_target(&db);
+        let visible = compile_get(&target, table, &record_id(1), &RowFilter::All);
+        let changed = RowValues(vec![(
+            "region".into(),
+            Storage::Text,
+            Value::Text("South".into()),
+        )]);
+        let updated = store
+            .app_update(
+                &db,
+                table,
+                Expect {
+                    visible: &visible,
+                    version: Some(1),
+                },
+                &changed,
+                T0,
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (updated.version, &updated.values[1]),
+            (2, &Value::Text("South".into())),
+            "{kind}"
+        );
+        let stale = store
+            .app_update(
+                &db,
+                table,
+                Expect {
+                    visible: &visible,
+                    version: Some(1),
+                },
+                &changed,
+                T0,
+                vec![],
+            )
+            .await;
+        assert!(
+            matches!(stale, Err(Error::Conflict(_))),
+            "{kind}: {stale:?}"
+        );
+        // A record the statement does not select is not found, and nothing changes.
+        let other = compile_get(&target, table, &record_id(9), &RowFilter::All);
+        let missing = store
+            .app_delete(
+                &db,
+                table,
+                Expect {
+                    visible: &other,
+                    version: None,
+                },
+                vec![],
+            )
+            .await;
+        assert!(matches!(missing, Err(Error::NotFound { .. })), "{kind}");
+        let deleted = store
+            .app_delete(
+                &db,
+                table,
+                Expect {
+                    visible: &visible,
+                    version: Some(2),
+                },
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(deleted.id, record_id(1));
+        assert!(
+            store
+                .app_records(&db, table, &visible)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{kind}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_retype_that_does_not_convert_changes_nothing() {
+    each_backend(|TestStore { store, .. }| async move {
+        let kind = store.kind().as_str();
+        let rep = user(&store, "rep").await;
+        let (db, layout) = database(&store, SALES).await;
+        store
+            .app_insert(
+                &db,
+                &layout.tables[0],
+                &record_id(1),
+                &values("1", "North", rep),
+                T0,
+                vec![],
+            )
+            .await
+            .unwrap();
+        let retyped = layout_of_region_as_integer();
+        let convert = |_: &_, to: &rampart_apps::schema::Column, _: &str, v: Value| {
+            rampart_apps::values::convert(&v, to.ty)
+        };
+        let refused = store
+            .migrate_app_database(&db, &retyped, false, &convert, T0)
+            .await;
+        assert!(
+            matches!(&refused, Err(Error::Conflict(m)) if m.contains("region")),
+            "{kind}: {refused:?}"
+        );
+        assert_eq!(
+            store.app_layout(&db).await.unwrap(),
+            layout,
+            "{kind}: the layout is unchanged"
+        );
+        // A value that converts: the attribute moves to its new column with its data.
+        let table = &layout.tables[0];
+        let visible = compile_get(
+            &store.app_target(&db),
+            table,
+            &record_id(1),
+            &RowFilter::All,
+        );
+        let numeric = RowValues(vec![(
+            "region".into(),
+            Storage::Text,
+            Value::Text("42".into()),
+        )]);
+        store
+            .app_update(
+                &db,
+                table,
+                Expect {
+                    visible: &visible,
+                    version: None,
+                },
+                &numeric,
+                T0,
+                vec![],
+            )
+            .await
+            .unwrap();
+        let m = store
+            .migrate_app_database(&db, &retyped, false, &convert, T0)
+            .await
+            .unwrap();
+        let new_table = &m.after.tables[0];
+        assert_eq!(
+            new_table.column("region").unwrap().name,
+            "region_2",
+            "{kind}"
+        );
+        let read = compile_get(
+            &store.app_target(&db),
+            new_table,
+            &record_id(1),
+            &RowFilter::All,
+        );
+        let rows = store.app_records(&db, new_table, &read).await.unwrap();
+        assert_eq!(rows[0].values[1], Value::Integer(42), "{kind}");
+    })
+    .await;
+}
+
+fn layout_of_region_as_integer() -> Layout {
+    layout(&SALES.replace(
+        "{name: region, type: text}",
+        "{name: region, type: integer}",
+    ))
+}
+
+/// The people: a director above a manager above two reps, a third rep straight under the
+/// director, and someone outside the tree.
+#[tokio::test]
+async fn lists_show_each_reader_exactly_the_rows_the_rule_allows() {
+    each_backend(|TestStore { store, .. }| async move {
+        let kind = store.kind().as_str();
+        let names = ["director", "manager", "rep1", "rep2", "rep3", "outsider"];
+        let mut people = Vec::new();
+        for n in names {
+            people.push(user(&store, n).await);
+        }
+        let (d, m, r1, r2, r3) = (people[0], people[1], people[2], people[3], people[4]);
+        let mut ops = vec![AuthzOp::CreateHierarchy {
+            name: "reports-to".into(),
+            kind: HierarchyKind::ReportsTo,
+        }];
+        for (node, parent) in [
+            (d, None),
+            (m, Some(d)),
+            (r1, Some(m)),
+            (r2, Some(m)),
+            (r3, Some(d)),
+        ] {
+            ops.push(AuthzOp::SetParent {
+                hierarchy: "reports-to".into(),
+                node: NodeRef::User(node),
+                parent: parent.map(NodeRef::User),
+            });
+        }
+        store.authz_write(&ctx(), T0, &ops).await.unwrap();
+        let view = store.authz_load(&mut |_, _| {}).await.unwrap();
+        let (db, layout) = database(&store, SALES).await;
+        let table = &layout.tables[0];
+        // 30 sales spread over everyone, the outsider included.
+        let mut owners = Vec::new();
+        for i in 0..30u32 {
+            let owner = people[i as usize % people.len()];
+            let region = if i % 3 == 0 { "North" } else { "South" };
+            store
+                .app_insert(
+                    &db,
+                    table,
+                    &record_id(i),
+                    &values(&format!("{i}.5"), region, owner),
+                    T0,
+                    vec![],
+                )
+                .await
+                .unwrap();
+            owners.push((record_id(i), owner, region));
+        }
+        let (h, _) = view.hierarchy("reports-to").unwrap();
+        let below = |reader: UserId| -> Vec<UserId> {
+            match reader {
+                x if x == d => vec![d, m, r1, r2, r3],
+                x if x == m => vec![m, r1, r2],
+                x => vec![x],
+            }
+        };
+        for reader in people.clone() {
+            let num = view.user_num(reader);
+            let shape = num
+                .map(|n| view.reader_shape(Some(h), n, 30, 50))
+                .unwrap_or_default();
+            for walk in [false, true] {
+                let rule = RowFilter::Rule(Rule {
+                    owner: Some(reader.to_string()),
+                    below: shape.owner_path.as_ref().map(|p| Below {
+                        hierarchy: i64::from(h.0),
+                        lo: p.clone(),
+                        hi: path_end(p),
+                    }),
+                    grantees: Vec::new(),
+                    action_bit: 1,
+                    walk,
+                });
+                for filter in [None, Some("North")] {
+                    // Pages of 4 in id order, followed by their cursors, against the reference.
+                    let mut seen = Vec::new();
+                    let mut cursor: Option<String> = None;
+                    loop {
+                        let mut params = vec![("limit".to_owned(), "4".to_owned())];
+                        if let Some(r) = filter {
+                            params.push(("region".into(), r.into()));
+                        }
+                        if let Some(c) = &cursor {
+                            params.push(("cursor".into(), c.clone()));
+                        }
+                        let request = parse_list(table, &params).unwrap();
+                        let statement =
+                            compile_list(&store.app_target(&db), table, &request, &rule);
+                        let page = store.app_records(&db, table, &statement).await.unwrap();
+                        let more = page.len() > 4;
+                        for r in page.iter().take(4) {
+                            seen.push(r.id.clone());
+                        }
+                        if !more {
+                            break;
+                        }
+                        cursor = Some(rampart_apps::list::encode_cursor(&Value::Null, &page[3].id));
+                    }
+                    let allowed = below(reader);
+                    let want: Vec<String> = owners
+                        .iter()
+                        .filter(|(_, o, region)| {
+                            allowed.contains(o) && filter.is_none_or(|f| f == *region)
+                        })
+                        .map(|(id, _, _)| id.clone())
+                        .collect();
+                    assert_eq!(
+                        seen, want,
+                        "{kind}: reader {reader}, walk {walk}, filter {filter:?}"
+                    );
+                }
+            }
+        }
+    })
+    .await;
+}
