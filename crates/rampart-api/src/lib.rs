@@ -7,6 +7,7 @@
 //! from them, and the typed client reads them. No HTTP stack here: only `serde`, `utoipa`
 //! and the `http` crate's status codes.
 
+pub mod apps;
 pub mod audit;
 pub mod authz;
 pub mod identity;
@@ -14,6 +15,7 @@ pub mod lifecycle;
 pub mod plans;
 pub mod problem;
 
+pub use apps::*;
 pub use audit::*;
 pub use authz::*;
 pub use identity::*;

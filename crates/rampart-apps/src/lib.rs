@@ -8,6 +8,7 @@
 //! **Architecture Invariant:** no I/O, no runtime. `rampart-store` executes what is decided
 //! here; `rampart-service` hands over the deployed modules and the caller's facts.
 
+pub mod access;
 pub mod ddl;
 pub mod list;
 pub mod schema;

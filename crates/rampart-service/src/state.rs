@@ -39,6 +39,8 @@ pub struct Inner {
     pub authz: Arc<AuthzEngine>,
     /// The tamper-evident audit log: tree, checkpoints, proofs, the access pipeline.
     pub audit: Arc<AuditLog>,
+    /// What runs in each environment, as the application runtime serves it.
+    pub apps: crate::apps::Runtime,
 }
 
 impl std::ops::Deref for AppState {
@@ -72,6 +74,7 @@ impl AppState {
                 sessions: SessionCache::new(100_000),
                 last_use: Arc::default(),
                 audit,
+                apps: crate::apps::Runtime::default(),
             }),
         })
     }

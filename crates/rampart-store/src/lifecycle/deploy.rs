@@ -29,6 +29,30 @@ impl Store {
         Ok(rows.into_iter().map(running).collect())
     }
 
+    /// What runs in environment `env`: each module's name, version and parsed model (JSON),
+    /// by name, with the environment's deployment revision (see
+    /// [`Store::deployment_revision`]) read in the same statement's snapshot.
+    pub async fn running_models(&self, env: &str) -> Result<(i64, Vec<(String, i64, String)>), Error> {
+        let mut tx = self.snapshot().await?;
+        let revision = deployment_revision(&mut tx, env).await?;
+        let rows: Vec<(String, i64, String)> = tx
+            .all(
+                "SELECT m.name, d.number, v.model \
+                 FROM deployed d JOIN it_modules m ON m.num = d.module_num \
+                 JOIN module_versions v ON v.module_num = d.module_num AND v.number = d.number \
+                 WHERE d.environment = $1 ORDER BY m.name",
+                [env.into()],
+            )
+            .await?;
+        Ok((revision, rows))
+    }
+
+    /// A number that grows with every deployment, staging or rollback applied to `env` (the
+    /// newest one's id): what a node caching what runs there compares.
+    pub async fn deployment_revision(&self, env: &str) -> Result<i64, Error> {
+        self.reader().scalar(REVISION_SQL, [env.into()]).await
+    }
+
     /// Applies deployments all together or not at all, each with its `module.deploy`
     /// (`module.stage`, `module.rollback`) event; a module whose running version is no
     /// longer what the caller expected is a conflict and nothing is applied.
@@ -439,4 +463,10 @@ async fn decide_request<'q>(
         )));
     }
     Ok(())
+}
+
+const REVISION_SQL: &str = "SELECT COALESCE(MAX(deployment), 0) FROM deployed WHERE environment = $1";
+
+async fn deployment_revision(tx: &mut Tx<'_>, env: &str) -> Result<i64, Error> {
+    tx.scalar(REVISION_SQL, [env.into()]).await
 }

@@ -1,0 +1,444 @@
+//! The data API of deployed entities: list, get, create, change and delete records.
+//!
+//! Every call is decided in this order, and nothing about a record is revealed before its
+//! step: the environment, application, module and entity must run there (otherwise 404,
+//! whatever exists elsewhere); the caller must hold one of the roles the model gives the
+//! entity's screens and actions (otherwise 403); then the row-level rule runs inside the
+//! statement that reads or writes, so a record the caller may not read answers 404 like one
+//! that does not exist. Every call appends an `access` event (allowed or denied, with the
+//! record ids read or written); every write appends a `system` event with the record id and
+//! the names of the attributes it set, committed with the write.
+
+use std::sync::Arc;
+
+use rampart_api::{RecordPage, RecordView};
+use rampart_apps::access::{data_roles, serving_table};
+use rampart_apps::ddl::Target;
+use rampart_apps::list::{compile_get, compile_list, encode_cursor, parse_list, RowFilter};
+use rampart_apps::schema::Table;
+use rampart_apps::values::{check_record, FieldError, Value};
+use rampart_authz::acl::Actions;
+use rampart_core::{AuditEvent, Error, Outcome, UserId};
+use rampart_store::{AppDatabase, Expect, NewEvent, RowValues, StoredRecord};
+use serde_json::{json, Map, Value as Json};
+use time::format_description::well_known::Rfc3339;
+
+use super::{rows, EnvApps};
+use crate::caller::Caller;
+use crate::state::AppState;
+
+/// An entity as a URL names it: `/apps/{environment}/{application}/api/{module}/{entity}`.
+#[derive(Debug, Clone, Copy)]
+pub struct EntityRef<'a> {
+    /// The environment.
+    pub environment: &'a str,
+    /// The application.
+    pub application: &'a str,
+    /// The module declaring the entity.
+    pub module: &'a str,
+    /// The entity.
+    pub entity: &'a str,
+}
+
+/// An entity the caller may use, resolved.
+struct Resolved {
+    _env: Arc<EnvApps>,
+    db: AppDatabase,
+    table: Table,
+    target: Target,
+}
+
+/// A page of the records the caller may read, filtered and sorted as `params` say.
+pub async fn list(
+    state: &AppState,
+    caller: &Caller,
+    at: EntityRef<'_>,
+    params: &[(String, String)],
+) -> Result<RecordPage, Error> {
+    let r = resolve(state, caller, at).await?;
+    let request = parse_list(&r.table, params).map_err(invalid)?;
+    let rows = row_filter(state, caller, &r.table, Actions::READ, i64::from(request.limit));
+    let statement = compile_list(&r.target, &r.table, &request, &rows);
+    let mut records = state.store.app_records(&r.db, &r.table, &statement).await?;
+    let limit = request.limit as usize;
+    let next_cursor = if records.len() > limit {
+        records.truncate(limit);
+        records.last().map(|last| {
+            let key = match &request.sort.column {
+                Some(c) => r
+                    .table
+                    .live_columns()
+                    .position(|x| x.name == c.name)
+                    .and_then(|i| last.values.get(i).cloned())
+                    .unwrap_or(Value::Null),
+                None => Value::Null,
+            };
+            encode_cursor(&key, &last.id)
+        })
+    } else {
+        None
+    };
+    let ids: Vec<&str> = records.iter().map(|x| x.id.as_str()).collect();
+    access(state, caller, at, "GET", true, &ids).await?;
+    Ok(RecordPage {
+        items: records.iter().map(|x| view(&r.table, x)).collect(),
+        next_cursor,
+    })
+}
+
+/// One record the caller may read.
+pub async fn get(
+    state: &AppState,
+    caller: &Caller,
+    at: EntityRef<'_>,
+    id: &str,
+) -> Result<RecordView, Error> {
+    let r = resolve(state, caller, at).await?;
+    let id = record_id(id)?;
+    let rows = row_filter(state, caller, &r.table, Actions::READ, 1);
+    let statement = compile_get(&r.target, &r.table, &id, &rows);
+    let found = state.store.app_records(&r.db, &r.table, &statement).await?;
+    let Some(record) = found.first() else {
+        access(state, caller, at, "GET", true, &[]).await?;
+        return Err(Error::NotFound { what: "record" });
+    };
+    access(state, caller, at, "GET", true, &[&record.id]).await?;
+    Ok(view(&r.table, record))
+}
+
+/// Creates a record; the owner (for an entity with an owner rule) is the caller unless the
+/// body names someone below them in the hierarchy.
+pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    at: EntityRef<'_>,
+    body: Json,
+) -> Result<RecordView, Error> {
+    let r = resolve(state, caller, at).await?;
+    let body = object(body)?;
+    let checked = check_record(&r.table, &body, true).map_err(invalid)?;
+    let mut values = row_values(&r.table, checked)?;
+    if let Some(owner) = r.table.owner_column() {
+        match values.0.iter().position(|(name, _, _)| *name == owner.name) {
+            Some(i) => may_own(state, caller, &r.table, &values.0[i].2)?,
+            None => values.0.push((
+                owner.name.clone(),
+                owner.storage,
+                Value::Text(caller.user.id.to_string()),
+            )),
+        }
+    }
+    // Required attributes, now that the owner may have been filled in.
+    let given: Vec<&str> = values.0.iter().map(|(n, _, _)| n.as_str()).collect();
+    let missing: Vec<FieldError> = r
+        .table
+        .live_columns()
+        .filter(|c| c.required && !given.contains(&c.name.as_str()))
+        .map(|c| FieldError {
+            attribute: c.attribute.clone(),
+            reason: "is required".into(),
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Err(invalid(missing));
+    }
+    let id = UserId::new().to_string();
+    let now = state.clock.now();
+    let event = write_event(caller, at, "record.create", &id, &r.table, &values, now);
+    let stored = state
+        .store
+        .app_insert(&r.db, &r.table, &id, &values, now, vec![event])
+        .await?;
+    access(state, caller, at, "POST", true, &[&id]).await?;
+    Ok(view(&r.table, &stored))
+}
+
+/// Changes the attributes the body gives, if the caller may write the record (otherwise
+/// 404) and, with `if_match`, nobody changed it since that version (otherwise 409).
+pub async fn update(
+    state: &AppState,
+    caller: &Caller,
+    at: EntityRef<'_>,
+    id: &str,
+    if_match: Option<i64>,
+    body: Json,
+) -> Result<RecordView, Error> {
+    let r = resolve(state, caller, at).await?;
+    let id = record_id(id)?;
+    let body = object(body)?;
+    let checked = check_record(&r.table, &body, true).map_err(invalid)?;
+    let values = row_values(&r.table, checked)?;
+    if let Some(owner) = r.table.owner_column() {
+        if let Some((_, _, v)) = values.0.iter().find(|(n, _, _)| *n == owner.name) {
+            may_own(state, caller, &r.table, v)?;
+        }
+    }
+    let rows = row_filter(state, caller, &r.table, Actions::WRITE, 1);
+    let visible = compile_get(&r.target, &r.table, &id, &rows);
+    let now = state.clock.now();
+    let event = write_event(caller, at, "record.update", &id, &r.table, &values, now);
+    let expect = Expect {
+        visible: &visible,
+        version: if_match,
+    };
+    let stored = state
+        .store
+        .app_update(&r.db, &r.table, expect, &values, now, vec![event])
+        .await;
+    let written: &[&str] = if stored.is_ok() { &[&id] } else { &[] };
+    access(state, caller, at, "PATCH", true, written).await?;
+    Ok(view(&r.table, &stored?))
+}
+
+/// Deletes a record the caller may write (otherwise 404), at `if_match` if given.
+pub async fn delete(
+    state: &AppState,
+    caller: &Caller,
+    at: EntityRef<'_>,
+    id: &str,
+    if_match: Option<i64>,
+) -> Result<(), Error> {
+    let r = resolve(state, caller, at).await?;
+    let id = record_id(id)?;
+    let rows = row_filter(state, caller, &r.table, Actions::WRITE, 1);
+    let visible = compile_get(&r.target, &r.table, &id, &rows);
+    let now = state.clock.now();
+    let event = write_event(caller, at, "record.delete", &id, &r.table, &RowValues::default(), now);
+    let expect = Expect {
+        visible: &visible,
+        version: if_match,
+    };
+    let deleted = state
+        .store
+        .app_delete(&r.db, &r.table, expect, vec![event])
+        .await;
+    let written: &[&str] = if deleted.is_ok() { &[&id] } else { &[] };
+    access(state, caller, at, "DELETE", true, written).await?;
+    deleted.map(|_| ())
+}
+
+/// The entity `at` names, if it runs there and the caller holds a role that opens it.
+async fn resolve(state: &AppState, caller: &Caller, at: EntityRef<'_>) -> Result<Resolved, Error> {
+    let not_found = Error::NotFound { what: "entity" };
+    if state.authz.view().it.environment(at.environment).is_none() {
+        return Err(not_found);
+    }
+    let env = state.apps.env(state, at.environment).await?;
+    let module = env.module(at.application, at.module).ok_or(Error::NotFound { what: "entity" })?;
+    let entity = module
+        .entities
+        .iter()
+        .find(|e| e.name == at.entity)
+        .ok_or(not_found)?
+        .clone();
+    let roles = data_roles(module, &entity.name);
+    if !holds_any(state, caller.user.id, at.application, &roles) {
+        access(state, caller, at, "*", false, &[]).await?;
+        return Err(Error::Forbidden(format!(
+            "using `{}` needs one of the roles {} of application `{}`",
+            entity.name,
+            if roles.is_empty() {
+                "(none: no screen or action of the module uses it)".to_owned()
+            } else {
+                roles.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", ")
+            },
+            at.application
+        )));
+    }
+    let not_ready = || {
+        Error::Unavailable(format!(
+            "the data of `{}.{}` is not ready in `{}`: its database has not been migrated to the running version",
+            at.module, entity.name, at.environment
+        ))
+    };
+    let (db, layout) = env
+        .database(at.application, &entity.database)
+        .ok_or_else(not_ready)?;
+    let table = serving_table(layout, at.module, &entity).ok_or_else(not_ready)?;
+    if table.columns.iter().any(|c| c.sensitive()) {
+        return Err(Error::Unavailable(format!(
+            "`{}` has sensitive attributes, and field encryption keys are not configured on this node",
+            entity.name
+        )));
+    }
+    let db = db.clone();
+    let target = state.store.app_target(&db);
+    Ok(Resolved {
+        _env: env.clone(),
+        db,
+        table,
+        target,
+    })
+}
+
+/// Whether `user` holds one of `roles` in `application` now.
+fn holds_any(state: &AppState, user: UserId, application: &str, roles: &std::collections::BTreeSet<String>) -> bool {
+    let view = state.authz.view();
+    let (Some(num), Some(app)) = (view.user_num(user), view.app(application)) else {
+        return false;
+    };
+    let now = state.clock.now().unix_timestamp() * 1000;
+    roles.iter().any(|name| {
+        view.role(app, name)
+            .is_some_and(|role| view.roles.check(&view.acl, num, app, role, now).is_some())
+    })
+}
+
+/// The row filter of `caller` for `action` on `table`.
+fn row_filter(state: &AppState, caller: &Caller, table: &Table, action: Actions, page: i64) -> RowFilter {
+    if table.acl.is_none() {
+        return RowFilter::All;
+    }
+    let view = state.authz.view();
+    RowFilter::Rule(rows::rule(&view, table, caller.user.id, action, page))
+}
+
+/// An owner a caller may give a record: themselves, or someone below them in the entity's
+/// hierarchy (so the record stays within what they see).
+fn may_own(state: &AppState, caller: &Caller, table: &Table, owner: &Value) -> Result<(), Error> {
+    let refuse = || Error::invalid("owner", "must be you or someone who reports to you");
+    let Value::Text(owner) = owner else {
+        return Err(refuse());
+    };
+    let me = caller.user.id.to_string();
+    if *owner == me {
+        return Ok(());
+    }
+    let view = state.authz.view();
+    let owner_id = UserId::parse(owner, "owner")?;
+    let (Some(a), Some(o)) = (view.user_num(caller.user.id), view.user_num(owner_id)) else {
+        return Err(refuse());
+    };
+    let tree = table
+        .acl
+        .as_ref()
+        .and_then(|acl| acl.hierarchy.as_deref())
+        .and_then(|name| view.hierarchy(name))
+        .and_then(|(h, _)| view.acl.hierarchy(h).ok());
+    match tree {
+        Some(t) if t.contains(a, o).unwrap_or(false) => Ok(()),
+        _ => Err(refuse()),
+    }
+}
+
+/// The values to write, each column with how it is stored.
+fn row_values(table: &Table, checked: Vec<(&rampart_apps::schema::Column, Value)>) -> Result<RowValues, Error> {
+    let mut out = Vec::with_capacity(checked.len());
+    for (column, value) in checked {
+        if column.sensitive() {
+            return Err(Error::Unavailable(format!(
+                "`{}` is sensitive, and field encryption keys are not configured on this node",
+                column.attribute
+            )));
+        }
+        out.push((column.name.clone(), column.storage, value));
+    }
+    let _ = table;
+    Ok(RowValues(out))
+}
+
+/// The `system` event of a write: the record and the names of the attributes set (never
+/// their values).
+fn write_event(
+    caller: &Caller,
+    at: EntityRef<'_>,
+    action: &'static str,
+    id: &str,
+    table: &Table,
+    values: &RowValues,
+    now: time::OffsetDateTime,
+) -> NewEvent {
+    let attributes: Vec<&str> = values
+        .0
+        .iter()
+        .filter_map(|(name, _, _)| table.columns.iter().find(|c| c.name == *name))
+        .map(|c| c.attribute.as_str())
+        .collect();
+    let details = json!({
+        "application": at.application,
+        "environment": at.environment,
+        "module": at.module,
+        "entity": at.entity,
+        "record": id,
+        "attributes": attributes,
+    });
+    NewEvent::system(
+        &caller.audit,
+        &AuditEvent {
+            action,
+            target: Some(format!("record:{}.{}/{id}", at.module, at.entity)),
+            outcome: Outcome::Success,
+            details: details.to_string(),
+        },
+        now,
+    )
+}
+
+/// Appends the `access` event of a data API call (waited for: nothing an end user saw or
+/// was refused goes unrecorded).
+async fn access(
+    state: &AppState,
+    caller: &Caller,
+    at: EntityRef<'_>,
+    method: &str,
+    allowed: bool,
+    records: &[&str],
+) -> Result<(), Error> {
+    let object = format!(
+        "/apps/{}/{}/api/{}/{}",
+        at.environment, at.application, at.module, at.entity
+    );
+    let mut event = NewEvent::access(
+        &caller.audit,
+        state.clock.now(),
+        Some(at.application),
+        &object,
+        method,
+        allowed,
+    );
+    event.environment = Some(at.environment.to_owned());
+    event.details = json!({ "method": method, "records": records }).to_string();
+    state.audit.append(event).await.map(|_| ())
+}
+
+fn view(table: &Table, record: &StoredRecord) -> RecordView {
+    let mut values = Map::new();
+    for (column, value) in table.live_columns().zip(&record.values) {
+        values.insert(column.attribute.clone(), value.to_json());
+    }
+    let time = |t: time::OffsetDateTime| t.format(&Rfc3339).unwrap_or_default();
+    RecordView {
+        id: record.id.clone(),
+        version: record.version,
+        created_at: time(record.created_at),
+        updated_at: time(record.updated_at),
+        values,
+    }
+}
+
+fn object(body: Json) -> Result<Map<String, Json>, Error> {
+    match body {
+        Json::Object(map) => Ok(map),
+        _ => Err(Error::invalid("body", "must be a JSON object of attribute values")),
+    }
+}
+
+fn record_id(id: &str) -> Result<String, Error> {
+    rampart_apps::values::from_text(rampart_model::format::AttributeType::Reference, id)
+        .ok()
+        .and_then(|v| v.text())
+        .ok_or(Error::NotFound { what: "record" })
+}
+
+/// Field errors as one invalid-input error: the first field named, every reason listed.
+fn invalid(errors: Vec<FieldError>) -> Error {
+    let field = errors
+        .first()
+        .map_or_else(|| "body".to_owned(), |e| e.attribute.clone());
+    let reason = errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    Error::InvalidInput { field, reason }
+}

@@ -1,0 +1,116 @@
+//! The application runtime: what deployed modules serve to end users.
+//!
+//! - [`migrate`]: before a deployment is applied, each application database of the
+//!   environment is migrated to the entities that will run there (a refusal refuses the
+//!   deployment, and nothing is deployed);
+//! - [`data`]: the data API of each entity: list, get, create, change, delete, with the
+//!   model's roles, the row-level rule inside the statement, and an audit trail;
+//! - [`rows`]: the row rule of a reader, from the authorization index.
+//!
+//! What runs in an environment (the models, their databases and layouts) is cached per
+//! environment and compared with the environment's deployment revision: on PostgreSQL on
+//! every request (another node may have deployed), on SQLite only after a deployment here
+//! (this node is the only one).
+
+pub mod data;
+pub mod migrate;
+pub mod rows;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use rampart_apps::schema::Layout;
+use rampart_core::Error;
+use rampart_model::Module;
+use rampart_store::AppDatabase;
+
+use crate::state::AppState;
+
+/// What runs in one environment, as the runtime serves it.
+#[derive(Debug)]
+pub struct EnvApps {
+    /// The environment's deployment revision this was read at.
+    revision: i64,
+    /// The running modules by name.
+    modules: HashMap<String, Module>,
+    /// The application databases by application and database name, with their layouts.
+    databases: HashMap<(String, String), (AppDatabase, Layout)>,
+}
+
+impl EnvApps {
+    /// A running module of `application`, by name.
+    pub fn module(&self, application: &str, name: &str) -> Option<&Module> {
+        self.modules
+            .get(name)
+            .filter(|m| m.application == application)
+    }
+
+    /// The database of an application's entities named `database`, with its layout.
+    pub fn database(&self, application: &str, database: &str) -> Option<&(AppDatabase, Layout)> {
+        self.databases
+            .get(&(application.to_owned(), database.to_owned()))
+    }
+}
+
+/// The per-environment cache of what runs.
+#[derive(Debug, Default)]
+pub struct Runtime {
+    envs: RwLock<HashMap<String, Arc<EnvApps>>>,
+}
+
+impl Runtime {
+    /// Forgets what runs in `env` (after a deployment there).
+    pub fn invalidate(&self, env: &str) {
+        if let Ok(mut envs) = self.envs.write() {
+            envs.remove(env);
+        }
+    }
+
+    fn cached(&self, env: &str) -> Option<Arc<EnvApps>> {
+        self.envs.read().ok()?.get(env).cloned()
+    }
+
+    /// What runs in `env` now.
+    pub async fn env(&self, state: &AppState, env: &str) -> Result<Arc<EnvApps>, Error> {
+        let cached = self.cached(env);
+        if let (Some(c), true) = (&cached, state.store.is_exclusive()) {
+            return Ok(c.clone());
+        }
+        if let Some(c) = &cached {
+            if state.store.deployment_revision(env).await? == c.revision {
+                return Ok(c.clone());
+            }
+        }
+        let (revision, rows) = state.store.running_models(env).await?;
+        let mut modules = HashMap::new();
+        let mut databases = HashMap::new();
+        for (name, _, model) in rows {
+            let module: Module = serde_json::from_str(&model)
+                .map_err(|e| Error::Internal(format!("stored model of `{name}`: {e}")))?;
+            for entity in &module.entities {
+                let key = (module.application.clone(), entity.database.clone());
+                if databases.contains_key(&key) {
+                    continue;
+                }
+                if let Some(db) = state
+                    .store
+                    .app_database(env, &module.application, &entity.database)
+                    .await?
+                {
+                    let layout = state.store.app_layout(&db).await?;
+                    databases.insert(key, (db, layout));
+                }
+            }
+            modules.insert(name, module);
+        }
+        let fresh = Arc::new(EnvApps {
+            revision,
+            modules,
+            databases,
+        });
+        if let Ok(mut envs) = self.envs.write() {
+            envs.insert(env.to_owned(), fresh.clone());
+        }
+        Ok(fresh)
+    }
+}
