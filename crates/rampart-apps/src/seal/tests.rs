@@ -261,9 +261,10 @@ fn a_damaged_wrapped_key_is_refused_without_panicking() {
 }
 
 #[test]
-fn the_purpose_labels_keep_wrapped_keys_and_values_apart_even_under_one_key() {
+fn wrapped_keys_and_values_do_not_open_as_each_other_even_under_one_key() {
     // A sealed 32-byte value has exactly the layout of a wrapped data key. Were the same key
-    // bytes ever used as master and data key, the labels would still keep them apart.
+    // bytes ever used as master and data key, their associated data would still keep them
+    // apart.
     let bytes = counting(0x10);
     let master = MasterKey {
         key: Zeroizing::new(bytes),
