@@ -4,6 +4,17 @@
 //! - [`schema`]: the physical layout of each application database (tables, columns, their
 //!   SQL types) from the entities of the modules deployed in an environment, and the
 //!   migration from the layout a database has to the one a deployment needs.
+//! - [`ddl`]: the statements of a migration's steps, for SQLite and PostgreSQL.
+//! - [`values`]: record values checked against their attributes, in canonical form, and
+//!   converted when a deployment retypes an attribute.
+//! - [`list`]: the data API's list requests (filters, sort, cursor, page) and the
+//!   parameterised statements that read a page or a record with the reader's row rule.
+//! - [`access`]: which roles open an entity's data API, and the table a running model
+//!   serves.
+//! - [`seal`]: the envelope of `sensitive` attribute values: XChaCha20-Poly1305 under a
+//!   per-environment data key, bound to the table, attribute and record it belongs to; the
+//!   master key that wraps the data and index keys; the blind index that makes `unique`
+//!   possible on a sensitive attribute (revealing which values are equal, nothing more).
 //!
 //! **Architecture Invariant:** no I/O, no runtime. `rampart-store` executes what is decided
 //! here; `rampart-service` hands over the deployed modules and the caller's facts.
@@ -12,4 +23,5 @@ pub mod access;
 pub mod ddl;
 pub mod list;
 pub mod schema;
+pub mod seal;
 pub mod values;
