@@ -162,6 +162,10 @@ pub struct DeployRequest {
     /// Only preview the plan: check everything, change nothing.
     #[serde(default)]
     pub dry_run: bool,
+    /// Delete the stored data of attributes and entities the deployed models no longer
+    /// declare (kept otherwise, so a later deployment or a rollback finds it again).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub drop_data: bool,
 }
 
 /// Body of `POST /api/v1/environments/{env}/stage`.

@@ -27,7 +27,8 @@ pub fn data_roles(module: &Module, entity: &str) -> BTreeSet<String> {
         }
     };
     for s in &module.screens {
-        let over = s.entity.as_deref().is_some_and(is) || s.query.as_deref().is_some_and(query_over);
+        let over =
+            s.entity.as_deref().is_some_and(is) || s.query.as_deref().is_some_and(query_over);
         if over {
             add(&s.roles);
         }
@@ -110,7 +111,10 @@ actions:
         .unwrap();
         let sale: Vec<String> = data_roles(&m, "Sale").into_iter().collect();
         assert_eq!(sale, ["Admin", "Auditor", "Rep"]);
-        assert_eq!(data_roles(&m, "Note").into_iter().collect::<Vec<_>>(), ["Rep"]);
+        assert_eq!(
+            data_roles(&m, "Note").into_iter().collect::<Vec<_>>(),
+            ["Rep"]
+        );
         assert!(data_roles(&m, "Other").is_empty());
     }
 }

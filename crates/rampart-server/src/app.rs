@@ -20,7 +20,7 @@ use crate::auth::{RequestContext, SECURE_COOKIE};
 use crate::error::{ApiError, Problem};
 use crate::metrics::MetricsAccess;
 use crate::routes::{
-    audit as audit_api, auth as auth_routes, authz, it, lifecycle, names, plans, users,
+    apps, audit as audit_api, auth as auth_routes, authz, it, lifecycle, names, plans, users,
 };
 use crate::tls::ServedNames;
 use crate::transport;
@@ -55,6 +55,7 @@ pub struct ConnectionInfo {
         (name = "authz", description = "Authorization decisions and data: roles, hierarchies, ACL"),
         (name = "it", description = "IT permissions: roles per environment, teams, modules, overrides"),
         (name = "audit", description = "The tamper-evident audit log: search, export, checkpoints, proofs"),
+        (name = "apps", description = "The application runtime: the data API of deployed entities"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]
@@ -190,6 +191,8 @@ fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(audit_api::checkpoint, audit_api::sign_checkpoint))
         .routes(routes!(audit_api::inclusion))
         .routes(routes!(audit_api::consistency))
+        .routes(routes!(apps::list, apps::create))
+        .routes(routes!(apps::get, apps::update, apps::delete))
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(metrics))
@@ -406,7 +409,10 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
     let mut status = response.status();
     // An end user's request is answered only once its access is committed to the audit
     // log: nothing an end user saw or was refused goes unrecorded.
-    if let Some((rampart_core::Provider::End, ctx)) = context.actor.get() {
+    // The application runtime records its own, richer access events (the application,
+    // environment and records), for every caller.
+    let runtime = path.starts_with("/apps/");
+    if let (Some((rampart_core::Provider::End, ctx)), false) = (context.actor.get(), runtime) {
         let allowed = !matches!(status.as_u16(), 401 | 403);
         // The object reached is the path itself (`/deployment-plans/17`), the route template
         // goes in the details; a path is cut at 512 bytes on a character boundary.

@@ -4,6 +4,8 @@
 
 mod kit;
 
+#[path = "api/apps.rs"]
+mod apps;
 #[path = "api/audit.rs"]
 mod audit;
 #[path = "api/authz.rs"]

@@ -172,6 +172,29 @@ impl Node {
         req.send().await.unwrap()
     }
 
+    /// A request with a token and an `If-Match` header.
+    #[allow(dead_code)] // not every test binary sends If-Match
+    pub async fn client_request(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+        if_match: Option<&str>,
+    ) -> Response {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
+        if let Some(v) = if_match {
+            req = req.header("if-match", v);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.unwrap()
+    }
+
     pub async fn login_response(&self, provider: &str, username: &str, password: &str) -> Response {
         self.request(
             Method::POST,

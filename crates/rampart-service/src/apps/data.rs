@@ -55,9 +55,30 @@ pub async fn list(
     at: EntityRef<'_>,
     params: &[(String, String)],
 ) -> Result<RecordPage, Error> {
+    let page = list_page(state, caller, at, params).await;
+    let ids: Vec<&str> = page.as_ref().map_or_else(
+        |_| Vec::new(),
+        |p| p.items.iter().map(|x| x.id.as_str()).collect(),
+    );
+    recorded(state, caller, at, "GET", &page, &ids).await?;
+    page
+}
+
+async fn list_page(
+    state: &AppState,
+    caller: &Caller,
+    at: EntityRef<'_>,
+    params: &[(String, String)],
+) -> Result<RecordPage, Error> {
     let r = resolve(state, caller, at).await?;
     let request = parse_list(&r.table, params).map_err(invalid)?;
-    let rows = row_filter(state, caller, &r.table, Actions::READ, i64::from(request.limit));
+    let rows = row_filter(
+        state,
+        caller,
+        &r.table,
+        Actions::READ,
+        i64::from(request.limit),
+    );
     let statement = compile_list(&r.target, &r.table, &request, &rows);
     let mut records = state.store.app_records(&r.db, &r.table, &statement).await?;
     let limit = request.limit as usize;
@@ -78,8 +99,6 @@ pub async fn list(
     } else {
         None
     };
-    let ids: Vec<&str> = records.iter().map(|x| x.id.as_str()).collect();
-    access(state, caller, at, "GET", true, &ids).await?;
     Ok(RecordPage {
         items: records.iter().map(|x| view(&r.table, x)).collect(),
         next_cursor,
@@ -93,22 +112,42 @@ pub async fn get(
     at: EntityRef<'_>,
     id: &str,
 ) -> Result<RecordView, Error> {
-    let r = resolve(state, caller, at).await?;
-    let id = record_id(id)?;
-    let rows = row_filter(state, caller, &r.table, Actions::READ, 1);
-    let statement = compile_get(&r.target, &r.table, &id, &rows);
-    let found = state.store.app_records(&r.db, &r.table, &statement).await?;
-    let Some(record) = found.first() else {
-        access(state, caller, at, "GET", true, &[]).await?;
-        return Err(Error::NotFound { what: "record" });
-    };
-    access(state, caller, at, "GET", true, &[&record.id]).await?;
-    Ok(view(&r.table, record))
+    let found = async {
+        let r = resolve(state, caller, at).await?;
+        let id = record_id(id)?;
+        let rows = row_filter(state, caller, &r.table, Actions::READ, 1);
+        let statement = compile_get(&r.target, &r.table, &id, &rows);
+        let found = state.store.app_records(&r.db, &r.table, &statement).await?;
+        found
+            .first()
+            .map(|record| view(&r.table, record))
+            .ok_or(Error::NotFound { what: "record" })
+    }
+    .await;
+    let ids: Vec<&str> = found
+        .as_ref()
+        .map_or_else(|_| Vec::new(), |x| vec![x.id.as_str()]);
+    recorded(state, caller, at, "GET", &found, &ids).await?;
+    found
 }
 
 /// Creates a record; the owner (for an entity with an owner rule) is the caller unless the
 /// body names someone below them in the hierarchy.
 pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    at: EntityRef<'_>,
+    body: Json,
+) -> Result<RecordView, Error> {
+    let created = create_record(state, caller, at, body).await;
+    let ids: Vec<&str> = created
+        .as_ref()
+        .map_or_else(|_| Vec::new(), |x| vec![x.id.as_str()]);
+    recorded(state, caller, at, "POST", &created, &ids).await?;
+    created
+}
+
+async fn create_record(
     state: &AppState,
     caller: &Caller,
     at: EntityRef<'_>,
@@ -149,13 +188,28 @@ pub async fn create(
         .store
         .app_insert(&r.db, &r.table, &id, &values, now, vec![event])
         .await?;
-    access(state, caller, at, "POST", true, &[&id]).await?;
     Ok(view(&r.table, &stored))
 }
 
 /// Changes the attributes the body gives, if the caller may write the record (otherwise
 /// 404) and, with `if_match`, nobody changed it since that version (otherwise 409).
 pub async fn update(
+    state: &AppState,
+    caller: &Caller,
+    at: EntityRef<'_>,
+    id: &str,
+    if_match: Option<i64>,
+    body: Json,
+) -> Result<RecordView, Error> {
+    let updated = update_record(state, caller, at, id, if_match, body).await;
+    let ids: Vec<&str> = updated
+        .as_ref()
+        .map_or_else(|_| Vec::new(), |x| vec![x.id.as_str()]);
+    recorded(state, caller, at, "PATCH", &updated, &ids).await?;
+    updated
+}
+
+async fn update_record(
     state: &AppState,
     caller: &Caller,
     at: EntityRef<'_>,
@@ -184,10 +238,8 @@ pub async fn update(
     let stored = state
         .store
         .app_update(&r.db, &r.table, expect, &values, now, vec![event])
-        .await;
-    let written: &[&str] = if stored.is_ok() { &[&id] } else { &[] };
-    access(state, caller, at, "PATCH", true, written).await?;
-    Ok(view(&r.table, &stored?))
+        .await?;
+    Ok(view(&r.table, &stored))
 }
 
 /// Deletes a record the caller may write (otherwise 404), at `if_match` if given.
@@ -198,23 +250,45 @@ pub async fn delete(
     id: &str,
     if_match: Option<i64>,
 ) -> Result<(), Error> {
+    let deleted = delete_record(state, caller, at, id, if_match).await;
+    let ids: Vec<&str> = match &deleted {
+        Ok(id) => vec![id.as_str()],
+        Err(_) => Vec::new(),
+    };
+    recorded(state, caller, at, "DELETE", &deleted, &ids).await?;
+    deleted.map(|_| ())
+}
+
+async fn delete_record(
+    state: &AppState,
+    caller: &Caller,
+    at: EntityRef<'_>,
+    id: &str,
+    if_match: Option<i64>,
+) -> Result<String, Error> {
     let r = resolve(state, caller, at).await?;
     let id = record_id(id)?;
     let rows = row_filter(state, caller, &r.table, Actions::WRITE, 1);
     let visible = compile_get(&r.target, &r.table, &id, &rows);
     let now = state.clock.now();
-    let event = write_event(caller, at, "record.delete", &id, &r.table, &RowValues::default(), now);
+    let event = write_event(
+        caller,
+        at,
+        "record.delete",
+        &id,
+        &r.table,
+        &RowValues::default(),
+        now,
+    );
     let expect = Expect {
         visible: &visible,
         version: if_match,
     };
-    let deleted = state
+    state
         .store
         .app_delete(&r.db, &r.table, expect, vec![event])
-        .await;
-    let written: &[&str] = if deleted.is_ok() { &[&id] } else { &[] };
-    access(state, caller, at, "DELETE", true, written).await?;
-    deleted.map(|_| ())
+        .await?;
+    Ok(id)
 }
 
 /// The entity `at` names, if it runs there and the caller holds a role that opens it.
@@ -224,7 +298,9 @@ async fn resolve(state: &AppState, caller: &Caller, at: EntityRef<'_>) -> Result
         return Err(not_found);
     }
     let env = state.apps.env(state, at.environment).await?;
-    let module = env.module(at.application, at.module).ok_or(Error::NotFound { what: "entity" })?;
+    let module = env
+        .module(at.application, at.module)
+        .ok_or(Error::NotFound { what: "entity" })?;
     let entity = module
         .entities
         .iter()
@@ -233,14 +309,17 @@ async fn resolve(state: &AppState, caller: &Caller, at: EntityRef<'_>) -> Result
         .clone();
     let roles = data_roles(module, &entity.name);
     if !holds_any(state, caller.user.id, at.application, &roles) {
-        access(state, caller, at, "*", false, &[]).await?;
         return Err(Error::Forbidden(format!(
             "using `{}` needs one of the roles {} of application `{}`",
             entity.name,
             if roles.is_empty() {
                 "(none: no screen or action of the module uses it)".to_owned()
             } else {
-                roles.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", ")
+                roles
+                    .iter()
+                    .map(|r| format!("`{r}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             },
             at.application
         )));
@@ -272,7 +351,12 @@ async fn resolve(state: &AppState, caller: &Caller, at: EntityRef<'_>) -> Result
 }
 
 /// Whether `user` holds one of `roles` in `application` now.
-fn holds_any(state: &AppState, user: UserId, application: &str, roles: &std::collections::BTreeSet<String>) -> bool {
+fn holds_any(
+    state: &AppState,
+    user: UserId,
+    application: &str,
+    roles: &std::collections::BTreeSet<String>,
+) -> bool {
     let view = state.authz.view();
     let (Some(num), Some(app)) = (view.user_num(user), view.app(application)) else {
         return false;
@@ -285,7 +369,13 @@ fn holds_any(state: &AppState, user: UserId, application: &str, roles: &std::col
 }
 
 /// The row filter of `caller` for `action` on `table`.
-fn row_filter(state: &AppState, caller: &Caller, table: &Table, action: Actions, page: i64) -> RowFilter {
+fn row_filter(
+    state: &AppState,
+    caller: &Caller,
+    table: &Table,
+    action: Actions,
+    page: i64,
+) -> RowFilter {
     if table.acl.is_none() {
         return RowFilter::All;
     }
@@ -322,7 +412,10 @@ fn may_own(state: &AppState, caller: &Caller, table: &Table, owner: &Value) -> R
 }
 
 /// The values to write, each column with how it is stored.
-fn row_values(table: &Table, checked: Vec<(&rampart_apps::schema::Column, Value)>) -> Result<RowValues, Error> {
+fn row_values(
+    table: &Table,
+    checked: Vec<(&rampart_apps::schema::Column, Value)>,
+) -> Result<RowValues, Error> {
     let mut out = Vec::with_capacity(checked.len());
     for (column, value) in checked {
         if column.sensitive() {
@@ -374,16 +467,19 @@ fn write_event(
     )
 }
 
-/// Appends the `access` event of a data API call (waited for: nothing an end user saw or
-/// was refused goes unrecorded).
-async fn access(
+/// Appends the `access` event of a data API call, whatever its outcome (a refusal by role is
+/// `deny`; anything else, a 404 included, is `allow` of the request with the records it
+/// read or wrote), and waits for it: nothing an end user saw or was refused goes
+/// unrecorded. If the event cannot be recorded, the call's answer is withheld.
+async fn recorded<T>(
     state: &AppState,
     caller: &Caller,
     at: EntityRef<'_>,
     method: &str,
-    allowed: bool,
+    outcome: &Result<T, Error>,
     records: &[&str],
 ) -> Result<(), Error> {
+    let allowed = !matches!(outcome, Err(Error::Forbidden(_)));
     let object = format!(
         "/apps/{}/{}/api/{}/{}",
         at.environment, at.application, at.module, at.entity
@@ -419,7 +515,10 @@ fn view(table: &Table, record: &StoredRecord) -> RecordView {
 fn object(body: Json) -> Result<Map<String, Json>, Error> {
     match body {
         Json::Object(map) => Ok(map),
-        _ => Err(Error::invalid("body", "must be a JSON object of attribute values")),
+        _ => Err(Error::invalid(
+            "body",
+            "must be a JSON object of attribute values",
+        )),
     }
 }
 

@@ -31,7 +31,11 @@ pub struct Migrated {
 
 /// The modules that will run in `env` once `items` apply: what runs there now, with each
 /// item's version instead.
-pub async fn modules_after(state: &AppState, env: &str, items: &[NewDeployment]) -> Result<Vec<Module>, Error> {
+pub async fn modules_after(
+    state: &AppState,
+    env: &str,
+    items: &[NewDeployment],
+) -> Result<Vec<Module>, Error> {
     let (_, running) = state.store.running_models(env).await?;
     let mut models: BTreeMap<String, String> = running
         .into_iter()
@@ -42,7 +46,9 @@ pub async fn modules_after(state: &AppState, env: &str, items: &[NewDeployment])
             .store
             .module_version(&item.module, Some(item.number))
             .await?
-            .ok_or(Error::NotFound { what: "module version" })?;
+            .ok_or(Error::NotFound {
+                what: "module version",
+            })?;
         models.insert(item.module.clone(), v.model);
     }
     models
@@ -72,7 +78,8 @@ pub async fn prepare(
     // Every application is laid out first: a refusal changes no database.
     let mut planned = Vec::new();
     for (app, mods) in by_app {
-        let wanted = layouts(&mods).map_err(|r| Error::Conflict(format!("application `{app}`: {r}")))?;
+        let wanted =
+            layouts(&mods).map_err(|r| Error::Conflict(format!("application `{app}`: {r}")))?;
         planned.push((app, wanted));
     }
     let now = state.clock.now();
@@ -87,7 +94,11 @@ pub async fn prepare(
                 .store
                 .migrate_app_database(&db, &layout, drop_data, &convert_value, now)
                 .await?;
-            let steps = m.steps.iter().filter(|s| !matches!(s, Step::OwnerIndex { .. })).count();
+            let steps = m
+                .steps
+                .iter()
+                .filter(|s| !matches!(s, Step::OwnerIndex { .. }))
+                .count();
             done.push(Migrated {
                 application: app.to_owned(),
                 database: name,
@@ -102,7 +113,9 @@ pub async fn prepare(
 /// A stored value of a retyped attribute as a value of its new type.
 fn convert_value(from: &Column, to: &Column, _id: &str, value: Value) -> Result<Value, String> {
     if from.sensitive() || to.sensitive() {
-        return Err("is sensitive, and field encryption keys are not configured on this node".into());
+        return Err(
+            "is sensitive, and field encryption keys are not configured on this node".into(),
+        );
     }
     convert(&value, to.ty)
 }

@@ -190,6 +190,8 @@ pub(super) struct How<'a> {
     pub(super) dry_run: bool,
     /// The deployment plan being run, with its settings.
     pub(super) from_plan: Option<(i64, &'a PlanSettings)>,
+    /// Delete the data of attributes and entities the deployed models no longer have.
+    pub(super) drop_data: bool,
 }
 
 impl How<'_> {
@@ -200,6 +202,7 @@ impl How<'_> {
             source_env: None,
             dry_run,
             from_plan: None,
+            drop_data: false,
         }
     }
 }
@@ -218,6 +221,7 @@ pub(super) async fn apply(
         source_env,
         dry_run,
         from_plan,
+        drop_data,
     } = how;
     let Plan { changes, items } = plan(
         state,
@@ -265,6 +269,10 @@ pub(super) async fn apply(
             Vec::new(),
         ));
     }
+    // The application databases first: a model they cannot take refuses the deployment
+    // before anything is deployed.
+    let modules = crate::apps::migrate::modules_after(state, env, &items).await?;
+    crate::apps::migrate::prepare(state, caller, env, &modules, drop_data).await?;
     let done = state
         .store
         .deploy(
@@ -275,6 +283,7 @@ pub(super) async fn apply(
             from_plan.map(|(id, _)| id),
         )
         .await?;
+    state.apps.invalidate(env);
     Ok(answer(
         false,
         "applied",
@@ -340,7 +349,10 @@ pub async fn deploy(
             },
         )
         .collect();
-    let how = How::by_hand(DeployKind::Deploy, req.dry_run);
+    let how = How {
+        drop_data: req.drop_data,
+        ..How::by_hand(DeployKind::Deploy, req.dry_run)
+    };
     apply(state, caller, env, steps, how).await
 }
 

@@ -509,6 +509,7 @@ pub async fn run_plan(
             source_env: None,
             dry_run: false,
             from_plan: Some((id, &p.settings)),
+            drop_data: false,
         },
     )
     .await;

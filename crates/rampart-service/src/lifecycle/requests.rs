@@ -172,10 +172,13 @@ pub async fn approve(
         settings.as_ref(),
     )
     .await?;
+    let modules = crate::apps::migrate::modules_after(state, &env, &items).await?;
+    crate::apps::migrate::prepare(state, caller, &env, &modules, false).await?;
     let done = state
         .store
         .deploy(&caller.audit, state.clock.now(), &items, Some(id), None)
         .await?;
+    state.apps.invalidate(&env);
     Ok(DeployResponse {
         environment: env,
         status: "applied".to_owned(),

@@ -32,7 +32,10 @@ impl Store {
     /// What runs in environment `env`: each module's name, version and parsed model (JSON),
     /// by name, with the environment's deployment revision (see
     /// [`Store::deployment_revision`]) read in the same statement's snapshot.
-    pub async fn running_models(&self, env: &str) -> Result<(i64, Vec<(String, i64, String)>), Error> {
+    pub async fn running_models(
+        &self,
+        env: &str,
+    ) -> Result<(i64, Vec<(String, i64, String)>), Error> {
         let mut tx = self.snapshot().await?;
         let revision = deployment_revision(&mut tx, env).await?;
         let rows: Vec<(String, i64, String)> = tx
@@ -465,7 +468,8 @@ async fn decide_request<'q>(
     Ok(())
 }
 
-const REVISION_SQL: &str = "SELECT COALESCE(MAX(deployment), 0) FROM deployed WHERE environment = $1";
+const REVISION_SQL: &str =
+    "SELECT COALESCE(MAX(deployment), 0) FROM deployed WHERE environment = $1";
 
 async fn deployment_revision(tx: &mut Tx<'_>, env: &str) -> Result<i64, Error> {
     tx.scalar(REVISION_SQL, [env.into()]).await

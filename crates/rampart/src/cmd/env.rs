@@ -46,6 +46,10 @@ pub enum EnvCommand {
         /// Show the plan (what changes, refusals) without applying it.
         #[arg(long)]
         dry_run: bool,
+        /// Delete the stored data of attributes and entities the deployed models no longer
+        /// declare (without it they are kept, so a rollback finds them again).
+        #[arg(long)]
+        drop_data: bool,
     },
     /// Promote what runs in the environment before (or --from) into ENV.
     ///
@@ -117,7 +121,8 @@ pub async fn run(command: &EnvCommand) -> anyhow::Result<()> {
             env,
             items,
             dry_run,
-        } => deploy(env, items, *dry_run).await,
+            drop_data,
+        } => deploy(env, items, *dry_run, *drop_data).await,
         EnvCommand::Stage {
             env,
             from,
@@ -248,7 +253,7 @@ async fn reject(env: &str, id: i64, reason: &str) -> anyhow::Result<()> {
 }
 
 /// `rampart env deploy ENV MODULE=VERSION…`.
-async fn deploy(env: &str, items: &[String], dry_run: bool) -> anyhow::Result<()> {
+async fn deploy(env: &str, items: &[String], dry_run: bool, drop_data: bool) -> anyhow::Result<()> {
     let mut modules = Vec::new();
     for item in items {
         let (module, version) = module_version(item)?;
@@ -264,6 +269,7 @@ async fn deploy(env: &str, items: &[String], dry_run: bool) -> anyhow::Result<()
         application: None,
         tag: None,
         dry_run,
+        drop_data,
     };
     print_answer(client.lifecycle().deploy(env, &request).await)
 }

@@ -1,0 +1,224 @@
+//! `/apps/{environment}/{application}/api/{module}/{entity}`: the data API of the entities
+//! deployed modules declare. The rules (roles from the model, the row-level rule inside each
+//! statement, the audit trail) are `rampart_service::apps::data`'s; a record the caller may
+//! not read answers 404, as one that does not exist.
+//!
+//! Versions travel as HTTP validators: a record's `ETag` is `"<version>"`, and a change or a
+//! deletion with `If-Match: "<version>"` applies only if nobody changed the record since
+//! (otherwise 409).
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use rampart_api::{RecordPage, RecordView};
+use rampart_core::Error;
+use rampart_service::apps::data::{self, EntityRef};
+use rampart_service::AppState;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::auth::Authenticated;
+use crate::error::{ApiError, Json, Problem};
+
+/// An entity's place in the URL.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct EntityPath {
+    /// The environment.
+    environment: String,
+    /// The application.
+    application: String,
+    /// The module declaring the entity.
+    module: String,
+    /// The entity.
+    entity: String,
+}
+
+/// A record's place in the URL.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct RecordPath {
+    /// The environment.
+    environment: String,
+    /// The application.
+    application: String,
+    /// The module declaring the entity.
+    module: String,
+    /// The entity.
+    entity: String,
+    /// The record's id.
+    id: String,
+}
+
+fn entity_ref<'a>(e: &'a str, a: &'a str, m: &'a str, n: &'a str) -> EntityRef<'a> {
+    EntityRef {
+        environment: e,
+        application: a,
+        module: m,
+        entity: n,
+    }
+}
+
+/// The record with its version as `ETag`.
+fn with_etag(status: StatusCode, record: RecordView) -> Response {
+    let etag = HeaderValue::from_str(&format!("\"{}\"", record.version)).ok();
+    let mut response = (status, Json(record)).into_response();
+    if let Some(etag) = etag {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    response
+}
+
+/// The version `If-Match` names (`"3"`), if the request has one.
+fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or_default().trim();
+    let bare = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
+    bare.parse::<i64>().map(Some).map_err(|_| {
+        ApiError::from(Error::invalid(
+            "If-Match",
+            "must be a record's ETag, a version in quotes such as \"3\"",
+        ))
+    })
+}
+
+/// A page of the records the caller may read.
+#[utoipa::path(
+    get, path = "/apps/{environment}/{application}/api/{module}/{entity}", tag = "apps",
+    params(
+        EntityPath,
+        ("limit" = Option<u32>, Query, description = "Records per page, 1 to 500 (default 50)"),
+        ("sort" = Option<String>, Query, description = "`attribute` or `-attribute` (largest first; nulls last), then by id; default: by id (creation order)"),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
+        ("filters" = Option<String>, Query, description = "Any other parameter filters: `attribute=value` (equal) or `attribute.op=value` with op one of eq ne lt le gt ge contains starts_with is_null"),
+    ),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "A page of records, filtered by the row-level rule inside the query", body = RecordPage),
+        (status = 403, description = "The caller holds none of the roles the model gives the entity's screens and actions", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such entity running in this environment and application", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad filter, sort, limit or cursor, each named", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(p): Path<EntityPath>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Result<Json<RecordPage>, ApiError> {
+    let caller = auth.caller(&state);
+    let at = entity_ref(&p.environment, &p.application, &p.module, &p.entity);
+    Ok(Json(data::list(&state, &caller, at, &params).await?))
+}
+
+/// Create a record.
+#[utoipa::path(
+    post, path = "/apps/{environment}/{application}/api/{module}/{entity}", tag = "apps",
+    params(EntityPath),
+    request_body(content = Object, description = "The attributes by name; the owner defaults to the caller"),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 201, description = "Created; `Location` names it and `ETag` is its version", body = RecordView),
+        (status = 403, description = "The caller holds none of the entity's roles", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such entity running in this environment and application", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A unique attribute's value is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown attributes, wrong types, values too long, a required attribute missing, or an owner who does not report to the caller", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(p): Path<EntityPath>,
+    Json(body): Json<serde_json::Value>,
+) -> Result<Response, ApiError> {
+    let caller = auth.caller(&state);
+    let at = entity_ref(&p.environment, &p.application, &p.module, &p.entity);
+    let record = data::create(&state, &caller, at, body).await?;
+    let location = format!(
+        "/apps/{}/{}/api/{}/{}/{}",
+        p.environment, p.application, p.module, p.entity, record.id
+    );
+    let mut response = with_etag(StatusCode::CREATED, record);
+    if let Ok(location) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// One record the caller may read.
+#[utoipa::path(
+    get, path = "/apps/{environment}/{application}/api/{module}/{entity}/{id}", tag = "apps",
+    params(RecordPath),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The record; `ETag` is its version", body = RecordView),
+        (status = 403, description = "The caller holds none of the entity's roles", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such record, or one the caller may not read (indistinguishable)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(p): Path<RecordPath>,
+) -> Result<Response, ApiError> {
+    let caller = auth.caller(&state);
+    let at = entity_ref(&p.environment, &p.application, &p.module, &p.entity);
+    let record = data::get(&state, &caller, at, &p.id).await?;
+    Ok(with_etag(StatusCode::OK, record))
+}
+
+/// Change the attributes the body gives.
+#[utoipa::path(
+    patch, path = "/apps/{environment}/{application}/api/{module}/{entity}/{id}", tag = "apps",
+    params(RecordPath, ("If-Match" = Option<String>, Header, description = "The ETag read: change only if nobody changed the record since")),
+    request_body(content = Object, description = "The attributes to change, by name"),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The changed record; `ETag` is its new version", body = RecordView),
+        (status = 403, description = "The caller holds none of the entity's roles", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such record, or one the caller may not write", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Changed since the `If-Match` version, or a unique value taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown attributes, wrong types, a required attribute emptied, a malformed `If-Match`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(p): Path<RecordPath>,
+    headers: HeaderMap,
+    Json(body): Json<serde_json::Value>,
+) -> Result<Response, ApiError> {
+    let caller = auth.caller(&state);
+    let version = if_match(&headers)?;
+    let at = entity_ref(&p.environment, &p.application, &p.module, &p.entity);
+    let record = data::update(&state, &caller, at, &p.id, version, body).await?;
+    Ok(with_etag(StatusCode::OK, record))
+}
+
+/// Delete a record.
+#[utoipa::path(
+    delete, path = "/apps/{environment}/{application}/api/{module}/{entity}/{id}", tag = "apps",
+    params(RecordPath, ("If-Match" = Option<String>, Header, description = "The ETag read: delete only if nobody changed the record since")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 204, description = "Deleted, with its grants"),
+        (status = 403, description = "The caller holds none of the entity's roles", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such record, or one the caller may not write", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Changed since the `If-Match` version", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A malformed `If-Match`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(p): Path<RecordPath>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let caller = auth.caller(&state);
+    let version = if_match(&headers)?;
+    let at = entity_ref(&p.environment, &p.application, &p.module, &p.entity);
+    data::delete(&state, &caller, at, &p.id, version).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
