@@ -270,6 +270,18 @@ impl Server {
             .load()
             .await
             .map_err(|e| StartError(format!("cannot load the audit log: {e}")))?;
+        let environments: Vec<String> = state.authz.view().it.environments().to_vec();
+        state
+            .keys
+            .check(&state.store, &environments)
+            .await
+            .map_err(|e| StartError(format!("cannot use the keys of sensitive values: {e}")))?;
+        // Audit events application writes committed before a stop, not yet in the log.
+        state
+            .store
+            .flush_app_outboxes()
+            .await
+            .map_err(|e| StartError(format!("cannot move application audit events: {e}")))?;
         let (background_stop, background_stopped) = watch::channel(false);
         let background = vec![
             tokio::spawn(

@@ -64,6 +64,19 @@ pub struct Config {
     pub audit: AuditConfig,
     /// Who may read `/metrics`.
     pub metrics: MetricsConfig,
+    /// The master key of sensitive attribute values.
+    pub keys: KeysConfig,
+}
+
+/// `[keys]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysConfig {
+    /// Where the master key that wraps each environment's keys of sensitive values is kept:
+    /// `env:NAME` or `file:/absolute/path` (32 bytes, standard base64; `rampart keys init`
+    /// writes one), never the key itself and never beside the data; empty for none, which
+    /// leaves entities with sensitive attributes unavailable.
+    pub master_key: String,
 }
 
 /// `[metrics]`
@@ -209,6 +222,9 @@ impl Default for Config {
             },
             metrics: MetricsConfig {
                 token: String::new(),
+            },
+            keys: KeysConfig {
+                master_key: String::new(),
             },
         }
     }
@@ -411,17 +427,18 @@ impl Config {
                 "empty, or an IP address and port, e.g. 127.0.0.1:9464",
             ));
         }
-        if !self.metrics.token.is_empty() {
-            if let Err(allowed) = SecretRef::parse(&self.metrics.token) {
-                // Not a reference: maybe the token itself, which must not be echoed.
-                let shown = if self.metrics.token.starts_with("env:")
-                    || self.metrics.token.starts_with("file:")
-                {
-                    self.metrics.token.clone()
+        for (key, value) in [
+            ("metrics.token", &self.metrics.token),
+            ("keys.master_key", &self.keys.master_key),
+        ] {
+            if let (false, Err(allowed)) = (value.is_empty(), SecretRef::parse(value)) {
+                // Not a reference: maybe the secret itself, which must not be echoed.
+                let shown = if value.starts_with("env:") || value.starts_with("file:") {
+                    value.clone()
                 } else {
                     "(not shown)".to_owned()
                 };
-                return Err(fail("metrics.token", shown, &allowed));
+                return Err(fail(key, shown, &allowed));
             }
         }
         if !(self.database_url.is_empty()

@@ -41,6 +41,8 @@ pub struct Inner {
     pub audit: Arc<AuditLog>,
     /// What runs in each environment, as the application runtime serves it.
     pub apps: crate::apps::Runtime,
+    /// The keys of sensitive attribute values.
+    pub keys: crate::apps::keys::FieldKeys,
 }
 
 impl std::ops::Deref for AppState {
@@ -56,6 +58,7 @@ impl AppState {
         let key = crate::audit::load_or_create_key(&config.data_dir, &config.audit.origin)?;
         let origin = crate::audit::origin_of(&config.audit.origin, &key);
         let credentials = Credentials::new(&config, key.to_text().as_bytes())?;
+        let keys = crate::apps::keys::FieldKeys::from_config(&config)?;
         let audit = AuditLog::new(
             store.clone(),
             key,
@@ -75,6 +78,7 @@ impl AppState {
                 last_use: Arc::default(),
                 audit,
                 apps: crate::apps::Runtime::default(),
+                keys,
             }),
         })
     }

@@ -115,6 +115,13 @@ enum Command {
     ///     rampart plan copy 1 --set sales-ui.RegionCode=EU     # for quality
     #[command(subcommand)]
     Plan(cmd::plans::PlanCommand),
+    /// The master key of sensitive attribute values, and each environment's data keys:
+    /// init, rotate (with --reencrypt), reencrypt. Offline, on the server's machine.
+    ///
+    ///     rampart keys init --out /etc/rampart/master.key
+    ///     rampart keys rotate --environment production --reencrypt
+    #[command(subcommand)]
+    Keys(cmd::keys::KeysCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -844,6 +851,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Module(command) => cmd::modules::run(command).await,
         Command::Env(command) => cmd::env::run(command).await,
         Command::App(command) => cmd::apps::run(command).await,
+        Command::Keys(cmd::keys::KeysCommand::Init { out }) => cmd::keys::init(out),
+        Command::Keys(command) => {
+            let loaded = load_config(&cli, &ServeFlags::default())?;
+            cmd::keys::run(loaded, command).await
+        }
         Command::Plan(command) => cmd::plans::run(command).await,
     }
 }

@@ -15,14 +15,16 @@ use rampart_api::{RecordPage, RecordView};
 use rampart_apps::access::{data_roles, serving_table};
 use rampart_apps::ddl::Target;
 use rampart_apps::list::{compile_get, compile_list, encode_cursor, parse_list, RowFilter};
+use rampart_apps::schema::Column;
 use rampart_apps::schema::Table;
-use rampart_apps::values::{check_record, FieldError, Value};
+use rampart_apps::values::{check_record, from_text, FieldError, Value};
 use rampart_authz::acl::Actions;
 use rampart_core::{AuditEvent, Error, Outcome, UserId};
 use rampart_store::{AppDatabase, Expect, NewEvent, RowValues, StoredRecord};
 use serde_json::{json, Map, Value as Json};
 use time::format_description::well_known::Rfc3339;
 
+use super::keys::{EnvKeys, Place};
 use super::{rows, EnvApps};
 use crate::caller::Caller;
 use crate::state::AppState;
@@ -46,6 +48,25 @@ struct Resolved {
     db: AppDatabase,
     table: Table,
     target: Target,
+    /// The environment's keys, when the entity has sensitive attributes.
+    keys: Option<Arc<EnvKeys>>,
+}
+
+impl Resolved {
+    fn keys(&self) -> Result<&EnvKeys, Error> {
+        self.keys.as_deref().ok_or_else(|| {
+            Error::Unavailable("the keys of sensitive values are not available".into())
+        })
+    }
+
+    fn place<'a>(&'a self, column: &'a Column, record: &'a str) -> Place<'a> {
+        Place {
+            db: &self.db,
+            table: &self.table.name,
+            attribute: &column.attribute,
+            record,
+        }
+    }
 }
 
 /// A page of the records the caller may read, filtered and sorted as `params` say.
@@ -71,7 +92,14 @@ async fn list_page(
     params: &[(String, String)],
 ) -> Result<RecordPage, Error> {
     let r = resolve(state, caller, at).await?;
-    let request = parse_list(&r.table, params).map_err(invalid)?;
+    let mut request = parse_list(&r.table, params).map_err(invalid)?;
+    for f in request.filters.iter_mut().filter(|f| f.column.sensitive()) {
+        let plain = f.value.text().unwrap_or_default();
+        let index = r
+            .keys()?
+            .blind_index(&r.db, &r.table.name, &f.column.attribute, &plain);
+        f.value = Value::Bytes(index);
+    }
     let rows = row_filter(
         state,
         caller,
@@ -100,7 +128,10 @@ async fn list_page(
         None
     };
     Ok(RecordPage {
-        items: records.iter().map(|x| view(&r.table, x)).collect(),
+        items: records
+            .iter()
+            .map(|x| view(&r, x))
+            .collect::<Result<_, _>>()?,
         next_cursor,
     })
 }
@@ -118,10 +149,10 @@ pub async fn get(
         let rows = row_filter(state, caller, &r.table, Actions::READ, 1);
         let statement = compile_get(&r.target, &r.table, &id, &rows);
         let found = state.store.app_records(&r.db, &r.table, &statement).await?;
-        found
-            .first()
-            .map(|record| view(&r.table, record))
-            .ok_or(Error::NotFound { what: "record" })
+        match found.first() {
+            Some(record) => view(&r, record),
+            None => Err(Error::NotFound { what: "record" }),
+        }
     }
     .await;
     let ids: Vec<&str> = found
@@ -156,7 +187,8 @@ async fn create_record(
     let r = resolve(state, caller, at).await?;
     let body = object(body)?;
     let checked = check_record(&r.table, &body, true).map_err(invalid)?;
-    let mut values = row_values(&r.table, checked)?;
+    let id = UserId::new().to_string();
+    let mut values = row_values(&r, &id, checked)?;
     if let Some(owner) = r.table.owner_column() {
         match values.0.iter().position(|(name, _, _)| *name == owner.name) {
             Some(i) => may_own(state, caller, &r.table, &values.0[i].2)?,
@@ -181,14 +213,13 @@ async fn create_record(
     if !missing.is_empty() {
         return Err(invalid(missing));
     }
-    let id = UserId::new().to_string();
     let now = state.clock.now();
     let event = write_event(caller, at, "record.create", &id, &r.table, &values, now);
     let stored = state
         .store
         .app_insert(&r.db, &r.table, &id, &values, now, vec![event])
         .await?;
-    Ok(view(&r.table, &stored))
+    view(&r, &stored)
 }
 
 /// Changes the attributes the body gives, if the caller may write the record (otherwise
@@ -221,7 +252,7 @@ async fn update_record(
     let id = record_id(id)?;
     let body = object(body)?;
     let checked = check_record(&r.table, &body, true).map_err(invalid)?;
-    let values = row_values(&r.table, checked)?;
+    let values = row_values(&r, &id, checked)?;
     if let Some(owner) = r.table.owner_column() {
         if let Some((_, _, v)) = values.0.iter().find(|(n, _, _)| *n == owner.name) {
             may_own(state, caller, &r.table, v)?;
@@ -239,7 +270,7 @@ async fn update_record(
         .store
         .app_update(&r.db, &r.table, expect, &values, now, vec![event])
         .await?;
-    Ok(view(&r.table, &stored))
+    view(&r, &stored)
 }
 
 /// Deletes a record the caller may write (otherwise 404), at `if_match` if given.
@@ -334,12 +365,17 @@ async fn resolve(state: &AppState, caller: &Caller, at: EntityRef<'_>) -> Result
         .database(at.application, &entity.database)
         .ok_or_else(not_ready)?;
     let table = serving_table(layout, at.module, &entity).ok_or_else(not_ready)?;
-    if table.columns.iter().any(|c| c.sensitive()) {
-        return Err(Error::Unavailable(format!(
-            "`{}` has sensitive attributes, and field encryption keys are not configured on this node",
-            entity.name
-        )));
-    }
+    let keys = if table.columns.iter().any(Column::sensitive) {
+        let keys = state.keys.load(&state.store, at.environment).await?;
+        Some(keys.ok_or_else(|| {
+            Error::Unavailable(format!(
+                "`{}` has sensitive attributes and environment `{}` has no keys for them yet",
+                entity.name, at.environment
+            ))
+        })?)
+    } else {
+        None
+    };
     let db = db.clone();
     let target = state.store.app_target(&db);
     Ok(Resolved {
@@ -347,6 +383,7 @@ async fn resolve(state: &AppState, caller: &Caller, at: EntityRef<'_>) -> Result
         db,
         table,
         target,
+        keys,
     })
 }
 
@@ -411,22 +448,34 @@ fn may_own(state: &AppState, caller: &Caller, table: &Table, owner: &Value) -> R
     }
 }
 
-/// The values to write, each column with how it is stored.
-fn row_values(
-    table: &Table,
-    checked: Vec<(&rampart_apps::schema::Column, Value)>,
-) -> Result<RowValues, Error> {
+/// The values to write, each column with how it is stored: a sensitive value sealed for
+/// its place, with its blind index when the attribute is unique.
+fn row_values(r: &Resolved, id: &str, checked: Vec<(&Column, Value)>) -> Result<RowValues, Error> {
     let mut out = Vec::with_capacity(checked.len());
     for (column, value) in checked {
-        if column.sensitive() {
-            return Err(Error::Unavailable(format!(
-                "`{}` is sensitive, and field encryption keys are not configured on this node",
-                column.attribute
-            )));
+        if !column.sensitive() {
+            out.push((column.name.clone(), column.storage, value));
+            continue;
         }
-        out.push((column.name.clone(), column.storage, value));
+        let plain = value.text();
+        let sealed = match &plain {
+            Some(text) => Value::Bytes(r.keys()?.seal(r.place(column, id), text)?),
+            None => Value::Null,
+        };
+        out.push((column.name.clone(), column.storage, sealed));
+        if let Some(bi) = column.blind_index() {
+            let index = match &plain {
+                Some(text) => Value::Bytes(r.keys()?.blind_index(
+                    &r.db,
+                    &r.table.name,
+                    &column.attribute,
+                    text,
+                )),
+                None => Value::Null,
+            };
+            out.push((bi, column.storage, index));
+        }
     }
-    let _ = table;
     Ok(RowValues(out))
 }
 
@@ -497,19 +546,29 @@ async fn recorded<T>(
     state.audit.append(event).await.map(|_| ())
 }
 
-fn view(table: &Table, record: &StoredRecord) -> RecordView {
+/// A record as the API shows it, sensitive values opened.
+fn view(r: &Resolved, record: &StoredRecord) -> Result<RecordView, Error> {
     let mut values = Map::new();
-    for (column, value) in table.live_columns().zip(&record.values) {
-        values.insert(column.attribute.clone(), value.to_json());
+    for (column, value) in r.table.live_columns().zip(&record.values) {
+        let shown = match value {
+            Value::Bytes(envelope) if column.sensitive() => {
+                let text = r.keys()?.open(r.place(column, &record.id), envelope)?;
+                from_text(column.ty, &text)
+                    .map_err(|e| Error::Internal(format!("sealed `{}` {e}", column.attribute)))?
+                    .to_json()
+            }
+            other => other.to_json(),
+        };
+        values.insert(column.attribute.clone(), shown);
     }
     let time = |t: time::OffsetDateTime| t.format(&Rfc3339).unwrap_or_default();
-    RecordView {
+    Ok(RecordView {
         id: record.id.clone(),
         version: record.version,
         created_at: time(record.created_at),
         updated_at: time(record.updated_at),
         values,
-    }
+    })
 }
 
 fn object(body: Json) -> Result<Map<String, Json>, Error> {

@@ -10,10 +10,12 @@
 use std::collections::{BTreeMap, HashMap};
 
 use rampart_apps::schema::{layouts, Column, Step};
-use rampart_apps::values::{convert, Value};
+use rampart_apps::values::{convert, from_text, Value};
 use rampart_core::Error;
 use rampart_model::Module;
-use rampart_store::NewDeployment;
+use rampart_store::{AppDatabase, NewDeployment};
+
+use super::keys::{EnvKeys, Place};
 
 use crate::caller::Caller;
 use crate::state::AppState;
@@ -83,6 +85,29 @@ pub async fn prepare(
         planned.push((app, wanted));
     }
     let now = state.clock.now();
+    // Sensitive attributes need the environment's keys, created with the first of them.
+    let sensitive = planned
+        .iter()
+        .flat_map(|(_, w)| w.values())
+        .flat_map(|l| &l.tables)
+        .any(|t| t.columns.iter().any(Column::sensitive));
+    let keys = if sensitive {
+        if !state.keys.configured() {
+            return Err(Error::Conflict(
+                "the deployed models declare sensitive attributes, and no master key is \
+                 configured to encrypt them: set [keys] master_key (rampart keys init writes one)"
+                    .into(),
+            ));
+        }
+        Some(
+            state
+                .keys
+                .ensure(&state.store, &caller.audit, now, env)
+                .await?,
+        )
+    } else {
+        None
+    };
     let mut done = Vec::new();
     for (app, wanted) in planned {
         for (name, layout) in wanted {
@@ -90,9 +115,12 @@ pub async fn prepare(
                 .store
                 .ensure_app_database(&caller.audit, now, env, app, &name)
                 .await?;
+            let convert = |table: &str, from: &Column, to: &Column, id: &str, value: Value| {
+                convert_value(keys.as_deref(), &db, table, (from, to), id, value)
+            };
             let m = state
                 .store
-                .migrate_app_database(&db, &layout, drop_data, &convert_value, now)
+                .migrate_app_database(&db, &layout, drop_data, &convert, now)
                 .await?;
             let steps = m
                 .steps
@@ -110,12 +138,49 @@ pub async fn prepare(
     Ok(done)
 }
 
-/// A stored value of a retyped attribute as a value of its new type.
-fn convert_value(from: &Column, to: &Column, _id: &str, value: Value) -> Result<Value, String> {
-    if from.sensitive() || to.sensitive() {
-        return Err(
-            "is sensitive, and field encryption keys are not configured on this node".into(),
-        );
+/// A stored value of a retyped attribute as a value of its new type: opened first if it was
+/// sealed, sealed afterwards if the attribute is sensitive now.
+fn convert_value(
+    keys: Option<&EnvKeys>,
+    db: &AppDatabase,
+    table: &str,
+    (from, to): (&Column, &Column),
+    id: &str,
+    value: Value,
+) -> Result<Value, String> {
+    fn place<'a>(
+        db: &'a AppDatabase,
+        table: &'a str,
+        column: &'a Column,
+        id: &'a str,
+    ) -> Place<'a> {
+        Place {
+            db,
+            table,
+            attribute: &column.attribute,
+            record: id,
+        }
     }
-    convert(&value, to.ty)
+    let no_keys = || "is sensitive, and the environment has no keys".to_owned();
+    let plain = match (&value, from.sensitive()) {
+        (Value::Bytes(envelope), true) => {
+            let text = keys
+                .ok_or_else(no_keys)?
+                .open(place(db, table, from, id), envelope)
+                .map_err(|e| e.to_string())?;
+            from_text(from.ty, &text)?
+        }
+        _ => value,
+    };
+    let converted = convert(&plain, to.ty)?;
+    match (converted.text(), to.sensitive()) {
+        (Some(text), true) => {
+            let sealed = keys
+                .ok_or_else(no_keys)?
+                .seal(place(db, table, to, id), &text)
+                .map_err(|e| e.to_string())?;
+            Ok(Value::Bytes(sealed))
+        }
+        _ => Ok(converted),
+    }
 }

@@ -5,7 +5,9 @@
 //!   deployment, and nothing is deployed);
 //! - [`data`]: the data API of each entity: list, get, create, change, delete, with the
 //!   model's roles, the row-level rule inside the statement, and an audit trail;
-//! - [`rows`]: the row rule of a reader, from the authorization index.
+//! - [`rows`]: the row rule of a reader, from the authorization index;
+//! - [`keys`]: the keys of sensitive values (the configured master key, each environment's
+//!   wrapped data and blind-index keys).
 //!
 //! What runs in an environment (the models, their databases and layouts) is cached per
 //! environment and compared with the environment's deployment revision: on PostgreSQL on
@@ -13,7 +15,9 @@
 //! (this node is the only one).
 
 pub mod data;
+pub mod keys;
 pub mod migrate;
+pub mod rekey;
 pub mod rows;
 
 use std::collections::HashMap;

@@ -12,3 +12,15 @@ CREATE TABLE app_databases (
     created_at  BIGINT NOT NULL,
     UNIQUE (environment, application, name)
 );
+
+-- The keys of sensitive attribute values, per environment: data keys (several during a
+-- rotation, by id; values name the key that sealed them) and one blind-index key, each
+-- wrapped by the master key, which is never stored here.
+CREATE TABLE app_keys (
+    environment TEXT NOT NULL,
+    kind        TEXT NOT NULL CHECK (kind IN ('data', 'index')),
+    id          BIGINT NOT NULL,
+    wrapped     BLOB NOT NULL,
+    created_at  BIGINT NOT NULL,
+    PRIMARY KEY (environment, kind, id)
+);

@@ -17,6 +17,7 @@
 //! each event reaches the log exactly once, also when the node stops in between (the next
 //! start moves what is left).
 
+mod keys;
 mod outbox;
 mod records;
 mod schema;
@@ -38,6 +39,7 @@ use time::OffsetDateTime;
 use crate::backend::{db, to_millis, Backend, Store};
 use crate::db::{Db, Tx};
 
+pub use keys::WrappedKey;
 pub use records::{Expect, RowValues, StoredRecord};
 
 /// An application database of the catalog.
@@ -332,6 +334,9 @@ async fn open_sqlite_app(platform: &Path, num: i64) -> Result<AppPools, Error> {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
+        // Deleted content (a dropped column, a deleted record) is overwritten, not left in
+        // free pages of the file.
+        .pragma("secure_delete", "ON")
         .busy_timeout(Duration::from_secs(5));
     let platform = platform.to_string_lossy().into_owned();
     let (for_writer, for_readers) = (platform.clone(), platform);

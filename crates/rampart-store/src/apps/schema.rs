@@ -14,9 +14,11 @@ use crate::backend::to_millis;
 use crate::db::{query, Tx};
 use crate::Store;
 
-/// Converts one value of a retyped attribute: the old column, the new one, the record id and
-/// the value as stored; an error names why the value does not convert (never the value).
-pub type Convert<'a> = &'a (dyn Fn(&Column, &Column, &str, Value) -> Result<Value, String> + Sync);
+/// Converts one value of a retyped attribute: the table, the old column, the new one, the
+/// record id and the value as stored; an error names why the value does not convert (never
+/// the value).
+pub type Convert<'a> =
+    &'a (dyn Fn(&str, &Column, &Column, &str, Value) -> Result<Value, String> + Sync);
 
 impl Store {
     /// The layout an application database has (empty before its first deployment).
@@ -110,7 +112,7 @@ async fn convert_column(
     for row in &rows {
         let id: String = row.get(0)?;
         let value = read_value(row, 1, from)?;
-        match convert(from, to, &id, value) {
+        match convert(table, from, to, &id, value) {
             Ok(v) => converted.push((id, v)),
             Err(reason) => {
                 failed += 1;

@@ -43,7 +43,7 @@ async fn database(store: &Store, yaml: &str) -> (AppDatabase, Layout) {
         .await
         .unwrap();
     let m = store
-        .migrate_app_database(&db, &layout(yaml), false, &|_, _, _, v| Ok(v), T0)
+        .migrate_app_database(&db, &layout(yaml), false, &|_, _, _, _, v| Ok(v), T0)
         .await
         .unwrap();
     (db, m.after)
@@ -213,7 +213,7 @@ async fn a_retype_that_does_not_convert_changes_nothing() {
             .await
             .unwrap();
         let retyped = layout_of_region_as_integer();
-        let convert = |_: &_, to: &rampart_apps::schema::Column, _: &str, v: Value| {
+        let convert = |_: &str, _: &_, to: &rampart_apps::schema::Column, _: &str, v: Value| {
             rampart_apps::values::convert(&v, to.ty)
         };
         let refused = store

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 pub mod apps;
 pub mod env;
+pub mod keys;
 pub mod modules;
 pub mod plans;
 
