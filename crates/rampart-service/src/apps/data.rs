@@ -366,13 +366,24 @@ async fn resolve(state: &AppState, caller: &Caller, at: EntityRef<'_>) -> Result
         .ok_or_else(not_ready)?;
     let table = serving_table(layout, at.module, &entity).ok_or_else(not_ready)?;
     let keys = if table.columns.iter().any(Column::sensitive) {
-        let keys = state.keys.load(&state.store, at.environment).await?;
-        Some(keys.ok_or_else(|| {
-            Error::Unavailable(format!(
-                "`{}` has sensitive attributes and environment `{}` has no keys for them yet",
-                entity.name, at.environment
-            ))
-        })?)
+        if !state.keys.configured() {
+            return Err(Error::Unavailable(format!(
+                "`{}` has sensitive attributes, and no master key is configured on this node \
+                 ([keys] master_key) to encrypt them",
+                entity.name
+            )));
+        }
+        Some(
+            state
+                .keys
+                .ensure(
+                    &state.store,
+                    &state.system_context(),
+                    state.clock.now(),
+                    at.environment,
+                )
+                .await?,
+        )
     } else {
         None
     };

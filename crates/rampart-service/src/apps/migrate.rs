@@ -91,14 +91,10 @@ pub async fn prepare(
         .flat_map(|(_, w)| w.values())
         .flat_map(|l| &l.tables)
         .any(|t| t.columns.iter().any(Column::sensitive));
-    let keys = if sensitive {
-        if !state.keys.configured() {
-            return Err(Error::Conflict(
-                "the deployed models declare sensitive attributes, and no master key is \
-                 configured to encrypt them: set [keys] master_key (rampart keys init writes one)"
-                    .into(),
-            ));
-        }
+    // Without a master key the layout is still made (sealed columns need no key to exist);
+    // the entity is unavailable until one is configured, and a conversion that must seal or
+    // open values refuses.
+    let keys = if sensitive && state.keys.configured() {
         Some(
             state
                 .keys

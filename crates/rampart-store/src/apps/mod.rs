@@ -59,6 +59,8 @@ pub struct AppDatabase {
 #[derive(Debug, Default)]
 pub(crate) struct Pools {
     open: Mutex<HashMap<i64, AppPools>>,
+    /// PostgreSQL schemas known to exist (with their layout table).
+    schemas: Mutex<std::collections::HashSet<i64>>,
 }
 
 /// One SQLite application database: one writer (SQLite has one at a time), a few readers.
@@ -198,47 +200,54 @@ impl Store {
         if let Some(db) = self.app_database(environment, application, name).await? {
             return Ok(db);
         }
-        let mut tx = self.write().await?;
-        let existing: Option<(i64,)> = tx
-            .opt(
-                "SELECT num FROM app_databases WHERE environment = $1 AND application = $2 AND name = $3",
-                [environment.into(), application.into(), name.into()],
-            )
-            .await?;
-        let num = match existing {
-            Some((num,)) => num,
-            None => {
-                let (num,): (i64,) = tx
-                    .one(
-                        "INSERT INTO app_databases (num, environment, application, name, created_at) \
-                         SELECT COALESCE(MAX(num), 0) + 1, $1, $2, $3, $4 FROM app_databases RETURNING num",
-                        [
-                            environment.into(),
-                            application.into(),
-                            name.into(),
-                            to_millis(now).into(),
-                        ],
-                    )
-                    .await?;
-                let details = serde_json::json!({
-                    "environment": environment,
-                    "application": application,
-                    "database": name,
-                    "num": num,
-                });
-                crate::audit::record(
-                    &mut tx,
-                    ctx,
-                    now,
-                    "app.database.create",
-                    format!("app-database:{num}"),
-                    details,
+        // Two deployments may create the same database at once: the loser of the insert
+        // finds the winner's row.
+        let mut attempts = 0;
+        let num = loop {
+            if let Some(db) = self.app_database(environment, application, name).await? {
+                break db.num;
+            }
+            attempts += 1;
+            let mut tx = self.write().await?;
+            let created: Option<(i64,)> = tx
+                .opt(
+                    "INSERT INTO app_databases (num, environment, application, name, created_at) \
+                     SELECT COALESCE(MAX(num), 0) + 1, $1, $2, $3, $4 FROM app_databases WHERE TRUE \
+                     ON CONFLICT DO NOTHING RETURNING num",
+                    [
+                        environment.into(),
+                        application.into(),
+                        name.into(),
+                        to_millis(now).into(),
+                    ],
                 )
                 .await?;
-                num
-            }
+            let Some((num,)) = created else {
+                if attempts >= 5 {
+                    return Err(Error::Conflict(format!(
+                        "application database `{name}` of `{application}` in `{environment}` is being created concurrently; retry"
+                    )));
+                }
+                continue;
+            };
+            let details = serde_json::json!({
+                "environment": environment,
+                "application": application,
+                "database": name,
+                "num": num,
+            });
+            crate::audit::record(
+                &mut tx,
+                ctx,
+                now,
+                "app.database.create",
+                format!("app-database:{num}"),
+                details,
+            )
+            .await?;
+            tx.commit().await?;
+            break num;
         };
-        tx.commit().await?;
         let db = AppDatabase {
             num,
             environment: environment.to_owned(),
@@ -254,13 +263,23 @@ impl Store {
     pub(crate) async fn app_conn(&self, db: &AppDatabase) -> Result<AppConn, Error> {
         match &self.backend {
             Backend::Postgres(pool) => {
+                let known = self.apps.schemas.lock().is_ok_and(|s| s.contains(&db.num));
+                if known {
+                    return Ok(AppConn::Postgres(pool.clone()));
+                }
                 let schema = schema_name(db.num);
                 let mut tx = pool.begin().await.map(Tx::Postgres).map_err(db_err)?;
+                // `IF NOT EXISTS` is not safe against a concurrent creation on PostgreSQL:
+                // the database's own lock serialises them.
+                lock_database(&mut tx, db.num).await?;
                 tx.exec(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""), [])
                     .await?;
                 tx.exec(&layout_table_sql(&format!("\"{schema}\".")), [])
                     .await?;
                 tx.commit().await?;
+                if let Ok(mut s) = self.apps.schemas.lock() {
+                    s.insert(db.num);
+                }
                 Ok(AppConn::Postgres(pool.clone()))
             }
             Backend::Sqlite { path, .. } => {
@@ -278,6 +297,19 @@ impl Store {
 
 fn db_err(e: sqlx::Error) -> Error {
     db(e)
+}
+
+/// Serialises changes to one application database's schema on PostgreSQL (creation,
+/// migrations), for the length of the transaction.
+pub(crate) async fn lock_database(tx: &mut Tx<'_>, num: i64) -> Result<(), Error> {
+    if tx.is_sqlite() {
+        return Ok(());
+    }
+    // A key space of its own: the high bits spell "RA" (Rampart Applications).
+    let key = 0x5241_0000_0000_0000_i64 | num;
+    tx.exec("SELECT pg_advisory_xact_lock($1)", [key.into()])
+        .await?;
+    Ok(())
 }
 
 /// The PostgreSQL schema of an application database.

@@ -48,6 +48,7 @@ impl Store {
         let conn = self.app_conn(db).await?;
         let target = self.app_target(db);
         let mut tx = conn.write().await?;
+        super::lock_database(&mut tx, db.num).await?;
         let sql = format!(
             "SELECT \"layout\" FROM {} WHERE \"id\" = 1",
             target.table("_rampart_layout")
