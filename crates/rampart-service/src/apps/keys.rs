@@ -32,6 +32,8 @@ impl std::fmt::Debug for FieldKeys {
 
 /// One environment's keys, unwrapped.
 pub struct EnvKeys {
+    /// How many keys were stored when these were read.
+    stored: usize,
     current: DataKey,
     data: HashMap<u32, DataKey>,
     index: IndexKey,
@@ -189,10 +191,14 @@ impl FieldKeys {
         })
     }
 
-    /// The keys of `env` (read and unwrapped once), if it has any.
+    /// The keys of `env` (read and unwrapped once), if it has any. On PostgreSQL the number
+    /// of stored keys is compared on every call, so a rotation on another node is seen at
+    /// once.
     pub async fn load(&self, store: &Store, env: &str) -> Result<Option<Arc<EnvKeys>>, Error> {
         if let Some(k) = self.envs.read().ok().and_then(|e| e.get(env).cloned()) {
-            return Ok(Some(k));
+            if store.is_exclusive() || store.app_key_count(env).await? == k.stored as i64 {
+                return Ok(Some(k));
+            }
         }
         let stored = store.app_keys(env).await?;
         if stored.is_empty() {
@@ -227,6 +233,7 @@ impl FieldKeys {
             Error::Internal(format!("environment `{env}` has no blind-index key"))
         })?;
         let keys = Arc::new(EnvKeys {
+            stored: stored.len(),
             current,
             data,
             index,

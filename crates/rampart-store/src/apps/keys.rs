@@ -37,6 +37,17 @@ impl Store {
             .collect())
     }
 
+    /// How many keys an environment has (a node caching them compares this: another node
+    /// may have rotated).
+    pub async fn app_key_count(&self, environment: &str) -> Result<i64, Error> {
+        self.reader()
+            .scalar(
+                "SELECT COUNT(*) FROM app_keys WHERE environment = $1",
+                [environment.into()],
+            )
+            .await
+    }
+
     /// Whether any environment has keys (then a master key must be configured).
     pub async fn app_keys_exist(&self) -> Result<bool, Error> {
         let n: i64 = self
