@@ -48,6 +48,38 @@ pub fn data_roles(module: &Module, entity: &str) -> BTreeSet<String> {
     roles
 }
 
+/// The roles that let a caller run a module's query through the data API: those of the
+/// module's screens and actions that run it, or, if none does, those that open its entity.
+pub fn query_roles(module: &Module, query: &str) -> BTreeSet<String> {
+    let is = |name: &str| name.eq_ignore_ascii_case(query);
+    let mut roles = BTreeSet::new();
+    let mut add = |list: &[String]| {
+        for r in list {
+            let name = r.rsplit_once('.').map_or(r.as_str(), |(_, n)| n);
+            roles.insert(name.to_owned());
+        }
+    };
+    for s in &module.screens {
+        if s.query.as_deref().is_some_and(is) {
+            add(&s.roles);
+        }
+    }
+    for a in &module.actions {
+        if a.steps
+            .iter()
+            .any(|step| matches!(step, Step::Query(q) if is(&q.query)))
+        {
+            add(&a.roles);
+        }
+    }
+    if roles.is_empty() {
+        if let Some(q) = module.queries.iter().find(|q| is(&q.name)) {
+            return data_roles(module, &q.entity);
+        }
+    }
+    roles
+}
+
 /// The table the running `entity` of `module` reads and writes: the layout's table with
 /// only the columns of the entity's attributes as the model declares them, in the model's
 /// order. `None` when the database has not been migrated to this model (an attribute has

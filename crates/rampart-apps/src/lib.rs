@@ -9,6 +9,7 @@
 //!   converted when a deployment retypes an attribute.
 //! - [`list`]: the data API's list requests (filters, sort, cursor, page) and the
 //!   parameterised statements that read a page or a record with the reader's row rule.
+//! - [`query`]: a module's structured query with its parameters, as a list request.
 //! - [`access`]: which roles open an entity's data API, and the table a running model
 //!   serves.
 //! - [`seal`]: the envelope of `sensitive` attribute values: XChaCha20-Poly1305 under a
@@ -22,6 +23,7 @@
 pub mod access;
 pub mod ddl;
 pub mod list;
+pub mod query;
 pub mod schema;
 pub mod seal;
 pub mod values;

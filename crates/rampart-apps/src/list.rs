@@ -174,7 +174,7 @@ pub fn parse_list(
         }
     }
     if let Some(text) = cursor {
-        match decode_cursor(&request.sort, &text) {
+        match decode_cursor_for(&request.sort, &text) {
             Some(c) => request.after = Some(c),
             None => errors.push(err(
                 "cursor",
@@ -246,7 +246,8 @@ pub fn encode_cursor(key: &Value, id: &str) -> String {
     out
 }
 
-fn decode_cursor(sort: &Sort, text: &str) -> Option<Cursor> {
+/// The cursor `text` (as [`encode_cursor`] made it) for a list in order `sort`.
+pub fn decode_cursor_for(sort: &Sort, text: &str) -> Option<Cursor> {
     if !text.len().is_multiple_of(2) || text.len() > 4096 {
         return None;
     }

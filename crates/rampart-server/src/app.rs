@@ -193,6 +193,7 @@ fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(audit_api::consistency))
         .routes(routes!(apps::list, apps::create))
         .routes(routes!(apps::get, apps::update, apps::delete))
+        .routes(routes!(apps::query))
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(metrics))

@@ -50,6 +50,20 @@ pub struct RecordPath {
     id: String,
 }
 
+/// A query's place in the URL.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct QueryPath {
+    /// The environment.
+    environment: String,
+    /// The application.
+    application: String,
+    /// The module declaring the query.
+    module: String,
+    /// The query.
+    query: String,
+}
+
 fn entity_ref<'a>(e: &'a str, a: &'a str, m: &'a str, n: &'a str) -> EntityRef<'a> {
     EntityRef {
         environment: e,
@@ -111,6 +125,35 @@ pub async fn list(
     let caller = auth.caller(&state);
     let at = entity_ref(&p.environment, &p.application, &p.module, &p.entity);
     Ok(Json(data::list(&state, &caller, at, &params).await?))
+}
+
+/// Run a module's structured query: its parameters by name, a page at a time.
+#[utoipa::path(
+    get, path = "/apps/{environment}/{application}/api/{module}/queries/{query}", tag = "apps",
+    params(
+        QueryPath,
+        ("limit" = Option<u32>, Query, description = "Records per page, up to the query's own limit"),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
+        ("parameters" = Option<String>, Query, description = "The query's declared parameters, by name (`?region=North`)"),
+    ),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "A page of the records the query finds and the caller may read", body = RecordPage),
+        (status = 403, description = "The caller holds none of the roles of the screens and actions that run the query", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such query running in this environment and application", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A parameter missing, unknown or of the wrong type, each named", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn query(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(p): Path<QueryPath>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Result<Json<RecordPage>, ApiError> {
+    let caller = auth.caller(&state);
+    let name = format!("queries/{}", p.query);
+    let at = entity_ref(&p.environment, &p.application, &p.module, &name);
+    Ok(Json(data::query(&state, &caller, at, &params).await?))
 }
 
 /// Create a record.

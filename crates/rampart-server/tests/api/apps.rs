@@ -23,11 +23,27 @@ entities:
       - {name: closed_on, type: date}
       - {name: rep, type: reference, entity: User, required: true}
     acl: {owner: rep, hierarchy: reports-to}
+queries:
+  - name: BigSales
+    entity: Sale
+    parameters:
+      - {name: min, type: decimal}
+      - {name: region, type: text, required: false}
+    filter:
+      - {attribute: amount, op: ge, parameter: min}
+      - {attribute: region, op: eq, parameter: region}
+    order_by: [amount desc]
+    limit: 100
 screens:
   - name: Sales
     kind: list
     entity: Sale
     roles: [Rep, Manager]
+    widgets: [{kind: table, columns: [record.amount]}]
+  - name: Big
+    kind: list
+    query: BigSales
+    roles: [Manager]
     widgets: [{kind: table, columns: [record.amount]}]
 ";
 
@@ -433,10 +449,15 @@ async fn deployments_migrate_the_data_and_keep_what_a_rollback_needs() {
         let created = sale(&node, rep, "5", "North").await;
         let id = created["id"].as_str().unwrap().to_owned();
         // v2 drops `region` and adds `notes`: the region's data stays in its column.
-        let v2 = CRM.replace(
-            "      - {name: region, type: text, max_length: 20}\n",
-            "      - {name: notes, type: text}\n",
-        );
+        let v2 = CRM
+            .replace(
+                "      - {name: region, type: text, max_length: 20}\n",
+                "      - {name: notes, type: text}\n",
+            )
+            .replace(
+                "      - {attribute: region, op: eq, parameter: region}\n",
+                "",
+            );
         let (status, body) = deploy(&node, &p.admin, &v2, 2).await;
         assert_eq!(status, StatusCode::OK, "{}: {body}", node.name());
         let (_, read) = node.get(&format!("{BASE}/{id}"), rep).await;
@@ -462,10 +483,15 @@ async fn deployments_migrate_the_data_and_keep_what_a_rollback_needs() {
             node.name()
         );
         // A retype whose data does not convert is refused, and nothing is deployed.
-        let v3 = CRM.replace(
-            "{name: region, type: text, max_length: 20}",
-            "{name: region, type: integer}",
-        );
+        let v3 = CRM
+            .replace(
+                "{name: region, type: text, max_length: 20}",
+                "{name: region, type: integer}",
+            )
+            .replace(
+                "{name: region, type: text, required: false}",
+                "{name: region, type: integer, required: false}",
+            );
         let (status, body) = deploy(&node, &p.admin, &v3, 3).await;
         assert_eq!(status, StatusCode::CONFLICT, "{}: {body}", node.name());
         let (_, running) = node
@@ -476,6 +502,67 @@ async fn deployments_migrate_the_data_and_keep_what_a_rollback_needs() {
                 || running.to_string().contains("\"number\":1"),
             "{}: {running}",
             node.name()
+        );
+        node.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_structured_query_runs_with_its_parameters_under_the_row_rule() {
+    on_both(no_tweak, |node| async move {
+        let p = setup(&node).await;
+        let t = &p.tokens;
+        for (i, amount, region) in [
+            (2, "5", "North"),
+            (2, "50", "North"),
+            (3, "70", "South"),
+            (4, "90", "North"),
+        ] {
+            sale(&node, &t[i], amount, region).await;
+        }
+        let q = "/apps/development/shop/api/crm/queries/BigSales";
+        // The manager sees their reps' sales of at least 10, largest first; not the outsider's.
+        let (status, page) = node.get(&format!("{q}?min=10"), &t[1]).await;
+        assert_eq!(status, StatusCode::OK, "{}: {page}", node.name());
+        let amounts: Vec<&str> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["values"]["amount"].as_str().unwrap())
+            .collect();
+        assert_eq!(amounts, ["70", "50"], "{}", node.name());
+        // An optional parameter narrows it; left out, its condition is dropped.
+        let (_, north) = node.get(&format!("{q}?min=10&region=North"), &t[1]).await;
+        assert_eq!(ids_of(&north).len(), 1, "{}: {north}", node.name());
+        // Only the roles of the screens that run it: a rep is refused.
+        assert_eq!(
+            node.get(&format!("{q}?min=10"), &t[2]).await.0,
+            StatusCode::FORBIDDEN,
+            "{}",
+            node.name()
+        );
+        // A missing required parameter, an unknown one, a wrong type: 422, each named.
+        for (query, named) in [
+            ("", "min"),
+            ("?min=1&max=2", "max"),
+            ("?min=lots", "min"),
+            ("?min=1&limit=101", "limit"),
+        ] {
+            let (status, body) = node.get(&format!("{q}{query}"), &t[1]).await;
+            assert_eq!(
+                status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{}: {query}: {body}",
+                node.name()
+            );
+            assert!(body.to_string().contains(named), "{}: {body}", node.name());
+        }
+        assert_eq!(
+            node.get("/apps/development/shop/api/crm/queries/Nope", &t[1])
+                .await
+                .0,
+            StatusCode::NOT_FOUND
         );
         node.shutdown().await;
     })

@@ -93,6 +93,16 @@ async fn list_page(
 ) -> Result<RecordPage, Error> {
     let r = resolve(state, caller, at).await?;
     let mut request = parse_list(&r.table, params).map_err(invalid)?;
+    page_of(state, caller, &r, &mut request).await
+}
+
+/// A page of `request` under the caller's row rule, the next page's cursor with it.
+async fn page_of(
+    state: &AppState,
+    caller: &Caller,
+    r: &Resolved,
+    request: &mut rampart_apps::list::ListRequest,
+) -> Result<RecordPage, Error> {
     for f in request.filters.iter_mut().filter(|f| f.column.sensitive()) {
         let plain = f.value.text().unwrap_or_default();
         let index = r
@@ -134,6 +144,74 @@ async fn list_page(
             .collect::<Result<_, _>>()?,
         next_cursor,
     })
+}
+
+/// The records a module's structured query finds for its `params`, under the caller's row
+/// rule, a page at a time. `at.entity` is `queries/{Query}`, as the URL names it.
+pub async fn query(
+    state: &AppState,
+    caller: &Caller,
+    at: EntityRef<'_>,
+    params: &[(String, String)],
+) -> Result<RecordPage, Error> {
+    let page = query_page(state, caller, at, params).await;
+    let ids: Vec<&str> = page.as_ref().map_or_else(
+        |_| Vec::new(),
+        |p| p.items.iter().map(|x| x.id.as_str()).collect(),
+    );
+    recorded(state, caller, at, "GET", &page, &ids).await?;
+    page
+}
+
+async fn query_page(
+    state: &AppState,
+    caller: &Caller,
+    at: EntityRef<'_>,
+    params: &[(String, String)],
+) -> Result<RecordPage, Error> {
+    let not_found = || Error::NotFound { what: "query" };
+    if state.authz.view().it.environment(at.environment).is_none() {
+        return Err(not_found());
+    }
+    let env = state.apps.env(state, at.environment).await?;
+    let module = env
+        .module(at.application, at.module)
+        .ok_or_else(not_found)?;
+    let name = at.entity.strip_prefix("queries/").ok_or_else(not_found)?;
+    let query = module
+        .queries
+        .iter()
+        .find(|q| q.name == name)
+        .ok_or_else(not_found)?
+        .clone();
+    if query.sql.is_some() {
+        return Err(Error::Unavailable(format!(
+            "`{}` is an advanced SQL query; running those through the data API is coming",
+            query.name
+        )));
+    }
+    let roles = rampart_apps::access::query_roles(module, &query.name);
+    if !holds_any(state, caller.user.id, at.application, &roles) {
+        return Err(Error::Forbidden(format!(
+            "running `{}` needs one of the roles {} of application `{}`",
+            query.name,
+            roles
+                .iter()
+                .map(|r| format!("`{r}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            at.application
+        )));
+    }
+    // The query's entity, in its module or a dependency's (`module.Entity`).
+    let (entity_module, entity) = match query.entity.split_once('.') {
+        Some((m, e)) => (m, e),
+        None => (at.module, query.entity.as_str()),
+    };
+    let r = resolve_entity(state, &env, at, entity_module, entity).await?;
+    let mut request =
+        rampart_apps::query::compile_query(&r.table, &query, params).map_err(invalid)?;
+    page_of(state, caller, &r, &mut request).await
 }
 
 /// One record the caller may read.
@@ -355,16 +433,32 @@ async fn resolve(state: &AppState, caller: &Caller, at: EntityRef<'_>) -> Result
             at.application
         )));
     }
+    resolve_entity(state, &env, at, at.module, &entity.name).await
+}
+
+/// The table, database and keys of entity `entity` of module `module` running in `env`.
+async fn resolve_entity(
+    state: &AppState,
+    env: &Arc<EnvApps>,
+    at: EntityRef<'_>,
+    module: &str,
+    entity: &str,
+) -> Result<Resolved, Error> {
+    let entity = env
+        .module(at.application, module)
+        .and_then(|m| m.entities.iter().find(|e| e.name == entity))
+        .ok_or(Error::NotFound { what: "entity" })?
+        .clone();
     let not_ready = || {
         Error::Unavailable(format!(
-            "the data of `{}.{}` is not ready in `{}`: its database has not been migrated to the running version",
-            at.module, entity.name, at.environment
+            "the data of `{module}.{}` is not ready in `{}`: its database has not been migrated to the running version",
+            entity.name, at.environment
         ))
     };
     let (db, layout) = env
         .database(at.application, &entity.database)
         .ok_or_else(not_ready)?;
-    let table = serving_table(layout, at.module, &entity).ok_or_else(not_ready)?;
+    let table = serving_table(layout, module, &entity).ok_or_else(not_ready)?;
     let keys = if table.columns.iter().any(Column::sensitive) {
         if !state.keys.configured() {
             return Err(Error::Unavailable(format!(
