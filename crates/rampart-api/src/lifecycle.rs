@@ -228,6 +228,37 @@ pub struct DeployResponse {
     pub request: Option<i64>,
     /// The history entries written.
     pub deployments: Vec<DeploymentWire>,
+    /// The application roles the modules' versions declare that their applications lacked:
+    /// created now, or left `missing` when creating them failed after the deployment
+    /// committed. Absent when every declared role existed, and for dry runs and deployments
+    /// waiting for a second approver (which create nothing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roles: Option<DeclaredRoles>,
+}
+
+/// What became of the application roles a deployment's modules declare and their
+/// applications lacked. Roles that existed are never changed, nor their grants.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeclaredRoles {
+    /// The roles this deployment created, each recorded in the audit trail
+    /// (`authz.role.create`) under the deployment's actor and request.
+    pub created: Vec<ApplicationRole>,
+    /// Declared roles still missing because creating them failed after the deployment had
+    /// committed: the deployment stands, and deploying the same versions again (which then
+    /// has nothing else to do) creates them.
+    pub missing: Vec<ApplicationRole>,
+    /// Why they are missing, when some are.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A role of an application.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ApplicationRole {
+    /// The application.
+    pub application: String,
+    /// The role's name, as the module declares it.
+    pub role: String,
 }
 
 /// A deployment waiting for, or decided by, a second approver.

@@ -5,6 +5,8 @@
 //! - [`policy`]: what runs now against what a deployment expects, separation of duties
 //!   (the author of a version does not deploy it) and the second approver (someone other
 //!   than the requester).
+//! - [`roles`]: the roles an application's modules declare: one module per role name
+//!   (publishing), and the roles a deployment creates.
 //! - [`settings`]: the settings a deployment plan gives (each names a property or an
 //!   integration of a module in the plan and has its shape) and the site properties left
 //!   without a value.
@@ -15,6 +17,7 @@
 
 pub mod compat;
 pub mod policy;
+pub mod roles;
 pub mod settings;
 
 pub use compat::{Break, Placed};

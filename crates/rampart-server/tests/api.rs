@@ -20,6 +20,8 @@ mod lifecycle;
 mod names;
 #[path = "api/reveal.rs"]
 mod reveal;
+#[path = "api/roles.rs"]
+mod roles;
 #[path = "api/transport.rs"]
 mod transport;
 

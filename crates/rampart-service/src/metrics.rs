@@ -74,6 +74,8 @@ pub struct Metrics {
     pub audit_compaction_steps: Counter,
     /// Merges the search-key compaction has ready or under way.
     pub audit_compaction_backlog: Gauge,
+    /// Deployments applied whose declared application roles could not all be created.
+    pub deployment_role_failures: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -103,6 +105,7 @@ impl Default for Metrics {
         let audit_tamper_alert = Gauge::default();
         let audit_compaction_steps = Counter::default();
         let audit_compaction_backlog = Gauge::default();
+        let deployment_role_failures = Counter::default();
         registry.register(
             "audit_events",
             "Audit events committed through the access pipeline",
@@ -138,6 +141,12 @@ impl Default for Metrics {
             "Merges the audit search-key compaction has ready or under way (0 once caught up; \
              it grows while appends keep the compaction yielding)",
             audit_compaction_backlog.clone(),
+        );
+        registry.register(
+            "deployment_role_failures",
+            "Deployments applied whose declared application roles could not all be created \
+             (see the error log; deploying the same versions again creates them)",
+            deployment_role_failures.clone(),
         );
         registry.register("http_requests", "HTTP requests served", requests.clone());
         registry.register(
@@ -180,6 +189,7 @@ impl Default for Metrics {
             audit_tamper_alert,
             audit_compaction_steps,
             audit_compaction_backlog,
+            deployment_role_failures,
         }
     }
 }

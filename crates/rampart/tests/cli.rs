@@ -1088,6 +1088,13 @@ async fn modules_are_checked_published_diffed_and_deployed_from_the_cli() {
         "sales-ui=1",
     ]);
     assert!(ok && out.contains("applied"), "{out}{err}");
+    // The roles the two modules declare became the application's.
+    for role in ["SalesRep", "SalesDirector", "CoreAdmin", "SalesAdmin"] {
+        assert!(
+            out.contains(&format!("role created: sales/{role}\n")),
+            "{out}"
+        );
+    }
     let (ok, out, _) = cli(&["env", "history", "development"]);
     assert!(ok && out.matches("deploy").count() == 2, "{out}");
     let (ok, _, err) = cli(&["env", "deploy", "development", "core-service"]);

@@ -322,13 +322,13 @@ async fn auditors_search_filter_page_and_export_but_change_nothing() {
 }
 
 /// A direct connection to the node's database, as someone with file or database access.
-enum Db {
+pub(crate) enum Db {
     Sqlite(sqlx::SqliteConnection),
     Pg(sqlx::PgConnection),
 }
 
 impl Db {
-    async fn open(node: &crate::kit::Node) -> Db {
+    pub(crate) async fn open(node: &crate::kit::Node) -> Db {
         use sqlx::Connection as _;
         let config = &node.server().state.config;
         if config.database_url.is_empty() {

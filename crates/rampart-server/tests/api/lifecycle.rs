@@ -9,19 +9,19 @@ use serde_json::{json, Value};
 
 use crate::kit::{no_tweak, on_both, problem_type, Node, USER_PASSWORD};
 
-fn example(name: &str) -> String {
+pub(crate) fn example(name: &str) -> String {
     let path = format!("{}/../../examples/sales/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-async fn it_write(node: &Node, admin: &str, ops: Value) {
+pub(crate) async fn it_write(node: &Node, admin: &str, ops: Value) {
     let (status, body) = node
         .post("/api/v1/it/write", admin, json!({ "operations": ops }))
         .await;
     assert_eq!(status, StatusCode::OK, "{}: {body}", node.name());
 }
 
-async fn publish(
+pub(crate) async fn publish(
     node: &Node,
     token: &str,
     module: &str,
@@ -36,7 +36,7 @@ async fn publish(
         .await
 }
 
-async fn deploy(
+pub(crate) async fn deploy(
     node: &Node,
     token: &str,
     env: &str,
@@ -52,18 +52,18 @@ async fn deploy(
 }
 
 /// The sales application of `examples/`, with the IT users of the matrix.
-struct World {
-    admin: String,
-    dev: String,
-    contractor: String,
-    ops: String,
-    ops2: String,
-    auditor: String,
-    nobody: String,
-    enduser: String,
+pub(crate) struct World {
+    pub(crate) admin: String,
+    pub(crate) dev: String,
+    pub(crate) contractor: String,
+    pub(crate) ops: String,
+    pub(crate) ops2: String,
+    pub(crate) auditor: String,
+    pub(crate) nobody: String,
+    pub(crate) enduser: String,
 }
 
-async fn world(node: &Node) -> World {
+pub(crate) async fn world(node: &Node) -> World {
     let admin = node.admin().await;
     let mut ids = Vec::new();
     for user in ["dev", "contractor", "ops", "auditor", "nobody", "ops2"] {

@@ -10,9 +10,11 @@ use rampart_core::Provider;
 
 use crate::kit::{no_tweak, on_both, problem_type, Node, USER_PASSWORD};
 
+/// A module with a role of its own (each role of an application is declared by one module).
 fn source(module: &str, application: &str, description: &str) -> String {
+    let role = format!("Clerk_{}", module.replace('-', "_"));
     format!(
-        "module: {module}\napplication: {application}\ndescription: {description}\nroles:\n  - name: Clerk\n    description: Works here.\n"
+        "module: {module}\napplication: {application}\ndescription: {description}\nroles:\n  - name: {role}\n    description: Works here.\n"
     )
 }
 

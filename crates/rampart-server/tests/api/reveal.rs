@@ -140,8 +140,14 @@ async fn callers_without_a_level_learn_nothing_before_the_permission_check() {
         let e = "/api/v1/environments";
         let p = "/api/v1/deployment-plans";
         let dry = |module: &str, version: i64| Some(json!({ "modules": [{ "module": module, "version": version }], "dry_run": true }));
+        // A copy of core-service under another name declares roles of its own: each role of an
+        // application is declared by one module.
         let new_source = |module: &str| {
-            Some(json!({ "source": v2.replace("module: core-service", &format!("module: {module}")).replace("Customers and roles", "Customers, roles"), "message": "m" }))
+            let mut source = v2.replace("module: core-service", &format!("module: {module}")).replace("Customers and roles", "Customers, roles");
+            if module != "core-service" {
+                source = source.replace("SalesRep", "CopyRep").replace("SalesDirector", "CopyDirector").replace("CoreAdmin", "CopyAdmin");
+            }
+            Some(json!({ "source": source, "message": "m" }))
         };
         // end user, nobody, contractor, owner: (existing, missing)
         let rows = [

@@ -117,7 +117,7 @@ async fn page_of(
         Actions::READ,
         i64::from(request.limit),
     );
-    let statement = compile_list(&r.target, &r.table, &request, &rows);
+    let statement = compile_list(&r.target, &r.table, request, &rows);
     let mut records = state.store.app_records(&r.db, &r.table, &statement).await?;
     let limit = request.limit as usize;
     let next_cursor = if records.len() > limit {
@@ -140,7 +140,7 @@ async fn page_of(
     Ok(RecordPage {
         items: records
             .iter()
-            .map(|x| view(&r, x))
+            .map(|x| view(r, x))
             .collect::<Result<_, _>>()?,
         next_cursor,
     })

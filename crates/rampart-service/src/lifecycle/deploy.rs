@@ -1,6 +1,8 @@
 //! Deploying, staging and rolling back: a set of steps (a module to put at a version) is
 //! planned against the environment as it would be afterwards and then applied in one
 //! transaction, or recorded for a second approver where the environment requires one.
+//! Once applied, the roles the deployed versions declare that their applications lack are
+//! created ([`super::roles`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -11,14 +13,15 @@ use rampart_api::{
 use rampart_authz::it::Level;
 use rampart_authz::policy::{level_needed, LifecycleOp};
 use rampart_core::Error;
+use rampart_deploy::roles::Declared;
 use rampart_deploy::{compat, policy, Placed};
 use rampart_model::Module;
 use rampart_store::{DeployKind, NewDeployment, PlanSettings, Running, StoredVersion};
 
 use super::{
     as_seen, breaking_change, deployment_wire, environment, environment_rule, environments,
-    highest_level, level, model_of, plans, require_module, running_placed, surface_of, uses_of,
-    version_or_404, visible_application, LifecycleError, On,
+    highest_level, level, model_of, plans, require_module, roles, running_placed, surface_of,
+    uses_of, version_or_404, visible_application, LifecycleError, On,
 };
 use crate::caller::Caller;
 use crate::state::AppState;
@@ -41,10 +44,12 @@ pub(super) struct Step {
     pub(super) version: Option<StoredVersion>,
 }
 
-/// A checked plan: what changes, and the deployments that make it so.
+/// A checked plan: what changes, the deployments that make it so, and the roles declared
+/// by the version each step puts in place (whether it runs already or not).
 pub(super) struct Plan {
     pub(super) changes: Vec<PlannedChange>,
     pub(super) items: Vec<NewDeployment>,
+    pub(super) declared: Vec<Declared>,
 }
 
 /// Checks `steps` into `env` for `caller`: permissions, separation of duties, what runs now
@@ -71,6 +76,7 @@ pub(super) async fn plan(
     let mut models: HashMap<String, Module> = HashMap::new();
     let mut changes = Vec::new();
     let mut items = Vec::new();
+    let mut declared = Vec::new();
     let mut seen = HashSet::new();
     for s in steps {
         if !seen.insert(s.module.clone()) {
@@ -102,6 +108,11 @@ pub(super) async fn plan(
         };
         let current = now_in_env.get(s.module.as_str()).map(|r| r.number);
         let expected = policy::expected_running(env, &s.module, current, s.expected)?;
+        let model = model_of(&v.model)?;
+        declared.push(Declared {
+            module: s.module.clone(),
+            roles: model.roles.clone(),
+        });
         if current == Some(s.to) {
             continue;
         }
@@ -113,7 +124,6 @@ pub(super) async fn plan(
             &v.info.author_id,
             &caller.user.id.to_string(),
         )?;
-        let model = model_of(&v.model)?;
         let open = level(state, caller, On::Module(&s.module), env_id).await?
             >= level_needed(LifecycleOp::ReadSource);
         let structural = match (open, current) {
@@ -179,7 +189,11 @@ pub(super) async fn plan(
             breaking: refused,
         });
     }
-    Ok(Plan { changes, items })
+    Ok(Plan {
+        changes,
+        items,
+        declared,
+    })
 }
 
 /// How a set of steps is to be applied.
@@ -223,7 +237,11 @@ pub(super) async fn apply(
         from_plan,
         drop_data,
     } = how;
-    let Plan { changes, items } = plan(
+    let Plan {
+        changes,
+        items,
+        declared,
+    } = plan(
         state,
         caller,
         env,
@@ -233,7 +251,7 @@ pub(super) async fn apply(
         from_plan.map(|(_, s)| s),
     )
     .await?;
-    let answer = |waiting, status: &str, applied, request, deployments| Deployed {
+    let answer = |waiting, status: &str, applied, request, deployments, roles| Deployed {
         waiting,
         answer: DeployResponse {
             environment: env.to_owned(),
@@ -242,13 +260,29 @@ pub(super) async fn apply(
             applied,
             request,
             deployments,
+            roles,
         },
     };
-    if items.is_empty() && from_plan.is_none() {
-        return Ok(answer(false, "nothing-to-do", false, None, Vec::new()));
-    }
     if dry_run {
-        return Ok(answer(false, "plan", false, None, Vec::new()));
+        let status = if items.is_empty() && from_plan.is_none() {
+            "nothing-to-do"
+        } else {
+            "plan"
+        };
+        return Ok(answer(false, status, false, None, Vec::new(), None));
+    }
+    if items.is_empty() && from_plan.is_none() {
+        // The modules run these versions already; what they declare may still be missing
+        // (its creation failed after an earlier deployment), and is created now.
+        let roles = roles::create_declared(state, caller, env, &declared).await;
+        return Ok(answer(
+            false,
+            "nothing-to-do",
+            false,
+            None,
+            Vec::new(),
+            roles,
+        ));
     }
     if environment_rule(state, environment(state, env)?, |e| e.second_approver) {
         let id = state
@@ -267,6 +301,7 @@ pub(super) async fn apply(
             false,
             Some(id),
             Vec::new(),
+            None,
         ));
     }
     // The application databases first: a model they cannot take refuses the deployment
@@ -284,12 +319,14 @@ pub(super) async fn apply(
         )
         .await?;
     state.apps.invalidate(env);
+    let roles = roles::create_declared(state, caller, env, &declared).await;
     Ok(answer(
         false,
         "applied",
         true,
         None,
         done.into_iter().map(deployment_wire).collect(),
+        roles,
     ))
 }
 

@@ -49,6 +49,7 @@ pub mod names;
 pub mod plans;
 pub mod publish;
 pub mod requests;
+mod roles;
 pub mod tags;
 pub mod versions;
 

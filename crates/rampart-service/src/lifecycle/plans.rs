@@ -490,6 +490,7 @@ pub async fn run_plan(
             applied: false,
             request: None,
             deployments: Vec::new(),
+            roles: None,
         };
         let mut view = PlanView::of(p);
         view.preview = Some(preview);

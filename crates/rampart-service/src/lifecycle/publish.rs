@@ -1,18 +1,22 @@
 //! Publishing a module version: the source is parsed and checked, the name registered for
 //! its application when it is new, every dependency checked against the newest version of
-//! what it uses, and the new public surface checked against what is deployed (a change that
-//! breaks deployed dependants needs `full` and `force`).
+//! what it uses, its roles checked against those the application's other modules declare
+//! (a role is declared by one module: `rampart_deploy::roles`), and the new public surface
+//! checked against what is deployed (a change that breaks deployed dependants needs `full`
+//! and `force`).
+
+use std::collections::HashMap;
 
 use rampart_api::{BreakingChange, PublishRequest, PublishResponse};
 use rampart_authz::it::{Level, ModuleId};
 use rampart_authz::policy::{level_needed, LifecycleOp};
 use rampart_core::Error;
-use rampart_deploy::compat;
-use rampart_model::Surface;
+use rampart_deploy::{compat, roles};
+use rampart_model::{Module, Surface};
 use rampart_store::{AuthzOp, NewVersion, Published, Running};
 
 use super::{
-    as_seen, breaking_change, highest_level, require, running_placed, surface_of,
+    as_seen, breaking_change, highest_level, model_of, require, running_placed, surface_of,
     visible_application, visible_module, wire, LifecycleError, On, AUTHORING,
 };
 use crate::caller::Caller;
@@ -169,6 +173,7 @@ pub async fn publish(
         )
         .into());
     }
+    refuse_role_clashes(state, caller, &module).await?;
     let surface = Surface::of(&module);
     let running = state.store.running().await?;
     let breaking = breaks_of_new_surface(&running, &name, &surface)?;
@@ -244,6 +249,49 @@ pub async fn publish(
             forced: if created { breaking } else { Vec::new() },
         },
     })
+}
+
+/// Refuses `module`'s roles that another module of its application declares in its newest
+/// version, naming that module only to a caller who may know it exists.
+async fn refuse_role_clashes(
+    state: &AppState,
+    caller: &Caller,
+    module: &Module,
+) -> Result<(), Error> {
+    if module.roles.is_empty() {
+        return Ok(());
+    }
+    let others: Vec<String> = state
+        .authz
+        .view()
+        .module_list()
+        .into_iter()
+        .filter(|(m, app)| *app == module.application && *m != module.module)
+        .map(|(m, _)| m)
+        .collect();
+    let mut declared = Vec::with_capacity(others.len());
+    for m in others {
+        if let Some(newest) = state.store.module_version(&m, None).await? {
+            declared.push(roles::Declared {
+                roles: model_of(&newest.model)?.roles,
+                module: m,
+            });
+        }
+    }
+    let clashes = roles::clashes(&module.module, &module.roles, &declared);
+    let mut known: HashMap<&str, bool> = HashMap::new();
+    for c in &clashes {
+        if !known.contains_key(c.module.as_str()) {
+            let level = highest_level(state, caller, On::Module(&c.module)).await?;
+            known.insert(&c.module, level >= Level::Reference);
+        }
+    }
+    match roles::refusal(&module.application, &clashes, |m| {
+        known.get(m).copied().unwrap_or(false)
+    }) {
+        Some(refused) => Err(refused),
+        None => Ok(()),
+    }
 }
 
 /// The stored JSON form of a model, surface or dependency list.

@@ -1,6 +1,6 @@
 //! Deployments waiting for a second approver: the listing, approval (by someone other than
 //! the requester, who re-checks the plan against the environment as it is now and applies
-//! it) and rejection (or withdrawal by the requester).
+//! it, then creates the roles its modules declare: [`super::roles`]) and rejection (or withdrawal by the requester).
 
 use rampart_api::{
     DeployResponse, DeploymentRequestWire, RejectRequest, RequestItem, RequestsQuery,
@@ -12,7 +12,7 @@ use rampart_deploy::policy;
 use rampart_store::DeploymentRequest;
 
 use super::deploy::{plan, Plan, Step};
-use super::{deployment_wire, environment, require, LifecycleError, On, Visibility};
+use super::{deployment_wire, environment, require, roles, LifecycleError, On, Visibility};
 use crate::caller::Caller;
 use crate::state::AppState;
 
@@ -162,7 +162,11 @@ pub async fn approve(
         Some(p) => state.store.plan(p).await?.map(|p| p.settings),
         None => None,
     };
-    let Plan { changes, items } = plan(
+    let Plan {
+        changes,
+        items,
+        declared,
+    } = plan(
         state,
         caller,
         &env,
@@ -179,6 +183,7 @@ pub async fn approve(
         .deploy(&caller.audit, state.clock.now(), &items, Some(id), None)
         .await?;
     state.apps.invalidate(&env);
+    let roles = roles::create_declared(state, caller, &env, &declared).await;
     Ok(DeployResponse {
         environment: env,
         status: "applied".to_owned(),
@@ -186,6 +191,7 @@ pub async fn approve(
         applied: true,
         request: Some(id),
         deployments: done.into_iter().map(deployment_wire).collect(),
+        roles,
     })
 }
 

@@ -162,11 +162,14 @@ fn print_answer(answer: Result<api::DeployResponse, ClientError>) -> anyhow::Res
 }
 
 /// A deployment plan and what became of it: each module's change with the elements added
-/// (`+`), removed (`-`) and changed (`~`), then whether it was applied.
+/// (`+`), removed (`-`) and changed (`~`), whether it was applied, and the application
+/// roles it created or could not.
 pub fn print_plan(answer: &api::DeployResponse) {
     let env = &answer.environment;
     if answer.changes.is_empty() {
         println!("{env}: nothing to change");
+        // What the modules declare may still have been missing, and created now.
+        print_roles(answer.roles.as_ref());
         return;
     }
     for c in &answer.changes {
@@ -195,6 +198,21 @@ pub fn print_plan(answer: &api::DeployResponse) {
             );
         }
         _ => println!("not applied (plan only)"),
+    }
+    print_roles(answer.roles.as_ref());
+}
+
+/// The application roles a deployment created, and those it could not (with why).
+fn print_roles(roles: Option<&api::DeclaredRoles>) {
+    let Some(roles) = roles else { return };
+    for r in &roles.created {
+        println!("role created: {}/{}", r.application, r.role);
+    }
+    for r in &roles.missing {
+        eprintln!("role NOT created: {}/{}", r.application, r.role);
+    }
+    if let Some(e) = &roles.error {
+        eprintln!("warning: {e}");
     }
 }
 
