@@ -15,6 +15,7 @@ use rampart_service::{Config, Loaded, Overrides};
 use rampart_store::NewUser;
 
 mod cmd;
+mod demo;
 
 /// mimalloc: see ARCHITECTURE.md, "Choices recorded".
 #[global_allocator]
@@ -295,6 +296,10 @@ struct ServeFlags {
     /// Log filter, e.g. info or rampart_server=debug [key: log_level].
     #[arg(long, value_name = "FILTER")]
     log_level: Option<String>,
+    /// Deploy the sales example to development with a seeded organisation (a director, two
+    /// managers, reps with customers and sales) and print its users' logins; loopback only.
+    #[arg(long)]
+    demo: bool,
 }
 
 impl ServeFlags {
@@ -364,13 +369,19 @@ fn init_logging(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve(loaded: Loaded) -> anyhow::Result<()> {
+async fn serve(mut loaded: Loaded, with_demo: bool) -> anyhow::Result<()> {
     // Listening before anything is logged: a stop that comes right after the first line (or
     // right after "ready") must drain and stop the server, not kill it with the signal's
     // default action.
     let stop = shutdown_signal();
     init_logging(&loaded.config)?;
+    if with_demo {
+        demo::prepare(&mut loaded.config)?;
+    }
     let server = Server::start(loaded.config, Arc::new(SystemClock)).await?;
+    if with_demo {
+        demo::seed(&server).await?;
+    }
     stop.await;
     tracing::info!("shutting down");
     server.shutdown().await;
@@ -783,7 +794,7 @@ fn audit_verify(
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
-        Command::Serve(flags) => serve(load_config(&cli, flags)?).await,
+        Command::Serve(flags) => serve(load_config(&cli, flags)?, flags.demo).await,
         Command::Config(ConfigCommand::Show(flags)) => {
             let loaded = load_config(&cli, flags)?;
             print!("{}", loaded.config.show(&loaded.sources));

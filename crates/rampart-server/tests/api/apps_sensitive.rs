@@ -327,3 +327,74 @@ async fn a_rotation_reencrypts_every_older_value_and_can_be_run_again() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_organisation_sees_what_the_hierarchy_allows() {
+    on_both(with_master_key, |node| async move {
+        let file = |f: &str| {
+            std::fs::read_to_string(format!(
+                "{}/../../examples/sales/{f}",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap()
+        };
+        let (core, ui, reports) = (
+            file("core-service.yaml"),
+            file("sales-ui.yaml"),
+            file("reports.json"),
+        );
+        let sources = [
+            ("core-service", core.as_str()),
+            ("sales-ui", ui.as_str()),
+            ("sales-reports", reports.as_str()),
+        ];
+        let state = node.server().state.clone();
+        let seeded = rampart_service::apps::demo::seed(&state, &sources)
+            .await
+            .unwrap();
+        assert!(seeded.fresh && seeded.admin.is_some(), "{}", node.name());
+        let again = rampart_service::apps::demo::seed(&state, &sources)
+            .await
+            .unwrap();
+        assert!(!again.fresh, "{}: seeded once", node.name());
+        let sales = "/apps/development/sales/api/sales-ui/Sale?limit=500";
+        let customers = "/apps/development/sales/api/core-service/Customer?limit=500";
+        for (who, want_sales, want_customers) in [
+            ("dana", 18, 9),
+            ("mike", 12, 6),
+            ("mia", 6, 3),
+            ("rita", 6, 3),
+        ] {
+            let person = rampart_service::apps::demo::PEOPLE
+                .iter()
+                .find(|p| p.username == who)
+                .unwrap();
+            let token = node.login("end", who, person.password).await;
+            let (status, page) = node.get(sales, &token).await;
+            assert_eq!(status, StatusCode::OK, "{}: {who}: {page}", node.name());
+            assert_eq!(
+                page["items"].as_array().unwrap().len(),
+                want_sales,
+                "{}: {who}'s sales",
+                node.name()
+            );
+            let (_, page) = node.get(customers, &token).await;
+            let items = page["items"].as_array().unwrap();
+            assert_eq!(
+                items.len(),
+                want_customers,
+                "{}: {who}'s customers",
+                node.name()
+            );
+            assert!(
+                items.iter().all(|c| c["values"]["vat_number"]
+                    .as_str()
+                    .is_some_and(|v| v.starts_with("PT"))),
+                "{}: {page}",
+                node.name()
+            );
+        }
+        node.shutdown().await;
+    })
+    .await;
+}

@@ -15,6 +15,7 @@
 //! (this node is the only one).
 
 pub mod data;
+pub mod demo;
 pub mod keys;
 pub mod migrate;
 pub mod rekey;
