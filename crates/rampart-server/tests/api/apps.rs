@@ -436,6 +436,51 @@ async fn bad_input_is_refused_clearly_and_changes_nothing() {
             "{}",
             node.name()
         );
+        // A body over the limit: 413, nothing written.
+        let big = json!({ "amount": "1", "region": "x".repeat(20_000) });
+        assert_eq!(
+            node.post(BASE, t, big).await.0,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "{}",
+            node.name()
+        );
+        // A role revoked between two requests: the next one is refused.
+        let (status, _) = node.get(BASE, t).await;
+        assert_eq!(status, StatusCode::OK, "{}", node.name());
+        let revoke = json!([{ "op": "revoke_role", "application": "shop", "role": "Rep",
+            "principal": { "type": "user", "id": p.ids[2] } }]);
+        let (status, body) = node
+            .post(
+                "/api/v1/authz/write",
+                &p.admin,
+                json!({ "operations": revoke }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            node.get(BASE, t).await.0,
+            StatusCode::FORBIDDEN,
+            "{}",
+            node.name()
+        );
+        // A session ended between two requests: the next one is refused.
+        let manager = &p.tokens[1];
+        assert_eq!(
+            node.get(BASE, manager).await.0,
+            StatusCode::OK,
+            "{}",
+            node.name()
+        );
+        let response = node
+            .request(Method::POST, "/api/v1/auth/logout", Some(manager), None)
+            .await;
+        assert!(response.status().is_success(), "{}", node.name());
+        assert_eq!(
+            node.get(BASE, manager).await.0,
+            StatusCode::UNAUTHORIZED,
+            "{}",
+            node.name()
+        );
         node.shutdown().await;
     })
     .await;
