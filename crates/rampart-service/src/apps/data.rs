@@ -77,12 +77,7 @@ pub async fn list(
     params: &[(String, String)],
 ) -> Result<RecordPage, Error> {
     let page = list_page(state, caller, at, params).await;
-    let ids: Vec<&str> = page.as_ref().map_or_else(
-        |_| Vec::new(),
-        |p| p.items.iter().map(|x| x.id.as_str()).collect(),
-    );
-    recorded(state, caller, at, "GET", &page, &ids).await?;
-    page
+    answered(state, caller, at, "GET", page).await
 }
 
 async fn list_page(
@@ -155,12 +150,7 @@ pub async fn query(
     params: &[(String, String)],
 ) -> Result<RecordPage, Error> {
     let page = query_page(state, caller, at, params).await;
-    let ids: Vec<&str> = page.as_ref().map_or_else(
-        |_| Vec::new(),
-        |p| p.items.iter().map(|x| x.id.as_str()).collect(),
-    );
-    recorded(state, caller, at, "GET", &page, &ids).await?;
-    page
+    answered(state, caller, at, "GET", page).await
 }
 
 async fn query_page(
@@ -233,11 +223,7 @@ pub async fn get(
         }
     }
     .await;
-    let ids: Vec<&str> = found
-        .as_ref()
-        .map_or_else(|_| Vec::new(), |x| vec![x.id.as_str()]);
-    recorded(state, caller, at, "GET", &found, &ids).await?;
-    found
+    answered(state, caller, at, "GET", found).await
 }
 
 /// Creates a record; the owner (for an entity with an owner rule) is the caller unless the
@@ -249,11 +235,7 @@ pub async fn create(
     body: Json,
 ) -> Result<RecordView, Error> {
     let created = create_record(state, caller, at, body).await;
-    let ids: Vec<&str> = created
-        .as_ref()
-        .map_or_else(|_| Vec::new(), |x| vec![x.id.as_str()]);
-    recorded(state, caller, at, "POST", &created, &ids).await?;
-    created
+    answered(state, caller, at, "POST", created).await
 }
 
 async fn create_record(
@@ -311,11 +293,7 @@ pub async fn update(
     body: Json,
 ) -> Result<RecordView, Error> {
     let updated = update_record(state, caller, at, id, if_match, body).await;
-    let ids: Vec<&str> = updated
-        .as_ref()
-        .map_or_else(|_| Vec::new(), |x| vec![x.id.as_str()]);
-    recorded(state, caller, at, "PATCH", &updated, &ids).await?;
-    updated
+    answered(state, caller, at, "PATCH", updated).await
 }
 
 async fn update_record(
@@ -360,12 +338,7 @@ pub async fn delete(
     if_match: Option<i64>,
 ) -> Result<(), Error> {
     let deleted = delete_record(state, caller, at, id, if_match).await;
-    let ids: Vec<&str> = match &deleted {
-        Ok(id) => vec![id.as_str()],
-        Err(_) => Vec::new(),
-    };
-    recorded(state, caller, at, "DELETE", &deleted, &ids).await?;
-    deleted.map(|_| ())
+    answered(state, caller, at, "DELETE", deleted).await.map(|_| ())
 }
 
 async fn delete_record(
@@ -621,19 +594,42 @@ fn write_event(
     )
 }
 
+/// What a data API call touched: the records its access event names.
+trait Touched {
+    fn ids(&self) -> Vec<&str>;
+}
+
+impl Touched for RecordPage {
+    fn ids(&self) -> Vec<&str> {
+        self.items.iter().map(|x| x.id.as_str()).collect()
+    }
+}
+
+impl Touched for RecordView {
+    fn ids(&self) -> Vec<&str> {
+        vec![self.id.as_str()]
+    }
+}
+
+impl Touched for String {
+    fn ids(&self) -> Vec<&str> {
+        vec![self.as_str()]
+    }
+}
+
 /// Appends the `access` event of a data API call, whatever its outcome (a refusal by role is
 /// `deny`; anything else, a 404 included, is `allow` of the request with the records it
-/// read or wrote), and waits for it: nothing an end user saw or was refused goes
-/// unrecorded. If the event cannot be recorded, the call's answer is withheld.
-async fn recorded<T>(
+/// read or wrote), and waits for it before answering `outcome`: nothing an end user saw or
+/// was refused goes unrecorded, and if the event cannot be recorded the answer is withheld.
+async fn answered<T: Touched>(
     state: &AppState,
     caller: &Caller,
     at: EntityRef<'_>,
     method: &str,
-    outcome: &Result<T, Error>,
-    records: &[&str],
-) -> Result<(), Error> {
+    outcome: Result<T, Error>,
+) -> Result<T, Error> {
     let allowed = !matches!(outcome, Err(Error::Forbidden(_)));
+    let records = outcome.as_ref().map_or_else(|_| Vec::new(), Touched::ids);
     let object = format!(
         "/apps/{}/{}/api/{}/{}",
         at.environment, at.application, at.module, at.entity
@@ -648,7 +644,8 @@ async fn recorded<T>(
     );
     event.environment = Some(at.environment.to_owned());
     event.details = json!({ "method": method, "records": records }).to_string();
-    state.audit.append(event).await.map(|_| ())
+    state.audit.append(event).await?;
+    outcome
 }
 
 /// A record as the API shows it, sensitive values opened.
