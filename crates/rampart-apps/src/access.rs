@@ -2,50 +2,74 @@
 
 use std::collections::BTreeSet;
 
-use rampart_model::format::{Entity, Step};
+use rampart_model::format::{Entity, ScreenKind, Step};
 use rampart_model::Module;
 
 use crate::schema::{Layout, Storage, Table};
 
-/// The roles that open an entity's data API: any role a screen or an action of its module
-/// requires to work with the entity (a screen over it, or over a query of it; an action
-/// that returns it, creates, changes or deletes it), by role name without the `module.`
-/// of a dependency's role (roles are the application's). Empty: no end user may use it.
-pub fn data_roles(module: &Module, entity: &str) -> BTreeSet<String> {
+/// What a data API call does to an entity's records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    /// List or get.
+    Read,
+    /// Create.
+    Create,
+    /// Change.
+    Update,
+    /// Delete.
+    Delete,
+}
+
+/// The roles that open an entity's data API for `verb`, from what the module's screens and
+/// actions do with the entity: reading for a screen over it (any kind) or an action that
+/// returns it; creating and changing for a form over it or an action with a `create` or
+/// `update` step of it; deleting only for an action with a `delete` step of it. A screen
+/// over a *query* of the entity opens that query (see [`query_roles`]), not the whole
+/// entity. Role names lose the `module.` of a dependency's role (roles are the
+/// application's). Empty: no one may.
+pub fn data_roles(module: &Module, entity: &str, verb: Verb) -> BTreeSet<String> {
     let is = |name: &str| name.eq_ignore_ascii_case(entity);
-    let query_over = |q: &str| {
-        module
-            .queries
-            .iter()
-            .any(|x| x.name.eq_ignore_ascii_case(q) && is(&x.entity))
-    };
     let mut roles = BTreeSet::new();
-    let mut add = |list: &[String]| {
-        for r in list {
-            let name = r.rsplit_once('.').map_or(r.as_str(), |(_, n)| n);
-            roles.insert(name.to_owned());
-        }
-    };
     for s in &module.screens {
-        let over =
-            s.entity.as_deref().is_some_and(is) || s.query.as_deref().is_some_and(query_over);
-        if over {
-            add(&s.roles);
+        let over = s.entity.as_deref().is_some_and(is);
+        let opens = match verb {
+            Verb::Read => over,
+            Verb::Create | Verb::Update => over && s.kind == ScreenKind::Form,
+            Verb::Delete => false,
+        };
+        if opens {
+            add_roles(&mut roles, &s.roles);
         }
     }
     for a in &module.actions {
-        let touches = a.returns.as_deref().is_some_and(is)
-            || a.steps.iter().any(|step| match step {
-                Step::Create(w) | Step::Update(w) => is(&w.entity),
-                Step::Delete(d) => is(&d.entity),
-                Step::Query(q) => query_over(&q.query),
-                _ => false,
-            });
-        if touches {
-            add(&a.roles);
+        let opens = match verb {
+            Verb::Read => a.returns.as_deref().is_some_and(is),
+            Verb::Create => a
+                .steps
+                .iter()
+                .any(|st| matches!(st, Step::Create(w) if is(&w.entity))),
+            Verb::Update => a
+                .steps
+                .iter()
+                .any(|st| matches!(st, Step::Update(w) if is(&w.entity))),
+            Verb::Delete => a
+                .steps
+                .iter()
+                .any(|st| matches!(st, Step::Delete(d) if is(&d.entity))),
+        };
+        if opens {
+            add_roles(&mut roles, &a.roles);
         }
     }
     roles
+}
+
+/// Adds role names, without the `module.` of a dependency's role.
+fn add_roles(into: &mut BTreeSet<String>, list: &[String]) {
+    for r in list {
+        let name = r.rsplit_once('.').map_or(r.as_str(), |(_, n)| n);
+        into.insert(name.to_owned());
+    }
 }
 
 /// The roles that let a caller run a module's query through the data API: those of the
@@ -74,7 +98,7 @@ pub fn query_roles(module: &Module, query: &str) -> BTreeSet<String> {
     }
     if roles.is_empty() {
         if let Some(q) = module.queries.iter().find(|q| is(&q.name)) {
-            return data_roles(module, &q.entity);
+            return data_roles(module, &q.entity, Verb::Read);
         }
     }
     roles
@@ -107,32 +131,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_entitys_roles_come_from_the_screens_and_actions_that_use_it() {
+    fn each_verb_has_the_roles_of_what_does_it() {
         let m = rampart_model::parse(
             "m.yaml",
             "
 module: m
 application: a
-roles: [{name: Rep}, {name: Admin}, {name: Auditor}]
+roles: [{name: Rep}, {name: Admin}, {name: Auditor}, {name: Viewer}]
 entities:
   - name: Sale
     attributes: [{name: amount, type: decimal}]
-  - name: Note
-    attributes: [{name: text, type: text}]
 queries:
   - name: Big
     entity: Sale
     filter: [{attribute: amount, op: gt, value: 100}]
 screens:
-  - name: Sales
-    kind: list
-    query: Big
-    roles: [Auditor]
-  - name: Notes
-    kind: list
-    query: Big
-    entity: Note
-    roles: [Rep]
+  - {name: Big, kind: list, query: Big, roles: [Auditor]}
+  - {name: One, kind: detail, entity: Sale, roles: [Viewer]}
+  - {name: Edit, kind: form, entity: Sale, roles: [Rep]}
 actions:
   - name: Fix
     roles: [Admin]
@@ -141,12 +157,16 @@ actions:
 ",
         )
         .unwrap();
-        let sale: Vec<String> = data_roles(&m, "Sale").into_iter().collect();
-        assert_eq!(sale, ["Admin", "Auditor", "Rep"]);
+        let names = |v: Verb| data_roles(&m, "Sale", v).into_iter().collect::<Vec<_>>();
+        assert_eq!(names(Verb::Read), ["Rep", "Viewer"]);
+        assert_eq!(names(Verb::Create), ["Rep"]);
+        assert_eq!(names(Verb::Update), ["Rep"]);
+        assert_eq!(names(Verb::Delete), ["Admin"]);
+        // A screen over a query opens the query, not the entity.
         assert_eq!(
-            data_roles(&m, "Note").into_iter().collect::<Vec<_>>(),
-            ["Rep"]
+            query_roles(&m, "Big").into_iter().collect::<Vec<_>>(),
+            ["Auditor"]
         );
-        assert!(data_roles(&m, "Other").is_empty());
+        assert!(data_roles(&m, "Other", Verb::Read).is_empty());
     }
 }

@@ -45,6 +45,16 @@ screens:
     query: BigSales
     roles: [Manager]
     widgets: [{kind: table, columns: [record.amount]}]
+  - name: EditSale
+    kind: form
+    entity: Sale
+    roles: [Rep, Manager]
+    widgets: [{kind: field, value: amount}]
+actions:
+  - name: DropSale
+    roles: [Rep, Manager]
+    parameters: [{name: sale, type: reference, entity: Sale}]
+    steps: [{delete: {entity: Sale, id: params.sale}}]
 ";
 
 const BASE: &str = "/apps/development/shop/api/crm/Sale";

@@ -26,6 +26,7 @@ entities:
     acl: {owner: rep}
 screens:
   - {name: Customers, kind: list, entity: Customer, roles: [Rep], widgets: [{kind: table, columns: [record.name]}]}
+  - {name: EditCustomer, kind: form, entity: Customer, roles: [Rep], widgets: [{kind: field, value: name}]}
 ";
 
 const BASE: &str = "/apps/development/shop/api/crm/Customer";

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use rampart_api::{RecordPage, RecordView};
-use rampart_apps::access::{data_roles, serving_table};
+use rampart_apps::access::{data_roles, serving_table, Verb};
 use rampart_apps::ddl::Target;
 use rampart_apps::list::{compile_get, compile_list, encode_cursor, parse_list, RowFilter};
 use rampart_apps::schema::Column;
@@ -86,7 +86,7 @@ async fn list_page(
     at: EntityRef<'_>,
     params: &[(String, String)],
 ) -> Result<RecordPage, Error> {
-    let r = resolve(state, caller, at).await?;
+    let r = resolve(state, caller, at, Verb::Read).await?;
     let mut request = parse_list(&r.table, params).map_err(invalid)?;
     page_of(state, caller, &r, &mut request).await
 }
@@ -212,7 +212,7 @@ pub async fn get(
     id: &str,
 ) -> Result<RecordView, Error> {
     let found = async {
-        let r = resolve(state, caller, at).await?;
+        let r = resolve(state, caller, at, Verb::Read).await?;
         let id = record_id(id)?;
         let rows = row_filter(state, caller, &r.table, Actions::READ, 1);
         let statement = compile_get(&r.target, &r.table, &id, &rows);
@@ -244,7 +244,7 @@ async fn create_record(
     at: EntityRef<'_>,
     body: Json,
 ) -> Result<RecordView, Error> {
-    let r = resolve(state, caller, at).await?;
+    let r = resolve(state, caller, at, Verb::Create).await?;
     let body = object(body)?;
     let checked = check_record(&r.table, &body, true).map_err(invalid)?;
     let id = UserId::new().to_string();
@@ -304,7 +304,7 @@ async fn update_record(
     if_match: Option<i64>,
     body: Json,
 ) -> Result<RecordView, Error> {
-    let r = resolve(state, caller, at).await?;
+    let r = resolve(state, caller, at, Verb::Update).await?;
     let id = record_id(id)?;
     let body = object(body)?;
     let checked = check_record(&r.table, &body, true).map_err(invalid)?;
@@ -338,7 +338,9 @@ pub async fn delete(
     if_match: Option<i64>,
 ) -> Result<(), Error> {
     let deleted = delete_record(state, caller, at, id, if_match).await;
-    answered(state, caller, at, "DELETE", deleted).await.map(|_| ())
+    answered(state, caller, at, "DELETE", deleted)
+        .await
+        .map(|_| ())
 }
 
 async fn delete_record(
@@ -348,7 +350,7 @@ async fn delete_record(
     id: &str,
     if_match: Option<i64>,
 ) -> Result<String, Error> {
-    let r = resolve(state, caller, at).await?;
+    let r = resolve(state, caller, at, Verb::Delete).await?;
     let id = record_id(id)?;
     let rows = row_filter(state, caller, &r.table, Actions::WRITE, 1);
     let visible = compile_get(&r.target, &r.table, &id, &rows);
@@ -374,7 +376,12 @@ async fn delete_record(
 }
 
 /// The entity `at` names, if it runs there and the caller holds a role that opens it.
-async fn resolve(state: &AppState, caller: &Caller, at: EntityRef<'_>) -> Result<Resolved, Error> {
+async fn resolve(
+    state: &AppState,
+    caller: &Caller,
+    at: EntityRef<'_>,
+    verb: Verb,
+) -> Result<Resolved, Error> {
     let not_found = Error::NotFound { what: "entity" };
     if state.authz.view().it.environment(at.environment).is_none() {
         return Err(not_found);
@@ -389,13 +396,19 @@ async fn resolve(state: &AppState, caller: &Caller, at: EntityRef<'_>) -> Result
         .find(|e| e.name == at.entity)
         .ok_or(not_found)?
         .clone();
-    let roles = data_roles(module, &entity.name);
+    let roles = data_roles(module, &entity.name, verb);
     if !holds_any(state, caller.user.id, at.application, &roles) {
         return Err(Error::Forbidden(format!(
-            "using `{}` needs one of the roles {} of application `{}`",
+            "{} `{}` needs one of the roles {} of application `{}`",
+            match verb {
+                Verb::Read => "reading",
+                Verb::Create => "creating",
+                Verb::Update => "changing",
+                Verb::Delete => "deleting",
+            },
             entity.name,
             if roles.is_empty() {
-                "(none: no screen or action of the module uses it)".to_owned()
+                "(none: no screen or action of the module does this)".to_owned()
             } else {
                 roles
                     .iter()
