@@ -492,14 +492,16 @@ fn migrate_table(have: &Table, want: &Table, drop_data: bool, steps: &mut Vec<St
                     unique: false,
                     ..w.clone()
                 };
-                steps.push(Step::AddColumn {
-                    table: name.clone(),
-                    column: column.clone(),
-                });
                 let unique = Column {
                     unique: w.unique,
                     ..column.clone()
                 };
+                // Added as it will be (a unique sensitive one with its blind index column),
+                // then indexed.
+                steps.push(Step::AddColumn {
+                    table: name.clone(),
+                    column: unique.clone(),
+                });
                 index_change(name, &column, &unique, steps);
                 unique
             }

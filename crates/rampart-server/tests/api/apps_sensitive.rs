@@ -399,3 +399,34 @@ async fn the_demo_organisation_sees_what_the_hierarchy_allows() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unique_sensitive_attribute_can_be_added_but_not_made_from_stored_values() {
+    on_both(with_master_key, |node| async move {
+        let (admin, rep) = setup(&node, CRM).await;
+        let (status, _) = node.post(BASE, &rep, json!({ "name": "Acme", "vat": "V1" })).await;
+        assert_eq!(status, StatusCode::CREATED);
+        // A new unique sensitive attribute: added with its blind index, enforced at once.
+        let v2 = CRM.replace(
+            "      - {name: notes, type: text, sensitive: true}\n",
+            "      - {name: notes, type: text, sensitive: true}\n      - {name: iban, type: text, unique: true, sensitive: true}\n",
+        );
+        let (status, body) = publish_and_deploy(&node, &admin, &v2, 2).await;
+        assert_eq!(status, StatusCode::OK, "{}: {body}", node.name());
+        let (status, body) = node.post(BASE, &rep, json!({ "name": "B", "iban": "PT50" })).await;
+        assert_eq!(status, StatusCode::CREATED, "{}: {body}", node.name());
+        let (status, _) = node.post(BASE, &rep, json!({ "name": "C", "iban": "PT50" })).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{}", node.name());
+        let (_, found) = node.get(&format!("{BASE}?iban=PT50"), &rep).await;
+        assert_eq!(found["items"].as_array().map(Vec::len), Some(1), "{}: {found}", node.name());
+        // Making stored values unique and sensitive is refused (their blind index cannot be
+        // filled yet), and nothing is deployed.
+        let v3 = v2.replace("{name: notes, type: text, sensitive: true}", "{name: notes, type: text, unique: true, sensitive: true}");
+        let (status, body) = publish_and_deploy(&node, &admin, &v3, 3).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{}: {body}", node.name());
+        let (status, _) = node.post(BASE, &rep, json!({ "name": "D", "notes": "same" })).await;
+        assert_eq!(status, StatusCode::CREATED, "{}", node.name());
+        node.shutdown().await;
+    })
+    .await;
+}

@@ -58,6 +58,7 @@ impl Store {
         if migration.steps.is_empty() && current == migration.after {
             return Ok(migration);
         }
+        refuse_unsupported(&migration)?;
         for step in &migration.steps {
             for sql in statements(&target, step) {
                 tx.exec(&sql, []).await?;
@@ -78,6 +79,36 @@ impl Store {
         tx.commit().await?;
         Ok(migration)
     }
+}
+
+/// What a migration cannot do yet: fill a blind index from existing values (a retype into a
+/// unique sensitive attribute, or `unique` added to a sensitive one), which needs the plain
+/// values and the index key at once.
+fn refuse_unsupported(m: &Migration) -> Result<(), Error> {
+    for step in &m.steps {
+        let attribute = match step {
+            Step::Convert { to, .. } if to.blind_index().is_some() => Some(&to.attribute),
+            Step::AddUnique { table, column } if column.starts_with("_bi_") => {
+                let added = m.steps.iter().any(|s| {
+                    matches!(s, Step::AddColumn { table: t, column: c }
+                        if t == table && c.blind_index().as_deref() == Some(column.as_str()))
+                });
+                if added {
+                    None
+                } else {
+                    Some(column)
+                }
+            }
+            _ => None,
+        };
+        if let Some(a) = attribute {
+            return Err(Error::Conflict(format!(
+                "`{a}`: making stored values a unique sensitive attribute is not supported yet; \
+                 declare a new attribute instead"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn parse_layout(db: &AppDatabase, text: Option<String>) -> Result<Layout, Error> {
@@ -132,6 +163,12 @@ async fn convert_column(
     for (id, value) in converted {
         let arg = arg_of(to.storage, &bind_of(&value));
         tx.exec(&update, [arg, id.into()]).await?;
+    }
+    // Values that became sensitive leave no plain copy behind in the retained column (a
+    // rollback converts the sealed ones back).
+    if to.sensitive() && !from.sensitive() {
+        tx.exec(&format!("UPDATE {t} SET {} = NULL", quote(&from.name)), [])
+            .await?;
     }
     Ok(())
 }
