@@ -623,3 +623,42 @@ async fn a_structured_query_runs_with_its_parameters_under_the_row_rule() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_two_concurrent_changes_at_one_version_one_wins_and_one_conflicts() {
+    on_both(no_tweak, |node| async move {
+        let p = setup(&node).await;
+        let token = p.tokens[2].clone();
+        let created = sale(&node, &token, "1", "North").await;
+        let url = format!("{}{BASE}/{}", node.base, created["id"].as_str().unwrap());
+        for round in 0..5 {
+            let (_, read) = node.get(&url[node.base.len()..], &token).await;
+            let version = read["version"].as_i64().unwrap();
+            let attempts: Vec<_> = (0..2)
+                .map(|i| {
+                    let (client, url, token) = (node.client.clone(), url.clone(), token.clone());
+                    tokio::spawn(async move {
+                        client
+                            .patch(url)
+                            .bearer_auth(token)
+                            .header("if-match", format!("\"{version}\""))
+                            .json(&json!({ "amount": format!("{round}{i}") }))
+                            .send()
+                            .await
+                            .unwrap()
+                            .status()
+                            .as_u16()
+                    })
+                })
+                .collect();
+            let mut statuses = Vec::new();
+            for a in attempts {
+                statuses.push(a.await.unwrap());
+            }
+            statuses.sort_unstable();
+            assert_eq!(statuses, [200, 409], "{}: round {round}", node.name());
+        }
+        node.shutdown().await;
+    })
+    .await;
+}

@@ -288,7 +288,20 @@ async fn checked(
     table: &Table,
     expect: Expect<'_>,
 ) -> Result<StoredRecord, Error> {
-    let current = fetch(&mut *tx, table, expect.visible)
+    // PostgreSQL locks the row as it is read (and re-reads it, with the rule, if another
+    // transaction changed it meanwhile), so the version and the rule checked here are those
+    // the change applies to; SQLite's one writer already serialises writes.
+    let locked;
+    let statement = if tx.is_sqlite() {
+        expect.visible
+    } else {
+        locked = Compiled {
+            sql: format!("{} FOR UPDATE OF t", expect.visible.sql),
+            binds: expect.visible.binds.clone(),
+        };
+        &locked
+    };
+    let current = fetch(&mut *tx, table, statement)
         .await?
         .into_iter()
         .next()
