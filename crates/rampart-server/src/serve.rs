@@ -60,13 +60,15 @@ pub struct Server {
 }
 
 /// An exclusive lock on the data directory: two servers on one data directory would
-/// corrupt each other's certificate, keys and (with SQLite) database.
-struct DataDirLock {
+/// corrupt each other's certificate, keys and (with SQLite) database. Offline commands that
+/// change what a running server caches (`rampart keys`) take it too.
+pub struct DataDirLock {
     _file: File,
 }
 
 impl DataDirLock {
-    fn acquire(dir: &Path) -> Result<Self, StartError> {
+    /// Takes the lock, or says which process holds it.
+    pub fn acquire(dir: &Path) -> Result<Self, StartError> {
         let path = dir.join("rampart.lock");
         let mut file = rampart_service::files::private_file()
             .create(true)

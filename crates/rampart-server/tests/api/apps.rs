@@ -263,6 +263,18 @@ async fn records_others_may_not_see_are_not_found_on_every_verb() {
                 node.name()
             );
         }
+        // The probes left a trace: the id asked for, and what came of it.
+        let probes = node
+            .events()
+            .await
+            .into_iter()
+            .filter(|e| {
+                e.stream == "access"
+                    && e.details.contains(id)
+                    && e.details.contains("\"result\":\"not-found\"")
+            })
+            .count();
+        assert_eq!(probes, 6, "{}: two callers × three verbs", node.name());
         // Their manager sees and changes it; the version moves on.
         let (status, read) = node.get(&path, &t[1]).await;
         assert_eq!(

@@ -77,7 +77,7 @@ pub async fn list(
     params: &[(String, String)],
 ) -> Result<RecordPage, Error> {
     let page = list_page(state, caller, at, params).await;
-    answered(state, caller, at, "GET", page).await
+    answered(state, caller, at, ("GET", None), page).await
 }
 
 async fn list_page(
@@ -150,7 +150,7 @@ pub async fn query(
     params: &[(String, String)],
 ) -> Result<RecordPage, Error> {
     let page = query_page(state, caller, at, params).await;
-    answered(state, caller, at, "GET", page).await
+    answered(state, caller, at, ("GET", None), page).await
 }
 
 async fn query_page(
@@ -223,7 +223,7 @@ pub async fn get(
         }
     }
     .await;
-    answered(state, caller, at, "GET", found).await
+    answered(state, caller, at, ("GET", Some(id)), found).await
 }
 
 /// Creates a record; the owner (for an entity with an owner rule) is the caller unless the
@@ -235,7 +235,7 @@ pub async fn create(
     body: Json,
 ) -> Result<RecordView, Error> {
     let created = create_record(state, caller, at, body).await;
-    answered(state, caller, at, "POST", created).await
+    answered(state, caller, at, ("POST", None), created).await
 }
 
 async fn create_record(
@@ -293,7 +293,7 @@ pub async fn update(
     body: Json,
 ) -> Result<RecordView, Error> {
     let updated = update_record(state, caller, at, id, if_match, body).await;
-    answered(state, caller, at, "PATCH", updated).await
+    answered(state, caller, at, ("PATCH", Some(id)), updated).await
 }
 
 async fn update_record(
@@ -338,7 +338,7 @@ pub async fn delete(
     if_match: Option<i64>,
 ) -> Result<(), Error> {
     let deleted = delete_record(state, caller, at, id, if_match).await;
-    answered(state, caller, at, "DELETE", deleted)
+    answered(state, caller, at, ("DELETE", Some(id)), deleted)
         .await
         .map(|_| ())
 }
@@ -638,11 +638,12 @@ async fn answered<T: Touched>(
     state: &AppState,
     caller: &Caller,
     at: EntityRef<'_>,
-    method: &str,
+    (method, requested): (&str, Option<&str>),
     outcome: Result<T, Error>,
 ) -> Result<T, Error> {
     let allowed = !matches!(outcome, Err(Error::Forbidden(_)));
     let records = outcome.as_ref().map_or_else(|_| Vec::new(), Touched::ids);
+    let result = outcome.as_ref().map_or_else(Error::code, |_| "ok");
     let object = format!(
         "/apps/{}/{}/api/{}/{}",
         at.environment, at.application, at.module, at.entity
@@ -656,7 +657,15 @@ async fn answered<T: Touched>(
         allowed,
     );
     event.environment = Some(at.environment.to_owned());
-    event.details = json!({ "method": method, "records": records }).to_string();
+    // The id asked for is kept even when nothing was found: probing ids leaves a trace.
+    let mut details = json!({ "method": method, "records": records, "result": result });
+    if let (Some(id), Some(d)) = (requested, details.as_object_mut()) {
+        d.insert(
+            "requested".into(),
+            json!(id.chars().take(64).collect::<String>()),
+        );
+    }
+    event.details = details.to_string();
     state.audit.append(event).await?;
     outcome
 }

@@ -61,12 +61,16 @@ impl EnvApps {
 #[derive(Debug, Default)]
 pub struct Runtime {
     envs: RwLock<HashMap<String, Arc<EnvApps>>>,
+    /// Bumped by every invalidation: a read that started before one is not cached.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl Runtime {
     /// Forgets what runs in `env` (after a deployment there).
     pub fn invalidate(&self, env: &str) {
         if let Ok(mut envs) = self.envs.write() {
+            self.generation
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
             envs.remove(env);
         }
     }
@@ -86,6 +90,7 @@ impl Runtime {
                 return Ok(c.clone());
             }
         }
+        let generation = self.generation.load(std::sync::atomic::Ordering::Acquire);
         let (revision, rows) = state.store.running_models(env).await?;
         let mut modules = HashMap::new();
         let mut databases = HashMap::new();
@@ -114,7 +119,10 @@ impl Runtime {
             databases,
         });
         if let Ok(mut envs) = self.envs.write() {
-            envs.insert(env.to_owned(), fresh.clone());
+            // A deployment that invalidated meanwhile may have changed what was just read.
+            if self.generation.load(std::sync::atomic::Ordering::Acquire) == generation {
+                envs.insert(env.to_owned(), fresh.clone());
+            }
         }
         Ok(fresh)
     }

@@ -64,6 +64,14 @@ pub async fn run(loaded: Loaded, command: &KeysCommand) -> anyhow::Result<()> {
     if config.keys.master_key.is_empty() {
         bail!("no master key is configured: set [keys] master_key (rampart keys init writes one)");
     }
+    // On SQLite the server caches the keys for good: it must not run meanwhile.
+    let _lock = if config.database_url.is_empty() {
+        let lock = rampart_server::serve::DataDirLock::acquire(&config.data_dir)
+            .map_err(|e| anyhow::anyhow!(e.0))?;
+        Some(lock)
+    } else {
+        None
+    };
     let store = rampart_server::open_store(&config).await?;
     let state = rampart_service::AppState::new(store.clone(), config, Arc::new(SystemClock))?;
     state.authz.reload().await?;
