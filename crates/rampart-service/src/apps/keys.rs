@@ -260,16 +260,20 @@ impl FieldKeys {
         let random = sealing("generating a key");
         let index = IndexKey::generate().map_err(&random)?;
         let data = DataKey::generate(1).map_err(&random)?;
-        for (kind, id, wrapped) in [
+        let keys = [
             ("index", 0, master.wrap_index_key(&index).map_err(&random)?),
             ("data", 1, master.wrap_data_key(&data).map_err(&random)?),
-        ] {
-            let key = WrappedKey {
-                kind: kind.to_owned(),
-                id,
-                wrapped,
-            };
-            store.add_app_key(ctx, now, env, &key).await?;
+        ]
+        .map(|(kind, id, wrapped)| WrappedKey {
+            kind: kind.to_owned(),
+            id,
+            wrapped,
+        });
+        // Both or neither; another node (or request) creating them first wins, and its keys
+        // are the environment's.
+        match store.add_app_keys(ctx, now, env, &keys).await {
+            Ok(()) | Err(Error::Conflict(_)) => {}
+            Err(e) => return Err(e),
         }
         self.forget(env);
         self.load(store, env)
@@ -296,7 +300,7 @@ impl FieldKeys {
             id: i64::from(id),
             wrapped: master.wrap_data_key(&data).map_err(&random)?,
         };
-        store.add_app_key(ctx, now, env, &key).await?;
+        store.add_app_keys(ctx, now, env, &[key]).await?;
         self.forget(env);
         Ok(id)
     }

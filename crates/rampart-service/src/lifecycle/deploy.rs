@@ -273,7 +273,11 @@ pub(super) async fn apply(
     }
     if items.is_empty() && from_plan.is_none() {
         // The modules run these versions already; what they declare may still be missing
-        // (its creation failed after an earlier deployment), and is created now.
+        // (its creation failed after an earlier deployment), and is created now; so are
+        // their databases' tables and columns (a migration interrupted before), and data
+        // the deployment says to drop.
+        let modules = crate::apps::migrate::modules_after(state, env, &items).await?;
+        crate::apps::migrate::prepare(state, caller, env, &modules, drop_data).await?;
         let roles = roles::create_declared(state, caller, env, &declared).await;
         return Ok(answer(
             false,

@@ -57,17 +57,19 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// Stores a new wrapped key, with its `keys.create` event (kind and id, never key
-    /// material). A key of that kind and id already there is a conflict.
-    pub async fn add_app_key(
+    /// Stores new wrapped keys in one transaction, each with its `keys.create` event (kind
+    /// and id, never key material). A key of a kind and id already there is a conflict, and
+    /// then none is stored.
+    pub async fn add_app_keys(
         &self,
         ctx: &AuditContext,
         now: OffsetDateTime,
         environment: &str,
-        key: &WrappedKey,
+        keys: &[WrappedKey],
     ) -> Result<(), Error> {
         let mut tx = self.write().await?;
-        tx.exec(
+        for key in keys {
+            tx.exec(
             "INSERT INTO app_keys (environment, kind, id, wrapped, created_at) VALUES ($1, $2, $3, $4, $5)",
             [
                 environment.into(),
@@ -78,17 +80,18 @@ impl Store {
             ],
         )
         .await?;
-        let details =
-            serde_json::json!({ "environment": environment, "kind": key.kind, "id": key.id });
-        crate::audit::record(
-            &mut tx,
-            ctx,
-            now,
-            "keys.create",
-            format!("keys:{environment}"),
-            details,
-        )
-        .await?;
+            let details =
+                serde_json::json!({ "environment": environment, "kind": key.kind, "id": key.id });
+            crate::audit::record(
+                &mut tx,
+                ctx,
+                now,
+                "keys.create",
+                format!("keys:{environment}"),
+                details,
+            )
+            .await?;
+        }
         tx.commit().await
     }
 
