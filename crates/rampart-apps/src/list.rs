@@ -417,27 +417,7 @@ pub fn compile_list(
         }
     };
     if rule.walk {
-        let mut tests = Vec::new();
-        if let (Some(owner), Some(me)) = (table.owner_column(), &rule.owner) {
-            let me = c.bind(Bind::Text(me.clone()));
-            tests.push(format!("t.{} = {me}", quote(&owner.name)));
-            if let Some(below) = &rule.below {
-                tests.push(format!(
-                    "EXISTS ({})",
-                    below_probe(target, owner, below, &mut c)
-                ));
-            }
-        }
-        if let (Some(grants), false) = (table.grants_table(), rule.grantees.is_empty()) {
-            tests.push(format!(
-                "EXISTS ({})",
-                grant_probe(target, &grants, rule, &mut c)
-            ));
-        }
-        if tests.is_empty() {
-            tests.push("1 = 0".into());
-        }
-        conds.push(format!("({})", tests.join(" OR ")));
+        conds.push(rule_condition(target, table, rule, &mut c));
         let limit = c.bind(Bind::Int(limit));
         c.sql = format!(
             "SELECT {select} FROM {t} t{} ORDER BY {order} LIMIT {limit}",
@@ -518,27 +498,7 @@ pub fn compile_get(target: &Target, table: &Table, id: &str, rows: &RowFilter) -
     let id = c.bind(Bind::Text(id.to_owned()));
     let mut conds = vec![format!("t.\"id\" = {id}")];
     if let (RowFilter::Rule(rule), Some(_)) = (rows, &table.acl) {
-        let mut tests = Vec::new();
-        if let (Some(owner), Some(me)) = (table.owner_column(), &rule.owner) {
-            let me = c.bind(Bind::Text(me.clone()));
-            tests.push(format!("t.{} = {me}", quote(&owner.name)));
-            if let Some(below) = &rule.below {
-                tests.push(format!(
-                    "EXISTS ({})",
-                    below_probe(target, owner, below, &mut c)
-                ));
-            }
-        }
-        if let (Some(grants), false) = (table.grants_table(), rule.grantees.is_empty()) {
-            tests.push(format!(
-                "EXISTS ({})",
-                grant_probe(target, &grants, rule, &mut c)
-            ));
-        }
-        if tests.is_empty() {
-            tests.push("1 = 0".into());
-        }
-        conds.push(format!("({})", tests.join(" OR ")));
+        conds.push(rule_condition(target, table, rule, &mut c));
     }
     c.sql = format!(
         "SELECT {} FROM {t} t{}",
@@ -546,6 +506,30 @@ pub fn compile_get(target: &Target, table: &Table, id: &str, rows: &RowFilter) -
         where_(&conds)
     );
     c
+}
+
+/// The row rule as one condition on row `t`: its owner is the reader, or someone below
+/// them (a probe of the owner's path), or a grant names one of the reader's principals;
+/// with none of these to go by, nothing passes.
+fn rule_condition(target: &Target, table: &Table, rule: &Rule, c: &mut Compiled) -> String {
+    let mut tests = Vec::new();
+    if let (Some(owner), Some(me)) = (table.owner_column(), &rule.owner) {
+        let me = c.bind(Bind::Text(me.clone()));
+        tests.push(format!("t.{} = {me}", quote(&owner.name)));
+        if let Some(below) = &rule.below {
+            tests.push(format!("EXISTS ({})", below_probe(target, owner, below, c)));
+        }
+    }
+    if let (Some(grants), false) = (table.grants_table(), rule.grantees.is_empty()) {
+        tests.push(format!(
+            "EXISTS ({})",
+            grant_probe(target, &grants, rule, c)
+        ));
+    }
+    if tests.is_empty() {
+        tests.push("1 = 0".into());
+    }
+    format!("({})", tests.join(" OR "))
 }
 
 fn below_probe(target: &Target, owner: &Column, below: &Below, c: &mut Compiled) -> String {

@@ -153,7 +153,7 @@ pub async fn query(
     let caller = auth.caller(&state);
     let name = format!("queries/{}", p.query);
     let at = entity_ref(&p.environment, &p.application, &p.module, &name);
-    Ok(Json(data::query(&state, &caller, at, &params).await?))
+    Ok(Json(data::list(&state, &caller, at, &params).await?))
 }
 
 /// Create a record.

@@ -69,14 +69,19 @@ impl Resolved {
     }
 }
 
-/// A page of the records the caller may read, filtered and sorted as `params` say.
+/// A page of the records the caller may read: of an entity, filtered and sorted as
+/// `params` say; or, when `at.entity` is `queries/{Query}` (as the URL names it), of what
+/// a module's structured query finds for its `params`.
 pub async fn list(
     state: &AppState,
     caller: &Caller,
     at: EntityRef<'_>,
     params: &[(String, String)],
 ) -> Result<RecordPage, Error> {
-    let page = list_page(state, caller, at, params).await;
+    let page = match at.entity.strip_prefix("queries/") {
+        Some(query) => query_page(state, caller, at, query, params).await,
+        None => list_page(state, caller, at, params).await,
+    };
     answered(state, caller, at, ("GET", None), page).await
 }
 
@@ -141,22 +146,12 @@ async fn page_of(
     })
 }
 
-/// The records a module's structured query finds for its `params`, under the caller's row
-/// rule, a page at a time. `at.entity` is `queries/{Query}`, as the URL names it.
-pub async fn query(
-    state: &AppState,
-    caller: &Caller,
-    at: EntityRef<'_>,
-    params: &[(String, String)],
-) -> Result<RecordPage, Error> {
-    let page = query_page(state, caller, at, params).await;
-    answered(state, caller, at, ("GET", None), page).await
-}
-
+/// The records query `name` of module `at.module` finds, under the caller's row rule.
 async fn query_page(
     state: &AppState,
     caller: &Caller,
     at: EntityRef<'_>,
+    name: &str,
     params: &[(String, String)],
 ) -> Result<RecordPage, Error> {
     let not_found = || Error::NotFound { what: "query" };
@@ -167,7 +162,6 @@ async fn query_page(
     let module = env
         .module(at.application, at.module)
         .ok_or_else(not_found)?;
-    let name = at.entity.strip_prefix("queries/").ok_or_else(not_found)?;
     let query = module
         .queries
         .iter()

@@ -46,22 +46,24 @@ pub(crate) async fn put(tx: &mut Tx<'_>, events: &[NewEvent]) -> Result<(), Erro
     Ok(())
 }
 
-type OutboxRow = (
-    i64,
-    String,
-    i64,
-    Option<String>,
-    Option<String>,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    String,
-    Option<String>,
-    Option<String>,
-    String,
-    String,
-);
+/// An outbox row, in `COLUMNS` order after `seq`.
+#[derive(sqlx::FromRow)]
+struct OutboxRow {
+    seq: i64,
+    stream: String,
+    occurred_at: i64,
+    actor_id: Option<String>,
+    actor_name: Option<String>,
+    action: String,
+    target: Option<String>,
+    application: Option<String>,
+    environment: Option<String>,
+    outcome: String,
+    request_id: Option<String>,
+    source: Option<String>,
+    node_id: String,
+    details: String,
+}
 
 impl Store {
     /// Moves a SQLite application database's outbox into the audit log: the events after
@@ -85,7 +87,7 @@ impl Store {
                 "SELECT \"seq\", {COLUMNS} FROM \"_rampart_outbox\" WHERE \"seq\" > $1 ORDER BY \"seq\" LIMIT 1000"
             );
             let rows: Vec<OutboxRow> = conn.reader().all(&sql, [done.into()]).await?;
-            let Some(last) = rows.last().map(|r| r.0) else {
+            let Some(last) = rows.last().map(|r| r.seq) else {
                 break;
             };
             let mut tx = self.write().await?;
@@ -98,7 +100,7 @@ impl Store {
                 )
                 .await?;
             let mut events = Vec::new();
-            for row in rows.into_iter().filter(|r| r.0 > done) {
+            for row in rows.into_iter().filter(|r| r.seq > done) {
                 events.push(event(row)?);
             }
             let n = events.len();
@@ -138,36 +140,23 @@ impl Store {
 }
 
 fn event(row: OutboxRow) -> Result<NewEvent, Error> {
-    let (
-        _,
-        stream,
-        at,
-        actor,
-        actor_name,
-        action,
-        target,
-        application,
-        environment,
-        outcome,
-        request_id,
-        source,
-        node_id,
-        details,
-    ) = row;
     Ok(NewEvent {
-        stream: Stream::parse(&stream)
-            .ok_or_else(|| Error::Internal(format!("outbox: unknown stream `{stream}`")))?,
-        occurred_at: from_millis(at)?,
-        actor_id: actor.map(|a| UserId::parse(&a, "actor_id")).transpose()?,
-        actor_name,
-        action,
-        target,
-        application,
-        environment,
-        outcome,
-        request_id,
-        source,
-        node_id,
-        details,
+        stream: Stream::parse(&row.stream)
+            .ok_or_else(|| Error::Internal(format!("outbox: unknown stream `{}`", row.stream)))?,
+        occurred_at: from_millis(row.occurred_at)?,
+        actor_id: row
+            .actor_id
+            .map(|a| UserId::parse(&a, "actor_id"))
+            .transpose()?,
+        actor_name: row.actor_name,
+        action: row.action,
+        target: row.target,
+        application: row.application,
+        environment: row.environment,
+        outcome: row.outcome,
+        request_id: row.request_id,
+        source: row.source,
+        node_id: row.node_id,
+        details: row.details,
     })
 }

@@ -191,10 +191,12 @@ impl Store {
         now: OffsetDateTime,
         events: Vec<NewEvent>,
     ) -> Result<StoredRecord, Error> {
-        let conn = self.app_conn(db).await?;
-        let target = self.app_target(db);
-        let mut tx = conn.write().await?;
-        let current = checked(&mut tx, table, expect).await?;
+        let Change {
+            conn,
+            target,
+            mut tx,
+            current,
+        } = self.begin_change(db, table, expect).await?;
         let mut sets = vec![
             "\"_version\" = \"_version\" + 1".to_owned(),
             "\"_updated_at\" = $1".into(),
@@ -226,10 +228,12 @@ impl Store {
         expect: Expect<'_>,
         events: Vec<NewEvent>,
     ) -> Result<StoredRecord, Error> {
-        let conn = self.app_conn(db).await?;
-        let target = self.app_target(db);
-        let mut tx = conn.write().await?;
-        let current = checked(&mut tx, table, expect).await?;
+        let Change {
+            conn,
+            target,
+            mut tx,
+            current,
+        } = self.begin_change(db, table, expect).await?;
         if table.has_grants_table {
             let grants = target.table(&format!("_grants_{}", table.name));
             tx.exec(
@@ -248,6 +252,25 @@ impl Store {
         .await?;
         self.commit_app_write(&conn, db, tx, events).await?;
         Ok(current)
+    }
+
+    /// A change's transaction, begun with the record it changes found as `expect` says.
+    async fn begin_change(
+        &self,
+        db: &AppDatabase,
+        table: &Table,
+        expect: Expect<'_>,
+    ) -> Result<Change, Error> {
+        let conn = self.app_conn(db).await?;
+        let target = self.app_target(db);
+        let mut tx = conn.write().await?;
+        let current = checked(&mut tx, table, expect).await?;
+        Ok(Change {
+            conn,
+            target,
+            tx,
+            current,
+        })
     }
 
     /// Commits a write with its events: on PostgreSQL into the audit log in the same
@@ -280,6 +303,15 @@ impl Store {
             }
         }
     }
+}
+
+/// A change under way: its connections, where its tables are, its transaction, and the
+/// record as it is.
+struct Change {
+    conn: AppConn,
+    target: Target,
+    tx: Tx<'static>,
+    current: StoredRecord,
 }
 
 /// The record `expect` finds, inside the write.
