@@ -674,3 +674,33 @@ async fn of_two_concurrent_changes_at_one_version_one_wins_and_one_conflicts() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_stored_data_needs_full_on_the_module() {
+    on_both(no_tweak, |node| async move {
+        let p = setup(&node).await;
+        let ops_id = node.create_user(Provider::It, "ops", USER_PASSWORD, false).await;
+        let (status, body) = node
+            .post(
+                "/api/v1/it/write",
+                &p.admin,
+                json!({ "operations": [{ "op": "set_override", "user": ops_id,
+                    "scope": { "type": "module", "name": "crm" }, "environment": "development", "level": "deploy" }] }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let ops = node.login("it", "ops", USER_PASSWORD).await;
+        let deploy = |drop_data: bool| {
+            json!({ "modules": [{ "module": "crm", "version": 1 }], "drop_data": drop_data })
+        };
+        let url = "/api/v1/environments/development/deployments";
+        let (status, body) = node.post(url, &ops, deploy(false)).await;
+        assert_eq!(status, StatusCode::OK, "{}: operations may deploy: {body}", node.name());
+        let (status, body) = node.post(url, &ops, deploy(true)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{}: {body}", node.name());
+        let (status, body) = node.post(url, &p.admin, deploy(true)).await;
+        assert_eq!(status, StatusCode::OK, "{}: {body}", node.name());
+        node.shutdown().await;
+    })
+    .await;
+}

@@ -375,7 +375,7 @@ pub async fn deploy(
     if modules.is_empty() || modules.len() > 500 {
         return Err(Error::invalid("modules", "give 1 to 500 modules").into());
     }
-    let steps = modules
+    let steps: Vec<Step> = modules
         .into_iter()
         .map(
             |DeployItem {
@@ -390,6 +390,22 @@ pub async fn deploy(
             },
         )
         .collect();
+    // Deleting stored data is beyond deploying: it needs `full` on every module deployed.
+    if req.drop_data {
+        let env_id = environment(state, env)?;
+        state.authz.fresh(None).await?;
+        for step in &steps {
+            super::require(
+                state,
+                caller,
+                On::Module(&step.module),
+                env_id,
+                Level::Full,
+                "deleting the stored data the model dropped",
+            )
+            .await?;
+        }
+    }
     let how = How {
         drop_data: req.drop_data,
         ..How::by_hand(DeployKind::Deploy, req.dry_run)
