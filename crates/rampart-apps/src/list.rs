@@ -461,19 +461,23 @@ pub fn compile_list(
             ));
         }
     }
-    if let (Some(grants), false) = (table.grants_table(), rule.grantees.is_empty()) {
-        let list = principals(rule, &mut c);
+    // Grants: one part per principal (a record has at most one grant row per principal, so
+    // no part holds a record twice and each part's first page is a true first page).
+    if let Some(grants) = table.grants_table() {
         let bit = c.bind(Bind::Int(rule.action_bit));
-        let from = format!(
-            "{} g JOIN {t} t ON t.\"id\" = g.\"record_id\"",
-            target.table(&grants)
-        );
-        parts.push(part(
-            from,
-            vec![format!(
-                "g.\"principal\" IN ({list}) AND (g.\"actions\" & {bit}) = {bit}"
-            )],
-        ));
+        for p in &rule.grantees {
+            let p = c.bind(Bind::Int(*p));
+            let from = format!(
+                "{} g JOIN {t} t ON t.\"id\" = g.\"record_id\"",
+                target.table(&grants)
+            );
+            parts.push(part(
+                from,
+                vec![format!(
+                    "g.\"principal\" = {p} AND (g.\"actions\" & {bit}) = {bit}"
+                )],
+            ));
+        }
     }
     if parts.is_empty() {
         parts.push(format!("SELECT t.\"id\" FROM {t} t WHERE 1 = 0"));

@@ -194,16 +194,17 @@ fn the_row_rule_is_part_of_the_statement_in_both_shapes() {
         walk.sql
     );
     let collect = compile_list(&SQLITE, &t, &r, &rule(false));
+    // Own rows, rows below, and one part per grantee principal (two).
     assert_eq!(
         collect.sql.matches("UNION ALL").count(),
-        2,
+        3,
         "{}",
         collect.sql
     );
     // Every part keeps the request's filter.
     assert_eq!(
         collect.sql.matches("t.\"region\" = $1").count(),
-        3,
+        4,
         "{}",
         collect.sql
     );
