@@ -33,3 +33,13 @@ pub struct RecordPage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
+
+/// Body of `PUT …/{Entity}/{id}/grants`: what one principal may do with the record.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GrantRequest {
+    /// The user, group or unit granted.
+    pub principal: crate::PrincipalWire,
+    /// `read` and/or `write`; empty removes the grant.
+    pub actions: Vec<String>,
+}

@@ -10,7 +10,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use rampart_api::{RecordPage, RecordView};
+use rampart_api::{GrantRequest, RecordPage, RecordView};
 use rampart_core::Error;
 use rampart_service::apps::data::{self, EntityRef};
 use rampart_service::AppState;
@@ -238,6 +238,32 @@ pub async fn update(
     let at = entity_ref(&p.environment, &p.application, &p.module, &p.entity);
     let record = data::update(&state, &caller, at, &p.id, version, body).await?;
     Ok(with_etag(StatusCode::OK, record))
+}
+
+/// Grant a user, a group or a unit actions on a record (or, with no actions, take them
+/// back). Needs a role that may change the entity, and write access to the record.
+#[utoipa::path(
+    put, path = "/apps/{environment}/{application}/api/{module}/{entity}/{id}/grants", tag = "apps",
+    params(RecordPath),
+    request_body = GrantRequest,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 204, description = "The principal now holds exactly these actions on the record"),
+        (status = 403, description = "The caller holds none of the roles that may change the entity", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such record, or one the caller may not write", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The entity's ACL allows no grants, an unknown action, or a principal authorization does not know", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn grant(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(p): Path<RecordPath>,
+    Json(body): Json<GrantRequest>,
+) -> Result<StatusCode, ApiError> {
+    let caller = auth.caller(&state);
+    let at = entity_ref(&p.environment, &p.application, &p.module, &p.entity);
+    data::grant(&state, &caller, at, &p.id, body).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Delete a record.

@@ -22,7 +22,7 @@ entities:
       - {name: region, type: text, max_length: 20}
       - {name: closed_on, type: date}
       - {name: rep, type: reference, entity: User, required: true}
-    acl: {owner: rep, hierarchy: reports-to}
+    acl: {owner: rep, hierarchy: reports-to, grants: true}
 queries:
   - name: BigSales
     entity: Sale
@@ -700,6 +700,47 @@ async fn dropping_stored_data_needs_full_on_the_module() {
         assert_eq!(status, StatusCode::FORBIDDEN, "{}: {body}", node.name());
         let (status, body) = node.post(url, &p.admin, deploy(true)).await;
         assert_eq!(status, StatusCode::OK, "{}: {body}", node.name());
+        node.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_granted_to_someone_is_theirs_to_read_until_taken_back() {
+    on_both(no_tweak, |node| async move {
+        let p = setup(&node).await;
+        let t = &p.tokens;
+        let theirs = sale(&node, &t[3], "10", "North").await;
+        let id = theirs["id"].as_str().unwrap();
+        let one = format!("{BASE}/{id}");
+        let grants = format!("{one}/grants");
+        let to_rep1 = |actions: Value| json!({ "principal": { "type": "user", "id": p.ids[2] }, "actions": actions });
+        assert_eq!(node.get(&one, &t[2]).await.0, StatusCode::NOT_FOUND, "{}", node.name());
+        // Someone who may not write the record cannot grant it (404, as for a missing one).
+        let response = node.request(Method::PUT, &grants, Some(&t[2]), Some(to_rep1(json!(["read"])))).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{}", node.name());
+        // Its owner grants rep1 reading: rep1 now reads it and lists it, and cannot change it.
+        let response = node.request(Method::PUT, &grants, Some(&t[3]), Some(to_rep1(json!(["read"])))).await;
+        assert_eq!(response.status(), StatusCode::NO_CONTENT, "{}", node.name());
+        assert_eq!(node.get(&one, &t[2]).await.0, StatusCode::OK, "{}", node.name());
+        let (_, page) = node.get(BASE, &t[2]).await;
+        assert!(ids_of(&page).contains(&id.to_owned()), "{}: {page}", node.name());
+        assert_eq!(node.patch(&one, &t[2], json!({ "amount": "1" })).await.0, StatusCode::NOT_FOUND, "{}", node.name());
+        // Writing too; then taken back.
+        node.request(Method::PUT, &grants, Some(&t[3]), Some(to_rep1(json!(["read", "write"])))).await;
+        assert_eq!(node.patch(&one, &t[2], json!({ "amount": "2" })).await.0, StatusCode::OK, "{}", node.name());
+        let response = node.request(Method::PUT, &grants, Some(&t[3]), Some(to_rep1(json!([])))).await;
+        assert_eq!(response.status(), StatusCode::NO_CONTENT, "{}", node.name());
+        assert_eq!(node.get(&one, &t[2]).await.0, StatusCode::NOT_FOUND, "{}", node.name());
+        // An unknown action, or a principal authorization does not know: 422.
+        let response = node.request(Method::PUT, &grants, Some(&t[3]), Some(to_rep1(json!(["own"])))).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{}", node.name());
+        let stranger = node.create_user(Provider::End, "stranger", USER_PASSWORD, false).await;
+        let body = json!({ "principal": { "type": "user", "id": stranger }, "actions": ["read"] });
+        let response = node.request(Method::PUT, &grants, Some(&t[3]), Some(body)).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{}", node.name());
+        let events = node.events().await;
+        assert_eq!(events.iter().filter(|e| e.action == "record.grant").count(), 3, "{}", node.name());
         node.shutdown().await;
     })
     .await;

@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use rampart_api::{RecordPage, RecordView};
+use rampart_api::{GrantRequest, RecordPage, RecordView};
 use rampart_apps::access::{data_roles, serving_table, Verb};
 use rampart_apps::ddl::Target;
 use rampart_apps::list::{compile_get, compile_list, encode_cursor, parse_list, RowFilter};
@@ -365,6 +365,94 @@ async fn delete_record(
     state
         .store
         .app_delete(&r.db, &r.table, expect, vec![event])
+        .await?;
+    Ok(id)
+}
+
+/// Sets what one principal may do with a record the caller may change (otherwise 404):
+/// `read`, `write`, or nothing (the grant removed). The entity's ACL must allow grants.
+pub async fn grant(
+    state: &AppState,
+    caller: &Caller,
+    at: EntityRef<'_>,
+    id: &str,
+    req: GrantRequest,
+) -> Result<(), Error> {
+    let granted = grant_record(state, caller, at, id, req).await;
+    answered(state, caller, at, ("PUT", Some(id)), granted)
+        .await
+        .map(|_| ())
+}
+
+async fn grant_record(
+    state: &AppState,
+    caller: &Caller,
+    at: EntityRef<'_>,
+    id: &str,
+    req: GrantRequest,
+) -> Result<String, Error> {
+    let r = resolve(state, caller, at, Verb::Update).await?;
+    let id = record_id(id)?;
+    let mut bits = 0u8;
+    for a in &req.actions {
+        bits |= match a.as_str() {
+            "read" => Actions::READ.bits(),
+            "write" => Actions::WRITE.bits(),
+            other => {
+                return Err(Error::invalid(
+                    "actions",
+                    format!("`{other}` is not an action (read, write)"),
+                ))
+            }
+        };
+    }
+    let (principal, described) = {
+        let view = state.authz.view();
+        let named = crate::authz::acl::principal(&req.principal, "principal")?;
+        let p = view.principal(&named).ok_or_else(|| {
+            Error::invalid(
+                "principal",
+                "is unknown to authorization: a user must sit in a hierarchy, belong to a group \
+                 or hold a role before records are granted to them",
+            )
+        })?;
+        (i64::from(p.raw()), view.describe(p))
+    };
+    let rows = row_filter(state, caller, &r.table, Actions::WRITE, 1);
+    let visible = compile_get(&r.target, &r.table, &id, &rows);
+    let now = state.clock.now();
+    let details = json!({
+        "application": at.application,
+        "environment": at.environment,
+        "module": at.module,
+        "entity": at.entity,
+        "record": id,
+        "principal": described,
+        "actions": req.actions,
+    });
+    let event = NewEvent::system(
+        &caller.audit,
+        &AuditEvent {
+            action: "record.grant",
+            target: Some(format!("record:{}.{}/{id}", at.module, at.entity)),
+            outcome: Outcome::Success,
+            details: details.to_string(),
+        },
+        now,
+    );
+    let expect = Expect {
+        visible: &visible,
+        version: None,
+    };
+    state
+        .store
+        .app_grant(
+            &r.db,
+            &r.table,
+            expect,
+            (principal, i64::from(bits)),
+            vec![event],
+        )
         .await?;
     Ok(id)
 }

@@ -55,7 +55,8 @@ fn user_id(raw: &str, field: &str) -> Result<UserId, Error> {
     UserId::parse(raw, field)
 }
 
-fn principal(p: &PrincipalWire, field: &str) -> Result<PrincipalRef, Error> {
+/// A principal of the API as the authorization index names it.
+pub(crate) fn principal(p: &PrincipalWire, field: &str) -> Result<PrincipalRef, Error> {
     Ok(match p {
         PrincipalWire::User { id } => PrincipalRef::User(user_id(id, field)?),
         PrincipalWire::Group { name } => PrincipalRef::Group(name.clone()),

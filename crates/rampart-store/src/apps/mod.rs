@@ -17,6 +17,7 @@
 //! each event reaches the log exactly once, also when the node stops in between (the next
 //! start moves what is left).
 
+mod grants;
 mod keys;
 mod outbox;
 mod records;

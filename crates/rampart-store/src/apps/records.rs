@@ -255,7 +255,7 @@ impl Store {
     }
 
     /// A change's transaction, begun with the record it changes found as `expect` says.
-    async fn begin_change(
+    pub(crate) async fn begin_change(
         &self,
         db: &AppDatabase,
         table: &Table,
@@ -276,7 +276,7 @@ impl Store {
     /// Commits a write with its events: on PostgreSQL into the audit log in the same
     /// transaction; on SQLite into the outbox, moved into the log right after the commit
     /// (and by the next start if the node stops first).
-    async fn commit_app_write(
+    pub(crate) async fn commit_app_write(
         &self,
         conn: &AppConn,
         db: &AppDatabase,
@@ -307,11 +307,11 @@ impl Store {
 
 /// A change under way: its connections, where its tables are, its transaction, and the
 /// record as it is.
-struct Change {
-    conn: AppConn,
-    target: Target,
-    tx: Tx<'static>,
-    current: StoredRecord,
+pub(crate) struct Change {
+    pub(crate) conn: AppConn,
+    pub(crate) target: Target,
+    pub(crate) tx: Tx<'static>,
+    pub(crate) current: StoredRecord,
 }
 
 /// The record `expect` finds, inside the write.
