@@ -412,8 +412,12 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
     // An end user's request is answered only once its access is committed to the audit
     // log: nothing an end user saw or was refused goes unrecorded.
     // The application runtime records its own, richer access events (the application,
-    // environment and records), for every caller.
-    let runtime = path.starts_with("/apps/");
+    // environment and records), for every caller, once its use case runs; a request refused
+    // before that (a malformed body, query or header) is recorded here like any other.
+    let runtime = response
+        .extensions()
+        .get::<crate::routes::apps::AccessRecorded>()
+        .is_some();
     if let (Some((rampart_core::Provider::End, ctx)), false) = (context.actor.get(), runtime) {
         let allowed = !matches!(status.as_u16(), 401 | 403);
         // The object reached is the path itself (`/deployment-plans/17`), the route template

@@ -20,6 +20,18 @@ use utoipa::IntoParams;
 use crate::auth::Authenticated;
 use crate::error::{ApiError, Json, Problem};
 
+/// Marks a response whose access event the runtime's use case recorded (the middleware
+/// records the others).
+#[derive(Debug, Clone, Copy)]
+pub struct AccessRecorded;
+
+/// The answer of a use case that recorded its access event, marked so.
+fn recorded<T: IntoResponse>(answer: Result<T, ApiError>) -> Response {
+    let mut response = answer.into_response();
+    response.extensions_mut().insert(AccessRecorded);
+    response
+}
+
 /// An entity's place in the URL.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -121,10 +133,15 @@ pub async fn list(
     auth: Authenticated,
     Path(p): Path<EntityPath>,
     Query(params): Query<Vec<(String, String)>>,
-) -> Result<Json<RecordPage>, ApiError> {
+) -> Response {
     let caller = auth.caller(&state);
     let at = entity_ref(&p.environment, &p.application, &p.module, &p.entity);
-    Ok(Json(data::list(&state, &caller, at, &params).await?))
+    recorded(
+        data::list(&state, &caller, at, &params)
+            .await
+            .map(Json)
+            .map_err(ApiError::from),
+    )
 }
 
 /// Run a module's structured query: its parameters by name, a page at a time.
@@ -149,11 +166,16 @@ pub async fn query(
     auth: Authenticated,
     Path(p): Path<QueryPath>,
     Query(params): Query<Vec<(String, String)>>,
-) -> Result<Json<RecordPage>, ApiError> {
+) -> Response {
     let caller = auth.caller(&state);
     let name = format!("queries/{}", p.query);
     let at = entity_ref(&p.environment, &p.application, &p.module, &name);
-    Ok(Json(data::list(&state, &caller, at, &params).await?))
+    recorded(
+        data::list(&state, &caller, at, &params)
+            .await
+            .map(Json)
+            .map_err(ApiError::from),
+    )
 }
 
 /// Create a record.
@@ -175,19 +197,21 @@ pub async fn create(
     auth: Authenticated,
     Path(p): Path<EntityPath>,
     Json(body): Json<serde_json::Value>,
-) -> Result<Response, ApiError> {
+) -> Response {
     let caller = auth.caller(&state);
     let at = entity_ref(&p.environment, &p.application, &p.module, &p.entity);
-    let record = data::create(&state, &caller, at, body).await?;
-    let location = format!(
-        "/apps/{}/{}/api/{}/{}/{}",
-        p.environment, p.application, p.module, p.entity, record.id
-    );
-    let mut response = with_etag(StatusCode::CREATED, record);
-    if let Ok(location) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+    let created = data::create(&state, &caller, at, body).await.map(|record| {
+        let location = format!(
+            "/apps/{}/{}/api/{}/{}/{}",
+            p.environment, p.application, p.module, p.entity, record.id
+        );
+        let mut response = with_etag(StatusCode::CREATED, record);
+        if let Ok(location) = HeaderValue::from_str(&location) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+        response
+    });
+    recorded(created.map_err(ApiError::from))
 }
 
 /// One record the caller may read.
@@ -205,11 +229,14 @@ pub async fn get(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(p): Path<RecordPath>,
-) -> Result<Response, ApiError> {
+) -> Response {
     let caller = auth.caller(&state);
     let at = entity_ref(&p.environment, &p.application, &p.module, &p.entity);
-    let record = data::get(&state, &caller, at, &p.id).await?;
-    Ok(with_etag(StatusCode::OK, record))
+    let read = data::get(&state, &caller, at, &p.id).await;
+    recorded(
+        read.map(|r| with_etag(StatusCode::OK, r))
+            .map_err(ApiError::from),
+    )
 }
 
 /// Change the attributes the body gives.
@@ -236,8 +263,12 @@ pub async fn update(
     let caller = auth.caller(&state);
     let version = if_match(&headers)?;
     let at = entity_ref(&p.environment, &p.application, &p.module, &p.entity);
-    let record = data::update(&state, &caller, at, &p.id, version, body).await?;
-    Ok(with_etag(StatusCode::OK, record))
+    let changed = data::update(&state, &caller, at, &p.id, version, body).await;
+    Ok(recorded(
+        changed
+            .map(|r| with_etag(StatusCode::OK, r))
+            .map_err(ApiError::from),
+    ))
 }
 
 /// Grant a user, a group or a unit actions on a record (or, with no actions, take them
@@ -259,11 +290,15 @@ pub async fn grant(
     auth: Authenticated,
     Path(p): Path<RecordPath>,
     Json(body): Json<GrantRequest>,
-) -> Result<StatusCode, ApiError> {
+) -> Response {
     let caller = auth.caller(&state);
     let at = entity_ref(&p.environment, &p.application, &p.module, &p.entity);
-    data::grant(&state, &caller, at, &p.id, body).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let granted = data::grant(&state, &caller, at, &p.id, body).await;
+    recorded(
+        granted
+            .map(|()| StatusCode::NO_CONTENT)
+            .map_err(ApiError::from),
+    )
 }
 
 /// Delete a record.
@@ -284,10 +319,14 @@ pub async fn delete(
     auth: Authenticated,
     Path(p): Path<RecordPath>,
     headers: HeaderMap,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     let caller = auth.caller(&state);
     let version = if_match(&headers)?;
     let at = entity_ref(&p.environment, &p.application, &p.module, &p.entity);
-    data::delete(&state, &caller, at, &p.id, version).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let deleted = data::delete(&state, &caller, at, &p.id, version).await;
+    Ok(recorded(
+        deleted
+            .map(|()| StatusCode::NO_CONTENT)
+            .map_err(ApiError::from),
+    ))
 }

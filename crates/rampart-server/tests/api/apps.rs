@@ -435,6 +435,12 @@ async fn bad_input_is_refused_clearly_and_changes_nothing() {
             node.get(&format!("{BASE}/1%20OR%201=1"), t).await.0,
             StatusCode::NOT_FOUND
         );
+        let before = node
+            .events()
+            .await
+            .iter()
+            .filter(|e| e.stream == "access")
+            .count();
         let response = node
             .client_request(
                 Method::DELETE,
@@ -444,6 +450,18 @@ async fn bad_input_is_refused_clearly_and_changes_nothing() {
                 Some("yesterday"),
             )
             .await;
+        let after = node
+            .events()
+            .await
+            .iter()
+            .filter(|e| e.stream == "access")
+            .count();
+        assert_eq!(
+            after,
+            before + 1,
+            "{}: a request refused before the use case is recorded too",
+            node.name()
+        );
         assert_eq!(
             response.status(),
             StatusCode::UNPROCESSABLE_ENTITY,

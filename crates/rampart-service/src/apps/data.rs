@@ -168,12 +168,6 @@ async fn query_page(
         .find(|q| q.name == name)
         .ok_or_else(not_found)?
         .clone();
-    if query.sql.is_some() {
-        return Err(Error::Unavailable(format!(
-            "`{}` is an advanced SQL query; running those through the data API is coming",
-            query.name
-        )));
-    }
     let roles = rampart_apps::access::query_roles(module, &query.name);
     if !holds_any(state, caller.user.id, at.application, &roles) {
         return Err(Error::Forbidden(format!(
@@ -185,6 +179,12 @@ async fn query_page(
                 .collect::<Vec<_>>()
                 .join(", "),
             at.application
+        )));
+    }
+    if query.sql.is_some() {
+        return Err(Error::Unavailable(format!(
+            "`{}` is an advanced SQL query; running those through the data API is coming",
+            query.name
         )));
     }
     // The query's entity, in its module or a dependency's (`module.Entity`).
