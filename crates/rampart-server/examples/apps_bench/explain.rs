@@ -5,6 +5,13 @@
 //! into records) and on a direct connection to the same files (the rows stepped, not
 //! decoded). Also the in-process steps around the statement: the rule from the index and the
 //! statement's compilation. Prints markdown on stdout.
+//!
+//! With `APPS_WHAT_IF=1` (it changes the data directory: give it a copy) two experiments
+//! follow, on the director's statement on the direct connection: its time while another
+//! connection commits a one-row write to the platform's database every 2 ms (as the audit
+//! log's appends do under load), with SQLite's default I/O and with memory-mapped I/O
+//! (`mmap_size`); and its time and plan once the entity's table has an index on
+//! `(id, owner)`.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -137,6 +144,176 @@ pub async fn run(dir: &Path, info: &Path) {
     ));
     println!("\n## Query plans (`EXPLAIN QUERY PLAN`)\n\n{plans}");
     store.close().await;
+    if std::env::var("APPS_WHAT_IF").as_deref() == Ok("1") {
+        let director = &bench["personas"]["director"];
+        let user = user_id(director["num"].as_u64().unwrap() as u32);
+        let rule = rampart_service::apps::rows::rule(&view, &table, user, Actions::READ, 50);
+        let ruled = compile_list(&target, &table, &request, &RowFilter::Rule(rule));
+        let rep = &bench["personas"]["rep"];
+        let leaf = leaf_statement(&target, &table, rep);
+        what_if(dir, &file, &table, (&ruled, &leaf), &plain).await;
+    }
+}
+
+/// The rep's page as a statement could read it for a reader nobody reports to: their own
+/// rows in id order through the owner index, without the platform's tables.
+fn leaf_statement(
+    target: &rampart_apps::ddl::Target,
+    table: &rampart_apps::schema::Table,
+    rep: &Json,
+) -> Compiled {
+    let owner = table.owner_column().unwrap();
+    Compiled {
+        sql: format!(
+            "SELECT {} FROM {} t WHERE t.\"{}\" = $1 ORDER BY t.\"id\" LIMIT $2",
+            rampart_apps::list::select_list(target.dialect, table, "t"),
+            target.table(&table.name),
+            owner.name
+        ),
+        binds: vec![
+            Bind::Text(user_id(rep["num"].as_u64().unwrap() as u32).to_string()),
+            Bind::Int(51),
+        ],
+    }
+}
+
+/// p50 of `RUNS` runs of `c` on `conn`, and the `pread` calls of this process meanwhile.
+async fn direct_p50(conn: &mut sqlx::SqliteConnection, c: &Compiled) -> (Duration, u64) {
+    bound(&c.sql, c).fetch_all(&mut *conn).await.unwrap();
+    let before = syscr();
+    let mut t = Vec::new();
+    for _ in 0..RUNS {
+        let s = Instant::now();
+        bound(&c.sql, c).fetch_all(&mut *conn).await.unwrap();
+        t.push(s.elapsed());
+    }
+    (p50(t), (syscr() - before) / RUNS as u64)
+}
+
+/// Read calls of this process so far (`/proc/self/io`'s `syscr`: `read` and `pread`).
+fn syscr() -> u64 {
+    std::fs::read_to_string("/proc/self/io")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("syscr: ").and_then(|v| v.trim().parse().ok()))
+        .unwrap_or(0)
+}
+
+async fn connect(file: &Path, platform: &Path, mmap: bool) -> sqlx::SqliteConnection {
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=ro", file.display()))
+        .await
+        .unwrap();
+    if mmap {
+        sqlx::query("PRAGMA mmap_size = 1073741824")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    sqlx::query("ATTACH DATABASE $1 AS platform")
+        .bind(platform.to_string_lossy().into_owned())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn
+}
+
+async fn what_if(
+    dir: &Path,
+    file: &Path,
+    table: &rampart_apps::schema::Table,
+    (ruled, leaf): (&Compiled, &Compiled),
+    plain: &Compiled,
+) {
+    let platform = dir.join("rampart.db");
+    {
+        let mut conn = connect(file, &platform, false).await;
+        let (l, lr) = direct_p50(&mut conn, leaf).await;
+        let (p, _) = direct_p50(&mut conn, plain).await;
+        println!(
+            "## What if: the rep's page as their own rows only (they have nobody below)\n\n\
+             `{}`: {} ({lr} read calls per run), against {} without any rule (direct connection, \
+             p50 of {RUNS}; plan: {}).\n",
+            leaf.sql,
+            us(l),
+            us(p),
+            explain(&mut conn, leaf).await.trim().replace('\n', "; ")
+        );
+    }
+    println!("## What if (the director's statement, direct connection, p50 of {RUNS})\n");
+    println!("| experiment | with the rule | read calls per run | without the rule | read calls per run |");
+    println!("|---|---:|---:|---:|---:|");
+    // Platform commits every 2 ms from another connection, as the audit log's appends.
+    let url = format!("sqlite://{}", platform.display());
+    let mut writer = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("CREATE TABLE IF NOT EXISTS bench_tick (n INTEGER)")
+        .execute(&mut writer)
+        .await
+        .unwrap();
+    let mut ticker: Option<(tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<i64>)> =
+        None;
+    for (label, mmap, tick) in [
+        ("quiet platform database, default I/O", false, false),
+        ("a platform commit every 2 ms, default I/O", false, true),
+        ("a platform commit every 2 ms, mmap_size = 1 GiB", true, true),
+        ("quiet platform database, mmap_size = 1 GiB", true, false),
+    ] {
+        if tick && ticker.is_none() {
+            let (stop, mut stopped) = tokio::sync::watch::channel(false);
+            let mut w = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            let task = tokio::spawn(async move {
+                let mut n = 0i64;
+                loop {
+                    tokio::select! {
+                        _ = stopped.changed() => break,
+                        () = tokio::time::sleep(Duration::from_millis(2)) => {}
+                    }
+                    n += 1;
+                    sqlx::query("INSERT INTO bench_tick (n) VALUES ($1)")
+                        .bind(n)
+                        .execute(&mut w)
+                        .await
+                        .unwrap();
+                }
+                n
+            });
+            ticker = Some((stop, task));
+        }
+        if !tick {
+            if let Some((stop, task)) = ticker.take() {
+                let _ = stop.send(true);
+                eprintln!("{} platform commits", task.await.unwrap());
+            }
+        }
+        let mut conn = connect(file, &platform, mmap).await;
+        let (r, rr) = direct_p50(&mut conn, ruled).await;
+        let (p, pr) = direct_p50(&mut conn, plain).await;
+        println!("| {label} | {} | {rr} | {} | {pr} |", us(r), us(p));
+    }
+    drop(writer);
+    // An index on (id, owner): the walk reads the owner from the index instead of the row.
+    let owner = table.owner_column().unwrap().name.clone();
+    let mut w = sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display()))
+        .await
+        .unwrap();
+    let t = Instant::now();
+    sqlx::query(&format!(
+        "CREATE INDEX bench_id_owner ON \"{}\" (\"id\", \"{owner}\")",
+        table.name
+    ))
+    .execute(&mut w)
+    .await
+    .unwrap();
+    let built = t.elapsed();
+    drop(w);
+    let mut conn = connect(file, &platform, false).await;
+    let (r, rr) = direct_p50(&mut conn, ruled).await;
+    let (p, pr) = direct_p50(&mut conn, plain).await;
+    println!(
+        "| an index on (id, {owner}) (built in {built:.1?}), quiet, default I/O | {} | {rr} | {} | {pr} |",
+        us(r),
+        us(p)
+    );
+    println!("\nThe director's plan with that index:\n\n```text\n{}```", explain(&mut conn, ruled).await);
 }
 
 const RUNS: usize = 300;
