@@ -104,8 +104,14 @@ struct RecordPath {
 /// An error as a bare status (these routes are never seen by anyone but the benchmark).
 struct Failed(Error);
 
+/// How many failures were reported on standard error (the first few are).
+static REPORTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 impl IntoResponse for Failed {
     fn into_response(self) -> Response {
+        if REPORTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 5 {
+            eprintln!("benchmark-only route failed: {:?}", self.0);
+        }
         let status = match self.0 {
             Error::NotFound { .. } => StatusCode::NOT_FOUND,
             Error::InvalidInput { .. } => StatusCode::UNPROCESSABLE_ENTITY,
