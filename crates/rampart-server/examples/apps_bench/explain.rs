@@ -195,7 +195,10 @@ fn syscr() -> u64 {
     std::fs::read_to_string("/proc/self/io")
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix("syscr: ").and_then(|v| v.trim().parse().ok()))
+        .find_map(|l| {
+            l.strip_prefix("syscr: ")
+                .and_then(|v| v.trim().parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -249,12 +252,18 @@ async fn what_if(
         .execute(&mut writer)
         .await
         .unwrap();
-    let mut ticker: Option<(tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<i64>)> =
-        None;
+    let mut ticker: Option<(
+        tokio::sync::watch::Sender<bool>,
+        tokio::task::JoinHandle<i64>,
+    )> = None;
     for (label, mmap, tick) in [
         ("quiet platform database, default I/O", false, false),
         ("a platform commit every 2 ms, default I/O", false, true),
-        ("a platform commit every 2 ms, mmap_size = 1 GiB", true, true),
+        (
+            "a platform commit every 2 ms, mmap_size = 1 GiB",
+            true,
+            true,
+        ),
         ("quiet platform database, mmap_size = 1 GiB", true, false),
     ] {
         if tick && ticker.is_none() {
@@ -313,7 +322,10 @@ async fn what_if(
         us(r),
         us(p)
     );
-    println!("\nThe director's plan with that index:\n\n```text\n{}```", explain(&mut conn, ruled).await);
+    println!(
+        "\nThe director's plan with that index:\n\n```text\n{}```",
+        explain(&mut conn, ruled).await
+    );
 }
 
 const RUNS: usize = 300;

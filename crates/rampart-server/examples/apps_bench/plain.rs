@@ -268,13 +268,11 @@ async fn get_one(
     headers: HeaderMap,
 ) -> Result<Response, Failed> {
     let r = resolve(&state, &p.environment, &p.application, &p.module, &p.entity).await?;
-    let id = rampart_apps::values::from_text(
-        rampart_model::format::AttributeType::Reference,
-        &p.id,
-    )
-    .ok()
-    .and_then(|v| v.text())
-    .ok_or(Error::NotFound { what: "record" })?;
+    let id =
+        rampart_apps::values::from_text(rampart_model::format::AttributeType::Reference, &p.id)
+            .ok()
+            .and_then(|v| v.text())
+            .ok_or(Error::NotFound { what: "record" })?;
     let (rows, user) = rows(&state, &headers, &r.table, Actions::READ, 1)?;
     let statement = compile_get(&r.target, &r.table, &id, &rows);
     let found = state.store.app_records(&r.db, &r.table, &statement).await?;
@@ -314,9 +312,11 @@ async fn create(
     let (_, user) = rows(&state, &headers, &r.table, Actions::WRITE, 1)?;
     if let (Some(owner), Some(user)) = (r.table.owner_column(), user) {
         if !values.0.iter().any(|(n, _, _)| *n == owner.name) {
-            values
-                .0
-                .push((owner.name.clone(), owner.storage, Value::Text(user.to_string())));
+            values.0.push((
+                owner.name.clone(),
+                owner.storage,
+                Value::Text(user.to_string()),
+            ));
         }
     }
     let id = UserId::new().to_string();
@@ -352,10 +352,7 @@ async fn create(
         .app_insert(&r.db, &r.table, &id, &values, now, events)
         .await?;
     audited(&state, &headers, user, at, "POST", &[id.as_str()]).await?;
-    let location = format!(
-        "/bench/apps/{}/{}/api/{}/{}/{id}",
-        at.0, at.1, at.2, at.3
-    );
+    let location = format!("/bench/apps/{}/{}/api/{}/{}/{id}", at.0, at.1, at.2, at.3);
     let mut response = with_etag(StatusCode::CREATED, view(&r.table, &stored));
     if let Ok(location) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, location);
