@@ -40,16 +40,17 @@ stop_pid() { kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true;
 rss_mib() { awk '/^VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 
 # wrk_run SECONDS URL [LUA [LUA ARGS…]]: one timed run under the benchmark lock; prints
-# "requests/s p50 p99 non-2xx socket-errors" (latencies in ms).
+# "requests/s p50 p99 non-2xx socket-errors" (latencies in ms). WRK_TIMEOUT (wrk's default
+# 2s) is how long a request may take before wrk counts it as a timeout.
 wrk_run() {
   local secs=$1 url=$2 out
   shift 2
   if [ $# -gt 0 ]; then
     local lua=$1
     shift
-    out=$(flock /tmp/rampart-bench.lock wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"${secs}s" --latency -s "$lua" "$url" -- "$@")
+    out=$(flock /tmp/rampart-bench.lock wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"${secs}s" ${WRK_TIMEOUT:+--timeout "$WRK_TIMEOUT"} --latency -s "$lua" "$url" -- "$@")
   else
-    out=$(flock /tmp/rampart-bench.lock wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"${secs}s" --latency "$url")
+    out=$(flock /tmp/rampart-bench.lock wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"${secs}s" ${WRK_TIMEOUT:+--timeout "$WRK_TIMEOUT"} --latency "$url")
   fi
   python3 - "$out" <<'PY'
 import re, sys
