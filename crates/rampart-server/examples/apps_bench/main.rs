@@ -76,6 +76,11 @@ screens:
     entity: Sale
     roles: [Rep, Manager]
     widgets: [{kind: table, columns: [record.amount]}]
+  - name: EditSale
+    kind: form
+    entity: Sale
+    roles: [Rep, Manager]
+    widgets: [{kind: field, value: amount}]
 ";
 
 /// Where the entity is served.

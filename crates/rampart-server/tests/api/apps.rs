@@ -763,3 +763,48 @@ async fn a_record_granted_to_someone_is_theirs_to_read_until_taken_back() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creates_all_commit_with_their_events() {
+    on_both(no_tweak, |node| async move {
+        let p = setup(&node).await;
+        let token = p.tokens[2].clone();
+        let attempts: Vec<_> = (0..16)
+            .map(|i| {
+                let (client, url, token) = (
+                    node.client.clone(),
+                    format!("{}{BASE}", node.base),
+                    token.clone(),
+                );
+                tokio::spawn(async move {
+                    client
+                        .post(url)
+                        .bearer_auth(token)
+                        .json(&json!({ "amount": format!("{i}") }))
+                        .send()
+                        .await
+                        .unwrap()
+                        .status()
+                        .as_u16()
+                })
+            })
+            .collect();
+        for a in attempts {
+            assert_eq!(a.await.unwrap(), 201, "{}", node.name());
+        }
+        let (_, page) = node.get(&format!("{BASE}?limit=100"), &token).await;
+        assert_eq!(ids_of(&page).len(), 16, "{}", node.name());
+        let events = node.events().await;
+        assert_eq!(
+            events
+                .iter()
+                .filter(|e| e.action == "record.create")
+                .count(),
+            16,
+            "{}",
+            node.name()
+        );
+        node.shutdown().await;
+    })
+    .await;
+}

@@ -269,10 +269,18 @@ async fn create_record(
     }
     let now = state.clock.now();
     let event = write_event(caller, at, "record.create", &id, &r.table, &values, now);
-    let stored = state
-        .store
-        .app_insert(&r.db, &r.table, &id, &values, now, vec![event])
-        .await?;
+    let (store, db, table, key) = (
+        state.store.clone(),
+        r.db.clone(),
+        r.table.clone(),
+        id.clone(),
+    );
+    let stored = detached(async move {
+        store
+            .app_insert(&db, &table, &key, &values, now, vec![event])
+            .await
+    })
+    .await?;
     view(&r, &stored)
 }
 
@@ -312,14 +320,17 @@ async fn update_record(
     let visible = compile_get(&r.target, &r.table, &id, &rows);
     let now = state.clock.now();
     let event = write_event(caller, at, "record.update", &id, &r.table, &values, now);
-    let expect = Expect {
-        visible: &visible,
-        version: if_match,
-    };
-    let stored = state
-        .store
-        .app_update(&r.db, &r.table, expect, &values, now, vec![event])
-        .await?;
+    let (store, db, table) = (state.store.clone(), r.db.clone(), r.table.clone());
+    let stored = detached(async move {
+        let expect = Expect {
+            visible: &visible,
+            version: if_match,
+        };
+        store
+            .app_update(&db, &table, expect, &values, now, vec![event])
+            .await
+    })
+    .await?;
     view(&r, &stored)
 }
 
@@ -358,14 +369,15 @@ async fn delete_record(
         &RowValues::default(),
         now,
     );
-    let expect = Expect {
-        visible: &visible,
-        version: if_match,
-    };
-    state
-        .store
-        .app_delete(&r.db, &r.table, expect, vec![event])
-        .await?;
+    let (store, db, table) = (state.store.clone(), r.db.clone(), r.table.clone());
+    detached(async move {
+        let expect = Expect {
+            visible: &visible,
+            version: if_match,
+        };
+        store.app_delete(&db, &table, expect, vec![event]).await
+    })
+    .await?;
     Ok(id)
 }
 
@@ -440,21 +452,35 @@ async fn grant_record(
         },
         now,
     );
-    let expect = Expect {
-        visible: &visible,
-        version: None,
-    };
-    state
-        .store
-        .app_grant(
-            &r.db,
-            &r.table,
-            expect,
-            (principal, i64::from(bits)),
-            vec![event],
-        )
-        .await?;
+    let (store, db, table) = (state.store.clone(), r.db.clone(), r.table.clone());
+    detached(async move {
+        let expect = Expect {
+            visible: &visible,
+            version: None,
+        };
+        store
+            .app_grant(
+                &db,
+                &table,
+                expect,
+                (principal, i64::from(bits)),
+                vec![event],
+            )
+            .await
+    })
+    .await?;
     Ok(id)
+}
+
+/// Runs a write to its end on a task of its own: a client that goes away mid-request must
+/// not cancel a transaction between its statements (an application database has one
+/// writer connection, which a cancelled transaction could leave unusable).
+async fn detached<T: Send + 'static>(
+    write: impl std::future::Future<Output = Result<T, Error>> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::spawn(write)
+        .await
+        .map_err(|e| Error::Internal(format!("a write task stopped: {e}")))?
 }
 
 /// The entity `at` names, if it runs there and the caller holds a role that opens it.

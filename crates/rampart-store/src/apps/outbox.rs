@@ -114,6 +114,11 @@ impl Store {
                 tx.commit().await?;
                 self.appended
                     .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+            } else {
+                // Another flush moved them: the log's transaction ends here, before the
+                // application database's write below (holding one writer while waiting for
+                // the other stalled concurrent writes).
+                drop(tx);
             }
             moved += n;
             let mut out = conn.write().await?;
