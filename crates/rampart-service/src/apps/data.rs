@@ -44,7 +44,6 @@ pub struct EntityRef<'a> {
 
 /// An entity the caller may use, resolved.
 struct Resolved {
-    _env: Arc<EnvApps>,
     db: AppDatabase,
     table: Table,
     target: Target,
@@ -239,34 +238,14 @@ async fn create_record(
     body: Json,
 ) -> Result<RecordView, Error> {
     let r = resolve(state, caller, at, Verb::Create).await?;
-    let body = object(body)?;
-    let checked = check_record(&r.table, &body, true).map_err(invalid)?;
-    let id = UserId::new().to_string();
-    let mut values = row_values(&r, &id, checked)?;
+    let mut body = object(body)?;
+    // The owner is the caller unless the body names one.
     if let Some(owner) = r.table.owner_column() {
-        match values.0.iter().position(|(name, _, _)| *name == owner.name) {
-            Some(i) => may_own(state, caller, &r.table, &values.0[i].2)?,
-            None => values.0.push((
-                owner.name.clone(),
-                owner.storage,
-                Value::Text(caller.user.id.to_string()),
-            )),
-        }
+        body.entry(owner.attribute.clone())
+            .or_insert_with(|| Json::String(caller.user.id.to_string()));
     }
-    // Required attributes, now that the owner may have been filled in.
-    let given: Vec<&str> = values.0.iter().map(|(n, _, _)| n.as_str()).collect();
-    let missing: Vec<FieldError> = r
-        .table
-        .live_columns()
-        .filter(|c| c.required && !given.contains(&c.name.as_str()))
-        .map(|c| FieldError {
-            attribute: c.attribute.clone(),
-            reason: "is required".into(),
-        })
-        .collect();
-    if !missing.is_empty() {
-        return Err(invalid(missing));
-    }
+    let id = UserId::new().to_string();
+    let values = checked_values(state, caller, &r, &id, &body, true)?;
     let now = state.clock.now();
     let event = write_event(caller, at, "record.create", &id, &r.table, &values, now);
     let (store, db, table, key) = (
@@ -308,14 +287,7 @@ async fn update_record(
 ) -> Result<RecordView, Error> {
     let r = resolve(state, caller, at, Verb::Update).await?;
     let id = record_id(id)?;
-    let body = object(body)?;
-    let checked = check_record(&r.table, &body, true).map_err(invalid)?;
-    let values = row_values(&r, &id, checked)?;
-    if let Some(owner) = r.table.owner_column() {
-        if let Some((_, _, v)) = values.0.iter().find(|(n, _, _)| *n == owner.name) {
-            may_own(state, caller, &r.table, v)?;
-        }
-    }
+    let values = checked_values(state, caller, &r, &id, &object(body)?, false)?;
     let rows = row_filter(state, caller, &r.table, Actions::WRITE, 1);
     let visible = compile_get(&r.target, &r.table, &id, &rows);
     let now = state.clock.now();
@@ -578,7 +550,6 @@ async fn resolve_entity(
     let db = db.clone();
     let target = state.store.app_target(&db);
     Ok(Resolved {
-        _env: env.clone(),
         db,
         table,
         target,
@@ -645,6 +616,27 @@ fn may_own(state: &AppState, caller: &Caller, table: &Table, owner: &Value) -> R
         Some(t) if t.contains(a, o).unwrap_or(false) => Ok(()),
         _ => Err(refuse()),
     }
+}
+
+/// A body's values for record `id`, checked against the table (every required attribute
+/// when `create`, only those given otherwise) and sealed where sensitive; an owner it names
+/// must be the caller or someone below them.
+fn checked_values(
+    state: &AppState,
+    caller: &Caller,
+    r: &Resolved,
+    id: &str,
+    body: &Map<String, Json>,
+    create: bool,
+) -> Result<RowValues, Error> {
+    let checked = check_record(&r.table, body, !create).map_err(invalid)?;
+    let values = row_values(r, id, checked)?;
+    if let Some(owner) = r.table.owner_column() {
+        if let Some((_, _, v)) = values.0.iter().find(|(n, _, _)| *n == owner.name) {
+            may_own(state, caller, &r.table, v)?;
+        }
+    }
+    Ok(values)
 }
 
 /// The values to write, each column with how it is stored: a sensitive value sealed for

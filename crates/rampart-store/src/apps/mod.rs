@@ -269,7 +269,11 @@ impl Store {
                     return Ok(AppConn::Postgres(pool.clone()));
                 }
                 let schema = schema_name(db.num);
-                let mut tx = pool.begin().await.map(Tx::Postgres).map_err(db_err)?;
+                let mut tx = pool
+                    .begin()
+                    .await
+                    .map(Tx::Postgres)
+                    .map_err(crate::backend::db)?;
                 // `IF NOT EXISTS` is not safe against a concurrent creation on PostgreSQL:
                 // the database's own lock serialises them.
                 lock_database(&mut tx, db.num).await?;
@@ -294,10 +298,6 @@ impl Store {
             }
         }
     }
-}
-
-fn db_err(e: sqlx::Error) -> Error {
-    db(e)
 }
 
 /// Serialises changes to one application database's schema on PostgreSQL (creation,
