@@ -10,6 +10,10 @@
 //! - [`list`]: the data API's list requests (filters, sort, cursor, page) and the
 //!   parameterised statements that read a page or a record with the reader's row rule.
 //! - [`query`]: a module's structured query with its parameters, as a list request.
+//! - [`eval`]: the model's expressions evaluated over a request's parameters, user,
+//!   record and an action's variables.
+//! - [`pages`]: a screen as a page (each widget's value, where links lead) and the
+//!   addresses a redirect may name (this site only).
 //! - [`access`]: which roles open an entity's data API, and the table a running model
 //!   serves.
 //! - [`seal`]: the envelope of `sensitive` attribute values: XChaCha20-Poly1305 under a
@@ -22,7 +26,9 @@
 
 pub mod access;
 pub mod ddl;
+pub mod eval;
 pub mod list;
+pub mod pages;
 pub mod query;
 pub mod schema;
 pub mod seal;

@@ -11,6 +11,8 @@
 
 pub mod diagnostic;
 pub mod diff;
+pub mod expr;
+mod expressions;
 pub mod format;
 mod parse;
 pub mod schema;

@@ -26,6 +26,7 @@ pub fn validate(m: &Module) -> Vec<Diagnostic> {
             .collect(),
     };
     v.module();
+    v.out.extend(crate::expressions::check(m));
     v.out
 }
 

@@ -16,7 +16,7 @@ mod db;
 mod identity;
 mod lifecycle;
 
-pub use apps::{AppDatabase, Expect, RowValues, StoredRecord, WrappedKey};
+pub use apps::{AppDatabase, AppWrite, Expect, RowValues, StoredRecord, WrappedKey};
 pub use audit::{
     decode_block, encode_block, EventQuery, NewEvent, StoredCheckpoint, StoredEvent, Stream,
     AUDIT_TILE_HEIGHT, BLOCK_EVENTS,

@@ -41,7 +41,7 @@ use crate::backend::{db, to_millis, Backend, Store};
 use crate::db::{Db, Tx};
 
 pub use keys::WrappedKey;
-pub use records::{Expect, RowValues, StoredRecord};
+pub use records::{AppWrite, Expect, RowValues, StoredRecord};
 
 /// An application database of the catalog.
 #[derive(Debug, Clone, PartialEq, Eq)]

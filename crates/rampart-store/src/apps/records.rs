@@ -149,35 +149,9 @@ impl Store {
         now: OffsetDateTime,
         events: Vec<NewEvent>,
     ) -> Result<StoredRecord, Error> {
-        let conn = self.app_conn(db).await?;
-        let target = self.app_target(db);
-        let mut tx = conn.write().await?;
-        let mut cols = vec![
-            "\"id\"".to_owned(),
-            "\"_version\"".into(),
-            "\"_created_at\"".into(),
-            "\"_updated_at\"".into(),
-        ];
-        let mut params = vec!["$1".to_owned(), "1".into(), "$2".into(), "$2".into()];
-        let mut binds: Vec<Arg<'static>> = vec![id.to_owned().into(), to_millis(now).into()];
-        for (name, storage, value) in &values.0 {
-            binds.push(arg_of(*storage, &bind_of(value)));
-            cols.push(quote(name));
-            params.push(write_placeholder(
-                target.dialect,
-                *storage,
-                &format!("${}", binds.len()),
-            ));
-        }
-        let sql = format!(
-            "INSERT INTO {} ({}) VALUES ({})",
-            target.table(&table.name),
-            cols.join(", "),
-            params.join(", ")
-        );
-        tx.exec(&sql, binds).await?;
-        let stored = reread(&mut tx, &target, table, id).await?;
-        self.commit_app_write(&conn, db, tx, events).await?;
+        let mut w = self.app_write(db).await?;
+        let stored = w.insert(table, id, values, now).await?;
+        w.commit(self, events).await?;
         Ok(stored)
     }
 
@@ -191,32 +165,9 @@ impl Store {
         now: OffsetDateTime,
         events: Vec<NewEvent>,
     ) -> Result<StoredRecord, Error> {
-        let Change {
-            conn,
-            target,
-            mut tx,
-            current,
-        } = self.begin_change(db, table, expect).await?;
-        let mut sets = vec![
-            "\"_version\" = \"_version\" + 1".to_owned(),
-            "\"_updated_at\" = $1".into(),
-        ];
-        let mut binds: Vec<Arg<'static>> = vec![to_millis(now).into()];
-        for (name, storage, value) in &values.0 {
-            binds.push(arg_of(*storage, &bind_of(value)));
-            let p = write_placeholder(target.dialect, *storage, &format!("${}", binds.len()));
-            sets.push(format!("{} = {p}", quote(name)));
-        }
-        binds.push(current.id.clone().into());
-        let sql = format!(
-            "UPDATE {} SET {} WHERE \"id\" = ${}",
-            target.table(&table.name),
-            sets.join(", "),
-            binds.len()
-        );
-        tx.exec(&sql, binds).await?;
-        let stored = reread(&mut tx, &target, table, &current.id).await?;
-        self.commit_app_write(&conn, db, tx, events).await?;
+        let mut w = self.app_write(db).await?;
+        let stored = w.update(table, expect, values, now).await?;
+        w.commit(self, events).await?;
         Ok(stored)
     }
 
@@ -228,30 +179,24 @@ impl Store {
         expect: Expect<'_>,
         events: Vec<NewEvent>,
     ) -> Result<StoredRecord, Error> {
-        let Change {
+        let mut w = self.app_write(db).await?;
+        let stored = w.delete(table, expect).await?;
+        w.commit(self, events).await?;
+        Ok(stored)
+    }
+
+    /// A write transaction on an application database: the steps of one action, or one
+    /// change of the data API. Nothing is written unless it is committed.
+    pub async fn app_write(&self, db: &AppDatabase) -> Result<AppWrite, Error> {
+        let conn = self.app_conn(db).await?;
+        let target = self.app_target(db);
+        let tx = conn.write().await?;
+        Ok(AppWrite {
             conn,
+            db: db.clone(),
             target,
-            mut tx,
-            current,
-        } = self.begin_change(db, table, expect).await?;
-        if table.has_grants_table {
-            let grants = target.table(&format!("_grants_{}", table.name));
-            tx.exec(
-                &format!("DELETE FROM {grants} WHERE \"record_id\" = $1"),
-                [current.id.clone().into()],
-            )
-            .await?;
-        }
-        tx.exec(
-            &format!(
-                "DELETE FROM {} WHERE \"id\" = $1",
-                target.table(&table.name)
-            ),
-            [current.id.clone().into()],
-        )
-        .await?;
-        self.commit_app_write(&conn, db, tx, events).await?;
-        Ok(current)
+            tx,
+        })
     }
 
     /// A change's transaction, begun with the record it changes found as `expect` says.
@@ -312,6 +257,138 @@ pub(crate) struct Change {
     pub(crate) target: Target,
     pub(crate) tx: Tx<'static>,
     pub(crate) current: StoredRecord,
+}
+
+/// A write transaction on one application database (see [`Store::app_write`]).
+pub struct AppWrite {
+    conn: AppConn,
+    db: AppDatabase,
+    target: Target,
+    tx: Tx<'static>,
+}
+
+impl std::fmt::Debug for AppWrite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppWrite")
+            .field("db", &self.db.num)
+            .finish()
+    }
+}
+
+impl AppWrite {
+    /// The database written.
+    pub fn database(&self) -> &AppDatabase {
+        &self.db
+    }
+
+    /// The records a compiled statement selects, as this transaction sees them.
+    pub async fn records(
+        &mut self,
+        table: &Table,
+        statement: &Compiled,
+    ) -> Result<Vec<StoredRecord>, Error> {
+        fetch(&mut self.tx, table, statement).await
+    }
+
+    /// Creates a record with its values.
+    pub async fn insert(
+        &mut self,
+        table: &Table,
+        id: &str,
+        values: &RowValues,
+        now: OffsetDateTime,
+    ) -> Result<StoredRecord, Error> {
+        let mut cols = vec![
+            "\"id\"".to_owned(),
+            "\"_version\"".into(),
+            "\"_created_at\"".into(),
+            "\"_updated_at\"".into(),
+        ];
+        let mut params = vec!["$1".to_owned(), "1".into(), "$2".into(), "$2".into()];
+        let mut binds: Vec<Arg<'static>> = vec![id.to_owned().into(), to_millis(now).into()];
+        for (name, storage, value) in &values.0 {
+            binds.push(arg_of(*storage, &bind_of(value)));
+            cols.push(quote(name));
+            params.push(write_placeholder(
+                self.target.dialect,
+                *storage,
+                &format!("${}", binds.len()),
+            ));
+        }
+        let sql = format!(
+            "INSERT INTO {} ({}) VALUES ({})",
+            self.target.table(&table.name),
+            cols.join(", "),
+            params.join(", ")
+        );
+        self.tx.exec(&sql, binds).await?;
+        reread(&mut self.tx, &self.target, table, id).await
+    }
+
+    /// Changes a record found as `expect` says.
+    pub async fn update(
+        &mut self,
+        table: &Table,
+        expect: Expect<'_>,
+        values: &RowValues,
+        now: OffsetDateTime,
+    ) -> Result<StoredRecord, Error> {
+        let current = checked(&mut self.tx, table, expect).await?;
+        let mut sets = vec![
+            "\"_version\" = \"_version\" + 1".to_owned(),
+            "\"_updated_at\" = $1".into(),
+        ];
+        let mut binds: Vec<Arg<'static>> = vec![to_millis(now).into()];
+        for (name, storage, value) in &values.0 {
+            binds.push(arg_of(*storage, &bind_of(value)));
+            let p = write_placeholder(self.target.dialect, *storage, &format!("${}", binds.len()));
+            sets.push(format!("{} = {p}", quote(name)));
+        }
+        binds.push(current.id.clone().into());
+        let sql = format!(
+            "UPDATE {} SET {} WHERE \"id\" = ${}",
+            self.target.table(&table.name),
+            sets.join(", "),
+            binds.len()
+        );
+        self.tx.exec(&sql, binds).await?;
+        reread(&mut self.tx, &self.target, table, &current.id).await
+    }
+
+    /// Deletes a record found as `expect` says, with its grants; returns it as it was.
+    pub async fn delete(
+        &mut self,
+        table: &Table,
+        expect: Expect<'_>,
+    ) -> Result<StoredRecord, Error> {
+        let current = checked(&mut self.tx, table, expect).await?;
+        if table.has_grants_table {
+            let grants = self.target.table(&format!("_grants_{}", table.name));
+            self.tx
+                .exec(
+                    &format!("DELETE FROM {grants} WHERE \"record_id\" = $1"),
+                    [current.id.clone().into()],
+                )
+                .await?;
+        }
+        self.tx
+            .exec(
+                &format!(
+                    "DELETE FROM {} WHERE \"id\" = $1",
+                    self.target.table(&table.name)
+                ),
+                [current.id.clone().into()],
+            )
+            .await?;
+        Ok(current)
+    }
+
+    /// Commits what was written, with its audit events.
+    pub async fn commit(self, store: &Store, events: Vec<NewEvent>) -> Result<(), Error> {
+        store
+            .commit_app_write(&self.conn, &self.db, self.tx, events)
+            .await
+    }
 }
 
 /// The record `expect` finds, inside the write.
