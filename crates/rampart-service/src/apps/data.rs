@@ -43,10 +43,10 @@ pub struct EntityRef<'a> {
 }
 
 /// An entity the caller may use, resolved.
-struct Resolved {
-    db: AppDatabase,
-    table: Table,
-    target: Target,
+pub(super) struct Resolved {
+    pub(super) db: AppDatabase,
+    pub(super) table: Table,
+    pub(super) target: Target,
     /// The environment's keys, when the entity has sensitive attributes.
     keys: Option<Arc<EnvKeys>>,
 }
@@ -247,7 +247,15 @@ async fn create_record(
     let id = UserId::new().to_string();
     let values = checked_values(state, caller, &r, &id, &body, true)?;
     let now = state.clock.now();
-    let event = write_event(caller, at, "record.create", &id, &r.table, &values, now);
+    let event = write_event(
+        &caller.audit,
+        at,
+        "record.create",
+        &id,
+        &r.table,
+        &values,
+        now,
+    );
     let (store, db, table, key) = (
         state.store.clone(),
         r.db.clone(),
@@ -291,7 +299,15 @@ async fn update_record(
     let rows = row_filter(state, caller, &r.table, Actions::WRITE, 1);
     let visible = compile_get(&r.target, &r.table, &id, &rows);
     let now = state.clock.now();
-    let event = write_event(caller, at, "record.update", &id, &r.table, &values, now);
+    let event = write_event(
+        &caller.audit,
+        at,
+        "record.update",
+        &id,
+        &r.table,
+        &values,
+        now,
+    );
     let (store, db, table) = (state.store.clone(), r.db.clone(), r.table.clone());
     let stored = detached(async move {
         let expect = Expect {
@@ -333,7 +349,7 @@ async fn delete_record(
     let visible = compile_get(&r.target, &r.table, &id, &rows);
     let now = state.clock.now();
     let event = write_event(
-        caller,
+        &caller.audit,
         at,
         "record.delete",
         &id,
@@ -447,7 +463,7 @@ async fn grant_record(
 /// Runs a write to its end on a task of its own: a client that goes away mid-request must
 /// not cancel a transaction between its statements (an application database has one
 /// writer connection, which a cancelled transaction could leave unusable).
-async fn detached<T: Send + 'static>(
+pub(super) async fn detached<T: Send + 'static>(
     write: impl std::future::Future<Output = Result<T, Error>> + Send + 'static,
 ) -> Result<T, Error> {
     tokio::spawn(write)
@@ -503,7 +519,7 @@ async fn resolve(
 }
 
 /// The table, database and keys of entity `entity` of module `module` running in `env`.
-async fn resolve_entity(
+pub(super) async fn resolve_entity(
     state: &AppState,
     env: &Arc<EnvApps>,
     at: EntityRef<'_>,
@@ -558,7 +574,7 @@ async fn resolve_entity(
 }
 
 /// Whether `user` holds one of `roles` in `application` now.
-fn holds_any(
+pub(super) fn holds_any(
     state: &AppState,
     user: UserId,
     application: &str,
@@ -576,7 +592,7 @@ fn holds_any(
 }
 
 /// The row filter of `caller` for `action` on `table`.
-fn row_filter(
+pub(super) fn row_filter(
     state: &AppState,
     caller: &Caller,
     table: &Table,
@@ -621,7 +637,7 @@ fn may_own(state: &AppState, caller: &Caller, table: &Table, owner: &Value) -> R
 /// A body's values for record `id`, checked against the table (every required attribute
 /// when `create`, only those given otherwise) and sealed where sensitive; an owner it names
 /// must be the caller or someone below them.
-fn checked_values(
+pub(super) fn checked_values(
     state: &AppState,
     caller: &Caller,
     r: &Resolved,
@@ -637,6 +653,18 @@ fn checked_values(
         }
     }
     Ok(values)
+}
+
+/// A body's values for record `id` of an entity without owners, checked and sealed like
+/// [`checked_values`] (for an anonymous action, which may not write an entity with an ACL).
+pub(super) fn unowned_values(
+    r: &Resolved,
+    id: &str,
+    body: &Map<String, Json>,
+    create: bool,
+) -> Result<RowValues, Error> {
+    let checked = check_record(&r.table, body, !create).map_err(invalid)?;
+    row_values(r, id, checked)
 }
 
 /// The values to write, each column with how it is stored: a sensitive value sealed for
@@ -672,8 +700,8 @@ fn row_values(r: &Resolved, id: &str, checked: Vec<(&Column, Value)>) -> Result<
 
 /// The `system` event of a write: the record and the names of the attributes set (never
 /// their values).
-fn write_event(
-    caller: &Caller,
+pub(super) fn write_event(
+    audit: &rampart_core::AuditContext,
     at: EntityRef<'_>,
     action: &'static str,
     id: &str,
@@ -696,7 +724,7 @@ fn write_event(
         "attributes": attributes,
     });
     NewEvent::system(
-        &caller.audit,
+        audit,
         &AuditEvent {
             action,
             target: Some(format!("record:{}.{}/{id}", at.module, at.entity)),
@@ -771,7 +799,7 @@ async fn answered<T: Touched>(
 }
 
 /// A record as the API shows it, sensitive values opened.
-fn view(r: &Resolved, record: &StoredRecord) -> Result<RecordView, Error> {
+pub(super) fn view(r: &Resolved, record: &StoredRecord) -> Result<RecordView, Error> {
     let mut values = Map::new();
     for (column, value) in r.table.live_columns().zip(&record.values) {
         let shown = match value {
@@ -805,7 +833,7 @@ fn object(body: Json) -> Result<Map<String, Json>, Error> {
     }
 }
 
-fn record_id(id: &str) -> Result<String, Error> {
+pub(super) fn record_id(id: &str) -> Result<String, Error> {
     rampart_apps::values::from_text(rampart_model::format::AttributeType::Reference, id)
         .ok()
         .and_then(|v| v.text())
@@ -813,7 +841,7 @@ fn record_id(id: &str) -> Result<String, Error> {
 }
 
 /// Field errors as one invalid-input error: the first field named, every reason listed.
-fn invalid(errors: Vec<FieldError>) -> Error {
+pub(super) fn invalid(errors: Vec<FieldError>) -> Error {
     let field = errors
         .first()
         .map_or_else(|| "body".to_owned(), |e| e.attribute.clone());

@@ -14,12 +14,14 @@
 //! every request (another node may have deployed), on SQLite only after a deployment here
 //! (this node is the only one).
 
+pub mod actions;
 pub mod data;
 pub mod demo;
 pub mod keys;
 pub mod migrate;
 pub mod rekey;
 pub mod rows;
+pub mod screens;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -48,6 +50,24 @@ impl EnvApps {
         self.modules
             .get(name)
             .filter(|m| m.application == application)
+    }
+
+    /// A running screen of `application`, by name, with its module.
+    pub fn screen(
+        &self,
+        application: &str,
+        name: &str,
+    ) -> Option<(&Module, &rampart_model::format::Screen)> {
+        let mut modules: Vec<&Module> = self
+            .modules
+            .values()
+            .filter(|m| m.application == application)
+            .collect();
+        // Two modules may declare one name: the first module by name serves it.
+        modules.sort_by(|a, b| a.module.cmp(&b.module));
+        modules
+            .into_iter()
+            .find_map(|m| m.screens.iter().find(|s| s.name == name).map(|s| (m, s)))
     }
 
     /// The database of an application's entities named `database`, with its layout.
