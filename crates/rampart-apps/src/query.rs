@@ -53,8 +53,13 @@ pub fn compile_query(
         }
     }
     let mut filters = Vec::new();
+    let id = id_column(table);
     for c in &query.filter {
-        let Some(column) = table.column(&c.attribute) else {
+        let found = match c.attribute.as_str() {
+            "id" => Some(&id),
+            name => table.column(name),
+        };
+        let Some(column) = found else {
             errors.push(err(
                 &c.attribute,
                 format!("is not an attribute of `{}` as deployed", table.entity),
@@ -152,5 +157,20 @@ pub fn compile_query(
         })
     } else {
         Err(errors)
+    }
+}
+
+/// The record id as a column a query may filter on (`attribute: id`).
+fn id_column(table: &Table) -> crate::schema::Column {
+    crate::schema::Column {
+        attribute: "id".into(),
+        name: "id".into(),
+        ty: rampart_model::format::AttributeType::Reference,
+        storage: crate::schema::Storage::Text,
+        reference: Some(table.entity.clone()),
+        required: true,
+        unique: true,
+        max_length: None,
+        retained: false,
     }
 }

@@ -226,6 +226,7 @@ pub fn router_with(state: AppState, metrics: MetricsAccess) -> Router {
     let (router, _) = routes(module_limit).split_for_parts();
     let document = openapi_json();
     router
+        .merge(screen_routes())
         .route(
             "/api/v1/openapi.json",
             get(move || async move { ([(header::CONTENT_TYPE, "application/json")], document) }),
@@ -235,6 +236,24 @@ pub fn router_with(state: AppState, metrics: MetricsAccess) -> Router {
         .layer(Extension(metrics))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
+}
+
+/// The applications' pages (HTML, not part of the API's document).
+fn screen_routes() -> Router<AppState> {
+    use crate::routes::screens;
+    Router::new()
+        .route(
+            "/apps/{environment}/{application}/login",
+            get(screens::login_page).post(screens::login),
+        )
+        .route(
+            "/apps/{environment}/{application}/logout",
+            axum::routing::post(screens::logout),
+        )
+        .route(
+            "/apps/{environment}/{application}/{screen}",
+            get(screens::open).post(screens::submit),
+        )
 }
 
 /// The router of the `metrics_addr` listener: `/metrics` and nothing else.
@@ -268,7 +287,7 @@ pub fn redirect_router(state: AppState, https_port: u16, names: ServedNames) -> 
         .with_state(state)
 }
 
-fn redirect_to_https(
+pub(crate) fn redirect_to_https(
     state: &AppState,
     request: &Request,
     https_port: u16,
@@ -453,7 +472,12 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
-    if problem.is_some() || (status.as_u16() >= 400 && !is_problem) {
+    // An application's HTML pages answer errors as pages of their own.
+    let is_page = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if problem.is_some() || (status.as_u16() >= 400 && !is_problem && !is_page) {
         let mut problem = match problem {
             Some(problem) => problem,
             // A framework rejection (query string, path parameter, ...): keep its short
@@ -549,11 +573,14 @@ pub(crate) fn security_headers(headers: &mut HeaderMap, https: bool) {
         );
     }
     set(headers, "x-content-type-options", "nosniff");
-    set(
-        headers,
-        "content-security-policy",
-        "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
-    );
+    // A page sets its own policy (with its nonce); everything else gets the strictest.
+    if !headers.contains_key("content-security-policy") {
+        set(
+            headers,
+            "content-security-policy",
+            "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+        );
+    }
     set(headers, "x-frame-options", "DENY");
     set(headers, "referrer-policy", "no-referrer");
     set(headers, "cross-origin-opener-policy", "same-origin");

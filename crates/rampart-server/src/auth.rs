@@ -300,7 +300,7 @@ fn bearer(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     }
 }
 
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()

@@ -311,7 +311,12 @@ impl Server {
         let plain_app = if enforce_https {
             app::redirect_router(state.clone(), https_addr.port(), served_names)
         } else {
+            // Screens that keep `https: true` send plain-HTTP visitors to the HTTPS port.
             app.clone()
+                .layer(axum::Extension(crate::routes::page::PlainListener {
+                    https_port: https_addr.port(),
+                    names: served_names,
+                }))
         };
         let (stop, stopped) = watch::channel(false);
         let metrics = state.metrics.clone();

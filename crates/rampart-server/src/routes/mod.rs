@@ -7,5 +7,7 @@ pub mod authz;
 pub mod it;
 pub mod lifecycle;
 pub mod names;
+pub mod page;
 pub mod plans;
+pub mod screens;
 pub mod users;
