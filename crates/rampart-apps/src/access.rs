@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use rampart_model::format::{Entity, ScreenKind, Step};
+use rampart_model::format::{Action, Entity, HttpMethod, ScreenKind, Step};
 use rampart_model::Module;
 
 use crate::schema::{Layout, Storage, Table};
@@ -126,6 +126,42 @@ pub fn serving_table(layout: &Layout, module: &str, entity: &Entity) -> Option<T
     })
 }
 
+/// The action of `module` exposed at `method` and `path` (below `…/api/{module}`), with the
+/// values of its `{name}` segments. A segment's value is taken only if it is plain (letters,
+/// digits, `-`, `_`, `.`, `~`): anything else matches nothing.
+pub fn exposed<'m>(
+    module: &'m Module,
+    method: HttpMethod,
+    path: &str,
+) -> Option<(&'m Action, Vec<(String, String)>)> {
+    let asked: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    module.actions.iter().find_map(|a| {
+        let x = a.expose.as_ref().filter(|x| x.method == method)?;
+        let pattern: Vec<&str> = x.path.trim_end_matches('/').split('/').collect();
+        if pattern.len() != asked.len() {
+            return None;
+        }
+        let mut values = Vec::new();
+        for (p, v) in pattern.iter().zip(&asked) {
+            match p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                Some(name) => {
+                    let plain = !v.is_empty()
+                        && v.chars().all(|c| {
+                            c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~')
+                        });
+                    if !plain {
+                        return None;
+                    }
+                    values.push((name.to_owned(), (*v).to_owned()));
+                }
+                None if p == v => {}
+                None => return None,
+            }
+        }
+        Some((a, values))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,5 +204,46 @@ actions:
             ["Auditor"]
         );
         assert!(data_roles(&m, "Other", Verb::Read).is_empty());
+    }
+
+    #[test]
+    fn exposed_paths_match_their_segments() {
+        let m = rampart_model::parse(
+            "m.yaml",
+            "
+module: m
+application: a
+roles: [{name: Rep}]
+actions:
+  - name: Create
+    roles: [Rep]
+    expose: {method: POST, path: /customers}
+    steps: [{assign: {x: '1'}}]
+  - name: Pay
+    roles: [Rep]
+    parameters: [{name: id, type: text}]
+    expose: {method: PUT, path: '/invoices/{id}/paid'}
+    steps: [{assign: {x: '1'}}]
+",
+        )
+        .unwrap();
+        let found =
+            |method, path: &str| exposed(&m, method, path).map(|(a, v)| (a.name.clone(), v));
+        assert_eq!(
+            found(HttpMethod::Post, "/customers"),
+            Some(("Create".into(), vec![]))
+        );
+        assert_eq!(
+            found(HttpMethod::Post, "/customers/"),
+            Some(("Create".into(), vec![]))
+        );
+        assert_eq!(found(HttpMethod::Get, "/customers"), None);
+        assert_eq!(
+            found(HttpMethod::Put, "/invoices/17/paid"),
+            Some(("Pay".into(), vec![("id".into(), "17".into())]))
+        );
+        assert_eq!(found(HttpMethod::Put, "/invoices/%2e%2e/paid"), None);
+        assert_eq!(found(HttpMethod::Put, "/invoices//paid"), None);
+        assert_eq!(found(HttpMethod::Put, "/invoices/17/paid/x"), None);
     }
 }

@@ -131,6 +131,20 @@ impl Error {
         }
     }
 
+    /// The HTTP status this error answers with, whatever the protocol that carries it.
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::InvalidInput { .. } | Error::PasswordRejected { .. } => 422,
+            Error::NotFound { .. } => 404,
+            Error::Conflict(_) => 409,
+            Error::InvalidCredentials | Error::Unauthenticated(_) => 401,
+            Error::LoginThrottled { .. } => 429,
+            Error::AccountDisabled | Error::PasswordExpired | Error::Forbidden(_) => 403,
+            Error::Unavailable(_) => 503,
+            Error::Internal(_) => 500,
+        }
+    }
+
     /// Builds an [`Error::InvalidInput`].
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::InvalidInput {

@@ -234,6 +234,10 @@ pub fn router_with(state: AppState, metrics: MetricsAccess) -> Router {
         .fallback(|| async { ApiError::from(Problem::for_status(StatusCode::NOT_FOUND)) })
         .layer(DefaultBodyLimit::max(limit))
         .layer(Extension(metrics))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::routes::exposed::dispatch,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }

@@ -53,24 +53,22 @@ impl From<Problem> for ApiError {
 
 impl From<Error> for ApiError {
     fn from(error: Error) -> Self {
-        let (status, title) = match &error {
-            Error::InvalidInput { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "Invalid input"),
-            Error::PasswordRejected { .. } => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "Password rejected")
-            }
-            Error::NotFound { .. } => (StatusCode::NOT_FOUND, "Not found"),
-            Error::Conflict(_) => (StatusCode::CONFLICT, "Conflict"),
-            Error::InvalidCredentials => (StatusCode::UNAUTHORIZED, "Invalid credentials"),
-            Error::LoginThrottled { .. } => {
-                (StatusCode::TOO_MANY_REQUESTS, "Too many failed logins")
-            }
-            Error::AccountDisabled => (StatusCode::FORBIDDEN, "Account disabled"),
-            Error::PasswordExpired => (StatusCode::FORBIDDEN, "Password expired"),
-            Error::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "Authentication required"),
-            Error::Forbidden(_) => (StatusCode::FORBIDDEN, "Forbidden"),
-            Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable"),
-            Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Internal error"),
+        let title = match &error {
+            Error::InvalidInput { .. } => "Invalid input",
+            Error::PasswordRejected { .. } => "Password rejected",
+            Error::NotFound { .. } => "Not found",
+            Error::Conflict(_) => "Conflict",
+            Error::InvalidCredentials => "Invalid credentials",
+            Error::LoginThrottled { .. } => "Too many failed logins",
+            Error::AccountDisabled => "Account disabled",
+            Error::PasswordExpired => "Password expired",
+            Error::Unauthenticated(_) => "Authentication required",
+            Error::Forbidden(_) => "Forbidden",
+            Error::Unavailable(_) => "Service unavailable",
+            Error::Internal(_) => "Internal error",
         };
+        let status =
+            StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let detail = match &error {
             // The cause may name internals: it goes to the log, the client gets a sentence.
             Error::Unavailable(cause) | Error::Internal(cause) => {

@@ -4,6 +4,7 @@ pub mod apps;
 pub mod audit;
 pub mod auth;
 pub mod authz;
+pub mod exposed;
 pub mod it;
 pub mod lifecycle;
 pub mod names;

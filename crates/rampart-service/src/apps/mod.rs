@@ -17,6 +17,7 @@
 pub mod actions;
 pub mod data;
 pub mod demo;
+pub mod exposed;
 pub mod keys;
 pub mod migrate;
 pub mod rekey;
