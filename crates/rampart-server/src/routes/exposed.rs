@@ -61,6 +61,7 @@ async fn handle(
     let (mut parts, body) = request.into_parts();
     let context = RequestContext::from_request_parts(&mut parts, state).await?;
     if endpoint.https && !context.https {
+        exposed::refused(state, &context.audit(state), endpoint, (method, path, 403)).await?;
         return Err(Problem::new(
             StatusCode::FORBIDDEN,
             "https-required",
@@ -78,7 +79,17 @@ async fn handle(
             caller: None,
             audit: context.audit(state),
         },
-        Err(e) => return Err(e),
+        Err(e) => {
+            let status = e.0.status;
+            exposed::refused(
+                state,
+                &context.audit(state),
+                endpoint,
+                (method, path, status),
+            )
+            .await?;
+            return Err(e);
+        }
     };
     let mut params = Map::new();
     if let Some(query) = parts.uri.query() {

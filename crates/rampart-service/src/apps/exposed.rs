@@ -9,7 +9,7 @@
 use std::time::Instant;
 
 use rampart_apps::access::exposed;
-use rampart_core::Error;
+use rampart_core::{AuditContext, Error};
 use rampart_model::format::HttpMethod;
 use rampart_store::NewEvent;
 use serde_json::{Map, Value as Json};
@@ -83,8 +83,44 @@ pub async fn call(
         Ok(_) => 200,
         Err(e) => e.status(),
     };
-    let mut event = NewEvent::integration(
+    inbound(
+        state,
         &actor.audit,
+        endpoint,
+        (method, path, status),
+        started,
+    )
+    .await?;
+    ran
+}
+
+/// Records an inbound call refused before its action ran (no session, plain HTTP), with the
+/// status it was answered.
+pub async fn refused(
+    state: &AppState,
+    audit: &AuditContext,
+    endpoint: &Endpoint,
+    (method, path, status): (&str, &str, u16),
+) -> Result<(), Error> {
+    inbound(
+        state,
+        audit,
+        endpoint,
+        (method, path, status),
+        Instant::now(),
+    )
+    .await
+}
+
+async fn inbound(
+    state: &AppState,
+    audit: &AuditContext,
+    endpoint: &Endpoint,
+    (method, path, status): (&str, &str, u16),
+    started: Instant,
+) -> Result<(), Error> {
+    let mut event = NewEvent::integration(
+        audit,
         state.clock.now(),
         true,
         method,
@@ -94,6 +130,5 @@ pub async fn call(
     );
     event.application = Some(endpoint.action.application.clone());
     event.environment = Some(endpoint.action.environment.clone());
-    state.audit.append(event).await?;
-    ran
+    state.audit.append(event).await.map(|_| ())
 }

@@ -1,0 +1,678 @@
+//! Screens, sign-in and actions end to end, on SQLite and PostgreSQL, as a browser and an
+//! API client use them: pages under the model's roles and the row rule, the shared sign-in
+//! with its return address, CSRF, `on_denied`, escaping, per-screen HTTPS, actions in one
+//! transaction, and exposed endpoints.
+
+use std::sync::Arc;
+
+use rampart_core::Provider;
+use reqwest::header::{HeaderMap, LOCATION};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::kit::{no_tweak, on_both, Node, USER_PASSWORD};
+
+const SHOP: &str = r#"
+module: crm
+application: shop
+roles: [{name: Rep}, {name: Manager}, {name: Clerk}]
+entities:
+  - name: Sale
+    attributes:
+      - {name: amount, type: decimal, required: true}
+      - {name: note, type: text, max_length: 200}
+      - {name: rep, type: reference, entity: User, required: true}
+    acl: {owner: rep, hierarchy: reports-to}
+  - name: Visit
+    attributes: [{name: note, type: text}]
+  - name: Ticket
+    database: desk
+    attributes: [{name: subject, type: text, required: true}]
+screens:
+  - name: Sales
+    kind: list
+    entity: Sale
+    roles: [Rep, Manager]
+    widgets:
+      - {kind: table, columns: [record.amount, record.note]}
+      - {kind: link, label: New, target: '"NewSale"'}
+  - name: SaleDetail
+    kind: detail
+    entity: Sale
+    parameters: [{name: sale, type: reference, entity: Sale}]
+    roles: [Rep, Manager]
+    widgets:
+      - {kind: text, label: Note, value: record.note}
+      - {kind: text, value: '"<b>bold</b>"', unescaped: true}
+  - name: NewSale
+    kind: form
+    entity: Sale
+    roles: [Rep]
+    on_denied: {redirect: '"Sales"'}
+    widgets:
+      - {kind: field, value: amount}
+      - {kind: field, value: note}
+      - {kind: button, label: Save, action: RecordSale}
+      - {kind: button, label: Save and fail, action: RecordAndFail}
+      - {kind: button, label: Two databases, action: TwoDatabases}
+      - {kind: button, label: Escalate, action: Escalate}
+  - name: Secret
+    kind: list
+    entity: Sale
+    roles: [Clerk]
+    on_denied: {message: Ask a clerk for this one.}
+    widgets: [{kind: table, columns: [record.amount]}]
+  - name: Welcome
+    kind: list
+    entity: Visit
+    anonymous: true
+    https: false
+    parameters: [{name: who, type: text, required: false}]
+    widgets:
+      - {kind: text, value: '"Hello " + params.who'}
+      - {kind: table, columns: [record.note]}
+actions:
+  - name: RecordSale
+    roles: [Rep]
+    parameters: [{name: amount, type: decimal}, {name: note, type: text, required: false}]
+    returns: Sale
+    expose: {method: POST, path: /sales}
+    steps:
+      - create: {entity: Sale, values: {amount: params.amount, note: params.note, rep: user.id}, into: sale}
+      - redirect: {target: '"SaleDetail?sale=" + sale.id'}
+  - name: RecordAndFail
+    roles: [Rep]
+    parameters: [{name: amount, type: decimal}, {name: note, type: text, required: false}]
+    steps:
+      - create: {entity: Sale, values: {amount: params.amount, rep: user.id}}
+      - delete: {entity: Sale, id: '"00000000-0000-4000-8000-000000000000"'}
+  - name: TwoDatabases
+    roles: [Rep]
+    parameters: [{name: amount, type: decimal}, {name: note, type: text, required: false}]
+    steps:
+      - create: {entity: Visit, values: {note: '"first"'}}
+      - create: {entity: Ticket, values: {subject: '"second"'}}
+  - name: ManagerOnly
+    roles: [Manager]
+    steps: [{assign: {x: '1'}}]
+  - name: Escalate
+    roles: [Rep]
+    parameters: [{name: amount, type: decimal}, {name: note, type: text, required: false}]
+    steps:
+      - create: {entity: Visit, values: {note: '"before"'}}
+      - run: {action: ManagerOnly}
+  - name: Sign
+    anonymous: true
+    parameters: [{name: note, type: text}]
+    returns: Visit
+    expose: {method: POST, path: /visits, https: false}
+    steps: [{create: {entity: Visit, values: {note: params.note}}}]
+  - name: Ping
+    roles: [Rep, Manager]
+    parameters: [{name: id, type: text}]
+    expose: {method: GET, path: '/ping/{id}'}
+    steps: [{assign: {x: params.id}}]
+"#;
+
+const APP: &str = "/apps/development/shop";
+const NAMES: [&str; 5] = ["director", "rep1", "rep2", "norole", "clerkless"];
+
+/// A director above two reps, and someone with no role; the module deployed.
+async fn setup(node: &Node) -> (String, Vec<String>) {
+    let admin = node.admin().await;
+    let mut ids = Vec::new();
+    for n in NAMES {
+        ids.push(
+            node.create_user(Provider::End, n, USER_PASSWORD, false)
+                .await,
+        );
+    }
+    let ops = json!([
+        { "op": "create_application", "name": "shop" },
+        { "op": "create_hierarchy", "name": "reports-to", "kind": "reports_to" },
+        { "op": "set_parent", "hierarchy": "reports-to", "node": ids[1], "parent": ids[0] },
+        { "op": "set_parent", "hierarchy": "reports-to", "node": ids[2], "parent": ids[0] },
+    ]);
+    let (status, body) = node
+        .post("/api/v1/authz/write", &admin, json!({ "operations": ops }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{}: {body}", node.name());
+    let (status, body) = node
+        .post(
+            "/api/v1/modules/crm/versions",
+            &admin,
+            json!({ "source": SHOP, "message": "screens" }),
+        )
+        .await;
+    assert!(status.is_success(), "{}: publish: {body}", node.name());
+    let (status, body) = node
+        .post(
+            "/api/v1/environments/development/deployments",
+            &admin,
+            json!({ "modules": [{ "module": "crm", "version": 1 }] }),
+        )
+        .await;
+    assert!(status.is_success(), "{}: deploy: {body}", node.name());
+    let grant = |role: &str, who: &str| json!({ "op": "grant_role", "application": "shop", "role": role, "principal": { "type": "user", "id": who } });
+    let ops = json!([
+        grant("Manager", &ids[0]),
+        grant("Rep", &ids[1]),
+        grant("Rep", &ids[2])
+    ]);
+    let (status, body) = node
+        .post("/api/v1/authz/write", &admin, json!({ "operations": ops }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{}: {body}", node.name());
+    (admin, ids)
+}
+
+/// A browser: cookies kept, redirects not followed, the node's self-signed certificate.
+struct Browser {
+    client: reqwest::Client,
+    jar: Arc<reqwest::cookie::Jar>,
+    base: String,
+}
+
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn location(&self) -> &str {
+        self.headers
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+impl Browser {
+    fn new(base: &str) -> Browser {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let client = reqwest::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_provider(jar.clone())
+            .build()
+            .unwrap();
+        Browser {
+            client,
+            jar,
+            base: base.to_owned(),
+        }
+    }
+
+    async fn get(&self, path: &str) -> Page {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        Page {
+            status: r.status(),
+            headers: r.headers().clone(),
+            body: r.text().await.unwrap(),
+        }
+    }
+
+    /// Posts a form from this site (or from `origin`).
+    async fn post(&self, path: &str, fields: &[(&str, &str)], origin: Option<&str>) -> Page {
+        let origin = origin.map_or_else(|| self.base.clone(), str::to_owned);
+        let r = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("origin", origin)
+            .form(fields)
+            .send()
+            .await
+            .unwrap();
+        Page {
+            status: r.status(),
+            headers: r.headers().clone(),
+            body: r.text().await.unwrap(),
+        }
+    }
+
+    fn cookie(&self, name: &str) -> Option<String> {
+        use reqwest::cookie::CookieStore as _;
+        let url = self.base.parse().unwrap();
+        let all = self.jar.cookies(&url)?;
+        all.to_str()
+            .unwrap()
+            .split("; ")
+            .filter_map(|c| c.split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_owned())
+    }
+
+    fn csrf(&self) -> String {
+        self.cookie("__Host-rampart_csrf").unwrap_or_default()
+    }
+
+    /// Signs in through the sign-in page; returns where it sent the browser.
+    async fn sign_in(&self, user: &str, back_to: &str) -> Page {
+        let page = self.get(&format!("{APP}/login")).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let csrf = self.csrf();
+        self.post(
+            &format!("{APP}/login"),
+            &[
+                ("_csrf", &csrf),
+                ("username", user),
+                ("password", USER_PASSWORD),
+                ("return", back_to),
+            ],
+            None,
+        )
+        .await
+    }
+}
+
+/// The rows of the first table of a page, as their cells' text.
+fn rows(html: &str) -> Vec<String> {
+    html.split("<tbody>")
+        .nth(1)
+        .and_then(|t| t.split("</tbody>").next())
+        .unwrap_or("")
+        .split("<tr>")
+        .skip(1)
+        .map(|r| {
+            r.replace("</td>", " ")
+                .replace("<td>", "")
+                .replace("</tr>", "")
+                .trim()
+                .to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn screens_sign_in_once_and_show_each_user_their_rows() {
+    on_both(no_tweak, |node| async move {
+        let (_, _) = setup(&node).await;
+        let name = node.name();
+        // Sales through the API for three owners.
+        for (who, amount, note) in [
+            ("rep1", "11.00", "<script>alert(1)</script>"),
+            ("rep2", "22.00", "second"),
+            ("director", "33.00", "third"),
+        ] {
+            let token = node.login("end", who, USER_PASSWORD).await;
+            if who == "director" {
+                continue;
+            }
+            let (status, body) = node
+                .post(
+                    &format!("{APP}/api/crm/Sale"),
+                    &token,
+                    json!({ "amount": amount, "note": note }),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{name}: {body}");
+        }
+        let rep1 = Browser::new(&node.base);
+        // Not signed in: to the sign-in page, and back after.
+        let page = rep1.get(&format!("{APP}/Sales?x=1")).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{name}");
+        assert_eq!(
+            page.location(),
+            format!("{APP}/login?return={APP}/Sales%3Fx%3D1"),
+            "{name}"
+        );
+        // The sign-in form refuses a missing or forged token and another site's Origin.
+        rep1.get(&format!("{APP}/login")).await;
+        let csrf = rep1.csrf();
+        assert_eq!(csrf.len(), 43, "{name}: the CSRF cookie is set");
+        for (token, origin) in [
+            ("", None),
+            ("forged", None),
+            (csrf.as_str(), Some("https://evil.example")),
+        ] {
+            let page = rep1
+                .post(
+                    &format!("{APP}/login"),
+                    &[
+                        ("_csrf", token),
+                        ("username", "rep1"),
+                        ("password", USER_PASSWORD),
+                    ],
+                    origin,
+                )
+                .await;
+            assert_eq!(
+                page.status,
+                StatusCode::FORBIDDEN,
+                "{name}: {token:?} {origin:?}"
+            );
+            assert!(
+                rep1.cookie("__Host-rampart_session").is_none(),
+                "{name}: no session"
+            );
+        }
+        // A wrong password is a page saying so, not a session.
+        let page = rep1
+            .post(
+                &format!("{APP}/login"),
+                &[
+                    ("_csrf", &csrf),
+                    ("username", "rep1"),
+                    ("password", "wrong-password-1"),
+                ],
+                None,
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED, "{name}");
+        assert!(page.body.contains("Sign in"), "{name}");
+        // An off-site return address returns to the application instead.
+        let page = rep1.sign_in("rep1", "https://evil.example/").await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{name}: {}", page.body);
+        assert_eq!(page.location(), format!("{APP}/"), "{name}");
+        let page = rep1.sign_in("rep1", &format!("{APP}/Sales")).await;
+        assert_eq!(page.location(), format!("{APP}/Sales"), "{name}");
+        // rep1 sees their own sale, escaped; the director sees both reps'.
+        let page = rep1.get(&format!("{APP}/Sales")).await;
+        assert_eq!(page.status, StatusCode::OK, "{name}: {}", page.body);
+        assert_eq!(rows(&page.body).len(), 1, "{name}: {}", page.body);
+        assert!(
+            page.body.contains("&#60;script&#62;alert(1)"),
+            "{name}: escaped"
+        );
+        assert!(!page.body.contains("<script>"), "{name}: never raw");
+        let csp = page.headers["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("style-src 'nonce-") && !csp.contains("unsafe-inline"),
+            "{name}: {csp}"
+        );
+        let nonce = csp
+            .split("'nonce-")
+            .nth(1)
+            .unwrap()
+            .split('\'')
+            .next()
+            .unwrap();
+        assert!(
+            page.body.contains(&format!("nonce=\"{nonce}\"")),
+            "{name}: the page's nonce"
+        );
+        let director = Browser::new(&node.base);
+        director.sign_in("director", &format!("{APP}/Sales")).await;
+        assert_eq!(
+            rows(&director.get(&format!("{APP}/Sales")).await.body).len(),
+            2,
+            "{name}"
+        );
+        // A detail screen: the model's unescaped text is HTML, the record's note is not;
+        // another rep's sale is not found, as if it did not exist.
+        let token = node.login("end", "rep1", USER_PASSWORD).await;
+        let (_, list) = node.get(&format!("{APP}/api/crm/Sale"), &token).await;
+        let mine = list["items"][0]["id"].as_str().unwrap().to_owned();
+        let page = rep1.get(&format!("{APP}/SaleDetail?sale={mine}")).await;
+        assert_eq!(page.status, StatusCode::OK, "{name}: {}", page.body);
+        assert!(
+            page.body.contains("<b>bold</b>"),
+            "{name}: unescaped as declared"
+        );
+        let rep2 = Browser::new(&node.base);
+        rep2.sign_in("rep2", &format!("{APP}/Sales")).await;
+        let page = rep2.get(&format!("{APP}/SaleDetail?sale={mine}")).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{name}");
+        assert!(
+            !page.body.contains("alert(1)"),
+            "{name}: nothing of the record"
+        );
+        // on_denied: a message, or a redirect on this site.
+        let page = rep1.get(&format!("{APP}/Secret")).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{name}");
+        assert!(page.body.contains("Ask a clerk for this one."), "{name}");
+        let page = director.get(&format!("{APP}/NewSale")).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{name}");
+        assert_eq!(page.location(), format!("{APP}/Sales"), "{name}");
+        // An anonymous screen needs no session.
+        let anyone = Browser::new(&node.base);
+        let page = anyone.get(&format!("{APP}/Welcome?who=%3Ci%3Eyou")).await;
+        assert_eq!(page.status, StatusCode::OK, "{name}: {}", page.body);
+        assert!(
+            page.body.contains("Hello &#60;i&#62;you"),
+            "{name}: {}",
+            page.body
+        );
+        // Signing out ends the session everywhere: the page and the API alike.
+        let session = rep1.cookie("__Host-rampart_session").unwrap();
+        let page = rep1
+            .post(&format!("{APP}/logout"), &[("_csrf", &rep1.csrf())], None)
+            .await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{name}");
+        let (status, _) = node.get("/api/v1/auth/me", &session).await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "{name}: the session is over"
+        );
+        let page = rep1.get(&format!("{APP}/Sales")).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{name}: sign in again");
+        // Each page view is an access event naming the screen and the records read.
+        let events = node.events().await;
+        let views: Vec<_> = events
+            .iter()
+            .filter(|e| {
+                e.stream == "access" && e.target.as_deref() == Some(&format!("{APP}/SaleDetail"))
+            })
+            .collect();
+        assert_eq!(views.len(), 2, "{name}");
+        assert!(
+            views
+                .iter()
+                .any(|e| e.outcome == "allow" && e.details.contains(&mine)),
+            "{name}"
+        );
+        node.shutdown().await;
+    })
+    .await;
+}
+
+async fn count(node: &Node, token: &str, entity: &str) -> usize {
+    let (status, page) = node.get(&format!("{APP}/api/crm/{entity}"), token).await;
+    assert_eq!(status, StatusCode::OK, "{}: {page}", node.name());
+    page["items"].as_array().unwrap().len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn actions_run_their_steps_in_one_transaction() {
+    on_both(no_tweak, |node| async move {
+        setup(&node).await;
+        let name = node.name();
+        let rep1 = Browser::new(&node.base);
+        rep1.sign_in("rep1", &format!("{APP}/NewSale")).await;
+        let token = node.login("end", "rep1", USER_PASSWORD).await;
+        let csrf = rep1.csrf();
+        let form = |action: &'static str, amount: &'static str| {
+            vec![
+                ("_csrf", csrf.clone()),
+                ("_action", action.to_owned()),
+                ("amount", amount.to_owned()),
+                ("note", "n".to_owned()),
+            ]
+        };
+        let send = |fields: Vec<(&'static str, String)>| {
+            let rep1 = &rep1;
+            async move {
+                let fields: Vec<(&str, &str)> =
+                    fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                rep1.post(&format!("{APP}/NewSale"), &fields, None).await
+            }
+        };
+        // The button's action runs and sends the browser where its redirect says.
+        let page = send(form("RecordSale", "12.50")).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{name}: {}", page.body);
+        assert!(
+            page.location()
+                .starts_with(&format!("{APP}/SaleDetail?sale=")),
+            "{name}"
+        );
+        assert_eq!(count(&node, &token, "Sale").await, 1, "{name}");
+        // A wrong value: the form again, filled as sent, with the reason; nothing written.
+        let page = send(form("RecordSale", "lots")).await;
+        assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{name}");
+        assert!(
+            page.body.contains("value=\"lots\"") && page.body.contains("class=\"error\""),
+            "{name}"
+        );
+        // A step failing after a create rolls the create back.
+        let page = send(form("RecordAndFail", "5")).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{name}: {}", page.body);
+        assert_eq!(count(&node, &token, "Sale").await, 1, "{name}: rolled back");
+        // One run writes one database: the second is refused, the first write undone.
+        let page = send(form("TwoDatabases", "5")).await;
+        assert_eq!(page.status, StatusCode::CONFLICT, "{name}: {}", page.body);
+        let welcome = rep1.get(&format!("{APP}/Welcome")).await;
+        assert_eq!(
+            rows(&welcome.body),
+            Vec::<String>::new(),
+            "{name}: {}",
+            welcome.body
+        );
+        // A run step checks the nested action's roles.
+        let page = send(form("Escalate", "5")).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{name}: {}", page.body);
+        // Without the token, or from elsewhere, the form is refused and nothing runs.
+        let mut forged = form("RecordSale", "7");
+        forged[0].1 = "x".repeat(43);
+        assert_eq!(send(forged).await.status, StatusCode::FORBIDDEN, "{name}");
+        let fields = form("RecordSale", "7");
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let page = rep1
+            .post(
+                &format!("{APP}/NewSale"),
+                &fields,
+                Some("https://evil.example"),
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{name}");
+        // An action a screen has no button for is not run from it.
+        let page = send(form("ManagerOnly", "7")).await;
+        assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{name}");
+        assert_eq!(count(&node, &token, "Sale").await, 1, "{name}");
+        // Each run left an access event; the one write, a system event with its record.
+        let events = node.events().await;
+        let runs = events
+            .iter()
+            .filter(|e| {
+                e.stream == "access"
+                    && e.target.as_deref() == Some(&format!("{APP}/NewSale"))
+                    && e.details.contains("\"POST\"")
+            })
+            .count();
+        assert!(runs >= 5, "{name}: {runs}");
+        let creates = events
+            .iter()
+            .filter(|e| e.action == "record.create")
+            .count();
+        assert_eq!(creates, 1, "{name}");
+        node.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exposed_actions_answer_at_their_declared_paths() {
+    fn plain_http(config: &mut rampart_service::Config) {
+        config.enforce_https = false;
+    }
+    on_both(plain_http, |node| async move {
+        setup(&node).await;
+        let name = node.name();
+        let token = node.login("end", "rep1", USER_PASSWORD).await;
+        // POST /sales runs RecordSale and answers the record it created.
+        let (status, body) = node
+            .post(
+                &format!("{APP}/api/crm/sales"),
+                &token,
+                json!({ "amount": "3.25" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        assert_eq!(body["amount"], json!("3.25"), "{name}: {body}");
+        // Its parameters are checked; without a session it is refused.
+        let (status, body) = node
+            .post(
+                &format!("{APP}/api/crm/sales"),
+                &token,
+                json!({ "amount": "x", "extra": 1 }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {body}");
+        let r = node
+            .request(
+                Method::POST,
+                &format!("{APP}/api/crm/sales"),
+                None,
+                Some(json!({ "amount": "1" })),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{name}");
+        // A path segment is a parameter; an action without a return answers 204.
+        let (status, _) = node.get(&format!("{APP}/api/crm/ping/abc"), &token).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{name}");
+        // Over plain HTTP: an endpoint that keeps https refuses, an anonymous one with
+        // `https: false` answers; a screen that keeps https redirects to HTTPS.
+        let plain = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let r = plain
+            .post(format!("{}{APP}/api/crm/sales", node.http_base))
+            .bearer_auth(&token)
+            .json(&json!({ "amount": "1" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{name}");
+        let r = plain
+            .post(format!("{}{APP}/api/crm/visits", node.http_base))
+            .json(&json!({ "note": "hello" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{name}");
+        let r = plain
+            .get(format!("{}{APP}/Sales", node.http_base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::PERMANENT_REDIRECT, "{name}");
+        let to = r.headers()[LOCATION].to_str().unwrap();
+        assert!(
+            to.starts_with("https://") && to.ends_with(&format!("{APP}/Sales")),
+            "{name}: {to}"
+        );
+        let r = plain
+            .get(format!("{}{APP}/Welcome", node.http_base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{name}: an https: false screen");
+        // Only the sale needed a role: the anonymous visit was written without one, and
+        // every inbound call is an integration event.
+        assert_eq!(count(&node, &token, "Sale").await, 1, "{name}");
+        let events = node.events().await;
+        let inbound = events
+            .iter()
+            .filter(|e| e.stream == "integration" && e.action == "http.inbound")
+            .count();
+        assert_eq!(inbound, 6, "{name}: {inbound}");
+        let details: Vec<Value> = events
+            .iter()
+            .filter(|e| e.stream == "integration")
+            .map(|e| serde_json::from_str(&e.details).unwrap())
+            .collect();
+        assert!(
+            details.iter().any(|d| d["status"] == json!(401)),
+            "{name}: {details:?}"
+        );
+        node.shutdown().await;
+    })
+    .await;
+}
