@@ -166,6 +166,22 @@ fn every_error_class_is_placed_with_a_hint() {
             None,
         ),
         (
+            "a redirect off the site",
+            "module: m\napplication: app\nroles: [{name: R}]\nscreens:\n  - name: S\n    kind: list\n    roles: [R]\n    on_denied: {redirect: '\"https://evil.example/\"'}\n",
+            ErrorClass::InvalidValue,
+            (8, 27),
+            "off this site",
+            None,
+        ),
+        (
+            "an expression that does not parse",
+            "module: m\napplication: app\nroles: [{name: R}]\nscreens:\n  - name: S\n    kind: list\n    roles: [R]\n    widgets: [{kind: text, value: 'params.a +'}]\n",
+            ErrorClass::InvalidValue,
+            (8, 35),
+            "missing a term",
+            None,
+        ),
+        (
             "undeclared SQL parameter",
             "module: m\napplication: app\nentities: [{name: E, attributes: [{name: a, type: text}]}]\nqueries:\n  - name: Q\n    entity: E\n    sql: SELECT * FROM e WHERE a = :region\n",
             ErrorClass::UnresolvedReference,
