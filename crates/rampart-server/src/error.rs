@@ -68,6 +68,7 @@ impl From<Error> for ApiError {
             Error::PasswordExpired => (StatusCode::FORBIDDEN, "Password expired"),
             Error::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "Authentication required"),
             Error::Forbidden(_) => (StatusCode::FORBIDDEN, "Forbidden"),
+            Error::Integration(_) => (StatusCode::BAD_GATEWAY, "Integration failed"),
             Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable"),
             Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Internal error"),
         };

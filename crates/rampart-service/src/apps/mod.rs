@@ -16,6 +16,7 @@
 
 pub mod data;
 pub mod demo;
+pub mod integrations;
 pub mod keys;
 pub mod migrate;
 pub mod rekey;
