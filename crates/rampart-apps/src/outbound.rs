@@ -117,20 +117,21 @@ impl fmt::Display for Origin {
 }
 
 /// Parses a base URL (a module's `base_url` or a plan's endpoint): `http` or `https` with a
-/// host, no user information, no query string, no fragment. The error says which.
+/// host, no user information, no query string, no fragment. The error says which, without
+/// echoing the URL (its user information or query string may hold a secret).
 pub fn base_url(text: &str) -> Result<Url, String> {
-    let url = Url::parse(text).map_err(|e| format!("`{text}` is not a URL ({e})"))?;
+    let url = Url::parse(text).map_err(|e| format!("the base URL is not a URL ({e})"))?;
     if Origin::of(&url).is_none() {
-        return Err(format!("`{text}` is not an http(s) URL with a host"));
+        return Err("the base URL is not an http(s) URL with a host".into());
     }
     if !url.username().is_empty() || url.password().is_some() {
-        // Never echo it: the user information may hold a password.
-        return Err("a base URL must not carry a user name or password".into());
+        return Err("the base URL carries a user name or password".into());
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(format!(
-            "`{text}` has a query string or fragment; a base URL is an origin and a path"
-        ));
+        return Err(
+            "the base URL has a query string or fragment; a base URL is an origin and a path"
+                .into(),
+        );
     }
     Ok(url)
 }
@@ -460,11 +461,11 @@ const V6_NOT_PUBLIC: &[([u16; 8], u8)] = &[
 ];
 
 /// Whether `address` is a public unicast address: what a declared name must resolve to.
-/// IPv4: anything outside [`V4_NOT_PUBLIC`]. IPv6: global unicast (`2000::/3`) outside
-/// [`V6_NOT_PUBLIC`]; an IPv4-mapped (`::ffff:a.b.c.d`) or NAT64 (`64:ff9b::a.b.c.d`, what
-/// DNS64 answers on IPv6-only networks) address is judged by its IPv4 address; everything
-/// else (loopback, unspecified, unique-local, link-local, site-local, multicast, reserved)
-/// is not public.
+/// IPv4: anything outside the special-purpose ranges listed in this file (RFC 6890 and its
+/// updates). IPv6: global unicast (`2000::/3`) outside the special ranges listed here; an
+/// IPv4-mapped (`::ffff:a.b.c.d`) or NAT64 (`64:ff9b::a.b.c.d`, what DNS64 answers on
+/// IPv6-only networks) address is judged by its IPv4 address; everything else (loopback,
+/// unspecified, unique-local, link-local, site-local, multicast, reserved) is not public.
 pub fn is_public(address: IpAddr) -> bool {
     match address {
         IpAddr::V4(a) => is_public_v4(a),

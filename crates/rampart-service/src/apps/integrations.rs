@@ -58,7 +58,11 @@ pub async fn call(
     args: &Map<String, Value>,
 ) -> Result<Value, CallError> {
     let started = Instant::now();
-    let name = format!("{module}.{integration}.{method}");
+    // The names come from a model (at most 64 characters each); bounded all the same.
+    let name: String = format!("{module}.{integration}.{method}")
+        .chars()
+        .take(200)
+        .collect();
     let mut record = Record {
         target: name.clone(),
         method: None,
@@ -103,8 +107,15 @@ pub async fn call(
         }
     }
     event.details = details.to_string();
-    if let Err(e) = &result {
-        tracing::warn!(integration = %name, environment, result = e.result(), "integration call failed: {e}");
+    match &result {
+        // Something for an administrator to look at.
+        Err(e @ (Failure::Refused(_) | Failure::NotConfigured(_))) => {
+            tracing::warn!(integration = %name, environment, result = e.result(), "integration call failed: {e}");
+        }
+        Err(e) => {
+            tracing::info!(integration = %name, environment, result = e.result(), "integration call failed: {e}");
+        }
+        Ok(_) => {}
     }
     let recorded = state.audit.append(event).await;
     let result = match recorded {
