@@ -20,6 +20,9 @@
 //!   per-environment data key, bound to the table, attribute and record it belongs to; the
 //!   master key that wraps the data and index keys; the blind index that makes `unique`
 //!   possible on a sensitive attribute (revealing which values are equal, nothing more).
+//! - [`outbound`]: where an integration call may go: the allow-list of origins, the URL
+//!   and body of a call from its arguments, which redirects are followed, which addresses
+//!   a declared host may connect to.
 //!
 //! **Architecture Invariant:** no I/O, no runtime. `rampart-store` executes what is decided
 //! here; `rampart-service` hands over the deployed modules and the caller's facts.
@@ -28,6 +31,7 @@ pub mod access;
 pub mod ddl;
 pub mod eval;
 pub mod list;
+pub mod outbound;
 pub mod pages;
 pub mod query;
 pub mod schema;

@@ -104,6 +104,12 @@ pub enum Error {
     /// Authenticated, but not allowed to do this.
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// A call to an outside service that a module's integration declares failed: refused
+    /// (an origin, redirect or address outside what the environment declares), no answer in
+    /// time, an error status, an answer over the size limit, or credentials the environment
+    /// does not configure. The message names the integration and the host, never a secret.
+    #[error("{0}")]
+    Integration(String),
     /// The store cannot be reached or refused the operation; the cause is for the log.
     #[error("storage unavailable")]
     Unavailable(String),
@@ -126,6 +132,7 @@ impl Error {
             Error::PasswordExpired => "password-expired",
             Error::Unauthenticated(_) => "unauthenticated",
             Error::Forbidden(_) => "forbidden",
+            Error::Integration(_) => "integration-failed",
             Error::Unavailable(_) => "unavailable",
             Error::Internal(_) => "internal",
         }
@@ -140,6 +147,7 @@ impl Error {
             Error::InvalidCredentials | Error::Unauthenticated(_) => 401,
             Error::LoginThrottled { .. } => 429,
             Error::AccountDisabled | Error::PasswordExpired | Error::Forbidden(_) => 403,
+            Error::Integration(_) => 502,
             Error::Unavailable(_) => 503,
             Error::Internal(_) => 500,
         }

@@ -64,6 +64,7 @@ impl From<Error> for ApiError {
             Error::PasswordExpired => "Password expired",
             Error::Unauthenticated(_) => "Authentication required",
             Error::Forbidden(_) => "Forbidden",
+            Error::Integration(_) => "Integration failed",
             Error::Unavailable(_) => "Service unavailable",
             Error::Internal(_) => "Internal error",
         };

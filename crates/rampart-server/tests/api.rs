@@ -16,6 +16,8 @@ mod audit;
 mod authz;
 #[path = "api/hardening.rs"]
 mod hardening;
+#[path = "api/integrations.rs"]
+mod integrations;
 #[path = "api/lifecycle.rs"]
 mod lifecycle;
 #[path = "api/names.rs"]

@@ -66,6 +66,20 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// The master key of sensitive attribute values.
     pub keys: KeysConfig,
+    /// Limits of the calls integrations make.
+    pub integrations: IntegrationsConfig,
+}
+
+/// `[integrations]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationsConfig {
+    /// Longest wait for a connection to an integration's service (TCP and TLS).
+    pub connect_timeout_seconds: u32,
+    /// Longest a call may take in all: connecting, redirects and reading the answer.
+    pub timeout_seconds: u32,
+    /// Largest answer a call reads; a larger one fails the call and nothing of it is kept.
+    pub max_response_bytes: u64,
 }
 
 /// `[keys]`
@@ -225,6 +239,11 @@ impl Default for Config {
             },
             keys: KeysConfig {
                 master_key: String::new(),
+            },
+            integrations: IntegrationsConfig {
+                connect_timeout_seconds: 5,
+                timeout_seconds: 15,
+                max_response_bytes: 1024 * 1024,
             },
         }
     }
@@ -493,6 +512,10 @@ impl Config {
         for (key, v) in [
             ("max_body_bytes", self.max_body_bytes),
             ("max_module_bytes", self.max_module_bytes),
+            (
+                "integrations.max_response_bytes",
+                self.integrations.max_response_bytes,
+            ),
         ] {
             if !(1024..=1024 * 1024 * 1024).contains(&v) {
                 return Err(fail(key, v.to_string(), "1024 to 1073741824"));
@@ -616,6 +639,16 @@ impl Config {
             ),
             ("audit.batch_max", a.batch_max, 1..=100_000),
             ("audit.retention_days", a.retention_days, 0..=36_500),
+            (
+                "integrations.connect_timeout_seconds",
+                self.integrations.connect_timeout_seconds,
+                1..=300,
+            ),
+            (
+                "integrations.timeout_seconds",
+                self.integrations.timeout_seconds,
+                1..=3_600,
+            ),
         ] {
             if !range.contains(&v) {
                 return Err(fail(

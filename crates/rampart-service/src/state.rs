@@ -43,6 +43,8 @@ pub struct Inner {
     pub apps: crate::apps::Runtime,
     /// The keys of sensitive attribute values.
     pub keys: crate::apps::keys::FieldKeys,
+    /// The one outbound HTTP client: integrations' calls.
+    pub outbound: crate::apps::integrations::Client,
 }
 
 impl std::ops::Deref for AppState {
@@ -59,6 +61,7 @@ impl AppState {
         let origin = crate::audit::origin_of(&config.audit.origin, &key);
         let credentials = Credentials::new(&config, key.to_text().as_bytes())?;
         let keys = crate::apps::keys::FieldKeys::from_config(&config)?;
+        let outbound = crate::apps::integrations::Client::new(&config.integrations)?;
         let audit = AuditLog::new(
             store.clone(),
             key,
@@ -79,6 +82,7 @@ impl AppState {
                 audit,
                 apps: crate::apps::Runtime::default(),
                 keys,
+                outbound,
             }),
         })
     }

@@ -352,10 +352,20 @@ impl<'a> Steps<'a> {
                 }
             }
             Step::Call(c) => {
-                return Err(Error::Unavailable(format!(
-                    "`{}.{}` calls an integration; integration calls are coming",
-                    c.integration, c.method
-                )));
+                let args = eval_all(&c.args, scope)?;
+                let answer = super::integrations::call(
+                    self.state,
+                    &self.actor.audit,
+                    &self.at.environment,
+                    &module.module,
+                    &c.integration,
+                    &c.method,
+                    &args,
+                )
+                .await?;
+                if let Some(into) = &c.into {
+                    scope.insert(into.clone(), answer);
+                }
             }
             Step::Redirect(r) => {
                 let target = text(&eval(&r.target, scope)?);

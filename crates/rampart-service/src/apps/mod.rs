@@ -18,6 +18,7 @@ pub mod actions;
 pub mod data;
 pub mod demo;
 pub mod exposed;
+pub mod integrations;
 pub mod keys;
 pub mod migrate;
 pub mod rekey;

@@ -146,6 +146,18 @@ fn errors_name_key_value_and_what_is_allowed() {
             "OWASP",
         ),
         (
+            None,
+            &[("RAMPART_INTEGRATIONS__TIMEOUT_SECONDS", "0")],
+            "integrations.timeout_seconds",
+            "1 to 3600",
+        ),
+        (
+            Some("[integrations]\nmax_response_bytes = 10\n"),
+            &[],
+            "integrations.max_response_bytes",
+            "1024 to",
+        ),
+        (
             Some("[lifecycle]\nsecond_approver = \"production\"\n"),
             &[],
             "lifecycle",

@@ -405,8 +405,19 @@ fn attach(
     platform: String,
 ) -> futures_util::future::BoxFuture<'_, Result<(), sqlx::Error>> {
     Box::pin(async move {
+        // Read-only: a statement of the runtime reads the platform's hierarchy tables and
+        // can write nothing there, and a write transaction here never holds the platform's
+        // write lock (which would stall the audit log behind an application write).
+        let mut uri = String::from("file:");
+        for c in platform.chars() {
+            match c {
+                '?' | '#' | '%' => uri.push_str(&format!("%{:02X}", u32::from(c))),
+                c => uri.push(c),
+            }
+        }
+        uri.push_str("?mode=ro");
         sqlx::query("ATTACH DATABASE $1 AS platform")
-            .bind(platform)
+            .bind(uri)
             .execute(conn)
             .await
             .map(|_| ())
