@@ -180,14 +180,15 @@ impl Chrome {
     }
 }
 
-/// `Ok` when a form comes from this site: its `_csrf` field equals the visitor's CSRF cookie
-/// (compared in constant time), and a browser's `Origin`, when sent, is this site.
-pub fn checked_form(
+/// The refusal of a form that does not come from this site: `None` when its `_csrf` field
+/// equals the visitor's CSRF cookie (compared in constant time) and a browser's `Origin`,
+/// when sent, is this site.
+pub fn refused_form(
     state: &AppState,
     visitor: &Visitor,
     headers: &HeaderMap,
     fields: &[(String, String)],
-) -> Result<(), Response> {
+) -> Option<Response> {
     let sent = fields
         .iter()
         .find(|(k, _)| k == "_csrf")
@@ -206,16 +207,18 @@ pub fn checked_form(
             visitor.https(),
         );
     if matches && origin_ok {
-        return Ok(());
+        return None;
     }
-    Err(ApiError::from(crate::error::Problem::new(
-        StatusCode::FORBIDDEN,
-        "csrf-rejected",
-        "Form refused",
-        "the form did not come from this site (its CSRF token is missing or wrong): open the \
+    Some(
+        ApiError::from(crate::error::Problem::new(
+            StatusCode::FORBIDDEN,
+            "csrf-rejected",
+            "Form refused",
+            "the form did not come from this site (its CSRF token is missing or wrong): open the \
          page again and resend it",
-    ))
-    .into_response())
+        ))
+        .into_response(),
+    )
 }
 
 /// Whether a plain-HTTP request is for a screen that keeps `https: true`.
@@ -232,17 +235,14 @@ pub fn to_https(state: &AppState, visitor: &Visitor, request: &Request) -> Respo
     }
 }
 
-/// `Ok` unless a form was sent over plain HTTP to a screen that keeps `https: true`
-/// (refused, not redirected: the browser would send the form again in the clear).
-pub async fn https_for_form(
+/// The refusal of a form sent over plain HTTP to a screen that keeps `https: true` (not
+/// redirected: the browser would send the form again in the clear).
+pub async fn refused_plain_form(
     state: &AppState,
     visitor: &Visitor,
     at: &ScreenRef,
-) -> Result<(), Response> {
-    if visitor.https() || !screen_wants_https(state, at).await {
-        return Ok(());
-    }
-    Err(https_refusal())
+) -> Option<Response> {
+    (!visitor.https() && screen_wants_https(state, at).await).then(https_refusal)
 }
 
 async fn screen_wants_https(state: &AppState, at: &ScreenRef) -> bool {

@@ -133,10 +133,10 @@ pub async fn submit(
 ) -> Response {
     let at = path.at();
     let chrome = Chrome::new(&state, &visitor, &at.environment, &at.application);
-    if let Err(refused) = page::checked_form(&state, &visitor, &headers, &fields) {
+    if let Some(refused) = page::refused_form(&state, &visitor, &headers, &fields) {
         return chrome.finish(refused);
     }
-    if let Err(refused) = page::https_for_form(&state, &visitor, &at).await {
+    if let Some(refused) = page::refused_plain_form(&state, &visitor, &at).await {
         return chrome.finish(refused);
     }
     let mut action = String::new();
@@ -215,7 +215,7 @@ pub async fn login(
 ) -> Response {
     let chrome = Chrome::new(&state, &visitor, &path.environment, &path.application);
     let fields = vec![("_csrf".to_owned(), form.csrf.clone())];
-    if let Err(refused) = page::checked_form(&state, &visitor, &headers, &fields) {
+    if let Some(refused) = page::refused_form(&state, &visitor, &headers, &fields) {
         return chrome.finish(refused);
     }
     let return_to = return_address(Some(&form.return_to), &chrome.base);
@@ -273,7 +273,7 @@ pub async fn logout(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
     let chrome = Chrome::new(&state, &visitor, &path.environment, &path.application);
-    if let Err(refused) = page::checked_form(&state, &visitor, &headers, &fields) {
+    if let Some(refused) = page::refused_form(&state, &visitor, &headers, &fields) {
         return chrome.finish(refused);
     }
     if let Some(auth) = visitor.signed_in() {
