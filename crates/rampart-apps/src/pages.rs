@@ -52,8 +52,9 @@ pub enum Block {
     Table {
         /// Column headings.
         headings: Vec<String>,
-        /// One row a record: its id and its cells.
-        rows: Vec<(String, Vec<String>)>,
+        /// One row a record: where the record's own screen is (if the application has a
+        /// detail screen for it), and its cells.
+        rows: Vec<(Option<String>, Vec<String>)>,
     },
     /// An attribute of the record, edited (form) or shown.
     Field {
@@ -146,6 +147,17 @@ pub fn return_address(asked: Option<&str>, base: &str) -> String {
     }
 }
 
+/// Where a page's links lead.
+pub struct Links<'a> {
+    /// `/apps/{environment}/{application}`.
+    pub base: &'a str,
+    /// Whether the application runs a screen of this name.
+    pub is_screen: &'a dyn Fn(&str) -> bool,
+    /// A listed record's own page: this prefix and its id (a detail screen over the entity,
+    /// with the query parameter that names the record).
+    pub detail: Option<String>,
+}
+
 /// What a screen shows: `scope` has `params` and `user`; `records` are the listed records
 /// (list) or the one shown or edited (detail, form), each a JSON object with its `id`.
 pub fn build(
@@ -153,9 +165,9 @@ pub fn build(
     entity: Option<&Entity>,
     scope: &Scope,
     records: &[Map<String, Json>],
-    base: &str,
-    is_screen: &dyn Fn(&str) -> bool,
+    links: &Links<'_>,
 ) -> Page {
+    let (base, is_screen) = (links.base, links.is_screen);
     let record = records.first();
     let mut here = scope.clone();
     if let (Some(r), false) = (record, screen.kind == ScreenKind::List) {
@@ -190,13 +202,16 @@ pub fn build(
                     .map(|r| {
                         let mut row = here.clone();
                         row.insert("record".into(), Json::Object(r.clone()));
-                        let id = r.get("id").map(text).unwrap_or_default();
+                        let href = links.detail.as_ref().and_then(|prefix| {
+                            let id = r.get("id").map(text)?;
+                            Some(format!("{prefix}{id}"))
+                        });
                         let cells = w
                             .columns
                             .iter()
                             .map(|c| value_of(c, &row).unwrap_or_default())
                             .collect();
-                        (id, cells)
+                        (href, cells)
                     })
                     .collect();
                 blocks.push(Block::Table { headings, rows });

@@ -72,6 +72,34 @@ impl EnvApps {
             .find_map(|m| m.screens.iter().find(|s| s.name == name).map(|s| (m, s)))
     }
 
+    /// A `detail` screen of `application` over `entity`, with the parameter naming the record
+    /// (one referring to the entity, or `id`).
+    pub fn detail_screen(&self, application: &str, entity: &str) -> Option<(String, String)> {
+        use rampart_model::format::{AttributeType, ScreenKind};
+        let short = |e: &str| e.rsplit_once('.').map_or(e, |(_, n)| n).to_owned();
+        let mut modules: Vec<&Module> = self
+            .modules
+            .values()
+            .filter(|m| m.application == application)
+            .collect();
+        modules.sort_by(|a, b| a.module.cmp(&b.module));
+        modules.iter().flat_map(|m| &m.screens).find_map(|s| {
+            let over = s.kind == ScreenKind::Detail
+                && s.entity.as_deref().map(short) == Some(short(entity));
+            if !over {
+                return None;
+            }
+            let param = s.parameters.iter().find(|p| {
+                p.ty == AttributeType::Reference
+                    && p.entity.as_deref().map(short) == Some(short(entity))
+            });
+            Some((
+                s.name.clone(),
+                param.map_or_else(|| "id".to_owned(), |p| p.name.clone()),
+            ))
+        })
+    }
+
     /// The database of an application's entities named `database`, with its layout.
     pub fn database(&self, application: &str, database: &str) -> Option<&(AppDatabase, Layout)> {
         self.databases

@@ -9,7 +9,7 @@
 
 use rampart_apps::eval::Scope;
 use rampart_apps::list::parse_list;
-use rampart_apps::pages::{build, local_target, Page};
+use rampart_apps::pages::{build, local_target, Links, Page};
 use rampart_core::Error;
 use rampart_model::format::{AttributeType, Screen, ScreenKind, WidgetKind};
 use rampart_model::Module;
@@ -265,13 +265,21 @@ async fn open_screen(
         .collect();
     let base = at.base();
     let is_screen = |s: &str| env.screen(&at.application, s).is_some();
+    let detail = entity
+        .as_ref()
+        .and_then(|(_, e)| env.detail_screen(&at.application, &e.name))
+        .map(|(screen, param)| format!("{base}/{screen}?{param}="));
+    let links = Links {
+        base: &base,
+        is_screen: &is_screen,
+        detail,
+    };
     let page = build(
         &screen,
         entity.as_ref().map(|(_, e)| e),
         &scope,
         &objects,
-        &base,
-        &is_screen,
+        &links,
     );
     Ok((Opened::Page(page), ids))
 }
