@@ -10,6 +10,9 @@
 //! - [`list`]: the data API's list requests (filters, sort, cursor, page) and the
 //!   parameterised statements that read a page or a record with the reader's row rule.
 //! - [`query`]: a module's structured query with its parameters, as a list request.
+//! - [`advanced`]: a module's advanced SQL query for one reader: its tables replaced by the
+//!   reader's view of them (the row rule inside, no sensitive column), its parameters bound,
+//!   one page of it.
 //! - [`access`]: which roles open an entity's data API, and the table a running model
 //!   serves.
 //! - [`seal`]: the envelope of `sensitive` attribute values: XChaCha20-Poly1305 under a
@@ -21,6 +24,7 @@
 //! here; `rampart-service` hands over the deployed modules and the caller's facts.
 
 pub mod access;
+pub mod advanced;
 pub mod ddl;
 pub mod list;
 pub mod query;

@@ -15,6 +15,7 @@ pub mod format;
 mod parse;
 pub mod schema;
 mod source;
+pub mod sql;
 pub mod surface;
 pub mod validate;
 

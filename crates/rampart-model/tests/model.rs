@@ -50,7 +50,7 @@ fn the_examples_parse_and_agree_with_each_other() {
     // The surface shows public elements only, and no source.
     assert!(surface.roles.contains_key("SalesRep"));
     assert!(!surface.roles.contains_key("CoreAdmin"));
-    assert!(!surface.queries.contains_key("CustomerRevenue"));
+    assert!(!surface.queries.contains_key("CustomersPerRegion"));
     let text = serde_json::to_string(&surface).unwrap();
     assert!(!text.contains("SELECT"), "{text}");
 }
