@@ -457,14 +457,6 @@ fn hints(body: &SetExpr, top: &[(String, usize)], tables: &[Table]) -> Vec<Optio
         );
         v
     };
-    let attribute = |t: &Table, name: &str| {
-        if name == "id" {
-            return Some(AttributeType::Reference);
-        }
-        t.live_columns()
-            .find(|c| !c.sensitive() && c.name == name)
-            .map(|c| c.ty)
-    };
     let mut out = Vec::new();
     for item in &select.projection {
         let e = match item {
@@ -496,25 +488,65 @@ fn hints(body: &SetExpr, top: &[(String, usize)], tables: &[Table]) -> Vec<Optio
             }
             _ => return out,
         };
-        let hint = match e {
-            Expr::Identifier(i) => {
-                let name = i.value.to_ascii_lowercase();
-                let mut found = top
-                    .iter()
-                    .filter_map(|(_, t)| tables.get(*t))
-                    .filter_map(|t| attribute(t, &name));
-                match (found.next(), found.next()) {
-                    (Some(ty), None) => Some(ty),
-                    _ => None,
-                }
-            }
-            Expr::CompoundIdentifier(parts) if parts.len() == 2 => table_of(&parts[0].value)
-                .and_then(|t| attribute(t, &parts[1].value.to_ascii_lowercase())),
-            _ => None,
-        };
+        let hint = expr_hint(e, top, tables);
         out.push(hint);
     }
     out
+}
+
+/// The attribute type an expression of the first `SELECT` shows: a column of one of its
+/// tables (`amount`, `s.amount`), or an aggregate of one (`count` is an integer; `sum`,
+/// `total`, `min` and `max` of an attribute are of its type; `avg` of a number a decimal).
+fn expr_hint(e: &Expr, top: &[(String, usize)], tables: &[Table]) -> Option<AttributeType> {
+    let attribute = |t: &Table, name: &str| {
+        if name == "id" {
+            return Some(AttributeType::Reference);
+        }
+        t.live_columns()
+            .find(|c| !c.sensitive() && c.name == name)
+            .map(|c| c.ty)
+    };
+    match e {
+        Expr::Identifier(i) => {
+            let name = i.value.to_ascii_lowercase();
+            let mut found = top
+                .iter()
+                .filter_map(|(_, t)| tables.get(*t))
+                .filter_map(|t| attribute(t, &name));
+            match (found.next(), found.next()) {
+                (Some(ty), None) => Some(ty),
+                _ => None,
+            }
+        }
+        Expr::CompoundIdentifier(parts) if parts.len() == 2 => top
+            .iter()
+            .find(|(a, _)| a.eq_ignore_ascii_case(&parts[0].value))
+            .and_then(|(_, i)| tables.get(*i))
+            .and_then(|t| attribute(t, &parts[1].value.to_ascii_lowercase())),
+        Expr::Nested(inner) => expr_hint(inner, top, tables),
+        Expr::Function(f) if f.over.is_none() => {
+            let name = f.name.to_string().to_ascii_lowercase();
+            let arg = match &f.args {
+                sqlparser::ast::FunctionArguments::List(l) => match l.args.first() {
+                    Some(sqlparser::ast::FunctionArg::Unnamed(
+                        sqlparser::ast::FunctionArgExpr::Expr(a),
+                    )) => expr_hint(a, top, tables),
+                    _ => None,
+                },
+                _ => None,
+            };
+            let numeric =
+                |t: AttributeType| matches!(t, AttributeType::Integer | AttributeType::Decimal);
+            match name.as_str() {
+                "count" => Some(AttributeType::Integer),
+                "sum" | "total" => arg.filter(|t| numeric(*t)),
+                "min" | "max" => arg,
+                "avg" => arg.filter(|t| numeric(*t)).map(|_| AttributeType::Decimal),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }
 
 /// A value of a result column as the database gave it.
@@ -552,7 +584,23 @@ pub fn render(cell: &Cell, hint: Option<AttributeType>) -> Json {
         }
         (Cell::Integer(i), Some(AttributeType::Decimal)) => Json::String(i.to_string()),
         (Cell::Integer(i), _) => Json::from(*i),
-        (Cell::Real(f), Some(AttributeType::Decimal)) if f.is_finite() => decimal(&f.to_string()),
+        // SQLite computes decimals as 64-bit floats: shown to the 15 significant digits
+        // those keep.
+        (Cell::Real(f), Some(AttributeType::Decimal)) if f.is_finite() => {
+            let whole = if f.abs() >= 1.0 {
+                f.abs().log10().floor() as i64 + 1
+            } else {
+                1
+            };
+            let places = usize::try_from((15 - whole).clamp(0, 15)).unwrap_or(0);
+            decimal(&format!("{f:.places$}"))
+        }
+        (Cell::Real(f), Some(AttributeType::Integer)) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
+            Json::from(*f as i64)
+        }
+        (Cell::Decimal(t), Some(AttributeType::Integer)) if t.parse::<i64>().is_ok() => {
+            Json::from(t.parse::<i64>().unwrap_or_default())
+        }
         (Cell::Real(f), _) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
         (Cell::Text(t), Some(AttributeType::Decimal)) | (Cell::Decimal(t), _) => decimal(t),
         (Cell::Text(t), _) => Json::String(t.clone()),

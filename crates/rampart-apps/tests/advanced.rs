@@ -456,6 +456,18 @@ fn cells_show_as_the_attribute_they_read() {
         json!("10.5")
     );
     assert_eq!(render(&Cell::Real(0.25), None), json!(0.25));
+    assert_eq!(
+        render(&Cell::Real(10.1 + 20.2), Some(AttributeType::Decimal)),
+        json!("30.3")
+    );
+    assert_eq!(
+        render(&Cell::Real(30.0), Some(AttributeType::Integer)),
+        json!(30)
+    );
+    assert_eq!(
+        render(&Cell::Decimal("30".into()), Some(AttributeType::Integer)),
+        json!(30)
+    );
     assert_eq!(render(&Cell::Decimal("10.50".into()), None), json!("10.5"));
     assert_eq!(
         render(&Cell::Text("2026-01-01".into()), Some(AttributeType::Date)),

@@ -14,6 +14,7 @@
 //! every request (another node may have deployed), on SQLite only after a deployment here
 //! (this node is the only one).
 
+pub mod advanced;
 pub mod data;
 pub mod demo;
 pub mod keys;
