@@ -6,6 +6,8 @@ mod kit;
 
 #[path = "api/apps.rs"]
 mod apps;
+#[path = "api/apps_advanced.rs"]
+mod apps_advanced;
 #[path = "api/apps_sensitive.rs"]
 mod apps_sensitive;
 #[path = "api/audit.rs"]

@@ -81,9 +81,12 @@ pub(super) async fn page(
         })
         .collect();
     let target = state.store.app_target(db);
-    let view = state.authz.view();
-    let mut rule = |table: &Table| reader_rule(&view, table, caller);
-    let statement = match compile(&target, query, &tables, &mut rule, params) {
+    let compiled = {
+        let view = state.authz.view();
+        let mut rule = |table: &Table| reader_rule(&view, table, caller);
+        compile(&target, query, &tables, &mut rule, params)
+    };
+    let statement = match compiled {
         Ok(s) => s,
         Err(Refused::Model(problems)) => return Err(not_ready(problems.join("; "))),
         Err(Refused::Input(errors)) => {
@@ -98,7 +101,6 @@ pub(super) async fn page(
             return Err(Error::InvalidInput { field, reason });
         }
     };
-    drop(view);
     let found = state.store.app_advanced(db, &statement.compiled).await?;
     let limit = statement.limit as usize;
     let more = found.rows.len() > limit;
