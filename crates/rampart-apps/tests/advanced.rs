@@ -212,8 +212,18 @@ fn statements_that_read_run_and_every_other_is_refused_with_its_reason() {
             "the page is the query's `limit`",
         ),
         (
-            "SELECT 'users'::regclass",
+            "SELECT CAST('users' AS regclass)",
             "CAST to `REGCLASS` is not allowed",
+        ),
+        ("SELECT 'users'::regclass", "CAST(value AS type)"),
+        ("SELECT name::text FROM customer", "CAST(value AS type)"),
+        (
+            "SELECT $1$x$1$ FROM customer",
+            "of a form advanced SQL does not allow",
+        ),
+        (
+            "SELECT E'\\x' FROM customer",
+            "of a form advanced SQL does not allow",
         ),
         (
             "SELECT name FROM customer WHERE id = $1",

@@ -395,8 +395,14 @@ impl Walk<'_> {
                 }
             }
             Expr::Cast {
-                data_type, format, ..
+                kind,
+                data_type,
+                format,
+                ..
             } => {
+                if *kind != sqlparser::ast::CastKind::Cast {
+                    self.refuse("write casts as `CAST(value AS type)`");
+                }
                 if format.is_some() || !allow::data_type(data_type) {
                     self.refuse(format!("CAST to `{data_type}` is not allowed"));
                 }
@@ -664,6 +670,23 @@ impl VisitorMut for Walk<'_> {
     }
 
     fn pre_visit_value(&mut self, v: &mut ValueWithSpan) -> ControlFlow<()> {
+        // Literals both databases read alike (no `$$…$$`, `E'…'` or `N'…'`: their text could
+        // read as something else, a parameter included, in the other database).
+        let plain = matches!(
+            v.value,
+            Value::Number(..)
+                | Value::SingleQuotedString(_)
+                | Value::HexStringLiteral(_)
+                | Value::Boolean(_)
+                | Value::Null
+                | Value::Placeholder(_)
+        );
+        if !plain {
+            self.refuse(format!(
+                "the literal `{}` is of a form advanced SQL does not allow; write text in single quotes",
+                v.value
+            ));
+        }
         if let Value::Placeholder(p) = &v.value {
             let named = p.strip_prefix(':').is_some_and(|n| {
                 n.starts_with(|c: char| c.is_ascii_alphabetic())
