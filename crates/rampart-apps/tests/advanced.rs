@@ -111,6 +111,7 @@ fn statements_that_read_run_and_every_other_is_refused_with_its_reason() {
         "SELECT CASE WHEN active THEN 'yes' ELSE 'no' END, coalesce(name, '') FROM customer;",
         "SELECT * FROM customer c LEFT JOIN sale s ON s.customer = c.id WHERE EXISTS (SELECT 1 FROM sale)",
         "SELECT CAST(amount AS INTEGER), lower(name) FROM sale, customer ORDER BY :sort",
+        "SELECT \"name\" AS \"a\"\"b\" FROM \"Customer\"",
     ];
     for sql in accepted {
         for d in [Dialect::Sqlite, Dialect::Postgres] {
@@ -217,6 +218,11 @@ fn statements_that_read_run_and_every_other_is_refused_with_its_reason() {
         ),
         ("SELECT 'users'::regclass", "CAST(value AS type)"),
         ("SELECT name::text FROM customer", "CAST(value AS type)"),
+        ("SELECT `name` FROM customer", "quoted with double quotes"),
+        (
+            "SELECT [name] FROM customer",
+            "of a kind advanced SQL does not allow",
+        ),
         (
             "SELECT $1$x$1$ FROM customer",
             "of a form advanced SQL does not allow",
@@ -329,6 +335,20 @@ fn each_table_becomes_the_readers_view_behind_a_fence() {
 #[test]
 fn with_tables_are_renamed_and_a_reader_with_no_rule_sees_nothing() {
     let sql = "WITH sale AS (SELECT 1 AS amount) SELECT amount FROM sale";
+    let quoted = run(
+        Dialect::Sqlite,
+        "SELECT name AS \"a\"\"b\" FROM customer",
+        &[],
+    )
+    .unwrap();
+    assert!(
+        quoted
+            .compiled
+            .sql
+            .starts_with("SELECT name AS \"a\"\"b\" FROM"),
+        "{}",
+        quoted.compiled.sql
+    );
     let s = run(Dialect::Sqlite, sql, &[]).unwrap();
     // The WITH table shadows the entity, under a name no real table has.
     assert_eq!(

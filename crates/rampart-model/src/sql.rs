@@ -708,6 +708,12 @@ impl VisitorMut for Walk<'_> {
                 i.value
             ));
         }
+        if !matches!(i.quote_style, None | Some('"')) {
+            self.refuse(format!(
+                "`{}`: names are quoted with double quotes, if at all",
+                i.value
+            ));
+        }
         if i.quote_style.is_none() && i.value.contains('$') {
             self.refuse(format!("`{}`: a name without quotes has no `$`", i.value));
         }
