@@ -219,6 +219,9 @@ fn statements_that_read_run_and_every_other_is_refused_with_its_reason() {
         ("SELECT 'users'::regclass", "CAST(value AS type)"),
         ("SELECT name::text FROM customer", "CAST(value AS type)"),
         ("SELECT `name` FROM customer", "quoted with double quotes"),
+        ("SELECT session_user", "not allowed"),
+        ("SELECT user FROM customer", "not allowed"),
+        ("SELECT current_user", "not allowed"),
         (
             "SELECT [name] FROM customer",
             "of a kind advanced SQL does not allow",

@@ -453,7 +453,24 @@ impl Walk<'_> {
     }
 
     fn column(&mut self, i: &Ident) {
-        if let Err(why) = self.resolver.column(&i.value.to_ascii_lowercase()) {
+        // Names PostgreSQL reads as functions without parentheses (who the session is).
+        const SESSION: &[&str] = &[
+            "user",
+            "current_user",
+            "current_role",
+            "session_user",
+            "system_user",
+            "current_schema",
+            "current_catalog",
+        ];
+        let lower = i.value.to_ascii_lowercase();
+        if i.quote_style.is_none() && SESSION.contains(&lower.as_str()) {
+            self.refuse(format!(
+                "`{}` names the database session: not allowed",
+                i.value
+            ));
+        }
+        if let Err(why) = self.resolver.column(&lower) {
             self.refuse(why);
         }
     }
