@@ -32,6 +32,13 @@ pub struct RecordPage {
     /// Pass as `cursor` for the next page; absent on the last page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
+    /// For an advanced SQL query: its rows, each an object keyed by the statement's column
+    /// names (`items` is then empty). Columns that read an attribute directly show its
+    /// values as `items` do; computed columns are numbers, strings or booleans as the
+    /// database typed them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub rows: Option<Vec<serde_json::Map<String, serde_json::Value>>>,
 }
 
 /// Body of `PUT …/{Entity}/{id}/grants`: what one principal may do with the record.

@@ -10,6 +10,9 @@
 //! - [`list`]: the data API's list requests (filters, sort, cursor, page) and the
 //!   parameterised statements that read a page or a record with the reader's row rule.
 //! - [`query`]: a module's structured query with its parameters, as a list request.
+//! - [`advanced`]: a module's advanced SQL query for one reader: its tables replaced by the
+//!   reader's view of them (the row rule inside, no sensitive column), its parameters bound,
+//!   one page of it.
 //! - [`eval`]: the model's expressions evaluated over a request's parameters, user,
 //!   record and an action's variables.
 //! - [`pages`]: a screen as a page (each widget's value, where links lead) and the
@@ -28,6 +31,7 @@
 //! here; `rampart-service` hands over the deployed modules and the caller's facts.
 
 pub mod access;
+pub mod advanced;
 pub mod ddl;
 pub mod eval;
 pub mod list;

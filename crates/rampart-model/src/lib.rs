@@ -2,8 +2,8 @@
 //! JSON with errors placed at file, line and column ([`parse`]), validation
 //! ([`validate`]), the JSON Schema ([`schema::json_schema`]), the public surface other
 //! modules may reference and the breaking changes between two surfaces ([`Surface`]),
-//! structured and line diffs ([`diff::diff`]), and the content address of a version
-//! ([`digest`]).
+//! structured and line diffs ([`diff::diff`]), what a query's advanced SQL may contain
+//! ([`sql`]), and the content address of a version ([`digest`]).
 //!
 //! **API Boundary:** the format (`rampart-module/1`) is public: people write it and tools
 //! read its schema. Its types are serialisable by design; changing a field is a format
@@ -17,6 +17,7 @@ pub mod format;
 mod parse;
 pub mod schema;
 mod source;
+pub mod sql;
 pub mod surface;
 pub mod validate;
 

@@ -510,6 +510,11 @@ impl<'a> Validator<'a> {
                     "the SQL is empty".into(),
                 );
             }
+            if !text.trim().is_empty() {
+                for problem in crate::sql::check_query(self.m, q) {
+                    self.error(ErrorClass::InvalidValue, format!("{path}.sql"), problem);
+                }
+            }
             for name in sql_parameters(text) {
                 if !declared.contains(name) {
                     self.error(

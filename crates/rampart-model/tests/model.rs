@@ -50,7 +50,7 @@ fn the_examples_parse_and_agree_with_each_other() {
     // The surface shows public elements only, and no source.
     assert!(surface.roles.contains_key("SalesRep"));
     assert!(!surface.roles.contains_key("CoreAdmin"));
-    assert!(!surface.queries.contains_key("CustomerRevenue"));
+    assert!(!surface.queries.contains_key("CustomersPerRegion"));
     let text = serde_json::to_string(&surface).unwrap();
     assert!(!text.contains("SELECT"), "{text}");
 }
@@ -464,5 +464,43 @@ fn secret_references_and_service_urls_are_told_from_secrets_and_junk() {
         ("invoicing.example.com", false),
     ] {
         assert_eq!(is_service_url(url), ok, "{url}");
+    }
+}
+
+/// Advanced SQL that may not run does not publish: each case with the words of its reason.
+#[test]
+fn advanced_sql_is_checked_at_publish() {
+    let module = |sql: &str, extra: &str| {
+        format!(
+            "module: m\napplication: app\nentities:\n  - {{name: E, database: one, attributes: [{{name: a, type: text}}, {{name: s, type: text, sensitive: true}}]}}\n  - {{name: F, database: two, attributes: [{{name: b, type: text}}]}}\nqueries:\n  - name: Q\n    entity: E\n    parameters: [{{name: p, type: text, inline: true}}]\n    sql: \"{sql}\"\n{extra}"
+        )
+    };
+    for sql in [
+        "SELECT a FROM e ORDER BY :p",
+        "WITH x AS (SELECT a FROM e) SELECT count(*) FROM x WHERE a IN (:p)",
+        "SELECT e.a, d.c FROM e JOIN d ON d.c = e.a",
+    ] {
+        let extra = "dependencies: [{module: other, entities: [D]}]\n";
+        let m = parse("m.yaml", &module(sql, extra));
+        assert!(m.is_ok(), "{sql}: {}", m.unwrap_err());
+    }
+    for (sql, words) in [
+        ("UPDATE e SET a = 'x'", "UPDATE statement"),
+        ("DELETE FROM e", "DELETE statement"),
+        ("SELECT 1; DROP TABLE e", "2 statements"),
+        ("SELECT s FROM e", "sensitive attribute"),
+        ("SELECT * FROM users", "not an entity of this module"),
+        ("SELECT b FROM f", "several databases"),
+        ("SELECT a FROM main.e", "without a schema"),
+        ("SELECT pg_sleep(1)", "function `pg_sleep`"),
+        (
+            "SELECT a FROM e LIMIT 10",
+            "the page is the query's `limit`",
+        ),
+        ("SELECT a FROM :p", "an inline parameter stands where"),
+    ] {
+        let e = parse("m.yaml", &module(sql, "")).unwrap_err().to_string();
+        assert!(e.contains(words), "{sql}: {e}");
+        assert!(e.contains("queries.0.sql"), "{sql}: {e}");
     }
 }

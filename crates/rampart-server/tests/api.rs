@@ -6,6 +6,8 @@ mod kit;
 
 #[path = "api/apps.rs"]
 mod apps;
+#[path = "api/apps_advanced.rs"]
+mod apps_advanced;
 #[path = "api/apps_screens.rs"]
 mod apps_screens;
 #[path = "api/apps_sensitive.rs"]

@@ -16,7 +16,9 @@ mod db;
 mod identity;
 mod lifecycle;
 
-pub use apps::{AppDatabase, AppWrite, Expect, RowValues, StoredRecord, WrappedKey};
+pub use apps::{
+    AppDatabase, AppWrite, Expect, QueryRows, RowValues, StoredRecord, WrappedKey, ADVANCED_TIMEOUT,
+};
 pub use audit::{
     decode_block, encode_block, EventQuery, NewEvent, StoredCheckpoint, StoredEvent, Stream,
     AUDIT_TILE_HEIGHT, BLOCK_EVENTS,

@@ -257,6 +257,7 @@ async fn list(
     let page = RecordPage {
         items: records.iter().map(|x| view(&r.table, x)).collect(),
         next_cursor,
+        rows: None,
     };
     Ok(rampart_server::error::Json(page).into_response())
 }

@@ -34,7 +34,7 @@ const VAT: &str = "PT-501-964-843";
 const NOTE: &str = "prefers-calls-after-lunch";
 
 /// A master key in a private file of this test process (the same for every node of it).
-fn with_master_key(config: &mut rampart_service::Config) {
+pub(crate) fn with_master_key(config: &mut rampart_service::Config) {
     let path = std::env::temp_dir().join(format!("rampart-test-master-{}.key", std::process::id()));
     if !path.exists() {
         let key = rampart_apps::seal::MasterKey::generate().unwrap();

@@ -204,7 +204,7 @@ async fn every_permission_level_against_every_operation() {
             .await;
         assert!(surface["entities"]["Customer"].is_object(), "{surface}");
         assert!(
-            surface["queries"].get("CustomerRevenue").is_none(),
+            surface["queries"].get("CustomersPerRegion").is_none(),
             "private query shown"
         );
         assert!(!surface.to_string().contains("SELECT"));

@@ -567,15 +567,38 @@ pub(super) async fn query_records(
         .iter()
         .find(|x| x.name == q)
         .ok_or(Error::NotFound { what: "query" })?;
-    if query.sql.is_some() {
-        return Err(Error::Unavailable(format!(
-            "`{name}` is an advanced SQL query; running those in actions and screens is coming"
-        )));
-    }
     let (em, entity) = query
         .entity
         .split_once('.')
         .unwrap_or((&owner.module, &query.entity));
+    let params: Vec<(String, String)> = args
+        .iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| (k.clone(), text(v)))
+        .collect();
+    if query.sql.is_some() {
+        // Advanced SQL reads the caller's view of its tables, in a read-only connection of
+        // its own (a run's writes are not in it until the run commits).
+        let Some(caller) = &actor.caller else {
+            return Err(Error::Unauthenticated(
+                "sign in first: this query reads records with owners",
+            ));
+        };
+        let at = EntityRef {
+            environment: place.environment,
+            application: place.application,
+            module: &owner.module,
+            entity: q,
+        };
+        let page = super::advanced::page(state, caller, at, place.env, query, &params).await?;
+        let rows = page
+            .rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(Json::Object)
+            .collect();
+        return Ok((entity.to_owned(), rows));
+    }
     let at = EntityRef {
         environment: place.environment,
         application: place.application,
@@ -583,11 +606,6 @@ pub(super) async fn query_records(
         entity,
     };
     let r = data::resolve_entity(state, place.env, at, em, entity).await?;
-    let params: Vec<(String, String)> = args
-        .iter()
-        .filter(|(_, v)| !v.is_null())
-        .map(|(k, v)| (k.clone(), text(v)))
-        .collect();
     let request =
         rampart_apps::query::compile_query(&r.table, query, &params).map_err(data::invalid)?;
     let found = read(state, actor, &r, &request, write).await?;

@@ -142,6 +142,7 @@ async fn page_of(
             .map(|x| view(r, x))
             .collect::<Result<_, _>>()?,
         next_cursor,
+        rows: None,
     })
 }
 
@@ -181,10 +182,7 @@ async fn query_page(
         )));
     }
     if query.sql.is_some() {
-        return Err(Error::Unavailable(format!(
-            "`{}` is an advanced SQL query; running those through the data API is coming",
-            query.name
-        )));
+        return super::advanced::page(state, caller, at, &env, &query, params).await;
     }
     // The query's entity, in its module or a dependency's (`module.Entity`).
     let (entity_module, entity) = match query.entity.split_once('.') {
@@ -742,7 +740,14 @@ trait Touched {
 
 impl Touched for RecordPage {
     fn ids(&self) -> Vec<&str> {
-        self.items.iter().map(|x| x.id.as_str()).collect()
+        // An advanced query's rows name the records they read by an `id` column.
+        let rows = self.rows.iter().flatten();
+        let row_ids = rows.filter_map(|r| r.get("id").and_then(Json::as_str));
+        self.items
+            .iter()
+            .map(|x| x.id.as_str())
+            .chain(row_ids)
+            .collect()
     }
 }
 

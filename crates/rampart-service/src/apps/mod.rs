@@ -15,6 +15,7 @@
 //! (this node is the only one).
 
 pub mod actions;
+pub mod advanced;
 pub mod data;
 pub mod demo;
 pub mod exposed;

@@ -17,6 +17,7 @@
 //! each event reaches the log exactly once, also when the node stops in between (the next
 //! start moves what is left).
 
+mod advanced;
 mod grants;
 mod keys;
 mod outbox;
@@ -40,6 +41,7 @@ use time::OffsetDateTime;
 use crate::backend::{db, to_millis, Backend, Store};
 use crate::db::{Db, Tx};
 
+pub use advanced::{QueryRows, ADVANCED_TIMEOUT};
 pub use keys::WrappedKey;
 pub use records::{AppWrite, Expect, RowValues, StoredRecord};
 
@@ -62,13 +64,19 @@ pub(crate) struct Pools {
     open: Mutex<HashMap<i64, AppPools>>,
     /// PostgreSQL schemas known to exist (with their layout table).
     schemas: Mutex<std::collections::HashSet<i64>>,
+    /// PostgreSQL: each schema's reader role for advanced SQL, once looked at (`None`: the
+    /// platform's user cannot make one).
+    readers: Mutex<HashMap<i64, Option<String>>>,
 }
 
-/// One SQLite application database: one writer (SQLite has one at a time), a few readers.
+/// One SQLite application database: one writer (SQLite has one at a time), a few readers,
+/// and the connections advanced SQL runs on (read-only, `query_only`, the platform's file
+/// not attached: nothing but the application's own tables in reach).
 #[derive(Debug, Clone)]
 struct AppPools {
     writer: SqlitePool,
     reader: SqlitePool,
+    advanced: SqlitePool,
 }
 
 impl Pools {
@@ -90,6 +98,7 @@ impl Pools {
             Err(_) => Vec::new(),
         };
         for p in all {
+            p.advanced.close().await;
             p.reader.close().await;
             p.writer.close().await;
         }
@@ -392,10 +401,19 @@ async fn open_sqlite_app(platform: &Path, num: i64) -> Result<AppPools, Error> {
         .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(30))
         .after_connect(move |conn, _| attach(conn, for_readers.clone()))
-        .connect_with(base.read_only(true))
+        .connect_with(base.clone().read_only(true))
         .await
         .map_err(cannot_open)?;
-    Ok(AppPools { writer, reader })
+    let advanced = SqlitePoolOptions::new()
+        .max_connections(2)
+        .test_before_acquire(false)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_lazy_with(base.read_only(true).pragma("query_only", "ON"));
+    Ok(AppPools {
+        writer,
+        reader,
+        advanced,
+    })
 }
 
 /// Attaches the platform's database as `platform` (the row-level rule reads its hierarchy

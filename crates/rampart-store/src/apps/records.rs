@@ -63,7 +63,7 @@ pub(crate) fn arg_of(storage: Storage, bind: &Bind) -> Arg<'static> {
 }
 
 /// The arguments of a compiled statement.
-fn args(c: &Compiled) -> Vec<Arg<'static>> {
+pub(crate) fn args(c: &Compiled) -> Vec<Arg<'static>> {
     c.binds
         .iter()
         .map(|b| match b {

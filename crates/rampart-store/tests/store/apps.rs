@@ -403,3 +403,71 @@ async fn lists_show_each_reader_exactly_the_rows_the_rule_allows() {
     })
     .await;
 }
+
+/// The database's own defences around advanced SQL, with the checker out of the way: the
+/// statement runs where it cannot write, cannot reach the platform's tables, and (on
+/// PostgreSQL) resolves names in the application's schema only.
+#[tokio::test]
+async fn advanced_statements_run_where_they_can_only_read_their_own_tables() {
+    each_backend(|TestStore { store, .. }| async move {
+        let kind = store.kind().as_str();
+        let rep = user(&store, "rep").await;
+        let (db, layout) = database(&store, SALES).await;
+        store
+            .app_insert(
+                &db,
+                &layout.tables[0],
+                &record_id(1),
+                &values("1.50", "North", rep),
+                T0,
+                Vec::new(),
+            )
+            .await
+            .unwrap();
+        let run = |sql: String| {
+            let (store, db) = (store.clone(), db.clone());
+            async move {
+                let c = rampart_apps::list::Compiled {
+                    sql,
+                    binds: Vec::new(),
+                };
+                store.app_advanced(&db, &c).await
+            }
+        };
+        // Its own table, by its plain name: read, with the column's name and type.
+        let found = run("SELECT region, count(*) AS n FROM sale GROUP BY region".into())
+            .await
+            .unwrap();
+        assert_eq!(found.columns, ["region", "n"], "{kind}");
+        assert_eq!(
+            found.rows,
+            [vec![
+                rampart_apps::advanced::Cell::Text("North".into()),
+                rampart_apps::advanced::Cell::Integer(1)
+            ]],
+            "{kind}"
+        );
+        // Writes and the platform's tables are out of reach.
+        for sql in [
+            "DELETE FROM sale",
+            "UPDATE sale SET region = 'x'",
+            "CREATE TABLE x (a INTEGER)",
+            "SELECT count(*) FROM users",
+            "SELECT count(*) FROM platform.users",
+            "SELECT count(*) FROM public.users",
+            "SELECT count(*) FROM public.sessions",
+        ] {
+            let r = run(sql.into()).await;
+            assert!(r.is_err(), "{kind}: {sql} ran");
+        }
+        let after = run("SELECT count(*) FROM sale WHERE region = 'North'".into())
+            .await
+            .unwrap();
+        assert_eq!(
+            after.rows,
+            [vec![rampart_apps::advanced::Cell::Integer(1)]],
+            "{kind}"
+        );
+    })
+    .await;
+}
