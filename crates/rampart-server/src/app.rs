@@ -246,6 +246,7 @@ pub fn router_with(state: AppState, metrics: MetricsAccess) -> Router {
 fn screen_routes() -> Router<AppState> {
     use crate::routes::screens;
     Router::new()
+        .route("/apps/{environment}/{application}/", get(screens::home))
         .route(
             "/apps/{environment}/{application}/login",
             get(screens::login_page).post(screens::login),

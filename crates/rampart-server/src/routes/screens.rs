@@ -177,6 +177,42 @@ pub async fn submit(
     recorded(chrome.finish(answer))
 }
 
+#[derive(Template)]
+#[template(path = "apps/home.html")]
+struct HomePage<'a> {
+    chrome: &'a Chrome,
+    screens: &'a [(String, String)],
+}
+
+/// `GET /apps/{environment}/{application}/`: the screens the visitor may open.
+pub async fn home(
+    State(state): State<AppState>,
+    Path(path): Path<AppPath>,
+    visitor: Visitor,
+) -> Response {
+    let chrome = Chrome::new(&state, &visitor, &path.environment, &path.application);
+    let here = format!("{}/", chrome.base);
+    let found = screens::home(
+        &state,
+        &visitor.actor(&state),
+        &path.environment,
+        &path.application,
+    )
+    .await;
+    chrome.finish(match found {
+        Ok(Some(list)) => page::html(
+            StatusCode::OK,
+            HomePage {
+                chrome: &chrome,
+                screens: &list,
+            }
+            .render(),
+        ),
+        Ok(None) => page::sign_in(&chrome, &here),
+        Err(e) => page::error_page(&chrome, e, &here),
+    })
+}
+
 /// `GET /apps/{environment}/{application}/login`: the sign-in page.
 pub async fn login_page(
     State(state): State<AppState>,

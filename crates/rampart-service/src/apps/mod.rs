@@ -73,6 +73,17 @@ impl EnvApps {
             .find_map(|m| m.screens.iter().find(|s| s.name == name).map(|s| (m, s)))
     }
 
+    /// The running screens of `application`, by module then declaration order.
+    pub fn screens(&self, application: &str) -> Vec<&rampart_model::format::Screen> {
+        let mut modules: Vec<&Module> = self
+            .modules
+            .values()
+            .filter(|m| m.application == application)
+            .collect();
+        modules.sort_by(|a, b| a.module.cmp(&b.module));
+        modules.into_iter().flat_map(|m| &m.screens).collect()
+    }
+
     /// A `detail` screen of `application` over `entity`, with the parameter naming the record
     /// (one referring to the entity, or `id`).
     pub fn detail_screen(&self, application: &str, entity: &str) -> Option<(String, String)> {

@@ -125,6 +125,36 @@ pub async fn submit(
     Ok(Submitted::Ran(ran))
 }
 
+/// The screens of an application `actor` may open from its home page (those needing no
+/// parameter), as name and description; `None` when nothing is open to them without
+/// signing in.
+pub async fn home(
+    state: &AppState,
+    actor: &Actor,
+    environment: &str,
+    application: &str,
+) -> Result<Option<Vec<(String, String)>>, Error> {
+    if state.authz.view().it.environment(environment).is_none() {
+        return Err(Error::NotFound {
+            what: "application",
+        });
+    }
+    let env = state.apps.env(state, environment).await?;
+    let screens = env.screens(application);
+    if screens.is_empty() {
+        return Err(Error::NotFound {
+            what: "application",
+        });
+    }
+    let open: Vec<(String, String)> = screens
+        .into_iter()
+        .filter(|s| s.parameters.iter().all(|p| !p.required))
+        .filter(|s| actions::may_run(state, actor, application, &s.roles, s.anonymous, "").is_ok())
+        .map(|s| (s.name.clone(), s.description.clone()))
+        .collect();
+    Ok((actor.caller.is_some() || !open.is_empty()).then_some(open))
+}
+
 /// What sending a screen's form gives.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Submitted {
