@@ -86,7 +86,8 @@ pub async fn seed(server: &Server) -> anyhow::Result<()> {
         println!("  IT administrator: {admin} {password} (shown once)");
     }
     println!(
-        "log in as an end user and list the sales you may see:\n  \
+        "open {origin}/apps/development/sales/ in a browser and sign in as one of them, or\n\
+         log in as an end user and list the sales you may see:\n  \
          TOKEN=$(curl -sk -X POST {origin}/api/v1/auth/login -H 'content-type: application/json' \\\n    \
          -d '{{\"provider\":\"end\",\"username\":\"dana\",\"password\":\"quartz-meadow-lantern-58\"}}' | jq -r .token)\n  \
          curl -sk {origin}/apps/development/sales/api/sales-ui/Sale -H \"authorization: Bearer $TOKEN\" | jq '.items | length'"
