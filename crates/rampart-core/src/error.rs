@@ -138,6 +138,25 @@ impl Error {
         }
     }
 
+    /// A short human title for the kind of error (a problem document's `title`).
+    pub fn title(&self) -> &'static str {
+        match self {
+            Error::InvalidInput { .. } => "Invalid input",
+            Error::PasswordRejected { .. } => "Password rejected",
+            Error::NotFound { .. } => "Not found",
+            Error::Conflict(_) => "Conflict",
+            Error::InvalidCredentials => "Invalid credentials",
+            Error::LoginThrottled { .. } => "Too many failed logins",
+            Error::AccountDisabled => "Account disabled",
+            Error::PasswordExpired => "Password expired",
+            Error::Unauthenticated(_) => "Authentication required",
+            Error::Forbidden(_) => "Forbidden",
+            Error::Integration(_) => "Integration failed",
+            Error::Unavailable(_) => "Service unavailable",
+            Error::Internal(_) => "Internal error",
+        }
+    }
+
     /// The HTTP status this error answers with, whatever the protocol that carries it.
     pub fn status(&self) -> u16 {
         match self {

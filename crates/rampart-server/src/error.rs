@@ -53,21 +53,7 @@ impl From<Problem> for ApiError {
 
 impl From<Error> for ApiError {
     fn from(error: Error) -> Self {
-        let title = match &error {
-            Error::InvalidInput { .. } => "Invalid input",
-            Error::PasswordRejected { .. } => "Password rejected",
-            Error::NotFound { .. } => "Not found",
-            Error::Conflict(_) => "Conflict",
-            Error::InvalidCredentials => "Invalid credentials",
-            Error::LoginThrottled { .. } => "Too many failed logins",
-            Error::AccountDisabled => "Account disabled",
-            Error::PasswordExpired => "Password expired",
-            Error::Unauthenticated(_) => "Authentication required",
-            Error::Forbidden(_) => "Forbidden",
-            Error::Integration(_) => "Integration failed",
-            Error::Unavailable(_) => "Service unavailable",
-            Error::Internal(_) => "Internal error",
-        };
+        let title = error.title();
         let status =
             StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let detail = match &error {

@@ -48,17 +48,13 @@ pub async fn login(
     {
         return Err(Error::Forbidden("login from another origin is refused".into()).into());
     }
-    let user_agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
     let done = identity::login(
         &state,
         &request.origin(&state),
         &body.provider,
         &body.username,
         &body.password,
-        user_agent,
+        user_agent(&headers),
     )
     .await?;
     let body = LoginResponse {
@@ -151,4 +147,12 @@ pub async fn change_password(
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The client's `User-Agent`, kept with the session it opens.
+pub(crate) fn user_agent(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }

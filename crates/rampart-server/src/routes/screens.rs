@@ -255,17 +255,13 @@ pub async fn login(
         return chrome.finish(refused);
     }
     let return_to = return_address(Some(&form.return_to), &chrome.base);
-    let user_agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
     let done = identity::login(
         &state,
         &context.origin(&state),
         "end",
         &form.username,
         &form.password,
-        user_agent,
+        super::auth::user_agent(&headers),
     )
     .await;
     match done {

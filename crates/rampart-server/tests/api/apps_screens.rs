@@ -373,8 +373,14 @@ async fn screens_sign_in_once_and_show_each_user_their_rows() {
         // The application's home lists the screens open to the user, and no other.
         let home = rep1.get(&format!("{APP}/")).await;
         assert_eq!(home.status, StatusCode::OK, "{name}: {}", home.body);
-        assert!(home.body.contains(&format!("href=\"{APP}/Sales\"")), "{name}");
-        assert!(home.body.contains(&format!("href=\"{APP}/NewSale\"")), "{name}");
+        assert!(
+            home.body.contains(&format!("href=\"{APP}/Sales\"")),
+            "{name}"
+        );
+        assert!(
+            home.body.contains(&format!("href=\"{APP}/NewSale\"")),
+            "{name}"
+        );
         assert!(!home.body.contains("Secret"), "{name}: not a clerk");
         assert!(!home.body.contains("SaleDetail"), "{name}: needs a record");
         let page = rep1.sign_in("rep1", &format!("{APP}/Sales")).await;

@@ -55,33 +55,35 @@ impl EnvApps {
             .filter(|m| m.application == application)
     }
 
+    /// The running modules of `application`, by name.
+    fn app_modules(&self, application: &str) -> Vec<&Module> {
+        let mut modules: Vec<&Module> = self
+            .modules
+            .values()
+            .filter(|m| m.application == application)
+            .collect();
+        modules.sort_by(|a, b| a.module.cmp(&b.module));
+        modules
+    }
+
     /// A running screen of `application`, by name, with its module.
     pub fn screen(
         &self,
         application: &str,
         name: &str,
     ) -> Option<(&Module, &rampart_model::format::Screen)> {
-        let mut modules: Vec<&Module> = self
-            .modules
-            .values()
-            .filter(|m| m.application == application)
-            .collect();
         // Two modules may declare one name: the first module by name serves it.
-        modules.sort_by(|a, b| a.module.cmp(&b.module));
-        modules
+        self.app_modules(application)
             .into_iter()
             .find_map(|m| m.screens.iter().find(|s| s.name == name).map(|s| (m, s)))
     }
 
     /// The running screens of `application`, by module then declaration order.
     pub fn screens(&self, application: &str) -> Vec<&rampart_model::format::Screen> {
-        let mut modules: Vec<&Module> = self
-            .modules
-            .values()
-            .filter(|m| m.application == application)
-            .collect();
-        modules.sort_by(|a, b| a.module.cmp(&b.module));
-        modules.into_iter().flat_map(|m| &m.screens).collect()
+        self.app_modules(application)
+            .into_iter()
+            .flat_map(|m| &m.screens)
+            .collect()
     }
 
     /// A `detail` screen of `application` over `entity`, with the parameter naming the record
@@ -89,27 +91,24 @@ impl EnvApps {
     pub fn detail_screen(&self, application: &str, entity: &str) -> Option<(String, String)> {
         use rampart_model::format::{AttributeType, ScreenKind};
         let short = |e: &str| e.rsplit_once('.').map_or(e, |(_, n)| n).to_owned();
-        let mut modules: Vec<&Module> = self
-            .modules
-            .values()
-            .filter(|m| m.application == application)
-            .collect();
-        modules.sort_by(|a, b| a.module.cmp(&b.module));
-        modules.iter().flat_map(|m| &m.screens).find_map(|s| {
-            let over = s.kind == ScreenKind::Detail
-                && s.entity.as_deref().map(short) == Some(short(entity));
-            if !over {
-                return None;
-            }
-            let param = s.parameters.iter().find(|p| {
-                p.ty == AttributeType::Reference
-                    && p.entity.as_deref().map(short) == Some(short(entity))
-            });
-            Some((
-                s.name.clone(),
-                param.map_or_else(|| "id".to_owned(), |p| p.name.clone()),
-            ))
-        })
+        self.app_modules(application)
+            .iter()
+            .flat_map(|m| &m.screens)
+            .find_map(|s| {
+                let over = s.kind == ScreenKind::Detail
+                    && s.entity.as_deref().map(short) == Some(short(entity));
+                if !over {
+                    return None;
+                }
+                let param = s.parameters.iter().find(|p| {
+                    p.ty == AttributeType::Reference
+                        && p.entity.as_deref().map(short) == Some(short(entity))
+                });
+                Some((
+                    s.name.clone(),
+                    param.map_or_else(|| "id".to_owned(), |p| p.name.clone()),
+                ))
+            })
     }
 
     /// The database of an application's entities named `database`, with its layout.
