@@ -41,6 +41,22 @@ pub struct RecordPage {
     pub rows: Option<Vec<serde_json::Map<String, serde_json::Value>>>,
 }
 
+/// Answer of `GET …/{Entity}/{id}/grants`: who holds grants on the record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RecordGrants {
+    /// One entry per principal granted something, by principal.
+    pub grants: Vec<RecordGrant>,
+}
+
+/// What one principal holds on a record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RecordGrant {
+    /// The principal: `user:<id>`, `group:<name>` or `node:<hierarchy>/<node>`.
+    pub principal: String,
+    /// `read` and/or `write`.
+    pub actions: Vec<String>,
+}
+
 /// Body of `PUT …/{Entity}/{id}/grants`: what one principal may do with the record.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

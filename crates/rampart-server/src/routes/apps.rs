@@ -10,7 +10,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use rampart_api::{GrantRequest, RecordPage, RecordView};
+use rampart_api::{GrantRequest, RecordGrants, RecordPage, RecordView};
 use rampart_core::Error;
 use rampart_service::apps::data::{self, EntityRef};
 use rampart_service::AppState;
@@ -297,6 +297,33 @@ pub async fn grant(
     recorded(
         granted
             .map(|()| StatusCode::NO_CONTENT)
+            .map_err(ApiError::from),
+    )
+}
+
+/// Who holds grants on a record: principals and their actions. Only callers who may
+/// change the record see them.
+#[utoipa::path(
+    get, path = "/apps/{environment}/{application}/api/{module}/{entity}/{id}/grants", tag = "apps",
+    params(RecordPath),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The record's grants, by principal", body = RecordGrants),
+        (status = 403, description = "The caller holds none of the roles that may change the entity", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such record, or one the caller may not write", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn grants(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(p): Path<RecordPath>,
+) -> Response {
+    let caller = auth.caller(&state);
+    let at = entity_ref(&p.environment, &p.application, &p.module, &p.entity);
+    recorded(
+        data::grants(&state, &caller, at, &p.id)
+            .await
+            .map(Json)
             .map_err(ApiError::from),
     )
 }

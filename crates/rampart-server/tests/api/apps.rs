@@ -745,11 +745,19 @@ async fn a_record_granted_to_someone_is_theirs_to_read_until_taken_back() {
         assert!(ids_of(&page).contains(&id.to_owned()), "{}: {page}", node.name());
         assert_eq!(node.patch(&one, &t[2], json!({ "amount": "1" })).await.0, StatusCode::NOT_FOUND, "{}", node.name());
         // Writing too; then taken back.
+        // Who holds what: read by those who may change the record, a 404 for the others.
+        let (status, listed) = node.get(&grants, &t[3]).await;
+        assert_eq!(status, StatusCode::OK, "{}: {listed}", node.name());
+        assert_eq!(listed, json!({ "grants": [{ "principal": format!("user:{}", p.ids[2]), "actions": ["read"] }] }), "{}", node.name());
+        assert_eq!(node.get(&grants, &t[2]).await.0, StatusCode::NOT_FOUND, "{}: a reader", node.name());
+        assert_eq!(node.get(&grants, &t[4]).await.0, StatusCode::NOT_FOUND, "{}: an outsider", node.name());
         node.request(Method::PUT, &grants, Some(&t[3]), Some(to_rep1(json!(["read", "write"])))).await;
+        assert_eq!(node.get(&grants, &t[1]).await.1["grants"][0]["actions"], json!(["read", "write"]), "{}: the manager above", node.name());
         assert_eq!(node.patch(&one, &t[2], json!({ "amount": "2" })).await.0, StatusCode::OK, "{}", node.name());
         let response = node.request(Method::PUT, &grants, Some(&t[3]), Some(to_rep1(json!([])))).await;
         assert_eq!(response.status(), StatusCode::NO_CONTENT, "{}", node.name());
         assert_eq!(node.get(&one, &t[2]).await.0, StatusCode::NOT_FOUND, "{}", node.name());
+        assert_eq!(node.get(&grants, &t[3]).await.1, json!({ "grants": [] }), "{}", node.name());
         // An unknown action, or a principal authorization does not know: 422.
         let response = node.request(Method::PUT, &grants, Some(&t[3]), Some(to_rep1(json!(["own"])))).await;
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{}", node.name());

@@ -458,6 +458,52 @@ async fn grant_record(
     Ok(id)
 }
 
+/// Who holds grants on a record the caller may change (otherwise 404, as one that does not
+/// exist): whoever may grant sees the grants.
+pub async fn grants(
+    state: &AppState,
+    caller: &Caller,
+    at: EntityRef<'_>,
+    id: &str,
+) -> Result<rampart_api::RecordGrants, Error> {
+    let found = async {
+        let r = resolve(state, caller, at, Verb::Update).await?;
+        let id = record_id(id)?;
+        let rows = row_filter(state, caller, &r.table, Actions::WRITE, 1);
+        let visible = compile_get(&r.target, &r.table, &id, &rows);
+        let expect = Expect {
+            visible: &visible,
+            version: None,
+        };
+        let held = state
+            .store
+            .app_record_grants(&r.db, &r.table, expect)
+            .await?;
+        let view = state.authz.view();
+        let grants = held
+            .into_iter()
+            .filter_map(|(principal, bits)| {
+                let p = rampart_authz::acl::Principal::from_raw(u32::try_from(principal).ok()?);
+                let bits = u8::try_from(bits).ok()?;
+                let actions = [(Actions::READ, "read"), (Actions::WRITE, "write")]
+                    .into_iter()
+                    .filter(|(a, _)| bits & a.bits() != 0)
+                    .map(|(_, n)| n.to_owned())
+                    .collect();
+                Some(rampart_api::RecordGrant {
+                    principal: view.describe(p),
+                    actions,
+                })
+            })
+            .collect();
+        Ok((id, rampart_api::RecordGrants { grants }))
+    }
+    .await;
+    answered(state, caller, at, ("GET", Some(id)), found)
+        .await
+        .map(|(_, g)| g)
+}
+
 /// Runs a write to its end on a task of its own: a client that goes away mid-request must
 /// not cancel a transaction between its statements (an application database has one
 /// writer connection, which a cancelled transaction could leave unusable).
@@ -754,6 +800,12 @@ impl Touched for RecordPage {
 impl Touched for RecordView {
     fn ids(&self) -> Vec<&str> {
         vec![self.id.as_str()]
+    }
+}
+
+impl<T> Touched for (String, T) {
+    fn ids(&self) -> Vec<&str> {
+        vec![self.0.as_str()]
     }
 }
 

@@ -7,6 +7,8 @@ use rampart_core::Error;
 use super::records::Expect;
 use super::AppDatabase;
 use crate::audit::NewEvent;
+use crate::backend::db as db_error;
+use crate::db::query;
 use crate::Store;
 
 impl Store {
@@ -52,5 +54,35 @@ impl Store {
         }
         self.commit_app_write(&change.conn, db, change.tx, events)
             .await
+    }
+
+    /// The grants on a record found as `expect` says (under the reader's write rule), as
+    /// (principal, actions), by principal.
+    pub async fn app_record_grants(
+        &self,
+        db: &AppDatabase,
+        table: &Table,
+        expect: Expect<'_>,
+    ) -> Result<Vec<(i64, i64)>, Error> {
+        let conn = self.app_conn(db).await?;
+        let found = super::records::fetch(conn.reader(), table, expect.visible).await?;
+        let Some(record) = found.first() else {
+            return Err(Error::NotFound { what: "record" });
+        };
+        let Some(grants) = table.grants_table() else {
+            return Ok(Vec::new());
+        };
+        let sql = format!(
+            "SELECT \"principal\", CAST(\"actions\" AS BIGINT) FROM {} WHERE \"record_id\" = $1 ORDER BY \"principal\"",
+            self.app_target(db).table(&grants)
+        );
+        let rows = query(&sql)
+            .bind(record.id.clone())
+            .fetch_all(conn.reader())
+            .await
+            .map_err(db_error)?;
+        rows.iter()
+            .map(|r| Ok((r.get::<i64, _>(0)?, r.get::<i64, _>(1)?)))
+            .collect()
     }
 }

@@ -112,7 +112,7 @@ fn record(table: &Table, row: &Row) -> Result<StoredRecord, Error> {
     })
 }
 
-async fn fetch(
+pub(super) async fn fetch(
     tx_or_pool: impl Into<crate::db::Ex<'_>>,
     table: &Table,
     c: &Compiled,
