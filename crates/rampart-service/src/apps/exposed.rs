@@ -48,6 +48,17 @@ pub async fn find(
     if state.authz.view().it.environment(environment).is_none() {
         return Ok(None);
     }
+    // Most requests here are the data API's: what this node last read of the environment
+    // tells them apart without a round trip (on PostgreSQL, a deployment by another node is
+    // seen by the first request that reads the environment afresh).
+    if let Some(cached) = state.apps.cached(environment) {
+        let exposes = cached
+            .module(application, module)
+            .is_some_and(|m| m.actions.iter().any(|a| a.expose.is_some()));
+        if !exposes {
+            return Ok(None);
+        }
+    }
     let env = state.apps.env(state, environment).await?;
     let Some(m) = env.module(application, module) else {
         return Ok(None);

@@ -136,7 +136,8 @@ impl Runtime {
         }
     }
 
-    fn cached(&self, env: &str) -> Option<Arc<EnvApps>> {
+    /// What this node last read of `env`, without checking it is still what runs.
+    pub fn cached(&self, env: &str) -> Option<Arc<EnvApps>> {
         self.envs.read().ok()?.get(env).cloned()
     }
 
