@@ -134,12 +134,21 @@ pub fn local_target(target: &str, base: &str, is_screen: impl Fn(&str) -> bool) 
 /// home.
 pub fn return_address(asked: Option<&str>, base: &str) -> String {
     let home = format!("{base}/");
+    // Dot segments (`..`, `.`, or their percent-encoded forms, which browsers decode
+    // before resolving) could climb out of the application.
+    let dotted = |a: &str| {
+        let path = a.split(['?', '#']).next().unwrap_or("");
+        path.to_ascii_lowercase()
+            .replace("%2e", ".")
+            .split('/')
+            .any(|seg| seg == "." || seg == "..")
+    };
     match asked {
         Some(a)
             if a.starts_with(&home)
                 && !leaves_site(a)
-                && !a.contains("/../")
-                && !a.chars().any(|c| c.is_whitespace()) =>
+                && !dotted(a)
+                && a.chars().all(|c| c.is_ascii_graphic()) =>
         {
             a.to_owned()
         }
@@ -325,6 +334,9 @@ mod tests {
             Some("/apps/dev/sales/../../../api/v1/users"),
             Some("/apps/dev/sales\\@evil.example"),
             Some("/apps/dev/salesx/Customers"),
+            Some("/apps/dev/sales/%2e%2e/%2E%2E/x"),
+            Some("/apps/dev/sales/./../x"),
+            Some("/apps/dev/sales/\u{202e}x"),
         ] {
             assert_eq!(return_address(asked, BASE), home, "{asked:?}");
         }

@@ -180,15 +180,14 @@ impl Chrome {
     }
 }
 
-/// The refusal of a form that does not come from this site: `None` when its `_csrf` field
-/// equals the visitor's CSRF cookie (compared in constant time) and a browser's `Origin`,
-/// when sent, is this site.
-pub fn refused_form(
+/// Whether a form comes from this site: its `_csrf` field equals the visitor's CSRF cookie
+/// (compared in constant time), and a browser's `Origin`, when sent, is this site.
+pub fn from_this_site(
     state: &AppState,
     visitor: &Visitor,
     headers: &HeaderMap,
     fields: &[(String, String)],
-) -> Option<Response> {
+) -> bool {
     let sent = fields
         .iter()
         .find(|(k, _)| k == "_csrf")
@@ -206,18 +205,33 @@ pub fn refused_form(
             state,
             visitor.https(),
         );
-    if matches && origin_ok {
-        return None;
+    matches && origin_ok
+}
+
+/// The refusal of a form that did not come from this site, recorded in the audit trail and
+/// answered as a page.
+pub async fn refused_form(
+    state: &AppState,
+    visitor: &Visitor,
+    chrome: &Chrome,
+    path: &str,
+) -> Response {
+    let recorded = rampart_service::apps::screens::refused_form(
+        state,
+        &visitor.actor(state),
+        (&chrome.environment, &chrome.application, path),
+        "csrf-rejected",
+    )
+    .await;
+    if let Err(e) = recorded {
+        return error_page(chrome, e, path);
     }
-    Some(
-        ApiError::from(crate::error::Problem::new(
-            StatusCode::FORBIDDEN,
-            "csrf-rejected",
-            "Form refused",
-            "the form did not come from this site (its CSRF token is missing or wrong): open the \
-         page again and resend it",
-        ))
-        .into_response(),
+    message(
+        chrome,
+        StatusCode::FORBIDDEN,
+        "Form refused",
+        "This form did not come from this site (its security token is missing or out of \
+         date). Open the page again and send it from there.",
     )
 }
 

@@ -133,8 +133,9 @@ pub async fn submit(
 ) -> Response {
     let at = path.at();
     let chrome = Chrome::new(&state, &visitor, &at.environment, &at.application);
-    if let Some(refused) = page::refused_form(&state, &visitor, &headers, &fields) {
-        return chrome.finish(refused);
+    if !page::from_this_site(&state, &visitor, &headers, &fields) {
+        let path = format!("{}/{}", at.base(), at.screen);
+        return recorded(chrome.finish(page::refused_form(&state, &visitor, &chrome, &path).await));
     }
     if let Some(refused) = page::refused_plain_form(&state, &visitor, &at).await {
         return chrome.finish(refused);
@@ -221,6 +222,9 @@ pub async fn login_page(
     visitor: Visitor,
 ) -> Response {
     let chrome = Chrome::new(&state, &visitor, &path.environment, &path.application);
+    if let Some(missing) = no_such_application(&state, &chrome).await {
+        return chrome.finish(missing);
+    }
     if !visitor.https() && state.config.enforce_https {
         return chrome.finish(page::message(
             &chrome,
@@ -250,9 +254,13 @@ pub async fn login(
     Form(form): Form<LoginForm>,
 ) -> Response {
     let chrome = Chrome::new(&state, &visitor, &path.environment, &path.application);
+    if let Some(missing) = no_such_application(&state, &chrome).await {
+        return chrome.finish(missing);
+    }
     let fields = vec![("_csrf".to_owned(), form.csrf.clone())];
-    if let Some(refused) = page::refused_form(&state, &visitor, &headers, &fields) {
-        return chrome.finish(refused);
+    if !page::from_this_site(&state, &visitor, &headers, &fields) {
+        let path = format!("{}/login", chrome.base);
+        return recorded(chrome.finish(page::refused_form(&state, &visitor, &chrome, &path).await));
     }
     let return_to = return_address(Some(&form.return_to), &chrome.base);
     let done = identity::login(
@@ -305,8 +313,9 @@ pub async fn logout(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
     let chrome = Chrome::new(&state, &visitor, &path.environment, &path.application);
-    if let Some(refused) = page::refused_form(&state, &visitor, &headers, &fields) {
-        return chrome.finish(refused);
+    if !page::from_this_site(&state, &visitor, &headers, &fields) {
+        let path = format!("{}/logout", chrome.base);
+        return recorded(chrome.finish(page::refused_form(&state, &visitor, &chrome, &path).await));
     }
     if let Some(auth) = visitor.signed_in() {
         if let Err(e) = identity::logout(&state, &auth.caller(&state), &auth.session, false).await {
@@ -318,6 +327,22 @@ pub async fn logout(
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }
     chrome.finish(response)
+}
+
+/// A 404 page when the application does not run in the environment (nobody signs in to an
+/// application that is not there).
+async fn no_such_application(state: &AppState, chrome: &Chrome) -> Option<Response> {
+    match screens::runs(state, &chrome.environment, &chrome.application).await {
+        Ok(true) => None,
+        Ok(false) => Some(page::error_page(
+            chrome,
+            Error::NotFound {
+                what: "application",
+            },
+            &chrome.base,
+        )),
+        Err(e) => Some(page::error_page(chrome, e, &chrome.base)),
+    }
 }
 
 /// The answer to opening a screen.

@@ -24,7 +24,9 @@ entities:
       - {name: rep, type: reference, entity: User, required: true}
     acl: {owner: rep, hierarchy: reports-to}
   - name: Visit
-    attributes: [{name: note, type: text}]
+    attributes:
+      - {name: note, type: text}
+      - {name: sale, type: reference, entity: Sale}
   - name: Ticket
     database: desk
     attributes: [{name: subject, type: text, required: true}]
@@ -107,6 +109,16 @@ actions:
     returns: Visit
     expose: {method: POST, path: /visits, https: false}
     steps: [{create: {entity: Visit, values: {note: params.note}}}]
+  - name: Copy
+    roles: [Rep, Manager]
+    parameters: [{name: sale, type: reference, entity: Sale}]
+    expose: {method: POST, path: /copies}
+    steps: [{create: {entity: Visit, values: {note: params.sale}}}]
+  - name: Link
+    roles: [Rep, Manager]
+    parameters: [{name: sale, type: text}]
+    expose: {method: POST, path: /links}
+    steps: [{create: {entity: Visit, values: {note: '"linked"', sale: params.sale}}}]
   - name: Ping
     roles: [Rep, Manager]
     parameters: [{name: id, type: text}]
@@ -366,6 +378,9 @@ async fn screens_sign_in_once_and_show_each_user_their_rows() {
             .await;
         assert_eq!(page.status, StatusCode::UNAUTHORIZED, "{name}");
         assert!(page.body.contains("Sign in"), "{name}");
+        // Nobody signs in to an application that does not run here.
+        let page = rep1.get("/apps/development/nowhere/login").await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{name}");
         // An off-site return address returns to the application instead.
         let page = rep1.sign_in("rep1", "https://evil.example/").await;
         assert_eq!(page.status, StatusCode::SEE_OTHER, "{name}: {}", page.body);
@@ -383,6 +398,14 @@ async fn screens_sign_in_once_and_show_each_user_their_rows() {
         );
         assert!(!home.body.contains("Secret"), "{name}: not a clerk");
         assert!(!home.body.contains("SaleDetail"), "{name}: needs a record");
+        let page = rep1
+            .sign_in("rep1", &format!("{APP}/%2e%2e/%2E%2E/api/v1/users"))
+            .await;
+        assert_eq!(
+            page.location(),
+            format!("{APP}/"),
+            "{name}: no climbing out"
+        );
         let page = rep1.sign_in("rep1", &format!("{APP}/Sales")).await;
         assert_eq!(page.location(), format!("{APP}/Sales"), "{name}");
         // rep1 sees their own sale, escaped; the director sees both reps'.
@@ -466,6 +489,19 @@ async fn screens_sign_in_once_and_show_each_user_their_rows() {
         );
         let page = rep1.get(&format!("{APP}/Sales")).await;
         assert_eq!(page.status, StatusCode::SEE_OTHER, "{name}: sign in again");
+        // Refused sign-in forms left their trace.
+        let refused = node
+            .events()
+            .await
+            .into_iter()
+            .filter(|e| {
+                e.stream == "access"
+                    && e.outcome == "deny"
+                    && e.target.as_deref() == Some(&format!("{APP}/login"))
+                    && e.details.contains("csrf-rejected")
+            })
+            .count();
+        assert_eq!(refused, 3, "{name}");
         // Each page view is an access event naming the screen and the records read.
         let events = node.events().await;
         let views: Vec<_> = events
@@ -626,6 +662,50 @@ async fn exposed_actions_answer_at_their_declared_paths() {
             )
             .await;
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{name}");
+        // A reference parameter names only a record the caller may see (404 otherwise,
+        // before any step runs), and so does a reference attribute an action writes (422).
+        let mine = {
+            let (_, page) = node.get(&format!("{APP}/api/crm/Sale"), &token).await;
+            page["items"][0]["id"].as_str().unwrap().to_owned()
+        };
+        let other = node.login("end", "rep2", USER_PASSWORD).await;
+        let (status, body) = node
+            .post(
+                &format!("{APP}/api/crm/copies"),
+                &other,
+                json!({ "sale": mine }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{name}: {body}");
+        let (status, body) = node
+            .post(
+                &format!("{APP}/api/crm/links"),
+                &other,
+                json!({ "sale": mine }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {body}");
+        assert_eq!(body["field"], json!("sale"), "{name}: {body}");
+        let (status, _) = node
+            .post(
+                &format!("{APP}/api/crm/links"),
+                &token,
+                json!({ "sale": mine }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{name}: the owner may");
+        let (status, _) = node
+            .post(
+                &format!("{APP}/api/crm/copies"),
+                &other,
+                json!({ "sale": { "id": mine } }),
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{name}: a single value"
+        );
         // A path segment is a parameter; an action without a return answers 204.
         let (status, _) = node.get(&format!("{APP}/api/crm/ping/abc"), &token).await;
         assert_eq!(status, StatusCode::NO_CONTENT, "{name}");
@@ -675,7 +755,7 @@ async fn exposed_actions_answer_at_their_declared_paths() {
             .iter()
             .filter(|e| e.stream == "integration" && e.action == "http.inbound")
             .count();
-        assert_eq!(inbound, 6, "{name}: {inbound}");
+        assert_eq!(inbound, 10, "{name}: {inbound}");
         let details: Vec<Value> = events
             .iter()
             .filter(|e| e.stream == "integration")

@@ -273,11 +273,23 @@ impl<'a> Steps<'a> {
                 action.anonymous,
                 &format!("running `{}.{}`", module.module, action.name),
             )?;
+            let params = checked_params((&action.name, &action.parameters), params)?;
+            let place = Place {
+                env: &self.env,
+                environment: &self.at.environment,
+                application: &self.at.application,
+            };
+            readable_references(
+                self.state,
+                self.actor,
+                place,
+                module,
+                &action.parameters,
+                &params,
+            )
+            .await?;
             let mut scope = Scope::new();
-            scope.insert(
-                "params".into(),
-                Json::Object(checked_params((&action.name, &action.parameters), params)?),
-            );
+            scope.insert("params".into(), Json::Object(params));
             scope.insert("user".into(), user_scope(self.actor));
             for step in &action.steps {
                 self.step(module, step, &mut scope, depth).await?;
@@ -449,6 +461,12 @@ impl<'a> Steps<'a> {
                 .entry(owner.attribute.clone())
                 .or_insert_with(|| Json::String(c.user.id.to_string()));
         }
+        let place = Place {
+            env: &self.env,
+            environment: &self.at.environment,
+            application: &self.at.application,
+        };
+        referable(self.state, self.actor, place, m, &r.table, &values).await?;
         let id = UserId::new().to_string();
         let checked = match &caller {
             Some(c) => data::checked_values(self.state, c, &r, &id, &values, true)?,
@@ -495,6 +513,14 @@ impl<'a> Steps<'a> {
             version: None,
         };
         let now = self.state.clock.now();
+        if let Some(v) = &values {
+            let place = Place {
+                env: &self.env,
+                environment: &self.at.environment,
+                application: &self.at.application,
+            };
+            referable(self.state, self.actor, place, m, &r.table, v).await?;
+        }
         let (verb, checked) = match &values {
             Some(v) => (
                 "record.update",
@@ -633,6 +659,78 @@ pub(super) async fn read(
         .collect()
 }
 
+/// `Ok` if every record a `reference` parameter names is one the actor may read (otherwise
+/// `NotFound`, as if it did not exist): a parameter can never carry an id the caller could
+/// not have seen into an action's steps.
+pub(super) async fn readable_references(
+    state: &AppState,
+    actor: &Actor,
+    place: Place<'_>,
+    module: &Module,
+    parameters: &[Parameter],
+    values: &Map<String, Json>,
+) -> Result<(), Error> {
+    for p in parameters {
+        let (Some(entity), Some(Json::String(id))) = (&p.entity, values.get(&p.name)) else {
+            continue;
+        };
+        if p.ty != rampart_model::format::AttributeType::Reference || entity == "User" {
+            continue;
+        }
+        let (m, e) = entity.split_once('.').unwrap_or((&module.module, entity));
+        let at = EntityRef {
+            environment: place.environment,
+            application: place.application,
+            module: m,
+            entity: e,
+        };
+        let r = data::resolve_entity(state, place.env, at, m, e).await?;
+        read_one(state, actor, &r, id).await?;
+    }
+    Ok(())
+}
+
+/// `Ok` if every record a `reference` attribute of `values` names (for `table`, of
+/// `module`) is one the actor may read: a record cannot be tied to another the writer could
+/// not see, or to one that does not exist (422, naming the attribute).
+pub(super) async fn referable(
+    state: &AppState,
+    actor: &Actor,
+    place: Place<'_>,
+    module: &str,
+    table: &rampart_apps::schema::Table,
+    values: &Map<String, Json>,
+) -> Result<(), Error> {
+    for column in table.live_columns() {
+        let (Some(target), Some(Json::String(id))) =
+            (&column.reference, values.get(&column.attribute))
+        else {
+            continue;
+        };
+        if target == "User" {
+            continue;
+        }
+        let (m, e) = target.split_once('.').unwrap_or((module, target));
+        let at = EntityRef {
+            environment: place.environment,
+            application: place.application,
+            module: m,
+            entity: e,
+        };
+        let r = data::resolve_entity(state, place.env, at, m, e).await?;
+        let id = data::record_id(id).map_err(|_| unknown_reference(&column.attribute, e))?;
+        match read_one(state, actor, &r, &id).await {
+            Err(Error::NotFound { .. }) => return Err(unknown_reference(&column.attribute, e)),
+            other => other?,
+        };
+    }
+    Ok(())
+}
+
+fn unknown_reference(attribute: &str, entity: &str) -> Error {
+    Error::invalid(attribute, format!("names no `{entity}` record you may see"))
+}
+
 /// Record `id` if the actor may read it (otherwise `NotFound`, as if it did not exist).
 pub(super) async fn read_one(
     state: &AppState,
@@ -681,6 +779,9 @@ pub(super) fn checked_params(
             None if p.required => problems.push(format!("`{}` is required", p.name)),
             None => {
                 out.insert(p.name.clone(), Json::Null);
+            }
+            Some(Json::Object(_) | Json::Array(_)) => {
+                problems.push(format!("`{}` must be a single value", p.name));
             }
             Some(v) => {
                 let as_text = match v {

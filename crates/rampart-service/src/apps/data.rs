@@ -242,6 +242,7 @@ async fn create_record(
         body.entry(owner.attribute.clone())
             .or_insert_with(|| Json::String(caller.user.id.to_string()));
     }
+    referable(state, caller, at, &r.table, &body).await?;
     let id = UserId::new().to_string();
     let values = checked_values(state, caller, &r, &id, &body, true)?;
     let now = state.clock.now();
@@ -293,7 +294,9 @@ async fn update_record(
 ) -> Result<RecordView, Error> {
     let r = resolve(state, caller, at, Verb::Update).await?;
     let id = record_id(id)?;
-    let values = checked_values(state, caller, &r, &id, &object(body)?, false)?;
+    let body = object(body)?;
+    referable(state, caller, at, &r.table, &body).await?;
+    let values = checked_values(state, caller, &r, &id, &body, false)?;
     let rows = row_filter(state, caller, &r.table, Actions::WRITE, 1);
     let visible = compile_get(&r.target, &r.table, &id, &rows);
     let now = state.clock.now();
@@ -502,6 +505,34 @@ pub async fn grants(
     answered(state, caller, at, ("GET", Some(id)), found)
         .await
         .map(|(_, g)| g)
+}
+
+/// The records a body's references name must be ones the caller may read.
+async fn referable(
+    state: &AppState,
+    caller: &Caller,
+    at: EntityRef<'_>,
+    table: &Table,
+    body: &Map<String, Json>,
+) -> Result<(), Error> {
+    if !table
+        .columns
+        .iter()
+        .any(|c| c.reference.as_deref().is_some_and(|r| r != "User"))
+    {
+        return Ok(());
+    }
+    let env = state.apps.env(state, at.environment).await?;
+    let actor = super::actions::Actor {
+        caller: Some(caller.clone()),
+        audit: caller.audit.clone(),
+    };
+    let place = super::actions::Place {
+        env: &env,
+        environment: at.environment,
+        application: at.application,
+    };
+    super::actions::referable(state, &actor, place, at.module, table, body).await
 }
 
 /// Runs a write to its end on a task of its own: a client that goes away mid-request must

@@ -78,6 +78,11 @@ impl EnvApps {
             .find_map(|m| m.screens.iter().find(|s| s.name == name).map(|s| (m, s)))
     }
 
+    /// Whether a module of `application` runs here.
+    pub fn has_application(&self, application: &str) -> bool {
+        self.modules.values().any(|m| m.application == application)
+    }
+
     /// The running screens of `application`, by module then declaration order.
     pub fn screens(&self, application: &str) -> Vec<&rampart_model::format::Screen> {
         self.app_modules(application)

@@ -88,6 +88,34 @@ pub async fn submit(
         recorded(state, actor, at, ("POST", false, &[]), &Ok::<_, Error>(())).await?;
         return Ok(Submitted::Refused(refused));
     }
+    let found = button_action(state, at, &module, &screen, action).await;
+    let (action, params) = match found {
+        Ok(target) => {
+            let params = fields
+                .into_iter()
+                .filter(|(k, _)| target.1.contains(k))
+                .collect();
+            (target.0, params)
+        }
+        Err(e) => {
+            // The run records its own event; a form refused before it, here.
+            let outcome = Err::<(), _>(e);
+            recorded(state, actor, at, ("POST", true, &[]), &outcome).await?;
+            return Err(outcome.err().unwrap_or(Error::NotFound { what: "action" }));
+        }
+    };
+    let ran = actions::run(state, actor, &action, params, (&at.path(), "POST")).await?;
+    Ok(Submitted::Ran(ran))
+}
+
+/// The action a button of `screen` names, and the names of its parameters.
+async fn button_action(
+    state: &AppState,
+    at: &ScreenRef,
+    module: &Module,
+    screen: &Screen,
+    action: &str,
+) -> Result<(actions::ActionRef, Vec<String>), Error> {
     let declared = screen
         .widgets
         .iter()
@@ -111,18 +139,44 @@ pub async fn submit(
         .module(&at.application, m)
         .and_then(|m| m.actions.iter().find(|a| a.name == name))
         .ok_or(Error::NotFound { what: "action" })?;
-    let params: Map<String, Json> = fields
-        .into_iter()
-        .filter(|(k, _)| target.parameters.iter().any(|p| &p.name == k))
-        .collect();
     let action = actions::ActionRef {
         environment: at.environment.clone(),
         application: at.application.clone(),
         module: m.to_owned(),
         action: name.to_owned(),
     };
-    let ran = actions::run(state, actor, &action, params, (&at.path(), "POST")).await?;
-    Ok(Submitted::Ran(ran))
+    let names = target.parameters.iter().map(|p| p.name.clone()).collect();
+    Ok((action, names))
+}
+
+/// Whether `application` runs in `environment` (it has a module deployed there).
+pub async fn runs(state: &AppState, environment: &str, application: &str) -> Result<bool, Error> {
+    if state.authz.view().it.environment(environment).is_none() {
+        return Ok(false);
+    }
+    let env = state.apps.env(state, environment).await?;
+    Ok(!env.screens(application).is_empty() || env.has_application(application))
+}
+
+/// Records a form of `path` refused before anything ran (no CSRF token, another site's
+/// `Origin`): a trace of the attempt, with who sent it if a session came with it.
+pub async fn refused_form(
+    state: &AppState,
+    actor: &Actor,
+    (environment, application, path): (&str, &str, &str),
+    reason: &str,
+) -> Result<(), Error> {
+    let mut event = NewEvent::access(
+        &actor.audit,
+        state.clock.now(),
+        Some(application),
+        path,
+        "POST",
+        false,
+    );
+    event.environment = Some(environment.to_owned());
+    event.details = json!({ "method": "POST", "records": [], "result": reason }).to_string();
+    state.audit.append(event).await.map(|_| ())
 }
 
 /// The screens of an application `actor` may open from its home page (those needing no
@@ -233,6 +287,12 @@ async fn open_screen(
     if let Err(instead) = may_open(state, actor, at, &screen, &params).await {
         return Ok((instead, Vec::new()));
     }
+    // A link may carry more than the screen declares (a campaign tag, say): only what it
+    // declares is read, and checked.
+    let params: Map<String, Json> = params
+        .into_iter()
+        .filter(|(k, _)| screen.parameters.iter().any(|p| &p.name == k))
+        .collect();
     let params = checked_params((&screen.name, &screen.parameters), params)?;
     let env = state.apps.env(state, &at.environment).await?;
     let place = Place {
@@ -274,10 +334,28 @@ async fn open_screen(
         },
         _ => Vec::new(),
     };
+    let place = Place {
+        env: &env,
+        environment: &at.environment,
+        application: &at.application,
+    };
+    actions::readable_references(state, actor, place, &module, &screen.parameters, &params).await?;
     let ids = records
         .iter()
         .filter_map(|r| r.get("id").and_then(Json::as_str).map(str::to_owned))
         .collect();
+    // A new record's form starts from the parameters named like its attributes.
+    let filled = match (screen.kind, &entity, filled) {
+        (ScreenKind::Form, Some((_, e)), None) if records.is_empty() => {
+            let given: Map<String, Json> = params
+                .iter()
+                .filter(|(k, v)| !v.is_null() && e.attributes.iter().any(|a| &a.name == *k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            (!given.is_empty()).then_some(given)
+        }
+        (_, _, filled) => filled,
+    };
     if let (Some(values), ScreenKind::Form) = (filled, screen.kind) {
         let mut record = records
             .pop()
