@@ -373,9 +373,19 @@ async fn open_screen(
         .collect();
     let base = at.base();
     let is_screen = |s: &str| env.screen(&at.application, s).is_some();
-    let detail = entity
-        .as_ref()
-        .and_then(|(_, e)| env.detail_screen(&at.application, &e.name))
+    // A list over a query links its rows as a list over the query's entity would.
+    let listed = match (&entity, &screen.query) {
+        (Some((_, e)), _) => Some(e.name.clone()),
+        (None, Some(q)) => {
+            let (m, name) = q.split_once('.').unwrap_or((&module.module, q));
+            env.module(&at.application, m)
+                .and_then(|m| m.queries.iter().find(|x| x.name == name))
+                .map(|x| x.entity.clone())
+        }
+        (None, None) => None,
+    };
+    let detail = listed
+        .and_then(|e| env.detail_screen(&at.application, &e))
         .map(|(screen, param)| format!("{base}/{screen}?{param}="));
     let links = Links {
         base: &base,
