@@ -144,7 +144,9 @@ pub async fn list(
     )
 }
 
-/// Run a module's structured query: its parameters by name, a page at a time.
+/// Run a module's query: its parameters by name, a page at a time. A structured query answers
+/// records (`items`); an advanced SQL query answers its statement's rows (`rows`), each over
+/// the caller's view of its tables.
 #[utoipa::path(
     get, path = "/apps/{environment}/{application}/api/{module}/queries/{query}", tag = "apps",
     params(
@@ -155,7 +157,7 @@ pub async fn list(
     ),
     security(("bearer" = []), ("cookie" = [])),
     responses(
-        (status = 200, description = "A page of the records the query finds and the caller may read", body = RecordPage),
+        (status = 200, description = "A page of what the query finds among the records the caller may read (`items`, or `rows` for advanced SQL)", body = RecordPage),
         (status = 403, description = "The caller holds none of the roles of the screens and actions that run the query", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such query running in this environment and application", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A parameter missing, unknown or of the wrong type, each named", body = Problem, content_type = "application/problem+json"),
