@@ -67,6 +67,14 @@ impl From<Error> for ApiError {
                     _ => "the server failed to handle the request".to_owned(),
                 }
             }
+            // Which service, and how it failed, is for the operators (the log and the call's
+            // `integration` event), not for whoever pressed the button.
+            Error::Integration(cause) => {
+                tracing::warn!(code = error.code(), cause = %cause, "an integration call failed");
+                "a service this application calls did not answer as expected; its \
+                 administrators can see why in the integration audit log"
+                    .to_owned()
+            }
             Error::PasswordExpired => {
                 "the password has expired; set a new one with POST /api/v1/auth/change-password"
                     .to_owned()
