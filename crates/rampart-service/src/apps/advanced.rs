@@ -101,7 +101,10 @@ pub(super) async fn page(
             return Err(Error::InvalidInput { field, reason });
         }
     };
-    let found = state.store.app_advanced(db, &statement.compiled).await?;
+    let slot = state.apps.advanced_slot().await?;
+    let found = state.store.app_advanced(db, &statement.compiled).await;
+    drop(slot);
+    let found = found?;
     let limit = statement.limit as usize;
     let more = found.rows.len() > limit;
     let rows = found

@@ -124,14 +124,42 @@ impl EnvApps {
 }
 
 /// The per-environment cache of what runs.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Runtime {
     envs: RwLock<HashMap<String, Arc<EnvApps>>>,
     /// Bumped by every invalidation: a read that started before one is not cached.
     generation: std::sync::atomic::AtomicU64,
+    /// Advanced SQL statements running on this node at once, bounded so that costly ones
+    /// cannot take every database connection from everything else.
+    advanced: tokio::sync::Semaphore,
 }
 
+impl Default for Runtime {
+    fn default() -> Self {
+        Runtime {
+            envs: RwLock::default(),
+            generation: std::sync::atomic::AtomicU64::default(),
+            advanced: tokio::sync::Semaphore::new(ADVANCED_AT_ONCE),
+        }
+    }
+}
+
+/// How many advanced SQL statements a node runs at once.
+const ADVANCED_AT_ONCE: usize = 4;
+
 impl Runtime {
+    /// A slot to run an advanced SQL statement in, waiting at most as long as one may run;
+    /// `Unavailable` when the node is that busy with them.
+    pub(crate) async fn advanced_slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, Error> {
+        let busy = || {
+            Error::Unavailable("every slot for advanced SQL queries stayed taken; try again".into())
+        };
+        tokio::time::timeout(rampart_store::ADVANCED_TIMEOUT, self.advanced.acquire())
+            .await
+            .map_err(|_| busy())?
+            .map_err(|_| busy())
+    }
+
     /// Forgets what runs in `env` (after a deployment there).
     pub fn invalidate(&self, env: &str) {
         if let Ok(mut envs) = self.envs.write() {
