@@ -4,7 +4,7 @@
 //! always quoted; index names are derived from what they index, so the same step always
 //! names the same index and every statement can say `IF [NOT] EXISTS`.
 
-use crate::schema::{Column, Dialect, Step, Table};
+use crate::schema::{Column, Dialect, Step, Table, OWNER_NUM};
 
 /// Where an application database's tables are.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,25 +69,40 @@ pub fn statements(target: &Target, step: &Step) -> Vec<String> {
             target.index(&index_name("ux", table, column))
         )],
         Step::OwnerIndex { table, column } => vec![owner_index(target, table, column)],
+        Step::OwnerNumbers { table, column, add } => owner_numbers(target, table, column, *add),
+        Step::DropOwnerTrigger { table } => drop_owner_trigger(target, table),
         Step::AddGrants { table } => grants_table(target, table),
         Step::DropColumn { table, column } => {
             let t = target.table(table);
-            let mut out = vec![format!(
-                "ALTER TABLE {t} DROP COLUMN {}",
-                quote(&column.name)
-            )];
+            // SQLite refuses to drop an indexed column: its owner index goes first.
+            let mut out = vec![
+                format!(
+                    "DROP INDEX IF EXISTS {}",
+                    target.index(&index_name("ix", table, &column.name))
+                ),
+                format!("ALTER TABLE {t} DROP COLUMN {}", quote(&column.name)),
+            ];
             if let Some(bi) = column.blind_index() {
                 out.push(format!("ALTER TABLE {t} DROP COLUMN {}", quote(&bi)));
             }
             out
         }
-        Step::DropTable { table } => vec![
-            format!(
-                "DROP TABLE IF EXISTS {}",
-                target.table(&format!("_grants_{table}"))
-            ),
-            format!("DROP TABLE IF EXISTS {}", target.table(table)),
-        ],
+        Step::DropTable { table } => {
+            let mut out = vec![
+                format!(
+                    "DROP TABLE IF EXISTS {}",
+                    target.table(&format!("_grants_{table}"))
+                ),
+                format!("DROP TABLE IF EXISTS {}", target.table(table)),
+            ];
+            if d == Dialect::Postgres {
+                out.push(format!(
+                    "DROP FUNCTION IF EXISTS {}()",
+                    target.table(&index_name("tf", table, OWNER_NUM))
+                ));
+            }
+            out
+        }
     }
 }
 
@@ -117,6 +132,9 @@ fn create_table(target: &Target, table: &Table) -> Vec<String> {
     for c in &table.columns {
         cols.extend(column_sql(d, c));
     }
+    if table.has_owner_num {
+        cols.push(format!("{} {}", quote(OWNER_NUM), bigint(d)));
+    }
     let mut out = vec![format!(
         "CREATE TABLE {} ({})",
         target.table(&table.name),
@@ -134,6 +152,9 @@ fn create_table(target: &Target, table: &Table) -> Vec<String> {
     }
     if let Some(owner) = table.acl.as_ref().and_then(|a| a.owner.as_ref()) {
         out.push(owner_index(target, &table.name, owner));
+        if table.has_owner_num {
+            out.extend(owner_numbers(target, &table.name, owner, false));
+        }
     }
     if table.has_grants_table {
         out.extend(grants_table(target, &table.name));
@@ -148,6 +169,71 @@ fn owner_index(target: &Target, table: &str, column: &str) -> String {
         target.table(table),
         quote(column)
     )
+}
+
+fn bigint(d: Dialect) -> &'static str {
+    match d {
+        Dialect::Sqlite => "INTEGER",
+        Dialect::Postgres => "BIGINT",
+    }
+}
+
+/// The owner-number column of `table` (added when `add`) filled from `owner`, its index on
+/// `(number, id)` (a reader's subtree collected by number), and the trigger that clears a
+/// number when the owner changes without it. (On SQLite a trigger cannot read the attached
+/// platform database, so the store writes the number and the trigger only guards it.)
+fn owner_numbers(target: &Target, table: &str, owner: &str, add: bool) -> Vec<String> {
+    let d = target.dialect;
+    let t = target.table(table);
+    let (num, owner) = (quote(OWNER_NUM), quote(owner));
+    let mut out = Vec::new();
+    if add {
+        out.push(format!("ALTER TABLE {t} ADD COLUMN {num} {}", bigint(d)));
+    }
+    out.push(format!(
+        "UPDATE {t} SET {num} = (SELECT u.\"num\" FROM {} u WHERE u.\"user_id\" = {t}.{owner})",
+        crate::list::platform_table(target, "authz_users")
+    ));
+    out.push(format!(
+        "CREATE INDEX IF NOT EXISTS {} ON {t} ({num}, \"id\")",
+        quote(&index_name("ix", table, OWNER_NUM))
+    ));
+    out.extend(drop_owner_trigger(target, table));
+    let trigger = quote(&index_name("tr", table, OWNER_NUM));
+    match d {
+        Dialect::Sqlite => out.push(format!(
+            "CREATE TRIGGER {trigger} AFTER UPDATE OF {owner} ON {t} FOR EACH ROW \
+             WHEN NEW.{owner} IS NOT OLD.{owner} AND NEW.{num} IS OLD.{num} \
+             BEGIN UPDATE {t} SET {num} = NULL WHERE \"id\" = NEW.\"id\"; END"
+        )),
+        Dialect::Postgres => {
+            let function = target.table(&index_name("tf", table, OWNER_NUM));
+            out.push(format!(
+                "CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $f$ \
+                 BEGIN IF NEW.{owner} IS DISTINCT FROM OLD.{owner} \
+                 AND NEW.{num} IS NOT DISTINCT FROM OLD.{num} THEN NEW.{num} := NULL; END IF; \
+                 RETURN NEW; END $f$"
+            ));
+            out.push(format!(
+                "CREATE TRIGGER {trigger} BEFORE UPDATE OF {owner} ON {t} FOR EACH ROW \
+                 EXECUTE FUNCTION {function}()"
+            ));
+        }
+    }
+    out
+}
+
+/// Drops the owner-number trigger of `table`, if it has one.
+fn drop_owner_trigger(target: &Target, table: &str) -> Vec<String> {
+    let trigger = index_name("tr", table, OWNER_NUM);
+    vec![match target.dialect {
+        Dialect::Sqlite => format!("DROP TRIGGER IF EXISTS {}", quote(&trigger)),
+        Dialect::Postgres => format!(
+            "DROP TRIGGER IF EXISTS {} ON {}",
+            quote(&trigger),
+            target.table(table)
+        ),
+    }]
 }
 
 fn grants_table(target: &Target, table: &str) -> Vec<String> {

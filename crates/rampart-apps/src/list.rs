@@ -7,9 +7,16 @@
 //! every value is bound. The row-level rule runs in the same statement that reads the page,
 //! in one of two shapes (the same rule):
 //! - *walk* (large subtrees): the table in the page's order, each row tested by index probes
-//!   of its owner's place in the hierarchy and of its grants, stopping after the page;
+//!   of its owner's place in the hierarchy (one search by the owner's number) and of its
+//!   grants, stopping after the page;
 //! - *collect* (small subtrees): the first page of each part (the reader's own rows, the rows
-//!   of each person below, the granted rows), merged.
+//!   of each person below, the granted rows), merged; a reader with one part (nobody below
+//!   them, no grants) gets that part's page straight from the owner index.
+//!
+//! Owners are tested by the hidden owner-number column (see [`crate::schema`]) where the
+//! table has it; a row whose owner had no number when written, or a table laid out before
+//! the column existed, looks its owner up by id. A number is never stale: users keep theirs
+//! for good, and the column is cleared when the owner changes without it.
 
 use std::fmt::Write as _;
 
@@ -425,74 +432,127 @@ pub fn compile_list(
         );
         return c;
     }
-    // Collect: the first page of each part, by id; then the page of their union.
-    let limit_p = c.bind(Bind::Int(limit));
-    let mut parts = Vec::new();
-    let part = |from: String, mut part_conds: Vec<String>| {
-        part_conds.extend(conds.iter().cloned());
-        format!(
-            "SELECT t.\"id\" FROM {from}{} ORDER BY {order} LIMIT {limit_p}",
-            where_(&part_conds)
-        )
-    };
+    // Collect: the first page of each part, by id; then the page of their union (or the
+    // one part's page itself, as for a reader nobody reports to).
+    let mut parts: Vec<(String, Vec<String>)> = Vec::new();
     if let (Some(owner), Some(me)) = (table.owner_column(), &rule.owner) {
         let me = c.bind(Bind::Text(me.clone()));
-        parts.push(part(
+        parts.push((
             format!("{t} t"),
             vec![format!("t.{} = {me}", quote(&owner.name))],
         ));
         if let Some(below) = &rule.below {
-            let (h, lo, hi) = (
-                c.bind(Bind::Int(below.hierarchy)),
-                c.bind(Bind::Bytes(below.lo.clone())),
-                c.bind(Bind::Bytes(below.hi.clone())),
-            );
-            let from = format!(
-                "{} n JOIN {} u ON u.\"num\" = n.\"node_num\" JOIN {t} t ON t.{} = u.\"user_id\"",
-                platform_table(target, "authz_node_paths"),
-                platform_table(target, "authz_users"),
-                quote(&owner.name)
-            );
-            parts.push(part(
-                from,
-                vec![format!(
-                    "n.\"hierarchy_num\" = {h} AND n.\"path\" > {lo} AND n.\"path\" < {hi}"
-                )],
-            ));
+            parts.extend(below_parts(target, table, owner, below, &mut c));
         }
     }
     // Grants: one part per principal (a record has at most one grant row per principal, so
     // no part holds a record twice and each part's first page is a true first page).
-    if let Some(grants) = table.grants_table() {
+    if let (Some(grants), false) = (table.grants_table(), rule.grantees.is_empty()) {
         let bit = c.bind(Bind::Int(rule.action_bit));
         for p in &rule.grantees {
             let p = c.bind(Bind::Int(*p));
-            let from = format!(
-                "{} g JOIN {t} t ON t.\"id\" = g.\"record_id\"",
-                target.table(&grants)
-            );
-            parts.push(part(
-                from,
+            parts.push((
+                format!(
+                    "{} g JOIN {t} t ON t.\"id\" = g.\"record_id\"",
+                    target.table(&grants)
+                ),
                 vec![format!(
                     "g.\"principal\" = {p} AND (g.\"actions\" & {bit}) = {bit}"
                 )],
             ));
         }
     }
+    let limit = c.bind(Bind::Int(limit));
+    let with_conds = |mut part_conds: Vec<String>| {
+        part_conds.extend(conds.iter().cloned());
+        where_(&part_conds)
+    };
     if parts.is_empty() {
-        parts.push(format!("SELECT t.\"id\" FROM {t} t WHERE 1 = 0"));
+        parts.push((format!("{t} t"), vec!["1 = 0".into()]));
+    }
+    if parts.len() == 1 {
+        if let Some((from, part_conds)) = parts.pop() {
+            c.sql = format!(
+                "SELECT {select} FROM {from}{} ORDER BY {order} LIMIT {limit}",
+                with_conds(part_conds)
+            );
+            return c;
+        }
     }
     let union = parts
-        .iter()
+        .into_iter()
         .enumerate()
-        .map(|(i, p)| format!("SELECT \"id\" FROM ({p}) AS p{i}"))
+        .map(|(i, (from, part_conds))| {
+            format!(
+                "SELECT \"id\" FROM (SELECT t.\"id\" FROM {from}{} ORDER BY {order} LIMIT {limit}) AS p{i}",
+                with_conds(part_conds)
+            )
+        })
         .collect::<Vec<_>>()
         .join(" UNION ALL ");
-    let limit = c.bind(Bind::Int(limit));
     c.sql = format!(
         "SELECT {select} FROM {t} t WHERE t.\"id\" IN ({union}) ORDER BY {order} LIMIT {limit}"
     );
     c
+}
+
+/// The collect shape's parts for the rows of everyone strictly below the reader: by owner
+/// number from the range of paths (the owner-number index gives each owner's rows in id
+/// order), and the rows whose owner had no number when written, each looked up by id; on a
+/// table without owner numbers, every owner looked up by id.
+fn below_parts(
+    target: &Target,
+    table: &Table,
+    owner: &Column,
+    below: &Below,
+    c: &mut Compiled,
+) -> Vec<(String, Vec<String>)> {
+    let t = target.table(&table.name);
+    let (h, lo, hi) = (
+        c.bind(Bind::Int(below.hierarchy)),
+        c.bind(Bind::Bytes(below.lo.clone())),
+        c.bind(Bind::Bytes(below.hi.clone())),
+    );
+    let paths = platform_table(target, "authz_node_paths");
+    let users = platform_table(target, "authz_users");
+    let range = format!("n.\"hierarchy_num\" = {h} AND n.\"path\" > {lo} AND n.\"path\" < {hi}");
+    match table.owner_num() {
+        Some(num) => vec![
+            (
+                format!(
+                    "{paths} n JOIN {t} t ON t.{} = n.\"node_num\"",
+                    quote(num)
+                ),
+                vec![range.clone()],
+            ),
+            (
+                format!("{t} t"),
+                vec![
+                    format!("t.{} IS NULL", quote(num)),
+                    format!(
+                        "EXISTS (SELECT 1 FROM {paths} n WHERE n.\"node_num\" = {} AND {range})",
+                        owner_lookup(target, owner)
+                    ),
+                ],
+            ),
+        ],
+        None => vec![(
+            format!(
+                "{paths} n JOIN {users} u ON u.\"num\" = n.\"node_num\" JOIN {t} t ON t.{} = u.\"user_id\"",
+                quote(&owner.name)
+            ),
+            vec![range],
+        )],
+    }
+}
+
+/// Row `t`'s owner's number, looked up by their user id (null if they have none).
+fn owner_lookup(target: &Target, owner: &Column) -> String {
+    format!(
+        "(SELECT u.\"num\" FROM {} u WHERE u.\"user_id\" = t.{})",
+        platform_table(target, "authz_users"),
+        quote(&owner.name)
+    )
 }
 
 /// One record by id, if the reader may see it (for writes: `rows` made for the write bit).
@@ -521,7 +581,10 @@ fn rule_condition(target: &Target, table: &Table, rule: &Rule, c: &mut Compiled)
         let me = c.bind(Bind::Text(me.clone()));
         tests.push(format!("t.{} = {me}", quote(&owner.name)));
         if let Some(below) = &rule.below {
-            tests.push(format!("EXISTS ({})", below_probe(target, owner, below, c)));
+            tests.push(format!(
+                "EXISTS ({})",
+                below_probe(target, table, owner, below, c)
+            ));
         }
     }
     if let (Some(grants), false) = (table.grants_table(), rule.grantees.is_empty()) {
@@ -536,18 +599,32 @@ fn rule_condition(target: &Target, table: &Table, rule: &Rule, c: &mut Compiled)
     format!("({})", tests.join(" OR "))
 }
 
-fn below_probe(target: &Target, owner: &Column, below: &Below, c: &mut Compiled) -> String {
+/// Whether row `t`'s owner is strictly below the reader: one search of the owner's path by
+/// their number (from the owner-number column, or looked up by id when it has none).
+fn below_probe(
+    target: &Target,
+    table: &Table,
+    owner: &Column,
+    below: &Below,
+    c: &mut Compiled,
+) -> String {
     let (h, lo, hi) = (
         c.bind(Bind::Int(below.hierarchy)),
         c.bind(Bind::Bytes(below.lo.clone())),
         c.bind(Bind::Bytes(below.hi.clone())),
     );
+    let num = match table.owner_num() {
+        Some(num) => format!(
+            "COALESCE(t.{}, {})",
+            quote(num),
+            owner_lookup(target, owner)
+        ),
+        None => owner_lookup(target, owner),
+    };
     format!(
-        "SELECT 1 FROM {} u JOIN {} n ON n.\"hierarchy_num\" = {h} AND n.\"node_num\" = u.\"num\" \
-         WHERE u.\"user_id\" = t.{} AND n.\"path\" > {lo} AND n.\"path\" < {hi}",
-        platform_table(target, "authz_users"),
+        "SELECT 1 FROM {} n WHERE n.\"hierarchy_num\" = {h} AND n.\"node_num\" = {num} \
+         AND n.\"path\" > {lo} AND n.\"path\" < {hi}",
         platform_table(target, "authz_node_paths"),
-        quote(&owner.name)
     )
 }
 

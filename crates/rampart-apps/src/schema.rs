@@ -8,7 +8,14 @@
 //! - `_version`: a counter every change increments (optimistic concurrency);
 //! - `_created_at`, `_updated_at`: milliseconds since the epoch;
 //! - `_bi_<column>`: for a `unique` `sensitive` attribute, the keyed blind index of its value
-//!   (the ciphertext itself differs every time, so uniqueness is enforced on the index).
+//!   (the ciphertext itself differs every time, so uniqueness is enforced on the index);
+//! - `_owner_num`: for an entity whose ACL has an owner, the owner's number in the
+//!   authorization index (`authz_users.num`, which never changes for a user), written with
+//!   the owner in the same statement, so the row rule tests the hierarchy by integer instead
+//!   of looking each owner up by id. It is null when the owner had no number when written
+//!   (the rule then looks the owner up by id), and a trigger clears it when the owner changes
+//!   without it (a write through a layout older than the column), so it is never another
+//!   user's number.
 //!
 //! An entity whose ACL allows grants has a table `_grants_<table>` beside it: one row per
 //! record and principal, with the actions granted as bits.
@@ -32,6 +39,10 @@ use serde::{Deserialize, Serialize};
 
 /// The longest identifier both databases keep whole.
 pub const MAX_IDENTIFIER: usize = 63;
+
+/// The hidden column holding each record's owner as the authorization index numbers users
+/// (see the module's header).
+pub const OWNER_NUM: &str = "_owner_num";
 
 /// The SQL dialect a statement is written for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,6 +177,12 @@ pub struct Table {
     /// when it stops).
     #[serde(default)]
     pub has_grants_table: bool,
+    /// The table has the hidden column [`OWNER_NUM`], filled for the ACL's owner column
+    /// (added when the table first has an owner rule, refilled whenever the owner column
+    /// changes). Tables laid out before it existed lack it until their next deployment; their
+    /// rule looks owners up by id.
+    #[serde(default)]
+    pub has_owner_num: bool,
     /// No longer in the model: kept with its data until a deployment drops it.
     #[serde(default)]
     pub retained: bool,
@@ -196,6 +213,11 @@ impl Table {
     pub fn owner_column(&self) -> Option<&Column> {
         let owner = self.acl.as_ref()?.owner.as_deref()?;
         self.columns.iter().find(|c| !c.retained && c.name == owner)
+    }
+
+    /// The hidden owner-number column, when the ACL has an owner and the table keeps it.
+    pub fn owner_num(&self) -> Option<&'static str> {
+        (self.has_owner_num && self.owner_column().is_some()).then_some(OWNER_NUM)
     }
 }
 
@@ -341,6 +363,7 @@ fn table_of(module: &str, entity: &Entity) -> Result<Table, Refusal> {
         name,
         columns,
         has_grants_table: entity.acl.grants,
+        has_owner_num: acl.as_ref().is_some_and(|a| a.owner.is_some()),
         acl,
         retained: false,
     })
@@ -406,6 +429,23 @@ pub enum Step {
         table: String,
         /// The owner column.
         column: String,
+    },
+    /// Fill the hidden owner-number column ([`OWNER_NUM`]) from the owner column, adding it
+    /// first when `add`; index it; and (re)create the trigger that clears a number the
+    /// owner column no longer matches.
+    OwnerNumbers {
+        /// The table.
+        table: String,
+        /// The owner column.
+        column: String,
+        /// The column does not exist yet.
+        add: bool,
+    },
+    /// Drop the trigger of the owner-number column (the ACL no longer has an owner; the
+    /// column stays, unused, until an owner rule fills it again).
+    DropOwnerTrigger {
+        /// The table.
+        table: String,
     },
     /// Delete a retained column with its data.
     DropColumn {
@@ -517,6 +557,42 @@ fn migrate_table(have: &Table, want: &Table, drop_data: bool, steps: &mut Vec<St
         }
         columns.push(column);
     }
+    // The owner's steps come before any column is dropped (a trigger on a dropped column
+    // would refuse the drop). The model names the owner by its attribute's column, which may
+    // have another name here (a retyped attribute's new column).
+    let acl = want.acl.as_ref().map(|a| TableAcl {
+        owner: a.owner.as_ref().map(|o| {
+            want.columns
+                .iter()
+                .position(|w| &w.name == o)
+                .and_then(|i| columns.get(i))
+                .map_or_else(|| o.clone(), |c| c.name.clone())
+        }),
+        ..a.clone()
+    });
+    let had = have.acl.as_ref().and_then(|a| a.owner.as_ref());
+    match acl.as_ref().and_then(|a| a.owner.as_ref()) {
+        Some(owner) => {
+            if had != Some(owner) {
+                steps.push(Step::OwnerIndex {
+                    table: name.clone(),
+                    column: owner.clone(),
+                });
+            }
+            // After any conversion into the owner column: the numbers follow its values.
+            if had != Some(owner) || !have.has_owner_num {
+                steps.push(Step::OwnerNumbers {
+                    table: name.clone(),
+                    column: owner.clone(),
+                    add: !have.has_owner_num,
+                });
+            }
+        }
+        None if had.is_some() && have.has_owner_num => steps.push(Step::DropOwnerTrigger {
+            table: name.clone(),
+        }),
+        None => {}
+    }
     for c in &have.columns {
         if columns.iter().any(|k| k.name == c.name) {
             continue;
@@ -539,15 +615,6 @@ fn migrate_table(have: &Table, want: &Table, drop_data: bool, steps: &mut Vec<St
             });
         }
     }
-    if let Some(owner) = want.acl.as_ref().and_then(|a| a.owner.as_ref()) {
-        let had = have.acl.as_ref().and_then(|a| a.owner.as_ref());
-        if had != Some(owner) {
-            steps.push(Step::OwnerIndex {
-                table: name.clone(),
-                column: owner.clone(),
-            });
-        }
-    }
     // A grants table is created when the model first allows grants; it stays (with its data,
     // no longer consulted) when the model stops allowing them.
     if want.grants_table().is_some() && !have.has_grants_table {
@@ -560,7 +627,8 @@ fn migrate_table(have: &Table, want: &Table, drop_data: bool, steps: &mut Vec<St
         entity: want.entity.clone(),
         name: name.clone(),
         columns,
-        acl: want.acl.clone(),
+        has_owner_num: have.has_owner_num || acl.as_ref().is_some_and(|a| a.owner.is_some()),
+        acl,
         has_grants_table: have.has_grants_table || want.grants_table().is_some(),
         retained: false,
     }

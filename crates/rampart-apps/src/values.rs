@@ -416,6 +416,7 @@ mod tests {
             ],
             acl: None,
             has_grants_table: false,
+            has_owner_num: false,
             retained: false,
         };
         let body = |v: Json| v.as_object().cloned().unwrap_or_default();

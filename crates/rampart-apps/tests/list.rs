@@ -193,20 +193,72 @@ fn the_row_rule_is_part_of_the_statement_in_both_shapes() {
         "{}",
         walk.sql
     );
+    // The walk tests an owner below by their number, looked up by id only without one.
+    assert!(
+        walk.sql
+            .contains("n.\"node_num\" = COALESCE(t.\"_owner_num\", (SELECT u.\"num\""),
+        "{}",
+        walk.sql
+    );
     let collect = compile_list(&SQLITE, &t, &r, &rule(false));
-    // Own rows, rows below, and one part per grantee principal (two).
+    // Own rows, rows below by owner number, rows below whose owner had no number, and one
+    // part per grantee principal (two).
     assert_eq!(
         collect.sql.matches("UNION ALL").count(),
-        3,
+        4,
+        "{}",
+        collect.sql
+    );
+    assert!(
+        collect.sql.contains("t.\"_owner_num\" = n.\"node_num\"")
+            && collect.sql.contains("t.\"_owner_num\" IS NULL"),
         "{}",
         collect.sql
     );
     // Every part keeps the request's filter.
     assert_eq!(
         collect.sql.matches("t.\"region\" = $1").count(),
-        4,
+        5,
         "{}",
         collect.sql
+    );
+    // A table laid out before owner numbers: owners looked up by id, in both shapes.
+    let older = Table {
+        has_owner_num: false,
+        ..t.clone()
+    };
+    let collect = compile_list(&SQLITE, &older, &r, &rule(false));
+    assert!(!collect.sql.contains("_owner_num"), "{}", collect.sql);
+    assert_eq!(collect.sql.matches("UNION ALL").count(), 3);
+    assert!(
+        collect
+            .sql
+            .contains("JOIN \"sale\" t ON t.\"rep\" = u.\"user_id\""),
+        "{}",
+        collect.sql
+    );
+    let walk = compile_list(&SQLITE, &older, &r, &rule(true));
+    assert!(
+        !walk.sql.contains("_owner_num") && walk.sql.contains("n.\"node_num\" = (SELECT u.\"num\""),
+        "{}",
+        walk.sql
+    );
+    // A reader with nobody below and no grants: their own rows straight from the owner
+    // index, without the platform's tables.
+    let leaf = RowFilter::Rule(Rule {
+        owner: Some("0190a000-0000-7000-8000-000000000002".into()),
+        below: None,
+        grantees: vec![],
+        action_bit: 1,
+        walk: false,
+    });
+    let own = compile_list(&SQLITE, &t, &r, &leaf);
+    assert_eq!(
+        own.sql,
+        format!(
+            "SELECT {} FROM \"sale\" t WHERE t.\"rep\" = $2 AND t.\"region\" = $1 ORDER BY t.\"id\" LIMIT $3",
+            rampart_apps::list::select_list(Dialect::Sqlite, &t, "t")
+        )
     );
     let pg = Target {
         dialect: Dialect::Postgres,

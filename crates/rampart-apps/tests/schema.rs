@@ -211,3 +211,117 @@ fn the_statements_quote_every_name_and_fit_each_dialect() {
     assert!(pg.iter().any(|s| s.contains("\"app_1\".\"_grants_sale\"")));
     assert!(pg.iter().any(|s| s.contains("(\"rep\", \"id\")")));
 }
+
+#[test]
+fn an_owner_rule_keeps_the_owners_numbers_beside_them() {
+    let sqlite = Target {
+        dialect: Dialect::Sqlite,
+        schema: None,
+    };
+    let pg = Target {
+        dialect: Dialect::Postgres,
+        schema: Some("app_1".into()),
+    };
+    // A first deployment: the table with the hidden column, its index and its trigger.
+    let wanted = crm(V1);
+    assert!(wanted.tables[0].has_owner_num);
+    let log = &layouts(&[&module(V1)]).unwrap()["main"].tables[0];
+    assert!(!log.has_owner_num, "no owner rule, no numbers");
+    let create = Step::CreateTable {
+        table: wanted.tables[0].clone(),
+    };
+    let on_sqlite = statements(&sqlite, &create);
+    assert!(
+        on_sqlite[0].contains("\"_owner_num\" INTEGER"),
+        "{}",
+        on_sqlite[0]
+    );
+    assert!(on_sqlite
+        .iter()
+        .any(|s| s.contains("(\"_owner_num\", \"id\")")));
+    assert!(
+        on_sqlite.iter().any(|s| s.starts_with("CREATE TRIGGER")
+            && s.contains("AFTER UPDATE OF \"rep\" ON \"sale\"")
+            && s.contains("SET \"_owner_num\" = NULL")),
+        "{on_sqlite:?}"
+    );
+    let on_pg = statements(&pg, &create);
+    assert!(on_pg[0].contains("\"_owner_num\" BIGINT"));
+    assert!(on_pg
+        .iter()
+        .any(|s| s.starts_with("CREATE OR REPLACE FUNCTION \"app_1\".")));
+    assert!(on_pg
+        .iter()
+        .any(|s| s.contains("BEFORE UPDATE OF \"rep\" ON \"app_1\".\"sale\"")));
+
+    // A table laid out before owner numbers existed: the next deployment adds and fills them.
+    let mut old = migrate(&Layout::default(), &wanted, false).after;
+    old.tables[0].has_owner_num = false;
+    let m = migrate(&old, &wanted, false);
+    let add = Step::OwnerNumbers {
+        table: "sale".into(),
+        column: "rep".into(),
+        add: true,
+    };
+    assert_eq!(m.steps, std::slice::from_ref(&add));
+    assert!(m.after.tables[0].has_owner_num);
+    let fill = statements(&sqlite, &add);
+    assert!(fill[0].starts_with("ALTER TABLE \"sale\" ADD COLUMN \"_owner_num\""));
+    assert!(
+        fill[1]
+            .contains("FROM \"platform\".\"authz_users\" u WHERE u.\"user_id\" = \"sale\".\"rep\""),
+        "{}",
+        fill[1]
+    );
+    assert!(migrate(&m.after, &wanted, false).steps.is_empty());
+
+    // The rule loses its owner: the trigger goes, the column stays; the owner comes back:
+    // refilled.
+    let no_owner = crm(&V1.replace("owner: rep, hierarchy: reports-to, ", ""));
+    let m = migrate(&m.after, &no_owner, false);
+    assert_eq!(
+        m.steps,
+        [Step::DropOwnerTrigger {
+            table: "sale".into()
+        }]
+    );
+    let back = migrate(&m.after, &wanted, false);
+    assert!(
+        back.steps.contains(&Step::OwnerNumbers {
+            table: "sale".into(),
+            column: "rep".into(),
+            add: false
+        }),
+        "{:?}",
+        back.steps
+    );
+
+    // An owner attribute retyped into a reference: the rule names the new column, whose
+    // numbers are filled after its values are converted.
+    let text_rep = crm(&V1
+        .replace(
+            "{name: rep, type: reference, entity: User}",
+            "{name: rep, type: text}",
+        )
+        .replace(
+            "acl: {owner: rep, hierarchy: reports-to, grants: true}",
+            "acl: {grants: true}",
+        ));
+    let v0 = migrate(&Layout::default(), &text_rep, false).after;
+    let m = migrate(&v0, &wanted, false);
+    let sale = &m.after.tables[0];
+    assert_eq!(sale.owner_column().map(|c| c.name.as_str()), Some("rep_2"));
+    let numbers = m
+        .steps
+        .iter()
+        .position(|s| matches!(s, Step::OwnerNumbers { column, .. } if column == "rep_2"));
+    let converted = m
+        .steps
+        .iter()
+        .position(|s| matches!(s, Step::Convert { to, .. } if to.name == "rep_2"));
+    assert!(
+        matches!((converted, numbers), (Some(c), Some(n)) if c < n),
+        "{:?}",
+        m.steps
+    );
+}

@@ -47,6 +47,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod explain;
+mod pg;
 mod plain;
 mod seed;
 

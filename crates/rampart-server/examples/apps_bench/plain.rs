@@ -46,6 +46,9 @@ pub async fn serve(dir: &Path, addr: &str) {
         .await
         .unwrap();
     let state = server.state.clone();
+    if !state.config.database_url.is_empty() {
+        let _ = RLS.set(crate::pg::rls_pool(&state.config.database_url).await);
+    }
     let app = rampart_server::router(state.clone()).merge(routes(state.clone()));
     let (tls, _) = rampart_server::tls::server_config(dir, None, None).unwrap();
     let listener = TcpListener::bind(addr).await.unwrap();
@@ -69,6 +72,9 @@ pub async fn serve(dir: &Path, addr: &str) {
     let _ = served.await;
     server.shutdown().await;
 }
+
+/// On PostgreSQL, the pool the set-based RLS baseline reads through (see [`crate::pg`]).
+static RLS: std::sync::OnceLock<sqlx::PgPool> = std::sync::OnceLock::new();
 
 /// The benchmark-only routes.
 pub fn routes(state: AppState) -> Router {
@@ -219,6 +225,31 @@ async fn list(
         field: "query".into(),
         reason: format!("{errors:?}"),
     })?;
+    // `x-bench-rls: <user number>`: the page under PostgreSQL's RLS policy instead.
+    if let Some(user) = headers.get("x-bench-rls") {
+        let user: i64 = user
+            .to_str()
+            .ok()
+            .and_then(|u| u.parse().ok())
+            .ok_or_else(|| Error::invalid("x-bench-rls", "a user number"))?;
+        let pool = RLS
+            .get()
+            .ok_or_else(|| Error::Unavailable("RLS is PostgreSQL's".into()))?;
+        let mut items = crate::pg::rls_page(pool, &r.target, &r.table, &request, user)
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        let limit = request.limit as usize;
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items
+                .last()
+                .map(|last| encode_cursor(&Value::Null, &last.id))
+        } else {
+            None
+        };
+        let page = RecordPage { items, next_cursor };
+        return Ok(rampart_server::error::Json(page).into_response());
+    }
     let (rows, user) = rows(
         &state,
         &headers,

@@ -16,7 +16,7 @@ use rampart_store::{NewUser, Store};
 use serde_json::{json, Value as Json};
 use sqlx::Connection as _;
 
-use crate::{user_id, APPLICATION, ENTITY, ENVIRONMENT, MODULE, MODULE_NAME};
+use crate::{pg, user_id, APPLICATION, ENTITY, ENVIRONMENT, MODULE, MODULE_NAME};
 
 /// A value to bind.
 pub enum V {
@@ -150,42 +150,27 @@ pub async fn seed(dir: &Path, scale: u32, info: &Path) {
         "{} exists: seed a fresh data directory",
         path.display()
     );
-    rampart_service::files::private_file()
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .unwrap();
-    let store = Store::open_sqlite(&path).await.unwrap();
-    store.migrate().await.unwrap();
-    store.close().await;
-
-    // 1. Users and the reports-to tree, as `http_limit seed` writes them.
-    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-        .await
-        .unwrap();
-    exec(&mut conn, "PRAGMA cache_size = -1000000").await;
-    exec(&mut conn, "PRAGMA synchronous = OFF").await;
+    // PostgreSQL when RAMPART_DATABASE_URL names it (as for `rampart serve`).
+    let url = std::env::var("RAMPART_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    if url.is_none() {
+        rampart_service::files::private_file()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .unwrap();
+    }
     let users = spec.users();
     let managers = spec.managers();
     let user_paths = paths(&managers);
     eprintln!(
-        "seeding {users} users in a reports-to tree of depth {}, {} records",
+        "seeding {users} users in a reports-to tree of depth {}, {} records{}",
         spec.levels.len(),
-        spec.records
+        spec.records,
+        if url.is_some() { " (PostgreSQL)" } else { "" }
     );
-    bulk(
-        &mut conn,
-        "users",
-        &[
-            "id",
-            "provider",
-            "username",
-            "username_norm",
-            "password_hash",
-            "password_changed_at",
-            "created_at",
-            "updated_at",
-        ],
+    let user_rows = || {
         (0..users).map(|u| {
             vec![
                 V::T(user_id(u).to_string()),
@@ -199,26 +184,19 @@ pub async fn seed(dir: &Path, scale: u32, info: &Path) {
                 V::I(0),
                 V::I(0),
             ]
-        }),
-    )
-    .await;
-    bulk(
-        &mut conn,
-        "authz_users",
-        &["num", "user_id"],
-        (0..users).map(|u| vec![V::I(i64::from(u)), V::T(user_id(u).to_string())]),
-    )
-    .await;
-    exec(
-        &mut conn,
-        "INSERT INTO authz_hierarchies (num, name, kind, created_at) VALUES \
-         (0, 'reports-to', 'reports_to', 0)",
-    )
-    .await;
-    bulk(
-        &mut conn,
-        "authz_nodes",
-        &["hierarchy_num", "node_num", "node_key", "parent_num"],
+        })
+    };
+    const USER_COLS: [&str; 8] = [
+        "id",
+        "provider",
+        "username",
+        "username_norm",
+        "password_hash",
+        "password_changed_at",
+        "created_at",
+        "updated_at",
+    ];
+    let node_rows = || {
         (0..users).map(|u| {
             vec![
                 V::I(0),
@@ -226,32 +204,92 @@ pub async fn seed(dir: &Path, scale: u32, info: &Path) {
                 V::T(user_id(u).to_string()),
                 managers[u as usize].map_or(V::N, |m| V::I(i64::from(m))),
             ]
-        }),
-    )
-    .await;
-    bulk(
-        &mut conn,
-        "authz_node_paths",
-        &["hierarchy_num", "node_num", "path"],
+        })
+    };
+    let path_rows = || {
         (0..users).map(|u| {
             vec![
                 V::I(0),
                 V::I(i64::from(u)),
                 V::B(user_paths[u as usize].clone()),
             ]
-        }),
-    )
-    .await;
-    for (name, next) in [("user", i64::from(users)), ("hierarchy", 1)] {
-        sqlx::query("INSERT INTO authz_counters (name, next) VALUES (?, ?)")
-            .bind(name)
-            .bind(next)
-            .execute(&mut conn)
-            .await
-            .unwrap();
+        })
+    };
+    let num_rows = || (0..users).map(|u| vec![V::I(i64::from(u)), V::T(user_id(u).to_string())]);
+    const HIERARCHY: &str = "INSERT INTO authz_hierarchies (num, name, kind, created_at) VALUES \
+         (0, 'reports-to', 'reports_to', 0)";
+    let counters = [("user", i64::from(users)), ("hierarchy", 1)];
+    match &url {
+        None => {
+            let store = Store::open_sqlite(&path).await.unwrap();
+            store.migrate().await.unwrap();
+            store.close().await;
+            let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+                .await
+                .unwrap();
+            exec(&mut conn, "PRAGMA cache_size = -1000000").await;
+            exec(&mut conn, "PRAGMA synchronous = OFF").await;
+            bulk(&mut conn, "users", &USER_COLS, user_rows()).await;
+            bulk(&mut conn, "authz_users", &["num", "user_id"], num_rows()).await;
+            exec(&mut conn, HIERARCHY).await;
+            bulk(
+                &mut conn,
+                "authz_nodes",
+                &["hierarchy_num", "node_num", "node_key", "parent_num"],
+                node_rows(),
+            )
+            .await;
+            bulk(
+                &mut conn,
+                "authz_node_paths",
+                &["hierarchy_num", "node_num", "path"],
+                path_rows(),
+            )
+            .await;
+            for (name, next) in counters {
+                sqlx::query("INSERT INTO authz_counters (name, next) VALUES (?, ?)")
+                    .bind(name)
+                    .bind(next)
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+            }
+            exec(&mut conn, "PRAGMA wal_checkpoint(TRUNCATE)").await;
+            conn.close().await.unwrap();
+        }
+        Some(url) => {
+            let store = Store::open_postgres(url, 2).await.unwrap();
+            store.migrate().await.unwrap();
+            store.close().await;
+            let mut conn = pg::connect(url).await;
+            pg::copy(&mut conn, "users", &USER_COLS, user_rows()).await;
+            pg::copy(&mut conn, "authz_users", &["num", "user_id"], num_rows()).await;
+            pg::exec(&mut conn, HIERARCHY).await;
+            pg::copy(
+                &mut conn,
+                "authz_nodes",
+                &["hierarchy_num", "node_num", "node_key", "parent_num"],
+                node_rows(),
+            )
+            .await;
+            pg::copy(
+                &mut conn,
+                "authz_node_paths",
+                &["hierarchy_num", "node_num", "path"],
+                path_rows(),
+            )
+            .await;
+            for (name, next) in counters {
+                sqlx::query("INSERT INTO authz_counters (name, next) VALUES ($1, $2)")
+                    .bind(name)
+                    .bind(next)
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+            }
+            conn.close().await.unwrap();
+        }
     }
-    exec(&mut conn, "PRAGMA wal_checkpoint(TRUNCATE)").await;
-    conn.close().await.unwrap();
     eprintln!("users and tree in {:.1?}", started.elapsed());
 
     // 2. The application, set up through a node's API.
@@ -272,6 +310,7 @@ pub async fn seed(dir: &Path, scale: u32, info: &Path) {
             https_addr: "127.0.0.1:0".into(),
             http_addr: "127.0.0.1:0".into(),
             node_id: "bench-seed".into(),
+            database_url: url.clone().unwrap_or_default(),
             ..Config::default()
         };
         config.password_hash.memory_kib = 64;
@@ -381,13 +420,17 @@ pub async fn seed(dir: &Path, scale: u32, info: &Path) {
     }
     let module = rampart_model::parse("crm.yaml", MODULE).unwrap();
     let entity = module.entities.iter().find(|e| e.name == ENTITY).unwrap();
-    let store = Store::open_sqlite(&path).await.unwrap();
+    let store = match &url {
+        None => Store::open_sqlite(&path).await.unwrap(),
+        Some(url) => Store::open_postgres(url, 2).await.unwrap(),
+    };
     let db = store
         .app_database(ENVIRONMENT, APPLICATION, &entity.database)
         .await
         .unwrap()
         .expect("the deployment created the application database");
     let layout: Layout = store.app_layout(&db).await.unwrap();
+    let target = store.app_target(&db);
     store.close().await;
     let table = layout.table(MODULE_NAME, ENTITY).unwrap().clone();
     eprintln!(
@@ -398,40 +441,26 @@ pub async fn seed(dir: &Path, scale: u32, info: &Path) {
         table.name
     );
 
-    // 3. The records, straight into the table the deployment created.
+    // 3. The records, straight into the table the deployment created, with the owner's
+    // number beside the owner as the store writes it (users are numbered as `http_limit`
+    // numbers them: user `u` is number `u`).
     let t = Instant::now();
-    let file = dir.join("apps").join(format!("{}.db", db.num));
-    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display()))
-        .await
-        .unwrap();
-    // One writer, a fresh table: no journal while loading (the file is thrown away if this
-    // fails), the B-trees in memory; WAL again at the end, as the store opens it.
-    exec(&mut conn, "PRAGMA journal_mode = OFF").await;
-    exec(&mut conn, "PRAGMA synchronous = OFF").await;
-    exec(&mut conn, "PRAGMA cache_size = -1000000").await;
-    let indexes: Vec<(String, String)> = sqlx::query_as(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
-    )
-    .bind(&table.name)
-    .fetch_all(&mut conn)
-    .await
-    .unwrap();
-    for (name, _) in &indexes {
-        exec(&mut conn, &format!("DROP INDEX \"{name}\"")).await;
-    }
-    let col = |attr: &str| table.column(attr).unwrap().name.clone();
-    let (amount, region, closed_on, rep) =
-        (col("amount"), col("region"), col("closed_on"), col("rep"));
-    let cols = [
-        "\"id\"",
-        "\"_version\"",
-        "\"_created_at\"",
-        "\"_updated_at\"",
-        &format!("\"{amount}\""),
-        &format!("\"{region}\""),
-        &format!("\"{closed_on}\""),
-        &format!("\"{rep}\""),
+    let col = |attr: &str| format!("\"{}\"", table.column(attr).unwrap().name);
+    let mut cols = vec![
+        "\"id\"".to_owned(),
+        "\"_version\"".into(),
+        "\"_created_at\"".into(),
+        "\"_updated_at\"".into(),
+        col("amount"),
+        col("region"),
+        col("closed_on"),
+        col("rep"),
     ];
+    let numbered = table.owner_num().is_some();
+    if let Some(num) = table.owner_num() {
+        cols.push(format!("\"{num}\""));
+    }
+    let cols: Vec<&str> = cols.iter().map(String::as_str).collect();
     let amounts: Vec<String> = (0..997u64)
         .map(|i| {
             let text = format!("{}.{:02}", 10 + i * 37 % 9_000, i % 100);
@@ -443,37 +472,79 @@ pub async fn seed(dir: &Path, scale: u32, info: &Path) {
         .collect();
     const REGIONS: [&str; 4] = ["North", "South", "East", "West"];
     let owners: Vec<u32> = spec.owners().collect();
-    let n = bulk(
-        &mut conn,
-        &format!("\"{}\"", table.name),
-        &cols,
-        (0..spec.records).map(|r| {
-            let at = created_ms(r) as i64;
-            vec![
-                V::T(record_id(r)),
-                V::I(1),
-                V::I(at),
-                V::I(at),
-                V::T(amounts[(r % 997) as usize].clone()),
-                V::T(REGIONS[(r % 4) as usize].into()),
-                if r % 5 < 3 {
-                    V::T(format!("2025-{:02}-{:02}", 1 + r % 12, 1 + r % 28))
-                } else {
-                    V::N
-                },
-                V::T(user_id(owners[r as usize]).to_string()),
-            ]
-        }),
-    )
-    .await;
-    eprintln!("{n} records in {:.1?}", t.elapsed());
-    let t = Instant::now();
-    for (_, sql) in &indexes {
-        exec(&mut conn, sql).await;
+    let records = (0..spec.records).map(|r| {
+        let at = created_ms(r) as i64;
+        let owner = owners[r as usize];
+        let mut row = vec![
+            V::T(record_id(r)),
+            V::I(1),
+            V::I(at),
+            V::I(at),
+            V::T(amounts[(r % 997) as usize].clone()),
+            V::T(REGIONS[(r % 4) as usize].into()),
+            if r % 5 < 3 {
+                V::T(format!("2025-{:02}-{:02}", 1 + r % 12, 1 + r % 28))
+            } else {
+                V::N
+            },
+            V::T(user_id(owner).to_string()),
+        ];
+        if numbered {
+            row.push(V::I(i64::from(owner)));
+        }
+        row
+    });
+    match &url {
+        None => {
+            let file = dir.join("apps").join(format!("{}.db", db.num));
+            let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display()))
+                .await
+                .unwrap();
+            // One writer, a fresh table: no journal while loading (the file is thrown away if
+            // this fails), the B-trees in memory; WAL again at the end, as the store opens it.
+            exec(&mut conn, "PRAGMA journal_mode = OFF").await;
+            exec(&mut conn, "PRAGMA synchronous = OFF").await;
+            exec(&mut conn, "PRAGMA cache_size = -1000000").await;
+            let indexes: Vec<(String, String)> = sqlx::query_as(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+            )
+            .bind(&table.name)
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+            for (name, _) in &indexes {
+                exec(&mut conn, &format!("DROP INDEX \"{name}\"")).await;
+            }
+            let n = bulk(&mut conn, &format!("\"{}\"", table.name), &cols, records).await;
+            eprintln!("{n} records in {:.1?}", t.elapsed());
+            let t = Instant::now();
+            for (_, sql) in &indexes {
+                exec(&mut conn, sql).await;
+            }
+            exec(&mut conn, "PRAGMA journal_mode = WAL").await;
+            conn.close().await.unwrap();
+            eprintln!("owner indexes built in {:.1?}", t.elapsed());
+        }
+        Some(url) => {
+            let mut conn = pg::connect(url).await;
+            let schema = target.schema.clone().unwrap();
+            let indexes = pg::drop_indexes(&mut conn, &schema, &table.name).await;
+            let n = pg::copy(&mut conn, &target.table(&table.name), &cols, records).await;
+            eprintln!("{n} records in {:.1?}", t.elapsed());
+            let t = Instant::now();
+            for sql in &indexes {
+                pg::exec(&mut conn, sql).await;
+            }
+            eprintln!("owner indexes built in {:.1?}", t.elapsed());
+            let t = Instant::now();
+            pg::rls_setup(&mut conn, &target, &table, &managers).await;
+            eprintln!(
+                "RLS baseline set up, tables vacuumed and analysed in {:.1?}",
+                t.elapsed()
+            );
+            conn.close().await.unwrap();
+        }
     }
-    exec(&mut conn, "PRAGMA journal_mode = WAL").await;
-    conn.close().await.unwrap();
-    eprintln!("owner index built in {:.1?}", t.elapsed());
 
     // 4. What the benchmark part checks and requests.
     let ancestor = |above: u32, mut u: u32| loop {

@@ -25,8 +25,19 @@ pub fn rule(view: &AuthzView, table: &Table, user: UserId, action: Actions, page
         (Some(n), Some(h)) => view.reader_shape(Some(h), n, ROWS_ESTIMATE, page),
         _ => Default::default(),
     };
+    // Nobody below the reader (a leaf, as most readers are): no part of the rule reads the
+    // hierarchy, and the page comes straight from the owner index.
+    let leaf = match (num, hierarchy) {
+        (Some(n), Some(h)) => view
+            .acl
+            .hierarchy(h)
+            .ok()
+            .and_then(|tree| tree.subtree_size(n).ok())
+            .is_none_or(|size| size <= 1),
+        _ => true,
+    };
     let below = match (hierarchy, &shape.owner_path) {
-        (Some(h), Some(path)) => Some(Below {
+        (Some(h), Some(path)) if !leaf => Some(Below {
             hierarchy: i64::from(h.0),
             lo: path.clone(),
             hi: path_end(path),

@@ -6,8 +6,13 @@
 //! database, apart from the platform's tables: on SQLite the file `apps/<num>.db` beside the
 //! platform's, on PostgreSQL the schema `app_<num>`. No statement over one can name another.
 //! The platform's authorization tables are reachable from it (read-only use: the row-level
-//! rule's hierarchy paths): on SQLite the platform file is attached to each connection as
-//! `platform`; on PostgreSQL they are in `public`.
+//! rule's hierarchy paths, the owner numbers written with records): on SQLite the platform
+//! file is attached read-only to each connection as `platform` (so an application write
+//! locks its own file only, never the platform's); on PostgreSQL they are in `public`.
+//!
+//! SQLite readers map both files into memory (`mmap_size`): every commit to the platform
+//! file (audit appends, many a second) makes each reader drop its cached pages of that file
+//! at its next statement, and a mapped page is read again without a system call or a copy.
 //!
 //! **Every write commits with its audit events.** On PostgreSQL they go into the audit log in
 //! the write's own transaction. On SQLite the log is in another file, and a transaction
@@ -380,13 +385,13 @@ async fn open_sqlite_app(platform: &Path, num: i64) -> Result<AppPools, Error> {
         // free pages of the file.
         .pragma("secure_delete", "ON")
         .busy_timeout(Duration::from_secs(5));
-    let platform = platform.to_string_lossy().into_owned();
+    let platform = read_only_uri(platform);
     let (for_writer, for_readers) = (platform.clone(), platform);
     let writer = SqlitePoolOptions::new()
         .max_connections(1)
         .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(30))
-        .after_connect(move |conn, _| attach(conn, for_writer.clone()))
+        .after_connect(move |conn, _| attach(conn, for_writer.clone(), false))
         .connect_with(base.clone())
         .await
         .map_err(cannot_open)?;
@@ -400,8 +405,8 @@ async fn open_sqlite_app(platform: &Path, num: i64) -> Result<AppPools, Error> {
         .max_connections(4)
         .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(30))
-        .after_connect(move |conn, _| attach(conn, for_readers.clone()))
-        .connect_with(base.clone().read_only(true))
+        .after_connect(move |conn, _| attach(conn, for_readers.clone(), true))
+        .connect_with(base.clone().read_only(true).pragma("mmap_size", MMAP_SIZE))
         .await
         .map_err(cannot_open)?;
     let advanced = SqlitePoolOptions::new()
@@ -416,11 +421,31 @@ async fn open_sqlite_app(platform: &Path, num: i64) -> Result<AppPools, Error> {
     })
 }
 
-/// Attaches the platform's database as `platform` (the row-level rule reads its hierarchy
-/// paths).
+/// How much of each database file a reader maps into memory: SQLite's largest
+/// (`SQLITE_MAX_MMAP_SIZE`, just under 2 GiB); pages past it are read as usual.
+const MMAP_SIZE: &str = "2147418112";
+
+/// The platform's file as a URI that opens it read-only (`?`, `#` and `%` escaped).
+fn read_only_uri(platform: &Path) -> String {
+    let mut uri = String::from("file:");
+    for ch in platform.to_string_lossy().chars() {
+        match ch {
+            '%' => uri.push_str("%25"),
+            '?' => uri.push_str("%3f"),
+            '#' => uri.push_str("%23"),
+            c => uri.push(c),
+        }
+    }
+    uri.push_str("?mode=ro");
+    uri
+}
+
+/// Attaches the platform's database read-only as `platform` (the row-level rule reads its
+/// hierarchy paths; writes read owners' numbers), mapped into memory for readers.
 fn attach(
     conn: &mut sqlx::SqliteConnection,
     platform: String,
+    mmap: bool,
 ) -> futures_util::future::BoxFuture<'_, Result<(), sqlx::Error>> {
     Box::pin(async move {
         // Read-only: a statement of the runtime reads the platform's hierarchy tables and
@@ -435,9 +460,14 @@ fn attach(
         }
         uri.push_str("?mode=ro");
         sqlx::query("ATTACH DATABASE $1 AS platform")
-            .bind(uri)
-            .execute(conn)
-            .await
-            .map(|_| ())
+            .bind(platform)
+            .execute(&mut *conn)
+            .await?;
+        if mmap {
+            sqlx::query(&format!("PRAGMA platform.mmap_size = {MMAP_SIZE}"))
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
     })
 }

@@ -2,8 +2,8 @@
 //! (the row-level rule inside them), written with their audit events in one transaction.
 
 use rampart_apps::ddl::{quote, Target};
-use rampart_apps::list::{bind_of, write_placeholder, Bind, Compiled};
-use rampart_apps::schema::{Column, Storage, Table};
+use rampart_apps::list::{bind_of, platform_table, write_placeholder, Bind, Compiled};
+use rampart_apps::schema::{Column, Storage, Table, OWNER_NUM};
 use rampart_apps::values::Value;
 use rampart_core::Error;
 use rampart_model::format::AttributeType;
@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use super::{outbox, AppConn, AppDatabase};
 use crate::audit::NewEvent;
 use crate::backend::{db, from_millis, to_millis};
-use crate::db::{query, Arg, Row, Tx};
+use crate::db::{query, Arg, Ex, Row, Tx};
 use crate::Store;
 
 /// A record as stored: its values in the order of the table's live columns.
@@ -60,6 +60,18 @@ pub(crate) fn arg_of(storage: Storage, bind: &Bind) -> Arg<'static> {
         Bind::Bool(b) => Arg::from(*b),
         Bind::Bytes(b) => Arg::from(b.clone()),
     }
+}
+
+/// When a write sets the owner column `name` of `table` to the value bound as
+/// `placeholder`: the owner's number for the hidden owner-number column, read from the
+/// platform's table in the same statement (null if the owner has none).
+fn owner_num(target: &Target, table: &Table, name: &str, placeholder: &str) -> Option<String> {
+    table.owner_num()?;
+    table.owner_column().filter(|c| c.name == name)?;
+    Some(format!(
+        "(SELECT u.\"num\" FROM {} u WHERE u.\"user_id\" = {placeholder})",
+        platform_table(target, "authz_users")
+    ))
 }
 
 /// The arguments of a compiled statement.
@@ -117,11 +129,16 @@ pub(super) async fn fetch(
     table: &Table,
     c: &Compiled,
 ) -> Result<Vec<StoredRecord>, Error> {
-    // Planned afresh each time: the row rule's shape and bounds change with the reader.
+    let ex = tx_or_pool.into();
+    // On PostgreSQL planned afresh each time: the row rule's shape and bounds change with
+    // the reader, and a cached generic plan (after five executions) cannot see them. SQLite
+    // plans without the bound values (no statistics), so its statements are kept prepared
+    // per connection: preparing one costs more than running it.
+    let persistent = matches!(ex, Ex::Sqlite(_) | Ex::SqlitePool(_));
     let rows = query(&c.sql)
-        .persistent(false)
+        .persistent(persistent)
         .bind_all(args(c))
-        .fetch_all(tx_or_pool)
+        .fetch_all(ex)
         .await
         .map_err(db)?;
     rows.iter().map(|r| record(table, r)).collect()
@@ -308,12 +325,13 @@ impl AppWrite {
         let mut binds: Vec<Arg<'static>> = vec![id.to_owned().into(), to_millis(now).into()];
         for (name, storage, value) in &values.0 {
             binds.push(arg_of(*storage, &bind_of(value)));
+            let p = format!("${}", binds.len());
             cols.push(quote(name));
-            params.push(write_placeholder(
-                self.target.dialect,
-                *storage,
-                &format!("${}", binds.len()),
-            ));
+            params.push(write_placeholder(self.target.dialect, *storage, &p));
+            if let Some(num) = owner_num(&self.target, table, name, &p) {
+                cols.push(quote(OWNER_NUM));
+                params.push(num);
+            }
         }
         let sql = format!(
             "INSERT INTO {} ({}) VALUES ({})",
@@ -341,8 +359,15 @@ impl AppWrite {
         let mut binds: Vec<Arg<'static>> = vec![to_millis(now).into()];
         for (name, storage, value) in &values.0 {
             binds.push(arg_of(*storage, &bind_of(value)));
-            let p = write_placeholder(self.target.dialect, *storage, &format!("${}", binds.len()));
-            sets.push(format!("{} = {p}", quote(name)));
+            let p = format!("${}", binds.len());
+            sets.push(format!(
+                "{} = {}",
+                quote(name),
+                write_placeholder(self.target.dialect, *storage, &p)
+            ));
+            if let Some(num) = owner_num(&self.target, table, name, &p) {
+                sets.push(format!("{} = {num}", quote(OWNER_NUM)));
+            }
         }
         binds.push(current.id.clone().into());
         let sql = format!(

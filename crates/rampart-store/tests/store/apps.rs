@@ -404,6 +404,264 @@ async fn lists_show_each_reader_exactly_the_rows_the_rule_allows() {
     .await;
 }
 
+/// Every record `reader` may see under the owner rule, in one shape, through the statement.
+async fn visible_to(
+    store: &Store,
+    db: &AppDatabase,
+    table: &rampart_apps::schema::Table,
+    view: &rampart_authz::view::AuthzView,
+    reader: UserId,
+    walk: bool,
+) -> Vec<String> {
+    let (h, _) = view.hierarchy("reports-to").unwrap();
+    let shape = view
+        .user_num(reader)
+        .map(|n| view.reader_shape(Some(h), n, 30, 50))
+        .unwrap_or_default();
+    let rule = RowFilter::Rule(Rule {
+        owner: Some(reader.to_string()),
+        below: shape.owner_path.as_ref().map(|p| Below {
+            hierarchy: i64::from(h.0),
+            lo: p.clone(),
+            hi: path_end(p),
+        }),
+        grantees: Vec::new(),
+        action_bit: 1,
+        walk,
+    });
+    let request = parse_list(table, &[("limit".to_owned(), "500".to_owned())]).unwrap();
+    let statement = compile_list(&store.app_target(db), table, &request, &rule);
+    let page = store.app_records(db, table, &statement).await.unwrap();
+    page.into_iter().map(|r| r.id).collect()
+}
+
+/// The slow reference: the records whose owner is `reader`, or someone below them in the
+/// hierarchy as the authorization index has it now.
+fn reference(
+    view: &rampart_authz::view::AuthzView,
+    owners: &[(String, UserId)],
+    reader: UserId,
+) -> Vec<String> {
+    let (h, _) = view.hierarchy("reports-to").unwrap();
+    let tree = view.acl.hierarchy(h).unwrap();
+    owners
+        .iter()
+        .filter(|(_, o)| {
+            *o == reader
+                || matches!((view.user_num(reader), view.user_num(*o)),
+                    (Some(a), Some(n)) if tree.contains(a, n).unwrap_or(false))
+        })
+        .map(|(id, _)| id.clone())
+        .collect()
+}
+
+/// How many records of `table` keep no owner number (their owner is looked up by id).
+async fn without_numbers(
+    store: &Store,
+    db: &AppDatabase,
+    table: &rampart_apps::schema::Table,
+) -> usize {
+    let target = store.app_target(db);
+    let sql = format!(
+        "SELECT {} FROM {} t WHERE t.\"_owner_num\" IS NULL",
+        rampart_apps::list::select_list(target.dialect, table, "t"),
+        target.table(&table.name)
+    );
+    let statement = rampart_apps::list::Compiled { sql, binds: vec![] };
+    store
+        .app_records(db, table, &statement)
+        .await
+        .unwrap()
+        .len()
+}
+
+/// The hidden owner numbers never make the rule see other rows than the reference does:
+/// existing rows get theirs when a deployment adds the column, a record whose owner had no
+/// number yet is found by id (and once the owner is placed in the tree, by those above),
+/// a moved owner moves the number with it (also when written through a layout older than
+/// the column, which the trigger guards), and re-parenting needs no rewrite of any row.
+#[tokio::test]
+async fn owner_numbers_follow_owners_new_users_and_reparenting() {
+    each_backend(|TestStore { store, .. }| async move {
+        let kind = store.kind().as_str();
+        let names = ["director", "manager", "other", "rep1", "rep2", "late"];
+        let mut people = Vec::new();
+        for n in names {
+            people.push(user(&store, n).await);
+        }
+        let (d, m, m2, r1, r2, late) = (
+            people[0], people[1], people[2], people[3], people[4], people[5],
+        );
+        let mut ops = vec![AuthzOp::CreateHierarchy {
+            name: "reports-to".into(),
+            kind: HierarchyKind::ReportsTo,
+        }];
+        for (node, parent) in [
+            (d, None),
+            (m, Some(d)),
+            (m2, Some(d)),
+            (r1, Some(m)),
+            (r2, Some(m2)),
+        ] {
+            ops.push(AuthzOp::SetParent {
+                hierarchy: "reports-to".into(),
+                node: NodeRef::User(node),
+                parent: parent.map(NodeRef::User),
+            });
+        }
+        store.authz_write(&ctx(), T0, &ops).await.unwrap();
+        // The database as a layout from before owner numbers made it: no hidden column.
+        let db = store
+            .ensure_app_database(&ctx(), T0, "dev", "sales", "main")
+            .await
+            .unwrap();
+        let mut old = layout(SALES);
+        old.tables[0].has_owner_num = false;
+        let m0 = store
+            .migrate_app_database(&db, &old, false, &|_, _, _, _, v| Ok(v), T0)
+            .await
+            .unwrap();
+        let old_table = m0.after.tables[0].clone();
+        assert!(old_table.owner_num().is_none(), "{kind}");
+        let mut owners: Vec<(String, UserId)> = Vec::new();
+        for (i, owner) in [d, m, r1, r1, r2, late, m2, r2].into_iter().enumerate() {
+            let id = record_id(i as u32);
+            store
+                .app_insert(
+                    &db,
+                    &old_table,
+                    &id,
+                    &values("1", "North", owner),
+                    T0,
+                    vec![],
+                )
+                .await
+                .unwrap();
+            owners.push((id, owner));
+        }
+        // The next deployment adds the column and fills it for the existing rows; only the
+        // owner without a number (`late`, in no tree yet) has none.
+        let m1 = store
+            .migrate_app_database(&db, &layout(SALES), false, &|_, _, _, _, v| Ok(v), T0)
+            .await
+            .unwrap();
+        assert!(
+            m1.steps.iter().any(|s| matches!(
+                s,
+                rampart_apps::schema::Step::OwnerNumbers { add: true, .. }
+            )),
+            "{kind}: {:?}",
+            m1.steps
+        );
+        let table = m1.after.tables[0].clone();
+        assert_eq!(table.owner_num(), Some("_owner_num"), "{kind}");
+        assert_eq!(without_numbers(&store, &db, &table).await, 1, "{kind}");
+        let check = |step: &'static str, owners: Vec<(String, UserId)>| {
+            let store = store.clone();
+            let (db, table) = (db.clone(), table.clone());
+            let people = people.clone();
+            async move {
+                let view = store.authz_load(&mut |_, _| {}).await.unwrap();
+                for reader in people {
+                    let want = reference(&view, &owners, reader);
+                    for walk in [false, true] {
+                        let got = visible_to(&store, &db, &table, &view, reader, walk).await;
+                        assert_eq!(got, want, "{kind}, {step}: reader {reader}, walk {walk}");
+                    }
+                }
+            }
+        };
+        check("after the migration", owners.clone()).await;
+
+        // A record created for `late` (no number yet), then `late` placed under the manager:
+        // the manager and the director see it, found by id.
+        let id = record_id(20);
+        store
+            .app_insert(&db, &table, &id, &values("2", "South", late), T0, vec![])
+            .await
+            .unwrap();
+        owners.push((id, late));
+        assert_eq!(without_numbers(&store, &db, &table).await, 2, "{kind}");
+        let place = |node: UserId, parent: UserId| AuthzOp::SetParent {
+            hierarchy: "reports-to".into(),
+            node: NodeRef::User(node),
+            parent: Some(NodeRef::User(parent)),
+        };
+        store
+            .authz_write(&ctx(), T0, &[place(late, m)])
+            .await
+            .unwrap();
+        check("a user placed after their records", owners.clone()).await;
+
+        // A record moved from rep1 (under the manager) to rep2 (under the other manager).
+        let target = store.app_target(&db);
+        let moved = owners[2].0.clone();
+        let set_owner = |t: rampart_apps::schema::Table, owner: UserId| {
+            let store = store.clone();
+            let (db, target, moved) = (db.clone(), target.clone(), moved.clone());
+            async move {
+                let visible = compile_get(&target, &t, &moved, &RowFilter::All);
+                let owner_value = RowValues(vec![(
+                    "rep".into(),
+                    Storage::Text,
+                    Value::Text(owner.to_string()),
+                )]);
+                let expect = Expect {
+                    visible: &visible,
+                    version: None,
+                };
+                store
+                    .app_update(&db, &t, expect, &owner_value, T0, vec![])
+                    .await
+                    .unwrap();
+            }
+        };
+        set_owner(table.clone(), r2).await;
+        owners[2].1 = r2;
+        check("an owner moved", owners.clone()).await;
+        // Moved back through the older layout, which does not write the number: the trigger
+        // clears the one left (rep2's), and the owner is found by id again.
+        set_owner(old_table.clone(), r1).await;
+        owners[2].1 = r1;
+        assert_eq!(without_numbers(&store, &db, &table).await, 3, "{kind}");
+        check("an owner moved without its number", owners.clone()).await;
+
+        // Re-parenting: rep1 moves from the manager to the other one; no row changes.
+        store
+            .authz_write(&ctx(), T0, &[place(r1, m2)])
+            .await
+            .unwrap();
+        check("rep1 re-parented", owners.clone()).await;
+        let view = store.authz_load(&mut |_, _| {}).await.unwrap();
+        assert!(
+            visible_to(&store, &db, &table, &view, m, true).await.len()
+                < visible_to(&store, &db, &table, &view, m2, true).await.len(),
+            "{kind}: the other manager now has rep1's rows"
+        );
+
+        // rep2's account deleted: their place in the tree stays, and so do their records for
+        // those above it (as platform records), in both shapes.
+        let theirs: Vec<String> = owners
+            .iter()
+            .filter(|(_, o)| *o == r2)
+            .map(|(id, _)| id.clone())
+            .collect();
+        assert!(!theirs.is_empty());
+        store.delete_user(r2, T0, &ctx()).await.unwrap();
+        let view = store.authz_load(&mut |_, _| {}).await.unwrap();
+        for reader in [m2, d] {
+            for walk in [false, true] {
+                let seen = visible_to(&store, &db, &table, &view, reader, walk).await;
+                assert!(
+                    theirs.iter().all(|id| seen.contains(id)),
+                    "{kind}: reader {reader}, walk {walk}: {seen:?}"
+                );
+            }
+        }
+    })
+    .await;
+}
+
 /// The database's own defences around advanced SQL, with the checker out of the way: the
 /// statement runs where it cannot write, cannot reach the platform's tables, and (on
 /// PostgreSQL) resolves names in the application's schema only.
