@@ -247,7 +247,11 @@ async fn list(
         } else {
             None
         };
-        let page = RecordPage { items, next_cursor };
+        let page = RecordPage {
+            items,
+            next_cursor,
+            rows: None,
+        };
         return Ok(rampart_server::error::Json(page).into_response());
     }
     let (rows, user) = rows(
