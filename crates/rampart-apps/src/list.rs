@@ -595,10 +595,17 @@ fn rule_condition(target: &Target, table: &Table, rule: &Rule, c: &mut Compiled)
             ) if table.owner_num().is_some() => {
                 let num = format!("t.{}", quote(OWNER_NUM));
                 let len = c.bind(Bind::Int(i64::try_from(m.len()).unwrap_or(i64::MAX)));
-                let set = c.bind(Bind::Bytes(m.clone()));
+                // SQLite reads a byte of a blob; PostgreSQL reads a bit (an eighth of the
+                // bytes to send and plan with).
                 let byte = match target.dialect {
-                    Dialect::Sqlite => format!("substr({set}, {num} + 1, 1) = X'01'"),
-                    Dialect::Postgres => format!("get_byte({set}, CAST({num} AS INTEGER)) = 1"),
+                    Dialect::Sqlite => {
+                        let set = c.bind(Bind::Bytes(m.clone()));
+                        format!("substr({set}, {num} + 1, 1) = X'01'")
+                    }
+                    Dialect::Postgres => {
+                        let set = c.bind(Bind::Bytes(bits(m)));
+                        format!("get_bit({set}, CAST({num} AS INTEGER)) = 1")
+                    }
                 };
                 let probe = below_probe(target, table, owner, below, c);
                 tests.push(format!(
@@ -626,6 +633,20 @@ fn rule_condition(target: &Target, table: &Table, rule: &Rule, c: &mut Compiled)
         tests.push("1 = 0".into());
     }
     format!("({})", tests.join(" OR "))
+}
+
+/// Member bytes as bits, eight to a byte, the first in the lowest bit (as PostgreSQL's
+/// `get_bit` numbers them).
+fn bits(bytes: &[u8]) -> Vec<u8> {
+    bytes
+        .chunks(8)
+        .map(|chunk| {
+            chunk
+                .iter()
+                .enumerate()
+                .fold(0u8, |acc, (i, &b)| acc | (u8::from(b != 0) << i))
+        })
+        .collect()
 }
 
 /// Whether row `t`'s owner is strictly below the reader: one search of the owner's path by

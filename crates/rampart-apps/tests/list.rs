@@ -239,12 +239,7 @@ fn the_row_rule_is_part_of_the_statement_in_both_shapes() {
             walk: true,
         })
     };
-    let set = compile_list(
-        &SQLITE,
-        &t,
-        &r,
-        &with_set(vec![0, 1, 0, 1]),
-    );
+    let set = compile_list(&SQLITE, &t, &r, &with_set(vec![0, 1, 0, 1]));
     assert!(
         set.sql
             .contains("CASE WHEN t.\"_owner_num\" IS NULL THEN (t.\"rep\" = $")
@@ -263,7 +258,18 @@ fn the_row_rule_is_part_of_the_statement_in_both_shapes() {
         &r,
         &with_set(vec![1]),
     );
-    assert!(on_pg.sql.contains("get_byte($"), "{}", on_pg.sql);
+    // PostgreSQL reads bits: eight people a byte, the first in the lowest bit.
+    assert!(on_pg.sql.contains("get_bit($"), "{}", on_pg.sql);
+    let on_pg = compile_list(
+        &Target {
+            dialect: Dialect::Postgres,
+            schema: Some("app_3".into()),
+        },
+        &t,
+        &r,
+        &with_set(vec![0, 1, 0, 1, 0, 0, 0, 0, 1]),
+    );
+    assert!(on_pg.binds.contains(&Bind::Bytes(vec![0b1010, 1])));
     // A table laid out before owner numbers: owners looked up by id, in both shapes.
     let older = Table {
         has_owner_num: false,

@@ -7,7 +7,7 @@ use rampart_apps::schema::Table;
 use rampart_authz::acl::Actions;
 use rampart_authz::hierarchy::Hierarchy;
 use rampart_authz::path::path_end;
-use rampart_authz::view::AuthzView;
+use rampart_authz::view::{walk_is_cheaper, AuthzView};
 use rampart_core::UserId;
 
 /// An estimate of a table's rows for choosing the query shape: large, so that only readers
@@ -31,6 +31,10 @@ pub fn rule(view: &AuthzView, table: &Table, user: UserId, action: Actions, page
         (Some(n), Some(t)) => t.subtree_size(n).unwrap_or(1),
         _ => 1,
     };
+    // The shape from the subtree's size on both databases: the statement's shape is fixed
+    // by its text, so PostgreSQL's planner cannot turn a collect into a walk.
+    let walk = shape.owner_path.is_some()
+        && tree.is_some_and(|t| walk_is_cheaper(size, t.len(), ROWS_ESTIMATE, page));
     // Nobody below the reader (a leaf, as most readers are): no part of the rule reads the
     // hierarchy, and the page comes straight from the owner index.
     let below = match (hierarchy, &shape.owner_path) {
@@ -39,9 +43,7 @@ pub fn rule(view: &AuthzView, table: &Table, user: UserId, action: Actions, page
             lo: path.clone(),
             hi: path_end(path),
             members: match (num, tree) {
-                (Some(n), Some(t)) if shape.walk_in_order && worth_a_set(t, size, page) => {
-                    t.subtree_bytes(n).ok()
-                }
+                (Some(n), Some(t)) if walk && worth_a_set(t, size, page) => t.subtree_bytes(n).ok(),
                 _ => None,
             },
         }),
@@ -60,7 +62,7 @@ pub fn rule(view: &AuthzView, table: &Table, user: UserId, action: Actions, page
         below,
         grantees,
         action_bit: i64::from(action.bits()),
-        walk: shape.walk_in_order,
+        walk,
     }
 }
 
