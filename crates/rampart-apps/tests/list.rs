@@ -169,6 +169,7 @@ fn rule(walk: bool) -> RowFilter {
             hierarchy: 0,
             lo: vec![0, 0, 0, 1],
             hi: vec![0, 0, 0, 2],
+            members: None,
         }),
         grantees: vec![7, 1 << 30],
         action_bit: 1,
@@ -222,6 +223,53 @@ fn the_row_rule_is_part_of_the_statement_in_both_shapes() {
         "{}",
         collect.sql
     );
+    // A walk given the reader's member set tests a row's owner number by one byte of it,
+    // and searches the hierarchy only for a row without a number.
+    let with_set = |members: Vec<u8>| {
+        RowFilter::Rule(Rule {
+            owner: Some("0190a000-0000-7000-8000-000000000002".into()),
+            below: Some(Below {
+                hierarchy: 0,
+                lo: vec![0, 0, 0, 1],
+                hi: vec![0, 0, 0, 2],
+                members: Some(members),
+            }),
+            grantees: vec![],
+            action_bit: 1,
+            walk: true,
+        })
+    };
+    let set = compile_list(&SQLITE, &t, &r, &with_set(vec![0, 1, 0, 1]));
+    assert!(
+        set.sql
+            .contains("CASE WHEN t.\"_owner_num\" IS NULL THEN (t.\"rep\" = $")
+            && set.sql.contains("substr($")
+            && set.sql.contains(", t.\"_owner_num\" + 1, 1) = X'01'"),
+        "{}",
+        set.sql
+    );
+    assert!(set.binds.contains(&Bind::Bytes(vec![0, 1, 0, 1])));
+    let on_pg = compile_list(
+        &Target {
+            dialect: Dialect::Postgres,
+            schema: Some("app_3".into()),
+        },
+        &t,
+        &r,
+        &with_set(vec![1]),
+    );
+    // PostgreSQL reads bits: eight people a byte, the first in the lowest bit.
+    assert!(on_pg.sql.contains("get_bit($"), "{}", on_pg.sql);
+    let on_pg = compile_list(
+        &Target {
+            dialect: Dialect::Postgres,
+            schema: Some("app_3".into()),
+        },
+        &t,
+        &r,
+        &with_set(vec![0, 1, 0, 1, 0, 0, 0, 0, 1]),
+    );
+    assert!(on_pg.binds.contains(&Bind::Bytes(vec![0b1010, 1])));
     // A table laid out before owner numbers: owners looked up by id, in both shapes.
     let older = Table {
         has_owner_num: false,

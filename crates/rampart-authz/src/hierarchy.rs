@@ -131,6 +131,18 @@ impl Hierarchy {
         Ok(self.label[a] <= self.label[n] && self.label[n] <= self.last[a])
     }
 
+    /// One byte per node, 1 for `node` and everyone below it and 0 elsewhere: the subtree
+    /// as a set a database statement can test a node against by one byte. O(nodes), a
+    /// sequential scan of the labels.
+    pub fn subtree_bytes(&self, node: u32) -> Result<Vec<u8>, HierarchyError> {
+        let (lo, hi) = self.subtree_range(node)?;
+        Ok(self
+            .label
+            .iter()
+            .map(|&l| u8::from(lo <= l && l <= hi))
+            .collect())
+    }
+
     /// Grows the forest to `n` nodes; the new nodes are unconnected roots. Labels stay valid:
     /// a full relabel would give the new roots, which come last, exactly these labels.
     pub fn ensure_len(&mut self, n: u32) {
@@ -345,6 +357,12 @@ mod tests {
                     "{a} ⊇ {b}?"
                 );
             }
+        }
+        for a in 0..n {
+            let want: Vec<u8> = (0..n)
+                .map(|b| u8::from(reference_contains(parents, a, b)))
+                .collect();
+            assert_eq!(h.subtree_bytes(a).unwrap(), want, "the subtree of {a}");
         }
         let mut labels: Vec<u32> = (0..n).map(|i| h.label(i).unwrap()).collect();
         labels.sort_unstable();

@@ -665,11 +665,9 @@ impl AuthzView {
         let mut shape = ReaderShape::default();
         if let Some(tree) = h.and_then(|h| self.acl.hierarchy(h).ok()) {
             shape.owner_path = materialised_path(tree, user);
-            let users = tree.len().max(1) as f64;
-            let subtree = f64::from(tree.subtree_size(user).unwrap_or(1));
-            let collect = subtree * records.max(0) as f64 / users;
-            let walk = 2.0 * page.max(1) as f64 * users / subtree;
-            shape.walk_in_order = walk < collect && !self.planner_picks_shape;
+            let subtree = tree.subtree_size(user).unwrap_or(1);
+            shape.walk_in_order =
+                walk_is_cheaper(subtree, tree.len(), records, page) && !self.planner_picks_shape;
         }
         shape
     }
@@ -679,6 +677,18 @@ impl AuthzView {
     pub fn grantee_principals(&self, user: u32) -> Vec<Principal> {
         self.acl.grantee_principals(user)
     }
+}
+
+/// Whether walking `records` in order costs less than collecting a subtree's, for a reader
+/// with `subtree` people (themselves included) of `people`, to fill `page` rows: collecting
+/// reads about `subtree × records ÷ people` rows, walking tests about
+/// `page × people ÷ subtree` (two index lookups each).
+pub fn walk_is_cheaper(subtree: u32, people: usize, records: i64, page: i64) -> bool {
+    let people = people.max(1) as f64;
+    let subtree = f64::from(subtree.max(1));
+    let collect = subtree * records.max(0) as f64 / people;
+    let walk = 2.0 * page.max(1) as f64 * people / subtree;
+    walk < collect
 }
 
 /// A reader's place under an owner rule, and the query shape for them (see

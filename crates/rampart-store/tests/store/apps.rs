@@ -348,13 +348,15 @@ async fn lists_show_each_reader_exactly_the_rows_the_rule_allows() {
             let shape = num
                 .map(|n| view.reader_shape(Some(h), n, 30, 50))
                 .unwrap_or_default();
-            for walk in [false, true] {
+            // Collect; walk searching each owner's path; walk testing the member set.
+            for (walk, set) in [(false, false), (true, false), (true, true)] {
                 let rule = RowFilter::Rule(Rule {
                     owner: Some(reader.to_string()),
                     below: shape.owner_path.as_ref().map(|p| Below {
                         hierarchy: i64::from(h.0),
                         lo: p.clone(),
                         hi: path_end(p),
+                        members: num.filter(|_| set).map(|n| member_set(&view, h, n)),
                     }),
                     grantees: Vec::new(),
                     action_bit: 1,
@@ -395,7 +397,7 @@ async fn lists_show_each_reader_exactly_the_rows_the_rule_allows() {
                         .collect();
                     assert_eq!(
                         seen, want,
-                        "{kind}: reader {reader}, walk {walk}, filter {filter:?}"
+                        "{kind}: reader {reader}, walk {walk}, set {set}, filter {filter:?}"
                     );
                 }
             }
@@ -411,11 +413,11 @@ async fn visible_to(
     table: &rampart_apps::schema::Table,
     view: &rampart_authz::view::AuthzView,
     reader: UserId,
-    walk: bool,
+    (walk, set): (bool, bool),
 ) -> Vec<String> {
     let (h, _) = view.hierarchy("reports-to").unwrap();
-    let shape = view
-        .user_num(reader)
+    let num = view.user_num(reader);
+    let shape = num
         .map(|n| view.reader_shape(Some(h), n, 30, 50))
         .unwrap_or_default();
     let rule = RowFilter::Rule(Rule {
@@ -424,6 +426,7 @@ async fn visible_to(
             hierarchy: i64::from(h.0),
             lo: p.clone(),
             hi: path_end(p),
+            members: num.filter(|_| set).map(|n| member_set(view, h, n)),
         }),
         grantees: Vec::new(),
         action_bit: 1,
@@ -433,6 +436,18 @@ async fn visible_to(
     let statement = compile_list(&store.app_target(db), table, &request, &rule);
     let page = store.app_records(db, table, &statement).await.unwrap();
     page.into_iter().map(|r| r.id).collect()
+}
+
+/// The reader `num` and everyone below them in hierarchy `h`, as member bytes.
+fn member_set(
+    view: &rampart_authz::view::AuthzView,
+    h: rampart_authz::acl::HierarchyId,
+    num: u32,
+) -> Vec<u8> {
+    let tree = view.acl.hierarchy(h).unwrap();
+    (0..tree.len() as u32)
+        .map(|n| u8::from(tree.contains(num, n).unwrap()))
+        .collect()
 }
 
 /// The slow reference: the records whose owner is `reader`, or someone below them in the
@@ -564,9 +579,12 @@ async fn owner_numbers_follow_owners_new_users_and_reparenting() {
                 let view = store.authz_load(&mut |_, _| {}).await.unwrap();
                 for reader in people {
                     let want = reference(&view, &owners, reader);
-                    for walk in [false, true] {
-                        let got = visible_to(&store, &db, &table, &view, reader, walk).await;
-                        assert_eq!(got, want, "{kind}, {step}: reader {reader}, walk {walk}");
+                    for shape in [(false, false), (true, false), (true, true)] {
+                        let got = visible_to(&store, &db, &table, &view, reader, shape).await;
+                        assert_eq!(
+                            got, want,
+                            "{kind}, {step}: reader {reader}, (walk, set) {shape:?}"
+                        );
                     }
                 }
             }
@@ -634,8 +652,12 @@ async fn owner_numbers_follow_owners_new_users_and_reparenting() {
         check("rep1 re-parented", owners.clone()).await;
         let view = store.authz_load(&mut |_, _| {}).await.unwrap();
         assert!(
-            visible_to(&store, &db, &table, &view, m, true).await.len()
-                < visible_to(&store, &db, &table, &view, m2, true).await.len(),
+            visible_to(&store, &db, &table, &view, m, (true, true))
+                .await
+                .len()
+                < visible_to(&store, &db, &table, &view, m2, (true, true))
+                    .await
+                    .len(),
             "{kind}: the other manager now has rep1's rows"
         );
 
@@ -650,11 +672,11 @@ async fn owner_numbers_follow_owners_new_users_and_reparenting() {
         store.delete_user(r2, T0, &ctx()).await.unwrap();
         let view = store.authz_load(&mut |_, _| {}).await.unwrap();
         for reader in [m2, d] {
-            for walk in [false, true] {
-                let seen = visible_to(&store, &db, &table, &view, reader, walk).await;
+            for shape in [(false, false), (true, false), (true, true)] {
+                let seen = visible_to(&store, &db, &table, &view, reader, shape).await;
                 assert!(
                     theirs.iter().all(|id| seen.contains(id)),
-                    "{kind}: reader {reader}, walk {walk}: {seen:?}"
+                    "{kind}: reader {reader}, (walk, set) {shape:?}: {seen:?}"
                 );
             }
         }
