@@ -154,6 +154,7 @@ async fn query_page(
     params: &[(String, String)],
 ) -> Result<RecordPage, Error> {
     let not_found = || Error::NotFound { what: "query" };
+    state.authz.fresh(None).await?;
     if state.authz.view().it.environment(at.environment).is_none() {
         return Err(not_found());
     }
@@ -463,6 +464,9 @@ async fn resolve(
     verb: Verb,
 ) -> Result<Resolved, Error> {
     let not_found = Error::NotFound { what: "entity" };
+    // The roles and the row rule decide from the index as of now (PostgreSQL: other nodes'
+    // changes replayed first), as every authorization decision does.
+    state.authz.fresh(None).await?;
     if state.authz.view().it.environment(at.environment).is_none() {
         return Err(not_found);
     }
