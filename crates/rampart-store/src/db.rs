@@ -345,17 +345,38 @@ impl Db<'_> {
     }
 }
 
+/// Begins a transaction to its end even if the caller goes away meanwhile (a client that
+/// disconnects, a timeout). The driver begins on the connection's own worker: a begin
+/// cancelled before its answer arrives leaves the connection inside a transaction that no
+/// guard will end, back in its pool, and every later begin on it fails (on SQLite's one
+/// writer: every write, until a restart). Spawned, the begin completes; if its caller has
+/// gone, the transaction is dropped, which rolls it back.
+pub(crate) async fn begun<T: Send + 'static>(
+    begin: impl std::future::Future<Output = Result<T, sqlx::Error>> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::spawn(begin)
+        .await
+        .map_err(|e| Error::Internal(format!("a transaction's begin stopped: {e}")))?
+        .map_err(db)
+}
+
 impl Store {
     /// Begins a write transaction: on SQLite `BEGIN IMMEDIATE` on the one writer, so the
     /// write lock is taken at once instead of on the first write.
     pub(crate) async fn write(&self) -> Result<Tx<'static>, Error> {
         match &self.backend {
-            Backend::Sqlite { writer, .. } => writer
-                .begin_with("BEGIN IMMEDIATE")
-                .await
-                .map(Tx::Sqlite)
-                .map_err(db),
-            Backend::Postgres(pool) => pool.begin().await.map(Tx::Postgres).map_err(db),
+            Backend::Sqlite { writer, .. } => {
+                let writer = writer.clone();
+                begun(async move { writer.begin_with("BEGIN IMMEDIATE").await })
+                    .await
+                    .map(Tx::Sqlite)
+            }
+            Backend::Postgres(pool) => {
+                let pool = pool.clone();
+                begun(async move { pool.begin().await })
+                    .await
+                    .map(Tx::Postgres)
+            }
         }
     }
 
@@ -363,9 +384,17 @@ impl Store {
     /// repeatable-read, read-only transaction on PostgreSQL.
     pub(crate) async fn snapshot(&self) -> Result<Tx<'static>, Error> {
         match &self.backend {
-            Backend::Sqlite { reader, .. } => reader.begin().await.map(Tx::Sqlite).map_err(db),
+            Backend::Sqlite { reader, .. } => {
+                let reader = reader.clone();
+                begun(async move { reader.begin().await })
+                    .await
+                    .map(Tx::Sqlite)
+            }
             Backend::Postgres(pool) => {
-                let mut tx = pool.begin().await.map(Tx::Postgres).map_err(db)?;
+                let pool = pool.clone();
+                let mut tx = begun(async move { pool.begin().await })
+                    .await
+                    .map(Tx::Postgres)?;
                 tx.exec(
                     "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY",
                     [],

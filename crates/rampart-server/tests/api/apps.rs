@@ -816,3 +816,51 @@ async fn concurrent_creates_all_commit_with_their_events() {
     })
     .await;
 }
+
+/// Two nodes on one PostgreSQL database: a move made through one node holds at once for a
+/// reader served by the other (the member set a walk binds comes from that node's index,
+/// which replays the change before deciding), and so does a role revoked there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_made_through_another_node_holds_at_once() {
+    use rampart_store::BackendKind;
+    let a = crate::kit::start(BackendKind::Postgres, no_tweak).await;
+    let p = setup(&a).await;
+    let t = &p.tokens;
+    let sold = sale(&a, &t[2], "10", "North").await;
+    let rep1 = vec![sold["id"].as_str().unwrap().to_owned()];
+    let b = crate::kit::start_on(BackendKind::Postgres, a.database_url(), no_tweak).await;
+    let (status, page) = b.get(BASE, &t[1]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(
+        ids_of(&page),
+        rep1,
+        "the manager sees rep1's sale through the other node"
+    );
+    // rep1 moves from under the manager to straight under the director, through node a.
+    let ops = json!([{ "op": "set_parent", "hierarchy": "reports-to", "node": p.ids[2], "parent": p.ids[0] }]);
+    let (status, body) = a
+        .post(
+            "/api/v1/authz/write",
+            &p.admin,
+            json!({ "operations": ops }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, page) = b.get(BASE, &t[1]).await;
+    assert!(ids_of(&page).is_empty(), "node b knows at once: {page}");
+    let (_, page) = b.get(BASE, &t[0]).await;
+    assert_eq!(ids_of(&page), rep1, "the director still sees it: {page}");
+    // The manager's role revoked through node a: node b refuses them at once.
+    let ops = json!([{ "op": "revoke_role", "application": "shop", "role": "Manager", "principal": { "type": "user", "id": p.ids[1] } }]);
+    let (status, body) = a
+        .post(
+            "/api/v1/authz/write",
+            &p.admin,
+            json!({ "operations": ops }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(b.get(BASE, &t[1]).await.0, StatusCode::FORBIDDEN);
+    b.shutdown().await;
+    a.shutdown().await;
+}

@@ -155,6 +155,7 @@ async fn query_page(
     params: &[(String, String)],
 ) -> Result<RecordPage, Error> {
     let not_found = || Error::NotFound { what: "query" };
+    state.authz.fresh(None).await?;
     if state.authz.view().it.environment(at.environment).is_none() {
         return Err(not_found());
     }
@@ -554,6 +555,9 @@ async fn resolve(
     verb: Verb,
 ) -> Result<Resolved, Error> {
     let not_found = Error::NotFound { what: "entity" };
+    // The roles and the row rule decide from the index as of now (PostgreSQL: other nodes'
+    // changes replayed first), as every authorization decision does.
+    state.authz.fresh(None).await?;
     if state.authz.view().it.environment(at.environment).is_none() {
         return Err(not_found);
     }

@@ -43,7 +43,7 @@ use sqlx::sqlite::{
 };
 use time::OffsetDateTime;
 
-use crate::backend::{db, to_millis, Backend, Store};
+use crate::backend::{to_millis, Backend, Store};
 use crate::db::{Db, Tx};
 
 pub use advanced::{QueryRows, ADVANCED_TIMEOUT};
@@ -130,17 +130,23 @@ impl AppConn {
         }
     }
 
-    /// Begins a write transaction (SQLite: `BEGIN IMMEDIATE` on the one writer).
+    /// Begins a write transaction (SQLite: `BEGIN IMMEDIATE` on the one writer, which locks
+    /// the application file only: the platform file is attached read-only), to its end even
+    /// if the caller goes away meanwhile (see [`crate::db::begun`]).
     pub(crate) async fn write(&self) -> Result<Tx<'static>, Error> {
         match self {
             AppConn::Sqlite(p) => {
-                p.0.writer
-                    .begin_with("BEGIN IMMEDIATE")
+                let writer = p.0.writer.clone();
+                crate::db::begun(async move { writer.begin_with("BEGIN IMMEDIATE").await })
                     .await
                     .map(Tx::Sqlite)
-                    .map_err(db)
             }
-            AppConn::Postgres(pool) => pool.begin().await.map(Tx::Postgres).map_err(db),
+            AppConn::Postgres(pool) => {
+                let pool = pool.clone();
+                crate::db::begun(async move { pool.begin().await })
+                    .await
+                    .map(Tx::Postgres)
+            }
         }
     }
 }
@@ -283,11 +289,10 @@ impl Store {
                     return Ok(AppConn::Postgres(pool.clone()));
                 }
                 let schema = schema_name(db.num);
-                let mut tx = pool
-                    .begin()
+                let begin = pool.clone();
+                let mut tx = crate::db::begun(async move { begin.begin().await })
                     .await
-                    .map(Tx::Postgres)
-                    .map_err(crate::backend::db)?;
+                    .map(Tx::Postgres)?;
                 // `IF NOT EXISTS` is not safe against a concurrent creation on PostgreSQL:
                 // the database's own lock serialises them.
                 lock_database(&mut tx, db.num).await?;

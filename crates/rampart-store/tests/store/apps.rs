@@ -684,6 +684,56 @@ async fn owner_numbers_follow_owners_new_users_and_reparenting() {
     .await;
 }
 
+/// A write whose caller goes away at any point (a client that disconnects, a timeout)
+/// leaves the database's one writer usable: later writes, to the application database and
+/// to the platform's, still commit. (A begin cancelled halfway used to leave the writer
+/// inside a transaction nobody would end, and every later write failed.)
+#[tokio::test]
+async fn writes_cancelled_at_any_point_leave_the_writers_usable() {
+    each_backend(|TestStore { store, .. }| async move {
+        let kind = store.kind().as_str();
+        let rep = user(&store, "rep").await;
+        let (db, layout) = database(&store, SALES).await;
+        let table = &layout.tables[0];
+        for i in 0..400u32 {
+            let wait = std::time::Duration::from_micros(u64::from(i % 80) * 5);
+            let _ = tokio::time::timeout(
+                wait,
+                store.app_insert(
+                    &db,
+                    table,
+                    &record_id(1000 + i),
+                    &values("1", "North", rep),
+                    T0,
+                    vec![],
+                ),
+            )
+            .await;
+            let _ = tokio::time::timeout(
+                wait,
+                store.create_user(&new_user(Provider::End, &format!("u{i}"), None), T0, &ctx()),
+            )
+            .await;
+        }
+        store
+            .app_insert(
+                &db,
+                table,
+                &record_id(1),
+                &values("1", "North", rep),
+                T0,
+                vec![],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{kind}: the application writer: {e:?}"));
+        store
+            .create_user(&new_user(Provider::End, "after", None), T0, &ctx())
+            .await
+            .unwrap_or_else(|e| panic!("{kind}: the platform writer: {e:?}"));
+    })
+    .await;
+}
+
 /// The database's own defences around advanced SQL, with the checker out of the way: the
 /// statement runs where it cannot write, cannot reach the platform's tables, and (on
 /// PostgreSQL) resolves names in the application's schema only.
