@@ -25,8 +25,9 @@
 //! beforehand and rebuilt afterwards from its own stored SQL (a sort instead of ten million
 //! random inserts: the schema ends identical), each record's owner number beside its owner
 //! as the store writes it. Ids are UUIDv7-shaped, their time one second
-//! apart from 2025-01-01, so id order is creation order as on a node. Neither database is
-//! `ANALYZE`d: a node never does. `INFO/bench.json` receives the personas (a leaf rep, a
+//! apart from 2025-01-01, so id order is creation order as on a node. The SQLite files are
+//! not `ANALYZE`d (a node never does); PostgreSQL's tables are vacuumed and analysed, as
+//! autovacuum would after a load this size. `INFO/bench.json` receives the personas (a leaf rep, a
 //! first-line manager and the director of the data set's `personas`), their expected first
 //! pages and record ids each may read, and `INFO/password` their password (random, 0600).
 //!
