@@ -7,6 +7,11 @@
 //! apps_bench explain DATA_DIR INFO     the plans of the list statements and their cost alone
 //! ```
 //!
+//! On PostgreSQL when `RAMPART_DATABASE_URL` names a database (as for `rampart serve`): the
+//! seed loads it with `COPY` and adds the set-based RLS baseline (see [`pg`]), and `serve`
+//! also serves the page under that policy (`x-bench-rls: <user number>`). `explain` is
+//! SQLite's.
+//!
 //! **`seed`: the data set as an application's data.** `DatasetSpec::issue()` (SCALE 1:
 //! 100,000 users in a reports-to tree of depth 8, 10,000,000 records, each owned by a random
 //! user as the data set's generator draws it) or `DatasetSpec::scaled(SCALE)`. The users and
@@ -18,9 +23,11 @@
 //! are the ones the store creates and migrates. Last, the records go straight into the
 //! entity's table through one connection, in id order, with the owner index dropped
 //! beforehand and rebuilt afterwards from its own stored SQL (a sort instead of ten million
-//! random inserts: the schema ends identical). Ids are UUIDv7-shaped, their time one second
-//! apart from 2025-01-01, so id order is creation order as on a node. Neither database is
-//! `ANALYZE`d: a node never does. `INFO/bench.json` receives the personas (a leaf rep, a
+//! random inserts: the schema ends identical), each record's owner number beside its owner
+//! as the store writes it. Ids are UUIDv7-shaped, their time one second
+//! apart from 2025-01-01, so id order is creation order as on a node. The SQLite files are
+//! not `ANALYZE`d (a node never does); PostgreSQL's tables are vacuumed and analysed, as
+//! autovacuum would after a load this size. `INFO/bench.json` receives the personas (a leaf rep, a
 //! first-line manager and the director of the data set's `personas`), their expected first
 //! pages and record ids each may read, and `INFO/password` their password (random, 0600).
 //!
