@@ -213,6 +213,15 @@ impl<'a> Steps<'a> {
         })
     }
 
+    /// Where this run reads: its environment and application.
+    fn place(&self) -> Place<'_> {
+        Place {
+            env: &self.env,
+            environment: &self.at.environment,
+            application: &self.at.application,
+        }
+    }
+
     fn module(&self, name: &str) -> Result<Module, Error> {
         self.env
             .module(&self.at.application, name)
@@ -274,11 +283,7 @@ impl<'a> Steps<'a> {
                 &format!("running `{}.{}`", module.module, action.name),
             )?;
             let params = checked_params((&action.name, &action.parameters), params)?;
-            let place = Place {
-                env: &self.env,
-                environment: &self.at.environment,
-                application: &self.at.application,
-            };
+            let place = self.place();
             readable_references(
                 self.state,
                 self.actor,
@@ -405,6 +410,7 @@ impl<'a> Steps<'a> {
         name: &str,
         args: &Map<String, Json>,
     ) -> Result<Json, Error> {
+        // Borrowed field by field: the run's transaction is lent to the query.
         let place = Place {
             env: &self.env,
             environment: &self.at.environment,
@@ -461,11 +467,7 @@ impl<'a> Steps<'a> {
                 .entry(owner.attribute.clone())
                 .or_insert_with(|| Json::String(c.user.id.to_string()));
         }
-        let place = Place {
-            env: &self.env,
-            environment: &self.at.environment,
-            application: &self.at.application,
-        };
+        let place = self.place();
         referable(self.state, self.actor, place, m, &r.table, &values).await?;
         let id = UserId::new().to_string();
         let checked = match &caller {
@@ -514,11 +516,7 @@ impl<'a> Steps<'a> {
         };
         let now = self.state.clock.now();
         if let Some(v) = &values {
-            let place = Place {
-                env: &self.env,
-                environment: &self.at.environment,
-                application: &self.at.application,
-            };
+            let place = self.place();
             referable(self.state, self.actor, place, m, &r.table, v).await?;
         }
         let (verb, checked) = match &values {
