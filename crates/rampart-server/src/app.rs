@@ -401,6 +401,7 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
         source: connection.map(|c| c.peer.ip()),
         https,
         actor: Default::default(),
+        arrived: state.fence.ticket(),
     };
     // Only standard methods become label values: a client inventing methods must not be
     // able to grow the metrics without bound.

@@ -18,6 +18,7 @@ use time::Duration;
 use crate::error::{ApiError, Problem};
 use rampart_authz::policy::Operation;
 use rampart_service::caller::{Caller, Origin};
+use rampart_service::fence::Ticket;
 use rampart_service::identity;
 use rampart_service::state::AppState;
 
@@ -39,6 +40,9 @@ pub struct RequestContext {
     /// Filled by [`Authenticated`] with the user's provider and audit context, so the
     /// outermost middleware can record an end user's access in the `access` audit stream.
     pub actor: Arc<std::sync::OnceLock<(Provider, AuditContext)>>,
+    /// When the request arrived, for the node's [`Fence`](rampart_service::fence::Fence):
+    /// every decision of the request sees what other nodes committed before it.
+    pub arrived: Ticket,
 }
 
 impl RequestContext {
@@ -113,6 +117,7 @@ impl Authenticated {
         Caller {
             user: self.user.clone(),
             audit: self.audit(state),
+            arrived: self.request.arrived,
         }
     }
 
@@ -147,30 +152,7 @@ impl FromRequestParts<AppState> for Authenticated {
         let Some(hash) = hash_token(&presented) else {
             return Err(Error::Unauthenticated("the token is not valid").into());
         };
-        let cacheable = state.store.is_exclusive();
-        // Read the epoch before the row: a change committed after this read invalidates
-        // what we are about to cache.
-        let epoch = state.store.credentials_epoch();
-        let cached = if cacheable {
-            state.sessions.get(&hash, epoch)
-        } else {
-            None
-        };
-        let found = match cached {
-            Some(found) => Some(found),
-            None => {
-                let mut loaded = state.store.session_by_token(&hash.0).await?;
-                if let Some((session, _)) = &mut loaded {
-                    state.last_use.merge(session);
-                }
-                if let (true, Some((session, user))) = (cacheable, &loaded) {
-                    state
-                        .sessions
-                        .put(hash, epoch, session.clone(), user.clone());
-                }
-                loaded
-            }
-        };
+        let found = identity::sessions::lookup(state, hash, request.arrived).await?;
         let Some((session, user)) = found else {
             return Err(Error::Unauthenticated("the token is not valid").into());
         };

@@ -540,6 +540,86 @@ async fn expired_revoked_and_forged_tokens_are_refused() {
     .await;
 }
 
+/// Nodes sharing a PostgreSQL database keep the sessions they looked up in memory: a
+/// logout, a revocation, a disable or a password change made through one node ends the
+/// session on every other node by the very next request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_ended_through_one_node_end_on_every_node_at_once() {
+    let a = start(BackendKind::Postgres, no_tweak).await;
+    let b = kit::start_on(BackendKind::Postgres, a.database_url(), no_tweak).await;
+    let admin = a.admin().await;
+    let id = a
+        .create_user(Provider::End, "ivy", USER_PASSWORD, false)
+        .await;
+    for round in 0..3 {
+        // Logout through a.
+        let token = a.login("end", "ivy", USER_PASSWORD).await;
+        assert_eq!(me_status(&b, &token).await, StatusCode::OK, "round {round}");
+        assert_eq!(
+            me_status(&b, &token).await,
+            StatusCode::OK,
+            "cached, round {round}"
+        );
+        let out = a
+            .request(Method::POST, "/api/v1/auth/logout", Some(&token), None)
+            .await;
+        assert_eq!(out.status(), StatusCode::NO_CONTENT);
+        assert_eq!(
+            me_status(&b, &token).await,
+            StatusCode::UNAUTHORIZED,
+            "logout, round {round}"
+        );
+        // Revocation by an administrator through a.
+        let token = a.login("end", "ivy", USER_PASSWORD).await;
+        assert_eq!(me_status(&b, &token).await, StatusCode::OK);
+        let revoked = a
+            .request(
+                Method::POST,
+                &format!("/api/v1/users/{id}/revoke-sessions"),
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(revoked.status(), StatusCode::OK);
+        assert_eq!(
+            me_status(&b, &token).await,
+            StatusCode::UNAUTHORIZED,
+            "revoke, round {round}"
+        );
+        // Disabled through a.
+        let token = a.login("end", "ivy", USER_PASSWORD).await;
+        assert_eq!(me_status(&b, &token).await, StatusCode::OK);
+        let disabled = a
+            .request(
+                Method::POST,
+                &format!("/api/v1/users/{id}/disable"),
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(disabled.status(), StatusCode::OK);
+        assert_eq!(
+            me_status(&b, &token).await,
+            StatusCode::UNAUTHORIZED,
+            "disable, round {round}"
+        );
+        let enabled = a
+            .request(
+                Method::POST,
+                &format!("/api/v1/users/{id}/enable"),
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(enabled.status(), StatusCode::OK);
+    }
+    // A session another node never saw is looked up there and works.
+    let token = a.login("end", "ivy", USER_PASSWORD).await;
+    assert_eq!(me_status(&b, &token).await, StatusCode::OK);
+    b.shutdown().await;
+    a.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoking_all_sessions_and_disabling_end_every_session() {
     on_both(no_tweak, |node| async move {

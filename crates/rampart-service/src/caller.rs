@@ -34,6 +34,9 @@ pub struct Caller {
     pub user: User,
     /// The audit context of the request, with this user as the actor.
     pub audit: AuditContext,
+    /// When the request arrived: what other nodes committed before it is seen by its
+    /// decisions (see [`crate::fence`]).
+    pub arrived: crate::fence::Ticket,
 }
 
 /// Whether a request id from a client is safe to keep (logs, audit events): 1 to 64 of

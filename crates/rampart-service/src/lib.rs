@@ -15,6 +15,7 @@ pub mod audit;
 pub mod authz;
 pub mod caller;
 pub mod config;
+pub mod fence;
 pub mod files;
 pub mod identity;
 pub mod lifecycle;

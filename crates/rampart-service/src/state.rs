@@ -9,6 +9,7 @@ use rampart_store::Store;
 use crate::audit::AuditLog;
 use crate::authz::engine::AuthzEngine;
 use crate::config::Config;
+use crate::fence::Fence;
 use crate::identity::credentials::Credentials;
 use crate::identity::sessions::{LastUse, SessionCache};
 use crate::metrics::Metrics;
@@ -31,10 +32,12 @@ pub struct Inner {
     pub metrics: Arc<Metrics>,
     /// Passwords, lockout, throttling and login gates.
     pub credentials: Credentials,
-    /// Live sessions, when the store is exclusive to this node.
+    /// Live sessions, checked against the credentials epoch before use.
     pub sessions: SessionCache,
     /// Sessions' last use, recorded by requests and written every few seconds.
     pub last_use: Arc<LastUse>,
+    /// The shared reads of what other nodes changed (PostgreSQL).
+    pub fence: Arc<Fence>,
     /// The authorization index, kept current with the database.
     pub authz: Arc<AuthzEngine>,
     /// The tamper-evident audit log: tree, checkpoints, proofs, the access pipeline.
@@ -69,9 +72,11 @@ impl AppState {
             config.audit.pipeline_capacity as usize,
             config.audit.batch_max as usize,
         )?;
+        let fence = Fence::new(store.clone());
         Ok(Self {
             inner: Arc::new(Inner {
-                authz: AuthzEngine::new(store.clone()),
+                authz: AuthzEngine::new(store.clone(), fence.clone()),
+                fence,
                 store,
                 config,
                 clock,

@@ -13,6 +13,7 @@ mod audit;
 mod authz;
 mod backend;
 mod db;
+mod fence;
 mod identity;
 mod lifecycle;
 
@@ -25,6 +26,7 @@ pub use audit::{
 };
 pub use authz::{AuthzOp, ItScope, NodeRef, Progress, RebuildReport, RecordRow};
 pub use backend::{BackendKind, Store};
+pub use fence::Marks;
 pub use identity::sessions::NewSession;
 pub use identity::users::{LoginFailure, NewUser, UserPatch, UserQuery};
 pub use lifecycle::plans::{

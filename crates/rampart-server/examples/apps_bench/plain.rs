@@ -149,7 +149,10 @@ async fn resolve(
     entity: &str,
 ) -> Result<Resolved, Error> {
     let not_found = || Error::NotFound { what: "entity" };
-    let env = state.apps.env(state, environment).await?;
+    let env = state
+        .apps
+        .env(state, environment, state.fence.ticket())
+        .await?;
     let m = env.module(application, module).ok_or_else(not_found)?;
     let entity = m
         .entities

@@ -260,7 +260,11 @@ pub async fn refused_plain_form(
 }
 
 async fn screen_wants_https(state: &AppState, at: &ScreenRef) -> bool {
-    match state.apps.env(state, &at.environment).await {
+    match state
+        .apps
+        .env(state, &at.environment, state.fence.ticket())
+        .await
+    {
         Ok(env) => env
             .screen(&at.application, &at.screen)
             .is_some_and(|(_, s)| s.https),

@@ -861,6 +861,20 @@ async fn a_change_made_through_another_node_holds_at_once() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(b.get(BASE, &t[1]).await.0, StatusCode::FORBIDDEN);
+    // A version deployed through node a is what node b serves at once (b has the previous
+    // one in memory from the reads above).
+    let v2 = CRM.replace(
+        "      - {name: region, type: text, max_length: 20}\n",
+        "      - {name: region, type: text, max_length: 20}\n      - {name: notes, type: text}\n",
+    );
+    let (status, body) = deploy(&a, &p.admin, &v2, 2).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, read) = b.get(&format!("{BASE}/{}", rep1[0]), &t[0]).await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+    assert!(
+        read["values"]["notes"].is_null() && read["values"].get("notes").is_some(),
+        "node b serves version 2 at once: {read}"
+    );
     b.shutdown().await;
     a.shutdown().await;
 }

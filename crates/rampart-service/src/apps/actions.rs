@@ -199,7 +199,11 @@ impl<'a> Steps<'a> {
         if state.authz.view().it.environment(&at.environment).is_none() {
             return Err(Error::NotFound { what: "action" });
         }
-        let env = state.apps.env(state, &at.environment).await?;
+        let arrived = actor
+            .caller
+            .as_ref()
+            .map_or_else(|| state.fence.ticket(), |c| c.arrived);
+        let env = state.apps.env(state, &at.environment, arrived).await?;
         Ok(Steps {
             state,
             env,

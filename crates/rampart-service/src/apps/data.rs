@@ -155,11 +155,14 @@ async fn query_page(
     params: &[(String, String)],
 ) -> Result<RecordPage, Error> {
     let not_found = || Error::NotFound { what: "query" };
-    state.authz.fresh(None).await?;
+    state.authz.fresh_since(caller.arrived, None).await?;
     if state.authz.view().it.environment(at.environment).is_none() {
         return Err(not_found());
     }
-    let env = state.apps.env(state, at.environment).await?;
+    let env = state
+        .apps
+        .env(state, at.environment, caller.arrived)
+        .await?;
     let module = env
         .module(at.application, at.module)
         .ok_or_else(not_found)?;
@@ -523,7 +526,10 @@ async fn referable(
     {
         return Ok(());
     }
-    let env = state.apps.env(state, at.environment).await?;
+    let env = state
+        .apps
+        .env(state, at.environment, caller.arrived)
+        .await?;
     let actor = super::actions::Actor {
         caller: Some(caller.clone()),
         audit: caller.audit.clone(),
@@ -557,11 +563,14 @@ async fn resolve(
     let not_found = Error::NotFound { what: "entity" };
     // The roles and the row rule decide from the index as of now (PostgreSQL: other nodes'
     // changes replayed first), as every authorization decision does.
-    state.authz.fresh(None).await?;
+    state.authz.fresh_since(caller.arrived, None).await?;
     if state.authz.view().it.environment(at.environment).is_none() {
         return Err(not_found);
     }
-    let env = state.apps.env(state, at.environment).await?;
+    let env = state
+        .apps
+        .env(state, at.environment, caller.arrived)
+        .await?;
     let module = env
         .module(at.application, at.module)
         .ok_or(Error::NotFound { what: "entity" })?;

@@ -254,7 +254,11 @@ fn caller_of(state: &AppState, user: User) -> Caller {
         request_id: Some("demo".into()),
         ..state.system_context()
     };
-    Caller { user, audit }
+    Caller {
+        user,
+        audit,
+        arrived: state.fence.ticket(),
+    }
 }
 
 async fn create_admin(state: &AppState, password: &str) -> Result<User, Error> {

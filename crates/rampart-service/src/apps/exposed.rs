@@ -59,7 +59,10 @@ pub async fn find(
             return Ok(None);
         }
     }
-    let env = state.apps.env(state, environment).await?;
+    let env = state
+        .apps
+        .env(state, environment, state.fence.ticket())
+        .await?;
     let Some(m) = env.module(application, module) else {
         return Ok(None);
     };

@@ -250,7 +250,7 @@ async fn attempt(
 ) -> Result<Value, Failure> {
     let running = state
         .apps
-        .env(state, environment)
+        .env(state, environment, state.fence.ticket())
         .await
         .map_err(Failure::Platform)?;
     let m = running

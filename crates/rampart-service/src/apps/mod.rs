@@ -34,6 +34,7 @@ use rampart_core::Error;
 use rampart_model::Module;
 use rampart_store::AppDatabase;
 
+use crate::fence::Ticket;
 use crate::state::AppState;
 
 /// What runs in one environment, as the runtime serves it.
@@ -175,13 +176,18 @@ impl Runtime {
     }
 
     /// What runs in `env` now.
-    pub async fn env(&self, state: &AppState, env: &str) -> Result<Arc<EnvApps>, Error> {
+    pub async fn env(
+        &self,
+        state: &AppState,
+        env: &str,
+        arrived: Ticket,
+    ) -> Result<Arc<EnvApps>, Error> {
         let cached = self.cached(env);
         if let (Some(c), true) = (&cached, state.store.is_exclusive()) {
             return Ok(c.clone());
         }
         if let Some(c) = &cached {
-            if state.store.deployment_revision(env).await? == c.revision {
+            if state.fence.since(arrived).await?.deployment(env) == c.revision {
                 return Ok(c.clone());
             }
         }

@@ -134,7 +134,10 @@ async fn button_action(
     let (m, name) = declared
         .split_once('.')
         .unwrap_or((module.module.as_str(), declared));
-    let env = state.apps.env(state, &at.environment).await?;
+    let env = state
+        .apps
+        .env(state, &at.environment, state.fence.ticket())
+        .await?;
     let target = env
         .module(&at.application, m)
         .and_then(|m| m.actions.iter().find(|a| a.name == name))
@@ -154,7 +157,10 @@ pub async fn runs(state: &AppState, environment: &str, application: &str) -> Res
     if state.authz.view().it.environment(environment).is_none() {
         return Ok(false);
     }
-    let env = state.apps.env(state, environment).await?;
+    let env = state
+        .apps
+        .env(state, environment, state.fence.ticket())
+        .await?;
     Ok(!env.screens(application).is_empty() || env.has_application(application))
 }
 
@@ -193,7 +199,10 @@ pub async fn home(
             what: "application",
         });
     }
-    let env = state.apps.env(state, environment).await?;
+    let env = state
+        .apps
+        .env(state, environment, state.fence.ticket())
+        .await?;
     let screens = env.screens(application);
     if screens.is_empty() {
         return Err(Error::NotFound {
@@ -223,7 +232,10 @@ async fn running(state: &AppState, at: &ScreenRef) -> Result<(Module, Screen), E
     if state.authz.view().it.environment(&at.environment).is_none() {
         return Err(Error::NotFound { what: "screen" });
     }
-    let env = state.apps.env(state, &at.environment).await?;
+    let env = state
+        .apps
+        .env(state, &at.environment, state.fence.ticket())
+        .await?;
     env.screen(&at.application, &at.screen)
         .map(|(m, s)| (m.clone(), s.clone()))
         .ok_or(Error::NotFound { what: "screen" })
@@ -257,7 +269,10 @@ async fn may_open(
                 let target = rampart_apps::eval::eval_text(redirect, &scope)
                     .map(|v| rampart_apps::eval::text(&v))
                     .unwrap_or_default();
-                let env = state.apps.env(state, &at.environment).await;
+                let env = state
+                    .apps
+                    .env(state, &at.environment, state.fence.ticket())
+                    .await;
                 let local = env.ok().and_then(|env| {
                     local_target(&target, &at.base(), |s| {
                         env.screen(&at.application, s).is_some()
@@ -294,7 +309,10 @@ async fn open_screen(
         .filter(|(k, _)| screen.parameters.iter().any(|p| &p.name == k))
         .collect();
     let params = checked_params((&screen.name, &screen.parameters), params)?;
-    let env = state.apps.env(state, &at.environment).await?;
+    let env = state
+        .apps
+        .env(state, &at.environment, state.fence.ticket())
+        .await?;
     let place = Place {
         env: &env,
         environment: &at.environment,

@@ -7,10 +7,9 @@
 //!   [`AuthzEngine::after_write`], which applies the change before the writer is answered, so
 //!   the index is always current.
 //! - On PostgreSQL other nodes write too. Before deciding, a node reads the committed
-//!   revision (one primary-key read) and, if it is behind, replays `authz_changes` up to it.
-//!   Concurrent requests share one such read: a request waits for the first read that
-//!   *started after it arrived* (a read barrier), so the database sees at most one probe in
-//!   flight per node however many checks arrive.
+//!   revision and, if it is behind, replays `authz_changes` up to it. The read is the
+//!   node's [`Fence`]: concurrent requests share one, each waiting for the first that
+//!   *started after it arrived* (a read barrier).
 //!
 //! A revision token returned by a write can be passed back as `at_least_as_fresh`; a check
 //! with a token from the future is refused rather than answered from older data.
@@ -24,6 +23,8 @@ use rampart_core::Error;
 use rampart_store::Store;
 use tokio::sync::Mutex;
 
+use crate::fence::{Fence, Ticket};
+
 /// The authorization index of one node, kept current with the database.
 pub struct AuthzEngine {
     store: Store,
@@ -33,10 +34,8 @@ pub struct AuthzEngine {
     loaded: std::sync::atomic::AtomicBool,
     /// Serialises catch-ups.
     catching: Mutex<()>,
-    /// Probes of the committed revision: `started` counts probes begun; `done` holds the
-    /// number of the last finished probe and what it read.
-    probe: Mutex<(u64, u64)>,
-    started: AtomicU64,
+    /// The shared reads of the committed revision.
+    fence: Arc<Fence>,
 }
 
 /// Formats a revision as the opaque token clients pass back.
@@ -58,15 +57,14 @@ pub fn parse_token(raw: &str, field: &str) -> Result<u64, Error> {
 
 impl AuthzEngine {
     /// An engine that loads its index on first use.
-    pub fn new(store: Store) -> Arc<Self> {
+    pub fn new(store: Store, fence: Arc<Fence>) -> Arc<Self> {
         Arc::new(Self {
             store,
             view: RwLock::new(AuthzView::default()),
             revision: AtomicU64::new(0),
             loaded: std::sync::atomic::AtomicBool::new(false),
             catching: Mutex::new(()),
-            probe: Mutex::new((0, 0)),
-            started: AtomicU64::new(0),
+            fence,
         })
     }
 
@@ -99,12 +97,19 @@ impl AuthzEngine {
     /// Makes sure the view includes every change committed before this call (and at least
     /// revision `at_least`); returns the view's revision.
     pub async fn fresh(&self, at_least: Option<u64>) -> Result<u64, Error> {
+        self.fresh_since(self.fence.ticket(), at_least).await
+    }
+
+    /// Makes sure the view includes every change committed before `arrived` (a request's
+    /// ticket, taken when it arrived) and at least revision `at_least`; returns the view's
+    /// revision.
+    pub async fn fresh_since(&self, arrived: Ticket, at_least: Option<u64>) -> Result<u64, Error> {
         let local = self.revision.load(Ordering::Acquire);
         let loaded = self.loaded.load(Ordering::Acquire);
         if loaded && self.store.is_exclusive() && at_least.is_none_or(|t| t <= local) {
             return Ok(local);
         }
-        let latest = self.committed_revision().await?;
+        let latest = self.fence.since(arrived).await?.authz;
         if let Some(t) = at_least {
             if t > latest {
                 return Err(Error::invalid(
@@ -121,20 +126,6 @@ impl AuthzEngine {
             self.catch_up().await?;
         }
         Ok(self.revision.load(Ordering::Acquire))
-    }
-
-    /// The committed revision, read by a probe that started after this call began.
-    async fn committed_revision(&self) -> Result<u64, Error> {
-        // Any probe numbered `need` or later started after we arrived.
-        let need = self.started.load(Ordering::Acquire) + 1;
-        let mut probe = self.probe.lock().await;
-        if probe.0 >= need {
-            return Ok(probe.1);
-        }
-        let number = self.started.fetch_add(1, Ordering::AcqRel) + 1;
-        let rev = self.store.authz_revision().await?;
-        *probe = (number, rev);
-        Ok(rev)
     }
 
     /// Applies every change committed after the view's revision.

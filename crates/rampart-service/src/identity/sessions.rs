@@ -1,22 +1,25 @@
 //! An in-memory cache of live sessions, so that authenticating a request costs a hash and a
 //! map lookup instead of a database round trip.
 //!
-//! Correctness rests on two facts. Only an exclusive store (SQLite, whose data directory one
-//! server locks) uses the cache: every change to sessions and users then goes through this
-//! process. And every such change bumps [`Store::credentials_epoch`] before it is
-//! acknowledged; an entry remembers the epoch read *before* its row was loaded and is
-//! ignored once the epoch has moved. So a logout, revocation, password change or disable is
-//! seen by the very next request. On PostgreSQL, which several nodes share, every request
-//! reads the session from the database.
-//!
+//! Correctness rests on the credentials epoch: every change to sessions and users that can
+//! end a session or change its user bumps it before it is acknowledged, and an entry
+//! remembers the epoch read *before* its row was loaded and is ignored once the epoch has
+//! moved. So a logout, revocation, password change or disable is seen by the very next
+//! request. On SQLite (an exclusive store, every change goes through this process) the epoch
+//! is [`Store::credentials_epoch`], in memory. On PostgreSQL, which several nodes share, it
+//! is the database's `credentials_epoch`, bumped in the changing transaction and read with
+//! the node's [`Fence`](crate::fence::Fence), one read shared by concurrent requests that
+//! started after the request arrived.
+
 //! A session's last use, which idle expiry is judged from, is recorded in memory on the
 //! request path ([`LastUse`]) and written to the database in one transaction every few
 //! seconds ([`run_last_use`]), never by the request itself: with thousands of sessions in
 //! use, a durable write per session and minute queued every request behind the one writer.
 //! A session this node loads from the database takes the newer of the stored and the
 //! pending last use, so idle expiry on this node is what it was. Another node sharing a
-//! PostgreSQL database sees a last use up to [`LAST_USE_FLUSH`] late, and a crash forgets
-//! that much: either can end a session that many seconds early, never keep one alive.
+//! PostgreSQL database sees a last use up to [`LAST_USE_FLUSH`] late (a cached session that
+//! looks idle is read again before it is refused), and a crash forgets that much: either can
+//! end a session that many seconds early, never keep one alive.
 //!
 //! [`Store::credentials_epoch`]: rampart_store::Store::credentials_epoch
 
@@ -24,11 +27,49 @@ use std::collections::HashMap;
 use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 
-use rampart_core::{Session, SessionId, User};
+use rampart_core::{Error, Session, SessionId, User};
 use rampart_identity::TokenHash;
 use rampart_store::Store;
 use time::OffsetDateTime;
 use tokio::sync::watch;
+
+use crate::fence::Ticket;
+use crate::state::AppState;
+
+/// The session presented as `hash` and its user, from the cache when what it holds is
+/// still current for a request that arrived at `arrived`, else from the database (then
+/// cached). `None`: no such session. Expiry, revocation and a disabled user are the
+/// caller's to judge from what is returned.
+pub async fn lookup(
+    state: &AppState,
+    hash: TokenHash,
+    arrived: Ticket,
+) -> Result<Option<(Session, User)>, Error> {
+    // The epoch is read before the row: a change committed after this read invalidates
+    // what is about to be cached.
+    let exclusive = state.store.is_exclusive();
+    let epoch = if exclusive {
+        state.store.credentials_epoch()
+    } else {
+        state.fence.since(arrived).await?.credentials
+    };
+    if let Some(found) = state.sessions.get(&hash, epoch) {
+        // Another node may have used the session since it was cached: one that looks idle
+        // here is judged from the database's last use.
+        let idle = time::Duration::minutes(state.config.session.idle_minutes.into());
+        if exclusive || state.clock.now() - found.0.last_seen_at < idle {
+            return Ok(Some(found));
+        }
+    }
+    let mut loaded = state.store.session_by_token(&hash.0).await?;
+    if let Some((session, user)) = &mut loaded {
+        state.last_use.merge(session);
+        state
+            .sessions
+            .put(hash, epoch, session.clone(), user.clone());
+    }
+    Ok(loaded)
+}
 
 /// Live sessions by token hash.
 #[derive(Debug)]

@@ -176,6 +176,7 @@ impl Store {
             details: json!({ "session": session.id.to_string() }).to_string(),
         };
         crate::audit::append_event(tx, ctx, &logout, now, None).await?;
+        crate::fence::credentials_changed(tx).await?;
         owned.commit().await?;
         self.credentials_changed();
         Ok(())
@@ -207,6 +208,7 @@ impl Store {
             details: json!({ "sessions_revoked": revoked }).to_string(),
         };
         crate::audit::append_event(tx, ctx, &event, now, None).await?;
+        crate::fence::credentials_changed(tx).await?;
         owned.commit().await?;
         self.credentials_changed();
         Ok(revoked)

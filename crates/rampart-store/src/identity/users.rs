@@ -302,6 +302,7 @@ impl Store {
         let details = json!({ "changed": changed });
         crate::audit::record(tx, ctx, now, "user.update", user_target(id), details).await?;
         let updated = user_in_tx(tx, id).await?;
+        crate::fence::credentials_changed(tx).await?;
         owned.commit().await?;
         self.credentials_changed();
         Ok(updated)
@@ -339,6 +340,7 @@ impl Store {
         let details = json!({ "sessions_revoked": revoked });
         crate::audit::record(tx, ctx, now, action, user_target(id), details).await?;
         let user = user_in_tx(tx, id).await?;
+        crate::fence::credentials_changed(tx).await?;
         owned.commit().await?;
         self.credentials_changed();
         Ok(user)
@@ -359,6 +361,7 @@ impl Store {
             .await?;
         let details = json!({ "provider": provider, "username": username });
         crate::audit::record(tx, ctx, now, "user.delete", user_target(id), details).await?;
+        crate::fence::credentials_changed(tx).await?;
         owned.commit().await?;
         self.credentials_changed();
         Ok(())
@@ -424,6 +427,7 @@ impl Store {
         let revoked = revoke_all_sessions(tx, id, at).await?;
         let details = json!({ "sessions_revoked": revoked });
         crate::audit::record(tx, ctx, now, action, user_target(id), details).await?;
+        crate::fence::credentials_changed(tx).await?;
         owned.commit().await?;
         self.credentials_changed();
         Ok(())

@@ -199,6 +199,9 @@ impl Store {
             .await?;
         }
         record_changes(&mut b.tx, revision, at, &b.changes).await?;
+        if b.credentials {
+            crate::fence::credentials_changed(&mut b.tx).await?;
+        }
         b.tx.commit().await?;
         if b.credentials {
             // Cached sessions carry the administrator flag.
