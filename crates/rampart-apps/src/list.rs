@@ -342,6 +342,12 @@ pub struct Compiled {
     pub sql: String,
     /// The values.
     pub binds: Vec<Bind>,
+    /// Whether the statement's best plan is the same whatever its values: a primary-key
+    /// read, a walk of the table in id order, or a reader's own rows by the owner index,
+    /// with no attribute filter or sort whose selectivity would change the plan. Such a
+    /// statement may stay prepared on PostgreSQL and run on a generic plan; any other is
+    /// planned afresh with its values.
+    pub plan_once: bool,
 }
 
 impl Compiled {
@@ -417,6 +423,8 @@ pub fn compile_list(
     }
     let limit = i64::from(request.limit) + 1;
     let select = select_list(target.dialect, table, "t");
+    // Only the order and the row rule shape the plan; the cursor is a range on the order.
+    let plain = request.filters.is_empty() && request.sort.column.is_none();
     let rule = match rows {
         RowFilter::Rule(rule) if table.acl.is_some() => rule,
         _ => {
@@ -425,6 +433,7 @@ pub fn compile_list(
                 "SELECT {select} FROM {t} t{} ORDER BY {order} LIMIT {limit}",
                 where_(&conds)
             );
+            c.plan_once = plain;
             return c;
         }
     };
@@ -435,6 +444,7 @@ pub fn compile_list(
             "SELECT {select} FROM {t} t{} ORDER BY {order} LIMIT {limit}",
             where_(&conds)
         );
+        c.plan_once = plain;
         return c;
     }
     // Collect: the first page of each part, by id; then the page of their union (or the
@@ -476,11 +486,13 @@ pub fn compile_list(
         parts.push((format!("{t} t"), vec!["1 = 0".into()]));
     }
     if parts.len() == 1 {
+        // A reader's own rows (or one principal's grants): one index range in id order.
         if let Some((from, part_conds)) = parts.pop() {
             c.sql = format!(
                 "SELECT {select} FROM {from}{} ORDER BY {order} LIMIT {limit}",
                 with_conds(part_conds)
             );
+            c.plan_once = plain;
             return c;
         }
     }
@@ -574,6 +586,8 @@ pub fn compile_get(target: &Target, table: &Table, id: &str, rows: &RowFilter) -
         select_list(target.dialect, table, "t"),
         where_(&conds)
     );
+    // One row by its primary key, whatever the rule adds.
+    c.plan_once = true;
     c
 }
 

@@ -332,3 +332,42 @@ fn the_row_rule_is_part_of_the_statement_in_both_shapes() {
         .sql
         .contains("1 = 0"));
 }
+
+/// Only statements whose best plan cannot depend on their values may keep a generic plan:
+/// a get by id, a walk in id order, a reader's own rows; not the collect shape (its path
+/// bounds) and not a list filtered or sorted by an attribute (their selectivity).
+#[test]
+fn only_value_independent_statements_are_planned_once() {
+    let t = sale();
+    let plain = parse_list(&t, &[]).unwrap();
+    let filtered = parse_list(&t, &params(&[("region", "North")])).unwrap();
+    let sorted = parse_list(&t, &params(&[("sort", "-amount")])).unwrap();
+    let leaf = RowFilter::Rule(Rule {
+        owner: Some("0190a000-0000-7000-8000-000000000002".into()),
+        below: None,
+        grantees: vec![],
+        action_bit: 1,
+        walk: false,
+    });
+    let cases = [
+        ("no rule", &plain, RowFilter::All, true),
+        ("no rule, filtered", &filtered, RowFilter::All, false),
+        ("no rule, sorted", &sorted, RowFilter::All, false),
+        ("walk", &plain, rule(true), true),
+        ("walk, filtered", &filtered, rule(true), false),
+        ("walk, sorted", &sorted, rule(true), false),
+        ("own rows", &plain, leaf.clone(), true),
+        ("own rows, filtered", &filtered, leaf.clone(), false),
+        ("collect", &plain, rule(false), false),
+    ];
+    for (name, request, rows, once) in cases {
+        assert_eq!(
+            compile_list(&SQLITE, &t, request, &rows).plan_once,
+            once,
+            "{name}"
+        );
+    }
+    for rows in [RowFilter::All, rule(true), rule(false), leaf] {
+        assert!(compile_get(&SQLITE, &t, "x", &rows).plan_once);
+    }
+}

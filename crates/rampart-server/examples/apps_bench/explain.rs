@@ -175,6 +175,7 @@ fn leaf_statement(
             Bind::Text(user_id(rep["num"].as_u64().unwrap() as u32).to_string()),
             Bind::Int(51),
         ],
+        plan_once: true,
     }
 }
 

@@ -130,11 +130,12 @@ pub(super) async fn fetch(
     c: &Compiled,
 ) -> Result<Vec<StoredRecord>, Error> {
     let ex = tx_or_pool.into();
-    // On PostgreSQL planned afresh each time: the row rule's shape and bounds change with
-    // the reader, and a cached generic plan (after five executions) cannot see them. SQLite
-    // plans without the bound values (no statistics), so its statements are kept prepared
-    // per connection: preparing one costs more than running it.
-    let persistent = matches!(ex, Ex::Sqlite(_) | Ex::SqlitePool(_));
+    // On PostgreSQL planned afresh each time unless the compiler says the plan cannot
+    // depend on the values (`plan_once`): the collect shape's bounds and attribute filters
+    // change the best plan, and a cached generic plan (after five executions) cannot see
+    // them. SQLite plans without the bound values (no statistics), so its statements are
+    // kept prepared per connection: preparing one costs more than running it.
+    let persistent = c.plan_once || matches!(ex, Ex::Sqlite(_) | Ex::SqlitePool(_));
     let rows = query(&c.sql)
         .persistent(persistent)
         .bind_all(args(c))
@@ -432,6 +433,7 @@ async fn checked(
         locked = Compiled {
             sql: format!("{} FOR UPDATE OF t", expect.visible.sql),
             binds: expect.visible.binds.clone(),
+            plan_once: expect.visible.plan_once,
         };
         &locked
     };

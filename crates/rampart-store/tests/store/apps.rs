@@ -482,7 +482,10 @@ async fn without_numbers(
         rampart_apps::list::select_list(target.dialect, table, "t"),
         target.table(&table.name)
     );
-    let statement = rampart_apps::list::Compiled { sql, binds: vec![] };
+    let statement = rampart_apps::list::Compiled {
+        sql,
+        ..Default::default()
+    };
     store
         .app_records(db, table, &statement)
         .await
@@ -759,7 +762,7 @@ async fn advanced_statements_run_where_they_can_only_read_their_own_tables() {
             async move {
                 let c = rampart_apps::list::Compiled {
                     sql,
-                    binds: Vec::new(),
+                    ..Default::default()
                 };
                 store.app_advanced(&db, &c).await
             }
