@@ -110,6 +110,11 @@ pub enum Error {
     /// does not configure. The message names the integration and the host, never a secret.
     #[error("{0}")]
     Integration(String),
+    /// A limit the platform sets stopped the request: an advanced query ran longer than it
+    /// may, or more ran at once than a node allows. The message says which and is shown;
+    /// the same request may succeed later.
+    #[error("{0}")]
+    Limit(String),
     /// The store cannot be reached or refused the operation; the cause is for the log.
     #[error("storage unavailable")]
     Unavailable(String),
@@ -133,6 +138,7 @@ impl Error {
             Error::Unauthenticated(_) => "unauthenticated",
             Error::Forbidden(_) => "forbidden",
             Error::Integration(_) => "integration-failed",
+            Error::Limit(_) => "limit-reached",
             Error::Unavailable(_) => "unavailable",
             Error::Internal(_) => "internal",
         }
@@ -152,6 +158,7 @@ impl Error {
             Error::Unauthenticated(_) => "Authentication required",
             Error::Forbidden(_) => "Forbidden",
             Error::Integration(_) => "Integration failed",
+            Error::Limit(_) => "Stopped by a limit",
             Error::Unavailable(_) => "Service unavailable",
             Error::Internal(_) => "Internal error",
         }
@@ -167,7 +174,7 @@ impl Error {
             Error::LoginThrottled { .. } => 429,
             Error::AccountDisabled | Error::PasswordExpired | Error::Forbidden(_) => 403,
             Error::Integration(_) => 502,
-            Error::Unavailable(_) => 503,
+            Error::Limit(_) | Error::Unavailable(_) => 503,
             Error::Internal(_) => 500,
         }
     }

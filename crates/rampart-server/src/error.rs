@@ -41,6 +41,9 @@ pub fn render(problem: Problem) -> Response {
     response
 }
 
+/// How long a client stopped by a limit is asked to wait (`Retry-After`).
+const LIMIT_RETRY_SECS: u64 = 5;
+
 /// The error type of every handler.
 #[derive(Debug)]
 pub struct ApiError(pub Box<Problem>);
@@ -88,6 +91,7 @@ impl From<Error> for ApiError {
             Error::LoginThrottled {
                 retry_after_secs, ..
             } => problem.retry_after = Some(retry_after_secs),
+            Error::Limit(_) => problem.retry_after = Some(LIMIT_RETRY_SECS),
             _ => {}
         }
         ApiError::from(problem)

@@ -382,8 +382,25 @@ async fn injections_are_bound_or_refused_and_change_nothing() {
         assert_eq!(vaults["items"].as_array().unwrap().len(), 1, "{name}");
         node.login("end", "rep2", USER_PASSWORD).await;
         // A statement that never ends is stopped.
-        let (status, _) = node.get(&format!("{Q}/Forever"), &t[1]).await;
-        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{name}");
+        let stopped = node
+            .request(
+                reqwest::Method::GET,
+                &format!("{Q}/Forever"),
+                Some(&t[1]),
+                None,
+            )
+            .await;
+        assert_eq!(stopped.status(), StatusCode::SERVICE_UNAVAILABLE, "{name}");
+        assert_eq!(stopped.headers()["retry-after"], "5", "{name}");
+        let body: Value = stopped.json().await.unwrap();
+        assert_eq!(problem_type(&body), "limit-reached", "{name}: {body}");
+        assert!(
+            body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("ran longer than 5 s"),
+            "{name}: the caller is told what stopped it: {body}"
+        );
         let (status, _) = node.get(&format!("{Q}/Mine"), &t[1]).await;
         assert_eq!(status, StatusCode::OK, "{name}: the connection serves on");
         // Statements that write, or read what they may not, do not publish.

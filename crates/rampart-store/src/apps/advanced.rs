@@ -54,7 +54,14 @@ impl Store {
     ) -> Result<QueryRows, Error> {
         match self.app_conn(database).await? {
             AppConn::Sqlite(pools) => {
-                let mut conn = pools.0.advanced.acquire().await.map_err(db)?;
+                let mut conn = pools.0.advanced.acquire().await.map_err(|e| match e {
+                    sqlx::Error::PoolTimedOut => Error::Limit(
+                        "too many advanced queries are running on this application database; \
+                         try again shortly"
+                            .into(),
+                    ),
+                    e => db(e),
+                })?;
                 let deadline = Instant::now() + ADVANCED_TIMEOUT;
                 conn.lock_handle()
                     .await
@@ -178,7 +185,7 @@ fn failed(e: sqlx::Error) -> Error {
         _ => false,
     } || text.contains("interrupted");
     if timed_out {
-        return Error::Unavailable(format!(
+        return Error::Limit(format!(
             "an advanced query ran longer than {} s and was stopped",
             ADVANCED_TIMEOUT.as_secs()
         ));
@@ -242,7 +249,7 @@ fn pg_cell(r: &sqlx::postgres::PgRow, i: usize) -> Result<Cell, Error> {
     // PostgreSQL's dates and times count from 2000-01-01.
     let epoch = time::macros::datetime!(2000-01-01 0:00 UTC);
     let unshown = || {
-        Error::Unavailable(format!(
+        Error::Internal(format!(
             "column `{}` of an advanced query is of type {kind}, which the API does not show; \
              cast it to text or a number",
             r.columns().get(i).map_or("?", |c| c.name())
