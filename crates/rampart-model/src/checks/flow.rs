@@ -1,0 +1,721 @@
+//! The data-flow rules: SQL injection (RS001), cross-site scripting (RS002), unvalidated
+//! redirects (RS003) and user-chosen integration paths (RS016).
+//!
+//! **Values.** An expression's value is the list of its *parts*: each a source whose text it
+//! may carry (a text parameter, a stored text attribute users write, an integration's
+//! answer) with the encodings it went through. Constants, `user.*`, record ids and typed
+//! values (numbers, booleans, dates, references: the runtime checks them) carry no part;
+//! `one_of` and a query parameter's `choices` leave none either. A value also has a *lead*:
+//! the parts that decide where a target goes, empty when constant text at its start fixes
+//! the destination (`"SaleDetail?sale=" + sale.id`, `"/apps/…"`).
+//!
+//! **Sinks.** An `inline` text parameter (parts not through `encode_sql`), an `unescaped`
+//! text widget (parts not through `encode_html`), a link, `redirect` or `on_denied.redirect`
+//! target (lead parts not through `same_site`), an argument an integration method's path
+//! names (any part).
+//!
+//! **Actions.** Steps are followed in order: `into` binds a query's records, a written
+//! record (with the values written), an integration's answer or what a `run` returns;
+//! `assign` binds a value. A `run` of a dependency's action whose model is given follows the
+//! arguments into it: the dependency's action is summarised (which of its parameters reach
+//! which sink) and a tainted argument is reported at the `run` step of this module. This
+//! module's own actions take requests' parameters directly, so their sinks are reported
+//! where they are.
+
+use std::collections::BTreeMap;
+
+use super::rules::{Rule, INTEGRATION_PATH, REDIRECT, SQL_INJECTION, XSS};
+use super::{Finding, Loc};
+use crate::expr::{leaves_site, Expr, Func, Term};
+use crate::format::{
+    Action, AttributeType, Entity, Module, Parameter, Query, Screen, ScreenKind, Step, WidgetKind,
+};
+
+/// How deep summaries of dependencies' actions follow `run` steps.
+const MAX_DEPTH: usize = 8;
+
+/// Where a text may come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Source {
+    /// What a request or a user sent, described for the message.
+    Input(String),
+    /// A parameter of the action being summarised.
+    Param(String),
+}
+
+/// One source a value may carry, and the encodings it went through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Part {
+    source: Source,
+    html: bool,
+    sql: bool,
+    site: bool,
+}
+
+/// What a value may carry: its parts, and those that decide where a target goes.
+#[derive(Debug, Clone, Default)]
+struct Val {
+    parts: Vec<Part>,
+    lead: Vec<Part>,
+}
+
+impl Val {
+    fn from(source: Source) -> Val {
+        let part = Part {
+            source,
+            html: false,
+            sql: false,
+            site: false,
+        };
+        Val {
+            parts: vec![part.clone()],
+            lead: vec![part],
+        }
+    }
+
+    fn map(self, f: impl Fn(Part) -> Part) -> Val {
+        Val {
+            parts: self.parts.into_iter().map(&f).collect(),
+            lead: self.lead.into_iter().map(&f).collect(),
+        }
+    }
+
+    /// The parts a sink of `kind` is not protected from.
+    fn exposed(&self, kind: Sink) -> Vec<&Part> {
+        let (list, safe): (&[Part], fn(&Part) -> bool) = match kind {
+            Sink::Sql => (&self.parts, |p| p.sql),
+            Sink::Html => (&self.parts, |p| p.html),
+            Sink::Target => (&self.lead, |p| p.site),
+            Sink::Path => (&self.parts, |_| false),
+        };
+        list.iter().filter(|p| !safe(p)).collect()
+    }
+}
+
+/// The kinds of sink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sink {
+    Sql,
+    Html,
+    Target,
+    Path,
+}
+
+impl Sink {
+    fn rule(self) -> &'static Rule {
+        match self {
+            Sink::Sql => SQL_INJECTION,
+            Sink::Html => XSS,
+            Sink::Target => REDIRECT,
+            Sink::Path => INTEGRATION_PATH,
+        }
+    }
+}
+
+/// A source reaching a sink.
+struct Hit {
+    sink: Sink,
+    loc: Loc,
+    /// The sink, for the message: "the inline parameter `sort` of query `Q`".
+    what: String,
+    sources: Vec<Source>,
+}
+
+/// What a variable holds.
+#[derive(Clone)]
+enum Binding<'a> {
+    Value(Val),
+    Record {
+        entity: Option<Ent<'a>>,
+        written: BTreeMap<String, Val>,
+    },
+}
+
+/// An entity, with the module that declares it.
+#[derive(Clone, Copy)]
+struct Ent<'a> {
+    module: &'a Module,
+    entity: &'a Entity,
+}
+
+/// The models the checks can see: the module and the dependencies given.
+#[derive(Clone, Copy)]
+struct World<'a> {
+    deps: &'a [&'a Module],
+}
+
+impl<'a> World<'a> {
+    fn dep(&self, name: &str) -> Option<&'a Module> {
+        self.deps.iter().copied().find(|d| d.module == name)
+    }
+
+    /// `name` (`Element` of `m`, or `module.Element`) split into its module and element.
+    fn split<'n>(&self, m: &'a Module, name: &'n str) -> Option<(&'a Module, &'n str)> {
+        match name.split_once('.') {
+            Some((module, element)) => self.dep(module).map(|d| (d, element)),
+            None => Some((m, name)),
+        }
+    }
+
+    fn entity(&self, m: &'a Module, name: &str) -> Option<Ent<'a>> {
+        let (module, name) = self.split(m, name)?;
+        let entity = module.entities.iter().find(|e| e.name == name)?;
+        Some(Ent { module, entity })
+    }
+
+    fn query(&self, m: &'a Module, name: &str) -> Option<(&'a Module, &'a Query)> {
+        let (module, name) = self.split(m, name)?;
+        Some((module, module.queries.iter().find(|q| q.name == name)?))
+    }
+}
+
+/// Whether a value of this parameter can carry text someone chose (the runtime checks the
+/// other types, and a parameter with `choices` takes listed values only).
+fn carries_text(p: &Parameter) -> bool {
+    matches!(p.ty, AttributeType::Text | AttributeType::Email) && p.choices.is_empty()
+}
+
+/// Whether users write records of `e` (a form over it, a `create` or `update` step of it,
+/// or, for a public entity, other modules' steps).
+fn written_by_users(e: Ent<'_>) -> bool {
+    let name = e.entity.name.as_str();
+    e.entity.public
+        || e.module
+            .screens
+            .iter()
+            .any(|s| s.kind == ScreenKind::Form && s.entity.as_deref() == Some(name))
+        || e.module.actions.iter().any(|a| {
+            a.steps
+                .iter()
+                .any(|st| matches!(st, Step::Create(w) | Step::Update(w) if w.entity == name))
+        })
+}
+
+/// Where the parameters of the expressions being read come from.
+#[derive(Clone, Copy)]
+enum Mode {
+    /// A request's: the module's own screens and actions.
+    Request,
+    /// The action's caller's: a dependency's action being summarised.
+    Summary,
+}
+
+/// What one screen or action's expressions may read.
+struct Scope<'a> {
+    of: &'a str,
+    params: &'a [Parameter],
+    mode: Mode,
+    record: Option<Ent<'a>>,
+    vars: BTreeMap<String, Binding<'a>>,
+}
+
+impl<'a> Scope<'a> {
+    fn eval(&self, text: &str) -> Val {
+        match Expr::parse(text) {
+            Ok(e) => self.expr(&e),
+            // Publishing refuses an expression that does not parse; nothing flows.
+            Err(_) => Val::default(),
+        }
+    }
+
+    fn expr(&self, e: &Expr) -> Val {
+        let mut out = Val::default();
+        let mut prefix = String::new();
+        let mut decided = false;
+        for t in &e.0 {
+            let literal = match t {
+                Term::Text(s) | Term::Number(s) => Some(s.as_str()),
+                Term::Bool(_) | Term::Null => Some(""),
+                Term::Path(_) | Term::Call(..) => None,
+            };
+            if let Some(text) = literal {
+                if !decided {
+                    prefix.push_str(text);
+                    decided = fixes_destination(&prefix);
+                }
+                continue;
+            }
+            let v = self.term(t);
+            if !decided {
+                out.lead = v.lead.clone();
+                decided = true;
+            }
+            out.parts.extend(v.parts);
+        }
+        out
+    }
+
+    fn term(&self, t: &Term) -> Val {
+        match t {
+            Term::Path(p) => self.path(p),
+            Term::Call(f, args) => {
+                let Some(first) = args.first() else {
+                    return Val::default();
+                };
+                let v = self.expr(first);
+                match f {
+                    Func::OneOf => Val::default(),
+                    Func::EncodeHtml => v.map(|p| Part {
+                        html: true,
+                        sql: false,
+                        ..p
+                    }),
+                    Func::EncodeSql => v.map(|p| Part {
+                        html: false,
+                        sql: true,
+                        ..p
+                    }),
+                    Func::SameSite => v.map(|p| Part { site: true, ..p }),
+                }
+            }
+            _ => Val::default(),
+        }
+    }
+
+    fn path(&self, p: &[String]) -> Val {
+        let Some((root, rest)) = p.split_first() else {
+            return Val::default();
+        };
+        let field = rest.first().map(String::as_str);
+        match root.as_str() {
+            "params" => {
+                let Some(param) = field.and_then(|f| self.params.iter().find(|p| p.name == f))
+                else {
+                    return Val::default();
+                };
+                if !carries_text(param) {
+                    return Val::default();
+                }
+                Val::from(match self.mode {
+                    Mode::Request => {
+                        Source::Input(format!("parameter `{}` of `{}`", param.name, self.of))
+                    }
+                    Mode::Summary => Source::Param(param.name.clone()),
+                })
+            }
+            "user" => Val::default(),
+            "record" => match (self.record, field) {
+                (Some(e), Some(f)) => stored(Some(e), f),
+                _ => Val::default(),
+            },
+            var => match (self.vars.get(var), field) {
+                (Some(Binding::Value(v)), _) => v.clone(),
+                (Some(Binding::Record { entity, written }), Some(f)) => written
+                    .get(f)
+                    .cloned()
+                    .unwrap_or_else(|| stored(*entity, f)),
+                _ => Val::default(),
+            },
+        }
+    }
+}
+
+/// The value of attribute `attr` of a stored record of `e` (unknown when the entity's model
+/// is not given: then any attribute but `id` may hold text).
+fn stored(e: Option<Ent<'_>>, attr: &str) -> Val {
+    if attr == "id" {
+        return Val::default();
+    }
+    let Some(e) = e else {
+        return Val::from(Source::Input(format!("stored attribute `{attr}`")));
+    };
+    let Some(a) = e.entity.attributes.iter().find(|a| a.name == attr) else {
+        return Val::default();
+    };
+    let text = matches!(a.ty, AttributeType::Text | AttributeType::Email);
+    if text && written_by_users(e) {
+        Val::from(Source::Input(format!(
+            "stored text `{}.{}`, which users write",
+            e.entity.name, a.name
+        )))
+    } else {
+        Val::default()
+    }
+}
+
+/// Whether constant text at a target's start fixes where it goes: a path on this site
+/// (`/x`, not `//`), a screen name that cannot turn into `http:`/`https:`, a URL with its
+/// host, or a scheme the runtime does not link to.
+fn fixes_destination(prefix: &str) -> bool {
+    let p = prefix.trim_start();
+    if let Some(rest) = p.strip_prefix('/') {
+        return rest.starts_with(|c: char| c != '/' && c != '\\' && !c.is_control());
+    }
+    let lower = p.to_ascii_lowercase();
+    if leaves_site(p) {
+        return match lower.split_once("://") {
+            Some((scheme, after)) if scheme == "http" || scheme == "https" => {
+                after.find('/').is_some_and(|i| i > 0)
+            }
+            Some(_) => true,
+            None => !(lower.starts_with("http:") || lower.starts_with("https:")),
+        };
+    }
+    p.starts_with(|c: char| c.is_ascii_alphabetic())
+        && !"https:".starts_with(&lower)
+        && !"http:".starts_with(&lower)
+}
+
+/// The findings of the data-flow rules in `m`.
+pub(super) fn check(m: &Module, deps: &[&Module], out: &mut Vec<Finding>) {
+    let world = World { deps };
+    let root = Loc::root(m);
+    let mut hits = Vec::new();
+    for (i, q) in m.queries.iter().enumerate() {
+        if !reachable(m, q) {
+            continue;
+        }
+        let ql = root.named("queries", i, &q.name);
+        for (k, p) in q.parameters.iter().enumerate() {
+            if p.inline && carries_text(p) {
+                hits.push(Hit {
+                    sink: Sink::Sql,
+                    loc: ql.named("parameters", k, &p.name),
+                    what: format!("the inline parameter `{}` of query `{}`", p.name, q.name),
+                    sources: vec![Source::Input(format!(
+                        "what callers of the data API send (`…/queries/{}?{}=…`)",
+                        q.name, p.name
+                    ))],
+                });
+            }
+        }
+    }
+    for (i, s) in m.screens.iter().enumerate() {
+        screen(world, m, s, &root.named("screens", i, &s.name), &mut hits);
+    }
+    for (i, a) in m.actions.iter().enumerate() {
+        let loc = root.named("actions", i, &a.name);
+        action(world, m, a, &loc, Mode::Request, 0, &mut hits);
+    }
+    for h in hits {
+        let sources: Vec<String> = h
+            .sources
+            .iter()
+            .filter_map(|s| match s {
+                Source::Input(d) => Some(d.clone()),
+                Source::Param(_) => None,
+            })
+            .collect();
+        if sources.is_empty() {
+            continue;
+        }
+        let rule = h.sink.rule();
+        let how = match h.sink {
+            Sink::Sql => "without `encode_sql` or a fixed list",
+            Sink::Html => "without `encode_html`",
+            Sink::Target => "at its start, without `same_site` or a fixed list",
+            Sink::Path => "without a fixed list",
+        };
+        out.push(h.loc.finding(
+            rule,
+            format!("{} takes {} {how}", h.what, dedup(sources).join(", ")),
+        ));
+    }
+}
+
+fn dedup(mut v: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    v.retain(|s| seen.insert(s.clone()));
+    v
+}
+
+/// Whether the data API runs query `q` for some caller: a screen lists it, an action runs it
+/// (its roles open it), or, when neither, a screen or action reads its entity.
+fn reachable(m: &Module, q: &Query) -> bool {
+    let is = |n: &str| n.eq_ignore_ascii_case(&q.name);
+    let used = m.screens.iter().any(|s| s.query.as_deref().is_some_and(is))
+        || m.actions.iter().any(|a| {
+            a.steps
+                .iter()
+                .any(|st| matches!(st, Step::Query(x) if is(&x.query)))
+        });
+    used || m
+        .screens
+        .iter()
+        .any(|s| s.entity.as_deref() == Some(q.entity.as_str()))
+        || m.actions
+            .iter()
+            .any(|a| a.returns.as_deref() == Some(q.entity.as_str()))
+}
+
+fn screen<'a>(world: World<'a>, m: &'a Module, s: &'a Screen, loc: &Loc, hits: &mut Vec<Hit>) {
+    let mut scope = Scope {
+        of: &s.name,
+        params: &s.parameters,
+        mode: Mode::Request,
+        record: None,
+        vars: BTreeMap::new(),
+    };
+    if let Some(target) = s.on_denied.as_ref().and_then(|d| d.redirect.as_deref()) {
+        let v = scope.eval(target);
+        sink(
+            &v,
+            Sink::Target,
+            loc.key("on_denied.redirect"),
+            "the redirect of `on_denied`",
+            hits,
+        );
+    }
+    if s.kind != ScreenKind::List {
+        scope.record = s.entity.as_deref().and_then(|e| world.entity(m, e));
+    }
+    for (j, w) in s.widgets.iter().enumerate() {
+        let wl = loc.item("widgets", j);
+        match w.kind {
+            WidgetKind::Text if w.unescaped => {
+                let v = scope.eval(w.value.as_deref().unwrap_or("null"));
+                let what = "the unescaped text widget";
+                sink(&v, Sink::Html, wl.field("value"), what, hits);
+            }
+            WidgetKind::Link => {
+                let v = scope.eval(w.target.as_deref().unwrap_or("null"));
+                sink(
+                    &v,
+                    Sink::Target,
+                    wl.field("target"),
+                    "the link's target",
+                    hits,
+                );
+            }
+            _ => {}
+        }
+    }
+}
+
+fn sink(v: &Val, kind: Sink, loc: Loc, what: &str, hits: &mut Vec<Hit>) {
+    let exposed = v.exposed(kind);
+    if !exposed.is_empty() {
+        hits.push(Hit {
+            sink: kind,
+            loc,
+            what: what.to_owned(),
+            sources: exposed.into_iter().map(|p| p.source.clone()).collect(),
+        });
+    }
+}
+
+/// Follows action `a` of `m`, pushing every source that reaches a sink.
+fn action<'a>(
+    world: World<'a>,
+    m: &'a Module,
+    a: &'a Action,
+    loc: &Loc,
+    mode: Mode,
+    depth: usize,
+    hits: &mut Vec<Hit>,
+) {
+    let mut scope = Scope {
+        of: &a.name,
+        params: &a.parameters,
+        mode,
+        record: None,
+        vars: BTreeMap::new(),
+    };
+    for (j, step) in a.steps.iter().enumerate() {
+        let sl = loc.item("steps", j);
+        match step {
+            Step::Query(q) => {
+                let found = world.query(m, &q.query);
+                for (name, text) in &q.args {
+                    let param = found
+                        .and_then(|(_, query)| query.parameters.iter().find(|p| &p.name == name));
+                    if let (Some((_, query)), Some(p)) = (found, param) {
+                        if p.inline && carries_text(p) {
+                            let v = scope.eval(text);
+                            let what = format!(
+                                "the inline parameter `{}` of query `{}`",
+                                p.name, query.name
+                            );
+                            sink(
+                                &v,
+                                Sink::Sql,
+                                sl.field("query").item("args", name),
+                                &what,
+                                hits,
+                            );
+                        }
+                    }
+                }
+                if let Some(into) = &q.into {
+                    let entity = found.and_then(|(qm, query)| world.entity(qm, &query.entity));
+                    scope.vars.insert(
+                        into.clone(),
+                        Binding::Record {
+                            entity,
+                            written: BTreeMap::new(),
+                        },
+                    );
+                }
+            }
+            Step::Create(w) | Step::Update(w) => {
+                if let Some(into) = &w.into {
+                    let written = w
+                        .values
+                        .iter()
+                        .map(|(k, v)| (k.clone(), scope.eval(v)))
+                        .collect();
+                    let entity = world.entity(m, &w.entity);
+                    scope
+                        .vars
+                        .insert(into.clone(), Binding::Record { entity, written });
+                }
+            }
+            Step::Delete(_) => {}
+            Step::Call(c) => {
+                let path = m
+                    .integrations
+                    .iter()
+                    .find(|i| i.name == c.integration)
+                    .and_then(|i| i.methods.iter().find(|x| x.name == c.method))
+                    .map(|x| x.path.as_str())
+                    .unwrap_or("");
+                for (name, text) in &c.args {
+                    if path.contains(&format!("{{{name}}}")) {
+                        let v = scope.eval(text);
+                        let what = format!(
+                            "the path segment `{{{name}}}` of `{}.{}`",
+                            c.integration, c.method
+                        );
+                        sink(
+                            &v,
+                            Sink::Path,
+                            sl.field("call").item("args", name),
+                            &what,
+                            hits,
+                        );
+                    }
+                }
+                if let Some(into) = &c.into {
+                    let answer =
+                        Source::Input(format!("the answer of `{}.{}`", c.integration, c.method));
+                    scope
+                        .vars
+                        .insert(into.clone(), Binding::Value(Val::from(answer)));
+                }
+            }
+            Step::Run(r) => {
+                let callee = match r.action.split_once('.') {
+                    Some((dep, name)) => world
+                        .dep(dep)
+                        .and_then(|d| d.actions.iter().find(|x| x.name == name).map(|x| (d, x))),
+                    None => m
+                        .actions
+                        .iter()
+                        .find(|x| x.name == r.action)
+                        .map(|x| (m, x)),
+                };
+                let follow = matches!(mode, Mode::Summary) || r.action.contains('.');
+                if let (Some((cm, ca)), true) = (callee, follow && depth < MAX_DEPTH) {
+                    for flow in summary(world, cm, ca, depth + 1) {
+                        let Some(text) = r.args.get(&flow.param) else {
+                            continue;
+                        };
+                        let v = scope.eval(text);
+                        let what = format!(
+                            "{} (in `{}`, through `{}`)",
+                            flow.what, flow.element, r.action
+                        );
+                        let at = sl.field("run").item("args", &flow.param);
+                        sink(&v, flow.sink, at, &what, hits);
+                    }
+                }
+                if let Some(into) = &r.into {
+                    let entity = callee
+                        .and_then(|(cm, ca)| ca.returns.as_deref().map(|e| (cm, e)))
+                        .and_then(|(cm, e)| world.entity(cm, e));
+                    scope.vars.insert(
+                        into.clone(),
+                        Binding::Record {
+                            entity,
+                            written: BTreeMap::new(),
+                        },
+                    );
+                }
+            }
+            Step::Redirect(r) => {
+                let v = scope.eval(&r.target);
+                sink(
+                    &v,
+                    Sink::Target,
+                    sl.field("redirect").field("target"),
+                    "the redirect",
+                    hits,
+                );
+            }
+            Step::Assign(vars) => {
+                for (name, text) in vars {
+                    let v = scope.eval(text);
+                    scope.vars.insert(name.clone(), Binding::Value(v));
+                }
+            }
+        }
+    }
+}
+
+/// A parameter of a dependency's action that reaches a sink.
+struct Flow {
+    param: String,
+    sink: Sink,
+    what: String,
+    element: String,
+}
+
+/// Which parameters of action `a` (of dependency `m`) reach which sinks.
+fn summary<'a>(world: World<'a>, m: &'a Module, a: &'a Action, depth: usize) -> Vec<Flow> {
+    let index = m
+        .actions
+        .iter()
+        .position(|x| std::ptr::eq(x, a))
+        .unwrap_or(0);
+    let loc = Loc::root(m).named("actions", index, &a.name);
+    let mut hits = Vec::new();
+    action(world, m, a, &loc, Mode::Summary, depth, &mut hits);
+    let mut flows = Vec::new();
+    for h in hits {
+        for s in &h.sources {
+            if let Source::Param(p) = s {
+                flows.push(Flow {
+                    param: p.clone(),
+                    sink: h.sink,
+                    what: h.what.clone(),
+                    element: h.loc.element.clone(),
+                });
+            }
+        }
+    }
+    flows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_starts_fix_a_destination_or_not() {
+        for p in [
+            "SaleDetail?sale=",
+            "Sales",
+            "/apps/dev/sales/",
+            "/x",
+            "https://docs.example/",
+            "mailto:",
+            "sales-ui.Customers?x=",
+        ] {
+            assert!(fixes_destination(p), "{p}");
+        }
+        for p in [
+            "",
+            "/",
+            "//",
+            "/\\",
+            "h",
+            "http",
+            "HTTPS:",
+            "https://",
+            "https://host",
+            " ",
+        ] {
+            assert!(!fixes_destination(p), "{p:?}");
+        }
+    }
+}
