@@ -419,23 +419,30 @@ fn dedup(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
-/// Whether the data API runs query `q` for some caller: a screen lists it, an action runs it
-/// (its roles open it), or, when neither, a screen or action reads its entity.
+/// Whether the data API runs query `q` for some caller (as the runtime decides): the roles
+/// of the screens that list it and the actions that run it open it, or, when those give
+/// none, the roles that read its entity (a screen over it, an action returning it).
+/// Anonymous screens and actions open nothing in the data API.
 fn reachable(m: &Module, q: &Query) -> bool {
     let is = |n: &str| n.eq_ignore_ascii_case(&q.name);
-    let used = m.screens.iter().any(|s| s.query.as_deref().is_some_and(is))
-        || m.actions.iter().any(|a| {
-            a.steps
-                .iter()
-                .any(|st| matches!(st, Step::Query(x) if is(&x.query)))
-        });
-    used || m
+    let opened = m
         .screens
         .iter()
-        .any(|s| s.entity.as_deref() == Some(q.entity.as_str()))
+        .any(|s| !s.roles.is_empty() && s.query.as_deref().is_some_and(is))
+        || m.actions.iter().any(|a| {
+            !a.roles.is_empty()
+                && a.steps
+                    .iter()
+                    .any(|st| matches!(st, Step::Query(x) if is(&x.query)))
+        });
+    let entity = q.entity.as_str();
+    opened
+        || m.screens
+            .iter()
+            .any(|s| !s.roles.is_empty() && s.entity.as_deref() == Some(entity))
         || m.actions
             .iter()
-            .any(|a| a.returns.as_deref() == Some(q.entity.as_str()))
+            .any(|a| !a.roles.is_empty() && a.returns.as_deref() == Some(entity))
 }
 
 fn screen<'a>(world: World<'a>, m: &'a Module, s: &'a Screen, loc: &Loc, hits: &mut Vec<Hit>) {
@@ -458,6 +465,29 @@ fn screen<'a>(world: World<'a>, m: &'a Module, s: &'a Screen, loc: &Loc, hits: &
     }
     if s.kind != ScreenKind::List {
         scope.record = s.entity.as_deref().and_then(|e| world.entity(m, e));
+    }
+    // A list screen hands its parameters to its query by name.
+    if let Some((_, query)) = s.query.as_deref().and_then(|q| world.query(m, q)) {
+        for (k, p) in s.parameters.iter().enumerate() {
+            let inline = query
+                .parameters
+                .iter()
+                .any(|qp| qp.name == p.name && qp.inline && carries_text(qp));
+            if inline {
+                let v = scope.eval(&format!("params.{}", p.name));
+                let what = format!(
+                    "the inline parameter `{}` of query `{}`, which the screen lists",
+                    p.name, query.name
+                );
+                sink(
+                    &v,
+                    Sink::Sql,
+                    loc.named("parameters", k, &p.name),
+                    &what,
+                    hits,
+                );
+            }
+        }
     }
     for (j, w) in s.widgets.iter().enumerate() {
         let wl = loc.item("widgets", j);
