@@ -143,6 +143,7 @@ enum ModelCommand {
     ///     rampart model check examples/sales
     ///     rampart model check sales-ui.yaml core-service.yaml --format json
     ///     rampart model check examples/sales --format sarif > rampart.sarif
+    #[command(verbatim_doc_comment)]
     Check {
         /// Files or directories (.yaml, .yml, .json).
         #[arg(required = true)]
