@@ -24,6 +24,7 @@ mod flow;
 pub mod rules;
 pub mod sarif;
 mod secrets;
+mod values;
 
 use crate::diagnostic::{Diagnostics, Pos};
 use crate::format::Module;
