@@ -40,7 +40,7 @@ use sqlparser::ast::{
 use crate::ddl::{quote, Target};
 use crate::list::{Bind, Compiled, DEFAULT_LIMIT, MAX_LIMIT};
 use crate::schema::{Dialect, Storage, Table};
-use crate::values::{from_text, FieldError, Value};
+use crate::values::{from_text, param_from_text, FieldError, Value};
 
 /// The row rule of one reader on one table with an ACL (see the module's header).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -221,7 +221,7 @@ fn read_params<'q>(
                 None => errors.push(err(name, "is not a cursor of this query".into())),
             },
             _ => match query.parameters.iter().find(|p| p.name == *name) {
-                Some(p) => match from_text(p.ty, text) {
+                Some(p) => match param_from_text(p, text) {
                     Ok(v) => {
                         given.values.insert(p.name.as_str(), v);
                     }

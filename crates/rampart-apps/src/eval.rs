@@ -1,7 +1,7 @@
 //! Expressions evaluated over what a request provides: `params`, `user`, `record` and the
 //! variables an action's steps set (see `rampart_model::expr` for the syntax).
 
-use rampart_model::expr::{Expr, Term};
+use rampart_model::expr::{leaves_site, Expr, Func, Term};
 use serde_json::{Map, Value as Json};
 
 /// The values an expression may read, by root name (`params`, `user`, `record`, variables).
@@ -64,7 +64,59 @@ fn term(t: &Term, scope: &Scope) -> Json {
             }
             at.clone()
         }
+        Term::Call(f, args) => call(*f, args, scope),
     }
+}
+
+/// A sanitiser's value (the parser has checked the number and kind of arguments).
+fn call(f: Func, args: &[Expr], scope: &Scope) -> Json {
+    let Some((first, rest)) = args.split_first() else {
+        return Json::Null;
+    };
+    let value = eval(first, scope);
+    match f {
+        Func::EncodeHtml => Json::String(encode_html(&text(&value))),
+        Func::EncodeSql => match value {
+            Json::Null => Json::String("NULL".into()),
+            v => Json::String(format!("'{}'", text(&v).replace('\'', "''"))),
+        },
+        Func::OneOf => {
+            let given = text(&value);
+            let listed = rest
+                .iter()
+                .any(|choice| text(&eval(choice, scope)) == given);
+            if listed && !value.is_null() {
+                value
+            } else {
+                Json::Null
+            }
+        }
+        Func::SameSite => {
+            let target = text(&value);
+            if value.is_null() || leaves_site(&target) {
+                Json::Null
+            } else {
+                value
+            }
+        }
+    }
+}
+
+/// `s` with the five characters that end text or an attribute value in HTML written as
+/// character references.
+fn encode_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -92,5 +144,42 @@ mod tests {
         assert_eq!(e("found.name"), json!("first"));
         assert_eq!(e("7"), json!(7));
         assert!(eval_text("a +", &scope).is_err());
+    }
+
+    #[test]
+    fn sanitisers_apply_at_run_time() {
+        let scope: Scope = serde_json::from_value(json!({
+            "params": {
+                "html": "<script>alert('x')</script> & \"q\"",
+                "sql": "x' OR '1'='1",
+                "sort": "name",
+                "evil": "name; DROP TABLE sale",
+                "next": "https://evil.example/",
+                "home": "/apps/dev/sales/Sales",
+                "screen": "SaleDetail?sale=1",
+            },
+        }))
+        .unwrap();
+        let cases = [
+            (
+                "encode_html(params.html)",
+                json!("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"),
+            ),
+            ("encode_sql(params.sql)", json!("'x'' OR ''1''=''1'")),
+            ("encode_sql(params.missing)", json!("NULL")),
+            (r#"one_of(params.sort, "name", "amount")"#, json!("name")),
+            (r#"one_of(params.evil, "name", "amount")"#, Json::Null),
+            (r#"one_of(params.missing, "", "name")"#, Json::Null),
+            ("same_site(params.next)", Json::Null),
+            ("same_site(params.home)", json!("/apps/dev/sales/Sales")),
+            ("same_site(params.screen)", json!("SaleDetail?sale=1")),
+            (
+                r#""Sales?x=" + encode_html(params.sort)"#,
+                json!("Sales?x=name"),
+            ),
+        ];
+        for (expr, want) in cases {
+            assert_eq!(eval_text(expr, &scope).unwrap(), want, "{expr}");
+        }
     }
 }

@@ -6,7 +6,7 @@ use rampart_model::format::{Operator, Query};
 
 use crate::list::{decode_cursor_for, Filter, ListRequest, Op, Sort, DEFAULT_LIMIT, MAX_LIMIT};
 use crate::schema::Table;
-use crate::values::{from_text, parse, FieldError, Value};
+use crate::values::{param_from_text, parse, FieldError, Value};
 
 /// The list request a structured query makes of its `params` (its declared parameters by
 /// name, plus `limit` up to the query's own and `cursor`). An optional parameter left out
@@ -35,7 +35,7 @@ pub fn compile_query(
                 Some(p) if p.inline => {
                     errors.push(err(name, "is an inline parameter of advanced SQL".into()))
                 }
-                Some(p) => match from_text(p.ty, text) {
+                Some(p) => match param_from_text(p, text) {
                     Ok(v) => given.push((p.name.as_str(), v)),
                     Err(reason) => errors.push(err(name, reason)),
                 },

@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use rampart_model::format::AttributeType;
+use rampart_model::format::{AttributeType, Parameter};
 use serde_json::{Map, Value as Json};
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
@@ -184,6 +184,17 @@ pub fn from_text(ty: AttributeType, s: &str) -> Result<Value, String> {
         AttributeType::Email => email(s).map(Value::Text),
         AttributeType::Reference => reference(s).map(Value::Text),
     }
+}
+
+/// A query parameter's value from its text: of its type, and one of its `choices` when it
+/// lists some (an allow-list: the security checks read such a parameter as a constant).
+pub fn param_from_text(p: &Parameter, s: &str) -> Result<Value, String> {
+    let value = from_text(p.ty, s)?;
+    if !p.choices.is_empty() && !p.choices.iter().any(|c| c == s) {
+        let listed: Vec<String> = p.choices.iter().map(|c| format!("`{c}`")).collect();
+        return Err(format!("must be one of {}", listed.join(", ")));
+    }
+    Ok(value)
 }
 
 /// The value `value` (of some type) has as a value of `to`, if it converts: through its

@@ -474,6 +474,44 @@ fn an_inline_value_is_written_in_and_the_statement_checked_again() {
 }
 
 #[test]
+fn an_inline_parameter_with_choices_takes_only_those() {
+    let mut q = query("SELECT name FROM customer ORDER BY :sort");
+    if let Some(p) = q.parameters.iter_mut().find(|p| p.name == "sort") {
+        p.choices = vec!["name".into(), "name DESC".into()];
+    }
+    let params = |v: &str| vec![("sort".to_owned(), v.to_owned())];
+    let ok = compile(
+        &target(Dialect::Sqlite),
+        &q,
+        &tables(),
+        &mut rule,
+        &params("name DESC"),
+    )
+    .unwrap();
+    assert!(
+        ok.compiled.sql.contains("ORDER BY name DESC LIMIT"),
+        "{}",
+        ok.compiled.sql
+    );
+    for value in ["name; DROP TABLE sale", "active", "NAME"] {
+        let r = compile(
+            &target(Dialect::Sqlite),
+            &q,
+            &tables(),
+            &mut rule,
+            &params(value),
+        )
+        .unwrap_err();
+        assert!(matches!(r, Refused::Input(_)), "{value}: {}", reasons(&r));
+        assert!(
+            reasons(&r).contains("must be one of `name`, `name DESC`"),
+            "{value}: {}",
+            reasons(&r)
+        );
+    }
+}
+
+#[test]
 fn cells_show_as_the_attribute_they_read() {
     assert_eq!(
         render(&Cell::Integer(1), Some(AttributeType::Boolean)),

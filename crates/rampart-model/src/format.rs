@@ -241,6 +241,11 @@ pub struct Parameter {
     /// flag it.
     #[serde(default, skip_serializing_if = "is_false")]
     pub inline: bool,
+    /// Queries' `text` parameters only: the values accepted, an allow-list (any other is
+    /// refused before the query runs). The security checks read a parameter with choices
+    /// as a constant.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<String>,
     /// What the parameter means.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,

@@ -3,12 +3,14 @@
 //! ([`validate`]), the JSON Schema ([`schema::json_schema`]), the public surface other
 //! modules may reference and the breaking changes between two surfaces ([`Surface`]),
 //! structured and line diffs ([`diff::diff`]), what a query's advanced SQL may contain
-//! ([`sql`]), and the content address of a version ([`digest`]).
+//! ([`sql`]), the publish-time security checks ([`checks`]), and the content address of a
+//! version ([`digest`]).
 //!
 //! **API Boundary:** the format (`rampart-module/1`) is public: people write it and tools
 //! read its schema. Its types are serialisable by design; changing a field is a format
 //! change.
 
+pub mod checks;
 pub mod diagnostic;
 pub mod diff;
 pub mod expr;

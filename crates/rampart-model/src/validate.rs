@@ -361,7 +361,7 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn parameters(&mut self, path: &str, params: &[Parameter], sql: bool) {
+    fn parameters(&mut self, path: &str, params: &[Parameter], sql: bool, query: bool) {
         self.names(
             &format!("{path}.parameters"),
             params.iter().map(|p| p.name.as_str()),
@@ -375,6 +375,36 @@ impl<'a> Validator<'a> {
                     format!("{at}.inline"),
                     "`inline` applies only to parameters of advanced SQL queries".into(),
                 );
+            }
+            if p.choices.is_empty() {
+                continue;
+            }
+            if !query {
+                self.error(
+                    ErrorClass::Conflict,
+                    format!("{at}.choices"),
+                    "`choices` applies only to parameters of queries; in a screen or action, \
+                     write `one_of(params.name, \"a\", \"b\")` where the value is used"
+                        .into(),
+                );
+            } else if p.ty != AttributeType::Text {
+                self.error(
+                    ErrorClass::Conflict,
+                    format!("{at}.choices"),
+                    format!(
+                        "`choices` applies only to `text` parameters; this is `{}`",
+                        p.ty
+                    ),
+                );
+            }
+            for (j, c) in p.choices.iter().enumerate() {
+                if c.is_empty() || p.choices[..j].contains(c) {
+                    self.error(
+                        ErrorClass::InvalidValue,
+                        format!("{at}.choices.{j}"),
+                        "each choice is a distinct, non-empty text".into(),
+                    );
+                }
             }
         }
     }
@@ -492,7 +522,7 @@ impl<'a> Validator<'a> {
         let path = format!("queries.{i}");
         let resolved = self.resolve(format!("{path}.entity"), Kind::Entity, &q.entity);
         let sql = q.sql.is_some();
-        self.parameters(&path, &q.parameters, sql);
+        self.parameters(&path, &q.parameters, sql, true);
         let declared: HashSet<&str> = q.parameters.iter().map(|p| p.name.as_str()).collect();
         let entity = resolved.then(|| self.local_entity(&q.entity)).flatten();
         if sql && !q.filter.is_empty() {
@@ -597,7 +627,7 @@ impl<'a> Validator<'a> {
     fn screen(&mut self, i: usize, s: &Screen) {
         let path = format!("screens.{i}");
         self.access(&path, &s.roles, s.anonymous);
-        self.parameters(&path, &s.parameters, false);
+        self.parameters(&path, &s.parameters, false, false);
         if let Some(e) = &s.entity {
             self.resolve(format!("{path}.entity"), Kind::Entity, e);
         }
@@ -683,7 +713,7 @@ impl<'a> Validator<'a> {
     fn action(&mut self, i: usize, a: &Action) {
         let path = format!("actions.{i}");
         self.access(&path, &a.roles, a.anonymous);
-        self.parameters(&path, &a.parameters, false);
+        self.parameters(&path, &a.parameters, false, false);
         if let Some(r) = &a.returns {
             self.resolve(format!("{path}.returns"), Kind::Entity, r);
         }

@@ -504,3 +504,7 @@ fn advanced_sql_is_checked_at_publish() {
         assert!(e.contains("queries.0.sql"), "{sql}: {e}");
     }
 }
+
+/// The security checks: a test per rule, the examples, SARIF, and the corpus.
+#[path = "checks/mod.rs"]
+mod checks;

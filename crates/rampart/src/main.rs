@@ -131,14 +131,27 @@ enum ModelCommand {
     ///
     ///     rampart model schema > rampart-module.schema.json
     Schema,
-    /// Parse and validate module files (or directories of them) without a server; every
-    /// error is printed with its file, line, column and a hint.
+    /// Parse, validate and security-check module files (or directories of them) without a
+    /// server. A file that does not parse or validate fails with every error at its file,
+    /// line and column and a hint. Then the security checks (rules RS001…, listed in
+    /// docs/module-format.md, "Security checks") follow values from parameters, stored
+    /// text and integration answers to SQL, HTML, redirects and integration paths, and read
+    /// access, transport and secrets; the other files given are the dependencies' models.
+    /// Each finding names its rule, severity, place, element and fix. The command fails
+    /// (exit code 1) when an error-level finding exists; warnings and notes alone pass.
     ///
     ///     rampart model check examples/sales
+    ///     rampart model check sales-ui.yaml core-service.yaml --format json
+    ///     rampart model check examples/sales --format sarif > rampart.sarif
+    #[command(verbatim_doc_comment)]
     Check {
         /// Files or directories (.yaml, .yml, .json).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        /// `text` (file:line:column lines), `json`, or `sarif` (SARIF 2.1.0, for editors
+        /// and code-scanning services).
+        #[arg(long, value_enum, default_value_t)]
+        format: cmd::check::Format,
     },
 }
 
@@ -846,13 +859,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Model(ModelCommand::Check { paths }) => {
-            let files = cmd::modules::module_files(paths)?;
-            for (path, _, m) in files {
-                println!("{}: module {} is valid", path.display(), m.module);
-            }
-            Ok(())
-        }
+        Command::Model(ModelCommand::Check { paths, format }) => cmd::check::run(paths, *format),
         Command::Login {
             server,
             username,

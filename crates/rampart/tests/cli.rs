@@ -940,6 +940,66 @@ async fn modules_are_checked_published_diffed_and_deployed_from_the_cli() {
         "{err}"
     );
     assert!(err.contains("hint: did you mean `Rep`?"), "{err}");
+    // The security checks: an error-level finding fails the command, in every format;
+    // warnings alone pass.
+    let unsafe_ui = work.path().join("unsafe.yaml");
+    std::fs::write(
+        &unsafe_ui,
+        "module: m\napplication: app\nroles:\n  - name: Rep\nentities:\n  - name: Note\n    attributes: [{name: body, type: text}]\nscreens:\n  - name: S\n    kind: detail\n    entity: Note\n    roles: [Rep]\n    parameters: [{name: x, type: text}]\n    widgets:\n      - {kind: text, value: params.x, unescaped: true}\n",
+    )
+    .unwrap();
+    let (ok, out, err) = cli(&["model", "check", unsafe_ui.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(
+        out.contains(
+            "unsafe.yaml:15:29: error[RS002]: the unescaped text widget takes parameter `x` of `S`"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("(at `m › screens.S › widgets.0`)\n  fix: "),
+        "{out}"
+    );
+    assert!(err.contains("1 error-level security finding"), "{err}");
+    let (ok, out, _) = cli(&[
+        "model",
+        "check",
+        unsafe_ui.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert!(!ok);
+    let json: Value = serde_json::from_str(&out).unwrap();
+    let finding = &json["files"][0]["findings"][0];
+    assert_eq!(finding["rule"], "RS002");
+    assert_eq!(
+        (finding["line"].as_u64(), finding["column"].as_u64()),
+        (Some(15), Some(29))
+    );
+    assert_eq!(finding["cwe"], "CWE-79");
+    let (ok, out, _) = cli(&[
+        "model",
+        "check",
+        unsafe_ui.to_str().unwrap(),
+        "--format",
+        "sarif",
+    ]);
+    assert!(!ok);
+    let sarif: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(sarif["runs"][0]["results"][0]["ruleId"], "RS002");
+    let warned = work.path().join("warned.yaml");
+    std::fs::write(
+        &warned,
+        "module: w\napplication: app\nroles:\n  - name: Rep\nentities:\n  - name: Note\n    attributes: [{name: body, type: text}]\nscreens:\n  - name: S\n    kind: list\n    entity: Note\n    roles: [Rep]\n    parameters: [{name: next, type: text}]\n    widgets:\n      - {kind: link, target: params.next}\n",
+    )
+    .unwrap();
+    let (ok, out, err) = cli(&["model", "check", warned.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(out.contains("warning[RS003]"), "{out}");
+    assert!(
+        out.contains("module w is valid, with security findings: 1 warning"),
+        "{out}"
+    );
 
     assert!(create_admin(dir.path(), &[], PASSWORD).status.success());
     let server = serve(&mut rampart(dir.path()));
