@@ -10,6 +10,7 @@
 pub mod apps;
 pub mod audit;
 pub mod authz;
+pub mod findings;
 pub mod identity;
 pub mod lifecycle;
 pub mod plans;
@@ -18,6 +19,7 @@ pub mod problem;
 pub use apps::*;
 pub use audit::*;
 pub use authz::*;
+pub use findings::*;
 pub use identity::*;
 pub use lifecycle::*;
 pub use plans::*;

@@ -43,6 +43,9 @@ pub struct Problem {
     /// The deployed modules a change would break (`breaking-change`, `deployment-refused`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub breaking: Option<Vec<crate::lifecycle::BreakingChange>>,
+    /// The security findings that block a publish (`security-findings`), each at its line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub findings: Option<Vec<crate::findings::FindingWire>>,
 }
 
 impl Problem {
@@ -60,6 +63,7 @@ impl Problem {
             retry_after: None,
             errors: None,
             breaking: None,
+            findings: None,
         }
     }
 

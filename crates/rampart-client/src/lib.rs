@@ -43,6 +43,7 @@ pub mod audit;
 pub mod authz;
 mod call;
 mod error;
+pub mod findings;
 pub mod identity;
 pub mod lifecycle;
 pub mod plans;
@@ -55,6 +56,7 @@ pub use reqwest::StatusCode;
 pub use audit::{Audit, CopyError, Download, ExportFormat};
 pub use authz::Authz;
 pub use error::ClientError;
+pub use findings::Findings;
 pub use identity::Identity;
 pub use lifecycle::Lifecycle;
 pub use plans::Plans;
@@ -198,6 +200,11 @@ impl Client {
     /// module names.
     pub fn lifecycle(&self) -> Lifecycle<'_> {
         Lifecycle::new(self)
+    }
+
+    /// The security findings of module versions and their acceptances.
+    pub fn findings(&self) -> Findings<'_> {
+        Findings::new(self)
     }
 
     /// Deployment plans and the settings in force in an environment.

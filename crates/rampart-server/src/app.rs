@@ -20,7 +20,8 @@ use crate::auth::{RequestContext, SECURE_COOKIE};
 use crate::error::{ApiError, Problem};
 use crate::metrics::MetricsAccess;
 use crate::routes::{
-    apps, audit as audit_api, auth as auth_routes, authz, it, lifecycle, names, plans, users,
+    apps, audit as audit_api, auth as auth_routes, authz, findings, it, lifecycle, names, plans,
+    users,
 };
 use crate::tls::ServedNames;
 use crate::transport;
@@ -166,6 +167,8 @@ fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
                 .layer(DefaultBodyLimit::max(module_limit)),
         )
         .routes(routes!(lifecycle::version, lifecycle::delete_version))
+        .routes(routes!(findings::list))
+        .routes(routes!(findings::accept))
         .routes(routes!(lifecycle::surface))
         .routes(routes!(lifecycle::diff))
         .routes(routes!(lifecycle::model_schema))

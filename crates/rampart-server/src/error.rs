@@ -117,6 +117,17 @@ impl From<LifecycleError> for ApiError {
                 p.errors = Some(diagnostics);
                 p.into()
             }
+            LifecycleError::Findings { findings, .. } => {
+                let mut p = Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "security-findings",
+                    "Security findings block publishing",
+                    detail,
+                );
+                p.field = Some("source".into());
+                p.findings = Some(findings);
+                p.into()
+            }
             LifecycleError::Breaking { breaking, .. } => {
                 conflict("breaking-change", "Breaking change", detail, Some(breaking))
             }

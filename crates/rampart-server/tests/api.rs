@@ -16,6 +16,8 @@ mod apps_sensitive;
 mod audit;
 #[path = "api/authz.rs"]
 mod authz;
+#[path = "api/findings.rs"]
+mod findings;
 #[path = "api/hardening.rs"]
 mod hardening;
 #[path = "api/integrations.rs"]

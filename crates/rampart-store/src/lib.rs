@@ -33,8 +33,9 @@ pub use lifecycle::plans::{
     NewPlan, PlanApplication, PlanSettings, Setting, SettingKind, StoredPlan,
 };
 pub use lifecycle::{
-    ApplicationTag, DeployKind, DeploymentInfo, DeploymentRequest, ModuleName, NewDeployment,
-    NewVersion, Published, Running, StoredVersion, VersionInfo,
+    Acceptance, ApplicationTag, DeployKind, DeploymentInfo, DeploymentRequest, ModuleName,
+    NewDeployment, NewFinding, NewVersion, Published, Running, StoredFinding, StoredVersion,
+    VersionInfo,
 };
 
 #[cfg(feature = "testing")]

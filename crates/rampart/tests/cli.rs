@@ -945,15 +945,13 @@ async fn modules_are_checked_published_diffed_and_deployed_from_the_cli() {
     let unsafe_ui = work.path().join("unsafe.yaml");
     std::fs::write(
         &unsafe_ui,
-        "module: m\napplication: app\nroles:\n  - name: Rep\nentities:\n  - name: Note\n    attributes: [{name: body, type: text}]\nscreens:\n  - name: S\n    kind: detail\n    entity: Note\n    roles: [Rep]\n    parameters: [{name: x, type: text}]\n    widgets:\n      - {kind: text, value: params.x, unescaped: true}\n",
+        "module: m\napplication: app\nroles:\n  - name: Rep\nentities:\n  - name: Note\n    attributes: [{name: body, type: text}]\nscreens:\n  - name: S\n    kind: detail\n    entity: Note\n    roles: [Rep]\n    parameters: [{name: x, type: text}]\n    widgets:\n      - {kind: text, value: \'\"Pay with sk_live_4eC39HqLyjWDarjtT1zdp7dc\"\'}\n",
     )
     .unwrap();
     let (ok, out, err) = cli(&["model", "check", unsafe_ui.to_str().unwrap()]);
     assert!(!ok);
     assert!(
-        out.contains(
-            "unsafe.yaml:15:29: error[RS002]: the unescaped text widget takes parameter `x` of `S`"
-        ),
+        out.contains("unsafe.yaml:15:29: error[RS012]: a Stripe key is written into the model"),
         "{out}"
     );
     assert!(
@@ -971,12 +969,12 @@ async fn modules_are_checked_published_diffed_and_deployed_from_the_cli() {
     assert!(!ok);
     let json: Value = serde_json::from_str(&out).unwrap();
     let finding = &json["files"][0]["findings"][0];
-    assert_eq!(finding["rule"], "RS002");
+    assert_eq!(finding["rule"], "RS012");
     assert_eq!(
         (finding["line"].as_u64(), finding["column"].as_u64()),
         (Some(15), Some(29))
     );
-    assert_eq!(finding["cwe"], "CWE-79");
+    assert_eq!(finding["cwe"], "CWE-798");
     let (ok, out, _) = cli(&[
         "model",
         "check",
@@ -986,7 +984,11 @@ async fn modules_are_checked_published_diffed_and_deployed_from_the_cli() {
     ]);
     assert!(!ok);
     let sarif: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(sarif["runs"][0]["results"][0]["ruleId"], "RS002");
+    assert_eq!(sarif["runs"][0]["results"][0]["ruleId"], "RS012");
+    assert!(
+        !out.contains("4eC39HqLyjWDarjtT1zdp7dc"),
+        "a finding never repeats the secret"
+    );
     let warned = work.path().join("warned.yaml");
     std::fs::write(
         &warned,

@@ -1,11 +1,13 @@
 //! The rules: each a stable id (`RS001`…), a name, a severity, the weaknesses it stands
 //! for (CWE, OWASP Top 10 2021, ASVS 5.0) and how to fix what it finds.
 //!
-//! **Severities.** `error` blocks publishing: the model lets someone else's input run as SQL
-//! or HTML, opens protected data or writes to visitors who are not signed in, carries a
-//! credential, or sends sessions in the clear. `warning` may be accepted with a written
-//! justification: the pattern is dangerous but has honest uses (a public form, a manager
-//! assigning records, an internal service over `http`). `note` informs and never blocks.
+//! **Severities.** `error` blocks publishing: what no justification makes right (a
+//! credential in the model, a read across databases the platform keeps apart, a `GET` that
+//! writes). `warning` may be accepted with a written justification by someone with
+//! `change` on the module: a secure default the developer overrode on purpose (an `inline`
+//! parameter, an `unescaped` widget, `https: false`, an anonymous screen over protected
+//! data) or a pattern with honest uses (a public form, a manager assigning records, an
+//! internal service over `http`). `note` informs and never blocks.
 //! A rule's id, and so a finding's identity, never changes meaning; a retired rule's id
 //! is not reused.
 
@@ -107,7 +109,7 @@ static RULES: [Rule; 16] = [
     Rule {
         id: "RS001",
         name: "sql-injection",
-        severity: Severity::Error,
+        severity: Severity::Warning,
         summary: "An `inline` parameter of advanced SQL takes text someone else chose.",
         cwe: "CWE-89",
         owasp: "A03:2021",
@@ -120,7 +122,7 @@ static RULES: [Rule; 16] = [
     Rule {
         id: "RS002",
         name: "cross-site-scripting",
-        severity: Severity::Error,
+        severity: Severity::Warning,
         summary: "An `unescaped` text widget writes text someone else chose as HTML.",
         cwe: "CWE-79",
         owasp: "A03:2021",
@@ -156,7 +158,7 @@ static RULES: [Rule; 16] = [
     Rule {
         id: "RS005",
         name: "anonymous-protected-data",
-        severity: Severity::Error,
+        severity: Severity::Warning,
         summary: "An `anonymous` screen or action reads or writes an entity with an ACL or \
                   sensitive attributes.",
         cwe: "CWE-862",
@@ -203,7 +205,7 @@ static RULES: [Rule; 16] = [
     Rule {
         id: "RS009",
         name: "screen-without-https",
-        severity: Severity::Error,
+        severity: Severity::Warning,
         summary: "A screen with `https: false` has a form or a button, or needs a signed-in \
                   user (whose session then travels in the clear).",
         cwe: "CWE-319",
@@ -214,7 +216,7 @@ static RULES: [Rule; 16] = [
     Rule {
         id: "RS010",
         name: "endpoint-without-https",
-        severity: Severity::Error,
+        severity: Severity::Warning,
         summary: "An exposed action is served over plain HTTP (`expose.https: false`).",
         cwe: "CWE-319",
         owasp: "A02:2021",

@@ -13,6 +13,7 @@
 //!   sent over plain HTTP is refused, never redirected), whatever `enforce_https` says.
 
 use askama::Template;
+use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
@@ -77,7 +78,7 @@ struct LoginPage<'a> {
 }
 
 /// The fields of the sign-in form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct LoginForm {
     #[serde(default)]
     username: String,
@@ -129,8 +130,10 @@ pub async fn submit(
     Query(query): Query<Vec<(String, String)>>,
     visitor: Visitor,
     headers: HeaderMap,
-    Form(fields): Form<Vec<(String, String)>>,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
+    // A body that is no form (none, another type) is a form without the CSRF token.
+    let fields = form.map(|f| f.0).unwrap_or_default();
     let at = path.at();
     let chrome = Chrome::new(&state, &visitor, &at.environment, &at.application);
     if !page::from_this_site(&state, &visitor, &headers, &fields) {
@@ -251,8 +254,9 @@ pub async fn login(
     context: RequestContext,
     visitor: Visitor,
     headers: HeaderMap,
-    Form(form): Form<LoginForm>,
+    form: Result<Form<LoginForm>, FormRejection>,
 ) -> Response {
+    let form = form.map(|f| f.0).unwrap_or_default();
     let chrome = Chrome::new(&state, &visitor, &path.environment, &path.application);
     if let Some(missing) = no_such_application(&state, &chrome).await {
         return chrome.finish(missing);
@@ -310,8 +314,10 @@ pub async fn logout(
     Path(path): Path<AppPath>,
     visitor: Visitor,
     headers: HeaderMap,
-    Form(fields): Form<Vec<(String, String)>>,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
+    // A body that is no form (none, another type) is a form without the CSRF token.
+    let fields = form.map(|f| f.0).unwrap_or_default();
     let chrome = Chrome::new(&state, &visitor, &path.environment, &path.application);
     if !page::from_this_site(&state, &visitor, &headers, &fields) {
         let path = format!("{}/logout", chrome.base);

@@ -475,8 +475,29 @@ async fn screens_sign_in_once_and_show_each_user_their_rows() {
             "{name}: {}",
             page.body
         );
-        // Signing out ends the session everywhere: the page and the API alike.
+        // A post with no form at all (no body, no content type) is a form without the
+        // token: refused as a page, and the session lives on.
         let session = rep1.cookie("__Host-rampart_session").unwrap();
+        for path in ["logout", "login", "NewSale"] {
+            let r = rep1
+                .client
+                .post(format!("{}{APP}/{path}", rep1.base))
+                .header("origin", &rep1.base)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::FORBIDDEN, "{name}: {path}");
+            assert!(
+                r.headers()["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("text/html"),
+                "{name}: {path}"
+            );
+        }
+        let (status, _) = node.get("/api/v1/auth/me", &session).await;
+        assert_eq!(status, StatusCode::OK, "{name}: still signed in");
+        // Signing out ends the session everywhere: the page and the API alike.
         let page = rep1
             .post(&format!("{APP}/logout"), &[("_csrf", &rep1.csrf())], None)
             .await;

@@ -45,6 +45,7 @@
 //! wire types or a [`LifecycleError`]; the server maps that to statuses and problems.
 
 pub mod deploy;
+pub mod findings;
 pub mod names;
 pub mod plans;
 pub mod publish;
@@ -103,6 +104,13 @@ pub enum LifecycleError {
         /// What would be broken, as the caller may see it.
         breaking: Vec<BreakingChange>,
     },
+    /// The security checks found errors, which block publishing.
+    Findings {
+        /// The module.
+        module: String,
+        /// Every finding (the errors and the rest), each at its line.
+        findings: Vec<rampart_api::FindingWire>,
+    },
 }
 
 impl LifecycleError {
@@ -111,7 +119,7 @@ impl LifecycleError {
     pub fn is_conflict(&self) -> bool {
         match self {
             LifecycleError::Error(e) => matches!(e, Error::Conflict(_)),
-            LifecycleError::InvalidModule { .. } => false,
+            LifecycleError::InvalidModule { .. } | LifecycleError::Findings { .. } => false,
             LifecycleError::Breaking { .. }
             | LifecycleError::MissingProperties { .. }
             | LifecycleError::BrokenReferences { .. } => true,
@@ -150,6 +158,20 @@ impl fmt::Display for LifecycleError {
                 "site properties without a default need a value in {environment}: {}; give them in a deployment plan",
                 missing.join(", ")
             ),
+            LifecycleError::Findings { module, findings } => {
+                let errors: Vec<&str> = findings
+                    .iter()
+                    .filter(|f| f.severity == "error")
+                    .map(|f| f.finding.as_str())
+                    .collect();
+                write!(
+                    f,
+                    "the security checks found {} error(s) in `{module}`, which block \
+                     publishing: {}; `rampart model check` shows each with its fix",
+                    errors.len(),
+                    errors.join("; ")
+                )
+            }
             LifecycleError::BrokenReferences {
                 environment,
                 breaking,

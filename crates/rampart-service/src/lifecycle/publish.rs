@@ -133,6 +133,7 @@ pub async fn publish(
     // Each dependency: registered, published, the caller may reference it, and every element
     // used is public in its newest version.
     let mut missing = Vec::new();
+    let mut dep_models = Vec::new();
     for d in &module.dependencies {
         if visible_module(state, caller, &d.module).await.is_err() {
             return Err(Error::invalid(
@@ -162,6 +163,7 @@ pub async fn publish(
         };
         let surface = surface_of(&latest.surface)?;
         missing.extend(compat::missing_elements(d, &surface));
+        dep_models.push(model_of(&latest.model)?);
     }
     if !missing.is_empty() {
         return Err(Error::invalid(
@@ -174,6 +176,9 @@ pub async fn publish(
         .into());
     }
     refuse_role_clashes(state, caller, &module).await?;
+    // The security checks, with the dependencies' newest models: an error refuses the
+    // publish; the rest is stored with the version.
+    let findings = super::findings::of_source(&name, &req.source, &dep_models)?;
     let surface = Surface::of(&module);
     let running = state.store.running().await?;
     let breaking = breaks_of_new_surface(&running, &name, &surface)?;
@@ -234,6 +239,7 @@ pub async fn publish(
                         )
                     })
                     .collect(),
+                findings,
             },
         )
         .await?;

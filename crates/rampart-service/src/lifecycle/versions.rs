@@ -18,7 +18,7 @@ use crate::caller::Caller;
 use crate::state::AppState;
 
 /// A version number from a path: 1, 2, 3…
-fn version_param(raw: &str) -> Result<i64, Error> {
+pub(super) fn version_param(raw: &str) -> Result<i64, Error> {
     raw.parse::<i64>()
         .ok()
         .filter(|n| *n >= 1)

@@ -20,7 +20,10 @@ use crate::backend::{db, from_millis, to_millis};
 use crate::db::{query_scalar, Ex, Row, Tx};
 use crate::Store;
 
+pub use findings::{Acceptance, NewFinding, StoredFinding};
+
 mod deploy;
+mod findings;
 pub(crate) mod plans;
 mod tags;
 mod versions;
@@ -47,6 +50,8 @@ pub struct NewVersion {
     pub parent: Option<i64>,
     /// Breaking changes the author forced through, for the audit trail.
     pub forced: Vec<String>,
+    /// What the security checks found (none of them an error).
+    pub findings: Vec<NewFinding>,
 }
 
 /// A module name and the application it belongs to.

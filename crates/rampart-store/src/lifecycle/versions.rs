@@ -77,6 +77,8 @@ impl Store {
         if !v.forced.is_empty() {
             details["forced_breaking_changes"] = json!(v.forced);
         }
+        let findings = super::findings::insert(tx, num, number, latest, &v.findings).await?;
+        details["findings"] = findings;
         let target = format!("module:{}", v.module);
         crate::audit::record(tx, ctx, now, "module.publish", target, details).await?;
         let published = Published::Created(VersionInfo {
@@ -200,6 +202,7 @@ impl Store {
                 )));
             }
         }
+        super::findings::delete(tx, num, number).await?;
         let gone = tx
             .exec(
                 "DELETE FROM module_versions WHERE module_num = $1 AND number = $2",

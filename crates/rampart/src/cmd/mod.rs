@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 pub mod apps;
 pub mod check;
 pub mod env;
+pub mod findings;
 pub mod keys;
 pub mod modules;
 pub mod plans;

@@ -60,6 +60,40 @@ pub enum ModuleCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The security findings stored with a published version: each with its rule,
+    /// element, fix and, for a warning, its acceptance or PENDING (needs `open`).
+    ///
+    ///     rampart module findings sales-ui 3
+    #[command(verbatim_doc_comment)]
+    Findings {
+        /// The module.
+        name: String,
+        /// The version.
+        #[arg(value_name = "VERSION")]
+        number: i64,
+        /// As the API gives it.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Accept a warning of a version with a written justification (needs `change`): it is
+    /// recorded in the audit log, travels to later versions that still have the finding,
+    /// and lapses with the first that does not.
+    ///
+    ///     rampart module accept sales-ui 3 "RS006 sales-ui › screens.Contact" \
+    ///         --because "A contact form for visitors; it only creates Lead records."
+    #[command(verbatim_doc_comment)]
+    Accept {
+        /// The module.
+        name: String,
+        /// The version.
+        #[arg(value_name = "VERSION")]
+        number: i64,
+        /// The finding, as `module findings` names it (rule id and element).
+        finding: String,
+        /// Why it is acceptable here (20 to 2,000 characters).
+        #[arg(long, value_name = "TEXT")]
+        because: String,
+    },
     /// Delete a version that runs in no environment.
     Delete {
         /// The module.
@@ -108,6 +142,15 @@ pub async fn run(command: &ModuleCommand) -> anyhow::Result<()> {
             force,
         } => publish(paths, message, *force).await,
         ModuleCommand::List { name } => list(name).await,
+        ModuleCommand::Findings { name, number, json } => {
+            super::findings::list(name, *number, *json).await
+        }
+        ModuleCommand::Accept {
+            name,
+            number,
+            finding,
+            because,
+        } => super::findings::accept(name, *number, finding, because).await,
         ModuleCommand::Show {
             name,
             number,
@@ -268,6 +311,9 @@ async fn show(name: &str, version: Option<i64>, surface: bool) -> anyhow::Result
             .context("the module has no versions")?,
     };
     print!("{}", lifecycle.source(name, v).await.map_err(fail)?);
+    if let Some(summary) = super::findings::summary(name, v).await {
+        eprintln!("{summary}");
+    }
     Ok(())
 }
 
