@@ -21,7 +21,7 @@ fn results_carry_rule_level_place_and_identity() {
     assert_eq!(driver["rules"].as_array().unwrap().len(), rules().len());
     let xss = &driver["rules"][1];
     assert_eq!(xss["id"], "RS002");
-    assert_eq!(xss["defaultConfiguration"]["level"], "error");
+    assert_eq!(xss["defaultConfiguration"]["level"], "warning");
     let tags: Vec<&str> = xss["properties"]["tags"]
         .as_array()
         .unwrap()
@@ -44,7 +44,7 @@ fn results_carry_rule_level_place_and_identity() {
     let result = &run["results"][0];
     assert_eq!(result["ruleId"], "RS002");
     assert_eq!(result["ruleIndex"], 1);
-    assert_eq!(result["level"], "error");
+    assert_eq!(result["level"], "warning");
     let place = &result["locations"][0]["physicalLocation"];
     assert_eq!(place["artifactLocation"]["uri"], "corpus/rs002%20bad.yaml");
     let pos = found[0].pos.unwrap();

@@ -522,7 +522,10 @@ async fn screens_sign_in_once_and_show_each_user_their_rows() {
                     && e.details.contains("csrf-rejected")
             })
             .count();
-        assert_eq!(refused, 3, "{name}");
+        assert_eq!(
+            refused, 4,
+            "{name}: three forged forms and one without a body"
+        );
         // Each page view is an access event naming the screen and the records read.
         let events = node.events().await;
         let views: Vec<_> = events

@@ -10,13 +10,14 @@ use serde_json::{json, Value};
 use crate::kit::{no_tweak, on_both, problem_type};
 use crate::lifecycle::{publish, world};
 
-/// `notes` with an inline `sort` only if `injectable`, and a sensitive attribute without an
-/// ACL (a warning) only if `exposed`; `title` names a screen heading so versions differ.
-fn notes(injectable: bool, exposed: bool, title: &str) -> String {
-    let choices = if injectable {
-        ""
+/// `notes` with a cloud key in a description (an error) only if `leaky`, and a sensitive
+/// attribute without an ACL (a warning) only if `exposed`; `title` names a screen heading
+/// so versions differ.
+fn notes(leaky: bool, exposed: bool, title: &str) -> String {
+    let description = if leaky {
+        "    description: Synced with key AKIAIOSFODNN7EXAMPLE nightly.\n"
     } else {
-        ", choices: [title, title DESC]"
+        ""
     };
     let acl = if exposed {
         ""
@@ -29,13 +30,13 @@ application: sales
 roles: [{{name: Writer}}]
 entities:
   - name: Note
-    attributes: [{{name: title, type: text}}]
+{description}    attributes: [{{name: title, type: text}}]
   - name: Person
     attributes: [{{name: iban, type: text, sensitive: true}}]
 {acl}queries:
   - name: ByOrder
     entity: Note
-    parameters: [{{name: sort, type: text, inline: true{choices}}}]
+    parameters: [{{name: sort, type: text, inline: true, choices: [title, title DESC]}}]
     sql: SELECT id, title FROM note ORDER BY :sort
 screens:
   - {{name: Notes, kind: list, entity: Note, roles: [Writer], widgets: [{{kind: text, value: '\"{title}\"'}}, {{kind: table, columns: [record.title]}}]}}
@@ -61,13 +62,17 @@ async fn findings_block_or_wait_for_a_justified_acceptance_that_travels_until_it
         assert_eq!(problem_type(&body), "security-findings", "{name}");
         let found = body["findings"].as_array().unwrap();
         let error = found.iter().find(|f| f["severity"] == "error").unwrap();
-        assert_eq!(error["rule"], "RS001", "{name}: {body}");
-        assert_eq!(error["cwe"], "CWE-89");
+        assert_eq!(error["rule"], "RS012", "{name}: {body}");
+        assert_eq!(error["cwe"], "CWE-798");
         assert!(
             error["line"].as_i64().unwrap() > 1,
             "{name}: placed: {error}"
         );
-        assert!(body["detail"].as_str().unwrap().contains("RS001"), "{name}");
+        assert!(body["detail"].as_str().unwrap().contains("RS012"), "{name}");
+        assert!(
+            !body.to_string().contains("AKIAIOSFODNN7EXAMPLE"),
+            "{name}: never the secret"
+        );
         let (status, _) = node.get(F, &w.dev).await;
         assert_eq!(
             status,
