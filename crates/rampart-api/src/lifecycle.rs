@@ -209,6 +209,11 @@ pub struct PlannedChange {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Object)]
     pub changes: Option<serde_json::Value>,
+    /// The version's pending security findings (warnings nobody accepted): each as its
+    /// identity (`RS006 sales-ui › screens.Contact`) to callers with `open` on the module in
+    /// the target environment, else as its rule id only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending_findings: Vec<String>,
 }
 
 /// A deployment plan: what would change, and what became of it.

@@ -201,6 +201,21 @@ async fn findings_block_or_wait_for_a_justified_acceptance_that_travels_until_it
         assert_eq!(status, StatusCode::CREATED, "{name}");
         let (_, v4) = findings(&node, &w.dev, 4).await;
         assert_eq!(v4["pending"], 1, "{name}: {v4}");
+        // A deployment's preview names the pending findings of what it would deploy.
+        let (status, plan) = crate::lifecycle::deploy(
+            &node,
+            &w.dev,
+            "development",
+            json!([{ "module": "notes", "version": 4 }]),
+            true,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{name}: {plan}");
+        assert_eq!(
+            plan["changes"][0]["pending_findings"],
+            json!([key]),
+            "{name}: {plan}"
+        );
         node.shutdown().await;
     })
     .await;

@@ -135,11 +135,20 @@ pub(super) async fn plan(
             (true, None) => Some(serde_json::json!({})),
             (false, _) => None,
         };
+        let pending = super::findings::pending_of(state, &s.module, s.to)
+            .await?
+            .into_iter()
+            .map(|key| match open {
+                true => key,
+                false => key.split(' ').next().unwrap_or_default().to_owned(),
+            })
+            .collect();
         changes.push(PlannedChange {
             module: s.module.clone(),
             from: current,
             to: s.to,
             changes: structural,
+            pending_findings: pending,
         });
         items.push(NewDeployment {
             environment: env.to_owned(),

@@ -188,6 +188,9 @@ pub fn print_plan(answer: &api::DeployResponse) {
                 }
             }
         }
+        for f in &c.pending_findings {
+            println!("    ! pending security finding {f}");
+        }
     }
     match answer.status.as_str() {
         "applied" => println!("applied"),

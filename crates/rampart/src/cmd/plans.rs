@@ -141,6 +141,9 @@ fn print_deployment_plan(p: &api::PlanWire) {
         for c in &preview.changes {
             let from = c.from.map_or("nothing".to_owned(), |v| format!("v{v}"));
             println!("  {} {from} → v{}", c.module, c.to);
+            for f in &c.pending_findings {
+                println!("    pending security finding {f}");
+            }
         }
         for s in &preview.settings {
             let from = match &s.from {
