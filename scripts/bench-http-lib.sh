@@ -1,6 +1,11 @@
 # Sourced by scripts/bench-parts/checks and identity: servers started and stopped, wrk runs
 # and their medians. Needs BENCH_BIN (release binaries) and WORK (a scratch directory).
 
+command -v wrk >/dev/null || {
+  echo "the load generator wrk is not installed (Debian: apt-get install wrk)" >&2
+  exit 1
+}
+
 # free_port: a loopback port nobody listens on now.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 

@@ -3,7 +3,8 @@
 //! example application's `sales-ui` (a typical module) with `core-service` as its
 //! dependency. `check` is the checks over a parsed module; `check_source` adds parsing,
 //! validation and placing each finding at its line and column, as `rampart model check`
-//! does.
+//! does; `parse` (reading and validating the source, what a publish paid before the
+//! checks) is the same-run baseline.
 //!
 //! `cargo bench -p rampart-model --bench checks`
 
@@ -81,6 +82,11 @@ fn checks(c: &mut Criterion) {
     assert_eq!(module.screens.len(), 2_000);
     let mut group = c.benchmark_group("checks_2000_screens");
     group.sample_size(10);
+    // The same-run baseline: what publishing already paid before the checks (reading and
+    // validating the source).
+    group.bench_function("parse", |b| {
+        b.iter(|| parse("big.yaml", black_box(&big)).unwrap())
+    });
     group.bench_function("check", |b| b.iter(|| check(black_box(&module), &[])));
     group.bench_function("check_source", |b| {
         b.iter(|| check_source("big.yaml", black_box(&big), &[]).unwrap())
@@ -92,6 +98,9 @@ fn checks(c: &mut Criterion) {
     let core = parse("core-service.yaml", core_text).unwrap();
     let ui = parse("sales-ui.yaml", ui_text).unwrap();
     let mut group = c.benchmark_group("checks_sales_ui");
+    group.bench_function("parse", |b| {
+        b.iter(|| parse("sales-ui.yaml", black_box(ui_text)).unwrap())
+    });
     group.bench_function("check", |b| b.iter(|| check(black_box(&ui), &[&core])));
     group.bench_function("check_source", |b| {
         b.iter(|| check_source("sales-ui.yaml", black_box(ui_text), &[&core]).unwrap())

@@ -75,6 +75,34 @@ pub async fn summary(name: &str, version: i64) -> Option<String> {
     ))
 }
 
+/// For `module diff`: the security findings `to` has that `from` had not (`+`, with their
+/// state) and those it no longer has (`-`); nothing for a caller who may not read them.
+pub async fn diff(name: &str, from: i64, to: i64) -> Vec<String> {
+    let Ok(client) = connect() else {
+        return Vec::new();
+    };
+    let (Ok(old), Ok(new)) = (
+        client.findings().list(name, from).await,
+        client.findings().list(name, to).await,
+    ) else {
+        return Vec::new();
+    };
+    let had = |f: &FindingWire, list: &[FindingWire]| list.iter().any(|g| g.finding == f.finding);
+    let mut lines = Vec::new();
+    for f in new.findings.iter().filter(|f| !had(f, &old.findings)) {
+        let state = match (&f.accepted, f.severity.as_str()) {
+            (Some(_), _) => "accepted",
+            (None, "warning") => "pending",
+            (None, other) => other,
+        };
+        lines.push(format!("+ security finding {} ({state})", f.finding));
+    }
+    for f in old.findings.iter().filter(|f| !had(f, &new.findings)) {
+        lines.push(format!("- security finding {} (gone)", f.finding));
+    }
+    lines
+}
+
 /// `rampart module accept NAME VERSION FINDING --because TEXT`.
 pub async fn accept(name: &str, version: i64, finding: &str, because: &str) -> anyhow::Result<()> {
     let client = connect()?;

@@ -339,6 +339,9 @@ async fn diff(name: &str, from: i64, to: i64, as_json: bool) -> anyhow::Result<(
         "{}",
         d.render(std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none())
     );
+    for line in super::findings::diff(name, from, to).await {
+        println!("{line}");
+    }
     Ok(())
 }
 
