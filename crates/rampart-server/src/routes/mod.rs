@@ -11,4 +11,5 @@ pub mod names;
 pub mod page;
 pub mod plans;
 pub mod screens;
+pub mod sealed;
 pub mod users;

@@ -22,6 +22,7 @@ use crate::Store;
 
 mod deploy;
 pub(crate) mod plans;
+pub(crate) mod sealed;
 mod tags;
 mod versions;
 
