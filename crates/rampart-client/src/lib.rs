@@ -46,6 +46,7 @@ mod error;
 pub mod identity;
 pub mod lifecycle;
 pub mod plans;
+pub mod sealed;
 
 use std::time::Duration;
 
@@ -58,6 +59,7 @@ pub use error::ClientError;
 pub use identity::Identity;
 pub use lifecycle::Lifecycle;
 pub use plans::Plans;
+pub use sealed::Sealed;
 
 use call::Call;
 
@@ -198,6 +200,11 @@ impl Client {
     /// module names.
     pub fn lifecycle(&self) -> Lifecycle<'_> {
         Lifecycle::new(self)
+    }
+
+    /// Sealed modules: environments' public keys, trusted publishers, imports.
+    pub fn sealed(&self) -> Sealed<'_> {
+        Sealed::new(self)
     }
 
     /// Deployment plans and the settings in force in an environment.
