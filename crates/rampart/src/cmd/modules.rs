@@ -75,7 +75,8 @@ pub enum ModuleCommand {
     ///     rampart module seal crm@3 --for age1… --sign-with vendor.key -o crm-3.rampart-sealed
     Seal {
         /// `NAME@VERSION`.
-        version: String,
+        #[arg(value_name = "NAME@VERSION")]
+        target: String,
         /// The target environment's recipient, `age1…`.
         #[arg(long = "for", value_name = "AGE_RECIPIENT")]
         recipient: String,
@@ -150,11 +151,11 @@ pub async fn run(command: &ModuleCommand) -> anyhow::Result<()> {
         } => diff(name, *from, *to, *json).await,
         ModuleCommand::Delete { name, number } => delete(name, *number).await,
         ModuleCommand::Seal {
-            version,
+            target,
             recipient,
             sign_with,
             output,
-        } => super::sealed::seal(version, recipient, sign_with, output).await,
+        } => super::sealed::seal(target, recipient, sign_with, output).await,
         ModuleCommand::Import { file, environment } => {
             super::sealed::import(file, environment).await
         }
