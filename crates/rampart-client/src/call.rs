@@ -42,6 +42,15 @@ impl<'c> Call<'c> {
         self
     }
 
+    /// Sends `bytes` as the body, as they are, with the JSON content type.
+    pub(crate) fn raw_json(mut self, bytes: Vec<u8>) -> Self {
+        self.builder = self
+            .builder
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(bytes);
+        self
+    }
+
     /// Sends the request; an error status becomes [`ClientError::Problem`] (or
     /// [`ClientError::Status`] without a problem document).
     pub(crate) async fn send(self) -> Result<reqwest::Response, ClientError> {

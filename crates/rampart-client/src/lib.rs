@@ -47,6 +47,7 @@ pub mod findings;
 pub mod identity;
 pub mod lifecycle;
 pub mod plans;
+pub mod sealed;
 
 use std::time::Duration;
 
@@ -60,6 +61,7 @@ pub use findings::Findings;
 pub use identity::Identity;
 pub use lifecycle::Lifecycle;
 pub use plans::Plans;
+pub use sealed::Sealed;
 
 use call::Call;
 
@@ -205,6 +207,11 @@ impl Client {
     /// The security findings of module versions and their acceptances.
     pub fn findings(&self) -> Findings<'_> {
         Findings::new(self)
+    }
+
+    /// Sealed modules: environments' public keys, trusted publishers, imports.
+    pub fn sealed(&self) -> Sealed<'_> {
+        Sealed::new(self)
     }
 
     /// Deployment plans and the settings in force in an environment.

@@ -104,6 +104,10 @@ pub enum Error {
     /// Authenticated, but not allowed to do this.
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// The module version is sealed: its source and diff are never shown, whatever the
+    /// caller's level. The message names the module and version.
+    #[error("{0}")]
+    Sealed(String),
     /// A call to an outside service that a module's integration declares failed: refused
     /// (an origin, redirect or address outside what the environment declares), no answer in
     /// time, an error status, an answer over the size limit, or credentials the environment
@@ -137,6 +141,7 @@ impl Error {
             Error::PasswordExpired => "password-expired",
             Error::Unauthenticated(_) => "unauthenticated",
             Error::Forbidden(_) => "forbidden",
+            Error::Sealed(_) => "sealed-module",
             Error::Integration(_) => "integration-failed",
             Error::Limit(_) => "limit-reached",
             Error::Unavailable(_) => "unavailable",
@@ -157,6 +162,7 @@ impl Error {
             Error::PasswordExpired => "Password expired",
             Error::Unauthenticated(_) => "Authentication required",
             Error::Forbidden(_) => "Forbidden",
+            Error::Sealed(_) => "Sealed module",
             Error::Integration(_) => "Integration failed",
             Error::Limit(_) => "Stopped by a limit",
             Error::Unavailable(_) => "Service unavailable",
@@ -172,7 +178,10 @@ impl Error {
             Error::Conflict(_) => 409,
             Error::InvalidCredentials | Error::Unauthenticated(_) => 401,
             Error::LoginThrottled { .. } => 429,
-            Error::AccountDisabled | Error::PasswordExpired | Error::Forbidden(_) => 403,
+            Error::AccountDisabled
+            | Error::PasswordExpired
+            | Error::Forbidden(_)
+            | Error::Sealed(_) => 403,
             Error::Integration(_) => 502,
             Error::Limit(_) | Error::Unavailable(_) => 503,
             Error::Internal(_) => 500,

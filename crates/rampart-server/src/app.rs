@@ -21,7 +21,7 @@ use crate::error::{ApiError, Problem};
 use crate::metrics::MetricsAccess;
 use crate::routes::{
     apps, audit as audit_api, auth as auth_routes, authz, findings, it, lifecycle, names, plans,
-    users,
+    sealed, users,
 };
 use crate::tls::ServedNames;
 use crate::transport;
@@ -164,6 +164,7 @@ fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
             // Module sources may be larger than other bodies (`max_module_bytes`).
             OpenApiRouter::new()
                 .routes(routes!(lifecycle::publish, lifecycle::versions))
+                .routes(routes!(sealed::import))
                 .layer(DefaultBodyLimit::max(module_limit)),
         )
         .routes(routes!(lifecycle::version, lifecycle::delete_version))
@@ -182,6 +183,9 @@ fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(names::list, names::reserve))
         .routes(routes!(names::transfer))
         .routes(routes!(names::release))
+        .routes(routes!(sealed::public_key))
+        .routes(routes!(sealed::publishers, sealed::trust))
+        .routes(routes!(sealed::revoke))
         .routes(routes!(lifecycle::approve))
         .routes(routes!(lifecycle::reject))
         .routes(routes!(plans::create_plan, plans::plans))

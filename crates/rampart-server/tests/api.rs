@@ -30,6 +30,8 @@ mod names;
 mod reveal;
 #[path = "api/roles.rs"]
 mod roles;
+#[path = "api/sealed.rs"]
+mod sealed;
 #[path = "api/transport.rs"]
 mod transport;
 

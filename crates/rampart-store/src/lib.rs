@@ -32,6 +32,7 @@ pub use identity::users::{LoginFailure, NewUser, UserPatch, UserQuery};
 pub use lifecycle::plans::{
     NewPlan, PlanApplication, PlanSettings, Setting, SettingKind, StoredPlan,
 };
+pub use lifecycle::sealed::{ImportedVersion, SealedInfo, SealedPublisher};
 pub use lifecycle::{
     Acceptance, ApplicationTag, DeployKind, DeploymentInfo, DeploymentRequest, ModuleName,
     NewDeployment, NewFinding, NewVersion, Published, Running, StoredFinding, StoredVersion,

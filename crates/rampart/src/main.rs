@@ -99,6 +99,10 @@ enum Command {
     /// names, reserve, transfer, release.
     #[command(subcommand)]
     Module(cmd::modules::ModuleCommand),
+    /// Publisher keys for sealed modules: create a signing key; trust, list and revoke
+    /// publishers (administrators).
+    #[command(subcommand)]
+    Publishers(cmd::sealed::PublishersCommand),
     /// Environments: deploy versions, stage from the environment before, roll back, and
     /// read the history. Each checks your `deploy` level in the target environment.
     #[command(subcommand)]
@@ -868,6 +872,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => cmd::login(server, username, provider, ca_cert.as_deref()).await,
         Command::Module(command) => cmd::modules::run(command).await,
         Command::Env(command) => cmd::env::run(command).await,
+        Command::Publishers(command) => cmd::sealed::run(command).await,
         Command::App(command) => cmd::apps::run(command).await,
         Command::Keys(cmd::keys::KeysCommand::Init { out }) => cmd::keys::init(out),
         Command::Keys(command) => {

@@ -1301,3 +1301,56 @@ async fn modules_are_checked_published_diffed_and_deployed_from_the_cli() {
     assert!(ok && out.contains("released payroll"), "{out}{err}");
     server.stop();
 }
+
+#[test]
+fn publishers_keygen_writes_a_private_key_once_and_prints_its_public_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("vendor.key");
+    let out = run(rampart(dir.path())
+        .args(["publishers", "keygen", "-o"])
+        .arg(&key));
+    assert!(out.status.success(), "{out:?}");
+    let printed = String::from_utf8(out.stdout).unwrap();
+    let public = rampart_sealed::PublisherId::parse(printed.trim()).unwrap();
+    let text = std::fs::read_to_string(&key).unwrap();
+    assert_eq!(
+        rampart_sealed::PublisherKey::parse(&text).unwrap().public(),
+        public
+    );
+    assert!(!printed.contains(text.trim()), "the secret is not printed");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // An existing key is never overwritten.
+    let again = run(rampart(dir.path())
+        .args(["publishers", "keygen", "-o"])
+        .arg(&key));
+    assert!(!again.status.success());
+    assert_eq!(std::fs::read_to_string(&key).unwrap(), text);
+}
+
+#[test]
+fn module_seal_refuses_a_bad_recipient_or_key_file_before_contacting_a_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("vendor.key");
+    std::fs::write(&key, "not a key").unwrap();
+    let valid = rampart_sealed::EnvironmentKey::generate().recipient();
+    for (recipient, what) in [
+        ("age1nope", "recipient"),
+        (valid.as_str(), "publisher secret key"),
+    ] {
+        let out = run(rampart(dir.path())
+            .env("RAMPART_SERVER", "https://127.0.0.1:1")
+            .args(["module", "seal", "crm@1", "--for", recipient, "--sign-with"])
+            .arg(&key)
+            .args(["-o"])
+            .arg(dir.path().join("out.rampart-sealed")));
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(what), "{what}: {err}");
+        assert!(!dir.path().join("out.rampart-sealed").exists());
+    }
+}

@@ -12,4 +12,5 @@ pub mod names;
 pub mod page;
 pub mod plans;
 pub mod screens;
+pub mod sealed;
 pub mod users;

@@ -106,6 +106,7 @@ pub(super) async fn plan(
                     )
                 })?,
         };
+        let sealed = super::sealed::check_deployable(state, &s.module, s.to, env).await?;
         let current = now_in_env.get(s.module.as_str()).map(|r| r.number);
         let expected = policy::expected_running(env, &s.module, current, s.expected)?;
         let model = model_of(&v.model)?;
@@ -124,8 +125,15 @@ pub(super) async fn plan(
             &v.info.author_id,
             &caller.user.id.to_string(),
         )?;
-        let open = level(state, caller, On::Module(&s.module), env_id).await?
-            >= level_needed(LifecycleOp::ReadSource);
+        // A sealed version's model is never diffed, nor one replaced by it.
+        let sealed = sealed
+            || match current {
+                Some(n) => state.store.sealed_version(&s.module, n).await?.is_some(),
+                None => false,
+            };
+        let open = !sealed
+            && level(state, caller, On::Module(&s.module), env_id).await?
+                >= level_needed(LifecycleOp::ReadSource);
         let structural = match (open, current) {
             (true, Some(n)) => {
                 let old = version_or_404(state, &s.module, Some(n)).await?;

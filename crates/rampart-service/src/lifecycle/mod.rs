@@ -51,6 +51,7 @@ pub mod plans;
 pub mod publish;
 pub mod requests;
 mod roles;
+pub mod sealed;
 pub mod tags;
 pub mod versions;
 

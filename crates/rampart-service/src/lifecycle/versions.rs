@@ -86,6 +86,8 @@ pub async fn version(
     )
     .await?;
     let v = version_or_404(state, name, Some(number)).await?;
+    let object = format!("module:{name}@{number}/source");
+    super::sealed::refuse_sealed(state, caller, name, &[number], &object).await?;
     record_read(
         state,
         caller,
@@ -157,6 +159,8 @@ pub async fn diff(
     .await?;
     let old = version_or_404(state, name, Some(q.from)).await?;
     let new = version_or_404(state, name, Some(q.to)).await?;
+    let object = format!("module:{name}@{}..{}/diff", q.from, q.to);
+    super::sealed::refuse_sealed(state, caller, name, &[q.from, q.to], &object).await?;
     let d = rampart_model::diff(
         &model_of(&old.model)?,
         &model_of(&new.model)?,

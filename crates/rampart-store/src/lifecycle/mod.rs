@@ -25,6 +25,7 @@ pub use findings::{Acceptance, NewFinding, StoredFinding};
 mod deploy;
 mod findings;
 pub(crate) mod plans;
+pub(crate) mod sealed;
 mod tags;
 mod versions;
 

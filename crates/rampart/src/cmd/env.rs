@@ -11,6 +11,11 @@ use super::{connect, fail, module_version, stamp};
 pub enum EnvCommand {
     /// The environments in promotion order, with their policies.
     List,
+    /// The environment's public key (`age1…`): what a vendor seals modules to for it.
+    PublicKey {
+        /// The environment.
+        env: String,
+    },
     /// Replace the promotion order (administrators). An environment keeps its policies
     /// unless a flag lists them anew; one left out is removed (refused while modules run
     /// there). New environments give `full` to administrators, `reference` to auditors and
@@ -117,6 +122,7 @@ pub enum EnvCommand {
 /// Runs an `env` command.
 pub async fn run(command: &EnvCommand) -> anyhow::Result<()> {
     match command {
+        EnvCommand::PublicKey { env } => super::sealed::public_key(env).await,
         EnvCommand::Deploy {
             env,
             items,

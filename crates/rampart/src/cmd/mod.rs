@@ -19,6 +19,7 @@ pub mod findings;
 pub mod keys;
 pub mod modules;
 pub mod plans;
+pub mod sealed;
 
 /// The file holding the CLI's session: `$RAMPART_SESSION_FILE`, else
 /// `$XDG_CONFIG_HOME/rampart/session.json`, else `~/.config/rampart/session.json`.

@@ -102,6 +102,36 @@ pub enum ModuleCommand {
         #[arg(value_name = "VERSION")]
         number: i64,
     },
+    /// Seal a version for another installation's environment: its public surface in the
+    /// clear, its source encrypted to the environment's key (`rampart env public-key` there),
+    /// signed with your publisher key. Needs `open` on the module.
+    ///
+    ///     rampart module seal crm@3 --for age1… --sign-with vendor.key -o crm-3.rampart-sealed
+    Seal {
+        /// `NAME@VERSION`.
+        #[arg(value_name = "NAME@VERSION")]
+        target: String,
+        /// The target environment's recipient, `age1…`.
+        #[arg(long = "for", value_name = "AGE_RECIPIENT")]
+        recipient: String,
+        /// Your publisher signing key (`rampart publishers keygen`).
+        #[arg(long, value_name = "KEYFILE")]
+        sign_with: PathBuf,
+        /// Where to write the package.
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+    /// Import a sealed package into the environment it was sealed to (administrators): it
+    /// can then be deployed there, run and referenced, but its source is never shown.
+    ///
+    ///     rampart module import crm-3.rampart-sealed --environment production
+    Import {
+        /// The package file.
+        file: PathBuf,
+        /// The environment it was sealed to.
+        #[arg(long)]
+        environment: String,
+    },
     /// Every module name taken, reserved or registered, with its application
     /// (administrators).
     Names,
@@ -163,6 +193,15 @@ pub async fn run(command: &ModuleCommand) -> anyhow::Result<()> {
             json,
         } => diff(name, *from, *to, *json).await,
         ModuleCommand::Delete { name, number } => delete(name, *number).await,
+        ModuleCommand::Seal {
+            target,
+            recipient,
+            sign_with,
+            output,
+        } => super::sealed::seal(target, recipient, sign_with, output).await,
+        ModuleCommand::Import { file, environment } => {
+            super::sealed::import(file, environment).await
+        }
         ModuleCommand::Names => names().await,
         ModuleCommand::Reserve { name, application } => reserve(name, application).await,
         ModuleCommand::Transfer { name, application } => transfer(name, application).await,
