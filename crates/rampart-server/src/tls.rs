@@ -139,20 +139,8 @@ fn ensure_dev_certificate(data_dir: &Path) -> Result<(PathBuf, PathBuf), TlsErro
 
 /// Writes a file readable by its owner only.
 pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), TlsError> {
-    use std::io::Write as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .map_err(|e| TlsError(format!("cannot create {}: {e}", path.display())))?;
-    file.write_all(contents)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| TlsError(format!("cannot write {}: {e}", path.display())))
+    rampart_service::files::write_new_private(path, &[contents])
+        .map_err(|e| TlsError(format!("cannot create {}: {e}", path.display())))
 }
 
 #[cfg(test)]

@@ -24,3 +24,16 @@ pub fn private_file() -> std::fs::OpenOptions {
     }
     options
 }
+
+/// Writes `parts` one after the other to a new file readable by its owner only and syncs
+/// it; fails if the file exists (a key or a certificate is never silently replaced). The
+/// parts are written as given, so a secret is never copied into a buffer of this
+/// function's.
+pub fn write_new_private(path: &Path, parts: &[&[u8]]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut file = private_file().write(true).create_new(true).open(path)?;
+    for part in parts {
+        file.write_all(part)?;
+    }
+    file.sync_all()
+}

@@ -83,20 +83,7 @@ pub fn environment_key(data_dir: &Path, env: &str) -> Result<EnvironmentKey, Err
         ".{env}.{}.tmp",
         tag.iter().map(|b| format!("{b:02x}")).collect::<String>()
     ));
-    {
-        use std::io::Write as _;
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt as _;
-            options.mode(0o600);
-        }
-        let mut file = options.open(&tmp).map_err(fail)?;
-        file.write_all(key.to_text().as_bytes()).map_err(fail)?;
-        file.write_all(b"\n").map_err(fail)?;
-        file.sync_all().map_err(fail)?;
-    }
+    crate::files::write_new_private(&tmp, &[key.to_text().as_bytes(), b"\n"]).map_err(fail)?;
     // A hard link fails when the name exists: whoever linked first wins.
     let linked = std::fs::hard_link(&tmp, &path);
     let _ = std::fs::remove_file(&tmp);

@@ -3,7 +3,6 @@
 //! Sealing runs here, offline once the version's source is fetched; the signing key never
 //! leaves this machine.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
@@ -88,22 +87,10 @@ pub async fn run(command: &PublishersCommand) -> anyhow::Result<()> {
     }
 }
 
-/// Writes `text` to a new file readable by its owner only.
+/// Writes `text` (and a line end) to a new file readable by its owner only.
 fn write_new_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot create {} (it must not exist)", path.display()))?;
-    file.write_all(text.as_bytes())?;
-    file.write_all(b"\n")?;
-    file.sync_all()?;
-    Ok(())
+    rampart_service::files::write_new_private(path, &[text.as_bytes(), b"\n"])
+        .with_context(|| format!("cannot create {} (it must not exist)", path.display()))
 }
 
 /// `rampart publishers keygen`.
