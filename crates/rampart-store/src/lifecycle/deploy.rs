@@ -50,12 +50,6 @@ impl Store {
         Ok((revision, rows))
     }
 
-    /// A number that grows with every deployment, staging or rollback applied to `env` (the
-    /// newest one's id): what a node caching what runs there compares.
-    pub async fn deployment_revision(&self, env: &str) -> Result<i64, Error> {
-        self.reader().scalar(REVISION_SQL, [env.into()]).await
-    }
-
     /// Applies deployments all together or not at all, each with its `module.deploy`
     /// (`module.stage`, `module.rollback`) event; a module whose running version is no
     /// longer what the caller expected is a conflict and nothing is applied.

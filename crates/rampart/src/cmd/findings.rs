@@ -2,6 +2,7 @@
 //! a published version, and the acceptance of a warning.
 
 use rampart_client::api::{AcceptFindingRequest, FindingWire};
+use rampart_client::Client;
 
 use super::{connect, fail};
 
@@ -56,8 +57,7 @@ pub async fn list(name: &str, version: i64, json: bool) -> anyhow::Result<()> {
 /// A line for `module show` (on standard error, so the source on standard output can be
 /// piped): how many findings are pending and accepted; nothing for a caller who may not
 /// read them.
-pub async fn summary(name: &str, version: i64) -> Option<String> {
-    let client = connect().ok()?;
+pub async fn summary(client: &Client, name: &str, version: i64) -> Option<String> {
     let found = client.findings().list(name, version).await.ok()?;
     if found.findings.is_empty() {
         return None;
@@ -77,10 +77,7 @@ pub async fn summary(name: &str, version: i64) -> Option<String> {
 
 /// For `module diff`: the security findings `to` has that `from` had not (`+`, with their
 /// state) and those it no longer has (`-`); nothing for a caller who may not read them.
-pub async fn diff(name: &str, from: i64, to: i64) -> Vec<String> {
-    let Ok(client) = connect() else {
-        return Vec::new();
-    };
+pub async fn diff(client: &Client, name: &str, from: i64, to: i64) -> Vec<String> {
     let (Ok(old), Ok(new)) = (
         client.findings().list(name, from).await,
         client.findings().list(name, to).await,

@@ -350,7 +350,7 @@ async fn show(name: &str, version: Option<i64>, surface: bool) -> anyhow::Result
             .context("the module has no versions")?,
     };
     print!("{}", lifecycle.source(name, v).await.map_err(fail)?);
-    if let Some(summary) = super::findings::summary(name, v).await {
+    if let Some(summary) = super::findings::summary(&client, name, v).await {
         eprintln!("{summary}");
     }
     Ok(())
@@ -378,7 +378,7 @@ async fn diff(name: &str, from: i64, to: i64, as_json: bool) -> anyhow::Result<(
         "{}",
         d.render(std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none())
     );
-    for line in super::findings::diff(name, from, to).await {
+    for line in super::findings::diff(&client, name, from, to).await {
         println!("{line}");
     }
     Ok(())
