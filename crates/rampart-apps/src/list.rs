@@ -19,6 +19,7 @@
 //! for good, and the column is cleared when the owner changes without it.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use rampart_model::format::AttributeType;
 use serde_json::Value as Json;
@@ -314,10 +315,60 @@ pub struct Below {
     /// …and less than this.
     pub hi: Vec<u8>,
     /// For a walk that tests many rows: the reader and everyone below them as the
-    /// authorization index has them, one byte per user number (1: in), so that a row with
-    /// an owner number is tested in the statement by one byte, without reading the
-    /// hierarchy's tables. `None`: each owner's path is searched.
-    pub members: Option<Vec<u8>>,
+    /// authorization index has them, so that a row with an owner number is tested in the
+    /// statement by one byte (or bit) of it, without reading the hierarchy's tables.
+    /// `None`: each owner's path is searched.
+    pub members: Option<Arc<MemberSet>>,
+}
+
+/// A set of user numbers in the two forms the databases test: one byte per number (SQLite
+/// reads a byte of a blob) and one bit per number (PostgreSQL's `get_bit`, an eighth of the
+/// bytes to send). Built once per reader and authorization revision and shared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberSet {
+    bytes: Vec<u8>,
+    bits: Vec<u8>,
+}
+
+impl MemberSet {
+    /// The set whose members are the numbers `n` with `bytes[n] != 0`.
+    pub fn new(bytes: Vec<u8>) -> Self {
+        let bits = bytes
+            .chunks(8)
+            .map(|chunk| {
+                chunk
+                    .iter()
+                    .enumerate()
+                    .fold(0u8, |acc, (i, &b)| acc | (u8::from(b != 0) << i))
+            })
+            .collect();
+        MemberSet { bytes, bits }
+    }
+
+    /// One byte per number, 1 for a member.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// One bit per number, least significant bit first (PostgreSQL's `get_bit` order).
+    pub fn bits(&self) -> &[u8] {
+        &self.bits
+    }
+
+    /// How many numbers the set covers (members or not).
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Whether the set covers no number.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// Bytes held on the heap.
+    pub fn heap_bytes(&self) -> usize {
+        self.bytes.len() + self.bits.len()
+    }
 }
 
 /// A value bound to a statement.
@@ -613,11 +664,11 @@ fn rule_condition(target: &Target, table: &Table, rule: &Rule, c: &mut Compiled)
                 // bytes to send and plan with).
                 let byte = match target.dialect {
                     Dialect::Sqlite => {
-                        let set = c.bind(Bind::Bytes(m.clone()));
+                        let set = c.bind(Bind::Bytes(m.bytes().to_vec()));
                         format!("substr({set}, {num} + 1, 1) = X'01'")
                     }
                     Dialect::Postgres => {
-                        let set = c.bind(Bind::Bytes(bits(m)));
+                        let set = c.bind(Bind::Bytes(m.bits().to_vec()));
                         format!("get_bit({set}, CAST({num} AS INTEGER)) = 1")
                     }
                 };
@@ -647,20 +698,6 @@ fn rule_condition(target: &Target, table: &Table, rule: &Rule, c: &mut Compiled)
         tests.push("1 = 0".into());
     }
     format!("({})", tests.join(" OR "))
-}
-
-/// Member bytes as bits, eight to a byte, the first in the lowest bit (as PostgreSQL's
-/// `get_bit` numbers them).
-fn bits(bytes: &[u8]) -> Vec<u8> {
-    bytes
-        .chunks(8)
-        .map(|chunk| {
-            chunk
-                .iter()
-                .enumerate()
-                .fold(0u8, |acc, (i, &b)| acc | (u8::from(b != 0) << i))
-        })
-        .collect()
 }
 
 /// Whether row `t`'s owner is strictly below the reader: one search of the owner's path by

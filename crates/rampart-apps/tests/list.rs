@@ -5,7 +5,8 @@
 
 use rampart_apps::ddl::Target;
 use rampart_apps::list::{
-    compile_get, compile_list, encode_cursor, parse_list, Below, Bind, Op, RowFilter, Rule,
+    compile_get, compile_list, encode_cursor, parse_list, Below, Bind, MemberSet, Op, RowFilter,
+    Rule,
 };
 use rampart_apps::schema::{layouts, Dialect, Table};
 use rampart_apps::values::Value;
@@ -232,7 +233,7 @@ fn the_row_rule_is_part_of_the_statement_in_both_shapes() {
                 hierarchy: 0,
                 lo: vec![0, 0, 0, 1],
                 hi: vec![0, 0, 0, 2],
-                members: Some(members),
+                members: Some(std::sync::Arc::new(MemberSet::new(members))),
             }),
             grantees: vec![],
             action_bit: 1,

@@ -20,6 +20,7 @@ use rampart_apps::access::serving_table;
 use rampart_apps::list::{compile_list, Bind, Compiled, ListRequest, RowFilter, Sort};
 use rampart_authz::acl::Actions;
 use rampart_model::Module;
+use rampart_service::apps::rows::MemberSets;
 use rampart_store::Store;
 use serde_json::Value as Json;
 use sqlx::{Connection as _, Row as _};
@@ -106,7 +107,14 @@ pub async fn run(dir: &Path, info: &Path) {
         let mut walk = false;
         for _ in 0..10_000 {
             let t = Instant::now();
-            let rule = rampart_service::apps::rows::rule(&view, &table, user, Actions::READ, 50);
+            let rule = rampart_service::apps::rows::rule(
+                &view,
+                &MemberSets::default(),
+                &table,
+                user,
+                Actions::READ,
+                50,
+            );
             walk = rule.walk;
             let c = compile_list(&target, &table, &request, &RowFilter::Rule(rule));
             prep.push(t.elapsed());
@@ -148,7 +156,14 @@ pub async fn run(dir: &Path, info: &Path) {
     if std::env::var("APPS_WHAT_IF").as_deref() == Ok("1") {
         let director = &bench["personas"]["director"];
         let user = user_id(director["num"].as_u64().unwrap() as u32);
-        let rule = rampart_service::apps::rows::rule(&view, &table, user, Actions::READ, 50);
+        let rule = rampart_service::apps::rows::rule(
+            &view,
+            &MemberSets::default(),
+            &table,
+            user,
+            Actions::READ,
+            50,
+        );
         let ruled = compile_list(&target, &table, &request, &RowFilter::Rule(rule));
         let rep = &bench["personas"]["rep"];
         let leaf = leaf_statement(&target, &table, rep);

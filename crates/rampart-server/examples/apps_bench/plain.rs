@@ -185,7 +185,12 @@ fn rows(
     let view = state.authz.view();
     Ok((
         RowFilter::Rule(rampart_service::apps::rows::rule(
-            &view, table, user, action, page,
+            &view,
+            &state.apps.member_sets,
+            table,
+            user,
+            action,
+            page,
         )),
         Some(user),
     ))

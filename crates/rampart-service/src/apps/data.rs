@@ -691,7 +691,14 @@ pub(super) fn row_filter(
         return RowFilter::All;
     }
     let view = state.authz.view();
-    RowFilter::Rule(rows::rule(&view, table, caller.user.id, action, page))
+    RowFilter::Rule(rows::rule(
+        &view,
+        &state.apps.member_sets,
+        table,
+        caller.user.id,
+        action,
+        page,
+    ))
 }
 
 /// An owner a caller may give a record: themselves, or someone below them in the entity's

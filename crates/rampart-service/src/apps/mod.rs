@@ -133,6 +133,8 @@ pub struct Runtime {
     /// Advanced SQL statements running on this node at once, bounded so that costly ones
     /// cannot take every database connection from everything else.
     advanced: tokio::sync::Semaphore,
+    /// Large readers' member sets at the current authorization revision.
+    pub member_sets: rows::MemberSets,
 }
 
 impl Default for Runtime {
@@ -141,6 +143,7 @@ impl Default for Runtime {
             envs: RwLock::default(),
             generation: std::sync::atomic::AtomicU64::default(),
             advanced: tokio::sync::Semaphore::new(ADVANCED_AT_ONCE),
+            member_sets: rows::MemberSets::default(),
         }
     }
 }
