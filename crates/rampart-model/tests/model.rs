@@ -447,6 +447,9 @@ fn secret_references_and_service_urls_are_told_from_secrets_and_junk() {
         ("env:", false),
         ("env:9LIVES", false),
         ("env:A B", false),
+        ("env:MAIL-TOKEN", false),
+        ("env:MAIL.TOKEN", false),
+        ("env:RAMPART_METRICS_TOKEN", false),
         ("file:relative/path", false),
         ("file:/run/../etc/shadow", false),
         ("vault:/absolute", false),
@@ -462,6 +465,11 @@ fn secret_references_and_service_urls_are_told_from_secrets_and_junk() {
         ("https://", false),
         ("https://host/ with space", false),
         ("invoicing.example.com", false),
+        ("https://invoicing.example.com/api?key=hunter2", false),
+        ("https://invoicing.example.com/api#top", false),
+        ("https://invoicing.example.com:99999", false),
+        ("https://invoicing10.0.0.7", false),
+        ("http://[::1]:8080/api", true),
     ] {
         assert_eq!(is_service_url(url), ok, "{url}");
     }

@@ -772,3 +772,67 @@ proptest! {
         }
     }
 }
+
+/// What a module or a deployment plan may name as a base URL (`is_service_url`, checked at
+/// publish and when a plan is saved) is a base URL the outbound client takes: a plan is
+/// refused when it is written, never when an action first calls it.
+#[test]
+fn base_urls_accepted_at_publish_are_taken_at_call_time() {
+    use proptest::prelude::*;
+    use rampart_model::validate::is_service_url;
+    let pieces = prop::collection::vec(
+        prop::sample::select(vec![
+            "https://",
+            "http://",
+            "ftp://",
+            "pay",
+            "example.com",
+            ".",
+            "-",
+            "_",
+            ":",
+            "8080",
+            "99999",
+            "+80",
+            "[::1]",
+            "[::1",
+            "]",
+            "/",
+            "/v1",
+            "?",
+            "q=1",
+            "#",
+            "@",
+            "user",
+            "%20",
+            "%zz",
+            " ",
+            "\\",
+            "é",
+            "10.0.0.7",
+            "",
+            "Z",
+        ]),
+        0..8,
+    )
+    .prop_map(|parts| parts.concat());
+    proptest!(ProptestConfig::with_cases(4096), |(text in pieces)| {
+        if is_service_url(&text) {
+            prop_assert!(base_url(&text).is_ok(), "{text:?}: {:?}", base_url(&text));
+        }
+    });
+    // And the cases a plan writer meets, both ways.
+    for (text, ok) in [
+        ("https://pay.example.com/v1", true),
+        ("http://10.0.0.7:8080", true),
+        ("http://[::1]:8080/api", true),
+        ("https://pay.example.com/v1?key=hunter2", false),
+        ("https://pay.example.com/v1#top", false),
+        ("https://user@pay.example.com/", false),
+        ("https://pay.example.com:99999/", false),
+        ("https://pay.example.com:+80/", false),
+    ] {
+        assert_eq!(is_service_url(text), ok, "{text}");
+        assert_eq!(base_url(text).is_ok(), ok, "{text}");
+    }
+}

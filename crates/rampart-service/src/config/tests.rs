@@ -304,3 +304,46 @@ fn redaction_handles_urls_without_passwords() {
         "postgres://u@h/db?sslmode=require&password=<redacted>"
     );
 }
+
+/// A secret reference a deployment plan may hold (`is_secret_reference`, checked when the plan
+/// is saved) is one the runtime reads: `env:` and `file:` parse as `SecretRef`s (a `vault:`
+/// reference answers "no vault is configured" at call time), and what the plan check refuses
+/// the runtime refuses too.
+#[test]
+fn secret_references_accepted_in_plans_are_read_at_call_time() {
+    use rampart_model::validate::is_secret_reference;
+    let names = [
+        "MAIL_TOKEN",
+        "_X",
+        "x",
+        "A1",
+        "9LIVES",
+        "MAIL-TOKEN",
+        "MAIL.TOKEN",
+        "RAMPART_METRICS",
+        "rampart_lower",
+        "A B",
+        "",
+        "É",
+    ];
+    let paths = [
+        "/run/secrets/mail",
+        "relative/path",
+        "/run/../etc/shadow",
+        "/a b",
+        "/",
+    ];
+    let references = names
+        .iter()
+        .map(|n| format!("env:{n}"))
+        .chain(paths.iter().map(|p| format!("file:{p}")));
+    let mut accepted = 0;
+    for reference in references {
+        let runtime = SecretRef::parse(&reference);
+        if is_secret_reference(&reference) {
+            accepted += 1;
+            assert!(runtime.is_ok(), "{reference}: {runtime:?}");
+        }
+    }
+    assert!(accepted >= 5, "the table exercises accepted references too");
+}
