@@ -63,6 +63,9 @@ pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 pub const H2_MAX_HEADER_LIST: u32 = 512 * 1024;
 /// How long the rest of a refused request's body is read after the answer.
 pub const DRAIN_TIME: Duration = Duration::from_secs(10);
+/// How long a refused request's unread body is kept, once reading it stopped, for its answer
+/// to go out.
+const ANSWER_TIME: Duration = Duration::from_secs(60);
 
 /// The problem for a request whose head is over the limits, if it is.
 pub fn head_problem<B>(request: &Request<B>) -> Option<Problem> {
@@ -204,9 +207,7 @@ pub fn drain(
                 if let Some(data) = frame.data_ref() {
                     read = read.saturating_add(data.len() as u64);
                     if bound.is_some_and(|bound| read > bound) {
-                        // Stop reading (flow control holds the sender), but keep the
-                        // stream until the answer is out.
-                        let _ = sent.await;
+                        // Stop reading: flow control holds the sender.
                         return false;
                     }
                 }
@@ -216,6 +217,10 @@ pub fn drain(
         .await
         .unwrap_or(false);
         if !whole {
+            // Keep the stream (or connection) until the answer is out, however long reading
+            // took: letting the body go first resets the stream before its answer
+            // (`CANCEL` rather than `NO_ERROR` over HTTP/2), and the client gets nothing.
+            let _ = tokio::time::timeout(ANSWER_TIME, sent).await;
             tracing::debug!(
                 read,
                 bound,
