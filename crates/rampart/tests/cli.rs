@@ -14,6 +14,8 @@ use serde_json::Value;
 
 #[path = "cli/layers.rs"]
 mod layers;
+#[path = "cli/sealed.rs"]
+mod sealed;
 #[path = "cli/tour.rs"]
 mod tour;
 
@@ -132,6 +134,33 @@ fn create_admin(data_dir: &Path, extra_env: &[(&str, &str)], password: &str) -> 
         .expect("spawn");
     writeln!(child.stdin.take().expect("stdin"), "{password}").expect("write password");
     child.wait_with_output().expect("wait")
+}
+
+/// `rampart login` as root-admin against the server at `url` (which serves from
+/// `data_dir`), the password on standard input, the token kept in `session`.
+fn cli_login(data_dir: &Path, url: &str, session: &Path) {
+    let mut login = rampart(data_dir);
+    login
+        .args([
+            "login",
+            "--server",
+            url,
+            "--username",
+            "root-admin",
+            "--ca-cert",
+        ])
+        .arg(data_dir.join("tls/dev-cert.pem"))
+        .env("RAMPART_SESSION_FILE", session)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = login.spawn().unwrap();
+    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 async fn login(https: &str, password: &str) -> reqwest::Response {
@@ -1006,30 +1035,8 @@ async fn modules_are_checked_published_diffed_and_deployed_from_the_cli() {
     assert!(create_admin(dir.path(), &[], PASSWORD).status.success());
     let server = serve(&mut rampart(dir.path()));
     let url = format!("https://{}", server.https);
-    let ca = dir.path().join("tls/dev-cert.pem");
     // Login reads the password from standard input and keeps the token in a private file.
-    let mut login = rampart(dir.path());
-    login
-        .args([
-            "login",
-            "--server",
-            &url,
-            "--username",
-            "root-admin",
-            "--ca-cert",
-        ])
-        .arg(&ca)
-        .env("RAMPART_SESSION_FILE", &session)
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = login.spawn().unwrap();
-    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    cli_login(dir.path(), &url, &session);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;

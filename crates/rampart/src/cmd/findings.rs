@@ -6,8 +6,9 @@ use rampart_client::Client;
 
 use super::{connect, fail};
 
-/// One line a finding: severity, rule, element, and its acceptance if any.
-fn line(f: &FindingWire) -> String {
+/// One line a finding: severity, rule, element, and its acceptance if any; a pending
+/// warning of version `of` says the command that accepts it.
+fn line(f: &FindingWire, of: Option<(&str, i64)>) -> String {
     let at = match (f.line, f.column) {
         (Some(l), Some(c)) => format!(" (line {l}, column {c})"),
         _ => String::new(),
@@ -17,7 +18,14 @@ fn line(f: &FindingWire) -> String {
             "accepted by {} for version {}: {}",
             a.by, a.version, a.justification
         ),
-        (None, "warning") => "PENDING: accept it with a justification, or fix it".to_owned(),
+        (None, "warning") => match of {
+            Some((name, version)) => format!(
+                "PENDING: fix it, or accept it with a justification:\n    rampart module accept \
+                 {name} {version} \"{}\" --because \"…\"",
+                f.finding
+            ),
+            None => "PENDING: accept it with a justification, or fix it".to_owned(),
+        },
         (None, _) => String::new(),
     };
     format!(
@@ -44,7 +52,7 @@ pub async fn list(name: &str, version: i64, json: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     for f in &found.findings {
-        println!("{}", line(f));
+        println!("{}", line(f, Some((name, version))));
     }
     println!(
         "{name} version {version}: {} finding(s), {} pending",
@@ -109,12 +117,13 @@ pub async fn accept(name: &str, version: i64, finding: &str, because: &str) -> a
             name,
             version,
             &AcceptFindingRequest {
-                finding: finding.to_owned(),
+                // `>` typed for the `›` between an element's parts.
+                finding: finding.replace(" > ", " › "),
                 justification: because.to_owned(),
             },
         )
         .await
         .map_err(fail)?;
-    println!("{}", line(&accepted));
+    println!("{}", line(&accepted, None));
     Ok(())
 }

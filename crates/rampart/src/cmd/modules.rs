@@ -88,7 +88,7 @@ pub enum ModuleCommand {
         /// The version.
         #[arg(value_name = "VERSION")]
         number: i64,
-        /// The finding, as `module findings` names it (rule id and element).
+        /// The finding, as `module findings` names it (rule id and element; `>` may stand for `›`).
         finding: String,
         /// Why it is acceptable here (20 to 2,000 characters).
         #[arg(long, value_name = "TEXT")]
