@@ -435,17 +435,32 @@ async fn bad_packages_are_refused_with_a_clear_error_and_store_nothing() {
         assert!(status.is_success(), "{}: {body}", client.name());
         let (status, body) = import(&client, &ca, "development", good).await;
         assert_eq!(status, StatusCode::CONFLICT, "{}: {body}", client.name());
-        // Refused imports are audited.
-        let refused = client
+        // Refused imports are audited, each with the reason the importer was told.
+        let refused: Vec<_> = client
             .events()
             .await
-            .iter()
+            .into_iter()
             .filter(|e| {
-                e.outcome == "deny"
+                e.action == "module.import"
+                    && e.outcome == "failure"
+                    && e.stream == "system"
+                    && e.environment.as_deref() == Some("development")
                     && e.target.as_deref() == Some("environment:development/imports")
             })
-            .count();
-        assert!(refused >= 9, "{}: {refused}", client.name());
+            .collect();
+        assert!(refused.len() >= 9, "{}: {refused:?}", client.name());
+        let reasons: Vec<String> = refused
+            .iter()
+            .filter_map(|e| {
+                let details: Value = serde_json::from_str(&e.details).ok()?;
+                details["reason"].as_str().map(str::to_owned)
+            })
+            .collect();
+        assert!(
+            reasons.iter().any(|r| r.contains("publisher")),
+            "{}: {reasons:?}",
+            client.name()
+        );
         // Publishers list shows the revoked one.
         let (status, list) = client.get("/api/v1/publishers", &ca).await;
         assert_eq!(status, StatusCode::OK);

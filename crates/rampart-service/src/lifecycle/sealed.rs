@@ -9,8 +9,8 @@
 //!   hold, its publisher is trusted and not revoked, it was sealed to this environment's key,
 //!   the source decrypts to the digest it names and parses, its public surface is the one
 //!   in the clear, and its version is newer than every version of the module (see
-//!   `Store::sealed_import`). A refused import writes nothing but its `access` event
-//!   (outcome `deny`).
+//!   `Store::sealed_import`). A refused import writes nothing but its `module.import`
+//!   event (outcome `failure`, with the reason the importer was told).
 //! - The version keeps the publisher's number, runs only in the environment it was sealed
 //!   to ([`check_deployable`]), and its source and diffs are refused to everyone with
 //!   `sealed-module`, each refusal an `access` event (outcome `deny`) ([`refuse_sealed`]).
@@ -169,8 +169,8 @@ pub async fn revoke(state: &AppState, caller: &Caller, name: &str) -> Result<(),
         .await
 }
 
-/// Imports a sealed package into environment `env`; a refusal is recorded (`access`,
-/// outcome `deny`) and writes nothing else.
+/// Imports a sealed package into environment `env`; a refusal is recorded (a
+/// `module.import` event with outcome `failure` and the reason) and writes nothing else.
 pub async fn import(
     state: &AppState,
     caller: &Caller,
@@ -179,16 +179,26 @@ pub async fn import(
 ) -> Result<ImportResponse, Error> {
     administrator(caller, "import sealed modules")?;
     let result = import_checked(state, caller, env, package).await;
-    if result.is_err() {
-        let object = format!("environment:{env}/imports");
-        let event = rampart_store::NewEvent::access(
-            &caller.audit,
-            state.clock.now(),
-            None,
-            &object,
-            "POST",
-            false,
-        );
+    if let Err(e) = &result {
+        // What was refused and why, for auditors: the reason the importer was told (which
+        // names a publisher or an environment, never key material); a failure of the
+        // platform itself only by its code, its cause being for the log.
+        let reason = match e {
+            Error::Unavailable(_) | Error::Internal(_) => e.title().to_owned(),
+            other => other.to_string(),
+        };
+        let event = rampart_core::AuditEvent {
+            action: "module.import",
+            target: Some(format!("environment:{env}/imports")),
+            outcome: rampart_core::Outcome::Failure,
+            details: serde_json::json!({
+                "environment": env,
+                "code": e.code(),
+                "reason": reason,
+            })
+            .to_string(),
+        };
+        let event = rampart_store::NewEvent::system(&caller.audit, &event, state.clock.now());
         state.audit.append(event).await?;
     }
     result
