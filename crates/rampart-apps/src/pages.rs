@@ -25,6 +25,10 @@ pub struct Page {
     pub kind: ScreenKind,
     /// What it shows, in order.
     pub blocks: Vec<Block>,
+    /// A list's next page, when there is one (a link to this screen with its cursor).
+    pub next: Option<String>,
+    /// A list's first page, when this is a later one.
+    pub first: Option<String>,
 }
 
 /// One rendered widget.
@@ -253,6 +257,8 @@ pub fn build(
         description: screen.description.clone(),
         kind: screen.kind,
         blocks,
+        next: None,
+        first: None,
     }
 }
 

@@ -793,3 +793,79 @@ async fn exposed_actions_answer_at_their_declared_paths() {
     })
     .await;
 }
+
+/// A list screen longer than a page: "Next page" links walk every row the user may read
+/// exactly once, in order, the later pages link back to the first, and a forged cursor is
+/// a page saying so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_list_screen_pages_through_every_row_once() {
+    on_both(no_tweak, |node| async move {
+        let _ = setup(&node).await;
+        let name = node.name();
+        let rep1 = node.login("end", "rep1", USER_PASSWORD).await;
+        let rep2 = node.login("end", "rep2", USER_PASSWORD).await;
+        for (token, n) in [(&rep1, 0..121), (&rep2, 0..3)] {
+            for i in n {
+                let (status, body) = node
+                    .post(
+                        &format!("{APP}/api/crm/Sale"),
+                        token,
+                        json!({ "amount": "1.00", "note": format!("n{i:03}") }),
+                    )
+                    .await;
+                assert_eq!(status, StatusCode::CREATED, "{name}: {body}");
+            }
+        }
+        let browser = Browser::new(&node.base);
+        browser.sign_in("rep1", &format!("{APP}/Sales")).await;
+        let mut seen = Vec::new();
+        let mut path = format!("{APP}/Sales");
+        let mut pages = 0;
+        loop {
+            let page = browser.get(&path).await;
+            assert_eq!(page.status, StatusCode::OK, "{name}: {}", page.body);
+            pages += 1;
+            seen.extend(rows(&page.body));
+            assert_eq!(
+                page.body.contains(">First page</a>"),
+                pages > 1,
+                "{name}: page {pages}"
+            );
+            let next = page
+                .body
+                .split("<a rel=\"next\" href=\"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .map(|href| href.replace("&#38;", "&").replace("&amp;", "&"));
+            match next {
+                Some(href) => {
+                    assert!(href.starts_with(&format!("{APP}/Sales?_after=")), "{href}");
+                    path = href;
+                }
+                None => break,
+            }
+            assert!(pages < 10, "{name}: the pager ends");
+        }
+        assert_eq!(pages, 3, "{name}: 121 rows, 50 a page");
+        assert_eq!(seen.len(), 121, "{name}");
+        let mut unique = seen.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 121, "{name}: no row twice");
+        let notes: Vec<String> = seen
+            .iter()
+            .filter_map(|row| row.split_whitespace().find(|w| w.starts_with('n')))
+            .map(str::to_owned)
+            .collect();
+        let expected: Vec<String> = (0..121).map(|i| format!("n{i:03}")).collect();
+        assert_eq!(
+            notes, expected,
+            "{name}: every row once, oldest first, none of rep2's"
+        );
+        let page = browser.get(&format!("{APP}/Sales?_after=forged")).await;
+        assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{name}");
+        assert!(page.body.contains("go back to its first page"), "{name}");
+        node.shutdown().await;
+    })
+    .await;
+}

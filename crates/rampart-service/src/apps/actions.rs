@@ -648,17 +648,29 @@ pub(super) async fn read(
     request: &rampart_apps::list::ListRequest,
     write: Option<&mut AppWrite>,
 ) -> Result<Vec<Json>, Error> {
+    Ok(read_page(state, actor, r, request, write).await?.0)
+}
+
+/// [`read`], with the cursor of the next page if there is one.
+pub(super) async fn read_page(
+    state: &AppState,
+    actor: &Actor,
+    r: &Resolved,
+    request: &rampart_apps::list::ListRequest,
+    write: Option<&mut AppWrite>,
+) -> Result<(Vec<Json>, Option<String>), Error> {
     let rows = rows_of(state, actor, r, Actions::READ, i64::from(request.limit));
     let statement = compile_list(&r.target, &r.table, request, &rows);
-    let records = match write {
+    let mut records = match write {
         Some(w) if w.database().num == r.db.num => w.records(&r.table, &statement).await?,
         _ => state.store.app_records(&r.db, &r.table, &statement).await?,
     };
-    records
+    let next = data::next_cursor(r, request, &mut records);
+    let page = records
         .iter()
-        .take(request.limit as usize)
         .map(|stored| data::view(r, stored).map(record_json))
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok((page, next))
 }
 
 /// `Ok` if every record a `reference` parameter names is one the actor may read (otherwise

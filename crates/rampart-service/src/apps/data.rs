@@ -118,24 +118,7 @@ async fn page_of(
     );
     let statement = compile_list(&r.target, &r.table, request, &rows);
     let mut records = state.store.app_records(&r.db, &r.table, &statement).await?;
-    let limit = request.limit as usize;
-    let next_cursor = if records.len() > limit {
-        records.truncate(limit);
-        records.last().map(|last| {
-            let key = match &request.sort.column {
-                Some(c) => r
-                    .table
-                    .live_columns()
-                    .position(|x| x.name == c.name)
-                    .and_then(|i| last.values.get(i).cloned())
-                    .unwrap_or(Value::Null),
-                None => Value::Null,
-            };
-            encode_cursor(&key, &last.id)
-        })
-    } else {
-        None
-    };
+    let next_cursor = next_cursor(r, request, &mut records);
     Ok(RecordPage {
         items: records
             .iter()
@@ -676,6 +659,32 @@ pub(super) fn holds_any(
     roles.iter().any(|name| {
         view.role(app, name)
             .is_some_and(|role| view.roles.check(&view.acl, num, app, role, now).is_some())
+    })
+}
+
+/// Cuts `records` (read with one more than the page) to the page, and gives the cursor of
+/// the next page if that one more was there.
+pub(super) fn next_cursor(
+    r: &Resolved,
+    request: &rampart_apps::list::ListRequest,
+    records: &mut Vec<StoredRecord>,
+) -> Option<String> {
+    let limit = request.limit as usize;
+    if records.len() <= limit {
+        return None;
+    }
+    records.truncate(limit);
+    records.last().map(|last| {
+        let key = match &request.sort.column {
+            Some(c) => r
+                .table
+                .live_columns()
+                .position(|x| x.name == c.name)
+                .and_then(|i| last.values.get(i).cloned())
+                .unwrap_or(Value::Null),
+            None => Value::Null,
+        };
+        encode_cursor(&key, &last.id)
     })
 }
 

@@ -16,7 +16,7 @@ use rampart_model::Module;
 use rampart_store::NewEvent;
 use serde_json::{json, Map, Value as Json};
 
-use super::actions::{self, checked_params, query_records, read, Actor, Place, Ran};
+use super::actions::{self, checked_params, query_records, read_page, Actor, Place, Ran};
 use super::data::{self, EntityRef};
 use crate::state::AppState;
 
@@ -291,6 +291,10 @@ async fn may_open(
     }
 }
 
+/// The query parameter a list screen's next-page link carries its cursor in (the
+/// leading `_` keeps it apart from the parameters a model declares).
+pub const PAGE_CURSOR: &str = "_after";
+
 async fn open_screen(
     state: &AppState,
     actor: &Actor,
@@ -302,6 +306,11 @@ async fn open_screen(
     if let Err(instead) = may_open(state, actor, at, &screen, &params).await {
         return Ok((instead, Vec::new()));
     }
+    // A list's later page: the cursor the previous page's link carried.
+    let after = params
+        .get(PAGE_CURSOR)
+        .and_then(Json::as_str)
+        .map(str::to_owned);
     // A link may carry more than the screen declares (a campaign tag, say): only what it
     // declares is read, and checked.
     let params: Map<String, Json> = params
@@ -325,6 +334,7 @@ async fn open_screen(
             .and_then(|m| m.entities.iter().find(|x| x.name == n))
             .map(|x| (m.to_owned(), x.clone()))
     });
+    let mut next = None;
     let mut records: Vec<Json> = match (screen.kind, &screen.query, &entity) {
         (ScreenKind::List, Some(query), _) => {
             query_records(state, actor, place, &module, query, &params, None)
@@ -333,8 +343,22 @@ async fn open_screen(
         }
         (ScreenKind::List, None, Some((m, e))) => {
             let r = resolve(state, place, m, &e.name).await?;
-            let request = parse_list(&r.table, &[]).map_err(data::invalid)?;
-            read(state, actor, &r, &request, None).await?
+            let cursor: Vec<(String, String)> = after
+                .iter()
+                .map(|c| ("cursor".to_owned(), c.clone()))
+                .collect();
+            let request = parse_list(&r.table, &cursor).map_err(|errors| {
+                match errors.iter().any(|e| e.attribute == "cursor") {
+                    true => Error::invalid(
+                        PAGE_CURSOR,
+                        "this page's link is not one the list gave; go back to its first page",
+                    ),
+                    false => data::invalid(errors),
+                }
+            })?;
+            let (page, more) = read_page(state, actor, &r, &request, None).await?;
+            next = more;
+            page
         }
         (_, _, Some((m, e))) => match record_param(&screen, &params) {
             Some(id) => {
@@ -410,13 +434,41 @@ async fn open_screen(
         is_screen: &is_screen,
         detail,
     };
-    let page = build(
+    let mut page = build(
         &screen,
         entity.as_ref().map(|(_, e)| e),
         &scope,
         &objects,
         &links,
     );
+    // The pager keeps the screen's own parameters.
+    let link = |cursor: Option<&str>| {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        if let Some(Json::Object(params)) = scope.get("params") {
+            for (k, v) in params {
+                match v {
+                    Json::Null => {}
+                    Json::String(s) => {
+                        query.append_pair(k, s);
+                    }
+                    other => {
+                        query.append_pair(k, &other.to_string());
+                    }
+                }
+            }
+        }
+        if let Some(c) = cursor {
+            query.append_pair(PAGE_CURSOR, c);
+        }
+        let query = query.finish();
+        let name = &screen.name;
+        match query.is_empty() {
+            true => format!("{base}/{name}"),
+            false => format!("{base}/{name}?{query}"),
+        }
+    };
+    page.next = next.as_deref().map(|c| link(Some(c)));
+    page.first = after.is_some().then(|| link(None));
     Ok((Opened::Page(page), ids))
 }
 
