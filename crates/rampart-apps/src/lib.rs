@@ -19,6 +19,8 @@
 //!   addresses a redirect may name (this site only).
 //! - [`access`]: which roles open an entity's data API, and the table a running model
 //!   serves.
+//! - [`openapi`]: an application's OpenAPI document as it runs in an environment, for one
+//!   caller (what they may use, with the model's types).
 //! - [`seal`]: the envelope of `sensitive` attribute values: XChaCha20-Poly1305 under a
 //!   per-environment data key, bound to the table, attribute and record it belongs to; the
 //!   master key that wraps the data and index keys; the blind index that makes `unique`
@@ -35,6 +37,7 @@ pub mod advanced;
 pub mod ddl;
 pub mod eval;
 pub mod list;
+pub mod openapi;
 pub mod outbound;
 pub mod pages;
 pub mod query;
