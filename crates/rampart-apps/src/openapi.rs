@@ -23,8 +23,10 @@ pub struct Running<'a> {
     pub environment: &'a str,
     /// The application.
     pub application: &'a str,
-    /// Its deployed modules with their versions, in dependency order.
-    pub modules: Vec<(&'a Module, i64)>,
+    /// The environment's deployment this describes (its revision).
+    pub deployment: i64,
+    /// The application's running modules.
+    pub modules: Vec<&'a Module>,
 }
 
 /// The document for a caller who holds a role of `holds`'s sets (anonymous actions are
@@ -33,7 +35,7 @@ pub fn document(app: &Running<'_>, holds: &dyn Fn(&BTreeSet<String>) -> bool) ->
     let mut paths = Map::new();
     let mut schemas = Map::new();
     schemas.insert("Problem".into(), problem_schema());
-    for (module, _) in &app.modules {
+    for module in &app.modules {
         let m = &module.module;
         for e in &module.entities {
             let may = |verb| holds(&data_roles(module, &e.name, verb));
@@ -51,11 +53,14 @@ pub fn document(app: &Running<'_>, holds: &dyn Fn(&BTreeSet<String>) -> bool) ->
             schemas.insert(format!("{record}.Page"), page_schema(&record));
             schemas.insert(
                 format!("{record}.Values"),
-                values_schema(&e.attributes, create),
+                values_schema(&e.attributes, create, e.acl.owner.as_deref()),
             );
             let mut list = Map::new();
             if read {
-                list.insert("get".into(), list_operation(m, &e.name, &e.attributes, &record));
+                list.insert(
+                    "get".into(),
+                    list_operation(m, &e.name, &e.attributes, &record),
+                );
             }
             if create {
                 list.insert("post".into(), create_operation(m, &e.name, &record));
@@ -83,10 +88,10 @@ pub fn document(app: &Running<'_>, holds: &dyn Fn(&BTreeSet<String>) -> bool) ->
             if !holds(&query_roles(module, &q.name)) {
                 continue;
             }
-            let entity = q.entity.split_once('.').map_or(
-                format!("{m}.{}", q.entity),
-                |(em, en)| format!("{em}.{en}"),
-            );
+            let entity = q
+                .entity
+                .split_once('.')
+                .map_or(format!("{m}.{}", q.entity), |(em, en)| format!("{em}.{en}"));
             let mut op = operation(
                 &format!("{m}.queries.{}", q.name),
                 &summary(&q.description, &format!("Query {}", q.name)),
@@ -187,12 +192,7 @@ pub fn document(app: &Running<'_>, holds: &dyn Fn(&BTreeSet<String>) -> bool) ->
                         &["403", "404", "409", "422"],
                     )
                 }
-                None => responses(
-                    "204",
-                    "The action ran",
-                    None,
-                    &["403", "404", "409", "422"],
-                ),
+                None => responses("204", "The action ran", None, &["403", "404", "409", "422"]),
             };
             if let (Some(_), Json::Object(r)) = (&returns, &mut answers) {
                 r.insert(
@@ -218,16 +218,11 @@ pub fn document(app: &Running<'_>, holds: &dyn Fn(&BTreeSet<String>) -> bool) ->
             }
         }
     }
-    let versions: Vec<String> = app
-        .modules
-        .iter()
-        .map(|(m, v)| format!("{}@{v}", m.module))
-        .collect();
     json!({
         "openapi": "3.1.0",
         "info": {
             "title": format!("{} in {}", app.application, app.environment),
-            "version": versions.join(" "),
+            "version": format!("deployment {}", app.deployment),
             "description": format!(
                 "The data API, queries and endpoints of application `{}` as it runs in `{}`, \
                  as far as the caller may use them. Records are read under the row-level rule: \
@@ -483,15 +478,15 @@ fn attribute_schema(a: &Attribute) -> Json {
 }
 
 /// The values a write sends: every attribute, unknown ones refused; `required` lists those a
-/// create must give (when `create`).
-fn values_schema(attributes: &[Attribute], create: bool) -> Json {
+/// create must give (when `create`): not the ACL's owner, which defaults to the caller.
+fn values_schema(attributes: &[Attribute], create: bool, owner: Option<&str>) -> Json {
     let properties: Map<String, Json> = attributes
         .iter()
         .map(|a| (a.name.clone(), attribute_schema(a)))
         .collect();
     let required: Vec<&str> = attributes
         .iter()
-        .filter(|a| create && a.required)
+        .filter(|a| create && a.required && owner != Some(a.name.as_str()))
         .map(|a| a.name.as_str())
         .collect();
     json!({

@@ -201,6 +201,7 @@ fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(apps::list, apps::create))
         .routes(routes!(apps::get, apps::update, apps::delete))
         .routes(routes!(apps::query))
+        .routes(routes!(apps::openapi))
         .routes(routes!(apps::grants, apps::grant))
         .routes(routes!(healthz))
         .routes(routes!(readyz))

@@ -12,6 +12,7 @@ entities:
       - {name: note, type: text, max_length: 200}
       - {name: iban, type: text, sensitive: true}
       - {name: rep, type: reference, entity: User, required: true}
+    acl: {owner: rep}
   - name: Target
     attributes: [{name: goal, type: integer}]
 queries:
@@ -51,7 +52,8 @@ fn doc(roles: &[&str]) -> Json {
         &Running {
             environment: "development",
             application: "shop",
-            modules: vec![(&module, 3)],
+            deployment: 3,
+            modules: vec![&module],
         },
         &holds,
     )
@@ -74,7 +76,7 @@ fn each_caller_sees_what_they_may_use_and_nothing_else() {
     let rep = doc(&["Rep"]);
     assert_eq!(rep["openapi"], "3.1.0");
     assert_eq!(rep["servers"][0]["url"], "/apps/development/shop/api");
-    assert_eq!(rep["info"]["version"], "crm@3");
+    assert_eq!(rep["info"]["version"], "deployment 3");
     assert_eq!(methods(&rep, "/crm/Sale"), ["get", "post"]);
     assert_eq!(methods(&rep, "/crm/Sale/{id}"), ["get", "patch"]);
     assert_eq!(methods(&rep, "/crm/sales"), ["post"]);
@@ -112,10 +114,8 @@ fn records_parameters_and_bodies_have_the_model_s_types() {
         .as_str()
         .unwrap()
         .contains("Encrypted"));
-    assert_eq!(
-        schemas["crm.Sale.Values"]["required"],
-        json!(["amount", "rep"])
-    );
+    // The owner defaults to the caller: not required of a create.
+    assert_eq!(schemas["crm.Sale.Values"]["required"], json!(["amount"]));
     assert_eq!(schemas["crm.Sale.Values"]["additionalProperties"], false);
     // The list's filters: every attribute but an encrypted one that is not unique.
     let list = &rep["paths"]["/crm/Sale"]["get"]["parameters"];
@@ -137,10 +137,12 @@ fn records_parameters_and_bodies_have_the_model_s_types() {
         .unwrap()
         .contains(&json!("iban")));
     // An exposed POST takes its parameters as a JSON body; a DELETE's come from the path.
-    let body = &rep["paths"]["/crm/sales"]["post"]["requestBody"]["content"]["application/json"]["schema"];
+    let body =
+        &rep["paths"]["/crm/sales"]["post"]["requestBody"]["content"]["application/json"]["schema"];
     assert_eq!(body["required"], json!(["amount"]));
     assert_eq!(
-        rep["paths"]["/crm/sales"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+        rep["paths"]["/crm/sales"]["post"]["responses"]["200"]["content"]["application/json"]
+            ["schema"]["$ref"],
         "#/components/schemas/crm.Sale.Returned"
     );
     let manager = doc(&["Manager"]);

@@ -359,3 +359,39 @@ pub async fn delete(
             .map_err(ApiError::from),
     ))
 }
+
+/// An application's place in the URL.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ApplicationPath {
+    /// The environment.
+    environment: String,
+    /// The application.
+    application: String,
+}
+
+/// The OpenAPI 3.1 document of an application as it runs in an environment, for the caller:
+/// the entities, queries and exposed actions their roles open, with the model's types and
+/// the concrete paths (what the caller may not use is not described).
+#[utoipa::path(
+    get, path = "/apps/{environment}/{application}/api/openapi.json", tag = "apps",
+    params(ApplicationPath),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The document (OpenAPI 3.1)", body = Object),
+        (status = 401, description = "No session", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such application running in this environment", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn openapi(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(p): Path<ApplicationPath>,
+) -> Response {
+    let caller = auth.caller(&state);
+    rampart_service::apps::openapi::document(&state, &caller, &p.environment, &p.application)
+        .await
+        .map(Json)
+        .map_err(ApiError::from)
+        .into_response()
+}

@@ -869,3 +869,95 @@ async fn a_long_list_screen_pages_through_every_row_once() {
     })
     .await;
 }
+
+/// A value of the type a JSON Schema of the application's document gives.
+fn sample(schema: &Value) -> Value {
+    let ty = match &schema["type"] {
+        Value::Array(types) => types[0].clone(),
+        t => t.clone(),
+    };
+    match (ty.as_str(), schema["format"].as_str()) {
+        (Some("integer"), _) => json!(7),
+        (Some("boolean"), _) => json!(true),
+        (Some("string"), Some("date")) => json!("2026-01-02"),
+        (Some("string"), _) if schema["pattern"].is_string() => json!("12.50"),
+        _ => json!("from the document"),
+    }
+}
+
+/// The application's OpenAPI document describes what the caller may call, with the
+/// model's types, and only that: every list it names answers, a record built from its
+/// schema is accepted, an endpoint it leaves out is one the caller is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_application_s_openapi_document_describes_what_the_caller_may_call() {
+    on_both(no_tweak, |node| async move {
+        let _ = setup(&node).await;
+        let name = node.name();
+        let doc_path = format!("{APP}/api/openapi.json");
+        let rep1 = node.login("end", "rep1", USER_PASSWORD).await;
+        let (status, doc) = node.get(&doc_path, &rep1).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {doc}");
+        assert_eq!(doc["openapi"], "3.1.0");
+        let server = doc["servers"][0]["url"].as_str().unwrap().to_owned();
+        assert_eq!(server, format!("{APP}/api"));
+        let paths = doc["paths"].as_object().unwrap();
+        for (path, method) in [
+            ("/crm/Sale", "get"),
+            ("/crm/Sale", "post"),
+            ("/crm/Sale/{id}", "get"),
+            ("/crm/sales", "post"),
+            ("/crm/visits", "post"),
+            ("/crm/ping/{id}", "get"),
+        ] {
+            assert!(
+                paths.get(path).and_then(|p| p.get(method)).is_some(),
+                "{name}: {method} {path} in {}",
+                doc["paths"]
+            );
+        }
+        // Every list it names answers; a record built from its schema is accepted.
+        for (path, item) in paths {
+            if item.get("get").is_some() && !path.contains('{') && !path.contains("/queries/") {
+                let (status, body) = node.get(&format!("{server}{path}"), &rep1).await;
+                assert_eq!(status, StatusCode::OK, "{name}: GET {path}: {body}");
+            }
+        }
+        let values = &doc["components"]["schemas"]["crm.Sale.Values"];
+        let mut record = serde_json::Map::new();
+        for required in values["required"].as_array().unwrap() {
+            let attr = required.as_str().unwrap();
+            record.insert(attr.into(), sample(&values["properties"][attr]));
+        }
+        let (status, created) = node
+            .post(&format!("{server}/crm/Sale"), &rep1, Value::Object(record))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{name}: {created}");
+        for field in doc["components"]["schemas"]["crm.Sale"]["required"]
+            .as_array()
+            .unwrap()
+        {
+            assert!(
+                created.get(field.as_str().unwrap()).is_some(),
+                "{name}: {field}"
+            );
+        }
+        // A user holding no role of the application: only the anonymous endpoint, and the
+        // data API it leaves out refuses them.
+        let norole = node.login("end", "norole", USER_PASSWORD).await;
+        let (status, doc) = node.get(&doc_path, &norole).await;
+        assert_eq!(status, StatusCode::OK, "{name}");
+        let described: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
+        assert_eq!(described, ["/crm/visits"], "{name}");
+        let (status, _) = node.get(&format!("{APP}/api/crm/Sale"), &norole).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{name}");
+        // No session: 401; an application that does not run here: 404.
+        let response = node.request(Method::GET, &doc_path, None, None).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{name}");
+        let (status, _) = node
+            .get("/apps/development/nowhere/api/openapi.json", &rep1)
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{name}");
+        node.shutdown().await;
+    })
+    .await;
+}

@@ -22,6 +22,7 @@ pub mod exposed;
 pub mod integrations;
 pub mod keys;
 pub mod migrate;
+pub mod openapi;
 pub mod rekey;
 pub mod rows;
 pub mod screens;
@@ -56,8 +57,13 @@ impl EnvApps {
             .filter(|m| m.application == application)
     }
 
+    /// The environment's deployment revision this was read at.
+    pub fn revision(&self) -> i64 {
+        self.revision
+    }
+
     /// The running modules of `application`, by name.
-    fn app_modules(&self, application: &str) -> Vec<&Module> {
+    pub fn app_modules(&self, application: &str) -> Vec<&Module> {
         let mut modules: Vec<&Module> = self
             .modules
             .values()
