@@ -443,11 +443,13 @@ fn member_set(
     view: &rampart_authz::view::AuthzView,
     h: rampart_authz::acl::HierarchyId,
     num: u32,
-) -> Vec<u8> {
+) -> std::sync::Arc<rampart_apps::list::MemberSet> {
     let tree = view.acl.hierarchy(h).unwrap();
-    (0..tree.len() as u32)
-        .map(|n| u8::from(tree.contains(num, n).unwrap()))
-        .collect()
+    std::sync::Arc::new(rampart_apps::list::MemberSet::new(
+        (0..tree.len() as u32)
+            .map(|n| u8::from(tree.contains(num, n).unwrap()))
+            .collect(),
+    ))
 }
 
 /// The slow reference: the records whose owner is `reader`, or someone below them in the
