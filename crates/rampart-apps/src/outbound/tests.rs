@@ -107,7 +107,7 @@ integrations:
     base_url: https://tax.example.com
     methods: [{name: rate, method: GET, path: /rates}]
   - name: Broken
-    base_url: https://[bad/
+    base_url: https://broken.example.com
     methods: [{name: x, method: GET, path: /x}]
 ",
     );
@@ -121,10 +121,15 @@ integrations:
     methods: [{name: send, method: POST, path: /send}]
 ",
     );
-    let overrides: BTreeMap<String, String> = [(
-        "billing.Tax".to_owned(),
-        "http://tax.internal:8080/v2".to_owned(),
-    )]
+    // Publishing and saving a plan refuse a broken URL; one stored before those checks
+    // (here, a plan's) still never reaches the allow-list.
+    let overrides: BTreeMap<String, String> = [
+        (
+            "billing.Tax".to_owned(),
+            "http://tax.internal:8080/v2".to_owned(),
+        ),
+        ("billing.Broken".to_owned(), "https://[bad/".to_owned()),
+    ]
     .into();
     let endpoints = Endpoints::new([&billing, &crm], &overrides);
     let allowed: Vec<String> = endpoints
