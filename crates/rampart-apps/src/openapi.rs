@@ -63,20 +63,29 @@ pub fn document(app: &Running<'_>, holds: &dyn Fn(&BTreeSet<String>) -> bool) ->
                 );
             }
             if create {
-                list.insert("post".into(), create_operation(m, &e.name, &record));
+                list.insert(
+                    "post".into(),
+                    record_operation(m, &e.name, &record, &CREATE),
+                );
             }
             if !list.is_empty() {
                 paths.insert(format!("/{m}/{}", e.name), Json::Object(list));
             }
             let mut one = Map::new();
             if read {
-                one.insert("get".into(), get_operation(m, &e.name, &record));
+                one.insert("get".into(), record_operation(m, &e.name, &record, &GET));
             }
             if update {
-                one.insert("patch".into(), patch_operation(m, &e.name, &record));
+                one.insert(
+                    "patch".into(),
+                    record_operation(m, &e.name, &record, &UPDATE),
+                );
             }
             if delete {
-                one.insert("delete".into(), delete_operation(m, &e.name));
+                one.insert(
+                    "delete".into(),
+                    record_operation(m, &e.name, &record, &DELETE),
+                );
             }
             if !one.is_empty() {
                 let mut item = one;
@@ -336,83 +345,84 @@ fn list_operation(m: &str, entity: &str, attributes: &[Attribute], record: &str)
     Json::Object(op)
 }
 
-fn create_operation(m: &str, entity: &str, record: &str) -> Json {
+/// A record operation of the data API: its id and summary, whether it takes `If-Match`
+/// and the record's values, and its answers.
+struct RecordOp {
+    id: &'static str,
+    summary: &'static str,
+    if_match: bool,
+    body: bool,
+    ok: (&'static str, &'static str),
+    returns_record: bool,
+    errors: &'static [&'static str],
+}
+
+const CREATE: RecordOp = RecordOp {
+    id: "create",
+    summary: "Create a record",
+    if_match: false,
+    body: true,
+    ok: (
+        "201",
+        "Created; `Location` names it and `ETag` is its version",
+    ),
+    returns_record: true,
+    errors: &["403", "409", "422"],
+};
+const GET: RecordOp = RecordOp {
+    id: "get",
+    summary: "One record",
+    if_match: false,
+    body: false,
+    ok: ("200", "The record; `ETag` is its version"),
+    returns_record: true,
+    errors: &["403", "404"],
+};
+const UPDATE: RecordOp = RecordOp {
+    id: "update",
+    summary: "Change a record",
+    if_match: true,
+    body: true,
+    ok: ("200", "The changed record; `ETag` is its new version"),
+    returns_record: true,
+    errors: &["403", "404", "409", "422"],
+};
+const DELETE: RecordOp = RecordOp {
+    id: "delete",
+    summary: "Delete a record",
+    if_match: true,
+    body: false,
+    ok: ("204", "Deleted"),
+    returns_record: false,
+    errors: &["403", "404", "409"],
+};
+
+fn record_operation(m: &str, entity: &str, record: &str, what: &RecordOp) -> Json {
     let mut op = operation(
-        &format!("{m}.{entity}.create"),
-        &format!("Create a {entity} record"),
+        &format!("{m}.{entity}.{}", what.id),
+        &format!("{} ({entity})", what.summary),
         m,
     );
-    op.insert(
-        "requestBody".into(),
-        json!({ "required": true, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{record}.Values") } } } }),
-    );
+    if what.if_match {
+        op.insert(
+            "parameters".into(),
+            json!([{ "name": "If-Match", "in": "header", "description": "The ETag read: only if nobody changed the record since", "schema": { "type": "string" } }]),
+        );
+    }
+    if what.body {
+        op.insert(
+            "requestBody".into(),
+            json!({ "required": true, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{record}.Values") } } } }),
+        );
+    }
     op.insert(
         "responses".into(),
         responses(
-            "201",
-            "Created; `Location` names it and `ETag` is its version",
-            Some(record),
-            &["403", "409", "422"],
+            what.ok.0,
+            what.ok.1,
+            what.returns_record.then_some(record),
+            what.errors,
         ),
-    );
-    Json::Object(op)
-}
-
-fn get_operation(m: &str, entity: &str, record: &str) -> Json {
-    let mut op = operation(
-        &format!("{m}.{entity}.get"),
-        &format!("One {entity} record"),
-        m,
-    );
-    op.insert(
-        "responses".into(),
-        responses(
-            "200",
-            "The record; `ETag` is its version",
-            Some(record),
-            &["403", "404"],
-        ),
-    );
-    Json::Object(op)
-}
-
-fn if_match() -> Json {
-    json!({ "name": "If-Match", "in": "header", "description": "The ETag read: only if nobody changed the record since", "schema": { "type": "string" } })
-}
-
-fn patch_operation(m: &str, entity: &str, record: &str) -> Json {
-    let mut op = operation(
-        &format!("{m}.{entity}.update"),
-        &format!("Change a {entity} record"),
-        m,
-    );
-    op.insert("parameters".into(), json!([if_match()]));
-    op.insert(
-        "requestBody".into(),
-        json!({ "required": true, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{record}.Values") } } } }),
-    );
-    op.insert(
-        "responses".into(),
-        responses(
-            "200",
-            "The changed record; `ETag` is its new version",
-            Some(record),
-            &["403", "404", "409", "422"],
-        ),
-    );
-    Json::Object(op)
-}
-
-fn delete_operation(m: &str, entity: &str) -> Json {
-    let mut op = operation(
-        &format!("{m}.{entity}.delete"),
-        &format!("Delete a {entity} record"),
-        m,
-    );
-    op.insert("parameters".into(), json!([if_match()]));
-    op.insert(
-        "responses".into(),
-        responses("204", "Deleted", None, &["403", "404", "409"]),
     );
     Json::Object(op)
 }
