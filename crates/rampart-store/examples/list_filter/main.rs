@@ -37,6 +37,8 @@
 mod baselines;
 mod load;
 mod moves;
+#[path = "../shared/seed.rs"]
+mod seeding;
 
 use std::time::{Duration, Instant};
 
@@ -45,17 +47,11 @@ use load::Conn;
 use rampart_authz::acl::{EntityId, HierarchyId};
 use rampart_authz::dataset::{DatasetSpec, Personas, UNITS};
 use rampart_authz::view::ListFilter;
-use rampart_core::{AuditContext, UserId};
+use rampart_core::AuditContext;
 use rampart_store::Store;
+pub use seeding::user_id;
 use sqlx::Connection as _;
 use time::OffsetDateTime;
-use uuid::Uuid;
-
-pub fn user_id(num: u32) -> UserId {
-    UserId(Uuid::from_u128(
-        0x0190_0000_0000_7000_8000_0000_0000_0000 | u128::from(num),
-    ))
-}
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p) as usize]
