@@ -46,11 +46,12 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+#[path = "shared/listener.rs"]
+mod listener;
 #[path = "../../rampart-store/examples/shared/seed.rs"]
 mod seeding;
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -64,8 +65,6 @@ use rampart_service::metrics::Metrics;
 use rampart_store::Store;
 use seeding::{bulk, exec, paths, people, units_and_groups, user_id, V};
 use sqlx::Connection as _;
-use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -92,28 +91,8 @@ fn main() {
 /// The 204 handler on the node's listener loop.
 async fn serve(dir: &Path, addr: &str) {
     rampart_server::serve::prepare_data_dir(dir).unwrap();
-    let (tls, _) = rampart_server::tls::server_config(dir, None, None).unwrap();
-    let listener = TcpListener::bind(addr).await.unwrap();
-    let local = listener.local_addr().unwrap();
     let app = Router::new().fallback(|_body: Bytes| async { StatusCode::NO_CONTENT });
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let served = tokio::spawn(rampart_server::serve::accept_loop(
-        listener,
-        Some(TlsAcceptor::from(tls)),
-        app,
-        Arc::new(Metrics::default()),
-        stopped,
-    ));
-    println!("ready {local}");
-    std::io::stdout().flush().unwrap();
-    let mut term =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).unwrap();
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
-    let _ = stop.send(true);
-    let _ = served.await;
+    listener::serve_until_signalled(dir, addr, app, Arc::new(Metrics::default())).await;
 }
 
 async fn seed(dir: &Path, scale: u32, pools: &Path) {

@@ -54,6 +54,8 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod explain;
+#[path = "../shared/listener.rs"]
+mod listener;
 mod pg;
 mod plain;
 mod seed;
