@@ -63,7 +63,7 @@ use rampart_authz::acl::{Actions, Principal, PrincipalKind, RecordRef};
 use rampart_authz::dataset::{DatasetSpec, Rng, ENTITY};
 use rampart_service::metrics::Metrics;
 use rampart_store::Store;
-use seeding::{bulk, exec, paths, people, units_and_groups, user_id, V};
+use seeding::{bulk, exec, fresh_database, paths, people, spec_at, units_and_groups, user_id, V};
 use sqlx::Connection as _;
 
 fn main() {
@@ -96,20 +96,10 @@ async fn serve(dir: &Path, addr: &str) {
 }
 
 async fn seed(dir: &Path, scale: u32, pools: &Path) {
-    let spec = if scale <= 1 {
-        DatasetSpec::issue()
-    } else {
-        DatasetSpec::scaled(scale)
-    };
+    let spec = spec_at(scale);
     let started = Instant::now();
     rampart_server::serve::prepare_data_dir(dir).unwrap();
-    std::fs::create_dir_all(pools).unwrap();
-    let path = dir.join("rampart.db");
-    assert!(
-        !path.exists(),
-        "{} exists: seed a fresh data directory",
-        path.display()
-    );
+    let path = fresh_database(dir, pools);
     rampart_service::files::private_file()
         .write(true)
         .create_new(true)

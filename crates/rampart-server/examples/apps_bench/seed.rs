@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use rampart_apps::schema::Layout;
 use rampart_apps::values::{from_text, Value};
-use rampart_authz::dataset::DatasetSpec;
 use rampart_core::{AuditContext, Clock, Provider, SystemClock, Username};
 use rampart_model::format::AttributeType;
 use rampart_server::Server;
@@ -16,7 +15,7 @@ use rampart_store::{NewUser, Store};
 use serde_json::{json, Value as Json};
 use sqlx::Connection as _;
 
-use crate::seeding::{bulk, exec, paths, people, V};
+use crate::seeding::{bulk, exec, fresh_database, paths, people, spec_at, V};
 use crate::{pg, user_id, APPLICATION, ENTITY, ENVIRONMENT, MODULE, MODULE_NAME};
 
 /// The 2025-01-01 epoch of the seeded records, in milliseconds.
@@ -52,20 +51,10 @@ struct Persona {
 }
 
 pub async fn seed(dir: &Path, scale: u32, info: &Path) {
-    let spec = if scale <= 1 {
-        DatasetSpec::issue()
-    } else {
-        DatasetSpec::scaled(scale)
-    };
+    let spec = spec_at(scale);
     let started = Instant::now();
     rampart_server::serve::prepare_data_dir(dir).unwrap();
-    std::fs::create_dir_all(info).unwrap();
-    let path = dir.join("rampart.db");
-    assert!(
-        !path.exists(),
-        "{} exists: seed a fresh data directory",
-        path.display()
-    );
+    let path = fresh_database(dir, info);
     // PostgreSQL when RAMPART_DATABASE_URL names it (as for `rampart serve`).
     let url = std::env::var("RAMPART_DATABASE_URL")
         .ok()

@@ -20,6 +20,28 @@ pub enum V {
     N,
 }
 
+/// The data set at `scale`: the issue's at 1 (or 0), else `DatasetSpec::scaled(scale)`.
+pub fn spec_at(scale: u32) -> DatasetSpec {
+    if scale <= 1 {
+        DatasetSpec::issue()
+    } else {
+        DatasetSpec::scaled(scale)
+    }
+}
+
+/// The database file a seed writes in data directory `dir`, which must not exist yet, with
+/// `out` (where the seed writes what else it produces) created.
+pub fn fresh_database(dir: &std::path::Path, out: &std::path::Path) -> std::path::PathBuf {
+    std::fs::create_dir_all(out).unwrap();
+    let path = dir.join("rampart.db");
+    assert!(
+        !path.exists(),
+        "{} exists: seed a fresh data directory",
+        path.display()
+    );
+    path
+}
+
 /// Seeded user `num`'s id: fixed, so every program and its pools agree on it.
 pub fn user_id(num: u32) -> UserId {
     UserId(Uuid::from_u128(
