@@ -62,8 +62,10 @@ use axum::Router;
 use rampart_authz::acl::{Actions, Principal, PrincipalKind, RecordRef};
 use rampart_authz::dataset::{DatasetSpec, Rng, ENTITY};
 use rampart_service::metrics::Metrics;
-use rampart_store::Store;
-use seeding::{bulk, exec, fresh_database, paths, people, spec_at, units_and_groups, user_id, V};
+use seeding::{
+    bulk, exec, fresh_database, loading_connection, paths, people, spec_at, units_and_groups,
+    user_id, V,
+};
 use sqlx::Connection as _;
 
 fn main() {
@@ -105,16 +107,8 @@ async fn seed(dir: &Path, scale: u32, pools: &Path) {
         .create_new(true)
         .open(&path)
         .unwrap();
-    let store = Store::open_sqlite(&path).await.unwrap();
-    store.migrate().await.unwrap();
-    store.close().await;
-    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-        .await
-        .unwrap();
-    // One writer, a fresh file: no fsync per statement while loading, and the B-trees in
-    // memory (the random-order index is built by a sort afterwards).
-    exec(&mut conn, "PRAGMA cache_size = -1000000").await;
-    exec(&mut conn, "PRAGMA synchronous = OFF").await;
+    // The random-order indexes are built by a sort afterwards.
+    let mut conn = loading_connection(&path).await;
     let mut recreate = Vec::new();
     for index in ["acl_records_owner", "acl_grants_principal"] {
         let sql: String = sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE name = ?")

@@ -15,7 +15,7 @@ use rampart_store::{NewUser, Store};
 use serde_json::{json, Value as Json};
 use sqlx::Connection as _;
 
-use crate::seeding::{bulk, exec, fresh_database, paths, people, spec_at, V};
+use crate::seeding::{bulk, exec, fresh_database, loading_connection, paths, people, spec_at, V};
 use crate::{pg, user_id, APPLICATION, ENTITY, ENVIRONMENT, MODULE, MODULE_NAME};
 
 /// The 2025-01-01 epoch of the seeded records, in milliseconds.
@@ -81,14 +81,7 @@ pub async fn seed(dir: &Path, scale: u32, info: &Path) {
     let counters = [("user", i64::from(users)), ("hierarchy", 1)];
     match &url {
         None => {
-            let store = Store::open_sqlite(&path).await.unwrap();
-            store.migrate().await.unwrap();
-            store.close().await;
-            let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-                .await
-                .unwrap();
-            exec(&mut conn, "PRAGMA cache_size = -1000000").await;
-            exec(&mut conn, "PRAGMA synchronous = OFF").await;
+            let mut conn = loading_connection(&path).await;
             exec(&mut conn, HIERARCHY).await;
             for load in people(&managers, &user_paths) {
                 bulk(&mut conn, load.table, load.cols, load.rows).await;

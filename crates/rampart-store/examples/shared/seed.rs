@@ -262,6 +262,22 @@ pub async fn bulk(
     total
 }
 
+/// The SQLite database at `path` with the store's schema (its migrations), then a direct
+/// connection to it for loading: one writer on a fresh file, so no fsync per statement, and
+/// a 1 GB page cache that keeps the B-trees in memory.
+pub async fn loading_connection(path: &std::path::Path) -> sqlx::SqliteConnection {
+    use sqlx::Connection as _;
+    let store = rampart_store::Store::open_sqlite(path).await.unwrap();
+    store.migrate().await.unwrap();
+    store.close().await;
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    exec(&mut conn, "PRAGMA cache_size = -1000000").await;
+    exec(&mut conn, "PRAGMA synchronous = OFF").await;
+    conn
+}
+
 /// Runs one statement.
 pub async fn exec(conn: &mut sqlx::SqliteConnection, sql: &str) {
     sqlx::query(sql).execute(&mut *conn).await.unwrap();
