@@ -64,7 +64,7 @@ use rampart_authz::dataset::{DatasetSpec, Rng, ENTITY};
 use rampart_service::metrics::Metrics;
 use seeding::{
     bulk, exec, fresh_database, loading_connection, paths, people, spec_at, units_and_groups,
-    user_id, V,
+    user_id, GRANT_COLS, RECORD_COLS, V,
 };
 use sqlx::Connection as _;
 
@@ -169,7 +169,7 @@ async fn seed(dir: &Path, scale: u32, pools: &Path) {
     let n = bulk(
         &mut conn,
         "acl_records",
-        &["entity_num", "record_num", "record_key", "owner_num"],
+        &RECORD_COLS,
         order.iter().enumerate().map(|(i, &(_, r))| {
             vec![
                 V::I(0),
@@ -207,13 +207,7 @@ async fn seed(dir: &Path, scale: u32, pools: &Path) {
     let n = bulk(
         &mut conn,
         "acl_grants",
-        &[
-            "entity_num",
-            "record_num",
-            "principal",
-            "actions",
-            "record_key",
-        ],
+        &GRANT_COLS,
         grants.iter().map(|&(num, p, a, r)| {
             vec![
                 V::I(0),

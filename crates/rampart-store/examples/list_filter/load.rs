@@ -7,7 +7,7 @@ use std::time::Instant;
 use rampart_authz::acl::{HierarchyId, Principal};
 use rampart_authz::dataset::DatasetSpec;
 
-use crate::seeding::{paths, people, units_and_groups, V};
+use crate::seeding::{paths, people, units_and_groups, GRANT_COLS, RECORD_COLS, V};
 
 /// A direct connection for bulk loading and the baseline queries.
 pub enum Conn {
@@ -155,7 +155,7 @@ pub async fn fill(conn: &mut Conn, spec: &DatasetSpec, moves_only: bool) {
     if !moves_only {
         conn.bulk(
             "acl_records",
-            &["entity_num", "record_num", "record_key", "owner_num"],
+            &RECORD_COLS,
             spec.owners().enumerate().map(|(r, o)| {
                 vec![
                     V::I(0),
@@ -175,13 +175,7 @@ pub async fn fill(conn: &mut Conn, spec: &DatasetSpec, moves_only: bool) {
         grants.dedup_by_key(|g| (g.0, g.1));
         conn.bulk(
             "acl_grants",
-            &[
-                "entity_num",
-                "record_num",
-                "principal",
-                "actions",
-                "record_key",
-            ],
+            &GRANT_COLS,
             grants.into_iter().map(|(r, p, a)| {
                 vec![
                     V::I(0),

@@ -53,6 +53,16 @@ pub use seeding::user_id;
 use sqlx::Connection as _;
 use time::OffsetDateTime;
 
+/// The personas measured, by the name the report gives them, from the bottom of the tree up.
+fn named(who: &Personas) -> [(&'static str, u32); 4] {
+    [
+        ("rep", who.rep),
+        ("first-line manager", who.manager),
+        ("director", who.director),
+        ("top of the tree", who.top),
+    ]
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p) as usize]
 }
@@ -469,12 +479,7 @@ async fn main() {
     };
 
     let mut results = Vec::new();
-    for (name, user) in [
-        ("rep", who.rep),
-        ("first-line manager", who.manager),
-        ("director", who.director),
-        ("top of the tree", who.top),
-    ] {
+    for (name, user) in named(&who) {
         let f = view.list_filter(entity, user, 50).unwrap();
         let below = tree.subtree_size(user).unwrap() - 1;
         eprintln!("\n### {name} (user {user}, {below} people below)\n");
@@ -540,12 +545,7 @@ async fn main() {
 
     if !list_only {
         eprintln!();
-        for (name, user) in [
-            ("rep", who.rep),
-            ("first-line manager", who.manager),
-            ("director", who.director),
-            ("top of the tree", who.top),
-        ] {
+        for (name, user) in named(&who) {
             let f = view.list_filter(entity, user, 50).unwrap();
             let t = Instant::now();
             let count = runner.store.count_readable(&f).await.unwrap();

@@ -200,6 +200,19 @@ pub fn units_and_groups<'a>(
     ]
 }
 
+/// The columns of `acl_records` a seed writes: the entity's number, the record's, its key
+/// and its owner's number.
+pub const RECORD_COLS: [&str; 4] = ["entity_num", "record_num", "record_key", "owner_num"];
+/// The columns of `acl_grants` a seed writes: the record's entity and number, the principal,
+/// the actions' bits and the record's key.
+pub const GRANT_COLS: [&str; 5] = [
+    "entity_num",
+    "record_num",
+    "principal",
+    "actions",
+    "record_key",
+];
+
 const NODE_COLS: [&str; 4] = ["hierarchy_num", "node_num", "node_key", "parent_num"];
 const PATH_COLS: [&str; 3] = ["hierarchy_num", "node_num", "path"];
 
