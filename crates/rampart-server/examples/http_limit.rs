@@ -46,8 +46,12 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+#[path = "shared/listener.rs"]
+mod listener;
+#[path = "../../rampart-store/examples/shared/seed.rs"]
+mod seeding;
+
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -57,13 +61,12 @@ use axum::http::StatusCode;
 use axum::Router;
 use rampart_authz::acl::{Actions, Principal, PrincipalKind, RecordRef};
 use rampart_authz::dataset::{DatasetSpec, Rng, ENTITY};
-use rampart_core::UserId;
 use rampart_service::metrics::Metrics;
-use rampart_store::Store;
+use seeding::{
+    bulk, exec, fresh_database, loading_connection, paths, people, spec_at, units_and_groups,
+    user_id, GRANT_COLS, RECORD_COLS, V,
+};
 use sqlx::Connection as _;
-use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
-use uuid::Uuid;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -90,151 +93,22 @@ fn main() {
 /// The 204 handler on the node's listener loop.
 async fn serve(dir: &Path, addr: &str) {
     rampart_server::serve::prepare_data_dir(dir).unwrap();
-    let (tls, _) = rampart_server::tls::server_config(dir, None, None).unwrap();
-    let listener = TcpListener::bind(addr).await.unwrap();
-    let local = listener.local_addr().unwrap();
     let app = Router::new().fallback(|_body: Bytes| async { StatusCode::NO_CONTENT });
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let served = tokio::spawn(rampart_server::serve::accept_loop(
-        listener,
-        Some(TlsAcceptor::from(tls)),
-        app,
-        Arc::new(Metrics::default()),
-        stopped,
-    ));
-    println!("ready {local}");
-    std::io::stdout().flush().unwrap();
-    let mut term =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).unwrap();
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
-    let _ = stop.send(true);
-    let _ = served.await;
-}
-
-fn user_id(num: u32) -> UserId {
-    UserId(Uuid::from_u128(
-        0x0190_0000_0000_7000_8000_0000_0000_0000 | u128::from(num),
-    ))
-}
-
-/// A value to bind.
-enum V {
-    I(i64),
-    T(String),
-    B(Vec<u8>),
-    N,
-}
-
-/// `sql` with `values` bound in order.
-fn bound(
-    sql: &str,
-    values: Vec<V>,
-) -> sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'_>> {
-    let mut q = sqlx::query(sql);
-    for v in values {
-        q = match v {
-            V::I(i) => q.bind(i),
-            V::T(t) => q.bind(t),
-            V::B(b) => q.bind(b),
-            V::N => q.bind(Option::<i64>::None),
-        };
-    }
-    q
-}
-
-/// Inserts `rows` into `table` in multi-row statements (anonymous `?` placeholders: SQLite
-/// looks numbered ones up in a list) inside one transaction; returns how many.
-async fn bulk(
-    conn: &mut sqlx::SqliteConnection,
-    table: &str,
-    cols: &[&str],
-    rows: impl Iterator<Item = Vec<V>>,
-) -> u64 {
-    let width = cols.len();
-    let per = 30_000 / width;
-    let statement = |n: usize| {
-        let one = format!("({})", vec!["?"; width].join(","));
-        format!(
-            "INSERT INTO {table} ({}) VALUES {}",
-            cols.join(", "),
-            vec![one; n].join(",")
-        )
-    };
-    let full = statement(per);
-    exec(conn, "BEGIN").await;
-    let mut batch: Vec<V> = Vec::with_capacity(per * width);
-    let (mut n, mut total) = (0, 0);
-    for row in rows {
-        batch.extend(row);
-        n += 1;
-        total += 1;
-        if n == per {
-            bound(&full, std::mem::take(&mut batch))
-                .execute(&mut *conn)
-                .await
-                .unwrap();
-            n = 0;
-        }
-    }
-    if n > 0 {
-        let sql = statement(n);
-        bound(&sql, batch).execute(&mut *conn).await.unwrap();
-    }
-    exec(conn, "COMMIT").await;
-    total
-}
-
-async fn exec(conn: &mut sqlx::SqliteConnection, sql: &str) {
-    sqlx::query(sql).execute(&mut *conn).await.unwrap();
-}
-
-/// Materialised paths as the store writes them: 4 big-endian bytes per level (managers come
-/// before their reports: users are numbered level by level).
-fn paths(managers: &[Option<u32>]) -> Vec<Vec<u8>> {
-    let mut out: Vec<Vec<u8>> = Vec::with_capacity(managers.len());
-    for (i, m) in managers.iter().enumerate() {
-        let own = (i as u32).to_be_bytes();
-        out.push(match m {
-            Some(m) => [&out[*m as usize][..], &own].concat(),
-            None => own.to_vec(),
-        });
-    }
-    out
+    listener::serve_until_signalled(dir, addr, app, Arc::new(Metrics::default())).await;
 }
 
 async fn seed(dir: &Path, scale: u32, pools: &Path) {
-    let spec = if scale <= 1 {
-        DatasetSpec::issue()
-    } else {
-        DatasetSpec::scaled(scale)
-    };
+    let spec = spec_at(scale);
     let started = Instant::now();
     rampart_server::serve::prepare_data_dir(dir).unwrap();
-    std::fs::create_dir_all(pools).unwrap();
-    let path = dir.join("rampart.db");
-    assert!(
-        !path.exists(),
-        "{} exists: seed a fresh data directory",
-        path.display()
-    );
+    let path = fresh_database(dir, pools);
     rampart_service::files::private_file()
         .write(true)
         .create_new(true)
         .open(&path)
         .unwrap();
-    let store = Store::open_sqlite(&path).await.unwrap();
-    store.migrate().await.unwrap();
-    store.close().await;
-    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-        .await
-        .unwrap();
-    // One writer, a fresh file: no fsync per statement while loading, and the B-trees in
-    // memory (the random-order index is built by a sort afterwards).
-    exec(&mut conn, "PRAGMA cache_size = -1000000").await;
-    exec(&mut conn, "PRAGMA synchronous = OFF").await;
+    // The random-order indexes are built by a sort afterwards.
+    let mut conn = loading_connection(&path).await;
     let mut recreate = Vec::new();
     for index in ["acl_records_owner", "acl_grants_principal"] {
         let sql: String = sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE name = ?")
@@ -253,131 +127,19 @@ async fn seed(dir: &Path, scale: u32, pools: &Path) {
         "seeding {users} users, {} units, {} groups, {} records, {} grants",
         spec.units, spec.groups, spec.records, spec.grants
     );
-    bulk(
-        &mut conn,
-        "users",
-        &[
-            "id",
-            "provider",
-            "username",
-            "username_norm",
-            "password_hash",
-            "password_changed_at",
-            "created_at",
-            "updated_at",
-        ],
-        (0..users).map(|u| {
-            vec![
-                V::T(user_id(u).to_string()),
-                V::T("end".into()),
-                V::T(format!("u{u}")),
-                V::T(format!("u{u}")),
-                // No password: these users never log in (no PHC string verifies).
-                V::T("-".into()),
-                V::I(0),
-                V::I(0),
-                V::I(0),
-            ]
-        }),
-    )
-    .await;
-    bulk(
-        &mut conn,
-        "authz_users",
-        &["num", "user_id"],
-        (0..users).map(|u| vec![V::I(i64::from(u)), V::T(user_id(u).to_string())]),
-    )
-    .await;
     exec(
         &mut conn,
         "INSERT INTO authz_hierarchies (num, name, kind, created_at) VALUES \
          (0, 'reports', 'reports_to', 0), (1, 'units', 'units', 0)",
     )
     .await;
-    bulk(
-        &mut conn,
-        "authz_nodes",
-        &["hierarchy_num", "node_num", "node_key", "parent_num"],
-        (0..users).map(|u| {
-            vec![
-                V::I(0),
-                V::I(i64::from(u)),
-                V::T(user_id(u).to_string()),
-                managers[u as usize].map_or(V::N, |m| V::I(i64::from(m))),
-            ]
-        }),
-    )
-    .await;
-    bulk(
-        &mut conn,
-        "authz_node_paths",
-        &["hierarchy_num", "node_num", "path"],
-        (0..users).map(|u| {
-            vec![
-                V::I(0),
-                V::I(i64::from(u)),
-                V::B(user_paths[u as usize].clone()),
-            ]
-        }),
-    )
-    .await;
     let unit_parents = spec.unit_parents();
-    bulk(
-        &mut conn,
-        "authz_nodes",
-        &["hierarchy_num", "node_num", "node_key", "parent_num"],
-        unit_parents.iter().enumerate().map(|(u, p)| {
-            vec![
-                V::I(1),
-                V::I(u as i64),
-                V::T(format!("unit-{u}")),
-                p.map_or(V::N, |p| V::I(i64::from(p))),
-            ]
-        }),
-    )
-    .await;
-    bulk(
-        &mut conn,
-        "authz_node_paths",
-        &["hierarchy_num", "node_num", "path"],
-        unit_parents.iter().enumerate().map(|(u, p)| {
-            let own = (u as u32).to_be_bytes();
-            vec![
-                V::I(1),
-                V::I(u as i64),
-                V::B(match p {
-                    Some(p) => [&p.to_be_bytes()[..], &own].concat(),
-                    None => own.to_vec(),
-                }),
-            ]
-        }),
-    )
-    .await;
-    bulk(
-        &mut conn,
-        "authz_unit_members",
-        &["hierarchy_num", "node_num", "user_num"],
-        spec.seats()
-            .into_iter()
-            .map(|(u, n)| vec![V::I(1), V::I(i64::from(n)), V::I(i64::from(u))]),
-    )
-    .await;
-    bulk(
-        &mut conn,
-        "authz_groups",
-        &["num", "name", "created_at"],
-        (0..spec.groups).map(|g| vec![V::I(i64::from(g)), V::T(format!("group-{g}")), V::I(0)]),
-    )
-    .await;
-    bulk(
-        &mut conn,
-        "authz_group_members",
-        &["group_num", "user_num"],
-        spec.memberships()
-            .into_iter()
-            .map(|(g, u)| vec![V::I(i64::from(g)), V::I(i64::from(u))]),
-    )
-    .await;
+    let loads = people(&managers, &user_paths)
+        .into_iter()
+        .chain(units_and_groups(&spec, &unit_parents));
+    for load in loads {
+        bulk(&mut conn, load.table, load.cols, load.rows).await;
+    }
     exec(
         &mut conn,
         "INSERT INTO acl_entities (num, name, public_actions, owner_hierarchy, grants, created_at) \
@@ -407,7 +169,7 @@ async fn seed(dir: &Path, scale: u32, pools: &Path) {
     let n = bulk(
         &mut conn,
         "acl_records",
-        &["entity_num", "record_num", "record_key", "owner_num"],
+        &RECORD_COLS,
         order.iter().enumerate().map(|(i, &(_, r))| {
             vec![
                 V::I(0),
@@ -445,13 +207,7 @@ async fn seed(dir: &Path, scale: u32, pools: &Path) {
     let n = bulk(
         &mut conn,
         "acl_grants",
-        &[
-            "entity_num",
-            "record_num",
-            "principal",
-            "actions",
-            "record_key",
-        ],
+        &GRANT_COLS,
         grants.iter().map(|&(num, p, a, r)| {
             vec![
                 V::I(0),

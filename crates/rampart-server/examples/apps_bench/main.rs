@@ -54,14 +54,17 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod explain;
+#[path = "../shared/listener.rs"]
+mod listener;
 mod pg;
 mod plain;
 mod seed;
+#[path = "../../../rampart-store/examples/shared/seed.rs"]
+mod seeding;
 
 use std::path::Path;
 
-use rampart_core::UserId;
-use uuid::Uuid;
+pub use seeding::user_id;
 
 /// The module the data set is served by: the API tests' `crm`.
 pub const MODULE: &str = "
@@ -96,13 +99,6 @@ pub const ENVIRONMENT: &str = "development";
 pub const APPLICATION: &str = "shop";
 pub const MODULE_NAME: &str = "crm";
 pub const ENTITY: &str = "Sale";
-
-/// A data set user's id, as `http_limit` numbers them.
-pub fn user_id(num: u32) -> UserId {
-    UserId(Uuid::from_u128(
-        0x0190_0000_0000_7000_8000_0000_0000_0000 | u128::from(num),
-    ))
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -31,7 +31,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Connection as _, Executor as _, PgConnection, Row as _};
 use time::format_description::well_known::Rfc3339;
 
-use crate::seed::V;
+use crate::seeding::V;
 
 /// The role the RLS policy applies to.
 pub const RLS_ROLE: &str = "bench_rls";

@@ -5,7 +5,6 @@
 //! store calls with the same statements, built by the same functions with `RowFilter::All`,
 //! and render the same JSON.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -28,8 +27,6 @@ use rampart_store::{AppDatabase, NewEvent, RowValues, StoredRecord};
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
 use time::format_description::well_known::Rfc3339;
-use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 
 /// Starts the node, serves its router and the benchmark routes on `addr`, prints
 /// `ready ADDR`, and stops on SIGTERM or SIGINT.
@@ -50,26 +47,7 @@ pub async fn serve(dir: &Path, addr: &str) {
         let _ = RLS.set(crate::pg::rls_pool(&state.config.database_url).await);
     }
     let app = rampart_server::router(state.clone()).merge(routes(state.clone()));
-    let (tls, _) = rampart_server::tls::server_config(dir, None, None).unwrap();
-    let listener = TcpListener::bind(addr).await.unwrap();
-    let local: SocketAddr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let served = tokio::spawn(rampart_server::serve::accept_loop(
-        listener,
-        Some(TlsAcceptor::from(tls)),
-        app,
-        state.metrics.clone(),
-        stopped,
-    ));
-    println!("ready {local}");
-    let mut term =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).unwrap();
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
-    let _ = stop.send(true);
-    let _ = served.await;
+    crate::listener::serve_until_signalled(dir, addr, app, state.metrics.clone()).await;
     server.shutdown().await;
 }
 
@@ -271,24 +249,7 @@ async fn list(
     )?;
     let statement = compile_list(&r.target, &r.table, &request, &rows);
     let mut records = state.store.app_records(&r.db, &r.table, &statement).await?;
-    let limit = request.limit as usize;
-    let next_cursor = if records.len() > limit {
-        records.truncate(limit);
-        records.last().map(|last| {
-            let key = match &request.sort.column {
-                Some(c) => r
-                    .table
-                    .live_columns()
-                    .position(|x| x.name == c.name)
-                    .and_then(|i| last.values.get(i).cloned())
-                    .unwrap_or(Value::Null),
-                None => Value::Null,
-            };
-            encode_cursor(&key, &last.id)
-        })
-    } else {
-        None
-    };
+    let next_cursor = rampart_service::apps::data::cut_page(&r.table, &request, &mut records);
     let ids: Vec<&str> = records.iter().map(|x| x.id.as_str()).collect();
     let at = (
         p.environment.as_str(),

@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use rampart_apps::schema::Layout;
 use rampart_apps::values::{from_text, Value};
-use rampart_authz::dataset::DatasetSpec;
 use rampart_core::{AuditContext, Clock, Provider, SystemClock, Username};
 use rampart_model::format::AttributeType;
 use rampart_server::Server;
@@ -16,92 +15,8 @@ use rampart_store::{NewUser, Store};
 use serde_json::{json, Value as Json};
 use sqlx::Connection as _;
 
+use crate::seeding::{bulk, exec, fresh_database, loading_connection, paths, people, spec_at, V};
 use crate::{pg, user_id, APPLICATION, ENTITY, ENVIRONMENT, MODULE, MODULE_NAME};
-
-/// A value to bind.
-pub enum V {
-    I(i64),
-    T(String),
-    B(Vec<u8>),
-    N,
-}
-
-/// `sql` with `values` bound in order.
-fn bound(
-    sql: &str,
-    values: Vec<V>,
-) -> sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'_>> {
-    let mut q = sqlx::query(sql);
-    for v in values {
-        q = match v {
-            V::I(i) => q.bind(i),
-            V::T(t) => q.bind(t),
-            V::B(b) => q.bind(b),
-            V::N => q.bind(Option::<String>::None),
-        };
-    }
-    q
-}
-
-/// Inserts `rows` into `table` in multi-row statements (anonymous `?` placeholders: SQLite
-/// looks numbered ones up in a list) inside one transaction; returns how many.
-async fn bulk(
-    conn: &mut sqlx::SqliteConnection,
-    table: &str,
-    cols: &[&str],
-    rows: impl Iterator<Item = Vec<V>>,
-) -> u64 {
-    let width = cols.len();
-    let per = 30_000 / width;
-    let statement = |n: usize| {
-        let one = format!("({})", vec!["?"; width].join(","));
-        format!(
-            "INSERT INTO {table} ({}) VALUES {}",
-            cols.join(", "),
-            vec![one; n].join(",")
-        )
-    };
-    let full = statement(per);
-    exec(conn, "BEGIN").await;
-    let mut batch: Vec<V> = Vec::with_capacity(per * width);
-    let (mut n, mut total) = (0, 0);
-    for row in rows {
-        batch.extend(row);
-        n += 1;
-        total += 1;
-        if n == per {
-            bound(&full, std::mem::take(&mut batch))
-                .execute(&mut *conn)
-                .await
-                .unwrap();
-            n = 0;
-        }
-    }
-    if n > 0 {
-        let sql = statement(n);
-        bound(&sql, batch).execute(&mut *conn).await.unwrap();
-    }
-    exec(conn, "COMMIT").await;
-    total
-}
-
-pub async fn exec(conn: &mut sqlx::SqliteConnection, sql: &str) {
-    sqlx::query(sql).execute(&mut *conn).await.unwrap();
-}
-
-/// Materialised paths as the store writes them: 4 big-endian bytes per level (managers come
-/// before their reports: users are numbered level by level).
-fn paths(managers: &[Option<u32>]) -> Vec<Vec<u8>> {
-    let mut out: Vec<Vec<u8>> = Vec::with_capacity(managers.len());
-    for (i, m) in managers.iter().enumerate() {
-        let own = (i as u32).to_be_bytes();
-        out.push(match m {
-            Some(m) => [&out[*m as usize][..], &own].concat(),
-            None => own.to_vec(),
-        });
-    }
-    out
-}
 
 /// The 2025-01-01 epoch of the seeded records, in milliseconds.
 const FIRST_CREATED_MS: u64 = 1_735_689_600_000;
@@ -136,20 +51,10 @@ struct Persona {
 }
 
 pub async fn seed(dir: &Path, scale: u32, info: &Path) {
-    let spec = if scale <= 1 {
-        DatasetSpec::issue()
-    } else {
-        DatasetSpec::scaled(scale)
-    };
+    let spec = spec_at(scale);
     let started = Instant::now();
     rampart_server::serve::prepare_data_dir(dir).unwrap();
-    std::fs::create_dir_all(info).unwrap();
-    let path = dir.join("rampart.db");
-    assert!(
-        !path.exists(),
-        "{} exists: seed a fresh data directory",
-        path.display()
-    );
+    let path = fresh_database(dir, info);
     // PostgreSQL when RAMPART_DATABASE_URL names it (as for `rampart serve`).
     let url = std::env::var("RAMPART_DATABASE_URL")
         .ok()
@@ -170,82 +75,17 @@ pub async fn seed(dir: &Path, scale: u32, info: &Path) {
         spec.records,
         if url.is_some() { " (PostgreSQL)" } else { "" }
     );
-    let user_rows = || {
-        (0..users).map(|u| {
-            vec![
-                V::T(user_id(u).to_string()),
-                V::T("end".into()),
-                V::T(format!("u{u}")),
-                V::T(format!("u{u}")),
-                // No password: these users never log in (no PHC string verifies); the
-                // personas get one below.
-                V::T("-".into()),
-                V::I(0),
-                V::I(0),
-                V::I(0),
-            ]
-        })
-    };
-    const USER_COLS: [&str; 8] = [
-        "id",
-        "provider",
-        "username",
-        "username_norm",
-        "password_hash",
-        "password_changed_at",
-        "created_at",
-        "updated_at",
-    ];
-    let node_rows = || {
-        (0..users).map(|u| {
-            vec![
-                V::I(0),
-                V::I(i64::from(u)),
-                V::T(user_id(u).to_string()),
-                managers[u as usize].map_or(V::N, |m| V::I(i64::from(m))),
-            ]
-        })
-    };
-    let path_rows = || {
-        (0..users).map(|u| {
-            vec![
-                V::I(0),
-                V::I(i64::from(u)),
-                V::B(user_paths[u as usize].clone()),
-            ]
-        })
-    };
-    let num_rows = || (0..users).map(|u| vec![V::I(i64::from(u)), V::T(user_id(u).to_string())]);
+    // The users have no password (the personas get one below).
     const HIERARCHY: &str = "INSERT INTO authz_hierarchies (num, name, kind, created_at) VALUES \
          (0, 'reports-to', 'reports_to', 0)";
     let counters = [("user", i64::from(users)), ("hierarchy", 1)];
     match &url {
         None => {
-            let store = Store::open_sqlite(&path).await.unwrap();
-            store.migrate().await.unwrap();
-            store.close().await;
-            let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-                .await
-                .unwrap();
-            exec(&mut conn, "PRAGMA cache_size = -1000000").await;
-            exec(&mut conn, "PRAGMA synchronous = OFF").await;
-            bulk(&mut conn, "users", &USER_COLS, user_rows()).await;
-            bulk(&mut conn, "authz_users", &["num", "user_id"], num_rows()).await;
+            let mut conn = loading_connection(&path).await;
             exec(&mut conn, HIERARCHY).await;
-            bulk(
-                &mut conn,
-                "authz_nodes",
-                &["hierarchy_num", "node_num", "node_key", "parent_num"],
-                node_rows(),
-            )
-            .await;
-            bulk(
-                &mut conn,
-                "authz_node_paths",
-                &["hierarchy_num", "node_num", "path"],
-                path_rows(),
-            )
-            .await;
+            for load in people(&managers, &user_paths) {
+                bulk(&mut conn, load.table, load.cols, load.rows).await;
+            }
             for (name, next) in counters {
                 sqlx::query("INSERT INTO authz_counters (name, next) VALUES (?, ?)")
                     .bind(name)
@@ -262,23 +102,10 @@ pub async fn seed(dir: &Path, scale: u32, info: &Path) {
             store.migrate().await.unwrap();
             store.close().await;
             let mut conn = pg::connect(url).await;
-            pg::copy(&mut conn, "users", &USER_COLS, user_rows()).await;
-            pg::copy(&mut conn, "authz_users", &["num", "user_id"], num_rows()).await;
             pg::exec(&mut conn, HIERARCHY).await;
-            pg::copy(
-                &mut conn,
-                "authz_nodes",
-                &["hierarchy_num", "node_num", "node_key", "parent_num"],
-                node_rows(),
-            )
-            .await;
-            pg::copy(
-                &mut conn,
-                "authz_node_paths",
-                &["hierarchy_num", "node_num", "path"],
-                path_rows(),
-            )
-            .await;
+            for load in people(&managers, &user_paths) {
+                pg::copy(&mut conn, load.table, load.cols, load.rows).await;
+            }
             for (name, next) in counters {
                 sqlx::query("INSERT INTO authz_counters (name, next) VALUES ($1, $2)")
                     .bind(name)

@@ -665,7 +665,7 @@ pub(super) async fn read_page(
         Some(w) if w.database().num == r.db.num => w.records(&r.table, &statement).await?,
         _ => state.store.app_records(&r.db, &r.table, &statement).await?,
     };
-    let next = data::next_cursor(r, request, &mut records);
+    let next = data::cut_page(&r.table, request, &mut records);
     let page = records
         .iter()
         .map(|stored| data::view(r, stored).map(record_json))

@@ -95,6 +95,31 @@ async fn list_page(
     page_of(state, caller, &r, &mut request).await
 }
 
+/// Cuts `records`, fetched one past `request`'s limit, to the page, and answers the next
+/// page's cursor: the last record's sort key and id, when there is more.
+pub fn cut_page(
+    table: &Table,
+    request: &rampart_apps::list::ListRequest,
+    records: &mut Vec<StoredRecord>,
+) -> Option<String> {
+    let limit = request.limit as usize;
+    if records.len() <= limit {
+        return None;
+    }
+    records.truncate(limit);
+    records.last().map(|last| {
+        let key = match &request.sort.column {
+            Some(c) => table
+                .live_columns()
+                .position(|x| x.name == c.name)
+                .and_then(|i| last.values.get(i).cloned())
+                .unwrap_or(Value::Null),
+            None => Value::Null,
+        };
+        encode_cursor(&key, &last.id)
+    })
+}
+
 /// A page of `request` under the caller's row rule, the next page's cursor with it.
 async fn page_of(
     state: &AppState,
@@ -118,7 +143,7 @@ async fn page_of(
     );
     let statement = compile_list(&r.target, &r.table, request, &rows);
     let mut records = state.store.app_records(&r.db, &r.table, &statement).await?;
-    let next_cursor = next_cursor(r, request, &mut records);
+    let next_cursor = cut_page(&r.table, request, &mut records);
     Ok(RecordPage {
         items: records
             .iter()
@@ -659,32 +684,6 @@ pub(super) fn holds_any(
     roles.iter().any(|name| {
         view.role(app, name)
             .is_some_and(|role| view.roles.check(&view.acl, num, app, role, now).is_some())
-    })
-}
-
-/// Cuts `records` (read with one more than the page) to the page, and gives the cursor of
-/// the next page if that one more was there.
-pub(super) fn next_cursor(
-    r: &Resolved,
-    request: &rampart_apps::list::ListRequest,
-    records: &mut Vec<StoredRecord>,
-) -> Option<String> {
-    let limit = request.limit as usize;
-    if records.len() <= limit {
-        return None;
-    }
-    records.truncate(limit);
-    records.last().map(|last| {
-        let key = match &request.sort.column {
-            Some(c) => r
-                .table
-                .live_columns()
-                .position(|x| x.name == c.name)
-                .and_then(|i| last.values.get(i).cloned())
-                .unwrap_or(Value::Null),
-            None => Value::Null,
-        };
-        encode_cursor(&key, &last.id)
     })
 }
 

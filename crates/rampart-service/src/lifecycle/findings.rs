@@ -94,6 +94,22 @@ pub fn pending(findings: &[FindingWire]) -> usize {
         .count()
 }
 
+/// Version number `number` (the path parameter) of module `name`, once the caller is
+/// known to hold what `op` needs on the module where it is authored (as of their request).
+async fn permitted_version(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    number: &str,
+    op: LifecycleOp,
+    doing: &str,
+) -> Result<i64, Error> {
+    let number = super::versions::version_param(number)?;
+    state.authz.fresh_since(caller.arrived, None).await?;
+    require_module(state, caller, name, AUTHORING, op, doing).await?;
+    Ok(number)
+}
+
 /// The findings of version `number` of module `name`.
 pub async fn findings(
     state: &AppState,
@@ -101,13 +117,11 @@ pub async fn findings(
     name: &str,
     number: &str,
 ) -> Result<FindingsResponse, Error> {
-    let number = super::versions::version_param(number)?;
-    state.authz.fresh_since(caller.arrived, None).await?;
-    require_module(
+    let number = permitted_version(
         state,
         caller,
         name,
-        AUTHORING,
+        number,
         LifecycleOp::ReadSource,
         "reading security findings",
     )
@@ -149,13 +163,11 @@ pub async fn accept(
     number: &str,
     req: AcceptFindingRequest,
 ) -> Result<FindingWire, Error> {
-    let number = super::versions::version_param(number)?;
-    state.authz.fresh_since(caller.arrived, None).await?;
-    require_module(
+    let number = permitted_version(
         state,
         caller,
         name,
-        AUTHORING,
+        number,
         LifecycleOp::Publish,
         "accepting a security finding",
     )

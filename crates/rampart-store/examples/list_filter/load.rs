@@ -7,15 +7,7 @@ use std::time::Instant;
 use rampart_authz::acl::{HierarchyId, Principal};
 use rampart_authz::dataset::DatasetSpec;
 
-use crate::user_id;
-
-/// A value to bind.
-pub enum V {
-    I(i64),
-    T(String),
-    B(Vec<u8>),
-    N,
-}
+use crate::seeding::{paths, people, units_and_groups, GRANT_COLS, RECORD_COLS, V};
 
 /// A direct connection for bulk loading and the baseline queries.
 pub enum Conn {
@@ -115,21 +107,6 @@ impl Conn {
     }
 }
 
-/// Materialised paths as the store writes them: 4 big-endian bytes per level.
-fn paths(managers: &[Option<u32>]) -> Vec<Vec<u8>> {
-    // Managers come before their reports (users are numbered level by level).
-    let mut out: Vec<Vec<u8>> = Vec::with_capacity(managers.len());
-    for (i, m) in managers.iter().enumerate() {
-        let own = (i as u32).to_be_bytes();
-        let path = match m {
-            Some(m) => [&out[*m as usize][..], &own].concat(),
-            None => own.to_vec(),
-        };
-        out.push(path);
-    }
-    out
-}
-
 /// The SQL of "the grantee principals of user `$1`" over the DBA's tables: the user, their
 /// groups, and the units they sit in with every unit above (the unit closure holds each unit
 /// as its own ancestor). Principal numbers are encoded as the grants table stores them.
@@ -157,110 +134,14 @@ pub async fn fill(conn: &mut Conn, spec: &DatasetSpec, moves_only: bool) {
     let managers = spec.managers();
     let paths = paths(&managers);
     let users = spec.users();
-    conn.bulk(
-        "users",
-        &[
-            "id",
-            "provider",
-            "username",
-            "username_norm",
-            "password_hash",
-            "password_changed_at",
-            "created_at",
-            "updated_at",
-        ],
-        (0..users).map(|u| {
-            vec![
-                V::T(user_id(u).to_string()),
-                V::T("end".into()),
-                V::T(format!("u{u}")),
-                V::T(format!("u{u}")),
-                V::T("-".into()),
-                V::I(0),
-                V::I(0),
-                V::I(0),
-            ]
-        }),
-    )
-    .await;
-    conn.bulk(
-        "authz_users",
-        &["num", "user_id"],
-        (0..users).map(|u| vec![V::I(i64::from(u)), V::T(user_id(u).to_string())]),
-    )
-    .await;
     conn.exec("INSERT INTO authz_hierarchies (num, name, kind, created_at) VALUES (0, 'reports', 'reports_to', 0), (1, 'units', 'units', 0)").await;
-    conn.bulk(
-        "authz_nodes",
-        &["hierarchy_num", "node_num", "node_key", "parent_num"],
-        (0..users).map(|u| {
-            vec![
-                V::I(0),
-                V::I(i64::from(u)),
-                V::T(user_id(u).to_string()),
-                managers[u as usize].map_or(V::N, |m| V::I(i64::from(m))),
-            ]
-        }),
-    )
-    .await;
-    conn.bulk(
-        "authz_node_paths",
-        &["hierarchy_num", "node_num", "path"],
-        (0..users).map(|u| vec![V::I(0), V::I(i64::from(u)), V::B(paths[u as usize].clone())]),
-    )
-    .await;
     let unit_parents = spec.unit_parents();
-    conn.bulk(
-        "authz_nodes",
-        &["hierarchy_num", "node_num", "node_key", "parent_num"],
-        unit_parents.iter().enumerate().map(|(u, p)| {
-            vec![
-                V::I(1),
-                V::I(u as i64),
-                V::T(format!("unit-{u}")),
-                p.map_or(V::N, |p| V::I(i64::from(p))),
-            ]
-        }),
-    )
-    .await;
-    conn.bulk(
-        "authz_node_paths",
-        &["hierarchy_num", "node_num", "path"],
-        unit_parents.iter().enumerate().map(|(u, p)| {
-            let own = (u as u32).to_be_bytes();
-            vec![
-                V::I(1),
-                V::I(u as i64),
-                V::B(match p {
-                    Some(p) => [&p.to_be_bytes()[..], &own].concat(),
-                    None => own.to_vec(),
-                }),
-            ]
-        }),
-    )
-    .await;
-    conn.bulk(
-        "authz_unit_members",
-        &["hierarchy_num", "node_num", "user_num"],
-        spec.seats()
-            .into_iter()
-            .map(|(u, n)| vec![V::I(1), V::I(i64::from(n)), V::I(i64::from(u))]),
-    )
-    .await;
-    conn.bulk(
-        "authz_groups",
-        &["num", "name", "created_at"],
-        (0..spec.groups).map(|g| vec![V::I(i64::from(g)), V::T(format!("group-{g}")), V::I(0)]),
-    )
-    .await;
-    conn.bulk(
-        "authz_group_members",
-        &["group_num", "user_num"],
-        spec.memberships()
-            .into_iter()
-            .map(|(g, u)| vec![V::I(i64::from(g)), V::I(i64::from(u))]),
-    )
-    .await;
+    let loads = people(&managers, &paths)
+        .into_iter()
+        .chain(units_and_groups(spec, &unit_parents));
+    for load in loads {
+        conn.bulk(load.table, load.cols, load.rows).await;
+    }
     let grants_flag = match conn {
         Conn::Sqlite(_) => "1",
         Conn::Pg(_) => "TRUE",
@@ -274,7 +155,7 @@ pub async fn fill(conn: &mut Conn, spec: &DatasetSpec, moves_only: bool) {
     if !moves_only {
         conn.bulk(
             "acl_records",
-            &["entity_num", "record_num", "record_key", "owner_num"],
+            &RECORD_COLS,
             spec.owners().enumerate().map(|(r, o)| {
                 vec![
                     V::I(0),
@@ -294,13 +175,7 @@ pub async fn fill(conn: &mut Conn, spec: &DatasetSpec, moves_only: bool) {
         grants.dedup_by_key(|g| (g.0, g.1));
         conn.bulk(
             "acl_grants",
-            &[
-                "entity_num",
-                "record_num",
-                "principal",
-                "actions",
-                "record_key",
-            ],
+            &GRANT_COLS,
             grants.into_iter().map(|(r, p, a)| {
                 vec![
                     V::I(0),

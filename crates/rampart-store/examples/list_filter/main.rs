@@ -37,6 +37,8 @@
 mod baselines;
 mod load;
 mod moves;
+#[path = "../shared/seed.rs"]
+mod seeding;
 
 use std::time::{Duration, Instant};
 
@@ -45,16 +47,20 @@ use load::Conn;
 use rampart_authz::acl::{EntityId, HierarchyId};
 use rampart_authz::dataset::{DatasetSpec, Personas, UNITS};
 use rampart_authz::view::ListFilter;
-use rampart_core::{AuditContext, UserId};
+use rampart_core::AuditContext;
 use rampart_store::Store;
+pub use seeding::user_id;
 use sqlx::Connection as _;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
-pub fn user_id(num: u32) -> UserId {
-    UserId(Uuid::from_u128(
-        0x0190_0000_0000_7000_8000_0000_0000_0000 | u128::from(num),
-    ))
+/// The personas measured, by the name the report gives them, from the bottom of the tree up.
+fn named(who: &Personas) -> [(&'static str, u32); 4] {
+    [
+        ("rep", who.rep),
+        ("first-line manager", who.manager),
+        ("director", who.director),
+        ("top of the tree", who.top),
+    ]
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -473,12 +479,7 @@ async fn main() {
     };
 
     let mut results = Vec::new();
-    for (name, user) in [
-        ("rep", who.rep),
-        ("first-line manager", who.manager),
-        ("director", who.director),
-        ("top of the tree", who.top),
-    ] {
+    for (name, user) in named(&who) {
         let f = view.list_filter(entity, user, 50).unwrap();
         let below = tree.subtree_size(user).unwrap() - 1;
         eprintln!("\n### {name} (user {user}, {below} people below)\n");
@@ -544,12 +545,7 @@ async fn main() {
 
     if !list_only {
         eprintln!();
-        for (name, user) in [
-            ("rep", who.rep),
-            ("first-line manager", who.manager),
-            ("director", who.director),
-            ("top of the tree", who.top),
-        ] {
+        for (name, user) in named(&who) {
             let f = view.list_filter(entity, user, 50).unwrap();
             let t = Instant::now();
             let count = runner.store.count_readable(&f).await.unwrap();

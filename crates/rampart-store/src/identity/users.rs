@@ -300,12 +300,30 @@ impl Store {
             changed.push("email");
         }
         let details = json!({ "changed": changed });
-        crate::audit::record(tx, ctx, now, "user.update", user_target(id), details).await?;
         let updated = user_in_tx(tx, id).await?;
+        self.commit_user_change(owned, ctx, now, "user.update", id, details)
+            .await?;
+        Ok(updated)
+    }
+
+    /// Ends a change to user `id` that touches their credentials or sessions: records
+    /// `action` with `details`, marks the credentials changed (every node drops what it
+    /// cached), commits, and drops this node's cache.
+    async fn commit_user_change(
+        &self,
+        mut owned: Tx<'static>,
+        ctx: &AuditContext,
+        now: OffsetDateTime,
+        action: &'static str,
+        id: UserId,
+        details: serde_json::Value,
+    ) -> Result<(), Error> {
+        let tx = &mut owned;
+        crate::audit::record(tx, ctx, now, action, user_target(id), details).await?;
         crate::fence::credentials_changed(tx).await?;
         owned.commit().await?;
         self.credentials_changed();
-        Ok(updated)
+        Ok(())
     }
 
     /// Disables or enables a user; disabling also revokes every session of the user.
@@ -338,11 +356,9 @@ impl Store {
             "user.enable"
         };
         let details = json!({ "sessions_revoked": revoked });
-        crate::audit::record(tx, ctx, now, action, user_target(id), details).await?;
         let user = user_in_tx(tx, id).await?;
-        crate::fence::credentials_changed(tx).await?;
-        owned.commit().await?;
-        self.credentials_changed();
+        self.commit_user_change(owned, ctx, now, action, id, details)
+            .await?;
         Ok(user)
     }
 
@@ -360,11 +376,8 @@ impl Store {
         tx.exec("DELETE FROM users WHERE id = $1", [id.to_string().into()])
             .await?;
         let details = json!({ "provider": provider, "username": username });
-        crate::audit::record(tx, ctx, now, "user.delete", user_target(id), details).await?;
-        crate::fence::credentials_changed(tx).await?;
-        owned.commit().await?;
-        self.credentials_changed();
-        Ok(())
+        self.commit_user_change(owned, ctx, now, "user.delete", id, details)
+            .await
     }
 
     /// The user's `limit` most recent password hashes, newest (the current one) first.
@@ -426,11 +439,8 @@ impl Store {
         .await?;
         let revoked = revoke_all_sessions(tx, id, at).await?;
         let details = json!({ "sessions_revoked": revoked });
-        crate::audit::record(tx, ctx, now, action, user_target(id), details).await?;
-        crate::fence::credentials_changed(tx).await?;
-        owned.commit().await?;
-        self.credentials_changed();
-        Ok(())
+        self.commit_user_change(owned, ctx, now, action, id, details)
+            .await
     }
 
     /// Until when the username is locked, if a lock was ever set (the caller compares with
