@@ -288,6 +288,7 @@ async function main() {
     assert.strictEqual(response.status(), 403);
     assert.match(await page.textContent('.error'), /only IT administrators and auditors may read users/);
     await accessible(page, 'refusal');
+    assert.strictEqual((await page.goto(`${BASE}/console/audit`)).status(), 403);
     const forged = await context.request.post(`${BASE}/console/users/new`, {
       form: { _csrf: await csrf(page), provider: 'end', username: 'mallory', password: NEW_PASSWORD },
       headers: { Origin: BASE },
@@ -320,6 +321,8 @@ async function main() {
     assert.match(await forged.text(), /only IT administrators may manage users/);
     await page.reload();
     assert.match(await page.textContent('dd .badge'), /active/);
+    // Auditors read the audit log too.
+    assert.strictEqual((await page.goto(`${BASE}/console/audit`)).status(), 200);
     await context.close();
   });
 
@@ -345,6 +348,29 @@ async function main() {
     }
     await accessible(page, 'end user refused');
     await context.close();
+  });
+
+  await scenario('the audit log: filters, a chart of events by stream, an event', async () => {
+    await a.goto(`${BASE}/console/audit`);
+    assert.ok((await a.locator('svg.chart rect').count()) > 0, 'the chart has bars');
+    assert.match(await a.textContent('svg.chart desc'), /system/);
+    await accessible(a, 'audit');
+    await shot(a, 'audit');
+    await a.selectOption('#stream', 'system');
+    await a.fill('#action', 'user.create');
+    await Promise.all([a.waitForNavigation(), a.click('button:has-text("Search")')]);
+    const rows = await a.locator('tbody tr').allTextContents();
+    assert.ok(rows.length >= 4, rows.join('|'));
+    assert.ok(rows.every((r) => /user\.create/.test(r)), rows.join('|'));
+    await Promise.all([a.waitForNavigation(), a.locator('tbody tr a').first().click()]);
+    assert.match(await a.textContent('h1'), /Event \d+/);
+    assert.match(await a.textContent('h2#facts'), /user\.create/);
+    await accessible(a, 'audit event');
+    const bad = await a.goto(`${BASE}/console/audit?since=yesterday`);
+    assert.strictEqual(bad.status(), 422);
+    assert.match(await a.textContent('.error'), /RFC 3339/);
+    const missing = await a.goto(`${BASE}/console/audit/999999`);
+    assert.strictEqual(missing.status(), 404);
   });
 
   await scenario('signing out ends the session', async () => {

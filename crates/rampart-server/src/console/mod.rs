@@ -15,6 +15,7 @@
 //!   (`identity::may(…, Operation::…)`), before anything about an object is read.
 
 pub mod account;
+pub mod audit;
 pub mod users;
 
 use askama::Template;
@@ -59,6 +60,8 @@ pub fn routes() -> Router<AppState> {
             "/console/account/logout-everywhere",
             get(account::confirm_logout_everywhere).post(account::logout_everywhere),
         )
+        .route("/console/audit", get(audit::search))
+        .route("/console/audit/{seq}", get(audit::event))
         .route("/console/users", get(users::search))
         .route(
             "/console/users/new",
@@ -81,6 +84,8 @@ pub enum Section {
     Users,
     /// The signed-in user's own account.
     Account,
+    /// The audit log.
+    Audit,
     /// Signing in, refusals, pages that belong nowhere.
     None,
 }
@@ -97,6 +102,8 @@ pub struct Shell {
     pub section: Section,
     /// Whether the user may read users (the navigation shows Users).
     pub users: bool,
+    /// Whether the user may read the audit log (the navigation shows Audit).
+    pub audit: bool,
 }
 
 impl Shell {
@@ -107,6 +114,7 @@ impl Shell {
             user: None,
             section,
             users: false,
+            audit: false,
         }
     }
 
@@ -166,6 +174,9 @@ pub async fn signed_in(
             .unwrap_or_else(|| auth.user.username.clone()),
     );
     shell.users = identity::may(state, &auth.user, Operation::ReadUsers)
+        .await
+        .unwrap_or(false);
+    shell.audit = identity::may(state, &auth.user, Operation::ReadAuditLog)
         .await
         .unwrap_or(false);
     Ok(Operator { auth: auth.clone() })
