@@ -202,7 +202,16 @@ pub async fn search(
         Ok(o) => o,
         Err(r) => return shell.finish(r),
     };
-    if let Err(r) = require(&state, &shell, &operator, Operation::ReadAuditLog, NOT_READER, &here).await {
+    if let Err(r) = require(
+        &state,
+        &shell,
+        &operator,
+        Operation::ReadAuditLog,
+        NOT_READER,
+        &here,
+    )
+    .await
+    {
         return shell.finish(r);
     }
     let filters = filters.map(|f| f.0).unwrap_or_default();
@@ -214,7 +223,12 @@ pub async fn search(
         Ok(page) => (StatusCode::OK, page.items, page.next_cursor, None),
         Err(e @ Error::InvalidInput { .. }) => {
             let problem = ApiError::from(e).0;
-            (StatusCode::UNPROCESSABLE_ENTITY, Vec::new(), None, Some(problem.detail))
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Vec::new(),
+                None,
+                Some(problem.detail),
+            )
         }
         Err(e) => return shell.finish(error_page(&shell, e, &here)),
     };
@@ -265,15 +279,20 @@ pub async fn event(
         Ok(o) => o,
         Err(r) => return shell.finish(r),
     };
-    if let Err(r) = require(&state, &shell, &operator, Operation::ReadAuditLog, NOT_READER, &here).await {
+    if let Err(r) = require(
+        &state,
+        &shell,
+        &operator,
+        Operation::ReadAuditLog,
+        NOT_READER,
+        &here,
+    )
+    .await
+    {
         return shell.finish(r);
     }
     let Some(seq) = seq.parse::<i64>().ok().filter(|n| *n > 0 && *n < i64::MAX) else {
-        return shell.finish(error_page(
-            &shell,
-            Error::NotFound { what: "event" },
-            &here,
-        ));
+        return shell.finish(error_page(&shell, Error::NotFound { what: "event" }, &here));
     };
     // The newest event before `seq + 1`: the event itself when it exists.
     let filters = Filters {
@@ -289,11 +308,7 @@ pub async fn event(
         Err(e) => return shell.finish(error_page(&shell, e, &here)),
     };
     let Some(event) = event else {
-        return shell.finish(error_page(
-            &shell,
-            Error::NotFound { what: "event" },
-            &here,
-        ));
+        return shell.finish(error_page(&shell, Error::NotFound { what: "event" }, &here));
     };
     let details = serde_json::to_string_pretty(&event.details).unwrap_or_default();
     let html = EventPage {

@@ -43,11 +43,11 @@ fn install_harness() {
     assert!(status.success(), "npm ci in {} failed", dir.display());
 }
 
-/// Users the scenarios need, made through the API as an administrator would.
+/// Users the scenarios need, made through the API as an administrator would, and a day of
+/// events spread over the hours (for the audit page's chart).
 async fn seed(node: &Node) {
     node.create_user(Provider::It, "admin", ADMIN_PASSWORD, true)
         .await;
-    // A session of the administrator's elsewhere, for "my sessions" to end.
     let admin = node.login("it", "admin", ADMIN_PASSWORD).await;
     let audrey = node
         .create_user(Provider::It, "audrey", USER_PASSWORD, false)
@@ -61,6 +61,8 @@ async fn seed(node: &Node) {
         .await;
     assert_eq!(status, StatusCode::OK, "{}: {body}", node.name());
     for (provider, name) in [("it", "carol"), ("end", "dana"), ("end", "erin")] {
+        node.clock.advance(time::Duration::minutes(50));
+        let admin = node.login("it", "admin", ADMIN_PASSWORD).await;
         let (status, body) = node
             .post(
                 "/api/v1/users",
@@ -70,6 +72,20 @@ async fn seed(node: &Node) {
             .await;
         assert_eq!(status, StatusCode::CREATED, "{}: {body}", node.name());
     }
+    // End users at work (the access stream) and a mistyped password now and then.
+    for hour in 0..8 {
+        node.clock.advance(time::Duration::minutes(40));
+        let erin = node.login("end", "erin", USER_PASSWORD).await;
+        for _ in 0..(hour % 4) {
+            let (status, _) = node.get("/api/v1/auth/me", &erin).await;
+            assert_eq!(status, StatusCode::OK);
+        }
+        if hour % 4 == 0 {
+            node.login_response("end", "dana", "not-her-password").await;
+        }
+    }
+    // A session of the administrator's elsewhere, open now, for "my sessions" to end.
+    node.login("it", "admin", ADMIN_PASSWORD).await;
 }
 
 async fn run_scenarios(node: Node) {
