@@ -143,7 +143,7 @@ pub async fn change_password(
     let fields = fields(form);
     let here = "/console/account";
     let mut shell = Shell::new(&visitor, Section::Account);
-    if let Err(refused) = check_form(&state, &visitor, &shell, &headers, &fields) {
+    if let Some(refused) = check_form(&state, &visitor, &shell, &headers, &fields) {
         return shell.finish(refused);
     }
     let operator = match signed_in(&state, &visitor, &mut shell, here).await {
@@ -204,7 +204,7 @@ pub async fn end_session(
     let fields = fields(form);
     let here = "/console/account";
     let mut shell = Shell::new(&visitor, Section::Account);
-    if let Err(refused) = check_form(&state, &visitor, &shell, &headers, &fields) {
+    if let Some(refused) = check_form(&state, &visitor, &shell, &headers, &fields) {
         return shell.finish(refused);
     }
     let operator = match signed_in(&state, &visitor, &mut shell, here).await {
@@ -257,7 +257,7 @@ pub async fn logout_everywhere(
     let fields = fields(form);
     let here = "/console/account";
     let mut shell = Shell::new(&visitor, Section::Account);
-    if let Err(refused) = check_form(&state, &visitor, &shell, &headers, &fields) {
+    if let Some(refused) = check_form(&state, &visitor, &shell, &headers, &fields) {
         return shell.finish(refused);
     }
     let operator = match signed_in(&state, &visitor, &mut shell, here).await {

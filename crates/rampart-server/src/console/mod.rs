@@ -198,18 +198,18 @@ pub async fn require(
     }
 }
 
-/// Whether a form comes from this site; otherwise the refusal page.
+/// The refusal page of a form that does not come from this site; `None` when it does.
 pub fn check_form(
     state: &AppState,
     visitor: &Visitor,
     shell: &Shell,
     headers: &HeaderMap,
     fields: &[(String, String)],
-) -> Result<(), Response> {
+) -> Option<Response> {
     if page::from_this_site(state, visitor, headers, fields) {
-        Ok(())
+        None
     } else {
-        Err(message(
+        Some(message(
             shell,
             StatusCode::FORBIDDEN,
             "Form refused",
@@ -428,7 +428,7 @@ async fn login(
 ) -> Response {
     let fields = fields(form);
     let shell = Shell::new(&visitor, Section::None);
-    if let Err(refused) = check_form(&state, &visitor, &shell, &headers, &fields) {
+    if let Some(refused) = check_form(&state, &visitor, &shell, &headers, &fields) {
         return shell.finish(refused);
     }
     if let Some(refused) = refused_plain(&state, &visitor, &shell) {
@@ -488,7 +488,7 @@ async fn logout(
 ) -> Response {
     let fields = fields(form);
     let shell = Shell::new(&visitor, Section::None);
-    if let Err(refused) = check_form(&state, &visitor, &shell, &headers, &fields) {
+    if let Some(refused) = check_form(&state, &visitor, &shell, &headers, &fields) {
         return shell.finish(refused);
     }
     if let Some(auth) = visitor.signed_in() {

@@ -245,7 +245,7 @@ pub async fn create(
     let fields = fields(form);
     let here = "/console/users/new";
     let mut shell = Shell::new(&visitor, Section::Users);
-    if let Err(refused) = check_form(&state, &visitor, &shell, &headers, &fields) {
+    if let Some(refused) = check_form(&state, &visitor, &shell, &headers, &fields) {
         return shell.finish(refused);
     }
     let operator = match signed_in(&state, &visitor, &mut shell, here).await {
@@ -561,7 +561,7 @@ pub async fn act(
 ) -> Response {
     let fields = fields(form);
     let mut shell = Shell::new(&visitor, Section::Users);
-    if let Err(refused) = check_form(&state, &visitor, &shell, &headers, &fields) {
+    if let Some(refused) = check_form(&state, &visitor, &shell, &headers, &fields) {
         return shell.finish(refused);
     }
     let (operator, action, user) = match target(&state, &visitor, &mut shell, &id, &action).await {
