@@ -320,3 +320,60 @@ pub async fn event(
     .render();
     shell.finish(page::html(StatusCode::OK, html))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn event(minute: i64, stream: &str) -> AuditEventView {
+        AuditEventView {
+            seq: minute + 1,
+            stream: stream.to_owned(),
+            time: datetime!(2026-06-01 09:00 UTC) + time::Duration::minutes(minute),
+            actor_id: None,
+            actor: None,
+            action: "user.create".to_owned(),
+            target: None,
+            application: None,
+            environment: None,
+            outcome: "success".to_owned(),
+            request_id: None,
+            source: None,
+            node: "n".to_owned(),
+            details: serde_json::Value::Null,
+            redacted: false,
+            leaf_hash: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_chart_stacks_every_event_in_its_span_of_time() {
+        assert!(chart(&[]).is_none());
+        let events = [
+            event(0, "system"),
+            event(0, "access"),
+            event(0, "access"),
+            event(239, "integration"),
+        ];
+        let c = chart(&events).unwrap();
+        assert_eq!(
+            c.totals,
+            vec![("system", 1), ("access", 2), ("integration", 1)]
+        );
+        // The first span holds three events (the tallest: full height), the last one.
+        assert_eq!(c.max, 3);
+        let first: Vec<&Bar> = c.bars.iter().filter(|b| b.x < WIDTH / 24.0).collect();
+        assert_eq!(first.len(), 2);
+        let height: f64 = first.iter().map(|b| b.height).sum();
+        assert!((height - HEIGHT).abs() < 1e-9);
+        let last = c.bars.last().unwrap();
+        assert_eq!(last.stream, "integration");
+        assert!(last.x > WIDTH - WIDTH / 24.0);
+        assert!((last.height - HEIGHT / 3.0).abs() < 1e-9);
+        // One event, or several at one instant, is one full bar.
+        let one = chart(&[event(5, "system")]).unwrap();
+        assert_eq!(one.bars.len(), 1);
+        assert!((one.bars[0].height - HEIGHT).abs() < 1e-9);
+    }
+}
