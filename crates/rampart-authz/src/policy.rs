@@ -61,8 +61,12 @@ pub enum Needs {
 pub enum Operation {
     /// List, create, change, disable, delete users; reset passwords; end sessions.
     AdministerUsers,
+    /// List and read users (and the roles they hold) without changing them.
+    ReadUsers,
     /// Search and export the audit log, read checkpoints and proofs.
     ReadAuditLog,
+    /// Open the console (its pages then check their own operation).
+    OpenConsole,
     /// Report integration calls into the `integration` stream.
     ReportIntegration,
     /// Ask for decisions, explanations or readable records about oneself.
@@ -89,9 +93,11 @@ pub enum Operation {
 
 impl Operation {
     /// Every operation, for exhaustive tests.
-    pub const ALL: [Operation; 12] = [
+    pub const ALL: [Operation; 14] = [
         Operation::AdministerUsers,
+        Operation::ReadUsers,
         Operation::ReadAuditLog,
+        Operation::OpenConsole,
         Operation::ReportIntegration,
         Operation::AskAboutThemselves,
         Operation::AskDecisionsAboutOthers,
@@ -106,9 +112,11 @@ impl Operation {
 }
 
 /// The platform rules: who may perform each operation.
-pub const POLICY: [(Operation, Needs); 12] = [
+pub const POLICY: [(Operation, Needs); 14] = [
     (Operation::AdministerUsers, Needs::Administrator),
+    (Operation::ReadUsers, Needs::AdministratorOrAuditor),
     (Operation::ReadAuditLog, Needs::AdministratorOrAuditor),
+    (Operation::OpenConsole, Needs::ItUser),
     (Operation::ReportIntegration, Needs::ItUserNotAuditor),
     (Operation::AskAboutThemselves, Needs::Anyone),
     (Operation::AskDecisionsAboutOthers, Needs::ItUser),
@@ -259,9 +267,11 @@ mod tests {
     /// administrator, administrator who is also an auditor.
     #[test]
     fn every_operation_against_every_kind_of_caller() {
-        let table: [(Operation, &str); 12] = [
+        let table: [(Operation, &str); 14] = [
             (Operation::AdministerUsers, "---AA"),
+            (Operation::ReadUsers, "--AAA"),
             (Operation::ReadAuditLog, "--AAA"),
+            (Operation::OpenConsole, "-AAAA"),
             (Operation::ReportIntegration, "-A-AA"),
             (Operation::AskAboutThemselves, "AAAAA"),
             (Operation::AskDecisionsAboutOthers, "-AAAA"),

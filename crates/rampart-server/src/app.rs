@@ -235,6 +235,7 @@ pub fn router_with(state: AppState, metrics: MetricsAccess) -> Router {
     let document = openapi_json();
     router
         .merge(screen_routes())
+        .merge(crate::console::routes())
         .route(
             "/api/v1/openapi.json",
             get(move || async move { ([(header::CONTENT_TYPE, "application/json")], document) }),
@@ -596,7 +597,11 @@ pub(crate) fn security_headers(headers: &mut HeaderMap, https: bool) {
         );
     }
     set(headers, "x-frame-options", "DENY");
-    set(headers, "referrer-policy", "no-referrer");
+    // An HTML page says `same-origin` (`Tokens::finish`): under `no-referrer` a browser
+    // sends `Origin: null` with the page's own forms, which the CSRF check must refuse.
+    if !headers.contains_key("referrer-policy") {
+        set(headers, "referrer-policy", "no-referrer");
+    }
     set(headers, "cross-origin-opener-policy", "same-origin");
     set(headers, "cross-origin-resource-policy", "same-origin");
     if !headers.contains_key(header::CACHE_CONTROL) {

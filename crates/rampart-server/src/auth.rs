@@ -222,6 +222,25 @@ impl FromRequestParts<AppState> for Administrator {
     }
 }
 
+/// An authenticated IT user who may read users and the roles they hold: an administrator or
+/// an `auditor` (who changes nothing).
+#[derive(Debug, Clone)]
+pub struct UserReader(pub Authenticated);
+
+impl FromRequestParts<AppState> for UserReader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let refusal = "only IT administrators and auditors may read users";
+        permitted(parts, state, Operation::ReadUsers, refusal)
+            .await
+            .map(UserReader)
+    }
+}
+
 /// An authenticated IT user who may read the audit log: an administrator or an `auditor`.
 /// Auditors can read everything in the log and change nothing.
 #[derive(Debug, Clone)]

@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod console;
 pub mod error;
 pub mod metrics;
 pub mod openapi;

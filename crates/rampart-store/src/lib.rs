@@ -27,7 +27,7 @@ pub use audit::{
 pub use authz::{AuthzOp, ItScope, NodeRef, Progress, RebuildReport, RecordRow};
 pub use backend::{BackendKind, Store};
 pub use fence::Marks;
-pub use identity::sessions::NewSession;
+pub use identity::sessions::{NewSession, OpenSession};
 pub use identity::users::{LoginFailure, NewUser, UserPatch, UserQuery};
 pub use lifecycle::plans::{
     NewPlan, PlanApplication, PlanSettings, Setting, SettingKind, StoredPlan,

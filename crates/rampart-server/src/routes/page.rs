@@ -99,17 +99,10 @@ impl FromRequestParts<AppState> for Visitor {
     }
 }
 
-/// What a page needs beside its content.
+/// What every HTML page's response carries, whatever room serves it: the CSRF token (the
+/// double-submit cookie's value, new when the visitor has none) and the CSP nonce.
 #[derive(Debug, Clone)]
-pub struct Chrome {
-    /// The application.
-    pub application: String,
-    /// The environment.
-    pub environment: String,
-    /// `/apps/{environment}/{application}`.
-    pub base: String,
-    /// The signed-in user's name.
-    pub user: Option<String>,
+pub struct Tokens {
     /// This response's CSRF token (the cookie's value).
     pub csrf: String,
     /// This response's CSP nonce.
@@ -118,28 +111,15 @@ pub struct Chrome {
     https: bool,
 }
 
-impl Chrome {
-    /// The chrome of a page of `application` in `environment` for `visitor`.
-    pub fn new(
-        _state: &AppState,
-        visitor: &Visitor,
-        environment: &str,
-        application: &str,
-    ) -> Chrome {
+impl Tokens {
+    /// The tokens of a page for `visitor`: their CSRF cookie's value if they have a valid
+    /// one, otherwise a new one, and a fresh nonce.
+    pub fn new(visitor: &Visitor) -> Tokens {
         let (csrf, new_csrf) = match &visitor.csrf {
             Some(token) if token.len() == 43 => (token.clone(), false),
             _ => (random_token(), true),
         };
-        Chrome {
-            application: application.to_owned(),
-            environment: environment.to_owned(),
-            base: format!("/apps/{environment}/{application}"),
-            user: visitor.auth.as_ref().map(|a| {
-                a.user
-                    .display_name
-                    .clone()
-                    .unwrap_or_else(|| a.user.username.clone())
-            }),
+        Tokens {
             csrf,
             nonce: random_token(),
             new_csrf,
@@ -147,19 +127,20 @@ impl Chrome {
         }
     }
 
-    /// `response` with the page's headers: its CSP (the nonce), no caching, and the CSRF
-    /// cookie when it is new.
-    pub fn finish(&self, mut response: Response) -> Response {
+    /// `response` with the page's headers: the CSP `csp` (which names the nonce), no caching,
+    /// and the CSRF cookie when it is new.
+    pub fn finish(&self, mut response: Response, csp: &str) -> Response {
         let headers = response.headers_mut();
-        let csp = format!(
-            "default-src 'none'; style-src 'nonce-{}'; img-src 'self'; form-action 'self'; \
-             frame-ancestors 'none'; base-uri 'none'",
-            self.nonce
-        );
-        if let Ok(v) = HeaderValue::from_str(&csp) {
+        if let Ok(v) = HeaderValue::from_str(csp) {
             headers.insert(header::CONTENT_SECURITY_POLICY, v);
         }
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        // A browser sends the page's origin with its forms only under a referrer policy
+        // that lets it (`no-referrer` makes it `Origin: null`); other sites get nothing.
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        );
         if self.new_csrf {
             let cookie = if self.https {
                 format!(
@@ -177,6 +158,55 @@ impl Chrome {
             }
         }
         response
+    }
+}
+
+/// What a page of an application needs beside its content.
+#[derive(Debug, Clone)]
+pub struct Chrome {
+    /// The application.
+    pub application: String,
+    /// The environment.
+    pub environment: String,
+    /// `/apps/{environment}/{application}`.
+    pub base: String,
+    /// The signed-in user's name.
+    pub user: Option<String>,
+    /// This response's CSRF token and CSP nonce.
+    pub tokens: Tokens,
+}
+
+impl Chrome {
+    /// The chrome of a page of `application` in `environment` for `visitor`.
+    pub fn new(
+        _state: &AppState,
+        visitor: &Visitor,
+        environment: &str,
+        application: &str,
+    ) -> Chrome {
+        Chrome {
+            application: application.to_owned(),
+            environment: environment.to_owned(),
+            base: format!("/apps/{environment}/{application}"),
+            user: visitor.auth.as_ref().map(|a| {
+                a.user
+                    .display_name
+                    .clone()
+                    .unwrap_or_else(|| a.user.username.clone())
+            }),
+            tokens: Tokens::new(visitor),
+        }
+    }
+
+    /// `response` with the page's headers: its CSP (styles only with the nonce, no script),
+    /// no caching, and the CSRF cookie when it is new.
+    pub fn finish(&self, response: Response) -> Response {
+        let csp = format!(
+            "default-src 'none'; style-src 'nonce-{}'; img-src 'self'; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'",
+            self.tokens.nonce
+        );
+        self.tokens.finish(response, &csp)
     }
 }
 

@@ -4,7 +4,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use crate::auth::Administrator;
+use crate::auth::{Administrator, UserReader};
 use crate::error::{ApiError, Json, Problem};
 use rampart_api::{
     CreateUserRequest, ListUsersQuery, ResetPasswordRequest, RevokedSessions, UpdateUserRequest,
@@ -37,20 +37,20 @@ enum OneUser {
     NotAnId(Problem),
 }
 
-/// List users, in creation order, a page at a time.
+/// List users, in creation order, a page at a time (administrators and auditors).
 #[utoipa::path(
     get, path = "/api/v1/users", tag = "users",
     params(ListUsersQuery),
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "A page of users", body = UserPage),
-        (status = 403, description = "Not an IT administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an IT administrator or auditor", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A bad `limit`, `provider` or `cursor`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn list(
     State(state): State<AppState>,
-    _admin: Administrator,
+    _reader: UserReader,
     Query(q): Query<ListUsersQuery>,
 ) -> Result<Json<UserPage>, ApiError> {
     Ok(Json(users::list(&state, q).await?))
@@ -81,19 +81,21 @@ pub async fn create(
     Ok(response)
 }
 
-/// One user.
+/// One user (administrators and auditors).
 #[utoipa::path(
     get, path = "/api/v1/users/{id}", tag = "users",
     params(("id" = String, Path, description = "User id")),
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The user", body = UserView),
-        OneUser,
+        (status = 403, description = "Not an IT administrator or auditor", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`id` is not a user id", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get(
     State(state): State<AppState>,
-    _admin: Administrator,
+    _reader: UserReader,
     Path(id): Path<String>,
 ) -> Result<Json<UserView>, ApiError> {
     Ok(Json(UserView::from(&users::get(&state, &id).await?)))

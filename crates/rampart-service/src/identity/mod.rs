@@ -9,7 +9,7 @@ pub mod users;
 pub use login::{change_password, login, logout, user_inputs, LoggedIn};
 
 use rampart_authz::policy::{self, Kind, Needs, Operation, Principal, Verdict};
-use rampart_core::{Error, Provider, User};
+use rampart_core::{Error, Provider, User, UserId};
 
 use crate::state::AppState;
 
@@ -21,6 +21,11 @@ pub async fn is_auditor(state: &AppState, user: &User) -> Result<bool, Error> {
         .await?
         .iter()
         .any(|r| r == "auditor"))
+}
+
+/// The IT roles assigned to `user` (none for end users), sorted.
+pub async fn it_roles(state: &AppState, user: UserId) -> Result<Vec<String>, Error> {
+    state.store.it_roles_of(user).await
 }
 
 /// What the platform rules ([`rampart_authz::policy`]) say of `user` performing `op`. The

@@ -29,12 +29,39 @@ use std::time::Duration;
 
 use rampart_core::{Error, Session, SessionId, User};
 use rampart_identity::TokenHash;
-use rampart_store::Store;
+use rampart_store::{OpenSession, Store};
 use time::OffsetDateTime;
 use tokio::sync::watch;
 
+use crate::caller::Caller;
 use crate::fence::Ticket;
 use crate::state::AppState;
+
+/// The caller's open sessions (not revoked, not expired, not idle), newest first, each with
+/// its last use as this node knows it.
+pub async fn open_of(state: &AppState, caller: &Caller) -> Result<Vec<OpenSession>, Error> {
+    let now = state.clock.now();
+    let idle = time::Duration::minutes(state.config.session.idle_minutes.into());
+    let mut open = state.store.open_sessions_of(caller.user.id, now).await?;
+    for s in &mut open {
+        state.last_use.merge(&mut s.session);
+    }
+    open.retain(|s| now - s.session.last_seen_at < idle);
+    Ok(open)
+}
+
+/// Ends one of the caller's own sessions, named by its id; another user's session, or one
+/// already ended, is not found.
+pub async fn end_own(state: &AppState, caller: &Caller, id: &str) -> Result<(), Error> {
+    let open = open_of(state, caller).await?;
+    let Some(found) = open.iter().find(|s| s.session.id.to_string() == id) else {
+        return Err(Error::NotFound { what: "session" });
+    };
+    state
+        .store
+        .revoke_session(&found.session, state.clock.now(), &caller.audit)
+        .await
+}
 
 /// The session presented as `hash` and its user, from the cache when what it holds is
 /// still current for a request that arrived at `arrived`, else from the database (then

@@ -23,6 +23,17 @@ pub struct NewSession {
     pub user_agent: Option<String>,
 }
 
+/// An open session as its user sees it in a list of their sessions.
+#[derive(Debug, Clone)]
+pub struct OpenSession {
+    /// The session.
+    pub session: Session,
+    /// Source address of the login.
+    pub source: Option<String>,
+    /// The client's `User-Agent` at login, truncated.
+    pub user_agent: Option<String>,
+}
+
 /// Builds a [`Session`] from a row selected with its `session_…` columns.
 fn session_from_row(row: &Row) -> Result<Session, Error> {
     let id: String = row.get("session_id")?;
@@ -137,6 +148,35 @@ impl Store {
             Some(row) => Ok(Some((session_from_row(&row)?, user_from_row(&row)?))),
             None => Ok(None),
         }
+    }
+
+    /// The sessions of `user_id` neither revoked nor past their absolute expiry at `now`,
+    /// newest first. Idle expiry is the caller's to judge.
+    pub async fn open_sessions_of(
+        &self,
+        user_id: UserId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<OpenSession>, Error> {
+        let pool = self.reader();
+        let rows = pool
+            .rows(
+                "SELECT id AS session_id, user_id AS session_user_id, \
+                 created_at AS session_created_at, last_seen_at, expires_at, revoked_at, \
+                 source, user_agent FROM sessions \
+                 WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
+                 ORDER BY created_at DESC, id DESC",
+                [user_id.to_string().into(), Arg::from(to_millis(now))],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(OpenSession {
+                    session: session_from_row(row)?,
+                    source: row.get("source")?,
+                    user_agent: row.get("user_agent")?,
+                })
+            })
+            .collect()
     }
 
     /// Records the last use of sessions (for idle expiry), in one transaction; a use never

@@ -1,0 +1,521 @@
+//! `/console`: the web home of IT users (administrators, developers, operators, auditors),
+//! an adapter over the same service functions as the JSON API, so no rule is written twice.
+//!
+//! - Pages are rendered on the server from askama templates (`templates/console/`), styled by
+//!   one stylesheet embedded in the binary (`static/console/console.css`); no script at all.
+//!   Every page works with plain links and forms; destructive actions have a confirmation
+//!   page of their own.
+//! - Signed in with the platform's session cookie (`__Host-rampart_session`), opened by the
+//!   console's sign-in page for the IT provider; an end user's session is refused the whole
+//!   console (`Operation::OpenConsole`).
+//! - Every form carries the double-submit CSRF token of the application pages
+//!   ([`crate::routes::page`]), checked in constant time with the `Origin`; every page has
+//!   a strict CSP (`default-src 'none'`, the stylesheet from this site, no script).
+//! - Each page and action checks the same operation as its API route
+//!   (`identity::may(…, Operation::…)`), before anything about an object is read.
+
+pub mod account;
+pub mod audit;
+pub mod users;
+
+use askama::Template;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use rampart_apps::pages::return_address;
+use rampart_authz::policy::Operation;
+use rampart_core::Error;
+use rampart_service::identity;
+use rampart_service::AppState;
+use serde::Deserialize;
+
+use crate::auth::{session_cookie, Authenticated, RequestContext};
+use crate::error::ApiError;
+use crate::routes::page::{self, Tokens, Visitor};
+
+/// Where the console lives.
+pub const BASE: &str = "/console";
+
+/// The console's stylesheet, served from the binary.
+const STYLESHEET: &str = include_str!("../../static/console/console.css");
+
+/// The console's routes (HTML, not part of the API's document).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/console", get(|| async { page::see_other("/console/") }))
+        .route("/console/", get(home))
+        .route("/console/static/console.css", get(stylesheet))
+        .route("/console/login", get(login_page).post(login))
+        .route("/console/logout", post(logout))
+        .route("/console/account", get(account::show))
+        .route("/console/account/password", post(account::change_password))
+        .route(
+            "/console/account/sessions/{id}/end",
+            post(account::end_session),
+        )
+        .route(
+            "/console/account/logout-everywhere",
+            get(account::confirm_logout_everywhere).post(account::logout_everywhere),
+        )
+        .route("/console/audit", get(audit::search))
+        .route("/console/audit/{seq}", get(audit::event))
+        .route("/console/users", get(users::search))
+        .route(
+            "/console/users/new",
+            get(users::new_form).post(users::create),
+        )
+        .route("/console/users/{id}", get(users::show))
+        .route(
+            "/console/users/{id}/{action}",
+            get(users::confirm).post(users::act),
+        )
+        .route("/console/{*rest}", axum::routing::any(not_found))
+}
+
+/// The part of the console a page belongs to (the navigation marks it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    /// The overview.
+    Home,
+    /// Users.
+    Users,
+    /// The signed-in user's own account.
+    Account,
+    /// The audit log.
+    Audit,
+    /// Signing in, refusals, pages that belong nowhere.
+    None,
+}
+
+/// What every console page shows beside its content: the tokens of the response, who is
+/// signed in, and which parts of the console they may open.
+#[derive(Debug, Clone)]
+pub struct Shell {
+    /// This response's CSRF token and CSP nonce.
+    pub tokens: Tokens,
+    /// The signed-in user's name, once known to be allowed in.
+    pub user: Option<String>,
+    /// The section of this page.
+    pub section: Section,
+    /// Whether the user may read users (the navigation shows Users).
+    pub users: bool,
+    /// Whether the user may read the audit log (the navigation shows Audit).
+    pub audit: bool,
+}
+
+impl Shell {
+    /// The shell of a page of `section` for `visitor` (nobody signed in yet).
+    pub fn new(visitor: &Visitor, section: Section) -> Shell {
+        Shell {
+            tokens: Tokens::new(visitor),
+            user: None,
+            section,
+            users: false,
+            audit: false,
+        }
+    }
+
+    /// Whether the page is in `section` (for the navigation's `aria-current`).
+    pub fn is(&self, section: Section) -> bool {
+        self.section == section
+    }
+
+    /// `response` with the console's headers: its CSP (the stylesheet from this site, styles
+    /// otherwise only with the nonce, no script, forms only to this site), no caching, and
+    /// the CSRF cookie when it is new.
+    pub fn finish(&self, response: Response) -> Response {
+        let csp = format!(
+            "default-src 'none'; style-src 'self' 'nonce-{}'; img-src 'self'; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            self.tokens.nonce
+        );
+        self.tokens.finish(response, &csp)
+    }
+}
+
+/// The signed-in IT user a console page acts for.
+pub struct Operator {
+    /// The session and user.
+    pub auth: Authenticated,
+}
+
+/// The user signed in to the console, with `shell` filled in for them; otherwise the
+/// answer: the sign-in page (coming back to `here`) for a visitor without a session, a
+/// refusal for an end user.
+pub async fn signed_in(
+    state: &AppState,
+    visitor: &Visitor,
+    shell: &mut Shell,
+    here: &str,
+) -> Result<Operator, Response> {
+    let Some(auth) = visitor.signed_in() else {
+        return Err(to_sign_in(here));
+    };
+    match identity::may(state, &auth.user, Operation::OpenConsole).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(message(
+                shell,
+                StatusCode::FORBIDDEN,
+                "Not for end users",
+                "The console is for IT users. You are signed in as a user of the \
+                 applications; sign in to your application instead.",
+            ))
+        }
+        Err(e) => return Err(error_page(shell, e, here)),
+    }
+    shell.user = Some(
+        auth.user
+            .display_name
+            .clone()
+            .unwrap_or_else(|| auth.user.username.clone()),
+    );
+    shell.users = identity::may(state, &auth.user, Operation::ReadUsers)
+        .await
+        .unwrap_or(false);
+    shell.audit = identity::may(state, &auth.user, Operation::ReadAuditLog)
+        .await
+        .unwrap_or(false);
+    Ok(Operator { auth: auth.clone() })
+}
+
+/// Whether `operator` may do `op`; otherwise the refusal page (the API's 403, in words).
+pub async fn require(
+    state: &AppState,
+    shell: &Shell,
+    operator: &Operator,
+    op: Operation,
+    refusal: &str,
+    here: &str,
+) -> Result<(), Response> {
+    match identity::may(state, &operator.auth.user, op).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(error_page(shell, Error::Forbidden(refusal.into()), here)),
+        Err(e) => Err(error_page(shell, e, here)),
+    }
+}
+
+/// The refusal page of a form that does not come from this site; `None` when it does.
+pub fn check_form(
+    state: &AppState,
+    visitor: &Visitor,
+    shell: &Shell,
+    headers: &HeaderMap,
+    fields: &[(String, String)],
+) -> Option<Response> {
+    if page::from_this_site(state, visitor, headers, fields) {
+        None
+    } else {
+        Some(message(
+            shell,
+            StatusCode::FORBIDDEN,
+            "Form refused",
+            "This form did not come from this site (its security token is missing or out \
+             of date). Open the page again and send it from there.",
+        ))
+    }
+}
+
+/// The fields of a sent form; a body that is no form is a form without fields (and so
+/// without the CSRF token).
+pub fn fields(form: Result<Form<Vec<(String, String)>>, FormRejection>) -> Vec<(String, String)> {
+    form.map(|f| f.0).unwrap_or_default()
+}
+
+/// The value of field `name` (empty when absent).
+pub fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+/// The path and query of `uri`, where a page comes back to after signing in.
+pub fn here(uri: &Uri) -> String {
+    uri.path_and_query()
+        .map_or_else(|| uri.path().to_owned(), |p| p.as_str().to_owned())
+}
+
+/// The sign-in page, to come back to `here`.
+pub fn to_sign_in(here: &str) -> Response {
+    page::see_other(&format!("{BASE}/login?return={}", page::encode(here)))
+}
+
+/// The field an error is about, to show it next to that field.
+pub fn field_of(error: &Error) -> Option<&str> {
+    match error {
+        Error::InvalidInput { field, .. } => Some(field.as_str()),
+        Error::PasswordRejected { .. } => Some("password"),
+        Error::InvalidCredentials => Some("current_password"),
+        _ => None,
+    }
+}
+
+/// The confirmation page of a destructive action: what it does, and a form that does it
+/// (with a password field for a new password).
+#[derive(Template)]
+#[template(path = "console/confirm.html")]
+pub struct ConfirmPage<'a> {
+    /// The shell.
+    pub shell: &'a Shell,
+    /// The question.
+    pub heading: &'a str,
+    /// What happens.
+    pub explanation: &'a str,
+    /// Where the form goes.
+    pub action: &'a str,
+    /// The button's words.
+    pub button: &'a str,
+    /// Where "Cancel" goes.
+    pub back: &'a str,
+    /// The label of a new-password field, when the action sets one.
+    pub password: Option<&'a str>,
+    /// What was wrong with the password sent.
+    pub problem: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "console/message.html")]
+struct MessagePage<'a> {
+    shell: &'a Shell,
+    heading: &'a str,
+    message: &'a str,
+}
+
+/// A console page saying `message`.
+pub fn message(shell: &Shell, status: StatusCode, heading: &str, message: &str) -> Response {
+    page::html(
+        status,
+        MessagePage {
+            shell,
+            heading,
+            message,
+        }
+        .render(),
+    )
+}
+
+/// The page of an error: sign in again for a session that is gone, otherwise the error's
+/// status and its problem's `detail` (never more than the API would say).
+pub fn error_page(shell: &Shell, error: Error, here: &str) -> Response {
+    if matches!(error, Error::Unauthenticated(_)) {
+        return to_sign_in(here);
+    }
+    let problem = ApiError::from(error).0;
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    message(shell, status, &problem.title, &problem.detail)
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        STYLESHEET,
+    )
+        .into_response()
+}
+
+async fn not_found(State(state): State<AppState>, visitor: Visitor, uri: Uri) -> Response {
+    let mut shell = Shell::new(&visitor, Section::None);
+    if visitor.signed_in().is_some() {
+        // The navigation of a signed-in IT user; nothing else about them is needed.
+        if let Err(refused) = signed_in(&state, &visitor, &mut shell, &here(&uri)).await {
+            return shell.finish(refused);
+        }
+    }
+    shell.finish(message(
+        &shell,
+        StatusCode::NOT_FOUND,
+        "Page not found",
+        "There is no console page at this address. Use the navigation to find your way.",
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "console/home.html")]
+struct HomePage<'a> {
+    shell: &'a Shell,
+    administrator: bool,
+}
+
+/// `GET /console/`: the overview.
+async fn home(State(state): State<AppState>, visitor: Visitor, uri: Uri) -> Response {
+    let mut shell = Shell::new(&visitor, Section::Home);
+    let operator = match signed_in(&state, &visitor, &mut shell, &here(&uri)).await {
+        Ok(o) => o,
+        Err(r) => return shell.finish(r),
+    };
+    let administrator = identity::may(&state, &operator.auth.user, Operation::AdministerUsers)
+        .await
+        .unwrap_or(false);
+    let html = HomePage {
+        shell: &shell,
+        administrator,
+    }
+    .render();
+    shell.finish(page::html(StatusCode::OK, html))
+}
+
+#[derive(Template)]
+#[template(path = "console/login.html")]
+struct LoginPage<'a> {
+    shell: &'a Shell,
+    return_to: &'a str,
+    username: &'a str,
+    notice: Option<&'a str>,
+    problem: Option<&'a str>,
+}
+
+/// The sign-in page's query.
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    #[serde(default, rename = "return")]
+    return_to: Option<String>,
+    #[serde(default)]
+    changed: Option<String>,
+}
+
+/// `GET /console/login`: the sign-in page (an IT user already signed in goes on).
+async fn login_page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    query: Result<Query<LoginQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let shell = Shell::new(&visitor, Section::None);
+    let query = query.map(|q| q.0).unwrap_or(LoginQuery {
+        return_to: None,
+        changed: None,
+    });
+    if let Some(refused) = refused_plain(&state, &visitor, &shell) {
+        return shell.finish(refused);
+    }
+    let return_to = return_address(query.return_to.as_deref(), BASE);
+    if let Some(auth) = visitor.signed_in() {
+        if identity::may(&state, &auth.user, Operation::OpenConsole)
+            .await
+            .unwrap_or(false)
+        {
+            return shell.finish(page::see_other(&return_to));
+        }
+    }
+    let notice = query.changed.is_some().then_some(
+        "Your password has been changed and every session ended. Sign in with the new password.",
+    );
+    let html = LoginPage {
+        shell: &shell,
+        return_to: &return_to,
+        username: "",
+        notice,
+        problem: None,
+    }
+    .render();
+    shell.finish(page::html(StatusCode::OK, html))
+}
+
+/// `POST /console/login`: signs an IT user in and goes where they were going, in the
+/// console.
+async fn login(
+    State(state): State<AppState>,
+    context: RequestContext,
+    visitor: Visitor,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let fields = fields(form);
+    let shell = Shell::new(&visitor, Section::None);
+    if let Some(refused) = check_form(&state, &visitor, &shell, &headers, &fields) {
+        return shell.finish(refused);
+    }
+    if let Some(refused) = refused_plain(&state, &visitor, &shell) {
+        return shell.finish(refused);
+    }
+    let return_to = return_address(Some(field(&fields, "return")), BASE);
+    let username = field(&fields, "username");
+    let done = identity::login(
+        &state,
+        &context.origin(&state),
+        "it",
+        username,
+        field(&fields, "password"),
+        crate::routes::auth::user_agent(&headers),
+    )
+    .await;
+    match done {
+        Ok(done) => {
+            let mut response = page::see_other(&return_to);
+            if let Some(cookie) = session_cookie(
+                done.token.secret(),
+                done.lifetime.whole_seconds(),
+                context.https,
+            ) {
+                response.headers_mut().insert(header::SET_COOKIE, cookie);
+            }
+            shell.finish(response)
+        }
+        Err(e) => {
+            let problem = ApiError::from(e).0;
+            let html = LoginPage {
+                shell: &shell,
+                return_to: &return_to,
+                username,
+                notice: None,
+                problem: Some(&problem.detail),
+            }
+            .render();
+            let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::UNAUTHORIZED);
+            let mut response = page::html(status, html);
+            if let Some(retry) = problem.retry_after {
+                if let Ok(v) = HeaderValue::from_str(&retry.to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+            }
+            shell.finish(response)
+        }
+    }
+}
+
+/// `POST /console/logout`: ends this session.
+async fn logout(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let fields = fields(form);
+    let shell = Shell::new(&visitor, Section::None);
+    if let Some(refused) = check_form(&state, &visitor, &shell, &headers, &fields) {
+        return shell.finish(refused);
+    }
+    if let Some(auth) = visitor.signed_in() {
+        if let Err(e) = identity::logout(&state, &auth.caller(&state), &auth.session, false).await {
+            return shell.finish(error_page(&shell, e, BASE));
+        }
+    }
+    shell.finish(signed_out(&format!("{BASE}/login"), visitor.https()))
+}
+
+/// A redirect to `to` that clears the session cookie (of this connection's kind).
+pub fn signed_out(to: &str, https: bool) -> Response {
+    let mut response = page::see_other(to);
+    if let Some(cookie) = session_cookie("", 0, https) {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// The refusal of signing in over plain HTTP where HTTPS is enforced.
+fn refused_plain(state: &AppState, visitor: &Visitor, shell: &Shell) -> Option<Response> {
+    (!visitor.https() && state.config.enforce_https).then(|| {
+        message(
+            shell,
+            StatusCode::FORBIDDEN,
+            "HTTPS required",
+            "Sign in to the console over HTTPS.",
+        )
+    })
+}

@@ -1,0 +1,612 @@
+//! `/console/users`: IT users and end users. Search and read them with the roles they hold
+//! (administrators and auditors, `Operation::ReadUsers`, like `GET /api/v1/users`); create,
+//! disable and enable, unlock, reset a password, end every session (administrators,
+//! `Operation::AdministerUsers`, like the API's writes). The controls are absent for whoever
+//! may not use them, and their URLs refuse.
+
+use askama::Template;
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use axum::Form;
+use rampart_api::{CreateUserRequest, ListUsersQuery, RolesQuery, UserView};
+use rampart_authz::policy::Operation;
+use rampart_core::{Error, Provider};
+use rampart_service::authz::decide;
+use rampart_service::identity::{self, users};
+use rampart_service::AppState;
+use serde::Deserialize;
+
+use super::account::stamp;
+use super::{
+    check_form, error_page, field, fields, here, require, signed_in, ConfirmPage, Operator,
+    Section, Shell,
+};
+use crate::error::ApiError;
+use crate::routes::page::{self, Visitor};
+
+/// The API's refusals, in the same words.
+const NOT_READER: &str = "only IT administrators and auditors may read users";
+const NOT_ADMINISTRATOR: &str = "only IT administrators may manage users";
+
+/// The search form's query.
+#[derive(Debug, Default, Deserialize)]
+pub struct SearchQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    provider: String,
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+/// One row of the users table.
+struct UserRow {
+    id: String,
+    username: String,
+    display_name: String,
+    kind: &'static str,
+    disabled: bool,
+    administrator: bool,
+    last_login: String,
+}
+
+impl From<&UserView> for UserRow {
+    fn from(u: &UserView) -> Self {
+        UserRow {
+            id: u.id.clone(),
+            username: u.username.clone(),
+            display_name: u.display_name.clone().unwrap_or_default(),
+            kind: provider_label(&u.provider),
+            disabled: u.disabled,
+            administrator: u.administrator,
+            last_login: u.last_login_at.map_or_else(|| "never".into(), stamp),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/users.html")]
+struct SearchPage<'a> {
+    shell: &'a Shell,
+    q: &'a str,
+    provider: &'a str,
+    rows: &'a [UserRow],
+    next: Option<String>,
+    administrator: bool,
+}
+
+/// `GET /console/users`: search by username prefix and provider.
+pub async fn search(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    uri: Uri,
+    query: Result<Query<SearchQuery>, QueryRejection>,
+) -> Response {
+    let here = here(&uri);
+    let mut shell = Shell::new(&visitor, Section::Users);
+    let operator = match signed_in(&state, &visitor, &mut shell, &here).await {
+        Ok(o) => o,
+        Err(r) => return shell.finish(r),
+    };
+    if let Err(r) = require(
+        &state,
+        &shell,
+        &operator,
+        Operation::ReadUsers,
+        NOT_READER,
+        &here,
+    )
+    .await
+    {
+        return shell.finish(r);
+    }
+    let query = query.map(|q| q.0).unwrap_or_default();
+    let provider = match query.provider.as_str() {
+        "it" | "end" => query.provider.clone(),
+        _ => String::new(),
+    };
+    let q = query.q.trim();
+    let found = users::list(
+        &state,
+        ListUsersQuery {
+            provider: (!provider.is_empty()).then(|| provider.clone()),
+            prefix: (!q.is_empty()).then(|| q.to_owned()),
+            cursor: query.cursor.filter(|c| !c.is_empty()),
+            limit: Some(50),
+        },
+    )
+    .await;
+    let found = match found {
+        Ok(found) => found,
+        Err(e) => return shell.finish(error_page(&shell, e, &here)),
+    };
+    let rows: Vec<UserRow> = found.items.iter().map(UserRow::from).collect();
+    let next = found.next_cursor.map(|c| {
+        format!(
+            "/console/users?q={}&provider={}&cursor={}",
+            page::encode(q),
+            page::encode(&provider),
+            page::encode(&c)
+        )
+    });
+    let administrator = may(&state, &operator, Operation::AdministerUsers).await;
+    let html = SearchPage {
+        shell: &shell,
+        q,
+        provider: &provider,
+        rows: &rows,
+        next,
+        administrator,
+    }
+    .render();
+    shell.finish(page::html(StatusCode::OK, html))
+}
+
+/// What went wrong with a form, and at which field.
+#[derive(Default)]
+pub(super) struct FormProblem {
+    field: Option<String>,
+    detail: Option<String>,
+}
+
+impl FormProblem {
+    fn of(error: Error, fields: &[&str]) -> (StatusCode, FormProblem) {
+        let at = super::field_of(&error)
+            .filter(|f| fields.contains(f))
+            .map(str::to_owned);
+        let problem = ApiError::from(error).0;
+        let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST);
+        (
+            status,
+            FormProblem {
+                field: at,
+                detail: Some(problem.detail),
+            },
+        )
+    }
+
+    /// The problem with field `name`, if it is the one at fault.
+    fn at(&self, name: &str) -> Option<&str> {
+        match &self.field {
+            Some(f) if f == name => self.detail.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The problem that is about no field of the form.
+    fn other(&self) -> Option<&str> {
+        match &self.field {
+            Some(_) => None,
+            None => self.detail.as_deref(),
+        }
+    }
+}
+
+/// What the new-user form was filled with.
+#[derive(Default)]
+struct NewUser {
+    provider: String,
+    username: String,
+    display_name: String,
+    email: String,
+    administrator: bool,
+}
+
+#[derive(Template)]
+#[template(path = "console/user_new.html")]
+struct NewPage<'a> {
+    shell: &'a Shell,
+    form: &'a NewUser,
+    problem: &'a FormProblem,
+}
+
+/// `GET /console/users/new`: the form of a new user (administrators).
+pub async fn new_form(State(state): State<AppState>, visitor: Visitor, uri: Uri) -> Response {
+    let here = here(&uri);
+    let mut shell = Shell::new(&visitor, Section::Users);
+    let operator = match signed_in(&state, &visitor, &mut shell, &here).await {
+        Ok(o) => o,
+        Err(r) => return shell.finish(r),
+    };
+    if let Err(r) = require(
+        &state,
+        &shell,
+        &operator,
+        Operation::AdministerUsers,
+        NOT_ADMINISTRATOR,
+        &here,
+    )
+    .await
+    {
+        return shell.finish(r);
+    }
+    let form = NewUser {
+        provider: "it".into(),
+        ..NewUser::default()
+    };
+    let html = NewPage {
+        shell: &shell,
+        form: &form,
+        problem: &FormProblem::default(),
+    }
+    .render();
+    shell.finish(page::html(StatusCode::OK, html))
+}
+
+/// `POST /console/users/new`: creates the user (the API's `POST /api/v1/users`).
+pub async fn create(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let fields = fields(form);
+    let here = "/console/users/new";
+    let mut shell = Shell::new(&visitor, Section::Users);
+    if let Some(refused) = check_form(&state, &visitor, &shell, &headers, &fields) {
+        return shell.finish(refused);
+    }
+    let operator = match signed_in(&state, &visitor, &mut shell, here).await {
+        Ok(o) => o,
+        Err(r) => return shell.finish(r),
+    };
+    if let Err(r) = require(
+        &state,
+        &shell,
+        &operator,
+        Operation::AdministerUsers,
+        NOT_ADMINISTRATOR,
+        here,
+    )
+    .await
+    {
+        return shell.finish(r);
+    }
+    let filled = NewUser {
+        provider: field(&fields, "provider").to_owned(),
+        username: field(&fields, "username").to_owned(),
+        display_name: field(&fields, "display_name").to_owned(),
+        email: field(&fields, "email").to_owned(),
+        administrator: field(&fields, "administrator") == "on",
+    };
+    let optional = |s: &str| (!s.trim().is_empty()).then(|| s.to_owned());
+    let request = CreateUserRequest {
+        provider: filled.provider.clone(),
+        username: filled.username.clone(),
+        password: field(&fields, "password").to_owned(),
+        display_name: optional(&filled.display_name),
+        email: optional(&filled.email),
+        administrator: filled.administrator,
+    };
+    match users::create(&state, &operator.auth.caller(&state), request).await {
+        Ok(user) => shell.finish(page::see_other(&format!(
+            "/console/users/{}?done=created",
+            user.id
+        ))),
+        Err(e) => {
+            let known = [
+                "provider",
+                "username",
+                "display_name",
+                "email",
+                "password",
+                "administrator",
+            ];
+            let (status, problem) = FormProblem::of(e, &known);
+            let html = NewPage {
+                shell: &shell,
+                form: &filled,
+                problem: &problem,
+            }
+            .render();
+            shell.finish(page::html(status, html))
+        }
+    }
+}
+
+/// `?done=` on a user's page: what was just done to them.
+#[derive(Debug, Default, Deserialize)]
+pub struct Done {
+    #[serde(default)]
+    done: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "console/user.html")]
+struct UserPage<'a> {
+    shell: &'a Shell,
+    user: &'a UserView,
+    kind: &'static str,
+    created: String,
+    password_changed: String,
+    last_login: String,
+    it_roles: &'a [String],
+    app_roles: &'a [(String, Vec<String>)],
+    administrator: bool,
+    notice: Option<&'a str>,
+}
+
+/// `GET /console/users/{id}`: one user, with the roles they hold.
+pub async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    visitor: Visitor,
+    uri: Uri,
+    query: Result<Query<Done>, QueryRejection>,
+) -> Response {
+    let here = here(&uri);
+    let mut shell = Shell::new(&visitor, Section::Users);
+    let operator = match signed_in(&state, &visitor, &mut shell, &here).await {
+        Ok(o) => o,
+        Err(r) => return shell.finish(r),
+    };
+    if let Err(r) = require(
+        &state,
+        &shell,
+        &operator,
+        Operation::ReadUsers,
+        NOT_READER,
+        &here,
+    )
+    .await
+    {
+        return shell.finish(r);
+    }
+    let user = match users::get(&state, &id).await {
+        Ok(user) => user,
+        Err(e) => return shell.finish(error_page(&shell, e, &here)),
+    };
+    let it_roles = match identity::it_roles(&state, user.id).await {
+        Ok(roles) => roles,
+        Err(e) => return shell.finish(error_page(&shell, e, &here)),
+    };
+    let app_roles = match application_roles(&state, &operator, &id).await {
+        Ok(roles) => roles,
+        Err(e) => return shell.finish(error_page(&shell, e, &here)),
+    };
+    let notice = match query.ok().and_then(|q| q.0.done).as_deref() {
+        Some("created") => Some("User created."),
+        Some("disable") => Some("User disabled; every session of theirs has ended."),
+        Some("enable") => Some("User enabled; they can sign in again."),
+        Some("unlock") => Some("Login lock lifted."),
+        Some("reset-password") => Some("Password set; every session of theirs has ended."),
+        Some("revoke-sessions") => Some("Every session of theirs has ended."),
+        _ => None,
+    };
+    let view = UserView::from(&user);
+    let administrator = may(&state, &operator, Operation::AdministerUsers).await;
+    let html = UserPage {
+        shell: &shell,
+        created: stamp(view.created_at),
+        password_changed: stamp(view.password_changed_at),
+        last_login: view.last_login_at.map_or_else(|| "never".into(), stamp),
+        kind: provider_label(&view.provider),
+        user: &view,
+        it_roles: &it_roles,
+        app_roles: &app_roles,
+        administrator,
+        notice,
+    }
+    .render();
+    shell.finish(page::html(StatusCode::OK, html))
+}
+
+/// The roles `id` holds in each application (the API's `GET /api/v1/authz/roles`, which
+/// checks that the viewer may read authorization data), applications where they hold none
+/// left out.
+async fn application_roles(
+    state: &AppState,
+    operator: &Operator,
+    id: &str,
+) -> Result<Vec<(String, Vec<String>)>, Error> {
+    let viewer = &operator.auth.user;
+    let model = decide::model(state, viewer).await?;
+    let mut out = Vec::new();
+    for app in model.applications {
+        let q = RolesQuery {
+            user: id.to_owned(),
+            application: app.name.clone(),
+        };
+        let held = decide::roles(state, viewer, &q).await?;
+        if !held.roles.is_empty() {
+            out.push((app.name, held.roles));
+        }
+    }
+    Ok(out)
+}
+
+/// An action on one user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Disable,
+    Enable,
+    Unlock,
+    ResetPassword,
+    RevokeSessions,
+}
+
+impl Action {
+    fn parse(name: &str) -> Option<Action> {
+        Some(match name {
+            "disable" => Action::Disable,
+            "enable" => Action::Enable,
+            "unlock" => Action::Unlock,
+            "reset-password" => Action::ResetPassword,
+            "revoke-sessions" => Action::RevokeSessions,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Action::Disable => "disable",
+            Action::Enable => "enable",
+            Action::Unlock => "unlock",
+            Action::ResetPassword => "reset-password",
+            Action::RevokeSessions => "revoke-sessions",
+        }
+    }
+
+    /// The confirmation page's question, explanation and button.
+    fn words(self, username: &str) -> (String, &'static str, &'static str) {
+        match self {
+            Action::Disable => (
+                format!("Disable {username}?"),
+                "They can no longer sign in, and every session of theirs ends now. You can \
+                 enable them again later.",
+                "Disable",
+            ),
+            Action::Enable => (
+                format!("Enable {username}?"),
+                "They can sign in again.",
+                "Enable",
+            ),
+            Action::Unlock => (
+                format!("Unlock {username}?"),
+                "The lock after repeated failed logins is lifted; they can try again now.",
+                "Unlock",
+            ),
+            Action::ResetPassword => (
+                format!("Set a new password for {username}?"),
+                "The password policy applies. Every session of theirs ends; tell them the new \
+                 password through a safe channel.",
+                "Set password",
+            ),
+            Action::RevokeSessions => (
+                format!("End every session of {username}?"),
+                "They are signed out everywhere and must sign in again.",
+                "End sessions",
+            ),
+        }
+    }
+}
+
+/// The user an action is about, after the administrator check, or the answer.
+async fn target(
+    state: &AppState,
+    visitor: &Visitor,
+    shell: &mut Shell,
+    id: &str,
+    action: &str,
+) -> Result<(Operator, Action, rampart_core::User), Response> {
+    let here = format!("/console/users/{id}/{action}");
+    let operator = signed_in(state, visitor, shell, &here).await?;
+    require(
+        state,
+        shell,
+        &operator,
+        Operation::AdministerUsers,
+        NOT_ADMINISTRATOR,
+        &here,
+    )
+    .await?;
+    let Some(action) = Action::parse(action) else {
+        return Err(error_page(shell, Error::NotFound { what: "page" }, &here));
+    };
+    let user = users::get(state, id)
+        .await
+        .map_err(|e| error_page(shell, e, &here))?;
+    Ok((operator, action, user))
+}
+
+/// `GET /console/users/{id}/{action}`: asks before acting (administrators).
+pub async fn confirm(
+    State(state): State<AppState>,
+    Path((id, action)): Path<(String, String)>,
+    visitor: Visitor,
+) -> Response {
+    let mut shell = Shell::new(&visitor, Section::Users);
+    let (_, action, user) = match target(&state, &visitor, &mut shell, &id, &action).await {
+        Ok(t) => t,
+        Err(r) => return shell.finish(r),
+    };
+    confirm_page(&shell, &id, action, &user.username, StatusCode::OK, None)
+}
+
+fn confirm_page(
+    shell: &Shell,
+    id: &str,
+    action: Action,
+    username: &str,
+    status: StatusCode,
+    problem: Option<&str>,
+) -> Response {
+    let (heading, explanation, button) = action.words(username);
+    let url = format!("/console/users/{id}/{}", action.name());
+    let back = format!("/console/users/{id}");
+    let html = ConfirmPage {
+        shell,
+        heading: &heading,
+        explanation,
+        action: &url,
+        button,
+        back: &back,
+        password: (action == Action::ResetPassword).then_some("New password"),
+        problem,
+    }
+    .render();
+    shell.finish(page::html(status, html))
+}
+
+/// `POST /console/users/{id}/{action}`: does it (administrators), as the API's route of the
+/// same name does.
+pub async fn act(
+    State(state): State<AppState>,
+    Path((id, action)): Path<(String, String)>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let fields = fields(form);
+    let mut shell = Shell::new(&visitor, Section::Users);
+    if let Some(refused) = check_form(&state, &visitor, &shell, &headers, &fields) {
+        return shell.finish(refused);
+    }
+    let (operator, action, user) = match target(&state, &visitor, &mut shell, &id, &action).await {
+        Ok(t) => t,
+        Err(r) => return shell.finish(r),
+    };
+    let caller = operator.auth.caller(&state);
+    let done = match action {
+        Action::Disable => users::set_disabled(&state, &caller, &id, true)
+            .await
+            .map(drop),
+        Action::Enable => users::set_disabled(&state, &caller, &id, false)
+            .await
+            .map(drop),
+        Action::Unlock => users::unlock(&state, &caller, &id).await,
+        Action::ResetPassword => {
+            users::reset_password(&state, &caller, &id, field(&fields, "password")).await
+        }
+        Action::RevokeSessions => users::revoke_sessions(&state, &caller, &id).await.map(drop),
+    };
+    let here = format!("/console/users/{id}");
+    match done {
+        Ok(()) => shell.finish(page::see_other(&format!("{here}?done={}", action.name()))),
+        Err(e @ (Error::PasswordRejected { .. } | Error::InvalidInput { .. }))
+            if action == Action::ResetPassword =>
+        {
+            let (status, problem) = FormProblem::of(e, &["password"]);
+            let detail = problem.detail.unwrap_or_default();
+            confirm_page(&shell, &id, action, &user.username, status, Some(&detail))
+        }
+        Err(e) => shell.finish(error_page(&shell, e, &here)),
+    }
+}
+
+async fn may(state: &AppState, operator: &Operator, op: Operation) -> bool {
+    identity::may(state, &operator.auth.user, op)
+        .await
+        .unwrap_or(false)
+}
+
+/// The provider's words.
+fn provider_label(provider: &str) -> &'static str {
+    match Provider::parse(provider) {
+        Ok(Provider::It) => "IT user",
+        Ok(Provider::End) => "End user",
+        Err(_) => "unknown",
+    }
+}

@@ -1,0 +1,153 @@
+//! The console in a real browser: a server on each store (SQLite and PostgreSQL), seeded
+//! through the API, and the scenarios of `tests/console/run.js` driving Debian's headless
+//! Chromium through playwright-core, with axe-core checking every page it opens.
+//!
+//! Needs `/usr/bin/chromium` (`apt-get install chromium`; `.ci/run` installs it) and Node
+//! with npm: the harness runs `npm ci` in `tests/console` when its `node_modules` is missing.
+//! With `RAMPART_CONSOLE_SCREENSHOTS=1` the SQLite run writes the screenshots of
+//! `docs/console/`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
+
+#[path = "../kit/mod.rs"]
+mod kit;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use kit::{no_tweak, on_both, Node, ADMIN_PASSWORD, USER_PASSWORD};
+use rampart_core::Provider;
+use rampart_store::BackendKind;
+use reqwest::StatusCode;
+use serde_json::json;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+fn harness() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/console")
+}
+
+/// `npm ci` in the harness when its dependencies are not installed yet.
+fn install_harness() {
+    let dir = harness();
+    if dir.join("node_modules/playwright-core").is_dir()
+        && dir.join("node_modules/axe-core").is_dir()
+    {
+        return;
+    }
+    let status = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(&dir)
+        .status()
+        .unwrap_or_else(|e| panic!("npm is needed for the console's browser tests: {e}"));
+    assert!(status.success(), "npm ci in {} failed", dir.display());
+}
+
+/// Users the scenarios need, made through the API as an administrator would, and a day of
+/// events spread over the hours (for the audit page's chart).
+async fn seed(node: &Node) {
+    node.create_user(Provider::It, "admin", ADMIN_PASSWORD, true)
+        .await;
+    let admin = node.login("it", "admin", ADMIN_PASSWORD).await;
+    let audrey = node
+        .create_user(Provider::It, "audrey", USER_PASSWORD, false)
+        .await;
+    let (status, body) = node
+        .post(
+            "/api/v1/it/write",
+            &admin,
+            json!({ "operations": [{ "op": "set_it_role", "user": audrey, "role": "auditor" }] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{}: {body}", node.name());
+    for (provider, name) in [("it", "carol"), ("end", "dana"), ("end", "erin")] {
+        node.clock.advance(time::Duration::minutes(50));
+        let admin = node.login("it", "admin", ADMIN_PASSWORD).await;
+        let (status, body) = node
+            .post(
+                "/api/v1/users",
+                &admin,
+                json!({ "provider": provider, "username": name, "password": USER_PASSWORD }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{}: {body}", node.name());
+    }
+    // End users at work (the access stream) and a mistyped password now and then.
+    for hour in 0..8 {
+        node.clock.advance(time::Duration::minutes(40));
+        let erin = node.login("end", "erin", USER_PASSWORD).await;
+        for _ in 0..(hour % 4) {
+            let (status, _) = node.get("/api/v1/auth/me", &erin).await;
+            assert_eq!(status, StatusCode::OK);
+        }
+        if hour % 4 == 0 {
+            node.login_response("end", "dana", "not-her-password").await;
+        }
+    }
+    // A session of the administrator's elsewhere, open now, for "my sessions" to end.
+    node.login("it", "admin", ADMIN_PASSWORD).await;
+}
+
+async fn run_scenarios(node: Node) {
+    let name = node.name();
+    seed(&node).await;
+    let screenshots = std::env::var("RAMPART_CONSOLE_SCREENSHOTS").is_ok_and(|v| v == "1")
+        && node.kind == BackendKind::Sqlite;
+    let mut command = Command::new("node");
+    command
+        .arg("run.js")
+        .current_dir(harness())
+        .env("CONSOLE_BASE", &node.base)
+        .env("CONSOLE_CHROMIUM", CHROMIUM)
+        .env("CONSOLE_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("CONSOLE_USER_PASSWORD", USER_PASSWORD)
+        .env("CONSOLE_STORE", name);
+    if screenshots {
+        command.env(
+            "CONSOLE_SCREENSHOTS",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/console"),
+        );
+    }
+    // The scenarios block this thread; the server runs on the runtime's other worker.
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("--- {name} ---\n{stdout}");
+    if !stderr.is_empty() {
+        eprintln!("{stderr}");
+    }
+    assert!(
+        output.status.success(),
+        "{name}: the console's browser scenarios failed:\n{stdout}\n{stderr}"
+    );
+    // Every scenario ran and passed: the harness prints one line per scenario.
+    let passed = stdout.lines().filter(|l| l.starts_with("ok ")).count();
+    assert!(
+        passed >= 10,
+        "{name}: only {passed} scenarios passed:\n{stdout}"
+    );
+    assert!(!stdout.contains("not ok"), "{name}:\n{stdout}");
+    // What the browser did went through the service layer: the user the administrator made
+    // in the console exists and is enabled again, and the auditor's forged disable changed
+    // nothing.
+    let admin = node.login("it", "admin", ADMIN_PASSWORD).await;
+    let (_, page) = node.get("/api/v1/users?prefix=frank", &admin).await;
+    assert_eq!(page["items"][0]["username"], "frank", "{name}: {page}");
+    assert_eq!(page["items"][0]["disabled"], false, "{name}: {page}");
+    let (_, page) = node.get("/api/v1/users?prefix=dana", &admin).await;
+    assert_eq!(page["items"][0]["disabled"], false, "{name}: {page}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_in_headless_chromium() {
+    assert!(
+        Path::new(CHROMIUM).exists(),
+        "the console's browser tests need Debian's Chromium at {CHROMIUM}: \
+         apt-get install chromium (.ci/run installs it)"
+    );
+    install_harness();
+    on_both(no_tweak, run_scenarios).await;
+}

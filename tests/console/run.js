@@ -1,0 +1,396 @@
+// The console's browser scenarios: Debian's headless Chromium driven by playwright-core,
+// every page checked by axe-core. Started by `cargo test -p rampart-server --test console`
+// against a server it seeded (see crates/rampart-server/tests/console/main.rs); prints one
+// `ok`/`not ok` line per scenario and exits non-zero when any failed.
+//
+// Environment: CONSOLE_BASE (https://127.0.0.1:port), CONSOLE_CHROMIUM (the executable),
+// CONSOLE_ADMIN_PASSWORD, CONSOLE_USER_PASSWORD, CONSOLE_STORE (for messages), and
+// CONSOLE_SCREENSHOTS (a directory: write the screenshots there), CONSOLE_DEBUG (print the
+// first page's requests, responses and cookies).
+
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+const assert = require('assert');
+const { chromium } = require('playwright-core');
+
+const BASE = process.env.CONSOLE_BASE;
+const ADMIN_PASSWORD = process.env.CONSOLE_ADMIN_PASSWORD;
+const USER_PASSWORD = process.env.CONSOLE_USER_PASSWORD;
+const SHOTS = process.env.CONSOLE_SCREENSHOTS || '';
+const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const NEW_PASSWORD = 'cobalt-harbour-meadow-52';
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+
+let browser;
+const results = [];
+const checked = new Set();
+
+async function newPage(viewport = DESKTOP) {
+  // A context of its own per user: its own cookies, like separate browsers. The TLS
+  // certificate is the server's self-signed one.
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport });
+  // Pages answer in milliseconds; a missing element fails fast rather than after 30 s.
+  context.setDefaultTimeout(10000);
+  const page = await context.newPage();
+  return { context, page };
+}
+
+/// axe-core on the page as it is now: no `serious` or `critical` violation.
+async function accessible(page, label) {
+  // Runtime evaluation is not subject to the page's CSP (which allows no script at all).
+  await page.evaluate(AXE);
+  const result = await page.evaluate(async () =>
+    // eslint-disable-next-line no-undef
+    axe.run(document, { resultTypes: ['violations'] }),
+  );
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepStrictEqual(
+    bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`),
+    [],
+    `accessibility of ${label}`,
+  );
+  checked.add(label);
+}
+
+async function shot(page, name) {
+  if (!SHOTS) return;
+  fs.mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: false });
+}
+
+async function signIn(page, username, password) {
+  await page.goto(`${BASE}/console/login`);
+  await page.fill('#username', username);
+  await page.fill('#password', password);
+  await Promise.all([page.waitForNavigation(), page.click('button[type=submit]:has-text("Sign in")')]);
+}
+
+/// The CSRF token a page's forms carry.
+async function csrf(page) {
+  return page.getAttribute('input[name=_csrf]', 'value');
+}
+
+async function scenario(name, body) {
+  try {
+    await body();
+    results.push(`ok - ${name}`);
+  } catch (e) {
+    results.push(`not ok - ${name}: ${e && e.stack ? e.stack : e}`);
+  }
+}
+
+async function main() {
+  browser = await chromium.launch({
+    executablePath: process.env.CONSOLE_CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    // playwright-core starts Chromium with a fresh temporary user-data-dir of its own.
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  const admin = await newPage();
+  const a = admin.page;
+  if (process.env.CONSOLE_DEBUG) {
+    a.on('response', (r) => console.log('# response', r.status(), r.url(), JSON.stringify(r.headers()['set-cookie'] || '')));
+    a.on('request', (r) => console.log('# request', r.method(), r.url(), JSON.stringify(r.headers())));
+    await a.goto(`${BASE}/console/users`);
+    console.log('# cookies', JSON.stringify(await admin.context.cookies()));
+  }
+
+  await scenario('a visitor is sent to sign in, and comes back where they were going', async () => {
+    const response = await a.goto(`${BASE}/console/users`);
+    assert.strictEqual(new URL(a.url()).pathname, '/console/login');
+    assert.strictEqual(new URL(a.url()).searchParams.get('return'), '/console/users');
+    const csp = response.headers()['content-security-policy'];
+    assert.match(csp, /default-src 'none'/);
+    assert.doesNotMatch(csp, /unsafe-inline|script-src/);
+    await accessible(a, 'sign-in');
+    await shot(a, 'sign-in');
+    await a.fill('#username', 'admin');
+    await a.fill('#password', 'not-the-password');
+    await a.click('button:has-text("Sign in")');
+    assert.match(await a.textContent('.error'), /invalid username or password/i);
+    assert.strictEqual(new URL(a.url()).pathname, '/console/login');
+    await a.fill('#password', ADMIN_PASSWORD);
+    await Promise.all([a.waitForNavigation(), a.click('button:has-text("Sign in")')]);
+    assert.strictEqual(new URL(a.url()).pathname, '/console/users');
+  });
+
+  await scenario('the return address never leaves the console', async () => {
+    for (const evil of ['https://evil.example/', '//evil.example/x', '/console/../api/v1/users']) {
+      await a.goto(`${BASE}/console/login?return=${encodeURIComponent(evil)}`);
+      assert.strictEqual(a.url(), `${BASE}/console/`, evil);
+    }
+    await accessible(a, 'overview');
+    await shot(a, 'overview');
+  });
+
+  let frank = '';
+  await scenario('an administrator creates a user and finds it in the search', async () => {
+    await a.goto(`${BASE}/console/users`);
+    await accessible(a, 'users');
+    await shot(a, 'users');
+    await a.click('a:has-text("New user")');
+    await accessible(a, 'new user');
+    await a.selectOption('#provider', 'end');
+    await a.fill('#username', 'frank');
+    await a.fill('#display_name', 'Frank Ocean');
+    await a.fill('#password', 'short');
+    await a.click('button:has-text("Create user")');
+    // The password policy's answer, next to the field, the form kept as filled.
+    assert.match(await a.textContent('#password-problem'), /password/i);
+    assert.strictEqual(await a.getAttribute('#password', 'aria-invalid'), 'true');
+    assert.strictEqual(await a.inputValue('#username'), 'frank');
+    await accessible(a, 'new user with an error');
+    await a.fill('#password', USER_PASSWORD);
+    await Promise.all([a.waitForNavigation(), a.click('button:has-text("Create user")')]);
+    assert.match(await a.textContent('.notice'), /User created/);
+    frank = new URL(a.url()).pathname.split('/').pop();
+    await a.goto(`${BASE}/console/users`);
+    await a.fill('#q', 'fra');
+    await a.selectOption('#provider', 'end');
+    await Promise.all([a.waitForNavigation(), a.click('button:has-text("Search")')]);
+    const rows = await a.locator('tbody tr').allTextContents();
+    assert.strictEqual(rows.length, 1, rows.join('|'));
+    assert.match(rows[0], /frank/);
+    assert.match(rows[0], /Frank Ocean/);
+    await a.goto(`${BASE}/console/users?q=nobody-by-this-name`);
+    assert.match(await a.textContent('.empty'), /No user matches/);
+  });
+
+  await scenario('disabling asks first, then the user can be enabled again', async () => {
+    await a.goto(`${BASE}/console/users/${frank}`);
+    await accessible(a, 'user');
+    await shot(a, 'user');
+    await a.click('a:has-text("Disable")');
+    assert.strictEqual(new URL(a.url()).pathname, `/console/users/${frank}/disable`);
+    assert.match(await a.textContent('h1'), /Disable frank\?/);
+    await accessible(a, 'confirmation');
+    await shot(a, 'confirm-disable');
+    // Cancel changes nothing.
+    await a.click('a:has-text("Cancel")');
+    assert.match(await a.textContent('.badge.on'), /active/);
+    await a.click('a:has-text("Disable")');
+    await Promise.all([a.waitForNavigation(), a.click('button:has-text("Disable")')]);
+    assert.match(await a.textContent('.notice'), /User disabled/);
+    assert.match(await a.textContent('dd .badge'), /disabled/);
+    await Promise.all([a.waitForNavigation(), a.click('button:has-text("Enable")')]);
+    assert.match(await a.textContent('.notice'), /User enabled/);
+    assert.match(await a.textContent('dd .badge'), /active/);
+  });
+
+  await scenario('reset password (policy errors on the field), unlock, end sessions', async () => {
+    await a.goto(`${BASE}/console/users/${frank}/reset-password`);
+    await a.fill('#password', 'frank');
+    await a.click('button:has-text("Set password")');
+    assert.match(await a.textContent('#password-problem'), /password/i);
+    await a.fill('#password', NEW_PASSWORD);
+    await Promise.all([a.waitForNavigation(), a.click('button:has-text("Set password")')]);
+    assert.match(await a.textContent('.notice'), /Password set/);
+    await Promise.all([a.waitForNavigation(), a.click('button:has-text("Unlock")')]);
+    assert.match(await a.textContent('.notice'), /lock lifted/);
+    await a.click('a:has-text("End sessions")');
+    await Promise.all([a.waitForNavigation(), a.click('button:has-text("End sessions")')]);
+    assert.match(await a.textContent('.notice'), /Every session of theirs has ended/);
+  });
+
+  await scenario('my sessions: the other session of mine can be ended', async () => {
+    await a.goto(`${BASE}/console/account`);
+    await accessible(a, 'my account');
+    await shot(a, 'account');
+    const before = await a.locator('tbody tr').count();
+    assert.ok(before >= 2, `two sessions (the API's and this one), saw ${before}`);
+    assert.strictEqual(await a.locator('.badge.on:has-text("this session")').count(), 1);
+    const other = a.locator('tbody tr', { hasNot: a.locator('.badge.on') }).first();
+    await Promise.all([a.waitForNavigation(), other.locator('button').click()]);
+    assert.match(await a.textContent('.notice'), /session has ended/);
+    assert.strictEqual(await a.locator('tbody tr').count(), before - 1);
+  });
+
+  await scenario('unknown console pages are a 404 page, forms without the token are refused', async () => {
+    const response = await a.goto(`${BASE}/console/no-such-page`);
+    assert.strictEqual(response.status(), 404);
+    assert.match(await a.textContent('h1'), /Page not found/);
+    await accessible(a, 'not found');
+    const forged = await admin.context.request.post(`${BASE}/console/users/${frank}/disable`, {
+      form: { _csrf: 'not-the-token' },
+      headers: { Origin: BASE },
+      maxRedirects: 0,
+    });
+    assert.strictEqual(forged.status(), 403);
+    assert.match(await forged.text(), /Form refused/);
+    const crossSite = await admin.context.request.post(`${BASE}/console/users/${frank}/disable`, {
+      form: { _csrf: await csrf(a) },
+      headers: { Origin: 'https://evil.example' },
+      maxRedirects: 0,
+    });
+    assert.strictEqual(crossSite.status(), 403);
+  });
+
+  await scenario('at phone width the pages still work', async () => {
+    const phone = await newPage(PHONE);
+    await signIn(phone.page, 'admin', ADMIN_PASSWORD);
+    await phone.page.goto(`${BASE}/console/users`);
+    assert.ok(await phone.page.isVisible('a:has-text("New user")'));
+    const width = await phone.page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= PHONE.width, `no sideways scrolling: ${width}px`);
+    await accessible(phone.page, 'users at phone width');
+    await shot(phone.page, 'users-phone');
+    await phone.context.close();
+  });
+
+  await scenario('change my password: errors next to the fields, then sign in with the new one', async () => {
+    const { context, page } = await newPage();
+    await signIn(page, 'carol', USER_PASSWORD);
+    await page.goto(`${BASE}/console/account`);
+    await page.fill('#current_password', USER_PASSWORD);
+    await page.fill('#password', NEW_PASSWORD);
+    await page.fill('#confirm', 'something-else-entirely-93');
+    await page.click('button:has-text("Change password")');
+    assert.match(await page.textContent('#confirm-problem'), /differ/);
+    await page.fill('#current_password', 'wrong-current-password-1');
+    await page.fill('#password', NEW_PASSWORD);
+    await page.fill('#confirm', NEW_PASSWORD);
+    await page.click('button:has-text("Change password")');
+    assert.match(await page.textContent('#current-problem'), /invalid username or password/i);
+    await page.fill('#current_password', USER_PASSWORD);
+    await page.fill('#password', 'carol');
+    await page.fill('#confirm', 'carol');
+    await page.click('button:has-text("Change password")');
+    assert.match(await page.textContent('#password-problem'), /password/i);
+    await accessible(page, 'my account with errors');
+    await page.fill('#current_password', USER_PASSWORD);
+    await page.fill('#password', NEW_PASSWORD);
+    await page.fill('#confirm', NEW_PASSWORD);
+    await Promise.all([page.waitForNavigation(), page.click('button:has-text("Change password")')]);
+    assert.strictEqual(new URL(page.url()).pathname, '/console/login');
+    assert.match(await page.textContent('.notice'), /password has been changed/);
+    await signIn(page, 'carol', NEW_PASSWORD);
+    assert.strictEqual(new URL(page.url()).pathname, '/console/');
+    await context.close();
+  });
+
+  await scenario('an IT user without user rights sees no Users and is refused them', async () => {
+    const { context, page } = await newPage();
+    await signIn(page, 'carol', NEW_PASSWORD);
+    assert.strictEqual(await page.locator('nav a:has-text("Users")').count(), 0);
+    const response = await page.goto(`${BASE}/console/users`);
+    assert.strictEqual(response.status(), 403);
+    assert.match(await page.textContent('.error'), /only IT administrators and auditors may read users/);
+    await accessible(page, 'refusal');
+    assert.strictEqual((await page.goto(`${BASE}/console/audit`)).status(), 403);
+    const forged = await context.request.post(`${BASE}/console/users/new`, {
+      form: { _csrf: await csrf(page), provider: 'end', username: 'mallory', password: NEW_PASSWORD },
+      headers: { Origin: BASE },
+      maxRedirects: 0,
+    });
+    assert.strictEqual(forged.status(), 403);
+    await context.close();
+  });
+
+  await scenario('an auditor reads users, and their buttons are absent and refused', async () => {
+    const { context, page } = await newPage();
+    await signIn(page, 'audrey', USER_PASSWORD);
+    await page.goto(`${BASE}/console/users?q=dana`);
+    assert.strictEqual(await page.locator('a:has-text("New user")').count(), 0);
+    await Promise.all([page.waitForNavigation(), page.click('a:has-text("dana")')]);
+    const dana = new URL(page.url()).pathname.split('/').pop();
+    assert.strictEqual(await page.locator('#manage').count(), 0);
+    assert.strictEqual(await page.locator('form[action*="/enable"], a[href$="/disable"]').count(), 0);
+    await accessible(page, 'user, read-only');
+    await shot(page, 'user-auditor');
+    const confirm = await page.goto(`${BASE}/console/users/${dana}/disable`);
+    assert.strictEqual(confirm.status(), 403);
+    await page.goto(`${BASE}/console/users/${dana}`);
+    const forged = await context.request.post(`${BASE}/console/users/${dana}/disable`, {
+      form: { _csrf: await csrf(page) },
+      headers: { Origin: BASE },
+      maxRedirects: 0,
+    });
+    assert.strictEqual(forged.status(), 403);
+    assert.match(await forged.text(), /only IT administrators may manage users/);
+    await page.reload();
+    assert.match(await page.textContent('dd .badge'), /active/);
+    // Auditors read the audit log too.
+    assert.strictEqual((await page.goto(`${BASE}/console/audit`)).status(), 200);
+    await context.close();
+  });
+
+  await scenario('an end user is refused the console altogether', async () => {
+    const { context, page } = await newPage();
+    // The console's sign-in is for IT users: an end user's password does not open it.
+    await page.goto(`${BASE}/console/login`);
+    await page.fill('#username', 'erin');
+    await page.fill('#password', USER_PASSWORD);
+    await page.click('button:has-text("Sign in")');
+    assert.strictEqual(new URL(page.url()).pathname, '/console/login');
+    assert.match(await page.textContent('.error'), /invalid username or password/i);
+    // With an end user's session (signed in through the API), every page refuses.
+    const login = await context.request.post(`${BASE}/api/v1/auth/login`, {
+      data: { provider: 'end', username: 'erin', password: USER_PASSWORD },
+    });
+    assert.strictEqual(login.status(), 200);
+    for (const at of ['/console/', '/console/account', '/console/users']) {
+      const response = await page.goto(`${BASE}${at}`);
+      assert.strictEqual(response.status(), 403, at);
+      assert.match(await page.textContent('.error'), /The console is for IT users/, at);
+      assert.strictEqual(await page.locator('nav').count(), 0, at);
+    }
+    await accessible(page, 'end user refused');
+    await context.close();
+  });
+
+  await scenario('the audit log: filters, a chart of events by stream, an event', async () => {
+    await a.goto(`${BASE}/console/audit`);
+    assert.ok((await a.locator('svg.chart rect').count()) > 0, 'the chart has bars');
+    assert.match(await a.textContent('svg.chart desc'), /system/);
+    await accessible(a, 'audit');
+    await shot(a, 'audit');
+    await a.selectOption('#stream', 'system');
+    await a.fill('#action', 'user.create');
+    await Promise.all([a.waitForNavigation(), a.click('button:has-text("Search")')]);
+    const rows = await a.locator('tbody tr').allTextContents();
+    assert.ok(rows.length >= 4, rows.join('|'));
+    assert.ok(rows.every((r) => /user\.create/.test(r)), rows.join('|'));
+    await Promise.all([a.waitForNavigation(), a.locator('tbody tr a').first().click()]);
+    assert.match(await a.textContent('h1'), /Event \d+/);
+    assert.match(await a.textContent('h2#facts'), /user\.create/);
+    await accessible(a, 'audit event');
+    const bad = await a.goto(`${BASE}/console/audit?since=yesterday`);
+    assert.strictEqual(bad.status(), 422);
+    assert.match(await a.textContent('.error'), /RFC 3339/);
+    const missing = await a.goto(`${BASE}/console/audit/999999`);
+    assert.strictEqual(missing.status(), 404);
+  });
+
+  await scenario('signing out ends the session', async () => {
+    await a.goto(`${BASE}/console/`);
+    await Promise.all([a.waitForNavigation(), a.click('button:has-text("Sign out")')]);
+    assert.strictEqual(new URL(a.url()).pathname, '/console/login');
+    await a.goto(`${BASE}/console/account`);
+    assert.strictEqual(new URL(a.url()).pathname, '/console/login');
+  });
+
+  await admin.context.close();
+  await browser.close();
+  for (const line of results) console.log(line);
+  console.log(`# pages checked by axe-core: ${[...checked].join(', ')}`);
+  process.exit(results.some((r) => r.startsWith('not ok')) ? 1 : 0);
+}
+
+main().catch(async (e) => {
+  for (const line of results) console.log(line);
+  console.log(`not ok - the harness itself: ${e && e.stack ? e.stack : e}`);
+  if (browser) await browser.close().catch(() => {});
+  process.exit(1);
+});
