@@ -373,6 +373,50 @@ async function main() {
     assert.strictEqual(missing.status(), 404);
   });
 
+  await scenario('an end user signs in to an application, records a sale through its form, and another rep never sees it', async () => {
+    const app = `${BASE}/apps/development/shop`;
+    const erin = await newPage();
+    const e = erin.page;
+    await e.goto(`${app}/Sales`);
+    assert.strictEqual(new URL(e.url()).pathname, '/apps/development/shop/login');
+    await accessible(e, 'application sign-in');
+    await e.fill('#username', 'erin');
+    await e.fill('#password', USER_PASSWORD);
+    await Promise.all([e.waitForNavigation(), e.click('button:has-text("Sign in")')]);
+    assert.strictEqual(new URL(e.url()).pathname, '/apps/development/shop/Sales');
+    await accessible(e, 'application list');
+    await Promise.all([e.waitForNavigation(), e.click('a:has-text("New sale")')]);
+    await accessible(e, 'application form');
+    await e.fill('#f-amount', '12.50');
+    await e.fill('#f-note', '<b>from the browser</b>');
+    await Promise.all([e.waitForNavigation(), e.click('button:has-text("Save")')]);
+    const detail = new URL(e.url());
+    assert.strictEqual(detail.pathname, '/apps/development/shop/SaleDetail');
+    assert.ok(detail.searchParams.get('sale'), e.url());
+    // The note is text, not markup.
+    assert.match(await e.textContent('main'), /<b>from the browser<\/b>/);
+    assert.strictEqual(await e.locator('main b').count(), 0);
+    await accessible(e, 'application detail');
+    await e.goto(`${app}/Sales`);
+    const mine = await e.locator('tbody tr').allTextContents();
+    assert.ok(mine.some((r) => /^12\.5\b/.test(r.trim()) && /from the browser/.test(r)), mine.join('|'));
+    await shot(e, 'app-sales');
+
+    const dana = await newPage();
+    const d = dana.page;
+    await d.goto(`${app}/login`);
+    await d.fill('#username', 'dana');
+    await d.fill('#password', USER_PASSWORD);
+    await Promise.all([d.waitForNavigation(), d.click('button:has-text("Sign in")')]);
+    await d.goto(`${app}/Sales`);
+    const hers = await d.locator('tbody tr').allTextContents();
+    assert.ok(!hers.some((r) => /from the browser/.test(r)), hers.join('|'));
+    const other = await d.goto(detail.href);
+    assert.strictEqual(other.status(), 404);
+    await erin.context.close();
+    await dana.context.close();
+  });
+
   await scenario('signing out ends the session', async () => {
     await a.goto(`${BASE}/console/`);
     await Promise.all([a.waitForNavigation(), a.click('button:has-text("Sign out")')]);

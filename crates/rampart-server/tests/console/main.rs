@@ -1,6 +1,8 @@
 //! The console in a real browser: a server on each store (SQLite and PostgreSQL), seeded
 //! through the API, and the scenarios of `tests/console/run.js` driving Debian's headless
-//! Chromium through playwright-core, with axe-core checking every page it opens.
+//! Chromium through playwright-core, with axe-core checking every page it opens. One
+//! scenario is an application's: end users sign in to its screens, record a sale through
+//! a form and see only their own.
 //!
 //! Needs `/usr/bin/chromium` (`apt-get install chromium`; `.ci/run` installs it) and Node
 //! with npm: the harness runs `npm ci` in `tests/console` when its `node_modules` is missing.
@@ -84,9 +86,93 @@ async fn seed(node: &Node) {
             node.login_response("end", "dana", "not-her-password").await;
         }
     }
+    // An application for the end users' scenario: dana and erin are its reps.
+    let admin = node.login("it", "admin", ADMIN_PASSWORD).await;
+    let ops = json!([{ "op": "create_application", "name": "shop" }]);
+    let (status, body) = node
+        .post("/api/v1/authz/write", &admin, json!({ "operations": ops }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{}: {body}", node.name());
+    let (status, body) = node
+        .post(
+            "/api/v1/modules/crm/versions",
+            &admin,
+            json!({ "source": SHOP, "message": "the shop" }),
+        )
+        .await;
+    assert!(status.is_success(), "{}: publish: {body}", node.name());
+    let (status, body) = node
+        .post(
+            "/api/v1/environments/development/deployments",
+            &admin,
+            json!({ "modules": [{ "module": "crm", "version": 1 }] }),
+        )
+        .await;
+    assert!(status.is_success(), "{}: deploy: {body}", node.name());
+    let mut grants = Vec::new();
+    for rep in ["dana", "erin"] {
+        let (_, page) = node
+            .get(&format!("/api/v1/users?prefix={rep}"), &admin)
+            .await;
+        let id = page["items"][0]["id"].as_str().unwrap().to_owned();
+        grants.push(json!({ "op": "grant_role", "application": "shop", "role": "Rep", "principal": { "type": "user", "id": id } }));
+    }
+    let (status, body) = node
+        .post(
+            "/api/v1/authz/write",
+            &admin,
+            json!({ "operations": grants }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{}: {body}", node.name());
     // A session of the administrator's elsewhere, open now, for "my sessions" to end.
     node.login("it", "admin", ADMIN_PASSWORD).await;
 }
+
+/// The application the end users' scenario signs in to: sales each rep owns.
+const SHOP: &str = r#"
+module: crm
+application: shop
+roles: [{name: Rep}]
+entities:
+  - name: Sale
+    attributes:
+      - {name: amount, type: decimal, required: true}
+      - {name: note, type: text, max_length: 200}
+      - {name: rep, type: reference, entity: User, required: true}
+    acl: {owner: rep}
+screens:
+  - name: Sales
+    kind: list
+    entity: Sale
+    roles: [Rep]
+    widgets:
+      - {kind: table, columns: [record.amount, record.note]}
+      - {kind: link, label: New sale, target: '"NewSale"'}
+  - name: SaleDetail
+    kind: detail
+    entity: Sale
+    parameters: [{name: sale, type: reference, entity: Sale}]
+    roles: [Rep]
+    widgets:
+      - {kind: text, label: Note, value: record.note}
+  - name: NewSale
+    kind: form
+    entity: Sale
+    roles: [Rep]
+    widgets:
+      - {kind: field, value: amount}
+      - {kind: field, value: note}
+      - {kind: button, label: Save, action: RecordSale}
+actions:
+  - name: RecordSale
+    roles: [Rep]
+    parameters: [{name: amount, type: decimal}, {name: note, type: text, required: false}]
+    returns: Sale
+    steps:
+      - create: {entity: Sale, values: {amount: params.amount, note: params.note, rep: user.id}, into: sale}
+      - redirect: {target: '"SaleDetail?sale=" + sale.id'}
+"#;
 
 async fn run_scenarios(node: Node) {
     let name = node.name();
@@ -126,7 +212,7 @@ async fn run_scenarios(node: Node) {
     // Every scenario ran and passed: the harness prints one line per scenario.
     let passed = stdout.lines().filter(|l| l.starts_with("ok ")).count();
     assert!(
-        passed >= 10,
+        passed >= 15,
         "{name}: only {passed} scenarios passed:\n{stdout}"
     );
     assert!(!stdout.contains("not ok"), "{name}:\n{stdout}");
