@@ -15,7 +15,7 @@ use rampart_service::AppState;
 use serde::Deserialize;
 
 use super::account::stamp;
-use super::{error_page, here, require, signed_in, Section, Shell};
+use super::{admitted, error_page, here, Section, Shell};
 use crate::error::ApiError;
 use crate::routes::page::{self, Visitor};
 
@@ -198,17 +198,13 @@ pub async fn search(
 ) -> Response {
     let here = here(&uri);
     let mut shell = Shell::new(&visitor, Section::Audit);
-    let operator = match signed_in(&state, &visitor, &mut shell, &here).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
-    if let Err(r) = require(
+    if let Err(r) = admitted(
         &state,
-        &shell,
-        &operator,
+        &visitor,
+        &mut shell,
+        &here,
         Operation::ReadAuditLog,
         NOT_READER,
-        &here,
     )
     .await
     {
@@ -275,17 +271,13 @@ pub async fn event(
 ) -> Response {
     let here = here(&uri);
     let mut shell = Shell::new(&visitor, Section::Audit);
-    let operator = match signed_in(&state, &visitor, &mut shell, &here).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
-    if let Err(r) = require(
+    if let Err(r) = admitted(
         &state,
-        &shell,
-        &operator,
+        &visitor,
+        &mut shell,
+        &here,
         Operation::ReadAuditLog,
         NOT_READER,
-        &here,
     )
     .await
     {

@@ -198,6 +198,21 @@ pub async fn require(
     }
 }
 
+/// [`signed_in`], then [`require`]: the operator, if they may do `op` (otherwise the page
+/// to answer with).
+pub async fn admitted(
+    state: &AppState,
+    visitor: &Visitor,
+    shell: &mut Shell,
+    here: &str,
+    op: Operation,
+    refusal: &str,
+) -> Result<Operator, Response> {
+    let operator = signed_in(state, visitor, shell, here).await?;
+    require(state, shell, &operator, op, refusal, here).await?;
+    Ok(operator)
+}
+
 /// The refusal page of a form that does not come from this site; `None` when it does.
 pub fn check_form(
     state: &AppState,

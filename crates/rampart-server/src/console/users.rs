@@ -20,8 +20,8 @@ use serde::Deserialize;
 
 use super::account::stamp;
 use super::{
-    check_form, error_page, field, fields, here, require, signed_in, ConfirmPage, Operator,
-    Section, Shell,
+    admitted, check_form, error_page, field, fields, here, require, signed_in, ConfirmPage,
+    Operator, Section, Shell,
 };
 use crate::error::ApiError;
 use crate::routes::page::{self, Visitor};
@@ -86,22 +86,19 @@ pub async fn search(
 ) -> Response {
     let here = here(&uri);
     let mut shell = Shell::new(&visitor, Section::Users);
-    let operator = match signed_in(&state, &visitor, &mut shell, &here).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
-    if let Err(r) = require(
+    let operator = match admitted(
         &state,
-        &shell,
-        &operator,
+        &visitor,
+        &mut shell,
+        &here,
         Operation::ReadUsers,
         NOT_READER,
-        &here,
     )
     .await
     {
-        return shell.finish(r);
-    }
+        Ok(o) => o,
+        Err(r) => return shell.finish(r),
+    };
     let query = query.map(|q| q.0).unwrap_or_default();
     let provider = match query.provider.as_str() {
         "it" | "end" => query.provider.clone(),
@@ -206,17 +203,13 @@ struct NewPage<'a> {
 pub async fn new_form(State(state): State<AppState>, visitor: Visitor, uri: Uri) -> Response {
     let here = here(&uri);
     let mut shell = Shell::new(&visitor, Section::Users);
-    let operator = match signed_in(&state, &visitor, &mut shell, &here).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
-    if let Err(r) = require(
+    if let Err(r) = admitted(
         &state,
-        &shell,
-        &operator,
+        &visitor,
+        &mut shell,
+        &here,
         Operation::AdministerUsers,
         NOT_ADMINISTRATOR,
-        &here,
     )
     .await
     {
@@ -248,22 +241,19 @@ pub async fn create(
     if let Some(refused) = check_form(&state, &visitor, &shell, &headers, &fields) {
         return shell.finish(refused);
     }
-    let operator = match signed_in(&state, &visitor, &mut shell, here).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
-    if let Err(r) = require(
+    let operator = match admitted(
         &state,
-        &shell,
-        &operator,
+        &visitor,
+        &mut shell,
+        here,
         Operation::AdministerUsers,
         NOT_ADMINISTRATOR,
-        here,
     )
     .await
     {
-        return shell.finish(r);
-    }
+        Ok(o) => o,
+        Err(r) => return shell.finish(r),
+    };
     let filled = NewUser {
         provider: field(&fields, "provider").to_owned(),
         username: field(&fields, "username").to_owned(),
@@ -338,22 +328,19 @@ pub async fn show(
 ) -> Response {
     let here = here(&uri);
     let mut shell = Shell::new(&visitor, Section::Users);
-    let operator = match signed_in(&state, &visitor, &mut shell, &here).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
-    if let Err(r) = require(
+    let operator = match admitted(
         &state,
-        &shell,
-        &operator,
+        &visitor,
+        &mut shell,
+        &here,
         Operation::ReadUsers,
         NOT_READER,
-        &here,
     )
     .await
     {
-        return shell.finish(r);
-    }
+        Ok(o) => o,
+        Err(r) => return shell.finish(r),
+    };
     let user = match users::get(&state, &id).await {
         Ok(user) => user,
         Err(e) => return shell.finish(error_page(&shell, e, &here)),
