@@ -15,7 +15,7 @@ use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
 
 use super::{
-    check_form, error_page, field, fields, here, signed_in, signed_out, ConfirmPage, Section, Shell,
+    error_page, field, fields, here, posted, signed_in, signed_out, ConfirmPage, Section, Shell,
 };
 use crate::auth::RequestContext;
 use crate::error::ApiError;
@@ -143,10 +143,7 @@ pub async fn change_password(
     let fields = fields(form);
     let here = "/console/account";
     let mut shell = Shell::new(&visitor, Section::Account);
-    if let Some(refused) = check_form(&state, &visitor, &shell, &headers, &fields) {
-        return shell.finish(refused);
-    }
-    let operator = match signed_in(&state, &visitor, &mut shell, here).await {
+    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), here).await {
         Ok(o) => o,
         Err(r) => return shell.finish(r),
     };
@@ -204,10 +201,7 @@ pub async fn end_session(
     let fields = fields(form);
     let here = "/console/account";
     let mut shell = Shell::new(&visitor, Section::Account);
-    if let Some(refused) = check_form(&state, &visitor, &shell, &headers, &fields) {
-        return shell.finish(refused);
-    }
-    let operator = match signed_in(&state, &visitor, &mut shell, here).await {
+    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), here).await {
         Ok(o) => o,
         Err(r) => return shell.finish(r),
     };
@@ -257,10 +251,7 @@ pub async fn logout_everywhere(
     let fields = fields(form);
     let here = "/console/account";
     let mut shell = Shell::new(&visitor, Section::Account);
-    if let Some(refused) = check_form(&state, &visitor, &shell, &headers, &fields) {
-        return shell.finish(refused);
-    }
-    let operator = match signed_in(&state, &visitor, &mut shell, here).await {
+    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), here).await {
         Ok(o) => o,
         Err(r) => return shell.finish(r),
     };

@@ -32,7 +32,7 @@ use rampart_service::identity;
 use rampart_service::AppState;
 use serde::Deserialize;
 
-use crate::auth::{session_cookie, Authenticated, RequestContext};
+use crate::auth::{Authenticated, RequestContext};
 use crate::error::ApiError;
 use crate::routes::page::{self, Tokens, Visitor};
 
@@ -211,6 +211,20 @@ pub async fn admitted(
     let operator = signed_in(state, visitor, shell, here).await?;
     require(state, shell, &operator, op, refusal, here).await?;
     Ok(operator)
+}
+
+/// A form sent by a signed-in operator from this site: [`check_form`], then [`signed_in`].
+pub async fn posted(
+    state: &AppState,
+    visitor: &Visitor,
+    shell: &mut Shell,
+    (headers, fields): (&HeaderMap, &[(String, String)]),
+    here: &str,
+) -> Result<Operator, Response> {
+    if let Some(refused) = check_form(state, visitor, shell, headers, fields) {
+        return Err(refused);
+    }
+    signed_in(state, visitor, shell, here).await
 }
 
 /// The refusal page of a form that does not come from this site; `None` when it does.
@@ -461,17 +475,12 @@ async fn login(
     )
     .await;
     match done {
-        Ok(done) => {
-            let mut response = page::see_other(&return_to);
-            if let Some(cookie) = session_cookie(
-                done.token.secret(),
-                done.lifetime.whole_seconds(),
-                context.https,
-            ) {
-                response.headers_mut().insert(header::SET_COOKIE, cookie);
-            }
-            shell.finish(response)
-        }
+        Ok(done) => shell.finish(page::with_session(
+            &return_to,
+            done.token.secret(),
+            done.lifetime.whole_seconds(),
+            context.https,
+        )),
         Err(e) => {
             let problem = ApiError::from(e).0;
             let html = LoginPage {
@@ -516,11 +525,7 @@ async fn logout(
 
 /// A redirect to `to` that clears the session cookie (of this connection's kind).
 pub fn signed_out(to: &str, https: bool) -> Response {
-    let mut response = page::see_other(to);
-    if let Some(cookie) = session_cookie("", 0, https) {
-        response.headers_mut().insert(header::SET_COOKIE, cookie);
-    }
-    response
+    page::with_session(to, "", 0, https)
 }
 
 /// The refusal of signing in over plain HTTP where HTTPS is enforced.

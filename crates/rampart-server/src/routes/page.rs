@@ -320,6 +320,16 @@ pub fn see_other(to: &str) -> Response {
     }
 }
 
+/// A `303 See Other` to `to` that sets the session cookie (of this connection's kind) to
+/// `token` for `max_age` seconds: a page's sign-in. An empty token with 0 clears it.
+pub fn with_session(to: &str, token: &str, max_age: i64, https: bool) -> Response {
+    let mut response = see_other(to);
+    if let Some(cookie) = crate::auth::session_cookie(token, max_age, https) {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
 /// The sign-in page, to come back to `here`.
 pub fn sign_in(chrome: &Chrome, here: &str) -> Response {
     see_other(&format!("{}/login?return={}", chrome.base, encode(here)))

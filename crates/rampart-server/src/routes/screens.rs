@@ -30,7 +30,7 @@ use serde_json::{Map, Value as Json};
 use super::apps::AccessRecorded;
 use super::page::{self, Chrome, Visitor};
 
-use crate::auth::{session_cookie, RequestContext};
+use crate::auth::RequestContext;
 use crate::error::ApiError;
 
 /// A screen's place in the URL.
@@ -277,17 +277,12 @@ pub async fn login(
     )
     .await;
     match done {
-        Ok(done) => {
-            let mut response = page::see_other(&return_to);
-            if let Some(cookie) = session_cookie(
-                done.token.secret(),
-                done.lifetime.whole_seconds(),
-                context.https,
-            ) {
-                response.headers_mut().insert(header::SET_COOKIE, cookie);
-            }
-            chrome.finish(response)
-        }
+        Ok(done) => chrome.finish(page::with_session(
+            &return_to,
+            done.token.secret(),
+            done.lifetime.whole_seconds(),
+            context.https,
+        )),
         Err(e) => {
             let problem = ApiError::from(e).0;
             let html = LoginPage {
@@ -328,11 +323,12 @@ pub async fn logout(
             return chrome.finish(page::error_page(&chrome, e, &chrome.base));
         }
     }
-    let mut response = page::see_other(&format!("{}/login", chrome.base));
-    if let Some(cookie) = session_cookie("", 0, visitor.https()) {
-        response.headers_mut().insert(header::SET_COOKIE, cookie);
-    }
-    chrome.finish(response)
+    chrome.finish(page::with_session(
+        &format!("{}/login", chrome.base),
+        "",
+        0,
+        visitor.https(),
+    ))
 }
 
 /// A 404 page when the application does not run in the environment (nobody signs in to an
