@@ -423,6 +423,12 @@ pub(crate) enum Arg<'q> {
     Bool(Option<bool>),
     Text(Option<Cow<'q, str>>),
     Blob(Option<Cow<'q, [u8]>>),
+    /// PostgreSQL arrays (`unnest($1::bigint[], …)`), so that a statement of many rows has
+    /// one text whatever their number and is prepared once. SQLite has no arrays: binding
+    /// one there is an error.
+    Ints(Vec<i64>),
+    Texts(Vec<String>),
+    Blobs(Vec<Vec<u8>>),
 }
 
 /// A Rust value that binds as an [`Arg`].
@@ -517,6 +523,11 @@ fn sqlite_args<'q>(args: Vec<Arg<'q>>) -> Result<SqliteArguments<'q>, sqlx::Erro
             Arg::Blob(Some(Cow::Borrowed(v))) => out.add(v),
             Arg::Blob(Some(Cow::Owned(v))) => out.add(v),
             Arg::Blob(None) => out.add(None::<&[u8]>),
+            Arg::Ints(_) | Arg::Texts(_) | Arg::Blobs(_) => {
+                return Err(sqlx::Error::Protocol(
+                    "an array argument is bound on SQLite, which has none".into(),
+                ))
+            }
         }
         .map_err(encode)?;
     }
@@ -533,6 +544,9 @@ fn pg_args(args: Vec<Arg<'_>>) -> Result<PgArguments, sqlx::Error> {
             Arg::Bool(v) => out.add(v),
             Arg::Text(v) => out.add(v.as_deref()),
             Arg::Blob(v) => out.add(v.as_deref()),
+            Arg::Ints(v) => out.add(v),
+            Arg::Texts(v) => out.add(v),
+            Arg::Blobs(v) => out.add(v),
         }
         .map_err(encode)?;
     }

@@ -48,17 +48,26 @@ pub(crate) async fn write_events(tx: &mut Tx<'_>, events: Vec<NewEvent>) -> Resu
     let n = events.len();
     let (last, floor) = take_seqs(tx, n).await?;
     let (steps, last_at) = blocks::prepare_events(events, last - n as i64 + 1, floor);
+    // PostgreSQL takes each step, its targets and the head's time in one statement (see
+    // `blocks::insert_step_pg`); SQLite, whose statements cost no round trip, in several.
+    let sqlite = tx.is_sqlite();
     let mut targets = std::collections::BTreeSet::new();
     for next in steps {
         let mut step = next
             .await
             .map_err(|_| Error::Internal("building audit blocks: a builder stopped".into()))??;
-        targets.extend(std::mem::take(&mut step.targets));
-        blocks::insert_step(tx, step).await?;
+        if sqlite {
+            targets.extend(std::mem::take(&mut step.targets));
+            blocks::insert_step(tx, step).await?;
+        } else {
+            blocks::insert_step_pg(tx, step, last_at).await?;
+        }
     }
-    let targets: Vec<String> = targets.into_iter().collect();
-    insert_targets(tx, &targets).await?;
-    set_last_at(tx, last_at).await?;
+    if sqlite {
+        let targets: Vec<String> = targets.into_iter().collect();
+        insert_targets(tx, &targets).await?;
+        set_last_at(tx, last_at).await?;
+    }
     Ok(last)
 }
 
