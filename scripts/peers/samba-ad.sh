@@ -98,8 +98,15 @@ if ! command -v samba >/dev/null || ! command -v samba-tool >/dev/null \
   unset ad_policy_made
 fi
 
+# The directories of earlier runs whose shell is gone (killed before its EXIT trap ran) go.
+for ad_old in /tmp/rampart-ad.*/owner; do
+  [ -f "$ad_old" ] || continue
+  kill -0 "$(cat "$ad_old")" 2>/dev/null || rm -rf "$(dirname "$ad_old")"
+done
+unset ad_old
 ad_dir=$(mktemp -d /tmp/rampart-ad.XXXXXX)
 chmod 700 "$ad_dir"
+echo "$$" >"$ad_dir/owner"
 ad_pid=""
 ad_stdin=""
 
@@ -168,20 +175,10 @@ mkdir -m 700 "$ad_dir/tls"
   chmod 644 ca.pem
 ) >"$ad_dir/tls.log" 2>&1 || { cat "$ad_dir/tls.log" >&2; ad_fail "certificate generation failed"; }
 
-# Our own smb.conf: an empty one for provisioning (so /etc/samba/smb.conf is not read), then
-# the server's, which keeps every path inside $ad_dir.
-mkdir -p "$ad_dir/etc" "$ad_dir/cache" "$ad_dir/log"
-: >"$ad_dir/etc/provision.conf"
-samba-tool domain provision -s "$ad_dir/etc/provision.conf" --targetdir="$ad_dir" \
-  --realm="$ad_realm" --domain="$ad_domain" --server-role=dc --dns-backend=NONE \
-  --use-rfc2307 --host-name=dc1 --host-ip="$ad_addr" \
-  --option="interfaces=$ad_addr/8" --option="bind interfaces only=yes" \
-  >"$ad_dir/provision.log" 2>&1 \
-  || { tail -n 30 "$ad_dir/provision.log" >&2; ad_fail "samba-tool domain provision failed"; }
-ad_t_provisioned=$(date +%s)
-
+# The server's smb.conf keeps every path inside $ad_dir.
 ad_conf="$ad_dir/etc/smb.conf"
-cat >"$ad_conf" <<EOF
+ad_write_conf() {
+  cat >"$ad_conf" <<EOF
 [global]
 	netbios name = DC1
 	workgroup = $ad_domain
@@ -205,6 +202,7 @@ cat >"$ad_conf" <<EOF
 	tls keyfile = $ad_dir/tls/key.pem
 	tls cafile = $ad_dir/tls/ca.pem
 EOF
+}
 
 # Seeding goes straight to the database files (no server needed, no credentials).
 ad_tool() {
@@ -219,7 +217,6 @@ ad_tool_with_password() {
     | setsid -w samba-tool "$@" -s "$ad_conf" -H "$ad_dir/private/sam.ldb" >>"$ad_dir/seed.log" 2>&1 \
     || { tail -n 20 "$ad_dir/seed.log" >&2; ad_fail "samba-tool $1 $2 failed"; }
 }
-mkdir -m 700 "$ad_dir/passwords"
 ad_new_password() {
   # Meets AD's complexity rule (three of: upper, lower, digit, symbol) whatever the random part.
   local password
@@ -227,30 +224,82 @@ ad_new_password() {
   (umask 077 && printf '%s' "$password" >"$ad_dir/passwords/$1")
   printf '%s' "$password"
 }
-ad_tool_with_password "$(ad_new_password Administrator)" user setpassword Administrator
-ad_tool_with_password "$(ad_new_password rampart-svc)" user create rampart-svc \
-  --description="Rampart user lookups"
-ad_tool_with_password "$(ad_new_password alice)" user create alice \
-  --given-name=Alice --surname=Example --mail-address="alice@$ad_dns"
-for ad_user in bob carol dave; do
-  ad_tool_with_password "$(ad_new_password "$ad_user")" user create "$ad_user"
-done
-ad_tool_with_password "$(ad_new_password erin)" user create erin --must-change-at-next-login
-ad_tool_with_password "$(ad_new_password frank)" user create frank
-ad_tool_with_password "$(ad_new_password gina)" user create gina
-ad_tool user disable carol
-ad_tool user setexpiry frank --days=0
-ad_tool domain passwordsettings pso create quick-lockout 1 --account-lockout-threshold=2 \
-  --account-lockout-duration=30 --reset-account-lockout-after=30
-ad_tool domain passwordsettings pso apply quick-lockout gina
-ad_tool group add "Rampart Admins"
-ad_tool group add Sales
-ad_tool group add "All Staff"
-ad_tool group addmembers "Rampart Admins" alice
-ad_tool group addmembers Sales bob
-ad_tool group addmembers "All Staff" "Rampart Admins,Sales"
-unset ad_user
-ad_t_seeded=$(date +%s)
+
+ad_provision_and_seed() {
+  # An empty smb.conf for provisioning, so that /etc/samba/smb.conf is not read.
+  : >"$ad_dir/etc/provision.conf"
+  samba-tool domain provision -s "$ad_dir/etc/provision.conf" --targetdir="$ad_dir" \
+    --realm="$ad_realm" --domain="$ad_domain" --server-role=dc --dns-backend=NONE \
+    --use-rfc2307 --host-name=dc1 --host-ip="$ad_addr" \
+    --option="interfaces=$ad_addr/8" --option="bind interfaces only=yes" \
+    >"$ad_dir/provision.log" 2>&1 \
+    || { tail -n 30 "$ad_dir/provision.log" >&2; ad_fail "samba-tool domain provision failed"; }
+  ad_t_provisioned=$(date +%s)
+  ad_write_conf
+
+  mkdir -m 700 "$ad_dir/passwords"
+  # Passwords never expire (the domain's default is 42 days), so a template stays usable.
+  ad_tool domain passwordsettings set --max-pwd-age=0
+  ad_tool_with_password "$(ad_new_password Administrator)" user setpassword Administrator
+  ad_tool_with_password "$(ad_new_password rampart-svc)" user create rampart-svc \
+    --description="Rampart user lookups"
+  ad_tool_with_password "$(ad_new_password alice)" user create alice \
+    --given-name=Alice --surname=Example --mail-address="alice@$ad_dns"
+  local user
+  for user in bob carol dave; do
+    ad_tool_with_password "$(ad_new_password "$user")" user create "$user"
+  done
+  ad_tool_with_password "$(ad_new_password erin)" user create erin --must-change-at-next-login
+  ad_tool_with_password "$(ad_new_password frank)" user create frank
+  ad_tool_with_password "$(ad_new_password gina)" user create gina
+  ad_tool user disable carol
+  ad_tool user setexpiry frank --days=0
+  ad_tool domain passwordsettings pso create quick-lockout 1 --account-lockout-threshold=2 \
+    --account-lockout-duration=30 --reset-account-lockout-after=30
+  ad_tool domain passwordsettings pso apply quick-lockout gina
+  ad_tool group add "Rampart Admins"
+  ad_tool group add Sales
+  ad_tool group add "All Staff"
+  ad_tool group addmembers "Rampart Admins" alice
+  ad_tool group addmembers Sales bob
+  ad_tool group addmembers "All Staff" "Rampart Admins,Sales"
+  ad_t_seeded=$(date +%s)
+}
+
+# Provisioning and seeding take about half a minute, all of it samba-tool's Python; the
+# result holds no path or address (those are in smb.conf and the certificate, made anew each
+# time), so it is kept as a template under RAMPART_AD_CACHE (default /var/cache/rampart-test-ad),
+# keyed by Samba's version and this script's text, for a week. RAMPART_AD_NO_CACHE=1 skips it.
+mkdir -p "$ad_dir/etc" "$ad_dir/cache" "$ad_dir/log"
+ad_cache=${RAMPART_AD_CACHE:-/var/cache/rampart-test-ad}
+ad_key=$({ samba --version; cat "${BASH_SOURCE[0]}"; } | sha256sum | cut -c1-16)
+ad_template="$ad_cache/$ad_key"
+if [ -z "${RAMPART_AD_NO_CACHE:-}" ] && [ -f "$ad_template/complete" ] \
+  && [ -n "$(find "$ad_template/complete" -mtime -7 2>/dev/null)" ]; then
+  cp -a "$ad_template/private" "$ad_template/state" "$ad_template/bind-dns" \
+    "$ad_template/passwords" "$ad_dir/" || ad_fail "copying the template $ad_template failed"
+  ad_write_conf
+  ad_t_provisioned=$(date +%s)
+  ad_t_seeded=$ad_t_provisioned
+  ad_origin="from the template in $ad_template"
+else
+  ad_provision_and_seed
+  ad_origin="provisioned in $((ad_t_provisioned - ad_t0)) s, seeded in $((ad_t_seeded - ad_t_provisioned)) s"
+  if [ -z "${RAMPART_AD_NO_CACHE:-}" ] && mkdir -p -m 700 "$ad_cache" 2>/dev/null; then
+    ad_new=$(mktemp -d "$ad_cache/.new.XXXXXX")
+    if cp -a "$ad_dir/private" "$ad_dir/state" "$ad_dir/bind-dns" "$ad_dir/passwords" "$ad_new/"; then
+      touch "$ad_new/complete"
+      # Templates of another Samba or another version of this script go; a concurrent run
+      # that got there first wins.
+      find "$ad_cache" -mindepth 1 -maxdepth 1 ! -name "$ad_key" ! -name '.new.*' -exec rm -rf {} +
+      rm -rf "$ad_template"
+      mv -T "$ad_new" "$ad_template" 2>/dev/null || rm -rf "$ad_new"
+    else
+      rm -rf "$ad_new"
+    fi
+    unset ad_new
+  fi
+fi
 
 # samba -i ends itself on end of file on its standard input when that is a pipe: give it a
 # FIFO whose only writer is this shell, so the server goes away with the shell even if the
@@ -292,8 +341,7 @@ export RAMPART_TEST_AD_ADMIN_DN="CN=Administrator,CN=Users,$ad_base"
 export RAMPART_TEST_AD_ADMIN_PASSWORD_FILE="$ad_dir/passwords/Administrator"
 export RAMPART_TEST_AD_PASSWORD_DIR="$ad_dir/passwords"
 echo "scripts: throw-away Active Directory ($(samba --version)) on $RAMPART_TEST_AD_URL:" \
-  "provisioned in $((ad_t_provisioned - ad_t0)) s, seeded in $((ad_t_seeded - ad_t_provisioned)) s," \
-  "up in $((ad_t_up - ad_t_seeded)) s" >&2
+  "$ad_origin, up in $((ad_t_up - ad_t_seeded)) s" >&2
 
 # --check: what docs/peers.md promises, asserted against the running server.
 ad_check() {
