@@ -61,9 +61,11 @@
 #     skip (not chase) it.
 #   - memberOf lists direct groups only; (memberOf:1.2.840.113556.1.4.1941:=CN=All Staff,…)
 #     finds alice and bob through their groups.
+#   - memberOf leaves out the primary group (Domain Users, primaryGroupID 513); tokenGroups
+#     (base search on the user) has every group's SID, nested and primary included.
 #   - timings on this 2-core machine: install about 50 s (once per machine), provision about
-#     14 s, start about 1 s, seeding about 15 s (python start-up of each samba-tool call):
-#     start it once per test run, not per test.
+#     14 s, seeding 10-15 s (a Python start-up per samba-tool call), start about 1 s; from the
+#     template (below) about 2 s in all. Start it once per test run, not per test.
 #
 # Passwords never appear in argv: samba-tool reads them with getpass, which falls back to
 # standard input when there is no controlling terminal (hence setsid). The provision's own
