@@ -290,7 +290,7 @@ if [ -z "${RAMPART_AD_NO_CACHE:-}" ] && [ -f "$ad_template/complete" ] \
 else
   ad_provision_and_seed
   ad_origin="provisioned in $(ad_span "$ad_t0" "$ad_t_provisioned"), seeded in $(ad_span "$ad_t_provisioned" "$ad_t_seeded")"
-  if [ -z "${RAMPART_AD_NO_CACHE:-}" ] && mkdir -p -m 700 "$ad_cache" 2>/dev/null; then
+  if [ -z "${RAMPART_AD_NO_CACHE:-}" ] && mkdir -p "$ad_cache" 2>/dev/null && chmod 700 "$ad_cache"; then
     ad_new=$(mktemp -d "$ad_cache/.new.XXXXXX")
     if cp -a "$ad_dir/private" "$ad_dir/state" "$ad_dir/bind-dns" "$ad_dir/passwords" "$ad_new/"; then
       touch "$ad_new/complete"
@@ -356,6 +356,17 @@ echo "scripts: throw-away Active Directory ($(samba --version)) on $RAMPART_TEST
 ad_check() {
   local passed=0 failed=0
   local pw="$RAMPART_TEST_AD_PASSWORD_DIR"
+  ok() {
+    passed=$((passed + 1))
+    printf '  ok    %s\n' "$1"
+  }
+  # bad NAME DETAIL…: a failed assertion, with what was seen indented below it.
+  bad() {
+    failed=$((failed + 1))
+    printf '  FAIL  %s\n' "$1"
+    shift
+    printf '%s\n' "$@" | sed 's/^/        /'
+  }
   # expect NAME RC DATA URL BINDDN PASSWORD_FILE [ldapsearch args…]: a bind (and search) whose
   # exit code must be RC and whose diagnostic, if DATA is not "-", must carry "data DATA".
   expect() {
@@ -365,24 +376,21 @@ ad_check() {
     out=$(LDAPTLS_CACERT="$RAMPART_TEST_AD_CA" ldapsearch -LLL -x -o nettimeout=5 -H "$url" \
       -D "$dn" -y "$pwfile" "$@" 2>&1)
     rc=$?
+    local want="$want_rc"
+    [ "$want_data" = - ] || want="$want_rc, data $want_data"
     if [ "$rc" = "$want_rc" ] && { [ "$want_data" = - ] || grep -q "data $want_data," <<<"$out"; }; then
-      passed=$((passed + 1))
-      printf '  ok    %s (%s%s)\n' "$name" "$rc" "$([ "$want_data" = - ] || echo ", data $want_data")"
+      ok "$name ($want)"
     else
-      failed=$((failed + 1))
-      printf '  FAIL  %s: wanted %s%s, got %s:\n%s\n' "$name" "$want_rc" \
-        "$([ "$want_data" = - ] || echo " data $want_data")" "$rc" "$out" | sed '2,$s/^/        /'
+      bad "$name: wanted $want, got $rc:" "$out"
     fi
     LAST_OUT=$out
   }
   # has NAME PATTERN: the last answer contains the line PATTERN (grep -x).
   has() {
     if grep -qxF -- "$2" <<<"$LAST_OUT"; then
-      passed=$((passed + 1))
-      printf '  ok    %s\n' "$1"
+      ok "$1"
     else
-      failed=$((failed + 1))
-      printf '  FAIL  %s: no line "%s" in:\n%s\n' "$1" "$2" "$LAST_OUT" | sed '2,$s/^/        /'
+      bad "$1: no line \"$2\" in:" "$LAST_OUT"
     fi
   }
   local url=$RAMPART_TEST_AD_URL plain=$RAMPART_TEST_AD_PLAIN_URL base=$RAMPART_TEST_AD_BASE
@@ -392,11 +400,15 @@ ad_check() {
   local empty="$ad_dir/empty-password"
   : >"$empty"
 
+  # Every LDAPS and StartTLS call below verifies the certificate against RAMPART_TEST_AD_CA
+  # and the address (LDAPTLS_REQCERT is left at its default, demand).
   echo "samba-ad check against $url"
   expect "simple bind over plain LDAP is refused" 8 - "$plain" "alice@$upn" "$pw/alice" "${root[@]}"
-  grep -q "Transport encryption required" <<<"$LAST_OUT" \
-    && { passed=$((passed + 1)); echo "  ok    … saying: Transport encryption required"; } \
-    || { failed=$((failed + 1)); echo "  FAIL  no 'Transport encryption required' in: $LAST_OUT"; }
+  if grep -q "Transport encryption required" <<<"$LAST_OUT"; then
+    ok "… saying: Transport encryption required"
+  else
+    bad "… without 'Transport encryption required':" "$LAST_OUT"
+  fi
   expect "simple bind after StartTLS on 389" 0 - "$plain" "alice@$upn" "$pw/alice" -ZZ "${root[@]}"
   expect "bind as alice@$upn (userPrincipalName)" 0 - "$url" "alice@$upn" "$pw/alice" "${root[@]}"
   expect "bind as ALICE@${upn^^} (any case)" 0 - "$url" "ALICE@${upn^^}" "$pw/alice" "${root[@]}"
@@ -419,9 +431,9 @@ ad_check() {
   LAST_OUT=$(LDAPTLS_CACERT="$RAMPART_TEST_AD_CA" ldapsearch -LLL -x -H "$url" -b "$base" \
     '(sAMAccountName=alice)' dn 2>&1)
   if grep -q "00002020: Operation unavailable without authentication" <<<"$LAST_OUT"; then
-    passed=$((passed + 1)); echo "  ok    anonymous search is refused (operationsError, 00002020)"
+    ok "anonymous search is refused (operationsError, 00002020)"
   else
-    failed=$((failed + 1)); echo "  FAIL  anonymous search: $LAST_OUT"
+    bad "anonymous search was not refused:" "$LAST_OUT"
   fi
   expect "search by sAMAccountName" 0 - "$url" "${svc[@]}" -b "$base" "(sAMAccountName=alice)" \
     userPrincipalName memberOf
@@ -433,9 +445,9 @@ ad_check() {
   expect "memberOf names direct groups only" 0 - "$url" "${svc[@]}" -b "$base" \
     "(memberOf=CN=All Staff,CN=Users,$base)" sAMAccountName
   if grep -q "sAMAccountName: alice" <<<"$LAST_OUT"; then
-    failed=$((failed + 1)); echo "  FAIL  plain memberOf found alice through nesting"
+    bad "… but found alice through nesting:" "$LAST_OUT"
   else
-    passed=$((passed + 1)); echo "  ok    … (not alice)"
+    ok "… (not alice)"
   fi
   expect "memberOf:1.2.840.113556.1.4.1941: follows nesting" 0 - "$url" "${svc[@]}" -b "$base" \
     "(&(objectClass=user)(memberOf:1.2.840.113556.1.4.1941:=CN=All Staff,CN=Users,$base))" \
@@ -443,11 +455,13 @@ ad_check() {
   has "… alice (All Staff > Rampart Admins > alice)" "sAMAccountName: alice"
   has "… bob (All Staff > Sales > bob)" "sAMAccountName: bob"
   expect "dave binds before deletion" 0 - "$url" "dave@$upn" "$pw/dave" "${root[@]}"
-  LAST_OUT=$(LDAPTLS_CACERT="$RAMPART_TEST_AD_CA" ldapdelete -x -H "$url" \
+  if LAST_OUT=$(LDAPTLS_CACERT="$RAMPART_TEST_AD_CA" ldapdelete -x -H "$url" \
     -D "$RAMPART_TEST_AD_ADMIN_DN" -y "$RAMPART_TEST_AD_ADMIN_PASSWORD_FILE" \
-    "CN=dave,CN=Users,$base" 2>&1) \
-    && { passed=$((passed + 1)); echo "  ok    the administrator deletes dave over LDAPS"; } \
-    || { failed=$((failed + 1)); echo "  FAIL  deleting dave: $LAST_OUT"; }
+    "CN=dave,CN=Users,$base" 2>&1); then
+    ok "the administrator deletes dave over LDAPS"
+  else
+    bad "deleting dave failed:" "$LAST_OUT"
+  fi
   expect "deleted dave no longer binds" 49 52e "$url" "dave@$upn" "$pw/dave" "${root[@]}"
 
   echo "samba-ad check: $passed passed, $failed failed"
