@@ -52,7 +52,7 @@ if [ "$(id -u)" = 0 ]; then
 else
   saml_cache=${RAMPART_SAML_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rampart-test-saml}
 fi
-mkdir -p -m 700 "$saml_cache" || saml_fail "cannot create $saml_cache"
+{ mkdir -p "$saml_cache" && chmod 700 "$saml_cache"; } || saml_fail "cannot create $saml_cache"
 saml_venv="$saml_cache/venv-$({ python3 --version; cat "$saml_src/requirements.txt"; } | sha256sum | cut -c1-16)"
 (
   flock 9
