@@ -499,14 +499,21 @@ async function admin(req, res, path) {
     return json(res, 200, publicState().keys);
   }
   if ((m = route.match(/^PUT \/admin\/clients\/([\w.:-]+)$/))) {
+    const before = clients.get(m[1]);
+    const wasThirdParty = thirdParty.has(m[1]);
     try {
       defineClient(m[1], input);
       provider = buildProvider();
       await provider.Client.find(m[1]);
     } catch (err) {
-      clients.delete(m[1]);
+      // Invalid metadata changes nothing: the client as it was (or none).
+      if (before) clients.set(m[1], before);
+      else clients.delete(m[1]);
+      if (wasThirdParty) thirdParty.add(m[1]);
+      else thirdParty.delete(m[1]);
+      if (before) setSecret(m[1], before.client_secret);
       provider = buildProvider();
-      return json(res, 400, { error: 'invalid_client_metadata', error_description: err.message });
+      return json(res, 400, { error: 'invalid_client_metadata', error_description: err.error_description ?? err.message });
     }
     const { client_secret: _, ...c } = clients.get(m[1]);
     return json(res, 200, { ...c, client_secret_file: join(dir, 'secrets', `client-${m[1]}`) });
