@@ -2,7 +2,7 @@
 with plain HTTP requests (a signed AuthnRequest over HTTP-Redirect, the login form, the
 HTTP-POST form delivered to a tiny ACS listener of its own), checks the Response with
 `xmlsec1 --verify`, then asks the admin API for every bad case and checks that each is bad
-in the way it says. Prints "  ok    …" / "  FAIL  …" lines and "saml check: N passed, N failed";
+in the way it says; last, pysaml2's own SP (Saml2Client) judges every response made. Prints "  ok    …" / "  FAIL  …" lines and "saml check: N passed, N failed";
 exits non-zero on a failure."""
 
 import base64
@@ -302,11 +302,15 @@ def main():
            answer.get("acs_url") == ACS and bob.get("groups") == ["sales"], status, page)
 
     # ----- The hooks
+    made = [("valid (the login's)", b64, rid)]
+
     def hook(case, **spec):
-        _, url, relay = authn_request()
+        hook_rid, url, relay = authn_request()
         status, out = admin("POST", "/response", dict(spec, case=case, request=url))
         if status != 200:
             raise RuntimeError(f"POST /admin/response {case}: {status} {out}")
+        label = case + "".join(f" {k}={v}" for k, v in spec.items() if k != "user")
+        made.append((label, out["SAMLResponse"], hook_rid))
         xml, root = decode(out["SAMLResponse"])
         return out, xml, root, relay
 
@@ -399,6 +403,104 @@ def main():
            status == 200 and decode(out["SAMLResponse"])[1].get("InResponseTo") is None, out)
     status, out = admin("GET", "/state", token="wrong")
     expect("the admin API refuses a wrong token (401)", status == 401, status)
+    made.append(("replay of the valid login's response", b64, rid))
+    pysaml2_sp(md_text, made)
+
+
+# What a real SP library makes of each: pysaml2's own SP (Saml2Client), wanting both the
+# Response and the Assertion signed, no unsolicited responses, a 60 s clock tolerance.
+# Where pysaml2 leaves the check to the SP (observed with 7.5.5): the verdict is shown, not held.
+SP_NOTES = {
+    "replay of the valid login's response": "pysaml2 keeps no record of consumed responses: the SP must",
+    "wrong-recipient": "pysaml2 does not compare SubjectConfirmationData's Recipient with the ACS: the SP must",
+}
+SP_REFUSES = {"tampered", "wrapped", "expired", "not-yet-valid seconds=600", "skewed seconds=-600",
+              "wrong-audience", "wrong-destination", "wrong-issuer",
+              "wrong-in-response-to", "unsigned", "other-key", "assertion-only-signed",
+              "response-only-signed", "replay of the valid login's response"}
+
+
+def describe(verdict, refused):
+    if verdict is None:
+        return "no response: parse_authn_request_response returned None"
+    if refused:
+        return type(verdict).__name__ + (f": {str(verdict)[:80]}" if str(verdict) else "")
+    return verdict
+
+
+def pysaml2_sp(idp_metadata, made):
+    import logging
+
+    from saml2.client import Saml2Client
+    from saml2.config import SPConfig
+
+    logging.getLogger("saml2").setLevel(logging.CRITICAL + 1)
+
+    md_path = os.path.join(WORK, "idp-metadata.xml")
+    with open(md_path, "w", encoding="utf-8") as f:
+        f.write(idp_metadata)
+    key_path = os.path.join(WORK, "sp-key.pem")
+    cert_path = os.path.join(WORK, "sp-cert.pem")
+    with open(key_path, "wb") as f:
+        f.write(sp_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                     serialization.NoEncryption()))
+    with open(cert_path, "wb") as f:
+        f.write(sp_cert.public_bytes(serialization.Encoding.PEM))
+    config = SPConfig()
+    config_dict = {
+        "entityid": SP_ID,
+        "xmlsec_binary": ENV.get("SAML_XMLSEC1", "/usr/bin/xmlsec1"),
+        "key_file": key_path,
+        "cert_file": cert_path,
+        "metadata": {"local": [md_path]},
+        "accepted_time_diff": 60,
+        "allow_unknown_attributes": True,
+        "service": {"sp": {
+            "endpoints": {"assertion_consumer_service": [(ACS, BINDING_HTTP_POST)]},
+            "want_response_signed": True,
+            "want_assertions_signed": True,
+            "allow_unsolicited": False,
+        }},
+    }
+    config.load(config_dict)
+    sp = Saml2Client(config=config)
+    lax = SPConfig()
+    lax.load(dict(config_dict, service={"sp": dict(config_dict["service"]["sp"], want_response_signed=False)}))
+    lax_sp = Saml2Client(config=lax)
+    outstanding = {}
+    for label, b64_, rid_ in made:
+        outstanding.setdefault(rid_, ACS)
+    print("pysaml2's SP (Saml2Client, both signatures wanted, 60 s tolerance) on each response:")
+    for label, b64_, rid_ in made:
+        try:
+            resp = sp.parse_authn_request_response(b64_, BINDING_HTTP_POST, outstanding=dict(outstanding))
+            verdict = None if resp is None else resp.ava
+        except (AttributeError, NameError, TypeError) as err:
+            bad(f"  {label}: the check itself broke", repr(err))
+            continue
+        except Exception as err:  # noqa: BLE001
+            verdict = err
+        refused = verdict is None or isinstance(verdict, Exception)
+        why = describe(verdict, refused)
+        if label in SP_NOTES:
+            ok(f"  {label}: pysaml2 {'refuses' if refused else 'ACCEPTS'} it ({why}); {SP_NOTES[label]}")
+            continue
+        want_refused = label in SP_REFUSES
+        expect(f"  {label}: pysaml2 {'refuses' if refused else 'accepts'} ({why})", refused == want_refused)
+        if label in ("wrapped", "assertion-only-signed"):
+            try:
+                resp = lax_sp.parse_authn_request_response(b64_, BINDING_HTTP_POST, outstanding=dict(outstanding))
+                verdict = None if resp is None else resp.ava
+            except Exception as err:  # noqa: BLE001
+                verdict = err
+            refused = verdict is None or isinstance(verdict, Exception)
+            why = describe(verdict, refused)
+            if label == "wrapped":
+                expect(f"  {label}, to an SP content with a signed assertion: pysaml2 {'refuses' if refused else 'ACCEPTS'} ({why})",
+                       refused or verdict.get("email") == ["bob@rampart.test"])
+            else:
+                expect(f"  {label}, to an SP content with a signed assertion: pysaml2 {'refuses' if refused else 'accepts'} ({why})",
+                       not refused)
 
 
 try:
