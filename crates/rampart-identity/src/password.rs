@@ -89,6 +89,26 @@ impl PasswordHasher {
         }
     }
 
+    /// Whether `phc` was made with this hasher's algorithm, version and cost: a stored hash
+    /// that is not is re-hashed at the user's next successful login, so that a raised cost
+    /// reaches every account and an old hash's verification time stops telling it apart
+    /// from an unknown user's.
+    pub fn is_current(&self, phc: &str) -> bool {
+        let Ok(parsed) = PasswordHash::new(phc) else {
+            return false;
+        };
+        let same_algorithm = parsed.algorithm == Algorithm::Argon2id.ident()
+            && parsed.version == Some(Version::V0x13.into());
+        let Ok(params) = Params::try_from(&parsed) else {
+            return false;
+        };
+        let ours = self.argon2.params();
+        same_algorithm
+            && params.m_cost() == ours.m_cost()
+            && params.t_cost() == ours.t_cost()
+            && params.p_cost() == ours.p_cost()
+    }
+
     /// Spends the time of one verification without any account: used for unknown users.
     pub fn verify_dummy(&self, password: &str) {
         let _ = self.verify(password, &self.dummy_hash);
@@ -244,6 +264,33 @@ mod tests {
         })
         .unwrap();
         assert!(stronger.verify("an old but fine passphrase", &old));
+    }
+
+    #[test]
+    fn a_hash_is_current_only_with_the_hasher_s_own_cost_and_algorithm() {
+        let hasher = cheap();
+        assert!(hasher.is_current(&hasher.hash("a current passphrase").unwrap()));
+        for (m, t, p) in [(128, 1, 1), (64, 2, 1), (64, 1, 2)] {
+            let other = PasswordHasher::new(HashParams {
+                memory_kib: m,
+                iterations: t,
+                parallelism: p,
+            })
+            .unwrap();
+            let phc = other.hash("an older passphrase").unwrap();
+            assert!(!hasher.is_current(&phc), "m={m} t={t} p={p}: {phc}");
+            assert!(other.is_current(&phc));
+        }
+        // Another argon2 variant with the same cost, and what is no hash at all.
+        let argon2i = Argon2::new(
+            Algorithm::Argon2i,
+            Version::V0x13,
+            Params::new(64, 1, 1, None).unwrap(),
+        );
+        let salt = SaltString::encode_b64(&[7u8; 16]).unwrap();
+        let phc = argon2i.hash_password(b"x", &salt).unwrap().to_string();
+        assert!(!hasher.is_current(&phc), "{phc}");
+        assert!(!hasher.is_current("not-a-hash"));
     }
 
     #[test]

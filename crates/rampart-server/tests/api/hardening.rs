@@ -903,3 +903,80 @@ async fn an_archive_segment_names_erasures_recorded_after_it() {
     })
     .await;
 }
+
+/// A password hash with an older cost than the configured one is re-hashed at the user's next
+/// successful login (and only then): the password still works, its date and sessions stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_password_hash_is_upgraded_at_the_next_successful_login() {
+    use rampart_identity::{HashParams, PasswordHasher};
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let state = &node.server().state;
+        let older = PasswordHasher::new(HashParams {
+            memory_kib: 32,
+            iterations: 2,
+            parallelism: 1,
+        })
+        .unwrap();
+        for user in ["olga", "oscar"] {
+            let hash = older.hash(USER_PASSWORD).unwrap();
+            let id = node.create_user(Provider::End, user, "unused", false).await;
+            let id = rampart_core::UserId::parse(&id, "id").unwrap();
+            assert!(state
+                .store
+                .upgrade_password_hash(id, &stored_hash(&node, user).await, &hash)
+                .await
+                .unwrap());
+        }
+        let before = stored_hash(&node, "olga").await;
+        assert!(
+            before.starts_with("$argon2id$v=19$m=32,t=2,p=1$"),
+            "{name}: {before}"
+        );
+        assert!(!state.credentials.hash_is_current(&before));
+
+        // A wrong password changes nothing.
+        let wrong = node.login_response("end", "olga", "not the password").await;
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED, "{name}");
+        assert_eq!(stored_hash(&node, "olga").await, before, "{name}");
+
+        // The right one signs in and leaves a hash of the configured cost, which verifies.
+        let token = node.login("end", "olga", USER_PASSWORD).await;
+        let after = stored_hash(&node, "olga").await;
+        assert!(
+            after.starts_with("$argon2id$v=19$m=64,t=1,p=1$"),
+            "{name}: {after}"
+        );
+        assert!(state.credentials.hash_is_current(&after));
+        assert!(state
+            .credentials
+            .verify_password(USER_PASSWORD, Some(&after))
+            .await
+            .unwrap());
+        // The session it made is still good, and the next login does not re-hash again.
+        let me = node
+            .request(Method::GET, "/api/v1/auth/me", Some(&token), None)
+            .await;
+        assert_eq!(me.status(), StatusCode::OK, "{name}");
+        node.login("end", "olga", USER_PASSWORD).await;
+        assert_eq!(stored_hash(&node, "olga").await, after, "{name}");
+        // Oscar has not signed in: his hash is as it was.
+        assert!(stored_hash(&node, "oscar")
+            .await
+            .starts_with("$argon2id$v=19$m=32,t=2,p=1$"));
+    })
+    .await;
+}
+
+async fn stored_hash(node: &Node, username: &str) -> String {
+    let name = rampart_core::Username::parse(username).unwrap();
+    let (_, hash) = node
+        .server()
+        .state
+        .store
+        .user_credentials(Provider::End, name.normalized())
+        .await
+        .unwrap()
+        .unwrap();
+    hash
+}

@@ -122,6 +122,11 @@ impl Credentials {
         .await
     }
 
+    /// Whether a stored hash has the configured cost (see [`PasswordHasher::is_current`]).
+    pub fn hash_is_current(&self, phc: &str) -> bool {
+        self.hasher.is_current(phc)
+    }
+
     /// Hashes a new password.
     pub async fn hash_password(&self, password: &str) -> Result<String, Error> {
         let password = password.to_owned();

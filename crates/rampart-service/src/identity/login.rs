@@ -224,7 +224,12 @@ async fn verify_credentials(
         .verify_password(password, found.as_ref().map(|(_, hash)| hash.as_str()))
         .await?;
     match found {
-        Some((user, _)) if verified => Ok(user),
+        Some((user, hash)) if verified => {
+            if !state.credentials.hash_is_current(&hash) {
+                upgrade_hash(state, &user, &hash, password).await;
+            }
+            Ok(user)
+        }
         found => {
             let reason = if found.is_some() {
                 "wrong-password"
@@ -268,6 +273,22 @@ async fn verify_credentials(
             state.metrics.login(provider.as_str(), "failed");
             Err(Error::InvalidCredentials)
         }
+    }
+}
+
+/// Re-hashes a verified password whose stored hash has an older cost than the configured
+/// one. Only the hash changes (not the password, its history or its date), and only if it
+/// is still the one verified: a password changed meanwhile stays. A failure leaves the old
+/// hash, which still verifies; the next login tries again.
+async fn upgrade_hash(state: &AppState, user: &User, old: &str, password: &str) {
+    let upgraded = match state.credentials.hash_password(password).await {
+        Ok(new) => state.store.upgrade_password_hash(user.id, old, &new).await,
+        Err(e) => Err(e),
+    };
+    match upgraded {
+        Ok(true) => tracing::info!(user = %user.id, "password re-hashed with the configured cost"),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(user = %user.id, error = %e, "re-hashing a password failed"),
     }
 }
 

@@ -398,6 +398,27 @@ impl Store {
         Ok(hashes)
     }
 
+    /// Replaces the stored hash `old` of user `id` with `new`, a hash of the same password
+    /// with another cost; whether it was still `old` (a password changed meanwhile is kept).
+    /// Not a change of the password: its date, history and sessions stay, and no event is
+    /// recorded.
+    pub async fn upgrade_password_hash(
+        &self,
+        id: UserId,
+        old: &str,
+        new: &str,
+    ) -> Result<bool, Error> {
+        let mut tx = self.write().await?;
+        let changed = tx
+            .exec(
+                "UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3",
+                [new.into(), id.to_string().into(), old.into()],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(changed == 1)
+    }
+
     /// Sets a new password hash, keeps the newest `keep` history entries, revokes every
     /// session of the user, and records `action` (`user.password.change` when users change
     /// their own, `user.password.reset` when an administrator does).
