@@ -95,6 +95,38 @@ impl SessionView {
     }
 }
 
+/// One of the caller's open sessions (`GET /api/v1/auth/sessions`), without its secret.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct OpenSessionView {
+    /// Session id: what `DELETE /api/v1/auth/sessions/{id}` takes.
+    pub id: String,
+    /// Login time.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    /// Last use (recorded at most once a minute).
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub last_seen_at: OffsetDateTime,
+    /// Absolute expiry.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: OffsetDateTime,
+    /// The login's source address.
+    pub source: Option<String>,
+    /// The client's `User-Agent` at login, truncated.
+    pub user_agent: Option<String>,
+    /// Whether it is the session of this request.
+    pub current: bool,
+}
+
+/// The caller's open sessions, newest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SessionsResponse {
+    /// Open sessions (neither ended, expired nor idle past the limit).
+    pub sessions: Vec<OpenSessionView>,
+}
+
 /// A user as the API shows it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct UserView {

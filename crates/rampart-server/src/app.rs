@@ -143,6 +143,8 @@ fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(auth_routes::login))
         .routes(routes!(auth_routes::logout))
         .routes(routes!(auth_routes::me))
+        .routes(routes!(auth_routes::sessions))
+        .routes(routes!(auth_routes::end_session))
         .routes(routes!(auth_routes::change_password))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::update, users::delete))

@@ -1166,3 +1166,105 @@ async fn the_served_openapi_document_matches_the_committed_one() {
     }
     node.shutdown().await;
 }
+
+/// A user lists their own open sessions (the current one marked) and ends one of them; the
+/// ended session stops working at once; another user's session, or an ended one, is not
+/// found; nothing of it without a session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_lists_and_ends_their_own_sessions() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        node.create_user(Provider::End, "sam", USER_PASSWORD, false)
+            .await;
+        node.create_user(Provider::End, "tess", USER_PASSWORD, false)
+            .await;
+        let laptop = node.login("end", "sam", USER_PASSWORD).await;
+        let phone = node.login("end", "sam", USER_PASSWORD).await;
+        let tess = node.login("end", "tess", USER_PASSWORD).await;
+
+        let list = |token: String| {
+            let node = &node;
+            async move {
+                let r = node
+                    .request(Method::GET, "/api/v1/auth/sessions", Some(&token), None)
+                    .await;
+                assert_eq!(r.status(), StatusCode::OK);
+                r.json::<Value>().await.unwrap()["sessions"]
+                    .as_array()
+                    .unwrap()
+                    .clone()
+            }
+        };
+        let seen = list(laptop.clone()).await;
+        assert_eq!(seen.len(), 2, "{name}: {seen:?}");
+        let current: Vec<_> = seen
+            .iter()
+            .filter(|s| s["current"] == json!(true))
+            .collect();
+        assert_eq!(current.len(), 1, "{name}");
+        let other = seen.iter().find(|s| s["current"] == json!(false)).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(seen
+            .iter()
+            .all(|s| s.get("token").is_none() && s.get("token_hash").is_none()));
+        let tess_id = list(tess.clone()).await[0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+
+        // Tess cannot end Sam's session, nor Sam hers: not found, and both still work.
+        let path = format!("/api/v1/auth/sessions/{other}");
+        let r = node.request(Method::DELETE, &path, Some(&tess), None).await;
+        let (status, _, body) = problem(r).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{name}");
+        assert_eq!(problem_type(&body), "not-found", "{name}");
+        let r = node
+            .request(
+                Method::DELETE,
+                &format!("/api/v1/auth/sessions/{tess_id}"),
+                Some(&laptop),
+                None,
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{name}");
+        assert_eq!(me_status(&node, &phone).await, StatusCode::OK, "{name}");
+        assert_eq!(me_status(&node, &tess).await, StatusCode::OK, "{name}");
+
+        // Sam ends the phone's session from the laptop: it stops at once, the laptop's stays.
+        let r = node
+            .request(Method::DELETE, &path, Some(&laptop), None)
+            .await;
+        assert_eq!(r.status(), StatusCode::NO_CONTENT, "{name}");
+        assert_eq!(
+            me_status(&node, &phone).await,
+            StatusCode::UNAUTHORIZED,
+            "{name}"
+        );
+        assert_eq!(me_status(&node, &laptop).await, StatusCode::OK, "{name}");
+        assert_eq!(list(laptop.clone()).await.len(), 1, "{name}");
+        let again = node
+            .request(Method::DELETE, &path, Some(&laptop), None)
+            .await;
+        assert_eq!(again.status(), StatusCode::NOT_FOUND, "{name}");
+        let r = node
+            .request(
+                Method::DELETE,
+                "/api/v1/auth/sessions/not-a-session",
+                Some(&laptop),
+                None,
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{name}");
+
+        // Without a session: 401 for both.
+        let r = node
+            .request(Method::GET, "/api/v1/auth/sessions", None, None)
+            .await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{name}");
+        let r = node.request(Method::DELETE, &path, None, None).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{name}");
+    })
+    .await;
+}

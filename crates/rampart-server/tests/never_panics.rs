@@ -30,6 +30,7 @@ fn paths() -> impl Strategy<Value = String> {
         Just("/api/v1/auth/login".to_owned()),
         Just("/api/v1/auth/change-password".to_owned()),
         Just("/api/v1/auth/me".to_owned()),
+        "/api/v1/auth/sessions(/[a-z0-9%-]{0,40})?",
         Just("/api/v1/users".to_owned()),
         "/api/v1/users/[a-z0-9%-]{0,40}(/disable|/unlock)?",
         "/console/(login|logout|account(/password|/logout-everywhere|/sessions/[a-z0-9-]{0,40}/end)?|users(/new|/[a-z0-9%-]{0,40}(/disable|/reset-password|/x)?)?|audit(/[0-9a-z%-]{0,24})?)(\\?[a-z=&%0-9]{0,30})?",

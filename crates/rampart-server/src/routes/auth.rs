@@ -1,11 +1,12 @@
-//! `/api/v1/auth`: logging in and out, the caller, changing one's own password.
+//! `/api/v1/auth`: logging in and out, the caller, their sessions, changing one's own
+//! password.
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use rampart_api::{
-    ChangePasswordRequest, LoginRequest, LoginResponse, LogoutQuery, MeResponse, SessionView,
-    UserView,
+    ChangePasswordRequest, LoginRequest, LoginResponse, LogoutQuery, MeResponse, OpenSessionView,
+    SessionView, SessionsResponse, UserView,
 };
 use rampart_core::Error;
 use rampart_service::identity;
@@ -116,6 +117,60 @@ pub async fn me(auth: Authenticated) -> Json<MeResponse> {
         user: UserView::from(&auth.user),
         session: SessionView::new(&auth.session, via),
     })
+}
+
+/// The caller's open sessions, newest first, the current one marked: where they are signed
+/// in, from which address and client.
+#[utoipa::path(
+    get, path = "/api/v1/auth/sessions", tag = "auth",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The caller's open sessions", body = SessionsResponse),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn sessions(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> Result<Json<SessionsResponse>, ApiError> {
+    let open = identity::sessions::open_of(&state, &auth.caller(&state)).await?;
+    let sessions = open
+        .into_iter()
+        .map(|s| OpenSessionView {
+            current: s.session.id == auth.session.id,
+            id: s.session.id.to_string(),
+            created_at: s.session.created_at,
+            last_seen_at: s.session.last_seen_at,
+            expires_at: s.session.expires_at,
+            source: s.source,
+            user_agent: s.user_agent,
+        })
+        .collect();
+    Ok(Json(SessionsResponse { sessions }))
+}
+
+/// End one of the caller's own sessions (another device's, or this one). Another user's
+/// session, or one already ended, is not found.
+#[utoipa::path(
+    delete, path = "/api/v1/auth/sessions/{id}", tag = "auth",
+    params(("id" = String, Path, description = "Session id, from `GET /api/v1/auth/sessions`")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A cookie-authenticated request from another origin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No open session of the caller has this id", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn end_session(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    identity::sessions::end_own(&state, &auth.caller(&state), &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Change one's own password with the current one (no session needed, so an expired
