@@ -16,6 +16,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod permissions;
 pub mod users;
 
 use askama::Template;
@@ -62,6 +63,20 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/console/audit", get(audit::search))
         .route("/console/audit/{seq}", get(audit::event))
+        .route("/console/permissions", get(permissions::matrix))
+        .route(
+            "/console/permissions/cell",
+            get(permissions::cell).post(permissions::set_cell),
+        )
+        .route("/console/permissions/roles", get(permissions::roles))
+        .route(
+            "/console/permissions/roles/grant",
+            post(permissions::grant_role),
+        )
+        .route(
+            "/console/permissions/roles/revoke",
+            get(permissions::confirm_revoke).post(permissions::revoke),
+        )
         .route("/console/users", get(users::search))
         .route(
             "/console/users/new",
@@ -86,6 +101,12 @@ pub enum Section {
     Account,
     /// The audit log.
     Audit,
+    /// IT permissions and application roles.
+    Permissions,
+    /// Applications and modules.
+    Modules,
+    /// Environments and deployments.
+    Deployments,
     /// Signing in, refusals, pages that belong nowhere.
     None,
 }
@@ -104,6 +125,8 @@ pub struct Shell {
     pub users: bool,
     /// Whether the user may read the audit log (the navigation shows Audit).
     pub audit: bool,
+    /// Whether the user may read authorization data (the navigation shows Permissions).
+    pub permissions: bool,
 }
 
 impl Shell {
@@ -115,6 +138,7 @@ impl Shell {
             section,
             users: false,
             audit: false,
+            permissions: false,
         }
     }
 
@@ -177,6 +201,9 @@ pub async fn signed_in(
         .await
         .unwrap_or(false);
     shell.audit = identity::may(state, &auth.user, Operation::ReadAuditLog)
+        .await
+        .unwrap_or(false);
+    shell.permissions = identity::may(state, &auth.user, Operation::ReadAuthorizationData)
         .await
         .unwrap_or(false);
     Ok(Operator { auth: auth.clone() })

@@ -1,0 +1,877 @@
+//! `/console/permissions`: IT permissions and application roles.
+//!
+//! - The matrix: IT users (a page of 20, by username prefix) × modules (a page of 10,
+//!   optionally of one application) × environments, each cell the user's effective level
+//!   and the grant that decided it (`it::matrix`, the `explain_level` answer of
+//!   `GET /api/v1/it/level`), shown on hover and on keyboard focus. Reading it is for
+//!   administrators and auditors (`Operation::ReadAuthorizationData`, like the model).
+//! - A cell's page: the explanation in full and, for whoever may grant there (the rule of
+//!   `POST /api/v1/it/write`'s `set_override`, which `it::matrix` reports per cell), a form
+//!   that sets or removes the user's override on the module in that environment through
+//!   `it::write`.
+//! - Application roles: each role's grants with their end (`decide::role_members`); adding
+//!   and revoking a grant through `acl::write`, for administrators as
+//!   `POST /api/v1/authz/write` (a confirmation page before revoking).
+
+use askama::Template;
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use axum::Form;
+use rampart_api::{ItScopeWire, ItWriteOp, ListUsersQuery, PrincipalWire, WriteOp};
+use rampart_authz::policy::Operation;
+use rampart_core::{Error, UserId};
+use rampart_service::authz::{acl, decide, it};
+use rampart_service::identity::{self, users};
+use rampart_service::AppState;
+use serde::Deserialize;
+use time::format_description::well_known::Rfc3339;
+use time::{OffsetDateTime, PrimitiveDateTime};
+
+use super::account::stamp;
+use super::{
+    admitted, error_page, field, fields, here, posted, require, ConfirmPage, Operator, Section,
+    Shell,
+};
+use crate::error::ApiError;
+use crate::routes::page::{self, Visitor};
+
+/// The refusals of the API's reads and writes, in the same words.
+const NOT_READER: &str =
+    "reading authorization data about others needs an administrator or the `auditor` IT role";
+const NOT_ADMINISTRATOR: &str = "only IT administrators may manage users";
+
+/// Users per page of the matrix.
+const USERS_PER_PAGE: u32 = 20;
+/// Modules per page of the matrix.
+const MODULES_PER_PAGE: usize = 10;
+
+/// The matrix's filters and pages.
+#[derive(Debug, Default, Deserialize)]
+pub struct MatrixQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    application: String,
+    #[serde(default)]
+    environment: String,
+    #[serde(default)]
+    cursor: Option<String>,
+    #[serde(default)]
+    from: Option<usize>,
+}
+
+impl MatrixQuery {
+    /// The matrix's address with these filters, at user page `cursor` and module `from`.
+    fn url(&self, cursor: Option<&str>, from: usize) -> String {
+        format!(
+            "/console/permissions?q={}&application={}&environment={}&cursor={}&from={from}",
+            page::encode(&self.q),
+            page::encode(&self.application),
+            page::encode(&self.environment),
+            page::encode(cursor.unwrap_or("")),
+        )
+    }
+}
+
+/// A column of the matrix.
+struct Column {
+    module: String,
+    application: String,
+}
+
+/// One environment's level in a cell.
+struct LevelView {
+    environment: String,
+    level: &'static str,
+    reason: String,
+    may_grant: bool,
+    href: String,
+    id: String,
+}
+
+/// A row of the matrix.
+struct Row {
+    id: String,
+    username: String,
+    cells: Vec<Vec<LevelView>>,
+}
+
+#[derive(Template)]
+#[template(path = "console/permissions.html")]
+struct MatrixPage<'a> {
+    shell: &'a Shell,
+    query: &'a MatrixQuery,
+    applications: &'a [String],
+    environments: &'a [String],
+    columns: &'a [Column],
+    rows: &'a [Row],
+    total_modules: usize,
+    first: usize,
+    previous_modules: Option<String>,
+    next_modules: Option<String>,
+    next_users: Option<String>,
+    granter: bool,
+    teams: &'a [TeamRow],
+}
+
+/// A team as the page shows it.
+struct TeamRow {
+    name: String,
+    applications: String,
+    members: String,
+}
+
+/// `GET /console/permissions`: the matrix.
+pub async fn matrix(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    uri: Uri,
+    query: Result<Query<MatrixQuery>, QueryRejection>,
+) -> Response {
+    let here = here(&uri);
+    let mut shell = Shell::new(&visitor, Section::Permissions);
+    let operator = match admitted(
+        &state,
+        &visitor,
+        &mut shell,
+        &here,
+        Operation::ReadAuthorizationData,
+        NOT_READER,
+    )
+    .await
+    {
+        Ok(o) => o,
+        Err(r) => return shell.finish(r),
+    };
+    let query = query.map(|q| q.0).unwrap_or_default();
+    match matrix_page(&state, &shell, &operator, &query).await {
+        Ok(html) => shell.finish(page::html(StatusCode::OK, html)),
+        Err(e) => shell.finish(error_page(&shell, e, &here)),
+    }
+}
+
+async fn matrix_page(
+    state: &AppState,
+    shell: &Shell,
+    operator: &Operator,
+    query: &MatrixQuery,
+) -> Result<Result<String, askama::Error>, Error> {
+    let caller = operator.auth.caller(state);
+    let model = decide::model(state, &operator.auth.user).await?;
+    if !query.application.is_empty()
+        && !model
+            .applications
+            .iter()
+            .any(|a| a.name == query.application)
+    {
+        return Err(Error::invalid(
+            "application",
+            format!("no application named `{}`", query.application),
+        ));
+    }
+    if !query.environment.is_empty() && !model.environments.contains(&query.environment) {
+        return Err(Error::invalid(
+            "environment",
+            format!(
+                "no environment `{}` (environments: {})",
+                query.environment,
+                model.environments.join(", ")
+            ),
+        ));
+    }
+    let all: Vec<Column> = model
+        .modules
+        .iter()
+        .filter(|m| query.application.is_empty() || m.application == query.application)
+        .map(|m| Column {
+            module: m.name.clone(),
+            application: m.application.clone(),
+        })
+        .collect();
+    let first = query.from.unwrap_or(0).min(all.len());
+    let columns: Vec<Column> = all.into_iter().skip(first).take(MODULES_PER_PAGE).collect();
+    let total_modules = model
+        .modules
+        .iter()
+        .filter(|m| query.application.is_empty() || m.application == query.application)
+        .count();
+    let prefix = query.q.trim();
+    let found = users::list(
+        state,
+        ListUsersQuery {
+            provider: Some("it".into()),
+            prefix: (!prefix.is_empty()).then(|| prefix.to_owned()),
+            cursor: query.cursor.clone().filter(|c| !c.is_empty()),
+            limit: Some(USERS_PER_PAGE),
+        },
+    )
+    .await?;
+    let ids = found
+        .items
+        .iter()
+        .map(|u| UserId::parse(&u.id, "user"))
+        .collect::<Result<Vec<_>, Error>>()?;
+    let names: Vec<String> = columns.iter().map(|c| c.module.clone()).collect();
+    let levels = it::matrix(state, &caller, &ids, &names).await?;
+    let shown: Vec<usize> = model
+        .environments
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| query.environment.is_empty() || **e == query.environment)
+        .map(|(i, _)| i)
+        .collect();
+    let mut granter = false;
+    let rows: Vec<Row> = found
+        .items
+        .iter()
+        .zip(levels)
+        .enumerate()
+        .map(|(u, (user, per_module))| Row {
+            id: user.id.clone(),
+            username: user.username.clone(),
+            cells: per_module
+                .into_iter()
+                .zip(&names)
+                .enumerate()
+                .map(|(m, (per_env, module))| {
+                    shown
+                        .iter()
+                        .filter_map(|&e| {
+                            let cell = per_env.get(e)?;
+                            let environment = model.environments.get(e)?.clone();
+                            granter |= cell.may_grant;
+                            Some(LevelView {
+                                href: cell_url(&user.id, module, &environment),
+                                id: format!("why-{u}-{m}-{e}"),
+                                level: cell.explained.level.as_str(),
+                                reason: cell.explained.reason.clone(),
+                                may_grant: cell.may_grant,
+                                environment,
+                            })
+                        })
+                        .collect()
+                })
+                .collect(),
+        })
+        .collect();
+    let teams = teams(state, &caller).await?;
+    let applications: Vec<String> = model.applications.into_iter().map(|a| a.name).collect();
+    let previous_modules = (first > 0).then(|| {
+        query.url(
+            query.cursor.as_deref(),
+            first.saturating_sub(MODULES_PER_PAGE),
+        )
+    });
+    let next_modules = (first + MODULES_PER_PAGE < total_modules)
+        .then(|| query.url(query.cursor.as_deref(), first + MODULES_PER_PAGE));
+    let next_users = found
+        .next_cursor
+        .as_deref()
+        .map(|c| query.url(Some(c), first));
+    Ok(MatrixPage {
+        shell,
+        query,
+        applications: &applications,
+        environments: &model.environments,
+        columns: &columns,
+        rows: &rows,
+        total_modules,
+        first,
+        previous_modules,
+        next_modules,
+        next_users,
+        granter,
+        teams: &teams,
+    }
+    .render())
+}
+
+/// The teams with their applications and members' usernames.
+async fn teams(
+    state: &AppState,
+    caller: &rampart_service::caller::Caller,
+) -> Result<Vec<TeamRow>, Error> {
+    let mut out = Vec::new();
+    for team in it::teams(state, caller).await? {
+        let mut members = Vec::new();
+        for (id, role) in &team.members {
+            let name = users::get(state, &id.to_string())
+                .await
+                .map_or_else(|_| id.to_string(), |u| u.username);
+            members.push(format!("{name} ({role})"));
+        }
+        out.push(TeamRow {
+            name: team.name,
+            applications: team.applications.join(", "),
+            members: members.join(", "),
+        });
+    }
+    Ok(out)
+}
+
+fn cell_url(user: &str, module: &str, environment: &str) -> String {
+    format!(
+        "/console/permissions/cell?user={}&module={}&environment={}",
+        page::encode(user),
+        page::encode(module),
+        page::encode(environment)
+    )
+}
+
+/// A cell's address.
+#[derive(Debug, Default, Deserialize)]
+pub struct CellQuery {
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    module: String,
+    #[serde(default)]
+    environment: String,
+    #[serde(default)]
+    done: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "console/permission_cell.html")]
+struct CellPage<'a> {
+    shell: &'a Shell,
+    user: &'a str,
+    username: &'a str,
+    module: &'a str,
+    environment: &'a str,
+    level: &'a str,
+    decided_by: &'a str,
+    reason: &'a str,
+    may_grant: bool,
+    levels: &'a [&'static str],
+    notice: Option<&'a str>,
+    problem: Option<&'a str>,
+}
+
+/// The levels an override may set, lowest first.
+const LEVELS: [&str; 6] = ["none", "reference", "open", "change", "deploy", "full"];
+
+/// `GET /console/permissions/cell`: one user's level on one module in one environment, the
+/// grant that decided it, and (for whoever may grant there) the override form.
+pub async fn cell(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    uri: Uri,
+    query: Result<Query<CellQuery>, QueryRejection>,
+) -> Response {
+    let here = here(&uri);
+    let mut shell = Shell::new(&visitor, Section::Permissions);
+    let operator = match admitted(
+        &state,
+        &visitor,
+        &mut shell,
+        &here,
+        Operation::ReadAuthorizationData,
+        NOT_READER,
+    )
+    .await
+    {
+        Ok(o) => o,
+        Err(r) => return shell.finish(r),
+    };
+    let q = query.map(|q| q.0).unwrap_or_default();
+    let notice = q
+        .done
+        .is_some()
+        .then_some("Override saved; the level below is the new one.");
+    cell_page(
+        &state,
+        &shell,
+        &operator,
+        (&q.user, &q.module, &q.environment),
+        notice,
+        None,
+    )
+    .await
+    .unwrap_or_else(|e| shell.finish(error_page(&shell, e, &here)))
+}
+
+/// The cell's page, or the error that stops it.
+async fn cell_page(
+    state: &AppState,
+    shell: &Shell,
+    operator: &Operator,
+    (user, module, environment): (&str, &str, &str),
+    notice: Option<&str>,
+    problem: Option<(StatusCode, &str)>,
+) -> Result<Response, Error> {
+    let id = UserId::parse(user, "user")?;
+    let environments = rampart_service::lifecycle::versions::list_environments(state);
+    let Some(e) = environments.iter().position(|e| e.name == environment) else {
+        return Err(Error::invalid(
+            "environment",
+            format!("no environment `{environment}`"),
+        ));
+    };
+    let caller = operator.auth.caller(state);
+    let levels = it::matrix(state, &caller, &[id], &[module.to_owned()]).await?;
+    let cell = levels
+        .first()
+        .and_then(|m| m.first())
+        .and_then(|m| m.get(e))
+        .ok_or(Error::NotFound { what: "module" })?;
+    let username = users::get(state, user).await?.username;
+    let html = CellPage {
+        shell,
+        user,
+        username: &username,
+        module,
+        environment,
+        level: cell.explained.level.as_str(),
+        decided_by: cell.explained.decided_by,
+        reason: &cell.explained.reason,
+        may_grant: cell.may_grant,
+        levels: &LEVELS,
+        notice,
+        problem: problem.map(|(_, p)| p),
+    }
+    .render();
+    let status = problem.map_or(StatusCode::OK, |(s, _)| s);
+    Ok(shell.finish(page::html(status, html)))
+}
+
+/// `POST /console/permissions/cell`: sets (or with level `inherit`, removes) the user's
+/// override on the module in the environment, as `POST /api/v1/it/write` does.
+pub async fn set_cell(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let fields = fields(form);
+    let mut shell = Shell::new(&visitor, Section::Permissions);
+    let (user, module, environment) = (
+        field(&fields, "user"),
+        field(&fields, "module"),
+        field(&fields, "environment"),
+    );
+    let here = cell_url(user, module, environment);
+    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), &here).await {
+        Ok(o) => o,
+        Err(r) => return shell.finish(r),
+    };
+    let level = match field(&fields, "level") {
+        "inherit" => None,
+        l => Some(l.to_owned()),
+    };
+    let op = ItWriteOp::SetOverride {
+        user: user.to_owned(),
+        scope: ItScopeWire::Module {
+            name: module.to_owned(),
+        },
+        environment: Some(environment.to_owned()),
+        level,
+    };
+    match it::write(&state, &operator.auth.caller(&state), &[op]).await {
+        Ok(_) => shell.finish(page::see_other(&format!("{here}&done=1"))),
+        Err(e @ (Error::NotFound { .. } | Error::Unauthenticated(_))) => {
+            shell.finish(error_page(&shell, e, &here))
+        }
+        Err(e) => {
+            let problem = ApiError::from(e).0;
+            let status =
+                StatusCode::from_u16(problem.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+            cell_page(
+                &state,
+                &shell,
+                &operator,
+                (user, module, environment),
+                None,
+                Some((status, &problem.detail)),
+            )
+            .await
+            .unwrap_or_else(|e| shell.finish(error_page(&shell, e, &here)))
+        }
+    }
+}
+
+/// The roles page's address.
+#[derive(Debug, Default, Deserialize)]
+pub struct RolesQuery {
+    #[serde(default)]
+    application: String,
+    #[serde(default)]
+    done: Option<String>,
+}
+
+/// A grant as the roles page shows it.
+struct MemberRow {
+    role: String,
+    who: String,
+    kind: &'static str,
+    until: String,
+    live: bool,
+    revoke: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/roles.html")]
+struct RolesPage<'a> {
+    shell: &'a Shell,
+    applications: &'a [String],
+    application: &'a str,
+    roles: &'a [String],
+    members: &'a [MemberRow],
+    administrator: bool,
+    notice: Option<&'a str>,
+    problem: Option<&'a str>,
+    form: &'a GrantForm,
+}
+
+/// What the grant form was filled with.
+#[derive(Default)]
+struct GrantForm {
+    role: String,
+    kind: String,
+    name: String,
+    until: String,
+}
+
+/// `GET /console/permissions/roles`: an application's roles and who holds them.
+pub async fn roles(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    uri: Uri,
+    query: Result<Query<RolesQuery>, QueryRejection>,
+) -> Response {
+    let here = here(&uri);
+    let mut shell = Shell::new(&visitor, Section::Permissions);
+    let operator = match admitted(
+        &state,
+        &visitor,
+        &mut shell,
+        &here,
+        Operation::ReadAuthorizationData,
+        NOT_READER,
+    )
+    .await
+    {
+        Ok(o) => o,
+        Err(r) => return shell.finish(r),
+    };
+    let q = query.map(|q| q.0).unwrap_or_default();
+    let notice = match q.done.as_deref() {
+        Some("granted") => Some("Role granted."),
+        Some("revoked") => Some("Grant revoked."),
+        _ => None,
+    };
+    let form = GrantForm {
+        kind: "user".into(),
+        ..GrantForm::default()
+    };
+    roles_page(
+        &state,
+        &shell,
+        &operator,
+        &q.application,
+        notice,
+        None,
+        &form,
+    )
+    .await
+    .unwrap_or_else(|e| shell.finish(error_page(&shell, e, &here)))
+}
+
+async fn roles_page(
+    state: &AppState,
+    shell: &Shell,
+    operator: &Operator,
+    application: &str,
+    notice: Option<&str>,
+    problem: Option<(StatusCode, &str)>,
+    form: &GrantForm,
+) -> Result<Response, Error> {
+    let model = decide::model(state, &operator.auth.user).await?;
+    let applications: Vec<String> = model.applications.iter().map(|a| a.name.clone()).collect();
+    let roles: Vec<String> = model
+        .applications
+        .iter()
+        .find(|a| a.name == application)
+        .map(|a| a.roles.clone())
+        .unwrap_or_default();
+    let mut members = Vec::new();
+    if !application.is_empty() {
+        for m in decide::role_members(state, &operator.auth.user, application).await? {
+            let (who, kind, principal) = match (&m.user, &m.group) {
+                (Some(id), _) => (
+                    users::get(state, &id.to_string())
+                        .await
+                        .map_or_else(|_| id.to_string(), |u| u.username),
+                    "user",
+                    format!("user:{id}"),
+                ),
+                (None, Some(g)) => (g.clone(), "group", format!("group:{g}")),
+                (None, None) => (m.principal.clone(), "other", m.principal.clone()),
+            };
+            members.push(MemberRow {
+                revoke: format!(
+                    "/console/permissions/roles/revoke?application={}&role={}&principal={}",
+                    page::encode(application),
+                    page::encode(&m.role),
+                    page::encode(&principal)
+                ),
+                role: m.role,
+                who,
+                kind,
+                until: m.until.map_or_else(|| "no end".into(), stamp),
+                live: m.live,
+            });
+        }
+    }
+    let administrator = identity::may(state, &operator.auth.user, Operation::AdministerUsers)
+        .await
+        .unwrap_or(false);
+    let html = RolesPage {
+        shell,
+        applications: &applications,
+        application,
+        roles: &roles,
+        members: &members,
+        administrator,
+        notice,
+        problem: problem.map(|(_, p)| p),
+        form,
+    }
+    .render();
+    let status = problem.map_or(StatusCode::OK, |(s, _)| s);
+    Ok(shell.finish(page::html(status, html)))
+}
+
+/// The end of a grant from the form's `datetime-local` field, read as UTC (empty: none).
+fn until_of(raw: &str) -> Result<Option<OffsetDateTime>, Error> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    if let Ok(t) = OffsetDateTime::parse(raw, &Rfc3339) {
+        return Ok(Some(t));
+    }
+    let local = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
+    PrimitiveDateTime::parse(raw, &local)
+        .map(|t| Some(t.assume_utc()))
+        .map_err(|_| Error::invalid("until", "a date and time such as 2027-03-31T18:00 (UTC)"))
+}
+
+/// The user named `name` (an exact username; end users first, as roles are theirs).
+async fn user_named(state: &AppState, name: &str) -> Result<String, Error> {
+    for provider in ["end", "it"] {
+        let found = users::list(
+            state,
+            ListUsersQuery {
+                provider: Some(provider.into()),
+                prefix: Some(name.to_owned()),
+                cursor: None,
+                limit: Some(10),
+            },
+        )
+        .await?;
+        if let Some(u) = found.items.into_iter().find(|u| u.username == name) {
+            return Ok(u.id);
+        }
+    }
+    Err(Error::invalid("name", format!("no user named `{name}`")))
+}
+
+/// `POST /console/permissions/roles/grant`: grants a role to a user or group, optionally
+/// until a time (administrators, as `POST /api/v1/authz/write`'s `grant_role`).
+pub async fn grant_role(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let fields = fields(form);
+    let mut shell = Shell::new(&visitor, Section::Permissions);
+    let application = field(&fields, "application").to_owned();
+    let here = format!(
+        "/console/permissions/roles?application={}",
+        page::encode(&application)
+    );
+    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), &here).await {
+        Ok(o) => o,
+        Err(r) => return shell.finish(r),
+    };
+    if let Err(r) = require(
+        &state,
+        &shell,
+        &operator,
+        Operation::AdministerUsers,
+        NOT_ADMINISTRATOR,
+        &here,
+    )
+    .await
+    {
+        return shell.finish(r);
+    }
+    let filled = GrantForm {
+        role: field(&fields, "role").to_owned(),
+        kind: field(&fields, "kind").to_owned(),
+        name: field(&fields, "name").trim().to_owned(),
+        until: field(&fields, "until").to_owned(),
+    };
+    let done = async {
+        let until = until_of(&filled.until)?;
+        let principal = match filled.kind.as_str() {
+            "group" => PrincipalWire::Group {
+                name: filled.name.clone(),
+            },
+            _ => PrincipalWire::User {
+                id: user_named(&state, &filled.name).await?,
+            },
+        };
+        let op = WriteOp::GrantRole {
+            application: application.clone(),
+            role: filled.role.clone(),
+            principal,
+            until,
+        };
+        acl::write(&state, &operator.auth.caller(&state), &[op]).await
+    }
+    .await;
+    match done {
+        Ok(_) => shell.finish(page::see_other(&format!("{here}&done=granted"))),
+        Err(e) => {
+            let problem = ApiError::from(e).0;
+            let status =
+                StatusCode::from_u16(problem.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+            roles_page(
+                &state,
+                &shell,
+                &operator,
+                &application,
+                None,
+                Some((status, &problem.detail)),
+                &filled,
+            )
+            .await
+            .unwrap_or_else(|e| shell.finish(error_page(&shell, e, &here)))
+        }
+    }
+}
+
+/// A grant to revoke.
+#[derive(Debug, Default, Deserialize)]
+pub struct RevokeQuery {
+    #[serde(default)]
+    application: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    principal: String,
+}
+
+/// `user:<id>` or `group:<name>` as the API names a grantee.
+fn principal_of(raw: &str) -> Result<PrincipalWire, Error> {
+    match raw.split_once(':') {
+        Some(("user", id)) => Ok(PrincipalWire::User { id: id.to_owned() }),
+        Some(("group", name)) => Ok(PrincipalWire::Group {
+            name: name.to_owned(),
+        }),
+        _ => Err(Error::invalid("principal", "`user:<id>` or `group:<name>`")),
+    }
+}
+
+/// `GET /console/permissions/roles/revoke`: asks before revoking (administrators).
+pub async fn confirm_revoke(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    uri: Uri,
+    query: Result<Query<RevokeQuery>, QueryRejection>,
+) -> Response {
+    let here = here(&uri);
+    let mut shell = Shell::new(&visitor, Section::Permissions);
+    if let Err(r) = admitted(
+        &state,
+        &visitor,
+        &mut shell,
+        &here,
+        Operation::AdministerUsers,
+        NOT_ADMINISTRATOR,
+    )
+    .await
+    {
+        return shell.finish(r);
+    }
+    let q = query.map(|q| q.0).unwrap_or_default();
+    if let Err(e) = principal_of(&q.principal) {
+        return shell.finish(error_page(&shell, e, &here));
+    }
+    let heading = format!("Revoke {} from {}?", q.role, q.principal);
+    let explanation = format!(
+        "The grant of role {} in {} ends now; access through it stops with the next request.",
+        q.role, q.application
+    );
+    let back = format!(
+        "/console/permissions/roles?application={}",
+        page::encode(&q.application)
+    );
+    let html = ConfirmPage {
+        shell: &shell,
+        heading: &heading,
+        explanation: &explanation,
+        action: &here,
+        button: "Revoke",
+        back: &back,
+        password: None,
+        problem: None,
+    }
+    .render();
+    shell.finish(page::html(StatusCode::OK, html))
+}
+
+/// `POST /console/permissions/roles/revoke`: revokes the grant (administrators, as
+/// `POST /api/v1/authz/write`'s `revoke_role`).
+pub async fn revoke(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    uri: Uri,
+    headers: HeaderMap,
+    query: Result<Query<RevokeQuery>, QueryRejection>,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let fields = fields(form);
+    let here = here(&uri);
+    let mut shell = Shell::new(&visitor, Section::Permissions);
+    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), &here).await {
+        Ok(o) => o,
+        Err(r) => return shell.finish(r),
+    };
+    if let Err(r) = require(
+        &state,
+        &shell,
+        &operator,
+        Operation::AdministerUsers,
+        NOT_ADMINISTRATOR,
+        &here,
+    )
+    .await
+    {
+        return shell.finish(r);
+    }
+    let q = query.map(|q| q.0).unwrap_or_default();
+    let done = match principal_of(&q.principal) {
+        Ok(principal) => {
+            let op = WriteOp::RevokeRole {
+                application: q.application.clone(),
+                role: q.role.clone(),
+                principal,
+            };
+            acl::write(&state, &operator.auth.caller(&state), &[op]).await
+        }
+        Err(e) => Err(e),
+    };
+    match done {
+        Ok(_) => shell.finish(page::see_other(&format!(
+            "/console/permissions/roles?application={}&done=revoked",
+            page::encode(&q.application)
+        ))),
+        Err(e) => shell.finish(error_page(&shell, e, &here)),
+    }
+}
