@@ -16,6 +16,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod modules;
 pub mod permissions;
 pub mod users;
 
@@ -77,6 +78,13 @@ pub fn routes() -> Router<AppState> {
             "/console/permissions/roles/revoke",
             get(permissions::confirm_revoke).post(permissions::revoke),
         )
+        .route("/console/modules", get(modules::list))
+        .route("/console/modules/{name}", get(modules::show))
+        .route(
+            "/console/modules/{name}/versions/{version}",
+            get(modules::source),
+        )
+        .route("/console/modules/{name}/diff", get(modules::diff))
         .route("/console/users", get(users::search))
         .route(
             "/console/users/new",
