@@ -16,6 +16,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod deployments;
 pub mod modules;
 pub mod permissions;
 pub mod users;
@@ -77,6 +78,17 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/console/permissions/roles/revoke",
             get(permissions::confirm_revoke).post(permissions::revoke),
+        )
+        .route("/console/deployments", get(deployments::board))
+        .route("/console/deployments/plan", get(deployments::plan))
+        .route("/console/deployments/run", post(deployments::run))
+        .route(
+            "/console/deployments/{env}/requests/{id}/approve",
+            post(deployments::approve),
+        )
+        .route(
+            "/console/deployments/{env}/requests/{id}/reject",
+            get(deployments::confirm_reject).post(deployments::reject),
         )
         .route("/console/modules", get(modules::list))
         .route("/console/modules/{name}", get(modules::show))

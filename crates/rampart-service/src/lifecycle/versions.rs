@@ -294,3 +294,21 @@ pub async fn may_read_source(state: &AppState, caller: &Caller, name: &str) -> R
         Err(e) => Err(e),
     }
 }
+
+/// Whether the caller holds `deploy` on module `name` in environment `env` (what deploying,
+/// staging, rolling back and approving check first), so that a page offers only what may
+/// answer.
+pub async fn may_deploy(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    env: &str,
+) -> Result<bool, Error> {
+    let env = environment(state, env)?;
+    state.authz.fresh(None).await?;
+    match require_module(state, caller, name, env, LifecycleOp::Deploy, "deploying").await {
+        Ok(()) => Ok(true),
+        Err(Error::Forbidden(_) | Error::NotFound { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
