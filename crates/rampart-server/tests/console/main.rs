@@ -125,6 +125,34 @@ async fn seed(node: &Node) {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{}: {body}", node.name());
+    // A second version of the module, for the diff; IT users for the lifecycle's pages: two
+    // operators (one deploys, the other approves) and a contractor holding `reference`.
+    let (status, body) = node
+        .post(
+            "/api/v1/modules/crm/versions",
+            &admin,
+            json!({ "source": SHOP.replace("max_length: 200", "max_length: 300")
+                .replace("      - {name: rep,", "      - {name: channel, type: text}\n      - {name: rep,")
+                .replace("  - name: Sale\n", "  - name: Sale\n    public: true\n    description: A sale a rep made\n"),
+                "message": "longer notes, a sales channel", "parent": 1 }),
+        )
+        .await;
+    assert!(status.is_success(), "{}: publish v2: {body}", node.name());
+    let mut roles = Vec::new();
+    for (name, role) in [
+        ("olga", "operations"),
+        ("oscar", "operations"),
+        ("connie", "contractor"),
+    ] {
+        let id = node
+            .create_user(Provider::It, name, USER_PASSWORD, false)
+            .await;
+        roles.push(json!({ "op": "set_it_role", "user": id, "role": role }));
+    }
+    let (status, body) = node
+        .post("/api/v1/it/write", &admin, json!({ "operations": roles }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{}: {body}", node.name());
     // A session of the administrator's elsewhere, open now, for "my sessions" to end.
     node.login("it", "admin", ADMIN_PASSWORD).await;
 }
@@ -212,7 +240,7 @@ async fn run_scenarios(node: Node) {
     // Every scenario ran and passed: the harness prints one line per scenario.
     let passed = stdout.lines().filter(|l| l.starts_with("ok ")).count();
     assert!(
-        passed >= 15,
+        passed >= 22,
         "{name}: only {passed} scenarios passed:\n{stdout}"
     );
     assert!(!stdout.contains("not ok"), "{name}:\n{stdout}");
@@ -225,6 +253,28 @@ async fn run_scenarios(node: Node) {
     assert_eq!(page["items"][0]["disabled"], false, "{name}: {page}");
     let (_, page) = node.get("/api/v1/users?prefix=dana", &admin).await;
     assert_eq!(page["items"][0]["disabled"], false, "{name}: {page}");
+    // The override set in the matrix is carol's level through the API; what the operators
+    // deployed and approved runs in production; the auditor's forged override changed
+    // nothing.
+    let (_, page) = node.get("/api/v1/users?prefix=carol", &admin).await;
+    let carol = page["items"][0]["id"].as_str().unwrap().to_owned();
+    let (status, level) = node
+        .get(
+            &format!("/api/v1/it/level?user={carol}&module=crm&environment=development"),
+            &admin,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{name}: {level}");
+    assert_eq!(level["level"], "open", "{name}: {level}");
+    assert_eq!(level["decided_by"], "module_override", "{name}: {level}");
+    let (_, running) = node
+        .get("/api/v1/environments/production/modules", &admin)
+        .await;
+    assert_eq!(
+        running,
+        json!([{ "module": "crm", "version": 2 }]),
+        "{name}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
