@@ -275,6 +275,27 @@ async fn run_scenarios(node: Node) {
         json!([{ "module": "crm", "version": 2 }]),
         "{name}"
     );
+    // The console's reads and refusals are in the audit trail as the API's are: carol's
+    // reading of a source in the `access` stream under her name, and the end user's refused
+    // console pages as denied accesses.
+    let (_, found) = node
+        .get(
+            "/api/v1/audit/events?stream=access&actor=it:carol&q=module:crm@1/source",
+            &admin,
+        )
+        .await;
+    assert!(
+        !found["items"].as_array().unwrap().is_empty(),
+        "{name}: {found}"
+    );
+    let (_, found) = node
+        .get(
+            "/api/v1/audit/events?stream=access&actor=end:erin&outcome=deny&q=/console/",
+            &admin,
+        )
+        .await;
+    let denied = found["items"].as_array().unwrap();
+    assert!(denied.len() >= 3, "{name}: {found}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
