@@ -599,6 +599,49 @@ async function main() {
     await s.context.close();
   });
 
+  await scenario('hierarchies: why mia sees a record, move a subtree with a preview, and the answer changes', async () => {
+    const explain = async (user) => {
+      await a.goto(`${BASE}/console/hierarchies`);
+      await a.fill('#user', user);
+      await a.selectOption('#entity', 'Deal');
+      await a.fill('#record', 'd-1');
+      await Promise.all([a.waitForNavigation(), a.click('button:has-text("Explain")')]);
+      return a.textContent('.answer');
+    };
+    const before = await explain('mia');
+    assert.match(before, /^\s*Allowed \(owner\)/);
+    assert.deepStrictEqual(await a.locator('ol.path li').allTextContents(), ['mia', 'dana', 'erin']);
+    await accessible(a, 'hierarchies');
+    await shot(a, 'hierarchies');
+    await a.goto(`${BASE}/console/hierarchies?user=nobody-by-this-name&entity=Deal&record=d-1`);
+    assert.match(await a.textContent('.error'), /no user named `nobody-by-this-name`/);
+
+    await a.goto(`${BASE}/console/hierarchies/reports`);
+    await Promise.all([a.waitForNavigation(), a.click('td a:has-text("mia")')]);
+    const dana = a.locator('tbody tr', { hasText: 'dana' });
+    assert.match(await dana.textContent(), /dana\s*1\s*2/);
+    await accessible(a, 'hierarchy');
+    await Promise.all([a.waitForNavigation(), dana.locator('a:has-text("Move")').click()]);
+    // A cycle is refused with its reason and nothing changes.
+    await a.fill('#parent', 'erin');
+    await Promise.all([a.waitForNavigation(), a.click('button:has-text("Preview")')]);
+    assert.match(await a.textContent('.error'), /cannot move there/);
+    await a.fill('#parent', 'nick');
+    await Promise.all([a.waitForNavigation(), a.click('button:has-text("Preview")')]);
+    assert.deepStrictEqual(await a.locator('#leaves li').allTextContents(), ['mia']);
+    assert.deepStrictEqual(await a.locator('#joins li').allTextContents(), ['nick']);
+    await accessible(a, 'move preview');
+    await shot(a, 'move-preview');
+    await Promise.all([a.waitForNavigation(), a.click('button:has-text("Move dana")')]);
+    assert.match(await a.textContent('.notice'), /Moved/);
+    assert.match(await a.textContent('nav.crumbs'), /nick/);
+    assert.ok((await a.locator('tbody tr', { hasText: 'dana' }).count()) === 1);
+
+    assert.match(await explain('mia'), /^\s*Not allowed/);
+    assert.match(await explain('nick'), /^\s*Allowed \(owner\)/);
+    assert.deepStrictEqual(await a.locator('ol.path li').allTextContents(), ['nick', 'dana', 'erin']);
+  });
+
   await scenario('an auditor reads permissions, roles, modules and deployments, with no form that changes anything', async () => {
     const { context, page } = await newPage();
     await signIn(page, 'audrey', USER_PASSWORD);
@@ -608,6 +651,8 @@ async function main() {
       '/console/permissions/roles?application=shop',
       '/console/modules/crm',
       '/console/deployments',
+      '/console/hierarchies?user=nick&entity=Deal&record=d-1',
+      '/console/hierarchies/reports',
     ];
     for (const at of pages) {
       const response = await page.goto(`${BASE}${at}`);
@@ -616,6 +661,8 @@ async function main() {
       assert.strictEqual(await page.locator('form[action="/console/deployments/plan"], a:has-text("Revoke")').count(), 0, at);
     }
     await accessible(page, 'deployments, read-only');
+    assert.strictEqual(await page.locator('a:has-text("Move")').count(), 0);
+    assert.strictEqual((await page.goto(`${BASE}/console/hierarchies/reports/move?node=x`)).status(), 403);
     // An auditor holds `reference` on modules: the source and diffs refuse them as the API does.
     assert.strictEqual((await page.goto(`${BASE}/console/modules/crm/diff?from=1&to=2`)).status(), 403);
     await page.goto(`${BASE}${pages[1]}`);

@@ -17,6 +17,7 @@
 pub mod account;
 pub mod audit;
 pub mod deployments;
+pub mod hierarchies;
 pub mod modules;
 pub mod permissions;
 pub mod users;
@@ -90,6 +91,12 @@ pub fn routes() -> Router<AppState> {
             "/console/deployments/{env}/requests/{id}/reject",
             get(deployments::confirm_reject).post(deployments::reject),
         )
+        .route("/console/hierarchies", get(hierarchies::list))
+        .route("/console/hierarchies/{name}", get(hierarchies::show))
+        .route(
+            "/console/hierarchies/{name}/move",
+            get(hierarchies::confirm_move).post(hierarchies::do_move),
+        )
         .route("/console/modules", get(modules::list))
         .route("/console/modules/{name}", get(modules::show))
         .route(
@@ -123,6 +130,8 @@ pub enum Section {
     Audit,
     /// IT permissions and application roles.
     Permissions,
+    /// Hierarchies and ACL explanations.
+    Hierarchies,
     /// Applications and modules.
     Modules,
     /// Environments and deployments.

@@ -659,8 +659,9 @@ fn until_of(raw: &str) -> Result<Option<OffsetDateTime>, Error> {
         .map_err(|_| Error::invalid("until", "a date and time such as 2027-03-31T18:00 (UTC)"))
 }
 
-/// The user named `name` (an exact username; end users first, as roles are theirs).
-async fn user_named(state: &AppState, name: &str) -> Result<String, Error> {
+/// The id of the user named `name` (an exact username; end users first, as roles and
+/// records are theirs), or an invalid-input refusal naming `field`.
+pub(super) async fn user_named(state: &AppState, name: &str, field: &str) -> Result<String, Error> {
     for provider in ["end", "it"] {
         let found = users::list(
             state,
@@ -676,7 +677,7 @@ async fn user_named(state: &AppState, name: &str) -> Result<String, Error> {
             return Ok(u.id);
         }
     }
-    Err(Error::invalid("name", format!("no user named `{name}`")))
+    Err(Error::invalid(field, format!("no user named `{name}`")))
 }
 
 /// `POST /console/permissions/roles/grant`: grants a role to a user or group, optionally
@@ -723,7 +724,7 @@ pub async fn grant_role(
                 name: filled.name.clone(),
             },
             _ => PrincipalWire::User {
-                id: user_named(&state, &filled.name).await?,
+                id: user_named(&state, &filled.name, "name").await?,
             },
         };
         let op = WriteOp::GrantRole {

@@ -153,6 +153,31 @@ async fn seed(node: &Node) {
         .post("/api/v1/it/write", &admin, json!({ "operations": roles }))
         .await;
     assert_eq!(status, StatusCode::OK, "{}: {body}", node.name());
+    // A reports-to tree (mia ← dana ← erin; nick ← owen) and an entity whose owner rule
+    // follows it, with a record erin owns: mia sees it, through dana.
+    let mut ids = std::collections::HashMap::new();
+    for name in ["mia", "nick", "owen"] {
+        node.create_user(Provider::End, name, USER_PASSWORD, false)
+            .await;
+    }
+    for name in ["mia", "nick", "owen", "dana", "erin"] {
+        let (_, page) = node
+            .get(&format!("/api/v1/users?prefix={name}&provider=end"), &admin)
+            .await;
+        ids.insert(name, page["items"][0]["id"].as_str().unwrap().to_owned());
+    }
+    let ops = json!([
+        { "op": "create_hierarchy", "name": "reports", "kind": "reports_to" },
+        { "op": "set_parent", "hierarchy": "reports", "node": ids["dana"], "parent": ids["mia"] },
+        { "op": "set_parent", "hierarchy": "reports", "node": ids["erin"], "parent": ids["dana"] },
+        { "op": "set_parent", "hierarchy": "reports", "node": ids["owen"], "parent": ids["nick"] },
+        { "op": "put_entity", "name": "Deal", "owner_hierarchy": "reports" },
+        { "op": "put_records", "entity": "Deal", "records": [{ "key": "d-1", "owner": ids["erin"] }] },
+    ]);
+    let (status, body) = node
+        .post("/api/v1/authz/write", &admin, json!({ "operations": ops }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{}: {body}", node.name());
     // A session of the administrator's elsewhere, open now, for "my sessions" to end.
     node.login("it", "admin", ADMIN_PASSWORD).await;
 }
@@ -240,7 +265,7 @@ async fn run_scenarios(node: Node) {
     // Every scenario ran and passed: the harness prints one line per scenario.
     let passed = stdout.lines().filter(|l| l.starts_with("ok ")).count();
     assert!(
-        passed >= 22,
+        passed >= 23,
         "{name}: only {passed} scenarios passed:\n{stdout}"
     );
     assert!(!stdout.contains("not ok"), "{name}:\n{stdout}");
