@@ -409,6 +409,9 @@ mod tests {
         false
     }
 
+    /// (node, new parent, ancestors it leaves, ancestors it joins)
+    type Case = (u32, Option<u32>, &'static [u32], &'static [u32]);
+
     #[test]
     fn children_ancestors_and_the_effect_of_a_move() {
         // 0 ─ 1 ─ 3          5
@@ -422,7 +425,7 @@ mod tests {
         assert_eq!(h.ancestors(4).unwrap(), [2, 0]);
         assert_eq!(h.ancestors(0).unwrap(), Vec::<u32>::new());
         // (node, new parent, leaves, joins)
-        let table: [(u32, Option<u32>, &[u32], &[u32]); 5] = [
+        let table: [Case; 5] = [
             (3, Some(2), &[1], &[2]),
             (3, Some(4), &[1], &[4, 2]),
             (1, Some(5), &[0], &[5]),
