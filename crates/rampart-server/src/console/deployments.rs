@@ -16,7 +16,7 @@
 
 use askama::Template;
 use axum::extract::rejection::{FormRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use axum::Form;
@@ -32,7 +32,9 @@ use rampart_service::AppState;
 use serde::Deserialize;
 
 use super::account::stamp;
-use super::{error_page, field, fields, here, message, posted, signed_in, Section, Shell};
+use super::{
+    error_page, field, fields, here, message, posted, signed_in, Section, Segments, Shell,
+};
 use crate::error::ApiError;
 use crate::routes::page::{self, Visitor};
 
@@ -476,7 +478,7 @@ pub async fn run(
 /// (someone other than its requester).
 pub async fn approve(
     State(state): State<AppState>,
-    Path((env, id)): Path<(String, i64)>,
+    Segments((env, id)): Segments<(String, String)>,
     visitor: Visitor,
     headers: HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
@@ -488,12 +490,24 @@ pub async fn approve(
         Ok(o) => o,
         Err(r) => return shell.finish(r),
     };
+    let id = match request_id(&id) {
+        Ok(id) => id,
+        Err(e) => return shell.finish(error_page(&shell, e, here)),
+    };
     match requests::approve(&state, &operator.auth.caller(&state), env, id).await {
         Ok(_) => shell.finish(page::see_other(&format!(
             "{here}?done=approved&request={id}"
         ))),
         Err(e) => shell.finish(refusal(&shell, e, here)),
     }
+}
+
+/// A request's number from the address.
+fn request_id(raw: &str) -> Result<i64, Error> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| *id >= 1)
+        .ok_or_else(|| Error::invalid("id", "a request number: 1, 2, 3…"))
 }
 
 #[derive(Template)]
@@ -509,7 +523,7 @@ struct RejectPage<'a> {
 /// `GET /console/deployments/{env}/requests/{id}/reject`: asks why before rejecting.
 pub async fn confirm_reject(
     State(state): State<AppState>,
-    Path((env, id)): Path<(String, i64)>,
+    Segments((env, id)): Segments<(String, String)>,
     visitor: Visitor,
     uri: Uri,
 ) -> Response {
@@ -518,6 +532,10 @@ pub async fn confirm_reject(
     if let Err(r) = signed_in(&state, &visitor, &mut shell, &here).await {
         return shell.finish(r);
     }
+    let id = match request_id(&id) {
+        Ok(id) => id,
+        Err(e) => return shell.finish(error_page(&shell, e, &here)),
+    };
     let html = RejectPage {
         shell: &shell,
         environment: &env,
@@ -533,7 +551,7 @@ pub async fn confirm_reject(
 /// reason given.
 pub async fn reject(
     State(state): State<AppState>,
-    Path((env, id)): Path<(String, i64)>,
+    Segments((env, id)): Segments<(String, String)>,
     visitor: Visitor,
     headers: HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
@@ -544,6 +562,10 @@ pub async fn reject(
     let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), &here).await {
         Ok(o) => o,
         Err(r) => return shell.finish(r),
+    };
+    let id = match request_id(&id) {
+        Ok(id) => id,
+        Err(e) => return shell.finish(error_page(&shell, e, &here)),
     };
     let reason = field(&fields, "reason");
     let req = RejectRequest {

@@ -11,7 +11,7 @@
 
 use askama::Template;
 use axum::extract::rejection::{FormRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use axum::Form;
@@ -25,7 +25,7 @@ use rampart_service::AppState;
 use serde::Deserialize;
 
 use super::permissions::user_named;
-use super::{admitted, error_page, field, fields, here, posted, require, Section, Shell};
+use super::{admitted, error_page, field, fields, here, posted, require, Section, Segments, Shell};
 use crate::routes::page::{self, Visitor};
 
 const NOT_READER: &str =
@@ -238,7 +238,7 @@ pub struct At {
 /// `GET /console/hierarchies/{name}`: one level of the tree.
 pub async fn show(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    Segments(name): Segments<String>,
     visitor: Visitor,
     uri: Uri,
     query: Result<Query<At>, QueryRejection>,
@@ -318,7 +318,7 @@ struct Preview {
 /// (administrators, who alone may move).
 pub async fn confirm_move(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    Segments(name): Segments<String>,
     visitor: Visitor,
     uri: Uri,
     query: Result<Query<Move>, QueryRejection>,
@@ -411,7 +411,7 @@ async fn parent_name(state: &AppState, kind: &str, raw: &str) -> Result<Option<S
 /// `POST /api/v1/authz/write`'s `set_parent`).
 pub async fn do_move(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    Segments(name): Segments<String>,
     visitor: Visitor,
     headers: HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,

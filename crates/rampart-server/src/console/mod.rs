@@ -117,6 +117,39 @@ pub fn routes() -> Router<AppState> {
         .route("/console/{*rest}", axum::routing::any(not_found))
 }
 
+/// A console address's parameters: like axum's `Path`, but an address it cannot read (a
+/// segment that is not UTF-8 once decoded) answers the console's 404 page, not a problem.
+pub struct Segments<T>(pub T);
+
+impl<T> axum::extract::FromRequestParts<AppState> for Segments<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(t)) => Ok(Segments(t)),
+            Err(_) => {
+                let visitor = Visitor::from_request_parts(parts, state)
+                    .await
+                    .map_err(IntoResponse::into_response)?;
+                let shell = Shell::new(&visitor, Section::None);
+                Err(shell.finish(message(
+                    &shell,
+                    StatusCode::NOT_FOUND,
+                    "Page not found",
+                    "There is no console page at this address. Use the navigation to find \
+                     your way.",
+                )))
+            }
+        }
+    }
+}
+
 /// The part of the console a page belongs to (the navigation marks it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Section {

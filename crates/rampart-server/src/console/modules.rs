@@ -14,7 +14,7 @@
 
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use rampart_api::{DiffQuery, SurfaceQuery, TagWire, VersionWire};
@@ -26,7 +26,7 @@ use rampart_service::AppState;
 use serde::Deserialize;
 
 use super::account::stamp;
-use super::{error_page, here, signed_in, Section, Shell};
+use super::{error_page, here, signed_in, Section, Segments, Shell};
 use crate::routes::page::{self, Visitor};
 
 /// A module in the list.
@@ -213,7 +213,7 @@ pub struct ModuleQuery {
 /// `GET /console/modules/{name}`: versions, a version's public surface, tags and notes.
 pub async fn show(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    Segments(name): Segments<String>,
     visitor: Visitor,
     uri: Uri,
     query: Result<Query<ModuleQuery>, QueryRejection>,
@@ -293,7 +293,7 @@ struct SourcePage<'a> {
 /// `GET /console/modules/{name}/versions/{version}`: a version's source (`open`).
 pub async fn source(
     State(state): State<AppState>,
-    Path((name, number)): Path<(String, String)>,
+    Segments((name, number)): Segments<(String, String)>,
     visitor: Visitor,
     uri: Uri,
 ) -> Response {
@@ -416,7 +416,7 @@ pub struct Versions {
 /// `GET /console/modules/{name}/diff?from=&to=`: the two versions side by side (`open`).
 pub async fn diff(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    Segments(name): Segments<String>,
     visitor: Visitor,
     uri: Uri,
     query: Result<Query<Versions>, QueryRejection>,
