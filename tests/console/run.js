@@ -685,6 +685,39 @@ async function main() {
     await context.close();
   });
 
+  await scenario('bad input on the new pages is a clear error that says what is wrong', async () => {
+    // (address, status, what the page says)
+    const cases = [
+      ['/console/permissions?application=nope', 422, /no application named `nope`/],
+      ['/console/permissions?environment=moon', 422, /no environment `moon`/],
+      ['/console/permissions/cell?user=not-an-id&module=crm&environment=development', 422, /user/],
+      [`/console/permissions/cell?user=${carol}&module=nope&environment=development`, 404, /not found|no such|does not exist/i],
+      [`/console/permissions/cell?user=${carol}&module=crm&environment=moon`, 422, /no environment `moon`/],
+      ['/console/permissions/roles?application=nope', 422, /no application named `nope`/],
+      ['/console/permissions/roles/revoke?application=shop&role=Rep&principal=nobody', 422, /`user:<id>` or `group:<name>`/],
+      ['/console/modules/crm?version=abc', 422, /a version number/],
+      ['/console/modules/crm?version=99', 404, /version/],
+      ['/console/modules/crm/versions/0', 422, /a version number/],
+      ['/console/modules/crm/diff', 422, /give `from` and `to`/],
+      ['/console/modules/%ff', 404, /no console page at this address/],
+      ['/console/deployments/plan?kind=deploy&module=crm&version=x&environment=quality', 422, /a version number/],
+      ['/console/deployments/plan?kind=explode', 422, /deploy, stage or rollback/],
+      ['/console/deployments/plan?kind=deploy&module=crm&version=1&environment=moon', 422, /no environment `moon`/],
+      ['/console/deployments/plan?kind=rollback&module=crm&environment=development', 409, /roll back|before/i],
+      ['/console/deployments/production/requests/abc/reject', 422, /a request number/],
+      ['/console/hierarchies/nope', 422, /no hierarchy named `nope`/],
+      ['/console/hierarchies/reports?at=not-an-id', 422, /at/],
+      ['/console/hierarchies/reports/move?node=not-an-id', 422, /node/],
+    ];
+    for (const [at, status, says] of cases) {
+      const response = await a.goto(`${BASE}${at}`);
+      assert.strictEqual(response.status(), status, at);
+      const text = await a.textContent('main');
+      assert.match(text, says, at);
+      assert.doesNotMatch(text, /panicked|stack backtrace|internal/i, at);
+    }
+  });
+
   await scenario('the new pages at phone width', async () => {
     const phone = await newPage(PHONE);
     await signIn(phone.page, 'admin', ADMIN_PASSWORD);
