@@ -460,6 +460,18 @@ async function main() {
     assert.strictEqual(await after.getAttribute('title'), 'override on module crm in development');
     await after.focus();
     await shot(a, 'permissions');
+    // A form per row: only the cells chosen change, all in one write.
+    await Promise.all([a.waitForNavigation(), a.click('a:has-text("Edit row")')]);
+    await accessible(a, 'permission row being edited');
+    await a.selectOption('select[aria-label="carol on crm in quality"]', 'reference');
+    await shot(a, 'permissions-row');
+    await Promise.all([a.waitForNavigation(), a.click('button:has-text("Save row")')]);
+    assert.match(await a.textContent('.notice'), /Saved 1 override/);
+    const quality = a.locator('table.matrix tbody tr a[href*="module=crm"][href*="environment=quality"]');
+    assert.match(await quality.textContent(), /quality\s+reference/);
+    assert.strictEqual(await quality.getAttribute('title'), 'override on module crm in quality');
+    assert.match(await after.textContent(), /development\s+open/);
+    assert.strictEqual(await a.locator('select[form=row-form]').count(), 0);
 
     // After: carol knows crm now and reads its source (open), in development only.
     assert.strictEqual((await c.page.goto(`${BASE}/console/modules/crm`)).status(), 200);

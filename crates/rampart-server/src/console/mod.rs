@@ -71,6 +71,7 @@ pub fn routes() -> Router<AppState> {
             "/console/permissions/cell",
             get(permissions::cell).post(permissions::set_cell),
         )
+        .route("/console/permissions/row", post(permissions::set_row))
         .route("/console/permissions/roles", get(permissions::roles))
         .route(
             "/console/permissions/roles/grant",

@@ -60,6 +60,11 @@ pub struct MatrixQuery {
     cursor: Option<String>,
     #[serde(default)]
     from: Option<usize>,
+    /// The user whose row is a form.
+    #[serde(default)]
+    edit: Option<String>,
+    #[serde(default)]
+    saved: Option<usize>,
 }
 
 impl MatrixQuery {
@@ -84,6 +89,7 @@ struct Column {
 /// One environment's level in a cell.
 struct LevelView {
     environment: String,
+    module: String,
     level: &'static str,
     reason: String,
     may_grant: bool,
@@ -96,6 +102,10 @@ struct Row {
     id: String,
     username: String,
     cells: Vec<Vec<LevelView>>,
+    /// Whether the caller may grant in some cell of the row (it has an "Edit row" link).
+    editable: bool,
+    /// The address that makes this row a form.
+    edit: String,
 }
 
 #[derive(Template)]
@@ -114,6 +124,11 @@ struct MatrixPage<'a> {
     next_users: Option<String>,
     granter: bool,
     teams: &'a [TeamRow],
+    /// The user whose row is a form, and where the form comes back to.
+    editing: Option<&'a str>,
+    back: &'a str,
+    levels: &'a [&'static str],
+    notice: Option<String>,
 }
 
 /// A team as the page shows it.
@@ -229,6 +244,13 @@ async fn matrix_page(
         .zip(levels)
         .enumerate()
         .map(|(u, (user, per_module))| Row {
+            editable: per_module.iter().flatten().any(|c| c.may_grant),
+            edit: format!(
+                "{}&edit={}#row-{}",
+                query.url(query.cursor.as_deref(), first),
+                page::encode(&user.id),
+                user.id
+            ),
             id: user.id.clone(),
             username: user.username.clone(),
             cells: per_module
@@ -248,6 +270,7 @@ async fn matrix_page(
                                 level: cell.explained.level.as_str(),
                                 reason: cell.explained.reason.clone(),
                                 may_grant: cell.may_grant,
+                                module: module.clone(),
                                 environment,
                             })
                         })
@@ -284,6 +307,12 @@ async fn matrix_page(
         next_users,
         granter,
         teams: &teams,
+        editing: query.edit.as_deref(),
+        back: &query.url(query.cursor.as_deref(), first),
+        levels: &LEVELS,
+        notice: query
+            .saved
+            .map(|n| format!("Saved {n} override(s); the levels below are the new ones.")),
     }
     .render())
 }
@@ -318,6 +347,47 @@ fn cell_url(user: &str, module: &str, environment: &str) -> String {
         page::encode(module),
         page::encode(environment)
     )
+}
+
+/// `POST /console/permissions/row`: the changed cells of one user's row, each an override
+/// set or removed, all in one write (all or none), as `POST /api/v1/it/write` does.
+pub async fn set_row(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let fields = fields(form);
+    let mut shell = Shell::new(&visitor, Section::Permissions);
+    let back = rampart_apps::pages::return_address(Some(field(&fields, "back")), "/console");
+    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), &back).await {
+        Ok(o) => o,
+        Err(r) => return shell.finish(r),
+    };
+    let user = field(&fields, "user");
+    // Each select is named `set|<module>|<environment>`; "keep" changes nothing.
+    let ops: Vec<ItWriteOp> = fields
+        .iter()
+        .filter_map(|(k, v)| {
+            let mut parts = k.strip_prefix("set|")?.splitn(2, '|');
+            let (module, environment) = (parts.next()?, parts.next()?);
+            (v != "keep").then(|| ItWriteOp::SetOverride {
+                user: user.to_owned(),
+                scope: ItScopeWire::Module {
+                    name: module.to_owned(),
+                },
+                environment: Some(environment.to_owned()),
+                level: (v != "inherit").then(|| v.clone()),
+            })
+        })
+        .collect();
+    if ops.is_empty() {
+        return shell.finish(page::see_other(&back));
+    }
+    match it::write(&state, &operator.auth.caller(&state), &ops).await {
+        Ok(_) => shell.finish(page::see_other(&format!("{back}&saved={}", ops.len()))),
+        Err(e) => shell.finish(error_page(&shell, e, &back)),
+    }
 }
 
 /// A cell's address.

@@ -292,6 +292,13 @@ async fn run_scenarios(node: Node) {
     assert_eq!(status, StatusCode::OK, "{name}: {level}");
     assert_eq!(level["level"], "open", "{name}: {level}");
     assert_eq!(level["decided_by"], "module_override", "{name}: {level}");
+    let (_, level) = node
+        .get(
+            &format!("/api/v1/it/level?user={carol}&module=crm&environment=quality"),
+            &admin,
+        )
+        .await;
+    assert_eq!(level["level"], "reference", "{name}: {level}");
     let (_, running) = node
         .get("/api/v1/environments/production/modules", &admin)
         .await;
