@@ -24,8 +24,10 @@ use rampart_service::identity::{self, users};
 use rampart_service::AppState;
 use serde::Deserialize;
 
-use super::permissions::user_named;
-use super::{admitted, error_page, field, fields, here, posted, require, Section, Segments, Shell};
+use super::{
+    admitted, error_page, field, fields, here, posted, require, user_named, Section, Segments,
+    Shell,
+};
 use crate::routes::page::{self, Visitor};
 
 const NOT_READER: &str =

@@ -20,6 +20,7 @@ pub mod deployments;
 pub mod hierarchies;
 pub mod modules;
 pub mod permissions;
+pub mod roles;
 pub mod users;
 
 use askama::Template;
@@ -29,6 +30,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use rampart_api::ListUsersQuery;
 use rampart_apps::pages::return_address;
 use rampart_authz::policy::Operation;
 use rampart_core::Error;
@@ -72,14 +74,11 @@ pub fn routes() -> Router<AppState> {
             get(permissions::cell).post(permissions::set_cell),
         )
         .route("/console/permissions/row", post(permissions::set_row))
-        .route("/console/permissions/roles", get(permissions::roles))
-        .route(
-            "/console/permissions/roles/grant",
-            post(permissions::grant_role),
-        )
+        .route("/console/permissions/roles", get(roles::roles))
+        .route("/console/permissions/roles/grant", post(roles::grant_role))
         .route(
             "/console/permissions/roles/revoke",
-            get(permissions::confirm_revoke).post(permissions::revoke),
+            get(roles::confirm_revoke).post(roles::revoke),
         )
         .route("/console/deployments", get(deployments::board))
         .route("/console/deployments/plan", get(deployments::plan))
@@ -628,4 +627,25 @@ fn refused_plain(state: &AppState, visitor: &Visitor, shell: &Shell) -> Option<R
             "Sign in to the console over HTTPS.",
         )
     })
+}
+
+/// The id of the user named `name` (an exact username; end users first, as roles and
+/// records are theirs), or an invalid-input refusal naming `field`.
+pub async fn user_named(state: &AppState, name: &str, field: &str) -> Result<String, Error> {
+    for provider in ["end", "it"] {
+        let found = identity::users::list(
+            state,
+            ListUsersQuery {
+                provider: Some(provider.into()),
+                prefix: Some(name.to_owned()),
+                cursor: None,
+                limit: Some(10),
+            },
+        )
+        .await?;
+        if let Some(u) = found.items.into_iter().find(|u| u.username == name) {
+            return Ok(u.id);
+        }
+    }
+    Err(Error::invalid(field, format!("no user named `{name}`")))
 }
