@@ -417,6 +417,332 @@ async function main() {
     await dana.context.close();
   });
 
+  /// The forms of the current page that change something (every page has the sign-out form).
+  async function changingForms(page) {
+    return page.locator('form[method=post]:not([action="/console/logout"])').count();
+  }
+
+  let carol = '';
+  await scenario('the permission matrix: a grant in a cell takes effect, and the deciding grant shows on focus', async () => {
+    // Before: carol holds no level on crm, which she may not even know exists.
+    const c = await newPage();
+    await signIn(c.page, 'carol', NEW_PASSWORD);
+    assert.strictEqual((await c.page.goto(`${BASE}/console/modules/crm`)).status(), 404);
+    assert.strictEqual(await c.page.locator('nav a:has-text("Permissions")').count(), 0);
+    assert.strictEqual((await c.page.goto(`${BASE}/console/permissions`)).status(), 403);
+
+    await a.goto(`${BASE}/console/permissions?q=carol`);
+    await accessible(a, 'permissions');
+    const rows = await a.locator('table.matrix tbody tr').allTextContents();
+    assert.strictEqual(rows.length, 1, rows.join('|'));
+    const cell = a.locator('table.matrix tbody tr a[href*="module=crm"][href*="environment=development"]');
+    carol = new URL(await cell.getAttribute('href'), BASE).searchParams.get('user');
+    assert.match(await cell.textContent(), /development\s+none/);
+    // The deciding grant: hidden until the level is focused from the keyboard.
+    const why = a.locator(`#${await cell.getAttribute('aria-describedby')}`);
+    assert.strictEqual(await why.isVisible(), false);
+    await cell.focus();
+    assert.ok(await why.isVisible(), 'the reason shows on focus');
+    assert.match(await why.textContent(), /holds no IT permissions|no grant applies/);
+    assert.strictEqual(await cell.getAttribute('title'), await why.textContent());
+
+    await Promise.all([a.waitForNavigation(), a.keyboard.press('Enter')]);
+    assert.match(await a.textContent('h1'), /carol on crm in development/);
+    await accessible(a, 'permission cell');
+    await a.selectOption('#level', 'open');
+    await Promise.all([a.waitForNavigation(), a.click('button:has-text("Save override")')]);
+    assert.match(await a.textContent('.notice'), /Override saved/);
+    assert.match(await a.textContent('#decided'), /override on module crm in development/);
+    await shot(a, 'permission-cell');
+    await a.goto(`${BASE}/console/permissions?q=carol&application=shop`);
+    const after = a.locator('table.matrix tbody tr a[href*="module=crm"][href*="environment=development"]');
+    assert.match(await after.textContent(), /development\s+open/);
+    assert.strictEqual(await after.getAttribute('title'), 'override on module crm in development');
+    await after.focus();
+    await shot(a, 'permissions');
+    // A form per row: only the cells chosen change, all in one write.
+    await Promise.all([a.waitForNavigation(), a.click('a:has-text("Edit row")')]);
+    await accessible(a, 'permission row being edited');
+    await a.selectOption('select[aria-label="carol on crm in quality"]', 'reference');
+    await shot(a, 'permissions-row');
+    await Promise.all([a.waitForNavigation(), a.click('button:has-text("Save row")')]);
+    assert.match(await a.textContent('.notice'), /Saved 1 override/);
+    const quality = a.locator('table.matrix tbody tr a[href*="module=crm"][href*="environment=quality"]');
+    assert.match(await quality.textContent(), /quality\s+reference/);
+    assert.strictEqual(await quality.getAttribute('title'), 'override on module crm in quality');
+    assert.match(await after.textContent(), /development\s+open/);
+    assert.strictEqual(await a.locator('select[form=row-form]').count(), 0);
+
+    // After: carol knows crm now and reads its source (open), in development only.
+    assert.strictEqual((await c.page.goto(`${BASE}/console/modules/crm`)).status(), 200);
+    assert.strictEqual((await c.page.goto(`${BASE}/console/modules/crm/versions/1`)).status(), 200);
+    assert.match(await c.page.textContent('pre'), /module: crm/);
+    await c.context.close();
+
+    // A level that does not exist is refused with the API's words, and nothing changes.
+    const bad = await admin.context.request.post(`${BASE}/console/permissions/cell`, {
+      form: { _csrf: await csrf(a), user: carol, module: 'crm', environment: 'development', level: 'root' },
+      headers: { Origin: BASE },
+      maxRedirects: 0,
+    });
+    assert.strictEqual(bad.status(), 422);
+    assert.match(await bad.text(), /must be one of none, reference, open, change, deploy, full/);
+  });
+
+  await scenario('application roles: members with their end, grant until a time, revoke after confirming', async () => {
+    await a.goto(`${BASE}/console/permissions/roles?application=shop`);
+    const members = await a.locator('tbody tr').allTextContents();
+    assert.ok(members.some((m) => /Rep/.test(m) && /dana/.test(m)), members.join('|'));
+    await a.selectOption('#role', 'Rep');
+    await a.fill('#name', 'nobody-by-this-name');
+    await a.click('button:has-text("Grant")');
+    assert.match(await a.textContent('.error'), /no user named `nobody-by-this-name`/);
+    await a.fill('#name', 'frank');
+    await a.fill('#until', '2031-03-31T18:00');
+    await Promise.all([a.waitForNavigation(), a.click('button:has-text("Grant")')]);
+    assert.match(await a.textContent('.notice'), /Role granted/);
+    const row = a.locator('tbody tr', { hasText: 'frank' });
+    assert.match(await row.textContent(), /2031-03-31 18:00/);
+    await accessible(a, 'application roles');
+    await shot(a, 'roles');
+    await Promise.all([a.waitForNavigation(), row.locator('a:has-text("Revoke")').click()]);
+    assert.match(await a.textContent('h1'), /Revoke Rep from user:/);
+    await Promise.all([a.waitForNavigation(), a.click('button:has-text("Revoke")')]);
+    assert.match(await a.textContent('.notice'), /Grant revoked/);
+    assert.strictEqual(await a.locator('tbody tr', { hasText: 'frank' }).count(), 0);
+  });
+
+  await scenario('modules: versions, public elements, and a side-by-side diff of two versions', async () => {
+    await a.goto(`${BASE}/console/modules`);
+    await accessible(a, 'modules');
+    await Promise.all([a.waitForNavigation(), a.click('a:has-text("crm")')]);
+    const versions = await a.locator('section[aria-labelledby=versions] tbody tr').allTextContents();
+    assert.strictEqual(versions.length, 2, versions.join('|'));
+    assert.match(versions[0], /longer notes, a sales channel/);
+    assert.match(await a.textContent('#surface'), /Public elements of v2/);
+    await accessible(a, 'module');
+    await shot(a, 'module');
+    await a.selectOption('#from', '1');
+    await a.selectOption('#to', '2');
+    await Promise.all([a.waitForNavigation(), a.click('button:has-text("Compare")')]);
+    assert.strictEqual(new URL(a.url()).pathname, '/console/modules/crm/diff');
+    // The structured change and the line diff, old on the left, new on the right.
+    assert.match(await a.textContent('section[aria-labelledby=structured]'), /max_length/);
+    const removed = await a.locator('table.sbs td.del').allTextContents();
+    const added = await a.locator('table.sbs td.add').allTextContents();
+    assert.ok(removed.some((l) => /max_length: 200/.test(l)), removed.join('|'));
+    assert.ok(added.some((l) => /max_length: 300/.test(l)), added.join('|'));
+    assert.ok(added.some((l) => /name: channel/.test(l)), added.join('|'));
+    await accessible(a, 'diff');
+    await shot(a, 'diff');
+    const bad = await a.goto(`${BASE}/console/modules/crm/diff?from=1&to=9`);
+    assert.strictEqual(bad.status(), 404);
+    assert.strictEqual((await a.goto(`${BASE}/console/modules/no-such-module`)).status(), 404);
+  });
+
+  await scenario('a contractor with reference sees the public surface only; source and diff refuse', async () => {
+    const { context, page } = await newPage();
+    await signIn(page, 'connie', USER_PASSWORD);
+    await page.goto(`${BASE}/console/modules/crm`);
+    const surface = await page.textContent('section[aria-labelledby=surface]');
+    assert.match(surface, /entity\s*Sale/);
+    assert.match(surface, /amount: decimal/);
+    assert.match(await page.textContent('main'), /public elements only/);
+    assert.strictEqual(await page.locator('a[href*="/versions/"], form[action$="/diff"]').count(), 0);
+    await accessible(page, 'module, reference only');
+    await shot(page, 'module-reference');
+    for (const at of ['/console/modules/crm/versions/1', '/console/modules/crm/diff?from=1&to=2']) {
+      const response = await page.goto(`${BASE}${at}`);
+      assert.strictEqual(response.status(), 403, at);
+      assert.match(await page.textContent('.error'), /needs `open` on module `crm` in development; you hold `reference`/, at);
+    }
+    await context.close();
+  });
+
+  await scenario('deploy, stage with the plan first, and a second operator approves', async () => {
+    const o = await newPage();
+    const op = o.page;
+    await signIn(op, 'olga', USER_PASSWORD);
+    await op.goto(`${BASE}/console/deployments`);
+    await accessible(op, 'deployments');
+    await op.selectOption('#d-module', 'crm');
+    await op.fill('#d-version', '2');
+    await op.selectOption('#d-env', 'quality');
+    await Promise.all([op.waitForNavigation(), op.click('button:has-text("Preview deployment")')]);
+    assert.match(await op.textContent('h1'), /Deploy crm v2 to quality\?/);
+    const plan = await op.locator('tbody tr').allTextContents();
+    assert.strictEqual(plan.length, 1, plan.join('|'));
+    assert.match(plan[0], /crm\s*nothing\s*v2/);
+    await accessible(op, 'deployment plan');
+    await Promise.all([op.waitForNavigation(), op.click('button:has-text("Run it")')]);
+    assert.match(await op.textContent('.notice'), /Deployed/);
+    const crm = op.locator('section[aria-labelledby=board] tbody tr', { hasText: 'crm' });
+    assert.deepStrictEqual(await crm.locator('td').allTextContents(), ['v1', 'v2', 'not deployed']);
+    // Production needs a second approver: staging there makes a request.
+    await op.selectOption('#s-env', 'production');
+    await Promise.all([op.waitForNavigation(), op.click('button:has-text("Preview stage")')]);
+    assert.match(await op.textContent('h1'), /Stage everything into production/);
+    await shot(op, 'plan');
+    await Promise.all([op.waitForNavigation(), op.click('button:has-text("Request approval")')]);
+    assert.match(await op.textContent('.notice'), /Waiting for a second approver: request (\d+)/);
+    const id = (await op.textContent('.notice')).match(/request (\d+)/)[1];
+    // The requester cannot approve her own request.
+    const own = await o.context.request.post(`${BASE}/console/deployments/production/requests/${id}/approve`, {
+      form: { _csrf: await csrf(op) },
+      headers: { Origin: BASE },
+      maxRedirects: 0,
+    });
+    assert.strictEqual(own.status(), 403);
+    await o.context.close();
+
+    const s = await newPage();
+    const second = s.page;
+    await signIn(second, 'oscar', USER_PASSWORD);
+    await second.goto(`${BASE}/console/deployments`);
+    const pending = second.locator('section[aria-labelledby=pending] tbody tr', { hasText: `#${id}` });
+    assert.match(await pending.textContent(), /olga/);
+    await shot(second, 'deployments');
+    await Promise.all([second.waitForNavigation(), pending.locator('button:has-text("Approve")').click()]);
+    assert.match(await second.textContent('.notice'), new RegExp(`Request ${id} approved and deployed`));
+    const row = second.locator('section[aria-labelledby=board] tbody tr', { hasText: 'crm' });
+    assert.deepStrictEqual(await row.locator('td').allTextContents(), ['v1', 'v2', 'v2']);
+    assert.match(await second.textContent('section[aria-labelledby=pending]'), /Nothing waits for approval/);
+    assert.match(await second.textContent('section[aria-labelledby=history]'), /production\s*crm\s*none → v2/);
+    await s.context.close();
+  });
+
+  await scenario('hierarchies: why mia sees a record, move a subtree with a preview, and the answer changes', async () => {
+    const explain = async (user) => {
+      await a.goto(`${BASE}/console/hierarchies`);
+      await a.fill('#user', user);
+      await a.selectOption('#entity', 'Deal');
+      await a.fill('#record', 'd-1');
+      await Promise.all([a.waitForNavigation(), a.click('button:has-text("Explain")')]);
+      return a.textContent('.answer');
+    };
+    const before = await explain('mia');
+    assert.match(before, /^\s*Allowed \(owner\)/);
+    assert.deepStrictEqual(await a.locator('ol.path li').allTextContents(), ['mia', 'dana', 'erin']);
+    await accessible(a, 'hierarchies');
+    await shot(a, 'hierarchies');
+    await a.goto(`${BASE}/console/hierarchies?user=nobody-by-this-name&entity=Deal&record=d-1`);
+    assert.match(await a.textContent('.error'), /no user named `nobody-by-this-name`/);
+
+    await a.goto(`${BASE}/console/hierarchies/reports`);
+    await Promise.all([a.waitForNavigation(), a.click('td a:has-text("mia")')]);
+    const dana = a.locator('tbody tr', { hasText: 'dana' });
+    assert.match(await dana.textContent(), /dana\s*1\s*2/);
+    await accessible(a, 'hierarchy');
+    await Promise.all([a.waitForNavigation(), dana.locator('a:has-text("Move")').click()]);
+    // A cycle is refused with its reason and nothing changes.
+    await a.fill('#parent', 'erin');
+    await Promise.all([a.waitForNavigation(), a.click('button:has-text("Preview")')]);
+    assert.match(await a.textContent('.error'), /cannot move there/);
+    await a.fill('#parent', 'nick');
+    await Promise.all([a.waitForNavigation(), a.click('button:has-text("Preview")')]);
+    assert.deepStrictEqual(await a.locator('#leaves li').allTextContents(), ['mia']);
+    assert.deepStrictEqual(await a.locator('#joins li').allTextContents(), ['nick']);
+    await accessible(a, 'move preview');
+    await shot(a, 'move-preview');
+    await Promise.all([a.waitForNavigation(), a.click('button:has-text("Move dana")')]);
+    assert.match(await a.textContent('.notice'), /Moved/);
+    assert.match(await a.textContent('nav.crumbs'), /nick/);
+    assert.ok((await a.locator('tbody tr', { hasText: 'dana' }).count()) === 1);
+
+    assert.match(await explain('mia'), /^\s*Not allowed/);
+    assert.match(await explain('nick'), /^\s*Allowed \(owner\)/);
+    assert.deepStrictEqual(await a.locator('ol.path li').allTextContents(), ['nick', 'dana', 'erin']);
+  });
+
+  await scenario('an auditor reads permissions, roles, modules and deployments, with no form that changes anything', async () => {
+    const { context, page } = await newPage();
+    await signIn(page, 'audrey', USER_PASSWORD);
+    const pages = [
+      '/console/permissions',
+      `/console/permissions/cell?user=${carol}&module=crm&environment=development`,
+      '/console/permissions/roles?application=shop',
+      '/console/modules/crm',
+      '/console/deployments',
+      '/console/hierarchies?user=nick&entity=Deal&record=d-1',
+      '/console/hierarchies/reports',
+    ];
+    for (const at of pages) {
+      const response = await page.goto(`${BASE}${at}`);
+      assert.strictEqual(response.status(), 200, at);
+      assert.strictEqual(await changingForms(page), 0, at);
+      assert.strictEqual(await page.locator('form[action="/console/deployments/plan"], a:has-text("Revoke")').count(), 0, at);
+    }
+    await accessible(page, 'deployments, read-only');
+    assert.strictEqual(await page.locator('a:has-text("Move")').count(), 0);
+    assert.strictEqual((await page.goto(`${BASE}/console/hierarchies/reports/move?node=x`)).status(), 403);
+    // An auditor holds `reference` on modules: the source and diffs refuse them as the API does.
+    assert.strictEqual((await page.goto(`${BASE}/console/modules/crm/diff?from=1&to=2`)).status(), 403);
+    await page.goto(`${BASE}${pages[1]}`);
+    assert.match(await page.textContent('#decided'), /override on module crm in development/);
+    // Forged changes are refused with the API's words.
+    const forged = await context.request.post(`${BASE}/console/permissions/cell`, {
+      form: { _csrf: await csrf(page), user: carol, module: 'crm', environment: 'development', level: 'full' },
+      headers: { Origin: BASE },
+      maxRedirects: 0,
+    });
+    assert.strictEqual(forged.status(), 403);
+    assert.match(await forged.text(), /you need `full` on/);
+    const grant = await context.request.post(`${BASE}/console/permissions/roles/grant`, {
+      form: { _csrf: await csrf(page), application: 'shop', role: 'Rep', kind: 'user', name: 'frank' },
+      headers: { Origin: BASE },
+      maxRedirects: 0,
+    });
+    assert.strictEqual(grant.status(), 403);
+    assert.match(await grant.text(), /only IT administrators may manage users/);
+    await context.close();
+  });
+
+  await scenario('bad input on the new pages is a clear error that says what is wrong', async () => {
+    // (address, status, what the page says)
+    const cases = [
+      ['/console/permissions?application=nope', 422, /no application named `nope`/],
+      ['/console/permissions?environment=moon', 422, /no environment `moon`/],
+      ['/console/permissions/cell?user=not-an-id&module=crm&environment=development', 422, /user/],
+      [`/console/permissions/cell?user=${carol}&module=nope&environment=development`, 404, /not found|no such|does not exist/i],
+      [`/console/permissions/cell?user=${carol}&module=crm&environment=moon`, 422, /no environment `moon`/],
+      ['/console/permissions/roles?application=nope', 422, /no application named `nope`/],
+      ['/console/permissions/roles/revoke?application=shop&role=Rep&principal=nobody', 422, /`user:<id>` or `group:<name>`/],
+      ['/console/modules/crm?version=abc', 422, /a version number/],
+      ['/console/modules/crm?version=99', 404, /version/],
+      ['/console/modules/crm/versions/0', 422, /a version number/],
+      ['/console/modules/crm/diff', 422, /give `from` and `to`/],
+      ['/console/modules/%ff', 404, /no console page at this address/],
+      ['/console/deployments/plan?kind=deploy&module=crm&version=x&environment=quality', 422, /a version number/],
+      ['/console/deployments/plan?kind=explode', 422, /deploy, stage or rollback/],
+      ['/console/deployments/plan?kind=deploy&module=crm&version=1&environment=moon', 422, /no environment `moon`/],
+      ['/console/deployments/plan?kind=rollback&module=crm&environment=development', 409, /roll back|before/i],
+      ['/console/deployments/production/requests/abc/reject', 422, /a request number/],
+      ['/console/hierarchies/nope', 422, /no hierarchy named `nope`/],
+      ['/console/hierarchies/reports?at=not-an-id', 422, /at/],
+      ['/console/hierarchies/reports/move?node=not-an-id', 422, /node/],
+    ];
+    for (const [at, status, says] of cases) {
+      const response = await a.goto(`${BASE}${at}`);
+      assert.strictEqual(response.status(), status, at);
+      const text = await a.textContent('main');
+      assert.match(text, says, at);
+      assert.doesNotMatch(text, /panicked|stack backtrace|internal/i, at);
+    }
+  });
+
+  await scenario('the new pages at phone width', async () => {
+    const phone = await newPage(PHONE);
+    await signIn(phone.page, 'admin', ADMIN_PASSWORD);
+    for (const at of ['/console/deployments', '/console/modules/crm', '/console/permissions/roles?application=shop']) {
+      await phone.page.goto(`${BASE}${at}`);
+      const width = await phone.page.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(width <= PHONE.width, `${at}: no sideways scrolling: ${width}px`);
+    }
+    await accessible(phone.page, 'roles at phone width');
+    await shot(phone.page, 'roles-phone');
+    await phone.context.close();
+  });
+
   await scenario('signing out ends the session', async () => {
     await a.goto(`${BASE}/console/`);
     await Promise.all([a.waitForNavigation(), a.click('button:has-text("Sign out")')]);

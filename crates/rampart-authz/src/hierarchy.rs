@@ -27,6 +27,18 @@ pub enum HierarchyError {
     UnknownNode(u32),
 }
 
+/// What a move changes above the moved node: the ancestors it leaves and those it joins.
+/// Under an owner rule over a reports-to tree, the first lose sight of the records the
+/// subtree's people own and the second gain it; in a unit tree, the people seated in the
+/// subtree lose and gain what is granted to those units.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MoveEffect {
+    /// Ancestors now that are not after the move, nearest first.
+    pub leaves: Vec<u32>,
+    /// Ancestors after the move that are not now, nearest first.
+    pub joins: Vec<u32>,
+}
+
 /// A forest of `len()` nodes, identified by `0..len()`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Hierarchy {
@@ -176,6 +188,73 @@ impl Hierarchy {
         .iter()
         .map(|v| v.capacity() * 4)
         .sum()
+    }
+
+    /// The children of `node` in sibling order; with `None`, the roots by id.
+    pub fn children(&self, node: Option<u32>) -> Result<Vec<u32>, HierarchyError> {
+        let Some(node) = node else {
+            return Ok((0..self.parent.len())
+                .filter(|&i| self.parent.get(i) == Some(&NONE))
+                .filter_map(|i| u32::try_from(i).ok())
+                .collect());
+        };
+        let mut out = Vec::new();
+        let mut cur = self
+            .first_child
+            .get(self.check(node)?)
+            .copied()
+            .unwrap_or(NONE);
+        while cur != NONE {
+            out.push(cur);
+            cur = self.next.get(cur as usize).copied().unwrap_or(NONE);
+        }
+        Ok(out)
+    }
+
+    /// `node`'s ancestors, its parent first.
+    pub fn ancestors(&self, node: u32) -> Result<Vec<u32>, HierarchyError> {
+        let mut out = Vec::new();
+        let mut cur = self.parent.get(self.check(node)?).copied().unwrap_or(NONE);
+        while cur != NONE {
+            out.push(cur);
+            cur = self.parent.get(cur as usize).copied().unwrap_or(NONE);
+        }
+        Ok(out)
+    }
+
+    /// What moving `node` (with its subtree) under `parent` changes above it, without
+    /// moving it: the ancestors it would leave and those it would join, nearest first.
+    /// Refuses what [`Hierarchy::set_parent`] refuses.
+    pub fn move_effect(
+        &self,
+        node: u32,
+        parent: Option<u32>,
+    ) -> Result<MoveEffect, HierarchyError> {
+        self.check(node)?;
+        let joined = match parent {
+            Some(p) => {
+                if self.contains(node, p)? {
+                    return Err(HierarchyError::Cycle { node, parent: p });
+                }
+                let mut up = vec![p];
+                up.extend(self.ancestors(p)?);
+                up
+            }
+            None => Vec::new(),
+        };
+        let before = self.ancestors(node)?;
+        Ok(MoveEffect {
+            leaves: before
+                .iter()
+                .copied()
+                .filter(|a| !joined.contains(a))
+                .collect(),
+            joins: joined
+                .iter()
+                .copied()
+                .filter(|a| !before.contains(a))
+                .collect(),
+        })
     }
 
     /// Number of nodes in `node`'s subtree, itself included.
@@ -328,6 +407,65 @@ mod tests {
             cur = parents[c as usize];
         }
         false
+    }
+
+    /// (node, new parent, ancestors it leaves, ancestors it joins)
+    type Case = (u32, Option<u32>, &'static [u32], &'static [u32]);
+
+    #[test]
+    fn children_ancestors_and_the_effect_of_a_move() {
+        // 0 ─ 1 ─ 3          5
+        //   └ 2 ─ 4
+        let h = Hierarchy::from_parents(&[None, Some(0), Some(0), Some(1), Some(2), None]).unwrap();
+        assert_eq!(h.children(None).unwrap(), [0, 5]);
+        let mut kids = h.children(Some(0)).unwrap();
+        kids.sort_unstable();
+        assert_eq!(kids, [1, 2]);
+        assert_eq!(h.children(Some(4)).unwrap(), Vec::<u32>::new());
+        assert_eq!(h.ancestors(4).unwrap(), [2, 0]);
+        assert_eq!(h.ancestors(0).unwrap(), Vec::<u32>::new());
+        // (node, new parent, leaves, joins)
+        let table: [Case; 5] = [
+            (3, Some(2), &[1], &[2]),
+            (3, Some(4), &[1], &[4, 2]),
+            (1, Some(5), &[0], &[5]),
+            (4, None, &[2, 0], &[]),
+            (3, Some(1), &[], &[]),
+        ];
+        for (node, parent, leaves, joins) in table {
+            let effect = h.move_effect(node, parent).unwrap();
+            assert_eq!(
+                (effect.leaves.as_slice(), effect.joins.as_slice()),
+                (leaves, joins),
+                "{node} under {parent:?}"
+            );
+        }
+        assert_eq!(
+            h.move_effect(0, Some(4)),
+            Err(HierarchyError::Cycle { node: 0, parent: 4 })
+        );
+        assert_eq!(h.move_effect(9, None), Err(HierarchyError::UnknownNode(9)));
+    }
+
+    proptest! {
+        /// The effect of a move is the difference of the ancestor sets before and after it.
+        #[test]
+        fn a_moves_effect_is_what_the_move_does(parents in forest(), node in 0u32..40, parent in proptest::option::of(0u32..40)) {
+            let n = parents.len() as u32;
+            let (node, parent) = (node % n, parent.map(|p| p % n));
+            let h = Hierarchy::from_parents(&parents).unwrap();
+            let mut moved = h.clone();
+            match (h.move_effect(node, parent), moved.set_parent(node, parent)) {
+                (Ok(effect), Ok(())) => {
+                    let before = h.ancestors(node).unwrap();
+                    let after = moved.ancestors(node).unwrap();
+                    prop_assert_eq!(effect.leaves, before.iter().copied().filter(|a| !after.contains(a)).collect::<Vec<_>>());
+                    prop_assert_eq!(effect.joins, after.iter().copied().filter(|a| !before.contains(a)).collect::<Vec<_>>());
+                }
+                (Err(a), Err(b)) => prop_assert_eq!(a, b),
+                (a, b) => prop_assert!(false, "effect {:?} but move {:?}", a, b),
+            }
+        }
     }
 
     fn forest() -> impl Strategy<Value = Vec<Option<u32>>> {

@@ -314,6 +314,18 @@ impl Permissions {
         apps
     }
 
+    /// The members of `team` with their roles, sorted by user.
+    pub fn team_members(&self, team: TeamId) -> Vec<(ItUserId, RoleId)> {
+        let mut members: Vec<(ItUserId, RoleId)> = self
+            .team_role
+            .iter()
+            .filter(|((t, _), _)| *t == team)
+            .map(|((_, u), r)| (*u, *r))
+            .collect();
+        members.sort_unstable();
+        members
+    }
+
     /// Removes `user` from `team`.
     pub fn remove_team_role(&mut self, team: TeamId, user: ItUserId) {
         self.team_role.remove(&(team, user));
@@ -493,6 +505,23 @@ mod tests {
         let qa = p.environment("quality").unwrap();
         let prod = p.environment("production").unwrap();
         (p, dev, qa, prod)
+    }
+
+    #[test]
+    fn team_members_are_listed_per_team_and_leave_with_their_role() {
+        let (mut p, _, _, _) = model();
+        let developer = p.role("developer").unwrap();
+        let tester = p.role("tester").unwrap();
+        p.set_team_role(TEAM, ItUserId(7), tester);
+        p.set_team_role(TEAM, ALICE, developer);
+        p.set_team_role(TeamId(31), ItUserId(8), developer);
+        assert_eq!(
+            p.team_members(TEAM),
+            [(ALICE, developer), (ItUserId(7), tester)]
+        );
+        p.remove_team_role(TEAM, ALICE);
+        assert_eq!(p.team_members(TEAM), [(ItUserId(7), tester)]);
+        assert_eq!(p.team_members(TeamId(99)), []);
     }
 
     #[test]

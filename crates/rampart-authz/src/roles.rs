@@ -131,6 +131,19 @@ impl Roles {
         out
     }
 
+    /// Every grant in `app`, expired ones included (their end says so): grantee, role and
+    /// end, sorted by role, then grantee.
+    pub fn members(&self, app: AppNum) -> Vec<(RoleNum, Principal, Option<i64>)> {
+        let mut out: Vec<(RoleNum, Principal, Option<i64>)> = self
+            .grants
+            .iter()
+            .filter(|((a, _), _)| *a == app)
+            .flat_map(|((_, p), list)| list.iter().map(move |&(r, until)| (r, *p, until)))
+            .collect();
+        out.sort_unstable_by_key(|&(r, p, _)| (r, p));
+        out
+    }
+
     /// Number of grants.
     pub fn len(&self) -> usize {
         self.grants.values().map(Vec::len).sum()
@@ -151,6 +164,26 @@ mod tests {
     const OTHER_APP: AppNum = AppNum(2);
     const SALES: RoleNum = RoleNum(10);
     const ADMIN: RoleNum = RoleNum(11);
+
+    #[test]
+    fn members_are_every_grant_of_one_application_expired_ones_included() {
+        let mut roles = Roles::new();
+        roles.grant(APP, ADMIN, Principal::group(5), Some(1_000));
+        roles.grant(APP, SALES, Principal::user(3), None);
+        roles.grant(APP, SALES, Principal::user(1), Some(7));
+        roles.grant(OTHER_APP, SALES, Principal::user(2), None);
+        assert_eq!(
+            roles.members(APP),
+            [
+                (SALES, Principal::user(1), Some(7)),
+                (SALES, Principal::user(3), None),
+                (ADMIN, Principal::group(5), Some(1_000)),
+            ]
+        );
+        roles.revoke(APP, SALES, Principal::user(1));
+        assert_eq!(roles.members(APP).len(), 2);
+        assert_eq!(roles.members(AppNum(9)), []);
+    }
 
     #[test]
     fn grants_to_users_and_groups_with_expiry() {

@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::extract::rejection::{FormRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use axum::Form;
@@ -15,7 +15,8 @@ use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
 
 use super::{
-    error_page, field, fields, here, posted, signed_in, signed_out, ConfirmPage, Section, Shell,
+    error_page, field, fields, here, posted, signed_in, signed_out, ConfirmPage, Section, Segments,
+    Shell,
 };
 use crate::auth::RequestContext;
 use crate::error::ApiError;
@@ -193,7 +194,7 @@ pub async fn change_password(
 /// current one signs them out).
 pub async fn end_session(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Segments(id): Segments<String>,
     visitor: Visitor,
     headers: HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,

@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use rampart_api::{AuditEventView, AuditEventsQuery};
@@ -15,7 +15,7 @@ use rampart_service::AppState;
 use serde::Deserialize;
 
 use super::account::stamp;
-use super::{admitted, error_page, here, Section, Shell};
+use super::{admitted, error_page, here, Section, Segments, Shell};
 use crate::error::ApiError;
 use crate::routes::page::{self, Visitor};
 
@@ -265,7 +265,7 @@ struct EventPage<'a> {
 /// `GET /console/audit/{seq}`: one event.
 pub async fn event(
     State(state): State<AppState>,
-    Path(seq): Path<String>,
+    Segments(seq): Segments<String>,
     visitor: Visitor,
     uri: Uri,
 ) -> Response {

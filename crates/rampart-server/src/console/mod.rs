@@ -16,6 +16,11 @@
 
 pub mod account;
 pub mod audit;
+pub mod deployments;
+pub mod hierarchies;
+pub mod modules;
+pub mod permissions;
+pub mod roles;
 pub mod users;
 
 use askama::Template;
@@ -25,6 +30,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use rampart_api::ListUsersQuery;
 use rampart_apps::pages::return_address;
 use rampart_authz::policy::Operation;
 use rampart_core::Error;
@@ -62,6 +68,42 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/console/audit", get(audit::search))
         .route("/console/audit/{seq}", get(audit::event))
+        .route("/console/permissions", get(permissions::matrix))
+        .route(
+            "/console/permissions/cell",
+            get(permissions::cell).post(permissions::set_cell),
+        )
+        .route("/console/permissions/row", post(permissions::set_row))
+        .route("/console/permissions/roles", get(roles::roles))
+        .route("/console/permissions/roles/grant", post(roles::grant_role))
+        .route(
+            "/console/permissions/roles/revoke",
+            get(roles::confirm_revoke).post(roles::revoke),
+        )
+        .route("/console/deployments", get(deployments::board))
+        .route("/console/deployments/plan", get(deployments::plan))
+        .route("/console/deployments/run", post(deployments::run))
+        .route(
+            "/console/deployments/{env}/requests/{id}/approve",
+            post(deployments::approve),
+        )
+        .route(
+            "/console/deployments/{env}/requests/{id}/reject",
+            get(deployments::confirm_reject).post(deployments::reject),
+        )
+        .route("/console/hierarchies", get(hierarchies::list))
+        .route("/console/hierarchies/{name}", get(hierarchies::show))
+        .route(
+            "/console/hierarchies/{name}/move",
+            get(hierarchies::confirm_move).post(hierarchies::do_move),
+        )
+        .route("/console/modules", get(modules::list))
+        .route("/console/modules/{name}", get(modules::show))
+        .route(
+            "/console/modules/{name}/versions/{version}",
+            get(modules::source),
+        )
+        .route("/console/modules/{name}/diff", get(modules::diff))
         .route("/console/users", get(users::search))
         .route(
             "/console/users/new",
@@ -75,6 +117,39 @@ pub fn routes() -> Router<AppState> {
         .route("/console/{*rest}", axum::routing::any(not_found))
 }
 
+/// A console address's parameters: like axum's `Path`, but an address it cannot read (a
+/// segment that is not UTF-8 once decoded) answers the console's 404 page, not a problem.
+pub struct Segments<T>(pub T);
+
+impl<T> axum::extract::FromRequestParts<AppState> for Segments<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(t)) => Ok(Segments(t)),
+            Err(_) => {
+                let visitor = Visitor::from_request_parts(parts, state)
+                    .await
+                    .map_err(IntoResponse::into_response)?;
+                let shell = Shell::new(&visitor, Section::None);
+                Err(shell.finish(message(
+                    &shell,
+                    StatusCode::NOT_FOUND,
+                    "Page not found",
+                    "There is no console page at this address. Use the navigation to find \
+                     your way.",
+                )))
+            }
+        }
+    }
+}
+
 /// The part of the console a page belongs to (the navigation marks it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Section {
@@ -86,6 +161,14 @@ pub enum Section {
     Account,
     /// The audit log.
     Audit,
+    /// IT permissions and application roles.
+    Permissions,
+    /// Hierarchies and ACL explanations.
+    Hierarchies,
+    /// Applications and modules.
+    Modules,
+    /// Environments and deployments.
+    Deployments,
     /// Signing in, refusals, pages that belong nowhere.
     None,
 }
@@ -104,6 +187,8 @@ pub struct Shell {
     pub users: bool,
     /// Whether the user may read the audit log (the navigation shows Audit).
     pub audit: bool,
+    /// Whether the user may read authorization data (the navigation shows Permissions).
+    pub permissions: bool,
 }
 
 impl Shell {
@@ -115,6 +200,7 @@ impl Shell {
             section,
             users: false,
             audit: false,
+            permissions: false,
         }
     }
 
@@ -177,6 +263,9 @@ pub async fn signed_in(
         .await
         .unwrap_or(false);
     shell.audit = identity::may(state, &auth.user, Operation::ReadAuditLog)
+        .await
+        .unwrap_or(false);
+    shell.permissions = identity::may(state, &auth.user, Operation::ReadAuthorizationData)
         .await
         .unwrap_or(false);
     Ok(Operator { auth: auth.clone() })
@@ -538,4 +627,25 @@ fn refused_plain(state: &AppState, visitor: &Visitor, shell: &Shell) -> Option<R
             "Sign in to the console over HTTPS.",
         )
     })
+}
+
+/// The id of the user named `name` (an exact username; end users first, as roles and
+/// records are theirs), or an invalid-input refusal naming `field`.
+pub async fn user_named(state: &AppState, name: &str, field: &str) -> Result<String, Error> {
+    for provider in ["end", "it"] {
+        let found = identity::users::list(
+            state,
+            ListUsersQuery {
+                provider: Some(provider.into()),
+                prefix: Some(name.to_owned()),
+                cursor: None,
+                limit: Some(10),
+            },
+        )
+        .await?;
+        if let Some(u) = found.items.into_iter().find(|u| u.username == name) {
+            return Ok(u.id);
+        }
+    }
+    Err(Error::invalid(field, format!("no user named `{name}`")))
 }

@@ -6,7 +6,7 @@
 
 use askama::Template;
 use axum::extract::rejection::{FormRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use axum::Form;
@@ -21,7 +21,7 @@ use serde::Deserialize;
 use super::account::stamp;
 use super::{
     admitted, check_form, error_page, field, fields, here, require, signed_in, ConfirmPage,
-    Operator, Section, Shell,
+    Operator, Section, Segments, Shell,
 };
 use crate::error::ApiError;
 use crate::routes::page::{self, Visitor};
@@ -321,7 +321,7 @@ struct UserPage<'a> {
 /// `GET /console/users/{id}`: one user, with the roles they hold.
 pub async fn show(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Segments(id): Segments<String>,
     visitor: Visitor,
     uri: Uri,
     query: Result<Query<Done>, QueryRejection>,
@@ -501,7 +501,7 @@ async fn target(
 /// `GET /console/users/{id}/{action}`: asks before acting (administrators).
 pub async fn confirm(
     State(state): State<AppState>,
-    Path((id, action)): Path<(String, String)>,
+    Segments((id, action)): Segments<(String, String)>,
     visitor: Visitor,
 ) -> Response {
     let mut shell = Shell::new(&visitor, Section::Users);
@@ -541,7 +541,7 @@ fn confirm_page(
 /// same name does.
 pub async fn act(
     State(state): State<AppState>,
-    Path((id, action)): Path<(String, String)>,
+    Segments((id, action)): Segments<(String, String)>,
     visitor: Visitor,
     headers: HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,

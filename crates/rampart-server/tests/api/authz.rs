@@ -393,6 +393,48 @@ async fn it_permissions_most_specific_grant_wins_and_nobody_grants_beyond_their_
             let got = level(&node, &admin, user, module, env).await;
             assert_eq!(got, (want.to_owned(), why.to_owned()), "{name}: {user} {module} {env}");
         }
+        // The console's matrix is the same answer for every user × module × environment, and
+        // says a cell may be granted exactly where the write itself allows it.
+        let state = &node.server().state;
+        let caller = |id: &str| {
+            let id = rampart_core::UserId::parse(id, "user").unwrap();
+            async move {
+                let user = state.store.user(id).await.unwrap().unwrap();
+                rampart_service::caller::Caller {
+                    audit: rampart_core::AuditContext { actor_id: Some(user.id), ..Default::default() },
+                    user,
+                    arrived: state.fence.ticket(),
+                }
+            }
+        };
+        let users: Vec<rampart_core::UserId> = [&contractor, &dev, &owner, &admin_id]
+            .iter()
+            .map(|u| rampart_core::UserId::parse(u, "user").unwrap())
+            .collect();
+        let modules = ["core-service".to_owned(), "shop-ui".to_owned()];
+        let environments = ["development", "quality", "production"];
+        let as_admin = caller(&admin_id).await;
+        let as_owner = caller(&owner).await;
+        let by_admin = rampart_service::authz::it::matrix(state, &as_admin, &users, &modules).await.unwrap();
+        let by_owner_self = rampart_service::authz::it::matrix(state, &as_owner, &users[2..3], &modules).await.unwrap();
+        for (u, row) in users.iter().zip(&by_admin) {
+            for (m, cells) in modules.iter().zip(row) {
+                for (e, cell) in environments.iter().zip(cells) {
+                    let got = level(&node, &admin, &u.to_string(), m, e).await;
+                    let explained = &cell.explained;
+                    assert_eq!((explained.level.as_str().to_owned(), explained.decided_by.to_owned()), got, "{name}: {u} {m} {e}");
+                    assert!(cell.may_grant, "{name}: an administrator grants anywhere");
+                }
+            }
+        }
+        for (m, cells) in modules.iter().zip(&by_owner_self[0]) {
+            for cell in cells {
+                assert_eq!(cell.may_grant, m == "shop-ui", "{name}: the owner grants on their application only ({m})");
+            }
+        }
+        // Others' levels are for administrators and auditors, as `GET /api/v1/it/level` says.
+        let refused = rampart_service::authz::it::matrix(state, &as_owner, &users[..1], &modules).await;
+        assert!(matches!(refused, Err(rampart_core::Error::Forbidden(_))), "{name}: {refused:?}");
         // An override may lower access too, and role levels are configurable per environment.
         let (status, _) = node.post("/api/v1/it/write", &admin, json!({ "operations": [
             { "op": "set_override", "user": dev, "scope": { "type": "application", "name": "core" }, "environment": "production", "level": "none" },

@@ -13,7 +13,7 @@ use rampart_api::{
     ListFilterResponse, ModuleView, ReadableRecord, RolesQuery, RolesResponse,
 };
 use rampart_authz::acl::{
-    AclReason, Actions, EntityId, HierarchyKind, Principal, RecordRef, NOBODY,
+    AclReason, Actions, EntityId, HierarchyKind, Principal, PrincipalKind, RecordRef, NOBODY,
 };
 use rampart_authz::policy::Operation;
 use rampart_authz::roles::{AppNum, RoleNum};
@@ -588,4 +588,62 @@ pub async fn grants(
             })
             .collect(),
     })
+}
+
+/// One grant of an application role: to whom, until when, and whether it still counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleMember {
+    /// The role.
+    pub role: String,
+    /// The grantee as [`AuthzView::describe`] names it (`user:<id>`, `group:<name>`).
+    pub principal: String,
+    /// The user, when the grantee is one.
+    pub user: Option<UserId>,
+    /// The group, when the grantee is one.
+    pub group: Option<String>,
+    /// When the grant ends, if it does.
+    pub until: Option<time::OffsetDateTime>,
+    /// Whether it still counts now (an ended grant stays listed until revoked).
+    pub live: bool,
+}
+
+/// Every grant of `application`'s roles, ended ones included, by role then grantee
+/// (administrators and auditors, like the model it belongs to).
+pub async fn role_members(
+    state: &AppState,
+    user: &User,
+    application: &str,
+) -> Result<Vec<RoleMember>, Error> {
+    may_ask(state, user, Asking::Data).await?;
+    state.authz.fresh(None).await?;
+    let now = millis(state.clock.now());
+    let view = state.authz.view();
+    let app = view.app(application).ok_or_else(|| {
+        Error::invalid(
+            "application",
+            format!("no application named `{application}`"),
+        )
+    })?;
+    Ok(view
+        .roles
+        .members(app)
+        .into_iter()
+        .map(|(role, p, until)| {
+            let (user, group) = match p.kind() {
+                PrincipalKind::User(n) => (view.user_by_num(n), None),
+                PrincipalKind::Group(n) => (None, view.group_name(n).map(str::to_owned)),
+                PrincipalKind::Node(..) => (None, None),
+            };
+            RoleMember {
+                role: view.role_name(role).unwrap_or("?").to_owned(),
+                principal: view.describe(p),
+                user,
+                group,
+                until: until.and_then(|ms| {
+                    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
+                }),
+                live: until.is_none_or(|u| now < u),
+            }
+        })
+        .collect())
 }

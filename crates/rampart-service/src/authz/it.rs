@@ -255,34 +255,60 @@ pub async fn level_of(
         .module(&q.module)
         .ok_or(Error::NotFound { what: "module" })?;
     let environment = env(&view, &q.environment, "environment")?;
+    let cell = explain(&view, user, &default_roles, ModuleId(module), environment);
+    Ok(LevelResponse {
+        revision: token(revision),
+        level: cell.level.as_str().to_owned(),
+        decided_by: cell.decided_by.to_owned(),
+        reason: cell.reason,
+    })
+}
+
+/// A user's level on a module in an environment and the grant that decided it, in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explained {
+    /// The effective level.
+    pub level: Level,
+    /// The kind of grant that decided: `module_override`, `application_override`,
+    /// `team_role`, `default_role` or `none`.
+    pub decided_by: &'static str,
+    /// The grant, in words (`override on module crm in production`).
+    pub reason: String,
+}
+
+/// `explain_level` of `user` (holding `default_roles` when the index has no number for
+/// them) on `module` in `environment`, in words.
+fn explain(
+    view: &AuthzView,
+    user: UserId,
+    default_roles: &[String],
+    module: ModuleId,
+    environment: EnvId,
+) -> Explained {
+    let role_name = |r: rampart_authz::it::RoleId| {
+        view.it
+            .roles()
+            .get(usize::from(r.0))
+            .map_or("?".to_owned(), |r| r.name.clone())
+    };
     let Some(num) = view.user_num(user) else {
         let best = view
             .it
             .default_roles_level(default_roles.iter().map(String::as_str), environment);
-        return Ok(match best {
-            Some((level, role)) => LevelResponse {
-                revision: token(revision),
-                level: level.as_str().to_owned(),
-                decided_by: "default_role".to_owned(),
-                reason: format!(
-                    "default IT role {}",
-                    view.it
-                        .roles()
-                        .get(usize::from(role.0))
-                        .map_or("?", |r| r.name.as_str())
-                ),
+        return match best {
+            Some((level, role)) => Explained {
+                level,
+                decided_by: "default_role",
+                reason: format!("default IT role {}", role_name(role)),
             },
-            None => LevelResponse {
-                revision: token(revision),
-                level: Level::None.as_str().to_owned(),
-                decided_by: "none".to_owned(),
+            None => Explained {
+                level: Level::None,
+                decided_by: "none",
                 reason: "the user holds no IT permissions".into(),
             },
-        });
+        };
     };
-    let d = view
-        .it
-        .explain_level(ItUserId(num), ModuleId(module), environment);
+    let d = view.it.explain_level(ItUserId(num), module, environment);
     let env_name = |e: Option<EnvId>| match e {
         Some(e) => format!(
             "in {}",
@@ -292,12 +318,6 @@ pub async fn level_of(
                 .map_or("?", String::as_str)
         ),
         None => "in every environment".to_owned(),
-    };
-    let role_name = |r: rampart_authz::it::RoleId| {
-        view.it
-            .roles()
-            .get(usize::from(r.0))
-            .map_or("?".to_owned(), |r| r.name.clone())
     };
     let (decided_by, reason) = match d.decider {
         Decider::Override {
@@ -337,10 +357,151 @@ pub async fn level_of(
         ),
         Decider::NoGrant => ("none", "no grant applies".to_owned()),
     };
-    Ok(LevelResponse {
-        revision: token(revision),
-        level: d.level.as_str().to_owned(),
-        decided_by: decided_by.to_owned(),
+    Explained {
+        level: d.level,
+        decided_by,
         reason,
-    })
+    }
+}
+
+/// One cell of the permission matrix: a user's level on a module in one environment, the
+/// grant that decided it, and whether the caller may set an override there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cell {
+    /// The level and why.
+    pub explained: Explained,
+    /// Whether the caller may set (or remove) this user's override on the module in this
+    /// environment: the rule of [`write`] for `set_override`.
+    pub may_grant: bool,
+}
+
+/// The levels of `users` on `modules` in every environment: `rows[u][m][e]`, in the order
+/// given and the environments' order. Asking about others is for administrators and
+/// auditors, as in [`level_of`]; an IT user may ask about themselves on the modules they
+/// may know of (an unknown one answers as missing).
+pub async fn matrix(
+    state: &AppState,
+    caller: &Caller,
+    users: &[UserId],
+    modules: &[String],
+) -> Result<Vec<Vec<Vec<Cell>>>, Error> {
+    if caller.user.provider != Provider::It {
+        return Err(Error::Forbidden(
+            "only IT users may read IT permissions".into(),
+        ));
+    }
+    let reader =
+        crate::identity::may(state, &caller.user, Operation::ReadAuthorizationData).await?;
+    if !reader && users.iter().any(|u| *u != caller.user.id) {
+        return Err(Error::Forbidden(
+            "another user's IT level is for administrators and auditors; ask for your own".into(),
+        ));
+    }
+    state.authz.fresh(None).await?;
+    if !reader {
+        for m in modules {
+            crate::lifecycle::visible_module(state, caller, m).await?;
+        }
+    }
+    let mut defaults = Vec::with_capacity(users.len());
+    for user in users {
+        defaults.push(state.store.it_roles_of(*user).await?);
+    }
+    let view = state.authz.view();
+    let ids = modules
+        .iter()
+        .map(|m| {
+            view.module(m)
+                .map(ModuleId)
+                .ok_or(Error::NotFound { what: "module" })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    let environments: Vec<(EnvId, String)> = view
+        .it
+        .environments()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, name)| u16::try_from(i).ok().map(|i| (EnvId(i), name.clone())))
+        .collect();
+    Ok(users
+        .iter()
+        .zip(&defaults)
+        .map(|(user, roles)| {
+            ids.iter()
+                .zip(modules)
+                .map(|(&module, name)| {
+                    environments
+                        .iter()
+                        .map(|(e, env_name)| {
+                            let op = ItWriteOp::SetOverride {
+                                user: user.to_string(),
+                                scope: ItScopeWire::Module { name: name.clone() },
+                                environment: Some(env_name.clone()),
+                                level: None,
+                            };
+                            Cell {
+                                explained: explain(&view, *user, roles, module, *e),
+                                may_grant: may(&view, caller, &op, "cell").is_ok(),
+                            }
+                        })
+                        .collect()
+                })
+                .collect()
+        })
+        .collect())
+}
+
+/// A team: the applications it owns and its members with their IT roles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamView {
+    /// Its name.
+    pub name: String,
+    /// The applications it owns, sorted.
+    pub applications: Vec<String>,
+    /// Its members and their roles in it, by user.
+    pub members: Vec<(UserId, String)>,
+}
+
+/// Every team with its applications and members (administrators and auditors).
+pub async fn teams(state: &AppState, caller: &Caller) -> Result<Vec<TeamView>, Error> {
+    if !crate::identity::may(state, &caller.user, Operation::ReadAuthorizationData).await? {
+        return Err(Error::Forbidden(
+            "reading authorization data about others needs an administrator or the `auditor` \
+             IT role"
+                .into(),
+        ));
+    }
+    state.authz.fresh(None).await?;
+    let view = state.authz.view();
+    Ok(view
+        .team_names()
+        .into_iter()
+        .filter_map(|name| {
+            let team = TeamId(view.team(&name)?);
+            let mut applications: Vec<String> = view
+                .it
+                .team_apps(team)
+                .into_iter()
+                .filter_map(|a| {
+                    view.app_name(rampart_authz::roles::AppNum(a.0))
+                        .map(str::to_owned)
+                })
+                .collect();
+            applications.sort();
+            let members = view
+                .it
+                .team_members(team)
+                .into_iter()
+                .filter_map(|(u, r)| {
+                    let role = view.it.roles().get(usize::from(r.0))?.name.clone();
+                    Some((view.user_by_num(u.0)?, role))
+                })
+                .collect();
+            Some(TeamView {
+                name,
+                applications,
+                members,
+            })
+        })
+        .collect())
 }

@@ -6,6 +6,7 @@ pub mod acl;
 pub mod decide;
 pub mod engine;
 pub mod it;
+pub mod tree;
 
 use rampart_authz::it::EnvId;
 use rampart_authz::view::AuthzView;

@@ -260,3 +260,55 @@ async fn require_authoring(
     state.authz.fresh(None).await?;
     require_module(state, caller, name, AUTHORING, op, doing).await
 }
+
+/// The modules the caller may know of (`reference` on them in some environment), with their
+/// applications, by name.
+pub async fn modules(state: &AppState, caller: &Caller) -> Result<Vec<(String, String)>, Error> {
+    state.authz.fresh(None).await?;
+    let all = state.authz.view().module_list();
+    let mut out = Vec::with_capacity(all.len());
+    for (name, application) in all {
+        match visible_module(state, caller, &name).await {
+            Ok(()) => out.push((name, application)),
+            Err(Error::NotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+/// Whether the caller may read module `name`'s sources and diffs (what [`version`] and
+/// [`diff`] check first), so that a page offers only what will answer.
+pub async fn may_read_source(state: &AppState, caller: &Caller, name: &str) -> Result<bool, Error> {
+    match require_authoring(
+        state,
+        caller,
+        name,
+        LifecycleOp::ReadSource,
+        "reading the source",
+    )
+    .await
+    {
+        Ok(()) => Ok(true),
+        Err(Error::Forbidden(_) | Error::NotFound { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether the caller holds `deploy` on module `name` in environment `env` (what deploying,
+/// staging, rolling back and approving check first), so that a page offers only what may
+/// answer.
+pub async fn may_deploy(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    env: &str,
+) -> Result<bool, Error> {
+    let env = environment(state, env)?;
+    state.authz.fresh(None).await?;
+    match require_module(state, caller, name, env, LifecycleOp::Deploy, "deploying").await {
+        Ok(()) => Ok(true),
+        Err(Error::Forbidden(_) | Error::NotFound { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}

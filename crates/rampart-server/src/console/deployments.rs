@@ -1,0 +1,592 @@
+//! `/console/deployments`: the environments and what runs in them, under the lifecycle's IT
+//! levels.
+//!
+//! - The board: each module the user may see × each environment (its policies named), the
+//!   version running there (`versions::running`), the requests waiting for a second
+//!   approver (`requests::requests`), and the recent history (`versions::history`).
+//! - Deploy, stage and roll back in two steps: the plan first (the same use case with
+//!   `dry_run`, as `POST /api/v1/environments/{env}/deployments|stage|rollback` previews
+//!   it), then running it; a deployment into an environment that needs a second approver
+//!   becomes a request.
+//! - Approve (someone other than the requester) and reject (with a reason, on a page of its
+//!   own) a waiting request through `requests::approve` and `requests::reject`.
+//!
+//! The forms appear only for whoever holds `deploy` somewhere (`versions::may_deploy`); the
+//! use cases decide every action as they do for the API, before anything is read.
+
+use askama::Template;
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use axum::Form;
+use rampart_api::{
+    DeployItem, DeployRequest, DeployResponse, DeploymentRequestWire, HistoryQuery, RejectRequest,
+    RequestsQuery, RollbackRequest, StageRequest,
+};
+use rampart_core::Error;
+use rampart_service::caller::Caller;
+use rampart_service::lifecycle::deploy::{self, Deployed};
+use rampart_service::lifecycle::{requests, versions, LifecycleError};
+use rampart_service::AppState;
+use serde::Deserialize;
+
+use super::account::stamp;
+use super::{
+    error_page, field, fields, here, message, posted, signed_in, Section, Segments, Shell,
+};
+use crate::error::ApiError;
+use crate::routes::page::{self, Visitor};
+
+/// An environment's column.
+struct EnvColumn {
+    name: String,
+    policies: String,
+}
+
+/// A module's row: the version in each environment.
+struct BoardRow {
+    module: String,
+    running: Vec<Option<i64>>,
+}
+
+/// A request waiting for a second approver.
+struct RequestRow {
+    id: i64,
+    environment: String,
+    kind: String,
+    items: String,
+    requester: String,
+    requested: String,
+    may_decide: bool,
+}
+
+/// A line of history.
+struct HistoryRow {
+    environment: String,
+    module: String,
+    version: i64,
+    previous: String,
+    kind: String,
+    actor: String,
+    when: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/deployments.html")]
+struct BoardPage<'a> {
+    shell: &'a Shell,
+    environments: &'a [EnvColumn],
+    rows: &'a [BoardRow],
+    pending: &'a [RequestRow],
+    history: &'a [HistoryRow],
+    deployer: bool,
+    notice: Option<&'a str>,
+}
+
+/// `?done=` on the board.
+#[derive(Debug, Default, Deserialize)]
+pub struct Done {
+    #[serde(default)]
+    done: Option<String>,
+    #[serde(default)]
+    request: Option<i64>,
+}
+
+/// `GET /console/deployments`: the environment board.
+pub async fn board(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    uri: Uri,
+    query: Result<Query<Done>, QueryRejection>,
+) -> Response {
+    let here = here(&uri);
+    let mut shell = Shell::new(&visitor, Section::Deployments);
+    let operator = match signed_in(&state, &visitor, &mut shell, &here).await {
+        Ok(o) => o,
+        Err(r) => return shell.finish(r),
+    };
+    let caller = operator.auth.caller(&state);
+    let done = query.map(|q| q.0).unwrap_or_default();
+    let notice = match (done.done.as_deref(), done.request) {
+        (Some("applied"), _) => Some("Deployed.".to_owned()),
+        (Some("nothing"), _) => Some("Nothing to do: every module already runs there.".into()),
+        (Some("waiting"), Some(id)) => Some(format!(
+            "Waiting for a second approver: request {id}. Someone else holding deploy there \
+             approves it below."
+        )),
+        (Some("approved"), Some(id)) => Some(format!("Request {id} approved and deployed.")),
+        (Some("rejected"), Some(id)) => Some(format!("Request {id} rejected.")),
+        _ => None,
+    };
+    match board_page(&state, &shell, &caller, notice.as_deref()).await {
+        Ok(html) => shell.finish(page::html(StatusCode::OK, html)),
+        Err(e) => shell.finish(error_page(&shell, e, &here)),
+    }
+}
+
+async fn board_page(
+    state: &AppState,
+    shell: &Shell,
+    caller: &Caller,
+    notice: Option<&str>,
+) -> Result<Result<String, askama::Error>, Error> {
+    let environments = versions::list_environments(state);
+    let modules = versions::modules(state, caller).await?;
+    let mut rows: Vec<BoardRow> = modules
+        .iter()
+        .map(|(m, _)| BoardRow {
+            module: m.clone(),
+            running: vec![None; environments.len()],
+        })
+        .collect();
+    let mut pending = Vec::new();
+    let mut history = Vec::new();
+    let mut deployer = false;
+    for (i, env) in environments.iter().enumerate() {
+        for r in versions::running(state, caller, &env.name).await? {
+            if let Some(row) = rows.iter_mut().find(|row| row.module == r.module) {
+                if let Some(cell) = row.running.get_mut(i) {
+                    *cell = Some(r.version);
+                }
+            }
+        }
+        for (m, _) in &modules {
+            if !deployer && versions::may_deploy(state, caller, m, &env.name).await? {
+                deployer = true;
+            }
+        }
+        let q = RequestsQuery {
+            status: Some("pending".into()),
+        };
+        for r in requests::requests(state, caller, &env.name, q).await? {
+            pending.push(request_row(state, caller, r).await?);
+        }
+        let q = HistoryQuery {
+            module: None,
+            limit: Some(10),
+        };
+        for d in versions::history(state, caller, &env.name, q).await? {
+            history.push(HistoryRow {
+                environment: d.environment,
+                module: d.module,
+                version: d.version,
+                previous: d
+                    .previous
+                    .map_or_else(|| "none".into(), |p| format!("v{p}")),
+                kind: match d.from {
+                    Some(from) => format!("{} from {from}", d.kind),
+                    None => d.kind,
+                },
+                actor: d.actor,
+                when: stamp(d.created_at),
+            });
+        }
+    }
+    history.sort_by(|a, b| b.when.cmp(&a.when));
+    history.truncate(20);
+    let columns: Vec<EnvColumn> = environments
+        .iter()
+        .map(|e| {
+            let mut p = Vec::new();
+            if e.separation_of_duties {
+                p.push("separation of duties");
+            }
+            if e.second_approver {
+                p.push("second approver");
+            }
+            EnvColumn {
+                name: e.name.clone(),
+                policies: p.join(", "),
+            }
+        })
+        .collect();
+    Ok(BoardPage {
+        shell,
+        environments: &columns,
+        rows: &rows,
+        pending: &pending,
+        history: &history,
+        deployer,
+        notice,
+    }
+    .render())
+}
+
+async fn request_row(
+    state: &AppState,
+    caller: &Caller,
+    r: DeploymentRequestWire,
+) -> Result<RequestRow, Error> {
+    let mut may_decide = true;
+    for item in &r.items {
+        may_decide &= versions::may_deploy(state, caller, &item.module, &r.environment).await?;
+    }
+    Ok(RequestRow {
+        id: r.id,
+        kind: match &r.from {
+            Some(from) => format!("{} from {from}", r.kind),
+            None => r.kind.clone(),
+        },
+        items: r
+            .items
+            .iter()
+            .map(|i| format!("{} v{}", i.module, i.version))
+            .collect::<Vec<_>>()
+            .join(", "),
+        requester: r.requester,
+        requested: stamp(r.requested_at),
+        environment: r.environment,
+        may_decide,
+    })
+}
+
+/// What to plan or run: a deployment, a stage or a rollback into `environment`.
+#[derive(Debug, Default, Deserialize)]
+pub struct Action {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    environment: String,
+    #[serde(default)]
+    module: String,
+    #[serde(default)]
+    version: String,
+    #[serde(default)]
+    from: String,
+}
+
+impl Action {
+    fn of(fields: &[(String, String)]) -> Action {
+        Action {
+            kind: field(fields, "kind").to_owned(),
+            environment: field(fields, "environment").to_owned(),
+            module: field(fields, "module").to_owned(),
+            version: field(fields, "version").to_owned(),
+            from: field(fields, "from").to_owned(),
+        }
+    }
+
+    /// Runs the action's use case (a plan when `dry_run`).
+    async fn run(
+        &self,
+        state: &AppState,
+        caller: &Caller,
+        dry_run: bool,
+    ) -> Result<Deployed<DeployResponse>, LifecycleError> {
+        let env = self.environment.as_str();
+        match self.kind.as_str() {
+            "deploy" => {
+                let version = self
+                    .version
+                    .trim()
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|v| *v >= 1)
+                    .ok_or_else(|| Error::invalid("version", "a version number: 1, 2, 3…"))?;
+                let req = DeployRequest {
+                    modules: vec![DeployItem {
+                        module: self.module.clone(),
+                        version,
+                        expected: None,
+                    }],
+                    application: None,
+                    tag: None,
+                    dry_run,
+                    drop_data: false,
+                };
+                deploy::deploy(state, caller, env, req).await
+            }
+            "stage" => {
+                let req = StageRequest {
+                    from: (!self.from.is_empty()).then(|| self.from.clone()),
+                    modules: (!self.module.is_empty()).then(|| vec![self.module.clone()]),
+                    dry_run,
+                };
+                deploy::stage(state, caller, env, req).await
+            }
+            "rollback" => {
+                let req = RollbackRequest {
+                    module: self.module.clone(),
+                    dry_run,
+                };
+                deploy::rollback(state, caller, env, req).await
+            }
+            _ => Err(Error::invalid("kind", "deploy, stage or rollback").into()),
+        }
+    }
+
+    /// The action in words.
+    fn words(&self) -> String {
+        match self.kind.as_str() {
+            "deploy" => format!(
+                "Deploy {} v{} to {}",
+                self.module, self.version, self.environment
+            ),
+            "stage" => {
+                let what = if self.module.is_empty() {
+                    "everything"
+                } else {
+                    self.module.as_str()
+                };
+                let from = if self.from.is_empty() {
+                    "the environment before it".to_owned()
+                } else {
+                    self.from.clone()
+                };
+                format!("Stage {what} into {} from {from}", self.environment)
+            }
+            _ => format!("Roll back {} in {}", self.module, self.environment),
+        }
+    }
+}
+
+/// A change of the plan as the page shows it.
+struct ChangeRow {
+    module: String,
+    from: String,
+    to: i64,
+    changes: String,
+    findings: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/plan.html")]
+struct PlanPage<'a> {
+    shell: &'a Shell,
+    action: &'a Action,
+    words: &'a str,
+    changes: &'a [ChangeRow],
+    second_approver: bool,
+}
+
+/// A lifecycle refusal's page: its status and the problem's `detail`.
+fn refusal(shell: &Shell, error: LifecycleError, here: &str) -> Response {
+    if let LifecycleError::Error(e) = error {
+        return error_page(shell, e, here);
+    }
+    let problem = ApiError::from(error).0;
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::CONFLICT);
+    message(shell, status, &problem.title, &problem.detail)
+}
+
+/// `GET /console/deployments/plan`: what a deployment, stage or rollback would change,
+/// with the button that runs it.
+pub async fn plan(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    uri: Uri,
+    query: Result<Query<Action>, QueryRejection>,
+) -> Response {
+    let here = here(&uri);
+    let mut shell = Shell::new(&visitor, Section::Deployments);
+    let operator = match signed_in(&state, &visitor, &mut shell, &here).await {
+        Ok(o) => o,
+        Err(r) => return shell.finish(r),
+    };
+    let action = query.map(|q| q.0).unwrap_or_default();
+    let caller = operator.auth.caller(&state);
+    let planned = match action.run(&state, &caller, true).await {
+        Ok(p) => p.answer,
+        Err(e) => return shell.finish(refusal(&shell, e, &here)),
+    };
+    let changes: Vec<ChangeRow> = planned
+        .changes
+        .iter()
+        .map(|c| ChangeRow {
+            module: c.module.clone(),
+            from: c.from.map_or_else(|| "nothing".into(), |v| format!("v{v}")),
+            to: c.to,
+            changes: c.changes.as_ref().map_or_else(String::new, summary),
+            findings: c.pending_findings.join("; "),
+        })
+        .collect();
+    let second_approver = versions::list_environments(&state)
+        .iter()
+        .any(|e| e.name == planned.environment && e.second_approver);
+    let html = PlanPage {
+        shell: &shell,
+        words: &action.words(),
+        action: &action,
+        changes: &changes,
+        second_approver,
+    }
+    .render();
+    shell.finish(page::html(StatusCode::OK, html))
+}
+
+/// A plan's structural changes in a line: `entities: +Sale −Old ~Item`.
+fn summary(changes: &serde_json::Value) -> String {
+    let Some(sections) = changes.as_object() else {
+        return String::new();
+    };
+    let names = |v: &serde_json::Value, key: &str, mark: &str| -> Vec<String> {
+        v.get(key)
+            .and_then(|l| l.as_array())
+            .map(|l| {
+                l.iter()
+                    .filter_map(|n| n.as_str().or_else(|| n.get("name")?.as_str()))
+                    .map(|n| format!("{mark}{n}"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    sections
+        .iter()
+        .map(|(section, v)| {
+            let mut all = names(v, "added", "+");
+            all.extend(names(v, "removed", "−"));
+            all.extend(names(v, "changed", "~"));
+            format!("{section}: {}", all.join(" "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// `POST /console/deployments/run`: runs the planned action.
+pub async fn run(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let fields = fields(form);
+    let mut shell = Shell::new(&visitor, Section::Deployments);
+    let here = "/console/deployments";
+    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), here).await {
+        Ok(o) => o,
+        Err(r) => return shell.finish(r),
+    };
+    let action = Action::of(&fields);
+    match action
+        .run(&state, &operator.auth.caller(&state), false)
+        .await
+    {
+        Ok(d) => {
+            let to = match (d.waiting, d.answer.request, d.answer.status.as_str()) {
+                (true, Some(id), _) => format!("{here}?done=waiting&request={id}"),
+                (_, _, "nothing-to-do") => format!("{here}?done=nothing"),
+                _ => format!("{here}?done=applied"),
+            };
+            shell.finish(page::see_other(&to))
+        }
+        Err(e) => shell.finish(refusal(&shell, e, here)),
+    }
+}
+
+/// `POST /console/deployments/{env}/requests/{id}/approve`: approves and applies a request
+/// (someone other than its requester).
+pub async fn approve(
+    State(state): State<AppState>,
+    Segments((env, id)): Segments<(String, String)>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let fields = fields(form);
+    let mut shell = Shell::new(&visitor, Section::Deployments);
+    let here = "/console/deployments";
+    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), here).await {
+        Ok(o) => o,
+        Err(r) => return shell.finish(r),
+    };
+    let id = match request_id(&id) {
+        Ok(id) => id,
+        Err(e) => return shell.finish(error_page(&shell, e, here)),
+    };
+    match requests::approve(&state, &operator.auth.caller(&state), env, id).await {
+        Ok(_) => shell.finish(page::see_other(&format!(
+            "{here}?done=approved&request={id}"
+        ))),
+        Err(e) => shell.finish(refusal(&shell, e, here)),
+    }
+}
+
+/// A request's number from the address.
+fn request_id(raw: &str) -> Result<i64, Error> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| *id >= 1)
+        .ok_or_else(|| Error::invalid("id", "a request number: 1, 2, 3…"))
+}
+
+#[derive(Template)]
+#[template(path = "console/reject.html")]
+struct RejectPage<'a> {
+    shell: &'a Shell,
+    environment: &'a str,
+    id: i64,
+    reason: &'a str,
+    problem: Option<&'a str>,
+}
+
+/// `GET /console/deployments/{env}/requests/{id}/reject`: asks why before rejecting.
+pub async fn confirm_reject(
+    State(state): State<AppState>,
+    Segments((env, id)): Segments<(String, String)>,
+    visitor: Visitor,
+    uri: Uri,
+) -> Response {
+    let here = here(&uri);
+    let mut shell = Shell::new(&visitor, Section::Deployments);
+    if let Err(r) = signed_in(&state, &visitor, &mut shell, &here).await {
+        return shell.finish(r);
+    }
+    let id = match request_id(&id) {
+        Ok(id) => id,
+        Err(e) => return shell.finish(error_page(&shell, e, &here)),
+    };
+    let html = RejectPage {
+        shell: &shell,
+        environment: &env,
+        id,
+        reason: "",
+        problem: None,
+    }
+    .render();
+    shell.finish(page::html(StatusCode::OK, html))
+}
+
+/// `POST /console/deployments/{env}/requests/{id}/reject`: rejects the request with the
+/// reason given.
+pub async fn reject(
+    State(state): State<AppState>,
+    Segments((env, id)): Segments<(String, String)>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let fields = fields(form);
+    let mut shell = Shell::new(&visitor, Section::Deployments);
+    let here = format!("/console/deployments/{env}/requests/{id}/reject");
+    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), &here).await {
+        Ok(o) => o,
+        Err(r) => return shell.finish(r),
+    };
+    let id = match request_id(&id) {
+        Ok(id) => id,
+        Err(e) => return shell.finish(error_page(&shell, e, &here)),
+    };
+    let reason = field(&fields, "reason");
+    let req = RejectRequest {
+        reason: reason.to_owned(),
+    };
+    match requests::reject(&state, &operator.auth.caller(&state), &env, id, req).await {
+        Ok(()) => shell.finish(page::see_other(&format!(
+            "/console/deployments?done=rejected&request={id}"
+        ))),
+        Err(e @ Error::InvalidInput { .. }) => {
+            let problem = ApiError::from(e).0;
+            let html = RejectPage {
+                shell: &shell,
+                environment: &env,
+                id,
+                reason,
+                problem: Some(&problem.detail),
+            }
+            .render();
+            shell.finish(page::html(StatusCode::UNPROCESSABLE_ENTITY, html))
+        }
+        Err(e) => shell.finish(error_page(&shell, e, &here)),
+    }
+}
