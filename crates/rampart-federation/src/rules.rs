@@ -87,6 +87,14 @@ pub fn managed_app_roles(mappings: &[GroupMapping]) -> BTreeSet<(String, String)
         .collect()
 }
 
+/// Whether a scheduled sync is due: an interval is set (minutes, 0 = off) and at least that
+/// long has passed since the last run ended (times in milliseconds; never run is due).
+pub fn sync_due(interval_minutes: u32, last_ms: Option<i64>, now_ms: i64) -> bool {
+    interval_minutes > 0
+        && last_ms
+            .is_none_or(|last| now_ms.saturating_sub(last) >= i64::from(interval_minutes) * 60_000)
+}
+
 /// A local user of the provider, as a sync run sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalUser {
@@ -278,6 +286,24 @@ mod tests {
         assert_eq!(names(&plan.create), ["dave"]);
         assert_eq!(plan.disable, ["bob"]);
         assert_eq!(plan.ambiguous, ["erin"]);
+    }
+
+    #[test]
+    fn a_scheduled_sync_is_due_after_its_interval() {
+        for (interval, last, now, due) in [
+            (0, None, 0, false),
+            (0, Some(0), 10_000_000, false),
+            (5, None, 0, true),
+            (5, Some(1_000), 1_000 + 299_999, false),
+            (5, Some(1_000), 1_000 + 300_000, true),
+            (5, Some(10_000), 0, false),
+        ] {
+            assert_eq!(
+                sync_due(interval, last, now),
+                due,
+                "{interval} {last:?} {now}"
+            );
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ macro_rules! user_select {
     ($extra:literal) => {
         concat!(
             "SELECT u.id, u.provider, u.username, u.display_name, u.email, u.disabled, \
-         u.password_changed_at, u.last_login_at, u.created_at, u.updated_at, ",
+         u.password_changed_at, u.last_login_at, u.created_at, u.updated_at, u.user_provider, ",
             $extra,
             " CASE WHEN EXISTS (SELECT 1 FROM it_role_assignments r \
            WHERE r.user_id = u.id AND r.role = 'administrator') THEN 1 ELSE 0 END AS is_admin \
@@ -42,6 +42,7 @@ pub(crate) fn user_from_row(row: &Row) -> Result<User, Error> {
         email: row.get("email")?,
         disabled: row.get("disabled")?,
         is_admin: is_admin != 0,
+        user_provider: row.get("user_provider")?,
         password_changed_at: from_millis(row.get("password_changed_at")?)?,
         last_login_at: from_millis_opt(row.get("last_login_at")?)?,
         created_at: from_millis(row.get("created_at")?)?,
