@@ -86,10 +86,20 @@ pub async fn login_via(
             tracing::warn!(provider = %record.name, error = %e, "sign-in through a user provider failed");
             refuse_unknown(state, origin, provider, &record.name, &norm, e.reason()).await?;
             state.metrics.login(provider.as_str(), "unavailable");
-            return Err(Error::Unavailable(format!(
-                "sign-in through {} is unavailable: {e}",
-                record.name
-            )));
+            // What failed is for administrators (the provider's status, the log), not for
+            // whoever is signing in.
+            return Err(match super::directory_error(&record.name, &e) {
+                Error::DirectoryUnreachable(_) => Error::DirectoryUnreachable(format!(
+                    "sign-in through {} is unavailable: its directory cannot be reached; try \
+                     again later",
+                    record.name
+                )),
+                _ => Error::Directory(format!(
+                    "sign-in through {} failed on the directory's side; its administrators \
+                     can see why in the provider's status",
+                    record.name
+                )),
+            });
         }
     };
     let ProviderSettings::Ldap(settings) =

@@ -226,14 +226,14 @@ pub(crate) fn user_fault(e: &DirectoryError) -> bool {
     )
 }
 
-/// A directory's failure as the API answers it to an administrator: an unreachable
-/// directory is unavailable (503), a refused or failed operation a failed integration (502).
+/// A directory's failure as the API answers it: an unreachable directory 503, a refused or
+/// failed operation 502.
 pub(crate) fn directory_error(name: &str, e: &DirectoryError) -> Error {
     match e {
         DirectoryError::Unreachable(_) | DirectoryError::Secret(_) => {
-            Error::Unavailable(format!("user provider {name}: {e}"))
+            Error::DirectoryUnreachable(format!("user provider {name}: {e}"))
         }
-        _ => Error::Integration(format!("user provider {name}: {e}")),
+        _ => Error::Directory(format!("user provider {name}: {e}")),
     }
 }
 

@@ -103,7 +103,7 @@ async fn run(
         })
         .collect();
     let plan = plan_sync(&locals, &holdable).map_err(|refusal| match refusal {
-        SyncRefusal::EmptyDirectory { enabled } => Error::Integration(format!(
+        SyncRefusal::EmptyDirectory { enabled } => Error::Directory(format!(
             "user provider {}: the directory listed no users while {enabled} local users of \
              it are enabled; nothing was changed (check user_base and user_filter)",
             record.name
