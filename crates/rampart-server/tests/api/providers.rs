@@ -547,3 +547,93 @@ async fn providers_are_changed_by_administrators_read_by_auditors_and_audited_wi
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn end_users_get_the_application_roles_their_groups_map_to() {
+    on_both(crate::kit::no_tweak, |node| async move {
+        let name = node.name();
+        let ldap = slapd();
+        let base = ldap.unit(
+            &format!("apps-{name}"),
+            &[("lena", "lena-dir-pass-1", "")],
+            &[("sales", &["lena"]), ("managers", &[])],
+        );
+        let admin = node.admin().await;
+        let (status, body) = node
+            .post(
+                "/api/v1/authz/write",
+                &admin,
+                json!({ "operations": [
+                    { "op": "create_application", "name": "crm" },
+                    { "op": "create_role", "application": "crm", "name": "rep" },
+                    { "op": "create_role", "application": "crm", "name": "director" },
+                    { "op": "create_role", "application": "crm", "name": "viewer" },
+                ] }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        let mut settings = ldap.settings(&base);
+        settings["mappings"] = json!([
+            { "group": "sales", "application": "crm", "role": "rep" },
+            { "group": "managers", "application": "crm", "role": "director" },
+        ]);
+        add_provider(&node, &admin, "corp", "end", settings).await;
+        // An end-user provider does not sign IT users in.
+        let response = login_via(&node, "corp", "it", "lena", "lena-dir-pass-1").await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{name}");
+
+        let holds = |user: String, role: &'static str| {
+            let node = &node;
+            let admin = admin.clone();
+            async move {
+                let check = json!({ "kind": "role", "user": user, "application": "crm", "role": role });
+                let (status, body) = node
+                    .post("/api/v1/authz/check", &admin, json!({ "checks": [check] }))
+                    .await;
+                assert_eq!(status, StatusCode::OK, "{body}");
+                body["results"][0]["allowed"].as_bool().unwrap()
+            }
+        };
+        let token = token_via(&node, "corp", "end", "lena", "lena-dir-pass-1").await;
+        let (_, me) = node.get("/api/v1/auth/me", &token).await;
+        let id = me["user"]["id"].as_str().unwrap().to_owned();
+        assert_eq!(me["user"]["provider"], "end", "{name}");
+        assert!(holds(id.clone(), "rep").await, "{name}");
+        assert!(!holds(id.clone(), "director").await, "{name}");
+        // A role no mapping names is the administrators', and stays.
+        let (status, body) = node
+            .post(
+                "/api/v1/authz/write",
+                &admin,
+                json!({ "operations": [{ "op": "grant_role", "application": "crm", "role": "viewer",
+                                         "principal": { "type": "user", "id": id } }] }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+
+        // Lena moves from sales to managers: her next sign-in follows.
+        ldap.ldif(
+            "ldapmodify",
+            &format!(
+                "dn: cn=sales,{base}\nchangetype: modify\ndelete: member\nmember: uid=lena,{base}\n\n\
+                 dn: cn=managers,{base}\nchangetype: modify\nadd: member\nmember: uid=lena,{base}\n"
+            ),
+        );
+        token_via(&node, "corp", "end", "lena", "lena-dir-pass-1").await;
+        assert!(!holds(id.clone(), "rep").await, "{name}");
+        assert!(holds(id.clone(), "director").await, "{name}");
+        assert!(holds(id.clone(), "viewer").await, "{name}");
+        // The grants were made by the provider, and audited as such.
+        let by_provider = node
+            .events()
+            .await
+            .iter()
+            .filter(|e| {
+                e.action.starts_with("authz.role.")
+                    && e.actor_name.as_deref() == Some("user-provider:corp")
+            })
+            .count();
+        assert_eq!(by_provider, 3, "{name}");
+    })
+    .await;
+}
