@@ -30,6 +30,8 @@ pub struct Slapd {
     pub bind_secret: PathBuf,
     /// A file holding a wrong one.
     pub wrong_secret: PathBuf,
+    /// The shell that ends slapd when the test process ends; it outlives every test.
+    _watchdog: std::process::Child,
 }
 
 static SLAPD: OnceLock<Slapd> = OnceLock::new();
@@ -86,7 +88,7 @@ fn start() -> Slapd {
          kill $s 2>/dev/null",
         me = std::process::id()
     );
-    Command::new("sh")
+    let watchdog = Command::new("sh")
         .args(["-c", &script])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -114,6 +116,7 @@ fn start() -> Slapd {
         ca_pem,
         bind_secret,
         wrong_secret,
+        _watchdog: watchdog,
     };
     slapd.ldif(
         "ldapadd",

@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context as _};
-use clap::Subcommand;
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
 use rampart_client::api;
 use serde_json::{json, Value};
 
@@ -26,47 +26,7 @@ pub enum ProvidersCommand {
     ///
     /// Users then sign in with `rampart login --via corp` (or `user_provider` in the API's
     /// login). Plain `ldap://` needs `--security starttls`, or `none` to a loopback address.
-    Add {
-        /// The provider's name (what a login names it by).
-        name: String,
-        /// Whom it vouches for: it, end or both.
-        #[arg(long, default_value = "it")]
-        users: String,
-        /// The directory: ldaps://host:port, or ldap://host:port with --security starttls.
-        #[arg(long, required_unless_present = "settings_file")]
-        url: Option<String>,
-        /// tls, starttls or none (loopback only); from the URL's scheme when left out.
-        #[arg(long)]
-        security: Option<String>,
-        /// PEM certificates to trust for the directory (the system's roots otherwise).
-        #[arg(long, value_name = "FILE")]
-        ca_cert: Option<PathBuf>,
-        /// The service account that searches for users.
-        #[arg(long, required_unless_present = "settings_file")]
-        bind_dn: Option<String>,
-        /// Where its password is kept: env:NAME or file:/absolute/path.
-        #[arg(long, required_unless_present = "settings_file")]
-        bind_password: Option<String>,
-        /// Where users are searched (subtree).
-        #[arg(long, required_unless_present = "settings_file")]
-        user_base: Option<String>,
-        /// The filter finding one user, with {username} once.
-        #[arg(long, default_value = "(&(objectClass=inetOrgPerson)(uid={username}))")]
-        user_filter: String,
-        /// The attribute listing a user's groups.
-        #[arg(long, default_value = "memberOf")]
-        group_attribute: String,
-        /// A group mapping: GROUP=it:ROLE or GROUP=app:APPLICATION/ROLE (repeatable; GROUP
-        /// is a DN or its first RDN's value; for IT roles the first match wins).
-        #[arg(long = "map", value_name = "GROUP=TARGET")]
-        mappings: Vec<String>,
-        /// Minutes between scheduled syncs (0: none).
-        #[arg(long, default_value_t = 0)]
-        sync_every: u32,
-        /// The whole settings object as a JSON file, instead of the flags above.
-        #[arg(long, value_name = "FILE", conflicts_with_all = ["url", "bind_dn", "bind_password", "user_base"])]
-        settings_file: Option<PathBuf>,
-    },
+    Add(Box<AddProvider>),
     /// Every user provider (administrators and auditors).
     List,
     /// One user provider's settings and status, as JSON.
@@ -98,17 +58,61 @@ pub enum ProvidersCommand {
     },
 }
 
+/// The arguments of `providers add`.
+#[derive(Debug, Args)]
+pub struct AddProvider {
+    /// The provider's name (what a login names it by).
+    name: String,
+    /// Whom it vouches for: it, end or both.
+    #[arg(long, default_value = "it")]
+    users: String,
+    /// The directory: ldaps://host:port, or ldap://host:port with --security starttls.
+    #[arg(long, required_unless_present = "settings_file")]
+    url: Option<String>,
+    /// tls, starttls or none (loopback only); from the URL's scheme when left out.
+    #[arg(long)]
+    security: Option<String>,
+    /// PEM certificates to trust for the directory (the system's roots otherwise).
+    #[arg(long, value_name = "FILE")]
+    ca_cert: Option<PathBuf>,
+    /// The service account that searches for users.
+    #[arg(long, required_unless_present = "settings_file")]
+    bind_dn: Option<String>,
+    /// Where its password is kept: env:NAME or file:/absolute/path.
+    #[arg(long, required_unless_present = "settings_file")]
+    bind_password: Option<String>,
+    /// Where users are searched (subtree).
+    #[arg(long, required_unless_present = "settings_file")]
+    user_base: Option<String>,
+    /// The filter finding one user, with {username} once.
+    #[arg(long, default_value = "(&(objectClass=inetOrgPerson)(uid={username}))")]
+    user_filter: String,
+    /// The attribute listing a user's groups.
+    #[arg(long, default_value = "memberOf")]
+    group_attribute: String,
+    /// A group mapping: GROUP=it:ROLE or GROUP=app:APPLICATION/ROLE (repeatable; GROUP
+    /// is a DN or its first RDN's value; for IT roles the first match wins).
+    #[arg(long = "map", value_name = "GROUP=TARGET")]
+    mappings: Vec<String>,
+    /// Minutes between scheduled syncs (0: none).
+    #[arg(long, default_value_t = 0)]
+    sync_every: u32,
+    /// The whole settings object as a JSON file, instead of the flags above.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["url", "bind_dn", "bind_password", "user_base"])]
+    settings_file: Option<PathBuf>,
+}
+
 /// Runs a `providers` command.
 pub async fn run(command: &ProvidersCommand) -> anyhow::Result<()> {
     let client = connect()?;
     let providers = client.providers();
     match command {
-        ProvidersCommand::Add { name, users, .. } => {
+        ProvidersCommand::Add(add) => {
             let request = api::CreateProviderRequest {
-                name: name.clone(),
+                name: add.name.clone(),
                 kind: "ldap".into(),
-                users: users.clone(),
-                settings: settings(command)?,
+                users: add.users.clone(),
+                settings: settings(add)?,
             };
             let p = providers.create(&request).await.map_err(fail)?;
             println!(
@@ -167,8 +171,8 @@ pub async fn run(command: &ProvidersCommand) -> anyhow::Result<()> {
 }
 
 /// The settings object of `providers add`, from its flags or its file.
-fn settings(command: &ProvidersCommand) -> anyhow::Result<Value> {
-    let ProvidersCommand::Add {
+fn settings(add: &AddProvider) -> anyhow::Result<Value> {
+    let AddProvider {
         url,
         security,
         ca_cert,
@@ -181,10 +185,7 @@ fn settings(command: &ProvidersCommand) -> anyhow::Result<Value> {
         sync_every,
         settings_file,
         ..
-    } = command
-    else {
-        bail!("not an `add` command");
-    };
+    } = add;
     if let Some(path) = settings_file {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
