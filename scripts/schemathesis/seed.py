@@ -3,8 +3,7 @@ the API as an administrator, so that generated requests also reach real objects 
 dictionaries of schemathesis.toml name them) and real answers are checked against the
 document: two versions of a module and their diff, deployments, a tag, deployment plans
 with settings, a deployment request waiting for its second approver, a reserved module
-name, authorization data, an end user, a user provider, integration events and a signed
-checkpoint.
+name, authorization data, an end user, integration events and a signed checkpoint.
 
 Usage: seed.py ORIGIN CA_FILE PASSWORD. Prints `export NAME=value` lines for the shell.
 Standard library only.
@@ -123,18 +122,6 @@ call("POST", "/api/v1/module-names", {"name": "payroll", "application": "sales"}
 call("POST", "/api/v1/audit/integration", {"events": [
     {"direction": "outbound", "method": "POST", "target": "https://invoicing.example.com/invoices",
      "status": 201, "duration_ms": 42, "request_id": "seed-1"}]}, admin)
-# A user provider whose directory is never there (a closed loopback port, and a bind
-# password reference to a variable nobody sets): its test and sync answer 503.
-call("POST", "/api/v1/providers", {
-    "name": "corp", "kind": "ldap", "users": "both",
-    "settings": {
-        "url": "ldap://127.0.0.1:9", "security": "none",
-        "bind_dn": "cn=rampart,dc=example,dc=com", "bind_password": "env:ST_LDAP_BIND_UNSET",
-        "user_base": "ou=people,dc=example,dc=com",
-        "user_filter": "(&(objectClass=inetOrgPerson)(uid={username}))",
-        "mappings": [{"group": "admins", "it_role": "administrator"},
-                     {"group": "reps", "application": "sales", "role": "Rep"}],
-    }}, admin)
 checkpoint = call("POST", "/api/v1/audit/checkpoint", None, admin)
 
 end_user_token = call("POST", "/api/v1/auth/login", {
