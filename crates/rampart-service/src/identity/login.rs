@@ -299,17 +299,14 @@ pub(crate) async fn count_failure(
 ) -> Result<(), Error> {
     let now = state.clock.now();
     let lockout = state.credentials.lockout;
-    let reason = match user_provider {
-        Some(name) => format!("{reason} (user provider {name})"),
-        None => reason.to_owned(),
-    };
     let failure = state
         .store
         .record_login_failure(
             provider,
             shown,
             norm,
-            &reason,
+            reason,
+            user_provider,
             lockout.window,
             &move |n| lockout.lock_for(n),
             now,

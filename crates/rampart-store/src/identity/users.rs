@@ -466,7 +466,8 @@ impl Store {
     }
 
     /// Counts a failed login for a username (existing or not), locks it when `lock_for`
-    /// says so, and records the `auth.login` failure (and `auth.lockout`) events.
+    /// says so, and records the `auth.login` failure (and `auth.lockout`) events; a login
+    /// through a user provider names it (`user_provider`).
     #[allow(clippy::too_many_arguments)]
     pub async fn record_login_failure(
         &self,
@@ -474,6 +475,7 @@ impl Store {
         username: &str,
         username_norm: &str,
         reason: &str,
+        user_provider: Option<&str>,
         window: Duration,
         lock_for: &(dyn Fn(u32) -> Option<Duration> + Sync),
         now: OffsetDateTime,
@@ -515,17 +517,20 @@ impl Store {
                 )
                 .await?;
             }
+            let mut details = json!({
+                "provider": provider.as_str(),
+                "username": username,
+                "reason": reason,
+                "failures": failures,
+            });
+            if let Some(name) = user_provider {
+                details["user_provider"] = name.into();
+            }
             let failed = AuditEvent {
                 action: "auth.login",
                 target: target.clone(),
                 outcome: Outcome::Failure,
-                details: json!({
-                    "provider": provider.as_str(),
-                    "username": username,
-                    "reason": reason,
-                    "failures": failures,
-                })
-                .to_string(),
+                details: details.to_string(),
             };
             crate::audit::append_event(tx, ctx, &failed, now, None).await?;
             if let Some(until) = locked_until {
