@@ -81,11 +81,12 @@ fn start() -> Slapd {
     std::fs::write(dir.join("slapd.conf"), conf).unwrap();
     let (ldap_port, ldaps_port) = (free_port(), free_port());
     let urls = format!("ldap://127.0.0.1:{ldap_port}/ ldaps://127.0.0.1:{ldaps_port}/");
-    // slapd in the foreground (-d 0), ended by the shell when this process is gone.
+    // slapd in the foreground (-d 0), ended by the shell when this process is gone, which
+    // then removes the directory's files.
     let script = format!(
         "slapd -d 0 -f '{d}/slapd.conf' -h '{urls}' & s=$!; \
          while kill -0 {me} 2>/dev/null && kill -0 $s 2>/dev/null; do sleep 1; done; \
-         kill $s 2>/dev/null",
+         kill $s 2>/dev/null; wait $s 2>/dev/null; rm -rf '{d}'",
         me = std::process::id()
     );
     let watchdog = Command::new("sh")
