@@ -22,8 +22,9 @@ use crate::state::AppState;
 const MAX_USERNAME: usize = 256;
 
 /// Signs `username` in through the user provider `name`: a new session, or the reason there
-/// is none. A directory that cannot be reached answers `Unavailable`; Rampart's own
-/// passwords (a local administrator's) keep working meanwhile.
+/// is none. A directory that cannot be reached answers `DirectoryUnreachable` (503), one
+/// that fails otherwise `Directory` (502), neither saying more to the person signing in;
+/// Rampart's own passwords (a local administrator's) keep working meanwhile.
 #[allow(clippy::too_many_arguments)]
 pub async fn login_via(
     state: &AppState,
