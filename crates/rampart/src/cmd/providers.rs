@@ -72,7 +72,8 @@ pub struct AddProvider {
     /// tls, starttls or none (loopback only); from the URL's scheme when left out.
     #[arg(long)]
     security: Option<String>,
-    /// PEM certificates to trust for the directory (the system's roots otherwise).
+    /// PEM certificates to trust for the directory (the system's roots otherwise). The
+    /// directory's own certificate must not be a CA certificate.
     #[arg(long, value_name = "FILE")]
     ca_cert: Option<PathBuf>,
     /// The service account that searches for users.
