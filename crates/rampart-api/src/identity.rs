@@ -15,6 +15,10 @@ pub struct LoginRequest {
     pub password: String,
     /// `it` for IT users, `end` for end users.
     pub provider: String,
+    /// The user provider (a directory) to sign in through, by name; Rampart's own passwords
+    /// when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_provider: Option<String>,
 }
 
 /// A successful login.
@@ -144,6 +148,10 @@ pub struct UserView {
     pub disabled: bool,
     /// Whether the user is a platform administrator.
     pub administrator: bool,
+    /// The user provider (a directory) that vouches for the user; absent for users of
+    /// Rampart's own passwords.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_provider: Option<String>,
     /// When the password was last set.
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
@@ -172,6 +180,7 @@ impl From<&User> for UserView {
             email: u.email.clone(),
             disabled: u.disabled,
             administrator: u.is_admin,
+            user_provider: u.user_provider.clone(),
             password_changed_at: u.password_changed_at,
             last_login_at: u.last_login_at,
             created_at: u.created_at,

@@ -15,6 +15,7 @@ pub mod identity;
 pub mod lifecycle;
 pub mod plans;
 pub mod problem;
+pub mod providers;
 pub mod sealed;
 
 pub use apps::*;
@@ -25,6 +26,7 @@ pub use identity::*;
 pub use lifecycle::*;
 pub use plans::*;
 pub use problem::{Problem, PROBLEM_TYPE_PREFIX};
+pub use providers::*;
 pub use sealed::*;
 
 use serde::{Deserialize, Serialize};

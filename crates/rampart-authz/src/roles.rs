@@ -118,6 +118,15 @@ impl Roles {
         })
     }
 
+    /// The roles granted in `app` to `principal` itself (not through a group), each with its
+    /// end.
+    pub fn direct(&self, app: AppNum, principal: Principal) -> &[(RoleNum, Option<i64>)] {
+        self.grants
+            .get(&(app, principal))
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
     /// The roles `user` holds in `app` at `now`, directly or through groups, sorted.
     pub fn roles_of(&self, acl: &Acl, user: u32, app: AppNum, now: i64) -> Vec<RoleNum> {
         let mut out: Vec<RoleNum> = Self::grantees(acl, user)

@@ -16,6 +16,7 @@
 //!         username: "admin".into(),
 //!         password: "…".into(),
 //!         provider: "it".into(),
+//!         user_provider: None,
 //!     })
 //!     .await?;
 //! client.set_token(Some(login.token));
@@ -47,6 +48,7 @@ pub mod findings;
 pub mod identity;
 pub mod lifecycle;
 pub mod plans;
+pub mod providers;
 pub mod sealed;
 
 use std::time::Duration;
@@ -61,6 +63,7 @@ pub use findings::Findings;
 pub use identity::Identity;
 pub use lifecycle::Lifecycle;
 pub use plans::Plans;
+pub use providers::Providers;
 pub use sealed::Sealed;
 
 use call::Call;
@@ -212,6 +215,11 @@ impl Client {
     /// Sealed modules: environments' public keys, trusted publishers, imports.
     pub fn sealed(&self) -> Sealed<'_> {
         Sealed::new(self)
+    }
+
+    /// User providers: directories that vouch for users.
+    pub fn providers(&self) -> Providers<'_> {
+        Providers::new(self)
     }
 
     /// Deployment plans and the settings in force in an environment.

@@ -119,6 +119,17 @@ pub enum Error {
     /// the same request may succeed later.
     #[error("{0}")]
     Limit(String),
+    /// A user provider's directory refused or failed an operation that is not the user's
+    /// fault: its service account's bind was refused, it answered an error, or a sync would
+    /// have disabled everyone. The message names the provider and the reason, never a
+    /// secret, and is shown.
+    #[error("{0}")]
+    Directory(String),
+    /// A user provider's directory cannot be reached (no connection, no answer in time, no
+    /// secure channel, or its bind password's reference cannot be read). The message names
+    /// the provider and is shown; Rampart's own passwords keep working.
+    #[error("{0}")]
+    DirectoryUnreachable(String),
     /// The store cannot be reached or refused the operation; the cause is for the log.
     #[error("storage unavailable")]
     Unavailable(String),
@@ -144,6 +155,8 @@ impl Error {
             Error::Sealed(_) => "sealed-module",
             Error::Integration(_) => "integration-failed",
             Error::Limit(_) => "limit-reached",
+            Error::Directory(_) => "directory-failed",
+            Error::DirectoryUnreachable(_) => "directory-unreachable",
             Error::Unavailable(_) => "unavailable",
             Error::Internal(_) => "internal",
         }
@@ -165,6 +178,8 @@ impl Error {
             Error::Sealed(_) => "Sealed module",
             Error::Integration(_) => "Integration failed",
             Error::Limit(_) => "Stopped by a limit",
+            Error::Directory(_) => "Directory failed",
+            Error::DirectoryUnreachable(_) => "Directory unreachable",
             Error::Unavailable(_) => "Service unavailable",
             Error::Internal(_) => "Internal error",
         }
@@ -182,8 +197,8 @@ impl Error {
             | Error::PasswordExpired
             | Error::Forbidden(_)
             | Error::Sealed(_) => 403,
-            Error::Integration(_) => 502,
-            Error::Limit(_) | Error::Unavailable(_) => 503,
+            Error::Integration(_) | Error::Directory(_) => 502,
+            Error::Limit(_) | Error::Unavailable(_) | Error::DirectoryUnreachable(_) => 503,
             Error::Internal(_) => 500,
         }
     }

@@ -93,6 +93,9 @@ pub struct User {
     pub disabled: bool,
     /// Whether the user holds the platform administrator role (IT users only).
     pub is_admin: bool,
+    /// The user provider (a directory) that vouches for the user, by name; `None` for users
+    /// of Rampart's own passwords.
+    pub user_provider: Option<String>,
     /// When the password was last set.
     pub password_changed_at: OffsetDateTime,
     /// Last successful login.

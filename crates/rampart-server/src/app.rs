@@ -21,7 +21,7 @@ use crate::error::{ApiError, Problem};
 use crate::metrics::MetricsAccess;
 use crate::routes::{
     apps, audit as audit_api, auth as auth_routes, authz, findings, it, lifecycle, names, plans,
-    sealed, users,
+    providers, sealed, users,
 };
 use crate::tls::ServedNames;
 use crate::transport;
@@ -53,6 +53,7 @@ pub struct ConnectionInfo {
     tags(
         (name = "auth", description = "Login, sessions and passwords"),
         (name = "users", description = "User management (IT administrators)"),
+        (name = "providers", description = "User providers: directories that vouch for users (IT administrators change them, auditors read them)"),
         (name = "authz", description = "Authorization decisions and data: roles, hierarchies, ACL"),
         (name = "it", description = "IT permissions: roles per environment, teams, modules, overrides"),
         (name = "audit", description = "The tamper-evident audit log: search, export, checkpoints, proofs"),
@@ -153,6 +154,15 @@ fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(users::reset_password))
         .routes(routes!(users::unlock))
         .routes(routes!(users::revoke_sessions))
+        .routes(routes!(providers::list, providers::create))
+        .routes(routes!(
+            providers::get,
+            providers::update,
+            providers::delete
+        ))
+        .routes(routes!(providers::test))
+        .routes(routes!(providers::sync))
+        .routes(routes!(providers::status))
         .routes(routes!(authz::check))
         .routes(routes!(authz::explain))
         .routes(routes!(authz::list_filter))

@@ -241,6 +241,43 @@ impl FromRequestParts<AppState> for UserReader {
     }
 }
 
+/// An authenticated platform administrator, who may change user providers.
+#[derive(Debug, Clone)]
+pub struct ProviderAdministrator(pub Authenticated);
+
+impl FromRequestParts<AppState> for ProviderAdministrator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let refusal = "only IT administrators may change user providers";
+        permitted(parts, state, Operation::AdministerUsers, refusal)
+            .await
+            .map(ProviderAdministrator)
+    }
+}
+
+/// An authenticated IT user who may read user providers and their status: an administrator
+/// or an `auditor`.
+#[derive(Debug, Clone)]
+pub struct ProviderReader(pub Authenticated);
+
+impl FromRequestParts<AppState> for ProviderReader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let refusal = "only IT administrators and auditors may read user providers";
+        permitted(parts, state, Operation::ReadUsers, refusal)
+            .await
+            .map(ProviderReader)
+    }
+}
+
 /// An authenticated IT user who may read the audit log: an administrator or an `auditor`.
 /// Auditors can read everything in the log and change nothing.
 #[derive(Debug, Clone)]

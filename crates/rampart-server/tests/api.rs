@@ -26,12 +26,16 @@ mod integrations;
 mod lifecycle;
 #[path = "api/names.rs"]
 mod names;
+#[path = "api/providers.rs"]
+mod providers;
 #[path = "api/reveal.rs"]
 mod reveal;
 #[path = "api/roles.rs"]
 mod roles;
 #[path = "api/sealed.rs"]
 mod sealed;
+#[path = "api/slapd.rs"]
+mod slapd;
 #[path = "api/transport.rs"]
 mod transport;
 

@@ -20,6 +20,7 @@ pub mod files;
 pub mod identity;
 pub mod lifecycle;
 pub mod metrics;
+pub mod providers;
 pub mod state;
 
 pub use caller::Caller;

@@ -16,6 +16,7 @@ mod db;
 mod fence;
 mod identity;
 mod lifecycle;
+mod providers;
 
 pub use apps::{
     AppDatabase, AppWrite, Expect, QueryRows, RowValues, StoredRecord, WrappedKey, ADVANCED_TIMEOUT,
@@ -38,6 +39,8 @@ pub use lifecycle::{
     NewDeployment, NewFinding, NewVersion, Published, Running, StoredFinding, StoredVersion,
     VersionInfo,
 };
+pub use providers::users::NO_LOCAL_PASSWORD;
+pub use providers::{DirectoryProfile, ProfileChange, ProviderRecord, ProviderStatus};
 
 #[cfg(feature = "testing")]
 pub mod testing;

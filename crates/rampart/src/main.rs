@@ -90,6 +90,10 @@ enum Command {
         /// `it` (developers, operators, administrators) or `end`.
         #[arg(long, default_value = "it")]
         provider: String,
+        /// Sign in through this user provider (a directory) instead of Rampart's own
+        /// passwords.
+        #[arg(long, value_name = "USER_PROVIDER")]
+        via: Option<String>,
         /// A PEM certificate to trust besides the system's (the development certificate
         /// is <data-dir>/tls/dev-cert.pem).
         #[arg(long, env = "RAMPART_CA_CERT", value_name = "FILE")]
@@ -127,6 +131,15 @@ enum Command {
     ///     rampart keys rotate --environment production --reencrypt
     #[command(subcommand)]
     Keys(cmd::keys::KeysCommand),
+    /// User providers: directories (LDAP) that vouch for users, so they sign in with the
+    /// enterprise's passwords: add, list, show, remove, test, sync, status.
+    ///
+    ///     rampart providers add corp --url ldaps://ldap.example.com --bind-dn … \
+    ///         --bind-password env:CORP_LDAP_PASSWORD --user-base ou=people,dc=example,dc=com
+    ///     rampart providers test corp
+    ///     rampart providers sync corp
+    #[command(subcommand)]
+    Providers(cmd::providers::ProvidersCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -868,8 +881,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             server,
             username,
             provider,
+            via,
             ca_cert,
-        } => cmd::login(server, username, provider, ca_cert.as_deref()).await,
+        } => {
+            cmd::login(
+                server,
+                username,
+                provider,
+                via.as_deref(),
+                ca_cert.as_deref(),
+            )
+            .await
+        }
+        Command::Providers(command) => cmd::providers::run(command).await,
         Command::Module(command) => cmd::modules::run(command).await,
         Command::Env(command) => cmd::env::run(command).await,
         Command::Publishers(command) => cmd::sealed::run(command).await,

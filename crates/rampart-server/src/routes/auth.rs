@@ -19,17 +19,21 @@ use crate::error::{ApiError, Json, Problem};
 ///
 /// Unknown usernames and wrong passwords get the same answer in the same time. Repeated
 /// failures lock the username with exponential back-off, and slow down the source address;
-/// both answer 429 with `Retry-After`.
+/// both answer 429 with `Retry-After`. With `user_provider`, the password is checked by
+/// that directory (a bind as the user; never stored), and the local profile is made or
+/// updated just in time with the roles its groups map to.
 #[utoipa::path(
     post, path = "/api/v1/auth/login", tag = "auth",
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in; also sets the session cookie", body = LoginResponse),
         (status = 401, description = "Invalid username or password", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Account disabled or password expired", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Account disabled, password expired, or a directory username Rampart cannot hold", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Malformed request, or no such user provider for this kind of user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The directory's user has the username of a local account the provider did not make", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Throttled; see Retry-After", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The user provider's directory failed (not the user's fault)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database, or the user provider's directory, is unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn login(
@@ -49,15 +53,31 @@ pub async fn login(
     {
         return Err(Error::Forbidden("login from another origin is refused".into()).into());
     }
-    let done = identity::login(
-        &state,
-        &request.origin(&state),
-        &body.provider,
-        &body.username,
-        &body.password,
-        user_agent(&headers),
-    )
-    .await?;
+    let done = match &body.user_provider {
+        None => {
+            identity::login(
+                &state,
+                &request.origin(&state),
+                &body.provider,
+                &body.username,
+                &body.password,
+                user_agent(&headers),
+            )
+            .await?
+        }
+        Some(via) => {
+            rampart_service::providers::login_via(
+                &state,
+                &request.origin(&state),
+                &body.provider,
+                via,
+                &body.username,
+                &body.password,
+                user_agent(&headers),
+            )
+            .await?
+        }
+    };
     let body = LoginResponse {
         token: done.token.secret().to_owned(),
         token_type: "Bearer".to_owned(),

@@ -39,6 +39,18 @@ pub async fn login(
     let provider = Provider::parse(provider)?;
     let username = Username::parse(username)?;
     let user = verify_credentials(state, origin, provider, &username, password).await?;
+    open_session(state, origin, user, user_agent).await
+}
+
+/// Opens a session for `user`, whose credentials were just verified (by Rampart or by their
+/// user provider): refused for a disabled account or an expired password.
+pub(crate) async fn open_session(
+    state: &AppState,
+    origin: &Origin,
+    user: User,
+    user_agent: Option<String>,
+) -> Result<LoggedIn, Error> {
+    let provider = user.provider;
     let now = state.clock.now();
     if user.disabled {
         state.metrics.login(provider.as_str(), "disabled");
@@ -158,21 +170,28 @@ pub(crate) async fn replace_password(
 
 fn password_expired(state: &AppState, user: &User) -> bool {
     let days = state.config.password.max_age_days;
-    days > 0 && state.clock.now() - user.password_changed_at >= Duration::days(days.into())
+    // A directory keeps its users' passwords and their age.
+    user.user_provider.is_none()
+        && days > 0
+        && state.clock.now() - user.password_changed_at >= Duration::days(days.into())
 }
 
-async fn record_refusal(
+/// Records a refused login of a known user (disabled, expired, no mapped role…).
+pub(crate) async fn record_refusal(
     state: &AppState,
     origin: &Origin,
     user: &User,
     reason: &str,
 ) -> Result<(), Error> {
+    let mut details = serde_json::json!({ "provider": user.provider.as_str(), "username": user.username, "reason": reason });
+    if let Some(name) = &user.user_provider {
+        details["user_provider"] = name.as_str().into();
+    }
     let event = AuditEvent {
         action: "auth.login",
         target: Some(format!("user:{}", user.id)),
         outcome: Outcome::Failure,
-        details: serde_json::json!({ "provider": user.provider.as_str(), "username": user.username, "reason": reason })
-            .to_string(),
+        details: details.to_string(),
     };
     state
         .store
@@ -181,6 +200,7 @@ async fn record_refusal(
 }
 
 /// Checks throttles, then the password; counts failures. Shared by login and password change.
+/// A user a user provider vouches for has no local password: the dummy hash runs instead.
 async fn verify_credentials(
     state: &AppState,
     origin: &Origin,
@@ -192,85 +212,44 @@ async fn verify_credentials(
         .credentials
         .login_gate(provider, username.normalized())
         .await;
-    let now = state.clock.now();
-    if let Some(source) = origin.source {
-        if let Err(retry_after_secs) = state.credentials.address_throttle.check(source, now) {
-            throttled(state, provider, "address");
-            return Err(Error::LoginThrottled {
-                retry_after_secs,
-                scope: ThrottleScope::SourceAddress,
-            });
-        }
-    }
-    if let Some(until) = state
-        .store
-        .login_locked_until(provider, username.normalized())
-        .await?
-    {
-        if until > now {
-            throttled(state, provider, "account");
-            return Err(Error::LoginThrottled {
-                retry_after_secs: ceil_secs(until - now),
-                scope: ThrottleScope::Account,
-            });
-        }
-    }
+    check_throttles(state, origin, provider, username.normalized()).await?;
     let found = state
         .store
         .user_credentials(provider, username.normalized())
         .await?;
+    let local = found.as_ref().filter(|(u, _)| u.user_provider.is_none());
     let verified = state
         .credentials
-        .verify_password(password, found.as_ref().map(|(_, hash)| hash.as_str()))
+        .verify_password(password, local.map(|(_, hash)| hash.as_str()))
         .await?;
     match found {
-        Some((user, hash)) if verified => {
+        Some((user, hash)) if verified && user.user_provider.is_none() => {
             if !state.credentials.hash_is_current(&hash) {
                 upgrade_hash(state, &user, &hash, password).await;
             }
             Ok(user)
         }
         found => {
-            let reason = if found.is_some() {
-                "wrong-password"
-            } else {
-                "unknown-user"
+            let reason = match &found {
+                Some((u, _)) if u.user_provider.is_some() => "user-provider-account",
+                Some(_) => "wrong-password",
+                None => "unknown-user",
             };
-            // An unknown "username" may be a password typed in the wrong field: the audit
-            // trail gets a keyed pseudonym of it, never the text.
             let shown = if found.is_some() {
                 username.as_str().to_owned()
             } else {
-                format!(
-                    "unknown#{}",
-                    state.credentials.pseudonyms.of(username.normalized())
-                )
+                unknown_name(state, username.normalized())
             };
-            let lockout = state.credentials.lockout;
-            let failure = state
-                .store
-                .record_login_failure(
-                    provider,
-                    &shown,
-                    username.normalized(),
-                    reason,
-                    lockout.window,
-                    &move |n| lockout.lock_for(n),
-                    now,
-                    &origin.audit,
-                )
-                .await?;
-            if failure.locked_until.is_some() {
-                state.metrics.lockouts.inc();
-                tracing::warn!(provider = %provider, failures = failure.failures, "username locked after failed logins");
-            }
-            if let Some(source) = origin.source {
-                state
-                    .credentials
-                    .address_throttle
-                    .record_failure(source, now);
-            }
-            state.metrics.login(provider.as_str(), "failed");
+            count_failure(
+                state,
+                origin,
+                provider,
+                &shown,
+                username.normalized(),
+                reason,
+                None,
+            )
+            .await?;
             Err(Error::InvalidCredentials)
         }
     }
@@ -290,6 +269,83 @@ async fn upgrade_hash(state: &AppState, user: &User, old: &str, password: &str) 
         Ok(false) => {}
         Err(e) => tracing::warn!(user = %user.id, error = %e, "re-hashing a password failed"),
     }
+}
+
+/// How the audit trail names a username nobody has: an unknown "username" may be a password
+/// typed in the wrong field, so the trail gets a keyed pseudonym of it, never the text.
+pub(crate) fn unknown_name(state: &AppState, norm: &str) -> String {
+    format!("unknown#{}", state.credentials.pseudonyms.of(norm))
+}
+
+/// Refuses a login attempt that the address throttle or the username's lock holds back.
+pub(crate) async fn check_throttles(
+    state: &AppState,
+    origin: &Origin,
+    provider: Provider,
+    norm: &str,
+) -> Result<(), Error> {
+    let now = state.clock.now();
+    if let Some(source) = origin.source {
+        if let Err(retry_after_secs) = state.credentials.address_throttle.check(source, now) {
+            throttled(state, provider, "address");
+            return Err(Error::LoginThrottled {
+                retry_after_secs,
+                scope: ThrottleScope::SourceAddress,
+            });
+        }
+    }
+    if let Some(until) = state.store.login_locked_until(provider, norm).await? {
+        if until > now {
+            throttled(state, provider, "account");
+            return Err(Error::LoginThrottled {
+                retry_after_secs: ceil_secs(until - now),
+                scope: ThrottleScope::Account,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Counts a failed login of `norm` (lockout, address throttle, metrics) and records its
+/// `auth.login` failure naming `shown`, the reason and, for a directory login, the user
+/// provider.
+pub(crate) async fn count_failure(
+    state: &AppState,
+    origin: &Origin,
+    provider: Provider,
+    shown: &str,
+    norm: &str,
+    reason: &str,
+    user_provider: Option<&str>,
+) -> Result<(), Error> {
+    let now = state.clock.now();
+    let lockout = state.credentials.lockout;
+    let failure = state
+        .store
+        .record_login_failure(
+            provider,
+            shown,
+            norm,
+            reason,
+            user_provider,
+            lockout.window,
+            &move |n| lockout.lock_for(n),
+            now,
+            &origin.audit,
+        )
+        .await?;
+    if failure.locked_until.is_some() {
+        state.metrics.lockouts.inc();
+        tracing::warn!(provider = %provider, failures = failure.failures, "username locked after failed logins");
+    }
+    if let Some(source) = origin.source {
+        state
+            .credentials
+            .address_throttle
+            .record_failure(source, now);
+    }
+    state.metrics.login(provider.as_str(), "failed");
+    Ok(())
 }
 
 /// Counts a throttled attempt.

@@ -144,6 +144,12 @@ pub async fn reset_password(
     password: &str,
 ) -> Result<(), Error> {
     let user = get(state, id).await?;
+    if let Some(name) = &user.user_provider {
+        return Err(Error::Conflict(format!(
+            "{}'s password is kept by the user provider {name}, not by Rampart",
+            user.username
+        )));
+    }
     replace_password(state, &user, password, "user.password.reset", &caller.audit).await
 }
 

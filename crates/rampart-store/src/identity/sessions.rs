@@ -114,16 +114,19 @@ impl Store {
             ],
         )
         .await?;
+        let mut details = json!({
+            "provider": user.provider.as_str(),
+            "username": user.username,
+            "session": id.to_string(),
+        });
+        if let Some(name) = &user.user_provider {
+            details["user_provider"] = name.as_str().into();
+        }
         let login = AuditEvent {
             action: "auth.login",
             target: Some(format!("user:{}", user.id)),
             outcome: Outcome::Success,
-            details: json!({
-                "provider": user.provider.as_str(),
-                "username": user.username,
-                "session": id.to_string(),
-            })
-            .to_string(),
+            details: details.to_string(),
         };
         crate::audit::append_event(tx, ctx, &login, now, None).await?;
         owned.commit().await?;

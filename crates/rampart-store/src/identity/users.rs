@@ -19,7 +19,7 @@ macro_rules! user_select {
     ($extra:literal) => {
         concat!(
             "SELECT u.id, u.provider, u.username, u.display_name, u.email, u.disabled, \
-         u.password_changed_at, u.last_login_at, u.created_at, u.updated_at, ",
+         u.password_changed_at, u.last_login_at, u.created_at, u.updated_at, u.user_provider, ",
             $extra,
             " CASE WHEN EXISTS (SELECT 1 FROM it_role_assignments r \
            WHERE r.user_id = u.id AND r.role = 'administrator') THEN 1 ELSE 0 END AS is_admin \
@@ -42,6 +42,7 @@ pub(crate) fn user_from_row(row: &Row) -> Result<User, Error> {
         email: row.get("email")?,
         disabled: row.get("disabled")?,
         is_admin: is_admin != 0,
+        user_provider: row.get("user_provider")?,
         password_changed_at: from_millis(row.get("password_changed_at")?)?,
         last_login_at: from_millis_opt(row.get("last_login_at")?)?,
         created_at: from_millis(row.get("created_at")?)?,
@@ -486,7 +487,8 @@ impl Store {
     }
 
     /// Counts a failed login for a username (existing or not), locks it when `lock_for`
-    /// says so, and records the `auth.login` failure (and `auth.lockout`) events.
+    /// says so, and records the `auth.login` failure (and `auth.lockout`) events; a login
+    /// through a user provider names it (`user_provider`).
     #[allow(clippy::too_many_arguments)]
     pub async fn record_login_failure(
         &self,
@@ -494,6 +496,7 @@ impl Store {
         username: &str,
         username_norm: &str,
         reason: &str,
+        user_provider: Option<&str>,
         window: Duration,
         lock_for: &(dyn Fn(u32) -> Option<Duration> + Sync),
         now: OffsetDateTime,
@@ -535,17 +538,20 @@ impl Store {
                 )
                 .await?;
             }
+            let mut details = json!({
+                "provider": provider.as_str(),
+                "username": username,
+                "reason": reason,
+                "failures": failures,
+            });
+            if let Some(name) = user_provider {
+                details["user_provider"] = name.into();
+            }
             let failed = AuditEvent {
                 action: "auth.login",
                 target: target.clone(),
                 outcome: Outcome::Failure,
-                details: json!({
-                    "provider": provider.as_str(),
-                    "username": username,
-                    "reason": reason,
-                    "failures": failures,
-                })
-                .to_string(),
+                details: details.to_string(),
             };
             crate::audit::append_event(tx, ctx, &failed, now, None).await?;
             if let Some(until) = locked_until {

@@ -19,6 +19,7 @@ pub mod findings;
 pub mod keys;
 pub mod modules;
 pub mod plans;
+pub mod providers;
 pub mod sealed;
 
 /// The file holding the CLI's session: `$RAMPART_SESSION_FILE`, else
@@ -171,6 +172,7 @@ pub async fn login(
     server: &str,
     username: &str,
     provider: &str,
+    via: Option<&str>,
     ca_cert: Option<&Path>,
 ) -> anyhow::Result<()> {
     let client = build(server, ca_cert, None)?;
@@ -187,6 +189,7 @@ pub async fn login(
             username: username.to_owned(),
             password,
             provider: provider.to_owned(),
+            user_provider: via.map(str::to_owned),
         })
         .await
         .map_err(fail)?;

@@ -1,0 +1,265 @@
+//! User providers: administrators configure directories that vouch for users (create, show,
+//! change, delete, test the connection, sync, status); users sign in through them
+//! ([`login`]); a scheduled task keeps their users in step with the directory ([`sync`]).
+//!
+//! The protocol clients are `rampart-federation`'s, reached through its `Directory` trait;
+//! the decisions (settings, filters, role mappings, what a sync changes) are its pure rules.
+//! Permission is checked by the adapters before calling (administrators change, auditors
+//! read). The bind password is read from its secret reference when a directory is used, so
+//! a rotated file or variable takes effect on the next use, and it appears in no error.
+
+pub mod login;
+pub mod sync;
+
+pub use login::login_via;
+pub use sync::{run_scheduled_sync, sync_now};
+
+use rampart_api::{
+    CreateProviderRequest, ProviderList, ProviderStatusView, ProviderTestResult, ProviderView,
+    UpdateProviderRequest,
+};
+use rampart_core::{Error, Name};
+use rampart_federation::settings::{validate_ldap, Invalid};
+use rampart_federation::{Directory, DirectoryError, LdapDirectory, ProviderSettings, Users};
+use rampart_store::ProviderRecord;
+
+use crate::caller::Caller;
+use crate::config::SecretRef;
+use crate::state::AppState;
+
+/// Every user provider.
+pub async fn list(state: &AppState) -> Result<ProviderList, Error> {
+    let mut items = Vec::new();
+    for record in state.store.providers().await? {
+        items.push(view(state, record).await?);
+    }
+    Ok(ProviderList { items })
+}
+
+/// One user provider.
+pub async fn get(state: &AppState, name: &str) -> Result<ProviderView, Error> {
+    let record = record(state, name).await?;
+    view(state, record).await
+}
+
+/// What the provider's last bind, login and sync found, and how many users it vouches for.
+pub async fn status(state: &AppState, name: &str) -> Result<ProviderStatusView, Error> {
+    let record = record(state, name).await?;
+    status_of(state, &record).await
+}
+
+/// Creates a user provider from checked settings.
+pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    body: CreateProviderRequest,
+) -> Result<ProviderView, Error> {
+    let name = Name::parse("name", &body.name)?;
+    let users = Users::parse(&body.users).map_err(|m| Error::invalid("users", m))?;
+    let settings = checked(state, &body.kind, body.settings)?;
+    let record = state
+        .store
+        .create_provider(
+            name.as_str(),
+            settings.kind(),
+            users.as_str(),
+            &settings.to_value(),
+            state.clock.now(),
+            &caller.audit,
+        )
+        .await?;
+    view(state, record).await
+}
+
+/// Changes a provider's audience or settings (its kind stays).
+pub async fn update(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    body: UpdateProviderRequest,
+) -> Result<ProviderView, Error> {
+    let current = record(state, name).await?;
+    let users = match body.users.as_deref() {
+        Some(u) => Users::parse(u).map_err(|m| Error::invalid("users", m))?,
+        None => Users::parse(&current.users).map_err(Error::Internal)?,
+    };
+    let settings = match body.settings {
+        Some(s) => checked(state, &current.kind, s)?,
+        None => ProviderSettings::from_parts(&current.kind, current.settings.clone())
+            .map_err(|e| Error::Internal(format!("stored provider settings: {}", e.message)))?,
+    };
+    let value = settings.to_value();
+    let mut changed = Vec::new();
+    if users.as_str() != current.users {
+        changed.push("users".to_owned());
+    }
+    if let (Some(new), Some(old)) = (value.as_object(), current.settings.as_object()) {
+        for (k, v) in new {
+            if old.get(k) != Some(v) {
+                changed.push(format!("settings.{k}"));
+            }
+        }
+        for k in old.keys().filter(|k| !new.contains_key(*k)) {
+            changed.push(format!("settings.{k}"));
+        }
+    }
+    let record = state
+        .store
+        .update_provider(
+            &current.name,
+            users.as_str(),
+            &value,
+            &changed,
+            state.clock.now(),
+            &caller.audit,
+        )
+        .await?;
+    view(state, record).await
+}
+
+/// Deletes a provider: the users it vouched for are disabled and their sessions end.
+pub async fn delete(state: &AppState, caller: &Caller, name: &str) -> Result<(), Error> {
+    let current = record(state, name).await?;
+    state
+        .store
+        .delete_provider(&current.name, state.clock.now(), &caller.audit)
+        .await?;
+    Ok(())
+}
+
+/// Connects and binds with the service account: a clear error when the directory cannot be
+/// reached or refuses the bind.
+pub async fn test(state: &AppState, name: &str) -> Result<ProviderTestResult, Error> {
+    let record = record(state, name).await?;
+    let result = match directory(&record) {
+        Ok(dir) => dir.check().await,
+        Err(e) => Err(e),
+    };
+    noted(state, &record.name, result.as_ref().err()).await?;
+    result.map_err(|e| directory_error(&record.name, &e))?;
+    Ok(ProviderTestResult {
+        ok: true,
+        message: format!(
+            "connected to {} and bound as the service account",
+            record.name
+        ),
+    })
+}
+
+/// The provider `name`, or not found.
+async fn record(state: &AppState, name: &str) -> Result<ProviderRecord, Error> {
+    state.store.provider(name).await?.ok_or(Error::NotFound {
+        what: "user provider",
+    })
+}
+
+/// Reads and checks a kind's settings: the first rule broken is the error.
+fn checked(
+    state: &AppState,
+    kind: &str,
+    settings: serde_json::Value,
+) -> Result<ProviderSettings, Error> {
+    let parsed = ProviderSettings::from_parts(kind, settings).map_err(invalid)?;
+    let ProviderSettings::Ldap(ldap) = &parsed;
+    let secret = |r: &str| SecretRef::parse(r).map(|_| ());
+    if let Some(first) = validate_ldap(ldap, &secret).into_iter().next() {
+        return Err(invalid(first));
+    }
+    let it = state.authz.view().it.clone();
+    for (i, m) in ldap.mappings.iter().enumerate() {
+        if let Some(role) = &m.it_role {
+            if it.role(role).is_none() {
+                let known: Vec<&str> = it.roles().iter().map(|r| r.name.as_str()).collect();
+                return Err(Error::invalid(
+                    format!("settings.mappings[{i}].it_role"),
+                    format!("no IT role `{role}` (roles: {})", known.join(", ")),
+                ));
+            }
+        }
+    }
+    Ok(parsed)
+}
+
+fn invalid(i: Invalid) -> Error {
+    Error::invalid(i.field, i.message)
+}
+
+/// The directory a provider record describes, with its bind password read now.
+pub(crate) fn directory(record: &ProviderRecord) -> Result<LdapDirectory, DirectoryError> {
+    let settings = ProviderSettings::from_parts(&record.kind, record.settings.clone())
+        .map_err(|e| DirectoryError::Protocol(format!("stored settings: {}", e.message)))?;
+    let ProviderSettings::Ldap(ldap) = settings;
+    let reference = SecretRef::parse(&ldap.bind_password)
+        .map_err(|_| DirectoryError::Secret("not a secret reference".into()))?;
+    // The reason names the variable or file, which the server's log may show and a client
+    // may not.
+    let password = reference.resolve(|n| std::env::var(n).ok()).map_err(|why| {
+        tracing::warn!(provider = %record.name, reason = %why, "a user provider's bind password cannot be read");
+        DirectoryError::Secret("the server's log says why".into())
+    })?;
+    LdapDirectory::new(ldap, password)
+}
+
+/// Keeps the provider's health: a success, or the error that was the directory's or the
+/// configuration's fault (a user's wrong password is neither).
+pub(crate) async fn noted(
+    state: &AppState,
+    name: &str,
+    error: Option<&DirectoryError>,
+) -> Result<(), Error> {
+    let error = error.filter(|e| !user_fault(e)).map(ToString::to_string);
+    state
+        .store
+        .note_provider_health(name, error.as_deref(), state.clock.now())
+        .await
+}
+
+/// Whether the failure is the user's (a wrong password, an unknown name), not the
+/// directory's.
+pub(crate) fn user_fault(e: &DirectoryError) -> bool {
+    matches!(
+        e,
+        DirectoryError::EmptyPassword
+            | DirectoryError::UnknownUser
+            | DirectoryError::Ambiguous
+            | DirectoryError::WrongPassword
+    )
+}
+
+/// A directory's failure as the API answers it: an unreachable directory 503, a refused or
+/// failed operation 502.
+pub(crate) fn directory_error(name: &str, e: &DirectoryError) -> Error {
+    match e {
+        DirectoryError::Unreachable(_) | DirectoryError::Secret(_) => {
+            Error::DirectoryUnreachable(format!("user provider {name}: {e}"))
+        }
+        _ => Error::Directory(format!("user provider {name}: {e}")),
+    }
+}
+
+async fn status_of(state: &AppState, r: &ProviderRecord) -> Result<ProviderStatusView, Error> {
+    let users = state.store.users_of_provider(&r.name).await?;
+    Ok(ProviderStatusView {
+        name: r.name.clone(),
+        last_success_at: r.status.last_success_at,
+        last_error: r.status.last_error.clone(),
+        last_error_at: r.status.last_error_at,
+        last_sync_at: r.status.last_sync_at,
+        last_sync: r.status.last_sync.clone(),
+        users: users.len() as u64,
+        disabled_users: users.iter().filter(|u| u.disabled).count() as u64,
+    })
+}
+
+async fn view(state: &AppState, record: ProviderRecord) -> Result<ProviderView, Error> {
+    let status = status_of(state, &record).await?;
+    Ok(ProviderView {
+        name: record.name,
+        kind: record.kind,
+        users: record.users,
+        settings: record.settings,
+        created_at: record.created_at,
+        updated_at: record.updated_at,
+        status,
+    })
+}
