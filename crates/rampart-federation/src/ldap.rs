@@ -18,7 +18,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::{ClientConfig, RootCertStore};
 use url::Url;
 
-use crate::rules::{all_users_filter, user_filter};
+use crate::rules::{all_users_filter, bind_refusal, user_filter};
 use crate::settings::{LdapSettings, Security};
 use crate::{Directory, DirectoryError, DirectoryUser};
 
@@ -144,8 +144,12 @@ impl LdapDirectory {
                 result.rc, result.text
             )));
         }
+        // A search from a domain's root also answers references to other partitions
+        // (Active Directory's configuration, DNS zones): they are not entries, and
+        // `SearchEntry::construct` must not see them.
         Ok(entries
             .into_iter()
+            .filter(|e| !e.is_ref() && !e.is_intermediate())
             .filter_map(|e| self.user_of(SearchEntry::construct(e)))
             .collect())
     }
@@ -221,7 +225,10 @@ impl Directory for LdapDirectory {
             let _ = ldap.unbind().await;
             match bound.rc {
                 0 => Ok(user),
-                INVALID_CREDENTIALS => Err(DirectoryError::WrongPassword),
+                INVALID_CREDENTIALS => Err(match bind_refusal(&bound.text) {
+                    Some(reason) => DirectoryError::AccountRefused(reason),
+                    None => DirectoryError::WrongPassword,
+                }),
                 rc => Err(DirectoryError::Protocol(format!(
                     "the user's bind answered code {rc} ({})",
                     bound.text

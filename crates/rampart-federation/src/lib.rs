@@ -56,6 +56,11 @@ pub enum DirectoryError {
     /// The directory refused the user's password.
     #[error("the directory refused the password")]
     WrongPassword,
+    /// The directory refused the user's bind for a reason of the account's (Active
+    /// Directory's `data …` codes, see [`rules::bind_refusal`]): disabled, expired, locked,
+    /// a password to change. Told to nobody but the audit trail and the logs.
+    #[error("the directory refused the sign-in ({0})")]
+    AccountRefused(&'static str),
     /// The directory refused the service account's bind DN or password.
     #[error("the directory refused the service account's credentials (bind DN or password)")]
     ServiceBind,
@@ -78,6 +83,7 @@ impl DirectoryError {
             DirectoryError::UnknownUser => "unknown-user",
             DirectoryError::Ambiguous => "ambiguous-user",
             DirectoryError::WrongPassword => "wrong-password",
+            DirectoryError::AccountRefused(reason) => reason,
             DirectoryError::ServiceBind => "service-bind-refused",
             DirectoryError::Secret(_) => "secret-unreadable",
             DirectoryError::Unreachable(_) => "unreachable",

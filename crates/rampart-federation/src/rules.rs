@@ -161,9 +161,61 @@ pub fn plan_sync(
     Ok(plan)
 }
 
+/// Why an Active Directory refused a user's bind, from the `data …` code it puts in the
+/// diagnostic message of an `invalidCredentials` answer (`80090308: LdapErr: …, data 533,
+/// v…`); `None` for a wrong password or an unknown user (`52e`, `525`) and for any other
+/// server, which gives no such code. The sign-in is refused the same way whatever the
+/// code (nothing about the account is told to whoever tries); the audit trail keeps it.
+pub fn bind_refusal(diagnostic: &str) -> Option<&'static str> {
+    let code = diagnostic
+        .split(',')
+        .map(str::trim)
+        .find_map(|part| part.strip_prefix("data "))?
+        .trim()
+        .to_ascii_lowercase();
+    Some(match code.as_str() {
+        "530" => "logon-hours",
+        "531" => "workstation-not-allowed",
+        "532" => "password-expired",
+        "533" => "account-disabled",
+        "568" => "too-many-security-ids",
+        "701" => "account-expired",
+        "773" => "must-change-password",
+        "775" => "account-locked",
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)] // test code: failing loudly is the point
+    #[test]
+    fn active_directory_refusals_are_read_from_the_diagnostic_code() {
+        let ad = |code: &str| {
+            format!(
+                "80090308: LdapErr: DSID-0C0903A9, comment: AcceptSecurityContext error, \
+                 data {code}, v1db1"
+            )
+        };
+        for (code, want) in [
+            ("52e", None),
+            ("525", None),
+            ("530", Some("logon-hours")),
+            ("531", Some("workstation-not-allowed")),
+            ("532", Some("password-expired")),
+            ("533", Some("account-disabled")),
+            ("701", Some("account-expired")),
+            ("773", Some("must-change-password")),
+            ("775", Some("account-locked")),
+            ("999", None),
+        ] {
+            assert_eq!(super::bind_refusal(&ad(code)), want, "data {code}");
+        }
+        // OpenLDAP and others give no such code.
+        assert_eq!(super::bind_refusal(""), None);
+        assert_eq!(super::bind_refusal("Invalid credentials"), None);
+        assert_eq!(super::bind_refusal("data"), None);
+    }
 
     use proptest::prelude::*;
 

@@ -223,6 +223,7 @@ pub(crate) fn user_fault(e: &DirectoryError) -> bool {
             | DirectoryError::UnknownUser
             | DirectoryError::Ambiguous
             | DirectoryError::WrongPassword
+            | DirectoryError::AccountRefused(_)
     )
 }
 
