@@ -4,6 +4,8 @@
 
 mod kit;
 
+#[path = "api/ad.rs"]
+mod ad;
 #[path = "api/apps.rs"]
 mod apps;
 #[path = "api/apps_advanced.rs"]
