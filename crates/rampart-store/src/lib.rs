@@ -16,6 +16,7 @@ mod db;
 mod fence;
 mod identity;
 mod lifecycle;
+mod support;
 
 pub use apps::{
     AppDatabase, AppWrite, Expect, QueryRows, RowValues, StoredRecord, WrappedKey, ADVANCED_TIMEOUT,
@@ -37,6 +38,11 @@ pub use lifecycle::{
     Acceptance, ApplicationTag, DeployKind, DeploymentInfo, DeploymentRequest, ModuleName,
     NewDeployment, NewFinding, NewVersion, Published, Running, StoredFinding, StoredVersion,
     VersionInfo,
+};
+
+pub use support::{
+    CaseQuery, CaseScope, Company, Decided, DecisionBy, NewCase, NewLink, OpenedCase,
+    PeopleChange, Person, StoredCase, StoredComment,
 };
 
 #[cfg(feature = "testing")]

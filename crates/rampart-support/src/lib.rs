@@ -156,6 +156,14 @@ pub fn suspension_reason(company: &str) -> String {
     )
 }
 
+/// What the requester of a case an administrator ignored is told.
+pub fn ignored_reason(company: &str) -> String {
+    format!(
+        "an administrator of {company} did not authorize you: the case stays suspended and \
+         closes after a while; ask them directly if you should be a contact"
+    )
+}
+
 /// The status after `op` (close or reopen) on a case in `from`, or why not.
 pub fn transition(from: Status, op: CaseOp) -> Result<Status, &'static str> {
     match (op, from) {
