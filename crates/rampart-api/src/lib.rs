@@ -16,6 +16,7 @@ pub mod lifecycle;
 pub mod plans;
 pub mod problem;
 pub mod sealed;
+pub mod support;
 
 pub use apps::*;
 pub use audit::*;
@@ -26,6 +27,7 @@ pub use lifecycle::*;
 pub use plans::*;
 pub use problem::{Problem, PROBLEM_TYPE_PREFIX};
 pub use sealed::*;
+pub use support::*;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

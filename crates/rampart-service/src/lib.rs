@@ -21,6 +21,7 @@ pub mod identity;
 pub mod lifecycle;
 pub mod metrics;
 pub mod state;
+pub mod support;
 
 pub use caller::Caller;
 pub use config::{Config, ConfigError, Loaded, Overrides};
