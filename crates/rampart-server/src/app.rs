@@ -21,7 +21,7 @@ use crate::error::{ApiError, Problem};
 use crate::metrics::MetricsAccess;
 use crate::routes::{
     apps, audit as audit_api, auth as auth_routes, authz, findings, it, lifecycle, names, plans,
-    sealed, users,
+    sealed, support, users,
 };
 use crate::tls::ServedNames;
 use crate::transport;
@@ -57,6 +57,7 @@ pub struct ConnectionInfo {
         (name = "it", description = "IT permissions: roles per environment, teams, modules, overrides"),
         (name = "audit", description = "The tamper-evident audit log: search, export, checkpoints, proofs"),
         (name = "apps", description = "The application runtime: the data API of deployed entities"),
+        (name = "support", description = "The support desk: companies, members, cases, decisions on requesters"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]
@@ -203,6 +204,19 @@ fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(apps::query))
         .routes(routes!(apps::openapi))
         .routes(routes!(apps::grants, apps::grant))
+        .routes(routes!(support::create_company, support::companies))
+        .routes(routes!(support::members, support::add_member))
+        .routes(routes!(support::remove_member))
+        .routes(routes!(support::administrators, support::add_administrator))
+        .routes(routes!(support::remove_administrator))
+        .routes(routes!(support::open_case, support::list_cases))
+        .routes(routes!(support::get_case))
+        .routes(routes!(support::comment))
+        .routes(routes!(support::close))
+        .routes(routes!(support::reopen))
+        .routes(routes!(support::authorize))
+        .routes(routes!(support::ignore))
+        .routes(routes!(support::follow_link))
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(metrics))

@@ -32,6 +32,8 @@ mod reveal;
 mod roles;
 #[path = "api/sealed.rs"]
 mod sealed;
+#[path = "api/support.rs"]
+mod support;
 #[path = "api/transport.rs"]
 mod transport;
 

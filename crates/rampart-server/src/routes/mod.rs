@@ -13,4 +13,5 @@ pub mod page;
 pub mod plans;
 pub mod screens;
 pub mod sealed;
+pub mod support;
 pub mod users;

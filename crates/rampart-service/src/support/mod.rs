@@ -15,6 +15,8 @@
 pub mod cases;
 pub mod notify;
 
+pub use rampart_support::link::Decision;
+
 use rampart_api::{CompaniesResponse, CompanyWire, PeopleResponse, PersonWire};
 use rampart_authz::policy::Operation;
 use rampart_core::{Error, Name, Provider, User, UserId};
