@@ -272,7 +272,7 @@ mod tests {
     /// administrator, administrator who is also an auditor.
     #[test]
     fn every_operation_against_every_kind_of_caller() {
-        let table: [(Operation, &str); 14] = [
+        let table: [(Operation, &str); 15] = [
             (Operation::AdministerUsers, "---AA"),
             (Operation::ReadUsers, "--AAA"),
             (Operation::ReadAuditLog, "--AAA"),
@@ -287,6 +287,7 @@ mod tests {
             (Operation::ChangeEnvironments, "---AA"),
             (Operation::ManageTeams, "---AA"),
             (Operation::GrantOnObject, "-FFAA"),
+            (Operation::ManageSupportCompanies, "---AA"),
         ];
         assert_eq!(table.len(), Operation::ALL.len());
         let callers = [END, IT, AUDITOR, ADMIN, ADMIN_AUDITOR];
