@@ -126,12 +126,16 @@ pub struct CaseWire {
 #[serde(deny_unknown_fields)]
 pub struct CasesQuery {
     /// `open`, `suspended` or `closed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     /// A company's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub company: Option<String>,
     /// The `next` of the previous page.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub after: Option<String>,
     /// 1 to 200; 50 when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
 }
 

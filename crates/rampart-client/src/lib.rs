@@ -48,6 +48,7 @@ pub mod identity;
 pub mod lifecycle;
 pub mod plans;
 pub mod sealed;
+pub mod support;
 
 use std::time::Duration;
 
@@ -62,6 +63,7 @@ pub use identity::Identity;
 pub use lifecycle::Lifecycle;
 pub use plans::Plans;
 pub use sealed::Sealed;
+pub use support::{People, Support};
 
 use call::Call;
 
@@ -207,6 +209,11 @@ impl Client {
     /// The security findings of module versions and their acceptances.
     pub fn findings(&self) -> Findings<'_> {
         Findings::new(self)
+    }
+
+    /// The support desk: companies, members, cases and decisions on requesters.
+    pub fn support(&self) -> Support<'_> {
+        Support::new(self)
     }
 
     /// Sealed modules: environments' public keys, trusted publishers, imports.

@@ -20,6 +20,7 @@ pub mod keys;
 pub mod modules;
 pub mod plans;
 pub mod sealed;
+pub mod support;
 
 /// The file holding the CLI's session: `$RAMPART_SESSION_FILE`, else
 /// `$XDG_CONFIG_HOME/rampart/session.json`, else `~/.config/rampart/session.json`.
