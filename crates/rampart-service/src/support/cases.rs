@@ -409,3 +409,22 @@ pub async fn close_ignored(state: &AppState) -> Result<usize, Error> {
         .support_close_ignored(&state.system_context(), now, now - Duration::days(days))
         .await
 }
+
+/// Closes ignored cases once an hour (and once at start) until `stop` changes: the node's
+/// background task for `[support] ignored_close_days`. Several nodes may run it: closing is
+/// one transaction that finds only cases still suspended.
+pub async fn run_close_ignored(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => break,
+        }
+        match close_ignored(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(closed = n, "ignored support cases closed"),
+            Err(e) => tracing::warn!(error = %e, "ignored support cases not closed; next hour"),
+        }
+    }
+}
