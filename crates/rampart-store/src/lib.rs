@@ -41,8 +41,8 @@ pub use lifecycle::{
 };
 
 pub use support::{
-    CaseQuery, CaseScope, Company, Decided, DecisionBy, NewCase, NewLink, OpenedCase,
-    PeopleChange, Person, StoredCase, StoredComment,
+    CaseQuery, CaseScope, Company, Decided, DecisionBy, NewCase, NewLink, OpenedCase, PeopleChange,
+    Person, StoredCase, StoredComment,
 };
 
 #[cfg(feature = "testing")]

@@ -125,9 +125,7 @@ pub fn may(who: Viewer, op: CaseOp) -> bool {
     match op {
         CaseOp::Decide => decider && !who.requester,
         CaseOp::See | CaseOp::Comment | CaseOp::Close | CaseOp::Reopen => {
-            decider
-                || who.support_staff
-                || (who.requester && who.standing != Standing::Removed)
+            decider || who.support_staff || (who.requester && who.standing != Standing::Removed)
         }
     }
 }

@@ -81,7 +81,9 @@ fn rate_limits_name_the_one_reached() {
     };
     assert_eq!(over_limit(limits, 2, 9), None);
     assert!(over_limit(limits, 3, 0).unwrap().contains("you opened 3"));
-    assert!(over_limit(limits, 0, 10).unwrap().contains("company received 10"));
+    assert!(over_limit(limits, 0, 10)
+        .unwrap()
+        .contains("company received 10"));
 }
 
 #[test]
@@ -98,7 +100,13 @@ fn links_are_refused_for_each_reason() {
     assert_eq!(check_link(good, now), Ok(()));
     let cases = [
         (LinkFacts { used: true, ..good }, LinkRefusal::Used),
-        (LinkFacts { expires_at: now, ..good }, LinkRefusal::Expired),
+        (
+            LinkFacts {
+                expires_at: now,
+                ..good
+            },
+            LinkRefusal::Expired,
+        ),
         (
             LinkFacts {
                 bound_to_follower: false,

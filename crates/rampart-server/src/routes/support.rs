@@ -10,10 +10,10 @@ use rampart_api::{
     CompaniesResponse, CompanyWire, CreateCompanyRequest, DecisionResponse, OpenCaseRequest,
     PeopleResponse,
 };
+use rampart_service::support::Decision;
 use rampart_service::support::{self, cases};
 use rampart_service::AppState;
 use rampart_store::PeopleChange;
-use rampart_service::support::Decision;
 
 use crate::auth::Authenticated;
 use crate::error::{ApiError, Json, Problem};
@@ -72,7 +72,9 @@ pub async fn members(
     Path(company): Path<String>,
 ) -> Result<Json<PeopleResponse>, ApiError> {
     let caller = auth.caller(&state);
-    Ok(Json(support::people(&state, &caller, &company, false).await?))
+    Ok(Json(
+        support::people(&state, &caller, &company, false).await?,
+    ))
 }
 
 /// A company's administrators.
@@ -92,7 +94,9 @@ pub async fn administrators(
     Path(company): Path<String>,
 ) -> Result<Json<PeopleResponse>, ApiError> {
     let caller = auth.caller(&state);
-    Ok(Json(support::people(&state, &caller, &company, true).await?))
+    Ok(Json(
+        support::people(&state, &caller, &company, true).await?,
+    ))
 }
 
 async fn change(
@@ -169,7 +173,14 @@ pub async fn add_administrator(
     Path(company): Path<String>,
     Json(req): Json<AddPersonRequest>,
 ) -> Result<StatusCode, ApiError> {
-    change(&state, auth, &company, &req.user, PeopleChange::AddAdministrator).await
+    change(
+        &state,
+        auth,
+        &company,
+        &req.user,
+        PeopleChange::AddAdministrator,
+    )
+    .await
 }
 
 /// Remove an administrator; they stay a member.
@@ -188,7 +199,14 @@ pub async fn remove_administrator(
     auth: Authenticated,
     Path((company, user)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    change(&state, auth, &company, &user, PeopleChange::RemoveAdministrator).await
+    change(
+        &state,
+        auth,
+        &company,
+        &user,
+        PeopleChange::RemoveAdministrator,
+    )
+    .await
 }
 
 /// Open a case: `open` from a member, `suspended` (with the reason) from anyone else, whose
@@ -359,7 +377,9 @@ pub async fn ignore(
     Path(id): Path<String>,
 ) -> Result<Json<DecisionResponse>, ApiError> {
     let caller = auth.caller(&state);
-    Ok(Json(cases::decide(&state, &caller, &id, Decision::Ignore).await?))
+    Ok(Json(
+        cases::decide(&state, &caller, &id, Decision::Ignore).await?,
+    ))
 }
 
 /// Follow an e-mailed Authorize or Ignore link, signed in as the administrator it was sent

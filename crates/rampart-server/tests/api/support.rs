@@ -143,7 +143,11 @@ fn links(body: &str) -> (String, String) {
 
 /// A unique address for this test and backend, so parallel tests read their own mail.
 fn address(node: &Node, who: &str) -> String {
-    format!("{who}-{}-{}@example.test", node.name(), uuid::Uuid::new_v4().simple())
+    format!(
+        "{who}-{}-{}@example.test",
+        node.name(),
+        uuid::Uuid::new_v4().simple()
+    )
 }
 
 /// An end user with an e-mail address; returns (id, token).
@@ -203,7 +207,11 @@ struct Desk {
 async fn desk(node: &Node, boss_mail: Option<&str>) -> Desk {
     let admin = node.admin().await;
     let (status, body) = node
-        .post("/api/v1/support/companies", &admin, json!({ "name": "acme" }))
+        .post(
+            "/api/v1/support/companies",
+            &admin,
+            json!({ "name": "acme" }),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let boss = person(node, "boss", boss_mail).await;
@@ -239,7 +247,11 @@ async fn an_administrator_authorizes_a_requester_with_the_link_the_mail_server_r
 
         // A member's case opens at once; nobody is asked.
         let (status, open) = node
-            .post("/api/v1/support/cases", &d.mia.1, case_body("acme", "Export stops"))
+            .post(
+                "/api/v1/support/cases",
+                &d.mia.1,
+                case_body("acme", "Export stops"),
+            )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{name}: {open}");
         assert_eq!(open["status"], "open");
@@ -247,22 +259,36 @@ async fn an_administrator_authorizes_a_requester_with_the_link_the_mail_server_r
 
         // Anyone else's waits, says why, and every administrator is asked by e-mail.
         let (status, first) = node
-            .post("/api/v1/support/cases", &otto, case_body("acme", "Login fails"))
+            .post(
+                "/api/v1/support/cases",
+                &otto,
+                case_body("acme", "Login fails"),
+            )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{name}: {first}");
         assert_eq!(first["status"], "suspended");
         let reason = first["reason"].as_str().unwrap();
-        assert!(reason.contains("not an authorized contact of acme"), "{reason}");
+        assert!(
+            reason.contains("not an authorized contact of acme"),
+            "{reason}"
+        );
         assert!(reason.contains("administrators"), "{reason}");
         let (_, second) = node
-            .post("/api/v1/support/cases", &otto, case_body("acme", "Second question"))
+            .post(
+                "/api/v1/support/cases",
+                &otto,
+                case_body("acme", "Second question"),
+            )
             .await;
         assert_eq!(second["status"], "suspended");
 
         let to_boss = mail_to(&boss_mail);
         assert_eq!(to_boss.len(), 2, "{name}: one message per suspended case");
         let (head, body) = &to_boss[0];
-        assert!(head.contains("Subject: [acme] end:otto asks for support"), "{head}");
+        assert!(
+            head.contains("Subject: [acme] end:otto asks for support"),
+            "{head}"
+        );
         assert!(body.contains("Login fails"), "{body}");
         let (authorize, ignore) = links(body);
         assert!(authorize.starts_with("rsl_") && ignore.starts_with("rsl_"));
@@ -285,14 +311,23 @@ async fn an_administrator_authorizes_a_requester_with_the_link_the_mail_server_r
         assert!(p["detail"].as_str().unwrap().contains("requester"), "{p}");
         let (status, p) = node.post_empty(&follow(&authorize), &d.mia.1).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{p}");
-        assert!(p["detail"].as_str().unwrap().contains("another administrator"), "{p}");
+        assert!(
+            p["detail"]
+                .as_str()
+                .unwrap()
+                .contains("another administrator"),
+            "{p}"
+        );
         let forged = format!("rsl_{}", "A".repeat(43));
         let (status, p) = node.post_empty(&follow(&forged), &d.boss.1).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{p}");
         let (status, p) = node.post_empty(&follow("rsl_short"), &d.boss.1).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{p}");
         let (_, still) = node
-            .get(&format!("/api/v1/support/cases/{}", first["id"].as_str().unwrap()), &otto)
+            .get(
+                &format!("/api/v1/support/cases/{}", first["id"].as_str().unwrap()),
+                &otto,
+            )
             .await;
         assert_eq!(still["status"], "suspended");
 
@@ -303,7 +338,10 @@ async fn an_administrator_authorizes_a_requester_with_the_link_the_mail_server_r
         assert_eq!(decided["case"]["status"], "open");
         assert_eq!(decided["opened"].as_array().unwrap().len(), 2);
         let (_, other) = node
-            .get(&format!("/api/v1/support/cases/{}", second["id"].as_str().unwrap()), &otto)
+            .get(
+                &format!("/api/v1/support/cases/{}", second["id"].as_str().unwrap()),
+                &otto,
+            )
             .await;
         assert_eq!(other["status"], "open");
         let (_, told) = mail_to(&otto_mail).pop().unwrap();
@@ -312,7 +350,10 @@ async fn an_administrator_authorizes_a_requester_with_the_link_the_mail_server_r
         // Used once; its sibling Ignore link and the second case's links are spent too.
         let (status, p) = node.post_empty(&follow(&authorize), &d.boss.1).await;
         assert_eq!(status, StatusCode::CONFLICT, "{p}");
-        assert!(p["detail"].as_str().unwrap().contains("used already"), "{p}");
+        assert!(
+            p["detail"].as_str().unwrap().contains("used already"),
+            "{p}"
+        );
         let (status, _) = node.post_empty(&follow(&ignore), &d.boss.1).await;
         assert_eq!(status, StatusCode::CONFLICT);
         let (second_authorize, _) = links(&to_boss[1].1);
@@ -353,14 +394,21 @@ async fn an_administrator_authorizes_a_requester_with_the_link_the_mail_server_r
             .map(|e| serde_json::from_str::<Value>(&e.details).unwrap()["refused"].to_string())
             .collect();
         for why in ["requester", "other-person", "unknown", "used"] {
-            assert!(refused.iter().any(|r| r.contains(why)), "{name}: {why} in {refused:?}");
+            assert!(
+                refused.iter().any(|r| r.contains(why)),
+                "{name}: {why} in {refused:?}"
+            );
         }
         for e in &events {
             for secret in [&authorize, &ignore, &second_authorize] {
                 assert!(!e.details.contains(secret.as_str()), "{}", e.action);
             }
         }
-        for action in ["support.company.create", "support.case.open", "support.case.notify"] {
+        for action in [
+            "support.company.create",
+            "support.case.open",
+            "support.case.notify",
+        ] {
             assert!(events.iter().any(|e| e.action == action), "{action}");
         }
         node.shutdown().await;
@@ -376,7 +424,11 @@ async fn an_expired_link_is_refused_and_an_ignored_case_stays_suspended_then_clo
         let d = desk(&node, Some(&boss_mail)).await;
         let (_, otto) = person(&node, "otto", None).await;
         let (_, case) = node
-            .post("/api/v1/support/cases", &otto, case_body("acme", "Old question"))
+            .post(
+                "/api/v1/support/cases",
+                &otto,
+                case_body("acme", "Old question"),
+            )
             .await;
         let id = case["id"].as_str().unwrap().to_owned();
         let (authorize, _) = links(&mail_to(&boss_mail)[0].1);
@@ -411,9 +463,14 @@ async fn an_expired_link_is_refused_and_an_ignored_case_stays_suspended_then_clo
             .as_str()
             .unwrap()
             .contains("did not authorize you"));
-        let (_, seen) = node.get(&format!("/api/v1/support/cases/{id}"), &otto).await;
+        let (_, seen) = node
+            .get(&format!("/api/v1/support/cases/{id}"), &otto)
+            .await;
         assert_eq!(seen["status"], "suspended");
-        assert!(seen["reason"].as_str().unwrap().contains("did not authorize"));
+        assert!(seen["reason"]
+            .as_str()
+            .unwrap()
+            .contains("did not authorize"));
 
         // After the configured period it closes.
         node.clock.advance(Duration::days(15));
@@ -422,7 +479,9 @@ async fn an_expired_link_is_refused_and_an_ignored_case_stays_suspended_then_clo
             .unwrap();
         assert_eq!(closed, 1);
         let admin = node.login("it", "admin", crate::kit::ADMIN_PASSWORD).await;
-        let (_, seen) = node.get(&format!("/api/v1/support/cases/{id}"), &admin).await;
+        let (_, seen) = node
+            .get(&format!("/api/v1/support/cases/{id}"), &admin)
+            .await;
         assert_eq!(seen["status"], "closed", "{name}: {seen}");
 
         let events = node.events().await;
@@ -433,8 +492,9 @@ async fn an_expired_link_is_refused_and_an_ignored_case_stays_suspended_then_clo
         let details: Value = serde_json::from_str(&ignore.details).unwrap();
         assert_eq!(details["decider"], d.boss.0.as_str());
         assert_eq!(details["via"], "session");
-        assert!(events.iter().any(|e| e.action == "support.link.use"
-            && e.details.contains("expired")));
+        assert!(events
+            .iter()
+            .any(|e| e.action == "support.link.use" && e.details.contains("expired")));
         node.shutdown().await;
     })
     .await;
@@ -446,7 +506,11 @@ async fn cases_are_hidden_from_those_who_may_not_see_them_and_a_removed_member_l
         let name = node.name();
         let d = desk(&node, None).await;
         let (_, mia_case) = node
-            .post("/api/v1/support/cases", &d.mia.1, case_body("acme", "<b>bold</b> & co"))
+            .post(
+                "/api/v1/support/cases",
+                &d.mia.1,
+                case_body("acme", "<b>bold</b> & co"),
+            )
             .await;
         let id = mia_case["id"].as_str().unwrap().to_owned();
         assert_eq!(mia_case["subject"], "<b>bold</b> & co", "stored as written");
@@ -470,7 +534,9 @@ async fn cases_are_hidden_from_those_who_may_not_see_them_and_a_removed_member_l
         assert_eq!(status, StatusCode::OK);
         assert!(list["cases"].as_array().unwrap().is_empty());
         // Nor may they read the company's people.
-        let (status, _) = node.get("/api/v1/support/companies/acme/members", &max).await;
+        let (status, _) = node
+            .get("/api/v1/support/companies/acme/members", &max)
+            .await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         let (status, _) = node
             .post("/api/v1/support/companies", &max, json!({ "name": "evil" }))
@@ -479,7 +545,11 @@ async fn cases_are_hidden_from_those_who_may_not_see_them_and_a_removed_member_l
 
         // The requester comments, closes and reopens; the administrator sees it all.
         let (status, c) = node
-            .post(&format!("{path}/comments"), &d.mia.1, json!({ "body": "<script>x</script>" }))
+            .post(
+                &format!("{path}/comments"),
+                &d.mia.1,
+                json!({ "body": "<script>x</script>" }),
+            )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{c}");
         assert_eq!(c["number"], 1);
@@ -492,12 +562,21 @@ async fn cases_are_hidden_from_those_who_may_not_see_them_and_a_removed_member_l
         assert_eq!(reopened["status"], "open");
         let (_, seen) = node.get(&path, &d.boss.1).await;
         assert_eq!(seen["comments"][0]["body"], "<script>x</script>");
-        let (status, _) = node.post_empty(&format!("{path}/authorize"), &d.boss.1).await;
-        assert_eq!(status, StatusCode::CONFLICT, "an open case has nobody to decide on");
+        let (status, _) = node
+            .post_empty(&format!("{path}/authorize"), &d.boss.1)
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::CONFLICT,
+            "an open case has nobody to decide on"
+        );
 
         // Removing the member hides the company's cases from her and stops her new ones.
         let (status, p) = node
-            .delete(&format!("/api/v1/support/companies/acme/members/{}", d.mia.0), &d.boss.1)
+            .delete(
+                &format!("/api/v1/support/companies/acme/members/{}", d.mia.0),
+                &d.boss.1,
+            )
             .await;
         assert_eq!(status, StatusCode::NO_CONTENT, "{p}");
         let (status, _) = node.get(&path, &d.mia.1).await;
@@ -506,14 +585,21 @@ async fn cases_are_hidden_from_those_who_may_not_see_them_and_a_removed_member_l
         assert!(list["cases"].as_array().unwrap().is_empty(), "{list}");
         let before = case_count(&node, &d.admin).await;
         let (status, p) = node
-            .post("/api/v1/support/cases", &d.mia.1, case_body("acme", "again"))
+            .post(
+                "/api/v1/support/cases",
+                &d.mia.1,
+                case_body("acme", "again"),
+            )
             .await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{p}");
         assert!(p["detail"].as_str().unwrap().contains("removed"), "{p}");
         assert_eq!(case_count(&node, &d.admin).await, before);
         // An administrator is removed from the administrators before the members.
         let (status, _) = node
-            .delete(&format!("/api/v1/support/companies/acme/members/{}", d.boss.0), &d.admin)
+            .delete(
+                &format!("/api/v1/support/companies/acme/members/{}", d.boss.0),
+                &d.admin,
+            )
             .await;
         assert_eq!(status, StatusCode::CONFLICT);
 

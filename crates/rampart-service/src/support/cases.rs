@@ -2,9 +2,7 @@
 //! suspended), reading, listing, commenting, closing, reopening, and deciding on a
 //! requester by session or by an e-mailed link.
 
-use rampart_api::{
-    CaseWire, CasesResponse, CommentWire, DecisionResponse, OpenCaseRequest,
-};
+use rampart_api::{CaseWire, CasesResponse, CommentWire, DecisionResponse, OpenCaseRequest};
 use rampart_core::{display_text, Error};
 use rampart_store::{
     CaseQuery, CaseScope, DecisionBy, NewCase, NewLink, StoredCase, StoredComment,
@@ -162,8 +160,10 @@ pub async fn open(
         for admin in &opened.administrators {
             let authorize = LinkToken::generate()?;
             let ignore = LinkToken::generate()?;
-            for (decision, token) in [(Decision::Authorize, &authorize), (Decision::Ignore, &ignore)]
-            {
+            for (decision, token) in [
+                (Decision::Authorize, &authorize),
+                (Decision::Ignore, &ignore),
+            ] {
                 links.push(NewLink {
                     admin: admin.user,
                     decision,
@@ -294,7 +294,11 @@ pub async fn set_status(
     id: &str,
     reopen: bool,
 ) -> Result<CaseWire, Error> {
-    let op = if reopen { CaseOp::Reopen } else { CaseOp::Close };
+    let op = if reopen {
+        CaseOp::Reopen
+    } else {
+        CaseOp::Close
+    };
     let (case, _, who) = visible(state, caller, id).await?;
     if !rampart_support::may(who, op) {
         return Err(Error::Forbidden("you may not change this case".into()));
@@ -360,7 +364,13 @@ pub async fn follow_link(
         Some(h) => {
             state
                 .store
-                .support_decide(&caller.audit, now, caller.user.id, None, DecisionBy::Link(h))
+                .support_decide(
+                    &caller.audit,
+                    now,
+                    caller.user.id,
+                    None,
+                    DecisionBy::Link(h),
+                )
                 .await?
         }
         None => Err(rampart_support::LinkRefusal::Unknown),

@@ -181,7 +181,10 @@ pub async fn send_all(state: &AppState, letters: Vec<Letter>) {
         Ok(None) => return,
         Err(why) => {
             tracing::warn!(error = %why, "support notifications not sent");
-            state.metrics.support_mail_failures.inc_by(letters.len() as u64);
+            state
+                .metrics
+                .support_mail_failures
+                .inc_by(letters.len() as u64);
             return;
         }
     };

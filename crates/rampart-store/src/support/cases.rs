@@ -394,8 +394,8 @@ impl Store {
             let standing = standing_in(&mut tx, &case.company_id, case.requester).await?;
             to = rampart_support::opening(standing).unwrap_or(Status::Suspended);
         }
-        let reason = (to == Status::Suspended)
-            .then(|| rampart_support::suspension_reason(&case.company));
+        let reason =
+            (to == Status::Suspended).then(|| rampart_support::suspension_reason(&case.company));
         tx.exec(
             "UPDATE support_cases SET status = $2, reason = $4, updated_at = $3 WHERE id = $1",
             [

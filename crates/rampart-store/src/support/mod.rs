@@ -126,7 +126,11 @@ async fn company_by_name(tx: &mut Tx<'_>, name: &str) -> Result<Option<Company>,
     .transpose()
 }
 
-async fn people_of(tx: &mut Tx<'_>, company: &str, admins_only: bool) -> Result<Vec<Person>, Error> {
+async fn people_of(
+    tx: &mut Tx<'_>,
+    company: &str,
+    admins_only: bool,
+) -> Result<Vec<Person>, Error> {
     let rows = tx
         .rows(
             "SELECT p.user_id, u.username, u.email, p.standing, p.since \

@@ -189,7 +189,10 @@ fn print_case(c: &CaseWire) {
 
 fn print_people(p: &PeopleResponse) {
     for person in &p.people {
-        println!("{}  {:<13} {}", person.user, person.standing, person.username);
+        println!(
+            "{}  {:<13} {}",
+            person.user, person.standing, person.username
+        );
     }
     println!("{}: {} in all", p.company, p.people.len());
 }

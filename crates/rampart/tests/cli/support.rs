@@ -44,25 +44,45 @@ fn a_case_is_opened_read_commented_and_closed_from_the_cli() {
         "high",
     ]);
     assert!(ok, "{out}{err}");
-    assert!(out.contains("suspended") && out.contains("not an authorized contact"), "{out}");
+    assert!(
+        out.contains("suspended") && out.contains("not an authorized contact"),
+        "{out}"
+    );
     let id = out.split_whitespace().next().unwrap().to_owned();
 
     let (ok, out, _) = cli(&["support", "cases", "--status", "suspended"]);
-    assert!(ok && out.contains(&id) && out.contains("Export stops"), "{out}");
+    assert!(
+        ok && out.contains(&id) && out.contains("Export stops"),
+        "{out}"
+    );
     let (ok, _, err) = cli(&["support", "authorize", &id]);
     assert!(!ok && err.contains("cannot decide on themselves"), "{err}");
 
     let (ok, out, err) = cli(&["support", "comment", &id, "Also on Tuesdays."]);
     assert!(ok && out.contains("comment #1"), "{out}{err}");
     let (ok, out, _) = cli(&["support", "show", &id]);
-    assert!(ok && out.contains("Also on Tuesdays.") && out.contains("10,000 rows"), "{out}");
+    assert!(
+        ok && out.contains("Also on Tuesdays.") && out.contains("10,000 rows"),
+        "{out}"
+    );
     let (ok, out, _) = cli(&["support", "close", &id]);
     assert!(ok && out.contains("closed"), "{out}");
     let (ok, out, _) = cli(&["support", "reopen", &id]);
-    assert!(ok && out.contains("suspended"), "still not a contact: {out}");
+    assert!(
+        ok && out.contains("suspended"),
+        "still not a contact: {out}"
+    );
 
     let (ok, _, err) = cli(&[
-        "support", "open", "acme", "--subject", "x", "--description", "y", "--severity", "urgent",
+        "support",
+        "open",
+        "acme",
+        "--subject",
+        "x",
+        "--description",
+        "y",
+        "--severity",
+        "urgent",
     ]);
     assert!(!ok && err.contains("severity"), "{err}");
     let (ok, _, err) = cli(&["support", "follow", "rsl_not-a-real-token"]);
