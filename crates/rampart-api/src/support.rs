@@ -119,6 +119,37 @@ pub struct CaseWire {
     pub updated_at: OffsetDateTime,
     /// Its comments, oldest first (in lists, empty).
     pub comments: Vec<CommentWire>,
+    /// Its attachments, in order (in lists, empty).
+    pub attachments: Vec<AttachmentWire>,
+}
+
+/// A file attached to a case (its content at `…/attachments/{number}`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AttachmentWire {
+    /// Its number in the case, from 1.
+    pub number: i64,
+    /// The file name.
+    pub name: String,
+    /// Its type, checked against its content.
+    pub media_type: String,
+    /// Bytes.
+    pub size: i64,
+    /// SHA-256 of the content, lower-case hex.
+    pub sha256: String,
+    /// Who attached it (`provider:username`).
+    pub author: String,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// Query of `POST /api/v1/support/cases/{id}/attachments` (the body is the file, its
+/// `Content-Type` its type).
+#[derive(Debug, Clone, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AttachQuery {
+    /// The file name: 1 to 200 characters, no control characters, slashes or quotes.
+    pub name: String,
 }
 
 /// Query of `GET /api/v1/support/cases`.

@@ -217,6 +217,8 @@ fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(support::authorize))
         .routes(routes!(support::ignore))
         .routes(routes!(support::follow_link))
+        .routes(routes!(support::attach))
+        .routes(routes!(support::download))
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(metrics))

@@ -517,6 +517,13 @@ impl Config {
                 return Err(fail(key, v.to_string(), "1 to 1000000"));
             }
         }
+        if !(1..=1024 * 1024 * 1024).contains(&support.max_attachment_bytes) {
+            return Err(fail(
+                "support.max_attachment_bytes",
+                support.max_attachment_bytes.to_string(),
+                "1 to 1073741824 (and a request body is never larger than max_body_bytes)",
+            ));
+        }
         if !["auto", "json", "text"].contains(&self.log_format.as_str()) {
             return Err(fail(
                 "log_format",

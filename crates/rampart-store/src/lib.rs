@@ -42,7 +42,7 @@ pub use lifecycle::{
 
 pub use support::{
     CaseQuery, CaseScope, Company, Decided, DecisionBy, NewCase, NewLink, OpenedCase, PeopleChange,
-    Person, StoredCase, StoredComment,
+    Person, StoredAttachment, StoredCase, StoredComment,
 };
 
 #[cfg(feature = "testing")]

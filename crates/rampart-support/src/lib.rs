@@ -28,6 +28,7 @@
 //! hashed, bound to one case and one administrator, valid until it expires, used once, and
 //! only while the case is still suspended ([`check_link`]).
 
+pub mod attachment;
 pub mod link;
 
 use time::{Duration, OffsetDateTime};

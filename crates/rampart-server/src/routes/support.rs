@@ -3,12 +3,14 @@
 //! e-mailed link. The rules are `rampart_support`'s, applied by
 //! `rampart_service::support`.
 
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use rampart_api::{
-    AddPersonRequest, CaseWire, CasesQuery, CasesResponse, CommentRequest, CommentWire,
-    CompaniesResponse, CompanyWire, CreateCompanyRequest, DecisionResponse, OpenCaseRequest,
-    PeopleResponse,
+    AddPersonRequest, AttachQuery, AttachmentWire, CaseWire, CasesQuery, CasesResponse,
+    CommentRequest, CommentWire, CompaniesResponse, CompanyWire, CreateCompanyRequest,
+    DecisionResponse, OpenCaseRequest, PeopleResponse,
 };
 use rampart_service::support::Decision;
 use rampart_service::support::{self, cases};
@@ -402,4 +404,85 @@ pub async fn follow_link(
 ) -> Result<Json<DecisionResponse>, ApiError> {
     let caller = auth.caller(&state);
     Ok(Json(cases::follow_link(&state, &caller, &token).await?))
+}
+
+/// Attach a file to a case: the body is the file, `Content-Type` its type (text/plain,
+/// text/csv, application/json, application/pdf, image/png, image/jpeg, application/zip;
+/// checked against the content), `name` its file name.
+#[utoipa::path(
+    post, path = "/api/v1/support/cases/{id}/attachments", tag = "support",
+    params(("id" = String, Path, description = "The case"), AttachQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file, byte for byte, sent with its own Content-Type"),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 201, description = "Attached", body = AttachmentWire),
+        (status = 404, description = "No such case, or one the caller may not see", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A name, type or content not as allowed (the type not among those accepted or not matching the content, empty, or larger than `[support] max_attachment_bytes`)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn attach(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    Query(params): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<AttachmentWire>), ApiError> {
+    let caller = auth.caller(&state);
+    let name = match params.as_slice() {
+        [(key, value)] if key == "name" => value.as_str(),
+        _ => {
+            return Err(rampart_core::Error::invalid(
+                "name",
+                "give the file name as the one query parameter `name`",
+            )
+            .into())
+        }
+    };
+    let declared = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let a = cases::attach(&state, &caller, &id, name, declared, &body).await?;
+    Ok((StatusCode::CREATED, Json(a)))
+}
+
+/// Download an attachment: always as a download (`Content-Disposition: attachment`,
+/// `X-Content-Type-Options: nosniff`), never shown in place.
+#[utoipa::path(
+    get, path = "/api/v1/support/cases/{id}/attachments/{number}", tag = "support",
+    params(("id" = String, Path, description = "The case"), ("number" = String, Path, description = "The attachment's number")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The file, with its checked type", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 404, description = "No such case (or one the caller may not see) or attachment", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn download(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path((id, number)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let caller = auth.caller(&state);
+    let (meta, disposition, content) = cases::attachment(&state, &caller, &id, &number).await?;
+    let mut response = content.into_response();
+    let h = response.headers_mut();
+    let value = |v: &str| {
+        HeaderValue::from_str(v).unwrap_or_else(|_| HeaderValue::from_static("attachment"))
+    };
+    h.insert(header::CONTENT_TYPE, value(&meta.media_type));
+    h.insert(header::CONTENT_DISPOSITION, value(&disposition));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    Ok(response)
 }

@@ -74,6 +74,33 @@ fn with_smtp(config: &mut Config) {
 fn with_small_limits(config: &mut Config) {
     config.support.per_requester = 2;
     config.support.per_company = 3;
+    config.support.max_attachment_bytes = 1000;
+}
+
+/// Sends `content` as `media_type`, named `name`, to case `id`.
+async fn upload(
+    node: &Node,
+    token: &str,
+    id: &str,
+    name: &str,
+    media_type: &str,
+    content: &[u8],
+) -> (StatusCode, Value) {
+    let response = node
+        .client
+        .post(format!(
+            "{}/api/v1/support/cases/{id}/attachments",
+            node.base
+        ))
+        .query(&[("name", name)])
+        .bearer_auth(token)
+        .header("content-type", media_type)
+        .body(content.to_vec())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 /// The messages the SMTP server received for `to`, oldest first, each as (headers, body)
@@ -676,6 +703,115 @@ async fn bad_input_and_rate_limits_are_refused_and_store_nothing() {
             .post("/api/v1/support/cases", &mia, case_body("acme", "later"))
             .await;
         assert_eq!(status, StatusCode::CREATED);
+        node.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attachments_are_checked_hashed_and_served_only_as_downloads() {
+    on_both(with_small_limits, |node| async move {
+        let name = node.name();
+        let d = desk(&node, None).await;
+        let (_, case) = node
+            .post(
+                "/api/v1/support/cases",
+                &d.mia.1,
+                case_body("acme", "Screenshot"),
+            )
+            .await;
+        let id = case["id"].as_str().unwrap().to_owned();
+        let png = b"\x89PNG\r\n\x1a\n-not-really-an-image";
+        let (status, a) = upload(&node, &d.mia.1, &id, "résumé <1>.png", "image/png", png).await;
+        assert_eq!(status, StatusCode::CREATED, "{name}: {a}");
+        assert_eq!(a["number"], 1);
+        assert_eq!(a["size"], png.len());
+        assert_eq!(
+            a["sha256"],
+            rampart_support::attachment::content_hash(png).as_str()
+        );
+
+        // Refused: a type not accepted, content that is not the type it claims, too large,
+        // a name with a path; nothing is stored.
+        let refusals: [(&str, &str, &[u8], &str); 4] = [
+            (
+                "page.html",
+                "text/html",
+                b"<script>alert(1)</script>",
+                "type",
+            ),
+            (
+                "fake.png",
+                "image/png",
+                b"<html><script>x</script>",
+                "content",
+            ),
+            ("big.txt", "text/plain", &[b'a'; 1001], "content"),
+            ("../../x.txt", "text/plain", b"x", "name"),
+        ];
+        for (file, media_type, content, field) in refusals {
+            let (status, p) = upload(&node, &d.mia.1, &id, file, media_type, content).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{file}: {p}");
+            assert_eq!(p["field"], field, "{p}");
+        }
+        // Someone who may not see the case cannot add to it or read it.
+        let (_, max) = person(&node, "max", None).await;
+        let (status, _) = upload(&node, &max, &id, "x.txt", "text/plain", b"x").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let download = format!("{}/api/v1/support/cases/{id}/attachments/1", node.base);
+        let denied = node
+            .client
+            .get(&download)
+            .bearer_auth(&max)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(denied.status(), StatusCode::NOT_FOUND);
+
+        let (_, seen) = node
+            .get(&format!("/api/v1/support/cases/{id}"), &d.boss.1)
+            .await;
+        assert_eq!(seen["attachments"].as_array().unwrap().len(), 1, "{seen}");
+        let got = node
+            .client
+            .get(&download)
+            .bearer_auth(&d.boss.1)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(got.status(), StatusCode::OK);
+        let h = got.headers().clone();
+        assert_eq!(h["content-type"], "image/png");
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        let disposition = h["content-disposition"].to_str().unwrap();
+        assert!(
+            disposition.starts_with("attachment; filename=\"r_sum_ <1>.png\""),
+            "{disposition}"
+        );
+        assert!(
+            disposition.contains("filename*=UTF-8''r%C3%A9sum%C3%A9%20%3C1%3E.png"),
+            "{disposition}"
+        );
+        assert_eq!(got.bytes().await.unwrap().as_ref(), png);
+        let missing = node
+            .client
+            .get(format!(
+                "{}/api/v1/support/cases/{id}/attachments/2",
+                node.base
+            ))
+            .bearer_auth(&d.boss.1)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+
+        let events = node.events().await;
+        let attached: Vec<_> = events
+            .iter()
+            .filter(|e| e.action == "support.case.attach")
+            .collect();
+        assert_eq!(attached.len(), 1);
+        assert!(attached[0].details.contains(a["sha256"].as_str().unwrap()));
         node.shutdown().await;
     })
     .await;

@@ -30,6 +30,8 @@ pub struct SupportConfig {
     pub per_requester: u32,
     /// Cases one company may receive in the window.
     pub per_company: u32,
+    /// The largest attachment, in bytes (never more than `max_body_bytes`).
+    pub max_attachment_bytes: u64,
 }
 
 impl Default for SupportConfig {
@@ -46,6 +48,7 @@ impl Default for SupportConfig {
             window_minutes: 60,
             per_requester: 20,
             per_company: 500,
+            max_attachment_bytes: 1024 * 1024,
         }
     }
 }

@@ -2,11 +2,14 @@
 //! suspended), reading, listing, commenting, closing, reopening, and deciding on a
 //! requester by session or by an e-mailed link.
 
-use rampart_api::{CaseWire, CasesResponse, CommentWire, DecisionResponse, OpenCaseRequest};
+use rampart_api::{
+    AttachmentWire, CaseWire, CasesResponse, CommentWire, DecisionResponse, OpenCaseRequest,
+};
 use rampart_core::{display_text, Error};
 use rampart_store::{
-    CaseQuery, CaseScope, DecisionBy, NewCase, NewLink, StoredCase, StoredComment,
+    CaseQuery, CaseScope, DecisionBy, NewCase, NewLink, StoredAttachment, StoredCase, StoredComment,
 };
+use rampart_support::attachment;
 use rampart_support::link::{hash_token, Decision, LinkToken};
 use rampart_support::{CaseOp, RateLimits, Status, Viewer, SEVERITIES};
 use time::Duration;
@@ -50,6 +53,18 @@ fn comment_wire(c: StoredComment) -> CommentWire {
     }
 }
 
+fn attachment_wire(a: StoredAttachment) -> AttachmentWire {
+    AttachmentWire {
+        number: a.seq,
+        name: a.name,
+        media_type: a.media_type,
+        size: a.size,
+        sha256: a.sha256,
+        author: a.author_name,
+        created_at: a.created_at,
+    }
+}
+
 /// The wire form of a case (with its comments, when given).
 pub fn wire(c: StoredCase, comments: Vec<StoredComment>) -> CaseWire {
     CaseWire {
@@ -65,6 +80,7 @@ pub fn wire(c: StoredCase, comments: Vec<StoredComment>) -> CaseWire {
         created_at: c.created_at,
         updated_at: c.updated_at,
         comments: comments.into_iter().map(comment_wire).collect(),
+        attachments: Vec::new(),
     }
 }
 
@@ -189,10 +205,72 @@ pub async fn open(
     Ok(wire(case, Vec::new()))
 }
 
-/// Case `id`, with its comments.
+/// Case `id`, with its comments and attachments.
 pub async fn get(state: &AppState, caller: &Caller, id: &str) -> Result<CaseWire, Error> {
     let (case, comments, _) = visible(state, caller, id).await?;
-    Ok(wire(case, comments))
+    let attachments = state.store.support_attachments(&case.id).await?;
+    let mut c = wire(case, comments);
+    c.attachments = attachments.into_iter().map(attachment_wire).collect();
+    Ok(c)
+}
+
+/// The largest attachment: `[support] max_attachment_bytes`, and never more than a request
+/// body may be.
+fn max_attachment(state: &AppState) -> usize {
+    let c = &state.config;
+    usize::try_from(c.support.max_attachment_bytes.min(c.max_body_bytes)).unwrap_or(usize::MAX)
+}
+
+/// Attaches `content`, sent as `declared`, named `name`, to case `id` (anyone who may
+/// comment on it may attach).
+pub async fn attach(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    name: &str,
+    declared: &str,
+    content: &[u8],
+) -> Result<AttachmentWire, Error> {
+    let (case, _, who) = visible(state, caller, id).await?;
+    if !rampart_support::may(who, CaseOp::Comment) {
+        return Err(Error::Forbidden("you may not add to this case".into()));
+    }
+    let media_type = attachment::check(name, declared, content, max_attachment(state))
+        .map_err(|r| Error::invalid(r.field, r.reason))?;
+    let sha256 = attachment::content_hash(content);
+    let stored = state
+        .store
+        .support_attach(
+            &caller.audit,
+            state.clock.now(),
+            &case.id,
+            (name, media_type, &sha256),
+            content,
+        )
+        .await?;
+    Ok(attachment_wire(stored))
+}
+
+/// Attachment `number` of case `id`, with its content and the `Content-Disposition` that
+/// makes it a download.
+pub async fn attachment(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    number: &str,
+) -> Result<(AttachmentWire, String, Vec<u8>), Error> {
+    let (case, _, _) = visible(state, caller, id).await?;
+    let not_found = Error::NotFound { what: "attachment" };
+    let seq: i64 = number
+        .parse()
+        .map_err(|_| Error::NotFound { what: "attachment" })?;
+    let (meta, content) = state
+        .store
+        .support_attachment(&case.id, seq)
+        .await?
+        .ok_or(not_found)?;
+    let disposition = attachment::disposition(&meta.name);
+    Ok((attachment_wire(meta), disposition, content))
 }
 
 /// A page of the cases the caller may see, newest first, filtered by the query's

@@ -55,3 +55,19 @@ CREATE TABLE support_links (
     used_at    BIGINT
 );
 CREATE INDEX support_links_case ON support_links (case_id);
+
+-- Files attached to a case, kept in the database with their SHA-256 (checked types and
+-- sizes only: rampart_support::attachment), served back only as downloads.
+CREATE TABLE support_attachments (
+    case_id     TEXT NOT NULL REFERENCES support_cases (id),
+    seq         BIGINT NOT NULL,
+    name        TEXT NOT NULL,
+    media_type  TEXT NOT NULL,
+    size        BIGINT NOT NULL,
+    sha256      TEXT NOT NULL,
+    content     BYTEA NOT NULL,
+    author_id   TEXT NOT NULL,
+    author_name TEXT NOT NULL,
+    created_at  BIGINT NOT NULL,
+    PRIMARY KEY (case_id, seq)
+);

@@ -15,9 +15,11 @@ use crate::backend::{from_millis, to_millis};
 use crate::db::{Arg, Row, Tx};
 use crate::Store;
 
+mod attachments;
 mod cases;
 mod links;
 
+pub use attachments::StoredAttachment;
 pub use cases::{CaseQuery, CaseScope, NewCase, OpenedCase, StoredCase, StoredComment};
 pub use links::{Decided, DecisionBy, NewLink};
 
