@@ -2,10 +2,12 @@
 //! cases, comments, and decisions on requesters.
 
 use rampart_api::{
-    AddPersonRequest, CaseWire, CasesQuery, CasesResponse, CommentRequest, CommentWire,
-    CompaniesResponse, CompanyWire, CreateCompanyRequest, DecisionResponse, OpenCaseRequest,
-    PeopleResponse,
+    AddPersonRequest, AttachQuery, AttachmentWire, CaseWire, CasesQuery, CasesResponse,
+    CommentRequest, CommentWire, CompaniesResponse, CompanyWire, CreateCompanyRequest,
+    DecisionResponse, OpenCaseRequest, PeopleResponse,
 };
+
+use reqwest::Method;
 
 use crate::{Client, ClientError};
 
@@ -123,5 +125,42 @@ impl<'c> Support<'c> {
     /// `POST /api/v1/support/links/{token}`: follows an e-mailed link.
     pub async fn follow(&self, token: &str) -> Result<DecisionResponse, ClientError> {
         self.client.post_bare(&["support", "links", token]).await
+    }
+
+    /// `POST …/{id}/attachments`: attaches `content`, of `media_type`, named `name`.
+    pub async fn attach(
+        &self,
+        id: &str,
+        name: &str,
+        media_type: &str,
+        content: Vec<u8>,
+    ) -> Result<AttachmentWire, ClientError> {
+        self.client
+            .call(Method::POST, &["support", "cases", id, "attachments"])
+            .query(&AttachQuery {
+                name: name.to_owned(),
+            })
+            .raw(content, media_type)
+            .json()
+            .await
+    }
+
+    /// `GET …/{id}/attachments/{number}`: the file's bytes.
+    pub async fn download(&self, id: &str, number: i64) -> Result<Vec<u8>, ClientError> {
+        let server = self.client.server.clone();
+        let number = number.to_string();
+        let response = self
+            .client
+            .call(
+                Method::GET,
+                &["support", "cases", id, "attachments", &number],
+            )
+            .send()
+            .await?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|source| ClientError::Transport { server, source })?;
+        Ok(bytes.to_vec())
     }
 }

@@ -142,6 +142,30 @@ pub enum SupportCommand {
         /// The case's id.
         id: String,
     },
+    /// Attach a file to a case. Its type is taken from its extension (.txt .log .csv .json
+    /// .pdf .png .jpg .jpeg .zip) unless given; the server checks it against the content.
+    ///
+    ///     rampart support attach 0190c3e4-… screenshot.png
+    #[command(verbatim_doc_comment)]
+    Attach {
+        /// The case's id.
+        id: String,
+        /// The file.
+        file: std::path::PathBuf,
+        /// Its type, e.g. image/png.
+        #[arg(long = "type")]
+        media_type: Option<String>,
+    },
+    /// Save an attachment of a case to a file (never shown in the terminal).
+    Download {
+        /// The case's id.
+        id: String,
+        /// The attachment's number.
+        number: i64,
+        /// Where to write it (refused if it exists).
+        #[arg(short, long)]
+        out: std::path::PathBuf,
+    },
     /// Follow an Authorize or Ignore link from an e-mail, as the administrator it was sent
     /// to: give the link or just its token (rsl_…). Each works once.
     Follow {
@@ -155,6 +179,24 @@ fn text_or_stdin(text: &str) -> anyhow::Result<String> {
         Ok(std::io::read_to_string(std::io::stdin())?)
     } else {
         Ok(text.to_owned())
+    }
+}
+
+/// The type a file's extension suggests; the server checks it against the content.
+fn type_of(name: &str) -> &'static str {
+    let ext = name
+        .rsplit('.')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    match ext.as_str() {
+        "csv" => "text/csv",
+        "json" => "application/json",
+        "pdf" => "application/pdf",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "zip" => "application/zip",
+        _ => "text/plain",
     }
 }
 
@@ -175,6 +217,12 @@ fn print_case(c: &CaseWire) {
         for line in c.description.lines() {
             println!("  {line}");
         }
+    }
+    for a in &c.attachments {
+        println!(
+            "  attachment #{} {} ({}, {} bytes, sha256 {})",
+            a.number, a.name, a.media_type, a.size, a.sha256
+        );
     }
     for comment in &c.comments {
         println!(
@@ -293,6 +341,40 @@ pub async fn run(command: &SupportCommand) -> anyhow::Result<()> {
             let authorize = matches!(command, SupportCommand::Authorize { .. });
             let d = support.decide(id, authorize).await.map_err(fail)?;
             println!("{}: {}", d.decision, case_line(&d.case));
+        }
+        SupportCommand::Attach {
+            id,
+            file,
+            media_type,
+        } => {
+            let content = std::fs::read(file)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let name = file
+                .file_name()
+                .and_then(|n| n.to_str())
+                .ok_or_else(|| anyhow::anyhow!("{} has no usable file name", file.display()))?;
+            let media_type = match media_type {
+                Some(t) => t.clone(),
+                None => type_of(name).to_owned(),
+            };
+            let a = support
+                .attach(id, name, &media_type, content)
+                .await
+                .map_err(fail)?;
+            println!(
+                "attachment #{} {} ({}, {} bytes, sha256 {})",
+                a.number, a.name, a.media_type, a.size, a.sha256
+            );
+        }
+        SupportCommand::Download { id, number, out } => {
+            let bytes = support.download(id, *number).await.map_err(fail)?;
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(out)
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
+            std::io::Write::write_all(&mut file, &bytes)?;
+            println!("wrote {} bytes to {}", bytes.len(), out.display());
         }
         SupportCommand::Follow { link } => {
             let token = link.rsplit('/').next().unwrap_or(link).trim();

@@ -65,6 +65,36 @@ fn a_case_is_opened_read_commented_and_closed_from_the_cli() {
         ok && out.contains("Also on Tuesdays.") && out.contains("10,000 rows"),
         "{out}"
     );
+    let log = dir.path().join("export.log");
+    std::fs::write(&log, "row 10000: stopped\n").unwrap();
+    let (ok, out, err) = cli(&["support", "attach", &id, log.to_str().unwrap()]);
+    assert!(
+        ok && out.contains("attachment #1 export.log (text/plain"),
+        "{out}{err}"
+    );
+    let saved = dir.path().join("saved.log");
+    let (ok, out, err) = cli(&[
+        "support",
+        "download",
+        &id,
+        "1",
+        "-o",
+        saved.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}{err}");
+    assert_eq!(
+        std::fs::read_to_string(&saved).unwrap(),
+        "row 10000: stopped\n"
+    );
+    let (ok, _, err) = cli(&[
+        "support",
+        "download",
+        &id,
+        "1",
+        "-o",
+        saved.to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("cannot create"), "{err}");
     let (ok, out, _) = cli(&["support", "close", &id]);
     assert!(ok && out.contains("closed"), "{out}");
     let (ok, out, _) = cli(&["support", "reopen", &id]);
