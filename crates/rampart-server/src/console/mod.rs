@@ -16,6 +16,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod support;
 pub mod users;
 
 use askama::Template;
@@ -72,6 +73,8 @@ pub fn routes() -> Router<AppState> {
             "/console/users/{id}/{action}",
             get(users::confirm).post(users::act),
         )
+        .route("/console/support", get(support::inbox))
+        .route("/console/support/{id}/{decision}", post(support::decide))
         .route("/console/{*rest}", axum::routing::any(not_found))
 }
 

@@ -816,3 +816,134 @@ async fn attachments_are_checked_hashed_and_served_only_as_downloads() {
     })
     .await;
 }
+
+/// The `_csrf` value of the first form of a console page.
+fn csrf_of(html: &str) -> String {
+    html.split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a form with a CSRF token")
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_authorizes_a_requester_from_the_console_inbox() {
+    on_both(crate::kit::no_tweak, |node| async move {
+        let name = node.name();
+        desk(&node, None).await;
+        let (_, otto) = person(&node, "otto", None).await;
+        let (_, case) = node
+            .post(
+                "/api/v1/support/cases",
+                &otto,
+                case_body("acme", "<img src=x onerror=alert(1)> broken"),
+            )
+            .await;
+        let id = case["id"].as_str().unwrap().to_owned();
+
+        // The platform's administrator signs in to the console like a browser would.
+        let browser = reqwest::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let login = browser
+            .get(format!("{}/console/login", node.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let signed_in = browser
+            .post(format!("{}/console/login", node.base))
+            .header("origin", &node.base)
+            .form(&[
+                ("_csrf", csrf_of(&login).as_str()),
+                ("return", "/console/support"),
+                ("username", "admin"),
+                ("password", crate::kit::ADMIN_PASSWORD),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(signed_in.status(), StatusCode::SEE_OTHER, "{name}");
+
+        let inbox = browser
+            .get(format!("{}/console/support", node.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(inbox.status(), StatusCode::OK);
+        let html = inbox.text().await.unwrap();
+        // The case's text is escaped where it is shown.
+        assert!(
+            html.contains("&#60;img src=x onerror=alert(1)&#62; broken"),
+            "{html}"
+        );
+        assert!(!html.contains("<img src=x"), "{html}");
+        let action = format!("/console/support/{id}/authorize");
+        assert!(html.contains(&action), "{html}");
+
+        // A forged form (no token) changes nothing.
+        let forged = browser
+            .post(format!("{}{action}", node.base))
+            .header("origin", &node.base)
+            .form(&[("_csrf", "forged")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+        let (_, still) = node
+            .get(&format!("/api/v1/support/cases/{id}"), &otto)
+            .await;
+        assert_eq!(still["status"], "suspended");
+
+        let done = browser
+            .post(format!("{}{action}", node.base))
+            .header("origin", &node.base)
+            .form(&[("_csrf", csrf_of(&html).as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(done.status(), StatusCode::SEE_OTHER, "{name}");
+        assert_eq!(
+            done.headers()["location"],
+            "/console/support?done=authorize"
+        );
+        let (_, now) = node
+            .get(&format!("/api/v1/support/cases/{id}"), &otto)
+            .await;
+        assert_eq!(now["status"], "open", "{name}: {now}");
+        let after = browser
+            .get(format!("{}/console/support?done=authorize", node.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(after.contains("The requester is authorized"), "{after}");
+        assert!(!after.contains(&action), "nothing left to decide: {after}");
+
+        // Deciding again is refused with the API's reason.
+        let again = browser
+            .post(format!("{}{action}", node.base))
+            .header("origin", &node.base)
+            .form(&[("_csrf", csrf_of(&after).as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), StatusCode::CONFLICT);
+
+        let events = node.events().await;
+        let decided = events
+            .iter()
+            .find(|e| e.action == "support.requester.authorize")
+            .unwrap();
+        assert_eq!(decided.actor_name.as_deref(), Some("it:admin"));
+        node.shutdown().await;
+    })
+    .await;
+}
