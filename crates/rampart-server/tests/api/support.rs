@@ -570,6 +570,38 @@ async fn cases_are_hidden_from_those_who_may_not_see_them_and_a_removed_member_l
             .await;
         assert_eq!(status, StatusCode::FORBIDDEN);
 
+        // The operator's support staff (IT role `support`) see and work on every case, and
+        // decide on nobody; an IT user without the role sees nothing.
+        let sam = node
+            .create_user(Provider::It, "sam", USER_PASSWORD, false)
+            .await;
+        let (status, body) = node
+            .post(
+                "/api/v1/it/write",
+                &d.admin,
+                json!({ "operations": [{ "op": "set_it_role", "user": sam, "role": "support" }] }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        node.create_user(Provider::It, "ivy", USER_PASSWORD, false)
+            .await;
+        let sam = node.login("it", "sam", USER_PASSWORD).await;
+        let ivy = node.login("it", "ivy", USER_PASSWORD).await;
+        let (status, _) = node.get(&path, &sam).await;
+        assert_eq!(status, StatusCode::OK, "{name}");
+        let (_, list) = node.get("/api/v1/support/cases", &sam).await;
+        assert_eq!(list["cases"].as_array().unwrap().len(), 1, "{list}");
+        let (status, _) = node.get(&path, &ivy).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _) = node
+            .post(
+                &format!("{path}/comments"),
+                &sam,
+                json!({ "body": "Looking into it." }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+
         // The requester comments, closes and reopens; the administrator sees it all.
         let (status, c) = node
             .post(
@@ -579,7 +611,7 @@ async fn cases_are_hidden_from_those_who_may_not_see_them_and_a_removed_member_l
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{c}");
-        assert_eq!(c["number"], 1);
+        assert_eq!(c["number"], 2);
         let (status, closed) = node.post_empty(&format!("{path}/close"), &d.mia.1).await;
         assert_eq!(status, StatusCode::OK, "{closed}");
         assert_eq!(closed["status"], "closed");
@@ -588,7 +620,7 @@ async fn cases_are_hidden_from_those_who_may_not_see_them_and_a_removed_member_l
         let (_, reopened) = node.post_empty(&format!("{path}/reopen"), &d.boss.1).await;
         assert_eq!(reopened["status"], "open");
         let (_, seen) = node.get(&path, &d.boss.1).await;
-        assert_eq!(seen["comments"][0]["body"], "<script>x</script>");
+        assert_eq!(seen["comments"][1]["body"], "<script>x</script>");
         let (status, _) = node
             .post_empty(&format!("{path}/authorize"), &d.boss.1)
             .await;
