@@ -126,6 +126,16 @@ pub fn disposition(name: &str) -> String {
     }
 }
 
+/// The SHA-256 of `content`, in lower-case hex: how an attachment is named in events and
+/// answers, so a reader can check what they downloaded.
+pub fn content_hash(content: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(content)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -164,14 +174,4 @@ mod tests {
             "attachment; filename=\"r_sum_.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf"
         );
     }
-}
-
-/// The SHA-256 of `content`, in lower-case hex: how an attachment is named in events and
-/// answers, so a reader can check what they downloaded.
-pub fn content_hash(content: &[u8]) -> String {
-    use sha2::Digest as _;
-    sha2::Sha256::digest(content)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
