@@ -110,6 +110,18 @@ impl<'c> Support<'c> {
             .await
     }
 
+    /// `POST …/{id}/shares`: shares the case with user `user` (an id), a member.
+    pub async fn share(&self, id: &str, user: &str) -> Result<(), ClientError> {
+        self.client
+            .post_empty(
+                &["support", "cases", id, "shares"],
+                &AddPersonRequest {
+                    user: user.to_owned(),
+                },
+            )
+            .await
+    }
+
     /// `POST …/{id}/close` or `…/{id}/reopen`.
     pub async fn set_open(&self, id: &str, open: bool) -> Result<CaseWire, ClientError> {
         let verb = if open { "reopen" } else { "close" };

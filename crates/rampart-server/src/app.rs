@@ -212,6 +212,7 @@ fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(support::open_case, support::list_cases))
         .routes(routes!(support::get_case))
         .routes(routes!(support::comment))
+        .routes(routes!(support::share))
         .routes(routes!(support::close))
         .routes(routes!(support::reopen))
         .routes(routes!(support::authorize))

@@ -20,7 +20,8 @@
 //! | an administrator of the case's company | yes | yes |
 //! | an operator administrator (IT administrator) | yes | yes |
 //! | the operator's support staff (IT role `support`) | yes | no |
-//! | a member who did not open it, anyone else | no: the case does not exist for them | no |
+//! | a member the requester shared it with (while a member) | see and comment only | no |
+//! | another member, anyone else | no: the case does not exist for them | no |
 //!
 //! A case nobody may see is answered exactly as a missing one.
 //!
@@ -84,6 +85,8 @@ pub enum Standing {
 pub struct Viewer {
     /// They opened the case.
     pub requester: bool,
+    /// The requester shared the case with them.
+    pub shared: bool,
     /// Their standing in the case's company.
     pub standing: Standing,
     /// They hold the operator's `support` IT role.
@@ -105,16 +108,19 @@ pub enum CaseOp {
     Reopen,
     /// Authorize or ignore its requester.
     Decide,
+    /// Share it with another member of the company.
+    Share,
 }
 
 impl CaseOp {
     /// Every operation, for exhaustive tests.
-    pub const ALL: [CaseOp; 5] = [
+    pub const ALL: [CaseOp; 6] = [
         CaseOp::See,
         CaseOp::Comment,
         CaseOp::Close,
         CaseOp::Reopen,
         CaseOp::Decide,
+        CaseOp::Share,
     ];
 }
 
@@ -123,11 +129,13 @@ impl CaseOp {
 pub fn may(who: Viewer, op: CaseOp) -> bool {
     let company_admin = who.standing == Standing::Administrator;
     let decider = company_admin || who.operator_admin;
+    let own = who.requester && who.standing != Standing::Removed;
+    let shared = who.shared && matches!(who.standing, Standing::Member | Standing::Administrator);
     match op {
         CaseOp::Decide => decider && !who.requester,
-        CaseOp::See | CaseOp::Comment | CaseOp::Close | CaseOp::Reopen => {
-            decider || who.support_staff || (who.requester && who.standing != Standing::Removed)
-        }
+        CaseOp::See | CaseOp::Comment => decider || who.support_staff || own || shared,
+        CaseOp::Close | CaseOp::Reopen => decider || who.support_staff || own,
+        CaseOp::Share => decider || own,
     }
 }
 

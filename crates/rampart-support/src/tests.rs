@@ -11,6 +11,7 @@ use super::*;
 fn viewer(requester: bool, standing: Standing, staff: bool, admin: bool) -> Viewer {
     Viewer {
         requester,
+        shared: false,
         standing,
         support_staff: staff,
         operator_admin: admin,
@@ -38,8 +39,36 @@ fn who_may_do_what_to_a_case() {
     for ((requester, standing, staff, admin), (work, decide)) in table {
         let who = viewer(requester, standing, staff, admin);
         for op in CaseOp::ALL {
-            let expected = if op == CaseOp::Decide { decide } else { work };
+            let expected = match op {
+                CaseOp::Decide => decide,
+                // Sharing is the requester's and the deciders', not the support staff's.
+                CaseOp::Share => work && (requester || admin || standing == Administrator),
+                _ => work,
+            };
             assert_eq!(may(who, op), expected, "{who:?} {op:?}");
+        }
+    }
+}
+
+#[test]
+fn a_shared_case_is_seen_and_commented_on_by_members_only() {
+    use Standing::*;
+    for (standing, sees) in [
+        (Member, true),
+        (Administrator, true),
+        (Removed, false),
+        (Outsider, false),
+    ] {
+        let who = Viewer {
+            shared: true,
+            ..viewer(false, standing, false, false)
+        };
+        assert_eq!(may(who, CaseOp::See), sees, "{standing:?}");
+        assert_eq!(may(who, CaseOp::Comment), sees, "{standing:?}");
+        if standing == Member {
+            for op in [CaseOp::Close, CaseOp::Reopen, CaseOp::Decide, CaseOp::Share] {
+                assert!(!may(who, op), "{op:?}");
+            }
         }
     }
 }

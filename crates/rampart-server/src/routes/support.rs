@@ -296,6 +296,32 @@ pub async fn comment(
     Ok((StatusCode::CREATED, Json(c)))
 }
 
+/// Share a case with a member of its company: they see it and comment on it while they are
+/// a member.
+#[utoipa::path(
+    post, path = "/api/v1/support/cases/{id}/shares", tag = "support",
+    params(("id" = String, Path, description = "The case")),
+    request_body = AddPersonRequest,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 204, description = "Shared"),
+        (status = 403, description = "Neither the requester nor an administrator of the company or the platform", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such case, or one the caller may not see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Shared with them already", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a user id, no such user, not a member of the company, or the requester", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn share(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    Json(req): Json<AddPersonRequest>,
+) -> Result<StatusCode, ApiError> {
+    let caller = auth.caller(&state);
+    cases::share(&state, &caller, &id, &req.user).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Close a case.
 #[utoipa::path(
     post, path = "/api/v1/support/cases/{id}/close", tag = "support",

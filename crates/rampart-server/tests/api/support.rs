@@ -570,6 +570,65 @@ async fn cases_are_hidden_from_those_who_may_not_see_them_and_a_removed_member_l
             .await;
         assert_eq!(status, StatusCode::FORBIDDEN);
 
+        // Shared with another member, the case is theirs to see and comment on (not to
+        // close); only while they are a member.
+        let max_id = {
+            let (_, people) = node
+                .get("/api/v1/support/companies/acme/members", &d.boss.1)
+                .await;
+            assert_eq!(people["people"].as_array().unwrap().len(), 2, "{people}");
+            let users: Value = node.get("/api/v1/users?prefix=max", &d.admin).await.1;
+            users["items"][0]["id"].as_str().unwrap().to_owned()
+        };
+        let share = format!("{path}/shares");
+        let (status, p) = node.post(&share, &d.mia.1, json!({ "user": max_id })).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not a member yet: {p}"
+        );
+        let (status, _) = node
+            .post(
+                "/api/v1/support/companies/acme/members",
+                &d.boss.1,
+                json!({ "user": max_id }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (status, _) = node.get(&path, &max).await;
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "a member, but not shared with"
+        );
+        let (status, p) = node.post(&share, &d.mia.1, json!({ "user": max_id })).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{p}");
+        let (status, _) = node.post(&share, &d.mia.1, json!({ "user": max_id })).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        let (status, _) = node.get(&path, &max).await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, list) = node.get("/api/v1/support/cases", &max).await;
+        assert_eq!(list["cases"].as_array().unwrap().len(), 1, "{list}");
+        let (status, _) = node.post_empty(&format!("{path}/close"), &max).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, _) = node.post(&share, &max, json!({ "user": d.boss.0 })).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "only the requester shares");
+        let (status, _) = node
+            .delete(
+                &format!("/api/v1/support/companies/acme/members/{max_id}"),
+                &d.boss.1,
+            )
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (status, _) = node.get(&path, &max).await;
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "removed: the share no longer opens it"
+        );
+        let (_, list) = node.get("/api/v1/support/cases", &max).await;
+        assert!(list["cases"].as_array().unwrap().is_empty(), "{list}");
+
         // The operator's support staff (IT role `support`) see and work on every case, and
         // decide on nobody; an IT user without the role sees nothing.
         let sam = node
@@ -663,11 +722,10 @@ async fn cases_are_hidden_from_those_who_may_not_see_them_and_a_removed_member_l
         assert_eq!(status, StatusCode::CONFLICT);
 
         let events = node.events().await;
-        let removed = events
+        assert!(events
             .iter()
-            .find(|e| e.action == "support.member.remove")
-            .unwrap();
-        assert!(removed.details.contains(&d.mia.0));
+            .any(|e| e.action == "support.member.remove" && e.details.contains(&d.mia.0)));
+        assert!(events.iter().any(|e| e.action == "support.case.share"));
         node.shutdown().await;
     })
     .await;

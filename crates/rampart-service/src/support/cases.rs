@@ -89,6 +89,7 @@ async fn viewer(state: &AppState, caller: &Caller, case: &StoredCase) -> Result<
     let op = operator(state, &caller.user).await?;
     Ok(Viewer {
         requester: case.requester == caller.user.id,
+        shared: state.store.support_shared(&case.id, caller.user.id).await?,
         standing: state
             .store
             .support_standing(&case.company_id, caller.user.id)
@@ -363,6 +364,28 @@ pub async fn comment(
         .support_comment(&caller.audit, state.clock.now(), &case.id, body)
         .await?;
     Ok(comment_wire(c))
+}
+
+/// Shares case `id` with user `user` (an id), a member of its company: they then see it
+/// and comment on it.
+pub async fn share(state: &AppState, caller: &Caller, id: &str, user: &str) -> Result<(), Error> {
+    let (case, _, who) = visible(state, caller, id).await?;
+    if !rampart_support::may(who, CaseOp::Share) {
+        return Err(Error::Forbidden(
+            "only the requester and the company's administrators share a case".into(),
+        ));
+    }
+    let target = rampart_core::UserId::parse(user, "user")?;
+    let found = state
+        .store
+        .user(target)
+        .await?
+        .ok_or_else(|| Error::invalid("user", "no such user"))?;
+    let name = format!("{}:{}", found.provider, found.username);
+    state
+        .store
+        .support_share(&caller.audit, state.clock.now(), &case.id, (target, &name))
+        .await
 }
 
 /// Closes (`reopen = false`) or reopens case `id`.

@@ -71,3 +71,13 @@ CREATE TABLE support_attachments (
     created_at  BIGINT NOT NULL,
     PRIMARY KEY (case_id, seq)
 );
+
+-- The members a requester shared a case with: they see it and comment while they are
+-- members of its company.
+CREATE TABLE support_shares (
+    case_id    TEXT NOT NULL REFERENCES support_cases (id),
+    user_id    TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (case_id, user_id)
+);
+CREATE INDEX support_shares_user ON support_shares (user_id);

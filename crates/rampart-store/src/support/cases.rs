@@ -296,7 +296,12 @@ impl Store {
                               WHERE user_id = $2 AND standing = 'administrator') \
                            OR (c.requester_id = $2 AND NOT EXISTS (SELECT 1 FROM \
                               support_people p WHERE p.company_id = c.company_id \
-                              AND p.user_id = $2 AND p.standing = 'removed'))) \
+                              AND p.user_id = $2 AND p.standing = 'removed')) \
+                           OR (EXISTS (SELECT 1 FROM support_shares s \
+                              WHERE s.case_id = c.id AND s.user_id = $2) \
+                              AND EXISTS (SELECT 1 FROM support_people p \
+                              WHERE p.company_id = c.company_id AND p.user_id = $2 \
+                              AND p.standing IN ('member', 'administrator')))) \
                        AND ($3 IS NULL OR c.status = $3) \
                        AND ($4 IS NULL OR c.company_id = $4) \
                        AND ($5 IS NULL OR c.id < $5) \
@@ -419,5 +424,83 @@ impl Store {
             .ok_or(Error::NotFound { what: "case" })?;
         tx.commit().await?;
         Ok(changed)
+    }
+}
+
+impl Store {
+    /// Whether case `id` was shared with `user`.
+    pub async fn support_shared(&self, id: &str, user: UserId) -> Result<bool, Error> {
+        let mut tx = self.snapshot().await?;
+        let found: i64 = tx
+            .scalar(
+                "SELECT COUNT(*) FROM support_shares WHERE case_id = $1 AND user_id = $2",
+                [Arg::from(id), Arg::from(user.to_string())],
+            )
+            .await?;
+        Ok(found > 0)
+    }
+
+    /// Shares case `id` with `user` (`username` for the event), who must be a member of
+    /// its company; with its `support.case.share` event.
+    pub async fn support_share(
+        &self,
+        ctx: &AuditContext,
+        now: OffsetDateTime,
+        id: &str,
+        (user, username): (UserId, &str),
+    ) -> Result<(), Error> {
+        let mut tx = self.write().await?;
+        let case = case_in(&mut tx, id)
+            .await?
+            .ok_or(Error::NotFound { what: "case" })?;
+        let standing = standing_in(&mut tx, &case.company_id, user).await?;
+        if !matches!(
+            standing,
+            rampart_support::Standing::Member | rampart_support::Standing::Administrator
+        ) {
+            return Err(Error::invalid(
+                "user",
+                format!("cases are shared with members of {} only", case.company),
+            ));
+        }
+        if user == case.requester {
+            return Err(Error::invalid(
+                "user",
+                "the requester sees their case already",
+            ));
+        }
+        let already: i64 = tx
+            .scalar(
+                "SELECT COUNT(*) FROM support_shares WHERE case_id = $1 AND user_id = $2",
+                [Arg::from(id), Arg::from(user.to_string())],
+            )
+            .await?;
+        if already > 0 {
+            return Err(Error::Conflict(format!(
+                "the case is shared with {username} already"
+            )));
+        }
+        tx.exec(
+            "INSERT INTO support_shares (case_id, user_id, created_at) VALUES ($1, $2, $3)",
+            [
+                Arg::from(id),
+                Arg::from(user.to_string()),
+                to_millis(now).into(),
+            ],
+        )
+        .await?;
+        let mut details = case_details(&case);
+        details["with"] = json!(user.to_string());
+        details["with_name"] = json!(username);
+        crate::audit::record(
+            &mut tx,
+            ctx,
+            now,
+            "support.case.share",
+            format!("case:{id}"),
+            details,
+        )
+        .await?;
+        tx.commit().await
     }
 }

@@ -114,6 +114,7 @@ impl Store {
                     .ok_or(Error::NotFound { what: "case" })?;
                 let who = Viewer {
                     requester: found.requester == decider,
+                    shared: false,
                     standing: standing_in(&mut tx, &found.company_id, decider).await?,
                     support_staff: false,
                     operator_admin,

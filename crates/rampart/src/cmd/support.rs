@@ -121,6 +121,13 @@ pub enum SupportCommand {
         /// The text; `-` reads it from standard input.
         text: String,
     },
+    /// Share a case with another member of its company: they see it and comment on it.
+    Share {
+        /// The case's id.
+        id: String,
+        /// The member's user id.
+        user: String,
+    },
     /// Close a case.
     Close {
         /// The case's id.
@@ -330,6 +337,10 @@ pub async fn run(command: &SupportCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(fail)?;
             println!("comment #{} added", c.number);
+        }
+        SupportCommand::Share { id, user } => {
+            support.share(id, user).await.map_err(fail)?;
+            println!("shared {id} with {user}");
         }
         SupportCommand::Close { id } => {
             print_case(&support.set_open(id, false).await.map_err(fail)?)
