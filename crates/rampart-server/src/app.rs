@@ -473,7 +473,13 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
         let allowed = !matches!(status.as_u16(), 401 | 403);
         // The object reached is the path itself (`/deployment-plans/17`), the route template
         // goes in the details; a path is cut at 512 bytes on a character boundary.
-        let mut object = path.as_str();
+        // A path that carries a secret (an e-mailed decision link's token) is recorded as
+        // its route template.
+        let mut object = if SECRET_PATHS.contains(&route.as_str()) {
+            route.as_str()
+        } else {
+            path.as_str()
+        };
         if object.len() > 512 {
             let cut = (0..=512)
                 .rev()
@@ -590,6 +596,9 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
     }
     response
 }
+
+/// Routes whose paths carry a secret: access events record the template, never the path.
+const SECRET_PATHS: [&str; 1] = ["/api/v1/support/links/{token}"];
 
 /// Headers every response carries. The API serves no active content, so the policy is
 /// the strictest one; the console will relax it for its own pages only.

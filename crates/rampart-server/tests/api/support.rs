@@ -429,8 +429,15 @@ async fn an_administrator_authorizes_a_requester_with_the_link_the_mail_server_r
         for e in &events {
             for secret in [&authorize, &ignore, &second_authorize] {
                 assert!(!e.details.contains(secret.as_str()), "{}", e.action);
+                let target = e.target.as_deref().unwrap_or_default();
+                assert!(!target.contains(secret.as_str()), "{}: {target}", e.action);
+                let body = e.body.as_deref().unwrap_or_default();
+                assert!(!body.contains(secret.as_str()), "{}: {body}", e.action);
             }
         }
+        // The end users' access events name the route of a link, not its token.
+        assert!(events.iter().any(|e| e.stream == "access"
+            && e.target.as_deref() == Some("/api/v1/support/links/{token}")));
         for action in [
             "support.company.create",
             "support.case.open",
