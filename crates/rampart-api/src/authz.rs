@@ -391,7 +391,7 @@ pub enum ItWriteOp {
     SetItRole {
         /// IT user id.
         user: String,
-        /// `administrator`, `developer`, `tester`, `operations`, `auditor`, `contractor`.
+        /// `administrator`, `developer`, `tester`, `operations`, `auditor`, `contractor`, `support` (the support desk's staff: every support case, no module).
         #[serde(default)]
         role: Option<String>,
     },

@@ -17,6 +17,7 @@ pub mod plans;
 pub mod problem;
 pub mod providers;
 pub mod sealed;
+pub mod support;
 
 pub use apps::*;
 pub use audit::*;
@@ -28,6 +29,7 @@ pub use plans::*;
 pub use problem::{Problem, PROBLEM_TYPE_PREFIX};
 pub use providers::*;
 pub use sealed::*;
+pub use support::*;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

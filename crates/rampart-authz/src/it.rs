@@ -177,7 +177,8 @@ pub struct Permissions {
 
 impl Permissions {
     /// The default environments (`development`, `quality`, `production`) and IT roles
-    /// (`administrator`, `developer`, `tester`, `operations`, `auditor`, `contractor`).
+    /// (`administrator`, `developer`, `tester`, `operations`, `auditor`, `contractor`,
+    /// `support`).
     pub fn with_defaults() -> Self {
         Self::with_environments(
             DEFAULT_ENVIRONMENTS
@@ -200,6 +201,8 @@ impl Permissions {
             ("operations", [Reference, Deploy, Deploy], None),
             ("auditor", [Reference, Reference, Reference], Reference),
             ("contractor", [Reference, None, None], None),
+            // The operator's support staff: every support case, no module.
+            ("support", [None, None, None], None),
         ]
         .into_iter()
         .map(|(name, defaults, elsewhere)| ItRole {

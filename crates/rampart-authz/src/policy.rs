@@ -89,11 +89,14 @@ pub enum Operation {
     /// Staff a team, give an application to a team, register a module for an application,
     /// or set a per-application or per-module override.
     GrantOnObject,
+    /// Create support companies, and manage any company's members and administrators (a
+    /// company's own administrators manage theirs: `rampart_support`).
+    ManageSupportCompanies,
 }
 
 impl Operation {
     /// Every operation, for exhaustive tests.
-    pub const ALL: [Operation; 14] = [
+    pub const ALL: [Operation; 15] = [
         Operation::AdministerUsers,
         Operation::ReadUsers,
         Operation::ReadAuditLog,
@@ -108,11 +111,12 @@ impl Operation {
         Operation::ChangeEnvironments,
         Operation::ManageTeams,
         Operation::GrantOnObject,
+        Operation::ManageSupportCompanies,
     ];
 }
 
 /// The platform rules: who may perform each operation.
-pub const POLICY: [(Operation, Needs); 14] = [
+pub const POLICY: [(Operation, Needs); 15] = [
     (Operation::AdministerUsers, Needs::Administrator),
     (Operation::ReadUsers, Needs::AdministratorOrAuditor),
     (Operation::ReadAuditLog, Needs::AdministratorOrAuditor),
@@ -130,6 +134,7 @@ pub const POLICY: [(Operation, Needs); 14] = [
     (Operation::ChangeEnvironments, Needs::Administrator),
     (Operation::ManageTeams, Needs::Administrator),
     (Operation::GrantOnObject, Needs::AdministratorOrFull),
+    (Operation::ManageSupportCompanies, Needs::Administrator),
 ];
 
 /// Who may perform `op`.
@@ -267,7 +272,7 @@ mod tests {
     /// administrator, administrator who is also an auditor.
     #[test]
     fn every_operation_against_every_kind_of_caller() {
-        let table: [(Operation, &str); 14] = [
+        let table: [(Operation, &str); 15] = [
             (Operation::AdministerUsers, "---AA"),
             (Operation::ReadUsers, "--AAA"),
             (Operation::ReadAuditLog, "--AAA"),
@@ -282,6 +287,7 @@ mod tests {
             (Operation::ChangeEnvironments, "---AA"),
             (Operation::ManageTeams, "---AA"),
             (Operation::GrantOnObject, "-FFAA"),
+            (Operation::ManageSupportCompanies, "---AA"),
         ];
         assert_eq!(table.len(), Operation::ALL.len());
         let callers = [END, IT, AUDITOR, ADMIN, ADMIN_AUDITOR];

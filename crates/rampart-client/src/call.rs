@@ -51,6 +51,15 @@ impl<'c> Call<'c> {
         self
     }
 
+    /// Sends `bytes` as the body, as they are, with `content_type`.
+    pub(crate) fn raw(mut self, bytes: Vec<u8>, content_type: &str) -> Self {
+        self.builder = self
+            .builder
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(bytes);
+        self
+    }
+
     /// Sends the request; an error status becomes [`ClientError::Problem`] (or
     /// [`ClientError::Status`] without a problem document).
     pub(crate) async fn send(self) -> Result<reqwest::Response, ClientError> {

@@ -50,6 +50,7 @@ pub mod lifecycle;
 pub mod plans;
 pub mod providers;
 pub mod sealed;
+pub mod support;
 
 use std::time::Duration;
 
@@ -65,6 +66,7 @@ pub use lifecycle::Lifecycle;
 pub use plans::Plans;
 pub use providers::Providers;
 pub use sealed::Sealed;
+pub use support::{People, Support};
 
 use call::Call;
 
@@ -210,6 +212,11 @@ impl Client {
     /// The security findings of module versions and their acceptances.
     pub fn findings(&self) -> Findings<'_> {
         Findings::new(self)
+    }
+
+    /// The support desk: companies, members, cases and decisions on requesters.
+    pub fn support(&self) -> Support<'_> {
+        Support::new(self)
     }
 
     /// Sealed modules: environments' public keys, trusted publishers, imports.

@@ -21,7 +21,7 @@ use crate::error::{ApiError, Problem};
 use crate::metrics::MetricsAccess;
 use crate::routes::{
     apps, audit as audit_api, auth as auth_routes, authz, findings, it, lifecycle, names, plans,
-    providers, sealed, users,
+    providers, sealed, support, users,
 };
 use crate::tls::ServedNames;
 use crate::transport;
@@ -58,6 +58,7 @@ pub struct ConnectionInfo {
         (name = "it", description = "IT permissions: roles per environment, teams, modules, overrides"),
         (name = "audit", description = "The tamper-evident audit log: search, export, checkpoints, proofs"),
         (name = "apps", description = "The application runtime: the data API of deployed entities"),
+        (name = "support", description = "The support desk: companies, members, cases, decisions on requesters"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]
@@ -215,6 +216,22 @@ fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(apps::query))
         .routes(routes!(apps::openapi))
         .routes(routes!(apps::grants, apps::grant))
+        .routes(routes!(support::create_company, support::companies))
+        .routes(routes!(support::members, support::add_member))
+        .routes(routes!(support::remove_member))
+        .routes(routes!(support::administrators, support::add_administrator))
+        .routes(routes!(support::remove_administrator))
+        .routes(routes!(support::open_case, support::list_cases))
+        .routes(routes!(support::get_case))
+        .routes(routes!(support::comment))
+        .routes(routes!(support::share))
+        .routes(routes!(support::close))
+        .routes(routes!(support::reopen))
+        .routes(routes!(support::authorize))
+        .routes(routes!(support::ignore))
+        .routes(routes!(support::follow_link))
+        .routes(routes!(support::attach))
+        .routes(routes!(support::download))
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(metrics))
@@ -468,7 +485,13 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
         let allowed = !matches!(status.as_u16(), 401 | 403);
         // The object reached is the path itself (`/deployment-plans/17`), the route template
         // goes in the details; a path is cut at 512 bytes on a character boundary.
-        let mut object = path.as_str();
+        // A path that carries a secret (an e-mailed decision link's token) is recorded as
+        // its route template.
+        let mut object = if SECRET_PATHS.contains(&route.as_str()) {
+            route.as_str()
+        } else {
+            path.as_str()
+        };
         if object.len() > 512 {
             let cut = (0..=512)
                 .rev()
@@ -585,6 +608,9 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
     }
     response
 }
+
+/// Routes whose paths carry a secret: access events record the template, never the path.
+const SECRET_PATHS: [&str; 1] = ["/api/v1/support/links/{token}"];
 
 /// Headers every response carries. The API serves no active content, so the policy is
 /// the strictest one; the console will relax it for its own pages only.

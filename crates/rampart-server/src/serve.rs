@@ -305,6 +305,10 @@ impl Server {
                 state.clone(),
                 background_stopped.clone(),
             )),
+            tokio::spawn(rampart_service::support::cases::run_close_ignored(
+                state.clone(),
+                background_stopped.clone(),
+            )),
             tokio::spawn(rampart_service::identity::sessions::run_last_use(
                 state.store.clone(),
                 state.last_use.clone(),

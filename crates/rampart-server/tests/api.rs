@@ -38,6 +38,8 @@ mod roles;
 mod sealed;
 #[path = "api/slapd.rs"]
 mod slapd;
+#[path = "api/support.rs"]
+mod support;
 #[path = "api/transport.rs"]
 mod transport;
 

@@ -68,6 +68,8 @@ pub struct Config {
     pub keys: KeysConfig,
     /// Limits of the calls integrations make.
     pub integrations: IntegrationsConfig,
+    /// The support desk's mail server, decision links and limits.
+    pub support: SupportConfig,
 }
 
 /// `[metrics]`
@@ -218,6 +220,7 @@ impl Default for Config {
                 master_key: String::new(),
             },
             integrations: IntegrationsConfig::default(),
+            support: SupportConfig::default(),
         }
     }
 }
@@ -422,6 +425,7 @@ impl Config {
         for (key, value) in [
             ("metrics.token", &self.metrics.token),
             ("keys.master_key", &self.keys.master_key),
+            ("support.smtp_password", &self.support.smtp_password),
         ] {
             if let (false, Err(allowed)) = (value.is_empty(), SecretRef::parse(value)) {
                 // Not a reference: maybe the secret itself, which must not be echoed.
@@ -493,6 +497,32 @@ impl Config {
             if !(1024..=1024 * 1024 * 1024).contains(&v) {
                 return Err(fail(key, v.to_string(), "1024 to 1073741824"));
             }
+        }
+        let support = &self.support;
+        if !["starttls", "tls", "none"].contains(&support.smtp_tls.as_str()) {
+            return Err(fail(
+                "support.smtp_tls",
+                support.smtp_tls.clone(),
+                "starttls, tls or none",
+            ));
+        }
+        for (key, v) in [
+            ("support.link_hours", support.link_hours),
+            ("support.ignored_close_days", support.ignored_close_days),
+            ("support.window_minutes", support.window_minutes),
+            ("support.per_requester", support.per_requester),
+            ("support.per_company", support.per_company),
+        ] {
+            if !(1..=1_000_000).contains(&v) {
+                return Err(fail(key, v.to_string(), "1 to 1000000"));
+            }
+        }
+        if !(1..=1024 * 1024 * 1024).contains(&support.max_attachment_bytes) {
+            return Err(fail(
+                "support.max_attachment_bytes",
+                support.max_attachment_bytes.to_string(),
+                "1 to 1073741824 (and a request body is never larger than max_body_bytes)",
+            ));
         }
         if !["auto", "json", "text"].contains(&self.log_format.as_str()) {
             return Err(fail(
@@ -971,7 +1001,9 @@ fn set_key(
 }
 
 mod apps;
+mod support;
 #[cfg(test)]
 mod tests;
 
 pub use apps::{IntegrationsConfig, KeysConfig};
+pub use support::SupportConfig;

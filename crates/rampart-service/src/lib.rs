@@ -22,6 +22,7 @@ pub mod lifecycle;
 pub mod metrics;
 pub mod providers;
 pub mod state;
+pub mod support;
 
 pub use caller::Caller;
 pub use config::{Config, ConfigError, Loaded, Overrides};

@@ -76,6 +76,10 @@ pub struct Metrics {
     pub audit_compaction_backlog: Gauge,
     /// Deployments applied whose declared application roles could not all be created.
     pub deployment_role_failures: Counter,
+    /// Support cases opened.
+    pub support_cases_opened: Counter,
+    /// Support notifications the mail server did not accept.
+    pub support_mail_failures: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -106,6 +110,18 @@ impl Default for Metrics {
         let audit_compaction_steps = Counter::default();
         let audit_compaction_backlog = Gauge::default();
         let deployment_role_failures = Counter::default();
+        let support_cases_opened = Counter::default();
+        let support_mail_failures = Counter::default();
+        registry.register(
+            "support_cases_opened",
+            "Support cases opened",
+            support_cases_opened.clone(),
+        );
+        registry.register(
+            "support_mail_failures",
+            "Support notifications the mail server did not accept (see the warning log)",
+            support_mail_failures.clone(),
+        );
         registry.register(
             "audit_events",
             "Audit events committed through the access pipeline",
@@ -190,6 +206,8 @@ impl Default for Metrics {
             audit_compaction_steps,
             audit_compaction_backlog,
             deployment_role_failures,
+            support_cases_opened,
+            support_mail_failures,
         }
     }
 }

@@ -17,6 +17,7 @@ mod fence;
 mod identity;
 mod lifecycle;
 mod providers;
+mod support;
 
 pub use apps::{
     AppDatabase, AppWrite, Expect, QueryRows, RowValues, StoredRecord, WrappedKey, ADVANCED_TIMEOUT,
@@ -41,6 +42,11 @@ pub use lifecycle::{
 };
 pub use providers::users::NO_LOCAL_PASSWORD;
 pub use providers::{DirectoryProfile, ProfileChange, ProviderRecord, ProviderStatus};
+
+pub use support::{
+    CaseQuery, CaseScope, Company, Decided, DecisionBy, NewCase, NewLink, OpenedCase, PeopleChange,
+    Person, StoredAttachment, StoredCase, StoredComment,
+};
 
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -140,6 +140,15 @@ enum Command {
     ///     rampart providers sync corp
     #[command(subcommand)]
     Providers(cmd::providers::ProvidersCommand),
+    /// The support desk: companies and their members and administrators, cases, comments,
+    /// and authorizing or ignoring requesters who are not yet a company's contacts.
+    ///
+    ///     rampart support open acme --subject "Export stops" --description -
+    ///     rampart support cases --status suspended
+    ///     rampart support authorize 0190c3e4-…
+    ///     rampart support follow https://rampart.example.org/api/v1/support/links/rsl_…
+    #[command(subcommand, verbatim_doc_comment)]
+    Support(cmd::support::SupportCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -904,6 +913,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             cmd::keys::run(loaded, command).await
         }
         Command::Plan(command) => cmd::plans::run(command).await,
+        Command::Support(command) => cmd::support::run(command).await,
     }
 }
 

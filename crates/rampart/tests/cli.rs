@@ -16,6 +16,8 @@ use serde_json::Value;
 mod layers;
 #[path = "cli/sealed.rs"]
 mod sealed;
+#[path = "cli/support.rs"]
+mod support;
 #[path = "cli/tour.rs"]
 mod tour;
 

@@ -21,6 +21,7 @@ pub mod hierarchies;
 pub mod modules;
 pub mod permissions;
 pub mod roles;
+pub mod support;
 pub mod users;
 
 use askama::Template;
@@ -114,6 +115,8 @@ pub fn routes() -> Router<AppState> {
             "/console/users/{id}/{action}",
             get(users::confirm).post(users::act),
         )
+        .route("/console/support", get(support::inbox))
+        .route("/console/support/{id}/{decision}", post(support::decide))
         .route("/console/{*rest}", axum::routing::any(not_found))
 }
 

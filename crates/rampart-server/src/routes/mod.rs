@@ -14,4 +14,5 @@ pub mod plans;
 pub mod providers;
 pub mod screens;
 pub mod sealed;
+pub mod support;
 pub mod users;

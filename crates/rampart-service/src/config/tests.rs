@@ -347,3 +347,40 @@ fn secret_references_accepted_in_plans_are_read_at_call_time() {
     }
     assert!(accepted >= 5, "the table exercises accepted references too");
 }
+
+#[test]
+fn the_smtp_password_is_a_reference_and_the_support_settings_are_checked() {
+    let secret = "hunter2-smtp-password";
+    let err = load(
+        Some(&format!("[support]\nsmtp_password = \"{secret}\"\n")),
+        &[],
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(err.key, "support.smtp_password");
+    assert!(!err.to_string().contains(secret), "{err}");
+    let loaded = load(
+        None,
+        &[
+            ("RAMPART_SUPPORT__SMTP_PASSWORD", "env:SMTP_PASSWORD"),
+            ("RAMPART_SUPPORT__SMTP_HOST", "mail.example.org"),
+        ],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(loaded.config.support.smtp_host, "mail.example.org");
+    let shown = loaded.config.show(&loaded.sources);
+    assert!(
+        shown.contains("smtp_password = \"env:SMTP_PASSWORD\""),
+        "{shown}"
+    );
+    for (key, value, allowed) in [
+        ("RAMPART_SUPPORT__SMTP_TLS", "ssl", "starttls, tls or none"),
+        ("RAMPART_SUPPORT__LINK_HOURS", "0", "1 to"),
+        ("RAMPART_SUPPORT__PER_COMPANY", "0", "1 to"),
+        ("RAMPART_SUPPORT__MAX_ATTACHMENT_BYTES", "0", "1 to"),
+    ] {
+        let err = load(None, &[(key, value)], &[]).unwrap_err();
+        assert!(err.allowed.contains(allowed), "{key}: {err}");
+    }
+}

@@ -21,6 +21,7 @@ pub mod modules;
 pub mod plans;
 pub mod providers;
 pub mod sealed;
+pub mod support;
 
 /// The file holding the CLI's session: `$RAMPART_SESSION_FILE`, else
 /// `$XDG_CONFIG_HOME/rampart/session.json`, else `~/.config/rampart/session.json`.
