@@ -373,6 +373,109 @@ async function main() {
     assert.strictEqual(missing.status(), 404);
   });
 
+  await scenario('the audit log: a chart of failed sign-ins and denials over time', async () => {
+    await a.goto(`${BASE}/console/audit`);
+    const chart = a.locator('section[aria-labelledby="chart-failures"]');
+    assert.match(await chart.locator('h2').textContent(), /Failed sign-ins and denials/);
+    assert.ok((await chart.locator('rect.s-failed-login').count()) > 0, 'failed sign-ins are plotted');
+    assert.ok((await chart.locator('rect.s-denial').count()) > 0, 'denials are plotted');
+    const desc = await chart.locator('desc').textContent();
+    // The seed mistyped dana's password twice; the totals are those of the log.
+    const failed = Number(/failed-login: (\d+)/.exec(desc)[1]);
+    assert.ok(failed >= 2, desc);
+    const response = await a.context().request.get(`${BASE}/api/v1/audit/events?action=auth.login&outcome=failure&limit=500`);
+    assert.strictEqual((await response.json()).items.length, failed, desc);
+    await accessible(a, 'audit with both charts');
+  });
+
+  let proved = 0;
+  await scenario("an event's inclusion proof verifies against the newest signed checkpoint, and its bundle downloads", async () => {
+    await a.goto(`${BASE}/console/audit?stream=system&action=user.create`);
+    await Promise.all([a.waitForNavigation(), a.locator('tbody tr a').first().click()]);
+    proved = Number(new URL(a.url()).pathname.split('/').pop());
+    if ((await a.locator('button:has-text("Sign a checkpoint now")').count()) > 0) {
+      assert.match(await a.textContent('#proof ~ p'), /No signed checkpoint covers this event yet/);
+      await Promise.all([a.waitForNavigation(), a.click('button:has-text("Sign a checkpoint now")')]);
+    }
+    assert.strictEqual(new URL(a.url()).pathname, `/console/audit/${proved}`);
+    assert.match(await a.textContent('#proof-result'), new RegExp(`^Verified: event ${proved} is leaf ${proved - 1} of the tree of \\d+ events`));
+    assert.ok((await a.locator('ol.proof-path li').count()) > 0);
+    assert.match(await a.textContent('pre.details >> nth=1'), /\n\n\u2014 /);
+    await accessible(a, 'audit event with its proof');
+    await a.locator('#proof').scrollIntoViewIfNeeded();
+    await shot(a, 'audit-proof');
+    const [download] = await Promise.all([
+      a.waitForEvent('download'),
+      a.click('a:has-text("Download the proof bundle")'),
+    ]);
+    assert.strictEqual(download.suggestedFilename(), `event-${proved}-proof.json`);
+    const bundle = JSON.parse(fs.readFileSync(await download.path(), 'utf8'));
+    assert.strictEqual(bundle.format, 'rampart-audit-proof/1');
+    assert.strictEqual(bundle.seq, proved);
+    if (process.env.CONSOLE_OUT) {
+      fs.writeFileSync(path.join(process.env.CONSOLE_OUT, 'proof.json'), JSON.stringify(bundle));
+    }
+    // Not covered yet, a bad number: the page says so and nothing else.
+    assert.strictEqual((await a.goto(`${BASE}/console/audit/0/proof.json`)).status(), 404);
+    assert.strictEqual((await a.goto(`${BASE}/console/audit/999999/proof.json`)).status(), 404);
+  });
+
+  await scenario("export: the search's matches as CSV and JSON lines, attachments with the search's content", async () => {
+    const filters = 'stream=system&action=user.create';
+    await a.goto(`${BASE}/console/audit?${filters}`);
+    const shown = (await a.locator('tbody tr td:first-child').allTextContents()).map(Number);
+    assert.ok(shown.length >= 4);
+    const href = await a.getAttribute('a:has-text("Export as CSV")', 'href');
+    assert.strictEqual(href, `/console/audit/export?format=csv&${filters}`);
+    const csv = await a.context().request.get(`${BASE}${href}`);
+    assert.strictEqual(csv.status(), 200);
+    assert.match(csv.headers()['content-disposition'], /^attachment; filename="audit.csv"/);
+    assert.match(csv.headers()['content-type'], /text\/csv/);
+    const lines = (await csv.text()).trim().split('\n');
+    assert.match(lines[0], /^seq,time,stream,actor,action/);
+    assert.deepStrictEqual(lines.slice(1).map((l) => Number(l.split(',')[0])), [...shown].reverse());
+    const jsonl = await a.context().request.get(`${BASE}/console/audit/export?format=jsonl&${filters}`);
+    assert.match(jsonl.headers()['content-disposition'], /^attachment; filename="audit.jsonl"/);
+    const events = (await jsonl.text()).trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepStrictEqual(events.map((e) => e.seq), [...shown].reverse());
+    assert.ok(events.every((e) => e.stream === 'system' && e.action === 'user.create'));
+    // The API's export of the same filters is the same file.
+    const api = await a.context().request.get(`${BASE}/api/v1/audit/events?format=jsonl&${filters}`);
+    assert.strictEqual(await api.text(), await jsonl.text());
+    for (const [at, says] of [
+      ['/console/audit/export?format=xml', /format/],
+      ['/console/audit/export?format=csv&since=yesterday', /RFC 3339/],
+    ]) {
+      const bad = await a.goto(`${BASE}${at}`);
+      assert.strictEqual(bad.status(), 422, at);
+      assert.match(await a.textContent('main'), says, at);
+    }
+  });
+
+  await scenario('an auditor reads the charts, proofs and exports, and changes nothing', async () => {
+    const { context, page } = await newPage();
+    await signIn(page, 'audrey', USER_PASSWORD);
+    await page.goto(`${BASE}/console/audit`);
+    assert.strictEqual(await page.locator('svg.chart').count(), 2);
+    assert.strictEqual(await changingForms(page), 0);
+    await page.goto(`${BASE}/console/audit/${proved}`);
+    assert.match(await page.textContent('#proof-result'), /^Verified/);
+    assert.strictEqual(await changingForms(page), 0);
+    await accessible(page, 'audit event, auditor');
+    const csv = await context.request.get(`${BASE}/console/audit/export?format=csv&stream=system`);
+    assert.strictEqual(csv.status(), 200);
+    // Someone who may not read the audit log is refused the export and the proof.
+    const other = await newPage();
+    await signIn(other.page, 'carol', NEW_PASSWORD);
+    for (const at of ['/console/audit/export?format=csv', `/console/audit/${proved}/proof.json`]) {
+      const refused = await other.context.request.get(`${BASE}${at}`);
+      assert.strictEqual(refused.status(), 403, at);
+      assert.doesNotMatch(await refused.text(), /seq,time|rampart-audit-proof/, at);
+    }
+    await other.context.close();
+    await context.close();
+  });
+
   await scenario('an end user signs in to an application, records a sale through its form, and another rep never sees it', async () => {
     const app = `${BASE}/apps/development/shop`;
     const erin = await newPage();

@@ -16,7 +16,9 @@
 
 pub mod account;
 pub mod audit;
+pub mod chart;
 pub mod deployments;
+pub mod event;
 pub mod hierarchies;
 pub mod modules;
 pub mod permissions;
@@ -67,7 +69,10 @@ pub fn routes() -> Router<AppState> {
             get(account::confirm_logout_everywhere).post(account::logout_everywhere),
         )
         .route("/console/audit", get(audit::search))
-        .route("/console/audit/{seq}", get(audit::event))
+        .route("/console/audit/export", get(audit::export))
+        .route("/console/audit/checkpoint", post(event::sign_checkpoint))
+        .route("/console/audit/{seq}", get(event::event))
+        .route("/console/audit/{seq}/proof.json", get(event::bundle))
         .route("/console/permissions", get(permissions::matrix))
         .route(
             "/console/permissions/cell",

@@ -19,6 +19,7 @@ pub mod findings;
 pub mod keys;
 pub mod modules;
 pub mod plans;
+pub mod proof;
 pub mod sealed;
 
 /// The file holding the CLI's session: `$RAMPART_SESSION_FILE`, else
