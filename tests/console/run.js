@@ -846,6 +846,69 @@ async function main() {
     await phone.context.close();
   });
 
+  await scenario('environments: order and policies edited by an administrator, settings shown, bad input explained', async () => {
+    await a.goto(`${BASE}/console/environments`);
+    const names = await a.locator('input[name^="name."]:not([name="name.new"])').evaluateAll((xs) => xs.map((x) => x.value));
+    assert.deepStrictEqual(names, ['development', 'quality', 'production']);
+    await accessible(a, 'environments');
+    await shot(a, 'environments');
+    // A new environment at the end, with both policies.
+    await a.fill('#name-new', 'sandbox');
+    await a.check('#sod-new');
+    await a.check('#approver-new');
+    await Promise.all([a.waitForNavigation(), a.click('button:has-text("Save the order and policies")')]);
+    assert.match(await a.textContent('.notice'), /Saved/);
+    const api = await (await a.context().request.get(`${BASE}/api/v1/environments`)).json();
+    assert.deepStrictEqual(api.map((e) => e.name), ['development', 'quality', 'production', 'sandbox']);
+    assert.ok(api[3].separation_of_duties && api[3].second_approver);
+    assert.match(await a.textContent('#env-sandbox'), /Settings in sandbox/);
+    // Emptying its name removes it again.
+    await a.fill('#name-3', '');
+    await Promise.all([a.waitForNavigation(), a.click('button:has-text("Save the order and policies")')]);
+    const after = await (await a.context().request.get(`${BASE}/api/v1/environments`)).json();
+    assert.deepStrictEqual(after.map((e) => e.name), ['development', 'quality', 'production']);
+    // Bad input: the problem's detail on the page, nothing changed.
+    await a.fill('#position-0', 'first');
+    await a.click('button:has-text("Save the order and policies")');
+    assert.match(await a.textContent('.error'), /must be a whole number/);
+    await a.goto(`${BASE}/console/environments`);
+    await a.fill('#name-new', 'not a name!');
+    const bad = await Promise.all([a.waitForNavigation(), a.click('button:has-text("Save the order and policies")')]);
+    assert.strictEqual(bad[0].status(), 422);
+    assert.match(await a.textContent('.error'), /name/i);
+    // A setting that names nothing in the module is refused before a plan exists.
+    await a.goto(`${BASE}/console/environments`);
+    await a.fill('#app-development', 'shop');
+    await a.fill('#tag-development', 'no-such-tag');
+    await a.fill('#key-development', 'crm.Nothing');
+    await a.fill('#value-development', 'env:NOTHING');
+    await a.selectOption('#kind-development', 'secret');
+    const refused = await Promise.all([a.waitForNavigation(), a.click('button:has-text("Plan this setting")')]);
+    assert.strictEqual(refused[0].status(), 422);
+    assert.doesNotMatch(await a.textContent('main'), /panicked|internal/i);
+    const unchanged = await (await a.context().request.get(`${BASE}/api/v1/environments`)).json();
+    assert.strictEqual(unchanged.length, 3);
+  });
+
+  await scenario('an auditor reads the environments and changes nothing', async () => {
+    const { context, page } = await newPage();
+    await signIn(page, 'audrey', USER_PASSWORD);
+    const response = await page.goto(`${BASE}/console/environments`);
+    assert.strictEqual(response.status(), 200);
+    assert.strictEqual(await changingForms(page), 0);
+    assert.match(await page.textContent('#order ~ p.hint'), /Only IT administrators change the environments/);
+    await accessible(page, 'environments, read-only');
+    const forged = await context.request.post(`${BASE}/console/environments`, {
+      form: { _csrf: await csrf(page), 'name.0': 'development', 'position.0': '1' },
+      headers: { Origin: BASE },
+      maxRedirects: 0,
+    });
+    assert.strictEqual(forged.status(), 403);
+    const api = await (await context.request.get(`${BASE}/api/v1/environments`)).json();
+    assert.strictEqual(api.length, 3);
+    await context.close();
+  });
+
   await scenario('signing out ends the session', async () => {
     await a.goto(`${BASE}/console/`);
     await Promise.all([a.waitForNavigation(), a.click('button:has-text("Sign out")')]);

@@ -361,7 +361,7 @@ struct PlanPage<'a> {
 }
 
 /// A lifecycle refusal's page: its status and the problem's `detail`.
-fn refusal(shell: &Shell, error: LifecycleError, here: &str) -> Response {
+pub(super) fn refusal(shell: &Shell, error: LifecycleError, here: &str) -> Response {
     if let LifecycleError::Error(e) = error {
         return error_page(shell, e, here);
     }

@@ -18,6 +18,7 @@ pub mod account;
 pub mod audit;
 pub mod chart;
 pub mod deployments;
+pub mod environments;
 pub mod event;
 pub mod hierarchies;
 pub mod modules;
@@ -95,6 +96,19 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/console/deployments/{env}/requests/{id}/reject",
             get(deployments::confirm_reject).post(deployments::reject),
+        )
+        .route(
+            "/console/environments",
+            get(environments::list).post(environments::set_order),
+        )
+        .route(
+            "/console/environments/{env}/settings",
+            post(environments::new_setting),
+        )
+        .route("/console/environments/plans/{id}", get(environments::plan))
+        .route(
+            "/console/environments/plans/{id}/run",
+            post(environments::run),
         )
         .route("/console/hierarchies", get(hierarchies::list))
         .route("/console/hierarchies/{name}", get(hierarchies::show))
@@ -174,6 +188,8 @@ pub enum Section {
     Modules,
     /// Environments and deployments.
     Deployments,
+    /// Environments and their settings.
+    Environments,
     /// Signing in, refusals, pages that belong nowhere.
     None,
 }
