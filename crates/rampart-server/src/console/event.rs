@@ -46,12 +46,9 @@ struct EventPage<'a> {
     inclusion: Inclusion,
 }
 
-/// The event numbered by the address, or the page to answer with.
-fn seq_of(shell: &Shell, seq: &str, here: &str) -> Result<i64, Response> {
-    seq.parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0 && *n < i64::MAX)
-        .ok_or_else(|| error_page(shell, Error::NotFound { what: "event" }, here))
+/// The event the address numbers (none: the page is the 404 of a missing event).
+fn seq_of(seq: &str) -> Option<i64> {
+    seq.parse::<i64>().ok().filter(|n| *n > 0 && *n < i64::MAX)
 }
 
 /// `GET /console/audit/{seq}`: one event and its inclusion proof.
@@ -75,9 +72,8 @@ pub async fn event(
     {
         return shell.finish(r);
     }
-    let seq = match seq_of(&shell, &seq, &here) {
-        Ok(seq) => seq,
-        Err(r) => return shell.finish(r),
+    let Some(seq) = seq_of(&seq) else {
+        return shell.finish(error_page(&shell, Error::NotFound { what: "event" }, &here));
     };
     // The newest event before `seq + 1`: the event itself when it exists.
     let query = AuditEventsQuery {
@@ -153,9 +149,8 @@ pub async fn bundle(
     {
         return shell.finish(r);
     }
-    let seq = match seq_of(&shell, &seq, &here) {
-        Ok(seq) => seq,
-        Err(r) => return shell.finish(r),
+    let Some(seq) = seq_of(&seq) else {
+        return shell.finish(error_page(&shell, Error::NotFound { what: "event" }, &here));
     };
     let bundle = match proof::event_proof(&state, seq).await {
         Ok(Proved::Bundle { bundle, .. }) => bundle,
