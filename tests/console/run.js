@@ -894,6 +894,31 @@ async function main() {
     assert.doesNotMatch(await a.textContent('main'), /panicked|internal/i);
     const unchanged = await (await a.context().request.get(`${BASE}/api/v1/environments`)).json();
     assert.strictEqual(unchanged.length, 3);
+    // A site property set through a plan: previewed, run, then in force.
+    const post = (at, data) => a.context().request.post(`${BASE}${at}`, { data, headers: { Origin: BASE } });
+    assert.strictEqual((await post('/api/v1/authz/write', { operations: [{ op: 'create_application', name: 'kiosk' }] })).status(), 200);
+    const kiosk = 'module: kiosk\napplication: kiosk\nproperties:\n  - name: Greeting\n    type: text\n    default: hello\nentities:\n  - name: Visit\n    attributes:\n      - {name: note, type: text}\n';
+    const published = await post('/api/v1/modules/kiosk/versions', { source: kiosk, message: 'a kiosk' });
+    assert.ok(published.status() < 300, await published.text());
+    const tagged = await post('/api/v1/applications/kiosk/tags', { tag: '1.0' });
+    assert.ok(tagged.status() < 300, await tagged.text());
+    await a.goto(`${BASE}/console/environments`);
+    await a.fill('#app-development', 'kiosk');
+    await a.fill('#tag-development', '1.0');
+    await a.selectOption('#kind-development', 'property');
+    await a.fill('#key-development', 'kiosk.Greeting');
+    await a.fill('#value-development', 'Welcome');
+    await Promise.all([a.waitForNavigation(), a.click('button:has-text("Plan this setting")')]);
+    assert.match(new URL(a.url()).pathname, /^\/console\/environments\/plans\/\d+$/);
+    assert.match(await a.textContent('main table'), /Greeting[\s\S]*Welcome/);
+    assert.match(await a.textContent('main ul'), /kiosk: nothing → v1/);
+    await accessible(a, 'settings plan');
+    await shot(a, 'settings-plan');
+    await Promise.all([a.waitForNavigation(), a.click('button:has-text("Run the plan")')]);
+    assert.match(await a.textContent('.notice'), /Saved/);
+    assert.match(await a.textContent('section[aria-labelledby="env-development"]'), /kiosk[\s\S]*Greeting[\s\S]*Welcome/);
+    const settings = await (await a.context().request.get(`${BASE}/api/v1/environments/development/settings`)).json();
+    assert.ok(settings.some((x) => x.module === 'kiosk' && x.name === 'Greeting' && x.value === 'Welcome'), JSON.stringify(settings));
   });
 
   await scenario('an auditor reads the environments and changes nothing', async () => {

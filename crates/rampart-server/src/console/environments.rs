@@ -256,6 +256,8 @@ struct PlanPage<'a> {
     application: &'a str,
     tag: &'a str,
     settings: &'a [SettingChange],
+    /// The module versions the plan deploys: module, now, then.
+    deploys: &'a [(String, String, i64)],
     missing: &'a [String],
     warnings: &'a [String],
     refused: Option<String>,
@@ -351,14 +353,23 @@ pub async fn plan(
         Ok(v) => v,
         Err(e) => return shell.finish(error_page(&shell, e, &here)),
     };
-    let (settings, missing, warnings, refused) = match view.preview {
+    let (settings, deploys, missing, warnings, refused) = match view.preview {
         Some(p) => (
             p.settings,
+            p.changes
+                .into_iter()
+                .map(|c| {
+                    let now = c
+                        .from
+                        .map_or_else(|| "nothing".to_owned(), |v| format!("v{v}"));
+                    (c.module, now, c.to)
+                })
+                .collect(),
             p.missing,
             p.warnings,
             p.refused.map(|e| ApiError::from(e).0.detail),
         ),
-        None => (Vec::new(), Vec::new(), Vec::new(), None),
+        None => (Vec::new(), Vec::new(), Vec::new(), Vec::new(), None),
     };
     let (application, tag) = view
         .plan
@@ -372,6 +383,7 @@ pub async fn plan(
         application,
         tag,
         settings: &settings,
+        deploys: &deploys,
         missing: &missing,
         warnings: &warnings,
         refused,
