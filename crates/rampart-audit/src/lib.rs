@@ -112,6 +112,7 @@
 
 pub mod block;
 pub mod body;
+pub mod bundle;
 pub mod cache;
 pub mod checkpoint;
 pub mod escape;
@@ -121,6 +122,7 @@ pub mod hash;
 pub mod note;
 pub mod proof;
 
+pub use bundle::{verify_bundle, BundleError, ProofBundle, Verified, BUNDLE_FORMAT};
 pub use cache::{CacheError, NoTiles, TileSource, TreeCache, DEFAULT_TILE_HEIGHT};
 pub use checkpoint::{Checkpoint, CheckpointError};
 pub use escape::escape_text;

@@ -164,6 +164,13 @@ async fn admin_role_and_listing_with_cursor_and_prefix() {
             .await
             .unwrap();
         assert_eq!(all.len(), 5);
+        // Many users by id in one call: unknown ids are left out.
+        let mut ids: Vec<_> = all.iter().map(|u| u.id).collect();
+        ids.push(rampart_core::UserId::new());
+        let mut found = names(store.users_by_ids(&ids).await.unwrap());
+        found.sort();
+        assert_eq!(found, ["an_x", "ann", "anna", "bob", "root"], "{kind}");
+        assert!(store.users_by_ids(&[]).await.unwrap().is_empty(), "{kind}");
     })
     .await;
 }

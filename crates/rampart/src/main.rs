@@ -280,6 +280,23 @@ enum AuditCommand {
         #[arg(long, value_name = "ORIGIN")]
         origin: Option<String>,
     },
+    /// Verify one event's inclusion-proof bundle offline (`rampart-audit-proof/1`, the
+    /// "proof bundle" the console's event page offers): the event text against its leaf
+    /// hash, the checkpoint's signature by the key you trust, and the path from the leaf
+    /// to the signed root. Needs no server and no database; exits with status 1 when the
+    /// bundle does not verify.
+    ///
+    ///     rampart audit verify-proof event-42-proof.json --public-key "$(cat audit.pub)"
+    VerifyProof {
+        /// The bundle file.
+        bundle: PathBuf,
+        /// The verifier key text, or a file holding it (never taken from the bundle).
+        #[arg(long, value_name = "KEY")]
+        public_key: String,
+        /// Require this log origin (default: the bundle's).
+        #[arg(long, value_name = "ORIGIN")]
+        origin: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -727,7 +744,9 @@ async fn audit_command(loaded: Loaded, command: &AuditCommand) -> anyhow::Result
                 Err(e) => Err(e.into()),
             }
         }
-        AuditCommand::Verify { .. } => bail!("verify runs without a configuration"),
+        AuditCommand::Verify { .. } | AuditCommand::VerifyProof { .. } => {
+            bail!("verify runs without a configuration")
+        }
     }
 }
 
@@ -745,23 +764,28 @@ fn counting_bar(len: u64, visible: bool) -> indicatif::ProgressBar {
     bar
 }
 
-/// `rampart audit verify`: reads the export line by line in constant memory.
-fn audit_verify(
-    export: &std::path::Path,
-    public_key: &str,
-    origin: Option<&str>,
-) -> anyhow::Result<bool> {
+/// The verifier key of `--public-key`: its text, or a file holding it.
+fn verifier_key(public_key: &str) -> anyhow::Result<rampart_audit::VerifierKey> {
     let key_text = if std::path::Path::new(public_key).is_file() {
         std::fs::read_to_string(public_key)
             .with_context(|| format!("cannot read the public key file {public_key}"))?
     } else {
         public_key.to_owned()
     };
-    let key = rampart_audit::VerifierKey::parse(key_text.trim()).map_err(|e| {
+    rampart_audit::VerifierKey::parse(key_text.trim()).map_err(|e| {
         anyhow::anyhow!(
             "--public-key is not a verifier key (<name>+<hash>+<key>, as `rampart audit public-key` prints): {e}"
         )
-    })?;
+    })
+}
+
+/// `rampart audit verify`: reads the export line by line in constant memory.
+fn audit_verify(
+    export: &std::path::Path,
+    public_key: &str,
+    origin: Option<&str>,
+) -> anyhow::Result<bool> {
+    let key = verifier_key(public_key)?;
     if !export.is_file() {
         bail!("cannot open the export {}: no such file", export.display());
     }
@@ -870,6 +894,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 bail!("the export did not verify")
             }
         }
+        Command::Audit(AuditCommand::VerifyProof {
+            bundle,
+            public_key,
+            origin,
+        }) => cmd::proof::verify(bundle, &verifier_key(public_key)?, origin.as_deref()),
         Command::Audit(command) => {
             let loaded = load_config(&cli, &ServeFlags::default())?;
             audit_command(loaded, command).await

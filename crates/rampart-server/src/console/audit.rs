@@ -1,31 +1,36 @@
 //! `/console/audit`: the audit log for administrators and auditors (`Operation::ReadAuditLog`,
 //! like `GET /api/v1/audit/events`): search with the API's filters, a chart of the matching
-//! events over time by stream (SVG drawn on the server), and each event's detail.
+//! events over time by stream and one of failed sign-ins and denials (SVG drawn on the
+//! server), and the export of a search as CSV or JSON lines (the API's streamed export, same
+//! filters). An event's page, with its inclusion proof, is `event.rs`.
 
 use askama::Template;
+use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, Uri};
-use axum::response::Response;
+use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use rampart_api::{AuditEventView, AuditEventsQuery};
 use rampart_authz::policy::Operation;
 use rampart_core::Error;
 use rampart_service::audit::search;
 use rampart_service::AppState;
 use serde::Deserialize;
+use time::OffsetDateTime;
 
 use super::account::stamp;
-use super::{admitted, error_page, here, Section, Segments, Shell};
+use super::chart::{self, Chart};
+use super::{admitted, error_page, here, Section, Shell};
 use crate::error::ApiError;
 use crate::routes::page::{self, Visitor};
 
-const NOT_READER: &str = "only IT administrators and auditors may read the audit log";
+pub(super) const NOT_READER: &str = "only IT administrators and auditors may read the audit log";
 
 /// Events a search shows (and the chart plots).
 const PAGE: u32 = 200;
 
 /// The search form: the API's filters, as text.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 pub struct Filters {
     #[serde(default)]
     stream: String,
@@ -47,10 +52,13 @@ pub struct Filters {
     until: String,
     #[serde(default)]
     cursor: String,
+    /// The export's format (`csv` or `jsonl`); the search page ignores it.
+    #[serde(default)]
+    format: String,
 }
 
 impl Filters {
-    fn query(&self, limit: u32) -> AuditEventsQuery {
+    pub(super) fn query(&self, limit: u32) -> AuditEventsQuery {
         let some = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
         AuditEventsQuery {
             stream: some(&self.stream),
@@ -101,81 +109,113 @@ struct Row {
     outcome: String,
 }
 
-/// One bar segment of the chart.
-struct Bar {
-    x: f64,
-    y: f64,
-    width: f64,
-    height: f64,
-    stream: &'static str,
-    label: String,
-}
-
-/// The chart of events over time by stream, laid out for the template.
-struct Chart {
-    bars: Vec<Bar>,
-    from: String,
-    to: String,
-    max: usize,
-    totals: Vec<(&'static str, usize)>,
-}
-
 const STREAMS: [&str; 3] = ["system", "access", "integration"];
-const WIDTH: f64 = 720.0;
-const HEIGHT: f64 = 180.0;
-const BUCKETS: usize = 24;
 
-/// Stacked bars of `events` in [`BUCKETS`] equal spans of time between the oldest and the
-/// newest, one colour per stream.
-fn chart(events: &[AuditEventView]) -> Option<Chart> {
-    let first = events.iter().map(|e| e.time).min()?;
-    let last = events.iter().map(|e| e.time).max()?;
-    let span = (last - first).whole_milliseconds().max(1);
-    let mut counts = vec![[0usize; 3]; BUCKETS];
-    for e in events {
-        let at = (e.time - first).whole_milliseconds();
-        let bucket = usize::try_from(at * (BUCKETS as i128) / (span + 1)).unwrap_or(0);
-        let stream = STREAMS.iter().position(|s| *s == e.stream).unwrap_or(0);
-        counts[bucket.min(BUCKETS - 1)][stream] += 1;
-    }
-    let max = counts
+/// At most this many failed sign-ins, and as many denials, are plotted (the newest).
+const FAILURES: u32 = 1_000;
+
+/// The chart of `events` by stream.
+fn by_stream(events: &[AuditEventView]) -> Option<Chart> {
+    let series: Vec<(&'static str, Vec<OffsetDateTime>)> = STREAMS
         .iter()
-        .map(|c| c.iter().sum::<usize>())
-        .max()
-        .unwrap_or(1)
-        .max(1);
-    let step = WIDTH / BUCKETS as f64;
-    let mut bars = Vec::new();
-    for (i, bucket) in counts.iter().enumerate() {
-        let mut top = HEIGHT;
-        for (s, &n) in bucket.iter().enumerate() {
-            if n == 0 {
-                continue;
-            }
-            let height = HEIGHT * n as f64 / max as f64;
-            top -= height;
-            bars.push(Bar {
-                x: i as f64 * step + 2.0,
-                y: top,
-                width: step - 4.0,
-                height,
-                stream: STREAMS[s],
-                label: format!("{n} {} event{}", STREAMS[s], if n == 1 { "" } else { "s" }),
-            });
-        }
-    }
-    let totals = STREAMS
-        .iter()
-        .enumerate()
-        .map(|(s, name)| (*name, counts.iter().map(|c| c[s]).sum()))
+        .map(|s| {
+            let times = events.iter().filter(|e| e.stream == *s).map(|e| e.time);
+            (*s, times.collect())
+        })
         .collect();
-    Some(Chart {
-        bars,
-        from: stamp(first),
-        to: stamp(last),
-        max,
-        totals,
-    })
+    chart::plot("chart-streams", "Events over time by stream", &series)
+}
+
+/// The chart of failed sign-ins (`auth.login` with outcome `failure`) and denials (outcome
+/// `deny`) within the search's time, actor, target, application and environment filters:
+/// two more searches of the same service function, the newest [`FAILURES`] of each.
+async fn failures(state: &AppState, filters: &Filters) -> Result<Option<Chart>, Error> {
+    let mut series = Vec::new();
+    let mut capped = false;
+    for (name, action, outcome) in [
+        ("failed-login", "auth.login", "failure"),
+        ("denial", "", "deny"),
+    ] {
+        let narrowed = Filters {
+            stream: String::new(),
+            action: action.to_owned(),
+            outcome: outcome.to_owned(),
+            cursor: String::new(),
+            ..filters.clone()
+        };
+        let (query, _, limit) = search::event_query(narrowed.query(FAILURES))?;
+        let page = search::page(state, query, limit).await?;
+        capped |= page.next_cursor.is_some();
+        series.push((name, page.items.iter().map(|e| e.time).collect()));
+    }
+    let Some(mut chart) = chart::plot("chart-failures", "Failed sign-ins and denials", &series)
+    else {
+        return Ok(None);
+    };
+    chart.hint = format!(
+        "{} sign-ins that failed and requests refused, from {} to {}, within this search's \
+         times, actor, target, application and environment, in {} equal spans of time.",
+        if capped {
+            "The newest 1,000 of each:"
+        } else {
+            "Every"
+        },
+        chart.from,
+        chart.to,
+        chart::BUCKETS
+    );
+    Ok(Some(chart))
+}
+
+/// `GET /console/audit/export?format=csv|jsonl&…`: every event the search's filters match,
+/// oldest first, streamed as an attachment: the API's export (`search::export`), under the
+/// same permission as the search.
+pub async fn export(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    uri: Uri,
+    filters: Result<Query<Filters>, QueryRejection>,
+) -> Response {
+    let here = here(&uri);
+    let mut shell = Shell::new(&visitor, Section::Audit);
+    if let Err(r) = admitted(
+        &state,
+        &visitor,
+        &mut shell,
+        &here,
+        Operation::ReadAuditLog,
+        NOT_READER,
+    )
+    .await
+    {
+        return shell.finish(r);
+    }
+    let filters = filters.map(|f| f.0).unwrap_or_default();
+    let mut query = filters.query(PAGE);
+    query.cursor = None;
+    query.format = Some(filters.format.clone());
+    let (query, format) = match search::event_query(query) {
+        Ok((query, Some(format), _)) if format != "json" => (query, format),
+        Ok(_) => {
+            let e = Error::invalid("format", "must be csv or jsonl");
+            return shell.finish(error_page(&shell, e, &here));
+        }
+        Err(e) => return shell.finish(error_page(&shell, e, &here)),
+    };
+    let csv = format == "csv";
+    let body = Body::from_stream(search::export(state.store.clone(), query, csv));
+    let (ctype, name) = if csv {
+        ("text/csv; charset=utf-8", "audit.csv")
+    } else {
+        ("application/jsonl", "audit.jsonl")
+    };
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    shell.finish(response)
 }
 
 #[derive(Template)]
@@ -184,8 +224,9 @@ struct AuditPage<'a> {
     shell: &'a Shell,
     filters: &'a Filters,
     rows: &'a [Row],
-    chart: Option<Chart>,
+    charts: Vec<Chart>,
     next: Option<String>,
+    export: String,
     problem: Option<String>,
 }
 
@@ -241,131 +282,32 @@ pub async fn search(
         })
         .collect();
     let next = next.map(|c| format!("/console/audit?{}&cursor={c}", filters.encoded()));
+    let mut charts = Vec::new();
+    if let Some(mut c) = by_stream(&events) {
+        c.hint = format!(
+            "The events listed below, from {} to {}, in {} equal spans of time.",
+            c.from,
+            c.to,
+            chart::BUCKETS
+        );
+        charts.push(c);
+    }
+    if problem.is_none() {
+        match failures(&state, &filters).await {
+            Ok(Some(c)) => charts.push(c),
+            Ok(None) => {}
+            Err(e) => return shell.finish(error_page(&shell, e, &here)),
+        }
+    }
     let html = AuditPage {
         shell: &shell,
         filters: &filters,
         rows: &rows,
-        chart: chart(&events),
+        charts,
         next,
+        export: filters.encoded(),
         problem,
     }
     .render();
     shell.finish(page::html(status, html))
-}
-
-#[derive(Template)]
-#[template(path = "console/event.html")]
-struct EventPage<'a> {
-    shell: &'a Shell,
-    event: &'a AuditEventView,
-    time: String,
-    details: String,
-}
-
-/// `GET /console/audit/{seq}`: one event.
-pub async fn event(
-    State(state): State<AppState>,
-    Segments(seq): Segments<String>,
-    visitor: Visitor,
-    uri: Uri,
-) -> Response {
-    let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::Audit);
-    if let Err(r) = admitted(
-        &state,
-        &visitor,
-        &mut shell,
-        &here,
-        Operation::ReadAuditLog,
-        NOT_READER,
-    )
-    .await
-    {
-        return shell.finish(r);
-    }
-    let Some(seq) = seq.parse::<i64>().ok().filter(|n| *n > 0 && *n < i64::MAX) else {
-        return shell.finish(error_page(&shell, Error::NotFound { what: "event" }, &here));
-    };
-    // The newest event before `seq + 1`: the event itself when it exists.
-    let filters = Filters {
-        cursor: (seq + 1).to_string(),
-        ..Filters::default()
-    };
-    let found = match search::event_query(filters.query(1)) {
-        Ok((query, _, limit)) => search::page(&state, query, limit).await,
-        Err(e) => Err(e),
-    };
-    let event = match found {
-        Ok(page) => page.items.into_iter().find(|e| e.seq == seq),
-        Err(e) => return shell.finish(error_page(&shell, e, &here)),
-    };
-    let Some(event) = event else {
-        return shell.finish(error_page(&shell, Error::NotFound { what: "event" }, &here));
-    };
-    let details = serde_json::to_string_pretty(&event.details).unwrap_or_default();
-    let html = EventPage {
-        shell: &shell,
-        time: stamp(event.time),
-        event: &event,
-        details,
-    }
-    .render();
-    shell.finish(page::html(StatusCode::OK, html))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use time::macros::datetime;
-
-    fn event(minute: i64, stream: &str) -> AuditEventView {
-        AuditEventView {
-            seq: minute + 1,
-            stream: stream.to_owned(),
-            time: datetime!(2026-06-01 09:00 UTC) + time::Duration::minutes(minute),
-            actor_id: None,
-            actor: None,
-            action: "user.create".to_owned(),
-            target: None,
-            application: None,
-            environment: None,
-            outcome: "success".to_owned(),
-            request_id: None,
-            source: None,
-            node: "n".to_owned(),
-            details: serde_json::Value::Null,
-            redacted: false,
-            leaf_hash: String::new(),
-        }
-    }
-
-    #[test]
-    fn the_chart_stacks_every_event_in_its_span_of_time() {
-        assert!(chart(&[]).is_none());
-        let events = [
-            event(0, "system"),
-            event(0, "access"),
-            event(0, "access"),
-            event(239, "integration"),
-        ];
-        let c = chart(&events).unwrap();
-        assert_eq!(
-            c.totals,
-            vec![("system", 1), ("access", 2), ("integration", 1)]
-        );
-        // The first span holds three events (the tallest: full height), the last one.
-        assert_eq!(c.max, 3);
-        let first: Vec<&Bar> = c.bars.iter().filter(|b| b.x < WIDTH / 24.0).collect();
-        assert_eq!(first.len(), 2);
-        let height: f64 = first.iter().map(|b| b.height).sum();
-        assert!((height - HEIGHT).abs() < 1e-9);
-        let last = c.bars.last().unwrap();
-        assert_eq!(last.stream, "integration");
-        assert!(last.x > WIDTH - WIDTH / 24.0);
-        assert!((last.height - HEIGHT / 3.0).abs() < 1e-9);
-        // One event, or several at one instant, is one full bar.
-        let one = chart(&[event(5, "system")]).unwrap();
-        assert_eq!(one.bars.len(), 1);
-        assert!((one.bars[0].height - HEIGHT).abs() < 1e-9);
-    }
 }

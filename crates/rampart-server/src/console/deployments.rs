@@ -82,15 +82,25 @@ struct BoardPage<'a> {
     history: &'a [HistoryRow],
     deployer: bool,
     notice: Option<&'a str>,
+    /// The address showing more history, when there may be more.
+    more: Option<String>,
 }
 
-/// `?done=` on the board.
+/// History lines the board shows at first, and how many more each "Show older" adds.
+const HISTORY_STEP: usize = 20;
+
+/// The most history lines the board shows (the API's bound per environment).
+const HISTORY_MAX: usize = 1_000;
+
+/// `?done=` on the board, and `?history=N` (how many history lines to show).
 #[derive(Debug, Default, Deserialize)]
 pub struct Done {
     #[serde(default)]
     done: Option<String>,
     #[serde(default)]
     request: Option<i64>,
+    #[serde(default)]
+    history: Option<String>,
 }
 
 /// `GET /console/deployments`: the environment board.
@@ -119,7 +129,15 @@ pub async fn board(
         (Some("rejected"), Some(id)) => Some(format!("Request {id} rejected.")),
         _ => None,
     };
-    match board_page(&state, &shell, &caller, notice.as_deref()).await {
+    let shown = match done.history.as_deref().map(str::parse::<usize>) {
+        None => HISTORY_STEP,
+        Some(Ok(n)) if (1..=HISTORY_MAX).contains(&n) => n,
+        Some(_) => {
+            let e = Error::invalid("history", "must be a number of lines from 1 to 1000");
+            return shell.finish(error_page(&shell, e, &here));
+        }
+    };
+    match board_page(&state, &shell, &caller, notice.as_deref(), shown).await {
         Ok(html) => shell.finish(page::html(StatusCode::OK, html)),
         Err(e) => shell.finish(error_page(&shell, e, &here)),
     }
@@ -130,6 +148,7 @@ async fn board_page(
     shell: &Shell,
     caller: &Caller,
     notice: Option<&str>,
+    shown: usize,
 ) -> Result<Result<String, askama::Error>, Error> {
     let environments = versions::list_environments(state);
     let modules = versions::modules(state, caller).await?;
@@ -143,6 +162,7 @@ async fn board_page(
     let mut pending = Vec::new();
     let mut history = Vec::new();
     let mut deployer = false;
+    let mut maybe_more = false;
     for (i, env) in environments.iter().enumerate() {
         for r in versions::running(state, caller, &env.name).await? {
             if let Some(row) = rows.iter_mut().find(|row| row.module == r.module) {
@@ -164,9 +184,12 @@ async fn board_page(
         }
         let q = HistoryQuery {
             module: None,
-            limit: Some(10),
+            limit: Some(i64::try_from(shown).unwrap_or(1_000)),
         };
-        for d in versions::history(state, caller, &env.name, q).await? {
+        let lines = versions::history(state, caller, &env.name, q).await?;
+        // An environment that filled its share may hold older lines.
+        maybe_more |= lines.len() >= shown;
+        for d in lines {
             history.push(HistoryRow {
                 environment: d.environment,
                 module: d.module,
@@ -184,7 +207,14 @@ async fn board_page(
         }
     }
     history.sort_by(|a, b| b.when.cmp(&a.when));
-    history.truncate(20);
+    let more = (maybe_more || history.len() > shown) && shown < HISTORY_MAX;
+    history.truncate(shown);
+    let more = more.then(|| {
+        format!(
+            "/console/deployments?history={}#history",
+            (shown + HISTORY_STEP).min(HISTORY_MAX)
+        )
+    });
     let columns: Vec<EnvColumn> = environments
         .iter()
         .map(|e| {
@@ -209,6 +239,7 @@ async fn board_page(
         history: &history,
         deployer,
         notice,
+        more,
     }
     .render())
 }
@@ -361,7 +392,7 @@ struct PlanPage<'a> {
 }
 
 /// A lifecycle refusal's page: its status and the problem's `detail`.
-fn refusal(shell: &Shell, error: LifecycleError, here: &str) -> Response {
+pub(super) fn refusal(shell: &Shell, error: LifecycleError, here: &str) -> Response {
     if let LifecycleError::Error(e) = error {
         return error_page(shell, e, here);
     }

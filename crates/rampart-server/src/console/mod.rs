@@ -16,7 +16,10 @@
 
 pub mod account;
 pub mod audit;
+pub mod chart;
 pub mod deployments;
+pub mod environments;
+pub mod event;
 pub mod hierarchies;
 pub mod modules;
 pub mod permissions;
@@ -68,7 +71,10 @@ pub fn routes() -> Router<AppState> {
             get(account::confirm_logout_everywhere).post(account::logout_everywhere),
         )
         .route("/console/audit", get(audit::search))
-        .route("/console/audit/{seq}", get(audit::event))
+        .route("/console/audit/export", get(audit::export))
+        .route("/console/audit/checkpoint", post(event::sign_checkpoint))
+        .route("/console/audit/{seq}", get(event::event))
+        .route("/console/audit/{seq}/proof.json", get(event::bundle))
         .route("/console/permissions", get(permissions::matrix))
         .route(
             "/console/permissions/cell",
@@ -91,6 +97,19 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/console/deployments/{env}/requests/{id}/reject",
             get(deployments::confirm_reject).post(deployments::reject),
+        )
+        .route(
+            "/console/environments",
+            get(environments::list).post(environments::set_order),
+        )
+        .route(
+            "/console/environments/{env}/settings",
+            post(environments::new_setting),
+        )
+        .route("/console/environments/plans/{id}", get(environments::plan))
+        .route(
+            "/console/environments/plans/{id}/run",
+            post(environments::run),
         )
         .route("/console/hierarchies", get(hierarchies::list))
         .route("/console/hierarchies/{name}", get(hierarchies::show))
@@ -172,6 +191,8 @@ pub enum Section {
     Modules,
     /// Environments and deployments.
     Deployments,
+    /// Environments and their settings.
+    Environments,
     /// Signing in, refusals, pages that belong nowhere.
     None,
 }

@@ -40,15 +40,45 @@ struct ModuleRow {
 struct ListPage<'a> {
     shell: &'a Shell,
     modules: &'a [ModuleRow],
+    /// Where the list starts (1-based) and how many there are in all.
+    first: usize,
+    total: usize,
+    previous: Option<usize>,
+    next: Option<usize>,
 }
 
-/// `GET /console/modules`: the modules the user may know of.
-pub async fn list(State(state): State<AppState>, visitor: Visitor, uri: Uri) -> Response {
+/// Modules a page of the list shows.
+const MODULES_PAGE: usize = 50;
+
+/// `?page=N` of the modules list (from 1).
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    page: Option<String>,
+}
+
+/// `GET /console/modules`: the modules the user may know of, by application, 50 a page.
+pub async fn list(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    uri: Uri,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Response {
     let here = here(&uri);
     let mut shell = Shell::new(&visitor, Section::Modules);
     let operator = match signed_in(&state, &visitor, &mut shell, &here).await {
         Ok(o) => o,
         Err(r) => return shell.finish(r),
+    };
+    let page_number = match query.ok().and_then(|q| q.0.page) {
+        None => 1,
+        Some(p) => match p.parse::<usize>() {
+            Ok(n) if n >= 1 => n,
+            _ => {
+                let e = Error::invalid("page", "must be a page number such as 2");
+                return shell.finish(error_page(&shell, e, &here));
+            }
+        },
     };
     let caller = operator.auth.caller(&state);
     let modules = match versions::modules(&state, &caller).await {
@@ -60,9 +90,16 @@ pub async fn list(State(state): State<AppState>, visitor: Visitor, uri: Uri) -> 
         .map(|(name, application)| ModuleRow { name, application })
         .collect();
     modules.sort_by(|a, b| (&a.application, &a.name).cmp(&(&b.application, &b.name)));
+    let total = modules.len();
+    let start = (page_number - 1).saturating_mul(MODULES_PAGE).min(total);
+    let end = (start + MODULES_PAGE).min(total);
     let html = ListPage {
         shell: &shell,
-        modules: &modules,
+        modules: modules.get(start..end).unwrap_or_default(),
+        first: start + 1,
+        total,
+        previous: (page_number > 1).then(|| page_number - 1),
+        next: (end < total).then_some(page_number + 1),
     }
     .render();
     shell.finish(page::html(StatusCode::OK, html))

@@ -315,13 +315,17 @@ async fn teams(
     state: &AppState,
     caller: &rampart_service::caller::Caller,
 ) -> Result<Vec<TeamRow>, Error> {
+    let teams = it::teams(state, caller).await?;
+    let ids: Vec<_> = teams
+        .iter()
+        .flat_map(|t| t.members.iter().map(|(id, _)| *id))
+        .collect();
+    let names = users::usernames(state, &ids).await?;
     let mut out = Vec::new();
-    for team in it::teams(state, caller).await? {
+    for team in teams {
         let mut members = Vec::new();
         for (id, role) in &team.members {
-            let name = users::get(state, &id.to_string())
-                .await
-                .map_or_else(|_| id.to_string(), |u| u.username);
+            let name = names.get(id).cloned().unwrap_or_else(|| id.to_string());
             members.push(format!("{name} ({role})"));
         }
         out.push(TeamRow {

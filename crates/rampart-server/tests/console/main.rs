@@ -232,8 +232,10 @@ async fn run_scenarios(node: Node) {
     seed(&node).await;
     let screenshots = std::env::var("RAMPART_CONSOLE_SCREENSHOTS").is_ok_and(|v| v == "1")
         && node.kind == BackendKind::Sqlite;
+    let out = tempfile::tempdir().unwrap();
     let mut command = Command::new("node");
     command
+        .env("CONSOLE_OUT", out.path())
         .arg("run.js")
         .current_dir(harness())
         .env("CONSOLE_BASE", &node.base)
@@ -265,10 +267,32 @@ async fn run_scenarios(node: Node) {
     // Every scenario ran and passed: the harness prints one line per scenario.
     let passed = stdout.lines().filter(|l| l.starts_with("ok ")).count();
     assert!(
-        passed >= 24,
+        passed >= 30,
         "{name}: only {passed} scenarios passed:\n{stdout}"
     );
     assert!(!stdout.contains("not ok"), "{name}:\n{stdout}");
+    // The proof bundle the browser downloaded verifies with the log's key as auditors check
+    // it (`rampart audit verify-proof` runs this function), and a tampered copy does not.
+    let admin = node.login("it", "admin", ADMIN_PASSWORD).await;
+    let (_, checkpoint) = node.get("/api/v1/audit/checkpoint", &admin).await;
+    let key =
+        rampart_audit::VerifierKey::parse(checkpoint["verifier_key"].as_str().unwrap()).unwrap();
+    let text = std::fs::read_to_string(out.path().join("proof.json")).unwrap();
+    let bundle = rampart_audit::ProofBundle::parse(&text).unwrap();
+    let verified = rampart_audit::verify_bundle(&bundle, &key, None).unwrap();
+    assert_eq!(verified.seq, bundle.seq, "{name}");
+    assert!(verified.event_checked, "{name}");
+    let mut tampered = bundle.clone();
+    tampered.event = tampered
+        .event
+        .map(|e| e.replacen("user.create", "user.delete", 1));
+    assert!(
+        matches!(
+            rampart_audit::verify_bundle(&tampered, &key, None),
+            Err(rampart_audit::BundleError::Altered { .. })
+        ),
+        "{name}"
+    );
     // What the browser did went through the service layer: the user the administrator made
     // in the console exists and is enabled again, and the auditor's forged disable changed
     // nothing.

@@ -822,6 +822,7 @@ impl AuditLog {
 }
 
 mod archive;
+pub mod proof;
 pub mod report;
 mod schedule;
 pub mod search;

@@ -88,6 +88,21 @@ pub async fn get(state: &AppState, id: &str) -> Result<User, Error> {
         .ok_or(Error::NotFound { what: "user" })
 }
 
+/// The usernames of users `ids`, read in one query (an unknown id is left out); for pages
+/// that name many users at once.
+pub async fn usernames(
+    state: &AppState,
+    ids: &[UserId],
+) -> Result<std::collections::HashMap<UserId, String>, Error> {
+    Ok(state
+        .store
+        .users_by_ids(ids)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u.username))
+        .collect())
+}
+
 /// Changes a user's display name or e-mail.
 pub async fn update(
     state: &AppState,

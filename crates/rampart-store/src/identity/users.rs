@@ -199,6 +199,25 @@ impl Store {
         }
     }
 
+    /// The users with these ids that exist, in one query per 500 ids (in no particular
+    /// order; an unknown id is left out).
+    pub async fn users_by_ids(&self, ids: &[UserId]) -> Result<Vec<User>, Error> {
+        let pool = self.reader();
+        let mut users = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!("{}WHERE u.id IN ({})", user_select!(), marks.join(", "));
+            let mut query = crate::db::query(&sql).persistent(false);
+            for id in chunk {
+                query = query.bind(id.to_string());
+            }
+            for row in &query.fetch_all(pool).await.map_err(db)? {
+                users.push(user_from_row(row)?);
+            }
+        }
+        Ok(users)
+    }
+
     /// The user and password hash for a login attempt.
     pub async fn user_credentials(
         &self,

@@ -19,6 +19,7 @@ pub mod findings;
 pub mod keys;
 pub mod modules;
 pub mod plans;
+pub mod proof;
 pub mod providers;
 pub mod sealed;
 pub mod support;
