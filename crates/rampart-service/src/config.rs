@@ -498,32 +498,7 @@ impl Config {
                 return Err(fail(key, v.to_string(), "1024 to 1073741824"));
             }
         }
-        let support = &self.support;
-        if !["starttls", "tls", "none"].contains(&support.smtp_tls.as_str()) {
-            return Err(fail(
-                "support.smtp_tls",
-                support.smtp_tls.clone(),
-                "starttls, tls or none",
-            ));
-        }
-        for (key, v) in [
-            ("support.link_hours", support.link_hours),
-            ("support.ignored_close_days", support.ignored_close_days),
-            ("support.window_minutes", support.window_minutes),
-            ("support.per_requester", support.per_requester),
-            ("support.per_company", support.per_company),
-        ] {
-            if !(1..=1_000_000).contains(&v) {
-                return Err(fail(key, v.to_string(), "1 to 1000000"));
-            }
-        }
-        if !(1..=1024 * 1024 * 1024).contains(&support.max_attachment_bytes) {
-            return Err(fail(
-                "support.max_attachment_bytes",
-                support.max_attachment_bytes.to_string(),
-                "1 to 1073741824 (and a request body is never larger than max_body_bytes)",
-            ));
-        }
+        self.support.validate(&fail)?;
         if !["auto", "json", "text"].contains(&self.log_format.as_str()) {
             return Err(fail(
                 "log_format",

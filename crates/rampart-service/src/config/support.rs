@@ -52,3 +52,35 @@ impl Default for SupportConfig {
         }
     }
 }
+
+impl SupportConfig {
+    /// Checks the `[support]` values; `fail(key, value, allowed)` makes the error.
+    pub(super) fn validate<E>(&self, fail: &impl Fn(&str, String, &str) -> E) -> Result<(), E> {
+        if !["starttls", "tls", "none"].contains(&self.smtp_tls.as_str()) {
+            return Err(fail(
+                "support.smtp_tls",
+                self.smtp_tls.clone(),
+                "starttls, tls or none",
+            ));
+        }
+        for (key, v) in [
+            ("support.link_hours", self.link_hours),
+            ("support.ignored_close_days", self.ignored_close_days),
+            ("support.window_minutes", self.window_minutes),
+            ("support.per_requester", self.per_requester),
+            ("support.per_company", self.per_company),
+        ] {
+            if !(1..=1_000_000).contains(&v) {
+                return Err(fail(key, v.to_string(), "1 to 1000000"));
+            }
+        }
+        if !(1..=1024 * 1024 * 1024).contains(&self.max_attachment_bytes) {
+            return Err(fail(
+                "support.max_attachment_bytes",
+                self.max_attachment_bytes.to_string(),
+                "1 to 1073741824 (and a request body is never larger than max_body_bytes)",
+            ));
+        }
+        Ok(())
+    }
+}
