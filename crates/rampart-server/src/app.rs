@@ -420,6 +420,27 @@ fn request_host(request: &Request) -> Option<String> {
     plausible.then_some(host)
 }
 
+/// The client's address: the peer's, or the one a trusted proxy forwarded
+/// (`trusted_proxies`; see [`rampart_service::alerts::client_address`]).
+fn client_address(
+    state: &AppState,
+    peer: std::net::IpAddr,
+    headers: &HeaderMap,
+) -> std::net::IpAddr {
+    let trusted = &state.config.trusted_proxies;
+    if trusted.is_empty() {
+        return peer;
+    }
+    // Validated at start-up.
+    let trusted = rampart_service::config::address_ranges(trusted).unwrap_or_default();
+    let forwarded: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    rampart_service::alerts::client_address(peer, &forwarded, &trusted)
+}
+
 fn request_id(headers: &HeaderMap) -> String {
     headers
         .get("x-request-id")
@@ -436,7 +457,7 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
     let https = connection.is_some_and(|c| c.https);
     let context = RequestContext {
         request_id: request_id(request.headers()),
-        source: connection.map(|c| c.peer.ip()),
+        source: connection.map(|c| client_address(&state, c.peer.ip(), request.headers())),
         https,
         actor: Default::default(),
         arrived: state.fence.ticket(),

@@ -6,6 +6,8 @@ mod kit;
 
 #[path = "api/ad.rs"]
 mod ad;
+#[path = "api/alerts.rs"]
+mod alerts;
 #[path = "api/apps.rs"]
 mod apps;
 #[path = "api/apps_advanced.rs"]

@@ -10,6 +10,7 @@
 //! deployments, requests, tags, module names, deployment plans); `config`, `metrics`,
 //! `state` and `files` are the node's own, and `caller` is who a use case acts for.
 
+pub mod alerts;
 pub mod apps;
 pub mod audit;
 pub mod authz;
