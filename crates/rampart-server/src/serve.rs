@@ -295,9 +295,17 @@ impl Server {
                     .clone()
                     .run_pipeline(state.metrics.clone(), background_stopped.clone()),
             ),
+            tokio::spawn(rampart_service::cluster::run(
+                state.clone(),
+                background_stopped.clone(),
+            )),
             tokio::spawn(rampart_service::audit::run_key_compaction(
                 state.store.clone(),
                 state.metrics.clone(),
+                {
+                    let leadership = state.leadership.clone();
+                    move || leadership.is_leader()
+                },
                 background_stopped.clone(),
             )),
             tokio::spawn(rampart_service::audit::run_schedule(

@@ -15,6 +15,7 @@ pub mod apps;
 pub mod audit;
 pub mod authz;
 pub mod caller;
+pub mod cluster;
 pub mod config;
 pub mod fence;
 pub mod files;

@@ -93,6 +93,8 @@ pub struct Metrics {
     pub alerts: Family<AlertLabels, Counter>,
     /// Alert notifications a webhook did not accept.
     pub alert_delivery_failures: Counter,
+    /// 1 while this node runs the once-per-cluster background work.
+    pub cluster_leader: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -128,6 +130,12 @@ impl Default for Metrics {
         let audit_fork_alert = Gauge::default();
         let alerts = Family::<AlertLabels, Counter>::default();
         let alert_delivery_failures = Counter::default();
+        let cluster_leader = Gauge::default();
+        registry.register(
+            "cluster_leader",
+            "1 while this node runs the background work that runs once per cluster (checkpoints, archiving, compaction, sync, alerts)",
+            cluster_leader.clone(),
+        );
         registry.register(
             "audit_fork_alert",
             "1 when the audit log does not extend its newest signed checkpoint (see the error log)",
@@ -242,6 +250,7 @@ impl Default for Metrics {
             audit_fork_alert,
             alerts,
             alert_delivery_failures,
+            cluster_leader,
         }
     }
 }

@@ -48,6 +48,8 @@ pub struct Inner {
     pub keys: crate::apps::keys::FieldKeys,
     /// The one outbound HTTP client: integrations' calls.
     pub outbound: crate::apps::integrations::Client,
+    /// Whether this node runs the work that must run once per cluster.
+    pub leadership: Arc<crate::cluster::Leadership>,
 }
 
 impl std::ops::Deref for AppState {
@@ -73,6 +75,7 @@ impl AppState {
             config.audit.batch_max as usize,
         )?;
         let fence = Fence::new(store.clone());
+        let leadership = crate::cluster::Leadership::new(&store, &config.node_id);
         Ok(Self {
             inner: Arc::new(Inner {
                 authz: AuthzEngine::new(store.clone(), fence.clone()),
@@ -88,6 +91,7 @@ impl AppState {
                 apps: crate::apps::Runtime::default(),
                 keys,
                 outbound,
+                leadership,
             }),
         })
     }

@@ -12,6 +12,7 @@ mod apps;
 mod audit;
 mod authz;
 mod backend;
+mod cluster;
 mod db;
 mod fence;
 mod identity;

@@ -304,3 +304,57 @@ async fn scraping_and_a_deployment_outside_hours_raise_alerts() {
         node.shutdown().await;
     }
 }
+
+/// Waits until `node` leads the cluster (or 15 s).
+async fn leads(node: &Node) -> bool {
+    for _ in 0..150 {
+        if node.server().state.leadership.is_leader() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn two_nodes_raise_an_alert_once_and_the_survivor_takes_over() {
+    let tweak = |c: &mut Config| c.alerts.brute_force_count = 3;
+    let first = kit::start(BackendKind::Postgres, tweak).await;
+    assert!(leads(&first).await, "the first node leads");
+    let second = kit::start_on(BackendKind::Postgres, first.database_url(), tweak).await;
+    first
+        .create_user(Provider::It, "bob", kit::USER_PASSWORD, false)
+        .await;
+    // A brute force through the node that does not lead: raised once, by the leader.
+    for _ in 0..3 {
+        login_from(&second, "bob", "wrong-password-1", "127.0.0.1").await;
+    }
+    let events = alert_events(&first, 1).await;
+    assert_eq!(
+        subjects(&events),
+        vec![("alert.brute_force".into(), "it:bob".into())]
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(alert_events(&first, 2).await.len(), 1, "one node raised it");
+    assert!(!second.server().state.leadership.is_leader());
+    // The leader stops: the other takes over and raises the next one.
+    first.shutdown().await;
+    assert!(leads(&second).await, "the survivor leads");
+    second
+        .create_user(Provider::It, "carol", kit::USER_PASSWORD, false)
+        .await;
+    for _ in 0..3 {
+        login_from(&second, "carol", "wrong-password-1", "127.0.0.1").await;
+    }
+    let events = alert_events(&second, 2).await;
+    assert_eq!(
+        subjects(&events),
+        vec![
+            ("alert.brute_force".into(), "it:bob".into()),
+            ("alert.brute_force".into(), "it:carol".into()),
+        ]
+    );
+    let metrics = second.server().state.metrics.render();
+    assert!(metrics.contains("rampart_cluster_leader 1"), "{metrics}");
+    second.shutdown().await;
+}

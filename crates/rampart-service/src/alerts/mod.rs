@@ -18,8 +18,10 @@
 //! with a timeout; a failure is logged (never the secret) and counted.
 //!
 //! A node watches from the log's size when it started: history is not re-alerted on
-//! restart. On PostgreSQL each node watches the shared log, so with several nodes each
-//! raises the same alert (one per node) until background work runs once per cluster.
+//! restart. On PostgreSQL every node follows the shared log and feeds its detector, but
+//! only the node that leads the cluster ([`crate::cluster`]) raises, so an alert is raised
+//! once, and a node taking over knows the recent past. The node's own integrity alarms
+//! are raised by the node that saw them, leader or not.
 
 mod deliver;
 
@@ -96,8 +98,12 @@ pub async fn run(state: AppState, from: i64, mut stop: watch::Receiver<bool>) {
                 let Some(fact) = fact_of(&state, event).await else {
                     continue;
                 };
+                // Every node follows the log, so whichever leads next knows the recent
+                // past; only the leader raises.
                 for alert in detector.observe(event.occurred_at, &fact.signal()) {
-                    raise(&state, &alert).await;
+                    if state.leadership.is_leader() {
+                        raise(&state, &alert).await;
+                    }
                 }
             }
             if !full {

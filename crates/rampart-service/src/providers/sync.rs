@@ -186,6 +186,9 @@ pub async fn run_scheduled_sync(state: AppState, mut stop: tokio::sync::watch::R
             _ = tick.tick() => {}
             _ = stop.changed() => return,
         }
+        if !state.leadership.is_leader() {
+            continue;
+        }
         let providers = match state.store.providers().await {
             Ok(p) => p,
             Err(e) => {
