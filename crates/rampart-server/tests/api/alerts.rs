@@ -268,9 +268,13 @@ async fn scraping_and_a_deployment_outside_hours_raise_alerts() {
     for kind in [BackendKind::Sqlite, BackendKind::Postgres] {
         let hook = receiver().await;
         let url = hook.url.clone();
+        let soc = format!("soc-{}@rampart.test", kind.as_str());
+        let to = soc.clone();
         let node = kit::start(kind, move |c| {
             watched(c, &url);
             c.alerts.admin_networks = String::new();
+            crate::support::with_smtp(c);
+            c.alerts.email_to = to;
         })
         .await;
         let name = node.name();
@@ -301,6 +305,37 @@ async fn scraping_and_a_deployment_outside_hours_raise_alerts() {
         assert_eq!(details["evidence"]["actor"], "it:admin", "{name}");
         assert_eq!(details["evidence"]["weekday"], "Monday", "{name}");
         assert_eq!(hook.alerts(2).await.len(), 2, "{name}");
+        // And by e-mail, through the real SMTP server.
+        let mut mail = Vec::new();
+        for _ in 0..150 {
+            mail = crate::support::mail_to(&soc);
+            if mail.len() >= 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let mut subjects: Vec<String> = mail
+            .iter()
+            .filter_map(|(head, _)| {
+                head.lines()
+                    .find_map(|l| l.strip_prefix("Subject: "))
+                    .map(str::to_owned)
+            })
+            .collect();
+        subjects.sort();
+        assert_eq!(
+            subjects,
+            [
+                "Rampart alert: denial_burst (end:norole)",
+                "Rampart alert: deploy_outside_hours (development)"
+            ],
+            "{name}"
+        );
+        assert!(
+            mail.iter()
+                .any(|(_, body)| body.contains("\"allowed_hours\": \"Sat-Sun 00:00-24:00\"")),
+            "{name}: {mail:?}"
+        );
         node.shutdown().await;
     }
 }
