@@ -12,10 +12,12 @@ mod apps;
 mod audit;
 mod authz;
 mod backend;
+mod backup;
 mod db;
 mod fence;
 mod identity;
 mod lifecycle;
+mod posture;
 mod providers;
 mod support;
 
@@ -28,9 +30,11 @@ pub use audit::{
 };
 pub use authz::{AuthzOp, ItScope, NodeRef, Progress, RebuildReport, RecordRow};
 pub use backend::{BackendKind, Store};
+pub use backup::{sqlite_copy, sqlite_integrity, sqlite_settle, BackupRecord, CENSUS_TABLES};
 pub use fence::Marks;
 pub use identity::sessions::{NewSession, OpenSession};
 pub use identity::users::{LoginFailure, NewUser, UserPatch, UserQuery};
+pub use posture::{AccountFacts, FindingCount};
 pub use lifecycle::plans::{
     NewPlan, PlanApplication, PlanSettings, Setting, SettingKind, StoredPlan,
 };
