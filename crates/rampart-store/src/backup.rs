@@ -214,7 +214,8 @@ pub async fn sqlite_settle(file: &Path) -> Result<(), Error> {
     };
     let options = SqliteConnectOptions::new()
         .filename(file)
-        .create_if_missing(false);
+        .create_if_missing(false)
+        .busy_timeout(Duration::from_secs(10));
     let mut conn = options.connect().await.map_err(fail)?;
     sqlx::query("PRAGMA journal_mode = DELETE")
         .execute(&mut conn)
@@ -232,10 +233,10 @@ pub async fn sqlite_integrity(file: &Path) -> Result<(), Error> {
             format!("{} is not a readable SQLite database: {e}", file.display()),
         )
     };
+    // Not read-only: a file left in WAL mode needs its shared-memory file made beside it.
     let options = SqliteConnectOptions::new()
         .filename(file)
-        .create_if_missing(false)
-        .read_only(true);
+        .create_if_missing(false);
     let mut conn = options.connect().await.map_err(fail)?;
     let answer: String = sqlx::query_scalar("PRAGMA integrity_check")
         .fetch_one(&mut conn)

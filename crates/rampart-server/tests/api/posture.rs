@@ -2,7 +2,7 @@
 //! controls follow what the node holds (backup records, checkpoints, passwords), on both
 //! stores.
 
-use rampart_core::{AuditContext, Provider};
+use rampart_core::{AuditContext, Clock as _, Provider};
 use rampart_store::BackupRecord;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -88,6 +88,7 @@ async fn administrators_and_auditors_read_a_posture_that_follows_the_node() {
         let (status, _) = node.post_empty("/api/v1/audit/checkpoint", &admin).await;
         assert_eq!(status, StatusCode::OK);
         // The administrator's own password, no longer the one the account was made with.
+        node.clock.advance(time::Duration::minutes(5));
         let (status, body) = node
             .post(
                 "/api/v1/auth/change-password",

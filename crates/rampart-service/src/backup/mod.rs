@@ -16,7 +16,9 @@
 //! copied watermark) or still in the copied outbox (above it), and the restored node's
 //! start moves those, exactly once. The log may also hold the events of application writes
 //! made while the backup ran, after their database was copied: the log is at most the
-//! backup's duration ahead of the application data, never behind.
+//! backup's duration ahead of the application data, never behind. (An application
+//! database first created while a backup runs, after the application databases were copied,
+//! is in the copied catalog without its file, and starts empty on the restored node.)
 //!
 //! **Every event is covered by a signature**: after copying, the backup signs a checkpoint
 //! of the copy's log with the node's audit key, into the copy (the same root the live log

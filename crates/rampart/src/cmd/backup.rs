@@ -260,14 +260,14 @@ pub async fn restore(loaded: Loaded, args: &RestoreArgs) -> anyhow::Result<()> {
     if !config.database_url.is_empty() {
         bail!("restoring into PostgreSQL is not built in yet: unset RAMPART_DATABASE_URL (and database_url) to restore into the SQLite data directory --data-dir");
     }
-    let mut ctx = rampart_core::AuditContext {
+    let ctx = rampart_core::AuditContext {
         actor_name: Some(format!(
             "cli:{}",
             std::env::var("USER").unwrap_or_else(|_| "unknown".into())
         )),
+        node_id: config.node_id.clone(),
         ..Default::default()
     };
-    ctx.node_id = config.node_id.clone();
     let options = RestoreOptions {
         archive: &args.archive,
         data_dir: &config.data_dir,

@@ -18,7 +18,11 @@ use super::{create_admin, failure_message, rampart, run, Running, PASSWORD};
 fn serve_with(data_dir: &Path, args: &[&str], env: &[(&str, String)]) -> Running {
     use std::io::BufRead as _;
     let mut command = rampart(data_dir);
-    command.arg("serve").args(args).stderr(Stdio::piped());
+    command
+        .arg("serve")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
     for (k, v) in env {
         command.env(k, v);
     }
