@@ -151,6 +151,46 @@ impl Store {
             .await
     }
 
+    /// On PostgreSQL, whether the database holds no table at all (what a restore into it
+    /// needs); always true on SQLite, whose restores go to an empty data directory.
+    pub async fn postgres_is_empty(&self) -> Result<bool, Error> {
+        if self.kind() == crate::BackendKind::Sqlite {
+            return Ok(true);
+        }
+        let n: i64 = self
+            .reader()
+            .scalar(
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_schema NOT IN ('pg_catalog', 'information_schema')",
+                [],
+            )
+            .await?;
+        Ok(n == 0)
+    }
+
+    /// On PostgreSQL, drops everything a refused restore put into a database that was empty
+    /// before it: the application schemas and the public schema's contents.
+    pub async fn postgres_discard_restore(&self) -> Result<(), Error> {
+        if self.kind() == crate::BackendKind::Sqlite {
+            return Ok(());
+        }
+        let schemas: Vec<String> = self
+            .reader()
+            .scalars(
+                "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'app\\_%'",
+                [],
+            )
+            .await?;
+        let mut tx = self.write().await?;
+        for schema in schemas {
+            let quoted = schema.replace('"', "\"\"");
+            tx.exec(&format!("DROP SCHEMA \"{quoted}\" CASCADE"), []).await?;
+        }
+        tx.exec("DROP SCHEMA public CASCADE", []).await?;
+        tx.exec("CREATE SCHEMA public", []).await?;
+        tx.commit().await
+    }
+
     /// The SQLite file of the platform's database; `None` on PostgreSQL.
     pub fn sqlite_file(&self) -> Option<PathBuf> {
         match &self.backend {

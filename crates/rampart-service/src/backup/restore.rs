@@ -33,6 +33,9 @@ pub struct RestoreOptions<'a> {
     pub unlock: Option<&'a Unlock>,
     /// Restore without the backup's keys even though it holds some.
     pub skip_keys: bool,
+    /// A PostgreSQL backup goes into the empty database at this URL (the configured
+    /// `database_url`); `None` for SQLite, whose database goes into `data_dir`.
+    pub database_url: Option<&'a str>,
 }
 
 /// A finished restore.
@@ -122,7 +125,10 @@ pub async fn restore(
 ) -> Result<Restored, Error> {
     let started = Instant::now();
     let mut done = unpack(options, progress).await?;
-    let store = Store::open_sqlite(&options.data_dir.join("rampart.db")).await?;
+    let store = match options.database_url {
+        Some(url) => Store::open_postgres(url, 4).await?,
+        None => Store::open_sqlite(&options.data_dir.join("rampart.db")).await?,
+    };
     let result = async {
         store.migrate().await?;
         let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -178,9 +184,17 @@ pub async fn drill(
             scratch.display()
         )));
     }
+    if Archive::open(archive)?.manifest.database != "sqlite" {
+        return Err(Error::invalid(
+            "backup",
+            "the drill restores SQLite backups; restore a PostgreSQL backup into a scratch \
+             database with `rampart restore` (RAMPART_DATABASE_URL naming it) instead",
+        ));
+    }
     let started = Instant::now();
     let options = RestoreOptions {
         skip_keys: options.unlock.is_none(),
+        database_url: None,
         ..*options
     };
     let result = async {
@@ -233,20 +247,35 @@ pub async fn drill(
 }
 
 /// Checks the archive and the target, extracts every part into a staging directory inside
-/// the target, verifies them, then moves them into place. On any refusal the target is left
-/// as it was found.
+/// the target (and, for a PostgreSQL backup, restores the dump into the empty database),
+/// verifies them, then moves the files into place. On any refusal the target is left as it
+/// was found.
 async fn unpack(options: &RestoreOptions<'_>, progress: Progress<'_>) -> Result<Restored, Error> {
     let started = Instant::now();
     let mut archive = Archive::open(options.archive)?;
     let manifest = archive.manifest.clone();
-    if manifest.database != "sqlite" {
-        return Err(Error::invalid(
-            "backup",
-            format!(
-                "the backup is of a {} database; this version restores SQLite backups only",
-                manifest.database
-            ),
-        ));
+    match (manifest.database.as_str(), options.database_url) {
+        ("sqlite", None) | ("postgres", Some(_)) => {}
+        ("postgres", None) => {
+            return Err(Error::invalid(
+                "backup",
+                "the backup is of a PostgreSQL node: set RAMPART_DATABASE_URL to an empty \
+                 database to restore it into",
+            ))
+        }
+        ("sqlite", Some(_)) => {
+            return Err(Error::invalid(
+                "backup",
+                "the backup is of a SQLite node: unset RAMPART_DATABASE_URL (and database_url) \
+                 to restore it into the data directory",
+            ))
+        }
+        (other, _) => {
+            return Err(Error::invalid(
+                "backup",
+                format!("the backup is of a `{other}` database, which this version does not know"),
+            ))
+        }
     }
     let dir = options.data_dir;
     let created = !dir.exists();
@@ -272,46 +301,6 @@ async fn unpack(options: &RestoreOptions<'_>, progress: Progress<'_>) -> Result<
         }
         (Some(part), Some(unlock)) => keys::open(&archive.read(&part)?, unlock)?,
     };
-    crate::files::create_private_dir(dir).map_err(io(dir))?;
-    let mut undo = Undo {
-        dir,
-        created,
-        armed: true,
-    };
-    let staging = dir.join(".restore-staging");
-    crate::files::create_private_dir(&staging.join("apps")).map_err(io(&staging))?;
-    crate::files::create_private_dir(&staging.join("audit-archive")).map_err(io(&staging))?;
-
-    let total: u64 = manifest.parts.iter().map(|p| p.size).sum();
-    let mut extracted = 0u64;
-    let mut placed = Vec::new();
-    for part in &manifest.parts {
-        if part.name == "keys.age" {
-            continue;
-        }
-        let Some(rel) = destination(&part.name) else {
-            return Err(Error::invalid(
-                "backup",
-                format!("the backup holds a part this version does not know: {:?}", part.name),
-            ));
-        };
-        let staged = staging.join(&rel);
-        let before = extracted;
-        archive.extract(part, &staged, &mut |n| {
-            progress("extracting", before + n, total)
-        })?;
-        extracted += part.size;
-        if part.name.ends_with(".db") {
-            rampart_store::sqlite_integrity(&staged).await?;
-        }
-        placed.push(rel);
-    }
-    if !placed.iter().any(|p| p == Path::new("rampart.db")) {
-        return Err(Error::invalid("backup", "the backup holds no platform database"));
-    }
-
-    // The audit log must verify against its signed checkpoints.
-    progress("verifying the audit log", 0, manifest.audit.size);
     let key_text = options.public_key.unwrap_or(&manifest.audit.verifier_key);
     let key = rampart_audit::VerifierKey::parse(key_text.trim()).map_err(|e| {
         Error::invalid(
@@ -329,15 +318,151 @@ async fn unpack(options: &RestoreOptions<'_>, progress: Progress<'_>) -> Result<
             ));
         }
     }
-    let report = verify_log(&staging, &manifest, key, progress).await?;
+    // A PostgreSQL target must be an empty database.
+    let target = match options.database_url {
+        None => None,
+        Some(url) => {
+            let conn = super::postgres::Conn::parse(url)?;
+            let store = Store::open_postgres(url, 4).await?;
+            if !store.postgres_is_empty().await? {
+                store.close().await;
+                return Err(Error::Conflict(
+                    "the database of database_url is not empty: a backup is restored into an \
+                     empty database"
+                        .to_owned(),
+                ));
+            }
+            Some((store, conn))
+        }
+    };
+    let result = unpack_into(&mut archive, options, &manifest, &key_files, key, target.as_ref(), progress)
+        .await;
+    if let Some((store, _)) = &target {
+        if result.is_err() {
+            if let Err(e) = store.postgres_discard_restore().await {
+                tracing::error!(error = %e, "could not drop what a refused restore put into the database");
+            }
+        }
+        store.close().await;
+    }
+    let (report, mut notes) = result?;
+    if manifest.keys.is_none() {
+        notes.push(
+            "the backup holds no keys: put the audit signing key (audit-signing.key) and the \
+             sealing keys back in the data directory before starting the node, or it starts a \
+             new audit key whose checkpoints the old ones do not verify with"
+                .to_owned(),
+        );
+    } else if key_files.is_empty() {
+        notes.push("the backup's keys were not restored (--without-keys)".to_owned());
+    }
+    Ok(Restored {
+        manifest,
+        events_verified: report.events,
+        checkpoints_verified: report.checkpoints_verified,
+        keys_restored: key_files.len(),
+        notes,
+        millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    })
+}
+
+/// The part of [`unpack`] that writes: the data directory (created, or emptied again on a
+/// refusal) and, for PostgreSQL, the database (`pg_restore` in one transaction; the caller
+/// drops what it restored on a refusal).
+async fn unpack_into(
+    archive: &mut Archive,
+    options: &RestoreOptions<'_>,
+    manifest: &Manifest,
+    key_files: &[keys::KeyFile],
+    key: rampart_audit::VerifierKey,
+    target: Option<&(Store, super::postgres::Conn)>,
+    progress: Progress<'_>,
+) -> Result<(rampart_audit::export::Report, Vec<String>), Error> {
+    let dir = options.data_dir;
+    let created = !dir.exists();
+    crate::files::create_private_dir(dir).map_err(io(dir))?;
+    let mut undo = Undo {
+        dir,
+        created,
+        armed: true,
+    };
+    let staging = dir.join(".restore-staging");
+    crate::files::create_private_dir(&staging.join("apps")).map_err(io(&staging))?;
+    crate::files::create_private_dir(&staging.join("audit-archive")).map_err(io(&staging))?;
+
+    let total: u64 = manifest.parts.iter().map(|p| p.size).sum();
+    let mut extracted = 0u64;
+    let mut placed = Vec::new();
+    let mut dump = None;
+    for part in &manifest.parts {
+        if part.name == "keys.age" {
+            continue;
+        }
+        let rel = if part.name == "postgres.dump" && target.is_some() {
+            PathBuf::from("postgres.dump")
+        } else {
+            destination(&part.name).ok_or_else(|| {
+                Error::invalid(
+                    "backup",
+                    format!("the backup holds a part this version does not know: {:?}", part.name),
+                )
+            })?
+        };
+        let staged = staging.join(&rel);
+        let before = extracted;
+        archive.extract(part, &staged, &mut |n| {
+            progress("extracting", before + n, total)
+        })?;
+        extracted += part.size;
+        if part.name.ends_with(".db") {
+            rampart_store::sqlite_integrity(&staged).await?;
+        }
+        if part.name == "postgres.dump" {
+            dump = Some(staged);
+        } else {
+            placed.push(rel);
+        }
+    }
+
+    // The audit log must verify against its signed checkpoints.
+    let report = match target {
+        Some((store, conn)) => {
+            let Some(dump) = dump else {
+                return Err(Error::invalid("backup", "the backup holds no PostgreSQL dump"));
+            };
+            progress("pg_restore", 0, 0);
+            super::postgres::restore(conn, &dump).await?;
+            store.migrate().await?;
+            verify_log(store, &staging, manifest, key, progress).await?
+        }
+        None => {
+            if !placed.iter().any(|p| p == Path::new("rampart.db")) {
+                return Err(Error::invalid("backup", "the backup holds no platform database"));
+            }
+            let store = Store::open_sqlite(&staging.join("rampart.db")).await?;
+            let report = async {
+                store.migrate().await?;
+                verify_log(&store, &staging, manifest, key, progress).await
+            }
+            .await;
+            store.close().await;
+            report?
+        }
+    };
     if let Some(finding) = &report.finding {
         return Err(Error::invalid(
             "backup",
             format!("the backup's audit log does not verify against its signed checkpoints: {finding}"),
         ));
     }
-    if report.size != manifest.audit.size || (report.events > 0 && report.checkpoints_verified == 0)
-    {
+    // SQLite: the copy holds exactly the manifest's events; a PostgreSQL dump, taken just
+    // after its checkpoint, at least those.
+    let size_ok = if target.is_some() {
+        report.size >= manifest.audit.size
+    } else {
+        report.size == manifest.audit.size
+    };
+    if !size_ok || (report.events > 0 && report.checkpoints_verified == 0) {
         return Err(Error::invalid(
             "backup",
             format!(
@@ -364,7 +489,7 @@ async fn unpack(options: &RestoreOptions<'_>, progress: Progress<'_>) -> Result<
         }
         std::fs::rename(staging.join(rel), &to).map_err(io(&to))?;
     }
-    for file in &key_files {
+    for file in key_files {
         let to = dir.join(&file.path);
         if let Some(parent) = to.parent() {
             crate::files::create_private_dir(parent).map_err(io(parent))?;
@@ -372,39 +497,22 @@ async fn unpack(options: &RestoreOptions<'_>, progress: Progress<'_>) -> Result<
         crate::files::write_new_private(&to, &[file.text.as_bytes()]).map_err(io(&to))?;
     }
     std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
-    if manifest.keys.is_none() {
-        notes.push(
-            "the backup holds no keys: put the audit signing key (audit-signing.key) and the \
-             sealing keys back in the data directory before starting the node, or it starts a \
-             new audit key whose checkpoints the old ones do not verify with"
-                .to_owned(),
-        );
-    } else if key_files.is_empty() {
-        notes.push("the backup's keys were not restored (--without-keys)".to_owned());
-    }
     undo.armed = false;
-    Ok(Restored {
-        manifest,
-        events_verified: report.events,
-        checkpoints_verified: report.checkpoints_verified,
-        keys_restored: key_files.len(),
-        notes,
-        millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-    })
+    Ok((report, notes))
 }
 
-/// Exports the staged log and runs the offline verifier over it.
+/// Exports the restored log into the staging directory and runs the offline verifier over it.
 async fn verify_log(
+    store: &Store,
     staging: &Path,
     manifest: &Manifest,
     key: rampart_audit::VerifierKey,
     progress: Progress<'_>,
 ) -> Result<rampart_audit::export::Report, Error> {
-    let store = Store::open_sqlite(&staging.join("rampart.db")).await?;
+    progress("verifying the audit log", 0, manifest.audit.size);
     let export = staging.join("audit-export.jsonl");
-    let result = async {
-        store.migrate().await?;
-        let size = store.audit_size().await?;
+    let size = store.audit_size().await?;
+    {
         let mut out = std::io::BufWriter::new(
             crate::files::private_file()
                 .write(true)
@@ -413,7 +521,7 @@ async fn verify_log(
                 .map_err(io(&export))?,
         );
         crate::audit::export_jsonl(
-            &store,
+            store,
             &manifest.audit.origin,
             1,
             size,
@@ -422,16 +530,11 @@ async fn verify_log(
         )
         .await?;
         std::io::Write::flush(&mut out).map_err(io(&export))?;
-        Ok::<_, Error>(())
     }
-    .await;
-    store.close().await;
-    result?;
     let workers = std::thread::available_parallelism().map_or(1, usize::from);
     let origin = manifest.audit.origin.clone();
-    let total = manifest.audit.size;
     let report = crate::audit::verify_file_with(&export, key, Some(origin), workers, &mut |n| {
-        progress("verifying the audit log", n, total)
+        progress("verifying the audit log", n, size)
     });
     let _ = std::fs::remove_file(&export);
     report

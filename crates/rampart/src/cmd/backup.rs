@@ -242,6 +242,7 @@ pub async fn restore(loaded: Loaded, args: &RestoreArgs) -> anyhow::Result<()> {
             public_key: public_key.as_deref(),
             unlock: unlock.as_ref(),
             skip_keys: unlock.is_none(),
+            database_url: None,
         };
         let result = backup::drill(&store, &options, &ctx, &clock, &mut tick(&bar)).await;
         bar.finish_and_clear();
@@ -257,9 +258,6 @@ pub async fn restore(loaded: Loaded, args: &RestoreArgs) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    if !config.database_url.is_empty() {
-        bail!("restoring into PostgreSQL is not built in yet: unset RAMPART_DATABASE_URL (and database_url) to restore into the SQLite data directory --data-dir");
-    }
     let ctx = rampart_core::AuditContext {
         actor_name: Some(format!(
             "cli:{}",
@@ -274,6 +272,7 @@ pub async fn restore(loaded: Loaded, args: &RestoreArgs) -> anyhow::Result<()> {
         public_key: public_key.as_deref(),
         unlock: unlock.as_ref(),
         skip_keys: args.without_keys,
+        database_url: (!config.database_url.is_empty()).then_some(config.database_url.as_str()),
     };
     let result = backup::restore(&options, &ctx, &clock, &mut tick(&bar)).await;
     bar.finish_and_clear();

@@ -421,7 +421,7 @@ async fn restores_refuse_altered_backups_busy_directories_and_logs_that_do_not_v
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn posture_reports_every_control_on_sqlite_and_postgres() {
+async fn posture_and_backups_on_sqlite_and_postgres() {
     let pg_url = rampart_store::testing::fresh_postgres_url().await;
     for database_url in [None, Some(pg_url)] {
         let dir = tempfile::tempdir().unwrap();
@@ -452,12 +452,39 @@ async fn posture_reports_every_control_on_sqlite_and_postgres() {
             .arg("posture")));
         assert!(text.contains("PLATFORM") && text.contains("CUSTOMER"), "{text}");
         assert!(text.contains("ISO 27001:2022 A.8.13"), "{text}");
-        if database_url.is_some() {
-            let refused = run(rampart(dir.path())
-                .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        if let Some(url) = &database_url {
+            // PostgreSQL: pg_dump of the running node, restored into an empty database.
+            let archive = dir.path().join("pg.rbk");
+            ok(&run(rampart(dir.path())
+                .env("RAMPART_DATABASE_URL", url)
                 .args(["backup", "--output"])
-                .arg(dir.path().join("pg.rbk")));
-            assert!(failure_message(&refused).contains("pg_dump"));
+                .arg(&archive)));
+            let busy = run(rampart(&dir.path().join("again"))
+                .env("RAMPART_DATABASE_URL", url)
+                .arg("restore")
+                .arg(&archive));
+            assert!(failure_message(&busy).contains("is not empty"));
+            assert!(!dir.path().join("again").exists());
+            let target = rampart_store::testing::fresh_postgres_url().await;
+            let restored = dir.path().join("restored");
+            let printed = ok(&run(rampart(&restored)
+                .env("RAMPART_DATABASE_URL", &target)
+                .arg("restore")
+                .arg(&archive)));
+            assert!(printed.contains("audit events verified"), "{printed}");
+            // Into a SQLite directory it is refused, naming why.
+            let refused = run(rampart(&dir.path().join("sqlite")).arg("restore").arg(&archive));
+            assert!(failure_message(&refused).contains("PostgreSQL"));
+            std::fs::copy(
+                dir.path().join("audit-signing.key"),
+                restored.join("audit-signing.key"),
+            )
+            .unwrap();
+            let copy = serve_with(&restored, &[], &[("RAMPART_DATABASE_URL", target.clone())]);
+            token(&copy.https, "it", "root-admin", PASSWORD).await;
+            let _ = copy.stop();
+            let (_, report, _) = posture(dir.path(), &env);
+            assert_eq!(control(&report, "availability.backups")["status"], "warn");
         } else {
             ok(&run(rampart(dir.path())
                 .args(["backup", "--output"])
