@@ -37,7 +37,9 @@ Examples:
     rampart backup --output nightly.rbk --include-keys --keys-recipient-file /etc/rampart/backup.pub
     BACKUP_PASSPHRASE=… rampart backup --output b.rbk --include-keys --keys-passphrase env:BACKUP_PASSPHRASE
 
-SQLite only in this version; for PostgreSQL see docs/operations.md.";
+With PostgreSQL (RAMPART_DATABASE_URL), the database is taken with pg_dump (one consistent \
+snapshot, right after a checkpoint is signed; the password goes to it in PGPASSWORD, never \
+on its command line), so the PostgreSQL client must be installed.";
 
 /// The long help of `rampart restore`.
 pub const RESTORE_HELP: &str = "\
@@ -50,11 +52,16 @@ with the verifier key in the backup's manifest, or with --public-key (the key yo
 `rampart audit public-key` printed it) to pin it. The restore is recorded in the restored node \
 (a backup.restore audit event).
 
+A PostgreSQL backup is restored with pg_restore into the empty database RAMPART_DATABASE_URL \
+names (refused if it holds any table; what a refused restore put there is dropped again), \
+its other files into --data-dir.
+
 --drill restores into a scratch directory instead, starts its database and authorization \
 index as a server would, compares every table's row count with the backup's census, removes \
 the scratch directory and records the drill, with the recovery time, in the node of \
 --data-dir: the posture report's backups control reads it. Run it after each backup, or at \
-least quarterly.
+least quarterly. (SQLite backups; a PostgreSQL backup is drilled by restoring it into a \
+scratch database.)
 
 Examples:
 
