@@ -331,7 +331,9 @@ fn keys(f: &Facts) -> (Status, Vec<String>) {
         k.environments_with_data_keys
     ));
     if let Some(d) = k.oldest_data_key_age_days {
-        evidence.push(format!("oldest newest data key: {d} days old"));
+        evidence.push(format!(
+            "data keys: the environment rotated longest ago last got a key {d} days ago"
+        ));
     }
     let status = if k.audit_key_age_days.is_none()
         || (k.environments_with_data_keys > 0 && !k.master_key_configured)

@@ -245,26 +245,6 @@ pub async fn sqlite_copy(source: &Path, dest: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// Folds a closed SQLite file's WAL into it and leaves it in rollback-journal mode, so the
-/// file stands alone (an archive holds one file per database). `Store::open_sqlite` puts it
-/// back in WAL mode.
-pub async fn sqlite_settle(file: &Path) -> Result<(), Error> {
-    let fail = |e: sqlx::Error| {
-        Error::Unavailable(format!("cannot settle the SQLite copy {}: {e}", file.display()))
-    };
-    let options = SqliteConnectOptions::new()
-        .filename(file)
-        .create_if_missing(false)
-        .busy_timeout(Duration::from_secs(10));
-    let mut conn = options.connect().await.map_err(fail)?;
-    sqlx::query("PRAGMA journal_mode = DELETE")
-        .execute(&mut conn)
-        .await
-        .map_err(fail)?;
-    conn.close().await.map_err(fail)?;
-    Ok(())
-}
-
 /// Checks a SQLite file's integrity (`PRAGMA integrity_check`): `Ok` when it answers `ok`.
 pub async fn sqlite_integrity(file: &Path) -> Result<(), Error> {
     let fail = |e: sqlx::Error| {

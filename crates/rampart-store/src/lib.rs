@@ -30,7 +30,7 @@ pub use audit::{
 };
 pub use authz::{AuthzOp, ItScope, NodeRef, Progress, RebuildReport, RecordRow};
 pub use backend::{BackendKind, Store};
-pub use backup::{sqlite_copy, sqlite_integrity, sqlite_settle, BackupRecord, CENSUS_TABLES};
+pub use backup::{sqlite_copy, sqlite_integrity, BackupRecord, CENSUS_TABLES};
 pub use fence::Marks;
 pub use identity::sessions::{NewSession, OpenSession};
 pub use identity::users::{LoginFailure, NewUser, UserPatch, UserQuery};

@@ -227,10 +227,14 @@ async fn sqlite_parts(
         copies.push((format!("apps/{num}.db"), copy, true));
     }
     progress("copying the platform database", 0, 0);
-    let platform_copy = scratch.join("platform.db");
+    let platform_copy = scratch.join("platform-copy.db");
     rampart_store::sqlite_copy(platform, &platform_copy).await?;
     let (audit, census, schema_version) = seal_copy(state, &platform_copy).await?;
-    copies.insert(0, ("platform.db".to_owned(), platform_copy, true));
+    // The copy was opened as a store (WAL mode): copied once more, it is one file that
+    // stands alone, whatever the store left in its write-ahead log.
+    let platform_final = scratch.join("platform.db");
+    rampart_store::sqlite_copy(&platform_copy, &platform_final).await?;
+    copies.insert(0, ("platform.db".to_owned(), platform_final, true));
     Ok((copies, audit, census, schema_version))
 }
 
@@ -294,7 +298,5 @@ async fn seal_copy(
     }
     .await;
     store.close().await;
-    // The copy's own WAL is folded in, so the file stands alone in the archive.
-    rampart_store::sqlite_settle(copy).await?;
     result
 }

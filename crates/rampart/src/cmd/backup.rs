@@ -152,6 +152,11 @@ fn tick(bar: &indicatif::ProgressBar) -> impl FnMut(&str, u64, u64) + Send + '_ 
     }
 }
 
+fn when(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
@@ -258,7 +263,7 @@ pub async fn restore(loaded: Loaded, args: &RestoreArgs) -> anyhow::Result<()> {
         println!(
             "drill passed: backup {} of {} restored, {} audit events verified against {} signed checkpoints, every table's count as the backup says; recovered in {:.2} s (recorded)",
             done.manifest.id,
-            done.manifest.created_at,
+            when(done.manifest.created_at),
             done.events_verified,
             done.checkpoints_verified,
             done.millis as f64 / 1000.0
@@ -287,7 +292,7 @@ pub async fn restore(loaded: Loaded, args: &RestoreArgs) -> anyhow::Result<()> {
     println!(
         "restored backup {} (taken {} on node {}) into {}: {} audit events verified against {} signed checkpoints, {} key files, in {:.2} s",
         done.manifest.id,
-        done.manifest.created_at,
+        when(done.manifest.created_at),
         done.manifest.node_id,
         config.data_dir.display(),
         done.events_verified,

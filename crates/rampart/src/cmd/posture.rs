@@ -56,7 +56,10 @@ fn text(report: &PostureReport) -> String {
         "Security posture of node {} ({}) at {}: {} pass, {} warn, {} fail, {} not applicable\n",
         report.node,
         report.database,
-        report.generated_at,
+        report
+            .generated_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
         report.summary.pass,
         report.summary.warn,
         report.summary.fail,

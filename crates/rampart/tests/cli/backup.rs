@@ -75,6 +75,27 @@ async fn token(https: &str, provider: &str, username: &str, password: &str) -> S
         .to_owned()
 }
 
+/// `rampart serve --demo` is ready before its people are seeded: signs in once they are.
+async fn seeded_token(https: &str, username: &str, password: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let r = client()
+            .post(format!("https://{https}/api/v1/auth/login"))
+            .json(&json!({"username": username, "password": password, "provider": "end"}))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 200 {
+            return r.json::<Value>().await.unwrap()["token"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+        }
+        assert!(Instant::now() < deadline, "the demo was not seeded");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 async fn get(https: &str, path: &str, token: &str) -> Value {
     let r = client()
         .get(format!("https://{https}{path}"))
@@ -207,8 +228,8 @@ async fn a_backup_taken_under_writes_restores_into_a_node_with_the_same_data() {
 
     // Writes while the backup runs: sales recorded by rita through the data API, and
     // sign-ins (sessions, audit events).
-    let rita = token(&https, "end", "rita", demo_password("rita")).await;
-    let rita_id = get(&https, "/api/v1/auth/me", &rita).await["id"]
+    let rita = seeded_token(&https, "rita", demo_password("rita")).await;
+    let rita_id = get(&https, "/api/v1/auth/me", &rita).await["user"]["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -388,10 +409,8 @@ async fn restores_refuse_altered_backups_busy_directories_and_logs_that_do_not_v
     let target = dir.path().join("t1");
     let refused = run(rampart(&target).arg("restore").arg(&altered));
     let message = failure_message(&refused);
-    assert!(
-        message.contains("SHA-256") || message.contains("does not read"),
-        "{message}"
-    );
+    // Caught by the part's length, its gzip framing or its SHA-256, whichever comes first.
+    assert!(message.contains("is not a usable backup"), "{message}");
     assert!(!target.exists(), "nothing left behind");
     // Cut short.
     let short = dir.path().join("short.rbk");
