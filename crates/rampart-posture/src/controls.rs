@@ -296,7 +296,10 @@ fn lockout(f: &Facts) -> (Status, Vec<String>) {
     let l = &f.lockout;
     let evidence = vec![
         format!("threshold: {} failures", l.threshold),
-        format!("first lock: {} s, longest: {} s", l.base_seconds, l.max_seconds),
+        format!(
+            "first lock: {} s, longest: {} s",
+            l.base_seconds, l.max_seconds
+        ),
         format!(
             "source address slowed after: {} failures",
             l.address_free_failures
@@ -412,8 +415,7 @@ fn backups(f: &Facts) -> (Status, Vec<String>) {
         Some(s) if s > BACKUP_FAIL_SECONDS => Status::Fail,
         Some(s)
             if s > BACKUP_WARN_SECONDS
-                || b
-                    .last_restore_test_age_seconds
+                || b.last_restore_test_age_seconds
                     .is_none_or(|t| t > RESTORE_TEST_WARN_SECONDS) =>
         {
             Status::Warn
@@ -462,14 +464,15 @@ fn idle_administrators(f: &Facts) -> (Status, Vec<String>) {
         })
         .map(|a| match a.last_login_days {
             Some(d) => format!("{} (last sign-in {d} days ago)", a.username),
-            None => format!("{} (never signed in, created {} days ago)", a.username, a.created_days),
+            None => format!(
+                "{} (never signed in, created {} days ago)",
+                a.username, a.created_days
+            ),
         })
         .collect();
     let mut evidence = vec![format!("administrators: {}", f.administrators.len())];
     if idle.is_empty() {
-        evidence.push(format!(
-            "without a sign-in in {ADMIN_IDLE_DAYS} days: none"
-        ));
+        evidence.push(format!("without a sign-in in {ADMIN_IDLE_DAYS} days: none"));
         (Status::Pass, evidence)
     } else {
         evidence.push(format!(

@@ -106,74 +106,271 @@ fn controls_have_unique_ids_an_owner_and_framework_ids() {
 fn each_fact_moves_its_control() {
     type Change = fn(&mut Facts);
     let cases: &[(&str, Change, Status)] = &[
-        ("transport.https", |f| f.transport.enforce_https = false, Status::Fail),
-        ("transport.https", |f| f.transport.generated_certificate = true, Status::Warn),
+        (
+            "transport.https",
+            |f| f.transport.enforce_https = false,
+            Status::Fail,
+        ),
+        (
+            "transport.https",
+            |f| f.transport.generated_certificate = true,
+            Status::Warn,
+        ),
         ("transport.hsts", |f| f.transport.hsts = None, Status::Fail),
-        ("transport.hsts", |f| f.transport.hsts = Some("max-age=300".into()), Status::Warn),
-        ("transport.hsts", |f| f.transport.hsts = Some("max-age=0".into()), Status::Fail),
-        ("transport.hsts", |f| f.transport.enforce_https = false, Status::Warn),
-        ("transport.tls-versions", |f| f.transport.tls_versions.push("TLS 1.1".into()), Status::Fail),
-        ("transport.tls-versions", |f| f.transport.tls_versions = vec!["TLS 1.2".into()], Status::Warn),
-        ("transport.tls-versions", |f| f.transport.tls_versions.clear(), Status::Fail),
-        ("identity.admin-mfa", |f| f.mfa = Mfa { available: false, administrators: 2, ..Mfa::default() }, Status::Fail),
-        ("identity.admin-mfa", |f| f.mfa.required_for_administrators = false, Status::Warn),
-        ("identity.admin-mfa", |f| {
-            f.mfa.required_for_administrators = false;
-            f.mfa.administrators_enrolled = 1;
-        }, Status::Fail),
-        ("identity.password-policy", |f| f.password.min_length = 10, Status::Warn),
-        ("identity.password-policy", |f| f.password.min_score = 2, Status::Warn),
-        ("identity.password-policy", |f| f.password.history = 0, Status::Warn),
-        ("identity.password-policy", |f| f.password.min_length = 6, Status::Fail),
-        ("identity.password-policy", |f| f.password.min_score = 1, Status::Fail),
-        ("identity.lockout", |f| f.lockout.threshold = 0, Status::Fail),
-        ("identity.lockout", |f| f.lockout.base_seconds = 0, Status::Fail),
-        ("identity.lockout", |f| f.lockout.threshold = 50, Status::Warn),
-        ("crypto.keys", |f| f.keys.audit_key_age_days = None, Status::Fail),
-        ("crypto.keys", |f| f.keys.master_key_configured = false, Status::Fail),
-        ("crypto.keys", |f| {
-            f.keys.master_key_configured = false;
-            f.keys.environments_with_data_keys = 0;
-            f.keys.oldest_data_key_age_days = None;
-        }, Status::Pass),
-        ("crypto.keys", |f| f.keys.audit_key_age_days = Some(400), Status::Warn),
-        ("crypto.keys", |f| f.keys.oldest_data_key_age_days = Some(400), Status::Warn),
-        ("logging.audit-log", |f| f.audit.tamper_alert = true, Status::Fail),
-        ("logging.audit-log", |f| f.audit.checkpoint_verified = Some(false), Status::Fail),
-        ("logging.audit-log", |f| {
-            f.audit.checkpoint_size = None;
-            f.audit.checkpoint_age_seconds = None;
-            f.audit.checkpoint_verified = None;
-        }, Status::Warn),
-        ("logging.audit-log", |f| {
-            f.audit.checkpoint_size = Some(90);
-            f.audit.checkpoint_age_seconds = Some(3 * 86_400);
-        }, Status::Warn),
+        (
+            "transport.hsts",
+            |f| f.transport.hsts = Some("max-age=300".into()),
+            Status::Warn,
+        ),
+        (
+            "transport.hsts",
+            |f| f.transport.hsts = Some("max-age=0".into()),
+            Status::Fail,
+        ),
+        (
+            "transport.hsts",
+            |f| f.transport.enforce_https = false,
+            Status::Warn,
+        ),
+        (
+            "transport.tls-versions",
+            |f| f.transport.tls_versions.push("TLS 1.1".into()),
+            Status::Fail,
+        ),
+        (
+            "transport.tls-versions",
+            |f| f.transport.tls_versions = vec!["TLS 1.2".into()],
+            Status::Warn,
+        ),
+        (
+            "transport.tls-versions",
+            |f| f.transport.tls_versions.clear(),
+            Status::Fail,
+        ),
+        (
+            "identity.admin-mfa",
+            |f| {
+                f.mfa = Mfa {
+                    available: false,
+                    administrators: 2,
+                    ..Mfa::default()
+                }
+            },
+            Status::Fail,
+        ),
+        (
+            "identity.admin-mfa",
+            |f| f.mfa.required_for_administrators = false,
+            Status::Warn,
+        ),
+        (
+            "identity.admin-mfa",
+            |f| {
+                f.mfa.required_for_administrators = false;
+                f.mfa.administrators_enrolled = 1;
+            },
+            Status::Fail,
+        ),
+        (
+            "identity.password-policy",
+            |f| f.password.min_length = 10,
+            Status::Warn,
+        ),
+        (
+            "identity.password-policy",
+            |f| f.password.min_score = 2,
+            Status::Warn,
+        ),
+        (
+            "identity.password-policy",
+            |f| f.password.history = 0,
+            Status::Warn,
+        ),
+        (
+            "identity.password-policy",
+            |f| f.password.min_length = 6,
+            Status::Fail,
+        ),
+        (
+            "identity.password-policy",
+            |f| f.password.min_score = 1,
+            Status::Fail,
+        ),
+        (
+            "identity.lockout",
+            |f| f.lockout.threshold = 0,
+            Status::Fail,
+        ),
+        (
+            "identity.lockout",
+            |f| f.lockout.base_seconds = 0,
+            Status::Fail,
+        ),
+        (
+            "identity.lockout",
+            |f| f.lockout.threshold = 50,
+            Status::Warn,
+        ),
+        (
+            "crypto.keys",
+            |f| f.keys.audit_key_age_days = None,
+            Status::Fail,
+        ),
+        (
+            "crypto.keys",
+            |f| f.keys.master_key_configured = false,
+            Status::Fail,
+        ),
+        (
+            "crypto.keys",
+            |f| {
+                f.keys.master_key_configured = false;
+                f.keys.environments_with_data_keys = 0;
+                f.keys.oldest_data_key_age_days = None;
+            },
+            Status::Pass,
+        ),
+        (
+            "crypto.keys",
+            |f| f.keys.audit_key_age_days = Some(400),
+            Status::Warn,
+        ),
+        (
+            "crypto.keys",
+            |f| f.keys.oldest_data_key_age_days = Some(400),
+            Status::Warn,
+        ),
+        (
+            "logging.audit-log",
+            |f| f.audit.tamper_alert = true,
+            Status::Fail,
+        ),
+        (
+            "logging.audit-log",
+            |f| f.audit.checkpoint_verified = Some(false),
+            Status::Fail,
+        ),
+        (
+            "logging.audit-log",
+            |f| {
+                f.audit.checkpoint_size = None;
+                f.audit.checkpoint_age_seconds = None;
+                f.audit.checkpoint_verified = None;
+            },
+            Status::Warn,
+        ),
+        (
+            "logging.audit-log",
+            |f| {
+                f.audit.checkpoint_size = Some(90);
+                f.audit.checkpoint_age_seconds = Some(3 * 86_400);
+            },
+            Status::Warn,
+        ),
         // An old checkpoint of a log that has not grown since is current.
-        ("logging.audit-log", |f| f.audit.checkpoint_age_seconds = Some(3 * 86_400), Status::Pass),
-        ("logging.audit-log", |f| {
-            f.audit = Audit { checkpoint_interval_seconds: 10, ..Audit::default() };
-        }, Status::Pass),
-        ("availability.backups", |f| f.backups = Backups::default(), Status::Fail),
-        ("availability.backups", |f| f.backups.last_backup_age_seconds = Some(8 * 86_400), Status::Fail),
-        ("availability.backups", |f| f.backups.last_backup_age_seconds = Some(2 * 86_400), Status::Warn),
-        ("availability.backups", |f| f.backups.last_restore_test_age_seconds = None, Status::Warn),
-        ("availability.backups", |f| f.backups.last_restore_test_age_seconds = Some(100 * 86_400), Status::Warn),
-        ("applications.findings", |f| f.findings.deployed = 0, Status::NotApplicable),
-        ("applications.findings", |f| f.findings.accepted = vec![("warning".into(), 2)], Status::Warn),
-        ("applications.findings", |f| f.findings.pending = vec![("warning".into(), 1)], Status::Fail),
-        ("applications.findings", |f| f.findings.pending = vec![("warning".into(), 0)], Status::Pass),
-        ("identity.idle-administrators", |f| f.administrators[0].last_login_days = Some(91), Status::Warn),
-        ("identity.idle-administrators", |f| f.administrators[0].last_login_days = None, Status::Warn),
-        ("identity.idle-administrators", |f| {
-            f.administrators[0].last_login_days = None;
-            f.administrators[0].created_days = 3;
-        }, Status::Pass),
-        ("identity.default-credentials", |f| f.published_passwords = vec!["dana".into()], Status::Fail),
-        ("identity.default-credentials", |f| f.administrators[0].initial_password = true, Status::Warn),
-        ("vulnerabilities.dependencies", |f| f.advisories = None, Status::Warn),
-        ("vulnerabilities.dependencies", |f| f.advisories = Some("cargo-deny 0.16 2026-12-05: 2 advisories".into()), Status::Fail),
-        ("vulnerabilities.dependencies", |f| f.advisories = Some("cargo-deny: not ok".into()), Status::Fail),
+        (
+            "logging.audit-log",
+            |f| f.audit.checkpoint_age_seconds = Some(3 * 86_400),
+            Status::Pass,
+        ),
+        (
+            "logging.audit-log",
+            |f| {
+                f.audit = Audit {
+                    checkpoint_interval_seconds: 10,
+                    ..Audit::default()
+                };
+            },
+            Status::Pass,
+        ),
+        (
+            "availability.backups",
+            |f| f.backups = Backups::default(),
+            Status::Fail,
+        ),
+        (
+            "availability.backups",
+            |f| f.backups.last_backup_age_seconds = Some(8 * 86_400),
+            Status::Fail,
+        ),
+        (
+            "availability.backups",
+            |f| f.backups.last_backup_age_seconds = Some(2 * 86_400),
+            Status::Warn,
+        ),
+        (
+            "availability.backups",
+            |f| f.backups.last_restore_test_age_seconds = None,
+            Status::Warn,
+        ),
+        (
+            "availability.backups",
+            |f| f.backups.last_restore_test_age_seconds = Some(100 * 86_400),
+            Status::Warn,
+        ),
+        (
+            "applications.findings",
+            |f| f.findings.deployed = 0,
+            Status::NotApplicable,
+        ),
+        (
+            "applications.findings",
+            |f| f.findings.accepted = vec![("warning".into(), 2)],
+            Status::Warn,
+        ),
+        (
+            "applications.findings",
+            |f| f.findings.pending = vec![("warning".into(), 1)],
+            Status::Fail,
+        ),
+        (
+            "applications.findings",
+            |f| f.findings.pending = vec![("warning".into(), 0)],
+            Status::Pass,
+        ),
+        (
+            "identity.idle-administrators",
+            |f| f.administrators[0].last_login_days = Some(91),
+            Status::Warn,
+        ),
+        (
+            "identity.idle-administrators",
+            |f| f.administrators[0].last_login_days = None,
+            Status::Warn,
+        ),
+        (
+            "identity.idle-administrators",
+            |f| {
+                f.administrators[0].last_login_days = None;
+                f.administrators[0].created_days = 3;
+            },
+            Status::Pass,
+        ),
+        (
+            "identity.default-credentials",
+            |f| f.published_passwords = vec!["dana".into()],
+            Status::Fail,
+        ),
+        (
+            "identity.default-credentials",
+            |f| f.administrators[0].initial_password = true,
+            Status::Warn,
+        ),
+        (
+            "vulnerabilities.dependencies",
+            |f| f.advisories = None,
+            Status::Warn,
+        ),
+        (
+            "vulnerabilities.dependencies",
+            |f| f.advisories = Some("cargo-deny 0.16 2026-12-05: 2 advisories".into()),
+            Status::Fail,
+        ),
+        (
+            "vulnerabilities.dependencies",
+            |f| f.advisories = Some("cargo-deny: not ok".into()),
+            Status::Fail,
+        ),
     ];
     for (i, (id, change, expected)) in cases.iter().enumerate() {
         let mut facts = healthy();
@@ -185,9 +382,16 @@ fn each_fact_moves_its_control() {
             if o.control.id != *id && o.status != Status::Pass {
                 let shared = matches!(
                     (o.control.id, *id),
-                    ("transport.hsts", "transport.https") | ("transport.https", "transport.hsts")
-                        | ("identity.default-credentials", "identity.idle-administrators")
-                        | ("identity.idle-administrators", "identity.default-credentials")
+                    ("transport.hsts", "transport.https")
+                        | ("transport.https", "transport.hsts")
+                        | (
+                            "identity.default-credentials",
+                            "identity.idle-administrators"
+                        )
+                        | (
+                            "identity.idle-administrators",
+                            "identity.default-credentials"
+                        )
                 );
                 assert!(shared, "case {i}: {id} also moved {}", o.control.id);
             }

@@ -117,7 +117,9 @@ pub async fn facts(state: &AppState, transport: Transport) -> Result<Facts, Erro
     let backups = rampart_posture::Backups {
         last_backup_age_seconds: last_backup.first().map(|r| seconds(now, r.at)),
         last_restore_test_age_seconds: last_test.as_ref().map(|r| seconds(now, r.at)),
-        last_restore_test_millis: last_test.as_ref().map(|r| u64::try_from(r.millis).unwrap_or(0)),
+        last_restore_test_millis: last_test
+            .as_ref()
+            .map(|r| u64::try_from(r.millis).unwrap_or(0)),
     };
 
     let (deployed, counts) = store.posture_findings().await?;

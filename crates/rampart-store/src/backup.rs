@@ -184,7 +184,8 @@ impl Store {
         let mut tx = self.write().await?;
         for schema in schemas {
             let quoted = schema.replace('"', "\"\"");
-            tx.exec(&format!("DROP SCHEMA \"{quoted}\" CASCADE"), []).await?;
+            tx.exec(&format!("DROP SCHEMA \"{quoted}\" CASCADE"), [])
+                .await?;
         }
         tx.exec("DROP SCHEMA public CASCADE", []).await?;
         tx.exec("CREATE SCHEMA public", []).await?;
@@ -268,7 +269,10 @@ pub async fn sqlite_integrity(file: &Path) -> Result<(), Error> {
     } else {
         Err(Error::invalid(
             "backup",
-            format!("{} fails SQLite's integrity check: {answer}", file.display()),
+            format!(
+                "{} fails SQLite's integrity check: {answer}",
+                file.display()
+            ),
         ))
     }
 }

@@ -34,7 +34,6 @@ pub use backup::{sqlite_copy, sqlite_integrity, BackupRecord, CENSUS_TABLES};
 pub use fence::Marks;
 pub use identity::sessions::{NewSession, OpenSession};
 pub use identity::users::{LoginFailure, NewUser, UserPatch, UserQuery};
-pub use posture::{AccountFacts, FindingCount};
 pub use lifecycle::plans::{
     NewPlan, PlanApplication, PlanSettings, Setting, SettingKind, StoredPlan,
 };
@@ -44,6 +43,7 @@ pub use lifecycle::{
     NewDeployment, NewFinding, NewVersion, Published, Running, StoredFinding, StoredVersion,
     VersionInfo,
 };
+pub use posture::{AccountFacts, FindingCount};
 pub use providers::users::NO_LOCAL_PASSWORD;
 pub use providers::{DirectoryProfile, ProfileChange, ProviderRecord, ProviderStatus};
 

@@ -38,7 +38,9 @@ pub struct FindingCount {
 
 type AccountRow = (String, String, String, i64, i64, Option<i64>);
 
-fn account((username, provider, password_hash, created, changed, last): AccountRow) -> Result<AccountFacts, Error> {
+fn account(
+    (username, provider, password_hash, created, changed, last): AccountRow,
+) -> Result<AccountFacts, Error> {
     Ok(AccountFacts {
         username,
         provider,

@@ -67,7 +67,10 @@ async fn administrators_and_auditors_read_a_posture_that_follows_the_node() {
         assert_eq!(mfa["status"], "fail");
         assert!(mfa["evidence"].to_string().contains("mfa available: no"));
         assert_eq!(control(&report, "availability.backups")["status"], "fail");
-        assert_eq!(control(&report, "identity.default-credentials")["status"], "warn");
+        assert_eq!(
+            control(&report, "identity.default-credentials")["status"],
+            "warn"
+        );
         assert_eq!(control(&report, "transport.hsts")["status"], "pass");
 
         // A backup and a drill recorded: the control passes, and both are audited.
@@ -77,8 +80,14 @@ async fn administrators_and_auditors_read_a_posture_that_follows_the_node() {
             ..AuditContext::default()
         };
         let now = node.clock.now();
-        store.backup_record(&ctx, &record("backup", now)).await.unwrap();
-        store.backup_record(&ctx, &record("drill", now)).await.unwrap();
+        store
+            .backup_record(&ctx, &record("backup", now))
+            .await
+            .unwrap();
+        store
+            .backup_record(&ctx, &record("drill", now))
+            .await
+            .unwrap();
         let refused = store.backup_record(&ctx, &record("copy", now)).await;
         assert!(refused.is_err(), "{name}: an unknown kind is refused");
         let actions: Vec<String> = node.events().await.into_iter().map(|e| e.action).collect();
@@ -103,11 +112,18 @@ async fn administrators_and_auditors_read_a_posture_that_follows_the_node() {
         let (_, report) = node.get("/api/v1/posture", &admin).await;
         let backups = control(&report, "availability.backups");
         assert_eq!(backups["status"], "pass", "{name}: {backups}");
-        assert!(backups["evidence"].to_string().contains("recovered in 2.5 s"));
+        assert!(backups["evidence"]
+            .to_string()
+            .contains("recovered in 2.5 s"));
         let audit = control(&report, "logging.audit-log");
         assert_eq!(audit["status"], "pass", "{name}: {audit}");
-        assert!(audit["evidence"].to_string().contains("verified against the log: yes"));
-        assert_eq!(control(&report, "identity.default-credentials")["status"], "pass");
+        assert!(audit["evidence"]
+            .to_string()
+            .contains("verified against the log: yes"));
+        assert_eq!(
+            control(&report, "identity.default-credentials")["status"],
+            "pass"
+        );
         assert_eq!(report["critical_failures"], 0, "{name}: {report}");
 
         // An account with a password Rampart publishes (the demo's): a critical failure.

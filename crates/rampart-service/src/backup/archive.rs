@@ -176,9 +176,7 @@ impl Writer {
             .write(true)
             .create_new(true)
             .open(&partial)
-            .map_err(|e| {
-                Error::Unavailable(format!("cannot create {}: {e}", partial.display()))
-            })?;
+            .map_err(|e| Error::Unavailable(format!("cannot create {}: {e}", partial.display())))?;
         let mut out = Counting {
             inner: BufWriter::with_capacity(1 << 20, file),
             written: 0,
@@ -201,10 +199,7 @@ impl Writer {
         gzip: bool,
         progress: &mut dyn FnMut(u64),
     ) -> Result<(), Error> {
-        let mut input = BufReader::with_capacity(
-            1 << 20,
-            File::open(source).map_err(io(source))?,
-        );
+        let mut input = BufReader::with_capacity(1 << 20, File::open(source).map_err(io(source))?);
         self.add_reader(name, &mut input, gzip, progress)
     }
 
@@ -282,7 +277,10 @@ pub struct Archive {
 }
 
 fn refused(path: &Path, why: impl std::fmt::Display) -> Error {
-    Error::invalid("backup", format!("{} is not a usable backup: {why}", path.display()))
+    Error::invalid(
+        "backup",
+        format!("{} is not a usable backup: {why}", path.display()),
+    )
 }
 
 impl Archive {
@@ -293,9 +291,14 @@ impl Archive {
         })?;
         let len = file.metadata().map_err(io(path))?.len();
         let mut magic = [0u8; 17];
-        if len < (MAGIC.len() + 16) as u64 || file.read_exact(&mut magic).is_err() || &magic != MAGIC
+        if len < (MAGIC.len() + 16) as u64
+            || file.read_exact(&mut magic).is_err()
+            || &magic != MAGIC
         {
-            return Err(refused(path, "it does not start as a rampart-backup/1 archive"));
+            return Err(refused(
+                path,
+                "it does not start as a rampart-backup/1 archive",
+            ));
         }
         let mut tail = [0u8; 16];
         file.seek(SeekFrom::End(-16)).map_err(io(path))?;
@@ -327,7 +330,10 @@ impl Archive {
         }
         for part in &manifest.parts {
             let inside = part.offset >= MAGIC.len() as u64
-                && part.offset.checked_add(part.stored).is_some_and(|e| e <= start);
+                && part
+                    .offset
+                    .checked_add(part.stored)
+                    .is_some_and(|e| e <= start);
             if !inside || !matches!(part.encoding.as_str(), "gzip" | "none") {
                 return Err(refused(path, format!("part {} is out of place", part.name)));
             }
@@ -408,7 +414,10 @@ impl Archive {
             }
             size += n as u64;
             if size > part.size {
-                return Err(refused(&path, format!("part {} is longer than its manifest says", part.name)));
+                return Err(refused(
+                    &path,
+                    format!("part {} is longer than its manifest says", part.name),
+                ));
             }
             let chunk = buf.get(..n).unwrap_or_default();
             hasher.update(chunk);

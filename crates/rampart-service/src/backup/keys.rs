@@ -224,7 +224,11 @@ mod tests {
 
     #[test]
     fn only_key_files_inside_the_data_directory_are_allowed() {
-        for ok in ["audit-signing.key", "sealing/production.key", "tls/dev-key.pem"] {
+        for ok in [
+            "audit-signing.key",
+            "sealing/production.key",
+            "tls/dev-key.pem",
+        ] {
             assert!(allowed(ok), "{ok}");
         }
         for bad in [

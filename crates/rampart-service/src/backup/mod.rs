@@ -42,7 +42,7 @@ use archive::{AuditSummary, KeysSummary, Manifest, Writer};
 
 pub use age::secrecy::SecretString;
 pub use keys::{Protection, Unlock};
-pub use restore::{drill, restore, Restored, RestoreOptions};
+pub use restore::{drill, restore, RestoreOptions, Restored};
 
 /// What a long step reports: its phase, and bytes done of a total (0 when unknown).
 pub type Progress<'a> = &'a mut (dyn FnMut(&str, u64, u64) + Send);
@@ -66,9 +66,8 @@ struct Scratch(PathBuf);
 
 impl Scratch {
     fn new(path: PathBuf) -> Result<Self, Error> {
-        crate::files::create_private_dir(&path).map_err(|e| {
-            Error::Unavailable(format!("cannot create {}: {e}", path.display()))
-        })?;
+        crate::files::create_private_dir(&path)
+            .map_err(|e| Error::Unavailable(format!("cannot create {}: {e}", path.display())))?;
         Ok(Scratch(path))
     }
 }
@@ -249,7 +248,10 @@ async fn postgres_parts(
     let conn = postgres::Conn::parse(&state.config.database_url)?;
     progress("signing a checkpoint", 0, 0);
     state.audit.load().await?;
-    let checkpoint = state.audit.checkpoint(state.clock.now(), &state.metrics).await?;
+    let checkpoint = state
+        .audit
+        .checkpoint(state.clock.now(), &state.metrics)
+        .await?;
     let schema_version = state.store.schema_version().await?;
     progress("pg_dump", 0, 0);
     let dump = scratch.join("postgres.dump");
@@ -276,7 +278,8 @@ async fn seal_copy(
 ) -> Result<(AuditSummary, BTreeMap<String, i64>, i64), Error> {
     let store = Store::open_sqlite(copy).await?;
     let result = async {
-        let key = crate::audit::load_or_create_key(&state.config.data_dir, &state.config.audit.origin)?;
+        let key =
+            crate::audit::load_or_create_key(&state.config.data_dir, &state.config.audit.origin)?;
         let origin = crate::audit::origin_of(&state.config.audit.origin, &key);
         let log = crate::audit::AuditLog::new(store.clone(), key, origin.clone(), 1, 1)?;
         log.load().await?;

@@ -335,8 +335,16 @@ async fn unpack(options: &RestoreOptions<'_>, progress: Progress<'_>) -> Result<
             Some((store, conn))
         }
     };
-    let result = unpack_into(&mut archive, options, &manifest, &key_files, key, target.as_ref(), progress)
-        .await;
+    let result = unpack_into(
+        &mut archive,
+        options,
+        &manifest,
+        &key_files,
+        key,
+        target.as_ref(),
+        progress,
+    )
+    .await;
     if let Some((store, _)) = &target {
         if result.is_err() {
             if let Err(e) = store.postgres_discard_restore().await {
@@ -404,7 +412,10 @@ async fn unpack_into(
             destination(&part.name).ok_or_else(|| {
                 Error::invalid(
                     "backup",
-                    format!("the backup holds a part this version does not know: {:?}", part.name),
+                    format!(
+                        "the backup holds a part this version does not know: {:?}",
+                        part.name
+                    ),
                 )
             })?
         };
@@ -428,7 +439,10 @@ async fn unpack_into(
     let report = match target {
         Some((store, conn)) => {
             let Some(dump) = dump else {
-                return Err(Error::invalid("backup", "the backup holds no PostgreSQL dump"));
+                return Err(Error::invalid(
+                    "backup",
+                    "the backup holds no PostgreSQL dump",
+                ));
             };
             progress("pg_restore", 0, 0);
             super::postgres::restore(conn, &dump).await?;
@@ -437,7 +451,10 @@ async fn unpack_into(
         }
         None => {
             if !placed.iter().any(|p| p == Path::new("rampart.db")) {
-                return Err(Error::invalid("backup", "the backup holds no platform database"));
+                return Err(Error::invalid(
+                    "backup",
+                    "the backup holds no platform database",
+                ));
             }
             let store = Store::open_sqlite(&staging.join("rampart.db")).await?;
             let report = async {
@@ -452,7 +469,9 @@ async fn unpack_into(
     if let Some(finding) = &report.finding {
         return Err(Error::invalid(
             "backup",
-            format!("the backup's audit log does not verify against its signed checkpoints: {finding}"),
+            format!(
+                "the backup's audit log does not verify against its signed checkpoints: {finding}"
+            ),
         ));
     }
     // SQLite: the copy holds exactly the manifest's events; a PostgreSQL dump, taken just

@@ -107,8 +107,16 @@ pub async fn run(loaded: Loaded, args: &PostureArgs) -> anyhow::Result<()> {
         bail!(
             "{} critical control{} fail{}",
             report.critical_failures,
-            if report.critical_failures == 1 { "" } else { "s" },
-            if report.critical_failures == 1 { "s" } else { "" }
+            if report.critical_failures == 1 {
+                ""
+            } else {
+                "s"
+            },
+            if report.critical_failures == 1 {
+                "s"
+            } else {
+                ""
+            }
         );
     }
     Ok(())

@@ -114,7 +114,10 @@ async fn state_of(https: &str, admin: &str) -> (Value, Value, Value, Value) {
     let mut roles = serde_json::Map::new();
     let mut records = serde_json::Map::new();
     for item in users["items"].as_array().unwrap() {
-        let (id, name) = (item["id"].as_str().unwrap(), item["username"].as_str().unwrap());
+        let (id, name) = (
+            item["id"].as_str().unwrap(),
+            item["username"].as_str().unwrap(),
+        );
         if item["provider"] == "end" {
             let mut r = get(
                 https,
@@ -140,7 +143,10 @@ async fn state_of(https: &str, admin: &str) -> (Value, Value, Value, Value) {
             &t,
         )
         .await;
-        records.insert(person.to_owned(), json!({"sales": sales["items"], "customers": customers["items"]}));
+        records.insert(
+            person.to_owned(),
+            json!({"sales": sales["items"], "customers": customers["items"]}),
+        );
     }
     let mut modules = serde_json::Map::new();
     for m in ["core-service", "sales-ui", "sales-reports"] {
@@ -154,7 +160,12 @@ async fn state_of(https: &str, admin: &str) -> (Value, Value, Value, Value) {
     for item in users["items"].as_array_mut().unwrap() {
         item.as_object_mut().unwrap().remove("last_login_at");
     }
-    (users, Value::Object(roles), Value::Object(modules), Value::Object(records))
+    (
+        users,
+        Value::Object(roles),
+        Value::Object(modules),
+        Value::Object(records),
+    )
 }
 
 fn demo_password(person: &str) -> &'static str {
@@ -320,8 +331,15 @@ async fn a_backup_taken_under_writes_restores_into_a_node_with_the_same_data() {
     // Sales: every one the restored node has is the source's, unchanged; those
     // acknowledged before the backup started are all there; later ones may be missing.
     for person in ["dana", "rita", "ravi"] {
-        assert_eq!(records2[person]["customers"], records[person]["customers"], "{person}");
-        let source: Vec<&Value> = records[person]["sales"].as_array().unwrap().iter().collect();
+        assert_eq!(
+            records2[person]["customers"], records[person]["customers"],
+            "{person}"
+        );
+        let source: Vec<&Value> = records[person]["sales"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .collect();
         for sale in records2[person]["sales"].as_array().unwrap() {
             assert!(source.contains(&sale), "{person}: {sale} is the source's");
         }
@@ -349,7 +367,10 @@ async fn a_backup_taken_under_writes_restores_into_a_node_with_the_same_data() {
         .args(["--public-key", public_key.trim()])));
     assert!(verified.starts_with("verified:"), "{verified}");
     let log = std::fs::read_to_string(&export).unwrap();
-    assert!(log.contains("\"backup.restore\""), "the restore is in the log");
+    assert!(
+        log.contains("\"backup.restore\""),
+        "the restore is in the log"
+    );
 
     // The drill, recorded in the source node; the posture report reads it.
     let drill = ok(&run(rampart(&node)
@@ -360,13 +381,20 @@ async fn a_backup_taken_under_writes_restores_into_a_node_with_the_same_data() {
     assert!(drill.contains("drill passed"), "{drill}");
     assert!(!PathBuf::from(format!("{}.drill", archive.display())).exists());
     let (passed, report, stderr) = posture(&node, &[]);
-    assert_eq!(control(&report, "availability.backups")["status"], "pass", "{report}");
+    assert_eq!(
+        control(&report, "availability.backups")["status"],
+        "pass",
+        "{report}"
+    );
     assert!(control(&report, "availability.backups")["evidence"]
         .to_string()
         .contains("recovered in"));
     // The demo's people sign in with passwords the README publishes: a critical failure,
     // and the exit status says so.
-    assert_eq!(control(&report, "identity.default-credentials")["status"], "fail");
+    assert_eq!(
+        control(&report, "identity.default-credentials")["status"],
+        "fail"
+    );
     assert!(!passed && stderr.contains("critical control"), "{stderr}");
     let _ = server.stop();
 }
@@ -380,15 +408,25 @@ async fn restores_refuse_altered_backups_busy_directories_and_logs_that_do_not_v
     token(&server.https, "it", "root-admin", PASSWORD).await;
     let _ = server.stop();
     let archive = dir.path().join("a.rbk");
-    ok(&run(rampart(&node).args(["backup", "--output"]).arg(&archive)));
+    ok(&run(rampart(&node)
+        .args(["backup", "--output"])
+        .arg(&archive)));
     // Never over an existing file.
     let again = run(rampart(&node).args(["backup", "--output"]).arg(&archive));
     assert!(failure_message(&again).contains("exists already"));
     // Keys need a way to encrypt them, given as a reference, never on the command line.
-    let keys = run(rampart(&node).args(["backup", "--include-keys", "--output"]).arg(dir.path().join("k.rbk")));
+    let keys = run(rampart(&node)
+        .args(["backup", "--include-keys", "--output"])
+        .arg(dir.path().join("k.rbk")));
     assert!(failure_message(&keys).contains("--keys-recipient-file"));
     let literal = run(rampart(&node)
-        .args(["backup", "--include-keys", "--keys-passphrase", "hunter2", "--output"])
+        .args([
+            "backup",
+            "--include-keys",
+            "--keys-passphrase",
+            "hunter2",
+            "--output",
+        ])
         .arg(dir.path().join("k.rbk")));
     assert!(failure_message(&literal).contains("never the secret itself"));
 
@@ -398,7 +436,11 @@ async fn restores_refuse_altered_backups_busy_directories_and_logs_that_do_not_v
     std::fs::write(busy.join("something"), "x").unwrap();
     let refused = run(rampart(&busy).arg("restore").arg(&archive));
     assert!(failure_message(&refused).contains("is not empty"));
-    assert_eq!(std::fs::read_dir(&busy).unwrap().count(), 1, "left as it was");
+    assert_eq!(
+        std::fs::read_dir(&busy).unwrap().count(),
+        1,
+        "left as it was"
+    );
 
     // One byte changed inside a part.
     let mut bytes = std::fs::read(&archive).unwrap();
@@ -414,7 +456,11 @@ async fn restores_refuse_altered_backups_busy_directories_and_logs_that_do_not_v
     assert!(!target.exists(), "nothing left behind");
     // Cut short.
     let short = dir.path().join("short.rbk");
-    std::fs::write(&short, &std::fs::read(&archive).unwrap()[..bytes.len() - 100]).unwrap();
+    std::fs::write(
+        &short,
+        &std::fs::read(&archive).unwrap()[..bytes.len() - 100],
+    )
+    .unwrap();
     let refused = run(rampart(&dir.path().join("t2")).arg("restore").arg(&short));
     assert!(failure_message(&refused).contains("incomplete"));
 
@@ -426,7 +472,9 @@ async fn restores_refuse_altered_backups_busy_directories_and_logs_that_do_not_v
     )
     .await;
     let tampered = dir.path().join("tampered.rbk");
-    ok(&run(rampart(&node).args(["backup", "--output"]).arg(&tampered)));
+    ok(&run(rampart(&node)
+        .args(["backup", "--output"])
+        .arg(&tampered)));
     let target = dir.path().join("t3");
     let refused = run(rampart(&target).arg("restore").arg(&tampered));
     let message = failure_message(&refused);
@@ -453,7 +501,11 @@ async fn posture_and_backups_on_sqlite_and_postgres() {
         assert!(create_admin(dir.path(), &pairs, PASSWORD).status.success());
         token(&server.https, "it", "root-admin", PASSWORD).await;
         let (passed, report, stderr) = posture(dir.path(), &env);
-        let kind = if database_url.is_some() { "postgres" } else { "sqlite" };
+        let kind = if database_url.is_some() {
+            "postgres"
+        } else {
+            "sqlite"
+        };
         assert_eq!(report["database"], kind);
         assert_eq!(report["controls"].as_array().unwrap().len(), 13);
         // No critical control fails on a fresh node: HTTPS with the development
@@ -463,13 +515,25 @@ async fn posture_and_backups_on_sqlite_and_postgres() {
         assert_eq!(control(&report, "transport.tls-versions")["status"], "pass");
         assert_eq!(control(&report, "identity.admin-mfa")["status"], "fail");
         assert_eq!(control(&report, "availability.backups")["status"], "fail");
-        assert_eq!(control(&report, "identity.default-credentials")["status"], "warn");
-        assert_eq!(control(&report, "applications.findings")["status"], "not-applicable");
-        assert_eq!(control(&report, "vulnerabilities.dependencies")["status"], "warn");
+        assert_eq!(
+            control(&report, "identity.default-credentials")["status"],
+            "warn"
+        );
+        assert_eq!(
+            control(&report, "applications.findings")["status"],
+            "not-applicable"
+        );
+        assert_eq!(
+            control(&report, "vulnerabilities.dependencies")["status"],
+            "warn"
+        );
         let text = ok(&run(rampart(dir.path())
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .arg("posture")));
-        assert!(text.contains("PLATFORM") && text.contains("CUSTOMER"), "{text}");
+        assert!(
+            text.contains("PLATFORM") && text.contains("CUSTOMER"),
+            "{text}"
+        );
         assert!(text.contains("ISO 27001:2022 A.8.13"), "{text}");
         if let Some(url) = &database_url {
             // PostgreSQL: pg_dump of the running node, restored into an empty database.
@@ -492,7 +556,9 @@ async fn posture_and_backups_on_sqlite_and_postgres() {
                 .arg(&archive)));
             assert!(printed.contains("audit events verified"), "{printed}");
             // Into a SQLite directory it is refused, naming why.
-            let refused = run(rampart(&dir.path().join("sqlite")).arg("restore").arg(&archive));
+            let refused = run(rampart(&dir.path().join("sqlite"))
+                .arg("restore")
+                .arg(&archive));
             assert!(failure_message(&refused).contains("PostgreSQL"));
             std::fs::copy(
                 dir.path().join("audit-signing.key"),
@@ -512,7 +578,9 @@ async fn posture_and_backups_on_sqlite_and_postgres() {
             // A backup, but no restore tested yet.
             let backups = control(&report, "availability.backups");
             assert_eq!(backups["status"], "warn", "{backups}");
-            assert!(backups["evidence"].to_string().contains("newest verified restore: none"));
+            assert!(backups["evidence"]
+                .to_string()
+                .contains("newest verified restore: none"));
         }
         let _ = server.stop();
     }
