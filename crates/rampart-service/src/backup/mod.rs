@@ -20,7 +20,12 @@
 //! database first created while a backup runs, after the application databases were copied,
 //! is in the copied catalog without its file, and starts empty on the restored node.)
 //!
-//! **Every event is covered by a signature**: after copying, the backup signs a checkpoint
+//! **PostgreSQL** (`postgres.rs`): a checkpoint is signed on the live log, then `pg_dump`
+//! takes the whole database as one snapshot (so it holds at least the events the checkpoint
+//! covers); a restore runs `pg_restore` in one transaction into an empty database and drops
+//! what it restored when the checks that follow refuse it.
+//!
+//! **Every event is covered by a signature** (SQLite): after copying, the backup signs a checkpoint
 //! of the copy's log with the node's audit key, into the copy (the same root the live log
 //! has at that size, since the copy is its prefix). A restore refuses a backup whose log
 //! does not verify against its checkpoints (`restore`).
