@@ -21,7 +21,7 @@ use crate::error::{ApiError, Problem};
 use crate::metrics::MetricsAccess;
 use crate::routes::{
     apps, audit as audit_api, auth as auth_routes, authz, findings, it, lifecycle, names, plans,
-    providers, sealed, support, users,
+    posture, providers, sealed, support, users,
 };
 use crate::tls::ServedNames;
 use crate::transport;
@@ -59,7 +59,7 @@ pub struct ConnectionInfo {
         (name = "audit", description = "The tamper-evident audit log: search, export, checkpoints, proofs"),
         (name = "apps", description = "The application runtime: the data API of deployed entities"),
         (name = "support", description = "The support desk: companies, members, cases, decisions on requesters"),
-        (name = "operations", description = "Health, readiness and metrics"),
+        (name = "operations", description = "Health, readiness, metrics and the security posture report"),
     )
 )]
 struct ApiDoc;
@@ -206,6 +206,7 @@ fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(plans::run_plan))
         .routes(routes!(plans::copy_plan))
         .routes(routes!(plans::settings))
+        .routes(routes!(posture::report))
         .routes(routes!(audit_api::events))
         .routes(routes!(audit_api::report_integration))
         .routes(routes!(audit_api::checkpoint, audit_api::sign_checkpoint))
@@ -633,6 +634,10 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
 /// Routes whose paths carry a secret: access events record the template, never the path.
 const SECRET_PATHS: [&str; 1] = ["/api/v1/support/links/{token}"];
 
+/// The `Strict-Transport-Security` header every HTTPS answer carries (the posture report
+/// reads it here).
+pub const HSTS: &str = "max-age=31536000; includeSubDomains";
+
 /// Headers every response carries. The API serves no active content, so the policy is
 /// the strictest one; the console will relax it for its own pages only.
 pub(crate) fn security_headers(headers: &mut HeaderMap, https: bool) {
@@ -640,11 +645,7 @@ pub(crate) fn security_headers(headers: &mut HeaderMap, https: bool) {
         headers.insert(name, HeaderValue::from_static(value));
     };
     if https {
-        set(
-            headers,
-            "strict-transport-security",
-            "max-age=31536000; includeSubDomains",
-        );
+        set(headers, "strict-transport-security", HSTS);
     }
     set(headers, "x-content-type-options", "nosniff");
     // A page sets its own policy (with its nonce); everything else gets the strictest.

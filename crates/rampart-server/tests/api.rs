@@ -30,6 +30,8 @@ mod integrations;
 mod lifecycle;
 #[path = "api/names.rs"]
 mod names;
+#[path = "api/posture.rs"]
+mod posture;
 #[path = "api/providers.rs"]
 mod providers;
 #[path = "api/reveal.rs"]

@@ -13,10 +13,12 @@ mod audit;
 mod authz;
 mod backend;
 mod cluster;
+mod backup;
 mod db;
 mod fence;
 mod identity;
 mod lifecycle;
+mod posture;
 mod providers;
 mod support;
 
@@ -29,6 +31,7 @@ pub use audit::{
 };
 pub use authz::{AuthzOp, ItScope, NodeRef, Progress, RebuildReport, RecordRow};
 pub use backend::{BackendKind, Store};
+pub use backup::{sqlite_copy, sqlite_integrity, BackupRecord, CENSUS_TABLES};
 pub use fence::Marks;
 pub use identity::sessions::{NewSession, OpenSession};
 pub use identity::users::{LoginFailure, NewUser, UserPatch, UserQuery};
@@ -41,6 +44,7 @@ pub use lifecycle::{
     NewDeployment, NewFinding, NewVersion, Published, Running, StoredFinding, StoredVersion,
     VersionInfo,
 };
+pub use posture::{AccountFacts, FindingCount};
 pub use providers::users::NO_LOCAL_PASSWORD;
 pub use providers::{DirectoryProfile, ProfileChange, ProviderRecord, ProviderStatus};
 

@@ -149,6 +149,15 @@ enum Command {
     ///     rampart support follow https://rampart.example.org/api/v1/support/links/rsl_…
     #[command(subcommand, verbatim_doc_comment)]
     Support(cmd::support::SupportCommand),
+    /// Back up the node's data into one archive while its server runs.
+    #[command(long_about = cmd::backup::BACKUP_HELP)]
+    Backup(cmd::backup::BackupArgs),
+    /// Restore a verified backup into an empty data directory, or run a restore drill.
+    #[command(long_about = cmd::backup::RESTORE_HELP)]
+    Restore(cmd::backup::RestoreArgs),
+    /// The security posture report; exits 1 when a critical control fails.
+    #[command(long_about = cmd::posture::HELP)]
+    Posture(cmd::posture::PostureArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -943,6 +952,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Plan(command) => cmd::plans::run(command).await,
         Command::Support(command) => cmd::support::run(command).await,
+        Command::Backup(args) => {
+            cmd::backup::backup(load_config(&cli, &ServeFlags::default())?, args).await
+        }
+        Command::Restore(args) => {
+            cmd::backup::restore(load_config(&cli, &ServeFlags::default())?, args).await
+        }
+        Command::Posture(args) => {
+            cmd::posture::run(load_config(&cli, &ServeFlags::default())?, args).await
+        }
     }
 }
 

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+#[path = "cli/backup.rs"]
+mod backup;
 #[path = "cli/layers.rs"]
 mod layers;
 #[path = "cli/proof.rs"]

@@ -23,6 +23,7 @@ pub mod event;
 pub mod hierarchies;
 pub mod modules;
 pub mod permissions;
+pub mod posture;
 pub mod roles;
 pub mod support;
 pub mod users;
@@ -134,6 +135,7 @@ pub fn routes() -> Router<AppState> {
             "/console/users/{id}/{action}",
             get(users::confirm).post(users::act),
         )
+        .route("/console/posture", get(posture::show))
         .route("/console/support", get(support::inbox))
         .route("/console/support/{id}/{decision}", post(support::decide))
         .route("/console/{*rest}", axum::routing::any(not_found))
@@ -193,6 +195,8 @@ pub enum Section {
     Deployments,
     /// Environments and their settings.
     Environments,
+    /// The security posture report.
+    Posture,
     /// Signing in, refusals, pages that belong nowhere.
     None,
 }

@@ -11,6 +11,7 @@ pub mod lifecycle;
 pub mod names;
 pub mod page;
 pub mod plans;
+pub mod posture;
 pub mod providers;
 pub mod screens;
 pub mod sealed;

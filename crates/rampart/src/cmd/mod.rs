@@ -13,12 +13,14 @@ use rampart_client::{api, Client, ClientError, StatusCode};
 use serde_json::{json, Value};
 
 pub mod apps;
+pub mod backup;
 pub mod check;
 pub mod env;
 pub mod findings;
 pub mod keys;
 pub mod modules;
 pub mod plans;
+pub mod posture;
 pub mod proof;
 pub mod providers;
 pub mod sealed;
