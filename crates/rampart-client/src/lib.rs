@@ -61,7 +61,7 @@ pub use audit::{Audit, CopyError, Download, ExportFormat};
 pub use authz::Authz;
 pub use error::ClientError;
 pub use findings::Findings;
-pub use identity::Identity;
+pub use identity::{Identity, LoginAnswer};
 pub use lifecycle::Lifecycle;
 pub use plans::Plans;
 pub use providers::Providers;

@@ -70,6 +70,8 @@ pub struct Config {
     pub integrations: IntegrationsConfig,
     /// The support desk's mail server, decision links and limits.
     pub support: SupportConfig,
+    /// Who must use a second factor, and step-up for sensitive operations.
+    pub mfa: MfaConfig,
 }
 
 /// `[metrics]`
@@ -221,6 +223,7 @@ impl Default for Config {
             },
             integrations: IntegrationsConfig::default(),
             support: SupportConfig::default(),
+            mfa: MfaConfig::default(),
         }
     }
 }
@@ -499,6 +502,7 @@ impl Config {
             }
         }
         self.support.validate(&fail)?;
+        self.mfa.validate(!self.keys.master_key.is_empty(), &fail)?;
         if !["auto", "json", "text"].contains(&self.log_format.as_str()) {
             return Err(fail(
                 "log_format",
@@ -976,9 +980,11 @@ fn set_key(
 }
 
 mod apps;
+pub mod mfa;
 mod support;
 #[cfg(test)]
 mod tests;
 
 pub use apps::{IntegrationsConfig, KeysConfig};
+pub use mfa::MfaConfig;
 pub use support::SupportConfig;

@@ -29,6 +29,7 @@ pub use audit::{
 pub use authz::{AuthzOp, ItScope, NodeRef, Progress, RebuildReport, RecordRow};
 pub use backend::{BackendKind, Store};
 pub use fence::Marks;
+pub use identity::mfa::{MfaFactors, PendingLogin, Proof, Spent, StoredTotp};
 pub use identity::sessions::{NewSession, OpenSession};
 pub use identity::users::{LoginFailure, NewUser, UserPatch, UserQuery};
 pub use lifecycle::plans::{

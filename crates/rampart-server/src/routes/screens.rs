@@ -276,6 +276,16 @@ pub async fn login(
         super::auth::user_agent(&headers),
     )
     .await;
+    // An end user with a second factor signs in through the API's second step; this page
+    // takes passwords only and never opens a session without the second factor.
+    let done = match done {
+        Ok(identity::LoginStep::Session(done)) => Ok(done),
+        Ok(identity::LoginStep::SecondFactor(_)) => Err(rampart_core::Error::Forbidden(
+            "this account signs in with a second factor, which this page does not take yet"
+                .into(),
+        )),
+        Err(e) => Err(e),
+    };
     match done {
         Ok(done) => chrome.finish(page::with_session(
             &return_to,
