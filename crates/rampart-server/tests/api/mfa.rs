@@ -284,7 +284,7 @@ async fn an_administrator_resets_a_users_factors_after_a_step_up_and_their_sessi
         let (s, _) = call(&node, Method::DELETE, &ghost, Some(&root), Value::Null).await;
         assert_eq!(s, StatusCode::NOT_FOUND, "{name}");
         let events = node.events().await;
-        assert!(events.iter().any(|e| e.action == "user.mfa.reset" && e.target.as_deref() == Some(&format!("user:{tina}"))), "{name}");
+        assert!(events.iter().any(|e| e.action == "user.mfa.reset" && e.target.as_deref() == Some(format!("user:{tina}").as_str())), "{name}");
         assert!(events.iter().any(|e| e.action == "auth.step-up"), "{name}");
     })
     .await;

@@ -198,7 +198,7 @@ impl FieldKeys {
     /// decrypted or written with the wrong key).
     pub async fn check(&self, store: &Store, environments: &[String]) -> Result<(), Error> {
         if self.master.is_none() {
-            if store.app_keys_exist().await? || store.mfa_secrets_exist().await? {
+            if store.app_keys_exist().await? || store.mfa_any_secret().await?.is_some() {
                 return Err(Error::invalid(
                     "keys.master_key",
                     "sensitive values or second-factor secrets are stored, and no master key \
@@ -209,6 +209,14 @@ impl FieldKeys {
         }
         for env in environments {
             self.load(store, env).await?;
+        }
+        if let Some((user, sealed)) = store.mfa_any_secret().await? {
+            if let Some(Err(_)) = self.open_secret(crate::identity::mfa::TOTP, &user.to_string(), &sealed) {
+                return Err(Error::invalid(
+                    "keys.master_key",
+                    "the configured master key does not open the stored second-factor secrets",
+                ));
+            }
         }
         Ok(())
     }

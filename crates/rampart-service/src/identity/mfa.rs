@@ -36,7 +36,7 @@ use crate::identity::login::{self, check_throttles, count_failure, LoggedIn};
 use crate::state::AppState;
 
 /// The purpose a TOTP secret is sealed for.
-const TOTP: &str = "totp";
+pub(crate) const TOTP: &str = "totp";
 
 /// What a sign-in's first factor led to.
 pub enum LoginStep {

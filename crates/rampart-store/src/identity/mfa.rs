@@ -188,14 +188,20 @@ fn user_target(id: UserId) -> Option<String> {
 }
 
 impl Store {
-    /// Whether any TOTP secret is stored (sealed under the master key, which must then be
-    /// configured).
-    pub async fn mfa_secrets_exist(&self) -> Result<bool, Error> {
+    /// One stored TOTP secret and its user, if any: sealed under the master key, which must
+    /// then be configured and open it.
+    pub async fn mfa_any_secret(&self) -> Result<Option<(UserId, Vec<u8>)>, Error> {
         let pool = self.reader();
         let row = pool
-            .row_opt("SELECT 1 AS one FROM mfa_totp LIMIT 1", [])
+            .row_opt("SELECT user_id, secret FROM mfa_totp LIMIT 1", [])
             .await?;
-        Ok(row.is_some())
+        match row {
+            Some(row) => {
+                let id: String = row.get("user_id")?;
+                Ok(Some((UserId::parse(&id, "user_id")?, row.get("secret")?)))
+            }
+            None => Ok(None),
+        }
     }
 
     /// The second factors of `user`.
