@@ -16,7 +16,7 @@ use crate::{Client, ClientError};
 #[derive(Debug)]
 pub enum LoginAnswer {
     /// Signed in.
-    Session(LoginResponse),
+    Session(Box<LoginResponse>),
     /// The password was right; a second factor must follow.
     SecondFactor(SecondFactorRequired),
 }
@@ -47,7 +47,7 @@ impl<'c> Identity<'c> {
                 .map_err(decode)
         } else {
             serde_json::from_value(value)
-                .map(LoginAnswer::Session)
+                .map(|session| LoginAnswer::Session(Box::new(session)))
                 .map_err(decode)
         }
     }

@@ -25,7 +25,10 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let n: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    let n: u64 = args
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
     let rounds: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(5).max(1);
     let secret = TotpSecret::generate().unwrap();
     let now = 1_780_000_000_i64;
@@ -60,6 +63,12 @@ fn main() {
     let (v, h) = (median(verifies), median(hmacs));
     println!("TOTP verifications/s on one thread: {v:.0} (median of {rounds} rounds of {n})");
     println!("baseline, one HMAC-SHA-1 of a counter/s: {h:.0}");
-    println!("verification ÷ HMAC: {:.2} (three HMACs per verification: ceiling about 0.33)", v / h);
-    println!("target ≥ 100,000/s per core: {}", if v >= 100_000.0 { "met" } else { "not met" });
+    println!(
+        "verification ÷ HMAC: {:.2} (three HMACs per verification: ceiling about 0.33)",
+        v / h
+    );
+    println!(
+        "target ≥ 100,000/s per core: {}",
+        if v >= 100_000.0 { "met" } else { "not met" }
+    );
 }

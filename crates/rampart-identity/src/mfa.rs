@@ -76,7 +76,9 @@ impl TotpSecret {
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, Error> {
         let bytes = Zeroizing::new(bytes);
         if bytes.len() < 10 {
-            return Err(Error::Internal("a TOTP secret is shorter than 80 bits".into()));
+            return Err(Error::Internal(
+                "a TOTP secret is shorter than 80 bits".into(),
+            ));
         }
         Ok(Self { bytes })
     }
@@ -84,11 +86,8 @@ impl TotpSecret {
     /// A secret written in base32 (RFC 4648, padding optional, case ignored), as an
     /// authenticator app takes it by hand.
     pub fn from_base32(text: &str) -> Result<Self, Error> {
-        let upper: Zeroizing<String> = Zeroizing::new(
-            text.trim()
-                .trim_end_matches('=')
-                .to_ascii_uppercase(),
-        );
+        let upper: Zeroizing<String> =
+            Zeroizing::new(text.trim().trim_end_matches('=').to_ascii_uppercase());
         let bytes = data_encoding::BASE32_NOPAD
             .decode(upper.as_bytes())
             .map_err(|_| Error::invalid("secret", "not base32 (A-Z and 2-7)"))?;

@@ -15,7 +15,11 @@ fn hotp_and_totp_give_the_rfc_test_vectors() {
         755224, 287082, 359152, 969429, 338314, 254676, 287922, 162583, 399871, 520489,
     ];
     for (counter, expected) in hotp.iter().enumerate() {
-        assert_eq!(secret.hotp(counter as u64, 6), *expected, "counter {counter}");
+        assert_eq!(
+            secret.hotp(counter as u64, 6),
+            *expected,
+            "counter {counter}"
+        );
     }
     // RFC 6238 appendix B, SHA-1, 8 digits.
     for (unix, expected) in [
@@ -105,7 +109,12 @@ fn recovery_codes_are_distinct_and_read_back_however_typed() {
         let typed = shown.replace('-', " ").to_ascii_uppercase();
         assert_eq!(recovery_digest(&typed), Some(*digest));
     }
-    for bad in ["", "abcd-efgh", "abcd-efgh-jkmn-pqr0", "abcd-efgh-jkmn-pqrst"] {
+    for bad in [
+        "",
+        "abcd-efgh",
+        "abcd-efgh-jkmn-pqr0",
+        "abcd-efgh-jkmn-pqrst",
+    ] {
         assert_eq!(recovery_digest(bad), None, "{bad}");
     }
     assert!(!format!("{codes:?}").contains(codes.shown[0].as_str()));

@@ -66,7 +66,10 @@ pub fn routes() -> Router<AppState> {
         .route("/console/account/password", post(account::change_password))
         .route("/console/account/two-factor", get(two_factor::show))
         .route("/console/account/two-factor/start", post(two_factor::start))
-        .route("/console/account/two-factor/confirm", post(two_factor::confirm))
+        .route(
+            "/console/account/two-factor/confirm",
+            post(two_factor::confirm),
+        )
         .route(
             "/console/account/two-factor/recovery-codes",
             post(two_factor::new_codes),
@@ -614,9 +617,8 @@ async fn login(
             done.lifetime.whole_seconds(),
             context.https,
         )),
-        Ok(identity::LoginStep::SecondFactor(pending)) => shell.finish(
-            two_factor::second_step(&state, &context, &shell, pending, &return_to).await,
-        ),
+        Ok(identity::LoginStep::SecondFactor(pending)) => shell
+            .finish(two_factor::second_step(&state, &context, &shell, pending, &return_to).await),
         Err(e) => {
             let problem = ApiError::from(e).0;
             let html = LoginPage {

@@ -242,7 +242,10 @@ pub async fn confirm(
         Ok(codes) => shell.finish(codes_page(&shell, &codes, ACCOUNT)),
         Err(e @ Error::InvalidSecondFactor(_)) => {
             let problem = ApiError::from(e).0;
-            let detail = format!("{} Set up the app again to get a new QR code.", problem.detail);
+            let detail = format!(
+                "{} Set up the app again to get a new QR code.",
+                problem.detail
+            );
             account(
                 &state,
                 &visitor,
@@ -288,10 +291,7 @@ pub async fn step_up_page(
     visitor: Visitor,
     query: Result<Query<ReturnTo>, QueryRejection>,
 ) -> Response {
-    let return_to = return_address(
-        query.ok().and_then(|q| q.0.return_to).as_deref(),
-        BASE,
-    );
+    let return_to = return_address(query.ok().and_then(|q| q.0.return_to).as_deref(), BASE);
     let mut shell = Shell::new(&visitor, Section::Account);
     if let Err(r) = signed_in(&state, &visitor, &mut shell, "/console/account/step-up").await {
         return shell.finish(r);

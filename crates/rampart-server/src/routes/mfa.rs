@@ -21,7 +21,11 @@ use crate::routes::auth::{logged_in, user_agent};
 
 /// The answer to a sign-in's first step: 200 with the session, or 202 with the pending
 /// token of a second factor.
-pub(crate) fn login_answer(state: &AppState, request: &RequestContext, step: LoginStep) -> Response {
+pub(crate) fn login_answer(
+    state: &AppState,
+    request: &RequestContext,
+    step: LoginStep,
+) -> Response {
     match step {
         LoginStep::Session(done) => logged_in(state, request, &done, None),
         LoginStep::SecondFactor(pending) => {
@@ -200,8 +204,7 @@ pub async fn confirm(
         mfa::confirm_enrolment(&state, &auth.caller(&state), auth.session.id, &body.code).await?;
     Ok(Json(RecoveryCodesResponse {
         recovery_codes: codes_view(&codes),
-    })
-)
+    }))
 }
 
 /// New recovery codes in place of the old ones (needs a recent second factor).

@@ -283,7 +283,15 @@ pub async fn login(
     // the pending sign-in; an end user has no enrolment to do here (the policy names IT
     // users), so a sign-in that needs one is refused.
     let done = if form.pending.is_empty() {
-        identity::login(&state, &origin, "end", &form.username, &form.password, agent).await
+        identity::login(
+            &state,
+            &origin,
+            "end",
+            &form.username,
+            &form.password,
+            agent,
+        )
+        .await
     } else {
         let factor = if form.recovery_code.is_empty() {
             identity::mfa::Factor::Code(&form.code)
@@ -292,7 +300,7 @@ pub async fn login(
         };
         identity::mfa::finish_login(&state, &origin, &form.pending, factor, agent)
             .await
-            .map(|done| identity::LoginStep::Session(done.logged_in))
+            .map(|done| identity::LoginStep::Session(Box::new(done.logged_in)))
     };
     let done = match done {
         Ok(identity::LoginStep::Session(done)) => Ok(done),
@@ -314,7 +322,8 @@ pub async fn login(
     // A wrong code keeps the pending sign-in: the page asks for the code again.
     let retry = matches!(
         &done,
-        Err(rampart_core::Error::InvalidSecondFactor(_) | rampart_core::Error::LoginThrottled { .. })
+        Err(rampart_core::Error::InvalidSecondFactor(_)
+            | rampart_core::Error::LoginThrottled { .. })
     ) && !form.pending.is_empty();
     match done {
         Ok(done) => chrome.finish(page::with_session(

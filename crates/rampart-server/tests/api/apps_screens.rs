@@ -984,7 +984,11 @@ async fn an_end_user_with_a_two_factor_app_signs_in_to_an_application_with_its_c
             format!("{:06}", secret.code_at_step(step))
         };
         let (status, body) = node
-            .post("/api/v1/auth/mfa/totp/confirm", &token, json!({ "code": code(&node) }))
+            .post(
+                "/api/v1/auth/mfa/totp/confirm",
+                &token,
+                json!({ "code": code(&node) }),
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "{name}: {body}");
         node.clock.advance(time::Duration::seconds(30));
@@ -998,15 +1002,42 @@ async fn an_end_user_with_a_two_factor_app_signs_in_to_an_application_with_its_c
         let csrf = rep1.csrf();
         let login = format!("{APP}/login");
         let wrong = rep1
-            .post(&login, &[("_csrf", &csrf), ("pending", &pending), ("code", "000000"), ("return", &format!("{APP}/Sales"))], None)
+            .post(
+                &login,
+                &[
+                    ("_csrf", &csrf),
+                    ("pending", &pending),
+                    ("code", "000000"),
+                    ("return", &format!("{APP}/Sales")),
+                ],
+                None,
+            )
             .await;
         assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{name}");
-        assert_eq!(pending_field(&wrong.body).as_deref(), Some(pending.as_str()), "{name}: asked again");
+        assert_eq!(
+            pending_field(&wrong.body).as_deref(),
+            Some(pending.as_str()),
+            "{name}: asked again"
+        );
         assert!(rep1.cookie("__Host-rampart_session").is_none(), "{name}");
         let right = rep1
-            .post(&login, &[("_csrf", &csrf), ("pending", &pending), ("code", &code(&node)), ("return", &format!("{APP}/Sales"))], None)
+            .post(
+                &login,
+                &[
+                    ("_csrf", &csrf),
+                    ("pending", &pending),
+                    ("code", &code(&node)),
+                    ("return", &format!("{APP}/Sales")),
+                ],
+                None,
+            )
             .await;
-        assert_eq!(right.status, StatusCode::SEE_OTHER, "{name}: {}", right.body);
+        assert_eq!(
+            right.status,
+            StatusCode::SEE_OTHER,
+            "{name}: {}",
+            right.body
+        );
         assert_eq!(right.location(), format!("{APP}/Sales"), "{name}");
         let page = rep1.get(&format!("{APP}/Sales")).await;
         assert_eq!(page.status, StatusCode::OK, "{name}");

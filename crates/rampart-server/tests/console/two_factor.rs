@@ -49,7 +49,10 @@ async fn run(node: Node) {
     // What the browser did went through the service: the enrolment and the sign-ins with a
     // second factor are in the audit trail.
     let events = node.events().await;
-    assert!(events.iter().any(|e| e.action == "user.mfa.enrol"), "{name}");
+    assert!(
+        events.iter().any(|e| e.action == "user.mfa.enrol"),
+        "{name}"
+    );
     let with_factor = events
         .iter()
         .filter(|e| e.action == "auth.login" && e.details.contains("second_factor"))

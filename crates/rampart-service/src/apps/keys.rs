@@ -211,7 +211,9 @@ impl FieldKeys {
             self.load(store, env).await?;
         }
         if let Some((user, sealed)) = store.mfa_any_secret().await? {
-            if let Some(Err(_)) = self.open_secret(crate::identity::mfa::TOTP, &user.to_string(), &sealed) {
+            if let Some(Err(_)) =
+                self.open_secret(crate::identity::mfa::TOTP, &user.to_string(), &sealed)
+            {
                 return Err(Error::invalid(
                     "keys.master_key",
                     "the configured master key does not open the stored second-factor secrets",

@@ -41,7 +41,7 @@ pub(crate) const TOTP: &str = "totp";
 /// What a sign-in's first factor led to.
 pub enum LoginStep {
     /// Signed in.
-    Session(LoggedIn),
+    Session(Box<LoggedIn>),
     /// The first factor was right; a second factor must follow (or be enrolled first).
     SecondFactor(Pending),
 }
@@ -133,9 +133,9 @@ pub async fn after_first_factor(
     login::admit(state, origin, &user).await?;
     let enrolled = state.store.mfa_factors(user.id).await?.enrolled();
     if !enrolled && !required(state, &user).await? {
-        return Ok(LoginStep::Session(
+        return Ok(LoginStep::Session(Box::new(
             login::start_session(state, origin, user, user_agent).await?,
-        ));
+        )));
     }
     let token = PendingToken::generate()?;
     let now = state.clock.now();

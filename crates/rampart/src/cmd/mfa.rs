@@ -44,11 +44,26 @@ pub async fn run(command: &MfaCommand) -> anyhow::Result<()> {
     match command {
         MfaCommand::Status => {
             let s = identity.mfa_status().await.map_err(fail)?;
-            println!("two-factor app:   {}", if s.enrolled { "set up" } else if s.pending_enrolment { "waiting for its first code" } else { "none" });
-            println!("required:         {}", if s.required { "yes" } else { "no" });
+            println!(
+                "two-factor app:   {}",
+                if s.enrolled {
+                    "set up"
+                } else if s.pending_enrolment {
+                    "waiting for its first code"
+                } else {
+                    "none"
+                }
+            );
+            println!(
+                "required:         {}",
+                if s.required { "yes" } else { "no" }
+            );
             println!("recovery codes:   {} unused", s.recovery_codes_left);
             match s.second_factor_at {
-                Some(at) => println!("verified in this session at {at} (step-up lasts {} minutes)", s.step_up_minutes),
+                Some(at) => println!(
+                    "verified in this session at {at} (step-up lasts {} minutes)",
+                    s.step_up_minutes
+                ),
                 None => println!("not verified in this session"),
             }
         }
@@ -91,10 +106,7 @@ pub async fn run(command: &MfaCommand) -> anyhow::Result<()> {
 
 /// The second step of `rampart login`: enrols the app first when the policy requires it,
 /// then asks for a code; the session token, and prints recovery codes when it enrolled.
-pub async fn second_step(
-    client: &Client,
-    pending: SecondFactorRequired,
-) -> anyhow::Result<String> {
+pub async fn second_step(client: &Client, pending: SecondFactorRequired) -> anyhow::Result<String> {
     let identity = client.identity();
     if pending.enrol {
         eprintln!("your account must use a two-factor app before you can sign in");

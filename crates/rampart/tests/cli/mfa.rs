@@ -18,9 +18,11 @@ fn login_enrols_a_totp_app_then_asks_for_its_code_and_mfa_commands_work() {
     let dir = tempfile::tempdir().unwrap();
     let keys = tempfile::tempdir().unwrap();
     let key = keys.path().join("master.key");
-    assert!(run(rampart(dir.path()).args(["keys", "init", "--out"]).arg(&key))
-        .status
-        .success());
+    assert!(run(rampart(dir.path())
+        .args(["keys", "init", "--out"])
+        .arg(&key))
+    .status
+    .success());
     let master = format!("file:{}", key.display());
     let env = [
         ("RAMPART_KEYS__MASTER_KEY", master.as_str()),
@@ -42,12 +44,19 @@ fn login_enrols_a_totp_app_then_asks_for_its_code_and_mfa_commands_work() {
     let session = dir.path().join("cli-session.json");
     let login = || {
         let mut c = rampart(dir.path());
-        c.args(["login", "--server", url.as_str(), "--username", "root-admin", "--ca-cert"])
-            .arg(dir.path().join("tls/dev-cert.pem"))
-            .env("RAMPART_SESSION_FILE", &session)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        c.args([
+            "login",
+            "--server",
+            url.as_str(),
+            "--username",
+            "root-admin",
+            "--ca-cert",
+        ])
+        .arg(dir.path().join("tls/dev-cert.pem"))
+        .env("RAMPART_SESSION_FILE", &session)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
         c.spawn().unwrap()
     };
 
@@ -85,7 +94,10 @@ fn login_enrols_a_totp_app_then_asks_for_its_code_and_mfa_commands_work() {
         )
     };
     let (ok, out, err) = cli(&["mfa", "status"]);
-    assert!(ok && out.contains("set up") && out.contains("10 unused"), "{out}{err}");
+    assert!(
+        ok && out.contains("set up") && out.contains("10 unused"),
+        "{out}{err}"
+    );
     let (ok, _, err) = cli(&["mfa", "enrol"]);
     assert!(!ok && err.contains("already set up"), "{err}");
 
@@ -96,7 +108,11 @@ fn login_enrols_a_totp_app_then_asks_for_its_code_and_mfa_commands_work() {
     writeln!(stdin, "{}", codes[0]).unwrap();
     drop(stdin);
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let (ok, out, _) = cli(&["mfa", "status"]);
     assert!(ok && out.contains("9 unused"), "{out}");
 
