@@ -7,11 +7,13 @@
 // secret the page shows (RFC 6238 with Node's own HMAC-SHA-1). Prints one `ok`/`not ok`
 // line per scenario; every page is checked by axe-core.
 //
-// Environment: CONSOLE_BASE, CONSOLE_CHROMIUM, CONSOLE_ADMIN_PASSWORD, CONSOLE_NOW.
+// Environment: CONSOLE_BASE, CONSOLE_CHROMIUM, CONSOLE_ADMIN_PASSWORD, CONSOLE_NOW, and
+// CONSOLE_SCREENSHOTS (a directory: write the screenshots there).
 
 'use strict';
 
 const fs = require('fs');
+const path = require('path');
 const assert = require('assert');
 const crypto = require('crypto');
 const { chromium } = require('playwright-core');
@@ -20,6 +22,13 @@ const BASE = process.env.CONSOLE_BASE;
 const ADMIN_PASSWORD = process.env.CONSOLE_ADMIN_PASSWORD;
 const NOW = Number(process.env.CONSOLE_NOW);
 const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const SHOTS = process.env.CONSOLE_SCREENSHOTS || '';
+
+async function shot(page, name) {
+  if (!SHOTS) return;
+  fs.mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: false });
+}
 
 let browser;
 const results = [];
@@ -97,6 +106,7 @@ async function main() {
     secret = (await page.textContent('#totp-secret')).trim();
     assert.match(secret, /^[A-Z2-7]{32}$/);
     await accessible(page, 'two-factor enrolment at sign-in');
+    await shot(page, 'two-factor-enrol');
     // Nothing of the console opens meanwhile: there is no session.
     const probe = await context.request.get(`${BASE}/api/v1/auth/me`);
     assert.strictEqual(probe.status(), 401);
@@ -107,6 +117,7 @@ async function main() {
     assert.strictEqual(codes.length, 10);
     for (const c of codes) assert.match(c, /^[a-z2-9]{4}(-[a-z2-9]{4}){3}$/);
     await accessible(page, 'recovery codes');
+    await shot(page, 'two-factor-recovery-codes');
     await Promise.all([page.waitForNavigation(), page.click('a:has-text("Continue")')]);
     assert.strictEqual(new URL(page.url()).pathname, '/console/');
     await page.goto(`${BASE}/console/account/two-factor`);
@@ -121,6 +132,7 @@ async function main() {
     assert.match(await page.textContent('h1'), /Two-factor sign-in/);
     assert.strictEqual(await page.locator('.qr').count(), 0);
     await accessible(page, 'two-factor code at sign-in');
+    await shot(page, 'two-factor-sign-in');
     // The code that enrolled the app is spent.
     await page.fill('#code', totp(secret));
     await page.click('button:has-text("Sign in")');

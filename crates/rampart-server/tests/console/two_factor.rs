@@ -33,6 +33,14 @@ async fn run(node: Node) {
         .env("CONSOLE_CHROMIUM", CHROMIUM)
         .env("CONSOLE_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("CONSOLE_NOW", node.clock.now().unix_timestamp().to_string());
+    if std::env::var("RAMPART_CONSOLE_SCREENSHOTS").is_ok_and(|v| v == "1")
+        && node.kind == rampart_store::BackendKind::Sqlite
+    {
+        command.env(
+            "CONSOLE_SCREENSHOTS",
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/console"),
+        );
+    }
     let output = tokio::task::spawn_blocking(move || command.output())
         .await
         .unwrap()
