@@ -28,6 +28,8 @@ mod hardening;
 mod integrations;
 #[path = "api/lifecycle.rs"]
 mod lifecycle;
+#[path = "api/mfa.rs"]
+mod mfa;
 #[path = "api/names.rs"]
 mod names;
 #[path = "api/posture.rs"]

@@ -75,6 +75,8 @@ pub struct Config {
     /// Proxies whose `X-Forwarded-For` is believed, comma-separated address ranges; empty:
     /// the peer's address is the client's.
     pub trusted_proxies: String,
+    /// Who must use a second factor, and step-up for sensitive operations.
+    pub mfa: MfaConfig,
 }
 
 /// `[metrics]`
@@ -228,6 +230,7 @@ impl Default for Config {
             support: SupportConfig::default(),
             alerts: AlertsConfig::default(),
             trusted_proxies: String::new(),
+            mfa: MfaConfig::default(),
         }
     }
 }
@@ -511,6 +514,7 @@ impl Config {
         if let Err(e) = alerts::ranges(&self.trusted_proxies) {
             return Err(fail("trusted_proxies", self.trusted_proxies.clone(), &e));
         }
+        self.mfa.validate(!self.keys.master_key.is_empty(), &fail)?;
         if !["auto", "json", "text"].contains(&self.log_format.as_str()) {
             return Err(fail(
                 "log_format",
@@ -989,10 +993,12 @@ fn set_key(
 
 mod alerts;
 mod apps;
+pub mod mfa;
 mod support;
 #[cfg(test)]
 mod tests;
 
 pub use alerts::{items as list_items, ranges as address_ranges, AlertsConfig};
 pub use apps::{IntegrationsConfig, KeysConfig};
+pub use mfa::MfaConfig;
 pub use support::SupportConfig;

@@ -18,15 +18,14 @@ use crate::AppState;
 /// absent when no check ran.
 pub const ADVISORIES: Option<&str> = option_env!("RAMPART_ADVISORIES");
 
-/// The MFA fact of the report: whether this version can require a second factor of
-/// administrators, and how many have one. The platform has no MFA yet, so it reports
-/// `available: false`; the identity capability feeds this fact when it gains MFA.
-pub async fn mfa_fact(_state: &AppState, administrators: u64) -> Result<Mfa, Error> {
+/// The MFA fact of the report: whether sign-in requires a second factor of administrators
+/// (`[mfa] required_for_administrators`), and how many enabled administrators have one.
+pub async fn mfa_fact(state: &AppState, administrators: u64) -> Result<Mfa, Error> {
     Ok(Mfa {
-        available: false,
-        required_for_administrators: false,
+        available: true,
+        required_for_administrators: state.config.mfa.required_for_administrators,
         administrators,
-        administrators_enrolled: 0,
+        administrators_enrolled: state.store.posture_administrators_enrolled().await?,
     })
 }
 

@@ -67,6 +67,20 @@ impl Store {
         rows.into_iter().map(account).collect()
     }
 
+    /// How many enabled IT administrators have a confirmed second factor.
+    pub async fn posture_administrators_enrolled(&self) -> Result<u64, Error> {
+        let n: i64 = self
+            .reader()
+            .scalar(
+                "SELECT COUNT(*) FROM users u JOIN mfa_totp t ON t.user_id = u.id \
+                 WHERE t.confirmed_at IS NOT NULL AND NOT u.disabled AND u.provider = 'it' AND EXISTS \
+                 (SELECT 1 FROM it_role_assignments r WHERE r.user_id = u.id AND r.role = 'administrator')",
+                [],
+            )
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// Enabled accounts of any provider named `username`.
     pub async fn posture_accounts_named(
         &self,

@@ -16,6 +16,8 @@ use serde_json::Value;
 mod backup;
 #[path = "cli/layers.rs"]
 mod layers;
+#[path = "cli/mfa.rs"]
+mod mfa;
 #[path = "cli/proof.rs"]
 mod proof;
 #[path = "cli/sealed.rs"]

@@ -26,6 +26,7 @@ pub mod permissions;
 pub mod posture;
 pub mod roles;
 pub mod support;
+pub mod two_factor;
 pub mod users;
 
 use askama::Template;
@@ -60,9 +61,24 @@ pub fn routes() -> Router<AppState> {
         .route("/console/", get(home))
         .route("/console/static/console.css", get(stylesheet))
         .route("/console/login", get(login_page).post(login))
+        .route("/console/login/code", post(two_factor::sign_in_code))
         .route("/console/logout", post(logout))
         .route("/console/account", get(account::show))
         .route("/console/account/password", post(account::change_password))
+        .route("/console/account/two-factor", get(two_factor::show))
+        .route("/console/account/two-factor/start", post(two_factor::start))
+        .route(
+            "/console/account/two-factor/confirm",
+            post(two_factor::confirm),
+        )
+        .route(
+            "/console/account/two-factor/recovery-codes",
+            post(two_factor::new_codes),
+        )
+        .route(
+            "/console/account/step-up",
+            get(two_factor::step_up_page).post(two_factor::step_up),
+        )
         .route(
             "/console/account/sessions/{id}/end",
             post(account::end_session),
@@ -450,6 +466,13 @@ pub fn error_page(shell: &Shell, error: Error, here: &str) -> Response {
     if matches!(error, Error::Unauthenticated(_)) {
         return to_sign_in(here);
     }
+    // A sensitive action needs a fresh second factor: verify one, then come back.
+    if matches!(error, Error::StepUpRequired(_)) {
+        return page::see_other(&format!(
+            "{BASE}/account/step-up?return={}",
+            page::encode(here)
+        ));
+    }
     let problem = ApiError::from(error).0;
     let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     message(shell, status, &problem.title, &problem.detail)
@@ -592,12 +615,14 @@ async fn login(
     )
     .await;
     match done {
-        Ok(done) => shell.finish(page::with_session(
+        Ok(identity::LoginStep::Session(done)) => shell.finish(page::with_session(
             &return_to,
             done.token.secret(),
             done.lifetime.whole_seconds(),
             context.https,
         )),
+        Ok(identity::LoginStep::SecondFactor(pending)) => shell
+            .finish(two_factor::second_step(&state, &context, &shell, pending, &return_to).await),
         Err(e) => {
             let problem = ApiError::from(e).0;
             let html = LoginPage {

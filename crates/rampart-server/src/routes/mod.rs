@@ -8,6 +8,7 @@ pub mod exposed;
 pub mod findings;
 pub mod it;
 pub mod lifecycle;
+pub mod mfa;
 pub mod names;
 pub mod page;
 pub mod plans;

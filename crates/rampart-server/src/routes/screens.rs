@@ -75,6 +75,8 @@ struct LoginPage<'a> {
     chrome: &'a Chrome,
     return_to: &'a str,
     problem: Option<&'a str>,
+    /// A sign-in waiting for the code of the user's two-factor app (its pending token).
+    pending: Option<&'a str>,
 }
 
 /// The fields of the sign-in form.
@@ -88,6 +90,13 @@ pub struct LoginForm {
     return_to: String,
     #[serde(default, rename = "_csrf")]
     csrf: String,
+    /// The second step: the pending sign-in, and the app's code or a recovery code.
+    #[serde(default)]
+    pending: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    recovery_code: String,
 }
 
 /// The sign-in form's query.
@@ -241,6 +250,7 @@ pub async fn login_page(
         chrome: &chrome,
         return_to: &return_to,
         problem: None,
+        pending: None,
     }
     .render();
     chrome.finish(page::html(StatusCode::OK, html))
@@ -267,15 +277,54 @@ pub async fn login(
         return recorded(chrome.finish(page::refused_form(&state, &visitor, &chrome, &path).await));
     }
     let return_to = return_address(Some(&form.return_to), &chrome.base);
-    let done = identity::login(
-        &state,
-        &context.origin(&state),
-        "end",
-        &form.username,
-        &form.password,
-        super::auth::user_agent(&headers),
-    )
-    .await;
+    let origin = context.origin(&state);
+    let agent = super::auth::user_agent(&headers);
+    // The second step takes the code of the user's two-factor app (or a recovery code) for
+    // the pending sign-in; an end user has no enrolment to do here (the policy names IT
+    // users), so a sign-in that needs one is refused.
+    let done = if form.pending.is_empty() {
+        identity::login(
+            &state,
+            &origin,
+            "end",
+            &form.username,
+            &form.password,
+            agent,
+        )
+        .await
+    } else {
+        let factor = if form.recovery_code.is_empty() {
+            identity::mfa::Factor::Code(&form.code)
+        } else {
+            identity::mfa::Factor::RecoveryCode(&form.recovery_code)
+        };
+        identity::mfa::finish_login(&state, &origin, &form.pending, factor, agent)
+            .await
+            .map(|done| identity::LoginStep::Session(Box::new(done.logged_in)))
+    };
+    let done = match done {
+        Ok(identity::LoginStep::Session(done)) => Ok(done),
+        Ok(identity::LoginStep::SecondFactor(pending)) if !pending.enrol => {
+            let html = LoginPage {
+                chrome: &chrome,
+                return_to: &return_to,
+                problem: None,
+                pending: Some(pending.token.secret()),
+            }
+            .render();
+            return chrome.finish(page::html(StatusCode::OK, html));
+        }
+        Ok(identity::LoginStep::SecondFactor(_)) => Err(rampart_core::Error::Forbidden(
+            "this account must set up a two-factor app first, in the console".into(),
+        )),
+        Err(e) => Err(e),
+    };
+    // A wrong code keeps the pending sign-in: the page asks for the code again.
+    let retry = matches!(
+        &done,
+        Err(rampart_core::Error::InvalidSecondFactor(_)
+            | rampart_core::Error::LoginThrottled { .. })
+    ) && !form.pending.is_empty();
     match done {
         Ok(done) => chrome.finish(page::with_session(
             &return_to,
@@ -289,6 +338,7 @@ pub async fn login(
                 chrome: &chrome,
                 return_to: &return_to,
                 problem: Some(&problem.detail),
+                pending: retry.then_some(form.pending.as_str()),
             }
             .render();
             let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::UNAUTHORIZED);

@@ -14,7 +14,7 @@ use rampart_store::{AuthzOp, DirectoryProfile, ProfileChange};
 
 use crate::caller::Origin;
 use crate::identity::login::{
-    check_throttles, count_failure, open_session, record_refusal, unknown_name, LoggedIn,
+    check_throttles, count_failure, record_refusal, unknown_name, LoginStep,
 };
 use crate::state::AppState;
 
@@ -34,7 +34,7 @@ pub async fn login_via(
     username: &str,
     password: &str,
     user_agent: Option<String>,
-) -> Result<LoggedIn, Error> {
+) -> Result<LoginStep, Error> {
     let provider = Provider::parse(provider)?;
     if username.is_empty() || username.len() > MAX_USERNAME || username.contains(char::is_control) {
         return Err(Error::invalid(
@@ -131,7 +131,7 @@ pub async fn login_via(
         state.metrics.login(provider.as_str(), "disabled");
         return Err(Error::AccountDisabled);
     }
-    open_session(state, origin, user, user_agent).await
+    crate::identity::mfa::after_first_factor(state, origin, user, user_agent).await
 }
 
 /// Creates or updates the local profile of a directory user; a refusal's reason and error.
