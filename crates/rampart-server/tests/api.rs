@@ -28,6 +28,8 @@ mod integrations;
 mod lifecycle;
 #[path = "api/names.rs"]
 mod names;
+#[path = "api/oidc.rs"]
+mod oidc;
 #[path = "api/providers.rs"]
 mod providers;
 #[path = "api/reveal.rs"]

@@ -70,6 +70,8 @@ pub struct Config {
     pub integrations: IntegrationsConfig,
     /// The support desk's mail server, decision links and limits.
     pub support: SupportConfig,
+    /// The user provider each kind of user must sign in through.
+    pub sign_in: SignInConfig,
 }
 
 /// `[metrics]`
@@ -221,6 +223,7 @@ impl Default for Config {
             },
             integrations: IntegrationsConfig::default(),
             support: SupportConfig::default(),
+            sign_in: SignInConfig::default(),
         }
     }
 }
@@ -499,6 +502,7 @@ impl Config {
             }
         }
         self.support.validate(&fail)?;
+        self.sign_in.validate(&fail)?;
         if !["auto", "json", "text"].contains(&self.log_format.as_str()) {
             return Err(fail(
                 "log_format",
@@ -976,9 +980,11 @@ fn set_key(
 }
 
 mod apps;
+mod sign_in;
 mod support;
 #[cfg(test)]
 mod tests;
 
 pub use apps::{IntegrationsConfig, KeysConfig};
+pub use sign_in::SignInConfig;
 pub use support::SupportConfig;

@@ -48,6 +48,8 @@ pub struct Inner {
     pub keys: crate::apps::keys::FieldKeys,
     /// The one outbound HTTP client: integrations' calls.
     pub outbound: crate::apps::integrations::Client,
+    /// The discovery documents and keys of the identity providers users sign in through.
+    pub oidc: Arc<rampart_federation::oidc::Discovery>,
 }
 
 impl std::ops::Deref for AppState {
@@ -88,6 +90,7 @@ impl AppState {
                 apps: crate::apps::Runtime::default(),
                 keys,
                 outbound,
+                oidc: Arc::default(),
             }),
         })
     }

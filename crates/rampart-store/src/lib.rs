@@ -41,7 +41,10 @@ pub use lifecycle::{
     VersionInfo,
 };
 pub use providers::users::NO_LOCAL_PASSWORD;
-pub use providers::{DirectoryProfile, ProfileChange, ProviderRecord, ProviderStatus};
+pub use providers::{
+    DirectoryProfile, NewProviderLogin, ProfileChange, ProviderLogin, ProviderRecord,
+    ProviderStatus,
+};
 
 pub use support::{
     CaseQuery, CaseScope, Company, Decided, DecisionBy, NewCase, NewLink, OpenedCase, PeopleChange,

@@ -39,6 +39,7 @@ pub async fn login(
     let provider = Provider::parse(provider)?;
     let username = Username::parse(username)?;
     let user = verify_credentials(state, origin, provider, &username, password).await?;
+    crate::providers::required::local_allowed(state, origin, &user).await?;
     open_session(state, origin, user, user_agent).await
 }
 
