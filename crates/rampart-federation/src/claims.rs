@@ -148,8 +148,14 @@ mod tests {
             (json!({"preferred_username": "a"}), "sub"),
             (json!({"sub": "", "preferred_username": "a"}), "sub"),
             (json!({"sub": "s"}), "preferred_username"),
-            (json!({"sub": "s", "preferred_username": 3}), "preferred_username"),
-            (json!({"sub": "s", "preferred_username": "a", "groups": {"x": 1}}), "groups"),
+            (
+                json!({"sub": "s", "preferred_username": 3}),
+                "preferred_username",
+            ),
+            (
+                json!({"sub": "s", "preferred_username": "a", "groups": {"x": 1}}),
+                "groups",
+            ),
         ];
         for (claims, named) in cases {
             let e = claimed_user(&claims, "preferred_username", "groups").unwrap_err();

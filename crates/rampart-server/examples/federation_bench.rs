@@ -123,11 +123,7 @@ async fn at_provider(b: &Client, issuer: &str, auth_url: &str, password: &str) -
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let r = b
-        .get(absolute(issuer, &location(&r)))
-        .send()
-        .await
-        .unwrap();
+    let r = b.get(absolute(issuer, &location(&r))).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     location(&r)
 }
@@ -239,19 +235,26 @@ async fn main() {
     let r = admin
         .post(format!("{base}/api/v1/providers"))
         .bearer_auth(&token)
-        .json(&json!({ "name": "idp", "kind": "oidc", "users": "it", "settings": {
-            "issuer": issuer,
-            "ca_certificate": std::fs::read_to_string(var("CA")).unwrap(),
-            "client_id": client_id,
-            "client_secret": format!("file:{secret_file}"),
-            "scopes": ["openid", "email", "profile", "groups"],
-            "redirect_uri": redirect,
-            "mappings": [{ "group": "rampart-admins", "it_role": "administrator" }]
-        }}))
+        .json(
+            &json!({ "name": "idp", "kind": "oidc", "users": "it", "settings": {
+                "issuer": issuer,
+                "ca_certificate": std::fs::read_to_string(var("CA")).unwrap(),
+                "client_id": client_id,
+                "client_secret": format!("file:{secret_file}"),
+                "scopes": ["openid", "email", "profile", "groups"],
+                "redirect_uri": redirect,
+                "mappings": [{ "group": "rampart-admins", "it_role": "administrator" }]
+            }}),
+        )
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap()
+    );
     let secret = read(&secret_file);
 
     // A whole sign-in through Rampart.

@@ -107,7 +107,8 @@ pub fn validate_oidc(
             );
         }
     }
-    let printable = |v: &str| !v.is_empty() && v.len() <= 255 && v.chars().all(|c| c.is_ascii_graphic());
+    let printable =
+        |v: &str| !v.is_empty() && v.len() <= 255 && v.chars().all(|c| c.is_ascii_graphic());
     if !printable(&s.client_id) {
         bad(
             "settings.client_id",
@@ -119,7 +120,10 @@ pub fn validate_oidc(
     }
     if !s.scopes.iter().any(|x| x == "openid")
         || s.scopes.len() > 20
-        || !s.scopes.iter().all(|x| printable(x) && !x.contains('"') && !x.contains('\\'))
+        || !s
+            .scopes
+            .iter()
+            .all(|x| printable(x) && !x.contains('"') && !x.contains('\\'))
     {
         bad(
             "settings.scopes",
@@ -236,18 +240,31 @@ mod tests {
     fn each_broken_rule_names_its_field() {
         type Change = fn(&mut OidcSettings);
         let cases: &[(Change, &str)] = &[
-            (|s| s.issuer = "http://idp.example.com".into(), "settings.issuer"),
-            (|s| s.issuer = "https://idp.example.com/?x=1".into(), "settings.issuer"),
+            (
+                |s| s.issuer = "http://idp.example.com".into(),
+                "settings.issuer",
+            ),
+            (
+                |s| s.issuer = "https://idp.example.com/?x=1".into(),
+                "settings.issuer",
+            ),
             (|s| s.issuer = "idp.example.com".into(), "settings.issuer"),
             (|s| s.client_id = "two words".into(), "settings.client_id"),
-            (|s| s.client_secret = "hunter2".into(), "settings.client_secret"),
+            (
+                |s| s.client_secret = "hunter2".into(),
+                "settings.client_secret",
+            ),
             (|s| s.scopes = vec!["email".into()], "settings.scopes"),
-            (|s| s.username_claim = "user name".into(), "settings.username_claim"),
+            (
+                |s| s.username_claim = "user name".into(),
+                "settings.username_claim",
+            ),
             (|s| s.groups_claim = String::new(), "settings.groups_claim"),
             (
                 |s| {
-                    s.redirect_uri =
-                        Some("https://rampart.example.com/api/v1/providers/other/oidc/callback".into())
+                    s.redirect_uri = Some(
+                        "https://rampart.example.com/api/v1/providers/other/oidc/callback".into(),
+                    )
                 },
                 "settings.redirect_uri",
             ),
@@ -261,8 +278,9 @@ mod tests {
             ),
             (
                 |s| {
-                    s.redirect_uri =
-                        Some("http://rampart.example.com/api/v1/providers/corp/oidc/callback".into())
+                    s.redirect_uri = Some(
+                        "http://rampart.example.com/api/v1/providers/corp/oidc/callback".into(),
+                    )
                 },
                 "settings.redirect_uri",
             ),
@@ -271,7 +289,10 @@ mod tests {
                 "settings.ca_certificate",
             ),
             (|s| s.timeout_seconds = 0, "settings.timeout_seconds"),
-            (|s| s.mappings[0].role = Some("x".into()), "settings.mappings[0]"),
+            (
+                |s| s.mappings[0].role = Some("x".into()),
+                "settings.mappings[0]",
+            ),
         ];
         for (change, field) in cases {
             let mut s = good();

@@ -531,7 +531,11 @@ struct LoginPage<'a> {
 
 impl LoginPage<'_> {
     /// The page's providers and whether its password form shows, for `return_to`.
-    async fn offer(state: &AppState, return_to: &str, asked_local: bool) -> (bool, Vec<SignInOption>, String) {
+    async fn offer(
+        state: &AppState,
+        return_to: &str,
+        asked_local: bool,
+    ) -> (bool, Vec<SignInOption>, String) {
         let local = asked_local || state.config.sign_in.required(Provider::It).is_none();
         let options = sign_in_options(state, Provider::It, return_to)
             .await

@@ -17,7 +17,7 @@ use rampart_service::{identity, providers, AppState};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use super::{admitted, error_page, field, fields, here, posted, require, Section, Shell, Segments};
+use super::{admitted, error_page, field, fields, here, posted, require, Section, Segments, Shell};
 use crate::routes::page::{self, Visitor};
 
 /// One row of the list.

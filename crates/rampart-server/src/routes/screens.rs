@@ -23,8 +23,8 @@ use rampart_core::{Error, Provider};
 use rampart_model::format::ScreenKind;
 use rampart_service::apps::screens::{self, Opened, ScreenRef, Submitted};
 use rampart_service::providers::oidc::SignInOption;
-use rampart_service::{identity, providers};
 use rampart_service::AppState;
+use rampart_service::{identity, providers};
 use serde::Deserialize;
 use serde_json::{Map, Value as Json};
 

@@ -91,7 +91,11 @@ impl Peer {
             .send()
             .await
             .unwrap();
-        assert!(response.status().is_success(), "{path}: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
         response.json().await.unwrap()
     }
 
@@ -147,7 +151,11 @@ fn real_time(node: &Node) {
 /// the node for `users`, with `extra` settings; answers the client id.
 async fn add_provider(node: &Node, admin: &str, name: &str, users: &str, extra: Value) -> String {
     let p = peer();
-    let client_id = format!("rp-{name}-{}-{}", node.name(), node.base.rsplit(':').next().unwrap());
+    let client_id = format!(
+        "rp-{name}-{}-{}",
+        node.name(),
+        node.base.rsplit(':').next().unwrap()
+    );
     let redirect = format!("{}/api/v1/providers/{name}/oidc/callback", node.base);
     let secret_file = p.client(&client_id, &redirect).await;
     let mut settings = json!({
@@ -203,7 +211,11 @@ async fn authorize(browser: &Client, auth_url: &str, user: &str) -> String {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{user} signs in at the provider");
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "{user} signs in at the provider"
+    );
     let r = browser
         .get(absolute(p.issuer(), &location(&r)))
         .send()
@@ -214,7 +226,12 @@ async fn authorize(browser: &Client, auth_url: &str, user: &str) -> String {
 }
 
 /// A whole sign-in in a fresh browser: the browser and the callback's answer.
-async fn sign_in(node: &Node, provider: &str, query: &str, user: &str) -> (Client, Response, String) {
+async fn sign_in(
+    node: &Node,
+    provider: &str,
+    query: &str,
+    user: &str,
+) -> (Client, Response, String) {
     let b = browser();
     let r = start(node, &b, provider, query).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}: start", node.name());
@@ -240,7 +257,12 @@ async fn logins(node: &Node) -> Vec<(String, Value)> {
         .await
         .into_iter()
         .filter(|e| e.action == "auth.login")
-        .map(|e| (e.outcome.clone(), serde_json::from_str(&e.details).unwrap_or(Value::Null)))
+        .map(|e| {
+            (
+                e.outcome.clone(),
+                serde_json::from_str(&e.details).unwrap_or(Value::Null),
+            )
+        })
         .collect()
 }
 
@@ -263,7 +285,12 @@ async fn unchanged_counts(node: &Node) -> (usize, i64, i64) {
 /// through `provider` for `reason`.
 async fn refused(node: &Node, r: Response, provider: &str, reason: &str) {
     let (status, _, body) = problem(r).await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{}: {reason}: {body}", node.name());
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "{}: {reason}: {body}",
+        node.name()
+    );
     assert_eq!(problem_type(&body), "forbidden", "{body}");
     let last = logins(node).await.pop().unwrap();
     assert_eq!(last.0, "failure", "{}: {reason}", node.name());
@@ -289,11 +316,15 @@ async fn it_and_end_users_sign_in_through_the_provider_with_roles_from_its_claim
             .text()
             .await
             .unwrap();
+        // askama writes `&` as `&#38;`.
         assert!(
-            page.contains("/api/v1/providers/idp/oidc/start?kind=it&amp;return=%2Fconsole%2F"),
+            page.contains("/api/v1/providers/idp/oidc/start?kind=it&#38;return=%2Fconsole%2F"),
             "{name}: {page}"
         );
-        assert!(page.contains("name=\"password\""), "{name}: the local form stays");
+        assert!(
+            page.contains("name=\"password\""),
+            "{name}: the local form stays"
+        );
 
         // Alice, an IT user in rampart-admins, signs in to the console as an administrator.
         let (b, answer, _) = sign_in(&node, "idp", "kind=it&return=/console/users", "alice").await;
@@ -301,11 +332,16 @@ async fn it_and_end_users_sign_in_through_the_provider_with_roles_from_its_claim
         assert_eq!(location(&answer), "/console/users", "{name}");
         let cookies: Vec<_> = answer.headers().get_all("set-cookie").iter().collect();
         assert!(
-            cookies.iter().any(|c| c.to_str().unwrap().starts_with("__Host-rampart_session=rps_")),
+            cookies.iter().any(|c| c
+                .to_str()
+                .unwrap()
+                .starts_with("__Host-rampart_session=rps_")),
             "{name}: {cookies:?}"
         );
         assert!(
-            cookies.iter().any(|c| c.to_str().unwrap().starts_with("__Host-rampart_oidc=;")),
+            cookies
+                .iter()
+                .any(|c| c.to_str().unwrap().starts_with("__Host-rampart_oidc=;")),
             "{name}: the sign-in's cookie is cleared: {cookies:?}"
         );
         let (status, who) = me(&node, &b).await;
@@ -331,9 +367,15 @@ async fn it_and_end_users_sign_in_through_the_provider_with_roles_from_its_claim
             .unwrap();
         assert_eq!(providers.status(), StatusCode::OK, "{name}");
         let providers = providers.text().await.unwrap();
-        assert!(providers.contains("id=\"provider-idp\""), "{name}: {providers}");
+        assert!(
+            providers.contains("id=\"provider-idp\""),
+            "{name}: {providers}"
+        );
         assert!(providers.contains("aria-label=\"Disable idp\""), "{name}");
-        assert!(!providers.contains("never</td>"), "{name}: a success is shown");
+        assert!(
+            !providers.contains("never</td>"),
+            "{name}: a success is shown"
+        );
 
         // Bob signs in to an application as an end user, back where he was going.
         let (b, answer, _) =
@@ -345,7 +387,8 @@ async fn it_and_end_users_sign_in_through_the_provider_with_roles_from_its_claim
         assert_eq!(who["user"]["username"], "bob", "{name}");
 
         // The provider takes alice out of rampart-admins: her next sign-in follows.
-        p.admin(Method::PATCH, "/users/alice", json!({ "groups": [] })).await;
+        p.admin(Method::PATCH, "/users/alice", json!({ "groups": [] }))
+            .await;
         let (b, answer, _) = sign_in(&node, "idp", "kind=it", "alice").await;
         p.admin(
             Method::PATCH,
@@ -361,7 +404,11 @@ async fn it_and_end_users_sign_in_through_the_provider_with_roles_from_its_claim
         // JWKS is fetched again for the unknown kid).
         p.admin(Method::POST, "/keys/rotate", json!({})).await;
         let (b, answer, _) = sign_in(&node, "idp", "kind=it", "alice").await;
-        assert_eq!(answer.status(), StatusCode::SEE_OTHER, "{name}: after rotation");
+        assert_eq!(
+            answer.status(),
+            StatusCode::SEE_OTHER,
+            "{name}: after rotation"
+        );
         let (_, who) = me(&node, &b).await;
         assert_eq!(who["user"]["administrator"], true, "{name}: {who}");
 
@@ -373,15 +420,26 @@ async fn it_and_end_users_sign_in_through_the_provider_with_roles_from_its_claim
             .collect();
         assert_eq!(through.len(), 4, "{name}: {through:?}");
         let store = &node.server().state.store;
-        assert_eq!(store.users_of_provider("idp").await.unwrap().len(), 2, "{name}");
+        assert_eq!(
+            store.users_of_provider("idp").await.unwrap().len(),
+            2,
+            "{name}"
+        );
         // The provider's health: a success, no error.
         let (_, status) = node.get("/api/v1/providers/idp/status", &admin).await;
         assert!(status["last_success_at"].is_string(), "{name}: {status}");
         assert!(status["last_error"].is_null(), "{name}: {status}");
         // No secret reached the trail.
         let secret = Peer::read(
-            &node.server().state.store.provider("idp").await.unwrap().unwrap().settings
-                ["client_secret"]
+            &node
+                .server()
+                .state
+                .store
+                .provider("idp")
+                .await
+                .unwrap()
+                .unwrap()
+                .settings["client_secret"]
                 .as_str()
                 .unwrap()["file:".len()..],
         );
@@ -424,7 +482,10 @@ async fn callbacks_that_are_not_the_sign_in_under_way_are_refused_audited_and_ch
             .unwrap();
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{name}");
         let page = r.text().await.unwrap();
-        assert!(page.contains("no sign-in through idp is under way"), "{name}: {page}");
+        assert!(
+            page.contains("no sign-in through idp is under way"),
+            "{name}: {page}"
+        );
 
         // The right browser, a state that is not the one sent: refused, and the sign-in is
         // used up (the right state afterwards finds nothing).
@@ -455,7 +516,11 @@ async fn callbacks_that_are_not_the_sign_in_under_way_are_refused_audited_and_ch
         let r = b.get(location(&r)).send().await.unwrap();
         let interaction = absolute(p.issuer(), &location(&r));
         let r = b.post(format!("{interaction}/abort")).send().await.unwrap();
-        let r = b.get(absolute(p.issuer(), &location(&r))).send().await.unwrap();
+        let r = b
+            .get(absolute(p.issuer(), &location(&r)))
+            .send()
+            .await
+            .unwrap();
         let callback = location(&r);
         assert!(callback.contains("error=access_denied"), "{callback}");
         let r = b.get(&callback).send().await.unwrap();
@@ -474,8 +539,14 @@ async fn callbacks_that_are_not_the_sign_in_under_way_are_refused_audited_and_ch
         let b2 = browser();
         let r = start(&node, &b2, "idp", "").await;
         let fresh = authorize(&b2, &location(&r), "bob").await;
-        let state = fresh.split(['?', '&']).find(|p| p.starts_with("state=")).unwrap();
-        let code = callback.split(['?', '&']).find(|p| p.starts_with("code=")).unwrap();
+        let state = fresh
+            .split(['?', '&'])
+            .find(|p| p.starts_with("state="))
+            .unwrap();
+        let code = callback
+            .split(['?', '&'])
+            .find(|p| p.starts_with("code="))
+            .unwrap();
         let replay = format!(
             "{}/api/v1/providers/idp/oidc/callback?{code}&{state}",
             node.base
@@ -495,7 +566,8 @@ async fn callbacks_that_are_not_the_sign_in_under_way_are_refused_audited_and_ch
         p.admin(Method::PUT, "/ttl", json!({ "IdToken": 60 })).await;
         node.clock.advance(time::Duration::minutes(5));
         let r = b.get(&callback).send().await.unwrap();
-        p.admin(Method::PUT, "/ttl", json!({ "IdToken": 3600 })).await;
+        p.admin(Method::PUT, "/ttl", json!({ "IdToken": 3600 }))
+            .await;
         refused(&node, r, "idp", "token-expired").await;
         assert_eq!(unchanged_counts(&node).await, after_good, "{name}");
     })
@@ -524,7 +596,11 @@ async fn return_addresses_and_redirect_uris_must_be_exactly_allowed() {
             let r = start(&node, &b, "idp", query).await;
             assert!(r.headers().get("set-cookie").is_none(), "{name}: {query}");
             let (status, _, body) = problem(r).await;
-            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {query}: {body}");
+            assert_eq!(
+                status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{name}: {query}: {body}"
+            );
         }
         let r = start(&node, &browser(), "nobody", "kind=it").await;
         assert_eq!(problem(r).await.0, StatusCode::NOT_FOUND, "{name}");
@@ -545,8 +621,19 @@ async fn return_addresses_and_redirect_uris_must_be_exactly_allowed() {
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {body}");
         assert_eq!(body["field"], "settings.redirect_uri", "{body}");
-        let client_id = format!("rp-idp-{}-{}", node.name(), node.base.rsplit(':').next().unwrap());
-        let stored = node.server().state.store.provider("idp").await.unwrap().unwrap();
+        let client_id = format!(
+            "rp-idp-{}-{}",
+            node.name(),
+            node.base.rsplit(':').next().unwrap()
+        );
+        let stored = node
+            .server()
+            .state
+            .store
+            .provider("idp")
+            .await
+            .unwrap()
+            .unwrap();
         let mut settings = stored.settings.clone();
         settings["client_id"] = client_id.into();
         // The provider has registered the callback under 127.0.0.1, not under localhost.
@@ -556,7 +643,11 @@ async fn return_addresses_and_redirect_uris_must_be_exactly_allowed() {
         )
         .into();
         let (status, body) = node
-            .patch("/api/v1/providers/idp", &admin, json!({ "settings": settings }))
+            .patch(
+                "/api/v1/providers/idp",
+                &admin,
+                json!({ "settings": settings }),
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "{name}: {body}");
         let b = browser();
@@ -630,7 +721,13 @@ async fn an_unreachable_provider_is_a_clear_problem_and_local_administrators_sti
         assert_eq!(unchanged_counts(&node).await, before, "{name}");
         // The status names the error; the test route says it too.
         let (_, status) = node.get("/api/v1/providers/down/status", &admin).await;
-        assert!(status["last_error"].as_str().unwrap().contains("cannot be reached"), "{status}");
+        assert!(
+            status["last_error"]
+                .as_str()
+                .unwrap()
+                .contains("cannot be reached"),
+            "{status}"
+        );
         let (code, body) = node.post_empty("/api/v1/providers/down/test", &admin).await;
         assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE, "{name}: {body}");
         // Rampart's own administrator still signs in.
@@ -663,10 +760,19 @@ async fn a_required_provider_replaces_the_password_form_except_for_break_glass_a
             .text()
             .await
             .unwrap();
-        assert!(!page.contains("name=\"password\""), "{name}: no password form");
+        assert!(
+            !page.contains("name=\"password\""),
+            "{name}: no password form"
+        );
         assert!(page.contains("/api/v1/providers/idp/oidc/start"), "{name}");
-        assert!(!page.contains("/api/v1/providers/other/oidc/start"), "{name}");
-        assert!(page.contains("/console/login?local=1"), "{name}: the break-glass link");
+        assert!(
+            !page.contains("/api/v1/providers/other/oidc/start"),
+            "{name}"
+        );
+        assert!(
+            page.contains("/console/login?local=1"),
+            "{name}: the break-glass link"
+        );
         let page = browser()
             .get(format!("{}/console/login?local=1", node.base))
             .send()
@@ -675,17 +781,22 @@ async fn a_required_provider_replaces_the_password_form_except_for_break_glass_a
             .text()
             .await
             .unwrap();
-        assert!(page.contains("name=\"password\""), "{name}: the break-glass form");
+        assert!(
+            page.contains("name=\"password\""),
+            "{name}: the break-glass form"
+        );
 
         // A local IT user who is not a break-glass administrator is refused, audited.
-        node.create_user(Provider::It, "dev", USER_PASSWORD, false).await;
+        node.create_user(Provider::It, "dev", USER_PASSWORD, false)
+            .await;
         let r = node.login_response("it", "dev", USER_PASSWORD).await;
         let (status, _, body) = problem(r).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{name}: {body}");
         assert!(body["detail"].as_str().unwrap().contains("idp"), "{body}");
         let last = logins(&node).await.pop().unwrap();
         assert_eq!(last.1["reason"], "provider-required", "{last:?}");
-        node.create_user(Provider::End, "carla", USER_PASSWORD, false).await;
+        node.create_user(Provider::End, "carla", USER_PASSWORD, false)
+            .await;
         let r = node.login_response("end", "carla", USER_PASSWORD).await;
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{name}");
         // The break-glass administrator signs in with the password.
@@ -755,7 +866,10 @@ async fn accounts_are_linked_by_a_verified_email_only_when_configured() {
         assert_eq!(answer.status(), StatusCode::SEE_OTHER, "{name}");
         let (_, who) = me(&node, &b).await;
         assert_eq!(who["user"]["username"], "mallory", "{name}: {who}");
-        assert!(who["user"]["email"].is_null(), "{name}: an unverified e-mail is not kept");
+        assert!(
+            who["user"]["email"].is_null(),
+            "{name}: an unverified e-mail is not kept"
+        );
 
         // Alice's verified address links her local account, once.
         for _ in 0..2 {
@@ -771,7 +885,11 @@ async fn accounts_are_linked_by_a_verified_email_only_when_configured() {
             .filter(|e| e.action == "user.link")
             .collect();
         assert_eq!(links.len(), 1, "{name}");
-        assert!(links[0].details.contains("verified-email"), "{}", links[0].details);
+        assert!(
+            links[0].details.contains("verified-email"),
+            "{}",
+            links[0].details
+        );
     })
     .await;
 }
@@ -790,8 +908,12 @@ async fn id_tokens_are_held_to_the_keys_issuer_audience_time_and_nonce() {
         "client_secret": "env:UNUSED",
     }))
     .unwrap();
-    let client = OidcClient::new(settings, "unused".into(), std::sync::Arc::new(Discovery::default()))
-        .unwrap();
+    let client = OidcClient::new(
+        settings,
+        "unused".into(),
+        std::sync::Arc::new(Discovery::default()),
+    )
+    .unwrap();
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let mint = |spec: Value| async move {
         p.admin(Method::POST, "/id-token", spec).await["token"]
@@ -803,21 +925,59 @@ async fn id_tokens_are_held_to_the_keys_issuer_audience_time_and_nonce() {
         let client = &client;
         async move { client.verify_id_token(&token, nonce, now).await }
     };
-    let good = verify(mint(json!({ "nonce": "n-1" })).await, "n-1").await.unwrap();
+    let good = verify(mint(json!({ "nonce": "n-1" })).await, "n-1")
+        .await
+        .unwrap();
     assert_eq!(good.user.username, "alice");
     assert_eq!(good.claims["aud"], client_id.as_str());
     for (spec, nonce, reason) in [
-        (json!({ "nonce": "n-1", "aud": "rampart-other" }), "n-1", "wrong-audience"),
-        (json!({ "nonce": "n-1", "aud": ["rampart", "stranger"] }), "n-1", "wrong-audience"),
+        (
+            json!({ "nonce": "n-1", "aud": "rampart-other" }),
+            "n-1",
+            "wrong-audience",
+        ),
+        (
+            json!({ "nonce": "n-1", "aud": ["rampart", "stranger"] }),
+            "n-1",
+            "wrong-audience",
+        ),
         (json!({ "nonce": "n-2" }), "n-1", "nonce-mismatch"),
         (json!({}), "n-1", "nonce-mismatch"),
-        (json!({ "nonce": "n-1", "iat_offset": -7200, "lifetime": 3600 }), "n-1", "token-expired"),
-        (json!({ "nonce": "n-1", "iat_offset": 600 }), "n-1", "issued-at-out-of-range"),
-        (json!({ "nonce": "n-1", "iat_offset": -1800 }), "n-1", "issued-at-out-of-range"),
-        (json!({ "nonce": "n-1", "iss": "https://evil.example" }), "n-1", "wrong-issuer"),
-        (json!({ "nonce": "n-1", "key": "foreign" }), "n-1", "unknown-key"),
-        (json!({ "nonce": "n-1", "alg": "HS256" }), "n-1", "disallowed-algorithm"),
-        (json!({ "nonce": "n-1", "omit": ["preferred_username"] }), "n-1", "missing-claim"),
+        (
+            json!({ "nonce": "n-1", "iat_offset": -7200, "lifetime": 3600 }),
+            "n-1",
+            "token-expired",
+        ),
+        (
+            json!({ "nonce": "n-1", "iat_offset": 600 }),
+            "n-1",
+            "issued-at-out-of-range",
+        ),
+        (
+            json!({ "nonce": "n-1", "iat_offset": -1800 }),
+            "n-1",
+            "issued-at-out-of-range",
+        ),
+        (
+            json!({ "nonce": "n-1", "iss": "https://evil.example" }),
+            "n-1",
+            "wrong-issuer",
+        ),
+        (
+            json!({ "nonce": "n-1", "key": "foreign" }),
+            "n-1",
+            "unknown-key",
+        ),
+        (
+            json!({ "nonce": "n-1", "alg": "HS256" }),
+            "n-1",
+            "disallowed-algorithm",
+        ),
+        (
+            json!({ "nonce": "n-1", "omit": ["preferred_username"] }),
+            "n-1",
+            "missing-claim",
+        ),
     ] {
         let token = mint(spec.clone()).await;
         let e = verify(token, nonce).await.unwrap_err();
