@@ -49,7 +49,8 @@ impl SignInConfig {
                 return Err(fail(key, name.clone(), "a user provider's name, or empty"));
             }
         }
-        if !self.it_provider.is_empty() && !self.break_glass.split(',').any(|n| !n.trim().is_empty())
+        if !self.it_provider.is_empty()
+            && !self.break_glass.split(',').any(|n| !n.trim().is_empty())
         {
             return Err(fail(
                 "sign_in.break_glass",

@@ -153,10 +153,7 @@ pub async fn test(state: &AppState, name: &str) -> Result<ProviderTestResult, Er
         result.map_err(|e| oidc::provider_error(&record.name, &e))?;
         return Ok(ProviderTestResult {
             ok: true,
-            message: format!(
-                "fetched the discovery document and keys of {}",
-                record.name
-            ),
+            message: format!("fetched the discovery document and keys of {}", record.name),
         });
     }
     let result = match directory(&record) {

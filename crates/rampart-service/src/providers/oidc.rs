@@ -121,7 +121,10 @@ pub async fn start(
     let audience = Users::parse(&record.users).map_err(Error::Internal)?;
     let provider = match (kind, audience) {
         (Some(k), _) => Provider::parse(k).map_err(|_| {
-            Error::invalid("kind", format!("{k:?} is not a kind of user; use it or end"))
+            Error::invalid(
+                "kind",
+                format!("{k:?} is not a kind of user; use it or end"),
+            )
         })?,
         (None, Users::It) => Provider::It,
         (None, Users::End) => Provider::End,
@@ -271,12 +274,12 @@ pub async fn finish(
         Ok(ProviderSettings::Oidc(s)) => s,
         _ => return refused("provider-changed", "the provider changed".into()).await,
     };
-    if answer.iss.as_deref().is_some_and(|iss| iss != settings.issuer) {
-        return refused(
-            "wrong-issuer",
-            "the answer names another issuer".into(),
-        )
-        .await;
+    if answer
+        .iss
+        .as_deref()
+        .is_some_and(|iss| iss != settings.issuer)
+    {
+        return refused("wrong-issuer", "the answer names another issuer".into()).await;
     }
     let Some(code) = answer.code.as_deref().filter(|c| !c.is_empty()) else {
         return refused("no-code", "the answer has no code".into()).await;
@@ -307,7 +310,14 @@ pub async fn finish(
         }
     };
     if !user.disabled && user.user_provider.as_deref() == Some(name) {
-        apply_roles(state, &user, &settings.mappings, &verified.user.groups, name).await?;
+        apply_roles(
+            state,
+            &user,
+            &settings.mappings,
+            &verified.user.groups,
+            name,
+        )
+        .await?;
     }
     let user = state.store.user(user.id).await?.unwrap_or(user);
     if user.disabled {
@@ -455,9 +465,10 @@ async fn local_user(
 /// Where the provider sends the browser back: the configured redirect URI, or the
 /// server's `public_origin` and the provider's callback path.
 fn redirect_uri(state: &AppState, name: &str, settings: &OidcSettings) -> String {
-    settings.redirect_uri.clone().unwrap_or_else(|| {
-        format!("{}{}", state.config.public_origin, callback_path(name))
-    })
+    settings
+        .redirect_uri
+        .clone()
+        .unwrap_or_else(|| format!("{}{}", state.config.public_origin, callback_path(name)))
 }
 
 /// The return address of a sign-in: a path in the console (IT users; the console's home
@@ -630,9 +641,15 @@ mod tests {
         let it = |a: Option<&str>| checked_return(Provider::It, a);
         let end = |a: Option<&str>| checked_return(Provider::End, a);
         assert_eq!(it(None).unwrap(), "/console/");
-        assert_eq!(it(Some("/console/users?x=1")).unwrap(), "/console/users?x=1");
+        assert_eq!(
+            it(Some("/console/users?x=1")).unwrap(),
+            "/console/users?x=1"
+        );
         assert_eq!(end(Some("/apps/dev/crm/")).unwrap(), "/apps/dev/crm/");
-        assert_eq!(end(Some("/apps/dev/crm/home")).unwrap(), "/apps/dev/crm/home");
+        assert_eq!(
+            end(Some("/apps/dev/crm/home")).unwrap(),
+            "/apps/dev/crm/home"
+        );
         for bad in [
             "https://evil.example/console/",
             "//evil.example/console/",

@@ -44,7 +44,11 @@ pub(crate) fn provider_allowed(state: &AppState, provider: Provider, name: &str)
 }
 
 /// [`provider_allowed`], as the refusal when not.
-pub(crate) fn check_provider(state: &AppState, provider: Provider, name: &str) -> Result<(), Error> {
+pub(crate) fn check_provider(
+    state: &AppState,
+    provider: Provider,
+    name: &str,
+) -> Result<(), Error> {
     if provider_allowed(state, provider, name) {
         return Ok(());
     }

@@ -96,7 +96,10 @@ async fn run(
         ProviderSettings::from_parts(&record.kind, record.settings.clone())
             .map_err(|e| Error::Internal(e.message))?
     else {
-        return Err(Error::Internal(format!("{} is not a directory", record.name)));
+        return Err(Error::Internal(format!(
+            "{} is not a directory",
+            record.name
+        )));
     };
     let audience = Users::parse(&record.users).map_err(Error::Internal)?;
     let mut report = SyncReport {
