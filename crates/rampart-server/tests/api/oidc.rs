@@ -454,6 +454,47 @@ async fn it_and_end_users_sign_in_through_the_provider_with_roles_from_its_claim
         .unwrap();
         assert!(!all.contains(&secret), "{name}");
         assert!(!all.contains(&p.password("alice")), "{name}");
+
+        // Alice, an administrator, disables the provider from the console's page (its
+        // form, with the page's CSRF token): it is no longer accepted.
+        let page = b
+            .get(format!("{}/console/providers", node.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = page
+            .split("name=\"_csrf\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap()
+            .to_owned();
+        let r = b
+            .post(format!("{}/console/providers/idp/enabled", node.base))
+            .header("origin", node.base.as_str())
+            .form(&[("_csrf", csrf.as_str()), ("enabled", "false")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{name}");
+        assert_eq!(location(&r), "/console/providers?done=disabled", "{name}");
+        let (_, view) = node.get("/api/v1/providers/idp", &admin).await;
+        assert_eq!(view["enabled"], false, "{name}: {view}");
+        let r = start(&node, &browser(), "idp", "kind=it").await;
+        assert_eq!(problem(r).await.0, StatusCode::FORBIDDEN, "{name}");
+        // Without the token the form changes nothing.
+        let r = b
+            .post(format!("{}/console/providers/idp/enabled", node.base))
+            .header("origin", node.base.as_str())
+            .form(&[("enabled", "true")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{name}");
+        let (_, view) = node.get("/api/v1/providers/idp", &admin).await;
+        assert_eq!(view["enabled"], false, "{name}");
     })
     .await;
 }
