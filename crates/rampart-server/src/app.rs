@@ -172,6 +172,8 @@ fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(providers::test))
         .routes(routes!(providers::sync))
         .routes(routes!(providers::status))
+        .routes(routes!(providers::oidc_start))
+        .routes(routes!(providers::oidc_callback))
         .routes(routes!(authz::check))
         .routes(routes!(authz::explain))
         .routes(routes!(authz::list_filter))

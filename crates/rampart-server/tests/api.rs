@@ -32,6 +32,8 @@ mod lifecycle;
 mod mfa;
 #[path = "api/names.rs"]
 mod names;
+#[path = "api/oidc.rs"]
+mod oidc;
 #[path = "api/posture.rs"]
 mod posture;
 #[path = "api/providers.rs"]

@@ -77,6 +77,8 @@ pub struct Config {
     pub trusted_proxies: String,
     /// Who must use a second factor, and step-up for sensitive operations.
     pub mfa: MfaConfig,
+    /// The user provider each kind of user must sign in through.
+    pub sign_in: SignInConfig,
 }
 
 /// `[metrics]`
@@ -231,6 +233,7 @@ impl Default for Config {
             alerts: AlertsConfig::default(),
             trusted_proxies: String::new(),
             mfa: MfaConfig::default(),
+            sign_in: SignInConfig::default(),
         }
     }
 }
@@ -515,6 +518,7 @@ impl Config {
             return Err(fail("trusted_proxies", self.trusted_proxies.clone(), &e));
         }
         self.mfa.validate(!self.keys.master_key.is_empty(), &fail)?;
+        self.sign_in.validate(&fail)?;
         if !["auto", "json", "text"].contains(&self.log_format.as_str()) {
             return Err(fail(
                 "log_format",
@@ -994,6 +998,7 @@ fn set_key(
 mod alerts;
 mod apps;
 pub mod mfa;
+mod sign_in;
 mod support;
 #[cfg(test)]
 mod tests;
@@ -1001,4 +1006,5 @@ mod tests;
 pub use alerts::{items as list_items, ranges as address_ranges, AlertsConfig};
 pub use apps::{IntegrationsConfig, KeysConfig};
 pub use mfa::MfaConfig;
+pub use sign_in::SignInConfig;
 pub use support::SupportConfig;

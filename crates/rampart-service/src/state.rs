@@ -50,6 +50,8 @@ pub struct Inner {
     pub outbound: crate::apps::integrations::Client,
     /// Whether this node runs the work that must run once per cluster.
     pub leadership: Arc<crate::cluster::Leadership>,
+    /// The discovery documents and keys of the identity providers users sign in through.
+    pub oidc: Arc<rampart_federation::oidc::Discovery>,
 }
 
 impl std::ops::Deref for AppState {
@@ -92,6 +94,7 @@ impl AppState {
                 keys,
                 outbound,
                 leadership,
+                oidc: Arc::default(),
             }),
         })
     }

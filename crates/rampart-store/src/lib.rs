@@ -12,8 +12,8 @@ mod apps;
 mod audit;
 mod authz;
 mod backend;
-mod cluster;
 mod backup;
+mod cluster;
 mod db;
 mod fence;
 mod identity;
@@ -47,7 +47,10 @@ pub use lifecycle::{
 };
 pub use posture::{AccountFacts, FindingCount};
 pub use providers::users::NO_LOCAL_PASSWORD;
-pub use providers::{DirectoryProfile, ProfileChange, ProviderRecord, ProviderStatus};
+pub use providers::{
+    DirectoryProfile, NewProviderLogin, ProfileChange, ProviderLogin, ProviderRecord,
+    ProviderStatus,
+};
 
 pub use support::{
     CaseQuery, CaseScope, Company, Decided, DecisionBy, NewCase, NewLink, OpenedCase, PeopleChange,

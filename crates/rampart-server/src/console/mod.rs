@@ -24,6 +24,7 @@ pub mod hierarchies;
 pub mod modules;
 pub mod permissions;
 pub mod posture;
+pub mod providers;
 pub mod roles;
 pub mod support;
 pub mod two_factor;
@@ -39,8 +40,9 @@ use axum::{Form, Router};
 use rampart_api::ListUsersQuery;
 use rampart_apps::pages::return_address;
 use rampart_authz::policy::Operation;
-use rampart_core::Error;
+use rampart_core::{Error, Provider};
 use rampart_service::identity;
+use rampart_service::providers::oidc::{sign_in_options, SignInOption};
 use rampart_service::AppState;
 use serde::Deserialize;
 
@@ -152,6 +154,11 @@ pub fn routes() -> Router<AppState> {
             get(users::confirm).post(users::act),
         )
         .route("/console/posture", get(posture::show))
+        .route("/console/providers", get(providers::list))
+        .route(
+            "/console/providers/{name}/enabled",
+            post(providers::set_enabled),
+        )
         .route("/console/support", get(support::inbox))
         .route("/console/support/{id}/{decision}", post(support::decide))
         .route("/console/{*rest}", axum::routing::any(not_found))
@@ -213,6 +220,8 @@ pub enum Section {
     Environments,
     /// The security posture report.
     Posture,
+    /// User providers and their health.
+    Providers,
     /// Signing in, refusals, pages that belong nowhere.
     None,
 }
@@ -538,6 +547,32 @@ struct LoginPage<'a> {
     username: &'a str,
     notice: Option<&'a str>,
     problem: Option<&'a str>,
+    /// Whether the password form is shown (no provider is required, or the break-glass
+    /// page was asked for).
+    local: bool,
+    /// The identity providers offered.
+    options: &'a [SignInOption],
+    /// The break-glass page's address.
+    local_link: &'a str,
+}
+
+impl LoginPage<'_> {
+    /// The page's providers and whether its password form shows, for `return_to`.
+    async fn offer(
+        state: &AppState,
+        return_to: &str,
+        asked_local: bool,
+    ) -> (bool, Vec<SignInOption>, String) {
+        let local = asked_local || state.config.sign_in.required(Provider::It).is_none();
+        let options = sign_in_options(state, Provider::It, return_to)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "the sign-in page's providers were not read");
+                Vec::new()
+            });
+        let link = format!("{BASE}/login?local=1&return={}", page::encode(return_to));
+        (local, options, link)
+    }
 }
 
 /// The sign-in page's query.
@@ -547,6 +582,9 @@ pub struct LoginQuery {
     return_to: Option<String>,
     #[serde(default)]
     changed: Option<String>,
+    /// The break-glass page: the password form even where a provider is required.
+    #[serde(default)]
+    local: Option<String>,
 }
 
 /// `GET /console/login`: the sign-in page (an IT user already signed in goes on).
@@ -559,6 +597,7 @@ async fn login_page(
     let query = query.map(|q| q.0).unwrap_or(LoginQuery {
         return_to: None,
         changed: None,
+        local: None,
     });
     if let Some(refused) = refused_plain(&state, &visitor, &shell) {
         return shell.finish(refused);
@@ -575,12 +614,17 @@ async fn login_page(
     let notice = query.changed.is_some().then_some(
         "Your password has been changed and every session ended. Sign in with the new password.",
     );
+    let (local, options, local_link) =
+        LoginPage::offer(&state, &return_to, query.local.is_some()).await;
     let html = LoginPage {
         shell: &shell,
         return_to: &return_to,
         username: "",
         notice,
         problem: None,
+        local,
+        options: &options,
+        local_link: &local_link,
     }
     .render();
     shell.finish(page::html(StatusCode::OK, html))
@@ -625,12 +669,16 @@ async fn login(
             .finish(two_factor::second_step(&state, &context, &shell, pending, &return_to).await),
         Err(e) => {
             let problem = ApiError::from(e).0;
+            let (_, options, local_link) = LoginPage::offer(&state, &return_to, true).await;
             let html = LoginPage {
                 shell: &shell,
                 return_to: &return_to,
                 username,
                 notice: None,
                 problem: Some(&problem.detail),
+                local: true,
+                options: &options,
+                local_link: &local_link,
             }
             .render();
             let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::UNAUTHORIZED);

@@ -19,11 +19,12 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::Form;
 use rampart_apps::pages::{return_address, Block, Page};
-use rampart_core::Error;
+use rampart_core::{Error, Provider};
 use rampart_model::format::ScreenKind;
 use rampart_service::apps::screens::{self, Opened, ScreenRef, Submitted};
-use rampart_service::identity;
+use rampart_service::providers::oidc::SignInOption;
 use rampart_service::AppState;
+use rampart_service::{identity, providers};
 use serde::Deserialize;
 use serde_json::{Map, Value as Json};
 
@@ -77,6 +78,20 @@ struct LoginPage<'a> {
     problem: Option<&'a str>,
     /// A sign-in waiting for the code of the user's two-factor app (its pending token).
     pending: Option<&'a str>,
+    /// Whether the password form is shown (no provider is required for end users).
+    local: bool,
+    /// The identity providers offered.
+    options: &'a [SignInOption],
+}
+
+/// The identity providers a sign-in page offers end users, coming back to `return_to`.
+async fn offered(state: &AppState, return_to: &str) -> Vec<SignInOption> {
+    providers::oidc::sign_in_options(state, Provider::End, return_to)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the sign-in page's providers were not read");
+            Vec::new()
+        })
 }
 
 /// The fields of the sign-in form.
@@ -246,11 +261,14 @@ pub async fn login_page(
         ));
     }
     let return_to = return_address(query.return_to.as_deref(), &chrome.base);
+    let options = offered(&state, &return_to).await;
     let html = LoginPage {
         chrome: &chrome,
         return_to: &return_to,
         problem: None,
         pending: None,
+        local: state.config.sign_in.required(Provider::End).is_none(),
+        options: &options,
     }
     .render();
     chrome.finish(page::html(StatusCode::OK, html))
@@ -310,6 +328,8 @@ pub async fn login(
                 return_to: &return_to,
                 problem: None,
                 pending: Some(pending.token.secret()),
+                local: true,
+                options: &[],
             }
             .render();
             return chrome.finish(page::html(StatusCode::OK, html));
@@ -334,11 +354,14 @@ pub async fn login(
         )),
         Err(e) => {
             let problem = ApiError::from(e).0;
+            let options = offered(&state, &return_to).await;
             let html = LoginPage {
                 chrome: &chrome,
                 return_to: &return_to,
                 problem: Some(&problem.detail),
                 pending: retry.then_some(form.pending.as_str()),
+                local: state.config.sign_in.required(Provider::End).is_none(),
+                options: &options,
             }
             .render();
             let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::UNAUTHORIZED);

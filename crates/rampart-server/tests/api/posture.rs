@@ -66,8 +66,16 @@ async fn administrators_and_auditors_read_a_posture_that_follows_the_node() {
         let mfa = control(&report, "identity.admin-mfa");
         assert_eq!(mfa["status"], "fail");
         // Two-factor sign-in exists but is not required, and no administrator has enrolled.
-        assert!(mfa["evidence"].to_string().contains("mfa available: yes"), "{mfa}");
-        assert!(mfa["evidence"].to_string().contains("administrators enrolled: 0 of 1"), "{mfa}");
+        assert!(
+            mfa["evidence"].to_string().contains("mfa available: yes"),
+            "{mfa}"
+        );
+        assert!(
+            mfa["evidence"]
+                .to_string()
+                .contains("administrators enrolled: 0 of 1"),
+            "{mfa}"
+        );
         assert_eq!(control(&report, "availability.backups")["status"], "fail");
         assert_eq!(
             control(&report, "identity.default-credentials")["status"],

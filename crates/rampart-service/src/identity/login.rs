@@ -41,6 +41,7 @@ pub async fn login(
     let provider = Provider::parse(provider)?;
     let username = Username::parse(username)?;
     let user = verify_credentials(state, origin, provider, &username, password).await?;
+    crate::providers::required::local_allowed(state, origin, &user).await?;
     crate::identity::mfa::after_first_factor(state, origin, user, user_agent).await
 }
 

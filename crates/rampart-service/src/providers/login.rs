@@ -47,6 +47,21 @@ pub async fn login_via(
         .provider(name)
         .await?
         .ok_or_else(|| Error::invalid("user_provider", format!("no user provider {name:?}")))?;
+    if record.kind != "ldap" {
+        return Err(Error::invalid(
+            "user_provider",
+            format!(
+                "the user provider {name} takes no password: sign in through its own page \
+                 (GET /api/v1/providers/{name}/oidc/start)"
+            ),
+        ));
+    }
+    if !record.enabled {
+        return Err(Error::invalid(
+            "user_provider",
+            format!("the user provider {name} is disabled"),
+        ));
+    }
     let audience = Users::parse(&record.users).map_err(Error::Internal)?;
     if !audience.serves(provider == Provider::It) {
         return Err(Error::invalid(
@@ -54,6 +69,7 @@ pub async fn login_via(
             format!("the user provider {name} does not vouch for {provider} users"),
         ));
     }
+    super::required::check_provider(state, provider, &record.name)?;
     let norm = username.to_ascii_lowercase();
     let _gate = state.credentials.login_gate(provider, &norm).await;
     check_throttles(state, origin, provider, &norm).await?;
@@ -105,7 +121,10 @@ pub async fn login_via(
     };
     let ProviderSettings::Ldap(settings) =
         ProviderSettings::from_parts(&record.kind, record.settings.clone())
-            .map_err(|e| Error::Internal(e.message))?;
+            .map_err(|e| Error::Internal(e.message))?
+    else {
+        return Err(Error::Internal(format!("{name} is not a directory")));
+    };
     let user = match profile(state, provider, &record.name, &found, &origin.audit).await {
         Ok((user, _)) => user,
         Err((reason, error)) => {
@@ -246,7 +265,7 @@ pub(crate) async fn apply_roles(
 }
 
 /// Records a refused directory login whose user has no local profile to name.
-async fn refuse_unknown(
+pub(crate) async fn refuse_unknown(
     state: &AppState,
     origin: &Origin,
     provider: Provider,

@@ -1,14 +1,19 @@
-//! User providers: administrators configure directories that vouch for users (create, show,
-//! change, delete, test the connection, sync, status); users sign in through them
-//! ([`login`]); a scheduled task keeps their users in step with the directory ([`sync`]).
+//! User providers: administrators configure directories and identity providers that vouch
+//! for users (create, show, change, enable or disable, delete, test the connection, sync,
+//! status); users sign in through them ([`login`] with a password checked by a directory,
+//! [`oidc`] by a redirect to an OpenID provider); a scheduled task keeps directory users in
+//! step with the directory ([`sync`]).
 //!
-//! The protocol clients are `rampart-federation`'s, reached through its `Directory` trait;
-//! the decisions (settings, filters, role mappings, what a sync changes) are its pure rules.
+//! The protocol clients are `rampart-federation`'s, reached through its `Directory` and
+//! `SignInProvider` traits; the decisions (settings, filters, claims, role mappings, what a
+//! sync changes) are its pure rules.
 //! Permission is checked by the adapters before calling (administrators change, auditors
 //! read). The bind password is read from its secret reference when a directory is used, so
 //! a rotated file or variable takes effect on the next use, and it appears in no error.
 
 pub mod login;
+pub mod oidc;
+pub(crate) mod required;
 pub mod sync;
 
 pub use login::login_via;
@@ -19,8 +24,10 @@ use rampart_api::{
     UpdateProviderRequest,
 };
 use rampart_core::{Error, Name};
-use rampart_federation::settings::{validate_ldap, Invalid};
-use rampart_federation::{Directory, DirectoryError, LdapDirectory, ProviderSettings, Users};
+use rampart_federation::settings::{validate_ldap, validate_oidc, GroupMapping, Invalid};
+use rampart_federation::{
+    Directory, DirectoryError, LdapDirectory, ProviderSettings, SignInProvider as _, Users,
+};
 use rampart_store::ProviderRecord;
 
 use crate::caller::Caller;
@@ -56,7 +63,7 @@ pub async fn create(
 ) -> Result<ProviderView, Error> {
     let name = Name::parse("name", &body.name)?;
     let users = Users::parse(&body.users).map_err(|m| Error::invalid("users", m))?;
-    let settings = checked(state, &body.kind, body.settings)?;
+    let settings = checked(state, name.as_str(), &body.kind, body.settings)?;
     let record = state
         .store
         .create_provider(
@@ -84,14 +91,18 @@ pub async fn update(
         None => Users::parse(&current.users).map_err(Error::Internal)?,
     };
     let settings = match body.settings {
-        Some(s) => checked(state, &current.kind, s)?,
+        Some(s) => checked(state, &current.name, &current.kind, s)?,
         None => ProviderSettings::from_parts(&current.kind, current.settings.clone())
             .map_err(|e| Error::Internal(format!("stored provider settings: {}", e.message)))?,
     };
     let value = settings.to_value();
+    let enabled = body.enabled.unwrap_or(current.enabled);
     let mut changed = Vec::new();
     if users.as_str() != current.users {
         changed.push("users".to_owned());
+    }
+    if enabled != current.enabled {
+        changed.push("enabled".to_owned());
     }
     if let (Some(new), Some(old)) = (value.as_object(), current.settings.as_object()) {
         for (k, v) in new {
@@ -109,6 +120,7 @@ pub async fn update(
             &current.name,
             users.as_str(),
             &value,
+            enabled,
             &changed,
             state.clock.now(),
             &caller.audit,
@@ -127,10 +139,23 @@ pub async fn delete(state: &AppState, caller: &Caller, name: &str) -> Result<(),
     Ok(())
 }
 
-/// Connects and binds with the service account: a clear error when the directory cannot be
-/// reached or refuses the bind.
+/// Connects and binds with the service account (a directory), or fetches discovery and
+/// keys (an identity provider): a clear error when the provider cannot be reached or refuses.
 pub async fn test(state: &AppState, name: &str) -> Result<ProviderTestResult, Error> {
     let record = record(state, name).await?;
+    if record.kind == "oidc" {
+        let now = state.clock.now().unix_timestamp();
+        let result = match oidc::client(state, &record) {
+            Ok(client) => client.check(now).await,
+            Err(e) => Err(e),
+        };
+        oidc::noted(state, &record.name, result.as_ref().err()).await?;
+        result.map_err(|e| oidc::provider_error(&record.name, &e))?;
+        return Ok(ProviderTestResult {
+            ok: true,
+            message: format!("fetched the discovery document and keys of {}", record.name),
+        });
+    }
     let result = match directory(&record) {
         Ok(dir) => dir.check().await,
         Err(e) => Err(e),
@@ -153,20 +178,36 @@ async fn record(state: &AppState, name: &str) -> Result<ProviderRecord, Error> {
     })
 }
 
-/// Reads and checks a kind's settings: the first rule broken is the error.
+/// Reads and checks a kind's settings for the provider `name`: the first rule broken is the
+/// error.
 fn checked(
     state: &AppState,
+    name: &str,
     kind: &str,
     settings: serde_json::Value,
 ) -> Result<ProviderSettings, Error> {
     let parsed = ProviderSettings::from_parts(kind, settings).map_err(invalid)?;
-    let ProviderSettings::Ldap(ldap) = &parsed;
     let secret = |r: &str| SecretRef::parse(r).map(|_| ());
-    if let Some(first) = validate_ldap(ldap, &secret).into_iter().next() {
+    let (broken, mappings): (Vec<Invalid>, &[GroupMapping]) = match &parsed {
+        ProviderSettings::Ldap(ldap) => (validate_ldap(ldap, &secret), ldap.mappings.as_slice()),
+        ProviderSettings::Oidc(o) => {
+            let mut broken = validate_oidc(name, o, &secret);
+            if o.redirect_uri.is_none() && state.config.public_origin.is_empty() {
+                broken.push(Invalid {
+                    field: "settings.redirect_uri".into(),
+                    message: "give the redirect URI registered at the provider (the server \
+                              has no public_origin to make it from)"
+                        .into(),
+                });
+            }
+            (broken, o.mappings.as_slice())
+        }
+    };
+    if let Some(first) = broken.into_iter().next() {
         return Err(invalid(first));
     }
     let it = state.authz.view().it.clone();
-    for (i, m) in ldap.mappings.iter().enumerate() {
+    for (i, m) in mappings.iter().enumerate() {
         if let Some(role) = &m.it_role {
             if it.role(role).is_none() {
                 let known: Vec<&str> = it.roles().iter().map(|r| r.name.as_str()).collect();
@@ -188,7 +229,12 @@ fn invalid(i: Invalid) -> Error {
 pub(crate) fn directory(record: &ProviderRecord) -> Result<LdapDirectory, DirectoryError> {
     let settings = ProviderSettings::from_parts(&record.kind, record.settings.clone())
         .map_err(|e| DirectoryError::Protocol(format!("stored settings: {}", e.message)))?;
-    let ProviderSettings::Ldap(ldap) = settings;
+    let ProviderSettings::Ldap(ldap) = settings else {
+        return Err(DirectoryError::Protocol(format!(
+            "{} is not a directory: its users sign in on its own page",
+            record.name
+        )));
+    };
     let reference = SecretRef::parse(&ldap.bind_password)
         .map_err(|_| DirectoryError::Secret("not a secret reference".into()))?;
     // The reason names the variable or file, which the server's log may show and a client
@@ -259,6 +305,7 @@ async fn view(state: &AppState, record: ProviderRecord) -> Result<ProviderView, 
         kind: record.kind,
         users: record.users,
         settings: record.settings,
+        enabled: record.enabled,
         created_at: record.created_at,
         updated_at: record.updated_at,
         status,

@@ -25,6 +25,16 @@ pub async fn sync_now(
     name: &str,
 ) -> Result<SyncReport, Error> {
     let record = super::record(state, name).await?;
+    if record.kind != "ldap" {
+        return Err(Error::invalid(
+            "name",
+            format!(
+                "{} is an identity provider, which lists no users to sync: its users are known \
+                 from their sign-ins",
+                record.name
+            ),
+        ));
+    }
     let now = state.clock.now();
     let listed = match super::directory(&record) {
         Ok(dir) => dir.list_users().await,
@@ -84,7 +94,13 @@ async fn run(
 ) -> Result<SyncReport, Error> {
     let ProviderSettings::Ldap(settings) =
         ProviderSettings::from_parts(&record.kind, record.settings.clone())
-            .map_err(|e| Error::Internal(e.message))?;
+            .map_err(|e| Error::Internal(e.message))?
+    else {
+        return Err(Error::Internal(format!(
+            "{} is not a directory",
+            record.name
+        )));
+    };
     let audience = Users::parse(&record.users).map_err(Error::Internal)?;
     let mut report = SyncReport {
         listed: listed.len() as u64,
