@@ -182,7 +182,7 @@ pub async fn backup(loaded: Loaded, args: &BackupArgs) -> anyhow::Result<()> {
             "--include-keys needs --keys-recipient-file FILE (age recipients) or --keys-passphrase env:NAME to encrypt the keys with"
         ),
     };
-    super::super::require_audit_key(&config)?;
+    super::audit::require_audit_key(&config)?;
     let store = rampart_server::open_store(&config).await?;
     let state = rampart_service::AppState::new(store.clone(), config, Arc::new(SystemClock))?;
     let ctx = super::super::cli_context(&state);
@@ -244,7 +244,7 @@ pub async fn restore(loaded: Loaded, args: &RestoreArgs) -> anyhow::Result<()> {
             .scratch
             .clone()
             .unwrap_or_else(|| PathBuf::from(format!("{}.drill", args.archive.display())));
-        super::super::require_audit_key(&config)?;
+        super::audit::require_audit_key(&config)?;
         let store = rampart_server::open_store(&config).await?;
         let state = rampart_service::AppState::new(store.clone(), config, Arc::new(SystemClock))?;
         let ctx = super::super::cli_context(&state);

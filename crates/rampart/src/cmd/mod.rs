@@ -13,6 +13,7 @@ use rampart_client::{api, Client, ClientError, StatusCode};
 use serde_json::{json, Value};
 
 pub mod apps;
+pub mod audit;
 pub mod backup;
 pub mod check;
 pub mod env;

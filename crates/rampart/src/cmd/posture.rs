@@ -88,7 +88,7 @@ fn text(report: &PostureReport) -> String {
 /// `rampart posture`.
 pub async fn run(loaded: Loaded, args: &PostureArgs) -> anyhow::Result<()> {
     let config = loaded.config;
-    super::super::require_audit_key(&config)?;
+    super::audit::require_audit_key(&config)?;
     let transport = rampart_server::routes::posture::transport(&config);
     let store = rampart_server::open_store(&config).await?;
     let state = rampart_service::AppState::new(store.clone(), config, Arc::new(SystemClock))?;
