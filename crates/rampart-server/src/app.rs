@@ -438,18 +438,16 @@ fn client_address(
     peer: std::net::IpAddr,
     headers: &HeaderMap,
 ) -> std::net::IpAddr {
-    let trusted = &state.config.trusted_proxies;
+    let trusted = &state.trusted_proxies;
     if trusted.is_empty() {
         return peer;
     }
-    // Validated at start-up.
-    let trusted = rampart_service::config::address_ranges(trusted).unwrap_or_default();
     let forwarded: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .collect();
-    rampart_service::alerts::client_address(peer, &forwarded, &trusted)
+    rampart_service::alerts::client_address(peer, &forwarded, trusted)
 }
 
 fn request_id(headers: &HeaderMap) -> String {

@@ -50,6 +50,8 @@ pub struct Inner {
     pub outbound: crate::apps::integrations::Client,
     /// Whether this node runs the work that must run once per cluster.
     pub leadership: Arc<crate::cluster::Leadership>,
+    /// `trusted_proxies`, parsed once.
+    pub trusted_proxies: Vec<rampart_alerts::Cidr>,
     /// The discovery documents and keys of the identity providers users sign in through.
     pub oidc: Arc<rampart_federation::oidc::Discovery>,
 }
@@ -78,6 +80,8 @@ impl AppState {
         )?;
         let fence = Fence::new(store.clone());
         let leadership = crate::cluster::Leadership::new(&store, &config.node_id);
+        let trusted_proxies = crate::config::address_ranges(&config.trusted_proxies)
+            .map_err(|e| Error::invalid("trusted_proxies", e))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 authz: AuthzEngine::new(store.clone(), fence.clone()),
@@ -94,6 +98,7 @@ impl AppState {
                 keys,
                 outbound,
                 leadership,
+                trusted_proxies,
                 oidc: Arc::default(),
             }),
         })
