@@ -16,6 +16,7 @@ pub mod lifecycle;
 pub mod plans;
 pub mod problem;
 pub mod providers;
+pub mod saml;
 pub mod sealed;
 pub mod support;
 
@@ -28,6 +29,7 @@ pub use lifecycle::*;
 pub use plans::*;
 pub use problem::{Problem, PROBLEM_TYPE_PREFIX};
 pub use providers::*;
+pub use saml::*;
 pub use sealed::*;
 pub use support::*;
 

@@ -8,8 +8,10 @@
 //! - [`rules`] (pure): the decisions around a directory: the search filter for one username
 //!   (the value escaped per RFC 4515 by `ldap3::ldap_escape`), directory groups to IT and
 //!   application roles, and what a sync run changes given the local and the directory users.
-//! - [`ldap`]: the LDAP client (`ldap3` over tokio and rustls), the one module here that
-//!   does I/O.
+//! - [`ldap`]: the LDAP client (`ldap3` over tokio and rustls).
+//! - [`saml`]: SAML 2.0 sign-in, Rampart as the service provider: metadata, the signed
+//!   AuthnRequest, responses' XML signatures checked by xmlsec and reduced to what they
+//!   sign, and the pure rules of what a signed assertion must say.
 //!
 //! **Architecture Invariant:** the service layer reaches a directory only through the
 //! [`Directory`] trait, and passes what it reads to the pure rules; the protocol clients know
@@ -18,6 +20,7 @@
 
 pub mod ldap;
 pub mod rules;
+pub mod saml;
 pub mod settings;
 
 use std::future::Future;

@@ -156,6 +156,8 @@ pub struct LdapSettings {
 pub enum ProviderSettings {
     /// An LDAP directory (OpenLDAP and the like).
     Ldap(LdapSettings),
+    /// A SAML 2.0 identity provider (Rampart the service provider).
+    Saml(crate::saml::SamlSettings),
 }
 
 impl ProviderSettings {
@@ -163,6 +165,7 @@ impl ProviderSettings {
     pub fn kind(&self) -> &'static str {
         match self {
             ProviderSettings::Ldap(_) => "ldap",
+            ProviderSettings::Saml(_) => "saml",
         }
     }
 
@@ -172,9 +175,12 @@ impl ProviderSettings {
             "ldap" => serde_json::from_value(settings)
                 .map(ProviderSettings::Ldap)
                 .map_err(|e| Invalid::new("settings", e.to_string())),
+            "saml" => serde_json::from_value(settings)
+                .map(ProviderSettings::Saml)
+                .map_err(|e| Invalid::new("settings", e.to_string())),
             other => Err(Invalid::new(
                 "kind",
-                format!("{other:?} is not a provider kind; only \"ldap\" is available"),
+                format!("{other:?} is not a provider kind (ldap, saml)"),
             )),
         }
     }
@@ -183,6 +189,7 @@ impl ProviderSettings {
     pub fn to_value(&self) -> serde_json::Value {
         match self {
             ProviderSettings::Ldap(s) => serde_json::to_value(s).unwrap_or_default(),
+            ProviderSettings::Saml(s) => serde_json::to_value(s).unwrap_or_default(),
         }
     }
 
@@ -190,6 +197,7 @@ impl ProviderSettings {
     pub fn sync_interval_minutes(&self) -> u32 {
         match self {
             ProviderSettings::Ldap(s) => s.sync_interval_minutes,
+            ProviderSettings::Saml(_) => 0,
         }
     }
 }
@@ -204,7 +212,7 @@ pub struct Invalid {
 }
 
 impl Invalid {
-    fn new(field: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(field: &str, message: impl Into<String>) -> Self {
         Self {
             field: field.into(),
             message: message.into(),
@@ -509,7 +517,7 @@ mod tests {
 
     #[test]
     fn kinds_other_than_ldap_are_named_and_unknown_fields_refused() {
-        let e = ProviderSettings::from_parts("saml", serde_json::json!({})).unwrap_err();
+        let e = ProviderSettings::from_parts("kerberos", serde_json::json!({})).unwrap_err();
         assert_eq!(e.field, "kind");
         let mut v = ProviderSettings::Ldap(good()).to_value();
         v["password"] = "secret".into();

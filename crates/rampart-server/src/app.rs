@@ -164,6 +164,7 @@ fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(providers::test))
         .routes(routes!(providers::sync))
         .routes(routes!(providers::status))
+        .merge(crate::routes::saml::routes())
         .routes(routes!(authz::check))
         .routes(routes!(authz::explain))
         .routes(routes!(authz::list_filter))

@@ -48,6 +48,8 @@ pub struct Inner {
     pub keys: crate::apps::keys::FieldKeys,
     /// The one outbound HTTP client: integrations' calls.
     pub outbound: crate::apps::integrations::Client,
+    /// SAML sign-in: the signing key and identity providers' metadata.
+    pub saml: crate::providers::saml::SamlState,
 }
 
 impl std::ops::Deref for AppState {
@@ -73,6 +75,7 @@ impl AppState {
             config.audit.batch_max as usize,
         )?;
         let fence = Fence::new(store.clone());
+        let saml = crate::providers::saml::SamlState::new(&config.data_dir);
         Ok(Self {
             inner: Arc::new(Inner {
                 authz: AuthzEngine::new(store.clone(), fence.clone()),
@@ -88,6 +91,7 @@ impl AppState {
                 apps: crate::apps::Runtime::default(),
                 keys,
                 outbound,
+                saml,
             }),
         })
     }

@@ -40,6 +40,7 @@ pub use lifecycle::{
     NewDeployment, NewFinding, NewVersion, Published, Running, StoredFinding, StoredVersion,
     VersionInfo,
 };
+pub use providers::saml::{Consumed, SamlRequest};
 pub use providers::users::NO_LOCAL_PASSWORD;
 pub use providers::{DirectoryProfile, ProfileChange, ProviderRecord, ProviderStatus};
 

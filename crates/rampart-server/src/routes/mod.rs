@@ -12,6 +12,7 @@ pub mod names;
 pub mod page;
 pub mod plans;
 pub mod providers;
+pub mod saml;
 pub mod screens;
 pub mod sealed;
 pub mod support;

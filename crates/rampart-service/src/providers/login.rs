@@ -47,6 +47,15 @@ pub async fn login_via(
         .provider(name)
         .await?
         .ok_or_else(|| Error::invalid("user_provider", format!("no user provider {name:?}")))?;
+    if record.kind != "ldap" {
+        return Err(Error::invalid(
+            "user_provider",
+            format!(
+                "{name} signs users in on its identity provider's page \
+                 (/api/v1/providers/{name}/saml/login), not with a password here"
+            ),
+        ));
+    }
     let audience = Users::parse(&record.users).map_err(Error::Internal)?;
     if !audience.serves(provider == Provider::It) {
         return Err(Error::invalid(
@@ -103,9 +112,14 @@ pub async fn login_via(
             });
         }
     };
-    let ProviderSettings::Ldap(settings) =
+    let Ok(ProviderSettings::Ldap(settings)) =
         ProviderSettings::from_parts(&record.kind, record.settings.clone())
-            .map_err(|e| Error::Internal(e.message))?;
+    else {
+        return Err(Error::Internal(format!(
+            "the stored settings of {} are not a directory's",
+            record.name
+        )));
+    };
     let user = match profile(state, provider, &record.name, &found, &origin.audit).await {
         Ok((user, _)) => user,
         Err((reason, error)) => {

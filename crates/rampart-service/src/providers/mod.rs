@@ -9,6 +9,7 @@
 //! a rotated file or variable takes effect on the next use, and it appears in no error.
 
 pub mod login;
+pub mod saml;
 pub mod sync;
 
 pub use login::login_via;
@@ -19,6 +20,7 @@ use rampart_api::{
     UpdateProviderRequest,
 };
 use rampart_core::{Error, Name};
+use rampart_federation::saml::validate_saml;
 use rampart_federation::settings::{validate_ldap, Invalid};
 use rampart_federation::{Directory, DirectoryError, LdapDirectory, ProviderSettings, Users};
 use rampart_store::ProviderRecord;
@@ -131,6 +133,9 @@ pub async fn delete(state: &AppState, caller: &Caller, name: &str) -> Result<(),
 /// reached or refuses the bind.
 pub async fn test(state: &AppState, name: &str) -> Result<ProviderTestResult, Error> {
     let record = record(state, name).await?;
+    if record.kind == "saml" {
+        return saml::test(state, &record).await;
+    }
     let result = match directory(&record) {
         Ok(dir) => dir.check().await,
         Err(e) => Err(e),
@@ -160,13 +165,18 @@ fn checked(
     settings: serde_json::Value,
 ) -> Result<ProviderSettings, Error> {
     let parsed = ProviderSettings::from_parts(kind, settings).map_err(invalid)?;
-    let ProviderSettings::Ldap(ldap) = &parsed;
-    let secret = |r: &str| SecretRef::parse(r).map(|_| ());
-    if let Some(first) = validate_ldap(ldap, &secret).into_iter().next() {
+    let (broken, mappings) = match &parsed {
+        ProviderSettings::Ldap(ldap) => {
+            let secret = |r: &str| SecretRef::parse(r).map(|_| ());
+            (validate_ldap(ldap, &secret), &ldap.mappings)
+        }
+        ProviderSettings::Saml(s) => (validate_saml(s), &s.mappings),
+    };
+    if let Some(first) = broken.into_iter().next() {
         return Err(invalid(first));
     }
     let it = state.authz.view().it.clone();
-    for (i, m) in ldap.mappings.iter().enumerate() {
+    for (i, m) in mappings.iter().enumerate() {
         if let Some(role) = &m.it_role {
             if it.role(role).is_none() {
                 let known: Vec<&str> = it.roles().iter().map(|r| r.name.as_str()).collect();
@@ -188,7 +198,12 @@ fn invalid(i: Invalid) -> Error {
 pub(crate) fn directory(record: &ProviderRecord) -> Result<LdapDirectory, DirectoryError> {
     let settings = ProviderSettings::from_parts(&record.kind, record.settings.clone())
         .map_err(|e| DirectoryError::Protocol(format!("stored settings: {}", e.message)))?;
-    let ProviderSettings::Ldap(ldap) = settings;
+    let ProviderSettings::Ldap(ldap) = settings else {
+        return Err(DirectoryError::Protocol(format!(
+            "{} is a {} provider, not a directory",
+            record.name, record.kind
+        )));
+    };
     let reference = SecretRef::parse(&ldap.bind_password)
         .map_err(|_| DirectoryError::Secret("not a secret reference".into()))?;
     // The reason names the variable or file, which the server's log may show and a client

@@ -25,6 +25,15 @@ pub async fn sync_now(
     name: &str,
 ) -> Result<SyncReport, Error> {
     let record = super::record(state, name).await?;
+    if record.kind != "ldap" {
+        return Err(Error::invalid(
+            "name",
+            format!(
+                "{name} is a {} provider: its users come at sign-in, there is no directory to sync",
+                record.kind
+            ),
+        ));
+    }
     let now = state.clock.now();
     let listed = match super::directory(&record) {
         Ok(dir) => dir.list_users().await,
@@ -82,9 +91,14 @@ async fn run(
     record: &ProviderRecord,
     listed: Vec<DirectoryUser>,
 ) -> Result<SyncReport, Error> {
-    let ProviderSettings::Ldap(settings) =
+    let Ok(ProviderSettings::Ldap(settings)) =
         ProviderSettings::from_parts(&record.kind, record.settings.clone())
-            .map_err(|e| Error::Internal(e.message))?;
+    else {
+        return Err(Error::Internal(format!(
+            "the stored settings of {} are not a directory's",
+            record.name
+        )));
+    };
     let audience = Users::parse(&record.users).map_err(Error::Internal)?;
     let mut report = SyncReport {
         listed: listed.len() as u64,

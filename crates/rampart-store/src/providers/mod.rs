@@ -6,6 +6,7 @@
 //! seen) is bookkeeping that changes no one's rights, so it is not an event; a sync run's
 //! summary is (`provider.sync`).
 
+pub(crate) mod saml;
 pub(crate) mod users;
 
 use rampart_core::{AuditContext, AuditEvent, Error, Outcome};

@@ -66,6 +66,9 @@ pub struct AddProvider {
     /// Whom it vouches for: it, end or both.
     #[arg(long, default_value = "it")]
     users: String,
+    /// The kind: ldap (from the flags below or a settings file) or saml (a settings file).
+    #[arg(long, default_value = "ldap")]
+    kind: String,
     /// The directory: ldaps://host:port, or ldap://host:port with --security starttls.
     #[arg(long, required_unless_present = "settings_file")]
     url: Option<String>,
@@ -111,7 +114,7 @@ pub async fn run(command: &ProvidersCommand) -> anyhow::Result<()> {
         ProvidersCommand::Add(add) => {
             let request = api::CreateProviderRequest {
                 name: add.name.clone(),
-                kind: "ldap".into(),
+                kind: add.kind.clone(),
                 users: add.users.clone(),
                 settings: settings(add)?,
             };
