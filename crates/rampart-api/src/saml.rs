@@ -21,9 +21,17 @@ pub struct SamlLoginQuery {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct SamlAcsForm {
     /// The identity provider's `samlp:Response`, base64.
-    #[serde(default, rename = "SAMLResponse", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "SAMLResponse",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub saml_response: Option<String>,
     /// The return address the sign-in started with, unchanged.
-    #[serde(default, rename = "RelayState", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "RelayState",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub relay_state: Option<String>,
 }

@@ -59,7 +59,9 @@ fn main() {
         .iter()
         .enumerate()
         .map(|(i, b64)| {
-            let xml = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
+            let xml = base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .unwrap();
             let path = dir.path().join(format!("r{i}.xml"));
             std::fs::write(&path, xml).unwrap();
             path
@@ -168,8 +170,8 @@ async fn fetch() -> (IdpMetadata, Vec<String>) {
     let token = std::fs::read_to_string(var("ADMIN_TOKEN_FILE")).unwrap();
     let admin = var("ADMIN_URL");
     let key = SpKey::generate(time::OffsetDateTime::now_utc().unix_timestamp()).unwrap();
-    let sp = metadata::sp_metadata(ENTITY, ACS, None, &[key.certificate_base64().unwrap()])
-        .unwrap();
+    let sp =
+        metadata::sp_metadata(ENTITY, ACS, None, &[key.certificate_base64().unwrap()]).unwrap();
     let r = client
         .put(format!("{admin}/sp-metadata"))
         .bearer_auth(token.trim())

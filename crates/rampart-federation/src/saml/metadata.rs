@@ -32,7 +32,9 @@ impl IdpMetadata {
     /// descriptors marked `signing`, or those without a use).
     pub fn parse(xml: &str) -> Result<Self, SamlError> {
         if xml.len() > MAX_METADATA_BYTES {
-            return Err(SamlError::Metadata("the metadata is larger than 1 MB".into()));
+            return Err(SamlError::Metadata(
+                "the metadata is larger than 1 MB".into(),
+            ));
         }
         if xml.contains("<!DOCTYPE") {
             return Err(SamlError::Metadata(
@@ -139,7 +141,9 @@ pub async fn fetch(
         .content_length()
         .is_some_and(|n| n > MAX_METADATA_BYTES as u64)
     {
-        return Err(SamlError::Metadata("the metadata is larger than 1 MB".into()));
+        return Err(SamlError::Metadata(
+            "the metadata is larger than 1 MB".into(),
+        ));
     }
     let bytes = response
         .bytes()

@@ -61,8 +61,10 @@ impl SpKey {
         let from = Asn1Time::from_unix(now_unix - 60).map_err(ssl("certificate validity"))?;
         let until = Asn1Time::from_unix(now_unix + 10 * 366 * 86_400)
             .map_err(ssl("certificate validity"))?;
-        b.set_not_before(&from).map_err(ssl("certificate validity"))?;
-        b.set_not_after(&until).map_err(ssl("certificate validity"))?;
+        b.set_not_before(&from)
+            .map_err(ssl("certificate validity"))?;
+        b.set_not_after(&until)
+            .map_err(ssl("certificate validity"))?;
         b.sign(&key, MessageDigest::sha256())
             .map_err(ssl("signing the certificate"))?;
         Ok(SpKey {
@@ -205,9 +207,8 @@ pub fn signed_redirect(
     let compressed = deflate
         .finish()
         .map_err(|e| SamlError::Internal(format!("compressing the AuthnRequest: {e}")))?;
-    let mut url = Url::parse(parts.sso_url).map_err(|e| {
-        SamlError::Metadata(format!("the single sign-on URL is not a URL: {e}"))
-    })?;
+    let mut url = Url::parse(parts.sso_url)
+        .map_err(|e| SamlError::Metadata(format!("the single sign-on URL is not a URL: {e}")))?;
     url.query_pairs_mut().append_pair(
         "SAMLRequest",
         &base64::engine::general_purpose::STANDARD.encode(compressed),

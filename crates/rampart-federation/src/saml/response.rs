@@ -121,12 +121,16 @@ pub fn verify_xml(xml: &str, certificates: &[Vec<u8>]) -> Result<Verified, Refus
              signing certificates",
         )
     })?;
-    let malformed = |what: &str| Refusal::new("malformed", format!("the signed {what} cannot be read"));
+    let malformed =
+        |what: &str| Refusal::new("malformed", format!("the signed {what} cannot be read"));
     match root_name(&reduced) {
         Some(Root::Response) => {
             let response: Response = reduced.parse().map_err(|_| malformed("response"))?;
             let assertion = response.assertion.clone().ok_or_else(|| {
-                Refusal::new("assertion-not-signed", "the signed response holds no assertion")
+                Refusal::new(
+                    "assertion-not-signed",
+                    "the signed response holds no assertion",
+                )
             })?;
             Ok(Verified {
                 response: Some(response),
@@ -284,7 +288,10 @@ mod tests {
             reason(&format!("<!DOCTYPE x [<!ENTITY a \"b\">]>{RESPONSE}")),
             "malformed"
         );
-        assert_eq!(reason("<saml:Assertion xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\"/>"), "malformed");
+        assert_eq!(
+            reason("<saml:Assertion xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\"/>"),
+            "malformed"
+        );
         assert_eq!(reason("<samlp:Response"), "malformed");
         assert_eq!(verify("%%%", &[]).unwrap_err().reason, "malformed");
         let encrypted = RESPONSE.replace("saml:Assertion", "saml:EncryptedAssertion");

@@ -255,12 +255,9 @@ fn confirm(
             "the assertion's Recipient is not this assertion consumer service",
         ));
     }
-    let nooa = data.not_on_or_after.ok_or_else(|| {
-        Refusal::new(
-            "expired",
-            "the bearer confirmation has no NotOnOrAfter",
-        )
-    })?;
+    let nooa = data
+        .not_on_or_after
+        .ok_or_else(|| Refusal::new("expired", "the bearer confirmation has no NotOnOrAfter"))?;
     if nooa <= w.now - w.skew {
         return Err(Refusal::new(
             "expired",
@@ -404,17 +401,42 @@ mod tests {
     fn each_broken_rule_is_its_own_refusal() {
         type Edit = fn(String) -> String;
         let cases: &[(Edit, &str)] = &[
-            (|x| x.replace(IDP, "https://other.test/metadata"), "wrong-issuer"),
-            (|x| x.replace(&format!(">{SP}<"), ">https://other.test/<"), "wrong-audience"),
             (
-                |x| x.replace("<saml:AudienceRestriction>", "<saml:AudienceRestriction><saml:Audience>https://other.test/</saml:Audience></saml:AudienceRestriction><saml:AudienceRestriction>"),
+                |x| x.replace(IDP, "https://other.test/metadata"),
+                "wrong-issuer",
+            ),
+            (
+                |x| x.replace(&format!(">{SP}<"), ">https://other.test/<"),
                 "wrong-audience",
             ),
-            (|x| x.replace(&format!("Recipient=\"{ACS}\""), "Recipient=\"https://other.test/acs\""), "wrong-recipient"),
+            (
+                |x| {
+                    x.replace("<saml:AudienceRestriction>", "<saml:AudienceRestriction><saml:Audience>https://other.test/</saml:Audience></saml:AudienceRestriction><saml:AudienceRestriction>")
+                },
+                "wrong-audience",
+            ),
+            (
+                |x| {
+                    x.replace(
+                        &format!("Recipient=\"{ACS}\""),
+                        "Recipient=\"https://other.test/acs\"",
+                    )
+                },
+                "wrong-recipient",
+            ),
             (|x| x.replace(" InResponseTo=\"_req\"", ""), "unsolicited"),
-            (|x| x.replace("cm:bearer", "cm:holder-of-key"), "wrong-recipient"),
-            (|x| x.replace(" NotOnOrAfter=\"2026-12-05T12:05:00Z\"/>", "/>"), "expired"),
-            (|x| x.replace("<saml:NameID>alice-id</saml:NameID>", ""), "no-subject"),
+            (
+                |x| x.replace("cm:bearer", "cm:holder-of-key"),
+                "wrong-recipient",
+            ),
+            (
+                |x| x.replace(" NotOnOrAfter=\"2026-12-05T12:05:00Z\"/>", "/>"),
+                "expired",
+            ),
+            (
+                |x| x.replace("<saml:NameID>alice-id</saml:NameID>", ""),
+                "no-subject",
+            ),
         ];
         for (edit, reason) in cases {
             assert_eq!(

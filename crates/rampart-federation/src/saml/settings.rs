@@ -106,8 +106,7 @@ pub fn validate_saml(s: &SamlSettings) -> Vec<Invalid> {
             if xml.len() > 1_000_000 || !xml.contains("EntityDescriptor") {
                 bad(
                     "settings.idp_metadata_xml",
-                    "must be SAML metadata (an EntityDescriptor) of at most 1,000,000 bytes"
-                        .into(),
+                    "must be SAML metadata (an EntityDescriptor) of at most 1,000,000 bytes".into(),
                 );
             } else if let Err(e) = super::metadata::IdpMetadata::parse(xml) {
                 bad("settings.idp_metadata_xml", e.to_string());
@@ -161,7 +160,10 @@ pub fn validate_saml(s: &SamlSettings) -> Vec<Invalid> {
         ("settings.groups_attribute", &s.groups_attribute),
     ] {
         if value.trim().is_empty() || value.len() > 256 || value.contains(char::is_control) {
-            bad(field, "must be an attribute name of 1 to 256 characters".into());
+            bad(
+                field,
+                "must be an attribute name of 1 to 256 characters".into(),
+            );
         }
     }
     if s.mappings.len() > 200 {
@@ -170,7 +172,10 @@ pub fn validate_saml(s: &SamlSettings) -> Vec<Invalid> {
     for (i, m) in s.mappings.iter().enumerate() {
         let field = format!("settings.mappings[{i}]");
         if m.group.trim().is_empty() || m.group.len() > 1000 || m.group.contains(char::is_control) {
-            bad(&field, "group must be a value of 1 to 1000 characters".into());
+            bad(
+                &field,
+                "group must be a value of 1 to 1000 characters".into(),
+            );
         }
         match (&m.it_role, &m.application, &m.role) {
             (Some(_), None, None) | (None, Some(_), Some(_)) => {}
@@ -292,7 +297,10 @@ mod tests {
                 "settings.name_id_format",
             ),
             (|s| s.username = String::new(), "settings.username"),
-            (|s| s.clock_skew_seconds = 301, "settings.clock_skew_seconds"),
+            (
+                |s| s.clock_skew_seconds = 301,
+                "settings.clock_skew_seconds",
+            ),
             (|s| s.timeout_seconds = 0, "settings.timeout_seconds"),
             (|s| s.mappings[0].it_role = None, "settings.mappings[0]"),
         ];

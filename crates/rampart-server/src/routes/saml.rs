@@ -207,9 +207,7 @@ pub async fn acs(
         .into_response()
     } else {
         match HeaderValue::from_str(&relay) {
-            Ok(location) => {
-                (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
-            }
+            Ok(location) => (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response(),
             Err(_) => ApiError::from(Error::Internal("a return address is not a header".into()))
                 .into_response(),
         }

@@ -190,7 +190,10 @@ async fn add_idp(node: &Node, admin: &str, users: &str, extra: Value) -> String 
         "application/samlmetadata+xml"
     );
     let metadata = metadata.text().await.unwrap();
-    assert!(metadata.contains("AuthnRequestsSigned=\"true\""), "{metadata}");
+    assert!(
+        metadata.contains("AuthnRequestsSigned=\"true\""),
+        "{metadata}"
+    );
     assert!(metadata.contains("X509Certificate"), "{metadata}");
     idp.register(&metadata).await;
     entity
@@ -200,7 +203,10 @@ async fn add_idp(node: &Node, admin: &str, users: &str, extra: Value) -> String 
 async fn start(node: &Node, query: &str) -> (String, String) {
     let r = node
         .client
-        .get(format!("{}/api/v1/providers/idp/saml/login?{query}", node.base))
+        .get(format!(
+            "{}/api/v1/providers/idp/saml/login?{query}",
+            node.base
+        ))
         .send()
         .await
         .unwrap();
@@ -227,8 +233,13 @@ async fn post(
     accept: &str,
     cookie: Option<&str>,
 ) -> reqwest::Response {
-    let mut form = vec![("SAMLResponse", answer["SAMLResponse"].as_str().unwrap().to_owned())];
-    let relay = relay.map(str::to_owned).or(answer["RelayState"].as_str().map(str::to_owned));
+    let mut form = vec![(
+        "SAMLResponse",
+        answer["SAMLResponse"].as_str().unwrap().to_owned(),
+    )];
+    let relay = relay
+        .map(str::to_owned)
+        .or(answer["RelayState"].as_str().map(str::to_owned));
     if let Some(r) = relay {
         form.push(("RelayState", r));
     }
@@ -288,7 +299,12 @@ async fn saml_users_sign_in_just_in_time_with_roles_from_their_attributes() {
         real_time(&node);
         assert_eq!(answer["acs_url"], format!("{}{ACS}", node.base));
         let r = post(&node, &answer, None, "text/html", Some(&bound)).await;
-        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{name}: {:?}", r.text().await);
+        assert_eq!(
+            r.status(),
+            StatusCode::SEE_OTHER,
+            "{name}: {:?}",
+            r.text().await
+        );
         assert_eq!(r.headers()[LOCATION], "/console/users");
         let session = cookie(r.headers()).expect("a session cookie");
         assert!(session.contains("rampart_session"), "{session}");
@@ -312,7 +328,10 @@ async fn saml_users_sign_in_just_in_time_with_roles_from_their_attributes() {
         let r = post(&node, &answer, None, "application/json", Some(&bound)).await;
         assert_eq!(r.status(), StatusCode::OK, "{name}");
         let body: Value = r.json().await.unwrap();
-        assert_eq!(body["user"]["username"], "bob@rampart.test", "{name}: {body}");
+        assert_eq!(
+            body["user"]["username"], "bob@rampart.test",
+            "{name}: {body}"
+        );
         assert_eq!(body["user"]["provider"], "end");
         let id = body["user"]["id"].as_str().unwrap();
         let check = json!({ "kind": "role", "user": id, "application": "crm", "role": "rep" });
@@ -325,7 +344,10 @@ async fn saml_users_sign_in_just_in_time_with_roles_from_their_attributes() {
         // An IdP whose clock is 30 s ahead is within the default 60 s margin.
         let (redirect, bound) = start(&node, "user=end").await;
         let answer = idp()
-            .response(json!({ "case": "skewed", "seconds": 30, "user": "bob" }), Some(&redirect))
+            .response(
+                json!({ "case": "skewed", "seconds": 30, "user": "bob" }),
+                Some(&redirect),
+            )
             .await;
         real_time(&node);
         let r = post(&node, &answer, None, "application/json", Some(&bound)).await;
@@ -361,19 +383,71 @@ async fn every_bad_response_is_refused_audited_and_changes_nothing() {
         let admin = node.admin().await;
         let entity = add_idp(&node, &admin, "it", json!({})).await;
         let cases: &[(Value, StatusCode, &str)] = &[
-            (json!({ "case": "tampered" }), StatusCode::FORBIDDEN, "signature-invalid"),
-            (json!({ "case": "wrapped" }), StatusCode::FORBIDDEN, "several-assertions"),
-            (json!({ "case": "unsigned" }), StatusCode::FORBIDDEN, "unsigned"),
-            (json!({ "case": "other-key" }), StatusCode::FORBIDDEN, "signature-invalid"),
-            (json!({ "case": "expired", "seconds": 300 }), StatusCode::FORBIDDEN, "expired"),
-            (json!({ "case": "skewed", "seconds": 600 }), StatusCode::FORBIDDEN, "not-yet-valid"),
-            (json!({ "case": "skewed", "seconds": -600 }), StatusCode::FORBIDDEN, "expired"),
-            (json!({ "case": "not-yet-valid", "seconds": 600 }), StatusCode::FORBIDDEN, "not-yet-valid"),
-            (json!({ "case": "wrong-audience" }), StatusCode::FORBIDDEN, "wrong-audience"),
-            (json!({ "case": "wrong-recipient" }), StatusCode::FORBIDDEN, "wrong-recipient"),
-            (json!({ "case": "wrong-destination" }), StatusCode::FORBIDDEN, "wrong-destination"),
-            (json!({ "case": "wrong-issuer" }), StatusCode::FORBIDDEN, "wrong-issuer"),
-            (json!({ "case": "wrong-in-response-to" }), StatusCode::FORBIDDEN, "unknown-request"),
+            (
+                json!({ "case": "tampered" }),
+                StatusCode::FORBIDDEN,
+                "signature-invalid",
+            ),
+            (
+                json!({ "case": "wrapped" }),
+                StatusCode::FORBIDDEN,
+                "several-assertions",
+            ),
+            (
+                json!({ "case": "unsigned" }),
+                StatusCode::FORBIDDEN,
+                "unsigned",
+            ),
+            (
+                json!({ "case": "other-key" }),
+                StatusCode::FORBIDDEN,
+                "signature-invalid",
+            ),
+            (
+                json!({ "case": "expired", "seconds": 300 }),
+                StatusCode::FORBIDDEN,
+                "expired",
+            ),
+            (
+                json!({ "case": "skewed", "seconds": 600 }),
+                StatusCode::FORBIDDEN,
+                "not-yet-valid",
+            ),
+            (
+                json!({ "case": "skewed", "seconds": -600 }),
+                StatusCode::FORBIDDEN,
+                "expired",
+            ),
+            (
+                json!({ "case": "not-yet-valid", "seconds": 600 }),
+                StatusCode::FORBIDDEN,
+                "not-yet-valid",
+            ),
+            (
+                json!({ "case": "wrong-audience" }),
+                StatusCode::FORBIDDEN,
+                "wrong-audience",
+            ),
+            (
+                json!({ "case": "wrong-recipient" }),
+                StatusCode::FORBIDDEN,
+                "wrong-recipient",
+            ),
+            (
+                json!({ "case": "wrong-destination" }),
+                StatusCode::FORBIDDEN,
+                "wrong-destination",
+            ),
+            (
+                json!({ "case": "wrong-issuer" }),
+                StatusCode::FORBIDDEN,
+                "wrong-issuer",
+            ),
+            (
+                json!({ "case": "wrong-in-response-to" }),
+                StatusCode::FORBIDDEN,
+                "unknown-request",
+            ),
         ];
         let mut expected = Vec::new();
         for (spec, status, reason) in cases {
@@ -390,7 +464,9 @@ async fn every_bad_response_is_refused_audited_and_changes_nothing() {
         }
 
         // A response nobody asked for (IdP-initiated) is refused.
-        let answer = idp().response(json!({ "case": "valid", "sp": entity }), None).await;
+        let answer = idp()
+            .response(json!({ "case": "valid", "sp": entity }), None)
+            .await;
         let (got, _, _) = problem(post(&node, &answer, None, "application/json", None).await).await;
         assert_eq!(got, StatusCode::FORBIDDEN, "{name}");
         expected.push("unsolicited".into());
@@ -410,7 +486,9 @@ async fn every_bad_response_is_refused_audited_and_changes_nothing() {
         assert_eq!(body["field"], "return", "{body}");
         expected.push("relay-state-not-allowed".into());
         let (redirect, bound) = start(&node, "return=/console").await;
-        let answer = idp().response(json!({ "case": "valid" }), Some(&redirect)).await;
+        let answer = idp()
+            .response(json!({ "case": "valid" }), Some(&redirect))
+            .await;
         real_time(&node);
         let r = post(
             &node,
@@ -446,14 +524,25 @@ async fn every_bad_response_is_refused_audited_and_changes_nothing() {
         assert_eq!(refusals(&node).await, expected, "{name}");
 
         // Nothing of the refused responses was made: no user, no session.
-        let users = node.server().state.store.users_of_provider("idp").await.unwrap();
+        let users = node
+            .server()
+            .state
+            .store
+            .users_of_provider("idp")
+            .await
+            .unwrap();
         assert!(users.is_empty(), "{name}: {users:?}");
 
         // The response refused above for its RelayState and browser was not consumed: with
         // both right it signs alice in, once; the same response again is a replay.
         real_time(&node);
         let good = post(&node, &answer, None, "application/json", Some(&bound)).await;
-        assert_eq!(good.status(), StatusCode::OK, "{name}: {:?}", good.text().await);
+        assert_eq!(
+            good.status(),
+            StatusCode::OK,
+            "{name}: {:?}",
+            good.text().await
+        );
         let again = post(&node, &answer, None, "application/json", Some(&bound)).await;
         let (got, _, body) = problem(again).await;
         assert_eq!(got, StatusCode::FORBIDDEN, "{name}: {body}");
@@ -497,7 +586,10 @@ async fn a_response_used_on_one_node_is_a_replay_on_another() {
         .unwrap();
     let (got, _, body) = problem(r).await;
     assert_eq!(got, StatusCode::FORBIDDEN, "{body}");
-    assert!(body["detail"].as_str().unwrap().contains("used before"), "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("used before"),
+        "{body}"
+    );
     // Both nodes publish their signing certificate; either serves both.
     b.client
         .get(format!("{}/api/v1/providers/idp/saml/login", b.base))
@@ -513,5 +605,9 @@ async fn a_response_used_on_one_node_is_a_replay_on_another() {
         .text()
         .await
         .unwrap();
-    assert_eq!(metadata.matches("<ds:X509Certificate>").count(), 2, "{metadata}");
+    assert_eq!(
+        metadata.matches("<ds:X509Certificate>").count(),
+        2,
+        "{metadata}"
+    );
 }

@@ -32,8 +32,7 @@ use std::time::Duration;
 use rampart_api::ProviderTestResult;
 use rampart_core::{AuditEvent, Error, Outcome, Provider};
 use rampart_federation::saml::{
-    self, metadata, Expected, IdpMetadata, Refusal, RequestParts, SamlError,
-    SamlSettings, SpKey,
+    self, metadata, Expected, IdpMetadata, Refusal, RequestParts, SamlError, SamlSettings, SpKey,
 };
 use rampart_federation::{DirectoryUser, ProviderSettings, Users};
 use rampart_store::{Consumed, ProviderRecord, SamlRequest};
@@ -91,7 +90,6 @@ pub struct Started {
 }
 
 /// A sign-in finished.
-#[derive(Debug)]
 pub struct Finished {
     /// The new session.
     pub done: LoggedIn,
@@ -99,6 +97,14 @@ pub struct Finished {
     pub return_to: String,
     /// The key of the browser's cookie for this sign-in, now spent.
     pub browser_key: String,
+}
+
+impl std::fmt::Debug for Finished {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Finished")
+            .field("return_to", &self.return_to)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The key naming the cookie of the sign-in with request `id` (the cookie is
@@ -155,8 +161,7 @@ pub async fn begin(
         sso_url: &idp.sso_url,
         relay_state: Some(&relay),
     };
-    let redirect =
-        saml::signed_redirect(&parts, &key, now).map_err(internal(name))?;
+    let redirect = saml::signed_redirect(&parts, &key, now).map_err(internal(name))?;
     let binding = if bind_browser {
         Some(saml::browser_binding().map_err(internal(name))?)
     } else {
@@ -301,9 +306,7 @@ pub async fn acs(
     let found = DirectoryUser {
         dn: accepted.name_id.clone(),
         username,
-        email: accepted
-            .value(&settings.email_attribute)
-            .map(str::to_owned),
+        email: accepted.value(&settings.email_attribute).map(str::to_owned),
         display_name: accepted
             .value(&settings.display_name_attribute)
             .map(str::to_owned),
@@ -318,7 +321,14 @@ pub async fn acs(
         }
     };
     if !user.disabled {
-        apply_roles(state, &user, &settings.mappings, &found.groups, &record.name).await?;
+        apply_roles(
+            state,
+            &user,
+            &settings.mappings,
+            &found.groups,
+            &record.name,
+        )
+        .await?;
     }
     let user = state.store.user(user.id).await?.unwrap_or(user);
     if user.disabled {
@@ -371,7 +381,10 @@ pub(crate) async fn test(
 }
 
 /// The SAML provider `name` and its settings; any other name is not found.
-async fn saml_record(state: &AppState, name: &str) -> Result<(ProviderRecord, SamlSettings), Error> {
+async fn saml_record(
+    state: &AppState,
+    name: &str,
+) -> Result<(ProviderRecord, SamlSettings), Error> {
     let record = state
         .store
         .provider(name)
@@ -484,9 +497,8 @@ async fn sp_key(state: &AppState) -> Result<Arc<SpKey>, Error> {
         .get_or_try_init(|| async move {
             let path = state.saml.data_dir.join(KEY_FILE);
             let key = match std::fs::read_to_string(&path) {
-                Ok(text) => SpKey::from_pem(&text).map_err(|e| {
-                    Error::Internal(format!("{}: {e}", path.display()))
-                })?,
+                Ok(text) => SpKey::from_pem(&text)
+                    .map_err(|e| Error::Internal(format!("{}: {e}", path.display())))?,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     let key = SpKey::generate(state.clock.now().unix_timestamp())
                         .map_err(|e| Error::Internal(e.to_string()))?;
@@ -549,7 +561,11 @@ async fn refuse(
     provider: Option<Provider>,
     refusal: &Refusal,
 ) -> Result<(), Error> {
-    tracing::info!(provider = name, reason = refusal.reason, "a SAML sign-in was refused");
+    tracing::info!(
+        provider = name,
+        reason = refusal.reason,
+        "a SAML sign-in was refused"
+    );
     let mut details = serde_json::json!({
         "user_provider": name,
         "protocol": "saml",

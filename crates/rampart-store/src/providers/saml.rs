@@ -61,7 +61,10 @@ impl Store {
             )
             .await?;
         owned
-            .exec("DELETE FROM saml_assertions WHERE expires_at < $1", [at.into()])
+            .exec(
+                "DELETE FROM saml_assertions WHERE expires_at < $1",
+                [at.into()],
+            )
             .await?;
         owned
             .exec(
