@@ -52,9 +52,12 @@ fn idp() -> &'static Idp {
             "the SAML peer did not start: {vars:?}"
         );
         let ca = std::fs::read(&vars["RAMPART_TEST_SAML_CA"]).unwrap();
+        // Each test has its own runtime: a connection kept by the pool would die with the
+        // test that opened it, so none is kept.
         let client = Client::builder()
             .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
             .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(0)
             .build()
             .unwrap();
         Idp {
