@@ -42,6 +42,15 @@ fn var(name: &str) -> String {
     })
 }
 
+/// Nanoseconds this thread has run on a CPU (`/proc/thread-self/schedstat`): per-core
+/// figures hold on a busy machine, where the wall clock also counts other processes' turns.
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
@@ -69,10 +78,12 @@ fn main() {
         .collect();
 
     let mut ours = Vec::new();
+    let mut per_cpu = Vec::new();
     let mut theirs = Vec::new();
     for round in 0..ROUNDS {
         // In process, one thread: every response validated until 2 s have passed.
         let started = Instant::now();
+        let cpu = thread_cpu_ns();
         let mut n = 0usize;
         while started.elapsed() < Duration::from_secs(2) {
             let b64 = &responses[n % responses.len()];
@@ -93,7 +104,10 @@ fn main() {
             n += 1;
         }
         let per_s = n as f64 / started.elapsed().as_secs_f64();
+        let cpu_s = (thread_cpu_ns() - cpu) as f64 / 1e9;
+        let per_core = n as f64 / cpu_s;
         ours.push(per_s);
+        per_cpu.push(per_core);
         // xmlsec1, one process per signature, over the same responses.
         let started = Instant::now();
         let mut m = 0usize;
@@ -124,13 +138,13 @@ fn main() {
         let their_s = m as f64 / started.elapsed().as_secs_f64();
         theirs.push(their_s);
         say!(
-            "round {}: in process {per_s:.0} validations/s; xmlsec1 --verify (both signatures) {their_s:.1} responses/s",
+            "round {}: in process {per_s:.0} validations/s ({per_core:.0} per CPU-second); xmlsec1 --verify (both signatures) {their_s:.1} responses/s",
             round + 1
         );
     }
-    let (ours, theirs) = (median(ours), median(theirs));
+    let (ours, per_core, theirs) = (median(ours), median(per_cpu), median(theirs));
     say!(
-        "median of {ROUNDS}: {ours:.0} validations/s on one thread, xmlsec1 {theirs:.1} responses/s ({:.0}×)",
+        "median of {ROUNDS}: {ours:.0} validations/s on one thread ({per_core:.0} per CPU-second), xmlsec1 {theirs:.1} responses/s ({:.0}×)",
         ours / theirs
     );
     if std::env::var_os("BENCH_JSON").is_some() {
@@ -144,10 +158,10 @@ fn main() {
                 "capability": "User providers",
                 "figure": format!("SAML response validations in process, one thread ({RESPONSES} responses of the pysaml2 IdP, RSA-2048, Response and Assertion signed)"),
                 "target": "≥ 2,000/s per core",
-                "value": format!("{ours:.0} validations/s"),
+                "value": format!("{per_core:.0} validations per CPU-second ({ours:.0}/s by the wall clock)"),
                 "baseline": format!("xmlsec1 --verify of the same responses, both signatures: {theirs:.1} responses/s"),
                 "limit": "—",
-                "met": ours >= 2000.0,
+                "met": per_core >= 2000.0,
                 "rounds": ROUNDS,
                 "load": load,
                 "command": "scripts/peers/saml.sh -- cargo run --release -p rampart-federation --example saml_bench",
