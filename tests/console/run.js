@@ -326,6 +326,23 @@ async function main() {
     await context.close();
   });
 
+  await scenario('an auditor reads the security posture; an IT user without audit rights is refused it', async () => {
+    const { context, page } = await newPage();
+    await signIn(page, 'audrey', USER_PASSWORD);
+    await Promise.all([page.waitForNavigation(), page.click('nav a:has-text("Posture")')]);
+    assert.match(await page.textContent('h1'), /Security posture/);
+    assert.match(await page.textContent('main'), /The platform.s controls/);
+    assert.match(await page.textContent('#control-identity\\.admin-mfa'), /mfa available: no/);
+    await accessible(page, 'posture');
+    await shot(page, 'posture');
+    await context.close();
+    const carol = await newPage();
+    await signIn(carol.page, 'carol', NEW_PASSWORD);
+    assert.strictEqual(await carol.page.locator('nav a:has-text("Posture")').count(), 0);
+    assert.strictEqual((await carol.page.goto(`${BASE}/console/posture`)).status(), 403);
+    await carol.context.close();
+  });
+
   await scenario('an end user is refused the console altogether', async () => {
     const { context, page } = await newPage();
     // The console's sign-in is for IT users: an end user's password does not open it.

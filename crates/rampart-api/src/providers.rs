@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 /// `POST /api/v1/providers`: a new user provider.
 ///
@@ -17,12 +17,22 @@ use utoipa::ToSchema;
 /// (`memberOf`), `mappings` (a list of `{group, it_role}` or `{group, application, role}`;
 /// `group` is a DN or its first RDN's value), `timeout_seconds` (10), and
 /// `sync_interval_minutes` (0: no scheduled sync).
+///
+/// `settings` of kind `oidc` (an OpenID Connect provider; users sign in through
+/// `GET /api/v1/providers/{name}/oidc/start`): `issuer` (`https://…`, exactly as its
+/// discovery document names it), `ca_certificate` (PEM, optional), `client_id`,
+/// `client_secret` (a secret reference), `scopes` (`["openid", "email", "profile"]`),
+/// `username_claim` (`preferred_username`), `groups_claim` (`groups`), `redirect_uri`
+/// (`https://HOST/api/v1/providers/{name}/oidc/callback`, registered exactly at the provider;
+/// the server's `public_origin` and that path when absent), `link_by_verified_email`
+/// (false), `mappings` (as for `ldap`, `group` being a value of the groups claim), and
+/// `timeout_seconds` (10).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProviderRequest {
     /// The provider's name: what a login names it by (letters, digits, `-`, `_`, `.`).
     pub name: String,
-    /// `ldap` (`oidc` and `saml` are planned).
+    /// `ldap` or `oidc` (`saml` is planned).
     pub kind: String,
     /// Whom it vouches for: `it`, `end` or `both`.
     pub users: String,
@@ -43,6 +53,9 @@ pub struct UpdateProviderRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub settings: Option<serde_json::Value>,
+    /// Whether the provider is offered on the sign-in pages and accepts sign-ins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
 }
 
 /// A user provider as the API shows it: its settings hold secret references, never secrets.
@@ -50,13 +63,15 @@ pub struct UpdateProviderRequest {
 pub struct ProviderView {
     /// Name.
     pub name: String,
-    /// Kind (`ldap`).
+    /// Kind (`ldap`, `oidc`).
     pub kind: String,
     /// `it`, `end` or `both`.
     pub users: String,
     /// The kind's settings.
     #[schema(value_type = Object)]
     pub settings: serde_json::Value,
+    /// Whether it is offered on the sign-in pages and accepts sign-ins.
+    pub enabled: bool,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
@@ -129,4 +144,41 @@ pub struct SyncReport {
     /// Directory users left alone: a username Rampart cannot hold, one listed twice, or
     /// one a local account already has.
     pub skipped: u64,
+}
+
+/// Query of `GET /api/v1/providers/{name}/oidc/start`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct OidcStartQuery {
+    /// `it` (the console) or `end` (the applications); may be left out when the provider
+    /// vouches for one kind only.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Where to go after signing in: a path in the console (`/console/…`) for IT users, in
+    /// an application (`/apps/{environment}/{application}/…`) for end users.
+    #[serde(default, rename = "return")]
+    pub return_to: Option<String>,
+}
+
+/// Query of `GET /api/v1/providers/{name}/oidc/callback`: the provider's answer.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+pub struct OidcCallbackQuery {
+    /// The authorization code.
+    #[serde(default)]
+    pub code: Option<String>,
+    /// The `state` sent with the authorization request.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// The issuer (RFC 9207), when the provider sends it.
+    #[serde(default)]
+    pub iss: Option<String>,
+    /// The provider's error code (`access_denied`, …).
+    #[serde(default)]
+    pub error: Option<String>,
+    /// The provider's description of its error.
+    #[serde(default)]
+    pub error_description: Option<String>,
+    /// The `session_state` some providers add.
+    #[serde(default)]
+    pub session_state: Option<String>,
 }

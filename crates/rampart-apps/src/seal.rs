@@ -41,6 +41,14 @@
 //! labels keep the three uses apart: a wrapped key does not open as a value or as the other
 //! kind of key, and a data key wrapped under one id does not unwrap under another.
 //!
+//! # Platform secrets
+//!
+//! A few secrets of the platform itself (a user's TOTP secret) are sealed directly under the
+//! master key: `1 ‖ nonce (24) ‖ ciphertext ‖ tag (16)`, with associated data
+//! `lp("rampart-seal/secret/1") ‖ 1 ‖ lp(purpose) ‖ lp(owner)`, so a sealed secret opens only
+//! for the purpose and owner it was sealed for (one user's TOTP secret copied to another
+//! user's row does not open), and never as a value or a wrapped key.
+//!
 //! # What this protects, and what it does not
 //!
 //! Whoever reads the database (a backup, a stolen disk, a replica) without the master key
@@ -81,6 +89,7 @@ const LABEL_VALUE: &[u8] = b"rampart-seal/value/1";
 const LABEL_DATA_KEY: &[u8] = b"rampart-seal/data-key/1";
 const LABEL_INDEX_KEY: &[u8] = b"rampart-seal/index-key/1";
 const LABEL_BLIND_INDEX: &[u8] = b"rampart-seal/blind-index/1";
+const LABEL_SECRET: &[u8] = b"rampart-seal/secret/1";
 
 /// Why a key could not be read, or a value not sealed or opened. No variant carries key or
 /// value bytes, nor the text a key was parsed from.
@@ -244,6 +253,51 @@ impl MasterKey {
         let (header, sealed) = split_wrapped::<1>(wrapped, malformed)?;
         let key = self.unwrap_raw(sealed, &wrap_aad(LABEL_INDEX_KEY, header), malformed)?;
         Ok(IndexKey { key })
+    }
+
+    /// Seals a platform secret (format at the top of this module) for `purpose` and
+    /// `owner` (for a TOTP secret: `totp` and the user's id).
+    pub fn seal_secret(
+        &self,
+        purpose: &str,
+        owner: &str,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, SealError> {
+        let header = [VERSION];
+        seal_raw(
+            &self.key,
+            &header,
+            &secret_aad(&header, purpose, owner),
+            plaintext,
+        )
+    }
+
+    /// Opens a platform secret sealed for `purpose` and `owner`, into memory zeroed on
+    /// drop.
+    pub fn open_secret(
+        &self,
+        purpose: &str,
+        owner: &str,
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, SealError> {
+        let malformed = SealError::Malformed {
+            what: "sealed secret",
+            len: sealed.len(),
+        };
+        check_version(sealed, malformed)?;
+        let (header, rest) = sealed.split_first_chunk::<1>().ok_or(malformed)?;
+        let (nonce, rest) = rest.split_first_chunk::<NONCE_LEN>().ok_or(malformed)?;
+        let (ciphertext, tag) = rest.split_last_chunk::<TAG_LEN>().ok_or(malformed)?;
+        let mut plain = Zeroizing::new(ciphertext.to_vec());
+        cipher(&self.key)
+            .decrypt_in_place_detached(
+                XNonce::from_slice(nonce),
+                &secret_aad(header, purpose, owner),
+                &mut plain,
+                Tag::from_slice(tag),
+            )
+            .map_err(|_| SealError::Authentication)?;
+        Ok(plain)
     }
 
     /// Opens `nonce ‖ ciphertext of a key ‖ tag` straight into memory zeroed on drop.
@@ -482,6 +536,14 @@ fn wrap_aad(label: &[u8], header: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(8 + label.len() + header.len());
     push_prefixed(&mut out, label);
     out.extend_from_slice(header);
+    out
+}
+
+/// The associated data of a platform secret: its label, header, purpose and owner.
+fn secret_aad(header: &[u8], purpose: &str, owner: &str) -> Vec<u8> {
+    let mut out = wrap_aad(LABEL_SECRET, header);
+    push_prefixed(&mut out, purpose.as_bytes());
+    push_prefixed(&mut out, owner.as_bytes());
     out
 }
 

@@ -2,13 +2,24 @@
 //! administration (`/api/v1/auth/*`, `/api/v1/users/*`).
 
 use rampart_api::{
-    ChangePasswordRequest, CreateUserRequest, ListUsersQuery, LoginRequest, LoginResponse,
-    LogoutQuery, MeResponse, ResetPasswordRequest, RevokedSessions, UpdateUserRequest, UserPage,
-    UserView,
+    ChangePasswordRequest, ConfirmTotpRequest, CreateUserRequest, ListUsersQuery, LoginRequest,
+    LoginResponse, LogoutQuery, MeResponse, MfaStatusView, PendingEnrolmentRequest,
+    RecoveryCodesResponse, ResetPasswordRequest, RevokedSessions, SecondFactorLoginResponse,
+    SecondFactorRequest, SecondFactorRequired, StepUpRequest, TotpEnrolment, UpdateUserRequest,
+    UserPage, UserView,
 };
 use reqwest::Method;
 
 use crate::{Client, ClientError};
+
+/// What `POST /api/v1/auth/login` answered.
+#[derive(Debug)]
+pub enum LoginAnswer {
+    /// Signed in.
+    Session(Box<LoginResponse>),
+    /// The password was right; a second factor must follow.
+    SecondFactor(SecondFactorRequired),
+}
 
 /// The identity operations of a [`Client`].
 #[derive(Debug, Clone, Copy)]
@@ -21,10 +32,85 @@ impl<'c> Identity<'c> {
         Self { client }
     }
 
-    /// `POST /api/v1/auth/login`: a session for the user. The answer's `token` is shown
-    /// once; pass it to [`Client::set_token`] for the following requests.
-    pub async fn login(&self, request: &LoginRequest) -> Result<LoginResponse, ClientError> {
-        self.client.post(&["auth", "login"], request).await
+    /// `POST /api/v1/auth/login`: a session for the user (its `token` is shown once; pass
+    /// it to [`Client::set_token`] for the following requests), or a sign-in waiting for
+    /// its second factor ([`Identity::second_factor`]).
+    pub async fn login(&self, request: &LoginRequest) -> Result<LoginAnswer, ClientError> {
+        let value: serde_json::Value = self.client.post(&["auth", "login"], request).await?;
+        let decode = |source| ClientError::Decode {
+            operation: "POST /api/v1/auth/login".to_owned(),
+            source,
+        };
+        if value.get("pending_token").is_some() {
+            serde_json::from_value(value)
+                .map(LoginAnswer::SecondFactor)
+                .map_err(decode)
+        } else {
+            serde_json::from_value(value)
+                .map(|session| LoginAnswer::Session(Box::new(session)))
+                .map_err(decode)
+        }
+    }
+
+    /// `POST /api/v1/auth/login/second-factor`: completes a sign-in with a code or a
+    /// recovery code.
+    pub async fn second_factor(
+        &self,
+        request: &SecondFactorRequest,
+    ) -> Result<SecondFactorLoginResponse, ClientError> {
+        self.client
+            .post(&["auth", "login", "second-factor"], request)
+            .await
+    }
+
+    /// `POST /api/v1/auth/login/totp`: the TOTP app to set up during a sign-in the policy
+    /// sent to enrolment.
+    pub async fn enrol_pending(
+        &self,
+        request: &PendingEnrolmentRequest,
+    ) -> Result<TotpEnrolment, ClientError> {
+        self.client.post(&["auth", "login", "totp"], request).await
+    }
+
+    /// `GET /api/v1/auth/mfa`: where the caller stands with the second factor.
+    pub async fn mfa_status(&self) -> Result<MfaStatusView, ClientError> {
+        self.client.get(&["auth", "mfa"]).await
+    }
+
+    /// `POST /api/v1/auth/mfa/totp`: starts enrolling a TOTP app.
+    pub async fn mfa_begin(&self) -> Result<TotpEnrolment, ClientError> {
+        self.client.post_bare(&["auth", "mfa", "totp"]).await
+    }
+
+    /// `POST /api/v1/auth/mfa/totp/confirm`: confirms it with a first code; the recovery
+    /// codes.
+    pub async fn mfa_confirm(
+        &self,
+        request: &ConfirmTotpRequest,
+    ) -> Result<RecoveryCodesResponse, ClientError> {
+        self.client
+            .post(&["auth", "mfa", "totp", "confirm"], request)
+            .await
+    }
+
+    /// `POST /api/v1/auth/mfa/recovery-codes`: new recovery codes.
+    pub async fn mfa_recovery_codes(&self) -> Result<RecoveryCodesResponse, ClientError> {
+        self.client
+            .post_bare(&["auth", "mfa", "recovery-codes"])
+            .await
+    }
+
+    /// `POST /api/v1/auth/step-up`: verifies a second factor again in this session.
+    pub async fn step_up(&self, request: &StepUpRequest) -> Result<(), ClientError> {
+        self.client.post_empty(&["auth", "step-up"], request).await
+    }
+
+    /// `DELETE /api/v1/users/{id}/mfa`: resets a user's second factors (administrators).
+    pub async fn reset_mfa(&self, id: &str) -> Result<RevokedSessions, ClientError> {
+        self.client
+            .call(Method::DELETE, &["users", id, "mfa"])
+            .json()
+            .await
     }
 
     /// `POST /api/v1/auth/logout`: ends this session, or with `all` every session of the

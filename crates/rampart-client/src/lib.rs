@@ -4,7 +4,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), rampart_client::ClientError> {
-//! use rampart_client::{api, Client};
+//! use rampart_client::{api, Client, LoginAnswer};
 //!
 //! let pem = std::fs::read("rampart-data/tls/dev-cert.pem").unwrap_or_default();
 //! let mut client = Client::builder("https://127.0.0.1:8443")
@@ -19,7 +19,12 @@
 //!         user_provider: None,
 //!     })
 //!     .await?;
-//! client.set_token(Some(login.token));
+//! let token = match login {
+//!     LoginAnswer::Session(session) => session.token,
+//!     // A second factor must follow: `identity().second_factor(…)` with the app's code.
+//!     LoginAnswer::SecondFactor(_) => return Ok(()),
+//! };
+//! client.set_token(Some(token));
 //! for v in client.lifecycle().versions("core-service").await? {
 //!     println!("{} {}", v.version, v.message);
 //! }
@@ -61,7 +66,7 @@ pub use audit::{Audit, CopyError, Download, ExportFormat};
 pub use authz::Authz;
 pub use error::ClientError;
 pub use findings::Findings;
-pub use identity::Identity;
+pub use identity::{Identity, LoginAnswer};
 pub use lifecycle::Lifecycle;
 pub use plans::Plans;
 pub use providers::Providers;

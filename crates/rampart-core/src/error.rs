@@ -98,6 +98,16 @@ pub enum Error {
     /// The password is older than the configured maximum age and must be changed.
     #[error("the password has expired and must be changed")]
     PasswordExpired,
+    /// A second factor (a TOTP code or a recovery code) was wrong, already used or not
+    /// the user's, or the sign-in waiting for it is unknown or expired; the message says
+    /// which of the two, never which code would have worked.
+    #[error("{0}")]
+    InvalidSecondFactor(&'static str),
+    /// The operation needs a second factor verified more recently than the configured
+    /// window: verify one with `POST /api/v1/auth/step-up` and try again. The message
+    /// names the operation.
+    #[error("{0}")]
+    StepUpRequired(String),
     /// No valid credentials were presented.
     #[error("authentication required: {0}")]
     Unauthenticated(&'static str),
@@ -150,6 +160,8 @@ impl Error {
             Error::LoginThrottled { .. } => "login-throttled",
             Error::AccountDisabled => "account-disabled",
             Error::PasswordExpired => "password-expired",
+            Error::InvalidSecondFactor(_) => "invalid-second-factor",
+            Error::StepUpRequired(_) => "step-up-required",
             Error::Unauthenticated(_) => "unauthenticated",
             Error::Forbidden(_) => "forbidden",
             Error::Sealed(_) => "sealed-module",
@@ -173,6 +185,8 @@ impl Error {
             Error::LoginThrottled { .. } => "Too many failed logins",
             Error::AccountDisabled => "Account disabled",
             Error::PasswordExpired => "Password expired",
+            Error::InvalidSecondFactor(_) => "Invalid second factor",
+            Error::StepUpRequired(_) => "Second factor required again",
             Error::Unauthenticated(_) => "Authentication required",
             Error::Forbidden(_) => "Forbidden",
             Error::Sealed(_) => "Sealed module",
@@ -191,11 +205,14 @@ impl Error {
             Error::InvalidInput { .. } | Error::PasswordRejected { .. } => 422,
             Error::NotFound { .. } => 404,
             Error::Conflict(_) => 409,
-            Error::InvalidCredentials | Error::Unauthenticated(_) => 401,
+            Error::InvalidCredentials
+            | Error::InvalidSecondFactor(_)
+            | Error::Unauthenticated(_) => 401,
             Error::LoginThrottled { .. } => 429,
             Error::AccountDisabled
             | Error::PasswordExpired
             | Error::Forbidden(_)
+            | Error::StepUpRequired(_)
             | Error::Sealed(_) => 403,
             Error::Integration(_) | Error::Directory(_) => 502,
             Error::Limit(_) | Error::Unavailable(_) | Error::DirectoryUnreachable(_) => 503,

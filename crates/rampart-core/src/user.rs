@@ -131,6 +131,9 @@ pub struct Session {
     pub expires_at: OffsetDateTime,
     /// Set when the session was ended.
     pub revoked_at: Option<OffsetDateTime>,
+    /// When a second factor was last verified in this session (at sign-in or a step-up);
+    /// `None` for a session opened with a password alone.
+    pub second_factor_at: Option<OffsetDateTime>,
 }
 
 /// The outcome an audit event records.

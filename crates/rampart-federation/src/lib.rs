@@ -8,17 +8,25 @@
 //! - [`rules`] (pure): the decisions around a directory: the search filter for one username
 //!   (the value escaped per RFC 4515 by `ldap3::ldap_escape`), directory groups to IT and
 //!   application roles, and what a sync run changes given the local and the directory users.
+//! - [`claims`] (pure): the user a verified ID token describes (subject, username claim,
+//!   an e-mail only when verified, groups claim) and the time rule of its `iat`.
 //! - [`ldap`]: the LDAP client (`ldap3` over tokio and rustls).
+//! - [`oidc`]: the OpenID Connect client (`openidconnect` over reqwest and rustls):
+//!   discovery and JWKS (fetched again, bounded, for an unknown `kid`), the code flow with
+//!   PKCE S256, `state` and `nonce`, the ID token's validation.
 //! - [`saml`]: SAML 2.0 sign-in, Rampart as the service provider: metadata, the signed
 //!   AuthnRequest, responses' XML signatures checked by xmlsec and reduced to what they
 //!   sign, and the pure rules of what a signed assertion must say.
 //!
 //! **Architecture Invariant:** the service layer reaches a directory only through the
-//! [`Directory`] trait, and passes what it reads to the pure rules; the protocol clients know
+//! [`Directory`] trait and an identity provider only through [`oidc::SignInProvider`], and
+//! passes what it reads to the pure rules; the protocol clients know
 //! nothing of the store, sessions or the audit log. A user's directory password goes to the
 //! directory's bind and nowhere else: it is never stored, logged or put in an error.
 
+pub mod claims;
 pub mod ldap;
+pub mod oidc;
 pub mod rules;
 pub mod saml;
 pub mod settings;
@@ -26,7 +34,8 @@ pub mod settings;
 use std::future::Future;
 
 pub use ldap::LdapDirectory;
-pub use settings::{GroupMapping, LdapSettings, ProviderSettings, Security, Users};
+pub use oidc::{OidcClient, OidcError, SignInProvider};
+pub use settings::{GroupMapping, LdapSettings, OidcSettings, ProviderSettings, Security, Users};
 
 /// What a directory says of one of its users.
 #[derive(Debug, Clone, PartialEq, Eq)]

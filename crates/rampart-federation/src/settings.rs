@@ -6,8 +6,12 @@
 //! rows already stored. Secrets are references to where the server reads them (`env:NAME`,
 //! `file:/absolute/path`, checked by the caller's rule), never values.
 
+mod oidc;
+
 use serde::{Deserialize, Serialize};
 use url::{Host, Url};
+
+pub use oidc::{callback_path, validate_oidc, OidcSettings};
 
 /// Which users a provider vouches for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,6 +160,8 @@ pub struct LdapSettings {
 pub enum ProviderSettings {
     /// An LDAP directory (OpenLDAP and the like).
     Ldap(LdapSettings),
+    /// An OpenID Connect provider (a redirect sign-in, see [`crate::oidc`]).
+    Oidc(OidcSettings),
     /// A SAML 2.0 identity provider (Rampart the service provider).
     Saml(crate::saml::SamlSettings),
 }
@@ -165,6 +171,7 @@ impl ProviderSettings {
     pub fn kind(&self) -> &'static str {
         match self {
             ProviderSettings::Ldap(_) => "ldap",
+            ProviderSettings::Oidc(_) => "oidc",
             ProviderSettings::Saml(_) => "saml",
         }
     }
@@ -175,12 +182,17 @@ impl ProviderSettings {
             "ldap" => serde_json::from_value(settings)
                 .map(ProviderSettings::Ldap)
                 .map_err(|e| Invalid::new("settings", e.to_string())),
+            "oidc" => serde_json::from_value(settings)
+                .map(ProviderSettings::Oidc)
+                .map_err(|e| Invalid::new("settings", e.to_string())),
             "saml" => serde_json::from_value(settings)
                 .map(ProviderSettings::Saml)
                 .map_err(|e| Invalid::new("settings", e.to_string())),
             other => Err(Invalid::new(
                 "kind",
-                format!("{other:?} is not a provider kind (ldap, saml)"),
+                format!(
+                    "{other:?} is not a provider kind; \"ldap\", \"oidc\" and \"saml\" are available"
+                ),
             )),
         }
     }
@@ -189,6 +201,7 @@ impl ProviderSettings {
     pub fn to_value(&self) -> serde_json::Value {
         match self {
             ProviderSettings::Ldap(s) => serde_json::to_value(s).unwrap_or_default(),
+            ProviderSettings::Oidc(s) => serde_json::to_value(s).unwrap_or_default(),
             ProviderSettings::Saml(s) => serde_json::to_value(s).unwrap_or_default(),
         }
     }
@@ -197,6 +210,8 @@ impl ProviderSettings {
     pub fn sync_interval_minutes(&self) -> u32 {
         match self {
             ProviderSettings::Ldap(s) => s.sync_interval_minutes,
+            // An identity provider lists nobody: its users are known from their sign-ins.
+            ProviderSettings::Oidc(_) => 0,
             ProviderSettings::Saml(_) => 0,
         }
     }

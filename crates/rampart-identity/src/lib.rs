@@ -1,8 +1,10 @@
-//! Credentials for Rampart: password hashing and policy, session tokens, login throttling.
+//! Credentials for Rampart: password hashing and policy, session tokens, login throttling,
+//! the second factor (TOTP, recovery codes, the pending-login token).
 //!
 //! Pure logic with no I/O: the store keeps what this crate computes, the server decides
 //! when to call it. Time is always a parameter.
 
+pub mod mfa;
 pub mod password;
 pub mod throttle;
 pub mod token;

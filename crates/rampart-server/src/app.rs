@@ -21,7 +21,7 @@ use crate::error::{ApiError, Problem};
 use crate::metrics::MetricsAccess;
 use crate::routes::{
     apps, audit as audit_api, auth as auth_routes, authz, findings, it, lifecycle, names, plans,
-    providers, sealed, support, users,
+    posture, providers, sealed, support, users,
 };
 use crate::tls::ServedNames;
 use crate::transport;
@@ -59,7 +59,7 @@ pub struct ConnectionInfo {
         (name = "audit", description = "The tamper-evident audit log: search, export, checkpoints, proofs"),
         (name = "apps", description = "The application runtime: the data API of deployed entities"),
         (name = "support", description = "The support desk: companies, members, cases, decisions on requesters"),
-        (name = "operations", description = "Health, readiness and metrics"),
+        (name = "operations", description = "Health, readiness, metrics and the security posture report"),
     )
 )]
 struct ApiDoc;
@@ -148,6 +148,14 @@ fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(auth_routes::sessions))
         .routes(routes!(auth_routes::end_session))
         .routes(routes!(auth_routes::change_password))
+        .routes(routes!(crate::routes::mfa::second_factor))
+        .routes(routes!(crate::routes::mfa::enrol_pending))
+        .routes(routes!(crate::routes::mfa::status))
+        .routes(routes!(crate::routes::mfa::begin))
+        .routes(routes!(crate::routes::mfa::confirm))
+        .routes(routes!(crate::routes::mfa::recovery_codes))
+        .routes(routes!(crate::routes::mfa::step_up))
+        .routes(routes!(crate::routes::mfa::reset))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::update, users::delete))
         .routes(routes!(users::disable))
@@ -164,6 +172,8 @@ fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(providers::test))
         .routes(routes!(providers::sync))
         .routes(routes!(providers::status))
+        .routes(routes!(providers::oidc_start))
+        .routes(routes!(providers::oidc_callback))
         .merge(crate::routes::saml::routes())
         .routes(routes!(authz::check))
         .routes(routes!(authz::explain))
@@ -207,6 +217,7 @@ fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(plans::run_plan))
         .routes(routes!(plans::copy_plan))
         .routes(routes!(plans::settings))
+        .routes(routes!(posture::report))
         .routes(routes!(audit_api::events))
         .routes(routes!(audit_api::report_integration))
         .routes(routes!(audit_api::checkpoint, audit_api::sign_checkpoint))
@@ -421,6 +432,27 @@ fn request_host(request: &Request) -> Option<String> {
     plausible.then_some(host)
 }
 
+/// The client's address: the peer's, or the one a trusted proxy forwarded
+/// (`trusted_proxies`; see [`rampart_service::alerts::client_address`]).
+fn client_address(
+    state: &AppState,
+    peer: std::net::IpAddr,
+    headers: &HeaderMap,
+) -> std::net::IpAddr {
+    let trusted = &state.config.trusted_proxies;
+    if trusted.is_empty() {
+        return peer;
+    }
+    // Validated at start-up.
+    let trusted = rampart_service::config::address_ranges(trusted).unwrap_or_default();
+    let forwarded: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    rampart_service::alerts::client_address(peer, &forwarded, &trusted)
+}
+
 fn request_id(headers: &HeaderMap) -> String {
     headers
         .get("x-request-id")
@@ -437,7 +469,7 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
     let https = connection.is_some_and(|c| c.https);
     let context = RequestContext {
         request_id: request_id(request.headers()),
-        source: connection.map(|c| c.peer.ip()),
+        source: connection.map(|c| client_address(&state, c.peer.ip(), request.headers())),
         https,
         actor: Default::default(),
         arrived: state.fence.ticket(),
@@ -613,6 +645,10 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
 /// Routes whose paths carry a secret: access events record the template, never the path.
 const SECRET_PATHS: [&str; 1] = ["/api/v1/support/links/{token}"];
 
+/// The `Strict-Transport-Security` header every HTTPS answer carries (the posture report
+/// reads it here).
+pub const HSTS: &str = "max-age=31536000; includeSubDomains";
+
 /// Headers every response carries. The API serves no active content, so the policy is
 /// the strictest one; the console will relax it for its own pages only.
 pub(crate) fn security_headers(headers: &mut HeaderMap, https: bool) {
@@ -620,11 +656,7 @@ pub(crate) fn security_headers(headers: &mut HeaderMap, https: bool) {
         headers.insert(name, HeaderValue::from_static(value));
     };
     if https {
-        set(
-            headers,
-            "strict-transport-security",
-            "max-age=31536000; includeSubDomains",
-        );
+        set(headers, "strict-transport-security", HSTS);
     }
     set(headers, "x-content-type-options", "nosniff");
     // A page sets its own policy (with its nonce); everything else gets the strictest.

@@ -118,6 +118,7 @@ impl Authenticated {
             user: self.user.clone(),
             audit: self.audit(state),
             arrived: self.request.arrived,
+            second_factor_at: self.session.second_factor_at,
         }
     }
 

@@ -284,6 +284,9 @@ impl Server {
             .flush_app_outboxes()
             .await
             .map_err(|e| StartError(format!("cannot move application audit events: {e}")))?;
+        let alerts_from = rampart_service::alerts::start_from(&state)
+            .await
+            .map_err(|e| StartError(format!("cannot read the audit log's size: {e}")))?;
         let (background_stop, background_stopped) = watch::channel(false);
         let background = vec![
             tokio::spawn(
@@ -292,9 +295,17 @@ impl Server {
                     .clone()
                     .run_pipeline(state.metrics.clone(), background_stopped.clone()),
             ),
+            tokio::spawn(rampart_service::cluster::run(
+                state.clone(),
+                background_stopped.clone(),
+            )),
             tokio::spawn(rampart_service::audit::run_key_compaction(
                 state.store.clone(),
                 state.metrics.clone(),
+                {
+                    let leadership = state.leadership.clone();
+                    move || leadership.is_leader()
+                },
                 background_stopped.clone(),
             )),
             tokio::spawn(rampart_service::audit::run_schedule(
@@ -307,6 +318,11 @@ impl Server {
             )),
             tokio::spawn(rampart_service::support::cases::run_close_ignored(
                 state.clone(),
+                background_stopped.clone(),
+            )),
+            tokio::spawn(rampart_service::alerts::run(
+                state.clone(),
+                alerts_from,
                 background_stopped.clone(),
             )),
             tokio::spawn(rampart_service::identity::sessions::run_last_use(

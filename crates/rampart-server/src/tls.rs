@@ -8,6 +8,24 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::ServerConfig;
 
+/// The TLS versions the server offers: 1.3 and 1.2 (the posture report reads them here).
+pub static PROTOCOL_VERSIONS: &[&rustls::SupportedProtocolVersion] =
+    &[&rustls::version::TLS13, &rustls::version::TLS12];
+
+/// The names of [`PROTOCOL_VERSIONS`], e.g. `TLS 1.3`.
+pub fn protocol_names() -> Vec<String> {
+    PROTOCOL_VERSIONS
+        .iter()
+        .map(|v| match v.version {
+            rustls::ProtocolVersion::TLSv1_3 => "TLS 1.3".to_owned(),
+            rustls::ProtocolVersion::TLSv1_2 => "TLS 1.2".to_owned(),
+            rustls::ProtocolVersion::TLSv1_1 => "TLS 1.1".to_owned(),
+            rustls::ProtocolVersion::TLSv1_0 => "TLS 1.0".to_owned(),
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
+
 /// Why TLS could not be set up; the message names the file and what is wrong.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -82,7 +100,7 @@ pub fn server_config(
     let names = ServedNames::new(leaf);
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .with_protocol_versions(PROTOCOL_VERSIONS)
         .map_err(|e| TlsError(format!("TLS protocol versions: {e}")))?
         .with_no_client_auth()
         .with_single_cert(certs, key)

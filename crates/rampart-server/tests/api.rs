@@ -6,6 +6,8 @@ mod kit;
 
 #[path = "api/ad.rs"]
 mod ad;
+#[path = "api/alerts.rs"]
+mod alerts;
 #[path = "api/apps.rs"]
 mod apps;
 #[path = "api/apps_advanced.rs"]
@@ -26,8 +28,14 @@ mod hardening;
 mod integrations;
 #[path = "api/lifecycle.rs"]
 mod lifecycle;
+#[path = "api/mfa.rs"]
+mod mfa;
 #[path = "api/names.rs"]
 mod names;
+#[path = "api/oidc.rs"]
+mod oidc;
+#[path = "api/posture.rs"]
+mod posture;
 #[path = "api/providers.rs"]
 mod providers;
 #[path = "api/reveal.rs"]

@@ -37,6 +37,9 @@ pub struct Caller {
     /// When the request arrived: what other nodes committed before it is seen by its
     /// decisions (see [`crate::fence`]).
     pub arrived: crate::fence::Ticket,
+    /// When the caller's session last verified a second factor (`None`: never, or no
+    /// session), which step-up judges (see [`crate::identity::mfa::require_step_up`]).
+    pub second_factor_at: Option<time::OffsetDateTime>,
 }
 
 /// Whether a request id from a client is safe to keep (logs, audit events): 1 to 64 of

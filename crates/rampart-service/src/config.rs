@@ -70,6 +70,15 @@ pub struct Config {
     pub integrations: IntegrationsConfig,
     /// The support desk's mail server, decision links and limits.
     pub support: SupportConfig,
+    /// Intrusion detection: thresholds, allowances and where alerts go.
+    pub alerts: AlertsConfig,
+    /// Proxies whose `X-Forwarded-For` is believed, comma-separated address ranges; empty:
+    /// the peer's address is the client's.
+    pub trusted_proxies: String,
+    /// Who must use a second factor, and step-up for sensitive operations.
+    pub mfa: MfaConfig,
+    /// The user provider each kind of user must sign in through.
+    pub sign_in: SignInConfig,
 }
 
 /// `[metrics]`
@@ -221,6 +230,10 @@ impl Default for Config {
             },
             integrations: IntegrationsConfig::default(),
             support: SupportConfig::default(),
+            alerts: AlertsConfig::default(),
+            trusted_proxies: String::new(),
+            mfa: MfaConfig::default(),
+            sign_in: SignInConfig::default(),
         }
     }
 }
@@ -426,6 +439,7 @@ impl Config {
             ("metrics.token", &self.metrics.token),
             ("keys.master_key", &self.keys.master_key),
             ("support.smtp_password", &self.support.smtp_password),
+            ("alerts.webhook_secret", &self.alerts.webhook_secret),
         ] {
             if let (false, Err(allowed)) = (value.is_empty(), SecretRef::parse(value)) {
                 // Not a reference: maybe the secret itself, which must not be echoed.
@@ -499,6 +513,12 @@ impl Config {
             }
         }
         self.support.validate(&fail)?;
+        self.alerts.validate(&fail)?;
+        if let Err(e) = alerts::ranges(&self.trusted_proxies) {
+            return Err(fail("trusted_proxies", self.trusted_proxies.clone(), &e));
+        }
+        self.mfa.validate(!self.keys.master_key.is_empty(), &fail)?;
+        self.sign_in.validate(&fail)?;
         if !["auto", "json", "text"].contains(&self.log_format.as_str()) {
             return Err(fail(
                 "log_format",
@@ -975,10 +995,16 @@ fn set_key(
     Ok(())
 }
 
+mod alerts;
 mod apps;
+pub mod mfa;
+mod sign_in;
 mod support;
 #[cfg(test)]
 mod tests;
 
+pub use alerts::{items as list_items, ranges as address_ranges, AlertsConfig};
 pub use apps::{IntegrationsConfig, KeysConfig};
+pub use mfa::MfaConfig;
+pub use sign_in::SignInConfig;
 pub use support::SupportConfig;

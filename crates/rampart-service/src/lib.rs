@@ -7,19 +7,24 @@
 //! One module per capability, the same names as the store's and the server's rooms:
 //! `identity` (sessions), `authz` (the authorization index), `audit` (the log's tree,
 //! checkpoints, proofs, pipeline, schedule and archives), `lifecycle` (module versions,
-//! deployments, requests, tags, module names, deployment plans); `config`, `metrics`,
+//! deployments, requests, tags, module names, deployment plans), `backup` (backups and
+//! verified restores), `posture` (the security posture report's facts); `config`, `metrics`,
 //! `state` and `files` are the node's own, and `caller` is who a use case acts for.
 
+pub mod alerts;
 pub mod apps;
 pub mod audit;
 pub mod authz;
+pub mod backup;
 pub mod caller;
+pub mod cluster;
 pub mod config;
 pub mod fence;
 pub mod files;
 pub mod identity;
 pub mod lifecycle;
 pub mod metrics;
+pub mod posture;
 pub mod providers;
 pub mod state;
 pub mod support;

@@ -45,6 +45,13 @@ pub struct ScopeLabels {
     pub scope: String,
 }
 
+/// Labels of a raised alert.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AlertLabels {
+    /// The alert's kind, e.g. `brute_force` (a fixed set).
+    pub kind: String,
+}
+
 /// Every metric the server exports.
 pub struct Metrics {
     registry: Registry,
@@ -80,6 +87,14 @@ pub struct Metrics {
     pub support_cases_opened: Counter,
     /// Support notifications the mail server did not accept.
     pub support_mail_failures: Counter,
+    /// 1 once this node found the log not extending its newest signed checkpoint, else 0.
+    pub audit_fork_alert: Gauge,
+    /// Alerts raised, by kind.
+    pub alerts: Family<AlertLabels, Counter>,
+    /// Alert notifications a webhook did not accept.
+    pub alert_delivery_failures: Counter,
+    /// 1 while this node runs the once-per-cluster background work.
+    pub cluster_leader: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -112,6 +127,30 @@ impl Default for Metrics {
         let deployment_role_failures = Counter::default();
         let support_cases_opened = Counter::default();
         let support_mail_failures = Counter::default();
+        let audit_fork_alert = Gauge::default();
+        let alerts = Family::<AlertLabels, Counter>::default();
+        let alert_delivery_failures = Counter::default();
+        let cluster_leader = Gauge::default();
+        registry.register(
+            "cluster_leader",
+            "1 while this node runs the background work that runs once per cluster (checkpoints, archiving, compaction, sync, alerts)",
+            cluster_leader.clone(),
+        );
+        registry.register(
+            "audit_fork_alert",
+            "1 when the audit log does not extend its newest signed checkpoint (see the error log)",
+            audit_fork_alert.clone(),
+        );
+        registry.register(
+            "alerts",
+            "Security alerts raised, by kind (each also an alert.<kind> audit event)",
+            alerts.clone(),
+        );
+        registry.register(
+            "alert_delivery_failures",
+            "Alert notifications a webhook did not accept (see the warning log)",
+            alert_delivery_failures.clone(),
+        );
         registry.register(
             "support_cases_opened",
             "Support cases opened",
@@ -208,6 +247,10 @@ impl Default for Metrics {
             deployment_role_failures,
             support_cases_opened,
             support_mail_failures,
+            audit_fork_alert,
+            alerts,
+            alert_delivery_failures,
+            cluster_leader,
         }
     }
 }
@@ -219,6 +262,15 @@ impl Metrics {
             .get_or_create(&LoginLabels {
                 provider: provider.to_owned(),
                 outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts a raised alert.
+    pub fn alert(&self, kind: &str) {
+        self.alerts
+            .get_or_create(&AlertLabels {
+                kind: kind.to_owned(),
             })
             .inc();
     }

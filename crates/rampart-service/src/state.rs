@@ -50,6 +50,10 @@ pub struct Inner {
     pub outbound: crate::apps::integrations::Client,
     /// SAML sign-in: the signing key and identity providers' metadata.
     pub saml: crate::providers::saml::SamlState,
+    /// Whether this node runs the work that must run once per cluster.
+    pub leadership: Arc<crate::cluster::Leadership>,
+    /// The discovery documents and keys of the identity providers users sign in through.
+    pub oidc: Arc<rampart_federation::oidc::Discovery>,
 }
 
 impl std::ops::Deref for AppState {
@@ -76,6 +80,7 @@ impl AppState {
         )?;
         let fence = Fence::new(store.clone());
         let saml = crate::providers::saml::SamlState::new(&config.data_dir);
+        let leadership = crate::cluster::Leadership::new(&store, &config.node_id);
         Ok(Self {
             inner: Arc::new(Inner {
                 authz: AuthzEngine::new(store.clone(), fence.clone()),
@@ -92,6 +97,8 @@ impl AppState {
                 keys,
                 outbound,
                 saml,
+                leadership,
+                oidc: Arc::default(),
             }),
         })
     }

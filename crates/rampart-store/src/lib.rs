@@ -12,10 +12,13 @@ mod apps;
 mod audit;
 mod authz;
 mod backend;
+mod backup;
+mod cluster;
 mod db;
 mod fence;
 mod identity;
 mod lifecycle;
+mod posture;
 mod providers;
 mod support;
 
@@ -28,7 +31,9 @@ pub use audit::{
 };
 pub use authz::{AuthzOp, ItScope, NodeRef, Progress, RebuildReport, RecordRow};
 pub use backend::{BackendKind, Store};
+pub use backup::{sqlite_copy, sqlite_integrity, BackupRecord, CENSUS_TABLES};
 pub use fence::Marks;
+pub use identity::mfa::{MfaFactors, PendingLogin, Proof, Spent, StoredTotp};
 pub use identity::sessions::{NewSession, OpenSession};
 pub use identity::users::{LoginFailure, NewUser, UserPatch, UserQuery};
 pub use lifecycle::plans::{
@@ -40,9 +45,13 @@ pub use lifecycle::{
     NewDeployment, NewFinding, NewVersion, Published, Running, StoredFinding, StoredVersion,
     VersionInfo,
 };
+pub use posture::{AccountFacts, FindingCount};
 pub use providers::saml::{Consumed, SamlRequest};
 pub use providers::users::NO_LOCAL_PASSWORD;
-pub use providers::{DirectoryProfile, ProfileChange, ProviderRecord, ProviderStatus};
+pub use providers::{
+    DirectoryProfile, NewProviderLogin, ProfileChange, ProviderLogin, ProviderRecord,
+    ProviderStatus,
+};
 
 pub use support::{
     CaseQuery, CaseScope, Company, Decided, DecisionBy, NewCase, NewLink, OpenedCase, PeopleChange,

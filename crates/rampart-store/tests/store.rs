@@ -522,3 +522,103 @@ async fn the_credentials_epoch_moves_with_every_change_that_can_end_a_session() 
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_lease_has_one_holder_until_it_expires_or_is_released() {
+    each_backend(|TestStore { store, .. }| async move {
+        let kind = store.kind().as_str();
+        let ttl = Duration::seconds(15);
+        assert!(
+            store.lease_take("background", "a", T0, ttl).await.unwrap(),
+            "{kind}"
+        );
+        // Held: another node is refused, the holder renews.
+        assert!(
+            !store
+                .lease_take("background", "b", T0 + Duration::seconds(14), ttl)
+                .await
+                .unwrap(),
+            "{kind}"
+        );
+        assert!(
+            store
+                .lease_take("background", "a", T0 + Duration::seconds(10), ttl)
+                .await
+                .unwrap(),
+            "{kind}"
+        );
+        assert!(
+            !store
+                .lease_take("background", "b", T0 + Duration::seconds(24), ttl)
+                .await
+                .unwrap(),
+            "{kind}"
+        );
+        assert_eq!(
+            store.lease_holder("background").await.unwrap(),
+            Some(("a".to_owned(), T0 + Duration::seconds(25))),
+            "{kind}"
+        );
+        // Other leases are apart.
+        assert!(
+            store.lease_take("other", "b", T0, ttl).await.unwrap(),
+            "{kind}"
+        );
+        // The holder died: once its renewal ran out, another node takes it.
+        assert!(
+            store
+                .lease_take("background", "b", T0 + Duration::seconds(25), ttl)
+                .await
+                .unwrap(),
+            "{kind}"
+        );
+        assert!(
+            !store
+                .lease_take("background", "a", T0 + Duration::seconds(26), ttl)
+                .await
+                .unwrap(),
+            "{kind}"
+        );
+        // Released by a node that does not hold it: nothing changes; by its holder: free.
+        store.lease_release("background", "a").await.unwrap();
+        assert!(
+            !store
+                .lease_take("background", "c", T0 + Duration::seconds(27), ttl)
+                .await
+                .unwrap(),
+            "{kind}"
+        );
+        store.lease_release("background", "b").await.unwrap();
+        assert!(
+            store
+                .lease_take("background", "c", T0 + Duration::seconds(27), ttl)
+                .await
+                .unwrap(),
+            "{kind}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn of_nodes_racing_for_a_free_lease_exactly_one_gets_it() {
+    each_backend(|TestStore { store, .. }| async move {
+        let kind = store.kind().as_str();
+        let ttl = Duration::seconds(15);
+        let tries = (0..8).map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .lease_take("background", &format!("node-{i}"), T0, ttl)
+                    .await
+                    .unwrap()
+            })
+        });
+        let mut granted = 0;
+        for t in tries {
+            granted += usize::from(t.await.unwrap());
+        }
+        assert_eq!(granted, 1, "{kind}");
+    })
+    .await;
+}

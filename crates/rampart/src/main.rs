@@ -77,7 +77,9 @@ enum Command {
     ///     rampart login --server https://127.0.0.1:8443 --username alice \
     ///         --ca-cert rampart-data/tls/dev-cert.pem
     ///
-    /// The password is prompted for (or read from standard input). The session token goes
+    /// The password is prompted for (or read from standard input), then the second
+    /// factor's code when the account has one (a TOTP app is set up first when the policy
+    /// requires one and there is none yet). The session token goes
     /// to ~/.config/rampart/session.json (RAMPART_SESSION_FILE), readable by you only;
     /// RAMPART_SERVER and RAMPART_TOKEN override it, for scripts.
     Login {
@@ -149,6 +151,24 @@ enum Command {
     ///     rampart support follow https://rampart.example.org/api/v1/support/links/rsl_…
     #[command(subcommand, verbatim_doc_comment)]
     Support(cmd::support::SupportCommand),
+    /// Back up the node's data into one archive while its server runs.
+    #[command(long_about = cmd::backup::BACKUP_HELP)]
+    Backup(cmd::backup::BackupArgs),
+    /// Restore a verified backup into an empty data directory, or run a restore drill.
+    #[command(long_about = cmd::backup::RESTORE_HELP)]
+    Restore(cmd::backup::RestoreArgs),
+    /// The security posture report; exits 1 when a critical control fails.
+    #[command(long_about = cmd::posture::HELP)]
+    Posture(cmd::posture::PostureArgs),
+    /// Your second factor: set up a TOTP app (its QR code drawn in the terminal), see where
+    /// you stand, verify a code again before a sensitive operation, new recovery codes; and
+    /// an administrator's reset of someone's factors. `rampart login` asks for the code.
+    ///
+    ///     rampart mfa enrol
+    ///     rampart mfa step-up
+    ///     rampart mfa reset 0190c3e4-…
+    #[command(subcommand, verbatim_doc_comment)]
+    Mfa(cmd::mfa::MfaCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -943,6 +963,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Plan(command) => cmd::plans::run(command).await,
         Command::Support(command) => cmd::support::run(command).await,
+        Command::Backup(args) => {
+            cmd::backup::backup(load_config(&cli, &ServeFlags::default())?, args).await
+        }
+        Command::Restore(args) => {
+            cmd::backup::restore(load_config(&cli, &ServeFlags::default())?, args).await
+        }
+        Command::Posture(args) => {
+            cmd::posture::run(load_config(&cli, &ServeFlags::default())?, args).await
+        }
+        Command::Mfa(command) => cmd::mfa::run(command).await,
     }
 }
 

@@ -12,8 +12,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+#[path = "cli/backup.rs"]
+mod backup;
 #[path = "cli/layers.rs"]
 mod layers;
+#[path = "cli/mfa.rs"]
+mod mfa;
 #[path = "cli/proof.rs"]
 mod proof;
 #[path = "cli/sealed.rs"]

@@ -479,3 +479,37 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_platform_secret_opens_only_for_its_purpose_and_owner_under_its_master_key() {
+    let master = MasterKey::generate().unwrap();
+    let sealed = master
+        .seal_secret("totp", "user-1", b"twenty bytes secret!")
+        .unwrap();
+    assert_eq!(sealed.len(), 1 + 24 + 20 + 16);
+    assert_eq!(
+        master
+            .open_secret("totp", "user-1", &sealed)
+            .unwrap()
+            .as_slice(),
+        b"twenty bytes secret!"
+    );
+    for (purpose, owner) in [("totp", "user-2"), ("other", "user-1"), ("totpuser-1", "")] {
+        assert_eq!(
+            master.open_secret(purpose, owner, &sealed).err(),
+            Some(SealError::Authentication),
+            "{purpose}/{owner}"
+        );
+    }
+    let other = MasterKey::generate().unwrap();
+    assert!(other.open_secret("totp", "user-1", &sealed).is_err());
+    for cut in 0..sealed.len() {
+        assert!(master
+            .open_secret("totp", "user-1", &sealed[..cut])
+            .is_err());
+    }
+    // Neither a value envelope nor a wrapped key opens as a secret.
+    let key = data_key(1, counting(0));
+    let wrapped = master.wrap_data_key(&key).unwrap();
+    assert!(master.open_secret("totp", "user-1", &wrapped).is_err());
+}

@@ -73,6 +73,7 @@ impl Compaction {
             let task = tokio::spawn(rampart_service::audit::run_key_compaction(
                 self.store.clone(),
                 self.metrics.clone(),
+                || true,
                 stopped,
             ));
             self.running = Some((stop, task));

@@ -23,8 +23,11 @@ pub mod event;
 pub mod hierarchies;
 pub mod modules;
 pub mod permissions;
+pub mod posture;
+pub mod providers;
 pub mod roles;
 pub mod support;
+pub mod two_factor;
 pub mod users;
 
 use askama::Template;
@@ -37,8 +40,9 @@ use axum::{Form, Router};
 use rampart_api::ListUsersQuery;
 use rampart_apps::pages::return_address;
 use rampart_authz::policy::Operation;
-use rampart_core::Error;
+use rampart_core::{Error, Provider};
 use rampart_service::identity;
+use rampart_service::providers::oidc::{sign_in_options, SignInOption};
 use rampart_service::AppState;
 use serde::Deserialize;
 
@@ -59,9 +63,24 @@ pub fn routes() -> Router<AppState> {
         .route("/console/", get(home))
         .route("/console/static/console.css", get(stylesheet))
         .route("/console/login", get(login_page).post(login))
+        .route("/console/login/code", post(two_factor::sign_in_code))
         .route("/console/logout", post(logout))
         .route("/console/account", get(account::show))
         .route("/console/account/password", post(account::change_password))
+        .route("/console/account/two-factor", get(two_factor::show))
+        .route("/console/account/two-factor/start", post(two_factor::start))
+        .route(
+            "/console/account/two-factor/confirm",
+            post(two_factor::confirm),
+        )
+        .route(
+            "/console/account/two-factor/recovery-codes",
+            post(two_factor::new_codes),
+        )
+        .route(
+            "/console/account/step-up",
+            get(two_factor::step_up_page).post(two_factor::step_up),
+        )
         .route(
             "/console/account/sessions/{id}/end",
             post(account::end_session),
@@ -134,6 +153,12 @@ pub fn routes() -> Router<AppState> {
             "/console/users/{id}/{action}",
             get(users::confirm).post(users::act),
         )
+        .route("/console/posture", get(posture::show))
+        .route("/console/providers", get(providers::list))
+        .route(
+            "/console/providers/{name}/enabled",
+            post(providers::set_enabled),
+        )
         .route("/console/support", get(support::inbox))
         .route("/console/support/{id}/{decision}", post(support::decide))
         .route("/console/{*rest}", axum::routing::any(not_found))
@@ -193,6 +218,10 @@ pub enum Section {
     Deployments,
     /// Environments and their settings.
     Environments,
+    /// The security posture report.
+    Posture,
+    /// User providers and their health.
+    Providers,
     /// Signing in, refusals, pages that belong nowhere.
     None,
 }
@@ -446,6 +475,13 @@ pub fn error_page(shell: &Shell, error: Error, here: &str) -> Response {
     if matches!(error, Error::Unauthenticated(_)) {
         return to_sign_in(here);
     }
+    // A sensitive action needs a fresh second factor: verify one, then come back.
+    if matches!(error, Error::StepUpRequired(_)) {
+        return page::see_other(&format!(
+            "{BASE}/account/step-up?return={}",
+            page::encode(here)
+        ));
+    }
     let problem = ApiError::from(error).0;
     let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     message(shell, status, &problem.title, &problem.detail)
@@ -511,6 +547,32 @@ struct LoginPage<'a> {
     username: &'a str,
     notice: Option<&'a str>,
     problem: Option<&'a str>,
+    /// Whether the password form is shown (no provider is required, or the break-glass
+    /// page was asked for).
+    local: bool,
+    /// The identity providers offered.
+    options: &'a [SignInOption],
+    /// The break-glass page's address.
+    local_link: &'a str,
+}
+
+impl LoginPage<'_> {
+    /// The page's providers and whether its password form shows, for `return_to`.
+    async fn offer(
+        state: &AppState,
+        return_to: &str,
+        asked_local: bool,
+    ) -> (bool, Vec<SignInOption>, String) {
+        let local = asked_local || state.config.sign_in.required(Provider::It).is_none();
+        let options = sign_in_options(state, Provider::It, return_to)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "the sign-in page's providers were not read");
+                Vec::new()
+            });
+        let link = format!("{BASE}/login?local=1&return={}", page::encode(return_to));
+        (local, options, link)
+    }
 }
 
 /// The sign-in page's query.
@@ -520,6 +582,9 @@ pub struct LoginQuery {
     return_to: Option<String>,
     #[serde(default)]
     changed: Option<String>,
+    /// The break-glass page: the password form even where a provider is required.
+    #[serde(default)]
+    local: Option<String>,
 }
 
 /// `GET /console/login`: the sign-in page (an IT user already signed in goes on).
@@ -532,6 +597,7 @@ async fn login_page(
     let query = query.map(|q| q.0).unwrap_or(LoginQuery {
         return_to: None,
         changed: None,
+        local: None,
     });
     if let Some(refused) = refused_plain(&state, &visitor, &shell) {
         return shell.finish(refused);
@@ -548,12 +614,17 @@ async fn login_page(
     let notice = query.changed.is_some().then_some(
         "Your password has been changed and every session ended. Sign in with the new password.",
     );
+    let (local, options, local_link) =
+        LoginPage::offer(&state, &return_to, query.local.is_some()).await;
     let html = LoginPage {
         shell: &shell,
         return_to: &return_to,
         username: "",
         notice,
         problem: None,
+        local,
+        options: &options,
+        local_link: &local_link,
     }
     .render();
     shell.finish(page::html(StatusCode::OK, html))
@@ -588,20 +659,26 @@ async fn login(
     )
     .await;
     match done {
-        Ok(done) => shell.finish(page::with_session(
+        Ok(identity::LoginStep::Session(done)) => shell.finish(page::with_session(
             &return_to,
             done.token.secret(),
             done.lifetime.whole_seconds(),
             context.https,
         )),
+        Ok(identity::LoginStep::SecondFactor(pending)) => shell
+            .finish(two_factor::second_step(&state, &context, &shell, pending, &return_to).await),
         Err(e) => {
             let problem = ApiError::from(e).0;
+            let (_, options, local_link) = LoginPage::offer(&state, &return_to, true).await;
             let html = LoginPage {
                 shell: &shell,
                 return_to: &return_to,
                 username,
                 notice: None,
                 problem: Some(&problem.detail),
+                local: true,
+                options: &options,
+                local_link: &local_link,
             }
             .render();
             let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::UNAUTHORIZED);

@@ -19,7 +19,9 @@ use crate::error::{ApiError, Json, Problem};
 ///
 /// Unknown usernames and wrong passwords get the same answer in the same time. Repeated
 /// failures lock the username with exponential back-off, and slow down the source address;
-/// both answer 429 with `Retry-After`. With `user_provider`, the password is checked by
+/// both answer 429 with `Retry-After`. A user with a second factor, or one the `[mfa]`
+/// policy requires, gets 202 and a pending token instead of a session. With
+/// `user_provider`, the password is checked by
 /// that directory (a bind as the user; never stored), and the local profile is made or
 /// updated just in time with the roles its groups map to.
 #[utoipa::path(
@@ -27,6 +29,7 @@ use crate::error::{ApiError, Json, Problem};
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in; also sets the session cookie", body = LoginResponse),
+        (status = 202, description = "The password was right and a second factor must follow (`POST /api/v1/auth/login/second-factor`), or be enrolled first; no session yet", body = rampart_api::SecondFactorRequired),
         (status = 401, description = "Invalid username or password", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Account disabled, password expired, or a directory username Rampart cannot hold", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Malformed request, or no such user provider for this kind of user", body = Problem, content_type = "application/problem+json"),
@@ -78,14 +81,31 @@ pub async fn login(
             .await?
         }
     };
-    let body = LoginResponse {
+    Ok(crate::routes::mfa::login_answer(&state, &request, done))
+}
+
+/// The answer to a completed sign-in: the session's token, and its cookie.
+pub(crate) fn logged_in(
+    state: &AppState,
+    request: &RequestContext,
+    done: &identity::LoggedIn,
+    recovery_codes: Option<Vec<String>>,
+) -> Response {
+    let login = LoginResponse {
         token: done.token.secret().to_owned(),
         token_type: "Bearer".to_owned(),
         expires_at: done.session.expires_at,
         idle_timeout_seconds: u64::from(state.config.session.idle_minutes) * 60,
         user: UserView::from(&done.user),
     };
-    let mut response = Json(body).into_response();
+    let mut response = match recovery_codes {
+        None => Json(login).into_response(),
+        Some(codes) => Json(rampart_api::SecondFactorLoginResponse {
+            login,
+            recovery_codes: Some(codes),
+        })
+        .into_response(),
+    };
     if let Some(cookie) = session_cookie(
         done.token.secret(),
         done.lifetime.whole_seconds(),
@@ -93,7 +113,7 @@ pub async fn login(
     ) {
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }
-    Ok(response)
+    response
 }
 
 /// End this session (or, with `all=true`, every session of the user) and clear the cookie.

@@ -100,7 +100,7 @@ pub async fn roles(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "Written; the revision token", body = WriteResponse),
-        (status = 403, description = "Not an IT administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an IT administrator, or a second factor older than `[mfa] step_up_minutes` (`step-up-required`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A duplicate, or a move that would make a cycle", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "An operation names something unknown or is malformed", body = Problem, content_type = "application/problem+json"),
     )

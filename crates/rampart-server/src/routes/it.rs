@@ -22,7 +22,7 @@ use rampart_service::state::AppState;
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "Written; the revision token", body = WriteResponse),
-        (status = 403, description = "The caller does not administer a target", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller does not administer a target, or a second factor older than `[mfa] step_up_minutes` (`step-up-required`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "An operation names something unknown or is malformed", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A duplicate, or a change the current state refuses (an environment where modules run, a name taken)", body = Problem, content_type = "application/problem+json"),
     )

@@ -291,7 +291,7 @@ pub async fn history(
     responses(
         (status = 200, description = "The plan, applied unless `dry_run`", body = DeployResponse),
         (status = 202, description = "Waiting for a second approver (see `request`)", body = DeployResponse),
-        (status = 403, description = "The caller lacks `deploy`, or separation of duties", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller lacks `deploy`, separation of duties, or a step-up environment and a second factor older than `[mfa] step_up_minutes` (`step-up-required`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "A module or application that does not exist, or that the caller holds no level on", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Broken references (`deployment-refused`), or the environment changed meanwhile", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown environment or version", body = Problem, content_type = "application/problem+json"),

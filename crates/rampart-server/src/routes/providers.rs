@@ -1,18 +1,26 @@
-//! `/api/v1/providers`: user providers (directories that vouch for users), for IT
-//! administrators to change and auditors to read.
+//! `/api/v1/providers`: user providers (directories and identity providers that vouch for
+//! users), for IT administrators to change and auditors to read; and the two legs of a
+//! browser's sign-in through an OpenID Connect provider (`…/oidc/start`, `…/oidc/callback`).
 
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use rampart_api::{
-    CreateProviderRequest, ProviderList, ProviderStatusView, ProviderTestResult, ProviderView,
-    SyncReport, UpdateProviderRequest,
+    CreateProviderRequest, OidcCallbackQuery, OidcStartQuery, ProviderList, ProviderStatusView,
+    ProviderTestResult, ProviderView, SyncReport, UpdateProviderRequest,
 };
 use rampart_service::providers;
 use rampart_service::state::AppState;
 
-use crate::auth::{ProviderAdministrator, ProviderReader};
+use crate::auth::{cookie, session_cookie, ProviderAdministrator, ProviderReader, RequestContext};
 use crate::error::{ApiError, Json, Problem};
+
+/// The cookie holding a sign-in's secret between start and callback, over HTTPS (`__Host-`:
+/// this host only, `Secure`, `Path=/`). `SameSite=Lax`: the callback is a top-level
+/// navigation from the provider's site, which a `Strict` cookie would not follow.
+const SECURE_LOGIN_COOKIE: &str = "__Host-rampart_oidc";
+/// The same over plain HTTP (only where HTTPS is not enforced).
+const PLAIN_LOGIN_COOKIE: &str = "rampart_oidc";
 
 /// What every route on one provider may answer besides its own outcomes.
 #[derive(utoipa::IntoResponses)]
@@ -211,4 +219,148 @@ pub async fn status(
     Path(name): Path<String>,
 ) -> Result<Json<ProviderStatusView>, ApiError> {
     Ok(Json(providers::status(&state, &name).await?))
+}
+
+/// Start signing in through an OpenID Connect provider: a redirect to the provider's
+/// authorization endpoint (code flow, PKCE S256, `state`, `nonce`), with a cookie binding
+/// the sign-in to this browser for 10 minutes. No session is needed.
+#[utoipa::path(
+    get, path = "/api/v1/providers/{name}/oidc/start", tag = "providers",
+    params(("name" = String, Path, description = "Provider name"), OidcStartQuery),
+    responses(
+        (status = 303, description = "To the identity provider; sets the sign-in's cookie"),
+        (status = 403, description = "The provider is disabled", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user provider", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not an OpenID Connect provider, a kind of user it does not serve, or a return address that is not a path in the console or an application", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The identity provider answered an error", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The identity provider cannot be reached (or its client secret cannot be read)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn oidc_start(
+    State(state): State<AppState>,
+    request: RequestContext,
+    Path(name): Path<String>,
+    Query(query): Query<OidcStartQuery>,
+) -> Result<Response, ApiError> {
+    let started = providers::oidc::start(
+        &state,
+        &request.origin(&state),
+        &name,
+        query.kind.as_deref(),
+        query.return_to.as_deref(),
+    )
+    .await?;
+    let location = HeaderValue::from_str(&started.location)
+        .map_err(|_| rampart_core::Error::Internal("an authorization URL is no header".into()))?;
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::LOCATION, location);
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(c) = login_cookie(&started.secret, started.max_age, request.https) {
+        headers.append(header::SET_COOKIE, c);
+    }
+    Ok(response)
+}
+
+/// Where an OpenID Connect provider sends the browser back: the sign-in this browser
+/// started is taken (it is used once), the answer checked (`state`, `iss`), the code
+/// exchanged and the ID token verified; then a session opens (the session cookie) and the
+/// browser goes to the return address given at the start. Every refusal is a problem and an
+/// audit event, and opens no session.
+#[utoipa::path(
+    get, path = "/api/v1/providers/{name}/oidc/callback", tag = "providers",
+    params(("name" = String, Path, description = "Provider name"), OidcCallbackQuery),
+    responses(
+        (status = 303, description = "Signed in: to the return address, with the session cookie"),
+        (status = 403, description = "Refused: no sign-in under way in this browser, a state, issuer, code or ID token that is not the one expected, the provider's own refusal, or a disabled account", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The username belongs to a local account, or to another user of the provider", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The identity provider answered an error", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The identity provider cannot be reached", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn oidc_callback(
+    State(state): State<AppState>,
+    request: RequestContext,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    Query(answer): Query<OidcCallbackQuery>,
+) -> Response {
+    let secret = cookie(&headers, login_cookie_name(request.https));
+    let finished = providers::oidc::finish(
+        &state,
+        &request.origin(&state),
+        &name,
+        secret.as_deref(),
+        &answer,
+        super::auth::user_agent(&headers),
+    )
+    .await;
+    let mut response = match finished {
+        Ok(f) => {
+            let mut response = StatusCode::SEE_OTHER.into_response();
+            if let Ok(to) = HeaderValue::from_str(&f.return_to) {
+                response.headers_mut().insert(header::LOCATION, to);
+            }
+            if let Some(c) = session_cookie(
+                f.done.token.secret(),
+                f.done.lifetime.whole_seconds(),
+                request.https,
+            ) {
+                response.headers_mut().append(header::SET_COOKIE, c);
+            }
+            response
+        }
+        Err(e) => refusal(&headers, ApiError::from(e)),
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if secret.is_some() {
+        if let Some(c) = login_cookie("", 0, request.https) {
+            headers.append(header::SET_COOKIE, c);
+        }
+    }
+    response
+}
+
+#[derive(askama::Template)]
+#[template(path = "providers/refused.html")]
+struct RefusedPage<'a> {
+    title: &'a str,
+    detail: &'a str,
+}
+
+/// A refused callback: a page for a browser (which asks for HTML), the problem otherwise.
+fn refusal(headers: &HeaderMap, error: ApiError) -> Response {
+    let browser = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if !browser {
+        return error.into_response();
+    }
+    let problem = &error.0;
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::FORBIDDEN);
+    let page = askama::Template::render(&RefusedPage {
+        title: &problem.title,
+        detail: &problem.detail,
+    });
+    super::page::html(status, page)
+}
+
+fn login_cookie_name(https: bool) -> &'static str {
+    if https {
+        SECURE_LOGIN_COOKIE
+    } else {
+        PLAIN_LOGIN_COOKIE
+    }
+}
+
+/// The sign-in's cookie (`value` empty and `max_age` 0 clear it).
+fn login_cookie(value: &str, max_age: i64, https: bool) -> Option<HeaderValue> {
+    let name = login_cookie_name(https);
+    let secure = if https { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/; Max-Age={max_age}{secure}; HttpOnly; SameSite=Lax"
+    ))
+    .ok()
 }

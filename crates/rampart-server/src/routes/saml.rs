@@ -82,6 +82,7 @@ pub async fn metadata(
     params(("name" = String, Path, description = "Provider name"), SamlLoginQuery),
     responses(
         (status = 303, description = "To the identity provider (`Location`); over HTTPS with the sign-in's cookie (`__Host-rampart_saml_…`)"),
+        (status = 403, description = "Sign-in through the provider is disabled, or these users must sign in through another provider", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No SAML user provider of that name", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`user` missing or not served by the provider, or `return` not a path on this site", body = Problem, content_type = "application/problem+json"),
         (status = 500, description = "The request could not be made (the signing key)", body = Problem, content_type = "application/problem+json"),
@@ -149,7 +150,7 @@ fn browser_secrets(headers: &HeaderMap, https: bool) -> Vec<(String, String)> {
     responses(
         (status = 200, description = "Signed in (asked for JSON)", body = LoginResponse),
         (status = 303, description = "Signed in: the session cookie, and the return address (`Location`)"),
-        (status = 403, description = "Refused: a signature that does not verify, a replay, another audience, recipient or destination, outside its time window, a request not ours or answered before, another browser than the one that started the sign-in, or a disabled account", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Refused: a signature that does not verify, a replay, another audience, recipient or destination, outside its time window, a request not ours or answered before, another browser than the one that started the sign-in, a provider disabled or not the one these users must sign in through, a user with a second factor (which this sign-in cannot ask for yet), or a disabled account", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No SAML user provider of that name", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The username belongs to an account the provider did not make", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),

@@ -19,11 +19,12 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::Form;
 use rampart_apps::pages::{return_address, Block, Page};
-use rampart_core::Error;
+use rampart_core::{Error, Provider};
 use rampart_model::format::ScreenKind;
 use rampart_service::apps::screens::{self, Opened, ScreenRef, Submitted};
-use rampart_service::identity;
+use rampart_service::providers::oidc::SignInOption;
 use rampart_service::AppState;
+use rampart_service::{identity, providers};
 use serde::Deserialize;
 use serde_json::{Map, Value as Json};
 
@@ -75,6 +76,22 @@ struct LoginPage<'a> {
     chrome: &'a Chrome,
     return_to: &'a str,
     problem: Option<&'a str>,
+    /// A sign-in waiting for the code of the user's two-factor app (its pending token).
+    pending: Option<&'a str>,
+    /// Whether the password form is shown (no provider is required for end users).
+    local: bool,
+    /// The identity providers offered.
+    options: &'a [SignInOption],
+}
+
+/// The identity providers a sign-in page offers end users, coming back to `return_to`.
+async fn offered(state: &AppState, return_to: &str) -> Vec<SignInOption> {
+    providers::oidc::sign_in_options(state, Provider::End, return_to)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the sign-in page's providers were not read");
+            Vec::new()
+        })
 }
 
 /// The fields of the sign-in form.
@@ -88,6 +105,13 @@ pub struct LoginForm {
     return_to: String,
     #[serde(default, rename = "_csrf")]
     csrf: String,
+    /// The second step: the pending sign-in, and the app's code or a recovery code.
+    #[serde(default)]
+    pending: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    recovery_code: String,
 }
 
 /// The sign-in form's query.
@@ -237,10 +261,14 @@ pub async fn login_page(
         ));
     }
     let return_to = return_address(query.return_to.as_deref(), &chrome.base);
+    let options = offered(&state, &return_to).await;
     let html = LoginPage {
         chrome: &chrome,
         return_to: &return_to,
         problem: None,
+        pending: None,
+        local: state.config.sign_in.required(Provider::End).is_none(),
+        options: &options,
     }
     .render();
     chrome.finish(page::html(StatusCode::OK, html))
@@ -267,15 +295,56 @@ pub async fn login(
         return recorded(chrome.finish(page::refused_form(&state, &visitor, &chrome, &path).await));
     }
     let return_to = return_address(Some(&form.return_to), &chrome.base);
-    let done = identity::login(
-        &state,
-        &context.origin(&state),
-        "end",
-        &form.username,
-        &form.password,
-        super::auth::user_agent(&headers),
-    )
-    .await;
+    let origin = context.origin(&state);
+    let agent = super::auth::user_agent(&headers);
+    // The second step takes the code of the user's two-factor app (or a recovery code) for
+    // the pending sign-in; an end user has no enrolment to do here (the policy names IT
+    // users), so a sign-in that needs one is refused.
+    let done = if form.pending.is_empty() {
+        identity::login(
+            &state,
+            &origin,
+            "end",
+            &form.username,
+            &form.password,
+            agent,
+        )
+        .await
+    } else {
+        let factor = if form.recovery_code.is_empty() {
+            identity::mfa::Factor::Code(&form.code)
+        } else {
+            identity::mfa::Factor::RecoveryCode(&form.recovery_code)
+        };
+        identity::mfa::finish_login(&state, &origin, &form.pending, factor, agent)
+            .await
+            .map(|done| identity::LoginStep::Session(Box::new(done.logged_in)))
+    };
+    let done = match done {
+        Ok(identity::LoginStep::Session(done)) => Ok(done),
+        Ok(identity::LoginStep::SecondFactor(pending)) if !pending.enrol => {
+            let html = LoginPage {
+                chrome: &chrome,
+                return_to: &return_to,
+                problem: None,
+                pending: Some(pending.token.secret()),
+                local: true,
+                options: &[],
+            }
+            .render();
+            return chrome.finish(page::html(StatusCode::OK, html));
+        }
+        Ok(identity::LoginStep::SecondFactor(_)) => Err(rampart_core::Error::Forbidden(
+            "this account must set up a two-factor app first, in the console".into(),
+        )),
+        Err(e) => Err(e),
+    };
+    // A wrong code keeps the pending sign-in: the page asks for the code again.
+    let retry = matches!(
+        &done,
+        Err(rampart_core::Error::InvalidSecondFactor(_)
+            | rampart_core::Error::LoginThrottled { .. })
+    ) && !form.pending.is_empty();
     match done {
         Ok(done) => chrome.finish(page::with_session(
             &return_to,
@@ -285,10 +354,14 @@ pub async fn login(
         )),
         Err(e) => {
             let problem = ApiError::from(e).0;
+            let options = offered(&state, &return_to).await;
             let html = LoginPage {
                 chrome: &chrome,
                 return_to: &return_to,
                 problem: Some(&problem.detail),
+                pending: retry.then_some(form.pending.as_str()),
+                local: state.config.sign_in.required(Provider::End).is_none(),
+                options: &options,
             }
             .render();
             let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::UNAUTHORIZED);

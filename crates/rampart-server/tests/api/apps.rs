@@ -57,19 +57,19 @@ actions:
     steps: [{delete: {entity: Sale, id: params.sale}}]
 ";
 
-const BASE: &str = "/apps/development/shop/api/crm/Sale";
+pub(crate) const BASE: &str = "/apps/development/shop/api/crm/Sale";
 
 /// A director above a manager above two reps, an outsider with the role but in no tree,
 /// and someone without any role.
-struct People {
+pub(crate) struct People {
     admin: String,
     ids: Vec<String>,
-    tokens: Vec<String>,
+    pub(crate) tokens: Vec<String>,
 }
 
 const NAMES: [&str; 6] = ["director", "manager", "rep1", "rep2", "outsider", "norole"];
 
-async fn setup(node: &Node) -> People {
+pub(crate) async fn setup(node: &Node) -> People {
     let admin = node.admin().await;
     let mut ids = Vec::new();
     for n in NAMES {

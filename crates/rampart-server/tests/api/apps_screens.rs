@@ -961,3 +961,86 @@ async fn an_application_s_openapi_document_describes_what_the_caller_may_call() 
     })
     .await;
 }
+
+/// The value of the first hidden `pending` field of a page.
+fn pending_field(html: &str) -> Option<String> {
+    let rest = html.split("name=\"pending\" value=\"").nth(1)?;
+    rest.split('"').next().map(str::to_owned)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_end_user_with_a_two_factor_app_signs_in_to_an_application_with_its_code() {
+    use rampart_core::Clock as _;
+    use rampart_identity::mfa::{step_of, TotpSecret};
+    on_both(crate::apps_sensitive::with_master_key, |node| async move {
+        setup(&node).await;
+        let name = node.name();
+        let token = node.login("end", "rep1", USER_PASSWORD).await;
+        let (status, e) = node.post("/api/v1/auth/mfa/totp", &token, json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {e}");
+        let secret = TotpSecret::from_base32(e["secret"].as_str().unwrap()).unwrap();
+        let code = |node: &Node| {
+            let step = step_of(node.clock.now().unix_timestamp());
+            format!("{:06}", secret.code_at_step(step))
+        };
+        let (status, body) = node
+            .post(
+                "/api/v1/auth/mfa/totp/confirm",
+                &token,
+                json!({ "code": code(&node) }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        node.clock.advance(time::Duration::seconds(30));
+
+        // The password alone opens no session: the page asks for the code.
+        let rep1 = Browser::new(&node.base);
+        let page = rep1.sign_in("rep1", &format!("{APP}/Sales")).await;
+        assert_eq!(page.status, StatusCode::OK, "{name}: {}", page.body);
+        assert!(rep1.cookie("__Host-rampart_session").is_none(), "{name}");
+        let pending = pending_field(&page.body).unwrap_or_else(|| panic!("{name}: {}", page.body));
+        let csrf = rep1.csrf();
+        let login = format!("{APP}/login");
+        let wrong = rep1
+            .post(
+                &login,
+                &[
+                    ("_csrf", &csrf),
+                    ("pending", &pending),
+                    ("code", "000000"),
+                    ("return", &format!("{APP}/Sales")),
+                ],
+                None,
+            )
+            .await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{name}");
+        assert_eq!(
+            pending_field(&wrong.body).as_deref(),
+            Some(pending.as_str()),
+            "{name}: asked again"
+        );
+        assert!(rep1.cookie("__Host-rampart_session").is_none(), "{name}");
+        let right = rep1
+            .post(
+                &login,
+                &[
+                    ("_csrf", &csrf),
+                    ("pending", &pending),
+                    ("code", &code(&node)),
+                    ("return", &format!("{APP}/Sales")),
+                ],
+                None,
+            )
+            .await;
+        assert_eq!(
+            right.status,
+            StatusCode::SEE_OTHER,
+            "{name}: {}",
+            right.body
+        );
+        assert_eq!(right.location(), format!("{APP}/Sales"), "{name}");
+        let page = rep1.get(&format!("{APP}/Sales")).await;
+        assert_eq!(page.status, StatusCode::OK, "{name}");
+    })
+    .await;
+}

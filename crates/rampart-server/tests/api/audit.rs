@@ -646,7 +646,12 @@ async fn the_key_compaction_works_beside_appends_and_catches_up_after_them() {
     store.audit_key_geometry(4, 2).await.unwrap();
     let metrics = Arc::new(Metrics::default());
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(run_key_compaction(store.clone(), metrics.clone(), stopped));
+    let task = tokio::spawn(run_key_compaction(
+        store.clone(),
+        metrics.clone(),
+        || true,
+        stopped,
+    ));
     let ctx = rampart_core::AuditContext {
         actor_name: Some("end:ann".into()),
         node_id: "node-1".into(),

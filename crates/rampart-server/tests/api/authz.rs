@@ -404,6 +404,7 @@ async fn it_permissions_most_specific_grant_wins_and_nobody_grants_beyond_their_
                     audit: rampart_core::AuditContext { actor_id: Some(user.id), ..Default::default() },
                     user,
                     arrived: state.fence.ticket(),
+                    second_factor_at: None,
                 }
             }
         };

@@ -614,3 +614,170 @@ async fn a_response_used_on_one_node_is_a_replay_on_another() {
         "{metadata}"
     );
 }
+
+/// The reason of the last `auth.login` failure.
+async fn last_refusal(node: &Node) -> Value {
+    let event = node
+        .events()
+        .await
+        .into_iter()
+        .rev()
+        .find(|e| e.action == "auth.login" && e.outcome == "failure")
+        .expect("a refused sign-in");
+    serde_json::from_str(&event.details).unwrap()
+}
+
+/// The console's sign-in page as a browser without a session sees it.
+async fn console_login_page(node: &Node) -> String {
+    Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap()
+        .get(format!("{}/console/login", node.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saml_sign_in_never_skips_a_second_factor_and_a_disabled_provider_signs_nobody_in() {
+    on_both(crate::apps_sensitive::with_master_key, |node| async move {
+        let name = node.name();
+        real_time(&node);
+        let admin = node.admin().await;
+        add_idp(&node, &admin, "it", json!({})).await;
+
+        // The console's sign-in page offers the provider.
+        let page = console_login_page(&node).await;
+        assert!(
+            page.contains("/api/v1/providers/idp/saml/login?user=it"),
+            "{name}: {page}"
+        );
+
+        // Alice signs in through the IdP, then enrols a TOTP app.
+        let (redirect, bound) = start(&node, "user=it&return=/console/").await;
+        let answer = idp().login(&redirect, "alice").await;
+        real_time(&node);
+        let r = post(&node, &answer, None, "application/json", Some(&bound)).await;
+        assert_eq!(r.status(), StatusCode::OK, "{name}");
+        let body: Value = r.json().await.unwrap();
+        let token = body["token"].as_str().unwrap().to_owned();
+        crate::mfa::enrol(&node, &token).await;
+
+        // The IdP's word alone no longer signs her in: refused with its reason, no session.
+        let (redirect, bound) = start(&node, "user=it&return=/console/").await;
+        let answer = idp().login(&redirect, "alice").await;
+        real_time(&node);
+        let r = post(&node, &answer, None, "application/json", Some(&bound)).await;
+        assert!(cookie(r.headers()).is_none(), "{name}");
+        let (got, _, body) = problem(r).await;
+        assert_eq!(got, StatusCode::FORBIDDEN, "{name}: {body}");
+        assert!(
+            body["detail"].as_str().unwrap().contains("second factor"),
+            "{body}"
+        );
+        let last = last_refusal(&node).await;
+        assert_eq!(last["reason"], "second-factor-required", "{name}: {last}");
+        assert_eq!(last["user_provider"], "idp", "{name}: {last}");
+
+        // Bob's sign-in starts; the provider is disabled before his answer comes back: it
+        // is refused and consumes nothing.
+        let (redirect, bound) = start(&node, "user=it&return=/console/").await;
+        let answer = idp().login(&redirect, "bob").await;
+        let disable = |enabled: bool| {
+            let node = &node;
+            let admin = admin.clone();
+            async move {
+                let (status, body) = node
+                    .patch(
+                        "/api/v1/providers/idp",
+                        &admin,
+                        json!({ "enabled": enabled }),
+                    )
+                    .await;
+                assert_eq!(status, StatusCode::OK, "{body}");
+            }
+        };
+        disable(false).await;
+        real_time(&node);
+        let r = post(&node, &answer, None, "application/json", Some(&bound)).await;
+        assert!(cookie(r.headers()).is_none(), "{name}");
+        let (got, _, body) = problem(r).await;
+        assert_eq!(got, StatusCode::FORBIDDEN, "{name}: {body}");
+        assert_eq!(
+            refusals(&node).await.last().map(String::as_str),
+            Some("provider-disabled"),
+            "{name}"
+        );
+        // A disabled provider starts no sign-in and is not offered.
+        let r = node
+            .client
+            .get(format!(
+                "{}/api/v1/providers/idp/saml/login?user=it",
+                node.base
+            ))
+            .send()
+            .await
+            .unwrap();
+        let (got, _, body) = problem(r).await;
+        assert_eq!(got, StatusCode::FORBIDDEN, "{name}: {body}");
+        let page = console_login_page(&node).await;
+        assert!(!page.contains("/api/v1/providers/idp/saml/login"), "{name}");
+        // Enabled again, Bob's answer (not consumed by the refusal) signs him in.
+        disable(true).await;
+        real_time(&node);
+        let r = post(&node, &answer, None, "application/json", Some(&bound)).await;
+        assert_eq!(r.status(), StatusCode::OK, "{name}: {:?}", r.text().await);
+    })
+    .await;
+}
+
+fn require_idp_for_it_and_another_for_end(config: &mut rampart_service::Config) {
+    config.sign_in.it_provider = "idp".into();
+    config.sign_in.end_provider = "elsewhere".into();
+    config.sign_in.break_glass = "admin".into();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_required_provider_rules_hold_for_saml_sign_ins() {
+    on_both(require_idp_for_it_and_another_for_end, |node| async move {
+        let name = node.name();
+        real_time(&node);
+        let admin = node.admin().await;
+        add_idp(&node, &admin, "both", json!({})).await;
+
+        // IT users must sign in through idp: the page offers it instead of the password.
+        let page = console_login_page(&node).await;
+        assert!(!page.contains("name=\"password\""), "{name}: {page}");
+        assert!(
+            page.contains("/api/v1/providers/idp/saml/login?user=it"),
+            "{name}: {page}"
+        );
+        let (redirect, bound) = start(&node, "user=it&return=/console/").await;
+        let answer = idp().login(&redirect, "bob").await;
+        real_time(&node);
+        let r = post(&node, &answer, None, "application/json", Some(&bound)).await;
+        assert_eq!(r.status(), StatusCode::OK, "{name}: {:?}", r.text().await);
+
+        // End users must sign in through another provider: idp starts no sign-in for them.
+        let r = node
+            .client
+            .get(format!(
+                "{}/api/v1/providers/idp/saml/login?user=end",
+                node.base
+            ))
+            .send()
+            .await
+            .unwrap();
+        let (got, _, body) = problem(r).await;
+        assert_eq!(got, StatusCode::FORBIDDEN, "{name}: {body}");
+        assert!(
+            body["detail"].as_str().unwrap().contains("elsewhere"),
+            "{body}"
+        );
+    })
+    .await;
+}

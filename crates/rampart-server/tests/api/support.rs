@@ -63,7 +63,7 @@ fn smtp() -> &'static Smtp {
     })
 }
 
-fn with_smtp(config: &mut Config) {
+pub(crate) fn with_smtp(config: &mut Config) {
     let smtp = smtp();
     config.support.smtp_host = "127.0.0.1".into();
     config.support.smtp_port = smtp.port;
@@ -105,7 +105,7 @@ async fn upload(
 
 /// The messages the SMTP server received for `to`, oldest first, each as (headers, body)
 /// with the body decoded.
-fn mail_to(to: &str) -> Vec<(String, String)> {
+pub(crate) fn mail_to(to: &str) -> Vec<(String, String)> {
     let dir = smtp().dir.join("messages");
     let mut names: Vec<_> = std::fs::read_dir(&dir)
         .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())

@@ -13,6 +13,7 @@
 
 #[path = "../kit/mod.rs"]
 mod kit;
+mod two_factor;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

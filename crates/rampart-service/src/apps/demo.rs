@@ -258,6 +258,7 @@ fn caller_of(state: &AppState, user: User) -> Caller {
         user,
         audit,
         arrived: state.fence.ticket(),
+        second_factor_at: None,
     }
 }
 

@@ -161,22 +161,64 @@ impl FieldKeys {
         self.master.is_some()
     }
 
+    /// Seals a platform secret (a user's TOTP secret) under the master key for `purpose`
+    /// and `owner`; `None` when no master key is configured.
+    pub fn seal_secret(
+        &self,
+        purpose: &str,
+        owner: &str,
+        plain: &[u8],
+    ) -> Option<Result<Vec<u8>, Error>> {
+        let master = self.master.as_ref()?;
+        Some(
+            master
+                .seal_secret(purpose, owner, plain)
+                .map_err(sealing("sealing a secret")),
+        )
+    }
+
+    /// Opens a platform secret sealed by [`FieldKeys::seal_secret`]; `None` when no master
+    /// key is configured. A secret that does not open is an error naming the purpose only.
+    pub fn open_secret(
+        &self,
+        purpose: &str,
+        owner: &str,
+        sealed: &[u8],
+    ) -> Option<Result<zeroize::Zeroizing<Vec<u8>>, Error>> {
+        let master = self.master.as_ref()?;
+        Some(master.open_secret(purpose, owner, sealed).map_err(|e| {
+            Error::Internal(format!(
+                "a sealed {purpose} secret does not open with the configured master key: {e}"
+            ))
+        }))
+    }
+
     /// Checks at start that the stored keys can be used: with keys stored and no master key,
     /// or a master key that does not unwrap them, the node does not start (nothing is
     /// decrypted or written with the wrong key).
     pub async fn check(&self, store: &Store, environments: &[String]) -> Result<(), Error> {
         if self.master.is_none() {
-            if store.app_keys_exist().await? {
+            if store.app_keys_exist().await? || store.mfa_any_secret().await?.is_some() {
                 return Err(Error::invalid(
                     "keys.master_key",
-                    "sensitive values are stored, and no master key is configured: set \
-                     [keys] master_key to the file or variable holding it",
+                    "sensitive values or second-factor secrets are stored, and no master key \
+                     is configured: set [keys] master_key to the file or variable holding it",
                 ));
             }
             return Ok(());
         }
         for env in environments {
             self.load(store, env).await?;
+        }
+        if let Some((user, sealed)) = store.mfa_any_secret().await? {
+            if let Some(Err(_)) =
+                self.open_secret(crate::identity::mfa::TOTP, &user.to_string(), &sealed)
+            {
+                return Err(Error::invalid(
+                    "keys.master_key",
+                    "the configured master key does not open the stored second-factor secrets",
+                ));
+            }
         }
         Ok(())
     }

@@ -368,6 +368,7 @@ impl AuditLog {
             let ours = self.root_at(latest.size).await?;
             if ours != latest.root {
                 metrics.audit_tamper_alert.set(1);
+                metrics.audit_fork_alert.set(1);
                 tracing::error!(
                     size = latest.size,
                     "the audit log no longer matches its newest signed checkpoint; refusing to sign"

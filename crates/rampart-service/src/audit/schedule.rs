@@ -20,7 +20,7 @@ pub async fn run_schedule(
     verify.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = sign.tick() => {
+            _ = sign.tick(), if state.leadership.is_leader() => {
                 if let Err(e) = state.audit.checkpoint(state.clock.now(), &state.metrics).await {
                     tracing::warn!(error = %e, "audit checkpoint not signed");
                 }
@@ -31,7 +31,7 @@ pub async fn run_schedule(
                     Err(e) => tracing::warn!(error = %e, "audit log re-verification failed"),
                 }
             }
-            _ = archive.tick(), if state.config.audit.retention_days > 0 => {
+            _ = archive.tick(), if state.config.audit.retention_days > 0 && state.leadership.is_leader() => {
                 let now = state.clock.now();
                 let cutoff = now - time::Duration::days(i64::from(state.config.audit.retention_days));
                 let dir = archive_dir(&state.config);
@@ -51,13 +51,22 @@ pub async fn run_schedule(
 /// While events are being appended the compaction yields (see `compaction_pause`); when
 /// appends stop it runs a step after another until it has caught up, then looks every
 /// second.
+/// It works only while `leads()` says this node runs the once-per-cluster work
+/// ([`crate::cluster`]).
 pub async fn run_key_compaction(
     store: Store,
     metrics: Arc<Metrics>,
+    leads: impl Fn() -> bool + Send + 'static,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut seen = store.audit_appended();
     loop {
+        if !leads() {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                _ = stop.changed() => break,
+            }
+        }
         let started = std::time::Instant::now();
         let pause = match store.audit_compact_keys().await {
             Ok(true) => {

@@ -18,6 +18,7 @@ pub async fn write(
     caller: &Caller,
     operations: &[WriteOp],
 ) -> Result<u64, Error> {
+    crate::identity::mfa::require_step_up(state, caller, "changing authorization data").await?;
     // Hierarchy kinds decide how a node is named; the view must know every hierarchy.
     super::begin_batch(state, operations.len()).await?;
     let ops: Vec<AuthzOp> = {

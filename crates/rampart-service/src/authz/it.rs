@@ -31,6 +31,7 @@ pub async fn write(
             "only IT users manage IT permissions".into(),
         ));
     }
+    crate::identity::mfa::require_step_up(state, caller, "changing IT permissions").await?;
     super::begin_batch(state, operations.len()).await?;
     let ops: Vec<AuthzOp> = {
         let view = state.authz.view();

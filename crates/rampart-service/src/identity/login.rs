@@ -12,6 +12,7 @@ use rampart_store::NewSession;
 use time::Duration;
 
 use crate::caller::{Caller, Origin};
+pub use crate::identity::mfa::LoginStep;
 use crate::metrics::ScopeLabels;
 use crate::state::AppState;
 
@@ -27,7 +28,8 @@ pub struct LoggedIn {
     pub lifetime: Duration,
 }
 
-/// Logs `username` in with `password`: a new session, or the reason there is none.
+/// Logs `username` in with `password`: a new session, a sign-in waiting for its second
+/// factor (see [`crate::identity::mfa`]), or the reason there is neither.
 pub async fn login(
     state: &AppState,
     origin: &Origin,
@@ -35,16 +37,52 @@ pub async fn login(
     username: &str,
     password: &str,
     user_agent: Option<String>,
-) -> Result<LoggedIn, Error> {
+) -> Result<LoginStep, Error> {
     let provider = Provider::parse(provider)?;
     let username = Username::parse(username)?;
     let user = verify_credentials(state, origin, provider, &username, password).await?;
-    open_session(state, origin, user, user_agent).await
+    crate::providers::required::local_allowed(state, origin, &user).await?;
+    crate::identity::mfa::after_first_factor(state, origin, user, user_agent).await
 }
 
-/// Opens a session for `user`, whose credentials were just verified (by Rampart or by their
-/// user provider): refused for a disabled account or an expired password.
-pub(crate) async fn open_session(
+/// Refuses, with its audit event, a sign-in of a disabled account or an expired password.
+/// Every sign-in, whoever verified its first factor, goes on through
+/// [`crate::identity::mfa::after_first_factor`], which calls this and then asks for the
+/// second factor or opens the session.
+pub(crate) async fn admit(state: &AppState, origin: &Origin, user: &User) -> Result<(), Error> {
+    let provider = user.provider;
+    if user.disabled {
+        state.metrics.login(provider.as_str(), "disabled");
+        record_refusal(state, origin, user, "account-disabled").await?;
+        return Err(Error::AccountDisabled);
+    }
+    if password_expired(state, user) {
+        state.metrics.login(provider.as_str(), "expired");
+        record_refusal(state, origin, user, "password-expired").await?;
+        return Err(Error::PasswordExpired);
+    }
+    Ok(())
+}
+
+/// A new session's secret and what the store keeps of it, for a request from `origin`.
+pub(crate) fn new_session(
+    state: &AppState,
+    origin: &Origin,
+    user_agent: Option<String>,
+) -> Result<(SessionToken, NewSession, Duration), Error> {
+    let token = SessionToken::generate()?;
+    let lifetime = Duration::hours(state.config.session.absolute_hours.into());
+    let new = NewSession {
+        token_hash: token.hash().0,
+        expires_at: state.clock.now() + lifetime,
+        source: origin.source.map(|s| s.to_string()),
+        user_agent: user_agent.map(|ua| ua.chars().take(256).collect()),
+    };
+    Ok((token, new, lifetime))
+}
+
+/// Opens the session of an admitted user (see [`admit`]).
+pub(crate) async fn start_session(
     state: &AppState,
     origin: &Origin,
     user: User,
@@ -52,24 +90,7 @@ pub(crate) async fn open_session(
 ) -> Result<LoggedIn, Error> {
     let provider = user.provider;
     let now = state.clock.now();
-    if user.disabled {
-        state.metrics.login(provider.as_str(), "disabled");
-        record_refusal(state, origin, &user, "account-disabled").await?;
-        return Err(Error::AccountDisabled);
-    }
-    if password_expired(state, &user) {
-        state.metrics.login(provider.as_str(), "expired");
-        record_refusal(state, origin, &user, "password-expired").await?;
-        return Err(Error::PasswordExpired);
-    }
-    let token = SessionToken::generate()?;
-    let lifetime = Duration::hours(state.config.session.absolute_hours.into());
-    let new = NewSession {
-        token_hash: token.hash().0,
-        expires_at: now + lifetime,
-        source: origin.source.map(|s| s.to_string()),
-        user_agent: user_agent.map(|ua| ua.chars().take(256).collect()),
-    };
+    let (token, new, lifetime) = new_session(state, origin, user_agent)?;
     let session = state
         .store
         .record_login_success(&user, &new, now, &origin.audit_as(&user))

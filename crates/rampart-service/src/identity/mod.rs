@@ -1,12 +1,15 @@
-//! Identity at the node: logging in and out, password changes, user administration, the
-//! cache of live sessions, and the IT roles that open read-only views (auditors).
+//! Identity at the node: logging in and out, password changes, the second factor and
+//! step-up, user administration, the cache of live sessions, and the IT roles that open
+//! read-only views (auditors).
 
 pub mod credentials;
 pub mod login;
+pub mod mfa;
 pub mod sessions;
 pub mod users;
 
 pub use login::{change_password, login, logout, user_inputs, LoggedIn};
+pub use mfa::LoginStep;
 
 use rampart_authz::policy::{self, Kind, Needs, Operation, Principal, Verdict};
 use rampart_core::{Error, Provider, User, UserId};

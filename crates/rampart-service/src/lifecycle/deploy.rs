@@ -288,6 +288,7 @@ pub(super) async fn apply(
         };
         return Ok(answer(false, status, false, None, Vec::new(), None));
     }
+    step_up(state, caller, env).await?;
     if items.is_empty() && from_plan.is_none() {
         // The modules run these versions already; what they declare may still be missing
         // (its creation failed after an earlier deployment), and is created now; so are
@@ -349,6 +350,17 @@ pub(super) async fn apply(
         done.into_iter().map(deployment_wire).collect(),
         roles,
     ))
+}
+
+/// Refuses a deployment to a step-up environment (`[mfa] step_up_environments`) when the
+/// caller must verify a second factor again first; checked after the permission checks of
+/// [`plan`], before anything is requested or applied.
+pub(super) async fn step_up(state: &AppState, caller: &Caller, env: &str) -> Result<(), Error> {
+    if crate::identity::mfa::steps_up_environment(state, env) {
+        let what = format!("deploying to {env}");
+        crate::identity::mfa::require_step_up(state, caller, &what).await?;
+    }
+    Ok(())
 }
 
 /// Deploys module versions (or an application's tag) to environment `env`, all or none, or

@@ -176,6 +176,7 @@ pub async fn approve(
         settings.as_ref(),
     )
     .await?;
+    super::deploy::step_up(state, caller, &env).await?;
     let modules = crate::apps::migrate::modules_after(state, &env, &items).await?;
     crate::apps::migrate::prepare(state, caller, &env, &modules, false).await?;
     let done = state

@@ -14,7 +14,7 @@ use rampart_store::{AuthzOp, DirectoryProfile, ProfileChange};
 
 use crate::caller::Origin;
 use crate::identity::login::{
-    check_throttles, count_failure, open_session, record_refusal, unknown_name, LoggedIn,
+    check_throttles, count_failure, record_refusal, unknown_name, LoginStep,
 };
 use crate::state::AppState;
 
@@ -34,7 +34,7 @@ pub async fn login_via(
     username: &str,
     password: &str,
     user_agent: Option<String>,
-) -> Result<LoggedIn, Error> {
+) -> Result<LoginStep, Error> {
     let provider = Provider::parse(provider)?;
     if username.is_empty() || username.len() > MAX_USERNAME || username.contains(char::is_control) {
         return Err(Error::invalid(
@@ -51,9 +51,21 @@ pub async fn login_via(
         return Err(Error::invalid(
             "user_provider",
             format!(
-                "{name} signs users in on its identity provider's page \
-                 (/api/v1/providers/{name}/saml/login), not with a password here"
+                "the user provider {name} takes no password: sign in through its own page \
+                 (GET /api/v1/providers/{name}/{}/{})",
+                record.kind,
+                if record.kind == "saml" {
+                    "login"
+                } else {
+                    "start"
+                }
             ),
+        ));
+    }
+    if !record.enabled {
+        return Err(Error::invalid(
+            "user_provider",
+            format!("the user provider {name} is disabled"),
         ));
     }
     let audience = Users::parse(&record.users).map_err(Error::Internal)?;
@@ -63,6 +75,7 @@ pub async fn login_via(
             format!("the user provider {name} does not vouch for {provider} users"),
         ));
     }
+    super::required::check_provider(state, provider, &record.name)?;
     let norm = username.to_ascii_lowercase();
     let _gate = state.credentials.login_gate(provider, &norm).await;
     check_throttles(state, origin, provider, &norm).await?;
@@ -112,13 +125,11 @@ pub async fn login_via(
             });
         }
     };
-    let Ok(ProviderSettings::Ldap(settings)) =
+    let ProviderSettings::Ldap(settings) =
         ProviderSettings::from_parts(&record.kind, record.settings.clone())
+            .map_err(|e| Error::Internal(e.message))?
     else {
-        return Err(Error::Internal(format!(
-            "the stored settings of {} are not a directory's",
-            record.name
-        )));
+        return Err(Error::Internal(format!("{name} is not a directory")));
     };
     let user = match profile(state, provider, &record.name, &found, &origin.audit).await {
         Ok((user, _)) => user,
@@ -145,7 +156,7 @@ pub async fn login_via(
         state.metrics.login(provider.as_str(), "disabled");
         return Err(Error::AccountDisabled);
     }
-    open_session(state, origin, user, user_agent).await
+    crate::identity::mfa::after_first_factor(state, origin, user, user_agent).await
 }
 
 /// Creates or updates the local profile of a directory user; a refusal's reason and error.
@@ -260,7 +271,7 @@ pub(crate) async fn apply_roles(
 }
 
 /// Records a refused directory login whose user has no local profile to name.
-async fn refuse_unknown(
+pub(crate) async fn refuse_unknown(
     state: &AppState,
     origin: &Origin,
     provider: Provider,

@@ -1,14 +1,19 @@
-//! User providers: administrators configure directories that vouch for users (create, show,
-//! change, delete, test the connection, sync, status); users sign in through them
-//! ([`login`]); a scheduled task keeps their users in step with the directory ([`sync`]).
+//! User providers: administrators configure directories and identity providers that vouch
+//! for users (create, show, change, enable or disable, delete, test the connection, sync,
+//! status); users sign in through them ([`login`] with a password checked by a directory,
+//! [`oidc`] by a redirect to an OpenID provider); a scheduled task keeps directory users in
+//! step with the directory ([`sync`]).
 //!
-//! The protocol clients are `rampart-federation`'s, reached through its `Directory` trait;
-//! the decisions (settings, filters, role mappings, what a sync changes) are its pure rules.
+//! The protocol clients are `rampart-federation`'s, reached through its `Directory` and
+//! `SignInProvider` traits; the decisions (settings, filters, claims, role mappings, what a
+//! sync changes) are its pure rules.
 //! Permission is checked by the adapters before calling (administrators change, auditors
 //! read). The bind password is read from its secret reference when a directory is used, so
 //! a rotated file or variable takes effect on the next use, and it appears in no error.
 
 pub mod login;
+pub mod oidc;
+pub(crate) mod required;
 pub mod saml;
 pub mod sync;
 
@@ -21,8 +26,10 @@ use rampart_api::{
 };
 use rampart_core::{Error, Name};
 use rampart_federation::saml::validate_saml;
-use rampart_federation::settings::{validate_ldap, Invalid};
-use rampart_federation::{Directory, DirectoryError, LdapDirectory, ProviderSettings, Users};
+use rampart_federation::settings::{validate_ldap, validate_oidc, GroupMapping, Invalid};
+use rampart_federation::{
+    Directory, DirectoryError, LdapDirectory, ProviderSettings, SignInProvider as _, Users,
+};
 use rampart_store::ProviderRecord;
 
 use crate::caller::Caller;
@@ -58,7 +65,7 @@ pub async fn create(
 ) -> Result<ProviderView, Error> {
     let name = Name::parse("name", &body.name)?;
     let users = Users::parse(&body.users).map_err(|m| Error::invalid("users", m))?;
-    let settings = checked(state, &body.kind, body.settings)?;
+    let settings = checked(state, name.as_str(), &body.kind, body.settings)?;
     let record = state
         .store
         .create_provider(
@@ -86,14 +93,18 @@ pub async fn update(
         None => Users::parse(&current.users).map_err(Error::Internal)?,
     };
     let settings = match body.settings {
-        Some(s) => checked(state, &current.kind, s)?,
+        Some(s) => checked(state, &current.name, &current.kind, s)?,
         None => ProviderSettings::from_parts(&current.kind, current.settings.clone())
             .map_err(|e| Error::Internal(format!("stored provider settings: {}", e.message)))?,
     };
     let value = settings.to_value();
+    let enabled = body.enabled.unwrap_or(current.enabled);
     let mut changed = Vec::new();
     if users.as_str() != current.users {
         changed.push("users".to_owned());
+    }
+    if enabled != current.enabled {
+        changed.push("enabled".to_owned());
     }
     if let (Some(new), Some(old)) = (value.as_object(), current.settings.as_object()) {
         for (k, v) in new {
@@ -111,6 +122,7 @@ pub async fn update(
             &current.name,
             users.as_str(),
             &value,
+            enabled,
             &changed,
             state.clock.now(),
             &caller.audit,
@@ -129,12 +141,25 @@ pub async fn delete(state: &AppState, caller: &Caller, name: &str) -> Result<(),
     Ok(())
 }
 
-/// Connects and binds with the service account: a clear error when the directory cannot be
-/// reached or refuses the bind.
+/// Connects and binds with the service account (a directory), or fetches discovery and
+/// keys (an identity provider): a clear error when the provider cannot be reached or refuses.
 pub async fn test(state: &AppState, name: &str) -> Result<ProviderTestResult, Error> {
     let record = record(state, name).await?;
     if record.kind == "saml" {
         return saml::test(state, &record).await;
+    }
+    if record.kind == "oidc" {
+        let now = state.clock.now().unix_timestamp();
+        let result = match oidc::client(state, &record) {
+            Ok(client) => client.check(now).await,
+            Err(e) => Err(e),
+        };
+        oidc::noted(state, &record.name, result.as_ref().err()).await?;
+        result.map_err(|e| oidc::provider_error(&record.name, &e))?;
+        return Ok(ProviderTestResult {
+            ok: true,
+            message: format!("fetched the discovery document and keys of {}", record.name),
+        });
     }
     let result = match directory(&record) {
         Ok(dir) => dir.check().await,
@@ -158,19 +183,31 @@ async fn record(state: &AppState, name: &str) -> Result<ProviderRecord, Error> {
     })
 }
 
-/// Reads and checks a kind's settings: the first rule broken is the error.
+/// Reads and checks a kind's settings for the provider `name`: the first rule broken is the
+/// error.
 fn checked(
     state: &AppState,
+    name: &str,
     kind: &str,
     settings: serde_json::Value,
 ) -> Result<ProviderSettings, Error> {
     let parsed = ProviderSettings::from_parts(kind, settings).map_err(invalid)?;
-    let (broken, mappings) = match &parsed {
-        ProviderSettings::Ldap(ldap) => {
-            let secret = |r: &str| SecretRef::parse(r).map(|_| ());
-            (validate_ldap(ldap, &secret), &ldap.mappings)
+    let secret = |r: &str| SecretRef::parse(r).map(|_| ());
+    let (broken, mappings): (Vec<Invalid>, &[GroupMapping]) = match &parsed {
+        ProviderSettings::Ldap(ldap) => (validate_ldap(ldap, &secret), ldap.mappings.as_slice()),
+        ProviderSettings::Oidc(o) => {
+            let mut broken = validate_oidc(name, o, &secret);
+            if o.redirect_uri.is_none() && state.config.public_origin.is_empty() {
+                broken.push(Invalid {
+                    field: "settings.redirect_uri".into(),
+                    message: "give the redirect URI registered at the provider (the server \
+                              has no public_origin to make it from)"
+                        .into(),
+                });
+            }
+            (broken, o.mappings.as_slice())
         }
-        ProviderSettings::Saml(s) => (validate_saml(s), &s.mappings),
+        ProviderSettings::Saml(s) => (validate_saml(s), s.mappings.as_slice()),
     };
     if let Some(first) = broken.into_iter().next() {
         return Err(invalid(first));
@@ -200,7 +237,7 @@ pub(crate) fn directory(record: &ProviderRecord) -> Result<LdapDirectory, Direct
         .map_err(|e| DirectoryError::Protocol(format!("stored settings: {}", e.message)))?;
     let ProviderSettings::Ldap(ldap) = settings else {
         return Err(DirectoryError::Protocol(format!(
-            "{} is a {} provider, not a directory",
+            "{} is a {} provider, not a directory: its users sign in on its own page",
             record.name, record.kind
         )));
     };
@@ -274,6 +311,7 @@ async fn view(state: &AppState, record: ProviderRecord) -> Result<ProviderView, 
         kind: record.kind,
         users: record.users,
         settings: record.settings,
+        enabled: record.enabled,
         created_at: record.created_at,
         updated_at: record.updated_at,
         status,

@@ -1,6 +1,7 @@
 //! Signing in through a SAML 2.0 identity provider (a user provider of kind `saml`).
 //!
-//! 1. [`begin`]: the browser asks to sign in (`…/saml/login`); Rampart issues a signed
+//! 1. [`begin`]: the browser asks to sign in (`…/saml/login`) through an enabled provider
+//!    that `[sign_in]` allows for this kind of user; Rampart issues a signed
 //!    AuthnRequest, stores its ID with the validated return address (the RelayState) and
 //!    who is signing in, and sends the browser to the identity provider.
 //! 2. [`acs`]: the identity provider's answer comes back through the browser (HTTP-POST). Its
@@ -13,11 +14,15 @@
 //!    a cookie set with the redirect (`SameSite=None`, since the identity provider's POST
 //!    is cross-site) hashes to the one stored with the request. Consuming the request
 //!    and remembering the assertion is one transaction, so a response is used once on every
-//!    node. Then the same just-in-time profile, role mapping, session and `auth.login` event
-//!    as a directory sign-in.
+//!    node. The provider must still be enabled and allowed by `[sign_in]` when the answer
+//!    comes. Then the same just-in-time profile, role mapping and `auth.login` event as a
+//!    directory sign-in, and the step every sign-in takes after its first factor
+//!    ([`crate::identity::mfa::after_first_factor`]): a user with a second factor (or
+//!    required to have one) is refused (`second-factor-required`), since this flow has no
+//!    code step yet, and never signed in by the identity provider alone.
 //!
-//! Every refusal is an `auth.login` failure event naming the user provider and the reason,
-//! and changes nothing else. The signing key lives in the data directory
+//! Every refusal is an `auth.login` failure event naming the user provider and the reason;
+//! one before the response is consumed changes nothing else. The signing key lives in the data directory
 //! (`saml-sp.pem`, 0600), made on first use, never in the database; its certificate (public)
 //! is published in the store so every node's metadata lists every node's certificate. The
 //! identity provider's metadata is kept in memory and fetched again after
@@ -40,7 +45,8 @@ use time::OffsetDateTime;
 
 use super::login::{apply_roles, profile};
 use crate::caller::Origin;
-use crate::identity::login::{open_session, record_refusal, LoggedIn};
+use crate::identity::login::{record_refusal, LoggedIn};
+use crate::identity::LoginStep;
 use crate::state::AppState;
 
 /// The signing key's file in the data directory.
@@ -144,6 +150,17 @@ pub async fn begin(
             format!("the user provider {name} does not vouch for {provider} users"),
         ));
     }
+    super::required::check_provider(state, provider, name)?;
+    if !record.enabled {
+        let r = Refusal::new(
+            "provider-disabled",
+            "sign-in through this provider is disabled",
+        );
+        refuse(state, origin, name, Some(provider), &r).await?;
+        return Err(Error::Forbidden(format!(
+            "sign-in through {name} is disabled"
+        )));
+    }
     let relay = match saml::return_address(return_to) {
         Ok(r) => r,
         Err(refusal) => {
@@ -237,6 +254,24 @@ pub async fn acs(
         }
     };
     let provider = Provider::parse(&request.provider)?;
+    // The provider's standing is judged now, not when the sign-in started: a provider
+    // disabled or no longer allowed since then signs nobody in.
+    let standing = if !super::required::provider_allowed(state, provider, name) {
+        Some(Refusal::new(
+            "provider-not-required-one",
+            format!("{provider} users sign in through another provider on this server"),
+        ))
+    } else if !record.enabled {
+        Some(Refusal::new(
+            "provider-disabled",
+            "the provider is disabled",
+        ))
+    } else {
+        None
+    };
+    if let Some(r) = standing {
+        return Err(refused(state, origin, name, Some(provider), r).await);
+    }
     let gone = if request.consumed_at.is_some() {
         Some(Refusal::new(
             "request-used",
@@ -337,7 +372,24 @@ pub async fn acs(
         return Err(Error::AccountDisabled);
     }
     super::noted(state, &record.name, None).await?;
-    let done = open_session(state, origin, user, user_agent).await?;
+    // The same step as every other sign-in: a user with a second factor (or required to
+    // have one) is never signed in by the identity provider alone. The browser flow has no
+    // code step yet, so such a sign-in is refused with its reason.
+    let done =
+        match crate::identity::mfa::after_first_factor(state, origin, user.clone(), user_agent)
+            .await?
+        {
+            LoginStep::Session(done) => *done,
+            LoginStep::SecondFactor(_) => {
+                record_refusal(state, origin, &user, "second-factor-required").await?;
+                state.metrics.login(provider.as_str(), "failed");
+                return Err(Error::Forbidden(format!(
+                    "{} signs in with a second factor, which sign-in through {name} cannot ask \
+                 for yet",
+                    user.username
+                )));
+            }
+        };
     Ok(Finished {
         done,
         browser_key: browser_key(&request.id),

@@ -29,8 +29,9 @@ pub async fn sync_now(
         return Err(Error::invalid(
             "name",
             format!(
-                "{name} is a {} provider: its users come at sign-in, there is no directory to sync",
-                record.kind
+                "{} is an identity provider, which lists no users to sync: its users are known \
+                 from their sign-ins",
+                record.name
             ),
         ));
     }
@@ -91,11 +92,12 @@ async fn run(
     record: &ProviderRecord,
     listed: Vec<DirectoryUser>,
 ) -> Result<SyncReport, Error> {
-    let Ok(ProviderSettings::Ldap(settings)) =
+    let ProviderSettings::Ldap(settings) =
         ProviderSettings::from_parts(&record.kind, record.settings.clone())
+            .map_err(|e| Error::Internal(e.message))?
     else {
         return Err(Error::Internal(format!(
-            "the stored settings of {} are not a directory's",
+            "{} is not a directory",
             record.name
         )));
     };
@@ -199,6 +201,9 @@ pub async fn run_scheduled_sync(state: AppState, mut stop: tokio::sync::watch::R
         tokio::select! {
             _ = tick.tick() => {}
             _ = stop.changed() => return,
+        }
+        if !state.leadership.is_leader() {
+            continue;
         }
         let providers = match state.store.providers().await {
             Ok(p) => p,

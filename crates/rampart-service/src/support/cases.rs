@@ -532,6 +532,9 @@ pub async fn run_close_ignored(state: AppState, mut stop: tokio::sync::watch::Re
             _ = tick.tick() => {}
             _ = stop.changed() => break,
         }
+        if !state.leadership.is_leader() {
+            continue;
+        }
         match close_ignored(&state).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(closed = n, "ignored support cases closed"),

@@ -36,6 +36,13 @@ impl std::fmt::Debug for Letter {
     }
 }
 
+impl Letter {
+    /// A plain-text message to `to` (the support desk's mail server also carries alerts).
+    pub fn new(to: String, subject: String, body: String) -> Self {
+        Letter { to, subject, body }
+    }
+}
+
 fn origin(state: &AppState) -> String {
     if state.config.public_origin.is_empty() {
         format!("https://{}", state.config.https_addr)

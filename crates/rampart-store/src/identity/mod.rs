@@ -1,5 +1,6 @@
 //! Who people are and how they stay signed in: users of both providers with their password
-//! history and login throttling, and login sessions.
+//! history and login throttling, login sessions, and the second factor.
 
+pub(crate) mod mfa;
 pub(crate) mod sessions;
 pub(crate) mod users;

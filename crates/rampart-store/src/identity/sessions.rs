@@ -47,6 +47,7 @@ fn session_from_row(row: &Row) -> Result<Session, Error> {
         last_seen_at: from_millis(row.get("last_seen_at")?)?,
         expires_at: from_millis(row.get("expires_at")?)?,
         revoked_at: from_millis_opt(row.get("revoked_at")?)?,
+        second_factor_at: from_millis_opt(row.get("second_factor_at")?)?,
     })
 }
 
@@ -65,6 +66,78 @@ pub(crate) async fn revoke_all_sessions(
     .await
 }
 
+/// [`Store::record_login_success`] inside the open transaction; `second_factor` names the
+/// second factor verified with the password (`totp`, `recovery-code`), which the session
+/// remembers as verified now and the event names.
+pub(crate) async fn login_success_in(
+    tx: &mut Tx<'_>,
+    user: &User,
+    new: &NewSession,
+    now: OffsetDateTime,
+    ctx: &AuditContext,
+    second_factor: Option<&'static str>,
+) -> Result<Session, Error> {
+    let id = SessionId(Uuid::now_v7());
+    let at = to_millis(now);
+    let session = Session {
+        id,
+        user_id: user.id,
+        created_at: now,
+        last_seen_at: now,
+        expires_at: new.expires_at,
+        revoked_at: None,
+        second_factor_at: second_factor.map(|_| now),
+    };
+    tx.exec(
+        "DELETE FROM login_attempts WHERE provider = $1 AND username_norm = $2",
+        [
+            user.provider.as_str().into(),
+            user.username.to_ascii_lowercase().into(),
+        ],
+    )
+    .await?;
+    tx.exec(
+        "UPDATE users SET last_login_at = $1 WHERE id = $2",
+        [at.into(), user.id.to_string().into()],
+    )
+    .await?;
+    tx.exec(
+        "INSERT INTO sessions (id, token_hash, user_id, created_at, last_seen_at, \
+                 expires_at, source, user_agent, second_factor_at) \
+                 VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8)",
+        [
+            id.to_string().into(),
+            Arg::from(&new.token_hash[..]),
+            user.id.to_string().into(),
+            at.into(),
+            Arg::from(to_millis(new.expires_at)),
+            new.source.as_deref().into(),
+            new.user_agent.as_deref().into(),
+            Arg::from(second_factor.map(|_| at)),
+        ],
+    )
+    .await?;
+    let mut details = json!({
+        "provider": user.provider.as_str(),
+        "username": user.username,
+        "session": id.to_string(),
+    });
+    if let Some(name) = &user.user_provider {
+        details["user_provider"] = name.as_str().into();
+    }
+    if let Some(factor) = second_factor {
+        details["second_factor"] = factor.into();
+    }
+    let login = AuditEvent {
+        action: "auth.login",
+        target: Some(format!("user:{}", user.id)),
+        outcome: Outcome::Success,
+        details: details.to_string(),
+    };
+    crate::audit::append_event(tx, ctx, &login, now, None).await?;
+    Ok(session)
+}
+
 impl Store {
     /// Completes a successful login: forgets the username's failures, stamps the login
     /// time, opens the session and records `auth.login`, all in one transaction.
@@ -75,60 +148,8 @@ impl Store {
         now: OffsetDateTime,
         ctx: &AuditContext,
     ) -> Result<Session, Error> {
-        let id = SessionId(Uuid::now_v7());
-        let at = to_millis(now);
-        let session = Session {
-            id,
-            user_id: user.id,
-            created_at: now,
-            last_seen_at: now,
-            expires_at: new.expires_at,
-            revoked_at: None,
-        };
         let mut owned = self.write().await?;
-        let tx = &mut owned;
-        tx.exec(
-            "DELETE FROM login_attempts WHERE provider = $1 AND username_norm = $2",
-            [
-                user.provider.as_str().into(),
-                user.username.to_ascii_lowercase().into(),
-            ],
-        )
-        .await?;
-        tx.exec(
-            "UPDATE users SET last_login_at = $1 WHERE id = $2",
-            [at.into(), user.id.to_string().into()],
-        )
-        .await?;
-        tx.exec(
-            "INSERT INTO sessions (id, token_hash, user_id, created_at, last_seen_at, \
-                     expires_at, source, user_agent) VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
-            [
-                id.to_string().into(),
-                Arg::from(&new.token_hash[..]),
-                user.id.to_string().into(),
-                at.into(),
-                Arg::from(to_millis(new.expires_at)),
-                new.source.as_deref().into(),
-                new.user_agent.as_deref().into(),
-            ],
-        )
-        .await?;
-        let mut details = json!({
-            "provider": user.provider.as_str(),
-            "username": user.username,
-            "session": id.to_string(),
-        });
-        if let Some(name) = &user.user_provider {
-            details["user_provider"] = name.as_str().into();
-        }
-        let login = AuditEvent {
-            action: "auth.login",
-            target: Some(format!("user:{}", user.id)),
-            outcome: Outcome::Success,
-            details: details.to_string(),
-        };
-        crate::audit::append_event(tx, ctx, &login, now, None).await?;
+        let session = login_success_in(&mut owned, user, new, now, ctx, None).await?;
         owned.commit().await?;
         Ok(session)
     }
@@ -143,7 +164,8 @@ impl Store {
         let row = pool.row_opt(concat!(
                 user_select!(
                     "s.id AS session_id, s.user_id AS session_user_id, \
-                     s.created_at AS session_created_at, s.last_seen_at, s.expires_at, s.revoked_at,"
+                     s.created_at AS session_created_at, s.last_seen_at, s.expires_at, s.revoked_at, \
+                     s.second_factor_at,"
                 ),
                 "JOIN sessions s ON s.user_id = u.id WHERE s.token_hash = $1"
             ), [Arg::from(&token_hash[..])]).await?;
@@ -165,7 +187,7 @@ impl Store {
             .rows(
                 "SELECT id AS session_id, user_id AS session_user_id, \
                  created_at AS session_created_at, last_seen_at, expires_at, revoked_at, \
-                 source, user_agent FROM sessions \
+                 second_factor_at, source, user_agent FROM sessions \
                  WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
                  ORDER BY created_at DESC, id DESC",
                 [user_id.to_string().into(), Arg::from(to_millis(now))],

@@ -6,6 +6,7 @@
 //! seen) is bookkeeping that changes no one's rights, so it is not an event; a sync run's
 //! summary is (`provider.sync`).
 
+pub(crate) mod logins;
 pub(crate) mod saml;
 pub(crate) mod users;
 
@@ -18,6 +19,7 @@ use crate::db::Row;
 use crate::identity::sessions::revoke_all_sessions;
 use crate::Store;
 
+pub use logins::{NewProviderLogin, ProviderLogin};
 pub use users::{DirectoryProfile, ProfileChange};
 
 /// A user provider as stored.
@@ -31,6 +33,8 @@ pub struct ProviderRecord {
     pub users: String,
     /// The kind's settings object.
     pub settings: serde_json::Value,
+    /// Whether it is offered and accepts sign-ins.
+    pub enabled: bool,
     /// Creation time.
     pub created_at: OffsetDateTime,
     /// Last change of its record.
@@ -54,7 +58,7 @@ pub struct ProviderStatus {
     pub last_sync: Option<serde_json::Value>,
 }
 
-const SELECT: &str = "SELECT name, kind, users, settings, created_at, updated_at, \
+const SELECT: &str = "SELECT name, kind, users, settings, enabled, created_at, updated_at, \
      last_success_at, last_error, last_error_at, last_sync_at, last_sync FROM user_providers ";
 
 fn record_from_row(row: &Row) -> Result<ProviderRecord, Error> {
@@ -69,6 +73,7 @@ fn record_from_row(row: &Row) -> Result<ProviderRecord, Error> {
         kind: row.get("kind")?,
         users: row.get("users")?,
         settings: json(&settings)?,
+        enabled: row.get("enabled")?,
         created_at: from_millis(row.get("created_at")?)?,
         updated_at: from_millis(row.get("updated_at")?)?,
         status: ProviderStatus {
@@ -141,13 +146,15 @@ impl Store {
         })
     }
 
-    /// Replaces a provider's audience and settings (its kind stays); `provider.update`
-    /// names the fields that changed.
+    /// Replaces a provider's audience, settings and whether it is enabled (its kind stays);
+    /// `provider.update` names the fields that changed.
+    #[allow(clippy::too_many_arguments)]
     pub async fn update_provider(
         &self,
         name: &str,
         users: &str,
         settings: &serde_json::Value,
+        enabled: bool,
         changed: &[String],
         now: OffsetDateTime,
         ctx: &AuditContext,
@@ -156,13 +163,14 @@ impl Store {
         let tx = &mut owned;
         let n = tx
             .exec(
-                "UPDATE user_providers SET users = $1, settings = $2, updated_at = $3 \
-                 WHERE name = $4",
+                "UPDATE user_providers SET users = $1, settings = $2, updated_at = $3, \
+                 enabled = $5 WHERE name = $4",
                 [
                     users.into(),
                     settings.to_string().into(),
                     to_millis(now).into(),
                     name.into(),
+                    enabled.into(),
                 ],
             )
             .await?;
@@ -198,6 +206,16 @@ impl Store {
                 what: "user provider",
             });
         }
+        tx.exec(
+            "DELETE FROM provider_logins WHERE user_provider = $1",
+            [name.into()],
+        )
+        .await?;
+        tx.exec(
+            "DELETE FROM provider_subjects WHERE user_provider = $1",
+            [name.into()],
+        )
+        .await?;
         let ids: Vec<String> = tx
             .scalars(
                 "SELECT id FROM users WHERE user_provider = $1 AND NOT disabled",

@@ -1,4 +1,4 @@
-//! SAML sign-in's bookkeeping (migration 0008): the AuthnRequests issued, each answered at
+//! SAML sign-in's bookkeeping (migration 0012): the AuthnRequests issued, each answered at
 //! most once before it expires; the assertions consumed, remembered until they expire so
 //! none is used twice (on every node: the check and the insert are one statement); and the
 //! service provider's signing certificates, public, one per node.

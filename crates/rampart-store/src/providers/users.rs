@@ -166,6 +166,29 @@ impl Store {
         Ok((user, change))
     }
 
+    /// The one user of the kind `provider` whose e-mail is `email` (ignoring ASCII case);
+    /// `None` when nobody, or more than one user, has it.
+    pub async fn user_with_email(
+        &self,
+        provider: Provider,
+        email: &str,
+    ) -> Result<Option<User>, Error> {
+        let rows = self
+            .reader()
+            .rows(
+                concat!(
+                    user_select!(),
+                    "WHERE u.provider = $1 AND lower(u.email) = lower($2) LIMIT 2"
+                ),
+                [provider.as_str().into(), email.into()],
+            )
+            .await?;
+        match rows.as_slice() {
+            [one] => Ok(Some(user_from_row(one)?)),
+            _ => Ok(None),
+        }
+    }
+
     /// Every local user that the user provider `name` vouches for.
     pub async fn users_of_provider(&self, name: &str) -> Result<Vec<User>, Error> {
         let rows = self

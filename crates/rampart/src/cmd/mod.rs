@@ -13,12 +13,15 @@ use rampart_client::{api, Client, ClientError, StatusCode};
 use serde_json::{json, Value};
 
 pub mod apps;
+pub mod backup;
 pub mod check;
 pub mod env;
 pub mod findings;
 pub mod keys;
+pub mod mfa;
 pub mod modules;
 pub mod plans;
+pub mod posture;
 pub mod proof;
 pub mod providers;
 pub mod sealed;
@@ -195,6 +198,12 @@ pub async fn login(
         })
         .await
         .map_err(fail)?;
+    let token = match answer {
+        rampart_client::LoginAnswer::Session(session) => session.token,
+        rampart_client::LoginAnswer::SecondFactor(pending) => {
+            mfa::second_step(&client, pending).await?
+        }
+    };
     let ca = match ca_cert {
         Some(p) => Some(std::fs::canonicalize(p)?.display().to_string()),
         None => None,
@@ -203,7 +212,7 @@ pub async fn login(
     write_private(
         &path,
         &serde_json::to_string_pretty(
-            &json!({ "server": client.server(), "token": answer.token, "ca_cert": ca }),
+            &json!({ "server": client.server(), "token": token, "ca_cert": ca }),
         )?,
     )?;
     eprintln!(

@@ -26,7 +26,26 @@ pub enum ProvidersCommand {
     ///
     /// Users then sign in with `rampart login --via corp` (or `user_provider` in the API's
     /// login). Plain `ldap://` needs `--security starttls`, or `none` to a loopback address.
+    ///
+    /// An OpenID Connect provider is added from a settings file (see the API's
+    /// `CreateProviderRequest`):
+    ///
+    ///     rampart providers add idp --kind oidc --users both --settings-file idp.json
+    ///
+    /// and a SAML 2.0 identity provider likewise (`--kind saml`). Their users sign in with
+    /// the buttons of the console's and the applications' sign-in pages.
     Add(Box<AddProvider>),
+    /// Offer a provider on the sign-in pages and accept sign-ins through it again
+    /// (administrators).
+    Enable {
+        /// The provider.
+        name: String,
+    },
+    /// Stop offering a provider and refuse sign-ins through it (administrators).
+    Disable {
+        /// The provider.
+        name: String,
+    },
     /// Every user provider (administrators and auditors).
     List,
     /// One user provider's settings and status, as JSON.
@@ -63,12 +82,13 @@ pub enum ProvidersCommand {
 pub struct AddProvider {
     /// The provider's name (what a login names it by).
     name: String,
+    /// The kind: ldap (from the flags below or a settings file), or oidc or saml (with
+    /// --settings-file).
+    #[arg(long, default_value = "ldap")]
+    kind: String,
     /// Whom it vouches for: it, end or both.
     #[arg(long, default_value = "it")]
     users: String,
-    /// The kind: ldap (from the flags below or a settings file) or saml (a settings file).
-    #[arg(long, default_value = "ldap")]
-    kind: String,
     /// The directory: ldaps://host:port, or ldap://host:port with --security starttls.
     #[arg(long, required_unless_present = "settings_file")]
     url: Option<String>,
@@ -130,9 +150,13 @@ pub async fn run(command: &ProvidersCommand) -> anyhow::Result<()> {
                 println!("no user providers");
             }
             for p in list.items {
-                let url = p.settings.get("url").and_then(Value::as_str).unwrap_or("");
+                let url = ["url", "issuer"]
+                    .iter()
+                    .find_map(|k| p.settings.get(*k).and_then(Value::as_str))
+                    .unwrap_or("");
+                let state = if p.enabled { "" } else { " (disabled)" };
                 println!(
-                    "{:<20} {:<5} {:<5} {:<40} {} users",
+                    "{:<20} {:<5} {:<5} {:<40} {} users{state}",
                     p.name, p.kind, p.users, url, p.status.users
                 );
             }
@@ -140,6 +164,19 @@ pub async fn run(command: &ProvidersCommand) -> anyhow::Result<()> {
         ProvidersCommand::Show { name } => {
             let p = providers.get(name).await.map_err(fail)?;
             println!("{}", serde_json::to_string_pretty(&p)?);
+        }
+        ProvidersCommand::Enable { name } | ProvidersCommand::Disable { name } => {
+            let enabled = matches!(command, ProvidersCommand::Enable { .. });
+            let request = api::UpdateProviderRequest {
+                users: None,
+                settings: None,
+                enabled: Some(enabled),
+            };
+            providers.update(name, &request).await.map_err(fail)?;
+            println!(
+                "user provider {name} {}",
+                if enabled { "enabled" } else { "disabled" }
+            );
         }
         ProvidersCommand::Remove { name } => {
             providers.delete(name).await.map_err(fail)?;

@@ -1,0 +1,345 @@
+//! The console's second factor: the second step of signing in (a code of the TOTP app or a
+//! recovery code; enrolling the app first when the policy sends the user to enrolment),
+//! "my account → two-factor" (set up an app with its QR code, confirm it, new recovery
+//! codes) and the step-up page a sensitive action sends to. Each calls the same use case
+//! as the API (`rampart_service::identity::mfa`).
+
+use askama::Template;
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use axum::Form;
+use rampart_apps::pages::return_address;
+use rampart_core::Error;
+use rampart_identity::mfa::RecoveryCodes;
+use rampart_service::identity::mfa::{self, Enrolment, Factor, Pending};
+use rampart_service::AppState;
+use serde::Deserialize;
+
+use super::{error_page, field, fields, posted, signed_in, Section, Shell, BASE};
+use crate::auth::RequestContext;
+use crate::error::ApiError;
+use crate::routes::page::{self, Visitor};
+
+/// The second step of signing in.
+#[derive(Template)]
+#[template(path = "console/two_factor_sign_in.html")]
+struct SignInCodePage<'a> {
+    shell: &'a Shell,
+    pending: &'a str,
+    return_to: &'a str,
+    /// The app to set up first, when the policy sent the user to enrolment.
+    enrolment: Option<&'a Enrolment>,
+    problem: Option<&'a str>,
+}
+
+/// Recovery codes, shown once.
+#[derive(Template)]
+#[template(path = "console/two_factor_codes.html")]
+struct CodesPage<'a> {
+    shell: &'a Shell,
+    codes: Vec<String>,
+    next: &'a str,
+}
+
+/// "My account → two-factor".
+#[derive(Template)]
+#[template(path = "console/two_factor.html")]
+struct AccountPage<'a> {
+    shell: &'a Shell,
+    enrolled: bool,
+    required: bool,
+    recovery_left: u32,
+    /// The app being set up, after "Set up".
+    enrolment: Option<&'a Enrolment>,
+    problem: Option<&'a str>,
+}
+
+/// The step-up page.
+#[derive(Template)]
+#[template(path = "console/two_factor_step_up.html")]
+struct StepUpPage<'a> {
+    shell: &'a Shell,
+    return_to: &'a str,
+    problem: Option<&'a str>,
+}
+
+/// The page of a sign-in waiting for its second factor (the console's answer to a right
+/// password when a second factor must follow).
+pub async fn second_step(
+    state: &AppState,
+    context: &RequestContext,
+    shell: &Shell,
+    pending: Pending,
+    return_to: &str,
+) -> Response {
+    let enrolment = if pending.enrol {
+        match mfa::enrol_pending(state, &context.origin(state), pending.token.secret()).await {
+            Ok(e) => Some(e),
+            Err(e) => return error_page(shell, e, &format!("{BASE}/login")),
+        }
+    } else {
+        None
+    };
+    let html = SignInCodePage {
+        shell,
+        pending: pending.token.secret(),
+        return_to,
+        enrolment: enrolment.as_ref(),
+        problem: None,
+    }
+    .render();
+    page::html(StatusCode::OK, html)
+}
+
+/// `POST /console/login/code`: completes a sign-in with a code or a recovery code.
+pub async fn sign_in_code(
+    State(state): State<AppState>,
+    context: RequestContext,
+    visitor: Visitor,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let fields = fields(form);
+    let shell = Shell::new(&visitor, Section::None);
+    if let Some(refused) = super::check_form(&state, &visitor, &shell, &headers, &fields) {
+        return shell.finish(refused);
+    }
+    let return_to = return_address(Some(field(&fields, "return")), BASE);
+    let pending = field(&fields, "pending");
+    let recovery = field(&fields, "recovery_code");
+    let factor = if recovery.is_empty() {
+        Factor::Code(field(&fields, "code"))
+    } else {
+        Factor::RecoveryCode(recovery)
+    };
+    let done = mfa::finish_login(
+        &state,
+        &context.origin(&state),
+        pending,
+        factor,
+        crate::routes::auth::user_agent(&headers),
+    )
+    .await;
+    match done {
+        Ok(done) => {
+            let token = done.logged_in.token.secret();
+            let age = done.logged_in.lifetime.whole_seconds();
+            let Some(codes) = done.recovery_codes else {
+                return shell.finish(page::with_session(&return_to, token, age, context.https));
+            };
+            let mut response = codes_page(&shell, &codes, &return_to);
+            if let Some(cookie) = crate::auth::session_cookie(token, age, context.https) {
+                response.headers_mut().insert(header::SET_COOKIE, cookie);
+            }
+            shell.finish(response)
+        }
+        Err(e @ (Error::InvalidSecondFactor(_) | Error::LoginThrottled { .. })) => {
+            let problem = ApiError::from(e).0;
+            let html = SignInCodePage {
+                shell: &shell,
+                pending,
+                return_to: &return_to,
+                enrolment: None,
+                problem: Some(&problem.detail),
+            }
+            .render();
+            let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::UNAUTHORIZED);
+            let mut response = page::html(status, html);
+            if let Some(retry) = problem.retry_after {
+                if let Ok(v) = HeaderValue::from_str(&retry.to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+            }
+            shell.finish(response)
+        }
+        // A sign-in that is gone (`Unauthenticated`) starts again at the sign-in page.
+        Err(e) => shell.finish(error_page(&shell, e, &return_to)),
+    }
+}
+
+fn codes_page(shell: &Shell, codes: &RecoveryCodes, next: &str) -> Response {
+    let html = CodesPage {
+        shell,
+        codes: codes.shown.iter().map(|c| c.to_string()).collect(),
+        next,
+    }
+    .render();
+    page::html(StatusCode::OK, html)
+}
+
+const ACCOUNT: &str = "/console/account/two-factor";
+
+/// `GET /console/account/two-factor`.
+pub async fn show(State(state): State<AppState>, visitor: Visitor) -> Response {
+    account(&state, &visitor, None, None, StatusCode::OK).await
+}
+
+async fn account(
+    state: &AppState,
+    visitor: &Visitor,
+    enrolment: Option<&Enrolment>,
+    problem: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let mut shell = Shell::new(visitor, Section::Account);
+    let operator = match signed_in(state, visitor, &mut shell, ACCOUNT).await {
+        Ok(o) => o,
+        Err(r) => return shell.finish(r),
+    };
+    let current = match mfa::status(state, &operator.auth.caller(state)).await {
+        Ok(s) => s,
+        Err(e) => return shell.finish(error_page(&shell, e, ACCOUNT)),
+    };
+    let html = AccountPage {
+        shell: &shell,
+        enrolled: current.enrolled,
+        required: current.required,
+        recovery_left: current.recovery_codes_left,
+        enrolment,
+        problem,
+    }
+    .render();
+    shell.finish(page::html(status, html))
+}
+
+/// `POST /console/account/two-factor/start`: a new secret to set up, with its QR code.
+pub async fn start(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let fields = fields(form);
+    let mut shell = Shell::new(&visitor, Section::Account);
+    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), ACCOUNT).await {
+        Ok(o) => o,
+        Err(r) => return shell.finish(r),
+    };
+    match mfa::begin_enrolment(&state, &operator.auth.caller(&state)).await {
+        Ok(enrolment) => account(&state, &visitor, Some(&enrolment), None, StatusCode::OK).await,
+        Err(e) => shell.finish(error_page(&shell, e, ACCOUNT)),
+    }
+}
+
+/// `POST /console/account/two-factor/confirm`: the app's first code; the recovery codes.
+pub async fn confirm(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let fields = fields(form);
+    let mut shell = Shell::new(&visitor, Section::Account);
+    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), ACCOUNT).await {
+        Ok(o) => o,
+        Err(r) => return shell.finish(r),
+    };
+    let caller = operator.auth.caller(&state);
+    let code = field(&fields, "code");
+    match mfa::confirm_enrolment(&state, &caller, operator.auth.session.id, code).await {
+        Ok(codes) => shell.finish(codes_page(&shell, &codes, ACCOUNT)),
+        Err(e @ Error::InvalidSecondFactor(_)) => {
+            let problem = ApiError::from(e).0;
+            let detail = format!(
+                "{} Set up the app again to get a new QR code.",
+                problem.detail
+            );
+            account(
+                &state,
+                &visitor,
+                None,
+                Some(&detail),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => shell.finish(error_page(&shell, e, ACCOUNT)),
+    }
+}
+
+/// `POST /console/account/two-factor/recovery-codes`: new recovery codes (a step-up first).
+pub async fn new_codes(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let fields = fields(form);
+    let mut shell = Shell::new(&visitor, Section::Account);
+    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), ACCOUNT).await {
+        Ok(o) => o,
+        Err(r) => return shell.finish(r),
+    };
+    match mfa::new_recovery_codes(&state, &operator.auth.caller(&state)).await {
+        Ok(codes) => shell.finish(codes_page(&shell, &codes, ACCOUNT)),
+        Err(e) => shell.finish(error_page(&shell, e, ACCOUNT)),
+    }
+}
+
+/// `?return=` of the step-up page.
+#[derive(Debug, Deserialize)]
+pub struct ReturnTo {
+    #[serde(default, rename = "return")]
+    return_to: Option<String>,
+}
+
+/// `GET /console/account/step-up`: a code, to go on with a sensitive action.
+pub async fn step_up_page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    query: Result<Query<ReturnTo>, QueryRejection>,
+) -> Response {
+    let return_to = return_address(query.ok().and_then(|q| q.0.return_to).as_deref(), BASE);
+    let mut shell = Shell::new(&visitor, Section::Account);
+    if let Err(r) = signed_in(&state, &visitor, &mut shell, "/console/account/step-up").await {
+        return shell.finish(r);
+    }
+    let html = StepUpPage {
+        shell: &shell,
+        return_to: &return_to,
+        problem: None,
+    }
+    .render();
+    shell.finish(page::html(StatusCode::OK, html))
+}
+
+/// `POST /console/account/step-up`: verifies a code (or a recovery code) and goes back.
+pub async fn step_up(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let fields = fields(form);
+    let here = "/console/account/step-up";
+    let mut shell = Shell::new(&visitor, Section::Account);
+    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), here).await {
+        Ok(o) => o,
+        Err(r) => return shell.finish(r),
+    };
+    let return_to = return_address(Some(field(&fields, "return")), BASE);
+    let recovery = field(&fields, "recovery_code");
+    let factor = if recovery.is_empty() {
+        Factor::Code(field(&fields, "code"))
+    } else {
+        Factor::RecoveryCode(recovery)
+    };
+    let caller = operator.auth.caller(&state);
+    match mfa::step_up(&state, &caller, &operator.auth.session, factor).await {
+        Ok(()) => shell.finish(page::see_other(&return_to)),
+        Err(e @ (Error::InvalidSecondFactor(_) | Error::LoginThrottled { .. })) => {
+            let problem = ApiError::from(e).0;
+            let html = StepUpPage {
+                shell: &shell,
+                return_to: &return_to,
+                problem: Some(&problem.detail),
+            }
+            .render();
+            let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::UNAUTHORIZED);
+            shell.finish(page::html(status, html))
+        }
+        Err(e) => shell.finish(error_page(&shell, e, here)),
+    }
+}

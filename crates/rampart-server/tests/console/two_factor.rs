@@ -1,0 +1,79 @@
+//! The console's second factor in headless Chromium (`tests/console/two_factor.js`), on both
+//! stores: a node whose policy requires administrators to use a two-factor app, with a
+//! master key to seal its secret, and a clock that stands still so the scenario computes
+//! the codes the server expects.
+
+use std::process::Command;
+
+use rampart_core::{Clock as _, Provider};
+
+use crate::kit::{on_both, Node, ADMIN_PASSWORD};
+use crate::{harness, install_harness, CHROMIUM};
+
+fn administrators_must_enrol(config: &mut rampart_service::Config) {
+    let path =
+        std::env::temp_dir().join(format!("rampart-console-master-{}.key", std::process::id()));
+    if !path.exists() {
+        let key = rampart_apps::seal::MasterKey::generate().unwrap();
+        std::fs::write(&path, key.encode().as_bytes()).unwrap();
+    }
+    config.keys.master_key = format!("file:{}", path.display());
+    config.mfa.required_for_administrators = true;
+}
+
+async fn run(node: Node) {
+    let name = node.name();
+    node.create_user(Provider::It, "root", ADMIN_PASSWORD, true)
+        .await;
+    let mut command = Command::new("node");
+    command
+        .arg("two_factor.js")
+        .current_dir(harness())
+        .env("CONSOLE_BASE", &node.base)
+        .env("CONSOLE_CHROMIUM", CHROMIUM)
+        .env("CONSOLE_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("CONSOLE_NOW", node.clock.now().unix_timestamp().to_string());
+    if std::env::var("RAMPART_CONSOLE_SCREENSHOTS").is_ok_and(|v| v == "1")
+        && node.kind == rampart_store::BackendKind::Sqlite
+    {
+        command.env(
+            "CONSOLE_SCREENSHOTS",
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/console"),
+        );
+    }
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    println!("--- {name} ---\n{stdout}");
+    assert!(
+        output.status.success(),
+        "{name}: the two-factor scenarios failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let passed = stdout.lines().filter(|l| l.starts_with("ok ")).count();
+    assert_eq!(passed, 3, "{name}:\n{stdout}");
+    // What the browser did went through the service: the enrolment and the sign-ins with a
+    // second factor are in the audit trail.
+    let events = node.events().await;
+    assert!(
+        events.iter().any(|e| e.action == "user.mfa.enrol"),
+        "{name}"
+    );
+    let with_factor = events
+        .iter()
+        .filter(|e| e.action == "auth.login" && e.details.contains("second_factor"))
+        .count();
+    assert_eq!(with_factor, 3, "{name}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_factor_sign_in_and_enrolment_in_headless_chromium() {
+    assert!(
+        std::path::Path::new(CHROMIUM).exists(),
+        "the console's browser tests need Debian's Chromium at {CHROMIUM}"
+    );
+    install_harness();
+    on_both(administrators_must_enrol, run).await;
+}
