@@ -332,7 +332,7 @@ async function main() {
     await Promise.all([page.waitForNavigation(), page.click('nav a:has-text("Posture")')]);
     assert.match(await page.textContent('h1'), /Security posture/);
     assert.match(await page.textContent('main'), /The platform.s controls/);
-    assert.match(await page.textContent('#control-identity\\.admin-mfa'), /mfa available: no/);
+    assert.match(await page.textContent('#control-identity\\.admin-mfa'), /mfa available: yes/);
     await accessible(page, 'posture');
     await shot(page, 'posture');
     await context.close();

@@ -213,13 +213,15 @@ mod tests {
             ),
             // A session and nothing else, read only: no CSRF refusal.
             ("/api/v1/auth/me", "get", &["200", "401", "503"]),
-            // A body and no session: the body's answers, and the route's own (409 and 502
-            // are a user provider's: a local account of that name, a directory's failure).
+            // A body and no session: the body's answers, and the route's own (202 a second
+            // factor to come; 409 and 502 are a user provider's: a local account of that
+            // name, a directory's failure).
             (
                 "/api/v1/auth/login",
                 "post",
                 &[
-                    "200", "400", "401", "403", "409", "413", "415", "422", "429", "502", "503",
+                    "200", "202", "400", "401", "403", "409", "413", "415", "422", "429", "502",
+                    "503",
                 ],
             ),
             // A path parameter: 400 for one that is not of its type.
