@@ -18,6 +18,7 @@ pub mod plans;
 pub mod posture;
 pub mod problem;
 pub mod providers;
+pub mod saml;
 pub mod sealed;
 pub mod support;
 
@@ -32,6 +33,7 @@ pub use plans::*;
 pub use posture::*;
 pub use problem::{Problem, PROBLEM_TYPE_PREFIX};
 pub use providers::*;
+pub use saml::*;
 pub use sealed::*;
 pub use support::*;
 

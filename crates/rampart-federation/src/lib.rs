@@ -14,6 +14,9 @@
 //! - [`oidc`]: the OpenID Connect client (`openidconnect` over reqwest and rustls):
 //!   discovery and JWKS (fetched again, bounded, for an unknown `kid`), the code flow with
 //!   PKCE S256, `state` and `nonce`, the ID token's validation.
+//! - [`saml`]: SAML 2.0 sign-in, Rampart as the service provider: metadata, the signed
+//!   AuthnRequest, responses' XML signatures checked by xmlsec and reduced to what they
+//!   sign, and the pure rules of what a signed assertion must say.
 //!
 //! **Architecture Invariant:** the service layer reaches a directory only through the
 //! [`Directory`] trait and an identity provider only through [`oidc::SignInProvider`], and
@@ -25,6 +28,7 @@ pub mod claims;
 pub mod ldap;
 pub mod oidc;
 pub mod rules;
+pub mod saml;
 pub mod settings;
 
 use std::future::Future;

@@ -162,6 +162,8 @@ pub enum ProviderSettings {
     Ldap(LdapSettings),
     /// An OpenID Connect provider (a redirect sign-in, see [`crate::oidc`]).
     Oidc(OidcSettings),
+    /// A SAML 2.0 identity provider (Rampart the service provider).
+    Saml(crate::saml::SamlSettings),
 }
 
 impl ProviderSettings {
@@ -170,6 +172,7 @@ impl ProviderSettings {
         match self {
             ProviderSettings::Ldap(_) => "ldap",
             ProviderSettings::Oidc(_) => "oidc",
+            ProviderSettings::Saml(_) => "saml",
         }
     }
 
@@ -182,9 +185,14 @@ impl ProviderSettings {
             "oidc" => serde_json::from_value(settings)
                 .map(ProviderSettings::Oidc)
                 .map_err(|e| Invalid::new("settings", e.to_string())),
+            "saml" => serde_json::from_value(settings)
+                .map(ProviderSettings::Saml)
+                .map_err(|e| Invalid::new("settings", e.to_string())),
             other => Err(Invalid::new(
                 "kind",
-                format!("{other:?} is not a provider kind; \"ldap\" and \"oidc\" are available"),
+                format!(
+                    "{other:?} is not a provider kind; \"ldap\", \"oidc\" and \"saml\" are available"
+                ),
             )),
         }
     }
@@ -194,6 +202,7 @@ impl ProviderSettings {
         match self {
             ProviderSettings::Ldap(s) => serde_json::to_value(s).unwrap_or_default(),
             ProviderSettings::Oidc(s) => serde_json::to_value(s).unwrap_or_default(),
+            ProviderSettings::Saml(s) => serde_json::to_value(s).unwrap_or_default(),
         }
     }
 
@@ -203,6 +212,7 @@ impl ProviderSettings {
             ProviderSettings::Ldap(s) => s.sync_interval_minutes,
             // An identity provider lists nobody: its users are known from their sign-ins.
             ProviderSettings::Oidc(_) => 0,
+            ProviderSettings::Saml(_) => 0,
         }
     }
 }
@@ -217,7 +227,7 @@ pub struct Invalid {
 }
 
 impl Invalid {
-    fn new(field: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(field: &str, message: impl Into<String>) -> Self {
         Self {
             field: field.into(),
             message: message.into(),
@@ -522,7 +532,7 @@ mod tests {
 
     #[test]
     fn kinds_other_than_ldap_are_named_and_unknown_fields_refused() {
-        let e = ProviderSettings::from_parts("saml", serde_json::json!({})).unwrap_err();
+        let e = ProviderSettings::from_parts("kerberos", serde_json::json!({})).unwrap_err();
         assert_eq!(e.field, "kind");
         let mut v = ProviderSettings::Ldap(good()).to_value();
         v["password"] = "secret".into();

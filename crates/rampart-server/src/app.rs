@@ -174,6 +174,7 @@ fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(providers::status))
         .routes(routes!(providers::oidc_start))
         .routes(routes!(providers::oidc_callback))
+        .merge(crate::routes::saml::routes())
         .routes(routes!(authz::check))
         .routes(routes!(authz::explain))
         .routes(routes!(authz::list_filter))

@@ -42,6 +42,8 @@ mod providers;
 mod reveal;
 #[path = "api/roles.rs"]
 mod roles;
+#[path = "api/saml.rs"]
+mod saml;
 #[path = "api/sealed.rs"]
 mod sealed;
 #[path = "api/slapd.rs"]

@@ -34,6 +34,7 @@ fn paths() -> impl Strategy<Value = String> {
         Just("/api/v1/users".to_owned()),
         "/api/v1/users/[a-z0-9%-]{0,40}(/disable|/unlock)?",
         "/api/v1/providers(/[a-z0-9%.-]{0,20}(/test|/sync|/status)?)?",
+        "/api/v1/providers/[a-z0-9%.-]{0,20}/saml/(metadata|login|acs)(\\?[a-zA-Z=&%0-9/]{0,30})?",
         "/console/(login|logout|account(/password|/logout-everywhere|/sessions/[a-z0-9-]{0,40}/end)?|users(/new|/[a-z0-9%-]{0,40}(/disable|/reset-password|/x)?)?|audit(/[0-9a-z%-]{0,24})?)(\\?[a-z=&%0-9]{0,30})?",
         "/console/(permissions(/cell|/roles(/grant|/revoke)?)?|modules(/[a-z0-9%-]{0,20}(/diff|/versions/[0-9a-z%-]{0,6})?)?|deployments(/plan|/run|/[a-z%]{0,12}/requests/[0-9a-z%-]{0,6}/(approve|reject))?|hierarchies(/[a-z0-9%-]{0,20}(/move)?)?)(\\?[a-z=&%0-9]{0,30})?",
         "/console/(audit/(export|checkpoint|[0-9a-z%-]{0,12}/proof\\.json)|environments(/[a-z0-9%-]{0,12}/settings|/plans/[0-9a-z%-]{0,8}(/run)?)?)(\\?[a-z=&%0-9]{0,30})?",

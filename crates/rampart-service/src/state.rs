@@ -48,6 +48,8 @@ pub struct Inner {
     pub keys: crate::apps::keys::FieldKeys,
     /// The one outbound HTTP client: integrations' calls.
     pub outbound: crate::apps::integrations::Client,
+    /// SAML sign-in: the signing key and identity providers' metadata.
+    pub saml: crate::providers::saml::SamlState,
     /// Whether this node runs the work that must run once per cluster.
     pub leadership: Arc<crate::cluster::Leadership>,
     /// `trusted_proxies`, parsed once.
@@ -79,6 +81,7 @@ impl AppState {
             config.audit.batch_max as usize,
         )?;
         let fence = Fence::new(store.clone());
+        let saml = crate::providers::saml::SamlState::new(&config.data_dir);
         let leadership = crate::cluster::Leadership::new(&store, &config.node_id);
         let trusted_proxies = crate::config::address_ranges(&config.trusted_proxies)
             .map_err(|e| Error::invalid("trusted_proxies", e))?;
@@ -97,6 +100,7 @@ impl AppState {
                 apps: crate::apps::Runtime::default(),
                 keys,
                 outbound,
+                saml,
                 leadership,
                 trusted_proxies,
                 oidc: Arc::default(),

@@ -46,6 +46,7 @@ pub use lifecycle::{
     VersionInfo,
 };
 pub use posture::{AccountFacts, FindingCount};
+pub use providers::saml::{Consumed, SamlRequest};
 pub use providers::users::NO_LOCAL_PASSWORD;
 pub use providers::{
     DirectoryProfile, NewProviderLogin, ProfileChange, ProviderLogin, ProviderRecord,

@@ -14,6 +14,7 @@ pub mod page;
 pub mod plans;
 pub mod posture;
 pub mod providers;
+pub mod saml;
 pub mod screens;
 pub mod sealed;
 pub mod support;

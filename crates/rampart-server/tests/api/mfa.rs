@@ -59,7 +59,7 @@ async fn second(node: &Node, pending: &str, field: &str, value: &str) -> (Status
 }
 
 /// Enrols a TOTP app for the holder of `token`: its secret and recovery codes.
-async fn enrol(node: &Node, token: &str) -> (TotpSecret, Vec<String>) {
+pub(crate) async fn enrol(node: &Node, token: &str) -> (TotpSecret, Vec<String>) {
     let (status, e) = call(
         node,
         Method::POST,

@@ -485,7 +485,7 @@ async fn providers_are_changed_by_administrators_read_by_auditors_and_audited_wi
             .post(
                 "/api/v1/providers",
                 &admin,
-                json!({ "name": "corp", "kind": "saml", "users": "it", "settings": {} }),
+                json!({ "name": "corp", "kind": "kerberos", "users": "it", "settings": {} }),
             )
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {body}");

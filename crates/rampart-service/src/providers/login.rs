@@ -52,7 +52,13 @@ pub async fn login_via(
             "user_provider",
             format!(
                 "the user provider {name} takes no password: sign in through its own page \
-                 (GET /api/v1/providers/{name}/oidc/start)"
+                 (GET /api/v1/providers/{name}/{}/{})",
+                record.kind,
+                if record.kind == "saml" {
+                    "login"
+                } else {
+                    "start"
+                }
             ),
         ));
     }

@@ -14,6 +14,7 @@
 pub mod login;
 pub mod oidc;
 pub(crate) mod required;
+pub mod saml;
 pub mod sync;
 
 pub use login::login_via;
@@ -24,6 +25,7 @@ use rampart_api::{
     UpdateProviderRequest,
 };
 use rampart_core::{Error, Name};
+use rampart_federation::saml::validate_saml;
 use rampart_federation::settings::{validate_ldap, validate_oidc, GroupMapping, Invalid};
 use rampart_federation::{
     Directory, DirectoryError, LdapDirectory, ProviderSettings, SignInProvider as _, Users,
@@ -143,6 +145,9 @@ pub async fn delete(state: &AppState, caller: &Caller, name: &str) -> Result<(),
 /// keys (an identity provider): a clear error when the provider cannot be reached or refuses.
 pub async fn test(state: &AppState, name: &str) -> Result<ProviderTestResult, Error> {
     let record = record(state, name).await?;
+    if record.kind == "saml" {
+        return saml::test(state, &record).await;
+    }
     if record.kind == "oidc" {
         let now = state.clock.now().unix_timestamp();
         let result = match oidc::client(state, &record) {
@@ -202,6 +207,7 @@ fn checked(
             }
             (broken, o.mappings.as_slice())
         }
+        ProviderSettings::Saml(s) => (validate_saml(s), s.mappings.as_slice()),
     };
     if let Some(first) = broken.into_iter().next() {
         return Err(invalid(first));
@@ -231,8 +237,8 @@ pub(crate) fn directory(record: &ProviderRecord) -> Result<LdapDirectory, Direct
         .map_err(|e| DirectoryError::Protocol(format!("stored settings: {}", e.message)))?;
     let ProviderSettings::Ldap(ldap) = settings else {
         return Err(DirectoryError::Protocol(format!(
-            "{} is not a directory: its users sign in on its own page",
-            record.name
+            "{} is a {} provider, not a directory: its users sign in on its own page",
+            record.name, record.kind
         )));
     };
     let reference = SecretRef::parse(&ldap.bind_password)

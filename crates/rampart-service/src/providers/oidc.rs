@@ -72,8 +72,8 @@ pub struct SignInOption {
     pub start: String,
 }
 
-/// The enabled identity providers that serve `provider`'s users, with the address starting
-/// a sign-in through each that comes back to `return_to`.
+/// The enabled identity providers (OpenID Connect and SAML) that serve `provider`'s users,
+/// with the address starting a sign-in through each that comes back to `return_to`.
 pub async fn sign_in_options(
     state: &AppState,
     provider: Provider,
@@ -85,14 +85,21 @@ pub async fn sign_in_options(
         .providers()
         .await?
         .into_iter()
-        .filter(|r| r.kind == "oidc" && r.enabled)
+        .filter(|r| (r.kind == "oidc" || r.kind == "saml") && r.enabled)
         .filter(|r| super::required::provider_allowed(state, provider, &r.name))
         .filter(|r| Users::parse(&r.users).is_ok_and(|u| u.serves(provider == Provider::It)))
         .map(|r| SignInOption {
-            start: format!(
-                "/api/v1/providers/{}/oidc/start?kind={provider}&return={back}",
-                r.name
-            ),
+            start: if r.kind == "saml" {
+                format!(
+                    "/api/v1/providers/{}/saml/login?user={provider}&return={back}",
+                    r.name
+                )
+            } else {
+                format!(
+                    "/api/v1/providers/{}/oidc/start?kind={provider}&return={back}",
+                    r.name
+                )
+            },
             name: r.name,
         })
         .collect())

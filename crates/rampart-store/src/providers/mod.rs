@@ -7,6 +7,7 @@
 //! summary is (`provider.sync`).
 
 pub(crate) mod logins;
+pub(crate) mod saml;
 pub(crate) mod users;
 
 use rampart_core::{AuditContext, AuditEvent, Error, Outcome};

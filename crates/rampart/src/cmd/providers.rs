@@ -32,8 +32,8 @@ pub enum ProvidersCommand {
     ///
     ///     rampart providers add idp --kind oidc --users both --settings-file idp.json
     ///
-    /// Its users sign in with the buttons of the console's and the applications' sign-in
-    /// pages.
+    /// and a SAML 2.0 identity provider likewise (`--kind saml`). Their users sign in with
+    /// the buttons of the console's and the applications' sign-in pages.
     Add(Box<AddProvider>),
     /// Offer a provider on the sign-in pages and accept sign-ins through it again
     /// (administrators).
@@ -82,7 +82,8 @@ pub enum ProvidersCommand {
 pub struct AddProvider {
     /// The provider's name (what a login names it by).
     name: String,
-    /// ldap, or oidc (with --settings-file).
+    /// The kind: ldap (from the flags below or a settings file), or oidc or saml (with
+    /// --settings-file).
     #[arg(long, default_value = "ldap")]
     kind: String,
     /// Whom it vouches for: it, end or both.

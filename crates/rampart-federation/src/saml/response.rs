@@ -1,0 +1,300 @@
+//! A `SAMLResponse` as the browser posts it, down to what its XML signatures cover.
+//!
+//! 1. The outline of the document as received is read (a streaming pass, no signature
+//!    meaning): its root must be a protocol `Response`, without a document type declaration,
+//!    holding exactly one `Assertion` and no `EncryptedAssertion`, and at least one
+//!    `Signature`. A second assertion is how signature wrapping hides an unsigned one beside
+//!    a signed one, so it is refused before anything else.
+//! 2. xmlsec checks every `Signature` in the document against the identity provider's
+//!    signing certificates, with RSA or ECDSA over SHA-2 only, and the document is reduced
+//!    to the elements the verified references cover (`samael`'s
+//!    `ValidateAndMarkNoAncestors`): the signed `Response` with its assertion, or the signed
+//!    `Assertion` alone. Every check after this reads that reduced document only.
+//! 3. The reduced document is read with `samael`'s SAML object model.
+
+use base64::Engine as _;
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::name::ResolveResult;
+use quick_xml::NsReader;
+use samael::crypto::{
+    AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider as _, ReduceMode,
+};
+use samael::schema::{Assertion, Response};
+
+use super::Refusal;
+
+const PROTOCOL_NS: &[u8] = b"urn:oasis:names:tc:SAML:2.0:protocol";
+const ASSERTION_NS: &[u8] = b"urn:oasis:names:tc:SAML:2.0:assertion";
+const DSIG_NS: &[u8] = b"http://www.w3.org/2000/09/xmldsig#";
+/// The largest decoded response read.
+const MAX_RESPONSE_BYTES: usize = 256 * 1024;
+
+/// The signature algorithms accepted: RSA and ECDSA over SHA-2 (never SHA-1).
+const ALGORITHMS: &[AllowedSignatureAlgorithm] = &[
+    AllowedSignatureAlgorithm::RsaSha256,
+    AllowedSignatureAlgorithm::RsaSha384,
+    AllowedSignatureAlgorithm::RsaSha512,
+    AllowedSignatureAlgorithm::EcdsaSha256,
+    AllowedSignatureAlgorithm::EcdsaSha384,
+    AllowedSignatureAlgorithm::EcdsaSha512,
+];
+
+/// What the document says outside the signatures: only ever compared with signed values,
+/// never trusted alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outline {
+    /// The `Response`'s `Destination`.
+    pub destination: Option<String>,
+    /// The `Response`'s `InResponseTo`.
+    pub in_response_to: Option<String>,
+    /// The top-level `StatusCode`'s `Value`.
+    pub status: Option<String>,
+    pub(crate) assertions: usize,
+    pub(crate) encrypted: usize,
+    pub(crate) signatures: usize,
+}
+
+/// A response whose signatures verified, reduced to what they sign.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    /// The `Response` when its own signature verified (with the signed assertion in it).
+    pub response: Option<Response>,
+    /// The signed assertion (the Response's, or the one signed by itself).
+    pub assertion: Assertion,
+    /// The unsigned outline of the document as received.
+    pub outline: Outline,
+}
+
+/// Decodes the posted `SAMLResponse` (base64) and verifies it with `certificates` (DER).
+pub fn verify(posted: &str, certificates: &[Vec<u8>]) -> Result<Verified, Refusal> {
+    let compact: String = posted.split_ascii_whitespace().collect();
+    if compact.len() > MAX_RESPONSE_BYTES * 4 / 3 + 4 {
+        return Err(Refusal::new("malformed", "the SAMLResponse is too large"));
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .map_err(|_| Refusal::new("malformed", "the SAMLResponse is not base64"))?;
+    let xml = std::str::from_utf8(&bytes)
+        .map_err(|_| Refusal::new("malformed", "the SAMLResponse is not UTF-8 XML"))?;
+    verify_xml(xml, certificates)
+}
+
+/// Verifies a response's XML with `certificates` (DER).
+pub fn verify_xml(xml: &str, certificates: &[Vec<u8>]) -> Result<Verified, Refusal> {
+    let outline = outline(xml)?;
+    if outline.encrypted > 0 {
+        return Err(Refusal::new(
+            "encrypted-assertion",
+            "encrypted assertions are not supported; configure the identity provider to sign \
+             assertions without encrypting them",
+        ));
+    }
+    if outline.assertions != 1 {
+        return Err(Refusal::new(
+            "several-assertions",
+            format!(
+                "the response holds {} assertions; exactly one is accepted",
+                outline.assertions
+            ),
+        ));
+    }
+    if outline.signatures == 0 {
+        return Err(Refusal::new(
+            "unsigned",
+            "the response carries no XML signature",
+        ));
+    }
+    let certs: Vec<CertificateDer> = certificates
+        .iter()
+        .map(|c| CertificateDer::from(c.clone()))
+        .collect();
+    let reduced = Crypto::reduce_xml_to_signed_with_allowed_algorithms(
+        xml,
+        &certs,
+        ReduceMode::ValidateAndMarkNoAncestors,
+        Some(ALGORITHMS),
+    )
+    .map_err(|_| {
+        Refusal::new(
+            "signature-invalid",
+            "an XML signature of the response does not verify with the identity provider's \
+             signing certificates",
+        )
+    })?;
+    let malformed =
+        |what: &str| Refusal::new("malformed", format!("the signed {what} cannot be read"));
+    match root_name(&reduced) {
+        Some(Root::Response) => {
+            let response: Response = reduced.parse().map_err(|_| malformed("response"))?;
+            let assertion = response.assertion.clone().ok_or_else(|| {
+                Refusal::new(
+                    "assertion-not-signed",
+                    "the signed response holds no assertion",
+                )
+            })?;
+            Ok(Verified {
+                response: Some(response),
+                assertion,
+                outline,
+            })
+        }
+        Some(Root::Assertion) => {
+            let assertion: Assertion = reduced.parse().map_err(|_| malformed("assertion"))?;
+            Ok(Verified {
+                response: None,
+                assertion,
+                outline,
+            })
+        }
+        None => Err(Refusal::new(
+            "assertion-not-signed",
+            "no signature covers the response or its assertion",
+        )),
+    }
+}
+
+enum Root {
+    Response,
+    Assertion,
+}
+
+fn root_name(xml: &str) -> Option<Root> {
+    let mut reader = NsReader::from_str(xml);
+    loop {
+        match reader.read_resolved_event() {
+            Ok((ns, Event::Start(e) | Event::Empty(e))) => {
+                return match (namespace(&ns), e.local_name().as_ref()) {
+                    (Some(PROTOCOL_NS), b"Response") => Some(Root::Response),
+                    (Some(ASSERTION_NS), b"Assertion") => Some(Root::Assertion),
+                    _ => None,
+                };
+            }
+            Ok((_, Event::Eof)) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+}
+
+fn namespace<'a>(ns: &'a ResolveResult<'_>) -> Option<&'a [u8]> {
+    match ns {
+        ResolveResult::Bound(n) => Some(n.as_ref()),
+        _ => None,
+    }
+}
+
+fn attribute(e: &BytesStart<'_>, name: &[u8]) -> Option<String> {
+    e.attributes()
+        .flatten()
+        .find(|a| a.key.as_ref() == name)
+        .and_then(|a| {
+            a.normalized_value(quick_xml::XmlVersion::default())
+                .ok()
+                .map(|v| v.into_owned())
+        })
+}
+
+/// Reads the document's outline in one streaming pass.
+fn outline(xml: &str) -> Result<Outline, Refusal> {
+    let malformed = |why: &str| Refusal::new("malformed", format!("the SAMLResponse {why}"));
+    let mut reader = NsReader::from_str(xml);
+    let mut out = Outline::default();
+    let mut depth = 0usize;
+    let mut roots = 0usize;
+    let mut in_status = false;
+    loop {
+        let (ns, event) = reader
+            .read_resolved_event()
+            .map_err(|_| malformed("is not well-formed XML"))?;
+        let (element, empty) = match &event {
+            Event::Start(e) => (Some(e.clone()), false),
+            Event::Empty(e) => (Some(e.clone()), true),
+            Event::End(_) => {
+                depth = depth.saturating_sub(1);
+                if depth == 1 {
+                    in_status = false;
+                }
+                continue;
+            }
+            Event::DocType(_) => return Err(malformed("has a document type declaration")),
+            Event::Eof => break,
+            _ => continue,
+        };
+        let Some(e) = element else { continue };
+        let space = namespace(&ns);
+        let local = e.local_name();
+        if depth == 0 {
+            roots += 1;
+            if roots > 1 || space != Some(PROTOCOL_NS) || local.as_ref() != b"Response" {
+                return Err(malformed("is not a SAML protocol Response"));
+            }
+            out.destination = attribute(&e, b"Destination");
+            out.in_response_to = attribute(&e, b"InResponseTo");
+        }
+        match (space, local.as_ref()) {
+            (Some(ASSERTION_NS), b"Assertion") => out.assertions += 1,
+            (Some(ASSERTION_NS), b"EncryptedAssertion") => out.encrypted += 1,
+            (Some(DSIG_NS), b"Signature") => out.signatures += 1,
+            (Some(PROTOCOL_NS), b"Status") if depth == 1 => in_status = !empty,
+            (Some(PROTOCOL_NS), b"StatusCode") if depth == 2 && in_status => {
+                out.status = attribute(&e, b"Value");
+            }
+            _ => {}
+        }
+        if !empty {
+            depth += 1;
+        }
+    }
+    if roots == 0 {
+        return Err(malformed("is empty"));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code: failing loudly is the point
+
+    use super::*;
+
+    const RESPONSE: &str = r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r" Destination="https://sp/acs" InResponseTo="_q"><saml:Issuer>idp</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status><saml:Assertion ID="_a"><saml:Issuer>idp</saml:Issuer></saml:Assertion></samlp:Response>"#;
+
+    #[test]
+    fn the_outline_counts_assertions_and_reads_the_envelope() {
+        let o = outline(RESPONSE).unwrap();
+        assert_eq!(o.destination.as_deref(), Some("https://sp/acs"));
+        assert_eq!(o.in_response_to.as_deref(), Some("_q"));
+        assert_eq!(
+            o.status.as_deref(),
+            Some("urn:oasis:names:tc:SAML:2.0:status:Success")
+        );
+        assert_eq!((o.assertions, o.signatures), (1, 0));
+    }
+
+    #[test]
+    fn unsigned_wrapped_doctype_and_foreign_documents_are_refused_before_any_signature_check() {
+        let reason = |xml: &str| verify_xml(xml, &[]).unwrap_err().reason;
+        assert_eq!(reason(RESPONSE), "unsigned");
+        let wrapped = RESPONSE.replace(
+            "<saml:Assertion ID=\"_a\">",
+            "<saml:Assertion ID=\"_evil\"></saml:Assertion><saml:Assertion ID=\"_a\">",
+        );
+        assert_eq!(reason(&wrapped), "several-assertions");
+        let hidden = RESPONSE.replace(
+            "<samlp:Status>",
+            "<samlp:Extensions><saml:Assertion ID=\"_x\"/></samlp:Extensions><samlp:Status>",
+        );
+        assert_eq!(reason(&hidden), "several-assertions");
+        assert_eq!(
+            reason(&format!("<!DOCTYPE x [<!ENTITY a \"b\">]>{RESPONSE}")),
+            "malformed"
+        );
+        assert_eq!(
+            reason("<saml:Assertion xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\"/>"),
+            "malformed"
+        );
+        assert_eq!(reason("<samlp:Response"), "malformed");
+        assert_eq!(verify("%%%", &[]).unwrap_err().reason, "malformed");
+        let encrypted = RESPONSE.replace("saml:Assertion", "saml:EncryptedAssertion");
+        assert_eq!(reason(&encrypted), "encrypted-assertion");
+    }
+}
