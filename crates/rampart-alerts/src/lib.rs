@@ -22,6 +22,7 @@
 //! the spraying rule, which needs no per-subject state).
 
 mod hours;
+mod limits;
 mod net;
 
 use std::collections::{HashMap, VecDeque};
@@ -31,6 +32,7 @@ use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
 pub use hours::{Hours, HoursError};
+pub use limits::{Limiter, Rate, RateError};
 pub use net::{client_address, Cidr, CidrError};
 
 /// After a production deployment outside hours is raised, further ones in the same

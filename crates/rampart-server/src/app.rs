@@ -288,6 +288,10 @@ pub fn router_with(state: AppState, metrics: MetricsAccess) -> Router {
             state.clone(),
             crate::routes::exposed::dispatch,
         ))
+        .layer(middleware::from_fn_with_state(
+            crate::limits::Limits::new(&state.config.rate_limits, state.metrics.clone()),
+            crate::limits::limit,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }

@@ -8,6 +8,7 @@ pub mod app;
 pub mod auth;
 pub mod console;
 pub mod error;
+pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;

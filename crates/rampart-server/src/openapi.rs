@@ -12,6 +12,7 @@
 //! | takes a session | 503 | the session is read from the database; an end user's request is answered only once its access is in the audit log |
 //! | has a JSON request body | 400, 413, 415, 422 | `error::Json`: malformed JSON, too large, not JSON, not an object of the declared shape (unknown fields included) |
 //! | has path or query parameters | 400 | axum's `Path` and `Query`: a value that is not UTF-8 or not of its type, an unknown query parameter |
+//! | is in a rate-limited route class (`limits::class_of`) | 429 | `limits::limit`: the client address sent more requests of the class than `[rate_limits]` allows |
 //!
 //! Where the annotation already declares the status, its description is kept and the
 //! shared reason appended. Every answer added is a problem (`application/problem+json`,
@@ -38,12 +39,14 @@ enum When {
     SessionChange,
     /// Operations with a JSON request body.
     Body,
+    /// Operations in a route class `[rate_limits]` can limit.
+    Limited,
     /// Operations with path or query parameters.
     Parameters,
 }
 
 /// The shared answers, in the order they are applied.
-const ANSWERS: [(When, &str, &str); 8] = [
+const ANSWERS: [(When, &str, &str); 9] = [
     (
         When::Session,
         "401",
@@ -84,6 +87,12 @@ const ANSWERS: [(When, &str, &str); 8] = [
          unknown field, a missing one, or a value of the wrong type (`invalid-input`)",
     ),
     (
+        When::Limited,
+        "429",
+        "This client address sent more requests of the route's class than `[rate_limits]` \
+         allows (`rate-limited`); `Retry-After` says when to try again",
+    ),
+    (
         When::Parameters,
         "400",
         "A path or query parameter is not of its type, or an unknown query parameter \
@@ -96,7 +105,8 @@ const ANSWERS: [(When, &str, &str); 8] = [
 pub fn declare_shared_answers(doc: &mut OpenApi) {
     let description = doc.info.description.get_or_insert_with(String::new);
     description.push_str(SHARED);
-    for item in doc.paths.paths.values_mut() {
+    for (path, item) in &mut doc.paths.paths {
+        let limited = crate::limits::class_of(path).is_some();
         let operations = [
             (&mut item.get, true),
             (&mut item.put, false),
@@ -108,7 +118,7 @@ pub fn declare_shared_answers(doc: &mut OpenApi) {
             let Some(operation) = operation.as_mut() else {
                 continue;
             };
-            let facts = Facts::of(operation, safe);
+            let facts = Facts::of(operation, safe, limited);
             for (when, status, reason) in ANSWERS {
                 if facts.applies(when) {
                     declare(operation, status, reason);
@@ -124,10 +134,11 @@ struct Facts {
     safe: bool,
     body: bool,
     parameters: bool,
+    limited: bool,
 }
 
 impl Facts {
-    fn of(operation: &Operation, safe: bool) -> Self {
+    fn of(operation: &Operation, safe: bool, limited: bool) -> Self {
         // A session is presented as a bearer token or the cookie; routes with other
         // credentials (`/metrics`: a bearer token of its own) do not list the cookie.
         let session = operation.security.iter().flatten().any(|requirement| {
@@ -145,6 +156,7 @@ impl Facts {
             safe,
             body: operation.request_body.is_some(),
             parameters,
+            limited,
         }
     }
 
@@ -154,6 +166,7 @@ impl Facts {
             When::SessionChange => self.session && !self.safe,
             When::Body => self.body,
             When::Parameters => self.parameters,
+            When::Limited => self.limited,
         }
     }
 }
@@ -205,14 +218,15 @@ mod tests {
     fn shared_answers_follow_from_sessions_bodies_and_parameters() {
         let doc = crate::app::openapi();
         let cases: [(&str, &str, &[&str]); 7] = [
-            // A session, a query parameter, a change: 400, 401, 403 (CSRF), 503.
+            // A session, a query parameter, a change: 400, 401, 403 (CSRF), 503; and 429,
+            // as every route of a rate-limited class.
             (
                 "/api/v1/auth/logout",
                 "post",
-                &["204", "400", "401", "403", "503"],
+                &["204", "400", "401", "403", "429", "503"],
             ),
             // A session and nothing else, read only: no CSRF refusal.
-            ("/api/v1/auth/me", "get", &["200", "401", "503"]),
+            ("/api/v1/auth/me", "get", &["200", "401", "429", "503"]),
             // A body and no session: the body's answers, and the route's own (202 a second
             // factor to come; 409 and 502 are a user provider's: a local account of that
             // name, a directory's failure).
@@ -228,9 +242,10 @@ mod tests {
             (
                 "/api/v1/deployment-plans/{id}",
                 "get",
-                &["200", "400", "401", "404", "503"],
+                &["200", "400", "401", "404", "429", "503"],
             ),
-            // No session, no body, no parameter: only what the route declares.
+            // No session, no body, no parameter, never rate-limited: only what the route
+            // declares.
             ("/healthz", "get", &["200"]),
             ("/readyz", "get", &["200", "503"]),
             // Its own bearer token, not a session: no 503, no CSRF.

@@ -72,6 +72,8 @@ pub struct Config {
     pub support: SupportConfig,
     /// Intrusion detection: thresholds, allowances and where alerts go.
     pub alerts: AlertsConfig,
+    /// Requests per client address and route class.
+    pub rate_limits: RateLimitsConfig,
     /// Proxies whose `X-Forwarded-For` is believed, comma-separated address ranges; empty:
     /// the peer's address is the client's.
     pub trusted_proxies: String,
@@ -231,6 +233,7 @@ impl Default for Config {
             integrations: IntegrationsConfig::default(),
             support: SupportConfig::default(),
             alerts: AlertsConfig::default(),
+            rate_limits: RateLimitsConfig::default(),
             trusted_proxies: String::new(),
             mfa: MfaConfig::default(),
             sign_in: SignInConfig::default(),
@@ -514,6 +517,7 @@ impl Config {
         }
         self.support.validate(&fail)?;
         self.alerts.validate(&fail)?;
+        self.rate_limits.validate(&fail)?;
         if let Err(e) = alerts::ranges(&self.trusted_proxies) {
             return Err(fail("trusted_proxies", self.trusted_proxies.clone(), &e));
         }
@@ -927,6 +931,7 @@ fn set_key(
 mod alerts;
 mod apps;
 pub mod mfa;
+mod rate_limits;
 mod secret;
 mod sign_in;
 mod support;
@@ -936,6 +941,7 @@ mod tests;
 pub use alerts::{items as list_items, ranges as address_ranges, AlertsConfig};
 pub use apps::{IntegrationsConfig, KeysConfig};
 pub use mfa::MfaConfig;
+pub use rate_limits::{RateLimitsConfig, CLASSES as RATE_LIMIT_CLASSES};
 pub use secret::SecretRef;
 pub use sign_in::SignInConfig;
 pub use support::SupportConfig;

@@ -45,6 +45,13 @@ pub struct ScopeLabels {
     pub scope: String,
 }
 
+/// Labels of a request refused by a rate limit.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RateLimitLabels {
+    /// The route class, e.g. `sign_in` (a fixed set).
+    pub class: &'static str,
+}
+
 /// Labels of a raised alert.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct AlertLabels {
@@ -95,6 +102,8 @@ pub struct Metrics {
     pub alert_delivery_failures: Counter,
     /// 1 while this node runs the once-per-cluster background work.
     pub cluster_leader: Gauge,
+    /// Requests refused by a rate limit, by route class.
+    pub rate_limited: Family<RateLimitLabels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -131,6 +140,12 @@ impl Default for Metrics {
         let alerts = Family::<AlertLabels, Counter>::default();
         let alert_delivery_failures = Counter::default();
         let cluster_leader = Gauge::default();
+        let rate_limited = Family::<RateLimitLabels, Counter>::default();
+        registry.register(
+            "rate_limited",
+            "Requests refused with 429 by a rate limit ([rate_limits]), by route class",
+            rate_limited.clone(),
+        );
         registry.register(
             "cluster_leader",
             "1 while this node runs the background work that runs once per cluster (checkpoints, archiving, compaction, sync, alerts)",
@@ -251,6 +266,7 @@ impl Default for Metrics {
             alerts,
             alert_delivery_failures,
             cluster_leader,
+            rate_limited,
         }
     }
 }

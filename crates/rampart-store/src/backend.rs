@@ -62,6 +62,23 @@ pub struct Store {
     pub(crate) apps: Arc<crate::apps::Pools>,
 }
 
+/// Whether a pooled SQLite connection may be handed out again. When a COMMIT fails because
+/// the disk is full or an I/O error struck, SQLite has already rolled the transaction back;
+/// the ROLLBACK sqlx then sends fails ("no transaction is active") and sqlx keeps counting
+/// the connection as inside a transaction, so every later BEGIN on it would fail. Such a
+/// connection is closed (and a new one opened) instead of reused: a node whose disk filled
+/// and freed writes again without a restart.
+pub(crate) fn sqlite_reusable(
+    conn: &mut sqlx::SqliteConnection,
+    _: sqlx::pool::PoolConnectionMetadata,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, sqlx::Error>> + Send + '_>> {
+    let reusable = !conn.is_in_transaction();
+    if !reusable {
+        tracing::warn!("a database connection left inside a failed transaction is closed");
+    }
+    Box::pin(std::future::ready(Ok(reusable)))
+}
+
 /// Converts a database error: unique violations become conflicts, connection trouble
 /// becomes `Unavailable`, anything else `Internal`. Causes go to the log, not the client.
 pub(crate) fn db(e: sqlx::Error) -> Error {
@@ -75,8 +92,28 @@ pub(crate) fn db(e: sqlx::Error) -> Error {
         sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
             Error::Unavailable(e.to_string())
         }
+        sqlx::Error::Database(d) if d.code().is_some_and(|c| unavailable_code(&c)) => {
+            Error::Unavailable(format!("database: {e}"))
+        }
         _ => Error::Internal(format!("database: {e}")),
     }
+}
+
+/// Whether a database's error code says the storage cannot serve for now rather than that
+/// the statement is wrong: the disk or the memory is full, or the server is shutting down,
+/// starting up or has dropped the connection (PostgreSQL restarting under the node). Such
+/// a failure answers 503 and changes nothing; the same request succeeds once the cause is
+/// gone.
+fn unavailable_code(code: &str) -> bool {
+    // SQLite's primary codes (extended codes carry them in their low byte): SQLITE_NOMEM 7,
+    // SQLITE_IOERR 10, SQLITE_FULL 13, SQLITE_CANTOPEN 14.
+    if let Ok(n) = code.parse::<u32>() {
+        return matches!(n & 0xff, 7 | 10 | 13 | 14);
+    }
+    // PostgreSQL's SQLSTATE classes: 08 connection exception, 53 insufficient resources
+    // (disk full, out of memory, too many connections), 57P01–57P05 operator intervention
+    // (shutdown, crash shutdown, cannot connect now, idle session timeout).
+    code.starts_with("08") || code.starts_with("53") || code.starts_with("57P")
 }
 
 /// Escapes `%`, `_` and `\` so text is matched literally by `LIKE … ESCAPE '\'`.
@@ -136,6 +173,7 @@ impl Store {
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .test_before_acquire(false)
+            .before_acquire(sqlite_reusable)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(
                 base.clone()

@@ -393,3 +393,74 @@ async fn two_nodes_raise_an_alert_once_and_the_survivor_takes_over() {
     assert!(metrics.contains("rampart_cluster_leader 1"), "{metrics}");
     second.shutdown().await;
 }
+
+/// `[rate_limits]`: a client address over its route class's rate gets 429 problem+json with
+/// `Retry-After` before any handler runs; another address, another class and the exempt
+/// routes are not affected; each refusal is counted.
+#[tokio::test]
+async fn rate_limits_refuse_an_address_over_its_class_rate_before_any_handler() {
+    let node = kit::start(BackendKind::Sqlite, |c| {
+        c.rate_limits.api = "3/min burst 3".into();
+        c.rate_limits.sign_in = "2/min burst 2".into();
+        c.trusted_proxies = "127.0.0.1".into();
+    })
+    .await;
+    let me = |from: &'static str| {
+        node.client
+            .get(format!("{}/api/v1/auth/me", node.base))
+            .header("x-forwarded-for", from)
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(me("198.51.100.1").await.unwrap().status(), 401);
+    }
+    let refused = me("198.51.100.1").await.unwrap();
+    assert_eq!(refused.status(), 429);
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=20).contains(&wait), "Retry-After {wait}");
+    assert_eq!(
+        refused.headers()["content-type"],
+        "application/problem+json"
+    );
+    let problem: Value = refused.json().await.unwrap();
+    assert!(
+        problem["type"] == "urn:rampart:problem:rate-limited",
+        "{problem}"
+    );
+    // Another address has its own allowance; the exempt routes answer whatever the rate.
+    assert_eq!(me("198.51.100.2").await.unwrap().status(), 401);
+    for _ in 0..5 {
+        let health = node
+            .client
+            .get(format!("{}/healthz", node.base))
+            .header("x-forwarded-for", "198.51.100.1")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(health.status(), 200);
+    }
+    // Sign-in is a class of its own: two attempts reach the handler, the third does not
+    // (no `auth.login` event for it).
+    for expected in [401, 401, 429] {
+        let status = login_from(&node, "mallory", "wrong-password-1", "198.51.100.1").await;
+        assert_eq!(status.as_u16(), expected);
+    }
+    let attempts = node
+        .events()
+        .await
+        .iter()
+        .filter(|e| e.action == "auth.login")
+        .count();
+    assert_eq!(attempts, 2, "a refused request never reached the handler");
+    let metrics = node.server().state.metrics.render();
+    assert!(
+        metrics.contains("rampart_rate_limited_total{class=\"api\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("rampart_rate_limited_total{class=\"sign_in\"} 1"));
+    node.shutdown().await;
+}

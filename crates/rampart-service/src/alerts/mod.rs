@@ -36,7 +36,7 @@ use tokio::sync::watch;
 use crate::state::AppState;
 
 pub use deliver::{sign, SIGNATURE_HEADER};
-pub use rampart_alerts::client_address;
+pub use rampart_alerts::{client_address, Limiter, Rate};
 
 /// How often the log is read for new events.
 pub const POLL: StdDuration = StdDuration::from_millis(500);

@@ -238,7 +238,7 @@ pub async fn create(
     body: Json,
 ) -> Result<RecordView, Error> {
     let created = create_record(state, caller, at, body).await;
-    answered(state, caller, at, ("POST", None), created).await
+    written(state, caller, at, ("POST", None), created).await
 }
 
 async fn create_record(
@@ -267,6 +267,7 @@ async fn create_record(
         &values,
         now,
     );
+    let access = access_event(state, caller, at, ("POST", None), &[&id], Ok(()));
     let (store, db, table, key) = (
         state.store.clone(),
         r.db.clone(),
@@ -275,7 +276,7 @@ async fn create_record(
     );
     let stored = detached(async move {
         store
-            .app_insert(&db, &table, &key, &values, now, vec![event])
+            .app_insert(&db, &table, &key, &values, now, vec![event, access])
             .await
     })
     .await?;
@@ -293,7 +294,7 @@ pub async fn update(
     body: Json,
 ) -> Result<RecordView, Error> {
     let updated = update_record(state, caller, at, id, if_match, body).await;
-    answered(state, caller, at, ("PATCH", Some(id)), updated).await
+    written(state, caller, at, ("PATCH", Some(id)), updated).await
 }
 
 async fn update_record(
@@ -321,6 +322,7 @@ async fn update_record(
         &values,
         now,
     );
+    let access = access_event(state, caller, at, ("PATCH", Some(&id)), &[&id], Ok(()));
     let (store, db, table) = (state.store.clone(), r.db.clone(), r.table.clone());
     let stored = detached(async move {
         let expect = Expect {
@@ -328,7 +330,7 @@ async fn update_record(
             version: if_match,
         };
         store
-            .app_update(&db, &table, expect, &values, now, vec![event])
+            .app_update(&db, &table, expect, &values, now, vec![event, access])
             .await
     })
     .await?;
@@ -344,7 +346,7 @@ pub async fn delete(
     if_match: Option<i64>,
 ) -> Result<(), Error> {
     let deleted = delete_record(state, caller, at, id, if_match).await;
-    answered(state, caller, at, ("DELETE", Some(id)), deleted)
+    written(state, caller, at, ("DELETE", Some(id)), deleted)
         .await
         .map(|_| ())
 }
@@ -370,13 +372,16 @@ async fn delete_record(
         &RowValues::default(),
         now,
     );
+    let access = access_event(state, caller, at, ("DELETE", Some(&id)), &[&id], Ok(()));
     let (store, db, table) = (state.store.clone(), r.db.clone(), r.table.clone());
     detached(async move {
         let expect = Expect {
             visible: &visible,
             version: if_match,
         };
-        store.app_delete(&db, &table, expect, vec![event]).await
+        store
+            .app_delete(&db, &table, expect, vec![event, access])
+            .await
     })
     .await?;
     Ok(id)
@@ -392,7 +397,7 @@ pub async fn grant(
     req: GrantRequest,
 ) -> Result<(), Error> {
     let granted = grant_record(state, caller, at, id, req).await;
-    answered(state, caller, at, ("PUT", Some(id)), granted)
+    written(state, caller, at, ("PUT", Some(id)), granted)
         .await
         .map(|_| ())
 }
@@ -453,6 +458,7 @@ async fn grant_record(
         },
         now,
     );
+    let access = access_event(state, caller, at, ("PUT", Some(&id)), &[&id], Ok(()));
     let (store, db, table) = (state.store.clone(), r.db.clone(), r.table.clone());
     detached(async move {
         let expect = Expect {
@@ -465,7 +471,7 @@ async fn grant_record(
                 &table,
                 expect,
                 (principal, i64::from(bits)),
-                vec![event],
+                vec![event, access],
             )
             .await
     })
@@ -882,12 +888,50 @@ async fn answered<T: Touched>(
     state: &AppState,
     caller: &Caller,
     at: EntityRef<'_>,
-    (method, requested): (&str, Option<&str>),
+    request: (&str, Option<&str>),
     outcome: Result<T, Error>,
 ) -> Result<T, Error> {
-    let allowed = !matches!(outcome, Err(Error::Forbidden(_)));
     let records = outcome.as_ref().map_or_else(|_| Vec::new(), Touched::ids);
-    let result = outcome.as_ref().map_or_else(Error::code, |_| "ok");
+    let result = outcome.as_ref().map(|_| ());
+    state
+        .audit
+        .append(access_event(state, caller, at, request, &records, result))
+        .await?;
+    outcome
+}
+
+/// The answer to a write: its access event was committed with the change when it succeeded
+/// (so a change is never answered 503 for want of its access event after it was made), and
+/// is appended here when it failed.
+async fn written<T>(
+    state: &AppState,
+    caller: &Caller,
+    at: EntityRef<'_>,
+    request: (&str, Option<&str>),
+    outcome: Result<T, Error>,
+) -> Result<T, Error> {
+    match outcome {
+        Ok(done) => Ok(done),
+        Err(e) => {
+            let event = access_event(state, caller, at, request, &[], Err(&e));
+            state.audit.append(event).await?;
+            Err(e)
+        }
+    }
+}
+
+/// The `access` event of a data API call: who asked what of which entity, the records it
+/// touched, and the result.
+fn access_event(
+    state: &AppState,
+    caller: &Caller,
+    at: EntityRef<'_>,
+    (method, requested): (&str, Option<&str>),
+    records: &[&str],
+    result: Result<(), &Error>,
+) -> NewEvent {
+    let allowed = !matches!(result, Err(Error::Forbidden(_)));
+    let result = result.map_or_else(Error::code, |()| "ok");
     let object = format!(
         "/apps/{}/{}/api/{}/{}",
         at.environment, at.application, at.module, at.entity
@@ -910,8 +954,7 @@ async fn answered<T: Touched>(
         );
     }
     event.details = details.to_string();
-    state.audit.append(event).await?;
-    outcome
+    event
 }
 
 /// A record as the API shows it, sensitive values opened.

@@ -395,6 +395,7 @@ async fn open_sqlite_app(platform: &Path, num: i64) -> Result<AppPools, Error> {
     let writer = SqlitePoolOptions::new()
         .max_connections(1)
         .test_before_acquire(false)
+        .before_acquire(crate::backend::sqlite_reusable)
         .acquire_timeout(Duration::from_secs(30))
         .after_connect(move |conn, _| attach(conn, for_writer.clone(), false))
         .connect_with(base.clone())

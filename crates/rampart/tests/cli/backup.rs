@@ -15,7 +15,7 @@ use super::{create_admin, failure_message, rampart, run, Running, PASSWORD};
 
 /// `rampart serve --demo` on `data_dir` with `env`, once ready.
 #[allow(clippy::zombie_processes)] // waited for by `Running::stop`
-fn serve_with(data_dir: &Path, args: &[&str], env: &[(&str, String)]) -> Running {
+pub(super) fn serve_with(data_dir: &Path, args: &[&str], env: &[(&str, String)]) -> Running {
     use std::io::BufRead as _;
     let mut command = rampart(data_dir);
     command
@@ -54,14 +54,14 @@ fn serve_with(data_dir: &Path, args: &[&str], env: &[(&str, String)]) -> Running
     panic!("rampart serve did not become ready");
 }
 
-fn client() -> reqwest::Client {
+pub(super) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .danger_accept_invalid_certs(true)
         .build()
         .unwrap()
 }
 
-async fn token(https: &str, provider: &str, username: &str, password: &str) -> String {
+pub(super) async fn token(https: &str, provider: &str, username: &str, password: &str) -> String {
     let r = client()
         .post(format!("https://{https}/api/v1/auth/login"))
         .json(&json!({"username": username, "password": password, "provider": provider}))
@@ -76,7 +76,7 @@ async fn token(https: &str, provider: &str, username: &str, password: &str) -> S
 }
 
 /// `rampart serve --demo` is ready before its people are seeded: signs in once they are.
-async fn seeded_token(https: &str, username: &str, password: &str) -> String {
+pub(super) async fn seeded_token(https: &str, username: &str, password: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let r = client()
@@ -96,7 +96,7 @@ async fn seeded_token(https: &str, username: &str, password: &str) -> String {
     }
 }
 
-async fn get(https: &str, path: &str, token: &str) -> Value {
+pub(super) async fn get(https: &str, path: &str, token: &str) -> Value {
     let r = client()
         .get(format!("https://{https}{path}"))
         .bearer_auth(token)
@@ -168,7 +168,7 @@ async fn state_of(https: &str, admin: &str) -> (Value, Value, Value, Value) {
     )
 }
 
-fn demo_password(person: &str) -> &'static str {
+pub(super) fn demo_password(person: &str) -> &'static str {
     match person {
         "dana" => "quartz-meadow-lantern-58",
         "rita" => "amber-falcon-orchard-26",
