@@ -53,6 +53,7 @@ pub struct ConnectionInfo {
     tags(
         (name = "auth", description = "Login, sessions and passwords"),
         (name = "users", description = "User management (IT administrators)"),
+        (name = "idp", description = "Rampart as an OpenID Connect provider: the clients administrators register and the signing keys"),
         (name = "providers", description = "User providers: directories that vouch for users (IT administrators change them, auditors read them)"),
         (name = "authz", description = "Authorization decisions and data: roles, hierarchies, ACL"),
         (name = "it", description = "IT permissions: roles per environment, teams, modules, overrides"),
@@ -175,6 +176,11 @@ fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(providers::oidc_start))
         .routes(routes!(providers::oidc_callback))
         .merge(crate::routes::saml::routes())
+        .routes(routes!(crate::routes::idp::admin::list, crate::routes::idp::admin::create))
+        .routes(routes!(crate::routes::idp::admin::get, crate::routes::idp::admin::delete))
+        .routes(routes!(crate::routes::idp::admin::rotate_secret))
+        .routes(routes!(crate::routes::idp::admin::list_keys))
+        .routes(routes!(crate::routes::idp::admin::rotate_key))
         .routes(routes!(authz::check))
         .routes(routes!(authz::explain))
         .routes(routes!(authz::list_filter))
@@ -276,6 +282,7 @@ pub fn router_with(state: AppState, metrics: MetricsAccess) -> Router {
     let document = openapi_json();
     router
         .merge(screen_routes())
+        .merge(crate::routes::idp::routes())
         .merge(crate::console::routes())
         .route(
             "/api/v1/openapi.json",

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod exposed;
+pub mod idp;
 pub mod findings;
 pub mod it;
 pub mod lifecycle;
