@@ -565,7 +565,12 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
-    if problem.is_some() || (status.as_u16() >= 400 && !is_problem && !is_page) {
+    // The OAuth endpoints answer errors as RFC 6749 says, not as problems.
+    let is_protocol = response
+        .extensions()
+        .get::<crate::routes::idp::ProtocolAnswer>()
+        .is_some();
+    if problem.is_some() || (status.as_u16() >= 400 && !is_problem && !is_page && !is_protocol) {
         let mut problem = match problem {
             Some(problem) => problem,
             // A framework rejection (query string, path parameter, ...): keep its short

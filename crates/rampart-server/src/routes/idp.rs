@@ -68,6 +68,11 @@ fn no_store(mut response: Response) -> Response {
     response
 }
 
+/// Marks an OAuth error answer, which the outer middleware leaves as it is (not a
+/// problem: relying-party libraries read `error` and `error_description`).
+#[derive(Debug, Clone, Copy)]
+pub struct ProtocolAnswer;
+
 /// An OAuth error as RFC 6749 §5.2 (and RFC 6750 §3 for tokens) answers it.
 fn oauth_error(e: OAuthError, basic: bool) -> Response {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
@@ -84,6 +89,7 @@ fn oauth_error(e: OAuthError, basic: bool) -> Response {
         error_description: e.description,
     };
     let mut response = no_store((status, axum::Json(body)).into_response());
+    response.extensions_mut().insert(ProtocolAnswer);
     if let Some(v) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
         response.headers_mut().insert(header::WWW_AUTHENTICATE, v);
     }
