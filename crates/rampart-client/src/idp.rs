@@ -1,7 +1,9 @@
 //! Rampart as an OpenID Connect provider: registered clients and signing keys
 //! (`/api/v1/idp/*`).
 
-use rampart_api::idp::{IdpClientCreated, IdpClientInfo, IdpClientList, IdpKeyList, NewIdpClientRequest};
+use rampart_api::idp::{
+    IdpClientCreated, IdpClientInfo, IdpClientList, IdpKeyList, NewIdpClientRequest,
+};
 
 use crate::{Client, ClientError};
 
@@ -22,7 +24,10 @@ impl<'c> Idp<'c> {
     }
 
     /// `POST /api/v1/idp/clients`: registers a client; the answer holds its secret, once.
-    pub async fn create(&self, request: &NewIdpClientRequest) -> Result<IdpClientCreated, ClientError> {
+    pub async fn create(
+        &self,
+        request: &NewIdpClientRequest,
+    ) -> Result<IdpClientCreated, ClientError> {
         self.client.post(&["idp", "clients"], request).await
     }
 
@@ -38,7 +43,9 @@ impl<'c> Idp<'c> {
 
     /// `POST /api/v1/idp/clients/{id}/secret`: a new secret, once.
     pub async fn rotate_secret(&self, id: &str) -> Result<IdpClientCreated, ClientError> {
-        self.client.post_bare(&["idp", "clients", id, "secret"]).await
+        self.client
+            .post_bare(&["idp", "clients", id, "secret"])
+            .await
     }
 
     /// `GET /api/v1/idp/keys`.

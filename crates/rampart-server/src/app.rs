@@ -176,8 +176,14 @@ fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(providers::oidc_start))
         .routes(routes!(providers::oidc_callback))
         .merge(crate::routes::saml::routes())
-        .routes(routes!(crate::routes::idp::admin::list, crate::routes::idp::admin::create))
-        .routes(routes!(crate::routes::idp::admin::get, crate::routes::idp::admin::delete))
+        .routes(routes!(
+            crate::routes::idp::admin::list,
+            crate::routes::idp::admin::create
+        ))
+        .routes(routes!(
+            crate::routes::idp::admin::get,
+            crate::routes::idp::admin::delete
+        ))
         .routes(routes!(crate::routes::idp::admin::rotate_secret))
         .routes(routes!(crate::routes::idp::admin::list_keys))
         .routes(routes!(crate::routes::idp::admin::rotate_key))

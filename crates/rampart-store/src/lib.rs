@@ -34,10 +34,10 @@ pub use authz::{AuthzOp, ItScope, NodeRef, Progress, RebuildReport, RecordRow};
 pub use backend::{BackendKind, Store};
 pub use backup::{sqlite_copy, sqlite_integrity, BackupRecord, CENSUS_TABLES};
 pub use fence::Marks;
-pub use idp::{IdpClient, IssuedCode, NewFamily, NewIdpClient, RefreshRow, StoredKey, TakenCode};
 pub use identity::mfa::{MfaFactors, PendingLogin, Proof, Spent, StoredTotp};
 pub use identity::sessions::{NewSession, OpenSession};
 pub use identity::users::{LoginFailure, NewUser, UserPatch, UserQuery};
+pub use idp::{IdpClient, IssuedCode, NewFamily, NewIdpClient, RefreshRow, StoredKey, TakenCode};
 pub use lifecycle::plans::{
     NewPlan, PlanApplication, PlanSettings, Setting, SettingKind, StoredPlan,
 };

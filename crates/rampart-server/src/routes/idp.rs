@@ -19,10 +19,10 @@ use axum::routing::{get, post};
 use axum::Router;
 use base64::Engine as _;
 use rampart_api::idp::OAuthErrorBody;
+use rampart_service::identity;
 use rampart_service::idp::authorize::{self, Decision, Step, Visit};
 use rampart_service::idp::token::{self, ClientCredentials};
 use rampart_service::idp::{access, keys, OAuthError};
-use rampart_service::identity;
 use rampart_service::state::AppState;
 use serde_json::{json, Value};
 
@@ -55,8 +55,9 @@ pub fn issuer(state: &AppState, headers: &HeaderMap, uri: &Uri) -> String {
         .or_else(|| uri.authority().map(|a| a.as_str().to_owned()))
         .filter(|h| {
             !h.is_empty()
-                && h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+                && h.bytes().all(|b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']')
+                })
         });
     format!("https://{}", host.as_deref().unwrap_or("localhost"))
 }
@@ -167,7 +168,11 @@ struct ConsentPage<'a> {
 const CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
 
 fn message(visitor: &Visitor, status: StatusCode, title: &str, text: &str) -> Response {
-    let rendered = MessagePage { title, message: text }.render();
+    let rendered = MessagePage {
+        title,
+        message: text,
+    }
+    .render();
     Tokens::new(visitor).finish(page::html(status, rendered), CSP)
 }
 
@@ -185,8 +190,16 @@ fn describe(scope: &str) -> &'static str {
 /// The authorization request's parameters, the only fields carried through the consent
 /// page.
 const CARRIED: [&str; 10] = [
-    "client_id", "redirect_uri", "response_type", "scope", "state", "nonce",
-    "code_challenge", "code_challenge_method", "prompt", "max_age",
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "prompt",
+    "max_age",
 ];
 
 async fn authorize_any(
@@ -211,11 +224,21 @@ async fn authorize_any(
         Ok(step) => step,
         Err(e) => {
             tracing::error!(error = %e, "an authorization request failed");
-            return message(visitor, StatusCode::INTERNAL_SERVER_ERROR, "Sign-in failed", "The sign-in could not be completed. Try again.");
+            return message(
+                visitor,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Sign-in failed",
+                "The sign-in could not be completed. Try again.",
+            );
         }
     };
     match step {
-        Step::Page(why) => message(visitor, StatusCode::BAD_REQUEST, "This sign-in request is not valid", &why),
+        Step::Page(why) => message(
+            visitor,
+            StatusCode::BAD_REQUEST,
+            "This sign-in request is not valid",
+            &why,
+        ),
         Step::Redirect(to) => page::see_other(&to),
         Step::SignIn => {
             // Back to the same request once signed in, without `prompt=login`, which the
@@ -230,9 +253,17 @@ async fn authorize_any(
             let here = format!("/oauth2/authorize?{query}");
             page::see_other(&format!("/console/login?return={}", page::encode(&here)))
         }
-        Step::Consent { client_name, scopes } => {
+        Step::Consent {
+            client_name,
+            scopes,
+        } => {
             let Some(auth) = visitor.signed_in() else {
-                return message(visitor, StatusCode::UNAUTHORIZED, "Sign in first", "Start again from the application.");
+                return message(
+                    visitor,
+                    StatusCode::UNAUTHORIZED,
+                    "Sign in first",
+                    "Start again from the application.",
+                );
             };
             let tokens = Tokens::new(visitor);
             let fields: Vec<(String, String)> = pairs
@@ -269,7 +300,16 @@ async fn authorize_get(
         url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
             .into_owned()
             .collect();
-    authorize_any(&state, &visitor, &context, &headers, &uri, pairs, Decision::None).await
+    authorize_any(
+        &state,
+        &visitor,
+        &context,
+        &headers,
+        &uri,
+        pairs,
+        Decision::None,
+    )
+    .await
 }
 
 /// `POST /oauth2/authorize`: the consent page's answer (a form of this site, CSRF-checked).
@@ -284,10 +324,26 @@ async fn authorize_post(
     let fields = form.map(|f| f.0).unwrap_or_default();
     if !page::from_this_site(&state, &visitor, &headers, &fields) {
         let audit = context.audit(&state);
-        rampart_service::idp::refused(&state, &audit, "idp.consent", None, json!({ "reason": "the consent form did not come from this site" })).await;
-        return message(&visitor, StatusCode::FORBIDDEN, "Refused", "This form did not come from this site. Start again from the application.");
+        rampart_service::idp::refused(
+            &state,
+            &audit,
+            "idp.consent",
+            None,
+            json!({ "reason": "the consent form did not come from this site" }),
+        )
+        .await;
+        return message(
+            &visitor,
+            StatusCode::FORBIDDEN,
+            "Refused",
+            "This form did not come from this site. Start again from the application.",
+        );
     }
-    let decision = match fields.iter().find(|(k, _)| k == "decision").map(|(_, v)| v.as_str()) {
+    let decision = match fields
+        .iter()
+        .find(|(k, _)| k == "decision")
+        .map(|(_, v)| v.as_str())
+    {
         Some("allow") => Decision::Allow,
         _ => Decision::Deny,
     };
@@ -300,25 +356,41 @@ async fn authorize_post(
 
 /// The client credentials of a request: `Authorization: Basic` (RFC 6749 §2.3.1: each
 /// part form-encoded) or `client_id`/`client_secret` fields, never both.
-fn credentials(headers: &HeaderMap, fields: &[(String, String)]) -> Result<ClientCredentials, OAuthError> {
-    let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+fn credentials(
+    headers: &HeaderMap,
+    fields: &[(String, String)],
+) -> Result<ClientCredentials, OAuthError> {
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
     let basic = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")));
+        .and_then(|v| {
+            v.strip_prefix("Basic ")
+                .or_else(|| v.strip_prefix("basic "))
+        });
     match basic {
         Some(encoded) => {
             if field("client_secret").is_some() {
-                return Err(OAuthError::bad("invalid_request", "use one client authentication method, not two"));
+                return Err(OAuthError::bad(
+                    "invalid_request",
+                    "use one client authentication method, not two",
+                ));
             }
             let decoded = base64::engine::general_purpose::STANDARD
                 .decode(encoded.trim())
                 .ok()
                 .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| OAuthError::client("the Basic credentials are not base64 of id:secret"))?;
-            let (id, secret) = decoded
-                .split_once(':')
-                .ok_or_else(|| OAuthError::client("the Basic credentials are not base64 of id:secret"))?;
+                .ok_or_else(|| {
+                    OAuthError::client("the Basic credentials are not base64 of id:secret")
+                })?;
+            let (id, secret) = decoded.split_once(':').ok_or_else(|| {
+                OAuthError::client("the Basic credentials are not base64 of id:secret")
+            })?;
             let unform = |s: &str| -> String {
                 url::form_urlencoded::parse(format!("x={s}").as_bytes())
                     .next()
@@ -327,9 +399,16 @@ fn credentials(headers: &HeaderMap, fields: &[(String, String)]) -> Result<Clien
             };
             let id = unform(id);
             if field("client_id").is_some_and(|f| f != id) {
-                return Err(OAuthError::bad("invalid_request", "client_id differs from the Basic credentials"));
+                return Err(OAuthError::bad(
+                    "invalid_request",
+                    "client_id differs from the Basic credentials",
+                ));
             }
-            Ok(ClientCredentials { client_id: Some(id), secret: Some(unform(secret)), basic: true })
+            Ok(ClientCredentials {
+                client_id: Some(id),
+                secret: Some(unform(secret)),
+                basic: true,
+            })
         }
         None => Ok(ClientCredentials {
             client_id: field("client_id"),
@@ -347,10 +426,22 @@ async fn client_form(
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Result<(Vec<(String, String)>, rampart_store::IdpClient), (OAuthError, bool)> {
     let Ok(Form(fields)) = form else {
-        return Err((OAuthError::bad("invalid_request", "the body must be application/x-www-form-urlencoded"), false));
+        return Err((
+            OAuthError::bad(
+                "invalid_request",
+                "the body must be application/x-www-form-urlencoded",
+            ),
+            false,
+        ));
     };
     if let Some(name) = token::Form(&fields).repeated() {
-        return Err((OAuthError::bad("invalid_request", format!("the parameter {name} was sent more than once")), false));
+        return Err((
+            OAuthError::bad(
+                "invalid_request",
+                format!("the parameter {name} was sent more than once"),
+            ),
+            false,
+        ));
     }
     let presented = credentials(headers, &fields).map_err(|e| (e, false))?;
     let audit = context.audit(state);
@@ -401,7 +492,10 @@ async fn userinfo(
 }
 
 fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// `POST /oauth2/introspect` (RFC 7662), client-authenticated.
@@ -476,17 +570,34 @@ async fn logout(
     .await;
     let logout = match checked {
         Ok(Ok(l)) => l,
-        Ok(Err(why)) => return message(&visitor, StatusCode::BAD_REQUEST, "This sign-out request is not valid", &why),
+        Ok(Err(why)) => {
+            return message(
+                &visitor,
+                StatusCode::BAD_REQUEST,
+                "This sign-out request is not valid",
+                &why,
+            )
+        }
         Err(e) => {
             tracing::error!(error = %e, "a logout failed");
-            return message(&visitor, StatusCode::INTERNAL_SERVER_ERROR, "Sign-out failed", "Try again.");
+            return message(
+                &visitor,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Sign-out failed",
+                "Try again.",
+            );
         }
     };
     let mut ended = false;
     if let Some(auth) = visitor.signed_in().filter(|a| a.user.id == logout.user) {
         if let Err(e) = identity::logout(&state, &auth.caller(&state), &auth.session, false).await {
             tracing::error!(error = %e, "a session could not be ended");
-            return message(&visitor, StatusCode::INTERNAL_SERVER_ERROR, "Sign-out failed", "Try again.");
+            return message(
+                &visitor,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Sign-out failed",
+                "Try again.",
+            );
         }
         ended = true;
     }
@@ -497,7 +608,12 @@ async fn logout(
     match &logout.redirect {
         Some(to) => page::with_session(to, "", 0, https),
         None => {
-            let mut response = message(&visitor, StatusCode::OK, "Signed out", "You are signed out.");
+            let mut response = message(
+                &visitor,
+                StatusCode::OK,
+                "Signed out",
+                "You are signed out.",
+            );
             if let Some(cookie) = crate::auth::session_cookie("", 0, https) {
                 response.headers_mut().append(header::SET_COOKIE, cookie);
             }

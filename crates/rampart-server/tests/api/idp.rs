@@ -74,7 +74,11 @@ async fn authorize(node: &Node, cookie: Option<&str>, pairs: &[(&str, &str)]) ->
     request.send().await.unwrap()
 }
 
-fn code_request<'a>(client: &'a str, redirect: &'a str, challenge: &'a str) -> Vec<(&'a str, &'a str)> {
+fn code_request<'a>(
+    client: &'a str,
+    redirect: &'a str,
+    challenge: &'a str,
+) -> Vec<(&'a str, &'a str)> {
     vec![
         ("client_id", client),
         ("redirect_uri", redirect),
@@ -156,7 +160,11 @@ async fn events(node: &Node, action: &str, outcome: &str) -> (usize, String) {
         .iter()
         .filter(|e| e.action == action && e.outcome == outcome)
         .count();
-    let text = all.iter().map(|e| e.details.clone()).collect::<Vec<_>>().join("\n");
+    let text = all
+        .iter()
+        .map(|e| e.details.clone())
+        .collect::<Vec<_>>()
+        .join("\n");
     (n, text)
 }
 
@@ -175,7 +183,8 @@ async fn openid_client_signs_in_refreshes_detects_a_replay_and_logs_out() {
         let name = node.name();
         real_time(&node);
         let admin = node.admin().await;
-        node.create_user(Provider::End, "alice", USER_PASSWORD, false).await;
+        node.create_user(Provider::End, "alice", USER_PASSWORD, false)
+            .await;
         let (id, secret) = wiki(&node, &admin).await;
         let cookie = session(&node, "alice").await;
         let dir = tempfile::tempdir().unwrap();
@@ -184,7 +193,10 @@ async fn openid_client_signs_in_refreshes_detects_a_replay_and_logs_out() {
         std::fs::write(&secret_file, &secret).unwrap();
         std::fs::write(&cookie_file, &cookie).unwrap();
         let ca = node.server().state.config.data_dir.join("tls/dev-cert.pem");
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/peers/oidc-rp.sh");
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../scripts/peers/oidc-rp.sh"
+        );
         let output = Command::new("bash")
             .arg(script)
             .env("RP_ISSUER", &node.base)
@@ -198,7 +210,10 @@ async fn openid_client_signs_in_refreshes_detects_a_replay_and_logs_out() {
             .expect("scripts/peers/oidc-rp.sh runs");
         let stdout = String::from_utf8_lossy(&output.stdout);
         let seen: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|_| {
-            panic!("{name}: {stdout}\n{}", String::from_utf8_lossy(&output.stderr))
+            panic!(
+                "{name}: {stdout}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
         });
         assert!(seen.get("failed").is_none(), "{name}: {seen}");
         assert_eq!(seen["discovery"]["issuer"], node.base.as_str());
@@ -208,7 +223,10 @@ async fn openid_client_signs_in_refreshes_detects_a_replay_and_logs_out() {
         assert_eq!(seen["id_token"]["aud"], "wiki");
         assert_eq!(seen["id_token"]["nonce_ok"], true);
         assert_eq!(seen["id_token"]["preferred_username"], "alice");
-        assert_eq!(seen["userinfo"]["preferred_username"], "alice", "{name}: {seen}");
+        assert_eq!(
+            seen["userinfo"]["preferred_username"], "alice",
+            "{name}: {seen}"
+        );
         assert_eq!(seen["refreshed"]["rotated"], true, "{name}: {seen}");
         assert_eq!(seen["replay"], "invalid_grant", "{name}: {seen}");
         assert_eq!(seen["after_replay"], "invalid_grant", "{name}: {seen}");
@@ -232,14 +250,24 @@ async fn openid_client_signs_in_refreshes_detects_a_replay_and_logs_out() {
         let (tokens, details) = events(&node, "idp.token", "success").await;
         assert_eq!(tokens, 2, "{name}: a code grant and one rotation");
         assert_eq!(events(&node, "idp.authorize", "success").await.0, 1);
-        assert_eq!(events(&node, "idp.revoke", "success").await.0, 1, "{name}: the family");
+        assert_eq!(
+            events(&node, "idp.revoke", "success").await.0,
+            1,
+            "{name}: the family"
+        );
         assert!(events(&node, "idp.token", "failure").await.0 >= 2, "{name}");
         assert_eq!(events(&node, "idp.logout", "success").await.0, 1);
         assert_eq!(events(&node, "auth.logout", "success").await.0, 1);
         for s in seen["secrets"].as_array().unwrap() {
-            assert!(!details.contains(s.as_str().unwrap()), "{name}: a token in the audit trail");
+            assert!(
+                !details.contains(s.as_str().unwrap()),
+                "{name}: a token in the audit trail"
+            );
         }
-        assert!(!details.contains(&secret), "{name}: the client secret in the audit trail");
+        assert!(
+            !details.contains(&secret),
+            "{name}: the client secret in the audit trail"
+        );
     })
     .await;
 }
@@ -337,7 +365,13 @@ async fn the_openidconnect_crate_signs_in_and_a_service_gets_client_credentials(
 
 /// A client-credentials access token.
 async fn service_token(node: &Node, id: &str, secret: &str) -> String {
-    let (_, body) = post_form(node, "token", Some((id, secret)), &[("grant_type", "client_credentials")]).await;
+    let (_, body) = post_form(
+        node,
+        "token",
+        Some((id, secret)),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
     body["access_token"].as_str().unwrap().to_owned()
 }
 
@@ -354,7 +388,8 @@ async fn authorization_requests_with_untrusted_redirects_or_without_pkce_are_ref
     on_both(no_tweak, |node| async move {
         let name = node.name();
         let admin = node.admin().await;
-        node.create_user(Provider::End, "alice", USER_PASSWORD, false).await;
+        node.create_user(Provider::End, "alice", USER_PASSWORD, false)
+            .await;
         let (id, _) = wiki(&node, &admin).await;
         let cookie = session(&node, "alice").await;
         let challenge = challenge_of(VERIFIER);
@@ -375,7 +410,12 @@ async fn authorization_requests_with_untrusted_redirects_or_without_pkce_are_ref
             let page = r.text().await.unwrap();
             assert!(page.contains("must match exactly"), "{name}: {page}");
         }
-        let r = authorize(&node, Some(&cookie), &code_request("nobody", RP, &challenge)).await;
+        let r = authorize(
+            &node,
+            Some(&cookie),
+            &code_request("nobody", RP, &challenge),
+        )
+        .await;
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
         // Without PKCE, with `plain`, or another response type: back to the client with the
         // error, no code.
@@ -387,7 +427,11 @@ async fn authorization_requests_with_untrusted_redirects_or_without_pkce_are_ref
         let mut implicit = code_request(&id, RP, &challenge);
         implicit.retain(|(k, _)| *k != "response_type");
         implicit.push(("response_type", "token"));
-        for (pairs, error) in [(no_pkce, "invalid_request"), (plain, "invalid_request"), (implicit, "unsupported_response_type")] {
+        for (pairs, error) in [
+            (no_pkce, "invalid_request"),
+            (plain, "invalid_request"),
+            (implicit, "unsupported_response_type"),
+        ] {
             let r = authorize(&node, Some(&cookie), &pairs).await;
             assert_eq!(r.status(), StatusCode::SEE_OTHER, "{name}");
             let to = location(&r);
@@ -398,15 +442,34 @@ async fn authorization_requests_with_untrusted_redirects_or_without_pkce_are_ref
         // No session: to the sign-in page, coming back to the same request.
         let r = authorize(&node, None, &code_request(&id, RP, &challenge)).await;
         let to = location(&r);
-        assert!(to.starts_with("/console/login?return=%2Foauth2%2Fauthorize%3F") || to.starts_with("/console/login?return=/oauth2/authorize"), "{name}: {to}");
+        assert!(
+            to.starts_with("/console/login?return=%2Foauth2%2Fauthorize%3F")
+                || to.starts_with("/console/login?return=/oauth2/authorize"),
+            "{name}: {to}"
+        );
         let mut silent = code_request(&id, RP, &challenge);
         silent.push(("prompt", "none"));
         let to = location(&authorize(&node, None, &silent).await);
-        assert_eq!(param(&to, "error").as_deref(), Some("login_required"), "{name}");
+        assert_eq!(
+            param(&to, "error").as_deref(),
+            Some("login_required"),
+            "{name}"
+        );
 
-        assert_eq!(events(&node, "idp.authorize", "success").await.0, 0, "{name}: no code issued");
-        assert!(events(&node, "idp.authorize", "failure").await.0 >= 11, "{name}");
-        assert_eq!(open_sessions(&node).await, sessions, "{name}: no session opened");
+        assert_eq!(
+            events(&node, "idp.authorize", "success").await.0,
+            0,
+            "{name}: no code issued"
+        );
+        assert!(
+            events(&node, "idp.authorize", "failure").await.0 >= 11,
+            "{name}"
+        );
+        assert_eq!(
+            open_sessions(&node).await,
+            sessions,
+            "{name}: no session opened"
+        );
     })
     .await;
 }
@@ -416,14 +479,19 @@ async fn codes_and_refresh_tokens_are_single_use_and_replays_revoke_what_they_is
     on_both(no_tweak, |node| async move {
         let name = node.name();
         let admin = node.admin().await;
-        node.create_user(Provider::End, "alice", USER_PASSWORD, false).await;
+        node.create_user(Provider::End, "alice", USER_PASSWORD, false)
+            .await;
         let (id, secret) = wiki(&node, &admin).await;
         let cookie = session(&node, "alice").await;
         let auth = Some((id.as_str(), secret.as_str()));
         let exchange = |code: String, verifier: Option<&'static str>| {
             let node = &node;
             async move {
-                let mut form = vec![("grant_type", "authorization_code".to_owned()), ("code", code), ("redirect_uri", RP.to_owned())];
+                let mut form = vec![
+                    ("grant_type", "authorization_code".to_owned()),
+                    ("code", code),
+                    ("redirect_uri", RP.to_owned()),
+                ];
                 if let Some(v) = verifier {
                     form.push(("code_verifier", v.to_owned()));
                 }
@@ -438,11 +506,25 @@ async fn codes_and_refresh_tokens_are_single_use_and_replays_revoke_what_they_is
             assert_eq!(status, StatusCode::BAD_REQUEST, "{name}");
             assert_eq!(body["error"], "invalid_grant", "{name}: {body}");
             assert!(body["error_description"].is_string());
-            assert_eq!(exchange(c, Some(VERIFIER)).await.1["error"], "invalid_grant");
+            assert_eq!(
+                exchange(c, Some(VERIFIER)).await.1["error"],
+                "invalid_grant"
+            );
         }
         // A wrong client secret.
         let c = code(&node, &cookie, &id).await;
-        let (status, body) = post_form(&node, "token", Some((&id, "rcs_wrong")), &[("grant_type", "authorization_code"), ("code", &c), ("redirect_uri", RP), ("code_verifier", VERIFIER)]).await;
+        let (status, body) = post_form(
+            &node,
+            "token",
+            Some((&id, "rcs_wrong")),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &c),
+                ("redirect_uri", RP),
+                ("code_verifier", VERIFIER),
+            ],
+        )
+        .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}");
         assert_eq!(body["error"], "invalid_client");
         // A good exchange, then the same code again: refused, and what it issued revoked.
@@ -453,25 +535,64 @@ async fn codes_and_refresh_tokens_are_single_use_and_replays_revoke_what_they_is
         let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
         assert_eq!(userinfo(&node, &access).await.0, StatusCode::OK);
         let (status, body) = exchange(c, Some(VERIFIER)).await;
-        assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{name}");
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+            "{name}"
+        );
         let (status, body) = userinfo(&node, &access).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}: {body}");
         assert_eq!(body["error"], "invalid_token");
-        let (_, body) = post_form(&node, "token", auth, &[("grant_type", "refresh_token"), ("refresh_token", &refresh)]).await;
-        assert_eq!(body["error"], "invalid_grant", "{name}: the family is revoked");
+        let (_, body) = post_form(
+            &node,
+            "token",
+            auth,
+            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+        )
+        .await;
+        assert_eq!(
+            body["error"], "invalid_grant",
+            "{name}: the family is revoked"
+        );
 
         // Refresh rotation: the rotated-away token presented again revokes the family.
         let c = code(&node, &cookie, &id).await;
         let (_, tokens) = exchange(c, Some(VERIFIER)).await;
         let first = tokens["refresh_token"].as_str().unwrap().to_owned();
-        let (status, next) = post_form(&node, "token", auth, &[("grant_type", "refresh_token"), ("refresh_token", &first)]).await;
+        let (status, next) = post_form(
+            &node,
+            "token",
+            auth,
+            &[("grant_type", "refresh_token"), ("refresh_token", &first)],
+        )
+        .await;
         assert_eq!(status, StatusCode::OK, "{name}: {next}");
         let second = next["refresh_token"].as_str().unwrap().to_owned();
-        let (_, replay) = post_form(&node, "token", auth, &[("grant_type", "refresh_token"), ("refresh_token", &first)]).await;
+        let (_, replay) = post_form(
+            &node,
+            "token",
+            auth,
+            &[("grant_type", "refresh_token"), ("refresh_token", &first)],
+        )
+        .await;
         assert_eq!(replay["error"], "invalid_grant", "{name}");
-        let (_, after) = post_form(&node, "token", auth, &[("grant_type", "refresh_token"), ("refresh_token", &second)]).await;
-        assert_eq!(after["error"], "invalid_grant", "{name}: the newest token is revoked too");
-        assert_eq!(userinfo(&node, next["access_token"].as_str().unwrap()).await.0, StatusCode::UNAUTHORIZED);
+        let (_, after) = post_form(
+            &node,
+            "token",
+            auth,
+            &[("grant_type", "refresh_token"), ("refresh_token", &second)],
+        )
+        .await;
+        assert_eq!(
+            after["error"], "invalid_grant",
+            "{name}: the newest token is revoked too"
+        );
+        assert_eq!(
+            userinfo(&node, next["access_token"].as_str().unwrap())
+                .await
+                .0,
+            StatusCode::UNAUTHORIZED
+        );
         let (_, introspected) = post_form(&node, "introspect", auth, &[("token", &second)]).await;
         assert_eq!(introspected, json!({ "active": false }));
 
@@ -480,20 +601,53 @@ async fn codes_and_refresh_tokens_are_single_use_and_replays_revoke_what_they_is
         let (_, tokens) = exchange(c, Some(VERIFIER)).await;
         let access = tokens["access_token"].as_str().unwrap().to_owned();
         let id_token = tokens["id_token"].as_str().unwrap().to_owned();
-        assert_eq!(userinfo(&node, &id_token).await.0, StatusCode::UNAUTHORIZED, "{name}: an ID token is not an access token");
-        assert_eq!(post_form(&node, "introspect", auth, &[("token", &id_token)]).await.1, json!({ "active": false }));
+        assert_eq!(
+            userinfo(&node, &id_token).await.0,
+            StatusCode::UNAUTHORIZED,
+            "{name}: an ID token is not an access token"
+        );
+        assert_eq!(
+            post_form(&node, "introspect", auth, &[("token", &id_token)])
+                .await
+                .1,
+            json!({ "active": false })
+        );
         node.clock.advance(time::Duration::minutes(6));
         let (status, body) = userinfo(&node, &access).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}");
-        assert!(body["error_description"].as_str().unwrap().contains("expired"), "{body}");
-        assert_eq!(post_form(&node, "introspect", auth, &[("token", &access)]).await.1, json!({ "active": false }));
+        assert!(
+            body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("expired"),
+            "{body}"
+        );
+        assert_eq!(
+            post_form(&node, "introspect", auth, &[("token", &access)])
+                .await
+                .1,
+            json!({ "active": false })
+        );
 
         assert!(events(&node, "idp.token", "failure").await.0 >= 6, "{name}");
-        assert_eq!(events(&node, "idp.client.auth", "failure").await.0, 1, "{name}");
-        assert!(events(&node, "idp.userinfo", "failure").await.0 >= 4, "{name}");
-        assert!(events(&node, "idp.revoke", "success").await.0 >= 2, "{name}");
+        assert_eq!(
+            events(&node, "idp.client.auth", "failure").await.0,
+            1,
+            "{name}"
+        );
+        assert!(
+            events(&node, "idp.userinfo", "failure").await.0 >= 4,
+            "{name}"
+        );
+        assert!(
+            events(&node, "idp.revoke", "success").await.0 >= 2,
+            "{name}"
+        );
         let (_, details) = events(&node, "idp.token", "failure").await;
-        assert!(!details.contains(&first) && !details.contains(&secret) && !details.contains("rpc_"), "{name}");
+        assert!(
+            !details.contains(&first) && !details.contains(&secret) && !details.contains("rpc_"),
+            "{name}"
+        );
     })
     .await;
 }
@@ -503,11 +657,17 @@ async fn third_party_clients_ask_consent_once_and_administrators_manage_clients_
     on_both(no_tweak, |node| async move {
         let name = node.name();
         let admin = node.admin().await;
-        node.create_user(Provider::End, "carol", USER_PASSWORD, false).await;
+        node.create_user(Provider::End, "carol", USER_PASSWORD, false)
+            .await;
         let user_token = node.login("end", "carol", USER_PASSWORD).await;
         // Only administrators register clients; bad settings are refused.
         let body = json!({ "client_id": "forum", "name": "Forum", "redirect_uris": [RP] });
-        assert_eq!(node.post("/api/v1/idp/clients", &user_token, body.clone()).await.0, StatusCode::FORBIDDEN);
+        assert_eq!(
+            node.post("/api/v1/idp/clients", &user_token, body.clone())
+                .await
+                .0,
+            StatusCode::FORBIDDEN
+        );
         for bad in [
             json!({ "client_id": "Bad Id", "name": "x", "redirect_uris": [RP] }),
             json!({ "client_id": "x", "name": "x", "redirect_uris": ["http://rp.example/cb"] }),
@@ -517,14 +677,24 @@ async fn third_party_clients_ask_consent_once_and_administrators_manage_clients_
             json!({ "client_id": "x", "name": "x", "redirect_uris": [RP], "kind": "implicit" }),
         ] {
             let (status, problem) = node.post("/api/v1/idp/clients", &admin, bad.clone()).await;
-            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {bad} → {problem}");
+            assert_eq!(
+                status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{name}: {bad} → {problem}"
+            );
         }
         let (id, secret) = register(&node, &admin, body.clone()).await;
         let secret = secret.unwrap();
-        assert_eq!(node.post("/api/v1/idp/clients", &admin, body).await.0, StatusCode::CONFLICT);
+        assert_eq!(
+            node.post("/api/v1/idp/clients", &admin, body).await.0,
+            StatusCode::CONFLICT
+        );
         let (_, listed) = node.get("/api/v1/idp/clients", &admin).await;
         assert_eq!(listed["clients"][0]["client_id"], "forum", "{name}");
-        assert!(!listed.to_string().contains(&secret), "{name}: the list shows no secret");
+        assert!(
+            !listed.to_string().contains(&secret),
+            "{name}: the list shows no secret"
+        );
 
         // A third-party client: a consent page, answered once, remembered.
         let cookie = session(&node, "carol").await;
@@ -532,14 +702,28 @@ async fn third_party_clients_ask_consent_once_and_administrators_manage_clients_
         let pairs = code_request(&id, RP, &challenge);
         let page = authorize(&node, Some(&cookie), &pairs).await;
         assert_eq!(page.status(), StatusCode::OK, "{name}");
-        let csrf_cookie = page.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned()).find(|c| c.contains("csrf")).unwrap();
+        let csrf_cookie = page
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+            .find(|c| c.contains("csrf"))
+            .unwrap();
         let html = page.text().await.unwrap();
         assert!(html.contains("Allow Forum"), "{html}");
-        let csrf = html.split("name=\"_csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        let csrf = html
+            .split("name=\"_csrf\" value=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned();
         let post = |decision: &'static str, csrf: String| {
             let node = &node;
             let cookies = format!("{cookie}; {csrf_cookie}");
-            let mut form: Vec<(&str, String)> = pairs.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+            let mut form: Vec<(&str, String)> =
+                pairs.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
             form.push(("_csrf", csrf));
             form.push(("decision", decision.to_owned()));
             async move {
@@ -553,9 +737,17 @@ async fn third_party_clients_ask_consent_once_and_administrators_manage_clients_
                     .unwrap()
             }
         };
-        assert_eq!(post("allow", "forged".into()).await.status(), StatusCode::FORBIDDEN, "{name}: no CSRF token");
+        assert_eq!(
+            post("allow", "forged".into()).await.status(),
+            StatusCode::FORBIDDEN,
+            "{name}: no CSRF token"
+        );
         let denied = location(&post("deny", csrf.clone()).await);
-        assert_eq!(param(&denied, "error").as_deref(), Some("access_denied"), "{name}");
+        assert_eq!(
+            param(&denied, "error").as_deref(),
+            Some("access_denied"),
+            "{name}"
+        );
         let allowed = location(&post("allow", csrf).await);
         assert!(param(&allowed, "code").is_some(), "{name}: {allowed}");
         // Remembered: the next request goes straight back with a code.
@@ -563,47 +755,124 @@ async fn third_party_clients_ask_consent_once_and_administrators_manage_clients_
         assert_eq!(again.status(), StatusCode::SEE_OTHER, "{name}");
         assert!(param(&location(&again), "code").is_some());
         assert_eq!(events(&node, "idp.consent", "success").await.0, 1, "{name}");
-        assert_eq!(events(&node, "idp.consent", "failure").await.0, 2, "{name}: the forged form and the refusal");
+        assert_eq!(
+            events(&node, "idp.consent", "failure").await.0,
+            2,
+            "{name}: the forged form and the refusal"
+        );
 
         // Key rotation: published at once, signing ten minutes later.
         let jwks = |node: &Node| {
             let url = format!("{}/oauth2/jwks", node.base);
             let client = node.client.clone();
-            async move { client.get(url).send().await.unwrap().json::<Value>().await.unwrap() }
+            async move {
+                client
+                    .get(url)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json::<Value>()
+                    .await
+                    .unwrap()
+            }
         };
         let before = jwks(&node).await;
         assert_eq!(before["keys"].as_array().unwrap().len(), 1, "{name}");
         let old_kid = before["keys"][0]["kid"].as_str().unwrap().to_owned();
-        assert_eq!(node.post_empty("/api/v1/idp/keys/rotate", &user_token).await.0, StatusCode::FORBIDDEN);
+        assert_eq!(
+            node.post_empty("/api/v1/idp/keys/rotate", &user_token)
+                .await
+                .0,
+            StatusCode::FORBIDDEN
+        );
         let (status, rotated) = node.post_empty("/api/v1/idp/keys/rotate", &admin).await;
         assert_eq!(status, StatusCode::OK, "{name}: {rotated}");
-        assert_eq!(jwks(&node).await["keys"].as_array().unwrap().len(), 2, "{name}");
+        assert_eq!(
+            jwks(&node).await["keys"].as_array().unwrap().len(),
+            2,
+            "{name}"
+        );
         let kid_of = |token: &str| {
             use base64::Engine as _;
-            let header = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap();
-            serde_json::from_slice::<Value>(&header).unwrap()["kid"].as_str().unwrap().to_owned()
+            let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(token.split('.').next().unwrap())
+                .unwrap();
+            serde_json::from_slice::<Value>(&header).unwrap()["kid"]
+                .as_str()
+                .unwrap()
+                .to_owned()
         };
-        let (svc, svc_secret) = register(&node, &admin, json!({ "client_id": "batch", "name": "Batch", "kind": "service" })).await;
+        let (svc, svc_secret) = register(
+            &node,
+            &admin,
+            json!({ "client_id": "batch", "name": "Batch", "kind": "service" }),
+        )
+        .await;
         let svc_secret = svc_secret.unwrap();
-        assert_eq!(kid_of(&service_token(&node, &svc, &svc_secret).await), old_kid, "{name}: the old key signs until the new one's time");
+        assert_eq!(
+            kid_of(&service_token(&node, &svc, &svc_secret).await),
+            old_kid,
+            "{name}: the old key signs until the new one's time"
+        );
         node.clock.advance(time::Duration::minutes(11));
         let new_token = service_token(&node, &svc, &svc_secret).await;
         assert_ne!(kid_of(&new_token), old_kid, "{name}: the new key signs");
-        assert_eq!(post_form(&node, "introspect", Some((&svc, &svc_secret)), &[("token", &new_token)]).await.1["active"], true);
-        assert_eq!(events(&node, "idp.key.rotate", "success").await.0, 1, "{name}");
+        assert_eq!(
+            post_form(
+                &node,
+                "introspect",
+                Some((&svc, &svc_secret)),
+                &[("token", &new_token)]
+            )
+            .await
+            .1["active"],
+            true
+        );
+        assert_eq!(
+            events(&node, "idp.key.rotate", "success").await.0,
+            1,
+            "{name}"
+        );
 
         // Secret rotation and removal.
-        let (status, rotated) = node.post_empty(&format!("/api/v1/idp/clients/{svc}/secret"), &admin).await;
+        let (status, rotated) = node
+            .post_empty(&format!("/api/v1/idp/clients/{svc}/secret"), &admin)
+            .await;
         assert_eq!(status, StatusCode::OK);
         assert_ne!(rotated["client_secret"].as_str().unwrap(), svc_secret);
-        let (status, body) = post_form(&node, "token", Some((&svc, &svc_secret)), &[("grant_type", "client_credentials")]).await;
-        assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")), "{name}");
-        assert_eq!(node.delete(&format!("/api/v1/idp/clients/{id}"), &admin).await.0, StatusCode::NO_CONTENT);
-        assert_eq!(node.get(&format!("/api/v1/idp/clients/{id}"), &admin).await.0, StatusCode::NOT_FOUND);
+        let (status, body) = post_form(
+            &node,
+            "token",
+            Some((&svc, &svc_secret)),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_client")),
+            "{name}"
+        );
+        assert_eq!(
+            node.delete(&format!("/api/v1/idp/clients/{id}"), &admin)
+                .await
+                .0,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            node.get(&format!("/api/v1/idp/clients/{id}"), &admin)
+                .await
+                .0,
+            StatusCode::NOT_FOUND
+        );
         let (_, details) = events(&node, "idp.client.create", "success").await;
-        assert!(!details.contains(&secret) && !details.contains(&svc_secret), "{name}");
+        assert!(
+            !details.contains(&secret) && !details.contains(&svc_secret),
+            "{name}"
+        );
         assert_eq!(events(&node, "idp.client.delete", "success").await.0, 1);
-        let _ = node.request(Method::GET, "/api/v1/auth/me", Some(&admin), None).await;
+        let _ = node
+            .request(Method::GET, "/api/v1/auth/me", Some(&admin), None)
+            .await;
     })
     .await;
 }

@@ -34,7 +34,11 @@ async fn access_claims(
             None => false,
         },
     };
-    Ok(if live { Ok(claims) } else { Err("the token was revoked") })
+    Ok(if live {
+        Ok(claims)
+    } else {
+        Err("the token was revoked")
+    })
 }
 
 /// `GET /oauth2/userinfo`: the claims about the token's user its scopes release.
@@ -45,7 +49,14 @@ pub async fn userinfo(
     bearer: Option<&str>,
 ) -> Result<Value, OAuthError> {
     let Some(token) = bearer else {
-        refused(state, ctx, "idp.userinfo", None, json!({ "reason": "no access token" })).await;
+        refused(
+            state,
+            ctx,
+            "idp.userinfo",
+            None,
+            json!({ "reason": "no access token" }),
+        )
+        .await;
         return Err(OAuthError::token("an access token is required"));
     };
     let claims = match access_claims(state, issuer, token).await? {
@@ -65,7 +76,8 @@ pub async fn userinfo(
         refused(state, ctx, "idp.userinfo", client, json!({ "reason": why })).await;
         return Err(OAuthError::token(why));
     };
-    let scopes = rampart_idp::parse_scope(claims.get("scope").and_then(Value::as_str).unwrap_or(""));
+    let scopes =
+        rampart_idp::parse_scope(claims.get("scope").and_then(Value::as_str).unwrap_or(""));
     let owned = profile(&user);
     Ok(Value::Object(grant::user_claims(&owned.view(), &scopes)))
 }
@@ -80,13 +92,17 @@ enum Found {
 async fn find(state: &AppState, issuer: &str, token: &str) -> Result<Found, Error> {
     if token.starts_with("rpr_") {
         let now = state.clock.now();
-        return Ok(match state.store.idp_refresh_token(&grant::hash(token)).await? {
-            Some(r) if r.revoked => Found::Nothing("the token was revoked"),
-            Some(r) if r.generation != r.current => Found::Nothing("the token was rotated away"),
-            Some(r) if r.expires_at <= now => Found::Nothing("the token has expired"),
-            Some(r) => Found::Refresh(r),
-            None => Found::Nothing("unknown token"),
-        });
+        return Ok(
+            match state.store.idp_refresh_token(&grant::hash(token)).await? {
+                Some(r) if r.revoked => Found::Nothing("the token was revoked"),
+                Some(r) if r.generation != r.current => {
+                    Found::Nothing("the token was rotated away")
+                }
+                Some(r) if r.expires_at <= now => Found::Nothing("the token has expired"),
+                Some(r) => Found::Refresh(r),
+                None => Found::Nothing("unknown token"),
+            },
+        );
     }
     Ok(match access_claims(state, issuer, token).await? {
         Ok(c) => Found::Access(c),
@@ -107,7 +123,14 @@ pub async fn introspect(
         return Err(OAuthError::bad("invalid_request", "token is required"));
     };
     let inactive = |why: &'static str| async move {
-        refused(state, ctx, "idp.introspect", Some(&client.client_id), json!({ "reason": why })).await;
+        refused(
+            state,
+            ctx,
+            "idp.introspect",
+            Some(&client.client_id),
+            json!({ "reason": why }),
+        )
+        .await;
         Ok(json!({ "active": false }))
     };
     match find(state, issuer, token).await? {
@@ -162,12 +185,23 @@ pub async fn revoke(
     let now = state.clock.now();
     let (owner, family, jti_exp) = match find(state, issuer, token).await? {
         Found::Nothing(why) => {
-            refused(state, ctx, "idp.revoke", Some(&client.client_id), json!({ "reason": why })).await;
+            refused(
+                state,
+                ctx,
+                "idp.revoke",
+                Some(&client.client_id),
+                json!({ "reason": why }),
+            )
+            .await;
             return Ok(());
         }
         Found::Refresh(r) => (r.client_id.clone(), Some(r.family_id.clone()), None),
         Found::Access(c) => {
-            let owner = c.get("client_id").and_then(Value::as_str).unwrap_or("").to_owned();
+            let owner = c
+                .get("client_id")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
             let family = c.get("gid").and_then(Value::as_str).map(str::to_owned);
             let jti = c.get("jti").and_then(Value::as_str).map(str::to_owned);
             let exp = c.get("exp").and_then(Value::as_i64).unwrap_or(0);
@@ -175,14 +209,28 @@ pub async fn revoke(
         }
     };
     if owner != client.client_id {
-        refused(state, ctx, "idp.revoke", Some(&client.client_id), json!({ "reason": "the token was issued to another client" })).await;
+        refused(
+            state,
+            ctx,
+            "idp.revoke",
+            Some(&client.client_id),
+            json!({ "reason": "the token was issued to another client" }),
+        )
+        .await;
         return Ok(());
     }
     if let Some(family) = family {
-        state.store.idp_revoke_family(&family, "revoked by the client", now, ctx).await?;
+        state
+            .store
+            .idp_revoke_family(&family, "revoked by the client", now, ctx)
+            .await?;
     } else if let Some((jti, exp)) = jti_exp {
-        let exp = OffsetDateTime::from_unix_timestamp(exp).map_err(|e| Error::Internal(e.to_string()))?;
-        state.store.idp_revoke_token_id(&jti, &client.client_id, exp, now, ctx).await?;
+        let exp =
+            OffsetDateTime::from_unix_timestamp(exp).map_err(|e| Error::Internal(e.to_string()))?;
+        state
+            .store
+            .idp_revoke_token_id(&jti, &client.client_id, exp, now, ctx)
+            .await?;
     }
     Ok(())
 }
@@ -213,7 +261,14 @@ pub async fn check_logout(
     st: Option<&str>,
 ) -> Result<Result<Logout, String>, Error> {
     let refuse = |why: String| async move {
-        refused(state, ctx, "idp.logout", client_id, json!({ "reason": why })).await;
+        refused(
+            state,
+            ctx,
+            "idp.logout",
+            client_id,
+            json!({ "reason": why }),
+        )
+        .await;
         Ok(Err(why))
     };
     let Some(hint) = hint else {
@@ -225,7 +280,14 @@ pub async fn check_logout(
         .and_then(|c| jwt::check_claims(&c, issuer, None, i64::MIN).map(|()| c))
     {
         Ok(c) => c,
-        Err(e @ (TokenError::Malformed | TokenError::UnknownKey | TokenError::BadSignature | TokenError::WrongIssuer | TokenError::WrongAudience | TokenError::Expired)) => {
+        Err(
+            e @ (TokenError::Malformed
+            | TokenError::UnknownKey
+            | TokenError::BadSignature
+            | TokenError::WrongIssuer
+            | TokenError::WrongAudience
+            | TokenError::Expired),
+        ) => {
             return refuse(format!("id_token_hint: {}", e.describe())).await;
         }
     };
@@ -249,7 +311,10 @@ pub async fn check_logout(
             Some(rampart_idp::authorize::redirect_with(uri, &pairs))
         }
         Some(_) => {
-            return refuse("post_logout_redirect_uri is not one the client registered (exact match)".into()).await;
+            return refuse(
+                "post_logout_redirect_uri is not one the client registered (exact match)".into(),
+            )
+            .await;
         }
     };
     Ok(Ok(Logout {
@@ -261,7 +326,12 @@ pub async fn check_logout(
 
 /// Records a logout the adapter carried out (the session itself is ended by
 /// `identity::logout`, which records `auth.logout`).
-pub async fn logged_out(state: &AppState, ctx: &AuditContext, logout: &Logout, ended: bool) -> Result<(), Error> {
+pub async fn logged_out(
+    state: &AppState,
+    ctx: &AuditContext,
+    logout: &Logout,
+    ended: bool,
+) -> Result<(), Error> {
     super::recorded(
         state,
         ctx,

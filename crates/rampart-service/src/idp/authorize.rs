@@ -57,7 +57,14 @@ async fn judge(
         Ok(p) => p,
         Err(name) => {
             let why = format!("the parameter {name} was sent more than once");
-            refused(state, audit, "idp.authorize", None, json!({ "reason": why })).await;
+            refused(
+                state,
+                audit,
+                "idp.authorize",
+                None,
+                json!({ "reason": why }),
+            )
+            .await;
             return Ok(Err(Step::Page(why)));
         }
     };
@@ -77,7 +84,14 @@ async fn judge(
             }
             _ => {
                 let why = "the client may not use the authorization code flow";
-                refused(state, audit, "idp.authorize", client_id, json!({ "reason": why })).await;
+                refused(
+                    state,
+                    audit,
+                    "idp.authorize",
+                    client_id,
+                    json!({ "reason": why }),
+                )
+                .await;
                 Ok(Err(Step::Redirect(error_uri(
                     &accepted.redirect_uri,
                     "unauthorized_client",
@@ -88,7 +102,14 @@ async fn judge(
             }
         },
         Err(Refusal::Page(why)) => {
-            refused(state, audit, "idp.authorize", client_id, json!({ "reason": why })).await;
+            refused(
+                state,
+                audit,
+                "idp.authorize",
+                client_id,
+                json!({ "reason": why }),
+            )
+            .await;
             Ok(Err(Step::Page(why)))
         }
         Err(Refusal::Redirect {
@@ -165,7 +186,14 @@ pub async fn authorize(
     let Some((user, session)) = visit.session.filter(|_| !must_sign_in) else {
         if request.prompt.none {
             let why = "the user is not signed in (prompt=none)";
-            refused(state, visit.audit, "idp.authorize", Some(&client.client_id), json!({ "reason": why })).await;
+            refused(
+                state,
+                visit.audit,
+                "idp.authorize",
+                Some(&client.client_id),
+                json!({ "reason": why }),
+            )
+            .await;
             return Ok(back("login_required", why));
         }
         return Ok(Step::SignIn);
@@ -173,13 +201,26 @@ pub async fn authorize(
     match decision {
         Decision::Deny => {
             let why = "the user refused consent";
-            refused(state, visit.audit, "idp.consent", Some(&client.client_id), json!({ "reason": why, "scopes": request.scopes })).await;
+            refused(
+                state,
+                visit.audit,
+                "idp.consent",
+                Some(&client.client_id),
+                json!({ "reason": why, "scopes": request.scopes }),
+            )
+            .await;
             return Ok(back("access_denied", why));
         }
         Decision::Allow if !client.first_party => {
             state
                 .store
-                .idp_grant_consent(user.id, &client.client_id, &request.scopes, now, visit.audit)
+                .idp_grant_consent(
+                    user.id,
+                    &client.client_id,
+                    &request.scopes,
+                    now,
+                    visit.audit,
+                )
                 .await?;
         }
         Decision::Allow => {}
@@ -188,7 +229,14 @@ pub async fn authorize(
             if authorize::must_consent(&request, client.first_party, remembered.as_deref()) {
                 if request.prompt.none {
                     let why = "the user has not consented (prompt=none)";
-                    refused(state, visit.audit, "idp.authorize", Some(&client.client_id), json!({ "reason": why })).await;
+                    refused(
+                        state,
+                        visit.audit,
+                        "idp.authorize",
+                        Some(&client.client_id),
+                        json!({ "reason": why }),
+                    )
+                    .await;
                     return Ok(back("consent_required", why));
                 }
                 return Ok(Step::Consent {
@@ -223,7 +271,10 @@ pub async fn authorize(
         pairs.push(("state", s));
     }
     pairs.push(("iss", issuer));
-    Ok(Step::Redirect(authorize::redirect_with(&request.redirect_uri, &pairs)))
+    Ok(Step::Redirect(authorize::redirect_with(
+        &request.redirect_uri,
+        &pairs,
+    )))
 }
 
 /// Whether `path_and_query` is an authorization request on this site, the only place the

@@ -13,7 +13,10 @@ use crate::state::AppState;
 
 /// The wire form of a client.
 pub fn info(c: &IdpClient) -> IdpClientInfo {
-    let kind = match (&c.secret_hash, c.grant_types.iter().any(|g| g == "authorization_code")) {
+    let kind = match (
+        &c.secret_hash,
+        c.grant_types.iter().any(|g| g == "authorization_code"),
+    ) {
         (None, _) => "public",
         (Some(_), true) => "confidential",
         (Some(_), false) => "service",
@@ -34,10 +37,13 @@ pub fn info(c: &IdpClient) -> IdpClientInfo {
 /// Whether `id` is a client id: 1–64 of `a-z 0-9 - _ .`, starting with a letter or digit.
 fn client_id_ok(id: &str) -> bool {
     (1..=64).contains(&id.len())
-        && id.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         && id
             .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.'))
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && id.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
+        })
 }
 
 /// Why `uri` cannot be a redirect URI, if it cannot: an absolute `https://` URI, or
@@ -69,7 +75,10 @@ fn check_uris(field: &str, uris: &[String]) -> Result<(), Error> {
     }
     for uri in uris {
         if uri.len() > 2000 {
-            return Err(Error::invalid(field, "a URI is longer than 2000 characters"));
+            return Err(Error::invalid(
+                field,
+                "a URI is longer than 2000 characters",
+            ));
         }
         if let Some(fault) = redirect_uri_fault(uri) {
             return Err(Error::invalid(field, format!("{uri:?} {fault}")));
@@ -101,7 +110,10 @@ pub async fn create(
         _ => return Err(Error::invalid("kind", "confidential, public or service")),
     };
     check_uris("redirect_uris", &request.redirect_uris)?;
-    check_uris("post_logout_redirect_uris", &request.post_logout_redirect_uris)?;
+    check_uris(
+        "post_logout_redirect_uris",
+        &request.post_logout_redirect_uris,
+    )?;
     if request.kind != "service" && request.redirect_uris.is_empty() {
         return Err(Error::invalid(
             "redirect_uris",
@@ -150,7 +162,10 @@ pub async fn create(
         grant_types,
     };
     let now = state.clock.now();
-    state.store.idp_create_client(&new, now, &caller.audit).await?;
+    state
+        .store
+        .idp_create_client(&new, now, &caller.audit)
+        .await?;
     let client = state
         .store
         .idp_client(&new.client_id)
@@ -180,7 +195,11 @@ pub async fn get(state: &AppState, client_id: &str) -> Result<IdpClientInfo, Err
 /// Removes a client, with everything issued to it.
 pub async fn delete(state: &AppState, caller: &Caller, client_id: &str) -> Result<(), Error> {
     let now = state.clock.now();
-    if state.store.idp_delete_client(client_id, now, &caller.audit).await? {
+    if state
+        .store
+        .idp_delete_client(client_id, now, &caller.audit)
+        .await?
+    {
         Ok(())
     } else {
         Err(Error::NotFound { what: "client" })

@@ -58,7 +58,10 @@ fn key_error(e: rampart_idp::jwt::KeyError) -> Error {
 pub async fn current(state: &AppState) -> Result<Loaded, Error> {
     let now = state.clock.now();
     if let Ok(guard) = state.idp.loaded.read() {
-        if let Some(l) = guard.as_ref().filter(|l| now - l.at < CACHE_FOR && now >= l.at) {
+        if let Some(l) = guard
+            .as_ref()
+            .filter(|l| now - l.at < CACHE_FOR && now >= l.at)
+        {
             return Ok(l.clone());
         }
     }
@@ -124,7 +127,15 @@ pub async fn rotate_as(state: &AppState, ctx: &AuditContext) -> Result<Loaded, E
     let signs_from = now + PUBLISH_AHEAD;
     state
         .store
-        .idp_add_key(&kid, &der, signs_from, signs_from + RETIRE_AFTER, false, now, ctx)
+        .idp_add_key(
+            &kid,
+            &der,
+            signs_from,
+            signs_from + RETIRE_AFTER,
+            false,
+            now,
+            ctx,
+        )
         .await?;
     reload(state, now).await
 }

@@ -34,7 +34,14 @@ pub async fn authenticate(
     presented: &ClientCredentials,
 ) -> Result<IdpClient, OAuthError> {
     let Some(id) = presented.client_id.as_deref().filter(|c| !c.is_empty()) else {
-        refused(state, ctx, "idp.client.auth", None, json!({ "reason": "no client_id" })).await;
+        refused(
+            state,
+            ctx,
+            "idp.client.auth",
+            None,
+            json!({ "reason": "no client_id" }),
+        )
+        .await;
         return Err(OAuthError::client("client authentication is required"));
     };
     let client = state.store.idp_client(id).await?;
@@ -59,7 +66,14 @@ pub async fn authenticate(
                 (Some(_), None) => "a confidential client sent no secret",
                 (Some(_), Some(_)) => "wrong client secret",
             };
-            refused(state, ctx, "idp.client.auth", known, json!({ "reason": reason })).await;
+            refused(
+                state,
+                ctx,
+                "idp.client.auth",
+                known,
+                json!({ "reason": reason }),
+            )
+            .await;
             Err(OAuthError::client("client authentication failed"))
         }
     }
@@ -70,13 +84,19 @@ pub struct Form<'a>(pub &'a [(String, String)]);
 
 impl Form<'_> {
     fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// A field sent more than once, if any (refused by RFC 6749 §3.2).
     pub fn repeated(&self) -> Option<&str> {
         self.0.iter().enumerate().find_map(|(i, (k, _))| {
-            self.0[..i].iter().any(|(j, _)| j == k).then_some(k.as_str())
+            self.0[..i]
+                .iter()
+                .any(|(j, _)| j == k)
+                .then_some(k.as_str())
         })
     }
 }
@@ -96,14 +116,26 @@ pub async fn token(
         } else {
             format!("the client may not use the grant type {grant_type:?}")
         };
-        refused(state, ctx, "idp.token", Some(&client.client_id), json!({ "reason": why })).await;
-        return Err(if matches!(grant_type, "authorization_code" | "refresh_token" | "client_credentials") {
-            OAuthError::bad("unauthorized_client", why)
-        } else if grant_type.is_empty() {
-            OAuthError::bad("invalid_request", why)
-        } else {
-            OAuthError::bad("unsupported_grant_type", why)
-        });
+        refused(
+            state,
+            ctx,
+            "idp.token",
+            Some(&client.client_id),
+            json!({ "reason": why }),
+        )
+        .await;
+        return Err(
+            if matches!(
+                grant_type,
+                "authorization_code" | "refresh_token" | "client_credentials"
+            ) {
+                OAuthError::bad("unauthorized_client", why)
+            } else if grant_type.is_empty() {
+                OAuthError::bad("invalid_request", why)
+            } else {
+                OAuthError::bad("unsupported_grant_type", why)
+            },
+        );
     }
     match grant_type {
         "authorization_code" => code_grant(state, issuer, ctx, client, form).await,
@@ -170,11 +202,25 @@ async fn code_grant(
                     .idp_revoke_family(family, "authorization code replayed", now, ctx)
                     .await?;
             }
-            return Err(invalid_grant(state, ctx, client, GRANT, "the authorization code was already used").await);
+            return Err(invalid_grant(
+                state,
+                ctx,
+                client,
+                GRANT,
+                "the authorization code was already used",
+            )
+            .await);
         }
-        CodeVerdict::Refused(why) => return Err(invalid_grant(state, ctx, client, GRANT, why).await),
+        CodeVerdict::Refused(why) => {
+            return Err(invalid_grant(state, ctx, client, GRANT, why).await)
+        }
     }
-    let Some(user) = state.store.user(taken.user_id).await?.filter(|u| !u.disabled) else {
+    let Some(user) = state
+        .store
+        .user(taken.user_id)
+        .await?
+        .filter(|u| !u.disabled)
+    else {
         return Err(invalid_grant(state, ctx, client, GRANT, "the user is disabled or gone").await);
     };
     let family_id = random()?;
@@ -227,7 +273,11 @@ async fn refresh_grant(
         return Err(invalid_grant(state, ctx, client, GRANT, "refresh_token is required").await);
     };
     let now = state.clock.now();
-    let Some(row) = state.store.idp_refresh_token(&grant::hash(presented)).await? else {
+    let Some(row) = state
+        .store
+        .idp_refresh_token(&grant::hash(presented))
+        .await?
+    else {
         return Err(invalid_grant(state, ctx, client, GRANT, "unknown refresh token").await);
     };
     let verdict = judge_refresh(
@@ -241,7 +291,8 @@ async fn refresh_grant(
         &client.client_id,
         now.unix_timestamp(),
     );
-    let replayed = "the refresh token was replayed after rotation; every token of its grant is revoked";
+    let replayed =
+        "the refresh token was replayed after rotation; every token of its grant is revoked";
     match verdict {
         RefreshVerdict::Rotate => {}
         RefreshVerdict::Replayed => {
@@ -251,7 +302,9 @@ async fn refresh_grant(
                 .await?;
             return Err(invalid_grant(state, ctx, client, GRANT, replayed).await);
         }
-        RefreshVerdict::Refused(why) => return Err(invalid_grant(state, ctx, client, GRANT, why).await),
+        RefreshVerdict::Refused(why) => {
+            return Err(invalid_grant(state, ctx, client, GRANT, why).await)
+        }
     }
     let Some(user) = state.store.user(row.user_id).await?.filter(|u| !u.disabled) else {
         return Err(invalid_grant(state, ctx, client, GRANT, "the user is disabled or gone").await);
@@ -260,7 +313,14 @@ async fn refresh_grant(
         .ok_or_else(|| Error::Internal("the random generator failed".into()))?;
     if !state
         .store
-        .idp_rotate(&row.family_id, &client.client_id, row.generation, &next.hash(), now, ctx)
+        .idp_rotate(
+            &row.family_id,
+            &client.client_id,
+            row.generation,
+            &next.hash(),
+            now,
+            ctx,
+        )
         .await?
     {
         // Another presentation of the same token won the race: this one is the replay.
@@ -295,20 +355,41 @@ async fn client_credentials(
     form: &Form<'_>,
 ) -> Result<TokenResponse, OAuthError> {
     // A service acts as itself: no user, so no `openid` and no ID token.
-    let allowed: Vec<String> = client.scopes.iter().filter(|s| *s != "openid").cloned().collect();
+    let allowed: Vec<String> = client
+        .scopes
+        .iter()
+        .filter(|s| *s != "openid")
+        .cloned()
+        .collect();
     let scopes = match form.get("scope") {
         None => Vec::new(),
         Some(s) => rampart_idp::parse_scope(s),
     };
     if !rampart_idp::covered(&scopes, &allowed) {
         let why = "the client is not registered for every scope asked";
-        refused(state, ctx, "idp.token", Some(&client.client_id), json!({ "grant_type": "client_credentials", "reason": why })).await;
+        refused(
+            state,
+            ctx,
+            "idp.token",
+            Some(&client.client_id),
+            json!({ "grant_type": "client_credentials", "reason": why }),
+        )
+        .await;
         return Err(OAuthError::bad("invalid_scope", why));
     }
     let now = state.clock.now().unix_timestamp();
     let jti = random()?;
     let keys = keys::current(state).await?;
-    let claims = grant::access_token_claims(issuer, &client.client_id, &client.client_id, &scopes, &jti, None, now, TOKEN_LIFETIME);
+    let claims = grant::access_token_claims(
+        issuer,
+        &client.client_id,
+        &client.client_id,
+        &scopes,
+        &jti,
+        None,
+        now,
+        TOKEN_LIFETIME,
+    );
     let access_token = keys
         .signer
         .sign(ACCESS_TOKEN_TYP, &claims)
@@ -380,9 +461,27 @@ async fn sign(
     let now = state.clock.now().unix_timestamp();
     let keys = keys::current(state).await?;
     let view = profile.view();
-    let id = grant::id_token_claims(issuer, client_id, &view, scopes, nonce, auth_time, now, TOKEN_LIFETIME);
+    let id = grant::id_token_claims(
+        issuer,
+        client_id,
+        &view,
+        scopes,
+        nonce,
+        auth_time,
+        now,
+        TOKEN_LIFETIME,
+    );
     let jti = random()?;
-    let access = grant::access_token_claims(issuer, client_id, view.sub, scopes, &jti, family, now, TOKEN_LIFETIME);
+    let access = grant::access_token_claims(
+        issuer,
+        client_id,
+        view.sub,
+        scopes,
+        &jti,
+        family,
+        now,
+        TOKEN_LIFETIME,
+    );
     let fail = |e: rampart_idp::jwt::KeyError| Error::Internal(format!("signing: {e}"));
     Ok(TokenResponse {
         access_token: keys.signer.sign(ACCESS_TOKEN_TYP, &access).map_err(fail)?,

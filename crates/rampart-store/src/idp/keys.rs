@@ -103,7 +103,11 @@ impl Store {
             ],
         )
         .await?;
-        let action = if only_if_none { "idp.key.create" } else { "idp.key.rotate" };
+        let action = if only_if_none {
+            "idp.key.create"
+        } else {
+            "idp.key.rotate"
+        };
         crate::audit::record(
             &mut tx,
             ctx,

@@ -113,7 +113,11 @@ pub async fn run_clients(command: &IdpClientCommand) -> anyhow::Result<()> {
                 println!("no clients");
             }
             for c in list.clients {
-                let party = if c.first_party { "first-party" } else { "third-party" };
+                let party = if c.first_party {
+                    "first-party"
+                } else {
+                    "third-party"
+                };
                 println!(
                     "{:<24} {:<12} {:<11} {}",
                     c.client_id,
@@ -149,8 +153,14 @@ pub async fn run_keys(command: &IdpKeyCommand) -> anyhow::Result<()> {
         IdpKeyCommand::Rotate => idp.rotate_key().await.map_err(fail)?,
     };
     for k in list.keys {
-        let retire = k.retire_at.map(|r| format!("retires {r}")).unwrap_or_default();
-        println!("{} {} published {} signs from {} {retire}", k.kid, k.alg, k.published_at, k.signs_from);
+        let retire = k
+            .retire_at
+            .map(|r| format!("retires {r}"))
+            .unwrap_or_default();
+        println!(
+            "{} {} published {} signs from {} {retire}",
+            k.kid, k.alg, k.published_at, k.signs_from
+        );
     }
     Ok(())
 }

@@ -5,7 +5,9 @@
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use rampart_api::idp::{IdpClientCreated, IdpClientInfo, IdpClientList, IdpKeyInfo, IdpKeyList, NewIdpClientRequest};
+use rampart_api::idp::{
+    IdpClientCreated, IdpClientInfo, IdpClientList, IdpKeyInfo, IdpKeyList, NewIdpClientRequest,
+};
 use rampart_service::idp::{clients, keys};
 use rampart_service::state::AppState;
 use time::format_description::well_known::Rfc3339;
@@ -176,5 +178,7 @@ pub async fn rotate_key(
     State(state): State<AppState>,
     ProviderAdministrator(admin): ProviderAdministrator,
 ) -> Result<Json<IdpKeyList>, ApiError> {
-    Ok(Json(key_list(&keys::rotate(&state, &admin.caller(&state)).await?)))
+    Ok(Json(key_list(
+        &keys::rotate(&state, &admin.caller(&state)).await?,
+    )))
 }
