@@ -363,7 +363,8 @@ mod tests {
 
     #[test]
     fn every_other_fault_goes_back_to_the_client_with_its_code() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut Params)>)> = vec![
+        type Change = Box<dyn Fn(&mut Params)>;
+        let cases: Vec<(&str, Change)> = vec![
             (
                 "unsupported_response_type",
                 Box::new(|p| p.response_type = Some("token".into())),

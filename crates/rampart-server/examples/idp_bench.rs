@@ -101,7 +101,10 @@ async fn main() {
         .unwrap();
     let base = format!("https://{}", server.https_addr);
     let state = server.state.clone();
-    for (name, provider, admin) in [("admin", Provider::It, true), ("alice", Provider::End, false)] {
+    for (name, provider, admin) in [
+        ("admin", Provider::It, true),
+        ("alice", Provider::End, false),
+    ] {
         let hash = state.credentials.hash_password(PASSWORD).await.unwrap();
         state
             .store
@@ -132,32 +135,89 @@ async fn main() {
                 .unwrap()
         }
     };
-    let admin = login("admin", "it").await.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+    let admin = login("admin", "it").await.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let register = |body: Value| {
         let (http, base, admin) = (http.clone(), base.clone(), admin.clone());
         async move {
-            let answer: Value = http.post(format!("{base}/api/v1/idp/clients")).bearer_auth(admin).json(&body).send().await.unwrap().json().await.unwrap();
+            let answer: Value = http
+                .post(format!("{base}/api/v1/idp/clients"))
+                .bearer_auth(admin)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
             answer["client_secret"].as_str().unwrap().to_owned()
         }
     };
-    let svc_secret = register(json!({ "client_id": "svc", "name": "Service", "kind": "service" })).await;
-    let rp_secret = register(json!({ "client_id": "rp", "name": "RP", "first_party": true, "redirect_uris": [RP] })).await;
-    let cookie = login("alice", "end").await.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let svc_secret =
+        register(json!({ "client_id": "svc", "name": "Service", "kind": "service" })).await;
+    let rp_secret = register(
+        json!({ "client_id": "rp", "name": "RP", "first_party": true, "redirect_uris": [RP] }),
+    )
+    .await;
+    let cookie = login("alice", "end").await.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
 
     // One refresh-token family per worker.
     let challenge = rampart_idp::pkce::challenge_of(VERIFIER);
     let mut families = Vec::new();
     for _ in 0..CLIENTS {
-        let q = url_query(&[("client_id", "rp"), ("redirect_uri", RP), ("response_type", "code"), ("scope", "openid profile"), ("code_challenge", &challenge), ("code_challenge_method", "S256")]);
-        let r = http.get(format!("{base}/oauth2/authorize?{q}")).header("cookie", &cookie).send().await.unwrap();
+        let q = url_query(&[
+            ("client_id", "rp"),
+            ("redirect_uri", RP),
+            ("response_type", "code"),
+            ("scope", "openid profile"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ]);
+        let r = http
+            .get(format!("{base}/oauth2/authorize?{q}"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
         let to = r.headers()["location"].to_str().unwrap().to_owned();
-        let code = url::Url::parse(&to).unwrap().query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
-        let tokens: Value = http.post(format!("{base}/oauth2/token")).basic_auth("rp", Some(&rp_secret))
-            .form(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", RP), ("code_verifier", VERIFIER)])
-            .send().await.unwrap().json().await.unwrap();
+        let code = url::Url::parse(&to)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .unwrap()
+            .1
+            .into_owned();
+        let tokens: Value = http
+            .post(format!("{base}/oauth2/token"))
+            .basic_auth("rp", Some(&rp_secret))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", RP),
+                ("code_verifier", VERIFIER),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         families.push(tokens["refresh_token"].as_str().unwrap().to_owned());
     }
-    let families = Arc::new(families.into_iter().map(tokio::sync::Mutex::new).collect::<Vec<_>>());
+    let families = Arc::new(
+        families
+            .into_iter()
+            .map(tokio::sync::Mutex::new)
+            .collect::<Vec<_>>(),
+    );
 
     let healthz = {
         let (http, base) = (http.clone(), base.clone());
@@ -174,19 +234,40 @@ async fn main() {
         move |_| {
             let (http, base, secret) = (http.clone(), base.clone(), secret.clone());
             async move {
-                let r = http.post(format!("{base}/oauth2/token")).basic_auth("svc", Some(secret)).form(&[("grant_type", "client_credentials")]).send().await.unwrap();
+                let r = http
+                    .post(format!("{base}/oauth2/token"))
+                    .basic_auth("svc", Some(secret))
+                    .form(&[("grant_type", "client_credentials")])
+                    .send()
+                    .await
+                    .unwrap();
                 assert_eq!(r.status(), StatusCode::OK);
                 let _ = r.bytes().await.unwrap();
             }
         }
     };
     let refresh = {
-        let (http, base, secret, families) = (http.clone(), base.clone(), rp_secret.clone(), families.clone());
+        let (http, base, secret, families) = (
+            http.clone(),
+            base.clone(),
+            rp_secret.clone(),
+            families.clone(),
+        );
         move |i: usize| {
-            let (http, base, secret, families) = (http.clone(), base.clone(), secret.clone(), families.clone());
+            let (http, base, secret, families) =
+                (http.clone(), base.clone(), secret.clone(), families.clone());
             async move {
                 let mut current = families[i].lock().await;
-                let r = http.post(format!("{base}/oauth2/token")).basic_auth("rp", Some(secret)).form(&[("grant_type", "refresh_token"), ("refresh_token", current.as_str())]).send().await.unwrap();
+                let r = http
+                    .post(format!("{base}/oauth2/token"))
+                    .basic_auth("rp", Some(secret))
+                    .form(&[
+                        ("grant_type", "refresh_token"),
+                        ("refresh_token", current.as_str()),
+                    ])
+                    .send()
+                    .await
+                    .unwrap();
                 assert_eq!(r.status(), StatusCode::OK);
                 let body: Value = r.json().await.unwrap();
                 *current = body["refresh_token"].as_str().unwrap().to_owned();
@@ -199,15 +280,35 @@ async fn main() {
         g.push(rate(grant.clone()).await);
         h.push(rate(healthz.clone()).await);
         f.push(rate(refresh.clone()).await);
-        eprintln!("round {round}: healthz {:.0}/s, client credentials {:.0}/s, refresh {:.0}/s", h[h.len() - 1], g[round], f[round]);
+        eprintln!(
+            "round {round}: healthz {:.0}/s, client credentials {:.0}/s, refresh {:.0}/s",
+            h[h.len() - 1],
+            g[round],
+            f[round]
+        );
     }
     // Introspection latency, one request at a time.
-    let token: Value = http.post(format!("{base}/oauth2/token")).basic_auth("svc", Some(&svc_secret)).form(&[("grant_type", "client_credentials")]).send().await.unwrap().json().await.unwrap();
+    let token: Value = http
+        .post(format!("{base}/oauth2/token"))
+        .basic_auth("svc", Some(&svc_secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let token = token["access_token"].as_str().unwrap().to_owned();
     let mut lat = Vec::new();
     for _ in 0..2000 {
         let t = Instant::now();
-        let r = http.post(format!("{base}/oauth2/introspect")).basic_auth("svc", Some(&svc_secret)).form(&[("token", token.as_str())]).send().await.unwrap();
+        let r = http
+            .post(format!("{base}/oauth2/introspect"))
+            .basic_auth("svc", Some(&svc_secret))
+            .form(&[("token", token.as_str())])
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::OK);
         let _ = r.bytes().await.unwrap();
         lat.push(t.elapsed().as_secs_f64() * 1000.0);
@@ -216,14 +317,35 @@ async fn main() {
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let (hz, gr, rf) = (median(h), median(g), median(f));
     println!("healthz (same run, alternating)    {hz:.0} req/s");
-    println!("client-credential grants           {gr:.0}/s ({:.2}× /healthz)", gr / hz);
-    println!("refreshes (rotation)               {rf:.0}/s ({:.2}× /healthz)", rf / hz);
-    println!("introspection, one at a time       p50 {:.3} ms, p99 {:.3} ms", lat[lat.len() / 2], lat[lat.len() * 99 / 100]);
-    println!("resident memory after the load     {:.1} MiB (server and clients)", rss_mib());
-    println!("load average                       {}", load.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
+    println!(
+        "client-credential grants           {gr:.0}/s ({:.2}× /healthz)",
+        gr / hz
+    );
+    println!(
+        "refreshes (rotation)               {rf:.0}/s ({:.2}× /healthz)",
+        rf / hz
+    );
+    println!(
+        "introspection, one at a time       p50 {:.3} ms, p99 {:.3} ms",
+        lat[lat.len() / 2],
+        lat[lat.len() * 99 / 100]
+    );
+    println!(
+        "resident memory after the load     {:.1} MiB (server and clients)",
+        rss_mib()
+    );
+    println!(
+        "load average                       {}",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     server.shutdown().await;
 }
 
 fn url_query(pairs: &[(&str, &str)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
 }
