@@ -876,3 +876,101 @@ async fn third_party_clients_ask_consent_once_and_administrators_manage_clients_
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_session_the_user_signs_in_on_the_sign_in_page_and_comes_back_with_a_code() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let admin = node.admin().await;
+        let (id, _) = wiki(&node, &admin).await;
+        let challenge = challenge_of(VERIFIER);
+        let r = authorize(&node, None, &code_request(&id, RP, &challenge)).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{name}");
+        let sign_in = location(&r);
+        // The sign-in page carries the authorization request as its return address.
+        let page = node
+            .client
+            .get(format!("{}{sign_in}", node.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), StatusCode::OK, "{name}");
+        let csrf_cookie = page
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+            .find(|c| c.contains("csrf"))
+            .unwrap();
+        let html = page.text().await.unwrap();
+        let field = |name: &str| {
+            html.split(&format!("name=\"{name}\" value=\""))
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+                .replace("&amp;", "&")
+                .replace("&#38;", "&")
+                .replace("&#x3D;", "=")
+                .replace("&#61;", "=")
+                .replace("&#x2F;", "/")
+                .replace("&#47;", "/")
+        };
+        let back = field("return");
+        assert!(
+            back.starts_with("/oauth2/authorize?") && !back.contains("&#"),
+            "{name}: {back}"
+        );
+        let signed_in = node
+            .client
+            .post(format!("{}/console/login", node.base))
+            .header("cookie", &csrf_cookie)
+            .header("origin", &node.base)
+            .form(&[
+                ("_csrf", field("_csrf").as_str()),
+                ("return", back.as_str()),
+                ("username", "admin"),
+                ("password", crate::kit::ADMIN_PASSWORD),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(signed_in.status(), StatusCode::SEE_OTHER, "{name}");
+        assert_eq!(location(&signed_in), back, "{name}: back to the request");
+        let session = signed_in.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let r = node
+            .client
+            .get(format!("{}{back}", node.base))
+            .header("cookie", &session)
+            .send()
+            .await
+            .unwrap();
+        let to = location(&r);
+        assert!(
+            to.starts_with(RP) && param(&to, "code").is_some(),
+            "{name}: {to}"
+        );
+        // An off-site or console-escaping return address is not followed.
+        let evil = node
+            .client
+            .get(format!(
+                "{}/console/login?return=%2Foauth2%2Fauthorizex%2F..%2F..%2Fevil",
+                node.base
+            ))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!evil.contains("authorizex"), "{name}");
+    })
+    .await;
+}
