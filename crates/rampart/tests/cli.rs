@@ -14,6 +14,8 @@ use serde_json::Value;
 
 #[path = "cli/backup.rs"]
 mod backup;
+#[path = "cli/idp.rs"]
+mod idp;
 #[path = "cli/layers.rs"]
 mod layers;
 #[path = "cli/mfa.rs"]
