@@ -974,3 +974,48 @@ async fn without_a_session_the_user_signs_in_on_the_sign_in_page_and_comes_back_
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotating_the_signing_key_needs_a_recent_second_factor() {
+    use rampart_core::Clock as _;
+    on_both(crate::apps_sensitive::with_master_key, |node| async move {
+        let name = node.name();
+        node.create_user(Provider::It, "root", crate::kit::ADMIN_PASSWORD, true)
+            .await;
+        let root = node.login("it", "root", crate::kit::ADMIN_PASSWORD).await;
+        let (secret, _) = crate::mfa::enrol(&node, &root).await;
+        // Enrolling counts as a second factor for ten minutes; past them, a step-up first.
+        node.clock.advance(time::Duration::minutes(11));
+        let (status, body) = node.post_empty("/api/v1/idp/keys/rotate", &root).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{name}: {body}");
+        assert_eq!(
+            crate::kit::problem_type(&body),
+            "step-up-required",
+            "{name}"
+        );
+        let (_, keys) = node.get("/api/v1/idp/keys", &root).await;
+        assert_eq!(
+            keys["keys"].as_array().unwrap().len(),
+            1,
+            "{name}: nothing rotated"
+        );
+        let now = node.clock.now().unix_timestamp();
+        let code = format!(
+            "{:06}",
+            secret.code_at_step(rampart_identity::mfa::step_of(now))
+        );
+        let (status, _) = node
+            .post("/api/v1/auth/step-up", &root, json!({ "code": code }))
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{name}");
+        let (status, keys) = node.post_empty("/api/v1/idp/keys/rotate", &root).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {keys}");
+        assert_eq!(keys["keys"].as_array().unwrap().len(), 2, "{name}");
+        assert_eq!(
+            events(&node, "idp.key.rotate", "success").await.0,
+            1,
+            "{name}"
+        );
+    })
+    .await;
+}
