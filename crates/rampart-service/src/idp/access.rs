@@ -110,8 +110,9 @@ async fn find(state: &AppState, issuer: &str, token: &str) -> Result<Found, Erro
     })
 }
 
-/// `POST /oauth2/introspect` by an authenticated `client`: `{"active": false}` for a
-/// token that is not valid or was issued to another client.
+/// `POST /oauth2/introspect` by an authenticated confidential `client` (a public client
+/// is refused): `{"active": false}` for a token that is not valid or was issued to another
+/// client.
 pub async fn introspect(
     state: &AppState,
     issuer: &str,
@@ -119,6 +120,18 @@ pub async fn introspect(
     client: &IdpClient,
     token: Option<&str>,
 ) -> Result<Value, OAuthError> {
+    if client.secret_hash.is_none() {
+        let why = "introspection is for confidential clients";
+        refused(
+            state,
+            ctx,
+            "idp.introspect",
+            Some(&client.client_id),
+            json!({ "reason": why }),
+        )
+        .await;
+        return Err(OAuthError::client(why));
+    }
     let Some(token) = token else {
         return Err(OAuthError::bad("invalid_request", "token is required"));
     };
