@@ -12,6 +12,7 @@ pub mod audit;
 pub mod authz;
 pub mod findings;
 pub mod identity;
+pub mod idp;
 pub mod lifecycle;
 pub mod mfa;
 pub mod plans;

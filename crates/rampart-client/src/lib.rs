@@ -51,6 +51,7 @@ mod call;
 mod error;
 pub mod findings;
 pub mod identity;
+pub mod idp;
 pub mod lifecycle;
 pub mod plans;
 pub mod providers;
@@ -67,6 +68,7 @@ pub use authz::Authz;
 pub use error::ClientError;
 pub use findings::Findings;
 pub use identity::{Identity, LoginAnswer};
+pub use idp::Idp;
 pub use lifecycle::Lifecycle;
 pub use plans::Plans;
 pub use providers::Providers;
@@ -227,6 +229,11 @@ impl Client {
     /// Sealed modules: environments' public keys, trusted publishers, imports.
     pub fn sealed(&self) -> Sealed<'_> {
         Sealed::new(self)
+    }
+
+    /// Rampart as an OpenID Connect provider: registered clients and signing keys.
+    pub fn idp(&self) -> Idp<'_> {
+        Idp::new(self)
     }
 
     /// User providers: directories that vouch for users.

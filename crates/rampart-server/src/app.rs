@@ -53,6 +53,7 @@ pub struct ConnectionInfo {
     tags(
         (name = "auth", description = "Login, sessions and passwords"),
         (name = "users", description = "User management (IT administrators)"),
+        (name = "idp", description = "Rampart as an OpenID Connect provider: the clients administrators register and the signing keys"),
         (name = "providers", description = "User providers: directories that vouch for users (IT administrators change them, auditors read them)"),
         (name = "authz", description = "Authorization decisions and data: roles, hierarchies, ACL"),
         (name = "it", description = "IT permissions: roles per environment, teams, modules, overrides"),
@@ -175,6 +176,17 @@ fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(providers::oidc_start))
         .routes(routes!(providers::oidc_callback))
         .merge(crate::routes::saml::routes())
+        .routes(routes!(
+            crate::routes::idp::admin::list,
+            crate::routes::idp::admin::create
+        ))
+        .routes(routes!(
+            crate::routes::idp::admin::get,
+            crate::routes::idp::admin::delete
+        ))
+        .routes(routes!(crate::routes::idp::admin::rotate_secret))
+        .routes(routes!(crate::routes::idp::admin::list_keys))
+        .routes(routes!(crate::routes::idp::admin::rotate_key))
         .routes(routes!(authz::check))
         .routes(routes!(authz::explain))
         .routes(routes!(authz::list_filter))
@@ -276,6 +288,7 @@ pub fn router_with(state: AppState, metrics: MetricsAccess) -> Router {
     let document = openapi_json();
     router
         .merge(screen_routes())
+        .merge(crate::routes::idp::routes())
         .merge(crate::console::routes())
         .route(
             "/api/v1/openapi.json",
@@ -562,7 +575,12 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
-    if problem.is_some() || (status.as_u16() >= 400 && !is_problem && !is_page) {
+    // The OAuth endpoints answer errors as RFC 6749 says, not as problems.
+    let is_protocol = response
+        .extensions()
+        .get::<crate::routes::idp::ProtocolAnswer>()
+        .is_some();
+    if problem.is_some() || (status.as_u16() >= 400 && !is_problem && !is_page && !is_protocol) {
         let mut problem = match problem {
             Some(problem) => problem,
             // A framework rejection (query string, path parameter, ...): keep its short

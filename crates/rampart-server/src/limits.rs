@@ -75,6 +75,15 @@ pub fn class_of(path: &str) -> Option<usize> {
     {
         return Some(SIGN_IN);
     }
+    // The OpenID provider: signing in and trading credentials for tokens are sign-ins;
+    // what relying parties call with tokens in hand is API.
+    if let Some(endpoint) = path.strip_prefix("/oauth2/") {
+        return Some(if matches!(endpoint, "authorize" | "token") {
+            SIGN_IN
+        } else {
+            API
+        });
+    }
     if let Some(rest) = path.strip_prefix("/apps/") {
         // `/apps/{environment}/{application}/login`
         let login = rest.splitn(3, '/').nth(2) == Some("login");
@@ -137,6 +146,11 @@ mod tests {
             ("/api/v1/providers/corp/oidc/callback", Some("sign_in")),
             ("/api/v1/providers/corp/saml/acs", Some("sign_in")),
             ("/apps/development/sales/login", Some("sign_in")),
+            ("/oauth2/authorize", Some("sign_in")),
+            ("/oauth2/token", Some("sign_in")),
+            ("/oauth2/userinfo", Some("api")),
+            ("/oauth2/introspect", Some("api")),
+            ("/.well-known/openid-configuration", None),
             ("/apps/development/sales/Sales", Some("apps")),
             ("/apps/development/sales/api/sales-ui/Sale", Some("apps")),
             ("/api/v1/auth/me", Some("api")),

@@ -24,6 +24,8 @@ mod authz;
 mod findings;
 #[path = "api/hardening.rs"]
 mod hardening;
+#[path = "api/idp.rs"]
+mod idp;
 #[path = "api/integrations.rs"]
 mod integrations;
 #[path = "api/lifecycle.rs"]

@@ -35,6 +35,9 @@ fn paths() -> impl Strategy<Value = String> {
         "/api/v1/users/[a-z0-9%-]{0,40}(/disable|/unlock)?",
         "/api/v1/providers(/[a-z0-9%.-]{0,20}(/test|/sync|/status)?)?",
         "/api/v1/providers/[a-z0-9%.-]{0,20}/saml/(metadata|login|acs)(\\?[a-zA-Z=&%0-9/]{0,30})?",
+        "/oauth2/(authorize|token|userinfo|introspect|revoke|logout|jwks)(\\?[a-z_=&%0-9]{0,40})?",
+        "/api/v1/idp/(clients(/[a-z0-9%.-]{0,20}(/secret)?)?|keys(/rotate)?)",
+        Just("/.well-known/openid-configuration".to_owned()),
         "/console/(login|logout|account(/password|/logout-everywhere|/sessions/[a-z0-9-]{0,40}/end)?|users(/new|/[a-z0-9%-]{0,40}(/disable|/reset-password|/x)?)?|audit(/[0-9a-z%-]{0,24})?)(\\?[a-z=&%0-9]{0,30})?",
         "/console/(permissions(/cell|/roles(/grant|/revoke)?)?|modules(/[a-z0-9%-]{0,20}(/diff|/versions/[0-9a-z%-]{0,6})?)?|deployments(/plan|/run|/[a-z%]{0,12}/requests/[0-9a-z%-]{0,6}/(approve|reject))?|hierarchies(/[a-z0-9%-]{0,20}(/move)?)?)(\\?[a-z=&%0-9]{0,30})?",
         "/console/(audit/(export|checkpoint|[0-9a-z%-]{0,12}/proof\\.json)|environments(/[a-z0-9%-]{0,12}/settings|/plans/[0-9a-z%-]{0,8}(/run)?)?)(\\?[a-z=&%0-9]{0,30})?",
@@ -91,9 +94,24 @@ fn arbitrary_requests_get_answers_not_failures() {
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or("");
                     // The console answers people: its refusals are pages; the API's are
-                    // problems, and so is the router's refusal of a method.
-                    let expected = if path.starts_with("/console/") && status.as_u16() != 405 {
+                    // problems, and so is the router's refusal of a method; the OAuth
+                    // endpoints answer RFC 6749's JSON, their browser-facing ones pages.
+                    let bare = path.split('?').next().unwrap_or("");
+                    let page = path.starts_with("/console/")
+                        || matches!(bare, "/oauth2/authorize" | "/oauth2/logout");
+                    let oauth = matches!(
+                        bare,
+                        "/oauth2/token"
+                            | "/oauth2/userinfo"
+                            | "/oauth2/introspect"
+                            | "/oauth2/revoke"
+                    );
+                    let expected = if status.as_u16() == 405 {
+                        "application/problem+json"
+                    } else if page {
                         "text/html; charset=utf-8"
+                    } else if oauth {
+                        "application/json"
                     } else {
                         "application/problem+json"
                     };

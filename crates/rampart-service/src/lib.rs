@@ -22,6 +22,7 @@ pub mod config;
 pub mod fence;
 pub mod files;
 pub mod identity;
+pub mod idp;
 pub mod lifecycle;
 pub mod metrics;
 pub mod posture;

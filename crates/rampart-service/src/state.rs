@@ -56,6 +56,8 @@ pub struct Inner {
     pub trusted_proxies: Vec<rampart_alerts::Cidr>,
     /// The discovery documents and keys of the identity providers users sign in through.
     pub oidc: Arc<rampart_federation::oidc::Discovery>,
+    /// Rampart as an OpenID Connect provider: its signing keys, cached.
+    pub idp: crate::idp::keys::KeyCache,
 }
 
 impl std::ops::Deref for AppState {
@@ -104,6 +106,7 @@ impl AppState {
                 leadership,
                 trusted_proxies,
                 oidc: Arc::default(),
+                idp: crate::idp::keys::KeyCache::default(),
             }),
         })
     }

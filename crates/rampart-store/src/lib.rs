@@ -17,6 +17,7 @@ mod cluster;
 mod db;
 mod fence;
 mod identity;
+mod idp;
 mod lifecycle;
 mod posture;
 mod providers;
@@ -36,6 +37,7 @@ pub use fence::Marks;
 pub use identity::mfa::{MfaFactors, PendingLogin, Proof, Spent, StoredTotp};
 pub use identity::sessions::{NewSession, OpenSession};
 pub use identity::users::{LoginFailure, NewUser, UserPatch, UserQuery};
+pub use idp::{IdpClient, IssuedCode, NewFamily, NewIdpClient, RefreshRow, StoredKey, TakenCode};
 pub use lifecycle::plans::{
     NewPlan, PlanApplication, PlanSettings, Setting, SettingKind, StoredPlan,
 };

@@ -142,6 +142,19 @@ enum Command {
     ///     rampart providers sync corp
     #[command(subcommand)]
     Providers(cmd::providers::ProvidersCommand),
+    /// Applications outside the platform that sign their users in through Rampart, the
+    /// OpenID Connect provider: create, list, show, delete, rotate-secret.
+    ///
+    ///     rampart idp-client create wiki --name Wiki --first-party \
+    ///         --redirect-uri https://wiki.example.com/oidc/callback
+    ///     rampart idp-client list
+    #[command(subcommand, name = "idp-client", verbatim_doc_comment)]
+    IdpClient(cmd::idp::IdpClientCommand),
+    /// The OpenID Connect provider's signing keys: list, rotate (a sensitive operation).
+    ///
+    ///     rampart idp-key rotate
+    #[command(subcommand, name = "idp-key", verbatim_doc_comment)]
+    IdpKey(cmd::idp::IdpKeyCommand),
     /// The support desk: companies and their members and administrators, cases, comments,
     /// and authorizing or ignoring requesters who are not yet a company's contacts.
     ///
@@ -692,6 +705,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
         }
         Command::Providers(command) => cmd::providers::run(command).await,
+        Command::IdpClient(command) => cmd::idp::run_clients(command).await,
+        Command::IdpKey(command) => cmd::idp::run_keys(command).await,
         Command::Module(command) => cmd::modules::run(command).await,
         Command::Env(command) => cmd::env::run(command).await,
         Command::Publishers(command) => cmd::sealed::run(command).await,

@@ -16,6 +16,8 @@ use serde_json::Value;
 mod backup;
 #[path = "cli/faults.rs"]
 mod faults;
+#[path = "cli/idp.rs"]
+mod idp;
 #[path = "cli/layers.rs"]
 mod layers;
 #[path = "cli/mfa.rs"]

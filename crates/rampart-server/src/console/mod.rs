@@ -588,6 +588,15 @@ pub struct LoginQuery {
 }
 
 /// `GET /console/login`: the sign-in page (an IT user already signed in goes on).
+/// Where the sign-in page returns to: a page of the console, or an authorization request
+/// of the OpenID provider (`/oauth2/authorize?…`) waiting for the user to sign in.
+pub(crate) fn sign_in_return(asked: Option<&str>) -> String {
+    match asked {
+        Some(a) if rampart_service::idp::authorize::is_return_address(a) => a.to_owned(),
+        _ => return_address(asked, BASE),
+    }
+}
+
 async fn login_page(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -602,7 +611,7 @@ async fn login_page(
     if let Some(refused) = refused_plain(&state, &visitor, &shell) {
         return shell.finish(refused);
     }
-    let return_to = return_address(query.return_to.as_deref(), BASE);
+    let return_to = sign_in_return(query.return_to.as_deref());
     if let Some(auth) = visitor.signed_in() {
         if identity::may(&state, &auth.user, Operation::OpenConsole)
             .await
@@ -647,7 +656,7 @@ async fn login(
     if let Some(refused) = refused_plain(&state, &visitor, &shell) {
         return shell.finish(refused);
     }
-    let return_to = return_address(Some(field(&fields, "return")), BASE);
+    let return_to = sign_in_return(Some(field(&fields, "return")));
     let username = field(&fields, "username");
     let done = identity::login(
         &state,

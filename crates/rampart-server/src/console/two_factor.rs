@@ -106,7 +106,7 @@ pub async fn sign_in_code(
     if let Some(refused) = super::check_form(&state, &visitor, &shell, &headers, &fields) {
         return shell.finish(refused);
     }
-    let return_to = return_address(Some(field(&fields, "return")), BASE);
+    let return_to = super::sign_in_return(Some(field(&fields, "return")));
     let pending = field(&fields, "pending");
     let recovery = field(&fields, "recovery_code");
     let factor = if recovery.is_empty() {

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod authz;
 pub mod exposed;
 pub mod findings;
+pub mod idp;
 pub mod it;
 pub mod lifecycle;
 pub mod mfa;

@@ -18,6 +18,7 @@ pub mod backup;
 pub mod check;
 pub mod env;
 pub mod findings;
+pub mod idp;
 pub mod keys;
 pub mod mfa;
 pub mod modules;

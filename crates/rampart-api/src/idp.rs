@@ -1,0 +1,131 @@
+//! Rampart as an OpenID Connect provider: the administrators' API of registered clients and
+//! signing keys (`/api/v1/idp/…`), and the protocol endpoints' JSON answers (`/oauth2/…`).
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Body of `POST /api/v1/idp/clients`: a client to register.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewIdpClientRequest {
+    /// The client id: 1–64 of `a-z 0-9 - _ .`, starting with a letter or digit.
+    pub client_id: String,
+    /// What the consent page and administrators call it.
+    pub name: String,
+    /// `confidential` (a secret, shown once in the answer; `client_secret_basic` or
+    /// `client_secret_post`), `public` (no secret: a browser or native app, PKCE only), or
+    /// `service` (a secret, `client_credentials` only).
+    #[serde(default = "confidential")]
+    pub kind: String,
+    /// A client of this organisation: users are not asked to consent.
+    #[serde(default)]
+    pub first_party: bool,
+    /// The redirect URIs, matched exactly: `https://` URIs, or `http://127.0.0.1`,
+    /// `http://[::1]` and `http://localhost` for native apps; no fragment.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Where RP-initiated logout may return to, matched exactly (same rules).
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// The scopes it may ask for, among `openid profile email offline_access`; all of them
+    /// when absent.
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+}
+
+fn confidential() -> String {
+    "confidential".into()
+}
+
+/// A registered client (never its secret).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct IdpClientInfo {
+    /// The client id.
+    pub client_id: String,
+    /// Its name.
+    pub name: String,
+    /// `confidential`, `public` or `service`.
+    pub kind: String,
+    /// Users are not asked to consent.
+    pub first_party: bool,
+    /// Exact redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Exact post-logout redirect URIs.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Scopes it may ask for.
+    pub scopes: Vec<String>,
+    /// Grant types it may use.
+    pub grant_types: Vec<String>,
+    /// Registration time (RFC 3339).
+    pub created_at: String,
+}
+
+/// Answer of `POST /api/v1/idp/clients` and of a secret rotation: the client and, for a
+/// confidential or service client, its secret, shown this once (only its hash is kept).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct IdpClientCreated {
+    /// The client.
+    pub client: IdpClientInfo,
+    /// The secret, shown once; absent for a public client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+}
+
+/// Answer of `GET /api/v1/idp/clients`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct IdpClientList {
+    /// The clients, by id.
+    pub clients: Vec<IdpClientInfo>,
+}
+
+/// A published signing key.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct IdpKeyInfo {
+    /// The key id (`kid`).
+    pub kid: String,
+    /// `ES256`.
+    pub alg: String,
+    /// Published from (RFC 3339).
+    pub published_at: String,
+    /// Signs from (RFC 3339): a new key is published before it signs.
+    pub signs_from: String,
+    /// No longer published from (RFC 3339), once replaced: when every token it signed
+    /// has expired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retire_at: Option<String>,
+}
+
+/// Answer of `GET /api/v1/idp/keys` and `POST /api/v1/idp/keys/rotate`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct IdpKeyList {
+    /// The published keys, oldest first.
+    pub keys: Vec<IdpKeyInfo>,
+}
+
+/// A token endpoint's answer (RFC 6749 §5.1, OpenID Connect Core §3.1.3.3).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenResponse {
+    /// The access token (an ES256 JWT, `typ: at+jwt`).
+    pub access_token: String,
+    /// `Bearer`.
+    pub token_type: String,
+    /// Seconds the access token lives.
+    pub expires_in: i64,
+    /// The scopes granted.
+    pub scope: String,
+    /// The ID token, for grants about a user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    /// The next refresh token, for grants about a user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+}
+
+/// An OAuth error answer (RFC 6749 §5.2).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OAuthErrorBody {
+    /// The error code.
+    pub error: String,
+    /// Why, for the developer.
+    pub error_description: String,
+}

@@ -1,0 +1,286 @@
+//! The authorization endpoint: a request checked against its client
+//! (`rampart_idp::authorize`), the user's session and consent, and the code.
+
+use rampart_core::{AuditContext, Error, Session, User};
+use rampart_idp::authorize::{self, Accepted, ClientRules, Params, Refusal};
+use rampart_idp::grant::{Kind, Secret};
+use rampart_store::{IdpClient, IssuedCode};
+use serde_json::json;
+use time::Duration;
+
+use super::{refused, CODE_LIFETIME};
+use crate::state::AppState;
+
+/// What the authorization endpoint does next.
+#[derive(Debug)]
+pub enum Step {
+    /// Show an error page, redirecting nowhere (the client or redirect URI is not trusted).
+    Page(String),
+    /// Send the browser to this URI (the client's, with a code or an error).
+    Redirect(String),
+    /// Send the user to sign in, then back to the request.
+    SignIn,
+    /// Ask the user's consent.
+    Consent {
+        /// The client's name.
+        client_name: String,
+        /// The scopes asked.
+        scopes: Vec<String>,
+    },
+}
+
+/// The signed-in user and their session, if any.
+pub struct Visit<'a> {
+    /// The user and session.
+    pub session: Option<(&'a User, &'a Session)>,
+    /// The request's audit context (the user as actor when signed in).
+    pub audit: &'a AuditContext,
+}
+
+/// The consent decision posted from the consent page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// No decision: the request as it came.
+    None,
+    /// The user allowed.
+    Allow,
+    /// The user refused.
+    Deny,
+}
+
+async fn judge(
+    state: &AppState,
+    pairs: &[(String, String)],
+    audit: &AuditContext,
+) -> Result<Result<(Accepted, IdpClient), Step>, Error> {
+    let params = match Params::from_pairs(pairs) {
+        Ok(p) => p,
+        Err(name) => {
+            let why = format!("the parameter {name} was sent more than once");
+            refused(
+                state,
+                audit,
+                "idp.authorize",
+                None,
+                json!({ "reason": why }),
+            )
+            .await;
+            return Ok(Err(Step::Page(why)));
+        }
+    };
+    let client = match params.client_id.as_deref() {
+        Some(id) => state.store.idp_client(id).await?,
+        None => None,
+    };
+    let rules = client.as_ref().map(|c| ClientRules {
+        redirect_uris: &c.redirect_uris,
+        scopes: &c.scopes,
+    });
+    let client_id = client.as_ref().map(|c| c.client_id.as_str());
+    match authorize::check(&params, rules.as_ref()) {
+        Ok(accepted) => match client {
+            Some(c) if c.grant_types.iter().any(|g| g == "authorization_code") => {
+                Ok(Ok((accepted, c)))
+            }
+            _ => {
+                let why = "the client may not use the authorization code flow";
+                refused(
+                    state,
+                    audit,
+                    "idp.authorize",
+                    client_id,
+                    json!({ "reason": why }),
+                )
+                .await;
+                Ok(Err(Step::Redirect(error_uri(
+                    &accepted.redirect_uri,
+                    "unauthorized_client",
+                    why,
+                    accepted.state.as_deref(),
+                    None,
+                ))))
+            }
+        },
+        Err(Refusal::Page(why)) => {
+            refused(
+                state,
+                audit,
+                "idp.authorize",
+                client_id,
+                json!({ "reason": why }),
+            )
+            .await;
+            Ok(Err(Step::Page(why)))
+        }
+        Err(Refusal::Redirect {
+            redirect_uri,
+            error,
+            description,
+            state: st,
+        }) => {
+            refused(
+                state,
+                audit,
+                "idp.authorize",
+                client_id,
+                json!({ "reason": description, "error": error }),
+            )
+            .await;
+            Ok(Err(Step::Redirect(error_uri(
+                &redirect_uri,
+                error,
+                &description,
+                st.as_deref(),
+                None,
+            ))))
+        }
+    }
+}
+
+fn error_uri(
+    redirect_uri: &str,
+    error: &str,
+    description: &str,
+    state: Option<&str>,
+    issuer: Option<&str>,
+) -> String {
+    let mut pairs = vec![("error", error), ("error_description", description)];
+    if let Some(s) = state {
+        pairs.push(("state", s));
+    }
+    if let Some(i) = issuer {
+        pairs.push(("iss", i));
+    }
+    authorize::redirect_with(redirect_uri, &pairs)
+}
+
+/// The authorization request `pairs` (query or form) for `visit`; with a consent
+/// `decision` when the consent page posted it.
+pub async fn authorize(
+    state: &AppState,
+    issuer: &str,
+    pairs: &[(String, String)],
+    visit: &Visit<'_>,
+    decision: Decision,
+) -> Result<Step, Error> {
+    let (request, client) = match judge(state, pairs, visit.audit).await? {
+        Ok(ok) => ok,
+        Err(step) => return Ok(step),
+    };
+    let now = state.clock.now();
+    let back = |error: &str, why: &str| {
+        Step::Redirect(error_uri(
+            &request.redirect_uri,
+            error,
+            why,
+            request.state.as_deref(),
+            Some(issuer),
+        ))
+    };
+    let signed_in = visit.session.map(|(_, s)| s.created_at.unix_timestamp());
+    // A posted decision comes from a page shown to this session: no second sign-in.
+    let must_sign_in = match decision {
+        Decision::None => authorize::must_sign_in(&request, signed_in, now.unix_timestamp()),
+        _ => signed_in.is_none(),
+    };
+    let Some((user, session)) = visit.session.filter(|_| !must_sign_in) else {
+        if request.prompt.none {
+            let why = "the user is not signed in (prompt=none)";
+            refused(
+                state,
+                visit.audit,
+                "idp.authorize",
+                Some(&client.client_id),
+                json!({ "reason": why }),
+            )
+            .await;
+            return Ok(back("login_required", why));
+        }
+        return Ok(Step::SignIn);
+    };
+    match decision {
+        Decision::Deny => {
+            let why = "the user refused consent";
+            refused(
+                state,
+                visit.audit,
+                "idp.consent",
+                Some(&client.client_id),
+                json!({ "reason": why, "scopes": request.scopes }),
+            )
+            .await;
+            return Ok(back("access_denied", why));
+        }
+        Decision::Allow if !client.first_party => {
+            state
+                .store
+                .idp_grant_consent(
+                    user.id,
+                    &client.client_id,
+                    &request.scopes,
+                    now,
+                    visit.audit,
+                )
+                .await?;
+        }
+        Decision::Allow => {}
+        Decision::None => {
+            let remembered = state.store.idp_consent(user.id, &client.client_id).await?;
+            if authorize::must_consent(&request, client.first_party, remembered.as_deref()) {
+                if request.prompt.none {
+                    let why = "the user has not consented (prompt=none)";
+                    refused(
+                        state,
+                        visit.audit,
+                        "idp.authorize",
+                        Some(&client.client_id),
+                        json!({ "reason": why }),
+                    )
+                    .await;
+                    return Ok(back("consent_required", why));
+                }
+                return Ok(Step::Consent {
+                    client_name: client.name.clone(),
+                    scopes: request.scopes.clone(),
+                });
+            }
+        }
+    }
+    let code = Secret::generate(Kind::Code)
+        .ok_or_else(|| Error::Internal("the random generator failed".into()))?;
+    state
+        .store
+        .idp_issue_code(
+            &IssuedCode {
+                code_hash: code.hash(),
+                client_id: client.client_id.clone(),
+                user_id: user.id,
+                redirect_uri: request.redirect_uri.clone(),
+                scopes: request.scopes.clone(),
+                nonce: request.nonce.clone(),
+                challenge: request.challenge.clone(),
+                auth_time: session.created_at,
+                expires_at: now + Duration::seconds(CODE_LIFETIME),
+            },
+            now,
+            visit.audit,
+        )
+        .await?;
+    let mut pairs = vec![("code", code.text())];
+    if let Some(s) = request.state.as_deref() {
+        pairs.push(("state", s));
+    }
+    pairs.push(("iss", issuer));
+    Ok(Step::Redirect(authorize::redirect_with(
+        &request.redirect_uri,
+        &pairs,
+    )))
+}
+
+/// Whether `path_and_query` is an authorization request on this site, the only place the
+/// sign-in page sends a user back to for the provider.
+pub fn is_return_address(path_and_query: &str) -> bool {
+    path_and_query.starts_with("/oauth2/authorize?")
+        && path_and_query.chars().all(|c| c.is_ascii_graphic())
+        && !path_and_query.contains('\\')
+}

@@ -1,0 +1,234 @@
+//! Client registration by administrators. The adapter checks that the caller administers
+//! users (the same permission as user providers); the store writes `idp.client.*` events.
+
+use rampart_api::idp::{IdpClientCreated, IdpClientInfo, NewIdpClientRequest};
+use rampart_core::Error;
+use rampart_idp::grant::{Kind, Secret};
+use rampart_idp::SCOPES;
+use rampart_store::{IdpClient, NewIdpClient};
+use time::format_description::well_known::Rfc3339;
+
+use crate::caller::Caller;
+use crate::state::AppState;
+
+/// The wire form of a client.
+pub fn info(c: &IdpClient) -> IdpClientInfo {
+    let kind = match (
+        &c.secret_hash,
+        c.grant_types.iter().any(|g| g == "authorization_code"),
+    ) {
+        (None, _) => "public",
+        (Some(_), true) => "confidential",
+        (Some(_), false) => "service",
+    };
+    IdpClientInfo {
+        client_id: c.client_id.clone(),
+        name: c.name.clone(),
+        kind: kind.into(),
+        first_party: c.first_party,
+        redirect_uris: c.redirect_uris.clone(),
+        post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+        scopes: c.scopes.clone(),
+        grant_types: c.grant_types.clone(),
+        created_at: c.created_at.format(&Rfc3339).unwrap_or_default(),
+    }
+}
+
+/// Whether `id` is a client id: 1–64 of `a-z 0-9 - _ .`, starting with a letter or digit.
+fn client_id_ok(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && id.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
+        })
+}
+
+/// Why `uri` cannot be a redirect URI, if it cannot: an absolute `https://` URI, or
+/// `http://` on a loopback host (native apps), without fragment, user information or
+/// control characters.
+pub fn redirect_uri_fault(uri: &str) -> Option<&'static str> {
+    let Ok(url) = url::Url::parse(uri) else {
+        return Some("is not an absolute URI");
+    };
+    if url.as_str() != uri {
+        return Some("is not in normal form (write it as it is sent: lower-case scheme and host, a / after a bare host)");
+    }
+    if url.fragment().is_some() {
+        return Some("has a fragment");
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Some("has user information");
+    }
+    match url.scheme() {
+        "https" if url.host().is_some() => None,
+        "http" if matches!(url.host_str(), Some("127.0.0.1" | "[::1]" | "localhost")) => None,
+        _ => Some("must be https:// (or http:// on a loopback address)"),
+    }
+}
+
+fn check_uris(field: &str, uris: &[String]) -> Result<(), Error> {
+    if uris.len() > 20 {
+        return Err(Error::invalid(field, "at most 20 URIs"));
+    }
+    for uri in uris {
+        if uri.len() > 2000 {
+            return Err(Error::invalid(
+                field,
+                "a URI is longer than 2000 characters",
+            ));
+        }
+        if let Some(fault) = redirect_uri_fault(uri) {
+            return Err(Error::invalid(field, format!("{uri:?} {fault}")));
+        }
+    }
+    Ok(())
+}
+
+/// Registers a client; the answer carries its secret, this once.
+pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    request: &NewIdpClientRequest,
+) -> Result<IdpClientCreated, Error> {
+    if !client_id_ok(&request.client_id) {
+        return Err(Error::invalid(
+            "client_id",
+            "1 to 64 of a-z 0-9 - _ . starting with a letter or digit",
+        ));
+    }
+    rampart_core::display_text("name", &request.name, 200)?;
+    let name = request.name.trim().to_owned();
+    if name.is_empty() {
+        return Err(Error::invalid("name", "must not be empty"));
+    }
+    let grant_types: Vec<String> = match request.kind.as_str() {
+        "confidential" | "public" => vec!["authorization_code".into(), "refresh_token".into()],
+        "service" => vec!["client_credentials".into()],
+        _ => return Err(Error::invalid("kind", "confidential, public or service")),
+    };
+    check_uris("redirect_uris", &request.redirect_uris)?;
+    check_uris(
+        "post_logout_redirect_uris",
+        &request.post_logout_redirect_uris,
+    )?;
+    if request.kind != "service" && request.redirect_uris.is_empty() {
+        return Err(Error::invalid(
+            "redirect_uris",
+            "a client that signs users in needs at least one redirect URI",
+        ));
+    }
+    if request.kind == "service"
+        && !(request.redirect_uris.is_empty() && request.post_logout_redirect_uris.is_empty())
+    {
+        return Err(Error::invalid(
+            "redirect_uris",
+            "a service client signs no user in: it has no redirect URIs",
+        ));
+    }
+    let scopes = match &request.scopes {
+        None => SCOPES.iter().map(|s| (*s).to_owned()).collect(),
+        Some(list) => {
+            let mut list = list.clone();
+            list.sort();
+            list.dedup();
+            if let Some(bad) = list.iter().find(|s| !SCOPES.contains(&s.as_str())) {
+                return Err(Error::invalid(
+                    "scopes",
+                    format!("unknown scope {bad:?}; known: {}", SCOPES.join(" ")),
+                ));
+            }
+            list
+        }
+    };
+    let secret = if request.kind == "public" {
+        None
+    } else {
+        Some(
+            Secret::generate(Kind::ClientSecret)
+                .ok_or_else(|| Error::Internal("the random generator failed".into()))?,
+        )
+    };
+    let new = NewIdpClient {
+        client_id: request.client_id.clone(),
+        name,
+        secret_hash: secret.as_ref().map(Secret::hash),
+        first_party: request.first_party,
+        redirect_uris: request.redirect_uris.clone(),
+        post_logout_redirect_uris: request.post_logout_redirect_uris.clone(),
+        scopes,
+        grant_types,
+    };
+    let now = state.clock.now();
+    state
+        .store
+        .idp_create_client(&new, now, &caller.audit)
+        .await?;
+    let client = state
+        .store
+        .idp_client(&new.client_id)
+        .await?
+        .ok_or_else(|| Error::Internal("the client just registered is missing".into()))?;
+    Ok(IdpClientCreated {
+        client: info(&client),
+        client_secret: secret.map(|s| s.text().to_owned()),
+    })
+}
+
+/// Every client.
+pub async fn list(state: &AppState) -> Result<Vec<IdpClientInfo>, Error> {
+    Ok(state.store.idp_clients().await?.iter().map(info).collect())
+}
+
+/// One client.
+pub async fn get(state: &AppState, client_id: &str) -> Result<IdpClientInfo, Error> {
+    state
+        .store
+        .idp_client(client_id)
+        .await?
+        .map(|c| info(&c))
+        .ok_or(Error::NotFound { what: "client" })
+}
+
+/// Removes a client, with everything issued to it.
+pub async fn delete(state: &AppState, caller: &Caller, client_id: &str) -> Result<(), Error> {
+    let now = state.clock.now();
+    if state
+        .store
+        .idp_delete_client(client_id, now, &caller.audit)
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(Error::NotFound { what: "client" })
+    }
+}
+
+/// Gives a confidential or service client a new secret (the old one stops working).
+pub async fn rotate_secret(
+    state: &AppState,
+    caller: &Caller,
+    client_id: &str,
+) -> Result<IdpClientCreated, Error> {
+    let client = state
+        .store
+        .idp_client(client_id)
+        .await?
+        .ok_or(Error::NotFound { what: "client" })?;
+    if client.secret_hash.is_none() {
+        return Err(Error::Conflict("a public client has no secret".into()));
+    }
+    let secret = Secret::generate(Kind::ClientSecret)
+        .ok_or_else(|| Error::Internal("the random generator failed".into()))?;
+    let now = state.clock.now();
+    state
+        .store
+        .idp_set_client_secret(client_id, secret.hash(), now, &caller.audit)
+        .await?;
+    Ok(IdpClientCreated {
+        client: info(&client),
+        client_secret: Some(secret.text().to_owned()),
+    })
+}

@@ -1,0 +1,166 @@
+//! `rampart idp-client …` and `rampart idp-key …`: Rampart as an OpenID Connect provider on
+//! a running server. Administrators register the applications outside the platform that
+//! sign their users in through Rampart, and rotate the provider's signing key; auditors may
+//! list and show.
+
+use clap::{Args, Subcommand};
+use rampart_client::api::idp::NewIdpClientRequest;
+
+use super::{connect, fail};
+
+#[derive(Debug, Subcommand)]
+pub enum IdpClientCommand {
+    /// Register a client (administrators). A confidential or service client's secret is
+    /// printed once: store it in the application's secret store; Rampart keeps only its
+    /// hash.
+    ///
+    ///     rampart idp-client create wiki --name Wiki --first-party \
+    ///         --redirect-uri https://wiki.example.com/oidc/callback \
+    ///         --post-logout-redirect-uri https://wiki.example.com/
+    ///     rampart idp-client create spa --name "Timesheets" --kind public \
+    ///         --redirect-uri https://time.example.com/callback
+    ///     rampart idp-client create billing --name Billing --kind service --scope profile
+    ///
+    /// The application then discovers everything else at
+    /// https://YOUR-SERVER/.well-known/openid-configuration. Redirect URIs are matched
+    /// exactly; PKCE (S256) is required of every client; ID tokens are signed ES256.
+    #[command(verbatim_doc_comment)]
+    Create(Box<CreateClient>),
+    /// Every registered client (administrators and auditors).
+    List,
+    /// One client, as JSON (never its secret).
+    Show {
+        /// The client id.
+        client_id: String,
+    },
+    /// Remove a client with its codes, refresh tokens and consents (administrators).
+    Delete {
+        /// The client id.
+        client_id: String,
+    },
+    /// Give a confidential or service client a new secret, printed once; the old one
+    /// stops working at once (administrators).
+    RotateSecret {
+        /// The client id.
+        client_id: String,
+    },
+}
+
+/// The arguments of `idp-client create`.
+#[derive(Debug, Args)]
+pub struct CreateClient {
+    /// The client id: 1–64 of a-z 0-9 - _ . starting with a letter or digit.
+    pub client_id: String,
+    /// What the consent page and administrators call it.
+    #[arg(long)]
+    pub name: String,
+    /// `confidential` (a server-side application with a secret), `public` (a browser or
+    /// native app: no secret, PKCE only) or `service` (a secret, client credentials only).
+    #[arg(long, default_value = "confidential")]
+    pub kind: String,
+    /// An application of this organisation: its users are not asked to consent.
+    #[arg(long)]
+    pub first_party: bool,
+    /// A redirect URI, matched exactly (repeat for several).
+    #[arg(long = "redirect-uri")]
+    pub redirect_uris: Vec<String>,
+    /// Where RP-initiated logout may return to, matched exactly (repeat for several).
+    #[arg(long = "post-logout-redirect-uri")]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// A scope the client may ask for (repeat; all of `openid profile email
+    /// offline_access` when none is given).
+    #[arg(long = "scope")]
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IdpKeyCommand {
+    /// The published signing keys: when each was published, signs from, and retires.
+    List,
+    /// Rotate the signing key (administrators; a second factor verified recently, for
+    /// those who have one: `rampart mfa step-up`). The new key is published at once and
+    /// signs ten minutes later, so relying parties fetch it first; the old key stays
+    /// published until the tokens it signed have expired.
+    Rotate,
+}
+
+pub async fn run_clients(command: &IdpClientCommand) -> anyhow::Result<()> {
+    let client = connect()?;
+    let idp = client.idp();
+    match command {
+        IdpClientCommand::Create(c) => {
+            let request = NewIdpClientRequest {
+                client_id: c.client_id.clone(),
+                name: c.name.clone(),
+                kind: c.kind.clone(),
+                first_party: c.first_party,
+                redirect_uris: c.redirect_uris.clone(),
+                post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+                scopes: (!c.scopes.is_empty()).then(|| c.scopes.clone()),
+            };
+            let created = idp.create(&request).await.map_err(fail)?;
+            println!(
+                "registered {} client {} ({})",
+                created.client.kind, created.client.client_id, created.client.name
+            );
+            if let Some(secret) = created.client_secret {
+                println!("client secret (shown once, only its hash is kept): {secret}");
+            }
+        }
+        IdpClientCommand::List => {
+            let list = idp.clients().await.map_err(fail)?;
+            if list.clients.is_empty() {
+                println!("no clients");
+            }
+            for c in list.clients {
+                let party = if c.first_party {
+                    "first-party"
+                } else {
+                    "third-party"
+                };
+                println!(
+                    "{:<24} {:<12} {:<11} {}",
+                    c.client_id,
+                    c.kind,
+                    party,
+                    c.redirect_uris.join(" ")
+                );
+            }
+        }
+        IdpClientCommand::Show { client_id } => {
+            let c = idp.client(client_id).await.map_err(fail)?;
+            println!("{}", serde_json::to_string_pretty(&c)?);
+        }
+        IdpClientCommand::Delete { client_id } => {
+            idp.delete(client_id).await.map_err(fail)?;
+            println!("removed client {client_id}");
+        }
+        IdpClientCommand::RotateSecret { client_id } => {
+            let rotated = idp.rotate_secret(client_id).await.map_err(fail)?;
+            if let Some(secret) = rotated.client_secret {
+                println!("new client secret for {client_id} (shown once): {secret}");
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn run_keys(command: &IdpKeyCommand) -> anyhow::Result<()> {
+    let client = connect()?;
+    let idp = client.idp();
+    let list = match command {
+        IdpKeyCommand::List => idp.keys().await.map_err(fail)?,
+        IdpKeyCommand::Rotate => idp.rotate_key().await.map_err(fail)?,
+    };
+    for k in list.keys {
+        let retire = k
+            .retire_at
+            .map(|r| format!("retires {r}"))
+            .unwrap_or_default();
+        println!(
+            "{} {} published {} signs from {} {retire}",
+            k.kid, k.alg, k.published_at, k.signs_from
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,89 @@
+//! The OpenID provider's administration through the CLI against a live server: an
+//! administrator registers a client (its secret printed once, never listed or shown
+//! again), is refused a prefix-style redirect URI with the server's reason, rotates the
+//! secret, lists and rotates the signing keys, and removes the client.
+
+use super::{cli_login, create_admin, rampart, run, serve, PASSWORD};
+
+#[test]
+fn clients_and_keys_are_administered_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(create_admin(dir.path(), &[], PASSWORD).status.success());
+    let server = serve(&mut rampart(dir.path()));
+    let session = dir.path().join("cli-session.json");
+    cli_login(dir.path(), &format!("https://{}", server.https), &session);
+    let cli = |args: &[&str]| {
+        let mut c = rampart(dir.path());
+        c.args(args)
+            .env("RAMPART_SESSION_FILE", &session)
+            .env("NO_COLOR", "1");
+        let out = run(&mut c);
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+
+    let (ok, out, err) = cli(&[
+        "idp-client",
+        "create",
+        "wiki",
+        "--name",
+        "Wiki",
+        "--first-party",
+        "--redirect-uri",
+        "https://wiki.example.com/oidc/callback",
+    ]);
+    assert!(
+        ok && out.contains("registered confidential client wiki"),
+        "{out}{err}"
+    );
+    let secret = out.split("kept): ").nth(1).unwrap().trim().to_owned();
+    assert!(secret.starts_with("rcs_"), "{out}");
+
+    let (ok, _, err) = cli(&[
+        "idp-client",
+        "create",
+        "blog",
+        "--name",
+        "Blog",
+        "--redirect-uri",
+        "https://blog.example.com/cb#fragment",
+    ]);
+    assert!(!ok && err.contains("has a fragment"), "{err}");
+
+    let (ok, out, _) = cli(&["idp-client", "list"]);
+    assert!(
+        ok && out.contains("wiki") && out.contains("first-party"),
+        "{out}"
+    );
+    assert!(!out.contains(&secret), "the list shows no secret");
+    let (ok, out, _) = cli(&["idp-client", "show", "wiki"]);
+    assert!(
+        ok && out.contains("\"redirect_uris\"") && !out.contains(&secret),
+        "{out}"
+    );
+
+    let (ok, out, _) = cli(&["idp-client", "rotate-secret", "wiki"]);
+    assert!(
+        ok && out.contains("rcs_") && !out.contains(&secret),
+        "{out}"
+    );
+
+    let (ok, before, _) = cli(&["idp-key", "list"]);
+    assert!(ok && before.lines().count() == 1, "{before}");
+    let (ok, after, err) = cli(&["idp-key", "rotate"]);
+    assert!(
+        ok && after.lines().count() == 2 && after.contains("retires"),
+        "{after}{err}"
+    );
+
+    let (ok, out, _) = cli(&["idp-client", "delete", "wiki"]);
+    assert!(ok && out.contains("removed client wiki"), "{out}");
+    let (ok, _, err) = cli(&["idp-client", "show", "wiki"]);
+    assert!(
+        !ok && (err.to_lowercase().contains("not found") || err.contains("No such")),
+        "{err}"
+    );
+}
