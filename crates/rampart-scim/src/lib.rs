@@ -22,6 +22,7 @@
 //! - `gt ge lt le` on booleans, and `co sw ew` on anything but strings, are `invalidFilter`.
 //! - `pr` holds for a value that is not null, not an empty string, array or object.
 
+pub mod discovery;
 pub mod filter;
 pub mod patch;
 pub mod path;

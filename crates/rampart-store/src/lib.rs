@@ -20,6 +20,7 @@ mod identity;
 mod lifecycle;
 mod posture;
 mod providers;
+mod scim;
 mod support;
 
 pub use apps::{
@@ -48,6 +49,7 @@ pub use lifecycle::{
 pub use posture::{AccountFacts, FindingCount};
 pub use providers::saml::{Consumed, SamlRequest};
 pub use providers::users::NO_LOCAL_PASSWORD;
+pub use scim::{ScimGroup, ScimGroupWrite, ScimUser, ScimUserWrite, Written};
 pub use providers::{
     DirectoryProfile, NewProviderLogin, ProfileChange, ProviderLogin, ProviderRecord,
     ProviderStatus,
