@@ -172,6 +172,11 @@ fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(providers::test))
         .routes(routes!(providers::sync))
         .routes(routes!(providers::status))
+        .routes(routes!(
+            providers::scim_token_status,
+            providers::issue_scim_token,
+            providers::revoke_scim_token
+        ))
         .routes(routes!(providers::oidc_start))
         .routes(routes!(providers::oidc_callback))
         .merge(crate::routes::saml::routes())
@@ -276,6 +281,7 @@ pub fn router_with(state: AppState, metrics: MetricsAccess) -> Router {
     let document = openapi_json();
     router
         .merge(screen_routes())
+        .merge(crate::routes::scim::routes())
         .merge(crate::console::routes())
         .route(
             "/api/v1/openapi.json",
