@@ -564,7 +564,12 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
-    if problem.is_some() || (status.as_u16() >= 400 && !is_problem && !is_page) {
+    // SCIM answers errors in its own format (RFC 7644 §3.12).
+    let is_scim = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/scim+json"));
+    if problem.is_some() || (status.as_u16() >= 400 && !is_problem && !is_page && !is_scim) {
         let mut problem = match problem {
             Some(problem) => problem,
             // A framework rejection (query string, path parameter, ...): keep its short
