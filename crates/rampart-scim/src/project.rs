@@ -1,5 +1,6 @@
 //! `attributes` and `excludedAttributes` (RFC 7644 §3.9): which attributes an answer
-//! carries. `id` and `schemas` are always returned.
+//! carries. `id`, `schemas` and `meta` are always returned: `meta.version` is the ETag a
+//! client sends back, so no projection takes it away.
 
 use serde_json::{Map, Value};
 
@@ -45,7 +46,7 @@ impl Projection {
         let Value::Object(obj) = resource else {
             return resource;
         };
-        let always = |k: &str| k == "id" || k == "schemas";
+        let always = |k: &str| k == "id" || k == "schemas" || k == "meta";
         let mut out = Map::new();
         for (k, v) in obj {
             if always(&k) {

@@ -61,6 +61,8 @@ pub struct Attr {
     pub unique: bool,
     /// The sub-attributes of a complex attribute.
     pub sub: &'static [Attr],
+    /// What a reference may point to (`external`, `uri`, or resource types).
+    pub reference_types: &'static [&'static str],
     /// What it is for.
     pub description: &'static str,
 }
@@ -75,6 +77,7 @@ const fn a(name: &'static str, ty: Type, description: &'static str) -> Attr {
         mutability: Mutability::ReadWrite,
         unique: false,
         sub: &[],
+        reference_types: &["external"],
         description,
     }
 }
@@ -124,6 +127,7 @@ const GROUP_REF: &[Attr] = &[
     },
     Attr {
         mutability: Mutability::ReadOnly,
+        reference_types: &["Group"],
         ..a("$ref", Type::Reference, "The group's URI.")
     },
     Attr {
@@ -144,15 +148,16 @@ const MEMBER: &[Attr] = &[
     },
     Attr {
         mutability: Mutability::Immutable,
+        reference_types: &["User"],
         ..a("$ref", Type::Reference, "The member's URI.")
     },
     Attr {
-        mutability: Mutability::Immutable,
-        ..a("display", S, "The member's name.")
+        mutability: Mutability::ReadOnly,
+        ..a("display", S, "The member's username, set by the service provider.")
     },
     Attr {
-        mutability: Mutability::Immutable,
-        ..a("type", S, "User")
+        mutability: Mutability::ReadOnly,
+        ..a("type", S, "User: groups hold users only.")
     },
 ];
 
@@ -172,7 +177,10 @@ const META: Attr = Attr {
         a("resourceType", S, "User or Group."),
         a("created", Type::DateTime, "When it was created."),
         a("lastModified", Type::DateTime, "When it last changed."),
-        a("location", Type::Reference, "Its URI."),
+        Attr {
+            reference_types: &["uri"],
+            ..a("location", Type::Reference, "Its URI.")
+        },
         Attr {
             case_exact: true,
             ..a("version", S, "Its version, the ETag.")
@@ -342,7 +350,7 @@ fn attr_document(at: &Attr) -> Value {
             );
         }
         if at.ty == Type::Reference {
-            obj.insert("referenceTypes".into(), json!(["external"]));
+            obj.insert("referenceTypes".into(), json!(at.reference_types));
         }
     }
     doc

@@ -246,12 +246,14 @@ fn projection_keeps_and_drops_what_was_asked() {
     assert_eq!(
         p.apply(res.clone()),
         json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "1",
+               "meta": {"lastModified": "2011-05-13T04:42:34Z", "resourceType": "User"},
                "userName": "bjensen@example.com",
                "emails": [{"value": "bjensen@example.com"}, {"value": "babs@jensen.org"}]})
     );
     let p = Projection::parse(Schema::User, None, Some("emails,name.givenName,meta,id")).unwrap_or_default();
     let out = p.apply(res);
-    assert!(out.get("emails").is_none() && out.get("meta").is_none());
+    assert!(out.get("emails").is_none());
+    assert!(out.get("meta").is_some(), "meta is always returned");
     assert_eq!(out.get("name"), Some(&json!({"familyName": "Jensen"})));
     assert_eq!(out.get("id"), Some(&json!("1")), "id is always returned");
     let err = Projection::parse(Schema::User, Some("user name"), None).expect_err("bad path");

@@ -3,6 +3,9 @@ per check: its status, title, resource type and reason.
 
     python check.py BASE_URL   # the token in SCIM_TOKEN, never on the command line
 
+SCIM_TAGS (comma-separated) runs only the checks of those tags; SCIM_TRACE=1 prints every
+request and response to standard error.
+
 The server's certificate is the test's throw-away one, so TLS verification is off: this is a
 loopback test of the protocol, not of the certificate.
 """
@@ -25,8 +28,16 @@ def main() -> None:
         verify=False,
         timeout=30,
     )
+    if os.environ.get("SCIM_TRACE"):
+        def trace(response):
+            response.read()
+            request = response.request
+            body = request.content.decode(errors="replace")[:2000]
+            print(f"{request.method} {request.url} {body}\n  -> {response.status_code} {response.text[:2000]}", file=sys.stderr)
+        http.event_hooks["response"] = [trace]
+    tags = set(filter(None, os.environ.get("SCIM_TAGS", "").split(","))) or None
     client = SyncSCIMClient(http)
-    for result in check_server(client):
+    for result in check_server(client, include_tags=tags):
         print(
             json.dumps(
                 {

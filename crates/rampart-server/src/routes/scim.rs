@@ -14,7 +14,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use rampart_scim::discovery;
 use rampart_scim::project::Projection;
@@ -38,12 +38,15 @@ pub fn routes() -> Router<AppState> {
         .route("/ResourceTypes/{id}", get(resource_type))
         .route("/Schemas", get(schemas))
         .route("/Schemas/{id}", get(schema))
+        .route("/.search", post(search_all))
         .route("/Users", get(list_users).post(create_user))
+        .route("/Users/.search", post(search_users))
         .route(
             "/Users/{id}",
             get(get_user).put(replace_user).patch(patch_user).delete(delete_user),
         )
         .route("/Groups", get(list_groups).post(create_group))
+        .route("/Groups/.search", post(search_groups))
         .route(
             "/Groups/{id}",
             get(get_group).put(replace_group).patch(patch_group).delete(delete_group),
@@ -426,6 +429,48 @@ async fn delete_group(
         let c = caller(&state, &ctx, &headers).await?;
         groups::delete(&state, &c, &id, header_text(&headers, header::IF_MATCH)).await?;
         Ok(StatusCode::NO_CONTENT.into_response())
+    }
+    .await)
+}
+
+async fn search_users(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Response {
+    answer(async {
+        let c = caller(&state, &ctx, &headers).await?;
+        let q = scim::search_query(&body(bytes)?)?;
+        Ok(json(StatusCode::OK, &users::list(&state, &c, &q).await?, None, false))
+    }
+    .await)
+}
+
+async fn search_groups(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Response {
+    answer(async {
+        let c = caller(&state, &ctx, &headers).await?;
+        let q = scim::search_query(&body(bytes)?)?;
+        Ok(json(StatusCode::OK, &groups::list(&state, &c, &q).await?, None, false))
+    }
+    .await)
+}
+
+async fn search_all(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Response {
+    answer(async {
+        let c = caller(&state, &ctx, &headers).await?;
+        let q = scim::search_query(&body(bytes)?)?;
+        Ok(json(StatusCode::OK, &scim::search_all(&state, &c, &q).await?, None, false))
     }
     .await)
 }

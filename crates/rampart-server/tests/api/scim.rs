@@ -301,10 +301,19 @@ async fn users_filters_pagination_projection_and_errors() {
         // Projection.
         let a = list(&node, &t, "filter=userName%20eq%20%22bjensen%22&attributes=userName,emails.value").await;
         let r = &a.body["Resources"][0];
-        assert!(r["id"].is_string() && r["name"].is_null() && r["meta"].is_null(), "{name}: {r}");
+        assert!(r["id"].is_string() && r["name"].is_null() && r["title"].is_null(), "{name}: {r}");
+        assert!(r["meta"]["version"].is_string(), "{name}: meta is always returned: {r}");
         assert_eq!(r["emails"], json!([{"value": "bjensen@example.com"}, {"value": "babs@jensen.org"}]), "{name}");
-        let a = list(&node, &t, "excludedAttributes=emails,meta").await;
-        assert!(a.body["Resources"].as_array().unwrap().iter().all(|r| r["emails"].is_null() && r["meta"].is_null() && r["id"].is_string()), "{name}");
+        let a = list(&node, &t, "excludedAttributes=emails,name").await;
+        assert!(a.body["Resources"].as_array().unwrap().iter().all(|r| r["emails"].is_null() && r["name"].is_null() && r["id"].is_string()), "{name}");
+        // A search by POST, users and groups alike.
+        let a = scim(&node, &t, Method::POST, "/Users/.search", Some(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter": "title pr", "sortBy": "userName", "attributes": ["userName"], "count": 1,
+        })), &[]).await;
+        assert_eq!((a.status, names(&a), a.body["totalResults"].as_u64()), (StatusCode::OK, vec!["akim".to_owned()], Some(2)), "{name}: {}", a.body);
+        let a = scim(&node, &t, Method::POST, "/.search", Some(json!({"filter": "title pr"})), &[]).await;
+        assert_eq!((a.status, a.scim_type()), (StatusCode::BAD_REQUEST, "invalidSyntax"), "{name}");
 
         // Bad input: each refused with its scimType, nothing created.
         for (body, status, kind) in [
@@ -577,6 +586,61 @@ async fn group_membership_changes_roles_at_once() {
         assert_eq!(a.status, StatusCode::NO_CONTENT, "{name}");
         assert_eq!(scim(&node, &t, Method::GET, &group, None, &[]).await.status, StatusCode::NOT_FOUND, "{name}");
         assert!(node.events().await.iter().any(|e| e.action == "scim.group.delete"), "{name}");
+    })
+    .await;
+}
+
+/// scim2-tester (PyPI, `scripts/peers/scim.sh`): a SCIM client from outside the project
+/// checks discovery, then creates, reads, queries, replaces, patches and deletes Users and
+/// Groups as it reads the schemas. Every check must pass; none may be an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scim2_tester_finds_no_error() {
+    on_both(crate::kit::no_tweak, |node| async move {
+        let name = node.name();
+        let admin = node.admin().await;
+        add_provider(&node, &admin, "corp", "end").await;
+        let t = token(&node, &admin, "corp").await;
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/peers/scim.sh");
+        let base = format!("{}/scim/v2", node.base);
+        let output = tokio::task::spawn_blocking(move || {
+            std::process::Command::new("bash")
+                .arg(script)
+                .arg(base)
+                .env("SCIM_TOKEN", t)
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{name}: scim2-tester failed: {}\n{stdout}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let results: Vec<Value> = stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let bad: Vec<&Value> = results
+            .iter()
+            .filter(|r| matches!(r["status"].as_str(), Some("ERROR" | "CRITICAL")))
+            .collect();
+        assert!(
+            bad.is_empty(),
+            "{name}: {} of {} checks failed: {bad:#?}\n{}",
+            bad.len(),
+            results.len(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let passed = |kind: &str| {
+            results
+                .iter()
+                .filter(|r| r["resource_type"] == kind && r["status"] == "SUCCESS")
+                .count()
+        };
+        // Both resource types were exercised, not skipped.
+        assert!(passed("User") >= 5 && passed("Group") >= 5, "{name}: {results:#?}");
     })
     .await;
 }

@@ -31,12 +31,12 @@ fn render(caller: &ScimCaller, g: &ScimGroup) -> Value {
         let members = g
             .members
             .iter()
-            .map(|(id, name)| {
+            // `display` and `type` are the server's to say but echo nothing a client wrote;
+            // a member is its id and its URI (the user's name is one GET away).
+            .map(|(id, _)| {
                 json!({
                     "value": id.to_string(),
-                    "display": name,
                     "$ref": format!("{}/Users/{id}", caller.base),
-                    "type": "User",
                 })
             })
             .collect();
@@ -64,11 +64,15 @@ async fn find(state: &AppState, caller: &ScimCaller, id: &str) -> Result<ScimGro
         .ok_or_else(|| not_found("group"))
 }
 
+/// Every group of the caller's provider, as SCIM shows them.
+pub(crate) async fn all(state: &AppState, caller: &ScimCaller) -> Result<Vec<Value>, ScimError> {
+    let groups = state.store.scim_groups(&caller.provider).await.map_err(internal)?;
+    Ok(groups.iter().map(|g| render(caller, g)).collect())
+}
+
 /// `GET /Groups`.
 pub async fn list(state: &AppState, caller: &ScimCaller, q: &ListQuery) -> Result<Value, ScimError> {
-    let groups = state.store.scim_groups(&caller.provider).await.map_err(internal)?;
-    let all = groups.iter().map(|g| render(caller, g)).collect();
-    super::select(Schema::Group, all, q)
+    super::select(Schema::Group, all(state, caller).await?, q)
 }
 
 /// `GET /Groups/{id}`.

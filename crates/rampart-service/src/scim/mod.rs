@@ -321,3 +321,89 @@ pub fn parse_body(bytes: &[u8]) -> Result<serde_json::Value, ScimError> {
     serde_json::from_slice(bytes)
         .map_err(|e| ScimError::syntax(format!("the body is not JSON: {e}")))
 }
+
+/// `POST /.search`: users and groups together, each resource type judged by its own
+/// schema, users first.
+pub async fn search_all(
+    state: &AppState,
+    caller: &ScimCaller,
+    q: &ListQuery,
+) -> Result<serde_json::Value, ScimError> {
+    use rampart_scim::schema::Schema;
+    let mut found = users::all(state, caller).await?;
+    let mut groups = groups::all(state, caller).await?;
+    if let Some(text) = &q.filter {
+        let f = rampart_scim::filter::Filter::parse(text)?;
+        found.retain(|r| f.matches(Schema::User, r));
+        groups.retain(|r| f.matches(Schema::Group, r));
+    }
+    found.extend(groups);
+    let rest = ListQuery {
+        filter: None,
+        ..q.clone()
+    };
+    select(Schema::User, found, &rest)
+}
+
+/// The `schemas` URN of a search request (`POST …/.search`, §3.4.3).
+pub const SEARCH_URN: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+
+/// A `POST …/.search` body as list parameters.
+pub fn search_query(body: &serde_json::Value) -> Result<ListQuery, ScimError> {
+    use rampart_scim::filter::get_ci;
+    use serde_json::Value;
+    let named = get_ci(body, "schemas")
+        .and_then(Value::as_array)
+        .is_some_and(|l| l.iter().any(|s| s.as_str() == Some(SEARCH_URN)));
+    if !named {
+        return Err(ScimError::syntax(format!(
+            "schemas must be a list naming {SEARCH_URN}"
+        )));
+    }
+    let text = |k: &str| -> Result<Option<String>, ScimError> {
+        match get_ci(body, k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(ScimError::value(format!("{k} must be a string"))),
+        }
+    };
+    let list = |k: &str| -> Result<Option<String>, ScimError> {
+        match get_ci(body, k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Array(xs)) => xs
+                .iter()
+                .map(|x| {
+                    x.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| ScimError::value(format!("{k} must be a list of strings")))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(|v| Some(v.join(","))),
+            Some(_) => Err(ScimError::value(format!("{k} must be a list of strings"))),
+        }
+    };
+    let number = |k: &str| -> Result<Option<i64>, ScimError> {
+        match get_ci(body, k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| ScimError::value(format!("{k} must be an integer"))),
+        }
+    };
+    let query = ListQuery {
+        filter: text("filter")?,
+        start_index: number("startIndex")?,
+        count: number("count")?,
+        sort_by: text("sortBy")?,
+        sort_order: text("sortOrder")?,
+        attributes: list("attributes")?,
+        excluded_attributes: list("excludedAttributes")?,
+    };
+    if let Some(order) = &query.sort_order {
+        if !order.eq_ignore_ascii_case("ascending") && !order.eq_ignore_ascii_case("descending") {
+            return Err(ScimError::value("sortOrder must be ascending or descending"));
+        }
+    }
+    Ok(query)
+}

@@ -13,8 +13,9 @@ use serde_json::{json, Map, Value};
 use super::{check_if_match, internal, kind_for, not_found, rfc3339, stale, ListQuery, ScimCaller};
 use crate::state::AppState;
 
-/// What the `users` columns hold, so the stored attributes leave them out.
-const IN_COLUMNS: [&str; 3] = ["userName", "displayName", "active"];
+/// What the `users` columns hold, so the stored attributes leave them out. (`active` is
+/// kept in both: the column decides, the attributes say whether a client set it at all.)
+const IN_COLUMNS: [&str; 2] = ["userName", "displayName"];
 
 /// A resource with its ETag.
 pub struct Tagged {
@@ -36,15 +37,22 @@ pub(crate) fn etag(u: &ScimUser) -> String {
 
 /// The user as SCIM shows it.
 pub(crate) fn render(caller: &ScimCaller, u: &ScimUser, groups: &[ScimGroup]) -> Value {
-    let mut out: Map<String, Value> = u
+    let stored: Option<Map<String, Value>> = u
         .attributes
         .as_deref()
-        .and_then(|a| serde_json::from_str(a).ok())
-        .unwrap_or_default();
+        .and_then(|a| serde_json::from_str(a).ok());
+    // A disabled user is `active: false` whoever disabled them; an enabled one shows
+    // `active: true` unless a SCIM client left the attribute out.
+    let active_set = stored.as_ref().is_none_or(|s| s.contains_key("active"));
+    let mut out = stored.unwrap_or_default();
     out.insert("schemas".into(), json!([schema::USER_URN]));
     out.insert("id".into(), u.user.id.to_string().into());
     out.insert("userName".into(), u.user.username.clone().into());
-    out.insert("active".into(), (!u.user.disabled).into());
+    if u.user.disabled || active_set {
+        out.insert("active".into(), (!u.user.disabled).into());
+    } else {
+        out.remove("active");
+    }
     if let Some(d) = &u.user.display_name {
         out.insert("displayName".into(), d.clone().into());
     }
@@ -100,12 +108,16 @@ async fn find(state: &AppState, caller: &ScimCaller, id: &str) -> Result<ScimUse
         .ok_or_else(|| not_found("user"))
 }
 
-/// `GET /Users`.
-pub async fn list(state: &AppState, caller: &ScimCaller, q: &ListQuery) -> Result<Value, ScimError> {
+/// Every user of the caller's provider, as SCIM shows them.
+pub(crate) async fn all(state: &AppState, caller: &ScimCaller) -> Result<Vec<Value>, ScimError> {
     let users = state.store.scim_users(&caller.provider).await.map_err(internal)?;
     let groups = groups(state, caller).await?;
-    let all = users.iter().map(|u| render(caller, u, &groups)).collect();
-    super::select(Schema::User, all, q)
+    Ok(users.iter().map(|u| render(caller, u, &groups)).collect())
+}
+
+/// `GET /Users`.
+pub async fn list(state: &AppState, caller: &ScimCaller, q: &ListQuery) -> Result<Value, ScimError> {
+    super::select(Schema::User, all(state, caller).await?, q)
 }
 
 /// `GET /Users/{id}`.
