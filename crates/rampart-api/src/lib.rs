@@ -18,8 +18,8 @@ pub mod plans;
 pub mod posture;
 pub mod problem;
 pub mod providers;
-pub mod scim;
 pub mod saml;
+pub mod scim;
 pub mod sealed;
 pub mod support;
 
@@ -34,8 +34,8 @@ pub use plans::*;
 pub use posture::*;
 pub use problem::{Problem, PROBLEM_TYPE_PREFIX};
 pub use providers::*;
-pub use scim::*;
 pub use saml::*;
+pub use scim::*;
 pub use sealed::*;
 pub use support::*;
 

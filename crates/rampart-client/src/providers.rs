@@ -76,7 +76,9 @@ impl<'c> Providers<'c> {
     /// `POST /api/v1/providers/{name}/scim-token`: makes or rotates the SCIM token, shown
     /// this once (administrators).
     pub async fn issue_scim_token(&self, name: &str) -> Result<ScimTokenIssued, ClientError> {
-        self.client.post_bare(&["providers", name, "scim-token"]).await
+        self.client
+            .post_bare(&["providers", name, "scim-token"])
+            .await
     }
 
     /// `DELETE /api/v1/providers/{name}/scim-token`: revokes the SCIM token.

@@ -325,12 +325,15 @@ impl Parser<'_> {
 }
 
 fn check_operands(path: &AttrPath, op: Op, value: &Value) -> Result<(), ScimError> {
-    let ok = match (op, value) {
-        (Op::Eq | Op::Ne, _) => true,
-        (Op::Co | Op::Sw | Op::Ew, Value::String(_)) => true,
-        (Op::Gt | Op::Ge | Op::Lt | Op::Le, Value::String(_) | Value::Number(_)) => true,
-        _ => false,
-    };
+    let ok = matches!(
+        (op, value),
+        (Op::Eq | Op::Ne, _)
+            | (Op::Co | Op::Sw | Op::Ew, Value::String(_))
+            | (
+                Op::Gt | Op::Ge | Op::Lt | Op::Le,
+                Value::String(_) | Value::Number(_)
+            )
+    );
     if ok {
         Ok(())
     } else {

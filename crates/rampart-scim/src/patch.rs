@@ -126,7 +126,11 @@ pub fn apply(
         let path = match get_ci(op, "path") {
             None | Some(Value::Null) => None,
             Some(Value::String(p)) => Some(PatchPath::parse(p)?),
-            Some(_) => return Err(ScimError::path(format!("Operations[{i}].path must be a string"))),
+            Some(_) => {
+                return Err(ScimError::path(format!(
+                    "Operations[{i}].path must be a string"
+                )))
+            }
         };
         let value = get_ci(op, "value");
         match (kind, path) {
@@ -166,7 +170,10 @@ pub fn apply(
 }
 
 /// The attribute a path names, refused when unknown or readOnly.
-fn target(schema: Schema, p: &PatchPath) -> Result<(&'static Attr, Option<&'static Attr>), ScimError> {
+fn target(
+    schema: Schema,
+    p: &PatchPath,
+) -> Result<(&'static Attr, Option<&'static Attr>), ScimError> {
     if !p.path.in_schema(schema) {
         return Err(ScimError::path(format!(
             "{} is not an attribute of {}",
@@ -174,9 +181,13 @@ fn target(schema: Schema, p: &PatchPath) -> Result<(&'static Attr, Option<&'stat
             schema.name()
         )));
     }
-    let at = schema
-        .attr(&p.path.attr)
-        .ok_or_else(|| ScimError::path(format!("{} is not an attribute of {}", p.path.attr, schema.name())))?;
+    let at = schema.attr(&p.path.attr).ok_or_else(|| {
+        ScimError::path(format!(
+            "{} is not an attribute of {}",
+            p.path.attr,
+            schema.name()
+        ))
+    })?;
     if at.mutability == Mutability::ReadOnly {
         return Err(ScimError::mutability(format!("{} is read-only", at.name)));
     }
@@ -245,7 +256,12 @@ fn matching(at: &Attr, f: &Filter, schema: Schema, items: &[Value]) -> Vec<usize
         .collect()
 }
 
-fn immutable_check(at: &Attr, sub: Option<&Attr>, exists: bool, kind: Kind) -> Result<(), ScimError> {
+fn immutable_check(
+    at: &Attr,
+    sub: Option<&Attr>,
+    exists: bool,
+    kind: Kind,
+) -> Result<(), ScimError> {
     let which = sub.unwrap_or(at);
     if which.mutability == Mutability::Immutable && exists && kind != Kind::Add {
         return Err(ScimError::mutability(format!(
@@ -256,7 +272,13 @@ fn immutable_check(at: &Attr, sub: Option<&Attr>, exists: bool, kind: Kind) -> R
     Ok(())
 }
 
-fn set(schema: Schema, doc: &mut Map<String, Value>, p: &PatchPath, v: &Value, kind: Kind) -> Result<(), ScimError> {
+fn set(
+    schema: Schema,
+    doc: &mut Map<String, Value>,
+    p: &PatchPath,
+    v: &Value,
+    kind: Kind,
+) -> Result<(), ScimError> {
     let (at, sub) = target(schema, p)?;
     let existing = take(doc, at.name);
     let result = match (&p.filter, sub) {
@@ -287,7 +309,12 @@ fn set(schema: Schema, doc: &mut Map<String, Value>, p: &PatchPath, v: &Value, k
             }
             let mut obj = existing.clone().unwrap_or(Value::Object(Map::new()));
             if let Value::Object(m) = &mut obj {
-                immutable_check(at, Some(s), get_ci(&Value::Object(m.clone()), s.name).is_some(), kind)?;
+                immutable_check(
+                    at,
+                    Some(s),
+                    get_ci(&Value::Object(m.clone()), s.name).is_some(),
+                    kind,
+                )?;
                 put(m, s.name, v.clone());
             } else {
                 return Err(ScimError::value(format!("{} must be an object", at.name)));
@@ -317,13 +344,18 @@ fn set(schema: Schema, doc: &mut Map<String, Value>, p: &PatchPath, v: &Value, k
                 }
             }
             for i in hits {
-                let Some(item) = items.get_mut(i) else { continue };
+                let Some(item) = items.get_mut(i) else {
+                    continue;
+                };
                 match sub {
                     Some(s) => {
                         let exists = get_ci(item, s.name).is_some();
                         immutable_check(at, Some(s), exists, kind)?;
                         let Value::Object(m) = item else {
-                            return Err(ScimError::value(format!("{} holds a value that is not an object", at.name)));
+                            return Err(ScimError::value(format!(
+                                "{} holds a value that is not an object",
+                                at.name
+                            )));
                         };
                         put(m, s.name, v.clone());
                     }
@@ -348,7 +380,12 @@ fn simple_eq(f: &Filter) -> Option<(String, Value)> {
     }
 }
 
-fn remove(schema: Schema, doc: &mut Map<String, Value>, p: &PatchPath, value: Option<&Value>) -> Result<(), ScimError> {
+fn remove(
+    schema: Schema,
+    doc: &mut Map<String, Value>,
+    p: &PatchPath,
+    value: Option<&Value>,
+) -> Result<(), ScimError> {
     let (at, sub) = target(schema, p)?;
     let Some(existing) = take(doc, at.name) else {
         return Ok(());

@@ -28,7 +28,10 @@ impl AttrPath {
 
     /// Parses a path; `None` when it is not one.
     pub fn parse(text: &str) -> Option<AttrPath> {
-        let (urn, rest) = if text.get(..4).is_some_and(|u| u.eq_ignore_ascii_case("urn:")) {
+        let (urn, rest) = if text
+            .get(..4)
+            .is_some_and(|u| u.eq_ignore_ascii_case("urn:"))
+        {
             let cut = text.rfind(':')?;
             (Some(text[..cut].to_owned()), &text[cut + 1..])
         } else {

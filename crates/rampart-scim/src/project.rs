@@ -27,14 +27,23 @@ fn paths(schema: Schema, list: Option<&str>) -> Result<Vec<AttrPath>, ScimError>
         .map(|s| {
             AttrPath::parse(s)
                 .filter(|p| p.in_schema(schema))
-                .ok_or_else(|| ScimError::path(format!("{s:?} is not an attribute path of {}", schema.name())))
+                .ok_or_else(|| {
+                    ScimError::path(format!(
+                        "{s:?} is not an attribute path of {}",
+                        schema.name()
+                    ))
+                })
         })
         .collect()
 }
 
 impl Projection {
     /// Reads the two query parameters' values.
-    pub fn parse(schema: Schema, attributes: Option<&str>, excluded: Option<&str>) -> Result<Projection, ScimError> {
+    pub fn parse(
+        schema: Schema,
+        attributes: Option<&str>,
+        excluded: Option<&str>,
+    ) -> Result<Projection, ScimError> {
         Ok(Projection {
             attributes: paths(schema, attributes)?,
             excluded: paths(schema, excluded)?,
@@ -69,7 +78,10 @@ impl Projection {
 
 /// The part of attribute `k` the listed paths name.
 fn keep(list: &[AttrPath], k: &str, v: Value) -> Option<Value> {
-    let named: Vec<&AttrPath> = list.iter().filter(|p| p.attr.eq_ignore_ascii_case(k)).collect();
+    let named: Vec<&AttrPath> = list
+        .iter()
+        .filter(|p| p.attr.eq_ignore_ascii_case(k))
+        .collect();
     if named.is_empty() {
         return None;
     }
@@ -93,7 +105,10 @@ fn keep(list: &[AttrPath], k: &str, v: Value) -> Option<Value> {
 
 /// Attribute `k` without the listed paths.
 fn drop(list: &[AttrPath], k: &str, v: Value) -> Option<Value> {
-    let named: Vec<&AttrPath> = list.iter().filter(|p| p.attr.eq_ignore_ascii_case(k)).collect();
+    let named: Vec<&AttrPath> = list
+        .iter()
+        .filter(|p| p.attr.eq_ignore_ascii_case(k))
+        .collect();
     if named.iter().any(|p| p.sub.is_none()) {
         return None;
     }
@@ -103,7 +118,11 @@ fn drop(list: &[AttrPath], k: &str, v: Value) -> Option<Value> {
     let strip = |item: Value| match item {
         Value::Object(m) => Value::Object(
             m.into_iter()
-                .filter(|(sk, _)| !named.iter().any(|p| p.sub.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(sk))))
+                .filter(|(sk, _)| {
+                    !named
+                        .iter()
+                        .any(|p| p.sub.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(sk)))
+                })
                 .collect(),
         ),
         other => other,

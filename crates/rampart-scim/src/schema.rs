@@ -97,7 +97,11 @@ const PLURAL: &[Attr] = &[
     a("value", S, "The value."),
     a("display", S, "A human-readable name."),
     a("type", S, "A label such as work or home."),
-    a("primary", Type::Boolean, "Whether this is the primary value."),
+    a(
+        "primary",
+        Type::Boolean,
+        "Whether this is the primary value.",
+    ),
 ];
 
 const NAME: &[Attr] = &[
@@ -117,7 +121,11 @@ const ADDRESS: &[Attr] = &[
     a("postalCode", S, "The postal code."),
     a("country", S, "The country."),
     a("type", S, "A label such as work or home."),
-    a("primary", Type::Boolean, "Whether this is the primary address."),
+    a(
+        "primary",
+        Type::Boolean,
+        "Whether this is the primary address.",
+    ),
 ];
 
 const GROUP_REF: &[Attr] = &[
@@ -153,7 +161,11 @@ const MEMBER: &[Attr] = &[
     },
     Attr {
         mutability: Mutability::ReadOnly,
-        ..a("display", S, "The member's username, set by the service provider.")
+        ..a(
+            "display",
+            S,
+            "The member's username, set by the service provider.",
+        )
     },
     Attr {
         mutability: Mutability::ReadOnly,
@@ -165,11 +177,19 @@ const ID: Attr = Attr {
     case_exact: true,
     mutability: Mutability::ReadOnly,
     unique: true,
-    ..a("id", S, "The service provider's identifier of the resource.")
+    ..a(
+        "id",
+        S,
+        "The service provider's identifier of the resource.",
+    )
 };
 const EXTERNAL_ID: Attr = Attr {
     case_exact: true,
-    ..a("externalId", S, "The provisioning client's identifier of the resource.")
+    ..a(
+        "externalId",
+        S,
+        "The provisioning client's identifier of the resource.",
+    )
 };
 const META: Attr = Attr {
     mutability: Mutability::ReadOnly,
@@ -206,7 +226,11 @@ const USER_ATTRS: &[Attr] = &[
     a("nickName", S, "A casual name."),
     a("profileUrl", Type::Reference, "The user's online profile."),
     a("title", S, "The user's title."),
-    a("userType", S, "The user's relationship to the organisation."),
+    a(
+        "userType",
+        S,
+        "The user's relationship to the organisation.",
+    ),
     a("preferredLanguage", S, "The preferred language."),
     a("locale", S, "The default location."),
     a("timezone", S, "The time zone, in the IANA format."),
@@ -231,7 +255,11 @@ const GROUP_ATTRS: &[Attr] = &[
     Attr {
         required: true,
         unique: true,
-        ..a("displayName", S, "The group's name, which role mappings match.")
+        ..a(
+            "displayName",
+            S,
+            "The group's name, which role mappings match.",
+        )
     },
     multi("members", MEMBER, "The users in the group."),
 ];
@@ -369,14 +397,15 @@ pub fn validate(schema: Schema, body: &Value) -> Result<Map<String, Value>, Scim
         .map(|(_, v)| v);
     match named {
         Some(Value::Array(list))
-            if list
-                .iter()
-                .any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(schema.urn()))) =>
+            if list.iter().any(|s| {
+                s.as_str()
+                    .is_some_and(|s| s.eq_ignore_ascii_case(schema.urn()))
+            }) =>
         {
-            if let Some(other) = list
-                .iter()
-                .find(|s| !s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(schema.urn())))
-            {
+            if let Some(other) = list.iter().find(|s| {
+                !s.as_str()
+                    .is_some_and(|s| s.eq_ignore_ascii_case(schema.urn()))
+            }) {
                 return Err(ScimError::value(format!(
                     "schemas names {other}, which this service provider does not support"
                 )));
@@ -433,7 +462,7 @@ fn unknown(schema: Schema, key: &str) -> ScimError {
 
 /// `name` without the schema's URN prefix (`urn:…:User:userName` → `userName`); `None`
 /// for a key under another URN.
-pub fn strip_urn<'k>(schema: Schema, key: &'k str) -> Option<&'k str> {
+pub fn strip_urn(schema: Schema, key: &str) -> Option<&str> {
     let urn = schema.urn();
     if key.len() > urn.len() + 1
         && key.is_char_boundary(urn.len())

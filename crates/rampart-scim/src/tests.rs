@@ -54,19 +54,37 @@ fn filters_of_rfc_7644_against_one_user() {
         ("active eq false", false),
         (r#"title pr and userType eq "Employee""#, false),
         (r#"title pr or userType eq "Employee""#, true),
-        (r#"emails[type eq "work" and value co "@example.com"]"#, true),
-        (r#"emails[type eq "home" and value co "@example.com"]"#, false),
+        (
+            r#"emails[type eq "work" and value co "@example.com"]"#,
+            true,
+        ),
+        (
+            r#"emails[type eq "home" and value co "@example.com"]"#,
+            false,
+        ),
         (r#"emails co "jensen.org""#, true),
         (r#"emails.type eq "home""#, true),
         (r#"not (emails.type eq "home")"#, false),
-        (r#"userType eq "Employee" and (emails co "example.com" or emails.value co "example.org")"#, false),
-        (r#"title pr and (emails co "example.com" or emails.value co "example.org")"#, true),
+        (
+            r#"userType eq "Employee" and (emails co "example.com" or emails.value co "example.org")"#,
+            false,
+        ),
+        (
+            r#"title pr and (emails co "example.com" or emails.value co "example.org")"#,
+            true,
+        ),
         // `not` binds tightest, then `and`, then `or`.
         (r#"title pr or nickName pr and userType pr"#, true),
         (r#"(title pr or nickName pr) and userType pr"#, false),
         ("NICKNAME PR OR TITLE Pr", true),
-        (r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "BJ""#, true),
-        (r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber pr"#, false),
+        (
+            r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "BJ""#,
+            true,
+        ),
+        (
+            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber pr"#,
+            false,
+        ),
         ("nickName eq null", true),
         ("title eq null", false),
         (r#"displayName eq "Babs \"B\" Jensen""#, false),
@@ -118,7 +136,8 @@ fn ops(list: Value) -> Value {
 }
 
 fn user(extra: Value) -> Value {
-    let mut u = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "u1"});
+    let mut u =
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "u1"});
     if let (Some(o), Value::Object(e)) = (u.as_object_mut(), extra) {
         o.extend(e);
     }
@@ -130,64 +149,160 @@ fn patch_operations_as_a_table() {
     let work = json!({"emails": [{"value": "a@x.org", "type": "work"}, {"value": "b@y.org", "type": "home"}]});
     let cases: Vec<(Value, Value, Result<Value, &str>)> = vec![
         // replace without a path: each attribute replaced.
-        (user(json!({})), json!([{"op": "replace", "value": {"displayName": "U", "active": false}}]),
-         Ok(user(json!({"displayName": "U", "active": false})))),
+        (
+            user(json!({})),
+            json!([{"op": "replace", "value": {"displayName": "U", "active": false}}]),
+            Ok(user(json!({"displayName": "U", "active": false}))),
+        ),
         // op names ignore case (Entra ID writes "Replace").
-        (user(json!({})), json!([{"op": "Replace", "path": "active", "value": false}]),
-         Ok(user(json!({"active": false})))),
+        (
+            user(json!({})),
+            json!([{"op": "Replace", "path": "active", "value": false}]),
+            Ok(user(json!({"active": false}))),
+        ),
         // add to a multi-valued attribute appends.
-        (user(work.clone()), json!([{"op": "add", "path": "emails", "value": [{"value": "c@z.org"}]}]),
-         Ok(user(json!({"emails": [{"value": "a@x.org", "type": "work"}, {"value": "b@y.org", "type": "home"}, {"value": "c@z.org"}]})))),
+        (
+            user(work.clone()),
+            json!([{"op": "add", "path": "emails", "value": [{"value": "c@z.org"}]}]),
+            Ok(user(
+                json!({"emails": [{"value": "a@x.org", "type": "work"}, {"value": "b@y.org", "type": "home"}, {"value": "c@z.org"}]}),
+            )),
+        ),
         // replace of a multi-valued attribute replaces the list.
-        (user(work.clone()), json!([{"op": "replace", "path": "emails", "value": [{"value": "c@z.org"}]}]),
-         Ok(user(json!({"emails": [{"value": "c@z.org"}]})))),
+        (
+            user(work.clone()),
+            json!([{"op": "replace", "path": "emails", "value": [{"value": "c@z.org"}]}]),
+            Ok(user(json!({"emails": [{"value": "c@z.org"}]}))),
+        ),
         // a value filter and a sub-attribute.
-        (user(work.clone()), json!([{"op": "replace", "path": "emails[type eq \"work\"].value", "value": "new@x.org"}]),
-         Ok(user(json!({"emails": [{"value": "new@x.org", "type": "work"}, {"value": "b@y.org", "type": "home"}]})))),
+        (
+            user(work.clone()),
+            json!([{"op": "replace", "path": "emails[type eq \"work\"].value", "value": "new@x.org"}]),
+            Ok(user(
+                json!({"emails": [{"value": "new@x.org", "type": "work"}, {"value": "b@y.org", "type": "home"}]}),
+            )),
+        ),
         // no match: an `eq` filter with a sub-attribute adds the value.
-        (user(json!({})), json!([{"op": "add", "path": "emails[type eq \"work\"].value", "value": "w@x.org"}]),
-         Ok(user(json!({"emails": [{"type": "work", "value": "w@x.org"}]})))),
+        (
+            user(json!({})),
+            json!([{"op": "add", "path": "emails[type eq \"work\"].value", "value": "w@x.org"}]),
+            Ok(user(
+                json!({"emails": [{"type": "work", "value": "w@x.org"}]}),
+            )),
+        ),
         // replace of whole values with no match is noTarget.
-        (user(work.clone()), json!([{"op": "replace", "path": "emails[type eq \"other\"]", "value": {"value": "o@x.org"}}]),
-         Err("noTarget")),
+        (
+            user(work.clone()),
+            json!([{"op": "replace", "path": "emails[type eq \"other\"]", "value": {"value": "o@x.org"}}]),
+            Err("noTarget"),
+        ),
         // remove with a filter.
-        (user(work.clone()), json!([{"op": "remove", "path": "emails[type eq \"home\"]"}]),
-         Ok(user(json!({"emails": [{"value": "a@x.org", "type": "work"}]})))),
+        (
+            user(work.clone()),
+            json!([{"op": "remove", "path": "emails[type eq \"home\"]"}]),
+            Ok(user(
+                json!({"emails": [{"value": "a@x.org", "type": "work"}]}),
+            )),
+        ),
         // remove of a sub-attribute in the matched values.
-        (user(work.clone()), json!([{"op": "remove", "path": "emails[type eq \"home\"].type"}]),
-         Ok(user(json!({"emails": [{"value": "a@x.org", "type": "work"}, {"value": "b@y.org"}]})))),
+        (
+            user(work.clone()),
+            json!([{"op": "remove", "path": "emails[type eq \"home\"].type"}]),
+            Ok(user(
+                json!({"emails": [{"value": "a@x.org", "type": "work"}, {"value": "b@y.org"}]}),
+            )),
+        ),
         // remove with listed values.
-        (user(work.clone()), json!([{"op": "remove", "path": "emails", "value": [{"value": "a@x.org"}]}]),
-         Ok(user(json!({"emails": [{"value": "b@y.org", "type": "home"}]})))),
+        (
+            user(work.clone()),
+            json!([{"op": "remove", "path": "emails", "value": [{"value": "a@x.org"}]}]),
+            Ok(user(
+                json!({"emails": [{"value": "b@y.org", "type": "home"}]}),
+            )),
+        ),
         // remove the whole attribute.
-        (user(work.clone()), json!([{"op": "remove", "path": "emails"}]), Ok(user(json!({})))),
+        (
+            user(work.clone()),
+            json!([{"op": "remove", "path": "emails"}]),
+            Ok(user(json!({}))),
+        ),
         // a complex attribute merges its sub-attributes.
-        (user(json!({"name": {"givenName": "A", "familyName": "B"}})),
-         json!([{"op": "replace", "path": "name", "value": {"givenName": "C"}}]),
-         Ok(user(json!({"name": {"givenName": "C", "familyName": "B"}})))),
-        (user(json!({"name": {"givenName": "A"}})),
-         json!([{"op": "add", "path": "name.familyName", "value": "Z"}]),
-         Ok(user(json!({"name": {"givenName": "A", "familyName": "Z"}})))),
-        (user(json!({"name": {"givenName": "A"}})),
-         json!([{"op": "add", "value": {"name.familyName": "Z", "nickName": "N"}}]),
-         Ok(user(json!({"name": {"givenName": "A", "familyName": "Z"}, "nickName": "N"})))),
-        (user(json!({"name": {"givenName": "A"}})),
-         json!([{"op": "add", "value": {"urn:ietf:params:scim:schemas:core:2.0:User:nickName": "N"}}]),
-         Ok(user(json!({"name": {"givenName": "A"}, "nickName": "N"})))),
+        (
+            user(json!({"name": {"givenName": "A", "familyName": "B"}})),
+            json!([{"op": "replace", "path": "name", "value": {"givenName": "C"}}]),
+            Ok(user(json!({"name": {"givenName": "C", "familyName": "B"}}))),
+        ),
+        (
+            user(json!({"name": {"givenName": "A"}})),
+            json!([{"op": "add", "path": "name.familyName", "value": "Z"}]),
+            Ok(user(json!({"name": {"givenName": "A", "familyName": "Z"}}))),
+        ),
+        (
+            user(json!({"name": {"givenName": "A"}})),
+            json!([{"op": "add", "value": {"name.familyName": "Z", "nickName": "N"}}]),
+            Ok(user(
+                json!({"name": {"givenName": "A", "familyName": "Z"}, "nickName": "N"}),
+            )),
+        ),
+        (
+            user(json!({"name": {"givenName": "A"}})),
+            json!([{"op": "add", "value": {"urn:ietf:params:scim:schemas:core:2.0:User:nickName": "N"}}]),
+            Ok(user(json!({"name": {"givenName": "A"}, "nickName": "N"}))),
+        ),
         // refusals: all or nothing.
         (user(json!({})), json!([{"op": "remove"}]), Err("noTarget")),
-        (user(json!({})), json!([{"op": "replace", "path": "id", "value": "x"}]), Err("mutability")),
-        (user(json!({})), json!([{"op": "replace", "path": "meta.created", "value": "x"}]), Err("mutability")),
-        (user(json!({})), json!([{"op": "add", "path": "groups", "value": [{"value": "g"}]}]), Err("mutability")),
-        (user(json!({})), json!([{"op": "add", "path": "favouriteColour", "value": "red"}]), Err("invalidPath")),
-        (user(json!({})), json!([{"op": "add", "path": "emails[type eq]", "value": "x"}]), Err("invalidFilter")),
-        (user(json!({})), json!([{"op": "replace", "path": "active", "value": "yes"}]), Err("invalidValue")),
-        (user(json!({})), json!([{"op": "replace", "path": "userName", "value": 5}]), Err("invalidValue")),
-        (user(json!({})), json!([{"op": "remove", "path": "userName"}]), Err("invalidValue")),
-        (user(json!({})), json!([{"op": "move", "path": "userName"}]), Err("invalidSyntax")),
+        (
+            user(json!({})),
+            json!([{"op": "replace", "path": "id", "value": "x"}]),
+            Err("mutability"),
+        ),
+        (
+            user(json!({})),
+            json!([{"op": "replace", "path": "meta.created", "value": "x"}]),
+            Err("mutability"),
+        ),
+        (
+            user(json!({})),
+            json!([{"op": "add", "path": "groups", "value": [{"value": "g"}]}]),
+            Err("mutability"),
+        ),
+        (
+            user(json!({})),
+            json!([{"op": "add", "path": "favouriteColour", "value": "red"}]),
+            Err("invalidPath"),
+        ),
+        (
+            user(json!({})),
+            json!([{"op": "add", "path": "emails[type eq]", "value": "x"}]),
+            Err("invalidFilter"),
+        ),
+        (
+            user(json!({})),
+            json!([{"op": "replace", "path": "active", "value": "yes"}]),
+            Err("invalidValue"),
+        ),
+        (
+            user(json!({})),
+            json!([{"op": "replace", "path": "userName", "value": 5}]),
+            Err("invalidValue"),
+        ),
+        (
+            user(json!({})),
+            json!([{"op": "remove", "path": "userName"}]),
+            Err("invalidValue"),
+        ),
+        (
+            user(json!({})),
+            json!([{"op": "move", "path": "userName"}]),
+            Err("invalidSyntax"),
+        ),
         (user(json!({})), json!([]), Err("invalidSyntax")),
-        (user(json!({})), json!([{"op": "replace", "path": "displayName", "value": "ok"},
-                                 {"op": "replace", "path": "title", "value": {"x": 1}}]), Err("invalidValue")),
+        (
+            user(json!({})),
+            json!([{"op": "replace", "path": "displayName", "value": "ok"},
+                                 {"op": "replace", "path": "title", "value": {"x": 1}}]),
+            Err("invalidValue"),
+        ),
     ];
     for (before, body, expected) in cases {
         check_patch(before, ops(body), expected);
@@ -199,16 +314,27 @@ fn group_members_are_added_and_removed_by_filter() {
     let g = json!({"schemas": [crate::schema::GROUP_URN], "displayName": "admins",
                    "members": [{"value": "u1"}, {"value": "u2"}]});
     let current = validate(Schema::Group, &g).unwrap_or_default();
-    let out = patch::apply(Schema::Group, &current, &ops(json!([
-        {"op": "remove", "path": "members[value eq \"u1\"]"},
-        {"op": "add", "path": "members", "value": [{"value": "u3"}, {"value": "u2"}]},
-    ])))
+    let out = patch::apply(
+        Schema::Group,
+        &current,
+        &ops(json!([
+            {"op": "remove", "path": "members[value eq \"u1\"]"},
+            {"op": "add", "path": "members", "value": [{"value": "u3"}, {"value": "u2"}]},
+        ])),
+    )
     .unwrap_or_default();
-    assert_eq!(out.get("members"), Some(&json!([{"value": "u2"}, {"value": "u3"}])));
+    assert_eq!(
+        out.get("members"),
+        Some(&json!([{"value": "u2"}, {"value": "u3"}]))
+    );
     // A member's value is immutable: it is removed and added, never rewritten.
-    let err = patch::apply(Schema::Group, &current, &ops(json!([
-        {"op": "replace", "path": "members[value eq \"u1\"].value", "value": "u9"}
-    ])))
+    let err = patch::apply(
+        Schema::Group,
+        &current,
+        &ops(json!([
+            {"op": "replace", "path": "members[value eq \"u1\"].value", "value": "u9"}
+        ])),
+    )
     .expect_err("immutable");
     assert_eq!(err.scim_type, Some("mutability"));
 }
@@ -221,19 +347,36 @@ fn validation_refuses_unknown_attributes_and_wrong_types() {
         (user(json!({"favouriteColour": "red"})), "invalidValue"),
         (user(json!({"active": "true"})), "invalidValue"),
         (user(json!({"emails": {"value": "a@b.c"}})), "invalidValue"),
-        (user(json!({"emails": [{"value": "a@b.c", "colour": "x"}]})), "invalidValue"),
-        (user(json!({"emails": [{"value": "a@b.c", "primary": true}, {"value": "d@b.c", "primary": true}]})), "invalidValue"),
+        (
+            user(json!({"emails": [{"value": "a@b.c", "colour": "x"}]})),
+            "invalidValue",
+        ),
+        (
+            user(
+                json!({"emails": [{"value": "a@b.c", "primary": true}, {"value": "d@b.c", "primary": true}]}),
+            ),
+            "invalidValue",
+        ),
         (user(json!({"name": "Barbara"})), "invalidValue"),
-        (json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"]}), "invalidValue"),
+        (
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"]}),
+            "invalidValue",
+        ),
         (user(json!({"displayName": "a\u{0}b"})), "invalidValue"),
     ] {
         let err = validate(Schema::User, &body).expect_err("refused");
         assert_eq!(err.scim_type, Some(kind), "{body}");
     }
     // readOnly attributes a client sends back are left out; names take the schema's case.
-    let ok = validate(Schema::User, &user(json!({"ID": "x", "meta": {}, "DISPLAYNAME": "D", "nickName": null})))
-        .unwrap_or_default();
-    assert_eq!(Value::Object(ok), json!({"userName": "u1", "displayName": "D"}));
+    let ok = validate(
+        Schema::User,
+        &user(json!({"ID": "x", "meta": {}, "DISPLAYNAME": "D", "nickName": null})),
+    )
+    .unwrap_or_default();
+    assert_eq!(
+        Value::Object(ok),
+        json!({"userName": "u1", "displayName": "D"})
+    );
 }
 
 #[test]
@@ -242,7 +385,8 @@ fn projection_keeps_and_drops_what_was_asked() {
     if let Some(o) = res.as_object_mut() {
         o.insert("id".into(), "1".into());
     }
-    let p = Projection::parse(Schema::User, Some("userName,emails.value"), None).unwrap_or_default();
+    let p =
+        Projection::parse(Schema::User, Some("userName,emails.value"), None).unwrap_or_default();
     assert_eq!(
         p.apply(res.clone()),
         json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "1",
@@ -250,7 +394,8 @@ fn projection_keeps_and_drops_what_was_asked() {
                "userName": "bjensen@example.com",
                "emails": [{"value": "bjensen@example.com"}, {"value": "babs@jensen.org"}]})
     );
-    let p = Projection::parse(Schema::User, None, Some("emails,name.givenName,meta,id")).unwrap_or_default();
+    let p = Projection::parse(Schema::User, None, Some("emails,name.givenName,meta,id"))
+        .unwrap_or_default();
     let out = p.apply(res);
     assert!(out.get("emails").is_none());
     assert!(out.get("meta").is_some(), "meta is always returned");
@@ -274,7 +419,9 @@ struct Leaf {
 
 fn leaves(res: &Value) -> Vec<Leaf> {
     let mut out = Vec::new();
-    let Some(obj) = res.as_object() else { return out };
+    let Some(obj) = res.as_object() else {
+        return out;
+    };
     for (k, v) in obj {
         let attr = k.to_lowercase();
         let items: Vec<(Option<usize>, &Value)> = match v {
@@ -285,10 +432,20 @@ fn leaves(res: &Value) -> Vec<Leaf> {
             match item {
                 Value::Object(m) => {
                     for (sk, sv) in m {
-                        out.push(Leaf { attr: attr.clone(), element, sub: Some(sk.to_lowercase()), value: sv.clone() });
+                        out.push(Leaf {
+                            attr: attr.clone(),
+                            element,
+                            sub: Some(sk.to_lowercase()),
+                            value: sv.clone(),
+                        });
                     }
                 }
-                other => out.push(Leaf { attr: attr.clone(), element, sub: None, value: other.clone() }),
+                other => out.push(Leaf {
+                    attr: attr.clone(),
+                    element,
+                    sub: None,
+                    value: other.clone(),
+                }),
             }
         }
     }
@@ -296,7 +453,13 @@ fn leaves(res: &Value) -> Vec<Leaf> {
 }
 
 fn ref_compare(v: &Value, op: Op, lit: &Value, exact: bool) -> bool {
-    let fold = |s: &str| if exact { s.to_owned() } else { s.to_lowercase() };
+    let fold = |s: &str| {
+        if exact {
+            s.to_owned()
+        } else {
+            s.to_lowercase()
+        }
+    };
     match (v, lit) {
         (Value::String(a), Value::String(b)) => {
             let (a, b) = (fold(a), fold(b));
@@ -324,15 +487,23 @@ fn ref_eval(f: &Filter, res: &Value, within: Option<(&str, usize)>) -> bool {
         Filter::Not(a) => !ref_eval(a, res, within),
         Filter::Values(p, inner) => {
             let attr = p.attr.to_lowercase();
-            let elements: std::collections::BTreeSet<usize> =
-                leaves(res).iter().filter(|l| l.attr == attr).filter_map(|l| l.element).collect();
-            elements.into_iter().any(|i| ref_eval(inner, res, Some((&attr, i))))
+            let elements: std::collections::BTreeSet<usize> = leaves(res)
+                .iter()
+                .filter(|l| l.attr == attr)
+                .filter_map(|l| l.element)
+                .collect();
+            elements
+                .into_iter()
+                .any(|i| ref_eval(inner, res, Some((&attr, i))))
         }
         Filter::Present(p) | Filter::Compare(p, _, _) => {
             let all = leaves(res);
             let (attr, sub) = match within {
                 Some((parent, _)) => (parent.to_owned(), Some(p.attr.to_lowercase())),
-                None => (p.attr.to_lowercase(), p.sub.as_ref().map(|s| s.to_lowercase())),
+                None => (
+                    p.attr.to_lowercase(),
+                    p.sub.as_ref().map(|s| s.to_lowercase()),
+                ),
             };
             let hits: Vec<&Leaf> = all
                 .iter()
@@ -353,9 +524,13 @@ fn ref_eval(f: &Filter, res: &Value, within: Option<(&str, usize)>) -> bool {
             let nonempty = |v: &Value| !matches!(v, Value::Null) && v != &json!("");
             match f {
                 Filter::Present(_) => hits.iter().any(|l| nonempty(&l.value)),
-                Filter::Compare(_, Op::Ne, lit) => !hits.iter().any(|l| ref_compare(&l.value, Op::Eq, lit, exact)),
+                Filter::Compare(_, Op::Ne, lit) => !hits
+                    .iter()
+                    .any(|l| ref_compare(&l.value, Op::Eq, lit, exact)),
                 Filter::Compare(_, Op::Eq, Value::Null) => !hits.iter().any(|l| nonempty(&l.value)),
-                Filter::Compare(_, op, lit) => hits.iter().any(|l| ref_compare(&l.value, *op, lit, exact)),
+                Filter::Compare(_, op, lit) => {
+                    hits.iter().any(|l| ref_compare(&l.value, *op, lit, exact))
+                }
                 _ => false,
             }
         }
@@ -363,12 +538,18 @@ fn ref_eval(f: &Filter, res: &Value, within: Option<(&str, usize)>) -> bool {
 }
 
 fn word() -> impl Strategy<Value = String> {
-    prop::sample::select(vec!["a", "A", "ab", "Ab", "b", "ba", "x@y", "X@Y", "work", "Work", "home", ""])
-        .prop_map(str::to_owned)
+    prop::sample::select(vec![
+        "a", "A", "ab", "Ab", "b", "ba", "x@y", "X@Y", "work", "Work", "home", "",
+    ])
+    .prop_map(str::to_owned)
 }
 
 fn resource() -> impl Strategy<Value = Value> {
-    let email = (word(), prop::option::of(word()), prop::option::of(any::<bool>()));
+    let email = (
+        word(),
+        prop::option::of(word()),
+        prop::option::of(any::<bool>()),
+    );
     (
         word(),
         prop::option::of(word()),
@@ -417,13 +598,32 @@ fn leaf_filter(inside: bool) -> impl Strategy<Value = Filter> {
     let paths: Vec<&str> = if inside {
         vec!["value", "type", "primary", "display"]
     } else {
-        vec!["userName", "USERNAME", "displayName", "externalId", "active", "emails", "emails.value", "emails.type", "name.givenName", "name.familyName", "nickName"]
+        vec![
+            "userName",
+            "USERNAME",
+            "displayName",
+            "externalId",
+            "active",
+            "emails",
+            "emails.value",
+            "emails.type",
+            "name.givenName",
+            "name.familyName",
+            "nickName",
+        ]
     };
-    let path = prop::sample::select(paths).prop_map(|p| crate::path::AttrPath::parse(p).unwrap_or_else(|| crate::path::AttrPath::new("x", None)));
-    let lit = prop_oneof![word().prop_map(Value::from), any::<bool>().prop_map(Value::from), Just(Value::Null)];
+    let path = prop::sample::select(paths).prop_map(|p| {
+        crate::path::AttrPath::parse(p).unwrap_or_else(|| crate::path::AttrPath::new("x", None))
+    });
+    let lit = prop_oneof![
+        word().prop_map(Value::from),
+        any::<bool>().prop_map(Value::from),
+        Just(Value::Null)
+    ];
     prop_oneof![
         path.clone().prop_map(Filter::Present),
-        (path, prop::sample::select(Op::ALL.to_vec()), lit).prop_map(|(p, op, v)| Filter::Compare(p, op, v)),
+        (path, prop::sample::select(Op::ALL.to_vec()), lit)
+            .prop_map(|(p, op, v)| Filter::Compare(p, op, v)),
     ]
 }
 

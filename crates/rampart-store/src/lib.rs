@@ -49,11 +49,11 @@ pub use lifecycle::{
 pub use posture::{AccountFacts, FindingCount};
 pub use providers::saml::{Consumed, SamlRequest};
 pub use providers::users::NO_LOCAL_PASSWORD;
-pub use scim::{ScimGroup, ScimGroupWrite, ScimUser, ScimUserWrite, Written};
 pub use providers::{
     DirectoryProfile, NewProviderLogin, ProfileChange, ProviderLogin, ProviderRecord,
     ProviderStatus,
 };
+pub use scim::{ScimGroup, ScimGroupWrite, ScimUser, ScimUserWrite, Written};
 
 pub use support::{
     CaseQuery, CaseScope, Company, Decided, DecisionBy, NewCase, NewLink, OpenedCase, PeopleChange,

@@ -121,23 +121,46 @@ impl Store {
         let mut owned = self.write().await?;
         let tx = &mut owned;
         let exists: Option<String> = tx
-            .scalar_opt("SELECT name FROM user_providers WHERE name = $1", [name.into()])
+            .scalar_opt(
+                "SELECT name FROM user_providers WHERE name = $1",
+                [name.into()],
+            )
             .await?;
         if exists.is_none() {
-            return Err(Error::NotFound { what: "user provider" });
+            return Err(Error::NotFound {
+                what: "user provider",
+            });
         }
         let replaced = tx
-            .exec("DELETE FROM scim_tokens WHERE user_provider = $1", [name.into()])
+            .exec(
+                "DELETE FROM scim_tokens WHERE user_provider = $1",
+                [name.into()],
+            )
             .await?
             > 0;
         tx.exec(
             "INSERT INTO scim_tokens (user_provider, token_hash, created_at) VALUES ($1, $2, $3)",
-            [name.into(), Arg::from(&token_hash[..]), to_millis(now).into()],
+            [
+                name.into(),
+                Arg::from(&token_hash[..]),
+                to_millis(now).into(),
+            ],
         )
         .await?;
-        let action = if replaced { "scim.token.rotate" } else { "scim.token.create" };
-        crate::audit::record(tx, ctx, now, action, Some(format!("user-provider:{name}")), json!({}))
-            .await?;
+        let action = if replaced {
+            "scim.token.rotate"
+        } else {
+            "scim.token.create"
+        };
+        crate::audit::record(
+            tx,
+            ctx,
+            now,
+            action,
+            Some(format!("user-provider:{name}")),
+            json!({}),
+        )
+        .await?;
         owned.commit().await?;
         Ok(replaced)
     }
@@ -152,7 +175,10 @@ impl Store {
         let mut owned = self.write().await?;
         let tx = &mut owned;
         let gone = tx
-            .exec("DELETE FROM scim_tokens WHERE user_provider = $1", [name.into()])
+            .exec(
+                "DELETE FROM scim_tokens WHERE user_provider = $1",
+                [name.into()],
+            )
             .await?;
         if gone == 0 {
             return Err(Error::NotFound { what: "SCIM token" });
@@ -200,7 +226,10 @@ impl Store {
         let rows = self
             .reader()
             .rows(
-                concat!(scim_user_select!(), "WHERE u.user_provider = $1 ORDER BY u.id"),
+                concat!(
+                    scim_user_select!(),
+                    "WHERE u.user_provider = $1 ORDER BY u.id"
+                ),
                 [name.into()],
             )
             .await?;
@@ -212,7 +241,10 @@ impl Store {
         let row = self
             .reader()
             .row_opt(
-                concat!(scim_user_select!(), "WHERE u.id = $1 AND u.user_provider = $2"),
+                concat!(
+                    scim_user_select!(),
+                    "WHERE u.id = $1 AND u.user_provider = $2"
+                ),
                 [id.to_string().into(), name.into()],
             )
             .await?;
@@ -262,10 +294,20 @@ impl Store {
             o.insert("username".into(), w.username.as_str().into());
             o.insert("active".into(), (!w.disabled).into());
         }
-        crate::audit::record(tx, ctx, now, "user.create", Some(format!("user:{id}")), details)
-            .await?;
+        crate::audit::record(
+            tx,
+            ctx,
+            now,
+            "user.create",
+            Some(format!("user:{id}")),
+            details,
+        )
+        .await?;
         let row = tx
-            .row_opt(concat!(scim_user_select!(), "WHERE u.id = $1"), [id.to_string().into()])
+            .row_opt(
+                concat!(scim_user_select!(), "WHERE u.id = $1"),
+                [id.to_string().into()],
+            )
             .await?
             .ok_or(Error::NotFound { what: "user" })?;
         let out = scim_user_from_row(&row)?;
@@ -291,7 +333,10 @@ impl Store {
         let tx = &mut owned;
         let row = tx
             .row_opt(
-                concat!(scim_user_select!(), "WHERE u.id = $1 AND u.user_provider = $2"),
+                concat!(
+                    scim_user_select!(),
+                    "WHERE u.id = $1 AND u.user_provider = $2"
+                ),
                 [id.to_string().into(), w.user_provider.as_str().into()],
             )
             .await?
@@ -320,18 +365,28 @@ impl Store {
         let changed = if before.attributes.is_some() {
             tx.exec(
                 "UPDATE scim_users SET attributes = $1, version = $2 WHERE user_id = $3",
-                [w.attributes.as_str().into(), version.into(), id.to_string().into()],
+                [
+                    w.attributes.as_str().into(),
+                    version.into(),
+                    id.to_string().into(),
+                ],
             )
             .await?
         } else {
             tx.exec(
                 "INSERT INTO scim_users (user_id, attributes, version) VALUES ($1, $2, $3)",
-                [id.to_string().into(), w.attributes.as_str().into(), version.into()],
+                [
+                    id.to_string().into(),
+                    w.attributes.as_str().into(),
+                    version.into(),
+                ],
             )
             .await?
         };
         if changed != 1 {
-            return Err(Error::Internal("a SCIM user's attributes were not written".into()));
+            return Err(Error::Internal(
+                "a SCIM user's attributes were not written".into(),
+            ));
         }
         let mut details = actor_details(&w.user_provider);
         let action = match (before.user.disabled, w.disabled) {
@@ -353,7 +408,10 @@ impl Store {
         crate::audit::record(tx, ctx, now, action, Some(format!("user:{id}")), details).await?;
         crate::fence::credentials_changed(tx).await?;
         let row = tx
-            .row_opt(concat!(scim_user_select!(), "WHERE u.id = $1"), [id.to_string().into()])
+            .row_opt(
+                concat!(scim_user_select!(), "WHERE u.id = $1"),
+                [id.to_string().into()],
+            )
             .await?
             .ok_or(Error::NotFound { what: "user" })?;
         let out = scim_user_from_row(&row)?;
@@ -376,7 +434,10 @@ impl Store {
         let tx = &mut owned;
         let row = tx
             .row_opt(
-                concat!(scim_user_select!(), "WHERE u.id = $1 AND u.user_provider = $2"),
+                concat!(
+                    scim_user_select!(),
+                    "WHERE u.id = $1 AND u.user_provider = $2"
+                ),
                 [id.to_string().into(), name.into()],
             )
             .await?
@@ -389,15 +450,23 @@ impl Store {
         }
         crate::authz::tx::user_deleted(tx, id, to_millis(now)).await?;
         let revoked = revoke_all_sessions(tx, id, to_millis(now)).await?;
-        tx.exec("DELETE FROM users WHERE id = $1", [id.to_string().into()]).await?;
+        tx.exec("DELETE FROM users WHERE id = $1", [id.to_string().into()])
+            .await?;
         let mut details = actor_details(name);
         if let Some(o) = details.as_object_mut() {
             o.insert("provider".into(), before.user.provider.as_str().into());
             o.insert("username".into(), before.user.username.clone().into());
             o.insert("sessions_revoked".into(), revoked.into());
         }
-        crate::audit::record(tx, ctx, now, "user.delete", Some(format!("user:{id}")), details)
-            .await?;
+        crate::audit::record(
+            tx,
+            ctx,
+            now,
+            "user.delete",
+            Some(format!("user:{id}")),
+            details,
+        )
+        .await?;
         crate::fence::credentials_changed(tx).await?;
         owned.commit().await?;
         self.credentials_changed();
@@ -423,12 +492,16 @@ impl Store {
             )
             .await?;
         db.commit().await?;
-        let mut groups = rows.iter().map(group_from_row).collect::<Result<Vec<_>, _>>()?;
+        let mut groups = rows
+            .iter()
+            .map(group_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
         for m in &members {
             let gid: String = m.get("group_id")?;
             let uid: String = m.get("id")?;
             if let Some(g) = groups.iter_mut().find(|g| g.id == gid) {
-                g.members.push((UserId::parse(&uid, "id")?, m.get("username")?));
+                g.members
+                    .push((UserId::parse(&uid, "id")?, m.get("username")?));
             }
         }
         Ok(groups)
@@ -469,7 +542,10 @@ impl Store {
         let tx = &mut owned;
         for m in &w.members {
             let theirs: Option<Option<String>> = tx
-                .scalar_opt("SELECT user_provider FROM users WHERE id = $1", [m.to_string().into()])
+                .scalar_opt(
+                    "SELECT user_provider FROM users WHERE id = $1",
+                    [m.to_string().into()],
+                )
                 .await?;
             if theirs.flatten().as_deref() != Some(w.user_provider.as_str()) {
                 return Err(Error::invalid(
@@ -533,8 +609,17 @@ impl Store {
                 (gid.to_owned(), before, "scim.group.update")
             }
         };
-        let added: Vec<UserId> = w.members.iter().filter(|m| !before.contains(m)).copied().collect();
-        let removed: Vec<UserId> = before.iter().filter(|m| !w.members.contains(m)).copied().collect();
+        let added: Vec<UserId> = w
+            .members
+            .iter()
+            .filter(|m| !before.contains(m))
+            .copied()
+            .collect();
+        let removed: Vec<UserId> = before
+            .iter()
+            .filter(|m| !w.members.contains(m))
+            .copied()
+            .collect();
         for m in &removed {
             tx.exec(
                 "DELETE FROM scim_group_members WHERE group_id = $1 AND user_id = $2",
@@ -556,8 +641,15 @@ impl Store {
             "added": added.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "removed": removed.iter().map(ToString::to_string).collect::<Vec<_>>(),
         });
-        crate::audit::record(tx, ctx, now, action, Some(format!("scim-group:{gid}")), details)
-            .await?;
+        crate::audit::record(
+            tx,
+            ctx,
+            now,
+            action,
+            Some(format!("scim-group:{gid}")),
+            details,
+        )
+        .await?;
         let group = group_in(tx, &w.user_provider, &gid)
             .await?
             .ok_or(Error::NotFound { what: "group" })?;
@@ -585,16 +677,26 @@ impl Store {
         if expect.is_some_and(|v| v != current.version) {
             return Ok(Written::Stale);
         }
-        tx.exec("DELETE FROM scim_groups WHERE id = $1", [id.into()]).await?;
+        tx.exec("DELETE FROM scim_groups WHERE id = $1", [id.into()])
+            .await?;
         let details = json!({
             "user_provider": name,
             "via": "scim",
             "display_name": current.display_name,
         });
-        crate::audit::record(tx, ctx, now, "scim.group.delete", Some(format!("scim-group:{id}")), details)
-            .await?;
+        crate::audit::record(
+            tx,
+            ctx,
+            now,
+            "scim.group.delete",
+            Some(format!("scim-group:{id}")),
+            details,
+        )
+        .await?;
         owned.commit().await?;
-        Ok(Written::Done(current.members.into_iter().map(|(u, _)| u).collect()))
+        Ok(Written::Done(
+            current.members.into_iter().map(|(u, _)| u).collect(),
+        ))
     }
 }
 
@@ -631,13 +733,19 @@ async fn group_in(tx: &mut Tx<'_>, name: &str, id: &str) -> Result<Option<ScimGr
         .await?;
     for m in &members {
         let uid: String = m.get("id")?;
-        group.members.push((UserId::parse(&uid, "id")?, m.get("username")?));
+        group
+            .members
+            .push((UserId::parse(&uid, "id")?, m.get("username")?));
     }
     Ok(Some(group))
 }
 
 /// Refuses a username another user of the same kind (other than `me`) holds.
-async fn username_free(tx: &mut Tx<'_>, w: &ScimUserWrite, me: Option<UserId>) -> Result<(), Error> {
+async fn username_free(
+    tx: &mut Tx<'_>,
+    w: &ScimUserWrite,
+    me: Option<UserId>,
+) -> Result<(), Error> {
     let holder: Option<String> = tx
         .scalar_opt(
             "SELECT id FROM users WHERE provider = $1 AND username_norm = $2",
@@ -654,7 +762,11 @@ async fn username_free(tx: &mut Tx<'_>, w: &ScimUserWrite, me: Option<UserId>) -
 }
 
 /// The e-mail to store: left out when another user of the same kind has it.
-async fn free_email(tx: &mut Tx<'_>, w: &ScimUserWrite, me: Option<UserId>) -> Result<Option<String>, Error> {
+async fn free_email(
+    tx: &mut Tx<'_>,
+    w: &ScimUserWrite,
+    me: Option<UserId>,
+) -> Result<Option<String>, Error> {
     let Some(email) = &w.email else {
         return Ok(None);
     };

@@ -43,13 +43,19 @@ pub fn routes() -> Router<AppState> {
         .route("/Users/.search", post(search_users))
         .route(
             "/Users/{id}",
-            get(get_user).put(replace_user).patch(patch_user).delete(delete_user),
+            get(get_user)
+                .put(replace_user)
+                .patch(patch_user)
+                .delete(delete_user),
         )
         .route("/Groups", get(list_groups).post(create_group))
         .route("/Groups/.search", post(search_groups))
         .route(
             "/Groups/{id}",
-            get(get_group).put(replace_group).patch(patch_group).delete(delete_group),
+            get(get_group)
+                .put(replace_group)
+                .patch(patch_group)
+                .delete(delete_group),
         )
         .fallback(|| async {
             error(ScimError {
@@ -105,8 +111,9 @@ pub(crate) fn base(state: &AppState, ctx: &RequestContext, headers: &HeaderMap) 
             .and_then(|h| h.to_str().ok())
             .filter(|h| {
                 !h.is_empty()
-                    && h.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+                    && h.chars().all(|c| {
+                        c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']')
+                    })
             });
         match host {
             Some(h) => format!("{}://{h}", if ctx.https { "https" } else { "http" }),
@@ -118,7 +125,11 @@ pub(crate) fn base(state: &AppState, ctx: &RequestContext, headers: &HeaderMap) 
     format!("{origin}/scim/v2")
 }
 
-async fn caller(state: &AppState, ctx: &RequestContext, headers: &HeaderMap) -> Result<ScimCaller, ScimError> {
+async fn caller(
+    state: &AppState,
+    ctx: &RequestContext,
+    headers: &HeaderMap,
+) -> Result<ScimCaller, ScimError> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
@@ -130,7 +141,7 @@ async fn caller(state: &AppState, ctx: &RequestContext, headers: &HeaderMap) -> 
     scim::authenticate(state, &ctx.origin(state), bearer, base(state, ctx, headers)).await
 }
 
-fn header_text<'h>(headers: &'h HeaderMap, name: header::HeaderName) -> Option<&'h str> {
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|h| h.to_str().ok())
 }
 
@@ -169,21 +180,33 @@ fn list_query(schema: Schema, q: &HashMap<String, String>) -> Result<ListQuery, 
     };
     if let Some(order) = &query.sort_order {
         if !order.eq_ignore_ascii_case("ascending") && !order.eq_ignore_ascii_case("descending") {
-            return Err(ScimError::value("sortOrder must be ascending or descending"));
+            return Err(ScimError::value(
+                "sortOrder must be ascending or descending",
+            ));
         }
     }
-    Projection::parse(schema, query.attributes.as_deref(), query.excluded_attributes.as_deref())?;
+    Projection::parse(
+        schema,
+        query.attributes.as_deref(),
+        query.excluded_attributes.as_deref(),
+    )?;
     Ok(query)
 }
 
 fn projection(schema: Schema, q: &HashMap<String, String>) -> Result<Projection, ScimError> {
     let q = list_query(schema, q)?;
-    Projection::parse(schema, q.attributes.as_deref(), q.excluded_attributes.as_deref())
+    Projection::parse(
+        schema,
+        q.attributes.as_deref(),
+        q.excluded_attributes.as_deref(),
+    )
 }
 
 /// A read's answer, or a 304 when `If-None-Match` still names its version.
 fn read(tagged: Tagged, headers: &HeaderMap) -> Response {
-    if header_text(headers, header::IF_NONE_MATCH).is_some_and(|h| scim::etag_listed(h, &tagged.etag)) {
+    if header_text(headers, header::IF_NONE_MATCH)
+        .is_some_and(|h| scim::etag_listed(h, &tagged.etag))
+    {
         let mut response = StatusCode::NOT_MODIFIED.into_response();
         if let Ok(tag) = HeaderValue::from_str(&tagged.etag) {
             response.headers_mut().insert(header::ETAG, tag);
@@ -193,23 +216,45 @@ fn read(tagged: Tagged, headers: &HeaderMap) -> Response {
     json(StatusCode::OK, &tagged.resource, Some(&tagged.etag), false)
 }
 
-async fn service_provider_config(State(state): State<AppState>, ctx: RequestContext, headers: HeaderMap) -> Response {
-    answer(async {
-        let c = caller(&state, &ctx, &headers).await?;
-        Ok(json(StatusCode::OK, &discovery::service_provider_config(&c.base), None, false))
-    }
-    .await)
+async fn service_provider_config(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+) -> Response {
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            Ok(json(
+                StatusCode::OK,
+                &discovery::service_provider_config(&c.base),
+                None,
+                false,
+            ))
+        }
+        .await,
+    )
 }
 
-async fn resource_types(State(state): State<AppState>, ctx: RequestContext, headers: HeaderMap) -> Response {
-    answer(async {
-        let c = caller(&state, &ctx, &headers).await?;
-        let all = [Schema::User, Schema::Group]
-            .map(|s| discovery::resource_type(&c.base, s))
-            .to_vec();
-        Ok(json(StatusCode::OK, &discovery::list(all, 2, 1), None, false))
-    }
-    .await)
+async fn resource_types(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+) -> Response {
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            let all = [Schema::User, Schema::Group]
+                .map(|s| discovery::resource_type(&c.base, s))
+                .to_vec();
+            Ok(json(
+                StatusCode::OK,
+                &discovery::list(all, 2, 1),
+                None,
+                false,
+            ))
+        }
+        .await,
+    )
 }
 
 async fn resource_type(
@@ -218,24 +263,48 @@ async fn resource_type(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    answer(async {
-        let c = caller(&state, &ctx, &headers).await?;
-        let s = [Schema::User, Schema::Group]
-            .into_iter()
-            .find(|s| s.name() == id)
-            .ok_or_else(|| ScimError { status: 404, scim_type: None, detail: "no such resource type".into() })?;
-        Ok(json(StatusCode::OK, &discovery::resource_type(&c.base, s), None, false))
-    }
-    .await)
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            let s = [Schema::User, Schema::Group]
+                .into_iter()
+                .find(|s| s.name() == id)
+                .ok_or_else(|| ScimError {
+                    status: 404,
+                    scim_type: None,
+                    detail: "no such resource type".into(),
+                })?;
+            Ok(json(
+                StatusCode::OK,
+                &discovery::resource_type(&c.base, s),
+                None,
+                false,
+            ))
+        }
+        .await,
+    )
 }
 
-async fn schemas(State(state): State<AppState>, ctx: RequestContext, headers: HeaderMap) -> Response {
-    answer(async {
-        let c = caller(&state, &ctx, &headers).await?;
-        let all = [Schema::User, Schema::Group].map(|s| s.document(&c.base)).to_vec();
-        Ok(json(StatusCode::OK, &discovery::list(all, 2, 1), None, false))
-    }
-    .await)
+async fn schemas(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+) -> Response {
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            let all = [Schema::User, Schema::Group]
+                .map(|s| s.document(&c.base))
+                .to_vec();
+            Ok(json(
+                StatusCode::OK,
+                &discovery::list(all, 2, 1),
+                None,
+                false,
+            ))
+        }
+        .await,
+    )
 }
 
 async fn schema(
@@ -244,15 +313,21 @@ async fn schema(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    answer(async {
-        let c = caller(&state, &ctx, &headers).await?;
-        let s = [Schema::User, Schema::Group]
-            .into_iter()
-            .find(|s| s.urn() == id)
-            .ok_or_else(|| ScimError { status: 404, scim_type: None, detail: "no such schema".into() })?;
-        Ok(json(StatusCode::OK, &s.document(&c.base), None, false))
-    }
-    .await)
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            let s = [Schema::User, Schema::Group]
+                .into_iter()
+                .find(|s| s.urn() == id)
+                .ok_or_else(|| ScimError {
+                    status: 404,
+                    scim_type: None,
+                    detail: "no such schema".into(),
+                })?;
+            Ok(json(StatusCode::OK, &s.document(&c.base), None, false))
+        }
+        .await,
+    )
 }
 
 async fn list_users(
@@ -261,12 +336,19 @@ async fn list_users(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    answer(async {
-        let c = caller(&state, &ctx, &headers).await?;
-        let q = list_query(Schema::User, &q)?;
-        Ok(json(StatusCode::OK, &users::list(&state, &c, &q).await?, None, false))
-    }
-    .await)
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            let q = list_query(Schema::User, &q)?;
+            Ok(json(
+                StatusCode::OK,
+                &users::list(&state, &c, &q).await?,
+                None,
+                false,
+            ))
+        }
+        .await,
+    )
 }
 
 async fn create_user(
@@ -275,12 +357,14 @@ async fn create_user(
     headers: HeaderMap,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Response {
-    answer(async {
-        let c = caller(&state, &ctx, &headers).await?;
-        let t = users::create(&state, &c, &body(bytes)?).await?;
-        Ok(json(StatusCode::CREATED, &t.resource, Some(&t.etag), true))
-    }
-    .await)
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            let t = users::create(&state, &c, &body(bytes)?).await?;
+            Ok(json(StatusCode::CREATED, &t.resource, Some(&t.etag), true))
+        }
+        .await,
+    )
 }
 
 async fn get_user(
@@ -290,12 +374,14 @@ async fn get_user(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    answer(async {
-        let c = caller(&state, &ctx, &headers).await?;
-        let p = projection(Schema::User, &q)?;
-        Ok(read(users::get(&state, &c, &id, &p).await?, &headers))
-    }
-    .await)
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            let p = projection(Schema::User, &q)?;
+            Ok(read(users::get(&state, &c, &id, &p).await?, &headers))
+        }
+        .await,
+    )
 }
 
 async fn replace_user(
@@ -305,13 +391,15 @@ async fn replace_user(
     Path(id): Path<String>,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Response {
-    answer(async {
-        let c = caller(&state, &ctx, &headers).await?;
-        let if_match = header_text(&headers, header::IF_MATCH);
-        let t = users::replace(&state, &c, &id, &body(bytes)?, if_match).await?;
-        Ok(json(StatusCode::OK, &t.resource, Some(&t.etag), false))
-    }
-    .await)
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            let if_match = header_text(&headers, header::IF_MATCH);
+            let t = users::replace(&state, &c, &id, &body(bytes)?, if_match).await?;
+            Ok(json(StatusCode::OK, &t.resource, Some(&t.etag), false))
+        }
+        .await,
+    )
 }
 
 async fn patch_user(
@@ -321,13 +409,15 @@ async fn patch_user(
     Path(id): Path<String>,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Response {
-    answer(async {
-        let c = caller(&state, &ctx, &headers).await?;
-        let if_match = header_text(&headers, header::IF_MATCH);
-        let t = users::patch(&state, &c, &id, &body(bytes)?, if_match).await?;
-        Ok(json(StatusCode::OK, &t.resource, Some(&t.etag), false))
-    }
-    .await)
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            let if_match = header_text(&headers, header::IF_MATCH);
+            let t = users::patch(&state, &c, &id, &body(bytes)?, if_match).await?;
+            Ok(json(StatusCode::OK, &t.resource, Some(&t.etag), false))
+        }
+        .await,
+    )
 }
 
 async fn delete_user(
@@ -336,12 +426,14 @@ async fn delete_user(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    answer(async {
-        let c = caller(&state, &ctx, &headers).await?;
-        users::delete(&state, &c, &id, header_text(&headers, header::IF_MATCH)).await?;
-        Ok(StatusCode::NO_CONTENT.into_response())
-    }
-    .await)
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            users::delete(&state, &c, &id, header_text(&headers, header::IF_MATCH)).await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        .await,
+    )
 }
 
 async fn list_groups(
@@ -350,12 +442,19 @@ async fn list_groups(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    answer(async {
-        let c = caller(&state, &ctx, &headers).await?;
-        let q = list_query(Schema::Group, &q)?;
-        Ok(json(StatusCode::OK, &groups::list(&state, &c, &q).await?, None, false))
-    }
-    .await)
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            let q = list_query(Schema::Group, &q)?;
+            Ok(json(
+                StatusCode::OK,
+                &groups::list(&state, &c, &q).await?,
+                None,
+                false,
+            ))
+        }
+        .await,
+    )
 }
 
 async fn create_group(
@@ -364,12 +463,14 @@ async fn create_group(
     headers: HeaderMap,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Response {
-    answer(async {
-        let c = caller(&state, &ctx, &headers).await?;
-        let t = groups::create(&state, &c, &body(bytes)?).await?;
-        Ok(json(StatusCode::CREATED, &t.resource, Some(&t.etag), true))
-    }
-    .await)
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            let t = groups::create(&state, &c, &body(bytes)?).await?;
+            Ok(json(StatusCode::CREATED, &t.resource, Some(&t.etag), true))
+        }
+        .await,
+    )
 }
 
 async fn get_group(
@@ -379,12 +480,14 @@ async fn get_group(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    answer(async {
-        let c = caller(&state, &ctx, &headers).await?;
-        let p = projection(Schema::Group, &q)?;
-        Ok(read(groups::get(&state, &c, &id, &p).await?, &headers))
-    }
-    .await)
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            let p = projection(Schema::Group, &q)?;
+            Ok(read(groups::get(&state, &c, &id, &p).await?, &headers))
+        }
+        .await,
+    )
 }
 
 async fn replace_group(
@@ -394,13 +497,15 @@ async fn replace_group(
     Path(id): Path<String>,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Response {
-    answer(async {
-        let c = caller(&state, &ctx, &headers).await?;
-        let if_match = header_text(&headers, header::IF_MATCH);
-        let t = groups::replace(&state, &c, &id, &body(bytes)?, if_match).await?;
-        Ok(json(StatusCode::OK, &t.resource, Some(&t.etag), false))
-    }
-    .await)
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            let if_match = header_text(&headers, header::IF_MATCH);
+            let t = groups::replace(&state, &c, &id, &body(bytes)?, if_match).await?;
+            Ok(json(StatusCode::OK, &t.resource, Some(&t.etag), false))
+        }
+        .await,
+    )
 }
 
 async fn patch_group(
@@ -410,13 +515,15 @@ async fn patch_group(
     Path(id): Path<String>,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Response {
-    answer(async {
-        let c = caller(&state, &ctx, &headers).await?;
-        let if_match = header_text(&headers, header::IF_MATCH);
-        let t = groups::patch(&state, &c, &id, &body(bytes)?, if_match).await?;
-        Ok(json(StatusCode::OK, &t.resource, Some(&t.etag), false))
-    }
-    .await)
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            let if_match = header_text(&headers, header::IF_MATCH);
+            let t = groups::patch(&state, &c, &id, &body(bytes)?, if_match).await?;
+            Ok(json(StatusCode::OK, &t.resource, Some(&t.etag), false))
+        }
+        .await,
+    )
 }
 
 async fn delete_group(
@@ -425,12 +532,14 @@ async fn delete_group(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    answer(async {
-        let c = caller(&state, &ctx, &headers).await?;
-        groups::delete(&state, &c, &id, header_text(&headers, header::IF_MATCH)).await?;
-        Ok(StatusCode::NO_CONTENT.into_response())
-    }
-    .await)
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            groups::delete(&state, &c, &id, header_text(&headers, header::IF_MATCH)).await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        .await,
+    )
 }
 
 async fn search_users(
@@ -439,12 +548,19 @@ async fn search_users(
     headers: HeaderMap,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Response {
-    answer(async {
-        let c = caller(&state, &ctx, &headers).await?;
-        let q = scim::search_query(&body(bytes)?)?;
-        Ok(json(StatusCode::OK, &users::list(&state, &c, &q).await?, None, false))
-    }
-    .await)
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            let q = scim::search_query(&body(bytes)?)?;
+            Ok(json(
+                StatusCode::OK,
+                &users::list(&state, &c, &q).await?,
+                None,
+                false,
+            ))
+        }
+        .await,
+    )
 }
 
 async fn search_groups(
@@ -453,12 +569,19 @@ async fn search_groups(
     headers: HeaderMap,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Response {
-    answer(async {
-        let c = caller(&state, &ctx, &headers).await?;
-        let q = scim::search_query(&body(bytes)?)?;
-        Ok(json(StatusCode::OK, &groups::list(&state, &c, &q).await?, None, false))
-    }
-    .await)
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            let q = scim::search_query(&body(bytes)?)?;
+            Ok(json(
+                StatusCode::OK,
+                &groups::list(&state, &c, &q).await?,
+                None,
+                false,
+            ))
+        }
+        .await,
+    )
 }
 
 async fn search_all(
@@ -467,10 +590,17 @@ async fn search_all(
     headers: HeaderMap,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Response {
-    answer(async {
-        let c = caller(&state, &ctx, &headers).await?;
-        let q = scim::search_query(&body(bytes)?)?;
-        Ok(json(StatusCode::OK, &scim::search_all(&state, &c, &q).await?, None, false))
-    }
-    .await)
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            let q = scim::search_query(&body(bytes)?)?;
+            Ok(json(
+                StatusCode::OK,
+                &scim::search_all(&state, &c, &q).await?,
+                None,
+                false,
+            ))
+        }
+        .await,
+    )
 }

@@ -18,7 +18,12 @@ const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 /// Creates the user provider `name` (an LDAP directory nobody reaches: SCIM needs none),
 /// whose group `auditors` maps to the IT role `auditor`.
 async fn add_provider(node: &Node, admin: &str, name: &str, users: &str) {
-    let secret = node.server().state.config.data_dir.join(format!("{name}-bind"));
+    let secret = node
+        .server()
+        .state
+        .config
+        .data_dir
+        .join(format!("{name}-bind"));
     std::fs::write(&secret, "unused").unwrap();
     let settings = json!({
         "url": "ldap://127.0.0.1:9",
@@ -119,13 +124,29 @@ fn new_user(name: &str, extra: Value) -> Value {
 }
 
 async fn create(node: &Node, token: &str, name: &str, extra: Value) -> Value {
-    let a = scim(node, token, Method::POST, "/Users", Some(new_user(name, extra)), &[]).await;
+    let a = scim(
+        node,
+        token,
+        Method::POST,
+        "/Users",
+        Some(new_user(name, extra)),
+        &[],
+    )
+    .await;
     assert_eq!(a.status, StatusCode::CREATED, "{}: {}", node.name(), a.body);
     a.body
 }
 
 async fn list(node: &Node, token: &str, query: &str) -> Answer {
-    scim(node, token, Method::GET, &format!("/Users?{query}"), None, &[]).await
+    scim(
+        node,
+        token,
+        Method::GET,
+        &format!("/Users?{query}"),
+        None,
+        &[],
+    )
+    .await
 }
 
 fn names(a: &Answer) -> Vec<String> {
@@ -149,20 +170,38 @@ async fn the_token_is_shown_once_audited_and_reaches_only_its_provider() {
         add_provider(&node, &admin, "corp", "end").await;
         add_provider(&node, &admin, "other", "end").await;
         let local = node
-            .create_user(rampart_core::Provider::End, "local", crate::kit::USER_PASSWORD, false)
+            .create_user(
+                rampart_core::Provider::End,
+                "local",
+                crate::kit::USER_PASSWORD,
+                false,
+            )
             .await;
         let olga = {
-            node.create_user(rampart_core::Provider::It, "olga", crate::kit::USER_PASSWORD, false)
-                .await;
+            node.create_user(
+                rampart_core::Provider::It,
+                "olga",
+                crate::kit::USER_PASSWORD,
+                false,
+            )
+            .await;
             node.login("it", "olga", crate::kit::USER_PASSWORD).await
         };
 
         // Only administrators make tokens; nobody reads one back.
-        let (status, _) = node.post_empty("/api/v1/providers/corp/scim-token", &olga).await;
+        let (status, _) = node
+            .post_empty("/api/v1/providers/corp/scim-token", &olga)
+            .await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{name}");
         let (status, body) = node.get("/api/v1/providers/corp/scim-token", &admin).await;
-        assert_eq!((status, &body["configured"]), (StatusCode::OK, &json!(false)), "{name}");
-        let (status, _) = node.post_empty("/api/v1/providers/nobody/scim-token", &admin).await;
+        assert_eq!(
+            (status, &body["configured"]),
+            (StatusCode::OK, &json!(false)),
+            "{name}"
+        );
+        let (status, _) = node
+            .post_empty("/api/v1/providers/nobody/scim-token", &admin)
+            .await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{name}");
         let corp = token(&node, &admin, "corp").await;
         assert!(corp.starts_with("rsc_"), "{name}");
@@ -172,10 +211,26 @@ async fn the_token_is_shown_once_audited_and_reaches_only_its_provider() {
         let other = token(&node, &admin, "other").await;
 
         // No token, a wrong one, a session token: 401 with the SCIM error body.
-        for bad in ["", "rsc_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", admin.as_str()] {
+        for bad in [
+            "",
+            "rsc_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            admin.as_str(),
+        ] {
             let a = scim(&node, bad, Method::GET, "/Users", None, &[]).await;
             assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{name}: {bad}");
         }
+        let refusals: Vec<String> = node
+            .events()
+            .await
+            .into_iter()
+            .filter(|e| e.action == "scim.auth" && e.outcome == "failure")
+            .map(|e| e.details)
+            .collect();
+        assert_eq!(refusals.len(), 3, "{name}: {refusals:?}");
+        assert!(
+            refusals.iter().any(|d| d.contains("unknown-token")),
+            "{name}: {refusals:?}"
+        );
         // A session token is not a SCIM token, and a SCIM token not a session.
         let (status, _) = node.get("/api/v1/auth/me", &corp).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}");
@@ -188,45 +243,121 @@ async fn the_token_is_shown_once_audited_and_reaches_only_its_provider() {
         assert_eq!(names(&list(&node, &other, "").await), ["bob"], "{name}");
         for id in [bob["id"].as_str().unwrap(), local.as_str(), "not-an-id"] {
             for method in [Method::GET, Method::DELETE] {
-                let a = scim(&node, &corp, method.clone(), &format!("/Users/{id}"), None, &[]).await;
+                let a = scim(
+                    &node,
+                    &corp,
+                    method.clone(),
+                    &format!("/Users/{id}"),
+                    None,
+                    &[],
+                )
+                .await;
                 assert_eq!(a.status, StatusCode::NOT_FOUND, "{name}: {method} {id}");
             }
-            let a = scim(&node, &corp, Method::PATCH, &format!("/Users/{id}"),
-                Some(patch(json!([{"op": "replace", "path": "active", "value": false}]))), &[]).await;
+            let a = scim(
+                &node,
+                &corp,
+                Method::PATCH,
+                &format!("/Users/{id}"),
+                Some(patch(
+                    json!([{"op": "replace", "path": "active", "value": false}]),
+                )),
+                &[],
+            )
+            .await;
             assert_eq!(a.status, StatusCode::NOT_FOUND, "{name}: {id}");
         }
         // The local account is untouched.
-        let local_user = node.server().state.store.user(UserId::parse(&local, "id").unwrap()).await.unwrap().unwrap();
+        let local_user = node
+            .server()
+            .state
+            .store
+            .user(UserId::parse(&local, "id").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
         assert!(!local_user.disabled, "{name}");
         // A group may not take another provider's user as a member.
-        let a = scim(&node, &corp, Method::POST, "/Groups", Some(json!({
-            "schemas": [GROUP], "displayName": "g", "members": [{"value": bob["id"]}]
-        })), &[]).await;
-        assert_eq!((a.status, a.scim_type()), (StatusCode::BAD_REQUEST, "invalidValue"), "{name}: {}", a.body);
+        let a = scim(
+            &node,
+            &corp,
+            Method::POST,
+            "/Groups",
+            Some(json!({
+                "schemas": [GROUP], "displayName": "g", "members": [{"value": bob["id"]}]
+            })),
+            &[],
+        )
+        .await;
+        assert_eq!(
+            (a.status, a.scim_type()),
+            (StatusCode::BAD_REQUEST, "invalidValue"),
+            "{name}: {}",
+            a.body
+        );
         // A userName another account holds is a conflict, naming nothing about it.
-        let a = scim(&node, &corp, Method::POST, "/Users", Some(new_user("LOCAL", json!({}))), &[]).await;
-        assert_eq!((a.status, a.scim_type()), (StatusCode::CONFLICT, "uniqueness"), "{name}");
+        let a = scim(
+            &node,
+            &corp,
+            Method::POST,
+            "/Users",
+            Some(new_user("LOCAL", json!({}))),
+            &[],
+        )
+        .await;
+        assert_eq!(
+            (a.status, a.scim_type()),
+            (StatusCode::CONFLICT, "uniqueness"),
+            "{name}"
+        );
 
         // Rotation: the old token stops at once; revocation stops the new one.
         let rotated = token(&node, &admin, "corp").await;
-        assert_eq!(list(&node, &corp, "").await.status, StatusCode::UNAUTHORIZED, "{name}");
-        let a = scim(&node, &rotated, Method::GET, &format!("/Users/{alice_id}"), None, &[]).await;
+        assert_eq!(
+            list(&node, &corp, "").await.status,
+            StatusCode::UNAUTHORIZED,
+            "{name}"
+        );
+        let a = scim(
+            &node,
+            &rotated,
+            Method::GET,
+            &format!("/Users/{alice_id}"),
+            None,
+            &[],
+        )
+        .await;
         assert_eq!(a.status, StatusCode::OK, "{name}");
-        let (status, _) = node.delete("/api/v1/providers/corp/scim-token", &admin).await;
+        let (status, _) = node
+            .delete("/api/v1/providers/corp/scim-token", &admin)
+            .await;
         assert_eq!(status, StatusCode::NO_CONTENT, "{name}");
-        assert_eq!(list(&node, &rotated, "").await.status, StatusCode::UNAUTHORIZED, "{name}");
-        let (status, _) = node.delete("/api/v1/providers/corp/scim-token", &admin).await;
+        assert_eq!(
+            list(&node, &rotated, "").await.status,
+            StatusCode::UNAUTHORIZED,
+            "{name}"
+        );
+        let (status, _) = node
+            .delete("/api/v1/providers/corp/scim-token", &admin)
+            .await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{name}");
 
         // Audited, never with a token.
         let events = node.events().await;
         let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
-        for action in ["scim.token.create", "scim.token.rotate", "scim.token.revoke"] {
+        for action in [
+            "scim.token.create",
+            "scim.token.rotate",
+            "scim.token.revoke",
+        ] {
             assert!(actions.contains(&action), "{name}: {action} in {actions:?}");
         }
         let created = events
             .iter()
-            .find(|e| e.action == "user.create" && e.target.as_deref() == Some(&format!("user:{alice_id}")))
+            .find(|e| {
+                e.action == "user.create"
+                    && e.target.as_deref() == Some(&format!("user:{alice_id}"))
+            })
             .expect("user.create of alice");
         assert_eq!(created.actor_name.as_deref(), Some("scim:corp"), "{name}");
         let details: Value = serde_json::from_str(&created.details).unwrap();
@@ -248,17 +379,35 @@ async fn users_filters_pagination_projection_and_errors() {
         let admin = node.admin().await;
         add_provider(&node, &admin, "corp", "end").await;
         let t = token(&node, &admin, "corp").await;
-        create(&node, &t, "bjensen", json!({
-            "externalId": "Bj-1", "name": {"givenName": "Barbara", "familyName": "Jensen"},
-            "displayName": "Babs Jensen", "title": "Tour Guide",
-            "emails": [{"value": "bjensen@example.com", "type": "work", "primary": true},
-                       {"value": "babs@jensen.org", "type": "home"}],
-        })).await;
-        create(&node, &t, "jsmith", json!({
-            "name": {"familyName": "Smith"}, "active": false,
-            "emails": [{"value": "js@example.org", "type": "work"}],
-        })).await;
-        create(&node, &t, "akim", json!({"userType": "Employee", "title": "Engineer"})).await;
+        create(
+            &node,
+            &t,
+            "bjensen",
+            json!({
+                "externalId": "Bj-1", "name": {"givenName": "Barbara", "familyName": "Jensen"},
+                "displayName": "Babs Jensen", "title": "Tour Guide",
+                "emails": [{"value": "bjensen@example.com", "type": "work", "primary": true},
+                           {"value": "babs@jensen.org", "type": "home"}],
+            }),
+        )
+        .await;
+        create(
+            &node,
+            &t,
+            "jsmith",
+            json!({
+                "name": {"familyName": "Smith"}, "active": false,
+                "emails": [{"value": "js@example.org", "type": "work"}],
+            }),
+        )
+        .await;
+        create(
+            &node,
+            &t,
+            "akim",
+            json!({"userType": "Employee", "title": "Engineer"}),
+        )
+        .await;
         for (filter, expected) in [
             (r#"userName eq "BJENSEN""#, vec!["bjensen"]),
             (r#"externalId eq "bj-1""#, vec![]),
@@ -266,13 +415,22 @@ async fn users_filters_pagination_projection_and_errors() {
             (r#"name.familyName co "mit""#, vec!["jsmith"]),
             (r#"userName sw "j""#, vec!["jsmith"]),
             (r#"emails ew "example.org""#, vec!["jsmith"]),
-            (r#"emails[type eq "work" and value co "@example.com"]"#, vec!["bjensen"]),
+            (
+                r#"emails[type eq "work" and value co "@example.com"]"#,
+                vec!["bjensen"],
+            ),
             ("title pr", vec!["bjensen", "akim"]),
             ("not (title pr)", vec!["jsmith"]),
             ("active eq false", vec!["jsmith"]),
             (r#"title pr and userType eq "employee""#, vec!["akim"]),
-            (r#"userType eq "Employee" or emails.type eq "home""#, vec!["bjensen", "akim"]),
-            (r#"meta.created ge "2000-01-01T00:00:00Z""#, vec!["bjensen", "jsmith", "akim"]),
+            (
+                r#"userType eq "Employee" or emails.type eq "home""#,
+                vec!["bjensen", "akim"],
+            ),
+            (
+                r#"meta.created ge "2000-01-01T00:00:00Z""#,
+                vec!["bjensen", "jsmith", "akim"],
+            ),
             (r#"meta.lastModified lt "2000-01-01T00:00:00Z""#, vec![]),
         ] {
             let q = format!("filter={}", urlencode(filter));
@@ -281,55 +439,159 @@ async fn users_filters_pagination_projection_and_errors() {
             assert_eq!(names(&a), expected, "{name}: {filter}");
             assert_eq!(a.body["totalResults"], expected.len(), "{name}: {filter}");
         }
-        for bad in ["userName", r#"userName zz "a""#, "(title pr", "active gt true", r#"emails[type eq "work""#] {
+        for bad in [
+            "userName",
+            r#"userName zz "a""#,
+            "(title pr",
+            "active gt true",
+            r#"emails[type eq "work""#,
+        ] {
             let a = list(&node, &t, &format!("filter={}", urlencode(bad))).await;
-            assert_eq!((a.status, a.scim_type()), (StatusCode::BAD_REQUEST, "invalidFilter"), "{name}: {bad}");
+            assert_eq!(
+                (a.status, a.scim_type()),
+                (StatusCode::BAD_REQUEST, "invalidFilter"),
+                "{name}: {bad}"
+            );
         }
         // Pagination: 1-based startIndex, count, totalResults of the whole set; sorting.
         let a = list(&node, &t, "sortBy=userName&startIndex=2&count=1").await;
         assert_eq!(names(&a), ["bjensen"], "{name}");
-        assert_eq!((a.body["totalResults"].as_u64(), a.body["startIndex"].as_u64(), a.body["itemsPerPage"].as_u64()),
-            (Some(3), Some(2), Some(1)), "{name}");
+        assert_eq!(
+            (
+                a.body["totalResults"].as_u64(),
+                a.body["startIndex"].as_u64(),
+                a.body["itemsPerPage"].as_u64()
+            ),
+            (Some(3), Some(2), Some(1)),
+            "{name}"
+        );
         let a = list(&node, &t, "sortBy=userName&sortOrder=descending").await;
         assert_eq!(names(&a), ["jsmith", "bjensen", "akim"], "{name}");
         let a = list(&node, &t, "count=0").await;
-        assert_eq!((a.body["totalResults"].as_u64(), names(&a).len()), (Some(3), 0), "{name}");
+        assert_eq!(
+            (a.body["totalResults"].as_u64(), names(&a).len()),
+            (Some(3), 0),
+            "{name}"
+        );
         let a = list(&node, &t, "startIndex=10").await;
         assert_eq!(names(&a).len(), 0, "{name}");
         let a = list(&node, &t, "count=abc").await;
-        assert_eq!((a.status, a.scim_type()), (StatusCode::BAD_REQUEST, "invalidValue"), "{name}");
+        assert_eq!(
+            (a.status, a.scim_type()),
+            (StatusCode::BAD_REQUEST, "invalidValue"),
+            "{name}"
+        );
         // Projection.
-        let a = list(&node, &t, "filter=userName%20eq%20%22bjensen%22&attributes=userName,emails.value").await;
+        let a = list(
+            &node,
+            &t,
+            "filter=userName%20eq%20%22bjensen%22&attributes=userName,emails.value",
+        )
+        .await;
         let r = &a.body["Resources"][0];
-        assert!(r["id"].is_string() && r["name"].is_null() && r["title"].is_null(), "{name}: {r}");
-        assert!(r["meta"]["version"].is_string(), "{name}: meta is always returned: {r}");
-        assert_eq!(r["emails"], json!([{"value": "bjensen@example.com"}, {"value": "babs@jensen.org"}]), "{name}");
+        assert!(
+            r["id"].is_string() && r["name"].is_null() && r["title"].is_null(),
+            "{name}: {r}"
+        );
+        assert!(
+            r["meta"]["version"].is_string(),
+            "{name}: meta is always returned: {r}"
+        );
+        assert_eq!(
+            r["emails"],
+            json!([{"value": "bjensen@example.com"}, {"value": "babs@jensen.org"}]),
+            "{name}"
+        );
         let a = list(&node, &t, "excludedAttributes=emails,name").await;
-        assert!(a.body["Resources"].as_array().unwrap().iter().all(|r| r["emails"].is_null() && r["name"].is_null() && r["id"].is_string()), "{name}");
+        assert!(
+            a.body["Resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|r| r["emails"].is_null() && r["name"].is_null() && r["id"].is_string()),
+            "{name}"
+        );
         // A search by POST, users and groups alike.
-        let a = scim(&node, &t, Method::POST, "/Users/.search", Some(json!({
-            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
-            "filter": "title pr", "sortBy": "userName", "attributes": ["userName"], "count": 1,
-        })), &[]).await;
-        assert_eq!((a.status, names(&a), a.body["totalResults"].as_u64()), (StatusCode::OK, vec!["akim".to_owned()], Some(2)), "{name}: {}", a.body);
-        let a = scim(&node, &t, Method::POST, "/.search", Some(json!({"filter": "title pr"})), &[]).await;
-        assert_eq!((a.status, a.scim_type()), (StatusCode::BAD_REQUEST, "invalidSyntax"), "{name}");
+        let a = scim(
+            &node,
+            &t,
+            Method::POST,
+            "/Users/.search",
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                "filter": "title pr", "sortBy": "userName", "attributes": ["userName"], "count": 1,
+            })),
+            &[],
+        )
+        .await;
+        assert_eq!(
+            (a.status, names(&a), a.body["totalResults"].as_u64()),
+            (StatusCode::OK, vec!["akim".to_owned()], Some(2)),
+            "{name}: {}",
+            a.body
+        );
+        let a = scim(
+            &node,
+            &t,
+            Method::POST,
+            "/.search",
+            Some(json!({"filter": "title pr"})),
+            &[],
+        )
+        .await;
+        assert_eq!(
+            (a.status, a.scim_type()),
+            (StatusCode::BAD_REQUEST, "invalidSyntax"),
+            "{name}"
+        );
 
         // Bad input: each refused with its scimType, nothing created.
         for (body, status, kind) in [
-            (json!({"schemas": [USER], "userName": "x1", "favouriteColour": "red"}), 400, "invalidValue"),
-            (json!({"schemas": [USER], "userName": "x2", "active": "yes"}), 400, "invalidValue"),
-            (json!({"schemas": [USER], "userName": 42}), 400, "invalidValue"),
+            (
+                json!({"schemas": [USER], "userName": "x1", "favouriteColour": "red"}),
+                400,
+                "invalidValue",
+            ),
+            (
+                json!({"schemas": [USER], "userName": "x2", "active": "yes"}),
+                400,
+                "invalidValue",
+            ),
+            (
+                json!({"schemas": [USER], "userName": 42}),
+                400,
+                "invalidValue",
+            ),
             (json!({"schemas": [USER]}), 400, "invalidValue"),
             (json!({"userName": "x3"}), 400, "invalidSyntax"),
-            (json!({"schemas": [USER], "userName": "bad name!"}), 400, "invalidValue"),
-            (json!({"schemas": [USER], "userName": "BJensen"}), 409, "uniqueness"),
+            (
+                json!({"schemas": [USER], "userName": "bad name!"}),
+                400,
+                "invalidValue",
+            ),
+            (
+                json!({"schemas": [USER], "userName": "BJensen"}),
+                409,
+                "uniqueness",
+            ),
         ] {
             let a = scim(&node, &t, Method::POST, "/Users", Some(body.clone()), &[]).await;
-            assert_eq!((a.status.as_u16(), a.scim_type()), (status, kind), "{name}: {body}: {}", a.body);
+            assert_eq!(
+                (a.status.as_u16(), a.scim_type()),
+                (status, kind),
+                "{name}: {body}: {}",
+                a.body
+            );
         }
-        let raw = node.client.post(format!("{}/scim/v2/Users", node.base)).bearer_auth(&t)
-            .header("content-type", "application/scim+json").body("{not json").send().await.unwrap();
+        let raw = node
+            .client
+            .post(format!("{}/scim/v2/Users", node.base))
+            .bearer_auth(&t)
+            .header("content-type", "application/scim+json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(raw.status(), StatusCode::BAD_REQUEST, "{name}");
         let body: Value = raw.json().await.unwrap();
         assert_eq!(body["scimType"], "invalidSyntax", "{name}");
@@ -339,14 +601,36 @@ async fn users_filters_pagination_projection_and_errors() {
 
         // Discovery.
         let a = scim(&node, &t, Method::GET, "/ServiceProviderConfig", None, &[]).await;
-        assert_eq!((a.body["patch"]["supported"].as_bool(), a.body["etag"]["supported"].as_bool(), a.body["bulk"]["supported"].as_bool()),
-            (Some(true), Some(true), Some(false)), "{name}");
+        assert_eq!(
+            (
+                a.body["patch"]["supported"].as_bool(),
+                a.body["etag"]["supported"].as_bool(),
+                a.body["bulk"]["supported"].as_bool()
+            ),
+            (Some(true), Some(true), Some(false)),
+            "{name}"
+        );
         let a = scim(&node, &t, Method::GET, "/ResourceTypes", None, &[]).await;
         assert_eq!(a.body["totalResults"], 2, "{name}");
-        let a = scim(&node, &t, Method::GET, &format!("/Schemas/{USER}"), None, &[]).await;
+        let a = scim(
+            &node,
+            &t,
+            Method::GET,
+            &format!("/Schemas/{USER}"),
+            None,
+            &[],
+        )
+        .await;
         let attrs = a.body["attributes"].as_array().unwrap();
         let user_name = attrs.iter().find(|x| x["name"] == "userName").unwrap();
-        assert_eq!((user_name["uniqueness"].as_str(), user_name["caseExact"].as_bool()), (Some("server"), Some(false)), "{name}");
+        assert_eq!(
+            (
+                user_name["uniqueness"].as_str(),
+                user_name["caseExact"].as_bool()
+            ),
+            (Some("server"), Some(false)),
+            "{name}"
+        );
     })
     .await;
 }
@@ -354,7 +638,9 @@ async fn users_filters_pagination_projection_and_errors() {
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -443,7 +729,12 @@ async fn patch_put_and_etags() {
 /// A session of user `id`, opened as a sign-in would, and its token.
 async fn session_of(node: &Node, id: &str) -> String {
     let state = &node.server().state;
-    let user = state.store.user(UserId::parse(id, "id").unwrap()).await.unwrap().unwrap();
+    let user = state
+        .store
+        .user(UserId::parse(id, "id").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     let token = rampart_identity::SessionToken::generate().unwrap();
     state
         .store
@@ -456,7 +747,10 @@ async fn session_of(node: &Node, id: &str) -> String {
                 user_agent: None,
             },
             node.clock.now(),
-            &AuditContext { node_id: "test".into(), ..AuditContext::default() },
+            &AuditContext {
+                node_id: "test".into(),
+                ..AuditContext::default()
+            },
         )
         .await
         .unwrap();
@@ -485,36 +779,132 @@ async fn deprovisioning_ends_sessions_at_once_and_reactivation_works() {
         let path = format!("/Users/{id}");
         let cookie = session_of(&node, &id).await;
         // Warm the node's session cache: the cookie works.
-        assert_eq!(me_with_cookie(&node, &cookie).await, StatusCode::OK, "{name}");
-        assert_eq!(me_with_cookie(&node, &cookie).await, StatusCode::OK, "{name}");
+        assert_eq!(
+            me_with_cookie(&node, &cookie).await,
+            StatusCode::OK,
+            "{name}"
+        );
+        assert_eq!(
+            me_with_cookie(&node, &cookie).await,
+            StatusCode::OK,
+            "{name}"
+        );
 
         // active = false: the very next request with the cookie is refused.
-        let a = scim(&node, &t, Method::PATCH, &path, Some(patch(json!([{"op": "replace", "path": "active", "value": false}]))), &[]).await;
-        assert_eq!((a.status, a.body["active"].as_bool()), (StatusCode::OK, Some(false)), "{name}: {}", a.body);
-        assert_eq!(me_with_cookie(&node, &cookie).await, StatusCode::UNAUTHORIZED, "{name}");
-        let user = node.server().state.store.user(UserId::parse(&id, "id").unwrap()).await.unwrap().unwrap();
+        let a = scim(
+            &node,
+            &t,
+            Method::PATCH,
+            &path,
+            Some(patch(
+                json!([{"op": "replace", "path": "active", "value": false}]),
+            )),
+            &[],
+        )
+        .await;
+        assert_eq!(
+            (a.status, a.body["active"].as_bool()),
+            (StatusCode::OK, Some(false)),
+            "{name}: {}",
+            a.body
+        );
+        assert_eq!(
+            me_with_cookie(&node, &cookie).await,
+            StatusCode::UNAUTHORIZED,
+            "{name}"
+        );
+        let user = node
+            .server()
+            .state
+            .store
+            .user(UserId::parse(&id, "id").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
         assert!(user.disabled, "{name}");
-        let disabled = node.events().await.into_iter().find(|e| e.action == "user.disable").expect("user.disable");
+        let disabled = node
+            .events()
+            .await
+            .into_iter()
+            .find(|e| e.action == "user.disable")
+            .expect("user.disable");
         let details: Value = serde_json::from_str(&disabled.details).unwrap();
-        assert_eq!((details["user_provider"].as_str(), details["sessions_revoked"].as_u64()),
-            (Some("corp"), Some(1)), "{name}");
+        assert_eq!(
+            (
+                details["user_provider"].as_str(),
+                details["sessions_revoked"].as_u64()
+            ),
+            (Some("corp"), Some(1)),
+            "{name}"
+        );
 
         // Reactivation: the user may sign in again; the ended session stays ended.
-        let a = scim(&node, &t, Method::PUT, &path, Some(new_user("dave", json!({"active": true}))), &[]).await;
-        assert_eq!((a.status, a.body["active"].as_bool()), (StatusCode::OK, Some(true)), "{name}");
-        let user = node.server().state.store.user(UserId::parse(&id, "id").unwrap()).await.unwrap().unwrap();
+        let a = scim(
+            &node,
+            &t,
+            Method::PUT,
+            &path,
+            Some(new_user("dave", json!({"active": true}))),
+            &[],
+        )
+        .await;
+        assert_eq!(
+            (a.status, a.body["active"].as_bool()),
+            (StatusCode::OK, Some(true)),
+            "{name}"
+        );
+        let user = node
+            .server()
+            .state
+            .store
+            .user(UserId::parse(&id, "id").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
         assert!(!user.disabled, "{name}");
-        assert_eq!(me_with_cookie(&node, &cookie).await, StatusCode::UNAUTHORIZED, "{name}");
-        assert!(node.events().await.iter().any(|e| e.action == "user.enable"), "{name}");
+        assert_eq!(
+            me_with_cookie(&node, &cookie).await,
+            StatusCode::UNAUTHORIZED,
+            "{name}"
+        );
+        assert!(
+            node.events()
+                .await
+                .iter()
+                .any(|e| e.action == "user.enable"),
+            "{name}"
+        );
 
         // DELETE: a new session ends at once too, and the user is gone.
         let second = session_of(&node, &id).await;
-        assert_eq!(me_with_cookie(&node, &second).await, StatusCode::OK, "{name}");
+        assert_eq!(
+            me_with_cookie(&node, &second).await,
+            StatusCode::OK,
+            "{name}"
+        );
         let a = scim(&node, &t, Method::DELETE, &path, None, &[]).await;
         assert_eq!(a.status, StatusCode::NO_CONTENT, "{name}");
-        assert_eq!(me_with_cookie(&node, &second).await, StatusCode::UNAUTHORIZED, "{name}");
-        assert!(node.server().state.store.user(UserId::parse(&id, "id").unwrap()).await.unwrap().is_none(), "{name}");
-        let deleted = node.events().await.into_iter().find(|e| e.action == "user.delete").expect("user.delete");
+        assert_eq!(
+            me_with_cookie(&node, &second).await,
+            StatusCode::UNAUTHORIZED,
+            "{name}"
+        );
+        assert!(
+            node.server()
+                .state
+                .store
+                .user(UserId::parse(&id, "id").unwrap())
+                .await
+                .unwrap()
+                .is_none(),
+            "{name}"
+        );
+        let deleted = node
+            .events()
+            .await
+            .into_iter()
+            .find(|e| e.action == "user.delete")
+            .expect("user.delete");
         assert_eq!(deleted.actor_name.as_deref(), Some("scim:corp"), "{name}");
     })
     .await;
@@ -536,47 +926,134 @@ async fn group_membership_changes_roles_at_once() {
         assert_eq!(status, StatusCode::FORBIDDEN, "{name}");
 
         // Joining `auditors` (mapped to the IT role auditor) opens it on the next request.
-        let a = scim(&node, &t, Method::POST, "/Groups", Some(json!({
-            "schemas": [GROUP], "displayName": "Auditors", "externalId": "g-1",
-            "members": [{"value": erin_id}],
-        })), &[]).await;
+        let a = scim(
+            &node,
+            &t,
+            Method::POST,
+            "/Groups",
+            Some(json!({
+                "schemas": [GROUP], "displayName": "Auditors", "externalId": "g-1",
+                "members": [{"value": erin_id}],
+            })),
+            &[],
+        )
+        .await;
         assert_eq!(a.status, StatusCode::CREATED, "{name}: {}", a.body);
-        assert!(a.headers["location"].to_str().unwrap().ends_with(a.body["id"].as_str().unwrap()), "{name}");
+        assert!(
+            a.headers["location"]
+                .to_str()
+                .unwrap()
+                .ends_with(a.body["id"].as_str().unwrap()),
+            "{name}"
+        );
         let group = format!("/Groups/{}", a.body["id"].as_str().unwrap());
         let (status, _) = node.get("/api/v1/audit/events?limit=1", &session).await;
         assert_eq!(status, StatusCode::OK, "{name}");
         // The user shows the group.
-        let a = scim(&node, &t, Method::GET, &format!("/Users/{erin_id}"), None, &[]).await;
+        let a = scim(
+            &node,
+            &t,
+            Method::GET,
+            &format!("/Users/{erin_id}"),
+            None,
+            &[],
+        )
+        .await;
         assert_eq!(a.body["groups"][0]["display"], "Auditors", "{name}");
-        let a = scim(&node, &t, Method::GET, &format!("/Groups?filter={}", urlencode("displayName eq \"auditors\"")), None, &[]).await;
+        let a = scim(
+            &node,
+            &t,
+            Method::GET,
+            &format!(
+                "/Groups?filter={}",
+                urlencode("displayName eq \"auditors\"")
+            ),
+            None,
+            &[],
+        )
+        .await;
         assert_eq!(a.body["totalResults"], 1, "{name}: {}", a.body);
         // A second group of the same name is a conflict.
-        let a = scim(&node, &t, Method::POST, "/Groups", Some(json!({"schemas": [GROUP], "displayName": "AUDITORS"})), &[]).await;
-        assert_eq!((a.status, a.scim_type()), (StatusCode::CONFLICT, "uniqueness"), "{name}");
+        let a = scim(
+            &node,
+            &t,
+            Method::POST,
+            "/Groups",
+            Some(json!({"schemas": [GROUP], "displayName": "AUDITORS"})),
+            &[],
+        )
+        .await;
+        assert_eq!(
+            (a.status, a.scim_type()),
+            (StatusCode::CONFLICT, "uniqueness"),
+            "{name}"
+        );
 
         // Membership by PATCH: frank in, erin out; erin's access ends at once.
         let a = scim(&node, &t, Method::GET, &group, None, &[]).await;
         let etag = a.etag();
-        let a = scim(&node, &t, Method::PATCH, &group, Some(patch(json!([
-            {"op": "add", "path": "members", "value": [{"value": frank["id"]}]},
-            {"op": "remove", "path": format!("members[value eq \"{erin_id}\"]")},
-        ]))), &[("if-match", &etag)]).await;
+        let a = scim(
+            &node,
+            &t,
+            Method::PATCH,
+            &group,
+            Some(patch(json!([
+                {"op": "add", "path": "members", "value": [{"value": frank["id"]}]},
+                {"op": "remove", "path": format!("members[value eq \"{erin_id}\"]")},
+            ]))),
+            &[("if-match", &etag)],
+        )
+        .await;
         assert_eq!(a.status, StatusCode::OK, "{name}: {}", a.body);
         assert_eq!(a.body["members"].as_array().unwrap().len(), 1, "{name}");
         assert_eq!(a.body["members"][0]["value"], frank["id"], "{name}");
         let (status, _) = node.get("/api/v1/audit/events?limit=1", &session).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{name}");
         // The old version is stale now.
-        let a = scim(&node, &t, Method::PATCH, &group, Some(patch(json!([
-            {"op": "add", "path": "members", "value": [{"value": erin_id}]}]))), &[("if-match", &etag)]).await;
+        let a = scim(
+            &node,
+            &t,
+            Method::PATCH,
+            &group,
+            Some(patch(json!([
+            {"op": "add", "path": "members", "value": [{"value": erin_id}]}]))),
+            &[("if-match", &etag)],
+        )
+        .await;
         assert_eq!(a.status, StatusCode::PRECONDITION_FAILED, "{name}");
         // Renaming the group out of the mapping takes frank's role away.
         let frank_id = UserId::parse(frank["id"].as_str().unwrap(), "id").unwrap();
-        assert_eq!(node.server().state.store.it_roles_of(frank_id).await.unwrap(), ["auditor"], "{name}");
-        let a = scim(&node, &t, Method::PATCH, &group, Some(patch(json!([
-            {"op": "replace", "path": "displayName", "value": "former-auditors"}]))), &[]).await;
+        assert_eq!(
+            node.server()
+                .state
+                .store
+                .it_roles_of(frank_id)
+                .await
+                .unwrap(),
+            ["auditor"],
+            "{name}"
+        );
+        let a = scim(
+            &node,
+            &t,
+            Method::PATCH,
+            &group,
+            Some(patch(json!([
+            {"op": "replace", "path": "displayName", "value": "former-auditors"}]))),
+            &[],
+        )
+        .await;
         assert_eq!(a.status, StatusCode::OK, "{name}: {}", a.body);
-        assert!(node.server().state.store.it_roles_of(frank_id).await.unwrap().is_empty(), "{name}");
+        assert!(
+            node.server()
+                .state
+                .store
+                .it_roles_of(frank_id)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{name}"
+        );
 
         let actions: Vec<String> = node.events().await.into_iter().map(|e| e.action).collect();
         for action in ["scim.group.create", "scim.group.update"] {
@@ -584,8 +1061,18 @@ async fn group_membership_changes_roles_at_once() {
         }
         let a = scim(&node, &t, Method::DELETE, &group, None, &[]).await;
         assert_eq!(a.status, StatusCode::NO_CONTENT, "{name}");
-        assert_eq!(scim(&node, &t, Method::GET, &group, None, &[]).await.status, StatusCode::NOT_FOUND, "{name}");
-        assert!(node.events().await.iter().any(|e| e.action == "scim.group.delete"), "{name}");
+        assert_eq!(
+            scim(&node, &t, Method::GET, &group, None, &[]).await.status,
+            StatusCode::NOT_FOUND,
+            "{name}"
+        );
+        assert!(
+            node.events()
+                .await
+                .iter()
+                .any(|e| e.action == "scim.group.delete"),
+            "{name}"
+        );
     })
     .await;
 }
@@ -640,7 +1127,10 @@ async fn scim2_tester_finds_no_error() {
                 .count()
         };
         // Both resource types were exercised, not skipped.
-        assert!(passed("User") >= 5 && passed("Group") >= 5, "{name}: {results:#?}");
+        assert!(
+            passed("User") >= 5 && passed("Group") >= 5,
+            "{name}: {results:#?}"
+        );
     })
     .await;
 }

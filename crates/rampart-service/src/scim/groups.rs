@@ -66,17 +66,30 @@ async fn find(state: &AppState, caller: &ScimCaller, id: &str) -> Result<ScimGro
 
 /// Every group of the caller's provider, as SCIM shows them.
 pub(crate) async fn all(state: &AppState, caller: &ScimCaller) -> Result<Vec<Value>, ScimError> {
-    let groups = state.store.scim_groups(&caller.provider).await.map_err(internal)?;
+    let groups = state
+        .store
+        .scim_groups(&caller.provider)
+        .await
+        .map_err(internal)?;
     Ok(groups.iter().map(|g| render(caller, g)).collect())
 }
 
 /// `GET /Groups`.
-pub async fn list(state: &AppState, caller: &ScimCaller, q: &ListQuery) -> Result<Value, ScimError> {
+pub async fn list(
+    state: &AppState,
+    caller: &ScimCaller,
+    q: &ListQuery,
+) -> Result<Value, ScimError> {
     super::select(Schema::Group, all(state, caller).await?, q)
 }
 
 /// `GET /Groups/{id}`.
-pub async fn get(state: &AppState, caller: &ScimCaller, id: &str, projection: &Projection) -> Result<Tagged, ScimError> {
+pub async fn get(
+    state: &AppState,
+    caller: &ScimCaller,
+    id: &str,
+    projection: &Projection,
+) -> Result<Tagged, ScimError> {
     let g = find(state, caller, id).await?;
     Ok(Tagged {
         resource: projection.apply(render(caller, &g)),
@@ -94,12 +107,18 @@ fn to_write(caller: &ScimCaller, body: &Value) -> Result<ScimGroupWrite, ScimErr
     rampart_core::display_text("displayName", &display_name, 200)
         .map_err(|e| ScimError::value(e.to_string()))?;
     let mut members = Vec::new();
-    for m in canonical.get("members").and_then(Value::as_array).into_iter().flatten() {
-        let value = get_ci(m, "value").and_then(Value::as_str).ok_or_else(|| {
-            ScimError::value("every member needs a value, the user's id")
+    for m in canonical
+        .get("members")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let value = get_ci(m, "value")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ScimError::value("every member needs a value, the user's id"))?;
+        let id = UserId::parse(value, "members").map_err(|_| {
+            ScimError::value(format!("members: {value} is not a user of this provider"))
         })?;
-        let id = UserId::parse(value, "members")
-            .map_err(|_| ScimError::value(format!("members: {value} is not a user of this provider")))?;
         if !members.contains(&id) {
             members.push(id);
         }
@@ -107,7 +126,10 @@ fn to_write(caller: &ScimCaller, body: &Value) -> Result<ScimGroupWrite, ScimErr
     Ok(ScimGroupWrite {
         user_provider: caller.provider.clone(),
         display_name,
-        external_id: canonical.get("externalId").and_then(Value::as_str).map(str::to_owned),
+        external_id: canonical
+            .get("externalId")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         members,
     })
 }
@@ -125,7 +147,9 @@ async fn write(
         .scim_write_group(id, expect, &w, state.clock.now(), &caller.audit)
         .await
         .map_err(|e| match e {
-            rampart_core::Error::InvalidInput { reason, .. } => ScimError::value(format!("members: {reason}")),
+            rampart_core::Error::InvalidInput { reason, .. } => {
+                ScimError::value(format!("members: {reason}"))
+            }
             other => internal(other),
         })?;
     let Written::Done((group, changed)) = written else {
@@ -133,7 +157,12 @@ async fn write(
     };
     let renamed = id.is_some();
     let everyone: Vec<UserId> = if renamed {
-        group.members.iter().map(|(u, _)| *u).chain(changed).collect()
+        group
+            .members
+            .iter()
+            .map(|(u, _)| *u)
+            .chain(changed)
+            .collect()
     } else {
         changed
     };
@@ -145,7 +174,11 @@ async fn write(
 }
 
 /// Gives each of `users` the roles their groups map to now.
-pub(crate) async fn refresh_roles(state: &AppState, caller: &ScimCaller, users: &[UserId]) -> Result<(), ScimError> {
+pub(crate) async fn refresh_roles(
+    state: &AppState,
+    caller: &ScimCaller,
+    users: &[UserId],
+) -> Result<(), ScimError> {
     if caller.mappings.is_empty() {
         return Ok(());
     }
@@ -153,16 +186,30 @@ pub(crate) async fn refresh_roles(state: &AppState, caller: &ScimCaller, users: 
         let Some(user) = state.store.user(*id).await.map_err(internal)? else {
             continue;
         };
-        let names = state.store.scim_group_names_of(*id).await.map_err(internal)?;
-        crate::providers::login::apply_roles(state, &user, &caller.mappings, &names, &caller.provider)
+        let names = state
+            .store
+            .scim_group_names_of(*id)
             .await
             .map_err(internal)?;
+        crate::providers::login::apply_roles(
+            state,
+            &user,
+            &caller.mappings,
+            &names,
+            &caller.provider,
+        )
+        .await
+        .map_err(internal)?;
     }
     Ok(())
 }
 
 /// `POST /Groups`.
-pub async fn create(state: &AppState, caller: &ScimCaller, body: &Value) -> Result<Tagged, ScimError> {
+pub async fn create(
+    state: &AppState,
+    caller: &ScimCaller,
+    body: &Value,
+) -> Result<Tagged, ScimError> {
     write(state, caller, None, None, body).await
 }
 
@@ -199,12 +246,23 @@ pub async fn patch(
 }
 
 /// `DELETE /Groups/{id}`: the group goes, and its former members lose what it gave them.
-pub async fn delete(state: &AppState, caller: &ScimCaller, id: &str, if_match: Option<&str>) -> Result<(), ScimError> {
+pub async fn delete(
+    state: &AppState,
+    caller: &ScimCaller,
+    id: &str,
+    if_match: Option<&str>,
+) -> Result<(), ScimError> {
     let current = find(state, caller, id).await?;
     check_if_match(if_match, &etag(&current))?;
     let written = state
         .store
-        .scim_delete_group(&caller.provider, id, Some(current.version), state.clock.now(), &caller.audit)
+        .scim_delete_group(
+            &caller.provider,
+            id,
+            Some(current.version),
+            state.clock.now(),
+            &caller.audit,
+        )
         .await
         .map_err(internal)?;
     let Written::Done(former) = written else {

@@ -56,7 +56,11 @@ pub struct IssuedToken {
 
 /// Makes (or rotates) user provider `name`'s SCIM token; the caller is an administrator
 /// (the adapter checks). The secret is answered once and stored only as its SHA-256.
-pub async fn issue_token(state: &AppState, caller: &Caller, name: &str) -> Result<IssuedToken, Error> {
+pub async fn issue_token(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+) -> Result<IssuedToken, Error> {
     let token = SessionToken::generate_scim()?;
     let now = state.clock.now();
     let rotated = state
@@ -81,7 +85,9 @@ pub async fn revoke_token(state: &AppState, caller: &Caller, name: &str) -> Resu
 /// When user provider `name`'s SCIM token was made (`None`: it has none).
 pub async fn token_created(state: &AppState, name: &str) -> Result<Option<OffsetDateTime>, Error> {
     if state.store.provider(name).await?.is_none() {
-        return Err(Error::NotFound { what: "user provider" });
+        return Err(Error::NotFound {
+            what: "user provider",
+        });
     }
     state.store.scim_token_created(name).await
 }
@@ -96,42 +102,78 @@ fn unauthorized() -> ScimError {
 
 /// The caller a request's bearer token makes: the provider whose token it is, found by the
 /// token's SHA-256 and compared again in constant time. A disabled provider accepts no
-/// provisioning.
+/// provisioning. Every refusal is recorded as a `scim.auth` failure with its reason.
 pub async fn authenticate(
     state: &AppState,
     origin: &Origin,
     bearer: Option<&str>,
     base: String,
 ) -> Result<ScimCaller, ScimError> {
-    let hash = bearer.and_then(hash_scim_token).ok_or_else(unauthorized)?;
+    match identify(state, origin, bearer, base).await {
+        Ok(caller) => Ok(caller),
+        Err((reason, provider, e)) => {
+            // A refused token is an `scim.auth` failure event naming why (never the token).
+            let event = rampart_core::AuditEvent {
+                action: "scim.auth",
+                target: provider.map(|p| format!("user-provider:{p}")),
+                outcome: rampart_core::Outcome::Failure,
+                details: serde_json::json!({ "reason": reason }).to_string(),
+            };
+            if let Err(err) = state
+                .store
+                .record_event(&origin.audit, &event, state.clock.now())
+                .await
+            {
+                return Err(internal(err));
+            }
+            Err(e)
+        }
+    }
+}
+
+type Refusal = (&'static str, Option<String>, ScimError);
+
+async fn identify(
+    state: &AppState,
+    origin: &Origin,
+    bearer: Option<&str>,
+    base: String,
+) -> Result<ScimCaller, Refusal> {
+    let refused = |reason| (reason, None, unauthorized());
+    let Some(bearer) = bearer else {
+        return Err(refused("no-token"));
+    };
+    let hash = hash_scim_token(bearer).ok_or_else(|| refused("malformed-token"))?;
+    let broken = |e: Error| ("internal", None, internal(e));
     let (name, stored) = state
         .store
         .scim_token_provider(&hash.0)
         .await
-        .map_err(internal)?
-        .ok_or_else(unauthorized)?;
+        .map_err(broken)?
+        .ok_or_else(|| refused("unknown-token"))?;
     if !hash.matches(&stored) {
-        return Err(unauthorized());
+        return Err(refused("unknown-token"));
     }
     let record = state
         .store
         .provider(&name)
         .await
-        .map_err(internal)?
-        .ok_or_else(unauthorized)?;
+        .map_err(broken)?
+        .ok_or_else(|| refused("unknown-token"))?;
     if !record.enabled {
-        return Err(ScimError {
+        let e = ScimError {
             status: 403,
             scim_type: None,
             detail: format!("the user provider {name} is disabled"),
-        });
+        };
+        return Err(("provider-disabled", Some(name), e));
     }
-    let users = Users::parse(&record.users).map_err(|e| internal(Error::Internal(e)))?;
+    let users = Users::parse(&record.users).map_err(|e| broken(Error::Internal(e)))?;
     let mappings = match ProviderSettings::from_parts(&record.kind, record.settings.clone()) {
         Ok(ProviderSettings::Ldap(s)) => s.mappings,
         Ok(ProviderSettings::Oidc(s)) => s.mappings,
         Ok(ProviderSettings::Saml(s)) => s.mappings,
-        Err(e) => return Err(internal(Error::Internal(e.message))),
+        Err(e) => return Err(broken(Error::Internal(e.message))),
     };
     Ok(ScimCaller {
         audit: AuditContext {
@@ -159,9 +201,7 @@ pub fn internal(e: Error) -> ScimError {
             scim_type: Some("uniqueness"),
             detail: m,
         },
-        Error::InvalidInput { field, reason } => {
-            ScimError::value(format!("{field}: {reason}"))
-        }
+        Error::InvalidInput { field, reason } => ScimError::value(format!("{field}: {reason}")),
         other => {
             tracing::error!(error = %other, "a SCIM request failed");
             ScimError {
@@ -196,7 +236,9 @@ pub(crate) fn stale() -> ScimError {
 pub fn etag_listed(header: &str, etag: &str) -> bool {
     let bare = |t: &str| t.trim().trim_start_matches("W/").trim().to_owned();
     let want = bare(etag);
-    header.split(',').any(|t| t.trim() == "*" || bare(t) == want)
+    header
+        .split(',')
+        .any(|t| t.trim() == "*" || bare(t) == want)
 }
 
 /// Checks a write's `If-Match` against the current ETag.
@@ -297,8 +339,7 @@ pub(crate) fn select(
             let k = key(r);
             (k.is_none(), k)
         });
-        if q
-            .sort_order
+        if q.sort_order
             .as_deref()
             .is_some_and(|o| o.eq_ignore_ascii_case("descending"))
         {
@@ -402,7 +443,9 @@ pub fn search_query(body: &serde_json::Value) -> Result<ListQuery, ScimError> {
     };
     if let Some(order) = &query.sort_order {
         if !order.eq_ignore_ascii_case("ascending") && !order.eq_ignore_ascii_case("descending") {
-            return Err(ScimError::value("sortOrder must be ascending or descending"));
+            return Err(ScimError::value(
+                "sortOrder must be ascending or descending",
+            ));
         }
     }
     Ok(query)

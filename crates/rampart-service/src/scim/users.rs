@@ -91,7 +91,11 @@ pub(crate) fn render(caller: &ScimCaller, u: &ScimUser, groups: &[ScimGroup]) ->
 }
 
 async fn groups(state: &AppState, caller: &ScimCaller) -> Result<Vec<ScimGroup>, ScimError> {
-    state.store.scim_groups(&caller.provider).await.map_err(internal)
+    state
+        .store
+        .scim_groups(&caller.provider)
+        .await
+        .map_err(internal)
 }
 
 fn parse_id(id: &str) -> Result<UserId, ScimError> {
@@ -110,13 +114,21 @@ async fn find(state: &AppState, caller: &ScimCaller, id: &str) -> Result<ScimUse
 
 /// Every user of the caller's provider, as SCIM shows them.
 pub(crate) async fn all(state: &AppState, caller: &ScimCaller) -> Result<Vec<Value>, ScimError> {
-    let users = state.store.scim_users(&caller.provider).await.map_err(internal)?;
+    let users = state
+        .store
+        .scim_users(&caller.provider)
+        .await
+        .map_err(internal)?;
     let groups = groups(state, caller).await?;
     Ok(users.iter().map(|u| render(caller, u, &groups)).collect())
 }
 
 /// `GET /Users`.
-pub async fn list(state: &AppState, caller: &ScimCaller, q: &ListQuery) -> Result<Value, ScimError> {
+pub async fn list(
+    state: &AppState,
+    caller: &ScimCaller,
+    q: &ListQuery,
+) -> Result<Value, ScimError> {
     super::select(Schema::User, all(state, caller).await?, q)
 }
 
@@ -136,11 +148,15 @@ pub async fn get(
 }
 
 /// A checked resource as the store writes it.
-fn to_write(caller: &ScimCaller, body: &Value) -> Result<(ScimUserWrite, rampart_core::Provider), ScimError> {
+fn to_write(
+    caller: &ScimCaller,
+    body: &Value,
+) -> Result<(ScimUserWrite, rampart_core::Provider), ScimError> {
     let canonical = schema::validate(Schema::User, body)?;
     let text = |k: &str| canonical.get(k).and_then(Value::as_str);
     let user_name = text("userName").unwrap_or_default();
-    let username = Username::parse(user_name).map_err(|e| ScimError::value(format!("userName: {e}")))?;
+    let username =
+        Username::parse(user_name).map_err(|e| ScimError::value(format!("userName: {e}")))?;
     let display_name = text("displayName").map(str::to_owned);
     if let Some(d) = &display_name {
         display_text("displayName", d, 200).map_err(|e| ScimError::value(e.to_string()))?;
@@ -151,7 +167,10 @@ fn to_write(caller: &ScimCaller, body: &Value) -> Result<(ScimUserWrite, rampart
             .find(|e| e.get("primary") == Some(&Value::Bool(true)))
             .or(list.first())
     });
-    let email = match chosen.and_then(|e| get_ci(e, "value")).and_then(Value::as_str) {
+    let email = match chosen
+        .and_then(|e| get_ci(e, "value"))
+        .and_then(Value::as_str)
+    {
         Some(e) => Some(Email::parse(e).map_err(|e| ScimError::value(format!("emails: {e}")))?),
         None => None,
     };
@@ -161,7 +180,8 @@ fn to_write(caller: &ScimCaller, body: &Value) -> Result<(ScimUserWrite, rampart
     for k in IN_COLUMNS {
         stored.remove(k);
     }
-    let attributes = serde_json::to_string(&stored).map_err(|e| internal(rampart_core::Error::Internal(e.to_string())))?;
+    let attributes = serde_json::to_string(&stored)
+        .map_err(|e| internal(rampart_core::Error::Internal(e.to_string())))?;
     Ok((
         ScimUserWrite {
             user_provider: caller.provider.clone(),
@@ -177,7 +197,11 @@ fn to_write(caller: &ScimCaller, body: &Value) -> Result<(ScimUserWrite, rampart
 }
 
 /// `POST /Users`.
-pub async fn create(state: &AppState, caller: &ScimCaller, body: &Value) -> Result<Tagged, ScimError> {
+pub async fn create(
+    state: &AppState,
+    caller: &ScimCaller,
+    body: &Value,
+) -> Result<Tagged, ScimError> {
     let (w, _) = to_write(caller, body)?;
     let u = state
         .store
@@ -223,7 +247,12 @@ pub async fn patch(
     write(state, caller, current, &whole).await
 }
 
-async fn write(state: &AppState, caller: &ScimCaller, current: ScimUser, body: &Value) -> Result<Tagged, ScimError> {
+async fn write(
+    state: &AppState,
+    caller: &ScimCaller,
+    current: ScimUser,
+    body: &Value,
+) -> Result<Tagged, ScimError> {
     let (w, kind) = to_write(caller, body)?;
     if kind != current.user.provider {
         return Err(ScimError::mutability(format!(
