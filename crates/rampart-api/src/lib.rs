@@ -20,6 +20,7 @@ pub mod posture;
 pub mod problem;
 pub mod providers;
 pub mod saml;
+pub mod scim;
 pub mod sealed;
 pub mod support;
 
@@ -35,6 +36,7 @@ pub use posture::*;
 pub use problem::{Problem, PROBLEM_TYPE_PREFIX};
 pub use providers::*;
 pub use saml::*;
+pub use scim::*;
 pub use sealed::*;
 pub use support::*;
 

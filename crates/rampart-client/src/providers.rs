@@ -2,7 +2,7 @@
 
 use rampart_api::{
     CreateProviderRequest, ProviderList, ProviderStatusView, ProviderTestResult, ProviderView,
-    SyncReport, UpdateProviderRequest,
+    ScimTokenIssued, ScimTokenStatus, SyncReport, UpdateProviderRequest,
 };
 use reqwest::Method;
 
@@ -66,5 +66,23 @@ impl<'c> Providers<'c> {
     /// `GET /api/v1/providers/{name}/status`.
     pub async fn status(&self, name: &str) -> Result<ProviderStatusView, ClientError> {
         self.client.get(&["providers", name, "status"]).await
+    }
+
+    /// `GET /api/v1/providers/{name}/scim-token`: whether a SCIM token is in force.
+    pub async fn scim_token(&self, name: &str) -> Result<ScimTokenStatus, ClientError> {
+        self.client.get(&["providers", name, "scim-token"]).await
+    }
+
+    /// `POST /api/v1/providers/{name}/scim-token`: makes or rotates the SCIM token, shown
+    /// this once (administrators).
+    pub async fn issue_scim_token(&self, name: &str) -> Result<ScimTokenIssued, ClientError> {
+        self.client
+            .post_bare(&["providers", name, "scim-token"])
+            .await
+    }
+
+    /// `DELETE /api/v1/providers/{name}/scim-token`: revokes the SCIM token.
+    pub async fn revoke_scim_token(&self, name: &str) -> Result<(), ClientError> {
+        self.client.delete(&["providers", name, "scim-token"]).await
     }
 }

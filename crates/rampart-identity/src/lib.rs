@@ -11,4 +11,4 @@ pub mod token;
 
 pub use password::{HashParams, PasswordHasher, PasswordPolicy};
 pub use throttle::{ceil_secs, AddressThrottle, LockoutPolicy};
-pub use token::{hash_token, Pseudonyms, SessionToken, TokenHash};
+pub use token::{hash_scim_token, hash_token, Pseudonyms, SessionToken, TokenHash};

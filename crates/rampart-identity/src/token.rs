@@ -9,6 +9,8 @@ use rampart_core::Error;
 use sha2::{Digest, Sha256};
 
 const PREFIX: &str = "rps_";
+/// The prefix of SCIM bearer tokens, as long as [`PREFIX`].
+const SCIM_PREFIX: &str = "rsc_";
 const RANDOM_BYTES: usize = 32;
 /// `rps_` followed by 32 bytes in unpadded base64url.
 const TOKEN_LEN: usize = PREFIX.len() + 43;
@@ -38,10 +40,20 @@ impl std::fmt::Debug for SessionToken {
 impl SessionToken {
     /// Draws a new token from the operating system's RNG.
     pub fn generate() -> Result<Self, Error> {
+        Self::generate_prefixed(PREFIX)
+    }
+
+    /// Draws a new SCIM bearer token (`rsc_`, the same 256 random bits), which a user
+    /// provider's directory presents to `/scim/v2`.
+    pub fn generate_scim() -> Result<Self, Error> {
+        Self::generate_prefixed(SCIM_PREFIX)
+    }
+
+    fn generate_prefixed(prefix: &str) -> Result<Self, Error> {
         let mut bytes = [0u8; RANDOM_BYTES];
         getrandom::fill(&mut bytes)
             .map_err(|e| Error::Internal(format!("operating system RNG: {e}")))?;
-        let secret = format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
+        let secret = format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes));
         let hash = digest(&secret);
         Ok(Self { secret, hash })
     }
@@ -59,9 +71,26 @@ impl SessionToken {
 
 /// Hashes a token presented by a client, or `None` if it cannot be one of ours.
 pub fn hash_token(presented: &str) -> Option<TokenHash> {
+    hash_prefixed(presented, PREFIX)
+}
+
+/// Hashes a SCIM bearer token presented by a directory, or `None` if it cannot be one.
+pub fn hash_scim_token(presented: &str) -> Option<TokenHash> {
+    hash_prefixed(presented, SCIM_PREFIX)
+}
+
+impl TokenHash {
+    /// Whether `stored` is this hash, compared in constant time.
+    pub fn matches(&self, stored: &[u8]) -> bool {
+        use subtle::ConstantTimeEq as _;
+        stored.len() == self.0.len() && bool::from(self.0.ct_eq(stored))
+    }
+}
+
+fn hash_prefixed(presented: &str, prefix: &str) -> Option<TokenHash> {
     let well_formed = presented.len() == TOKEN_LEN
-        && presented.starts_with(PREFIX)
-        && presented[PREFIX.len()..]
+        && presented.starts_with(prefix)
+        && presented[prefix.len()..]
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     well_formed.then(|| digest(presented))
@@ -123,6 +152,19 @@ mod tests {
         assert_eq!(hash_token(token.secret()), Some(token.hash()));
         assert_ne!(SessionToken::generate().unwrap().hash(), token.hash());
         assert!(!format!("{token:?}").contains(token.secret()));
+    }
+
+    #[test]
+    fn scim_tokens_are_not_session_tokens() {
+        let scim = SessionToken::generate_scim().unwrap();
+        assert!(scim.secret().starts_with("rsc_"));
+        assert_eq!(hash_scim_token(scim.secret()), Some(scim.hash()));
+        assert_eq!(hash_token(scim.secret()), None);
+        let session = SessionToken::generate().unwrap();
+        assert_eq!(hash_scim_token(session.secret()), None);
+        assert!(scim.hash().matches(&scim.hash().0));
+        assert!(!scim.hash().matches(&session.hash().0));
+        assert!(!scim.hash().matches(&scim.hash().0[..31]));
     }
 
     #[test]

@@ -173,6 +173,11 @@ fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(providers::test))
         .routes(routes!(providers::sync))
         .routes(routes!(providers::status))
+        .routes(routes!(
+            providers::scim_token_status,
+            providers::issue_scim_token,
+            providers::revoke_scim_token
+        ))
         .routes(routes!(providers::oidc_start))
         .routes(routes!(providers::oidc_callback))
         .merge(crate::routes::saml::routes())
@@ -289,6 +294,7 @@ pub fn router_with(state: AppState, metrics: MetricsAccess) -> Router {
     router
         .merge(screen_routes())
         .merge(crate::routes::idp::routes())
+        .merge(crate::routes::scim::routes())
         .merge(crate::console::routes())
         .route(
             "/api/v1/openapi.json",
@@ -575,11 +581,16 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
-    // The OAuth endpoints answer errors as RFC 6749 says, not as problems.
+    // The OAuth endpoints answer errors as RFC 6749 says, and SCIM as RFC 7644 §3.12 says,
+    // not as problems.
     let is_protocol = response
         .extensions()
         .get::<crate::routes::idp::ProtocolAnswer>()
-        .is_some();
+        .is_some()
+        || response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/scim+json"));
     if problem.is_some() || (status.as_u16() >= 400 && !is_problem && !is_page && !is_protocol) {
         let mut problem = match problem {
             Some(problem) => problem,

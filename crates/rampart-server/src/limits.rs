@@ -59,7 +59,8 @@ impl Limits {
 }
 
 /// The route class of `path` (an index into [`RATE_LIMIT_CLASSES`]); `None` for what is
-/// never limited (`/healthz`, `/metrics`, the OpenAPI document, static assets).
+/// never limited (`/healthz`, `/metrics`, the OpenAPI document, the OpenID provider's
+/// discovery document and keys, static assets).
 pub fn class_of(path: &str) -> Option<usize> {
     const SIGN_IN: usize = 0;
     const API: usize = 1;
@@ -92,7 +93,7 @@ pub fn class_of(path: &str) -> Option<usize> {
     if path == "/api/v1/openapi.json" {
         return None;
     }
-    if path.starts_with("/api/") {
+    if path.starts_with("/api/") || path.starts_with("/scim/") {
         return Some(API);
     }
     if path.starts_with("/console/static/") {
@@ -156,6 +157,7 @@ mod tests {
             ("/api/v1/auth/me", Some("api")),
             ("/api/v1/providers/corp", Some("api")),
             ("/api/v1/users", Some("api")),
+            ("/scim/v2/Users", Some("api")),
             ("/console", Some("console")),
             ("/console/users", Some("console")),
             ("/console/static/console.css", None),

@@ -46,6 +46,8 @@ mod reveal;
 mod roles;
 #[path = "api/saml.rs"]
 mod saml;
+#[path = "api/scim.rs"]
+mod scim;
 #[path = "api/sealed.rs"]
 mod sealed;
 #[path = "api/slapd.rs"]

@@ -27,6 +27,7 @@ pub mod lifecycle;
 pub mod metrics;
 pub mod posture;
 pub mod providers;
+pub mod scim;
 pub mod state;
 pub mod support;
 

@@ -21,6 +21,7 @@ mod idp;
 mod lifecycle;
 mod posture;
 mod providers;
+mod scim;
 mod support;
 
 pub use apps::{
@@ -54,6 +55,7 @@ pub use providers::{
     DirectoryProfile, NewProviderLogin, ProfileChange, ProviderLogin, ProviderRecord,
     ProviderStatus,
 };
+pub use scim::{ScimGroup, ScimGroupWrite, ScimUser, ScimUserWrite, Written};
 
 pub use support::{
     CaseQuery, CaseScope, Company, Decided, DecisionBy, NewCase, NewLink, OpenedCase, PeopleChange,

@@ -16,6 +16,7 @@ pub mod plans;
 pub mod posture;
 pub mod providers;
 pub mod saml;
+pub mod scim;
 pub mod screens;
 pub mod sealed;
 pub mod support;

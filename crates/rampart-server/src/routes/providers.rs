@@ -7,7 +7,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use rampart_api::{
     CreateProviderRequest, OidcCallbackQuery, OidcStartQuery, ProviderList, ProviderStatusView,
-    ProviderTestResult, ProviderView, SyncReport, UpdateProviderRequest,
+    ProviderTestResult, ProviderView, ScimTokenIssued, ScimTokenStatus, SyncReport,
+    UpdateProviderRequest,
 };
 use rampart_service::providers;
 use rampart_service::state::AppState;
@@ -363,4 +364,79 @@ fn login_cookie(value: &str, max_age: i64, https: bool) -> Option<HeaderValue> {
         "{name}={value}; Path=/; Max-Age={max_age}{secure}; HttpOnly; SameSite=Lax"
     ))
     .ok()
+}
+
+/// Whether a user provider has a SCIM token, and since when (administrators and auditors).
+#[utoipa::path(
+    get, path = "/api/v1/providers/{name}/scim-token", tag = "providers",
+    params(("name" = String, Path, description = "Provider name")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Whether a SCIM token is in force", body = ScimTokenStatus),
+        OneProvider,
+    )
+)]
+pub async fn scim_token_status(
+    State(state): State<AppState>,
+    _reader: ProviderReader,
+    Path(name): Path<String>,
+) -> Result<Json<ScimTokenStatus>, ApiError> {
+    let created_at = rampart_service::scim::token_created(&state, &name).await?;
+    Ok(Json(ScimTokenStatus {
+        configured: created_at.is_some(),
+        created_at,
+    }))
+}
+
+/// Make or rotate a user provider's SCIM token: the directory presents it to `/scim/v2` to
+/// provision this provider's users and groups, and reaches nothing else. Shown once, stored
+/// as its SHA-256 only; an earlier token stops working at once.
+#[utoipa::path(
+    post, path = "/api/v1/providers/{name}/scim-token", tag = "providers",
+    params(("name" = String, Path, description = "Provider name")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 201, description = "The new token, shown this once", body = ScimTokenIssued),
+        OneProvider,
+    )
+)]
+pub async fn issue_scim_token(
+    State(state): State<AppState>,
+    ProviderAdministrator(admin): ProviderAdministrator,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let issued = rampart_service::scim::issue_token(&state, &admin.caller(&state), &name).await?;
+    let body = ScimTokenIssued {
+        token: issued.token,
+        rotated: issued.rotated,
+        created_at: issued.created_at,
+        base_url: crate::routes::scim::base(&state, &ctx, &headers),
+    };
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// Revoke a user provider's SCIM token: its next request is refused.
+#[utoipa::path(
+    delete, path = "/api/v1/providers/{name}/scim-token", tag = "providers",
+    params(("name" = String, Path, description = "Provider name")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 403, description = "Not an IT administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user provider, or it has no SCIM token", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn revoke_scim_token(
+    State(state): State<AppState>,
+    ProviderAdministrator(admin): ProviderAdministrator,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    rampart_service::scim::revoke_token(&state, &admin.caller(&state), &name).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -75,6 +75,26 @@ pub enum ProvidersCommand {
         /// The provider.
         name: String,
     },
+    /// The provider's SCIM token, with which its directory provisions users and groups at
+    /// /scim/v2 (administrators change it; auditors may see whether one is in force).
+    ScimToken {
+        /// The provider.
+        name: String,
+        /// What to do.
+        #[arg(value_enum, default_value = "show")]
+        action: ScimTokenAction,
+    },
+}
+
+/// What `providers scim-token` does.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ScimTokenAction {
+    /// Whether a token is in force, and since when.
+    Show,
+    /// Make a token, or replace the current one (which stops working at once); printed once.
+    Rotate,
+    /// Revoke the token: the directory's next request is refused.
+    Revoke,
 }
 
 /// The arguments of `providers add`.
@@ -193,6 +213,28 @@ pub async fn run(command: &ProvidersCommand) -> anyhow::Result<()> {
                 r.listed, r.created, r.updated, r.disabled, r.sessions_revoked, r.skipped
             );
         }
+        ProvidersCommand::ScimToken { name, action } => match action {
+            ScimTokenAction::Show => {
+                let s = providers.scim_token(name).await.map_err(fail)?;
+                match s.created_at {
+                    Some(t) => println!("{name}: a SCIM token made {}", stamp(t)),
+                    None => println!("{name}: no SCIM token"),
+                }
+            }
+            ScimTokenAction::Rotate => {
+                let t = providers.issue_scim_token(name).await.map_err(fail)?;
+                eprintln!(
+                    "{name}: {} SCIM token for {}; it is shown this once:",
+                    if t.rotated { "a new" } else { "a" },
+                    t.base_url
+                );
+                println!("{}", t.token);
+            }
+            ScimTokenAction::Revoke => {
+                providers.revoke_scim_token(name).await.map_err(fail)?;
+                println!("{name}: SCIM token revoked");
+            }
+        },
         ProvidersCommand::Status { name } => {
             let s = providers.status(name).await.map_err(fail)?;
             let at =

@@ -1,0 +1,606 @@
+//! `/scim/v2`: the SCIM 2.0 service provider (RFC 7644) a user provider's directory pushes
+//! users and groups to, with the provider's bearer token. Not part of the API's OpenAPI
+//! document: SCIM is its own protocol, described by its own discovery endpoints
+//! (`ServiceProviderConfig`, `ResourceTypes`, `Schemas`). Every answer is
+//! `application/scim+json`; every refusal the error body of §3.12 with its `scimType`.
+//! Resources carry `meta.version`, which is also their `ETag`; `If-Match` on a write that
+//! no longer names it is a 412 that changes nothing, `If-None-Match` on a read that still
+//! names it a 304.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use rampart_scim::discovery;
+use rampart_scim::project::Projection;
+use rampart_scim::schema::Schema;
+use rampart_scim::ScimError;
+use rampart_service::scim::users::Tagged;
+use rampart_service::scim::{self, groups, users, ListQuery, ScimCaller};
+use rampart_service::state::AppState;
+use serde_json::Value;
+
+use crate::auth::RequestContext;
+
+/// The media type of every answer.
+pub const SCIM_JSON: &str = "application/scim+json";
+
+/// The SCIM routes, nested under `/scim/v2`.
+pub fn routes() -> Router<AppState> {
+    let inner = Router::new()
+        .route("/ServiceProviderConfig", get(service_provider_config))
+        .route("/ResourceTypes", get(resource_types))
+        .route("/ResourceTypes/{id}", get(resource_type))
+        .route("/Schemas", get(schemas))
+        .route("/Schemas/{id}", get(schema))
+        .route("/.search", post(search_all))
+        .route("/Users", get(list_users).post(create_user))
+        .route("/Users/.search", post(search_users))
+        .route(
+            "/Users/{id}",
+            get(get_user)
+                .put(replace_user)
+                .patch(patch_user)
+                .delete(delete_user),
+        )
+        .route("/Groups", get(list_groups).post(create_group))
+        .route("/Groups/.search", post(search_groups))
+        .route(
+            "/Groups/{id}",
+            get(get_group)
+                .put(replace_group)
+                .patch(patch_group)
+                .delete(delete_group),
+        )
+        .fallback(|| async {
+            error(ScimError {
+                status: 404,
+                scim_type: None,
+                detail: "no such SCIM endpoint".into(),
+            })
+        });
+    Router::new().nest("/scim/v2", inner)
+}
+
+/// A refusal as §3.12 writes it.
+fn error(e: ScimError) -> Response {
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (status, e.body().to_string()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
+    if e.status == 401 {
+        headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
+}
+
+fn json(status: StatusCode, body: &Value, etag: Option<&str>, location: bool) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
+    if let Some(tag) = etag.and_then(|t| HeaderValue::from_str(t).ok()) {
+        headers.insert(header::ETAG, tag);
+    }
+    if location {
+        let at = body
+            .pointer("/meta/location")
+            .and_then(Value::as_str)
+            .and_then(|l| HeaderValue::from_str(l).ok());
+        if let Some(at) = at {
+            headers.insert(header::LOCATION, at);
+        }
+    }
+    response
+}
+
+fn answer(result: Result<Response, ScimError>) -> Response {
+    result.unwrap_or_else(error)
+}
+
+/// Where `/scim/v2` is, as `meta.location` names it: `public_origin`, else the request's
+/// own host when it is a plain host name.
+pub(crate) fn base(state: &AppState, ctx: &RequestContext, headers: &HeaderMap) -> String {
+    let origin = if state.config.public_origin.is_empty() {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| {
+                !h.is_empty()
+                    && h.chars().all(|c| {
+                        c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']')
+                    })
+            });
+        match host {
+            Some(h) => format!("{}://{h}", if ctx.https { "https" } else { "http" }),
+            None => String::new(),
+        }
+    } else {
+        state.config.public_origin.trim_end_matches('/').to_owned()
+    };
+    format!("{origin}/scim/v2")
+}
+
+async fn caller(
+    state: &AppState,
+    ctx: &RequestContext,
+    headers: &HeaderMap,
+) -> Result<ScimCaller, ScimError> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| {
+            h.split_once(' ')
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, token)| token.trim())
+        });
+    scim::authenticate(state, &ctx.origin(state), bearer, base(state, ctx, headers)).await
+}
+
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|h| h.to_str().ok())
+}
+
+fn body(bytes: Result<Bytes, BytesRejection>) -> Result<Value, ScimError> {
+    let bytes = bytes.map_err(|e| ScimError {
+        status: e.status().as_u16(),
+        scim_type: None,
+        detail: e.body_text(),
+    })?;
+    scim::parse_body(&bytes)
+}
+
+fn list_query(schema: Schema, q: &HashMap<String, String>) -> Result<ListQuery, ScimError> {
+    let get = |k: &str| {
+        q.iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.clone())
+    };
+    let number = |k: &str| -> Result<Option<i64>, ScimError> {
+        get(k)
+            .map(|v| {
+                v.trim()
+                    .parse::<i64>()
+                    .map_err(|_| ScimError::value(format!("{k} must be an integer")))
+            })
+            .transpose()
+    };
+    let query = ListQuery {
+        filter: get("filter"),
+        start_index: number("startIndex")?,
+        count: number("count")?,
+        sort_by: get("sortBy"),
+        sort_order: get("sortOrder"),
+        attributes: get("attributes"),
+        excluded_attributes: get("excludedAttributes"),
+    };
+    if let Some(order) = &query.sort_order {
+        if !order.eq_ignore_ascii_case("ascending") && !order.eq_ignore_ascii_case("descending") {
+            return Err(ScimError::value(
+                "sortOrder must be ascending or descending",
+            ));
+        }
+    }
+    Projection::parse(
+        schema,
+        query.attributes.as_deref(),
+        query.excluded_attributes.as_deref(),
+    )?;
+    Ok(query)
+}
+
+fn projection(schema: Schema, q: &HashMap<String, String>) -> Result<Projection, ScimError> {
+    let q = list_query(schema, q)?;
+    Projection::parse(
+        schema,
+        q.attributes.as_deref(),
+        q.excluded_attributes.as_deref(),
+    )
+}
+
+/// A read's answer, or a 304 when `If-None-Match` still names its version.
+fn read(tagged: Tagged, headers: &HeaderMap) -> Response {
+    if header_text(headers, header::IF_NONE_MATCH)
+        .is_some_and(|h| scim::etag_listed(h, &tagged.etag))
+    {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        if let Ok(tag) = HeaderValue::from_str(&tagged.etag) {
+            response.headers_mut().insert(header::ETAG, tag);
+        }
+        return response;
+    }
+    json(StatusCode::OK, &tagged.resource, Some(&tagged.etag), false)
+}
+
+async fn service_provider_config(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+) -> Response {
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            Ok(json(
+                StatusCode::OK,
+                &discovery::service_provider_config(&c.base),
+                None,
+                false,
+            ))
+        }
+        .await,
+    )
+}
+
+async fn resource_types(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+) -> Response {
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            let all = [Schema::User, Schema::Group]
+                .map(|s| discovery::resource_type(&c.base, s))
+                .to_vec();
+            Ok(json(
+                StatusCode::OK,
+                &discovery::list(all, 2, 1),
+                None,
+                false,
+            ))
+        }
+        .await,
+    )
+}
+
+async fn resource_type(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            let s = [Schema::User, Schema::Group]
+                .into_iter()
+                .find(|s| s.name() == id)
+                .ok_or_else(|| ScimError {
+                    status: 404,
+                    scim_type: None,
+                    detail: "no such resource type".into(),
+                })?;
+            Ok(json(
+                StatusCode::OK,
+                &discovery::resource_type(&c.base, s),
+                None,
+                false,
+            ))
+        }
+        .await,
+    )
+}
+
+async fn schemas(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+) -> Response {
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            let all = [Schema::User, Schema::Group]
+                .map(|s| s.document(&c.base))
+                .to_vec();
+            Ok(json(
+                StatusCode::OK,
+                &discovery::list(all, 2, 1),
+                None,
+                false,
+            ))
+        }
+        .await,
+    )
+}
+
+async fn schema(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            let s = [Schema::User, Schema::Group]
+                .into_iter()
+                .find(|s| s.urn() == id)
+                .ok_or_else(|| ScimError {
+                    status: 404,
+                    scim_type: None,
+                    detail: "no such schema".into(),
+                })?;
+            Ok(json(StatusCode::OK, &s.document(&c.base), None, false))
+        }
+        .await,
+    )
+}
+
+async fn list_users(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            let q = list_query(Schema::User, &q)?;
+            Ok(json(
+                StatusCode::OK,
+                &users::list(&state, &c, &q).await?,
+                None,
+                false,
+            ))
+        }
+        .await,
+    )
+}
+
+async fn create_user(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Response {
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            let t = users::create(&state, &c, &body(bytes)?).await?;
+            Ok(json(StatusCode::CREATED, &t.resource, Some(&t.etag), true))
+        }
+        .await,
+    )
+}
+
+async fn get_user(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            let p = projection(Schema::User, &q)?;
+            Ok(read(users::get(&state, &c, &id, &p).await?, &headers))
+        }
+        .await,
+    )
+}
+
+async fn replace_user(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Response {
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            let if_match = header_text(&headers, header::IF_MATCH);
+            let t = users::replace(&state, &c, &id, &body(bytes)?, if_match).await?;
+            Ok(json(StatusCode::OK, &t.resource, Some(&t.etag), false))
+        }
+        .await,
+    )
+}
+
+async fn patch_user(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Response {
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            let if_match = header_text(&headers, header::IF_MATCH);
+            let t = users::patch(&state, &c, &id, &body(bytes)?, if_match).await?;
+            Ok(json(StatusCode::OK, &t.resource, Some(&t.etag), false))
+        }
+        .await,
+    )
+}
+
+async fn delete_user(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            users::delete(&state, &c, &id, header_text(&headers, header::IF_MATCH)).await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        .await,
+    )
+}
+
+async fn list_groups(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            let q = list_query(Schema::Group, &q)?;
+            Ok(json(
+                StatusCode::OK,
+                &groups::list(&state, &c, &q).await?,
+                None,
+                false,
+            ))
+        }
+        .await,
+    )
+}
+
+async fn create_group(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Response {
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            let t = groups::create(&state, &c, &body(bytes)?).await?;
+            Ok(json(StatusCode::CREATED, &t.resource, Some(&t.etag), true))
+        }
+        .await,
+    )
+}
+
+async fn get_group(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            let p = projection(Schema::Group, &q)?;
+            Ok(read(groups::get(&state, &c, &id, &p).await?, &headers))
+        }
+        .await,
+    )
+}
+
+async fn replace_group(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Response {
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            let if_match = header_text(&headers, header::IF_MATCH);
+            let t = groups::replace(&state, &c, &id, &body(bytes)?, if_match).await?;
+            Ok(json(StatusCode::OK, &t.resource, Some(&t.etag), false))
+        }
+        .await,
+    )
+}
+
+async fn patch_group(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Response {
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            let if_match = header_text(&headers, header::IF_MATCH);
+            let t = groups::patch(&state, &c, &id, &body(bytes)?, if_match).await?;
+            Ok(json(StatusCode::OK, &t.resource, Some(&t.etag), false))
+        }
+        .await,
+    )
+}
+
+async fn delete_group(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            groups::delete(&state, &c, &id, header_text(&headers, header::IF_MATCH)).await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        .await,
+    )
+}
+
+async fn search_users(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Response {
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            let q = scim::search_query(&body(bytes)?)?;
+            Ok(json(
+                StatusCode::OK,
+                &users::list(&state, &c, &q).await?,
+                None,
+                false,
+            ))
+        }
+        .await,
+    )
+}
+
+async fn search_groups(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Response {
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            let q = scim::search_query(&body(bytes)?)?;
+            Ok(json(
+                StatusCode::OK,
+                &groups::list(&state, &c, &q).await?,
+                None,
+                false,
+            ))
+        }
+        .await,
+    )
+}
+
+async fn search_all(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Response {
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            let q = scim::search_query(&body(bytes)?)?;
+            Ok(json(
+                StatusCode::OK,
+                &scim::search_all(&state, &c, &q).await?,
+                None,
+                false,
+            ))
+        }
+        .await,
+    )
+}

@@ -1,0 +1,311 @@
+//! The `/Users` use cases: list (filter, sort, page), read, create, replace, patch and
+//! delete a provider's users. `active = false` disables the user and ends every session in
+//! the same transaction; `DELETE` removes the profile with its sessions.
+
+use rampart_core::{display_text, Email, UserId, Username};
+use rampart_scim::filter::get_ci;
+use rampart_scim::project::Projection;
+use rampart_scim::schema::{self, Schema};
+use rampart_scim::ScimError;
+use rampart_store::{ScimGroup, ScimUser, ScimUserWrite, Written};
+use serde_json::{json, Map, Value};
+
+use super::{check_if_match, internal, kind_for, not_found, rfc3339, stale, ListQuery, ScimCaller};
+use crate::state::AppState;
+
+/// What the `users` columns hold, so the stored attributes leave them out. (`active` is
+/// kept in both: the column decides, the attributes say whether a client set it at all.)
+const IN_COLUMNS: [&str; 2] = ["userName", "displayName"];
+
+/// A resource with its ETag.
+pub struct Tagged {
+    /// The resource as JSON.
+    pub resource: Value,
+    /// Its ETag, `W/"…"`.
+    pub etag: String,
+}
+
+/// The ETag of a user: the SCIM version and the profile's last change (a sign-in through
+/// the provider may change the profile too).
+pub(crate) fn etag(u: &ScimUser) -> String {
+    format!(
+        "W/\"{}-{}\"",
+        u.version,
+        u.user.updated_at.unix_timestamp_nanos() / 1_000_000
+    )
+}
+
+/// The user as SCIM shows it.
+pub(crate) fn render(caller: &ScimCaller, u: &ScimUser, groups: &[ScimGroup]) -> Value {
+    let stored: Option<Map<String, Value>> = u
+        .attributes
+        .as_deref()
+        .and_then(|a| serde_json::from_str(a).ok());
+    // A disabled user is `active: false` whoever disabled them; an enabled one shows
+    // `active: true` unless a SCIM client left the attribute out.
+    let active_set = stored.as_ref().is_none_or(|s| s.contains_key("active"));
+    let mut out = stored.unwrap_or_default();
+    out.insert("schemas".into(), json!([schema::USER_URN]));
+    out.insert("id".into(), u.user.id.to_string().into());
+    out.insert("userName".into(), u.user.username.clone().into());
+    if u.user.disabled || active_set {
+        out.insert("active".into(), (!u.user.disabled).into());
+    } else {
+        out.remove("active");
+    }
+    if let Some(d) = &u.user.display_name {
+        out.insert("displayName".into(), d.clone().into());
+    }
+    if !out.contains_key("emails") {
+        if let Some(e) = &u.user.email {
+            out.insert("emails".into(), json!([{"value": e, "primary": true}]));
+        }
+    }
+    let member_of: Vec<Value> = groups
+        .iter()
+        .filter(|g| g.members.iter().any(|(m, _)| *m == u.user.id))
+        .map(|g| {
+            json!({
+                "value": g.id,
+                "display": g.display_name,
+                "$ref": format!("{}/Groups/{}", caller.base, g.id),
+                "type": "direct",
+            })
+        })
+        .collect();
+    if !member_of.is_empty() {
+        out.insert("groups".into(), Value::Array(member_of));
+    }
+    let location = format!("{}/Users/{}", caller.base, u.user.id);
+    out.insert(
+        "meta".into(),
+        json!({
+            "resourceType": "User",
+            "created": rfc3339(u.user.created_at),
+            "lastModified": rfc3339(u.user.updated_at),
+            "location": location,
+            "version": etag(u),
+        }),
+    );
+    Value::Object(out)
+}
+
+async fn groups(state: &AppState, caller: &ScimCaller) -> Result<Vec<ScimGroup>, ScimError> {
+    state
+        .store
+        .scim_groups(&caller.provider)
+        .await
+        .map_err(internal)
+}
+
+fn parse_id(id: &str) -> Result<UserId, ScimError> {
+    UserId::parse(id, "id").map_err(|_| not_found("user"))
+}
+
+async fn find(state: &AppState, caller: &ScimCaller, id: &str) -> Result<ScimUser, ScimError> {
+    let id = parse_id(id)?;
+    state
+        .store
+        .scim_user(&caller.provider, id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| not_found("user"))
+}
+
+/// Every user of the caller's provider, as SCIM shows them.
+pub(crate) async fn all(state: &AppState, caller: &ScimCaller) -> Result<Vec<Value>, ScimError> {
+    let users = state
+        .store
+        .scim_users(&caller.provider)
+        .await
+        .map_err(internal)?;
+    let groups = groups(state, caller).await?;
+    Ok(users.iter().map(|u| render(caller, u, &groups)).collect())
+}
+
+/// `GET /Users`.
+pub async fn list(
+    state: &AppState,
+    caller: &ScimCaller,
+    q: &ListQuery,
+) -> Result<Value, ScimError> {
+    super::select(Schema::User, all(state, caller).await?, q)
+}
+
+/// `GET /Users/{id}`.
+pub async fn get(
+    state: &AppState,
+    caller: &ScimCaller,
+    id: &str,
+    projection: &Projection,
+) -> Result<Tagged, ScimError> {
+    let u = find(state, caller, id).await?;
+    let groups = groups(state, caller).await?;
+    Ok(Tagged {
+        resource: projection.apply(render(caller, &u, &groups)),
+        etag: etag(&u),
+    })
+}
+
+/// A checked resource as the store writes it.
+fn to_write(
+    caller: &ScimCaller,
+    body: &Value,
+) -> Result<(ScimUserWrite, rampart_core::Provider), ScimError> {
+    let canonical = schema::validate(Schema::User, body)?;
+    let text = |k: &str| canonical.get(k).and_then(Value::as_str);
+    let user_name = text("userName").unwrap_or_default();
+    let username =
+        Username::parse(user_name).map_err(|e| ScimError::value(format!("userName: {e}")))?;
+    let display_name = text("displayName").map(str::to_owned);
+    if let Some(d) = &display_name {
+        display_text("displayName", d, 200).map_err(|e| ScimError::value(e.to_string()))?;
+    }
+    let emails = canonical.get("emails").and_then(Value::as_array);
+    let chosen = emails.and_then(|list| {
+        list.iter()
+            .find(|e| e.get("primary") == Some(&Value::Bool(true)))
+            .or(list.first())
+    });
+    let email = match chosen
+        .and_then(|e| get_ci(e, "value"))
+        .and_then(Value::as_str)
+    {
+        Some(e) => Some(Email::parse(e).map_err(|e| ScimError::value(format!("emails: {e}")))?),
+        None => None,
+    };
+    let disabled = canonical.get("active") == Some(&Value::Bool(false));
+    let kind = kind_for(caller, text("userType"));
+    let mut stored = canonical.clone();
+    for k in IN_COLUMNS {
+        stored.remove(k);
+    }
+    let attributes = serde_json::to_string(&stored)
+        .map_err(|e| internal(rampart_core::Error::Internal(e.to_string())))?;
+    Ok((
+        ScimUserWrite {
+            user_provider: caller.provider.clone(),
+            provider: kind,
+            username,
+            display_name,
+            email,
+            disabled,
+            attributes,
+        },
+        kind,
+    ))
+}
+
+/// `POST /Users`.
+pub async fn create(
+    state: &AppState,
+    caller: &ScimCaller,
+    body: &Value,
+) -> Result<Tagged, ScimError> {
+    let (w, _) = to_write(caller, body)?;
+    let u = state
+        .store
+        .scim_create_user(&w, state.clock.now(), &caller.audit)
+        .await
+        .map_err(internal)?;
+    Ok(Tagged {
+        resource: render(caller, &u, &[]),
+        etag: etag(&u),
+    })
+}
+
+/// `PUT /Users/{id}`: the whole resource replaced, if still at `If-Match`.
+pub async fn replace(
+    state: &AppState,
+    caller: &ScimCaller,
+    id: &str,
+    body: &Value,
+    if_match: Option<&str>,
+) -> Result<Tagged, ScimError> {
+    let current = find(state, caller, id).await?;
+    check_if_match(if_match, &etag(&current))?;
+    write(state, caller, current, body).await
+}
+
+/// `PATCH /Users/{id}`: the operations applied to the current resource, all or none.
+pub async fn patch(
+    state: &AppState,
+    caller: &ScimCaller,
+    id: &str,
+    body: &Value,
+    if_match: Option<&str>,
+) -> Result<Tagged, ScimError> {
+    let current = find(state, caller, id).await?;
+    check_if_match(if_match, &etag(&current))?;
+    let shown = render(caller, &current, &[]);
+    let canonical = schema::validate(Schema::User, &shown)?;
+    let after = rampart_scim::patch::apply(Schema::User, &canonical, body)?;
+    let mut whole = Value::Object(after);
+    if let Some(o) = whole.as_object_mut() {
+        o.insert("schemas".into(), json!([schema::USER_URN]));
+    }
+    write(state, caller, current, &whole).await
+}
+
+async fn write(
+    state: &AppState,
+    caller: &ScimCaller,
+    current: ScimUser,
+    body: &Value,
+) -> Result<Tagged, ScimError> {
+    let (w, kind) = to_write(caller, body)?;
+    if kind != current.user.provider {
+        return Err(ScimError::mutability(format!(
+            "the user is of the kind {}; userType cannot make them another kind",
+            current.user.provider
+        )));
+    }
+    let written = state
+        .store
+        .scim_update_user(
+            current.user.id,
+            current.version,
+            current.user.updated_at,
+            &w,
+            state.clock.now(),
+            &caller.audit,
+        )
+        .await
+        .map_err(internal)?;
+    let Written::Done(u) = written else {
+        return Err(stale());
+    };
+    let groups = groups(state, caller).await?;
+    Ok(Tagged {
+        resource: render(caller, &u, &groups),
+        etag: etag(&u),
+    })
+}
+
+/// `DELETE /Users/{id}`: the profile, its sessions and memberships removed; the roles its
+/// groups gave go with it.
+pub async fn delete(
+    state: &AppState,
+    caller: &ScimCaller,
+    id: &str,
+    if_match: Option<&str>,
+) -> Result<(), ScimError> {
+    let current = find(state, caller, id).await?;
+    check_if_match(if_match, &etag(&current))?;
+    let written = state
+        .store
+        .scim_delete_user(
+            &caller.provider,
+            current.user.id,
+            Some((current.version, current.user.updated_at)),
+            state.clock.now(),
+            &caller.audit,
+        )
+        .await
+        .map_err(internal)?;
+    if let Written::Stale = written {
+        return Err(stale());
+    }
+    state.authz.catch_up().await.map_err(internal)?;
+    Ok(())
+}
