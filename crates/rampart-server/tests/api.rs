@@ -30,6 +30,8 @@ mod integrations;
 mod lifecycle;
 #[path = "api/mfa.rs"]
 mod mfa;
+#[path = "api/passkeys.rs"]
+mod passkeys;
 #[path = "api/names.rs"]
 mod names;
 #[path = "api/oidc.rs"]

@@ -56,6 +56,9 @@ pub struct Inner {
     pub trusted_proxies: Vec<rampart_alerts::Cidr>,
     /// The discovery documents and keys of the identity providers users sign in through.
     pub oidc: Arc<rampart_federation::oidc::Discovery>,
+    /// This node as a WebAuthn relying party (`public_origin`, `[mfa] passkey_rp_id`), or
+    /// why passkeys are unavailable here.
+    pub passkeys: Result<Arc<rampart_identity::passkey::RelyingParty>, String>,
 }
 
 impl std::ops::Deref for AppState {
@@ -83,6 +86,12 @@ impl AppState {
         let fence = Fence::new(store.clone());
         let saml = crate::providers::saml::SamlState::new(&config.data_dir);
         let leadership = crate::cluster::Leadership::new(&store, &config.node_id);
+        let passkeys = rampart_identity::passkey::RelyingParty::new(
+            &config.public_origin,
+            &config.mfa.passkey_rp_id,
+            &config.mfa.issuer,
+        )
+        .map(Arc::new);
         let trusted_proxies = crate::config::address_ranges(&config.trusted_proxies)
             .map_err(|e| Error::invalid("trusted_proxies", e))?;
         Ok(Self {
@@ -104,6 +113,7 @@ impl AppState {
                 leadership,
                 trusted_proxies,
                 oidc: Arc::default(),
+                passkeys,
             }),
         })
     }

@@ -9,6 +9,7 @@ pub mod findings;
 pub mod it;
 pub mod lifecycle;
 pub mod mfa;
+pub mod passkeys;
 pub mod names;
 pub mod page;
 pub mod plans;
