@@ -56,6 +56,8 @@ pub enum Refusal {
     NotVerified,
     /// The credential is not one of this user's passkeys.
     UnknownCredential,
+    /// Registering a credential the user has registered already.
+    AlreadyRegistered,
     /// Any other failed check of the ceremony.
     Failed,
 }
@@ -72,6 +74,7 @@ impl Refusal {
             Refusal::CounterNotIncreased => "passkey-counter-not-increased",
             Refusal::NotVerified => "passkey-user-not-verified",
             Refusal::UnknownCredential => "passkey-unknown-credential",
+            Refusal::AlreadyRegistered => "passkey-already-registered",
             Refusal::Failed => "passkey-refused",
         }
     }
@@ -92,6 +95,7 @@ impl Refusal {
             | WebauthnError::COSEKeyInvalidCBORValue
             | WebauthnError::COSEKeyInvalidType => Refusal::Malformed,
             WebauthnError::CredentialNotFound => Refusal::UnknownCredential,
+            WebauthnError::CredentialAlreadyExists => Refusal::AlreadyRegistered,
             _ => Refusal::Failed,
         }
     }
@@ -229,17 +233,22 @@ impl RelyingParty {
         })
     }
 
-    /// Finishes a registration with the browser's `credential` against the stored `state`.
+    /// Finishes a registration with the browser's `credential` against the stored `state`;
+    /// `registered` are the credential ids the user has already.
     pub fn finish_registration(
         &self,
         credential: &Value,
         state: &str,
+        registered: &[Vec<u8>],
     ) -> Result<Result<NewPasskey, Refusal>, Error> {
         let state: PasskeyRegistration =
             serde_json::from_str(state).map_err(|e| internal("state", e))?;
         let Ok(credential) = RegisterPublicKeyCredential::deserialize(credential) else {
             return Ok(Err(Refusal::Malformed));
         };
+        if registered.contains(&credential.raw_id) {
+            return Ok(Err(Refusal::AlreadyRegistered));
+        }
         let passkey = match self.webauthn.finish_passkey_registration(&credential, &state) {
             Ok(passkey) => passkey,
             Err(e) => return Ok(Err(Refusal::of(&e))),

@@ -60,7 +60,7 @@ fn a_registration_offers_the_relying_party_and_excludes_nothing_at_first() {
     assert!(!c.state.is_empty());
     // A credential that is no credential is refused, not a panic.
     let refused = rp
-        .finish_registration(&serde_json::json!({"id": 1}), &c.state)
+        .finish_registration(&serde_json::json!({"id": 1}), &c.state, &[])
         .unwrap();
     assert_eq!(refused.unwrap_err(), Refusal::Malformed);
 }

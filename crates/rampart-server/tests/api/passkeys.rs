@@ -365,29 +365,29 @@ async fn bad_passkey_assertions_are_refused_audited_and_open_no_session() {
         assert_eq!(s, StatusCode::UNAUTHORIZED, "{name}");
         assert_eq!(failures(&node, "passkey-wrong-challenge").await, 1, "{name}");
 
-        // A counter that does not advance (a copy of the authenticator, or a replay).
-        let options = login_challenge(&node, &p).await;
-        let (s, _) = answer(&node, &p, key.assert(&options, 0, Fault::None)).await;
-        assert_eq!(s, StatusCode::UNAUTHORIZED, "{name}");
-        assert_eq!(failures(&node, "passkey-counter-not-increased").await, 1, "{name}");
         assert_eq!(sign_ins(&node).await, opened, "{name}: no session from a refusal");
 
-        // The right answer signs in once; the same answer again (a replay, same challenge
-        // and counter) finds the sign-in finished.
+        // The right answer signs in once; the same answer again finds the sign-in finished.
         let options = login_challenge(&node, &p).await;
         let good = key.assert(&options, 1, Fault::None);
         let (s, body) = answer(&node, &p, good.clone()).await;
         assert_eq!(s, StatusCode::OK, "{name}: {body}");
-        let (s, _) = answer(&node, &p, good).await;
+        let (s, _) = answer(&node, &p, good.clone()).await;
         assert_eq!(s, StatusCode::UNAUTHORIZED, "{name}");
         assert_eq!(sign_ins(&node).await, opened + 1, "{name}");
-        // A replay of an old answer on a new sign-in: a stale challenge and counter.
+
+        // On a new sign-in, a counter that does not advance past the one just accepted (a
+        // copy of the authenticator) is refused, and so is the old answer replayed (its
+        // challenge was another sign-in's).
         let p2 = pending(&node, "bo", USER_PASSWORD).await;
-        let stale = options;
-        login_challenge(&node, &p2).await;
-        key.counter -= 1;
-        let (s, _) = answer(&node, &p2, key.assert(&stale, 0, Fault::None)).await;
+        let options = login_challenge(&node, &p2).await;
+        let (s, _) = answer(&node, &p2, key.assert(&options, 0, Fault::None)).await;
         assert_eq!(s, StatusCode::UNAUTHORIZED, "{name}");
+        assert_eq!(failures(&node, "passkey-counter-not-increased").await, 1, "{name}");
+        login_challenge(&node, &p2).await;
+        let (s, _) = answer(&node, &p2, good).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{name}");
+        assert_eq!(failures(&node, "passkey-wrong-challenge").await, 2, "{name}");
         assert_eq!(sign_ins(&node).await, opened + 1, "{name}");
         // Malformed answers are refused the same way, never a crash.
         login_challenge(&node, &p2).await;

@@ -19,7 +19,7 @@
 
 use rampart_core::{Error, Session, SessionId, User};
 use rampart_identity::mfa::hash_pending;
-use rampart_identity::passkey::RelyingParty;
+use rampart_identity::passkey::{Refusal, RelyingParty};
 use rampart_store::{Ceremony, Proof, StoredPasskey};
 use serde_json::Value;
 use time::{Duration, OffsetDateTime};
@@ -110,8 +110,20 @@ pub async fn finish_registration(
                 .into(),
         ));
     };
-    let new = match rp.finish_registration(credential, &ceremony)? {
+    let registered: Vec<Vec<u8>> = state
+        .store
+        .passkeys(caller.user.id)
+        .await?
+        .into_iter()
+        .map(|p| p.credential_id)
+        .collect();
+    let new = match rp.finish_registration(credential, &ceremony, &registered)? {
         Ok(new) => new,
+        Err(Refusal::AlreadyRegistered) => {
+            return Err(Error::Conflict(
+                "this authenticator's passkey is registered already".into(),
+            ))
+        }
         Err(refusal) => {
             return Err(Error::invalid(
                 "credential",
