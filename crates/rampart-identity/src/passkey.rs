@@ -162,10 +162,12 @@ impl RelyingParty {
     /// what authenticators show. The error says what is wrong, for the operator.
     pub fn new(origin: &str, id: &str, name: &str) -> Result<RelyingParty, String> {
         if origin.is_empty() {
-            return Err("passkeys need `public_origin` (the origin browsers use to reach this \
+            return Err(
+                "passkeys need `public_origin` (the origin browsers use to reach this \
                  server, e.g. https://rampart.example.org): the relying party is not guessed \
                  from requests"
-                .into());
+                    .into(),
+            );
         }
         let url = Url::parse(origin).map_err(|e| format!("public_origin `{origin}`: {e}"))?;
         let host = match url.host() {
@@ -183,7 +185,11 @@ impl RelyingParty {
                 "public_origin `{origin}` is not https (only http://localhost may be plain)"
             ));
         }
-        let id = if id.is_empty() { host.clone() } else { id.to_owned() };
+        let id = if id.is_empty() {
+            host.clone()
+        } else {
+            id.to_owned()
+        };
         if !(host == id || host.ends_with(&format!(".{id}"))) {
             return Err(format!(
                 "mfa.passkey_rp_id `{id}` is neither the host of public_origin `{origin}` nor a \
@@ -249,7 +255,10 @@ impl RelyingParty {
         if registered.contains(&credential.raw_id) {
             return Ok(Err(Refusal::AlreadyRegistered));
         }
-        let passkey = match self.webauthn.finish_passkey_registration(&credential, &state) {
+        let passkey = match self
+            .webauthn
+            .finish_passkey_registration(&credential, &state)
+        {
             Ok(passkey) => passkey,
             Err(e) => return Ok(Err(Refusal::of(&e))),
         };

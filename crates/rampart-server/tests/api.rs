@@ -30,12 +30,12 @@ mod integrations;
 mod lifecycle;
 #[path = "api/mfa.rs"]
 mod mfa;
-#[path = "api/passkeys.rs"]
-mod passkeys;
 #[path = "api/names.rs"]
 mod names;
 #[path = "api/oidc.rs"]
 mod oidc;
+#[path = "api/passkeys.rs"]
+mod passkeys;
 #[path = "api/posture.rs"]
 mod posture;
 #[path = "api/providers.rs"]

@@ -28,16 +28,30 @@ fn a_counter_must_increase_unless_the_authenticator_keeps_none() {
 fn the_relying_party_comes_from_the_public_origin_and_is_never_guessed() {
     let ok = |origin: &str, id: &str| RelyingParty::new(origin, id, "Rampart");
     let rp = ok("https://rampart.example.org", "").unwrap();
-    assert_eq!((rp.id(), rp.origin()), ("rampart.example.org", "https://rampart.example.org"));
+    assert_eq!(
+        (rp.id(), rp.origin()),
+        ("rampart.example.org", "https://rampart.example.org")
+    );
     let rp = ok("https://login.example.org:8443", "example.org").unwrap();
-    assert_eq!((rp.id(), rp.origin()), ("example.org", "https://login.example.org:8443"));
+    assert_eq!(
+        (rp.id(), rp.origin()),
+        ("example.org", "https://login.example.org:8443")
+    );
     assert!(ok("http://localhost:8080", "").is_ok());
     for (origin, id, says) in [
         ("", "", "public_origin"),
         ("https://127.0.0.1:8443", "", "IP address"),
         ("http://rampart.example.org", "", "not https"),
-        ("https://rampart.example.org", "example.net", "neither the host"),
-        ("https://rampart.example.org", "ample.org", "neither the host"),
+        (
+            "https://rampart.example.org",
+            "example.net",
+            "neither the host",
+        ),
+        (
+            "https://rampart.example.org",
+            "ample.org",
+            "neither the host",
+        ),
         ("not a url", "", "public_origin"),
     ] {
         let err = ok(origin, id).unwrap_err();

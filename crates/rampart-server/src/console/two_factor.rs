@@ -42,7 +42,7 @@ struct SignInCodePage<'a> {
 }
 
 /// The console's passkey script (`static/console/passkeys.js`), inlined with the nonce.
-pub(super) const PASSKEY_SCRIPT: &str = include_str!("../../static/console/passkeys.js");
+pub(crate) const PASSKEY_SCRIPT: &str = include_str!("../../static/console/passkeys.js");
 
 /// The second step's page for pending sign-in `pending`, offering its user's methods.
 async fn code_page(
@@ -365,11 +365,10 @@ pub async fn step_up_page(
     let return_to = return_address(query.ok().and_then(|q| q.0.return_to).as_deref(), BASE);
     let mut shell = Shell::new(&visitor, Section::Account);
     shell.script = true;
-    let operator =
-        match signed_in(&state, &visitor, &mut shell, "/console/account/step-up").await {
-            Ok(o) => o,
-            Err(r) => return shell.finish(r),
-        };
+    let operator = match signed_in(&state, &visitor, &mut shell, "/console/account/step-up").await {
+        Ok(o) => o,
+        Err(r) => return shell.finish(r),
+    };
     let (totp, passkey) = step_up_offers(&state, &operator.auth.caller(&state)).await;
     let html = StepUpPage {
         shell: &shell,

@@ -5,9 +5,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use rampart_api::{
-    PasskeyChallenge, PasskeyView, PendingEnrolmentRequest, RegisterPasskeyRequest,
-};
+use rampart_api::{PasskeyChallenge, PasskeyView, PendingEnrolmentRequest, RegisterPasskeyRequest};
 use rampart_service::identity::passkeys;
 use rampart_service::state::AppState;
 use rampart_store::StoredPasskey;

@@ -133,8 +133,16 @@ impl Authenticator {
     fn assert(&mut self, options: &Value, step: u32, fault: Fault) -> Value {
         let challenge = options["challenge"].as_str().unwrap();
         self.counter += step;
-        let origin = if fault == Fault::Origin { "https://rampart.test.evil.example" } else { ORIGIN };
-        let rp_id = if fault == Fault::RpId { "evil.example" } else { RP_ID };
+        let origin = if fault == Fault::Origin {
+            "https://rampart.test.evil.example"
+        } else {
+            ORIGIN
+        };
+        let rp_id = if fault == Fault::RpId {
+            "evil.example"
+        } else {
+            RP_ID
+        };
         let client_data = Self::client_data("webauthn.get", challenge, origin);
         let auth_data = self.authenticator_data(rp_id, 0x05, false);
         let mut signed = auth_data.clone();
@@ -162,7 +170,9 @@ impl Authenticator {
 
 /// Registers `authenticator` for the holder of `token`, named `name`.
 async fn register(node: &Node, token: &str, authenticator: &Authenticator, name: &str) -> Value {
-    let (s, options) = node.post_empty("/api/v1/auth/mfa/passkeys/challenge", token).await;
+    let (s, options) = node
+        .post_empty("/api/v1/auth/mfa/passkeys/challenge", token)
+        .await;
     assert_eq!(s, StatusCode::OK, "{}: {options}", node.name());
     assert_eq!(options["publicKey"]["rp"]["id"], RP_ID, "{}", node.name());
     let credential = authenticator.register(&options["publicKey"]);
@@ -240,10 +250,14 @@ async fn passkeys_are_registered_sign_in_step_up_and_are_removed_after_a_step_up
         let phone = Authenticator::new(&format!("phone {name}"));
         register(&node, &token, &phone, "phone").await;
         // The same authenticator twice is refused.
-        let (s, options) = node.post_empty("/api/v1/auth/mfa/passkeys/challenge", &token).await;
+        let (s, options) = node
+            .post_empty("/api/v1/auth/mfa/passkeys/challenge", &token)
+            .await;
         assert_eq!(s, StatusCode::OK, "{name}");
         assert_eq!(
-            options["publicKey"]["excludeCredentials"].as_array().map(Vec::len),
+            options["publicKey"]["excludeCredentials"]
+                .as_array()
+                .map(Vec::len),
             Some(2),
             "{name}: {options}"
         );
@@ -255,9 +269,18 @@ async fn passkeys_are_registered_sign_in_step_up_and_are_removed_after_a_step_up
                 json!({ "name": "again", "credential": again }),
             )
             .await;
-        assert_eq!((s, problem_type(&body)), (StatusCode::CONFLICT, "conflict"), "{name}: {body}");
+        assert_eq!(
+            (s, problem_type(&body)),
+            (StatusCode::CONFLICT, "conflict"),
+            "{name}: {body}"
+        );
         let (_, list) = node.get("/api/v1/auth/mfa/passkeys", &token).await;
-        let names: Vec<&str> = list.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+        let names: Vec<&str> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
         assert_eq!(names, ["laptop", "phone"], "{name}");
 
         // Signing in now takes a passkey: the second step offers it, and nothing else.
@@ -267,37 +290,76 @@ async fn passkeys_are_registered_sign_in_step_up_and_are_removed_after_a_step_up
         let p = first_step["pending_token"].as_str().unwrap().to_owned();
         let options = login_challenge(&node, &p).await;
         assert_eq!(options["rpId"], RP_ID, "{name}");
-        assert_eq!(options["allowCredentials"].as_array().map(Vec::len), Some(2), "{name}");
+        assert_eq!(
+            options["allowCredentials"].as_array().map(Vec::len),
+            Some(2),
+            "{name}"
+        );
         let before = sign_ins(&node).await;
         let (s, session) = answer(&node, &p, laptop.assert(&options, 1, Fault::None)).await;
         assert_eq!(s, StatusCode::OK, "{name}: {session}");
         assert_eq!(sign_ins(&node).await, before + 1, "{name}");
         let events = node.events().await;
-        let login = events.iter().rev().find(|e| e.action == "auth.login").unwrap();
-        assert!(login.details.contains("passkey"), "{name}: {}", login.details);
+        let login = events
+            .iter()
+            .rev()
+            .find(|e| e.action == "auth.login")
+            .unwrap();
+        assert!(
+            login.details.contains("passkey"),
+            "{name}: {}",
+            login.details
+        );
         let signed_in = session["token"].as_str().unwrap().to_owned();
 
         // Step-up with a passkey, in a session more than the window old.
         node.clock.advance(Duration::minutes(11));
         let target = first["id"].as_str().unwrap();
-        let (s, body) = node.delete(&format!("/api/v1/auth/mfa/passkeys/{target}"), &signed_in).await;
-        assert_eq!((s, problem_type(&body)), (StatusCode::FORBIDDEN, "step-up-required"), "{name}: {body}");
-        let (s, options) = node.post_empty("/api/v1/auth/step-up/passkey-challenge", &signed_in).await;
+        let (s, body) = node
+            .delete(&format!("/api/v1/auth/mfa/passkeys/{target}"), &signed_in)
+            .await;
+        assert_eq!(
+            (s, problem_type(&body)),
+            (StatusCode::FORBIDDEN, "step-up-required"),
+            "{name}: {body}"
+        );
+        let (s, options) = node
+            .post_empty("/api/v1/auth/step-up/passkey-challenge", &signed_in)
+            .await;
         assert_eq!(s, StatusCode::OK, "{name}: {options}");
         let credential = laptop.assert(&options["publicKey"], 1, Fault::None);
-        let (s, body) = node.post("/api/v1/auth/step-up", &signed_in, json!({ "passkey": credential })).await;
+        let (s, body) = node
+            .post(
+                "/api/v1/auth/step-up",
+                &signed_in,
+                json!({ "passkey": credential }),
+            )
+            .await;
         assert_eq!(s, StatusCode::NO_CONTENT, "{name}: {body}");
-        let (s, body) = node.delete(&format!("/api/v1/auth/mfa/passkeys/{target}"), &signed_in).await;
+        let (s, body) = node
+            .delete(&format!("/api/v1/auth/mfa/passkeys/{target}"), &signed_in)
+            .await;
         assert_eq!(s, StatusCode::NO_CONTENT, "{name}: {body}");
         let (_, list) = node.get("/api/v1/auth/mfa/passkeys", &signed_in).await;
         assert_eq!(list.as_array().map(Vec::len), Some(1), "{name}");
-        let (s, _) = node.delete(&format!("/api/v1/auth/mfa/passkeys/{target}"), &signed_in).await;
+        let (s, _) = node
+            .delete(&format!("/api/v1/auth/mfa/passkeys/{target}"), &signed_in)
+            .await;
         assert_eq!(s, StatusCode::NOT_FOUND, "{name}");
-        let (s, body) = node.delete("/api/v1/auth/mfa/passkeys/not-an-id", &signed_in).await;
+        let (s, body) = node
+            .delete("/api/v1/auth/mfa/passkeys/not-an-id", &signed_in)
+            .await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {body}");
         let events = node.events().await;
-        for action in ["user.mfa.passkey.add", "user.mfa.passkey.remove", "auth.step-up"] {
-            assert!(events.iter().any(|e| e.action == action), "{name}: {action}");
+        for action in [
+            "user.mfa.passkey.add",
+            "user.mfa.passkey.remove",
+            "auth.step-up",
+        ] {
+            assert!(
+                events.iter().any(|e| e.action == action),
+                "{name}: {action}"
+            );
         }
 
         // An administrator's reset removes the passkeys too, audited; the password alone
@@ -312,10 +374,22 @@ async fn passkeys_are_registered_sign_in_step_up_and_are_removed_after_a_step_up
             .unwrap();
         let id = id.trim_start_matches("user:").to_owned();
         // The administrator has no factor and is not required to: no step-up needed.
-        let (s, body) = node.delete(&format!("/api/v1/users/{id}/mfa"), &admin).await;
+        let (s, body) = node
+            .delete(&format!("/api/v1/users/{id}/mfa"), &admin)
+            .await;
         assert_eq!(s, StatusCode::OK, "{name}: {body}");
-        let reset = node.events().await.into_iter().rev().find(|e| e.action == "user.mfa.reset").unwrap();
-        assert!(reset.details.contains("\"passkeys_removed\":1"), "{name}: {}", reset.details);
+        let reset = node
+            .events()
+            .await
+            .into_iter()
+            .rev()
+            .find(|e| e.action == "user.mfa.reset")
+            .unwrap();
+        assert!(
+            reset.details.contains("\"passkeys_removed\":1"),
+            "{name}: {}",
+            reset.details
+        );
         let (s, _) = password(&node, "ada", USER_PASSWORD).await;
         assert_eq!(s, StatusCode::OK, "{name}");
     })
@@ -363,9 +437,17 @@ async fn bad_passkey_assertions_are_refused_audited_and_open_no_session() {
         login_challenge(&node, &p).await;
         let (s, _) = answer(&node, &p, key.assert(&theirs, 1, Fault::None)).await;
         assert_eq!(s, StatusCode::UNAUTHORIZED, "{name}");
-        assert_eq!(failures(&node, "passkey-wrong-challenge").await, 1, "{name}");
+        assert_eq!(
+            failures(&node, "passkey-wrong-challenge").await,
+            1,
+            "{name}"
+        );
 
-        assert_eq!(sign_ins(&node).await, opened, "{name}: no session from a refusal");
+        assert_eq!(
+            sign_ins(&node).await,
+            opened,
+            "{name}: no session from a refusal"
+        );
 
         // The right answer signs in once; the same answer again finds the sign-in finished.
         let options = login_challenge(&node, &p).await;
@@ -383,11 +465,19 @@ async fn bad_passkey_assertions_are_refused_audited_and_open_no_session() {
         let options = login_challenge(&node, &p2).await;
         let (s, _) = answer(&node, &p2, key.assert(&options, 0, Fault::None)).await;
         assert_eq!(s, StatusCode::UNAUTHORIZED, "{name}");
-        assert_eq!(failures(&node, "passkey-counter-not-increased").await, 1, "{name}");
+        assert_eq!(
+            failures(&node, "passkey-counter-not-increased").await,
+            1,
+            "{name}"
+        );
         login_challenge(&node, &p2).await;
         let (s, _) = answer(&node, &p2, good).await;
         assert_eq!(s, StatusCode::UNAUTHORIZED, "{name}");
-        assert_eq!(failures(&node, "passkey-wrong-challenge").await, 2, "{name}");
+        assert_eq!(
+            failures(&node, "passkey-wrong-challenge").await,
+            2,
+            "{name}"
+        );
         assert_eq!(sign_ins(&node).await, opened + 1, "{name}");
         // Malformed answers are refused the same way, never a crash.
         login_challenge(&node, &p2).await;
@@ -443,9 +533,18 @@ async fn without_a_public_origin_passkeys_are_unavailable_and_say_why() {
     on_both(crate::kit::no_tweak, |node| async move {
         let name = node.name();
         let token = node.admin().await;
-        let (s, body) = node.post_empty("/api/v1/auth/mfa/passkeys/challenge", &token).await;
-        assert_eq!((s, problem_type(&body)), (StatusCode::CONFLICT, "conflict"), "{name}: {body}");
-        assert!(body["detail"].as_str().unwrap().contains("public_origin"), "{name}: {body}");
+        let (s, body) = node
+            .post_empty("/api/v1/auth/mfa/passkeys/challenge", &token)
+            .await;
+        assert_eq!(
+            (s, problem_type(&body)),
+            (StatusCode::CONFLICT, "conflict"),
+            "{name}: {body}"
+        );
+        assert!(
+            body["detail"].as_str().unwrap().contains("public_origin"),
+            "{name}: {body}"
+        );
         let (_, status) = node.get("/api/v1/auth/mfa", &token).await;
         assert_eq!(status["passkeys_available"], false, "{name}");
     })

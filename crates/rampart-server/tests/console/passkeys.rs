@@ -50,7 +50,10 @@ async fn run(node: Node) {
     // What the browser did went through the service and its audit trail.
     let events = node.events().await;
     for action in ["user.mfa.passkey.add", "user.mfa.passkey.remove"] {
-        assert!(events.iter().any(|e| e.action == action), "{name}: {action}");
+        assert!(
+            events.iter().any(|e| e.action == action),
+            "{name}: {action}"
+        );
     }
     assert!(
         events

@@ -198,7 +198,10 @@ pub fn methods(factors: &MfaFactors) -> Vec<&'static str> {
 /// only where this node can use them).
 pub async fn pending_methods(state: &AppState, pending: &str) -> Result<Vec<&'static str>, Error> {
     let hash = hash_pending(pending).ok_or_else(pending_gone)?;
-    let found = state.store.mfa_pending_login(&hash, state.clock.now()).await?;
+    let found = state
+        .store
+        .mfa_pending_login(&hash, state.clock.now())
+        .await?;
     let user = found.ok_or_else(pending_gone)?.user;
     let factors = state.store.mfa_factors(user.id).await?;
     let mut all = methods(&factors);

@@ -68,7 +68,8 @@ pub async fn begin_registration(
         require_step_up(state, caller, "adding a passkey").await?;
     }
     let existing = state.store.passkeys(caller.user.id).await?;
-    let challenge = rp.start_registration(caller.user.id, &caller.user.username, &stored(&existing))?;
+    let challenge =
+        rp.start_registration(caller.user.id, &caller.user.username, &stored(&existing))?;
     let now = state.clock.now();
     state
         .store
@@ -95,7 +96,10 @@ pub async fn finish_registration(
     let rp = relying_party(state)?;
     let name = name.trim();
     if name.is_empty() {
-        return Err(Error::invalid("name", "name the passkey (for example `laptop`)"));
+        return Err(Error::invalid(
+            "name",
+            "name the passkey (for example `laptop`)",
+        ));
     }
     rampart_core::display_text("name", name, NAME_MAX)?;
     let now = state.clock.now();
@@ -127,7 +131,10 @@ pub async fn finish_registration(
         Err(refusal) => {
             return Err(Error::invalid(
                 "credential",
-                format!("the authenticator's answer was refused ({})", refusal.reason()),
+                format!(
+                    "the authenticator's answer was refused ({})",
+                    refusal.reason()
+                ),
             ))
         }
     };
@@ -238,14 +245,16 @@ pub(crate) async fn verify(
             .find(|p| p.credential_id == id)
             .map(|p| p.credential.clone())
     };
-    Ok(match rp.finish_authentication(credential, &challenge, found)? {
-        Ok(assertion) => Ok(Proof::Passkey {
-            credential_id: assertion.credential_id,
-            counter: assertion.counter,
-            stored: assertion.stored,
-        }),
-        Err(refusal) => Err(refusal.reason()),
-    })
+    Ok(
+        match rp.finish_authentication(credential, &challenge, found)? {
+            Ok(assertion) => Ok(Proof::Passkey {
+                credential_id: assertion.credential_id,
+                counter: assertion.counter,
+                stored: assertion.stored,
+            }),
+            Err(refusal) => Err(refusal.reason()),
+        },
+    )
 }
 
 /// Whether this node can use passkeys at all (the pages offer them only then).

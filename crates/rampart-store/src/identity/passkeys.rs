@@ -113,7 +113,11 @@ impl Store {
         tx.exec(
             "DELETE FROM webauthn_challenges WHERE expires_at <= $1 \
              OR (purpose = $2 AND binding = $3)",
-            [to_millis(now).into(), purpose.into(), binding.as_str().into()],
+            [
+                to_millis(now).into(),
+                purpose.into(),
+                binding.as_str().into(),
+            ],
         )
         .await?;
         tx.exec(
