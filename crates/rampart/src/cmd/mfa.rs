@@ -54,7 +54,10 @@ pub async fn run(command: &MfaCommand) -> anyhow::Result<()> {
                     "none"
                 }
             );
-            println!("passkeys:         {} (manage them in the console)", s.passkeys);
+            println!(
+                "passkeys:         {} (manage them in the console)",
+                s.passkeys
+            );
             println!(
                 "required:         {}",
                 if s.required { "yes" } else { "no" }
