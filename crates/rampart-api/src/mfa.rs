@@ -1,5 +1,5 @@
 //! The second factor (identity's): a sign-in's second step, enrolling a TOTP app with its
-//! recovery codes, step-up, and an administrator's reset.
+//! recovery codes, passkeys (WebAuthn), step-up, and an administrator's reset.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -21,11 +21,14 @@ pub struct SecondFactorRequired {
     /// The account has no second factor yet and the policy requires one: enrol a TOTP app
     /// first (`POST /api/v1/auth/login/totp`), then send its first code.
     pub enrol: bool,
-    /// What the second step takes: `totp`, and `recovery-code` once enrolled.
+    /// What the second step takes for this account: `totp` (the app's code), `passkey`
+    /// (`POST /api/v1/auth/login/passkey-challenge`, then the browser's answer),
+    /// `recovery-code`. Only `totp` while `enrol` is true.
     pub methods: Vec<String>,
 }
 
-/// `POST /api/v1/auth/login/second-factor`: exactly one of `code` and `recovery_code`.
+/// `POST /api/v1/auth/login/second-factor`: exactly one of `code`, `recovery_code` and
+/// `passkey`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecondFactorRequest {
@@ -37,6 +40,12 @@ pub struct SecondFactorRequest {
     /// One of the recovery codes (each works once).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery_code: Option<String>,
+    /// A passkey's answer to this sign-in's challenge: the browser's `PublicKeyCredential`
+    /// as JSON (`id`, `rawId`, `type`, `response.{clientDataJSON, authenticatorData,
+    /// signature, userHandle}`, byte strings in unpadded base64url).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub passkey: Option<serde_json::Value>,
 }
 
 /// A sign-in completed with its second factor.
@@ -85,7 +94,7 @@ pub struct RecoveryCodesResponse {
     pub recovery_codes: Vec<String>,
 }
 
-/// `POST /api/v1/auth/step-up`: exactly one of `code` and `recovery_code`.
+/// `POST /api/v1/auth/step-up`: exactly one of `code`, `recovery_code` and `passkey`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StepUpRequest {
@@ -95,13 +104,66 @@ pub struct StepUpRequest {
     /// One of the recovery codes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery_code: Option<String>,
+    /// A passkey's answer to this session's step-up challenge
+    /// (`POST /api/v1/auth/step-up/passkey-challenge`), as in `SecondFactorRequest`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub passkey: Option<serde_json::Value>,
+}
+
+/// A WebAuthn ceremony's options for the browser: pass `publicKey` (its byte strings
+/// decoded from unpadded base64url) to `navigator.credentials.create` (registration) or
+/// `navigator.credentials.get` (sign-in, step-up). The challenge is kept by the server,
+/// bound to this sign-in or session, works once and lapses with the sign-in.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PasskeyChallenge {
+    /// `PublicKeyCredentialCreationOptions` or `PublicKeyCredentialRequestOptions`.
+    #[serde(rename = "publicKey")]
+    #[schema(value_type = Object)]
+    pub public_key: serde_json::Value,
+}
+
+/// `POST /api/v1/auth/mfa/passkeys`: finish registering a passkey.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterPasskeyRequest {
+    /// A name for it, to tell it from the others (1 to 64 characters).
+    pub name: String,
+    /// The browser's answer to `navigator.credentials.create`: the `PublicKeyCredential`
+    /// as JSON (`id`, `rawId`, `type`, `response.{clientDataJSON, attestationObject}`, byte
+    /// strings in unpadded base64url).
+    #[schema(value_type = Object)]
+    pub credential: serde_json::Value,
+}
+
+/// A registered passkey (its public key stays on the server).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PasskeyView {
+    /// Its id, to remove it.
+    pub id: String,
+    /// The name its user gave it.
+    pub name: String,
+    /// When it was registered.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    /// When it last completed a sign-in or step-up.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_used_at: Option<OffsetDateTime>,
 }
 
 /// `GET /api/v1/auth/mfa`: where the caller stands with the second factor.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct MfaStatusView {
-    /// A TOTP app is set up.
+    /// A second factor is set up: a TOTP app or a passkey.
     pub enrolled: bool,
+    /// A TOTP app is set up.
+    pub totp: bool,
+    /// Registered passkeys.
+    pub passkeys: u32,
+    /// This server can use passkeys (it has a `public_origin` to bind them to).
+    pub passkeys_available: bool,
     /// An enrolment waits for its first code.
     pub pending_enrolment: bool,
     /// Unused recovery codes.

@@ -5,6 +5,7 @@
 //! when to call it. Time is always a parameter.
 
 pub mod mfa;
+pub mod passkey;
 pub mod password;
 pub mod throttle;
 pub mod token;

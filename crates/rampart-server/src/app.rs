@@ -157,6 +157,14 @@ fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(crate::routes::mfa::recovery_codes))
         .routes(routes!(crate::routes::mfa::step_up))
         .routes(routes!(crate::routes::mfa::reset))
+        .routes(routes!(crate::routes::passkeys::login_challenge))
+        .routes(routes!(crate::routes::passkeys::step_up_challenge))
+        .routes(routes!(
+            crate::routes::passkeys::list,
+            crate::routes::passkeys::register
+        ))
+        .routes(routes!(crate::routes::passkeys::register_challenge))
+        .routes(routes!(crate::routes::passkeys::remove))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::update, users::delete))
         .routes(routes!(users::disable))

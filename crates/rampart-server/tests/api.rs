@@ -36,6 +36,8 @@ mod mfa;
 mod names;
 #[path = "api/oidc.rs"]
 mod oidc;
+#[path = "api/passkeys.rs"]
+mod passkeys;
 #[path = "api/posture.rs"]
 mod posture;
 #[path = "api/providers.rs"]

@@ -521,7 +521,8 @@ impl Config {
         if let Err(e) = alerts::ranges(&self.trusted_proxies) {
             return Err(fail("trusted_proxies", self.trusted_proxies.clone(), &e));
         }
-        self.mfa.validate(!self.keys.master_key.is_empty(), &fail)?;
+        self.mfa
+            .validate(!self.keys.master_key.is_empty(), &self.public_origin, &fail)?;
         self.sign_in.validate(&fail)?;
         if !["auto", "json", "text"].contains(&self.log_format.as_str()) {
             return Err(fail(

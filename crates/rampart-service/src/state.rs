@@ -58,6 +58,9 @@ pub struct Inner {
     pub oidc: Arc<rampart_federation::oidc::Discovery>,
     /// Rampart as an OpenID Connect provider: its signing keys, cached.
     pub idp: crate::idp::keys::KeyCache,
+    /// This node as a WebAuthn relying party (`public_origin`, `[mfa] passkey_rp_id`), or
+    /// why passkeys are unavailable here.
+    pub passkeys: Result<Arc<rampart_identity::passkey::RelyingParty>, String>,
 }
 
 impl std::ops::Deref for AppState {
@@ -85,6 +88,12 @@ impl AppState {
         let fence = Fence::new(store.clone());
         let saml = crate::providers::saml::SamlState::new(&config.data_dir);
         let leadership = crate::cluster::Leadership::new(&store, &config.node_id);
+        let passkeys = rampart_identity::passkey::RelyingParty::new(
+            &config.public_origin,
+            &config.mfa.passkey_rp_id,
+            &config.mfa.issuer,
+        )
+        .map(Arc::new);
         let trusted_proxies = crate::config::address_ranges(&config.trusted_proxies)
             .map_err(|e| Error::invalid("trusted_proxies", e))?;
         Ok(Self {
@@ -107,6 +116,7 @@ impl AppState {
                 trusted_proxies,
                 oidc: Arc::default(),
                 idp: crate::idp::keys::KeyCache::default(),
+                passkeys,
             }),
         })
     }

@@ -36,6 +36,7 @@ pub use backend::{BackendKind, Store};
 pub use backup::{sqlite_copy, sqlite_integrity, BackupRecord, CENSUS_TABLES};
 pub use fence::Marks;
 pub use identity::mfa::{MfaFactors, PendingLogin, Proof, Spent, StoredTotp};
+pub use identity::passkeys::{Ceremony, StoredPasskey};
 pub use identity::sessions::{NewSession, OpenSession};
 pub use identity::users::{LoginFailure, NewUser, UserPatch, UserQuery};
 pub use idp::{IdpClient, IssuedCode, NewFamily, NewIdpClient, RefreshRow, StoredKey, TakenCode};

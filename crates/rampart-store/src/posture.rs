@@ -67,13 +67,16 @@ impl Store {
         rows.into_iter().map(account).collect()
     }
 
-    /// How many enabled IT administrators have a confirmed second factor.
+    /// How many enabled IT administrators have a confirmed second factor (a TOTP app or a
+    /// passkey).
     pub async fn posture_administrators_enrolled(&self) -> Result<u64, Error> {
         let n: i64 = self
             .reader()
             .scalar(
-                "SELECT COUNT(*) FROM users u JOIN mfa_totp t ON t.user_id = u.id \
-                 WHERE t.confirmed_at IS NOT NULL AND NOT u.disabled AND u.provider = 'it' AND EXISTS \
+                "SELECT COUNT(*) FROM users u WHERE (EXISTS \
+                 (SELECT 1 FROM mfa_totp t WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL) \
+                 OR EXISTS (SELECT 1 FROM webauthn_credentials w WHERE w.user_id = u.id)) \
+                 AND NOT u.disabled AND u.provider = 'it' AND EXISTS \
                  (SELECT 1 FROM it_role_assignments r WHERE r.user_id = u.id AND r.role = 'administrator')",
                 [],
             )

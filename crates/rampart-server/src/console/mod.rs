@@ -22,6 +22,7 @@ pub mod environments;
 pub mod event;
 pub mod hierarchies;
 pub mod modules;
+pub mod passkeys;
 pub mod permissions;
 pub mod posture;
 pub mod providers;
@@ -77,6 +78,11 @@ pub fn routes() -> Router<AppState> {
             "/console/account/two-factor/recovery-codes",
             post(two_factor::new_codes),
         )
+        .route(
+            "/console/account/passkeys",
+            get(passkeys::show).post(passkeys::register),
+        )
+        .route("/console/account/passkeys/remove", post(passkeys::remove))
         .route(
             "/console/account/step-up",
             get(two_factor::step_up_page).post(two_factor::step_up),
@@ -242,6 +248,8 @@ pub struct Shell {
     pub audit: bool,
     /// Whether the user may read authorization data (the navigation shows Permissions).
     pub permissions: bool,
+    /// The page runs the passkey script (with the nonce; it calls this site's API).
+    pub script: bool,
 }
 
 impl Shell {
@@ -254,6 +262,7 @@ impl Shell {
             users: false,
             audit: false,
             permissions: false,
+            script: false,
         }
     }
 
@@ -263,13 +272,19 @@ impl Shell {
     }
 
     /// `response` with the console's headers: its CSP (the stylesheet from this site, styles
-    /// otherwise only with the nonce, no script, forms only to this site), no caching, and
-    /// the CSRF cookie when it is new.
+    /// otherwise only with the nonce, no script but the passkey pages' own with the nonce,
+    /// which may call this site only, forms only to this site), no caching, and the CSRF
+    /// cookie when it is new.
     pub fn finish(&self, response: Response) -> Response {
+        let nonce = &self.tokens.nonce;
+        let script = if self.script {
+            format!("script-src 'nonce-{nonce}'; connect-src 'self'; ")
+        } else {
+            String::new()
+        };
         let csp = format!(
-            "default-src 'none'; style-src 'self' 'nonce-{}'; img-src 'self'; \
-             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-            self.tokens.nonce
+            "default-src 'none'; {script}style-src 'self' 'nonce-{nonce}'; img-src 'self'; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
         );
         self.tokens.finish(response, &csp)
     }
@@ -674,8 +689,12 @@ async fn login(
             done.lifetime.whole_seconds(),
             context.https,
         )),
-        Ok(identity::LoginStep::SecondFactor(pending)) => shell
-            .finish(two_factor::second_step(&state, &context, &shell, pending, &return_to).await),
+        Ok(identity::LoginStep::SecondFactor(pending)) => {
+            let mut shell = shell.clone();
+            shell.script = true;
+            let page = two_factor::second_step(&state, &context, &shell, pending, &return_to);
+            shell.finish(page.await)
+        }
         Err(e) => {
             let problem = ApiError::from(e).0;
             let (_, options, local_link) = LoginPage::offer(&state, &return_to, true).await;

@@ -1,7 +1,9 @@
 //! The console's second factor: the second step of signing in (a code of the TOTP app or a
 //! recovery code; enrolling the app first when the policy sends the user to enrolment),
 //! "my account → two-factor" (set up an app with its QR code, confirm it, new recovery
-//! codes) and the step-up page a sensitive action sends to. Each calls the same use case
+//! codes) and the step-up page a sensitive action sends to; a passkey serves the second
+//! step and the step-up wherever the user has one (`static/console/passkeys.js` asks the
+//! API for the challenge and posts the browser's answer to these forms). Each calls the same use case
 //! as the API (`rampart_service::identity::mfa`).
 
 use askama::Template;
@@ -32,6 +34,40 @@ struct SignInCodePage<'a> {
     /// The app to set up first, when the policy sent the user to enrolment.
     enrolment: Option<&'a Enrolment>,
     problem: Option<&'a str>,
+    /// The ways offered: a code, a passkey, a recovery code.
+    totp: bool,
+    passkey: bool,
+    recovery: bool,
+    script: &'static str,
+}
+
+/// The console's passkey script (`static/console/passkeys.js`), inlined with the nonce.
+pub(crate) const PASSKEY_SCRIPT: &str = include_str!("../../static/console/passkeys.js");
+
+/// The second step's page for pending sign-in `pending`, offering its user's methods.
+async fn code_page(
+    state: &AppState,
+    shell: &Shell,
+    pending: &str,
+    return_to: &str,
+    enrolment: Option<&Enrolment>,
+    problem: Option<&str>,
+) -> askama::Result<String> {
+    let methods = mfa::pending_methods(state, pending)
+        .await
+        .unwrap_or_else(|_| vec!["totp", "recovery-code"]);
+    SignInCodePage {
+        shell,
+        pending,
+        return_to,
+        enrolment,
+        problem,
+        totp: methods.contains(&"totp"),
+        passkey: methods.contains(&"passkey"),
+        recovery: methods.contains(&"recovery-code"),
+        script: PASSKEY_SCRIPT,
+    }
+    .render()
 }
 
 /// Recovery codes, shown once.
@@ -63,6 +99,21 @@ struct StepUpPage<'a> {
     shell: &'a Shell,
     return_to: &'a str,
     problem: Option<&'a str>,
+    /// The ways offered: a code, a passkey.
+    totp: bool,
+    passkey: bool,
+    script: &'static str,
+}
+
+/// Which factors the step-up page offers `caller`: (a code, a passkey).
+async fn step_up_offers(state: &AppState, caller: &rampart_service::Caller) -> (bool, bool) {
+    match mfa::status(state, caller).await {
+        Ok(s) => (
+            s.totp || s.passkeys == 0,
+            s.passkeys > 0 && rampart_service::identity::passkeys::available(state),
+        ),
+        Err(_) => (true, false),
+    }
 }
 
 /// The page of a sign-in waiting for its second factor (the console's answer to a right
@@ -82,14 +133,15 @@ pub async fn second_step(
     } else {
         None
     };
-    let html = SignInCodePage {
+    let html = code_page(
+        state,
         shell,
-        pending: pending.token.secret(),
+        pending.token.secret(),
         return_to,
-        enrolment: enrolment.as_ref(),
-        problem: None,
-    }
-    .render();
+        enrolment.as_ref(),
+        None,
+    )
+    .await;
     page::html(StatusCode::OK, html)
 }
 
@@ -102,18 +154,15 @@ pub async fn sign_in_code(
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
     let fields = fields(form);
-    let shell = Shell::new(&visitor, Section::None);
+    let mut shell = Shell::new(&visitor, Section::None);
+    shell.script = true;
     if let Some(refused) = super::check_form(&state, &visitor, &shell, &headers, &fields) {
         return shell.finish(refused);
     }
     let return_to = super::sign_in_return(Some(field(&fields, "return")));
     let pending = field(&fields, "pending");
-    let recovery = field(&fields, "recovery_code");
-    let factor = if recovery.is_empty() {
-        Factor::Code(field(&fields, "code"))
-    } else {
-        Factor::RecoveryCode(recovery)
-    };
+    let answer = passkey_answer(&fields);
+    let factor = posted_factor(&fields, &answer);
     let done = mfa::finish_login(
         &state,
         &context.origin(&state),
@@ -137,14 +186,15 @@ pub async fn sign_in_code(
         }
         Err(e @ (Error::InvalidSecondFactor(_) | Error::LoginThrottled { .. })) => {
             let problem = ApiError::from(e).0;
-            let html = SignInCodePage {
-                shell: &shell,
+            let html = code_page(
+                &state,
+                &shell,
                 pending,
-                return_to: &return_to,
-                enrolment: None,
-                problem: Some(&problem.detail),
-            }
-            .render();
+                &return_to,
+                None,
+                Some(&problem.detail),
+            )
+            .await;
             let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::UNAUTHORIZED);
             let mut response = page::html(status, html);
             if let Some(retry) = problem.retry_after {
@@ -156,6 +206,27 @@ pub async fn sign_in_code(
         }
         // A sign-in that is gone (`Unauthenticated`) starts again at the sign-in page.
         Err(e) => shell.finish(error_page(&shell, e, &return_to)),
+    }
+}
+
+/// A passkey's answer posted in the `passkey` field (not JSON: `null`, which is refused
+/// as malformed and counted like any wrong answer).
+fn passkey_answer(fields: &[(String, String)]) -> Option<serde_json::Value> {
+    let text = field(fields, "passkey");
+    (!text.is_empty()).then(|| serde_json::from_str(text).unwrap_or(serde_json::Value::Null))
+}
+
+/// The factor a second-step or step-up form posted: a passkey's answer, a recovery code,
+/// or a code.
+fn posted_factor<'a>(
+    fields: &'a [(String, String)],
+    answer: &'a Option<serde_json::Value>,
+) -> Factor<'a> {
+    let recovery = field(fields, "recovery_code");
+    match answer {
+        Some(answer) => Factor::Passkey(answer),
+        None if !recovery.is_empty() => Factor::RecoveryCode(recovery),
+        None => Factor::Code(field(fields, "code")),
     }
 }
 
@@ -293,13 +364,19 @@ pub async fn step_up_page(
 ) -> Response {
     let return_to = return_address(query.ok().and_then(|q| q.0.return_to).as_deref(), BASE);
     let mut shell = Shell::new(&visitor, Section::Account);
-    if let Err(r) = signed_in(&state, &visitor, &mut shell, "/console/account/step-up").await {
-        return shell.finish(r);
-    }
+    shell.script = true;
+    let operator = match signed_in(&state, &visitor, &mut shell, "/console/account/step-up").await {
+        Ok(o) => o,
+        Err(r) => return shell.finish(r),
+    };
+    let (totp, passkey) = step_up_offers(&state, &operator.auth.caller(&state)).await;
     let html = StepUpPage {
         shell: &shell,
         return_to: &return_to,
         problem: None,
+        totp,
+        passkey,
+        script: PASSKEY_SCRIPT,
     }
     .render();
     shell.finish(page::html(StatusCode::OK, html))
@@ -320,21 +397,22 @@ pub async fn step_up(
         Err(r) => return shell.finish(r),
     };
     let return_to = return_address(Some(field(&fields, "return")), BASE);
-    let recovery = field(&fields, "recovery_code");
-    let factor = if recovery.is_empty() {
-        Factor::Code(field(&fields, "code"))
-    } else {
-        Factor::RecoveryCode(recovery)
-    };
+    let answer = passkey_answer(&fields);
+    let factor = posted_factor(&fields, &answer);
     let caller = operator.auth.caller(&state);
     match mfa::step_up(&state, &caller, &operator.auth.session, factor).await {
         Ok(()) => shell.finish(page::see_other(&return_to)),
         Err(e @ (Error::InvalidSecondFactor(_) | Error::LoginThrottled { .. })) => {
             let problem = ApiError::from(e).0;
+            let (totp, passkey) = step_up_offers(&state, &caller).await;
+            shell.script = true;
             let html = StepUpPage {
                 shell: &shell,
                 return_to: &return_to,
                 problem: Some(&problem.detail),
+                totp,
+                passkey,
+                script: PASSKEY_SCRIPT,
             }
             .render();
             let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::UNAUTHORIZED);

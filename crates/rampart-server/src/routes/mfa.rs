@@ -29,11 +29,7 @@ pub(crate) fn login_answer(
     match step {
         LoginStep::Session(done) => logged_in(state, request, &done, None),
         LoginStep::SecondFactor(pending) => {
-            let methods = if pending.enrol {
-                vec!["totp".to_owned()]
-            } else {
-                vec!["totp".to_owned(), "recovery-code".to_owned()]
-            };
+            let methods = pending.methods.iter().map(|m| (*m).to_owned()).collect();
             let body = SecondFactorRequired {
                 pending_token: pending.token.secret().to_owned(),
                 expires_at: pending.expires_at,
@@ -45,14 +41,20 @@ pub(crate) fn login_answer(
     }
 }
 
-/// Exactly one of a code and a recovery code.
-fn factor<'a>(code: &'a Option<String>, recovery: &'a Option<String>) -> Result<Factor<'a>, Error> {
-    match (code, recovery) {
-        (Some(code), None) => Ok(Factor::Code(code)),
-        (None, Some(recovery)) => Ok(Factor::RecoveryCode(recovery)),
+/// Exactly one of a code, a recovery code and a passkey's answer.
+fn factor<'a>(
+    code: &'a Option<String>,
+    recovery: &'a Option<String>,
+    passkey: &'a Option<serde_json::Value>,
+) -> Result<Factor<'a>, Error> {
+    match (code, recovery, passkey) {
+        (Some(code), None, None) => Ok(Factor::Code(code)),
+        (None, Some(recovery), None) => Ok(Factor::RecoveryCode(recovery)),
+        (None, None, Some(passkey)) => Ok(Factor::Passkey(passkey)),
         _ => Err(Error::invalid(
             "code",
-            "send exactly one of `code` (the app's current code) and `recovery_code`",
+            "send exactly one of `code` (the app's current code), `recovery_code` and \
+             `passkey`",
         )),
     }
 }
@@ -72,7 +74,10 @@ fn codes_view(codes: &RecoveryCodes) -> Vec<String> {
 /// Complete a sign-in with its second factor.
 ///
 /// Takes the `pending_token` of a `202` from `POST /api/v1/auth/login` and the TOTP app's
-/// current code, or one of the recovery codes. A code is accepted within 30 s either side
+/// current code, one of the recovery codes, or a passkey's answer to the challenge of
+/// `POST /api/v1/auth/login/passkey-challenge` (refused unless it is signed for this
+/// server's origin and relying-party id, over this sign-in's newest challenge, by a passkey
+/// of the account, with a counter that advanced). A code is accepted within 30 s either side
 /// and only once; a wrong, reused or unknown code counts as a failed login of the username
 /// (the same lockout as a wrong password, recovery codes included). When the sign-in
 /// enrolled the app (`enrol` was true), its first code completes the enrolment and the
@@ -82,9 +87,9 @@ fn codes_view(codes: &RecoveryCodes) -> Vec<String> {
     request_body = SecondFactorRequest,
     responses(
         (status = 200, description = "Signed in; also sets the session cookie", body = SecondFactorLoginResponse),
-        (status = 401, description = "Wrong or used code, or an unknown, finished or expired sign-in", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong or used code, a refused passkey, or an unknown, finished or expired sign-in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Account disabled or password expired", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "No TOTP app is set up yet (enrol first), or no master key is configured", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No TOTP app or passkey is set up for the factor sent (enrol first), passkeys are unavailable on this server, or no master key is configured", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Throttled; see Retry-After", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
     )
@@ -95,7 +100,7 @@ pub async fn second_factor(
     headers: HeaderMap,
     Json(body): Json<SecondFactorRequest>,
 ) -> Result<Response, ApiError> {
-    let factor = factor(&body.code, &body.recovery_code)?;
+    let factor = factor(&body.code, &body.recovery_code, &body.passkey)?;
     let done = mfa::finish_login(
         &state,
         &request.origin(&state),
@@ -150,6 +155,9 @@ pub async fn status(
     let status = mfa::status(&state, &auth.caller(&state)).await?;
     Ok(Json(MfaStatusView {
         enrolled: status.enrolled,
+        totp: status.totp,
+        passkeys: status.passkeys,
+        passkeys_available: rampart_service::identity::passkeys::available(&state),
         pending_enrolment: status.pending_enrolment,
         recovery_codes_left: status.recovery_codes_left,
         required: status.required,
@@ -240,8 +248,8 @@ pub async fn recovery_codes(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 204, description = "Verified; sensitive operations work for the next `step_up_minutes`"),
-        (status = 401, description = "The code is wrong or was already used", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "No TOTP app is set up for this account", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "The code is wrong or was already used, or the passkey was refused", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No second factor (or none of the kind sent) is set up for this account", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Throttled; see Retry-After", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -250,14 +258,14 @@ pub async fn step_up(
     auth: Authenticated,
     Json(body): Json<StepUpRequest>,
 ) -> Result<StatusCode, ApiError> {
-    let factor = factor(&body.code, &body.recovery_code)?;
+    let factor = factor(&body.code, &body.recovery_code, &body.passkey)?;
     mfa::step_up(&state, &auth.caller(&state), &auth.session, factor).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Reset a user's second factors and end their sessions (needs a recent second factor).
 ///
-/// Removes the user's TOTP app, recovery codes and waiting sign-ins; at their next sign-in
+/// Removes the user's TOTP app, recovery codes, passkeys and waiting sign-ins; at their next sign-in
 /// they enrol again if the policy requires it.
 #[utoipa::path(
     delete, path = "/api/v1/users/{id}/mfa", tag = "users",

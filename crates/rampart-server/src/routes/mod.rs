@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod mfa;
 pub mod names;
 pub mod page;
+pub mod passkeys;
 pub mod plans;
 pub mod posture;
 pub mod providers;

@@ -208,6 +208,18 @@ impl Chrome {
         );
         self.tokens.finish(response, &csp)
     }
+
+    /// As [`Chrome::finish`], for the sign-in's second step: the passkey script too, with
+    /// the nonce, calling this site only.
+    pub fn finish_scripted(&self, response: Response) -> Response {
+        let nonce = &self.tokens.nonce;
+        let csp = format!(
+            "default-src 'none'; script-src 'nonce-{nonce}'; connect-src 'self'; \
+             style-src 'nonce-{nonce}'; img-src 'self'; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'"
+        );
+        self.tokens.finish(response, &csp)
+    }
 }
 
 /// Whether a form comes from this site: its `_csrf` field equals the visitor's CSRF cookie

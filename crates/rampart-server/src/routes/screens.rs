@@ -82,6 +82,16 @@ struct LoginPage<'a> {
     local: bool,
     /// The identity providers offered.
     options: &'a [SignInOption],
+    /// The second step offers the user's passkeys, with the console's passkey script.
+    passkey: bool,
+    script: &'static str,
+}
+
+/// Whether pending sign-in `pending` may complete with a passkey.
+async fn passkey_offered(state: &AppState, pending: &str) -> bool {
+    identity::mfa::pending_methods(state, pending)
+        .await
+        .is_ok_and(|m| m.contains(&"passkey"))
 }
 
 /// The identity providers a sign-in page offers end users, coming back to `return_to`.
@@ -112,6 +122,9 @@ pub struct LoginForm {
     code: String,
     #[serde(default)]
     recovery_code: String,
+    /// A passkey's answer (JSON) to the pending sign-in's challenge.
+    #[serde(default)]
+    passkey: String,
 }
 
 /// The sign-in form's query.
@@ -269,6 +282,8 @@ pub async fn login_page(
         pending: None,
         local: state.config.sign_in.required(Provider::End).is_none(),
         options: &options,
+        passkey: false,
+        script: "",
     }
     .render();
     chrome.finish(page::html(StatusCode::OK, html))
@@ -300,6 +315,9 @@ pub async fn login(
     // The second step takes the code of the user's two-factor app (or a recovery code) for
     // the pending sign-in; an end user has no enrolment to do here (the policy names IT
     // users), so a sign-in that needs one is refused.
+    // Not JSON: `null`, refused as malformed and counted like any wrong answer.
+    let answer: serde_json::Value =
+        serde_json::from_str(&form.passkey).unwrap_or(serde_json::Value::Null);
     let done = if form.pending.is_empty() {
         identity::login(
             &state,
@@ -311,7 +329,9 @@ pub async fn login(
         )
         .await
     } else {
-        let factor = if form.recovery_code.is_empty() {
+        let factor = if !form.passkey.is_empty() {
+            identity::mfa::Factor::Passkey(&answer)
+        } else if form.recovery_code.is_empty() {
             identity::mfa::Factor::Code(&form.code)
         } else {
             identity::mfa::Factor::RecoveryCode(&form.recovery_code)
@@ -330,9 +350,12 @@ pub async fn login(
                 pending: Some(pending.token.secret()),
                 local: true,
                 options: &[],
+                passkey: pending.methods.contains(&"passkey")
+                    && identity::passkeys::available(&state),
+                script: crate::console::two_factor::PASSKEY_SCRIPT,
             }
             .render();
-            return chrome.finish(page::html(StatusCode::OK, html));
+            return chrome.finish_scripted(page::html(StatusCode::OK, html));
         }
         Ok(identity::LoginStep::SecondFactor(_)) => Err(rampart_core::Error::Forbidden(
             "this account must set up a two-factor app first, in the console".into(),
@@ -355,6 +378,7 @@ pub async fn login(
         Err(e) => {
             let problem = ApiError::from(e).0;
             let options = offered(&state, &return_to).await;
+            let passkey = retry && passkey_offered(&state, &form.pending).await;
             let html = LoginPage {
                 chrome: &chrome,
                 return_to: &return_to,
@@ -362,6 +386,8 @@ pub async fn login(
                 pending: retry.then_some(form.pending.as_str()),
                 local: state.config.sign_in.required(Provider::End).is_none(),
                 options: &options,
+                passkey,
+                script: crate::console::two_factor::PASSKEY_SCRIPT,
             }
             .render();
             let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::UNAUTHORIZED);
@@ -371,7 +397,7 @@ pub async fn login(
                     response.headers_mut().insert(header::RETRY_AFTER, v);
                 }
             }
-            chrome.finish(response)
+            chrome.finish_scripted(response)
         }
     }
 }

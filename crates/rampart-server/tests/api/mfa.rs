@@ -19,7 +19,7 @@ fn code(node: &Node, secret: &TotpSecret, steps: i64) -> String {
 }
 
 /// A JSON call answering its status and body (`Null` when empty).
-async fn call(
+pub(crate) async fn call(
     node: &Node,
     method: Method,
     path: &str,
@@ -34,13 +34,13 @@ async fn call(
 }
 
 /// Signs in with a password: the status and body (a session, or a pending sign-in).
-async fn password(node: &Node, username: &str, password: &str) -> (StatusCode, Value) {
+pub(crate) async fn password(node: &Node, username: &str, password: &str) -> (StatusCode, Value) {
     let body = json!({ "username": username, "password": password, "provider": "it" });
     call(node, Method::POST, "/api/v1/auth/login", None, body).await
 }
 
 /// The pending token of a sign-in that must go on with a second factor.
-async fn pending(node: &Node, username: &str, pw: &str) -> String {
+pub(crate) async fn pending(node: &Node, username: &str, pw: &str) -> String {
     let (status, body) = password(node, username, pw).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{}: {body}", node.name());
     body["pending_token"].as_str().unwrap().to_owned()

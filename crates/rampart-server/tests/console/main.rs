@@ -13,6 +13,7 @@
 
 #[path = "../kit/mod.rs"]
 mod kit;
+mod passkeys;
 mod two_factor;
 
 use std::path::{Path, PathBuf};

@@ -21,8 +21,13 @@ pub struct MfaConfig {
     pub step_up_environments: String,
     /// How long a sign-in whose password was right waits for its second factor.
     pub pending_login_minutes: u32,
-    /// The issuer name authenticator apps show beside the account.
+    /// The issuer name authenticator apps show beside the account (and the relying-party
+    /// name passkey prompts show).
     pub issuer: String,
+    /// The WebAuthn relying-party id passkeys are bound to: empty for the host of
+    /// `public_origin`, or a parent domain of it. Passkeys need `public_origin`; without it
+    /// they are unavailable (the relying party is never guessed from a request).
+    pub passkey_rp_id: String,
 }
 
 impl Default for MfaConfig {
@@ -34,6 +39,7 @@ impl Default for MfaConfig {
             step_up_environments: "production".into(),
             pending_login_minutes: 5,
             issuer: "Rampart".into(),
+            passkey_rp_id: String::new(),
         }
     }
 }
@@ -52,11 +58,22 @@ impl MfaConfig {
     /// Checks the `[mfa]` values; `fail(key, value, allowed)` makes the error.
     /// `master_key_set`: a second factor's secret is sealed under the master key, so a
     /// policy requiring one needs it.
+    /// `public_origin`: a configured passkey relying-party id must suit it.
     pub(super) fn validate<E>(
         &self,
         master_key_set: bool,
+        public_origin: &str,
         fail: &impl Fn(&str, String, &str) -> E,
     ) -> Result<(), E> {
+        if !self.passkey_rp_id.is_empty() {
+            if let Err(e) = rampart_identity::passkey::RelyingParty::new(
+                public_origin,
+                &self.passkey_rp_id,
+                &self.issuer,
+            ) {
+                return Err(fail("mfa.passkey_rp_id", self.passkey_rp_id.clone(), &e));
+            }
+        }
         for (key, v) in [
             ("mfa.step_up_minutes", self.step_up_minutes),
             ("mfa.pending_login_minutes", self.pending_login_minutes),

@@ -163,6 +163,23 @@ fn errors_name_key_value_and_what_is_allowed() {
             "lifecycle",
             "set_environments",
         ),
+        // A passkey relying-party id is never guessed: it needs the public origin, and
+        // must be its host or a parent domain of it.
+        (
+            Some("[mfa]\npasskey_rp_id = \"example.org\"\n"),
+            &[],
+            "mfa.passkey_rp_id",
+            "public_origin",
+        ),
+        (
+            Some(
+                "public_origin = \"https://rampart.example.org\"\n\
+                 [mfa]\npasskey_rp_id = \"example.net\"\n",
+            ),
+            &[],
+            "mfa.passkey_rp_id",
+            "neither the host",
+        ),
     ];
     for (file, env, key, allowed) in cases {
         let err = load(*file, env, &[]).unwrap_err();

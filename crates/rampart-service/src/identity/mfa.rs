@@ -1,6 +1,7 @@
 //! The second factor at the node: who must have one (the `[mfa]` policy), enrolment of a
 //! TOTP app with its recovery codes, the second step of a sign-in, step-up for sensitive
-//! operations, and an administrator's reset. The rules of codes are
+//! operations, and an administrator's reset. Passkeys are the other factor
+//! ([`super::passkeys`]): a sign-in or step-up takes either. The rules of codes are
 //! [`rampart_identity::mfa`]'s; the store spends a code in the transaction that acts on it.
 //!
 //! **Sign-in.** After the first factor (a password, checked by Rampart or a directory),
@@ -26,7 +27,8 @@ use rampart_core::{Error, Provider, Session, SessionId, User, UserId};
 use rampart_identity::mfa::{
     self, hash_pending, recovery_digest, PendingToken, RecoveryCodes, TotpSecret, Verdict,
 };
-use rampart_store::{MfaFactors, Proof, Spent};
+use rampart_store::{Ceremony, MfaFactors, Proof, Spent};
+use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 use zeroize::Zeroizing;
 
@@ -55,6 +57,8 @@ pub struct Pending {
     pub expires_at: OffsetDateTime,
     /// The user has no second factor yet and must enrol one first.
     pub enrol: bool,
+    /// What the second step takes for this user: `totp`, `passkey`, `recovery-code`.
+    pub methods: Vec<&'static str>,
 }
 
 /// A TOTP app to set up: shown once.
@@ -80,6 +84,9 @@ pub enum Factor<'a> {
     Code(&'a str),
     /// One of the recovery codes.
     RecoveryCode(&'a str),
+    /// A passkey's answer to the challenge of this sign-in or step-up
+    /// (`PublicKeyCredential` as JSON, byte strings in base64url).
+    Passkey(&'a Value),
 }
 
 /// A completed sign-in, and the recovery codes to show once when it enrolled the factor.
@@ -93,8 +100,12 @@ pub struct Finished {
 /// Where a user stands with the second factor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Status {
-    /// A confirmed TOTP factor.
+    /// A confirmed second factor: a TOTP app or a passkey.
     pub enrolled: bool,
+    /// A confirmed TOTP app.
+    pub totp: bool,
+    /// Registered passkeys.
+    pub passkeys: u32,
     /// An enrolment waits for its first code.
     pub pending_enrolment: bool,
     /// Unused recovery codes.
@@ -131,7 +142,8 @@ pub async fn after_first_factor(
     user_agent: Option<String>,
 ) -> Result<LoginStep, Error> {
     login::admit(state, origin, &user).await?;
-    let enrolled = state.store.mfa_factors(user.id).await?.enrolled();
+    let factors = state.store.mfa_factors(user.id).await?;
+    let enrolled = factors.enrolled();
     if !enrolled && !required(state, &user).await? {
         return Ok(LoginStep::Session(Box::new(
             login::start_session(state, origin, user, user_agent).await?,
@@ -160,11 +172,47 @@ pub async fn after_first_factor(
         token,
         expires_at,
         enrol: !enrolled,
+        methods: methods(&factors),
     }))
 }
 
+/// The ways a user with these factors completes a sign-in (an enrolment takes a TOTP app).
+pub fn methods(factors: &MfaFactors) -> Vec<&'static str> {
+    if !factors.enrolled() {
+        return vec!["totp"];
+    }
+    let mut methods = Vec::new();
+    if factors.totp_enrolled() {
+        methods.push("totp");
+    }
+    if factors.passkeys > 0 {
+        methods.push("passkey");
+    }
+    if factors.recovery_left > 0 {
+        methods.push("recovery-code");
+    }
+    methods
+}
+
+/// The ways the pending login named by `pending` may complete (as [`methods`]; a passkey
+/// only where this node can use them).
+pub async fn pending_methods(state: &AppState, pending: &str) -> Result<Vec<&'static str>, Error> {
+    let hash = hash_pending(pending).ok_or_else(pending_gone)?;
+    let found = state
+        .store
+        .mfa_pending_login(&hash, state.clock.now())
+        .await?;
+    let user = found.ok_or_else(pending_gone)?.user;
+    let factors = state.store.mfa_factors(user.id).await?;
+    let mut all = methods(&factors);
+    if state.passkeys.is_err() {
+        all.retain(|m| *m != "passkey");
+    }
+    Ok(all)
+}
+
 /// The refusal of an unknown, used or lapsed pending login.
-fn pending_gone() -> Error {
+pub(crate) fn pending_gone() -> Error {
     Error::Unauthenticated(
         "this sign-in is unknown, finished or expired; sign in again with your password",
     )
@@ -279,6 +327,8 @@ pub async fn status(state: &AppState, caller: &Caller) -> Result<Status, Error> 
     let factors = state.store.mfa_factors(caller.user.id).await?;
     Ok(Status {
         enrolled: factors.enrolled(),
+        totp: factors.totp_enrolled(),
+        passkeys: factors.passkeys,
         pending_enrolment: factors.totp.as_ref().is_some_and(|t| !t.confirmed),
         recovery_codes_left: factors.recovery_left,
         required: required(state, &caller.user).await?,
@@ -308,10 +358,12 @@ pub async fn finish_login(
     check_throttles(state, origin, user.provider, &norm).await?;
     login::admit(state, origin, &user).await?;
     let factors = state.store.mfa_factors(user.id).await?;
-    let (proof, enrolling) = match checked(state, &user, &factors, factor, now)? {
+    let ceremony = Ceremony::Login(&hash);
+    let (proof, enrolling) = match checked(state, &user, &factors, factor, ceremony, now).await? {
         Ok(found) => found,
         Err(reason) => return Err(failed(state, origin, &user, reason).await),
     };
+    let used = proof.factor();
     let recovery = enrolling.then(RecoveryCodes::generate).transpose()?;
     let (token, new, lifetime) = login::new_session(state, origin, user_agent)?;
     let done = state
@@ -332,7 +384,7 @@ pub async fn finish_login(
         Err(spent) => return Err(failed(state, origin, &user, spent.reason()).await),
     };
     state.metrics.login(user.provider.as_str(), "ok");
-    tracing::info!(user = %user.id, session = %session.id, factor = proof.factor(), "login");
+    tracing::info!(user = %user.id, session = %session.id, factor = used, "login");
     Ok(Finished {
         logged_in: LoggedIn {
             token,
@@ -367,7 +419,8 @@ pub async fn step_up(
         ));
     }
     let now = state.clock.now();
-    let proof = match checked(state, user, &factors, factor, now)? {
+    let ceremony = Ceremony::StepUp(session.id);
+    let proof = match checked(state, user, &factors, factor, ceremony, now).await? {
         Ok((proof, _)) => proof,
         Err(reason) => return Err(failed(state, &origin, user, reason).await),
     };
@@ -423,12 +476,14 @@ pub async fn reset(state: &AppState, caller: &Caller, id: &str) -> Result<u64, E
 }
 
 /// The proof a presented factor makes and whether it confirms an enrolment, or the reason
-/// it is refused (counted as a failed login).
-fn checked(
+/// it is refused (counted as a failed login). A passkey answers the challenge waiting for
+/// `ceremony`.
+async fn checked(
     state: &AppState,
     user: &User,
     factors: &MfaFactors,
     factor: Factor<'_>,
+    ceremony: Ceremony<'_>,
     now: OffsetDateTime,
 ) -> Result<Result<(Proof, bool), &'static str>, Error> {
     Ok(match factor {
@@ -459,6 +514,11 @@ fn checked(
                 None => Err("wrong-recovery-code"),
             }
         }
+        Factor::Passkey(credential) => {
+            crate::identity::passkeys::verify(state, user, ceremony, credential, now)
+                .await?
+                .map(|proof| (proof, false))
+        }
     })
 }
 
@@ -476,6 +536,10 @@ async fn failed(state: &AppState, origin: &Origin, user: &User, reason: &str) ->
     )
     .await;
     match counted {
+        Ok(()) if reason.starts_with("passkey") => Error::InvalidSecondFactor(
+            "the passkey was refused: use one registered for this account, on this site, \
+             answering this sign-in's newest challenge",
+        ),
         Ok(()) => wrong_code(),
         Err(e) => e,
     }

@@ -1,4 +1,4 @@
-//! The second factor as stored (migration 0009): a user's TOTP factor (its sealed secret,
+//! The second factor as stored (migrations 0009 and 0015): a user's TOTP factor (its sealed secret,
 //! confirmed or waiting for a first code, the last time step accepted), recovery codes by
 //! digest, pending logins by token hash, and when a session last verified a second factor.
 //!
@@ -45,11 +45,18 @@ pub struct MfaFactors {
     pub totp: Option<StoredTotp>,
     /// Unused recovery codes.
     pub recovery_left: u32,
+    /// Registered passkeys.
+    pub passkeys: u32,
 }
 
 impl MfaFactors {
-    /// Whether the user has a confirmed second factor.
+    /// Whether the user has a confirmed second factor: a TOTP app or a passkey.
     pub fn enrolled(&self) -> bool {
+        self.totp_enrolled() || self.passkeys > 0
+    }
+
+    /// Whether the user has a confirmed TOTP app.
+    pub fn totp_enrolled(&self) -> bool {
         self.totp.as_ref().is_some_and(|t| t.confirmed)
     }
 }
@@ -68,7 +75,7 @@ pub struct PendingLogin {
 }
 
 /// What a second-factor step presents, as the service verified it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Proof {
     /// A TOTP code, the code of this time step (later than the last accepted one when it
     /// was read).
@@ -81,6 +88,16 @@ pub enum Proof {
         /// Its digest.
         digest: [u8; 32],
     },
+    /// A passkey's verified assertion: its credential, the counter it presented (which must
+    /// advance past the stored one unless both are zero) and the credential as it is now.
+    Passkey {
+        /// The credential id.
+        credential_id: Vec<u8>,
+        /// The counter presented.
+        counter: u32,
+        /// The credential brought up to date, to store.
+        stored: String,
+    },
 }
 
 impl Proof {
@@ -89,6 +106,7 @@ impl Proof {
         match self {
             Proof::Totp { .. } => "totp",
             Proof::Recovery { .. } => "recovery-code",
+            Proof::Passkey { .. } => "passkey",
         }
     }
 }
@@ -104,6 +122,9 @@ pub enum Spent {
     UnknownRecoveryCode,
     /// The pending login is gone: used, expired, or ended by a reset.
     PendingGone,
+    /// The passkey's counter did not advance past the stored one (a copied authenticator or
+    /// a replay racing the first use), or the passkey is gone.
+    CounterNotIncreased,
 }
 
 impl Spent {
@@ -114,6 +135,7 @@ impl Spent {
             Spent::Replayed => "replayed-code",
             Spent::UnknownRecoveryCode => "wrong-recovery-code",
             Spent::PendingGone => "pending-login-gone",
+            Spent::CounterNotIncreased => "passkey-counter-not-increased",
         }
     }
 }
@@ -124,13 +146,13 @@ impl Spent {
 async fn spend(
     tx: &mut Tx<'_>,
     user: UserId,
-    proof: Proof,
+    proof: &Proof,
     enrolling: bool,
     now: OffsetDateTime,
 ) -> Result<Spent, Error> {
     let at = to_millis(now);
     let changed = match proof {
-        Proof::Totp { step } if enrolling => {
+        &Proof::Totp { step } if enrolling => {
             tx.exec(
                 "UPDATE mfa_totp SET last_step = $1, confirmed_at = $3 \
                  WHERE user_id = $2 AND last_step < $1 AND confirmed_at IS NULL",
@@ -138,7 +160,7 @@ async fn spend(
             )
             .await?
         }
-        Proof::Totp { step } => {
+        &Proof::Totp { step } => {
             tx.exec(
                 "UPDATE mfa_totp SET last_step = $1 \
                  WHERE user_id = $2 AND last_step < $1 AND confirmed_at IS NOT NULL",
@@ -154,11 +176,33 @@ async fn spend(
             )
             .await?
         }
+        Proof::Passkey {
+            credential_id,
+            counter,
+            stored,
+        } => {
+            // The counter rule of `rampart_identity::passkey::counter_advances`, again
+            // under the row's lock.
+            tx.exec(
+                "UPDATE webauthn_credentials SET sign_count = $1, credential = $2, \
+                 last_used_at = $3 WHERE user_id = $4 AND credential_id = $5 \
+                 AND (sign_count < $1 OR ($1 = 0 AND sign_count = 0))",
+                [
+                    i64::from(*counter).into(),
+                    stored.as_str().into(),
+                    at.into(),
+                    user.to_string().into(),
+                    Arg::from(credential_id.as_slice()),
+                ],
+            )
+            .await?
+        }
     };
     Ok(match (changed, proof) {
         (1.., _) => Spent::Done,
         (0, Proof::Totp { .. }) => Spent::Replayed,
         (0, Proof::Recovery { .. }) => Spent::UnknownRecoveryCode,
+        (0, Proof::Passkey { .. }) => Spent::CounterNotIncreased,
     })
 }
 
@@ -227,9 +271,16 @@ impl Store {
                 [user.to_string().into()],
             )
             .await?;
+        let passkeys: i64 = pool
+            .scalar(
+                "SELECT COUNT(*) FROM webauthn_credentials WHERE user_id = $1",
+                [user.to_string().into()],
+            )
+            .await?;
         Ok(MfaFactors {
             totp,
             recovery_left: u32::try_from(left).unwrap_or(0),
+            passkeys: u32::try_from(passkeys).unwrap_or(0),
         })
     }
 
@@ -300,7 +351,7 @@ impl Store {
     ) -> Result<Spent, Error> {
         let mut owned = self.write().await?;
         let tx = &mut owned;
-        let spent = spend(tx, user, Proof::Totp { step }, true, now).await?;
+        let spent = spend(tx, user, &Proof::Totp { step }, true, now).await?;
         if spent != Spent::Done {
             return Ok(spent);
         }
@@ -464,7 +515,7 @@ impl Store {
         if consumed == 0 {
             return Ok(Err(Spent::PendingGone));
         }
-        let spent = spend(tx, user.id, proof, enrol.is_some(), now).await?;
+        let spent = spend(tx, user.id, &proof, enrol.is_some(), now).await?;
         if spent != Spent::Done {
             return Ok(Err(spent));
         }
@@ -498,7 +549,7 @@ impl Store {
     ) -> Result<Spent, Error> {
         let mut owned = self.write().await?;
         let tx = &mut owned;
-        let spent = spend(tx, user, proof, false, now).await?;
+        let spent = spend(tx, user, &proof, false, now).await?;
         if spent != Spent::Done {
             return Ok(spent);
         }
@@ -526,7 +577,8 @@ impl Store {
         Ok(Spent::Done)
     }
 
-    /// Removes every second factor of `user` (TOTP, recovery codes, pending logins) and ends
+    /// Removes every second factor of `user` (TOTP, recovery codes, passkeys and their waiting
+    /// ceremonies, pending logins) and ends
     /// their sessions, with `user.mfa.reset`; returns how many sessions were open.
     pub async fn mfa_reset(
         &self,
@@ -545,11 +597,19 @@ impl Store {
         if exists.is_none() {
             return Err(Error::NotFound { what: "user" });
         }
+        let passkeys: i64 = tx
+            .scalar(
+                "SELECT COUNT(*) FROM webauthn_credentials WHERE user_id = $1",
+                [user.to_string().into()],
+            )
+            .await?;
         let mut removed = 0;
         for sql in [
             "DELETE FROM mfa_totp WHERE user_id = $1",
             "DELETE FROM mfa_recovery_codes WHERE user_id = $1",
             "DELETE FROM mfa_pending_logins WHERE user_id = $1",
+            "DELETE FROM webauthn_credentials WHERE user_id = $1",
+            "DELETE FROM webauthn_challenges WHERE user_id = $1",
         ] {
             removed += tx.exec(sql, [user.to_string().into()]).await?;
         }
@@ -560,7 +620,11 @@ impl Store {
             now,
             "user.mfa.reset",
             user_target(user),
-            json!({ "had_factors": removed > 0, "sessions_revoked": revoked }),
+            json!({
+                "had_factors": removed > 0,
+                "passkeys_removed": passkeys,
+                "sessions_revoked": revoked,
+            }),
         )
         .await?;
         crate::fence::credentials_changed(tx).await?;

@@ -2,5 +2,6 @@
 //! history and login throttling, login sessions, and the second factor.
 
 pub(crate) mod mfa;
+pub(crate) mod passkeys;
 pub(crate) mod sessions;
 pub(crate) mod users;

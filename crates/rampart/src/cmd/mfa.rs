@@ -46,13 +46,17 @@ pub async fn run(command: &MfaCommand) -> anyhow::Result<()> {
             let s = identity.mfa_status().await.map_err(fail)?;
             println!(
                 "two-factor app:   {}",
-                if s.enrolled {
+                if s.totp {
                     "set up"
                 } else if s.pending_enrolment {
                     "waiting for its first code"
                 } else {
                     "none"
                 }
+            );
+            println!(
+                "passkeys:         {} (manage them in the console)",
+                s.passkeys
             );
             println!(
                 "required:         {}",
@@ -84,6 +88,7 @@ pub async fn run(command: &MfaCommand) -> anyhow::Result<()> {
                 .step_up(&StepUpRequest {
                     code,
                     recovery_code,
+                    passkey: None,
                 })
                 .await
                 .map_err(fail)?;
@@ -129,6 +134,7 @@ pub async fn second_step(client: &Client, pending: SecondFactorRequired) -> anyh
             pending_token: pending.pending_token,
             code,
             recovery_code,
+            passkey: None,
         })
         .await
         .map_err(fail)?;

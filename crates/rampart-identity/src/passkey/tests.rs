@@ -1,0 +1,80 @@
+//! The counter rule and the relying party's configuration, as tables. The ceremonies are
+//! tested end to end through the API with a software authenticator
+//! (`rampart-server`'s `tests/api/passkeys.rs`) and in Chromium.
+
+use super::*;
+
+#[test]
+fn a_counter_must_increase_unless_the_authenticator_keeps_none() {
+    for (stored, presented, accepted) in [
+        (0, 0, true),
+        (0, 1, true),
+        (5, 6, true),
+        (5, 5, false),
+        (5, 4, false),
+        (5, 0, false),
+        (u32::MAX - 1, u32::MAX, true),
+        (u32::MAX, u32::MAX, false),
+    ] {
+        assert_eq!(
+            counter_advances(stored, presented),
+            accepted,
+            "stored {stored}, presented {presented}"
+        );
+    }
+}
+
+#[test]
+fn the_relying_party_comes_from_the_public_origin_and_is_never_guessed() {
+    let ok = |origin: &str, id: &str| RelyingParty::new(origin, id, "Rampart");
+    let rp = ok("https://rampart.example.org", "").unwrap();
+    assert_eq!(
+        (rp.id(), rp.origin()),
+        ("rampart.example.org", "https://rampart.example.org")
+    );
+    let rp = ok("https://login.example.org:8443", "example.org").unwrap();
+    assert_eq!(
+        (rp.id(), rp.origin()),
+        ("example.org", "https://login.example.org:8443")
+    );
+    assert!(ok("http://localhost:8080", "").is_ok());
+    for (origin, id, says) in [
+        ("", "", "public_origin"),
+        ("https://127.0.0.1:8443", "", "IP address"),
+        ("http://rampart.example.org", "", "not https"),
+        (
+            "https://rampart.example.org",
+            "example.net",
+            "neither the host",
+        ),
+        (
+            "https://rampart.example.org",
+            "ample.org",
+            "neither the host",
+        ),
+        ("not a url", "", "public_origin"),
+    ] {
+        let err = ok(origin, id).unwrap_err();
+        assert!(err.contains(says), "{origin} / {id}: {err}");
+    }
+}
+
+#[test]
+fn the_stored_counter_is_read_from_the_credential() {
+    assert_eq!(stored_counter(r#"{"cred":{"counter":7}}"#), 7);
+    assert_eq!(stored_counter("not json"), 0);
+}
+
+#[test]
+fn a_registration_offers_the_relying_party_and_excludes_nothing_at_first() {
+    let rp = RelyingParty::new("https://rampart.example.org", "", "Rampart").unwrap();
+    let c = rp.start_registration(UserId::new(), "ada", &[]).unwrap();
+    assert_eq!(c.options["publicKey"]["rp"]["id"], "rampart.example.org");
+    assert_eq!(c.options["publicKey"]["user"]["name"], "ada");
+    assert!(!c.state.is_empty());
+    // A credential that is no credential is refused, not a panic.
+    let refused = rp
+        .finish_registration(&serde_json::json!({"id": 1}), &c.state, &[])
+        .unwrap();
+    assert_eq!(refused.unwrap_err(), Refusal::Malformed);
+}

@@ -1,0 +1,74 @@
+//! Passkeys in the console in headless Chromium with its virtual authenticator
+//! (`tests/console/passkeys.js`), on both stores. WebAuthn binds a passkey to the page's
+//! origin and will not run on a page with a certificate error, so the browser uses the
+//! plain listener as `http://localhost:<port>` (a secure context), which is the node's
+//! `public_origin`.
+
+use std::process::Command;
+
+use rampart_core::Provider;
+
+use crate::kit::{on_both, Node, ADMIN_PASSWORD};
+use crate::{harness, install_harness, CHROMIUM};
+
+/// The plain listener on a port chosen now, named as `http://localhost:<port>`.
+fn localhost_origin(config: &mut rampart_service::Config) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    config.http_addr = format!("127.0.0.1:{port}");
+    config.public_origin = format!("http://localhost:{port}");
+    config.enforce_https = false;
+}
+
+async fn run(node: Node) {
+    let name = node.name();
+    node.create_user(Provider::It, "root", ADMIN_PASSWORD, true)
+        .await;
+    let base = node.http_base.replace("127.0.0.1", "localhost");
+    let mut command = Command::new("node");
+    command
+        .arg("passkeys.js")
+        .current_dir(harness())
+        .env("CONSOLE_BASE", &base)
+        .env("CONSOLE_CHROMIUM", CHROMIUM)
+        .env("CONSOLE_ADMIN_PASSWORD", ADMIN_PASSWORD);
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    println!("--- {name} ---\n{stdout}");
+    assert!(
+        output.status.success(),
+        "{name}: the passkey scenarios failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let passed = stdout.lines().filter(|l| l.starts_with("ok ")).count();
+    assert_eq!(passed, 3, "{name}:\n{stdout}");
+    // What the browser did went through the service and its audit trail.
+    let events = node.events().await;
+    for action in ["user.mfa.passkey.add", "user.mfa.passkey.remove"] {
+        assert!(
+            events.iter().any(|e| e.action == action),
+            "{name}: {action}"
+        );
+    }
+    assert!(
+        events
+            .iter()
+            .any(|e| e.action == "auth.login" && e.details.contains("\"passkey\"")),
+        "{name}: a sign-in with a passkey"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passkey_registration_and_sign_in_in_headless_chromium() {
+    assert!(
+        std::path::Path::new(CHROMIUM).exists(),
+        "the console's browser tests need Debian's Chromium at {CHROMIUM}"
+    );
+    install_harness();
+    on_both(localhost_origin, run).await;
+}
