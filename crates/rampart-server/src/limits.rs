@@ -67,7 +67,7 @@ pub fn class_of(path: &str) -> Option<usize> {
     const APPS: usize = 2;
     const CONSOLE: usize = 3;
     if path.starts_with("/api/v1/auth/login")
-        || path == "/api/v1/auth/step-up"
+        || path.starts_with("/api/v1/auth/step-up")
         || path.starts_with("/console/login")
         || (path.starts_with("/api/v1/providers/")
             && ["/oidc/start", "/oidc/callback", "/saml/login", "/saml/acs"]
@@ -142,6 +142,8 @@ mod tests {
             ("/api/v1/auth/login", Some("sign_in")),
             ("/api/v1/auth/login/second-factor", Some("sign_in")),
             ("/api/v1/auth/step-up", Some("sign_in")),
+            ("/api/v1/auth/step-up/passkey-challenge", Some("sign_in")),
+            ("/api/v1/auth/login/passkey-challenge", Some("sign_in")),
             ("/console/login", Some("sign_in")),
             ("/console/login/code", Some("sign_in")),
             ("/api/v1/providers/corp/oidc/callback", Some("sign_in")),
