@@ -18,6 +18,7 @@ pub mod actions;
 pub mod advanced;
 pub mod data;
 pub mod demo;
+mod events;
 pub mod exposed;
 pub mod integrations;
 pub mod keys;
