@@ -96,6 +96,36 @@ pub(super) async fn seeded_token(https: &str, username: &str, password: &str) ->
     }
 }
 
+/// The demo's customers as `token` sees them, once the demo is seeded to the end (its people
+/// can sign in before their roles and the records are written).
+pub(super) async fn seeded_customers(https: &str, token: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let r = client()
+            .get(format!(
+                "https://{https}/apps/development/sales/api/core-service/Customer?limit=500"
+            ))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 200 {
+            let page: Value = r.json().await.unwrap();
+            if page["items"]
+                .as_array()
+                .is_some_and(|items| !items.is_empty())
+            {
+                return page;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the demo's customers were not seeded"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
 pub(super) async fn get(https: &str, path: &str, token: &str) -> Value {
     let r = client()
         .get(format!("https://{https}{path}"))
@@ -244,12 +274,7 @@ async fn a_backup_taken_under_writes_restores_into_a_node_with_the_same_data() {
         .as_str()
         .unwrap()
         .to_owned();
-    let customers = get(
-        &https,
-        "/apps/development/sales/api/core-service/Customer?limit=500",
-        &rita,
-    )
-    .await;
+    let customers = seeded_customers(&https, &rita).await;
     let customer = customers["items"][0]["id"].as_str().unwrap().to_owned();
     let stop = Arc::new(AtomicBool::new(false));
     let writer = {

@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::backup::{client, demo_password, get, seeded_token, serve_with, token};
+use super::backup::{
+    client, demo_password, get, seeded_customers, seeded_token, serve_with, token,
+};
 use super::{create_admin, failure_message, rampart, Running, PASSWORD};
 
 /// A PostgreSQL cluster of the test's own, with the server's durable defaults (fsync and
@@ -303,14 +305,9 @@ async fn three_nodes_lose_nothing_acknowledged_through_a_killed_node_and_a_datab
         .as_str()
         .unwrap()
         .to_owned();
-    let customers = get(
-        &first,
-        "/apps/development/sales/api/core-service/Customer?limit=500",
-        &rita,
-    )
-    .await;
+    let customers = seeded_customers(&first, &rita).await;
     let customer = customers["items"][0]["id"].as_str().unwrap().to_owned();
-    let before: HashSet<String> = sale_ids(&first, &rita).await;
+    let before = seeded_sales(&first, &rita).await;
 
     let started = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
@@ -531,6 +528,23 @@ async fn three_nodes_lose_nothing_acknowledged_through_a_killed_node_and_a_datab
     drop(nodes);
 }
 
+/// Rita's sales once the demo has seeded all six (it writes records one by one after its
+/// people can sign in).
+async fn seeded_sales(https: &str, rita: &str) -> HashSet<String> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let sales = sale_ids(https, rita).await;
+        if sales.len() >= 6 {
+            return sales;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the demo's sales were not seeded"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
 /// Every sale `token` may read, through `https`, page by page.
 async fn sale_ids(https: &str, token: &str) -> HashSet<String> {
     let mut ids = HashSet::new();
@@ -620,14 +634,9 @@ async fn a_full_disk_refuses_writes_clearly_and_the_node_recovers_when_space_ret
         .as_str()
         .unwrap()
         .to_owned();
-    let customers = get(
-        &https,
-        "/apps/development/sales/api/core-service/Customer?limit=500",
-        &rita,
-    )
-    .await;
+    let customers = seeded_customers(&https, &rita).await;
     let customer = customers["items"][0]["id"].as_str().unwrap().to_owned();
-    let before = sale_ids(&https, &rita).await;
+    let before = seeded_sales(&https, &rita).await;
 
     let addresses: Addresses = Arc::new(Mutex::new(vec![https.clone()]));
     let started = Instant::now();
