@@ -44,14 +44,9 @@ pub const CLASSES: [&str; 4] = ["sign_in", "api", "apps", "console"];
 impl RateLimitsConfig {
     /// Refuses a rate that does not read and a client bound out of range.
     pub(crate) fn validate<E>(&self, fail: &impl Fn(&str, String, &str) -> E) -> Result<(), E> {
-        if let Err((key, why)) = self.rates() {
-            let value = match key.as_str() {
-                "rate_limits.sign_in" => &self.sign_in,
-                "rate_limits.api" => &self.api,
-                "rate_limits.apps" => &self.apps,
-                _ => &self.console,
-            };
-            return Err(fail(&key, value.clone(), &why));
+        if let Err((class, why)) = self.read() {
+            let key = format!("rate_limits.{}", CLASSES[class]);
+            return Err(fail(&key, self.texts()[class].clone(), &why));
         }
         if !(1_000..=10_000_000).contains(&self.max_clients) {
             return Err(fail(
@@ -63,22 +58,27 @@ impl RateLimitsConfig {
         Ok(())
     }
 
-    /// Each class's rate (`None`: unlimited), in the order of [`CLASSES`].
+    /// Each class's rate (`None`: unlimited), in the order of [`CLASSES`]; a rate that does
+    /// not read is named by its key, with why.
     pub fn rates(&self) -> Result<[Option<Rate>; 4], (String, String)> {
-        let read = |key: &str, text: &str| {
-            if text.trim().is_empty() {
-                return Ok(None);
+        self.read()
+            .map_err(|(class, why)| (format!("rate_limits.{}", CLASSES[class]), why))
+    }
+
+    /// Each class's text, in the order of [`CLASSES`].
+    fn texts(&self) -> [&String; 4] {
+        [&self.sign_in, &self.api, &self.apps, &self.console]
+    }
+
+    /// Each class's rate, or the first class (its index) whose rate does not read.
+    fn read(&self) -> Result<[Option<Rate>; 4], (usize, String)> {
+        let mut rates = [None; 4];
+        for (class, text) in self.texts().into_iter().enumerate() {
+            if !text.trim().is_empty() {
+                rates[class] = Some(text.parse::<Rate>().map_err(|e| (class, e.to_string()))?);
             }
-            text.parse::<Rate>()
-                .map(Some)
-                .map_err(|e| (format!("rate_limits.{key}"), e.to_string()))
-        };
-        Ok([
-            read("sign_in", &self.sign_in)?,
-            read("api", &self.api)?,
-            read("apps", &self.apps)?,
-            read("console", &self.console)?,
-        ])
+        }
+        Ok(rates)
     }
 }
 
