@@ -3,15 +3,16 @@
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use rampart_core::Error;
+use sqlx::pool::PoolConnectionMetadata;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::Connection as _;
+use sqlx::{Connection as _, Postgres};
 use time::OffsetDateTime;
 
 /// Which database a [`Store`] runs on.
@@ -79,9 +80,86 @@ pub(crate) fn sqlite_reusable(
     Box::pin(std::future::ready(Ok(reusable)))
 }
 
+/// When a connection to PostgreSQL was last found lost, in milliseconds of [`loss_clock`]
+/// (0: never). A lost connection means the server restarted or the network dropped, so every
+/// connection opened before it is suspect, whichever pool it is in: the mark is the process's.
+static LAST_LOSS_MS: AtomicU64 = AtomicU64::new(0);
+
+/// How long after a loss connections older than it are pinged before use. Past the pools'
+/// idle timeout (60 s), an old connection still pooled has been used since, successfully.
+const SUSPECT_FOR: Duration = Duration::from_secs(65);
+
+fn loss_clock() -> Duration {
+    static BEGAN: OnceLock<Instant> = OnceLock::new();
+    BEGAN.get_or_init(Instant::now).elapsed()
+}
+
+/// Whether `e` says the connection itself is gone (the server restarted or shut down, the
+/// network dropped it), as opposed to the statement failing on a live connection.
+pub(crate) fn connection_lost(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(d) => d
+            .code()
+            .is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")),
+        _ => false,
+    }
+}
+
+fn note_loss(e: &sqlx::Error) {
+    if connection_lost(e) {
+        let now = u64::try_from(loss_clock().as_millis()).unwrap_or(u64::MAX);
+        LAST_LOSS_MS.store(now.max(1), Ordering::Relaxed);
+    }
+}
+
+/// Whether a pooled PostgreSQL connection may be handed out. Pools do not ping before each
+/// use (a round trip per query); but after PostgreSQL restarts, every pooled connection is
+/// dead and would fail one request each, long after the server is back if it sat idle. So
+/// for a while after a loss was seen, a connection opened before it is pinged first and
+/// closed (a new one opened) if the ping fails.
+fn pg_reusable(
+    conn: &mut PgConnection,
+    meta: PoolConnectionMetadata,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, sqlx::Error>> + Send + '_>> {
+    let lost = LAST_LOSS_MS.load(Ordering::Relaxed);
+    let since = loss_clock().saturating_sub(Duration::from_millis(lost));
+    let suspect = lost != 0 && since < SUSPECT_FOR && meta.age >= since;
+    Box::pin(async move {
+        if !suspect {
+            return Ok(true);
+        }
+        let alive = conn.ping().await.is_ok();
+        if !alive {
+            tracing::info!("a database connection opened before the server went away is closed");
+        }
+        Ok(alive)
+    })
+}
+
+/// Begins a PostgreSQL transaction, on another connection when the one taken was lost: a
+/// BEGIN that failed that way started nothing on the server, so it is safe to send again.
+/// Requests that reach a node just after its database restarted then succeed instead of
+/// failing once per dead pooled connection.
+pub(crate) async fn pg_begin(
+    pool: &PgPool,
+) -> Result<sqlx::Transaction<'static, Postgres>, sqlx::Error> {
+    let mut attempts = 0;
+    loop {
+        match pool.begin().await {
+            Err(e) if connection_lost(&e) && attempts < 3 => {
+                note_loss(&e);
+                attempts += 1;
+            }
+            done => return done,
+        }
+    }
+}
+
 /// Converts a database error: unique violations become conflicts, connection trouble
 /// becomes `Unavailable`, anything else `Internal`. Causes go to the log, not the client.
 pub(crate) fn db(e: sqlx::Error) -> Error {
+    note_loss(&e);
     match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => {
             Error::Conflict("an entry with the same unique key already exists".into())
@@ -238,10 +316,12 @@ impl Store {
                 let _ = conn.close().await;
                 // No ping before each use: it is a network round trip per query. A connection
                 // that died fails its query, and the pool drops it then; connections idle for
-                // a minute are closed anyway.
+                // a minute are closed anyway. After a loss, older connections are pinged
+                // first (`pg_reusable`) and a lost BEGIN is sent again (`pg_begin`).
                 PgPoolOptions::new()
                     .max_connections(max_connections)
                     .test_before_acquire(false)
+                    .before_acquire(pg_reusable)
                     .idle_timeout(Duration::from_secs(60))
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(options)

@@ -373,7 +373,7 @@ impl Store {
             }
             Backend::Postgres(pool) => {
                 let pool = pool.clone();
-                begun(async move { pool.begin().await })
+                begun(async move { crate::backend::pg_begin(&pool).await })
                     .await
                     .map(Tx::Postgres)
             }
@@ -392,7 +392,7 @@ impl Store {
             }
             Backend::Postgres(pool) => {
                 let pool = pool.clone();
-                let mut tx = begun(async move { pool.begin().await })
+                let mut tx = begun(async move { crate::backend::pg_begin(&pool).await })
                     .await
                     .map(Tx::Postgres)?;
                 tx.exec(

@@ -80,7 +80,10 @@ impl Store {
             }
             AppConn::Postgres(pool) => {
                 let role = self.reader_role(&pool, database.num).await;
-                let mut tx = pool.begin().await.map(Tx::Postgres).map_err(db)?;
+                let mut tx = crate::backend::pg_begin(&pool)
+                    .await
+                    .map(Tx::Postgres)
+                    .map_err(db)?;
                 tx.exec("SET TRANSACTION READ ONLY", []).await?;
                 let schema = schema_name(database.num);
                 tx.exec(&format!("SET LOCAL search_path TO \"{schema}\""), [])
@@ -140,7 +143,10 @@ impl Store {
 /// the platform's user take it. Roles are the cluster's, so the name carries a hash of the
 /// database's name.
 async fn make_reader_role(pool: &PgPool, num: i64) -> Result<String, Error> {
-    let mut tx = pool.begin().await.map(Tx::Postgres).map_err(db)?;
+    let mut tx = crate::backend::pg_begin(pool)
+        .await
+        .map(Tx::Postgres)
+        .map_err(db)?;
     lock_database(&mut tx, num).await?;
     let database: String = tx.scalar("SELECT current_database()::text", []).await?;
     let mut h: u32 = 0x811c_9dc5;

@@ -143,7 +143,7 @@ impl AppConn {
             }
             AppConn::Postgres(pool) => {
                 let pool = pool.clone();
-                crate::db::begun(async move { pool.begin().await })
+                crate::db::begun(async move { crate::backend::pg_begin(&pool).await })
                     .await
                     .map(Tx::Postgres)
             }
@@ -290,9 +290,10 @@ impl Store {
                 }
                 let schema = schema_name(db.num);
                 let begin = pool.clone();
-                let mut tx = crate::db::begun(async move { begin.begin().await })
-                    .await
-                    .map(Tx::Postgres)?;
+                let mut tx =
+                    crate::db::begun(async move { crate::backend::pg_begin(&begin).await })
+                        .await
+                        .map(Tx::Postgres)?;
                 // `IF NOT EXISTS` is not safe against a concurrent creation on PostgreSQL:
                 // the database's own lock serialises them.
                 lock_database(&mut tx, db.num).await?;

@@ -153,9 +153,13 @@ fn failure_text(out: &std::process::Output) -> String {
 #[derive(Debug, Clone)]
 struct Seen {
     node: usize,
+    /// When the request was sent and when its answer (or failure) came.
+    sent: Duration,
     at: Duration,
     /// The status, or `None` when no answer came (connection refused or reset).
     status: Option<u16>,
+    /// A failure's problem detail, so that one outside the windows explains itself.
+    detail: Option<String>,
 }
 
 /// What the writers were told: every acknowledged record with its request id, and every
@@ -195,6 +199,7 @@ fn writers(
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
                 let https = addresses.lock().unwrap()[node].clone();
+                let sent_at = started.elapsed();
                 let sent = client
                     .post(format!(
                         "https://{https}/apps/development/sales/api/sales-ui/Sale"
@@ -208,6 +213,7 @@ fn writers(
                     .send()
                     .await;
                 let at = started.elapsed();
+                let mut detail = None;
                 let status = match sent {
                     Ok(r) => {
                         let status = r.status().as_u16();
@@ -221,16 +227,25 @@ fn writers(
                             let id = body["id"].as_str().expect("a created id").to_owned();
                             let request = request.expect("x-request-id on 201");
                             ledger.lock().unwrap().acknowledged.push((id, request));
+                        } else if status >= 500 {
+                            detail = body["detail"].as_str().map(str::to_owned);
                         }
                         Some(status)
                     }
-                    Err(_) => {
+                    Err(e) => {
+                        detail = Some(e.to_string());
                         // The node is down: back off a little instead of spinning.
                         tokio::time::sleep(Duration::from_millis(20)).await;
                         None
                     }
                 };
-                ledger.lock().unwrap().seen.push(Seen { node, at, status });
+                ledger.lock().unwrap().seen.push(Seen {
+                    node,
+                    sent: sent_at,
+                    at,
+                    status,
+                    detail,
+                });
             }
         }));
     }
@@ -247,8 +262,11 @@ struct Window {
 }
 
 impl Window {
+    /// Whether the request was in flight during the window: sent before it ended and
+    /// answered after it began (one sent just before a node's first success may still have
+    /// been waiting for the database that was away).
     fn covers(&self, seen: &Seen) -> bool {
-        self.from <= seen.at && seen.at <= self.to && self.node.is_none_or(|n| n == seen.node)
+        seen.sent <= self.to && self.from <= seen.at && self.node.is_none_or(|n| n == seen.node)
     }
 }
 
@@ -384,7 +402,14 @@ async fn three_nodes_lose_nothing_acknowledged_through_a_killed_node_and_a_datab
         *counts.entry(class).or_default() += 1;
         let failed = s.status.is_none_or(|c| c >= 500);
         if failed && !windows.iter().any(|w| w.covers(s)) {
-            outside.push(s.clone());
+            outside.push(format!(
+                "node {} sent at {} answered at {}: {:?} {}",
+                s.node,
+                ms(s.sent),
+                ms(s.at),
+                s.status,
+                s.detail.as_deref().unwrap_or("")
+            ));
         }
     }
     assert!(
