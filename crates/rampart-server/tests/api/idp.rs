@@ -1019,3 +1019,116 @@ async fn rotating_the_signing_key_needs_a_recent_second_factor() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_out_ends_the_refresh_tokens_of_that_sign_in_and_offline_ones_stay() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let admin = node.admin().await;
+        node.create_user(Provider::End, "alice", USER_PASSWORD, false)
+            .await;
+        let (id, secret) = wiki(&node, &admin).await;
+        let auth = Some((id.as_str(), secret.as_str()));
+        let challenge = challenge_of(VERIFIER);
+        // The tokens of one grant with `scope`, through the session `cookie`.
+        let grant = |cookie: String, scope: &'static str| {
+            let (node, id, challenge) = (&node, id.clone(), challenge.clone());
+            async move {
+                let mut pairs = code_request(&id, RP, &challenge);
+                pairs.retain(|(k, _)| *k != "scope");
+                pairs.push(("scope", scope));
+                let r = authorize(node, Some(&cookie), &pairs).await;
+                assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", node.name());
+                let code = param(&location(&r), "code").expect("a code");
+                let (status, tokens) = post_form(
+                    node,
+                    "token",
+                    auth,
+                    &[
+                        ("grant_type", "authorization_code"),
+                        ("code", &code),
+                        ("redirect_uri", RP),
+                        ("code_verifier", VERIFIER),
+                    ],
+                )
+                .await;
+                assert_eq!(status, StatusCode::OK, "{}: {tokens}", node.name());
+                tokens
+            }
+        };
+        let refresh = |tokens: &Value| {
+            let (node, token) = (&node, tokens["refresh_token"].as_str().unwrap().to_owned());
+            async move {
+                post_form(
+                    node,
+                    "token",
+                    auth,
+                    &[("grant_type", "refresh_token"), ("refresh_token", &token)],
+                )
+                .await
+            }
+        };
+        let cookie = session(&node, "alice").await;
+        let online = grant(cookie.clone(), "openid profile").await;
+        let offline = grant(cookie.clone(), "openid offline_access").await;
+        // Someone else's logout with alice's ID token ends nothing of hers.
+        let hint = online["id_token"].as_str().unwrap().to_owned();
+        let logout = |cookie: Option<String>| {
+            let (node, hint) = (&node, hint.clone());
+            async move {
+                let q = query(&[
+                    ("id_token_hint", hint.as_str()),
+                    ("post_logout_redirect_uri", RP_LOGOUT),
+                ]);
+                let mut request = node.client.get(format!("{}/oauth2/logout?{q}", node.base));
+                if let Some(c) = cookie {
+                    request = request.header("cookie", c);
+                }
+                request.send().await.unwrap().status()
+            }
+        };
+        assert_eq!(logout(None).await, StatusCode::SEE_OTHER, "{name}");
+        assert_eq!(
+            refresh(&online).await.0,
+            StatusCode::OK,
+            "{name}: still live"
+        );
+
+        // Alice signs out from the application: her session and that sign-in's refresh
+        // tokens end; the offline grant stays.
+        let online = grant(cookie.clone(), "openid profile").await;
+        assert_eq!(
+            logout(Some(cookie.clone())).await,
+            StatusCode::SEE_OTHER,
+            "{name}"
+        );
+        assert_eq!(refresh(&online).await.0, StatusCode::BAD_REQUEST, "{name}");
+        let (status, body) = userinfo(&node, online["access_token"].as_str().unwrap()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}: {body}");
+        // A refresh rotates the token: the next one is the answer's.
+        let (status, offline) = refresh(&offline).await;
+        assert_eq!(status, StatusCode::OK, "{name}: offline stays: {offline}");
+        let logouts: Vec<Value> = node
+            .events()
+            .await
+            .iter()
+            .filter(|e| e.action == "idp.logout" && e.outcome == "success")
+            .map(|e| serde_json::from_str(&e.details).unwrap())
+            .collect();
+        let revoked: Vec<&Value> = logouts.iter().map(|d| &d["grants_revoked"]).collect();
+        assert_eq!(revoked, [&json!(0), &json!(2)], "{name}: {logouts:?}");
+
+        // Signing out everywhere ends every sign-in's refresh tokens too.
+        let cookie = session(&node, "alice").await;
+        let online = grant(cookie.clone(), "openid profile").await;
+        let token = node.login("end", "alice", USER_PASSWORD).await;
+        let (status, _) = node
+            .post_empty("/api/v1/auth/logout?all=true", &token)
+            .await;
+        assert!(status.is_success(), "{name}: {status}");
+        assert_eq!(refresh(&online).await.0, StatusCode::BAD_REQUEST, "{name}");
+        let (status, body) = refresh(&offline).await;
+        assert_eq!(status, StatusCode::OK, "{name}: offline stays: {body}");
+    })
+    .await;
+}
