@@ -221,6 +221,13 @@ async fn openid_client_signs_in_refreshes_detects_a_replay_and_logs_out() {
         assert_eq!(seen["authorize"]["status"], 303);
         assert_eq!(seen["authorize"]["to_redirect_uri"], true);
         assert_eq!(seen["id_token"]["aud"], "wiki");
+        // The library's default algorithm, which the client was registered with by default.
+        assert_eq!(seen["id_token"]["alg"], "RS256", "{name}: {seen}");
+        assert_eq!(
+            seen["discovery"]["algs"],
+            json!(["RS256", "ES256"]),
+            "{name}"
+        );
         assert_eq!(seen["id_token"]["nonce_ok"], true);
         assert_eq!(seen["id_token"]["preferred_username"], "alice");
         assert_eq!(
@@ -279,7 +286,15 @@ async fn the_openidconnect_crate_signs_in_and_a_service_gets_client_credentials(
         real_time(&node);
         let admin = node.admin().await;
         node.create_user(Provider::End, "bob", USER_PASSWORD, false).await;
-        let (id, secret) = wiki(&node, &admin).await;
+        // A client registered for ES256 ID tokens (RS256 is the default).
+        let (id, secret) = register(
+            &node,
+            &admin,
+            json!({ "client_id": "wiki", "name": "Wiki", "first_party": true,
+                    "redirect_uris": [RP], "id_token_signed_response_alg": "ES256" }),
+        )
+        .await;
+        let secret = secret.unwrap();
         let cookie = session(&node, "bob").await;
         let http = Client::builder()
             .danger_accept_invalid_certs(true)
@@ -776,9 +791,29 @@ async fn third_party_clients_ask_consent_once_and_administrators_manage_clients_
                     .unwrap()
             }
         };
+        // One key per algorithm: RS256 for ID tokens by default, ES256 for access tokens.
         let before = jwks(&node).await;
-        assert_eq!(before["keys"].as_array().unwrap().len(), 1, "{name}");
-        let old_kid = before["keys"][0]["kid"].as_str().unwrap().to_owned();
+        let algs: Vec<&str> = before["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["alg"].as_str().unwrap())
+            .collect();
+        assert_eq!(algs.len(), 2, "{name}: {before}");
+        assert!(
+            algs.contains(&"RS256") && algs.contains(&"ES256"),
+            "{name}: {before}"
+        );
+        let es = |keys: &Value| {
+            keys["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|k| k["alg"] == "ES256")
+                .map(|k| k["kid"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        };
+        let old_kid = es(&before)[0].clone();
         assert_eq!(
             node.post_empty("/api/v1/idp/keys/rotate", &user_token)
                 .await
@@ -787,9 +822,10 @@ async fn third_party_clients_ask_consent_once_and_administrators_manage_clients_
         );
         let (status, rotated) = node.post_empty("/api/v1/idp/keys/rotate", &admin).await;
         assert_eq!(status, StatusCode::OK, "{name}: {rotated}");
+        // A new key of each algorithm, published beside the old ones.
         assert_eq!(
             jwks(&node).await["keys"].as_array().unwrap().len(),
-            2,
+            4,
             "{name}"
         );
         let kid_of = |token: &str| {
@@ -830,8 +866,8 @@ async fn third_party_clients_ask_consent_once_and_administrators_manage_clients_
         );
         assert_eq!(
             events(&node, "idp.key.rotate", "success").await.0,
-            1,
-            "{name}"
+            2,
+            "{name}: one per algorithm"
         );
 
         // Secret rotation and removal.
@@ -996,8 +1032,8 @@ async fn rotating_the_signing_key_needs_a_recent_second_factor() {
         let (_, keys) = node.get("/api/v1/idp/keys", &root).await;
         assert_eq!(
             keys["keys"].as_array().unwrap().len(),
-            1,
-            "{name}: nothing rotated"
+            2,
+            "{name}: nothing rotated (one key per algorithm)"
         );
         let now = node.clock.now().unix_timestamp();
         let code = format!(
@@ -1010,11 +1046,11 @@ async fn rotating_the_signing_key_needs_a_recent_second_factor() {
         assert_eq!(status, StatusCode::NO_CONTENT, "{name}");
         let (status, keys) = node.post_empty("/api/v1/idp/keys/rotate", &root).await;
         assert_eq!(status, StatusCode::OK, "{name}: {keys}");
-        assert_eq!(keys["keys"].as_array().unwrap().len(), 2, "{name}");
+        assert_eq!(keys["keys"].as_array().unwrap().len(), 4, "{name}");
         assert_eq!(
             events(&node, "idp.key.rotate", "success").await.0,
-            1,
-            "{name}"
+            2,
+            "{name}: one per algorithm"
         );
     })
     .await;
