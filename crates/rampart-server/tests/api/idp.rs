@@ -17,6 +17,7 @@ use openidconnect::{
     PkceCodeChallenge, RedirectUrl, Scope, TokenResponse as _,
 };
 use rampart_core::Provider;
+use rampart_idp::jwt::{Alg, SigningKey};
 use rampart_idp::pkce::challenge_of;
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{json, Value};
@@ -814,6 +815,16 @@ async fn third_party_clients_ask_consent_once_and_administrators_manage_clients_
                 .collect::<Vec<_>>()
         };
         let old_kid = es(&before)[0].clone();
+        // Without a master key the private keys are stored as they are (SECURITY.md).
+        use rampart_core::Clock as _;
+        let stored = node
+            .server()
+            .state
+            .store
+            .idp_keys(node.clock.now())
+            .await
+            .unwrap();
+        assert!(stored.iter().all(|k| !k.sealed), "{name}");
         assert_eq!(
             node.post_empty("/api/v1/idp/keys/rotate", &user_token)
                 .await
@@ -1047,6 +1058,31 @@ async fn rotating_the_signing_key_needs_a_recent_second_factor() {
         let (status, keys) = node.post_empty("/api/v1/idp/keys/rotate", &root).await;
         assert_eq!(status, StatusCode::OK, "{name}: {keys}");
         assert_eq!(keys["keys"].as_array().unwrap().len(), 4, "{name}");
+        // With a master key, the private keys are stored sealed under it: what the database
+        // holds is no key, and the provider still signs and publishes with them.
+        let stored = node
+            .server()
+            .state
+            .store
+            .idp_keys(node.clock.now())
+            .await
+            .unwrap();
+        assert_eq!(stored.len(), 4, "{name}");
+        for key in &stored {
+            assert!(key.sealed, "{name}: {} sealed", key.kid);
+            for alg in [Alg::Es256, Alg::Rs256] {
+                assert!(
+                    SigningKey::from_pkcs8(&key.kid, alg, &key.private).is_err(),
+                    "{name}: a plain key in the database"
+                );
+            }
+        }
+        let (status, jwks) = node.get("/oauth2/jwks", "").await;
+        assert_eq!(
+            (status, jwks["keys"].as_array().map(Vec::len)),
+            (StatusCode::OK, Some(4)),
+            "{name}"
+        );
         assert_eq!(
             events(&node, "idp.key.rotate", "success").await.0,
             2,

@@ -85,15 +85,16 @@ pub async fn reload(state: &AppState, now: OffsetDateTime) -> Result<Loaded, Err
     let mut stored = state.store.idp_keys(now).await?;
     for alg in Alg::ALL {
         if !stored.iter().any(|k| k.alg == alg.as_str()) {
-            let der = generate_pkcs8(alg).map_err(key_error)?;
             let kid = new_kid()?;
+            let (private, sealed) = new_key(state, &kid, alg)?;
             let ctx = state.system_context();
             state
                 .store
                 .idp_add_key(
                     &kid,
                     alg.as_str(),
-                    &der,
+                    &private,
+                    sealed,
                     now,
                     now + RETIRE_AFTER,
                     true,
@@ -109,7 +110,21 @@ pub async fn reload(state: &AppState, now: OffsetDateTime) -> Result<Loaded, Err
     for key in &stored {
         let alg = Alg::parse(&key.alg)
             .ok_or_else(|| Error::Internal(format!("a stored key of algorithm {}", key.alg)))?;
-        let signing = SigningKey::from_pkcs8(&key.kid, alg, &key.private).map_err(key_error)?;
+        let der = if key.sealed {
+            state
+                .keys
+                .open_secret(PURPOSE, &key.kid, &key.private)
+                .unwrap_or_else(|| {
+                    Err(Error::Internal(
+                        "the provider's signing keys are sealed under a master key, and none \
+                         is configured ([keys] master_key)"
+                            .into(),
+                    ))
+                })?
+        } else {
+            zeroize::Zeroizing::new(key.private.clone())
+        };
+        let signing = SigningKey::from_pkcs8(&key.kid, alg, &der).map_err(key_error)?;
         published.push(signing.public());
         // The newest key of its algorithm whose time to sign has come (rows are in
         // `signs_from` order).
@@ -134,6 +149,19 @@ pub async fn reload(state: &AppState, now: OffsetDateTime) -> Result<Loaded, Err
     Ok(loaded)
 }
 
+/// What sealed signing keys are sealed for (the key id is the owner).
+const PURPOSE: &str = "idp-signing-key";
+
+/// A new private key of `alg` named `kid`, as stored: sealed under the master key when one is
+/// configured (and whether it is), plain PKCS#8 otherwise.
+fn new_key(state: &AppState, kid: &str, alg: Alg) -> Result<(Vec<u8>, bool), Error> {
+    let der = zeroize::Zeroizing::new(generate_pkcs8(alg).map_err(key_error)?);
+    match state.keys.seal_secret(PURPOSE, kid, &der) {
+        Some(sealed) => Ok((sealed?, true)),
+        None => Ok((der.to_vec(), false)),
+    }
+}
+
 fn new_kid() -> Result<String, Error> {
     rampart_idp::grant::random_id()
         .ok_or_else(|| Error::Internal("the random generator failed".into()))
@@ -155,14 +183,15 @@ pub async fn rotate_as(state: &AppState, ctx: &AuditContext) -> Result<Loaded, E
     reload(state, now).await?;
     let signs_from = now + PUBLISH_AHEAD;
     for alg in Alg::ALL {
-        let der = generate_pkcs8(alg).map_err(key_error)?;
         let kid = new_kid()?;
+        let (private, sealed) = new_key(state, &kid, alg)?;
         state
             .store
             .idp_add_key(
                 &kid,
                 alg.as_str(),
-                &der,
+                &private,
+                sealed,
                 signs_from,
                 signs_from + RETIRE_AFTER,
                 false,

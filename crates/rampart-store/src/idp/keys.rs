@@ -14,8 +14,10 @@ pub struct StoredKey {
     pub kid: String,
     /// The JOSE algorithm it signs with (`ES256`, `RS256`).
     pub alg: String,
-    /// PKCS#8 DER of the private key.
+    /// PKCS#8 DER of the private key, or that sealed under the master key.
     pub private: Vec<u8>,
+    /// Whether `private` is sealed under the master key.
+    pub sealed: bool,
     /// Published from.
     pub created_at: OffsetDateTime,
     /// Signs from.
@@ -38,7 +40,7 @@ impl Store {
         let rows = self
             .reader()
             .rows(
-                "SELECT kid, alg, private, created_at, signs_from, retire_at FROM idp_keys \
+                "SELECT kid, alg, private, sealed, created_at, signs_from, retire_at FROM idp_keys \
                  WHERE retire_at IS NULL OR retire_at > $1 ORDER BY signs_from, kid",
                 [to_millis(now).into()],
             )
@@ -50,6 +52,7 @@ impl Store {
                     kid: row.get("kid")?,
                     alg: row.get("alg")?,
                     private: row.get("private")?,
+                    sealed: row.get("sealed")?,
                     created_at: from_millis(row.get("created_at")?)?,
                     signs_from: from_millis(row.get("signs_from")?)?,
                     retire_at: retire.map(from_millis).transpose()?,
@@ -69,6 +72,7 @@ impl Store {
         kid: &str,
         alg: &str,
         private: &[u8],
+        sealed: bool,
         signs_from: OffsetDateTime,
         retire_others_at: OffsetDateTime,
         only_if_none: bool,
@@ -98,14 +102,15 @@ impl Store {
         )
         .await?;
         tx.exec(
-            "INSERT INTO idp_keys (kid, alg, private, created_at, signs_from) \
-             VALUES ($1, $5, $2, $3, $4)",
+            "INSERT INTO idp_keys (kid, alg, private, created_at, signs_from, sealed) \
+             VALUES ($1, $5, $2, $3, $4, $6)",
             [
                 kid.into(),
                 private.into(),
                 to_millis(now).into(),
                 to_millis(signs_from).into(),
                 alg.into(),
+                sealed.into(),
             ],
         )
         .await?;
@@ -123,6 +128,7 @@ impl Store {
             json!({
                 "kid": kid,
                 "alg": alg,
+                "sealed": sealed,
                 "signs_from": signs_from.unix_timestamp(),
                 "previous_retire_at": retire_others_at.unix_timestamp(),
             }),
