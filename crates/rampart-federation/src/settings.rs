@@ -252,8 +252,6 @@ pub fn is_loopback(url: &Url) -> bool {
     }
 }
 
-/// Checks an LDAP provider's settings; `secret` judges the bind password's reference.
-
 /// Checks a provider's group mappings: at most 200, each a group (`what`: how the provider
 /// names one) of 1 to 1,000 characters mapped to an IT role or to an application's role.
 pub(crate) fn check_mappings(
@@ -283,6 +281,7 @@ pub(crate) fn check_mappings(
 }
 
 /// Answers every rule broken, in field order.
+/// Checks an LDAP provider's settings; `secret` judges the bind password's reference.
 pub fn validate_ldap(
     s: &LdapSettings,
     secret: &dyn Fn(&str) -> Result<(), String>,
