@@ -280,8 +280,8 @@ pub(crate) fn check_mappings(
     }
 }
 
-/// Answers every rule broken, in field order.
 /// Checks an LDAP provider's settings; `secret` judges the bind password's reference.
+/// Answers every rule broken, in field order.
 pub fn validate_ldap(
     s: &LdapSettings,
     secret: &dyn Fn(&str) -> Result<(), String>,
