@@ -384,6 +384,21 @@ pub async fn posted(
     signed_in(state, visitor, shell, here).await
 }
 
+/// [`posted`], then [`require`]: the operator of a form from this site, if they may do
+/// `op` (otherwise the page to answer with).
+pub async fn posted_admitted(
+    state: &AppState,
+    visitor: &Visitor,
+    shell: &mut Shell,
+    form: (&HeaderMap, &[(String, String)]),
+    here: &str,
+    (op, refusal): (Operation, &str),
+) -> Result<Operator, Response> {
+    let operator = posted(state, visitor, shell, form, here).await?;
+    require(state, shell, &operator, op, refusal, here).await?;
+    Ok(operator)
+}
+
 /// The refusal page of a form that does not come from this site; `None` when it does.
 pub fn check_form(
     state: &AppState,
