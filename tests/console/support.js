@@ -50,13 +50,14 @@ async function submit(page, selector) {
   await Promise.all([page.waitForNavigation(), page.click(selector)]);
 }
 
-async function openCase(page, subject) {
+async function openCase(page, subject, file) {
   await page.goto(`${BASE}/console/support`);
   await submit(page, 'nav[aria-label="Support desk"] a:has-text("Open a case")');
   await page.fill('#company', 'acme');
   await page.fill('#subject', subject);
   await page.fill('#description', 'Since this morning the CSV export of the orders screen is empty.\nSteps: open Orders, press Export.');
   await page.selectOption('#severity', 'high');
+  if (file) await page.setInputFiles('#file', file);
   await submit(page, 'button:has-text("Open the case")');
   return new URL(page.url()).pathname;
 }
@@ -81,7 +82,9 @@ async function main() {
     await signIn(rhea, 'rhea');
     // The navigation leads to the support desk; rhea manages no company, so no link to them.
     assert.strictEqual(await rhea.locator('nav[aria-label="Console"] a:has-text("Support")').count(), 1);
-    casePath = await openCase(rhea, 'The export stops at 10,000 rows');
+    casePath = await openCase(rhea, 'The export stops at 10,000 rows', {
+      name: 'orders.csv', mimeType: 'text/csv', buffer: Buffer.from('id,total\n1,10\n'),
+    });
     assert.match(casePath, /^\/console\/support\/cases\/[0-9a-f-]{36}$/);
     assert.strictEqual((await rhea.textContent('h1')).trim(), 'The export stops at 10,000 rows');
     assert.strictEqual((await rhea.textContent('#case-status')).trim(), 'suspended');
@@ -89,6 +92,14 @@ async function main() {
     assert.match(await rhea.textContent('#suspension'), /administrators/);
     assert.strictEqual(await rhea.locator('button:has-text("Authorize")').count(), 0);
     assert.strictEqual(await rhea.locator('nav[aria-label="Support desk"] a:has-text("Companies")').count(), 0);
+    // The file sent with the case is listed, and downloads from the API as an attachment.
+    const link = rhea.locator('a:has-text("orders.csv")');
+    assert.strictEqual(await link.count(), 1);
+    const download = await rheaContext.request.get(`${BASE}${await link.getAttribute('href')}`);
+    assert.strictEqual(download.status(), 200);
+    assert.match(download.headers()['content-disposition'], /^attachment/);
+    assert.strictEqual(download.headers()['x-content-type-options'], 'nosniff');
+    assert.strictEqual(await download.text(), 'id,total\n1,10\n');
     await accessible(rhea, 'a suspended case, as its requester sees it');
     // A subject with markup is shown as the text it is, and nothing of it runs.
     xssPath = await openCase(rhea, XSS);
@@ -137,6 +148,16 @@ async function main() {
     assert.match(await comments.first().textContent(), /it:rhea/);
     assert.match(await comments.first().textContent(), /<b>Not bold\.<\/b>/);
     assert.strictEqual(await rhea.locator('ol.comments b').count(), 0);
+    // A file that is not what its type says is refused beside the field; a good one is
+    // attached.
+    await rhea.setInputFiles('#file', { name: 'screen.png', mimeType: 'image/png', buffer: Buffer.from('not a picture') });
+    await submit(rhea, 'button:has-text("Attach")');
+    assert.match(await rhea.textContent('#file-problem'), /file/);
+    await accessible(rhea, 'a refused attachment');
+    await rhea.setInputFiles('#file', { name: 'trace.txt', mimeType: 'text/plain', buffer: Buffer.from('GET /orders/export 200\n') });
+    await submit(rhea, 'button:has-text("Attach")');
+    assert.match(await rhea.textContent('.notice'), /attached/);
+    assert.strictEqual(await rhea.locator('a:has-text("trace.txt")').count(), 1);
     await accessible(rhea, 'an open case with a comment');
   });
 

@@ -172,6 +172,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/console/support/cases/{id}", get(support::case::show))
         .route(
+            "/console/support/cases/{id}/attachments",
+            post(support::case::attach),
+        )
+        .route(
             "/console/support/cases/{id}/{action}",
             post(support::case::act),
         )

@@ -206,6 +206,62 @@ impl Console {
         (r.status(), r.text().await.unwrap(), to)
     }
 
+    /// Sends `fields` and `file` (name, type, content) as `multipart/form-data`, with the
+    /// CSRF token of a fresh console page unless `csrf` is given.
+    async fn upload(
+        &self,
+        path: &str,
+        csrf: Option<&str>,
+        fields: &[(&str, &str)],
+        file: Option<(&str, &str, &[u8])>,
+    ) -> (StatusCode, String, String) {
+        let token = match csrf {
+            Some(t) => t.to_owned(),
+            None => csrf_of(&self.get("/console/").await.1),
+        };
+        let boundary = "----rampart-test-boundary-7d1f";
+        let mut body = Vec::new();
+        let mut all = vec![("_csrf", token.as_str())];
+        all.extend_from_slice(fields);
+        for (name, value) in all {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        if let Some((name, media_type, content)) = file {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: {media_type}\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(content);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let r = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("origin", &self.base)
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let to = r
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (r.status(), r.text().await.unwrap(), to)
+    }
+
     /// Sends `fields` with the CSRF token of a fresh console page.
     async fn post(&self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String, String) {
         let (_, home) = self.get("/console/").await;
@@ -538,6 +594,111 @@ async fn forms_refuse(node: Node) {
         snapshot(&node, &desk, &id).await,
         before,
         "{name}: bad input changed nothing"
+    );
+
+    // A file the desk does not take opens no case; nor does a forged form with a good one;
+    // nor is a file attached to a case by someone who may not see it, or without a file.
+    let new_case = [
+        ("company", "acme"),
+        ("subject", "with a file"),
+        ("description", "see the file"),
+        ("severity", "low"),
+    ];
+    let (status, html, _) = rhea
+        .upload(
+            "/console/support/new",
+            None,
+            &new_case,
+            Some(("screen.png", "image/png", b"not a picture at all")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {html}");
+    assert!(html.contains("id=\"file-problem\""), "{name}: {html}");
+    assert!(
+        html.contains("value=\"with a file\""),
+        "{name}: what was typed comes back"
+    );
+    let (status, _, _) = rhea
+        .upload(
+            "/console/support/new",
+            Some("forged"),
+            &new_case,
+            Some(("log.txt", "text/plain", b"line 1\n")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{name}");
+    let attach = format!("/console/support/cases/{id}/attachments");
+    let (status, _, _) = mallory
+        .upload(
+            &attach,
+            None,
+            &[],
+            Some(("log.txt", "text/plain", b"line 1\n")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{name}");
+    let (status, _, _) = rhea
+        .upload(
+            &attach,
+            Some("forged"),
+            &[],
+            Some(("log.txt", "text/plain", b"line 1\n")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{name}");
+    let (status, html, _) = rhea.upload(&attach, None, &[], None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}");
+    assert!(html.contains("choose a file to attach"), "{name}: {html}");
+    assert_eq!(
+        snapshot(&node, &desk, &id).await,
+        before,
+        "{name}: no file changed anything"
+    );
+
+    // A case opened with a file: the file is listed on its page and downloads from the
+    // API's route as an attachment, never shown in place.
+    let (status, html, to) = rhea
+        .upload(
+            "/console/support/new",
+            None,
+            &new_case,
+            Some(("orders.csv", "text/csv", b"id,total\n1,10\n")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{name}: {html}");
+    let (_, page) = rhea.get(&to).await;
+    assert!(page.contains("orders.csv"), "{name}: {page}");
+    let href = page
+        .split("href=\"/api/v1/support/cases/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .map(|rest| format!("/api/v1/support/cases/{rest}"))
+        .expect("a download link");
+    let download = rhea
+        .client
+        .get(format!("{}{href}", node.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(download.status(), StatusCode::OK, "{name}");
+    let disposition = download.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        disposition.starts_with("attachment"),
+        "{name}: {disposition}"
+    );
+    assert_eq!(download.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(
+        download.bytes().await.unwrap().as_ref(),
+        b"id,total\n1,10\n"
+    );
+    let (status, _) = mallory.get(&href).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "{name}: not for someone who may not see it"
     );
 
     // And the forms work: the platform's administrator creates a company, boss adds

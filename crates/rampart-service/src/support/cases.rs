@@ -206,6 +206,50 @@ pub async fn open(
     Ok(wire(case, Vec::new()))
 }
 
+/// The types an attachment may have (checked against its content).
+pub fn attachment_types() -> impl Iterator<Item = &'static str> {
+    attachment::TYPES.iter().map(|(t, _)| *t)
+}
+
+/// A file sent with a new case: its name, the type it was sent as, its bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct Upload<'a> {
+    /// The file name.
+    pub name: &'a str,
+    /// The type it was sent as (checked against the content).
+    pub declared: &'a str,
+    /// The content.
+    pub content: &'a [u8],
+}
+
+/// Opens a case with a first attachment (the console's form sends both at once). The file
+/// is checked first, as [`attach`] checks it, so a refused file opens no case.
+pub async fn open_with_attachment(
+    state: &AppState,
+    caller: &Caller,
+    req: OpenCaseRequest,
+    upload: Upload<'_>,
+) -> Result<CaseWire, Error> {
+    attachment::check(
+        upload.name,
+        upload.declared,
+        upload.content,
+        max_attachment(state),
+    )
+    .map_err(|r| Error::invalid(r.field, r.reason))?;
+    let case = open(state, caller, req).await?;
+    attach(
+        state,
+        caller,
+        &case.id,
+        upload.name,
+        upload.declared,
+        upload.content,
+    )
+    .await?;
+    Ok(case)
+}
+
 /// Case `id`, with its comments and attachments.
 pub async fn get(state: &AppState, caller: &Caller, id: &str) -> Result<CaseWire, Error> {
     Ok(read(state, caller, id).await?.0)
@@ -292,7 +336,7 @@ pub async fn deciders(
 
 /// The largest attachment: `[support] max_attachment_bytes`, and never more than a request
 /// body may be.
-fn max_attachment(state: &AppState) -> usize {
+pub fn max_attachment(state: &AppState) -> usize {
     let c = &state.config;
     usize::try_from(c.support.max_attachment_bytes.min(c.max_body_bytes)).unwrap_or(usize::MAX)
 }

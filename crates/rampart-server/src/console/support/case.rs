@@ -23,7 +23,7 @@ use serde::Deserialize;
 use super::super::account::stamp;
 use super::super::users::FormProblem;
 use super::super::{error_page, field, fields, here, posted, signed_in, Section, Segments, Shell};
-use super::{companies_link, resolve_user};
+use super::{as_file_problem, companies_link, resolve_user, unreadable, SentForm};
 use crate::routes::page::{self, Visitor};
 
 /// A comment as the page shows it.
@@ -58,6 +58,9 @@ struct CasePage<'a> {
     /// What the comment and share forms were filled with, when they come back.
     body: &'a str,
     user: &'a str,
+    /// The accepted types of an attachment, comma-separated, and the largest in KiB.
+    types: &'a str,
+    max_kib: usize,
 }
 
 impl CasePage<'_> {
@@ -84,6 +87,7 @@ fn notice_of(done: Option<&str>) -> Option<&'static str> {
         "close" => "The case is closed.",
         "reopen" => "The case is open again.",
         "share" => "The case is shared: that member sees it and may comment on it.",
+        "attach" => "The file is attached.",
         "authorize" => "The requester is authorized: their suspended cases are open.",
         "ignore" => "The request is ignored: the case stays suspended and closes later.",
         _ => return None,
@@ -140,6 +144,8 @@ async fn render(
         problem,
         body,
         user,
+        types: &cases::attachment_types().collect::<Vec<_>>().join(","),
+        max_kib: cases::max_attachment(state) / 1024,
     }
     .render();
     page::html(code, html)
@@ -236,7 +242,7 @@ pub async fn act(
     ) {
         return shell.finish(error_page(&shell, error, &here));
     }
-    let (code, problem) = FormProblem::of(error, &["body", "user"]);
+    let (code, problem) = FormProblem::of(error, &["body", "user", "file"]);
     let page = render(
         &state,
         &shell,
@@ -262,4 +268,72 @@ async fn share(state: &AppState, caller: &Caller, id: &str, raw: &str) -> Result
         raw.to_owned()
     };
     cases::share(state, caller, id, &user).await
+}
+
+/// `POST /console/support/cases/{id}/attachments`: attaches the form's file
+/// (`cases::attach`, as `POST /api/v1/support/cases/{id}/attachments`: anyone who may
+/// comment on the case).
+pub async fn attach(
+    State(state): State<AppState>,
+    Segments(id): Segments<String>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    sent: SentForm,
+) -> Response {
+    let here = format!("/console/support/cases/{id}");
+    let mut shell = Shell::new(&visitor, Section::Support);
+    let operator = match posted(
+        &state,
+        &visitor,
+        &mut shell,
+        (&headers, &sent.fields),
+        &here,
+    )
+    .await
+    {
+        Ok(o) => o,
+        Err(r) => return shell.finish(r),
+    };
+    let caller = operator.auth.caller(&state);
+    let done = match (&sent.unreadable, &sent.file) {
+        (Some((status, why)), _) => Err(unreadable(*status, why)),
+        (None, Some(file)) => {
+            let f = file.upload();
+            cases::attach(&state, &caller, &id, f.name, f.declared, f.content)
+                .await
+                .map(|_| ())
+                .map_err(as_file_problem)
+        }
+        // Whether the case may be seen is decided before the missing file is mentioned.
+        (None, None) => cases::read(&state, &caller, &id)
+            .await
+            .and(Err(Error::invalid("file", "choose a file to attach"))),
+    };
+    let error = match done {
+        Ok(()) => {
+            return shell.finish(page::see_other(&format!(
+                "/console/support/cases/{id}?done=attach#attachments"
+            )))
+        }
+        Err(e) => e,
+    };
+    if matches!(
+        error,
+        Error::NotFound { .. } | Error::Unauthenticated(_) | Error::StepUpRequired(_)
+    ) {
+        return shell.finish(error_page(&shell, error, &here));
+    }
+    let (code, problem) = FormProblem::of(error, &["file"]);
+    let page = render(
+        &state,
+        &shell,
+        &caller,
+        &id,
+        (code, &problem),
+        None,
+        ("", ""),
+        &here,
+    )
+    .await;
+    shell.finish(page)
 }

@@ -18,7 +18,7 @@ pub mod case;
 pub mod companies;
 
 use askama::Template;
-use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
@@ -95,6 +95,116 @@ pub(super) async fn resolve_user(
                 "an IT user and an end user are both named `{name}`: write it:{name} or end:{name}"
             ),
         )),
+    }
+}
+
+/// A file sent with a form.
+pub(super) struct SentFile {
+    name: String,
+    declared: String,
+    content: Vec<u8>,
+}
+
+impl SentFile {
+    fn upload(&self) -> cases::Upload<'_> {
+        cases::Upload {
+            name: &self.name,
+            declared: &self.declared,
+            content: &self.content,
+        }
+    }
+}
+
+/// A form that may carry a file: sent as `multipart/form-data` (its text fields, and the
+/// part named `file` when one was chosen) or as an ordinary form. A body that cannot be
+/// read (larger than a request may be, or garbled) keeps the fields read before it, so the
+/// CSRF token (each form's first field) is still judged, and says what went wrong.
+pub struct SentForm {
+    fields: Vec<(String, String)>,
+    file: Option<SentFile>,
+    unreadable: Option<(StatusCode, String)>,
+}
+
+impl axum::extract::FromRequest<AppState> for SentForm {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request(
+        req: axum::extract::Request,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let mut sent = SentForm {
+            fields: Vec::new(),
+            file: None,
+            unreadable: None,
+        };
+        let multipart = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("multipart/form-data"));
+        if !multipart {
+            sent.fields = fields(Form::from_request(req, state).await);
+            return Ok(sent);
+        }
+        let Ok(mut parts) = axum::extract::Multipart::from_request(req, state).await else {
+            return Ok(sent);
+        };
+        loop {
+            let part = match parts.next_field().await {
+                Ok(Some(part)) => part,
+                Ok(None) => break,
+                Err(e) => {
+                    sent.unreadable = Some((e.status(), e.body_text()));
+                    break;
+                }
+            };
+            let name = part.name().unwrap_or_default().to_owned();
+            let file_name = part.file_name().map(str::to_owned);
+            let declared = part.content_type().unwrap_or_default().to_owned();
+            match file_name {
+                Some(file_name) => match part.bytes().await {
+                    // A file input left empty sends a part with no name and no content.
+                    Ok(content) if name == "file" && !file_name.is_empty() => {
+                        sent.file = Some(SentFile {
+                            name: file_name,
+                            declared,
+                            content: content.to_vec(),
+                        })
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        sent.unreadable = Some((e.status(), e.body_text()));
+                        break;
+                    }
+                },
+                None => match part.text().await {
+                    Ok(text) => sent.fields.push((name, text)),
+                    Err(e) => {
+                        sent.unreadable = Some((e.status(), e.body_text()));
+                        break;
+                    }
+                },
+            }
+        }
+        Ok(sent)
+    }
+}
+
+/// The problem of an attachment refused by `rampart_support::attachment::check` (about
+/// its `name`, `type` or `content`), as the problem of the form's `file` field.
+fn as_file_problem(error: Error) -> Error {
+    match error {
+        Error::InvalidInput { field, reason }
+            if matches!(field.as_str(), "name" | "type" | "content") =>
+        {
+            let what = match field.as_str() {
+                "name" => "the file's name",
+                "type" => "the file's type",
+                _ => "the file",
+            };
+            Error::invalid("file", format!("{what}: {reason}"))
+        }
+        e => e,
     }
 }
 
@@ -255,6 +365,9 @@ struct NewPage<'a> {
     form: &'a NewCase,
     problem: &'a FormProblem,
     severities: &'a [&'a str],
+    /// The accepted types, comma-separated, and the largest file in KiB.
+    types: &'a str,
+    max_kib: usize,
 }
 
 /// The open-a-case form's query: a company to fill in.
@@ -289,6 +402,8 @@ pub async fn new_form(
         form: &form,
         problem: &FormProblem::default(),
         severities: &support::SEVERITIES,
+        types: &cases::attachment_types().collect::<Vec<_>>().join(","),
+        max_kib: cases::max_attachment(&state) / 1024,
     }
     .render();
     shell.finish(page::html(StatusCode::OK, html))
@@ -300,9 +415,9 @@ pub async fn open(
     State(state): State<AppState>,
     visitor: Visitor,
     headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+    sent: SentForm,
 ) -> Response {
-    let fields = fields(form);
+    let fields = sent.fields;
     let here = "/console/support/new";
     let mut shell = Shell::new(&visitor, Section::Support);
     let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), here).await {
@@ -322,7 +437,14 @@ pub async fn open(
         description: filled.description.clone(),
         severity: filled.severity.clone(),
     };
-    let error = match cases::open(&state, &caller, request).await {
+    let opened = match (&sent.unreadable, &sent.file) {
+        (Some((status, why)), _) => Err(unreadable(*status, why)),
+        (None, Some(file)) => cases::open_with_attachment(&state, &caller, request, file.upload())
+            .await
+            .map_err(as_file_problem),
+        (None, None) => cases::open(&state, &caller, request).await,
+    };
+    let error = match opened {
         Ok(case) => {
             return shell.finish(page::see_other(&format!(
                 "/console/support/cases/{}?done=opened",
@@ -331,7 +453,7 @@ pub async fn open(
         }
         Err(e) => e,
     };
-    const FIELDS: [&str; 4] = ["company", "subject", "description", "severity"];
+    const FIELDS: [&str; 5] = ["company", "subject", "description", "severity", "file"];
     let (status, problem) = match error {
         // A company that does not exist, or that removed the requester, is the company
         // field's problem.
@@ -357,7 +479,24 @@ pub async fn open(
         form: &filled,
         problem: &problem,
         severities: &support::SEVERITIES,
+        types: &cases::attachment_types().collect::<Vec<_>>().join(","),
+        max_kib: cases::max_attachment(&state) / 1024,
     }
     .render();
     shell.finish(page::html(status, html))
+}
+
+/// The `file` problem of a form whose body could not be read.
+fn unreadable(status: StatusCode, why: &str) -> Error {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        Error::invalid(
+            "file",
+            "the form is larger than a request may be: choose a smaller file",
+        )
+    } else {
+        Error::invalid(
+            "file",
+            format!("the form could not be read ({why}): send it again"),
+        )
+    }
 }
