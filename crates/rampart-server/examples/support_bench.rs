@@ -336,6 +336,19 @@ async fn main() {
     // 3. The console's case list: the same first page, as HTML with its forms.
     let admin_token = login(&client, &base, "admin", "it").await;
     let api = "/api/v1/support/cases?company=acme&limit=50";
+    // The page measured is the list itself (not a sign-in page it redirected to).
+    let html = client
+        .get(format!("{base}/console/support?company=acme"))
+        .bearer_auth(&admin_token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let rows = html.matches("href=\"/console/support/cases/").count();
+    assert_eq!(rows, 50, "the console's first page lists 50 cases");
+    assert!(html.contains("Next page"), "and links to the next");
     let (mut page, mut base_line) = (Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         base_line.push(p50(&client, &base, &admin_token, api, 50).await);
