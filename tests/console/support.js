@@ -7,11 +7,13 @@
 // `cargo test -p rampart-server --test console support` against a server seeded with acme,
 // boss and rhea. Prints one `ok`/`not ok` line per scenario; axe-core checks every page.
 //
-// Environment: CONSOLE_BASE, CONSOLE_CHROMIUM, CONSOLE_USER_PASSWORD.
+// Environment: CONSOLE_BASE, CONSOLE_CHROMIUM, CONSOLE_USER_PASSWORD, and
+// CONSOLE_SCREENSHOTS (a directory: write the screenshots there).
 
 'use strict';
 
 const fs = require('fs');
+const path = require('path');
 const assert = require('assert');
 const { chromium } = require('playwright-core');
 
@@ -20,7 +22,14 @@ const PASSWORD = process.env.CONSOLE_USER_PASSWORD;
 const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const XSS = '<script>window.__owned = 1</script> export is blank';
 
+const SHOTS = process.env.CONSOLE_SCREENSHOTS || '';
 const results = [];
+
+async function shot(page, name) {
+  if (!SHOTS) return;
+  fs.mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: false });
+}
 
 async function accessible(page, label) {
   await page.evaluate(AXE);
@@ -101,6 +110,7 @@ async function main() {
     assert.strictEqual(download.headers()['x-content-type-options'], 'nosniff');
     assert.strictEqual(await download.text(), 'id,total\n1,10\n');
     await accessible(rhea, 'a suspended case, as its requester sees it');
+    await shot(rhea, 'support-suspended');
     // A subject with markup is shown as the text it is, and nothing of it runs.
     xssPath = await openCase(rhea, XSS);
     assert.strictEqual((await rhea.textContent('h1')).trim(), XSS);
@@ -121,6 +131,7 @@ async function main() {
     assert.strictEqual(await rows.count(), 2);
     assert.strictEqual(await boss.locator('button:has-text("Authorize")').count(), 2);
     await accessible(boss, 'the suspended cases, as an administrator sees them');
+    await shot(boss, 'support-cases');
     await submit(boss, 'td a:has-text("The export stops at 10,000 rows")');
     assert.strictEqual(new URL(boss.url()).pathname, casePath);
     assert.match(await boss.textContent('main'), /it:rhea/);
@@ -169,6 +180,7 @@ async function main() {
     assert.match(await boss.textContent('h1'), /acme/);
     assert.strictEqual(await boss.locator('tbody tr:has-text("rhea")').count(), 1);
     await accessible(boss, "a company's people");
+    await shot(boss, 'support-company');
     await submit(boss, 'tbody tr:has-text("rhea") a:has-text("Remove")');
     assert.match(await boss.textContent('h1'), /Remove rhea from the members of acme\?/);
     await accessible(boss, 'the confirmation of a removal');

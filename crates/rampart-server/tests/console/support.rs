@@ -70,6 +70,14 @@ async fn browser_scenario(node: Node) {
         .env("CONSOLE_BASE", &node.base)
         .env("CONSOLE_CHROMIUM", CHROMIUM)
         .env("CONSOLE_USER_PASSWORD", USER_PASSWORD);
+    if std::env::var("RAMPART_CONSOLE_SCREENSHOTS").is_ok_and(|v| v == "1")
+        && node.kind == rampart_store::BackendKind::Sqlite
+    {
+        command.env(
+            "CONSOLE_SCREENSHOTS",
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/console"),
+        );
+    }
     let output = tokio::task::spawn_blocking(move || command.output())
         .await
         .unwrap()
@@ -134,6 +142,9 @@ async fn the_support_desk_in_headless_chromium() {
     install_harness();
     on_both(no_tweak, browser_scenario).await;
 }
+
+/// A form's field and its value, as sent.
+type Field<'a> = (&'a str, &'a str);
 
 /// A console session, as a browser holds it: cookies, and the CSRF token of the last page.
 struct Console {
@@ -336,7 +347,7 @@ async fn forms_refuse(node: Node) {
     // Every form without its CSRF token is refused and changes nothing.
     let user = desk.rhea_id.as_str();
     let remove = format!("/console/support/companies/acme/members/{user}/remove");
-    let forms: Vec<(String, Vec<(&str, &str)>, &Console)> = vec![
+    let forms: Vec<(String, Vec<Field>, &Console)> = vec![
         (
             "/console/support/new".into(),
             vec![
@@ -468,7 +479,7 @@ async fn forms_refuse(node: Node) {
     assert_eq!(snapshot(&node, &desk, &id).await, before, "{name}");
 
     // Bad input: the form comes back with what was typed and the problem beside its field.
-    let bad_cases: [(&[(&str, &str)], &str, &str); 5] = [
+    let bad_cases: [(&[Field], &str, &str); 5] = [
         (
             &[
                 ("company", "acme"),
