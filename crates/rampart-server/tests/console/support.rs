@@ -754,3 +754,104 @@ async fn forms_refuse(node: Node) {
 async fn support_forms_need_the_token_refuse_others_and_explain_bad_input() {
     on_both(no_tweak, forms_refuse).await;
 }
+
+async fn list_pages(node: Node) {
+    let name = node.name();
+    let desk = desk(&node).await;
+    // 53 cases of acme from rhea (who is in no company, so suspended), written through
+    // the store as the benchmark seeds them; two of them then closed through the API.
+    let state = &node.server().state;
+    let company = state.store.support_company("acme").await.unwrap().unwrap();
+    let requester = rampart_core::UserId::parse(&desk.rhea_id, "user").unwrap();
+    let limits = rampart_support::RateLimits {
+        window: time::Duration::minutes(1),
+        per_requester: u32::MAX,
+        per_company: u32::MAX,
+    };
+    let mut ids = Vec::new();
+    for i in 0..53 {
+        node.clock.advance(time::Duration::seconds(1));
+        let opened = state
+            .store
+            .support_open_case(
+                &rampart_core::AuditContext::default(),
+                rampart_core::Clock::now(&*node.clock),
+                &company,
+                rampart_store::NewCase {
+                    requester,
+                    requester_name: "it:rhea".into(),
+                    subject: format!("Case number {i:02}"),
+                    description: "Seeded.".into(),
+                    severity: "normal".into(),
+                },
+                limits,
+            )
+            .await
+            .unwrap();
+        ids.push(opened.case.id);
+    }
+    for id in &ids[..2] {
+        let (status, body) = node
+            .post_empty(&format!("/api/v1/support/cases/{id}/close"), &desk.rhea)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let boss = Console::sign_in(&node, "boss", USER_PASSWORD).await;
+    let rows = |html: &str| html.matches("href=\"/console/support/cases/").count();
+
+    // Newest first, 50 a page, then the rest; the next page keeps the filters.
+    let (status, first) = boss.get("/console/support?company=acme").await;
+    assert_eq!(status, StatusCode::OK, "{name}");
+    assert_eq!(rows(&first), 50, "{name}");
+    assert!(first.contains("Case number 52"), "{name}");
+    assert!(!first.contains("Case number 02<"), "{name}");
+    let next = first
+        .split("<a href=\"/console/support?")
+        .find(|part| part.contains("after="))
+        .and_then(|part| part.split('"').next())
+        .map(|query| {
+            format!(
+                "/console/support?{}",
+                query.replace("&#38;", "&").replace("&amp;", "&")
+            )
+        })
+        .expect("a next page");
+    assert!(next.contains("company=acme"), "{name}: {next}");
+    let (status, second) = boss.get(&next).await;
+    assert_eq!(status, StatusCode::OK, "{name}");
+    assert_eq!(rows(&second), 3, "{name}");
+    assert!(second.contains("Case number 00"), "{name}");
+    assert!(second.contains("First page"), "{name}");
+    assert!(!second.contains("Next page"), "{name}");
+
+    // Filtered by status: the closed ones, and the suspended ones (each decidable by boss).
+    let (_, closed) = boss
+        .get("/console/support?status=closed&company=acme")
+        .await;
+    assert_eq!(rows(&closed), 2, "{name}");
+    assert!(
+        !closed.contains("/authorize\""),
+        "{name}: nothing to decide"
+    );
+    let (_, suspended) = boss.get("/console/support?status=suspended").await;
+    assert_eq!(rows(&suspended), 50, "{name}");
+    assert_eq!(suspended.matches("/authorize\"").count(), 50, "{name}");
+
+    // A filter that is not one is explained beside its field; nothing is listed.
+    let (status, html) = boss.get("/console/support?status=pending").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}");
+    assert!(html.contains("id=\"status-problem\""), "{name}: {html}");
+    assert_eq!(rows(&html), 0, "{name}");
+    let (status, html) = boss.get("/console/support?company=nowhere").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{name}");
+    assert!(html.contains("id=\"company-problem\""), "{name}: {html}");
+    let (status, html) = boss.get("/console/support?after=not-a-case").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}");
+    assert!(html.contains("must be a case id"), "{name}: {html}");
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn support_case_list_pages_and_filters() {
+    on_both(no_tweak, list_pages).await;
+}

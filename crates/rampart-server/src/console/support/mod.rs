@@ -280,7 +280,14 @@ pub async fn list(
     }
     let (code, problem, found) = match cases::list(&state, &caller, &params).await {
         Ok(found) => (StatusCode::OK, FormProblem::default(), Some(found)),
-        Err(e @ (Error::InvalidInput { .. } | Error::NotFound { .. })) => {
+        Err(Error::NotFound { what: "company" }) => {
+            let (_, problem) = FormProblem::of(
+                Error::invalid("company", "no company of that name"),
+                &["company"],
+            );
+            (StatusCode::NOT_FOUND, problem, None)
+        }
+        Err(e @ Error::InvalidInput { .. }) => {
             let (code, problem) = FormProblem::of(e, &["status", "company", "after"]);
             (code, problem, None)
         }
