@@ -10,7 +10,8 @@
 
 use crate::frontier::Frontier;
 use crate::hash::{from_hex, from_hex_bytes, leaf_hash, to_hex, Hash};
-use crate::note::{open, NoteError, VerifierKey};
+use crate::keychain::{ChainError, KeyChain};
+use crate::note::{open_text, split_note, NoteError, VerifierKey};
 use crate::Checkpoint;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
