@@ -218,6 +218,6 @@ pub fn checkpoint_line(note: &str) -> String {
 mod reader;
 mod verify;
 
-pub use reader::{verify_reader, verify_reader_in_chunks};
+pub use reader::{verify_reader, verify_reader_in_chunks, verify_reader_with, CHUNK_LINES};
 use verify::{prepare, Prepared};
 pub use verify::{verify_export, Finding, Report, Verifier};

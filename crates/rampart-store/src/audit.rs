@@ -14,7 +14,8 @@
 //! writing them, `body.rs` their canonical body, `read.rs` reading them back (rows and
 //! blocks merged in sequence order), `tiles.rs` the stored tiles of the tree,
 //! `erasure.rs` redaction and archiving, `search.rs` the auditors' query, `integrity.rs`
-//! the index against the bodies, `checkpoints.rs` the signed notes, `blocks/` the batched
+//! the index against the bodies, `checkpoints.rs` the signed notes, `signing.rs` the rotated signing keys and witnesses'
+//! cosignatures, `blocks/` the batched
 //! appends' storage and `keys.rs` their search keys.
 
 use std::borrow::Cow;
@@ -39,12 +40,14 @@ mod integrity;
 pub(crate) mod keys;
 mod read;
 mod search;
+mod signing;
 mod tiles;
 
 pub(crate) use append::*;
 pub use blocks::{decode_block, encode_block, BLOCK_EVENTS};
 pub(crate) use body::*;
 pub use checkpoints::StoredCheckpoint;
+pub use signing::StoredSigningKey;
 pub use event::{NewEvent, Stream};
 pub use read::StoredEvent;
 pub(crate) use read::*;

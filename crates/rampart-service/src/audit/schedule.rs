@@ -1,4 +1,5 @@
-//! The audit log's background work: the periodic checkpoint signer and re-verifier, and the
+//! The audit log's background work: the periodic checkpoint signer (and its witnesses) and
+//! re-verifier, and the
 //! compaction of the search keys, which yields to appends until its backlog reaches a bound.
 
 use std::time::Duration;
@@ -11,6 +12,9 @@ pub async fn run_schedule(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let sign_every = Duration::from_secs(u64::from(state.config.audit.checkpoint_seconds));
+    // Checked when the configuration was loaded.
+    let witnesses =
+        crate::config::witnesses::parse_witnesses(&state.config.audit.witnesses).unwrap_or_default();
     let verify_every = Duration::from_secs(u64::from(state.config.audit.verify_seconds));
     let mut archive = tokio::time::interval(Duration::from_secs(3_600));
     archive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -23,6 +27,9 @@ pub async fn run_schedule(
             _ = sign.tick(), if state.leadership.is_leader() => {
                 if let Err(e) = state.audit.checkpoint(state.clock.now(), &state.metrics).await {
                     tracing::warn!(error = %e, "audit checkpoint not signed");
+                }
+                if let Err(e) = state.audit.cosign(&witnesses, state.clock.now(), &state.metrics).await {
+                    tracing::warn!(error = %e, "audit checkpoint not sent to the witnesses");
                 }
             }
             _ = verify.tick() => {
