@@ -84,8 +84,8 @@ pub async fn serve(
     let witness = Arc::new(Witness::open(dir).map_err(|e| e.to_string())?);
     let acceptor = match tls {
         Some((cert, key)) => {
-            let (config, _) = crate::tls::server_config(dir, Some(cert), Some(key))
-                .map_err(|e| e.to_string())?;
+            let (config, _) =
+                crate::tls::server_config(dir, Some(cert), Some(key)).map_err(|e| e.to_string())?;
             Some(tokio_rustls::TlsAcceptor::from(config))
         }
         None if addr.ip().is_loopback() => None,
@@ -101,13 +101,6 @@ pub async fn serve(
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     bound(local);
     tracing::info!(addr = %local, key = %witness.verifier_key(), https = acceptor.is_some(), "witness serving");
-    crate::serve::accept_loop(
-        listener,
-        acceptor,
-        router(witness),
-        Arc::default(),
-        stop,
-    )
-    .await;
+    crate::serve::accept_loop(listener, acceptor, router(witness), Arc::default(), stop).await;
     Ok(())
 }

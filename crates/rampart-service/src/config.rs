@@ -940,12 +940,12 @@ mod alerts;
 mod apps;
 pub mod mfa;
 mod rate_limits;
-pub mod witnesses;
 mod secret;
 mod sign_in;
 mod support;
 #[cfg(test)]
 mod tests;
+pub mod witnesses;
 
 pub use alerts::{items as list_items, ranges as address_ranges, AlertsConfig};
 pub use apps::{IntegrationsConfig, KeysConfig};

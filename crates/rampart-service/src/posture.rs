@@ -77,7 +77,11 @@ pub async fn facts(state: &AppState, transport: Transport) -> Result<Facts, Erro
 
     let key_path = config.data_dir.join(crate::audit::KEY_FILE);
     // The current key's age: the newest rotation's, else the key file's.
-    let rotated = store.audit_signing_keys().await?.pop().map(|k| k.created_at);
+    let rotated = store
+        .audit_signing_keys()
+        .await?
+        .pop()
+        .map(|k| k.created_at);
     let audit_key_age_days = match rotated {
         Some(at) => Some(days(now, at)),
         None => std::fs::metadata(&key_path)

@@ -69,9 +69,8 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
 }
 
 fn to_log(file: LogFile) -> Result<WitnessedLog, Error> {
-    let parse = |t: &str| {
-        VerifierKey::parse(t).map_err(|e| Error::Internal(format!("witness state: {e}")))
-    };
+    let parse =
+        |t: &str| VerifierKey::parse(t).map_err(|e| Error::Internal(format!("witness state: {e}")));
     let retired = file
         .retired
         .iter()
@@ -89,7 +88,12 @@ fn to_file(log: &WitnessedLog) -> LogFile {
     LogFile {
         origin: log.origin.clone(),
         key: log.chain.current().to_text(),
-        retired: log.chain.retired().iter().map(VerifierKey::to_text).collect(),
+        retired: log
+            .chain
+            .retired()
+            .iter()
+            .map(VerifierKey::to_text)
+            .collect(),
         size: log.size,
         root: to_hex(&log.root),
     }
@@ -135,7 +139,8 @@ fn read_key(dir: &Path) -> Result<SigningKey, Error> {
 /// missing, and adds the log. Returns the witness's verifier key. A log it follows already
 /// is refused.
 pub fn init(dir: &Path, name: &str, origin: &str, log_key: &str) -> Result<String, Error> {
-    let log_key = VerifierKey::parse(log_key).map_err(|e| Error::invalid("log_key", e.to_string()))?;
+    let log_key =
+        VerifierKey::parse(log_key).map_err(|e| Error::invalid("log_key", e.to_string()))?;
     if origin.is_empty() || origin.contains(['\n', '\r']) {
         return Err(Error::invalid("origin", "a log origin, one line"));
     }
@@ -155,7 +160,9 @@ pub fn init(dir: &Path, name: &str, origin: &str, log_key: &str) -> Result<Strin
     };
     let mut logs = read_state(dir)?;
     if logs.iter().any(|l| l.origin == origin) {
-        return Err(Error::Conflict(format!("the witness follows the log {origin:?} already")));
+        return Err(Error::Conflict(format!(
+            "the witness follows the log {origin:?} already"
+        )));
     }
     logs.push(WitnessedLog {
         origin: origin.to_owned(),

@@ -29,8 +29,7 @@ pub use apps::{
 };
 pub use audit::{
     decode_block, encode_block, EventQuery, NewEvent, StoredCheckpoint, StoredEvent,
-    StoredSigningKey, Stream,
-    AUDIT_TILE_HEIGHT, BLOCK_EVENTS,
+    StoredSigningKey, Stream, AUDIT_TILE_HEIGHT, BLOCK_EVENTS,
 };
 pub use authz::{AuthzOp, ItScope, NodeRef, Progress, RebuildReport, RecordRow};
 pub use backend::{BackendKind, Store};

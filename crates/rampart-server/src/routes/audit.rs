@@ -12,9 +12,9 @@ use rampart_core::Error;
 use crate::auth::{Administrator, AuditReader, Authenticated};
 use crate::error::{ApiError, Json, Problem};
 use rampart_api::{
-    AuditEventPage, AuditEventsQuery, AuditKeyRotation, CheckpointView, ConsistencyProofView, ConsistencyQuery,
-    InclusionProofView, InclusionQuery, IntegrationReportRequest, IntegrationReportResponse,
-    NoQuery,
+    AuditEventPage, AuditEventsQuery, AuditKeyRotation, CheckpointView, ConsistencyProofView,
+    ConsistencyQuery, InclusionProofView, InclusionQuery, IntegrationReportRequest,
+    IntegrationReportResponse, NoQuery,
 };
 use rampart_service::state::AppState;
 
@@ -176,7 +176,7 @@ async fn checkpoint_view(
         (status = 409, description = "No master key, or the previous rotation is not signed yet", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn rotate_key(
+pub async fn rotate_audit_key(
     State(state): State<AppState>,
     Administrator(admin): Administrator,
 ) -> Result<Json<AuditKeyRotation>, ApiError> {

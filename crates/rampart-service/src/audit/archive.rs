@@ -71,9 +71,8 @@ impl AuditLog {
             root,
             extensions: Vec::new(),
         };
-        let failed = |e: rampart_audit::NoteError| {
-            Error::Internal(format!("signing the checkpoint: {e}"))
-        };
+        let failed =
+            |e: rampart_audit::NoteError| Error::Internal(format!("signing the checkpoint: {e}"));
         // Twice at most: when a pending rotation was signed meanwhile by another node, the
         // second attempt signs with the new key alone.
         for _ in 0..2 {
@@ -135,7 +134,10 @@ impl AuditLog {
         let size = u64::try_from(to).map_err(|_| Error::Internal("archive end".into()))?;
         let checkpoint = self.checkpoint_at(size, now, metrics).await?;
         // Before a rotation, the segment ends at a checkpoint the retired key signed.
-        let (size, to) = (checkpoint.size, i64::try_from(checkpoint.size).unwrap_or(to));
+        let (size, to) = (
+            checkpoint.size,
+            i64::try_from(checkpoint.size).unwrap_or(to),
+        );
         if to < from {
             return Ok(None);
         }
@@ -177,7 +179,9 @@ impl AuditLog {
         // Read it back and verify it before anything is cleared: on a blocking thread with
         // one worker, so the node keeps serving requests meanwhile.
         // The key that signs at the segment's start; rotations inside it are followed.
-        let start = self.verifier_at(u64::try_from(from - 1).unwrap_or(0)).await?;
+        let start = self
+            .verifier_at(u64::try_from(from - 1).unwrap_or(0))
+            .await?;
         let (file, key, origin) = (partial.clone(), start, self.origin.clone());
         let report = tokio::task::spawn_blocking(move || {
             verify_file_with(&file, key, Some(origin), 1, &mut |_| {})
@@ -362,8 +366,10 @@ pub async fn export_jsonl(
             out.write_all(line.as_bytes())
                 .map_err(super::export_write_failed)?;
             while let Some(c) = checkpoints.next_if(|c| c.size <= s) {
-                out.write_all(rampart_audit::export::checkpoint_line(&c.cosigned_note()).as_bytes())
-                    .map_err(super::export_write_failed)?;
+                out.write_all(
+                    rampart_audit::export::checkpoint_line(&c.cosigned_note()).as_bytes(),
+                )
+                .map_err(super::export_write_failed)?;
             }
         }
         after = last;

@@ -66,10 +66,9 @@ impl AuditLog {
         };
         let mut stored = 0;
         for witness in witnesses {
-            let cosigned = latest
-                .cosignatures
-                .iter()
-                .any(|line| rampart_audit::open_text(&format!("{}{line}", latest.note), &witness.key).is_ok());
+            let cosigned = latest.cosignatures.iter().any(|line| {
+                rampart_audit::open_text(&format!("{}{line}", latest.note), &witness.key).is_ok()
+            });
             if cosigned {
                 continue;
             }

@@ -91,7 +91,11 @@ impl AuditLog {
     /// at or below it.
     pub async fn verifier_at(&self, size: u64) -> Result<VerifierKey, Error> {
         let chain = self.generations().await?;
-        Ok(key_at(&chain, size))
+        Ok(chain
+            .iter()
+            .rev()
+            .find(|g| g.from_size.is_some_and(|s| s <= size))
+            .map_or_else(|| self.key.verifier(), |g| g.verifier.clone()))
     }
 
     /// The verifier key the log signs with now (the newest introduced generation).
@@ -133,12 +137,14 @@ impl AuditLog {
             .ok_or_else(|| no_master(number))??;
         let text = std::str::from_utf8(&text)
             .map_err(|_| Error::Internal(format!("audit key generation {number} is not text")))?;
-        let key = Arc::new(SigningKey::parse(text).map_err(|e| {
-            Error::Internal(format!("audit key generation {number}: {e}"))
-        })?);
-        if key.verifier() != VerifierKey::parse(&row.verifier).map_err(|e| {
-            Error::Internal(format!("audit key generation {number}: {e}"))
-        })? {
+        let key = Arc::new(
+            SigningKey::parse(text)
+                .map_err(|e| Error::Internal(format!("audit key generation {number}: {e}")))?,
+        );
+        if key.verifier()
+            != VerifierKey::parse(&row.verifier)
+                .map_err(|e| Error::Internal(format!("audit key generation {number}: {e}")))?
+        {
             return Err(Error::Internal(format!(
                 "audit key generation {number}: the sealed key is not the stored verifier's"
             )));
@@ -160,24 +166,6 @@ impl AuditLog {
             _ => Ok(Signer::Plain(self.private(newest).await?)),
         }
     }
-}
-
-/// The key of the newest generation introduced at or below `size`.
-pub(super) fn key_at(chain: &[Generation], size: u64) -> VerifierKey {
-    chain
-        .iter()
-        .rev()
-        .find(|g| g.from_size.is_some_and(|s| s <= size))
-        .or(chain.first())
-        .map(|g| g.verifier.clone())
-        .unwrap_or_else(|| unreachable_key())
-}
-
-/// Never used: the chain always holds generation 0.
-fn unreachable_key() -> VerifierKey {
-    SigningKey::from_seed("rampart", [0; 32])
-        .map(|k| k.verifier())
-        .unwrap_or_else(|_| unreachable!("a fixed valid name"))
 }
 
 fn no_master(number: i64) -> Error {

@@ -76,12 +76,16 @@ mod tests {
         let other = rampart_audit::SigningKey::from_seed("v.example", [4; 32])
             .unwrap()
             .verifier_key();
-        let list =
-            parse_witnesses(&format!("https://w.example:8444/ {key}, http://127.0.0.1:9 {other}"))
-                .unwrap();
+        let list = parse_witnesses(&format!(
+            "https://w.example:8444/ {key}, http://127.0.0.1:9 {other}"
+        ))
+        .unwrap();
         assert_eq!(list.len(), 2);
         assert_eq!(list[0].url, "https://w.example:8444");
-        assert_eq!(list[0].label(), format!("w.example+{:08x}", list[0].key.key_hash()));
+        assert_eq!(
+            list[0].label(),
+            format!("w.example+{:08x}", list[0].key.key_hash())
+        );
         assert!(parse_witnesses("").unwrap().is_empty());
         for bad in [
             format!("http://203.0.113.9 {key}"),

@@ -23,10 +23,13 @@ pub struct StoredSigningKey {
     pub rotation_size: Option<u64>,
 }
 
+/// A row of `audit_signing_keys`: generation, verifier, sealed key, created at, rotation size.
+type KeyRow = (i64, String, Vec<u8>, i64, Option<i64>);
+
 impl Store {
     /// Every rotated key, oldest generation first.
     pub async fn audit_signing_keys(&self) -> Result<Vec<StoredSigningKey>, Error> {
-        let rows: Vec<(i64, String, Vec<u8>, i64, Option<i64>)> = self
+        let rows: Vec<KeyRow> = self
             .reader()
             .all(
                 "SELECT generation, verifier, sealed, created_at, rotation_size \

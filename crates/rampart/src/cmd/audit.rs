@@ -264,7 +264,9 @@ pub(crate) fn audit_verify(
                 println!("key rotation at checkpoint {size}: now signed by {key}");
             }
             if let Some(size) = report.witnessed_size {
-                println!("witnessed: the checkpoint of size {size} is cosigned by every given witness");
+                println!(
+                    "witnessed: the checkpoint of size {size} is cosigned by every given witness"
+                );
                 if report.size > size {
                     println!(
                         "note: the last {} events are signed by the log but not yet witnessed",
