@@ -59,13 +59,13 @@ fn build(n: u64, every: u64, rotate_every: Option<u64>) -> (Vec<u8>, Duration, u
         let leaf = event_leaf(&e);
         leaves.push(leaf);
         frontier.push(leaf);
-        if seq % every != 0 {
+        if !seq.is_multiple_of(every) {
             continue;
         }
         checkpoints += 1;
         let body = Checkpoint::new(ORIGIN, seq, frontier.root());
         let note = match rotate_every {
-            Some(r) if checkpoints % r == 0 => {
+            Some(r) if checkpoints.is_multiple_of(r) => {
                 keys.push(key(keys.len() as u8 + 1));
                 let (old, new) = (&keys[keys.len() - 2], &keys[keys.len() - 1]);
                 sign_rotation(body, old, new).unwrap()
