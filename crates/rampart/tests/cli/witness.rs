@@ -270,6 +270,47 @@ async fn a_rotated_and_witnessed_log_verifies_from_its_first_key_on_sqlite() {
     let node = root.path().join("node");
     let (master_key, first_key, witness_key, witness) = prepare(root.path(), &node, None);
     let env = node_env(&master_key, &format!("{} {witness_key}", witness.url), None);
+    // A witness follows a log once, and serves plain HTTP on loopback only.
+    let witness_dir = root.path().join("witness");
+    let (ok, _, err) = cmd(
+        root.path(),
+        &[],
+        &[
+            "witness",
+            "init",
+            "--dir",
+            witness_dir.to_str().unwrap(),
+            "--origin",
+            ORIGIN,
+            "--log-key",
+            &first_key,
+        ],
+    );
+    assert!(!ok && err.contains("follows the log"), "{err}");
+    let (ok, _, err) = cmd(
+        root.path(),
+        &[],
+        &[
+            "witness",
+            "serve",
+            "--addr",
+            "0.0.0.0:0",
+            "--dir",
+            witness_dir.to_str().unwrap(),
+        ],
+    );
+    assert!(!ok && err.contains("not a loopback address"), "{err}");
+    let (ok, out, _) = cmd(
+        root.path(),
+        &[],
+        &[
+            "witness",
+            "public-key",
+            "--dir",
+            witness_dir.to_str().unwrap(),
+        ],
+    );
+    assert!(ok && out.trim() == witness_key);
 
     let server = start(&node, &env, "solo");
     let admin = token(&server.https).await;
