@@ -141,3 +141,70 @@ async fn without_a_master_key_the_audit_key_is_not_rotated() {
     })
     .await;
 }
+
+/// Archive segments across a rotation: a segment that ends before the rotation ends at a
+/// checkpoint the retired key signed (it signs nothing new), and one that spans the
+/// rotation verifies from the key that signed at its start, through the rotation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archive_segments_before_and_across_a_rotation_verify() {
+    on_both(crate::apps_sensitive::with_master_key, |node| async move {
+        let name = node.name();
+        let admin = node.admin().await;
+        let state = &node.server().state;
+        let ctx = rampart_core::AuditContext::default();
+        node.create_user(Provider::End, "early", USER_PASSWORD, false)
+            .await;
+        let (_, early) = node.post_empty("/api/v1/audit/checkpoint", &admin).await;
+        let signed_early = early["size"].as_u64().unwrap();
+        // One more event after that checkpoint, still before the cutoff.
+        node.create_user(Provider::End, "unsigned", USER_PASSWORD, false)
+            .await;
+        use rampart_core::Clock as _;
+        let cutoff = node.clock.now() + time::Duration::hours(1);
+        node.clock.advance(time::Duration::days(2));
+        let admin = node.login("it", "admin", crate::kit::ADMIN_PASSWORD).await;
+        let (status, rotated) = node.post_empty("/api/v1/audit/keys/rotate", &admin).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {rotated}");
+        let first_key = VerifierKey::parse(&state.audit.verifier_key()).unwrap();
+
+        let dir = tempfile::tempdir().unwrap();
+        let before = state
+            .audit
+            .archive(cutoff, dir.path(), &ctx, node.clock.now(), &state.metrics)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{name}: nothing archived"));
+        assert_eq!(before.checkpoint_size, signed_early, "{name}: {before:?}");
+        let segment = rampart_service::audit::verify_file_with(
+            &before.path,
+            first_key.clone(),
+            None,
+            2,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert!(segment.is_ok(), "{name}: {:?}", segment.finding);
+
+        node.create_user(Provider::End, "late", USER_PASSWORD, false)
+            .await;
+        let across = state
+            .audit
+            .archive(
+                node.clock.now() + time::Duration::hours(1),
+                dir.path(),
+                &ctx,
+                node.clock.now(),
+                &state.metrics,
+            )
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{name}: nothing archived"));
+        assert_eq!(across.from, before.to + 1, "{name}");
+        let segment =
+            rampart_service::audit::verify_file_with(&across.path, first_key, None, 2, &mut |_| {})
+                .unwrap();
+        assert!(segment.is_ok(), "{name}: {:?}", segment.finding);
+        assert_eq!(segment.rotations.len(), 1, "{name}");
+    })
+    .await;
+}
