@@ -31,6 +31,10 @@ pub struct NewIdpClientRequest {
     /// when absent.
     #[serde(default)]
     pub scopes: Option<Vec<String>>,
+    /// The algorithm of its ID tokens: `RS256` (OpenID Connect's default, when absent) or
+    /// `ES256`.
+    #[serde(default)]
+    pub id_token_signed_response_alg: Option<String>,
 }
 
 fn confidential() -> String {
@@ -56,6 +60,8 @@ pub struct IdpClientInfo {
     pub scopes: Vec<String>,
     /// Grant types it may use.
     pub grant_types: Vec<String>,
+    /// The algorithm of its ID tokens (`RS256` or `ES256`).
+    pub id_token_signed_response_alg: String,
     /// Registration time (RFC 3339).
     pub created_at: String,
 }

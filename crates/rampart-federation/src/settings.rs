@@ -252,6 +252,34 @@ pub fn is_loopback(url: &Url) -> bool {
     }
 }
 
+/// Checks a provider's group mappings: at most 200, each a group (`what`: how the provider
+/// names one) of 1 to 1,000 characters mapped to an IT role or to an application's role.
+pub(crate) fn check_mappings(
+    mappings: &[GroupMapping],
+    what: &str,
+    bad: &mut impl FnMut(&str, String),
+) {
+    if mappings.len() > 200 {
+        bad("settings.mappings", "at most 200 mappings".into());
+    }
+    for (i, m) in mappings.iter().enumerate() {
+        let field = format!("settings.mappings[{i}]");
+        if m.group.trim().is_empty() || m.group.len() > 1000 || m.group.contains(char::is_control) {
+            bad(
+                &field,
+                format!("group must be {what} of 1 to 1000 characters"),
+            );
+        }
+        match (&m.it_role, &m.application, &m.role) {
+            (Some(_), None, None) | (None, Some(_), Some(_)) => {}
+            _ => bad(
+                &field,
+                "give either it_role, or application and role (not both, not neither)".into(),
+            ),
+        }
+    }
+}
+
 /// Checks an LDAP provider's settings; `secret` judges the bind password's reference.
 /// Answers every rule broken, in field order.
 pub fn validate_ldap(
@@ -340,25 +368,7 @@ pub fn validate_ldap(
             );
         }
     }
-    if s.mappings.len() > 200 {
-        bad("settings.mappings", "at most 200 mappings".into());
-    }
-    for (i, m) in s.mappings.iter().enumerate() {
-        let field = format!("settings.mappings[{i}]");
-        if m.group.trim().is_empty() || m.group.len() > 1000 || m.group.contains(char::is_control) {
-            bad(
-                &field,
-                "group must be a DN or a name of 1 to 1000 characters".into(),
-            );
-        }
-        match (&m.it_role, &m.application, &m.role) {
-            (Some(_), None, None) | (None, Some(_), Some(_)) => {}
-            _ => bad(
-                &field,
-                "give either it_role, or application and role (not both, not neither)".into(),
-            ),
-        }
-    }
+    check_mappings(&s.mappings, "a DN or a name", &mut bad);
     if !(1..=60).contains(&s.timeout_seconds) {
         bad("settings.timeout_seconds", "must be 1 to 60".into());
     }

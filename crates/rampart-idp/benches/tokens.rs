@@ -16,14 +16,15 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use criterion::{criterion_group, criterion_main, Criterion};
 use rampart_idp::grant::{id_token_claims, Profile};
-use rampart_idp::jwt::{check_claims, generate_pkcs8, verify, SigningKey, ID_TOKEN_TYP};
+use rampart_idp::jwt::{check_claims, generate_pkcs8, verify, Alg, SigningKey, ID_TOKEN_TYP};
 use ring::rand::SystemRandom;
 use ring::signature::{self, Ed25519KeyPair, KeyPair as _, RsaKeyPair, UnparsedPublicKey};
 
 const RSA_KEY: &[u8] = include_bytes!("rsa2048.pk8.der");
 
 fn tokens(c: &mut Criterion) {
-    let key = SigningKey::from_pkcs8("k1", &generate_pkcs8().unwrap()).unwrap();
+    let key =
+        SigningKey::from_pkcs8("k1", Alg::Es256, &generate_pkcs8(Alg::Es256).unwrap()).unwrap();
     let keys = [key.public()];
     let profile = Profile {
         sub: "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",

@@ -10,7 +10,7 @@
 //!   scopes, `prompt` and `max_age`; whether the user must sign in (again) and whether they
 //!   must consent.
 //! - [`pkce`]: the code challenge and verifier (RFC 7636, `S256` only).
-//! - [`jwt`]: ES256 signing keys, the JWKS, compact JWS signing and verification (the `ring`
+//! - [`jwt`]: ES256 and RS256 signing keys, the JWKS, compact JWS signing and verification (the `ring`
 //!   crate signs and verifies; this crate only encodes), and the checks of a token's
 //!   registered claims.
 //! - [`grant`]: the one-time secrets (client secrets, codes, refresh tokens: shown once,

@@ -41,6 +41,7 @@ fn paths() -> impl Strategy<Value = String> {
         "/console/(login|logout|account(/password|/logout-everywhere|/sessions/[a-z0-9-]{0,40}/end)?|users(/new|/[a-z0-9%-]{0,40}(/disable|/reset-password|/x)?)?|audit(/[0-9a-z%-]{0,24})?)(\\?[a-z=&%0-9]{0,30})?",
         "/console/(permissions(/cell|/roles(/grant|/revoke)?)?|modules(/[a-z0-9%-]{0,20}(/diff|/versions/[0-9a-z%-]{0,6})?)?|deployments(/plan|/run|/[a-z%]{0,12}/requests/[0-9a-z%-]{0,6}/(approve|reject))?|hierarchies(/[a-z0-9%-]{0,20}(/move)?)?)(\\?[a-z=&%0-9]{0,30})?",
         "/console/(audit/(export|checkpoint|[0-9a-z%-]{0,12}/proof\\.json)|environments(/[a-z0-9%-]{0,12}/settings|/plans/[0-9a-z%-]{0,8}(/run)?)?)(\\?[a-z=&%0-9]{0,30})?",
+        "/console/support(/new|/cases/[0-9a-z%-]{0,40}(/comment|/close|/share|/authorize|/attachments|/x)?|/companies(/[a-z0-9%.-]{0,20}(/members|/administrators|/x)(/[a-z0-9%-]{0,40}/remove)?)?)?(\\?[a-z=&%0-9]{0,30})?",
         "/[ -~]{0,30}".prop_map(|p| p
             .replace(' ', "%20")
             .replace('#', "%23")
@@ -79,6 +80,9 @@ fn arbitrary_requests_get_answers_not_failures() {
                 let mut request = Request::builder().method(method).uri(&path);
                 if json {
                     request = request.header("content-type", "application/json");
+                } else if path.starts_with("/console/support") {
+                    // The support desk's forms that carry a file are multipart.
+                    request = request.header("content-type", "multipart/form-data; boundary=x");
                 }
                 // A target that is not a valid URI never reaches the router: hyper refuses it.
                 let Ok(request) = request.body(Body::from(body)) else {

@@ -41,8 +41,9 @@ async function errorOf(promise) {
 }
 
 try {
+  // No algorithm named: the library expects OpenID Connect's default, RS256.
   const config = await client.discovery(new URL(issuer), env('RP_CLIENT_ID'),
-    { id_token_signed_response_alg: 'ES256' }, client.ClientSecretBasic(secret));
+    undefined, client.ClientSecretBasic(secret));
   const meta = config.serverMetadata();
   out.discovery = {
     issuer: meta.issuer,
@@ -69,7 +70,8 @@ try {
     pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce,
   });
   const claims = tokens.claims();
-  out.id_token = { sub: claims.sub, aud: claims.aud, iss: claims.iss, nonce_ok: claims.nonce === nonce,
+  const header = JSON.parse(Buffer.from(tokens.id_token.split('.')[0], 'base64url').toString());
+  out.id_token = { alg: header.alg, sub: claims.sub, aud: claims.aud, iss: claims.iss, nonce_ok: claims.nonce === nonce,
                    preferred_username: claims.preferred_username };
   out.secrets = [tokens.access_token, tokens.refresh_token, tokens.id_token];
 

@@ -165,25 +165,7 @@ pub fn validate_oidc(
             ),
         }
     }
-    if s.mappings.len() > 200 {
-        bad("settings.mappings", "at most 200 mappings".into());
-    }
-    for (i, m) in s.mappings.iter().enumerate() {
-        let field = format!("settings.mappings[{i}]");
-        if m.group.trim().is_empty() || m.group.len() > 1000 || m.group.contains(char::is_control) {
-            bad(
-                &field,
-                "group must be a claim value of 1 to 1000 characters".into(),
-            );
-        }
-        match (&m.it_role, &m.application, &m.role) {
-            (Some(_), None, None) | (None, Some(_), Some(_)) => {}
-            _ => bad(
-                &field,
-                "give either it_role, or application and role (not both, not neither)".into(),
-            ),
-        }
-    }
+    super::check_mappings(&s.mappings, "a claim value", &mut bad);
     if !(1..=60).contains(&s.timeout_seconds) {
         bad("settings.timeout_seconds", "must be 1 to 60".into());
     }

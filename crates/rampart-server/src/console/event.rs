@@ -21,7 +21,7 @@ use rampart_service::AppState;
 use super::account::stamp;
 use super::audit::NOT_READER;
 use super::{
-    admitted, error_page, field, fields, here, message, posted, require, Section, Segments, Shell,
+    admitted, error_page, field, fields, here, message, posted_admitted, Section, Segments, Shell,
 };
 use crate::routes::page::{self, Visitor};
 
@@ -195,20 +195,16 @@ pub async fn sign_checkpoint(
         "/console/audit".to_owned()
     };
     let mut shell = Shell::new(&visitor, Section::Audit);
-    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), &back).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
-    if let Err(r) = require(
+    let admitted = posted_admitted(
         &state,
-        &shell,
-        &operator,
-        Operation::ReadAuditLog,
-        NOT_READER,
+        &visitor,
+        &mut shell,
+        (&headers, &fields),
         &back,
+        (Operation::ReadAuditLog, NOT_READER),
     )
-    .await
-    {
+    .await;
+    if let Err(r) = admitted {
         return shell.finish(r);
     }
     match state

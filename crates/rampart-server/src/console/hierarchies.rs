@@ -25,7 +25,7 @@ use rampart_service::AppState;
 use serde::Deserialize;
 
 use super::{
-    admitted, error_page, field, fields, here, posted, require, user_named, Section, Segments,
+    admitted, error_page, field, fields, here, posted_admitted, user_named, Section, Segments,
     Shell,
 };
 use crate::routes::page::{self, Visitor};
@@ -427,22 +427,19 @@ pub async fn do_move(
         page::encode(&name),
         page::encode(&node)
     );
-    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), &here).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
-    if let Err(r) = require(
+    let operator = match posted_admitted(
         &state,
-        &shell,
-        &operator,
-        Operation::AdministerUsers,
-        NOT_ADMINISTRATOR,
+        &visitor,
+        &mut shell,
+        (&headers, &fields),
         &here,
+        (Operation::AdministerUsers, NOT_ADMINISTRATOR),
     )
     .await
     {
-        return shell.finish(r);
-    }
+        Ok(o) => o,
+        Err(r) => return shell.finish(r),
+    };
     let op = WriteOp::SetParent {
         hierarchy: name.clone(),
         node,

@@ -165,8 +165,36 @@ pub fn routes() -> Router<AppState> {
             "/console/providers/{name}/enabled",
             post(providers::set_enabled),
         )
-        .route("/console/support", get(support::inbox))
-        .route("/console/support/{id}/{decision}", post(support::decide))
+        .route("/console/support", get(support::list))
+        .route(
+            "/console/support/new",
+            get(support::new_form).post(support::open),
+        )
+        .route("/console/support/cases/{id}", get(support::case::show))
+        .route(
+            "/console/support/cases/{id}/attachments",
+            post(support::case::attach),
+        )
+        .route(
+            "/console/support/cases/{id}/{action}",
+            post(support::case::act),
+        )
+        .route(
+            "/console/support/companies",
+            get(support::companies::list).post(support::companies::create),
+        )
+        .route(
+            "/console/support/companies/{company}",
+            get(support::companies::show),
+        )
+        .route(
+            "/console/support/companies/{company}/{list}",
+            post(support::companies::add),
+        )
+        .route(
+            "/console/support/companies/{company}/{list}/{user}/remove",
+            get(support::companies::confirm_remove).post(support::companies::remove),
+        )
         .route("/console/{*rest}", axum::routing::any(not_found))
 }
 
@@ -228,6 +256,8 @@ pub enum Section {
     Posture,
     /// User providers and their health.
     Providers,
+    /// The support desk: cases and companies.
+    Support,
     /// Signing in, refusals, pages that belong nowhere.
     None,
 }
@@ -382,6 +412,21 @@ pub async fn posted(
         return Err(refused);
     }
     signed_in(state, visitor, shell, here).await
+}
+
+/// [`posted`], then [`require`]: the operator of a form from this site, if they may do
+/// `op` (otherwise the page to answer with).
+pub async fn posted_admitted(
+    state: &AppState,
+    visitor: &Visitor,
+    shell: &mut Shell,
+    form: (&HeaderMap, &[(String, String)]),
+    here: &str,
+    (op, refusal): (Operation, &str),
+) -> Result<Operator, Response> {
+    let operator = posted(state, visitor, shell, form, here).await?;
+    require(state, shell, &operator, op, refusal, here).await?;
+    Ok(operator)
 }
 
 /// The refusal page of a form that does not come from this site; `None` when it does.

@@ -17,7 +17,7 @@ use rampart_service::{identity, providers, AppState};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use super::{admitted, error_page, field, fields, here, posted, require, Section, Segments, Shell};
+use super::{admitted, error_page, field, fields, here, posted_admitted, Section, Segments, Shell};
 use crate::routes::page::{self, Visitor};
 
 /// One row of the list.
@@ -129,22 +129,22 @@ pub async fn set_enabled(
     let fields = fields(form);
     let here = "/console/providers";
     let mut shell = Shell::new(&visitor, Section::Providers);
-    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), here).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
-    if let Err(r) = require(
+    let operator = match posted_admitted(
         &state,
-        &shell,
-        &operator,
-        Operation::AdministerUsers,
-        "only IT administrators may change user providers",
+        &visitor,
+        &mut shell,
+        (&headers, &fields),
         here,
+        (
+            Operation::AdministerUsers,
+            "only IT administrators may change user providers",
+        ),
     )
     .await
     {
-        return shell.finish(r);
-    }
+        Ok(o) => o,
+        Err(r) => return shell.finish(r),
+    };
     let enabled = match field(&fields, "enabled") {
         "true" => true,
         "false" => false,

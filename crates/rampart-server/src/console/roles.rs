@@ -23,7 +23,7 @@ use time::{OffsetDateTime, PrimitiveDateTime};
 
 use super::account::stamp;
 use super::{
-    admitted, error_page, field, fields, here, posted, require, user_named, ConfirmPage, Operator,
+    admitted, error_page, field, fields, here, posted_admitted, user_named, ConfirmPage, Operator,
     Section, Shell,
 };
 use crate::error::ApiError;
@@ -216,22 +216,19 @@ pub async fn grant_role(
         "/console/permissions/roles?application={}",
         page::encode(&application)
     );
-    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), &here).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
-    if let Err(r) = require(
+    let operator = match posted_admitted(
         &state,
-        &shell,
-        &operator,
-        Operation::AdministerUsers,
-        NOT_ADMINISTRATOR,
+        &visitor,
+        &mut shell,
+        (&headers, &fields),
         &here,
+        (Operation::AdministerUsers, NOT_ADMINISTRATOR),
     )
     .await
     {
-        return shell.finish(r);
-    }
+        Ok(o) => o,
+        Err(r) => return shell.finish(r),
+    };
     let filled = GrantForm {
         role: field(&fields, "role").to_owned(),
         kind: field(&fields, "kind").to_owned(),
@@ -361,22 +358,19 @@ pub async fn revoke(
     let fields = fields(form);
     let here = here(&uri);
     let mut shell = Shell::new(&visitor, Section::Permissions);
-    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), &here).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
-    if let Err(r) = require(
+    let operator = match posted_admitted(
         &state,
-        &shell,
-        &operator,
-        Operation::AdministerUsers,
-        NOT_ADMINISTRATOR,
+        &visitor,
+        &mut shell,
+        (&headers, &fields),
         &here,
+        (Operation::AdministerUsers, NOT_ADMINISTRATOR),
     )
     .await
     {
-        return shell.finish(r);
-    }
+        Ok(o) => o,
+        Err(r) => return shell.finish(r),
+    };
     let q = query.map(|q| q.0).unwrap_or_default();
     let done = match principal_of(&q.principal) {
         Ok(principal) => {

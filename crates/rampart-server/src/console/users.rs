@@ -149,7 +149,7 @@ pub(super) struct FormProblem {
 }
 
 impl FormProblem {
-    fn of(error: Error, fields: &[&str]) -> (StatusCode, FormProblem) {
+    pub(super) fn of(error: Error, fields: &[&str]) -> (StatusCode, FormProblem) {
         let at = super::field_of(&error)
             .filter(|f| fields.contains(f))
             .map(str::to_owned);
@@ -165,7 +165,7 @@ impl FormProblem {
     }
 
     /// The problem with field `name`, if it is the one at fault.
-    fn at(&self, name: &str) -> Option<&str> {
+    pub(super) fn at(&self, name: &str) -> Option<&str> {
         match &self.field {
             Some(f) if f == name => self.detail.as_deref(),
             _ => None,
@@ -173,7 +173,7 @@ impl FormProblem {
     }
 
     /// The problem that is about no field of the form.
-    fn other(&self) -> Option<&str> {
+    pub(super) fn other(&self) -> Option<&str> {
         match &self.field {
             Some(_) => None,
             None => self.detail.as_deref(),

@@ -115,7 +115,7 @@ async fn discovery(State(state): State<AppState>, headers: HeaderMap, uri: Uri) 
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": [rampart_idp::jwt::ALG],
+        "id_token_signing_alg_values_supported": rampart_idp::jwt::Alg::ALL.map(|a| a.as_str()),
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],

@@ -21,7 +21,7 @@ use rampart_scim::project::Projection;
 use rampart_scim::schema::Schema;
 use rampart_scim::ScimError;
 use rampart_service::scim::users::Tagged;
-use rampart_service::scim::{self, groups, users, ListQuery, ScimCaller};
+use rampart_service::scim::{self, resources, ListQuery, ScimCaller};
 use rampart_service::state::AppState;
 use serde_json::Value;
 
@@ -39,23 +39,15 @@ pub fn routes() -> Router<AppState> {
         .route("/Schemas", get(schemas))
         .route("/Schemas/{id}", get(schema))
         .route("/.search", post(search_all))
-        .route("/Users", get(list_users).post(create_user))
-        .route("/Users/.search", post(search_users))
+        // `Users` and `Groups`; another name answers the SCIM 404 (`resources::endpoint`).
+        .route("/{resource}", get(list).post(create))
+        .route("/{resource}/.search", post(search))
         .route(
-            "/Users/{id}",
-            get(get_user)
-                .put(replace_user)
-                .patch(patch_user)
-                .delete(delete_user),
-        )
-        .route("/Groups", get(list_groups).post(create_group))
-        .route("/Groups/.search", post(search_groups))
-        .route(
-            "/Groups/{id}",
-            get(get_group)
-                .put(replace_group)
-                .patch(patch_group)
-                .delete(delete_group),
+            "/{resource}/{id}",
+            get(get_one)
+                .put(replace_one)
+                .patch(patch_one)
+                .delete(delete_one),
         )
         .fallback(|| async {
             error(ScimError {
@@ -330,255 +322,147 @@ async fn schema(
     )
 }
 
-async fn list_users(
+/// The resource type of an endpoint name, or the SCIM 404 before anything else.
+fn kind(name: &str) -> Result<Schema, ScimError> {
+    resources::endpoint(name)
+}
+
+async fn list(
     State(state): State<AppState>,
     ctx: RequestContext,
     headers: HeaderMap,
+    Path(name): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     answer(
         async {
+            let kind = kind(&name)?;
             let c = caller(&state, &ctx, &headers).await?;
-            let q = list_query(Schema::User, &q)?;
-            Ok(json(
-                StatusCode::OK,
-                &users::list(&state, &c, &q).await?,
-                None,
-                false,
-            ))
+            let q = list_query(kind, &q)?;
+            let found = resources::list(&state, &c, kind, &q).await?;
+            Ok(json(StatusCode::OK, &found, None, false))
         }
         .await,
     )
 }
 
-async fn create_user(
+async fn create(
     State(state): State<AppState>,
     ctx: RequestContext,
     headers: HeaderMap,
+    Path(name): Path<String>,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Response {
     answer(
         async {
+            let kind = kind(&name)?;
             let c = caller(&state, &ctx, &headers).await?;
-            let t = users::create(&state, &c, &body(bytes)?).await?;
+            let t = resources::create(&state, &c, kind, &body(bytes)?).await?;
             Ok(json(StatusCode::CREATED, &t.resource, Some(&t.etag), true))
         }
         .await,
     )
 }
 
-async fn get_user(
+async fn get_one(
     State(state): State<AppState>,
     ctx: RequestContext,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    Path((name, id)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     answer(
         async {
+            let kind = kind(&name)?;
             let c = caller(&state, &ctx, &headers).await?;
-            let p = projection(Schema::User, &q)?;
-            Ok(read(users::get(&state, &c, &id, &p).await?, &headers))
+            let p = projection(kind, &q)?;
+            Ok(read(
+                resources::get(&state, &c, kind, &id, &p).await?,
+                &headers,
+            ))
         }
         .await,
     )
 }
 
-async fn replace_user(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+/// `PUT` (`replace`) or `PATCH` of one resource.
+async fn write(
+    state: &AppState,
+    ctx: &RequestContext,
+    headers: &HeaderMap,
+    (name, id): (String, String),
     bytes: Result<Bytes, BytesRejection>,
+    replace: bool,
 ) -> Response {
     answer(
         async {
-            let c = caller(&state, &ctx, &headers).await?;
-            let if_match = header_text(&headers, header::IF_MATCH);
-            let t = users::replace(&state, &c, &id, &body(bytes)?, if_match).await?;
+            let kind = kind(&name)?;
+            let c = caller(state, ctx, headers).await?;
+            let if_match = header_text(headers, header::IF_MATCH);
+            let body = body(bytes)?;
+            let t = if replace {
+                resources::replace(state, &c, kind, &id, &body, if_match).await?
+            } else {
+                resources::patch(state, &c, kind, &id, &body, if_match).await?
+            };
             Ok(json(StatusCode::OK, &t.resource, Some(&t.etag), false))
         }
         .await,
     )
 }
 
-async fn patch_user(
+async fn replace_one(
     State(state): State<AppState>,
     ctx: RequestContext,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    Path(at): Path<(String, String)>,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Response {
-    answer(
-        async {
-            let c = caller(&state, &ctx, &headers).await?;
-            let if_match = header_text(&headers, header::IF_MATCH);
-            let t = users::patch(&state, &c, &id, &body(bytes)?, if_match).await?;
-            Ok(json(StatusCode::OK, &t.resource, Some(&t.etag), false))
-        }
-        .await,
-    )
+    write(&state, &ctx, &headers, at, bytes, true).await
 }
 
-async fn delete_user(
+async fn patch_one(
     State(state): State<AppState>,
     ctx: RequestContext,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    Path(at): Path<(String, String)>,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Response {
+    write(&state, &ctx, &headers, at, bytes, false).await
+}
+
+async fn delete_one(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    Path((name, id)): Path<(String, String)>,
 ) -> Response {
     answer(
         async {
+            let kind = kind(&name)?;
             let c = caller(&state, &ctx, &headers).await?;
-            users::delete(&state, &c, &id, header_text(&headers, header::IF_MATCH)).await?;
+            let if_match = header_text(&headers, header::IF_MATCH);
+            resources::delete(&state, &c, kind, &id, if_match).await?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
         .await,
     )
 }
 
-async fn list_groups(
+async fn search(
     State(state): State<AppState>,
     ctx: RequestContext,
     headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    answer(
-        async {
-            let c = caller(&state, &ctx, &headers).await?;
-            let q = list_query(Schema::Group, &q)?;
-            Ok(json(
-                StatusCode::OK,
-                &groups::list(&state, &c, &q).await?,
-                None,
-                false,
-            ))
-        }
-        .await,
-    )
-}
-
-async fn create_group(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    headers: HeaderMap,
+    Path(name): Path<String>,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Response {
     answer(
         async {
-            let c = caller(&state, &ctx, &headers).await?;
-            let t = groups::create(&state, &c, &body(bytes)?).await?;
-            Ok(json(StatusCode::CREATED, &t.resource, Some(&t.etag), true))
-        }
-        .await,
-    )
-}
-
-async fn get_group(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    answer(
-        async {
-            let c = caller(&state, &ctx, &headers).await?;
-            let p = projection(Schema::Group, &q)?;
-            Ok(read(groups::get(&state, &c, &id, &p).await?, &headers))
-        }
-        .await,
-    )
-}
-
-async fn replace_group(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    bytes: Result<Bytes, BytesRejection>,
-) -> Response {
-    answer(
-        async {
-            let c = caller(&state, &ctx, &headers).await?;
-            let if_match = header_text(&headers, header::IF_MATCH);
-            let t = groups::replace(&state, &c, &id, &body(bytes)?, if_match).await?;
-            Ok(json(StatusCode::OK, &t.resource, Some(&t.etag), false))
-        }
-        .await,
-    )
-}
-
-async fn patch_group(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    bytes: Result<Bytes, BytesRejection>,
-) -> Response {
-    answer(
-        async {
-            let c = caller(&state, &ctx, &headers).await?;
-            let if_match = header_text(&headers, header::IF_MATCH);
-            let t = groups::patch(&state, &c, &id, &body(bytes)?, if_match).await?;
-            Ok(json(StatusCode::OK, &t.resource, Some(&t.etag), false))
-        }
-        .await,
-    )
-}
-
-async fn delete_group(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    answer(
-        async {
-            let c = caller(&state, &ctx, &headers).await?;
-            groups::delete(&state, &c, &id, header_text(&headers, header::IF_MATCH)).await?;
-            Ok(StatusCode::NO_CONTENT.into_response())
-        }
-        .await,
-    )
-}
-
-async fn search_users(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    headers: HeaderMap,
-    bytes: Result<Bytes, BytesRejection>,
-) -> Response {
-    answer(
-        async {
+            let kind = kind(&name)?;
             let c = caller(&state, &ctx, &headers).await?;
             let q = scim::search_query(&body(bytes)?)?;
-            Ok(json(
-                StatusCode::OK,
-                &users::list(&state, &c, &q).await?,
-                None,
-                false,
-            ))
-        }
-        .await,
-    )
-}
-
-async fn search_groups(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    headers: HeaderMap,
-    bytes: Result<Bytes, BytesRejection>,
-) -> Response {
-    answer(
-        async {
-            let c = caller(&state, &ctx, &headers).await?;
-            let q = scim::search_query(&body(bytes)?)?;
-            Ok(json(
-                StatusCode::OK,
-                &groups::list(&state, &c, &q).await?,
-                None,
-                false,
-            ))
+            let found = resources::list(&state, &c, kind, &q).await?;
+            Ok(json(StatusCode::OK, &found, None, false))
         }
         .await,
     )

@@ -85,6 +85,18 @@ struct LoginPage<'a> {
     /// The second step offers the user's passkeys, with the console's passkey script.
     passkey: bool,
     script: &'static str,
+    /// The two-factor app to set up first, when the policy requires one of this user and
+    /// they have none yet.
+    enrolment: Option<&'a identity::mfa::Enrolment>,
+}
+
+/// The recovery codes of a two-factor app just set up at sign-in, shown once.
+#[derive(Template)]
+#[template(path = "apps/recovery_codes.html")]
+struct CodesPage<'a> {
+    chrome: &'a Chrome,
+    codes: Vec<String>,
+    return_to: &'a str,
 }
 
 /// Whether pending sign-in `pending` may complete with a passkey.
@@ -284,6 +296,7 @@ pub async fn login_page(
         options: &options,
         passkey: false,
         script: "",
+        enrolment: None,
     }
     .render();
     chrome.finish(page::html(StatusCode::OK, html))
@@ -313,11 +326,12 @@ pub async fn login(
     let origin = context.origin(&state);
     let agent = super::auth::user_agent(&headers);
     // The second step takes the code of the user's two-factor app (or a recovery code) for
-    // the pending sign-in; an end user has no enrolment to do here (the policy names IT
-    // users), so a sign-in that needs one is refused.
+    // the pending sign-in; a user the policy requires a second factor of who has none sets
+    // up an app first (its first code completes the sign-in and shows the recovery codes).
     // Not JSON: `null`, refused as malformed and counted like any wrong answer.
     let answer: serde_json::Value =
         serde_json::from_str(&form.passkey).unwrap_or(serde_json::Value::Null);
+    let mut recovery = None;
     let done = if form.pending.is_empty() {
         identity::login(
             &state,
@@ -338,11 +352,22 @@ pub async fn login(
         };
         identity::mfa::finish_login(&state, &origin, &form.pending, factor, agent)
             .await
-            .map(|done| identity::LoginStep::Session(Box::new(done.logged_in)))
+            .map(|done| {
+                recovery = done.recovery_codes;
+                identity::LoginStep::Session(Box::new(done.logged_in))
+            })
     };
     let done = match done {
         Ok(identity::LoginStep::Session(done)) => Ok(done),
-        Ok(identity::LoginStep::SecondFactor(pending)) if !pending.enrol => {
+        Ok(identity::LoginStep::SecondFactor(pending)) => {
+            let enrolment = if pending.enrol {
+                match identity::mfa::enrol_pending(&state, &origin, pending.token.secret()).await {
+                    Ok(e) => Some(e),
+                    Err(e) => return chrome.finish(page::error_page(&chrome, e, &chrome.base)),
+                }
+            } else {
+                None
+            };
             let html = LoginPage {
                 chrome: &chrome,
                 return_to: &return_to,
@@ -353,13 +378,11 @@ pub async fn login(
                 passkey: pending.methods.contains(&"passkey")
                     && identity::passkeys::available(&state),
                 script: crate::console::two_factor::PASSKEY_SCRIPT,
+                enrolment: enrolment.as_ref(),
             }
             .render();
             return chrome.finish_scripted(page::html(StatusCode::OK, html));
         }
-        Ok(identity::LoginStep::SecondFactor(_)) => Err(rampart_core::Error::Forbidden(
-            "this account must set up a two-factor app first, in the console".into(),
-        )),
         Err(e) => Err(e),
     };
     // A wrong code keeps the pending sign-in: the page asks for the code again.
@@ -369,12 +392,32 @@ pub async fn login(
             | rampart_core::Error::LoginThrottled { .. })
     ) && !form.pending.is_empty();
     match done {
-        Ok(done) => chrome.finish(page::with_session(
-            &return_to,
-            done.token.secret(),
-            done.lifetime.whole_seconds(),
-            context.https,
-        )),
+        Ok(done) => match recovery {
+            // A two-factor app was set up by this sign-in: its recovery codes, once, with
+            // the session already open.
+            Some(codes) => {
+                let html = CodesPage {
+                    chrome: &chrome,
+                    codes: codes.shown.iter().map(|c| c.to_string()).collect(),
+                    return_to: &return_to,
+                }
+                .render();
+                let mut response = page::html(StatusCode::OK, html);
+                let lifetime = done.lifetime.whole_seconds();
+                if let Some(cookie) =
+                    crate::auth::session_cookie(done.token.secret(), lifetime, context.https)
+                {
+                    response.headers_mut().insert(header::SET_COOKIE, cookie);
+                }
+                chrome.finish(response)
+            }
+            None => chrome.finish(page::with_session(
+                &return_to,
+                done.token.secret(),
+                done.lifetime.whole_seconds(),
+                context.https,
+            )),
+        },
         Err(e) => {
             let problem = ApiError::from(e).0;
             let options = offered(&state, &return_to).await;
@@ -388,6 +431,7 @@ pub async fn login(
                 options: &options,
                 passkey,
                 script: crate::console::two_factor::PASSKEY_SCRIPT,
+                enrolment: None,
             }
             .render();
             let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::UNAUTHORIZED);

@@ -1044,3 +1044,121 @@ async fn an_end_user_with_a_two_factor_app_signs_in_to_an_application_with_its_c
     })
     .await;
 }
+
+fn managers_must_enrol(config: &mut rampart_service::Config) {
+    crate::apps_sensitive::with_master_key(config);
+    config.mfa.required_app_roles = "shop/Manager".into();
+}
+
+/// The text of the element with `id` (its first text node).
+fn text_of(html: &str, id: &str) -> Option<String> {
+    let rest = html.split(&format!("id=\"{id}\">")).nth(1)?;
+    rest.split('<').next().map(str::to_owned)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_policy_sends_holders_of_a_named_application_role_to_set_up_an_app_at_sign_in() {
+    use rampart_core::Clock as _;
+    use rampart_identity::mfa::{step_of, TotpSecret};
+    on_both(managers_must_enrol, |node| async move {
+        let (admin, ids) = setup(&node).await;
+        let name = node.name();
+        // A rep (no role the policy names) signs in with the password alone.
+        let rep1 = Browser::new(&node.base);
+        let page = rep1.sign_in("rep1", &format!("{APP}/Sales")).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{name}: {}", page.body);
+        assert!(rep1.cookie("__Host-rampart_session").is_some(), "{name}");
+
+        // The director holds `Manager`: no session yet, an app to set up instead.
+        let director = Browser::new(&node.base);
+        let page = director.sign_in("director", &format!("{APP}/Sales")).await;
+        assert_eq!(page.status, StatusCode::OK, "{name}: {}", page.body);
+        assert!(
+            director.cookie("__Host-rampart_session").is_none(),
+            "{name}"
+        );
+        assert!(
+            page.body.contains("<svg"),
+            "{name}: a QR code: {}",
+            page.body
+        );
+        let secret = text_of(&page.body, "totp-secret").expect("the secret shown");
+        let secret = TotpSecret::from_base32(&secret).unwrap();
+        let pending = pending_field(&page.body).expect("the pending sign-in");
+        let code = |node: &Node| {
+            let step = step_of(node.clock.now().unix_timestamp());
+            format!("{:06}", secret.code_at_step(step))
+        };
+        let csrf = director.csrf();
+        let login = format!("{APP}/login");
+        let back = format!("{APP}/Sales");
+        // A wrong code opens nothing and asks again.
+        let wrong = director
+            .post(
+                &login,
+                &[
+                    ("_csrf", &csrf),
+                    ("pending", &pending),
+                    ("code", "000000"),
+                    ("return", &back),
+                ],
+                None,
+            )
+            .await;
+        assert_eq!(
+            wrong.status,
+            StatusCode::UNAUTHORIZED,
+            "{name}: {}",
+            wrong.body
+        );
+        assert!(
+            director.cookie("__Host-rampart_session").is_none(),
+            "{name}"
+        );
+        // The app's first code confirms it, opens the session and shows the recovery codes.
+        let done = director
+            .post(
+                &login,
+                &[
+                    ("_csrf", &csrf),
+                    ("pending", &pending),
+                    ("code", &code(&node)),
+                    ("return", &back),
+                ],
+                None,
+            )
+            .await;
+        assert_eq!(done.status, StatusCode::OK, "{name}: {}", done.body);
+        let codes = done.body.matches("<li><code>").count();
+        assert_eq!(codes, 10, "{name}: ten recovery codes: {}", done.body);
+        assert!(
+            director.cookie("__Host-rampart_session").is_some(),
+            "{name}"
+        );
+        let page = director.get(&back).await;
+        assert_eq!(page.status, StatusCode::OK, "{name}");
+
+        // From now on the director's password alone opens nothing; the code does.
+        let again = Browser::new(&node.base);
+        let page = again.sign_in("director", &back).await;
+        assert_eq!(page.status, StatusCode::OK, "{name}");
+        assert!(!page.body.contains("totp-secret"), "{name}: no second app");
+        assert!(again.cookie("__Host-rampart_session").is_none(), "{name}");
+
+        // A role granted later counts at the next sign-in: rep2 becomes a manager.
+        let ops = json!([{ "op": "grant_role", "application": "shop", "role": "Manager",
+            "principal": { "type": "user", "id": ids[2] } }]);
+        // Changing roles is a sensitive operation: the administrator has no second factor
+        // and the policy does not require one of them, so no step-up is asked.
+        let (status, body) = node
+            .post("/api/v1/authz/write", &admin, json!({ "operations": ops }))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        let response = node.login_response("end", "rep2", USER_PASSWORD).await;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, StatusCode::ACCEPTED, "{name}: {body}");
+        assert_eq!(body["enrol"], true, "{name}: {body}");
+    })
+    .await;
+}

@@ -17,6 +17,7 @@ use openidconnect::{
     PkceCodeChallenge, RedirectUrl, Scope, TokenResponse as _,
 };
 use rampart_core::Provider;
+use rampart_idp::jwt::{Alg, SigningKey};
 use rampart_idp::pkce::challenge_of;
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{json, Value};
@@ -221,6 +222,13 @@ async fn openid_client_signs_in_refreshes_detects_a_replay_and_logs_out() {
         assert_eq!(seen["authorize"]["status"], 303);
         assert_eq!(seen["authorize"]["to_redirect_uri"], true);
         assert_eq!(seen["id_token"]["aud"], "wiki");
+        // The library's default algorithm, which the client was registered with by default.
+        assert_eq!(seen["id_token"]["alg"], "RS256", "{name}: {seen}");
+        assert_eq!(
+            seen["discovery"]["algs"],
+            json!(["RS256", "ES256"]),
+            "{name}"
+        );
         assert_eq!(seen["id_token"]["nonce_ok"], true);
         assert_eq!(seen["id_token"]["preferred_username"], "alice");
         assert_eq!(
@@ -279,7 +287,15 @@ async fn the_openidconnect_crate_signs_in_and_a_service_gets_client_credentials(
         real_time(&node);
         let admin = node.admin().await;
         node.create_user(Provider::End, "bob", USER_PASSWORD, false).await;
-        let (id, secret) = wiki(&node, &admin).await;
+        // A client registered for ES256 ID tokens (RS256 is the default).
+        let (id, secret) = register(
+            &node,
+            &admin,
+            json!({ "client_id": "wiki", "name": "Wiki", "first_party": true,
+                    "redirect_uris": [RP], "id_token_signed_response_alg": "ES256" }),
+        )
+        .await;
+        let secret = secret.unwrap();
         let cookie = session(&node, "bob").await;
         let http = Client::builder()
             .danger_accept_invalid_certs(true)
@@ -776,9 +792,39 @@ async fn third_party_clients_ask_consent_once_and_administrators_manage_clients_
                     .unwrap()
             }
         };
+        // One key per algorithm: RS256 for ID tokens by default, ES256 for access tokens.
         let before = jwks(&node).await;
-        assert_eq!(before["keys"].as_array().unwrap().len(), 1, "{name}");
-        let old_kid = before["keys"][0]["kid"].as_str().unwrap().to_owned();
+        let algs: Vec<&str> = before["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["alg"].as_str().unwrap())
+            .collect();
+        assert_eq!(algs.len(), 2, "{name}: {before}");
+        assert!(
+            algs.contains(&"RS256") && algs.contains(&"ES256"),
+            "{name}: {before}"
+        );
+        let es = |keys: &Value| {
+            keys["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|k| k["alg"] == "ES256")
+                .map(|k| k["kid"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        };
+        let old_kid = es(&before)[0].clone();
+        // Without a master key the private keys are stored as they are (SECURITY.md).
+        use rampart_core::Clock as _;
+        let stored = node
+            .server()
+            .state
+            .store
+            .idp_keys(node.clock.now())
+            .await
+            .unwrap();
+        assert!(stored.iter().all(|k| !k.sealed), "{name}");
         assert_eq!(
             node.post_empty("/api/v1/idp/keys/rotate", &user_token)
                 .await
@@ -787,9 +833,10 @@ async fn third_party_clients_ask_consent_once_and_administrators_manage_clients_
         );
         let (status, rotated) = node.post_empty("/api/v1/idp/keys/rotate", &admin).await;
         assert_eq!(status, StatusCode::OK, "{name}: {rotated}");
+        // A new key of each algorithm, published beside the old ones.
         assert_eq!(
             jwks(&node).await["keys"].as_array().unwrap().len(),
-            2,
+            4,
             "{name}"
         );
         let kid_of = |token: &str| {
@@ -830,8 +877,8 @@ async fn third_party_clients_ask_consent_once_and_administrators_manage_clients_
         );
         assert_eq!(
             events(&node, "idp.key.rotate", "success").await.0,
-            1,
-            "{name}"
+            2,
+            "{name}: one per algorithm"
         );
 
         // Secret rotation and removal.
@@ -996,8 +1043,8 @@ async fn rotating_the_signing_key_needs_a_recent_second_factor() {
         let (_, keys) = node.get("/api/v1/idp/keys", &root).await;
         assert_eq!(
             keys["keys"].as_array().unwrap().len(),
-            1,
-            "{name}: nothing rotated"
+            2,
+            "{name}: nothing rotated (one key per algorithm)"
         );
         let now = node.clock.now().unix_timestamp();
         let code = format!(
@@ -1010,12 +1057,150 @@ async fn rotating_the_signing_key_needs_a_recent_second_factor() {
         assert_eq!(status, StatusCode::NO_CONTENT, "{name}");
         let (status, keys) = node.post_empty("/api/v1/idp/keys/rotate", &root).await;
         assert_eq!(status, StatusCode::OK, "{name}: {keys}");
-        assert_eq!(keys["keys"].as_array().unwrap().len(), 2, "{name}");
+        assert_eq!(keys["keys"].as_array().unwrap().len(), 4, "{name}");
+        // With a master key, the private keys are stored sealed under it: what the database
+        // holds is no key, and the provider still signs and publishes with them.
+        let stored = node
+            .server()
+            .state
+            .store
+            .idp_keys(node.clock.now())
+            .await
+            .unwrap();
+        assert_eq!(stored.len(), 4, "{name}");
+        for key in &stored {
+            assert!(key.sealed, "{name}: {} sealed", key.kid);
+            for alg in [Alg::Es256, Alg::Rs256] {
+                assert!(
+                    SigningKey::from_pkcs8(&key.kid, alg, &key.private).is_err(),
+                    "{name}: a plain key in the database"
+                );
+            }
+        }
+        let (status, jwks) = node.get("/oauth2/jwks", "").await;
         assert_eq!(
-            events(&node, "idp.key.rotate", "success").await.0,
-            1,
+            (status, jwks["keys"].as_array().map(Vec::len)),
+            (StatusCode::OK, Some(4)),
             "{name}"
         );
+        assert_eq!(
+            events(&node, "idp.key.rotate", "success").await.0,
+            2,
+            "{name}: one per algorithm"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_out_ends_the_refresh_tokens_of_that_sign_in_and_offline_ones_stay() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let admin = node.admin().await;
+        node.create_user(Provider::End, "alice", USER_PASSWORD, false)
+            .await;
+        let (id, secret) = wiki(&node, &admin).await;
+        let auth = Some((id.as_str(), secret.as_str()));
+        let challenge = challenge_of(VERIFIER);
+        // The tokens of one grant with `scope`, through the session `cookie`.
+        let grant = |cookie: String, scope: &'static str| {
+            let (node, id, challenge) = (&node, id.clone(), challenge.clone());
+            async move {
+                let mut pairs = code_request(&id, RP, &challenge);
+                pairs.retain(|(k, _)| *k != "scope");
+                pairs.push(("scope", scope));
+                let r = authorize(node, Some(&cookie), &pairs).await;
+                assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", node.name());
+                let code = param(&location(&r), "code").expect("a code");
+                let (status, tokens) = post_form(
+                    node,
+                    "token",
+                    auth,
+                    &[
+                        ("grant_type", "authorization_code"),
+                        ("code", &code),
+                        ("redirect_uri", RP),
+                        ("code_verifier", VERIFIER),
+                    ],
+                )
+                .await;
+                assert_eq!(status, StatusCode::OK, "{}: {tokens}", node.name());
+                tokens
+            }
+        };
+        let refresh = |tokens: &Value| {
+            let (node, token) = (&node, tokens["refresh_token"].as_str().unwrap().to_owned());
+            async move {
+                post_form(
+                    node,
+                    "token",
+                    auth,
+                    &[("grant_type", "refresh_token"), ("refresh_token", &token)],
+                )
+                .await
+            }
+        };
+        let cookie = session(&node, "alice").await;
+        let online = grant(cookie.clone(), "openid profile").await;
+        let offline = grant(cookie.clone(), "openid offline_access").await;
+        // Someone else's logout with alice's ID token ends nothing of hers.
+        let hint = online["id_token"].as_str().unwrap().to_owned();
+        let logout = |cookie: Option<String>| {
+            let (node, hint) = (&node, hint.clone());
+            async move {
+                let q = query(&[
+                    ("id_token_hint", hint.as_str()),
+                    ("post_logout_redirect_uri", RP_LOGOUT),
+                ]);
+                let mut request = node.client.get(format!("{}/oauth2/logout?{q}", node.base));
+                if let Some(c) = cookie {
+                    request = request.header("cookie", c);
+                }
+                request.send().await.unwrap().status()
+            }
+        };
+        assert_eq!(logout(None).await, StatusCode::SEE_OTHER, "{name}");
+        assert_eq!(
+            refresh(&online).await.0,
+            StatusCode::OK,
+            "{name}: still live"
+        );
+
+        // Alice signs out from the application: her session and that sign-in's refresh
+        // tokens end; the offline grant stays.
+        let online = grant(cookie.clone(), "openid profile").await;
+        assert_eq!(
+            logout(Some(cookie.clone())).await,
+            StatusCode::SEE_OTHER,
+            "{name}"
+        );
+        assert_eq!(refresh(&online).await.0, StatusCode::BAD_REQUEST, "{name}");
+        let (status, body) = userinfo(&node, online["access_token"].as_str().unwrap()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}: {body}");
+        // A refresh rotates the token: the next one is the answer's.
+        let (status, offline) = refresh(&offline).await;
+        assert_eq!(status, StatusCode::OK, "{name}: offline stays: {offline}");
+        let logouts: Vec<Value> = node
+            .events()
+            .await
+            .iter()
+            .filter(|e| e.action == "idp.logout" && e.outcome == "success")
+            .map(|e| serde_json::from_str(&e.details).unwrap())
+            .collect();
+        let revoked: Vec<&Value> = logouts.iter().map(|d| &d["grants_revoked"]).collect();
+        assert_eq!(revoked, [&json!(0), &json!(2)], "{name}: {logouts:?}");
+
+        // Signing out everywhere ends every sign-in's refresh tokens too.
+        let cookie = session(&node, "alice").await;
+        let online = grant(cookie.clone(), "openid profile").await;
+        let token = node.login("end", "alice", USER_PASSWORD).await;
+        let (status, _) = node
+            .post_empty("/api/v1/auth/logout?all=true", &token)
+            .await;
+        assert!(status.is_success(), "{name}: {status}");
+        assert_eq!(refresh(&online).await.0, StatusCode::BAD_REQUEST, "{name}");
+        let (status, body) = refresh(&offline).await;
+        assert_eq!(status, StatusCode::OK, "{name}: offline stays: {body}");
     })
     .await;
 }

@@ -980,7 +980,7 @@ async fn an_operator_authorizes_a_requester_from_the_console_inbox() {
             "{html}"
         );
         assert!(!html.contains("<img src=x"), "{html}");
-        let action = format!("/console/support/{id}/authorize");
+        let action = format!("/console/support/cases/{id}/authorize");
         assert!(html.contains(&action), "{html}");
 
         // A forged form (no token) changes nothing.
@@ -1000,7 +1000,7 @@ async fn an_operator_authorizes_a_requester_from_the_console_inbox() {
         let done = browser
             .post(format!("{}{action}", node.base))
             .header("origin", &node.base)
-            .form(&[("_csrf", csrf_of(&html).as_str())])
+            .form(&[("_csrf", csrf_of(&html).as_str()), ("from", "list")])
             .send()
             .await
             .unwrap();
@@ -1028,7 +1028,7 @@ async fn an_operator_authorizes_a_requester_from_the_console_inbox() {
         let again = browser
             .post(format!("{}{action}", node.base))
             .header("origin", &node.base)
-            .form(&[("_csrf", csrf_of(&after).as_str())])
+            .form(&[("_csrf", csrf_of(&after).as_str()), ("from", "list")])
             .send()
             .await
             .unwrap();

@@ -14,6 +14,7 @@
 #[path = "../kit/mod.rs"]
 mod kit;
 mod passkeys;
+mod support;
 mod two_factor;
 
 use std::path::{Path, PathBuf};

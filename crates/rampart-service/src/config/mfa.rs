@@ -13,6 +13,10 @@ pub struct MfaConfig {
     /// IT roles whose holders must sign in with a second factor, comma-separated (for
     /// example `operator,auditor`); empty for none.
     pub required_it_roles: String,
+    /// Application roles whose holders (directly or through a group) must sign in with a
+    /// second factor, comma-separated as `application/role`, or `application/*` for every
+    /// role of the application (for example `payroll/approver,treasury/*`); empty for none.
+    pub required_app_roles: String,
     /// A sensitive operation (deploying to a step-up environment, changing permissions or
     /// roles, resetting another user's factors) needs a second factor verified in the
     /// session within this many minutes, for users who have one or must have one.
@@ -35,6 +39,7 @@ impl Default for MfaConfig {
         MfaConfig {
             required_for_administrators: false,
             required_it_roles: String::new(),
+            required_app_roles: String::new(),
             step_up_minutes: 10,
             step_up_environments: "production".into(),
             pending_login_minutes: 5,
@@ -49,10 +54,21 @@ pub fn list(text: &str) -> impl Iterator<Item = &str> {
     text.split(',').map(str::trim).filter(|s| !s.is_empty())
 }
 
+/// The `(application, role)` pairs of `required_app_roles` (`role` is `*` for every role);
+/// an item without a `/` is left out (validation refuses it).
+pub fn app_roles(text: &str) -> impl Iterator<Item = (&str, &str)> {
+    list(text).filter_map(|item| {
+        let (app, role) = item.split_once('/')?;
+        Some((app.trim(), role.trim()))
+    })
+}
+
 impl MfaConfig {
     /// Whether the policy requires a second factor of anyone.
     pub fn requires_any(&self) -> bool {
-        self.required_for_administrators || list(&self.required_it_roles).next().is_some()
+        self.required_for_administrators
+            || list(&self.required_it_roles).next().is_some()
+            || list(&self.required_app_roles).next().is_some()
     }
 
     /// Checks the `[mfa]` values; `fail(key, value, allowed)` makes the error.
@@ -99,6 +115,21 @@ impl MfaConfig {
                 ));
             }
         }
+        let pair_ok = |item: &str| {
+            item.split_once('/').is_some_and(|(app, role)| {
+                name_ok(app.trim())
+                    && !app.trim().is_empty()
+                    && (role.trim() == "*" || (name_ok(role.trim()) && !role.trim().is_empty()))
+            })
+        };
+        if !list(&self.required_app_roles).all(pair_ok) {
+            return Err(fail(
+                "mfa.required_app_roles",
+                self.required_app_roles.clone(),
+                "`application/role` or `application/*` items separated by commas, names of \
+                 ASCII letters, digits, '-', '_' or '.'",
+            ));
+        }
         if self.issuer.trim().is_empty()
             || self.issuer.len() > 64
             || self.issuer.chars().any(|c| c.is_control() || c == ':')
@@ -110,15 +141,12 @@ impl MfaConfig {
             ));
         }
         if self.requires_any() && !master_key_set {
-            let key = if self.required_for_administrators {
-                "mfa.required_for_administrators"
+            let (key, value) = if self.required_for_administrators {
+                ("mfa.required_for_administrators", "true".to_owned())
+            } else if list(&self.required_it_roles).next().is_some() {
+                ("mfa.required_it_roles", self.required_it_roles.clone())
             } else {
-                "mfa.required_it_roles"
-            };
-            let value = if self.required_for_administrators {
-                "true".to_owned()
-            } else {
-                self.required_it_roles.clone()
+                ("mfa.required_app_roles", self.required_app_roles.clone())
             };
             return Err(fail(
                 key,

@@ -180,6 +180,26 @@ fn errors_name_key_value_and_what_is_allowed() {
             "mfa.passkey_rp_id",
             "neither the host",
         ),
+        // Application roles are named with their application; requiring them needs the
+        // master key the factors are sealed under.
+        (
+            Some("[mfa]\nrequired_app_roles = \"shop/Manager,Clerk\"\n"),
+            &[],
+            "mfa.required_app_roles",
+            "application/role",
+        ),
+        (
+            Some("[mfa]\nrequired_app_roles = \"shop/\"\n"),
+            &[],
+            "mfa.required_app_roles",
+            "application/*",
+        ),
+        (
+            Some("[mfa]\nrequired_app_roles = \"shop/*\"\n"),
+            &[],
+            "mfa.required_app_roles",
+            "master key",
+        ),
     ];
     for (file, env, key, allowed) in cases {
         let err = load(*file, env, &[]).unwrap_err();

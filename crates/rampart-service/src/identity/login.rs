@@ -105,7 +105,8 @@ pub(crate) async fn start_session(
     })
 }
 
-/// Ends `session`, or with `all` every session of the caller.
+/// Ends `session`, or with `all` every session of the caller and the refresh tokens outside
+/// applications hold from their sign-ins.
 pub async fn logout(
     state: &AppState,
     caller: &Caller,
@@ -117,6 +118,18 @@ pub async fn logout(
         state
             .store
             .revoke_user_sessions(caller.user.id, now, &caller.audit)
+            .await?;
+        // Signed out everywhere: the outside applications' refresh tokens of those sign-ins
+        // too (those granted `offline_access` stay, as the user consented to that).
+        state
+            .store
+            .idp_revoke_sign_in_families(
+                caller.user.id,
+                None,
+                "the user signed out everywhere",
+                now,
+                &caller.audit,
+            )
             .await?;
     } else {
         state

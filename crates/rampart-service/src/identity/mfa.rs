@@ -33,7 +33,7 @@ use time::{Duration, OffsetDateTime};
 use zeroize::Zeroizing;
 
 use crate::caller::{Caller, Origin};
-use crate::config::mfa::list;
+use crate::config::mfa::{app_roles, list};
 use crate::identity::login::{self, check_throttles, count_failure, LoggedIn};
 use crate::state::AppState;
 
@@ -114,22 +114,49 @@ pub struct Status {
     pub required: bool,
 }
 
-/// Whether the `[mfa]` policy requires a second factor of `user`: IT users only, as an
-/// administrator or through one of the configured IT roles.
+/// Whether the `[mfa]` policy requires a second factor of `user`: an IT user as an
+/// administrator or through one of the configured IT roles; anyone holding one of the
+/// configured application roles (directly or through a group, as authorization sees it now).
 pub async fn required(state: &AppState, user: &User) -> Result<bool, Error> {
     let policy = &state.config.mfa;
-    if user.provider != Provider::It {
-        return Ok(false);
+    if user.provider == Provider::It {
+        if policy.required_for_administrators && user.is_admin {
+            return Ok(true);
+        }
+        let wanted: Vec<&str> = list(&policy.required_it_roles).collect();
+        if !wanted.is_empty() {
+            let roles = state.store.it_roles_of(user.id).await?;
+            if roles.iter().any(|r| wanted.contains(&r.as_str())) {
+                return Ok(true);
+            }
+        }
     }
-    if policy.required_for_administrators && user.is_admin {
-        return Ok(true);
-    }
-    let wanted: Vec<&str> = list(&policy.required_it_roles).collect();
+    holds_required_app_role(state, user).await
+}
+
+/// Whether `user` holds one of `[mfa] required_app_roles` now.
+async fn holds_required_app_role(state: &AppState, user: &User) -> Result<bool, Error> {
+    let wanted: Vec<(&str, &str)> = app_roles(&state.config.mfa.required_app_roles).collect();
     if wanted.is_empty() {
         return Ok(false);
     }
-    let roles = state.store.it_roles_of(user.id).await?;
-    Ok(roles.iter().any(|r| wanted.contains(&r.as_str())))
+    // A grant made on another node counts from this sign-in on.
+    state.authz.fresh(None).await?;
+    let view = state.authz.view();
+    let Some(num) = view.user_num(user.id) else {
+        return Ok(false);
+    };
+    let now =
+        i64::try_from(state.clock.now().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+    Ok(wanted.into_iter().any(|(app, role)| {
+        view.app(app).is_some_and(|app| {
+            let held = view.roles.roles_of(&view.acl, num, app, now);
+            match role {
+                "*" => !held.is_empty(),
+                name => view.role(app, name).is_some_and(|r| held.contains(&r)),
+            }
+        })
+    }))
 }
 
 /// The step after a verified first factor: admits the user (disabled account, expired

@@ -338,19 +338,36 @@ pub async fn check_logout(
 }
 
 /// Records a logout the adapter carried out (the session itself is ended by
-/// `identity::logout`, which records `auth.logout`).
+/// `identity::logout`, which records `auth.logout`). When it ended the user's session (the
+/// browser was signed in as the user the hint names), the refresh tokens the client holds
+/// for that user without `offline_access` end with it.
 pub async fn logged_out(
     state: &AppState,
     ctx: &AuditContext,
     logout: &Logout,
     ended: bool,
 ) -> Result<(), Error> {
+    let revoked = if ended {
+        state
+            .store
+            .idp_revoke_sign_in_families(
+                logout.user,
+                Some(&logout.client_id),
+                "the user signed out",
+                state.clock.now(),
+                ctx,
+            )
+            .await?
+    } else {
+        0
+    };
     super::recorded(
         state,
         ctx,
         "idp.logout",
         &logout.client_id,
-        json!({ "client_id": logout.client_id, "user": logout.user.to_string(), "session_ended": ended }),
+        json!({ "client_id": logout.client_id, "user": logout.user.to_string(),
+                "session_ended": ended, "grants_revoked": revoked }),
     )
     .await
 }

@@ -4,7 +4,7 @@
 use rampart_api::idp::{IdpClientCreated, IdpClientInfo, NewIdpClientRequest};
 use rampart_core::Error;
 use rampart_idp::grant::{Kind, Secret};
-use rampart_idp::SCOPES;
+use rampart_idp::{jwt, SCOPES};
 use rampart_store::{IdpClient, NewIdpClient};
 use time::format_description::well_known::Rfc3339;
 
@@ -30,6 +30,7 @@ pub fn info(c: &IdpClient) -> IdpClientInfo {
         post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
         scopes: c.scopes.clone(),
         grant_types: c.grant_types.clone(),
+        id_token_signed_response_alg: c.id_token_alg.clone(),
         created_at: c.created_at.format(&Rfc3339).unwrap_or_default(),
     }
 }
@@ -143,6 +144,11 @@ pub async fn create(
             list
         }
     };
+    let id_token_alg = match request.id_token_signed_response_alg.as_deref() {
+        None => jwt::DEFAULT_ID_TOKEN_ALG,
+        Some(name) => jwt::Alg::parse(name)
+            .ok_or_else(|| Error::invalid("id_token_signed_response_alg", "RS256 or ES256"))?,
+    };
     let secret = if request.kind == "public" {
         None
     } else {
@@ -160,6 +166,7 @@ pub async fn create(
         post_logout_redirect_uris: request.post_logout_redirect_uris.clone(),
         scopes,
         grant_types,
+        id_token_alg: id_token_alg.as_str().to_owned(),
     };
     let now = state.clock.now();
     state

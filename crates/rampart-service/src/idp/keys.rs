@@ -1,5 +1,6 @@
-//! The provider's signing keys: the first made at first use, cached per node, rotated by an
-//! administrator.
+//! The provider's signing keys, one of each algorithm (`jwt::Alg`): the first made at first
+//! use, cached per node, rotated by an administrator (a rotation replaces the key of every
+//! algorithm).
 //!
 //! Rotation publishes the new key at once and lets it sign only [`PUBLISH_AHEAD`] later, so
 //! relying parties (and the other nodes, whose caches live [`CACHE_FOR`]) have fetched it
@@ -9,7 +10,7 @@
 use std::sync::{Arc, RwLock};
 
 use rampart_core::{AuditContext, Error};
-use rampart_idp::jwt::{generate_pkcs8, PublicKey, SigningKey};
+use rampart_idp::jwt::{generate_pkcs8, Alg, PublicKey, SigningKey};
 use rampart_store::StoredKey;
 use time::{Duration, OffsetDateTime};
 
@@ -29,12 +30,22 @@ pub const RETIRE_AFTER: Duration = Duration::hours(1);
 pub struct Loaded {
     /// When they were read.
     pub at: OffsetDateTime,
-    /// The key that signs now.
-    pub signer: Arc<SigningKey>,
+    /// The keys that sign now, one per algorithm (in `Alg::ALL` order).
+    signers: Arc<Vec<SigningKey>>,
     /// Every published key.
     pub published: Arc<Vec<PublicKey>>,
     /// The stored rows (for the administrators' list).
     pub stored: Arc<Vec<StoredKey>>,
+}
+
+impl Loaded {
+    /// The key of `alg` that signs now.
+    pub fn signer(&self, alg: Alg) -> Result<&SigningKey, Error> {
+        self.signers
+            .iter()
+            .find(|k| k.alg() == alg)
+            .ok_or_else(|| Error::Internal(format!("no {} key signs yet", alg.as_str())))
+    }
 }
 
 /// A node's cache of the keys.
@@ -68,40 +79,87 @@ pub async fn current(state: &AppState) -> Result<Loaded, Error> {
     reload(state, now).await
 }
 
-/// Reads the keys from the store now (after a rotation on this node).
+/// Reads the keys from the store now (after a rotation on this node); the first key of an
+/// algorithm is made when there is none.
 pub async fn reload(state: &AppState, now: OffsetDateTime) -> Result<Loaded, Error> {
     let mut stored = state.store.idp_keys(now).await?;
-    if stored.is_empty() {
-        let der = generate_pkcs8().map_err(key_error)?;
-        let kid = new_kid()?;
-        let ctx = state.system_context();
-        state
-            .store
-            .idp_add_key(&kid, &der, now, now + RETIRE_AFTER, true, now, &ctx)
-            .await?;
-        stored = state.store.idp_keys(now).await?;
-    }
-    let mut published = Vec::with_capacity(stored.len());
-    let mut signer = None;
-    for key in &stored {
-        let signing = SigningKey::from_pkcs8(&key.kid, &key.private).map_err(key_error)?;
-        published.push(signing.public());
-        // The newest key whose time to sign has come (rows are in `signs_from` order).
-        if key.signs_from <= now {
-            signer = Some(signing);
+    for alg in Alg::ALL {
+        if !stored.iter().any(|k| k.alg == alg.as_str()) {
+            let kid = new_kid()?;
+            let (private, sealed) = new_key(state, &kid, alg)?;
+            let ctx = state.system_context();
+            state
+                .store
+                .idp_add_key(
+                    &kid,
+                    alg.as_str(),
+                    &private,
+                    sealed,
+                    now,
+                    now + RETIRE_AFTER,
+                    true,
+                    now,
+                    &ctx,
+                )
+                .await?;
+            stored = state.store.idp_keys(now).await?;
         }
     }
-    let signer = signer.ok_or_else(|| Error::Internal("no signing key signs yet".into()))?;
+    let mut published = Vec::with_capacity(stored.len());
+    let mut signers: Vec<SigningKey> = Vec::new();
+    for key in &stored {
+        let alg = Alg::parse(&key.alg)
+            .ok_or_else(|| Error::Internal(format!("a stored key of algorithm {}", key.alg)))?;
+        let der = if key.sealed {
+            state
+                .keys
+                .open_secret(PURPOSE, &key.kid, &key.private)
+                .unwrap_or_else(|| {
+                    Err(Error::Internal(
+                        "the provider's signing keys are sealed under a master key, and none \
+                         is configured ([keys] master_key)"
+                            .into(),
+                    ))
+                })?
+        } else {
+            zeroize::Zeroizing::new(key.private.clone())
+        };
+        let signing = SigningKey::from_pkcs8(&key.kid, alg, &der).map_err(key_error)?;
+        published.push(signing.public());
+        // The newest key of its algorithm whose time to sign has come (rows are in
+        // `signs_from` order).
+        if key.signs_from <= now {
+            signers.retain(|k| k.alg() != alg);
+            signers.push(signing);
+        }
+    }
+    signers.sort_by_key(|k| Alg::ALL.iter().position(|a| *a == k.alg()));
     let loaded = Loaded {
         at: now,
-        signer: Arc::new(signer),
+        signers: Arc::new(signers),
         published: Arc::new(published),
         stored: Arc::new(stored),
     };
+    for alg in Alg::ALL {
+        loaded.signer(alg)?;
+    }
     if let Ok(mut guard) = state.idp.loaded.write() {
         *guard = Some(loaded.clone());
     }
     Ok(loaded)
+}
+
+/// What sealed signing keys are sealed for (the key id is the owner).
+const PURPOSE: &str = "idp-signing-key";
+
+/// A new private key of `alg` named `kid`, as stored: sealed under the master key when one is
+/// configured (and whether it is), plain PKCS#8 otherwise.
+fn new_key(state: &AppState, kid: &str, alg: Alg) -> Result<(Vec<u8>, bool), Error> {
+    let der = zeroize::Zeroizing::new(generate_pkcs8(alg).map_err(key_error)?);
+    match state.keys.seal_secret(PURPOSE, kid, &der) {
+        Some(sealed) => Ok((sealed?, true)),
+        None => Ok((der.to_vec(), false)),
+    }
 }
 
 fn new_kid() -> Result<String, Error> {
@@ -117,25 +175,30 @@ pub async fn rotate(state: &AppState, caller: &Caller) -> Result<Loaded, Error> 
     rotate_as(state, &caller.audit).await
 }
 
-/// Rotates the signing key under `ctx` (the offline CLI's system context, or a caller's).
+/// Rotates the signing keys under `ctx` (the offline CLI's system context, or a caller's):
+/// a new key of each algorithm.
 pub async fn rotate_as(state: &AppState, ctx: &AuditContext) -> Result<Loaded, Error> {
     let now = state.clock.now();
-    // Make sure a key exists first, so the new one has one to replace.
+    // Make sure keys exist first, so the new ones have ones to replace.
     reload(state, now).await?;
-    let der = generate_pkcs8().map_err(key_error)?;
-    let kid = new_kid()?;
     let signs_from = now + PUBLISH_AHEAD;
-    state
-        .store
-        .idp_add_key(
-            &kid,
-            &der,
-            signs_from,
-            signs_from + RETIRE_AFTER,
-            false,
-            now,
-            ctx,
-        )
-        .await?;
+    for alg in Alg::ALL {
+        let kid = new_kid()?;
+        let (private, sealed) = new_key(state, &kid, alg)?;
+        state
+            .store
+            .idp_add_key(
+                &kid,
+                alg.as_str(),
+                &private,
+                sealed,
+                signs_from,
+                signs_from + RETIRE_AFTER,
+                false,
+                now,
+                ctx,
+            )
+            .await?;
+    }
     reload(state, now).await
 }

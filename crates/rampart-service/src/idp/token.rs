@@ -7,7 +7,9 @@ use rampart_idp::grant::{
     self, judge_code, judge_refresh, CodeFacts, CodeRequest, CodeVerdict, Kind, Profile,
     RefreshFacts, RefreshVerdict, Secret,
 };
-use rampart_idp::jwt::{ACCESS_TOKEN_TYP, ID_TOKEN_TYP};
+use rampart_idp::jwt::{
+    Alg, ACCESS_TOKEN_ALG, ACCESS_TOKEN_TYP, DEFAULT_ID_TOKEN_ALG, ID_TOKEN_TYP,
+};
 use rampart_store::{IdpClient, NewFamily};
 use serde_json::json;
 use time::Duration;
@@ -230,7 +232,7 @@ async fn code_grant(
     let tokens = sign(
         state,
         issuer,
-        &client.client_id,
+        client,
         &profile,
         &taken.scopes,
         taken.nonce.as_deref(),
@@ -333,7 +335,7 @@ async fn refresh_grant(
     let tokens = sign(
         state,
         issuer,
-        &client.client_id,
+        client,
         &profile(&user),
         &row.scopes,
         None,
@@ -391,7 +393,7 @@ async fn client_credentials(
         TOKEN_LIFETIME,
     );
     let access_token = keys
-        .signer
+        .signer(ACCESS_TOKEN_ALG)?
         .sign(ACCESS_TOKEN_TYP, &claims)
         .map_err(|e| Error::Internal(format!("signing: {e}")))?;
     recorded(
@@ -451,13 +453,17 @@ impl OwnedProfile {
 async fn sign(
     state: &AppState,
     issuer: &str,
-    client_id: &str,
+    client: &IdpClient,
     profile: &OwnedProfile,
     scopes: &[String],
     nonce: Option<&str>,
     auth_time: i64,
     family: Option<&str>,
 ) -> Result<TokenResponse, Error> {
+    let client_id = client.client_id.as_str();
+    // The algorithm the client was registered with; a stored name this provider no longer
+    // signs with falls back to OpenID Connect's default.
+    let id_alg = Alg::parse(&client.id_token_alg).unwrap_or(DEFAULT_ID_TOKEN_ALG);
     let now = state.clock.now().unix_timestamp();
     let keys = keys::current(state).await?;
     let view = profile.view();
@@ -484,11 +490,14 @@ async fn sign(
     );
     let fail = |e: rampart_idp::jwt::KeyError| Error::Internal(format!("signing: {e}"));
     Ok(TokenResponse {
-        access_token: keys.signer.sign(ACCESS_TOKEN_TYP, &access).map_err(fail)?,
+        access_token: keys
+            .signer(ACCESS_TOKEN_ALG)?
+            .sign(ACCESS_TOKEN_TYP, &access)
+            .map_err(fail)?,
         token_type: "Bearer".into(),
         expires_in: TOKEN_LIFETIME,
         scope: scopes.join(" "),
-        id_token: Some(keys.signer.sign(ID_TOKEN_TYP, &id).map_err(fail)?),
+        id_token: Some(keys.signer(id_alg)?.sign(ID_TOKEN_TYP, &id).map_err(fail)?),
         refresh_token: None,
     })
 }

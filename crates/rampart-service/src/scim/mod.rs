@@ -18,6 +18,7 @@
 //! change takes effect on the next decision on every node.
 
 pub mod groups;
+pub mod resources;
 pub mod users;
 
 use rampart_core::{AuditContext, Error, Provider};

@@ -206,18 +206,137 @@ pub async fn open(
     Ok(wire(case, Vec::new()))
 }
 
+/// The types an attachment may have (checked against its content).
+pub fn attachment_types() -> impl Iterator<Item = &'static str> {
+    attachment::TYPES.iter().map(|(t, _)| *t)
+}
+
+/// A file sent with a new case: its name, the type it was sent as, its bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct Upload<'a> {
+    /// The file name.
+    pub name: &'a str,
+    /// The type it was sent as (checked against the content).
+    pub declared: &'a str,
+    /// The content.
+    pub content: &'a [u8],
+}
+
+/// Opens a case with a first attachment (the console's form sends both at once). The file
+/// is checked first, as [`attach`] checks it, so a refused file opens no case.
+pub async fn open_with_attachment(
+    state: &AppState,
+    caller: &Caller,
+    req: OpenCaseRequest,
+    upload: Upload<'_>,
+) -> Result<CaseWire, Error> {
+    attachment::check(
+        upload.name,
+        upload.declared,
+        upload.content,
+        max_attachment(state),
+    )
+    .map_err(|r| Error::invalid(r.field, r.reason))?;
+    let case = open(state, caller, req).await?;
+    attach(
+        state,
+        caller,
+        &case.id,
+        upload.name,
+        upload.declared,
+        upload.content,
+    )
+    .await?;
+    Ok(case)
+}
+
 /// Case `id`, with its comments and attachments.
 pub async fn get(state: &AppState, caller: &Caller, id: &str) -> Result<CaseWire, Error> {
-    let (case, comments, _) = visible(state, caller, id).await?;
+    Ok(read(state, caller, id).await?.0)
+}
+
+/// What the caller may do to a case they see, as `rampart_support::may` answers (the
+/// console shows only the forms they may use; each form's use case checks again).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CaseRights {
+    /// Add a comment or an attachment.
+    pub comment: bool,
+    /// Close it.
+    pub close: bool,
+    /// Reopen it.
+    pub reopen: bool,
+    /// Authorize or ignore its requester.
+    pub decide: bool,
+    /// Share it with a member of its company.
+    pub share: bool,
+}
+
+impl CaseRights {
+    fn of(who: Viewer) -> CaseRights {
+        let may = |op| rampart_support::may(who, op);
+        CaseRights {
+            comment: may(CaseOp::Comment),
+            close: may(CaseOp::Close),
+            reopen: may(CaseOp::Reopen),
+            decide: may(CaseOp::Decide),
+            share: may(CaseOp::Share),
+        }
+    }
+}
+
+/// Case `id`, with its comments and attachments, and what the caller may do to it.
+pub async fn read(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<(CaseWire, CaseRights), Error> {
+    let (case, comments, who) = visible(state, caller, id).await?;
     let attachments = state.store.support_attachments(&case.id).await?;
     let mut c = wire(case, comments);
     c.attachments = attachments.into_iter().map(attachment_wire).collect();
-    Ok(c)
+    Ok((c, CaseRights::of(who)))
+}
+
+/// For each case of a page from [`list`], whether the caller may authorize or ignore its
+/// requester (`rampart_support::may`, `CaseOp::Decide`; the status is judged when
+/// deciding). One read of the caller's standing per company on the page.
+pub async fn deciders(
+    state: &AppState,
+    caller: &Caller,
+    cases: &[CaseWire],
+) -> Result<Vec<bool>, Error> {
+    let op = operator(state, &caller.user).await?;
+    let me = caller.user.id.to_string();
+    let mut standings = std::collections::HashMap::new();
+    let mut out = Vec::with_capacity(cases.len());
+    for c in cases {
+        let standing = match standings.get(&c.company) {
+            Some(s) => *s,
+            None => {
+                let found = company(state, &c.company).await?;
+                let s = state
+                    .store
+                    .support_standing(&found.id, caller.user.id)
+                    .await?;
+                standings.insert(c.company.clone(), s);
+                s
+            }
+        };
+        let who = Viewer {
+            requester: c.requester == me,
+            shared: false,
+            standing,
+            support_staff: op.staff,
+            operator_admin: op.admin,
+        };
+        out.push(rampart_support::may(who, CaseOp::Decide));
+    }
+    Ok(out)
 }
 
 /// The largest attachment: `[support] max_attachment_bytes`, and never more than a request
 /// body may be.
-fn max_attachment(state: &AppState) -> usize {
+pub fn max_attachment(state: &AppState) -> usize {
     let c = &state.config;
     usize::try_from(c.support.max_attachment_bytes.min(c.max_body_bytes)).unwrap_or(usize::MAX)
 }

@@ -16,6 +16,7 @@ pub mod cases;
 pub mod notify;
 
 pub use rampart_support::link::Decision;
+pub use rampart_support::SEVERITIES;
 
 use rampart_api::{CompaniesResponse, CompanyWire, PeopleResponse, PersonWire};
 use rampart_authz::policy::Operation;
@@ -85,6 +86,18 @@ async fn managed(
     }
 }
 
+/// Whether the caller manages company `name`'s people: `Ok` if they do, the 404 of a
+/// missing company otherwise (the check `change_people` makes first; the console asks it
+/// before looking up a person by name, so nobody else learns who exists).
+pub async fn may_manage(state: &AppState, caller: &Caller, name: &str) -> Result<(), Error> {
+    managed(state, caller, name, false).await.map(|_| ())
+}
+
+/// Whether the caller may create companies (operator administrators).
+pub async fn may_create_companies(state: &AppState, caller: &Caller) -> Result<bool, Error> {
+    crate::identity::may(state, &caller.user, Operation::ManageSupportCompanies).await
+}
+
 fn company_wire(c: Company) -> CompanyWire {
     CompanyWire {
         name: c.name,
@@ -98,7 +111,7 @@ pub async fn create_company(
     caller: &Caller,
     name: &str,
 ) -> Result<CompanyWire, Error> {
-    if !crate::identity::may(state, &caller.user, Operation::ManageSupportCompanies).await? {
+    if !may_create_companies(state, caller).await? {
         return Err(Error::Forbidden(
             "only the platform's administrators create support companies".into(),
         ));

@@ -28,6 +28,8 @@ pub struct NewIdpClient {
     pub scopes: Vec<String>,
     /// Grant types it may use.
     pub grant_types: Vec<String>,
+    /// The JOSE algorithm its ID tokens are signed with (`RS256`, `ES256`).
+    pub id_token_alg: String,
 }
 
 /// A registered client.
@@ -49,12 +51,14 @@ pub struct IdpClient {
     pub scopes: Vec<String>,
     /// Grant types it may use.
     pub grant_types: Vec<String>,
+    /// The JOSE algorithm its ID tokens are signed with (`RS256`, `ES256`).
+    pub id_token_alg: String,
     /// Registration time.
     pub created_at: OffsetDateTime,
 }
 
 const COLUMNS: &str = "client_id, name, secret_hash, first_party, redirect_uris, \
-                       post_logout_redirect_uris, scopes, grant_types, created_at";
+                       post_logout_redirect_uris, scopes, grant_types, id_token_alg, created_at";
 
 fn client(row: &Row) -> Result<IdpClient, Error> {
     let list = |name: &str| -> Result<Vec<String>, Error> {
@@ -72,6 +76,7 @@ fn client(row: &Row) -> Result<IdpClient, Error> {
         post_logout_redirect_uris: list("post_logout_redirect_uris")?,
         scopes: split(&scopes),
         grant_types: split(&grants),
+        id_token_alg: row.get("id_token_alg")?,
         created_at: crate::backend::from_millis(row.get("created_at")?)?,
     })
 }
@@ -103,8 +108,8 @@ impl Store {
         }
         tx.exec(
             "INSERT INTO idp_clients (client_id, name, secret_hash, first_party, redirect_uris, \
-             post_logout_redirect_uris, scopes, grant_types, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+             post_logout_redirect_uris, scopes, grant_types, created_at, updated_at, \
+             id_token_alg) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)",
             [
                 new.client_id.as_str().into(),
                 new.name.as_str().into(),
@@ -115,6 +120,7 @@ impl Store {
                 joined(&new.scopes).into(),
                 joined(&new.grant_types).into(),
                 to_millis(now).into(),
+                new.id_token_alg.as_str().into(),
             ],
         )
         .await?;
@@ -127,6 +133,7 @@ impl Store {
             "post_logout_redirect_uris": new.post_logout_redirect_uris,
             "scopes": new.scopes,
             "grant_types": new.grant_types,
+            "id_token_signed_response_alg": new.id_token_alg,
         });
         crate::audit::record(
             &mut tx,

@@ -355,6 +355,48 @@ impl Store {
         Ok(true)
     }
 
+    /// Revokes the live families `user` holds with `client` (with every client when `None`)
+    /// that were granted without `offline_access`: they belong to the sign-in that ended
+    /// (`idp.revoke` each, with `why`). A family granted `offline_access` is the user's
+    /// consent to access while signed out, and stays. How many were revoked.
+    pub async fn idp_revoke_sign_in_families(
+        &self,
+        user: UserId,
+        client: Option<&str>,
+        why: &str,
+        now: OffsetDateTime,
+        ctx: &AuditContext,
+    ) -> Result<u64, Error> {
+        let mut tx = self.write().await?;
+        let live: Vec<(String, String)> = tx
+            .all(
+                "SELECT family_id, client_id FROM idp_families \
+                 WHERE user_id = $1 AND ($2 IS NULL OR client_id = $2) AND revoked_at IS NULL \
+                 AND (' ' || scopes || ' ') NOT LIKE '% offline\\_access %' ESCAPE '\\' \
+                 ORDER BY family_id",
+                [user.to_string().into(), client.map(str::to_owned).into()],
+            )
+            .await?;
+        for (family, client) in &live {
+            tx.exec(
+                "UPDATE idp_families SET revoked_at = $2, revoked_why = $3 WHERE family_id = $1",
+                [family.as_str().into(), to_millis(now).into(), why.into()],
+            )
+            .await?;
+            crate::audit::record(
+                &mut tx,
+                ctx,
+                now,
+                "idp.revoke",
+                Some(format!("idp-client:{client}")),
+                json!({ "client_id": client, "family": family, "reason": why }),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(live.len() as u64)
+    }
+
     /// Whether the family `family_id` is live (exists, not revoked).
     pub async fn idp_family_live(&self, family_id: &str) -> Result<bool, Error> {
         let revoked: Option<Option<i64>> = self

@@ -12,8 +12,12 @@ use crate::Store;
 pub struct StoredKey {
     /// The key id.
     pub kid: String,
-    /// PKCS#8 DER of the P-256 private key.
+    /// The JOSE algorithm it signs with (`ES256`, `RS256`).
+    pub alg: String,
+    /// PKCS#8 DER of the private key, or that sealed under the master key.
     pub private: Vec<u8>,
+    /// Whether `private` is sealed under the master key.
+    pub sealed: bool,
     /// Published from.
     pub created_at: OffsetDateTime,
     /// Signs from.
@@ -36,7 +40,7 @@ impl Store {
         let rows = self
             .reader()
             .rows(
-                "SELECT kid, private, created_at, signs_from, retire_at FROM idp_keys \
+                "SELECT kid, alg, private, sealed, created_at, signs_from, retire_at FROM idp_keys \
                  WHERE retire_at IS NULL OR retire_at > $1 ORDER BY signs_from, kid",
                 [to_millis(now).into()],
             )
@@ -46,7 +50,9 @@ impl Store {
                 let retire: Option<i64> = row.get("retire_at")?;
                 Ok(StoredKey {
                     kid: row.get("kid")?,
+                    alg: row.get("alg")?,
                     private: row.get("private")?,
+                    sealed: row.get("sealed")?,
                     created_at: from_millis(row.get("created_at")?)?,
                     signs_from: from_millis(row.get("signs_from")?)?,
                     retire_at: retire.map(from_millis).transpose()?,
@@ -55,16 +61,18 @@ impl Store {
             .collect()
     }
 
-    /// Adds a key that signs from `signs_from`; keys not yet replaced are retired at
-    /// `retire_others_at` (when every token they may still sign has expired). With
-    /// `only_if_none`, nothing happens when a key is already published (the first key, made
-    /// by whichever node starts first). `idp.key.create` or `idp.key.rotate`; whether it
-    /// was added.
+    /// Adds a key of `alg` that signs from `signs_from`; keys of that algorithm not yet
+    /// replaced are retired at `retire_others_at` (when every token they may still sign has
+    /// expired). With `only_if_none`, nothing happens when a key of `alg` is already
+    /// published (the first key, made by whichever node starts first). `idp.key.create` or
+    /// `idp.key.rotate`; whether it was added.
     #[allow(clippy::too_many_arguments)]
     pub async fn idp_add_key(
         &self,
         kid: &str,
+        alg: &str,
         private: &[u8],
+        sealed: bool,
         signs_from: OffsetDateTime,
         retire_others_at: OffsetDateTime,
         only_if_none: bool,
@@ -75,8 +83,8 @@ impl Store {
         if only_if_none {
             let any: Option<String> = tx
                 .scalar_opt(
-                    "SELECT kid FROM idp_keys WHERE retire_at IS NULL OR retire_at > $1",
-                    [to_millis(now).into()],
+                    "SELECT kid FROM idp_keys WHERE alg = $2 AND (retire_at IS NULL OR retire_at > $1)",
+                    [to_millis(now).into(), alg.into()],
                 )
                 .await?;
             if any.is_some() {
@@ -84,8 +92,8 @@ impl Store {
             }
         }
         tx.exec(
-            "UPDATE idp_keys SET retire_at = $1 WHERE retire_at IS NULL",
-            [to_millis(retire_others_at).into()],
+            "UPDATE idp_keys SET retire_at = $1 WHERE retire_at IS NULL AND alg = $2",
+            [to_millis(retire_others_at).into(), alg.into()],
         )
         .await?;
         tx.exec(
@@ -94,12 +102,15 @@ impl Store {
         )
         .await?;
         tx.exec(
-            "INSERT INTO idp_keys (kid, private, created_at, signs_from) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO idp_keys (kid, alg, private, created_at, signs_from, sealed) \
+             VALUES ($1, $5, $2, $3, $4, $6)",
             [
                 kid.into(),
                 private.into(),
                 to_millis(now).into(),
                 to_millis(signs_from).into(),
+                alg.into(),
+                sealed.into(),
             ],
         )
         .await?;
@@ -116,6 +127,8 @@ impl Store {
             Some(format!("idp-key:{kid}")),
             json!({
                 "kid": kid,
+                "alg": alg,
+                "sealed": sealed,
                 "signs_from": signs_from.unix_timestamp(),
                 "previous_retire_at": retire_others_at.unix_timestamp(),
             }),

@@ -71,6 +71,9 @@ pub struct CreateClient {
     /// offline_access` when none is given).
     #[arg(long = "scope")]
     pub scopes: Vec<String>,
+    /// The algorithm of its ID tokens: RS256 (OpenID Connect's default) or ES256.
+    #[arg(long = "id-token-alg", value_parser = ["RS256", "ES256"])]
+    pub id_token_alg: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,6 +100,7 @@ pub async fn run_clients(command: &IdpClientCommand) -> anyhow::Result<()> {
                 redirect_uris: c.redirect_uris.clone(),
                 post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
                 scopes: (!c.scopes.is_empty()).then(|| c.scopes.clone()),
+                id_token_signed_response_alg: c.id_token_alg.clone(),
             };
             let created = idp.create(&request).await.map_err(fail)?;
             println!(

@@ -71,11 +71,17 @@ fn clients_and_keys_are_administered_from_the_cli() {
         "{out}"
     );
 
+    // One key per algorithm; a rotation adds one of each and retires the old ones.
     let (ok, before, _) = cli(&["idp-key", "list"]);
-    assert!(ok && before.lines().count() == 1, "{before}");
+    assert!(
+        ok && before.lines().count() == 2
+            && before.contains(" RS256 ")
+            && before.contains(" ES256 "),
+        "{before}"
+    );
     let (ok, after, err) = cli(&["idp-key", "rotate"]);
     assert!(
-        ok && after.lines().count() == 2 && after.contains("retires"),
+        ok && after.lines().count() == 4 && after.matches("retires").count() == 2,
         "{after}{err}"
     );
 

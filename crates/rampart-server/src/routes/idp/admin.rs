@@ -136,7 +136,7 @@ fn key_list(loaded: &keys::Loaded) -> IdpKeyList {
             .iter()
             .map(|k| IdpKeyInfo {
                 kid: k.kid.clone(),
-                alg: rampart_idp::jwt::ALG.into(),
+                alg: k.alg.clone(),
                 published_at: t(k.created_at),
                 signs_from: t(k.signs_from),
                 retire_at: k.retire_at.map(t),
