@@ -175,8 +175,30 @@ pub struct CheckpointView {
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub signed_at: OffsetDateTime,
-    /// The verifier key (`<name>+<hash>+<key>`), as `rampart audit public-key` prints it.
+    /// The verifier key (`<name>+<hash>+<key>`), as `rampart audit public-key` prints it:
+    /// the log's first key, from which rotations are followed.
     pub verifier_key: String,
+    /// The verifier key that signed this checkpoint (the first key until a rotation).
+    #[serde(default)]
+    pub signing_key: String,
+    /// The witnesses' cosignature lines, which `note` carries after the log's own
+    /// signature lines.
+    #[serde(default)]
+    pub cosignatures: Vec<String>,
+}
+
+/// What `POST /api/v1/audit/keys/rotate` did.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditKeyRotation {
+    /// The new key's generation (1 for the first rotation).
+    pub generation: i64,
+    /// The new verifier key.
+    pub verifier_key: String,
+    /// The key it replaces, which signs nothing after the rotation checkpoint.
+    pub previous_key: String,
+    /// The size of the rotation checkpoint (signed by both keys), when it was signed at
+    /// once; otherwise the next checkpoint is the rotation.
+    pub checkpoint_size: Option<u64>,
 }
 
 /// Query of `GET /api/v1/audit/proof/inclusion`.

@@ -19,6 +19,11 @@
 //! note of size `S`. `verifier_key` says which key the server signed with; a verifier takes
 //! the key it trusts from elsewhere and never from the bundle.
 //!
+//! When the log's signing key was rotated, a last member `"rotations":["<signed note>",...]`
+//! holds the rotation checkpoints up to `S`, oldest first (see [`crate::keychain`]): the
+//! verifier follows them from the key it trusts to the key that signed `checkpoint`. It is
+//! absent when there was no rotation.
+//!
 //! # What verification proves
 //!
 //! A bundle verifies when the event text hashes to `leaf` and names `"seq":N`, the
@@ -32,6 +37,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::hash::{from_hex, leaf_hash, to_hex, Hash};
+use crate::keychain::{ChainError, KeyChain};
 use crate::note::{open_for, NoteError, VerifierKey};
 use crate::proof::{verify_inclusion, ProofError};
 
@@ -60,6 +66,9 @@ pub struct ProofBundle {
     pub checkpoint: String,
     /// The key the server signed with (information only).
     pub verifier_key: String,
+    /// The rotation checkpoints up to `size`, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rotations: Vec<String>,
 }
 
 impl ProofBundle {
@@ -85,7 +94,14 @@ impl ProofBundle {
             path: path.iter().map(to_hex).collect(),
             checkpoint: checkpoint.to_owned(),
             verifier_key: verifier_key.to_owned(),
+            rotations: Vec::new(),
         }
+    }
+
+    /// The bundle with the log's rotation checkpoints up to its size, oldest first.
+    pub fn with_rotations(mut self, rotations: Vec<String>) -> Self {
+        self.rotations = rotations;
+        self
     }
 
     /// The bundle as pretty-printed JSON text with a final newline.
@@ -160,6 +176,9 @@ pub enum BundleError {
     /// The checkpoint's signature, key or origin.
     #[error("the checkpoint does not verify: {0}")]
     Checkpoint(#[from] NoteError),
+    /// The rotations do not lead from the trusted key to the checkpoint's key.
+    #[error("the key rotations do not verify: {0}")]
+    KeyChain(ChainError),
     /// The checkpoint signs another size than the bundle's.
     #[error("the checkpoint signs size {signed}, the bundle says {size}")]
     Size {
@@ -202,7 +221,42 @@ pub fn verify_bundle(
             return Err(BundleError::WrongSeq { seq: bundle.seq });
         }
     }
-    let checkpoint = open_for(origin.unwrap_or(&bundle.origin), &bundle.checkpoint, key)?;
+    let origin = origin.unwrap_or(&bundle.origin);
+    let mut chain = KeyChain::new(key.clone());
+    let mut last = 0;
+    // A trusted key a rotation introduced starts the chain after that rotation.
+    let introduces_key = |note: &String| {
+        crate::note::split_note(note)
+            .ok()
+            .and_then(|(text, _)| crate::Checkpoint::parse(text).ok())
+            .and_then(|c| crate::keychain::rotation_of(&c).ok().flatten())
+            .is_some_and(|(_, new)| new == *key)
+    };
+    let start = bundle
+        .rotations
+        .iter()
+        .rposition(introduces_key)
+        .map_or(0, |i| i + 1);
+    for note in &bundle.rotations[start..] {
+        let accepted = chain.accept(note).map_err(BundleError::KeyChain)?;
+        let size = accepted.checkpoint.size;
+        if accepted.rotated_to.is_none() || size < last || size > bundle.size {
+            return Err(BundleError::KeyChain(ChainError::MalformedRotation {
+                reason: format!(
+                    "the checkpoint of size {size} is not a rotation in order up to {}",
+                    bundle.size
+                ),
+            }));
+        }
+        if accepted.checkpoint.origin != origin {
+            return Err(BundleError::Checkpoint(NoteError::WrongOrigin {
+                expected: origin.to_owned(),
+                found: accepted.checkpoint.origin,
+            }));
+        }
+        last = size;
+    }
+    let checkpoint = open_for(origin, &bundle.checkpoint, chain.current())?;
     if checkpoint.size != bundle.size {
         return Err(BundleError::Size {
             signed: checkpoint.size,

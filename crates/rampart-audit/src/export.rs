@@ -10,7 +10,8 @@
 
 use crate::frontier::Frontier;
 use crate::hash::{from_hex, from_hex_bytes, leaf_hash, to_hex, Hash};
-use crate::note::{open, NoteError, VerifierKey};
+use crate::keychain::{ChainError, KeyChain};
+use crate::note::{open_text, split_note, NoteError, VerifierKey};
 use crate::Checkpoint;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -217,6 +218,6 @@ pub fn checkpoint_line(note: &str) -> String {
 mod reader;
 mod verify;
 
-pub use reader::{verify_reader, verify_reader_in_chunks};
+pub use reader::{verify_reader, verify_reader_in_chunks, verify_reader_with, CHUNK_LINES};
 use verify::{prepare, Prepared};
 pub use verify::{verify_export, Finding, Report, Verifier};

@@ -119,8 +119,10 @@ pub mod escape;
 pub mod export;
 pub mod frontier;
 pub mod hash;
+pub mod keychain;
 pub mod note;
 pub mod proof;
+pub mod witness;
 
 pub use bundle::{verify_bundle, BundleError, ProofBundle, Verified, BUNDLE_FORMAT};
 pub use cache::{CacheError, NoTiles, TileSource, TreeCache, DEFAULT_TILE_HEIGHT};
@@ -132,7 +134,10 @@ pub use export::{
 };
 pub use frontier::{Frontier, FrontierError};
 pub use hash::{empty_root, from_hex, leaf_hash, node_hash, to_hex, Hash, HexError};
-pub use note::{open, open_for, open_text, KeyError, NoteError, SigningKey, VerifierKey};
+pub use keychain::{ChainError, KeyChain};
+pub use note::{
+    open, open_for, open_text, split_note, KeyError, NoteError, SigningKey, VerifierKey,
+};
 pub use proof::{
     consistency_proof_from_leaves, inclusion_proof_from_leaves, verify_consistency,
     verify_inclusion, ProofError,

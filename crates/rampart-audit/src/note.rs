@@ -200,16 +200,29 @@ impl SigningKey {
     /// Signs any note text (well-formed: non-empty UTF-8 ending in a newline, no blank line
     /// at its end, no control character other than newlines) and returns the whole note.
     pub fn sign_text(&self, text: &str) -> Result<String, NoteError> {
+        Ok(format!("{text}\n{}", self.signature_line(text)?))
+    }
+
+    /// The signature line (`— <name> <base64(key hash ‖ signature)>` and its newline) of
+    /// this key over a note text, to add to a note another key signed: a second signature
+    /// of a key rotation, or a witness's cosignature.
+    pub fn signature_line(&self, text: &str) -> Result<String, NoteError> {
         check_note_text(text)?;
         let signature = self.key.sign(text.as_bytes());
         let mut blob = Vec::with_capacity(68);
         blob.extend_from_slice(&self.hash.to_be_bytes());
         blob.extend_from_slice(&signature.to_bytes());
         Ok(format!(
-            "{text}\n{SIGNATURE_PREFIX}{} {}\n",
+            "{SIGNATURE_PREFIX}{} {}\n",
             self.name,
             STANDARD.encode(&blob)
         ))
+    }
+
+    /// Adds this key's signature over the note's text to a signed note.
+    pub fn add_signature(&self, note: &str) -> Result<String, NoteError> {
+        let (text, _) = split_note(note)?;
+        Ok(format!("{note}{}", self.signature_line(text)?))
     }
 
     /// Signs a checkpoint and returns the whole signed note.
@@ -335,9 +348,9 @@ fn check_characters(text: &str) -> Result<(), NoteError> {
     Ok(())
 }
 
-/// Opens a signed note: finds the signature by `key` (other signatures, such as witness
-/// cosignatures, are skipped), verifies it and returns the signed text.
-pub fn open_text<'a>(note: &'a str, key: &VerifierKey) -> Result<&'a str, NoteError> {
+/// Splits a signed note into its text (with its final newline) and its block of signature
+/// lines (each with its newline), checking only the shape, not the signatures.
+pub fn split_note(note: &str) -> Result<(&str, &str), NoteError> {
     check_characters(note)?;
     let split = note.rfind("\n\n").ok_or(NoteError::Malformed {
         reason: "no blank line before the signatures",
@@ -348,6 +361,13 @@ pub fn open_text<'a>(note: &'a str, key: &VerifierKey) -> Result<&'a str, NoteEr
             reason: "the signature block is empty or does not end with a newline",
         });
     }
+    Ok((text, signatures))
+}
+
+/// Opens a signed note: finds the signature by `key` (other signatures, such as witness
+/// cosignatures, are skipped), verifies it and returns the signed text.
+pub fn open_text<'a>(note: &'a str, key: &VerifierKey) -> Result<&'a str, NoteError> {
+    let (text, signatures) = split_note(note)?;
     let mut found: Option<Signature> = None;
     for (count, line) in signatures[..signatures.len() - 1].split('\n').enumerate() {
         if count >= MAX_SIGNATURES {

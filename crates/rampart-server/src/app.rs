@@ -246,6 +246,7 @@ fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(audit_api::events))
         .routes(routes!(audit_api::report_integration))
         .routes(routes!(audit_api::checkpoint, audit_api::sign_checkpoint))
+        .routes(routes!(audit_api::rotate_audit_key))
         .routes(routes!(audit_api::inclusion))
         .routes(routes!(audit_api::consistency))
         .routes(routes!(apps::list, apps::create))

@@ -15,6 +15,7 @@ pub mod routes;
 pub mod serve;
 pub mod tls;
 pub mod transport;
+pub mod witness;
 
 pub use app::{openapi_json, router};
 pub use serve::{open_store, Server, StartError};

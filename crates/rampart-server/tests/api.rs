@@ -18,6 +18,8 @@ mod apps_screens;
 mod apps_sensitive;
 #[path = "api/audit.rs"]
 mod audit;
+#[path = "api/audit_keys.rs"]
+mod audit_keys;
 #[path = "api/authz.rs"]
 mod authz;
 #[path = "api/findings.rs"]

@@ -171,6 +171,9 @@ pub struct AuditConfig {
     pub retention_days: u32,
     /// Where archive segments go; empty means `<data_dir>/audit-archive`.
     pub archive_dir: String,
+    /// Witnesses that cosign each new checkpoint: `<url> <verifier key>` pairs separated
+    /// by commas (see [`witnesses::parse_witnesses`]); empty for none.
+    pub witnesses: String,
 }
 
 impl Default for Config {
@@ -223,6 +226,7 @@ impl Default for Config {
                 batch_max: 16_384,
                 retention_days: 0,
                 archive_dir: String::new(),
+                witnesses: String::new(),
             },
             metrics: MetricsConfig {
                 token: String::new(),
@@ -632,6 +636,9 @@ impl Config {
                 "a name without spaces or '+', such as rampart.example.org/audit",
             ));
         }
+        if let Err(allowed) = witnesses::parse_witnesses(&a.witnesses) {
+            return Err(fail("audit.witnesses", a.witnesses.clone(), &allowed));
+        }
         for (key, v, range) in [
             ("audit.checkpoint_seconds", a.checkpoint_seconds, 1..=86_400),
             ("audit.verify_seconds", a.verify_seconds, 1..=604_800),
@@ -938,6 +945,7 @@ mod sign_in;
 mod support;
 #[cfg(test)]
 mod tests;
+pub mod witnesses;
 
 pub use alerts::{items as list_items, ranges as address_ranges, AlertsConfig};
 pub use apps::{IntegrationsConfig, KeysConfig};

@@ -30,6 +30,7 @@ pub mod providers;
 pub mod scim;
 pub mod state;
 pub mod support;
+pub mod witness;
 
 pub use caller::Caller;
 pub use config::{Config, ConfigError, Loaded, Overrides};

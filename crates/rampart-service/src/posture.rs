@@ -76,10 +76,19 @@ pub async fn facts(state: &AppState, transport: Transport) -> Result<Facts, Erro
     }
 
     let key_path = config.data_dir.join(crate::audit::KEY_FILE);
-    let audit_key_age_days = std::fs::metadata(&key_path)
-        .and_then(|m| m.modified())
-        .ok()
-        .map(|t| days(now, OffsetDateTime::from(t)));
+    // The current key's age: the newest rotation's, else the key file's.
+    let rotated = store
+        .audit_signing_keys()
+        .await?
+        .pop()
+        .map(|k| k.created_at);
+    let audit_key_age_days = match rotated {
+        Some(at) => Some(days(now, at)),
+        None => std::fs::metadata(&key_path)
+            .and_then(|m| m.modified())
+            .ok()
+            .map(|t| days(now, OffsetDateTime::from(t))),
+    };
     let data_keys = store.posture_data_keys().await?;
     let keys = rampart_posture::Keys {
         audit_key_age_days,
@@ -93,8 +102,7 @@ pub async fn facts(state: &AppState, transport: Transport) -> Result<Facts, Erro
     let checkpoint_verified = match &latest {
         None => None,
         Some(c) => {
-            let key = rampart_audit::VerifierKey::parse(&state.audit.verifier_key())
-                .map_err(|e| Error::Internal(format!("audit verifier key: {e}")))?;
+            let key = state.audit.verifier_at(c.size).await?;
             let signed = rampart_audit::open_for(state.audit.origin(), &c.note, &key).is_ok();
             let root = state.audit.root_at(c.size).await?;
             Some(signed && root == c.root)

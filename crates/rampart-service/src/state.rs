@@ -45,7 +45,7 @@ pub struct Inner {
     /// What runs in each environment, as the application runtime serves it.
     pub apps: crate::apps::Runtime,
     /// The keys of sensitive attribute values.
-    pub keys: crate::apps::keys::FieldKeys,
+    pub keys: Arc<crate::apps::keys::FieldKeys>,
     /// The one outbound HTTP client: integrations' calls.
     pub outbound: crate::apps::integrations::Client,
     /// SAML sign-in: the signing key and identity providers' metadata.
@@ -76,7 +76,7 @@ impl AppState {
         let key = crate::audit::load_or_create_key(&config.data_dir, &config.audit.origin)?;
         let origin = crate::audit::origin_of(&config.audit.origin, &key);
         let credentials = Credentials::new(&config, key.to_text().as_bytes())?;
-        let keys = crate::apps::keys::FieldKeys::from_config(&config)?;
+        let keys = Arc::new(crate::apps::keys::FieldKeys::from_config(&config)?);
         let outbound = crate::apps::integrations::Client::new(&config.integrations)?;
         let audit = AuditLog::new(
             store.clone(),
@@ -85,6 +85,7 @@ impl AppState {
             config.audit.pipeline_capacity as usize,
             config.audit.batch_max as usize,
         )?;
+        audit.use_keys(keys.clone());
         let fence = Fence::new(store.clone());
         let saml = crate::providers::saml::SamlState::new(&config.data_dir);
         let leadership = crate::cluster::Leadership::new(&store, &config.node_id);

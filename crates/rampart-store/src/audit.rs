@@ -14,7 +14,8 @@
 //! writing them, `body.rs` their canonical body, `read.rs` reading them back (rows and
 //! blocks merged in sequence order), `tiles.rs` the stored tiles of the tree,
 //! `erasure.rs` redaction and archiving, `search.rs` the auditors' query, `integrity.rs`
-//! the index against the bodies, `checkpoints.rs` the signed notes, `blocks/` the batched
+//! the index against the bodies, `checkpoints.rs` the signed notes, `signing.rs` the rotated signing keys and witnesses'
+//! cosignatures, `blocks/` the batched
 //! appends' storage and `keys.rs` their search keys.
 
 use std::borrow::Cow;
@@ -39,6 +40,7 @@ mod integrity;
 pub(crate) mod keys;
 mod read;
 mod search;
+mod signing;
 mod tiles;
 
 pub(crate) use append::*;
@@ -50,4 +52,5 @@ pub use read::StoredEvent;
 pub(crate) use read::*;
 pub(crate) use search::passes;
 pub use search::EventQuery;
+pub use signing::StoredSigningKey;
 pub use tiles::AUDIT_TILE_HEIGHT;

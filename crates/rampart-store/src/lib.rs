@@ -28,8 +28,8 @@ pub use apps::{
     AppDatabase, AppWrite, Expect, QueryRows, RowValues, StoredRecord, WrappedKey, ADVANCED_TIMEOUT,
 };
 pub use audit::{
-    decode_block, encode_block, EventQuery, NewEvent, StoredCheckpoint, StoredEvent, Stream,
-    AUDIT_TILE_HEIGHT, BLOCK_EVENTS,
+    decode_block, encode_block, EventQuery, NewEvent, StoredCheckpoint, StoredEvent,
+    StoredSigningKey, Stream, AUDIT_TILE_HEIGHT, BLOCK_EVENTS,
 };
 pub use authz::{AuthzOp, ItScope, NodeRef, Progress, RebuildReport, RecordRow};
 pub use backend::{BackendKind, Store};

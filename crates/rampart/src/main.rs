@@ -155,6 +155,16 @@ enum Command {
     ///     rampart idp-key rotate
     #[command(subcommand, name = "idp-key", verbatim_doc_comment)]
     IdpKey(cmd::idp::IdpKeyCommand),
+    /// A witness of audit logs: a separate process with its own key and state file that
+    /// cosigns a log's checkpoints once it has seen each consistent with the last it
+    /// cosigned (and refuses a fork).
+    ///
+    ///     rampart witness init --dir /var/lib/rampart-witness --origin rampart.example.org/audit \
+    ///         --log-key "$(rampart audit public-key)"
+    ///     rampart witness serve --dir /var/lib/rampart-witness --addr 0.0.0.0:8444 \
+    ///         --tls-cert witness.pem --tls-key witness-key.pem
+    #[command(subcommand, verbatim_doc_comment)]
+    Witness(cmd::witness::WitnessCommand),
     /// The support desk: companies and their members and administrators, cases, comments,
     /// and authorizing or ignoring requesters who are not yet a company's contacts.
     ///
@@ -234,10 +244,26 @@ enum AclCommand {
 
 #[derive(Debug, Subcommand)]
 enum AuditCommand {
-    /// Print the verifier key of the log's signing key (`<name>+<hash>+<key>`), which
-    /// auditors pass to `rampart audit verify --public-key`. The signing key itself
-    /// (audit-signing.key in the data directory) is created on the server's first start.
-    PublicKey,
+    /// Print the verifier key of the log's first signing key (`<name>+<hash>+<key>`), which
+    /// auditors pass to `rampart audit verify --public-key`: rotations are followed from
+    /// it. The signing key itself (audit-signing.key in the data directory) is created on
+    /// the server's first start.
+    PublicKey {
+        /// Print the key the log signs with now instead (after rotations).
+        #[arg(long)]
+        current: bool,
+    },
+    /// Rotate the signing key: a new key, sealed under [keys] master_key in the database
+    /// for every node, signs the next checkpoint together with the old key (the new key's
+    /// public half inside what the old key signs); after it only the new key signs. The
+    /// rotation is recorded as an audit.key.rotate event. Runs through the service like
+    /// the server: with SQLite, stop the server first; with PostgreSQL, the running nodes
+    /// sign with the new key from their next checkpoint. On a running server,
+    /// administrators use POST /api/v1/audit/keys/rotate (with a recent second factor).
+    ///
+    ///     rampart audit rotate-key
+    #[command(verbatim_doc_comment)]
+    RotateKey,
     /// Sign a checkpoint of the log as it is now (the server also signs every
     /// audit.checkpoint_seconds and when it stops), and print it.
     Checkpoint,
@@ -312,6 +338,10 @@ enum AuditCommand {
         /// Require this log origin (default: the export header's).
         #[arg(long, value_name = "ORIGIN")]
         origin: Option<String>,
+        /// A witness's verifier key (or a file holding it), repeatable: the export must
+        /// hold a checkpoint cosigned by every one, and no cosignature by them may be bad.
+        #[arg(long, value_name = "KEY")]
+        witness_key: Vec<String>,
     },
     /// Verify one event's inclusion-proof bundle offline (`rampart-audit-proof/1`, the
     /// "proof bundle" the console's event page offers): the event text against its leaf
@@ -656,8 +686,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             export,
             public_key,
             origin,
+            witness_key,
         }) => {
-            if cmd::audit::audit_verify(export, public_key, origin.as_deref())? {
+            if cmd::audit::audit_verify(export, public_key, origin.as_deref(), witness_key)? {
                 Ok(())
             } else {
                 bail!("the export did not verify")
@@ -707,6 +738,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Providers(command) => cmd::providers::run(command).await,
         Command::IdpClient(command) => cmd::idp::run_clients(command).await,
         Command::IdpKey(command) => cmd::idp::run_keys(command).await,
+        Command::Witness(command) => cmd::witness::run(command).await,
         Command::Module(command) => cmd::modules::run(command).await,
         Command::Env(command) => cmd::env::run(command).await,
         Command::Publishers(command) => cmd::sealed::run(command).await,

@@ -30,6 +30,8 @@ mod sealed;
 mod support;
 #[path = "cli/tour.rs"]
 mod tour;
+#[path = "cli/witness.rs"]
+mod witness;
 
 const PASSWORD: &str = "violet-trombone-gravel-71";
 

@@ -5,7 +5,8 @@
 use super::*;
 
 /// Lines a worker prepares at a time.
-const CHUNK_LINES: usize = 4_096;
+/// Lines per chunk handed to the hashing workers.
+pub const CHUNK_LINES: usize = 4_096;
 
 /// Consecutive lines of an export, each with its newline (the last maybe without).
 struct Chunk {
@@ -50,10 +51,22 @@ pub fn verify_reader_in_chunks(
     chunk_lines: usize,
     progress: &mut dyn FnMut(u64),
 ) -> std::io::Result<Report> {
+    let verifier = Verifier::new(key, expected_origin);
+    verify_reader_with(reader, verifier, workers, chunk_lines, progress)
+}
+
+/// [`verify_reader`] with a verifier set up by the caller (witness keys, for instance) and
+/// chunks of `chunk_lines` lines.
+pub fn verify_reader_with(
+    reader: &mut (dyn std::io::BufRead + Send),
+    mut verifier: Verifier,
+    workers: usize,
+    chunk_lines: usize,
+    progress: &mut dyn FnMut(u64),
+) -> std::io::Result<Report> {
     use std::sync::mpsc;
     use std::sync::{Arc, Mutex};
     let chunk_lines = chunk_lines.max(1);
-    let mut verifier = Verifier::new(key, expected_origin);
     let workers = workers.max(1);
     // Chunks read but not yet fed: the reader takes a credit before each, and gets it back
     // when its chunk has been fed, so memory stays bounded however the workers are scheduled.

@@ -82,6 +82,28 @@ pub enum Finding {
         /// The first such event.
         seq: u64,
     },
+    /// A checkpoint does not continue the log's chain of signing keys: signed by a retired
+    /// key, a rotation signed by one of its two keys only, a rotation bringing a retired
+    /// key back, and so on (see [`crate::keychain`]).
+    #[error("the checkpoint on line {line} does not follow the log's signing keys: {reason}")]
+    KeyChain {
+        /// The line number (from 1).
+        line: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A checkpoint carries a signature by a witness key that does not verify.
+    #[error("the checkpoint on line {line} has a bad cosignature by witness key {witness}: it was altered")]
+    BadCosignature {
+        /// The line number (from 1).
+        line: u64,
+        /// The witness key, as `<name>+<hex8>`.
+        witness: String,
+    },
+    /// Witness keys were given, and no verified checkpoint carries a valid cosignature by
+    /// every one of them.
+    #[error("no verified checkpoint is cosigned by every given witness key")]
+    Unwitnessed,
     /// A line is not valid in this format.
     #[error("line {line} is malformed: {reason}")]
     Malformed {
@@ -118,6 +140,13 @@ pub struct Report {
     pub size: u64,
     /// The root of the tree reached.
     pub root: Hash,
+    /// The key rotations verified, as (checkpoint size, new verifier key).
+    pub rotations: Vec<(u64, String)>,
+    /// The verifier key the log signs with at the end of the export.
+    pub signing_key: String,
+    /// With witness keys: the size of the newest verified checkpoint that every witness
+    /// cosigned. Events after it are signed by the log but not witnessed.
+    pub witnessed_size: Option<u64>,
 }
 
 impl Report {
@@ -265,12 +294,15 @@ pub(super) struct Gap {
 
 /// Verifies an export fed line by line. See the crate documentation for what it proves.
 pub struct Verifier {
-    key: VerifierKey,
+    chain: KeyChain,
+    witnesses: Vec<VerifierKey>,
+    witnessed_size: Option<u64>,
+    rotations: Vec<(u64, String)>,
     expected_origin: Option<String>,
     line: u64,
     header: Option<ExportHeader>,
     frontier: Frontier,
-    pending: BTreeMap<u64, Vec<(u64, Checkpoint)>>,
+    pending: BTreeMap<u64, Vec<(u64, Checkpoint, String)>>,
     last_checkpoint_size: Option<u64>,
     since_seq: u64,
     events: u64,
@@ -286,11 +318,16 @@ pub struct Verifier {
 }
 
 impl Verifier {
-    /// A verifier for exports signed by `key`; with `expected_origin`, checkpoints and the
-    /// header must name that log, otherwise checkpoints must name the header's origin.
+    /// A verifier for exports signed by `key` (the key the log signs with at the export's
+    /// start; rotations in the export are followed from it); with `expected_origin`,
+    /// checkpoints and the header must name that log, otherwise checkpoints must name the
+    /// header's origin.
     pub fn new(key: VerifierKey, expected_origin: Option<String>) -> Self {
         Self {
-            key,
+            chain: KeyChain::new(key),
+            witnesses: Vec::new(),
+            witnessed_size: None,
+            rotations: Vec::new(),
             expected_origin,
             line: 0,
             header: None,
@@ -307,6 +344,23 @@ impl Verifier {
             erased: BTreeSet::new(),
             erasures_recorded_later: Vec::new(),
         }
+    }
+
+    /// Requires a verified checkpoint cosigned by every one of these witness keys, and
+    /// refuses any cosignature by them that does not verify.
+    pub fn with_witnesses(mut self, witnesses: Vec<VerifierKey>) -> Self {
+        self.witnesses = witnesses;
+        self
+    }
+
+    /// Feeds a whole export held in memory and reports (see [`verify_export`]).
+    pub fn feed_all(mut self, export: &[u8]) -> Report {
+        for line in export.split_inclusive(|&b| b == b'\n') {
+            if self.feed(line).is_err() {
+                break;
+            }
+        }
+        self.finish()
     }
 
     /// The tree size verified so far (for progress reporting).
@@ -354,6 +408,9 @@ impl Verifier {
         if self.finding.is_none() {
             self.finding = self.final_finding();
         }
+        if self.finding.is_none() && !self.witnesses.is_empty() && self.witnessed_size.is_none() {
+            self.finding = Some(Finding::Unwitnessed);
+        }
         let covered = self
             .last_checkpoint_size
             .unwrap_or(0)
@@ -370,6 +427,9 @@ impl Verifier {
             checkpoints_not_covered: self.not_covered,
             size: self.frontier.size(),
             root: self.frontier.root(),
+            rotations: self.rotations,
+            signing_key: self.chain.current().to_text(),
+            witnessed_size: self.witnessed_size,
         }
     }
 
@@ -600,12 +660,21 @@ impl Verifier {
         Err(Finding::Duplicate { seq: observed })
     }
 
+    /// A checkpoint line: its signature by some key of the chain is checked now, and the
+    /// chain's rule when the tree reaches its size (checkpoints are taken in size order).
     fn read_checkpoint(&mut self, note: &str) -> Result<(), Finding> {
-        let checkpoint = open(note, &self.key).map_err(|e| match e {
-            NoteError::UnknownKey { .. } => Finding::WrongKey { line: self.line },
-            NoteError::BadSignature { .. } => Finding::BadSignature { line: self.line },
-            other => self.malformed(other.to_string()),
-        })?;
+        let line = self.line;
+        if !self.chain.signed_by_any(note) {
+            let error = match self.chain.check(note) {
+                Err(e) => e,
+                Ok(_) => ChainError::WrongKey {
+                    current: crate::keychain::key_label(self.chain.current()),
+                },
+            };
+            return Err(self.chain_finding(line, error));
+        }
+        let (text, _) = split_note(note).map_err(|e| self.malformed(e.to_string()))?;
+        let checkpoint = Checkpoint::parse(text).map_err(|e| self.malformed(e.to_string()))?;
         if checkpoint.origin != self.origin() {
             return Err(Finding::WrongOrigin {
                 line: self.line,
@@ -625,11 +694,49 @@ impl Verifier {
                 checkpoint.size
             )));
         }
-        self.pending
-            .entry(checkpoint.size)
-            .or_default()
-            .push((self.line, checkpoint));
+        self.pending.entry(checkpoint.size).or_default().push((
+            self.line,
+            checkpoint,
+            note.to_owned(),
+        ));
         self.verify_pending()
+    }
+
+    fn chain_finding(&self, line: u64, error: ChainError) -> Finding {
+        match error {
+            ChainError::WrongKey { .. } => Finding::WrongKey { line },
+            ChainError::BadSignature { .. } => Finding::BadSignature { line },
+            ChainError::Note(e) => Finding::Malformed {
+                line,
+                reason: e.to_string(),
+            },
+            other => Finding::KeyChain {
+                line,
+                reason: other.to_string(),
+            },
+        }
+    }
+
+    /// Whether every witness key cosigned the note; a cosignature by one of them that does
+    /// not verify is a finding.
+    fn cosigned(&self, line: u64, note: &str) -> Result<bool, Finding> {
+        let mut all = true;
+        for witness in &self.witnesses {
+            match open_text(note, witness) {
+                Ok(_) => {}
+                Err(NoteError::UnknownKey { .. }) => all = false,
+                Err(NoteError::BadSignature { key }) => {
+                    return Err(Finding::BadCosignature { line, witness: key })
+                }
+                Err(e) => {
+                    return Err(Finding::Malformed {
+                        line,
+                        reason: e.to_string(),
+                    })
+                }
+            }
+        }
+        Ok(all)
     }
 
     /// Checks the checkpoints waiting for the current size.
@@ -643,12 +750,22 @@ impl Verifier {
             return Ok(());
         };
         let root = self.frontier.root();
-        for (_, checkpoint) in waiting {
+        for (line, checkpoint, note) in waiting {
+            let accepted = self
+                .chain
+                .accept(&note)
+                .map_err(|e| self.chain_finding(line, e))?;
             if checkpoint.root != root {
                 return Err(Finding::RootMismatch {
                     checkpoint_size: size,
                     since_seq: self.since_seq,
                 });
+            }
+            if let Some(new) = accepted.rotated_to {
+                self.rotations.push((size, new.to_text()));
+            }
+            if !self.witnesses.is_empty() && self.cosigned(line, &note)? {
+                self.witnessed_size = Some(size);
             }
             self.checkpoints_verified += 1;
         }
@@ -679,11 +796,5 @@ impl Gap {
 
 /// Verifies a whole export held in memory.
 pub fn verify_export(export: &[u8], key: VerifierKey, expected_origin: Option<String>) -> Report {
-    let mut verifier = Verifier::new(key, expected_origin);
-    for line in export.split_inclusive(|&b| b == b'\n') {
-        if verifier.feed(line).is_err() {
-            break;
-        }
-    }
-    verifier.finish()
+    Verifier::new(key, expected_origin).feed_all(export)
 }

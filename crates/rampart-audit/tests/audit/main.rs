@@ -4,4 +4,6 @@
 
 mod export;
 mod note;
+mod rotation;
 mod tree;
+mod witness;

@@ -9,12 +9,12 @@ use axum::response::{IntoResponse, Response};
 use rampart_audit::hash::to_hex;
 use rampart_core::Error;
 
-use crate::auth::{AuditReader, Authenticated};
+use crate::auth::{Administrator, AuditReader, Authenticated};
 use crate::error::{ApiError, Json, Problem};
 use rampart_api::{
-    AuditEventPage, AuditEventsQuery, CheckpointView, ConsistencyProofView, ConsistencyQuery,
-    InclusionProofView, InclusionQuery, IntegrationReportRequest, IntegrationReportResponse,
-    NoQuery,
+    AuditEventPage, AuditEventsQuery, AuditKeyRotation, CheckpointView, ConsistencyProofView,
+    ConsistencyQuery, InclusionProofView, InclusionQuery, IntegrationReportRequest,
+    IntegrationReportResponse, NoQuery,
 };
 use rampart_service::state::AppState;
 
@@ -118,7 +118,7 @@ pub async fn checkpoint(
         }
         .into());
     };
-    Ok(Json(checkpoint_view(&state, c)))
+    Ok(Json(checkpoint_view(&state, c).await?))
 }
 
 /// Sign a checkpoint of the log as it is now (if it grew since the last) and return it.
@@ -142,18 +142,51 @@ pub async fn sign_checkpoint(
         .audit
         .checkpoint(state.clock.now(), &state.metrics)
         .await?;
-    Ok(Json(checkpoint_view(&state, c)))
+    Ok(Json(checkpoint_view(&state, c).await?))
 }
 
-fn checkpoint_view(state: &AppState, c: rampart_store::StoredCheckpoint) -> CheckpointView {
-    CheckpointView {
+async fn checkpoint_view(
+    state: &AppState,
+    c: rampart_store::StoredCheckpoint,
+) -> Result<CheckpointView, Error> {
+    Ok(CheckpointView {
         origin: state.audit.origin().to_owned(),
         size: c.size,
         root: to_hex(&c.root),
-        note: c.note,
+        note: c.cosigned_note(),
         signed_at: c.signed_at,
         verifier_key: state.audit.verifier_key(),
-    }
+        signing_key: state.audit.verifier_at(c.size).await?.to_text(),
+        cosignatures: c.cosignatures,
+    })
+}
+
+/// Rotate the audit log's signing key: a new key is drawn and sealed under the master key,
+/// and the next checkpoint (signed at once) is signed by the old and the new key, the new
+/// key's public half inside what the old key signs; after it, only the new key signs.
+/// Administrators, with a second factor verified recently when they have one; needs
+/// `[keys] master_key`.
+#[utoipa::path(
+    post, path = "/api/v1/audit/keys/rotate", tag = "audit",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The rotation", body = AuditKeyRotation),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator, or a step-up is needed first", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No master key, or the previous rotation is not signed yet", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn rotate_audit_key(
+    State(state): State<AppState>,
+    Administrator(admin): Administrator,
+) -> Result<Json<AuditKeyRotation>, ApiError> {
+    let r = rampart_service::audit::rotate(&state, &admin.caller(&state)).await?;
+    Ok(Json(AuditKeyRotation {
+        generation: r.generation,
+        verifier_key: r.verifier_key,
+        previous_key: r.previous_key,
+        checkpoint_size: r.checkpoint_size,
+    }))
 }
 
 /// The inclusion proof of an event in the tree of a given size.

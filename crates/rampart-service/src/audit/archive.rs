@@ -38,6 +38,22 @@ impl AuditLog {
             return Ok(latest);
         }
         let _signing = self.signing.lock().await;
+        // A size before the newest rotation belongs to a retired key, which signs nothing
+        // more: the newest stored checkpoint at or below it stands in.
+        let chain = self.generations().await?;
+        let newest = chain.last().and_then(|g| g.from_size).unwrap_or(0);
+        if size < newest {
+            return self
+                .store
+                .audit_checkpoints(0, size, true)
+                .await?
+                .pop()
+                .ok_or_else(|| {
+                    Error::Conflict(format!(
+                        "no checkpoint at or below size {size} was signed before the key rotation"
+                    ))
+                });
+        }
         self.sign_and_store(size, now).await
     }
 
@@ -55,19 +71,44 @@ impl AuditLog {
             root,
             extensions: Vec::new(),
         };
-        let note = self
-            .key
-            .sign(&checkpoint)
-            .map_err(|e| Error::Internal(format!("signing the checkpoint: {e}")))?;
-        self.store
-            .audit_put_checkpoint(size, &root, &note, now)
-            .await?;
-        Ok(StoredCheckpoint {
-            size,
-            root,
-            note,
-            signed_at: now,
-        })
+        let failed =
+            |e: rampart_audit::NoteError| Error::Internal(format!("signing the checkpoint: {e}"));
+        // Twice at most: when a pending rotation was signed meanwhile by another node, the
+        // second attempt signs with the new key alone.
+        for _ in 0..2 {
+            let (note, rotation) = match self.signer().await? {
+                keys::Signer::Plain(key) => (key.sign(&checkpoint).map_err(failed)?, None),
+                keys::Signer::Rotation {
+                    old,
+                    new,
+                    generation,
+                } => (
+                    rampart_audit::keychain::sign_rotation(checkpoint.clone(), &old, &new)
+                        .map_err(failed)?,
+                    Some(generation),
+                ),
+            };
+            if self
+                .store
+                .audit_put_checkpoint(size, &root, &note, now, rotation)
+                .await?
+            {
+                return Ok(StoredCheckpoint {
+                    size,
+                    root,
+                    note,
+                    signed_at: now,
+                    cosignatures: Vec::new(),
+                });
+            }
+            // Another node stored this size first: that note stands.
+            if let Some(stored) = self.store.audit_checkpoints(size, size, false).await?.pop() {
+                return Ok(stored);
+            }
+        }
+        Err(Error::Conflict(format!(
+            "the checkpoint of size {size} could not be stored; sign again"
+        )))
     }
 
     /// Moves the events that happened before `cutoff` (and are not archived yet) into one
@@ -92,6 +133,14 @@ impl AuditLog {
         }
         let size = u64::try_from(to).map_err(|_| Error::Internal("archive end".into()))?;
         let checkpoint = self.checkpoint_at(size, now, metrics).await?;
+        // Before a rotation, the segment ends at a checkpoint the retired key signed.
+        let (size, to) = (
+            checkpoint.size,
+            i64::try_from(checkpoint.size).unwrap_or(to),
+        );
+        if to < from {
+            return Ok(None);
+        }
         let fail = |e: std::io::Error| {
             Error::Internal(format!("archive directory {}: {e}", dir.display()))
         };
@@ -129,7 +178,11 @@ impl AuditLog {
         }
         // Read it back and verify it before anything is cleared: on a blocking thread with
         // one worker, so the node keeps serving requests meanwhile.
-        let (file, key, origin) = (partial.clone(), self.key.verifier(), self.origin.clone());
+        // The key that signs at the segment's start; rotations inside it are followed.
+        let start = self
+            .verifier_at(u64::try_from(from - 1).unwrap_or(0))
+            .await?;
+        let (file, key, origin) = (partial.clone(), start, self.origin.clone());
         let report = tokio::task::spawn_blocking(move || {
             verify_file_with(&file, key, Some(origin), 1, &mut |_| {})
         })
@@ -175,6 +228,18 @@ pub fn verify_file_with(
     workers: usize,
     progress: &mut dyn FnMut(u64),
 ) -> Result<rampart_audit::export::Report, Error> {
+    verify_file_witnessed(path, key, origin, Vec::new(), workers, progress)
+}
+
+/// [`verify_file_with`], also requiring a checkpoint cosigned by every witness key.
+pub fn verify_file_witnessed(
+    path: &Path,
+    key: rampart_audit::VerifierKey,
+    origin: Option<String>,
+    witnesses: Vec<rampart_audit::VerifierKey>,
+    workers: usize,
+    progress: &mut dyn FnMut(u64),
+) -> Result<rampart_audit::export::Report, Error> {
     use std::io::BufRead as _;
     let fail = |e: std::io::Error| Error::Internal(format!("{}: {e}", path.display()));
     let mut file =
@@ -189,7 +254,15 @@ pub fn verify_file_with(
         Box::new(file)
     };
     // Event texts are hashed and parsed on `workers` threads; the checks in order here.
-    rampart_audit::export::verify_reader(&mut *reader, key, origin, workers, progress).map_err(fail)
+    let verifier = rampart_audit::Verifier::new(key, origin).with_witnesses(witnesses);
+    rampart_audit::export::verify_reader_with(
+        &mut *reader,
+        verifier,
+        workers,
+        rampart_audit::export::CHUNK_LINES,
+        progress,
+    )
+    .map_err(fail)
 }
 
 /// Where archive segments go.
@@ -293,8 +366,10 @@ pub async fn export_jsonl(
             out.write_all(line.as_bytes())
                 .map_err(super::export_write_failed)?;
             while let Some(c) = checkpoints.next_if(|c| c.size <= s) {
-                out.write_all(rampart_audit::export::checkpoint_line(&c.note).as_bytes())
-                    .map_err(super::export_write_failed)?;
+                out.write_all(
+                    rampart_audit::export::checkpoint_line(&c.cosigned_note()).as_bytes(),
+                )
+                .map_err(super::export_write_failed)?;
             }
         }
         after = last;

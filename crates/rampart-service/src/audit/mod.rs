@@ -113,7 +113,14 @@ struct Queue {
 /// The node's audit log service.
 pub struct AuditLog {
     store: Store,
-    key: SigningKey,
+    /// Generation 0 of the signing key (the data directory's file), the chain's root.
+    key: Arc<SigningKey>,
+    /// The master key, which opens the rotated keys stored in the database.
+    master: std::sync::OnceLock<Arc<crate::apps::keys::FieldKeys>>,
+    /// Rotated keys this node has unsealed, by generation.
+    unsealed: Mutex<std::collections::HashMap<i64, Arc<SigningKey>>>,
+    /// What the configured witnesses last cosigned, as this node believes.
+    witnessed: Mutex<BTreeMap<String, u64>>,
     origin: String,
     tree: Mutex<TreeCache>,
     /// Serialises signing on this node (several nodes are serialised by the store).
@@ -250,7 +257,10 @@ impl AuditLog {
             TreeCache::new(TILE_HEIGHT).map_err(|e| Error::Internal(format!("audit tree: {e}")))?;
         Ok(Arc::new(Self {
             store,
-            key,
+            key: Arc::new(key),
+            master: std::sync::OnceLock::new(),
+            unsealed: Mutex::default(),
+            witnessed: Mutex::default(),
             origin,
             tree: Mutex::new(tree),
             signing: Mutex::new(()),
@@ -273,7 +283,8 @@ impl AuditLog {
         &self.origin
     }
 
-    /// The verifier key auditors use (`rampart audit public-key`).
+    /// The verifier key of the chain's first key (generation 0), which auditors use
+    /// (`rampart audit public-key`): rotations are followed from it.
     pub fn verifier_key(&self) -> String {
         self.key.verifier_key()
     }
@@ -349,11 +360,11 @@ impl AuditLog {
                 metrics.audit_checkpoint_size.set(latest.size as i64);
                 return Ok(latest.clone());
             }
-            // One log, one key: a node with another key (or origin) must not sign beside
-            // the others, or auditors would hold checkpoints they cannot verify together.
-            if let Err(e) =
-                rampart_audit::open_for(&self.origin, &latest.note, &self.key.verifier())
-            {
+            // One log, one chain of keys: a node with another key (or origin) must not sign
+            // beside the others, or auditors would hold checkpoints they cannot verify
+            // together.
+            let signer = self.verifier_at(latest.size).await?;
+            if let Err(e) = rampart_audit::open_for(&self.origin, &latest.note, &signer) {
                 tracing::error!(
                     error = %e,
                     "the newest audit checkpoint was not signed by this node's key and origin; refusing to sign"
@@ -823,10 +834,14 @@ impl AuditLog {
 }
 
 mod archive;
+mod cosign;
+pub mod keys;
 pub mod proof;
 pub mod report;
 mod schedule;
 pub mod search;
 
 pub use archive::*;
+pub use cosign::ADD_CHECKPOINT;
+pub use keys::{rotate, rotate_as, Rotated};
 pub use schedule::*;

@@ -55,9 +55,10 @@ pub async fn event_proof(state: &AppState, seq: i64) -> Result<Proved, Error> {
         &event.leaf_hash,
         proof.size,
         &proof.proof,
-        &checkpoint.note,
-        &key_text,
-    );
+        &checkpoint.cosigned_note(),
+        &state.audit.verifier_at(checkpoint.size).await?.to_text(),
+    )
+    .with_rotations(state.audit.rotation_notes(checkpoint.size).await?);
     let key = VerifierKey::parse(&key_text)
         .map_err(|e| Error::Internal(format!("the log's own verifier key: {e}")))?;
     let result = verify_bundle(&bundle, &key, Some(state.audit.origin()));

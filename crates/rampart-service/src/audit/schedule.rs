@@ -1,4 +1,5 @@
-//! The audit log's background work: the periodic checkpoint signer and re-verifier, and the
+//! The audit log's background work: the periodic checkpoint signer (and its witnesses) and
+//! re-verifier, and the
 //! compaction of the search keys, which yields to appends until its backlog reaches a bound.
 
 use std::time::Duration;
@@ -11,6 +12,9 @@ pub async fn run_schedule(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let sign_every = Duration::from_secs(u64::from(state.config.audit.checkpoint_seconds));
+    // Checked when the configuration was loaded.
+    let witnesses = crate::config::witnesses::parse_witnesses(&state.config.audit.witnesses)
+        .unwrap_or_default();
     let verify_every = Duration::from_secs(u64::from(state.config.audit.verify_seconds));
     let mut archive = tokio::time::interval(Duration::from_secs(3_600));
     archive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -20,9 +24,18 @@ pub async fn run_schedule(
     verify.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = sign.tick(), if state.leadership.is_leader() => {
+            // Leadership is asked at each tick, not as the branch's condition: a condition is
+            // read when the select starts, so a node that took the lease meanwhile would not
+            // sign until another branch woke the loop (up to verify_seconds later).
+            _ = sign.tick() => {
+                if !state.leadership.is_leader() {
+                    continue;
+                }
                 if let Err(e) = state.audit.checkpoint(state.clock.now(), &state.metrics).await {
                     tracing::warn!(error = %e, "audit checkpoint not signed");
+                }
+                if let Err(e) = state.audit.cosign(&witnesses, state.clock.now(), &state.metrics).await {
+                    tracing::warn!(error = %e, "audit checkpoint not sent to the witnesses");
                 }
             }
             _ = verify.tick() => {
@@ -31,7 +44,10 @@ pub async fn run_schedule(
                     Err(e) => tracing::warn!(error = %e, "audit log re-verification failed"),
                 }
             }
-            _ = archive.tick(), if state.config.audit.retention_days > 0 && state.leadership.is_leader() => {
+            _ = archive.tick(), if state.config.audit.retention_days > 0 => {
+                if !state.leadership.is_leader() {
+                    continue;
+                }
                 let now = state.clock.now();
                 let cutoff = now - time::Duration::days(i64::from(state.config.audit.retention_days));
                 let dir = archive_dir(&state.config);

@@ -287,6 +287,7 @@ async fn seal_copy(
             crate::audit::load_or_create_key(&state.config.data_dir, &state.config.audit.origin)?;
         let origin = crate::audit::origin_of(&state.config.audit.origin, &key);
         let log = crate::audit::AuditLog::new(store.clone(), key, origin.clone(), 1, 1)?;
+        log.use_keys(state.keys.clone());
         log.load().await?;
         let metrics = crate::metrics::Metrics::default();
         let checkpoint = log.checkpoint(state.clock.now(), &metrics).await?;

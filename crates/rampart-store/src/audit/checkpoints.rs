@@ -14,6 +14,20 @@ pub struct StoredCheckpoint {
     pub note: String,
     /// When it was signed.
     pub signed_at: OffsetDateTime,
+    /// Witnesses' cosignature lines, checked when stored.
+    pub cosignatures: Vec<String>,
+}
+
+impl StoredCheckpoint {
+    /// The note with the witnesses' cosignature lines after the log's own: what the API,
+    /// exports and proof bundles show.
+    pub fn cosigned_note(&self) -> String {
+        let mut note = self.note.clone();
+        for line in &self.cosignatures {
+            note.push_str(line);
+        }
+        note
+    }
 }
 
 fn checkpoint_row(
@@ -30,6 +44,7 @@ fn checkpoint_row(
             .map_err(|_| Error::Internal(format!("checkpoint {size}: root is not 32 bytes")))?,
         note,
         signed_at: from_millis(at)?,
+        cosignatures: Vec::new(),
     })
 }
 
@@ -57,20 +72,36 @@ impl Store {
         };
         let rows: Vec<(i64, Vec<u8>, String, i64)> =
             self.reader().all(sql, [lo.into(), hi.into()]).await?;
+        let (Some(first), Some(last)) = (rows.first().map(|r| r.0), rows.last().map(|r| r.0))
+        else {
+            return Ok(Vec::new());
+        };
+        let mut lines = self
+            .audit_cosignatures(first.min(last), first.max(last))
+            .await?;
         rows.into_iter()
-            .map(|(s, r, n, a)| checkpoint_row(s, r, n, a))
+            .map(|(s, r, n, a)| {
+                let mut c = checkpoint_row(s, r, n, a)?;
+                c.cosignatures = lines.remove(&c.size).unwrap_or_default();
+                Ok(c)
+            })
             .collect()
     }
 
     /// Stores a signed checkpoint. Another node may have signed the same size first: then
     /// the stored root must be the same, or the log has forked and this is an error.
+    /// `rotation` is the key generation the note introduces (signed by it and the one
+    /// before): its `rotation_size` is set in the same transaction, and when another note
+    /// already holds this size or the generation was introduced meanwhile, nothing is
+    /// stored and the answer is `false` (sign again).
     pub async fn audit_put_checkpoint(
         &self,
         size: u64,
         root: &Hash,
         note: &str,
         now: OffsetDateTime,
-    ) -> Result<(), Error> {
+        rotation: Option<i64>,
+    ) -> Result<bool, Error> {
         let size = i64::try_from(size).map_err(|_| Error::Internal("checkpoint size".into()))?;
         let mut tx = self.write().await?;
         let existing: Option<Vec<u8>> = tx
@@ -79,7 +110,18 @@ impl Store {
                 [size.into()],
             )
             .await?;
-        if existing.is_none() {
+        let mut stored = existing.is_none();
+        if let (None, Some(generation)) = (&existing, rotation) {
+            stored = tx
+                .exec(
+                    "UPDATE audit_signing_keys SET rotation_size = $1 \
+                     WHERE generation = $2 AND rotation_size IS NULL",
+                    [size.into(), generation.into()],
+                )
+                .await?
+                == 1;
+        }
+        if stored {
             tx.exec(
                 "INSERT INTO audit_checkpoints (size, root, note, signed_at) \
                  VALUES ($1, $2, $3, $4) ON CONFLICT (size) DO NOTHING",
@@ -97,7 +139,7 @@ impl Store {
             Some(r) if r.as_slice() != root.as_slice() => Err(Error::Internal(format!(
                 "a checkpoint for size {size} with another root is already stored: the log has forked"
             ))),
-            _ => Ok(()),
+            _ => Ok(stored),
         }
     }
 

@@ -38,9 +38,30 @@ pub(crate) async fn audit_state(
 pub(crate) async fn audit_command(loaded: Loaded, command: &AuditCommand) -> anyhow::Result<()> {
     let config = loaded.config;
     match command {
-        AuditCommand::PublicKey => {
+        AuditCommand::PublicKey { current: false } => {
             let key = audit_key(&config)?;
             println!("{}", key.verifier_key());
+            Ok(())
+        }
+        AuditCommand::PublicKey { current: true } => {
+            let (store, state) = audit_state(config).await?;
+            let key = state.audit.current_verifier().await;
+            store.close().await;
+            println!("{}", key?.to_text());
+            Ok(())
+        }
+        AuditCommand::RotateKey => {
+            let (store, state) = audit_state(config).await?;
+            let ctx = crate::cli_context(&state);
+            let rotated = rampart_service::audit::rotate_as(&state, &ctx).await;
+            store.close().await;
+            let r = rotated?;
+            println!("rotated to generation {}: {}", r.generation, r.verifier_key);
+            println!("retired: {}", r.previous_key);
+            match r.checkpoint_size {
+                Some(size) => println!("rotation checkpoint signed by both keys at size {size}"),
+                None => println!("the next checkpoint will be the rotation, signed by both keys"),
+            }
             Ok(())
         }
         AuditCommand::Checkpoint => {
@@ -50,7 +71,7 @@ pub(crate) async fn audit_command(loaded: Loaded, command: &AuditCommand) -> any
                 .checkpoint(state.clock.now(), &state.metrics)
                 .await?;
             store.close().await;
-            print!("{}", c.note);
+            print!("{}", c.cosigned_note());
             Ok(())
         }
         AuditCommand::Export {
@@ -197,8 +218,13 @@ pub(crate) fn audit_verify(
     export: &std::path::Path,
     public_key: &str,
     origin: Option<&str>,
+    witness_keys: &[String],
 ) -> anyhow::Result<bool> {
     let key = verifier_key(public_key)?;
+    let witnesses = witness_keys
+        .iter()
+        .map(|k| verifier_key(k).context("--witness-key"))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     if !export.is_file() {
         bail!("cannot open the export {}: no such file", export.display());
     }
@@ -215,10 +241,11 @@ pub(crate) fn audit_verify(
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let report = rampart_service::audit::verify_file_with(
+    let report = rampart_service::audit::verify_file_witnessed(
         export,
         key,
         origin.map(str::to_owned),
+        witnesses,
         std::thread::available_parallelism().map_or(1, usize::from),
         &mut |lines| bar.set_position(lines),
     )?;
@@ -233,6 +260,20 @@ pub(crate) fn audit_verify(
                 report.size,
                 rampart_audit::to_hex(&report.root)
             );
+            for (size, key) in &report.rotations {
+                println!("key rotation at checkpoint {size}: now signed by {key}");
+            }
+            if let Some(size) = report.witnessed_size {
+                println!(
+                    "witnessed: the checkpoint of size {size} is cosigned by every given witness"
+                );
+                if report.size > size {
+                    println!(
+                        "note: the last {} events are signed by the log but not yet witnessed",
+                        report.size - size
+                    );
+                }
+            }
             if report.uncovered_events > 0 {
                 println!(
                     "warning: the last {} events are not covered by any signed checkpoint in the export",

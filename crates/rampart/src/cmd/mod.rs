@@ -28,6 +28,7 @@ pub mod proof;
 pub mod providers;
 pub mod sealed;
 pub mod support;
+pub mod witness;
 
 /// The file holding the CLI's session: `$RAMPART_SESSION_FILE`, else
 /// `$XDG_CONFIG_HOME/rampart/session.json`, else `~/.config/rampart/session.json`.
