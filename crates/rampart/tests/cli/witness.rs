@@ -402,8 +402,11 @@ async fn a_rotated_and_witnessed_log_verifies_from_its_first_key_on_sqlite() {
     assert_eq!(alerts["items"][0]["action"], "alert.checkpoint_fork");
     // The refused fork changed nothing the witness remembers.
     assert_eq!(witnessed_size(root.path()), witnessed);
+    // The copy's checkpoints are refused whatever their size: smaller than what the witness
+    // cosigned (no extension), as large with another root, or larger but not a consistent
+    // extension; which one the alert came from depends on when the copy's leader signed.
     let forked = get(&fork.https, "/api/v1/audit/checkpoint", &fork_admin).await;
-    assert!(forked["size"].as_u64().unwrap() > witnessed);
+    assert!(forked["size"].as_u64().unwrap() > 0, "{forked}");
     assert!(
         forked["cosignatures"].as_array().unwrap().is_empty(),
         "the fork is never cosigned: {forked}"
