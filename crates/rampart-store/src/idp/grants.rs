@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 
 use super::{joined, split};
 use crate::backend::{from_millis, to_millis};
+use crate::db::Tx;
 use crate::Store;
 
 /// A code to keep.
@@ -337,20 +338,7 @@ impl Store {
         let Some(client) = client else {
             return Ok(false);
         };
-        tx.exec(
-            "UPDATE idp_families SET revoked_at = $2, revoked_why = $3 WHERE family_id = $1",
-            [family_id.into(), to_millis(now).into(), why.into()],
-        )
-        .await?;
-        crate::audit::record(
-            &mut tx,
-            ctx,
-            now,
-            "idp.revoke",
-            Some(format!("idp-client:{client}")),
-            json!({ "client_id": client, "family": family_id, "reason": why }),
-        )
-        .await?;
+        revoke_family(&mut tx, family_id, &client, why, now, ctx).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -378,20 +366,7 @@ impl Store {
             )
             .await?;
         for (family, client) in &live {
-            tx.exec(
-                "UPDATE idp_families SET revoked_at = $2, revoked_why = $3 WHERE family_id = $1",
-                [family.as_str().into(), to_millis(now).into(), why.into()],
-            )
-            .await?;
-            crate::audit::record(
-                &mut tx,
-                ctx,
-                now,
-                "idp.revoke",
-                Some(format!("idp-client:{client}")),
-                json!({ "client_id": client, "family": family, "reason": why }),
-            )
-            .await?;
+            revoke_family(&mut tx, family, client, why, now, ctx).await?;
         }
         tx.commit().await?;
         Ok(live.len() as u64)
@@ -453,4 +428,29 @@ impl Store {
             .await?;
         Ok(found.is_some())
     }
+}
+
+/// Revokes family `family_id` of `client` in `tx` and records `idp.revoke` with `why`.
+async fn revoke_family(
+    tx: &mut Tx<'_>,
+    family_id: &str,
+    client: &str,
+    why: &str,
+    now: OffsetDateTime,
+    ctx: &AuditContext,
+) -> Result<(), Error> {
+    tx.exec(
+        "UPDATE idp_families SET revoked_at = $2, revoked_why = $3 WHERE family_id = $1",
+        [family_id.into(), to_millis(now).into(), why.into()],
+    )
+    .await?;
+    crate::audit::record(
+        tx,
+        ctx,
+        now,
+        "idp.revoke",
+        Some(format!("idp-client:{client}")),
+        json!({ "client_id": client, "family": family_id, "reason": why }),
+    )
+    .await
 }
