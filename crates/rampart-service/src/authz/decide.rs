@@ -27,7 +27,8 @@ use crate::state::AppState;
 /// The most checks one request may carry.
 pub const MAX_CHECKS: usize = 1_000;
 
-fn millis(t: time::OffsetDateTime) -> i64 {
+/// `t` in Unix milliseconds, as authorization's times are kept.
+pub(crate) fn millis(t: time::OffsetDateTime) -> i64 {
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 

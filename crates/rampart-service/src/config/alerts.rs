@@ -162,7 +162,7 @@ impl AlertsConfig {
             ));
         }
         if !self.webhook_url.is_empty() {
-            if !webhook_allowed(&self.webhook_url) {
+            if !https_or_loopback(&self.webhook_url) {
                 return Err(fail(
                     "alerts.webhook_url",
                     self.webhook_url.clone(),
@@ -190,8 +190,9 @@ impl AlertsConfig {
     }
 }
 
-/// An `https://` address, or `http://` to a receiver on this machine (a local relay).
-fn webhook_allowed(text: &str) -> bool {
+/// An `https://` address, or `http://` to a receiver on this machine (a local relay, a
+/// witness beside the node).
+pub(super) fn https_or_loopback(text: &str) -> bool {
     let Ok(url) = url::Url::parse(text) else {
         return false;
     };

@@ -34,7 +34,7 @@ pub fn parse_witnesses(text: &str) -> Result<Vec<WitnessTarget>, String> {
                 "{entry:?} is not `<url> <witness verifier key>`; entries are separated by commas"
             ));
         };
-        if !url_allowed(url) {
+        if !super::alerts::https_or_loopback(url) {
             return Err(format!(
                 "{url:?} is not an https:// URL (http:// only on a loopback address)"
             ));
@@ -49,19 +49,6 @@ pub fn parse_witnesses(text: &str) -> Result<Vec<WitnessTarget>, String> {
         });
     }
     Ok(out)
-}
-
-fn url_allowed(text: &str) -> bool {
-    let Ok(url) = url::Url::parse(text) else {
-        return false;
-    };
-    match (url.scheme(), url.host()) {
-        ("https", Some(_)) => true,
-        ("http", Some(url::Host::Ipv4(ip))) => ip.is_loopback(),
-        ("http", Some(url::Host::Ipv6(ip))) => ip.is_loopback(),
-        ("http", Some(url::Host::Domain(d))) => d == "localhost",
-        _ => false,
-    }
 }
 
 #[cfg(test)]

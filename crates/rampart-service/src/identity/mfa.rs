@@ -146,8 +146,7 @@ async fn holds_required_app_role(state: &AppState, user: &User) -> Result<bool, 
     let Some(num) = view.user_num(user.id) else {
         return Ok(false);
     };
-    let now =
-        i64::try_from(state.clock.now().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+    let now = crate::authz::decide::millis(state.clock.now());
     Ok(wanted.into_iter().any(|(app, role)| {
         view.app(app).is_some_and(|app| {
             let held = view.roles.roles_of(&view.acl, num, app, now);
