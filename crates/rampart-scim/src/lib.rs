@@ -52,6 +52,15 @@ pub struct ScimError {
 }
 
 impl ScimError {
+    /// A 404 saying what is missing.
+    pub fn not_found(detail: impl Into<String>) -> ScimError {
+        ScimError {
+            status: 404,
+            scim_type: None,
+            detail: detail.into(),
+        }
+    }
+
     /// A 400 with `scim_type`.
     pub fn bad(scim_type: &'static str, detail: impl Into<String>) -> ScimError {
         ScimError {

@@ -274,6 +274,9 @@ pub enum Schema {
 }
 
 impl Schema {
+    /// Both resource types, users first.
+    pub const ALL: [Schema; 2] = [Schema::User, Schema::Group];
+
     /// The schema's URN.
     pub fn urn(self) -> &'static str {
         match self {

@@ -49,13 +49,7 @@ pub fn routes() -> Router<AppState> {
                 .patch(patch_one)
                 .delete(delete_one),
         )
-        .fallback(|| async {
-            error(ScimError {
-                status: 404,
-                scim_type: None,
-                detail: "no such SCIM endpoint".into(),
-            })
-        });
+        .fallback(|| async { error(ScimError::not_found("no such SCIM endpoint")) });
     Router::new().nest("/scim/v2", inner)
 }
 
@@ -235,7 +229,7 @@ async fn resource_types(
     answer(
         async {
             let c = caller(&state, &ctx, &headers).await?;
-            let all = [Schema::User, Schema::Group]
+            let all = Schema::ALL
                 .map(|s| discovery::resource_type(&c.base, s))
                 .to_vec();
             Ok(json(
@@ -258,14 +252,10 @@ async fn resource_type(
     answer(
         async {
             let c = caller(&state, &ctx, &headers).await?;
-            let s = [Schema::User, Schema::Group]
+            let s = Schema::ALL
                 .into_iter()
                 .find(|s| s.name() == id)
-                .ok_or_else(|| ScimError {
-                    status: 404,
-                    scim_type: None,
-                    detail: "no such resource type".into(),
-                })?;
+                .ok_or_else(|| ScimError::not_found("no such resource type"))?;
             Ok(json(
                 StatusCode::OK,
                 &discovery::resource_type(&c.base, s),
@@ -285,9 +275,7 @@ async fn schemas(
     answer(
         async {
             let c = caller(&state, &ctx, &headers).await?;
-            let all = [Schema::User, Schema::Group]
-                .map(|s| s.document(&c.base))
-                .to_vec();
+            let all = Schema::ALL.map(|s| s.document(&c.base)).to_vec();
             Ok(json(
                 StatusCode::OK,
                 &discovery::list(all, 2, 1),
@@ -308,14 +296,10 @@ async fn schema(
     answer(
         async {
             let c = caller(&state, &ctx, &headers).await?;
-            let s = [Schema::User, Schema::Group]
+            let s = Schema::ALL
                 .into_iter()
                 .find(|s| s.urn() == id)
-                .ok_or_else(|| ScimError {
-                    status: 404,
-                    scim_type: None,
-                    detail: "no such schema".into(),
-                })?;
+                .ok_or_else(|| ScimError::not_found("no such schema"))?;
             Ok(json(StatusCode::OK, &s.document(&c.base), None, false))
         }
         .await,

@@ -192,11 +192,7 @@ async fn identify(
 /// A store or service error as SCIM answers it; internal causes are logged, not shown.
 pub fn internal(e: Error) -> ScimError {
     match e {
-        Error::NotFound { what } => ScimError {
-            status: 404,
-            scim_type: None,
-            detail: format!("no such {what}"),
-        },
+        Error::NotFound { what } => ScimError::not_found(format!("no such {what}")),
         Error::Conflict(m) => ScimError {
             status: 409,
             scim_type: Some("uniqueness"),
@@ -216,11 +212,7 @@ pub fn internal(e: Error) -> ScimError {
 
 /// The 404 of an id the token does not reach.
 pub(crate) fn not_found(what: &str) -> ScimError {
-    ScimError {
-        status: 404,
-        scim_type: None,
-        detail: format!("no {what} with that id"),
-    }
+    ScimError::not_found(format!("no {what} with that id"))
 }
 
 /// The 412 of a stale `If-Match`.

@@ -16,11 +16,7 @@ pub fn endpoint(name: &str) -> Result<Schema, ScimError> {
     match name {
         "Users" => Ok(Schema::User),
         "Groups" => Ok(Schema::Group),
-        _ => Err(ScimError {
-            status: 404,
-            scim_type: None,
-            detail: "no such SCIM endpoint".into(),
-        }),
+        _ => Err(ScimError::not_found("no such SCIM endpoint")),
     }
 }
 
