@@ -17,14 +17,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // benchmark code
 
-use std::sync::Arc;
+#[path = "shared/node.rs"]
+#[allow(dead_code)] // each benchmark uses part of it
+mod node;
+
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use rampart_core::{AuditContext, Clock, Provider, SystemClock, Username};
-use rampart_server::Server;
-use rampart_service::Config;
-use rampart_store::NewUser;
+use rampart_core::Provider;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 use sha2::Digest as _;
@@ -75,11 +75,6 @@ fn result(figure: &str, target: &str, value: String, baseline: String, met: Valu
             "command": "scripts/peers/oidc.sh -- cargo run --release -p rampart-server --example federation_bench",
         })
     );
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
 }
 
 fn browser() -> Client {
@@ -154,18 +149,6 @@ where
     total as f64 / started.elapsed().as_secs_f64()
 }
 
-fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
 async fn put_client(issuer: &str, id: &str, redirect: &str) -> String {
     let token = read(&var("ADMIN_TOKEN_FILE"));
     let answer: Value = browser()
@@ -185,38 +168,8 @@ async fn put_client(issuer: &str, id: &str, redirect: &str) -> String {
 async fn main() {
     let issuer = var("ISSUER");
     let password = read(&format!("{}/alice", var("PASSWORD_DIR")));
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = Config {
-        data_dir: dir.path().to_owned(),
-        https_addr: "127.0.0.1:0".into(),
-        http_addr: "127.0.0.1:0".into(),
-        node_id: "bench".into(),
-        ..Config::default()
-    };
-    config.password_hash.memory_kib = 64;
-    config.password_hash.iterations = 1;
-    let server = Server::start(config, Arc::new(SystemClock) as Arc<dyn Clock>)
-        .await
-        .unwrap();
-    let base = format!("https://{}", server.https_addr);
-    let state = server.state.clone();
-    let hash = state.credentials.hash_password(PASSWORD).await.unwrap();
-    state
-        .store
-        .create_user(
-            &NewUser {
-                provider: Provider::It,
-                username: Username::parse("admin").unwrap(),
-                display_name: None,
-                email: None,
-                password_hash: hash,
-                is_admin: true,
-            },
-            state.clock.now(),
-            &AuditContext::default(),
-        )
-        .await
-        .unwrap();
+    let (server, _dir, base) = node::start(true).await;
+    node::add_user(&server, "admin", Provider::It, true, PASSWORD).await;
     let admin = browser();
     let r = admin
         .post(format!("{base}/api/v1/auth/login"))
@@ -349,8 +302,8 @@ async fn main() {
         ours.push(a);
         theirs.push(b);
     }
-    let (ours, theirs) = (median(ours), median(theirs));
-    let rss = rss_mib();
+    let (ours, theirs) = (node::median(ours), node::median(theirs));
+    let rss = node::rss_mib();
     say!(
         "OIDC code-flow completions: {ours:.1}/s through Rampart ({:.0} % of the provider-only \
          flow's {theirs:.1}/s); resident memory {rss:.0} MiB",

@@ -15,13 +15,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // benchmark code
 
+#[path = "shared/node.rs"]
+#[allow(dead_code)] // each benchmark uses part of it
+mod node;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rampart_core::{AuditContext, Clock, Provider, SystemClock, Username};
-use rampart_server::Server;
-use rampart_service::Config;
-use rampart_store::NewUser;
+use rampart_core::Provider;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
@@ -39,23 +40,6 @@ fn client() -> Client {
         .http1_only()
         .build()
         .unwrap()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
-
-fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 /// Requests per second of `CLIENTS` workers each running `step` (given its index) in a loop.
@@ -86,42 +70,12 @@ where
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = Config {
-        data_dir: dir.path().to_owned(),
-        https_addr: "127.0.0.1:0".into(),
-        http_addr: "127.0.0.1:0".into(),
-        node_id: "bench".into(),
-        ..Config::default()
-    };
-    config.password_hash.memory_kib = 64;
-    config.password_hash.iterations = 1;
-    let server = Server::start(config, Arc::new(SystemClock) as Arc<dyn Clock>)
-        .await
-        .unwrap();
-    let base = format!("https://{}", server.https_addr);
-    let state = server.state.clone();
+    let (server, _dir, base) = node::start(true).await;
     for (name, provider, admin) in [
         ("admin", Provider::It, true),
         ("alice", Provider::End, false),
     ] {
-        let hash = state.credentials.hash_password(PASSWORD).await.unwrap();
-        state
-            .store
-            .create_user(
-                &NewUser {
-                    provider,
-                    username: Username::parse(name).unwrap(),
-                    display_name: None,
-                    email: None,
-                    password_hash: hash,
-                    is_admin: admin,
-                },
-                state.clock.now(),
-                &AuditContext::default(),
-            )
-            .await
-            .unwrap();
+        node::add_user(&server, name, provider, admin, PASSWORD).await;
     }
     let http = client();
     let login = |user: &'static str, provider: &'static str| {
@@ -315,7 +269,7 @@ async fn main() {
     }
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let (hz, gr, rf) = (median(h), median(g), median(f));
+    let (hz, gr, rf) = (node::median(h), node::median(g), node::median(f));
     println!("healthz (same run, alternating)    {hz:.0} req/s");
     println!(
         "client-credential grants           {gr:.0}/s ({:.2}× /healthz)",
@@ -332,7 +286,7 @@ async fn main() {
     );
     println!(
         "resident memory after the load     {:.1} MiB (server and clients)",
-        rss_mib()
+        node::rss_mib()
     );
     println!(
         "load average                       {}",

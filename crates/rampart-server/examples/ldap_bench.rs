@@ -20,14 +20,14 @@
 #[allow(dead_code)] // the tests' helper; this benchmark uses part of it
 mod slapd;
 
+#[path = "shared/node.rs"]
+#[allow(dead_code)] // each benchmark uses part of it
+mod node;
+
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rampart_core::{AuditContext, Clock, Provider, SystemClock, Username};
-use rampart_server::Server;
-use rampart_service::Config;
-use rampart_store::NewUser;
+use rampart_core::Provider;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
@@ -42,23 +42,6 @@ fn client() -> Client {
         .danger_accept_invalid_certs(true)
         .build()
         .unwrap()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
-
-fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 /// Completions per second of `CLIENTS` workers each running `flow(worker, n)` for `SPAN`.
@@ -101,36 +84,8 @@ async fn main() {
     let ou = format!("bench{}", std::process::id());
     let base = ldap.unit(&ou, &entries, &[("devs", &members)]);
 
-    let dir = tempfile::tempdir().unwrap();
-    let config = Config {
-        data_dir: dir.path().to_owned(),
-        https_addr: "127.0.0.1:0".into(),
-        http_addr: "127.0.0.1:0".into(),
-        node_id: "bench".into(),
-        ..Config::default()
-    };
-    let server = Server::start(config, Arc::new(SystemClock) as Arc<dyn Clock>)
-        .await
-        .unwrap();
-    let url = format!("https://{}", server.https_addr);
-    let state = server.state.clone();
-    let hash = state.credentials.hash_password(PASSWORD).await.unwrap();
-    state
-        .store
-        .create_user(
-            &NewUser {
-                provider: Provider::It,
-                username: Username::parse("admin").unwrap(),
-                display_name: None,
-                email: None,
-                password_hash: hash,
-                is_admin: true,
-            },
-            state.clock.now(),
-            &AuditContext::default(),
-        )
-        .await
-        .unwrap();
+    let (server, dir, url) = node::start(false).await;
+    node::add_user(&server, "admin", Provider::It, true, PASSWORD).await;
     let http = client();
     let login = |username: &str, provider: Option<&str>| {
         let mut body = json!({ "username": username, "password": PASSWORD, "provider": "it" });
@@ -220,14 +175,14 @@ async fn main() {
             .await,
         );
     }
-    let (ours, theirs) = (median(rampart), median(whoami));
+    let (ours, theirs) = (node::median(rampart), node::median(whoami));
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!("LDAP logins through Rampart ({CLIENTS} clients, {PEOPLE} people, median of {ROUNDS} × {SPAN:?}): {ours:.0}/s");
     println!(
         "ldapwhoami of the same people over StartTLS, same run: {theirs:.0}/s (ratio {:.2})",
         ours / theirs
     );
-    println!("resident memory after the load: {:.0} MiB", rss_mib());
+    println!("resident memory after the load: {:.0} MiB", node::rss_mib());
     println!("load average: {}", load.trim());
     server.shutdown().await;
 }
