@@ -35,6 +35,11 @@ pub struct NewIdpClientRequest {
     /// `ES256`.
     #[serde(default)]
     pub id_token_signed_response_alg: Option<String>,
+    /// Who signs in to it: `end` (the applications' end users, through the provider's own
+    /// sign-in page, `/oauth2/login`; when absent) or `it` (IT users, through the console's
+    /// sign-in page). A session of the other population never obtains a code.
+    #[serde(default)]
+    pub users: Option<String>,
 }
 
 fn confidential() -> String {
@@ -62,6 +67,8 @@ pub struct IdpClientInfo {
     pub grant_types: Vec<String>,
     /// The algorithm of its ID tokens (`RS256` or `ES256`).
     pub id_token_signed_response_alg: String,
+    /// Who signs in to it: `it` or `end` users.
+    pub users: String,
     /// Registration time (RFC 3339).
     pub created_at: String,
 }

@@ -79,7 +79,7 @@ pub fn class_of(path: &str) -> Option<usize> {
     // The OpenID provider: signing in and trading credentials for tokens are sign-ins;
     // what relying parties call with tokens in hand is API.
     if let Some(endpoint) = path.strip_prefix("/oauth2/") {
-        return Some(if matches!(endpoint, "authorize" | "token") {
+        return Some(if matches!(endpoint, "authorize" | "token" | "login") {
             SIGN_IN
         } else {
             API
@@ -151,6 +151,7 @@ mod tests {
             ("/apps/development/sales/login", Some("sign_in")),
             ("/oauth2/authorize", Some("sign_in")),
             ("/oauth2/token", Some("sign_in")),
+            ("/oauth2/login", Some("sign_in")),
             ("/oauth2/userinfo", Some("api")),
             ("/oauth2/introspect", Some("api")),
             ("/.well-known/openid-configuration", None),

@@ -28,6 +28,8 @@ mod findings;
 mod hardening;
 #[path = "api/idp.rs"]
 mod idp;
+#[path = "api/idp_sign_in.rs"]
+mod idp_sign_in;
 #[path = "api/integrations.rs"]
 mod integrations;
 #[path = "api/lifecycle.rs"]

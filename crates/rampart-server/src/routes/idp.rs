@@ -9,6 +9,7 @@
 //! one name, so every relying party sees one issuer.
 
 pub mod admin;
+pub mod login;
 
 use askama::Template;
 use axum::extract::rejection::FormRejection;
@@ -35,6 +36,7 @@ pub fn routes() -> Router<AppState> {
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/oauth2/jwks", get(jwks))
         .route("/oauth2/authorize", get(authorize_get).post(authorize_post))
+        .route("/oauth2/login", get(login::page).post(login::sign_in))
         .route("/oauth2/token", post(token_endpoint))
         .route("/oauth2/userinfo", get(userinfo).post(userinfo))
         .route("/oauth2/introspect", post(introspect))
@@ -240,7 +242,7 @@ async fn authorize_any(
             &why,
         ),
         Step::Redirect(to) => page::see_other(&to),
-        Step::SignIn => {
+        Step::SignIn(users) => {
             // Back to the same request once signed in, without `prompt=login`, which the
             // fresh sign-in has answered.
             let back: Vec<(String, String)> = pairs
@@ -251,7 +253,12 @@ async fn authorize_any(
                 .extend_pairs(&back)
                 .finish();
             let here = format!("/oauth2/authorize?{query}");
-            page::see_other(&format!("/console/login?return={}", page::encode(&here)))
+            // IT users sign in on the console's page; end users on the provider's own.
+            let desk = match users {
+                rampart_core::Provider::It => "/console/login",
+                rampart_core::Provider::End => "/oauth2/login",
+            };
+            page::see_other(&format!("{desk}?return={}", page::encode(&here)))
         }
         Step::Consent {
             client_name,

@@ -20,5 +20,6 @@ pub mod saml;
 pub mod scim;
 pub mod screens;
 pub mod sealed;
+pub mod sign_in;
 pub mod support;
 pub mod users;

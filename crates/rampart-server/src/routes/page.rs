@@ -198,6 +198,19 @@ impl Chrome {
         }
     }
 
+    /// The chrome of the OpenID provider's own sign-in page (`/oauth2/login`): Rampart's,
+    /// not an application's, and without a signed-in user's sign-out button (whoever is
+    /// signed in there is not one of the client's users).
+    pub fn provider(visitor: &Visitor) -> Chrome {
+        Chrome {
+            application: "Rampart".to_owned(),
+            environment: String::new(),
+            base: "/oauth2".to_owned(),
+            user: None,
+            tokens: Tokens::new(visitor),
+        }
+    }
+
     /// `response` with the page's headers: its CSP (styles only with the nonce, no script),
     /// no caching, and the CSRF cookie when it is new.
     pub fn finish(&self, response: Response) -> Response {

@@ -15,21 +15,21 @@
 use askama::Template;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Form;
 use rampart_apps::pages::{return_address, Block, Page};
 use rampart_core::{Error, Provider};
 use rampart_model::format::ScreenKind;
 use rampart_service::apps::screens::{self, Opened, ScreenRef, Submitted};
-use rampart_service::providers::oidc::SignInOption;
+use rampart_service::identity;
 use rampart_service::AppState;
-use rampart_service::{identity, providers};
 use serde::Deserialize;
 use serde_json::{Map, Value as Json};
 
 use super::apps::AccessRecorded;
 use super::page::{self, Chrome, Visitor};
+use super::sign_in::{Desk, LoginForm, LoginQuery};
 
 use crate::auth::RequestContext;
 use crate::error::ApiError;
@@ -68,82 +68,6 @@ struct ScreenPage<'a> {
     action_url: &'a str,
     record_id: Option<&'a str>,
     problem: Option<&'a str>,
-}
-
-#[derive(Template)]
-#[template(path = "apps/login.html")]
-struct LoginPage<'a> {
-    chrome: &'a Chrome,
-    return_to: &'a str,
-    problem: Option<&'a str>,
-    /// A sign-in waiting for the code of the user's two-factor app (its pending token).
-    pending: Option<&'a str>,
-    /// Whether the password form is shown (no provider is required for end users).
-    local: bool,
-    /// The identity providers offered.
-    options: &'a [SignInOption],
-    /// The second step offers the user's passkeys, with the console's passkey script.
-    passkey: bool,
-    script: &'static str,
-    /// The two-factor app to set up first, when the policy requires one of this user and
-    /// they have none yet.
-    enrolment: Option<&'a identity::mfa::Enrolment>,
-}
-
-/// The recovery codes of a two-factor app just set up at sign-in, shown once.
-#[derive(Template)]
-#[template(path = "apps/recovery_codes.html")]
-struct CodesPage<'a> {
-    chrome: &'a Chrome,
-    codes: Vec<String>,
-    return_to: &'a str,
-}
-
-/// Whether pending sign-in `pending` may complete with a passkey.
-async fn passkey_offered(state: &AppState, pending: &str) -> bool {
-    identity::mfa::pending_methods(state, pending)
-        .await
-        .is_ok_and(|m| m.contains(&"passkey"))
-}
-
-/// The identity providers a sign-in page offers end users, coming back to `return_to`.
-async fn offered(state: &AppState, return_to: &str) -> Vec<SignInOption> {
-    providers::oidc::sign_in_options(state, Provider::End, return_to)
-        .await
-        .unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "the sign-in page's providers were not read");
-            Vec::new()
-        })
-}
-
-/// The fields of the sign-in form.
-#[derive(Debug, Default, Deserialize)]
-pub struct LoginForm {
-    #[serde(default)]
-    username: String,
-    #[serde(default)]
-    password: String,
-    #[serde(default, rename = "return")]
-    return_to: String,
-    #[serde(default, rename = "_csrf")]
-    csrf: String,
-    /// The second step: the pending sign-in, and the app's code or a recovery code.
-    #[serde(default)]
-    pending: String,
-    #[serde(default)]
-    code: String,
-    #[serde(default)]
-    recovery_code: String,
-    /// A passkey's answer (JSON) to the pending sign-in's challenge.
-    #[serde(default)]
-    passkey: String,
-}
-
-/// The sign-in form's query.
-#[derive(Debug, Deserialize)]
-pub struct LoginQuery {
-    #[serde(default, rename = "return")]
-    return_to: Option<String>,
 }
 
 /// `GET /apps/{environment}/{application}/{screen}`: the screen, as HTML.
@@ -286,20 +210,20 @@ pub async fn login_page(
         ));
     }
     let return_to = return_address(query.return_to.as_deref(), &chrome.base);
-    let options = offered(&state, &return_to).await;
-    let html = LoginPage {
-        chrome: &chrome,
-        return_to: &return_to,
-        problem: None,
-        pending: None,
-        local: state.config.sign_in.required(Provider::End).is_none(),
-        options: &options,
-        passkey: false,
-        script: "",
-        enrolment: None,
+    desk(&chrome, &return_to).first_page(&state).await
+}
+
+/// The sign-in page of the applications of `chrome`'s environment, for end users.
+fn desk<'a>(chrome: &'a Chrome, return_to: &'a str) -> Desk<'a> {
+    Desk {
+        chrome,
+        intro: format!(
+            "Signing in here signs you in to every application of {}.",
+            chrome.environment
+        ),
+        users: Provider::End,
+        return_to,
     }
-    .render();
-    chrome.finish(page::html(StatusCode::OK, html))
 }
 
 /// `POST /apps/{environment}/{application}/login`: signs in (as an end user) and returns
@@ -317,133 +241,14 @@ pub async fn login(
     if let Some(missing) = no_such_application(&state, &chrome).await {
         return chrome.finish(missing);
     }
-    let fields = vec![("_csrf".to_owned(), form.csrf.clone())];
-    if !page::from_this_site(&state, &visitor, &headers, &fields) {
+    if !page::from_this_site(&state, &visitor, &headers, &form.csrf_fields()) {
         let path = format!("{}/login", chrome.base);
         return recorded(chrome.finish(page::refused_form(&state, &visitor, &chrome, &path).await));
     }
-    let return_to = return_address(Some(&form.return_to), &chrome.base);
-    let origin = context.origin(&state);
-    let agent = super::auth::user_agent(&headers);
-    // The second step takes the code of the user's two-factor app (or a recovery code) for
-    // the pending sign-in; a user the policy requires a second factor of who has none sets
-    // up an app first (its first code completes the sign-in and shows the recovery codes).
-    // Not JSON: `null`, refused as malformed and counted like any wrong answer.
-    let answer: serde_json::Value =
-        serde_json::from_str(&form.passkey).unwrap_or(serde_json::Value::Null);
-    let mut recovery = None;
-    let done = if form.pending.is_empty() {
-        identity::login(
-            &state,
-            &origin,
-            "end",
-            &form.username,
-            &form.password,
-            agent,
-        )
+    let return_to = return_address(Some(form.return_to()), &chrome.base);
+    desk(&chrome, &return_to)
+        .answer(&state, &context, &headers, &form)
         .await
-    } else {
-        let factor = if !form.passkey.is_empty() {
-            identity::mfa::Factor::Passkey(&answer)
-        } else if form.recovery_code.is_empty() {
-            identity::mfa::Factor::Code(&form.code)
-        } else {
-            identity::mfa::Factor::RecoveryCode(&form.recovery_code)
-        };
-        identity::mfa::finish_login(&state, &origin, &form.pending, factor, agent)
-            .await
-            .map(|done| {
-                recovery = done.recovery_codes;
-                identity::LoginStep::Session(Box::new(done.logged_in))
-            })
-    };
-    let done = match done {
-        Ok(identity::LoginStep::Session(done)) => Ok(done),
-        Ok(identity::LoginStep::SecondFactor(pending)) => {
-            let enrolment = if pending.enrol {
-                match identity::mfa::enrol_pending(&state, &origin, pending.token.secret()).await {
-                    Ok(e) => Some(e),
-                    Err(e) => return chrome.finish(page::error_page(&chrome, e, &chrome.base)),
-                }
-            } else {
-                None
-            };
-            let html = LoginPage {
-                chrome: &chrome,
-                return_to: &return_to,
-                problem: None,
-                pending: Some(pending.token.secret()),
-                local: true,
-                options: &[],
-                passkey: pending.methods.contains(&"passkey")
-                    && identity::passkeys::available(&state),
-                script: crate::console::two_factor::PASSKEY_SCRIPT,
-                enrolment: enrolment.as_ref(),
-            }
-            .render();
-            return chrome.finish_scripted(page::html(StatusCode::OK, html));
-        }
-        Err(e) => Err(e),
-    };
-    // A wrong code keeps the pending sign-in: the page asks for the code again.
-    let retry = matches!(
-        &done,
-        Err(rampart_core::Error::InvalidSecondFactor(_)
-            | rampart_core::Error::LoginThrottled { .. })
-    ) && !form.pending.is_empty();
-    match done {
-        Ok(done) => match recovery {
-            // A two-factor app was set up by this sign-in: its recovery codes, once, with
-            // the session already open.
-            Some(codes) => {
-                let html = CodesPage {
-                    chrome: &chrome,
-                    codes: codes.shown.iter().map(|c| c.to_string()).collect(),
-                    return_to: &return_to,
-                }
-                .render();
-                let mut response = page::html(StatusCode::OK, html);
-                let lifetime = done.lifetime.whole_seconds();
-                if let Some(cookie) =
-                    crate::auth::session_cookie(done.token.secret(), lifetime, context.https)
-                {
-                    response.headers_mut().insert(header::SET_COOKIE, cookie);
-                }
-                chrome.finish(response)
-            }
-            None => chrome.finish(page::with_session(
-                &return_to,
-                done.token.secret(),
-                done.lifetime.whole_seconds(),
-                context.https,
-            )),
-        },
-        Err(e) => {
-            let problem = ApiError::from(e).0;
-            let options = offered(&state, &return_to).await;
-            let passkey = retry && passkey_offered(&state, &form.pending).await;
-            let html = LoginPage {
-                chrome: &chrome,
-                return_to: &return_to,
-                problem: Some(&problem.detail),
-                pending: retry.then_some(form.pending.as_str()),
-                local: state.config.sign_in.required(Provider::End).is_none(),
-                options: &options,
-                passkey,
-                script: crate::console::two_factor::PASSKEY_SCRIPT,
-                enrolment: None,
-            }
-            .render();
-            let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::UNAUTHORIZED);
-            let mut response = page::html(status, html);
-            if let Some(retry) = problem.retry_after {
-                if let Ok(v) = HeaderValue::from_str(&retry.to_string()) {
-                    response.headers_mut().insert(header::RETRY_AFTER, v);
-                }
-            }
-            chrome.finish_scripted(response)
-        }
-    }
 }
 
 /// `POST /apps/{environment}/{application}/logout`: ends the session, in every application.

@@ -179,20 +179,20 @@ async fn setup(node: &Node) -> (String, Vec<String>) {
 }
 
 /// A browser: cookies kept, redirects not followed, the node's self-signed certificate.
-struct Browser {
+pub(crate) struct Browser {
     client: reqwest::Client,
     jar: Arc<reqwest::cookie::Jar>,
     base: String,
 }
 
-struct Page {
-    status: StatusCode,
+pub(crate) struct Page {
+    pub(crate) status: StatusCode,
     headers: HeaderMap,
-    body: String,
+    pub(crate) body: String,
 }
 
 impl Page {
-    fn location(&self) -> &str {
+    pub(crate) fn location(&self) -> &str {
         self.headers
             .get(LOCATION)
             .and_then(|v| v.to_str().ok())
@@ -201,7 +201,7 @@ impl Page {
 }
 
 impl Browser {
-    fn new(base: &str) -> Browser {
+    pub(crate) fn new(base: &str) -> Browser {
         let jar = Arc::new(reqwest::cookie::Jar::default());
         let client = reqwest::Client::builder()
             .danger_accept_invalid_certs(true)
@@ -216,7 +216,7 @@ impl Browser {
         }
     }
 
-    async fn get(&self, path: &str) -> Page {
+    pub(crate) async fn get(&self, path: &str) -> Page {
         let r = self
             .client
             .get(format!("{}{path}", self.base))
@@ -231,7 +231,12 @@ impl Browser {
     }
 
     /// Posts a form from this site (or from `origin`).
-    async fn post(&self, path: &str, fields: &[(&str, &str)], origin: Option<&str>) -> Page {
+    pub(crate) async fn post(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        origin: Option<&str>,
+    ) -> Page {
         let origin = origin.map_or_else(|| self.base.clone(), str::to_owned);
         let r = self
             .client
@@ -248,7 +253,7 @@ impl Browser {
         }
     }
 
-    fn cookie(&self, name: &str) -> Option<String> {
+    pub(crate) fn cookie(&self, name: &str) -> Option<String> {
         use reqwest::cookie::CookieStore as _;
         let url = self.base.parse().unwrap();
         let all = self.jar.cookies(&url)?;
@@ -260,7 +265,7 @@ impl Browser {
             .map(|(_, v)| v.to_owned())
     }
 
-    fn csrf(&self) -> String {
+    pub(crate) fn csrf(&self) -> String {
         self.cookie("__Host-rampart_csrf").unwrap_or_default()
     }
 
@@ -963,7 +968,7 @@ async fn an_application_s_openapi_document_describes_what_the_caller_may_call() 
 }
 
 /// The value of the first hidden `pending` field of a page.
-fn pending_field(html: &str) -> Option<String> {
+pub(crate) fn pending_field(html: &str) -> Option<String> {
     let rest = html.split("name=\"pending\" value=\"").nth(1)?;
     rest.split('"').next().map(str::to_owned)
 }

@@ -24,12 +24,12 @@ use serde_json::{json, Value};
 
 use crate::kit::{no_tweak, on_both, Node, USER_PASSWORD};
 
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const RP: &str = "https://rp.example/callback";
+pub(crate) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub(crate) const RP: &str = "https://rp.example/callback";
 const RP_LOGOUT: &str = "https://rp.example/signed-out";
 
 /// Registers a client as `admin`; its id and secret (`None` for a public client).
-async fn register(node: &Node, admin: &str, body: Value) -> (String, Option<String>) {
+pub(crate) async fn register(node: &Node, admin: &str, body: Value) -> (String, Option<String>) {
     let (status, answer) = node.post("/api/v1/idp/clients", admin, body).await;
     assert_eq!(status, StatusCode::CREATED, "{}: {answer}", node.name());
     (
@@ -75,7 +75,7 @@ async fn authorize(node: &Node, cookie: Option<&str>, pairs: &[(&str, &str)]) ->
     request.send().await.unwrap()
 }
 
-fn code_request<'a>(
+pub(crate) fn code_request<'a>(
     client: &'a str,
     redirect: &'a str,
     challenge: &'a str,
@@ -102,7 +102,7 @@ fn location(r: &Response) -> String {
 }
 
 /// The query parameter `name` of URL `url`.
-fn param(url: &str, name: &str) -> Option<String> {
+pub(crate) fn param(url: &str, name: &str) -> Option<String> {
     url::Url::parse(url)
         .unwrap()
         .query_pairs()
@@ -123,7 +123,7 @@ async fn code(node: &Node, cookie: &str, client: &str) -> String {
 }
 
 /// `POST /oauth2/<endpoint>` with Basic credentials `auth` and `form`.
-async fn post_form(
+pub(crate) async fn post_form(
     node: &Node,
     endpoint: &str,
     auth: Option<(&str, &str)>,
@@ -142,7 +142,7 @@ async fn post_form(
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-async fn userinfo(node: &Node, token: &str) -> (StatusCode, Value) {
+pub(crate) async fn userinfo(node: &Node, token: &str) -> (StatusCode, Value) {
     let response = node
         .client
         .get(format!("{}/oauth2/userinfo", node.base))
@@ -155,7 +155,7 @@ async fn userinfo(node: &Node, token: &str) -> (StatusCode, Value) {
 }
 
 /// The events of `action` with `outcome`, and every event's details as one text.
-async fn events(node: &Node, action: &str, outcome: &str) -> (usize, String) {
+pub(crate) async fn events(node: &Node, action: &str, outcome: &str) -> (usize, String) {
     let all = node.events().await;
     let n = all
         .iter()
@@ -455,12 +455,13 @@ async fn authorization_requests_with_untrusted_redirects_or_without_pkce_are_ref
             assert_eq!(param(&to, "error").as_deref(), Some(error), "{name}: {to}");
             assert!(param(&to, "code").is_none());
         }
-        // No session: to the sign-in page, coming back to the same request.
+        // No session: to the provider's sign-in page (the client's users are end users),
+        // coming back to the same request.
         let r = authorize(&node, None, &code_request(&id, RP, &challenge)).await;
         let to = location(&r);
         assert!(
-            to.starts_with("/console/login?return=%2Foauth2%2Fauthorize%3F")
-                || to.starts_with("/console/login?return=/oauth2/authorize"),
+            to.starts_with("/oauth2/login?return=%2Foauth2%2Fauthorize%3F")
+                || to.starts_with("/oauth2/login?return=/oauth2/authorize"),
             "{name}: {to}"
         );
         let mut silent = code_request(&id, RP, &challenge);
@@ -925,11 +926,18 @@ async fn third_party_clients_ask_consent_once_and_administrators_manage_clients_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_a_session_the_user_signs_in_on_the_sign_in_page_and_comes_back_with_a_code() {
+async fn without_a_session_an_it_user_signs_in_on_the_consoles_page_and_comes_back_with_a_code() {
     on_both(no_tweak, |node| async move {
         let name = node.name();
         let admin = node.admin().await;
-        let (id, _) = wiki(&node, &admin).await;
+        // A client of IT users: they sign in on the console's page.
+        let (id, _) = register(
+            &node,
+            &admin,
+            json!({ "client_id": "grafana", "name": "Grafana", "users": "it",
+                    "first_party": true, "redirect_uris": [RP] }),
+        )
+        .await;
         let challenge = challenge_of(VERIFIER);
         let r = authorize(&node, None, &code_request(&id, RP, &challenge)).await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER, "{name}");

@@ -1,7 +1,7 @@
 //! The authorization endpoint: a request checked against its client
 //! (`rampart_idp::authorize`), the user's session and consent, and the code.
 
-use rampart_core::{AuditContext, Error, Session, User};
+use rampart_core::{AuditContext, Error, Provider, Session, User};
 use rampart_idp::authorize::{self, Accepted, ClientRules, Params, Refusal};
 use rampart_idp::grant::{Kind, Secret};
 use rampart_store::{IdpClient, IssuedCode};
@@ -18,8 +18,9 @@ pub enum Step {
     Page(String),
     /// Send the browser to this URI (the client's, with a code or an error).
     Redirect(String),
-    /// Send the user to sign in, then back to the request.
-    SignIn,
+    /// Send the user to sign in as one of the client's users (`it`: the console's sign-in
+    /// page; `end`: the provider's own), then back to the request.
+    SignIn(Provider),
     /// Ask the user's consent.
     Consent {
         /// The client's name.
@@ -177,13 +178,17 @@ pub async fn authorize(
             Some(issuer),
         ))
     };
-    let signed_in = visit.session.map(|(_, s)| s.created_at.unix_timestamp());
+    // Only a session of the client's users counts: an end user's session never obtains a
+    // code for a client of IT users, nor the reverse; they sign in as one of its users.
+    let users = Provider::parse(&client.users)?;
+    let session = visit.session.filter(|(user, _)| user.provider == users);
+    let signed_in = session.map(|(_, s)| s.created_at.unix_timestamp());
     // A posted decision comes from a page shown to this session: no second sign-in.
     let must_sign_in = match decision {
         Decision::None => authorize::must_sign_in(&request, signed_in, now.unix_timestamp()),
         _ => signed_in.is_none(),
     };
-    let Some((user, session)) = visit.session.filter(|_| !must_sign_in) else {
+    let Some((user, session)) = session.filter(|_| !must_sign_in) else {
         if request.prompt.none {
             let why = "the user is not signed in (prompt=none)";
             refused(
@@ -196,7 +201,7 @@ pub async fn authorize(
             .await;
             return Ok(back("login_required", why));
         }
-        return Ok(Step::SignIn);
+        return Ok(Step::SignIn(users));
     };
     match decision {
         Decision::Deny => {
@@ -283,4 +288,30 @@ pub fn is_return_address(path_and_query: &str) -> bool {
     path_and_query.starts_with("/oauth2/authorize?")
         && path_and_query.chars().all(|c| c.is_ascii_graphic())
         && !path_and_query.contains('\\')
+}
+
+/// The client an authorization request on this site (`return_to`, a return address of the
+/// provider's sign-in page) names: its name and who signs in to it; `None` when the address
+/// is not such a request or names no registered client of the code flow.
+pub async fn client_of_return(
+    state: &AppState,
+    return_to: &str,
+) -> Result<Option<(String, Provider)>, Error> {
+    if !is_return_address(return_to) {
+        return Ok(None);
+    }
+    let query = return_to.split_once('?').map_or("", |(_, q)| q);
+    let mut ids = url::form_urlencoded::parse(query.as_bytes())
+        .filter(|(k, _)| k == "client_id")
+        .map(|(_, v)| v.into_owned());
+    let (Some(id), None) = (ids.next(), ids.next()) else {
+        return Ok(None);
+    };
+    let Some(client) = state.store.idp_client(&id).await? else {
+        return Ok(None);
+    };
+    if !client.grant_types.iter().any(|g| g == "authorization_code") {
+        return Ok(None);
+    }
+    Ok(Some((client.name, Provider::parse(&client.users)?)))
 }

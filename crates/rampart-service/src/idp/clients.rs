@@ -2,7 +2,7 @@
 //! users (the same permission as user providers); the store writes `idp.client.*` events.
 
 use rampart_api::idp::{IdpClientCreated, IdpClientInfo, NewIdpClientRequest};
-use rampart_core::Error;
+use rampart_core::{Error, Provider};
 use rampart_idp::grant::{Kind, Secret};
 use rampart_idp::{jwt, SCOPES};
 use rampart_store::{IdpClient, NewIdpClient};
@@ -31,6 +31,7 @@ pub fn info(c: &IdpClient) -> IdpClientInfo {
         scopes: c.scopes.clone(),
         grant_types: c.grant_types.clone(),
         id_token_signed_response_alg: c.id_token_alg.clone(),
+        users: c.users.clone(),
         created_at: c.created_at.format(&Rfc3339).unwrap_or_default(),
     }
 }
@@ -149,6 +150,16 @@ pub async fn create(
         Some(name) => jwt::Alg::parse(name)
             .ok_or_else(|| Error::invalid("id_token_signed_response_alg", "RS256 or ES256"))?,
     };
+    let users = match request.users.as_deref() {
+        None | Some("end") => Provider::End,
+        Some("it") => Provider::It,
+        Some(_) => {
+            return Err(Error::invalid(
+                "users",
+                "end (the applications' end users) or it (IT users)",
+            ))
+        }
+    };
     let secret = if request.kind == "public" {
         None
     } else {
@@ -167,6 +178,7 @@ pub async fn create(
         scopes,
         grant_types,
         id_token_alg: id_token_alg.as_str().to_owned(),
+        users: users.as_str().to_owned(),
     };
     let now = state.clock.now();
     state

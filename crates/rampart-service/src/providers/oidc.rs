@@ -501,8 +501,15 @@ fn redirect_uri(state: &AppState, name: &str, settings: &OidcSettings) -> String
 }
 
 /// The return address of a sign-in: a path in the console (IT users; the console's home
-/// when none is given) or in an application (end users), never elsewhere.
+/// when none is given), in an application (end users), or an authorization request of the
+/// OpenID provider, never elsewhere.
 pub fn checked_return(provider: Provider, asked: Option<&str>) -> Result<String, Error> {
+    // An authorization request of this site's OpenID provider, whose sign-in page offers
+    // the identity providers too: back to it, whoever signs in (the request checks its
+    // client's users again).
+    if let Some(asked) = asked.filter(|a| crate::idp::authorize::is_return_address(a)) {
+        return Ok(asked.to_owned());
+    }
     let base = match provider {
         Provider::It => "/console".to_owned(),
         Provider::End => match asked.and_then(app_base) {
@@ -687,6 +694,19 @@ mod tests {
             "/console",
         ] {
             assert!(it(Some(bad)).is_err(), "{bad}");
+        }
+        // The OpenID provider's authorization requests, for either population.
+        let request = "/oauth2/authorize?client_id=wiki&state=s%20t";
+        assert_eq!(it(Some(request)).unwrap(), request);
+        assert_eq!(end(Some(request)).unwrap(), request);
+        for bad in [
+            "/oauth2/authorizex/../../evil",
+            "/oauth2/authorize?x=a\\b",
+            "/oauth2/authorize?x=a b",
+            "/oauth2/token?x=1",
+        ] {
+            assert!(it(Some(bad)).is_err(), "{bad}");
+            assert!(end(Some(bad)).is_err(), "{bad}");
         }
         for bad in [
             None,

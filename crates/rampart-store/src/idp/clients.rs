@@ -30,6 +30,8 @@ pub struct NewIdpClient {
     pub grant_types: Vec<String>,
     /// The JOSE algorithm its ID tokens are signed with (`RS256`, `ES256`).
     pub id_token_alg: String,
+    /// Who signs in to it: `it` or `end` users.
+    pub users: String,
 }
 
 /// A registered client.
@@ -53,12 +55,14 @@ pub struct IdpClient {
     pub grant_types: Vec<String>,
     /// The JOSE algorithm its ID tokens are signed with (`RS256`, `ES256`).
     pub id_token_alg: String,
+    /// Who signs in to it: `it` or `end` users.
+    pub users: String,
     /// Registration time.
     pub created_at: OffsetDateTime,
 }
 
 const COLUMNS: &str = "client_id, name, secret_hash, first_party, redirect_uris, \
-                       post_logout_redirect_uris, scopes, grant_types, id_token_alg, created_at";
+                       post_logout_redirect_uris, scopes, grant_types, id_token_alg, users, created_at";
 
 fn client(row: &Row) -> Result<IdpClient, Error> {
     let list = |name: &str| -> Result<Vec<String>, Error> {
@@ -77,6 +81,7 @@ fn client(row: &Row) -> Result<IdpClient, Error> {
         scopes: split(&scopes),
         grant_types: split(&grants),
         id_token_alg: row.get("id_token_alg")?,
+        users: row.get("users")?,
         created_at: crate::backend::from_millis(row.get("created_at")?)?,
     })
 }
@@ -109,7 +114,7 @@ impl Store {
         tx.exec(
             "INSERT INTO idp_clients (client_id, name, secret_hash, first_party, redirect_uris, \
              post_logout_redirect_uris, scopes, grant_types, created_at, updated_at, \
-             id_token_alg) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)",
+             id_token_alg, users) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11)",
             [
                 new.client_id.as_str().into(),
                 new.name.as_str().into(),
@@ -121,6 +126,7 @@ impl Store {
                 joined(&new.grant_types).into(),
                 to_millis(now).into(),
                 new.id_token_alg.as_str().into(),
+                new.users.as_str().into(),
             ],
         )
         .await?;
@@ -134,6 +140,7 @@ impl Store {
             "scopes": new.scopes,
             "grant_types": new.grant_types,
             "id_token_signed_response_alg": new.id_token_alg,
+            "users": new.users,
         });
         crate::audit::record(
             &mut tx,

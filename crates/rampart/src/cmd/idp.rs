@@ -19,11 +19,16 @@ pub enum IdpClientCommand {
     ///         --post-logout-redirect-uri https://wiki.example.com/
     ///     rampart idp-client create spa --name "Timesheets" --kind public \
     ///         --redirect-uri https://time.example.com/callback
+    ///     rampart idp-client create grafana --name Grafana --first-party --users it \
+    ///         --redirect-uri https://grafana.example.com/login/generic_oauth
     ///     rampart idp-client create billing --name Billing --kind service --scope profile
     ///
     /// The application then discovers everything else at
     /// https://YOUR-SERVER/.well-known/openid-configuration. Redirect URIs are matched
-    /// exactly; PKCE (S256) is required of every client; ID tokens are signed ES256.
+    /// exactly; PKCE (S256) is required of every client; ID tokens are signed RS256 unless
+    /// --id-token-alg ES256 is given. The applications' end users sign in to a client
+    /// through the provider's own page (/oauth2/login); with --users it, IT users sign in
+    /// through the console's sign-in page.
     #[command(verbatim_doc_comment)]
     Create(Box<CreateClient>),
     /// Every registered client (administrators and auditors).
@@ -74,6 +79,11 @@ pub struct CreateClient {
     /// The algorithm of its ID tokens: RS256 (OpenID Connect's default) or ES256.
     #[arg(long = "id-token-alg", value_parser = ["RS256", "ES256"])]
     pub id_token_alg: Option<String>,
+    /// Who signs in to it: the applications' end users (`end`, the provider's own
+    /// sign-in page) or IT users (`it`, the console's sign-in page). A session of the
+    /// other kind of user never obtains a code for it.
+    #[arg(long, value_parser = ["end", "it"], default_value = "end")]
+    pub users: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,6 +111,7 @@ pub async fn run_clients(command: &IdpClientCommand) -> anyhow::Result<()> {
                 post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
                 scopes: (!c.scopes.is_empty()).then(|| c.scopes.clone()),
                 id_token_signed_response_alg: c.id_token_alg.clone(),
+                users: Some(c.users.clone()),
             };
             let created = idp.create(&request).await.map_err(fail)?;
             println!(
@@ -123,10 +134,11 @@ pub async fn run_clients(command: &IdpClientCommand) -> anyhow::Result<()> {
                     "third-party"
                 };
                 println!(
-                    "{:<24} {:<12} {:<11} {}",
+                    "{:<24} {:<12} {:<11} {:<9} {}",
                     c.client_id,
                     c.kind,
                     party,
+                    format!("{} users", c.users),
                     c.redirect_uris.join(" ")
                 );
             }

@@ -53,11 +53,45 @@ fn clients_and_keys_are_administered_from_the_cli() {
     ]);
     assert!(!ok && err.contains("has a fragment"), "{err}");
 
+    // A client of IT users (Grafana for the operators), and a population that is none.
+    let (ok, out, err) = cli(&[
+        "idp-client",
+        "create",
+        "grafana",
+        "--name",
+        "Grafana",
+        "--users",
+        "it",
+        "--redirect-uri",
+        "https://grafana.example.com/login/generic_oauth",
+    ]);
+    assert!(ok, "{out}{err}");
+    let (ok, _, err) = cli(&[
+        "idp-client",
+        "create",
+        "odd",
+        "--name",
+        "Odd",
+        "--users",
+        "everyone",
+        "--redirect-uri",
+        "https://odd.example.com/cb",
+    ]);
+    assert!(!ok && err.contains("everyone"), "{err}");
+
     let (ok, out, _) = cli(&["idp-client", "list"]);
     assert!(
         ok && out.contains("wiki") && out.contains("first-party"),
         "{out}"
     );
+    let line = |id: &str| {
+        out.lines()
+            .find(|l| l.starts_with(id))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(line("wiki").contains("end users"), "{out}");
+    assert!(line("grafana").contains("it users"), "{out}");
     assert!(!out.contains(&secret), "the list shows no secret");
     let (ok, out, _) = cli(&["idp-client", "show", "wiki"]);
     assert!(
