@@ -737,7 +737,7 @@ async fn login(
         Ok(identity::LoginStep::SecondFactor(pending)) => {
             let mut shell = shell.clone();
             shell.script = true;
-            let page = two_factor::second_step(&state, &context, &shell, pending, &return_to);
+            let page = two_factor::second_step(&state, &context, &shell, &pending, &return_to);
             shell.finish(page.await)
         }
         Err(e) => {

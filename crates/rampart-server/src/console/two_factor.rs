@@ -122,7 +122,7 @@ pub async fn second_step(
     state: &AppState,
     context: &RequestContext,
     shell: &Shell,
-    pending: Pending,
+    pending: &Pending,
     return_to: &str,
 ) -> Response {
     let enrolment = if pending.enrol {

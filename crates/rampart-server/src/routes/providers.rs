@@ -10,6 +10,7 @@ use rampart_api::{
     ProviderTestResult, ProviderView, ScimTokenIssued, ScimTokenStatus, SyncReport,
     UpdateProviderRequest,
 };
+use rampart_service::identity::LoginStep;
 use rampart_service::providers;
 use rampart_service::state::AppState;
 
@@ -273,6 +274,7 @@ pub async fn oidc_start(
     params(("name" = String, Path, description = "Provider name"), OidcCallbackQuery),
     responses(
         (status = 303, description = "Signed in: to the return address, with the session cookie"),
+        (status = 200, description = "The user has a second factor (or must set one up): the sign-in page's second step, completing the pending sign-in", content_type = "text/html"),
         (status = 403, description = "Refused: no sign-in under way in this browser, a state, issuer, code or ID token that is not the one expected, the provider's own refusal, or a disabled account", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The username belongs to a local account, or to another user of the provider", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "The identity provider answered an error", body = Problem, content_type = "application/problem+json"),
@@ -282,6 +284,7 @@ pub async fn oidc_start(
 pub async fn oidc_callback(
     State(state): State<AppState>,
     request: RequestContext,
+    visitor: Result<super::page::Visitor, ApiError>,
     Path(name): Path<String>,
     headers: HeaderMap,
     Query(answer): Query<OidcCallbackQuery>,
@@ -297,20 +300,34 @@ pub async fn oidc_callback(
     )
     .await;
     let mut response = match finished {
-        Ok(f) => {
+        Ok(providers::oidc::Finished {
+            step: LoginStep::Session(done),
+            return_to,
+        }) => {
             let mut response = StatusCode::SEE_OTHER.into_response();
-            if let Ok(to) = HeaderValue::from_str(&f.return_to) {
+            if let Ok(to) = HeaderValue::from_str(&return_to) {
                 response.headers_mut().insert(header::LOCATION, to);
             }
             if let Some(c) = session_cookie(
-                f.done.token.secret(),
-                f.done.lifetime.whole_seconds(),
+                done.token.secret(),
+                done.lifetime.whole_seconds(),
                 request.https,
             ) {
                 response.headers_mut().append(header::SET_COOKIE, c);
             }
             response
         }
+        // The second factor, asked on the sign-in page of where the browser is going.
+        Ok(providers::oidc::Finished {
+            step: LoginStep::SecondFactor(pending),
+            return_to,
+        }) => match visitor {
+            Ok(visitor) => {
+                super::sign_in::after_provider(&state, &request, &visitor, &pending, &return_to)
+                    .await
+            }
+            Err(e) => refusal(&headers, e),
+        },
         Err(e) => refusal(&headers, ApiError::from(e)),
     };
     let headers = response.headers_mut();

@@ -20,15 +20,16 @@ use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Form;
-use rampart_api::{LoginResponse, SamlAcsForm, SamlLoginQuery, UserView};
+use rampart_api::{LoginResponse, SamlAcsForm, SamlLoginQuery};
 use rampart_core::Error;
+use rampart_service::identity::LoginStep;
 use rampart_service::providers::saml;
 use rampart_service::state::AppState;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{session_cookie, RequestContext};
-use crate::error::{ApiError, Json, Problem};
+use crate::error::{ApiError, Problem};
 use crate::routes::auth::user_agent;
 
 /// The sign-in cookie's name before its key (HTTPS only: `__Host-`, `Secure`, the root
@@ -148,9 +149,10 @@ fn browser_secrets(headers: &HeaderMap, https: bool) -> Vec<(String, String)> {
     params(("name" = String, Path, description = "Provider name")),
     request_body(content = SamlAcsForm, content_type = "application/x-www-form-urlencoded"),
     responses(
-        (status = 200, description = "Signed in (asked for JSON)", body = LoginResponse),
+        (status = 200, description = "Signed in (asked for JSON; or, for a browser, the sign-in page's second step when the user has a second factor or must set one up)", body = LoginResponse),
+        (status = 202, description = "Asked for JSON: the user has a second factor (or must set one up); complete the pending sign-in at /api/v1/auth/login/second-factor", body = rampart_api::SecondFactorRequired),
         (status = 303, description = "Signed in: the session cookie, and the return address (`Location`)"),
-        (status = 403, description = "Refused: a signature that does not verify, a replay, another audience, recipient or destination, outside its time window, a request not ours or answered before, another browser than the one that started the sign-in, a provider disabled or not the one these users must sign in through, a user with a second factor (which this sign-in cannot ask for yet), or a disabled account", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Refused: a signature that does not verify, a replay, another audience, recipient or destination, outside its time window, a request not ours or answered before, another browser than the one that started the sign-in, a provider disabled or not the one these users must sign in through, or a disabled account", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No SAML user provider of that name", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The username belongs to an account the provider did not make", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
@@ -161,6 +163,7 @@ fn browser_secrets(headers: &HeaderMap, https: bool) -> Vec<(String, String)> {
 pub async fn acs(
     State(state): State<AppState>,
     request: RequestContext,
+    visitor: Result<super::page::Visitor, ApiError>,
     Path(name): Path<String>,
     headers: HeaderMap,
     form: Result<Form<SamlAcsForm>, FormRejection>,
@@ -184,7 +187,7 @@ pub async fn acs(
     )
     .await;
     let saml::Finished {
-        done,
+        step,
         return_to: relay,
         browser_key,
     } = match finished {
@@ -192,30 +195,39 @@ pub async fn acs(
         Err(e) if wants_html => return refusal_page(e),
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let cookie = session_cookie(
-        done.token.secret(),
-        done.lifetime.whole_seconds(),
-        request.https,
-    );
-    let mut response = if wants_json {
-        Json(LoginResponse {
-            token: done.token.secret().to_owned(),
-            token_type: "Bearer".to_owned(),
-            expires_at: done.session.expires_at,
-            idle_timeout_seconds: u64::from(state.config.session.idle_minutes) * 60,
-            user: UserView::from(&done.user),
-        })
-        .into_response()
-    } else {
-        match HeaderValue::from_str(&relay) {
-            Ok(location) => (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response(),
-            Err(_) => ApiError::from(Error::Internal("a return address is not a header".into()))
-                .into_response(),
+    let mut response = match step {
+        // A client of the API: the session (200) or the pending sign-in (202), as the
+        // password login answers.
+        step if wants_json => super::mfa::login_answer(&state, &request, step),
+        LoginStep::Session(done) => {
+            let mut response = match HeaderValue::from_str(&relay) {
+                Ok(location) => {
+                    (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
+                }
+                Err(_) => {
+                    ApiError::from(Error::Internal("a return address is not a header".into()))
+                        .into_response()
+                }
+            };
+            let cookie = session_cookie(
+                done.token.secret(),
+                done.lifetime.whole_seconds(),
+                request.https,
+            );
+            if let Some(cookie) = cookie {
+                response.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+            response
         }
+        // The second factor, asked on the sign-in page of where the browser is going.
+        LoginStep::SecondFactor(pending) => match visitor {
+            Ok(visitor) => {
+                super::sign_in::after_provider(&state, &request, &visitor, &pending, &relay).await
+            }
+            Err(e) if wants_html => return refusal_page_of(e),
+            Err(e) => return e.into_response(),
+        },
     };
-    if let Some(cookie) = cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
     if request.https {
         let spent = format!(
             "{BROWSER_COOKIE}{browser_key}=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=None"
@@ -239,7 +251,12 @@ struct RefusalPage<'a> {
 
 /// A refusal as a page for the browser: the problem's title and detail, nothing more.
 fn refusal_page(error: Error) -> Response {
-    let problem = ApiError::from(error).0;
+    refusal_page_of(ApiError::from(error))
+}
+
+/// A refusal already rendered as a problem, as a page for the browser.
+fn refusal_page_of(error: ApiError) -> Response {
+    let problem = error.0;
     let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     crate::routes::page::html(
         status,

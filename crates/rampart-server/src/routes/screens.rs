@@ -217,10 +217,7 @@ pub async fn login_page(
 fn desk<'a>(chrome: &'a Chrome, return_to: &'a str) -> Desk<'a> {
     Desk {
         chrome,
-        intro: format!(
-            "Signing in here signs you in to every application of {}.",
-            chrome.environment
-        ),
+        intro: super::sign_in::application_intro(chrome),
         users: Provider::End,
         return_to,
     }

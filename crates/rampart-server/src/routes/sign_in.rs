@@ -10,12 +10,13 @@ use askama::Template;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use rampart_core::{Error, Provider};
+use rampart_service::idp::authorize::client_of_return;
 use rampart_service::providers::oidc::SignInOption;
 use rampart_service::AppState;
 use rampart_service::{identity, providers};
 use serde::Deserialize;
 
-use super::page::{self, Chrome};
+use super::page::{self, Chrome, Visitor};
 use crate::auth::RequestContext;
 use crate::error::ApiError;
 
@@ -285,6 +286,77 @@ impl Desk<'_> {
         }
         self.chrome.finish_scripted(response)
     }
+}
+
+/// The second step of a sign-in an identity provider began (the OpenID Connect callback,
+/// the SAML assertion consumer), on the sign-in page of where the browser is going: the
+/// console's for a console address or an authorization request of a client of IT users,
+/// the provider's own for a client of end users, the application's for a page of it. Its
+/// form completes the pending sign-in there and goes on to `return_to`.
+pub async fn after_provider(
+    state: &AppState,
+    context: &RequestContext,
+    visitor: &Visitor,
+    pending: &identity::mfa::Pending,
+    return_to: &str,
+) -> Response {
+    let origin = context.origin(state);
+    if let Some((environment, application)) = application_of(return_to) {
+        let chrome = Chrome::new(state, visitor, environment, application);
+        let desk = Desk {
+            chrome: &chrome,
+            intro: application_intro(&chrome),
+            users: Provider::End,
+            return_to,
+        };
+        return desk.second_step(state, &origin, pending).await;
+    }
+    if !return_to.starts_with("/console") {
+        match client_of_return(state, return_to).await {
+            Ok(Some((name, Provider::End))) => {
+                let chrome = Chrome::provider(visitor);
+                let desk = Desk {
+                    chrome: &chrome,
+                    intro: provider_intro(&name),
+                    users: Provider::End,
+                    return_to,
+                };
+                return desk.second_step(state, &origin, pending).await;
+            }
+            Ok(Some((_, Provider::It))) => {}
+            Ok(None) | Err(_) => {
+                let chrome = Chrome::provider(visitor);
+                let e = Error::Internal("a sign-in's return address names no desk".into());
+                return chrome.finish(page::error_page(&chrome, e, "/"));
+            }
+        }
+    }
+    let mut shell = crate::console::Shell::new(visitor, crate::console::Section::None);
+    shell.script = true;
+    let page =
+        crate::console::two_factor::second_step(state, context, &shell, pending, return_to).await;
+    shell.finish(page)
+}
+
+/// The environment and application of a path under `/apps/{environment}/{application}/`.
+fn application_of(path: &str) -> Option<(&str, &str)> {
+    let mut parts = path.strip_prefix("/apps/")?.splitn(3, '/');
+    let environment = parts.next().filter(|s| !s.is_empty())?;
+    let application = parts.next().filter(|s| !s.is_empty())?;
+    Some((environment, application))
+}
+
+/// The line under the title of an application's sign-in page.
+pub fn application_intro(chrome: &Chrome) -> String {
+    format!(
+        "Signing in here signs you in to every application of {}.",
+        chrome.environment
+    )
+}
+
+/// The line under the title of the OpenID provider's sign-in page for client `name`.
+pub fn provider_intro(name: &str) -> String {
+    format!("Sign in to continue to {name}.")
 }
 
 /// What differs between the page's renderings.

@@ -3,7 +3,8 @@
 //! authorization endpoint, signs in (password, then the two-factor app's code when they
 //! have one) and comes back to the request with a code the client redeems. A session of
 //! the other population never obtains a code; the page refuses what is not an
-//! authorization request of a client of end users, and a form from elsewhere.
+//! authorization request of a client of end users, and a form from elsewhere. An end user
+//! who signs in through an identity provider gives their second factor on the same page.
 
 use rampart_core::Provider;
 use rampart_idp::pkce::challenge_of;
@@ -430,4 +431,124 @@ fn code_of_now(node: &Node, secret: &rampart_identity::mfa::TotpSecret) -> Strin
     use rampart_core::Clock as _;
     let step = rampart_identity::mfa::step_of(node.clock.now().unix_timestamp());
     format!("{:06}", secret.code_at_step(step))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_an_identity_provider_the_second_factor_is_asked_on_the_providers_page() {
+    use crate::oidc::{add_provider, authorize, browser, location, real_time};
+    use rampart_identity::mfa::TotpSecret;
+    on_both(crate::apps_sensitive::with_master_key, |node| async move {
+        let name = node.name();
+        real_time(&node);
+        let admin = node.admin().await;
+        add_provider(&node, &admin, "corp", "end", json!({})).await;
+        let (shop, _) = register(
+            &node,
+            &admin,
+            json!({ "client_id": "shop", "name": "Shop", "first_party": true,
+                    "redirect_uris": [RP] }),
+        )
+        .await;
+        // From the authorization request to the provider's page, which offers `corp`; then
+        // through `corp` as bob; answers the browser and the callback's answer.
+        let through_corp = || async {
+            let b = browser();
+            let r = b
+                .get(format!("{}{}", node.base, request_path(&shop)))
+                .send()
+                .await
+                .unwrap();
+            let page = b
+                .get(format!("{}{}", node.base, location(&r)))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let start = page
+                .split("href=\"")
+                .map(|rest| {
+                    let href = rest.split('"').next().unwrap();
+                    href.replace("&amp;", "&").replace("&#38;", "&")
+                })
+                .find(|href| href.starts_with("/api/v1/providers/corp/oidc/start"))
+                .unwrap_or_else(|| panic!("{name}: corp offered: {page}"));
+            let r = b.get(format!("{}{start}", node.base)).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::SEE_OTHER, "{name}: {start}");
+            let callback = authorize(&b, &location(&r), "bob").await;
+            real_time(&node);
+            let answer = b.get(&callback).send().await.unwrap();
+            (b, answer)
+        };
+        // Bob's first sign-in makes his profile and comes back to the request: a code.
+        let (b, answer) = through_corp().await;
+        assert_eq!(answer.status(), StatusCode::SEE_OTHER, "{name}");
+        let back = location(&answer);
+        assert!(back.starts_with("/oauth2/authorize?"), "{name}: {back}");
+        let session = answer
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned())
+            .find_map(|c| c.strip_prefix("__Host-rampart_session=").map(str::to_owned))
+            .unwrap_or_else(|| panic!("{name}: a session"));
+        let r = b.get(format!("{}{back}", node.base)).send().await.unwrap();
+        assert!(param(&location(&r), "code").is_some(), "{name}");
+
+        // He sets up a two-factor app.
+        let (status, e) = node
+            .post("/api/v1/auth/mfa/totp", &session, json!({}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}: {e}");
+        let secret = TotpSecret::from_base32(e["secret"].as_str().unwrap()).unwrap();
+        let (status, body) = node
+            .post(
+                "/api/v1/auth/mfa/totp/confirm",
+                &session,
+                json!({ "code": code_of_now(&node, &secret) }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+
+        // Now `corp`'s word alone opens nothing: the provider's page asks for his code.
+        let (b, answer) = through_corp().await;
+        assert_eq!(answer.status(), StatusCode::OK, "{name}");
+        assert!(
+            !answer.headers().get_all("set-cookie").iter().any(|c| c
+                .to_str()
+                .unwrap()
+                .starts_with("__Host-rampart_session=rps")),
+            "{name}: no session yet"
+        );
+        let page = answer.text().await.unwrap();
+        assert!(
+            page.contains("Sign in to continue to Shop.")
+                && page.contains("action=\"/oauth2/login\""),
+            "{name}: {page}"
+        );
+        node.clock.advance(time::Duration::seconds(30));
+        let r = b
+            .post(format!("{}/oauth2/login", node.base))
+            .header("origin", &node.base)
+            .form(&[
+                ("_csrf", hidden(&page, "_csrf").as_str()),
+                ("pending", hidden(&page, "pending").as_str()),
+                ("return", hidden(&page, "return").as_str()),
+                ("code", code_of_now(&node, &secret).as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{name}");
+        let back = location(&r);
+        assert!(back.starts_with("/oauth2/authorize?"), "{name}: {back}");
+        let r = b.get(format!("{}{back}", node.base)).send().await.unwrap();
+        let to = location(&r);
+        assert!(
+            to.starts_with(RP) && param(&to, "code").is_some(),
+            "{name}: {to}"
+        );
+    })
+    .await;
 }

@@ -13,7 +13,7 @@ use crate::apps_sensitive::with_master_key;
 use crate::kit::{on_both, problem_type, Node, ADMIN_PASSWORD, USER_PASSWORD};
 
 /// The code of `secret` at the node's time, `steps` steps later.
-fn code(node: &Node, secret: &TotpSecret, steps: i64) -> String {
+pub(crate) fn code(node: &Node, secret: &TotpSecret, steps: i64) -> String {
     let now = node.clock.now().unix_timestamp();
     format!("{:06}", secret.code_at_step(step_of(now) + steps))
 }

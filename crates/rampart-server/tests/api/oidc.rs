@@ -114,7 +114,7 @@ impl Peer {
 }
 
 /// A browser: keeps cookies, follows no redirect, trusts the test certificates.
-fn browser() -> Client {
+pub(crate) fn browser() -> Client {
     Client::builder()
         .cookie_store(true)
         .danger_accept_invalid_certs(true)
@@ -123,7 +123,7 @@ fn browser() -> Client {
         .unwrap()
 }
 
-fn location(r: &Response) -> String {
+pub(crate) fn location(r: &Response) -> String {
     r.headers()
         .get("location")
         .unwrap_or_else(|| panic!("no Location on {}", r.status()))
@@ -141,7 +141,7 @@ fn absolute(origin: &str, location: &str) -> String {
 }
 
 /// The node's clock set to the real time: ID tokens carry the provider's clock.
-fn real_time(node: &Node) {
+pub(crate) fn real_time(node: &Node) {
     use rampart_core::Clock as _;
     let now = OffsetDateTime::now_utc();
     node.clock.advance(now - node.clock.now());
@@ -149,7 +149,13 @@ fn real_time(node: &Node) {
 
 /// Registers a client for `node` at the provider and creates the user provider `name` on
 /// the node for `users`, with `extra` settings; answers the client id.
-async fn add_provider(node: &Node, admin: &str, name: &str, users: &str, extra: Value) -> String {
+pub(crate) async fn add_provider(
+    node: &Node,
+    admin: &str,
+    name: &str,
+    users: &str,
+    extra: Value,
+) -> String {
     let p = peer();
     let client_id = format!(
         "rp-{name}-{}-{}",
@@ -198,7 +204,7 @@ async fn start(node: &Node, browser: &Client, provider: &str, query: &str) -> Re
 
 /// Walks the provider's side of the flow from its authorization URL: its login form as
 /// `user`; answers the callback URL it sends the browser to.
-async fn authorize(browser: &Client, auth_url: &str, user: &str) -> String {
+pub(crate) async fn authorize(browser: &Client, auth_url: &str, user: &str) -> String {
     let p = peer();
     let r = browser.get(auth_url).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "{auth_url}");

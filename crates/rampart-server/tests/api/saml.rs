@@ -270,6 +270,14 @@ async fn refusals(node: &Node) -> Vec<String> {
         .collect()
 }
 
+/// Whether a response sets a session cookie (with a value).
+fn opens_session(headers: &HeaderMap) -> bool {
+    headers.get_all(SET_COOKIE).iter().any(|c| {
+        let c = c.to_str().unwrap();
+        c.contains("rampart_session=") && !c.contains("rampart_session=;")
+    })
+}
+
 fn cookie(headers: &HeaderMap) -> Option<String> {
     headers
         .get(SET_COOKIE)
@@ -615,18 +623,6 @@ async fn a_response_used_on_one_node_is_a_replay_on_another() {
     );
 }
 
-/// The reason of the last `auth.login` failure.
-async fn last_refusal(node: &Node) -> Value {
-    let event = node
-        .events()
-        .await
-        .into_iter()
-        .rev()
-        .find(|e| e.action == "auth.login" && e.outcome == "failure")
-        .expect("a refused sign-in");
-    serde_json::from_str(&event.details).unwrap()
-}
-
 /// The console's sign-in page as a browser without a session sees it.
 async fn console_login_page(node: &Node) -> String {
     Client::builder()
@@ -665,23 +661,99 @@ async fn a_saml_sign_in_never_skips_a_second_factor_and_a_disabled_provider_sign
         assert_eq!(r.status(), StatusCode::OK, "{name}");
         let body: Value = r.json().await.unwrap();
         let token = body["token"].as_str().unwrap().to_owned();
-        crate::mfa::enrol(&node, &token).await;
+        let (secret, _) = crate::mfa::enrol(&node, &token).await;
 
-        // The IdP's word alone no longer signs her in: refused with its reason, no session.
+        // The IdP's word alone no longer signs her in: no session, the second factor next.
+        // A client of the API gets the pending sign-in (202), completed with her code.
         let (redirect, bound) = start(&node, "user=it&return=/console/").await;
         let answer = idp().login(&redirect, "alice").await;
         real_time(&node);
         let r = post(&node, &answer, None, "application/json", Some(&bound)).await;
-        assert!(cookie(r.headers()).is_none(), "{name}");
-        let (got, _, body) = problem(r).await;
-        assert_eq!(got, StatusCode::FORBIDDEN, "{name}: {body}");
+        assert!(!opens_session(r.headers()), "{name}");
+        assert_eq!(r.status(), StatusCode::ACCEPTED, "{name}");
+        let body: Value = r.json().await.unwrap();
         assert!(
-            body["detail"].as_str().unwrap().contains("second factor"),
-            "{body}"
+            body["methods"].as_array().unwrap().contains(&json!("totp")),
+            "{name}: {body}"
         );
-        let last = last_refusal(&node).await;
-        assert_eq!(last["reason"], "second-factor-required", "{name}: {last}");
-        assert_eq!(last["user_provider"], "idp", "{name}: {last}");
+        let pending = body["pending_token"].as_str().unwrap().to_owned();
+        // Her code of the next time step: the one of her enrolment is spent.
+        node.clock.advance(time::Duration::seconds(30));
+        let (status, wrong) = crate::mfa::call(
+            &node,
+            reqwest::Method::POST,
+            "/api/v1/auth/login/second-factor",
+            None,
+            json!({ "pending_token": pending, "code": "000000" }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}: {wrong}");
+        let (status, done) = crate::mfa::call(
+            &node,
+            reqwest::Method::POST,
+            "/api/v1/auth/login/second-factor",
+            None,
+            json!({ "pending_token": pending, "code": crate::mfa::code(&node, &secret, 0) }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{name}: {done}");
+        assert_eq!(
+            done["user"]["display_name"], "Alice Example",
+            "{name}: {done}"
+        );
+
+        // A browser gets the console's second step, a form that completes it there.
+        let (redirect, bound) = start(&node, "user=it&return=/console/").await;
+        let answer = idp().login(&redirect, "alice").await;
+        real_time(&node);
+        let r = post(&node, &answer, None, "text/html", Some(&bound)).await;
+        assert_eq!(r.status(), StatusCode::OK, "{name}");
+        let set: Vec<String> = r
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned())
+            .collect();
+        assert!(
+            !opens_session(r.headers()),
+            "{name}: no session yet: {set:?}"
+        );
+        let csrf = set
+            .iter()
+            .find(|c| c.starts_with("__Host-rampart_csrf="))
+            .unwrap_or_else(|| panic!("{name}: a CSRF cookie: {set:?}"))
+            .clone();
+        let page = r.text().await.unwrap();
+        let field = |html: &str, f: &str| {
+            html.split(&format!("name=\"{f}\" value=\""))
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .unwrap_or_else(|| panic!("{name}: no {f} in {html}"))
+                .to_owned()
+        };
+        assert!(
+            page.contains("action=\"/console/login/code\""),
+            "{name}: {page}"
+        );
+        let pending = field(&page, "pending");
+        node.clock.advance(time::Duration::seconds(60));
+        let r = node
+            .client
+            .post(format!("{}/console/login/code", node.base))
+            .header("cookie", &csrf)
+            .header("origin", &node.base)
+            .form(&[
+                ("_csrf", field(&page, "_csrf").as_str()),
+                ("pending", pending.as_str()),
+                ("return", "/console/"),
+                ("code", crate::mfa::code(&node, &secret, 0).as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{name}");
+        assert_eq!(r.headers()["location"], "/console/", "{name}");
+        assert!(opens_session(r.headers()), "{name}");
 
         // Bob's sign-in starts; the provider is disabled before his answer comes back: it
         // is refused and consumes nothing.

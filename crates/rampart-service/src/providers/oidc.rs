@@ -38,7 +38,7 @@ use rampart_store::{NewProviderLogin, ProviderRecord};
 use super::login::{apply_roles, profile};
 use crate::caller::Origin;
 use crate::config::SecretRef;
-use crate::identity::login::{record_refusal, LoggedIn};
+use crate::identity::login::record_refusal;
 use crate::identity::LoginStep;
 use crate::state::AppState;
 
@@ -55,10 +55,11 @@ pub struct Started {
     pub max_age: i64,
 }
 
-/// A finished sign-in: the session, and where the browser goes.
+/// A finished sign-in through the provider: the session, or the second step still to take
+/// (the user has a second factor, or must set one up), and where the browser goes.
 pub struct Finished {
-    /// The new session.
-    pub done: LoggedIn,
+    /// The new session, or the pending sign-in waiting for its second factor.
+    pub step: LoginStep,
     /// The checked return address.
     pub return_to: String,
 }
@@ -334,29 +335,11 @@ pub async fn finish(
         return Err(Error::AccountDisabled);
     }
     // The same step as every other sign-in: a user with a second factor (or required to
-    // have one) is never signed in by the identity provider alone. The browser flow has no
-    // code step yet, so such a sign-in is refused with its reason.
-    let done = match crate::identity::mfa::after_first_factor(
-        state,
-        origin,
-        user.clone(),
-        user_agent,
-    )
-    .await?
-    {
-        LoginStep::Session(done) => *done,
-        LoginStep::SecondFactor(_) => {
-            record_refusal(state, origin, &user, "second-factor-required").await?;
-            state.metrics.login(kind.as_str(), "failed");
-            return Err(Error::Forbidden(format!(
-                "{} signs in with a second factor, which sign-in through {name} cannot ask for yet: \
-                 sign in with the password and the code",
-                user.username
-            )));
-        }
-    };
+    // have one) is never signed in by the identity provider alone; the browser is asked for
+    // it next, on the sign-in page of where it is going.
+    let step = crate::identity::mfa::after_first_factor(state, origin, user, user_agent).await?;
     Ok(Finished {
-        done,
+        step,
         return_to: login.return_to,
     })
 }

@@ -18,8 +18,8 @@
 //!    comes. Then the same just-in-time profile, role mapping and `auth.login` event as a
 //!    directory sign-in, and the step every sign-in takes after its first factor
 //!    ([`crate::identity::mfa::after_first_factor`]): a user with a second factor (or
-//!    required to have one) is refused (`second-factor-required`), since this flow has no
-//!    code step yet, and never signed in by the identity provider alone.
+//!    required to have one) is never signed in by the identity provider alone; the
+//!    pending sign-in goes back to the browser, which is asked for the second factor.
 //!
 //! Every refusal is an `auth.login` failure event naming the user provider and the reason;
 //! one before the response is consumed changes nothing else. The signing key lives in the data directory
@@ -45,7 +45,7 @@ use time::OffsetDateTime;
 
 use super::login::{apply_roles, profile};
 use crate::caller::Origin;
-use crate::identity::login::{record_refusal, LoggedIn};
+use crate::identity::login::record_refusal;
 use crate::identity::LoginStep;
 use crate::state::AppState;
 
@@ -97,8 +97,8 @@ pub struct Started {
 
 /// A sign-in finished.
 pub struct Finished {
-    /// The new session.
-    pub done: LoggedIn,
+    /// The new session, or the pending sign-in waiting for its second factor.
+    pub step: LoginStep,
     /// Where the browser goes now (the return address the sign-in started with).
     pub return_to: String,
     /// The key of the browser's cookie for this sign-in, now spent.
@@ -373,25 +373,11 @@ pub async fn acs(
     }
     super::noted(state, &record.name, None).await?;
     // The same step as every other sign-in: a user with a second factor (or required to
-    // have one) is never signed in by the identity provider alone. The browser flow has no
-    // code step yet, so such a sign-in is refused with its reason.
-    let done =
-        match crate::identity::mfa::after_first_factor(state, origin, user.clone(), user_agent)
-            .await?
-        {
-            LoginStep::Session(done) => *done,
-            LoginStep::SecondFactor(_) => {
-                record_refusal(state, origin, &user, "second-factor-required").await?;
-                state.metrics.login(provider.as_str(), "failed");
-                return Err(Error::Forbidden(format!(
-                    "{} signs in with a second factor, which sign-in through {name} cannot ask \
-                 for yet",
-                    user.username
-                )));
-            }
-        };
+    // have one) is never signed in by the identity provider alone; the browser is asked for
+    // it next, on the sign-in page of where it is going.
+    let step = crate::identity::mfa::after_first_factor(state, origin, user, user_agent).await?;
     Ok(Finished {
-        done,
+        step,
         browser_key: browser_key(&request.id),
         return_to: request.relay_state,
     })

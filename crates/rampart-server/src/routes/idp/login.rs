@@ -17,7 +17,7 @@ use serde_json::json;
 
 use crate::auth::RequestContext;
 use crate::routes::page::{self, Chrome, Visitor};
-use crate::routes::sign_in::{Desk, LoginForm, LoginQuery};
+use crate::routes::sign_in::{provider_intro, Desk, LoginForm, LoginQuery};
 
 /// Where the page is.
 const HERE: &str = "/oauth2/login";
@@ -35,7 +35,7 @@ async fn desk<'a>(
     match client_of_return(state, return_to).await {
         Ok(Some((name, Provider::End))) => Ok(Desk {
             chrome,
-            intro: format!("Sign in to continue to {name}."),
+            intro: provider_intro(&name),
             users: Provider::End,
             return_to,
         }),
