@@ -61,8 +61,11 @@ pub const EMAIL: &str = "email";
 /// How long one webhook request may take.
 const TIMEOUT: StdDuration = StdDuration::from_secs(10);
 
-/// How long a claimed attempt keeps other nodes off: longer than any attempt takes (the
-/// webhook's timeout, the mail server's 15 s per command).
+/// How long one message to the mail server may take, the whole conversation.
+const MAIL_TIMEOUT: StdDuration = StdDuration::from_secs(60);
+
+/// How long a claimed attempt keeps other nodes off: longer than any attempt may take
+/// ([`TIMEOUT`], [`MAIL_TIMEOUT`]).
 pub const CLAIM: time::Duration = time::Duration::minutes(2);
 
 /// Deliveries attempted at once.
@@ -351,7 +354,12 @@ async fn send(state: &AppState, sink: &str, notice: &Notice) -> Result<(), Refus
         }
         WEBHOOK => Err(last("alerts.webhook_url is no longer set")),
         EMAIL if list_items(&config.email_to).next().is_some() => {
-            mail(state, notice).await.map_err(Refused::from)
+            match tokio::time::timeout(MAIL_TIMEOUT, mail(state, notice)).await {
+                Ok(sent) => sent.map_err(Refused::from),
+                Err(_) => Err(Refused::from(
+                    "the mail server did not finish in time".to_owned(),
+                )),
+            }
         }
         EMAIL => Err(last("alerts.email_to is no longer set")),
         _ => Err(last("an unknown sink")),
