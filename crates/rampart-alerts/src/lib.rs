@@ -24,6 +24,7 @@
 mod hours;
 mod limits;
 mod net;
+mod retry;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -34,6 +35,7 @@ use time::{Duration, OffsetDateTime};
 pub use hours::{Hours, HoursError};
 pub use limits::{Limiter, Rate, RateError};
 pub use net::{client_address, Cidr, CidrError};
+pub use retry::{Next, Retry};
 
 /// After a production deployment outside hours is raised, further ones in the same
 /// environment within this time are part of it (a deployment moves several modules).

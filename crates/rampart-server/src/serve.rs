@@ -325,6 +325,10 @@ impl Server {
                 alerts_from,
                 background_stopped.clone(),
             )),
+            tokio::spawn(rampart_service::alerts::deliver::run(
+                state.clone(),
+                background_stopped.clone(),
+            )),
             tokio::spawn(rampart_service::identity::sessions::run_last_use(
                 state.store.clone(),
                 state.last_use.clone(),

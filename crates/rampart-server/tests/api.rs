@@ -6,6 +6,8 @@ mod kit;
 
 #[path = "api/ad.rs"]
 mod ad;
+#[path = "api/alert_delivery.rs"]
+mod alert_delivery;
 #[path = "api/alerts.rs"]
 mod alerts;
 #[path = "api/apps.rs"]

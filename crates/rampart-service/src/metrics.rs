@@ -59,6 +59,16 @@ pub struct AlertLabels {
     pub kind: String,
 }
 
+/// Labels of an attempt to deliver an alert.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeliveryLabels {
+    /// `webhook` or `email`.
+    pub sink: &'static str,
+    /// `delivered` (the sink accepted), `retried` (it did not; another attempt follows) or
+    /// `failed` (it did not, and that was the last attempt).
+    pub outcome: &'static str,
+}
+
 /// Every metric the server exports.
 pub struct Metrics {
     registry: Registry,
@@ -98,8 +108,12 @@ pub struct Metrics {
     pub audit_fork_alert: Gauge,
     /// Alerts raised, by kind.
     pub alerts: Family<AlertLabels, Counter>,
-    /// Alert notifications a webhook did not accept.
+    /// Attempts to deliver an alert that a sink did not accept, any sink.
     pub alert_delivery_failures: Counter,
+    /// Attempts to deliver an alert, by sink and outcome.
+    pub alert_deliveries: Family<DeliveryLabels, Counter>,
+    /// Alert notifications not yet accepted by their sink, as the leader last read them.
+    pub alert_deliveries_pending: Gauge,
     /// 1 while this node runs the once-per-cluster background work.
     pub cluster_leader: Gauge,
     /// Requests refused by a rate limit, by route class.
@@ -139,6 +153,8 @@ impl Default for Metrics {
         let audit_fork_alert = Gauge::default();
         let alerts = Family::<AlertLabels, Counter>::default();
         let alert_delivery_failures = Counter::default();
+        let alert_deliveries = Family::<DeliveryLabels, Counter>::default();
+        let alert_deliveries_pending = Gauge::default();
         let cluster_leader = Gauge::default();
         let rate_limited = Family::<RateLimitLabels, Counter>::default();
         registry.register(
@@ -163,8 +179,18 @@ impl Default for Metrics {
         );
         registry.register(
             "alert_delivery_failures",
-            "Alert notifications a webhook did not accept (see the warning log)",
+            "Attempts to deliver an alert that a sink did not accept, any sink (see the warning log)",
             alert_delivery_failures.clone(),
+        );
+        registry.register(
+            "alert_deliveries",
+            "Attempts to deliver an alert, by sink and outcome (delivered, retried, failed)",
+            alert_deliveries.clone(),
+        );
+        registry.register(
+            "alert_deliveries_pending",
+            "Alert notifications no sink has accepted yet (read by the node leading the cluster)",
+            alert_deliveries_pending.clone(),
         );
         registry.register(
             "support_cases_opened",
@@ -265,6 +291,8 @@ impl Default for Metrics {
             audit_fork_alert,
             alerts,
             alert_delivery_failures,
+            alert_deliveries,
+            alert_deliveries_pending,
             cluster_leader,
             rate_limited,
         }
@@ -289,6 +317,16 @@ impl Metrics {
                 kind: kind.to_owned(),
             })
             .inc();
+    }
+
+    /// Counts an attempt to deliver an alert.
+    pub fn alert_delivery(&self, sink: &'static str, outcome: &'static str) {
+        self.alert_deliveries
+            .get_or_create(&DeliveryLabels { sink, outcome })
+            .inc();
+        if outcome != "delivered" {
+            self.alert_delivery_failures.inc();
+        }
     }
 
     /// The exposition text.

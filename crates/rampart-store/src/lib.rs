@@ -8,6 +8,7 @@
 //!
 //! Times cross this boundary as [`time::OffsetDateTime`] and are stored as UTC milliseconds.
 
+mod alerts;
 mod apps;
 mod audit;
 mod authz;
@@ -24,6 +25,7 @@ mod providers;
 mod scim;
 mod support;
 
+pub use alerts::PendingDelivery;
 pub use apps::{
     AppDatabase, AppWrite, Expect, QueryRows, RowValues, StoredRecord, WrappedKey, ADVANCED_TIMEOUT,
 };

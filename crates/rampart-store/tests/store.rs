@@ -622,3 +622,112 @@ async fn of_nodes_racing_for_a_free_lease_exactly_one_gets_it() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_alert_and_its_deliveries_commit_together_and_each_attempt_is_claimed_once() {
+    each_backend(|TestStore { store, .. }| async move {
+        let kind = store.kind().as_str();
+        let alert = rampart_core::AuditEvent {
+            action: "alert.brute_force",
+            target: Some("it:bob".into()),
+            outcome: rampart_core::Outcome::Success,
+            details: r#"{"kind":"brute_force"}"#.into(),
+        };
+        let seq = store
+            .record_alert(&ctx(), &alert, T0, &["webhook", "email"])
+            .await
+            .unwrap();
+        let events = store.events_after(seq - 1, 10).await.unwrap();
+        assert_eq!(events.len(), 1, "{kind}");
+        assert_eq!(
+            (events[0].seq, events[0].action.as_str()),
+            (seq, "alert.brute_force"),
+            "{kind}"
+        );
+        let due = store.alert_deliveries(Some(T0), 10).await.unwrap();
+        let sinks: Vec<(i64, &str, u32)> = due
+            .iter()
+            .map(|d| (d.seq, d.sink.as_str(), d.attempts))
+            .collect();
+        assert_eq!(sinks, [(seq, "email", 0), (seq, "webhook", 0)], "{kind}");
+        // Nodes racing for the same attempt: one makes it.
+        let webhook = due.iter().find(|d| d.sink == "webhook").unwrap().clone();
+        let claim = T0 + Duration::minutes(2);
+        let tries = (0..8).map(|_| {
+            let (store, webhook) = (store.clone(), webhook.clone());
+            tokio::spawn(async move {
+                store
+                    .alert_delivery_claim(&webhook, T0, claim)
+                    .await
+                    .unwrap()
+            })
+        });
+        let mut granted = 0;
+        for t in tries {
+            granted += usize::from(t.await.unwrap());
+        }
+        assert_eq!(granted, 1, "{kind}");
+        // Claimed, it is not due until the claim runs out or its attempt is answered.
+        let due = store.alert_deliveries(Some(T0), 10).await.unwrap();
+        assert_eq!(due.len(), 1, "{kind}: only the e-mail is due");
+        store
+            .alert_delivery_retry(seq, "webhook", 1, T0 + Duration::seconds(1), "503")
+            .await
+            .unwrap();
+        let due = store
+            .alert_deliveries(Some(T0 + Duration::seconds(1)), 10)
+            .await
+            .unwrap();
+        let webhook = due.iter().find(|d| d.sink == "webhook").unwrap().clone();
+        assert_eq!(
+            (webhook.attempts, webhook.last_error.as_deref()),
+            (1, Some("503")),
+            "{kind}"
+        );
+        // A claim on what was read before the attempt is refused.
+        let stale = rampart_store::PendingDelivery {
+            attempts: 0,
+            ..webhook.clone()
+        };
+        assert!(
+            !store
+                .alert_delivery_claim(&stale, T0 + Duration::seconds(1), claim)
+                .await
+                .unwrap(),
+            "{kind}"
+        );
+        // Accepted: gone. Given up: gone with its event, recorded once.
+        store.alert_delivery_done(seq, "email").await.unwrap();
+        let failed = rampart_core::AuditEvent {
+            action: "alert.delivery_failed",
+            target: Some("webhook".into()),
+            outcome: rampart_core::Outcome::Failure,
+            details: format!(r#"{{"alert":{seq}}}"#),
+        };
+        for recorded in [true, false] {
+            assert_eq!(
+                store
+                    .alert_delivery_give_up(seq, "webhook", &ctx(), &failed, T0)
+                    .await
+                    .unwrap(),
+                recorded,
+                "{kind}"
+            );
+        }
+        assert!(
+            store.alert_deliveries(None, 10).await.unwrap().is_empty(),
+            "{kind}"
+        );
+        assert_eq!(store.alert_deliveries_waiting().await.unwrap(), 0, "{kind}");
+        let actions = event_actions(&store).await;
+        assert_eq!(
+            actions
+                .iter()
+                .filter(|a| a.as_str() == "alert.delivery_failed:failure")
+                .count(),
+            1,
+            "{kind}: {actions:?}"
+        );
+    })
+    .await;
+}

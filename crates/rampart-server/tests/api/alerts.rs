@@ -18,8 +18,8 @@ use sha2::Sha256;
 
 use crate::kit::{self, Node};
 
-const SECRET_VAR: &str = "ALERTS_TEST_WEBHOOK_SECRET";
-const SECRET: &str = "a-webhook-secret-only-the-receiver-knows";
+pub(crate) const SECRET_VAR: &str = "ALERTS_TEST_WEBHOOK_SECRET";
+pub(crate) const SECRET: &str = "a-webhook-secret-only-the-receiver-knows";
 
 /// A webhook receiver: every POST it got, headers and body.
 struct Receiver {
@@ -60,7 +60,7 @@ impl Receiver {
 }
 
 /// The node's `alert.*` events, once `n` have been recorded (or after 15 s).
-async fn alert_events(node: &Node, n: usize) -> Vec<StoredEvent> {
+pub(crate) async fn alert_events(node: &Node, n: usize) -> Vec<StoredEvent> {
     let mut found = Vec::new();
     for _ in 0..150 {
         found = node
@@ -87,7 +87,7 @@ fn subjects(events: &[StoredEvent]) -> Vec<(String, String)> {
 }
 
 /// Checks a signature header the way a receiver would, with its own HMAC.
-fn verify(header: &str, body: &[u8]) -> Result<i64, String> {
+pub(crate) fn verify(header: &str, body: &[u8]) -> Result<i64, String> {
     let mut t = None;
     let mut v1 = None;
     for part in header.split(',') {
@@ -111,7 +111,7 @@ fn verify(header: &str, body: &[u8]) -> Result<i64, String> {
     Ok(t)
 }
 
-fn watched(config: &mut Config, url: &str) {
+pub(crate) fn watched(config: &mut Config, url: &str) {
     let a = &mut config.alerts;
     a.brute_force_count = 3;
     a.credential_stuffing_accounts = 3;
@@ -126,7 +126,7 @@ fn watched(config: &mut Config, url: &str) {
     config.trusted_proxies = "127.0.0.1".into();
 }
 
-async fn login_from(node: &Node, user: &str, password: &str, from: &str) -> StatusCode {
+pub(crate) async fn login_from(node: &Node, user: &str, password: &str, from: &str) -> StatusCode {
     node.client
         .post(format!("{}/api/v1/auth/login", node.base))
         .header("x-forwarded-for", from)
@@ -341,7 +341,7 @@ async fn scraping_and_a_deployment_outside_hours_raise_alerts() {
 }
 
 /// Waits until `node` leads the cluster (or 15 s).
-async fn leads(node: &Node) -> bool {
+pub(crate) async fn leads(node: &Node) -> bool {
     for _ in 0..150 {
         if node.server().state.leadership.is_leader() {
             return true;

@@ -94,7 +94,7 @@ pub async fn start_on(kind: BackendKind, url: String, tweak: impl FnOnce(&mut Co
 /// Runs `body` against a fresh node on each backend. A failure on one backend does not hide
 /// the other's result: both run, each failure is printed as it happens, and the test then
 /// fails naming the backends that failed.
-pub async fn on_both<F, Fut>(tweak: fn(&mut Config), body: F)
+pub async fn on_both<F, Fut>(tweak: impl Fn(&mut Config), body: F)
 where
     F: Fn(Node) -> Fut,
     Fut: std::future::Future<Output = ()>,
@@ -102,7 +102,7 @@ where
     use futures_util::FutureExt as _;
     let mut failed = Vec::new();
     for kind in [BackendKind::Sqlite, BackendKind::Postgres] {
-        let node = start(kind, tweak).await;
+        let node = start(kind, &tweak).await;
         let run = std::panic::AssertUnwindSafe(body(node))
             .catch_unwind()
             .await;
@@ -277,6 +277,23 @@ impl Node {
         let response = self.request(method, path, Some(token), body).await;
         let status = response.status();
         (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Stops the node and starts it again on the same data directory and database, with
+    /// the same configuration and clock, as an operator restarting it would.
+    pub async fn restart(mut self) -> Node {
+        let server = self.server.take().unwrap();
+        let mut config = server.state.config.clone();
+        server.shutdown().await;
+        config.https_addr = "127.0.0.1:0".into();
+        config.http_addr = "127.0.0.1:0".into();
+        let server = Server::start(config, self.clock.clone() as Arc<dyn Clock>)
+            .await
+            .unwrap();
+        self.base = format!("https://{}", server.https_addr);
+        self.http_base = format!("http://{}", server.http_addr);
+        self.server = Some(server);
+        self
     }
 
     pub async fn shutdown(mut self) {

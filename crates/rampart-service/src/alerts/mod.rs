@@ -12,10 +12,12 @@
 //!   details), so alerts are searched, exported and verified like everything else;
 //! - the `rampart_alerts_total{kind}` counter;
 //! - a JSON POST to the configured webhook, signed with HMAC-SHA-256 over the timestamp and
-//!   the body ([`sign`]), and an e-mail to the configured addresses.
+//!   the body ([`sign`]), and an e-mail to the configured addresses, each delivered at
+//!   least once through an outbox committed with the event ([`deliver`]).
 //!
-//! Delivery never blocks detection: each alert's notifications are sent on their own task
-//! with a timeout; a failure is logged (never the secret) and counted.
+//! Delivery never blocks detection: notifications are sent by their own task ([`deliver::run`]),
+//! tried again with a growing wait until the sink accepts, and a delivery that gives up is
+//! itself an audit event (`alert.delivery_failed`).
 //!
 //! A node watches from the log's size when it started: history is not re-alerted on
 //! restart. On PostgreSQL every node follows the shared log and feeds its detector, but
@@ -23,7 +25,7 @@
 //! once, and a node taking over knows the recent past. The node's own integrity alarms
 //! are raised by the node that saw them, leader or not.
 
-mod deliver;
+pub mod deliver;
 
 use std::net::IpAddr;
 use std::time::Duration as StdDuration;
@@ -35,7 +37,7 @@ use tokio::sync::watch;
 
 use crate::state::AppState;
 
-pub use deliver::{sign, SIGNATURE_HEADER};
+pub use deliver::{sign, DELIVERY_HEADER, SIGNATURE_HEADER};
 pub use rampart_alerts::{client_address, Limiter, Rate};
 
 /// How often the log is read for new events.
@@ -223,7 +225,7 @@ async fn is_administrator(state: &AppState, user: UserId) -> bool {
     }
 }
 
-/// Records, counts and sends one alert.
+/// Records and counts one alert, and leaves its notifications in the outbox.
 async fn raise(state: &AppState, alert: &Alert) {
     let kind = alert.kind;
     tracing::warn!(
@@ -251,12 +253,14 @@ async fn raise(state: &AppState, alert: &Alert) {
         })
         .to_string(),
     };
+    // The event and its deliveries commit together: a recorded alert is delivered.
+    let sinks = deliver::sinks(&state.config.alerts);
     if let Err(e) = state
         .store
-        .record_event(&ctx, &event, state.clock.now())
+        .record_alert(&ctx, &event, state.clock.now(), &sinks)
         .await
     {
         tracing::error!(error = %e, alert = kind.as_str(), "an alert could not be recorded in the audit log");
+        deliver::send_unrecorded(state, alert);
     }
-    deliver::spawn(state, alert);
 }

@@ -1,7 +1,7 @@
 //! `[alerts]`: intrusion detection's thresholds, allowances and where alerts are sent; and
 //! the trusted proxies whose forwarded addresses per-address rules believe.
 
-use rampart_alerts::{Cidr, Hours, Policy, Rule};
+use rampart_alerts::{Cidr, Hours, Policy, Retry, Rule};
 use serde::{Deserialize, Serialize};
 use time::Duration;
 
@@ -43,6 +43,13 @@ pub struct AlertsConfig {
     /// Addresses that receive each alert by e-mail, comma-separated, through the
     /// `[support]` mail server; empty for none.
     pub email_to: String,
+    /// Attempts to deliver one alert to one sink before giving up (an
+    /// `alert.delivery_failed` event), the first included.
+    pub delivery_attempts: u32,
+    /// The wait after a failed attempt, in seconds, doubling after each failure.
+    pub delivery_backoff_seconds: u32,
+    /// The longest wait between two attempts, in seconds.
+    pub delivery_backoff_max_seconds: u32,
 }
 
 impl Default for AlertsConfig {
@@ -65,6 +72,11 @@ impl Default for AlertsConfig {
             webhook_url: String::new(),
             webhook_secret: String::new(),
             email_to: String::new(),
+            // 1 s, 2 s, 4 s … 512 s, then every 10 minutes: the 20th attempt about 1 h 47 min
+            // after the alert.
+            delivery_attempts: 20,
+            delivery_backoff_seconds: 1,
+            delivery_backoff_max_seconds: 600,
         }
     }
 }
@@ -110,6 +122,15 @@ impl AlertsConfig {
         })
     }
 
+    /// The delivery's retry policy.
+    pub fn retry(&self) -> Retry {
+        Retry {
+            attempts: self.delivery_attempts,
+            first: Duration::seconds(self.delivery_backoff_seconds.into()),
+            cap: Duration::seconds(self.delivery_backoff_max_seconds.into()),
+        }
+    }
+
     /// Checks the `[alerts]` values; `fail(key, value, allowed)` makes the error.
     pub(super) fn validate<E>(&self, fail: &impl Fn(&str, String, &str) -> E) -> Result<(), E> {
         for (key, v) in [
@@ -142,6 +163,24 @@ impl AlertsConfig {
         ] {
             if !(1..=1_000_000).contains(&v) {
                 return Err(fail(key, v.to_string(), "1 to 1000000"));
+            }
+        }
+        for (key, v, allowed) in [
+            ("alerts.delivery_attempts", self.delivery_attempts, 1..=1000),
+            (
+                "alerts.delivery_backoff_seconds",
+                self.delivery_backoff_seconds,
+                1..=3600,
+            ),
+            (
+                "alerts.delivery_backoff_max_seconds",
+                self.delivery_backoff_max_seconds,
+                self.delivery_backoff_seconds..=86_400,
+            ),
+        ] {
+            if !allowed.contains(&v) {
+                let range = format!("{} to {}", allowed.start(), allowed.end());
+                return Err(fail(key, v.to_string(), &range));
             }
         }
         if let Err(e) = ranges(&self.admin_networks) {
@@ -226,7 +265,15 @@ mod tests {
     #[test]
     fn bad_values_name_their_key() {
         type Tweak = fn(&mut AlertsConfig);
-        let cases: [(&str, Tweak); 7] = [
+        let cases: [(&str, Tweak); 10] = [
+            ("alerts.delivery_attempts=0", |c| c.delivery_attempts = 0),
+            ("alerts.delivery_backoff_seconds=0", |c| {
+                c.delivery_backoff_seconds = 0
+            }),
+            ("alerts.delivery_backoff_max_seconds=5: 10 to 86400", |c| {
+                c.delivery_backoff_seconds = 10;
+                c.delivery_backoff_max_seconds = 5;
+            }),
             ("alerts.brute_force_count=0", |c| c.brute_force_count = 0),
             ("alerts.admin_networks=10.0.0.0/33", |c| {
                 c.admin_networks = "10.0.0.0/33".into()

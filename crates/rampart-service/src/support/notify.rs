@@ -132,7 +132,10 @@ pub fn tell_decision(_state: &AppState, to: &str, case: &StoredCase, d: Decision
     }
 }
 
-fn transport(state: &AppState) -> Result<Option<AsyncSmtpTransport<Tokio1Executor>>, String> {
+/// The configured mail server; none without `[support] smtp_host`.
+pub(crate) fn transport(
+    state: &AppState,
+) -> Result<Option<AsyncSmtpTransport<Tokio1Executor>>, String> {
     let s = &state.config.support;
     if s.smtp_host.is_empty() {
         return Ok(None);

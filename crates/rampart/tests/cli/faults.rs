@@ -1,6 +1,7 @@
 //! Load and faults: three `rampart serve` nodes over one durable PostgreSQL serve the data
-//! API to writers while one node is killed with SIGKILL and restarted and PostgreSQL is
-//! restarted; a SQLite node's disk fills up and frees again. Nothing a client was told was
+//! API to writers while one node is killed with SIGKILL and restarted, PostgreSQL is
+//! restarted, and PostgreSQL crashes (stopped without a shutdown checkpoint, so its next
+//! start replays the write-ahead log); a SQLite node's disk fills up and frees again. Nothing a client was told was
 //! written may be missing afterwards, no answer may be a 5xx outside the outage windows the
 //! test states, and every node must recover by itself. The figures (throughput, errors,
 //! recovery times) are printed for BENCHMARKS.md; none is asserted.
@@ -27,6 +28,8 @@ struct Postgres {
     bin: PathBuf,
     as_root: bool,
     url: String,
+    /// The server's options (address, port, socket directory, connections).
+    options: String,
 }
 
 impl Postgres {
@@ -58,11 +61,16 @@ impl Postgres {
             assert!(status.success(), "chown the cluster's directory");
         }
         let port = free_port();
+        let options = format!(
+            "-h 127.0.0.1 -p {port} -k {} -c max_connections=200",
+            dir.path().display()
+        );
         let pg = Self {
             url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
             dir,
             bin,
             as_root,
+            options,
         };
         let data = pg.dir.path().join("data");
         let out = pg
@@ -73,11 +81,10 @@ impl Postgres {
             .output()
             .unwrap();
         assert!(out.status.success(), "initdb: {}", failure_text(&out));
-        let options = format!(
-            "-h 127.0.0.1 -p {port} -k {} -c max_connections=200",
-            pg.dir.path().display()
-        );
-        let out = pg.ctl(&["start", "-w", "-o", &options]).output().unwrap();
+        let out = pg
+            .ctl(&["start", "-w", "-o", &pg.options])
+            .output()
+            .unwrap();
         assert!(out.status.success(), "pg_ctl start: {}", failure_text(&out));
         pg
     }
@@ -116,6 +123,32 @@ impl Postgres {
             failure_text(&out)
         );
         began.elapsed()
+    }
+
+    /// Crashes the cluster and starts it again: `pg_ctl stop -m immediate` ends every
+    /// server process at once, without a shutdown checkpoint, as a power cut or an
+    /// out-of-memory kill would, so the start recovers from the write-ahead log. Returns how
+    /// long the cluster was down, recovery included.
+    fn crash_and_start(&self) -> Duration {
+        let began = Instant::now();
+        let out = self.ctl(&["stop", "-m", "immediate"]).output().unwrap();
+        assert!(out.status.success(), "pg_ctl stop: {}", failure_text(&out));
+        let out = self
+            .ctl(&["start", "-w", "-o", &self.options])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pg_ctl start after the crash: {}",
+            failure_text(&out)
+        );
+        began.elapsed()
+    }
+
+    /// Whether the server log says the last start recovered from a crash.
+    fn recovered_from_a_crash(&self) -> bool {
+        std::fs::read_to_string(self.dir.path().join("server.log"))
+            .is_ok_and(|log| log.contains("database system was not properly shut down"))
     }
 }
 
@@ -270,10 +303,16 @@ impl Window {
     }
 }
 
-/// The first success on `node` after `after`, as time since the load began.
-fn first_success_after(seen: &[Seen], node: usize, after: Duration) -> Option<Duration> {
+/// The first success on `node` after `after` and before `before`, as time since the load
+/// began.
+fn first_success_between(
+    seen: &[Seen],
+    node: usize,
+    after: Duration,
+    before: Duration,
+) -> Option<Duration> {
     seen.iter()
-        .filter(|s| s.node == node && s.at >= after && s.status == Some(201))
+        .filter(|s| s.node == node && s.at >= after && s.at < before && s.status == Some(201))
         .map(|s| s.at)
         .min()
 }
@@ -283,7 +322,8 @@ fn ms(d: Duration) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn three_nodes_lose_nothing_acknowledged_through_a_killed_node_and_a_database_restart() {
+async fn three_nodes_lose_nothing_acknowledged_through_a_killed_node_a_database_restart_and_crash()
+{
     let pg = Arc::new(Postgres::start());
     let dir = tempfile::tempdir().unwrap();
     let master_key = dir.path().join("master.key");
@@ -341,7 +381,7 @@ async fn three_nodes_lose_nothing_acknowledged_through_a_killed_node_and_a_datab
     let mut windows = Vec::new();
 
     // Fault 1: node 1 is killed (no shutdown, no drain) and started again.
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
     let killed_at = started.elapsed();
     nodes[1].child.kill().unwrap();
     nodes[1].child.wait().unwrap();
@@ -362,7 +402,7 @@ async fn three_nodes_lose_nothing_acknowledged_through_a_killed_node_and_a_datab
     });
 
     // Fault 2: PostgreSQL restarts under the three nodes.
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
     let pg_began = started.elapsed();
     let pg_down = {
         let pg = pg.clone();
@@ -371,7 +411,21 @@ async fn three_nodes_lose_nothing_acknowledged_through_a_killed_node_and_a_datab
             .unwrap()
     };
     let pg_back = started.elapsed();
-    tokio::time::sleep(Duration::from_secs(8)).await;
+    // Fault 3: PostgreSQL crashes under the three nodes and recovers at its start.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let crash_began = started.elapsed();
+    let crash_down = {
+        let pg = pg.clone();
+        tokio::task::spawn_blocking(move || pg.crash_and_start())
+            .await
+            .unwrap()
+    };
+    let crash_back = started.elapsed();
+    assert!(
+        pg.recovered_from_a_crash(),
+        "PostgreSQL's log shows a recovery from the crash"
+    );
+    tokio::time::sleep(Duration::from_secs(6)).await;
     stop.store(true, Ordering::Relaxed);
     for h in handles {
         h.await.unwrap();
@@ -379,15 +433,27 @@ async fn three_nodes_lose_nothing_acknowledged_through_a_killed_node_and_a_datab
     let total = started.elapsed();
     let ledger = std::mem::take(&mut *ledger.lock().unwrap());
 
-    // Every node recovered from the restart by itself: it answered 201 again, and from
-    // that first success on, it answered no 5xx.
+    // Every node recovered from the restart, and then from the crash, by itself: it
+    // answered 201 again before the next fault, and from that first success on, it answered
+    // no 5xx.
     let mut recovered = Vec::new();
+    let mut recovered_from_crash = Vec::new();
     for node in 0..3 {
-        let back = first_success_after(&ledger.seen, node, pg_back)
-            .unwrap_or_else(|| panic!("node {node} never wrote again after PostgreSQL came back"));
+        let back =
+            first_success_between(&ledger.seen, node, pg_back, crash_began).unwrap_or_else(|| {
+                panic!("node {node} did not write again between PostgreSQL's restart and its crash")
+            });
         recovered.push(back.saturating_sub(pg_back));
         windows.push(Window {
             from: pg_began,
+            to: back,
+            node: Some(node),
+        });
+        let back = first_success_between(&ledger.seen, node, crash_back, total)
+            .unwrap_or_else(|| panic!("node {node} never wrote again after PostgreSQL's crash"));
+        recovered_from_crash.push(back.saturating_sub(crash_back));
+        windows.push(Window {
+            from: crash_began,
             to: back,
             node: Some(node),
         });
@@ -511,8 +577,15 @@ async fn three_nodes_lose_nothing_acknowledged_through_a_killed_node_and_a_datab
     );
 
     // Throughput per phase: before any fault (the same run's baseline), with node 1 down,
-    // through the database restart, and after every node recovered.
+    // through the database restart, between the restart and the crash, through the crash,
+    // and after every node recovered.
     let all_back = pg_back + recovered.iter().copied().max().unwrap_or_default();
+    let all_back_from_crash = crash_back
+        + recovered_from_crash
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or_default();
     let rate = |from: Duration, to: Duration| {
         let n = ledger
             .seen
@@ -523,11 +596,14 @@ async fn three_nodes_lose_nothing_acknowledged_through_a_killed_node_and_a_datab
     };
     eprintln!(
         "faults phases: before any fault {}; node 1 down {}; PostgreSQL restarting until every \
-         node wrote again {}; after {}",
+         node wrote again {}; between {}; PostgreSQL crashed until every node wrote again {}; \
+         after {}",
         rate(Duration::ZERO, killed_at),
         rate(killed_at, node_back),
         rate(pg_began, all_back),
-        rate(all_back, total)
+        rate(all_back, crash_began),
+        rate(crash_began, all_back_from_crash),
+        rate(all_back_from_crash, total)
     );
     let acknowledged = ledger.acknowledged.len();
     eprintln!(
@@ -535,7 +611,8 @@ async fn three_nodes_lose_nothing_acknowledged_through_a_killed_node_and_a_datab
          answers by status {counts:?}; node 1 killed at {} and ready again {} after its \
          start ({} without it); {untold} written without an answer (of {unknown} unknown \
          outcomes); PostgreSQL restart took {} (began at {}); each node's first \
-         write after it: {}; audit: {}",
+         write after it: {}; PostgreSQL crash and recovery took {} (began at {}); each \
+         node's first write after it: {}; audit: {}",
         total.as_secs_f64(),
         acknowledged as f64 / total.as_secs_f64(),
         ms(killed_at),
@@ -544,6 +621,13 @@ async fn three_nodes_lose_nothing_acknowledged_through_a_killed_node_and_a_datab
         ms(pg_down),
         ms(pg_began),
         recovered
+            .iter()
+            .map(|d| ms(*d))
+            .collect::<Vec<_>>()
+            .join(", "),
+        ms(crash_down),
+        ms(crash_began),
+        recovered_from_crash
             .iter()
             .map(|d| ms(*d))
             .collect::<Vec<_>>()
@@ -723,7 +807,7 @@ async fn a_full_disk_refuses_writes_clearly_and_the_node_recovers_when_space_ret
         );
     }
     assert!(refused > 0, "the full disk refused writes: {counts:?}");
-    let Some(back) = first_success_after(&ledger.seen, 0, freed_at) else {
+    let Some(back) = first_success_between(&ledger.seen, 0, freed_at, Duration::MAX) else {
         let (_, log) = server.stop_with_log();
         let tail: Vec<&str> = log.lines().rev().take(15).collect();
         panic!("writes did not succeed again once space returned: {counts:?}; the node's log ends: {tail:#?}");
