@@ -201,13 +201,8 @@ pub async fn login_page(
     if let Some(missing) = no_such_application(&state, &chrome).await {
         return chrome.finish(missing);
     }
-    if !visitor.https() && state.config.enforce_https {
-        return chrome.finish(page::message(
-            &chrome,
-            StatusCode::FORBIDDEN,
-            "HTTPS required",
-            "sign in over HTTPS",
-        ));
+    if let Some(refused) = super::sign_in::plain_refused(&state, &visitor, &chrome) {
+        return refused;
     }
     let return_to = return_address(query.return_to.as_deref(), &chrome.base);
     desk(&chrome, &return_to).first_page(&state).await

@@ -288,6 +288,19 @@ impl Desk<'_> {
     }
 }
 
+/// The refusal of a sign-in page asked for over plain HTTP where HTTPS is enforced (a
+/// password is never typed into a page that came in clear).
+pub fn plain_refused(state: &AppState, visitor: &Visitor, chrome: &Chrome) -> Option<Response> {
+    (!visitor.https() && state.config.enforce_https).then(|| {
+        chrome.finish(page::message(
+            chrome,
+            StatusCode::FORBIDDEN,
+            "HTTPS required",
+            "sign in over HTTPS",
+        ))
+    })
+}
+
 /// The second step of a sign-in an identity provider began (the OpenID Connect callback,
 /// the SAML assertion consumer), on the sign-in page of where the browser is going: the
 /// console's for a console address or an authorization request of a client of IT users,

@@ -72,13 +72,8 @@ pub async fn page(
     query: Result<Query<LoginQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let chrome = Chrome::provider(&visitor);
-    if !visitor.https() && state.config.enforce_https {
-        return chrome.finish(page::message(
-            &chrome,
-            StatusCode::FORBIDDEN,
-            "HTTPS required",
-            "sign in over HTTPS",
-        ));
+    if let Some(refused) = crate::routes::sign_in::plain_refused(&state, &visitor, &chrome) {
+        return refused;
     }
     let return_to = query.ok().and_then(|q| q.0.return_to).unwrap_or_default();
     match desk(&state, &chrome, &return_to).await {
@@ -115,13 +110,8 @@ pub async fn sign_in(
              date). Start again from the application.",
         ));
     }
-    if !visitor.https() && state.config.enforce_https {
-        return chrome.finish(page::message(
-            &chrome,
-            StatusCode::FORBIDDEN,
-            "HTTPS required",
-            "sign in over HTTPS",
-        ));
+    if let Some(refused) = crate::routes::sign_in::plain_refused(&state, &visitor, &chrome) {
+        return refused;
     }
     match desk(&state, &chrome, form.return_to()).await {
         Ok(desk) => desk.answer(&state, &context, &headers, &form).await,
