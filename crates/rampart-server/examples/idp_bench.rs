@@ -5,7 +5,8 @@
 //!    an `idp.token` event through the audit pipeline);
 //! 2. refreshes per second: each connection keeps its own refresh-token family and rotates
 //!    it (a conditional update, a new token stored, an `idp.token` event in the same
-//!    transaction, two tokens signed);
+//!    transaction, two tokens signed), for a client of RS256 ID tokens (the default) and
+//!    one of ES256;
 //! 3. the same-run baseline: `GET /healthz` on the same stack, alternating with each;
 //! 4. token introspection latency (p50, p99) and resident memory after the load.
 //!
@@ -123,55 +124,59 @@ async fn main() {
         .unwrap()
         .to_owned();
 
-    // One refresh-token family per worker.
+    let es_secret = register(json!({ "client_id": "rp-es", "name": "RP (ES256)",
+        "first_party": true, "redirect_uris": [RP], "id_token_signed_response_alg": "ES256" }))
+    .await;
+
+    // One refresh-token family per worker and client.
     let challenge = rampart_idp::pkce::challenge_of(VERIFIER);
     let mut families = Vec::new();
-    for _ in 0..CLIENTS {
-        let q = url_query(&[
-            ("client_id", "rp"),
-            ("redirect_uri", RP),
-            ("response_type", "code"),
-            ("scope", "openid profile"),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-        ]);
-        let r = http
-            .get(format!("{base}/oauth2/authorize?{q}"))
-            .header("cookie", &cookie)
-            .send()
-            .await
-            .unwrap();
-        let to = r.headers()["location"].to_str().unwrap().to_owned();
-        let code = url::Url::parse(&to)
-            .unwrap()
-            .query_pairs()
-            .find(|(k, _)| k == "code")
-            .unwrap()
-            .1
-            .into_owned();
-        let tokens: Value = http
-            .post(format!("{base}/oauth2/token"))
-            .basic_auth("rp", Some(&rp_secret))
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
+    for (client, secret) in [("rp", &rp_secret), ("rp-es", &es_secret)] {
+        let mut of_client = Vec::new();
+        for _ in 0..CLIENTS {
+            let q = url_query(&[
+                ("client_id", client),
                 ("redirect_uri", RP),
-                ("code_verifier", VERIFIER),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        families.push(tokens["refresh_token"].as_str().unwrap().to_owned());
+                ("response_type", "code"),
+                ("scope", "openid profile"),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+            ]);
+            let r = http
+                .get(format!("{base}/oauth2/authorize?{q}"))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap();
+            let to = r.headers()["location"].to_str().unwrap().to_owned();
+            let code = url::Url::parse(&to)
+                .unwrap()
+                .query_pairs()
+                .find(|(k, _)| k == "code")
+                .unwrap()
+                .1
+                .into_owned();
+            let tokens: Value = http
+                .post(format!("{base}/oauth2/token"))
+                .basic_auth(client, Some(secret))
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", RP),
+                    ("code_verifier", VERIFIER),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            of_client.push(tokio::sync::Mutex::new(
+                tokens["refresh_token"].as_str().unwrap().to_owned(),
+            ));
+        }
+        families.push(Arc::new(of_client));
     }
-    let families = Arc::new(
-        families
-            .into_iter()
-            .map(tokio::sync::Mutex::new)
-            .collect::<Vec<_>>(),
-    );
 
     let healthz = {
         let (http, base) = (http.clone(), base.clone());
@@ -200,45 +205,48 @@ async fn main() {
             }
         }
     };
-    let refresh = {
-        let (http, base, secret, families) = (
-            http.clone(),
-            base.clone(),
-            rp_secret.clone(),
-            families.clone(),
-        );
-        move |i: usize| {
-            let (http, base, secret, families) =
-                (http.clone(), base.clone(), secret.clone(), families.clone());
-            async move {
-                let mut current = families[i].lock().await;
-                let r = http
-                    .post(format!("{base}/oauth2/token"))
-                    .basic_auth("rp", Some(secret))
-                    .form(&[
-                        ("grant_type", "refresh_token"),
-                        ("refresh_token", current.as_str()),
-                    ])
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(r.status(), StatusCode::OK);
-                let body: Value = r.json().await.unwrap();
-                *current = body["refresh_token"].as_str().unwrap().to_owned();
+    // Refreshes of `client`'s families: rotation and its ID token (RS256 for `rp`, ES256
+    // for `rp-es`).
+    let refresh =
+        |client: &'static str, secret: String, families: Arc<Vec<tokio::sync::Mutex<String>>>| {
+            let (http, base) = (http.clone(), base.clone());
+            move |i: usize| {
+                let (http, base, secret, families) =
+                    (http.clone(), base.clone(), secret.clone(), families.clone());
+                async move {
+                    let mut current = families[i].lock().await;
+                    let r = http
+                        .post(format!("{base}/oauth2/token"))
+                        .basic_auth(client, Some(secret))
+                        .form(&[
+                            ("grant_type", "refresh_token"),
+                            ("refresh_token", current.as_str()),
+                        ])
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(r.status(), StatusCode::OK);
+                    let body: Value = r.json().await.unwrap();
+                    *current = body["refresh_token"].as_str().unwrap().to_owned();
+                }
             }
-        }
-    };
-    let (mut h, mut g, mut f) = (Vec::new(), Vec::new(), Vec::new());
+        };
+    let refresh_rs = refresh("rp", rp_secret.clone(), families[0].clone());
+    let refresh_es = refresh("rp-es", es_secret.clone(), families[1].clone());
+    let (mut h, mut g, mut f, mut e) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 0..ROUNDS {
         h.push(rate(healthz.clone()).await);
         g.push(rate(grant.clone()).await);
         h.push(rate(healthz.clone()).await);
-        f.push(rate(refresh.clone()).await);
+        f.push(rate(refresh_rs.clone()).await);
+        h.push(rate(healthz.clone()).await);
+        e.push(rate(refresh_es.clone()).await);
         eprintln!(
-            "round {round}: healthz {:.0}/s, client credentials {:.0}/s, refresh {:.0}/s",
+            "round {round}: healthz {:.0}/s, client credentials {:.0}/s, refresh (RS256 ID token) {:.0}/s, refresh (ES256) {:.0}/s",
             h[h.len() - 1],
             g[round],
-            f[round]
+            f[round],
+            e[round]
         );
     }
     // Introspection latency, one request at a time.
@@ -269,15 +277,24 @@ async fn main() {
     }
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let (hz, gr, rf) = (node::median(h), node::median(g), node::median(f));
+    let (hz, gr, rf, re) = (
+        node::median(h),
+        node::median(g),
+        node::median(f),
+        node::median(e),
+    );
     println!("healthz (same run, alternating)    {hz:.0} req/s");
     println!(
         "client-credential grants           {gr:.0}/s ({:.2}× /healthz)",
         gr / hz
     );
     println!(
-        "refreshes (rotation)               {rf:.0}/s ({:.2}× /healthz)",
+        "refreshes, RS256 ID token          {rf:.0}/s ({:.2}× /healthz)",
         rf / hz
+    );
+    println!(
+        "refreshes, ES256 ID token          {re:.0}/s ({:.2}× /healthz)",
+        re / hz
     );
     println!(
         "introspection, one at a time       p50 {:.3} ms, p99 {:.3} ms",
