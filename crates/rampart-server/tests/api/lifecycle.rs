@@ -525,15 +525,17 @@ async fn concurrent_publishes_and_deployments_one_wins_the_other_conflicts() {
                 let body = json!({ "modules": [{ "module": "core-service", "version": v, "expected": current }] });
                 let (client, url, token) = (node.client.clone(), format!("{}/api/v1/environments/development/deployments", node.base), w.dev.clone());
                 tokio::spawn(async move {
-                    client.post(url).bearer_auth(token).json(&body).send().await.unwrap().status().as_u16()
+                    let r = client.post(url).bearer_auth(token).json(&body).send().await.unwrap();
+                    (r.status().as_u16(), r.text().await.unwrap_or_default())
                 })
             }).collect::<Vec<_>>();
-            let mut statuses = Vec::new();
+            let mut answers = Vec::new();
             for a in attempts {
-                statuses.push(a.await.unwrap());
+                answers.push(a.await.unwrap());
             }
-            statuses.sort_unstable();
-            assert_eq!(statuses, [200, 409], "{name}: round {round}");
+            answers.sort_unstable();
+            let statuses: Vec<u16> = answers.iter().map(|(s, _)| *s).collect();
+            assert_eq!(statuses, [200, 409], "{name}: round {round}: {answers:?}");
             let (_, history) = node.get("/api/v1/environments/development/deployments", &w.dev).await;
             assert_eq!(history.as_array().unwrap().len(), round + 1, "{name}: nothing half-applied");
         }

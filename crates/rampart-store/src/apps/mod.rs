@@ -72,6 +72,10 @@ pub(crate) struct Pools {
     /// PostgreSQL: each schema's reader role for advanced SQL, once looked at (`None`: the
     /// platform's user cannot make one).
     readers: Mutex<HashMap<i64, Option<String>>>,
+    /// Held while a SQLite application database is opened, so two requests that find it
+    /// closed at once (two deployments racing to create it) open it once: two openings of
+    /// one new file race for its journal mode, and the loser's request failed.
+    opening: tokio::sync::Mutex<()>,
 }
 
 /// One SQLite application database: one writer (SQLite has one at a time), a few readers,
@@ -308,6 +312,11 @@ impl Store {
                 Ok(AppConn::Postgres(pool.clone()))
             }
             Backend::Sqlite { path, .. } => {
+                if let Some(p) = self.apps.get(db.num) {
+                    return Ok(AppConn::Sqlite(AppPoolsHandle(p)));
+                }
+                let _opening = self.apps.opening.lock().await;
+                // Opened by another request while this one waited.
                 if let Some(p) = self.apps.get(db.num) {
                     return Ok(AppConn::Sqlite(AppPoolsHandle(p)));
                 }

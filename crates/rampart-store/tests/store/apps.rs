@@ -806,3 +806,44 @@ async fn advanced_statements_run_where_they_can_only_read_their_own_tables() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deployments_racing_to_create_one_database_all_get_it() {
+    each_backend(|TestStore { store, .. }| async move {
+        let kind = store.kind().as_str();
+        let store = std::sync::Arc::new(store);
+        // Several deployments find the database missing at once: each creates it or finds
+        // the winner's, and every one gets a database it can use.
+        let racers: Vec<_> = (0..8)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .ensure_app_database(&ctx(), T0, "dev", "crm", "main")
+                        .await
+                })
+            })
+            .collect();
+        let mut nums = Vec::new();
+        for racer in racers {
+            let db = racer
+                .await
+                .unwrap()
+                .unwrap_or_else(|e| panic!("{kind}: {e}"));
+            nums.push(db.num);
+        }
+        nums.dedup();
+        assert_eq!(nums.len(), 1, "{kind}: one database: {nums:?}");
+        let db = store
+            .app_database("dev", "crm", "main")
+            .await
+            .unwrap()
+            .unwrap();
+        let layout = layout(SALES);
+        store
+            .migrate_app_database(&db, &layout, false, &|_, _, _, _, v| Ok(v), T0)
+            .await
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
+    })
+    .await;
+}
