@@ -337,9 +337,18 @@ pub async fn after_provider(
                 return desk.second_step(state, &origin, pending).await;
             }
             Ok(Some((_, Provider::It))) => {}
-            Ok(None) | Err(_) => {
+            // The client was removed while its user was at the identity provider.
+            Ok(None) => {
                 let chrome = Chrome::provider(visitor);
-                let e = Error::Internal("a sign-in's return address names no desk".into());
+                return chrome.finish(page::message(
+                    &chrome,
+                    StatusCode::BAD_REQUEST,
+                    "This sign-in request is not valid",
+                    "The application is no longer registered with this provider. Start again from the application.",
+                ));
+            }
+            Err(e) => {
+                let chrome = Chrome::provider(visitor);
                 return chrome.finish(page::error_page(&chrome, e, "/"));
             }
         }
