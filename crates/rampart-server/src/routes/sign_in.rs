@@ -314,7 +314,7 @@ pub async fn after_provider(
     return_to: &str,
 ) -> Response {
     let origin = context.origin(state);
-    if let Some((environment, application)) = application_of(return_to) {
+    if let Some((environment, application)) = providers::oidc::app_of(return_to) {
         let chrome = Chrome::new(state, visitor, environment, application);
         let desk = Desk {
             chrome: &chrome,
@@ -358,14 +358,6 @@ pub async fn after_provider(
     let page =
         crate::console::two_factor::second_step(state, context, &shell, pending, return_to).await;
     shell.finish(page)
-}
-
-/// The environment and application of a path under `/apps/{environment}/{application}/`.
-fn application_of(path: &str) -> Option<(&str, &str)> {
-    let mut parts = path.strip_prefix("/apps/")?.splitn(3, '/');
-    let environment = parts.next().filter(|s| !s.is_empty())?;
-    let application = parts.next().filter(|s| !s.is_empty())?;
-    Some((environment, application))
 }
 
 /// The line under the title of an application's sign-in page.

@@ -27,7 +27,7 @@ fn request_path(client: &str) -> String {
 }
 
 /// The value of the hidden field `name` of a page.
-fn hidden(html: &str, name: &str) -> String {
+pub(crate) fn hidden(html: &str, name: &str) -> String {
     html.split(&format!("name=\"{name}\" value=\""))
         .nth(1)
         .and_then(|rest| rest.split('"').next())
@@ -360,7 +360,7 @@ async fn an_end_user_with_a_two_factor_app_gives_its_code_on_the_providers_page(
             .post(
                 "/api/v1/auth/mfa/totp/confirm",
                 &token,
-                json!({ "code": code_of_now(&node, &secret) }),
+                json!({ "code": crate::mfa::code(&node, &secret, 0) }),
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{name}: {body}");
@@ -400,7 +400,7 @@ async fn an_end_user_with_a_two_factor_app_gives_its_code_on_the_providers_page(
             "{name}: asked again"
         );
         assert!(browser.cookie(SESSION).is_none(), "{name}");
-        let right = answer(code_of_now(&node, &secret)).await;
+        let right = answer(crate::mfa::code(&node, &secret, 0)).await;
         assert!(browser.cookie(SESSION).is_some(), "{name}");
         let code = code_after(&node, &browser, &right).await;
         // A public client redeems it with the verifier alone.
@@ -420,17 +420,10 @@ async fn an_end_user_with_a_two_factor_app_gives_its_code_on_the_providers_page(
         assert_eq!(status, StatusCode::OK, "{name}: {tokens}");
         // The pending sign-in is spent: answering it again opens nothing.
         node.clock.advance(time::Duration::seconds(30));
-        let again = answer(code_of_now(&node, &secret)).await;
+        let again = answer(crate::mfa::code(&node, &secret, 0)).await;
         assert!(again.status.is_client_error(), "{name}: {}", again.body);
     })
     .await;
-}
-
-/// The two-factor app's code at the node's clock.
-fn code_of_now(node: &Node, secret: &rampart_identity::mfa::TotpSecret) -> String {
-    use rampart_core::Clock as _;
-    let step = rampart_identity::mfa::step_of(node.clock.now().unix_timestamp());
-    format!("{:06}", secret.code_at_step(step))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -506,7 +499,7 @@ async fn through_an_identity_provider_the_second_factor_is_asked_on_the_provider
             .post(
                 "/api/v1/auth/mfa/totp/confirm",
                 &session,
-                json!({ "code": code_of_now(&node, &secret) }),
+                json!({ "code": crate::mfa::code(&node, &secret, 0) }),
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{name}: {body}");
@@ -535,7 +528,7 @@ async fn through_an_identity_provider_the_second_factor_is_asked_on_the_provider
                 ("_csrf", hidden(&page, "_csrf").as_str()),
                 ("pending", hidden(&page, "pending").as_str()),
                 ("return", hidden(&page, "return").as_str()),
-                ("code", code_of_now(&node, &secret).as_str()),
+                ("code", crate::mfa::code(&node, &secret, 0).as_str()),
             ])
             .send()
             .await

@@ -724,13 +724,7 @@ async fn a_saml_sign_in_never_skips_a_second_factor_and_a_disabled_provider_sign
             .unwrap_or_else(|| panic!("{name}: a CSRF cookie: {set:?}"))
             .clone();
         let page = r.text().await.unwrap();
-        let field = |html: &str, f: &str| {
-            html.split(&format!("name=\"{f}\" value=\""))
-                .nth(1)
-                .and_then(|rest| rest.split('"').next())
-                .unwrap_or_else(|| panic!("{name}: no {f} in {html}"))
-                .to_owned()
-        };
+        let field = crate::idp_sign_in::hidden;
         assert!(
             page.contains("action=\"/console/login/code\""),
             "{name}: {page}"

@@ -521,11 +521,15 @@ pub fn checked_return(provider: Provider, asked: Option<&str>) -> Result<String,
 
 /// `/apps/{environment}/{application}` of a path under it.
 fn app_base(path: &str) -> Option<String> {
-    let rest = path.strip_prefix("/apps/")?;
-    let mut parts = rest.splitn(3, '/');
-    let env = parts.next().filter(|s| !s.is_empty())?;
-    let app = parts.next().filter(|s| !s.is_empty())?;
-    Some(format!("/apps/{env}/{app}"))
+    app_of(path).map(|(env, app)| format!("/apps/{env}/{app}"))
+}
+
+/// The environment and application of a path under `/apps/{environment}/{application}/`.
+pub fn app_of(path: &str) -> Option<(&str, &str)> {
+    let mut parts = path.strip_prefix("/apps/")?.splitn(3, '/');
+    let environment = parts.next().filter(|s| !s.is_empty())?;
+    let application = parts.next().filter(|s| !s.is_empty())?;
+    Some((environment, application))
 }
 
 /// The client of a provider record, with its client secret read now.
