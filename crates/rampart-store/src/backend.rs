@@ -44,6 +44,8 @@ pub(crate) enum Backend {
         reader: SqlitePool,
         /// Set by [`Store::close`]; the checkpointer also stops when the last handle goes.
         closed: Arc<AtomicBool>,
+        /// Writes grouped into shared commits on `writer` ([`crate::group`]).
+        grouped: crate::group::Queue,
         /// The database file (application databases are files beside it).
         path: std::path::PathBuf,
     },
@@ -278,6 +280,7 @@ impl Store {
             .map_err(cannot_open)?;
         Ok(Self {
             backend: Backend::Sqlite {
+                grouped: crate::group::Queue::start(writer.clone()),
                 writer,
                 reader,
                 closed,

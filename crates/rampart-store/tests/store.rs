@@ -14,6 +14,8 @@ mod apps;
 mod audit;
 #[path = "store/authz.rs"]
 mod authz;
+#[path = "store/idp.rs"]
+mod idp;
 
 const T0: OffsetDateTime = datetime!(2026-03-01 12:00 UTC);
 

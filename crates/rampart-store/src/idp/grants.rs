@@ -107,40 +107,11 @@ impl Store {
         now: OffsetDateTime,
         ctx: &AuditContext,
     ) -> Result<(), Error> {
-        let mut tx = self.write().await?;
-        tx.exec(
-            "DELETE FROM idp_codes WHERE expires_at < $1",
-            [to_millis(now - time::Duration::hours(1)).into()],
-        )
-        .await?;
-        tx.exec(
-            "INSERT INTO idp_codes (code_hash, client_id, user_id, redirect_uri, scopes, nonce, \
-             challenge, auth_time, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            [
-                code.code_hash.to_vec().into(),
-                code.client_id.as_str().into(),
-                code.user_id.to_string().into(),
-                code.redirect_uri.as_str().into(),
-                joined(&code.scopes).into(),
-                code.nonce.clone().into(),
-                code.challenge.as_str().into(),
-                to_millis(code.auth_time).into(),
-                to_millis(now).into(),
-                to_millis(code.expires_at).into(),
-            ],
-        )
-        .await?;
-        crate::audit::record(
-            &mut tx,
-            ctx,
-            now,
-            "idp.authorize",
-            Some(format!("idp-client:{}", code.client_id)),
-            json!({ "client_id": code.client_id, "scopes": code.scopes }),
-        )
-        .await?;
-        tx.commit().await
+        let issued = (code.clone(), now, ctx.clone());
+        self.grouped(issued, |tx, (code, now, ctx)| {
+            Box::pin(issue_code(tx, code, *now, ctx))
+        })
+        .await
     }
 
     /// Takes the code hashing to `code_hash`: marks it used and answers what it was,
@@ -150,37 +121,10 @@ impl Store {
         code_hash: &[u8; 32],
         now: OffsetDateTime,
     ) -> Result<Option<TakenCode>, Error> {
-        let mut tx = self.write().await?;
-        let first = tx
-            .exec(
-                "UPDATE idp_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL",
-                [code_hash.to_vec().into(), to_millis(now).into()],
-            )
-            .await?
-            > 0;
-        let row = tx
-            .row_opt(
-                "SELECT client_id, user_id, redirect_uri, scopes, nonce, challenge, auth_time, \
-                 expires_at, family_id FROM idp_codes WHERE code_hash = $1",
-                [code_hash.to_vec().into()],
-            )
-            .await?;
-        tx.commit().await?;
-        let Some(row) = row else { return Ok(None) };
-        let user: String = row.get("user_id")?;
-        let scopes: String = row.get("scopes")?;
-        Ok(Some(TakenCode {
-            used: !first,
-            client_id: row.get("client_id")?,
-            user_id: UserId::parse(&user, "user_id")?,
-            redirect_uri: row.get("redirect_uri")?,
-            scopes: split(&scopes),
-            nonce: row.get("nonce")?,
-            challenge: row.get("challenge")?,
-            auth_time: from_millis(row.get("auth_time")?)?,
-            expires_at: from_millis(row.get("expires_at")?)?,
-            family_id: row.get("family_id")?,
-        }))
+        self.grouped((*code_hash, now), |tx, (hash, now)| {
+            Box::pin(take_code(tx, hash, *now))
+        })
+        .await
     }
 
     /// Starts the family a code's grant issues (its first refresh token, generation 1),
@@ -192,51 +136,11 @@ impl Store {
         now: OffsetDateTime,
         ctx: &AuditContext,
     ) -> Result<(), Error> {
-        let mut tx = self.write().await?;
-        tx.exec(
-            "INSERT INTO idp_families (family_id, client_id, user_id, scopes, auth_time, \
-             generation, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $7)",
-            [
-                family.family_id.as_str().into(),
-                family.client_id.as_str().into(),
-                family.user_id.to_string().into(),
-                joined(&family.scopes).into(),
-                to_millis(family.auth_time).into(),
-                to_millis(now).into(),
-                to_millis(family.expires_at).into(),
-            ],
-        )
-        .await?;
-        tx.exec(
-            "INSERT INTO idp_refresh_tokens (token_hash, family_id, generation, created_at) \
-             VALUES ($1, $2, 1, $3)",
-            [
-                family.refresh_hash.to_vec().into(),
-                family.family_id.as_str().into(),
-                to_millis(now).into(),
-            ],
-        )
-        .await?;
-        tx.exec(
-            "UPDATE idp_codes SET family_id = $2 WHERE code_hash = $1",
-            [code_hash.to_vec().into(), family.family_id.as_str().into()],
-        )
-        .await?;
-        crate::audit::record(
-            &mut tx,
-            ctx,
-            now,
-            "idp.token",
-            Some(format!("idp-client:{}", family.client_id)),
-            json!({
-                "client_id": family.client_id,
-                "grant_type": "authorization_code",
-                "family": family.family_id,
-                "scopes": family.scopes,
-            }),
-        )
-        .await?;
-        tx.commit().await
+        let started = (*code_hash, family.clone(), now, ctx.clone());
+        self.grouped(started, |tx, (code_hash, family, now, ctx)| {
+            Box::pin(start_family(tx, code_hash, family, *now, ctx))
+        })
+        .await
     }
 
     /// The refresh token hashing to `token_hash` and its family.
@@ -283,40 +187,16 @@ impl Store {
         now: OffsetDateTime,
         ctx: &AuditContext,
     ) -> Result<bool, Error> {
-        let mut tx = self.write().await?;
-        let moved = tx
-            .exec(
-                "UPDATE idp_families SET generation = generation + 1 \
-                 WHERE family_id = $1 AND generation = $2 AND revoked_at IS NULL",
-                [family_id.into(), from.into()],
-            )
-            .await?
-            > 0;
-        if !moved {
-            return Ok(false);
-        }
-        tx.exec(
-            "INSERT INTO idp_refresh_tokens (token_hash, family_id, generation, created_at) \
-             VALUES ($1, $2, $3, $4)",
-            [
-                new_hash.to_vec().into(),
-                family_id.into(),
-                (from + 1).into(),
-                to_millis(now).into(),
-            ],
-        )
-        .await?;
-        crate::audit::record(
-            &mut tx,
-            ctx,
+        let rotation = Rotation {
+            family_id: family_id.to_owned(),
+            client_id: client_id.to_owned(),
+            from,
+            new_hash: *new_hash,
             now,
-            "idp.token",
-            Some(format!("idp-client:{client_id}")),
-            json!({ "client_id": client_id, "grant_type": "refresh_token", "family": family_id }),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(true)
+            ctx: ctx.clone(),
+        };
+        self.grouped(rotation, |tx, r| Box::pin(rotate(tx, r)))
+            .await
     }
 
     /// Revokes a family: its refresh tokens and the access tokens issued in it stop
@@ -453,4 +333,179 @@ async fn revoke_family(
         json!({ "client_id": client, "family": family_id, "reason": why }),
     )
     .await
+}
+
+/// A rotation waiting for its commit ([`Store::idp_rotate`]).
+struct Rotation {
+    family_id: String,
+    client_id: String,
+    from: i64,
+    new_hash: [u8; 32],
+    now: OffsetDateTime,
+    ctx: AuditContext,
+}
+
+async fn rotate(tx: &mut Tx<'static>, r: &Rotation) -> Result<bool, Error> {
+    let moved = tx
+        .exec(
+            "UPDATE idp_families SET generation = generation + 1 \
+             WHERE family_id = $1 AND generation = $2 AND revoked_at IS NULL",
+            [r.family_id.as_str().into(), r.from.into()],
+        )
+        .await?
+        > 0;
+    if !moved {
+        return Ok(false);
+    }
+    tx.exec(
+        "INSERT INTO idp_refresh_tokens (token_hash, family_id, generation, created_at) \
+         VALUES ($1, $2, $3, $4)",
+        [
+            r.new_hash.to_vec().into(),
+            r.family_id.as_str().into(),
+            (r.from + 1).into(),
+            to_millis(r.now).into(),
+        ],
+    )
+    .await?;
+    crate::audit::record(
+        tx,
+        &r.ctx,
+        r.now,
+        "idp.token",
+        Some(format!("idp-client:{}", r.client_id)),
+        json!({ "client_id": r.client_id, "grant_type": "refresh_token", "family": r.family_id }),
+    )
+    .await?;
+    Ok(true)
+}
+
+async fn issue_code(
+    tx: &mut Tx<'static>,
+    code: &IssuedCode,
+    now: OffsetDateTime,
+    ctx: &AuditContext,
+) -> Result<(), Error> {
+    tx.exec(
+        "DELETE FROM idp_codes WHERE expires_at < $1",
+        [to_millis(now - time::Duration::hours(1)).into()],
+    )
+    .await?;
+    tx.exec(
+        "INSERT INTO idp_codes (code_hash, client_id, user_id, redirect_uri, scopes, nonce, \
+         challenge, auth_time, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        [
+            code.code_hash.to_vec().into(),
+            code.client_id.as_str().into(),
+            code.user_id.to_string().into(),
+            code.redirect_uri.as_str().into(),
+            joined(&code.scopes).into(),
+            code.nonce.clone().into(),
+            code.challenge.as_str().into(),
+            to_millis(code.auth_time).into(),
+            to_millis(now).into(),
+            to_millis(code.expires_at).into(),
+        ],
+    )
+    .await?;
+    crate::audit::record(
+        tx,
+        ctx,
+        now,
+        "idp.authorize",
+        Some(format!("idp-client:{}", code.client_id)),
+        json!({ "client_id": code.client_id, "scopes": code.scopes }),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn start_family(
+    tx: &mut Tx<'static>,
+    code_hash: &[u8; 32],
+    family: &NewFamily,
+    now: OffsetDateTime,
+    ctx: &AuditContext,
+) -> Result<(), Error> {
+    tx.exec(
+        "INSERT INTO idp_families (family_id, client_id, user_id, scopes, auth_time, \
+         generation, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $7)",
+        [
+            family.family_id.as_str().into(),
+            family.client_id.as_str().into(),
+            family.user_id.to_string().into(),
+            joined(&family.scopes).into(),
+            to_millis(family.auth_time).into(),
+            to_millis(now).into(),
+            to_millis(family.expires_at).into(),
+        ],
+    )
+    .await?;
+    tx.exec(
+        "INSERT INTO idp_refresh_tokens (token_hash, family_id, generation, created_at) \
+         VALUES ($1, $2, 1, $3)",
+        [
+            family.refresh_hash.to_vec().into(),
+            family.family_id.as_str().into(),
+            to_millis(now).into(),
+        ],
+    )
+    .await?;
+    tx.exec(
+        "UPDATE idp_codes SET family_id = $2 WHERE code_hash = $1",
+        [code_hash.to_vec().into(), family.family_id.as_str().into()],
+    )
+    .await?;
+    crate::audit::record(
+        tx,
+        ctx,
+        now,
+        "idp.token",
+        Some(format!("idp-client:{}", family.client_id)),
+        json!({
+            "client_id": family.client_id,
+            "grant_type": "authorization_code",
+            "family": family.family_id,
+            "scopes": family.scopes,
+        }),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn take_code(
+    tx: &mut Tx<'static>,
+    code_hash: &[u8; 32],
+    now: OffsetDateTime,
+) -> Result<Option<TakenCode>, Error> {
+    let first = tx
+        .exec(
+            "UPDATE idp_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL",
+            [code_hash.to_vec().into(), to_millis(now).into()],
+        )
+        .await?
+        > 0;
+    let row = tx
+        .row_opt(
+            "SELECT client_id, user_id, redirect_uri, scopes, nonce, challenge, auth_time, \
+             expires_at, family_id FROM idp_codes WHERE code_hash = $1",
+            [code_hash.to_vec().into()],
+        )
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let user: String = row.get("user_id")?;
+    let scopes: String = row.get("scopes")?;
+    Ok(Some(TakenCode {
+        used: !first,
+        client_id: row.get("client_id")?,
+        user_id: UserId::parse(&user, "user_id")?,
+        redirect_uri: row.get("redirect_uri")?,
+        scopes: split(&scopes),
+        nonce: row.get("nonce")?,
+        challenge: row.get("challenge")?,
+        auth_time: from_millis(row.get("auth_time")?)?,
+        expires_at: from_millis(row.get("expires_at")?)?,
+        family_id: row.get("family_id")?,
+    }))
 }

@@ -1,0 +1,229 @@
+//! Group commit for SQLite's one writer.
+//!
+//! Small writes that arrive together (a refresh-token rotation, an authorization code, a
+//! grant's family) each used to be a transaction of their own on the one writer
+//! connection: `BEGIN IMMEDIATE`, a few statements, and a commit that waits for its own
+//! `fsync`. Under load they queued for the writer one commit at a time. [`Store::grouped`]
+//! hands such a write to one task that owns the queue: it takes every write waiting (up to
+//! [`MOST`]), runs them one after the other in **one** transaction and commits once, then
+//! answers each. A write is acknowledged only after the commit that holds it, so nothing
+//! acknowledged is lost.
+//!
+//! Each write still behaves as if it had its own transaction: writes run in arrival order
+//! on the one writer, each seeing the ones before it, exactly as consecutive transactions
+//! would. When one of them fails, the group is rolled back and every write in it runs
+//! again alone, in its own transaction, so one write's error never undoes or fails another
+//! (a write is therefore a function that may run twice; only a committed run counts).
+//!
+//! PostgreSQL has a writer per connection and groups commits itself; there a grouped write
+//! is simply its own transaction.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use rampart_core::Error;
+use sqlx::SqlitePool;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::backend::{db, Backend};
+use crate::db::Tx;
+use crate::Store;
+
+/// The most writes one commit holds.
+pub(crate) const MOST: usize = 128;
+
+/// Writes waiting for the group task; senders wait when it is full.
+const QUEUE: usize = 1024;
+
+/// A boxed future borrowing the transaction.
+pub(crate) type Step<'t, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 't>>;
+
+/// One write in the queue: its statements, and where its answer goes.
+trait Job: Send {
+    /// Runs the write's statements in `tx`, keeping its answer until the commit; whether
+    /// they succeeded.
+    fn run<'t>(
+        &'t mut self,
+        tx: &'t mut Tx<'static>,
+    ) -> Pin<Box<dyn Future<Output = bool> + Send + 't>>;
+    /// Answers the caller: the kept answer once `committed` is `Ok`, else its error.
+    fn answer(self: Box<Self>, committed: Result<(), Error>);
+}
+
+struct Typed<D, T, F> {
+    data: D,
+    write: F,
+    kept: Option<Result<T, Error>>,
+    reply: oneshot::Sender<Result<T, Error>>,
+}
+
+impl<D, T, F> Job for Typed<D, T, F>
+where
+    D: Send + Sync + 'static,
+    T: Send + 'static,
+    F: for<'t> Fn(&'t mut Tx<'static>, &'t D) -> Step<'t, T> + Send + 'static,
+{
+    fn run<'t>(
+        &'t mut self,
+        tx: &'t mut Tx<'static>,
+    ) -> Pin<Box<dyn Future<Output = bool> + Send + 't>> {
+        Box::pin(async move {
+            let out = (self.write)(tx, &self.data).await;
+            let ok = out.is_ok();
+            self.kept = Some(out);
+            ok
+        })
+    }
+
+    fn answer(self: Box<Self>, committed: Result<(), Error>) {
+        let out = match (committed, self.kept) {
+            (Ok(()), Some(kept)) => kept,
+            (Err(e), _) => Err(e),
+            (Ok(()), None) => Err(Error::Internal("a grouped write never ran".into())),
+        };
+        // The caller may have gone (its request was dropped); the write stands regardless.
+        let _ = self.reply.send(out);
+    }
+}
+
+/// The sending side kept by the store, and what the group task counts; the task stops
+/// when the last sender drops.
+#[derive(Clone)]
+pub(crate) struct Queue {
+    send: mpsc::Sender<Box<dyn Job>>,
+    counts: Arc<Counts>,
+}
+
+/// What grouped writes came to since the store opened.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct GroupCounts {
+    /// Writes taken from the queue.
+    pub writes: u64,
+    /// Commits of two writes or more.
+    pub groups: u64,
+    /// Groups rolled back because one of their writes failed, whose writes then ran alone.
+    pub split: u64,
+}
+
+#[derive(Default)]
+struct Counts {
+    writes: AtomicU64,
+    groups: AtomicU64,
+    split: AtomicU64,
+}
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("group::Queue")
+    }
+}
+
+impl Queue {
+    /// Starts the group task over the one `writer` connection.
+    pub(crate) fn start(writer: SqlitePool) -> Self {
+        let (send, receive) = mpsc::channel(QUEUE);
+        let counts = Arc::<Counts>::default();
+        tokio::spawn(serve(writer, receive, counts.clone()));
+        Self { send, counts }
+    }
+}
+
+impl Store {
+    /// Runs `write` over `data` in a transaction on the writer, grouped with other writes
+    /// waiting at the same moment into one commit on SQLite (see the module
+    /// documentation). `write` may run more than once; its answer is the one of the run
+    /// that committed.
+    pub(crate) async fn grouped<D, T, F>(&self, data: D, write: F) -> Result<T, Error>
+    where
+        D: Send + Sync + 'static,
+        T: Send + 'static,
+        F: for<'t> Fn(&'t mut Tx<'static>, &'t D) -> Step<'t, T> + Send + 'static,
+    {
+        let Backend::Sqlite { grouped, .. } = &self.backend else {
+            let mut tx = self.write().await?;
+            let out = write(&mut tx, &data).await?;
+            tx.commit().await?;
+            return Ok(out);
+        };
+        let (reply, answer) = oneshot::channel();
+        let job = Box::new(Typed {
+            data,
+            write,
+            kept: None,
+            reply,
+        });
+        grouped.send.send(job).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// What grouped writes came to since the store opened; zeros on PostgreSQL, where
+    /// writes are not grouped.
+    pub fn group_counts(&self) -> GroupCounts {
+        let Backend::Sqlite { grouped, .. } = &self.backend else {
+            return GroupCounts::default();
+        };
+        let c = &grouped.counts;
+        GroupCounts {
+            writes: c.writes.load(Ordering::Relaxed),
+            groups: c.groups.load(Ordering::Relaxed),
+            split: c.split.load(Ordering::Relaxed),
+        }
+    }
+}
+
+fn stopped() -> Error {
+    Error::Unavailable("the database writer has stopped".into())
+}
+
+/// The group task: takes what is waiting, commits it as one, answers, and again.
+async fn serve(writer: SqlitePool, mut receive: mpsc::Receiver<Box<dyn Job>>, counts: Arc<Counts>) {
+    let mut group: Vec<Box<dyn Job>> = Vec::with_capacity(MOST);
+    while receive.recv_many(&mut group, MOST).await > 0 {
+        counts.writes.fetch_add(group.len() as u64, Ordering::Relaxed);
+        commit_group(&writer, std::mem::take(&mut group), &counts).await;
+    }
+}
+
+async fn commit_group(writer: &SqlitePool, mut group: Vec<Box<dyn Job>>, counts: &Counts) {
+    if group.len() > 1 {
+        if together(writer, &mut group).await.is_ok() {
+            counts.groups.fetch_add(1, Ordering::Relaxed);
+            for job in group {
+                job.answer(Ok(()));
+            }
+            return;
+        }
+        // One write failed, or the commit did: every write runs again alone, so each gets
+        // its own answer.
+        counts.split.fetch_add(1, Ordering::Relaxed);
+    }
+    for mut job in group {
+        let committed = alone(writer, job.as_mut()).await;
+        job.answer(committed);
+    }
+}
+
+/// All of `group` in one transaction; nothing is kept unless every write and the commit
+/// succeed (dropping the transaction rolls it back).
+async fn together(writer: &SqlitePool, group: &mut [Box<dyn Job>]) -> Result<(), Error> {
+    let mut tx = Tx::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await.map_err(db)?);
+    for job in group.iter_mut() {
+        if !job.run(&mut tx).await {
+            return Err(Error::Internal("a grouped write failed".into()));
+        }
+    }
+    tx.commit().await
+}
+
+/// One write in its own transaction. `Ok` also when the write itself failed (nothing is
+/// committed then, and its kept answer is the error).
+async fn alone(writer: &SqlitePool, job: &mut dyn Job) -> Result<(), Error> {
+    let mut tx = Tx::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await.map_err(db)?);
+    if job.run(&mut tx).await {
+        tx.commit().await
+    } else {
+        Ok(())
+    }
+}
