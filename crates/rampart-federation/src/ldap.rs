@@ -1,16 +1,23 @@
-//! The LDAP client: `ldap3` over tokio, TLS by rustls (ring), one connection per operation.
+//! The LDAP client: `ldap3` over tokio, TLS by rustls (ring), with a few connections kept
+//! bound as the service account.
 //!
-//! Every operation connects (TLS from the first byte, or StartTLS before anything is sent,
-//! or plain text to loopback only, as the validated settings say), binds with the service
-//! account, searches, and for a login binds again as the user found, on the same
-//! connection. The whole operation runs under the provider's timeout. An empty password is
-//! refused before connecting: a bind with a DN and no password is an "unauthenticated bind"
-//! (RFC 4513 §5.1.2), which servers answer with success.
+//! A connection is made with TLS from the first byte, or StartTLS before anything is sent,
+//! or plain text to loopback only, as the validated settings say, and is bound with the
+//! service account at once. An operation takes such a connection from the directory's idle
+//! ones ([`IDLE`] at most, none older than [`IDLE_FOR`]) or makes one, searches, and for a
+//! login binds as the user found on the same connection, then binds again as the service
+//! account before the connection goes back: an idle connection is always the service
+//! account's, never a user's. A connection that fails, or whose bind back fails, is
+//! dropped; an idle connection the directory closed meanwhile is replaced once by a new
+//! one. "Test connection" always makes a new connection. The whole operation runs under the
+//! provider's timeout. An empty password is refused before connecting: a bind with a DN and
+//! no password is an "unauthenticated bind" (RFC 4513 §5.1.2), which servers answer with
+//! success.
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, Scope, SearchEntry};
 use rustls::pki_types::pem::PemObject;
@@ -25,12 +32,21 @@ use crate::{Directory, DirectoryError, DirectoryUser};
 /// LDAP result code for invalid credentials.
 const INVALID_CREDENTIALS: u32 = 49;
 
+/// The most connections kept idle per directory.
+pub const IDLE: usize = 8;
+
+/// How long an idle connection is kept: well below the idle limits directories apply
+/// (Active Directory's `MaxConnIdleTime` is 900 s by default, OpenLDAP's `idletimeout` is
+/// off unless set).
+pub const IDLE_FOR: Duration = Duration::from_secs(60);
+
 /// An LDAP directory: its settings and the service account's password, read from its secret
-/// reference by the caller.
+/// reference by the caller, and its idle connections.
 pub struct LdapDirectory {
     settings: LdapSettings,
     bind_password: String,
     tls: Option<Arc<ClientConfig>>,
+    idle: Mutex<Vec<(Ldap, Instant)>>,
 }
 
 impl std::fmt::Debug for LdapDirectory {
@@ -55,7 +71,54 @@ impl LdapDirectory {
             settings,
             bind_password,
             tls,
+            idle: Mutex::new(Vec::new()),
         })
+    }
+
+    /// How many connections wait idle now.
+    pub fn idle_connections(&self) -> usize {
+        self.idle.lock().map_or(0, |idle| idle.len())
+    }
+
+    /// An idle connection bound as the service account (`true`), or a new one (`false`).
+    async fn take(&self) -> Result<(Ldap, bool), DirectoryError> {
+        let kept = self.idle.lock().ok().and_then(|mut idle| {
+            idle.retain(|(_, since)| since.elapsed() < IDLE_FOR);
+            idle.pop()
+        });
+        match kept {
+            Some((ldap, _)) => Ok((ldap, true)),
+            None => Ok((self.connect().await?, false)),
+        }
+    }
+
+    /// Keeps `ldap`, bound as the service account, for the next operation.
+    fn give_back(&self, ldap: Ldap) {
+        if let Ok(mut idle) = self.idle.lock() {
+            if idle.len() < IDLE {
+                idle.push((ldap, Instant::now()));
+            }
+        }
+    }
+
+    /// Runs `op` on a service connection. `op` answers its result and whether the
+    /// connection is still the service account's and usable; only then is it kept. An idle
+    /// connection the directory closed meanwhile fails at its first request as unreachable;
+    /// `op` then runs once more on a new connection.
+    async fn with_service<T, Op>(&self, op: impl Fn(Ldap) -> Op) -> Result<T, DirectoryError>
+    where
+        Op: Future<Output = (Result<T, DirectoryError>, bool)>,
+    {
+        let (mut ldap, kept) = self.take().await?;
+        let (mut out, mut usable) = op(ldap.clone()).await;
+        if kept && matches!(out, Err(DirectoryError::Unreachable(_))) {
+            ldap = self.connect().await?;
+            (out, usable) = op(ldap.clone()).await;
+        }
+        if usable {
+            self.give_back(ldap);
+        }
+        out
     }
 
     fn timeout(&self) -> Duration {
@@ -95,6 +158,12 @@ impl LdapDirectory {
                 tracing::debug!(error = %e, "the directory connection ended with an error");
             }
         });
+        self.service_bind(&mut ldap).await?;
+        Ok(ldap)
+    }
+
+    /// Binds `ldap` as the service account.
+    async fn service_bind(&self, ldap: &mut Ldap) -> Result<(), DirectoryError> {
         if self.bind_password.is_empty() {
             return Err(DirectoryError::ServiceBind);
         }
@@ -103,7 +172,7 @@ impl LdapDirectory {
             .await
             .map_err(unreachable)?;
         match bound.rc {
-            0 => Ok(ldap),
+            0 => Ok(()),
             INVALID_CREDENTIALS => Err(DirectoryError::ServiceBind),
             rc => Err(DirectoryError::Protocol(format!(
                 "the service account's bind answered code {rc} ({})",
@@ -209,21 +278,20 @@ impl Directory for LdapDirectory {
         if password.is_empty() {
             return Err(DirectoryError::EmptyPassword);
         }
-        self.timed(async {
-            let mut ldap = self.connect().await?;
-            let user = self
-                .find(&mut ldap, username)
-                .await?
-                .ok_or(DirectoryError::UnknownUser)?;
-            if user.dn.trim().is_empty() {
-                return Err(DirectoryError::UnknownUser);
-            }
-            let bound = ldap
-                .simple_bind(&user.dn, password)
-                .await
-                .map_err(unreachable)?;
-            let _ = ldap.unbind().await;
-            match bound.rc {
+        self.timed(self.with_service(|mut ldap: Ldap| async move {
+            let user = match self.find(&mut ldap, username).await {
+                Ok(Some(user)) if !user.dn.trim().is_empty() => user,
+                Ok(_) => return (Err(DirectoryError::UnknownUser), true),
+                Err(e) => return kept_unless_channel(Err(e)),
+            };
+            let bound = match ldap.simple_bind(&user.dn, password).await {
+                Ok(bound) => bound,
+                Err(e) => return (Err(unreachable(e)), false),
+            };
+            // Back to the service account before the connection is kept; a connection
+            // that cannot go back is dropped, never kept as the user's.
+            let back = self.service_bind(&mut ldap).await.is_ok();
+            let out = match bound.rc {
                 0 => Ok(user),
                 INVALID_CREDENTIALS => Err(match bind_refusal(&bound.text) {
                     Some(reason) => DirectoryError::AccountRefused(reason),
@@ -233,29 +301,24 @@ impl Directory for LdapDirectory {
                     "the user's bind answered code {rc} ({})",
                     bound.text
                 ))),
-            }
-        })
+            };
+            (out, back)
+        }))
         .await
     }
 
     async fn lookup(&self, username: &str) -> Result<Option<DirectoryUser>, DirectoryError> {
-        self.timed(async {
-            let mut ldap = self.connect().await?;
-            let user = self.find(&mut ldap, username).await;
-            let _ = ldap.unbind().await;
-            user
-        })
+        self.timed(self.with_service(|mut ldap: Ldap| async move {
+            kept_unless_channel(self.find(&mut ldap, username).await)
+        }))
         .await
     }
 
     async fn list_users(&self) -> Result<Vec<DirectoryUser>, DirectoryError> {
-        self.timed(async {
-            let mut ldap = self.connect().await?;
-            let filter = all_users_filter(&self.settings.user_filter);
-            let users = self.search(&mut ldap, &filter).await;
-            let _ = ldap.unbind().await;
-            users
-        })
+        let filter = &all_users_filter(&self.settings.user_filter);
+        self.timed(self.with_service(|mut ldap: Ldap| async move {
+            kept_unless_channel(self.search(&mut ldap, filter).await)
+        }))
         .await
     }
 
@@ -305,12 +368,28 @@ fn tls_config(ca_pem: Option<&str>) -> Result<Arc<ClientConfig>, DirectoryError>
     Ok(Arc::new(config))
 }
 
+/// `out`, with whether its connection may be kept: not after an error that may have left
+/// it closed, cut or in an unknown state.
+fn kept_unless_channel<T>(out: Result<T, DirectoryError>) -> (Result<T, DirectoryError>, bool) {
+    let usable = !matches!(
+        out,
+        Err(DirectoryError::Unreachable(_) | DirectoryError::Protocol(_))
+    );
+    (out, usable)
+}
+
 /// An `ldap3` error as a directory error: transport and TLS failures are "unreachable".
 fn unreachable(e: LdapError) -> DirectoryError {
     match e {
-        LdapError::Io { .. } | LdapError::Timeout { .. } => {
-            DirectoryError::Unreachable(e.to_string())
-        }
+        // The connection's channel is gone: closed by the directory, cut, or its driver
+        // ended.
+        LdapError::Io { .. }
+        | LdapError::Timeout { .. }
+        | LdapError::OpSend { .. }
+        | LdapError::ResultRecv { .. }
+        | LdapError::IdScrubSend { .. }
+        | LdapError::MiscSend { .. }
+        | LdapError::EndOfStream => DirectoryError::Unreachable(e.to_string()),
         other => {
             let text = other.to_string();
             if text.to_ascii_lowercase().contains("tls")

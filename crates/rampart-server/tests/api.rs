@@ -34,6 +34,8 @@ mod idp;
 mod idp_sign_in;
 #[path = "api/integrations.rs"]
 mod integrations;
+#[path = "api/ldap_pool.rs"]
+mod ldap_pool;
 #[path = "api/lifecycle.rs"]
 mod lifecycle;
 #[path = "api/mfa.rs"]

@@ -56,6 +56,8 @@ pub struct Inner {
     pub trusted_proxies: Vec<rampart_alerts::Cidr>,
     /// The discovery documents and keys of the identity providers users sign in through.
     pub oidc: Arc<rampart_federation::oidc::Discovery>,
+    /// The directories of LDAP user providers, with their idle connections.
+    pub directories: crate::providers::Directories,
     /// Rampart as an OpenID Connect provider: its signing keys, cached.
     pub idp: crate::idp::keys::KeyCache,
     /// This node as a WebAuthn relying party (`public_origin`, `[mfa] passkey_rp_id`), or
@@ -116,6 +118,7 @@ impl AppState {
                 leadership,
                 trusted_proxies,
                 oidc: Arc::default(),
+                directories: crate::providers::Directories::default(),
                 idp: crate::idp::keys::KeyCache::default(),
                 passkeys,
             }),

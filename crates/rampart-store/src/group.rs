@@ -181,7 +181,9 @@ fn stopped() -> Error {
 async fn serve(writer: SqlitePool, mut receive: mpsc::Receiver<Box<dyn Job>>, counts: Arc<Counts>) {
     let mut group: Vec<Box<dyn Job>> = Vec::with_capacity(MOST);
     while receive.recv_many(&mut group, MOST).await > 0 {
-        counts.writes.fetch_add(group.len() as u64, Ordering::Relaxed);
+        counts
+            .writes
+            .fetch_add(group.len() as u64, Ordering::Relaxed);
         commit_group(&writer, std::mem::take(&mut group), &counts).await;
     }
 }

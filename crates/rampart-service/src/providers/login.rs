@@ -79,7 +79,7 @@ pub async fn login_via(
     let norm = username.to_ascii_lowercase();
     let _gate = state.credentials.login_gate(provider, &norm).await;
     check_throttles(state, origin, provider, &norm).await?;
-    let found = match super::directory(&record) {
+    let found = match super::directory(state, &record) {
         Ok(dir) => dir.authenticate(username, password).await,
         Err(e) => Err(e),
     };

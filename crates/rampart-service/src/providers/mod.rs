@@ -20,6 +20,9 @@ pub mod sync;
 pub use login::login_via;
 pub use sync::{run_scheduled_sync, sync_now};
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use rampart_api::{
     CreateProviderRequest, ProviderList, ProviderStatusView, ProviderTestResult, ProviderView,
     UpdateProviderRequest,
@@ -31,6 +34,7 @@ use rampart_federation::{
     Directory, DirectoryError, LdapDirectory, ProviderSettings, SignInProvider as _, Users,
 };
 use rampart_store::ProviderRecord;
+use sha2::{Digest, Sha256};
 
 use crate::caller::Caller;
 use crate::config::SecretRef;
@@ -77,6 +81,7 @@ pub async fn create(
             &caller.audit,
         )
         .await?;
+    state.directories.forget(&record.name);
     view(state, record).await
 }
 
@@ -128,6 +133,7 @@ pub async fn update(
             &caller.audit,
         )
         .await?;
+    state.directories.forget(&record.name);
     view(state, record).await
 }
 
@@ -138,6 +144,7 @@ pub async fn delete(state: &AppState, caller: &Caller, name: &str) -> Result<(),
         .store
         .delete_provider(&current.name, state.clock.now(), &caller.audit)
         .await?;
+    state.directories.forget(&current.name);
     Ok(())
 }
 
@@ -161,7 +168,7 @@ pub async fn test(state: &AppState, name: &str) -> Result<ProviderTestResult, Er
             message: format!("fetched the discovery document and keys of {}", record.name),
         });
     }
-    let result = match directory(&record) {
+    let result = match directory(state, &record) {
         Ok(dir) => dir.check().await,
         Err(e) => Err(e),
     };
@@ -231,8 +238,37 @@ fn invalid(i: Invalid) -> Error {
     Error::invalid(i.field, i.message)
 }
 
-/// The directory a provider record describes, with its bind password read now.
-pub(crate) fn directory(record: &ProviderRecord) -> Result<LdapDirectory, DirectoryError> {
+/// The directories of LDAP user providers by name, each with the fingerprint of what it was
+/// made from (settings and bind password), so that a changed setting or a rotated password
+/// makes a new one and the old one's idle connections go with it.
+#[derive(Default)]
+pub struct Directories(Mutex<HashMap<String, Kept>>);
+
+/// A directory and the fingerprint of what it was made from.
+type Kept = ([u8; 32], Arc<LdapDirectory>);
+
+impl Directories {
+    /// Drops what is kept for the provider `name` (changed or deleted here; a change made
+    /// on another node is seen by its fingerprint).
+    fn forget(&self, name: &str) {
+        if let Ok(mut kept) = self.0.lock() {
+            kept.remove(name);
+        }
+    }
+}
+
+impl std::fmt::Debug for Directories {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Directories")
+    }
+}
+
+/// The directory a provider record describes, with its bind password read now: the one
+/// kept for it while its settings and password are the same, else a new one.
+pub(crate) fn directory(
+    state: &AppState,
+    record: &ProviderRecord,
+) -> Result<Arc<LdapDirectory>, DirectoryError> {
     let settings = ProviderSettings::from_parts(&record.kind, record.settings.clone())
         .map_err(|e| DirectoryError::Protocol(format!("stored settings: {}", e.message)))?;
     let ProviderSettings::Ldap(ldap) = settings else {
@@ -249,7 +285,24 @@ pub(crate) fn directory(record: &ProviderRecord) -> Result<LdapDirectory, Direct
         tracing::warn!(provider = %record.name, reason = %why, "a user provider's bind password cannot be read");
         DirectoryError::Secret("the server's log says why".into())
     })?;
-    LdapDirectory::new(ldap, password)
+    let mut made = Sha256::new();
+    made.update(record.settings.to_string().as_bytes());
+    made.update([0]);
+    made.update(password.as_bytes());
+    let made: [u8; 32] = made.finalize().into();
+    let mut kept = state
+        .directories
+        .0
+        .lock()
+        .map_err(|_| DirectoryError::Protocol("the directory cache is unusable".into()))?;
+    if let Some((fingerprint, dir)) = kept.get(&record.name) {
+        if *fingerprint == made {
+            return Ok(dir.clone());
+        }
+    }
+    let dir = Arc::new(LdapDirectory::new(ldap, password)?);
+    kept.insert(record.name.clone(), (made, dir.clone()));
+    Ok(dir)
 }
 
 /// Keeps the provider's health: a success, or the error that was the directory's or the

@@ -36,7 +36,7 @@ pub async fn sync_now(
         ));
     }
     let now = state.clock.now();
-    let listed = match super::directory(&record) {
+    let listed = match super::directory(state, &record) {
         Ok(dir) => dir.list_users().await,
         Err(e) => Err(e),
     };

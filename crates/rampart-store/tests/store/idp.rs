@@ -101,7 +101,11 @@ async fn racing_rotations_of_one_token_let_exactly_one_win() {
         assert_eq!((row.generation, row.current), (2, 2), "{kind}");
         // The losers' tokens were never kept.
         for i in (0..40u8).filter(|i| *i != won) {
-            assert!(store.idp_refresh_token(&[100 + i; 32]).await.unwrap().is_none());
+            assert!(store
+                .idp_refresh_token(&[100 + i; 32])
+                .await
+                .unwrap()
+                .is_none());
         }
         let rotations = store
             .events_after(0, 1000)
@@ -128,7 +132,10 @@ async fn a_write_that_fails_in_a_group_fails_alone() {
     each_backend(|TestStore { store, .. }| async move {
         let kind = store.kind().as_str();
         let user = client_and_user(&store).await;
-        store.idp_issue_code(&code(1, user), T0, &ctx()).await.unwrap();
+        store
+            .idp_issue_code(&code(1, user), T0, &ctx())
+            .await
+            .unwrap();
         let before = store.group_counts();
         // Codes 1 to 10 at once: code 1 exists, so its second issue breaks the primary key.
         let answers = join_all((1..=10u8).map(|n| {
@@ -153,13 +160,23 @@ async fn a_write_that_fails_in_a_group_fails_alone() {
             .into_iter()
             .filter(|e| e.action == "idp.authorize")
             .count();
-        assert_eq!(issued, 10, "{kind}: one event per code kept, none for the refusal");
+        assert_eq!(
+            issued, 10,
+            "{kind}: one event per code kept, none for the refusal"
+        );
         if store.is_exclusive() {
             let after = store.group_counts();
             assert!(after.split > before.split, "{kind}: {after:?}");
         }
         // Taken twice: the second take says so.
-        assert!(store.idp_take_code(&[2; 32], T0).await.unwrap().unwrap().used);
+        assert!(
+            store
+                .idp_take_code(&[2; 32], T0)
+                .await
+                .unwrap()
+                .unwrap()
+                .used
+        );
         assert!(store.idp_take_code(&[99; 32], T0).await.unwrap().is_none());
     })
     .await;
