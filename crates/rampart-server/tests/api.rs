@@ -64,6 +64,8 @@ mod sealed;
 mod slapd;
 #[path = "api/support.rs"]
 mod support;
+#[path = "api/support_mail.rs"]
+mod support_mail;
 #[path = "api/transport.rs"]
 mod transport;
 

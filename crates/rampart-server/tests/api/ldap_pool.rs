@@ -84,7 +84,10 @@ async fn directory_connections_are_kept_for_the_service_account_and_replaced_whe
         let ldap = slapd();
         let base = ldap.unit(
             &format!("pool-{name}"),
-            &[("pia", "pia-dir-pass-1", ""), ("pavel", "pavel-dir-pass-1", "")],
+            &[
+                ("pia", "pia-dir-pass-1", ""),
+                ("pavel", "pavel-dir-pass-1", ""),
+            ],
             &[("devs", &["pia", "pavel"])],
         );
         let relay = Relay::to(ldap.ldap_port).await;
@@ -100,7 +103,11 @@ async fn directory_connections_are_kept_for_the_service_account_and_replaced_whe
             .await;
         assert_eq!(status, StatusCode::CREATED, "{name}: {body}");
 
-        assert_eq!(login(&node, "pia", "pia-dir-pass-1").await, StatusCode::OK, "{name}");
+        assert_eq!(
+            login(&node, "pia", "pia-dir-pass-1").await,
+            StatusCode::OK,
+            "{name}"
+        );
         assert_eq!(relay.accepted(), 1, "{name}");
         // A wrong password, then two more sign-ins: the same connection serves them all,
         // bound back to the service account after each user's bind.
@@ -109,23 +116,47 @@ async fn directory_connections_are_kept_for_the_service_account_and_replaced_whe
             StatusCode::UNAUTHORIZED,
             "{name}"
         );
-        assert_eq!(login(&node, "pavel", "pavel-dir-pass-1").await, StatusCode::OK, "{name}");
-        assert_eq!(login(&node, "pia", "pia-dir-pass-1").await, StatusCode::OK, "{name}");
-        assert_eq!(relay.accepted(), 1, "{name}: one connection for four sign-ins");
+        assert_eq!(
+            login(&node, "pavel", "pavel-dir-pass-1").await,
+            StatusCode::OK,
+            "{name}"
+        );
+        assert_eq!(
+            login(&node, "pia", "pia-dir-pass-1").await,
+            StatusCode::OK,
+            "{name}"
+        );
+        assert_eq!(
+            relay.accepted(),
+            1,
+            "{name}: one connection for four sign-ins"
+        );
 
         // The directory closes its connections: the next sign-in makes a new one and
         // succeeds.
         relay.cut().await;
-        assert_eq!(login(&node, "pavel", "pavel-dir-pass-1").await, StatusCode::OK, "{name}");
+        assert_eq!(
+            login(&node, "pavel", "pavel-dir-pass-1").await,
+            StatusCode::OK,
+            "{name}"
+        );
         assert_eq!(relay.accepted(), 2, "{name}");
 
         // Changed settings: the connections of the old ones are not used.
         settings["timeout_seconds"] = json!(7);
         let (status, body) = node
-            .patch("/api/v1/providers/pooled", &admin, json!({ "settings": settings }))
+            .patch(
+                "/api/v1/providers/pooled",
+                &admin,
+                json!({ "settings": settings }),
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "{name}: {body}");
-        assert_eq!(login(&node, "pia", "pia-dir-pass-1").await, StatusCode::OK, "{name}");
+        assert_eq!(
+            login(&node, "pia", "pia-dir-pass-1").await,
+            StatusCode::OK,
+            "{name}"
+        );
         assert_eq!(relay.accepted(), 3, "{name}");
     })
     .await;

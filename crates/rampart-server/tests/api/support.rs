@@ -17,13 +17,15 @@ use time::Duration;
 
 use crate::kit::{on_both, problem_type, Node, USER_PASSWORD};
 
-/// The SMTP server every test of this binary sends to.
-struct Smtp {
-    port: u16,
-    dir: PathBuf,
+/// A real SMTP server (`scripts/peers/smtp.sh --serve`) and the directory it writes the
+/// messages it accepts to.
+pub(crate) struct Smtp {
+    pub(crate) port: u16,
+    pub(crate) dir: PathBuf,
     _serving: Option<Child>,
 }
 
+/// The plain-text SMTP server every test of this binary sends to.
 fn smtp() -> &'static Smtp {
     static SMTP: OnceLock<Smtp> = OnceLock::new();
     SMTP.get_or_init(|| {
@@ -37,30 +39,37 @@ fn smtp() -> &'static Smtp {
                 _serving: None,
             };
         }
-        // The script serves until its standard input, a pipe this process holds, ends:
-        // when the test binary exits, the server goes with it.
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/peers/smtp.sh");
-        let mut child = Command::new("bash")
-            .arg(script)
-            .arg("--serve")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("scripts/peers/smtp.sh --serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let mut words = line.split_whitespace();
-        assert_eq!(words.next(), Some("ready"), "smtp.sh said {line:?}");
-        let port = words.next().unwrap().parse().unwrap();
-        let dir = words.next().unwrap().into();
-        Smtp {
-            port,
-            dir,
-            _serving: Some(child),
-        }
+        serve_smtp(&[])
     })
+}
+
+/// Starts an SMTP server with `env` (see `tests/peers/smtp/server.py`: `SMTP_TLS`,
+/// `SMTP_CERT`, `SMTP_KEY`, `SMTP_USER`, `SMTP_PASSWORD`). The script serves until its
+/// standard input, a pipe this process holds, ends: when the test binary exits, the server
+/// goes with it.
+pub(crate) fn serve_smtp(env: &[(&str, &str)]) -> Smtp {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/peers/smtp.sh");
+    let mut child = Command::new("bash")
+        .arg(script)
+        .arg("--serve")
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("scripts/peers/smtp.sh --serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let mut words = line.split_whitespace();
+    assert_eq!(words.next(), Some("ready"), "smtp.sh said {line:?}");
+    let port = words.next().unwrap().parse().unwrap();
+    let dir = words.next().unwrap().into();
+    Smtp {
+        port,
+        dir,
+        _serving: Some(child),
+    }
 }
 
 pub(crate) fn with_smtp(config: &mut Config) {
@@ -106,7 +115,12 @@ async fn upload(
 /// The messages the SMTP server received for `to`, oldest first, each as (headers, body)
 /// with the body decoded.
 pub(crate) fn mail_to(to: &str) -> Vec<(String, String)> {
-    let dir = smtp().dir.join("messages");
+    mail_in(smtp(), to)
+}
+
+/// The messages `server` received for `to`, as [`mail_to`].
+pub(crate) fn mail_in(server: &Smtp, to: &str) -> Vec<(String, String)> {
+    let dir = server.dir.join("messages");
     let mut names: Vec<_> = std::fs::read_dir(&dir)
         .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
         .unwrap_or_default();
@@ -169,7 +183,7 @@ fn links(body: &str) -> (String, String) {
 }
 
 /// A unique address for this test and backend, so parallel tests read their own mail.
-fn address(node: &Node, who: &str) -> String {
+pub(crate) fn address(node: &Node, who: &str) -> String {
     format!(
         "{who}-{}-{}@example.test",
         node.name(),
@@ -178,7 +192,7 @@ fn address(node: &Node, who: &str) -> String {
 }
 
 /// An end user with an e-mail address; returns (id, token).
-async fn person(node: &Node, name: &str, email: Option<&str>) -> (String, String) {
+pub(crate) async fn person(node: &Node, name: &str, email: Option<&str>) -> (String, String) {
     let state = &node.server().state;
     let hash = state
         .credentials
@@ -208,7 +222,7 @@ async fn person(node: &Node, name: &str, email: Option<&str>) -> (String, String
     (user.id.to_string(), token)
 }
 
-fn case_body(company: &str, subject: &str) -> Value {
+pub(crate) fn case_body(company: &str, subject: &str) -> Value {
     json!({
         "company": company,
         "subject": subject,
@@ -225,13 +239,13 @@ async fn case_count(node: &Node, admin: &str) -> usize {
 }
 
 /// A company `acme` with administrator `boss` (with e-mail `boss_mail`) and member `mia`.
-struct Desk {
-    admin: String,
-    boss: (String, String),
-    mia: (String, String),
+pub(crate) struct Desk {
+    pub(crate) admin: String,
+    pub(crate) boss: (String, String),
+    pub(crate) mia: (String, String),
 }
 
-async fn desk(node: &Node, boss_mail: Option<&str>) -> Desk {
+pub(crate) async fn desk(node: &Node, boss_mail: Option<&str>) -> Desk {
     let admin = node.admin().await;
     let (status, body) = node
         .post(

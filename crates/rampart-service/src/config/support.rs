@@ -14,6 +14,10 @@ pub struct SupportConfig {
     /// `starttls` (upgrade on the submission port, required), `tls` (TLS from the first
     /// byte) or `none` (plain text: only for a relay on loopback).
     pub smtp_tls: String,
+    /// A PEM file of the certificate authorities that vouch for the mail server's
+    /// certificate (an enterprise's own CA), trusted instead of the public ones; empty
+    /// trusts the public roots (Mozilla's, built in).
+    pub smtp_ca_file: String,
     /// The username to sign in to the SMTP server with; empty for none.
     pub smtp_username: String,
     /// Where its password is kept: `env:NAME` or `file:/absolute/path`, never the password.
@@ -40,6 +44,7 @@ impl Default for SupportConfig {
             smtp_host: String::new(),
             smtp_port: 587,
             smtp_tls: "starttls".into(),
+            smtp_ca_file: String::new(),
             smtp_username: String::new(),
             smtp_password: String::new(),
             smtp_from: "rampart@localhost".into(),
@@ -62,6 +67,22 @@ impl SupportConfig {
                 self.smtp_tls.clone(),
                 "starttls, tls or none",
             ));
+        }
+        if !self.smtp_ca_file.is_empty() {
+            if !std::path::Path::new(&self.smtp_ca_file).is_absolute() {
+                return Err(fail(
+                    "support.smtp_ca_file",
+                    self.smtp_ca_file.clone(),
+                    "an absolute path to a PEM file",
+                ));
+            }
+            if self.smtp_tls == "none" {
+                return Err(fail(
+                    "support.smtp_ca_file",
+                    self.smtp_ca_file.clone(),
+                    "empty while smtp_tls is none (no certificate is checked without TLS)",
+                ));
+            }
         }
         for (key, v) in [
             ("support.link_hours", self.link_hours),

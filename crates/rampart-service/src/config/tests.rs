@@ -416,8 +416,30 @@ fn the_smtp_password_is_a_reference_and_the_support_settings_are_checked() {
         ("RAMPART_SUPPORT__LINK_HOURS", "0", "1 to"),
         ("RAMPART_SUPPORT__PER_COMPANY", "0", "1 to"),
         ("RAMPART_SUPPORT__MAX_ATTACHMENT_BYTES", "0", "1 to"),
+        ("RAMPART_SUPPORT__SMTP_CA_FILE", "ca.pem", "absolute path"),
     ] {
         let err = load(None, &[(key, value)], &[]).unwrap_err();
         assert!(err.allowed.contains(allowed), "{key}: {err}");
     }
+    // A CA to check the server's certificate with means nothing without TLS.
+    let err = load(
+        None,
+        &[
+            ("RAMPART_SUPPORT__SMTP_CA_FILE", "/etc/rampart/mail-ca.pem"),
+            ("RAMPART_SUPPORT__SMTP_TLS", "none"),
+        ],
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(err.key, "support.smtp_ca_file", "{err}");
+    let loaded = load(
+        None,
+        &[("RAMPART_SUPPORT__SMTP_CA_FILE", "/etc/rampart/mail-ca.pem")],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        loaded.config.support.smtp_ca_file,
+        "/etc/rampart/mail-ca.pem"
+    );
 }

@@ -12,6 +12,7 @@ use std::time::Duration as StdDuration;
 use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use rampart_store::StoredCase;
 use rampart_support::link::{Decision, LinkToken};
@@ -141,6 +142,23 @@ pub(crate) fn transport(
         return Ok(None);
     }
     let builder = match s.smtp_tls.as_str() {
+        "tls" | "starttls" if !s.smtp_ca_file.is_empty() => {
+            let pem = std::fs::read(&s.smtp_ca_file)
+                .map_err(|e| format!("support.smtp_ca_file {}: {e}", s.smtp_ca_file))?;
+            let ca = Certificate::from_pem(&pem)
+                .map_err(|e| format!("support.smtp_ca_file {}: {e}", s.smtp_ca_file))?;
+            let tls = TlsParameters::builder(s.smtp_host.clone())
+                .certificate_store(CertificateStore::None)
+                .add_root_certificate(ca)
+                .build_rustls()
+                .map_err(|e| format!("support.smtp_ca_file {}: {e}", s.smtp_ca_file))?;
+            let tls = if s.smtp_tls == "tls" {
+                Tls::Wrapper(tls)
+            } else {
+                Tls::Required(tls)
+            };
+            Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.smtp_host).tls(tls))
+        }
         "tls" => AsyncSmtpTransport::<Tokio1Executor>::relay(&s.smtp_host),
         "starttls" => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&s.smtp_host),
         _ => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(
