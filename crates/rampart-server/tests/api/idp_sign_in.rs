@@ -545,3 +545,58 @@ async fn through_an_identity_provider_the_second_factor_is_asked_on_the_provider
     })
     .await;
 }
+
+/// The sign-in page's CSP lets its form lead on to the client's registered redirect URI
+/// (browsers apply `form-action` to the redirects after a form: without it the browser
+/// never reaches the client), and to no address a request names that is not registered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sign_in_page_lets_its_form_lead_to_the_registered_redirect_uri_only() {
+    on_both(crate::kit::no_tweak, |node| async move {
+        let name = node.name();
+        let admin = node.admin().await;
+        let (shop, _) = register(
+            &node,
+            &admin,
+            json!({ "client_id": "shop", "name": "Shop", "first_party": true,
+                    "redirect_uris": [RP] }),
+        )
+        .await;
+        let form_action = |redirect: &'static str| {
+            let node = &node;
+            let shop = shop.clone();
+            async move {
+                let challenge = challenge_of(VERIFIER);
+                let query = url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(code_request(&shop, redirect, &challenge))
+                    .finish();
+                let back = format!("/oauth2/authorize?{query}");
+                let response = node
+                    .client
+                    .get(format!(
+                        "{}/oauth2/login?return={}",
+                        node.base,
+                        url::form_urlencoded::byte_serialize(back.as_bytes()).collect::<String>()
+                    ))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), StatusCode::OK);
+                let csp = response.headers()["content-security-policy"]
+                    .to_str()
+                    .unwrap()
+                    .to_owned();
+                csp.split("; ")
+                    .find_map(|d| d.strip_prefix("form-action "))
+                    .unwrap()
+                    .to_owned()
+            }
+        };
+        assert_eq!(form_action(RP).await, "'self' https://rp.example", "{name}");
+        assert_eq!(
+            form_action("https://evil.example/callback").await,
+            "'self'",
+            "{name}"
+        );
+    })
+    .await;
+}
