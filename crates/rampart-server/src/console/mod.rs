@@ -21,6 +21,7 @@ pub mod deployments;
 pub mod environments;
 pub mod event;
 pub mod hierarchies;
+pub mod idp_clients;
 pub mod modules;
 pub mod passkeys;
 pub mod permissions;
@@ -165,6 +166,15 @@ pub fn routes() -> Router<AppState> {
             "/console/providers/{name}/enabled",
             post(providers::set_enabled),
         )
+        .route("/console/idp-clients", get(idp_clients::list))
+        .route(
+            "/console/idp-clients/new",
+            get(idp_clients::new_form).post(idp_clients::create),
+        )
+        .route(
+            "/console/idp-clients/{id}/{action}",
+            get(idp_clients::confirm).post(idp_clients::act),
+        )
         .route("/console/support", get(support::list))
         .route(
             "/console/support/new",
@@ -256,6 +266,8 @@ pub enum Section {
     Posture,
     /// User providers and their health.
     Providers,
+    /// The clients of Rampart's OpenID provider.
+    IdpClients,
     /// The support desk: cases and companies.
     Support,
     /// Signing in, refusals, pages that belong nowhere.
