@@ -112,6 +112,7 @@ async function main() {
     assert.strictEqual(await a.inputValue('#client_id'), 'portal');
     assert.strictEqual(await a.inputValue('#redirect_uris'), 'http://portal.example/callback');
     await accessible(a, 'registration refused');
+    await a.locator('#redirect_uris-problem').scrollIntoViewIfNeeded();
     await shot(a, 'idp-client-refused');
     await a.goto(`${BASE}/console/idp-clients`);
     assert.strictEqual(await a.locator('#client-portal').count(), 0);
@@ -126,7 +127,6 @@ async function main() {
     assert.ok(secret.length >= 32, secret);
     assert.match(await a.textContent('.notice'), /shown only this once/);
     await accessible(a, 'client registered');
-    await shot(a, 'idp-client-secret');
     secrets.first = secret;
     // The list shows the client as registered, and never its secret.
     await Promise.all([a.waitForNavigation(), a.click('a:has-text("Back to the clients")')]);
