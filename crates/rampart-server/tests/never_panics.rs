@@ -41,6 +41,8 @@ fn paths() -> impl Strategy<Value = String> {
         "/console/(login|logout|account(/password|/logout-everywhere|/sessions/[a-z0-9-]{0,40}/end)?|users(/new|/[a-z0-9%-]{0,40}(/disable|/reset-password|/x)?)?|audit(/[0-9a-z%-]{0,24})?)(\\?[a-z=&%0-9]{0,30})?",
         "/console/(permissions(/cell|/roles(/grant|/revoke)?)?|modules(/[a-z0-9%-]{0,20}(/diff|/versions/[0-9a-z%-]{0,6})?)?|deployments(/plan|/run|/[a-z%]{0,12}/requests/[0-9a-z%-]{0,6}/(approve|reject))?|hierarchies(/[a-z0-9%-]{0,20}(/move)?)?)(\\?[a-z=&%0-9]{0,30})?",
         "/console/(audit/(export|checkpoint|[0-9a-z%-]{0,12}/proof\\.json)|environments(/[a-z0-9%-]{0,12}/settings|/plans/[0-9a-z%-]{0,8}(/run)?)?)(\\?[a-z=&%0-9]{0,30})?",
+        "/console/idp-clients(/new|/[a-z0-9%.-]{0,20}/(rotate-secret|delete|x))?(\\?[a-z=&%0-9]{0,30})?",
+        "/oauth2/login(\\?return=(/oauth2/authorize%3Fclient_id%3D)?[a-z_=&%0-9]{0,40})?",
         "/console/support(/new|/cases/[0-9a-z%-]{0,40}(/comment|/close|/share|/authorize|/attachments|/x)?|/companies(/[a-z0-9%.-]{0,20}(/members|/administrators|/x)(/[a-z0-9%-]{0,40}/remove)?)?)?(\\?[a-z=&%0-9]{0,30})?",
         "/[ -~]{0,30}".prop_map(|p| p
             .replace(' ', "%20")
@@ -102,7 +104,10 @@ fn arbitrary_requests_get_answers_not_failures() {
                     // endpoints answer RFC 6749's JSON, their browser-facing ones pages.
                     let bare = path.split('?').next().unwrap_or("");
                     let page = path.starts_with("/console/")
-                        || matches!(bare, "/oauth2/authorize" | "/oauth2/logout");
+                        || matches!(
+                            bare,
+                            "/oauth2/authorize" | "/oauth2/login" | "/oauth2/logout"
+                        );
                     let oauth = matches!(
                         bare,
                         "/oauth2/token"

@@ -21,6 +21,7 @@ pub mod deployments;
 pub mod environments;
 pub mod event;
 pub mod hierarchies;
+pub mod idp_clients;
 pub mod modules;
 pub mod passkeys;
 pub mod permissions;
@@ -165,6 +166,15 @@ pub fn routes() -> Router<AppState> {
             "/console/providers/{name}/enabled",
             post(providers::set_enabled),
         )
+        .route("/console/idp-clients", get(idp_clients::list))
+        .route(
+            "/console/idp-clients/new",
+            get(idp_clients::new_form).post(idp_clients::create),
+        )
+        .route(
+            "/console/idp-clients/{id}/{action}",
+            get(idp_clients::confirm).post(idp_clients::act),
+        )
         .route("/console/support", get(support::list))
         .route(
             "/console/support/new",
@@ -256,6 +266,8 @@ pub enum Section {
     Posture,
     /// User providers and their health.
     Providers,
+    /// The clients of Rampart's OpenID provider.
+    IdpClients,
     /// The support desk: cases and companies.
     Support,
     /// Signing in, refusals, pages that belong nowhere.
@@ -280,6 +292,10 @@ pub struct Shell {
     pub permissions: bool,
     /// The page runs the passkey script (with the nonce; it calls this site's API).
     pub script: bool,
+    /// Where the page's forms may lead besides this site: on the sign-in pages of an
+    /// authorization request of a client of IT users, the origin of its redirect URI
+    /// (browsers apply `form-action` to the redirects after a form).
+    pub form_to: Option<String>,
 }
 
 impl Shell {
@@ -293,7 +309,21 @@ impl Shell {
             audit: false,
             permissions: false,
             script: false,
+            form_to: None,
         }
+    }
+
+    /// This shell, its forms allowed to lead on to the redirect URI of the authorization
+    /// request `return_to` when it is one of a client of IT users.
+    pub async fn returning_to(mut self, state: &AppState, return_to: &str) -> Shell {
+        if rampart_service::idp::authorize::is_return_address(return_to) {
+            self.form_to =
+                match rampart_service::idp::authorize::client_of_return(state, return_to).await {
+                    Ok(Some(c)) if c.users == Provider::It => c.redirect_origin,
+                    _ => None,
+                };
+        }
+        self
     }
 
     /// Whether the page is in `section` (for the navigation's `aria-current`).
@@ -312,9 +342,13 @@ impl Shell {
         } else {
             String::new()
         };
+        let form_action = match &self.form_to {
+            Some(origin) => format!("'self' {origin}"),
+            None => "'self'".to_owned(),
+        };
         let csp = format!(
             "default-src 'none'; {script}style-src 'self' 'nonce-{nonce}'; img-src 'self'; \
-             form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+             form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
         );
         self.tokens.finish(response, &csp)
     }
@@ -672,6 +706,7 @@ async fn login_page(
         return shell.finish(refused);
     }
     let return_to = sign_in_return(query.return_to.as_deref());
+    let shell = shell.returning_to(&state, &return_to).await;
     if let Some(auth) = visitor.signed_in() {
         if identity::may(&state, &auth.user, Operation::OpenConsole)
             .await
@@ -717,6 +752,7 @@ async fn login(
         return shell.finish(refused);
     }
     let return_to = sign_in_return(Some(field(&fields, "return")));
+    let shell = shell.returning_to(&state, &return_to).await;
     let username = field(&fields, "username");
     let done = identity::login(
         &state,

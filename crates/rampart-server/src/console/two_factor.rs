@@ -160,6 +160,7 @@ pub async fn sign_in_code(
         return shell.finish(refused);
     }
     let return_to = super::sign_in_return(Some(field(&fields, "return")));
+    let shell = shell.returning_to(&state, &return_to).await;
     let pending = field(&fields, "pending");
     let answer = passkey_answer(&fields);
     let factor = posted_factor(&fields, &answer);

@@ -174,6 +174,10 @@ pub struct Chrome {
     pub user: Option<String>,
     /// This response's CSRF token and CSP nonce.
     pub tokens: Tokens,
+    /// Where the page's forms may lead besides this site: the origin of the redirect URI of
+    /// the authorization request the provider's sign-in page returns to. Browsers apply
+    /// `form-action` to the redirects after a form, and signing in ends at the client.
+    pub form_to: Option<String>,
 }
 
 impl Chrome {
@@ -195,6 +199,7 @@ impl Chrome {
                     .unwrap_or_else(|| a.user.username.clone())
             }),
             tokens: Tokens::new(visitor),
+            form_to: None,
         }
     }
 
@@ -208,6 +213,22 @@ impl Chrome {
             base: "/oauth2".to_owned(),
             user: None,
             tokens: Tokens::new(visitor),
+            form_to: None,
+        }
+    }
+
+    /// This chrome, its forms allowed to lead on to `origin` (a client's redirect URI's,
+    /// from [`rampart_service::idp::authorize::client_of_return`]).
+    pub fn sending_to(mut self, origin: Option<String>) -> Chrome {
+        self.form_to = origin;
+        self
+    }
+
+    /// The CSP's `form-action` sources.
+    fn form_action(&self) -> String {
+        match &self.form_to {
+            Some(origin) => format!("'self' {origin}"),
+            None => "'self'".to_owned(),
         }
     }
 
@@ -215,9 +236,10 @@ impl Chrome {
     /// no caching, and the CSRF cookie when it is new.
     pub fn finish(&self, response: Response) -> Response {
         let csp = format!(
-            "default-src 'none'; style-src 'nonce-{}'; img-src 'self'; form-action 'self'; \
+            "default-src 'none'; style-src 'nonce-{}'; img-src 'self'; form-action {}; \
              frame-ancestors 'none'; base-uri 'none'",
-            self.tokens.nonce
+            self.tokens.nonce,
+            self.form_action()
         );
         self.tokens.finish(response, &csp)
     }
@@ -226,9 +248,10 @@ impl Chrome {
     /// the nonce, calling this site only.
     pub fn finish_scripted(&self, response: Response) -> Response {
         let nonce = &self.tokens.nonce;
+        let form_action = self.form_action();
         let csp = format!(
             "default-src 'none'; script-src 'nonce-{nonce}'; connect-src 'self'; \
-             style-src 'nonce-{nonce}'; img-src 'self'; form-action 'self'; \
+             style-src 'nonce-{nonce}'; img-src 'self'; form-action {form_action}; \
              frame-ancestors 'none'; base-uri 'none'"
         );
         self.tokens.finish(response, &csp)

@@ -326,17 +326,17 @@ pub async fn after_provider(
     }
     if !return_to.starts_with("/console") {
         match client_of_return(state, return_to).await {
-            Ok(Some((name, Provider::End))) => {
-                let chrome = Chrome::provider(visitor);
+            Ok(Some(client)) if client.users == Provider::End => {
+                let chrome = Chrome::provider(visitor).sending_to(client.redirect_origin);
                 let desk = Desk {
                     chrome: &chrome,
-                    intro: provider_intro(&name),
+                    intro: provider_intro(&client.name),
                     users: Provider::End,
                     return_to,
                 };
                 return desk.second_step(state, &origin, pending).await;
             }
-            Ok(Some((_, Provider::It))) => {}
+            Ok(Some(_)) => {}
             // The client was removed while its user was at the identity provider.
             Ok(None) => {
                 let chrome = Chrome::provider(visitor);
@@ -353,7 +353,9 @@ pub async fn after_provider(
             }
         }
     }
-    let mut shell = crate::console::Shell::new(visitor, crate::console::Section::None);
+    let mut shell = crate::console::Shell::new(visitor, crate::console::Section::None)
+        .returning_to(state, return_to)
+        .await;
     shell.script = true;
     let page =
         crate::console::two_factor::second_step(state, context, &shell, pending, return_to).await;

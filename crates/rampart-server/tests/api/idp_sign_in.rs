@@ -545,3 +545,83 @@ async fn through_an_identity_provider_the_second_factor_is_asked_on_the_provider
     })
     .await;
 }
+
+/// The sign-in pages' CSP lets their form lead on to the client's registered redirect URI
+/// (browsers apply `form-action` to the redirects after a form: without it the browser
+/// never reaches the client), and to no address a request names that is not registered:
+/// the provider's own page for a client of end users, the console's for one of IT users.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sign_in_page_lets_its_form_lead_to_the_registered_redirect_uri_only() {
+    on_both(crate::kit::no_tweak, |node| async move {
+        let name = node.name();
+        let admin = node.admin().await;
+        register(
+            &node,
+            &admin,
+            json!({ "client_id": "shop", "name": "Shop", "first_party": true,
+                    "redirect_uris": [RP] }),
+        )
+        .await;
+        register(
+            &node,
+            &admin,
+            json!({ "client_id": "grafana", "name": "Grafana", "users": "it",
+                    "first_party": true, "redirect_uris": ["http://127.0.0.1:3000/login"] }),
+        )
+        .await;
+        let form_action = |page: &'static str, client: &'static str, redirect: &'static str| {
+            let node = &node;
+            async move {
+                let challenge = challenge_of(VERIFIER);
+                let query = url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(code_request(client, redirect, &challenge))
+                    .finish();
+                let back = format!("/oauth2/authorize?{query}");
+                let response = node
+                    .client
+                    .get(format!(
+                        "{}{page}?return={}",
+                        node.base,
+                        url::form_urlencoded::byte_serialize(back.as_bytes()).collect::<String>()
+                    ))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), StatusCode::OK, "{page}");
+                let csp = response.headers()["content-security-policy"]
+                    .to_str()
+                    .unwrap()
+                    .to_owned();
+                csp.split("; ")
+                    .find_map(|d| d.strip_prefix("form-action "))
+                    .unwrap()
+                    .to_owned()
+            }
+        };
+        let provider = "/oauth2/login";
+        let console = "/console/login";
+        assert_eq!(
+            form_action(provider, "shop", RP).await,
+            "'self' https://rp.example",
+            "{name}"
+        );
+        assert_eq!(
+            form_action(provider, "shop", "https://evil.example/callback").await,
+            "'self'",
+            "{name}"
+        );
+        assert_eq!(
+            form_action(console, "grafana", "http://127.0.0.1:3000/login").await,
+            "'self' http://127.0.0.1:3000",
+            "{name}"
+        );
+        assert_eq!(
+            form_action(console, "grafana", "http://127.0.0.1:4000/login").await,
+            "'self'",
+            "{name}"
+        );
+        // The console's sign-in page does not widen its form for a client of end users.
+        assert_eq!(form_action(console, "shop", RP).await, "'self'", "{name}");
+    })
+    .await;
+}

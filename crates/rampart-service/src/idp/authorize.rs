@@ -290,21 +290,57 @@ pub fn is_return_address(path_and_query: &str) -> bool {
         && !path_and_query.contains('\\')
 }
 
+/// The client an authorization request on this site names, as its sign-in page needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReturnClient {
+    /// The client's name.
+    pub name: String,
+    /// Who signs in to it.
+    pub users: Provider,
+    /// The origin (`scheme://host[:port]`) of the redirect URI the request names, when it is
+    /// one of the client's own: where the browser goes after signing in. A browser applies
+    /// the sign-in page's CSP `form-action` to the redirects that follow its form, so the
+    /// page allows this origin besides its own.
+    pub redirect_origin: Option<String>,
+}
+
+/// The origin of `uri` when it is one of `registered`, written as a CSP source (nothing but
+/// a scheme, a host and a port).
+fn registered_origin(uri: &str, registered: &[String]) -> Option<String> {
+    if !registered.iter().any(|r| r == uri) {
+        return None;
+    }
+    let origin = url::Url::parse(uri).ok()?.origin();
+    if !origin.is_tuple() {
+        return None;
+    }
+    let text = origin.ascii_serialization();
+    text.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'/' | b'.' | b'-' | b'[' | b']'))
+        .then_some(text)
+}
+
 /// The client an authorization request on this site (`return_to`, a return address of the
-/// provider's sign-in page) names: its name and who signs in to it; `None` when the address
-/// is not such a request or names no registered client of the code flow.
+/// provider's sign-in page) names; `None` when the address is not such a request or names
+/// no registered client of the code flow.
 pub async fn client_of_return(
     state: &AppState,
     return_to: &str,
-) -> Result<Option<(String, Provider)>, Error> {
+) -> Result<Option<ReturnClient>, Error> {
     if !is_return_address(return_to) {
         return Ok(None);
     }
     let query = return_to.split_once('?').map_or("", |(_, q)| q);
-    let mut ids = url::form_urlencoded::parse(query.as_bytes())
-        .filter(|(k, _)| k == "client_id")
-        .map(|(_, v)| v.into_owned());
-    let (Some(id), None) = (ids.next(), ids.next()) else {
+    let one = |name: &str| {
+        let mut values = url::form_urlencoded::parse(query.as_bytes())
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned());
+        match (values.next(), values.next()) {
+            (Some(v), None) => Some(v),
+            _ => None,
+        }
+    };
+    let Some(id) = one("client_id") else {
         return Ok(None);
     };
     let Some(client) = state.store.idp_client(&id).await? else {
@@ -313,5 +349,41 @@ pub async fn client_of_return(
     if !client.grant_types.iter().any(|g| g == "authorization_code") {
         return Ok(None);
     }
-    Ok(Some((client.name, Provider::parse(&client.users)?)))
+    let redirect_origin =
+        one("redirect_uri").and_then(|uri| registered_origin(&uri, &client.redirect_uris));
+    Ok(Some(ReturnClient {
+        users: Provider::parse(&client.users)?,
+        name: client.name,
+        redirect_origin,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::registered_origin;
+
+    #[test]
+    fn only_a_registered_redirect_uri_gives_its_origin() {
+        let registered = [
+            "https://shop.example/callback".to_owned(),
+            "http://127.0.0.1:8123/cb".to_owned(),
+            "https://[::1]:9443/cb".to_owned(),
+        ];
+        let check = |uri: &str, expected: Option<&str>| {
+            assert_eq!(
+                registered_origin(uri, &registered).as_deref(),
+                expected,
+                "{uri}"
+            );
+        };
+        check(
+            "https://shop.example/callback",
+            Some("https://shop.example"),
+        );
+        check("http://127.0.0.1:8123/cb", Some("http://127.0.0.1:8123"));
+        check("https://[::1]:9443/cb", Some("https://[::1]:9443"));
+        check("https://shop.example/other", None);
+        check("https://evil.example/callback", None);
+        check("", None);
+    }
 }

@@ -25,21 +25,13 @@ const HERE: &str = "/oauth2/login";
 /// Why the page refuses a return address: its status, heading and explanation.
 type Refusal = (StatusCode, &'static str, &'static str);
 
-/// The sign-in desk for the authorization request `return_to`, or why there is none.
-async fn desk<'a>(
-    state: &AppState,
-    chrome: &'a Chrome,
-    return_to: &'a str,
-) -> Result<Desk<'a>, Refusal> {
+/// The name of the client of the authorization request `return_to` and the origin of its
+/// redirect URI, or why the page refuses it.
+async fn client(state: &AppState, return_to: &str) -> Result<(String, Option<String>), Refusal> {
     const INVALID: &str = "This sign-in request is not valid";
     match client_of_return(state, return_to).await {
-        Ok(Some((name, Provider::End))) => Ok(Desk {
-            chrome,
-            intro: provider_intro(&name),
-            users: Provider::End,
-            return_to,
-        }),
-        Ok(Some((_, Provider::It))) => Err((
+        Ok(Some(c)) if c.users == Provider::End => Ok((c.name, c.redirect_origin)),
+        Ok(Some(_)) => Err((
             StatusCode::BAD_REQUEST,
             INVALID,
             "This application signs in IT users, on the console's sign-in page. Start again from the application.",
@@ -60,6 +52,16 @@ async fn desk<'a>(
     }
 }
 
+/// The sign-in desk of the client named `name`, returning to `return_to`.
+fn desk<'a>(chrome: &'a Chrome, name: &str, return_to: &'a str) -> Desk<'a> {
+    Desk {
+        chrome,
+        intro: provider_intro(name),
+        users: Provider::End,
+        return_to,
+    }
+}
+
 /// The page refusing a return address.
 fn refused(chrome: &Chrome, (status, heading, why): Refusal) -> Response {
     chrome.finish(page::message(chrome, status, heading, why))
@@ -76,8 +78,11 @@ pub async fn page(
         return refused;
     }
     let return_to = query.ok().and_then(|q| q.0.return_to).unwrap_or_default();
-    match desk(&state, &chrome, &return_to).await {
-        Ok(desk) => desk.first_page(&state).await,
+    match client(&state, &return_to).await {
+        Ok((name, origin)) => {
+            let chrome = chrome.sending_to(origin);
+            desk(&chrome, &name, &return_to).first_page(&state).await
+        }
         Err(why) => refused(&chrome, why),
     }
 }
@@ -113,8 +118,13 @@ pub async fn sign_in(
     if let Some(refused) = crate::routes::sign_in::plain_refused(&state, &visitor, &chrome) {
         return refused;
     }
-    match desk(&state, &chrome, form.return_to()).await {
-        Ok(desk) => desk.answer(&state, &context, &headers, &form).await,
+    match client(&state, form.return_to()).await {
+        Ok((name, origin)) => {
+            let chrome = chrome.sending_to(origin);
+            desk(&chrome, &name, form.return_to())
+                .answer(&state, &context, &headers, &form)
+                .await
+        }
         Err(why) => refused(&chrome, why),
     }
 }

@@ -1,0 +1,429 @@
+//! `/console/idp-clients`: the clients registered with Rampart's OpenID provider. Reading
+//! them is for administrators and auditors (`Operation::ReadUsers`, like
+//! `GET /api/v1/idp/clients`); registering, rotating a secret and removing are for
+//! administrators (`Operation::AdministerUsers`, like the API's writes), checked before
+//! anything is read. Every change is the API's use case (`rampart_service::idp::clients`),
+//! so the rules and the `idp.client.*` events are the same.
+//!
+//! A client's secret is shown once, in the answer to the form that made it (registering or
+//! rotating): never in an address, never again afterwards, never logged. The page is not
+//! cached (`no-store`, as every console page).
+
+use askama::Template;
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use axum::Form;
+use rampart_api::idp::{IdpClientCreated, IdpClientInfo, NewIdpClientRequest};
+use rampart_authz::policy::Operation;
+use rampart_core::Error;
+use rampart_service::idp::clients;
+use rampart_service::{identity, AppState};
+use serde::Deserialize;
+
+use super::users::FormProblem;
+use super::{
+    admitted, check_form, error_page, field, fields, here, posted_admitted, ConfirmPage, Operator,
+    Section, Segments, Shell,
+};
+use crate::routes::page::{self, Visitor};
+
+/// Where the list is.
+const LIST: &str = "/console/idp-clients";
+/// Where the registration form is.
+const NEW: &str = "/console/idp-clients/new";
+
+/// The API's refusals, in the same words.
+const NOT_READER: &str = "only IT administrators and auditors may read user providers";
+const NOT_ADMINISTRATOR: &str = "only IT administrators may change user providers";
+
+/// The scopes offered on the form, in the order shown.
+const SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+
+#[derive(Template)]
+#[template(path = "console/idp_clients.html")]
+struct ListPage<'a> {
+    shell: &'a Shell,
+    clients: &'a [IdpClientInfo],
+    administrator: bool,
+    notice: Option<&'a str>,
+}
+
+/// The list's query: what was just done.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    done: Option<String>,
+}
+
+/// `GET /console/idp-clients`: every client (administrators and auditors).
+pub async fn list(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    uri: Uri,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Response {
+    let here = here(&uri);
+    let mut shell = Shell::new(&visitor, Section::IdpClients);
+    let operator = match admitted(
+        &state,
+        &visitor,
+        &mut shell,
+        &here,
+        Operation::ReadUsers,
+        NOT_READER,
+    )
+    .await
+    {
+        Ok(o) => o,
+        Err(r) => return shell.finish(r),
+    };
+    let administrator = identity::may(&state, &operator.auth.user, Operation::AdministerUsers)
+        .await
+        .unwrap_or(false);
+    let all = match clients::list(&state).await {
+        Ok(l) => l,
+        Err(e) => return shell.finish(error_page(&shell, e, &here)),
+    };
+    let notice = match query.ok().and_then(|q| q.0.done).as_deref() {
+        Some("deleted") => {
+            Some("The client is removed, with the codes, refresh tokens and consents issued to it.")
+        }
+        _ => None,
+    };
+    let html = ListPage {
+        shell: &shell,
+        clients: &all,
+        administrator,
+        notice,
+    }
+    .render();
+    shell.finish(page::html(StatusCode::OK, html))
+}
+
+/// What the registration form was filled with.
+struct Filled {
+    client_id: String,
+    name: String,
+    kind: String,
+    users: String,
+    first_party: bool,
+    redirect_uris: String,
+    post_logout_redirect_uris: String,
+    scopes: Vec<String>,
+    alg: String,
+}
+
+impl Default for Filled {
+    fn default() -> Self {
+        Filled {
+            client_id: String::new(),
+            name: String::new(),
+            kind: "confidential".into(),
+            users: "end".into(),
+            first_party: false,
+            redirect_uris: String::new(),
+            post_logout_redirect_uris: String::new(),
+            scopes: SCOPES.iter().map(|s| (*s).to_owned()).collect(),
+            alg: "RS256".into(),
+        }
+    }
+}
+
+impl Filled {
+    fn of(fields: &[(String, String)]) -> Filled {
+        Filled {
+            client_id: field(fields, "client_id").trim().to_owned(),
+            name: field(fields, "name").to_owned(),
+            kind: field(fields, "kind").to_owned(),
+            users: field(fields, "users").to_owned(),
+            first_party: field(fields, "first_party") == "on",
+            redirect_uris: field(fields, "redirect_uris").to_owned(),
+            post_logout_redirect_uris: field(fields, "post_logout_redirect_uris").to_owned(),
+            scopes: fields
+                .iter()
+                .filter(|(k, _)| k == "scope")
+                .map(|(_, v)| v.clone())
+                .collect(),
+            alg: field(fields, "alg").to_owned(),
+        }
+    }
+
+    /// Whether scope `s` is ticked.
+    fn has_scope(&self, s: &&str) -> bool {
+        self.scopes.iter().any(|x| x == s)
+    }
+
+    /// The API's request for this form: one URI a line, blank lines ignored.
+    fn request(&self) -> NewIdpClientRequest {
+        let lines = |text: &str| -> Vec<String> {
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        NewIdpClientRequest {
+            client_id: self.client_id.clone(),
+            name: self.name.clone(),
+            kind: self.kind.clone(),
+            first_party: self.first_party,
+            redirect_uris: lines(&self.redirect_uris),
+            post_logout_redirect_uris: lines(&self.post_logout_redirect_uris),
+            scopes: Some(self.scopes.clone()),
+            id_token_signed_response_alg: Some(self.alg.clone()),
+            users: Some(self.users.clone()),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/idp_client_new.html")]
+struct NewPage<'a> {
+    shell: &'a Shell,
+    form: &'a Filled,
+    problem: &'a FormProblem,
+    scopes: &'a [&'a str],
+}
+
+fn new_page(shell: &Shell, status: StatusCode, form: &Filled, problem: &FormProblem) -> Response {
+    let html = NewPage {
+        shell,
+        form,
+        problem,
+        scopes: &SCOPES,
+    }
+    .render();
+    shell.finish(page::html(status, html))
+}
+
+/// `GET /console/idp-clients/new`: the registration form (administrators).
+pub async fn new_form(State(state): State<AppState>, visitor: Visitor, uri: Uri) -> Response {
+    let here = here(&uri);
+    let mut shell = Shell::new(&visitor, Section::IdpClients);
+    if let Err(r) = admitted(
+        &state,
+        &visitor,
+        &mut shell,
+        &here,
+        Operation::AdministerUsers,
+        NOT_ADMINISTRATOR,
+    )
+    .await
+    {
+        return shell.finish(r);
+    }
+    new_page(
+        &shell,
+        StatusCode::OK,
+        &Filled::default(),
+        &FormProblem::default(),
+    )
+}
+
+/// The page showing a client's secret, this once.
+#[derive(Template)]
+#[template(path = "console/idp_client_secret.html")]
+struct SecretPage<'a> {
+    shell: &'a Shell,
+    heading: &'a str,
+    client: &'a IdpClientInfo,
+    secret: Option<&'a str>,
+}
+
+fn secret_page(
+    shell: &Shell,
+    status: StatusCode,
+    heading: &str,
+    done: &IdpClientCreated,
+) -> Response {
+    let html = SecretPage {
+        shell,
+        heading,
+        client: &done.client,
+        secret: done.client_secret.as_deref(),
+    }
+    .render();
+    shell.finish(page::html(status, html))
+}
+
+/// `POST /console/idp-clients/new`: registers the client (the API's
+/// `POST /api/v1/idp/clients`) and shows its secret, once.
+pub async fn create(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let fields = fields(form);
+    let mut shell = Shell::new(&visitor, Section::IdpClients);
+    let operator = match posted_admitted(
+        &state,
+        &visitor,
+        &mut shell,
+        (&headers, &fields),
+        NEW,
+        (Operation::AdministerUsers, NOT_ADMINISTRATOR),
+    )
+    .await
+    {
+        Ok(o) => o,
+        Err(r) => return shell.finish(r),
+    };
+    let filled = Filled::of(&fields);
+    match clients::create(&state, &operator.auth.caller(&state), &filled.request()).await {
+        Ok(done) => secret_page(&shell, StatusCode::CREATED, "Client registered", &done),
+        Err(e) => {
+            let known = [
+                "client_id",
+                "name",
+                "kind",
+                "users",
+                "redirect_uris",
+                "post_logout_redirect_uris",
+                "scopes",
+                "id_token_signed_response_alg",
+            ];
+            let (status, problem) = FormProblem::of(e, &known);
+            new_page(&shell, status, &filled, &problem)
+        }
+    }
+}
+
+/// What an administrator does to a client from its confirmation page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    RotateSecret,
+    Delete,
+}
+
+impl Action {
+    fn parse(s: &str) -> Option<Action> {
+        match s {
+            "rotate-secret" => Some(Action::RotateSecret),
+            "delete" => Some(Action::Delete),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Action::RotateSecret => "rotate-secret",
+            Action::Delete => "delete",
+        }
+    }
+
+    /// The confirmation's heading, explanation and button.
+    fn words(self, client: &str) -> (String, &'static str, &'static str) {
+        match self {
+            Action::RotateSecret => (
+                format!("Give {client} a new secret?"),
+                "A new secret is made and shown once. The current secret stops working at \
+                 once: the client cannot redeem codes or refresh tokens with it until it is \
+                 given the new one.",
+                "Rotate the secret",
+            ),
+            Action::Delete => (
+                format!("Remove {client}?"),
+                "The client is removed with every code, refresh token and consent issued to \
+                 it. Its users can no longer sign in to it through Rampart.",
+                "Remove the client",
+            ),
+        }
+    }
+}
+
+/// The client and action an address names, for an administrator; otherwise the page to
+/// answer with (a refusal before anything is read, or the 404 of an unknown action or
+/// client).
+async fn target(
+    state: &AppState,
+    visitor: &Visitor,
+    shell: &mut Shell,
+    (id, action): (&str, &str),
+) -> Result<(Operator, Action, IdpClientInfo), Response> {
+    let here = format!("{LIST}/{}/{action}", page::encode(id));
+    let operator = admitted(
+        state,
+        visitor,
+        shell,
+        &here,
+        Operation::AdministerUsers,
+        NOT_ADMINISTRATOR,
+    )
+    .await?;
+    let Some(action) = Action::parse(action) else {
+        return Err(error_page(shell, Error::NotFound { what: "page" }, LIST));
+    };
+    let client = clients::get(state, id)
+        .await
+        .map_err(|e| error_page(shell, e, LIST))?;
+    Ok((operator, action, client))
+}
+
+/// `GET /console/idp-clients/{id}/{action}`: the confirmation of rotating a secret or
+/// removing the client (administrators).
+pub async fn confirm(
+    State(state): State<AppState>,
+    Segments((id, action)): Segments<(String, String)>,
+    visitor: Visitor,
+) -> Response {
+    let mut shell = Shell::new(&visitor, Section::IdpClients);
+    let (_, action, client) = match target(&state, &visitor, &mut shell, (&id, &action)).await {
+        Ok(t) => t,
+        Err(r) => return shell.finish(r),
+    };
+    let (heading, explanation, button) = action.words(&client.name);
+    let url = format!(
+        "{LIST}/{}/{}",
+        page::encode(&client.client_id),
+        action.name()
+    );
+    let html = ConfirmPage {
+        shell: &shell,
+        heading: &heading,
+        explanation,
+        action: &url,
+        button,
+        back: LIST,
+        password: None,
+        problem: None,
+    }
+    .render();
+    shell.finish(page::html(StatusCode::OK, html))
+}
+
+/// `POST /console/idp-clients/{id}/{action}`: rotates the secret (shown once) or removes
+/// the client, as the API's routes do.
+pub async fn act(
+    State(state): State<AppState>,
+    Segments((id, action)): Segments<(String, String)>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let fields = fields(form);
+    let mut shell = Shell::new(&visitor, Section::IdpClients);
+    if let Some(refused) = check_form(&state, &visitor, &shell, &headers, &fields) {
+        return shell.finish(refused);
+    }
+    let (operator, action, client) =
+        match target(&state, &visitor, &mut shell, (&id, &action)).await {
+            Ok(t) => t,
+            Err(r) => return shell.finish(r),
+        };
+    let caller = operator.auth.caller(&state);
+    match action {
+        Action::RotateSecret => {
+            match clients::rotate_secret(&state, &caller, &client.client_id).await {
+                Ok(done) => secret_page(&shell, StatusCode::OK, "New secret", &done),
+                Err(e) => shell.finish(error_page(&shell, e, LIST)),
+            }
+        }
+        Action::Delete => match clients::delete(&state, &caller, &client.client_id).await {
+            Ok(()) => shell.finish(page::see_other(&format!("{LIST}?done=deleted"))),
+            Err(e) => shell.finish(error_page(&shell, e, LIST)),
+        },
+    }
+}

@@ -1,0 +1,353 @@
+//! Rampart's OpenID provider in headless Chromium, on both stores:
+//! `tests/console/idp_clients.js` (the console's OpenID clients page: register, a secret
+//! shown once, rotate, remove; refused to whoever may not) and `tests/console/idp_sign_in.js`
+//! (an end user signs in on the provider's page and the browser really arrives at the
+//! client's redirect URI, a loopback receiver started here, whose code this test redeems
+//! with its PKCE verifier).
+
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+use rampart_core::{Clock as _, Provider};
+use rampart_idp::jwt;
+use rampart_idp::pkce::challenge_of;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+use crate::kit::{no_tweak, on_both, Node, ADMIN_PASSWORD, USER_PASSWORD};
+use crate::{harness, install_harness, CHROMIUM};
+
+/// Runs the node scenario `script` with `env`; its output, once every scenario passed
+/// (`expected` of them).
+async fn scenarios(node: &Node, script: &'static str, env: Vec<(&str, String)>, expected: usize) {
+    let name = node.name();
+    let mut command = Command::new("node");
+    command
+        .arg(script)
+        .current_dir(harness())
+        .env("CONSOLE_BASE", &node.base)
+        .env("CONSOLE_CHROMIUM", CHROMIUM)
+        .env("CONSOLE_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("CONSOLE_USER_PASSWORD", USER_PASSWORD);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    if std::env::var("RAMPART_CONSOLE_SCREENSHOTS").is_ok_and(|v| v == "1")
+        && node.kind == rampart_store::BackendKind::Sqlite
+    {
+        command.env(
+            "CONSOLE_SCREENSHOTS",
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/console"),
+        );
+    }
+    // The scenarios block this thread; the server runs on the runtime's other worker.
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    println!("--- {name}: {script} ---\n{stdout}");
+    assert!(
+        output.status.success(),
+        "{name}: {script} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let passed = stdout.lines().filter(|l| l.starts_with("ok ")).count();
+    assert_eq!(passed, expected, "{name}:\n{stdout}");
+}
+
+/// Whether `secret` authenticates client `id` at the introspection endpoint (a token that
+/// is no token is inactive for a client that authenticated, refused for one that did not).
+async fn secret_works(node: &Node, id: &str, secret: &str) -> bool {
+    let response = node
+        .client
+        .post(format!("{}/oauth2/introspect", node.base))
+        .basic_auth(id, Some(secret))
+        .form(&[("token", "not-a-token")])
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    match status {
+        StatusCode::OK => {
+            assert_eq!(body["active"], false, "{body}");
+            true
+        }
+        StatusCode::UNAUTHORIZED => {
+            assert_eq!(body["error"], "invalid_client", "{body}");
+            false
+        }
+        other => panic!("introspection answered {other}: {body}"),
+    }
+}
+
+async fn console_page(node: Node) {
+    let name = node.name();
+    node.create_user(Provider::It, "root", ADMIN_PASSWORD, true)
+        .await;
+    let root = node.login("it", "root", ADMIN_PASSWORD).await;
+    let audrey = node
+        .create_user(Provider::It, "audrey", USER_PASSWORD, false)
+        .await;
+    node.create_user(Provider::It, "olga", USER_PASSWORD, false)
+        .await;
+    let (status, body) = node
+        .post(
+            "/api/v1/it/write",
+            &root,
+            json!({ "operations": [{ "op": "set_it_role", "user": audrey, "role": "auditor" }] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{name}: {body}");
+    let before = node.events().await.len();
+
+    let out = tempfile::tempdir().unwrap();
+    let env = vec![("CONSOLE_OUT", out.path().display().to_string())];
+    scenarios(&node, "idp_clients.js", env, 7).await;
+
+    // What the browser did went through the API's use cases: the client it registered is
+    // the API's, with what the form said; the one it removed is gone.
+    let (_, list) = node.get("/api/v1/idp/clients", &root).await;
+    let clients = list["clients"].as_array().unwrap();
+    assert_eq!(clients.len(), 1, "{name}: {list}");
+    let portal = &clients[0];
+    assert_eq!(portal["client_id"], "portal", "{name}: {portal}");
+    assert_eq!(portal["users"], "end", "{name}: {portal}");
+    assert_eq!(portal["kind"], "confidential", "{name}: {portal}");
+    assert_eq!(portal["first_party"], false, "{name}: {portal}");
+    assert_eq!(portal["id_token_signed_response_alg"], "ES256", "{name}");
+    assert_eq!(
+        portal["redirect_uris"],
+        json!(["https://portal.example/callback"]),
+        "{name}"
+    );
+    // The secret the page showed after rotating is the client's; the first one no longer
+    // works.
+    let text = std::fs::read_to_string(out.path().join("secrets.json")).unwrap();
+    let secrets: Value = serde_json::from_str(&text).unwrap();
+    let first = secrets["first"].as_str().unwrap();
+    let rotated = secrets["rotated"].as_str().unwrap();
+    assert!(!secret_works(&node, "portal", first).await, "{name}");
+    assert!(secret_works(&node, "portal", rotated).await, "{name}");
+    // Each change is in the audit trail once, under the administrator's name; no event
+    // holds a secret, and the refused forms changed nothing.
+    let events = node.events().await;
+    let changes: Vec<(String, Option<String>)> = events[before..]
+        .iter()
+        .filter(|e| e.action.starts_with("idp.client.") && e.outcome == "success")
+        .map(|e| (e.action.clone(), e.actor_name.clone()))
+        .collect();
+    let root_did = |a: &str| (a.to_owned(), Some("it:root".to_owned()));
+    assert_eq!(
+        changes,
+        vec![
+            root_did("idp.client.create"),
+            root_did("idp.client.rotate-secret"),
+            root_did("idp.client.create"),
+            root_did("idp.client.delete"),
+        ],
+        "{name}"
+    );
+    for e in &events {
+        let all = format!("{e:?}");
+        assert!(
+            !all.contains(first) && !all.contains(rotated),
+            "{name}: {}",
+            e.action
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idp_clients_in_headless_chromium() {
+    assert!(
+        std::path::Path::new(CHROMIUM).exists(),
+        "the console's browser tests need Debian's Chromium at {CHROMIUM}"
+    );
+    install_harness();
+    on_both(no_tweak, console_page).await;
+}
+
+/// A relying party's redirect URI on loopback: it answers every request with a short page
+/// and keeps each request's target (path and query).
+struct Receiver {
+    uri: String,
+    seen: Arc<Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let uri = format!("http://{}/callback", listener.local_addr().unwrap());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let kept = seen.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let kept = kept.clone();
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0_u8; 2048];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 64 * 1024 {
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&head);
+                    let target = head.split(' ').nth(1).unwrap_or_default().to_owned();
+                    kept.lock().unwrap().push(target);
+                    let body = "<!doctype html><html lang=\"en\"><title>Shop</title><p>received</p></html>";
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\n\
+                         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = socket.write_all(answer.as_bytes()).await;
+                    let _ = socket.shutdown().await;
+                });
+            }
+        });
+        Receiver { uri, seen, task }
+    }
+
+    /// The requests for the redirect URI itself (not the browser's favicon), parsed.
+    fn callbacks(&self) -> Vec<Vec<(String, String)>> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|t| t.strip_prefix("/callback?"))
+            .map(|q| {
+                url::form_urlencoded::parse(q.as_bytes())
+                    .into_owned()
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+const VERIFIER: &str = "browser-test-verifier-7Qm2vXk9PzR4tLw8NcJ5hYb3";
+
+fn authorize(node: &Node, redirect: &str, state: &str) -> String {
+    let challenge = challenge_of(VERIFIER);
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("client_id", "shop"),
+            ("redirect_uri", redirect),
+            ("response_type", "code"),
+            ("scope", "openid profile"),
+            ("state", state),
+            ("nonce", "n-browser"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ])
+        .finish();
+    format!("{}/oauth2/authorize?{query}", node.base)
+}
+
+async fn provider_sign_in(node: Node) {
+    let name = node.name();
+    let admin = node.admin().await;
+    let erin = node
+        .create_user(Provider::End, "erin", USER_PASSWORD, false)
+        .await;
+    let receiver = Receiver::start().await;
+    let (status, created) = node
+        .post(
+            "/api/v1/idp/clients",
+            &admin,
+            json!({ "client_id": "shop", "name": "Shop", "users": "end", "first_party": true,
+                    "redirect_uris": [receiver.uri] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{name}: {created}");
+    let secret = created["client_secret"].as_str().unwrap().to_owned();
+
+    let env = vec![
+        ("CONSOLE_RECEIVER", receiver.uri.clone()),
+        (
+            "CONSOLE_AUTHORIZE_REFUSED",
+            authorize(&node, &receiver.uri, "refused-1"),
+        ),
+        (
+            "CONSOLE_AUTHORIZE",
+            authorize(&node, &receiver.uri, "granted-1"),
+        ),
+    ];
+    scenarios(&node, "idp_sign_in.js", env, 2).await;
+
+    // The receiver was sent one code, for the request whose sign-in succeeded; the refused
+    // one never reached it.
+    let callbacks = receiver.callbacks();
+    receiver.task.abort();
+    assert_eq!(callbacks.len(), 1, "{name}: {callbacks:?}");
+    let param = |k: &str| {
+        callbacks[0]
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(param("state").as_deref(), Some("granted-1"), "{name}");
+    assert_eq!(param("iss").as_deref(), Some(node.base.as_str()), "{name}");
+    let code = param("code").unwrap();
+
+    // The client redeems it with the verifier: an ID token for erin, signed by the provider.
+    let response = node
+        .client
+        .post(format!("{}/oauth2/token", node.base))
+        .basic_auth("shop", Some(&secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", receiver.uri.as_str()),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{name}");
+    let tokens: Value = response.json().await.unwrap();
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let keys = rampart_service::idp::keys::current(&node.server().state)
+        .await
+        .unwrap();
+    let claims = jwt::verify(id_token, jwt::ID_TOKEN_TYP, &keys.published).unwrap();
+    jwt::check_claims(
+        &claims,
+        &node.base,
+        Some("shop"),
+        node.clock.now().unix_timestamp(),
+    )
+    .unwrap();
+    assert_eq!(claims["sub"], erin.as_str(), "{name}: {claims:?}");
+    assert_eq!(claims["preferred_username"], "erin", "{name}: {claims:?}");
+    assert_eq!(claims["nonce"], "n-browser", "{name}: {claims:?}");
+    // A code is redeemed once.
+    let again = node
+        .client
+        .post(format!("{}/oauth2/token", node.base))
+        .basic_auth("shop", Some(&secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", receiver.uri.as_str()),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST, "{name}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_end_user_signs_in_to_a_client_in_headless_chromium() {
+    assert!(
+        std::path::Path::new(CHROMIUM).exists(),
+        "the console's browser tests need Debian's Chromium at {CHROMIUM}"
+    );
+    install_harness();
+    on_both(no_tweak, provider_sign_in).await;
+}
