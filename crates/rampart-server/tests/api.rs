@@ -8,6 +8,8 @@ mod kit;
 mod ad;
 #[path = "api/alert_delivery.rs"]
 mod alert_delivery;
+#[path = "api/alert_queue.rs"]
+mod alert_queue;
 #[path = "api/alerts.rs"]
 mod alerts;
 #[path = "api/apps.rs"]
