@@ -1187,6 +1187,8 @@ async fn the_served_openapi_document_matches_the_committed_one() {
         "/api/v1/users/{id}/reset-password",
         "/api/v1/users/{id}/unlock",
         "/api/v1/users/{id}/revoke-sessions",
+        "/api/v1/alerts/deliveries",
+        "/api/v1/alerts/deliveries/retry",
         "/healthz",
         "/readyz",
         "/metrics",

@@ -92,18 +92,36 @@ async fn pending(
     let mut items = Vec::with_capacity(rows.len());
     for d in rows {
         let alert = alerts.get(state, d.seq).await?;
-        items.push(pending_view(alert, &d));
+        items.push(pending_view(state, alert, &d));
     }
     Ok(AlertDeliveryPage { items, next_cursor })
 }
 
 /// The view of a waiting delivery of `alert`.
-fn pending_view(alert: &StoredEvent, d: &PendingDelivery) -> AlertDeliveryView {
+fn pending_view(state: &AppState, alert: &StoredEvent, d: &PendingDelivery) -> AlertDeliveryView {
     AlertDeliveryView {
         next_attempt_at: Some(d.next_at),
-        last_error: d.last_error.clone(),
+        last_error: d.last_error.as_deref().map(|r| reason(state, r)),
         ..view(alert, &d.sink, "pending", d.attempts)
     }
+}
+
+/// A recorded failure's reason as listed: the configured webhook address (whose path may
+/// be a capability, as some services' hooks are) replaced by its key. Reasons never hold
+/// the signing secret, which is read when sending and never put in a message.
+fn reason(state: &AppState, text: &str) -> String {
+    scrub(&state.config.alerts.webhook_url, text)
+}
+
+/// `text` with `url`, and `url` without its query, replaced by `<alerts.webhook_url>`.
+fn scrub(url: &str, text: &str) -> String {
+    let url = url.trim();
+    if url.is_empty() {
+        return text.to_owned();
+    }
+    let bare = url.split(['?', '#']).next().unwrap_or(url);
+    text.replace(url, "<alerts.webhook_url>")
+        .replace(bare, "<alerts.webhook_url>")
 }
 
 /// What every view of a delivery of `alert` to `sink` says.
@@ -145,18 +163,21 @@ struct Alerts(HashMap<i64, StoredEvent>);
 impl Alerts {
     /// The alert event `seq`; an outbox row or a failure names only alerts the log holds.
     async fn get(&mut self, state: &AppState, seq: i64) -> Result<&StoredEvent, Error> {
-        if !self.0.contains_key(&seq) {
-            let event = event(state, seq)
-                .await?
-                .filter(|e| kind_of(e).is_some())
-                .ok_or_else(|| {
-                    Error::Internal(format!("alert {seq} of the outbox is not in the audit log"))
-                })?;
-            self.0.insert(seq, event);
+        use std::collections::hash_map::Entry;
+        match self.0.entry(seq) {
+            Entry::Occupied(found) => Ok(found.into_mut()),
+            Entry::Vacant(place) => {
+                let event = event(state, seq)
+                    .await?
+                    .filter(|e| kind_of(e).is_some())
+                    .ok_or_else(|| {
+                        Error::Internal(format!(
+                            "alert {seq} of the outbox is not in the audit log"
+                        ))
+                    })?;
+                Ok(place.insert(event))
+            }
         }
-        self.0
-            .get(&seq)
-            .ok_or_else(|| Error::Internal(format!("alert {seq}")))
     }
 }
 
@@ -218,7 +239,7 @@ async fn failed(
     let mut alerts = Alerts::default();
     let mut items = Vec::with_capacity(events.len());
     for e in &events {
-        let Some((seq, sink, attempts, reason)) = failure(e) else {
+        let Some((seq, sink, attempts, why)) = failure(e) else {
             continue;
         };
         let alert = alerts.get(state, seq).await?;
@@ -226,7 +247,7 @@ async fn failed(
             .iter()
             .find(|r| r.seq > e.seq && r.alert == seq && r.sink == sink);
         items.push(AlertDeliveryView {
-            last_error: reason,
+            last_error: why.map(|r| reason(state, &r)),
             failed_at: Some(e.occurred_at),
             failure_event: Some(e.seq),
             requeued_at: again.map(|r| r.at),
@@ -338,7 +359,7 @@ pub async fn retry(
     };
     let delivery = AlertDeliveryView {
         next_attempt_at: Some(now),
-        last_error,
+        last_error: last_error.map(|r| reason(state, &r)),
         ..view(&alert, name, "pending", attempts)
     };
     Ok(AlertRetryResponse {
@@ -369,5 +390,26 @@ mod tests {
         ] {
             assert!(pending_cursor(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_webhook_address_is_not_listed_in_reasons() {
+        let url = "https://hooks.example.com/services/T0/B0/capability?token=t";
+        assert_eq!(
+            scrub(url, &format!("the webhook did not answer: {url}")),
+            "the webhook did not answer: <alerts.webhook_url>"
+        );
+        assert_eq!(
+            scrub(
+                url,
+                "error sending https://hooks.example.com/services/T0/B0/capability"
+            ),
+            "error sending <alerts.webhook_url>"
+        );
+        assert_eq!(
+            scrub(url, "the webhook answered 503 Service Unavailable"),
+            "the webhook answered 503 Service Unavailable"
+        );
+        assert_eq!(scrub("", "anything"), "anything");
     }
 }
