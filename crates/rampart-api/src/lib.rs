@@ -7,6 +7,7 @@
 //! from them, and the typed client reads them. No HTTP stack here: only `serde`, `utoipa`
 //! and the `http` crate's status codes.
 
+pub mod alerts;
 pub mod apps;
 pub mod audit;
 pub mod authz;
@@ -24,6 +25,7 @@ pub mod scim;
 pub mod sealed;
 pub mod support;
 
+pub use alerts::*;
 pub use apps::*;
 pub use audit::*;
 pub use authz::*;

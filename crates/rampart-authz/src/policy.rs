@@ -3,7 +3,7 @@
 //!
 //! Two kinds of rule decide an API call:
 //! - **Platform rules** ([`Operation`], [`POLICY`]): administering users, reading the audit
-//!   log, reporting integration calls, asking about other users' rights, changing IT roles
+//!   log, reporting integration calls, reading and acting on the alert outbox, asking about other users' rights, changing IT roles
 //!   or environments. They depend only on the caller's kind (IT user or end user), whether
 //!   they are a platform administrator, and whether they hold the `auditor` IT role. Some
 //!   name an object the caller must hold `full` on instead ([`Needs::AdministratorOrFull`]),
@@ -92,11 +92,15 @@ pub enum Operation {
     /// Create support companies, and manage any company's members and administrators (a
     /// company's own administrators manage theirs: `rampart_support`).
     ManageSupportCompanies,
+    /// Read the alert outbox: deliveries waiting and those that gave up.
+    ReadAlertDeliveries,
+    /// Ask for an alert's delivery to a sink again.
+    RetryAlertDeliveries,
 }
 
 impl Operation {
     /// Every operation, for exhaustive tests.
-    pub const ALL: [Operation; 15] = [
+    pub const ALL: [Operation; 17] = [
         Operation::AdministerUsers,
         Operation::ReadUsers,
         Operation::ReadAuditLog,
@@ -112,11 +116,13 @@ impl Operation {
         Operation::ManageTeams,
         Operation::GrantOnObject,
         Operation::ManageSupportCompanies,
+        Operation::ReadAlertDeliveries,
+        Operation::RetryAlertDeliveries,
     ];
 }
 
 /// The platform rules: who may perform each operation.
-pub const POLICY: [(Operation, Needs); 15] = [
+pub const POLICY: [(Operation, Needs); 17] = [
     (Operation::AdministerUsers, Needs::Administrator),
     (Operation::ReadUsers, Needs::AdministratorOrAuditor),
     (Operation::ReadAuditLog, Needs::AdministratorOrAuditor),
@@ -135,6 +141,11 @@ pub const POLICY: [(Operation, Needs); 15] = [
     (Operation::ManageTeams, Needs::Administrator),
     (Operation::GrantOnObject, Needs::AdministratorOrFull),
     (Operation::ManageSupportCompanies, Needs::Administrator),
+    (
+        Operation::ReadAlertDeliveries,
+        Needs::AdministratorOrAuditor,
+    ),
+    (Operation::RetryAlertDeliveries, Needs::Administrator),
 ];
 
 /// Who may perform `op`.
@@ -272,7 +283,7 @@ mod tests {
     /// administrator, administrator who is also an auditor.
     #[test]
     fn every_operation_against_every_kind_of_caller() {
-        let table: [(Operation, &str); 15] = [
+        let table: [(Operation, &str); 17] = [
             (Operation::AdministerUsers, "---AA"),
             (Operation::ReadUsers, "--AAA"),
             (Operation::ReadAuditLog, "--AAA"),
@@ -288,6 +299,8 @@ mod tests {
             (Operation::ManageTeams, "---AA"),
             (Operation::GrantOnObject, "-FFAA"),
             (Operation::ManageSupportCompanies, "---AA"),
+            (Operation::ReadAlertDeliveries, "--AAA"),
+            (Operation::RetryAlertDeliveries, "---AA"),
         ];
         assert_eq!(table.len(), Operation::ALL.len());
         let callers = [END, IT, AUDITOR, ADMIN, ADMIN_AUDITOR];

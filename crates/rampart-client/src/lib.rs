@@ -33,7 +33,7 @@
 //! ```
 //!
 //! Operations are grouped by capability, as the API's modules are: [`Client::identity`]
-//! (login, sessions, users), [`Client::authz`] (decisions, the ACL and IT permissions),
+//! (login, sessions, users), [`Client::alerts`] (the alert outbox), [`Client::authz`] (decisions, the ACL and IT permissions),
 //! [`Client::audit`] (search, export, checkpoints, proofs), [`Client::lifecycle`] (module
 //! versions, environments, deployments, tags, module names) and [`Client::plans`]
 //! (deployment plans and the settings in force).
@@ -45,6 +45,7 @@
 //! **API Boundary:** this crate knows HTTP only as a client, and the API only through
 //! `rampart-api`; it never depends on the server or the store.
 
+pub mod alerts;
 pub mod audit;
 pub mod authz;
 mod call;
@@ -63,6 +64,7 @@ use std::time::Duration;
 pub use rampart_api as api;
 pub use reqwest::StatusCode;
 
+pub use alerts::Alerts;
 pub use audit::{Audit, CopyError, Download, ExportFormat};
 pub use authz::Authz;
 pub use error::ClientError;
@@ -203,6 +205,11 @@ impl Client {
     /// model and grants.
     pub fn authz(&self) -> Authz<'_> {
         Authz::new(self)
+    }
+
+    /// The alert outbox: deliveries waiting and given up, and asking for one again.
+    pub fn alerts(&self) -> Alerts<'_> {
+        Alerts::new(self)
     }
 
     /// The audit log: search, streamed export, integration reports, checkpoints, proofs.

@@ -20,8 +20,8 @@ use crate::auth::{RequestContext, SECURE_COOKIE};
 use crate::error::{ApiError, Problem};
 use crate::metrics::MetricsAccess;
 use crate::routes::{
-    apps, audit as audit_api, auth as auth_routes, authz, findings, it, lifecycle, names, plans,
-    posture, providers, sealed, support, users,
+    alerts, apps, audit as audit_api, auth as auth_routes, authz, findings, it, lifecycle, names,
+    plans, posture, providers, sealed, support, users,
 };
 use crate::tls::ServedNames;
 use crate::transport;
@@ -60,7 +60,7 @@ pub struct ConnectionInfo {
         (name = "audit", description = "The tamper-evident audit log: search, export, checkpoints, proofs"),
         (name = "apps", description = "The application runtime: the data API of deployed entities"),
         (name = "support", description = "The support desk: companies, members, cases, decisions on requesters"),
-        (name = "operations", description = "Health, readiness, metrics and the security posture report"),
+        (name = "operations", description = "Health, readiness, metrics, the security posture report and the alert outbox"),
     )
 )]
 struct ApiDoc;
@@ -243,6 +243,8 @@ fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(plans::copy_plan))
         .routes(routes!(plans::settings))
         .routes(routes!(posture::report))
+        .routes(routes!(alerts::deliveries))
+        .routes(routes!(alerts::retry))
         .routes(routes!(audit_api::events))
         .routes(routes!(audit_api::report_integration))
         .routes(routes!(audit_api::checkpoint, audit_api::sign_checkpoint))

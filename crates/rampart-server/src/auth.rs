@@ -299,7 +299,7 @@ impl FromRequestParts<AppState> for AuditReader {
 }
 
 /// The authenticated user when they may do `op`; otherwise `Forbidden` with `refusal`.
-async fn permitted(
+pub(crate) async fn permitted(
     parts: &mut Parts,
     state: &AppState,
     op: Operation,

@@ -8,6 +8,8 @@ mod kit;
 mod ad;
 #[path = "api/alert_delivery.rs"]
 mod alert_delivery;
+#[path = "api/alert_queue.rs"]
+mod alert_queue;
 #[path = "api/alerts.rs"]
 mod alerts;
 #[path = "api/apps.rs"]
@@ -1189,6 +1191,8 @@ async fn the_served_openapi_document_matches_the_committed_one() {
         "/api/v1/users/{id}/reset-password",
         "/api/v1/users/{id}/unlock",
         "/api/v1/users/{id}/revoke-sessions",
+        "/api/v1/alerts/deliveries",
+        "/api/v1/alerts/deliveries/retry",
         "/healthz",
         "/readyz",
         "/metrics",

@@ -37,6 +37,7 @@ fn paths() -> impl Strategy<Value = String> {
         "/api/v1/providers/[a-z0-9%.-]{0,20}/saml/(metadata|login|acs)(\\?[a-zA-Z=&%0-9/]{0,30})?",
         "/oauth2/(authorize|token|userinfo|introspect|revoke|logout|jwks)(\\?[a-z_=&%0-9]{0,40})?",
         "/api/v1/idp/(clients(/[a-z0-9%.-]{0,20}(/secret)?)?|keys(/rotate)?)",
+        "/api/v1/alerts/deliveries(/retry)?(\\?[a-z=&%0-9.]{0,30})?",
         Just("/.well-known/openid-configuration".to_owned()),
         "/console/(login|logout|account(/password|/logout-everywhere|/sessions/[a-z0-9-]{0,40}/end)?|users(/new|/[a-z0-9%-]{0,40}(/disable|/reset-password|/x)?)?|audit(/[0-9a-z%-]{0,24})?)(\\?[a-z=&%0-9]{0,30})?",
         "/console/(permissions(/cell|/roles(/grant|/revoke)?)?|modules(/[a-z0-9%-]{0,20}(/diff|/versions/[0-9a-z%-]{0,6})?)?|deployments(/plan|/run|/[a-z%]{0,12}/requests/[0-9a-z%-]{0,6}/(approve|reject))?|hierarchies(/[a-z0-9%-]{0,20}(/move)?)?)(\\?[a-z=&%0-9]{0,30})?",
@@ -57,6 +58,8 @@ fn bodies() -> impl Strategy<Value = Vec<u8>> {
         "\\{\"username\": \"[ -~]{0,20}\", \"password\": \"[ -~]{0,20}\", \"provider\": \"(it|end|x)\"\\}"
             .prop_map(String::into_bytes),
         "\\{\"provider\": (1|null|\"end\"|\\[\\]), \"username\": (\"\\\\u0000\"|\"a\"|7)\\}".prop_map(String::into_bytes),
+        "\\{\"alert\": (-?[0-9]{1,20}|null|\"1\"), \"sink\": (\"webhook\"|\"email\"|\"[ -~]{0,8}\"|7)\\}"
+            .prop_map(String::into_bytes),
         "\\{\"username\": \"[ -~]{0,20}\", \"password\": \"[ -~]{0,20}\", \"provider\": \"(it|end)\", \"user_provider\": (\"[ -~]{0,10}\"|null|3)\\}"
             .prop_map(String::into_bytes),
     ]

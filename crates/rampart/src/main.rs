@@ -192,6 +192,13 @@ enum Command {
     ///     rampart mfa reset 0190c3e4-…
     #[command(subcommand, verbatim_doc_comment)]
     Mfa(cmd::mfa::MfaCommand),
+    /// The alert outbox: deliveries of alerts to the webhook and e-mail that wait or gave
+    /// up, and delivering one again.
+    ///
+    ///     rampart alerts deliveries --failed
+    ///     rampart alerts retry --alert 1234 --sink webhook
+    #[command(subcommand, verbatim_doc_comment, long_about = cmd::alerts::HELP)]
+    Alerts(cmd::alerts::AlertsCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -760,6 +767,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             cmd::posture::run(load_config(&cli, &ServeFlags::default())?, args).await
         }
         Command::Mfa(command) => cmd::mfa::run(command).await,
+        Command::Alerts(command) => cmd::alerts::run(command).await,
     }
 }
 

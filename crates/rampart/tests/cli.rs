@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+#[path = "cli/alerts.rs"]
+mod alerts;
 #[path = "cli/backup.rs"]
 mod backup;
 #[path = "cli/faults.rs"]

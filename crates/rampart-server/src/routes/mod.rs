@@ -1,5 +1,6 @@
 //! The API's routes, one module per capability: extract, call one service function, render.
 
+pub mod alerts;
 pub mod apps;
 pub mod audit;
 pub mod auth;

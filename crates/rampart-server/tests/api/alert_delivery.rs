@@ -21,13 +21,17 @@ use crate::kit::{self, Node};
 type Got = Arc<Mutex<Vec<(HeaderMap, Bytes, StatusCode)>>>;
 
 /// A webhook receiver on a port of its own that can be down, refuse a number of requests
-/// with 503, or accept.
-struct Hook {
-    url: String,
+/// with 503, or accept; and hold requests unanswered until told to answer.
+pub(crate) struct Hook {
+    pub(crate) url: String,
     port: u16,
     got: Got,
     /// Requests still to be refused.
     refuse: Arc<AtomicUsize>,
+    /// Whether requests are answered (true) or held until they are.
+    answer: tokio::sync::watch::Sender<bool>,
+    /// Requests that arrived, answered or not.
+    arrived: Arc<AtomicUsize>,
     server: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -42,22 +46,26 @@ impl Hook {
             port,
             got: Got::default(),
             refuse: Arc::default(),
+            answer: tokio::sync::watch::channel(true).0,
+            arrived: Arc::default(),
             server: Mutex::new(None),
         }
     }
 
     /// A receiver that is up and refuses the next `refuse` requests.
-    async fn refusing(refuse: usize) -> Hook {
+    pub(crate) async fn refusing(refuse: usize) -> Hook {
         let hook = Hook::down().await;
         hook.reset(refuse);
         hook.up().await;
         hook
     }
 
-    /// Forgets what was received; refuses the next `refuse` requests.
-    fn reset(&self, refuse: usize) {
+    /// Forgets what was received; answers, refusing the next `refuse` requests.
+    pub(crate) fn reset(&self, refuse: usize) {
         self.got.lock().unwrap().clear();
+        self.arrived.store(0, Ordering::SeqCst);
         self.refuse.store(refuse, Ordering::SeqCst);
+        self.answer.send_replace(true);
     }
 
     async fn up(&self) {
@@ -65,11 +73,15 @@ impl Hook {
             .await
             .unwrap();
         let (got, refuse) = (self.got.clone(), self.refuse.clone());
+        let (answer, arrived) = (self.answer.subscribe(), self.arrived.clone());
         let app = axum::Router::new().route(
             "/hook",
             axum::routing::post(move |headers: HeaderMap, body: Bytes| {
                 let (got, refuse) = (got.clone(), refuse.clone());
+                let (mut answer, arrived) = (answer.clone(), arrived.clone());
                 async move {
+                    arrived.fetch_add(1, Ordering::SeqCst);
+                    let _ = answer.wait_for(|yes| *yes).await;
                     let refused = refuse
                         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
                         .is_ok();
@@ -98,8 +110,25 @@ impl Hook {
         }
     }
 
+    /// Holds the requests that arrive from now on unanswered (`false`), or answers them
+    /// and those held (`true`).
+    pub(crate) fn answering(&self, yes: bool) {
+        self.answer.send_replace(yes);
+    }
+
+    /// Waits until `n` requests have arrived, answered or held (or 15 s), and says how many.
+    pub(crate) async fn arrived(&self, n: usize) -> usize {
+        for _ in 0..150 {
+            if self.arrived.load(Ordering::SeqCst) >= n {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.arrived.load(Ordering::SeqCst)
+    }
+
     /// What was received, once `n` requests have arrived (or after 15 s, whatever came).
-    async fn received(&self, n: usize) -> Vec<(HeaderMap, Bytes, StatusCode)> {
+    pub(crate) async fn received(&self, n: usize) -> Vec<(HeaderMap, Bytes, StatusCode)> {
         for _ in 0..150 {
             if self.got.lock().unwrap().len() >= n {
                 break;
@@ -111,7 +140,7 @@ impl Hook {
 }
 
 /// The node's count of delivery attempts to the webhook with `outcome`.
-fn deliveries(node: &Node, outcome: &str) -> u64 {
+pub(crate) fn deliveries(node: &Node, outcome: &str) -> u64 {
     let wanted =
         format!("rampart_alert_deliveries_total{{sink=\"webhook\",outcome=\"{outcome}\"}} ");
     node.server()
@@ -125,7 +154,7 @@ fn deliveries(node: &Node, outcome: &str) -> u64 {
 
 /// Waits until the node has counted `n` attempts with `outcome` (or 15 s), then checks it
 /// counted exactly that many. An attempt is counted once its outcome is in the outbox.
-async fn counted(node: &Node, outcome: &str, n: u64) {
+pub(crate) async fn counted(node: &Node, outcome: &str, n: u64) {
     for _ in 0..150 {
         if deliveries(node, outcome) >= n {
             break;
@@ -136,7 +165,7 @@ async fn counted(node: &Node, outcome: &str, n: u64) {
 }
 
 /// The notifications still waiting in the outbox.
-async fn outbox(node: &Node) -> Vec<rampart_store::PendingDelivery> {
+pub(crate) async fn outbox(node: &Node) -> Vec<rampart_store::PendingDelivery> {
     node.server()
         .state
         .store
@@ -146,7 +175,7 @@ async fn outbox(node: &Node) -> Vec<rampart_store::PendingDelivery> {
 }
 
 /// Three wrong passwords on `user`'s account: one `brute_force` alert; its sequence number.
-async fn brute_force(node: &Node, user: &str) -> i64 {
+pub(crate) async fn brute_force(node: &Node, user: &str) -> i64 {
     node.create_user(Provider::It, user, kit::USER_PASSWORD, false)
         .await;
     for _ in 0..3 {
@@ -163,7 +192,7 @@ async fn brute_force(node: &Node, user: &str) -> i64 {
 }
 
 /// Checks that a request is a genuine notification of alert `seq`.
-fn is_notification_of(request: &(HeaderMap, Bytes, StatusCode), seq: i64) {
+pub(crate) fn is_notification_of(request: &(HeaderMap, Bytes, StatusCode), seq: i64) {
     let (headers, body, _) = request;
     assert_eq!(
         headers["rampart-delivery"].to_str().unwrap(),
@@ -175,7 +204,7 @@ fn is_notification_of(request: &(HeaderMap, Bytes, StatusCode), seq: i64) {
     assert_eq!(alert["kind"], "brute_force", "{alert}");
 }
 
-fn config(c: &mut Config, url: &str, attempts: u32) {
+pub(crate) fn config(c: &mut Config, url: &str, attempts: u32) {
     watched(c, url);
     c.alerts.admin_networks = String::new();
     c.alerts.delivery_attempts = attempts;

@@ -26,6 +26,7 @@
 //! are raised by the node that saw them, leader or not.
 
 pub mod deliver;
+pub mod queue;
 
 use std::net::IpAddr;
 use std::time::Duration as StdDuration;

@@ -12,6 +12,7 @@ use anyhow::{bail, Context as _};
 use rampart_client::{api, Client, ClientError, StatusCode};
 use serde_json::{json, Value};
 
+pub mod alerts;
 pub mod apps;
 pub mod audit;
 pub mod backup;
