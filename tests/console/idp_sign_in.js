@@ -1,14 +1,17 @@
 // Rampart's OpenID provider in headless Chromium: the browser opens a client's
 // authorization request (PKCE), is sent to the provider's sign-in page, where a wrong
 // password is refused on the page, and the right one sends the browser on to the client's
-// redirect URI, a loopback receiver the test started, with the code. Started by
+// redirect URI, a loopback receiver the test started, with the code. A client of IT users
+// sends the browser to the console's sign-in page instead, and on to the client the same
+// way. Started by
 // `cargo test -p rampart-server --test console idp_sign_in`, which checks what the receiver
 // was sent and redeems the code with its verifier. Prints one `ok`/`not ok` line per
 // scenario; every page of the provider is checked by axe-core.
 //
 // Environment: CONSOLE_BASE, CONSOLE_CHROMIUM, CONSOLE_USER_PASSWORD, CONSOLE_RECEIVER (the
 // redirect URI), CONSOLE_AUTHORIZE_REFUSED and CONSOLE_AUTHORIZE (two authorization
-// requests, differing in `state`), CONSOLE_SCREENSHOTS (a directory: write the screenshots
+// requests of the end users' client, differing in `state`), CONSOLE_AUTHORIZE_IT (one of
+// the IT users' client, for the IT user `ivan`), CONSOLE_SCREENSHOTS (a directory: write the screenshots
 // there), CONSOLE_DEBUG (print the browser's console messages and failed requests).
 
 'use strict';
@@ -120,6 +123,28 @@ async function main() {
     assert.strictEqual(landed.searchParams.get('state'), 'granted-1');
     assert.ok(landed.searchParams.get('code'), page.url());
     // The receiver answered the browser: it is a real page, not an error of Chromium's.
+    assert.match(await page.textContent('body'), /received/);
+    await context.close();
+  });
+
+  await scenario('an IT user signs in on the console\'s page and the browser arrives at the redirect URI', async () => {
+    const { context, page } = await newPage();
+    const response = await page.goto(process.env.CONSOLE_AUTHORIZE_IT);
+    assert.strictEqual(response.status(), 200);
+    const at = new URL(page.url());
+    assert.strictEqual(`${at.origin}${at.pathname}`, `${BASE}/console/login`);
+    assert.ok(at.searchParams.get('return').startsWith('/oauth2/authorize?'), page.url());
+    const csp = response.headers()['content-security-policy'];
+    assert.ok(csp.includes(`form-action 'self' ${new URL(RECEIVER).origin};`), csp);
+    await accessible(page, 'console sign-in for a client');
+    await fill(page, 'ivan', USER_PASSWORD);
+    await Promise.all([
+      page.waitForURL((u) => u.href.startsWith(`${RECEIVER}?`), { waitUntil: 'load' }),
+      page.click('button:has-text("Sign in")'),
+    ]);
+    const landed = new URL(page.url());
+    assert.strictEqual(landed.searchParams.get('state'), 'it-1');
+    assert.ok(landed.searchParams.get('code'), page.url());
     assert.match(await page.textContent('body'), /received/);
     await context.close();
   });

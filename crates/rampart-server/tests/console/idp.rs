@@ -1,9 +1,9 @@
 //! Rampart's OpenID provider in headless Chromium, on both stores:
 //! `tests/console/idp_clients.js` (the console's OpenID clients page: register, a secret
 //! shown once, rotate, remove; refused to whoever may not) and `tests/console/idp_sign_in.js`
-//! (an end user signs in on the provider's page and the browser really arrives at the
-//! client's redirect URI, a loopback receiver started here, whose code this test redeems
-//! with its PKCE verifier).
+//! (an end user signs in on the provider's page, and an IT user on the console's page for a
+//! client of IT users, and the browser really arrives at the client's redirect URI, a
+//! loopback receiver started here, whose codes this test redeems with its PKCE verifier).
 
 use std::process::Command;
 use std::sync::{Arc, Mutex};
@@ -231,11 +231,11 @@ impl Receiver {
 
 const VERIFIER: &str = "browser-test-verifier-7Qm2vXk9PzR4tLw8NcJ5hYb3";
 
-fn authorize(node: &Node, redirect: &str, state: &str) -> String {
+fn authorize(node: &Node, client: &str, redirect: &str, state: &str) -> String {
     let challenge = challenge_of(VERIFIER);
     let query = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs([
-            ("client_id", "shop"),
+            ("client_id", client),
             ("redirect_uri", redirect),
             ("response_type", "code"),
             ("scope", "openid profile"),
@@ -265,34 +265,85 @@ async fn provider_sign_in(node: Node) {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{name}: {created}");
     let secret = created["client_secret"].as_str().unwrap().to_owned();
+    // A client of IT users, whose people sign in on the console's page.
+    let ivan = node
+        .create_user(Provider::It, "ivan", USER_PASSWORD, false)
+        .await;
+    let (status, ops) = node
+        .post(
+            "/api/v1/idp/clients",
+            &admin,
+            json!({ "client_id": "ops", "name": "Ops board", "users": "it", "first_party": true,
+                    "redirect_uris": [receiver.uri] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{name}: {ops}");
+    let ops_secret = ops["client_secret"].as_str().unwrap().to_owned();
 
     let env = vec![
         ("CONSOLE_RECEIVER", receiver.uri.clone()),
         (
             "CONSOLE_AUTHORIZE_REFUSED",
-            authorize(&node, &receiver.uri, "refused-1"),
+            authorize(&node, "shop", &receiver.uri, "refused-1"),
         ),
         (
             "CONSOLE_AUTHORIZE",
-            authorize(&node, &receiver.uri, "granted-1"),
+            authorize(&node, "shop", &receiver.uri, "granted-1"),
+        ),
+        (
+            "CONSOLE_AUTHORIZE_IT",
+            authorize(&node, "ops", &receiver.uri, "it-1"),
         ),
     ];
-    scenarios(&node, "idp_sign_in.js", env, 2).await;
+    scenarios(&node, "idp_sign_in.js", env, 3).await;
 
-    // The receiver was sent one code, for the request whose sign-in succeeded; the refused
-    // one never reached it.
+    // The receiver was sent one code per request whose sign-in succeeded; the refused one
+    // never reached it.
     let callbacks = receiver.callbacks();
     receiver.task.abort();
-    assert_eq!(callbacks.len(), 1, "{name}: {callbacks:?}");
-    let param = |k: &str| {
-        callbacks[0]
+    assert_eq!(callbacks.len(), 2, "{name}: {callbacks:?}");
+    let param = |state: &str, k: &str| {
+        callbacks
             .iter()
-            .find(|(key, _)| key == k)
+            .find(|c| c.iter().any(|(key, v)| key == "state" && v == state))
+            .and_then(|c| c.iter().find(|(key, _)| key == k))
             .map(|(_, v)| v.clone())
     };
-    assert_eq!(param("state").as_deref(), Some("granted-1"), "{name}");
-    assert_eq!(param("iss").as_deref(), Some(node.base.as_str()), "{name}");
-    let code = param("code").unwrap();
+    assert_eq!(
+        param("granted-1", "iss").as_deref(),
+        Some(node.base.as_str()),
+        "{name}"
+    );
+    let code = param("granted-1", "code").unwrap();
+
+    // The IT users' client redeems its code: an ID token for ivan.
+    let it_code = param("it-1", "code").unwrap();
+    let response = node
+        .client
+        .post(format!("{}/oauth2/token", node.base))
+        .basic_auth("ops", Some(&ops_secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", it_code.as_str()),
+            ("redirect_uri", receiver.uri.as_str()),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{name}");
+    let tokens: Value = response.json().await.unwrap();
+    let keys = rampart_service::idp::keys::current(&node.server().state)
+        .await
+        .unwrap();
+    let claims = jwt::verify(
+        tokens["id_token"].as_str().unwrap(),
+        jwt::ID_TOKEN_TYP,
+        &keys.published,
+    )
+    .unwrap();
+    assert_eq!(claims["sub"], ivan.as_str(), "{name}: {claims:?}");
+    assert_eq!(claims["aud"], "ops", "{name}: {claims:?}");
 
     // The client redeems it with the verifier: an ID token for erin, signed by the provider.
     let response = node
@@ -343,7 +394,7 @@ async fn provider_sign_in(node: Node) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_end_user_signs_in_to_a_client_in_headless_chromium() {
+async fn end_and_it_users_sign_in_to_clients_in_headless_chromium() {
     assert!(
         std::path::Path::new(CHROMIUM).exists(),
         "the console's browser tests need Debian's Chromium at {CHROMIUM}"
