@@ -60,6 +60,8 @@ pub struct Inner {
     pub directories: crate::providers::Directories,
     /// Rampart as an OpenID Connect provider: its signing keys, cached.
     pub idp: crate::idp::keys::KeyCache,
+    /// The provider's registered clients, cached on an exclusive store.
+    pub idp_clients: crate::idp::clients::ClientCache,
     /// This node as a WebAuthn relying party (`public_origin`, `[mfa] passkey_rp_id`), or
     /// why passkeys are unavailable here.
     pub passkeys: Result<Arc<rampart_identity::passkey::RelyingParty>, String>,
@@ -120,6 +122,7 @@ impl AppState {
                 oidc: Arc::default(),
                 directories: crate::providers::Directories::default(),
                 idp: crate::idp::keys::KeyCache::default(),
+                idp_clients: crate::idp::clients::ClientCache::default(),
                 passkeys,
             }),
         })

@@ -308,7 +308,7 @@ pub async fn check_logout(
     if client_id.is_some_and(|c| c != aud) {
         return refuse("client_id is not the id_token_hint's audience".into()).await;
     }
-    let Some(client) = state.store.idp_client(aud).await? else {
+    let Some(client) = super::clients::find(state, aud).await? else {
         return refuse("the id_token_hint's client is not registered".into()).await;
     };
     let Some(user) = claims.get("sub").and_then(Value::as_str).and_then(user_of) else {

@@ -70,7 +70,7 @@ async fn judge(
         }
     };
     let client = match params.client_id.as_deref() {
-        Some(id) => state.store.idp_client(id).await?,
+        Some(id) => super::clients::find(state, id).await?,
         None => None,
     };
     let rules = client.as_ref().map(|c| ClientRules {
@@ -343,7 +343,7 @@ pub async fn client_of_return(
     let Some(id) = one("client_id") else {
         return Ok(None);
     };
-    let Some(client) = state.store.idp_client(&id).await? else {
+    let Some(client) = super::clients::find(state, &id).await? else {
         return Ok(None);
     };
     if !client.grant_types.iter().any(|g| g == "authorization_code") {

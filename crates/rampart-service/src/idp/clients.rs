@@ -11,6 +11,64 @@ use time::format_description::well_known::Rfc3339;
 use crate::caller::Caller;
 use crate::state::AppState;
 
+/// The registered clients a node has looked up, kept in memory only on an exclusive store
+/// (SQLite: this process is the database's only writer, and every change of a client goes
+/// through this module, which forgets the client it changed). On PostgreSQL every lookup
+/// reads the database, so a secret rotated on another node stops working at once.
+#[derive(Default)]
+pub struct ClientCache(std::sync::Mutex<Kept>);
+
+#[derive(Default)]
+struct Kept {
+    /// Bumped by every forget: a lookup that read the database before a change keeps
+    /// nothing it read.
+    generation: u64,
+    clients: std::collections::HashMap<String, IdpClient>,
+}
+
+impl std::fmt::Debug for ClientCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientCache")
+    }
+}
+
+/// The most clients kept; past it the cache starts again (unknown ids are never kept).
+const KEPT: usize = 4096;
+
+/// The client `client_id`, if registered.
+pub async fn find(state: &AppState, client_id: &str) -> Result<Option<IdpClient>, Error> {
+    if !state.store.is_exclusive() {
+        return state.store.idp_client(client_id).await;
+    }
+    let generation = {
+        let Ok(kept) = state.idp_clients.0.lock() else {
+            return Err(Error::Internal("the client cache is unusable".into()));
+        };
+        if let Some(client) = kept.clients.get(client_id) {
+            return Ok(Some(client.clone()));
+        }
+        kept.generation
+    };
+    let found = state.store.idp_client(client_id).await?;
+    if let (Some(client), Ok(mut kept)) = (&found, state.idp_clients.0.lock()) {
+        if kept.generation == generation {
+            if kept.clients.len() >= KEPT {
+                kept.clients.clear();
+            }
+            kept.clients.insert(client_id.to_owned(), client.clone());
+        }
+    }
+    Ok(found)
+}
+
+/// Forgets what is kept of `client_id`, whose stored record changed.
+fn forget(state: &AppState, client_id: &str) {
+    if let Ok(mut kept) = state.idp_clients.0.lock() {
+        kept.generation += 1;
+        kept.clients.remove(client_id);
+    }
+}
+
 /// The wire form of a client.
 pub fn info(c: &IdpClient) -> IdpClientInfo {
     let kind = match (
@@ -185,6 +243,7 @@ pub async fn create(
         .store
         .idp_create_client(&new, now, &caller.audit)
         .await?;
+    forget(state, &new.client_id);
     let client = state
         .store
         .idp_client(&new.client_id)
@@ -214,11 +273,12 @@ pub async fn get(state: &AppState, client_id: &str) -> Result<IdpClientInfo, Err
 /// Removes a client, with everything issued to it.
 pub async fn delete(state: &AppState, caller: &Caller, client_id: &str) -> Result<(), Error> {
     let now = state.clock.now();
-    if state
+    let deleted = state
         .store
         .idp_delete_client(client_id, now, &caller.audit)
-        .await?
-    {
+        .await;
+    forget(state, client_id);
+    if deleted? {
         Ok(())
     } else {
         Err(Error::NotFound { what: "client" })
@@ -242,10 +302,12 @@ pub async fn rotate_secret(
     let secret = Secret::generate(Kind::ClientSecret)
         .ok_or_else(|| Error::Internal("the random generator failed".into()))?;
     let now = state.clock.now();
-    state
+    let set = state
         .store
         .idp_set_client_secret(client_id, secret.hash(), now, &caller.audit)
-        .await?;
+        .await;
+    forget(state, client_id);
+    set?;
     Ok(IdpClientCreated {
         client: info(&client),
         client_secret: Some(secret.text().to_owned()),

@@ -46,7 +46,7 @@ pub async fn authenticate(
         .await;
         return Err(OAuthError::client("client authentication is required"));
     };
-    let client = state.store.idp_client(id).await?;
+    let client = super::clients::find(state, id).await?;
     let ok = match (&client, &presented.secret) {
         (Some(c), Some(secret)) => c
             .secret_hash
