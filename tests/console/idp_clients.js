@@ -16,47 +16,13 @@
 const fs = require('fs');
 const path = require('path');
 const assert = require('assert');
-const { chromium } = require('playwright-core');
+const { shot, accessible, scenario, newPage, run } = require('./harness');
 
 const BASE = process.env.CONSOLE_BASE;
 const ADMIN_PASSWORD = process.env.CONSOLE_ADMIN_PASSWORD;
 const USER_PASSWORD = process.env.CONSOLE_USER_PASSWORD;
 const OUT = process.env.CONSOLE_OUT;
-const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const SHOTS = process.env.CONSOLE_SCREENSHOTS || '';
 const PORTAL = 'https://portal.example/callback';
-
-let browser;
-const results = [];
-
-async function shot(page, name) {
-  if (!SHOTS) return;
-  fs.mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: false });
-}
-
-async function accessible(page, label) {
-  await page.evaluate(AXE);
-  // eslint-disable-next-line no-undef
-  const result = await page.evaluate(async () => axe.run(document, { resultTypes: ['violations'] }));
-  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert.deepStrictEqual(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`), [], label);
-}
-
-async function scenario(name, body) {
-  try {
-    await body();
-    results.push(`ok - ${name}`);
-  } catch (e) {
-    results.push(`not ok - ${name}: ${e && e.stack ? e.stack : e}`);
-  }
-}
-
-async function newPage() {
-  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 } });
-  context.setDefaultTimeout(10000);
-  return { context, page: await context.newPage() };
-}
 
 async function signIn(page, username, password) {
   await page.goto(`${BASE}/console/login`);
@@ -84,12 +50,6 @@ async function register(page, { id, name, redirect, users = 'end', kind = 'confi
 }
 
 async function main() {
-  browser = await chromium.launch({
-    executablePath: process.env.CONSOLE_CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-  });
   const secrets = {};
   const admin = await newPage();
   const a = admin.page;
@@ -236,14 +196,6 @@ async function main() {
 
   fs.writeFileSync(path.join(OUT, 'secrets.json'), JSON.stringify(secrets));
   await admin.context.close();
-  await browser.close();
-  for (const line of results) console.log(line);
-  process.exit(results.some((r) => r.startsWith('not ok')) ? 1 : 0);
 }
 
-main().catch(async (e) => {
-  for (const line of results) console.log(line);
-  console.log(`not ok - the harness itself: ${e && e.stack ? e.stack : e}`);
-  if (browser) await browser.close().catch(() => {});
-  process.exit(1);
-});
+run(main);

@@ -318,54 +318,16 @@ async fn provider_sign_in(node: Node) {
 
     // The IT users' client redeems its code: an ID token for ivan.
     let it_code = param("it-1", "code").unwrap();
-    let response = node
-        .client
-        .post(format!("{}/oauth2/token", node.base))
-        .basic_auth("ops", Some(&ops_secret))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", it_code.as_str()),
-            ("redirect_uri", receiver.uri.as_str()),
-            ("code_verifier", VERIFIER),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK, "{name}");
-    let tokens: Value = response.json().await.unwrap();
-    let keys = rampart_service::idp::keys::current(&node.server().state)
-        .await
-        .unwrap();
-    let claims = jwt::verify(
-        tokens["id_token"].as_str().unwrap(),
-        jwt::ID_TOKEN_TYP,
-        &keys.published,
-    )
-    .unwrap();
+    let (status, tokens) = redeem(&node, "ops", &ops_secret, &it_code, &receiver.uri).await;
+    assert_eq!(status, StatusCode::OK, "{name}");
+    let claims = id_claims(&node, &tokens).await;
     assert_eq!(claims["sub"], ivan.as_str(), "{name}: {claims:?}");
     assert_eq!(claims["aud"], "ops", "{name}: {claims:?}");
 
     // The client redeems it with the verifier: an ID token for erin, signed by the provider.
-    let response = node
-        .client
-        .post(format!("{}/oauth2/token", node.base))
-        .basic_auth("shop", Some(&secret))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", receiver.uri.as_str()),
-            ("code_verifier", VERIFIER),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK, "{name}");
-    let tokens: Value = response.json().await.unwrap();
-    let id_token = tokens["id_token"].as_str().unwrap();
-    let keys = rampart_service::idp::keys::current(&node.server().state)
-        .await
-        .unwrap();
-    let claims = jwt::verify(id_token, jwt::ID_TOKEN_TYP, &keys.published).unwrap();
+    let (status, tokens) = redeem(&node, "shop", &secret, &code, &receiver.uri).await;
+    assert_eq!(status, StatusCode::OK, "{name}");
+    let claims = id_claims(&node, &tokens).await;
     jwt::check_claims(
         &claims,
         &node.base,
@@ -377,20 +339,46 @@ async fn provider_sign_in(node: Node) {
     assert_eq!(claims["preferred_username"], "erin", "{name}: {claims:?}");
     assert_eq!(claims["nonce"], "n-browser", "{name}: {claims:?}");
     // A code is redeemed once.
-    let again = node
+    let (status, _) = redeem(&node, "shop", &secret, &code, &receiver.uri).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{name}");
+}
+
+/// Exchanges `code` at the token endpoint as `client` with the test's PKCE verifier.
+async fn redeem(
+    node: &Node,
+    client: &str,
+    secret: &str,
+    code: &str,
+    redirect: &str,
+) -> (StatusCode, Value) {
+    let response = node
         .client
         .post(format!("{}/oauth2/token", node.base))
-        .basic_auth("shop", Some(&secret))
+        .basic_auth(client, Some(secret))
         .form(&[
             ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", receiver.uri.as_str()),
+            ("code", code),
+            ("redirect_uri", redirect),
             ("code_verifier", VERIFIER),
         ])
         .send()
         .await
         .unwrap();
-    assert_eq!(again.status(), StatusCode::BAD_REQUEST, "{name}");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// The claims of the ID token in `tokens`, its signature checked with the published keys.
+async fn id_claims(node: &Node, tokens: &Value) -> serde_json::Map<String, Value> {
+    let keys = rampart_service::idp::keys::current(&node.server().state)
+        .await
+        .unwrap();
+    jwt::verify(
+        tokens["id_token"].as_str().unwrap(),
+        jwt::ID_TOKEN_TYP,
+        &keys.published,
+    )
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
