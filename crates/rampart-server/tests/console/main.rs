@@ -33,8 +33,14 @@ fn harness() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/console")
 }
 
-/// `npm ci` in the harness when its dependencies are not installed yet.
+/// `npm ci` in the harness when its dependencies are not installed yet. The browser tests run
+/// on several threads at once; one lock makes the first install the only one (two `npm ci` in
+/// one directory remove each other's files).
 fn install_harness() {
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _only_one = INSTALL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let dir = harness();
     if dir.join("node_modules/playwright-core").is_dir()
         && dir.join("node_modules/axe-core").is_dir()
