@@ -67,6 +67,9 @@ pub enum Operation {
     ReadAuditLog,
     /// Open the console (its pages then check their own operation).
     OpenConsole,
+    /// Open the console's support desk and one's own account pages: end users too, who are
+    /// the contacts of the operator's customers (the pages then check their own rules).
+    OpenSupportDesk,
     /// Report integration calls into the `integration` stream.
     ReportIntegration,
     /// Ask for decisions, explanations or readable records about oneself.
@@ -100,11 +103,12 @@ pub enum Operation {
 
 impl Operation {
     /// Every operation, for exhaustive tests.
-    pub const ALL: [Operation; 17] = [
+    pub const ALL: [Operation; 18] = [
         Operation::AdministerUsers,
         Operation::ReadUsers,
         Operation::ReadAuditLog,
         Operation::OpenConsole,
+        Operation::OpenSupportDesk,
         Operation::ReportIntegration,
         Operation::AskAboutThemselves,
         Operation::AskDecisionsAboutOthers,
@@ -122,11 +126,12 @@ impl Operation {
 }
 
 /// The platform rules: who may perform each operation.
-pub const POLICY: [(Operation, Needs); 17] = [
+pub const POLICY: [(Operation, Needs); 18] = [
     (Operation::AdministerUsers, Needs::Administrator),
     (Operation::ReadUsers, Needs::AdministratorOrAuditor),
     (Operation::ReadAuditLog, Needs::AdministratorOrAuditor),
     (Operation::OpenConsole, Needs::ItUser),
+    (Operation::OpenSupportDesk, Needs::Anyone),
     (Operation::ReportIntegration, Needs::ItUserNotAuditor),
     (Operation::AskAboutThemselves, Needs::Anyone),
     (Operation::AskDecisionsAboutOthers, Needs::ItUser),
@@ -283,11 +288,12 @@ mod tests {
     /// administrator, administrator who is also an auditor.
     #[test]
     fn every_operation_against_every_kind_of_caller() {
-        let table: [(Operation, &str); 17] = [
+        let table: [(Operation, &str); 18] = [
             (Operation::AdministerUsers, "---AA"),
             (Operation::ReadUsers, "--AAA"),
             (Operation::ReadAuditLog, "--AAA"),
             (Operation::OpenConsole, "-AAAA"),
+            (Operation::OpenSupportDesk, "AAAAA"),
             (Operation::ReportIntegration, "-A-AA"),
             (Operation::AskAboutThemselves, "AAAAA"),
             (Operation::AskDecisionsAboutOthers, "-AAAA"),

@@ -685,7 +685,10 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
 }
 
 /// Routes whose paths carry a secret: access events record the template, never the path.
-const SECRET_PATHS: [&str; 1] = ["/api/v1/support/links/{token}"];
+const SECRET_PATHS: [&str; 2] = [
+    "/api/v1/support/links/{token}",
+    "/console/support/links/{token}",
+];
 
 /// The `Strict-Transport-Security` header every HTTPS answer carries (the posture report
 /// reads it here).

@@ -171,7 +171,7 @@ enum Command {
     ///     rampart support open acme --subject "Export stops" --description -
     ///     rampart support cases --status suspended
     ///     rampart support authorize 0190c3e4-…
-    ///     rampart support follow https://rampart.example.org/api/v1/support/links/rsl_…
+    ///     rampart support follow - < link.txt    (the e-mailed link, kept out of argv)
     #[command(subcommand, verbatim_doc_comment)]
     Support(cmd::support::SupportCommand),
     /// Back up the node's data into one archive while its server runs.

@@ -180,6 +180,10 @@ pub fn routes() -> Router<AppState> {
             "/console/support/new",
             get(support::new_form).post(support::open),
         )
+        .route(
+            "/console/support/links/{token}",
+            get(support::link::show).post(support::link::follow),
+        )
         .route("/console/support/cases/{id}", get(support::case::show))
         .route(
             "/console/support/cases/{id}/attachments",
@@ -274,6 +278,18 @@ pub enum Section {
     None,
 }
 
+impl Section {
+    /// What a user must be allowed to open this section's pages: the support desk and
+    /// one's own account are open to end users too (the contacts of the operator's
+    /// customers); the rest of the console is for IT users.
+    pub fn door(self) -> Operation {
+        match self {
+            Section::Support | Section::Account => Operation::OpenSupportDesk,
+            _ => Operation::OpenConsole,
+        }
+    }
+}
+
 /// What every console page shows beside its content: the tokens of the response, who is
 /// signed in, and which parts of the console they may open.
 #[derive(Debug, Clone)]
@@ -284,6 +300,9 @@ pub struct Shell {
     pub user: Option<String>,
     /// The section of this page.
     pub section: Section,
+    /// Whether the user may open the whole console, not only the support desk and their
+    /// account (the navigation shows the IT users' parts).
+    pub it: bool,
     /// Whether the user may read users (the navigation shows Users).
     pub users: bool,
     /// Whether the user may read the audit log (the navigation shows Audit).
@@ -305,6 +324,7 @@ impl Shell {
             tokens: Tokens::new(visitor),
             user: None,
             section,
+            it: false,
             users: false,
             audit: false,
             permissions: false,
@@ -362,7 +382,7 @@ pub struct Operator {
 
 /// The user signed in to the console, with `shell` filled in for them; otherwise the
 /// answer: the sign-in page (coming back to `here`) for a visitor without a session, a
-/// refusal for an end user.
+/// refusal for an end user on a page of the IT users' ([`Section::door`]).
 pub async fn signed_in(
     state: &AppState,
     visitor: &Visitor,
@@ -372,19 +392,25 @@ pub async fn signed_in(
     let Some(auth) = visitor.signed_in() else {
         return Err(to_sign_in(here));
     };
-    match identity::may(state, &auth.user, Operation::OpenConsole).await {
+    let door = shell.section.door();
+    match identity::may(state, &auth.user, door).await {
         Ok(true) => {}
         Ok(false) => {
             return Err(message(
                 shell,
                 StatusCode::FORBIDDEN,
                 "Not for end users",
-                "The console is for IT users. You are signed in as a user of the \
-                 applications; sign in to your application instead.",
+                "This part of the console is for IT users. As a user of the applications \
+                 you may use the support desk (/console/support) and your account \
+                 (/console/account).",
             ))
         }
         Err(e) => return Err(error_page(shell, e, here)),
     }
+    shell.it = door == Operation::OpenConsole
+        || identity::may(state, &auth.user, Operation::OpenConsole)
+            .await
+            .unwrap_or(false);
     shell.user = Some(
         auth.user
             .display_name
@@ -618,6 +644,16 @@ struct HomePage<'a> {
 /// `GET /console/`: the overview.
 async fn home(State(state): State<AppState>, visitor: Visitor, uri: Uri) -> Response {
     let mut shell = Shell::new(&visitor, Section::Home);
+    let Some(auth) = visitor.signed_in() else {
+        return shell.finish(to_sign_in(&here(&uri)));
+    };
+    // An end user's console is the support desk and their account.
+    if !identity::may(&state, &auth.user, Operation::OpenConsole)
+        .await
+        .unwrap_or(false)
+    {
+        return shell.finish(page::see_other(&format!("{BASE}/support")));
+    }
     let operator = match signed_in(&state, &visitor, &mut shell, &here(&uri)).await {
         Ok(o) => o,
         Err(r) => return shell.finish(r),
@@ -648,24 +684,60 @@ struct LoginPage<'a> {
     options: &'a [SignInOption],
     /// The break-glass page's address.
     local_link: &'a str,
+    /// Who signs in here: IT users, or end users (to the support desk and their account).
+    provider: Provider,
+    /// The same page for the other kind of user.
+    other_link: &'a str,
+}
+
+/// What a sign-in page offers: its providers, whether its password form shows, the
+/// break-glass address and the address of the page for the other kind of user.
+struct Offer {
+    local: bool,
+    options: Vec<SignInOption>,
+    local_link: String,
+    other_link: String,
 }
 
 impl LoginPage<'_> {
-    /// The page's providers and whether its password form shows, for `return_to`.
+    /// What the page offers `provider`'s users, for `return_to`.
     async fn offer(
         state: &AppState,
+        provider: Provider,
         return_to: &str,
         asked_local: bool,
-    ) -> (bool, Vec<SignInOption>, String) {
-        let local = asked_local || state.config.sign_in.required(Provider::It).is_none();
-        let options = sign_in_options(state, Provider::It, return_to)
+    ) -> Offer {
+        let local = asked_local || state.config.sign_in.required(provider).is_none();
+        let options = sign_in_options(state, provider, return_to)
             .await
             .unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "the sign-in page's providers were not read");
                 Vec::new()
             });
-        let link = format!("{BASE}/login?local=1&return={}", page::encode(return_to));
-        (local, options, link)
+        let back = page::encode(return_to);
+        let other = match provider {
+            Provider::It => "&as=end",
+            Provider::End => "",
+        };
+        let this = match provider {
+            Provider::It => "",
+            Provider::End => "&as=end",
+        };
+        Offer {
+            local,
+            options,
+            local_link: format!("{BASE}/login?local=1{this}&return={back}"),
+            other_link: format!("{BASE}/login?return={back}{other}"),
+        }
+    }
+}
+
+/// Who a sign-in page or form is for: `end` (the `as` query parameter, the `provider`
+/// field) for end users, anything else for IT users.
+fn signing_in(asked: Option<&str>) -> Provider {
+    match asked {
+        Some("end") => Provider::End,
+        _ => Provider::It,
     }
 }
 
@@ -679,9 +751,11 @@ pub struct LoginQuery {
     /// The break-glass page: the password form even where a provider is required.
     #[serde(default)]
     local: Option<String>,
+    /// `end`: the page for end users (the support desk and their account).
+    #[serde(default, rename = "as")]
+    as_user: Option<String>,
 }
 
-/// `GET /console/login`: the sign-in page (an IT user already signed in goes on).
 /// Where the sign-in page returns to: a page of the console, or an authorization request
 /// of the OpenID provider (`/oauth2/authorize?…`) waiting for the user to sign in.
 pub(crate) fn sign_in_return(asked: Option<&str>) -> String {
@@ -691,6 +765,8 @@ pub(crate) fn sign_in_return(asked: Option<&str>) -> String {
     }
 }
 
+/// `GET /console/login`: the sign-in page, for IT users or (`?as=end`) end users; a user
+/// already signed in goes on.
 async fn login_page(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -701,41 +777,47 @@ async fn login_page(
         return_to: None,
         changed: None,
         local: None,
+        as_user: None,
     });
+    let provider = signing_in(query.as_user.as_deref());
     if let Some(refused) = refused_plain(&state, &visitor, &shell) {
         return shell.finish(refused);
     }
     let return_to = sign_in_return(query.return_to.as_deref());
     let shell = shell.returning_to(&state, &return_to).await;
     if let Some(auth) = visitor.signed_in() {
-        if identity::may(&state, &auth.user, Operation::OpenConsole)
-            .await
-            .unwrap_or(false)
-        {
+        // An IT user goes on; so does an end user on the end users' page (an end user on
+        // the IT users' page may be about to sign in as an IT user).
+        let goes_on = provider == Provider::End
+            || identity::may(&state, &auth.user, Operation::OpenConsole)
+                .await
+                .unwrap_or(false);
+        if goes_on {
             return shell.finish(page::see_other(&return_to));
         }
     }
     let notice = query.changed.is_some().then_some(
         "Your password has been changed and every session ended. Sign in with the new password.",
     );
-    let (local, options, local_link) =
-        LoginPage::offer(&state, &return_to, query.local.is_some()).await;
+    let offer = LoginPage::offer(&state, provider, &return_to, query.local.is_some()).await;
     let html = LoginPage {
         shell: &shell,
         return_to: &return_to,
         username: "",
         notice,
         problem: None,
-        local,
-        options: &options,
-        local_link: &local_link,
+        local: offer.local,
+        options: &offer.options,
+        local_link: &offer.local_link,
+        provider,
+        other_link: &offer.other_link,
     }
     .render();
     shell.finish(page::html(StatusCode::OK, html))
 }
 
-/// `POST /console/login`: signs an IT user in and goes where they were going, in the
-/// console.
+/// `POST /console/login`: signs a user in (an IT user, or an end user when the form's
+/// `provider` is `end`) and goes where they were going, in the console.
 async fn login(
     State(state): State<AppState>,
     context: RequestContext,
@@ -754,10 +836,11 @@ async fn login(
     let return_to = sign_in_return(Some(field(&fields, "return")));
     let shell = shell.returning_to(&state, &return_to).await;
     let username = field(&fields, "username");
+    let provider = signing_in(Some(field(&fields, "provider")));
     let done = identity::login(
         &state,
         &context.origin(&state),
-        "it",
+        provider.as_str(),
         username,
         field(&fields, "password"),
         crate::routes::auth::user_agent(&headers),
@@ -778,7 +861,7 @@ async fn login(
         }
         Err(e) => {
             let problem = ApiError::from(e).0;
-            let (_, options, local_link) = LoginPage::offer(&state, &return_to, true).await;
+            let offer = LoginPage::offer(&state, provider, &return_to, true).await;
             let html = LoginPage {
                 shell: &shell,
                 return_to: &return_to,
@@ -786,8 +869,10 @@ async fn login(
                 notice: None,
                 problem: Some(&problem.detail),
                 local: true,
-                options: &options,
-                local_link: &local_link,
+                options: &offer.options,
+                local_link: &offer.local_link,
+                provider,
+                other_link: &offer.other_link,
             }
             .render();
             let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::UNAUTHORIZED);

@@ -107,7 +107,7 @@ async fn notify(tweak: impl FnOnce(&mut Config), server: &Smtp) -> (usize, u64) 
             head.contains("Subject: [acme] end:otto asks for support"),
             "{head}"
         );
-        assert!(body.contains("/api/v1/support/links/"), "{body}");
+        assert!(body.contains("/console/support/links/"), "{body}");
     }
     let failures = node.server().state.metrics.support_mail_failures.get();
     (received.len(), failures)

@@ -16,6 +16,7 @@ mod idp;
 mod kit;
 mod passkeys;
 mod support;
+mod support_link;
 mod two_factor;
 
 use std::path::{Path, PathBuf};

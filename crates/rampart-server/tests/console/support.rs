@@ -147,13 +147,13 @@ async fn the_support_desk_in_headless_chromium() {
 type Field<'a> = (&'a str, &'a str);
 
 /// A console session, as a browser holds it: cookies, and the CSRF token of the last page.
-struct Console {
+pub(crate) struct Console {
     client: reqwest::Client,
     base: String,
 }
 
 /// The `_csrf` value of the first form of a console page.
-fn csrf_of(html: &str) -> String {
+pub(crate) fn csrf_of(html: &str) -> String {
     html.split("name=\"_csrf\" value=\"")
         .nth(1)
         .and_then(|rest| rest.split('"').next())
@@ -163,22 +163,44 @@ fn csrf_of(html: &str) -> String {
 
 impl Console {
     async fn sign_in(node: &Node, username: &str, password: &str) -> Console {
+        Console::sign_in_as(node, "it", username, password).await
+    }
+
+    /// A browser that has not signed in yet.
+    pub(crate) fn visitor(node: &Node) -> Console {
         let client = reqwest::Client::builder()
             .danger_accept_invalid_certs(true)
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        let console = Console {
+        Console {
             client,
             base: node.base.clone(),
+        }
+    }
+
+    /// Signs `username` of `provider` (`it`, or `end` on the support desk's sign-in page)
+    /// in to the console.
+    pub(crate) async fn sign_in_as(
+        node: &Node,
+        provider: &str,
+        username: &str,
+        password: &str,
+    ) -> Console {
+        let console = Console::visitor(node);
+        let page = if provider == "end" {
+            "/console/login?as=end"
+        } else {
+            "/console/login"
         };
-        let (_, login) = console.get("/console/login").await;
+        let (_, login) = console.get(page).await;
         let (status, _, _) = console
             .send(
                 "/console/login",
                 &[
                     ("_csrf", csrf_of(&login).as_str()),
+                    ("provider", provider),
                     ("username", username),
                     ("password", password),
                 ],
@@ -188,7 +210,7 @@ impl Console {
         console
     }
 
-    async fn get(&self, path: &str) -> (StatusCode, String) {
+    pub(crate) async fn get(&self, path: &str) -> (StatusCode, String) {
         let r = self
             .client
             .get(format!("{}{path}", self.base))
@@ -200,7 +222,11 @@ impl Console {
 
     /// Sends `fields` as a form from this site; answers the status, the page and where it
     /// redirects.
-    async fn send(&self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String, String) {
+    pub(crate) async fn send(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> (StatusCode, String, String) {
         let r = self
             .client
             .post(format!("{}{path}", self.base))
@@ -273,9 +299,14 @@ impl Console {
         (r.status(), r.text().await.unwrap(), to)
     }
 
-    /// Sends `fields` with the CSRF token of a fresh console page.
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String, String) {
-        let (_, home) = self.get("/console/").await;
+    /// Sends `fields` with the CSRF token of a fresh console page (the account page, which
+    /// every signed-in user may open).
+    pub(crate) async fn post(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> (StatusCode, String, String) {
+        let (_, home) = self.get("/console/account").await;
         let token = csrf_of(&home);
         let mut all = vec![("_csrf", token.as_str())];
         all.extend_from_slice(fields);

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod smtp;
+
 use std::sync::Arc;
 
 use rampart_core::{AuditContext, Clock, ManualClock, Provider, Username};

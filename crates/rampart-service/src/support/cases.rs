@@ -600,21 +600,55 @@ pub async fn follow_link(
             after_decision(state, &done).await;
             Ok(decided(done))
         }
-        Err(refusal) => {
+        Err(refusal) => Err(refused_link(state, caller, hash, refusal).await?),
+    }
+}
+
+/// What following the e-mailed link `token` would do, for `caller`: the case and the
+/// decision, when they may use it now. Changes nothing but the audit log: a link refused
+/// here is recorded as a refused use (`support.link.use`), as [`follow_link`] does, and
+/// answers the same errors.
+pub async fn preview_link(
+    state: &AppState,
+    caller: &Caller,
+    token: &str,
+) -> Result<(CaseWire, Decision), Error> {
+    let now = state.clock.now();
+    let hash = hash_token(token);
+    let judged = match hash {
+        Some(h) => {
             state
                 .store
-                .support_link_refused(&caller.audit, now, hash, refusal)
-                .await?;
-            use rampart_support::LinkRefusal as R;
-            Err(match refusal {
-                R::Unknown => Error::NotFound { what: "link" },
-                R::Used | R::Expired | R::Decided => Error::Conflict(refusal.message().into()),
-                R::OtherPerson | R::NotAdministrator | R::Requester => {
-                    Error::Forbidden(refusal.message().into())
-                }
-            })
+                .support_link_preview(now, caller.user.id, h)
+                .await?
         }
+        None => Err(rampart_support::LinkRefusal::Unknown),
+    };
+    match judged {
+        Ok((case, decision)) => Ok((wire(case, Vec::new()), decision)),
+        Err(refusal) => Err(refused_link(state, caller, hash, refusal).await?),
     }
+}
+
+/// Records a refused link and returns the error its follower is answered with.
+async fn refused_link(
+    state: &AppState,
+    caller: &Caller,
+    hash: Option<[u8; 32]>,
+    refusal: rampart_support::LinkRefusal,
+) -> Result<Error, Error> {
+    state
+        .store
+        .support_link_refused(&caller.audit, state.clock.now(), hash, refusal)
+        .await?;
+    use rampart_support::LinkRefusal as R;
+    Ok(match refusal {
+        R::Unknown => Error::NotFound { what: "link" },
+        R::Used | R::Expired | R::Decided => Error::Conflict(refusal.message().into()),
+        R::OtherPerson | R::NotAdministrator | R::Requester => {
+            Error::Forbidden(refusal.message().into())
+        }
+    })
 }
 
 /// Tells the requester what was decided.

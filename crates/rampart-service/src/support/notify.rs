@@ -52,9 +52,11 @@ fn origin(state: &AppState) -> String {
     }
 }
 
-/// Where a link token is followed.
+/// Where a link token is followed: the console's page for it, which shows the case and
+/// the decision and asks to confirm (a mail scanner that opens the link decides nothing).
+/// A client may also send the token to `POST /api/v1/support/links/{token}`.
 pub fn link_url(state: &AppState, token: &str) -> String {
-    format!("{}/api/v1/support/links/{token}", origin(state))
+    format!("{}/console/support/links/{token}", origin(state))
 }
 
 /// The message asking administrator `to` about suspended case `case`.
@@ -82,8 +84,9 @@ pub fn ask_administrator(
              Authorize {requester} (they become a member; this case and their other \
              suspended cases open):\n  {authorize}\n\n\
              Ignore the request (the case stays suspended and closes later):\n  {ignore}\n\n\
-             Each link works once, for you only, while you are signed in, until {until}. \
-             You can also decide from the support inbox.\n",
+             Each link opens a page that asks you to confirm; it works once, for you \
+             only, once you are signed in, until {until}. You can also decide from the \
+             support inbox.\n",
             requester = case.requester_name,
             company = case.company,
             subject = case.subject,

@@ -135,37 +135,10 @@ impl Store {
                 }
                 (found.id, decision)
             }
-            DecisionBy::Link(hash) => {
-                let Some(row) = tx
-                    .row_opt(
-                        "SELECT case_id, admin_id, decision, expires_at, used_at \
-                         FROM support_links WHERE token_hash = $1",
-                        [Arg::from(hash.to_vec())],
-                    )
-                    .await?
-                else {
-                    return Ok(Err(LinkRefusal::Unknown));
-                };
-                let case_id: String = row.get("case_id")?;
-                let found = case_in(&mut tx, &case_id)
-                    .await?
-                    .ok_or(Error::NotFound { what: "case" })?;
-                let raw: String = row.get("decision")?;
-                let decision = Decision::parse(&raw)
-                    .ok_or_else(|| Error::Internal(format!("stored decision {raw:?}")))?;
-                let facts = LinkFacts {
-                    expires_at: from_millis(row.get("expires_at")?)?,
-                    used: row.get::<Option<i64>, _>("used_at")?.is_some(),
-                    bound_to_follower: row.get::<String, _>("admin_id")? == decider.to_string(),
-                    follower_standing: standing_in(&mut tx, &found.company_id, decider).await?,
-                    follower_is_requester: found.requester == decider,
-                    status: found.status,
-                };
-                if let Err(refusal) = rampart_support::check_link(facts, now) {
-                    return Ok(Err(refusal));
-                }
-                (case_id, decision)
-            }
+            DecisionBy::Link(hash) => match judge_link(&mut tx, hash, decider, now).await? {
+                Ok((found, decision)) => (found.id, decision),
+                Err(refusal) => return Ok(Err(refusal)),
+            },
         };
         let case = case_in(&mut tx, &case_id)
             .await?
@@ -257,6 +230,21 @@ impl Store {
         }))
     }
 
+    /// The case and decision of the link whose token hashes to `hash`, when `follower` may
+    /// use it now; what [`Store::support_decide`] would refuse otherwise. Reads only: the
+    /// page behind an e-mailed link shows this and asks to confirm before anything changes.
+    pub async fn support_link_preview(
+        &self,
+        now: OffsetDateTime,
+        follower: UserId,
+        hash: [u8; 32],
+    ) -> Result<Result<(StoredCase, Decision), LinkRefusal>, Error> {
+        let mut tx = self.snapshot().await?;
+        let judged = judge_link(&mut tx, hash, follower, now).await?;
+        tx.commit().await?;
+        Ok(judged)
+    }
+
     /// Records a refused link (`support.link.use`, failure) with why, and the case when the
     /// link was one of ours; never the token.
     pub async fn support_link_refused(
@@ -338,4 +326,40 @@ async fn spend_links(tx: &mut Tx<'_>, id: &str, now: OffsetDateTime) -> Result<(
     )
     .await?;
     Ok(())
+}
+
+/// The link whose token hashes to `hash`, judged for `follower` now by
+/// `rampart_support::check_link`: its case and decision, or why it may not be used.
+async fn judge_link(
+    tx: &mut Tx<'_>,
+    hash: [u8; 32],
+    follower: UserId,
+    now: OffsetDateTime,
+) -> Result<Result<(StoredCase, Decision), LinkRefusal>, Error> {
+    let Some(row) = tx
+        .row_opt(
+            "SELECT case_id, admin_id, decision, expires_at, used_at \
+             FROM support_links WHERE token_hash = $1",
+            [Arg::from(hash.to_vec())],
+        )
+        .await?
+    else {
+        return Ok(Err(LinkRefusal::Unknown));
+    };
+    let case_id: String = row.get("case_id")?;
+    let found = case_in(tx, &case_id)
+        .await?
+        .ok_or(Error::NotFound { what: "case" })?;
+    let raw: String = row.get("decision")?;
+    let decision =
+        Decision::parse(&raw).ok_or_else(|| Error::Internal(format!("stored decision {raw:?}")))?;
+    let facts = LinkFacts {
+        expires_at: from_millis(row.get("expires_at")?)?,
+        used: row.get::<Option<i64>, _>("used_at")?.is_some(),
+        bound_to_follower: row.get::<String, _>("admin_id")? == follower.to_string(),
+        follower_standing: standing_in(tx, &found.company_id, follower).await?,
+        follower_is_requester: found.requester == follower,
+        status: found.status,
+    };
+    Ok(rampart_support::check_link(facts, now).map(|()| (found, decision)))
 }

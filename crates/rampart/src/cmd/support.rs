@@ -174,9 +174,10 @@ pub enum SupportCommand {
         out: std::path::PathBuf,
     },
     /// Follow an Authorize or Ignore link from an e-mail, as the administrator it was sent
-    /// to: give the link or just its token (rsl_…). Each works once.
+    /// to: give the link or just its token (rsl_…), or `-` to read it from standard input,
+    /// which keeps it out of the process list. Each works once.
     Follow {
-        /// The link, or its token.
+        /// The link, or its token, or `-` for standard input.
         link: String,
     },
 }
@@ -388,7 +389,12 @@ pub async fn run(command: &SupportCommand) -> anyhow::Result<()> {
             println!("wrote {} bytes to {}", bytes.len(), out.display());
         }
         SupportCommand::Follow { link } => {
+            let link = text_or_stdin(link)?;
+            let link = link.trim();
             let token = link.rsplit('/').next().unwrap_or(link).trim();
+            if token.is_empty() {
+                anyhow::bail!("no link given: give the e-mailed link or its token (rsl_…)");
+            }
             let d = support.follow(token).await.map_err(fail)?;
             println!("{}: {}", d.decision, case_line(&d.case));
             if !d.opened.is_empty() {

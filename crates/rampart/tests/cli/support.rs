@@ -117,5 +117,29 @@ fn a_case_is_opened_read_commented_and_closed_from_the_cli() {
     assert!(!ok && err.contains("severity"), "{err}");
     let (ok, _, err) = cli(&["support", "follow", "rsl_not-a-real-token"]);
     assert!(!ok && err.contains("not found"), "{err}");
+    // The link is read from standard input (kept out of the process list) with `-`.
+    let follow_stdin = |input: String| {
+        let mut follow = rampart(dir.path());
+        follow
+            .args(["support", "follow", "-"])
+            .env("RAMPART_SESSION_FILE", &session)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = follow.spawn().unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, err) = follow_stdin(String::new());
+    assert!(!ok && err.contains("no link given"), "{err}");
+    let (ok, err) = follow_stdin(format!(
+        "https://{}/console/support/links/rsl_not-a-real-token\n",
+        server.https
+    ));
+    assert!(!ok && err.contains("not found"), "{err}");
     server.stop();
 }

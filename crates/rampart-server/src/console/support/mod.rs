@@ -7,6 +7,7 @@
 //!   form that opens a case;
 //! - `case`: a case's page (its text, comments, attachments as downloads from the API's
 //!   route) with the forms to comment, attach, close, reopen, share, authorize and ignore;
+//! - `link`: the page behind an e-mailed Authorize or Ignore link, which asks to confirm;
 //! - `companies`: creating companies (operator administrators) and a company's members and
 //!   administrators, added by username or id and removed after a confirmation.
 //!
@@ -16,6 +17,7 @@
 
 pub mod case;
 pub mod companies;
+pub mod link;
 
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
