@@ -5,7 +5,10 @@
 //! link decides nothing; a link used already, sent to someone else, opened by the
 //! requester, forged, or sent without the form's token is refused in words, audited, and
 //! changes nothing. Everything of the console but the support desk and her account stays
-//! closed to her, and no token reaches the audit log.
+//! closed to her, and no token reaches the audit log. The same path is walked in headless
+//! Chromium by `tests/console/support_link.js`.
+
+use std::process::Command;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -13,6 +16,7 @@ use serde_json::{json, Value};
 use crate::kit::smtp::{links, mail_to, with_smtp};
 use crate::kit::{on_both, Node, USER_PASSWORD};
 use crate::support::{csrf_of, Console};
+use crate::{harness, install_harness, CHROMIUM};
 
 /// An end user with an e-mail address unique to this test and backend; answers (id,
 /// address).
@@ -42,7 +46,18 @@ async fn status_of(node: &Node, admin: &str, id: &str) -> Value {
     case["status"].clone()
 }
 
-async fn scenario(node: Node) {
+/// What both tests start from: the company `acme` whose administrators are the end users
+/// `erin` and `ivan`, and a case the end user `rob`, no contact of acme, opened (suspended).
+struct Desk {
+    admin: String,
+    erin_id: String,
+    id: String,
+    /// The tokens of the links in erin's message: (authorize, ignore).
+    authorize: String,
+    ignore: String,
+}
+
+async fn desk(node: &Node) -> Desk {
     let name = node.name();
     let admin = node.admin().await;
     let (status, body) = node
@@ -53,9 +68,9 @@ async fn scenario(node: Node) {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let (erin_id, erin_mail) = end_user(&node, &admin, "erin").await;
-    let (ivan_id, _) = end_user(&node, &admin, "ivan").await;
-    end_user(&node, &admin, "rob").await;
+    let (erin_id, erin_mail) = end_user(node, &admin, "erin").await;
+    let (ivan_id, _) = end_user(node, &admin, "ivan").await;
+    end_user(node, &admin, "rob").await;
     for id in [&erin_id, &ivan_id] {
         let (status, body) = node
             .post(
@@ -77,10 +92,27 @@ async fn scenario(node: Node) {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{case}");
     assert_eq!(case["status"], "suspended", "{name}: {case}");
-    let id = case["id"].as_str().unwrap().to_owned();
     let mail = mail_to(&erin_mail);
     assert_eq!(mail.len(), 1, "{name}: one message to erin");
     let (authorize, ignore) = links(&mail[0].1);
+    Desk {
+        admin,
+        erin_id,
+        id: case["id"].as_str().unwrap().to_owned(),
+        authorize,
+        ignore,
+    }
+}
+
+async fn scenario(node: Node) {
+    let name = node.name();
+    let Desk {
+        admin,
+        erin_id,
+        id,
+        authorize,
+        ignore,
+    } = desk(&node).await;
     let page = |token: &str| format!("/console/support/links/{token}");
 
     // Not signed in: the link's page sends to the sign-in page and back; that page offers
@@ -245,4 +277,66 @@ async fn scenario(node: Node) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_emailed_link_opens_a_page_that_asks_before_it_decides() {
     on_both(with_smtp, scenario).await;
+}
+
+async fn browser_scenario(node: Node) {
+    let name = node.name();
+    let desk = desk(&node).await;
+    let mut command = Command::new("node");
+    command
+        .arg("support_link.js")
+        .current_dir(harness())
+        .env("CONSOLE_BASE", &node.base)
+        .env("CONSOLE_CHROMIUM", CHROMIUM)
+        .env("CONSOLE_USER_PASSWORD", USER_PASSWORD)
+        .env(
+            "CONSOLE_LINK",
+            format!("/console/support/links/{}", desk.authorize),
+        );
+    if std::env::var("RAMPART_CONSOLE_SCREENSHOTS").is_ok_and(|v| v == "1")
+        && node.kind == rampart_store::BackendKind::Sqlite
+    {
+        command.env(
+            "CONSOLE_SCREENSHOTS",
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/console"),
+        );
+    }
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    println!("--- {name} ---\n{stdout}");
+    assert!(
+        output.status.success(),
+        "{name}: the link's browser scenarios failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let passed = stdout.lines().filter(|l| l.starts_with("ok ")).count();
+    assert_eq!(passed, 4, "{name}:\n{stdout}");
+    // What the browser did went through the service: erin decided through the link.
+    assert_eq!(
+        status_of(&node, &desk.admin, &desk.id).await,
+        "open",
+        "{name}"
+    );
+    let events = node.events().await;
+    let decided = events
+        .iter()
+        .find(|e| e.action == "support.requester.authorize")
+        .expect("an authorization event");
+    let details: Value = serde_json::from_str(&decided.details).unwrap();
+    assert_eq!(details["via"], "link", "{name}");
+    assert_eq!(details["decider"], desk.erin_id.as_str(), "{name}");
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_follows_the_emailed_link_in_headless_chromium() {
+    assert!(
+        std::path::Path::new(CHROMIUM).exists(),
+        "the console's browser tests need Debian's Chromium at {CHROMIUM}"
+    );
+    install_harness();
+    on_both(with_smtp, browser_scenario).await;
 }
