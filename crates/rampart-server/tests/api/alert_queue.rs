@@ -98,7 +98,7 @@ async fn an_administrator_delivers_again_what_gave_up_and_the_queue_empties() {
                     answer["detail"]
                         .as_str()
                         .unwrap()
-                        .contains("in flight; try again after it ends"),
+                        .contains("an attempt is in flight; try again after it ends"),
                     "{answer}"
                 );
                 assert_eq!(outbox(&node).await, before, "{name}");

@@ -295,7 +295,7 @@ async fn the_page(node: Node) {
     assert_eq!(status, StatusCode::CONFLICT, "{name}: {html}");
     assert!(html.contains("id=\"retry-problem\""), "{name}: {html}");
     assert!(
-        html.contains("is in flight; try again after it ends"),
+        html.contains("an attempt is in flight; try again after it ends"),
         "{name}: {html}"
     );
     assert!(

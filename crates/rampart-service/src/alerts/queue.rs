@@ -362,8 +362,8 @@ pub async fn retry(
         }
         Err(NotRequeued::InFlight) => {
             return Err(Error::Conflict(format!(
-                "an attempt to deliver alert {seq} to the {name} sink is in flight; try again \
-                 after it ends (nothing was changed)"
+                "alert {seq} to the {name} sink: an attempt is in flight; try again after it \
+                 ends (nothing was changed)"
             )))
         }
     };
