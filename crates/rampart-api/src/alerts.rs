@@ -73,6 +73,11 @@ pub struct AlertDeliveryView {
     #[serde(with = "time::serde::rfc3339::option", default)]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub next_attempt_at: Option<OffsetDateTime>,
+    /// Pending: while an attempt is in flight, when its claim's lease runs out (a request
+    /// to deliver again is refused until the attempt ends).
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub in_flight_until: Option<OffsetDateTime>,
     /// Why the last attempt failed (none before the first attempt).
     pub last_error: Option<String>,
     /// Failed: when delivery gave up.

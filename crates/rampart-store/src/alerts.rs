@@ -1,14 +1,24 @@
-//! Alert notifications not yet accepted by their sinks (migration `0018_alert_deliveries`):
-//! an outbox written with each alert's audit event, so that a notification survives a sink
-//! that is down and a node that dies.
+//! Alert notifications not yet accepted by their sinks (migrations `0018_alert_deliveries`,
+//! `0020_alert_delivery_claims`): an outbox written with each alert's audit event, so that a
+//! notification survives a sink that is down and a node that dies.
 //!
-//! A row is claimed before each attempt ([`Store::alert_delivery_claim`]: one statement
-//! that counts the attempt and pushes the next one ahead), so two nodes never send the same
-//! attempt; it is deleted when the sink accepted ([`Store::alert_delivery_done`]) or with
-//! the event that records the end of the attempts ([`Store::alert_delivery_give_up`]).
+//! **The claim is the fence.** Before each attempt the delivering node claims the row
+//! ([`Store::alert_delivery_claim`]): one conditional UPDATE that takes it only when it is
+//! due and no live claim holds it, counts the attempt, and writes the attempt's token and
+//! the end of its lease (`claim`, `claimed_until`). Two attempts, on one node or on several
+//! sharing a PostgreSQL database, therefore never hold one delivery at once: the second
+//! UPDATE finds the row changed and takes nothing. The outcome is written only under the
+//! token that claimed ([`Store::alert_delivery_done`] deletes the row, [`Store::alert_delivery_retry`]
+//! plans the next attempt and releases the claim, [`Store::alert_delivery_give_up`] deletes
+//! it with the event that records the end of the attempts), so an attempt whose lease ran
+//! out and was taken over records nothing. A claim whose node died is taken over once its
+//! lease has run out.
+//!
 //! An administrator may ask for a delivery again ([`Store::alert_delivery_requeue`]): one
 //! waiting becomes due now, one no longer in the outbox (given up) is queued afresh, with
-//! its `alert.delivery_requeued` event in the same transaction.
+//! its `alert.delivery_requeued` event in the same transaction; one held by a live claim is
+//! refused ([`NotRequeued::InFlight`]) and nothing changes, so a request never makes a
+//! second attempt overlap the one under way.
 
 use rampart_core::{AuditContext, AuditEvent, Error};
 use time::OffsetDateTime;
@@ -31,6 +41,19 @@ pub struct PendingDelivery {
     pub next_at: OffsetDateTime,
     /// Why the last attempt failed.
     pub last_error: Option<String>,
+    /// When the lease of the attempt that claimed it runs out, while one holds it (a time
+    /// in the past: its node died, and the next attempt takes it over).
+    pub claimed_until: Option<OffsetDateTime>,
+}
+
+/// Why asking for a delivery again did nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotRequeued {
+    /// It is waiting and already due, with no attempt under way: it goes on the next round.
+    AlreadyDue,
+    /// An attempt holds it (its claim's lease has not run out): asking again would make a
+    /// second attempt overlap it.
+    InFlight,
 }
 
 /// What asking for a delivery again did.
@@ -61,6 +84,10 @@ fn pending(row: &crate::db::Row) -> Result<PendingDelivery, Error> {
         attempts: u32::try_from(attempts).unwrap_or(0),
         next_at: from_millis(row.get("next_at")?)?,
         last_error: row.get("last_error")?,
+        claimed_until: row
+            .get::<Option<i64>, _>("claimed_until")?
+            .map(from_millis)
+            .transpose()?,
     })
 }
 
@@ -101,7 +128,7 @@ impl Store {
         let rows = self
             .reader()
             .rows(
-                "SELECT seq, sink, attempts, next_at, last_error FROM alert_deliveries \
+                "SELECT seq, sink, attempts, next_at, last_error, claimed_until FROM alert_deliveries \
                  WHERE next_at <= $1 ORDER BY seq, sink LIMIT $2",
                 [
                     Arg::from(due_by.map_or(i64::MAX, to_millis)),
@@ -123,7 +150,7 @@ impl Store {
         let rows = self
             .reader()
             .rows(
-                "SELECT seq, sink, attempts, next_at, last_error FROM alert_deliveries \
+                "SELECT seq, sink, attempts, next_at, last_error, claimed_until FROM alert_deliveries \
                  WHERE seq > $1 OR (seq = $1 AND sink > $2) ORDER BY seq, sink LIMIT $3",
                 [Arg::from(seq), Arg::from(sink), Arg::from(limit)],
             )
@@ -140,7 +167,7 @@ impl Store {
         let row = self
             .reader()
             .row_opt(
-                "SELECT seq, sink, attempts, next_at, last_error FROM alert_deliveries \
+                "SELECT seq, sink, attempts, next_at, last_error, claimed_until FROM alert_deliveries \
                  WHERE seq = $1 AND sink = $2",
                 [Arg::from(seq), Arg::from(sink)],
             )
@@ -151,10 +178,10 @@ impl Store {
     /// Asks for the delivery of alert `seq` to `sink` again, at `now`, with its
     /// `alert.delivery_requeued` event (actor from `ctx`) in the same transaction: a
     /// delivery waiting for a later attempt becomes due now, one not in the outbox is queued
-    /// afresh (no attempt made, due now). `None`, and nothing changed or recorded, when it
-    /// is already due: it goes on the next round anyway. An attempt under way has its
-    /// next one pushed ahead ([`Store::alert_delivery_claim`]), so it is made due too: a
-    /// second attempt may overlap it, which the delivery key makes harmless to the sink.
+    /// afresh (no attempt made, due now). Nothing is changed or recorded when an attempt
+    /// holds the delivery ([`NotRequeued::InFlight`]: its claim's lease has not run out at
+    /// `now`) or when it is already due ([`NotRequeued::AlreadyDue`]: it goes on the next
+    /// round anyway).
     ///
     /// The caller checks that `seq` is an alert and `sink` a configured sink.
     pub async fn alert_delivery_requeue(
@@ -163,13 +190,16 @@ impl Store {
         sink: &str,
         now: OffsetDateTime,
         ctx: &AuditContext,
-    ) -> Result<Option<Requeued>, Error> {
+    ) -> Result<Result<Requeued, NotRequeued>, Error> {
         let at = to_millis(now);
         let mut tx = self.write().await?;
+        // One statement, so that a claim taken meanwhile by another node is seen: a row
+        // with a live claim is left as it is.
         let made_due = tx
             .exec(
                 "UPDATE alert_deliveries SET next_at = $1 \
-                 WHERE seq = $2 AND sink = $3 AND next_at > $1",
+                 WHERE seq = $2 AND sink = $3 AND next_at > $1 \
+                 AND (claimed_until IS NULL OR claimed_until <= $1)",
                 [Arg::from(at), Arg::from(seq), Arg::from(sink)],
             )
             .await?;
@@ -184,8 +214,20 @@ impl Store {
                 )
                 .await?;
             if queued == 0 {
-                // Waiting and already due: there is nothing to ask for.
-                return Ok(None);
+                // Waiting: held by an attempt, or already due.
+                let until: Option<Option<i64>> = tx
+                    .scalar_opt(
+                        "SELECT claimed_until FROM alert_deliveries WHERE seq = $1 AND sink = $2",
+                        [Arg::from(seq), Arg::from(sink)],
+                    )
+                    .await?;
+                return Ok(Err(match until {
+                    Some(Some(until)) if until <= at => NotRequeued::AlreadyDue,
+                    Some(None) => NotRequeued::AlreadyDue,
+                    // Held by a live claim; or gone since the insert was refused, which
+                    // only an attempt that just ended does.
+                    Some(Some(_)) | None => NotRequeued::InFlight,
+                }));
             }
             Requeued::Queued
         };
@@ -202,7 +244,7 @@ impl Store {
         };
         append_event(&mut tx, ctx, &event, now, None).await?;
         tx.commit().await?;
-        Ok(Some(done))
+        Ok(Ok(done))
     }
 
     /// How many deliveries are waiting.
@@ -212,26 +254,34 @@ impl Store {
             .await
     }
 
-    /// Claims the next attempt of `delivery` as read: counts it and makes the delivery not
-    /// due again before `until` (when an attempt cut short by a dead node may be made
-    /// again). False when it is no longer due or another node claimed it first.
+    /// Claims the next attempt of `delivery` as read, for the attempt `token`, in one
+    /// conditional UPDATE: only when the row is as read (its attempts), due at `now`, and
+    /// held by no claim whose lease runs past `now`. Counts the attempt, writes the token,
+    /// and holds the row until `until` (the lease: when an attempt cut short by a dead
+    /// node is taken over). False, and nothing changed, when another attempt claimed it
+    /// first, it is no longer due, or it is gone.
     pub async fn alert_delivery_claim(
         &self,
         delivery: &PendingDelivery,
+        token: &str,
         now: OffsetDateTime,
         until: OffsetDateTime,
     ) -> Result<bool, Error> {
+        let (now, until) = (to_millis(now), to_millis(until));
         let mut tx = self.write().await?;
         let n = tx
             .exec(
-                "UPDATE alert_deliveries SET attempts = attempts + 1, next_at = $1 \
-                 WHERE seq = $2 AND sink = $3 AND attempts = $4 AND next_at <= $5",
+                "UPDATE alert_deliveries \
+                 SET attempts = attempts + 1, next_at = $1, claim = $2, claimed_until = $1 \
+                 WHERE seq = $3 AND sink = $4 AND attempts = $5 AND next_at <= $6 \
+                 AND (claimed_until IS NULL OR claimed_until <= $6)",
                 [
-                    Arg::from(to_millis(until)),
+                    Arg::from(until),
+                    Arg::from(token),
                     Arg::from(delivery.seq),
                     Arg::from(delivery.sink.as_str()),
                     Arg::from(delivery.attempts),
-                    Arg::from(to_millis(now)),
+                    Arg::from(now),
                 ],
             )
             .await?;
@@ -239,50 +289,64 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// The sink accepted the notification: it is no longer waiting.
-    pub async fn alert_delivery_done(&self, seq: i64, sink: &str) -> Result<(), Error> {
+    /// The sink accepted the notification of the attempt `token`: the delivery is no
+    /// longer waiting. False, and nothing changed, when that attempt no longer holds it
+    /// (its lease ran out and another attempt took it over).
+    pub async fn alert_delivery_done(
+        &self,
+        seq: i64,
+        sink: &str,
+        token: &str,
+    ) -> Result<bool, Error> {
         let mut tx = self.write().await?;
-        tx.exec(
-            "DELETE FROM alert_deliveries WHERE seq = $1 AND sink = $2",
-            [Arg::from(seq), Arg::from(sink)],
-        )
-        .await?;
-        tx.commit().await
+        let n = tx
+            .exec(
+                "DELETE FROM alert_deliveries WHERE seq = $1 AND sink = $2 AND claim = $3",
+                [Arg::from(seq), Arg::from(sink), Arg::from(token)],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(n == 1)
     }
 
-    /// Attempt number `made` failed because of `error`: the next may begin at `next_at`
-    /// (unless another node has made a later attempt since).
+    /// The attempt `token` failed because of `error`: the claim is released and the next
+    /// attempt may begin at `next_at`. False, and nothing changed, when that attempt no
+    /// longer holds the delivery.
     pub async fn alert_delivery_retry(
         &self,
         seq: i64,
         sink: &str,
-        made: u32,
+        token: &str,
         next_at: OffsetDateTime,
         error: &str,
-    ) -> Result<(), Error> {
+    ) -> Result<bool, Error> {
         let mut tx = self.write().await?;
-        tx.exec(
-            "UPDATE alert_deliveries SET next_at = $1, last_error = $2 \
-             WHERE seq = $3 AND sink = $4 AND attempts = $5",
-            [
-                Arg::from(to_millis(next_at)),
-                Arg::from(error),
-                Arg::from(seq),
-                Arg::from(sink),
-                Arg::from(made),
-            ],
-        )
-        .await?;
-        tx.commit().await
+        let n = tx
+            .exec(
+                "UPDATE alert_deliveries \
+                 SET next_at = $1, last_error = $2, claim = NULL, claimed_until = NULL \
+                 WHERE seq = $3 AND sink = $4 AND claim = $5",
+                [
+                    Arg::from(to_millis(next_at)),
+                    Arg::from(error),
+                    Arg::from(seq),
+                    Arg::from(sink),
+                    Arg::from(token),
+                ],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(n == 1)
     }
 
-    /// Delivery to `sink` gives up: the row goes and `event` (the `alert.delivery_failed`
-    /// event) is recorded in the same transaction, once: false, and nothing recorded, when
-    /// the row was already gone.
+    /// Delivery to `sink` gives up after the attempt `token`: the row goes and `event` (the
+    /// `alert.delivery_failed` event) is recorded in the same transaction, once: false, and
+    /// nothing recorded, when the row is gone or that attempt no longer holds it.
     pub async fn alert_delivery_give_up(
         &self,
         seq: i64,
         sink: &str,
+        token: &str,
         ctx: &AuditContext,
         event: &AuditEvent,
         now: OffsetDateTime,
@@ -290,8 +354,8 @@ impl Store {
         let mut tx = self.write().await?;
         let gone = tx
             .exec(
-                "DELETE FROM alert_deliveries WHERE seq = $1 AND sink = $2",
-                [Arg::from(seq), Arg::from(sink)],
+                "DELETE FROM alert_deliveries WHERE seq = $1 AND sink = $2 AND claim = $3",
+                [Arg::from(seq), Arg::from(sink), Arg::from(token)],
             )
             .await?;
         if gone == 0 {

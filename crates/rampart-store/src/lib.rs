@@ -26,7 +26,7 @@ mod providers;
 mod scim;
 mod support;
 
-pub use alerts::{PendingDelivery, Requeued};
+pub use alerts::{NotRequeued, PendingDelivery, Requeued};
 pub use apps::{
     AppDatabase, AppWrite, Expect, QueryRows, RowValues, StoredRecord, WrappedKey, ADVANCED_TIMEOUT,
 };

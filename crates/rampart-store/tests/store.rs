@@ -625,20 +625,27 @@ async fn of_nodes_racing_for_a_free_lease_exactly_one_gets_it() {
     .await;
 }
 
+/// An `alert.brute_force` event with deliveries to `sinks`, recorded at `at`.
+async fn alert_with_deliveries(store: &Store, at: OffsetDateTime, sinks: &[&str]) -> i64 {
+    let alert = rampart_core::AuditEvent {
+        action: "alert.brute_force",
+        target: Some("it:bob".into()),
+        outcome: rampart_core::Outcome::Success,
+        details: r#"{"kind":"brute_force"}"#.into(),
+    };
+    store.record_alert(&ctx(), &alert, at, sinks).await.unwrap()
+}
+
+/// The delivery of alert `seq` to `sink`, which must be waiting.
+async fn waiting(store: &Store, seq: i64, sink: &str) -> rampart_store::PendingDelivery {
+    store.alert_delivery(seq, sink).await.unwrap().unwrap()
+}
+
 #[tokio::test]
 async fn an_alert_and_its_deliveries_commit_together_and_each_attempt_is_claimed_once() {
     each_backend(|TestStore { store, .. }| async move {
         let kind = store.kind().as_str();
-        let alert = rampart_core::AuditEvent {
-            action: "alert.brute_force",
-            target: Some("it:bob".into()),
-            outcome: rampart_core::Outcome::Success,
-            details: r#"{"kind":"brute_force"}"#.into(),
-        };
-        let seq = store
-            .record_alert(&ctx(), &alert, T0, &["webhook", "email"])
-            .await
-            .unwrap();
+        let seq = alert_with_deliveries(&store, T0, &["webhook", "email"]).await;
         let events = store.events_after(seq - 1, 10).await.unwrap();
         assert_eq!(events.len(), 1, "{kind}");
         assert_eq!(
@@ -652,38 +659,79 @@ async fn an_alert_and_its_deliveries_commit_together_and_each_attempt_is_claimed
             .map(|d| (d.seq, d.sink.as_str(), d.attempts))
             .collect();
         assert_eq!(sinks, [(seq, "email", 0), (seq, "webhook", 0)], "{kind}");
-        // Nodes racing for the same attempt: one makes it.
+        assert!(due.iter().all(|d| d.claimed_until.is_none()), "{kind}");
+        // Nodes racing for the same attempt, each with its own token: one makes it.
         let webhook = due.iter().find(|d| d.sink == "webhook").unwrap().clone();
-        let claim = T0 + Duration::minutes(2);
-        let tries = (0..8).map(|_| {
+        let lease = T0 + Duration::minutes(2);
+        let tries = (0..8).map(|i| {
             let (store, webhook) = (store.clone(), webhook.clone());
             tokio::spawn(async move {
-                store
-                    .alert_delivery_claim(&webhook, T0, claim)
+                let token = format!("node-{i}/attempt");
+                let won = store
+                    .alert_delivery_claim(&webhook, &token, T0, lease)
                     .await
-                    .unwrap()
+                    .unwrap();
+                won.then_some(token)
             })
         });
-        let mut granted = 0;
+        let mut winners = Vec::new();
         for t in tries {
-            granted += usize::from(t.await.unwrap());
+            winners.extend(t.await.unwrap());
         }
-        assert_eq!(granted, 1, "{kind}");
+        assert_eq!(winners.len(), 1, "{kind}: {winners:?}");
+        let (winner, loser) = (
+            winners[0].as_str(),
+            if winners[0] == "node-0/attempt" {
+                "node-1/attempt"
+            } else {
+                "node-0/attempt"
+            },
+        );
+        let claimed = waiting(&store, seq, "webhook").await;
+        assert_eq!(
+            (claimed.attempts, claimed.claimed_until),
+            (1, Some(lease)),
+            "{kind}"
+        );
         // Claimed, it is not due until the claim runs out or its attempt is answered.
         let due = store.alert_deliveries(Some(T0), 10).await.unwrap();
         assert_eq!(due.len(), 1, "{kind}: only the e-mail is due");
-        store
-            .alert_delivery_retry(seq, "webhook", 1, T0 + Duration::seconds(1), "503")
-            .await
-            .unwrap();
+        // An attempt that lost the race records nothing.
+        assert!(
+            !store
+                .alert_delivery_retry(seq, "webhook", loser, T0, "lost")
+                .await
+                .unwrap(),
+            "{kind}"
+        );
+        assert!(
+            !store
+                .alert_delivery_done(seq, "webhook", loser)
+                .await
+                .unwrap(),
+            "{kind}"
+        );
+        assert_eq!(waiting(&store, seq, "webhook").await, claimed, "{kind}");
+        // The winner's failure plans the next attempt and releases the claim.
+        assert!(
+            store
+                .alert_delivery_retry(seq, "webhook", winner, T0 + Duration::seconds(1), "503")
+                .await
+                .unwrap(),
+            "{kind}"
+        );
         let due = store
             .alert_deliveries(Some(T0 + Duration::seconds(1)), 10)
             .await
             .unwrap();
         let webhook = due.iter().find(|d| d.sink == "webhook").unwrap().clone();
         assert_eq!(
-            (webhook.attempts, webhook.last_error.as_deref()),
-            (1, Some("503")),
+            (
+                webhook.attempts,
+                webhook.last_error.as_deref(),
+                webhook.claimed_until
+            ),
+            (1, Some("503"), None),
             "{kind}"
         );
         // A claim on what was read before the attempt is refused.
@@ -693,27 +741,54 @@ async fn an_alert_and_its_deliveries_commit_together_and_each_attempt_is_claimed
         };
         assert!(
             !store
-                .alert_delivery_claim(&stale, T0 + Duration::seconds(1), claim)
+                .alert_delivery_claim(&stale, "node-9/late", T0 + Duration::seconds(1), lease)
                 .await
                 .unwrap(),
             "{kind}"
         );
-        // Accepted: gone. Given up: gone with its event, recorded once.
-        store.alert_delivery_done(seq, "email").await.unwrap();
+        // Accepted: gone, under the token that claimed it. Given up: gone with its event,
+        // recorded once.
+        let email = waiting(&store, seq, "email").await;
+        assert!(
+            store
+                .alert_delivery_claim(&email, "node-1/mail", T0, lease)
+                .await
+                .unwrap(),
+            "{kind}"
+        );
+        assert!(
+            store
+                .alert_delivery_done(seq, "email", "node-1/mail")
+                .await
+                .unwrap(),
+            "{kind}"
+        );
+        let now = T0 + Duration::seconds(1);
+        assert!(
+            store
+                .alert_delivery_claim(&webhook, "node-2/last", now, now + Duration::minutes(2))
+                .await
+                .unwrap(),
+            "{kind}"
+        );
         let failed = rampart_core::AuditEvent {
             action: "alert.delivery_failed",
             target: Some("webhook".into()),
             outcome: rampart_core::Outcome::Failure,
             details: format!(r#"{{"alert":{seq}}}"#),
         };
-        for recorded in [true, false] {
+        for (token, recorded) in [
+            ("node-1/other", false),
+            ("node-2/last", true),
+            ("node-2/last", false),
+        ] {
             assert_eq!(
                 store
-                    .alert_delivery_give_up(seq, "webhook", &ctx(), &failed, T0)
+                    .alert_delivery_give_up(seq, "webhook", token, &ctx(), &failed, now)
                     .await
                     .unwrap(),
                 recorded,
-                "{kind}"
+                "{kind}: {token}"
             );
         }
         assert!(
@@ -730,6 +805,171 @@ async fn an_alert_and_its_deliveries_commit_together_and_each_attempt_is_claimed
             1,
             "{kind}: {actions:?}"
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_claim_fences_a_delivery_until_its_attempt_ends_or_its_lease_runs_out() {
+    each_backend(|TestStore { store, .. }| async move {
+        let kind = store.kind().as_str();
+        let seq = alert_with_deliveries(&store, T0, &["webhook"]).await;
+        let requeued = |store: Store| async move {
+            event_actions(&store)
+                .await
+                .iter()
+                .filter(|a| a.starts_with("alert.delivery_requeued"))
+                .count()
+        };
+        // Due and not held: asking again finds nothing to do.
+        assert_eq!(
+            store
+                .alert_delivery_requeue(seq, "webhook", T0, &ctx())
+                .await
+                .unwrap(),
+            Err(rampart_store::NotRequeued::AlreadyDue),
+            "{kind}"
+        );
+        // An attempt holds it for two minutes: asking again is refused and changes nothing,
+        // and no other attempt takes it.
+        let lease = T0 + Duration::minutes(2);
+        let first = waiting(&store, seq, "webhook").await;
+        assert!(
+            store
+                .alert_delivery_claim(&first, "node-a/1", T0, lease)
+                .await
+                .unwrap(),
+            "{kind}"
+        );
+        let held = waiting(&store, seq, "webhook").await;
+        for at in [T0, T0 + Duration::seconds(119)] {
+            assert_eq!(
+                store
+                    .alert_delivery_requeue(seq, "webhook", at, &ctx())
+                    .await
+                    .unwrap(),
+                Err(rampart_store::NotRequeued::InFlight),
+                "{kind}"
+            );
+            assert!(
+                !store
+                    .alert_delivery_claim(&held, "node-b/1", at, at + Duration::minutes(2))
+                    .await
+                    .unwrap(),
+                "{kind}"
+            );
+        }
+        assert_eq!(waiting(&store, seq, "webhook").await, held, "{kind}");
+        assert_eq!(requeued(store.clone()).await, 0, "{kind}");
+        // Its node died: once the lease has run out, another attempt takes it over, and
+        // the attempt that held it records nothing any more.
+        assert!(
+            store
+                .alert_delivery_claim(&held, "node-b/1", lease, lease + Duration::minutes(2))
+                .await
+                .unwrap(),
+            "{kind}"
+        );
+        assert!(
+            !store
+                .alert_delivery_done(seq, "webhook", "node-a/1")
+                .await
+                .unwrap(),
+            "{kind}"
+        );
+        let taken = waiting(&store, seq, "webhook").await;
+        assert_eq!(
+            (taken.attempts, taken.claimed_until),
+            (2, Some(lease + Duration::minutes(2))),
+            "{kind}"
+        );
+        // The attempt that took over fails: released, its next attempt later; asking again
+        // makes it due at once, recorded.
+        let later = lease + Duration::minutes(1);
+        assert!(
+            store
+                .alert_delivery_retry(seq, "webhook", "node-b/1", later, "503")
+                .await
+                .unwrap(),
+            "{kind}"
+        );
+        assert_eq!(
+            store
+                .alert_delivery_requeue(seq, "webhook", lease, &ctx())
+                .await
+                .unwrap(),
+            Ok(rampart_store::Requeued::MadeDue),
+            "{kind}"
+        );
+        assert_eq!(
+            waiting(&store, seq, "webhook").await.next_at,
+            lease,
+            "{kind}"
+        );
+        assert_eq!(requeued(store.clone()).await, 1, "{kind}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn of_nodes_racing_to_claim_a_delivery_and_to_ask_for_it_again_one_claim_wins() {
+    each_backend(|TestStore { store, .. }| async move {
+        let kind = store.kind().as_str();
+        // Many rounds of one race each: eight claims and a request to deliver again, all at
+        // once on a delivery waiting for a later attempt that is due now.
+        for round in 0..10 {
+            let seq = alert_with_deliveries(&store, T0, &["webhook"]).await;
+            let first = waiting(&store, seq, "webhook").await;
+            assert!(store
+                .alert_delivery_claim(&first, "setup", T0, T0)
+                .await
+                .unwrap());
+            let at = T0 + Duration::seconds(1);
+            assert!(store
+                .alert_delivery_retry(seq, "webhook", "setup", at, "503")
+                .await
+                .unwrap());
+            let due = waiting(&store, seq, "webhook").await;
+            let claims = (0..8).map(|i| {
+                let (store, due) = (store.clone(), due.clone());
+                tokio::spawn(async move {
+                    store
+                        .alert_delivery_claim(
+                            &due,
+                            &format!("node-{i}"),
+                            at,
+                            at + Duration::minutes(2),
+                        )
+                        .await
+                        .unwrap()
+                })
+            });
+            let ask = {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .alert_delivery_requeue(seq, "webhook", at, &ctx())
+                        .await
+                        .unwrap()
+                })
+            };
+            let mut won = 0;
+            for c in claims {
+                won += usize::from(c.await.unwrap());
+            }
+            assert_eq!(won, 1, "{kind}: round {round}");
+            // The row was due: asking again is refused, whoever went first.
+            let asked = ask.await.unwrap();
+            assert!(
+                matches!(
+                    asked,
+                    Err(rampart_store::NotRequeued::AlreadyDue
+                        | rampart_store::NotRequeued::InFlight)
+                ),
+                "{kind}: round {round}: {asked:?}"
+            );
+            assert_eq!(waiting(&store, seq, "webhook").await.attempts, 2, "{kind}");
+        }
     })
     .await;
 }

@@ -15,6 +15,7 @@
 //!   (`identity::may(…, Operation::…)`), before anything about an object is read.
 
 pub mod account;
+pub mod alerts;
 pub mod audit;
 pub mod chart;
 pub mod deployments;
@@ -161,6 +162,8 @@ pub fn routes() -> Router<AppState> {
             get(users::confirm).post(users::act),
         )
         .route("/console/posture", get(posture::show))
+        .route("/console/alerts", get(alerts::show))
+        .route("/console/alerts/retry", post(alerts::retry))
         .route("/console/providers", get(providers::list))
         .route(
             "/console/providers/{name}/enabled",
@@ -268,6 +271,8 @@ pub enum Section {
     Environments,
     /// The security posture report.
     Posture,
+    /// The alert outbox: deliveries waiting and given up.
+    Alerts,
     /// User providers and their health.
     Providers,
     /// The clients of Rampart's OpenID provider.
@@ -309,6 +314,8 @@ pub struct Shell {
     pub audit: bool,
     /// Whether the user may read authorization data (the navigation shows Permissions).
     pub permissions: bool,
+    /// Whether the user may read the alert outbox (the navigation shows Alerts).
+    pub alerts: bool,
     /// The page runs the passkey script (with the nonce; it calls this site's API).
     pub script: bool,
     /// Where the page's forms may lead besides this site: on the sign-in pages of an
@@ -328,6 +335,7 @@ impl Shell {
             users: false,
             audit: false,
             permissions: false,
+            alerts: false,
             script: false,
             form_to: None,
         }
@@ -424,6 +432,9 @@ pub async fn signed_in(
         .await
         .unwrap_or(false);
     shell.permissions = identity::may(state, &auth.user, Operation::ReadAuthorizationData)
+        .await
+        .unwrap_or(false);
+    shell.alerts = identity::may(state, &auth.user, Operation::ReadAlertDeliveries)
         .await
         .unwrap_or(false);
     Ok(Operator { auth: auth.clone() })

@@ -74,6 +74,7 @@ pub async fn deliveries(
 /// Deliver an alert to a sink again: one waiting for a later attempt becomes due now
 /// (its attempts kept), one that gave up is queued afresh (attempts from zero). The node
 /// that delivers sends it on its next round, with the same delivery key as before.
+/// Refused while an attempt holds the delivery (it would be sent twice at once).
 /// Recorded as `alert.delivery_requeued` (who, the alert, the sink). IT administrators.
 #[utoipa::path(
     post, path = "/api/v1/alerts/deliveries/retry", tag = "operations",
@@ -83,7 +84,7 @@ pub async fn deliveries(
         (status = 200, description = "Queued, due now", body = AlertRetryResponse),
         (status = 403, description = "Not an IT administrator", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No event with that sequence number in the audit log", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The sink is not configured on this node, or the delivery is already waiting and due", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The sink is not configured on this node, an attempt of the delivery is in flight (try again after it ends), or the delivery is already waiting and due; nothing was changed", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The event is not an alert, or the sink is not `webhook` or `email`", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -213,7 +213,7 @@ pub(crate) fn config(c: &mut Config, url: &str, attempts: u32) {
 }
 
 /// Longer than any wait between attempts in these tests.
-const PAST_THE_WAIT: time::Duration = time::Duration::seconds(5);
+pub(crate) const PAST_THE_WAIT: time::Duration = time::Duration::seconds(5);
 
 #[tokio::test]
 async fn an_alert_the_webhook_refuses_is_tried_again_until_it_is_accepted_once() {

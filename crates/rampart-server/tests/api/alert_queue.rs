@@ -2,14 +2,17 @@
 //! against a real webhook receiver on loopback: a delivery the receiver refuses is listed
 //! waiting with its attempts and reason, gives up, is listed failed, is delivered again by
 //! an administrator with the same delivery key once the receiver works; bad requests are
-//! refused with nothing changed; who may read and who may ask again.
+//! refused with nothing changed; a request while an attempt is in flight is refused, and a
+//! claim left by a dead node holds requests off until its lease runs out, then is taken
+//! over; who may read and who may ask again.
 
 use rampart_core::Provider;
+use rampart_service::alerts::deliver::CLAIM;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::alert_delivery::{
-    brute_force, config, counted, deliveries, is_notification_of, outbox, Hook,
+    brute_force, config, counted, deliveries, is_notification_of, outbox, Hook, PAST_THE_WAIT,
 };
 use crate::alerts::{SECRET, SECRET_VAR};
 use crate::kit::{self, problem, problem_type, Node, USER_PASSWORD};
@@ -79,13 +82,12 @@ async fn an_administrator_delivers_again_what_gave_up_and_the_queue_empties() {
                 assert!(d["last_error"].is_null(), "{name}: {d}");
                 assert!(d["raised_at"].is_string() && d["next_attempt_at"].is_string());
 
-                // Asked again while the attempt is under way: due now; asked once more, it
-                // is already due, and nothing more is recorded.
+                assert!(d["in_flight_until"].is_string(), "{name}: {d}");
+
+                // Asked again while the attempt is under way: refused, with nothing changed
+                // or recorded; the receiver has that one request only.
                 let again = json!({ "alert": seq, "sink": "webhook" });
-                let (status, body) = node.post(RETRY, &admin, again.clone()).await;
-                assert_eq!(status, StatusCode::OK, "{name}: {body}");
-                assert_eq!(body["was"], "waiting", "{name}: {body}");
-                assert_eq!(body["delivery"]["attempts"], 1, "{name}: {body}");
+                let before = outbox(&node).await;
                 let (status, kind, answer) = refused(&node, &admin, again.clone()).await;
                 assert_eq!(
                     (status, kind.as_str()),
@@ -96,17 +98,21 @@ async fn an_administrator_delivers_again_what_gave_up_and_the_queue_empties() {
                     answer["detail"]
                         .as_str()
                         .unwrap()
-                        .contains("already waiting"),
+                        .contains("an attempt is in flight; try again after it ends"),
                     "{answer}"
                 );
-                assert_eq!(requeued(&node).await.len(), 1, "{name}");
+                assert_eq!(outbox(&node).await, before, "{name}");
+                assert!(requeued(&node).await.is_empty(), "{name}");
+                assert_eq!(hook.arrived(1).await, 1, "{name}");
 
                 // The receiver answers 503: the attempt is recorded with its reason and
-                // the next is planned after a wait.
+                // the next is planned after a wait. That request was the only one.
                 hook.answering(true);
                 counted(&node, "retried", 1).await;
+                assert_eq!(hook.received(1).await.len(), 1, "{name}");
                 let items = listed(&node, LIST, &audrey).await;
                 assert_eq!(items[0]["attempts"], 1, "{name}: {items:?}");
+                assert!(items[0]["in_flight_until"].is_null(), "{name}: {items:?}");
                 assert_eq!(
                     items[0]["last_error"], "the webhook answered 503 Service Unavailable",
                     "{name}"
@@ -190,7 +196,7 @@ async fn an_administrator_delivers_again_what_gave_up_and_the_queue_empties() {
                     assert_eq!(answer["field"].as_str(), field, "{name}: {body}: {answer}");
                 }
                 assert!(outbox(&node).await.is_empty(), "{name}");
-                assert_eq!(requeued(&node).await.len(), 2, "{name}");
+                assert_eq!(requeued(&node).await.len(), 1, "{name}");
                 for query in [
                     "?state=sent",
                     "?limit=0",
@@ -235,7 +241,6 @@ async fn an_administrator_delivers_again_what_gave_up_and_the_queue_empties() {
                 assert_eq!(
                     seen,
                     [
-                        (Some("it:admin"), &seq_v, &waiting),
                         (Some("it:admin"), &seq_v, &waiting),
                         (Some("it:admin"), &seq_v, &fresh),
                     ],
@@ -317,6 +322,72 @@ async fn administrators_and_auditors_read_the_outbox_and_only_administrators_act
                 "{name}: {actions:?}"
             );
             node.shutdown().await;
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_left_by_a_dead_node_holds_requests_off_until_its_lease_then_is_taken_over() {
+    std::env::set_var(SECRET_VAR, SECRET);
+    let hook = Hook::refusing(0).await;
+    let url = hook.url.clone();
+    kit::on_both(
+        move |c| config(c, &url, 5),
+        |node| {
+            let hook = &hook;
+            async move {
+                let name = node.name();
+                let admin = node.admin().await;
+                hook.reset(1);
+                let seq = brute_force(&node, "bob").await;
+                counted(&node, "retried", 1).await;
+                // A node that died during the next attempt left its claim, written through
+                // the store as that node wrote it.
+                let row = outbox(&node).await.remove(0);
+                let store = &node.server().state.store;
+                let lease = row.next_at + CLAIM;
+                assert!(
+                    store
+                        .alert_delivery_claim(&row, "dead-node/attempt", row.next_at, lease)
+                        .await
+                        .unwrap(),
+                    "{name}"
+                );
+                // While its lease runs, asking again is refused and changes nothing.
+                let before = outbox(&node).await;
+                let again = json!({ "alert": seq, "sink": "webhook" });
+                let (status, kind, answer) = refused(&node, &admin, again).await;
+                assert_eq!(
+                    (status, kind.as_str()),
+                    (StatusCode::CONFLICT, "conflict"),
+                    "{name}: {answer}"
+                );
+                assert!(
+                    answer["detail"].as_str().unwrap().contains("in flight"),
+                    "{answer}"
+                );
+                assert_eq!(outbox(&node).await, before, "{name}");
+                assert!(requeued(&node).await.is_empty(), "{name}");
+                let items = listed(&node, LIST, &admin).await;
+                assert_eq!(items[0]["attempts"], 2, "{name}: {items:?}");
+                assert!(items[0]["in_flight_until"].is_string(), "{name}: {items:?}");
+                // The lease runs out: the delivering node takes the claim over and delivers.
+                node.clock.advance(CLAIM + PAST_THE_WAIT);
+                counted(&node, "delivered", 1).await;
+                let got = hook.received(2).await;
+                let answers: Vec<StatusCode> = got.iter().map(|(_, _, s)| *s).collect();
+                assert_eq!(
+                    answers,
+                    [StatusCode::SERVICE_UNAVAILABLE, StatusCode::NO_CONTENT],
+                    "{name}"
+                );
+                for request in &got {
+                    is_notification_of(request, seq);
+                }
+                assert!(outbox(&node).await.is_empty(), "{name}");
+                node.shutdown().await;
+            }
         },
     )
     .await;

@@ -11,6 +11,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
+mod alerts;
 mod idp;
 #[path = "../kit/mod.rs"]
 mod kit;

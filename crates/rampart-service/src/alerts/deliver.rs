@@ -4,15 +4,22 @@
 //! configured sink in the same transaction ([`Store::record_alert`]), so a notification
 //! exists exactly when its alert does, whatever happens to the node afterwards. The node
 //! that leads the cluster ([`crate::cluster`]; on SQLite, the node) reads the rows that are
-//! due every [`super::POLL`] ([`run`]), claims each before its attempt (one statement that
-//! counts the attempt and holds others off for [`CLAIM`], so two nodes never make the same
-//! attempt, and an attempt cut short by a dead node is made again after it), and sends:
+//! due every [`super::POLL`] ([`run`]), claims each before its attempt, and sends. The
+//! **claim is the fence**: one conditional UPDATE takes a row only when it is due and no
+//! live claim holds it, counts the attempt, and writes the attempt's token with a lease of
+//! [`CLAIM`] ([`Store::alert_delivery_claim`]), so two attempts, on this node or on any
+//! other sharing the database, never send one delivery at once; a claim whose node died
+//! is taken over when its lease runs out. The outcome is written under the token, which
+//! releases the claim:
 //!
 //! - accepted (a 2xx answer; the mail server took the message): the row goes;
 //! - not accepted: tried again after a wait doubling from `delivery_backoff_seconds` up to
 //!   `delivery_backoff_max_seconds` ([`rampart_alerts::Retry`]); after `delivery_attempts`
 //!   attempts the row goes with an `alert.delivery_failed` event in the same transaction
 //!   (the sink, the alert, the attempts and the last reason; never the secret).
+//!
+//! An administrator's request to deliver again ([`super::queue::retry`]) is refused while a
+//! claim holds the delivery, so it never starts an attempt beside the one under way.
 //!
 //! Every attempt counts in `rampart_alert_deliveries_total{sink,outcome}`. A sink may
 //! receive one alert more than once (an attempt whose answer was lost, a node that died
@@ -29,6 +36,7 @@
 //! from its reference, and never logged.
 //!
 //! [`Store::record_alert`]: rampart_store::Store::record_alert
+//! [`Store::alert_delivery_claim`]: rampart_store::Store::alert_delivery_claim
 
 use std::time::Duration as StdDuration;
 
@@ -64,8 +72,9 @@ const TIMEOUT: StdDuration = StdDuration::from_secs(10);
 /// How long one message to the mail server may take, the whole conversation.
 const MAIL_TIMEOUT: StdDuration = StdDuration::from_secs(60);
 
-/// How long a claimed attempt keeps other nodes off: longer than any attempt may take
-/// ([`TIMEOUT`], [`MAIL_TIMEOUT`]).
+/// The lease of a claimed attempt, how long it keeps every other attempt off: longer
+/// than any attempt may take ([`TIMEOUT`], [`MAIL_TIMEOUT`]), so only an attempt whose node
+/// died is taken over.
 pub const CLAIM: time::Duration = time::Duration::minutes(2);
 
 /// Deliveries attempted at once.
@@ -234,14 +243,15 @@ async fn round(state: &AppState) {
     };
     let mut attempts = tokio::task::JoinSet::new();
     for delivery in due {
+        let token = format!("{}/{}", state.config.node_id, uuid::Uuid::new_v4().simple());
         match state
             .store
-            .alert_delivery_claim(&delivery, now, now + CLAIM)
+            .alert_delivery_claim(&delivery, &token, now, now + CLAIM)
             .await
         {
             Ok(true) => {
                 let state = state.clone();
-                attempts.spawn(async move { attempt(&state, delivery).await });
+                attempts.spawn(async move { attempt(&state, delivery, &token).await });
             }
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "an alert delivery could not be claimed"),
@@ -250,8 +260,9 @@ async fn round(state: &AppState) {
     while attempts.join_next().await.is_some() {}
 }
 
-/// Makes the claimed attempt of `delivery` and records what came of it.
-async fn attempt(state: &AppState, delivery: PendingDelivery) {
+/// Makes the attempt of `delivery` claimed under `token` and records what came of it,
+/// under that token (which releases the claim).
+async fn attempt(state: &AppState, delivery: PendingDelivery, token: &str) {
     let made = delivery.attempts.saturating_add(1);
     let seq = delivery.seq;
     let sink: &'static str = match delivery.sink.as_str() {
@@ -266,9 +277,25 @@ async fn attempt(state: &AppState, delivery: PendingDelivery) {
     };
     let refused = match sent {
         Ok(()) => {
-            if let Err(e) = state.store.alert_delivery_done(seq, &delivery.sink).await {
+            match state
+                .store
+                .alert_delivery_done(seq, &delivery.sink, token)
+                .await
+            {
+                Ok(true) => {}
+                // The lease ran out and another attempt took the delivery over: it sends
+                // again, and the key lets the sink drop the repeat.
+                Ok(false) => {
+                    tracing::warn!(
+                        sink,
+                        alert = seq,
+                        "a delivered alert's claim was taken over"
+                    )
+                }
                 // Delivered again after the claim runs out; the key lets the sink drop it.
-                tracing::warn!(error = %e, sink, "a delivered alert is still in the outbox");
+                Err(e) => {
+                    tracing::warn!(error = %e, sink, "a delivered alert is still in the outbox")
+                }
             }
             state.metrics.alert_delivery(sink, "delivered");
             return;
@@ -284,12 +311,18 @@ async fn attempt(state: &AppState, delivery: PendingDelivery) {
     match next {
         Next::RetryIn(wait) => {
             tracing::warn!(error = %refused.reason, sink, alert = seq, attempt = made, "an alert was not delivered; it will be tried again");
-            if let Err(e) = state
+            match state
                 .store
-                .alert_delivery_retry(seq, &delivery.sink, made, now + wait, &refused.reason)
+                .alert_delivery_retry(seq, &delivery.sink, token, now + wait, &refused.reason)
                 .await
             {
-                tracing::warn!(error = %e, sink, "an alert's next attempt could not be planned");
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(sink, alert = seq, "a failed attempt's claim was taken over")
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, sink, "an alert's next attempt could not be planned")
+                }
             }
             state.metrics.alert_delivery(sink, "retried");
         }
@@ -316,10 +349,14 @@ async fn attempt(state: &AppState, delivery: PendingDelivery) {
             };
             match state
                 .store
-                .alert_delivery_give_up(seq, &delivery.sink, &ctx, &event, now)
+                .alert_delivery_give_up(seq, &delivery.sink, token, &ctx, &event, now)
                 .await
             {
-                Ok(_) => state.metrics.alert_delivery(sink, "failed"),
+                Ok(true) => state.metrics.alert_delivery(sink, "failed"),
+                // Taken over after its lease: the attempt holding it now decides.
+                Ok(false) => {
+                    tracing::warn!(sink, alert = seq, "a failed attempt's claim was taken over")
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, sink, "giving up an alert's delivery could not be recorded")
                 }

@@ -18,7 +18,7 @@ use rampart_api::{
     AlertRetryResponse,
 };
 use rampart_core::Error;
-use rampart_store::{EventQuery, PendingDelivery, Requeued, StoredEvent, Stream};
+use rampart_store::{EventQuery, NotRequeued, PendingDelivery, Requeued, StoredEvent, Stream};
 use time::OffsetDateTime;
 
 use super::deliver::{sinks, EMAIL, WEBHOOK};
@@ -99,8 +99,10 @@ async fn pending(
 
 /// The view of a waiting delivery of `alert`.
 fn pending_view(state: &AppState, alert: &StoredEvent, d: &PendingDelivery) -> AlertDeliveryView {
+    let now = state.clock.now();
     AlertDeliveryView {
         next_attempt_at: Some(d.next_at),
+        in_flight_until: d.claimed_until.filter(|until| *until > now),
         last_error: d.last_error.as_deref().map(|r| reason(state, r)),
         ..view(alert, &d.sink, "pending", d.attempts)
     }
@@ -135,6 +137,7 @@ fn view(alert: &StoredEvent, sink: &str, state: &str, attempts: u32) -> AlertDel
         state: state.to_owned(),
         attempts,
         next_attempt_at: None,
+        in_flight_until: None,
         last_error: None,
         failed_at: None,
         failure_event: None,
@@ -304,8 +307,10 @@ async fn requests_after(state: &AppState, after: i64) -> Result<Vec<Request>, Er
 /// Delivers alert `req.alert` to `req.sink` again: a delivery waiting for a later attempt
 /// becomes due now, one that gave up is queued afresh (attempts from zero), audited as
 /// `alert.delivery_requeued` with the caller. Refused when the event is not there or not
-/// an alert, when the sink is not configured on this node, and when the delivery is already
-/// waiting and due (it goes within a second anyway).
+/// an alert, when the sink is not configured on this node, when an attempt is in flight
+/// (its claim holds the delivery: asking again would send it twice at once), and when the
+/// delivery is already waiting and due (it goes within a second anyway); a refusal changes
+/// nothing.
 pub async fn retry(
     state: &AppState,
     caller: &Caller,
@@ -343,15 +348,24 @@ pub async fn retry(
     }
     let before = state.store.alert_delivery(seq, name).await?;
     let now = state.clock.now();
-    let Some(done) = state
+    let done = match state
         .store
         .alert_delivery_requeue(seq, name, now, &caller.audit)
         .await?
-    else {
-        return Err(Error::Conflict(format!(
-            "alert {seq} is already waiting for the {name} sink and due: it is tried on the \
-             next round, within a second (GET /api/v1/alerts/deliveries shows it)"
-        )));
+    {
+        Ok(done) => done,
+        Err(NotRequeued::AlreadyDue) => {
+            return Err(Error::Conflict(format!(
+                "alert {seq} is already waiting for the {name} sink and due: it is tried on \
+                 the next round, within a second (GET /api/v1/alerts/deliveries shows it)"
+            )))
+        }
+        Err(NotRequeued::InFlight) => {
+            return Err(Error::Conflict(format!(
+                "alert {seq} to the {name} sink: an attempt is in flight; try again after it \
+                 ends (nothing was changed)"
+            )))
+        }
     };
     let (attempts, last_error) = match (done, before) {
         (Requeued::MadeDue, Some(b)) => (b.attempts, b.last_error),

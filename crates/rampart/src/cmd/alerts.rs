@@ -107,7 +107,12 @@ fn line(d: &AlertDeliveryView) -> String {
         d.sink,
         d.attempts
     );
-    if let Some(next) = d.next_attempt_at {
+    if let Some(until) = d.in_flight_until {
+        out.push_str(&format!(
+            ", an attempt in flight (lease until {})",
+            stamp(until)
+        ));
+    } else if let Some(next) = d.next_attempt_at {
         out.push_str(&format!(", next {}", stamp(next)));
     }
     if let Some(at) = d.failed_at {
