@@ -343,24 +343,31 @@ async function main() {
     await carol.context.close();
   });
 
-  await scenario('an end user is refused the console altogether', async () => {
+  await scenario("an end user gets the support desk and their account, and nothing else", async () => {
     const { context, page } = await newPage();
-    // The console's sign-in is for IT users: an end user's password does not open it.
+    // The console's sign-in for IT users does not take an end user's password.
     await page.goto(`${BASE}/console/login`);
     await page.fill('#username', 'erin');
     await page.fill('#password', USER_PASSWORD);
     await page.click('button:has-text("Sign in")');
     assert.strictEqual(new URL(page.url()).pathname, '/console/login');
     assert.match(await page.textContent('.error'), /invalid username or password/i);
-    // With an end user's session (signed in through the API), every page refuses.
+    // With an end user's session, the overview is the support desk, the account page
+    // opens, and every other page refuses.
     const login = await context.request.post(`${BASE}/api/v1/auth/login`, {
       data: { provider: 'end', username: 'erin', password: USER_PASSWORD },
     });
     assert.strictEqual(login.status(), 200);
-    for (const at of ['/console/', '/console/account', '/console/users']) {
+    const home = await page.goto(`${BASE}/console/`);
+    assert.strictEqual(home.status(), 200);
+    assert.strictEqual(new URL(page.url()).pathname, '/console/support');
+    const nav = await page.$$eval('nav[aria-label=Console] a', (as) => as.map((x) => x.textContent.trim()));
+    assert.deepStrictEqual(nav, ['Support', 'My account']);
+    assert.strictEqual((await page.goto(`${BASE}/console/account`)).status(), 200);
+    for (const at of ['/console/users', '/console/audit', '/console/deployments']) {
       const response = await page.goto(`${BASE}${at}`);
       assert.strictEqual(response.status(), 403, at);
-      assert.match(await page.textContent('.error'), /The console is for IT users/, at);
+      assert.match(await page.textContent('.error'), /This part of the console is for IT users/, at);
       assert.strictEqual(await page.locator('nav').count(), 0, at);
     }
     await accessible(page, 'end user refused');
