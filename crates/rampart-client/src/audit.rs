@@ -106,6 +106,27 @@ impl<'c> Audit<'c> {
             .await
     }
 
+    /// `GET /api/v1/audit/events/{seq}/proof`: the event's inclusion-proof bundle
+    /// (`rampart-audit-proof/1`) against the newest signed checkpoint, as its text.
+    pub async fn proof_bundle(&self, seq: i64) -> Result<String, ClientError> {
+        let seq = seq.to_string();
+        let response = self
+            .client
+            .call(
+                reqwest::Method::GET,
+                &["audit", "events", seq.as_str(), "proof"],
+            )
+            .send()
+            .await?;
+        response
+            .text()
+            .await
+            .map_err(|source| ClientError::Transport {
+                server: self.client.server.clone(),
+                source,
+            })
+    }
+
     /// `GET /api/v1/audit/proof/consistency`: that a newer tree extends an older one
     /// (RFC 9162 §2.1.4).
     pub async fn consistency(

@@ -250,6 +250,7 @@ fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(audit_api::checkpoint, audit_api::sign_checkpoint))
         .routes(routes!(audit_api::rotate_audit_key))
         .routes(routes!(audit_api::inclusion))
+        .routes(routes!(audit_api::proof_bundle))
         .routes(routes!(audit_api::consistency))
         .routes(routes!(apps::list, apps::create))
         .routes(routes!(apps::get, apps::update, apps::delete))

@@ -24,6 +24,8 @@ mod apps_sensitive;
 mod audit;
 #[path = "api/audit_keys.rs"]
 mod audit_keys;
+#[path = "api/audit_proof.rs"]
+mod audit_proof;
 #[path = "api/authz.rs"]
 mod authz;
 #[path = "api/findings.rs"]

@@ -3,7 +3,7 @@
 //! report to the `integration` stream (appended, never changing what is there).
 
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use rampart_audit::hash::to_hex;
@@ -18,6 +18,7 @@ use rampart_api::{
 };
 use rampart_service::state::AppState;
 
+use rampart_service::audit::proof::{self, Proved};
 use rampart_service::audit::search::{self, event_query};
 
 /// Search the audit log (a page, newest first) or export every match (CSV or JSON lines,
@@ -246,4 +247,47 @@ pub async fn consistency(
         to_root: to_hex(&to_root),
         proof: proof.iter().map(to_hex).collect(),
     }))
+}
+
+/// One event's inclusion-proof bundle (`rampart-audit-proof/1`) against the newest signed
+/// checkpoint, to keep with the event and verify offline (`rampart audit verify-proof`):
+/// the event's text, its leaf hash, the audit path, the signed checkpoint and the rotation
+/// checkpoints before it.
+#[utoipa::path(
+    get, path = "/api/v1/audit/events/{seq}/proof", tag = "audit",
+    params(("seq" = String, Path, description = "The event's sequence number")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The bundle (`rampart-audit-proof/1`), as `rampart audit verify-proof` reads it", body = Object, content_type = "application/json"),
+        (status = 403, description = "Not an administrator or auditor", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No event with that sequence number", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No signed checkpoint covers the event yet: sign one (`POST /api/v1/audit/checkpoint`) or wait for the next scheduled one", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn proof_bundle(
+    State(state): State<AppState>,
+    _reader: AuditReader,
+    Path(seq): Path<String>,
+) -> Result<Response, ApiError> {
+    let seq = seq
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0 && *n < i64::MAX)
+        .ok_or(Error::NotFound { what: "event" })?;
+    match proof::event_proof(&state, seq).await? {
+        Proved::Bundle { bundle, .. } => {
+            let mut response = bundle.to_text().into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            Ok(response)
+        }
+        Proved::NotCovered { .. } => Err(Error::Conflict(
+            "no signed checkpoint covers this event yet: sign one (POST \
+             /api/v1/audit/checkpoint) or wait for the next scheduled one"
+                .into(),
+        )
+        .into()),
+    }
 }
