@@ -372,7 +372,7 @@ pub async fn update(
             format!("a client's kind is fixed at registration (this one is {kind}); register a new client instead"),
         ));
     }
-    let (after, _) = settings(&Draft {
+    let (mut after, _) = settings(&Draft {
         kind,
         name: change.name.as_deref().unwrap_or(&before.name),
         first_party: change.first_party.unwrap_or(before.first_party),
@@ -390,6 +390,12 @@ pub async fn update(
         ),
         users: Some(change.users.as_deref().unwrap_or(&before.users)),
     })?;
+    // The rules give scopes sorted; the same set in the stored order is no change.
+    let mut stored = before.scopes.clone();
+    stored.sort();
+    if stored == after.scopes {
+        after.scopes = before.scopes.clone();
+    }
     let changed = changed_fields(&current(&before), &after);
     if changed.is_empty() {
         return Ok(info(&before));
