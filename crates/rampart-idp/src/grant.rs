@@ -446,7 +446,11 @@ mod tests {
                 "{granted} within {allowed}"
             );
         };
-        check("openid profile", "openid profile email", Some("openid profile"));
+        check(
+            "openid profile",
+            "openid profile email",
+            Some("openid profile"),
+        );
         check("email openid profile", "openid email", Some("email openid"));
         check("offline_access openid", "openid", Some("openid"));
         check("openid profile", "profile email", None);

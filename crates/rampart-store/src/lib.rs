@@ -44,8 +44,8 @@ pub use identity::passkeys::{Ceremony, StoredPasskey};
 pub use identity::sessions::{NewSession, OpenSession};
 pub use identity::users::{LoginFailure, NewUser, UserPatch, UserQuery};
 pub use idp::{
-    IdpClient, IdpClientSettings, IssuedCode, Narrow, Narrowed, NewFamily, NewIdpClient, RefreshRow,
-    StoredKey, TakenCode,
+    IdpClient, IdpClientSettings, IssuedCode, Narrow, Narrowed, NewFamily, NewIdpClient,
+    RefreshRow, StoredKey, TakenCode,
 };
 pub use lifecycle::plans::{
     NewPlan, PlanApplication, PlanSettings, Setting, SettingKind, StoredPlan,

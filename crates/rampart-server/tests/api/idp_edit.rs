@@ -12,8 +12,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::idp::{
-    authorize, code_request, events, location, param, post_form, register, session, userinfo,
-    RP, VERIFIER,
+    authorize, code_request, events, location, param, post_form, register, session, userinfo, RP,
+    VERIFIER,
 };
 use crate::kit::{self, no_tweak, on_both, Node, USER_PASSWORD};
 
@@ -27,9 +27,7 @@ fn field(problem: &Value) -> &Value {
 
 /// The client `id` as an administrator reads it.
 async fn read(node: &Node, admin: &str, id: &str) -> Value {
-    let (status, client) = node
-        .get(&format!("/api/v1/idp/clients/{id}"), admin)
-        .await;
+    let (status, client) = node.get(&format!("/api/v1/idp/clients/{id}"), admin).await;
     assert_eq!(status, StatusCode::OK, "{}: {client}", node.name());
     client
 }
@@ -144,14 +142,21 @@ async fn administrators_change_only_what_they_send_and_every_refusal_changes_not
                 json!({ "redirect_uris": [RP] }),
             )
             .await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {problem}");
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{name}: {problem}"
+        );
         assert_eq!(field(&problem), "redirect_uris");
         let (status, problem) = node
             .patch(&path, &admin, json!({ "client_secret": "rcs_chosen" }))
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}");
         assert!(
-            problem["detail"].as_str().unwrap().contains("client_secret"),
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("client_secret"),
             "{name}: {problem}"
         );
         assert_eq!(read(&node, &admin, &id).await, before, "{name}");
@@ -180,7 +185,10 @@ async fn administrators_change_only_what_they_send_and_every_refusal_changes_not
             .patch("/api/v1/idp/clients/nobody", &admin, json!({ "name": "X" }))
             .await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{name}: {problem}");
-        assert!(problem["type"].as_str().unwrap().starts_with("urn:rampart:problem:"));
+        assert!(problem["type"]
+            .as_str()
+            .unwrap()
+            .starts_with("urn:rampart:problem:"));
         let (status, _) = node
             .patch(&path, &admin, json!({ "name": "Team wiki" }))
             .await;
@@ -247,7 +255,10 @@ async fn only_administrators_edit_clients_and_the_others_learn_nothing_of_them()
                 (id.as_str(), json!({ "name": format!("Renamed by {who}") })),
                 ("nobody", json!({ "name": "X" })),
                 // Even a body that breaks a rule is refused before it is read.
-                (id.as_str(), json!({ "redirect_uris": ["http://evil.example/"] })),
+                (
+                    id.as_str(),
+                    json!({ "redirect_uris": ["http://evil.example/"] }),
+                ),
             ] {
                 let response = node
                     .request(
@@ -423,12 +434,19 @@ async fn what_a_client_was_issued_follows_its_new_registration_at_once() {
             (StatusCode::BAD_REQUEST, Some("invalid_grant")),
             "{name}: {body}"
         );
-        let (_, introspected) = post_form(&node, "introspect", Some(auth), &[("token", &live)]).await;
+        let (_, introspected) =
+            post_form(&node, "introspect", Some(auth), &[("token", &live)]).await;
         assert_eq!(introspected, json!({ "active": false }), "{name}");
 
         let (_, details) = events(&node, "idp.client.update", "success").await;
-        assert!(details.contains("\"codes_withdrawn\":1"), "{name}: {details}");
-        assert!(details.contains("\"families_revoked\":1"), "{name}: {details}");
+        assert!(
+            details.contains("\"codes_withdrawn\":1"),
+            "{name}: {details}"
+        );
+        assert!(
+            details.contains("\"families_revoked\":1"),
+            "{name}: {details}"
+        );
         assert!(!details.contains(&secret), "{name}");
     })
     .await;
@@ -437,7 +455,12 @@ async fn what_a_client_was_issued_follows_its_new_registration_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_node_on_the_same_database_sees_an_edit_at_once() {
     let a = kit::start(rampart_store::BackendKind::Postgres, no_tweak).await;
-    let b = kit::start_on(rampart_store::BackendKind::Postgres, a.database_url(), no_tweak).await;
+    let b = kit::start_on(
+        rampart_store::BackendKind::Postgres,
+        a.database_url(),
+        no_tweak,
+    )
+    .await;
     let admin = a.admin().await;
     a.create_user(Provider::End, "alice", USER_PASSWORD, false)
         .await;

@@ -7,7 +7,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::kit::{on_both, no_tweak, Node, ADMIN_PASSWORD, USER_PASSWORD};
+use crate::kit::{no_tweak, on_both, Node, ADMIN_PASSWORD, USER_PASSWORD};
 use rampart_core::Provider;
 
 const RP: &str = "https://rp.example/callback";
@@ -168,7 +168,10 @@ async fn edit_form(node: Node) {
         at_field.contains("http://rp.example/plain") && at_field.contains("must be https://"),
         "{name}: {at_field}"
     );
-    assert!(page.contains("value=\"Team wiki\""), "{name}: the form as sent");
+    assert!(
+        page.contains("value=\"Team wiki\""),
+        "{name}: the form as sent"
+    );
     assert!(page.contains("aria-invalid=\"true\""), "{name}");
     assert_eq!(client(&node, &admin).await, registered, "{name}");
     assert_eq!(edits(&node).await, 0, "{name}");
@@ -214,7 +217,11 @@ async fn edit_form(node: Node) {
     assert_eq!(status, StatusCode::FORBIDDEN, "{name}");
     assert!(!page.contains("Team wiki"), "{name}: nothing of the client");
     let (status, page) = auditor.get("/console/idp-clients/nobody/edit").await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{name}: unknown clients alike: {page}");
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "{name}: unknown clients alike: {page}"
+    );
     let (_, home) = auditor.get("/console/").await;
     let token = csrf_of(&home);
     let (status, _, _) = auditor

@@ -200,7 +200,8 @@ fn settings(d: &Draft<'_>) -> Result<(IdpClientSettings, Vec<String>), Error> {
             "a client that signs users in needs at least one redirect URI",
         ));
     }
-    if d.kind == "service" && !(d.redirect_uris.is_empty() && d.post_logout_redirect_uris.is_empty())
+    if d.kind == "service"
+        && !(d.redirect_uris.is_empty() && d.post_logout_redirect_uris.is_empty())
     {
         return Err(Error::invalid(
             "redirect_uris",
@@ -339,7 +340,10 @@ fn changed_fields(a: &IdpClientSettings, b: &IdpClientSettings) -> Vec<&'static 
         "post_logout_redirect_uris",
     );
     note(a.scopes != b.scopes, "scopes");
-    note(a.id_token_alg != b.id_token_alg, "id_token_signed_response_alg");
+    note(
+        a.id_token_alg != b.id_token_alg,
+        "id_token_signed_response_alg",
+    );
     note(a.users != b.users, "users");
     out
 }
@@ -359,7 +363,11 @@ pub async fn update(
         .idp_client(client_id)
         .await?
         .ok_or(Error::NotFound { what: "client" })?;
-    if change.client_id.as_deref().is_some_and(|id| id != before.client_id) {
+    if change
+        .client_id
+        .as_deref()
+        .is_some_and(|id| id != before.client_id)
+    {
         return Err(Error::invalid(
             "client_id",
             "a client id never changes; register a new client instead",
@@ -376,7 +384,10 @@ pub async fn update(
         kind,
         name: change.name.as_deref().unwrap_or(&before.name),
         first_party: change.first_party.unwrap_or(before.first_party),
-        redirect_uris: change.redirect_uris.as_deref().unwrap_or(&before.redirect_uris),
+        redirect_uris: change
+            .redirect_uris
+            .as_deref()
+            .unwrap_or(&before.redirect_uris),
         post_logout_redirect_uris: change
             .post_logout_redirect_uris
             .as_deref()

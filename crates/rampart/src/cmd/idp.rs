@@ -125,7 +125,10 @@ pub struct UpdateClient {
     #[arg(long = "redirect-uri")]
     pub redirect_uris: Vec<String>,
     /// A post-logout redirect URI; repeat for several. Replaces every registered one.
-    #[arg(long = "post-logout-redirect-uri", conflicts_with = "no_post_logout_redirect_uris")]
+    #[arg(
+        long = "post-logout-redirect-uri",
+        conflicts_with = "no_post_logout_redirect_uris"
+    )]
     pub post_logout_redirect_uris: Vec<String>,
     /// Remove every post-logout redirect URI.
     #[arg(long)]

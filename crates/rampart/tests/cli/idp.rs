@@ -126,7 +126,10 @@ fn clients_and_keys_are_administered_from_the_cli() {
         "--scope",
         "profile",
     ]);
-    assert!(ok && out.contains("updated client wiki (Team wiki)"), "{out}{err}");
+    assert!(
+        ok && out.contains("updated client wiki (Team wiki)"),
+        "{out}{err}"
+    );
     assert!(!out.contains(&secret) && !out.contains("rcs_"), "{out}");
     let shown: serde_json::Value = {
         let (ok, out, _) = cli(&["idp-client", "show", "wiki"]);
