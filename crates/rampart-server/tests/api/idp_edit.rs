@@ -194,6 +194,49 @@ async fn administrators_change_only_what_they_send_and_every_refusal_changes_not
             .await;
         assert_eq!(status, StatusCode::OK);
 
+        // Two edits read from the same state: the second (stale) one changes nothing.
+        let store = &node.server().state.store;
+        let stale = store.idp_client(&id).await.unwrap().unwrap();
+        let (status, _) = node
+            .patch(&path, &admin, json!({ "name": "First edit" }))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let settings = rampart_store::IdpClientSettings {
+            name: "Second edit".into(),
+            first_party: stale.first_party,
+            redirect_uris: stale.redirect_uris.clone(),
+            post_logout_redirect_uris: stale.post_logout_redirect_uris.clone(),
+            scopes: stale.scopes.clone(),
+            id_token_alg: stale.id_token_alg.clone(),
+            users: stale.users.clone(),
+        };
+        let keep_all = |s: &[String]| Some(s.to_vec());
+        use rampart_core::Clock as _;
+        let lost = store
+            .idp_update_client(
+                &stale,
+                &settings,
+                &["name"],
+                &keep_all,
+                node.clock.now(),
+                &rampart_core::AuditContext::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            lost, None,
+            "{name}: the stale edit finds the client changed"
+        );
+        assert_eq!(
+            read(&node, &admin, &id).await["name"],
+            "First edit",
+            "{name}"
+        );
+        let (status, _) = node
+            .patch(&path, &admin, json!({ "name": "Team wiki" }))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+
         // One event per change, naming the fields changed, never a secret.
         let all = node.events().await;
         let updates: Vec<Value> = all
@@ -201,7 +244,7 @@ async fn administrators_change_only_what_they_send_and_every_refusal_changes_not
             .filter(|e| e.action == "idp.client.update" && e.outcome == "success")
             .map(|e| serde_json::from_str(&e.details).unwrap())
             .collect();
-        assert_eq!(updates.len(), 2, "{name}: {updates:?}");
+        assert_eq!(updates.len(), 4, "{name}: {updates:?}");
         assert_eq!(updates[0]["changed"], json!(["name"]), "{name}");
         assert_eq!(updates[0]["name"], "Team wiki");
         assert_eq!(
@@ -378,6 +421,7 @@ async fn what_a_client_was_issued_follows_its_new_registration_at_once() {
         let access = tokens["access_token"].as_str().unwrap().to_owned();
         assert!(userinfo(&node, &access).await.1["preferred_username"].is_string());
         let pending = code_for(&node, &cookie, &id, RP2, "openid profile").await;
+        let narrowing = code_for(&node, &cookie, &id, RP, "openid profile").await;
 
         // The second URI goes, and `profile` with it.
         let (status, body) = node
@@ -400,6 +444,10 @@ async fn what_a_client_was_issued_follows_its_new_registration_at_once() {
             (StatusCode::BAD_REQUEST, Some("invalid_grant")),
             "{name}: {body}"
         );
+        // A code for a URI still registered is redeemed for the scopes still allowed.
+        let (status, body) = exchange(&node, auth, &narrowing, RP).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        assert_eq!(body["scope"], "openid", "{name}");
         // An access token issued before releases only what the client may still ask for.
         let (status, claims) = userinfo(&node, &access).await;
         assert_eq!(status, StatusCode::OK, "{name}: {claims}");
@@ -444,10 +492,76 @@ async fn what_a_client_was_issued_follows_its_new_registration_at_once() {
             "{name}: {details}"
         );
         assert!(
-            details.contains("\"families_revoked\":1"),
+            details.contains("\"scopes_narrowed\":2"),
+            "{name}: {details}"
+        );
+        assert!(
+            details.contains("\"families_revoked\":2"),
             "{name}: {details}"
         );
         assert!(!details.contains(&secret), "{name}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changing_who_signs_in_to_a_client_revokes_every_grant_it_holds() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let admin = node.admin().await;
+        node.create_user(Provider::End, "alice", USER_PASSWORD, false)
+            .await;
+        let (id, secret) = register(
+            &node,
+            &admin,
+            json!({ "client_id": "wiki", "name": "Wiki", "first_party": true,
+                    "redirect_uris": [RP] }),
+        )
+        .await;
+        let secret = secret.unwrap();
+        let auth = (id.as_str(), secret.as_str());
+        let cookie = session(&node, "alice").await;
+        let code = code_for(&node, &cookie, &id, RP, "openid offline_access").await;
+        let (status, tokens) = exchange(&node, auth, &code, RP).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {tokens}");
+        let pending = code_for(&node, &cookie, &id, RP, "openid").await;
+        let (status, body) = node
+            .patch(
+                &format!("/api/v1/idp/clients/{id}"),
+                &admin,
+                json!({ "users": "it" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        // Even an offline grant ends: it was given by a user the client no longer serves.
+        let (status, body) = refresh(&node, auth, tokens["refresh_token"].as_str().unwrap()).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+            "{name}: {body}"
+        );
+        let (status, _) = userinfo(&node, tokens["access_token"].as_str().unwrap()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}");
+        let (_, body) = exchange(&node, auth, &pending, RP).await;
+        assert_eq!(body["error"], "invalid_grant", "{name}: {body}");
+        // The end user's session now obtains no code for it.
+        let challenge = challenge_of(VERIFIER);
+        let r = authorize(&node, Some(&cookie), &code_request(&id, RP, &challenge)).await;
+        let to = r
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        assert!(!to.starts_with(RP), "{name}: {to}");
+        let (_, details) = events(&node, "idp.client.update", "success").await;
+        assert!(
+            details.contains("\"families_revoked\":1"),
+            "{name}: {details}"
+        );
+        assert!(
+            details.contains("\"codes_withdrawn\":1"),
+            "{name}: {details}"
+        );
     })
     .await;
 }
