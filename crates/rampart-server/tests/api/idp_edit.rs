@@ -400,8 +400,10 @@ async fn what_a_client_was_issued_follows_its_new_registration_at_once() {
     on_both(no_tweak, |node| async move {
         let name = node.name();
         let admin = node.admin().await;
-        node.create_user(Provider::End, "alice", USER_PASSWORD, false)
+        let alice = node
+            .create_user(Provider::End, "alice", USER_PASSWORD, false)
             .await;
+        let alice = rampart_core::UserId::parse(&alice, "id").unwrap();
         let (id, secret) = register(
             &node,
             &admin,
@@ -420,6 +422,20 @@ async fn what_a_client_was_issued_follows_its_new_registration_at_once() {
         assert_eq!(tokens["scope"], "offline_access openid profile");
         let access = tokens["access_token"].as_str().unwrap().to_owned();
         assert!(userinfo(&node, &access).await.1["preferred_username"].is_string());
+        // A consent as a third-party client's page would remember it.
+        let store = &node.server().state.store;
+        let scopes = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        use rampart_core::Clock as _;
+        store
+            .idp_grant_consent(
+                alice,
+                &id,
+                &scopes(&["offline_access", "openid", "profile"]),
+                node.clock.now(),
+                &rampart_core::AuditContext::default(),
+            )
+            .await
+            .unwrap();
         let pending = code_for(&node, &cookie, &id, RP2, "openid profile").await;
         let narrowing = code_for(&node, &cookie, &id, RP, "openid profile").await;
 
@@ -432,6 +448,11 @@ async fn what_a_client_was_issued_follows_its_new_registration_at_once() {
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        assert_eq!(
+            store.idp_consent(alice, &id).await.unwrap(),
+            Some(scopes(&["offline_access", "openid"])),
+            "{name}: the consent keeps what is still allowed"
+        );
         // At once, on this node: the removed URI is refused as a page, redirecting nowhere.
         let challenge = challenge_of(VERIFIER);
         let r = authorize(&node, Some(&cookie), &code_request(&id, RP2, &challenge)).await;
@@ -482,6 +503,11 @@ async fn what_a_client_was_issued_follows_its_new_registration_at_once() {
             (StatusCode::BAD_REQUEST, Some("invalid_grant")),
             "{name}: {body}"
         );
+        assert_eq!(
+            store.idp_consent(alice, &id).await.unwrap(),
+            None,
+            "{name}: a consent without openid is withdrawn"
+        );
         let (_, introspected) =
             post_form(&node, "introspect", Some(auth), &[("token", &live)]).await;
         assert_eq!(introspected, json!({ "active": false }), "{name}");
@@ -492,11 +518,15 @@ async fn what_a_client_was_issued_follows_its_new_registration_at_once() {
             "{name}: {details}"
         );
         assert!(
-            details.contains("\"scopes_narrowed\":2"),
+            details.contains("\"scopes_narrowed\":3"),
             "{name}: {details}"
         );
         assert!(
             details.contains("\"families_revoked\":2"),
+            "{name}: {details}"
+        );
+        assert!(
+            details.contains("\"consents_withdrawn\":1"),
             "{name}: {details}"
         );
         assert!(!details.contains(&secret), "{name}");
