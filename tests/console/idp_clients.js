@@ -1,7 +1,8 @@
 // The console's OpenID clients page in headless Chromium: an administrator registers a
 // client (a bad redirect URI first: the message on the page, nothing registered), sees its
-// secret once, rotates it (a new one, once), removes another client after confirming; an
-// auditor reads the list without the controls; an IT user without user rights sees no link
+// secret once, rotates it (a new one, once), edits another client (a bad redirect URI
+// first: explained at its field, nothing changed) and removes it after confirming; an
+// auditor reads the list without the controls and is refused the edit form; an IT user without user rights sees no link
 // and is refused the page and its forms. Started by
 // `cargo test -p rampart-server --test console idp_clients`, which checks afterwards,
 // through the OAuth endpoints, that the secrets the browser saw are the ones that work.
@@ -134,8 +135,31 @@ async function main() {
     await a.goto(`${BASE}/console/idp-clients`);
     // A public client has no secret to rotate.
     assert.strictEqual(await a.locator('a[aria-label="Rotate secret of old-wiki"]').count(), 0);
+    // Editing: a bad redirect URI is explained at its field and changes nothing; then a
+    // good change.
+    await Promise.all([a.waitForNavigation(), a.click('a[aria-label="Edit old-wiki"]')]);
+    assert.match(await a.textContent('h1'), /Edit old-wiki/);
+    assert.strictEqual(await a.inputValue('#name'), 'Old wiki');
+    assert.strictEqual(await a.inputValue('#redirect_uris'), 'https://wiki.example/cb');
+    await accessible(a, 'edit form');
+    await a.fill('#name', 'Older wiki');
+    await a.fill('#redirect_uris', 'http://wiki.example/cb');
+    const [refused] = await Promise.all([a.waitForNavigation(), a.click('button:has-text("Save changes")')]);
+    assert.strictEqual(refused.status(), 422);
+    assert.strictEqual(await a.getAttribute('#redirect_uris', 'aria-invalid'), 'true');
+    assert.match(await a.textContent('#redirect_uris-problem'), /must be https:\/\//);
+    assert.strictEqual(await a.inputValue('#name'), 'Older wiki');
+    await accessible(a, 'edit refused');
+    await a.goto(`${BASE}/console/idp-clients`);
+    assert.match(await a.locator('#client-old-wiki').textContent(), /Old wiki/);
+    await Promise.all([a.waitForNavigation(), a.click('a[aria-label="Edit old-wiki"]')]);
+    await a.fill('#name', 'Older wiki');
+    await Promise.all([a.waitForNavigation(), a.click('button:has-text("Save changes")')]);
+    assert.strictEqual(new URL(a.url()).pathname, '/console/idp-clients');
+    assert.match(await a.textContent('.notice'), /changed/);
+    assert.match(await a.locator('#client-old-wiki').textContent(), /Older wiki/);
     await Promise.all([a.waitForNavigation(), a.click('a[aria-label="Remove old-wiki"]')]);
-    assert.match(await a.textContent('h1'), /Remove Old wiki/);
+    assert.match(await a.textContent('h1'), /Remove Older wiki/);
     await accessible(a, 'removal confirmation');
     await Promise.all([a.waitForNavigation(), a.click('button:has-text("Remove the client")')]);
     assert.strictEqual(new URL(a.url()).pathname, '/console/idp-clients');
@@ -158,8 +182,9 @@ async function main() {
     await signIn(page, 'audrey', USER_PASSWORD);
     await Promise.all([page.waitForNavigation(), page.click('nav a:has-text("OpenID clients")')]);
     assert.strictEqual(await page.locator('#client-portal').count(), 1);
-    assert.strictEqual(await page.locator('a:has-text("Register a client"), a:has-text("Rotate secret"), a:has-text("Remove")').count(), 0);
+    assert.strictEqual(await page.locator('a:has-text("Register a client"), a:has-text("Rotate secret"), a:has-text("Remove"), a:has-text("Edit")').count(), 0);
     await accessible(page, 'OpenID clients, read-only');
+    assert.strictEqual((await page.goto(`${BASE}/console/idp-clients/portal/edit`)).status(), 403);
     assert.strictEqual((await page.goto(`${BASE}/console/idp-clients/new`)).status(), 403);
     assert.strictEqual((await page.goto(`${BASE}/console/idp-clients/portal/rotate-secret`)).status(), 403);
     await page.goto(`${BASE}/console/idp-clients`);

@@ -42,6 +42,50 @@ pub struct NewIdpClientRequest {
     pub users: Option<String>,
 }
 
+/// Body of `PATCH /api/v1/idp/clients/{client_id}`: the settings to change. Only the
+/// fields present change (a field absent or `null` keeps its value); lists replace the
+/// registered list as a whole. The result is checked by the same rules as a registration,
+/// and nothing changes when any of them fails. The client id and its secret never change
+/// here (`POST …/secret` rotates the secret); its kind and grant types are fixed at
+/// registration.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdpClientUpdate {
+    /// The client id, if sent: it must be the client's own (an id never changes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The kind, if sent: it must be the client's own (`confidential`, `public` or
+    /// `service` is fixed at registration; register a new client to change it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// What the consent page and administrators call it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// A client of this organisation: users are not asked to consent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_party: Option<bool>,
+    /// The redirect URIs, replacing the registered ones (same rules as a registration). A
+    /// URI removed is refused at once at `/oauth2/authorize`, and codes issued for it are
+    /// refused at the token endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_uris: Option<Vec<String>>,
+    /// The post-logout redirect URIs, replacing the registered ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    /// The scopes it may ask for, replacing the registered ones. Grants already issued
+    /// (codes, refresh-token families, consents) keep only the scopes still allowed; one
+    /// left without `openid` is revoked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    /// The algorithm of its ID tokens: `RS256` or `ES256` (from the next token issued).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_signed_response_alg: Option<String>,
+    /// Who signs in to it: `end` or `it`. Changing it revokes every grant and consent the
+    /// client holds: they were given by users of the other population.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<String>,
+}
+
 fn confidential() -> String {
     "confidential".into()
 }

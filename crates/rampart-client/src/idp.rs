@@ -2,8 +2,10 @@
 //! (`/api/v1/idp/*`).
 
 use rampart_api::idp::{
-    IdpClientCreated, IdpClientInfo, IdpClientList, IdpKeyList, NewIdpClientRequest,
+    IdpClientCreated, IdpClientInfo, IdpClientList, IdpClientUpdate, IdpKeyList,
+    NewIdpClientRequest,
 };
+use reqwest::Method;
 
 use crate::{Client, ClientError};
 
@@ -34,6 +36,18 @@ impl<'c> Idp<'c> {
     /// `GET /api/v1/idp/clients/{id}`.
     pub async fn client(&self, id: &str) -> Result<IdpClientInfo, ClientError> {
         self.client.get(&["idp", "clients", id]).await
+    }
+
+    /// `PATCH /api/v1/idp/clients/{id}`: changes the settings `change` has; the client as
+    /// it now is.
+    pub async fn update(
+        &self,
+        id: &str,
+        change: &IdpClientUpdate,
+    ) -> Result<IdpClientInfo, ClientError> {
+        self.client
+            .send(Method::PATCH, &["idp", "clients", id], change)
+            .await
     }
 
     /// `DELETE /api/v1/idp/clients/{id}`.

@@ -15,6 +15,13 @@
 //! answer is a token of the next generation. A token of an older generation is a replay
 //! (the old token was stolen, or the new one was): the whole family is revoked, so both the
 //! thief's and the owner's tokens stop working and the user signs in again (RFC 9700 §4.14).
+//!
+//! **A client's registration as it is now.** Administrators may edit a client after it was
+//! issued codes and refresh tokens. What was issued never outlives the registration: a
+//! code is refused once its redirect URI is no longer registered ([`judge_code`]), and a
+//! code or refresh token grants only the scopes the client may still ask for
+//! ([`narrowed`]); one that would no longer include `openid` is refused, since every grant
+//! here is about a signed-in user.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -118,6 +125,8 @@ pub struct CodeRequest<'a> {
     pub redirect_uri: Option<&'a str>,
     /// `code_verifier`.
     pub verifier: Option<&'a str>,
+    /// The redirect URIs the client has registered now (the code's must still be one).
+    pub registered: &'a [String],
 }
 
 /// The verdict on a presented code.
@@ -141,6 +150,9 @@ pub fn judge_code(code: &CodeFacts<'_>, request: &CodeRequest<'_>, now: i64) -> 
     }
     if request.redirect_uri != Some(code.redirect_uri) {
         return CodeVerdict::Refused("redirect_uri differs from the authorization request's");
+    }
+    if !request.registered.iter().any(|u| u == code.redirect_uri) {
+        return CodeVerdict::Refused("the redirect URI is no longer registered for the client");
     }
     if code.expires_at <= now {
         return CodeVerdict::Refused("the code has expired");
@@ -195,6 +207,18 @@ pub fn judge_refresh(token: &RefreshFacts<'_>, client_id: &str, now: i64) -> Ref
         return RefreshVerdict::Refused("the refresh token has expired");
     }
     RefreshVerdict::Rotate
+}
+
+/// The scopes of a grant (`granted`) that the client may still ask for (`allowed`, its
+/// registration now), in `granted`'s order; `None` when `openid` is no longer among them:
+/// the grant must then be refused (module rule).
+pub fn narrowed(granted: &[String], allowed: &[String]) -> Option<Vec<String>> {
+    let kept: Vec<String> = granted
+        .iter()
+        .filter(|s| allowed.contains(s))
+        .cloned()
+        .collect();
+    kept.iter().any(|s| s == "openid").then_some(kept)
 }
 
 /// The user a token speaks of.
@@ -324,10 +348,12 @@ mod tests {
             redirect_uri: "https://wiki.example/cb",
             challenge: &challenge,
         };
+        let registered = ["https://wiki.example/cb".to_owned()];
         let ok = CodeRequest {
             client_id: "wiki",
             redirect_uri: Some("https://wiki.example/cb"),
             verifier: Some(VERIFIER),
+            registered: &registered,
         };
         assert_eq!(judge_code(&code, &ok, 99), CodeVerdict::Grant);
         assert!(matches!(
@@ -362,6 +388,11 @@ mod tests {
             },
             CodeRequest {
                 verifier: Some(&challenge),
+                ..ok.clone()
+            },
+            // The redirect URI was removed from the client after the code was issued.
+            CodeRequest {
+                registered: &[],
                 ..ok.clone()
             },
         ] {
@@ -403,6 +434,27 @@ mod tests {
             judge_refresh(&current, "wiki", 100),
             RefreshVerdict::Refused(_)
         ));
+    }
+
+    #[test]
+    fn a_grant_keeps_only_the_scopes_the_client_may_still_ask_for() {
+        let list = |s: &str| crate::parse_scope(s);
+        let check = |granted: &str, allowed: &str, expected: Option<&str>| {
+            assert_eq!(
+                narrowed(&list(granted), &list(allowed)),
+                expected.map(list),
+                "{granted} within {allowed}"
+            );
+        };
+        check(
+            "openid profile",
+            "openid profile email",
+            Some("openid profile"),
+        );
+        check("email openid profile", "openid email", Some("email openid"));
+        check("offline_access openid", "openid", Some("openid"));
+        check("openid profile", "profile email", None);
+        check("openid", "", None);
     }
 
     #[test]

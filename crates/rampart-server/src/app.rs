@@ -195,6 +195,7 @@ fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(
             crate::routes::idp::admin::get,
+            crate::routes::idp::admin::update,
             crate::routes::idp::admin::delete
         ))
         .routes(routes!(crate::routes::idp::admin::rotate_secret))

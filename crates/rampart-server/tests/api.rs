@@ -34,6 +34,8 @@ mod findings;
 mod hardening;
 #[path = "api/idp.rs"]
 mod idp;
+#[path = "api/idp_edit.rs"]
+mod idp_edit;
 #[path = "api/idp_sign_in.rs"]
 mod idp_sign_in;
 #[path = "api/integrations.rs"]

@@ -43,7 +43,10 @@ pub use identity::mfa::{MfaFactors, PendingLogin, Proof, Spent, StoredTotp};
 pub use identity::passkeys::{Ceremony, StoredPasskey};
 pub use identity::sessions::{NewSession, OpenSession};
 pub use identity::users::{LoginFailure, NewUser, UserPatch, UserQuery};
-pub use idp::{IdpClient, IssuedCode, NewFamily, NewIdpClient, RefreshRow, StoredKey, TakenCode};
+pub use idp::{
+    IdpClient, IdpClientSettings, IssuedCode, Narrow, Narrowed, NewFamily, NewIdpClient,
+    RefreshRow, StoredKey, TakenCode,
+};
 pub use lifecycle::plans::{
     NewPlan, PlanApplication, PlanSettings, Setting, SettingKind, StoredPlan,
 };

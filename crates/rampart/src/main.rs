@@ -143,10 +143,11 @@ enum Command {
     #[command(subcommand)]
     Providers(cmd::providers::ProvidersCommand),
     /// Applications outside the platform that sign their users in through Rampart, the
-    /// OpenID Connect provider: create, list, show, delete, rotate-secret.
+    /// OpenID Connect provider: create, list, show, update, delete, rotate-secret.
     ///
     ///     rampart idp-client create wiki --name Wiki --first-party \
     ///         --redirect-uri https://wiki.example.com/oidc/callback
+    ///     rampart idp-client update wiki --redirect-uri https://wiki.example.com/callback
     ///     rampart idp-client list
     #[command(subcommand, name = "idp-client", verbatim_doc_comment)]
     IdpClient(cmd::idp::IdpClientCommand),

@@ -1,7 +1,7 @@
 //! `/console/idp-clients`: the clients registered with Rampart's OpenID provider. Reading
 //! them is for administrators and auditors (`Operation::ReadUsers`, like
-//! `GET /api/v1/idp/clients`); registering, rotating a secret and removing are for
-//! administrators (`Operation::AdministerUsers`, like the API's writes), checked before
+//! `GET /api/v1/idp/clients`); registering, editing, rotating a secret and removing are
+//! for administrators (`Operation::AdministerUsers`, like the API's writes), checked before
 //! anything is read. Every change is the API's use case (`rampart_service::idp::clients`),
 //! so the rules and the `idp.client.*` events are the same.
 //!
@@ -15,7 +15,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use axum::Form;
-use rampart_api::idp::{IdpClientCreated, IdpClientInfo, NewIdpClientRequest};
+use rampart_api::idp::{IdpClientCreated, IdpClientInfo, IdpClientUpdate, NewIdpClientRequest};
 use rampart_authz::policy::Operation;
 use rampart_core::Error;
 use rampart_service::idp::clients;
@@ -90,6 +90,10 @@ pub async fn list(
         Some("deleted") => {
             Some("The client is removed, with the codes, refresh tokens and consents issued to it.")
         }
+        Some("updated") => Some(
+            "The client is changed. Codes, refresh tokens and consents issued to it keep only \
+             what it may still do.",
+        ),
         _ => None,
     };
     let html = ListPage {
@@ -155,15 +159,39 @@ impl Filled {
         self.scopes.iter().any(|x| x == s)
     }
 
+    /// The form filled with a registered client's settings.
+    fn from_client(c: &IdpClientInfo) -> Filled {
+        Filled {
+            client_id: c.client_id.clone(),
+            name: c.name.clone(),
+            kind: c.kind.clone(),
+            users: c.users.clone(),
+            first_party: c.first_party,
+            redirect_uris: c.redirect_uris.join("\n"),
+            post_logout_redirect_uris: c.post_logout_redirect_uris.join("\n"),
+            scopes: c.scopes.clone(),
+            alg: c.id_token_signed_response_alg.clone(),
+        }
+    }
+
+    /// The API's update for the edit form: every setting it shows, as shown (the id and
+    /// the kind are not fields of the edit form).
+    fn update(&self) -> IdpClientUpdate {
+        IdpClientUpdate {
+            client_id: None,
+            kind: None,
+            name: Some(self.name.clone()),
+            first_party: Some(self.first_party),
+            redirect_uris: Some(lines(&self.redirect_uris)),
+            post_logout_redirect_uris: Some(lines(&self.post_logout_redirect_uris)),
+            scopes: Some(self.scopes.clone()),
+            id_token_signed_response_alg: Some(self.alg.clone()),
+            users: Some(self.users.clone()),
+        }
+    }
+
     /// The API's request for this form: one URI a line, blank lines ignored.
     fn request(&self) -> NewIdpClientRequest {
-        let lines = |text: &str| -> Vec<String> {
-            text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .map(str::to_owned)
-                .collect()
-        };
         NewIdpClientRequest {
             client_id: self.client_id.clone(),
             name: self.name.clone(),
@@ -177,6 +205,27 @@ impl Filled {
         }
     }
 }
+
+/// One URI a line, blank lines ignored.
+fn lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The fields of the forms a refusal may name.
+const FIELDS: [&str; 8] = [
+    "client_id",
+    "name",
+    "kind",
+    "users",
+    "redirect_uris",
+    "post_logout_redirect_uris",
+    "scopes",
+    "id_token_signed_response_alg",
+];
 
 #[derive(Template)]
 #[template(path = "console/idp_client_new.html")]
@@ -275,17 +324,7 @@ pub async fn create(
     match clients::create(&state, &operator.auth.caller(&state), &filled.request()).await {
         Ok(done) => secret_page(&shell, StatusCode::CREATED, "Client registered", &done),
         Err(e) => {
-            let known = [
-                "client_id",
-                "name",
-                "kind",
-                "users",
-                "redirect_uris",
-                "post_logout_redirect_uris",
-                "scopes",
-                "id_token_signed_response_alg",
-            ];
-            let (status, problem) = FormProblem::of(e, &known);
+            let (status, problem) = FormProblem::of(e, &FIELDS);
             new_page(&shell, status, &filled, &problem)
         }
     }
@@ -425,5 +464,111 @@ pub async fn act(
             Ok(()) => shell.finish(page::see_other(&format!("{LIST}?done=deleted"))),
             Err(e) => shell.finish(error_page(&shell, e, LIST)),
         },
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/idp_client_edit.html")]
+struct EditPage<'a> {
+    shell: &'a Shell,
+    form: &'a Filled,
+    problem: &'a FormProblem,
+    scopes: &'a [&'a str],
+    action: &'a str,
+}
+
+fn edit_page(shell: &Shell, status: StatusCode, form: &Filled, problem: &FormProblem) -> Response {
+    let action = format!("{LIST}/{}/edit", page::encode(&form.client_id));
+    let html = EditPage {
+        shell,
+        form,
+        problem,
+        scopes: &SCOPES,
+        action: &action,
+    }
+    .render();
+    shell.finish(page::html(status, html))
+}
+
+/// `GET /console/idp-clients/{id}/edit`: the form that changes a client's settings
+/// (administrators; checked before the client is read).
+pub async fn edit_form(
+    State(state): State<AppState>,
+    Segments(id): Segments<String>,
+    visitor: Visitor,
+) -> Response {
+    let here = format!("{LIST}/{}/edit", page::encode(&id));
+    let mut shell = Shell::new(&visitor, Section::IdpClients);
+    if let Err(r) = admitted(
+        &state,
+        &visitor,
+        &mut shell,
+        &here,
+        Operation::AdministerUsers,
+        NOT_ADMINISTRATOR,
+    )
+    .await
+    {
+        return shell.finish(r);
+    }
+    match clients::get(&state, &id).await {
+        Ok(client) => edit_page(
+            &shell,
+            StatusCode::OK,
+            &Filled::from_client(&client),
+            &FormProblem::default(),
+        ),
+        Err(e) => shell.finish(error_page(&shell, e, LIST)),
+    }
+}
+
+/// `POST /console/idp-clients/{id}/edit`: changes the client (the API's
+/// `PATCH /api/v1/idp/clients/{id}` with every setting the form shows); a refusal shows
+/// the form again as sent, the problem beside its field, with nothing changed.
+pub async fn edit(
+    State(state): State<AppState>,
+    Segments(id): Segments<String>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let fields = fields(form);
+    let here = format!("{LIST}/{}/edit", page::encode(&id));
+    let mut shell = Shell::new(&visitor, Section::IdpClients);
+    let operator = match posted_admitted(
+        &state,
+        &visitor,
+        &mut shell,
+        (&headers, &fields),
+        &here,
+        (Operation::AdministerUsers, NOT_ADMINISTRATOR),
+    )
+    .await
+    {
+        Ok(o) => o,
+        Err(r) => return shell.finish(r),
+    };
+    let client = match clients::get(&state, &id).await {
+        Ok(c) => c,
+        Err(e) => return shell.finish(error_page(&shell, e, LIST)),
+    };
+    let filled = Filled {
+        client_id: client.client_id.clone(),
+        kind: client.kind.clone(),
+        ..Filled::of(&fields)
+    };
+    match clients::update(
+        &state,
+        &operator.auth.caller(&state),
+        &client.client_id,
+        &filled.update(),
+    )
+    .await
+    {
+        Ok(_) => shell.finish(page::see_other(&format!("{LIST}?done=updated"))),
+        Err(e) => {
+            let (status, problem) = FormProblem::of(e, &FIELDS);
+            edit_page(&shell, status, &filled, &problem)
+        }
     }
 }

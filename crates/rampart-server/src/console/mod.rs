@@ -175,6 +175,10 @@ pub fn routes() -> Router<AppState> {
             get(idp_clients::new_form).post(idp_clients::create),
         )
         .route(
+            "/console/idp-clients/{id}/edit",
+            get(idp_clients::edit_form).post(idp_clients::edit),
+        )
+        .route(
             "/console/idp-clients/{id}/{action}",
             get(idp_clients::confirm).post(idp_clients::act),
         )

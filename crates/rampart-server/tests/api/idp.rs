@@ -51,7 +51,7 @@ async fn wiki(node: &Node, admin: &str) -> (String, String) {
 }
 
 /// Signs `user` in as an end user; the session cookie's `name=value`.
-async fn session(node: &Node, user: &str) -> String {
+pub(crate) async fn session(node: &Node, user: &str) -> String {
     let response = node.login_response("end", user, USER_PASSWORD).await;
     assert_eq!(response.status(), StatusCode::OK);
     let cookie = response.headers()["set-cookie"].to_str().unwrap();
@@ -65,7 +65,11 @@ fn query(pairs: &[(&str, &str)]) -> String {
 }
 
 /// `GET /oauth2/authorize?…` with the session cookie (if any).
-async fn authorize(node: &Node, cookie: Option<&str>, pairs: &[(&str, &str)]) -> Response {
+pub(crate) async fn authorize(
+    node: &Node,
+    cookie: Option<&str>,
+    pairs: &[(&str, &str)],
+) -> Response {
     let mut request = node
         .client
         .get(format!("{}/oauth2/authorize?{}", node.base, query(pairs)));
@@ -92,7 +96,7 @@ pub(crate) fn code_request<'a>(
     ]
 }
 
-fn location(r: &Response) -> String {
+pub(crate) fn location(r: &Response) -> String {
     r.headers()
         .get("location")
         .unwrap_or_else(|| panic!("no Location on {}", r.status()))

@@ -1,5 +1,5 @@
 //! Rampart's OpenID provider in headless Chromium, on both stores:
-//! `tests/console/idp_clients.js` (the console's OpenID clients page: register, a secret
+//! `tests/console/idp_clients.js` (the console's OpenID clients page: register, edit, a secret
 //! shown once, rotate, remove; refused to whoever may not) and `tests/console/idp_sign_in.js`
 //! (an end user signs in on the provider's page, and an IT user on the console's page for a
 //! client of IT users, and the browser really arrives at the client's redirect URI, a
@@ -146,6 +146,7 @@ async fn console_page(node: Node) {
             root_did("idp.client.create"),
             root_did("idp.client.rotate-secret"),
             root_did("idp.client.create"),
+            root_did("idp.client.update"),
             root_did("idp.client.delete"),
         ],
         "{name}"

@@ -13,6 +13,7 @@
 
 mod alerts;
 mod idp;
+mod idp_edit;
 #[path = "../kit/mod.rs"]
 mod kit;
 mod passkeys;

@@ -76,8 +76,17 @@ pub async fn userinfo(
         refused(state, ctx, "idp.userinfo", client, json!({ "reason": why })).await;
         return Err(OAuthError::token(why));
     };
-    let scopes =
+    let mut scopes =
         rampart_idp::parse_scope(claims.get("scope").and_then(Value::as_str).unwrap_or(""));
+    // A token issued before its client's scopes were narrowed releases only what the
+    // client may still ask for.
+    match client {
+        Some(id) => match super::clients::find(state, id).await? {
+            Some(c) => scopes.retain(|s| c.scopes.contains(s)),
+            None => scopes.clear(),
+        },
+        None => scopes.clear(),
+    }
     let owned = profile(&user);
     Ok(Value::Object(grant::user_claims(&owned.view(), &scopes)))
 }

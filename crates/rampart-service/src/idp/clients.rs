@@ -1,11 +1,22 @@
-//! Client registration by administrators. The adapter checks that the caller administers
-//! users (the same permission as user providers); the store writes `idp.client.*` events.
+//! Client registration and editing by administrators. The adapter checks that the caller
+//! administers users (the same permission as user providers); the store writes
+//! `idp.client.*` events.
+//!
+//! One set of rules ([`settings`]) judges a registration and an update alike: an update is
+//! the client's current settings with the changes applied, checked whole. An update never
+//! changes the id, the secret or the kind (hence the grant types). What the client was
+//! issued before follows its new registration at once, in the update's transaction (see
+//! `Store::idp_update_client`): a code whose redirect URI was removed is withdrawn, and
+//! codes, refresh-token families and consents keep only the scopes still allowed
+//! (`rampart_idp::grant::narrowed`; a grant left without `openid` is revoked). The token
+//! endpoint applies the same rule to what it is presented, so a code issued while the
+//! update committed follows it too.
 
-use rampart_api::idp::{IdpClientCreated, IdpClientInfo, NewIdpClientRequest};
+use rampart_api::idp::{IdpClientCreated, IdpClientInfo, IdpClientUpdate, NewIdpClientRequest};
 use rampart_core::{Error, Provider};
-use rampart_idp::grant::{Kind, Secret};
+use rampart_idp::grant::{self, Kind, Secret};
 use rampart_idp::{jwt, SCOPES};
-use rampart_store::{IdpClient, NewIdpClient};
+use rampart_store::{IdpClient, IdpClientSettings, NewIdpClient};
 use time::format_description::well_known::Rfc3339;
 
 use crate::caller::Caller;
@@ -69,16 +80,21 @@ fn forget(state: &AppState, client_id: &str) {
     }
 }
 
-/// The wire form of a client.
-pub fn info(c: &IdpClient) -> IdpClientInfo {
-    let kind = match (
+/// A client's kind: `public`, `confidential` or `service`.
+pub fn kind_of(c: &IdpClient) -> &'static str {
+    match (
         &c.secret_hash,
         c.grant_types.iter().any(|g| g == "authorization_code"),
     ) {
         (None, _) => "public",
         (Some(_), true) => "confidential",
         (Some(_), false) => "service",
-    };
+    }
+}
+
+/// The wire form of a client.
+pub fn info(c: &IdpClient) -> IdpClientInfo {
+    let kind = kind_of(c);
     IdpClientInfo {
         client_id: c.client_id.clone(),
         name: c.name.clone(),
@@ -147,6 +163,95 @@ fn check_uris(field: &str, uris: &[String]) -> Result<(), Error> {
     Ok(())
 }
 
+/// A client's settings as asked, before the rules: a registration's, or a client's current
+/// settings with an update's changes applied.
+struct Draft<'a> {
+    kind: &'a str,
+    name: &'a str,
+    first_party: bool,
+    redirect_uris: &'a [String],
+    post_logout_redirect_uris: &'a [String],
+    /// `None`: every scope the provider knows.
+    scopes: Option<&'a [String]>,
+    /// `None`: OpenID Connect's default.
+    id_token_alg: Option<&'a str>,
+    /// `None`: end users.
+    users: Option<&'a str>,
+}
+
+/// The rules every client's settings follow, at registration and after each update; the
+/// refusal names the field. Answers the settings as stored and the grant types of `kind`.
+fn settings(d: &Draft<'_>) -> Result<(IdpClientSettings, Vec<String>), Error> {
+    rampart_core::display_text("name", d.name, 200)?;
+    let name = d.name.trim().to_owned();
+    if name.is_empty() {
+        return Err(Error::invalid("name", "must not be empty"));
+    }
+    let grant_types: Vec<String> = match d.kind {
+        "confidential" | "public" => vec!["authorization_code".into(), "refresh_token".into()],
+        "service" => vec!["client_credentials".into()],
+        _ => return Err(Error::invalid("kind", "confidential, public or service")),
+    };
+    check_uris("redirect_uris", d.redirect_uris)?;
+    check_uris("post_logout_redirect_uris", d.post_logout_redirect_uris)?;
+    if d.kind != "service" && d.redirect_uris.is_empty() {
+        return Err(Error::invalid(
+            "redirect_uris",
+            "a client that signs users in needs at least one redirect URI",
+        ));
+    }
+    if d.kind == "service"
+        && !(d.redirect_uris.is_empty() && d.post_logout_redirect_uris.is_empty())
+    {
+        return Err(Error::invalid(
+            "redirect_uris",
+            "a service client signs no user in: it has no redirect URIs",
+        ));
+    }
+    let scopes = match d.scopes {
+        None => SCOPES.iter().map(|s| (*s).to_owned()).collect(),
+        Some(list) => {
+            let mut list = list.to_vec();
+            list.sort();
+            list.dedup();
+            if let Some(bad) = list.iter().find(|s| !SCOPES.contains(&s.as_str())) {
+                return Err(Error::invalid(
+                    "scopes",
+                    format!("unknown scope {bad:?}; known: {}", SCOPES.join(" ")),
+                ));
+            }
+            list
+        }
+    };
+    let id_token_alg = match d.id_token_alg {
+        None => jwt::DEFAULT_ID_TOKEN_ALG,
+        Some(name) => jwt::Alg::parse(name)
+            .ok_or_else(|| Error::invalid("id_token_signed_response_alg", "RS256 or ES256"))?,
+    };
+    let users = match d.users {
+        None | Some("end") => Provider::End,
+        Some("it") => Provider::It,
+        Some(_) => {
+            return Err(Error::invalid(
+                "users",
+                "end (the applications' end users) or it (IT users)",
+            ))
+        }
+    };
+    Ok((
+        IdpClientSettings {
+            name,
+            first_party: d.first_party,
+            redirect_uris: d.redirect_uris.to_vec(),
+            post_logout_redirect_uris: d.post_logout_redirect_uris.to_vec(),
+            scopes,
+            id_token_alg: id_token_alg.as_str().to_owned(),
+            users: users.as_str().to_owned(),
+        },
+        grant_types,
+    ))
+}
+
 /// Registers a client; the answer carries its secret, this once.
 pub async fn create(
     state: &AppState,
@@ -159,65 +264,16 @@ pub async fn create(
             "1 to 64 of a-z 0-9 - _ . starting with a letter or digit",
         ));
     }
-    rampart_core::display_text("name", &request.name, 200)?;
-    let name = request.name.trim().to_owned();
-    if name.is_empty() {
-        return Err(Error::invalid("name", "must not be empty"));
-    }
-    let grant_types: Vec<String> = match request.kind.as_str() {
-        "confidential" | "public" => vec!["authorization_code".into(), "refresh_token".into()],
-        "service" => vec!["client_credentials".into()],
-        _ => return Err(Error::invalid("kind", "confidential, public or service")),
-    };
-    check_uris("redirect_uris", &request.redirect_uris)?;
-    check_uris(
-        "post_logout_redirect_uris",
-        &request.post_logout_redirect_uris,
-    )?;
-    if request.kind != "service" && request.redirect_uris.is_empty() {
-        return Err(Error::invalid(
-            "redirect_uris",
-            "a client that signs users in needs at least one redirect URI",
-        ));
-    }
-    if request.kind == "service"
-        && !(request.redirect_uris.is_empty() && request.post_logout_redirect_uris.is_empty())
-    {
-        return Err(Error::invalid(
-            "redirect_uris",
-            "a service client signs no user in: it has no redirect URIs",
-        ));
-    }
-    let scopes = match &request.scopes {
-        None => SCOPES.iter().map(|s| (*s).to_owned()).collect(),
-        Some(list) => {
-            let mut list = list.clone();
-            list.sort();
-            list.dedup();
-            if let Some(bad) = list.iter().find(|s| !SCOPES.contains(&s.as_str())) {
-                return Err(Error::invalid(
-                    "scopes",
-                    format!("unknown scope {bad:?}; known: {}", SCOPES.join(" ")),
-                ));
-            }
-            list
-        }
-    };
-    let id_token_alg = match request.id_token_signed_response_alg.as_deref() {
-        None => jwt::DEFAULT_ID_TOKEN_ALG,
-        Some(name) => jwt::Alg::parse(name)
-            .ok_or_else(|| Error::invalid("id_token_signed_response_alg", "RS256 or ES256"))?,
-    };
-    let users = match request.users.as_deref() {
-        None | Some("end") => Provider::End,
-        Some("it") => Provider::It,
-        Some(_) => {
-            return Err(Error::invalid(
-                "users",
-                "end (the applications' end users) or it (IT users)",
-            ))
-        }
-    };
+    let (settings, grant_types) = settings(&Draft {
+        kind: &request.kind,
+        name: &request.name,
+        first_party: request.first_party,
+        redirect_uris: &request.redirect_uris,
+        post_logout_redirect_uris: &request.post_logout_redirect_uris,
+        scopes: request.scopes.as_deref(),
+        id_token_alg: request.id_token_signed_response_alg.as_deref(),
+        users: request.users.as_deref(),
+    })?;
     let secret = if request.kind == "public" {
         None
     } else {
@@ -228,15 +284,15 @@ pub async fn create(
     };
     let new = NewIdpClient {
         client_id: request.client_id.clone(),
-        name,
+        name: settings.name,
         secret_hash: secret.as_ref().map(Secret::hash),
-        first_party: request.first_party,
-        redirect_uris: request.redirect_uris.clone(),
-        post_logout_redirect_uris: request.post_logout_redirect_uris.clone(),
-        scopes,
+        first_party: settings.first_party,
+        redirect_uris: settings.redirect_uris,
+        post_logout_redirect_uris: settings.post_logout_redirect_uris,
+        scopes: settings.scopes,
         grant_types,
-        id_token_alg: id_token_alg.as_str().to_owned(),
-        users: users.as_str().to_owned(),
+        id_token_alg: settings.id_token_alg,
+        users: settings.users,
     };
     let now = state.clock.now();
     state
@@ -253,6 +309,125 @@ pub async fn create(
         client: info(&client),
         client_secret: secret.map(|s| s.text().to_owned()),
     })
+}
+
+/// The settings of `c` as an update compares them.
+fn current(c: &IdpClient) -> IdpClientSettings {
+    IdpClientSettings {
+        name: c.name.clone(),
+        first_party: c.first_party,
+        redirect_uris: c.redirect_uris.clone(),
+        post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+        scopes: c.scopes.clone(),
+        id_token_alg: c.id_token_alg.clone(),
+        users: c.users.clone(),
+    }
+}
+
+/// The fields (by their API names) whose values differ between `a` and `b`.
+fn changed_fields(a: &IdpClientSettings, b: &IdpClientSettings) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    let mut note = |differs: bool, field| {
+        if differs {
+            out.push(field);
+        }
+    };
+    note(a.name != b.name, "name");
+    note(a.first_party != b.first_party, "first_party");
+    note(a.redirect_uris != b.redirect_uris, "redirect_uris");
+    note(
+        a.post_logout_redirect_uris != b.post_logout_redirect_uris,
+        "post_logout_redirect_uris",
+    );
+    note(a.scopes != b.scopes, "scopes");
+    note(
+        a.id_token_alg != b.id_token_alg,
+        "id_token_signed_response_alg",
+    );
+    note(a.users != b.users, "users");
+    out
+}
+
+/// Changes a client's settings: the fields `change` has, checked with the others by the
+/// rules of a registration ([`settings`]); nothing changes when one fails. What the
+/// client was issued follows the new registration (module header). An update that changes
+/// nothing records nothing.
+pub async fn update(
+    state: &AppState,
+    caller: &Caller,
+    client_id: &str,
+    change: &IdpClientUpdate,
+) -> Result<IdpClientInfo, Error> {
+    let before = state
+        .store
+        .idp_client(client_id)
+        .await?
+        .ok_or(Error::NotFound { what: "client" })?;
+    if change
+        .client_id
+        .as_deref()
+        .is_some_and(|id| id != before.client_id)
+    {
+        return Err(Error::invalid(
+            "client_id",
+            "a client id never changes; register a new client instead",
+        ));
+    }
+    let kind = kind_of(&before);
+    if change.kind.as_deref().is_some_and(|k| k != kind) {
+        return Err(Error::invalid(
+            "kind",
+            format!("a client's kind is fixed at registration (this one is {kind}); register a new client instead"),
+        ));
+    }
+    let (mut after, _) = settings(&Draft {
+        kind,
+        name: change.name.as_deref().unwrap_or(&before.name),
+        first_party: change.first_party.unwrap_or(before.first_party),
+        redirect_uris: change
+            .redirect_uris
+            .as_deref()
+            .unwrap_or(&before.redirect_uris),
+        post_logout_redirect_uris: change
+            .post_logout_redirect_uris
+            .as_deref()
+            .unwrap_or(&before.post_logout_redirect_uris),
+        scopes: Some(change.scopes.as_deref().unwrap_or(&before.scopes)),
+        id_token_alg: Some(
+            change
+                .id_token_signed_response_alg
+                .as_deref()
+                .unwrap_or(&before.id_token_alg),
+        ),
+        users: Some(change.users.as_deref().unwrap_or(&before.users)),
+    })?;
+    // The rules give scopes sorted; the same set in the stored order is no change.
+    let mut stored = before.scopes.clone();
+    stored.sort();
+    if stored == after.scopes {
+        after.scopes = before.scopes.clone();
+    }
+    let changed = changed_fields(&current(&before), &after);
+    if changed.is_empty() {
+        return Ok(info(&before));
+    }
+    let allowed = after.scopes.clone();
+    let narrow = move |granted: &[String]| grant::narrowed(granted, &allowed);
+    let now = state.clock.now();
+    let updated = state
+        .store
+        .idp_update_client(&before, &after, &changed, &narrow, now, &caller.audit)
+        .await;
+    forget(state, client_id);
+    if updated?.is_none() {
+        return Err(match state.store.idp_client(client_id).await? {
+            None => Error::NotFound { what: "client" },
+            Some(_) => Error::Conflict(
+                "the client was changed by someone else meanwhile; read it again and retry".into(),
+            ),
+        });
+    }
+    get(state, client_id).await
 }
 
 /// Every client.

@@ -192,6 +192,7 @@ async fn code_grant(
             client_id: &client.client_id,
             redirect_uri: form.get("redirect_uri"),
             verifier: form.get("code_verifier"),
+            registered: &client.redirect_uris,
         },
         now.unix_timestamp(),
     );
@@ -225,6 +226,15 @@ async fn code_grant(
     else {
         return Err(invalid_grant(state, ctx, client, GRANT, "the user is disabled or gone").await);
     };
+    if user.provider.as_str() != client.users {
+        let why = "the client no longer signs in this user's kind of user";
+        return Err(invalid_grant(state, ctx, client, GRANT, why).await);
+    }
+    // The client's registration now, which an update may have narrowed since the code.
+    let Some(scopes) = grant::narrowed(&taken.scopes, &client.scopes) else {
+        let why = "the client may no longer ask for openid";
+        return Err(invalid_grant(state, ctx, client, GRANT, why).await);
+    };
     let family_id = random()?;
     let refresh = Secret::generate(Kind::RefreshToken)
         .ok_or_else(|| Error::Internal("the random generator failed".into()))?;
@@ -234,7 +244,7 @@ async fn code_grant(
         issuer,
         client,
         &profile,
-        &taken.scopes,
+        &scopes,
         taken.nonce.as_deref(),
         taken.auth_time.unix_timestamp(),
         Some(&family_id),
@@ -248,7 +258,7 @@ async fn code_grant(
                 family_id,
                 client_id: client.client_id.clone(),
                 user_id: user.id,
-                scopes: taken.scopes.clone(),
+                scopes,
                 auth_time: taken.auth_time,
                 expires_at: now + Duration::seconds(FAMILY_LIFETIME),
                 refresh_hash: refresh.hash(),
@@ -311,6 +321,19 @@ async fn refresh_grant(
     let Some(user) = state.store.user(row.user_id).await?.filter(|u| !u.disabled) else {
         return Err(invalid_grant(state, ctx, client, GRANT, "the user is disabled or gone").await);
     };
+    // The client's registration now: an update that removed a scope narrowed the family in
+    // its transaction; one that committed since this token was read is applied here.
+    let scopes = match grant::narrowed(&row.scopes, &client.scopes) {
+        Some(scopes) if user.provider.as_str() == client.users => scopes,
+        _ => {
+            let why = "the client's registration no longer allows this grant";
+            state
+                .store
+                .idp_revoke_family(&row.family_id, why, now, ctx)
+                .await?;
+            return Err(invalid_grant(state, ctx, client, GRANT, why).await);
+        }
+    };
     let next = Secret::generate(Kind::RefreshToken)
         .ok_or_else(|| Error::Internal("the random generator failed".into()))?;
     if !state
@@ -337,7 +360,7 @@ async fn refresh_grant(
         issuer,
         client,
         &profile(&user),
-        &row.scopes,
+        &scopes,
         None,
         row.auth_time.unix_timestamp(),
         Some(&row.family_id),

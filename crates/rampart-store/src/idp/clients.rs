@@ -34,6 +34,42 @@ pub struct NewIdpClient {
     pub users: String,
 }
 
+/// The settings an update stores: every one a client may change after registration (its
+/// id, secret, kind and grant types never change).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdpClientSettings {
+    /// Its name.
+    pub name: String,
+    /// Skips consent.
+    pub first_party: bool,
+    /// Exact redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Exact post-logout redirect URIs.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Scopes it may ask for.
+    pub scopes: Vec<String>,
+    /// The JOSE algorithm its ID tokens are signed with.
+    pub id_token_alg: String,
+    /// Who signs in to it: `it` or `end` users.
+    pub users: String,
+}
+
+/// The scopes a grant issued before an update keeps: `None` when the grant must end.
+pub type Narrow<'a> = &'a (dyn Fn(&[String]) -> Option<Vec<String>> + Send + Sync);
+
+/// What an update did to what the client had been issued.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Narrowed {
+    /// Codes not yet presented, deleted (their redirect URI or every grantable scope went).
+    pub codes_withdrawn: u64,
+    /// Codes, refresh-token families and consents left with fewer scopes.
+    pub scopes_narrowed: u64,
+    /// Refresh-token families revoked.
+    pub families_revoked: u64,
+    /// Consents withdrawn.
+    pub consents_withdrawn: u64,
+}
+
 /// A registered client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdpClient {
@@ -263,6 +299,196 @@ impl Store {
         }
         tx.commit().await?;
         Ok(done)
+    }
+
+    /// Changes `before`'s settings to `after` (`idp.client.update`, naming the `changed`
+    /// fields and their new values), provided the stored client still has `before`'s
+    /// settings: `None` when it does not (removed, or changed meanwhile), with nothing
+    /// changed. In the same transaction, what the client was issued before follows its new
+    /// registration: codes not yet presented whose redirect URI is no longer registered
+    /// are deleted; codes, live refresh-token families and consents keep the scopes
+    /// `narrow` leaves them, and end (deleted, revoked with an `idp.revoke` each) when it
+    /// leaves none; when the users it signs in change, every one of them ends.
+    pub async fn idp_update_client(
+        &self,
+        before: &IdpClient,
+        after: &IdpClientSettings,
+        changed: &[&str],
+        narrow: Narrow<'_>,
+        now: OffsetDateTime,
+        ctx: &AuditContext,
+    ) -> Result<Option<Narrowed>, Error> {
+        let text = |list: &[String]| {
+            serde_json::to_string(list).map_err(|e| Error::Internal(e.to_string()))
+        };
+        let mut tx = self.write().await?;
+        // A compare-and-set on every setting: of two updates read from the same state, the
+        // second finds the row changed and changes nothing.
+        let done = tx
+            .exec(
+                "UPDATE idp_clients SET name = $2, first_party = $3, redirect_uris = $4, \
+                 post_logout_redirect_uris = $5, scopes = $6, id_token_alg = $7, users = $8, \
+                 updated_at = $9 \
+                 WHERE client_id = $1 AND name = $10 AND first_party = $11 \
+                 AND redirect_uris = $12 AND post_logout_redirect_uris = $13 AND scopes = $14 \
+                 AND id_token_alg = $15 AND users = $16",
+                [
+                    before.client_id.as_str().into(),
+                    after.name.as_str().into(),
+                    after.first_party.into(),
+                    text(&after.redirect_uris)?.into(),
+                    text(&after.post_logout_redirect_uris)?.into(),
+                    joined(&after.scopes).into(),
+                    after.id_token_alg.as_str().into(),
+                    after.users.as_str().into(),
+                    to_millis(now).into(),
+                    before.name.as_str().into(),
+                    before.first_party.into(),
+                    text(&before.redirect_uris)?.into(),
+                    text(&before.post_logout_redirect_uris)?.into(),
+                    joined(&before.scopes).into(),
+                    before.id_token_alg.as_str().into(),
+                    before.users.as_str().into(),
+                ],
+            )
+            .await?
+            > 0;
+        if !done {
+            return Ok(None);
+        }
+        let id = before.client_id.as_str();
+        let everyone_else = before.users != after.users;
+        let fewer_scopes = before.scopes.iter().any(|s| !after.scopes.contains(s));
+        let fewer_uris = before
+            .redirect_uris
+            .iter()
+            .any(|u| !after.redirect_uris.contains(u));
+        let reason = if everyone_else {
+            "the client now signs in other users"
+        } else {
+            "the client may no longer ask for these scopes"
+        };
+        let keep = |scopes: &[String]| {
+            if everyone_else {
+                None
+            } else {
+                narrow(scopes)
+            }
+        };
+        let mut n = Narrowed::default();
+        if everyone_else || fewer_scopes || fewer_uris {
+            let codes: Vec<(Vec<u8>, String, String)> = tx
+                .all(
+                    "SELECT code_hash, redirect_uri, scopes FROM idp_codes \
+                     WHERE client_id = $1 AND used_at IS NULL ORDER BY code_hash",
+                    [id.into()],
+                )
+                .await?;
+            for (hash, uri, scopes) in codes {
+                let scopes = split(&scopes);
+                match keep(&scopes).filter(|_| after.redirect_uris.contains(&uri)) {
+                    None => {
+                        tx.exec("DELETE FROM idp_codes WHERE code_hash = $1", [hash.into()])
+                            .await?;
+                        n.codes_withdrawn += 1;
+                    }
+                    Some(kept) if kept != scopes => {
+                        tx.exec(
+                            "UPDATE idp_codes SET scopes = $2 WHERE code_hash = $1",
+                            [hash.into(), joined(&kept).into()],
+                        )
+                        .await?;
+                        n.scopes_narrowed += 1;
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        if everyone_else || fewer_scopes {
+            let families: Vec<(String, String)> = tx
+                .all(
+                    "SELECT family_id, scopes FROM idp_families \
+                     WHERE client_id = $1 AND revoked_at IS NULL ORDER BY family_id",
+                    [id.into()],
+                )
+                .await?;
+            for (family, scopes) in families {
+                let scopes = split(&scopes);
+                match keep(&scopes) {
+                    None => {
+                        super::grants::revoke_family(&mut tx, &family, id, reason, now, ctx)
+                            .await?;
+                        n.families_revoked += 1;
+                    }
+                    Some(kept) if kept != scopes => {
+                        tx.exec(
+                            "UPDATE idp_families SET scopes = $2 WHERE family_id = $1",
+                            [family.as_str().into(), joined(&kept).into()],
+                        )
+                        .await?;
+                        n.scopes_narrowed += 1;
+                    }
+                    Some(_) => {}
+                }
+            }
+            let consents: Vec<(String, String)> = tx
+                .all(
+                    "SELECT user_id, scopes FROM idp_consents WHERE client_id = $1 \
+                     ORDER BY user_id",
+                    [id.into()],
+                )
+                .await?;
+            for (user, scopes) in consents {
+                let scopes = split(&scopes);
+                let kept = keep(&scopes).unwrap_or_default();
+                if kept.is_empty() {
+                    tx.exec(
+                        "DELETE FROM idp_consents WHERE user_id = $1 AND client_id = $2",
+                        [user.as_str().into(), id.into()],
+                    )
+                    .await?;
+                    n.consents_withdrawn += 1;
+                } else if kept != scopes {
+                    tx.exec(
+                        "UPDATE idp_consents SET scopes = $3 WHERE user_id = $1 AND client_id = $2",
+                        [user.as_str().into(), id.into(), joined(&kept).into()],
+                    )
+                    .await?;
+                    n.scopes_narrowed += 1;
+                }
+            }
+        }
+        let mut details = serde_json::Map::new();
+        details.insert("client_id".into(), json!(id));
+        details.insert("changed".into(), json!(changed));
+        for field in changed {
+            let value = match *field {
+                "name" => json!(after.name),
+                "first_party" => json!(after.first_party),
+                "redirect_uris" => json!(after.redirect_uris),
+                "post_logout_redirect_uris" => json!(after.post_logout_redirect_uris),
+                "scopes" => json!(after.scopes),
+                "id_token_signed_response_alg" => json!(after.id_token_alg),
+                "users" => json!(after.users),
+                _ => continue,
+            };
+            details.insert((*field).to_owned(), value);
+        }
+        details.insert("codes_withdrawn".into(), json!(n.codes_withdrawn));
+        details.insert("scopes_narrowed".into(), json!(n.scopes_narrowed));
+        details.insert("families_revoked".into(), json!(n.families_revoked));
+        details.insert("consents_withdrawn".into(), json!(n.consents_withdrawn));
+        crate::audit::record(
+            &mut tx,
+            ctx,
+            now,
+            "idp.client.update",
+            Some(format!("idp-client:{id}")),
+            serde_json::Value::Object(details),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(n))
     }
 
     /// The scopes `user` granted `client_id`, if they ever consented.

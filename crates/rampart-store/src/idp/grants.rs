@@ -311,7 +311,7 @@ impl Store {
 }
 
 /// Revokes family `family_id` of `client` in `tx` and records `idp.revoke` with `why`.
-async fn revoke_family(
+pub(super) async fn revoke_family(
     tx: &mut Tx<'_>,
     family_id: &str,
     client: &str,

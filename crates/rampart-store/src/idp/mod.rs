@@ -11,7 +11,7 @@ mod clients;
 mod grants;
 mod keys;
 
-pub use clients::{IdpClient, NewIdpClient};
+pub use clients::{IdpClient, IdpClientSettings, Narrow, Narrowed, NewIdpClient};
 pub use grants::{IssuedCode, NewFamily, RefreshRow, TakenCode};
 pub use keys::StoredKey;
 

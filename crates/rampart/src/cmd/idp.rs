@@ -1,10 +1,10 @@
 //! `rampart idp-client …` and `rampart idp-key …`: Rampart as an OpenID Connect provider on
 //! a running server. Administrators register the applications outside the platform that
-//! sign their users in through Rampart, and rotate the provider's signing key; auditors may
-//! list and show.
+//! sign their users in through Rampart, edit them, and rotate the provider's signing key;
+//! auditors may list and show.
 
 use clap::{Args, Subcommand};
-use rampart_client::api::idp::NewIdpClientRequest;
+use rampart_client::api::idp::{IdpClientUpdate, NewIdpClientRequest};
 
 use super::{connect, fail};
 
@@ -38,6 +38,26 @@ pub enum IdpClientCommand {
         /// The client id.
         client_id: String,
     },
+    /// Change a registered client's settings (administrators). Only the options given
+    /// change; a repeatable option replaces the whole list with the values given. The
+    /// client id, its secret (see rotate-secret) and its kind never change here.
+    ///
+    ///     rampart idp-client update wiki --name "Team wiki"
+    ///     rampart idp-client update wiki \
+    ///         --redirect-uri https://wiki.example.com/oidc/callback \
+    ///         --redirect-uri https://wiki-staging.example.com/oidc/callback
+    ///     rampart idp-client update wiki --scope openid --scope profile
+    ///     rampart idp-client update wiki --no-post-logout-redirect-uris --third-party
+    ///
+    /// The change is checked whole by the rules of a registration and refused, with
+    /// nothing changed, if any setting breaks one. It applies at once, on every node:
+    /// a redirect URI removed is refused at the next authorization request, and codes
+    /// issued for it can no longer be redeemed. Refresh tokens, unredeemed codes and
+    /// consents keep only the scopes the client may still ask for; those left without
+    /// openid are revoked, and the application must sign its users in again. Changing
+    /// --users revokes every grant and consent the client holds.
+    #[command(verbatim_doc_comment)]
+    Update(Box<UpdateClient>),
     /// Remove a client with its codes, refresh tokens and consents (administrators).
     Delete {
         /// The client id.
@@ -84,6 +104,72 @@ pub struct CreateClient {
     /// other kind of user never obtains a code for it.
     #[arg(long, value_parser = ["end", "it"], default_value = "end")]
     pub users: String,
+}
+
+/// The arguments of `idp-client update`: each option absent leaves its setting as it is.
+#[derive(Debug, Args)]
+pub struct UpdateClient {
+    /// The client id (never changes).
+    pub client_id: String,
+    /// A new name, shown on the consent page and to administrators.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Make it first-party: its users are no longer asked to consent.
+    #[arg(long, conflicts_with = "third_party")]
+    pub first_party: bool,
+    /// Make it third-party: its users are asked to consent to what they have not granted.
+    #[arg(long)]
+    pub third_party: bool,
+    /// A redirect URI, matched exactly; repeat for several. The URIs given replace every
+    /// registered one (give them all).
+    #[arg(long = "redirect-uri")]
+    pub redirect_uris: Vec<String>,
+    /// A post-logout redirect URI; repeat for several. Replaces every registered one.
+    #[arg(
+        long = "post-logout-redirect-uri",
+        conflicts_with = "no_post_logout_redirect_uris"
+    )]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Remove every post-logout redirect URI.
+    #[arg(long)]
+    pub no_post_logout_redirect_uris: bool,
+    /// A scope the client may ask for, among openid profile email offline_access; repeat
+    /// for several. Replaces the registered scopes (grants keep only those still allowed).
+    #[arg(long = "scope")]
+    pub scopes: Vec<String>,
+    /// The algorithm of its ID tokens from the next one issued: RS256 or ES256.
+    #[arg(long = "id-token-alg", value_parser = ["RS256", "ES256"])]
+    pub id_token_alg: Option<String>,
+    /// Who signs in to it: `end` or `it` users. Changing it revokes every grant and
+    /// consent the client holds.
+    #[arg(long, value_parser = ["end", "it"])]
+    pub users: Option<String>,
+}
+
+impl UpdateClient {
+    /// The API's change: only what was given.
+    fn change(&self) -> IdpClientUpdate {
+        let list = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
+        IdpClientUpdate {
+            client_id: None,
+            kind: None,
+            name: self.name.clone(),
+            first_party: match (self.first_party, self.third_party) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            },
+            redirect_uris: list(&self.redirect_uris),
+            post_logout_redirect_uris: if self.no_post_logout_redirect_uris {
+                Some(Vec::new())
+            } else {
+                list(&self.post_logout_redirect_uris)
+            },
+            scopes: list(&self.scopes),
+            id_token_signed_response_alg: self.id_token_alg.clone(),
+            users: self.users.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,6 +231,20 @@ pub async fn run_clients(command: &IdpClientCommand) -> anyhow::Result<()> {
         }
         IdpClientCommand::Show { client_id } => {
             let c = idp.client(client_id).await.map_err(fail)?;
+            println!("{}", serde_json::to_string_pretty(&c)?);
+        }
+        IdpClientCommand::Update(u) => {
+            let change = u.change();
+            if serde_json::to_value(&change)?
+                .as_object()
+                .is_some_and(|m| m.is_empty())
+            {
+                anyhow::bail!(
+                    "nothing to change: give at least one option (see `rampart idp-client update --help`)"
+                );
+            }
+            let c = idp.update(&u.client_id, &change).await.map_err(fail)?;
+            println!("updated client {} ({})", c.client_id, c.name);
             println!("{}", serde_json::to_string_pretty(&c)?);
         }
         IdpClientCommand::Delete { client_id } => {

@@ -1,7 +1,8 @@
 //! The OpenID provider's administration through the CLI against a live server: an
 //! administrator registers a client (its secret printed once, never listed or shown
 //! again), is refused a prefix-style redirect URI with the server's reason, rotates the
-//! secret, lists and rotates the signing keys, and removes the client.
+//! secret, edits the client (only the options given change, a refusal changes nothing),
+//! lists and rotates the signing keys, and removes the client.
 
 use super::{cli_login, create_admin, rampart, run, serve, PASSWORD};
 
@@ -98,6 +99,74 @@ fn clients_and_keys_are_administered_from_the_cli() {
         ok && out.contains("\"redirect_uris\"") && !out.contains(&secret),
         "{out}"
     );
+
+    // Editing: only what is given changes; a repeated option replaces the list.
+    let (ok, help, _) = cli(&["idp-client", "update", "--help"]);
+    assert!(
+        ok && help.contains("rampart idp-client update wiki")
+            && help.contains("replace")
+            && help.contains("--redirect-uri")
+            && help.contains("--third-party")
+            && help.contains("openid are revoked"),
+        "{help}"
+    );
+    let (ok, out, err) = cli(&[
+        "idp-client",
+        "update",
+        "wiki",
+        "--name",
+        "Team wiki",
+        "--third-party",
+        "--redirect-uri",
+        "https://wiki.example.com/oidc/callback",
+        "--redirect-uri",
+        "https://wiki-staging.example.com/oidc/callback",
+        "--scope",
+        "openid",
+        "--scope",
+        "profile",
+    ]);
+    assert!(
+        ok && out.contains("updated client wiki (Team wiki)"),
+        "{out}{err}"
+    );
+    assert!(!out.contains(&secret) && !out.contains("rcs_"), "{out}");
+    let shown: serde_json::Value = {
+        let (ok, out, _) = cli(&["idp-client", "show", "wiki"]);
+        assert!(ok, "{out}");
+        serde_json::from_str(&out).unwrap()
+    };
+    assert_eq!(shown["name"], "Team wiki");
+    assert_eq!(shown["first_party"], false);
+    assert_eq!(shown["scopes"], serde_json::json!(["openid", "profile"]));
+    assert_eq!(
+        shown["redirect_uris"],
+        serde_json::json!([
+            "https://wiki.example.com/oidc/callback",
+            "https://wiki-staging.example.com/oidc/callback"
+        ])
+    );
+    assert_eq!(shown["users"], "end", "untouched");
+    // A refusal gives the server's reason and changes nothing, not even the valid part.
+    let (ok, _, err) = cli(&[
+        "idp-client",
+        "update",
+        "wiki",
+        "--name",
+        "Renamed",
+        "--redirect-uri",
+        "http://wiki.example.com/cb",
+    ]);
+    assert!(!ok && err.contains("https://"), "{err}");
+    let (ok, out, err) = cli(&["idp-client", "update", "wiki"]);
+    assert!(!ok && err.contains("nothing to change"), "{out}{err}");
+    let (_, out, _) = cli(&["idp-client", "show", "wiki"]);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&out).unwrap(),
+        shown
+    );
+    let (ok, _, err) = cli(&["idp-client", "update", "nobody", "--name", "X"]);
+    assert!(!ok && !err.is_empty(), "{err}");
 
     let (ok, out, _) = cli(&["idp-client", "rotate-secret", "wiki"]);
     assert!(

@@ -1,12 +1,14 @@
 //! `/api/v1/idp/…`: the clients administrators register with Rampart's OpenID provider,
-//! and its signing keys. Changes are for IT administrators (the permission that changes
-//! user providers); reading is for them and auditors.
+//! and its signing keys. Changes (registering, editing, rotating a secret, removing) are
+//! for IT administrators (the permission that changes user providers); reading is for them
+//! and auditors.
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use rampart_api::idp::{
-    IdpClientCreated, IdpClientInfo, IdpClientList, IdpKeyInfo, IdpKeyList, NewIdpClientRequest,
+    IdpClientCreated, IdpClientInfo, IdpClientList, IdpClientUpdate, IdpKeyInfo, IdpKeyList,
+    NewIdpClientRequest,
 };
 use rampart_service::idp::{clients, keys};
 use rampart_service::state::AppState;
@@ -81,6 +83,38 @@ pub async fn get(
     Path(client_id): Path<String>,
 ) -> Result<Json<IdpClientInfo>, ApiError> {
     Ok(Json(clients::get(&state, &client_id).await?))
+}
+
+/// Change a client's settings: only the fields sent change (absent or `null` keeps the
+/// value; a list replaces the registered one). Checked whole by the rules of a
+/// registration; a refusal changes nothing. The id, the secret and the kind never change
+/// here. What the client was issued follows at once: codes for a removed redirect URI are
+/// withdrawn, and codes, refresh tokens and consents keep only the scopes still allowed
+/// (one left without `openid` is revoked); changing `users` revokes them all.
+#[utoipa::path(
+    patch, path = "/api/v1/idp/clients/{client_id}", tag = "idp",
+    params(("client_id" = String, Path, description = "The client id")),
+    request_body = IdpClientUpdate,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The client as it now is (never its secret)", body = IdpClientInfo),
+        (status = 400, description = "The body is not a change of a client", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an IT administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such client", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The client changed meanwhile; read it again", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A setting breaks a rule (`field` names it); nothing changed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update(
+    State(state): State<AppState>,
+    ProviderAdministrator(admin): ProviderAdministrator,
+    Path(client_id): Path<String>,
+    Json(body): Json<IdpClientUpdate>,
+) -> Result<Json<IdpClientInfo>, ApiError> {
+    Ok(Json(
+        clients::update(&state, &admin.caller(&state), &client_id, &body).await?,
+    ))
 }
 
 /// Remove a client, with its codes, refresh tokens and consents.
