@@ -892,9 +892,15 @@ async function main() {
     assert.deepStrictEqual(api.map((e) => e.name), ['development', 'quality', 'production', 'sandbox']);
     assert.ok(api[3].separation_of_duties && api[3].second_approver);
     assert.match(await a.textContent('#env-sandbox'), /Settings in sandbox/);
-    // Emptying its name removes it again.
+    // Emptying its name removes it again, after a confirmation that names it.
     await a.fill('#name-3', '');
     await Promise.all([a.waitForNavigation(), a.click('button:has-text("Save the order and policies")')]);
+    assert.match(await a.textContent('h1'), /Remove sandbox\?/);
+    await accessible(a, 'environment removal');
+    const asked = await (await a.context().request.get(`${BASE}/api/v1/environments`)).json();
+    assert.strictEqual(asked.length, 4, 'nothing removed before the confirmation');
+    await Promise.all([a.waitForNavigation(), a.click('button:has-text("Remove and save")')]);
+    assert.match(await a.textContent('.notice'), /Saved/);
     const after = await (await a.context().request.get(`${BASE}/api/v1/environments`)).json();
     assert.deepStrictEqual(after.map((e) => e.name), ['development', 'quality', 'production']);
     // Bad input: the problem's detail on the page, nothing changed.
@@ -959,6 +965,12 @@ async function main() {
       maxRedirects: 0,
     });
     assert.strictEqual(forged.status(), 403);
+    const confirmed = await context.request.post(`${BASE}/console/environments`, {
+      form: { _csrf: await csrf(page), 'name.0': 'development', 'position.0': '1', confirm: 'remove' },
+      headers: { Origin: BASE },
+      maxRedirects: 0,
+    });
+    assert.strictEqual(confirmed.status(), 403);
     const api = await (await context.request.get(`${BASE}/api/v1/environments`)).json();
     assert.strictEqual(api.length, 3);
     await context.close();

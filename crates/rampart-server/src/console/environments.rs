@@ -30,7 +30,9 @@ use rampart_service::AppState;
 use serde::Deserialize;
 
 use super::deployments::refusal;
-use super::{error_page, field, fields, here, posted, signed_in, Section, Segments, Shell};
+use super::{
+    error_page, field, fields, here, posted, require, signed_in, Section, Segments, Shell,
+};
 use crate::error::ApiError;
 use crate::routes::page::{self, Visitor};
 
@@ -196,8 +198,19 @@ fn specs(fields: &[(String, String)]) -> Result<Vec<EnvironmentSpec>, Error> {
     Ok(rows.into_iter().map(|(_, _, spec)| spec).collect())
 }
 
+/// The confirmation of an order that removes environments: the same form again, with
+/// `confirm=remove`.
+#[derive(Template)]
+#[template(path = "console/environments_remove.html")]
+struct RemovePage<'a> {
+    shell: &'a Shell,
+    removed: &'a [String],
+    kept: &'a [(&'a str, &'a str)],
+}
+
 /// `POST /console/environments`: replace the order and policies (one
-/// `SetEnvironments` through `it::write`, administrators only, all or none).
+/// `SetEnvironments` through `it::write`, administrators only, all or none). An order
+/// that leaves environments out asks first (`confirm=remove` sends it on).
 pub async fn set_order(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -212,7 +225,42 @@ pub async fn set_order(
         Err(r) => return shell.finish(r),
     };
     let caller = operator.auth.caller(&state);
-    let written = match specs(&fields) {
+    let specs = specs(&fields);
+    // An environment left out is removed: asked first, once the user may change them.
+    if let Ok(environments) = &specs {
+        let removed: Vec<String> = versions::list_environments(&state)
+            .into_iter()
+            .map(|e| e.name)
+            .filter(|name| !environments.iter().any(|e| &e.name == name))
+            .collect();
+        if !removed.is_empty() && field(&fields, "confirm") != "remove" {
+            if let Err(r) = require(
+                &state,
+                &shell,
+                &operator,
+                Operation::ChangeEnvironments,
+                "only IT administrators change the environments",
+                back,
+            )
+            .await
+            {
+                return shell.finish(r);
+            }
+            let kept: Vec<(&str, &str)> = fields
+                .iter()
+                .filter(|(k, _)| k != "_csrf" && k != "confirm")
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let html = RemovePage {
+                shell: &shell,
+                removed: &removed,
+                kept: &kept,
+            }
+            .render();
+            return shell.finish(page::html(StatusCode::OK, html));
+        }
+    }
+    let written = match specs {
         Ok(environments) => {
             it::write(
                 &state,
