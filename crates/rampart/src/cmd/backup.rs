@@ -244,8 +244,21 @@ pub async fn restore(loaded: Loaded, args: &RestoreArgs) -> anyhow::Result<()> {
             .scratch
             .clone()
             .unwrap_or_else(|| PathBuf::from(format!("{}.drill", args.archive.display())));
+        // Before the live node is opened: a PostgreSQL backup is drilled beside the live
+        // PostgreSQL database, and a SQLite database must not be made for nothing.
+        let database = backup::archive::Archive::open(&args.archive)?
+            .manifest
+            .database;
+        if database == "postgres" && config.database_url.is_empty() {
+            bail!(
+                "the backup is of a PostgreSQL node: set RAMPART_DATABASE_URL to the live \
+                 database, on whose server the drill creates (and drops) a scratch database"
+            );
+        }
         super::audit::require_audit_key(&config)?;
         let store = rampart_server::open_store(&config).await?;
+        // A PostgreSQL backup is drilled in a scratch database on the live one's server.
+        let live_url = config.database_url.clone();
         let state = rampart_service::AppState::new(store.clone(), config, Arc::new(SystemClock))?;
         let ctx = super::super::cli_context(&state);
         let options = RestoreOptions {
@@ -254,7 +267,7 @@ pub async fn restore(loaded: Loaded, args: &RestoreArgs) -> anyhow::Result<()> {
             public_key: public_key.as_deref(),
             unlock: unlock.as_ref(),
             skip_keys: unlock.is_none(),
-            database_url: None,
+            database_url: (!live_url.is_empty()).then_some(live_url.as_str()),
         };
         let result = backup::drill(&store, &options, &ctx, &clock, &mut tick(&bar)).await;
         bar.finish_and_clear();
