@@ -753,19 +753,19 @@ async fn a_postgres_backup_drills_in_a_scratch_database_dropped_whatever_the_out
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_postgres_drill_by_a_role_that_may_not_create_databases_says_what_to_grant() {
     // A node whose role owns its database and nothing more, with a password.
-    let suffix = unique_suffix();
-    let (role, password) = (format!("rampart_node_{suffix}"), "drill-pass-word-7391");
-    let database = format!("rampart_own_{suffix}");
+    let fresh = rampart_store::testing::fresh_postgres_url().await;
+    let (base, database) = fresh.rsplit_once('/').unwrap();
+    let role = database.replace("rampart_test_", "rampart_node_");
+    let password = "drill-pass-word-7391";
     let cluster = rampart_store::testing::cluster_url();
     pg_exec(
         &cluster,
         &[
             &format!("CREATE ROLE {role} LOGIN PASSWORD '{password}' NOCREATEDB"),
-            &format!("CREATE DATABASE {database} OWNER {role}"),
+            &format!("ALTER DATABASE {database} OWNER TO {role}"),
         ],
     )
     .await;
-    let (base, _) = cluster.rsplit_once('/').unwrap();
     let host = base.rsplit_once('@').unwrap().1;
     let url = format!("postgres://{role}:{password}@{host}/{database}");
     let dir = tempfile::tempdir().unwrap();
@@ -800,14 +800,4 @@ async fn a_postgres_drill_by_a_role_that_may_not_create_databases_says_what_to_g
     let passed = ok(&drill());
     assert!(passed.contains("drill passed"), "{passed}");
     assert_eq!(scratch_databases(&role).await, Vec::<String>::new());
-}
-
-/// 32 hex digits, for names on the shared test server.
-fn unique_suffix() -> String {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{nanos:x}{:x}", std::process::id())
 }
