@@ -264,10 +264,9 @@ impl Store {
             Err(sqlx::Error::Database(d)) if d.code().as_deref() == Some("42501") => {
                 Err(Error::Forbidden(format!(
                     "the drill restores a PostgreSQL backup into a scratch database it creates \
-                     on the same server, and the role `{role}` may not create databases: grant \
-                     it with `ALTER ROLE \"{}\" CREATEDB` (it drops the scratch database \
-                     again), or restore the backup by hand into an empty database with \
-                     `rampart restore`",
+                     on the same server (and drops when done), and the role `{role}` may not \
+                     create databases: grant it with `ALTER ROLE \"{}\" CREATEDB`, or restore \
+                     the backup by hand into an empty database with `rampart restore`",
                     role.replace('"', "\"\"")
                 )))
             }

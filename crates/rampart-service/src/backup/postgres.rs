@@ -1,9 +1,9 @@
 //! PostgreSQL backups through `pg_dump` (one consistent snapshot of the whole database: the
 //! platform's tables, the audit log and every application schema `app_<num>`, in a snapshot
 //! the backup exported and read its census in) and restores through `pg_restore` into an
-//! empty database (the target's, or a drill's scratch database). The tools get the connection as flags and
-//! the password in `PGPASSWORD`, never on their command line, so it does not show in the
-//! process list.
+//! empty database (the target's, or a drill's scratch database). The tools get the
+//! connection as flags and the password in `PGPASSWORD`, never on their command line, so it
+//! does not show in the process list.
 
 use std::path::Path;
 use std::process::Command;
