@@ -1,7 +1,10 @@
 //! Backups: the records of backups, restores and drills (migration 0010, each written with
 //! its `backup.*` audit event), the census a backup's manifest carries, and on SQLite the
 //! consistent copy of a database file (`VACUUM INTO`, one read transaction of the source,
-//! so a copy taken while the server writes is the database as of one commit).
+//! so a copy taken while the server writes is the database as of one commit). On
+//! PostgreSQL: the exported snapshot `pg_dump` takes the database in (the census read in
+//! the same snapshot), and the scratch database a drill restores into, created and dropped
+//! on the live database's server.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,6 +15,7 @@ use sqlx::{ConnectOptions as _, Connection as _};
 use time::OffsetDateTime;
 
 use crate::backend::{from_millis, to_millis, Backend};
+use crate::db::Tx;
 use crate::Store;
 
 /// A backup, restore or drill to record.
@@ -51,6 +55,70 @@ pub const CENSUS_TABLES: [&str; 15] = [
     "environment_settings",
     "support_cases",
 ];
+
+/// A scratch database a drill restores a PostgreSQL backup into, on the live database's
+/// server. Its name, `rampart_drill_` and the 32 hex digits of a new UUID, is made by
+/// [`Store::postgres_create_scratch_database`] and nowhere else, so the statements that
+/// create and drop it (which cannot take their identifier as a parameter) hold nothing an
+/// operator or a backup supplied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScratchDatabase {
+    name: String,
+}
+
+impl ScratchDatabase {
+    fn new() -> Self {
+        ScratchDatabase {
+            name: format!("rampart_drill_{}", uuid::Uuid::new_v4().simple()),
+        }
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// A PostgreSQL snapshot held open and exported ([`Store::postgres_export_snapshot`]):
+/// `pg_dump --snapshot` dumps the database as this snapshot sees it while it is held.
+pub struct ExportedSnapshot {
+    tx: Tx<'static>,
+    id: String,
+    census: Vec<(String, i64)>,
+}
+
+impl ExportedSnapshot {
+    /// The snapshot's id, for `pg_dump --snapshot`.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The census read in the snapshot (as [`Store::backup_census`]).
+    pub fn census(&self) -> &[(String, i64)] {
+        &self.census
+    }
+
+    /// Ends the snapshot (once the dump that imported it is done).
+    pub async fn release(self) -> Result<(), Error> {
+        self.tx.commit().await
+    }
+}
+
+/// The census ([`Store::backup_census`]) read in `tx`.
+async fn census_in(tx: &mut Tx<'_>) -> Result<Vec<(String, i64)>, Error> {
+    let mut out = Vec::with_capacity(CENSUS_TABLES.len() + 1);
+    for table in CENSUS_TABLES {
+        let n: i64 = tx
+            .scalar(&format!("SELECT COUNT(*) FROM {table}"), [])
+            .await?;
+        out.push((table.to_owned(), n));
+    }
+    let size: i64 = tx
+        .scalar("SELECT size FROM audit_head WHERE id = 1", [])
+        .await?;
+    out.push(("audit_events".to_owned(), size));
+    Ok(out)
+}
 
 impl Store {
     /// Records a backup, restore or drill with its audit event (`backup.create`,
@@ -129,19 +197,96 @@ impl Store {
             .collect()
     }
 
-    /// The row count of each of [`CENSUS_TABLES`], and the audit log's size as `audit_events`.
+    /// The row count of each of [`CENSUS_TABLES`], and the audit log's size as `audit_events`,
+    /// read in one snapshot.
     pub async fn backup_census(&self) -> Result<Vec<(String, i64)>, Error> {
-        let mut out = Vec::with_capacity(CENSUS_TABLES.len() + 1);
-        for table in CENSUS_TABLES {
-            let n: i64 = self
-                .reader()
-                .scalar(&format!("SELECT COUNT(*) FROM {table}"), [])
-                .await?;
-            out.push((table.to_owned(), n));
+        let mut tx = self.snapshot().await?;
+        let census = census_in(&mut tx).await?;
+        tx.commit().await?;
+        Ok(census)
+    }
+
+    /// On PostgreSQL, a repeatable-read snapshot of the database held open and exported
+    /// (`pg_export_snapshot`), with the census read in it: `pg_dump --snapshot` then dumps
+    /// exactly what the census counted. Refused on SQLite.
+    pub async fn postgres_export_snapshot(&self) -> Result<ExportedSnapshot, Error> {
+        if self.kind() == crate::BackendKind::Sqlite {
+            return Err(Error::Internal(
+                "an exported snapshot is PostgreSQL's".to_owned(),
+            ));
         }
-        let size = i64::try_from(self.audit_size().await?).unwrap_or(i64::MAX);
-        out.push(("audit_events".to_owned(), size));
-        Ok(out)
+        let mut tx = self.snapshot().await?;
+        // The first statement of a repeatable-read transaction takes its snapshot.
+        let id: String = tx.scalar("SELECT pg_export_snapshot()", []).await?;
+        let census = census_in(&mut tx).await?;
+        Ok(ExportedSnapshot { tx, id, census })
+    }
+
+    /// On PostgreSQL, creates a new, empty scratch database on the server of this store's
+    /// database, with the same encoding, for a drill to restore a backup into. Its name is
+    /// made here from a new UUID ([`ScratchDatabase`]). A role that may not create
+    /// databases gets an error saying so and what to grant; nothing is created then.
+    pub async fn postgres_create_scratch_database(&self) -> Result<ScratchDatabase, Error> {
+        if self.kind() == crate::BackendKind::Sqlite {
+            return Err(Error::Internal(
+                "a scratch database is created on PostgreSQL".to_owned(),
+            ));
+        }
+        let (role, encoding): (String, String) = self
+            .reader()
+            .one(
+                "SELECT current_user::text, pg_encoding_to_char(encoding)::text \
+                 FROM pg_database WHERE datname = current_database()",
+                [],
+            )
+            .await?;
+        if encoding.is_empty()
+            || !encoding
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(Error::Internal(format!(
+                "the live database's encoding `{encoding}` is not a plain name"
+            )));
+        }
+        let scratch = ScratchDatabase::new();
+        // Not in a transaction: CREATE DATABASE refuses to run in one.
+        let sql = format!(
+            "CREATE DATABASE \"{}\" TEMPLATE template0 ENCODING '{encoding}'",
+            scratch.name
+        );
+        match crate::db::query(&sql)
+            .persistent(false)
+            .execute(self.reader())
+            .await
+        {
+            Ok(_) => Ok(scratch),
+            Err(sqlx::Error::Database(d)) if d.code().as_deref() == Some("42501") => {
+                Err(Error::Forbidden(format!(
+                    "the drill restores a PostgreSQL backup into a scratch database it creates \
+                     on the same server (and drops when done), and the role `{role}` may not \
+                     create databases: grant it with `ALTER ROLE \"{}\" CREATEDB`, or restore \
+                     the backup by hand into an empty database with `rampart restore`",
+                    role.replace('"', "\"\"")
+                )))
+            }
+            Err(e) => Err(crate::backend::db(e)),
+        }
+    }
+
+    /// On PostgreSQL, drops a scratch database [`Store::postgres_create_scratch_database`]
+    /// made, ending any session still connected to it; nothing when it is gone already.
+    pub async fn postgres_drop_scratch_database(
+        &self,
+        scratch: &ScratchDatabase,
+    ) -> Result<(), Error> {
+        let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", scratch.name);
+        crate::db::query(&sql)
+            .persistent(false)
+            .execute(self.reader())
+            .await
+            .map(|_| ())
+            .map_err(crate::backend::db)
     }
 
     /// The newest migration applied to the database.

@@ -36,7 +36,9 @@ pub use audit::{
 };
 pub use authz::{AuthzOp, ItScope, NodeRef, Progress, RebuildReport, RecordRow};
 pub use backend::{BackendKind, Store};
-pub use backup::{sqlite_copy, sqlite_integrity, BackupRecord, CENSUS_TABLES};
+pub use backup::{
+    sqlite_copy, sqlite_integrity, BackupRecord, ExportedSnapshot, ScratchDatabase, CENSUS_TABLES,
+};
 pub use fence::Marks;
 pub use group::GroupCounts;
 pub use identity::mfa::{MfaFactors, PendingLogin, Proof, Spent, StoredTotp};

@@ -20,10 +20,12 @@
 //! database first created while a backup runs, after the application databases were copied,
 //! is in the copied catalog without its file, and starts empty on the restored node.)
 //!
-//! **PostgreSQL** (`postgres.rs`): a checkpoint is signed on the live log, then `pg_dump`
-//! takes the whole database as one snapshot (so it holds at least the events the checkpoint
-//! covers); a restore runs `pg_restore` in one transaction into an empty database and drops
-//! what it restored when the checks that follow refuse it.
+//! **PostgreSQL** (`postgres.rs`): a checkpoint is signed on the live log, then a snapshot
+//! is exported and the census read in it, and `pg_dump` takes the whole database as that
+//! snapshot (so it holds at least the events the checkpoint covers, and the rows the census
+//! counts); a restore runs `pg_restore` in one transaction into an empty database and drops
+//! what it restored when the checks that follow refuse it. The drill restores into a
+//! scratch database it creates on the live database's server and always drops again.
 //!
 //! **Every event is covered by a signature** (SQLite): after copying, the backup signs a checkpoint
 //! of the copy's log with the node's audit key, into the copy (the same root the live log
@@ -242,9 +244,9 @@ async fn sqlite_parts(
     Ok((copies, audit, census, schema_version))
 }
 
-/// PostgreSQL: a checkpoint signed on the live log, then `pg_dump` (one snapshot, taken
-/// after it, so the dump holds at least the events the checkpoint covers). The census is
-/// left empty: counts read beside the dump would not be of its snapshot.
+/// PostgreSQL: a checkpoint signed on the live log, then a snapshot exported and the census
+/// read in it, then `pg_dump` of that snapshot (taken after the checkpoint, so the dump
+/// holds at least the events the checkpoint covers, and exactly the rows the census counts).
 async fn postgres_parts(
     state: &AppState,
     scratch: &Path,
@@ -258,9 +260,13 @@ async fn postgres_parts(
         .checkpoint(state.clock.now(), &state.metrics)
         .await?;
     let schema_version = state.store.schema_version().await?;
+    let snapshot = state.store.postgres_export_snapshot().await?;
     progress("pg_dump", 0, 0);
     let dump = scratch.join("postgres.dump");
-    postgres::dump(&conn, &dump).await?;
+    // The snapshot is held until the dump is done; on a failure, dropping it ends it.
+    postgres::dump(&conn, &dump, snapshot.id()).await?;
+    let census: BTreeMap<String, i64> = snapshot.census().iter().cloned().collect();
+    snapshot.release().await?;
     let audit = AuditSummary {
         origin: state.audit.origin().to_owned(),
         verifier_key: state.audit.verifier_key(),
@@ -270,7 +276,7 @@ async fn postgres_parts(
     Ok((
         vec![("postgres.dump".to_owned(), dump, false)],
         audit,
-        BTreeMap::new(),
+        census,
         schema_version,
     ))
 }

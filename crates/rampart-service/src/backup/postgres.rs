@@ -1,8 +1,9 @@
 //! PostgreSQL backups through `pg_dump` (one consistent snapshot of the whole database: the
-//! platform's tables, the audit log and every application schema `app_<num>`) and restores
-//! through `pg_restore` into an empty database. The tools get the connection as flags and
-//! the password in `PGPASSWORD`, never on their command line, so it does not show in the
-//! process list.
+//! platform's tables, the audit log and every application schema `app_<num>`, in a snapshot
+//! the backup exported and read its census in) and restores through `pg_restore` into an
+//! empty database (the target's, or a drill's scratch database). The tools get the
+//! connection as flags and the password in `PGPASSWORD`, never on their command line, so it
+//! does not show in the process list.
 
 use std::path::Path;
 use std::process::Command;
@@ -90,10 +91,13 @@ async fn run(mut command: Command, what: &str) -> Result<(), Error> {
     )))
 }
 
-/// `pg_dump --format=custom` of the whole database into `file`.
-pub(crate) async fn dump(conn: &Conn, file: &Path) -> Result<(), Error> {
+/// `pg_dump --format=custom` of the whole database into `file`, as the exported snapshot
+/// `snapshot` sees it (held open by the caller until the dump is done).
+pub(crate) async fn dump(conn: &Conn, file: &Path, snapshot: &str) -> Result<(), Error> {
     let mut c = conn.command("pg_dump");
     c.arg("--format=custom")
+        .arg("--snapshot")
+        .arg(snapshot)
         .arg("--no-owner")
         .arg("--no-privileges")
         .arg("--file")

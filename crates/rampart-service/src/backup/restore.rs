@@ -1,5 +1,6 @@
 //! Restoring a backup into an empty data directory, and the drill that restores into a
-//! scratch directory to prove a backup restores.
+//! scratch directory (and, for a PostgreSQL backup, a scratch database on the live
+//! database's server) to prove a backup restores.
 //!
 //! A restore refuses, and leaves the target as it found it, when: the archive is not a
 //! complete `rampart-backup/1` file; the target directory is not empty; a part does not
@@ -165,11 +166,13 @@ fn archive_size(path: &Path) -> i64 {
 }
 
 /// The drill: restores `options.archive` into the scratch directory `options.data_dir`
-/// (which must not exist), starts its database as a node would (migrations, the outboxes
-/// moved into the log, the authorization index loaded), compares the census with the
-/// manifest, removes the scratch directory, and records the drill in `live` (the node the
-/// backup came from) with the time it took. Keys are restored when `options.unlock` opens
-/// them, and skipped otherwise.
+/// (which must not exist) and, for a PostgreSQL backup, into a scratch database it creates
+/// on the server of `options.database_url` (the live database's); starts that database as a
+/// node would (migrations, the outboxes moved into the log, the authorization index
+/// loaded), compares the census with the manifest, removes the scratch directory and drops
+/// the scratch database (whatever the outcome), and records the drill in `live` (the node
+/// the backup came from) with the time it took. Keys are restored when `options.unlock`
+/// opens them, and skipped otherwise.
 pub async fn drill(
     live: &Store,
     options: &RestoreOptions<'_>,
@@ -184,40 +187,58 @@ pub async fn drill(
             scratch.display()
         )));
     }
-    if Archive::open(archive)?.manifest.database != "sqlite" {
-        return Err(Error::invalid(
-            "backup",
-            "the drill restores SQLite backups; restore a PostgreSQL backup into a scratch \
-             database with `rampart restore` (RAMPART_DATABASE_URL naming it) instead",
-        ));
-    }
+    let manifest = Archive::open(archive)?.manifest;
     let started = Instant::now();
-    let options = RestoreOptions {
-        skip_keys: options.unlock.is_none(),
-        database_url: None,
-        ..*options
+    let database = match (manifest.database.as_str(), options.database_url) {
+        ("sqlite", _) => None,
+        ("postgres", None) => {
+            return Err(Error::invalid(
+                "backup",
+                "the backup is of a PostgreSQL node: set RAMPART_DATABASE_URL to the live \
+                 database, on whose server the drill creates (and drops) a scratch database",
+            ))
+        }
+        ("postgres", Some(live_url)) => {
+            if manifest.census.is_empty() {
+                return Err(Error::invalid(
+                    "backup",
+                    "the backup carries no census to compare with (a PostgreSQL backup of an \
+                     earlier version): take a new backup and drill that",
+                ));
+            }
+            // Same user, password, host and parameters; another database.
+            let mut url = url::Url::parse(live_url).map_err(|_| {
+                Error::invalid(
+                    "database_url",
+                    "is not a postgres:// URL with a database name",
+                )
+            })?;
+            progress("creating the scratch database", 0, 0);
+            let db = live.postgres_create_scratch_database().await?;
+            url.set_path(&format!("/{}", db.name()));
+            Some((db, String::from(url)))
+        }
+        (other, _) => {
+            return Err(Error::invalid(
+                "backup",
+                format!("the backup is of a `{other}` database, which this version does not know"),
+            ))
+        }
     };
     let result = async {
+        let url = database.as_ref().map(|(_, url)| url.as_str());
+        let options = RestoreOptions {
+            skip_keys: options.unlock.is_none(),
+            database_url: url,
+            ..*options
+        };
         let mut done = unpack(&options, progress).await?;
         progress("starting the restored database", 0, 0);
-        let store = Store::open_sqlite(&scratch.join("rampart.db")).await?;
-        let checked = async {
-            store.migrate().await?;
-            store.flush_app_outboxes().await?;
-            store.authz_load(&mut |_, _| {}).await?;
-            let census = store.backup_census().await?;
-            for (table, n) in census {
-                let expected = done.manifest.census.get(&table).copied();
-                if table != "audit_events" && expected != Some(n) {
-                    return Err(Error::Internal(format!(
-                        "the restored {table} holds {n} rows, the backup's census says {}",
-                        expected.map_or("nothing".to_owned(), |e| e.to_string())
-                    )));
-                }
-            }
-            Ok::<_, Error>(())
-        }
-        .await;
+        let store = match url {
+            Some(url) => Store::open_postgres(url, 4).await?,
+            None => Store::open_sqlite(&scratch.join("rampart.db")).await?,
+        };
+        let checked = start_and_count(&store, &done.manifest).await;
         store.close().await;
         checked?;
         done.millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -225,6 +246,21 @@ pub async fn drill(
     }
     .await;
     let _ = std::fs::remove_dir_all(scratch);
+    if let Some((db, _)) = &database {
+        progress("dropping the scratch database", 0, 0);
+        if let Err(e) = live.postgres_drop_scratch_database(db).await {
+            let outcome = match &result {
+                Ok(_) => "passed".to_owned(),
+                Err(failed) => format!("failed: {}", detail(failed)),
+            };
+            return Err(Error::Unavailable(format!(
+                "the drill's scratch database {name} could not be dropped ({}): drop it with \
+                 `DROP DATABASE {name}`; the drill itself {outcome}",
+                detail(&e),
+                name = db.name(),
+            )));
+        }
+    }
     let done = result?;
     live.backup_record(
         ctx,
@@ -236,6 +272,7 @@ pub async fn drill(
             bytes: archive_size(archive),
             millis: i64::try_from(done.millis).unwrap_or(i64::MAX),
             details: serde_json::json!({
+                "database": done.manifest.database,
                 "events_verified": done.events_verified,
                 "checkpoints_verified": done.checkpoints_verified,
             })
@@ -244,6 +281,35 @@ pub async fn drill(
     )
     .await?;
     Ok(done)
+}
+
+/// An error's cause as the operator should read it (the log's text for storage and
+/// internal errors, whose display is generic).
+fn detail(e: &Error) -> String {
+    match e {
+        Error::Unavailable(cause) | Error::Internal(cause) => cause.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Starts a restored database as a node would (migrations, the outboxes moved into the
+/// log, the authorization index loaded) and compares every platform table's row count with
+/// the manifest's census (the audit log's size is checked by the restore itself).
+async fn start_and_count(store: &Store, manifest: &Manifest) -> Result<(), Error> {
+    store.migrate().await?;
+    store.flush_app_outboxes().await?;
+    store.authz_load(&mut |_, _| {}).await?;
+    let census = store.backup_census().await?;
+    for (table, n) in census {
+        let expected = manifest.census.get(&table).copied();
+        if table != "audit_events" && expected != Some(n) {
+            return Err(Error::Internal(format!(
+                "the restored {table} holds {n} rows, the backup's census says {}",
+                expected.map_or("nothing".to_owned(), |e| e.to_string())
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Checks the archive and the target, extracts every part into a staging directory inside

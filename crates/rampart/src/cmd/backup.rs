@@ -38,7 +38,8 @@ Examples:
     BACKUP_PASSPHRASE=… rampart backup --output b.rbk --include-keys --keys-passphrase env:BACKUP_PASSPHRASE
 
 With PostgreSQL (RAMPART_DATABASE_URL), the database is taken with pg_dump (one consistent \
-snapshot, right after a checkpoint is signed; the password goes to it in PGPASSWORD, never \
+snapshot, right after a checkpoint is signed, the census counted in the same snapshot; the \
+password goes to it in PGPASSWORD, never \
 on its command line), so the PostgreSQL client must be installed.";
 
 /// The long help of `rampart restore`.
@@ -60,13 +61,16 @@ its other files into --data-dir.
 index as a server would, compares every table's row count with the backup's census, removes \
 the scratch directory and records the drill, with the recovery time, in the node of \
 --data-dir: the posture report's backups control reads it. Run it after each backup, or at \
-least quarterly. (SQLite backups; a PostgreSQL backup is drilled by restoring it into a \
-scratch database.)
+least quarterly. A PostgreSQL backup is drilled with RAMPART_DATABASE_URL naming the live \
+database: the drill creates a scratch database rampart_drill_<uuid> on the same server \
+(the role needs CREATEDB: ALTER ROLE <role> CREATEDB), restores the dump into it with \
+pg_restore and drops it again, whether the drill passes or not.
 
 Examples:
 
     rampart restore nightly.rbk --data-dir /var/lib/rampart-new --keys-identity-file backup.key
     rampart restore nightly.rbk --drill --keys-identity-file backup.key
+    RAMPART_DATABASE_URL=postgres://rampart@db/rampart rampart restore pg.rbk --drill
     rampart restore b.rbk --data-dir ./restored --public-key \"$(cat audit.pub)\" --without-keys";
 
 /// `rampart backup`.
@@ -92,8 +96,9 @@ pub struct BackupArgs {
 pub struct RestoreArgs {
     /// The archive (`rampart backup`).
     archive: PathBuf,
-    /// Restore into a scratch directory, check, remove it and record the drill in the node
-    /// of --data-dir, instead of restoring into --data-dir.
+    /// Restore into a scratch directory (and, for a PostgreSQL backup, a scratch database
+    /// beside the live one), check, remove them and record the drill in the node of
+    /// --data-dir, instead of restoring into --data-dir.
     #[arg(long)]
     drill: bool,
     /// The drill's scratch directory (must not exist) [default: FILE.drill beside the
@@ -244,8 +249,21 @@ pub async fn restore(loaded: Loaded, args: &RestoreArgs) -> anyhow::Result<()> {
             .scratch
             .clone()
             .unwrap_or_else(|| PathBuf::from(format!("{}.drill", args.archive.display())));
+        // Before the live node is opened: a PostgreSQL backup is drilled beside the live
+        // PostgreSQL database, and a SQLite database must not be made for nothing.
+        let database = backup::archive::Archive::open(&args.archive)?
+            .manifest
+            .database;
+        if database == "postgres" && config.database_url.is_empty() {
+            bail!(
+                "the backup is of a PostgreSQL node: set RAMPART_DATABASE_URL to the live \
+                 database, on whose server the drill creates (and drops) a scratch database"
+            );
+        }
         super::audit::require_audit_key(&config)?;
         let store = rampart_server::open_store(&config).await?;
+        // A PostgreSQL backup is drilled in a scratch database on the live one's server.
+        let live_url = config.database_url.clone();
         let state = rampart_service::AppState::new(store.clone(), config, Arc::new(SystemClock))?;
         let ctx = super::super::cli_context(&state);
         let options = RestoreOptions {
@@ -254,7 +272,7 @@ pub async fn restore(loaded: Loaded, args: &RestoreArgs) -> anyhow::Result<()> {
             public_key: public_key.as_deref(),
             unlock: unlock.as_ref(),
             skip_keys: unlock.is_none(),
-            database_url: None,
+            database_url: (!live_url.is_empty()).then_some(live_url.as_str()),
         };
         let result = backup::drill(&store, &options, &ctx, &clock, &mut tick(&bar)).await;
         bar.finish_and_clear();

@@ -610,3 +610,194 @@ async fn posture_and_backups_on_sqlite_and_postgres() {
         let _ = server.stop();
     }
 }
+
+/// The drill's scratch databases (`rampart_drill_…`) on the test PostgreSQL server owned by
+/// `owner`: none should outlive a drill, whether it passed or not.
+async fn scratch_databases(owner: &str) -> Vec<String> {
+    use sqlx::Connection as _;
+    let mut c = sqlx::PgConnection::connect(&rampart_store::testing::cluster_url())
+        .await
+        .unwrap();
+    let names = sqlx::query_scalar(
+        "SELECT datname::text FROM pg_database \
+         WHERE datname LIKE 'rampart\\_drill\\_%' AND pg_get_userbyid(datdba) = $1",
+    )
+    .bind(owner)
+    .fetch_all(&mut c)
+    .await
+    .unwrap();
+    c.close().await.unwrap();
+    names
+}
+
+/// Runs `statements` on the PostgreSQL database at `url`.
+async fn pg_exec(url: &str, statements: &[&str]) {
+    use sqlx::Connection as _;
+    let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+    for statement in statements {
+        sqlx::query(statement).execute(&mut c).await.unwrap();
+    }
+    c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_backup_drills_in_a_scratch_database_dropped_whatever_the_outcome() {
+    let pg_url = rampart_store::testing::fresh_postgres_url().await;
+    let env = [("RAMPART_DATABASE_URL", pg_url.clone())];
+    let dir = tempfile::tempdir().unwrap();
+    let node = dir.path().join("node");
+    let created = create_admin(&node, &[("RAMPART_DATABASE_URL", &pg_url)], PASSWORD);
+    assert!(created.status.success(), "{}", failure_message(&created));
+    // Data in every part of the database: the demo's people and roles, its modules and
+    // deployments, application records (in their `app_<num>` schemas), sign-ins in the log.
+    let server = serve_with(&node, &["--demo"], &env);
+    let https = server.https.clone();
+    token(&https, "it", "root-admin", PASSWORD).await;
+    let rita = seeded_token(&https, "rita", demo_password("rita")).await;
+    seeded_customers(&https, &rita).await;
+    let archive = dir.path().join("pg.rbk");
+    ok(&run(rampart(&node)
+        .env("RAMPART_DATABASE_URL", &pg_url)
+        .args(["backup", "--output"])
+        .arg(&archive)));
+    // No drill yet: the backups control wants a verified restore.
+    let (_, report, _) = posture(&node, &env);
+    assert_eq!(control(&report, "availability.backups")["status"], "warn");
+
+    // Without the live database named, the drill says what it needs, and creates nothing.
+    let refused = run(rampart(&node).arg("restore").arg(&archive).arg("--drill"));
+    let message = failure_message(&refused);
+    assert!(message.contains("RAMPART_DATABASE_URL"), "{message}");
+    assert!(!node.join("rampart.db").exists());
+
+    // The drill, while the node serves: restored into a scratch database, started, counted,
+    // dropped, and recorded in the live database.
+    let drill = ok(&run(rampart(&node)
+        .env("RAMPART_DATABASE_URL", &pg_url)
+        .arg("restore")
+        .arg(&archive)
+        .arg("--drill")));
+    assert!(drill.contains("drill passed"), "{drill}");
+    assert!(
+        drill.contains("every table's count as the backup says"),
+        "{drill}"
+    );
+    assert!(!PathBuf::from(format!("{}.drill", archive.display())).exists());
+    assert_eq!(scratch_databases("postgres").await, Vec::<String>::new());
+    let (_, report, _) = posture(&node, &env);
+    let backups = control(&report, "availability.backups");
+    assert_eq!(backups["status"], "pass", "{backups}");
+    assert!(
+        backups["evidence"].to_string().contains("recovered in"),
+        "{backups}"
+    );
+    let store = rampart_store::Store::open_postgres(&pg_url, 2)
+        .await
+        .unwrap();
+    let drills = store.backup_records(Some("drill"), 10).await.unwrap();
+    assert_eq!(drills.len(), 1, "{drills:?}");
+    assert!(drills[0].details.contains("\"database\":\"postgres\""));
+    store.close().await;
+
+    // An altered archive: refused while extracting, after the scratch database was made.
+    let mut bytes = std::fs::read(&archive).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x55;
+    let altered = dir.path().join("altered.rbk");
+    std::fs::write(&altered, &bytes).unwrap();
+    let refused = run(rampart(&node)
+        .env("RAMPART_DATABASE_URL", &pg_url)
+        .arg("restore")
+        .arg(&altered)
+        .arg("--drill"));
+    let message = failure_message(&refused);
+    assert!(message.contains("is not a usable backup"), "{message}");
+    assert_eq!(scratch_databases("postgres").await, Vec::<String>::new());
+    assert!(!PathBuf::from(format!("{}.drill", altered.display())).exists());
+
+    // A log edited behind its checkpoints: refused once the dump is restored into the
+    // scratch database and the log exported and verified; dropped all the same.
+    let _ = server.stop();
+    pg_exec(
+        &pg_url,
+        &[
+            "UPDATE audit_events SET body = replace(body, 'root-admin', 'someone-else') \
+           WHERE seq = (SELECT MIN(seq) FROM audit_events WHERE body LIKE '%root-admin%')",
+        ],
+    )
+    .await;
+    let tampered = dir.path().join("tampered.rbk");
+    ok(&run(rampart(&node)
+        .env("RAMPART_DATABASE_URL", &pg_url)
+        .args(["backup", "--output"])
+        .arg(&tampered)));
+    let refused = run(rampart(&node)
+        .env("RAMPART_DATABASE_URL", &pg_url)
+        .arg("restore")
+        .arg(&tampered)
+        .arg("--drill"));
+    let message = failure_message(&refused);
+    assert!(message.contains("does not verify"), "{message}");
+    assert_eq!(scratch_databases("postgres").await, Vec::<String>::new());
+    // Only the drill that passed is recorded.
+    let store = rampart_store::Store::open_postgres(&pg_url, 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.backup_records(Some("drill"), 10).await.unwrap().len(),
+        1
+    );
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_drill_by_a_role_that_may_not_create_databases_says_what_to_grant() {
+    // A node whose role owns its database and nothing more, with a password.
+    let fresh = rampart_store::testing::fresh_postgres_url().await;
+    let (base, database) = fresh.rsplit_once('/').unwrap();
+    let role = database.replace("rampart_test_", "rampart_node_");
+    let password = "drill-pass-word-7391";
+    let cluster = rampart_store::testing::cluster_url();
+    pg_exec(
+        &cluster,
+        &[
+            &format!("CREATE ROLE {role} LOGIN PASSWORD '{password}' NOCREATEDB"),
+            &format!("ALTER DATABASE {database} OWNER TO {role}"),
+        ],
+    )
+    .await;
+    let host = base.rsplit_once('@').unwrap().1;
+    let url = format!("postgres://{role}:{password}@{host}/{database}");
+    let dir = tempfile::tempdir().unwrap();
+    let node = dir.path().join("node");
+    let created = create_admin(&node, &[("RAMPART_DATABASE_URL", &url)], PASSWORD);
+    assert!(created.status.success(), "{}", failure_message(&created));
+    let archive = dir.path().join("b.rbk");
+    ok(&run(rampart(&node)
+        .env("RAMPART_DATABASE_URL", &url)
+        .args(["backup", "--output"])
+        .arg(&archive)));
+    let drill = || {
+        run(rampart(&node)
+            .env("RAMPART_DATABASE_URL", &url)
+            .arg("restore")
+            .arg(&archive)
+            .arg("--drill"))
+    };
+    let refused = drill();
+    let message = failure_message(&refused);
+    assert!(message.contains("may not create databases"), "{message}");
+    assert!(
+        message.contains(&format!("ALTER ROLE \"{role}\" CREATEDB")),
+        "{message}"
+    );
+    assert!(!message.contains(password), "{message}");
+    assert_eq!(scratch_databases(&role).await, Vec::<String>::new());
+    assert!(!PathBuf::from(format!("{}.drill", archive.display())).exists());
+
+    // Granted, the drill runs as that role (the password to pg_restore in PGPASSWORD).
+    pg_exec(&cluster, &[&format!("ALTER ROLE {role} CREATEDB")]).await;
+    let passed = ok(&drill());
+    assert!(passed.contains("drill passed"), "{passed}");
+    assert_eq!(scratch_databases(&role).await, Vec::<String>::new());
+}
