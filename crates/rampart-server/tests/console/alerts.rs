@@ -13,6 +13,7 @@ use rampart_store::{PendingDelivery, Store};
 use reqwest::StatusCode;
 use serde_json::json;
 
+use crate::forms::Console;
 use crate::kit::{on_both, Node, ADMIN_PASSWORD, USER_PASSWORD};
 
 /// Where the webhook is configured: a port nothing listens on. The page must never show it.
@@ -28,104 +29,6 @@ fn config(c: &mut Config) {
     c.alerts.webhook_url = HOOK.to_owned();
     c.alerts.webhook_secret = format!("env:{SECRET_VAR}");
     c.alerts.delivery_attempts = 3;
-}
-
-/// A console client with its own cookies, signed in as `username`.
-struct Console {
-    client: reqwest::Client,
-    base: String,
-}
-
-/// The `_csrf` value of the first form of a console page.
-fn csrf_of(html: &str) -> String {
-    html.split("name=\"_csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("a form with a CSRF token")
-        .to_owned()
-}
-
-impl Console {
-    async fn sign_in(node: &Node, provider: Provider, username: &str, password: &str) -> Console {
-        let client = reqwest::Client::builder()
-            .danger_accept_invalid_certs(true)
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let console = Console {
-            client,
-            base: node.base.clone(),
-        };
-        if provider == Provider::End {
-            // An end user's session, opened through the API: the console refuses it.
-            let r = console
-                .client
-                .post(format!("{}/api/v1/auth/login", console.base))
-                .json(&json!({ "provider": "end", "username": username, "password": password }))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), StatusCode::OK, "{username} signs in");
-            return console;
-        }
-        let (_, login) = console.get("/console/login").await;
-        let (status, _, _) = console
-            .send(
-                "/console/login",
-                &[
-                    ("_csrf", csrf_of(&login).as_str()),
-                    ("username", username),
-                    ("password", password),
-                ],
-            )
-            .await;
-        assert_eq!(status, StatusCode::SEE_OTHER, "{username} signs in");
-        console
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, String) {
-        let r = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap();
-        (r.status(), r.text().await.unwrap())
-    }
-
-    /// Sends `fields` as a form from this site: the status, the page, where it redirects.
-    async fn send(&self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String, String) {
-        let r = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .header("origin", &self.base)
-            .form(fields)
-            .send()
-            .await
-            .unwrap();
-        let to = r
-            .headers()
-            .get("location")
-            .map(|l| l.to_str().unwrap().to_owned())
-            .unwrap_or_default();
-        (r.status(), r.text().await.unwrap(), to)
-    }
-
-    /// Sends `fields` with the CSRF token of a fresh page (the sign-in page for a session
-    /// the console refuses, whose token is the same cookie's).
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String, String) {
-        let (_, home) = self.get("/console/").await;
-        let page = if home.contains("name=\"_csrf\"") {
-            home
-        } else {
-            self.get("/console/login").await.1
-        };
-        let token = csrf_of(&page);
-        let mut all = vec![("_csrf", token.as_str())];
-        all.extend_from_slice(fields);
-        self.send(path, &all).await
-    }
 }
 
 /// An alert's event with a delivery to the webhook, raised at `at`.
@@ -223,7 +126,7 @@ async fn the_page(node: Node) {
         .unwrap());
 
     // An administrator sees both lists, the attempt in flight, and a Retry form on each.
-    let admin = Console::sign_in(&node, Provider::It, "admin", ADMIN_PASSWORD).await;
+    let admin = Console::sign_in(&node, "admin", ADMIN_PASSWORD).await;
     let (status, html) = admin.get(PAGE).await;
     assert_eq!(status, StatusCode::OK, "{name}: {html}");
     assert!(
@@ -254,7 +157,7 @@ async fn the_page(node: Node) {
     );
 
     // An auditor sees the same lists, without a Retry form; the navigation leads there.
-    let audrey = Console::sign_in(&node, Provider::It, "audrey", USER_PASSWORD).await;
+    let audrey = Console::sign_in(&node, "audrey", USER_PASSWORD).await;
     let (status, html) = audrey.get(PAGE).await;
     assert_eq!(status, StatusCode::OK, "{name}: {html}");
     assert!(
@@ -270,13 +173,13 @@ async fn the_page(node: Node) {
     assert!(home.contains("href=\"/console/alerts\""), "{name}");
 
     // An IT user without a role and an end user may not read it.
-    let ivan = Console::sign_in(&node, Provider::It, "ivan", USER_PASSWORD).await;
+    let ivan = Console::sign_in(&node, "ivan", USER_PASSWORD).await;
     let (status, html) = ivan.get(PAGE).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{name}");
     assert!(!html.contains(&format!("pending-{waiting}")), "{name}");
     let (_, home) = ivan.get("/console/").await;
     assert!(!home.contains("href=\"/console/alerts\""), "{name}");
-    let erin = Console::sign_in(&node, Provider::End, "erin", USER_PASSWORD).await;
+    let erin = Console::api_session(&node, "end", "erin", USER_PASSWORD).await;
     let (status, _) = erin.get(PAGE).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{name}");
 

@@ -7,84 +7,13 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+use crate::forms::{csrf_of, Console};
 use crate::kit::{no_tweak, on_both, Node, ADMIN_PASSWORD, USER_PASSWORD};
 use rampart_core::Provider;
 
 const RP: &str = "https://rp.example/callback";
 const RP2: &str = "https://rp.example/second";
 const EDIT: &str = "/console/idp-clients/wiki/edit";
-
-/// A browser's console session: its cookies.
-struct Browser {
-    client: reqwest::Client,
-    base: String,
-}
-
-/// The `_csrf` value of the first form of a page.
-fn csrf_of(html: &str) -> String {
-    html.split("name=\"_csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("a form with a CSRF token")
-        .to_owned()
-}
-
-impl Browser {
-    async fn sign_in(node: &Node, username: &str, password: &str) -> Browser {
-        let client = reqwest::Client::builder()
-            .danger_accept_invalid_certs(true)
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let browser = Browser {
-            client,
-            base: node.base.clone(),
-        };
-        let (_, login) = browser.get("/console/login").await;
-        let csrf = csrf_of(&login);
-        let (status, _, _) = browser
-            .post(
-                "/console/login",
-                &[
-                    ("_csrf", csrf.as_str()),
-                    ("username", username),
-                    ("password", password),
-                ],
-            )
-            .await;
-        assert_eq!(status, StatusCode::SEE_OTHER, "{username} signs in");
-        browser
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, String) {
-        let r = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap();
-        (r.status(), r.text().await.unwrap())
-    }
-
-    /// Sends `fields` as a form from this site: the status, the page and where it leads.
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String, String) {
-        let r = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .header("origin", &self.base)
-            .form(fields)
-            .send()
-            .await
-            .unwrap();
-        let to = r
-            .headers()
-            .get("location")
-            .map(|l| l.to_str().unwrap().to_owned())
-            .unwrap_or_default();
-        (r.status(), r.text().await.unwrap(), to)
-    }
-}
 
 async fn client(node: &Node, admin: &str) -> Value {
     let (status, body) = node.get("/api/v1/idp/clients/wiki", admin).await;
@@ -125,7 +54,7 @@ async fn edit_form(node: Node) {
     let registered = client(&node, &admin).await;
 
     // The administrator: an Edit link on the list, the form filled with the settings.
-    let browser = Browser::sign_in(&node, "admin", ADMIN_PASSWORD).await;
+    let browser = Console::sign_in(&node, "admin", ADMIN_PASSWORD).await;
     let (status, list) = browser.get("/console/idp-clients").await;
     assert_eq!(status, StatusCode::OK, "{name}");
     assert!(list.contains(&format!("href=\"{EDIT}\"")), "{name}: {list}");
@@ -138,7 +67,7 @@ async fn edit_form(node: Node) {
 
     // Without the token: refused, nothing changed.
     let (status, _, _) = browser
-        .post(EDIT, &[("name", "Forged"), ("redirect_uris", RP)])
+        .send(EDIT, &[("name", "Forged"), ("redirect_uris", RP)])
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{name}");
     assert_eq!(client(&node, &admin).await, registered, "{name}");
@@ -146,7 +75,7 @@ async fn edit_form(node: Node) {
     // A bad redirect URI beside a good name: the problem at its field, the form as sent,
     // nothing stored.
     let (status, page, _) = browser
-        .post(
+        .send(
             EDIT,
             &[
                 ("_csrf", csrf.as_str()),
@@ -178,7 +107,7 @@ async fn edit_form(node: Node) {
 
     // A good change.
     let (status, _, to) = browser
-        .post(
+        .send(
             EDIT,
             &[
                 ("_csrf", csrf.as_str()),
@@ -208,7 +137,7 @@ async fn edit_form(node: Node) {
 
     // The auditor: no Edit link, the form refused, and a POST with their own valid token
     // refused before anything is read or changed.
-    let auditor = Browser::sign_in(&node, "audrey", USER_PASSWORD).await;
+    let auditor = Console::sign_in(&node, "audrey", USER_PASSWORD).await;
     let (status, list) = auditor.get("/console/idp-clients").await;
     assert_eq!(status, StatusCode::OK, "{name}");
     assert!(list.contains("Team wiki"), "{name}: auditors read the list");
@@ -225,7 +154,7 @@ async fn edit_form(node: Node) {
     let (_, home) = auditor.get("/console/").await;
     let token = csrf_of(&home);
     let (status, _, _) = auditor
-        .post(
+        .send(
             EDIT,
             &[
                 ("_csrf", token.as_str()),

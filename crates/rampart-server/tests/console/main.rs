@@ -12,6 +12,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
 mod alerts;
+mod forms;
 mod idp;
 mod idp_edit;
 #[path = "../kit/mod.rs"]

@@ -13,9 +13,9 @@ use std::process::Command;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+use crate::forms::{csrf_of, Console};
 use crate::kit::smtp::{links, mail_to, with_smtp};
 use crate::kit::{on_both, Node, USER_PASSWORD};
-use crate::support::{csrf_of, Console};
 use crate::{harness, install_harness, CHROMIUM};
 
 /// An end user with an e-mail address unique to this test and backend; answers (id,
