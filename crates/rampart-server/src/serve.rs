@@ -258,6 +258,13 @@ impl Server {
         let https_addr = https_listener
             .local_addr()
             .map_err(|e| StartError(format!("https_addr: {e}")))?;
+        if !config.support.smtp_host.is_empty() && config.public_origin.is_empty() {
+            tracing::warn!(
+                https_addr = %config.https_addr,
+                "the support desk mails links built from https_addr because public_origin is \
+                 not set: set public_origin to the address people reach this server at"
+            );
+        }
         let http_addr = http_listener
             .local_addr()
             .map_err(|e| StartError(format!("http_addr: {e}")))?;
