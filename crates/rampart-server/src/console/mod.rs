@@ -42,7 +42,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use rampart_api::ListUsersQuery;
 use rampart_apps::pages::return_address;
-use rampart_authz::policy::Operation;
+use rampart_authz::policy::{self, Operation, Verdict};
 use rampart_core::{Error, Provider};
 use rampart_service::identity;
 use rampart_service::providers::oidc::{sign_in_options, SignInOption};
@@ -419,28 +419,20 @@ pub async fn signed_in(
         }
         Err(e) => return Err(error_page(shell, e, here)),
     }
-    shell.it = door == Operation::OpenConsole
-        || identity::may(state, &auth.user, Operation::OpenConsole)
-            .await
-            .unwrap_or(false);
+    // The navigation: every part the user may open, decided from one read of their roles.
+    let who = identity::principal(state, &auth.user).await.ok();
+    let allows = |op| who.is_some_and(|w| policy::decide(w, op) == Verdict::Allow);
+    shell.it = allows(Operation::OpenConsole);
     shell.user = Some(
         auth.user
             .display_name
             .clone()
             .unwrap_or_else(|| auth.user.username.clone()),
     );
-    shell.users = identity::may(state, &auth.user, Operation::ReadUsers)
-        .await
-        .unwrap_or(false);
-    shell.audit = identity::may(state, &auth.user, Operation::ReadAuditLog)
-        .await
-        .unwrap_or(false);
-    shell.permissions = identity::may(state, &auth.user, Operation::ReadAuthorizationData)
-        .await
-        .unwrap_or(false);
-    shell.alerts = identity::may(state, &auth.user, Operation::ReadAlertDeliveries)
-        .await
-        .unwrap_or(false);
+    shell.users = allows(Operation::ReadUsers);
+    shell.audit = allows(Operation::ReadAuditLog);
+    shell.permissions = allows(Operation::ReadAuthorizationData);
+    shell.alerts = allows(Operation::ReadAlertDeliveries);
     Ok(Operator { auth: auth.clone() })
 }
 

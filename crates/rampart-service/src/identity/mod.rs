@@ -55,6 +55,22 @@ pub async fn authorize(state: &AppState, user: &User, op: Operation) -> Result<V
     Ok(policy::decide(who, op))
 }
 
+/// Who `user` is to the platform rules, the `auditor` role read once (for an IT user who is
+/// not an administrator): for deciding several operations in a row with
+/// [`policy::decide`], as a console page's navigation does.
+pub async fn principal(state: &AppState, user: &User) -> Result<Principal, Error> {
+    let kind = match user.provider {
+        Provider::It => Kind::ItUser,
+        Provider::End => Kind::EndUser,
+    };
+    let auditor = kind == Kind::ItUser && !user.is_admin && is_auditor(state, user).await?;
+    Ok(Principal {
+        kind,
+        administrator: user.is_admin,
+        auditor,
+    })
+}
+
 /// Whether the platform rules allow `user` to perform `op` outright.
 pub async fn may(state: &AppState, user: &User, op: Operation) -> Result<bool, Error> {
     Ok(authorize(state, user, op).await? == Verdict::Allow)
