@@ -59,6 +59,51 @@ fn install_harness() {
     assert!(status.success(), "npm ci in {} failed", dir.display());
 }
 
+/// Runs the Node script `script` of the harness against `node` in headless Chromium, with
+/// `env` besides the base address and the browser (and the screenshot directory when
+/// `RAMPART_CONSOLE_SCREENSHOTS=1`, on SQLite); asserts that it succeeded with `expected`
+/// scenarios passed (`what` names them in a failure) and returns what it printed.
+pub(crate) async fn run_script(
+    node: &kit::Node,
+    script: &str,
+    what: &str,
+    env: &[(&str, String)],
+    expected: usize,
+) -> String {
+    let name = node.name();
+    let mut command = Command::new("node");
+    command
+        .arg(script)
+        .current_dir(harness())
+        .env("CONSOLE_BASE", &node.base)
+        .env("CONSOLE_CHROMIUM", CHROMIUM);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    if std::env::var("RAMPART_CONSOLE_SCREENSHOTS").is_ok_and(|v| v == "1")
+        && node.kind == rampart_store::BackendKind::Sqlite
+    {
+        command.env(
+            "CONSOLE_SCREENSHOTS",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/console"),
+        );
+    }
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    println!("--- {name} ---\n{stdout}");
+    assert!(
+        output.status.success(),
+        "{name}: {what} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let passed = stdout.lines().filter(|l| l.starts_with("ok ")).count();
+    assert_eq!(passed, expected, "{name}:\n{stdout}");
+    stdout
+}
+
 /// Users the scenarios need, made through the API as an administrator would, and a day of
 /// events spread over the hours (for the audit page's chart).
 async fn seed(node: &Node) {

@@ -6,15 +6,13 @@
 //! without the CSRF token, by someone who may not act, with bad input. A refused form
 //! changes nothing, which the API confirms.
 
-use std::process::Command;
-
 use rampart_core::Provider;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::forms::Console;
 use crate::kit::{no_tweak, on_both, Node, ADMIN_PASSWORD, USER_PASSWORD};
-use crate::{harness, install_harness, CHROMIUM};
+use crate::{install_harness, run_script, CHROMIUM};
 
 /// A company `acme` whose administrator is the IT user `boss`, and the IT users `rhea` (a
 /// requester, in no company) and `mallory` (in no company, never a requester here).
@@ -64,34 +62,14 @@ async fn desk(node: &Node) -> Desk {
 async fn browser_scenario(node: Node) {
     let name = node.name();
     let desk = desk(&node).await;
-    let mut command = Command::new("node");
-    command
-        .arg("support.js")
-        .current_dir(harness())
-        .env("CONSOLE_BASE", &node.base)
-        .env("CONSOLE_CHROMIUM", CHROMIUM)
-        .env("CONSOLE_USER_PASSWORD", USER_PASSWORD);
-    if std::env::var("RAMPART_CONSOLE_SCREENSHOTS").is_ok_and(|v| v == "1")
-        && node.kind == rampart_store::BackendKind::Sqlite
-    {
-        command.env(
-            "CONSOLE_SCREENSHOTS",
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/console"),
-        );
-    }
-    let output = tokio::task::spawn_blocking(move || command.output())
-        .await
-        .unwrap()
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    println!("--- {name} ---\n{stdout}");
-    assert!(
-        output.status.success(),
-        "{name}: the support desk's browser scenarios failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let passed = stdout.lines().filter(|l| l.starts_with("ok ")).count();
-    assert_eq!(passed, 5, "{name}:\n{stdout}");
+    run_script(
+        &node,
+        "support.js",
+        "the support desk's browser scenarios",
+        &[("CONSOLE_USER_PASSWORD", USER_PASSWORD.to_owned())],
+        5,
+    )
+    .await;
     // What the browser did went through the service: boss authorized rhea (a `system`
     // event naming the decider), rhea's comment is on her case, and she is no longer a
     // member, so the API hides the company's cases from her too.

@@ -8,15 +8,13 @@
 //! closed to her, and no token reaches the audit log. The same path is walked in headless
 //! Chromium by `tests/console/support_link.js`.
 
-use std::process::Command;
-
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::forms::{csrf_of, Console};
 use crate::kit::smtp::{links, mail_to, with_smtp};
 use crate::kit::{on_both, Node, USER_PASSWORD};
-use crate::{harness, install_harness, CHROMIUM};
+use crate::{install_harness, run_script, CHROMIUM};
 
 /// An end user with an e-mail address unique to this test and backend; answers (id,
 /// address).
@@ -282,38 +280,20 @@ async fn an_emailed_link_opens_a_page_that_asks_before_it_decides() {
 async fn browser_scenario(node: Node) {
     let name = node.name();
     let desk = desk(&node).await;
-    let mut command = Command::new("node");
-    command
-        .arg("support_link.js")
-        .current_dir(harness())
-        .env("CONSOLE_BASE", &node.base)
-        .env("CONSOLE_CHROMIUM", CHROMIUM)
-        .env("CONSOLE_USER_PASSWORD", USER_PASSWORD)
-        .env(
-            "CONSOLE_LINK",
-            format!("/console/support/links/{}", desk.authorize),
-        );
-    if std::env::var("RAMPART_CONSOLE_SCREENSHOTS").is_ok_and(|v| v == "1")
-        && node.kind == rampart_store::BackendKind::Sqlite
-    {
-        command.env(
-            "CONSOLE_SCREENSHOTS",
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/console"),
-        );
-    }
-    let output = tokio::task::spawn_blocking(move || command.output())
-        .await
-        .unwrap()
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    println!("--- {name} ---\n{stdout}");
-    assert!(
-        output.status.success(),
-        "{name}: the link's browser scenarios failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let passed = stdout.lines().filter(|l| l.starts_with("ok ")).count();
-    assert_eq!(passed, 4, "{name}:\n{stdout}");
+    run_script(
+        &node,
+        "support_link.js",
+        "the link's browser scenarios",
+        &[
+            ("CONSOLE_USER_PASSWORD", USER_PASSWORD.to_owned()),
+            (
+                "CONSOLE_LINK",
+                format!("/console/support/links/{}", desk.authorize),
+            ),
+        ],
+        4,
+    )
+    .await;
     // What the browser did went through the service: erin decided through the link.
     assert_eq!(
         status_of(&node, &desk.admin, &desk.id).await,

@@ -3,12 +3,10 @@
 //! master key to seal its secret, and a clock that stands still so the scenario computes
 //! the codes the server expects.
 
-use std::process::Command;
-
 use rampart_core::{Clock as _, Provider};
 
 use crate::kit::{on_both, Node, ADMIN_PASSWORD};
-use crate::{harness, install_harness, CHROMIUM};
+use crate::{install_harness, run_script, CHROMIUM};
 
 fn administrators_must_enrol(config: &mut rampart_service::Config) {
     let path =
@@ -25,35 +23,17 @@ async fn run(node: Node) {
     let name = node.name();
     node.create_user(Provider::It, "root", ADMIN_PASSWORD, true)
         .await;
-    let mut command = Command::new("node");
-    command
-        .arg("two_factor.js")
-        .current_dir(harness())
-        .env("CONSOLE_BASE", &node.base)
-        .env("CONSOLE_CHROMIUM", CHROMIUM)
-        .env("CONSOLE_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("CONSOLE_NOW", node.clock.now().unix_timestamp().to_string());
-    if std::env::var("RAMPART_CONSOLE_SCREENSHOTS").is_ok_and(|v| v == "1")
-        && node.kind == rampart_store::BackendKind::Sqlite
-    {
-        command.env(
-            "CONSOLE_SCREENSHOTS",
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/console"),
-        );
-    }
-    let output = tokio::task::spawn_blocking(move || command.output())
-        .await
-        .unwrap()
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    println!("--- {name} ---\n{stdout}");
-    assert!(
-        output.status.success(),
-        "{name}: the two-factor scenarios failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let passed = stdout.lines().filter(|l| l.starts_with("ok ")).count();
-    assert_eq!(passed, 3, "{name}:\n{stdout}");
+    run_script(
+        &node,
+        "two_factor.js",
+        "the two-factor scenarios",
+        &[
+            ("CONSOLE_ADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
+            ("CONSOLE_NOW", node.clock.now().unix_timestamp().to_string()),
+        ],
+        3,
+    )
+    .await;
     // What the browser did went through the service: the enrolment and the sign-ins with a
     // second factor are in the audit trail.
     let events = node.events().await;
