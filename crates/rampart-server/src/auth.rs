@@ -16,7 +16,7 @@ use rampart_identity::hash_token;
 use time::Duration;
 
 use crate::error::{ApiError, Problem};
-use rampart_authz::policy::Operation;
+use crate::rules::{self, Rule};
 use rampart_service::caller::{Caller, Origin};
 use rampart_service::fence::Ticket;
 use rampart_service::identity;
@@ -216,8 +216,7 @@ impl FromRequestParts<AppState> for Administrator {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let refusal = "only IT administrators may manage users";
-        permitted(parts, state, Operation::AdministerUsers, refusal)
+        permitted(parts, state, rules::MANAGE_USERS)
             .await
             .map(Administrator)
     }
@@ -235,8 +234,7 @@ impl FromRequestParts<AppState> for UserReader {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let refusal = "only IT administrators and auditors may read users";
-        permitted(parts, state, Operation::ReadUsers, refusal)
+        permitted(parts, state, rules::READ_USERS)
             .await
             .map(UserReader)
     }
@@ -253,8 +251,7 @@ impl FromRequestParts<AppState> for ProviderAdministrator {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let refusal = "only IT administrators may change user providers";
-        permitted(parts, state, Operation::AdministerUsers, refusal)
+        permitted(parts, state, rules::CHANGE_PROVIDERS)
             .await
             .map(ProviderAdministrator)
     }
@@ -272,8 +269,7 @@ impl FromRequestParts<AppState> for ProviderReader {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let refusal = "only IT administrators and auditors may read user providers";
-        permitted(parts, state, Operation::ReadUsers, refusal)
+        permitted(parts, state, rules::READ_PROVIDERS)
             .await
             .map(ProviderReader)
     }
@@ -291,8 +287,7 @@ impl FromRequestParts<AppState> for AuditReader {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let refusal = "only IT administrators and auditors may read the audit log";
-        permitted(parts, state, Operation::ReadAuditLog, refusal)
+        permitted(parts, state, rules::READ_AUDIT_LOG)
             .await
             .map(AuditReader)
     }
@@ -302,8 +297,7 @@ impl FromRequestParts<AppState> for AuditReader {
 pub(crate) async fn permitted(
     parts: &mut Parts,
     state: &AppState,
-    op: Operation,
-    refusal: &str,
+    (op, refusal): Rule,
 ) -> Result<Authenticated, ApiError> {
     let auth = Authenticated::from_request_parts(parts, state).await?;
     if !identity::may(state, &auth.user, op).await? {

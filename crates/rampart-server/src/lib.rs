@@ -12,6 +12,7 @@ pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
+pub mod rules;
 pub mod serve;
 pub mod tls;
 pub mod transport;

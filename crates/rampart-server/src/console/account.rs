@@ -3,24 +3,22 @@
 //! one), and signing out everywhere.
 
 use askama::Template;
-use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::Response;
-use axum::Form;
 use rampart_service::identity;
 use rampart_service::AppState;
 use rampart_store::OpenSession;
 use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
 
-use super::{
-    error_page, field, fields, here, posted, signed_in, signed_out, ConfirmPage, Section, Segments,
-    Shell,
-};
+use super::door::doors::AccountOpen;
+use super::door::{Operator, Page, Sent};
+use super::{error_page, field, signed_out, ConfirmPage, Section, Segments, Shell};
 use crate::auth::RequestContext;
 use crate::error::ApiError;
-use crate::routes::page::{self, Visitor};
+use crate::routes::page;
 
 /// One row of the sessions table.
 struct SessionRow {
@@ -64,18 +62,23 @@ pub struct Done {
 /// `GET /console/account`.
 pub async fn show(
     State(state): State<AppState>,
-    visitor: Visitor,
-    uri: Uri,
+    page: Page<AccountOpen>,
     query: Result<Query<Done>, QueryRejection>,
 ) -> Response {
+    let Page {
+        here,
+        shell,
+        operator,
+        ..
+    } = page;
     let notice = match query.ok().and_then(|q| q.0.done).as_deref() {
         Some("session-ended") => Some("The session has ended."),
         _ => None,
     };
     render(
         &state,
-        &visitor,
-        &here(&uri),
+        (&shell, &operator),
+        &here,
         StatusCode::OK,
         &PasswordProblems::default(),
         notice,
@@ -83,27 +86,23 @@ pub async fn show(
     .await
 }
 
+/// The account page of the operator, with `problems` of a password change and a notice.
 async fn render(
     state: &AppState,
-    visitor: &Visitor,
+    (shell, operator): (&Shell, &Operator),
     here: &str,
     status: StatusCode,
     problems: &PasswordProblems,
     notice: Option<&str>,
 ) -> Response {
-    let mut shell = Shell::new(visitor, Section::Account);
-    let operator = match signed_in(state, visitor, &mut shell, here).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
     let caller = operator.auth.caller(state);
     let open = match identity::sessions::open_of(state, &caller).await {
         Ok(open) => open,
-        Err(e) => return shell.finish(error_page(&shell, e, here)),
+        Err(e) => return shell.finish(error_page(shell, e, here)),
     };
     let roles = match identity::it_roles(state, caller.user.id).await {
         Ok(roles) => roles,
-        Err(e) => return shell.finish(error_page(&shell, e, here)),
+        Err(e) => return shell.finish(error_page(shell, e, here)),
     };
     let current = operator.auth.session.id;
     let sessions: Vec<SessionRow> = open
@@ -119,7 +118,7 @@ async fn render(
         .collect();
     let user = &operator.auth.user;
     let html = AccountPage {
-        shell: &shell,
+        shell,
         username: &user.username,
         provider: user.provider.as_str(),
         administrator: user.is_admin,
@@ -137,24 +136,23 @@ async fn render(
 pub async fn change_password(
     State(state): State<AppState>,
     context: RequestContext,
-    visitor: Visitor,
-    headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+    sent: Sent<AccountOpen>,
 ) -> Response {
-    let fields = fields(form);
+    let Sent {
+        visitor,
+        shell,
+        operator,
+        fields,
+        ..
+    } = sent;
     let here = "/console/account";
-    let mut shell = Shell::new(&visitor, Section::Account);
-    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), here).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
     let new = field(&fields, "password");
     let mut problems = PasswordProblems::default();
     if new != field(&fields, "confirm") {
         problems.confirm = Some("The two new passwords differ; type the same one twice.".into());
         return render(
             &state,
-            &visitor,
+            (&shell, &operator),
             here,
             StatusCode::UNPROCESSABLE_ENTITY,
             &problems,
@@ -185,7 +183,7 @@ pub async fn change_password(
                 Some("password" | "new_password") => problems.password = detail,
                 _ => problems.other = detail,
             }
-            render(&state, &visitor, here, status, &problems, None).await
+            render(&state, (&shell, &operator), here, status, &problems, None).await
         }
     }
 }
@@ -195,17 +193,15 @@ pub async fn change_password(
 pub async fn end_session(
     State(state): State<AppState>,
     Segments(id): Segments<String>,
-    visitor: Visitor,
-    headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+    sent: Sent<AccountOpen>,
 ) -> Response {
-    let fields = fields(form);
+    let Sent {
+        visitor,
+        shell,
+        operator,
+        ..
+    } = sent;
     let here = "/console/account";
-    let mut shell = Shell::new(&visitor, Section::Account);
-    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), here).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
     let caller = operator.auth.caller(&state);
     match identity::sessions::end_own(&state, &caller, &id).await {
         Ok(()) if operator.auth.session.id.to_string() == id => {
@@ -217,15 +213,9 @@ pub async fn end_session(
 }
 
 /// `GET /console/account/logout-everywhere`: asks before ending every session.
-pub async fn confirm_logout_everywhere(
-    State(state): State<AppState>,
-    visitor: Visitor,
-) -> Response {
+pub async fn confirm_logout_everywhere(page: Page<AccountOpen>) -> Response {
+    let Page { shell, .. } = page;
     let here = "/console/account/logout-everywhere";
-    let mut shell = Shell::new(&visitor, Section::Account);
-    if let Err(r) = signed_in(&state, &visitor, &mut shell, here).await {
-        return shell.finish(r);
-    }
     let html = ConfirmPage {
         shell: &shell,
         heading: "Sign out everywhere?",
@@ -243,19 +233,14 @@ pub async fn confirm_logout_everywhere(
 
 /// `POST /console/account/logout-everywhere`: ends every session of the user (the API's
 /// `logout?all=true`).
-pub async fn logout_everywhere(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Response {
-    let fields = fields(form);
+pub async fn logout_everywhere(State(state): State<AppState>, sent: Sent<AccountOpen>) -> Response {
+    let Sent {
+        visitor,
+        shell,
+        operator,
+        ..
+    } = sent;
     let here = "/console/account";
-    let mut shell = Shell::new(&visitor, Section::Account);
-    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), here).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
     let auth = &operator.auth;
     match identity::logout(&state, &auth.caller(&state), &auth.session, true).await {
         Ok(()) => shell.finish(signed_out("/console/login", visitor.https())),

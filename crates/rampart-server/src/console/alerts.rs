@@ -14,11 +14,10 @@
 //! address: a reason that held the webhook's address shows `<alerts.webhook_url>`.
 
 use askama::Template;
-use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::Response;
-use axum::Form;
 use rampart_api::{AlertDeliveriesQuery, AlertDeliveryView, AlertRetryRequest};
 use rampart_authz::policy::Operation;
 use rampart_core::Error;
@@ -27,18 +26,17 @@ use rampart_service::{identity, AppState};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use super::{admitted, error_page, field, fields, here, posted_admitted, Section, Shell};
+use super::door::doors::{AlertsRead, AlertsRetry};
+use super::door::{Page, Sent};
+use super::{error_page, field, Section, Shell};
 use crate::error::ApiError;
-use crate::routes::page::{self, Visitor};
+use crate::routes::page;
 
 /// Where the page lives.
 const PAGE: &str = "/console/alerts";
 
 /// Rows of each list a page.
 const ROWS: u32 = 50;
-
-/// Why a reader is refused.
-const READERS: &str = "only IT administrators and auditors may read alert deliveries";
 
 /// One delivery as the page shows it.
 struct Row {
@@ -221,25 +219,12 @@ async fn render(
 /// `GET /console/alerts`.
 pub async fn show(
     State(state): State<AppState>,
-    visitor: Visitor,
-    uri: Uri,
+    page: Page<AlertsRead>,
     query: Result<Query<PageQuery>, QueryRejection>,
 ) -> Response {
-    let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::Alerts);
-    let operator = match admitted(
-        &state,
-        &visitor,
-        &mut shell,
-        &here,
-        Operation::ReadAlertDeliveries,
-        READERS,
-    )
-    .await
-    {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
+    let Page {
+        shell, operator, ..
+    } = page;
     let Ok(Query(q)) = query else {
         let refused = Error::invalid("query", "is not one this page makes");
         return shell.finish(error_page(&shell, refused, PAGE));
@@ -253,30 +238,13 @@ pub async fn show(
 /// `POST /console/alerts/retry`: asks for the delivery of `alert` to `sink` again
 /// (administrators). Done, back to the page with what it did; refused, the page with the
 /// refusal, nothing changed.
-pub async fn retry(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Response {
-    let fields = fields(form);
-    let mut shell = Shell::new(&visitor, Section::Alerts);
-    let operator = match posted_admitted(
-        &state,
-        &visitor,
-        &mut shell,
-        (&headers, &fields),
-        PAGE,
-        (
-            Operation::RetryAlertDeliveries,
-            "only IT administrators may ask for an alert's delivery again",
-        ),
-    )
-    .await
-    {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
+pub async fn retry(State(state): State<AppState>, sent: Sent<AlertsRetry>) -> Response {
+    let Sent {
+        shell,
+        operator,
+        fields,
+        ..
+    } = sent;
     let sink = field(&fields, "sink");
     let asked = match field(&fields, "alert").trim().parse::<i64>() {
         Ok(alert) => {

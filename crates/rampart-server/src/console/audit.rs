@@ -8,10 +8,9 @@ use askama::Template;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use rampart_api::{AuditEventView, AuditEventsQuery};
-use rampart_authz::policy::Operation;
 use rampart_core::Error;
 use rampart_service::audit::search;
 use rampart_service::AppState;
@@ -20,11 +19,11 @@ use time::OffsetDateTime;
 
 use super::account::stamp;
 use super::chart::{self, Chart};
-use super::{admitted, error_page, here, Section, Shell};
+use super::door::doors::AuditRead;
+use super::door::Page;
+use super::{error_page, Section, Shell};
 use crate::error::ApiError;
-use crate::routes::page::{self, Visitor};
-
-pub(super) const NOT_READER: &str = "only IT administrators and auditors may read the audit log";
+use crate::routes::page;
 
 /// Events a search shows (and the chart plots).
 const PAGE: u32 = 200;
@@ -172,24 +171,10 @@ async fn failures(state: &AppState, filters: &Filters) -> Result<Option<Chart>, 
 /// same permission as the search.
 pub async fn export(
     State(state): State<AppState>,
-    visitor: Visitor,
-    uri: Uri,
+    page: Page<AuditRead>,
     filters: Result<Query<Filters>, QueryRejection>,
 ) -> Response {
-    let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::Audit);
-    if let Err(r) = admitted(
-        &state,
-        &visitor,
-        &mut shell,
-        &here,
-        Operation::ReadAuditLog,
-        NOT_READER,
-    )
-    .await
-    {
-        return shell.finish(r);
-    }
+    let Page { here, shell, .. } = page;
     let filters = filters.map(|f| f.0).unwrap_or_default();
     let mut query = filters.query(PAGE);
     query.cursor = None;
@@ -233,24 +218,10 @@ struct AuditPage<'a> {
 /// `GET /console/audit`: search the audit log.
 pub async fn search(
     State(state): State<AppState>,
-    visitor: Visitor,
-    uri: Uri,
+    page: Page<AuditRead>,
     filters: Result<Query<Filters>, QueryRejection>,
 ) -> Response {
-    let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::Audit);
-    if let Err(r) = admitted(
-        &state,
-        &visitor,
-        &mut shell,
-        &here,
-        Operation::ReadAuditLog,
-        NOT_READER,
-    )
-    .await
-    {
-        return shell.finish(r);
-    }
+    let Page { here, shell, .. } = page;
     let filters = filters.map(|f| f.0).unwrap_or_default();
     let found = match search::event_query(filters.query(PAGE)) {
         Ok((query, _, limit)) => search::page(&state, query, limit).await,

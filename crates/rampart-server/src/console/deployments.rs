@@ -15,11 +15,10 @@
 //! use cases decide every action as they do for the API, before anything is read.
 
 use askama::Template;
-use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::Response;
-use axum::Form;
 use rampart_api::{
     DeployItem, DeployRequest, DeployResponse, DeploymentRequestWire, HistoryQuery, RejectRequest,
     RequestsQuery, RollbackRequest, StageRequest,
@@ -32,11 +31,11 @@ use rampart_service::AppState;
 use serde::Deserialize;
 
 use super::account::stamp;
-use super::{
-    error_page, field, fields, here, message, posted, signed_in, Section, Segments, Shell,
-};
+use super::door::doors::DeploymentsOpen;
+use super::door::{Page, Sent};
+use super::{error_page, field, message, Section, Segments, Shell};
 use crate::error::ApiError;
-use crate::routes::page::{self, Visitor};
+use crate::routes::page;
 
 /// An environment's column.
 struct EnvColumn {
@@ -106,16 +105,15 @@ pub struct Done {
 /// `GET /console/deployments`: the environment board.
 pub async fn board(
     State(state): State<AppState>,
-    visitor: Visitor,
-    uri: Uri,
+    page: Page<DeploymentsOpen>,
     query: Result<Query<Done>, QueryRejection>,
 ) -> Response {
-    let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::Deployments);
-    let operator = match signed_in(&state, &visitor, &mut shell, &here).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
+    let Page {
+        here,
+        shell,
+        operator,
+        ..
+    } = page;
     let caller = operator.auth.caller(&state);
     let done = query.map(|q| q.0).unwrap_or_default();
     let notice = match (done.done.as_deref(), done.request) {
@@ -405,16 +403,15 @@ pub(super) fn refusal(shell: &Shell, error: LifecycleError, here: &str) -> Respo
 /// with the button that runs it.
 pub async fn plan(
     State(state): State<AppState>,
-    visitor: Visitor,
-    uri: Uri,
+    page: Page<DeploymentsOpen>,
     query: Result<Query<Action>, QueryRejection>,
 ) -> Response {
-    let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::Deployments);
-    let operator = match signed_in(&state, &visitor, &mut shell, &here).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
+    let Page {
+        here,
+        shell,
+        operator,
+        ..
+    } = page;
     let action = query.map(|q| q.0).unwrap_or_default();
     let caller = operator.auth.caller(&state);
     let planned = match action.run(&state, &caller, true).await {
@@ -475,19 +472,14 @@ fn summary(changes: &serde_json::Value) -> String {
 }
 
 /// `POST /console/deployments/run`: runs the planned action.
-pub async fn run(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Response {
-    let fields = fields(form);
-    let mut shell = Shell::new(&visitor, Section::Deployments);
+pub async fn run(State(state): State<AppState>, sent: Sent<DeploymentsOpen>) -> Response {
+    let Sent {
+        shell,
+        operator,
+        fields,
+        ..
+    } = sent;
     let here = "/console/deployments";
-    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), here).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
     let action = Action::of(&fields);
     match action
         .run(&state, &operator.auth.caller(&state), false)
@@ -510,17 +502,12 @@ pub async fn run(
 pub async fn approve(
     State(state): State<AppState>,
     Segments((env, id)): Segments<(String, String)>,
-    visitor: Visitor,
-    headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+    sent: Sent<DeploymentsOpen>,
 ) -> Response {
-    let fields = fields(form);
-    let mut shell = Shell::new(&visitor, Section::Deployments);
+    let Sent {
+        shell, operator, ..
+    } = sent;
     let here = "/console/deployments";
-    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), here).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
     let id = match request_id(&id) {
         Ok(id) => id,
         Err(e) => return shell.finish(error_page(&shell, e, here)),
@@ -553,16 +540,11 @@ struct RejectPage<'a> {
 
 /// `GET /console/deployments/{env}/requests/{id}/reject`: asks why before rejecting.
 pub async fn confirm_reject(
-    State(state): State<AppState>,
+    State(_state): State<AppState>,
     Segments((env, id)): Segments<(String, String)>,
-    visitor: Visitor,
-    uri: Uri,
+    page: Page<DeploymentsOpen>,
 ) -> Response {
-    let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::Deployments);
-    if let Err(r) = signed_in(&state, &visitor, &mut shell, &here).await {
-        return shell.finish(r);
-    }
+    let Page { here, shell, .. } = page;
     let id = match request_id(&id) {
         Ok(id) => id,
         Err(e) => return shell.finish(error_page(&shell, e, &here)),
@@ -583,17 +565,15 @@ pub async fn confirm_reject(
 pub async fn reject(
     State(state): State<AppState>,
     Segments((env, id)): Segments<(String, String)>,
-    visitor: Visitor,
-    headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+    sent: Sent<DeploymentsOpen>,
 ) -> Response {
-    let fields = fields(form);
-    let mut shell = Shell::new(&visitor, Section::Deployments);
+    let Sent {
+        shell,
+        operator,
+        fields,
+        ..
+    } = sent;
     let here = format!("/console/deployments/{env}/requests/{id}/reject");
-    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), &here).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
     let id = match request_id(&id) {
         Ok(id) => id,
         Err(e) => return shell.finish(error_page(&shell, e, &here)),

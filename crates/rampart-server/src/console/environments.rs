@@ -12,11 +12,10 @@
 //!   runs it (`plans::run_plan`: `deploy` on its modules and the environment's policies).
 
 use askama::Template;
-use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::Response;
-use axum::Form;
 use rampart_api::{
     EnvironmentSpec, ItWriteOp, PlanApplicationWire, PlanCreateRequest, PlanRunRequest,
     PlanSettingsWire, SettingChange,
@@ -30,11 +29,11 @@ use rampart_service::AppState;
 use serde::Deserialize;
 
 use super::deployments::refusal;
-use super::{
-    error_page, field, fields, here, posted, require, signed_in, Section, Segments, Shell,
-};
+use super::door::doors::EnvironmentsOpen;
+use super::door::{Page, Sent};
+use super::{error_page, field, require, Section, Segments, Shell};
 use crate::error::ApiError;
-use crate::routes::page::{self, Visitor};
+use crate::routes::page;
 
 /// One environment as the page shows it.
 struct Environment {
@@ -145,16 +144,15 @@ async fn render(
 /// `GET /console/environments`: the environments, their policies and settings.
 pub async fn list(
     State(state): State<AppState>,
-    visitor: Visitor,
-    uri: Uri,
+    page: Page<EnvironmentsOpen>,
     query: Result<Query<Saved>, QueryRejection>,
 ) -> Response {
-    let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::Environments);
-    let operator = match signed_in(&state, &visitor, &mut shell, &here).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
+    let Page {
+        here,
+        shell,
+        operator,
+        ..
+    } = page;
     let may_change = identity::may(&state, &operator.auth.user, Operation::ChangeEnvironments)
         .await
         .unwrap_or(false);
@@ -211,19 +209,14 @@ struct RemovePage<'a> {
 /// `POST /console/environments`: replace the order and policies (one
 /// `SetEnvironments` through `it::write`, administrators only, all or none). An order
 /// that leaves environments out asks first (`confirm=remove` sends it on).
-pub async fn set_order(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Response {
+pub async fn set_order(State(state): State<AppState>, sent: Sent<EnvironmentsOpen>) -> Response {
+    let Sent {
+        shell,
+        operator,
+        fields,
+        ..
+    } = sent;
     let back = "/console/environments";
-    let fields = fields(form);
-    let mut shell = Shell::new(&visitor, Section::Environments);
-    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), back).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
     let caller = operator.auth.caller(&state);
     let specs = specs(&fields);
     // An environment left out is removed: asked first, once the user may change them.
@@ -329,17 +322,15 @@ impl PlanPage<'_> {
 pub async fn new_setting(
     State(state): State<AppState>,
     Segments(env): Segments<String>,
-    visitor: Visitor,
-    headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+    sent: Sent<EnvironmentsOpen>,
 ) -> Response {
+    let Sent {
+        shell,
+        operator,
+        fields,
+        ..
+    } = sent;
     let back = "/console/environments";
-    let fields = fields(form);
-    let mut shell = Shell::new(&visitor, Section::Environments);
-    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), back).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
     let key = field(&fields, "key").trim().to_owned();
     let value = field(&fields, "value").trim().to_owned();
     let mut settings = PlanSettingsWire::default();
@@ -384,15 +375,14 @@ pub async fn new_setting(
 pub async fn plan(
     State(state): State<AppState>,
     Segments(id): Segments<String>,
-    visitor: Visitor,
-    uri: Uri,
+    page: Page<EnvironmentsOpen>,
 ) -> Response {
-    let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::Environments);
-    let operator = match signed_in(&state, &visitor, &mut shell, &here).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
+    let Page {
+        here,
+        shell,
+        operator,
+        ..
+    } = page;
     let Ok(id) = id.parse::<i64>() else {
         let e = Error::invalid("plan", "must be a plan number such as 12");
         return shell.finish(error_page(&shell, e, &here));
@@ -445,17 +435,12 @@ pub async fn plan(
 pub async fn run(
     State(state): State<AppState>,
     Segments(id): Segments<String>,
-    visitor: Visitor,
-    headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+    sent: Sent<EnvironmentsOpen>,
 ) -> Response {
+    let Sent {
+        shell, operator, ..
+    } = sent;
     let back = format!("/console/environments/plans/{id}");
-    let fields = fields(form);
-    let mut shell = Shell::new(&visitor, Section::Environments);
-    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), &back).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
     let Ok(id) = id.parse::<i64>() else {
         let e = Error::invalid("plan", "must be a plan number such as 12");
         return shell.finish(error_page(&shell, e, &back));

@@ -5,25 +5,21 @@
 //! for, as through `POST /api/v1/audit/checkpoint`: it states what the log holds).
 
 use askama::Template;
-use axum::extract::rejection::FormRejection;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Form;
 use rampart_api::{AuditEventView, AuditEventsQuery};
 use rampart_audit::{to_hex, ProofBundle};
-use rampart_authz::policy::Operation;
 use rampart_core::Error;
 use rampart_service::audit::proof::{self, Proved};
 use rampart_service::audit::search;
 use rampart_service::AppState;
 
 use super::account::stamp;
-use super::audit::NOT_READER;
-use super::{
-    admitted, error_page, field, fields, here, message, posted_admitted, Section, Segments, Shell,
-};
-use crate::routes::page::{self, Visitor};
+use super::door::doors::AuditRead;
+use super::door::{Page, Sent};
+use super::{error_page, field, message, Section, Segments, Shell};
+use crate::routes::page;
 
 /// What the page says of the event's inclusion.
 enum Inclusion {
@@ -55,23 +51,9 @@ fn seq_of(seq: &str) -> Option<i64> {
 pub async fn event(
     State(state): State<AppState>,
     Segments(seq): Segments<String>,
-    visitor: Visitor,
-    uri: Uri,
+    page: Page<AuditRead>,
 ) -> Response {
-    let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::Audit);
-    if let Err(r) = admitted(
-        &state,
-        &visitor,
-        &mut shell,
-        &here,
-        Operation::ReadAuditLog,
-        NOT_READER,
-    )
-    .await
-    {
-        return shell.finish(r);
-    }
+    let Page { here, shell, .. } = page;
     let Some(seq) = seq_of(&seq) else {
         return shell.finish(error_page(&shell, Error::NotFound { what: "event" }, &here));
     };
@@ -132,23 +114,9 @@ pub async fn event(
 pub async fn bundle(
     State(state): State<AppState>,
     Segments(seq): Segments<String>,
-    visitor: Visitor,
-    uri: Uri,
+    page: Page<AuditRead>,
 ) -> Response {
-    let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::Audit);
-    if let Err(r) = admitted(
-        &state,
-        &visitor,
-        &mut shell,
-        &here,
-        Operation::ReadAuditLog,
-        NOT_READER,
-    )
-    .await
-    {
-        return shell.finish(r);
-    }
+    let Page { here, shell, .. } = page;
     let Some(seq) = seq_of(&seq) else {
         return shell.finish(error_page(&shell, Error::NotFound { what: "event" }, &here));
     };
@@ -181,32 +149,14 @@ pub async fn bundle(
 
 /// `POST /console/audit/checkpoint`: sign a checkpoint of the log as it is now, then back
 /// to the event (`seq`) whose proof needed it.
-pub async fn sign_checkpoint(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Response {
-    let fields = fields(form);
+pub async fn sign_checkpoint(State(state): State<AppState>, sent: Sent<AuditRead>) -> Response {
+    let Sent { shell, fields, .. } = sent;
     let seq = field(&fields, "seq").parse::<i64>().unwrap_or(0).max(0);
     let back = if seq > 0 {
         format!("/console/audit/{seq}")
     } else {
         "/console/audit".to_owned()
     };
-    let mut shell = Shell::new(&visitor, Section::Audit);
-    let admitted = posted_admitted(
-        &state,
-        &visitor,
-        &mut shell,
-        (&headers, &fields),
-        &back,
-        (Operation::ReadAuditLog, NOT_READER),
-    )
-    .await;
-    if let Err(r) = admitted {
-        return shell.finish(r);
-    }
     match state
         .audit
         .checkpoint(state.clock.now(), &state.metrics)

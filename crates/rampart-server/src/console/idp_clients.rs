@@ -10,11 +10,10 @@
 //! cached (`no-store`, as every console page).
 
 use askama::Template;
-use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::Response;
-use axum::Form;
 use rampart_api::idp::{IdpClientCreated, IdpClientInfo, IdpClientUpdate, NewIdpClientRequest};
 use rampart_authz::policy::Operation;
 use rampart_core::Error;
@@ -22,21 +21,14 @@ use rampart_service::idp::clients;
 use rampart_service::{identity, AppState};
 use serde::Deserialize;
 
+use super::door::doors::{IdpClientsAdmin, IdpClientsRead};
+use super::door::{Page, Sent};
 use super::users::FormProblem;
-use super::{
-    admitted, check_form, error_page, field, fields, here, posted_admitted, ConfirmPage, Operator,
-    Section, Segments, Shell,
-};
-use crate::routes::page::{self, Visitor};
+use super::{error_page, field, ConfirmPage, Section, Segments, Shell};
+use crate::routes::page;
 
 /// Where the list is.
 const LIST: &str = "/console/idp-clients";
-/// Where the registration form is.
-const NEW: &str = "/console/idp-clients/new";
-
-/// The API's refusals, in the same words.
-const NOT_READER: &str = "only IT administrators and auditors may read user providers";
-const NOT_ADMINISTRATOR: &str = "only IT administrators may change user providers";
 
 /// The scopes offered on the form, in the order shown.
 const SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
@@ -60,25 +52,15 @@ pub struct ListQuery {
 /// `GET /console/idp-clients`: every client (administrators and auditors).
 pub async fn list(
     State(state): State<AppState>,
-    visitor: Visitor,
-    uri: Uri,
+    page: Page<IdpClientsRead>,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Response {
-    let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::IdpClients);
-    let operator = match admitted(
-        &state,
-        &visitor,
-        &mut shell,
-        &here,
-        Operation::ReadUsers,
-        NOT_READER,
-    )
-    .await
-    {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
+    let Page {
+        here,
+        shell,
+        operator,
+        ..
+    } = page;
     let administrator = identity::may(&state, &operator.auth.user, Operation::AdministerUsers)
         .await
         .unwrap_or(false);
@@ -248,21 +230,8 @@ fn new_page(shell: &Shell, status: StatusCode, form: &Filled, problem: &FormProb
 }
 
 /// `GET /console/idp-clients/new`: the registration form (administrators).
-pub async fn new_form(State(state): State<AppState>, visitor: Visitor, uri: Uri) -> Response {
-    let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::IdpClients);
-    if let Err(r) = admitted(
-        &state,
-        &visitor,
-        &mut shell,
-        &here,
-        Operation::AdministerUsers,
-        NOT_ADMINISTRATOR,
-    )
-    .await
-    {
-        return shell.finish(r);
-    }
+pub async fn new_form(page: Page<IdpClientsAdmin>) -> Response {
+    let Page { shell, .. } = page;
     new_page(
         &shell,
         StatusCode::OK,
@@ -299,27 +268,14 @@ fn secret_page(
 
 /// `POST /console/idp-clients/new`: registers the client (the API's
 /// `POST /api/v1/idp/clients`) and shows its secret, once.
-pub async fn create(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Response {
-    let fields = fields(form);
-    let mut shell = Shell::new(&visitor, Section::IdpClients);
-    let operator = match posted_admitted(
-        &state,
-        &visitor,
-        &mut shell,
-        (&headers, &fields),
-        NEW,
-        (Operation::AdministerUsers, NOT_ADMINISTRATOR),
-    )
-    .await
-    {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
+pub async fn create(State(state): State<AppState>, sent: Sent<IdpClientsAdmin>) -> Response {
+    let Sent {
+        visitor: _,
+        shell,
+        operator,
+        fields,
+        ..
+    } = sent;
     let filled = Filled::of(&fields);
     match clients::create(&state, &operator.auth.caller(&state), &filled.request()).await {
         Ok(done) => secret_page(&shell, StatusCode::CREATED, "Client registered", &done),
@@ -373,32 +329,20 @@ impl Action {
     }
 }
 
-/// The client and action an address names, for an administrator; otherwise the page to
-/// answer with (a refusal before anything is read, or the 404 of an unknown action or
-/// client).
+/// The client and action an address names (asked once the door has let an administrator
+/// in); otherwise the 404 of an unknown action or client.
 async fn target(
     state: &AppState,
-    visitor: &Visitor,
-    shell: &mut Shell,
+    shell: &Shell,
     (id, action): (&str, &str),
-) -> Result<(Operator, Action, IdpClientInfo), Response> {
-    let here = format!("{LIST}/{}/{action}", page::encode(id));
-    let operator = admitted(
-        state,
-        visitor,
-        shell,
-        &here,
-        Operation::AdministerUsers,
-        NOT_ADMINISTRATOR,
-    )
-    .await?;
+) -> Result<(Action, IdpClientInfo), Response> {
     let Some(action) = Action::parse(action) else {
         return Err(error_page(shell, Error::NotFound { what: "page" }, LIST));
     };
     let client = clients::get(state, id)
         .await
         .map_err(|e| error_page(shell, e, LIST))?;
-    Ok((operator, action, client))
+    Ok((action, client))
 }
 
 /// `GET /console/idp-clients/{id}/{action}`: the confirmation of rotating a secret or
@@ -406,10 +350,10 @@ async fn target(
 pub async fn confirm(
     State(state): State<AppState>,
     Segments((id, action)): Segments<(String, String)>,
-    visitor: Visitor,
+    page: Page<IdpClientsAdmin>,
 ) -> Response {
-    let mut shell = Shell::new(&visitor, Section::IdpClients);
-    let (_, action, client) = match target(&state, &visitor, &mut shell, (&id, &action)).await {
+    let Page { shell, .. } = page;
+    let (action, client) = match target(&state, &shell, (&id, &action)).await {
         Ok(t) => t,
         Err(r) => return shell.finish(r),
     };
@@ -438,20 +382,15 @@ pub async fn confirm(
 pub async fn act(
     State(state): State<AppState>,
     Segments((id, action)): Segments<(String, String)>,
-    visitor: Visitor,
-    headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+    sent: Sent<IdpClientsAdmin>,
 ) -> Response {
-    let fields = fields(form);
-    let mut shell = Shell::new(&visitor, Section::IdpClients);
-    if let Some(refused) = check_form(&state, &visitor, &shell, &headers, &fields) {
-        return shell.finish(refused);
-    }
-    let (operator, action, client) =
-        match target(&state, &visitor, &mut shell, (&id, &action)).await {
-            Ok(t) => t,
-            Err(r) => return shell.finish(r),
-        };
+    let Sent {
+        shell, operator, ..
+    } = sent;
+    let (action, client) = match target(&state, &shell, (&id, &action)).await {
+        Ok(t) => t,
+        Err(r) => return shell.finish(r),
+    };
     let caller = operator.auth.caller(&state);
     match action {
         Action::RotateSecret => {
@@ -495,22 +434,9 @@ fn edit_page(shell: &Shell, status: StatusCode, form: &Filled, problem: &FormPro
 pub async fn edit_form(
     State(state): State<AppState>,
     Segments(id): Segments<String>,
-    visitor: Visitor,
+    page: Page<IdpClientsAdmin>,
 ) -> Response {
-    let here = format!("{LIST}/{}/edit", page::encode(&id));
-    let mut shell = Shell::new(&visitor, Section::IdpClients);
-    if let Err(r) = admitted(
-        &state,
-        &visitor,
-        &mut shell,
-        &here,
-        Operation::AdministerUsers,
-        NOT_ADMINISTRATOR,
-    )
-    .await
-    {
-        return shell.finish(r);
-    }
+    let Page { shell, .. } = page;
     match clients::get(&state, &id).await {
         Ok(client) => edit_page(
             &shell,
@@ -528,26 +454,14 @@ pub async fn edit_form(
 pub async fn edit(
     State(state): State<AppState>,
     Segments(id): Segments<String>,
-    visitor: Visitor,
-    headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+    sent: Sent<IdpClientsAdmin>,
 ) -> Response {
-    let fields = fields(form);
-    let here = format!("{LIST}/{}/edit", page::encode(&id));
-    let mut shell = Shell::new(&visitor, Section::IdpClients);
-    let operator = match posted_admitted(
-        &state,
-        &visitor,
-        &mut shell,
-        (&headers, &fields),
-        &here,
-        (Operation::AdministerUsers, NOT_ADMINISTRATOR),
-    )
-    .await
-    {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
+    let Sent {
+        shell,
+        operator,
+        fields,
+        ..
+    } = sent;
     let client = match clients::get(&state, &id).await {
         Ok(c) => c,
         Err(e) => return shell.finish(error_page(&shell, e, LIST)),

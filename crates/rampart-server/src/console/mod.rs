@@ -1,24 +1,28 @@
 //! `/console`: the web home of IT users (administrators, developers, operators, auditors),
-//! an adapter over the same service functions as the JSON API, so no rule is written twice.
+//! and the support desk and account pages of end users; an adapter over the same service
+//! functions as the JSON API, so no rule is written twice.
 //!
 //! - Pages are rendered on the server from askama templates (`templates/console/`), styled by
-//!   one stylesheet embedded in the binary (`static/console/console.css`); no script at all.
-//!   Every page works with plain links and forms; destructive actions have a confirmation
-//!   page of their own.
+//!   one stylesheet embedded in the binary (`static/console/console.css`). Every page works
+//!   with plain links and forms; only the passkey pages carry a script (under the response's
+//!   nonce). Destructive actions have a confirmation page of their own.
 //! - Signed in with the platform's session cookie (`__Host-rampart_session`), opened by the
-//!   console's sign-in page for the IT provider; an end user's session is refused the whole
-//!   console (`Operation::OpenConsole`).
+//!   console's sign-in page; an end user may open the support desk and their own account
+//!   (`Operation::OpenSupportDesk`), and is refused every other page
+//!   (`Operation::OpenConsole`).
 //! - Every form carries the double-submit CSRF token of the application pages
 //!   ([`crate::routes::page`]), checked in constant time with the `Origin`; every page has
-//!   a strict CSP (`default-src 'none'`, the stylesheet from this site, no script).
-//! - Each page and action checks the same operation as its API route
-//!   (`identity::may(…, Operation::…)`), before anything about an object is read.
+//!   a strict CSP (`default-src 'none'`, the stylesheet from this site).
+//! - Each page and form names its [`door::Door`] in its signature ([`door::Page`],
+//!   [`door::Sent`]): the section and the same rule as its API route
+//!   ([`crate::rules`]), checked before the handler reads anything about an object.
 
 pub mod account;
 pub mod alerts;
 pub mod audit;
 pub mod chart;
 pub mod deployments;
+pub mod door;
 pub mod environments;
 pub mod event;
 pub mod hierarchies;
@@ -42,16 +46,20 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use rampart_api::ListUsersQuery;
 use rampart_apps::pages::return_address;
-use rampart_authz::policy::{self, Operation, Verdict};
+use rampart_authz::policy::Operation;
 use rampart_core::{Error, Provider};
 use rampart_service::identity;
 use rampart_service::providers::oidc::{sign_in_options, SignInOption};
 use rampart_service::AppState;
 use serde::Deserialize;
 
-use crate::auth::{Authenticated, RequestContext};
+use crate::auth::RequestContext;
 use crate::error::ApiError;
 use crate::routes::page::{self, Tokens, Visitor};
+
+pub use door::{
+    admitted, check_form, posted, posted_admitted, require, signed_in, Door, Operator, Page, Sent,
+};
 
 /// Where the console lives.
 pub const BASE: &str = "/console";
@@ -297,6 +305,27 @@ impl Section {
             _ => Operation::OpenConsole,
         }
     }
+
+    /// The section's own page, where a form sent without a session comes back to after
+    /// signing in.
+    pub fn page(self) -> &'static str {
+        match self {
+            Section::Home | Section::None => "/console/",
+            Section::Users => "/console/users",
+            Section::Account => "/console/account",
+            Section::Audit => "/console/audit",
+            Section::Permissions => "/console/permissions",
+            Section::Hierarchies => "/console/hierarchies",
+            Section::Modules => "/console/modules",
+            Section::Deployments => "/console/deployments",
+            Section::Environments => "/console/environments",
+            Section::Posture => "/console/posture",
+            Section::Alerts => "/console/alerts",
+            Section::Providers => "/console/providers",
+            Section::IdpClients => "/console/idp-clients",
+            Section::Support => "/console/support",
+        }
+    }
 }
 
 /// What every console page shows beside its content: the tokens of the response, who is
@@ -383,137 +412,6 @@ impl Shell {
              form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
         );
         self.tokens.finish(response, &csp)
-    }
-}
-
-/// The signed-in IT user a console page acts for.
-pub struct Operator {
-    /// The session and user.
-    pub auth: Authenticated,
-}
-
-/// The user signed in to the console, with `shell` filled in for them; otherwise the
-/// answer: the sign-in page (coming back to `here`) for a visitor without a session, a
-/// refusal for an end user on a page of the IT users' ([`Section::door`]).
-pub async fn signed_in(
-    state: &AppState,
-    visitor: &Visitor,
-    shell: &mut Shell,
-    here: &str,
-) -> Result<Operator, Response> {
-    let Some(auth) = visitor.signed_in() else {
-        return Err(to_sign_in(here));
-    };
-    let door = shell.section.door();
-    match identity::may(state, &auth.user, door).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return Err(message(
-                shell,
-                StatusCode::FORBIDDEN,
-                "Not for end users",
-                "This part of the console is for IT users. As a user of the applications \
-                 you may use the support desk (/console/support) and your account \
-                 (/console/account).",
-            ))
-        }
-        Err(e) => return Err(error_page(shell, e, here)),
-    }
-    // The navigation: every part the user may open, decided from one read of their roles.
-    let who = identity::principal(state, &auth.user).await.ok();
-    let allows = |op| who.is_some_and(|w| policy::decide(w, op) == Verdict::Allow);
-    shell.it = allows(Operation::OpenConsole);
-    shell.user = Some(
-        auth.user
-            .display_name
-            .clone()
-            .unwrap_or_else(|| auth.user.username.clone()),
-    );
-    shell.users = allows(Operation::ReadUsers);
-    shell.audit = allows(Operation::ReadAuditLog);
-    shell.permissions = allows(Operation::ReadAuthorizationData);
-    shell.alerts = allows(Operation::ReadAlertDeliveries);
-    Ok(Operator { auth: auth.clone() })
-}
-
-/// Whether `operator` may do `op`; otherwise the refusal page (the API's 403, in words).
-pub async fn require(
-    state: &AppState,
-    shell: &Shell,
-    operator: &Operator,
-    op: Operation,
-    refusal: &str,
-    here: &str,
-) -> Result<(), Response> {
-    match identity::may(state, &operator.auth.user, op).await {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(error_page(shell, Error::Forbidden(refusal.into()), here)),
-        Err(e) => Err(error_page(shell, e, here)),
-    }
-}
-
-/// [`signed_in`], then [`require`]: the operator, if they may do `op` (otherwise the page
-/// to answer with).
-pub async fn admitted(
-    state: &AppState,
-    visitor: &Visitor,
-    shell: &mut Shell,
-    here: &str,
-    op: Operation,
-    refusal: &str,
-) -> Result<Operator, Response> {
-    let operator = signed_in(state, visitor, shell, here).await?;
-    require(state, shell, &operator, op, refusal, here).await?;
-    Ok(operator)
-}
-
-/// A form sent by a signed-in operator from this site: [`check_form`], then [`signed_in`].
-pub async fn posted(
-    state: &AppState,
-    visitor: &Visitor,
-    shell: &mut Shell,
-    (headers, fields): (&HeaderMap, &[(String, String)]),
-    here: &str,
-) -> Result<Operator, Response> {
-    if let Some(refused) = check_form(state, visitor, shell, headers, fields) {
-        return Err(refused);
-    }
-    signed_in(state, visitor, shell, here).await
-}
-
-/// [`posted`], then [`require`]: the operator of a form from this site, if they may do
-/// `op` (otherwise the page to answer with).
-pub async fn posted_admitted(
-    state: &AppState,
-    visitor: &Visitor,
-    shell: &mut Shell,
-    form: (&HeaderMap, &[(String, String)]),
-    here: &str,
-    (op, refusal): (Operation, &str),
-) -> Result<Operator, Response> {
-    let operator = posted(state, visitor, shell, form, here).await?;
-    require(state, shell, &operator, op, refusal, here).await?;
-    Ok(operator)
-}
-
-/// The refusal page of a form that does not come from this site; `None` when it does.
-pub fn check_form(
-    state: &AppState,
-    visitor: &Visitor,
-    shell: &Shell,
-    headers: &HeaderMap,
-    fields: &[(String, String)],
-) -> Option<Response> {
-    if page::from_this_site(state, visitor, headers, fields) {
-        None
-    } else {
-        Some(message(
-            shell,
-            StatusCode::FORBIDDEN,
-            "Form refused",
-            "This form did not come from this site (its security token is missing or out \
-             of date). Open the page again and send it from there.",
-        ))
     }
 }
 

@@ -15,7 +15,7 @@
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::Response;
 use rampart_api::{DiffQuery, SurfaceQuery, TagWire, VersionWire};
 use rampart_core::Error;
@@ -26,8 +26,10 @@ use rampart_service::AppState;
 use serde::Deserialize;
 
 use super::account::stamp;
-use super::{error_page, here, signed_in, Section, Segments, Shell};
-use crate::routes::page::{self, Visitor};
+use super::door::doors::ModulesOpen;
+use super::door::Page;
+use super::{error_page, Section, Segments, Shell};
+use crate::routes::page;
 
 /// A module in the list.
 struct ModuleRow {
@@ -60,16 +62,15 @@ pub struct ListQuery {
 /// `GET /console/modules`: the modules the user may know of, by application, 50 a page.
 pub async fn list(
     State(state): State<AppState>,
-    visitor: Visitor,
-    uri: Uri,
+    page: Page<ModulesOpen>,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Response {
-    let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::Modules);
-    let operator = match signed_in(&state, &visitor, &mut shell, &here).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
+    let Page {
+        here,
+        shell,
+        operator,
+        ..
+    } = page;
     let page_number = match query.ok().and_then(|q| q.0.page) {
         None => 1,
         Some(p) => match p.parse::<usize>() {
@@ -251,16 +252,15 @@ pub struct ModuleQuery {
 pub async fn show(
     State(state): State<AppState>,
     Segments(name): Segments<String>,
-    visitor: Visitor,
-    uri: Uri,
+    page: Page<ModulesOpen>,
     query: Result<Query<ModuleQuery>, QueryRejection>,
 ) -> Response {
-    let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::Modules);
-    let operator = match signed_in(&state, &visitor, &mut shell, &here).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
+    let Page {
+        here,
+        shell,
+        operator,
+        ..
+    } = page;
     let caller = operator.auth.caller(&state);
     let version = match query {
         Ok(q) => q.0.version,
@@ -331,15 +331,14 @@ struct SourcePage<'a> {
 pub async fn source(
     State(state): State<AppState>,
     Segments((name, number)): Segments<(String, String)>,
-    visitor: Visitor,
-    uri: Uri,
+    page: Page<ModulesOpen>,
 ) -> Response {
-    let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::Modules);
-    let operator = match signed_in(&state, &visitor, &mut shell, &here).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
+    let Page {
+        here,
+        shell,
+        operator,
+        ..
+    } = page;
     let caller = operator.auth.caller(&state);
     match versions::version(&state, &caller, &name, &number).await {
         Ok(v) => {
@@ -454,16 +453,15 @@ pub struct Versions {
 pub async fn diff(
     State(state): State<AppState>,
     Segments(name): Segments<String>,
-    visitor: Visitor,
-    uri: Uri,
+    page: Page<ModulesOpen>,
     query: Result<Query<Versions>, QueryRejection>,
 ) -> Response {
-    let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::Modules);
-    let operator = match signed_in(&state, &visitor, &mut shell, &here).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
+    let Page {
+        here,
+        shell,
+        operator,
+        ..
+    } = page;
     let caller = operator.auth.caller(&state);
     let Ok(Query(q)) = query else {
         let e = Error::invalid("from", "give `from` and `to`, two version numbers");

@@ -5,20 +5,20 @@
 //! (`rampart_service::identity::passkeys`).
 
 use askama::Template;
-use axum::extract::rejection::FormRejection;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
-use axum::Form;
 use rampart_core::Error;
 use rampart_service::identity::passkeys;
 use rampart_service::AppState;
 
 use super::account::stamp;
+use super::door::doors::AccountOpen;
+use super::door::{Operator, Page, Sent};
 use super::two_factor::PASSKEY_SCRIPT;
-use super::{error_page, field, fields, posted, signed_in, Section, Shell};
+use super::{error_page, field, Section, Shell};
 use crate::error::ApiError;
-use crate::routes::page::{self, Visitor};
+use crate::routes::page;
 
 const HERE: &str = "/console/account/passkeys";
 
@@ -42,22 +42,21 @@ struct PasskeysPage<'a> {
 }
 
 /// `GET /console/account/passkeys`.
-pub async fn show(State(state): State<AppState>, visitor: Visitor) -> Response {
-    render(&state, &visitor, None, StatusCode::OK).await
+pub async fn show(State(state): State<AppState>, page: Page<AccountOpen>) -> Response {
+    let Page {
+        shell, operator, ..
+    } = page;
+    render(&state, (shell, &operator), None, StatusCode::OK).await
 }
 
+/// The passkeys page of the operator (with its script), with a problem to show.
 async fn render(
     state: &AppState,
-    visitor: &Visitor,
+    (mut shell, operator): (Shell, &Operator),
     problem: Option<&str>,
     status: StatusCode,
 ) -> Response {
-    let mut shell = Shell::new(visitor, Section::Account);
     shell.script = true;
-    let operator = match signed_in(state, visitor, &mut shell, HERE).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
     let unavailable = match passkeys::relying_party(state) {
         Ok(_) => None,
         Err(e) => Some(ApiError::from(e).0.detail),
@@ -87,18 +86,13 @@ async fn render(
 
 /// `POST /console/account/passkeys`: the browser's answer to this session's registration
 /// challenge, and the name.
-pub async fn register(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Response {
-    let fields = fields(form);
-    let mut shell = Shell::new(&visitor, Section::Account);
-    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), HERE).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
+pub async fn register(State(state): State<AppState>, sent: Sent<AccountOpen>) -> Response {
+    let Sent {
+        shell,
+        operator,
+        fields,
+        ..
+    } = sent;
     let answer: serde_json::Value =
         serde_json::from_str(field(&fields, "passkey")).unwrap_or(serde_json::Value::Null);
     let done = passkeys::finish_registration(
@@ -115,7 +109,7 @@ pub async fn register(
             let problem = ApiError::from(e).0;
             render(
                 &state,
-                &visitor,
+                (shell, &operator),
                 Some(&problem.detail),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
@@ -126,18 +120,13 @@ pub async fn register(
 }
 
 /// `POST /console/account/passkeys/remove`: removes one (a step-up first).
-pub async fn remove(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Response {
-    let fields = fields(form);
-    let mut shell = Shell::new(&visitor, Section::Account);
-    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), HERE).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
+pub async fn remove(State(state): State<AppState>, sent: Sent<AccountOpen>) -> Response {
+    let Sent {
+        shell,
+        operator,
+        fields,
+        ..
+    } = sent;
     let caller = operator.auth.caller(&state);
     match passkeys::remove(&state, &caller, field(&fields, "id")).await {
         Ok(()) => shell.finish(page::see_other(HERE)),

@@ -14,26 +14,22 @@
 //! Application roles are the next room, [`super::roles`].
 
 use askama::Template;
-use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::Response;
-use axum::Form;
 use rampart_api::{ItScopeWire, ItWriteOp, ListUsersQuery};
-use rampart_authz::policy::Operation;
 use rampart_core::{Error, UserId};
 use rampart_service::authz::{decide, it};
 use rampart_service::identity::users;
 use rampart_service::AppState;
 use serde::Deserialize;
 
-use super::{admitted, error_page, field, fields, here, posted, Operator, Section, Shell};
+use super::door::doors::{PermissionsOpen, PermissionsRead};
+use super::door::{Page, Sent};
+use super::{error_page, field, Operator, Section, Shell};
 use crate::error::ApiError;
-use crate::routes::page::{self, Visitor};
-
-/// The refusal of the API's reads, in the same words.
-const NOT_READER: &str =
-    "reading authorization data about others needs an administrator or the `auditor` IT role";
+use crate::routes::page;
 
 /// Users per page of the matrix.
 const USERS_PER_PAGE: u32 = 20;
@@ -134,25 +130,15 @@ struct TeamRow {
 /// `GET /console/permissions`: the matrix.
 pub async fn matrix(
     State(state): State<AppState>,
-    visitor: Visitor,
-    uri: Uri,
+    page: Page<PermissionsRead>,
     query: Result<Query<MatrixQuery>, QueryRejection>,
 ) -> Response {
-    let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::Permissions);
-    let operator = match admitted(
-        &state,
-        &visitor,
-        &mut shell,
-        &here,
-        Operation::ReadAuthorizationData,
-        NOT_READER,
-    )
-    .await
-    {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
+    let Page {
+        here,
+        shell,
+        operator,
+        ..
+    } = page;
     let query = query.map(|q| q.0).unwrap_or_default();
     match matrix_page(&state, &shell, &operator, &query).await {
         Ok(html) => shell.finish(page::html(StatusCode::OK, html)),
@@ -348,19 +334,14 @@ fn cell_url(user: &str, module: &str, environment: &str) -> String {
 
 /// `POST /console/permissions/row`: the changed cells of one user's row, each an override
 /// set or removed, all in one write (all or none), as `POST /api/v1/it/write` does.
-pub async fn set_row(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Response {
-    let fields = fields(form);
-    let mut shell = Shell::new(&visitor, Section::Permissions);
+pub async fn set_row(State(state): State<AppState>, sent: Sent<PermissionsOpen>) -> Response {
+    let Sent {
+        shell,
+        operator,
+        fields,
+        ..
+    } = sent;
     let back = rampart_apps::pages::return_address(Some(field(&fields, "back")), "/console");
-    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), &back).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
     let user = field(&fields, "user");
     // Each select is named `set|<module>|<environment>`; "keep" changes nothing.
     let ops: Vec<ItWriteOp> = fields
@@ -424,25 +405,15 @@ const LEVELS: [&str; 6] = ["none", "reference", "open", "change", "deploy", "ful
 /// grant that decided it, and (for whoever may grant there) the override form.
 pub async fn cell(
     State(state): State<AppState>,
-    visitor: Visitor,
-    uri: Uri,
+    page: Page<PermissionsRead>,
     query: Result<Query<CellQuery>, QueryRejection>,
 ) -> Response {
-    let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::Permissions);
-    let operator = match admitted(
-        &state,
-        &visitor,
-        &mut shell,
-        &here,
-        Operation::ReadAuthorizationData,
-        NOT_READER,
-    )
-    .await
-    {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
+    let Page {
+        here,
+        shell,
+        operator,
+        ..
+    } = page;
     let q = query.map(|q| q.0).unwrap_or_default();
     let notice = q
         .done
@@ -506,24 +477,19 @@ async fn cell_page(
 
 /// `POST /console/permissions/cell`: sets (or with level `inherit`, removes) the user's
 /// override on the module in the environment, as `POST /api/v1/it/write` does.
-pub async fn set_cell(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Response {
-    let fields = fields(form);
-    let mut shell = Shell::new(&visitor, Section::Permissions);
+pub async fn set_cell(State(state): State<AppState>, sent: Sent<PermissionsOpen>) -> Response {
+    let Sent {
+        shell,
+        operator,
+        fields,
+        ..
+    } = sent;
     let (user, module, environment) = (
         field(&fields, "user"),
         field(&fields, "module"),
         field(&fields, "environment"),
     );
     let here = cell_url(user, module, environment);
-    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), &here).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
     let level = match field(&fields, "level") {
         "inherit" => None,
         l => Some(l.to_owned()),

@@ -5,14 +5,15 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::{StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::Response;
 use rampart_api::{PostureControl, PostureReport};
-use rampart_authz::policy::Operation;
 use rampart_service::AppState;
 
-use super::{admitted, error_page, here, Section, Shell};
-use crate::routes::page::{self, Visitor};
+use super::door::doors::PostureRead;
+use super::door::Page;
+use super::{error_page, Section, Shell};
+use crate::routes::page;
 
 #[derive(Template)]
 #[template(path = "console/posture.html")]
@@ -34,21 +35,8 @@ fn badge(status: &str) -> &'static str {
 }
 
 /// `GET /console/posture`.
-pub async fn show(State(state): State<AppState>, visitor: Visitor, uri: Uri) -> Response {
-    let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::Posture);
-    if let Err(r) = admitted(
-        &state,
-        &visitor,
-        &mut shell,
-        &here,
-        Operation::ReadAuditLog,
-        "only IT administrators and auditors may read the security posture",
-    )
-    .await
-    {
-        return shell.finish(r);
-    }
+pub async fn show(State(state): State<AppState>, page: Page<PostureRead>) -> Response {
+    let Page { here, shell, .. } = page;
     let transport = crate::routes::posture::transport(&state.config);
     let report = match rampart_service::posture::report(&state, transport).await {
         Ok(r) => r,

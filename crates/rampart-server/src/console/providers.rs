@@ -6,19 +6,20 @@
 //! `rampart_service::providers::update`, so it is the same `provider.update` event.
 
 use askama::Template;
-use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::Response;
-use axum::Form;
 use rampart_api::UpdateProviderRequest;
 use rampart_authz::policy::Operation;
 use rampart_service::{identity, providers, AppState};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use super::{admitted, error_page, field, fields, here, posted_admitted, Section, Segments, Shell};
-use crate::routes::page::{self, Visitor};
+use super::door::doors::{ProvidersAdmin, ProvidersRead};
+use super::door::{Page, Sent};
+use super::{error_page, field, Section, Segments, Shell};
+use crate::routes::page;
 
 /// One row of the list.
 struct Row {
@@ -58,25 +59,15 @@ fn stamp(t: Option<OffsetDateTime>) -> String {
 /// `GET /console/providers`.
 pub async fn list(
     State(state): State<AppState>,
-    visitor: Visitor,
-    uri: Uri,
+    page: Page<ProvidersRead>,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Response {
-    let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::Providers);
-    let operator = match admitted(
-        &state,
-        &visitor,
-        &mut shell,
-        &here,
-        Operation::ReadUsers,
-        "only IT administrators and auditors may read user providers",
-    )
-    .await
-    {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
+    let Page {
+        here,
+        shell,
+        operator,
+        ..
+    } = page;
     let administrator = identity::may(&state, &operator.auth.user, Operation::AdministerUsers)
         .await
         .unwrap_or(false);
@@ -122,29 +113,15 @@ pub async fn list(
 pub async fn set_enabled(
     State(state): State<AppState>,
     Segments(name): Segments<String>,
-    visitor: Visitor,
-    headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+    sent: Sent<ProvidersAdmin>,
 ) -> Response {
-    let fields = fields(form);
+    let Sent {
+        shell,
+        operator,
+        fields,
+        ..
+    } = sent;
     let here = "/console/providers";
-    let mut shell = Shell::new(&visitor, Section::Providers);
-    let operator = match posted_admitted(
-        &state,
-        &visitor,
-        &mut shell,
-        (&headers, &fields),
-        here,
-        (
-            Operation::AdministerUsers,
-            "only IT administrators may change user providers",
-        ),
-    )
-    .await
-    {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
     let enabled = match field(&fields, "enabled") {
         "true" => true,
         "false" => false,

@@ -6,11 +6,10 @@
 //! `POST /api/v1/authz/write`'s `grant_role` and `revoke_role`).
 
 use askama::Template;
-use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{StatusCode, Uri};
 use axum::response::Response;
-use axum::Form;
 use rampart_api::{PrincipalWire, WriteOp};
 use rampart_authz::policy::Operation;
 use rampart_core::Error;
@@ -22,17 +21,11 @@ use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use super::account::stamp;
-use super::{
-    admitted, error_page, field, fields, here, posted_admitted, user_named, ConfirmPage, Operator,
-    Section, Shell,
-};
+use super::door::doors::{PermissionsAdmin, PermissionsRead};
+use super::door::{Page, Sent};
+use super::{error_page, field, here, user_named, ConfirmPage, Operator, Section, Shell};
 use crate::error::ApiError;
-use crate::routes::page::{self, Visitor};
-
-/// The refusals of the API's reads and writes, in the same words.
-const NOT_READER: &str =
-    "reading authorization data about others needs an administrator or the `auditor` IT role";
-const NOT_ADMINISTRATOR: &str = "only IT administrators may manage users";
+use crate::routes::page;
 
 /// The roles page's address.
 #[derive(Debug, Default, Deserialize)]
@@ -79,25 +72,15 @@ struct GrantForm {
 /// `GET /console/permissions/roles`: an application's roles and who holds them.
 pub async fn roles(
     State(state): State<AppState>,
-    visitor: Visitor,
-    uri: Uri,
+    page: Page<PermissionsRead>,
     query: Result<Query<RolesQuery>, QueryRejection>,
 ) -> Response {
-    let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::Permissions);
-    let operator = match admitted(
-        &state,
-        &visitor,
-        &mut shell,
-        &here,
-        Operation::ReadAuthorizationData,
-        NOT_READER,
-    )
-    .await
-    {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
+    let Page {
+        here,
+        shell,
+        operator,
+        ..
+    } = page;
     let q = query.map(|q| q.0).unwrap_or_default();
     let notice = match q.done.as_deref() {
         Some("granted") => Some("Role granted."),
@@ -203,32 +186,18 @@ fn until_of(raw: &str) -> Result<Option<OffsetDateTime>, Error> {
 
 /// `POST /console/permissions/roles/grant`: grants a role to a user or group, optionally
 /// until a time (administrators, as `POST /api/v1/authz/write`'s `grant_role`).
-pub async fn grant_role(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Response {
-    let fields = fields(form);
-    let mut shell = Shell::new(&visitor, Section::Permissions);
+pub async fn grant_role(State(state): State<AppState>, sent: Sent<PermissionsAdmin>) -> Response {
+    let Sent {
+        shell,
+        operator,
+        fields,
+        ..
+    } = sent;
     let application = field(&fields, "application").to_owned();
     let here = format!(
         "/console/permissions/roles?application={}",
         page::encode(&application)
     );
-    let operator = match posted_admitted(
-        &state,
-        &visitor,
-        &mut shell,
-        (&headers, &fields),
-        &here,
-        (Operation::AdministerUsers, NOT_ADMINISTRATOR),
-    )
-    .await
-    {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
     let filled = GrantForm {
         role: field(&fields, "role").to_owned(),
         kind: field(&fields, "kind").to_owned(),
@@ -299,25 +268,11 @@ fn principal_of(raw: &str) -> Result<PrincipalWire, Error> {
 
 /// `GET /console/permissions/roles/revoke`: asks before revoking (administrators).
 pub async fn confirm_revoke(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    uri: Uri,
+    State(_state): State<AppState>,
+    page: Page<PermissionsAdmin>,
     query: Result<Query<RevokeQuery>, QueryRejection>,
 ) -> Response {
-    let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::Permissions);
-    if let Err(r) = admitted(
-        &state,
-        &visitor,
-        &mut shell,
-        &here,
-        Operation::AdministerUsers,
-        NOT_ADMINISTRATOR,
-    )
-    .await
-    {
-        return shell.finish(r);
-    }
+    let Page { here, shell, .. } = page;
     let q = query.map(|q| q.0).unwrap_or_default();
     if let Err(e) = principal_of(&q.principal) {
         return shell.finish(error_page(&shell, e, &here));
@@ -349,28 +304,17 @@ pub async fn confirm_revoke(
 /// `POST /api/v1/authz/write`'s `revoke_role`).
 pub async fn revoke(
     State(state): State<AppState>,
-    visitor: Visitor,
     uri: Uri,
-    headers: HeaderMap,
     query: Result<Query<RevokeQuery>, QueryRejection>,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+    sent: Sent<PermissionsAdmin>,
 ) -> Response {
-    let fields = fields(form);
+    let Sent {
+        shell,
+        operator,
+        fields: _,
+        ..
+    } = sent;
     let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::Permissions);
-    let operator = match posted_admitted(
-        &state,
-        &visitor,
-        &mut shell,
-        (&headers, &fields),
-        &here,
-        (Operation::AdministerUsers, NOT_ADMINISTRATOR),
-    )
-    .await
-    {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
     let q = query.map(|q| q.0).unwrap_or_default();
     let done = match principal_of(&q.principal) {
         Ok(principal) => {

@@ -19,7 +19,9 @@ use rampart_service::identity::mfa::{self, Enrolment, Factor, Pending};
 use rampart_service::AppState;
 use serde::Deserialize;
 
-use super::{error_page, field, fields, posted, signed_in, Section, Shell, BASE};
+use super::door::doors::AccountOpen;
+use super::door::{Operator, Page, Sent};
+use super::{error_page, field, fields, Section, Shell, BASE};
 use crate::auth::RequestContext;
 use crate::error::ApiError;
 use crate::routes::page::{self, Visitor};
@@ -244,28 +246,27 @@ fn codes_page(shell: &Shell, codes: &RecoveryCodes, next: &str) -> Response {
 const ACCOUNT: &str = "/console/account/two-factor";
 
 /// `GET /console/account/two-factor`.
-pub async fn show(State(state): State<AppState>, visitor: Visitor) -> Response {
-    account(&state, &visitor, None, None, StatusCode::OK).await
+pub async fn show(State(state): State<AppState>, page: Page<AccountOpen>) -> Response {
+    let Page {
+        shell, operator, ..
+    } = page;
+    account(&state, (&shell, &operator), None, None, StatusCode::OK).await
 }
 
+/// The operator's two-factor page, with an enrolment under way and a problem to show.
 async fn account(
     state: &AppState,
-    visitor: &Visitor,
+    (shell, operator): (&Shell, &Operator),
     enrolment: Option<&Enrolment>,
     problem: Option<&str>,
     status: StatusCode,
 ) -> Response {
-    let mut shell = Shell::new(visitor, Section::Account);
-    let operator = match signed_in(state, visitor, &mut shell, ACCOUNT).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
     let current = match mfa::status(state, &operator.auth.caller(state)).await {
         Ok(s) => s,
-        Err(e) => return shell.finish(error_page(&shell, e, ACCOUNT)),
+        Err(e) => return shell.finish(error_page(shell, e, ACCOUNT)),
     };
     let html = AccountPage {
-        shell: &shell,
+        shell,
         enrolled: current.enrolled,
         required: current.required,
         recovery_left: current.recovery_codes_left,
@@ -277,37 +278,27 @@ async fn account(
 }
 
 /// `POST /console/account/two-factor/start`: a new secret to set up, with its QR code.
-pub async fn start(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Response {
-    let fields = fields(form);
-    let mut shell = Shell::new(&visitor, Section::Account);
-    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), ACCOUNT).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
+pub async fn start(State(state): State<AppState>, sent: Sent<AccountOpen>) -> Response {
+    let Sent {
+        shell, operator, ..
+    } = sent;
     match mfa::begin_enrolment(&state, &operator.auth.caller(&state)).await {
-        Ok(enrolment) => account(&state, &visitor, Some(&enrolment), None, StatusCode::OK).await,
+        Ok(enrolment) => {
+            let done = (&shell, &operator);
+            account(&state, done, Some(&enrolment), None, StatusCode::OK).await
+        }
         Err(e) => shell.finish(error_page(&shell, e, ACCOUNT)),
     }
 }
 
 /// `POST /console/account/two-factor/confirm`: the app's first code; the recovery codes.
-pub async fn confirm(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Response {
-    let fields = fields(form);
-    let mut shell = Shell::new(&visitor, Section::Account);
-    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), ACCOUNT).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
+pub async fn confirm(State(state): State<AppState>, sent: Sent<AccountOpen>) -> Response {
+    let Sent {
+        shell,
+        operator,
+        fields,
+        ..
+    } = sent;
     let caller = operator.auth.caller(&state);
     let code = field(&fields, "code");
     match mfa::confirm_enrolment(&state, &caller, operator.auth.session.id, code).await {
@@ -320,7 +311,7 @@ pub async fn confirm(
             );
             account(
                 &state,
-                &visitor,
+                (&shell, &operator),
                 None,
                 Some(&detail),
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -332,18 +323,10 @@ pub async fn confirm(
 }
 
 /// `POST /console/account/two-factor/recovery-codes`: new recovery codes (a step-up first).
-pub async fn new_codes(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Response {
-    let fields = fields(form);
-    let mut shell = Shell::new(&visitor, Section::Account);
-    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), ACCOUNT).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
+pub async fn new_codes(State(state): State<AppState>, sent: Sent<AccountOpen>) -> Response {
+    let Sent {
+        shell, operator, ..
+    } = sent;
     match mfa::new_recovery_codes(&state, &operator.auth.caller(&state)).await {
         Ok(codes) => shell.finish(codes_page(&shell, &codes, ACCOUNT)),
         Err(e) => shell.finish(error_page(&shell, e, ACCOUNT)),
@@ -360,16 +343,16 @@ pub struct ReturnTo {
 /// `GET /console/account/step-up`: a code, to go on with a sensitive action.
 pub async fn step_up_page(
     State(state): State<AppState>,
-    visitor: Visitor,
+    page: Page<AccountOpen>,
     query: Result<Query<ReturnTo>, QueryRejection>,
 ) -> Response {
+    let Page {
+        mut shell,
+        operator,
+        ..
+    } = page;
     let return_to = return_address(query.ok().and_then(|q| q.0.return_to).as_deref(), BASE);
-    let mut shell = Shell::new(&visitor, Section::Account);
     shell.script = true;
-    let operator = match signed_in(&state, &visitor, &mut shell, "/console/account/step-up").await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
     let (totp, passkey) = step_up_offers(&state, &operator.auth.caller(&state)).await;
     let html = StepUpPage {
         shell: &shell,
@@ -384,19 +367,14 @@ pub async fn step_up_page(
 }
 
 /// `POST /console/account/step-up`: verifies a code (or a recovery code) and goes back.
-pub async fn step_up(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Response {
-    let fields = fields(form);
+pub async fn step_up(State(state): State<AppState>, sent: Sent<AccountOpen>) -> Response {
+    let Sent {
+        mut shell,
+        operator,
+        fields,
+        ..
+    } = sent;
     let here = "/console/account/step-up";
-    let mut shell = Shell::new(&visitor, Section::Account);
-    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), here).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
     let return_to = return_address(Some(field(&fields, "return")), BASE);
     let answer = passkey_answer(&fields);
     let factor = posted_factor(&fields, &answer);

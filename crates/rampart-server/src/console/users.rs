@@ -5,11 +5,10 @@
 //! may not use them, and their URLs refuse.
 
 use askama::Template;
-use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::Response;
-use axum::Form;
 use rampart_api::{CreateUserRequest, ListUsersQuery, RolesQuery, UserView};
 use rampart_authz::policy::Operation;
 use rampart_core::{Error, Provider};
@@ -19,16 +18,11 @@ use rampart_service::AppState;
 use serde::Deserialize;
 
 use super::account::stamp;
-use super::{
-    admitted, check_form, error_page, field, fields, here, require, signed_in, ConfirmPage,
-    Operator, Section, Segments, Shell,
-};
+use super::door::doors::{UsersAdmin, UsersRead};
+use super::door::{Page, Sent};
+use super::{error_page, field, ConfirmPage, Operator, Section, Segments, Shell};
 use crate::error::ApiError;
-use crate::routes::page::{self, Visitor};
-
-/// The API's refusals, in the same words.
-const NOT_READER: &str = "only IT administrators and auditors may read users";
-const NOT_ADMINISTRATOR: &str = "only IT administrators may manage users";
+use crate::routes::page;
 
 /// The search form's query.
 #[derive(Debug, Default, Deserialize)]
@@ -80,25 +74,15 @@ struct SearchPage<'a> {
 /// `GET /console/users`: search by username prefix and provider.
 pub async fn search(
     State(state): State<AppState>,
-    visitor: Visitor,
-    uri: Uri,
+    page: Page<UsersRead>,
     query: Result<Query<SearchQuery>, QueryRejection>,
 ) -> Response {
-    let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::Users);
-    let operator = match admitted(
-        &state,
-        &visitor,
-        &mut shell,
-        &here,
-        Operation::ReadUsers,
-        NOT_READER,
-    )
-    .await
-    {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
+    let Page {
+        here,
+        shell,
+        operator,
+        ..
+    } = page;
     let query = query.map(|q| q.0).unwrap_or_default();
     let provider = match query.provider.as_str() {
         "it" | "end" => query.provider.clone(),
@@ -200,21 +184,8 @@ struct NewPage<'a> {
 }
 
 /// `GET /console/users/new`: the form of a new user (administrators).
-pub async fn new_form(State(state): State<AppState>, visitor: Visitor, uri: Uri) -> Response {
-    let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::Users);
-    if let Err(r) = admitted(
-        &state,
-        &visitor,
-        &mut shell,
-        &here,
-        Operation::AdministerUsers,
-        NOT_ADMINISTRATOR,
-    )
-    .await
-    {
-        return shell.finish(r);
-    }
+pub async fn new_form(page: Page<UsersAdmin>) -> Response {
+    let Page { shell, .. } = page;
     let form = NewUser {
         provider: "it".into(),
         ..NewUser::default()
@@ -229,31 +200,13 @@ pub async fn new_form(State(state): State<AppState>, visitor: Visitor, uri: Uri)
 }
 
 /// `POST /console/users/new`: creates the user (the API's `POST /api/v1/users`).
-pub async fn create(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Response {
-    let fields = fields(form);
-    let here = "/console/users/new";
-    let mut shell = Shell::new(&visitor, Section::Users);
-    if let Some(refused) = check_form(&state, &visitor, &shell, &headers, &fields) {
-        return shell.finish(refused);
-    }
-    let operator = match admitted(
-        &state,
-        &visitor,
-        &mut shell,
-        here,
-        Operation::AdministerUsers,
-        NOT_ADMINISTRATOR,
-    )
-    .await
-    {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
+pub async fn create(State(state): State<AppState>, sent: Sent<UsersAdmin>) -> Response {
+    let Sent {
+        shell,
+        operator,
+        fields,
+        ..
+    } = sent;
     let filled = NewUser {
         provider: field(&fields, "provider").to_owned(),
         username: field(&fields, "username").to_owned(),
@@ -322,25 +275,16 @@ struct UserPage<'a> {
 pub async fn show(
     State(state): State<AppState>,
     Segments(id): Segments<String>,
-    visitor: Visitor,
-    uri: Uri,
+    page: Page<UsersRead>,
     query: Result<Query<Done>, QueryRejection>,
 ) -> Response {
-    let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::Users);
-    let operator = match admitted(
-        &state,
-        &visitor,
-        &mut shell,
-        &here,
-        Operation::ReadUsers,
-        NOT_READER,
-    )
-    .await
-    {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
+    let Page {
+        visitor: _,
+        here,
+        shell,
+        operator,
+        ..
+    } = page;
     let user = match users::get(&state, &id).await {
         Ok(user) => user,
         Err(e) => return shell.finish(error_page(&shell, e, &here)),
@@ -470,42 +414,31 @@ impl Action {
     }
 }
 
-/// The user an action is about, after the administrator check, or the answer.
+/// The action and the user it is about, or the answer.
 async fn target(
     state: &AppState,
-    visitor: &Visitor,
-    shell: &mut Shell,
+    shell: &Shell,
     id: &str,
     action: &str,
-) -> Result<(Operator, Action, rampart_core::User), Response> {
+) -> Result<(Action, rampart_core::User), Response> {
     let here = format!("/console/users/{id}/{action}");
-    let operator = signed_in(state, visitor, shell, &here).await?;
-    require(
-        state,
-        shell,
-        &operator,
-        Operation::AdministerUsers,
-        NOT_ADMINISTRATOR,
-        &here,
-    )
-    .await?;
     let Some(action) = Action::parse(action) else {
         return Err(error_page(shell, Error::NotFound { what: "page" }, &here));
     };
     let user = users::get(state, id)
         .await
         .map_err(|e| error_page(shell, e, &here))?;
-    Ok((operator, action, user))
+    Ok((action, user))
 }
 
 /// `GET /console/users/{id}/{action}`: asks before acting (administrators).
 pub async fn confirm(
     State(state): State<AppState>,
     Segments((id, action)): Segments<(String, String)>,
-    visitor: Visitor,
+    page: Page<UsersAdmin>,
 ) -> Response {
-    let mut shell = Shell::new(&visitor, Section::Users);
-    let (_, action, user) = match target(&state, &visitor, &mut shell, &id, &action).await {
+    let Page { shell, .. } = page;
+    let (action, user) = match target(&state, &shell, &id, &action).await {
         Ok(t) => t,
         Err(r) => return shell.finish(r),
     };
@@ -542,16 +475,15 @@ fn confirm_page(
 pub async fn act(
     State(state): State<AppState>,
     Segments((id, action)): Segments<(String, String)>,
-    visitor: Visitor,
-    headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+    sent: Sent<UsersAdmin>,
 ) -> Response {
-    let fields = fields(form);
-    let mut shell = Shell::new(&visitor, Section::Users);
-    if let Some(refused) = check_form(&state, &visitor, &shell, &headers, &fields) {
-        return shell.finish(refused);
-    }
-    let (operator, action, user) = match target(&state, &visitor, &mut shell, &id, &action).await {
+    let Sent {
+        shell,
+        operator,
+        fields,
+        ..
+    } = sent;
+    let (action, user) = match target(&state, &shell, &id, &action).await {
         Ok(t) => t,
         Err(r) => return shell.finish(r),
     };

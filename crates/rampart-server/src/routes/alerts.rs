@@ -4,12 +4,12 @@
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use rampart_api::{AlertDeliveriesQuery, AlertDeliveryPage, AlertRetryRequest, AlertRetryResponse};
-use rampart_authz::policy::Operation;
 use rampart_service::alerts::queue;
 use rampart_service::state::AppState;
 
 use crate::auth::{permitted, Authenticated};
 use crate::error::{ApiError, Json, Problem};
+use crate::rules;
 
 /// An IT administrator or auditor, who may read the alert outbox.
 #[derive(Debug, Clone)]
@@ -22,8 +22,7 @@ impl FromRequestParts<AppState> for DeliveryReader {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let refusal = "only IT administrators and auditors may read alert deliveries";
-        permitted(parts, state, Operation::ReadAlertDeliveries, refusal)
+        permitted(parts, state, rules::READ_ALERTS)
             .await
             .map(DeliveryReader)
     }
@@ -40,8 +39,7 @@ impl FromRequestParts<AppState> for DeliveryRetrier {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let refusal = "only IT administrators may ask for an alert's delivery again";
-        permitted(parts, state, Operation::RetryAlertDeliveries, refusal)
+        permitted(parts, state, rules::RETRY_ALERTS)
             .await
             .map(DeliveryRetrier)
     }

@@ -8,14 +8,12 @@
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use rampart_api::{NoQuery, PostureReport};
-use rampart_authz::policy::Operation;
-use rampart_core::Error;
 use rampart_service::config::Config;
-use rampart_service::identity;
 use rampart_service::state::AppState;
 
-use crate::auth::Authenticated;
+use crate::auth::{permitted, Authenticated};
 use crate::error::{ApiError, Json, Problem};
+use crate::rules;
 
 /// What this server serves on the wire, for the posture report.
 pub fn transport(config: &Config) -> rampart_posture::Transport {
@@ -38,14 +36,9 @@ impl FromRequestParts<AppState> for PostureReader {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let auth = Authenticated::from_request_parts(parts, state).await?;
-        if !identity::may(state, &auth.user, Operation::ReadAuditLog).await? {
-            return Err(Error::Forbidden(
-                "only IT administrators and auditors may read the security posture".into(),
-            )
-            .into());
-        }
-        Ok(PostureReader(auth))
+        permitted(parts, state, rules::READ_POSTURE)
+            .await
+            .map(PostureReader)
     }
 }
 

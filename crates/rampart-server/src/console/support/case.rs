@@ -7,11 +7,10 @@
 //! 404 page as a missing one.
 
 use askama::Template;
-use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::Form;
 use rampart_api::CaseWire;
 use rampart_core::Error;
 use rampart_service::caller::Caller;
@@ -22,8 +21,10 @@ use serde::Deserialize;
 
 use super::super::account::stamp;
 use super::super::users::FormProblem;
-use super::super::{error_page, field, fields, here, posted, signed_in, Section, Segments, Shell};
+use super::super::{error_page, field, posted, Section, Segments, Shell};
 use super::{as_file_problem, companies_link, resolve_user, unreadable, SentForm};
+use crate::console::door::doors::SupportOpen;
+use crate::console::door::{Page, Sent};
 use crate::routes::page::{self, Visitor};
 
 /// A comment as the page shows it.
@@ -155,16 +156,15 @@ async fn render(
 pub async fn show(
     State(state): State<AppState>,
     Segments(id): Segments<String>,
-    visitor: Visitor,
-    uri: Uri,
+    page: Page<SupportOpen>,
     query: Result<Query<CaseQuery>, QueryRejection>,
 ) -> Response {
-    let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::Support);
-    let operator = match signed_in(&state, &visitor, &mut shell, &here).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
+    let Page {
+        here,
+        shell,
+        operator,
+        ..
+    } = page;
     let caller = operator.auth.caller(&state);
     let done = query.ok().and_then(|q| q.0.done);
     let page = render(
@@ -187,17 +187,15 @@ pub async fn show(
 pub async fn act(
     State(state): State<AppState>,
     Segments((id, action)): Segments<(String, String)>,
-    visitor: Visitor,
-    headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+    sent: Sent<SupportOpen>,
 ) -> Response {
-    let fields = fields(form);
+    let Sent {
+        shell,
+        operator,
+        fields,
+        ..
+    } = sent;
     let here = format!("/console/support/cases/{id}");
-    let mut shell = Shell::new(&visitor, Section::Support);
-    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), &here).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
     let caller = operator.auth.caller(&state);
     let body = field(&fields, "body");
     let user = field(&fields, "user");

@@ -7,11 +7,10 @@
 //! typed is looked up.
 
 use askama::Template;
-use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::Response;
-use axum::Form;
 use rampart_api::{CompanyWire, PersonWire};
 use rampart_core::Error;
 use rampart_service::caller::Caller;
@@ -22,11 +21,11 @@ use serde::Deserialize;
 
 use super::super::account::stamp;
 use super::super::users::FormProblem;
-use super::super::{
-    error_page, field, fields, here, posted, signed_in, ConfirmPage, Section, Segments, Shell,
-};
+use super::super::{error_page, field, ConfirmPage, Section, Segments, Shell};
 use super::resolve_user;
-use crate::routes::page::{self, Visitor};
+use crate::console::door::doors::SupportOpen;
+use crate::console::door::{Page, Sent};
+use crate::routes::page;
 
 #[derive(Template)]
 #[template(path = "console/support_companies.html")]
@@ -67,13 +66,13 @@ async fn companies_page(
 }
 
 /// `GET /console/support/companies`.
-pub async fn list(State(state): State<AppState>, visitor: Visitor, uri: Uri) -> Response {
-    let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::Support);
-    let operator = match signed_in(&state, &visitor, &mut shell, &here).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
+pub async fn list(State(state): State<AppState>, page: Page<SupportOpen>) -> Response {
+    let Page {
+        here,
+        shell,
+        operator,
+        ..
+    } = page;
     let caller = operator.auth.caller(&state);
     let page = companies_page(
         &state,
@@ -88,19 +87,14 @@ pub async fn list(State(state): State<AppState>, visitor: Visitor, uri: Uri) -> 
 }
 
 /// `POST /console/support/companies`: creates the company named by field `name`.
-pub async fn create(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Response {
-    let fields = fields(form);
+pub async fn create(State(state): State<AppState>, sent: Sent<SupportOpen>) -> Response {
+    let Sent {
+        shell,
+        operator,
+        fields,
+        ..
+    } = sent;
     let here = "/console/support/companies";
-    let mut shell = Shell::new(&visitor, Section::Support);
-    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), here).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
     let caller = operator.auth.caller(&state);
     let name = field(&fields, "name").trim();
     match support::create_company(&state, &caller, name).await {
@@ -197,16 +191,15 @@ async fn company_page(
 pub async fn show(
     State(state): State<AppState>,
     Segments(company): Segments<String>,
-    visitor: Visitor,
-    uri: Uri,
+    page: Page<SupportOpen>,
     query: Result<Query<CompanyQuery>, QueryRejection>,
 ) -> Response {
-    let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::Support);
-    let operator = match signed_in(&state, &visitor, &mut shell, &here).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
+    let Page {
+        here,
+        shell,
+        operator,
+        ..
+    } = page;
     let caller = operator.auth.caller(&state);
     let notice = match query.ok().and_then(|q| q.0.done).as_deref() {
         Some("created") => Some("The company is created. Add its administrators and members."),
@@ -253,17 +246,15 @@ fn list_of(raw: &str) -> Option<(PeopleChange, PeopleChange)> {
 pub async fn add(
     State(state): State<AppState>,
     Segments((company, list)): Segments<(String, String)>,
-    visitor: Visitor,
-    headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+    sent: Sent<SupportOpen>,
 ) -> Response {
-    let fields = fields(form);
+    let Sent {
+        shell,
+        operator,
+        fields,
+        ..
+    } = sent;
     let here = format!("/console/support/companies/{}", page::encode(&company));
-    let mut shell = Shell::new(&visitor, Section::Support);
-    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), &here).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
     let caller = operator.auth.caller(&state);
     let Some((change, _)) = list_of(&list) else {
         return shell.finish(error_page(&shell, Error::NotFound { what: "page" }, &here));
@@ -303,15 +294,14 @@ pub async fn add(
 pub async fn confirm_remove(
     State(state): State<AppState>,
     Segments((company, list, user)): Segments<(String, String, String)>,
-    visitor: Visitor,
-    uri: Uri,
+    page: Page<SupportOpen>,
 ) -> Response {
-    let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::Support);
-    let operator = match signed_in(&state, &visitor, &mut shell, &here).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
+    let Page {
+        here,
+        shell,
+        operator,
+        ..
+    } = page;
     let caller = operator.auth.caller(&state);
     if list_of(&list).is_none() {
         return shell.finish(error_page(&shell, Error::NotFound { what: "page" }, &here));
@@ -372,17 +362,12 @@ pub async fn confirm_remove(
 pub async fn remove(
     State(state): State<AppState>,
     Segments((company, list, user)): Segments<(String, String, String)>,
-    visitor: Visitor,
-    headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+    sent: Sent<SupportOpen>,
 ) -> Response {
-    let fields = fields(form);
+    let Sent {
+        shell, operator, ..
+    } = sent;
     let back = format!("/console/support/companies/{}", page::encode(&company));
-    let mut shell = Shell::new(&visitor, Section::Support);
-    let operator = match posted(&state, &visitor, &mut shell, (&headers, &fields), &back).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
     let caller = operator.auth.caller(&state);
     let Some((_, change)) = list_of(&list) else {
         return shell.finish(error_page(&shell, Error::NotFound { what: "page" }, &back));

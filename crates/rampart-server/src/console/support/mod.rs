@@ -22,7 +22,7 @@ pub mod link;
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Form;
 use rampart_api::{ListUsersQuery, OpenCaseRequest};
@@ -35,7 +35,9 @@ use serde::Deserialize;
 
 use super::account::stamp;
 use super::users::FormProblem;
-use super::{error_page, field, fields, here, posted, signed_in, Section, Shell};
+use super::{error_page, field, fields, posted, Section, Shell};
+use crate::console::door::doors::SupportOpen;
+use crate::console::door::Page;
 use crate::routes::page::{self, Visitor};
 
 /// Whether the support pages link to the companies: for those who may create one or
@@ -253,16 +255,15 @@ pub struct ListQuery {
 /// `GET /console/support`: the cases the user may see, newest first, 50 a page.
 pub async fn list(
     State(state): State<AppState>,
-    visitor: Visitor,
-    uri: Uri,
+    page: Page<SupportOpen>,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Response {
-    let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::Support);
-    let operator = match signed_in(&state, &visitor, &mut shell, &here).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
+    let Page {
+        here,
+        shell,
+        operator,
+        ..
+    } = page;
     let caller = operator.auth.caller(&state);
     let q = query.map(|q| q.0).unwrap_or_default();
     let status = match q.status.as_str() {
@@ -389,16 +390,12 @@ pub struct NewQuery {
 /// `GET /console/support/new`: the form that opens a case.
 pub async fn new_form(
     State(state): State<AppState>,
-    visitor: Visitor,
-    uri: Uri,
+    page: Page<SupportOpen>,
     query: Result<Query<NewQuery>, QueryRejection>,
 ) -> Response {
-    let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::Support);
-    let operator = match signed_in(&state, &visitor, &mut shell, &here).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
+    let Page {
+        shell, operator, ..
+    } = page;
     let caller = operator.auth.caller(&state);
     let form = NewCase {
         company: query.map(|q| q.0.company).unwrap_or_default(),
