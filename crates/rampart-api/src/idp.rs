@@ -84,6 +84,11 @@ pub struct IdpClientUpdate {
     /// client holds: they were given by users of the other population.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<String>,
+    /// The `version` the settings were read with: when they have changed since, the edit
+    /// is refused (409) and changes nothing, so an edit made from an old copy never
+    /// overwrites someone else's. Absent: the edit applies to the settings as they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub if_version: Option<String>,
 }
 
 fn confidential() -> String {
@@ -115,6 +120,8 @@ pub struct IdpClientInfo {
     pub users: String,
     /// Registration time (RFC 3339).
     pub created_at: String,
+    /// A fingerprint of the settings (opaque): send it back as `if_version` with an edit.
+    pub version: String,
 }
 
 /// Answer of `POST /api/v1/idp/clients` and of a secret rotation: the client and, for a

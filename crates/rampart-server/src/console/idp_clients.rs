@@ -99,6 +99,8 @@ struct Filled {
     post_logout_redirect_uris: String,
     scopes: Vec<String>,
     alg: String,
+    /// The settings' version the edit form was filled from (empty on the new form).
+    version: String,
 }
 
 impl Default for Filled {
@@ -113,6 +115,7 @@ impl Default for Filled {
             post_logout_redirect_uris: String::new(),
             scopes: SCOPES.iter().map(|s| (*s).to_owned()).collect(),
             alg: "RS256".into(),
+            version: String::new(),
         }
     }
 }
@@ -133,6 +136,7 @@ impl Filled {
                 .map(|(_, v)| v.clone())
                 .collect(),
             alg: field(fields, "alg").to_owned(),
+            version: field(fields, "version").to_owned(),
         }
     }
 
@@ -153,11 +157,13 @@ impl Filled {
             post_logout_redirect_uris: c.post_logout_redirect_uris.join("\n"),
             scopes: c.scopes.clone(),
             alg: c.id_token_signed_response_alg.clone(),
+            version: c.version.clone(),
         }
     }
 
     /// The API's update for the edit form: every setting it shows, as shown (the id and
-    /// the kind are not fields of the edit form).
+    /// the kind are not fields of the edit form), refused if the settings have changed
+    /// since the form was filled.
     fn update(&self) -> IdpClientUpdate {
         IdpClientUpdate {
             client_id: None,
@@ -169,6 +175,7 @@ impl Filled {
             scopes: Some(self.scopes.clone()),
             id_token_signed_response_alg: Some(self.alg.clone()),
             users: Some(self.users.clone()),
+            if_version: (!self.version.is_empty()).then(|| self.version.clone()),
         }
     }
 
@@ -480,6 +487,20 @@ pub async fn edit(
     .await
     {
         Ok(_) => shell.finish(page::see_other(&format!("{LIST}?done=updated"))),
+        // Changed by someone else since the form was filled: the form again, with the
+        // settings as they are now, so nothing of theirs is overwritten unseen.
+        Err(e @ Error::Conflict(_)) => match clients::get(&state, &id).await {
+            Ok(now) => {
+                let stale = Error::Conflict(
+                    "someone changed this client while you were editing it: the form now \
+                     shows its current settings; make your change again"
+                        .into(),
+                );
+                let (status, problem) = FormProblem::of(stale, &FIELDS);
+                edit_page(&shell, status, &Filled::from_client(&now), &problem)
+            }
+            Err(_) => shell.finish(error_page(&shell, e, LIST)),
+        },
         Err(e) => {
             let (status, problem) = FormProblem::of(e, &FIELDS);
             edit_page(&shell, status, &filled, &problem)

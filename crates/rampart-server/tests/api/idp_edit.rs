@@ -63,6 +63,11 @@ async fn administrators_change_only_what_they_send_and_every_refusal_changes_not
         assert_eq!(changed["name"], "Team wiki");
         let mut expected = registered.clone();
         expected["name"] = json!("Team wiki");
+        assert_ne!(
+            changed["version"], registered["version"],
+            "{name}: a change is a new version"
+        );
+        expected["version"] = changed["version"].clone();
         assert_eq!(changed, expected, "{name}: only the name changed");
         assert_eq!(read(&node, &admin, &id).await, expected, "{name}");
         assert!(changed.get("client_secret").is_none(), "{name}: {changed}");
@@ -194,6 +199,44 @@ async fn administrators_change_only_what_they_send_and_every_refusal_changes_not
             .await;
         assert_eq!(status, StatusCode::OK);
 
+        // An edit sent with the version its settings were read with: refused once someone
+        // else has changed them (nothing changes, no event), applied while they have not.
+        let read_before = read(&node, &admin, &id).await;
+        let version = read_before["version"].as_str().unwrap().to_owned();
+        let (status, _) = node
+            .patch(&path, &admin, json!({ "name": "Their edit" }))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let theirs = read(&node, &admin, &id).await;
+        assert_ne!(theirs["version"], read_before["version"], "{name}");
+        let updates = events(&node, "idp.client.update", "success").await.0;
+        let (status, problem) = node
+            .patch(
+                &path,
+                &admin,
+                json!({ "name": "My edit", "if_version": version }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{name}: {problem}");
+        assert_eq!(read(&node, &admin, &id).await, theirs, "{name}");
+        assert_eq!(
+            events(&node, "idp.client.update", "success").await.0,
+            updates,
+            "{name}"
+        );
+        let (status, body) = node
+            .patch(
+                &path,
+                &admin,
+                json!({ "name": "My edit", "if_version": theirs["version"] }),
+            )
+            .await;
+        assert_eq!(
+            (status, body["name"].as_str()),
+            (StatusCode::OK, Some("My edit")),
+            "{name}"
+        );
+
         // Two edits read from the same state: the second (stale) one changes nothing.
         let store = &node.server().state.store;
         let stale = store.idp_client(&id).await.unwrap().unwrap();
@@ -244,7 +287,7 @@ async fn administrators_change_only_what_they_send_and_every_refusal_changes_not
             .filter(|e| e.action == "idp.client.update" && e.outcome == "success")
             .map(|e| serde_json::from_str(&e.details).unwrap())
             .collect();
-        assert_eq!(updates.len(), 4, "{name}: {updates:?}");
+        assert_eq!(updates.len(), 6, "{name}: {updates:?}");
         assert_eq!(updates[0]["changed"], json!(["name"]), "{name}");
         assert_eq!(updates[0]["name"], "Team wiki");
         assert_eq!(
@@ -473,6 +516,15 @@ async fn what_a_client_was_issued_follows_its_new_registration_at_once() {
         let (status, claims) = userinfo(&node, &access).await;
         assert_eq!(status, StatusCode::OK, "{name}: {claims}");
         assert!(claims["preferred_username"].is_null(), "{name}: {claims}");
+        // Introspected, it reports only those scopes too.
+        let (status, body) =
+            post_form(&node, "introspect", Some(auth), &[("token", &access)]).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        assert_eq!(
+            (body["active"].as_bool(), body["scope"].as_str()),
+            (Some(true), Some("offline_access openid")),
+            "{name}: {body}"
+        );
         // The refresh token keeps the scopes still allowed.
         let (status, next) = refresh(&node, auth, tokens["refresh_token"].as_str().unwrap()).await;
         assert_eq!(status, StatusCode::OK, "{name}: {next}");

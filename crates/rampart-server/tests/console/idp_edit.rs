@@ -64,6 +64,11 @@ async fn edit_form(node: Node) {
     assert!(form.contains("value=\"Wiki\""), "{name}");
     assert!(form.contains(&format!("{RP}\n{RP2}")), "{name}: {form}");
     let csrf = csrf_of(&form);
+    let version = registered["version"].as_str().unwrap().to_owned();
+    assert!(
+        form.contains(&format!("name=\"version\" value=\"{version}\"")),
+        "{name}: the form carries the version it was filled from: {form}"
+    );
 
     // Without the token: refused, nothing changed.
     let (status, _, _) = browser
@@ -105,12 +110,53 @@ async fn edit_form(node: Node) {
     assert_eq!(client(&node, &admin).await, registered, "{name}");
     assert_eq!(edits(&node).await, 0, "{name}");
 
-    // A good change.
+    // Someone else renames it meanwhile: the form filled before is refused with the
+    // current settings shown, and their change stands.
+    let (status, body) = node
+        .patch(
+            "/api/v1/idp/clients/wiki",
+            &admin,
+            json!({ "name": "Wiki (theirs)" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{name}: {body}");
+    let theirs = client(&node, &admin).await;
+    assert_ne!(theirs["version"], registered["version"], "{name}");
+    let (status, page, _) = browser
+        .send(
+            EDIT,
+            &[
+                ("_csrf", csrf.as_str()),
+                ("version", version.as_str()),
+                ("name", "Team wiki"),
+                ("users", "end"),
+                ("redirect_uris", RP),
+                ("scope", "openid"),
+                ("alg", "RS256"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{name}: {page}");
+    assert!(
+        page.contains("someone changed this client"),
+        "{name}: {page}"
+    );
+    assert!(page.contains("value=\"Wiki (theirs)\""), "{name}: {page}");
+    let fresh = theirs["version"].as_str().unwrap();
+    assert!(
+        page.contains(&format!("name=\"version\" value=\"{fresh}\"")),
+        "{name}: the form is filled anew: {page}"
+    );
+    assert_eq!(client(&node, &admin).await, theirs, "{name}");
+    assert_eq!(edits(&node).await, 1, "{name}: only theirs");
+
+    // A good change, from the form as it is now.
     let (status, _, to) = browser
         .send(
             EDIT,
             &[
                 ("_csrf", csrf.as_str()),
+                ("version", fresh),
                 ("name", "Team wiki"),
                 ("users", "end"),
                 ("redirect_uris", &format!("{RP}\r\n\r\n")),
@@ -131,7 +177,7 @@ async fn edit_form(node: Node) {
     assert_eq!(now["first_party"], true, "{name}");
     assert_eq!(now["id_token_signed_response_alg"], "ES256", "{name}");
     assert_eq!(now["kind"], registered["kind"], "{name}");
-    assert_eq!(edits(&node).await, 1, "{name}");
+    assert_eq!(edits(&node).await, 2, "{name}");
     let (_, list) = browser.get("/console/idp-clients?done=updated").await;
     assert!(list.contains("The client is changed"), "{name}");
 
@@ -168,7 +214,7 @@ async fn edit_form(node: Node) {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{name}");
     assert_eq!(client(&node, &admin).await, now, "{name}");
-    assert_eq!(edits(&node).await, 1, "{name}");
+    assert_eq!(edits(&node).await, 2, "{name}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -161,10 +161,15 @@ pub async fn introspect(
             if c.get("client_id").and_then(Value::as_str) != Some(client.client_id.as_str()) {
                 return inactive("the token was issued to another client").await;
             }
+            // A token issued before its client's scopes were narrowed is reported with only
+            // what the client may still ask for, as `userinfo` releases only those.
+            let mut scope =
+                rampart_idp::parse_scope(c.get("scope").and_then(Value::as_str).unwrap_or(""));
+            scope.retain(|s| client.scopes.contains(s));
             Ok(json!({
                 "active": true,
                 "token_type": "Bearer",
-                "scope": c.get("scope"),
+                "scope": scope.join(" "),
                 "client_id": c.get("client_id"),
                 "sub": c.get("sub"),
                 "exp": c.get("exp"),

@@ -17,6 +17,7 @@ use rampart_core::{Error, Provider};
 use rampart_idp::grant::{self, Kind, Secret};
 use rampart_idp::{jwt, SCOPES};
 use rampart_store::{IdpClient, IdpClientSettings, NewIdpClient};
+use sha2::{Digest, Sha256};
 use time::format_description::well_known::Rfc3339;
 
 use crate::caller::Caller;
@@ -107,7 +108,34 @@ pub fn info(c: &IdpClient) -> IdpClientInfo {
         id_token_signed_response_alg: c.id_token_alg.clone(),
         users: c.users.clone(),
         created_at: c.created_at.format(&Rfc3339).unwrap_or_default(),
+        version: version_of(c),
     }
+}
+
+/// A fingerprint of a client's settings (what an edit may change): an edit sent with the
+/// one it was read with (`if_version`) is refused once they have changed.
+fn version_of(c: &IdpClient) -> String {
+    let mut hash = Sha256::new();
+    let mut part = |s: &str| {
+        hash.update((s.len() as u64).to_be_bytes());
+        hash.update(s.as_bytes());
+    };
+    part(&c.name);
+    part(if c.first_party {
+        "first-party"
+    } else {
+        "third-party"
+    });
+    for list in [&c.redirect_uris, &c.post_logout_redirect_uris, &c.scopes] {
+        part(&list.len().to_string());
+        list.iter().for_each(|item| part(item));
+    }
+    part(&c.id_token_alg);
+    part(&c.users);
+    hash.finalize()[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Whether `id` is a client id: 1–64 of `a-z 0-9 - _ .`, starting with a letter or digit.
@@ -373,6 +401,15 @@ pub async fn update(
             "a client id never changes; register a new client instead",
         ));
     }
+    // Read from settings that have changed since: refused, as a change made meanwhile by
+    // someone else would be (the write below is conditional on `before` as well).
+    if change
+        .if_version
+        .as_deref()
+        .is_some_and(|v| v != version_of(&before))
+    {
+        return Err(stale());
+    }
     let kind = kind_of(&before);
     if change.kind.as_deref().is_some_and(|k| k != kind) {
         return Err(Error::invalid(
@@ -422,12 +459,17 @@ pub async fn update(
     if updated?.is_none() {
         return Err(match state.store.idp_client(client_id).await? {
             None => Error::NotFound { what: "client" },
-            Some(_) => Error::Conflict(
-                "the client was changed by someone else meanwhile; read it again and retry".into(),
-            ),
+            Some(_) => stale(),
         });
     }
     get(state, client_id).await
+}
+
+/// The refusal of an edit made from settings that have changed since.
+fn stale() -> Error {
+    Error::Conflict(
+        "the client was changed by someone else meanwhile; read it again and retry".into(),
+    )
 }
 
 /// Every client.

@@ -144,6 +144,10 @@ pub struct UpdateClient {
     /// consent the client holds.
     #[arg(long, value_parser = ["end", "it"])]
     pub users: Option<String>,
+    /// Refuse the edit (and change nothing) if the settings have changed since they were
+    /// read with this `version` (as `idp-client list` or the API shows it).
+    #[arg(long = "if-version", value_name = "VERSION")]
+    pub if_version: Option<String>,
 }
 
 impl UpdateClient {
@@ -168,6 +172,7 @@ impl UpdateClient {
             scopes: list(&self.scopes),
             id_token_signed_response_alg: self.id_token_alg.clone(),
             users: self.users.clone(),
+            if_version: self.if_version.clone(),
         }
     }
 }
