@@ -2,7 +2,7 @@
 //! an adapter over the same service functions as the JSON API, so no rule is written twice.
 //!
 //! - Pages are rendered on the server from askama templates (`templates/console/`), styled by
-//!   one stylesheet embedded in the binary (`static/console/console.css`); no script at all.
+//!   one stylesheet embedded in the binary (`static/console/console.css`); no script but two.
 //!   Every page works with plain links and forms; destructive actions have a confirmation
 //!   page of their own.
 //! - Signed in with the platform's session cookie (`__Host-rampart_session`), opened by the
@@ -10,7 +10,8 @@
 //!   console (`Operation::OpenConsole`).
 //! - Every form carries the double-submit CSRF token of the application pages
 //!   ([`crate::routes::page`]), checked in constant time with the `Origin`; every page has
-//!   a strict CSP (`default-src 'none'`, the stylesheet from this site, no script).
+//!   a strict CSP (`default-src 'none'`, the stylesheet from this site, no script but
+//!   the passkey pages' and a running rebuild's page's own, by the response's nonce).
 //! - Each page and action checks the same operation as its API route
 //!   (`identity::may(…, Operation::…)`), before anything about an object is read.
 
@@ -114,17 +115,7 @@ pub fn routes() -> Router<AppState> {
             "/console/permissions/roles/revoke",
             get(roles::confirm_revoke).post(roles::revoke),
         )
-        .route("/console/deployments", get(deployments::board))
-        .route("/console/deployments/plan", get(deployments::plan))
-        .route("/console/deployments/run", post(deployments::run))
-        .route(
-            "/console/deployments/{env}/requests/{id}/approve",
-            post(deployments::approve),
-        )
-        .route(
-            "/console/deployments/{env}/requests/{id}/reject",
-            get(deployments::confirm_reject).post(deployments::reject),
-        )
+        .merge(deployments::routes())
         .route(
             "/console/environments",
             get(environments::list).post(environments::set_order),
@@ -138,12 +129,7 @@ pub fn routes() -> Router<AppState> {
             "/console/environments/plans/{id}/run",
             post(environments::run),
         )
-        .route("/console/hierarchies", get(hierarchies::list))
-        .route("/console/hierarchies/{name}", get(hierarchies::show))
-        .route(
-            "/console/hierarchies/{name}/move",
-            get(hierarchies::confirm_move).post(hierarchies::do_move),
-        )
+        .merge(hierarchies::routes())
         .route("/console/modules", get(modules::list))
         .route("/console/modules/{name}", get(modules::show))
         .route(
