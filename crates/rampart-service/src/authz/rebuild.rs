@@ -138,7 +138,7 @@ pub async fn start(state: &AppState, caller: &Caller) -> Result<(), Error> {
                 took: began.elapsed(),
             },
             Err(e) => {
-                tracing::error!(error = %e, "the hierarchy rebuild failed");
+                tracing::error!(error = ?e, "the hierarchy rebuild failed");
                 Outcome::Failed(e.to_string())
             }
         };
