@@ -1,5 +1,5 @@
 // What the console's browser scripts share: Chromium started headless, one `ok`/`not ok`
-// line per scenario, axe-core on a page, screenshots when CONSOLE_SCREENSHOTS names a
+// line per scenario, axe-core on a page, a check that nothing scrolls sideways, screenshots when CONSOLE_SCREENSHOTS names a
 // directory, and the exit status. `run(body)` starts the browser, runs `body` (which calls
 // `scenario` for each case) and ends the process with the lines printed.
 
@@ -28,6 +28,22 @@ async function accessible(page, label) {
   const result = await page.evaluate(async () => axe.run(document, { resultTypes: ['violations'] }));
   const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
   assert.deepStrictEqual(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`), [], label);
+}
+
+// Nothing on the page needs sideways scrolling: neither the page itself nor any of its
+// scrolling table containers (`.table-wrap`, which would otherwise hide columns behind a
+// scroll bar at this width).
+async function fitsWidth(page, label) {
+  const wide = await page.evaluate(() => {
+    const out = [];
+    const root = document.documentElement;
+    if (root.scrollWidth > root.clientWidth) out.push(`the page: ${root.scrollWidth}px in ${root.clientWidth}px`);
+    document.querySelectorAll('.table-wrap').forEach((w, i) => {
+      if (w.scrollWidth > w.clientWidth) out.push(`table ${i + 1}: ${w.scrollWidth}px in ${w.clientWidth}px`);
+    });
+    return out;
+  });
+  assert.deepStrictEqual(wide, [], `${label}: no sideways scrolling`);
 }
 
 async function scenario(name, body) {
@@ -65,4 +81,4 @@ function run(body) {
   });
 }
 
-module.exports = { shot, accessible, scenario, newPage, run };
+module.exports = { shot, accessible, fitsWidth, scenario, newPage, run };

@@ -17,7 +17,7 @@
 const fs = require('fs');
 const path = require('path');
 const assert = require('assert');
-const { shot, accessible, scenario, newPage, run } = require('./harness');
+const { shot, accessible, fitsWidth, scenario, newPage, run } = require('./harness');
 
 const BASE = process.env.CONSOLE_BASE;
 const ADMIN_PASSWORD = process.env.CONSOLE_ADMIN_PASSWORD;
@@ -102,6 +102,8 @@ async function main() {
     assert.match(await row.textContent(), /ES256/);
     assert.ok(!(await a.content()).includes(secret), 'the list shows no secret');
     await accessible(a, 'OpenID clients');
+    // At 1280 px the whole table shows, the administrator's buttons included.
+    await fitsWidth(a, 'OpenID clients at 1280 px');
     await shot(a, 'idp-clients');
     // The same id again: refused on the form, the first client untouched.
     const again = await register(a, { id: 'portal', name: 'Another', redirect: PORTAL });

@@ -779,6 +779,16 @@ async function main() {
     assert.match(await explain('mia'), /^\s*Not allowed/);
     assert.match(await explain('nick'), /^\s*Allowed \(owner\)/);
     assert.deepStrictEqual(await a.locator('ol.path li').allTextContents(), ['nick', 'dana', 'erin']);
+
+    // Rebuilding the index: the page says what it does, the button starts it, and the page
+    // follows it (its script, with the page's nonce) until it is done with the result.
+    await a.goto(`${BASE}/console/hierarchies`);
+    await Promise.all([a.waitForNavigation(), a.click('a:has-text("Rebuild the index")')]);
+    await accessible(a, 'rebuild');
+    await Promise.all([a.waitForNavigation(), a.click('button:has-text("Rebuild now")')]);
+    await a.waitForSelector('#rebuild-progress[data-state="ended"]');
+    assert.match(await a.textContent('#rebuild-progress .notice'), /Done: 1 hierarchy rebuilt, 5 nodes checked, 0 paths repaired, 0 cycles broken/);
+    await accessible(a, 'rebuild done');
   });
 
   await scenario('an auditor reads permissions, roles, modules and deployments, with no form that changes anything', async () => {

@@ -359,6 +359,20 @@ pub struct HistoryQuery {
     /// The most entries (1 to 1,000; 100 by default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page: the deployments older than its last one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+/// A page of an environment's deployment history, newest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DeploymentPage {
+    /// The deployments of the modules the caller may reference there. A page may hold
+    /// fewer than `limit` of them (those of modules hidden from the caller are left out)
+    /// and still have a next page.
+    pub items: Vec<DeploymentWire>,
+    /// Pass as `cursor` for the next (older) page; absent on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// What runs in an environment.

@@ -297,6 +297,7 @@ mod tests {
             .query(&api::HistoryQuery {
                 module: None,
                 limit: Some(5),
+                cursor: None,
             })
             .url()
             .unwrap();

@@ -3,7 +3,7 @@
 //! approver (`/api/v1/environments/*`), application tags and module names.
 
 use rampart_api::{
-    DeployRequest, DeployResponse, DeploymentRequestWire, DeploymentWire, DiffQuery,
+    DeployRequest, DeployResponse, DeploymentPage, DeploymentRequestWire, DiffQuery,
     EnvironmentWire, HistoryQuery, ModuleNameWire, PublishRequest, PublishResponse, RejectRequest,
     RequestsQuery, ReserveNameRequest, RollbackRequest, RunningWire, StageRequest, SurfaceQuery,
     TagRequest, TagWire, TransferNameRequest, VersionSourceResponse, VersionWire,
@@ -152,12 +152,13 @@ impl<'c> Lifecycle<'c> {
             .await
     }
 
-    /// `GET /api/v1/environments/{env}/deployments`: the history, newest first.
+    /// `GET /api/v1/environments/{env}/deployments`: a page of the history, newest first
+    /// (`query.cursor`: the previous page's `next_cursor`).
     pub async fn history(
         &self,
         environment: &str,
         query: &HistoryQuery,
-    ) -> Result<Vec<DeploymentWire>, ClientError> {
+    ) -> Result<DeploymentPage, ClientError> {
         self.client
             .get_query(&["environments", environment, "deployments"], query)
             .await

@@ -32,6 +32,8 @@ mod authz;
 mod findings;
 #[path = "api/hardening.rs"]
 mod hardening;
+#[path = "api/history.rs"]
+mod history;
 #[path = "api/idp.rs"]
 mod idp;
 #[path = "api/idp_edit.rs"]

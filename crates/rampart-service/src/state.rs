@@ -40,6 +40,8 @@ pub struct Inner {
     pub fence: Arc<Fence>,
     /// The authorization index, kept current with the database.
     pub authz: Arc<AuthzEngine>,
+    /// The latest hierarchy rebuild started on this node, and its progress.
+    pub rebuilds: Arc<crate::authz::rebuild::Rebuilds>,
     /// The tamper-evident audit log: tree, checkpoints, proofs, the access pipeline.
     pub audit: Arc<AuditLog>,
     /// What runs in each environment, as the application runtime serves it.
@@ -104,6 +106,7 @@ impl AppState {
         Ok(Self {
             inner: Arc::new(Inner {
                 authz: AuthzEngine::new(store.clone(), fence.clone()),
+                rebuilds: Arc::default(),
                 fence,
                 store,
                 config,

@@ -627,23 +627,24 @@ async fn acl_rebuild(loaded: Loaded, entity: Option<&str>) -> anyhow::Result<()>
     let started = std::time::Instant::now();
     let bar = progress_bar();
     let mut tick = |phase: &'static str, n: u64| bar.set_message(format!("{phase}: {n}"));
-    let report = store
-        .authz_rebuild(&ctx, state.clock.now(), entity, &mut tick)
-        .await?;
-    let rebuilt = started.elapsed();
-    let view = store.authz_load(&mut tick).await?;
+    // The service's rebuild, as the console's Rebuild button runs it: the paths, then the
+    // index loaded from the tables.
+    let report = rampart_service::authz::rebuild::run(&state, &ctx, entity, &mut tick).await?;
     bar.finish_and_clear();
+    let (revision, heap) = {
+        let view = state.authz.view();
+        (view.revision, view.acl.heap_bytes())
+    };
     store.close().await;
     println!(
-        "rebuilt {} hierarchies: {} nodes checked, {} paths repaired, {} cycles broken ({:.2?})",
-        report.hierarchies, report.nodes, report.paths_fixed, report.cycles_broken, rebuilt
+        "rebuilt {} hierarchies: {} nodes checked, {} paths repaired, {} cycles broken",
+        report.hierarchies, report.nodes, report.paths_fixed, report.cycles_broken
     );
     println!(
-        "index loaded at revision r{}: {} records, {} explicit grants, {:.1} MiB in memory ({:.2?} in all)",
-        view.revision,
+        "index loaded at revision r{revision}: {} records, {} explicit grants, {:.1} MiB in memory ({:.2?} in all)",
         report.records,
         report.grants,
-        view.acl.heap_bytes() as f64 / (1024.0 * 1024.0),
+        heap as f64 / (1024.0 * 1024.0),
         started.elapsed()
     );
     Ok(())

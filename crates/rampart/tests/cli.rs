@@ -1182,6 +1182,28 @@ async fn modules_are_checked_published_diffed_and_deployed_from_the_cli() {
     }
     let (ok, out, _) = cli(&["env", "history", "development"]);
     assert!(ok && out.matches("deploy").count() == 2, "{out}");
+    // A page at a time: the newest, then the command for the older page, which shows the
+    // other; `--all` follows the pages itself.
+    let (ok, newest, _) = cli(&["env", "history", "development", "--limit", "1"]);
+    assert!(ok && newest.matches("deploy").count() == 1, "{newest}");
+    let older = newest
+        .lines()
+        .find_map(|l| l.strip_prefix("older: rampart "))
+        .unwrap_or_else(|| panic!("no older page: {newest}"));
+    let (ok, rest, _) = cli(&older.split(' ').collect::<Vec<_>>());
+    assert!(ok && rest.matches("deploy").count() == 1, "{rest}");
+    assert!(!rest.contains("older:"), "{rest}");
+    assert_eq!(
+        format!("{newest}{rest}")
+            .lines()
+            .filter(|l| !l.starts_with("older:"))
+            .collect::<Vec<_>>(),
+        out.lines().collect::<Vec<_>>()
+    );
+    let (ok, all, _) = cli(&["env", "history", "development", "--limit", "1", "--all"]);
+    assert!(ok && all == out, "{all}");
+    let (ok, _, err) = cli(&["env", "history", "development", "--cursor", "soon"]);
+    assert!(!ok && err.contains("cursor"), "{err}");
     let (ok, _, err) = cli(&["env", "deploy", "development", "core-service"]);
     assert!(!ok && err.contains("MODULE=VERSION"), "{err}");
     // Quality takes the stage directly; production waits for a second approver, who cannot

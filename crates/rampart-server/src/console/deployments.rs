@@ -3,7 +3,8 @@
 //!
 //! - The board: each module the user may see × each environment (its policies named), the
 //!   version running there (`versions::running`), the requests waiting for a second
-//!   approver (`requests::requests`), and the recent history (`versions::history`).
+//!   approver (`requests::requests`), and the recent history (`versions::history`); each
+//!   environment's whole history a page at a time ([`history`]).
 //! - Deploy, stage and roll back in two steps: the plan first (the same use case with
 //!   `dry_run`, as `POST /api/v1/environments/{env}/deployments|stage|rollback` previews
 //!   it), then running it; a deployment into an environment that needs a second approver
@@ -19,6 +20,8 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
 use rampart_api::{
     DeployItem, DeployRequest, DeployResponse, DeploymentRequestWire, HistoryQuery, RejectRequest,
     RequestsQuery, RollbackRequest, StageRequest,
@@ -36,6 +39,25 @@ use super::door::{Page, Sent};
 use super::{error_page, field, message, Section, Segments, Shell};
 use crate::error::ApiError;
 use crate::routes::page;
+
+pub mod history;
+
+/// The deployment pages' routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/console/deployments", get(board))
+        .route("/console/deployments/plan", get(plan))
+        .route("/console/deployments/run", post(run))
+        .route("/console/deployments/{env}/history", get(history::show))
+        .route(
+            "/console/deployments/{env}/requests/{id}/approve",
+            post(approve),
+        )
+        .route(
+            "/console/deployments/{env}/requests/{id}/reject",
+            get(confirm_reject).post(reject),
+        )
+}
 
 /// An environment's column.
 struct EnvColumn {
@@ -183,8 +205,9 @@ async fn board_page(
         let q = HistoryQuery {
             module: None,
             limit: Some(i64::try_from(shown).unwrap_or(1_000)),
+            cursor: None,
         };
-        let lines = versions::history(state, caller, &env.name, q).await?;
+        let lines = versions::history(state, caller, &env.name, q).await?.items;
         // An environment that filled its share may hold older lines.
         maybe_more |= lines.len() >= shown;
         for d in lines {

@@ -8,13 +8,15 @@
 //!   `acl::write`'s `set_parent` (administrators, as `POST /api/v1/authz/write`).
 //! - "Why can X see record Y?": `decide::explain` (`POST /api/v1/authz/explain`), with the
 //!   path that decided.
+//! - Rebuilding the index with its progress shown live ([`rebuild`]).
 
 use askama::Template;
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
-use axum::Form;
+use axum::routing::get;
+use axum::{Form, Router};
 use rampart_api::{CheckItem, CheckRequest, WriteOp};
 use rampart_authz::policy::Operation;
 use rampart_core::{Error, UserId};
@@ -29,6 +31,24 @@ use super::{
     Shell,
 };
 use crate::routes::page::{self, Visitor};
+
+pub mod rebuild;
+
+/// The hierarchy pages' routes, the rebuild's among them.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/console/hierarchies", get(list))
+        .route("/console/hierarchies/{name}", get(show))
+        .route(
+            "/console/hierarchies/{name}/move",
+            get(confirm_move).post(do_move),
+        )
+        .route(rebuild::PAGE, get(rebuild::show).post(rebuild::start))
+        .route(
+            "/console/hierarchy-rebuild/progress",
+            get(rebuild::progress),
+        )
+}
 
 const NOT_READER: &str =
     "reading authorization data about others needs an administrator or the `auditor` IT role";

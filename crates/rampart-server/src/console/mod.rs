@@ -4,8 +4,9 @@
 //!
 //! - Pages are rendered on the server from askama templates (`templates/console/`), styled by
 //!   one stylesheet embedded in the binary (`static/console/console.css`). Every page works
-//!   with plain links and forms; only the passkey pages carry a script (under the response's
-//!   nonce). Destructive actions have a confirmation page of their own.
+//!   with plain links and forms; only the passkey pages and a running rebuild's page carry
+//!   a script (under the response's nonce). Destructive actions have a confirmation page of
+//!   their own.
 //! - Signed in with the platform's session cookie (`__Host-rampart_session`), opened by the
 //!   console's sign-in page; an end user may open the support desk and their own account
 //!   (`Operation::OpenSupportDesk`), and is refused every other page
@@ -122,17 +123,7 @@ pub fn routes() -> Router<AppState> {
             "/console/permissions/roles/revoke",
             get(roles::confirm_revoke).post(roles::revoke),
         )
-        .route("/console/deployments", get(deployments::board))
-        .route("/console/deployments/plan", get(deployments::plan))
-        .route("/console/deployments/run", post(deployments::run))
-        .route(
-            "/console/deployments/{env}/requests/{id}/approve",
-            post(deployments::approve),
-        )
-        .route(
-            "/console/deployments/{env}/requests/{id}/reject",
-            get(deployments::confirm_reject).post(deployments::reject),
-        )
+        .merge(deployments::routes())
         .route(
             "/console/environments",
             get(environments::list).post(environments::set_order),
@@ -146,12 +137,7 @@ pub fn routes() -> Router<AppState> {
             "/console/environments/plans/{id}/run",
             post(environments::run),
         )
-        .route("/console/hierarchies", get(hierarchies::list))
-        .route("/console/hierarchies/{name}", get(hierarchies::show))
-        .route(
-            "/console/hierarchies/{name}/move",
-            get(hierarchies::confirm_move).post(hierarchies::do_move),
-        )
+        .merge(hierarchies::routes())
         .route("/console/modules", get(modules::list))
         .route("/console/modules/{name}", get(modules::show))
         .route(

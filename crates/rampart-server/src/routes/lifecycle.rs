@@ -17,7 +17,7 @@ use rampart_service::AppState;
 use crate::auth::Authenticated;
 use crate::error::{ApiError, Json, Problem};
 use rampart_api::{
-    DeployRequest, DeployResponse, DeploymentRequestWire, DeploymentWire, DiffQuery,
+    DeployRequest, DeployResponse, DeploymentPage, DeploymentRequestWire, DiffQuery,
     EnvironmentWire, HistoryQuery, PublishRequest, PublishResponse, RejectRequest, RequestsQuery,
     RollbackRequest, RunningWire, StageRequest, SurfaceQuery, TagRequest, TagWire,
     VersionSourceResponse, VersionWire,
@@ -261,15 +261,15 @@ pub async fn running(
     Ok(Json(versions::running(&state, &caller, &env).await?))
 }
 
-/// The deployment history of an environment, newest first.
+/// The deployment history of an environment, newest first, a page at a time.
 #[utoipa::path(
     get, path = "/api/v1/environments/{env}/deployments", tag = "environments",
     params(("env" = String, Path, description = "The environment"), HistoryQuery),
     security(("bearer" = []), ("cookie" = [])),
     responses(
-        (status = 200, description = "Deployments, newest first (modules the caller may reference)", body = [DeploymentWire]),
+        (status = 200, description = "A page of deployments, newest first (modules the caller may reference), with the cursor of the next page", body = DeploymentPage),
         (status = 404, description = "`module` names no module, or one the caller holds no level on", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "No such environment, or a bad limit", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No such environment, a bad limit, or a cursor this API did not return", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn history(
@@ -277,7 +277,7 @@ pub async fn history(
     auth: Authenticated,
     Path(env): Path<String>,
     Query(q): Query<HistoryQuery>,
-) -> Result<Json<Vec<DeploymentWire>>, ApiError> {
+) -> Result<Json<DeploymentPage>, ApiError> {
     let caller = auth.caller(&state);
     Ok(Json(versions::history(&state, &caller, &env, q).await?))
 }

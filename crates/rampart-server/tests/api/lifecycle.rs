@@ -380,7 +380,7 @@ async fn breaking_changes_deployment_checks_staging_rollback_and_duties() {
         assert_eq!(status, StatusCode::OK, "{name}: {body}");
         assert_eq!((body["changes"][0]["from"].as_i64(), body["changes"][0]["to"].as_i64()), (Some(2), Some(1)));
         let (_, history) = node.get("/api/v1/environments/development/deployments?module=sales-ui", &w.dev).await;
-        let kinds: Vec<&str> = history.as_array().unwrap().iter().map(|d| d["kind"].as_str().unwrap()).collect();
+        let kinds: Vec<&str> = history["items"].as_array().unwrap().iter().map(|d| d["kind"].as_str().unwrap()).collect();
         assert_eq!(kinds, ["rollback", "deploy", "deploy"], "{name}: {history}");
         let (status, body) = node
             .post("/api/v1/environments/quality/rollback", &w.ops, json!({ "module": "sales-ui" }))
@@ -537,7 +537,7 @@ async fn concurrent_publishes_and_deployments_one_wins_the_other_conflicts() {
             let statuses: Vec<u16> = answers.iter().map(|(s, _)| *s).collect();
             assert_eq!(statuses, [200, 409], "{name}: round {round}: {answers:?}");
             let (_, history) = node.get("/api/v1/environments/development/deployments", &w.dev).await;
-            assert_eq!(history.as_array().unwrap().len(), round + 1, "{name}: nothing half-applied");
+            assert_eq!(history["items"].as_array().unwrap().len(), round + 1, "{name}: nothing half-applied");
         }
         node.shutdown().await;
     })

@@ -13,11 +13,13 @@
 
 mod alerts;
 mod forms;
+mod history;
 mod idp;
 mod idp_edit;
 #[path = "../kit/mod.rs"]
 mod kit;
 mod passkeys;
+mod rebuild;
 mod support;
 mod support_link;
 mod two_factor;

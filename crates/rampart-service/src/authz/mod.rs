@@ -1,11 +1,13 @@
 //! Authorization at the node: the index every decision reads, kept current with the
 //! database (`engine`), the decisions and reads it answers (`decide`), and the writes of
-//! authorization data (`acl`) and IT permissions (`it`).
+//! authorization data (`acl`) and IT permissions (`it`); rebuilding the hierarchies' paths
+//! (`rebuild`).
 
 pub mod acl;
 pub mod decide;
 pub mod engine;
 pub mod it;
+pub mod rebuild;
 pub mod tree;
 
 use rampart_authz::it::EnvId;

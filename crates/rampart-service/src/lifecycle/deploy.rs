@@ -545,7 +545,7 @@ pub async fn rollback(
     .await?;
     let last = state
         .store
-        .deployments(env, Some(&req.module), 1)
+        .deployments(env, Some(&req.module), None, 1)
         .await?
         .into_iter()
         .next();

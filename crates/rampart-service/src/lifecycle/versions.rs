@@ -3,7 +3,7 @@
 //! source or a diff is recorded in the `access` stream first.
 
 use rampart_api::{
-    DeploymentWire, DiffQuery, EnvironmentWire, HistoryQuery, RunningWire, SurfaceQuery,
+    DeploymentPage, DiffQuery, EnvironmentWire, HistoryQuery, RunningWire, SurfaceQuery,
     VersionSourceResponse, VersionWire,
 };
 use rampart_authz::policy::LifecycleOp;
@@ -217,34 +217,52 @@ pub async fn running(
     Ok(out)
 }
 
-/// The deployment history of environment `env`, newest first, of the modules the caller
-/// may see there.
+/// A page of the deployment history of environment `env`, newest first, of the modules the
+/// caller may see there, with the cursor of the next (older) page. The cursor is the id of
+/// the page's last deployment read (shown or hidden from the caller), so every deployment
+/// appears on exactly one page however many are added meanwhile.
 pub async fn history(
     state: &AppState,
     caller: &Caller,
     env: &str,
     q: HistoryQuery,
-) -> Result<Vec<DeploymentWire>, Error> {
+) -> Result<DeploymentPage, Error> {
     let mut visible = Visibility::new(state, caller, environment(state, env)?);
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(Error::invalid("limit", "1 to 1,000"));
     }
+    let before = q
+        .cursor
+        .as_deref()
+        .map(|c| {
+            c.parse::<i64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| Error::invalid("cursor", "is not a cursor this API returned"))
+        })
+        .transpose()?;
     if let Some(m) = &q.module {
         state.authz.fresh(None).await?;
         visible_module(state, caller, m).await?;
     }
-    let mut out = Vec::new();
-    for d in state
+    let mut rows = state
         .store
-        .deployments(env, q.module.as_deref(), limit)
-        .await?
-    {
+        .deployments(env, q.module.as_deref(), before, limit + 1)
+        .await?;
+    let next_cursor = if rows.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
+        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        rows.last().map(|d| d.id.to_string())
+    } else {
+        None
+    };
+    let mut items = Vec::with_capacity(rows.len());
+    for d in rows {
         if visible.may_see(&d.module).await? {
-            out.push(deployment_wire(d));
+            items.push(deployment_wire(d));
         }
     }
-    Ok(out)
+    Ok(DeploymentPage { items, next_cursor })
 }
 
 /// Makes the index current, then checks that module `name` exists and that the caller holds

@@ -212,30 +212,37 @@ impl Store {
         Ok(done)
     }
 
-    /// The deployment history of `environment` (of one module with `module`), newest first.
+    /// The deployment history of `environment` (of one module with `module`), newest first:
+    /// at most `limit` deployments, only those older than deployment `before` when given (a
+    /// page after the one that ended with it). Ids only grow, so a page's last id is a stable
+    /// cursor; the `(environment, id)` and `(module_num, environment, id)` indexes serve
+    /// both forms.
     pub async fn deployments(
         &self,
         environment: &str,
         module: Option<&str>,
+        before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<DeploymentInfo>, Error> {
         let pool = self.reader();
         let base = "SELECT d.id, d.environment, m.name, d.number, d.previous, d.kind, d.source_env, \
                         d.actor_id, d.actor_name, d.created_at \
-                        FROM deployments d JOIN it_modules m ON m.num = d.module_num WHERE d.environment = $1";
+                        FROM deployments d JOIN it_modules m ON m.num = d.module_num WHERE d.environment = $1 \
+                        AND d.id < $2";
+        let before = before.unwrap_or(i64::MAX);
         let rows = match module {
             Some(name) => {
                 let num = module_num(pool, name).await?;
                 pool.rows(
-                    &format!("{base} AND d.module_num = $2 ORDER BY d.id DESC LIMIT $3"),
-                    [environment.into(), num.into(), limit.into()],
+                    &format!("{base} AND d.module_num = $3 ORDER BY d.id DESC LIMIT $4"),
+                    [environment.into(), before.into(), num.into(), limit.into()],
                 )
                 .await?
             }
             None => {
                 pool.rows(
-                    &format!("{base} ORDER BY d.id DESC LIMIT $2"),
-                    [environment.into(), limit.into()],
+                    &format!("{base} ORDER BY d.id DESC LIMIT $3"),
+                    [environment.into(), before.into(), limit.into()],
                 )
                 .await?
             }

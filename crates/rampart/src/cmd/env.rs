@@ -109,13 +109,23 @@ pub enum EnvCommand {
         #[arg(long)]
         reason: String,
     },
-    /// The deployment history of an environment, newest first.
+    /// The deployment history of an environment, newest first: a page of `--limit`
+    /// deployments, then the command that shows the next (older) page.
     History {
         /// The environment.
         env: String,
         /// Only this module.
         #[arg(long)]
         module: Option<String>,
+        /// The most deployments a page shows (1 to 1,000).
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        /// Start after the page that printed this cursor (older deployments).
+        #[arg(long, conflicts_with = "all")]
+        cursor: Option<String>,
+        /// Every deployment, page after page.
+        #[arg(long)]
+        all: bool,
     },
 }
 
@@ -140,7 +150,13 @@ pub async fn run(command: &EnvCommand) -> anyhow::Result<()> {
             module,
             dry_run,
         } => rollback(env, module, *dry_run).await,
-        EnvCommand::History { env, module } => history(env, module.as_deref()).await,
+        EnvCommand::History {
+            env,
+            module,
+            limit,
+            cursor,
+            all,
+        } => history(env, module.as_deref(), *limit, cursor.clone(), *all).await,
         EnvCommand::Requests { env, all } => requests(env, *all).await,
         EnvCommand::Approve { env, id } => approve(env, *id).await,
         EnvCommand::Reject { env, id, reason } => reject(env, *id, reason).await,
@@ -327,32 +343,49 @@ async fn rollback(env: &str, module: &str, dry_run: bool) -> anyhow::Result<()> 
     print_answer(client.lifecycle().rollback(env, &request).await)
 }
 
-/// `rampart env history ENV`.
-async fn history(env: &str, module: Option<&str>) -> anyhow::Result<()> {
+/// `rampart env history ENV [--module M] [--limit N] [--cursor C | --all]`.
+async fn history(
+    env: &str,
+    module: Option<&str>,
+    limit: i64,
+    mut cursor: Option<String>,
+    all: bool,
+) -> anyhow::Result<()> {
     let client = connect()?;
-    let query = api::HistoryQuery {
-        module: module.map(str::to_owned),
-        limit: None,
-    };
-    let list = client
-        .lifecycle()
-        .history(env, &query)
-        .await
-        .map_err(fail)?;
-    for d in list {
-        let previous = d.previous.map_or("nothing".to_owned(), |v| format!("v{v}"));
-        // The id is not padded: the table has always printed it so.
-        println!(
-            "{}  {}  {:<8}  {} {previous} → v{}  by {}",
-            d.id,
-            stamp(d.created_at),
-            d.kind,
-            d.module,
-            d.version,
-            d.actor
-        );
+    loop {
+        let query = api::HistoryQuery {
+            module: module.map(str::to_owned),
+            limit: Some(limit),
+            cursor: cursor.take(),
+        };
+        let page = client
+            .lifecycle()
+            .history(env, &query)
+            .await
+            .map_err(fail)?;
+        for d in page.items {
+            let previous = d.previous.map_or("nothing".to_owned(), |v| format!("v{v}"));
+            // The id is not padded: the table has always printed it so.
+            println!(
+                "{}  {}  {:<8}  {} {previous} → v{}  by {}",
+                d.id,
+                stamp(d.created_at),
+                d.kind,
+                d.module,
+                d.version,
+                d.actor
+            );
+        }
+        match page.next_cursor {
+            Some(next) if all => cursor = Some(next),
+            Some(next) => {
+                let only = module.map(|m| format!(" --module {m}")).unwrap_or_default();
+                println!("older: rampart env history {env}{only} --limit {limit} --cursor {next}");
+                return Ok(());
+            }
+            None => return Ok(()),
+        }
     }
-    Ok(())
 }
 
 /// `rampart env list`.

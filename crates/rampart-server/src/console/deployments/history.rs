@@ -1,0 +1,110 @@
+//! `/console/deployments/{env}/history`: an environment's whole deployment history, newest
+//! first, a page at a time: `versions::history` (as `GET /api/v1/environments/{env}/deployments`
+//! answers it) with the API's cursor behind the page's "Older" link, so every deployment is
+//! on exactly one page however long the history grows.
+
+use askama::Template;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::Response;
+use rampart_api::HistoryQuery;
+use rampart_service::lifecycle::versions;
+use rampart_service::AppState;
+use serde::Deserialize;
+
+use super::super::account::stamp;
+use super::super::{error_page, here, signed_in, Section, Segments, Shell};
+use crate::routes::page::{self, Visitor};
+
+/// Deployments a page shows.
+const PAGE: i64 = 50;
+
+/// A deployment as the page shows it.
+struct Line {
+    id: i64,
+    module: String,
+    version: i64,
+    previous: String,
+    kind: String,
+    actor: String,
+    when: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/history.html")]
+struct HistoryPage<'a> {
+    shell: &'a Shell,
+    environment: &'a str,
+    encoded: &'a str,
+    lines: &'a [Line],
+    page_size: i64,
+    /// This is a later page (a cursor was given): the page links back to the newest.
+    older_page: bool,
+    /// The cursor of the next (older) page, when there is one.
+    older: Option<&'a str>,
+}
+
+/// `?cursor=`: the API's cursor of the page after the one that linked here.
+#[derive(Debug, Default, Deserialize)]
+pub struct Cursor {
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+/// `GET /console/deployments/{env}/history[?cursor=]`: a page of the environment's history.
+pub async fn show(
+    State(state): State<AppState>,
+    Segments(env): Segments<String>,
+    visitor: Visitor,
+    uri: Uri,
+    query: Result<Query<Cursor>, QueryRejection>,
+) -> Response {
+    let here = here(&uri);
+    let mut shell = Shell::new(&visitor, Section::Deployments);
+    let operator = match signed_in(&state, &visitor, &mut shell, &here).await {
+        Ok(o) => o,
+        Err(r) => return shell.finish(r),
+    };
+    let cursor = query.map(|q| q.0.cursor).unwrap_or_default();
+    let older_page = cursor.is_some();
+    let q = HistoryQuery {
+        module: None,
+        limit: Some(PAGE),
+        cursor,
+    };
+    let caller = operator.auth.caller(&state);
+    let found = match versions::history(&state, &caller, &env, q).await {
+        Ok(p) => p,
+        Err(e) => return shell.finish(error_page(&shell, e, &here)),
+    };
+    let lines: Vec<Line> = found
+        .items
+        .into_iter()
+        .map(|d| Line {
+            id: d.id,
+            module: d.module,
+            version: d.version,
+            previous: d
+                .previous
+                .map_or_else(|| "none".into(), |p| format!("v{p}")),
+            kind: match d.from {
+                Some(from) => format!("{} from {from}", d.kind),
+                None => d.kind,
+            },
+            actor: d.actor,
+            when: stamp(d.created_at),
+        })
+        .collect();
+    let html = HistoryPage {
+        shell: &shell,
+        environment: &env,
+        encoded: &page::encode(&env),
+        lines: &lines,
+        page_size: PAGE,
+        older_page,
+        older: found.next_cursor.as_deref(),
+    }
+    .render();
+    shell.finish(page::html(StatusCode::OK, html))
+}
