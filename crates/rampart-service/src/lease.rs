@@ -7,8 +7,9 @@
 //!   (announced by database triggers at their commit, and by writers waiting for
 //!   acknowledgements) and for other nodes recording what they saw. A change asks the
 //!   renewing loop to read the marks at once; a lost connection ends the node's trust at
-//!   once, and the node trusts again only after it has listened anew *and* read the marks
-//!   since (a notification lost while the connection was down is then covered).
+//!   once (and removes the node's row, so writers stop waiting for it), and the node trusts
+//!   again only after it has listened anew *and* read the marks since (a notification lost
+//!   while the connection was down is then covered).
 //! - **Renewing**: every [`RENEW`](crate::fence::RENEW) (a quarter lease), and whenever
 //!   asked, the node takes a point, reads the marks, installs them, and records the point
 //!   as seen with a lease renewed by the database's clock
@@ -71,6 +72,8 @@ async fn listen(state: &AppState, fence: &Arc<Fence>, mut stop: watch::Receiver<
                     }
                 }
                 fence.set_listening(false);
+                // Writers stop waiting for a node that cannot hear them.
+                fence.release().await;
             }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot listen for other nodes' changes; deciding by reading the database");
