@@ -140,7 +140,10 @@ impl Fence {
     }
 
     fn trusted(&self) -> Option<Arc<Marks>> {
-        let held = self.held.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let held = self
+            .held
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         match held.until {
             Some(until) if Instant::now() < until => Some(held.marks.clone()),
             _ => None,
@@ -149,7 +152,10 @@ impl Fence {
 
     /// Stops trusting the marks held until the next renewal.
     pub(crate) fn distrust(&self) {
-        let mut held = self.held.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut held = self
+            .held
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         held.until = None;
     }
 
@@ -197,7 +203,10 @@ impl Fence {
         if self.listening.load(Ordering::Acquire) == listening
             && !self.suspended.load(Ordering::Acquire)
         {
-            let mut held = self.held.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut held = self
+                .held
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             held.until = Some(sent + LEASE - MARGIN);
         }
         Ok(())

@@ -54,17 +54,22 @@ fn rep(op: &str, user: &str) -> Value {
 /// A revoke, a role change and a disable through A are refused by the very next request on
 /// B while B decides from its lease (no read of the database per request).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_change_through_one_node_is_refused_by_the_next_request_on_a_node_trusting_its_lease()
-{
+async fn a_change_through_one_node_is_refused_by_the_next_request_on_a_node_trusting_its_lease() {
     let a = start(BackendKind::Postgres, no_tweak).await;
     let b = start_on(BackendKind::Postgres, a.database_url(), no_tweak).await;
     let admin = a.admin().await;
     let admin_b = b.login("it", "admin", crate::kit::ADMIN_PASSWORD).await;
-    let id = a.create_user(Provider::End, "ivy", USER_PASSWORD, false).await;
-    write(&a, &admin, json!([
-        { "op": "create_application", "name": "sales" },
-        { "op": "create_role", "application": "sales", "name": "rep" },
-    ]))
+    let id = a
+        .create_user(Provider::End, "ivy", USER_PASSWORD, false)
+        .await;
+    write(
+        &a,
+        &admin,
+        json!([
+            { "op": "create_application", "name": "sales" },
+            { "op": "create_role", "application": "sales", "name": "rep" },
+        ]),
+    )
     .await;
     for round in 0..3 {
         // Revoked sessions.
@@ -72,10 +77,19 @@ async fn a_change_through_one_node_is_refused_by_the_next_request_on_a_node_trus
         assert_eq!(me(&b, &token).await, StatusCode::OK, "round {round}");
         until_trusting(&b, true).await;
         let revoked = a
-            .request(Method::POST, &format!("/api/v1/users/{id}/revoke-sessions"), Some(&admin), None)
+            .request(
+                Method::POST,
+                &format!("/api/v1/users/{id}/revoke-sessions"),
+                Some(&admin),
+                None,
+            )
             .await;
         assert_eq!(revoked.status(), StatusCode::OK);
-        assert_eq!(me(&b, &token).await, StatusCode::UNAUTHORIZED, "revoke, round {round}");
+        assert_eq!(
+            me(&b, &token).await,
+            StatusCode::UNAUTHORIZED,
+            "revoke, round {round}"
+        );
         // A role taken away.
         write(&a, &admin, rep("grant_role", &id)).await;
         until_trusting(&b, true).await;
@@ -87,21 +101,45 @@ async fn a_change_through_one_node_is_refused_by_the_next_request_on_a_node_trus
         assert_eq!(me(&b, &token).await, StatusCode::OK, "round {round}");
         until_trusting(&b, true).await;
         let disabled = a
-            .request(Method::POST, &format!("/api/v1/users/{id}/disable"), Some(&admin), None)
+            .request(
+                Method::POST,
+                &format!("/api/v1/users/{id}/disable"),
+                Some(&admin),
+                None,
+            )
             .await;
         assert_eq!(disabled.status(), StatusCode::OK);
-        assert_eq!(me(&b, &token).await, StatusCode::UNAUTHORIZED, "disable, round {round}");
+        assert_eq!(
+            me(&b, &token).await,
+            StatusCode::UNAUTHORIZED,
+            "disable, round {round}"
+        );
         let enabled = a
-            .request(Method::POST, &format!("/api/v1/users/{id}/enable"), Some(&admin), None)
+            .request(
+                Method::POST,
+                &format!("/api/v1/users/{id}/enable"),
+                Some(&admin),
+                None,
+            )
             .await;
         assert_eq!(enabled.status(), StatusCode::OK);
     }
     // A node that stops gives its lease up: nobody waits for it any more.
     let store = a.server().state.store.clone();
     let instance_b = b.server().state.fence.instance().to_owned();
-    assert!(store.nodes_live().await.unwrap().iter().any(|n| n.0 == instance_b));
+    assert!(store
+        .nodes_live()
+        .await
+        .unwrap()
+        .iter()
+        .any(|n| n.0 == instance_b));
     b.shutdown().await;
-    assert!(!store.nodes_live().await.unwrap().iter().any(|n| n.0 == instance_b));
+    assert!(!store
+        .nodes_live()
+        .await
+        .unwrap()
+        .iter()
+        .any(|n| n.0 == instance_b));
     a.shutdown().await;
 }
 
@@ -112,7 +150,9 @@ async fn a_node_whose_lease_ran_out_reads_the_database_and_still_refuses() {
     let a = start(BackendKind::Postgres, no_tweak).await;
     let b = start_on(BackendKind::Postgres, a.database_url(), no_tweak).await;
     let admin = a.admin().await;
-    let id = a.create_user(Provider::End, "ivy", USER_PASSWORD, false).await;
+    let id = a
+        .create_user(Provider::End, "ivy", USER_PASSWORD, false)
+        .await;
     until_trusting(&b, true).await;
     b.server().state.fence.suspend(true);
     until_trusting(&b, false).await;
@@ -120,10 +160,19 @@ async fn a_node_whose_lease_ran_out_reads_the_database_and_still_refuses() {
         let token = a.login("end", "ivy", USER_PASSWORD).await;
         assert_eq!(me(&b, &token).await, StatusCode::OK, "round {round}");
         let revoked = a
-            .request(Method::POST, &format!("/api/v1/users/{id}/revoke-sessions"), Some(&admin), None)
+            .request(
+                Method::POST,
+                &format!("/api/v1/users/{id}/revoke-sessions"),
+                Some(&admin),
+                None,
+            )
             .await;
         assert_eq!(revoked.status(), StatusCode::OK);
-        assert_eq!(me(&b, &token).await, StatusCode::UNAUTHORIZED, "round {round}");
+        assert_eq!(
+            me(&b, &token).await,
+            StatusCode::UNAUTHORIZED,
+            "round {round}"
+        );
         assert!(!b.server().state.fence.trusts(), "round {round}");
     }
     // Renewing again, it trusts its lease again and still refuses.
@@ -146,14 +195,26 @@ async fn a_node_whose_lease_ran_out_reads_the_database_and_still_refuses() {
 async fn a_dead_node_holds_a_change_up_by_one_lease_at_most() {
     let a = start(BackendKind::Postgres, no_tweak).await;
     let admin = a.admin().await;
-    let id = a.create_user(Provider::End, "ivy", USER_PASSWORD, false).await;
+    let id = a
+        .create_user(Provider::End, "ivy", USER_PASSWORD, false)
+        .await;
     let token = a.login("end", "ivy", USER_PASSWORD).await;
     let store = a.server().state.store.clone();
     let registered = Instant::now();
     store.node_renew("dead/1", "dead", 0, LEASE).await.unwrap();
-    assert!(store.nodes_live().await.unwrap().iter().any(|n| n.0 == "dead/1"));
+    assert!(store
+        .nodes_live()
+        .await
+        .unwrap()
+        .iter()
+        .any(|n| n.0 == "dead/1"));
     let revoked = a
-        .request(Method::POST, &format!("/api/v1/users/{id}/revoke-sessions"), Some(&admin), None)
+        .request(
+            Method::POST,
+            &format!("/api/v1/users/{id}/revoke-sessions"),
+            Some(&admin),
+            None,
+        )
         .await;
     assert_eq!(revoked.status(), StatusCode::OK);
     let held = registered.elapsed();
@@ -161,7 +222,12 @@ async fn a_dead_node_holds_a_change_up_by_one_lease_at_most() {
     assert!(held >= LEASE - MARGIN, "acknowledged after {held:?}");
     // …and then without waiting for it any more (a generous bound: one lease and slack).
     assert!(held < LEASE * 10, "acknowledged after {held:?}");
-    assert!(!store.nodes_live().await.unwrap().iter().any(|n| n.0 == "dead/1"));
+    assert!(!store
+        .nodes_live()
+        .await
+        .unwrap()
+        .iter()
+        .any(|n| n.0 == "dead/1"));
     assert_eq!(me(&a, &token).await, StatusCode::UNAUTHORIZED);
     a.shutdown().await;
 }
