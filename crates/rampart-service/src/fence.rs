@@ -171,7 +171,7 @@ impl Fence {
     /// Records that the listening connection is up (`true`) or lost (`false`).
     pub(crate) fn set_listening(&self, up: bool) {
         let now = self.listening.load(Ordering::Acquire);
-        if (now % 2 == 1) != up {
+        if (now & 1 == 1) != up {
             self.listening.fetch_add(1, Ordering::AcqRel);
         }
         if !up {
@@ -192,7 +192,7 @@ impl Fence {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .marks = marks;
-        if listening % 2 == 0 || self.suspended.load(Ordering::Acquire) {
+        if listening & 1 == 0 || self.suspended.load(Ordering::Acquire) {
             return Ok(());
         }
         self.store
