@@ -320,6 +320,7 @@ pub fn router_with(state: AppState, metrics: MetricsAccess) -> Router {
             state.clone(),
             crate::routes::exposed::dispatch,
         ))
+        .layer(middleware::from_fn_with_state(state.clone(), acknowledged))
         .layer(middleware::from_fn_with_state(
             crate::limits::Limits::new(&state.config.rate_limits, state.metrics.clone()),
             crate::limits::limit,
@@ -493,6 +494,21 @@ fn request_id(headers: &HeaderMap) -> String {
         .and_then(|v| v.to_str().ok())
         .filter(|id| rampart_service::caller::is_request_id(id))
         .map_or_else(|| uuid::Uuid::now_v7().simple().to_string(), str::to_owned)
+}
+
+/// Answers a request whose work moved the marks (an authorization change, a revoked
+/// session, a disabled user, a deployment) only once every node will decide with it: see
+/// [`rampart_service::fence`]. A request that raced one that did waits with it, harmlessly.
+async fn acknowledged(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if state.store.is_exclusive() {
+        return next.run(request).await;
+    }
+    let before = state.store.marks_moved();
+    let response = next.run(request).await;
+    if state.store.marks_moved() != before {
+        state.fence.acknowledge().await;
+    }
+    response
 }
 
 /// The outermost middleware: request id, tracing span, problem rendering, security

@@ -306,6 +306,10 @@ impl Server {
                 state.clone(),
                 background_stopped.clone(),
             )),
+            tokio::spawn(rampart_service::lease::run(
+                state.clone(),
+                background_stopped.clone(),
+            )),
             tokio::spawn(rampart_service::audit::run_key_compaction(
                 state.store.clone(),
                 state.metrics.clone(),

@@ -44,6 +44,8 @@ mod idp_sign_in;
 mod integrations;
 #[path = "api/ldap_pool.rs"]
 mod ldap_pool;
+#[path = "api/lease.rs"]
+mod lease;
 #[path = "api/lifecycle.rs"]
 mod lifecycle;
 #[path = "api/mfa.rs"]

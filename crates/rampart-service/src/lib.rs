@@ -23,6 +23,7 @@ pub mod fence;
 pub mod files;
 pub mod identity;
 pub mod idp;
+pub mod lease;
 pub mod lifecycle;
 pub mod metrics;
 pub mod posture;

@@ -59,6 +59,8 @@ pub struct Store {
     /// Bumped after every committed change that can end a session or change what a
     /// session's user looks like; see [`Store::credentials_epoch`].
     pub(crate) epoch: Arc<AtomicU64>,
+    /// Bumped after every committed change that moved the marks; see [`Store::marks_moved`].
+    pub(crate) moved: Arc<AtomicU64>,
     /// Events appended in blocks through this handle's clones; see [`Store::audit_appended`].
     pub(crate) appended: Arc<AtomicU64>,
     /// The open application databases (SQLite: their pools, by catalog number).
@@ -287,6 +289,7 @@ impl Store {
                 path: path.to_owned(),
             },
             epoch: Arc::default(),
+            moved: Arc::default(),
             appended: Arc::default(),
             apps: Arc::default(),
         })
@@ -346,6 +349,7 @@ impl Store {
         Ok(Self {
             backend: Backend::Postgres(pool),
             epoch: Arc::default(),
+            moved: Arc::default(),
             appended: Arc::default(),
             apps: Arc::default(),
         })
@@ -376,6 +380,19 @@ impl Store {
 
     pub(crate) fn credentials_changed(&self) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.marks_committed();
+    }
+
+    /// A counter that grows after every change committed through this handle's clones that
+    /// moved the [`Marks`](crate::Marks) (an authorization revision, the credentials epoch,
+    /// a deployment): whoever sees it grow across a piece of work knows that work may have
+    /// changed what other nodes must learn before they decide again.
+    pub fn marks_moved(&self) -> u64 {
+        self.moved.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn marks_committed(&self) {
+        self.moved.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Applies every pending migration; safe to run on every start and from several nodes

@@ -21,6 +21,7 @@ mod group;
 mod identity;
 mod idp;
 mod lifecycle;
+mod nodes;
 mod posture;
 mod providers;
 mod scim;
@@ -58,6 +59,7 @@ pub use lifecycle::{
     NewDeployment, NewFinding, NewVersion, Published, Running, StoredFinding, StoredVersion,
     VersionInfo,
 };
+pub use nodes::{Heard, MarksListener, MARKS_CHANNEL, SEEN_CHANNEL};
 pub use posture::{AccountFacts, FindingCount};
 pub use providers::saml::{Consumed, SamlRequest};
 pub use providers::users::NO_LOCAL_PASSWORD;

@@ -2,14 +2,16 @@
 //!
 //! # No stale allow after a revoke (the "new enemy" problem)
 //! Every decision first makes sure the index has applied every authorization change that
-//! committed before the request arrived:
+//! was acknowledged before the request arrived:
 //! - On SQLite the store is exclusive to this process and every write goes through
 //!   [`AuthzEngine::after_write`], which applies the change before the writer is answered, so
 //!   the index is always current.
-//! - On PostgreSQL other nodes write too. Before deciding, a node reads the committed
-//!   revision and, if it is behind, replays `authz_changes` up to it. The read is the
-//!   node's [`Fence`]: concurrent requests share one, each waiting for the first that
-//!   *started after it arrived* (a read barrier).
+//! - On PostgreSQL other nodes write too. Before deciding, a node takes the committed
+//!   revision from its [`Fence`] and, if it is behind, replays `authz_changes` up to it.
+//!   The fence answers from the node's lease (a write is acknowledged only once every node
+//!   with a live lease has read the revision since) or, without a valid lease, from a read
+//!   shared by concurrent requests, each waiting for the first that *started after it
+//!   arrived* (a read barrier).
 //!
 //! A revision token returned by a write can be passed back as `at_least_as_fresh`; a check
 //! with a token from the future is refused rather than answered from older data.

@@ -7,9 +7,10 @@
 //! moved. So a logout, revocation, password change or disable is seen by the very next
 //! request. On SQLite (an exclusive store, every change goes through this process) the epoch
 //! is [`Store::credentials_epoch`], in memory. On PostgreSQL, which several nodes share, it
-//! is the database's `credentials_epoch`, bumped in the changing transaction and read with
-//! the node's [`Fence`](crate::fence::Fence), one read shared by concurrent requests that
-//! started after the request arrived.
+//! is the database's `credentials_epoch`, bumped in the changing transaction and taken from
+//! the node's [`Fence`](crate::fence::Fence): from its lease (the change is acknowledged
+//! only once every node with a live lease has read the epoch since), or else from one read
+//! shared by concurrent requests that started after the request arrived.
 
 //! A session's last use, which idle expiry is judged from, is recorded in memory on the
 //! request path ([`LastUse`]) and written to the database in one transaction every few

@@ -440,6 +440,7 @@ impl Store {
         let target = entity.map_or_else(|| "authz:all".to_owned(), |e| format!("entity:{e}"));
         crate::audit::record(tx, ctx, now, "authz.rebuild", target, details).await?;
         owned.commit().await?;
+        self.marks_committed();
         Ok(report)
     }
 }

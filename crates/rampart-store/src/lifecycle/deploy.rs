@@ -209,6 +209,7 @@ impl Store {
             finish_plan(tx, ctx, now, p).await?;
         }
         owned.commit().await?;
+        self.marks_committed();
         Ok(done)
     }
 

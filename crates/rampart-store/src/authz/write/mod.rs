@@ -203,6 +203,7 @@ impl Store {
             crate::fence::credentials_changed(&mut b.tx).await?;
         }
         b.tx.commit().await?;
+        self.marks_committed();
         if b.credentials {
             // Cached sessions carry the administrator flag.
             self.credentials_changed();

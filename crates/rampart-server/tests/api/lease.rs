@@ -1,0 +1,233 @@
+//! Nodes sharing a PostgreSQL database decide from the marks their lease holds (see
+//! `rampart_service::fence`): a change acknowledged through one node is refused by the next
+//! request on another, a node whose lease ran out reads the database instead, and a node that
+//! died holds a change up by one lease at most.
+
+use std::time::{Duration, Instant};
+
+use rampart_core::Provider;
+use rampart_service::fence::{LEASE, MARGIN};
+use rampart_store::BackendKind;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::kit::{no_tweak, start, start_on, Node, USER_PASSWORD};
+
+/// Waits (bounded) until `node` trusts its lease as `trusting` says.
+async fn until_trusting(node: &Node, trusting: bool) {
+    let fence = &node.server().state.fence;
+    for _ in 0..400 {
+        if fence.trusts() == trusting {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the node never came to trust its lease = {trusting}");
+}
+
+async fn me(node: &Node, token: &str) -> StatusCode {
+    node.request(Method::GET, "/api/v1/auth/me", Some(token), None)
+        .await
+        .status()
+}
+
+async fn write(node: &Node, token: &str, ops: Value) {
+    let (status, body) = node
+        .post("/api/v1/authz/write", token, json!({ "operations": ops }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+async fn is_rep(node: &Node, token: &str, user: &str) -> bool {
+    let check = json!({ "kind": "role", "user": user, "application": "sales", "role": "rep" });
+    let (status, body) = node
+        .post("/api/v1/authz/check", token, json!({ "checks": [check] }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["results"][0]["allowed"].as_bool().unwrap()
+}
+
+fn rep(op: &str, user: &str) -> Value {
+    json!([{ "op": op, "application": "sales", "role": "rep", "principal": { "type": "user", "id": user } }])
+}
+
+/// A revoke, a role change and a disable through A are refused by the very next request on
+/// B while B decides from its lease (no read of the database per request).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_through_one_node_is_refused_by_the_next_request_on_a_node_trusting_its_lease() {
+    let a = start(BackendKind::Postgres, no_tweak).await;
+    let b = start_on(BackendKind::Postgres, a.database_url(), no_tweak).await;
+    let admin = a.admin().await;
+    let admin_b = b.login("it", "admin", crate::kit::ADMIN_PASSWORD).await;
+    let id = a
+        .create_user(Provider::End, "ivy", USER_PASSWORD, false)
+        .await;
+    write(
+        &a,
+        &admin,
+        json!([
+            { "op": "create_application", "name": "sales" },
+            { "op": "create_role", "application": "sales", "name": "rep" },
+        ]),
+    )
+    .await;
+    for round in 0..3 {
+        // Revoked sessions.
+        let token = a.login("end", "ivy", USER_PASSWORD).await;
+        assert_eq!(me(&b, &token).await, StatusCode::OK, "round {round}");
+        until_trusting(&b, true).await;
+        let revoked = a
+            .request(
+                Method::POST,
+                &format!("/api/v1/users/{id}/revoke-sessions"),
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(revoked.status(), StatusCode::OK);
+        assert_eq!(
+            me(&b, &token).await,
+            StatusCode::UNAUTHORIZED,
+            "revoke, round {round}"
+        );
+        // A role taken away.
+        write(&a, &admin, rep("grant_role", &id)).await;
+        until_trusting(&b, true).await;
+        assert!(is_rep(&b, &admin_b, &id).await, "round {round}");
+        write(&a, &admin, rep("revoke_role", &id)).await;
+        assert!(!is_rep(&b, &admin_b, &id).await, "role, round {round}");
+        // A disabled user.
+        let token = a.login("end", "ivy", USER_PASSWORD).await;
+        assert_eq!(me(&b, &token).await, StatusCode::OK, "round {round}");
+        until_trusting(&b, true).await;
+        let disabled = a
+            .request(
+                Method::POST,
+                &format!("/api/v1/users/{id}/disable"),
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(disabled.status(), StatusCode::OK);
+        assert_eq!(
+            me(&b, &token).await,
+            StatusCode::UNAUTHORIZED,
+            "disable, round {round}"
+        );
+        let enabled = a
+            .request(
+                Method::POST,
+                &format!("/api/v1/users/{id}/enable"),
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(enabled.status(), StatusCode::OK);
+    }
+    // A node that stops gives its lease up: nobody waits for it any more.
+    let store = a.server().state.store.clone();
+    let instance_b = b.server().state.fence.instance().to_owned();
+    assert!(store
+        .nodes_live()
+        .await
+        .unwrap()
+        .iter()
+        .any(|n| n.0 == instance_b));
+    b.shutdown().await;
+    assert!(!store
+        .nodes_live()
+        .await
+        .unwrap()
+        .iter()
+        .any(|n| n.0 == instance_b));
+    a.shutdown().await;
+}
+
+/// A node that stopped renewing (as a paused or cut-off node does) stops trusting its
+/// memory once its lease runs out, decides by reading the database, and still refuses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_lease_ran_out_reads_the_database_and_still_refuses() {
+    let a = start(BackendKind::Postgres, no_tweak).await;
+    let b = start_on(BackendKind::Postgres, a.database_url(), no_tweak).await;
+    let admin = a.admin().await;
+    let id = a
+        .create_user(Provider::End, "ivy", USER_PASSWORD, false)
+        .await;
+    until_trusting(&b, true).await;
+    b.server().state.fence.suspend(true);
+    until_trusting(&b, false).await;
+    for round in 0..3 {
+        let token = a.login("end", "ivy", USER_PASSWORD).await;
+        assert_eq!(me(&b, &token).await, StatusCode::OK, "round {round}");
+        let revoked = a
+            .request(
+                Method::POST,
+                &format!("/api/v1/users/{id}/revoke-sessions"),
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(revoked.status(), StatusCode::OK);
+        assert_eq!(
+            me(&b, &token).await,
+            StatusCode::UNAUTHORIZED,
+            "round {round}"
+        );
+        assert!(!b.server().state.fence.trusts(), "round {round}");
+    }
+    // Renewing again, it trusts its lease again and still refuses.
+    b.server().state.fence.suspend(false);
+    until_trusting(&b, true).await;
+    let token = a.login("end", "ivy", USER_PASSWORD).await;
+    assert_eq!(me(&b, &token).await, StatusCode::OK);
+    let out = a
+        .request(Method::POST, "/api/v1/auth/logout", Some(&token), None)
+        .await;
+    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    assert_eq!(me(&b, &token).await, StatusCode::UNAUTHORIZED);
+    b.shutdown().await;
+    a.shutdown().await;
+}
+
+/// A node that registered and died (its row left with a live lease, never to see anything
+/// again) holds a change up until its lease runs out, then the change is acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_node_holds_a_change_up_by_one_lease_at_most() {
+    let a = start(BackendKind::Postgres, no_tweak).await;
+    let admin = a.admin().await;
+    let id = a
+        .create_user(Provider::End, "ivy", USER_PASSWORD, false)
+        .await;
+    let token = a.login("end", "ivy", USER_PASSWORD).await;
+    let store = a.server().state.store.clone();
+    let registered = Instant::now();
+    store.node_renew("dead/1", "dead", 0, LEASE).await.unwrap();
+    assert!(store
+        .nodes_live()
+        .await
+        .unwrap()
+        .iter()
+        .any(|n| n.0 == "dead/1"));
+    let revoked = a
+        .request(
+            Method::POST,
+            &format!("/api/v1/users/{id}/revoke-sessions"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status(), StatusCode::OK);
+    let held = registered.elapsed();
+    // Not before the dead node's lease ran out (it could not have seen the change)…
+    assert!(held >= LEASE - MARGIN, "acknowledged after {held:?}");
+    // …and then without waiting for it any more (a generous bound: one lease and slack).
+    assert!(held < LEASE * 10, "acknowledged after {held:?}");
+    assert!(!store
+        .nodes_live()
+        .await
+        .unwrap()
+        .iter()
+        .any(|n| n.0 == "dead/1"));
+    assert_eq!(me(&a, &token).await, StatusCode::UNAUTHORIZED);
+    a.shutdown().await;
+}
