@@ -53,3 +53,8 @@ pub const READ_AUTHORIZATION: Rule = (
     Operation::ReadAuthorizationData,
     "reading authorization data about others needs an administrator or the `auditor` IT role",
 );
+/// Rebuilding the hierarchy index from the stored trees.
+pub const REBUILD_HIERARCHIES: Rule = (
+    Operation::AdministerUsers,
+    "only IT administrators may rebuild the hierarchy index",
+);

@@ -312,5 +312,7 @@ pub mod doors {
         HierarchiesRead: Hierarchies, Some(rules::READ_AUTHORIZATION);
         /// Moving subtrees.
         HierarchiesAdmin: Hierarchies, Some(rules::MANAGE_USERS);
+        /// Rebuilding the hierarchy index.
+        HierarchyRebuild: Hierarchies, Some(rules::REBUILD_HIERARCHIES);
     }
 }

@@ -11,12 +11,12 @@
 //! - Rebuilding the index with its progress shown live ([`rebuild`]).
 
 use askama::Template;
-use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
-use axum::{Form, Router};
+use axum::Router;
 use rampart_api::{CheckItem, CheckRequest, WriteOp};
 use rampart_authz::policy::Operation;
 use rampart_core::{Error, UserId};
@@ -26,11 +26,10 @@ use rampart_service::identity::{self, users};
 use rampart_service::AppState;
 use serde::Deserialize;
 
-use super::{
-    admitted, error_page, field, fields, here, posted_admitted, user_named, Section, Segments,
-    Shell,
-};
-use crate::routes::page::{self, Visitor};
+use super::door::doors::{HierarchiesAdmin, HierarchiesRead};
+use super::door::{Page, Sent};
+use super::{error_page, field, user_named, Section, Segments, Shell};
+use crate::routes::page;
 
 pub mod rebuild;
 
@@ -49,10 +48,6 @@ pub fn routes() -> Router<AppState> {
             get(rebuild::progress),
         )
 }
-
-const NOT_READER: &str =
-    "reading authorization data about others needs an administrator or the `auditor` IT role";
-const NOT_ADMINISTRATOR: &str = "only IT administrators may manage users";
 
 /// A node as a page shows it: its name for people and the name the API uses.
 struct Node {
@@ -128,25 +123,15 @@ struct Explained {
 /// asked).
 pub async fn list(
     State(state): State<AppState>,
-    visitor: Visitor,
-    uri: Uri,
+    page: Page<HierarchiesRead>,
     query: Result<Query<ExplainQuery>, QueryRejection>,
 ) -> Response {
-    let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::Hierarchies);
-    let operator = match admitted(
-        &state,
-        &visitor,
-        &mut shell,
-        &here,
-        Operation::ReadAuthorizationData,
-        NOT_READER,
-    )
-    .await
-    {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
+    let Page {
+        here,
+        shell,
+        operator,
+        ..
+    } = page;
     let model = match decide::model(&state, &operator.auth.user).await {
         Ok(m) => m,
         Err(e) => return shell.finish(error_page(&shell, e, &here)),
@@ -261,25 +246,15 @@ pub struct At {
 pub async fn show(
     State(state): State<AppState>,
     Segments(name): Segments<String>,
-    visitor: Visitor,
-    uri: Uri,
+    page: Page<HierarchiesRead>,
     query: Result<Query<At>, QueryRejection>,
 ) -> Response {
-    let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::Hierarchies);
-    let operator = match admitted(
-        &state,
-        &visitor,
-        &mut shell,
-        &here,
-        Operation::ReadAuthorizationData,
-        NOT_READER,
-    )
-    .await
-    {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
+    let Page {
+        here,
+        shell,
+        operator,
+        ..
+    } = page;
     let q = query.map(|q| q.0).unwrap_or_default();
     let at = q.at.filter(|a| !a.is_empty());
     let level = match tree::level(&state, &operator.auth.user, &name, at.as_deref()).await {
@@ -341,25 +316,15 @@ struct Preview {
 pub async fn confirm_move(
     State(state): State<AppState>,
     Segments(name): Segments<String>,
-    visitor: Visitor,
-    uri: Uri,
+    page: Page<HierarchiesAdmin>,
     query: Result<Query<Move>, QueryRejection>,
 ) -> Response {
-    let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::Hierarchies);
-    let operator = match admitted(
-        &state,
-        &visitor,
-        &mut shell,
-        &here,
-        Operation::AdministerUsers,
-        NOT_ADMINISTRATOR,
-    )
-    .await
-    {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
+    let Page {
+        here,
+        shell,
+        operator,
+        ..
+    } = page;
     let q = query.map(|q| q.0).unwrap_or_default();
     let user = &operator.auth.user;
     // Where it is now (and the refusal of a node that is not in the tree).
@@ -434,12 +399,14 @@ async fn parent_name(state: &AppState, kind: &str, raw: &str) -> Result<Option<S
 pub async fn do_move(
     State(state): State<AppState>,
     Segments(name): Segments<String>,
-    visitor: Visitor,
-    headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+    sent: Sent<HierarchiesAdmin>,
 ) -> Response {
-    let fields = fields(form);
-    let mut shell = Shell::new(&visitor, Section::Hierarchies);
+    let Sent {
+        shell,
+        operator,
+        fields,
+        ..
+    } = sent;
     let node = field(&fields, "node").to_owned();
     let parent = field(&fields, "parent").to_owned();
     let here = format!(
@@ -447,19 +414,6 @@ pub async fn do_move(
         page::encode(&name),
         page::encode(&node)
     );
-    let operator = match posted_admitted(
-        &state,
-        &visitor,
-        &mut shell,
-        (&headers, &fields),
-        &here,
-        (Operation::AdministerUsers, NOT_ADMINISTRATOR),
-    )
-    .await
-    {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
     let op = WriteOp::SetParent {
         hierarchy: name.clone(),
         node,

@@ -6,7 +6,7 @@
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::Response;
 use rampart_api::HistoryQuery;
 use rampart_service::lifecycle::versions;
@@ -14,8 +14,10 @@ use rampart_service::AppState;
 use serde::Deserialize;
 
 use super::super::account::stamp;
-use super::super::{error_page, here, signed_in, Section, Segments, Shell};
-use crate::routes::page::{self, Visitor};
+use super::super::{error_page, Section, Segments, Shell};
+use crate::console::door::doors::DeploymentsOpen;
+use crate::console::door::Page;
+use crate::routes::page;
 
 /// Deployments a page shows.
 const PAGE: i64 = 50;
@@ -56,16 +58,15 @@ pub struct Cursor {
 pub async fn show(
     State(state): State<AppState>,
     Segments(env): Segments<String>,
-    visitor: Visitor,
-    uri: Uri,
+    page: Page<DeploymentsOpen>,
     query: Result<Query<Cursor>, QueryRejection>,
 ) -> Response {
-    let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::Deployments);
-    let operator = match signed_in(&state, &visitor, &mut shell, &here).await {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
+    let Page {
+        here,
+        shell,
+        operator,
+        ..
+    } = page;
     let cursor = query.map(|q| q.0.cursor).unwrap_or_default();
     let older_page = cursor.is_some();
     let q = HistoryQuery {

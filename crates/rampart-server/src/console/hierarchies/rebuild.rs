@@ -14,11 +14,9 @@
 //! Outside `/console/hierarchies/…`, where a hierarchy of any name has its page.
 
 use askama::Template;
-use axum::extract::rejection::FormRejection;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Form;
 use rampart_authz::policy::Operation;
 use rampart_service::authz::rebuild::{self, Outcome, RebuildStatus};
 use rampart_service::identity;
@@ -26,11 +24,10 @@ use rampart_service::AppState;
 use serde_json::json;
 
 use super::super::account::stamp;
-use super::super::{admitted, error_page, fields, here, posted_admitted, Section, Shell};
-use super::NOT_READER;
-use crate::routes::page::{self, Visitor};
-
-const NOT_ADMINISTRATOR: &str = "only IT administrators may rebuild the hierarchy index";
+use super::super::{error_page, Section, Shell};
+use crate::console::door::doors::{HierarchiesRead, HierarchyRebuild};
+use crate::console::door::{Page, Sent};
+use crate::routes::page;
 
 /// The page.
 pub const PAGE: &str = "/console/hierarchy-rebuild";
@@ -99,22 +96,13 @@ fn latest(s: RebuildStatus) -> Latest {
 }
 
 /// `GET /console/hierarchy-rebuild`: the latest rebuild, and the button (administrators).
-pub async fn show(State(state): State<AppState>, visitor: Visitor, uri: Uri) -> Response {
-    let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::Hierarchies);
-    let operator = match admitted(
-        &state,
-        &visitor,
-        &mut shell,
-        &here,
-        Operation::ReadAuthorizationData,
-        NOT_READER,
-    )
-    .await
-    {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
+pub async fn show(State(state): State<AppState>, page: Page<HierarchiesRead>) -> Response {
+    let Page {
+        here,
+        mut shell,
+        operator,
+        ..
+    } = page;
     let status = match rebuild::status(&state, &operator.auth.user).await {
         Ok(s) => s,
         Err(e) => return shell.finish(error_page(&shell, e, &here)),
@@ -137,27 +125,10 @@ pub async fn show(State(state): State<AppState>, visitor: Visitor, uri: Uri) -> 
 }
 
 /// `POST /console/hierarchy-rebuild`: starts a rebuild (administrators), then the page.
-pub async fn start(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Response {
-    let fields = fields(form);
-    let mut shell = Shell::new(&visitor, Section::Hierarchies);
-    let operator = match posted_admitted(
-        &state,
-        &visitor,
-        &mut shell,
-        (&headers, &fields),
-        PAGE,
-        (Operation::AdministerUsers, NOT_ADMINISTRATOR),
-    )
-    .await
-    {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
+pub async fn start(State(state): State<AppState>, sent: Sent<HierarchyRebuild>) -> Response {
+    let Sent {
+        shell, operator, ..
+    } = sent;
     match rebuild::start(&state, &operator.auth.caller(&state)).await {
         Ok(()) => shell.finish(page::see_other(PAGE)),
         Err(e) => shell.finish(error_page(&shell, e, PAGE)),
@@ -166,22 +137,13 @@ pub async fn start(
 
 /// `GET /console/hierarchy-rebuild/progress`: the latest rebuild as JSON (`state`: `none`,
 /// `running`, `done` or `failed`; `done` of `total` nodes; once done, the report).
-pub async fn progress(State(state): State<AppState>, visitor: Visitor, uri: Uri) -> Response {
-    let here = here(&uri);
-    let mut shell = Shell::new(&visitor, Section::Hierarchies);
-    let operator = match admitted(
-        &state,
-        &visitor,
-        &mut shell,
-        &here,
-        Operation::ReadAuthorizationData,
-        NOT_READER,
-    )
-    .await
-    {
-        Ok(o) => o,
-        Err(r) => return shell.finish(r),
-    };
+pub async fn progress(State(state): State<AppState>, page: Page<HierarchiesRead>) -> Response {
+    let Page {
+        here,
+        shell,
+        operator,
+        ..
+    } = page;
     let body = match rebuild::status(&state, &operator.auth.user).await {
         Err(e) => return shell.finish(error_page(&shell, e, &here)),
         Ok(None) => json!({ "state": "none" }),
