@@ -140,6 +140,11 @@ impl Filled {
         }
     }
 
+    /// Whether the form edits a registered client (it was filled from one).
+    fn editing(&self) -> bool {
+        !self.version.is_empty()
+    }
+
     /// Whether scope `s` is ticked.
     fn has_scope(&self, s: &&str) -> bool {
         self.scopes.iter().any(|x| x == s)
