@@ -58,6 +58,9 @@ pub struct Ticket(u64);
 struct Held {
     marks: Arc<Marks>,
     until: Option<Instant>,
+    /// Until when the node's row, as last recorded, is surely live in the database (by
+    /// this node's clock, less the margin); `None` once it was given up.
+    row: Option<Instant>,
 }
 
 /// The node's view of the database's marks.
@@ -198,6 +201,7 @@ impl Fence {
         self.store
             .node_renew(&self.instance, &self.node_id, point, LEASE)
             .await?;
+        let recorded = Instant::now();
         // Trusted only if the connection stayed up throughout (a notification lost while it
         // was down may concern a change this read missed).
         if self.listening.load(Ordering::Acquire) == listening
@@ -207,7 +211,15 @@ impl Fence {
                 .held
                 .write()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            held.until = Some(sent + LEASE - MARGIN);
+            // Only if the row was live all along, too: a writer that looked while it was
+            // absent (a node joining, or back after its lease lapsed or it gave it up) did
+            // not wait for this node, and this read may precede that writer's commit. The
+            // next renewal, whose read follows this record, is trusted.
+            let continuous = held.row.is_some_and(|row| recorded < row);
+            held.row = Some(sent + LEASE - MARGIN);
+            if continuous {
+                held.until = Some(sent + LEASE - MARGIN);
+            }
         }
         Ok(())
     }
@@ -215,6 +227,10 @@ impl Fence {
     /// Removes this node's row, so writers stop waiting for it at once.
     pub(crate) async fn release(&self) {
         self.distrust();
+        self.held
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .row = None;
         if let Err(e) = self.store.node_release(&self.instance).await {
             tracing::warn!(error = %e, "this node's lease was not released; writers wait for it until it runs out");
         }

@@ -18,7 +18,9 @@
 //!   trust ends before the database's record of its lease does. Every renewal reads the
 //!   marks, so a node holding a live lease in the database has either seen a change or
 //!   will within a quarter lease, or its lease runs out: a writer never waits longer than
-//!   one lease, even for a node that died.
+//!   one lease, even for a node that died. A node whose row was absent (joining, or back
+//!   after its lease lapsed or it gave it up) trusts only from the renewal after the one
+//!   that records its row again: a writer that looked meanwhile did not wait for it.
 //!
 //! When the node stops it removes its row, so writers stop waiting for it at once.
 
