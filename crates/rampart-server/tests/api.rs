@@ -92,6 +92,20 @@ async fn me_status(node: &Node, token: &str) -> StatusCode {
         .status()
 }
 
+/// `POST /api/v1/users/{id}/{action}` as `admin` (`disable`, `enable`, `revoke-sessions`),
+/// which must succeed.
+async fn act_on_user(node: &Node, admin: &str, id: &str, action: &str) {
+    let answer = node
+        .request(
+            Method::POST,
+            &format!("/api/v1/users/{id}/{action}"),
+            Some(admin),
+            None,
+        )
+        .await;
+    assert_eq!(answer.status(), StatusCode::OK, "{action}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_me_logout_with_bearer_and_cookie() {
     on_both(no_tweak, |node| async move {
@@ -620,15 +634,7 @@ async fn sessions_ended_through_one_node_end_on_every_node_at_once() {
         // Revocation by an administrator through a.
         let token = a.login("end", "ivy", USER_PASSWORD).await;
         assert_eq!(me_status(&b, &token).await, StatusCode::OK);
-        let revoked = a
-            .request(
-                Method::POST,
-                &format!("/api/v1/users/{id}/revoke-sessions"),
-                Some(&admin),
-                None,
-            )
-            .await;
-        assert_eq!(revoked.status(), StatusCode::OK);
+        act_on_user(&a, &admin, &id, "revoke-sessions").await;
         assert_eq!(
             me_status(&b, &token).await,
             StatusCode::UNAUTHORIZED,
@@ -637,29 +643,13 @@ async fn sessions_ended_through_one_node_end_on_every_node_at_once() {
         // Disabled through a.
         let token = a.login("end", "ivy", USER_PASSWORD).await;
         assert_eq!(me_status(&b, &token).await, StatusCode::OK);
-        let disabled = a
-            .request(
-                Method::POST,
-                &format!("/api/v1/users/{id}/disable"),
-                Some(&admin),
-                None,
-            )
-            .await;
-        assert_eq!(disabled.status(), StatusCode::OK);
+        act_on_user(&a, &admin, &id, "disable").await;
         assert_eq!(
             me_status(&b, &token).await,
             StatusCode::UNAUTHORIZED,
             "disable, round {round}"
         );
-        let enabled = a
-            .request(
-                Method::POST,
-                &format!("/api/v1/users/{id}/enable"),
-                Some(&admin),
-                None,
-            )
-            .await;
-        assert_eq!(enabled.status(), StatusCode::OK);
+        act_on_user(&a, &admin, &id, "enable").await;
     }
     // A session another node never saw is looked up there and works.
     let token = a.login("end", "ivy", USER_PASSWORD).await;

@@ -82,17 +82,6 @@ struct RequestRow {
     may_decide: bool,
 }
 
-/// A line of history.
-struct HistoryRow {
-    environment: String,
-    module: String,
-    version: i64,
-    previous: String,
-    kind: String,
-    actor: String,
-    when: String,
-}
-
 #[derive(Template)]
 #[template(path = "console/deployments.html")]
 struct BoardPage<'a> {
@@ -100,7 +89,7 @@ struct BoardPage<'a> {
     environments: &'a [EnvColumn],
     rows: &'a [BoardRow],
     pending: &'a [RequestRow],
-    history: &'a [HistoryRow],
+    history: &'a [history::Line],
     deployer: bool,
     notice: Option<&'a str>,
     /// The address showing more history, when there may be more.
@@ -210,22 +199,7 @@ async fn board_page(
         let lines = versions::history(state, caller, &env.name, q).await?.items;
         // An environment that filled its share may hold older lines.
         maybe_more |= lines.len() >= shown;
-        for d in lines {
-            history.push(HistoryRow {
-                environment: d.environment,
-                module: d.module,
-                version: d.version,
-                previous: d
-                    .previous
-                    .map_or_else(|| "none".into(), |p| format!("v{p}")),
-                kind: match d.from {
-                    Some(from) => format!("{} from {from}", d.kind),
-                    None => d.kind,
-                },
-                actor: d.actor,
-                when: stamp(d.created_at),
-            });
-        }
+        history.extend(lines.into_iter().map(history::Line::of));
     }
     history.sort_by(|a, b| b.when.cmp(&a.when));
     let more = (maybe_more || history.len() > shown) && shown < HISTORY_MAX;

@@ -11,6 +11,7 @@ use rampart_store::BackendKind;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
+use crate::act_on_user;
 use crate::kit::{no_tweak, start, start_on, Node, USER_PASSWORD};
 
 /// Waits (bounded) until `node` trusts its lease as `trusting` says.
@@ -23,12 +24,6 @@ async fn until_trusting(node: &Node, trusting: bool) {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     panic!("the node never came to trust its lease = {trusting}");
-}
-
-async fn me(node: &Node, token: &str) -> StatusCode {
-    node.request(Method::GET, "/api/v1/auth/me", Some(token), None)
-        .await
-        .status()
 }
 
 async fn write(node: &Node, token: &str, ops: Value) {
@@ -74,19 +69,15 @@ async fn a_change_through_one_node_is_refused_by_the_next_request_on_a_node_trus
     for round in 0..3 {
         // Revoked sessions.
         let token = a.login("end", "ivy", USER_PASSWORD).await;
-        assert_eq!(me(&b, &token).await, StatusCode::OK, "round {round}");
-        until_trusting(&b, true).await;
-        let revoked = a
-            .request(
-                Method::POST,
-                &format!("/api/v1/users/{id}/revoke-sessions"),
-                Some(&admin),
-                None,
-            )
-            .await;
-        assert_eq!(revoked.status(), StatusCode::OK);
         assert_eq!(
-            me(&b, &token).await,
+            crate::me_status(&b, &token).await,
+            StatusCode::OK,
+            "round {round}"
+        );
+        until_trusting(&b, true).await;
+        act_on_user(&a, &admin, &id, "revoke-sessions").await;
+        assert_eq!(
+            crate::me_status(&b, &token).await,
             StatusCode::UNAUTHORIZED,
             "revoke, round {round}"
         );
@@ -98,31 +89,19 @@ async fn a_change_through_one_node_is_refused_by_the_next_request_on_a_node_trus
         assert!(!is_rep(&b, &admin_b, &id).await, "role, round {round}");
         // A disabled user.
         let token = a.login("end", "ivy", USER_PASSWORD).await;
-        assert_eq!(me(&b, &token).await, StatusCode::OK, "round {round}");
-        until_trusting(&b, true).await;
-        let disabled = a
-            .request(
-                Method::POST,
-                &format!("/api/v1/users/{id}/disable"),
-                Some(&admin),
-                None,
-            )
-            .await;
-        assert_eq!(disabled.status(), StatusCode::OK);
         assert_eq!(
-            me(&b, &token).await,
+            crate::me_status(&b, &token).await,
+            StatusCode::OK,
+            "round {round}"
+        );
+        until_trusting(&b, true).await;
+        act_on_user(&a, &admin, &id, "disable").await;
+        assert_eq!(
+            crate::me_status(&b, &token).await,
             StatusCode::UNAUTHORIZED,
             "disable, round {round}"
         );
-        let enabled = a
-            .request(
-                Method::POST,
-                &format!("/api/v1/users/{id}/enable"),
-                Some(&admin),
-                None,
-            )
-            .await;
-        assert_eq!(enabled.status(), StatusCode::OK);
+        act_on_user(&a, &admin, &id, "enable").await;
     }
     // A node that stops gives its lease up: nobody waits for it any more.
     let store = a.server().state.store.clone();
@@ -158,18 +137,14 @@ async fn a_node_whose_lease_ran_out_reads_the_database_and_still_refuses() {
     until_trusting(&b, false).await;
     for round in 0..3 {
         let token = a.login("end", "ivy", USER_PASSWORD).await;
-        assert_eq!(me(&b, &token).await, StatusCode::OK, "round {round}");
-        let revoked = a
-            .request(
-                Method::POST,
-                &format!("/api/v1/users/{id}/revoke-sessions"),
-                Some(&admin),
-                None,
-            )
-            .await;
-        assert_eq!(revoked.status(), StatusCode::OK);
         assert_eq!(
-            me(&b, &token).await,
+            crate::me_status(&b, &token).await,
+            StatusCode::OK,
+            "round {round}"
+        );
+        act_on_user(&a, &admin, &id, "revoke-sessions").await;
+        assert_eq!(
+            crate::me_status(&b, &token).await,
             StatusCode::UNAUTHORIZED,
             "round {round}"
         );
@@ -179,12 +154,12 @@ async fn a_node_whose_lease_ran_out_reads_the_database_and_still_refuses() {
     b.server().state.fence.suspend(false);
     until_trusting(&b, true).await;
     let token = a.login("end", "ivy", USER_PASSWORD).await;
-    assert_eq!(me(&b, &token).await, StatusCode::OK);
+    assert_eq!(crate::me_status(&b, &token).await, StatusCode::OK);
     let out = a
         .request(Method::POST, "/api/v1/auth/logout", Some(&token), None)
         .await;
     assert_eq!(out.status(), StatusCode::NO_CONTENT);
-    assert_eq!(me(&b, &token).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(crate::me_status(&b, &token).await, StatusCode::UNAUTHORIZED);
     b.shutdown().await;
     a.shutdown().await;
 }
@@ -228,6 +203,6 @@ async fn a_dead_node_holds_a_change_up_by_one_lease_at_most() {
         .unwrap()
         .iter()
         .any(|n| n.0 == "dead/1"));
-    assert_eq!(me(&a, &token).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(crate::me_status(&a, &token).await, StatusCode::UNAUTHORIZED);
     a.shutdown().await;
 }

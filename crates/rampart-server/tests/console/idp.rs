@@ -5,7 +5,6 @@
 //! client of IT users, and the browser really arrives at the client's redirect URI, a
 //! loopback receiver started here, whose codes this test redeems with its PKCE verifier).
 
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use rampart_core::{Clock as _, Provider};
@@ -16,45 +15,15 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::kit::{no_tweak, on_both, Node, ADMIN_PASSWORD, USER_PASSWORD};
-use crate::{harness, install_harness, CHROMIUM};
+use crate::{install_harness, CHROMIUM};
 
 /// Runs the node scenario `script` with `env`; its output, once every scenario passed
 /// (`expected` of them).
 async fn scenarios(node: &Node, script: &'static str, env: Vec<(&str, String)>, expected: usize) {
-    let name = node.name();
-    let mut command = Command::new("node");
-    command
-        .arg(script)
-        .current_dir(harness())
-        .env("CONSOLE_BASE", &node.base)
-        .env("CONSOLE_CHROMIUM", CHROMIUM)
-        .env("CONSOLE_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("CONSOLE_USER_PASSWORD", USER_PASSWORD);
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    if std::env::var("RAMPART_CONSOLE_SCREENSHOTS").is_ok_and(|v| v == "1")
-        && node.kind == rampart_store::BackendKind::Sqlite
-    {
-        command.env(
-            "CONSOLE_SCREENSHOTS",
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/console"),
-        );
-    }
-    // The scenarios block this thread; the server runs on the runtime's other worker.
-    let output = tokio::task::spawn_blocking(move || command.output())
-        .await
-        .unwrap()
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    println!("--- {name}: {script} ---\n{stdout}");
-    assert!(
-        output.status.success(),
-        "{name}: {script} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let passed = stdout.lines().filter(|l| l.starts_with("ok ")).count();
-    assert_eq!(passed, expected, "{name}:\n{stdout}");
+    let mut env = env;
+    env.push(("CONSOLE_ADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()));
+    env.push(("CONSOLE_USER_PASSWORD", USER_PASSWORD.to_owned()));
+    crate::run_script(node, script, script, &env, expected).await;
 }
 
 /// Whether `secret` authenticates client `id` at the introspection endpoint (a token that

@@ -8,7 +8,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use rampart_api::HistoryQuery;
+use rampart_api::{DeploymentWire, HistoryQuery};
 use rampart_service::lifecycle::versions;
 use rampart_service::AppState;
 use serde::Deserialize;
@@ -22,15 +22,37 @@ use crate::routes::page;
 /// Deployments a page shows.
 const PAGE: i64 = 50;
 
-/// A deployment as the page shows it.
-struct Line {
-    id: i64,
-    module: String,
-    version: i64,
-    previous: String,
-    kind: String,
-    actor: String,
-    when: String,
+/// A deployment as the history pages show it (this one and the board's latest lines).
+pub(super) struct Line {
+    pub(super) id: i64,
+    pub(super) environment: String,
+    pub(super) module: String,
+    pub(super) version: i64,
+    pub(super) previous: String,
+    pub(super) kind: String,
+    pub(super) actor: String,
+    pub(super) when: String,
+}
+
+impl Line {
+    /// The line of deployment `d`.
+    pub(super) fn of(d: DeploymentWire) -> Line {
+        Line {
+            id: d.id,
+            environment: d.environment,
+            module: d.module,
+            version: d.version,
+            previous: d
+                .previous
+                .map_or_else(|| "none".into(), |p| format!("v{p}")),
+            kind: match d.from {
+                Some(from) => format!("{} from {from}", d.kind),
+                None => d.kind,
+            },
+            actor: d.actor,
+            when: stamp(d.created_at),
+        }
+    }
 }
 
 #[derive(Template)]
@@ -79,24 +101,7 @@ pub async fn show(
         Ok(p) => p,
         Err(e) => return shell.finish(error_page(&shell, e, &here)),
     };
-    let lines: Vec<Line> = found
-        .items
-        .into_iter()
-        .map(|d| Line {
-            id: d.id,
-            module: d.module,
-            version: d.version,
-            previous: d
-                .previous
-                .map_or_else(|| "none".into(), |p| format!("v{p}")),
-            kind: match d.from {
-                Some(from) => format!("{} from {from}", d.kind),
-                None => d.kind,
-            },
-            actor: d.actor,
-            when: stamp(d.created_at),
-        })
-        .collect();
+    let lines: Vec<Line> = found.items.into_iter().map(Line::of).collect();
     let html = HistoryPage {
         shell: &shell,
         environment: &env,
