@@ -7,6 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::kit::{no_tweak, on_both, problem_type, USER_PASSWORD};
+use rampart_store::BackendKind;
 
 fn hashes(v: &Value) -> Vec<[u8; 32]> {
     v.as_array()
@@ -610,7 +611,6 @@ async fn proofs_from_stored_tile_leaves_verify_and_an_edited_tile_is_found() {
 /// One log, one key: a second node with its own key does not sign beside the first.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_with_another_signing_key_refuses_to_sign_for_the_log() {
-    use rampart_store::BackendKind;
     let a = crate::kit::start(BackendKind::Postgres, no_tweak).await;
     let admin = a.admin().await;
     let (status, first) = a.post_empty("/api/v1/audit/checkpoint", &admin).await;
@@ -696,10 +696,10 @@ async fn the_key_compaction_works_beside_appends_and_catches_up_after_them() {
     assert_eq!(metrics.audit_compaction_backlog.get(), 0);
 }
 
-/// A bare SQLite store and its audit log with the pipeline running (a queue of `capacity`
-/// events, batches of up to `batch_max`).
+/// A bare store and its audit log with the pipeline running (a queue of `capacity` events,
+/// batches of up to `batch_max`).
 struct Piped {
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
     store: rampart_store::Store,
     log: std::sync::Arc<rampart_service::audit::AuditLog>,
     metrics: std::sync::Arc<rampart_service::metrics::Metrics>,
@@ -707,8 +707,19 @@ struct Piped {
     pipeline: tokio::task::JoinHandle<()>,
 }
 
-async fn piped(capacity: usize, batch_max: usize) -> Piped {
-    let (_dir, store) = crate::kit::bare_sqlite_store().await;
+async fn piped(kind: BackendKind, capacity: usize, batch_max: usize) -> Piped {
+    let (_dir, store) = match kind {
+        BackendKind::Sqlite => {
+            let (dir, store) = crate::kit::bare_sqlite_store().await;
+            (Some(dir), store)
+        }
+        BackendKind::Postgres => {
+            let url = rampart_store::testing::fresh_postgres_url().await;
+            let store = rampart_store::Store::open_postgres(&url, 8).await.unwrap();
+            store.migrate().await.unwrap();
+            (None, store)
+        }
+    };
     let key = rampart_audit::SigningKey::from_seed("test/audit", [3; 32]).unwrap();
     let log = rampart_service::audit::AuditLog::new(
         store.clone(),
@@ -774,6 +785,29 @@ fn assert_each_in_place(events: &[rampart_store::StoredEvent], acknowledged: &[(
 /// number, nothing is lost, and the log verifies.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pipeline_stays_exact_when_system_events_come_between_its_batches() {
+    on_each_store(stays_exact_between_system_events).await;
+}
+
+/// Runs `body` on each backend; a failure on one does not hide the other's result.
+async fn on_each_store<F, Fut>(body: F)
+where
+    F: Fn(BackendKind) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    use futures_util::FutureExt as _;
+    let mut failed = Vec::new();
+    for kind in [BackendKind::Sqlite, BackendKind::Postgres] {
+        let run = std::panic::AssertUnwindSafe(body(kind))
+            .catch_unwind()
+            .await;
+        if run.is_err() {
+            failed.push(kind.as_str());
+        }
+    }
+    assert!(failed.is_empty(), "failed on {}", failed.join(" and "));
+}
+
+async fn stays_exact_between_system_events(kind: BackendKind) {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     let Piped {
@@ -783,7 +817,7 @@ async fn the_pipeline_stays_exact_when_system_events_come_between_its_batches() 
         metrics,
         stop,
         pipeline,
-    } = piped(1_000, 64).await;
+    } = piped(kind, 1_000, 64).await;
 
     let writing = Arc::new(AtomicBool::new(true));
     let system = {
@@ -858,6 +892,10 @@ async fn the_pipeline_stays_exact_when_system_events_come_between_its_batches() 
 /// writer was told. The queue is tiny, so writers also wait for room (back-pressure).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pipeline_drains_what_it_queued_when_stopped_and_refuses_the_rest() {
+    on_each_store(drains_when_stopped).await;
+}
+
+async fn drains_when_stopped(kind: BackendKind) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
     use std::time::Duration;
@@ -868,7 +906,7 @@ async fn the_pipeline_drains_what_it_queued_when_stopped_and_refuses_the_rest() 
         metrics,
         stop,
         pipeline,
-    } = piped(32, 16).await;
+    } = piped(kind, 32, 16).await;
 
     let acked = Arc::new(AtomicUsize::new(0));
     let mut writers = Vec::new();
