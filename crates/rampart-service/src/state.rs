@@ -92,7 +92,7 @@ impl AppState {
             config.audit.batch_max as usize,
         )?;
         audit.use_keys(keys.clone());
-        let fence = Fence::new(store.clone(), &config.node_id);
+        let fence = Fence::new(store.clone(), &config.node_id, config.cluster.lease_times());
         let saml = crate::providers::saml::SamlState::new(&config.data_dir);
         let leadership = crate::cluster::Leadership::new(&store, &config.node_id);
         let passkeys = rampart_identity::passkey::RelyingParty::new(

@@ -59,7 +59,7 @@ pub use lifecycle::{
     NewDeployment, NewFinding, NewVersion, Published, Running, StoredFinding, StoredVersion,
     VersionInfo,
 };
-pub use nodes::{Heard, MarksListener, MARKS_CHANNEL, SEEN_CHANNEL};
+pub use nodes::{Behind, Heard, MarksListener, MARKS_CHANNEL, SEEN_CHANNEL};
 pub use posture::{AccountFacts, FindingCount};
 pub use providers::saml::{Consumed, SamlRequest};
 pub use providers::users::NO_LOCAL_PASSWORD;
