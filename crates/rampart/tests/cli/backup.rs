@@ -939,7 +939,7 @@ async fn a_killed_drill_leaves_a_scratch_database_the_next_drill_drops_and_a_liv
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(scratch_databases(&role).await, [stale.clone()]);
+    assert_eq!(scratch_databases(&role).await, std::slice::from_ref(&stale));
 
     // The next drill drops it before it makes its own; held at its pg_restore, its own
     // database is the only one.
