@@ -55,8 +55,11 @@ async function scenario(name, body) {
   }
 }
 
-async function newPage() {
-  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 } });
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+
+async function newPage(viewport = DESKTOP) {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport });
   context.setDefaultTimeout(10000);
   return { context, page: await context.newPage() };
 }
@@ -81,4 +84,4 @@ function run(body) {
   });
 }
 
-module.exports = { shot, accessible, fitsWidth, scenario, newPage, run };
+module.exports = { shot, accessible, fitsWidth, scenario, newPage, run, DESKTOP, PHONE };

@@ -506,7 +506,11 @@ async fn acknowledged(State(state): State<AppState>, request: Request, next: Nex
     let before = state.store.marks_moved();
     let response = next.run(request).await;
     if state.store.marks_moved() != before {
-        state.fence.acknowledge().await;
+        let started = Instant::now();
+        let how = state.fence.acknowledge().await;
+        state
+            .metrics
+            .acknowledgement(started.elapsed().as_secs_f64(), how);
     }
     response
 }

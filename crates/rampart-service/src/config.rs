@@ -81,6 +81,8 @@ pub struct Config {
     pub mfa: MfaConfig,
     /// The user provider each kind of user must sign in through.
     pub sign_in: SignInConfig,
+    /// The lease of nodes sharing a PostgreSQL database.
+    pub cluster: ClusterConfig,
 }
 
 /// `[metrics]`
@@ -241,6 +243,7 @@ impl Default for Config {
             trusted_proxies: String::new(),
             mfa: MfaConfig::default(),
             sign_in: SignInConfig::default(),
+            cluster: ClusterConfig::default(),
         }
     }
 }
@@ -528,6 +531,7 @@ impl Config {
         self.mfa
             .validate(!self.keys.master_key.is_empty(), &self.public_origin, &fail)?;
         self.sign_in.validate(&fail)?;
+        self.cluster.validate(&fail)?;
         if !["auto", "json", "text"].contains(&self.log_format.as_str()) {
             return Err(fail(
                 "log_format",
@@ -938,6 +942,7 @@ fn set_key(
 
 mod alerts;
 mod apps;
+mod cluster;
 pub mod mfa;
 mod rate_limits;
 mod secret;
@@ -949,6 +954,7 @@ pub mod witnesses;
 
 pub use alerts::{items as list_items, ranges as address_ranges, AlertsConfig};
 pub use apps::{IntegrationsConfig, KeysConfig};
+pub use cluster::ClusterConfig;
 pub use mfa::MfaConfig;
 pub use rate_limits::{RateLimitsConfig, CLASSES as RATE_LIMIT_CLASSES};
 pub use secret::SecretRef;

@@ -39,15 +39,53 @@ use rampart_core::Error;
 use rampart_store::{Marks, Store};
 use tokio::sync::{Mutex, Notify};
 
-/// How long a node's lease lasts after the point it took before reading the marks.
+/// How long a node's lease lasts after the point it took before reading the marks, unless
+/// `cluster.lease_ms` says otherwise: a write waits this long at most for a node that died.
 pub const LEASE: Duration = Duration::from_secs(2);
-/// How much sooner than its lease in the database a node stops trusting its memory: room
-/// for the node's clock and the database's to run at slightly different rates.
+/// How much sooner than its lease in the database a node stops trusting its memory, unless
+/// `cluster.margin_ms` says otherwise: room for the node's clock and the database's to run
+/// at slightly different rates.
 pub const MARGIN: Duration = Duration::from_millis(250);
-/// How often a node reads the marks and renews its lease without being told to.
+/// How often a node reads the marks and renews its lease without being told to, unless
+/// `cluster.renew_ms` says otherwise: a quarter lease.
 pub const RENEW: Duration = Duration::from_millis(500);
 /// The longest a writer waits between two looks at the other nodes when nobody signals.
 const LOOK_AGAIN: Duration = Duration::from_millis(100);
+
+/// The lengths a node's lease runs with (`[cluster]`; checked when the configuration is
+/// loaded: the margin at most half the lease, two renewals within the lease less the
+/// margin).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseTimes {
+    /// How long a lease lasts ([`LEASE`] by default).
+    pub lease: Duration,
+    /// How often it is renewed unasked ([`RENEW`] by default).
+    pub renew: Duration,
+    /// How much sooner the node stops trusting it ([`MARGIN`] by default).
+    pub margin: Duration,
+}
+
+impl Default for LeaseTimes {
+    fn default() -> Self {
+        Self {
+            lease: LEASE,
+            renew: RENEW,
+            margin: MARGIN,
+        }
+    }
+}
+
+/// How a wait for acknowledgements ([`Fence::acknowledge`]) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acknowledged {
+    /// Nothing to wait for: the store is this process's alone.
+    NotNeeded,
+    /// Every node holding a live lease recorded that it read the marks after the change.
+    ByEveryNode,
+    /// A node's lease ran out before it recorded that (it died, paused or was cut off), or
+    /// the nodes could not be asked and their leases were waited out.
+    LeaseRanOut,
+}
 
 /// When a request arrived, in probes begun: any probe numbered above it started later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -66,6 +104,8 @@ struct Held {
 /// The node's view of the database's marks.
 pub struct Fence {
     store: Store,
+    /// The lease's lengths.
+    times: LeaseTimes,
     /// This process in `cluster_nodes`: its node id and a random part.
     instance: String,
     node_id: String,
@@ -89,10 +129,11 @@ pub struct Fence {
 }
 
 impl Fence {
-    /// A fence over `store` for node `node_id`.
-    pub fn new(store: Store, node_id: &str) -> Arc<Self> {
+    /// A fence over `store` for node `node_id`, its lease running with `times`.
+    pub fn new(store: Store, node_id: &str, times: LeaseTimes) -> Arc<Self> {
         Arc::new(Self {
             store,
+            times,
             instance: format!("{node_id}/{}", uuid::Uuid::now_v7().simple()),
             node_id: node_id.to_owned(),
             probe: Mutex::new((0, Arc::default())),
@@ -104,6 +145,11 @@ impl Fence {
             wake: Notify::new(),
             seen: Notify::new(),
         })
+    }
+
+    /// The lengths this node's lease runs with.
+    pub fn times(&self) -> LeaseTimes {
+        self.times
     }
 
     /// This process's row in `cluster_nodes`.
@@ -184,7 +230,7 @@ impl Fence {
 
     /// Reads the marks, installs them, and (while listening and not suspended) records the
     /// point read in the node's row with a renewed lease, then trusts them until the lease,
-    /// counted from before the point was taken, less [`MARGIN`].
+    /// counted from before the point was taken, less the margin.
     pub(crate) async fn renew(&self) -> Result<(), Error> {
         let _one = self.reading.lock().await;
         let listening = self.listening.load(Ordering::Acquire);
@@ -199,7 +245,7 @@ impl Fence {
             return Ok(());
         }
         self.store
-            .node_renew(&self.instance, &self.node_id, point, LEASE)
+            .node_renew(&self.instance, &self.node_id, point, self.times.lease)
             .await?;
         let recorded = Instant::now();
         // Trusted only if the connection stayed up throughout (a notification lost while it
@@ -216,9 +262,10 @@ impl Fence {
             // not wait for this node, and this read may precede that writer's commit. The
             // next renewal, whose read follows this record, is trusted.
             let continuous = held.row.is_some_and(|row| recorded < row);
-            held.row = Some(sent + LEASE - MARGIN);
+            let until = sent + self.times.lease - self.times.margin;
+            held.row = Some(until);
             if continuous {
-                held.until = Some(sent + LEASE - MARGIN);
+                held.until = Some(until);
             }
         }
         Ok(())
@@ -238,33 +285,50 @@ impl Fence {
 
     /// Returns once every node is sure to decide with the changes this node committed
     /// before the call: every node holding a live lease has read the marks after them, or
-    /// its lease has run out. Bounded by [`LEASE`] whatever the other nodes do, and sound by
-    /// the clock alone when the database cannot be asked: a lease trusted by a node on marks
-    /// read before the commit ends within [`LEASE`] of the commit.
-    pub async fn acknowledge(&self) {
+    /// its lease has run out; says which. Bounded by the lease whatever the other nodes
+    /// do, and sound by the clock alone when the database cannot be asked: a lease trusted
+    /// by a node on marks read before the commit ends within one lease of the commit.
+    pub async fn acknowledge(&self) -> Acknowledged {
         if self.store.is_exclusive() {
-            return;
+            return Acknowledged::NotNeeded;
         }
-        let deadline = Instant::now() + LEASE;
+        let deadline = Instant::now() + self.times.lease;
         let point = match self.store.marks_announce().await {
             Ok(point) => point,
             Err(e) => {
                 tracing::warn!(error = %e, "a change could not be announced; waiting out the nodes' leases");
                 tokio::time::sleep_until(deadline.into()).await;
-                return;
+                return Acknowledged::LeaseRanOut;
             }
         };
         // This node reads at once rather than when its own announcement comes back.
         if let Err(e) = self.renew().await {
             tracing::debug!(error = %e, "reading the marks after a change failed");
         }
+        // The nodes found behind so far: one whose lease ran out before it saw the point is
+        // how the wait ended, if it ends with none behind.
+        let mut watched: Vec<String> = Vec::new();
         loop {
             let signal = self.seen.notified();
             tokio::pin!(signal);
             signal.as_mut().enable();
-            let wait = match self.store.nodes_behind(point).await {
-                Ok(None) => return,
-                Ok(Some(left)) => left.min(LOOK_AGAIN),
+            let wait = match self.store.nodes_behind(point, &watched).await {
+                Ok(behind) if behind.live.is_empty() => {
+                    return if behind.lapsed {
+                        Acknowledged::LeaseRanOut
+                    } else {
+                        Acknowledged::ByEveryNode
+                    };
+                }
+                Ok(behind) => {
+                    let left = behind.live.iter().map(|(_, left)| *left).min();
+                    for (instance, _) in behind.live {
+                        if !watched.contains(&instance) {
+                            watched.push(instance);
+                        }
+                    }
+                    left.unwrap_or(LOOK_AGAIN).min(LOOK_AGAIN)
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "the nodes could not be asked whether they saw a change; waiting out their leases");
                     deadline.saturating_duration_since(Instant::now())
@@ -272,7 +336,7 @@ impl Fence {
             };
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return;
+                return Acknowledged::LeaseRanOut;
             }
             tokio::select! {
                 () = &mut signal => {}

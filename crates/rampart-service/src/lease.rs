@@ -10,14 +10,14 @@
 //!   once (and removes the node's row, so writers stop waiting for it), and the node trusts
 //!   again only after it has listened anew *and* read the marks since (a notification lost
 //!   while the connection was down is then covered).
-//! - **Renewing**: every [`RENEW`](crate::fence::RENEW) (a quarter lease), and whenever
-//!   asked, the node takes a point, reads the marks, installs them, and records the point
-//!   as seen with a lease renewed by the database's clock
-//!   ([`LEASE`](crate::fence::LEASE) from `now()`). It trusts them until the lease counted
+//! - **Renewing**: every `cluster.renew_ms` ([`RENEW`](crate::fence::RENEW), a quarter
+//!   lease, by default), and whenever asked, the node takes a point, reads the marks,
+//!   installs them, and records the point as seen with a lease renewed by the database's
+//!   clock (`cluster.lease_ms`, [`LEASE`](crate::fence::LEASE) by default, from `now()`). It trusts them until the lease counted
 //!   by its own monotonic clock from *before* it took the point, less a margin, so its
 //!   trust ends before the database's record of its lease does. Every renewal reads the
 //!   marks, so a node holding a live lease in the database has either seen a change or
-//!   will within a quarter lease, or its lease runs out: a writer never waits longer than
+//!   will within one renewal, or its lease runs out: a writer never waits longer than
 //!   one lease, even for a node that died. A node whose row was absent (joining, or back
 //!   after its lease lapsed or it gave it up) trusts only from the renewal after the one
 //!   that records its row again: a writer that looked meanwhile did not wait for it.
@@ -29,7 +29,7 @@ use std::sync::Arc;
 use rampart_store::Heard;
 use tokio::sync::watch;
 
-use crate::fence::{Fence, RENEW};
+use crate::fence::Fence;
 use crate::state::AppState;
 
 /// Listens and renews until `stop` changes, then gives the lease up.
@@ -82,14 +82,14 @@ async fn listen(state: &AppState, fence: &Arc<Fence>, mut stop: watch::Receiver<
             }
         }
         tokio::select! {
-            () = tokio::time::sleep(RENEW) => {}
+            () = tokio::time::sleep(fence.times().renew) => {}
             _ = stop.changed() => return,
         }
     }
 }
 
 async fn renew(fence: &Arc<Fence>, mut stop: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(RENEW);
+    let mut tick = tokio::time::interval(fence.times().renew);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut failing = false;
     loop {

@@ -118,6 +118,12 @@ pub struct Metrics {
     pub cluster_leader: Gauge,
     /// Requests refused by a rate limit, by route class.
     pub rate_limited: Family<RateLimitLabels, Counter>,
+    /// How long responses that moved the marks were held until every node acknowledged
+    /// them (PostgreSQL).
+    pub acknowledgement_wait: Histogram,
+    /// Of those waits, the ones that ended because a node's lease ran out rather than the
+    /// node acknowledging.
+    pub acknowledgement_lease_ran_out: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -157,6 +163,24 @@ impl Default for Metrics {
         let alert_deliveries_pending = Gauge::default();
         let cluster_leader = Gauge::default();
         let rate_limited = Family::<RateLimitLabels, Counter>::default();
+        let acknowledgement_wait = Histogram::new([
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0,
+            60.0,
+        ]);
+        let acknowledgement_lease_ran_out = Counter::default();
+        registry.register(
+            "acknowledgement_wait_seconds",
+            "How long a response whose change other nodes must know (an authorization change, \
+             a revoked session, a deployment) was held until every node with a live lease read \
+             it or its lease ran out (PostgreSQL)",
+            acknowledgement_wait.clone(),
+        );
+        registry.register(
+            "acknowledgement_lease_ran_out",
+            "Waits for acknowledgement that ended because a node's lease ran out (a node that \
+             died, paused or lost the database) rather than the node acknowledging",
+            acknowledgement_lease_ran_out.clone(),
+        );
         registry.register(
             "rate_limited",
             "Requests refused with 429 by a rate limit ([rate_limits]), by route class",
@@ -295,6 +319,8 @@ impl Default for Metrics {
             alert_deliveries_pending,
             cluster_leader,
             rate_limited,
+            acknowledgement_wait,
+            acknowledgement_lease_ran_out,
         }
     }
 }
@@ -326,6 +352,19 @@ impl Metrics {
             .inc();
         if outcome != "delivered" {
             self.alert_delivery_failures.inc();
+        }
+    }
+
+    /// Records a wait for acknowledgements of `seconds` that ended as `how`.
+    pub fn acknowledgement(&self, seconds: f64, how: crate::fence::Acknowledged) {
+        use crate::fence::Acknowledged;
+        match how {
+            Acknowledged::NotNeeded => {}
+            Acknowledged::ByEveryNode => self.acknowledgement_wait.observe(seconds),
+            Acknowledged::LeaseRanOut => {
+                self.acknowledgement_wait.observe(seconds);
+                self.acknowledgement_lease_ran_out.inc();
+            }
         }
     }
 

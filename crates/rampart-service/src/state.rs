@@ -67,6 +67,8 @@ pub struct Inner {
     /// This node as a WebAuthn relying party (`public_origin`, `[mfa] passkey_rp_id`), or
     /// why passkeys are unavailable here.
     pub passkeys: Result<Arc<rampart_identity::passkey::RelyingParty>, String>,
+    /// The witnesses the leader sends checkpoints to, each with its own HTTP client.
+    pub witnesses: Vec<crate::audit::cosign::Cosigner>,
 }
 
 impl std::ops::Deref for AppState {
@@ -92,7 +94,7 @@ impl AppState {
             config.audit.batch_max as usize,
         )?;
         audit.use_keys(keys.clone());
-        let fence = Fence::new(store.clone(), &config.node_id);
+        let fence = Fence::new(store.clone(), &config.node_id, config.cluster.lease_times());
         let saml = crate::providers::saml::SamlState::new(&config.data_dir);
         let leadership = crate::cluster::Leadership::new(&store, &config.node_id);
         let passkeys = rampart_identity::passkey::RelyingParty::new(
@@ -103,6 +105,7 @@ impl AppState {
         .map(Arc::new);
         let trusted_proxies = crate::config::address_ranges(&config.trusted_proxies)
             .map_err(|e| Error::invalid("trusted_proxies", e))?;
+        let witnesses = crate::audit::cosign::Cosigner::all(&config.audit.witnesses)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 authz: AuthzEngine::new(store.clone(), fence.clone()),
@@ -127,6 +130,7 @@ impl AppState {
                 idp: crate::idp::keys::KeyCache::default(),
                 idp_clients: crate::idp::clients::ClientCache::default(),
                 passkeys,
+                witnesses,
             }),
         })
     }

@@ -3,8 +3,7 @@
 //! consistent copy of a database file (`VACUUM INTO`, one read transaction of the source,
 //! so a copy taken while the server writes is the database as of one commit). On
 //! PostgreSQL: the exported snapshot `pg_dump` takes the database in (the census read in
-//! the same snapshot), and the scratch database a drill restores into, created and dropped
-//! on the live database's server.
+//! the same snapshot); the scratch database a drill restores into is `drill`'s.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -55,29 +54,6 @@ pub const CENSUS_TABLES: [&str; 15] = [
     "environment_settings",
     "support_cases",
 ];
-
-/// A scratch database a drill restores a PostgreSQL backup into, on the live database's
-/// server. Its name, `rampart_drill_` and the 32 hex digits of a new UUID, is made by
-/// [`Store::postgres_create_scratch_database`] and nowhere else, so the statements that
-/// create and drop it (which cannot take their identifier as a parameter) hold nothing an
-/// operator or a backup supplied.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScratchDatabase {
-    name: String,
-}
-
-impl ScratchDatabase {
-    fn new() -> Self {
-        ScratchDatabase {
-            name: format!("rampart_drill_{}", uuid::Uuid::new_v4().simple()),
-        }
-    }
-
-    /// The database's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-}
 
 /// A PostgreSQL snapshot held open and exported ([`Store::postgres_export_snapshot`]):
 /// `pg_dump --snapshot` dumps the database as this snapshot sees it while it is held.
@@ -220,73 +196,6 @@ impl Store {
         let id: String = tx.scalar("SELECT pg_export_snapshot()", []).await?;
         let census = census_in(&mut tx).await?;
         Ok(ExportedSnapshot { tx, id, census })
-    }
-
-    /// On PostgreSQL, creates a new, empty scratch database on the server of this store's
-    /// database, with the same encoding, for a drill to restore a backup into. Its name is
-    /// made here from a new UUID ([`ScratchDatabase`]). A role that may not create
-    /// databases gets an error saying so and what to grant; nothing is created then.
-    pub async fn postgres_create_scratch_database(&self) -> Result<ScratchDatabase, Error> {
-        if self.kind() == crate::BackendKind::Sqlite {
-            return Err(Error::Internal(
-                "a scratch database is created on PostgreSQL".to_owned(),
-            ));
-        }
-        let (role, encoding): (String, String) = self
-            .reader()
-            .one(
-                "SELECT current_user::text, pg_encoding_to_char(encoding)::text \
-                 FROM pg_database WHERE datname = current_database()",
-                [],
-            )
-            .await?;
-        if encoding.is_empty()
-            || !encoding
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
-            return Err(Error::Internal(format!(
-                "the live database's encoding `{encoding}` is not a plain name"
-            )));
-        }
-        let scratch = ScratchDatabase::new();
-        // Not in a transaction: CREATE DATABASE refuses to run in one.
-        let sql = format!(
-            "CREATE DATABASE \"{}\" TEMPLATE template0 ENCODING '{encoding}'",
-            scratch.name
-        );
-        match crate::db::query(&sql)
-            .persistent(false)
-            .execute(self.reader())
-            .await
-        {
-            Ok(_) => Ok(scratch),
-            Err(sqlx::Error::Database(d)) if d.code().as_deref() == Some("42501") => {
-                Err(Error::Forbidden(format!(
-                    "the drill restores a PostgreSQL backup into a scratch database it creates \
-                     on the same server (and drops when done), and the role `{role}` may not \
-                     create databases: grant it with `ALTER ROLE \"{}\" CREATEDB`, or restore \
-                     the backup by hand into an empty database with `rampart restore`",
-                    role.replace('"', "\"\"")
-                )))
-            }
-            Err(e) => Err(crate::backend::db(e)),
-        }
-    }
-
-    /// On PostgreSQL, drops a scratch database [`Store::postgres_create_scratch_database`]
-    /// made, ending any session still connected to it; nothing when it is gone already.
-    pub async fn postgres_drop_scratch_database(
-        &self,
-        scratch: &ScratchDatabase,
-    ) -> Result<(), Error> {
-        let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", scratch.name);
-        crate::db::query(&sql)
-            .persistent(false)
-            .execute(self.reader())
-            .await
-            .map(|_| ())
-            .map_err(crate::backend::db)
     }
 
     /// The newest migration applied to the database.

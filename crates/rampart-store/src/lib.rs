@@ -16,6 +16,7 @@ mod backend;
 mod backup;
 mod cluster;
 mod db;
+mod drill;
 mod fence;
 mod group;
 mod identity;
@@ -37,9 +38,8 @@ pub use audit::{
 };
 pub use authz::{AuthzOp, ItScope, NodeRef, Progress, RebuildReport, RecordRow};
 pub use backend::{BackendKind, Store};
-pub use backup::{
-    sqlite_copy, sqlite_integrity, BackupRecord, ExportedSnapshot, ScratchDatabase, CENSUS_TABLES,
-};
+pub use backup::{sqlite_copy, sqlite_integrity, BackupRecord, ExportedSnapshot, CENSUS_TABLES};
+pub use drill::{ScratchDatabase, DRILL_APPLICATION};
 pub use fence::Marks;
 pub use group::GroupCounts;
 pub use identity::mfa::{MfaFactors, PendingLogin, Proof, Spent, StoredTotp};
@@ -59,7 +59,7 @@ pub use lifecycle::{
     NewDeployment, NewFinding, NewVersion, Published, Running, StoredFinding, StoredVersion,
     VersionInfo,
 };
-pub use nodes::{Heard, MarksListener, MARKS_CHANNEL, SEEN_CHANNEL};
+pub use nodes::{Behind, Heard, MarksListener, MARKS_CHANNEL, SEEN_CHANNEL};
 pub use posture::{AccountFacts, FindingCount};
 pub use providers::saml::{Consumed, SamlRequest};
 pub use providers::users::NO_LOCAL_PASSWORD;

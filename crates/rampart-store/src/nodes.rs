@@ -32,6 +32,16 @@ pub enum Heard {
     Seen,
 }
 
+/// The nodes a writer still waits for ([`Store::nodes_behind`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Behind {
+    /// Those with a live lease that have not seen the point: instance, and how long until
+    /// its lease runs out.
+    pub live: Vec<(String, Duration)>,
+    /// Whether a node watched for was found with its lease run out, not having seen it.
+    pub lapsed: bool,
+}
+
 /// A connection listening on [`MARKS_CHANNEL`] and [`SEEN_CHANNEL`].
 pub struct MarksListener {
     listener: PgListener,
@@ -143,18 +153,29 @@ impl Store {
         Ok(())
     }
 
-    /// Whether a node with a live lease has not seen `point`: if so, how long until the
-    /// first of their leases runs out.
-    pub async fn nodes_behind(&self, point: i64) -> Result<Option<Duration>, Error> {
-        let left: Option<f64> = sqlx::query_scalar(
-            "SELECT CAST(EXTRACT(EPOCH FROM MIN(lease_until) - now()) AS DOUBLE PRECISION) \
-             FROM cluster_nodes WHERE lease_until > now() AND seen < $1",
+    /// The nodes with a live lease that have not seen `point`, with how long until each
+    /// lease runs out; and whether one of `watched` (nodes found behind earlier) has not
+    /// seen it either though its lease ran out.
+    pub async fn nodes_behind(&self, point: i64, watched: &[String]) -> Result<Behind, Error> {
+        let rows: Vec<(String, f64)> = sqlx::query_as(
+            "SELECT instance, CAST(EXTRACT(EPOCH FROM lease_until - now()) AS DOUBLE PRECISION) \
+             FROM cluster_nodes \
+             WHERE seen < $1 AND (lease_until > now() OR instance = ANY($2))",
         )
         .bind(point)
-        .fetch_one(self.pg()?)
+        .bind(watched)
+        .fetch_all(self.pg()?)
         .await
         .map_err(db)?;
-        Ok(left.map(|s| Duration::from_secs_f64(s.max(0.0))))
+        let mut behind = Behind::default();
+        for (instance, left) in rows {
+            if left > 0.0 {
+                behind.live.push((instance, Duration::from_secs_f64(left)));
+            } else {
+                behind.lapsed = true;
+            }
+        }
+        Ok(behind)
     }
 
     /// The nodes with a live lease, as `(instance, node_id, seen)`.

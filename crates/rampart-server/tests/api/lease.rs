@@ -206,3 +206,75 @@ async fn a_dead_node_holds_a_change_up_by_one_lease_at_most() {
     assert_eq!(crate::me_status(&a, &token).await, StatusCode::UNAUTHORIZED);
     a.shutdown().await;
 }
+
+/// The bearer token `/metrics` asks for in [`acknowledgement_waits_are_measured`].
+const METRICS_TOKEN: &str = "lease-metrics-token-for-the-scraper";
+
+/// The value of the sample `name` (without labels) in `node`'s `/metrics`, 0 when absent.
+async fn sample(node: &Node, name: &str) -> f64 {
+    let text = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap()
+        .get(format!("{}/metrics", node.base))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .map_or(0.0, |v| v.trim().parse().unwrap())
+}
+
+const WAITS: &str = "rampart_acknowledgement_wait_seconds_count";
+const WAITED: &str = "rampart_acknowledgement_wait_seconds_sum";
+const RAN_OUT: &str = "rampart_acknowledgement_lease_ran_out_total";
+
+/// A write through one node of two is held until the other acknowledges it, and measured;
+/// one while the other stopped renewing ends when that node's lease runs out, and is
+/// counted as such.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledgement_waits_are_measured() {
+    let secrets = tempfile::tempdir().unwrap();
+    let token_file = secrets.path().join("metrics-token");
+    std::fs::write(&token_file, METRICS_TOKEN).unwrap();
+    let reference = format!("file:{}", token_file.display());
+    let a = start(BackendKind::Postgres, |c| c.metrics.token = reference).await;
+    let b = start_on(BackendKind::Postgres, a.database_url(), no_tweak).await;
+    let admin = a.admin().await;
+    let id = a
+        .create_user(Provider::End, "ivy", USER_PASSWORD, false)
+        .await;
+    write(
+        &a,
+        &admin,
+        json!([
+            { "op": "create_application", "name": "sales" },
+            { "op": "create_role", "application": "sales", "name": "rep" },
+        ]),
+    )
+    .await;
+    until_trusting(&b, true).await;
+
+    // B renews and hears the change: the wait ends by its acknowledgement.
+    let (waits, ran_out) = (sample(&a, WAITS).await, sample(&a, RAN_OUT).await);
+    write(&a, &admin, rep("grant_role", &id)).await;
+    assert_eq!(sample(&a, WAITS).await, waits + 1.0);
+    assert_eq!(sample(&a, RAN_OUT).await, ran_out);
+
+    // B stops renewing with its lease live: the wait ends when that lease runs out.
+    let waited = sample(&a, WAITED).await;
+    b.server().state.fence.suspend(true);
+    write(&a, &admin, rep("revoke_role", &id)).await;
+    assert_eq!(sample(&a, WAITS).await, waits + 2.0);
+    assert_eq!(sample(&a, RAN_OUT).await, ran_out + 1.0);
+    assert!(sample(&a, WAITED).await > waited, "the wait took no time");
+    b.server().state.fence.suspend(false);
+    b.shutdown().await;
+    a.shutdown().await;
+}

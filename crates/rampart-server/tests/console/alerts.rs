@@ -6,6 +6,10 @@
 //! The outbox is written through the store as the delivering node writes it, at times the
 //! node's stopped clock has not reached, so that its delivering task leaves it alone until
 //! the test asks for a delivery again.
+//!
+//! In headless Chromium (`tests/console/alerts.js`): the page checked by axe-core, fitting
+//! 1280 px and a phone's width, and an administrator's Retry clicked through to its notice,
+//! the request to deliver again then read back from the audit log.
 
 use rampart_core::{AuditContext, AuditEvent, Clock, Outcome, Provider};
 use rampart_service::Config;
@@ -15,6 +19,7 @@ use serde_json::json;
 
 use crate::forms::Console;
 use crate::kit::{on_both, Node, ADMIN_PASSWORD, USER_PASSWORD};
+use crate::{install_harness, run_script, CHROMIUM};
 
 /// Where the webhook is configured: a port nothing listens on. The page must never show it.
 const HOOK: &str = "http://127.0.0.1:9/hooks/capability-path";
@@ -66,27 +71,9 @@ async fn snapshot(node: &Node) -> (Vec<PendingDelivery>, usize) {
     (outbox, requeued)
 }
 
-async fn the_page(node: Node) {
-    let name = node.name();
-    let admin_token = node.admin().await;
-    let audrey_id = node
-        .create_user(Provider::It, "audrey", USER_PASSWORD, false)
-        .await;
-    let (status, body) = node
-        .post(
-            "/api/v1/it/write",
-            &admin_token,
-            json!({ "operations": [{ "op": "set_it_role", "user": audrey_id, "role": "auditor" }] }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{name}: {body}");
-    node.create_user(Provider::It, "ivan", USER_PASSWORD, false)
-        .await;
-    node.create_user(Provider::End, "erin", USER_PASSWORD, false)
-        .await;
-
-    // Three deliveries, an hour ahead of the node's clock: one gave up, one waits, and one
-    // is held by an attempt in flight.
+/// Three deliveries, an hour ahead of the node's clock: one gave up, one waits, and one is
+/// held by an attempt in flight; answers their alerts' sequence numbers in that order.
+async fn outbox(node: &Node) -> (i64, i64, i64) {
     let store = &node.server().state.store;
     let now = node.clock.now();
     let later = now + time::Duration::hours(1);
@@ -124,6 +111,29 @@ async fn the_page(node: Node) {
         .alert_delivery_claim(&row, "node-test/2", later, lease)
         .await
         .unwrap());
+    (gave_up, waiting, in_flight)
+}
+
+async fn the_page(node: Node) {
+    let name = node.name();
+    let admin_token = node.admin().await;
+    let audrey_id = node
+        .create_user(Provider::It, "audrey", USER_PASSWORD, false)
+        .await;
+    let (status, body) = node
+        .post(
+            "/api/v1/it/write",
+            &admin_token,
+            json!({ "operations": [{ "op": "set_it_role", "user": audrey_id, "role": "auditor" }] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{name}: {body}");
+    node.create_user(Provider::It, "ivan", USER_PASSWORD, false)
+        .await;
+    node.create_user(Provider::End, "erin", USER_PASSWORD, false)
+        .await;
+
+    let (gave_up, waiting, in_flight) = outbox(&node).await;
 
     // An administrator sees both lists, the attempt in flight, and a Retry form on each.
     let admin = Console::sign_in(&node, "admin", ADMIN_PASSWORD).await;
@@ -304,4 +314,47 @@ async fn the_page(node: Node) {
 async fn the_alert_outbox_page_lists_for_readers_and_retries_for_administrators_only() {
     std::env::set_var(SECRET_VAR, SECRET);
     on_both(config, the_page).await;
+}
+
+async fn in_the_browser(node: Node) {
+    let name = node.name();
+    node.admin().await;
+    let (gave_up, waiting, _) = outbox(&node).await;
+    run_script(
+        &node,
+        "alerts.js",
+        "the alerts page's browser scenarios",
+        &[
+            ("CONSOLE_ADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
+            ("CONSOLE_WAITING", waiting.to_string()),
+            ("CONSOLE_GAVE_UP", gave_up.to_string()),
+        ],
+        3,
+    )
+    .await;
+    // The click went through the service: the request to deliver again, by the
+    // administrator, for the waiting delivery, and for nothing else.
+    let requests: Vec<(Option<String>, i64)> = node
+        .events()
+        .await
+        .into_iter()
+        .filter(|e| e.action == "alert.delivery_requeued")
+        .map(|e| {
+            let d: serde_json::Value = serde_json::from_str(&e.details).unwrap();
+            (e.actor_name, d["alert"].as_i64().unwrap())
+        })
+        .collect();
+    assert_eq!(requests, [(Some("it:admin".to_owned()), waiting)], "{name}");
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_alert_outbox_page_in_headless_chromium() {
+    assert!(
+        std::path::Path::new(CHROMIUM).exists(),
+        "the console's browser tests need Debian's Chromium at {CHROMIUM}"
+    );
+    install_harness();
+    std::env::set_var(SECRET_VAR, SECRET);
+    on_both(config, in_the_browser).await;
 }

@@ -25,18 +25,58 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 /// The path of a witness's endpoint under its URL.
 pub const ADD_CHECKPOINT: &str = "/add-checkpoint";
 
-fn client() -> Result<&'static reqwest::Client, Error> {
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    if let Some(c) = CLIENT.get() {
-        return Ok(c);
+/// A configured witness and the one HTTP client its connections go through: trusting the
+/// public roots, or only the certificate authorities of its `ca=` file.
+#[derive(Debug, Clone)]
+pub struct Cosigner {
+    /// The witness as configured.
+    pub target: WitnessTarget,
+    client: reqwest::Client,
+}
+
+impl Cosigner {
+    /// Builds `target`'s client, reading its CA file if it has one: a file that cannot be
+    /// read or holds no PEM certificate is an error naming the witness and the file.
+    pub fn new(target: WitnessTarget) -> Result<Self, Error> {
+        let mut builder = reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy();
+        if let Some(path) = &target.ca {
+            let refused = |why: String| {
+                Error::invalid(
+                    "audit.witnesses",
+                    format!("the CA file {path} of witness {}: {why}", target.url),
+                )
+            };
+            let pem = std::fs::read(path).map_err(|e| refused(format!("cannot be read ({e})")))?;
+            let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| refused(format!("is not PEM ({e})")))?;
+            if certificates.is_empty() {
+                return Err(refused(
+                    "holds no PEM certificate (-----BEGIN CERTIFICATE-----)".to_owned(),
+                ));
+            }
+            builder = builder.tls_built_in_root_certs(false);
+            for certificate in certificates {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        let client = builder.build().map_err(|e| {
+            Error::invalid("audit.witnesses", format!("witness {}: {e}", target.url))
+        })?;
+        Ok(Self { target, client })
     }
-    let built = reqwest::Client::builder()
-        .timeout(TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .build()
-        .map_err(|e| Error::Internal(format!("witness client: {e}")))?;
-    Ok(CLIENT.get_or_init(|| built))
+
+    /// The cosigners of `[audit] witnesses` (checked when the configuration was loaded),
+    /// their CA files read.
+    pub fn all(witnesses: &str) -> Result<Vec<Self>, Error> {
+        crate::config::witnesses::parse_witnesses(witnesses)
+            .map_err(|e| Error::invalid("audit.witnesses", e))?
+            .into_iter()
+            .map(Self::new)
+            .collect()
+    }
 }
 
 /// What a witness answered.
@@ -54,7 +94,7 @@ impl AuditLog {
     /// again after the next signing.
     pub async fn cosign(
         &self,
-        witnesses: &[WitnessTarget],
+        witnesses: &[Cosigner],
         now: OffsetDateTime,
         metrics: &Metrics,
     ) -> Result<usize, Error> {
@@ -65,14 +105,15 @@ impl AuditLog {
             return Ok(0);
         };
         let mut stored = 0;
-        for witness in witnesses {
+        for cosigner in witnesses {
+            let witness = &cosigner.target;
             let cosigned = latest.cosignatures.iter().any(|line| {
                 rampart_audit::open_text(&format!("{}{line}", latest.note), &witness.key).is_ok()
             });
             if cosigned {
                 continue;
             }
-            match self.cosign_one(witness, &latest, now, metrics).await {
+            match self.cosign_one(cosigner, &latest, now, metrics).await {
                 Ok(()) => stored += 1,
                 Err(e) => {
                     tracing::warn!(witness = %witness.url, error = %e, "checkpoint not cosigned")
@@ -97,11 +138,12 @@ impl AuditLog {
 
     async fn cosign_one(
         &self,
-        witness: &WitnessTarget,
+        cosigner: &Cosigner,
         latest: &StoredCheckpoint,
         now: OffsetDateTime,
         metrics: &Metrics,
     ) -> Result<(), Error> {
+        let witness = &cosigner.target;
         let label = witness.label();
         let mut old = self.witnessed_size(&label).await?;
         // The rotations the witness has not seen, then the newest checkpoint.
@@ -125,7 +167,7 @@ impl AuditLog {
                 proof,
                 note: checkpoint.note.clone(),
             };
-            match send(witness, &request).await? {
+            match send(cosigner, &request).await? {
                 Answer::Cosigned(line) => {
                     let cosigned = format!("{}{line}", checkpoint.note);
                     rampart_audit::open_text(&cosigned, &witness.key).map_err(|e| {
@@ -177,10 +219,20 @@ impl AuditLog {
     }
 }
 
-async fn send(witness: &WitnessTarget, request: &AddCheckpoint) -> Result<Answer, Error> {
-    let unreachable =
-        |e: reqwest::Error| Error::Integration(format!("witness {}: {e}", witness.url));
-    let response = client()?
+async fn send(cosigner: &Cosigner, request: &AddCheckpoint) -> Result<Answer, Error> {
+    let witness = &cosigner.target;
+    // The whole chain of causes: a refused certificate is named in the innermost.
+    let unreachable = |e: reqwest::Error| {
+        let mut text = e.to_string();
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            text.push_str(&format!(": {c}"));
+            cause = c.source();
+        }
+        Error::Integration(format!("witness {}: {text}", witness.url))
+    };
+    let response = cosigner
+        .client
         .post(format!("{}{ADD_CHECKPOINT}", witness.url))
         .header(reqwest::header::CONTENT_TYPE, "text/plain; charset=utf-8")
         .body(request.to_text())

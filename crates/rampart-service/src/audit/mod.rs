@@ -834,7 +834,7 @@ impl AuditLog {
 }
 
 mod archive;
-mod cosign;
+pub mod cosign;
 pub mod keys;
 pub mod proof;
 pub mod report;

@@ -12,9 +12,7 @@ pub async fn run_schedule(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let sign_every = Duration::from_secs(u64::from(state.config.audit.checkpoint_seconds));
-    // Checked when the configuration was loaded.
-    let witnesses = crate::config::witnesses::parse_witnesses(&state.config.audit.witnesses)
-        .unwrap_or_default();
+    let witnesses = &state.witnesses;
     let verify_every = Duration::from_secs(u64::from(state.config.audit.verify_seconds));
     let mut archive = tokio::time::interval(Duration::from_secs(3_600));
     archive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -34,7 +32,7 @@ pub async fn run_schedule(
                 if let Err(e) = state.audit.checkpoint(state.clock.now(), &state.metrics).await {
                     tracing::warn!(error = %e, "audit checkpoint not signed");
                 }
-                if let Err(e) = state.audit.cosign(&witnesses, state.clock.now(), &state.metrics).await {
+                if let Err(e) = state.audit.cosign(witnesses, state.clock.now(), &state.metrics).await {
                     tracing::warn!(error = %e, "audit checkpoint not sent to the witnesses");
                 }
             }

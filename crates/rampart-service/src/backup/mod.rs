@@ -25,7 +25,9 @@
 //! snapshot (so it holds at least the events the checkpoint covers, and the rows the census
 //! counts); a restore runs `pg_restore` in one transaction into an empty database and drops
 //! what it restored when the checks that follow refuse it. The drill restores into a
-//! scratch database it creates on the live database's server and always drops again.
+//! scratch database it creates on the live database's server and always drops again; one
+//! its drill could not drop (killed midway) is dropped before the next drill, found by the
+//! drill lock no living drill holds on it.
 //!
 //! **Every event is covered by a signature** (SQLite): after copying, the backup signs a checkpoint
 //! of the copy's log with the node's audit key, into the copy (the same root the live log
@@ -49,7 +51,7 @@ use archive::{AuditSummary, KeysSummary, Manifest, Writer};
 
 pub use age::secrecy::SecretString;
 pub use keys::{Protection, Unlock};
-pub use restore::{drill, restore, RestoreOptions, Restored};
+pub use restore::{drill, drop_dead_drills, restore, RestoreOptions, Restored};
 
 /// What a long step reports: its phase, and bytes done of a total (0 when unknown).
 pub type Progress<'a> = &'a mut (dyn FnMut(&str, u64, u64) + Send);

@@ -170,8 +170,9 @@ fn archive_size(path: &Path) -> i64 {
 /// on the server of `options.database_url` (the live database's); starts that database as a
 /// node would (migrations, the outboxes moved into the log, the authorization index
 /// loaded), compares the census with the manifest, removes the scratch directory and drops
-/// the scratch database (whatever the outcome), and records the drill in `live` (the node
-/// the backup came from) with the time it took. Keys are restored when `options.unlock`
+/// the scratch database (whatever the outcome; a drill killed before it could is dropped by
+/// [`drop_dead_drills`] before the next), and records the drill in `live` (the node the
+/// backup came from) with the time it took. Keys are restored when `options.unlock`
 /// opens them, and skipped otherwise.
 pub async fn drill(
     live: &Store,
@@ -246,18 +247,18 @@ pub async fn drill(
     }
     .await;
     let _ = std::fs::remove_dir_all(scratch);
-    if let Some((db, _)) = &database {
+    if let Some((db, _)) = database {
         progress("dropping the scratch database", 0, 0);
+        let name = db.name().to_owned();
         if let Err(e) = live.postgres_drop_scratch_database(db).await {
             let outcome = match &result {
                 Ok(_) => "passed".to_owned(),
                 Err(failed) => format!("failed: {}", detail(failed)),
             };
             return Err(Error::Unavailable(format!(
-                "the drill's scratch database {name} could not be dropped ({}): drop it with \
-                 `DROP DATABASE {name}`; the drill itself {outcome}",
+                "the drill's scratch database {name} could not be dropped ({}): the next drill \
+                 drops it, or drop it with `DROP DATABASE {name}`; the drill itself {outcome}",
                 detail(&e),
-                name = db.name(),
             )));
         }
     }
@@ -281,6 +282,14 @@ pub async fn drill(
     )
     .await?;
     Ok(done)
+}
+
+/// Drops the scratch databases on the server of `live` (a PostgreSQL node's store) whose
+/// drill died before it could drop them, and answers their names: those no living drill
+/// holds (see `rampart_store::ScratchDatabase`); a drill running meanwhile keeps its own.
+/// Run before a drill of a PostgreSQL backup, and only then. Nothing on SQLite.
+pub async fn drop_dead_drills(live: &Store) -> Result<Vec<String>, Error> {
+    live.postgres_drop_dead_scratch_databases().await
 }
 
 /// An error's cause as the operator should read it (the log's text for storage and

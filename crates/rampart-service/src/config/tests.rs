@@ -443,3 +443,40 @@ fn the_smtp_password_is_a_reference_and_the_support_settings_are_checked() {
         "/etc/rampart/mail-ca.pem"
     );
 }
+
+#[test]
+fn cluster_lease_settings_load_and_bad_ones_stop_the_start_with_their_rule() {
+    let c = load(None, &[], &[]).unwrap().config;
+    assert_eq!(c.cluster.lease_times(), crate::fence::LeaseTimes::default());
+    let c = load(
+        Some("[cluster]\nlease_ms = 4000\nrenew_ms = 1000\n"),
+        &[("RAMPART_CLUSTER__MARGIN_MS", "500")],
+        &[],
+    )
+    .unwrap()
+    .config;
+    let times = c.cluster.lease_times();
+    assert_eq!(
+        (times.lease, times.renew, times.margin),
+        (
+            std::time::Duration::from_secs(4),
+            std::time::Duration::from_secs(1),
+            std::time::Duration::from_millis(500)
+        )
+    );
+    // A renewal as long as the lease: refused, naming the key, the value, where it came
+    // from and the rule.
+    let e = load(Some("[cluster]\nrenew_ms = 2000\n"), &[], &[]).unwrap_err();
+    assert_eq!(e.key, "cluster.renew_ms");
+    assert_eq!(e.value, "2000");
+    assert!(e.origin.contains("rampart.toml"), "{e}");
+    assert!(e.allowed.contains("two renewals must fit"), "{e}");
+    assert!(e.to_string().contains("875"), "{e}");
+    let e = load(None, &[("RAMPART_CLUSTER__MARGIN_MS", "2000")], &[]).unwrap_err();
+    assert_eq!(e.key, "cluster.margin_ms");
+    assert!(e.origin.contains("RAMPART_CLUSTER__MARGIN_MS"), "{e}");
+    let e = load(None, &[("RAMPART_CLUSTER__LEASE_MS", "100")], &[]).unwrap_err();
+    assert_eq!(e.key, "cluster.lease_ms");
+    let e = load(None, &[("RAMPART_CLUSTER__LEASE_MS", "soon")], &[]).unwrap_err();
+    assert!(e.to_string().contains("cluster.lease_ms"), "{e}");
+}

@@ -4,7 +4,10 @@
 //! `https://witness.example.org:8444 witness.example.org+1a2b3c4d+AX…`. A URL is `https://`,
 //! or `http://` on a loopback address only (a witness on the same machine); the key is the
 //! text `rampart witness public-key` prints, and a cosignature is stored only when it
-//! verifies under it.
+//! verifies under it. An `https://` witness may be followed by `ca=/absolute/path.pem`: the
+//! certificate authorities (PEM) that vouch for that witness's certificate, trusted for its
+//! connections instead of the public roots (a witness behind a private CA). The file is read
+//! when the node starts ([`crate::audit::cosign::Cosigner`]).
 
 use rampart_audit::VerifierKey;
 
@@ -15,6 +18,9 @@ pub struct WitnessTarget {
     pub url: String,
     /// The key its cosignatures verify under.
     pub key: VerifierKey,
+    /// The PEM file of the certificate authorities trusted for its connections instead of
+    /// the public roots (`ca=`), if any.
+    pub ca: Option<String>,
 }
 
 impl WitnessTarget {
@@ -29,10 +35,31 @@ pub fn parse_witnesses(text: &str) -> Result<Vec<WitnessTarget>, String> {
     let mut out: Vec<WitnessTarget> = Vec::new();
     for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
         let mut parts = entry.split_whitespace();
-        let (Some(url), Some(key), None) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(url), Some(key), ca, None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(format!(
-                "{entry:?} is not `<url> <witness verifier key>`; entries are separated by commas"
+                "{entry:?} is not `<url> <witness verifier key> [ca=/path/to/ca.pem]`; entries are separated by commas"
             ));
+        };
+        let ca = match ca.map(|c| c.strip_prefix("ca=")) {
+            None => None,
+            Some(None) => {
+                return Err(format!(
+                    "after the key of {url:?} only `ca=/absolute/path.pem` may follow"
+                ))
+            }
+            Some(Some(path)) if !url.starts_with("https://") => {
+                return Err(format!(
+                    "{url:?} is not https://, so the CA file {path:?} would vouch for nothing"
+                ))
+            }
+            Some(Some(path)) if !std::path::Path::new(path).is_absolute() => {
+                return Err(format!(
+                    "the CA file {path:?} of {url:?} is not an absolute path"
+                ))
+            }
+            Some(Some(path)) => Some(path.to_owned()),
         };
         if !super::alerts::https_or_loopback(url) {
             return Err(format!(
@@ -46,6 +73,7 @@ pub fn parse_witnesses(text: &str) -> Result<Vec<WitnessTarget>, String> {
         out.push(WitnessTarget {
             url: url.trim_end_matches('/').to_owned(),
             key,
+            ca,
         });
     }
     Ok(out)
@@ -64,11 +92,13 @@ mod tests {
             .unwrap()
             .verifier_key();
         let list = parse_witnesses(&format!(
-            "https://w.example:8444/ {key}, http://127.0.0.1:9 {other}"
+            "https://w.example:8444/ {key} ca=/etc/rampart/w-ca.pem, http://127.0.0.1:9 {other}"
         ))
         .unwrap();
         assert_eq!(list.len(), 2);
         assert_eq!(list[0].url, "https://w.example:8444");
+        assert_eq!(list[0].ca.as_deref(), Some("/etc/rampart/w-ca.pem"));
+        assert_eq!(list[1].ca, None);
         assert_eq!(
             list[0].label(),
             format!("w.example+{:08x}", list[0].key.key_hash())
@@ -79,6 +109,10 @@ mod tests {
             format!("https://w.example {key} extra"),
             "https://w.example not-a-key".to_owned(),
             format!("https://a.example {key}, https://b.example {key}"),
+            format!("https://w.example {key} ca=relative/ca.pem"),
+            format!("https://w.example {key} /etc/ca.pem"),
+            format!("http://127.0.0.1:9 {key} ca=/etc/ca.pem"),
+            format!("https://w.example {key} ca=/etc/ca.pem more"),
         ] {
             assert!(parse_witnesses(&bad).is_err(), "{bad}");
         }

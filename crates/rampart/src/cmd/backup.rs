@@ -62,9 +62,13 @@ index as a server would, compares every table's row count with the backup's cens
 the scratch directory and records the drill, with the recovery time, in the node of \
 --data-dir: the posture report's backups control reads it. Run it after each backup, or at \
 least quarterly. A PostgreSQL backup is drilled with RAMPART_DATABASE_URL naming the live \
-database: the drill creates a scratch database rampart_drill_<uuid> on the same server \
+database: the drill creates a scratch database rampart_drill_<oid>_<uuid> on the same server \
 (the role needs CREATEDB: ALTER ROLE <role> CREATEDB), restores the dump into it with \
-pg_restore and drops it again, whether the drill passes or not.
+pg_restore and drops it again, whether the drill passes or not. A drill killed before it \
+could drop its database (SIGKILL, a power cut) leaves it behind; the next drill of the same \
+live database drops it first and says so. A drill running meanwhile keeps its own: each \
+holds a PostgreSQL advisory lock on its scratch database's name for as long as it lives, \
+and only a database whose lock is free is dropped.
 
 Examples:
 
@@ -97,8 +101,8 @@ pub struct RestoreArgs {
     /// The archive (`rampart backup`).
     archive: PathBuf,
     /// Restore into a scratch directory (and, for a PostgreSQL backup, a scratch database
-    /// beside the live one), check, remove them and record the drill in the node of
-    /// --data-dir, instead of restoring into --data-dir.
+    /// beside the live one, after dropping those a killed drill left), check, remove them
+    /// and record the drill in the node of --data-dir, instead of restoring into --data-dir.
     #[arg(long)]
     drill: bool,
     /// The drill's scratch directory (must not exist) [default: FILE.drill beside the
@@ -266,6 +270,17 @@ pub async fn restore(loaded: Loaded, args: &RestoreArgs) -> anyhow::Result<()> {
         let live_url = config.database_url.clone();
         let state = rampart_service::AppState::new(store.clone(), config, Arc::new(SystemClock))?;
         let ctx = super::super::cli_context(&state);
+        if database == "postgres" {
+            let dropped = backup::drop_dead_drills(&store).await;
+            if dropped.is_err() {
+                store.close().await;
+            }
+            for name in dropped? {
+                println!(
+                    "removed the scratch database {name}, left behind by a drill that did not finish"
+                );
+            }
+        }
         let options = RestoreOptions {
             archive: &args.archive,
             data_dir: &scratch,

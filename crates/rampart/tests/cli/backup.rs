@@ -801,3 +801,178 @@ async fn a_postgres_drill_by_a_role_that_may_not_create_databases_says_what_to_g
     assert!(passed.contains("drill passed"), "{passed}");
     assert_eq!(scratch_databases(&role).await, Vec::<String>::new());
 }
+
+/// A `pg_restore` in `dir` that, when `RAMPART_TEST_DRILL_GATE` names a file, writes its
+/// process id to that name plus `.waiting` and waits until the file exists before it runs
+/// the real one: a drill stopped there has created its scratch database and not yet
+/// restored into it.
+fn gated_pg_restore(dir: &Path) -> String {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = std::env::var("PATH").unwrap();
+    let real = std::env::split_paths(&path)
+        .map(|d| d.join("pg_restore"))
+        .find(|p| p.is_file())
+        .expect("pg_restore on PATH");
+    let script = dir.join("pg_restore");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n\
+             if [ -n \"$RAMPART_TEST_DRILL_GATE\" ]; then\n\
+             \techo $$ > \"$RAMPART_TEST_DRILL_GATE.tmp\"\n\
+             \tmv \"$RAMPART_TEST_DRILL_GATE.tmp\" \"$RAMPART_TEST_DRILL_GATE.waiting\"\n\
+             \twhile [ ! -e \"$RAMPART_TEST_DRILL_GATE\" ]; do sleep 0.02; done\n\
+             fi\n\
+             exec '{}' \"$@\"\n",
+            real.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::env::join_paths(std::iter::once(dir.to_owned()).chain(std::env::split_paths(&path)))
+        .unwrap()
+        .into_string()
+        .unwrap()
+}
+
+/// Waits (bounded) until `file` exists and answers what it holds.
+fn wait_for_file(file: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        if let Ok(text) = std::fs::read_to_string(file) {
+            return text;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("{} never appeared", file.display());
+}
+
+/// The sessions of `role` that hold a drill's lock (`rampart drill` connections).
+async fn drill_sessions(role: &str) -> i64 {
+    use sqlx::Connection as _;
+    let mut c = sqlx::PgConnection::connect(&rampart_store::testing::cluster_url())
+        .await
+        .unwrap();
+    let n = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE usename = $1 AND application_name = $2",
+    )
+    .bind(role)
+    .bind(rampart_store::DRILL_APPLICATION)
+    .fetch_one(&mut c)
+    .await
+    .unwrap();
+    c.close().await.unwrap();
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_drill_leaves_a_scratch_database_the_next_drill_drops_and_a_live_one_keeps() {
+    // A node whose role owns its database and may create others (so the scratch databases
+    // of this test are told apart from other tests' by their owner).
+    let fresh = rampart_store::testing::fresh_postgres_url().await;
+    let (base, database) = fresh.rsplit_once('/').unwrap();
+    let role = database.replace("rampart_test_", "rampart_drill_role_");
+    let cluster = rampart_store::testing::cluster_url();
+    pg_exec(
+        &cluster,
+        &[
+            &format!("CREATE ROLE {role} LOGIN PASSWORD 'pw-{role}' CREATEDB"),
+            &format!("ALTER DATABASE {database} OWNER TO {role}"),
+        ],
+    )
+    .await;
+    let host = base.rsplit_once('@').unwrap().1;
+    let url = format!("postgres://{role}:pw-{role}@{host}/{database}");
+    let dir = tempfile::tempdir().unwrap();
+    let node = dir.path().join("node");
+    let created = create_admin(&node, &[("RAMPART_DATABASE_URL", &url)], PASSWORD);
+    assert!(created.status.success(), "{}", failure_message(&created));
+    let archive = dir.path().join("b.rbk");
+    ok(&run(rampart(&node)
+        .env("RAMPART_DATABASE_URL", &url)
+        .args(["backup", "--output"])
+        .arg(&archive)));
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let path = gated_pg_restore(&bin);
+    let drill = |scratch: &str, gate: Option<&Path>| {
+        let mut command = rampart(&node);
+        command
+            .env("RAMPART_DATABASE_URL", &url)
+            .env("PATH", &path)
+            .arg("restore")
+            .arg(&archive)
+            .arg("--drill")
+            .arg("--scratch")
+            .arg(dir.path().join(scratch))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(gate) = gate {
+            command.env("RAMPART_TEST_DRILL_GATE", gate);
+        }
+        command
+    };
+    let waiting = |gate: &Path| PathBuf::from(format!("{}.waiting", gate.display()));
+
+    // A drill SIGKILLed (with its pg_restore) once its scratch database exists: the
+    // database stays behind.
+    let gate_a = dir.path().join("gate-a");
+    let mut a = drill("scratch-a", Some(&gate_a)).spawn().unwrap();
+    let restore_a = wait_for_file(&waiting(&gate_a));
+    let stale = scratch_databases(&role).await;
+    assert_eq!(stale.len(), 1, "{stale:?}");
+    let stale = stale[0].clone();
+    a.kill().unwrap();
+    a.wait().unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", restore_a.trim()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    // PostgreSQL ends the dead drill's session (and its lock) once it sees the connection
+    // closed.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while drill_sessions(&role).await > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the dead drill's session never ended"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(scratch_databases(&role).await, std::slice::from_ref(&stale));
+
+    // The next drill drops it before it makes its own; held at its pg_restore, its own
+    // database is the only one.
+    let gate_b = dir.path().join("gate-b");
+    let b = drill("scratch-b", Some(&gate_b)).spawn().unwrap();
+    wait_for_file(&waiting(&gate_b));
+    let live = scratch_databases(&role).await;
+    assert_eq!(live.len(), 1, "{live:?}");
+    assert_ne!(live[0], stale);
+
+    // A drill that starts and ends meanwhile passes and leaves the running one's database.
+    let c = drill("scratch-c", None).output().unwrap();
+    let c_out = ok(&c);
+    assert!(c_out.contains("drill passed"), "{c_out}");
+    assert!(!c_out.contains("removed"), "{c_out}");
+    assert_eq!(scratch_databases(&role).await, live);
+
+    // Let go, the held drill passes, says what it removed, and drops its own.
+    std::fs::write(&gate_b, "").unwrap();
+    let b = b.wait_with_output().unwrap();
+    let b_out = ok(&b);
+    assert!(b_out.contains("drill passed"), "{b_out}");
+    assert!(
+        b_out.contains(&format!(
+            "removed the scratch database {stale}, left behind by a drill that did not finish"
+        )),
+        "{b_out}"
+    );
+    assert_eq!(scratch_databases(&role).await, Vec::<String>::new());
+    let store = rampart_store::Store::open_postgres(&url, 2).await.unwrap();
+    assert_eq!(
+        store.backup_records(Some("drill"), 10).await.unwrap().len(),
+        2
+    );
+    store.close().await;
+}

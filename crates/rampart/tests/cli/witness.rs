@@ -30,11 +30,21 @@ impl Drop for WitnessProcess {
     }
 }
 
+/// `rampart witness serve` on loopback, over HTTPS with `tls` (certificate and key files).
 #[allow(clippy::zombie_processes)] // waited for in Drop
-fn start_witness(dir: &Path) -> WitnessProcess {
-    let mut child = rampart(dir)
+fn start_witness_with(dir: &Path, tls: Option<(&Path, &Path)>) -> WitnessProcess {
+    let mut command = rampart(dir);
+    command
         .args(["witness", "serve", "--addr", "127.0.0.1:0", "--dir"])
-        .arg(dir)
+        .arg(dir);
+    if let Some((cert, key)) = tls {
+        command
+            .arg("--tls-cert")
+            .arg(cert)
+            .arg("--tls-key")
+            .arg(key);
+    }
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -47,9 +57,10 @@ fn start_witness(dir: &Path) -> WitnessProcess {
         .strip_prefix("witness listening on ")
         .unwrap_or_else(|| panic!("witness did not start: {line:?}"))
         .to_owned();
+    let scheme = if tls.is_some() { "https" } else { "http" };
     WitnessProcess {
         child,
-        url: format!("http://{addr}"),
+        url: format!("{scheme}://{addr}"),
     }
 }
 
@@ -213,6 +224,16 @@ fn prepare(
     node: &Path,
     database_url: Option<&str>,
 ) -> (PathBuf, String, String, WitnessProcess) {
+    prepare_with(root, node, database_url, None)
+}
+
+/// [`prepare`], the witness serving HTTPS with `tls` (certificate and key files) if given.
+fn prepare_with(
+    root: &Path,
+    node: &Path,
+    database_url: Option<&str>,
+    tls: Option<(&Path, &Path)>,
+) -> (PathBuf, String, String, WitnessProcess) {
     let master_key = root.join("master.key");
     let (ok, _, err) = cmd(
         &root.join("keys"),
@@ -248,7 +269,7 @@ fn prepare(
         ],
     );
     assert!(ok, "{err}");
-    let witness = start_witness(&witness_dir);
+    let witness = start_witness_with(&witness_dir, tls);
     (
         master_key,
         first_key,
@@ -453,4 +474,137 @@ async fn after_a_rotation_on_postgres_the_node_that_takes_the_lease_signs_with_t
     assert!(out.contains("key rotation at checkpoint"), "{out}");
     node_b.stop();
     drop(witness);
+}
+
+/// A certificate authority of its own in `dir/<name>/` and a certificate it issued for
+/// 127.0.0.1, as PEM files: (the CA's certificate, the server's certificate, its key).
+fn private_ca(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let dir = dir.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, format!("{name} test CA"));
+    ca.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+    ];
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let ca = ca.self_signed(&ca_key).unwrap();
+    let server = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+    let server_key = rcgen::KeyPair::generate().unwrap();
+    let server = server.signed_by(&server_key, &ca, &ca_key).unwrap();
+    let files = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
+    std::fs::write(&files.0, ca.pem()).unwrap();
+    std::fs::write(&files.1, server.pem()).unwrap();
+    std::fs::write(&files.2, server_key.serialize_pem()).unwrap();
+    files
+}
+
+/// Waits until two more checkpoints than the one signed now are signed, so the leader's
+/// attempt to have the first cosigned is over (each signing is followed by the sending,
+/// before the next); returns the newest. Sign-ins keep the log growing meanwhile.
+async fn two_checkpoints_later(https: &str, token: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut sizes: Vec<u64> = Vec::new();
+    loop {
+        assert_eq!(login(https, PASSWORD).await.status(), 200);
+        let response = client()
+            .get(format!("https://{https}/api/v1/audit/checkpoint"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 200 {
+            let c: Value = response.json().await.unwrap();
+            let size = c["size"].as_u64().unwrap();
+            if sizes.last() != Some(&size) {
+                sizes.push(size);
+            }
+            if sizes.len() >= 3 {
+                return c;
+            }
+        }
+        assert!(Instant::now() < deadline, "checkpoints signed: {sizes:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_witness_behind_a_private_ca_is_reached_only_through_its_configured_ca() {
+    let root = tempfile::tempdir().unwrap();
+    let node = root.path().join("node");
+    let (ca, cert, key) = private_ca(root.path(), "witness");
+    let (other_ca, _, _) = private_ca(root.path(), "other");
+    let (master_key, first_key, witness_key, witness) =
+        prepare_with(root.path(), &node, None, Some((&cert, &key)));
+    assert!(
+        witness.url.starts_with("https://127.0.0.1:"),
+        "{}",
+        witness.url
+    );
+    let with_ca = |ca: &Path| {
+        node_env(
+            &master_key,
+            &format!("{} {witness_key} ca={}", witness.url, ca.display()),
+            None,
+        )
+    };
+
+    // A CA file that cannot be read, or is not PEM: the node does not start, and says which
+    // witness and which file.
+    let not_pem = root.path().join("not-pem.pem");
+    std::fs::write(&not_pem, "this is no certificate\n").unwrap();
+    for (file, why) in [
+        (root.path().join("missing.pem"), "cannot be read"),
+        (not_pem, "holds no PEM certificate"),
+    ] {
+        let (ok, _, err) = cmd(&node, &with_ca(&file), &["serve"]);
+        assert!(!ok, "started with {}", file.display());
+        for needed in [
+            "audit.witnesses",
+            witness.url.as_str(),
+            &file.display().to_string(),
+            why,
+        ] {
+            assert!(err.contains(needed), "{needed}: {err}");
+        }
+    }
+
+    // Another CA: the witness's certificate is refused at TLS, the node logs it, and no
+    // cosignature is stored (nor did the witness cosign anything).
+    let server = start(&node, &with_ca(&other_ca), "solo");
+    let admin = token(&server.https).await;
+    let newest = two_checkpoints_later(&server.https, &admin).await;
+    assert!(
+        newest["cosignatures"]
+            .as_array()
+            .is_none_or(|a| a.is_empty()),
+        "{newest}"
+    );
+    let (_, log) = server.stop_with_log();
+    let refused = log
+        .lines()
+        .find(|l| l.contains("checkpoint not cosigned") && l.contains(&witness.url))
+        .unwrap_or_else(|| panic!("no refusal logged:\n{log}"));
+    assert!(refused.contains("certificate"), "{refused}");
+    let state: Value = serde_json::from_slice(
+        &std::fs::read(root.path().join("witness/witness-state.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(state["logs"][0]["size"].as_u64().unwrap_or(0), 0, "{state}");
+
+    // Its own CA: cosigned, and the export verifies with the witness's key.
+    let server = start(&node, &with_ca(&ca), "solo");
+    let admin = token(&server.https).await;
+    let cosigned = cosigned_checkpoint(&server.https, &admin, 1).await;
+    assert!(witnessed_size(root.path()) >= cosigned["size"].as_u64().unwrap());
+    server.stop();
+    let (_, ok, out) = export_and_verify_witnessed(&node, &with_ca(&ca), &first_key, &witness_key);
+    assert!(ok, "{out}");
+    assert!(out.contains("witnessed: the checkpoint of size"), "{out}");
 }
