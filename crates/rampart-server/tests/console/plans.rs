@@ -127,7 +127,8 @@ async fn plans_page_by_page(node: Node) {
     // The administrator: every plan, newest first, each on exactly one page.
     let (_, first) = console.get(PAGE).await;
     assert_eq!(numbers(&first).len(), 50, "{name}");
-    assert!(first.contains(&format!("href=\"/console/environments/plans/{run}\"")), "{name}");
+    let newest = newest_first[0];
+    assert!(first.contains(&format!("href=\"/console/environments/plans/{newest}\"")), "{name}");
     assert_eq!(all_rows(&console, PAGE).await, newest_first, "{name}");
     assert_eq!(api_rows(&node, &admin, "").await, newest_first, "{name}");
     // The board and the plan page link here.
