@@ -4,8 +4,8 @@
 
 use rampart_api::{
     AuthzModel, CheckRequest, CheckResponse, ExplainResponse, GrantsQuery, GrantsResponse,
-    HierarchyRebuild, ItWriteOp, ItWriteRequest, LevelQuery, LevelResponse, ListFilterRequest, ListFilterResponse,
-    RolesQuery, RolesResponse, WriteOp, WriteRequest, WriteResponse,
+    HierarchyRebuild, ItWriteOp, ItWriteRequest, LevelQuery, LevelResponse, ListFilterRequest,
+    ListFilterResponse, RolesQuery, RolesResponse, WriteOp, WriteRequest, WriteResponse,
 };
 
 use crate::{Client, ClientError};

@@ -3,8 +3,7 @@
 //! settings in force in an environment.
 
 use rampart_api::{
-    PlanCopyRequest, PlanCreateRequest, PlanPage, PlanRunRequest, PlanWire, PlansQuery,
-    SettingWire,
+    PlanCopyRequest, PlanCreateRequest, PlanPage, PlanRunRequest, PlanWire, PlansQuery, SettingWire,
 };
 
 use crate::{Client, ClientError};

@@ -19,8 +19,8 @@ use rampart_api::{
 };
 use rampart_service::authz::acl;
 use rampart_service::authz::decide;
-use rampart_service::authz::rebuild;
 use rampart_service::authz::engine::token;
+use rampart_service::authz::rebuild;
 use rampart_service::state::AppState;
 
 /// Decide a batch of role and record checks.
@@ -218,11 +218,7 @@ pub async fn rebuild_start(
     Rebuilder(admin): Rebuilder,
 ) -> Result<Response, ApiError> {
     let started = rebuild::start(&state, &admin.caller(&state)).await?;
-    let mut response = (
-        StatusCode::ACCEPTED,
-        Json(rebuild::wire(Some(&started))),
-    )
-        .into_response();
+    let mut response = (StatusCode::ACCEPTED, Json(rebuild::wire(Some(&started)))).into_response();
     response
         .headers_mut()
         .insert(header::LOCATION, HeaderValue::from_static(REBUILD));

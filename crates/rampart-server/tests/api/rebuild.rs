@@ -92,18 +92,47 @@ async fn rebuild_through_the_api(node: Node) {
     let name = node.name();
     let admin = node.admin().await;
     let nodes = seed_tree(&node, &admin).await;
-    let tokens = it_users(&node, &admin, &[("olga", "operations"), ("audrey", "auditor")]).await;
+    let tokens = it_users(
+        &node,
+        &admin,
+        &[("olga", "operations"), ("audrey", "auditor")],
+    )
+    .await;
     node.create_user(Provider::End, "ivy", USER_PASSWORD, false)
         .await;
     let ivy = node.login("end", "ivy", USER_PASSWORD).await;
-    assert_eq!(status(&node, &admin).await, json!({ "state": "none", "checked": 0, "total": 0 }), "{name}");
+    assert_eq!(
+        status(&node, &admin).await,
+        json!({ "state": "none", "checked": 0, "total": 0 }),
+        "{name}"
+    );
 
     // Who may read the status and who may start: (who, token, read, start).
     let table: [(&str, Option<&str>, StatusCode, StatusCode); 4] = [
-        ("anonymous", None, StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED),
-        ("an end user", Some(ivy.as_str()), StatusCode::FORBIDDEN, StatusCode::FORBIDDEN),
-        ("an operations IT user", Some(tokens[0].as_str()), StatusCode::FORBIDDEN, StatusCode::FORBIDDEN),
-        ("an auditor", Some(tokens[1].as_str()), StatusCode::OK, StatusCode::FORBIDDEN),
+        (
+            "anonymous",
+            None,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "an end user",
+            Some(ivy.as_str()),
+            StatusCode::FORBIDDEN,
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            "an operations IT user",
+            Some(tokens[0].as_str()),
+            StatusCode::FORBIDDEN,
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            "an auditor",
+            Some(tokens[1].as_str()),
+            StatusCode::OK,
+            StatusCode::FORBIDDEN,
+        ),
     ];
     for (who, token, read, begin) in table {
         let answer = node.request(Method::GET, REBUILD, token, None).await;

@@ -84,13 +84,12 @@ async fn console_page(node: Node) {
     assert_eq!(clients.len(), 2, "{name}: {list}");
     let long = "customerportal".repeat(4) + "01234567";
     assert!(
-        clients.iter().any(|c| c["client_id"] == long.as_str() && c["name"] == "Long"),
+        clients
+            .iter()
+            .any(|c| c["client_id"] == long.as_str() && c["name"] == "Long"),
         "{name}: {list}"
     );
-    let portal = clients
-        .iter()
-        .find(|c| c["client_id"] == "portal")
-        .unwrap();
+    let portal = clients.iter().find(|c| c["client_id"] == "portal").unwrap();
     assert_eq!(portal["client_id"], "portal", "{name}: {portal}");
     assert_eq!(portal["users"], "end", "{name}: {portal}");
     assert_eq!(portal["kind"], "confidential", "{name}: {portal}");

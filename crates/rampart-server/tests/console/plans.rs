@@ -85,15 +85,42 @@ async fn plans_page_by_page(node: Node) {
         .await;
     let admin = node.login("it", "admin", ADMIN_PASSWORD).await;
     let ops = json!([{ "op": "create_application", "name": "shop" }, { "op": "create_application", "name": "kiosk" }]);
-    ok(&node, "/api/v1/authz/write", &admin, json!({ "operations": ops })).await;
-    ok(&node, "/api/v1/modules/crm/versions", &admin, json!({ "source": crate::SHOP, "message": "the shop" })).await;
-    ok(&node, "/api/v1/modules/kiosk/versions", &admin, json!({ "source": KIOSK, "message": "a kiosk" })).await;
+    ok(
+        &node,
+        "/api/v1/authz/write",
+        &admin,
+        json!({ "operations": ops }),
+    )
+    .await;
+    ok(
+        &node,
+        "/api/v1/modules/crm/versions",
+        &admin,
+        json!({ "source": crate::SHOP, "message": "the shop" }),
+    )
+    .await;
+    ok(
+        &node,
+        "/api/v1/modules/kiosk/versions",
+        &admin,
+        json!({ "source": KIOSK, "message": "a kiosk" }),
+    )
+    .await;
     for app in ["shop", "kiosk"] {
-        ok(&node, &format!("/api/v1/applications/{app}/tags"), &admin, json!({ "tag": "1.0" })).await;
+        ok(
+            &node,
+            &format!("/api/v1/applications/{app}/tags"),
+            &admin,
+            json!({ "tag": "1.0" }),
+        )
+        .await;
     }
     let mut ids = Vec::new();
     for user in ["dev", "audrey", "connie"] {
-        ids.push(node.create_user(Provider::It, user, USER_PASSWORD, false).await);
+        ids.push(
+            node.create_user(Provider::It, user, USER_PASSWORD, false)
+                .await,
+        );
     }
     node.create_user(Provider::End, "erin", USER_PASSWORD, false)
         .await;
@@ -108,7 +135,10 @@ async fn plans_page_by_page(node: Node) {
     let console = Console::sign_in(&node, "admin", ADMIN_PASSWORD).await;
     let (status, html) = console.get(PAGE).await;
     assert_eq!(status, StatusCode::OK, "{name}: {html}");
-    assert!(html.contains("No deployment plan you may see yet"), "{name}: {html}");
+    assert!(
+        html.contains("No deployment plan you may see yet"),
+        "{name}: {html}"
+    );
     assert!(older(&html).is_none(), "{name}");
 
     // 56 plans: shop and kiosk in turn, development and quality in turn; the first kiosk
@@ -117,25 +147,48 @@ async fn plans_page_by_page(node: Node) {
     for n in 0..56 {
         let app = if n % 2 == 0 { "shop" } else { "kiosk" };
         let env = if n % 4 < 2 { "development" } else { "quality" };
-        let plan = ok(&node, "/api/v1/deployment-plans", &admin, json!({ "environment": env, "applications": [{ "application": app, "tag": "1.0" }] })).await;
+        let plan = ok(
+            &node,
+            "/api/v1/deployment-plans",
+            &admin,
+            json!({ "environment": env, "applications": [{ "application": app, "tag": "1.0" }] }),
+        )
+        .await;
         made.push((plan["id"].as_i64().unwrap(), app, env));
     }
     let run = made[1].0;
-    ok(&node, &format!("/api/v1/deployment-plans/{run}/run"), &admin, json!({})).await;
+    ok(
+        &node,
+        &format!("/api/v1/deployment-plans/{run}/run"),
+        &admin,
+        json!({}),
+    )
+    .await;
     let newest_first: Vec<i64> = made.iter().rev().map(|m| m.0).collect();
 
     // The administrator: every plan, newest first, each on exactly one page.
     let (_, first) = console.get(PAGE).await;
     assert_eq!(numbers(&first).len(), 50, "{name}");
     let newest = newest_first[0];
-    assert!(first.contains(&format!("href=\"/console/environments/plans/{newest}\"")), "{name}");
+    assert!(
+        first.contains(&format!("href=\"/console/environments/plans/{newest}\"")),
+        "{name}"
+    );
     assert_eq!(all_rows(&console, PAGE).await, newest_first, "{name}");
     assert_eq!(api_rows(&node, &admin, "").await, newest_first, "{name}");
     // The board and the plan page link here.
     let (_, board) = console.get("/console/deployments").await;
-    assert!(board.contains("href=\"/console/deployments/plans\""), "{name}");
-    let (_, plan) = console.get(&format!("/console/environments/plans/{run}")).await;
-    assert!(plan.contains("href=\"/console/deployments/plans\""), "{name}");
+    assert!(
+        board.contains("href=\"/console/deployments/plans\""),
+        "{name}"
+    );
+    let (_, plan) = console
+        .get(&format!("/console/environments/plans/{run}"))
+        .await;
+    assert!(
+        plan.contains("href=\"/console/deployments/plans\""),
+        "{name}"
+    );
 
     // Filters: one status, one environment, both; the empty state says the filters match
     // nothing.
@@ -146,17 +199,40 @@ async fn plans_page_by_page(node: Node) {
         .copied()
         .filter(|id| made.iter().any(|m| m.0 == *id && m.2 == "quality"))
         .collect();
-    assert_eq!(all_rows(&console, &format!("{PAGE}?environment=quality")).await, quality, "{name}");
-    assert_eq!(all_rows(&console, &format!("{PAGE}?environment=quality&status=draft")).await, quality, "{name}");
-    let (status, html) = console.get(&format!("{PAGE}?environment=quality&status=waiting")).await;
+    assert_eq!(
+        all_rows(&console, &format!("{PAGE}?environment=quality")).await,
+        quality,
+        "{name}"
+    );
+    assert_eq!(
+        all_rows(
+            &console,
+            &format!("{PAGE}?environment=quality&status=draft")
+        )
+        .await,
+        quality,
+        "{name}"
+    );
+    let (status, html) = console
+        .get(&format!("{PAGE}?environment=quality&status=waiting"))
+        .await;
     assert_eq!(status, StatusCode::OK, "{name}");
-    assert!(html.contains("No plan you may see matches these filters"), "{name}: {html}");
+    assert!(
+        html.contains("No plan you may see matches these filters"),
+        "{name}: {html}"
+    );
     // The filters keep their values in the form.
-    assert!(html.contains("<option value=\"quality\" selected>"), "{name}: {html}");
+    assert!(
+        html.contains("<option value=\"quality\" selected>"),
+        "{name}: {html}"
+    );
     // A status that is none refuses in words, and lists nothing.
     let (status, html) = console.get(&format!("{PAGE}?status=lost")).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {html}");
-    assert!(html.contains("one of draft, waiting, finished, aborted"), "{name}: {html}");
+    assert!(
+        html.contains("one of draft, waiting, finished, aborted"),
+        "{name}: {html}"
+    );
     assert!(numbers(&html).is_empty(), "{name}");
 
     // Each IT reader sees exactly what the API gives them.

@@ -305,8 +305,8 @@ async fn work(state: AppState, ctx: AuditContext, id: i64) {
     let rebuilds = state.rebuilds.clone();
     let began = Instant::now();
     let (sent, heard) = watch::channel(("starting", 0u64));
-    let reporter = (!state.store.is_exclusive())
-        .then(|| tokio::spawn(report(state.clone(), id, heard)));
+    let reporter =
+        (!state.store.is_exclusive()).then(|| tokio::spawn(report(state.clone(), id, heard)));
     let _held = rebuilds.gate.lock().await;
     let result = {
         let mut tick = |phase: &'static str, n: u64| {

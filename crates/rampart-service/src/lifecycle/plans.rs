@@ -17,8 +17,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use rampart_api::{
-    DeployResponse, PlanApplicationWire, PlanCopyRequest, PlanCreateRequest, PlanRunRequest,
-    PlanPage, PlanSettingsWire, PlanWire, PlannedChange, PlansQuery, SettingChange, SettingWire,
+    DeployResponse, PlanApplicationWire, PlanCopyRequest, PlanCreateRequest, PlanPage,
+    PlanRunRequest, PlanSettingsWire, PlanWire, PlannedChange, PlansQuery, SettingChange,
+    SettingWire,
 };
 use rampart_authz::it::{EnvId, Level};
 use rampart_authz::policy::{level_needed, LifecycleOp};

@@ -392,7 +392,7 @@ pub type Progress<'a> = &'a mut (dyn FnMut(&'static str, u64) + Send);
 pub const PROGRESS_EVERY: u64 = 500;
 
 mod load;
-pub(crate) mod rebuilds;
 mod read;
+pub(crate) mod rebuilds;
 pub(crate) mod tx;
 mod write;
