@@ -109,6 +109,13 @@ async function main() {
     const again = await register(a, { id: 'portal', name: 'Another', redirect: PORTAL });
     assert.strictEqual(again, 409);
     assert.match(await a.textContent('.error'), /exists|already/);
+    // The longest client id, without a hyphen to break at, wraps in its cell: the table
+    // still fits at 1280 px.
+    const long = `${'customerportal'.repeat(4)}01234567`;
+    assert.strictEqual(await register(a, { id: long, name: 'Long', redirect: 'https://long.example/cb', kind: 'public' }), 201);
+    await a.goto(`${BASE}/console/idp-clients`);
+    assert.strictEqual(await a.locator(`#client-${long}`).count(), 1);
+    await fitsWidth(a, 'OpenID clients with a 64-character client id at 1280 px');
   });
 
   await scenario('rotating asks first, then shows a new secret once', async () => {

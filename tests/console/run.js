@@ -986,6 +986,35 @@ async function main() {
     await context.close();
   });
 
+  await scenario('deployment plans: listed newest first from the board, filtered, each linked to its page', async () => {
+    await a.goto(`${BASE}/console/deployments`);
+    await Promise.all([a.waitForNavigation(), a.click('main a:has-text("Deployment plans")')]);
+    assert.strictEqual(new URL(a.url()).pathname, '/console/deployments/plans');
+    const rows = a.locator('tbody tr[id^="plan-"]');
+    assert.ok((await rows.count()) >= 1);
+    assert.match(await rows.first().textContent(), /development[\s\S]*kiosk at 1\.0[\s\S]*Run[\s\S]*admin/);
+    await accessible(a, 'deployment plans');
+    await shot(a, 'plans');
+    // Filtered by environment and status through the labelled fields.
+    await a.selectOption('#environment', 'development');
+    await a.selectOption('#status', 'finished');
+    await Promise.all([a.waitForNavigation(), a.click('form[role=search] button:has-text("Show")')]);
+    assert.strictEqual(new URL(a.url()).searchParams.get('status'), 'finished');
+    assert.ok((await rows.count()) >= 1);
+    for (const badge of await a.locator('tbody [data-status]').all()) assert.strictEqual(await badge.getAttribute('data-status'), 'finished');
+    await a.selectOption('#status', 'waiting');
+    await Promise.all([a.waitForNavigation(), a.click('form[role=search] button:has-text("Show")')]);
+    assert.match(await a.textContent('.empty'), /No plan you may see matches these filters/);
+    await accessible(a, 'deployment plans, none matching');
+    // A row leads to the plan's page, which leads back.
+    await a.goto(`${BASE}/console/deployments/plans`);
+    const id = (await rows.first().getAttribute('id')).replace('plan-', '');
+    await Promise.all([a.waitForNavigation(), a.click(`#plan-${id} a`)]);
+    assert.strictEqual(new URL(a.url()).pathname, `/console/environments/plans/${id}`);
+    await Promise.all([a.waitForNavigation(), a.click('a:has-text("All deployment plans")')]);
+    assert.strictEqual(new URL(a.url()).pathname, '/console/deployments/plans');
+  });
+
   await scenario('signing out ends the session', async () => {
     await a.goto(`${BASE}/console/`);
     await Promise.all([a.waitForNavigation(), a.click('button:has-text("Sign out")')]);

@@ -593,3 +593,88 @@ pub struct GrantsResponse {
     /// Grants.
     pub grants: Vec<GrantView>,
 }
+
+/// Where a hierarchy rebuild is (`/api/v1/hierarchies/rebuild`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HierarchyRebuildState {
+    /// No rebuild has been started from the console or the API yet.
+    None,
+    /// A node runs it.
+    Running,
+    /// It ended: every path checked, the wrong ones repaired, the index current again.
+    Rebuilt,
+    /// It failed; nothing was changed (the rebuild is one transaction).
+    Failed,
+    /// Its node stopped before it ended (its lease lapsed, or it has not reported its
+    /// progress for a minute); nothing was changed, and a new rebuild may start.
+    Abandoned,
+}
+
+/// What a rebuild found and did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HierarchyRebuildReport {
+    /// Hierarchies whose paths were recomputed.
+    pub hierarchies: u64,
+    /// Nodes checked.
+    pub nodes: u64,
+    /// Materialised paths that were wrong and have been rewritten.
+    pub paths_fixed: u64,
+    /// Nodes found on a cycle of parent links (made roots).
+    pub cycles_broken: u64,
+    /// Explicit grants counted.
+    pub grants: u64,
+    /// Records counted.
+    pub records: u64,
+}
+
+/// The cluster's current or latest hierarchy rebuild: who started it, on which node and
+/// when, its progress, and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HierarchyRebuild {
+    /// Where it is; `none` (and no other field but the counts) before the first rebuild.
+    pub state: HierarchyRebuildState,
+    /// Its number.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub id: Option<i64>,
+    /// Who started it (`it:admin`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub started_by: Option<String>,
+    /// When it started.
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub started_at: Option<OffsetDateTime>,
+    /// The node that runs or ran it (its `node_id`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub node: Option<String>,
+    /// The phase last reported: `starting`, `nodes`, or `done` once ended.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub phase: Option<String>,
+    /// Nodes checked so far (from another node: as last reported, every few hundred
+    /// nodes).
+    pub checked: u64,
+    /// The nodes the index held when it started (the tables may hold more: `checked` may
+    /// end above it).
+    pub total: u64,
+    /// When it ended.
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub finished_at: Option<OffsetDateTime>,
+    /// Rebuilt: milliseconds from its start to an index current again.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub duration_ms: Option<u64>,
+    /// Rebuilt: what it found and did.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub report: Option<HierarchyRebuildReport>,
+    /// Failed or abandoned: why.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error: Option<String>,
+}

@@ -147,12 +147,32 @@ pub struct PlanWire {
 }
 
 /// Query of `GET /api/v1/deployment-plans`.
-#[derive(Debug, Serialize, Deserialize, IntoParams)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct PlansQuery {
     /// Only plans for this environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
+    /// Only plans in this status: `draft`, `waiting`, `finished` or `aborted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// The most plans a page reads (1 to 200; 200 by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page: the plans older than its last one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+/// A page of deployment plans, newest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PlanPage {
+    /// The plans the caller may see (`reference` on each of their applications in their
+    /// environment). A page may hold fewer than `limit` of them (those hidden from the
+    /// caller are left out) and still have a next page.
+    pub items: Vec<PlanWire>,
+    /// Pass as `cursor` for the next (older) page; absent on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// A setting in force in an environment.

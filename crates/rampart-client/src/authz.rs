@@ -1,11 +1,11 @@
 //! Authorization: decisions and their explanations, list filters, application roles, ACL
-//! and role writes, the model and a record's grants (`/api/v1/authz/*`), and IT permissions
-//! (`/api/v1/it/*`).
+//! and role writes, the model and a record's grants (`/api/v1/authz/*`), the hierarchy
+//! rebuild (`/api/v1/hierarchies/rebuild`), and IT permissions (`/api/v1/it/*`).
 
 use rampart_api::{
     AuthzModel, CheckRequest, CheckResponse, ExplainResponse, GrantsQuery, GrantsResponse,
-    ItWriteOp, ItWriteRequest, LevelQuery, LevelResponse, ListFilterRequest, ListFilterResponse,
-    RolesQuery, RolesResponse, WriteOp, WriteRequest, WriteResponse,
+    HierarchyRebuild, ItWriteOp, ItWriteRequest, LevelQuery, LevelResponse, ListFilterRequest,
+    ListFilterResponse, RolesQuery, RolesResponse, WriteOp, WriteRequest, WriteResponse,
 };
 
 use crate::{Client, ClientError};
@@ -82,5 +82,18 @@ impl<'c> Authz<'c> {
     /// grant that decided.
     pub async fn it_level(&self, query: &LevelQuery) -> Result<LevelResponse, ClientError> {
         self.client.get_query(&["it", "level"], query).await
+    }
+
+    /// `POST /api/v1/hierarchies/rebuild`: starts rebuilding the hierarchy index in the
+    /// background (IT administrators); the rebuild as it starts. A `409` problem while one
+    /// runs on any node.
+    pub async fn rebuild(&self) -> Result<HierarchyRebuild, ClientError> {
+        self.client.post_bare(&["hierarchies", "rebuild"]).await
+    }
+
+    /// `GET /api/v1/hierarchies/rebuild`: the cluster's current or latest rebuild, its
+    /// progress and outcome (`state` `none` before the first).
+    pub async fn rebuild_status(&self) -> Result<HierarchyRebuild, ClientError> {
+        self.client.get(&["hierarchies", "rebuild"]).await
     }
 }

@@ -308,7 +308,7 @@ mod tests {
         let bare = Client::new("https://127.0.0.1:8443").unwrap();
         let url = bare
             .call(reqwest::Method::GET, &["environments"])
-            .query(&api::PlansQuery { environment: None })
+            .query(&api::PlansQuery::default())
             .url()
             .unwrap();
         assert_eq!(url.as_str(), "https://127.0.0.1:8443/api/v1/environments");

@@ -3,7 +3,7 @@
 //! settings in force in an environment.
 
 use rampart_api::{
-    PlanCopyRequest, PlanCreateRequest, PlanRunRequest, PlanWire, PlansQuery, SettingWire,
+    PlanCopyRequest, PlanCreateRequest, PlanPage, PlanRunRequest, PlanWire, PlansQuery, SettingWire,
 };
 
 use crate::{Client, ClientError};
@@ -24,8 +24,9 @@ impl<'c> Plans<'c> {
         self.client.post(&["deployment-plans"], request).await
     }
 
-    /// `GET /api/v1/deployment-plans`: the plans the caller may see, newest first.
-    pub async fn list(&self, query: &PlansQuery) -> Result<Vec<PlanWire>, ClientError> {
+    /// `GET /api/v1/deployment-plans`: a page of the plans the caller may see, newest
+    /// first; pass its `next_cursor` as the query's `cursor` for the next.
+    pub async fn list(&self, query: &PlansQuery) -> Result<PlanPage, ClientError> {
         self.client.get_query(&["deployment-plans"], query).await
     }
 

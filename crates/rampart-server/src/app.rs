@@ -208,6 +208,7 @@ fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(authz::write))
         .routes(routes!(authz::model))
         .routes(routes!(authz::grants))
+        .routes(routes!(authz::rebuild_status, authz::rebuild_start))
         .routes(routes!(it::write))
         .routes(routes!(it::level_of))
         .merge(

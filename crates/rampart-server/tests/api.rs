@@ -60,6 +60,8 @@ mod passkeys;
 mod posture;
 #[path = "api/providers.rs"]
 mod providers;
+#[path = "api/rebuild.rs"]
+mod rebuild;
 #[path = "api/reveal.rs"]
 mod reveal;
 #[path = "api/roles.rs"]

@@ -40,7 +40,7 @@ pub struct Inner {
     pub fence: Arc<Fence>,
     /// The authorization index, kept current with the database.
     pub authz: Arc<AuthzEngine>,
-    /// The latest hierarchy rebuild started on this node, and its progress.
+    /// The hierarchy rebuild this node runs, and its progress.
     pub rebuilds: Arc<crate::authz::rebuild::Rebuilds>,
     /// The tamper-evident audit log: tree, checkpoints, proofs, the access pipeline.
     pub audit: Arc<AuditLog>,

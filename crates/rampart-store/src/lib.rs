@@ -36,6 +36,7 @@ pub use audit::{
     decode_block, encode_block, EventQuery, NewEvent, StoredCheckpoint, StoredEvent,
     StoredSigningKey, Stream, AUDIT_TILE_HEIGHT, BLOCK_EVENTS,
 };
+pub use authz::rebuilds::{RebuildRow, RebuildState};
 pub use authz::{AuthzOp, ItScope, NodeRef, Progress, RebuildReport, RecordRow};
 pub use backend::{BackendKind, Store};
 pub use backup::{sqlite_copy, sqlite_integrity, BackupRecord, ExportedSnapshot, CENSUS_TABLES};

@@ -1256,6 +1256,11 @@ async fn modules_are_checked_published_diffed_and_deployed_from_the_cli() {
     assert!(ok && out.contains("[finished]"), "{out}{err}");
     let (ok, _, err) = cli(&["plan", "run", "1"]);
     assert!(!ok && err.contains("already finished"), "{err}");
+    let (ok, out, err) = cli(&["plan", "list"]);
+    assert!(
+        ok && out.contains("plan 1 → development: sales@1.0  [finished]"),
+        "{out}{err}"
+    );
     let (ok, out, err) = cli(&["env", "settings", "development"]);
     assert!(
         ok && out.contains("sales-ui.DiscountApprovalThreshold = 2500")

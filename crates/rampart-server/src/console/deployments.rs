@@ -4,7 +4,8 @@
 //! - The board: each module the user may see × each environment (its policies named), the
 //!   version running there (`versions::running`), the requests waiting for a second
 //!   approver (`requests::requests`), and the recent history (`versions::history`); each
-//!   environment's whole history a page at a time ([`history`]).
+//!   environment's whole history a page at a time ([`history`]); the deployment plans the
+//!   user may see, a page at a time ([`plans`]).
 //! - Deploy, stage and roll back in two steps: the plan first (the same use case with
 //!   `dry_run`, as `POST /api/v1/environments/{env}/deployments|stage|rollback` previews
 //!   it), then running it; a deployment into an environment that needs a second approver
@@ -41,6 +42,7 @@ use crate::error::ApiError;
 use crate::routes::page;
 
 pub mod history;
+pub mod plans;
 
 /// The deployment pages' routes.
 pub fn routes() -> Router<AppState> {
@@ -49,6 +51,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/deployments/plan", get(plan))
         .route("/console/deployments/run", post(run))
         .route("/console/deployments/{env}/history", get(history::show))
+        .route(plans::PAGE, get(plans::show))
         .route(
             "/console/deployments/{env}/requests/{id}/approve",
             post(approve),

@@ -13,8 +13,8 @@ use super::lifecycle::deployed_status;
 use crate::auth::Authenticated;
 use crate::error::{ApiError, Json, Problem};
 use rampart_api::{
-    PlanCopyRequest, PlanCreateRequest, PlanPreview, PlanRunRequest, PlanWire, PlansQuery,
-    SettingWire,
+    PlanCopyRequest, PlanCreateRequest, PlanPage, PlanPreview, PlanRunRequest, PlanWire,
+    PlansQuery, SettingWire,
 };
 
 /// The plan as the API shows it, its preview's refusal rendered as a problem.
@@ -57,21 +57,22 @@ pub async fn create_plan(
     Ok((StatusCode::CREATED, Json(plan_wire(view))))
 }
 
-/// Deployment plans the caller may see, newest first.
+/// Deployment plans the caller may see (`reference` on each of their applications in their
+/// environment), newest first, a page at a time.
 #[utoipa::path(
     get, path = "/api/v1/deployment-plans", tag = "deployment-plans",
     params(PlansQuery),
     security(("bearer" = []), ("cookie" = [])),
     responses(
-        (status = 200, description = "Plans, newest first (at most 200)", body = [PlanWire]),
-        (status = 422, description = "No such environment", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "A page of plans, newest first, with the cursor of the next page", body = PlanPage),
+        (status = 422, description = "No such environment, an unknown status, a bad limit, or a cursor this API did not return", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn plans(
     State(state): State<AppState>,
     auth: Authenticated,
     Query(q): Query<PlansQuery>,
-) -> Result<Json<Vec<PlanWire>>, ApiError> {
+) -> Result<Json<PlanPage>, ApiError> {
     let caller = auth.caller(&state);
     Ok(Json(plans::plans(&state, &caller, q).await?))
 }

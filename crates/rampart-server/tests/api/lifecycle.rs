@@ -714,7 +714,7 @@ async fn deployment_plans_carry_settings_abort_retry_and_move_to_the_next_enviro
             "endpoints": { "sales-ui.Invoicing": "https://invoicing.dev.example.com/api/v2" },
             "secrets": { "sales-ui.Invoicing": "env:INVOICING_TOKEN" },
         });
-        let count_before = node.get(plans, &w.admin).await.1.as_array().unwrap().len();
+        let count_before = node.get(plans, &w.admin).await.1["items"].as_array().unwrap().len();
         for (body, want, says) in [
             (json!({ "environment": "development", "applications": [{ "application": "sales", "tag": "9.9" }] }), 422, "no tag"),
             (json!({ "environment": "moon", "applications": apps }), 422, "moon"),
@@ -736,7 +736,7 @@ async fn deployment_plans_carry_settings_abort_retry_and_move_to_the_next_enviro
             .post(plans, &w.contractor, json!({ "environment": "development", "applications": apps, "settings": good }))
             .await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{name}: the contractor only references core-service");
-        assert_eq!(node.get(plans, &w.admin).await.1.as_array().unwrap().len(), count_before, "{name}: nothing stored");
+        assert_eq!(node.get(plans, &w.admin).await.1["items"].as_array().unwrap().len(), count_before, "{name}: nothing stored");
 
         // Development: the preview shows every change; the run deploys and configures at once.
         let (status, plan) = node
@@ -823,7 +823,7 @@ async fn deployment_plans_carry_settings_abort_retry_and_move_to_the_next_enviro
         let (_, settings) = node.get("/api/v1/environments/production/settings", &w.ops).await;
         assert!(settings.to_string().contains("vault:sales/invoicing"), "{name}: {settings}");
         let (_, visible) = node.get(plans, &w.nobody).await;
-        assert_eq!(visible, json!([]), "{name}: plans are shown to those who may see their applications");
+        assert_eq!(visible, json!({ "items": [], "next_cursor": null }), "{name}: plans are shown to those who may see their applications");
         let actions: Vec<String> = node.events().await.into_iter().map(|e| e.action.to_string()).collect();
         for a in ["deployment.plan.create", "deployment.plan.finish", "deployment.plan.abort"] {
             assert!(actions.iter().any(|x| x == a), "{name}: {a}");

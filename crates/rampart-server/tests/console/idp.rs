@@ -76,12 +76,20 @@ async fn console_page(node: Node) {
     let env = vec![("CONSOLE_OUT", out.path().display().to_string())];
     scenarios(&node, "idp_clients.js", env, 7).await;
 
-    // What the browser did went through the API's use cases: the client it registered is
-    // the API's, with what the form said; the one it removed is gone.
+    // What the browser did went through the API's use cases: the clients it registered are
+    // the API's, with what the form said (the one with the longest id too); the one it
+    // removed is gone.
     let (_, list) = node.get("/api/v1/idp/clients", &root).await;
     let clients = list["clients"].as_array().unwrap();
-    assert_eq!(clients.len(), 1, "{name}: {list}");
-    let portal = &clients[0];
+    assert_eq!(clients.len(), 2, "{name}: {list}");
+    let long = "customerportal".repeat(4) + "01234567";
+    assert!(
+        clients
+            .iter()
+            .any(|c| c["client_id"] == long.as_str() && c["name"] == "Long"),
+        "{name}: {list}"
+    );
+    let portal = clients.iter().find(|c| c["client_id"] == "portal").unwrap();
     assert_eq!(portal["client_id"], "portal", "{name}: {portal}");
     assert_eq!(portal["users"], "end", "{name}: {portal}");
     assert_eq!(portal["kind"], "confidential", "{name}: {portal}");
@@ -112,6 +120,7 @@ async fn console_page(node: Node) {
     assert_eq!(
         changes,
         vec![
+            root_did("idp.client.create"),
             root_did("idp.client.create"),
             root_did("idp.client.rotate-secret"),
             root_did("idp.client.create"),

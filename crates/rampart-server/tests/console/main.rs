@@ -19,6 +19,7 @@ mod idp_edit;
 #[path = "../kit/mod.rs"]
 mod kit;
 mod passkeys;
+mod plans;
 mod rebuild;
 mod support;
 mod support_link;

@@ -17,8 +17,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use rampart_api::{
-    DeployResponse, PlanApplicationWire, PlanCopyRequest, PlanCreateRequest, PlanRunRequest,
-    PlanSettingsWire, PlanWire, PlannedChange, PlansQuery, SettingChange, SettingWire,
+    DeployResponse, PlanApplicationWire, PlanCopyRequest, PlanCreateRequest, PlanPage,
+    PlanRunRequest, PlanSettingsWire, PlanWire, PlannedChange, PlansQuery, SettingChange,
+    SettingWire,
 };
 use rampart_authz::it::{EnvId, Level};
 use rampart_authz::policy::{level_needed, LifecycleOp};
@@ -408,23 +409,61 @@ pub async fn create_plan(
     store_plan(state, caller, new).await
 }
 
-/// The deployment plans the caller may see, newest first (at most 200).
-pub async fn plans(
-    state: &AppState,
-    caller: &Caller,
-    q: PlansQuery,
-) -> Result<Vec<PlanWire>, Error> {
+/// A plan's statuses, as stored and filtered on.
+pub const PLAN_STATUSES: [&str; 4] = ["draft", "waiting", "finished", "aborted"];
+
+/// The deployment plans the caller may see, newest first, a page at a time: `limit` plans
+/// read (200 by default), those the caller may not see left out; the cursor is the last
+/// plan id read, ids only grow, so pages never repeat or skip.
+pub async fn plans(state: &AppState, caller: &Caller, q: PlansQuery) -> Result<PlanPage, Error> {
     if let Some(e) = &q.environment {
         environment(state, e)?;
     }
-    let mut out = Vec::new();
-    let mut seen = Seen::new();
-    for p in state.store.plans(q.environment.as_deref(), 200).await? {
-        if may_see(state, caller, &p, &mut seen).await? {
-            out.push(wire(p));
+    if let Some(s) = &q.status {
+        if !PLAN_STATUSES.contains(&s.as_str()) {
+            return Err(Error::invalid(
+                "status",
+                "one of draft, waiting, finished, aborted",
+            ));
         }
     }
-    Ok(out)
+    let limit = q.limit.unwrap_or(200);
+    if !(1..=200).contains(&limit) {
+        return Err(Error::invalid("limit", "1 to 200"));
+    }
+    let before = q
+        .cursor
+        .as_deref()
+        .map(|c| {
+            c.parse::<i64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| Error::invalid("cursor", "is not a cursor this API returned"))
+        })
+        .transpose()?;
+    let mut rows = state
+        .store
+        .plans(
+            q.environment.as_deref(),
+            q.status.as_deref(),
+            before,
+            limit + 1,
+        )
+        .await?;
+    let next_cursor = if rows.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
+        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        rows.last().map(|p| p.id.to_string())
+    } else {
+        None
+    };
+    let mut items = Vec::with_capacity(rows.len());
+    let mut seen = Seen::new();
+    for p in rows {
+        if may_see(state, caller, &p, &mut seen).await? {
+            items.push(wire(p));
+        }
+    }
+    Ok(PlanPage { items, next_cursor })
 }
 
 /// Deployment plan `id`, with what running it now would do.

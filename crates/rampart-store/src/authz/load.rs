@@ -415,7 +415,7 @@ impl Store {
                     )
                     .await?;
                 }
-                if report.nodes % 10_000 == 0 {
+                if report.nodes % PROGRESS_EVERY == 0 {
                     progress("nodes", report.nodes);
                 }
             }

@@ -387,7 +387,12 @@ pub struct RebuildReport {
 /// Progress callback: a phase name and how many items of it are done.
 pub type Progress<'a> = &'a mut (dyn FnMut(&'static str, u64) + Send);
 
+/// [`Store::authz_rebuild`] reports its progress every this many nodes (and at the end of
+/// each hierarchy).
+pub const PROGRESS_EVERY: u64 = 500;
+
 mod load;
 mod read;
+pub(crate) mod rebuilds;
 pub(crate) mod tx;
 mod write;

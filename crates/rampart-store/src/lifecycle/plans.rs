@@ -327,19 +327,31 @@ impl Store {
         row.as_ref().map(plan_row).transpose()
     }
 
-    /// Plans, newest first (of one environment when given), at most `limit`.
+    /// Plans, newest first, at most `limit`: of one environment and in one status when
+    /// given, older than plan `before` when given (ids only grow, so pages never repeat or
+    /// skip).
     pub async fn plans(
         &self,
         environment: Option<&str>,
+        status: Option<&str>,
+        before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<StoredPlan>, Error> {
         let sql = format!(
             "SELECT {PLAN_COLUMNS} FROM deployment_plans WHERE ($1 = '' OR environment = $1) \
-             ORDER BY id DESC LIMIT $2"
+             AND ($2 = '' OR status = $2) AND id < $3 ORDER BY id DESC LIMIT $4"
         );
         let pool = self.reader();
         let rows = pool
-            .rows(&sql, [Arg::from(environment.unwrap_or("")), limit.into()])
+            .rows(
+                &sql,
+                [
+                    Arg::from(environment.unwrap_or("")),
+                    Arg::from(status.unwrap_or("")),
+                    Arg::from(before.unwrap_or(i64::MAX)),
+                    limit.into(),
+                ],
+            )
             .await?;
         rows.iter().map(plan_row).collect()
     }

@@ -199,13 +199,20 @@ async fn create(
 /// `rampart plan list`.
 async fn list(env: Option<&str>) -> anyhow::Result<()> {
     let client = connect()?;
-    let query = api::PlansQuery {
+    let mut query = api::PlansQuery {
         environment: env.map(str::to_owned),
+        ..api::PlansQuery::default()
     };
-    for p in client.plans().list(&query).await.map_err(fail)? {
-        print_deployment_plan(&p);
+    loop {
+        let page = client.plans().list(&query).await.map_err(fail)?;
+        for p in &page.items {
+            print_deployment_plan(p);
+        }
+        match page.next_cursor {
+            Some(next) => query.cursor = Some(next),
+            None => return Ok(()),
+        }
     }
-    Ok(())
 }
 
 /// `rampart plan show ID`.

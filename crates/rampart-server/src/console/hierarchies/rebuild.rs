@@ -2,7 +2,7 @@
 //! progress shown live (`authz::rebuild`: the same rebuild as `rampart acl rebuild`, audited
 //! as `authz.rebuild` under the administrator who pressed the button).
 //!
-//! - `GET` shows the node's latest rebuild (running: its progress; ended: what it found and
+//! - `GET` shows the cluster's current or latest rebuild (running: its progress; ended: what it found and
 //!   did, and how long it took) and, for administrators, the button that starts one: this
 //!   page is the confirmation, saying what a rebuild does before anyone starts it.
 //! - `POST` starts it (administrators, with the page's CSRF token) and leads back to the page.
@@ -48,6 +48,8 @@ struct RebuildPage<'a> {
 
 /// The latest rebuild as the page shows it.
 struct Latest {
+    /// The node that runs or ran it.
+    node: String,
     started_by: String,
     started_at: String,
     running: bool,
@@ -82,8 +84,10 @@ fn latest(s: RebuildStatus) -> Latest {
             None,
         ),
         Some(Outcome::Failed(why)) => (None, Some(why.clone())),
+        Some(Outcome::Abandoned(why)) => (None, Some(format!("Abandoned: {why}"))),
     };
     Latest {
+        node: s.node,
         started_by: s.started_by,
         started_at: stamp(s.started_at),
         running: s.outcome.is_none(),
@@ -130,13 +134,13 @@ pub async fn start(State(state): State<AppState>, sent: Sent<HierarchyRebuild>) 
         shell, operator, ..
     } = sent;
     match rebuild::start(&state, &operator.auth.caller(&state)).await {
-        Ok(()) => shell.finish(page::see_other(PAGE)),
+        Ok(_) => shell.finish(page::see_other(PAGE)),
         Err(e) => shell.finish(error_page(&shell, e, PAGE)),
     }
 }
 
 /// `GET /console/hierarchy-rebuild/progress`: the latest rebuild as JSON (`state`: `none`,
-/// `running`, `done` or `failed`; `done` of `total` nodes; once done, the report).
+/// `running`, `done`, `failed` or `abandoned`; `done` of `total` nodes; once done, the report).
 pub async fn progress(State(state): State<AppState>, page: Page<HierarchiesRead>) -> Response {
     let Page {
         here,
@@ -153,6 +157,7 @@ pub async fn progress(State(state): State<AppState>, page: Page<HierarchiesRead>
                     None => "running",
                     Some(Outcome::Rebuilt { .. }) => "done",
                     Some(Outcome::Failed(_)) => "failed",
+                    Some(Outcome::Abandoned(_)) => "abandoned",
                 },
                 "phase": s.phase,
                 "done": s.done,
@@ -171,7 +176,7 @@ pub async fn progress(State(state): State<AppState>, page: Page<HierarchiesRead>
                         "took_ms": u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
                     });
                 }
-                Some(Outcome::Failed(why)) => body["error"] = json!(why),
+                Some(Outcome::Failed(why) | Outcome::Abandoned(why)) => body["error"] = json!(why),
                 None => {}
             }
             body
