@@ -389,7 +389,7 @@ fn gcm(key: &[u8], key_len: usize, data: &[u8]) -> Option<Vec<u8>> {
 /// many bytes to drop, 1 to 16; the others may be anything).
 fn cbc(key: &[u8], key_len: usize, data: &[u8]) -> Option<Vec<u8>> {
     const BLOCK: usize = 16;
-    if key.len() != key_len || data.len() < 2 * BLOCK || data.len() % BLOCK != 0 {
+    if key.len() != key_len || data.len() < 2 * BLOCK || !data.len().is_multiple_of(BLOCK) {
         return None;
     }
     let cipher = if key_len == 16 {
@@ -615,10 +615,8 @@ fn one_assertion_element(xml: &str) -> bool {
                 Some(d) => depth = d,
                 None => return false,
             },
-            Event::Text(t) if depth == 0 => {
-                if !t.iter().all(u8::is_ascii_whitespace) {
-                    return false;
-                }
+            Event::Text(t) if depth == 0 && !t.iter().all(u8::is_ascii_whitespace) => {
+                return false;
             }
             Event::DocType(_) | Event::Decl(_) | Event::PI(_) => return false,
             Event::CData(_) | Event::GeneralRef(_) if depth == 0 => return false,
