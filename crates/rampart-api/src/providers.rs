@@ -27,12 +27,25 @@ use utoipa::{IntoParams, ToSchema};
 /// the server's `public_origin` and that path when absent), `link_by_verified_email`
 /// (false), `mappings` (as for `ldap`, `group` being a value of the groups claim), and
 /// `timeout_seconds` (10).
+///
+/// `settings` of kind `saml` (a SAML 2.0 identity provider, Rampart the service provider;
+/// users sign in through `GET /api/v1/providers/{name}/saml/login`): `idp_metadata_url`
+/// (`https://…`) or `idp_metadata_xml`, `ca_certificate` (PEM, optional),
+/// `metadata_refresh_minutes` (60), `sp_entity_id`, `acs_url`
+/// (`https://HOST/api/v1/providers/{name}/saml/acs`), `name_id_format` (optional),
+/// `username` (`name_id` or an attribute), `email_attribute` (`email`),
+/// `display_name_attribute` (`displayName`), `groups_attribute` (`groups`), `mappings` (as
+/// for `ldap`, `group` being a value of the groups attribute), `clock_skew_seconds` (60),
+/// `timeout_seconds` (10), and, to accept encrypted assertions, `decryption_key` (a secret
+/// reference to a PEM RSA private key of at least 2048 bits, the same on every node, never
+/// the key) with `decryption_certificate` (its PEM certificate, published in the service
+/// provider's metadata): both or neither.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProviderRequest {
     /// The provider's name: what a login names it by (letters, digits, `-`, `_`, `.`).
     pub name: String,
-    /// `ldap` or `oidc` (`saml` is planned).
+    /// `ldap`, `oidc` or `saml`.
     pub kind: String,
     /// Whom it vouches for: `it`, `end` or `both`.
     pub users: String,

@@ -88,7 +88,7 @@ fn main() {
         while started.elapsed() < Duration::from_secs(2) {
             let b64 = &responses[n % responses.len()];
             let request = format!("_bench{}", n % responses.len());
-            let verified = saml::verify(b64, &idp.signing_certificates).unwrap();
+            let verified = saml::verify(b64, &idp.signing_certificates, None).unwrap();
             let accepted = saml::check(
                 &verified,
                 &Expected {
@@ -184,8 +184,14 @@ async fn fetch() -> (IdpMetadata, Vec<String>) {
     let token = std::fs::read_to_string(var("ADMIN_TOKEN_FILE")).unwrap();
     let admin = var("ADMIN_URL");
     let key = SpKey::generate(time::OffsetDateTime::now_utc().unix_timestamp()).unwrap();
-    let sp =
-        metadata::sp_metadata(ENTITY, ACS, None, &[key.certificate_base64().unwrap()]).unwrap();
+    let sp = metadata::sp_metadata(
+        ENTITY,
+        ACS,
+        None,
+        &[key.certificate_base64().unwrap()],
+        None,
+    )
+    .unwrap();
     let r = client
         .put(format!("{admin}/sp-metadata"))
         .bearer_auth(token.trim())

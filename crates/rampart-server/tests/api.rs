@@ -68,6 +68,8 @@ mod reveal;
 mod roles;
 #[path = "api/saml.rs"]
 mod saml;
+#[path = "api/saml_encrypted.rs"]
+mod saml_encrypted;
 #[path = "api/scim.rs"]
 mod scim;
 #[path = "api/sealed.rs"]

@@ -4,7 +4,8 @@ pysaml2's SAML object model (pinned in requirements.txt) builds the messages and
 xmlsec1 signs them; this module is the identity provider around them: metadata, the
 HTTP-Redirect SSO endpoint (signed requests verified), a login form that plain HTTP requests
 can drive, the HTTP-POST answer with a signed Response and a signed Assertion (RSA-SHA256),
-and an admin API that produces the bad responses a service provider must refuse. Started by
+and an admin API that produces the bad responses a service provider must refuse, and encrypts
+assertions (xmlsec1) to the SP's encryption certificate when asked. Started by
 scripts/peers/saml.sh; docs/peers.md describes the requests.
 
 Configuration (environment):
@@ -29,7 +30,9 @@ import os
 import re
 import secrets
 import ssl
+import subprocess
 import sys
+import tempfile
 import threading
 import urllib.parse
 import zlib
@@ -37,7 +40,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, md, saml, samlp
 from saml2.sigver import CryptoBackendXmlSec1, pre_signature_part
@@ -148,15 +151,21 @@ def register_sp_metadata(xml):
                 for a in sp.assertion_consumer_service
             ]
             certs = []
+            enc_certs = []
             for kd in sp.key_descriptor:
-                if kd.use not in (None, "signing"):
+                if kd.use not in (None, "signing", "encryption"):
                     continue
                 for data in kd.key_info.x509_data:
                     body = re.sub(r"\s+", "", data.x509_certificate.text)
-                    certs.append(x509.load_der_x509_certificate(base64.b64decode(body)))
+                    cert = x509.load_der_x509_certificate(base64.b64decode(body))
+                    if kd.use in (None, "encryption"):
+                        enc_certs.append(cert)
+                    if kd.use in (None, "signing"):
+                        certs.append(cert)
             info = {
                 "acs": acs,
                 "certs": certs,
+                "enc_certs": enc_certs,
                 "signed": (sp.authn_requests_signed or "").lower() == "true",
                 "want_assertions_signed": (sp.want_assertions_signed or "").lower() == "true",
             }
@@ -168,6 +177,7 @@ def register_sp_metadata(xml):
                     "acs": [a[1] for a in acs if a[0] == BINDING_HTTP_POST],
                     "authn_requests_signed": info["signed"],
                     "signing_certificates": len(certs),
+                    "encryption_certificates": len(enc_certs),
                 }
             )
     if not registered:
@@ -284,6 +294,90 @@ def sign(xml, node_name, node_id, key):
     return crypto.sign_statement(xml, node_name, KEYS[key][0], node_id)
 
 
+# --------------------------------------------------------------------------------------------
+# Encrypted assertions (xmlsec1 --encrypt: the session key wrapped for the SP's certificate).
+DATA_ALGS = {  # name -> (Algorithm, xmlsec1's session key)
+    "aes128-cbc": ("http://www.w3.org/2001/04/xmlenc#aes128-cbc", "aes-128"),
+    "aes256-cbc": ("http://www.w3.org/2001/04/xmlenc#aes256-cbc", "aes-256"),
+    "aes128-gcm": ("http://www.w3.org/2009/xmlenc11#aes128-gcm", "aes-128"),
+    "aes256-gcm": ("http://www.w3.org/2009/xmlenc11#aes256-gcm", "aes-256"),
+}
+KEY_ALGS = {
+    "rsa-oaep-mgf1p": "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p",
+    "rsa-1_5": "http://www.w3.org/2001/04/xmlenc#rsa-1_5",
+}
+ENCRYPTED_DATA_TEMPLATE = (
+    '<xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#" '
+    'Type="http://www.w3.org/2001/04/xmlenc#Element">'
+    '<xenc:EncryptionMethod Algorithm="{data}"/>'
+    '<ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><xenc:EncryptedKey>'
+    '<xenc:EncryptionMethod Algorithm="{key}"/>'
+    "<xenc:CipherData><xenc:CipherValue/></xenc:CipherData></xenc:EncryptedKey></ds:KeyInfo>"
+    "<xenc:CipherData><xenc:CipherValue/></xenc:CipherData></xenc:EncryptedData>"
+)
+ENCRYPTED_XPATH = "".join(f"/*[local-name()='{n}']" for n in ("Response", "EncryptedAssertion", "Assertion"))
+
+
+def encryption_certificate_pem(ctx, to):
+    """The PEM certificate to encrypt to: the SP's (from its metadata) or the other key's."""
+    if to == "other":
+        return read("other", "cert.pem").encode("ascii") + b"\n"
+    if to != "sp":
+        raise ValueError(f"encrypt.to must be sp or other, not {to!r}")
+    with STATE_LOCK:
+        sp = SPS.get(ctx["sp"])
+        certs = list(sp["enc_certs"]) if sp else []
+    if not certs:
+        raise ValueError('the SP\'s metadata has no encryption certificate (KeyDescriptor use="encryption")')
+    return certs[0].public_bytes(serialization.Encoding.PEM)
+
+
+def encrypt_assertion(xml, ctx, spec):
+    """The document with its one saml:Assertion replaced by a saml:EncryptedAssertion, as
+    `spec` says: data (aes128-gcm, aes256-gcm, aes128-cbc, aes256-cbc), key (rsa-oaep-mgf1p,
+    rsa-1_5), to (sp: the SP's encryption certificate, other: a key the SP does not hold)."""
+    data = spec.get("data", "aes128-gcm")
+    key = spec.get("key", "rsa-oaep-mgf1p")
+    if data not in DATA_ALGS or key not in KEY_ALGS:
+        raise ValueError(f"encrypt: data is one of {sorted(DATA_ALGS)}, key one of {sorted(KEY_ALGS)}")
+    cert = encryption_certificate_pem(ctx, spec.get("to", "sp"))
+    start = re.search(r"<saml:Assertion[\s>]", xml).start()
+    end = xml.index("</saml:Assertion>") + len("</saml:Assertion>")
+    xml = xml[:start] + "<saml:EncryptedAssertion>" + xml[start:end] + "</saml:EncryptedAssertion>" + xml[end:]
+    with tempfile.TemporaryDirectory(dir=DIR) as tmp:
+        files = {
+            "data.xml": xml.encode("utf-8"),
+            "template.xml": ENCRYPTED_DATA_TEMPLATE.format(data=DATA_ALGS[data][0], key=KEY_ALGS[key]).encode("utf-8"),
+            "cert.pem": cert,
+        }
+        for name, content in files.items():
+            with open(os.path.join(tmp, name), "wb") as f:
+                f.write(content)
+        out = os.path.join(tmp, "out.xml")
+        run = subprocess.run(
+            [XMLSEC, "--encrypt", "--pubkey-cert-pem", os.path.join(tmp, "cert.pem"),
+             "--session-key", DATA_ALGS[data][1], "--xml-data", os.path.join(tmp, "data.xml"),
+             "--node-xpath", ENCRYPTED_XPATH, "--output", out, os.path.join(tmp, "template.xml")],
+            capture_output=True, check=False,
+        )
+        if run.returncode != 0:
+            raise ValueError(f"xmlsec1 --encrypt failed: {run.stderr.decode(errors='replace')[-500:]}")
+        with open(out, encoding="utf-8") as f:
+            encrypted = f.read()
+    return re.sub(r"^<\?xml[^>]*>\s*", "", encrypted)
+
+
+def tamper_ciphertext(xml):
+    """One bit of the encrypted assertion's data flipped (its last CipherValue, past the IV)."""
+    values = list(re.finditer(r"(<xenc:CipherValue>)([^<]*)(</xenc:CipherValue>)", xml))
+    if not values:
+        raise ValueError("no encrypted assertion to tamper with")
+    m = values[-1]
+    raw = bytearray(base64.b64decode(re.sub(r"\s+", "", m.group(2))))
+    raw[len(raw) // 2] ^= 0x01
+    return xml[:m.start(2)] + base64.b64encode(bytes(raw)).decode("ascii") + xml[m.end(2):]
+
+
 def build_response(ctx, user, case="valid", opts=None):
     """The base64 SAMLResponse for ctx (sp, acs, in_response_to) and user, made bad as `case`
     says. Returns (xml, base64)."""
@@ -342,6 +436,11 @@ def build_response(ctx, user, case="valid", opts=None):
     xml = xml_of(response)
     if sign_assertion:
         xml = sign(xml, ASSERTION, assertion.id, key)
+    encrypt = opts.get("encrypt")
+    if encrypt is not None:
+        # The assertion as made (signed or not) encrypted in its place; a signature of the
+        # Response comes after, over the ciphertext.
+        xml = encrypt_assertion(xml, ctx, encrypt if isinstance(encrypt, dict) else {})
     if case == "wrapped":
         # Signature wrapping: the signed assertion (for `user`) stays as it is and still
         # verifies; an unsigned assertion for `as` (default alice, with her attributes) is put
@@ -354,7 +453,7 @@ def build_response(ctx, user, case="valid", opts=None):
             not_before=not_before, not_on_or_after=not_on_or_after,
             scd_not_on_or_after=scd_not_on_or_after, attrs=user_attributes(evil_user), sign=None,
         )
-        start = re.search(r"<(?:\w+:)?Assertion[\s>]", xml).start()
+        start = re.search(r"<(?:\w+:)?(?:Encrypted)?Assertion[\s>]", xml).start()
         xml = xml[:start] + xml_of(evil) + xml[start:]
     if sign_response:
         xml = sign(xml, RESPONSE, response.id, key)
@@ -364,6 +463,8 @@ def build_response(ctx, user, case="valid", opts=None):
         evil = user_attributes(opts.get("as", "alice"))
         xml = replace_attribute(xml, "email", evil["email"][0])
         xml = replace_attribute(xml, "groups", evil["groups"][0])
+    if isinstance(encrypt, dict) and encrypt.get("tamper"):
+        xml = tamper_ciphertext(xml)
     return xml, base64.b64encode(xml.encode("utf-8")).decode("ascii")
 
 

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use samael::metadata::{
-    EntityDescriptor, IndexedEndpoint, KeyDescriptor, SpSsoDescriptor, HTTP_POST_BINDING,
-    HTTP_REDIRECT_BINDING,
+    EncryptionMethod, EntityDescriptor, IndexedEndpoint, KeyDescriptor, SpSsoDescriptor,
+    HTTP_POST_BINDING, HTTP_REDIRECT_BINDING,
 };
 use samael::traits::ToXml as _;
 
@@ -155,27 +155,43 @@ pub async fn fetch(
 }
 
 /// Rampart's metadata as the service provider `entity_id`: its assertion consumer service
-/// (HTTP-POST) and signing certificates (DER, base64), AuthnRequests signed, assertions
-/// wanted signed.
+/// (HTTP-POST), signing certificates (DER, base64) and, when it decrypts assertions, its
+/// encryption certificate (DER, base64) with the algorithms it accepts; AuthnRequests
+/// signed, assertions wanted signed.
 pub fn sp_metadata(
     entity_id: &str,
     acs_url: &str,
     name_id_format: Option<&str>,
     certificates: &[String],
+    encryption_certificate: Option<&str>,
 ) -> Result<String, SamlError> {
-    let key_descriptors = certificates
+    let descriptor = |key_use: &str, der: &str| KeyDescriptor {
+        key_use: Some(key_use.into()),
+        key_info: samael::key_info::KeyInfo {
+            id: None,
+            x509_data: Some(samael::key_info::X509Data {
+                certificates: vec![der.to_owned()],
+            }),
+        },
+        encryption_methods: None,
+    };
+    let mut key_descriptors: Vec<KeyDescriptor> = certificates
         .iter()
-        .map(|der| KeyDescriptor {
-            key_use: Some("signing".into()),
-            key_info: samael::key_info::KeyInfo {
-                id: None,
-                x509_data: Some(samael::key_info::X509Data {
-                    certificates: vec![der.clone()],
-                }),
-            },
-            encryption_methods: None,
-        })
+        .map(|der| descriptor("signing", der))
         .collect();
+    if let Some(der) = encryption_certificate {
+        key_descriptors.push(KeyDescriptor {
+            encryption_methods: Some(
+                super::decrypt::ENCRYPTION_METHODS
+                    .iter()
+                    .map(|a| EncryptionMethod {
+                        algorithm: (*a).to_owned(),
+                    })
+                    .collect(),
+            ),
+            ..descriptor("encryption", der)
+        });
+    }
     let sp = SpSsoDescriptor {
         protocol_support_enumeration: Some("urn:oasis:names:tc:SAML:2.0:protocol".into()),
         key_descriptors: Some(key_descriptors),

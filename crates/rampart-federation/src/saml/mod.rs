@@ -8,6 +8,9 @@
 //! - [`request`]: the service provider's signing key and the signed AuthnRequest.
 //! - [`response`]: the response's XML signatures checked by xmlsec (`samael` over Debian's
 //!   libxmlsec1) and reduced to what they sign, so only signed content is ever read.
+//! - [`decrypt`]: encrypted assertions: the service provider's decryption key, the
+//!   algorithms accepted (RSA-OAEP; AES-GCM, and AES-CBC only under the Response's verified
+//!   signature) and the decryption (OpenSSL's primitives, every length checked first).
 //! - [`rules`] (pure): what a signed assertion must say (issuer, audience, recipient,
 //!   destination, time windows with the allowed skew, the request it answers), the return
 //!   address a sign-in may go back to, and the user it names.
@@ -15,15 +18,20 @@
 //! **Architecture Invariant:** no element is read from a response unless an XML signature
 //! made by one of the identity provider's signing certificates covers it: the verifier
 //! hands back only the signed elements (never "a signature is present somewhere"), and a
-//! response holding more than one assertion is refused before that. XML canonicalisation
-//! and signature checks are xmlsec's; nothing here re-implements them.
+//! response holding more than one assertion (plain or encrypted) is refused before that. An
+//! encrypted assertion is decrypted only under a verified signature of the Response, or, in
+//! an unsigned Response, with authenticated encryption and then verified by its own
+//! signature like a plain one. XML canonicalisation and signature checks are xmlsec's, the
+//! ciphers OpenSSL's; nothing here re-implements them.
 
+pub mod decrypt;
 pub mod metadata;
 pub mod request;
 pub mod response;
 pub mod rules;
 pub mod settings;
 
+pub use decrypt::{encryption_certificate, DecryptionKey, KeyError};
 pub use metadata::IdpMetadata;
 pub use request::{binding_hash, browser_binding, signed_redirect, Redirect, RequestParts, SpKey};
 pub use response::{verify, Verified};

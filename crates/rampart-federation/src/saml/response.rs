@@ -2,15 +2,25 @@
 //!
 //! 1. The outline of the document as received is read (a streaming pass, no signature
 //!    meaning): its root must be a protocol `Response`, without a document type declaration,
-//!    holding exactly one `Assertion` and no `EncryptedAssertion`, and at least one
-//!    `Signature`. A second assertion is how signature wrapping hides an unsigned one beside
-//!    a signed one, so it is refused before anything else.
-//! 2. xmlsec checks every `Signature` in the document against the identity provider's
+//!    holding exactly one `Assertion` or `EncryptedAssertion`. A second assertion is how
+//!    signature wrapping hides an unsigned one beside a signed one, so it is refused before
+//!    anything else.
+//! 2. An encrypted assertion (see [`super::decrypt`] for the algorithms):
+//!    - in a Response that carries its own signature: that signature is verified first, on
+//!      the document as received, so it covers the ciphertext; the assertion is then
+//!      decrypted inside the signed, reduced Response (AES-GCM or AES-CBC);
+//!    - in a Response without its own signature: the data must be AES-GCM (authenticated),
+//!      and the decrypted `Assertion` is put back in place of the `EncryptedAssertion` in
+//!      the document as received, which then goes through step 3 as if it had come so: it
+//!      must reduce to the assertion's own signature.
+//!
+//!    Without a decryption key, an encrypted assertion is refused.
+//! 3. xmlsec checks every `Signature` in the document against the identity provider's
 //!    signing certificates, with RSA or ECDSA over SHA-2 only, and the document is reduced
 //!    to the elements the verified references cover (`samael`'s
 //!    `ValidateAndMarkNoAncestors`): the signed `Response` with its assertion, or the signed
 //!    `Assertion` alone. Every check after this reads that reduced document only.
-//! 3. The reduced document is read with `samael`'s SAML object model.
+//! 4. The reduced document is read with `samael`'s SAML object model.
 
 use base64::Engine as _;
 use quick_xml::events::{BytesStart, Event};
@@ -21,6 +31,7 @@ use samael::crypto::{
 };
 use samael::schema::{Assertion, Response};
 
+use super::decrypt::{self, DecryptionKey};
 use super::Refusal;
 
 const PROTOCOL_NS: &[u8] = b"urn:oasis:names:tc:SAML:2.0:protocol";
@@ -52,6 +63,8 @@ pub struct Outline {
     pub(crate) assertions: usize,
     pub(crate) encrypted: usize,
     pub(crate) signatures: usize,
+    /// Signatures that are children of the `Response` (its own).
+    pub(crate) response_signatures: usize,
 }
 
 /// A response whose signatures verified, reduced to what they sign.
@@ -65,8 +78,13 @@ pub struct Verified {
     pub outline: Outline,
 }
 
-/// Decodes the posted `SAMLResponse` (base64) and verifies it with `certificates` (DER).
-pub fn verify(posted: &str, certificates: &[Vec<u8>]) -> Result<Verified, Refusal> {
+/// Decodes the posted `SAMLResponse` (base64) and verifies it with `certificates` (DER),
+/// decrypting an encrypted assertion with `key`.
+pub fn verify(
+    posted: &str,
+    certificates: &[Vec<u8>],
+    key: Option<&DecryptionKey>,
+) -> Result<Verified, Refusal> {
     let compact: String = posted.split_ascii_whitespace().collect();
     if compact.len() > MAX_RESPONSE_BYTES * 4 / 3 + 4 {
         return Err(Refusal::new("malformed", "the SAMLResponse is too large"));
@@ -76,39 +94,91 @@ pub fn verify(posted: &str, certificates: &[Vec<u8>]) -> Result<Verified, Refusa
         .map_err(|_| Refusal::new("malformed", "the SAMLResponse is not base64"))?;
     let xml = std::str::from_utf8(&bytes)
         .map_err(|_| Refusal::new("malformed", "the SAMLResponse is not UTF-8 XML"))?;
-    verify_xml(xml, certificates)
+    verify_xml(xml, certificates, key)
 }
 
-/// Verifies a response's XML with `certificates` (DER).
-pub fn verify_xml(xml: &str, certificates: &[Vec<u8>]) -> Result<Verified, Refusal> {
+/// Verifies a response's XML with `certificates` (DER), decrypting an encrypted assertion
+/// with `key`.
+pub fn verify_xml(
+    xml: &str,
+    certificates: &[Vec<u8>],
+    key: Option<&DecryptionKey>,
+) -> Result<Verified, Refusal> {
     let outline = outline(xml)?;
-    if outline.encrypted > 0 {
-        return Err(Refusal::new(
-            "encrypted-assertion",
-            "encrypted assertions are not supported; configure the identity provider to sign \
-             assertions without encrypting them",
-        ));
-    }
-    if outline.assertions != 1 {
+    let held = outline.assertions + outline.encrypted;
+    if held != 1 {
         return Err(Refusal::new(
             "several-assertions",
-            format!(
-                "the response holds {} assertions; exactly one is accepted",
-                outline.assertions
-            ),
+            format!("the response holds {held} assertions; exactly one is accepted"),
         ));
     }
-    if outline.signatures == 0 {
+    if outline.encrypted == 0 {
+        return signed(xml, certificates, outline, None);
+    }
+    let Some(key) = key else {
         return Err(Refusal::new(
-            "unsigned",
-            "the response carries no XML signature",
+            "encrypted-assertion",
+            "the assertion is encrypted, and this provider has no decryption key: configure \
+             its decryption_key and decryption_certificate, then register the service \
+             provider's metadata with the identity provider again",
+        ));
+    };
+    if outline.response_signatures == 0 {
+        // Nothing signed covers the ciphertext: AES-GCM only, and the assertion must carry
+        // its own signature, checked in the document it came in.
+        let clear = decrypt::decrypt_in_place(xml, key, false)?;
+        let outline = decrypted_outline(&clear)?;
+        return signed(&clear, certificates, outline, Some(Root::Assertion));
+    }
+    // The Response's own signature first, over the ciphertext as received; then the
+    // assertion decrypted inside the signed Response.
+    let reduced = reduce(xml, certificates)?;
+    if !matches!(root_name(&reduced), Some(Root::Response)) {
+        return Err(Refusal::new(
+            "assertion-not-signed",
+            "the response's signature does not cover the response",
         ));
     }
+    let clear = decrypt::decrypt_in_place(&reduced, key, true)?;
+    decrypted_outline(&clear)?;
+    let response: Response = clear.parse().map_err(|_| malformed("response"))?;
+    let assertion = response.assertion.clone().ok_or_else(|| {
+        Refusal::new(
+            "assertion-not-signed",
+            "the signed response holds no assertion",
+        )
+    })?;
+    Ok(Verified {
+        response: Some(response),
+        assertion,
+        outline,
+    })
+}
+
+/// The outline of a document whose assertion was decrypted: one assertion, in the
+/// assertion namespace, and nothing encrypted left.
+fn decrypted_outline(xml: &str) -> Result<Outline, Refusal> {
+    match outline(xml) {
+        Ok(o) if o.assertions == 1 && o.encrypted == 0 => Ok(o),
+        _ => Err(Refusal::new(
+            decrypt::INVALID,
+            "the encrypted assertion cannot be decrypted with this service provider's \
+             decryption key",
+        )),
+    }
+}
+
+fn malformed(what: &str) -> Refusal {
+    Refusal::new("malformed", format!("the signed {what} cannot be read"))
+}
+
+/// Verifies every signature of `xml` and reduces it to what they cover.
+fn reduce(xml: &str, certificates: &[Vec<u8>]) -> Result<String, Refusal> {
     let certs: Vec<CertificateDer> = certificates
         .iter()
         .map(|c| CertificateDer::from(c.clone()))
         .collect();
-    let reduced = Crypto::reduce_xml_to_signed_with_allowed_algorithms(
+    Crypto::reduce_xml_to_signed_with_allowed_algorithms(
         xml,
         &certs,
         ReduceMode::ValidateAndMarkNoAncestors,
@@ -120,11 +190,26 @@ pub fn verify_xml(xml: &str, certificates: &[Vec<u8>]) -> Result<Verified, Refus
             "an XML signature of the response does not verify with the identity provider's \
              signing certificates",
         )
-    })?;
-    let malformed =
-        |what: &str| Refusal::new("malformed", format!("the signed {what} cannot be read"));
-    match root_name(&reduced) {
-        Some(Root::Response) => {
+    })
+}
+
+/// The signed part of a response holding one plain assertion (`only`: what the signed part
+/// must be).
+fn signed(
+    xml: &str,
+    certificates: &[Vec<u8>],
+    outline: Outline,
+    only: Option<Root>,
+) -> Result<Verified, Refusal> {
+    if outline.signatures == 0 {
+        return Err(Refusal::new(
+            "unsigned",
+            "the response carries no XML signature",
+        ));
+    }
+    let reduced = reduce(xml, certificates)?;
+    match (root_name(&reduced), only) {
+        (Some(Root::Response), None) => {
             let response: Response = reduced.parse().map_err(|_| malformed("response"))?;
             let assertion = response.assertion.clone().ok_or_else(|| {
                 Refusal::new(
@@ -138,7 +223,7 @@ pub fn verify_xml(xml: &str, certificates: &[Vec<u8>]) -> Result<Verified, Refus
                 outline,
             })
         }
-        Some(Root::Assertion) => {
+        (Some(Root::Assertion), _) => {
             let assertion: Assertion = reduced.parse().map_err(|_| malformed("assertion"))?;
             Ok(Verified {
                 response: None,
@@ -146,13 +231,14 @@ pub fn verify_xml(xml: &str, certificates: &[Vec<u8>]) -> Result<Verified, Refus
                 outline,
             })
         }
-        None => Err(Refusal::new(
+        _ => Err(Refusal::new(
             "assertion-not-signed",
             "no signature covers the response or its assertion",
         )),
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Root {
     Response,
     Assertion,
@@ -233,7 +319,12 @@ fn outline(xml: &str) -> Result<Outline, Refusal> {
         match (space, local.as_ref()) {
             (Some(ASSERTION_NS), b"Assertion") => out.assertions += 1,
             (Some(ASSERTION_NS), b"EncryptedAssertion") => out.encrypted += 1,
-            (Some(DSIG_NS), b"Signature") => out.signatures += 1,
+            (Some(DSIG_NS), b"Signature") => {
+                out.signatures += 1;
+                if depth == 1 {
+                    out.response_signatures += 1;
+                }
+            }
             (Some(PROTOCOL_NS), b"Status") if depth == 1 => in_status = !empty,
             (Some(PROTOCOL_NS), b"StatusCode") if depth == 2 && in_status => {
                 out.status = attribute(&e, b"Value");
@@ -272,7 +363,7 @@ mod tests {
 
     #[test]
     fn unsigned_wrapped_doctype_and_foreign_documents_are_refused_before_any_signature_check() {
-        let reason = |xml: &str| verify_xml(xml, &[]).unwrap_err().reason;
+        let reason = |xml: &str| verify_xml(xml, &[], None).unwrap_err().reason;
         assert_eq!(reason(RESPONSE), "unsigned");
         let wrapped = RESPONSE.replace(
             "<saml:Assertion ID=\"_a\">",
@@ -293,7 +384,7 @@ mod tests {
             "malformed"
         );
         assert_eq!(reason("<samlp:Response"), "malformed");
-        assert_eq!(verify("%%%", &[]).unwrap_err().reason, "malformed");
+        assert_eq!(verify("%%%", &[], None).unwrap_err().reason, "malformed");
         let encrypted = RESPONSE.replace("saml:Assertion", "saml:EncryptedAssertion");
         assert_eq!(reason(&encrypted), "encrypted-assertion");
     }

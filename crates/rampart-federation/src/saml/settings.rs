@@ -3,7 +3,10 @@
 //! The identity provider is described by its metadata (a URL fetched over HTTPS and
 //! refreshed, or the XML inline); Rampart is the service provider named by `sp_entity_id`,
 //! whose assertion consumer service is `acs_url`. Attributes name the user and map to roles
-//! as directory groups do for LDAP.
+//! as directory groups do for LDAP. Encrypted assertions need `decryption_key`, a reference
+//! (`env:NAME`, `file:/path`, judged by the caller's rule) to a PEM RSA private key shared
+//! by every node behind the ACS URL, and its certificate `decryption_certificate`, which the
+//! service provider's metadata publishes.
 
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -86,10 +89,24 @@ pub struct SamlSettings {
     /// Seconds to wait for the metadata URL (1 to 60).
     #[serde(default = "default_timeout")]
     pub timeout_seconds: u32,
+    /// Where the key that decrypts encrypted assertions is kept (`env:NAME`, `file:/path`):
+    /// a PEM RSA private key of at least 2048 bits, the same on every node. Give it with
+    /// `decryption_certificate`, or neither.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decryption_key: Option<String>,
+    /// The PEM certificate of `decryption_key` (public): the service provider's metadata
+    /// publishes it for the identity provider to encrypt to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decryption_certificate: Option<String>,
 }
 
-/// Checks a SAML provider's settings; answers every rule broken, in field order.
-pub fn validate_saml(s: &SamlSettings) -> Vec<Invalid> {
+/// Checks a SAML provider's settings; `secret` judges the decryption key's reference.
+/// Answers every rule broken, in field order. Whether the reference can be read, and is the
+/// key of the certificate, is the caller's to check where the key is read.
+pub fn validate_saml(
+    s: &SamlSettings,
+    secret: &dyn Fn(&str) -> Result<(), String>,
+) -> Vec<Invalid> {
     let mut out = Vec::new();
     let mut bad = |field: &str, message: String| out.push(Invalid::new(field, message));
     match (&s.idp_metadata_url, &s.idp_metadata_xml) {
@@ -176,6 +193,27 @@ pub fn validate_saml(s: &SamlSettings) -> Vec<Invalid> {
     if !(1..=60).contains(&s.timeout_seconds) {
         bad("settings.timeout_seconds", "must be 1 to 60".into());
     }
+    match (&s.decryption_key, &s.decryption_certificate) {
+        (Some(key), Some(certificate)) => {
+            if let Err(why) = secret(key) {
+                bad("settings.decryption_key", why);
+            }
+            if let Err(why) = super::decrypt::encryption_certificate(certificate) {
+                bad("settings.decryption_certificate", why.to_string());
+            }
+        }
+        (Some(_), None) => bad(
+            "settings.decryption_certificate",
+            "give the decryption key's certificate with decryption_key (both or neither)".into(),
+        ),
+        (None, Some(_)) => bad(
+            "settings.decryption_key",
+            "give decryption_key, the reference to the key, with decryption_certificate (both \
+             or neither)"
+                .into(),
+        ),
+        (None, None) => {}
+    }
     out
 }
 
@@ -219,7 +257,17 @@ mod tests {
     }
 
     fn fields(s: &SamlSettings) -> Vec<String> {
-        validate_saml(s).into_iter().map(|i| i.field).collect()
+        let secret = |r: &str| {
+            if r.starts_with("env:") || r.starts_with("file:/") {
+                Ok(())
+            } else {
+                Err("a reference".to_string())
+            }
+        };
+        validate_saml(s, &secret)
+            .into_iter()
+            .map(|i| i.field)
+            .collect()
     }
 
     #[test]
@@ -285,12 +333,60 @@ mod tests {
             ),
             (|s| s.timeout_seconds = 0, "settings.timeout_seconds"),
             (|s| s.mappings[0].it_role = None, "settings.mappings[0]"),
+            (
+                |s| s.decryption_key = Some("env:SAML_KEY".into()),
+                "settings.decryption_certificate",
+            ),
+            (
+                |s| s.decryption_certificate = Some(certificate()),
+                "settings.decryption_key",
+            ),
+            (
+                |s| {
+                    s.decryption_key = Some("-----BEGIN PRIVATE KEY-----".into());
+                    s.decryption_certificate = Some(certificate());
+                },
+                "settings.decryption_key",
+            ),
+            (
+                |s| {
+                    s.decryption_key = Some("file:/etc/rampart/saml-decryption.pem".into());
+                    s.decryption_certificate = Some("-----BEGIN CERTIFICATE-----\nAAAA\n".into());
+                },
+                "settings.decryption_certificate",
+            ),
         ];
         for (change, field) in cases {
             let mut s = good();
             change(&mut s);
             assert_eq!(fields(&s), vec![field.to_string()], "{s:?}");
         }
+    }
+
+    /// A certificate of a new RSA 2048 key.
+    fn certificate() -> String {
+        let key = crate::saml::SpKey::generate(1_700_000_000).unwrap();
+        let pem = String::from_utf8(key.to_pem().unwrap()).unwrap();
+        let at = pem.find("-----BEGIN CERTIFICATE-----").unwrap();
+        pem[at..].to_owned()
+    }
+
+    #[test]
+    fn a_decryption_key_reference_with_its_certificate_passes_and_is_kept_as_written() {
+        let mut s = good();
+        s.decryption_key = Some("file:/etc/rampart/saml-decryption.pem".into());
+        s.decryption_certificate = Some(certificate());
+        assert!(fields(&s).is_empty(), "{:?}", fields(&s));
+        let stored = serde_json::to_value(&s).unwrap();
+        assert_eq!(
+            stored["decryption_key"],
+            "file:/etc/rampart/saml-decryption.pem"
+        );
+        assert!(good().decryption_key.is_none());
+        assert!(serde_json::to_value(good())
+            .unwrap()
+            .get("decryption_key")
+            .is_none());
     }
 
     #[test]

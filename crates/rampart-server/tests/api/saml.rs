@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use crate::kit::{on_both, problem, problem_type, Node};
 
-struct Idp {
+pub(crate) struct Idp {
     vars: HashMap<String, String>,
     client: Client,
     /// The peer's script: it stops the IdP when its standard input closes, that is when the
@@ -26,7 +26,7 @@ struct Idp {
 
 static IDP: OnceLock<Idp> = OnceLock::new();
 
-fn idp() -> &'static Idp {
+pub(crate) fn idp() -> &'static Idp {
     IDP.get_or_init(|| {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/peers/saml.sh");
         let mut peer = Command::new("bash")
@@ -69,7 +69,7 @@ fn idp() -> &'static Idp {
 }
 
 impl Idp {
-    fn var(&self, name: &str) -> String {
+    pub(crate) fn var(&self, name: &str) -> String {
         self.vars[&format!("RAMPART_TEST_SAML_{name}")].clone()
     }
 
@@ -85,7 +85,7 @@ impl Idp {
     }
 
     /// Registers a service provider's metadata.
-    async fn register(&self, metadata: &str) {
+    pub(crate) async fn register(&self, metadata: &str) {
         let r = self
             .client
             .put(format!("{}/sp-metadata", self.var("ADMIN_URL")))
@@ -99,7 +99,7 @@ impl Idp {
     }
 
     /// A response made bad as `spec` says, for the request at `redirect`.
-    async fn response(&self, mut spec: Value, redirect: Option<&str>) -> Value {
+    pub(crate) async fn response(&self, mut spec: Value, redirect: Option<&str>) -> Value {
         if let Some(r) = redirect {
             spec["request"] = r.into();
         }
@@ -145,25 +145,23 @@ impl Idp {
     }
 }
 
-const ACS: &str = "/api/v1/providers/idp/saml/acs";
+pub(crate) const ACS: &str = "/api/v1/providers/idp/saml/acs";
 
 /// The node's clock set to the real time, which the IdP signs with (the test clock stands
 /// still, so before each response).
-fn real_time(node: &Node) {
+pub(crate) fn real_time(node: &Node) {
     use rampart_core::Clock as _;
     let now = time::OffsetDateTime::now_utc();
     node.clock.advance(now - node.clock.now());
 }
 
-/// Creates the SAML provider `idp` for `users` with `extra` settings, and registers its
-/// metadata with the IdP. Answers the SP entity id.
-async fn add_idp(node: &Node, admin: &str, users: &str, extra: Value) -> String {
+/// The settings of the SAML provider `idp` on `node` with `extra` settings.
+pub(crate) fn idp_settings(node: &Node, extra: Value) -> Value {
     let idp = idp();
-    let entity = format!("{}/saml/{}", node.base, node.name());
     let mut settings = json!({
         "idp_metadata_url": idp.var("METADATA_URL"),
         "ca_certificate": std::fs::read_to_string(idp.var("CA")).unwrap(),
-        "sp_entity_id": entity,
+        "sp_entity_id": format!("{}/saml/{}", node.base, node.name()),
         "acs_url": format!("{}{ACS}", node.base),
         "mappings": [
             { "group": "rampart-admins", "it_role": "administrator" },
@@ -173,6 +171,15 @@ async fn add_idp(node: &Node, admin: &str, users: &str, extra: Value) -> String 
     for (k, v) in extra.as_object().unwrap() {
         settings[k] = v.clone();
     }
+    settings
+}
+
+/// Creates the SAML provider `idp` for `users` with `extra` settings, and registers its
+/// metadata with the IdP. Answers the SP entity id.
+pub(crate) async fn add_idp(node: &Node, admin: &str, users: &str, extra: Value) -> String {
+    let idp = idp();
+    let settings = idp_settings(node, extra);
+    let entity = settings["sp_entity_id"].as_str().unwrap().to_owned();
     let (status, body) = node
         .post(
             "/api/v1/providers",
@@ -203,7 +210,7 @@ async fn add_idp(node: &Node, admin: &str, users: &str, extra: Value) -> String 
 }
 
 /// Starts a sign-in: the URL Rampart sends the browser to, and the sign-in's cookie.
-async fn start(node: &Node, query: &str) -> (String, String) {
+pub(crate) async fn start(node: &Node, query: &str) -> (String, String) {
     let r = node
         .client
         .get(format!(
@@ -229,7 +236,7 @@ async fn start(node: &Node, query: &str) -> (String, String) {
 
 /// Posts a response to the ACS as a browser would, with its cookie (`accept` says what it
 /// wants back).
-async fn post(
+pub(crate) async fn post(
     node: &Node,
     answer: &Value,
     relay: Option<&str>,
@@ -257,7 +264,7 @@ async fn post(
 }
 
 /// The `auth.login` failures that name the SAML provider: their reasons, oldest first.
-async fn refusals(node: &Node) -> Vec<String> {
+pub(crate) async fn refusals(node: &Node) -> Vec<String> {
     node.events()
         .await
         .into_iter()
@@ -278,7 +285,7 @@ fn opens_session(headers: &HeaderMap) -> bool {
     })
 }
 
-fn cookie(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn cookie(headers: &HeaderMap) -> Option<String> {
     headers
         .get(SET_COOKIE)
         .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned())

@@ -8,8 +8,9 @@
 //! `SignInProvider` traits; the decisions (settings, filters, claims, role mappings, what a
 //! sync changes) are its pure rules.
 //! Permission is checked by the adapters before calling (administrators change, auditors
-//! read). The bind password is read from its secret reference when a directory is used, so
-//! a rotated file or variable takes effect on the next use, and it appears in no error.
+//! read). The bind password (and a SAML provider's decryption key) is read from its secret
+//! reference when it is used, so a rotated file or variable takes effect on the next use,
+//! and it appears in no error.
 
 pub mod login;
 pub mod oidc;
@@ -214,10 +215,15 @@ fn checked(
             }
             (broken, o.mappings.as_slice())
         }
-        ProviderSettings::Saml(s) => (validate_saml(s), s.mappings.as_slice()),
+        ProviderSettings::Saml(s) => (validate_saml(s, &secret), s.mappings.as_slice()),
     };
     if let Some(first) = broken.into_iter().next() {
         return Err(invalid(first));
+    }
+    if let ProviderSettings::Saml(s) = &parsed {
+        // The decryption key is read now, so a reference this node cannot read or a
+        // certificate of another key is told to the administrator configuring it.
+        saml::decryption_key(name, s)?;
     }
     let it = state.authz.view().it.clone();
     for (i, m) in mappings.iter().enumerate() {

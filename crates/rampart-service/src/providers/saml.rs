@@ -25,6 +25,10 @@
 //! one before the response is consumed changes nothing else. The signing key lives in the data directory
 //! (`saml-sp.pem`, 0600), made on first use, never in the database; its certificate (public)
 //! is published in the store so every node's metadata lists every node's certificate. The
+//! key that decrypts encrypted assertions is the provider's `decryption_key`, a secret
+//! reference shared by every node behind the ACS URL, read at each sign-in and checked
+//! against `decryption_certificate` (which the metadata publishes); it is never stored,
+//! logged or told. The
 //! identity provider's metadata is kept in memory and fetched again after
 //! `metadata_refresh_minutes` (a failed refresh keeps the last good copy and shows in the
 //! provider's status).
@@ -37,7 +41,8 @@ use std::time::Duration;
 use rampart_api::ProviderTestResult;
 use rampart_core::{AuditEvent, Error, Outcome, Provider};
 use rampart_federation::saml::{
-    self, metadata, Expected, IdpMetadata, Refusal, RequestParts, SamlError, SamlSettings, SpKey,
+    self, metadata, DecryptionKey, Expected, IdpMetadata, Refusal, RequestParts, SamlError,
+    SamlSettings, SpKey,
 };
 use rampart_federation::{DirectoryUser, ProviderSettings, Users};
 use rampart_store::{Consumed, ProviderRecord, SamlRequest};
@@ -45,6 +50,7 @@ use time::OffsetDateTime;
 
 use super::login::{apply_roles, profile};
 use crate::caller::Origin;
+use crate::config::SecretRef;
 use crate::identity::login::record_refusal;
 use crate::identity::LoginStep;
 use crate::state::AppState;
@@ -228,7 +234,25 @@ pub async fn acs(
         skew_seconds: settings.clock_skew_seconds,
         now,
     };
-    let judged = saml::verify(posted, &idp.signing_certificates)
+    let key = match decryption_key(name, &settings) {
+        Ok(key) => key,
+        Err(e) => {
+            tracing::warn!(provider = name, error = %e, "a SAML provider's decryption key cannot be used");
+            state
+                .store
+                .note_provider_health(
+                    &record.name,
+                    Some("the decryption key cannot be used; the server's log says why"),
+                    now,
+                )
+                .await?;
+            return Err(Error::DirectoryUnreachable(format!(
+                "sign-in through {name} is unavailable: its decryption key cannot be used; its \
+                 administrators can see why in the server's log"
+            )));
+        }
+    };
+    let judged = saml::verify(posted, &idp.signing_certificates, key.as_ref())
         .and_then(|verified| saml::check(&verified, &expected));
     let accepted = match judged {
         Ok(a) => a,
@@ -388,13 +412,58 @@ pub async fn sp_metadata(state: &AppState, name: &str) -> Result<String, Error> 
     let (_, settings) = saml_record(state, name).await?;
     sp_key(state).await?;
     let certificates = state.store.saml_certificates().await?;
+    let encryption = settings
+        .decryption_certificate
+        .as_deref()
+        .map(saml::encryption_certificate)
+        .transpose()
+        .map_err(|e| {
+            Error::Internal(format!("user provider {name}: decryption_certificate {e}"))
+        })?;
     metadata::sp_metadata(
         &settings.sp_entity_id,
         &settings.acs_url,
         settings.name_id_format.as_deref(),
         &certificates,
+        encryption.as_deref(),
     )
     .map_err(internal(name))
+}
+
+/// The decryption key of the SAML provider `name`, read from its reference now (so a
+/// rotated file or variable takes effect on the next sign-in) and checked against its
+/// certificate; none when it has none. The error names the setting at fault, never the key;
+/// why a reference cannot be read (which names the variable or file) goes to the log only.
+pub(crate) fn decryption_key(
+    name: &str,
+    settings: &SamlSettings,
+) -> Result<Option<DecryptionKey>, Error> {
+    let (Some(reference), Some(certificate)) =
+        (&settings.decryption_key, &settings.decryption_certificate)
+    else {
+        return Ok(None);
+    };
+    let unreadable = || {
+        Error::invalid(
+            "settings.decryption_key",
+            "cannot be read on this node; the server's log says why",
+        )
+    };
+    let reference = SecretRef::parse(reference).map_err(|_| unreadable())?;
+    let pem = reference.resolve(|n| std::env::var(n).ok()).map_err(|why| {
+        tracing::warn!(provider = name, reason = %why, "a SAML provider's decryption key cannot be read");
+        unreadable()
+    })?;
+    DecryptionKey::from_pem(&pem, certificate)
+        .map(Some)
+        .map_err(|e| match e {
+            saml::KeyError::Certificate | saml::KeyError::Mismatch => {
+                Error::invalid("settings.decryption_certificate", e.to_string())
+            }
+            saml::KeyError::NotAKey | saml::KeyError::NotRsa => {
+                Error::invalid("settings.decryption_key", format!("the key it names {e}"))
+            }
+        })
 }
 
 /// The "test connection" of a SAML provider: its metadata read (fetched now when it has a
@@ -408,12 +477,18 @@ pub(crate) async fn test(
         cache.remove(&record.name);
     }
     let idp = idp_metadata(state, record, &settings).await?;
+    let decrypts = decryption_key(&record.name, &settings)?.is_some();
     Ok(ProviderTestResult {
         ok: true,
         message: format!(
-            "read the identity provider's metadata: entity id {}, {} signing certificate(s)",
+            "read the identity provider's metadata: entity id {}, {} signing certificate(s){}",
             idp.entity_id,
-            idp.signing_certificates.len()
+            idp.signing_certificates.len(),
+            if decrypts {
+                "; read the decryption key, which matches its certificate"
+            } else {
+                ""
+            }
         ),
     })
 }
