@@ -589,9 +589,11 @@ fn idents(sql: &str) -> Vec<String> {
         fn pre_visit_expr(&mut self, e: &sqlparser::ast::Expr) -> ControlFlow<()> {
             match e {
                 sqlparser::ast::Expr::Identifier(i) => self.0.push(i.value.to_ascii_lowercase()),
+                // `alias.column`: the column is the last part (a qualifier such as `vat`
+                // in `vat.name` names a table or alias, which the reader's view decides).
                 sqlparser::ast::Expr::CompoundIdentifier(p) => self
                     .0
-                    .extend(p.iter().map(|i| i.value.to_ascii_lowercase())),
+                    .extend(p.last().map(|i| i.value.to_ascii_lowercase())),
                 _ => {}
             }
             ControlFlow::Continue(())
