@@ -26,6 +26,7 @@ pub mod idp;
 pub mod lease;
 pub mod lifecycle;
 pub mod metrics;
+mod paging;
 pub mod posture;
 pub mod providers;
 pub mod scim;

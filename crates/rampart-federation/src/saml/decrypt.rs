@@ -32,9 +32,9 @@ use openssl::rsa::Padding;
 use openssl::symm::{Cipher, Crypter, Mode};
 use openssl::x509::X509;
 use quick_xml::events::Event;
-use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
 
+use super::response::{attribute, namespace as space};
 use super::Refusal;
 
 const ASSERTION_NS: &[u8] = b"urn:oasis:names:tc:SAML:2.0:assertion";
@@ -411,24 +411,6 @@ fn cbc(key: &[u8], key_len: usize, data: &[u8]) -> Option<Vec<u8>> {
     }
     out.truncate(out.len() - pad);
     Some(out)
-}
-
-fn space<'a>(ns: &'a ResolveResult<'_>) -> Option<&'a [u8]> {
-    match ns {
-        ResolveResult::Bound(n) => Some(n.as_ref()),
-        _ => None,
-    }
-}
-
-fn attribute(e: &quick_xml::events::BytesStart<'_>, name: &[u8]) -> Option<String> {
-    e.attributes()
-        .flatten()
-        .find(|a| a.key.as_ref() == name)
-        .and_then(|a| {
-            a.normalized_value(quick_xml::XmlVersion::default())
-                .ok()
-                .map(|v| v.into_owned())
-        })
 }
 
 /// Reads the one `EncryptedAssertion` of `xml`; nothing when there is not exactly one, or

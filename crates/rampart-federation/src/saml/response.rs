@@ -141,7 +141,12 @@ pub fn verify_xml(
     }
     let clear = decrypt::decrypt_in_place(&reduced, key, true)?;
     decrypted_outline(&clear)?;
-    let response: Response = clear.parse().map_err(|_| malformed("response"))?;
+    signed_response(&clear, outline)
+}
+
+/// A signed `Response` (the reduced document) with the assertion it holds.
+fn signed_response(reduced: &str, outline: Outline) -> Result<Verified, Refusal> {
+    let response: Response = reduced.parse().map_err(|_| malformed("response"))?;
     let assertion = response.assertion.clone().ok_or_else(|| {
         Refusal::new(
             "assertion-not-signed",
@@ -209,20 +214,7 @@ fn signed(
     }
     let reduced = reduce(xml, certificates)?;
     match (root_name(&reduced), only) {
-        (Some(Root::Response), None) => {
-            let response: Response = reduced.parse().map_err(|_| malformed("response"))?;
-            let assertion = response.assertion.clone().ok_or_else(|| {
-                Refusal::new(
-                    "assertion-not-signed",
-                    "the signed response holds no assertion",
-                )
-            })?;
-            Ok(Verified {
-                response: Some(response),
-                assertion,
-                outline,
-            })
-        }
+        (Some(Root::Response), None) => signed_response(&reduced, outline),
         (Some(Root::Assertion), _) => {
             let assertion: Assertion = reduced.parse().map_err(|_| malformed("assertion"))?;
             Ok(Verified {
@@ -261,14 +253,16 @@ fn root_name(xml: &str) -> Option<Root> {
     }
 }
 
-fn namespace<'a>(ns: &'a ResolveResult<'_>) -> Option<&'a [u8]> {
+/// The namespace a resolved name is bound to.
+pub(super) fn namespace<'a>(ns: &'a ResolveResult<'_>) -> Option<&'a [u8]> {
     match ns {
         ResolveResult::Bound(n) => Some(n.as_ref()),
         _ => None,
     }
 }
 
-fn attribute(e: &BytesStart<'_>, name: &[u8]) -> Option<String> {
+/// The value of attribute `name` of element `e`, normalised as XML says.
+pub(super) fn attribute(e: &BytesStart<'_>, name: &[u8]) -> Option<String> {
     e.attributes()
         .flatten()
         .find(|a| a.key.as_ref() == name)

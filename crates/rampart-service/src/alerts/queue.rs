@@ -23,6 +23,7 @@ use time::OffsetDateTime;
 
 use super::deliver::{sinks, EMAIL, WEBHOOK};
 use crate::caller::Caller;
+use crate::paging::bad_cursor;
 use crate::state::AppState;
 
 /// The action of the event recording that a delivery gave up.
@@ -54,10 +55,6 @@ fn sink(name: &str) -> Option<&'static str> {
         EMAIL => Some(EMAIL),
         _ => None,
     }
-}
-
-fn bad_cursor() -> Error {
-    Error::invalid("cursor", "is not a cursor this API returned")
 }
 
 /// The outbox's cursor: `<alert>.<sink>` of the last delivery of the previous page.
@@ -210,14 +207,7 @@ async fn failed(
     cursor: Option<&str>,
     limit: u32,
 ) -> Result<AlertDeliveryPage, Error> {
-    let before_seq = cursor
-        .map(|c| {
-            c.parse::<i64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(bad_cursor)
-        })
-        .transpose()?;
+    let before_seq = crate::paging::number_cursor(cursor)?;
     let query = EventQuery {
         stream: Some(Stream::System),
         action: Some(FAILED.to_owned()),

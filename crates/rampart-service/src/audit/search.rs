@@ -54,16 +54,7 @@ pub fn event_query(q: AuditEventsQuery) -> Result<(EventQuery, Option<String>, u
             ));
         }
     }
-    let before_seq = q
-        .cursor
-        .as_deref()
-        .map(|c| {
-            c.parse::<i64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| Error::invalid("cursor", "is not a cursor this API returned"))
-        })
-        .transpose()?;
+    let before_seq = crate::paging::number_cursor(q.cursor.as_deref())?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(Error::invalid("limit", "must be 1 to 1000"));

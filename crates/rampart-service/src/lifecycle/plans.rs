@@ -431,16 +431,7 @@ pub async fn plans(state: &AppState, caller: &Caller, q: PlansQuery) -> Result<P
     if !(1..=200).contains(&limit) {
         return Err(Error::invalid("limit", "1 to 200"));
     }
-    let before = q
-        .cursor
-        .as_deref()
-        .map(|c| {
-            c.parse::<i64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| Error::invalid("cursor", "is not a cursor this API returned"))
-        })
-        .transpose()?;
+    let before = crate::paging::number_cursor(q.cursor.as_deref())?;
     let mut rows = state
         .store
         .plans(

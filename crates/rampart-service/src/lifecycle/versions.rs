@@ -232,16 +232,7 @@ pub async fn history(
     if !(1..=1000).contains(&limit) {
         return Err(Error::invalid("limit", "1 to 1,000"));
     }
-    let before = q
-        .cursor
-        .as_deref()
-        .map(|c| {
-            c.parse::<i64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| Error::invalid("cursor", "is not a cursor this API returned"))
-        })
-        .transpose()?;
+    let before = crate::paging::number_cursor(q.cursor.as_deref())?;
     if let Some(m) = &q.module {
         state.authz.fresh(None).await?;
         visible_module(state, caller, m).await?;
