@@ -167,9 +167,12 @@ fn abandoned(
     })
 }
 
-fn view(state: &AppState, row: RebuildRow) -> RebuildStatus {
+/// The status of `row`, read after `before` (this node's rebuild as it was just before the
+/// row was read). A rebuild of this node that ended, or began, between the two reads is
+/// running by one of the two looks, so it is never taken for abandoned.
+fn view(state: &AppState, row: RebuildRow, before: Option<Running>) -> RebuildStatus {
     let mine = *state.rebuilds.lock();
-    let why = abandoned(state, &row, mine, false);
+    let why = abandoned(state, &row, before, false).and(abandoned(state, &row, mine, false));
     let (phase, done) = match mine {
         Some(m) if m.id == Some(row.id) && row.state == RebuildState::Running => {
             (m.phase.to_owned(), m.done.max(row.checked))
@@ -256,8 +259,9 @@ pub async fn start(state: &AppState, caller: &Caller) -> Result<RebuildStatus, E
         m.id = Some(id);
     }
     tokio::spawn(work(state.clone(), caller.audit.clone(), id));
+    let before = *state.rebuilds.lock();
     match state.store.rebuild_latest().await? {
-        Some(row) if row.id == id => Ok(view(state, row)),
+        Some(row) if row.id == id => Ok(view(state, row, before)),
         _ => Err(Error::Internal("the rebuild's record is missing".into())),
     }
 }
@@ -376,11 +380,12 @@ pub async fn status(state: &AppState, user: &User) -> Result<Option<RebuildStatu
                 .into(),
         ));
     }
+    let before = *state.rebuilds.lock();
     Ok(state
         .store
         .rebuild_latest()
         .await?
-        .map(|row| view(state, row)))
+        .map(|row| view(state, row, before)))
 }
 
 /// `status` as the API answers it.
