@@ -264,6 +264,16 @@ pub(crate) async fn post(
 }
 
 /// The `auth.login` failures that name the SAML provider: their reasons, oldest first.
+/// How many sign-ins through the provider `idp` succeeded.
+pub(crate) async fn idp_logins(node: &Node) -> usize {
+    node.events()
+        .await
+        .into_iter()
+        .filter(|e| e.action == "auth.login" && e.outcome == "success")
+        .filter(|e| e.details.contains("\"user_provider\":\"idp\""))
+        .count()
+}
+
 pub(crate) async fn refusals(node: &Node) -> Vec<String> {
     node.events()
         .await
@@ -381,13 +391,7 @@ async fn saml_users_sign_in_just_in_time_with_roles_from_their_attributes() {
             )
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}");
-        let logins = node
-            .events()
-            .await
-            .into_iter()
-            .filter(|e| e.action == "auth.login" && e.outcome == "success")
-            .filter(|e| e.details.contains("\"user_provider\":\"idp\""))
-            .count();
+        let logins = idp_logins(&node).await;
         assert_eq!(logins, 3, "{name}");
     })
     .await;

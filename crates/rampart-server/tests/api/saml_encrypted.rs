@@ -8,7 +8,9 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::kit::{on_both, problem, Node};
-use crate::saml::{add_idp, cookie, idp, idp_settings, post, real_time, refusals, start};
+use crate::saml::{
+    add_idp, cookie, idp, idp_logins, idp_settings, post, real_time, refusals, start,
+};
 
 /// A decryption key (PEM, in a private file) and its certificate.
 struct Keys {
@@ -238,13 +240,7 @@ async fn bad_encrypted_responses_are_refused_audited_and_change_nothing() {
             .await
             .unwrap();
         assert!(users.is_empty(), "{name}: {users:?}");
-        let logins = node
-            .events()
-            .await
-            .into_iter()
-            .filter(|e| e.action == "auth.login" && e.outcome == "success")
-            .filter(|e| e.details.contains("\"user_provider\":\"idp\""))
-            .count();
+        let logins = idp_logins(&node).await;
         assert_eq!(logins, 0, "{name}");
     })
     .await;
