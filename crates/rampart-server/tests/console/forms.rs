@@ -206,3 +206,19 @@ impl Console {
         console
     }
 }
+
+/// The numbers of a page's table rows whose ids are `<prefix><number>` (`plan-`,
+/// `deployment-`), in the page's order.
+pub fn row_numbers(html: &str, prefix: &str) -> Vec<i64> {
+    html.split(&format!("<tr id=\"{prefix}"))
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().parse().unwrap())
+        .collect()
+}
+
+/// The address of a paged table's "Older" link, when it has one.
+pub fn older(html: &str) -> Option<String> {
+    let (before, _) = html.split_once(">Older</a>")?;
+    let href = before.rsplit("href=\"").next()?;
+    Some(href.trim_end_matches('"').replace("&amp;", "&"))
+}

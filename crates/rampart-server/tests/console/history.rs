@@ -7,22 +7,12 @@ use rampart_core::Provider;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::forms::Console;
+use crate::forms::{older, Console};
 use crate::kit::{no_tweak, on_both, Node, ADMIN_PASSWORD};
 
-/// The deployments' numbers on a history page, in the page's order.
+/// The deployments' numbers on a page, in the page's order.
 fn numbers(html: &str) -> Vec<i64> {
-    html.split("<tr id=\"deployment-")
-        .skip(1)
-        .map(|rest| rest.split('"').next().unwrap().parse().unwrap())
-        .collect()
-}
-
-/// The address of the page's "Older" link, when it has one.
-fn older(html: &str) -> Option<String> {
-    let (before, _) = html.split_once(">Older</a>")?;
-    let href = before.rsplit("href=\"").next()?;
-    Some(href.trim_end_matches('"').replace("&amp;", "&"))
+    crate::forms::row_numbers(html, "deployment-")
 }
 
 async fn deployments_page_by_page(node: Node) {
