@@ -1,6 +1,6 @@
 //! Rampart as an OpenID Connect provider under load, over HTTPS on loopback, in process:
 //!
-//! 1. client-credential grants per second: `CLIENTS` HTTP/1.1 connections posting
+//! 1. client-credential grants per second: `IDP_CLIENTS` (8) HTTP/1.1 connections posting
 //!    `grant_type=client_credentials` (Basic authentication, an ES256 access token signed,
 //!    an `idp.token` event through the audit pipeline);
 //! 2. refreshes per second: each connection keeps its own refresh-token family and rotates
@@ -28,7 +28,15 @@ use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
 const PASSWORD: &str = "violet-trombone-gravel-71";
-const CLIENTS: usize = 8;
+
+/// Concurrent connections: `IDP_CLIENTS`, 8 unless set.
+fn clients() -> usize {
+    std::env::var("IDP_CLIENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(8)
+}
 const ROUNDS: usize = 3;
 const SPAN: Duration = Duration::from_secs(4);
 const RP: &str = "https://rp.example/cb";
@@ -43,7 +51,7 @@ fn client() -> Client {
         .unwrap()
 }
 
-/// Requests per second of `CLIENTS` workers each running `step` (given its index) in a loop.
+/// Requests per second of [`clients`] workers each running `step` (given its index) in a loop.
 async fn rate<F, Fut>(step: F) -> f64
 where
     F: Fn(usize) -> Fut + Clone + Send + 'static,
@@ -51,7 +59,7 @@ where
 {
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for i in 0..CLIENTS {
+    for i in 0..clients() {
         let step = step.clone();
         tasks.push(tokio::spawn(async move {
             let mut n = 0u64;
@@ -133,7 +141,7 @@ async fn main() {
     let mut families = Vec::new();
     for (client, secret) in [("rp", &rp_secret), ("rp-es", &es_secret)] {
         let mut of_client = Vec::new();
-        for _ in 0..CLIENTS {
+        for _ in 0..clients() {
             let q = url_query(&[
                 ("client_id", client),
                 ("redirect_uri", RP),
@@ -283,6 +291,7 @@ async fn main() {
         node::median(f),
         node::median(e),
     );
+    println!("connections                        {}", clients());
     println!("healthz (same run, alternating)    {hz:.0} req/s");
     println!(
         "client-credential grants           {gr:.0}/s ({:.2}× /healthz)",

@@ -15,8 +15,15 @@
 //! again alone, in its own transaction, so one write's error never undoes or fails another
 //! (a write is therefore a function that may run twice; only a committed run counts).
 //!
+//! The audit events a grouped write records ([`Grouped::record`]) are kept until the
+//! commit, then numbered and written together as blocks, the way the audit pipeline writes
+//! a batch (`audit::write_events`): a group of rotations costs two statements for all its
+//! events instead of three for each. They are in the same transaction as the writes that
+//! recorded them, in the writes' order, so a change and its event still commit together or
+//! not at all.
+//!
 //! PostgreSQL has a writer per connection and groups commits itself; there a grouped write
-//! is simply its own transaction.
+//! is simply its own transaction (its events written as one batch before the commit).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -27,6 +34,10 @@ use rampart_core::Error;
 use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
+use rampart_core::AuditContext;
+use time::OffsetDateTime;
+
+use crate::audit::NewEvent;
 use crate::backend::{db, Backend};
 use crate::db::Tx;
 use crate::Store;
@@ -40,13 +51,53 @@ const QUEUE: usize = 1024;
 /// A boxed future borrowing the transaction.
 pub(crate) type Step<'t, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 't>>;
 
+/// The transaction grouped writes run in, and the audit events they recorded, written
+/// just before the commit (see the module documentation).
+pub(crate) struct Grouped {
+    /// The open transaction.
+    pub(crate) tx: Tx<'static>,
+    events: Vec<NewEvent>,
+}
+
+impl Grouped {
+    fn new(tx: Tx<'static>) -> Self {
+        Self {
+            tx,
+            events: Vec::new(),
+        }
+    }
+
+    /// Records the success of `action` on `target` with its `details` (a JSON object): the
+    /// write's own event, committed with it.
+    pub(crate) fn record(
+        &mut self,
+        ctx: &AuditContext,
+        now: OffsetDateTime,
+        action: &'static str,
+        target: impl Into<Option<String>>,
+        details: serde_json::Value,
+    ) {
+        let event = crate::audit::success(action, target, details);
+        self.events.push(NewEvent::system(ctx, &event, now));
+    }
+
+    /// Writes the recorded events, then commits.
+    async fn commit(mut self) -> Result<(), Error> {
+        if !self.events.is_empty() {
+            let events = std::mem::take(&mut self.events);
+            crate::audit::write_events(&mut self.tx, events).await?;
+        }
+        self.tx.commit().await
+    }
+}
+
 /// One write in the queue: its statements, and where its answer goes.
 trait Job: Send {
     /// Runs the write's statements in `tx`, keeping its answer until the commit; whether
     /// they succeeded.
     fn run<'t>(
         &'t mut self,
-        tx: &'t mut Tx<'static>,
+        tx: &'t mut Grouped,
     ) -> Pin<Box<dyn Future<Output = bool> + Send + 't>>;
     /// Answers the caller: the kept answer once `committed` is `Ok`, else its error.
     fn answer(self: Box<Self>, committed: Result<(), Error>);
@@ -63,11 +114,11 @@ impl<D, T, F> Job for Typed<D, T, F>
 where
     D: Send + Sync + 'static,
     T: Send + 'static,
-    F: for<'t> Fn(&'t mut Tx<'static>, &'t D) -> Step<'t, T> + Send + 'static,
+    F: for<'t> Fn(&'t mut Grouped, &'t D) -> Step<'t, T> + Send + 'static,
 {
     fn run<'t>(
         &'t mut self,
-        tx: &'t mut Tx<'static>,
+        tx: &'t mut Grouped,
     ) -> Pin<Box<dyn Future<Output = bool> + Send + 't>> {
         Box::pin(async move {
             let out = (self.write)(tx, &self.data).await;
@@ -139,10 +190,10 @@ impl Store {
     where
         D: Send + Sync + 'static,
         T: Send + 'static,
-        F: for<'t> Fn(&'t mut Tx<'static>, &'t D) -> Step<'t, T> + Send + 'static,
+        F: for<'t> Fn(&'t mut Grouped, &'t D) -> Step<'t, T> + Send + 'static,
     {
         let Backend::Sqlite { grouped, .. } = &self.backend else {
-            let mut tx = self.write().await?;
+            let mut tx = Grouped::new(self.write().await?);
             let out = write(&mut tx, &data).await?;
             tx.commit().await?;
             return Ok(out);
@@ -210,7 +261,7 @@ async fn commit_group(writer: &SqlitePool, mut group: Vec<Box<dyn Job>>, counts:
 /// All of `group` in one transaction; nothing is kept unless every write and the commit
 /// succeed (dropping the transaction rolls it back).
 async fn together(writer: &SqlitePool, group: &mut [Box<dyn Job>]) -> Result<(), Error> {
-    let mut tx = Tx::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await.map_err(db)?);
+    let mut tx = begin(writer).await?;
     for job in group.iter_mut() {
         if !job.run(&mut tx).await {
             return Err(Error::Internal("a grouped write failed".into()));
@@ -222,10 +273,16 @@ async fn together(writer: &SqlitePool, group: &mut [Box<dyn Job>]) -> Result<(),
 /// One write in its own transaction. `Ok` also when the write itself failed (nothing is
 /// committed then, and its kept answer is the error).
 async fn alone(writer: &SqlitePool, job: &mut dyn Job) -> Result<(), Error> {
-    let mut tx = Tx::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await.map_err(db)?);
+    let mut tx = begin(writer).await?;
     if job.run(&mut tx).await {
         tx.commit().await
     } else {
         Ok(())
     }
+}
+
+/// A transaction on the one writer, taking its lock at once.
+async fn begin(writer: &SqlitePool) -> Result<Grouped, Error> {
+    let tx = writer.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+    Ok(Grouped::new(Tx::Sqlite(tx)))
 }

@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 use super::{joined, split};
 use crate::backend::{from_millis, to_millis};
 use crate::db::Tx;
+use crate::group::Grouped;
 use crate::Store;
 
 /// A code to keep.
@@ -345,19 +346,19 @@ struct Rotation {
     ctx: AuditContext,
 }
 
-async fn rotate(tx: &mut Tx<'static>, r: &Rotation) -> Result<bool, Error> {
-    let moved = tx
-        .exec(
+async fn rotate(g: &mut Grouped, r: &Rotation) -> Result<bool, Error> {
+    let moved =
+        g.tx.exec(
             "UPDATE idp_families SET generation = generation + 1 \
              WHERE family_id = $1 AND generation = $2 AND revoked_at IS NULL",
             [r.family_id.as_str().into(), r.from.into()],
         )
         .await?
-        > 0;
+            > 0;
     if !moved {
         return Ok(false);
     }
-    tx.exec(
+    g.tx.exec(
         "INSERT INTO idp_refresh_tokens (token_hash, family_id, generation, created_at) \
          VALUES ($1, $2, $3, $4)",
         [
@@ -368,30 +369,28 @@ async fn rotate(tx: &mut Tx<'static>, r: &Rotation) -> Result<bool, Error> {
         ],
     )
     .await?;
-    crate::audit::record(
-        tx,
+    g.record(
         &r.ctx,
         r.now,
         "idp.token",
         Some(format!("idp-client:{}", r.client_id)),
         json!({ "client_id": r.client_id, "grant_type": "refresh_token", "family": r.family_id }),
-    )
-    .await?;
+    );
     Ok(true)
 }
 
 async fn issue_code(
-    tx: &mut Tx<'static>,
+    g: &mut Grouped,
     code: &IssuedCode,
     now: OffsetDateTime,
     ctx: &AuditContext,
 ) -> Result<(), Error> {
-    tx.exec(
+    g.tx.exec(
         "DELETE FROM idp_codes WHERE expires_at < $1",
         [to_millis(now - time::Duration::hours(1)).into()],
     )
     .await?;
-    tx.exec(
+    g.tx.exec(
         "INSERT INTO idp_codes (code_hash, client_id, user_id, redirect_uri, scopes, nonce, \
          challenge, auth_time, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -409,26 +408,24 @@ async fn issue_code(
         ],
     )
     .await?;
-    crate::audit::record(
-        tx,
+    g.record(
         ctx,
         now,
         "idp.authorize",
         Some(format!("idp-client:{}", code.client_id)),
         json!({ "client_id": code.client_id, "scopes": code.scopes }),
-    )
-    .await?;
+    );
     Ok(())
 }
 
 async fn start_family(
-    tx: &mut Tx<'static>,
+    g: &mut Grouped,
     code_hash: &[u8; 32],
     family: &NewFamily,
     now: OffsetDateTime,
     ctx: &AuditContext,
 ) -> Result<(), Error> {
-    tx.exec(
+    g.tx.exec(
         "INSERT INTO idp_families (family_id, client_id, user_id, scopes, auth_time, \
          generation, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $7)",
         [
@@ -442,7 +439,7 @@ async fn start_family(
         ],
     )
     .await?;
-    tx.exec(
+    g.tx.exec(
         "INSERT INTO idp_refresh_tokens (token_hash, family_id, generation, created_at) \
          VALUES ($1, $2, 1, $3)",
         [
@@ -452,13 +449,12 @@ async fn start_family(
         ],
     )
     .await?;
-    tx.exec(
+    g.tx.exec(
         "UPDATE idp_codes SET family_id = $2 WHERE code_hash = $1",
         [code_hash.to_vec().into(), family.family_id.as_str().into()],
     )
     .await?;
-    crate::audit::record(
-        tx,
+    g.record(
         ctx,
         now,
         "idp.token",
@@ -469,25 +465,24 @@ async fn start_family(
             "family": family.family_id,
             "scopes": family.scopes,
         }),
-    )
-    .await?;
+    );
     Ok(())
 }
 
 async fn take_code(
-    tx: &mut Tx<'static>,
+    g: &mut Grouped,
     code_hash: &[u8; 32],
     now: OffsetDateTime,
 ) -> Result<Option<TakenCode>, Error> {
-    let first = tx
-        .exec(
+    let first =
+        g.tx.exec(
             "UPDATE idp_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL",
             [code_hash.to_vec().into(), to_millis(now).into()],
         )
         .await?
-        > 0;
-    let row = tx
-        .row_opt(
+            > 0;
+    let row =
+        g.tx.row_opt(
             "SELECT client_id, user_id, redirect_uri, scopes, nonce, challenge, auth_time, \
              expires_at, family_id FROM idp_codes WHERE code_hash = $1",
             [code_hash.to_vec().into()],
