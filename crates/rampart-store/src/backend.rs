@@ -282,7 +282,7 @@ impl Store {
             .map_err(cannot_open)?;
         Ok(Self {
             backend: Backend::Sqlite {
-                grouped: crate::group::Queue::start(writer.clone()),
+                grouped: crate::group::Queue::start(writer.clone())?,
                 writer,
                 reader,
                 closed,

@@ -172,12 +172,29 @@ impl std::fmt::Debug for Queue {
 }
 
 impl Queue {
-    /// Starts the group task over the one `writer` connection.
-    pub(crate) fn start(writer: SqlitePool) -> Self {
+    /// Starts the group task over the one `writer` connection, on a thread of its own.
+    ///
+    /// A group waits for each of its statements in turn (the writer connection answers on
+    /// its own thread). Among the request handlers' tasks, every such wait also waited for
+    /// a turn on the busy workers, so a group took several times the writer's work and
+    /// the writes queued behind it; on its own thread the task resumes as soon as the
+    /// writer answers. The thread ends when the store's last handle is dropped.
+    pub(crate) fn start(writer: SqlitePool) -> Result<Self, Error> {
         let (send, receive) = mpsc::channel(QUEUE);
         let counts = Arc::<Counts>::default();
-        tokio::spawn(serve(writer, receive, counts.clone()));
-        Self { send, counts }
+        let task = serve(writer, receive, counts.clone());
+        let cannot = |e: std::io::Error| {
+            Error::Internal(format!("starting the thread of grouped writes: {e}"))
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(cannot)?;
+        std::thread::Builder::new()
+            .name("rampart-group".into())
+            .spawn(move || runtime.block_on(task))
+            .map_err(cannot)?;
+        Ok(Self { send, counts })
     }
 }
 
@@ -221,6 +238,28 @@ impl Store {
             groups: c.groups.load(Ordering::Relaxed),
             split: c.split.load(Ordering::Relaxed),
         }
+    }
+}
+
+/// The writer held by a test, so that grouped writes queue behind it; released (rolled
+/// back) when dropped.
+#[cfg(feature = "testing")]
+pub struct WriterHold(#[allow(dead_code)] Tx<'static>);
+
+#[cfg(feature = "testing")]
+impl Store {
+    /// Takes the writer until the hold is dropped: grouped writes sent meanwhile wait, the
+    /// first one taken in a group of its own and the others in the queue.
+    pub async fn hold_writer(&self) -> Result<WriterHold, Error> {
+        Ok(WriterHold(self.write().await?))
+    }
+
+    /// Grouped writes sent and not yet taken by the group task (0 on PostgreSQL).
+    pub fn group_waiting(&self) -> usize {
+        let Backend::Sqlite { grouped, .. } = &self.backend else {
+            return 0;
+        };
+        grouped.send.max_capacity() - grouped.send.capacity()
     }
 }
 

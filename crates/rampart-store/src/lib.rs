@@ -43,6 +43,8 @@ pub use backup::{sqlite_copy, sqlite_integrity, BackupRecord, ExportedSnapshot, 
 pub use drill::{ScratchDatabase, DRILL_APPLICATION};
 pub use fence::Marks;
 pub use group::GroupCounts;
+#[cfg(feature = "testing")]
+pub use group::WriterHold;
 pub use identity::mfa::{MfaFactors, PendingLogin, Proof, Spent, StoredTotp};
 pub use identity::passkeys::{Ceremony, StoredPasskey};
 pub use identity::sessions::{NewSession, OpenSession};

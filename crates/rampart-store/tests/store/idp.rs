@@ -79,17 +79,30 @@ async fn racing_rotations_of_one_token_let_exactly_one_win() {
         let user = client_and_user(&store).await;
         let family = start(&store, 1, user).await;
         let before = store.group_counts();
-        let answers = join_all((0..40u8).map(|i| {
+        // The 40 queue behind a held writer, then commit in at most two groups.
+        let hold = store.hold_writer().await.unwrap();
+        let racing = tokio::spawn({
             let store = store.clone();
-            let family = family.clone();
-            async move {
-                store
-                    .idp_rotate(&family, "rp", 1, &[100 + i; 32], T0, &ctx())
-                    .await
-                    .unwrap()
+            join_all((0..40u8).map(move |i| {
+                let store = store.clone();
+                let family = family.clone();
+                async move {
+                    store
+                        .idp_rotate(&family, "rp", 1, &[100 + i; 32], T0, &ctx())
+                        .await
+                        .unwrap()
+                }
+            }))
+        });
+        if store.is_exclusive() {
+            let sent =
+                || store.group_counts().writes - before.writes + store.group_waiting() as u64;
+            while sent() < 40 {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
             }
-        }))
-        .await;
+        }
+        drop(hold);
+        let answers = racing.await.unwrap();
         assert_eq!(answers.iter().filter(|won| **won).count(), 1, "{kind}");
         let winner = answers.iter().position(|won| *won).unwrap();
         let won = u8::try_from(winner).unwrap();
@@ -137,12 +150,33 @@ async fn a_write_that_fails_in_a_group_fails_alone() {
             .await
             .unwrap();
         let before = store.group_counts();
-        // Codes 1 to 10 at once: code 1 exists, so its second issue breaks the primary key.
-        let answers = join_all((1..=10u8).map(|n| {
+        // Codes 1 to 10 queue behind a held writer and code 11, then go as one group: code
+        // 1 exists, so its second issue breaks the primary key.
+        let hold = store.hold_writer().await.unwrap();
+        let first = tokio::spawn({
             let store = store.clone();
-            async move { store.idp_issue_code(&code(n, user), T0, &ctx()).await }
-        }))
-        .await;
+            async move { store.idp_issue_code(&code(11, user), T0, &ctx()).await }
+        });
+        if store.is_exclusive() {
+            while store.group_counts().writes == before.writes {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        }
+        let all = tokio::spawn({
+            let store = store.clone();
+            join_all((1..=10u8).map(move |n| {
+                let store = store.clone();
+                async move { store.idp_issue_code(&code(n, user), T0, &ctx()).await }
+            }))
+        });
+        if store.is_exclusive() {
+            while store.group_waiting() < 10 {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        }
+        drop(hold);
+        first.await.unwrap().unwrap();
+        let answers = all.await.unwrap();
         assert!(
             matches!(answers[0], Err(Error::Conflict(_) | Error::Internal(_))),
             "{kind}: {:?}",
@@ -161,7 +195,7 @@ async fn a_write_that_fails_in_a_group_fails_alone() {
             .filter(|e| e.action == "idp.authorize")
             .count();
         assert_eq!(
-            issued, 10,
+            issued, 11,
             "{kind}: one event per code kept, none for the refusal"
         );
         if store.is_exclusive() {
