@@ -296,10 +296,12 @@ impl Server {
             .map_err(|e| StartError(format!("cannot read the audit log's size: {e}")))?;
         let (background_stop, background_stopped) = watch::channel(false);
         let background = vec![
-            state
-                .audit
-                .clone()
-                .spawn_pipeline(state.metrics.clone(), background_stopped.clone()),
+            tokio::spawn(
+                state
+                    .audit
+                    .clone()
+                    .run_pipeline(state.metrics.clone(), background_stopped.clone()),
+            ),
             tokio::spawn(rampart_service::cluster::run(
                 state.clone(),
                 background_stopped.clone(),

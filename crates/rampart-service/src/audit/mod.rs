@@ -606,25 +606,6 @@ impl AuditLog {
         }
     }
 
-    /// Spawns [`AuditLog::run_pipeline`]. On SQLite it gets a thread of its own: a batch
-    /// waits for each of its statements in turn (the one writer connection answers on its
-    /// own thread), and among the request handlers' tasks every such wait was also a wait
-    /// for a turn on the busy workers, while the requests waited for the batch. On
-    /// PostgreSQL the connections' sockets belong to the shared workers, so it runs there.
-    pub fn spawn_pipeline(
-        self: Arc<Self>,
-        metrics: Arc<Metrics>,
-        stop: tokio::sync::watch::Receiver<bool>,
-    ) -> tokio::task::JoinHandle<()> {
-        let own = self.store.is_exclusive();
-        let task = self.run_pipeline(metrics, stop);
-        if own {
-            on_own_thread("rampart-audit", task)
-        } else {
-            tokio::spawn(task)
-        }
-    }
-
     async fn pipeline(&self, metrics: &Metrics, mut stop: tokio::sync::watch::Receiver<bool>) {
         let mut stopping = false;
         loop {
@@ -864,48 +845,3 @@ pub use archive::*;
 pub use cosign::ADD_CHECKPOINT;
 pub use keys::{rotate, rotate_as, Rotated};
 pub use schedule::*;
-
-/// Runs `task` on a thread of its own (a single-threaded runtime), or with the other tasks
-/// should that thread not start; the handle ends when the task does.
-fn on_own_thread(
-    name: &str,
-    task: impl std::future::Future<Output = ()> + Send + 'static,
-) -> tokio::task::JoinHandle<()> {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            tracing::warn!(error = %e, "{name} runs with the other tasks");
-            return tokio::spawn(task);
-        }
-    };
-    let slot = Arc::new(std::sync::Mutex::new(Some(task)));
-    let theirs = slot.clone();
-    let (done, finished) = tokio::sync::oneshot::channel::<()>();
-    let started = std::thread::Builder::new()
-        .name(name.to_owned())
-        .spawn(move || {
-            let task = theirs.lock().ok().and_then(|mut t| t.take());
-            if let Some(task) = task {
-                runtime.block_on(task);
-            }
-            let _ = done.send(());
-        });
-    match started {
-        Ok(_) => tokio::spawn(async move {
-            let _ = finished.await;
-        }),
-        Err(e) => {
-            tracing::warn!(error = %e, "{name} runs with the other tasks");
-            // The thread never ran, so the task is still in its slot.
-            let task = slot.lock().ok().and_then(|mut t| t.take());
-            tokio::spawn(async move {
-                if let Some(task) = task {
-                    task.await;
-                }
-            })
-        }
-    }
-}
