@@ -30,12 +30,10 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use rampart_core::Error;
+use rampart_core::{AuditContext, Error};
 use sqlx::SqlitePool;
-use tokio::sync::{mpsc, oneshot};
-
-use rampart_core::AuditContext;
 use time::OffsetDateTime;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::audit::NewEvent;
 use crate::backend::{db, Backend};
