@@ -94,7 +94,7 @@ pub async fn userinfo(
 /// What a token presented for introspection or revocation turned out to be.
 enum Found {
     Access(Map<String, Value>),
-    Refresh(rampart_store::RefreshRow),
+    Refresh(Box<rampart_store::RefreshRow>),
     Nothing(&'static str),
 }
 
@@ -108,7 +108,7 @@ async fn find(state: &AppState, issuer: &str, token: &str) -> Result<Found, Erro
                     Found::Nothing("the token was rotated away")
                 }
                 Some(r) if r.expires_at <= now => Found::Nothing("the token has expired"),
-                Some(r) => Found::Refresh(r),
+                Some(r) => Found::Refresh(Box::new(r)),
                 None => Found::Nothing("unknown token"),
             },
         );

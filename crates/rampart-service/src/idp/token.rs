@@ -318,7 +318,7 @@ async fn refresh_grant(
             return Err(invalid_grant(state, ctx, client, GRANT, why).await)
         }
     }
-    let Some(user) = state.store.user(row.user_id).await?.filter(|u| !u.disabled) else {
+    let Some(user) = Some(row.user.clone()).filter(|u| !u.disabled) else {
         return Err(invalid_grant(state, ctx, client, GRANT, "the user is disabled or gone").await);
     };
     // The client's registration now: an update that removed a scope narrowed the family in

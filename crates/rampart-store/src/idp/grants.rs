@@ -1,6 +1,6 @@
 //! Authorization codes, refresh-token families and revoked access tokens.
 
-use rampart_core::{AuditContext, Error, UserId};
+use rampart_core::{AuditContext, Error, User, UserId};
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -8,6 +8,7 @@ use super::{joined, split};
 use crate::backend::{from_millis, to_millis};
 use crate::db::Tx;
 use crate::group::Grouped;
+use crate::identity::users::{user_from_row, user_select};
 use crate::Store;
 
 /// A code to keep.
@@ -94,6 +95,8 @@ pub struct RefreshRow {
     pub client_id: String,
     /// The user.
     pub user_id: UserId,
+    /// The user's account as it is now.
+    pub user: User,
     /// The scopes.
     pub scopes: Vec<String>,
     /// When the user signed in.
@@ -149,13 +152,20 @@ impl Store {
         &self,
         token_hash: &[u8; 32],
     ) -> Result<Option<RefreshRow>, Error> {
+        // The user comes with the token (a family's user is never gone: deleting a user
+        // deletes their families): a refresh reads once.
         let row = self
             .reader()
             .row_opt(
-                "SELECT t.family_id, t.generation, f.generation AS current, f.revoked_at, \
-                 f.expires_at, f.client_id, f.user_id, f.scopes, f.auth_time \
-                 FROM idp_refresh_tokens t JOIN idp_families f ON f.family_id = t.family_id \
-                 WHERE t.token_hash = $1",
+                concat!(
+                    user_select!(
+                        "t.family_id, t.generation, f.generation AS current, f.revoked_at, \
+                         f.expires_at, f.client_id, f.user_id, f.scopes, f.auth_time,"
+                    ),
+                    "JOIN idp_families f ON f.user_id = u.id \
+                     JOIN idp_refresh_tokens t ON t.family_id = f.family_id \
+                     WHERE t.token_hash = $1"
+                ),
                 [token_hash.to_vec().into()],
             )
             .await?;
@@ -171,6 +181,7 @@ impl Store {
             expires_at: from_millis(row.get("expires_at")?)?,
             client_id: row.get("client_id")?,
             user_id: UserId::parse(&user, "user_id")?,
+            user: user_from_row(&row)?,
             scopes: split(&scopes),
             auth_time: from_millis(row.get("auth_time")?)?,
         }))
