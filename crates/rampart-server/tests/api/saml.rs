@@ -263,7 +263,6 @@ pub(crate) async fn post(
     request.form(&form).send().await.unwrap()
 }
 
-/// The `auth.login` failures that name the SAML provider: their reasons, oldest first.
 /// How many sign-ins through the provider `idp` succeeded.
 pub(crate) async fn idp_logins(node: &Node) -> usize {
     node.events()
@@ -274,6 +273,7 @@ pub(crate) async fn idp_logins(node: &Node) -> usize {
         .count()
 }
 
+/// The `auth.login` failures that name the SAML provider: their reasons, oldest first.
 pub(crate) async fn refusals(node: &Node) -> Vec<String> {
     node.events()
         .await

@@ -188,7 +188,7 @@ pub async fn introspect(
                 "token_type": "refresh_token",
                 "scope": r.scopes.join(" "),
                 "client_id": r.client_id,
-                "sub": r.user_id.to_string(),
+                "sub": r.user.id.to_string(),
                 "exp": r.expires_at.unix_timestamp(),
                 "iss": issuer,
             }))

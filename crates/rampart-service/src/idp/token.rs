@@ -318,9 +318,10 @@ async fn refresh_grant(
             return Err(invalid_grant(state, ctx, client, GRANT, why).await)
         }
     }
-    let Some(user) = Some(row.user.clone()).filter(|u| !u.disabled) else {
+    if row.user.disabled {
         return Err(invalid_grant(state, ctx, client, GRANT, "the user is disabled or gone").await);
-    };
+    }
+    let user = &row.user;
     // The client's registration now: an update that removed a scope narrowed the family in
     // its transaction; one that committed since this token was read is applied here.
     let scopes = match grant::narrowed(&row.scopes, &client.scopes) {
@@ -359,7 +360,7 @@ async fn refresh_grant(
         state,
         issuer,
         client,
-        &profile(&user),
+        &profile(user),
         &scopes,
         None,
         row.auth_time.unix_timestamp(),

@@ -93,8 +93,6 @@ pub struct RefreshRow {
     pub expires_at: OffsetDateTime,
     /// The client.
     pub client_id: String,
-    /// The user.
-    pub user_id: UserId,
     /// The user's account as it is now.
     pub user: User,
     /// The scopes.
@@ -160,7 +158,7 @@ impl Store {
                 concat!(
                     user_select!(
                         "t.family_id, t.generation, f.generation AS current, f.revoked_at, \
-                         f.expires_at, f.client_id, f.user_id, f.scopes, f.auth_time,"
+                         f.expires_at, f.client_id, f.scopes, f.auth_time,"
                     ),
                     "JOIN idp_families f ON f.user_id = u.id \
                      JOIN idp_refresh_tokens t ON t.family_id = f.family_id \
@@ -170,7 +168,6 @@ impl Store {
             )
             .await?;
         let Some(row) = row else { return Ok(None) };
-        let user: String = row.get("user_id")?;
         let scopes: String = row.get("scopes")?;
         let revoked: Option<i64> = row.get("revoked_at")?;
         Ok(Some(RefreshRow {
@@ -180,7 +177,6 @@ impl Store {
             revoked: revoked.is_some(),
             expires_at: from_millis(row.get("expires_at")?)?,
             client_id: row.get("client_id")?,
-            user_id: UserId::parse(&user, "user_id")?,
             user: user_from_row(&row)?,
             scopes: split(&scopes),
             auth_time: from_millis(row.get("auth_time")?)?,
