@@ -5,7 +5,9 @@
 //! This is the one place events are written. Each event gets the next sequence number from
 //! `audit_head` in its own transaction: sequence numbers have no gaps and follow commit
 //! order on both backends (SQLite has one writer; on PostgreSQL the head row's lock is held
-//! until commit, so a later writer waits and then sees the earlier one's number). Event
+//! until commit, so a later writer waits and then sees the earlier one's number). A batch
+//! written by one autocommitted statement on PostgreSQL (see [`Store::append_events`])
+//! moves the head only from where it was numbered, in the same statement. Event
 //! `seq` is leaf `seq − 1` of the log's Merkle tree; its data is the event's canonical JSON
 //! (`body`), its hash is stored beside it (`leaf_hash`) so an erasure can clear the body
 //! and keep the proof.

@@ -63,6 +63,9 @@ pub struct Store {
     pub(crate) moved: Arc<AtomicU64>,
     /// Events appended in blocks through this handle's clones; see [`Store::audit_appended`].
     pub(crate) appended: Arc<AtomicU64>,
+    /// Where this node's last append left the audit log's head (PostgreSQL's one-statement
+    /// appends; see [`Store::append_events`]).
+    pub(crate) head: Arc<crate::audit::HeadGuess>,
     /// The open application databases (SQLite: their pools, by catalog number).
     pub(crate) apps: Arc<crate::apps::Pools>,
 }
@@ -291,6 +294,7 @@ impl Store {
             epoch: Arc::default(),
             moved: Arc::default(),
             appended: Arc::default(),
+            head: Arc::default(),
             apps: Arc::default(),
         })
     }
@@ -351,6 +355,7 @@ impl Store {
             epoch: Arc::default(),
             moved: Arc::default(),
             appended: Arc::default(),
+            head: Arc::default(),
             apps: Arc::default(),
         })
     }

@@ -1,7 +1,11 @@
 //! Numbering and writing events: one event in its change's transaction
 //! ([`append_event`]), or a batch as blocks ([`Store::append_events`]).
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use super::*;
+use crate::backend::Backend;
 
 /// Takes `n` sequence numbers inside `tx`; returns the last one and the time of the newest
 /// event before them (the floor for the new events' times).
@@ -38,37 +42,83 @@ async fn insert_targets(tx: &mut Tx<'_>, targets: &[String]) -> Result<(), Error
 }
 
 /// Numbers `events` (not empty) and writes them as blocks (see [`blocks`]) inside `tx`;
-/// returns the last sequence number.
+/// returns the last sequence number and the time of the newest event.
 ///
 /// The batch is cut into steps whose blocks (bodies, leaf hashes, compression, search keys)
 /// are built on the builder threads (see [`blocks::prepare_events`]) while the database
 /// inserts the steps before them, in order. Times are raised to the newest before them,
 /// which the head keeps.
-pub(crate) async fn write_events(tx: &mut Tx<'_>, events: Vec<NewEvent>) -> Result<i64, Error> {
-    let n = events.len();
-    let (last, floor) = take_seqs(tx, n).await?;
-    let (steps, last_at) = blocks::prepare_events(events, last - n as i64 + 1, floor);
-    // PostgreSQL takes each step, its targets and the head's time in one statement (see
-    // `blocks::insert_step_pg`); SQLite, whose statements cost no round trip, in several.
-    let sqlite = tx.is_sqlite();
+pub(crate) async fn write_events(
+    tx: &mut Tx<'_>,
+    events: impl Into<Arc<Vec<NewEvent>>>,
+) -> Result<(i64, i64), Error> {
+    let events = events.into();
+    let n = events.len() as i64;
+    HEAD_MOVES.fetch_add(1, Ordering::Relaxed);
+    if !tx.is_sqlite() {
+        // PostgreSQL: each step moves the head and inserts its blocks in one statement
+        // (`blocks::insert_step_pg`), under the head's lock taken here.
+        let (size, floor) = blocks::lock_head(tx).await?;
+        let (steps, last_at) = blocks::prepare_events(events, size + 1, floor);
+        for next in steps {
+            if !blocks::insert_step_pg(&mut *tx, built(next).await?).await? {
+                return Err(Error::Internal(
+                    "the audit log's head moved under its lock".into(),
+                ));
+            }
+        }
+        return Ok((size + n, last_at));
+    }
+    // SQLite, whose statements cost no round trip: the numbers first, then each step's
+    // blocks and packs, the batch's targets and the head's time.
+    let (last, floor) = take_seqs(tx, n as usize).await?;
+    let (steps, last_at) = blocks::prepare_events(events, last - n + 1, floor);
     let mut targets = std::collections::BTreeSet::new();
     for next in steps {
-        let mut step = next
-            .await
-            .map_err(|_| Error::Internal("building audit blocks: a builder stopped".into()))??;
-        if sqlite {
-            targets.extend(std::mem::take(&mut step.targets));
-            blocks::insert_step(tx, step).await?;
-        } else {
-            blocks::insert_step_pg(tx, step, last_at).await?;
+        let mut step = built(next).await?;
+        targets.extend(std::mem::take(&mut step.targets));
+        blocks::insert_step(tx, step).await?;
+    }
+    let targets: Vec<String> = targets.into_iter().collect();
+    insert_targets(tx, &targets).await?;
+    set_last_at(tx, last_at).await?;
+    Ok((last, last_at))
+}
+
+/// A step once its builder has made it.
+async fn built(next: blocks::StepReceiver) -> Result<blocks::Step, Error> {
+    next.await
+        .map_err(|_| Error::Internal("building audit blocks: a builder stopped".into()))?
+}
+
+/// How many times a transaction of this process has moved an audit log's head (a batch or
+/// a change's own event). A guessed append ([`Store::append_events`]) is tried only when
+/// nothing moved the head since its guess was made; the statement checks the head itself,
+/// so this is a hint that saves a round trip bound to fail, never what keeps the log whole.
+static HEAD_MOVES: AtomicU64 = AtomicU64::new(0);
+
+/// Where this node last left the audit log's head (PostgreSQL): the size and newest time its
+/// last append committed, and [`HEAD_MOVES`] then. The next append is numbered from it and
+/// written in one autocommitted statement when it still holds.
+#[derive(Debug, Default)]
+pub(crate) struct HeadGuess {
+    guess: std::sync::Mutex<Option<(i64, i64, u64)>>,
+    /// Appends written by their guess.
+    hits: AtomicU64,
+}
+
+impl HeadGuess {
+    /// Takes the guess when nothing of this process moved the head since it was made.
+    fn take(&self) -> Option<(i64, i64, u64)> {
+        let guess = self.guess.lock().ok()?.take()?;
+        (guess.2 == HEAD_MOVES.load(Ordering::Relaxed)).then_some(guess)
+    }
+
+    fn set(&self, guess: Option<(i64, i64, u64)>) {
+        if let Ok(mut g) = self.guess.lock() {
+            *g = guess;
         }
     }
-    if sqlite {
-        let targets: Vec<String> = targets.into_iter().collect();
-        insert_targets(tx, &targets).await?;
-        set_last_at(tx, last_at).await?;
-    }
-    Ok(last)
 }
 
 /// Rows per multi-row `INSERT` (13 values each: well under both backends' bind limits).
@@ -180,6 +230,7 @@ pub(crate) async fn append_event(
     }
     // Number and time in one statement: the head keeps the newest time, which is this
     // event's own time raised to the previous event's when it is earlier.
+    HEAD_MOVES.fetch_add(1, Ordering::Relaxed);
     let (seq, at): (i64, i64) = tx
         .one(
             "UPDATE audit_head SET size = size + 1, \
@@ -221,17 +272,65 @@ impl Store {
     ///
     /// The batch is stored in blocks (see [`blocks`]): its bodies compressed together, its
     /// leaves side by side, its search keys packed per block in `audit_key_packs`.
+    ///
+    /// On PostgreSQL a transaction costs four round trips (begin, the head, the blocks,
+    /// commit), which every request waiting for its access event waits for. So a batch of
+    /// one block is first numbered from where this node's last append left the head and
+    /// written in one autocommitted statement (`blocks::insert_step_pg`); when anything
+    /// moved the head meanwhile (another node, a change's own event), that statement
+    /// writes nothing and the batch is written in a transaction as before.
     pub async fn append_events(&self, events: Vec<NewEvent>) -> Result<i64, Error> {
         if events.is_empty() {
             return Ok(0);
         }
-        let n = events.len() as u64;
-        let mut tx = self.write().await?;
-        let last = write_events(&mut tx, events).await?;
-        tx.commit().await?;
-        self.appended
-            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        let n = events.len();
+        let events = Arc::new(events);
+        let last = match self.append_guessed(&events).await? {
+            Some(last) => last,
+            None => {
+                let moves = HEAD_MOVES.load(Ordering::Relaxed);
+                let mut tx = self.write().await?;
+                let (last, last_at) = write_events(&mut tx, events).await?;
+                tx.commit().await?;
+                // The transaction's own move counted, no other: the guess holds.
+                self.head.set(Some((last, last_at, moves + 1)));
+                last
+            }
+        };
+        self.appended.fetch_add(n as u64, Ordering::Relaxed);
         Ok(last)
+    }
+
+    /// The guessed append of [`Store::append_events`]: the last sequence number, or `None`
+    /// when there is no guess to make or it failed, nothing written.
+    async fn append_guessed(&self, events: &Arc<Vec<NewEvent>>) -> Result<Option<i64>, Error> {
+        let Backend::Postgres(pool) = &self.backend else {
+            return Ok(None);
+        };
+        if events.len() > BLOCK_EVENTS {
+            return Ok(None);
+        }
+        let Some((size, floor, moves)) = self.head.take() else {
+            return Ok(None);
+        };
+        let (mut steps, last_at) = blocks::prepare_events(events.clone(), size + 1, floor);
+        let (Some(step), true) = (steps.pop(), steps.is_empty()) else {
+            return Ok(None);
+        };
+        // An error leaves no guess: whether the statement committed is unknown.
+        if !blocks::insert_step_pg(crate::db::Db::Postgres(pool), built(step).await?).await? {
+            return Ok(None);
+        }
+        let last = size + events.len() as i64;
+        self.head.set(Some((last, last_at, moves)));
+        self.head.hits.fetch_add(1, Ordering::Relaxed);
+        Ok(Some(last))
+    }
+
+    /// How many of [`Store::append_events`]' batches were written in one statement from
+    /// their guessed numbers (PostgreSQL; always 0 on SQLite).
+    pub fn audit_guessed_appends(&self) -> u64 {
+        self.head.hits.load(Ordering::Relaxed)
     }
 
     /// How many events [`Store::append_events`] has committed through this handle and its

@@ -164,6 +164,64 @@ async fn concurrent_writers_get_gapless_numbers_in_commit_order() {
     .await;
 }
 
+/// On PostgreSQL a batch is numbered from where the node's last append left the log and
+/// written in one statement; when anything moved the head since, it is written in a
+/// transaction instead, after whatever moved it, and nothing of the guess remains.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_numbered_from_a_stale_guess_is_written_after_what_moved_the_head() {
+    each_backend(|t| async move {
+        let store = t.store.clone();
+        let pg = t.url.is_some();
+        let batch = |from: u64| (from..from + 4).map(access).collect::<Vec<_>>();
+        // The first append has no guess; the second has, and it holds.
+        assert_eq!(store.append_events(batch(0)).await.unwrap(), 4);
+        assert_eq!(store.append_events(batch(4)).await.unwrap(), 8);
+        assert_eq!(store.audit_guessed_appends(), u64::from(pg));
+        // A change's own event moves the head: the next batch is not guessed, the one
+        // after it is again.
+        let event = AuditEvent {
+            action: "test.event",
+            target: None,
+            outcome: Outcome::Success,
+            details: "{}".into(),
+        };
+        store.record_event(&ctx(), &event, T0).await.unwrap();
+        assert_eq!(store.append_events(batch(8)).await.unwrap(), 13);
+        assert_eq!(store.audit_guessed_appends(), u64::from(pg));
+        assert_eq!(store.append_events(batch(12)).await.unwrap(), 17);
+        assert_eq!(store.audit_guessed_appends(), 2 * u64::from(pg));
+        // Every event so far: gapless, each body its own number and hash.
+        let events = store.events_after(0, 100).await.unwrap();
+        assert_eq!(events.len(), 17);
+        for (i, e) in events.iter().enumerate() {
+            assert_eq!(e.seq, i as i64 + 1);
+            let body = e.body.as_deref().unwrap();
+            assert_eq!(leaf_hash(body.as_bytes()), e.leaf_hash, "event {}", e.seq);
+        }
+        let Some(url) = &t.url else { return };
+        // A writer this process cannot see (another node) moves the head: the guessed
+        // statement writes nothing and the batch follows that writer's numbers.
+        let mut other = <sqlx::PgConnection as sqlx::Connection>::connect(url).await.unwrap();
+        sqlx::query("UPDATE audit_head SET size = size + 2, last_at = last_at + 1 WHERE id = 1")
+            .execute(&mut other)
+            .await
+            .unwrap();
+        assert_eq!(store.append_events(batch(16)).await.unwrap(), 23);
+        assert_eq!(store.audit_guessed_appends(), 2, "the stale guess wrote nothing");
+        let blocks: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT first_seq, count FROM audit_blocks ORDER BY first_seq")
+                .fetch_all(&mut other)
+                .await
+                .unwrap();
+        assert_eq!(blocks.last(), Some(&(20, 4)), "{blocks:?}");
+        assert!(blocks.iter().all(|b| b.0 != 18), "{blocks:?}");
+        // From there, guessed again.
+        assert_eq!(store.append_events(batch(20)).await.unwrap(), 27);
+        assert_eq!(store.audit_guessed_appends(), 3);
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redaction_keeps_the_leaf_and_is_itself_recorded() {
     each_backend(|t| async move {

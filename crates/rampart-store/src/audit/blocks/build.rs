@@ -28,6 +28,8 @@ pub(crate) struct Step {
     pub(crate) targets: Vec<String>,
     /// The time of its newest event.
     pub(crate) last_at: i64,
+    /// The time of the newest event before it (its events' times are raised to it).
+    pub(crate) floor: i64,
 }
 
 /// What a step's blocks share while they are built: the text buffer (reused from block
@@ -151,6 +153,7 @@ impl StepPlan {
     pub(super) fn build(&self, events: &[crate::audit::NewEvent]) -> Result<Step, Error> {
         let mut step = Step {
             last_at: self.floor,
+            floor: self.floor,
             ..Step::default()
         };
         // A block's text is about 100 kB: the thread's buffer, reused by every block.
@@ -234,7 +237,7 @@ thread_local! {
 /// arrives when built, in order, and the time of the batch's newest event. Nothing is
 /// written.
 pub(crate) fn prepare_events(
-    events: Vec<crate::audit::NewEvent>,
+    events: std::sync::Arc<Vec<crate::audit::NewEvent>>,
     seq: i64,
     floor: i64,
 ) -> (Vec<StepReceiver>, i64) {
@@ -246,9 +249,8 @@ pub(crate) fn prepare_events(
         steps.push(rx);
         work.push((plan, tx));
     }
-    // The events go with the builders and are dropped by the last lane to finish (on the
-    // runtime only when every lane is done before this function returns).
-    let events = std::sync::Arc::new(events);
+    // The events go with the builders and are dropped by the last holder (on the runtime
+    // only when every lane is done before this function returns and the caller kept none).
     let lane = move |jobs: Vec<(StepPlan, tokio::sync::oneshot::Sender<_>)>| {
         move || {
             for (plan, tx) in jobs {
@@ -318,24 +320,57 @@ pub(crate) async fn insert_step(tx: &mut Tx<'_>, step: Step) -> Result<(), Error
     Ok(())
 }
 
-/// The one statement of a step on PostgreSQL: its blocks, their packs, its new targets and
-/// the head's newest time, as arrays, so its text never changes and it is prepared once per
-/// connection. Row-per-placeholder `INSERT`s have a text per batch size: each is parsed
-/// afresh (two round trips instead of one), and there were four of them per batch.
-const PG_STEP: &str = "WITH blocks AS (\
+/// The one statement of a step on PostgreSQL: the head moved past the step's events, then
+/// its blocks, their packs and its new targets, all as arrays so its text never changes and
+/// it is prepared once per connection (row-per-placeholder `INSERT`s have a text per batch
+/// size, each parsed afresh).
+///
+/// The head moves only from the size and newest time the step was numbered from (`$13`,
+/// `$14`), and nothing is inserted unless it moved: the statement answers 1 when the step
+/// is written, 0 when the head was elsewhere and nothing changed. Inside a transaction that
+/// holds the head's lock ([`lock_head`]) it always answers 1; alone, autocommitted, it is
+/// a whole append in one round trip whose numbers were guessed (see
+/// `Store::append_events`): when another writer moved the head first, its `UPDATE` waits
+/// for that writer's commit, reads the head again, matches nothing, and the guess fails
+/// without writing anything.
+const PG_STEP: &str = "WITH head AS (\
+     UPDATE audit_head SET size = size + $12, last_at = $11 \
+     WHERE id = 1 AND size = $13 AND last_at = $14 RETURNING size), \
+     blocks AS (\
      INSERT INTO audit_blocks (first_seq, count, first_at, last_at, facets, leaves, data) \
      SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], \
-     $5::text[], $6::bytea[], $7::bytea[])), \
+     $5::text[], $6::bytea[], $7::bytea[]) WHERE EXISTS (SELECT FROM head)), \
      packs AS (INSERT INTO audit_key_packs (first_seq, keys) \
-     SELECT * FROM unnest($8::bigint[], $9::bytea[])), \
-     targets AS (INSERT INTO audit_targets (target) SELECT unnest($10::text[]) \
+     SELECT * FROM unnest($8::bigint[], $9::bytea[]) WHERE EXISTS (SELECT FROM head)), \
+     targets AS (INSERT INTO audit_targets (target) \
+     SELECT t FROM unnest($10::text[]) AS t WHERE EXISTS (SELECT FROM head) \
      ON CONFLICT (target) DO NOTHING) \
-     UPDATE audit_head SET last_at = $11 WHERE id = 1";
+     SELECT count(*) FROM head";
 
-/// Inserts a step on PostgreSQL in one round trip (see [`PG_STEP`]), and records `last_at`,
-/// the batch's newest time, in the head.
-pub(crate) async fn insert_step_pg(tx: &mut Tx<'_>, step: Step, last_at: i64) -> Result<(), Error> {
+/// Takes the head's lock inside `tx` (PostgreSQL) until it ends; returns the log's size and
+/// the time of its newest event, from which the next events are numbered.
+pub(crate) async fn lock_head(tx: &mut Tx<'_>) -> Result<(i64, i64), Error> {
+    tx.one(
+        "SELECT size, last_at FROM audit_head WHERE id = 1 FOR UPDATE",
+        [],
+    )
+    .await
+}
+
+/// Writes a step on PostgreSQL in one round trip (see [`PG_STEP`]), in `ex`: a transaction
+/// or, for a whole append, the pool. Whether it was written (the head was where the step
+/// was numbered from).
+pub(crate) async fn insert_step_pg<'e>(
+    ex: impl Into<crate::db::Ex<'e>>,
+    step: Step,
+) -> Result<bool, Error> {
     let n = step.blocks.len();
+    let (Some(first), events) = (
+        step.blocks.first().map(|b| b.first_seq),
+        step.blocks.iter().map(|b| b.count).sum::<i64>(),
+    ) else {
+        return Ok(true);
+    };
     let (mut first_seq, mut count, mut first_at, mut block_last_at) = (
         Vec::with_capacity(n),
         Vec::with_capacity(n),
@@ -373,10 +408,17 @@ pub(crate) async fn insert_step_pg(tx: &mut Tx<'_>, step: Step, last_at: i64) ->
         Arg::Ints(pack_seq),
         Arg::Blobs(pack_keys),
         Arg::Texts(step.targets),
-        last_at.into_arg(),
+        step.last_at.into_arg(),
+        events.into_arg(),
+        (first - 1).into_arg(),
+        step.floor.into_arg(),
     ];
-    tx.exec(PG_STEP, args).await?;
-    Ok(())
+    let written: i64 = crate::db::query_scalar(PG_STEP)
+        .bind_all(args)
+        .fetch_one(ex)
+        .await
+        .map_err(db)?;
+    Ok(written == 1)
 }
 
 impl NewBlock {
