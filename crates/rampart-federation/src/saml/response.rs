@@ -7,8 +7,10 @@
 //!    anything else.
 //! 2. An encrypted assertion (see [`super::decrypt`] for the algorithms):
 //!    - in a Response that carries its own signature: that signature is verified first, on
-//!      the document as received, so it covers the ciphertext; the assertion is then
-//!      decrypted inside the signed, reduced Response (AES-GCM or AES-CBC);
+//!      the document as received, so it covers the ciphertext, and the document is reduced
+//!      to the nodes the verified references cover (`samael`'s `ValidateAndMarkNoAncestors`:
+//!      the signed Response, re-serialised); the assertion is then decrypted inside it
+//!      (AES-GCM or AES-CBC), where the Response's namespace declarations are in scope;
 //!    - in a Response without its own signature: the data must be AES-GCM (authenticated),
 //!      and the decrypted `Assertion` is put back in place of the `EncryptedAssertion` in
 //!      the document as received, which then goes through step 3 as if it had come so: it
@@ -22,9 +24,9 @@
 //!    Response is signed, else of the signed `Assertion` alone (several verified references
 //!    are accepted only when exactly one of them is a `Response`). Every check after this
 //!    reads those bytes only. Reading what was digested, rather than matching it back to the
-//!    received tree and re-serialising that (`ValidateAndMarkNoAncestors`, which did the same
-//!    signature checks), is what samael calls its strictest mode, and is cheaper: the
-//!    matching and the re-serialisation were 40 % of a validation. A comment inside signed
+//!    received tree and re-serialising that (as step 2 still does, after the same signature
+//!    checks), is what samael calls its strictest mode, and is cheaper: the matching and the
+//!    re-serialisation were over 40 % of a validation's CPU time. A comment inside signed
 //!    text is not in the pre-digest (exclusive canonicalisation without comments), so the
 //!    whole signed text is read, never the part before the comment.
 //! 4. Those bytes are read with `samael`'s SAML object model.
@@ -138,8 +140,11 @@ pub fn verify_xml(
         return signed(&clear, certificates, outline, Some(Root::Assertion));
     }
     // The Response's own signature first, over the ciphertext as received; then the
-    // assertion decrypted inside the signed Response.
-    let reduced = reduce(xml, certificates)?;
+    // assertion decrypted inside the signed Response. Here the document is reduced to its
+    // verified nodes rather than read from the pre-digest: the decrypted assertion takes the
+    // place of the `EncryptedAssertion` and may use the prefixes the Response declares, which
+    // the exclusive canonical form declares only on the elements that use them.
+    let reduced = reduce(xml, certificates, ReduceMode::ValidateAndMarkNoAncestors)?;
     if !matches!(root_name(&reduced), Some(Root::Response)) {
         return Err(Refusal::new(
             "assertion-not-signed",
@@ -184,26 +189,22 @@ fn malformed(what: &str) -> Refusal {
     Refusal::new("malformed", format!("the signed {what} cannot be read"))
 }
 
-/// Verifies every signature of `xml` and returns what the verified reference covering the
-/// `Response` (or else the only one) digested: canonical XML, nothing unsigned in it.
-fn reduce(xml: &str, certificates: &[Vec<u8>]) -> Result<String, Refusal> {
+/// Verifies every signature of `xml` and returns what they cover: with `PreDigest`, what
+/// the verified reference of the `Response` (or else the only one) digested, canonical XML;
+/// with `ValidateAndMarkNoAncestors`, the document reduced to the verified nodes.
+fn reduce(xml: &str, certificates: &[Vec<u8>], mode: ReduceMode) -> Result<String, Refusal> {
     let certs: Vec<CertificateDer> = certificates
         .iter()
         .map(|c| CertificateDer::from(c.clone()))
         .collect();
-    Crypto::reduce_xml_to_signed_with_allowed_algorithms(
-        xml,
-        &certs,
-        ReduceMode::PreDigest,
-        Some(ALGORITHMS),
-    )
-    .map_err(|_| {
-        Refusal::new(
-            "signature-invalid",
-            "an XML signature of the response does not verify with the identity provider's \
+    Crypto::reduce_xml_to_signed_with_allowed_algorithms(xml, &certs, mode, Some(ALGORITHMS))
+        .map_err(|_| {
+            Refusal::new(
+                "signature-invalid",
+                "an XML signature of the response does not verify with the identity provider's \
              signing certificates",
-        )
-    })
+            )
+        })
 }
 
 /// The signed part of a response holding one plain assertion (`only`: what the signed part
@@ -220,7 +221,7 @@ fn signed(
             "the response carries no XML signature",
         ));
     }
-    let reduced = reduce(xml, certificates)?;
+    let reduced = reduce(xml, certificates, ReduceMode::PreDigest)?;
     match (root_name(&reduced), only) {
         (Some(Root::Response), None) => signed_response(&reduced, outline),
         (Some(Root::Assertion), _) => {
