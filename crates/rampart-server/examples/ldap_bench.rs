@@ -7,7 +7,9 @@
 //! - baseline, in the same run: `ldapwhoami` of the same users over StartTLS (one process,
 //!   one connection and one bind per login, which is what a shell script checking passwords
 //!   would cost the directory);
-//! - resident memory of this process (server and clients) after that load.
+//! - the node's resident memory after that load, and its peak: the node runs in a process
+//!   of its own (this executable started again, with the product's allocator), so that
+//!   its memory is its own, not its clients'.
 //!
 //! ```text
 //! cargo run --release -p rampart-server --example ldap_bench
@@ -32,6 +34,10 @@ use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
 const PASSWORD: &str = "violet-trombone-gravel-71";
+
+// The allocator `rampart` runs with.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const PEOPLE: usize = 16;
 const CLIENTS: usize = 4;
 const ROUNDS: usize = 3;
@@ -76,6 +82,7 @@ fn person(w: usize, n: u64) -> String {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    node::serve_if_asked(&[("admin", Provider::It, true)], PASSWORD, false).await;
     let ldap = slapd::slapd();
     let people: Vec<String> = (0..PEOPLE).map(|i| format!("p{i}")).collect();
     let entries: Vec<(&str, &str, &str)> =
@@ -84,8 +91,9 @@ async fn main() {
     let ou = format!("bench{}", std::process::id());
     let base = ldap.unit(&ou, &entries, &[("devs", &members)]);
 
-    let (server, dir, url) = node::start(false).await;
-    node::add_user(&server, "admin", Provider::It, true, PASSWORD).await;
+    let server = node::apart();
+    let url = server.base.clone();
+    let dir = tempfile::tempdir().unwrap();
     let http = client();
     let login = |username: &str, provider: Option<&str>| {
         let mut body = json!({ "username": username, "password": PASSWORD, "provider": "it" });
@@ -182,7 +190,8 @@ async fn main() {
         "ldapwhoami of the same people over StartTLS, same run: {theirs:.0}/s (ratio {:.2})",
         ours / theirs
     );
-    println!("resident memory after the load: {:.0} MiB", node::rss_mib());
+    let (rss, peak) = server.memory_mib();
+    println!("the node's resident memory after the load: {rss:.0} MiB (peak {peak:.0} MiB)");
     println!("load average: {}", load.trim());
-    server.shutdown().await;
+    drop(server);
 }

@@ -67,13 +67,86 @@ pub fn median(mut v: Vec<f64>) -> f64 {
 
 /// This process's resident memory, in MiB.
 pub fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
+    status_mib("self", "VmRSS:")
+}
+
+/// A line of `/proc/<pid>/status` in MiB (`VmRSS:` resident now, `VmHWM:` its peak).
+fn status_mib(pid: &str, key: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
+                .find(|l| l.starts_with(key))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|kb| kb.parse::<f64>().ok())
         })
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// A node in a process of its own: this benchmark's executable started again with `serve`
+/// (see [`serve_if_asked`]), so that its resident memory is the node's alone, not its
+/// clients' too. Stopped when dropped.
+pub struct Apart {
+    child: std::process::Child,
+    /// Its `https://` base.
+    pub base: String,
+}
+
+/// Starts this executable again as a node (see [`serve_if_asked`]) and waits until it
+/// serves.
+pub fn apart() -> Apart {
+    use std::io::BufRead as _;
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .arg("serve")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut base = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut base)
+        .unwrap();
+    assert!(base.starts_with("https://"), "the node did not start: {base:?}");
+    Apart {
+        child,
+        base: base.trim().to_owned(),
+    }
+}
+
+impl Apart {
+    /// The node's resident memory now and its peak so far, in MiB.
+    pub fn memory_mib(&self) -> (f64, f64) {
+        let pid = self.child.id().to_string();
+        (status_mib(&pid, "VmRSS:"), status_mib(&pid, "VmHWM:"))
+    }
+}
+
+impl Drop for Apart {
+    fn drop(&mut self) {
+        // Its standard input closing is its signal to stop.
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+/// In the process [`apart`] started (first argument `serve`): starts a node as [`start`]
+/// does with the local `users` (name, provider, administrator) and `password`, prints its
+/// base, serves until standard input closes, then exits. Otherwise returns at once.
+pub async fn serve_if_asked(users: &[(&str, Provider, bool)], password: &str, cheap_hashes: bool) {
+    if std::env::args().nth(1).as_deref() != Some("serve") {
+        return;
+    }
+    let (server, dir, base) = start(cheap_hashes).await;
+    for (name, provider, admin) in users {
+        add_user(&server, name, *provider, *admin, password).await;
+    }
+    println!("{base}");
+    tokio::task::spawn_blocking(|| {
+        let _ = std::io::stdin().read_line(&mut String::new());
+    })
+    .await
+    .unwrap();
+    server.shutdown().await;
+    drop(dir);
+    std::process::exit(0);
 }
