@@ -106,7 +106,10 @@ pub fn apart() -> Apart {
     std::io::BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut base)
         .unwrap();
-    assert!(base.starts_with("https://"), "the node did not start: {base:?}");
+    assert!(
+        base.starts_with("https://"),
+        "the node did not start: {base:?}"
+    );
     Apart {
         child,
         base: base.trim().to_owned(),

@@ -201,13 +201,19 @@ async fn a_batch_numbered_from_a_stale_guess_is_written_after_what_moved_the_hea
         let Some(url) = &t.url else { return };
         // A writer this process cannot see (another node) moves the head: the guessed
         // statement writes nothing and the batch follows that writer's numbers.
-        let mut other = <sqlx::PgConnection as sqlx::Connection>::connect(url).await.unwrap();
+        let mut other = <sqlx::PgConnection as sqlx::Connection>::connect(url)
+            .await
+            .unwrap();
         sqlx::query("UPDATE audit_head SET size = size + 2, last_at = last_at + 1 WHERE id = 1")
             .execute(&mut other)
             .await
             .unwrap();
         assert_eq!(store.append_events(batch(16)).await.unwrap(), 23);
-        assert_eq!(store.audit_guessed_appends(), 2, "the stale guess wrote nothing");
+        assert_eq!(
+            store.audit_guessed_appends(),
+            2,
+            "the stale guess wrote nothing"
+        );
         let blocks: Vec<(i64, i64)> =
             sqlx::query_as("SELECT first_seq, count FROM audit_blocks ORDER BY first_seq")
                 .fetch_all(&mut other)
