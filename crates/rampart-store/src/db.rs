@@ -364,6 +364,7 @@ impl Store {
     /// Begins a write transaction: on SQLite `BEGIN IMMEDIATE` on the one writer, so the
     /// write lock is taken at once instead of on the first write.
     pub(crate) async fn write(&self) -> Result<Tx<'static>, Error> {
+        self.head.moved();
         match &self.backend {
             Backend::Sqlite { writer, .. } => {
                 let writer = writer.clone();

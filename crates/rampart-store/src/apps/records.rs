@@ -249,6 +249,7 @@ impl Store {
         match conn {
             AppConn::Postgres(_) => {
                 if !events.is_empty() {
+                    self.head.moved();
                     crate::audit::write_events(&mut tx, events).await?;
                 }
                 tx.commit().await

@@ -54,7 +54,6 @@ pub(crate) async fn write_events(
 ) -> Result<(i64, i64), Error> {
     let events = events.into();
     let n = events.len() as i64;
-    HEAD_MOVES.fetch_add(1, Ordering::Relaxed);
     if !tx.is_sqlite() {
         // PostgreSQL: each step moves the head and inserts its blocks in one statement
         // (`blocks::insert_step_pg`), under the head's lock taken here.
@@ -91,27 +90,35 @@ async fn built(next: blocks::StepReceiver) -> Result<blocks::Step, Error> {
         .map_err(|_| Error::Internal("building audit blocks: a builder stopped".into()))?
 }
 
-/// How many times a transaction of this process has moved an audit log's head (a batch or
-/// a change's own event). A guessed append ([`Store::append_events`]) is tried only when
-/// nothing moved the head since its guess was made; the statement checks the head itself,
-/// so this is a hint that saves a round trip bound to fail, never what keeps the log whole.
-static HEAD_MOVES: AtomicU64 = AtomicU64::new(0);
-
 /// Where this node last left the audit log's head (PostgreSQL): the size and newest time its
-/// last append committed, and [`HEAD_MOVES`] then. The next append is numbered from it and
-/// written in one autocommitted statement when it still holds.
+/// last append committed, and the node's count of write transactions then. The next append
+/// is numbered from it and written in one autocommitted statement when no write transaction
+/// of the node began since (any of them may have appended an event). The statement checks
+/// the head itself, so the count is a hint that saves a round trip bound to fail (another
+/// node's appends are not in it), never what keeps the log whole.
 #[derive(Debug, Default)]
 pub(crate) struct HeadGuess {
     guess: std::sync::Mutex<Option<(i64, i64, u64)>>,
+    /// Write transactions begun through the store's handles ([`HeadGuess::moved`]).
+    writes: AtomicU64,
     /// Appends written by their guess.
     hits: AtomicU64,
 }
 
 impl HeadGuess {
-    /// Takes the guess when nothing of this process moved the head since it was made.
+    /// Counts a write transaction beginning: it may move the head.
+    pub(crate) fn moved(&self) {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn writes(&self) -> u64 {
+        self.writes.load(Ordering::Relaxed)
+    }
+
+    /// Takes the guess when no write transaction began since it was made.
     fn take(&self) -> Option<(i64, i64, u64)> {
         let guess = self.guess.lock().ok()?.take()?;
-        (guess.2 == HEAD_MOVES.load(Ordering::Relaxed)).then_some(guess)
+        (guess.2 == self.writes()).then_some(guess)
     }
 
     fn set(&self, guess: Option<(i64, i64, u64)>) {
@@ -230,7 +237,6 @@ pub(crate) async fn append_event(
     }
     // Number and time in one statement: the head keeps the newest time, which is this
     // event's own time raised to the previous event's when it is earlier.
-    HEAD_MOVES.fetch_add(1, Ordering::Relaxed);
     let (seq, at): (i64, i64) = tx
         .one(
             "UPDATE audit_head SET size = size + 1, \
@@ -288,12 +294,13 @@ impl Store {
         let last = match self.append_guessed(&events).await? {
             Some(last) => last,
             None => {
-                let moves = HEAD_MOVES.load(Ordering::Relaxed);
                 let mut tx = self.write().await?;
+                // Counted after this transaction's own beginning: a later one makes the
+                // guess stale.
+                let writes = self.head.writes();
                 let (last, last_at) = write_events(&mut tx, events).await?;
                 tx.commit().await?;
-                // The transaction's own move counted, no other: the guess holds.
-                self.head.set(Some((last, last_at, moves + 1)));
+                self.head.set(Some((last, last_at, writes)));
                 last
             }
         };
