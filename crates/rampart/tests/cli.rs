@@ -22,6 +22,8 @@ mod faults;
 mod idp;
 #[path = "cli/layers.rs"]
 mod layers;
+#[path = "cli/memory.rs"]
+mod memory;
 #[path = "cli/mfa.rs"]
 mod mfa;
 #[path = "cli/proof.rs"]
