@@ -300,7 +300,10 @@ impl Store {
                 let writes = self.head.writes();
                 let (last, last_at) = write_events(&mut tx, events).await?;
                 tx.commit().await?;
-                self.head.set(Some((last, last_at, writes)));
+                // Only PostgreSQL guesses (SQLite's statements cost no round trip).
+                if self.kind() == crate::BackendKind::Postgres {
+                    self.head.set(Some((last, last_at, writes)));
+                }
                 last
             }
         };
@@ -317,7 +320,7 @@ impl Store {
         if events.len() > BLOCK_EVENTS {
             return Ok(None);
         }
-        let Some((size, floor, moves)) = self.head.take() else {
+        let Some((size, floor, writes)) = self.head.take() else {
             return Ok(None);
         };
         let (mut steps, last_at) = blocks::prepare_events(events.clone(), size + 1, floor);
@@ -329,7 +332,7 @@ impl Store {
             return Ok(None);
         }
         let last = size + events.len() as i64;
-        self.head.set(Some((last, last_at, moves)));
+        self.head.set(Some((last, last_at, writes)));
         self.head.hits.fetch_add(1, Ordering::Relaxed);
         Ok(Some(last))
     }
