@@ -21,7 +21,7 @@ use std::fmt;
 use serde_json::Value;
 
 use crate::path::AttrPath;
-use crate::schema::Schema;
+use crate::schema::{Schema, Scope};
 use crate::ScimError;
 
 /// The longest filter accepted, in bytes.
@@ -353,9 +353,9 @@ pub fn get_ci<'v>(obj: &'v Value, name: &str) -> Option<&'v Value> {
 }
 
 /// The values a path names in `node`: a multi-valued attribute's elements, a complex
-/// multi-valued attribute's `value`s when no sub-attribute is named. `parent` is the
-/// attribute a value filter looks inside.
-fn values<'v>(path: &AttrPath, parent: Option<&str>, node: &'v Value) -> Vec<&'v Value> {
+/// multi-valued attribute's `value`s when no sub-attribute is named. `inside` says `node`
+/// is an element a value filter looks at.
+fn values<'v>(path: &AttrPath, inside: bool, node: &'v Value) -> Vec<&'v Value> {
     let mut out = Vec::new();
     let Some(top) = get_ci(node, &path.attr) else {
         return out;
@@ -372,7 +372,7 @@ fn values<'v>(path: &AttrPath, parent: Option<&str>, node: &'v Value) -> Vec<&'v
                 None => {}
             },
             (Some(_), _) => {}
-            (None, Value::Object(_)) if parent.is_none() => {
+            (None, Value::Object(_)) if !inside => {
                 out.extend(get_ci(item, "value"));
             }
             (None, v) => out.push(v),
@@ -391,27 +391,42 @@ fn present(v: &Value) -> bool {
     }
 }
 
-fn case_rule(schema: Schema, parent: Option<&str>, path: &AttrPath) -> bool {
-    match parent {
-        Some(p) => schema.case_exact(p, Some(&path.attr)),
-        None => schema.case_exact(&path.attr, path.sub.as_deref()),
-    }
+/// The attribute a value filter looks inside: its scope and name.
+type Parent<'p> = Option<(Scope, &'p str)>;
+
+/// The values a path names, and whether they compare respecting case: at the top level the
+/// path's scope says where the attribute lives (an extension's object for its URN); inside a
+/// value filter, the element holds it. `None` when the path names no attribute of `schema`.
+fn lookup<'v>(
+    schema: Schema,
+    parent: Parent<'_>,
+    path: &AttrPath,
+    node: &'v Value,
+) -> Option<(Vec<&'v Value>, bool)> {
+    let scope = schema.scope(path)?;
+    Some(match parent {
+        Some((s, p)) => (values(path, true, node), s.case_exact(p, Some(&path.attr))),
+        None => (
+            scope
+                .node(node)
+                .map(|n| values(path, false, n))
+                .unwrap_or_default(),
+            scope.case_exact(&path.attr, path.sub.as_deref()),
+        ),
+    })
 }
 
-fn eval(f: &Filter, schema: Schema, parent: Option<&str>, node: &Value) -> bool {
+fn eval(f: &Filter, schema: Schema, parent: Parent<'_>, node: &Value) -> bool {
     match f {
         Filter::And(a, b) => eval(a, schema, parent, node) && eval(b, schema, parent, node),
         Filter::Or(a, b) => eval(a, schema, parent, node) || eval(b, schema, parent, node),
         Filter::Not(a) => !eval(a, schema, parent, node),
-        Filter::Present(path) => {
-            path.in_schema(schema) && values(path, parent, node).into_iter().any(present)
-        }
+        Filter::Present(path) => lookup(schema, parent, path, node)
+            .is_some_and(|(vals, _)| vals.into_iter().any(present)),
         Filter::Compare(path, op, lit) => {
-            if !path.in_schema(schema) {
+            let Some((vals, exact)) = lookup(schema, parent, path, node) else {
                 return *op == Op::Ne;
-            }
-            let exact = case_rule(schema, parent, path);
-            let vals = values(path, parent, node);
+            };
             match op {
                 Op::Ne => !vals.iter().any(|v| compare(v, Op::Eq, lit, exact)),
                 Op::Eq if lit.is_null() => !vals.into_iter().any(present),
@@ -419,10 +434,10 @@ fn eval(f: &Filter, schema: Schema, parent: Option<&str>, node: &Value) -> bool 
             }
         }
         Filter::Values(path, inner) => {
-            if !path.in_schema(schema) {
+            let Some(scope) = schema.scope(path) else {
                 return false;
-            }
-            let Some(top) = get_ci(node, &path.attr) else {
+            };
+            let Some(top) = scope.node(node).and_then(|n| get_ci(n, &path.attr)) else {
                 return false;
             };
             let items: Vec<&Value> = match top {
@@ -431,7 +446,7 @@ fn eval(f: &Filter, schema: Schema, parent: Option<&str>, node: &Value) -> bool 
             };
             items
                 .into_iter()
-                .any(|item| eval(inner, schema, Some(&path.attr), item))
+                .any(|item| eval(inner, schema, Some((scope, &path.attr)), item))
         }
     }
 }

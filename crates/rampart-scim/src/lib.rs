@@ -10,6 +10,8 @@
 //! - [`patch`]: §3.5.2 PATCH operations (`add`, `replace`, `remove`, with or without a path,
 //!   value-selection filters), applied all or none.
 //! - [`project`]: `attributes` and `excludedAttributes` (§3.9).
+//! - [`bulk`]: bulk requests (§3.7): their operations, the `bulkId:` references between
+//!   them and the order they run in.
 //!
 //! Every refusal is a [`ScimError`]: the HTTP status and the `scimType` of §3.12 the
 //! adapter renders, and a sentence for people.
@@ -22,6 +24,7 @@
 //! - `gt ge lt le` on booleans, and `co sw ew` on anything but strings, are `invalidFilter`.
 //! - `pr` holds for a value that is not null, not an empty string, array or object.
 
+pub mod bulk;
 pub mod discovery;
 pub mod filter;
 pub mod patch;

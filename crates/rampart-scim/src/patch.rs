@@ -14,12 +14,18 @@
 //! - `remove` with a filter that matches nothing changes nothing.
 //! - readOnly attributes (`id`, `meta`, `groups`) are `mutability`; so is replacing or
 //!   removing an immutable sub-attribute of a value already there.
+//! - An extension's attributes are written with its URN before their name
+//!   (`urn:…:enterprise:2.0:User:department`), or all at once with the URN alone as the
+//!   path (or as a member of a value without path) and an object of attributes, which are
+//!   merged in as `add` merges a complex value; `remove` of the URN alone removes them all.
+//! - A string given for a complex single-valued attribute with a `value` sub-attribute is
+//!   that `value` (`"path": "…:manager", "value": "<id>"`, as Entra ID sends a manager).
 
 use serde_json::{Map, Value};
 
 use crate::filter::{get_ci, Filter, Op};
 use crate::path::AttrPath;
-use crate::schema::{self, find, Attr, Mutability, Schema, Type};
+use crate::schema::{self, find, Attr, Extension, Mutability, Schema, Scope, Type};
 use crate::{ScimError, PATCH_URN};
 
 /// The most operations one PATCH may carry.
@@ -125,7 +131,10 @@ pub fn apply(
         };
         let path = match get_ci(op, "path") {
             None | Some(Value::Null) => None,
-            Some(Value::String(p)) => Some(PatchPath::parse(p)?),
+            Some(Value::String(p)) => Some(match schema.extension(p) {
+                Some(ext) => Target::Extension(ext),
+                None => Target::Path(PatchPath::parse(p)?),
+            }),
             Some(_) => {
                 return Err(ScimError::path(format!(
                     "Operations[{i}].path must be a string"
@@ -139,7 +148,10 @@ pub fn apply(
                     "Operations[{i}]: remove needs a path"
                 )))
             }
-            (Kind::Remove, Some(p)) => remove(schema, &mut doc, &p, value)?,
+            (Kind::Remove, Some(Target::Extension(ext))) => {
+                take(&mut doc, ext.urn);
+            }
+            (Kind::Remove, Some(Target::Path(p))) => remove(schema, &mut doc, &p, value)?,
             (_, None) => {
                 let Some(Value::Object(members)) = value else {
                     return Err(ScimError::value(format!(
@@ -150,15 +162,20 @@ pub fn apply(
                     if key.eq_ignore_ascii_case("schemas") {
                         continue;
                     }
-                    let p = PatchPath::parse(key)?;
-                    set(schema, &mut doc, &p, v, kind)?;
+                    match schema.extension(key) {
+                        Some(ext) => set_extension(schema, &mut doc, ext, v, kind)?,
+                        None => set(schema, &mut doc, &PatchPath::parse(key)?, v, kind)?,
+                    }
                 }
             }
-            (_, Some(p)) => {
+            (_, Some(target)) => {
                 let Some(v) = value else {
                     return Err(ScimError::value(format!("Operations[{i}] needs a value")));
                 };
-                set(schema, &mut doc, &p, v, kind)?;
+                match target {
+                    Target::Extension(ext) => set_extension(schema, &mut doc, ext, v, kind)?,
+                    Target::Path(p) => set(schema, &mut doc, &p, v, kind)?,
+                }
             }
         }
     }
@@ -169,19 +186,69 @@ pub fn apply(
     schema::validate(schema, &whole)
 }
 
+/// What an operation's path names.
+enum Target {
+    /// An attribute, a sub-attribute or values of one.
+    Path(PatchPath),
+    /// An extension's attributes, all at once.
+    Extension(&'static Extension),
+}
+
+/// `add` or `replace` of an extension's attributes, each merged in as its own operation.
+fn set_extension(
+    schema: Schema,
+    doc: &mut Map<String, Value>,
+    ext: &'static Extension,
+    v: &Value,
+    kind: Kind,
+) -> Result<(), ScimError> {
+    let Value::Object(members) = v else {
+        return Err(ScimError::value(format!(
+            "{} takes an object of the extension's attributes",
+            ext.urn
+        )));
+    };
+    for (name, v) in members {
+        let p = PatchPath::parse(&format!("{}:{name}", ext.urn))?;
+        set(schema, doc, &p, v, kind)?;
+    }
+    Ok(())
+}
+
+/// Runs `f` on the object holding `scope`'s attributes in `doc`: the resource itself, or an
+/// extension's object, made when missing and dropped when left empty.
+fn within<R>(
+    doc: &mut Map<String, Value>,
+    scope: Scope,
+    f: impl FnOnce(&mut Map<String, Value>) -> Result<R, ScimError>,
+) -> Result<R, ScimError> {
+    let Some(urn) = scope.key() else {
+        return f(doc);
+    };
+    let mut inner = match take(doc, urn) {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    let r = f(&mut inner);
+    if !inner.is_empty() {
+        doc.insert(urn.to_owned(), Value::Object(inner));
+    }
+    r
+}
+
 /// The attribute a path names, refused when unknown or readOnly.
 fn target(
     schema: Schema,
     p: &PatchPath,
-) -> Result<(&'static Attr, Option<&'static Attr>), ScimError> {
-    if !p.path.in_schema(schema) {
-        return Err(ScimError::path(format!(
+) -> Result<(Scope, &'static Attr, Option<&'static Attr>), ScimError> {
+    let scope = schema.scope(&p.path).ok_or_else(|| {
+        ScimError::path(format!(
             "{} is not an attribute of {}",
             p.path,
             schema.name()
-        )));
-    }
-    let at = schema.attr(&p.path.attr).ok_or_else(|| {
+        ))
+    })?;
+    let at = scope.attr(&p.path.attr).ok_or_else(|| {
         ScimError::path(format!(
             "{} is not an attribute of {}",
             p.path.attr,
@@ -204,7 +271,7 @@ fn target(
             at.name
         )));
     }
-    Ok((at, sub))
+    Ok((scope, at, sub))
 }
 
 /// Puts `v` under `key` of `obj`, replacing a member whose name differs only in case.
@@ -279,7 +346,18 @@ fn set(
     v: &Value,
     kind: Kind,
 ) -> Result<(), ScimError> {
-    let (at, sub) = target(schema, p)?;
+    let (scope, at, sub) = target(schema, p)?;
+    within(doc, scope, |doc| set_in(schema, doc, p, (at, sub), v, kind))
+}
+
+fn set_in(
+    schema: Schema,
+    doc: &mut Map<String, Value>,
+    p: &PatchPath,
+    (at, sub): (&'static Attr, Option<&'static Attr>),
+    v: &Value,
+    kind: Kind,
+) -> Result<(), ScimError> {
     let existing = take(doc, at.name);
     let result = match (&p.filter, sub) {
         (None, None) if at.multi => {
@@ -296,7 +374,14 @@ fn set(
         }
         (None, None) if at.ty == Type::Complex => {
             let mut obj = existing.clone().unwrap_or(Value::Object(Map::new()));
-            merge(&mut obj, v)?;
+            match v {
+                Value::String(_) if find(at.sub, "value").is_some() => {
+                    let mut m = Map::new();
+                    m.insert("value".into(), v.clone());
+                    merge(&mut obj, &Value::Object(m))?;
+                }
+                _ => merge(&mut obj, v)?,
+            }
             obj
         }
         (None, None) => v.clone(),
@@ -386,7 +471,19 @@ fn remove(
     p: &PatchPath,
     value: Option<&Value>,
 ) -> Result<(), ScimError> {
-    let (at, sub) = target(schema, p)?;
+    let (scope, at, sub) = target(schema, p)?;
+    within(doc, scope, |doc| {
+        remove_in(schema, doc, p, (at, sub), value)
+    })
+}
+
+fn remove_in(
+    schema: Schema,
+    doc: &mut Map<String, Value>,
+    p: &PatchPath,
+    (at, sub): (&'static Attr, Option<&'static Attr>),
+    value: Option<&Value>,
+) -> Result<(), ScimError> {
     let Some(existing) = take(doc, at.name) else {
         return Ok(());
     };

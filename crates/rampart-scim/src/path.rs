@@ -3,8 +3,6 @@
 
 use std::fmt;
 
-use crate::schema::Schema;
-
 /// An attribute path: `userName`, `name.givenName`, `urn:…:User:emails.value`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttrPath {
@@ -49,13 +47,6 @@ impl AttrPath {
             attr: attr.to_owned(),
             sub: sub.map(str::to_owned),
         })
-    }
-
-    /// Whether the path belongs to `schema` (no URN, or the schema's own).
-    pub fn in_schema(&self, schema: Schema) -> bool {
-        self.urn
-            .as_deref()
-            .is_none_or(|u| u.eq_ignore_ascii_case(schema.urn()))
     }
 }
 

@@ -8,16 +8,27 @@ use crate::path::AttrPath;
 use crate::schema::Schema;
 use crate::ScimError;
 
+/// One entry of `attributes` or `excludedAttributes`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Named {
+    /// The extension whose object holds the attribute; `None` for the top level.
+    pub extension: Option<&'static str>,
+    /// The attribute; `None` names an extension's whole object.
+    pub attr: Option<String>,
+    /// The sub-attribute, if any.
+    pub sub: Option<String>,
+}
+
 /// What a request asked to see.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Projection {
     /// Only these (empty: all by default).
-    pub attributes: Vec<AttrPath>,
+    pub attributes: Vec<Named>,
     /// All but these.
-    pub excluded: Vec<AttrPath>,
+    pub excluded: Vec<Named>,
 }
 
-fn paths(schema: Schema, list: Option<&str>) -> Result<Vec<AttrPath>, ScimError> {
+fn paths(schema: Schema, list: Option<&str>) -> Result<Vec<Named>, ScimError> {
     let Some(list) = list else {
         return Ok(Vec::new());
     };
@@ -25,8 +36,22 @@ fn paths(schema: Schema, list: Option<&str>) -> Result<Vec<AttrPath>, ScimError>
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| {
+            if let Some(ext) = schema.extension(s) {
+                return Ok(Named {
+                    extension: Some(ext.urn),
+                    attr: None,
+                    sub: None,
+                });
+            }
             AttrPath::parse(s)
-                .filter(|p| p.in_schema(schema))
+                .and_then(|p| {
+                    let scope = schema.scope(&p)?;
+                    Some(Named {
+                        extension: scope.key(),
+                        attr: Some(p.attr),
+                        sub: p.sub,
+                    })
+                })
                 .ok_or_else(|| {
                     ScimError::path(format!(
                         "{s:?} is not an attribute path of {}",
@@ -62,33 +87,88 @@ impl Projection {
                 out.insert(k, v);
                 continue;
             }
-            let v = if self.attributes.is_empty() {
-                Some(v)
+            let extension = self
+                .attributes
+                .iter()
+                .chain(&self.excluded)
+                .filter_map(|n| n.extension)
+                .find(|e| e.eq_ignore_ascii_case(&k));
+            let v = if k.to_ascii_lowercase().starts_with("urn:") {
+                match (extension, v) {
+                    (Some(ext), Value::Object(members)) => self.apply_in(ext, members),
+                    // An extension no entry names: kept unless other attributes are asked.
+                    (_, v) => self.attributes.is_empty().then_some(v),
+                }
             } else {
-                keep(&self.attributes, &k, v)
+                self.pick(&k, v)
             };
-            let v = v.and_then(|v| drop(&self.excluded, &k, v));
             if let Some(v) = v {
                 out.insert(k, v);
             }
         }
         Value::Object(out)
     }
+
+    /// An extension's object, its attributes picked as the entries under it say.
+    fn apply_in(&self, ext: &'static str, members: Map<String, Value>) -> Option<Value> {
+        let ext = Some(ext);
+        let whole = |list: &[Named]| list.iter().any(|n| n.extension == ext && n.attr.is_none());
+        let asked = self.attributes.iter().any(|n| n.extension == ext);
+        if whole(&self.excluded) || (!self.attributes.is_empty() && !asked) {
+            return None;
+        }
+        let keep_all = self.attributes.is_empty() || whole(&self.attributes);
+        let mut out = Map::new();
+        for (k, v) in members {
+            let v = if keep_all {
+                Some(v)
+            } else {
+                keep(&scoped(&self.attributes, ext), &k, v)
+            };
+            if let Some(v) = v.and_then(|v| drop(&scoped(&self.excluded, ext), &k, v)) {
+                out.insert(k, v);
+            }
+        }
+        (!out.is_empty()).then_some(Value::Object(out))
+    }
+
+    /// A top-level attribute, picked as the entries without an extension say.
+    fn pick(&self, k: &str, v: Value) -> Option<Value> {
+        let v = if self.attributes.is_empty() {
+            Some(v)
+        } else {
+            keep(&scoped(&self.attributes, None), k, v)
+        };
+        v.and_then(|v| drop(&scoped(&self.excluded, None), k, v))
+    }
+}
+
+/// The entries naming attributes of one scope, as (attribute, sub-attribute).
+fn scoped(list: &[Named], ext: Option<&str>) -> Vec<(String, Option<String>)> {
+    list.iter()
+        .filter(|n| match (n.extension, ext) {
+            (None, None) => true,
+            (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+            _ => false,
+        })
+        .filter_map(|n| Some((n.attr.clone()?, n.sub.clone())))
+        .collect()
 }
 
 /// The part of attribute `k` the listed paths name.
-fn keep(list: &[AttrPath], k: &str, v: Value) -> Option<Value> {
-    let named: Vec<&AttrPath> = list
+fn keep(list: &[(String, Option<String>)], k: &str, v: Value) -> Option<Value> {
+    let named: Vec<&Option<String>> = list
         .iter()
-        .filter(|p| p.attr.eq_ignore_ascii_case(k))
+        .filter(|(a, _)| a.eq_ignore_ascii_case(k))
+        .map(|(_, s)| s)
         .collect();
     if named.is_empty() {
         return None;
     }
-    if named.iter().any(|p| p.sub.is_none()) {
+    if named.iter().any(|s| s.is_none()) {
         return Some(v);
     }
-    let subs: Vec<&str> = named.iter().filter_map(|p| p.sub.as_deref()).collect();
+    let subs: Vec<&str> = named.iter().filter_map(|s| s.as_deref()).collect();
     let pick = |item: Value| match item {
         Value::Object(m) => Value::Object(
             m.into_iter()
@@ -104,12 +184,13 @@ fn keep(list: &[AttrPath], k: &str, v: Value) -> Option<Value> {
 }
 
 /// Attribute `k` without the listed paths.
-fn drop(list: &[AttrPath], k: &str, v: Value) -> Option<Value> {
-    let named: Vec<&AttrPath> = list
+fn drop(list: &[(String, Option<String>)], k: &str, v: Value) -> Option<Value> {
+    let named: Vec<&Option<String>> = list
         .iter()
-        .filter(|p| p.attr.eq_ignore_ascii_case(k))
+        .filter(|(a, _)| a.eq_ignore_ascii_case(k))
+        .map(|(_, s)| s)
         .collect();
-    if named.iter().any(|p| p.sub.is_none()) {
+    if named.iter().any(|s| s.is_none()) {
         return None;
     }
     if named.is_empty() {
@@ -121,7 +202,7 @@ fn drop(list: &[AttrPath], k: &str, v: Value) -> Option<Value> {
                 .filter(|(sk, _)| {
                     !named
                         .iter()
-                        .any(|p| p.sub.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(sk)))
+                        .any(|s| s.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(sk)))
                 })
                 .collect(),
         ),

@@ -1,20 +1,27 @@
-//! The User and Group schemas (RFC 7643 §4.1, §4.2) as data, the validation of a client's
-//! resource against them, and the `/Schemas` documents drawn from the same table.
+//! The User and Group schemas (RFC 7643 §4.1, §4.2) and the enterprise User extension
+//! (§4.3) as data, the validation of a client's resource against them, and the `/Schemas`
+//! documents drawn from the same table.
 //!
 //! Validation answers the canonical form: attribute names in the schema's spelling, readOnly
 //! attributes (`id`, `meta`, `groups`) dropped (a client may send them back; §3.5.1 says
-//! they are ignored), and every value of the type its attribute declares. An unknown
-//! attribute or a value of the wrong type is `invalidValue`; a body that is not an object
-//! or does not name the resource's schema is `invalidSyntax`.
+//! they are ignored), and every value of the type its attribute declares. An extension's
+//! attributes live in an object under the extension's URN, as RFC 7643 §3.3 writes them;
+//! one written at the top level with its URN before its name
+//! (`urn:…:enterprise:2.0:User:department`) is moved there. An unknown attribute or a value
+//! of the wrong type is `invalidValue`; a body that is not an object or does not name the
+//! resource's schema is `invalidSyntax`.
 
 use serde_json::{json, Map, Value};
 
+use crate::path::AttrPath;
 use crate::ScimError;
 
 /// The core User schema's URN.
 pub const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 /// The core Group schema's URN.
 pub const GROUP_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+/// The enterprise User extension's URN (RFC 7643 §4.3).
+pub const ENTERPRISE_URN: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
 /// An attribute's type (§2.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -264,6 +271,133 @@ const GROUP_ATTRS: &[Attr] = &[
     multi("members", MEMBER, "The users in the group."),
 ];
 
+const MANAGER: &[Attr] = &[
+    a(
+        "value",
+        S,
+        "The id of the user's manager, a user of the same provider.",
+    ),
+    Attr {
+        reference_types: &["User"],
+        ..a("$ref", Type::Reference, "The manager's URI.")
+    },
+    Attr {
+        mutability: Mutability::ReadOnly,
+        ..a(
+            "displayName",
+            S,
+            "The manager's display name, set by the service provider.",
+        )
+    },
+];
+
+const ENTERPRISE_ATTRS: &[Attr] = &[
+    a(
+        "employeeNumber",
+        S,
+        "The number the organisation knows the user by.",
+    ),
+    a("costCenter", S, "The user's cost center."),
+    a("organization", S, "The user's organisation."),
+    a("division", S, "The user's division."),
+    a("department", S, "The user's department."),
+    Attr {
+        sub: MANAGER,
+        ..a("manager", Type::Complex, "The user's manager.")
+    },
+];
+
+/// A schema extension (RFC 7643 §3.3): attributes a resource keeps in an object under the
+/// extension's URN.
+#[derive(Debug)]
+pub struct Extension {
+    /// The extension's URN.
+    pub urn: &'static str,
+    /// Its name.
+    pub name: &'static str,
+    /// What it is for.
+    pub description: &'static str,
+    /// Its attributes.
+    pub attrs: &'static [Attr],
+}
+
+/// The enterprise User extension (RFC 7643 §4.3).
+pub const ENTERPRISE: Extension = Extension {
+    urn: ENTERPRISE_URN,
+    name: "EnterpriseUser",
+    description: "Enterprise User",
+    attrs: ENTERPRISE_ATTRS,
+};
+
+impl Extension {
+    /// The `/Schemas` document of this extension (RFC 7643 §7).
+    pub fn document(&self, base: &str) -> Value {
+        schema_document(self.urn, self.name, self.description, self.attrs, base)
+    }
+}
+
+/// Where an attribute lives in a resource: at its top level (the core schema) or in an
+/// extension's object.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope {
+    /// The resource type's own schema.
+    Core(Schema),
+    /// An extension of it.
+    Extension(&'static Extension),
+}
+
+impl Scope {
+    /// The attributes of this scope.
+    pub fn attrs(self) -> &'static [Attr] {
+        match self {
+            Scope::Core(s) => s.attrs(),
+            Scope::Extension(e) => e.attrs,
+        }
+    }
+
+    /// The attribute called `name` (ignoring case).
+    pub fn attr(self, name: &str) -> Option<&'static Attr> {
+        find(self.attrs(), name)
+    }
+
+    /// The member of a resource holding this scope's attributes: `None` for the top level,
+    /// the extension's URN otherwise.
+    pub fn key(self) -> Option<&'static str> {
+        match self {
+            Scope::Core(_) => None,
+            Scope::Extension(e) => Some(e.urn),
+        }
+    }
+
+    /// The object holding this scope's attributes in `resource`.
+    pub fn node(self, resource: &Value) -> Option<&Value> {
+        match self.key() {
+            None => Some(resource),
+            Some(urn) => crate::filter::get_ci(resource, urn),
+        }
+    }
+
+    /// Whether string comparisons on `attr` (or its `sub`) respect case. An unknown
+    /// attribute compares ignoring case; a complex one compared as a whole compares its
+    /// `value`.
+    pub fn case_exact(self, attr: &str, sub: Option<&str>) -> bool {
+        let Some(top) = self.attr(attr) else {
+            return false;
+        };
+        let at = match sub {
+            None => top,
+            Some(s) => match find(top.sub, s) {
+                Some(at) => at,
+                None => return false,
+            },
+        };
+        if at.ty == Type::Complex {
+            return find(at.sub, "value").is_some_and(|v| v.case_exact);
+        }
+        at.case_exact
+    }
+}
+
 /// A resource type's schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Schema {
@@ -306,42 +440,60 @@ impl Schema {
         find(self.attrs(), name)
     }
 
-    /// The attribute (or sub-attribute) a path names, if the schema has it.
-    pub fn lookup(self, attr: &str, sub: Option<&str>) -> Option<&'static Attr> {
-        let top = self.attr(attr)?;
-        match sub {
-            None => Some(top),
-            Some(s) => find(top.sub, s),
+    /// The extensions a resource of this type may carry.
+    pub fn extensions(self) -> &'static [Extension] {
+        match self {
+            Schema::User => std::slice::from_ref(&ENTERPRISE),
+            Schema::Group => &[],
         }
     }
 
-    /// Whether string comparisons on this attribute respect case. An unknown attribute
-    /// compares ignoring case.
-    pub fn case_exact(self, attr: &str, sub: Option<&str>) -> bool {
-        match self.lookup(attr, sub) {
-            Some(at) if at.ty == Type::Complex => {
-                // A complex attribute compared as a whole compares its `value`.
-                find(at.sub, "value").is_some_and(|v| v.case_exact)
-            }
-            Some(at) => at.case_exact,
-            None => false,
+    /// The extension whose URN is `urn` (ignoring case).
+    pub fn extension(self, urn: &str) -> Option<&'static Extension> {
+        self.extensions()
+            .iter()
+            .find(|e| e.urn.eq_ignore_ascii_case(urn))
+    }
+
+    /// Where the attribute a path names lives: no URN or the schema's own is the top level,
+    /// an extension's URN its object; another URN is no attribute of this resource type.
+    pub fn scope(self, path: &AttrPath) -> Option<Scope> {
+        match path.urn.as_deref() {
+            None => Some(Scope::Core(self)),
+            Some(u) if u.eq_ignore_ascii_case(self.urn()) => Some(Scope::Core(self)),
+            Some(u) => self.extension(u).map(Scope::Extension),
         }
+    }
+
+    /// Whether string comparisons on a top-level attribute respect case.
+    pub fn case_exact(self, attr: &str, sub: Option<&str>) -> bool {
+        Scope::Core(self).case_exact(attr, sub)
     }
 
     /// The `/Schemas` document of this schema (RFC 7643 §7).
     pub fn document(self, base: &str) -> Value {
-        json!({
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
-            "id": self.urn(),
-            "name": self.name(),
-            "description": format!("{} accounts", self.name()),
-            "attributes": self.attrs().iter().map(attr_document).collect::<Vec<_>>(),
-            "meta": {
-                "resourceType": "Schema",
-                "location": format!("{base}/Schemas/{}", self.urn()),
-            },
-        })
+        schema_document(
+            self.urn(),
+            self.name(),
+            &format!("{} accounts", self.name()),
+            self.attrs(),
+            base,
+        )
     }
+}
+
+fn schema_document(urn: &str, name: &str, description: &str, attrs: &[Attr], base: &str) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
+        "id": urn,
+        "name": name,
+        "description": description,
+        "attributes": attrs.iter().map(attr_document).collect::<Vec<_>>(),
+        "meta": {
+            "resourceType": "Schema",
+            "location": format!("{base}/Schemas/{urn}"),
+        },
+    })
 }
 
 /// The attribute called `name` among `attrs`, ignoring case.
@@ -389,7 +541,8 @@ fn attr_document(at: &Attr) -> Value {
 
 /// Checks a resource a client sent (POST, PUT, or the result of a PATCH) and answers its
 /// canonical form: known attributes only, in the schema's spelling, of the declared types,
-/// readOnly ones left out, nulls and empty lists dropped (they mean "no value", §3.5.1).
+/// readOnly ones left out, nulls and empty lists dropped (they mean "no value", §3.5.1), an
+/// extension's attributes in one object under its URN.
 pub fn validate(schema: Schema, body: &Value) -> Result<Map<String, Value>, ScimError> {
     let Some(obj) = body.as_object() else {
         return Err(ScimError::syntax("the resource must be a JSON object"));
@@ -398,17 +551,15 @@ pub fn validate(schema: Schema, body: &Value) -> Result<Map<String, Value>, Scim
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("schemas"))
         .map(|(_, v)| v);
+    let names = |s: &Value| {
+        s.as_str()
+            .is_some_and(|s| s.eq_ignore_ascii_case(schema.urn()))
+    };
     match named {
-        Some(Value::Array(list))
-            if list.iter().any(|s| {
-                s.as_str()
-                    .is_some_and(|s| s.eq_ignore_ascii_case(schema.urn()))
-            }) =>
-        {
-            if let Some(other) = list.iter().find(|s| {
-                !s.as_str()
-                    .is_some_and(|s| s.eq_ignore_ascii_case(schema.urn()))
-            }) {
+        Some(Value::Array(list)) if list.iter().any(names) => {
+            let known =
+                |s: &Value| names(s) || s.as_str().and_then(|u| schema.extension(u)).is_some();
+            if let Some(other) = list.iter().find(|s| !known(s)) {
                 return Err(ScimError::value(format!(
                     "schemas names {other}, which this service provider does not support"
                 )));
@@ -422,29 +573,57 @@ pub fn validate(schema: Schema, body: &Value) -> Result<Map<String, Value>, Scim
         }
     }
     let mut out = Map::new();
+    let mut extended: Vec<(&'static Extension, Map<String, Value>)> = Vec::new();
     for (key, value) in obj {
         if key.eq_ignore_ascii_case("schemas") {
             continue;
         }
-        let (attr, value) = match strip_urn(schema, key) {
-            Some(name) => match schema.attr(name) {
-                Some(at) => (at, value),
-                None => return Err(unknown(schema, key)),
-            },
+        if let Some(ext) = schema.extension(key) {
+            // `"urn:…:enterprise:2.0:User": {"department": …}`.
+            let members = match value {
+                Value::Null => continue,
+                Value::Object(m) => m,
+                _ => {
+                    return Err(ScimError::value(format!(
+                        "{key} must be an object of the extension's attributes"
+                    )))
+                }
+            };
+            for (name, v) in members {
+                let at = find(ext.attrs, name).ok_or_else(|| unknown_in(ext, name))?;
+                put_checked(&mut extended, ext, at, v)?;
+            }
+            continue;
+        }
+        let path = AttrPath::parse(key);
+        match path.as_ref().and_then(|p| schema.scope(p).map(|s| (p, s))) {
+            Some((p, Scope::Core(_))) if p.sub.is_none() => {
+                let at = schema.attr(&p.attr).ok_or_else(|| unknown(schema, key))?;
+                if at.mutability == Mutability::ReadOnly {
+                    continue;
+                }
+                if let Some(v) = check_value(at, value, at.name)? {
+                    out.insert(at.name.to_owned(), v);
+                }
+            }
+            // `"urn:…:enterprise:2.0:User:department": …` at the top level.
+            Some((p, Scope::Extension(ext))) if p.sub.is_none() => {
+                let at = find(ext.attrs, &p.attr).ok_or_else(|| unknown_in(ext, &p.attr))?;
+                put_checked(&mut extended, ext, at, value)?;
+            }
             // `"urn:…:User": {"name": …}`: the core schema's attributes under its URN.
-            None if key.eq_ignore_ascii_case(schema.urn()) => {
+            _ if key.eq_ignore_ascii_case(schema.urn()) => {
                 return Err(ScimError::value(format!(
                     "{key} is not an extension of this resource; write its attributes at the \
                      top level"
                 )))
             }
-            None => return Err(unknown(schema, key)),
-        };
-        if attr.mutability == Mutability::ReadOnly {
-            continue;
+            _ => return Err(unknown(schema, key)),
         }
-        if let Some(v) = check_value(attr, value, attr.name)? {
-            out.insert(attr.name.to_owned(), v);
+    }
+    for (ext, members) in extended {
+        if !members.is_empty() {
+            out.insert(ext.urn.to_owned(), Value::Object(members));
         }
     }
     for at in schema.attrs() {
@@ -455,29 +634,48 @@ pub fn validate(schema: Schema, body: &Value) -> Result<Map<String, Value>, Scim
     Ok(out)
 }
 
+/// Checks one extension attribute's value into the extension's object.
+fn put_checked(
+    extended: &mut Vec<(&'static Extension, Map<String, Value>)>,
+    ext: &'static Extension,
+    at: &'static Attr,
+    value: &Value,
+) -> Result<(), ScimError> {
+    if at.mutability == Mutability::ReadOnly {
+        return Ok(());
+    }
+    let shown = format!("{}:{}", ext.urn, at.name);
+    let Some(mut v) = check_value(at, value, &shown)? else {
+        return Ok(());
+    };
+    // The service provider's sub-attributes (`manager.displayName`) are its to say.
+    if let Value::Object(m) = &mut v {
+        m.retain(|k, _| find(at.sub, k).is_none_or(|s| s.mutability != Mutability::ReadOnly));
+        if m.is_empty() {
+            return Ok(());
+        }
+    }
+    let i = match extended.iter().position(|(e, _)| std::ptr::eq(*e, ext)) {
+        Some(i) => i,
+        None => {
+            extended.push((ext, Map::new()));
+            extended.len() - 1
+        }
+    };
+    extended[i].1.insert(at.name.to_owned(), v);
+    Ok(())
+}
+
+fn unknown_in(ext: &Extension, name: &str) -> ScimError {
+    ScimError::value(format!("{name} is not an attribute of {}", ext.urn))
+}
+
 fn unknown(schema: Schema, key: &str) -> ScimError {
     ScimError::value(format!(
         "{key} is not an attribute of {} ({})",
         schema.name(),
         schema.urn()
     ))
-}
-
-/// `name` without the schema's URN prefix (`urn:…:User:userName` → `userName`); `None`
-/// for a key under another URN.
-pub fn strip_urn(schema: Schema, key: &str) -> Option<&str> {
-    let urn = schema.urn();
-    if key.len() > urn.len() + 1
-        && key.is_char_boundary(urn.len())
-        && key[..urn.len()].eq_ignore_ascii_case(urn)
-        && key[urn.len()..].starts_with(':')
-    {
-        return Some(&key[urn.len() + 1..]);
-    }
-    if key.to_ascii_lowercase().starts_with("urn:") {
-        return None;
-    }
-    Some(key)
 }
 
 /// Checks one attribute's value; `None` when it means "no value".

@@ -1,5 +1,8 @@
 //! The SCIM decisions as data tables, and the filter evaluator against a slow reference.
 
+mod bulk;
+mod enterprise;
+
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 

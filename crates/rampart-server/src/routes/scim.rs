@@ -39,6 +39,16 @@ pub fn routes() -> Router<AppState> {
         .route("/Schemas", get(schemas))
         .route("/Schemas/{id}", get(schema))
         .route("/.search", post(search_all))
+        .route(
+            "/Bulk",
+            post(bulk).fallback(|| async {
+                error(ScimError {
+                    status: 405,
+                    scim_type: None,
+                    detail: "/Bulk takes POST".into(),
+                })
+            }),
+        )
         // `Users` and `Groups`; another name answers the SCIM 404 (`resources::endpoint`).
         .route("/{resource}", get(list).post(create))
         .route("/{resource}/.search", post(search))
@@ -212,7 +222,7 @@ async fn service_provider_config(
             let c = caller(&state, &ctx, &headers).await?;
             Ok(json(
                 StatusCode::OK,
-                &discovery::service_provider_config(&c.base),
+                &discovery::service_provider_config(&c.base, state.config.max_body_bytes),
                 None,
                 false,
             ))
@@ -275,10 +285,11 @@ async fn schemas(
     answer(
         async {
             let c = caller(&state, &ctx, &headers).await?;
-            let all = Schema::ALL.map(|s| s.document(&c.base)).to_vec();
+            let all = discovery::schemas(&c.base);
+            let total = all.len();
             Ok(json(
                 StatusCode::OK,
-                &discovery::list(all, 2, 1),
+                &discovery::list(all, total, 1),
                 None,
                 false,
             ))
@@ -296,11 +307,9 @@ async fn schema(
     answer(
         async {
             let c = caller(&state, &ctx, &headers).await?;
-            let s = Schema::ALL
-                .into_iter()
-                .find(|s| s.urn() == id)
+            let document = discovery::schema(&c.base, &id)
                 .ok_or_else(|| ScimError::not_found("no such schema"))?;
-            Ok(json(StatusCode::OK, &s.document(&c.base), None, false))
+            Ok(json(StatusCode::OK, &document, None, false))
         }
         .await,
     )
@@ -468,6 +477,35 @@ async fn search_all(
                 None,
                 false,
             ))
+        }
+        .await,
+    )
+}
+
+async fn bulk(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Response {
+    answer(
+        async {
+            let c = caller(&state, &ctx, &headers).await?;
+            let bytes = bytes.map_err(|e| ScimError {
+                status: e.status().as_u16(),
+                scim_type: None,
+                detail: if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    format!(
+                        "the bulk request is larger than maxPayloadSize ({} bytes)",
+                        state.config.max_body_bytes
+                    )
+                } else {
+                    e.body_text()
+                },
+            })?;
+            let body = scim::parse_body(&bytes)?;
+            let response = scim::bulk::run(&state, &c, &body).await?;
+            Ok(json(StatusCode::OK, &response, None, false))
         }
         .await,
     )

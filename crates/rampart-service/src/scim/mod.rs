@@ -17,6 +17,7 @@
 //! written through the authorization write path after every membership change, so a
 //! change takes effect on the next decision on every node.
 
+pub mod bulk;
 pub mod groups;
 pub mod resources;
 pub mod users;
@@ -304,12 +305,12 @@ pub(crate) fn select(
         all.retain(|r| f.matches(schema, r));
     }
     if let Some(by) = &q.sort_by {
-        let path = rampart_scim::path::AttrPath::parse(by)
-            .filter(|p| p.in_schema(schema))
+        let (path, scope) = rampart_scim::path::AttrPath::parse(by)
+            .and_then(|p| schema.scope(&p).map(|s| (p, s)))
             .ok_or_else(|| ScimError::path(format!("sortBy {by:?} is not an attribute path")))?;
-        let exact = schema.case_exact(&path.attr, path.sub.as_deref());
+        let exact = scope.case_exact(&path.attr, path.sub.as_deref());
         let key = |r: &serde_json::Value| -> Option<String> {
-            let mut v = get_ci(r, &path.attr)?;
+            let mut v = get_ci(scope.node(r)?, &path.attr)?;
             if let serde_json::Value::Array(xs) = v {
                 v = xs
                     .iter()
