@@ -209,6 +209,9 @@ fn set_extension(
         )));
     };
     for (name, v) in members {
+        if name.eq_ignore_ascii_case("schemas") {
+            continue;
+        }
         let p = PatchPath::parse(&format!("{}:{name}", ext.urn))?;
         set(schema, doc, &p, v, kind)?;
     }

@@ -72,6 +72,10 @@ mod saml;
 mod saml_encrypted;
 #[path = "api/scim.rs"]
 mod scim;
+#[path = "api/scim_bulk.rs"]
+mod scim_bulk;
+#[path = "api/scim_enterprise.rs"]
+mod scim_enterprise;
 #[path = "api/sealed.rs"]
 mod sealed;
 #[path = "api/slapd.rs"]

@@ -11,13 +11,13 @@ use serde_json::{json, Value};
 
 use crate::kit::{on_both, Node};
 
-const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+pub(crate) const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub(crate) const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+pub(crate) const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 /// Creates the user provider `name` (an LDAP directory nobody reaches: SCIM needs none),
 /// whose group `auditors` maps to the IT role `auditor`.
-async fn add_provider(node: &Node, admin: &str, name: &str, users: &str) {
+pub(crate) async fn add_provider(node: &Node, admin: &str, name: &str, users: &str) {
     let secret = node
         .server()
         .state
@@ -45,7 +45,7 @@ async fn add_provider(node: &Node, admin: &str, name: &str, users: &str) {
 }
 
 /// A new SCIM token for provider `name`.
-async fn token(node: &Node, admin: &str, name: &str) -> String {
+pub(crate) async fn token(node: &Node, admin: &str, name: &str) -> String {
     let (status, body) = node
         .post_empty(&format!("/api/v1/providers/{name}/scim-token"), admin)
         .await;
@@ -53,22 +53,22 @@ async fn token(node: &Node, admin: &str, name: &str) -> String {
     body["token"].as_str().unwrap().to_owned()
 }
 
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Value,
 }
 
 impl Answer {
-    fn scim_type(&self) -> &str {
+    pub(crate) fn scim_type(&self) -> &str {
         self.body["scimType"].as_str().unwrap_or("")
     }
-    fn etag(&self) -> String {
+    pub(crate) fn etag(&self) -> String {
         self.headers["etag"].to_str().unwrap().to_owned()
     }
 }
 
-async fn scim(
+pub(crate) async fn scim(
     node: &Node,
     token: &str,
     method: Method,
@@ -123,7 +123,7 @@ fn new_user(name: &str, extra: Value) -> Value {
     u
 }
 
-async fn create(node: &Node, token: &str, name: &str, extra: Value) -> Value {
+pub(crate) async fn create(node: &Node, token: &str, name: &str, extra: Value) -> Value {
     let a = scim(
         node,
         token,
@@ -158,7 +158,7 @@ fn names(a: &Answer) -> Vec<String> {
         .collect()
 }
 
-fn patch(ops: Value) -> Value {
+pub(crate) fn patch(ops: Value) -> Value {
     json!({ "schemas": [PATCH], "Operations": ops })
 }
 
@@ -607,7 +607,7 @@ async fn users_filters_pagination_projection_and_errors() {
                 a.body["etag"]["supported"].as_bool(),
                 a.body["bulk"]["supported"].as_bool()
             ),
-            (Some(true), Some(true), Some(false)),
+            (Some(true), Some(true), Some(true)),
             "{name}"
         );
         let a = scim(&node, &t, Method::GET, "/ResourceTypes", None, &[]).await;
@@ -635,7 +635,7 @@ async fn users_filters_pagination_projection_and_errors() {
     .await;
 }
 
-fn urlencode(s: &str) -> String {
+pub(crate) fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
@@ -727,7 +727,7 @@ async fn patch_put_and_etags() {
 }
 
 /// A session of user `id`, opened as a sign-in would, and its token.
-async fn session_of(node: &Node, id: &str) -> String {
+pub(crate) async fn session_of(node: &Node, id: &str) -> String {
     let state = &node.server().state;
     let user = state
         .store

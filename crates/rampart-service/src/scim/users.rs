@@ -2,8 +2,6 @@
 //! delete a provider's users. `active = false` disables the user and ends every session in
 //! the same transaction; `DELETE` removes the profile with its sessions.
 
-use std::collections::HashMap;
-
 use rampart_core::{display_text, Email, UserId, Username};
 use rampart_scim::filter::get_ci;
 use rampart_scim::project::Projection;
@@ -37,54 +35,8 @@ pub(crate) fn etag(u: &ScimUser) -> String {
     )
 }
 
-/// The names shown for managers, by user id: their display name, else their username.
-pub(crate) type Managers = HashMap<String, String>;
-
-fn shown_name(u: &ScimUser) -> String {
-    u.user
-        .display_name
-        .clone()
-        .unwrap_or_else(|| u.user.username.clone())
-}
-
-/// The manager a stored user names (the enterprise extension's `manager.value`).
-fn manager_id(u: &ScimUser) -> Option<String> {
-    let stored: Value = serde_json::from_str(u.attributes.as_deref()?).ok()?;
-    let pointer = format!("/{}/manager/value", schema::ENTERPRISE_URN);
-    stored.pointer(&pointer)?.as_str().map(str::to_owned)
-}
-
-/// The name of `u`'s manager, when they name one who is a user of the provider.
-async fn manager_of(
-    state: &AppState,
-    caller: &ScimCaller,
-    u: &ScimUser,
-) -> Result<Managers, ScimError> {
-    let mut out = Managers::new();
-    let Some(id) = manager_id(u) else {
-        return Ok(out);
-    };
-    let Ok(parsed) = UserId::parse(&id, "manager") else {
-        return Ok(out);
-    };
-    if let Some(m) = state
-        .store
-        .scim_user(&caller.provider, parsed)
-        .await
-        .map_err(internal)?
-    {
-        out.insert(id, shown_name(&m));
-    }
-    Ok(out)
-}
-
-/// The user as SCIM shows it; `managers` names the manager it names, if known.
-pub(crate) fn render(
-    caller: &ScimCaller,
-    u: &ScimUser,
-    groups: &[ScimGroup],
-    managers: &Managers,
-) -> Value {
+/// The user as SCIM shows it.
+pub(crate) fn render(caller: &ScimCaller, u: &ScimUser, groups: &[ScimGroup]) -> Value {
     let stored: Option<Map<String, Value>> = u
         .attributes
         .as_deref()
@@ -96,6 +48,7 @@ pub(crate) fn render(
     let mut schemas = vec![Value::from(schema::USER_URN)];
     if let Some(Value::Object(ext)) = out.get_mut(schema::ENTERPRISE_URN) {
         schemas.push(schema::ENTERPRISE_URN.into());
+        // The manager's reference is where this service provider keeps them.
         if let Some(Value::Object(manager)) = ext.get_mut("manager") {
             if let Some(id) = manager
                 .get("value")
@@ -103,9 +56,6 @@ pub(crate) fn render(
                 .map(str::to_owned)
             {
                 manager.insert("$ref".into(), format!("{}/Users/{id}", caller.base).into());
-                if let Some(name) = managers.get(&id) {
-                    manager.insert("displayName".into(), name.clone().into());
-                }
             }
         }
     }
@@ -184,14 +134,7 @@ pub(crate) async fn all(state: &AppState, caller: &ScimCaller) -> Result<Vec<Val
         .await
         .map_err(internal)?;
     let groups = groups(state, caller).await?;
-    let managers: Managers = users
-        .iter()
-        .map(|u| (u.user.id.to_string(), shown_name(u)))
-        .collect();
-    Ok(users
-        .iter()
-        .map(|u| render(caller, u, &groups, &managers))
-        .collect())
+    Ok(users.iter().map(|u| render(caller, u, &groups)).collect())
 }
 
 /// `GET /Users`.
@@ -212,9 +155,8 @@ pub async fn get(
 ) -> Result<Tagged, ScimError> {
     let u = find(state, caller, id).await?;
     let groups = groups(state, caller).await?;
-    let managers = manager_of(state, caller, &u).await?;
     Ok(Tagged {
-        resource: projection.apply(render(caller, &u, &groups, &managers)),
+        resource: projection.apply(render(caller, &u, &groups)),
         etag: etag(&u),
     })
 }
@@ -280,9 +222,8 @@ pub async fn create(
         .scim_create_user(&w, state.clock.now(), &caller.audit)
         .await
         .map_err(internal)?;
-    let managers = manager_of(state, caller, &u).await?;
     Ok(Tagged {
-        resource: render(caller, &u, &[], &managers),
+        resource: render(caller, &u, &[]),
         etag: etag(&u),
     })
 }
@@ -310,7 +251,7 @@ pub async fn patch(
 ) -> Result<Tagged, ScimError> {
     let current = find(state, caller, id).await?;
     check_if_match(if_match, &etag(&current))?;
-    let shown = render(caller, &current, &[], &Managers::new());
+    let shown = render(caller, &current, &[]);
     let canonical = schema::validate(Schema::User, &shown)?;
     let after = rampart_scim::patch::apply(Schema::User, &canonical, body)?;
     let mut whole = Value::Object(after);
@@ -349,9 +290,8 @@ async fn write(
         return Err(stale());
     };
     let groups = groups(state, caller).await?;
-    let managers = manager_of(state, caller, &u).await?;
     Ok(Tagged {
-        resource: render(caller, &u, &groups, &managers),
+        resource: render(caller, &u, &groups),
         etag: etag(&u),
     })
 }
