@@ -92,11 +92,25 @@ pub struct Apart {
     pub base: String,
 }
 
+/// The allocator settings `rampart serve` runs with (its `ALLOCATOR_SETTINGS`), which a
+/// node apart gets too unless the environment sets them.
+const ALLOCATOR_SETTINGS: [(&str, &str); 2] = [
+    ("MIMALLOC_ARENA_EAGER_COMMIT", "0"),
+    ("MIMALLOC_PURGE_DELAY", "0"),
+];
+
 /// Starts this executable again as a node (see [`serve_if_asked`]) and waits until it
-/// serves.
+/// serves. Its allocator runs with the settings `rampart serve` applies, unless the
+/// environment already names them.
 pub fn apart() -> Apart {
     use std::io::BufRead as _;
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+    let mut command = std::process::Command::new(std::env::current_exe().unwrap());
+    for (name, value) in ALLOCATOR_SETTINGS {
+        if std::env::var_os(name).is_none() {
+            command.env(name, value);
+        }
+    }
+    let mut child = command
         .arg("serve")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())

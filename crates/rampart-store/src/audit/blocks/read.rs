@@ -3,10 +3,11 @@
 
 use super::*;
 
-/// How many blocks to read for `events` more events: enough when blocks are full; the
-/// caller reads again when they are not (a block may hold a single event).
-pub(super) fn blocks_for(events: i64) -> i64 {
-    events / BLOCK_EVENTS as i64 + 2
+/// How many blocks to read for `events` more events, when blocks have held `per_block`
+/// events on average so far (full blocks until any is read): enough if the next ones hold
+/// as many; the caller reads again when they do not (a block may hold a single event).
+pub(super) fn blocks_for(events: i64, per_block: i64) -> i64 {
+    events / per_block.max(1) + 2
 }
 
 impl Store {
@@ -48,12 +49,22 @@ impl Store {
     ) -> Result<Vec<T>, Error> {
         let mut out = Vec::new();
         let mut from = after;
+        // Blocks written by small batches (a PostgreSQL node's, under light load) hold few
+        // events: the next read asks for as many blocks as the ones read so far suggest.
+        let (mut seen_blocks, mut seen_events) = (0i64, 0i64);
         while (out.len() as i64) < limit {
-            let want = blocks_for(limit - out.len() as i64);
+            let per_block = if seen_blocks == 0 {
+                BLOCK_EVENTS as i64
+            } else {
+                seen_events / seen_blocks
+            };
+            let want = blocks_for(limit - out.len() as i64, per_block);
             let blocks = self.blocks_in(from, upto, want).await?;
             let Some(last) = blocks.last().map(Block::last_seq) else {
                 break;
             };
+            seen_blocks += blocks.len() as i64;
+            seen_events += blocks.iter().map(|b| b.leaves.len() as i64).sum::<i64>();
             for b in blocks {
                 for seq in b.first_seq.max(from + 1)..=b.last_seq().min(upto) {
                     if out.len() as i64 >= limit {
