@@ -783,9 +783,9 @@ const ALLOCATOR_SETTINGS: [(&str, &str); 2] = [
     ("MIMALLOC_PURGE_DELAY", "0"),
 ];
 
-/// `rampart serve` started without [`ALLOCATOR_SETTINGS`] runs itself again in the same
-/// process (`exec`: same pid, same open files) with them added; a value the operator set is
-/// kept. Returns only when there is nothing to do or the `exec` failed (then the server
+/// `rampart serve` (or `rampart witness serve`) started without [`ALLOCATOR_SETTINGS`] runs
+/// itself again in the same process (`exec`: same pid, same open files) with them added; a
+/// value the operator set is kept. Returns only when there is nothing to do or the `exec` failed (then the server
 /// runs with mimalloc's defaults, and says so).
 #[cfg(unix)]
 fn with_allocator_settings(cli: &Cli) {
@@ -794,7 +794,11 @@ fn with_allocator_settings(cli: &Cli) {
         .iter()
         .filter(|(name, _)| std::env::var_os(name).is_none())
         .collect();
-    if !matches!(cli.command, Command::Serve(_)) || missing.is_empty() {
+    let serves = matches!(
+        cli.command,
+        Command::Serve(_) | Command::Witness(cmd::witness::WitnessCommand::Serve { .. })
+    );
+    if !serves || missing.is_empty() {
         return;
     }
     let Ok(exe) = std::env::current_exe() else {

@@ -270,6 +270,14 @@ fn prepare_with(
     );
     assert!(ok, "{err}");
     let witness = start_witness_with(&witness_dir, tls);
+    // A long-running server, it runs with the allocator settings `rampart serve` uses.
+    let environ = std::fs::read(format!("/proc/{}/environ", witness.child.id())).unwrap();
+    for setting in ["MIMALLOC_ARENA_EAGER_COMMIT=0", "MIMALLOC_PURGE_DELAY=0"] {
+        assert!(
+            environ.split(|b| *b == 0).any(|e| e == setting.as_bytes()),
+            "{setting}"
+        );
+    }
     (
         master_key,
         first_key,
