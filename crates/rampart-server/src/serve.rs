@@ -187,7 +187,7 @@ fn warn_about_permissions(dir: &Path) {
 pub async fn open_store(config: &Config) -> Result<Store, StartError> {
     let store = if config.database_url.is_empty() {
         create_private_database(&config.sqlite_path())?;
-        Store::open_sqlite(&config.sqlite_path()).await
+        Store::open_sqlite_with(&config.sqlite_path(), config.sqlite_cache_mib).await
     } else {
         Store::open_postgres(&config.database_url, config.database_max_connections).await
     }

@@ -43,6 +43,10 @@ pub struct Config {
     pub tls_cert: String,
     /// PEM private key; empty to generate a development certificate.
     pub tls_key: String,
+    /// The SQLite writer's page cache, in MiB (PostgreSQL: unused). Larger keeps more of
+    /// the indexes a write touches in the node's memory; the operating system's file cache
+    /// holds the rest.
+    pub sqlite_cache_mib: u32,
     /// Largest accepted request body.
     pub max_body_bytes: u64,
     /// Largest accepted body when publishing a module version (module sources can be
@@ -192,6 +196,7 @@ impl Default for Config {
             public_origin: String::new(),
             tls_cert: String::new(),
             tls_key: String::new(),
+            sqlite_cache_mib: rampart_store::DEFAULT_SQLITE_CACHE_MIB,
             max_body_bytes: 1024 * 1024,
             max_module_bytes: 16 * 1024 * 1024,
             log_format: "auto".into(),
@@ -521,6 +526,13 @@ impl Config {
             if !(1024..=1024 * 1024 * 1024).contains(&v) {
                 return Err(fail(key, v.to_string(), "1024 to 1073741824"));
             }
+        }
+        if !(2..=65536).contains(&self.sqlite_cache_mib) {
+            return Err(fail(
+                "sqlite_cache_mib",
+                self.sqlite_cache_mib.to_string(),
+                "2 to 65536",
+            ));
         }
         self.support.validate(&fail)?;
         self.alerts.validate(&fail)?;

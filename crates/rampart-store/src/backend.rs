@@ -15,6 +15,11 @@ use sqlx::sqlite::{
 use sqlx::{Connection as _, Postgres};
 use time::OffsetDateTime;
 
+/// The SQLite writer's page cache by default, in MiB (`sqlite_cache_mib`). Under a sign-in
+/// or token load the cache fills with the pages writes touch and stays full: at 64 MiB it
+/// was most of a node's memory (BENCHMARKS.md, "OpenID provider — over HTTPS").
+pub const DEFAULT_SQLITE_CACHE_MIB: u32 = 16;
+
 /// Which database a [`Store`] runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendKind {
@@ -232,6 +237,11 @@ impl Store {
     /// WAL journal, `synchronous = FULL` (a commit is on disk before it is acknowledged),
     /// foreign keys on, and a busy timeout for the rare outside reader.
     pub async fn open_sqlite(path: &Path) -> Result<Self, Error> {
+        Self::open_sqlite_with(path, DEFAULT_SQLITE_CACHE_MIB).await
+    }
+
+    /// [`Store::open_sqlite`] with a writer's page cache of `cache_mib` MiB.
+    pub async fn open_sqlite_with(path: &Path, cache_mib: u32) -> Result<Self, Error> {
         let cannot_open = |e: sqlx::Error| {
             Error::Unavailable(format!(
                 "cannot open SQLite database {}: {e}",
@@ -247,9 +257,10 @@ impl Store {
         // No ping before each use (sqlx's default): for SQLite it is a round trip to the
         // connection's worker thread that can only fail if the file went away, which the
         // query itself reports.
-        // The writer gets a 64 MiB page cache (SQLite's default is 2 MiB): audit appends
-        // touch the newest part of several indexes, which must stay in memory for batched
-        // inserts to run at disk speed. Memory is used only as pages are.
+        // The writer gets a page cache of `cache_mib` (SQLite's default is 2 MiB): writes
+        // touch the newest part of several indexes, which stay in memory. Memory is used
+        // only as pages are, and a cache kept full is most of a busy node's memory
+        // (`DEFAULT_SQLITE_CACHE_MIB`).
         // Checkpoints (copying the WAL into the database file, and its fsync) run on a
         // connection of their own, beside the writer, instead of inside whichever commit
         // crosses SQLite's threshold: a commit then waits for its own WAL write only. The
@@ -263,7 +274,7 @@ impl Store {
             .connect_with(
                 base.clone()
                     .create_if_missing(true)
-                    .pragma("cache_size", "-65536")
+                    .pragma("cache_size", format!("-{}", u64::from(cache_mib) * 1024))
                     .pragma("wal_autocheckpoint", "16384"),
             )
             .await

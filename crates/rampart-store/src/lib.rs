@@ -38,7 +38,7 @@ pub use audit::{
 };
 pub use authz::rebuilds::{RebuildRow, RebuildState};
 pub use authz::{AuthzOp, ItScope, NodeRef, Progress, RebuildReport, RecordRow};
-pub use backend::{BackendKind, Store};
+pub use backend::{BackendKind, Store, DEFAULT_SQLITE_CACHE_MIB};
 pub use backup::{sqlite_copy, sqlite_integrity, BackupRecord, ExportedSnapshot, CENSUS_TABLES};
 pub use drill::{ScratchDatabase, DRILL_APPLICATION};
 pub use fence::Marks;

@@ -146,7 +146,12 @@ async fn main() {
         (store, Conn::pg(&url).await)
     } else {
         let path = dir.join("bench.db");
-        let store = Store::open_sqlite(&path).await.unwrap();
+        // The writer's page cache: the node's default unless `BENCH_SQLITE_CACHE_MIB` says.
+        let cache = std::env::var("BENCH_SQLITE_CACHE_MIB")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(rampart_store::DEFAULT_SQLITE_CACHE_MIB);
+        let store = Store::open_sqlite_with(&path, cache).await.unwrap();
         store.migrate().await.unwrap();
         let (conn, s) = Conn::sqlite(&path).await;
         settings = s;

@@ -20,6 +20,13 @@ pub async fn start(cheap_hashes: bool) -> (Server, tempfile::TempDir, String) {
         node_id: "bench".into(),
         ..Config::default()
     };
+    // A benchmark may compare page caches (`BENCH_SQLITE_CACHE_MIB`); the default otherwise.
+    if let Some(mib) = std::env::var("BENCH_SQLITE_CACHE_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        config.sqlite_cache_mib = mib;
+    }
     if cheap_hashes {
         config.password_hash.memory_kib = 64;
         config.password_hash.iterations = 1;

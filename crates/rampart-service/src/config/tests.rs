@@ -117,6 +117,12 @@ fn errors_name_key_value_and_what_is_allowed() {
         (Some("not toml"), &[], "(file)", "valid TOML"),
         (
             None,
+            &[("RAMPART_SQLITE_CACHE_MIB", "1")],
+            "sqlite_cache_mib",
+            "2 to 65536",
+        ),
+        (
+            None,
             &[("RAMPART_DATABASE_URL", "mysql://u:pw@h/db")],
             "database_url",
             "postgres://",
