@@ -37,6 +37,9 @@ pub struct RequestContext {
     pub source: Option<IpAddr>,
     /// Whether the request came over TLS.
     pub https: bool,
+    /// The host the request named, as sent (port included): `Host`, or HTTP/2's
+    /// `:authority`, which arrives in the URI instead.
+    pub authority: Option<String>,
     /// Filled by [`Authenticated`] with the user's provider and audit context, so the
     /// outermost middleware can record an end user's access in the `access` audit stream.
     pub actor: Arc<std::sync::OnceLock<(Provider, AuditContext)>>,

@@ -421,7 +421,6 @@ pub async fn issue_scim_token(
     State(state): State<AppState>,
     ProviderAdministrator(admin): ProviderAdministrator,
     ctx: RequestContext,
-    headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     let issued = rampart_service::scim::issue_token(&state, &admin.caller(&state), &name).await?;
@@ -429,7 +428,7 @@ pub async fn issue_scim_token(
         token: issued.token,
         rotated: issued.rotated,
         created_at: issued.created_at,
-        base_url: crate::routes::scim::base(&state, &ctx, &headers),
+        base_url: crate::routes::scim::base(&state, &ctx),
     };
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
     response

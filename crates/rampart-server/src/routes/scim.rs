@@ -98,19 +98,15 @@ fn answer(result: Result<Response, ScimError>) -> Response {
     result.unwrap_or_else(error)
 }
 
-/// Where `/scim/v2` is, as `meta.location` names it: `public_origin`, else the request's
-/// own host when it is a plain host name.
-pub(crate) fn base(state: &AppState, ctx: &RequestContext, headers: &HeaderMap) -> String {
+/// Where `/scim/v2` is, as `meta.location` names it: `public_origin`, else the host the
+/// request named (`Host`, or HTTP/2's `:authority`) when it is a plain host name.
+pub(crate) fn base(state: &AppState, ctx: &RequestContext) -> String {
     let origin = if state.config.public_origin.is_empty() {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .filter(|h| {
-                !h.is_empty()
-                    && h.chars().all(|c| {
-                        c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']')
-                    })
-            });
+        let host = ctx.authority.as_deref().filter(|h| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        });
         match host {
             Some(h) => format!("{}://{h}", if ctx.https { "https" } else { "http" }),
             None => String::new(),
@@ -134,7 +130,7 @@ async fn caller(
                 .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
                 .map(|(_, token)| token.trim())
         });
-    scim::authenticate(state, &ctx.origin(state), bearer, base(state, ctx, headers)).await
+    scim::authenticate(state, &ctx.origin(state), bearer, base(state, ctx)).await
 }
 
 fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
