@@ -191,11 +191,7 @@ fn operation(i: usize, op: &Value, bulk_id: Option<String>) -> Result<Op, ScimEr
         Some((e, id)) => (e, Some(id)),
         None => (rest, None),
     };
-    let kind = match endpoint {
-        "Users" => Schema::User,
-        "Groups" => Schema::Group,
-        _ => return Err(bad_path()),
-    };
+    let kind = Schema::of_endpoint(endpoint).ok_or_else(bad_path)?;
     match (method, id) {
         (Method::Post, None) => {}
         (Method::Post, Some(_)) => return Err(bad_path()),

@@ -44,7 +44,7 @@ pub fn resource_type(base: &str, schema: Schema) -> Value {
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
         "id": schema.name(),
         "name": schema.name(),
-        "endpoint": format!("/{}s", schema.name()),
+        "endpoint": format!("/{}", schema.endpoint()),
         "description": format!("{}s of this user provider", schema.name()),
         "schema": schema.urn(),
         "schemaExtensions": schema

@@ -419,6 +419,19 @@ impl Schema {
         }
     }
 
+    /// The endpoint its resources live under (`Users`, `Groups`).
+    pub fn endpoint(self) -> &'static str {
+        match self {
+            Schema::User => "Users",
+            Schema::Group => "Groups",
+        }
+    }
+
+    /// The resource type an endpoint name serves.
+    pub fn of_endpoint(name: &str) -> Option<Schema> {
+        Schema::ALL.into_iter().find(|s| s.endpoint() == name)
+    }
+
     /// The resource type's name.
     pub fn name(self) -> &'static str {
         match self {

@@ -487,19 +487,15 @@ async fn bulk(
     answer(
         async {
             let c = caller(&state, &ctx, &headers).await?;
-            let bytes = bytes.map_err(|e| ScimError {
-                status: e.status().as_u16(),
-                scim_type: None,
-                detail: if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    format!(
+            let body = body(bytes).map_err(|mut e| {
+                if e.status == StatusCode::PAYLOAD_TOO_LARGE.as_u16() {
+                    e.detail = format!(
                         "the bulk request is larger than maxPayloadSize ({} bytes)",
                         state.config.max_body_bytes
-                    )
-                } else {
-                    e.body_text()
-                },
+                    );
+                }
+                e
             })?;
-            let body = scim::parse_body(&bytes)?;
             let response = scim::bulk::run(&state, &c, &body).await?;
             Ok(json(StatusCode::OK, &response, None, false))
         }

@@ -21,11 +21,7 @@ struct Done {
 }
 
 fn location(caller: &ScimCaller, op: &Op, id: Option<&str>) -> Option<String> {
-    let endpoint = match op.kind {
-        rampart_scim::schema::Schema::User => "Users",
-        rampart_scim::schema::Schema::Group => "Groups",
-    };
-    id.map(|id| format!("{}/{endpoint}/{id}", caller.base))
+    id.map(|id| format!("{}/{}/{id}", caller.base, op.kind.endpoint()))
 }
 
 async fn run_one(state: &AppState, caller: &ScimCaller, op: &Op) -> Result<Done, ScimError> {

@@ -13,11 +13,7 @@ use crate::state::AppState;
 /// The resource type an endpoint name (`Users`, `Groups`) serves; other names are no SCIM
 /// endpoint (404, before anything else is looked at).
 pub fn endpoint(name: &str) -> Result<Schema, ScimError> {
-    match name {
-        "Users" => Ok(Schema::User),
-        "Groups" => Ok(Schema::Group),
-        _ => Err(ScimError::not_found("no such SCIM endpoint")),
-    }
+    Schema::of_endpoint(name).ok_or_else(|| ScimError::not_found("no such SCIM endpoint"))
 }
 
 /// `GET /{resource}`.
