@@ -1,8 +1,10 @@
 // Passkeys in the console, in headless Chromium with its virtual authenticator (CDP
 // `WebAuthn.enable` and `WebAuthn.addVirtualAuthenticator` through playwright-core's
-// CDPSession): an administrator registers a passkey on "my account → passkeys", signs out,
-// signs in with the password and then the passkey (the second step offers it), and removes
-// it again (the sign-in just verified a second factor, so no step-up is asked). The browser
+// CDPSession): an administrator registers a passkey on "my account → passkeys" (a
+// discoverable one), signs out, signs in with the password and then the passkey (the second
+// step offers it), signs out and in again with the passkey alone (no username, no
+// password), and removes it (the sign-in just verified a second factor, so no step-up is
+// asked). The browser
 // talks to the server as `http://localhost:<port>`, the server's `public_origin`: WebAuthn
 // binds the passkey to that origin. Started by `cargo test -p rampart-server --test console
 // passkeys`. Prints one `ok`/`not ok` line per scenario; every page is checked by axe-core.
@@ -90,6 +92,7 @@ async function main() {
     );
     const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
     assert.strictEqual(credentials.length, 1);
+    assert.strictEqual(credentials[0].isResidentCredential, true, 'a discoverable passkey');
     await accessible(page, 'passkeys, one');
     await signOut(page);
   });
@@ -114,6 +117,22 @@ async function main() {
     const status = await me.json();
     assert.strictEqual(status.passkeys, 1);
     assert.ok(status.second_factor_at, 'the session verified a second factor');
+  });
+
+  await scenario('the passkey alone signs in, with no username or password', async () => {
+    await signOut(page);
+    await page.goto(`${BASE}/console/login`);
+    await accessible(page, 'sign-in page offering a passkey');
+    const before = (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials[0].signCount;
+    await Promise.all([page.waitForNavigation(), page.click('button:has-text("Sign in with a passkey")')]);
+    assert.strictEqual(new URL(page.url()).pathname, '/console/');
+    const after = (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials[0].signCount;
+    assert.ok(after > before, `the counter moved: ${before} → ${after}`);
+    const me = await context.request.get(`${BASE}/api/v1/auth/me`);
+    assert.strictEqual(me.status(), 200);
+    assert.strictEqual((await me.json()).user.username, 'root');
+    const mfa = await (await context.request.get(`${BASE}/api/v1/auth/mfa`)).json();
+    assert.ok(mfa.second_factor_at, 'a passkey alone is both factors');
   });
 
   await scenario('a passkey is removed with a fresh second factor', async () => {

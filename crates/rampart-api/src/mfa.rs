@@ -177,3 +177,37 @@ pub struct MfaStatusView {
     /// Minutes a verification counts for sensitive operations (step-up).
     pub step_up_minutes: u32,
 }
+
+/// `POST /api/v1/auth/login/passkey-discovery`: a sign-in by a passkey alone, begun. Give
+/// `publicKey` (its `challenge` decoded from unpadded base64url) to
+/// `navigator.credentials.get`, which offers the passkeys the browser holds for this site,
+/// and send its answer with `ceremony` to `POST /api/v1/auth/login/passkey`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PasskeyDiscovery {
+    /// Names this sign-in; works once and lapses at `expires_at`.
+    pub ceremony: String,
+    /// When the ceremony lapses.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: OffsetDateTime,
+    /// `PublicKeyCredentialRequestOptions`: no credentials listed, user verification
+    /// required.
+    #[serde(rename = "publicKey")]
+    #[schema(value_type = Object)]
+    pub public_key: serde_json::Value,
+}
+
+/// `POST /api/v1/auth/login/passkey`: sign in with a passkey alone.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyLoginRequest {
+    /// `it` for IT users, `end` for end users: the kind of user the passkey must belong to.
+    pub provider: String,
+    /// The `ceremony` of the discovery this answers.
+    pub ceremony: String,
+    /// The browser's answer to `navigator.credentials.get`: the `PublicKeyCredential` as
+    /// JSON (`id`, `rawId`, `type`, `response.{clientDataJSON, authenticatorData,
+    /// signature, userHandle}`, byte strings in unpadded base64url).
+    #[schema(value_type = Object)]
+    pub credential: serde_json::Value,
+}

@@ -1,6 +1,7 @@
-//! Passkeys (WebAuthn) as a second factor: the relying party this node is, the two
-//! ceremonies (registration and assertion) over `webauthn-rs`, and the rule a stored
-//! signature counter follows. No I/O: the caller keeps the ceremony's state server-side
+//! Passkeys (WebAuthn): the relying party this node is, the ceremonies over `webauthn-rs`
+//! (registration; an assertion by one of a known user's passkeys, as a second factor; and
+//! an assertion by a passkey the browser discovers, which signs a user in alone), and the
+//! rule a stored signature counter follows. No I/O: the caller keeps the ceremony's state server-side
 //! between its two halves (the store, bound to the user and to the pending login or the
 //! session it belongs to) and spends the counter in the transaction that acts on it.
 //!
@@ -26,8 +27,8 @@ use serde::Deserialize as _;
 use serde_json::Value;
 use url::Url;
 use webauthn_rs::prelude::{
-    Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
-    RegisterPublicKeyCredential, WebauthnError,
+    DiscoverableAuthentication, Passkey, PasskeyAuthentication, PasskeyRegistration,
+    PublicKeyCredential, RegisterPublicKeyCredential, WebauthnError,
 };
 use webauthn_rs::{Webauthn, WebauthnBuilder};
 
@@ -94,7 +95,9 @@ impl Refusal {
             | WebauthnError::InvalidClientDataType
             | WebauthnError::COSEKeyInvalidCBORValue
             | WebauthnError::COSEKeyInvalidType => Refusal::Malformed,
-            WebauthnError::CredentialNotFound => Refusal::UnknownCredential,
+            WebauthnError::CredentialNotFound | WebauthnError::InvalidUserUniqueId => {
+                Refusal::UnknownCredential
+            }
             WebauthnError::CredentialAlreadyExists => Refusal::AlreadyRegistered,
             _ => Refusal::Failed,
         }
@@ -233,8 +236,16 @@ impl RelyingParty {
             .webauthn
             .start_passkey_registration(user.0, username, username, exclude)
             .map_err(|e| internal("registration", e))?;
+        let mut options = serde_json::to_value(options).map_err(|e| internal("options", e))?;
+        // Ask for a discoverable credential where the authenticator can make one, so the
+        // passkey can later sign its user in without a username (WebAuthn's `preferred`;
+        // `webauthn-rs` asks `discouraged` and does not check the answer for it).
+        if let Some(selection) = options["publicKey"]["authenticatorSelection"].as_object_mut() {
+            selection.insert("residentKey".into(), "preferred".into());
+            selection.insert("requireResidentKey".into(), false.into());
+        }
         Ok(Challenge {
-            options: serde_json::to_value(options).map_err(|e| internal("options", e))?,
+            options,
             state: serde_json::to_string(&state).map_err(|e| internal("state", e))?,
         })
     }
@@ -311,6 +322,91 @@ impl RelyingParty {
             Err(e) => return Ok(Err(Refusal::of(&e))),
         };
         let mut passkey = parse_stored(&current)?;
+        if passkey.update_credential(&result).is_none() {
+            return Ok(Err(Refusal::UnknownCredential));
+        }
+        Ok(Ok(Assertion {
+            credential_id: result.cred_id().to_vec(),
+            counter: result.counter(),
+            stored: serde_json::to_string(&passkey).map_err(|e| internal("credential", e))?,
+        }))
+    }
+}
+
+/// Who a discovered passkey's answer says it is: the user handle (the user's id, which
+/// registration gave the authenticator) and the credential id. Nothing is verified yet:
+/// the caller finds that user's credential by this id, which proves the handle belongs to
+/// it, and then [`RelyingParty::finish_discovery`] verifies the answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Discovered {
+    /// The user the authenticator holds the passkey for.
+    pub user: UserId,
+    /// The credential id that signed.
+    pub credential_id: Vec<u8>,
+}
+
+impl RelyingParty {
+    /// Starts a sign-in by whichever passkey of this site the browser finds (no username,
+    /// no list of credentials): the options for `navigator.credentials.get`, user
+    /// verification required, so the passkey proves both possession and its user's PIN or
+    /// biometric.
+    pub fn start_discovery(&self) -> Result<Challenge, Error> {
+        let (options, state) = self
+            .webauthn
+            .start_discoverable_authentication()
+            .map_err(|e| internal("discovery", e))?;
+        let mut options = serde_json::to_value(options).map_err(|e| internal("options", e))?;
+        // `webauthn-rs` asks for the autofill (`conditional`) mediation; the page decides
+        // how it asks the browser, so only the public-key options go out.
+        if let Some(options) = options.as_object_mut() {
+            options.remove("mediation");
+        }
+        Ok(Challenge {
+            options,
+            state: serde_json::to_string(&state).map_err(|e| internal("state", e))?,
+        })
+    }
+
+    /// Reads who a discovered passkey's `credential` claims to be (see [`Discovered`]).
+    pub fn identify(&self, credential: &Value) -> Result<Discovered, Refusal> {
+        let credential =
+            PublicKeyCredential::deserialize(credential).map_err(|_| Refusal::Malformed)?;
+        let (user, id) = self
+            .webauthn
+            .identify_discoverable_authentication(&credential)
+            .map_err(|e| Refusal::of(&e))?;
+        Ok(Discovered {
+            user: UserId(user),
+            credential_id: id.to_vec(),
+        })
+    }
+
+    /// Finishes a discovery with the browser's `credential` against the stored `state`,
+    /// verified with `stored`: the credential [`RelyingParty::identify`] named, as
+    /// [`NewPasskey::stored`], which the caller found among that user's passkeys.
+    pub fn finish_discovery(
+        &self,
+        credential: &Value,
+        state: &str,
+        stored: &str,
+    ) -> Result<Result<Assertion, Refusal>, Error> {
+        let state: DiscoverableAuthentication =
+            serde_json::from_str(state).map_err(|e| internal("state", e))?;
+        let Ok(credential) = PublicKeyCredential::deserialize(credential) else {
+            return Ok(Err(Refusal::Malformed));
+        };
+        let mut passkey = parse_stored(stored)?;
+        if passkey.cred_id().as_slice() != credential.raw_id.as_slice() {
+            return Ok(Err(Refusal::UnknownCredential));
+        }
+        let result =
+            match self
+                .webauthn
+                .finish_discoverable_authentication_v2(&credential, state, &passkey)
+            {
+                Ok(result) => result,
+                Err(e) => return Ok(Err(Refusal::of(&e))),
+            };
         if passkey.update_credential(&result).is_none() {
             return Ok(Err(Refusal::UnknownCredential));
         }

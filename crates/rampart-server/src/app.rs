@@ -157,6 +157,8 @@ fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(crate::routes::mfa::recovery_codes))
         .routes(routes!(crate::routes::mfa::step_up))
         .routes(routes!(crate::routes::mfa::reset))
+        .routes(routes!(crate::routes::passkeys::discovery))
+        .routes(routes!(crate::routes::passkeys::sign_in))
         .routes(routes!(crate::routes::passkeys::login_challenge))
         .routes(routes!(crate::routes::passkeys::step_up_challenge))
         .routes(routes!(

@@ -144,6 +144,8 @@ mod tests {
             ("/api/v1/auth/step-up", Some("sign_in")),
             ("/api/v1/auth/step-up/passkey-challenge", Some("sign_in")),
             ("/api/v1/auth/login/passkey-challenge", Some("sign_in")),
+            ("/api/v1/auth/login/passkey-discovery", Some("sign_in")),
+            ("/api/v1/auth/login/passkey", Some("sign_in")),
             ("/console/login", Some("sign_in")),
             ("/console/login/code", Some("sign_in")),
             ("/api/v1/providers/corp/oidc/callback", Some("sign_in")),

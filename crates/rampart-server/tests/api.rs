@@ -54,6 +54,8 @@ mod mfa;
 mod names;
 #[path = "api/oidc.rs"]
 mod oidc;
+#[path = "api/passkey_sign_in.rs"]
+mod passkey_sign_in;
 #[path = "api/passkeys.rs"]
 mod passkeys;
 #[path = "api/posture.rs"]

@@ -28,6 +28,7 @@ fn methods() -> impl Strategy<Value = Method> {
 fn paths() -> impl Strategy<Value = String> {
     prop_oneof![
         Just("/api/v1/auth/login".to_owned()),
+        "/api/v1/auth/login/passkey(-discovery|-challenge)?",
         Just("/api/v1/auth/change-password".to_owned()),
         Just("/api/v1/auth/me".to_owned()),
         "/api/v1/auth/sessions(/[a-z0-9%-]{0,40})?",
@@ -58,6 +59,7 @@ fn bodies() -> impl Strategy<Value = Vec<u8>> {
         "\\{\"username\": \"[ -~]{0,20}\", \"password\": \"[ -~]{0,20}\", \"provider\": \"(it|end|x)\"\\}"
             .prop_map(String::into_bytes),
         "\\{\"provider\": (1|null|\"end\"|\\[\\]), \"username\": (\"\\\\u0000\"|\"a\"|7)\\}".prop_map(String::into_bytes),
+        "\\{\"provider\": \"(it|end)\", \"ceremony\": \"(rpp_[A-Za-z0-9_-]{0,43}|x)\", \"credential\": \\{\"id\": \"[A-Za-z0-9]{0,8}\", \"response\": \\{\"userHandle\": (null|\"[A-Za-z0-9]{0,22}\")\\}\\}\\}".prop_map(String::into_bytes),
         "\\{\"alert\": (-?[0-9]{1,20}|null|\"1\"), \"sink\": (\"webhook\"|\"email\"|\"[ -~]{0,8}\"|7)\\}"
             .prop_map(String::into_bytes),
         "\\{\"username\": \"[ -~]{0,20}\", \"password\": \"[ -~]{0,20}\", \"provider\": \"(it|end)\", \"user_provider\": (\"[ -~]{0,10}\"|null|3)\\}"

@@ -579,12 +579,17 @@ struct LoginPage<'a> {
     provider: Provider,
     /// The same page for the other kind of user.
     other_link: &'a str,
+    /// Signing in with a passkey alone is offered (beside the password form), with the
+    /// passkey script.
+    discover: bool,
+    script: &'static str,
 }
 
 /// What a sign-in page offers: its providers, whether its password form shows, the
 /// break-glass address and the address of the page for the other kind of user.
 struct Offer {
     local: bool,
+    discover: bool,
     options: Vec<SignInOption>,
     local_link: String,
     other_link: String,
@@ -616,6 +621,7 @@ impl LoginPage<'_> {
         };
         Offer {
             local,
+            discover: local && identity::passkeys::available(state),
             options,
             local_link: format!("{BASE}/login?local=1{this}&return={back}"),
             other_link: format!("{BASE}/login?return={back}{other}"),
@@ -691,6 +697,8 @@ async fn login_page(
         "Your password has been changed and every session ended. Sign in with the new password.",
     );
     let offer = LoginPage::offer(&state, provider, &return_to, query.local.is_some()).await;
+    let mut shell = shell;
+    shell.script = offer.discover;
     let html = LoginPage {
         shell: &shell,
         return_to: &return_to,
@@ -702,6 +710,8 @@ async fn login_page(
         local_link: &offer.local_link,
         provider,
         other_link: &offer.other_link,
+        discover: offer.discover,
+        script: two_factor::PASSKEY_SCRIPT,
     }
     .render();
     shell.finish(page::html(StatusCode::OK, html))
@@ -728,15 +738,32 @@ async fn login(
     let shell = shell.returning_to(&state, &return_to).await;
     let username = field(&fields, "username");
     let provider = signing_in(Some(field(&fields, "provider")));
-    let done = identity::login(
-        &state,
-        &context.origin(&state),
-        provider.as_str(),
-        username,
-        field(&fields, "password"),
-        crate::routes::auth::user_agent(&headers),
-    )
-    .await;
+    let agent = crate::routes::auth::user_agent(&headers);
+    let ceremony = field(&fields, "ceremony");
+    let done = if ceremony.is_empty() {
+        identity::login(
+            &state,
+            &context.origin(&state),
+            provider.as_str(),
+            username,
+            field(&fields, "password"),
+            agent,
+        )
+        .await
+    } else {
+        // A passkey alone; an answer that is not JSON is refused as malformed.
+        let answer = serde_json::from_str(field(&fields, "passkey")).unwrap_or_default();
+        identity::passkey_sign_in::sign_in(
+            &state,
+            &context.origin(&state),
+            provider.as_str(),
+            ceremony,
+            &answer,
+            agent,
+        )
+        .await
+        .map(|done| identity::LoginStep::Session(Box::new(done)))
+    };
     match done {
         Ok(identity::LoginStep::Session(done)) => shell.finish(page::with_session(
             &return_to,
@@ -753,6 +780,8 @@ async fn login(
         Err(e) => {
             let problem = ApiError::from(e).0;
             let offer = LoginPage::offer(&state, provider, &return_to, true).await;
+            let mut shell = shell;
+            shell.script = offer.discover;
             let html = LoginPage {
                 shell: &shell,
                 return_to: &return_to,
@@ -764,6 +793,8 @@ async fn login(
                 local_link: &offer.local_link,
                 provider,
                 other_link: &offer.other_link,
+                discover: offer.discover,
+                script: two_factor::PASSKEY_SCRIPT,
             }
             .render();
             let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::UNAUTHORIZED);

@@ -46,16 +46,7 @@ pub async fn login(
     headers: HeaderMap,
     Json(body): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    if headers.contains_key(header::ORIGIN)
-        && !same_origin(
-            &headers,
-            uri.authority().map(|a| a.as_str()),
-            &state,
-            request.https,
-        )
-    {
-        return Err(Error::Forbidden("login from another origin is refused".into()).into());
-    }
+    refuse_other_origin(&state, &request, &uri, &headers)?;
     let done = match &body.user_provider {
         None => {
             identity::login(
@@ -82,6 +73,28 @@ pub async fn login(
         }
     };
     Ok(crate::routes::mfa::login_answer(&state, &request, done))
+}
+
+/// Refuses a sign-in a page of another origin sent (a browser names it in `Origin`).
+pub(crate) fn refuse_other_origin(
+    state: &AppState,
+    request: &RequestContext,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<(), Error> {
+    if headers.contains_key(header::ORIGIN)
+        && !same_origin(
+            headers,
+            uri.authority().map(|a| a.as_str()),
+            state,
+            request.https,
+        )
+    {
+        return Err(Error::Forbidden(
+            "login from another origin is refused".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The answer to a completed sign-in: the session's token, and its cookie.

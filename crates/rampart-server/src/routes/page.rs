@@ -244,8 +244,8 @@ impl Chrome {
         self.tokens.finish(response, &csp)
     }
 
-    /// As [`Chrome::finish`], for the sign-in's second step: the passkey script too, with
-    /// the nonce, calling this site only.
+    /// As [`Chrome::finish`], for a sign-in page that offers passkeys: the passkey script
+    /// too, with the nonce, calling this site only.
     pub fn finish_scripted(&self, response: Response) -> Response {
         let nonce = &self.tokens.nonce;
         let form_action = self.form_action();

@@ -1,12 +1,17 @@
-//! Passkeys (WebAuthn) under `/api/v1/auth`: the challenges of a sign-in's second step and
-//! of a step-up, and registering, listing and removing the caller's passkeys. The answers
-//! to the sign-in and step-up challenges go to `routes::mfa` (`passkey` beside `code`).
-//! Each handler calls one use case of `rampart_service::identity::passkeys`.
+//! Passkeys (WebAuthn) under `/api/v1/auth`: a sign-in by a passkey alone (its discovery
+//! and its answer), the challenges of a sign-in's second step and of a step-up, and
+//! registering, listing and removing the caller's passkeys. The answers to the second-step
+//! and step-up challenges go to `routes::mfa` (`passkey` beside `code`). Each handler calls
+//! one use case of `rampart_service::identity::passkeys` or `passkey_sign_in`.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use rampart_api::{PasskeyChallenge, PasskeyView, PendingEnrolmentRequest, RegisterPasskeyRequest};
-use rampart_service::identity::passkeys;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use rampart_api::{
+    PasskeyChallenge, PasskeyDiscovery, PasskeyLoginRequest, PasskeyView, PendingEnrolmentRequest,
+    RegisterPasskeyRequest,
+};
+use rampart_service::identity::{passkey_sign_in, passkeys};
 use rampart_service::state::AppState;
 use rampart_store::StoredPasskey;
 use serde_json::Value;
@@ -27,6 +32,76 @@ fn view(p: StoredPasskey) -> PasskeyView {
         created_at: p.created_at,
         last_used_at: p.last_used_at,
     }
+}
+
+/// Begin signing in with a passkey alone.
+///
+/// No username: the options for `navigator.credentials.get` name no credential, so the
+/// browser offers the passkeys it holds for this site, and require user verification (PIN
+/// or biometric), so the passkey is both factors. Send the answer with `ceremony` to
+/// `POST /api/v1/auth/login/passkey`. Each ceremony works once; one address may keep 16
+/// waiting.
+#[utoipa::path(
+    post, path = "/api/v1/auth/login/passkey-discovery", tag = "auth",
+    responses(
+        (status = 200, description = "The ceremony and the options for the browser", body = PasskeyDiscovery),
+        (status = 409, description = "Passkeys are unavailable on this server (no `public_origin`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The address is throttled after failed sign-ins; see Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "This address has too many passkey sign-ins waiting, or the database is unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn discovery(
+    State(state): State<AppState>,
+    request: RequestContext,
+) -> Result<Json<PasskeyDiscovery>, ApiError> {
+    let found = passkey_sign_in::challenge(&state, &request.origin(&state)).await?;
+    let mut options = found.options;
+    Ok(Json(PasskeyDiscovery {
+        ceremony: found.ceremony.secret().to_owned(),
+        expires_at: found.expires_at,
+        public_key: options["publicKey"].take(),
+    }))
+}
+
+/// Sign in with a passkey alone.
+///
+/// The browser's answer to a discovery. A passkey verified with its user is both factors:
+/// the session counts as having verified a second factor now. The throttles, the lockout,
+/// disabled accounts and `[sign_in]` requirements are those of a password; an account a
+/// user provider vouches for signs in through its provider (its passkey is the second
+/// step there). Every refusal is an audited failed login.
+#[utoipa::path(
+    post, path = "/api/v1/auth/login/passkey", tag = "auth",
+    request_body = PasskeyLoginRequest,
+    responses(
+        (status = 200, description = "Signed in; also sets the session cookie", body = rampart_api::LoginResponse),
+        (status = 401, description = "The passkey was refused, or the ceremony is unknown, answered already or expired", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Account disabled, a user provider's account, or these users must sign in through a user provider", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Passkeys are unavailable on this server", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Throttled; see Retry-After", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn sign_in(
+    State(state): State<AppState>,
+    request: RequestContext,
+    uri: Uri,
+    headers: HeaderMap,
+    Json(body): Json<PasskeyLoginRequest>,
+) -> Result<Response, ApiError> {
+    crate::routes::auth::refuse_other_origin(&state, &request, &uri, &headers)?;
+    let done = passkey_sign_in::sign_in(
+        &state,
+        &request.origin(&state),
+        &body.provider,
+        &body.ceremony,
+        &body.credential,
+        crate::routes::auth::user_agent(&headers),
+    )
+    .await?;
+    Ok(crate::routes::auth::logged_in(
+        &state, &request, &done, None,
+    ))
 }
 
 /// A passkey challenge for a sign-in's second step.

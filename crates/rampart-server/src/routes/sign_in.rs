@@ -37,6 +37,8 @@ struct LoginPage<'a> {
     options: &'a [SignInOption],
     /// The second step offers the user's passkeys, with the console's passkey script.
     passkey: bool,
+    /// The first step offers signing in with a passkey alone (beside the password form).
+    discover: bool,
     script: &'static str,
     /// The two-factor app to set up first, when the policy requires one of this user and
     /// they have none yet.
@@ -70,9 +72,12 @@ pub struct LoginForm {
     code: String,
     #[serde(default)]
     recovery_code: String,
-    /// A passkey's answer (JSON) to the pending sign-in's challenge.
+    /// A passkey's answer (JSON) to the pending sign-in's challenge, or to the discovery
+    /// named by `ceremony` (a sign-in by a passkey alone).
     #[serde(default)]
     passkey: String,
+    #[serde(default)]
+    ceremony: String,
 }
 
 impl LoginForm {
@@ -123,7 +128,7 @@ impl Desk<'_> {
         state.config.sign_in.required(self.users).is_none()
     }
 
-    fn render(&self, step: Step<'_>) -> Result<String, askama::Error> {
+    fn render(&self, state: &AppState, step: Step<'_>) -> Result<String, askama::Error> {
         LoginPage {
             chrome: self.chrome,
             intro: &self.intro,
@@ -133,6 +138,7 @@ impl Desk<'_> {
             local: step.local,
             options: step.options,
             passkey: step.passkey,
+            discover: step.pending.is_none() && step.local && identity::passkeys::available(state),
             script: crate::console::two_factor::PASSKEY_SCRIPT,
             enrolment: step.enrolment,
         }
@@ -142,12 +148,16 @@ impl Desk<'_> {
     /// The first page: the password form and the providers offered.
     pub async fn first_page(&self, state: &AppState) -> Response {
         let options = self.options(state).await;
-        let html = self.render(Step {
-            local: self.local(state),
-            options: &options,
-            ..Step::default()
-        });
-        self.chrome.finish(page::html(StatusCode::OK, html))
+        let html = self.render(
+            state,
+            Step {
+                local: self.local(state),
+                options: &options,
+                ..Step::default()
+            },
+        );
+        self.chrome
+            .finish_scripted(page::html(StatusCode::OK, html))
     }
 
     /// The answer to a posted form (its CSRF token already checked): the session and the
@@ -165,7 +175,18 @@ impl Desk<'_> {
         let answer: serde_json::Value =
             serde_json::from_str(&form.passkey).unwrap_or(serde_json::Value::Null);
         let mut recovery = None;
-        let done = if form.pending.is_empty() {
+        let done = if !form.ceremony.is_empty() {
+            identity::passkey_sign_in::sign_in(
+                state,
+                &origin,
+                self.users.as_str(),
+                &form.ceremony,
+                &answer,
+                agent,
+            )
+            .await
+            .map(|done| identity::LoginStep::Session(Box::new(done)))
+        } else if form.pending.is_empty() {
             identity::login(
                 state,
                 &origin,
@@ -245,13 +266,17 @@ impl Desk<'_> {
         } else {
             None
         };
-        let html = self.render(Step {
-            pending: Some(pending.token.secret()),
-            local: true,
-            passkey: pending.methods.contains(&"passkey") && identity::passkeys::available(state),
-            enrolment: enrolment.as_ref(),
-            ..Step::default()
-        });
+        let html = self.render(
+            state,
+            Step {
+                pending: Some(pending.token.secret()),
+                local: true,
+                passkey: pending.methods.contains(&"passkey")
+                    && identity::passkeys::available(state),
+                enrolment: enrolment.as_ref(),
+                ..Step::default()
+            },
+        );
         self.chrome
             .finish_scripted(page::html(StatusCode::OK, html))
     }
@@ -269,14 +294,17 @@ impl Desk<'_> {
             && identity::mfa::pending_methods(state, &form.pending)
                 .await
                 .is_ok_and(|m| m.contains(&"passkey"));
-        let html = self.render(Step {
-            problem: Some(&problem.detail),
-            pending: retry.then_some(form.pending.as_str()),
-            local: self.local(state),
-            options: &options,
-            passkey,
-            enrolment: None,
-        });
+        let html = self.render(
+            state,
+            Step {
+                problem: Some(&problem.detail),
+                pending: retry.then_some(form.pending.as_str()),
+                local: self.local(state),
+                options: &options,
+                passkey,
+                enrolment: None,
+            },
+        );
         let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::UNAUTHORIZED);
         let mut response = page::html(status, html);
         if let Some(retry) = problem.retry_after {

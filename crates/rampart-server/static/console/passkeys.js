@@ -2,9 +2,12 @@
 // challenge (`data-challenge`, a POST with the pending sign-in's token when the form has a
 // `pending` field, otherwise with the session cookie), lets the browser create or use a
 // passkey, puts its answer (JSON, byte strings in unpadded base64url) in the form's
-// `passkey` field and submits the form to the console, which verifies it. A refusal before
-// that is shown in the form's `[data-passkey-problem]` element; `step-up-required` goes to
-// the step-up page first.
+// `passkey` field and submits the form to the console, which verifies it. A form marked
+// `data-passkey="discover"` signs in with a passkey alone: its challenge names no
+// credential (the browser offers the passkeys it holds for this site) and comes with a
+// `ceremony`, put in the form's `ceremony` field. A refusal before that is shown in the
+// form's `[data-passkey-problem]` element; `step-up-required` goes to the step-up page
+// first.
 (function () {
   'use strict';
   function bytes(text) {
@@ -70,6 +73,7 @@
         })
         .then(function (options) {
           if (!options) return null;
+          if (options.ceremony) form.elements.ceremony.value = options.ceremony;
           var pk = clean(options.publicKey);
           pk.challenge = bytes(pk.challenge);
           if (create) {

@@ -1167,3 +1167,66 @@ async fn the_policy_sends_holders_of_a_named_application_role_to_set_up_an_app_a
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_end_user_signs_in_to_an_application_with_a_passkey_alone() {
+    use crate::passkeys::{Authenticator, Fault, ORIGIN};
+    on_both(crate::passkeys::passkeys, |node| async move {
+        let (_, ids) = setup(&node).await;
+        let name = node.name();
+        let token = node.login("end", "rep1", USER_PASSWORD).await;
+        let mut key = Authenticator::new(&format!("rep1 {name}"));
+        crate::passkeys::register(&node, &token, &key, "phone").await;
+
+        // The sign-in page offers the passkey beside the password, with its script allowed.
+        let rep1 = Browser::new(&node.base);
+        let login = format!("{APP}/login");
+        let page = rep1.get(&login).await;
+        assert_eq!(page.status, StatusCode::OK, "{name}");
+        assert!(
+            page.body.contains("data-passkey=\"discover\""),
+            "{name}: {}",
+            page.body
+        );
+        let csp = page.headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("script-src 'nonce-"), "{name}: {csp}");
+        let csrf = rep1.csrf();
+        let form = |ceremony: &str, answer: &Value| {
+            vec![
+                ("_csrf".to_owned(), csrf.clone()),
+                ("ceremony".to_owned(), ceremony.to_owned()),
+                ("passkey".to_owned(), answer.to_string()),
+                ("return".to_owned(), format!("{APP}/Sales")),
+            ]
+        };
+        let post = |fields: Vec<(String, String)>| {
+            let rep1 = &rep1;
+            let login = &login;
+            async move {
+                let fields: Vec<(&str, &str)> = fields
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                rep1.post(login, &fields, Some(ORIGIN)).await
+            }
+        };
+
+        // A refused passkey: the page again, with the refusal, and no session.
+        let (ceremony, options) = crate::passkey_sign_in::discovery(&node).await;
+        let bad = key.assert_as(&options, 1, Fault::Signature, &ids[1]);
+        let refused = post(form(&ceremony, &bad)).await;
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{name}");
+        assert!(refused.body.contains("the passkey was refused"), "{name}");
+        assert!(rep1.cookie("__Host-rampart_session").is_none(), "{name}");
+
+        let (ceremony, options) = crate::passkey_sign_in::discovery(&node).await;
+        let good = key.assert_as(&options, 1, Fault::None, &ids[1]);
+        let done = post(form(&ceremony, &good)).await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{name}: {}", done.body);
+        assert_eq!(done.location(), format!("{APP}/Sales"), "{name}");
+        assert!(rep1.cookie("__Host-rampart_session").is_some(), "{name}");
+        let page = rep1.get(&format!("{APP}/Sales")).await;
+        assert_eq!(page.status, StatusCode::OK, "{name}");
+    })
+    .await;
+}

@@ -19,23 +19,23 @@ use time::Duration;
 use crate::kit::{on_both, problem_type, Node, USER_PASSWORD};
 use crate::mfa::{call, password, pending};
 
-const ORIGIN: &str = "https://rampart.test";
-const RP_ID: &str = "rampart.test";
+pub(crate) const ORIGIN: &str = "https://rampart.test";
+pub(crate) const RP_ID: &str = "rampart.test";
 
 /// Passkeys bound to `https://rampart.test`; a lockout that refusals alone do not reach.
-fn passkeys(config: &mut rampart_service::Config) {
+pub(crate) fn passkeys(config: &mut rampart_service::Config) {
     config.public_origin = ORIGIN.into();
     config.lockout.threshold = 1000;
 }
 
 /// As [`passkeys`], with the test configuration's lockout after three failures.
-fn passkeys_and_lockout(config: &mut rampart_service::Config) {
+pub(crate) fn passkeys_and_lockout(config: &mut rampart_service::Config) {
     config.public_origin = ORIGIN.into();
 }
 
 /// What an answer gets wrong on purpose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fault {
+pub(crate) enum Fault {
     None,
     Origin,
     RpId,
@@ -43,10 +43,10 @@ enum Fault {
 }
 
 /// A software authenticator holding one P-256 credential, with a signature counter.
-struct Authenticator {
+pub(crate) struct Authenticator {
     key: SigningKey,
     credential_id: Vec<u8>,
-    counter: u32,
+    pub(crate) counter: u32,
 }
 
 fn cbor_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -64,7 +64,7 @@ fn cbor_text(out: &mut Vec<u8>, text: &str) {
 }
 
 impl Authenticator {
-    fn new(seed: &str) -> Authenticator {
+    pub(crate) fn new(seed: &str) -> Authenticator {
         let secret = Sha256::digest(seed.as_bytes());
         Authenticator {
             key: SigningKey::from_slice(&secret).unwrap(),
@@ -105,7 +105,7 @@ impl Authenticator {
 
     /// The answer to registration options (`publicKey` of a `PasskeyChallenge`): attestation
     /// `none`, user present and verified.
-    fn register(&self, options: &Value) -> Value {
+    pub(crate) fn register(&self, options: &Value) -> Value {
         let challenge = options["challenge"].as_str().unwrap();
         let client_data = Self::client_data("webauthn.create", challenge, ORIGIN);
         let auth_data = self.authenticator_data(RP_ID, 0x45, true);
@@ -130,7 +130,24 @@ impl Authenticator {
 
     /// The answer to assertion options with the counter advanced by `step` (0: the same
     /// counter again), getting `fault` wrong.
-    fn assert(&mut self, options: &Value, step: u32, fault: Fault) -> Value {
+    pub(crate) fn assert(&mut self, options: &Value, step: u32, fault: Fault) -> Value {
+        self.answer(options, step, fault, Value::Null)
+    }
+
+    /// As [`Authenticator::assert`], for a discoverable sign-in: the answer names the user
+    /// the passkey was registered for (`user`, a user id), as `userHandle`.
+    pub(crate) fn assert_as(
+        &mut self,
+        options: &Value,
+        step: u32,
+        fault: Fault,
+        user: &str,
+    ) -> Value {
+        let handle = uuid::Uuid::parse_str(user).unwrap();
+        self.answer(options, step, fault, B64.encode(handle.as_bytes()).into())
+    }
+
+    fn answer(&mut self, options: &Value, step: u32, fault: Fault, user_handle: Value) -> Value {
         let challenge = options["challenge"].as_str().unwrap();
         self.counter += step;
         let origin = if fault == Fault::Origin {
@@ -161,7 +178,7 @@ impl Authenticator {
                 "authenticatorData": B64.encode(&auth_data),
                 "clientDataJSON": B64.encode(&client_data),
                 "signature": B64.encode(&der),
-                "userHandle": null,
+                "userHandle": user_handle,
             },
             "extensions": {},
         })
@@ -169,7 +186,12 @@ impl Authenticator {
 }
 
 /// Registers `authenticator` for the holder of `token`, named `name`.
-async fn register(node: &Node, token: &str, authenticator: &Authenticator, name: &str) -> Value {
+pub(crate) async fn register(
+    node: &Node,
+    token: &str,
+    authenticator: &Authenticator,
+    name: &str,
+) -> Value {
     let (s, options) = node
         .post_empty("/api/v1/auth/mfa/passkeys/challenge", token)
         .await;
@@ -213,7 +235,7 @@ async fn answer(node: &Node, p: &str, credential: Value) -> (StatusCode, Value) 
 }
 
 /// Sessions opened so far: successful `auth.login` events.
-async fn sign_ins(node: &Node) -> usize {
+pub(crate) async fn sign_ins(node: &Node) -> usize {
     node.events()
         .await
         .iter()
@@ -222,7 +244,7 @@ async fn sign_ins(node: &Node) -> usize {
 }
 
 /// Failed `auth.login` events giving `reason`.
-async fn failures(node: &Node, reason: &str) -> usize {
+pub(crate) async fn failures(node: &Node, reason: &str) -> usize {
     node.events()
         .await
         .iter()
@@ -547,6 +569,20 @@ async fn without_a_public_origin_passkeys_are_unavailable_and_say_why() {
         );
         let (_, status) = node.get("/api/v1/auth/mfa", &token).await;
         assert_eq!(status["passkeys_available"], false, "{name}");
+        // Nor can anyone sign in with a passkey alone.
+        let (s, body) = call(
+            &node,
+            Method::POST,
+            "/api/v1/auth/login/passkey-discovery",
+            None,
+            Value::Null,
+        )
+        .await;
+        assert_eq!(
+            (s, problem_type(&body)),
+            (StatusCode::CONFLICT, "conflict"),
+            "{name}: {body}"
+        );
     })
     .await;
 }

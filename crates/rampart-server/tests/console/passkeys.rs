@@ -46,7 +46,7 @@ async fn run(node: Node) {
         String::from_utf8_lossy(&output.stderr)
     );
     let passed = stdout.lines().filter(|l| l.starts_with("ok ")).count();
-    assert_eq!(passed, 3, "{name}:\n{stdout}");
+    assert_eq!(passed, 4, "{name}:\n{stdout}");
     // What the browser did went through the service and its audit trail.
     let events = node.events().await;
     for action in ["user.mfa.passkey.add", "user.mfa.passkey.remove"] {
@@ -60,6 +60,12 @@ async fn run(node: Node) {
             .iter()
             .any(|e| e.action == "auth.login" && e.details.contains("\"passkey\"")),
         "{name}: a sign-in with a passkey"
+    );
+    assert!(
+        events.iter().any(|e| e.action == "auth.login"
+            && e.outcome == "success"
+            && e.details.contains("\"method\":\"passkey\"")),
+        "{name}: a sign-in with the passkey alone"
     );
 }
 

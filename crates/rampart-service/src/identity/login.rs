@@ -9,7 +9,7 @@
 use rampart_core::{AuditEvent, Error, Outcome, Provider, Session, ThrottleScope, User, Username};
 use rampart_identity::{ceil_secs, SessionToken};
 use rampart_store::NewSession;
-use time::Duration;
+use time::{Duration, OffsetDateTime};
 
 use crate::caller::{Caller, Origin};
 pub use crate::identity::mfa::LoginStep;
@@ -319,18 +319,10 @@ pub(crate) async fn check_throttles(
     norm: &str,
 ) -> Result<(), Error> {
     let now = state.clock.now();
-    if let Some(source) = origin.source {
-        if let Err(retry_after_secs) = state.credentials.address_throttle.check(source, now) {
-            throttled(state, provider, "address");
-            return Err(Error::LoginThrottled {
-                retry_after_secs,
-                scope: ThrottleScope::SourceAddress,
-            });
-        }
-    }
+    check_address(state, origin, Some(provider))?;
     if let Some(until) = state.store.login_locked_until(provider, norm).await? {
         if until > now {
-            throttled(state, provider, "account");
+            throttled(state, Some(provider), "account");
             return Err(Error::LoginThrottled {
                 retry_after_secs: ceil_secs(until - now),
                 scope: ThrottleScope::Account,
@@ -338,6 +330,43 @@ pub(crate) async fn check_throttles(
         }
     }
     Ok(())
+}
+
+/// Refuses a sign-in attempt that the address throttle holds back (a `provider` user's,
+/// when it is known yet).
+pub(crate) fn check_address(
+    state: &AppState,
+    origin: &Origin,
+    provider: Option<Provider>,
+) -> Result<(), Error> {
+    let Some(source) = origin.source else {
+        return Ok(());
+    };
+    match state
+        .credentials
+        .address_throttle
+        .check(source, state.clock.now())
+    {
+        Ok(()) => Ok(()),
+        Err(retry_after_secs) => {
+            throttled(state, provider, "address");
+            Err(Error::LoginThrottled {
+                retry_after_secs,
+                scope: ThrottleScope::SourceAddress,
+            })
+        }
+    }
+}
+
+/// Counts a failed sign-in attempt against the source address alone (one that named no
+/// username to lock).
+pub(crate) fn count_address_failure(state: &AppState, origin: &Origin, now: OffsetDateTime) {
+    if let Some(source) = origin.source {
+        state
+            .credentials
+            .address_throttle
+            .record_failure(source, now);
+    }
 }
 
 /// Counts a failed login of `norm` (lockout, address throttle, metrics) and records its
@@ -372,18 +401,13 @@ pub(crate) async fn count_failure(
         state.metrics.lockouts.inc();
         tracing::warn!(provider = %provider, failures = failure.failures, "username locked after failed logins");
     }
-    if let Some(source) = origin.source {
-        state
-            .credentials
-            .address_throttle
-            .record_failure(source, now);
-    }
+    count_address_failure(state, origin, now);
     state.metrics.login(provider.as_str(), "failed");
     Ok(())
 }
 
-/// Counts a throttled attempt.
-fn throttled(state: &AppState, provider: Provider, scope: &str) {
+/// Counts a throttled attempt (of a `provider` user, when it is known).
+fn throttled(state: &AppState, provider: Option<Provider>, scope: &str) {
     state
         .metrics
         .throttled
@@ -391,5 +415,7 @@ fn throttled(state: &AppState, provider: Provider, scope: &str) {
             scope: scope.into(),
         })
         .inc();
-    state.metrics.login(provider.as_str(), "throttled");
+    if let Some(provider) = provider {
+        state.metrics.login(provider.as_str(), "throttled");
+    }
 }

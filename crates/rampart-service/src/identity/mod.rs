@@ -5,6 +5,7 @@
 pub mod credentials;
 pub mod login;
 pub mod mfa;
+pub mod passkey_sign_in;
 pub mod passkeys;
 pub mod sessions;
 pub mod users;

@@ -12,7 +12,7 @@ use rampart_core::{AuditContext, Error, Session, SessionId, User, UserId};
 use serde_json::json;
 use time::OffsetDateTime;
 
-use super::sessions::{login_success_in, revoke_all_sessions};
+use super::sessions::{login_success_in, revoke_all_sessions, SignedInWith};
 use super::users::{user_from_row, user_select};
 use crate::backend::{from_millis, to_millis};
 use crate::db::{Arg, Tx};
@@ -143,7 +143,7 @@ impl Spent {
 /// Spends `proof` for `user` inside the open transaction; `enrolling` spends a TOTP code
 /// on the factor still waiting for its first code (and confirms it), otherwise only on a
 /// confirmed one.
-async fn spend(
+pub(super) async fn spend(
     tx: &mut Tx<'_>,
     user: UserId,
     proof: &Proof,
@@ -531,7 +531,8 @@ impl Store {
             )
             .await?;
         }
-        let session = login_success_in(tx, user, new, now, ctx, Some(proof.factor())).await?;
+        let with = SignedInWith::SecondFactor(proof.factor());
+        let session = login_success_in(tx, user, new, now, ctx, with).await?;
         owned.commit().await?;
         Ok(Ok(session))
     }

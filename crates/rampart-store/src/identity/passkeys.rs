@@ -1,5 +1,7 @@
 //! Passkeys as stored (migration 0015): a user's registered credentials, and the
-//! server-side state of a WebAuthn ceremony between its two halves.
+//! server-side state of a WebAuthn ceremony between its two halves; and (migration 0023)
+//! the state of a sign-in by a passkey the browser discovers, bound to no user until its
+//! answer names one.
 //!
 //! A ceremony's state is bound to its user and to what it is for ([`Ceremony`]): the
 //! pending login it completes, or the session that registers a passkey or steps up. It is
@@ -9,14 +11,20 @@
 //! step-up with `"factor": "passkey"`, or a failed one). Using a passkey spends its counter
 //! in `identity::mfa`'s `spend`, inside the transaction that opens the session.
 
-use rampart_core::{AuditContext, Error, SessionId, UserId};
+use rampart_core::{AuditContext, Error, Session, SessionId, User, UserId};
 use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::mfa::{spend, Proof, Spent};
+use super::sessions::{login_success_in, SignedInWith};
 use crate::backend::{from_millis, to_millis};
 use crate::db::Arg;
-use crate::Store;
+use crate::{NewSession, Store};
+
+fn hex(hash: &[u8; 32]) -> String {
+    hash.iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// What a WebAuthn ceremony is for, and what it is bound to besides its user.
 #[derive(Debug, Clone, Copy)]
@@ -32,10 +40,7 @@ pub enum Ceremony<'a> {
 impl Ceremony<'_> {
     fn key(&self) -> (&'static str, String) {
         match self {
-            Ceremony::Login(hash) => (
-                "login",
-                hash.iter().map(|b| format!("{b:02x}")).collect::<String>(),
-            ),
+            Ceremony::Login(hash) => ("login", hex(hash)),
             Ceremony::Register(session) => ("register", session.to_string()),
             Ceremony::StepUp(session) => ("step-up", session.to_string()),
         }
@@ -278,5 +283,107 @@ impl Store {
         owned.commit().await?;
         self.credentials_changed();
         Ok(())
+    }
+
+    /// Keeps a discovery's state, for the browser holding the ceremony token that hashes to
+    /// `binding`, until `expires_at`; unless `source` has `most` discoveries waiting already
+    /// (`false`, nothing kept). Lapsed ones are cleared on the way.
+    pub async fn passkey_discovery_put(
+        &self,
+        binding: &[u8; 32],
+        source: &str,
+        state: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+        most: u32,
+    ) -> Result<bool, Error> {
+        let at = to_millis(now);
+        let mut owned = self.write().await?;
+        let tx = &mut owned;
+        tx.exec(
+            "DELETE FROM webauthn_discoveries WHERE expires_at <= $1",
+            [at.into()],
+        )
+        .await?;
+        let waiting: i64 = tx
+            .scalar(
+                "SELECT COUNT(*) FROM webauthn_discoveries WHERE source = $1",
+                [source.into()],
+            )
+            .await?;
+        if waiting >= i64::from(most) {
+            owned.commit().await?;
+            return Ok(false);
+        }
+        tx.exec(
+            "INSERT INTO webauthn_discoveries (binding, source, state, expires_at) \
+             VALUES ($1, $2, $3, $4)",
+            [
+                hex(binding).into(),
+                source.into(),
+                state.into(),
+                to_millis(expires_at).into(),
+            ],
+        )
+        .await?;
+        owned.commit().await?;
+        Ok(true)
+    }
+
+    /// Takes the discovery waiting for the ceremony token that hashes to `binding`:
+    /// deleted, its state returned, unless there is none or it lapsed by `now`. Of two
+    /// requests racing for one, one gets it.
+    pub async fn passkey_discovery_take(
+        &self,
+        binding: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<Option<String>, Error> {
+        let binding = hex(binding);
+        let mut owned = self.write().await?;
+        let tx = &mut owned;
+        let found: Option<(String, i64)> = tx
+            .opt(
+                "SELECT state, expires_at FROM webauthn_discoveries WHERE binding = $1",
+                [binding.as_str().into()],
+            )
+            .await?;
+        let Some((state, expires_at)) = found else {
+            return Ok(None);
+        };
+        let taken = tx
+            .exec(
+                "DELETE FROM webauthn_discoveries WHERE binding = $1",
+                [binding.as_str().into()],
+            )
+            .await?;
+        owned.commit().await?;
+        Ok((taken == 1 && expires_at > to_millis(now)).then_some(state))
+    }
+
+    /// Signs `user` in with a passkey alone, in one transaction: the passkey's counter spent
+    /// as for a second factor (refused, changing nothing, when it did not advance or the
+    /// passkey is gone), then the session opened as by [`Store::record_login_success`],
+    /// remembering a second factor verified now, with `auth.login` saying
+    /// `"method": "passkey"`.
+    pub async fn passkey_sign_in(
+        &self,
+        user: &User,
+        proof: Proof,
+        new: &NewSession,
+        now: OffsetDateTime,
+        ctx: &AuditContext,
+    ) -> Result<Result<Session, Spent>, Error> {
+        if !matches!(proof, Proof::Passkey { .. }) {
+            return Err(Error::Internal("a passkey sign-in spends a passkey".into()));
+        }
+        let mut owned = self.write().await?;
+        let tx = &mut owned;
+        let spent = spend(tx, user.id, &proof, false, now).await?;
+        if spent != Spent::Done {
+            return Ok(Err(spent));
+        }
+        let session = login_success_in(tx, user, new, now, ctx, SignedInWith::PasskeyAlone).await?;
+        owned.commit().await?;
+        Ok(Ok(session))
     }
 }

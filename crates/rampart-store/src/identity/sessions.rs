@@ -66,17 +66,40 @@ pub(crate) async fn revoke_all_sessions(
     .await
 }
 
-/// [`Store::record_login_success`] inside the open transaction; `second_factor` names the
-/// second factor verified with the password (`totp`, `recovery-code`), which the session
-/// remembers as verified now and the event names.
+/// What a sign-in verified, as its session and its `auth.login` event remember.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum SignedInWith {
+    /// A password, or a user provider's sign-in, alone.
+    FirstFactor,
+    /// A password and this second factor (`totp`, `recovery-code`, `passkey`), which the
+    /// session remembers as verified now.
+    SecondFactor(&'static str),
+    /// A passkey alone, verified with its user (PIN or biometric): both factors at once.
+    /// The event says `"method": "passkey"` and names the passkey as the second factor.
+    PasskeyAlone,
+}
+
+impl SignedInWith {
+    fn second_factor(self) -> Option<&'static str> {
+        match self {
+            SignedInWith::FirstFactor => None,
+            SignedInWith::SecondFactor(factor) => Some(factor),
+            SignedInWith::PasskeyAlone => Some("passkey"),
+        }
+    }
+}
+
+/// [`Store::record_login_success`] inside the open transaction, for a sign-in that
+/// verified `with`.
 pub(crate) async fn login_success_in(
     tx: &mut Tx<'_>,
     user: &User,
     new: &NewSession,
     now: OffsetDateTime,
     ctx: &AuditContext,
-    second_factor: Option<&'static str>,
+    with: SignedInWith,
 ) -> Result<Session, Error> {
+    let second_factor = with.second_factor();
     let id = SessionId(Uuid::now_v7());
     let at = to_millis(now);
     let session = Session {
@@ -125,6 +148,9 @@ pub(crate) async fn login_success_in(
     if let Some(name) = &user.user_provider {
         details["user_provider"] = name.as_str().into();
     }
+    if matches!(with, SignedInWith::PasskeyAlone) {
+        details["method"] = "passkey".into();
+    }
     if let Some(factor) = second_factor {
         details["second_factor"] = factor.into();
     }
@@ -149,7 +175,8 @@ impl Store {
         ctx: &AuditContext,
     ) -> Result<Session, Error> {
         let mut owned = self.write().await?;
-        let session = login_success_in(&mut owned, user, new, now, ctx, None).await?;
+        let session =
+            login_success_in(&mut owned, user, new, now, ctx, SignedInWith::FirstFactor).await?;
         owned.commit().await?;
         Ok(session)
     }
