@@ -27,8 +27,8 @@ use serde::Deserialize as _;
 use serde_json::Value;
 use url::Url;
 use webauthn_rs::prelude::{
-    DiscoverableAuthentication, Passkey, PasskeyAuthentication, PasskeyRegistration,
-    PublicKeyCredential, RegisterPublicKeyCredential, WebauthnError,
+    AuthenticationResult, DiscoverableAuthentication, Passkey, PasskeyAuthentication,
+    PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential, WebauthnError,
 };
 use webauthn_rs::{Webauthn, WebauthnBuilder};
 
@@ -321,16 +321,24 @@ impl RelyingParty {
             Ok(result) => result,
             Err(e) => return Ok(Err(Refusal::of(&e))),
         };
-        let mut passkey = parse_stored(&current)?;
-        if passkey.update_credential(&result).is_none() {
-            return Ok(Err(Refusal::UnknownCredential));
-        }
-        Ok(Ok(Assertion {
-            credential_id: result.cred_id().to_vec(),
-            counter: result.counter(),
-            stored: serde_json::to_string(&passkey).map_err(|e| internal("credential", e))?,
-        }))
+        asserted(parse_stored(&current)?, &result)
     }
+}
+
+/// The verified assertion `result` made by `passkey`: the passkey brought up to date with
+/// its counter and flags, to store.
+fn asserted(
+    mut passkey: Passkey,
+    result: &AuthenticationResult,
+) -> Result<Result<Assertion, Refusal>, Error> {
+    if passkey.update_credential(result).is_none() {
+        return Ok(Err(Refusal::UnknownCredential));
+    }
+    Ok(Ok(Assertion {
+        credential_id: result.cred_id().to_vec(),
+        counter: result.counter(),
+        stored: serde_json::to_string(&passkey).map_err(|e| internal("credential", e))?,
+    }))
 }
 
 /// Who a discovered passkey's answer says it is: the user handle (the user's id, which
@@ -395,7 +403,7 @@ impl RelyingParty {
         let Ok(credential) = PublicKeyCredential::deserialize(credential) else {
             return Ok(Err(Refusal::Malformed));
         };
-        let mut passkey = parse_stored(stored)?;
+        let passkey = parse_stored(stored)?;
         if passkey.cred_id().as_slice() != credential.raw_id.as_slice() {
             return Ok(Err(Refusal::UnknownCredential));
         }
@@ -407,14 +415,7 @@ impl RelyingParty {
                 Ok(result) => result,
                 Err(e) => return Ok(Err(Refusal::of(&e))),
             };
-        if passkey.update_credential(&result).is_none() {
-            return Ok(Err(Refusal::UnknownCredential));
-        }
-        Ok(Ok(Assertion {
-            credential_id: result.cred_id().to_vec(),
-            counter: result.counter(),
-            stored: serde_json::to_string(&passkey).map_err(|e| internal("credential", e))?,
-        }))
+        asserted(passkey, &result)
     }
 }
 

@@ -90,16 +90,23 @@ async fn register_in_store(node: &Node, id: &str, username: &str, authenticator:
         .unwrap();
 }
 
+/// An IT user `username` who registered a passkey from their session: their id and the
+/// authenticator.
+async fn with_passkey(node: &Node, username: &str) -> (String, Authenticator) {
+    let id = node
+        .create_user(Provider::It, username, USER_PASSWORD, false)
+        .await;
+    let token = node.login("it", username, USER_PASSWORD).await;
+    let key = Authenticator::new(&format!("{username} {}", node.name()));
+    register(node, &token, &key, "key").await;
+    (id, key)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_passkey_alone_signs_in_as_both_factors_and_each_ceremony_works_once() {
     on_both(passkeys, |node| async move {
         let name = node.name();
-        let ada = node
-            .create_user(Provider::It, "ada", USER_PASSWORD, false)
-            .await;
-        let token = node.login("it", "ada", USER_PASSWORD).await;
-        let mut laptop = Authenticator::new(&format!("laptop {name}"));
-        register(&node, &token, &laptop, "laptop").await;
+        let (ada, mut laptop) = with_passkey(&node, "ada").await;
 
         // The options name no user and no credential, and require user verification.
         let (ceremony, options) = discovery(&node).await;
@@ -240,12 +247,7 @@ async fn a_passkey_alone_signs_in_as_both_factors_and_each_ceremony_works_once()
 async fn a_passkey_alone_passes_the_doors_a_password_passes() {
     on_both(passkeys_and_lockout, |node| async move {
         let name = node.name();
-        let cy = node
-            .create_user(Provider::It, "cy", USER_PASSWORD, false)
-            .await;
-        let token = node.login("it", "cy", USER_PASSWORD).await;
-        let mut key = Authenticator::new(&format!("cy {name}"));
-        register(&node, &token, &key, "key").await;
+        let (cy, mut key) = with_passkey(&node, "cy").await;
 
         // A locked username signs in with nothing: the lock is checked before the answer.
         for _ in 0..3 {

@@ -406,6 +406,27 @@ pub(crate) async fn count_failure(
     Ok(())
 }
 
+/// Counts a refused answer of the known `user` (a second factor, a passkey alone) as a
+/// failed login of theirs: [`count_failure`] under their own username.
+pub(crate) async fn count_failure_of(
+    state: &AppState,
+    origin: &Origin,
+    user: &User,
+    reason: &str,
+) -> Result<(), Error> {
+    let norm = user.username.to_ascii_lowercase();
+    count_failure(
+        state,
+        origin,
+        user.provider,
+        &user.username,
+        &norm,
+        reason,
+        user.user_provider.as_deref(),
+    )
+    .await
+}
+
 /// Counts a throttled attempt (of a `provider` user, when it is known).
 fn throttled(state: &AppState, provider: Option<Provider>, scope: &str) {
     state

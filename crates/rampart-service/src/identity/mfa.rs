@@ -34,7 +34,7 @@ use zeroize::Zeroizing;
 
 use crate::caller::{Caller, Origin};
 use crate::config::mfa::{app_roles, list};
-use crate::identity::login::{self, check_throttles, count_failure, LoggedIn};
+use crate::identity::login::{self, check_throttles, LoggedIn};
 use crate::state::AppState;
 
 /// The purpose a TOTP secret is sealed for.
@@ -550,18 +550,7 @@ async fn checked(
 
 /// Counts a refused second factor as a failed login of the user and gives the refusal.
 async fn failed(state: &AppState, origin: &Origin, user: &User, reason: &str) -> Error {
-    let norm = user.username.to_ascii_lowercase();
-    let counted = count_failure(
-        state,
-        origin,
-        user.provider,
-        &user.username,
-        &norm,
-        reason,
-        user.user_provider.as_deref(),
-    )
-    .await;
-    match counted {
+    match login::count_failure_of(state, origin, user, reason).await {
         Ok(()) if reason.starts_with("passkey") => Error::InvalidSecondFactor(
             "the passkey was refused: use one registered for this account, on this site, \
              answering this sign-in's newest challenge",

@@ -189,18 +189,7 @@ async fn admit(state: &AppState, origin: &Origin, user: &User) -> Result<(), Err
 
 /// Counts a refused answer of `user` as a failed login of theirs and gives the refusal.
 async fn failed(state: &AppState, origin: &Origin, user: &User, reason: &str) -> Error {
-    let norm = user.username.to_ascii_lowercase();
-    let counted = login::count_failure(
-        state,
-        origin,
-        user.provider,
-        &user.username,
-        &norm,
-        reason,
-        None,
-    )
-    .await;
-    match counted {
+    match login::count_failure_of(state, origin, user, reason).await {
         Ok(()) => refused(),
         Err(e) => e,
     }
