@@ -7,6 +7,9 @@
 //! - [`filter`]: the §3.4.2.2 filter grammar (`eq ne co sw ew pr gt ge lt le`, `and`, `or`,
 //!   `not`, grouping, value paths such as `emails[type eq "work"]`) parsed into a
 //!   [`filter::Filter`] and evaluated against a resource with the schema's case rules.
+//! - [`lookup`]: the equality on an indexed column (`id`, `userName`, a group's
+//!   `displayName` or `externalId`) that every resource a filter matches satisfies, so a
+//!   list reads only those.
 //! - [`patch`]: §3.5.2 PATCH operations (`add`, `replace`, `remove`, with or without a path,
 //!   value-selection filters), applied all or none.
 //! - [`project`]: `attributes` and `excludedAttributes` (§3.9).
@@ -27,6 +30,7 @@
 pub mod bulk;
 pub mod discovery;
 pub mod filter;
+pub mod lookup;
 pub mod patch;
 pub mod path;
 pub mod project;

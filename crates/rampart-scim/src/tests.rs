@@ -2,6 +2,7 @@
 
 mod bulk;
 mod enterprise;
+mod lookup;
 
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};

@@ -78,6 +78,8 @@ mod scim;
 mod scim_bulk;
 #[path = "api/scim_enterprise.rs"]
 mod scim_enterprise;
+#[path = "api/scim_lookup.rs"]
+mod scim_lookup;
 #[path = "api/sealed.rs"]
 mod sealed;
 #[path = "api/slapd.rs"]

@@ -74,13 +74,24 @@ pub(crate) async fn all(state: &AppState, caller: &ScimCaller) -> Result<Vec<Val
     Ok(groups.iter().map(|g| render(caller, g)).collect())
 }
 
-/// `GET /Groups`.
+/// `GET /Groups`. A filter with an equality on `id`, `displayName` or `externalId`
+/// (`rampart_scim::lookup`) reads only the groups it can match; any other reads every
+/// group.
 pub async fn list(
     state: &AppState,
     caller: &ScimCaller,
     q: &ListQuery,
 ) -> Result<Value, ScimError> {
-    super::select(Schema::Group, all(state, caller).await?, q)
+    let Some(by) = super::lookup(Schema::Group, q)? else {
+        return super::select(Schema::Group, all(state, caller).await?, q);
+    };
+    let groups = state
+        .store
+        .scim_groups_by(&caller.provider, &by)
+        .await
+        .map_err(internal)?;
+    let found = groups.iter().map(|g| render(caller, g)).collect();
+    super::select(Schema::Group, found, q)
 }
 
 /// `GET /Groups/{id}`.

@@ -289,6 +289,19 @@ pub struct ListQuery {
 }
 
 /// Filters, sorts and pages rendered resources.
+/// The lookup `q`'s filter allows on `schema`'s resources (`rampart_scim::lookup`), if it
+/// has one; a filter that does not parse is refused here as it would be by [`select`].
+pub(crate) fn lookup(
+    schema: rampart_scim::schema::Schema,
+    q: &ListQuery,
+) -> Result<Option<rampart_scim::lookup::Lookup>, ScimError> {
+    let Some(text) = &q.filter else {
+        return Ok(None);
+    };
+    let f = rampart_scim::filter::Filter::parse(text)?;
+    Ok(rampart_scim::lookup::lookup(&f, schema))
+}
+
 pub(crate) fn select(
     schema: rampart_scim::schema::Schema,
     mut all: Vec<serde_json::Value>,

@@ -2,6 +2,8 @@
 //! delete a provider's users. `active = false` disables the user and ends every session in
 //! the same transaction; `DELETE` removes the profile with its sessions.
 
+use std::collections::HashMap;
+
 use rampart_core::{display_text, Email, UserId, Username};
 use rampart_scim::filter::get_ci;
 use rampart_scim::project::Projection;
@@ -35,8 +37,8 @@ pub(crate) fn etag(u: &ScimUser) -> String {
     )
 }
 
-/// The user as SCIM shows it.
-pub(crate) fn render(caller: &ScimCaller, u: &ScimUser, groups: &[ScimGroup]) -> Value {
+/// The user as SCIM shows it; `member_of` are the groups the user belongs to.
+pub(crate) fn render(caller: &ScimCaller, u: &ScimUser, member_of: &[&ScimGroup]) -> Value {
     let stored: Option<Map<String, Value>> = u
         .attributes
         .as_deref()
@@ -75,9 +77,8 @@ pub(crate) fn render(caller: &ScimCaller, u: &ScimUser, groups: &[ScimGroup]) ->
             out.insert("emails".into(), json!([{"value": e, "primary": true}]));
         }
     }
-    let member_of: Vec<Value> = groups
+    let member_of: Vec<Value> = member_of
         .iter()
-        .filter(|g| g.members.iter().any(|(m, _)| *m == u.user.id))
         .map(|g| {
             json!({
                 "value": g.id,
@@ -104,12 +105,45 @@ pub(crate) fn render(caller: &ScimCaller, u: &ScimUser, groups: &[ScimGroup]) ->
     Value::Object(out)
 }
 
-async fn groups(state: &AppState, caller: &ScimCaller) -> Result<Vec<ScimGroup>, ScimError> {
-    state
+/// The user rendered with the groups they belong to (read for them alone).
+async fn rendered(state: &AppState, caller: &ScimCaller, u: &ScimUser) -> Result<Value, ScimError> {
+    let groups = state
+        .store
+        .scim_groups_of(&caller.provider, u.user.id)
+        .await
+        .map_err(internal)?;
+    let member_of: Vec<&ScimGroup> = groups.iter().collect();
+    Ok(render(caller, u, &member_of))
+}
+
+/// `users` rendered with their groups: every group of the provider read once, and indexed
+/// by member.
+async fn rendered_all(
+    state: &AppState,
+    caller: &ScimCaller,
+    users: &[ScimUser],
+) -> Result<Vec<Value>, ScimError> {
+    let groups = state
         .store
         .scim_groups(&caller.provider)
         .await
-        .map_err(internal)
+        .map_err(internal)?;
+    let mut member_of: HashMap<UserId, Vec<&ScimGroup>> = HashMap::new();
+    for g in &groups {
+        for (m, _) in &g.members {
+            member_of.entry(*m).or_default().push(g);
+        }
+    }
+    Ok(users
+        .iter()
+        .map(|u| {
+            render(
+                caller,
+                u,
+                member_of.get(&u.user.id).map_or(&[], Vec::as_slice),
+            )
+        })
+        .collect())
 }
 
 fn parse_id(id: &str) -> Result<UserId, ScimError> {
@@ -133,17 +167,29 @@ pub(crate) async fn all(state: &AppState, caller: &ScimCaller) -> Result<Vec<Val
         .scim_users(&caller.provider)
         .await
         .map_err(internal)?;
-    let groups = groups(state, caller).await?;
-    Ok(users.iter().map(|u| render(caller, u, &groups)).collect())
+    rendered_all(state, caller, &users).await
 }
 
-/// `GET /Users`.
+/// `GET /Users`. A filter with an equality on `id` or `userName` (`rampart_scim::lookup`)
+/// reads only the users it can match, and their groups; any other reads every user.
 pub async fn list(
     state: &AppState,
     caller: &ScimCaller,
     q: &ListQuery,
 ) -> Result<Value, ScimError> {
-    super::select(Schema::User, all(state, caller).await?, q)
+    let Some(by) = super::lookup(Schema::User, q)? else {
+        return super::select(Schema::User, all(state, caller).await?, q);
+    };
+    let users = state
+        .store
+        .scim_users_by(&caller.provider, &by)
+        .await
+        .map_err(internal)?;
+    let mut found = Vec::with_capacity(users.len());
+    for u in &users {
+        found.push(rendered(state, caller, u).await?);
+    }
+    super::select(Schema::User, found, q)
 }
 
 /// `GET /Users/{id}`.
@@ -154,9 +200,8 @@ pub async fn get(
     projection: &Projection,
 ) -> Result<Tagged, ScimError> {
     let u = find(state, caller, id).await?;
-    let groups = groups(state, caller).await?;
     Ok(Tagged {
-        resource: projection.apply(render(caller, &u, &groups)),
+        resource: projection.apply(rendered(state, caller, &u).await?),
         etag: etag(&u),
     })
 }
@@ -289,9 +334,8 @@ async fn write(
     let Written::Done(u) = written else {
         return Err(stale());
     };
-    let groups = groups(state, caller).await?;
     Ok(Tagged {
-        resource: render(caller, &u, &groups),
+        resource: rendered(state, caller, &u).await?,
         etag: etag(&u),
     })
 }

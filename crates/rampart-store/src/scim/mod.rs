@@ -104,6 +104,8 @@ macro_rules! scim_user_select {
     };
 }
 
+mod lookup;
+
 fn actor_details(user_provider: &str) -> serde_json::Value {
     json!({ "user_provider": user_provider, "via": "scim" })
 }
@@ -492,19 +494,7 @@ impl Store {
             )
             .await?;
         db.commit().await?;
-        let mut groups = rows
-            .iter()
-            .map(group_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        for m in &members {
-            let gid: String = m.get("group_id")?;
-            let uid: String = m.get("id")?;
-            if let Some(g) = groups.iter_mut().find(|g| g.id == gid) {
-                g.members
-                    .push((UserId::parse(&uid, "id")?, m.get("username")?));
-            }
-        }
-        Ok(groups)
+        with_members(&rows, &members)
     }
 
     /// Group `id` of provider `name`.
@@ -698,6 +688,30 @@ impl Store {
             current.members.into_iter().map(|(u, _)| u).collect(),
         ))
     }
+}
+
+/// Groups from their `rows`, with their `members` (rows of `group_id`, the user's `id` and
+/// `username`, in the order they are to be listed).
+pub(crate) fn with_members(rows: &[Row], members: &[Row]) -> Result<Vec<ScimGroup>, Error> {
+    let mut groups = rows
+        .iter()
+        .map(group_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    let at: std::collections::HashMap<String, usize> = groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (g.id.clone(), i))
+        .collect();
+    for m in members {
+        let gid: String = m.get("group_id")?;
+        let uid: String = m.get("id")?;
+        if let Some(&i) = at.get(&gid) {
+            groups[i]
+                .members
+                .push((UserId::parse(&uid, "id")?, m.get("username")?));
+        }
+    }
+    Ok(groups)
 }
 
 fn group_from_row(row: &Row) -> Result<ScimGroup, Error> {
