@@ -299,6 +299,15 @@ async fn a_passkey_alone_passes_the_doors_a_password_passes() {
             "{name}: {body}"
         );
         assert_eq!(failures(&node, "account-disabled").await, was + 1, "{name}");
+        // Without the passkey's signature nothing about the account is said.
+        let (ceremony, options) = discovery(&node).await;
+        let credential = key.assert_as(&options, 1, Fault::Signature, &cy);
+        let (s, body) = answer(&node, "it", &ceremony, credential).await;
+        assert_eq!(
+            (s, problem_type(&body)),
+            (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            "{name}: {body}"
+        );
 
         // An account a directory vouches for signs in through its directory.
         let (eve, _) = node

@@ -7,7 +7,8 @@
 //!
 //! **The same doors as a password.** The source address's throttle is checked before
 //! anything; once the answer names its user, that username's lock is checked (a locked
-//! account signs in with nothing), then the sign-in rules: a disabled account, a kind of
+//! account signs in with nothing), then the answer is verified, and only then the sign-in
+//! rules (so only the passkey's holder learns of them): a disabled account, a kind of
 //! user that must sign in through a user provider (`[sign_in]`, break-glass administrators
 //! aside), and an account a user provider vouches for (its directory decides who may sign
 //! in, so its passkeys are only a second step after the directory's password) are refused
@@ -137,11 +138,13 @@ pub async fn sign_in(
     let norm = user.username.to_ascii_lowercase();
     let _gate = state.credentials.login_gate(user.provider, &norm).await;
     login::check_throttles(state, origin, user.provider, &norm).await?;
-    admit(state, origin, &user).await?;
+    // The answer is verified before anything about the account is said: only the holder
+    // of the passkey learns that it is disabled or must sign in elsewhere.
     let assertion = match rp.finish_discovery(credential, &waiting, &stored.credential)? {
         Ok(assertion) => assertion,
         Err(refusal) => return Err(failed(state, origin, &user, refusal.reason()).await),
     };
+    admit(state, origin, &user).await?;
     let proof = Proof::Passkey {
         credential_id: assertion.credential_id,
         counter: assertion.counter,
