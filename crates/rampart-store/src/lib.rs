@@ -46,7 +46,7 @@ pub use group::GroupCounts;
 #[cfg(feature = "testing")]
 pub use group::WriterHold;
 pub use identity::mfa::{MfaFactors, PendingLogin, Proof, Spent, StoredTotp};
-pub use identity::passkeys::{Ceremony, StoredPasskey};
+pub use identity::passkeys::{Ceremony, StoredPasskey, Waiting};
 pub use identity::sessions::{NewSession, OpenSession};
 pub use identity::users::{LoginFailure, NewUser, UserPatch, UserQuery};
 pub use idp::{

@@ -973,3 +973,58 @@ async fn of_nodes_racing_to_claim_a_delivery_and_to_ask_for_it_again_one_claim_w
     })
     .await;
 }
+
+#[tokio::test]
+async fn passkey_discoveries_are_bounded_per_source_and_in_all_taken_once_and_lapse() {
+    use rampart_store::Waiting;
+    each_backend(|TestStore { store, .. }| async move {
+        let kind = store.kind().as_str();
+        let later = T0 + Duration::minutes(5);
+        let binding = |i: u8| [i; 32];
+        let put = |i: u8, source: &'static str, now: OffsetDateTime| {
+            let store = store.clone();
+            async move {
+                store
+                    .passkey_discovery_put(
+                        &binding(i),
+                        source,
+                        &format!("state {i}"),
+                        now + Duration::minutes(5),
+                        now,
+                        2,
+                        3,
+                    )
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(put(1, "10.0.0.1", T0).await, Ok(()), "{kind}");
+        assert_eq!(put(2, "10.0.0.1", T0).await, Ok(()), "{kind}");
+        assert_eq!(
+            put(3, "10.0.0.1", T0).await,
+            Err(Waiting::FromThisSource),
+            "{kind}"
+        );
+        assert_eq!(put(4, "10.0.0.2", T0).await, Ok(()), "{kind}");
+        assert_eq!(put(5, "10.0.0.3", T0).await, Err(Waiting::InAll), "{kind}");
+        // Taken once, with its own state; what was refused was never kept.
+        let take = |i: u8, now| {
+            let store = store.clone();
+            async move {
+                store
+                    .passkey_discovery_take(&binding(i), now)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(take(2, T0).await.as_deref(), Some("state 2"), "{kind}");
+        assert_eq!(take(2, T0).await, None, "{kind}");
+        assert_eq!(take(3, T0).await, None, "{kind}");
+        // A lapsed one is not given, and lapsed ones free their places.
+        assert_eq!(take(1, later).await, None, "{kind}");
+        assert_eq!(put(6, "10.0.0.3", later).await, Ok(()), "{kind}");
+        assert_eq!(put(7, "10.0.0.3", later).await, Ok(()), "{kind}");
+        assert_eq!(put(8, "10.0.0.4", later).await, Ok(()), "{kind}");
+    })
+    .await;
+}

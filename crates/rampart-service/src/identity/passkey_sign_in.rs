@@ -18,12 +18,13 @@
 //!
 //! **Ceremonies** wait server-side under the SHA-256 of a random token the browser holds,
 //! lapse after `[mfa] pending_login_minutes`, and are taken by the first answer whatever
-//! its fate. One source address may keep [`WAITING_PER_SOURCE`] waiting at once.
+//! its fate. One source address may keep [`WAITING_PER_SOURCE`] waiting at once, and the
+//! node [`WAITING_IN_ALL`].
 
 use rampart_core::{AuditEvent, Error, Outcome, Provider, User};
 use rampart_identity::mfa::{hash_pending, PendingToken};
 use rampart_identity::passkey::Refusal;
-use rampart_store::Proof;
+use rampart_store::{Proof, Waiting};
 use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
 
@@ -34,6 +35,10 @@ use crate::state::AppState;
 
 /// How many discoveries one source address may keep waiting at once.
 pub const WAITING_PER_SOURCE: u32 = 16;
+
+/// How many discoveries the node keeps waiting at once, from every source together (each
+/// row is about a kilobyte).
+pub const WAITING_IN_ALL: u32 = 100_000;
 
 /// A discovery's first half: the token naming it, and the options for the browser's
 /// `navigator.credentials.get` (no credentials listed: the browser offers its own).
@@ -80,14 +85,28 @@ pub async fn challenge(state: &AppState, origin: &Origin) -> Result<Discovery, E
             expires_at,
             now,
             WAITING_PER_SOURCE,
+            WAITING_IN_ALL,
         )
         .await?;
-    if !kept {
-        return Err(Error::Limit(format!(
-            "this address has {WAITING_PER_SOURCE} passkey sign-ins waiting already: answer \
-             one, or start again once they lapse ({} minutes)",
-            state.config.mfa.pending_login_minutes
-        )));
+    let minutes = state.config.mfa.pending_login_minutes;
+    match kept {
+        Ok(()) => {}
+        Err(Waiting::FromThisSource) => {
+            return Err(Error::Limit(format!(
+                "this address has {WAITING_PER_SOURCE} passkey sign-ins waiting already: \
+                 answer one, or start again once they lapse ({minutes} minutes)"
+            )))
+        }
+        Err(Waiting::InAll) => {
+            tracing::warn!(
+                waiting = WAITING_IN_ALL,
+                "passkey sign-ins refused: the node keeps no more waiting"
+            );
+            return Err(Error::Limit(format!(
+                "too many passkey sign-ins are waiting on this server: sign in with your \
+                 password, or try a passkey again within {minutes} minutes"
+            )));
+        }
     }
     Ok(Discovery {
         ceremony,

@@ -47,6 +47,15 @@ impl Ceremony<'_> {
     }
 }
 
+/// Which bound kept a discovery from being kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waiting {
+    /// The source address has as many waiting as it may.
+    FromThisSource,
+    /// Every source together has as many waiting as the node keeps.
+    InAll,
+}
+
 /// A registered passkey.
 #[derive(Debug, Clone)]
 pub struct StoredPasskey {
@@ -286,8 +295,10 @@ impl Store {
     }
 
     /// Keeps a discovery's state, for the browser holding the ceremony token that hashes to
-    /// `binding`, until `expires_at`; unless `source` has `most` discoveries waiting already
-    /// (`false`, nothing kept). Lapsed ones are cleared on the way.
+    /// `binding`, until `expires_at`; unless `source` has `per_source` discoveries waiting
+    /// already, or every source together `in_all` (nothing kept, and which bound it was).
+    /// Lapsed ones are cleared on the way.
+    #[allow(clippy::too_many_arguments)] // one transaction's inputs, each named
     pub async fn passkey_discovery_put(
         &self,
         binding: &[u8; 32],
@@ -295,8 +306,9 @@ impl Store {
         state: &str,
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
-        most: u32,
-    ) -> Result<bool, Error> {
+        per_source: u32,
+        in_all: u32,
+    ) -> Result<Result<(), Waiting>, Error> {
         let at = to_millis(now);
         let mut owned = self.write().await?;
         let tx = &mut owned;
@@ -305,15 +317,23 @@ impl Store {
             [at.into()],
         )
         .await?;
-        let waiting: i64 = tx
+        let of_source: i64 = tx
             .scalar(
                 "SELECT COUNT(*) FROM webauthn_discoveries WHERE source = $1",
                 [source.into()],
             )
             .await?;
-        if waiting >= i64::from(most) {
+        let full = if of_source >= i64::from(per_source) {
+            Some(Waiting::FromThisSource)
+        } else {
+            let all: i64 = tx
+                .scalar("SELECT COUNT(*) FROM webauthn_discoveries", [])
+                .await?;
+            (all >= i64::from(in_all)).then_some(Waiting::InAll)
+        };
+        if let Some(full) = full {
             owned.commit().await?;
-            return Ok(false);
+            return Ok(Err(full));
         }
         tx.exec(
             "INSERT INTO webauthn_discoveries (binding, source, state, expires_at) \
@@ -327,7 +347,7 @@ impl Store {
         )
         .await?;
         owned.commit().await?;
-        Ok(true)
+        Ok(Ok(()))
     }
 
     /// Takes the discovery waiting for the ceremony token that hashes to `binding`:
