@@ -1,6 +1,6 @@
 //! Which stored resources a filter can match at all, so a list reads those instead of
-//! every resource: the filter clients send most (`userName eq "…"` before each create,
-//! `displayName eq "…"` for groups, `id eq "…"`) names one attribute the store keeps in an
+//! every resource: the filter clients send most (`userName eq "…"` or `externalId eq "…"`
+//! before each create, `displayName eq "…"` for groups, `id eq "…"`) names one attribute the store keeps in an
 //! indexed column. [`lookup`] finds such an equality that every match must satisfy (the
 //! filter itself, or one side of an `and`); the caller reads the resources whose column
 //! holds the value and still evaluates the whole filter on them, so the answer is the one
@@ -24,7 +24,7 @@ pub enum Key {
     UserName,
     /// A group's `displayName`, folded to lower case.
     DisplayName,
-    /// A group's `externalId`, as written.
+    /// A user's or group's `externalId`, as written.
     ExternalId,
 }
 
@@ -41,7 +41,11 @@ pub struct Lookup {
 /// folded to lower case.
 fn columns(schema: Schema) -> &'static [(&'static str, Key, bool)] {
     match schema {
-        Schema::User => &[("id", Key::Id, true), ("userName", Key::UserName, true)],
+        Schema::User => &[
+            ("id", Key::Id, true),
+            ("userName", Key::UserName, true),
+            ("externalId", Key::ExternalId, false),
+        ],
         Schema::Group => &[
             ("id", Key::Id, true),
             ("displayName", Key::DisplayName, true),

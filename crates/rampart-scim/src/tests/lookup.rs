@@ -118,6 +118,11 @@ fn the_filters_clients_send_are_looked_up() {
         ),
         (Schema::User, r#"id eq "0a""#, Some((Key::Id, "0a"))),
         (
+            Schema::User,
+            r#"externalId eq "Bj-1""#,
+            Some((Key::ExternalId, "Bj-1")),
+        ),
+        (
             Schema::Group,
             r#"displayName eq "Sales""#,
             Some((Key::DisplayName, "sales")),

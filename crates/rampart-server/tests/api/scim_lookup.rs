@@ -1,5 +1,5 @@
 //! SCIM lists that read only what their filter can match (an equality on `id`, `userName`,
-//! a group's `displayName` or `externalId`), against the same filter read the slow way:
+//! `externalId`, a group's `displayName`), against the same filter read the slow way:
 //! `(F) or (F)` matches what `F` matches but names no column, so the service reads every
 //! resource and evaluates it on each. Both answers must be the same document, on both
 //! stores, with users of another provider around, case folded, and groups shown on users.
@@ -30,7 +30,7 @@ async fn a_looked_up_list_answers_what_reading_every_resource_answers() {
             .await;
             ids.push(made["id"].as_str().unwrap().to_owned());
         }
-        create(&node, &other, "eve", json!({})).await;
+        create(&node, &other, "eve", json!({ "externalId": "x-eve" })).await;
         for (group, external, members) in [
             ("Sales", "G-1", vec![ids[0].clone(), ids[1].clone()]),
             ("Ops", "G-2", vec![ids[0].clone()]),
@@ -62,6 +62,9 @@ async fn a_looked_up_list_answers_what_reading_every_resource_answers() {
             ("Users", r#"userName eq "ADA""#.to_owned(), 1),
             ("Users", r#"USERNAME eq "Carol.K""#.to_owned(), 1),
             ("Users", r#"userName eq "eve""#.to_owned(), 0),
+            ("Users", r#"externalId eq "x-bob""#.to_owned(), 1),
+            ("Users", r#"externalId eq "X-BOB""#.to_owned(), 0),
+            ("Users", r#"externalId eq "x-eve""#.to_owned(), 0),
             ("Users", r#"userName eq "nobody""#.to_owned(), 0),
             (
                 "Users",

@@ -170,7 +170,8 @@ pub(crate) async fn all(state: &AppState, caller: &ScimCaller) -> Result<Vec<Val
     rendered_all(state, caller, &users).await
 }
 
-/// `GET /Users`. A filter with an equality on `id` or `userName` (`rampart_scim::lookup`)
+/// `GET /Users`. A filter with an equality on `id`, `userName` or `externalId`
+/// (`rampart_scim::lookup`)
 /// reads only the users it can match, and their groups; any other reads every user.
 pub async fn list(
     state: &AppState,
