@@ -40,14 +40,14 @@ fn view(p: StoredPasskey) -> PasskeyView {
 /// browser offers the passkeys it holds for this site, and require user verification (PIN
 /// or biometric), so the passkey is both factors. Send the answer with `ceremony` to
 /// `POST /api/v1/auth/login/passkey`. Each ceremony works once; one address may keep 16
-/// waiting.
+/// waiting, the server 100,000.
 #[utoipa::path(
     post, path = "/api/v1/auth/login/passkey-discovery", tag = "auth",
     responses(
         (status = 200, description = "The ceremony and the options for the browser", body = PasskeyDiscovery),
         (status = 409, description = "Passkeys are unavailable on this server (no `public_origin`)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "The address is throttled after failed sign-ins; see Retry-After", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "This address has too many passkey sign-ins waiting, or the database is unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Too many passkey sign-ins are waiting (16 from this address, or 100,000 in all), or the database is unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn discovery(
