@@ -528,12 +528,6 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
         request_id: request_id(request.headers()),
         source: connection.map(|c| client_address(&state, c.peer.ip(), request.headers())),
         https,
-        authority: request
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .or_else(|| request.uri().authority().map(|a| a.as_str()))
-            .map(str::to_owned),
         actor: Default::default(),
         arrived: state.fence.ticket(),
     };

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use rampart_core::{AuditContext, Error, Provider, Session, User};
 use rampart_identity::hash_token;
 use time::Duration;
@@ -37,9 +37,6 @@ pub struct RequestContext {
     pub source: Option<IpAddr>,
     /// Whether the request came over TLS.
     pub https: bool,
-    /// The host the request named, as sent (port included): `Host`, or HTTP/2's
-    /// `:authority`, which arrives in the URI instead.
-    pub authority: Option<String>,
     /// Filled by [`Authenticated`] with the user's provider and audit context, so the
     /// outermost middleware can record an end user's access in the `access` audit stream.
     pub actor: Arc<std::sync::OnceLock<(Provider, AuditContext)>>,
@@ -350,6 +347,22 @@ pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 /// Whether the request's `Origin` is this server: the configured public origin, or else
 /// the scheme and `Host` the request itself was sent to. `Sec-Fetch-Site`, when the browser
 /// sends it, must say `same-origin`.
+/// The host a request named, port included: `Host`, or HTTP/2's `:authority`, which
+/// arrives in the URI instead; only when it is a plain `host[:port]` (letters, digits and
+/// `.-:[]`), fit to write into an absolute URL.
+pub(crate) fn named_host<'a>(headers: &'a HeaderMap, uri: &'a Uri) -> Option<&'a str> {
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()))
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes().all(|b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']')
+                })
+        })
+}
+
 pub(crate) fn same_origin(
     headers: &HeaderMap,
     authority: Option<&str>,

@@ -50,18 +50,8 @@ pub fn issuer(state: &AppState, headers: &HeaderMap, uri: &Uri) -> String {
     if !configured.is_empty() {
         return configured.to_owned();
     }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| uri.authority().map(|a| a.as_str().to_owned()))
-        .filter(|h| {
-            !h.is_empty()
-                && h.bytes().all(|b| {
-                    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']')
-                })
-        });
-    format!("https://{}", host.as_deref().unwrap_or("localhost"))
+    let host = crate::auth::named_host(headers, uri);
+    format!("https://{}", host.unwrap_or("localhost"))
 }
 
 fn no_store(mut response: Response) -> Response {

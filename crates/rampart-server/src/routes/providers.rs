@@ -3,7 +3,7 @@
 //! browser's sign-in through an OpenID Connect provider (`…/oidc/start`, `…/oidc/callback`).
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use rampart_api::{
     CreateProviderRequest, OidcCallbackQuery, OidcStartQuery, ProviderList, ProviderStatusView,
@@ -421,6 +421,8 @@ pub async fn issue_scim_token(
     State(state): State<AppState>,
     ProviderAdministrator(admin): ProviderAdministrator,
     ctx: RequestContext,
+    headers: HeaderMap,
+    uri: Uri,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     let issued = rampart_service::scim::issue_token(&state, &admin.caller(&state), &name).await?;
@@ -428,7 +430,7 @@ pub async fn issue_scim_token(
         token: issued.token,
         rotated: issued.rotated,
         created_at: issued.created_at,
-        base_url: crate::routes::scim::base(&state, &ctx),
+        base_url: crate::routes::scim::base(&state, &ctx, &headers, &uri),
     };
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
     response

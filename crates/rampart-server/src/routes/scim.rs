@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -100,14 +100,14 @@ fn answer(result: Result<Response, ScimError>) -> Response {
 
 /// Where `/scim/v2` is, as `meta.location` names it: `public_origin`, else the host the
 /// request named (`Host`, or HTTP/2's `:authority`) when it is a plain host name.
-pub(crate) fn base(state: &AppState, ctx: &RequestContext) -> String {
+pub(crate) fn base(
+    state: &AppState,
+    ctx: &RequestContext,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> String {
     let origin = if state.config.public_origin.is_empty() {
-        let host = ctx.authority.as_deref().filter(|h| {
-            !h.is_empty()
-                && h.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
-        });
-        match host {
+        match crate::auth::named_host(headers, uri) {
             Some(h) => format!("{}://{h}", if ctx.https { "https" } else { "http" }),
             None => String::new(),
         }
@@ -121,6 +121,7 @@ async fn caller(
     state: &AppState,
     ctx: &RequestContext,
     headers: &HeaderMap,
+    uri: &Uri,
 ) -> Result<ScimCaller, ScimError> {
     let bearer = headers
         .get(header::AUTHORIZATION)
@@ -130,7 +131,13 @@ async fn caller(
                 .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
                 .map(|(_, token)| token.trim())
         });
-    scim::authenticate(state, &ctx.origin(state), bearer, base(state, ctx)).await
+    scim::authenticate(
+        state,
+        &ctx.origin(state),
+        bearer,
+        base(state, ctx, headers, uri),
+    )
+    .await
 }
 
 fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
@@ -212,10 +219,11 @@ async fn service_provider_config(
     State(state): State<AppState>,
     ctx: RequestContext,
     headers: HeaderMap,
+    uri: Uri,
 ) -> Response {
     answer(
         async {
-            let c = caller(&state, &ctx, &headers).await?;
+            let c = caller(&state, &ctx, &headers, &uri).await?;
             Ok(json(
                 StatusCode::OK,
                 &discovery::service_provider_config(&c.base, state.config.max_body_bytes),
@@ -231,10 +239,11 @@ async fn resource_types(
     State(state): State<AppState>,
     ctx: RequestContext,
     headers: HeaderMap,
+    uri: Uri,
 ) -> Response {
     answer(
         async {
-            let c = caller(&state, &ctx, &headers).await?;
+            let c = caller(&state, &ctx, &headers, &uri).await?;
             let all = Schema::ALL
                 .map(|s| discovery::resource_type(&c.base, s))
                 .to_vec();
@@ -253,11 +262,12 @@ async fn resource_type(
     State(state): State<AppState>,
     ctx: RequestContext,
     headers: HeaderMap,
+    uri: Uri,
     Path(id): Path<String>,
 ) -> Response {
     answer(
         async {
-            let c = caller(&state, &ctx, &headers).await?;
+            let c = caller(&state, &ctx, &headers, &uri).await?;
             let s = Schema::ALL
                 .into_iter()
                 .find(|s| s.name() == id)
@@ -277,10 +287,11 @@ async fn schemas(
     State(state): State<AppState>,
     ctx: RequestContext,
     headers: HeaderMap,
+    uri: Uri,
 ) -> Response {
     answer(
         async {
-            let c = caller(&state, &ctx, &headers).await?;
+            let c = caller(&state, &ctx, &headers, &uri).await?;
             let all = discovery::schemas(&c.base);
             let total = all.len();
             Ok(json(
@@ -298,11 +309,12 @@ async fn schema(
     State(state): State<AppState>,
     ctx: RequestContext,
     headers: HeaderMap,
+    uri: Uri,
     Path(id): Path<String>,
 ) -> Response {
     answer(
         async {
-            let c = caller(&state, &ctx, &headers).await?;
+            let c = caller(&state, &ctx, &headers, &uri).await?;
             let document = discovery::schema(&c.base, &id)
                 .ok_or_else(|| ScimError::not_found("no such schema"))?;
             Ok(json(StatusCode::OK, &document, None, false))
@@ -320,13 +332,14 @@ async fn list(
     State(state): State<AppState>,
     ctx: RequestContext,
     headers: HeaderMap,
+    uri: Uri,
     Path(name): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     answer(
         async {
             let kind = kind(&name)?;
-            let c = caller(&state, &ctx, &headers).await?;
+            let c = caller(&state, &ctx, &headers, &uri).await?;
             let q = list_query(kind, &q)?;
             let found = resources::list(&state, &c, kind, &q).await?;
             Ok(json(StatusCode::OK, &found, None, false))
@@ -339,13 +352,14 @@ async fn create(
     State(state): State<AppState>,
     ctx: RequestContext,
     headers: HeaderMap,
+    uri: Uri,
     Path(name): Path<String>,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Response {
     answer(
         async {
             let kind = kind(&name)?;
-            let c = caller(&state, &ctx, &headers).await?;
+            let c = caller(&state, &ctx, &headers, &uri).await?;
             let t = resources::create(&state, &c, kind, &body(bytes)?).await?;
             Ok(json(StatusCode::CREATED, &t.resource, Some(&t.etag), true))
         }
@@ -357,13 +371,14 @@ async fn get_one(
     State(state): State<AppState>,
     ctx: RequestContext,
     headers: HeaderMap,
+    uri: Uri,
     Path((name, id)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     answer(
         async {
             let kind = kind(&name)?;
-            let c = caller(&state, &ctx, &headers).await?;
+            let c = caller(&state, &ctx, &headers, &uri).await?;
             let p = projection(kind, &q)?;
             Ok(read(
                 resources::get(&state, &c, kind, &id, &p).await?,
@@ -379,6 +394,7 @@ async fn write(
     state: &AppState,
     ctx: &RequestContext,
     headers: &HeaderMap,
+    uri: &Uri,
     (name, id): (String, String),
     bytes: Result<Bytes, BytesRejection>,
     replace: bool,
@@ -386,7 +402,7 @@ async fn write(
     answer(
         async {
             let kind = kind(&name)?;
-            let c = caller(state, ctx, headers).await?;
+            let c = caller(state, ctx, headers, uri).await?;
             let if_match = header_text(headers, header::IF_MATCH);
             let body = body(bytes)?;
             let t = if replace {
@@ -404,32 +420,35 @@ async fn replace_one(
     State(state): State<AppState>,
     ctx: RequestContext,
     headers: HeaderMap,
+    uri: Uri,
     Path(at): Path<(String, String)>,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Response {
-    write(&state, &ctx, &headers, at, bytes, true).await
+    write(&state, &ctx, &headers, &uri, at, bytes, true).await
 }
 
 async fn patch_one(
     State(state): State<AppState>,
     ctx: RequestContext,
     headers: HeaderMap,
+    uri: Uri,
     Path(at): Path<(String, String)>,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Response {
-    write(&state, &ctx, &headers, at, bytes, false).await
+    write(&state, &ctx, &headers, &uri, at, bytes, false).await
 }
 
 async fn delete_one(
     State(state): State<AppState>,
     ctx: RequestContext,
     headers: HeaderMap,
+    uri: Uri,
     Path((name, id)): Path<(String, String)>,
 ) -> Response {
     answer(
         async {
             let kind = kind(&name)?;
-            let c = caller(&state, &ctx, &headers).await?;
+            let c = caller(&state, &ctx, &headers, &uri).await?;
             let if_match = header_text(&headers, header::IF_MATCH);
             resources::delete(&state, &c, kind, &id, if_match).await?;
             Ok(StatusCode::NO_CONTENT.into_response())
@@ -442,13 +461,14 @@ async fn search(
     State(state): State<AppState>,
     ctx: RequestContext,
     headers: HeaderMap,
+    uri: Uri,
     Path(name): Path<String>,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Response {
     answer(
         async {
             let kind = kind(&name)?;
-            let c = caller(&state, &ctx, &headers).await?;
+            let c = caller(&state, &ctx, &headers, &uri).await?;
             let q = scim::search_query(&body(bytes)?)?;
             let found = resources::list(&state, &c, kind, &q).await?;
             Ok(json(StatusCode::OK, &found, None, false))
@@ -461,11 +481,12 @@ async fn search_all(
     State(state): State<AppState>,
     ctx: RequestContext,
     headers: HeaderMap,
+    uri: Uri,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Response {
     answer(
         async {
-            let c = caller(&state, &ctx, &headers).await?;
+            let c = caller(&state, &ctx, &headers, &uri).await?;
             let q = scim::search_query(&body(bytes)?)?;
             Ok(json(
                 StatusCode::OK,
@@ -482,11 +503,12 @@ async fn bulk(
     State(state): State<AppState>,
     ctx: RequestContext,
     headers: HeaderMap,
+    uri: Uri,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Response {
     answer(
         async {
-            let c = caller(&state, &ctx, &headers).await?;
+            let c = caller(&state, &ctx, &headers, &uri).await?;
             let body = body(bytes).map_err(|mut e| {
                 if e.status == StatusCode::PAYLOAD_TOO_LARGE.as_u16() {
                     e.detail = format!(

@@ -138,7 +138,7 @@ impl Desk<'_> {
             local: step.local,
             options: step.options,
             passkey: step.passkey,
-            discover: step.pending.is_none() && step.local && identity::passkeys::available(state),
+            discover: step.discovers(state),
             script: crate::console::two_factor::PASSKEY_SCRIPT,
             enrolment: step.enrolment,
         }
@@ -148,16 +148,18 @@ impl Desk<'_> {
     /// The first page: the password form and the providers offered.
     pub async fn first_page(&self, state: &AppState) -> Response {
         let options = self.options(state).await;
-        let html = self.render(
-            state,
-            Step {
-                local: self.local(state),
-                options: &options,
-                ..Step::default()
-            },
-        );
-        self.chrome
-            .finish_scripted(page::html(StatusCode::OK, html))
+        let step = Step {
+            local: self.local(state),
+            options: &options,
+            ..Step::default()
+        };
+        let scripted = step.discovers(state);
+        let response = page::html(StatusCode::OK, self.render(state, step));
+        if scripted {
+            self.chrome.finish_scripted(response)
+        } else {
+            self.chrome.finish(response)
+        }
     }
 
     /// The answer to a posted form (its CSRF token already checked): the session and the
@@ -412,4 +414,12 @@ struct Step<'a> {
     options: &'a [SignInOption],
     passkey: bool,
     enrolment: Option<&'a identity::mfa::Enrolment>,
+}
+
+impl Step<'_> {
+    /// Whether this rendering offers signing in with a passkey alone: the first step, with
+    /// the password form, on a server that can use passkeys.
+    fn discovers(&self, state: &AppState) -> bool {
+        self.pending.is_none() && self.local && identity::passkeys::available(state)
+    }
 }

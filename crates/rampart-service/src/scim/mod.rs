@@ -288,7 +288,6 @@ pub struct ListQuery {
     pub excluded_attributes: Option<String>,
 }
 
-/// Filters, sorts and pages rendered resources.
 /// The lookup `q`'s filter allows on `schema`'s resources (`rampart_scim::lookup`), if it
 /// has one; a filter that does not parse is refused here as it would be by [`select`].
 pub(crate) fn lookup(
@@ -302,6 +301,7 @@ pub(crate) fn lookup(
     Ok(rampart_scim::lookup::lookup(&f, schema))
 }
 
+/// Filters, sorts and pages rendered resources.
 pub(crate) fn select(
     schema: rampart_scim::schema::Schema,
     mut all: Vec<serde_json::Value>,
