@@ -224,6 +224,18 @@ impl Store {
         answer.await.map_err(|_| stopped())?
     }
 
+    /// Appends `event` as a grouped write of its own, for an event that is all its request
+    /// writes (a client-credentials grant): on SQLite it commits with the writes waiting at
+    /// the same moment, on the group's thread, and is answered after that commit. On
+    /// PostgreSQL it is its own transaction.
+    pub async fn append_grouped(&self, event: NewEvent) -> Result<(), Error> {
+        self.grouped(event, |g, event| {
+            g.events.push(event.clone());
+            Box::pin(std::future::ready(Ok(())))
+        })
+        .await
+    }
+
     /// What grouped writes came to since the store opened; zeros on PostgreSQL, where
     /// writes are not grouped.
     pub fn group_counts(&self) -> GroupCounts {

@@ -51,7 +51,7 @@ pub use identity::sessions::{NewSession, OpenSession};
 pub use identity::users::{LoginFailure, NewUser, UserPatch, UserQuery};
 pub use idp::{
     IdpClient, IdpClientSettings, IssuedCode, Narrow, Narrowed, NewFamily, NewIdpClient,
-    RefreshRow, StoredKey, TakenCode,
+    RefreshRow, RefreshStep, Refreshed, StoredKey, TakenCode,
 };
 pub use lifecycle::plans::{
     NewPlan, PlanApplication, PlanSettings, Setting, SettingKind, StoredPlan,

@@ -130,7 +130,6 @@ pub async fn recorded(
     };
     state
         .audit
-        .append(NewEvent::system(ctx, &event, state.clock.now()))
+        .append_alone(NewEvent::system(ctx, &event, state.clock.now()))
         .await
-        .map(|_| ())
 }
