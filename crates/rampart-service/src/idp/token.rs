@@ -295,7 +295,9 @@ async fn refresh_grant(
             client.scopes.clone(),
             client.users.clone(),
         );
-        move |row: &RefreshRow| refresh_step(row, &client_id, &allowed, &users, now.unix_timestamp())
+        move |row: &RefreshRow| {
+            refresh_step(row, &client_id, &allowed, &users, now.unix_timestamp())
+        }
     };
     let Some(done) = state
         .store

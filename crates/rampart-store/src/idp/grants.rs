@@ -401,8 +401,15 @@ async fn refresh(g: &mut Grouped, r: &Refresh) -> Result<Option<Refreshed>, Erro
         match step {
             RefreshStep::Refuse(_) => {}
             RefreshStep::Revoke(why) => {
-                revoke_family(&mut g.tx, &row.family_id, &row.client_id, why, r.now, &r.ctx)
-                    .await?;
+                revoke_family(
+                    &mut g.tx,
+                    &row.family_id,
+                    &row.client_id,
+                    why,
+                    r.now,
+                    &r.ctx,
+                )
+                .await?;
             }
             RefreshStep::Rotate => {
                 if !rotate(g, &row, r).await? {

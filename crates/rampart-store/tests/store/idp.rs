@@ -119,10 +119,21 @@ async fn racing_rotations_of_one_token_let_exactly_one_win() {
         // One rotates; the first after it is a replay and revokes the family; the rest
         // find it revoked.
         let rotated = |s: &&RefreshStep| **s == RefreshStep::Rotate;
-        assert_eq!(answers.iter().filter(rotated).count(), 1, "{kind}: {answers:?}");
+        assert_eq!(
+            answers.iter().filter(rotated).count(),
+            1,
+            "{kind}: {answers:?}"
+        );
         let revoked = |s: &&RefreshStep| matches!(s, RefreshStep::Revoke(_));
-        assert_eq!(answers.iter().filter(revoked).count(), 1, "{kind}: {answers:?}");
-        let winner = answers.iter().position(|s| *s == RefreshStep::Rotate).unwrap();
+        assert_eq!(
+            answers.iter().filter(revoked).count(),
+            1,
+            "{kind}: {answers:?}"
+        );
+        let winner = answers
+            .iter()
+            .position(|s| *s == RefreshStep::Rotate)
+            .unwrap();
         let won = u8::try_from(winner).unwrap();
         let row = store
             .idp_refresh_token(&[100 + won; 32])
