@@ -197,8 +197,11 @@ pub struct CreateUserRequest {
     pub provider: String,
     /// ASCII letters, digits, `.`, `_`, `-`, `@`; unique per provider ignoring case.
     pub username: String,
-    /// Initial password; must satisfy the password policy.
-    pub password: String,
+    /// Initial password; must satisfy the password policy. Leave it out for an account
+    /// with no password, which signs in with a passkey alone: it registers its first one
+    /// through an enrolment link (`POST /api/v1/users/{id}/enrolment`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
     /// Human name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,

@@ -211,3 +211,64 @@ pub struct PasskeyLoginRequest {
     #[schema(value_type = Object)]
     pub credential: serde_json::Value,
 }
+
+/// `201` from `POST /api/v1/users/{id}/enrolment`: the link that lets an account with no
+/// password register its first passkey. Shown once: only its hash is kept.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EnrolmentLink {
+    /// `{public_origin}/enrol#rpe_…`: hand it to the account's holder (the token rides in
+    /// the fragment, which browsers never send to a server).
+    pub link: String,
+    /// When it lapses (`[mfa] enrolment_hours` after it was issued).
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: OffsetDateTime,
+}
+
+/// `POST /api/v1/auth/enrolment/passkey-challenge`: the enrolment link's token.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolmentChallengeRequest {
+    /// The `rpe_…` token of the link (its fragment).
+    pub token: String,
+}
+
+/// The account an enrolment serves and the options for `navigator.credentials.create`
+/// (a discoverable passkey, user verification required).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EnrolmentChallenge {
+    /// The account's username.
+    pub username: String,
+    /// `it` or `end`.
+    pub provider: String,
+    /// `PublicKeyCredentialCreationOptions`.
+    #[serde(rename = "publicKey")]
+    #[schema(value_type = Object)]
+    pub public_key: serde_json::Value,
+}
+
+/// `POST /api/v1/auth/enrolment/passkey`: the browser's answer to an enrolment's challenge.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolPasskeyRequest {
+    /// The `rpe_…` token of the link.
+    pub token: String,
+    /// A name for the passkey (1 to 64 characters).
+    pub name: String,
+    /// The browser's answer to `navigator.credentials.create`, as in
+    /// `RegisterPasskeyRequest`.
+    #[schema(value_type = Object)]
+    pub credential: serde_json::Value,
+}
+
+/// `201` from `POST /api/v1/auth/enrolment/passkey`: the passkey registered; the link is
+/// spent, and the account now signs in with the passkey alone.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EnrolledPasskey {
+    /// The account's username.
+    pub username: String,
+    /// `it` or `end`.
+    pub provider: String,
+    /// The passkey.
+    pub passkey: PasskeyView,
+}

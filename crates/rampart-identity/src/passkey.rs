@@ -220,12 +220,36 @@ impl RelyingParty {
     }
 
     /// Starts registering a passkey for `user`, excluding the credentials it has already
-    /// (`stored`, as [`NewPasskey::stored`]).
+    /// (`stored`, as [`NewPasskey::stored`]). The authenticator is asked for a discoverable
+    /// credential where it can make one (WebAuthn's `preferred`), so the passkey can later
+    /// sign its user in without a username.
     pub fn start_registration(
         &self,
         user: UserId,
         username: &str,
         stored: &[String],
+    ) -> Result<Challenge, Error> {
+        self.registration(user, username, stored, false)
+    }
+
+    /// Starts enrolling the first passkey of an account with no password: as
+    /// [`RelyingParty::start_registration`], but the credential must be discoverable
+    /// (`required`), since it is the only way the account signs in.
+    pub fn start_enrolment(
+        &self,
+        user: UserId,
+        username: &str,
+        stored: &[String],
+    ) -> Result<Challenge, Error> {
+        self.registration(user, username, stored, true)
+    }
+
+    fn registration(
+        &self,
+        user: UserId,
+        username: &str,
+        stored: &[String],
+        discoverable: bool,
     ) -> Result<Challenge, Error> {
         let exclude = stored
             .iter()
@@ -237,12 +261,15 @@ impl RelyingParty {
             .start_passkey_registration(user.0, username, username, exclude)
             .map_err(|e| internal("registration", e))?;
         let mut options = serde_json::to_value(options).map_err(|e| internal("options", e))?;
-        // Ask for a discoverable credential where the authenticator can make one, so the
-        // passkey can later sign its user in without a username (WebAuthn's `preferred`;
-        // `webauthn-rs` asks `discouraged` and does not check the answer for it).
+        // `webauthn-rs` asks `discouraged` and does not check the answer for it.
+        let resident = if discoverable {
+            "required"
+        } else {
+            "preferred"
+        };
         if let Some(selection) = options["publicKey"]["authenticatorSelection"].as_object_mut() {
-            selection.insert("residentKey".into(), "preferred".into());
-            selection.insert("requireResidentKey".into(), false.into());
+            selection.insert("residentKey".into(), resident.into());
+            selection.insert("requireResidentKey".into(), discoverable.into());
         }
         Ok(Challenge {
             options,

@@ -11,6 +11,9 @@ use sha2::{Digest, Sha256};
 const PREFIX: &str = "rps_";
 /// The prefix of SCIM bearer tokens, as long as [`PREFIX`].
 const SCIM_PREFIX: &str = "rsc_";
+/// The prefix of enrolment tokens (the link that lets an account with no password
+/// register its first passkey), as long as [`PREFIX`].
+const ENROLMENT_PREFIX: &str = "rpe_";
 const RANDOM_BYTES: usize = 32;
 /// `rps_` followed by 32 bytes in unpadded base64url.
 const TOKEN_LEN: usize = PREFIX.len() + 43;
@@ -49,6 +52,12 @@ impl SessionToken {
         Self::generate_prefixed(SCIM_PREFIX)
     }
 
+    /// Draws a new enrolment token (`rpe_`, the same 256 random bits), for the link an
+    /// administrator hands to the holder of an account with no password.
+    pub fn generate_enrolment() -> Result<Self, Error> {
+        Self::generate_prefixed(ENROLMENT_PREFIX)
+    }
+
     fn generate_prefixed(prefix: &str) -> Result<Self, Error> {
         let mut bytes = [0u8; RANDOM_BYTES];
         getrandom::fill(&mut bytes)
@@ -77,6 +86,11 @@ pub fn hash_token(presented: &str) -> Option<TokenHash> {
 /// Hashes a SCIM bearer token presented by a directory, or `None` if it cannot be one.
 pub fn hash_scim_token(presented: &str) -> Option<TokenHash> {
     hash_prefixed(presented, SCIM_PREFIX)
+}
+
+/// Hashes an enrolment token presented by a browser, or `None` if it cannot be one.
+pub fn hash_enrolment_token(presented: &str) -> Option<TokenHash> {
+    hash_prefixed(presented, ENROLMENT_PREFIX)
 }
 
 impl TokenHash {
@@ -165,6 +179,20 @@ mod tests {
         assert!(scim.hash().matches(&scim.hash().0));
         assert!(!scim.hash().matches(&session.hash().0));
         assert!(!scim.hash().matches(&scim.hash().0[..31]));
+    }
+
+    #[test]
+    fn enrolment_tokens_are_neither_session_nor_scim_tokens() {
+        let enrolment = SessionToken::generate_enrolment().unwrap();
+        assert!(enrolment.secret().starts_with("rpe_"));
+        assert_eq!(
+            hash_enrolment_token(enrolment.secret()),
+            Some(enrolment.hash())
+        );
+        assert_eq!(hash_token(enrolment.secret()), None);
+        assert_eq!(hash_scim_token(enrolment.secret()), None);
+        let session = SessionToken::generate().unwrap();
+        assert_eq!(hash_enrolment_token(session.secret()), None);
     }
 
     #[test]

@@ -167,6 +167,9 @@ fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(crate::routes::passkeys::register_challenge))
         .routes(routes!(crate::routes::passkeys::remove))
+        .routes(routes!(crate::routes::enrolment::issue))
+        .routes(routes!(crate::routes::enrolment::challenge))
+        .routes(routes!(crate::routes::enrolment::enrol))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::update, users::delete))
         .routes(routes!(users::disable))
@@ -312,6 +315,10 @@ pub fn router_with(state: AppState, metrics: MetricsAccess) -> Router {
         .merge(crate::routes::idp::routes())
         .merge(crate::routes::scim::routes())
         .merge(crate::console::routes())
+        .route(
+            "/enrol",
+            get(crate::routes::enrolment::page).post(crate::routes::enrolment::submit),
+        )
         .route(
             "/api/v1/openapi.json",
             get(move || async move { ([(header::CONTENT_TYPE, "application/json")], document) }),

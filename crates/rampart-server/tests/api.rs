@@ -28,6 +28,8 @@ mod audit_keys;
 mod audit_proof;
 #[path = "api/authz.rs"]
 mod authz;
+#[path = "api/enrolment.rs"]
+mod enrolment;
 #[path = "api/findings.rs"]
 mod findings;
 #[path = "api/hardening.rs"]

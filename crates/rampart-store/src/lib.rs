@@ -45,13 +45,14 @@ pub use fence::Marks;
 pub use group::GroupCounts;
 #[cfg(feature = "testing")]
 pub use group::WriterHold;
+pub use identity::enrolment::NO_PASSWORD;
 pub use identity::mfa::{MfaFactors, PendingLogin, Proof, Spent, StoredTotp};
 pub use identity::passkeys::{Ceremony, StoredPasskey, Waiting};
 pub use identity::sessions::{NewSession, OpenSession};
 pub use identity::users::{LoginFailure, NewUser, UserPatch, UserQuery};
 pub use idp::{
     IdpClient, IdpClientSettings, IssuedCode, Narrow, Narrowed, NewFamily, NewIdpClient,
-    RefreshRow, RefreshStep, Refreshed, StoredKey, TakenCode,
+    RefreshRow, StoredKey, TakenCode,
 };
 pub use lifecycle::plans::{
     NewPlan, PlanApplication, PlanSettings, Setting, SettingKind, StoredPlan,

@@ -90,6 +90,16 @@ fn a_registration_asks_for_a_discoverable_passkey_where_the_authenticator_can() 
 }
 
 #[test]
+fn an_enrolment_requires_a_discoverable_passkey() {
+    let rp = RelyingParty::new("https://rampart.example.org", "", "Rampart").unwrap();
+    let c = rp.start_enrolment(UserId::new(), "ada", &[]).unwrap();
+    let selection = &c.options["publicKey"]["authenticatorSelection"];
+    assert_eq!(selection["residentKey"], "required", "{selection}");
+    assert_eq!(selection["requireResidentKey"], true, "{selection}");
+    assert_eq!(selection["userVerification"], "required", "{selection}");
+}
+
+#[test]
 fn a_discovery_names_no_user_and_requires_user_verification() {
     let rp = RelyingParty::new("https://rampart.example.org", "", "Rampart").unwrap();
     let c = rp.start_discovery().unwrap();

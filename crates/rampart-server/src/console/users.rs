@@ -13,7 +13,7 @@ use rampart_api::{CreateUserRequest, ListUsersQuery, RolesQuery, UserView};
 use rampart_authz::policy::Operation;
 use rampart_core::{Error, Provider};
 use rampart_service::authz::decide;
-use rampart_service::identity::{self, users};
+use rampart_service::identity::{self, enrolment, users};
 use rampart_service::AppState;
 use serde::Deserialize;
 
@@ -173,6 +173,7 @@ struct NewUser {
     display_name: String,
     email: String,
     administrator: bool,
+    no_password: bool,
 }
 
 #[derive(Template)]
@@ -213,12 +214,13 @@ pub async fn create(State(state): State<AppState>, sent: Sent<UsersAdmin>) -> Re
         display_name: field(&fields, "display_name").to_owned(),
         email: field(&fields, "email").to_owned(),
         administrator: field(&fields, "administrator") == "on",
+        no_password: field(&fields, "no_password") == "on",
     };
     let optional = |s: &str| (!s.trim().is_empty()).then(|| s.to_owned());
     let request = CreateUserRequest {
         provider: filled.provider.clone(),
         username: filled.username.clone(),
-        password: field(&fields, "password").to_owned(),
+        password: (!filled.no_password).then(|| field(&fields, "password").to_owned()),
         display_name: optional(&filled.display_name),
         email: optional(&filled.email),
         administrator: filled.administrator,
@@ -247,6 +249,17 @@ pub async fn create(State(state): State<AppState>, sent: Sent<UsersAdmin>) -> Re
             shell.finish(page::html(status, html))
         }
     }
+}
+
+/// An enrolment link, shown once.
+#[derive(Template)]
+#[template(path = "console/user_enrolment.html")]
+struct LinkPage<'a> {
+    shell: &'a Shell,
+    username: &'a str,
+    link: &'a str,
+    expires: String,
+    back: &'a str,
 }
 
 /// `?done=` on a user's page: what was just done to them.
@@ -356,6 +369,7 @@ enum Action {
     Unlock,
     ResetPassword,
     RevokeSessions,
+    Enrolment,
 }
 
 impl Action {
@@ -366,6 +380,7 @@ impl Action {
             "unlock" => Action::Unlock,
             "reset-password" => Action::ResetPassword,
             "revoke-sessions" => Action::RevokeSessions,
+            "enrolment" => Action::Enrolment,
             _ => return None,
         })
     }
@@ -377,6 +392,7 @@ impl Action {
             Action::Unlock => "unlock",
             Action::ResetPassword => "reset-password",
             Action::RevokeSessions => "revoke-sessions",
+            Action::Enrolment => "enrolment",
         }
     }
 
@@ -409,6 +425,14 @@ impl Action {
                 format!("End every session of {username}?"),
                 "They are signed out everywhere and must sign in again.",
                 "End sessions",
+            ),
+            Action::Enrolment => (
+                format!("Issue an enrolment link for {username}?"),
+                "For an account with no password: the link lets its holder register a \
+                 passkey, which then signs them in alone. It works once, lapses after [mfa] \
+                 enrolment_hours, and replaces any earlier link. It is shown once: hand it \
+                 over through a safe channel.",
+                "Issue link",
             ),
         }
     }
@@ -488,6 +512,22 @@ pub async fn act(
         Err(r) => return shell.finish(r),
     };
     let caller = operator.auth.caller(&state);
+    if action == Action::Enrolment {
+        return match enrolment::issue(&state, &caller, &id).await {
+            Ok(issued) => {
+                let html = LinkPage {
+                    shell: &shell,
+                    username: &user.username,
+                    link: &issued.link,
+                    expires: stamp(issued.expires_at),
+                    back: &format!("/console/users/{id}"),
+                }
+                .render();
+                shell.finish(page::html(StatusCode::CREATED, html))
+            }
+            Err(e) => shell.finish(error_page(&shell, e, &format!("/console/users/{id}"))),
+        };
+    }
     let done = match action {
         Action::Disable => users::set_disabled(&state, &caller, &id, true)
             .await
@@ -500,6 +540,7 @@ pub async fn act(
             users::reset_password(&state, &caller, &id, field(&fields, "password")).await
         }
         Action::RevokeSessions => users::revoke_sessions(&state, &caller, &id).await.map(drop),
+        Action::Enrolment => Ok(()),
     };
     let here = format!("/console/users/{id}");
     match done {

@@ -5,6 +5,7 @@ pub mod apps;
 pub mod audit;
 pub mod auth;
 pub mod authz;
+pub mod enrolment;
 pub mod exposed;
 pub mod findings;
 pub mod idp;

@@ -7,7 +7,9 @@
 // credential (the browser offers the passkeys it holds for this site) and comes with a
 // `ceremony`, put in the form's `ceremony` field. A refusal before that is shown in the
 // form's `[data-passkey-problem]` element; `step-up-required` goes to the step-up page
-// first.
+// first. A form marked `data-passkey="enrol"` registers the first passkey of an account
+// with no password: its `token` field takes the enrolment link's fragment (then dropped
+// from the address bar and history), and the challenge is asked with that token.
 (function () {
   'use strict';
   function bytes(text) {
@@ -45,6 +47,11 @@
   }
   document.querySelectorAll('form[data-passkey]').forEach(function (form) {
     var problem = form.querySelector('[data-passkey-problem]');
+    var token = form.elements.token;
+    if (token && !token.value && window.location.hash.length > 1) {
+      token.value = decodeURIComponent(window.location.hash.slice(1));
+      window.history.replaceState(null, '', window.location.pathname);
+    }
     function show(message) {
       if (!problem) return;
       problem.textContent = message;
@@ -53,8 +60,10 @@
     form.addEventListener('submit', function (event) {
       if (form.elements.passkey.value) return;
       event.preventDefault();
-      var create = form.dataset.passkey === 'register';
-      var body = form.elements.pending ? JSON.stringify({ pending_token: form.elements.pending.value }) : null;
+      var create = form.dataset.passkey === 'register' || form.dataset.passkey === 'enrol';
+      var body = token
+        ? JSON.stringify({ token: token.value })
+        : form.elements.pending ? JSON.stringify({ pending_token: form.elements.pending.value }) : null;
       var request = { method: 'POST', credentials: 'same-origin', headers: {} };
       if (body) {
         request.headers['Content-Type'] = 'application/json';

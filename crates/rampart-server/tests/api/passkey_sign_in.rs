@@ -38,7 +38,7 @@ pub(crate) async fn discovery(node: &Node) -> (String, Value) {
 }
 
 /// Answers `ceremony` as a `provider` user with `credential`.
-async fn answer(
+pub(crate) async fn answer(
     node: &Node,
     provider: &str,
     ceremony: &str,

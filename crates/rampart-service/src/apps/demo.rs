@@ -162,7 +162,7 @@ pub async fn seed(state: &AppState, sources: &[(&str, &str)]) -> Result<Seeded, 
             CreateUserRequest {
                 provider: "end".into(),
                 username: p.username.into(),
-                password: p.password.into(),
+                password: Some(p.password.into()),
                 display_name: Some(format!("{} ({})", capitalised(p.username), p.role)),
                 email: Some(format!("{}@demo.example", p.username)),
                 administrator: false,

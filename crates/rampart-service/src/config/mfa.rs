@@ -25,6 +25,9 @@ pub struct MfaConfig {
     pub step_up_environments: String,
     /// How long a sign-in whose password was right waits for its second factor.
     pub pending_login_minutes: u32,
+    /// How long an enrolment link (the first passkey of an account with no password) stays
+    /// usable after an administrator issues it.
+    pub enrolment_hours: u32,
     /// The issuer name authenticator apps show beside the account (and the relying-party
     /// name passkey prompts show).
     pub issuer: String,
@@ -43,6 +46,7 @@ impl Default for MfaConfig {
             step_up_minutes: 10,
             step_up_environments: "production".into(),
             pending_login_minutes: 5,
+            enrolment_hours: 72,
             issuer: "Rampart".into(),
             passkey_rp_id: String::new(),
         }
@@ -97,6 +101,13 @@ impl MfaConfig {
             if !(1..=1440).contains(&v) {
                 return Err(fail(key, v.to_string(), "1 to 1440"));
             }
+        }
+        if !(1..=720).contains(&self.enrolment_hours) {
+            return Err(fail(
+                "mfa.enrolment_hours",
+                self.enrolment_hours.to_string(),
+                "1 to 720 (30 days)",
+            ));
         }
         let name_ok = |s: &str| {
             s.len() <= 64

@@ -8,7 +8,7 @@
 
 use rampart_core::{AuditEvent, Error, Outcome, Provider, Session, ThrottleScope, User, Username};
 use rampart_identity::{ceil_secs, SessionToken};
-use rampart_store::NewSession;
+use rampart_store::{NewSession, NO_PASSWORD};
 use time::{Duration, OffsetDateTime};
 
 use crate::caller::{Caller, Origin};
@@ -234,7 +234,8 @@ pub(crate) async fn record_refusal(
 }
 
 /// Checks throttles, then the password; counts failures. Shared by login and password change.
-/// A user a user provider vouches for has no local password: the dummy hash runs instead.
+/// A user a user provider vouches for has no local password, nor has an account created
+/// without one: the dummy hash runs instead.
 async fn verify_credentials(
     state: &AppState,
     origin: &Origin,
@@ -251,13 +252,17 @@ async fn verify_credentials(
         .store
         .user_credentials(provider, username.normalized())
         .await?;
-    let local = found.as_ref().filter(|(u, _)| u.user_provider.is_none());
+    // An account a directory vouches for, or one with no password (it signs in with a
+    // passkey alone), has no hash to verify: the dummy hash runs instead, in the same time.
+    let local = found
+        .as_ref()
+        .filter(|(u, hash)| u.user_provider.is_none() && hash != NO_PASSWORD);
     let verified = state
         .credentials
         .verify_password(password, local.map(|(_, hash)| hash.as_str()))
         .await?;
     match found {
-        Some((user, hash)) if verified && user.user_provider.is_none() => {
+        Some((user, hash)) if verified && user.user_provider.is_none() && hash != NO_PASSWORD => {
             if !state.credentials.hash_is_current(&hash) {
                 upgrade_hash(state, &user, &hash, password).await;
             }
@@ -266,6 +271,7 @@ async fn verify_credentials(
         found => {
             let reason = match &found {
                 Some((u, _)) if u.user_provider.is_some() => "user-provider-account",
+                Some((_, hash)) if hash == NO_PASSWORD => "no-password",
                 Some(_) => "wrong-password",
                 None => "unknown-user",
             };

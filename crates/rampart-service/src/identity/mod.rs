@@ -3,6 +3,7 @@
 //! read-only views (auditors).
 
 pub mod credentials;
+pub mod enrolment;
 pub mod login;
 pub mod mfa;
 pub mod passkey_sign_in;

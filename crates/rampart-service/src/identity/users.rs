@@ -60,10 +60,15 @@ pub async fn create(
     let mut inputs = vec![username.as_str()];
     inputs.extend(display_name.as_deref());
     inputs.extend(email.as_ref().map(Email::as_str));
-    state
-        .check_new_password(&body.password, &inputs, None)
-        .await?;
-    let password_hash = state.credentials.hash_password(&body.password).await?;
+    // No password: the account signs in with a passkey alone, enrolled through a link
+    // (`identity::enrolment`).
+    let password_hash = match &body.password {
+        Some(password) => {
+            state.check_new_password(password, &inputs, None).await?;
+            state.credentials.hash_password(password).await?
+        }
+        None => rampart_store::NO_PASSWORD.to_owned(),
+    };
     let new = NewUser {
         provider,
         username,

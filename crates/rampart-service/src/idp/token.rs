@@ -10,7 +10,7 @@ use rampart_idp::grant::{
 use rampart_idp::jwt::{
     Alg, ACCESS_TOKEN_ALG, ACCESS_TOKEN_TYP, DEFAULT_ID_TOKEN_ALG, ID_TOKEN_TYP,
 };
-use rampart_store::{IdpClient, NewFamily, RefreshRow, RefreshStep};
+use rampart_store::{IdpClient, NewFamily};
 use serde_json::json;
 use time::Duration;
 
@@ -285,37 +285,77 @@ async fn refresh_grant(
         return Err(invalid_grant(state, ctx, client, GRANT, "refresh_token is required").await);
     };
     let now = state.clock.now();
-    let next = Secret::generate(Kind::RefreshToken)
-        .ok_or_else(|| Error::Internal("the random generator failed".into()))?;
-    // Decided in the write, on the row as the writer reads it: a replay revokes the family
-    // in the same transaction, and a rotation can no longer race a revocation.
-    let decide = {
-        let (client_id, allowed, users) = (
-            client.client_id.clone(),
-            client.scopes.clone(),
-            client.users.clone(),
-        );
-        move |row: &RefreshRow| {
-            refresh_step(row, &client_id, &allowed, &users, now.unix_timestamp())
-        }
-    };
-    let Some(done) = state
+    let Some(row) = state
         .store
-        .idp_refresh(&grant::hash(presented), &next.hash(), now, ctx, decide)
+        .idp_refresh_token(&grant::hash(presented))
         .await?
     else {
         return Err(invalid_grant(state, ctx, client, GRANT, "unknown refresh token").await);
     };
-    let why = match done.step {
-        RefreshStep::Rotate => None,
-        RefreshStep::Revoke(why) | RefreshStep::Refuse(why) => Some(why),
-    };
-    if let Some(why) = why {
-        return Err(invalid_grant(state, ctx, client, GRANT, why).await);
+    let verdict = judge_refresh(
+        &RefreshFacts {
+            generation: row.generation,
+            current: row.current,
+            revoked: row.revoked,
+            expires_at: row.expires_at.unix_timestamp(),
+            client_id: &row.client_id,
+        },
+        &client.client_id,
+        now.unix_timestamp(),
+    );
+    let replayed =
+        "the refresh token was replayed after rotation; every token of its grant is revoked";
+    match verdict {
+        RefreshVerdict::Rotate => {}
+        RefreshVerdict::Replayed => {
+            state
+                .store
+                .idp_revoke_family(&row.family_id, "refresh token replayed", now, ctx)
+                .await?;
+            return Err(invalid_grant(state, ctx, client, GRANT, replayed).await);
+        }
+        RefreshVerdict::Refused(why) => {
+            return Err(invalid_grant(state, ctx, client, GRANT, why).await)
+        }
     }
-    let row = &done.row;
+    if row.user.disabled {
+        return Err(invalid_grant(state, ctx, client, GRANT, "the user is disabled or gone").await);
+    }
     let user = &row.user;
-    let scopes = grant::narrowed(&row.scopes, &client.scopes).unwrap_or_default();
+    // The client's registration now: an update that removed a scope narrowed the family in
+    // its transaction; one that committed since this token was read is applied here.
+    let scopes = match grant::narrowed(&row.scopes, &client.scopes) {
+        Some(scopes) if user.provider.as_str() == client.users => scopes,
+        _ => {
+            let why = "the client's registration no longer allows this grant";
+            state
+                .store
+                .idp_revoke_family(&row.family_id, why, now, ctx)
+                .await?;
+            return Err(invalid_grant(state, ctx, client, GRANT, why).await);
+        }
+    };
+    let next = Secret::generate(Kind::RefreshToken)
+        .ok_or_else(|| Error::Internal("the random generator failed".into()))?;
+    if !state
+        .store
+        .idp_rotate(
+            &row.family_id,
+            &client.client_id,
+            row.generation,
+            &next.hash(),
+            now,
+            ctx,
+        )
+        .await?
+    {
+        // Another presentation of the same token won the race: this one is the replay.
+        state
+            .store
+            .idp_revoke_family(&row.family_id, "refresh token replayed", now, ctx)
+            .await?;
+        return Err(invalid_grant(state, ctx, client, GRANT, replayed).await);
+    }
     let tokens = sign(
         state,
         issuer,
@@ -331,47 +371,6 @@ async fn refresh_grant(
         refresh_token: Some(next.text().to_owned()),
         ..tokens
     })
-}
-
-/// Why a replay is refused: the whole grant goes with it.
-const REPLAYED: &str =
-    "the refresh token was replayed after rotation; every token of its grant is revoked";
-
-/// What presenting the token of `row` comes to for the client `client_id`, registered now
-/// for `allowed` scopes and `users`, at `now` (Unix seconds): the grant's rule
-/// ([`judge_refresh`]), then the user's account, then the client's registration.
-fn refresh_step(
-    row: &RefreshRow,
-    client_id: &str,
-    allowed: &[String],
-    users: &str,
-    now: i64,
-) -> RefreshStep {
-    let verdict = judge_refresh(
-        &RefreshFacts {
-            generation: row.generation,
-            current: row.current,
-            revoked: row.revoked,
-            expires_at: row.expires_at.unix_timestamp(),
-            client_id: &row.client_id,
-        },
-        client_id,
-        now,
-    );
-    match verdict {
-        RefreshVerdict::Rotate => {}
-        RefreshVerdict::Replayed => return RefreshStep::Revoke(REPLAYED),
-        RefreshVerdict::Refused(why) => return RefreshStep::Refuse(why),
-    }
-    if row.user.disabled {
-        return RefreshStep::Refuse("the user is disabled or gone");
-    }
-    // The client's registration now: an update that removed a scope narrowed the family in
-    // its transaction; one that committed since is applied here.
-    match grant::narrowed(&row.scopes, allowed) {
-        Some(_) if row.user.provider.as_str() == users => RefreshStep::Rotate,
-        _ => RefreshStep::Revoke("the client's registration no longer allows this grant"),
-    }
 }
 
 async fn client_credentials(

@@ -1,6 +1,7 @@
 //! Who people are and how they stay signed in: users of both providers with their password
 //! history and login throttling, login sessions, and the second factor.
 
+pub(crate) mod enrolment;
 pub(crate) mod mfa;
 pub(crate) mod passkeys;
 pub(crate) mod sessions;

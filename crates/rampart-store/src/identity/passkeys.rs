@@ -19,7 +19,7 @@ use uuid::Uuid;
 use super::mfa::{spend, Proof, Spent};
 use super::sessions::{login_success_in, SignedInWith};
 use crate::backend::{from_millis, to_millis};
-use crate::db::Arg;
+use crate::db::{Arg, Tx};
 use crate::{NewSession, Store};
 
 fn hex(hash: &[u8; 32]) -> String {
@@ -35,6 +35,8 @@ pub enum Ceremony<'a> {
     Register(SessionId),
     /// A step-up in this session.
     StepUp(SessionId),
+    /// Enrolling a first passkey through the enrolment whose token hashes to this.
+    Enrol(&'a [u8; 32]),
 }
 
 impl Ceremony<'_> {
@@ -43,6 +45,7 @@ impl Ceremony<'_> {
             Ceremony::Login(hash) => ("login", hex(hash)),
             Ceremony::Register(session) => ("register", session.to_string()),
             Ceremony::StepUp(session) => ("step-up", session.to_string()),
+            Ceremony::Enrol(hash) => ("enrol", hex(hash)),
         }
     }
 }
@@ -207,34 +210,9 @@ impl Store {
         now: OffsetDateTime,
         ctx: &AuditContext,
     ) -> Result<Uuid, Error> {
-        let id = Uuid::now_v7();
         let mut owned = self.write().await?;
         let tx = &mut owned;
-        let taken = tx
-            .row_opt(
-                "SELECT 1 AS one FROM webauthn_credentials WHERE credential_id = $1",
-                [Arg::from(credential_id)],
-            )
-            .await?;
-        if taken.is_some() {
-            return Err(Error::Conflict(
-                "this authenticator's passkey is registered already".into(),
-            ));
-        }
-        tx.exec(
-            "INSERT INTO webauthn_credentials (id, user_id, name, credential_id, credential, \
-             sign_count, created_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)",
-            [
-                id.to_string().into(),
-                user.to_string().into(),
-                name.into(),
-                Arg::from(credential_id),
-                credential.into(),
-                i64::from(sign_count).into(),
-                to_millis(now).into(),
-            ],
-        )
-        .await?;
+        let id = insert_passkey(tx, user, name, credential_id, credential, sign_count, now).await?;
         tx.exec(
             "UPDATE sessions SET second_factor_at = $1 WHERE id = $2 AND user_id = $3",
             [
@@ -406,4 +384,44 @@ impl Store {
         owned.commit().await?;
         Ok(Ok(session))
     }
+}
+
+/// Inserts a passkey of `user` in `tx`; a credential id registered already, to anyone, is a
+/// conflict. Its id.
+pub(super) async fn insert_passkey(
+    tx: &mut Tx<'_>,
+    user: UserId,
+    name: &str,
+    credential_id: &[u8],
+    credential: &str,
+    sign_count: u32,
+    now: OffsetDateTime,
+) -> Result<Uuid, Error> {
+    let taken = tx
+        .row_opt(
+            "SELECT 1 AS one FROM webauthn_credentials WHERE credential_id = $1",
+            [Arg::from(credential_id)],
+        )
+        .await?;
+    if taken.is_some() {
+        return Err(Error::Conflict(
+            "this authenticator's passkey is registered already".into(),
+        ));
+    }
+    let id = Uuid::now_v7();
+    tx.exec(
+        "INSERT INTO webauthn_credentials (id, user_id, name, credential_id, credential, \
+         sign_count, created_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)",
+        [
+            id.to_string().into(),
+            user.to_string().into(),
+            name.into(),
+            Arg::from(credential_id),
+            credential.into(),
+            i64::from(sign_count).into(),
+            to_millis(now).into(),
+        ],
+    )
+    .await?;
+    Ok(id)
 }

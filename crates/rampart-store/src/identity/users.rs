@@ -71,7 +71,8 @@ pub struct NewUser {
     pub display_name: Option<String>,
     /// Normalised e-mail.
     pub email: Option<Email>,
-    /// argon2id PHC string.
+    /// argon2id PHC string, or [`NO_PASSWORD`](crate::NO_PASSWORD) for an account that
+    /// signs in with a passkey alone.
     pub password_hash: String,
     /// Grant the platform administrator role (IT users only).
     pub is_admin: bool,
@@ -155,16 +156,19 @@ impl Store {
             )),
             other => other,
         })?;
-        tx.exec(
-            "INSERT INTO password_history (user_id, password_hash, created_at) \
-                 VALUES ($1, $2, $3)",
-            [
-                id.to_string().into(),
-                Arg::from(&new.password_hash),
-                at.into(),
-            ],
-        )
-        .await?;
+        // An account with no password has no history to keep.
+        if new.password_hash != super::enrolment::NO_PASSWORD {
+            tx.exec(
+                "INSERT INTO password_history (user_id, password_hash, created_at) \
+                     VALUES ($1, $2, $3)",
+                [
+                    id.to_string().into(),
+                    Arg::from(&new.password_hash),
+                    at.into(),
+                ],
+            )
+            .await?;
+        }
         if new.is_admin {
             tx.exec(
                 "INSERT INTO it_role_assignments (user_id, role, created_at) \
@@ -177,6 +181,7 @@ impl Store {
             "provider": new.provider.as_str(),
             "username": new.username.as_str(),
             "administrator": new.is_admin,
+            "password": new.password_hash != super::enrolment::NO_PASSWORD,
         });
         crate::audit::record(tx, ctx, now, "user.create", user_target(id), details).await?;
         let created = user_in_tx(tx, id).await?;

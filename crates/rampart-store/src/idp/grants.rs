@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 
 use super::{joined, split};
 use crate::backend::{from_millis, to_millis};
-use crate::db::{Row, Tx};
+use crate::db::Tx;
 use crate::group::Grouped;
 use crate::identity::users::{user_from_row, user_select};
 use crate::Store;
@@ -150,43 +150,60 @@ impl Store {
         &self,
         token_hash: &[u8; 32],
     ) -> Result<Option<RefreshRow>, Error> {
+        // The user comes with the token (a family's user is never gone: deleting a user
+        // deletes their families): a refresh reads once.
         let row = self
             .reader()
-            .row_opt(REFRESH_ROW, [token_hash.to_vec().into()])
+            .row_opt(
+                concat!(
+                    user_select!(
+                        "t.family_id, t.generation, f.generation AS current, f.revoked_at, \
+                         f.expires_at, f.client_id, f.scopes, f.auth_time,"
+                    ),
+                    "JOIN idp_families f ON f.user_id = u.id \
+                     JOIN idp_refresh_tokens t ON t.family_id = f.family_id \
+                     WHERE t.token_hash = $1"
+                ),
+                [token_hash.to_vec().into()],
+            )
             .await?;
-        row.as_ref().map(refresh_row).transpose()
+        let Some(row) = row else { return Ok(None) };
+        let scopes: String = row.get("scopes")?;
+        let revoked: Option<i64> = row.get("revoked_at")?;
+        Ok(Some(RefreshRow {
+            family_id: row.get("family_id")?,
+            generation: row.get("generation")?,
+            current: row.get("current")?,
+            revoked: revoked.is_some(),
+            expires_at: from_millis(row.get("expires_at")?)?,
+            client_id: row.get("client_id")?,
+            user: user_from_row(&row)?,
+            scopes: split(&scopes),
+            auth_time: from_millis(row.get("auth_time")?)?,
+        }))
     }
 
-    /// Refreshes with the token hashing to `token_hash`, in one grouped write: reads the
-    /// token, its family and its user; asks `decide` what the row comes to; and does it in
-    /// the same transaction: rotates the family to the next generation with `new_hash`
-    /// (`idp.token`), or revokes it (`idp.revoke`), or writes nothing. `None` when there
-    /// is no such token.
-    ///
-    /// The read is the writer's, so it is as fresh as the write that follows it and needs
-    /// no trip through the read pool. A rotation is still a conditional update: where
-    /// another writer moved the family between the read and the update (PostgreSQL, whose
-    /// connections each write), the row is read again and decided again, as a
-    /// presentation arriving after that rotation would be.
-    pub async fn idp_refresh<F>(
+    /// Rotates `family_id` from generation `from` to the next, with the new token's hash
+    /// (`idp.token`); `false` when the family moved on or was revoked meanwhile (the
+    /// presentation lost a race and is a replay).
+    pub async fn idp_rotate(
         &self,
-        token_hash: &[u8; 32],
+        family_id: &str,
+        client_id: &str,
+        from: i64,
         new_hash: &[u8; 32],
         now: OffsetDateTime,
         ctx: &AuditContext,
-        decide: F,
-    ) -> Result<Option<Refreshed>, Error>
-    where
-        F: Fn(&RefreshRow) -> RefreshStep + Send + Sync + 'static,
-    {
-        let presented = Refresh {
-            token_hash: *token_hash,
+    ) -> Result<bool, Error> {
+        let rotation = Rotation {
+            family_id: family_id.to_owned(),
+            client_id: client_id.to_owned(),
+            from,
             new_hash: *new_hash,
             now,
             ctx: ctx.clone(),
-            decide: Box::new(decide),
         };
-        self.grouped(presented, |g, r| Box::pin(refresh(g, r)))
+        self.grouped(rotation, |tx, r| Box::pin(rotate(tx, r)))
             .await
     }
 
@@ -326,112 +343,22 @@ pub(super) async fn revoke_family(
     .await
 }
 
-/// What a refresh comes to, decided from the token's row by the caller's rule
-/// ([`Store::idp_refresh`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RefreshStep {
-    /// Rotate the family to its next generation.
-    Rotate,
-    /// Revoke the whole family, for this reason, and refuse.
-    Revoke(&'static str),
-    /// Refuse, for this reason, writing nothing.
-    Refuse(&'static str),
-}
-
-/// A refresh done: the row it was decided on and the step taken.
-#[derive(Debug, Clone)]
-pub struct Refreshed {
-    /// The token, its family and its user, as read in the write.
-    pub row: RefreshRow,
-    /// What was done.
-    pub step: RefreshStep,
-}
-
-/// The rule a refresh is decided by.
-type Decide = Box<dyn Fn(&RefreshRow) -> RefreshStep + Send + Sync>;
-
-/// A refresh waiting for its commit ([`Store::idp_refresh`]).
-struct Refresh {
-    token_hash: [u8; 32],
+/// A rotation waiting for its commit ([`Store::idp_rotate`]).
+struct Rotation {
+    family_id: String,
+    client_id: String,
+    from: i64,
     new_hash: [u8; 32],
     now: OffsetDateTime,
     ctx: AuditContext,
-    decide: Decide,
 }
 
-/// A refresh token, its family and its user in one query, by the token's hash (a
-/// family's user is never gone: deleting a user deletes their families).
-const REFRESH_ROW: &str = concat!(
-    user_select!(
-        "t.family_id, t.generation, f.generation AS current, f.revoked_at, \
-         f.expires_at, f.client_id, f.scopes, f.auth_time,"
-    ),
-    "JOIN idp_families f ON f.user_id = u.id \
-     JOIN idp_refresh_tokens t ON t.family_id = f.family_id \
-     WHERE t.token_hash = $1"
-);
-
-fn refresh_row(row: &Row) -> Result<RefreshRow, Error> {
-    let scopes: String = row.get("scopes")?;
-    let revoked: Option<i64> = row.get("revoked_at")?;
-    Ok(RefreshRow {
-        family_id: row.get("family_id")?,
-        generation: row.get("generation")?,
-        current: row.get("current")?,
-        revoked: revoked.is_some(),
-        expires_at: from_millis(row.get("expires_at")?)?,
-        client_id: row.get("client_id")?,
-        user: user_from_row(row)?,
-        scopes: split(&scopes),
-        auth_time: from_millis(row.get("auth_time")?)?,
-    })
-}
-
-async fn refresh(g: &mut Grouped, r: &Refresh) -> Result<Option<Refreshed>, Error> {
-    // Twice at most: a rotation that lost its race is read and decided again, and a family
-    // that moved on is then a replay (revoked) or refused, never rotated.
-    for _ in 0..2 {
-        let found =
-            g.tx.row_opt(REFRESH_ROW, [r.token_hash.to_vec().into()])
-                .await?;
-        let Some(row) = found.as_ref().map(refresh_row).transpose()? else {
-            return Ok(None);
-        };
-        let step = (r.decide)(&row);
-        match step {
-            RefreshStep::Refuse(_) => {}
-            RefreshStep::Revoke(why) => {
-                revoke_family(
-                    &mut g.tx,
-                    &row.family_id,
-                    &row.client_id,
-                    why,
-                    r.now,
-                    &r.ctx,
-                )
-                .await?;
-            }
-            RefreshStep::Rotate => {
-                if !rotate(g, &row, r).await? {
-                    continue;
-                }
-            }
-        }
-        return Ok(Some(Refreshed { row, step }));
-    }
-    Err(Error::Conflict(
-        "the refresh token's grant changed while it was refreshed; try again".into(),
-    ))
-}
-
-/// Moves the family of `row` to its next generation with `r`'s new token; `false` when it
-/// had moved on or been revoked since `row` was read.
-async fn rotate(g: &mut Grouped, row: &RefreshRow, r: &Refresh) -> Result<bool, Error> {
+async fn rotate(g: &mut Grouped, r: &Rotation) -> Result<bool, Error> {
     let moved =
         g.tx.exec(
             "UPDATE idp_families SET generation = generation + 1 \
              WHERE family_id = $1 AND generation = $2 AND revoked_at IS NULL",
-            [row.family_id.as_str().into(), row.generation.into()],
+            [r.family_id.as_str().into(), r.from.into()],
         )
         .await?
             > 0;
@@ -443,8 +370,8 @@ async fn rotate(g: &mut Grouped, row: &RefreshRow, r: &Refresh) -> Result<bool, 
          VALUES ($1, $2, $3, $4)",
         [
             r.new_hash.to_vec().into(),
-            row.family_id.as_str().into(),
-            (row.generation + 1).into(),
+            r.family_id.as_str().into(),
+            (r.from + 1).into(),
             to_millis(r.now).into(),
         ],
     )
@@ -453,8 +380,8 @@ async fn rotate(g: &mut Grouped, row: &RefreshRow, r: &Refresh) -> Result<bool, 
         &r.ctx,
         r.now,
         "idp.token",
-        Some(format!("idp-client:{}", row.client_id)),
-        json!({ "client_id": row.client_id, "grant_type": "refresh_token", "family": row.family_id }),
+        Some(format!("idp-client:{}", r.client_id)),
+        json!({ "client_id": r.client_id, "grant_type": "refresh_token", "family": r.family_id }),
     );
     Ok(true)
 }

@@ -12,7 +12,7 @@ mod grants;
 mod keys;
 
 pub use clients::{IdpClient, IdpClientSettings, Narrow, Narrowed, NewIdpClient};
-pub use grants::{IssuedCode, NewFamily, RefreshRow, RefreshStep, Refreshed, TakenCode};
+pub use grants::{IssuedCode, NewFamily, RefreshRow, TakenCode};
 pub use keys::StoredKey;
 
 /// A space-separated list as stored.

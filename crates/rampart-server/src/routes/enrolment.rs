@@ -1,0 +1,240 @@
+//! Accounts with no password (`rampart_service::identity::enrolment`): an administrator
+//! issues an enrolment link (`POST /api/v1/users/{id}/enrolment`), its holder opens it
+//! (`GET /enrol`, the page that registers the passkey in the browser), and the page's
+//! script asks for the challenge (`POST /api/v1/auth/enrolment/passkey-challenge`) and
+//! posts the answer back to the page (`POST /enrol`); an API client answers with `POST
+//! /api/v1/auth/enrolment/passkey` instead. Each handler calls one use case.
+
+use askama::Template;
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use rampart_api::{
+    EnrolPasskeyRequest, EnrolledPasskey, EnrolmentChallenge, EnrolmentChallengeRequest,
+    EnrolmentLink, PasskeyView,
+};
+use rampart_core::Error;
+use rampart_service::identity::enrolment;
+use rampart_service::state::AppState;
+use serde::Deserialize;
+
+use super::page::{self, Chrome, Visitor};
+use crate::auth::{Administrator, RequestContext};
+use crate::error::{ApiError, Json, Problem};
+
+/// Issue an enrolment link for an account with no password (needs a recent second factor).
+///
+/// The link (`{public_origin}/enrol#rpe_…`) lets the account's holder register its first
+/// passkey, which then signs them in alone. It is shown once, lapses after `[mfa]
+/// enrolment_hours`, replaces any earlier link of the user, and is spent by the
+/// registration that uses it. Also the way back in for a holder who lost their passkey.
+#[utoipa::path(
+    post, path = "/api/v1/users/{id}/enrolment", tag = "users",
+    params(("id" = String, Path, description = "User id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 201, description = "The link, shown once", body = EnrolmentLink),
+        (status = 403, description = "Not an IT administrator, or `step-up-required`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The account has a password or a user provider vouches for it, or passkeys are unavailable on this server (no `public_origin`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`id` is not a user id", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn issue(
+    State(state): State<AppState>,
+    Administrator(admin): Administrator,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<EnrolmentLink>), ApiError> {
+    let issued = enrolment::issue(&state, &admin.caller(&state), &id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(EnrolmentLink {
+            link: issued.link,
+            expires_at: issued.expires_at,
+        }),
+    ))
+}
+
+/// Begin enrolling a passkey with an enrolment link's token.
+///
+/// No session: the token is the credential. The options for `navigator.credentials.create`
+/// ask for a discoverable passkey with user verification. Send the answer to `POST
+/// /api/v1/auth/enrolment/passkey`.
+#[utoipa::path(
+    post, path = "/api/v1/auth/enrolment/passkey-challenge", tag = "auth",
+    request_body = EnrolmentChallengeRequest,
+    responses(
+        (status = 200, description = "The account and the options for the browser", body = EnrolmentChallenge),
+        (status = 401, description = "The link is unknown, used, replaced or expired", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Passkeys are unavailable on this server", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn challenge(
+    State(state): State<AppState>,
+    Json(body): Json<EnrolmentChallengeRequest>,
+) -> Result<Json<EnrolmentChallenge>, ApiError> {
+    let (user, mut options) = enrolment::options(&state, &body.token).await?;
+    Ok(Json(EnrolmentChallenge {
+        username: user.username,
+        provider: user.provider.as_str().to_owned(),
+        public_key: options["publicKey"].take(),
+    }))
+}
+
+/// Enrol a passkey with an enrolment link's token.
+///
+/// Registers the passkey and spends the link, in one step; the account then signs in with
+/// the passkey alone (`POST /api/v1/auth/login/passkey`). Audited as
+/// `user.mfa.passkey.add` with `"enrolment": true`.
+#[utoipa::path(
+    post, path = "/api/v1/auth/enrolment/passkey", tag = "auth",
+    request_body = EnrolPasskeyRequest,
+    responses(
+        (status = 201, description = "Registered", body = EnrolledPasskey),
+        (status = 401, description = "The link is unknown, used, replaced or expired", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No challenge is waiting for this link, the passkey is registered already, or passkeys are unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A missing name, or the authenticator's answer was refused", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn enrol(
+    State(state): State<AppState>,
+    request: RequestContext,
+    Json(body): Json<EnrolPasskeyRequest>,
+) -> Result<(StatusCode, Json<EnrolledPasskey>), ApiError> {
+    let origin = request.origin(&state);
+    let (user, passkey) =
+        enrolment::finish(&state, &origin, &body.token, &body.name, &body.credential).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(EnrolledPasskey {
+            username: user.username,
+            provider: user.provider.as_str().to_owned(),
+            passkey: PasskeyView {
+                id: passkey.id.to_string(),
+                name: passkey.name,
+                created_at: passkey.created_at,
+                last_used_at: passkey.last_used_at,
+            },
+        }),
+    ))
+}
+
+/// The enrolment page.
+#[derive(Template)]
+#[template(path = "enrol/page.html")]
+struct EnrolPage<'a> {
+    chrome: &'a Chrome,
+    /// Empty on the first visit: the script takes it from the link's fragment.
+    token: &'a str,
+    name: &'a str,
+    problem: Option<&'a str>,
+    script: &'static str,
+}
+
+/// The fields of the enrolment form.
+#[derive(Debug, Default, Deserialize)]
+pub struct EnrolForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    passkey: String,
+}
+
+fn form_page(
+    chrome: &Chrome,
+    status: StatusCode,
+    form: &EnrolForm,
+    problem: Option<&str>,
+) -> Response {
+    let rendered = EnrolPage {
+        chrome,
+        token: &form.token,
+        name: if form.name.is_empty() {
+            "passkey"
+        } else {
+            &form.name
+        },
+        problem,
+        script: crate::console::two_factor::PASSKEY_SCRIPT,
+    }
+    .render();
+    chrome.finish_scripted(page::html(status, rendered))
+}
+
+/// `GET /enrol`: the page an enrolment link opens (its token stays in the fragment until
+/// the page's script reads it).
+pub async fn page(State(state): State<AppState>, visitor: Visitor) -> Response {
+    let chrome = Chrome::provider(&visitor);
+    if let Some(refused) = super::sign_in::plain_refused(&state, &visitor, &chrome) {
+        return refused;
+    }
+    form_page(&chrome, StatusCode::OK, &EnrolForm::default(), None)
+}
+
+/// `POST /enrol`: registers the passkey the page's script created.
+pub async fn submit(
+    State(state): State<AppState>,
+    context: RequestContext,
+    visitor: Visitor,
+    headers: HeaderMap,
+    form: Result<Form<EnrolForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let form = form.map(|f| f.0).unwrap_or_default();
+    let chrome = Chrome::provider(&visitor);
+    let fields = [("_csrf".to_owned(), form.csrf.clone())];
+    if !page::from_this_site(&state, &visitor, &headers, &fields) {
+        return chrome.finish(page::message(
+            &chrome,
+            StatusCode::FORBIDDEN,
+            "Form refused",
+            "This form did not come from this site (its security token is missing or out of \
+             date). Open the enrolment link again.",
+        ));
+    }
+    if let Some(refused) = super::sign_in::plain_refused(&state, &visitor, &chrome) {
+        return refused;
+    }
+    let credential = match serde_json::from_str(&form.passkey) {
+        Ok(credential) => credential,
+        Err(_) => {
+            let why = "the browser sent no passkey: create it with the button below";
+            return form_page(&chrome, StatusCode::UNPROCESSABLE_ENTITY, &form, Some(why));
+        }
+    };
+    let origin = context.origin(&state);
+    match enrolment::finish(&state, &origin, &form.token, &form.name, &credential).await {
+        Ok((user, _)) => {
+            let at = match user.provider {
+                rampart_core::Provider::It => "the console's sign-in page (/console/login)",
+                rampart_core::Provider::End => "your application's sign-in page",
+            };
+            chrome.finish(page::message(
+                &chrome,
+                StatusCode::CREATED,
+                "Your passkey is ready",
+                &format!(
+                    "The passkey of {} is registered. Sign in with it at {at}: choose \
+                     “Sign in with a passkey”.",
+                    user.username
+                ),
+            ))
+        }
+        Err(e @ Error::Internal(_)) | Err(e @ Error::Unavailable(_)) => {
+            tracing::error!(error = %e, "an enrolment failed");
+            form_page(
+                &chrome,
+                StatusCode::SERVICE_UNAVAILABLE,
+                &form,
+                Some("the server could not register the passkey now; try again shortly"),
+            )
+        }
+        Err(e) => {
+            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            form_page(&chrome, status, &form, Some(&e.to_string()))
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! Accounts with no password: an administrator creates the account without one and issues
+//! an **enrolment link** ([`issue`]); its holder opens it, and their browser registers a
+//! discoverable passkey for the account ([`options`], then [`finish`]); from then on the
+//! passkey signs them in alone (`identity::passkey_sign_in`), as both factors at once.
+//!
+//! **The link** is `{public_origin}/enrol#rpe_…`: the token rides in the fragment, which
+//! browsers never send, so it reaches no server log and no `Referer`. Only its SHA-256 is
+//! stored. It lapses after `[mfa] enrolment_hours`, is replaced by a newer one, and is
+//! spent by the registration that uses it. It serves only an account that still has no
+//! password and no directory behind it, so it can never become a second way into an
+//! account that signs in otherwise; issuing one is a sensitive operation (administrators,
+//! after a step-up), audited as `user.enrolment.issue`, and the registration it leads to as
+//! `user.mfa.passkey.add` with `"enrolment": true`.
+//!
+//! **Losing the passkey** is recovered the same way: the administrator issues a new link
+//! (the old passkeys stay until removed or reset with the user's factors).
+
+use rampart_authz::policy::Operation;
+use rampart_core::{Error, User, UserId};
+use rampart_identity::passkey::Refusal;
+use rampart_identity::token::{hash_enrolment_token, SessionToken};
+use rampart_store::{Ceremony, StoredPasskey};
+use serde_json::Value;
+use time::{Duration, OffsetDateTime};
+
+use super::mfa::require_step_up;
+use super::passkeys::{relying_party, NAME_MAX};
+use crate::caller::{Caller, Origin};
+use crate::state::AppState;
+
+/// An enrolment issued: the secret link, shown once.
+#[derive(Debug)]
+pub struct Issued {
+    /// The link to hand to the account's holder (`…/enrol#rpe_…`).
+    pub link: String,
+    /// When it lapses.
+    pub expires_at: OffsetDateTime,
+}
+
+fn gone() -> Error {
+    Error::Unauthenticated(
+        "this enrolment link is unknown, used, replaced or expired: ask your administrator \
+         for a new one",
+    )
+}
+
+/// The user a presented enrolment `token` serves, and its hash.
+async fn holder(state: &AppState, token: &str) -> Result<(User, [u8; 32]), Error> {
+    let hash = hash_enrolment_token(token).ok_or_else(gone)?.0;
+    let user = state
+        .store
+        .enrolment_user(&hash, state.clock.now())
+        .await?
+        .ok_or_else(gone)?;
+    Ok((user, hash))
+}
+
+/// An administrator issues an enrolment link for user `id`, an account with no password
+/// (a step-up first); any earlier link of the user stops working.
+pub async fn issue(state: &AppState, caller: &Caller, id: &str) -> Result<Issued, Error> {
+    let id = UserId::parse(id, "id")?;
+    if !super::may(state, &caller.user, Operation::AdministerUsers).await? {
+        return Err(Error::Forbidden(
+            "only administrators issue enrolment links".into(),
+        ));
+    }
+    // Without a relying party no passkey can be registered: say so before issuing.
+    let rp = relying_party(state)?;
+    require_step_up(state, caller, "issuing an enrolment link").await?;
+    let token = SessionToken::generate_enrolment()?;
+    let now = state.clock.now();
+    let expires_at = now + Duration::hours(state.config.mfa.enrolment_hours.into());
+    state
+        .store
+        .enrolment_issue(id, &token.hash().0, expires_at, now, &caller.audit)
+        .await?;
+    Ok(Issued {
+        link: format!("{}/enrol#{}", rp.origin(), token.secret()),
+        expires_at,
+    })
+}
+
+/// The options for the browser's `navigator.credentials.create`, for the holder of the
+/// enrolment `token`: a discoverable passkey, user verification required.
+pub async fn options(state: &AppState, token: &str) -> Result<(User, Value), Error> {
+    let rp = relying_party(state)?;
+    let (user, hash) = holder(state, token).await?;
+    let existing: Vec<String> = state
+        .store
+        .passkeys(user.id)
+        .await?
+        .into_iter()
+        .map(|p| p.credential)
+        .collect();
+    let challenge = rp.start_enrolment(user.id, &user.username, &existing)?;
+    let now = state.clock.now();
+    let expires_at = now + Duration::minutes(state.config.mfa.pending_login_minutes.into());
+    state
+        .store
+        .passkey_challenge_put(
+            Ceremony::Enrol(&hash),
+            user.id,
+            &challenge.state,
+            expires_at,
+            now,
+        )
+        .await?;
+    Ok((user, challenge.options))
+}
+
+/// Finishes the enrolment `token` with the browser's `credential`, naming the passkey
+/// `name`: the passkey is registered and the link spent, in one transaction. The holder
+/// then signs in with the passkey alone.
+pub async fn finish(
+    state: &AppState,
+    origin: &Origin,
+    token: &str,
+    name: &str,
+    credential: &Value,
+) -> Result<(User, StoredPasskey), Error> {
+    let rp = relying_party(state)?;
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(Error::invalid(
+            "name",
+            "name the passkey (for example `laptop`)",
+        ));
+    }
+    rampart_core::display_text("name", name, NAME_MAX)?;
+    let (user, hash) = holder(state, token).await?;
+    let now = state.clock.now();
+    let Some(ceremony) = state
+        .store
+        .passkey_challenge_take(Ceremony::Enrol(&hash), user.id, now)
+        .await?
+    else {
+        return Err(Error::Conflict(
+            "no passkey registration is waiting for this enrolment (or it expired, or was \
+             answered already): start again from the link"
+                .into(),
+        ));
+    };
+    let registered: Vec<Vec<u8>> = state
+        .store
+        .passkeys(user.id)
+        .await?
+        .into_iter()
+        .map(|p| p.credential_id)
+        .collect();
+    let new = match rp.finish_registration(credential, &ceremony, &registered)? {
+        Ok(new) => new,
+        Err(Refusal::AlreadyRegistered) => {
+            return Err(Error::Conflict(
+                "this authenticator's passkey is registered already".into(),
+            ))
+        }
+        Err(refusal) => {
+            return Err(Error::invalid(
+                "credential",
+                format!(
+                    "the authenticator's answer was refused ({})",
+                    refusal.reason()
+                ),
+            ))
+        }
+    };
+    let audit = origin.audit_as(&user);
+    let id = state
+        .store
+        .enrolment_finish(
+            &hash,
+            user.id,
+            name,
+            &new.credential_id,
+            &new.stored,
+            new.counter,
+            now,
+            &audit,
+        )
+        .await?
+        .ok_or_else(gone)?;
+    tracing::info!(user = %user.id, passkey = %id, "passkey enrolled");
+    let passkey = state
+        .store
+        .passkeys(user.id)
+        .await?
+        .into_iter()
+        .find(|p| p.id == id)
+        .ok_or(Error::NotFound { what: "passkey" })?;
+    Ok((user, passkey))
+}
