@@ -4,7 +4,8 @@
 // discoverable one), signs out, signs in with the password and then the passkey (the second
 // step offers it), signs out and in again with the passkey alone (no username, no
 // password), and removes it (the sign-in just verified a second factor, so no step-up is
-// asked). The browser
+// asked); then creates an account with no password and its enrolment link, whose holder
+// registers a passkey on the link's page and signs in with it alone. The browser
 // talks to the server as `http://localhost:<port>`, the server's `public_origin`: WebAuthn
 // binds the passkey to that origin. Started by `cargo test -p rampart-server --test console
 // passkeys`. Prints one `ok`/`not ok` line per scenario; every page is checked by axe-core.
@@ -144,6 +145,47 @@ async function main() {
     // With no factor left, the password alone signs in again.
     await password(page);
     assert.strictEqual(new URL(page.url()).pathname, '/console/');
+  });
+
+  await scenario('an account with no password enrols by link and signs in with its passkey alone', async () => {
+    // The administrator (signed in with the password above) creates the account and its link.
+    await page.goto(`${BASE}/console/users/new`);
+    await page.fill('#username', 'nia');
+    await page.check('#no_password');
+    await Promise.all([page.waitForNavigation(), page.click('button:has-text("Create user")')]);
+    assert.match(new URL(page.url()).pathname, /^\/console\/users\/[0-9a-f-]+$/);
+    await Promise.all([page.waitForNavigation(), page.click('a:has-text("Enrolment link")')]);
+    await Promise.all([page.waitForNavigation(), page.click('button:has-text("Issue link")')]);
+    const link = await page.inputValue('#link');
+    assert.ok(link.startsWith(`${BASE}/enrol#rpe_`), link);
+    await accessible(page, 'the enrolment link, shown once');
+    await signOut(page);
+    // The holder opens the link; the authenticator holds nothing for this site yet.
+    await cdp.send('WebAuthn.clearCredentials', { authenticatorId });
+    await page.goto(link);
+    assert.match(await page.textContent('h1'), /Set up your passkey/);
+    assert.strictEqual(new URL(page.url()).hash, '', 'the token left the address bar');
+    await accessible(page, 'the enrolment page');
+    await page.fill('#name', 'phone');
+    await Promise.all([page.waitForNavigation(), page.click('button:has-text("Create my passkey")')]);
+    assert.match(await page.textContent('h1'), /Your passkey is ready/);
+    const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+    assert.strictEqual(credentials.length, 1);
+    assert.strictEqual(credentials[0].isResidentCredential, true, 'a discoverable passkey');
+    // The link is spent: opening it again registers nothing (from another page: the link
+    // differs from this page's address only by its fragment).
+    await page.goto(`${BASE}/console/login`);
+    await page.goto(link);
+    await page.fill('#name', 'again');
+    await page.click('button:has-text("Create my passkey")');
+    await page.waitForSelector('[data-passkey-problem]:not([hidden])');
+    assert.match(await page.textContent('[data-passkey-problem]'), /unknown, used, replaced or expired/);
+    // The passkey alone signs in.
+    await page.goto(`${BASE}/console/login`);
+    await Promise.all([page.waitForNavigation(), page.click('button:has-text("Sign in with a passkey")')]);
+    const me = await context.request.get(`${BASE}/api/v1/auth/me`);
+    assert.strictEqual(me.status(), 200);
+    assert.strictEqual((await me.json()).user.username, 'nia');
   });
 
   await context.close();

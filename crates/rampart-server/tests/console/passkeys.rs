@@ -46,10 +46,14 @@ async fn run(node: Node) {
         String::from_utf8_lossy(&output.stderr)
     );
     let passed = stdout.lines().filter(|l| l.starts_with("ok ")).count();
-    assert_eq!(passed, 4, "{name}:\n{stdout}");
+    assert_eq!(passed, 5, "{name}:\n{stdout}");
     // What the browser did went through the service and its audit trail.
     let events = node.events().await;
-    for action in ["user.mfa.passkey.add", "user.mfa.passkey.remove"] {
+    for action in [
+        "user.mfa.passkey.add",
+        "user.mfa.passkey.remove",
+        "user.enrolment.issue",
+    ] {
         assert!(
             events.iter().any(|e| e.action == action),
             "{name}: {action}"
@@ -66,6 +70,12 @@ async fn run(node: Node) {
             && e.outcome == "success"
             && e.details.contains("\"method\":\"passkey\"")),
         "{name}: a sign-in with the passkey alone"
+    );
+    assert!(
+        events.iter().any(|e| e.action == "user.mfa.passkey.add"
+            && e.actor_name.as_deref() == Some("it:nia")
+            && e.details.contains("\"enrolment\":true")),
+        "{name}: the enrolment's passkey"
     );
 }
 
