@@ -17,14 +17,13 @@
 
 use rampart_authz::policy::Operation;
 use rampart_core::{Error, User, UserId};
-use rampart_identity::passkey::Refusal;
 use rampart_identity::token::{hash_enrolment_token, SessionToken};
 use rampart_store::{Ceremony, StoredPasskey};
 use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 
 use super::mfa::require_step_up;
-use super::passkeys::{relying_party, NAME_MAX};
+use super::passkeys::{passkey_name, registration, relying_party};
 use crate::caller::{Caller, Origin};
 use crate::state::AppState;
 
@@ -119,14 +118,7 @@ pub async fn finish(
     credential: &Value,
 ) -> Result<(User, StoredPasskey), Error> {
     let rp = relying_party(state)?;
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(Error::invalid(
-            "name",
-            "name the passkey (for example `laptop`)",
-        ));
-    }
-    rampart_core::display_text("name", name, NAME_MAX)?;
+    let name = passkey_name(name)?;
     let (user, hash) = holder(state, token).await?;
     let now = state.clock.now();
     let Some(ceremony) = state
@@ -140,30 +132,7 @@ pub async fn finish(
                 .into(),
         ));
     };
-    let registered: Vec<Vec<u8>> = state
-        .store
-        .passkeys(user.id)
-        .await?
-        .into_iter()
-        .map(|p| p.credential_id)
-        .collect();
-    let new = match rp.finish_registration(credential, &ceremony, &registered)? {
-        Ok(new) => new,
-        Err(Refusal::AlreadyRegistered) => {
-            return Err(Error::Conflict(
-                "this authenticator's passkey is registered already".into(),
-            ))
-        }
-        Err(refusal) => {
-            return Err(Error::invalid(
-                "credential",
-                format!(
-                    "the authenticator's answer was refused ({})",
-                    refusal.reason()
-                ),
-            ))
-        }
-    };
+    let new = registration(state, rp, user.id, credential, &ceremony).await?;
     let audit = origin.audit_as(&user);
     let id = state
         .store

@@ -17,9 +17,9 @@
 //! does **removing** one: a stolen session alone can neither add an attacker's
 //! authenticator nor take away the user's.
 
-use rampart_core::{Error, Session, SessionId, User};
+use rampart_core::{Error, Session, SessionId, User, UserId};
 use rampart_identity::mfa::hash_pending;
-use rampart_identity::passkey::{Refusal, RelyingParty};
+use rampart_identity::passkey::{NewPasskey, Refusal, RelyingParty};
 use rampart_store::{Ceremony, Proof, StoredPasskey};
 use serde_json::Value;
 use time::{Duration, OffsetDateTime};
@@ -94,14 +94,7 @@ pub async fn finish_registration(
     credential: &Value,
 ) -> Result<StoredPasskey, Error> {
     let rp = relying_party(state)?;
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(Error::invalid(
-            "name",
-            "name the passkey (for example `laptop`)",
-        ));
-    }
-    rampart_core::display_text("name", name, NAME_MAX)?;
+    let name = passkey_name(name)?;
     let now = state.clock.now();
     let Some(ceremony) = state
         .store
@@ -114,30 +107,7 @@ pub async fn finish_registration(
                 .into(),
         ));
     };
-    let registered: Vec<Vec<u8>> = state
-        .store
-        .passkeys(caller.user.id)
-        .await?
-        .into_iter()
-        .map(|p| p.credential_id)
-        .collect();
-    let new = match rp.finish_registration(credential, &ceremony, &registered)? {
-        Ok(new) => new,
-        Err(Refusal::AlreadyRegistered) => {
-            return Err(Error::Conflict(
-                "this authenticator's passkey is registered already".into(),
-            ))
-        }
-        Err(refusal) => {
-            return Err(Error::invalid(
-                "credential",
-                format!(
-                    "the authenticator's answer was refused ({})",
-                    refusal.reason()
-                ),
-            ))
-        }
-    };
+    let new = registration(state, rp, caller.user.id, credential, &ceremony).await?;
     let id = state
         .store
         .passkey_add(
@@ -156,6 +126,51 @@ pub async fn finish_registration(
     all.into_iter()
         .find(|p| p.id == id)
         .ok_or(Error::NotFound { what: "passkey" })
+}
+
+/// A passkey's name as given, trimmed: 1 to [`NAME_MAX`] characters of display text.
+pub(super) fn passkey_name(name: &str) -> Result<&str, Error> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(Error::invalid(
+            "name",
+            "name the passkey (for example `laptop`)",
+        ));
+    }
+    rampart_core::display_text("name", name, NAME_MAX)?;
+    Ok(name)
+}
+
+/// The passkey the browser's `credential` registers for `user`, answering the ceremony
+/// whose state is `ceremony`; a conflict when that authenticator's passkey is registered
+/// already, invalid input when the answer is refused.
+pub(super) async fn registration(
+    state: &AppState,
+    rp: &RelyingParty,
+    user: UserId,
+    credential: &Value,
+    ceremony: &str,
+) -> Result<NewPasskey, Error> {
+    let registered: Vec<Vec<u8>> = state
+        .store
+        .passkeys(user)
+        .await?
+        .into_iter()
+        .map(|p| p.credential_id)
+        .collect();
+    match rp.finish_registration(credential, ceremony, &registered)? {
+        Ok(new) => Ok(new),
+        Err(Refusal::AlreadyRegistered) => Err(Error::Conflict(
+            "this authenticator's passkey is registered already".into(),
+        )),
+        Err(refusal) => Err(Error::invalid(
+            "credential",
+            format!(
+                "the authenticator's answer was refused ({})",
+                refusal.reason()
+            ),
+        )),
+    }
 }
 
 /// Removes the caller's passkey `id` (a step-up first).
