@@ -281,6 +281,8 @@ struct UserPage<'a> {
     it_roles: &'a [String],
     app_roles: &'a [(String, Vec<String>)],
     administrator: bool,
+    /// An account with no password: it signs in with passkeys, enrolled through links.
+    passwordless: bool,
     notice: Option<&'a str>,
 }
 
@@ -310,6 +312,10 @@ pub async fn show(
         Ok(roles) => roles,
         Err(e) => return shell.finish(error_page(&shell, e, &here)),
     };
+    let passwordless = match enrolment::passwordless(&state, user.id).await {
+        Ok(p) => p,
+        Err(e) => return shell.finish(error_page(&shell, e, &here)),
+    };
     let notice = match query.ok().and_then(|q| q.0.done).as_deref() {
         Some("created") => Some("User created."),
         Some("disable") => Some("User disabled; every session of theirs has ended."),
@@ -331,6 +337,7 @@ pub async fn show(
         it_roles: &it_roles,
         app_roles: &app_roles,
         administrator,
+        passwordless,
         notice,
     }
     .render();

@@ -54,6 +54,12 @@ async fn holder(state: &AppState, token: &str) -> Result<(User, [u8; 32]), Error
     Ok((user, hash))
 }
 
+/// Whether `user` is an account with no password (it signs in with its passkeys alone,
+/// enrolled through links).
+pub async fn passwordless(state: &AppState, user: UserId) -> Result<bool, Error> {
+    state.store.has_no_password(user).await
+}
+
 /// An administrator issues an enrolment link for user `id`, an account with no password
 /// (a step-up first); any earlier link of the user stops working.
 pub async fn issue(state: &AppState, caller: &Caller, id: &str) -> Result<Issued, Error> {

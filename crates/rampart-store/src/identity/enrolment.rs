@@ -29,6 +29,19 @@ fn user_target(id: UserId) -> Option<String> {
 }
 
 impl Store {
+    /// Whether `user` is an account with no password (`false` also when there is no such
+    /// user).
+    pub async fn has_no_password(&self, user: UserId) -> Result<bool, Error> {
+        let found: Option<String> = self
+            .reader()
+            .scalar_opt(
+                "SELECT id FROM users WHERE id = $1 AND password_hash = $2",
+                [user.to_string().into(), NO_PASSWORD.into()],
+            )
+            .await?;
+        Ok(found.is_some())
+    }
+
     /// Issues an enrolment for `user` under `token_hash` until `expires_at`, in place of any
     /// earlier one (`user.enrolment.issue`). `NotFound` when there is no such user; a
     /// conflict when the account has a password or a directory vouches for it.
