@@ -197,11 +197,15 @@ pub struct CreateUserRequest {
     pub provider: String,
     /// ASCII letters, digits, `.`, `_`, `-`, `@`; unique per provider ignoring case.
     pub username: String,
-    /// Initial password; must satisfy the password policy. Leave it out for an account
-    /// with no password, which signs in with a passkey alone: it registers its first one
-    /// through an enrolment link (`POST /api/v1/users/{id}/enrolment`).
+    /// Initial password; must satisfy the password policy. Required unless `no_password`
+    /// is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    /// An account with no password (then send no `password`): it signs in with a passkey
+    /// alone, registering its first one through an enrolment link (`POST
+    /// /api/v1/users/{id}/enrolment`). Needs passkeys on this server (`public_origin`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_password: bool,
     /// Human name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,

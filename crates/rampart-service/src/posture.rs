@@ -52,7 +52,9 @@ pub async fn facts(state: &AppState, transport: Transport) -> Result<Facts, Erro
             username: a.username.clone(),
             last_login_days: a.last_login_at.map(|t| days(now, t)),
             created_days: days(now, a.created_at),
-            initial_password: a.password_changed_at == a.created_at,
+            // An account with no password has none to keep from its creation.
+            initial_password: a.password_changed_at == a.created_at
+                && a.password_hash != rampart_store::NO_PASSWORD,
         })
         .collect();
     let mfa = mfa_fact(state, administrators.len() as u64).await?;

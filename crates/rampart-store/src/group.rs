@@ -233,7 +233,10 @@ impl Store {
             g.events.push(event.clone());
             Box::pin(std::future::ready(Ok(())))
         })
-        .await
+        .await?;
+        // Counted as `append_events` counts, so work in the background yields to it.
+        self.count_appended(1);
+        Ok(())
     }
 
     /// What grouped writes came to since the store opened; zeros on PostgreSQL, where

@@ -220,7 +220,8 @@ pub async fn create(State(state): State<AppState>, sent: Sent<UsersAdmin>) -> Re
     let request = CreateUserRequest {
         provider: filled.provider.clone(),
         username: filled.username.clone(),
-        password: (!filled.no_password).then(|| field(&fields, "password").to_owned()),
+        password: optional(field(&fields, "password")),
+        no_password: filled.no_password,
         display_name: optional(&filled.display_name),
         email: optional(&filled.email),
         administrator: filled.administrator,
@@ -237,6 +238,7 @@ pub async fn create(State(state): State<AppState>, sent: Sent<UsersAdmin>) -> Re
                 "display_name",
                 "email",
                 "password",
+                "no_password",
                 "administrator",
             ];
             let (status, problem) = FormProblem::of(e, &known);

@@ -131,8 +131,8 @@ struct EnrolPage<'a> {
     script: &'static str,
 }
 
-/// The fields of the enrolment form.
-#[derive(Debug, Default, Deserialize)]
+/// The fields of the enrolment form (its token never in `Debug`).
+#[derive(Default, Deserialize)]
 pub struct EnrolForm {
     #[serde(default, rename = "_csrf")]
     csrf: String,
@@ -142,6 +142,15 @@ pub struct EnrolForm {
     name: String,
     #[serde(default)]
     passkey: String,
+}
+
+impl std::fmt::Debug for EnrolForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnrolForm")
+            .field("token", &"<redacted>")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
 }
 
 fn form_page(

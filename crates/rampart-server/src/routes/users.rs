@@ -63,8 +63,8 @@ pub async fn list(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, description = "Created", body = UserView),
-        (status = 409, description = "Username or e-mail taken", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field or password rejected", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Username or e-mail taken, or `no_password` on a server without passkeys (no `public_origin`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field or password rejected, or neither (or both of) `password` and `no_password`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an IT administrator", body = Problem, content_type = "application/problem+json"),
     )
 )]

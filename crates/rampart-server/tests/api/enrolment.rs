@@ -20,7 +20,7 @@ async fn without_password(node: &Node, admin: &str, username: &str) -> String {
         .post(
             "/api/v1/users",
             admin,
-            json!({ "provider": "it", "username": username }),
+            json!({ "provider": "it", "username": username, "no_password": true }),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{}: {user}", node.name());
@@ -63,6 +63,16 @@ async fn an_account_with_no_password_enrols_a_passkey_by_link_and_signs_in_with_
     on_both(passkeys, |node| async move {
         let name = node.name();
         let admin = node.admin().await;
+        // No password is asked for, not implied: neither, or both, is refused.
+        for body in [
+            json!({ "provider": "it", "username": "nora" }),
+            json!({ "provider": "it", "username": "nora", "password": null }),
+            json!({ "provider": "it", "username": "nora", "no_password": true,
+                    "password": USER_PASSWORD }),
+        ] {
+            let (s, problem) = node.post("/api/v1/users", &admin, body).await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {problem}");
+        }
         let nora = without_password(&node, &admin, "nora").await;
         let created = node
             .events()

@@ -552,6 +552,10 @@ impl AuditLog {
     /// transaction on the log's head row, it goes through the pipeline.
     pub async fn append_alone(&self, event: NewEvent) -> Result<(), Error> {
         if self.store.is_exclusive() && self.piped.load(std::sync::atomic::Ordering::Acquire) {
+            // Refused, as the pipeline's, once the node stops taking events.
+            if self.lock_queue()?.stage != Stage::Running {
+                return Err(Error::Unavailable("the audit pipeline has stopped".into()));
+            }
             self.store.append_grouped(event).await
         } else {
             self.append(event).await.map(|_| ())

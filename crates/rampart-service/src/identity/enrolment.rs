@@ -27,13 +27,21 @@ use super::passkeys::{passkey_name, registration, relying_party};
 use crate::caller::{Caller, Origin};
 use crate::state::AppState;
 
-/// An enrolment issued: the secret link, shown once.
-#[derive(Debug)]
+/// An enrolment issued: the secret link, shown once (never in `Debug`).
 pub struct Issued {
     /// The link to hand to the account's holder (`…/enrol#rpe_…`).
     pub link: String,
     /// When it lapses.
     pub expires_at: OffsetDateTime,
+}
+
+impl std::fmt::Debug for Issued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issued")
+            .field("link", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 fn gone() -> Error {

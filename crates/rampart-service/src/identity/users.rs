@@ -62,12 +62,29 @@ pub async fn create(
     inputs.extend(email.as_ref().map(Email::as_str));
     // No password: the account signs in with a passkey alone, enrolled through a link
     // (`identity::enrolment`).
-    let password_hash = match &body.password {
-        Some(password) => {
+    let password_hash = match (&body.password, body.no_password) {
+        (Some(password), false) => {
             state.check_new_password(password, &inputs, None).await?;
             state.credentials.hash_password(password).await?
         }
-        None => rampart_store::NO_PASSWORD.to_owned(),
+        (None, true) => {
+            // An account nobody could ever sign in to is refused.
+            super::passkeys::relying_party(state)?;
+            rampart_store::NO_PASSWORD.to_owned()
+        }
+        (Some(_), true) => {
+            return Err(Error::invalid(
+                "no_password",
+                "an account with no password takes no `password`: leave one of them out",
+            ))
+        }
+        (None, false) => {
+            return Err(Error::invalid(
+                "password",
+                "give an initial password, or set `no_password` for an account that signs \
+                 in with a passkey alone",
+            ))
+        }
     };
     let new = NewUser {
         provider,

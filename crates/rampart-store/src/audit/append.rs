@@ -349,4 +349,9 @@ impl Store {
     pub fn audit_appended(&self) -> u64 {
         self.appended.load(std::sync::atomic::Ordering::Relaxed)
     }
+
+    /// Counts `n` events appended by another path than [`Store::append_events`].
+    pub(crate) fn count_appended(&self, n: u64) {
+        self.appended.fetch_add(n, Ordering::Relaxed);
+    }
 }

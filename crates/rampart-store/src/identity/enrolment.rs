@@ -79,13 +79,16 @@ impl Store {
             Some(_) => {}
         }
         tx.exec(
-            "DELETE FROM enrolments WHERE user_id = $1 OR expires_at <= $2",
-            [user.to_string().into(), to_millis(now).into()],
+            "DELETE FROM enrolments WHERE expires_at <= $1",
+            [to_millis(now).into()],
         )
         .await?;
+        // In place of the user's earlier one, also when two are issued at once.
         tx.exec(
             "INSERT INTO enrolments (user_id, token_hash, expires_at, created_at) \
-             VALUES ($1, $2, $3, $4)",
+             VALUES ($1, $2, $3, $4) ON CONFLICT (user_id) DO UPDATE SET \
+             token_hash = excluded.token_hash, expires_at = excluded.expires_at, \
+             created_at = excluded.created_at",
             [
                 user.to_string().into(),
                 Arg::from(token_hash.as_slice()),
