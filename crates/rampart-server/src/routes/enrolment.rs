@@ -196,12 +196,9 @@ pub async fn submit(
     let chrome = Chrome::provider(&visitor);
     let fields = [("_csrf".to_owned(), form.csrf.clone())];
     if !page::from_this_site(&state, &visitor, &headers, &fields) {
-        return chrome.finish(page::message(
+        return chrome.finish(page::foreign_form(
             &chrome,
-            StatusCode::FORBIDDEN,
-            "Form refused",
-            "This form did not come from this site (its security token is missing or out of \
-             date). Open the enrolment link again.",
+            "Open the enrolment link again.",
         ));
     }
     if let Some(refused) = super::sign_in::plain_refused(&state, &visitor, &chrome) {

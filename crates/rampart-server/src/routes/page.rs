@@ -304,12 +304,20 @@ pub async fn refused_form(
     if let Err(e) = recorded {
         return error_page(chrome, e, path);
     }
+    foreign_form(chrome, "Open the page again and send it from there.")
+}
+
+/// The page refusing a form that did not come from this site, saying where to start
+/// `again`.
+pub fn foreign_form(chrome: &Chrome, again: &str) -> Response {
     message(
         chrome,
         StatusCode::FORBIDDEN,
         "Form refused",
-        "This form did not come from this site (its security token is missing or out of \
-         date). Open the page again and send it from there.",
+        &format!(
+            "This form did not come from this site (its security token is missing or out of \
+             date). {again}"
+        ),
     )
 }
 

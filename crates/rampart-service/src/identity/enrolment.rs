@@ -148,7 +148,7 @@ pub async fn finish(
     };
     let new = registration(state, rp, user.id, credential, &ceremony).await?;
     let audit = origin.audit_as(&user);
-    let id = state
+    let passkey = state
         .store
         .enrolment_finish(
             &hash,
@@ -162,13 +162,6 @@ pub async fn finish(
         )
         .await?
         .ok_or_else(gone)?;
-    tracing::info!(user = %user.id, passkey = %id, "passkey enrolled");
-    let passkey = state
-        .store
-        .passkeys(user.id)
-        .await?
-        .into_iter()
-        .find(|p| p.id == id)
-        .ok_or(Error::NotFound { what: "passkey" })?;
+    tracing::info!(user = %user.id, passkey = %passkey.id, "passkey enrolled");
     Ok((user, passkey))
 }

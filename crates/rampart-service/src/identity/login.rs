@@ -257,12 +257,13 @@ async fn verify_credentials(
     let local = found
         .as_ref()
         .filter(|(u, hash)| u.user_provider.is_none() && hash != NO_PASSWORD);
+    let has_local = local.is_some();
     let verified = state
         .credentials
         .verify_password(password, local.map(|(_, hash)| hash.as_str()))
         .await?;
     match found {
-        Some((user, hash)) if verified && user.user_provider.is_none() && hash != NO_PASSWORD => {
+        Some((user, hash)) if verified && has_local => {
             if !state.credentials.hash_is_current(&hash) {
                 upgrade_hash(state, &user, &hash, password).await;
             }

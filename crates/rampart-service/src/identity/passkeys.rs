@@ -108,7 +108,7 @@ pub async fn finish_registration(
         ));
     };
     let new = registration(state, rp, caller.user.id, credential, &ceremony).await?;
-    let id = state
+    let added = state
         .store
         .passkey_add(
             caller.user.id,
@@ -121,11 +121,8 @@ pub async fn finish_registration(
             &caller.audit,
         )
         .await?;
-    tracing::info!(user = %caller.user.id, passkey = %id, "passkey registered");
-    let all = state.store.passkeys(caller.user.id).await?;
-    all.into_iter()
-        .find(|p| p.id == id)
-        .ok_or(Error::NotFound { what: "passkey" })
+    tracing::info!(user = %caller.user.id, passkey = %added.id, "passkey registered");
+    Ok(added)
 }
 
 /// A passkey's name as given, trimmed: 1 to [`NAME_MAX`] characters of display text.

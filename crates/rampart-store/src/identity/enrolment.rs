@@ -12,9 +12,9 @@
 use rampart_core::{AuditContext, Error, User, UserId};
 use serde_json::json;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
-use super::passkeys::insert_passkey;
+use super::passkeys::{insert_passkey, StoredPasskey};
+use super::user_target;
 use super::users::{user_from_row, user_select};
 use crate::backend::to_millis;
 use crate::db::Arg;
@@ -23,10 +23,6 @@ use crate::Store;
 /// The stored hash of an account created with no password: no PHC string, so no password
 /// ever verifies against it.
 pub const NO_PASSWORD: &str = "!no-password";
-
-fn user_target(id: UserId) -> Option<String> {
-    Some(format!("user:{id}"))
-}
 
 impl Store {
     /// Whether `user` is an account with no password (`false` also when there is no such
@@ -150,7 +146,7 @@ impl Store {
         sign_count: u32,
         now: OffsetDateTime,
         ctx: &AuditContext,
-    ) -> Result<Option<Uuid>, Error> {
+    ) -> Result<Option<StoredPasskey>, Error> {
         let mut owned = self.write().await?;
         let tx = &mut owned;
         let taken = tx
@@ -169,20 +165,21 @@ impl Store {
         if taken == 0 {
             return Ok(None);
         }
-        let id = insert_passkey(tx, user, name, credential_id, credential, sign_count, now).await?;
+        let added =
+            insert_passkey(tx, user, name, credential_id, credential, sign_count, now).await?;
         crate::audit::record(
             tx,
             ctx,
             now,
             "user.mfa.passkey.add",
             user_target(user),
-            json!({ "factor": "passkey", "passkey": id.to_string(), "name": name,
+            json!({ "factor": "passkey", "passkey": added.id.to_string(), "name": name,
                     "enrolment": true }),
         )
         .await?;
         crate::fence::credentials_changed(tx).await?;
         owned.commit().await?;
         self.credentials_changed();
-        Ok(Some(id))
+        Ok(Some(added))
     }
 }

@@ -13,6 +13,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use super::sessions::{login_success_in, revoke_all_sessions, SignedInWith};
+use super::user_target;
 use super::users::{user_from_row, user_select};
 use crate::backend::{from_millis, to_millis};
 use crate::db::{Arg, Tx};
@@ -225,10 +226,6 @@ async fn replace_recovery_codes(
         .await?;
     }
     Ok(())
-}
-
-fn user_target(id: UserId) -> Option<String> {
-    Some(format!("user:{id}"))
 }
 
 impl Store {

@@ -6,3 +6,10 @@ pub(crate) mod mfa;
 pub(crate) mod passkeys;
 pub(crate) mod sessions;
 pub(crate) mod users;
+
+use rampart_core::UserId;
+
+/// The audit target naming user `id`.
+fn user_target(id: UserId) -> Option<String> {
+    Some(format!("user:{id}"))
+}

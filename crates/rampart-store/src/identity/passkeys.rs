@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use super::mfa::{spend, Proof, Spent};
 use super::sessions::{login_success_in, SignedInWith};
+use super::user_target;
 use crate::backend::{from_millis, to_millis};
 use crate::db::{Arg, Tx};
 use crate::{NewSession, Store};
@@ -76,10 +77,6 @@ pub struct StoredPasskey {
     pub created_at: OffsetDateTime,
     /// When it last verified a sign-in or step-up.
     pub last_used_at: Option<OffsetDateTime>,
-}
-
-fn user_target(id: UserId) -> Option<String> {
-    Some(format!("user:{id}"))
 }
 
 impl Store {
@@ -209,10 +206,11 @@ impl Store {
         session: SessionId,
         now: OffsetDateTime,
         ctx: &AuditContext,
-    ) -> Result<Uuid, Error> {
+    ) -> Result<StoredPasskey, Error> {
         let mut owned = self.write().await?;
         let tx = &mut owned;
-        let id = insert_passkey(tx, user, name, credential_id, credential, sign_count, now).await?;
+        let added =
+            insert_passkey(tx, user, name, credential_id, credential, sign_count, now).await?;
         tx.exec(
             "UPDATE sessions SET second_factor_at = $1 WHERE id = $2 AND user_id = $3",
             [
@@ -228,13 +226,13 @@ impl Store {
             now,
             "user.mfa.passkey.add",
             user_target(user),
-            json!({ "factor": "passkey", "passkey": id.to_string(), "name": name }),
+            json!({ "factor": "passkey", "passkey": added.id.to_string(), "name": name }),
         )
         .await?;
         crate::fence::credentials_changed(tx).await?;
         owned.commit().await?;
         self.credentials_changed();
-        Ok(id)
+        Ok(added)
     }
 
     /// Removes passkey `id` of `user`; `NotFound` when `user` has no such passkey. Records
@@ -387,7 +385,7 @@ impl Store {
 }
 
 /// Inserts a passkey of `user` in `tx`; a credential id registered already, to anyone, is a
-/// conflict. Its id.
+/// conflict. The passkey as stored.
 pub(super) async fn insert_passkey(
     tx: &mut Tx<'_>,
     user: UserId,
@@ -396,7 +394,7 @@ pub(super) async fn insert_passkey(
     credential: &str,
     sign_count: u32,
     now: OffsetDateTime,
-) -> Result<Uuid, Error> {
+) -> Result<StoredPasskey, Error> {
     let taken = tx
         .row_opt(
             "SELECT 1 AS one FROM webauthn_credentials WHERE credential_id = $1",
@@ -423,5 +421,14 @@ pub(super) async fn insert_passkey(
         ],
     )
     .await?;
-    Ok(id)
+    Ok(StoredPasskey {
+        id,
+        name: name.to_owned(),
+        credential_id: credential_id.to_vec(),
+        credential: credential.to_owned(),
+        sign_count: i64::from(sign_count),
+        // As stored: to the millisecond.
+        created_at: from_millis(to_millis(now))?,
+        last_used_at: None,
+    })
 }

@@ -7,6 +7,7 @@ use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
 use super::sessions::revoke_all_sessions;
+use super::user_target;
 use crate::backend::{db, from_millis, from_millis_opt, to_millis};
 use crate::db::{query, Arg, Row, Tx};
 use crate::Store;
@@ -107,10 +108,6 @@ pub struct LoginFailure {
     pub failures: u32,
     /// Set when this failure locked the username.
     pub locked_until: Option<OffsetDateTime>,
-}
-
-fn user_target(id: UserId) -> Option<String> {
-    Some(format!("user:{id}"))
 }
 
 /// The `LIKE … ESCAPE '\'` pattern for text that starts with `text`, matched literally.

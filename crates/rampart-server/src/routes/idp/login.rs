@@ -107,12 +107,9 @@ pub async fn sign_in(
             json!({ "reason": "the sign-in form did not come from this site", "path": HERE }),
         )
         .await;
-        return chrome.finish(page::message(
+        return chrome.finish(page::foreign_form(
             &chrome,
-            StatusCode::FORBIDDEN,
-            "Form refused",
-            "This form did not come from this site (its security token is missing or out of \
-             date). Start again from the application.",
+            "Start again from the application.",
         ));
     }
     if let Some(refused) = crate::routes::sign_in::plain_refused(&state, &visitor, &chrome) {
