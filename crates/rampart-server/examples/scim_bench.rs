@@ -9,7 +9,11 @@
 //!    lookups);
 //! 2. `GET /scim/v2/Groups?filter=displayName eq "…"`, and its `(F) or (F)` baseline;
 //! 3. `GET /scim/v2/Users/{id}` (a user with two groups); baseline: `GET
-//!    /scim/v2/ServiceProviderConfig`, which reads nothing.
+//!    /scim/v2/ServiceProviderConfig`, which reads nothing;
+//! 4. `GET /scim/v2/Users?startIndex=…&count=100`, pages anywhere in the list (how a
+//!    directory imports: no filter, so only the page and its users' groups are read);
+//!    baseline: the same page with `filter=id pr`, which matches every user but is no
+//!    lookup, so the whole provider is read and the page cut from it.
 //!
 //! ```text
 //! cargo run --release -p rampart-server --example scim_bench
@@ -221,7 +225,9 @@ async fn main() {
         ("Users?filter=userName eq", Vec::new(), Vec::new()),
         ("Groups?filter=displayName eq", Vec::new(), Vec::new()),
         ("Users/{id} (two groups)", Vec::new(), Vec::new()),
+        ("Users?startIndex=…&count=100", Vec::new(), Vec::new()),
     ];
+    let start = move |i: usize| (i * 100) % users + 1;
     for _ in 0..ROUNDS {
         figures[0].1.push(
             rate(&base, &token, move |i| {
@@ -254,6 +260,18 @@ async fn main() {
         figures[2]
             .2
             .push(rate(&base, &token, |_| "/ServiceProviderConfig".to_owned()).await);
+        figures[3].1.push(
+            rate(&base, &token, move |i| {
+                format!("/Users?startIndex={}&count=100", start(i))
+            })
+            .await,
+        );
+        figures[3].2.push(
+            rate(&base, &token, move |i| {
+                format!("/Users?filter=id%20pr&startIndex={}&count=100", start(i))
+            })
+            .await,
+        );
     }
     println!(
         "{CLIENTS} connections, medians of {ROUNDS} rounds of {} s:",

@@ -82,6 +82,8 @@ mod scim_bulk;
 mod scim_enterprise;
 #[path = "api/scim_lookup.rs"]
 mod scim_lookup;
+#[path = "api/scim_pages.rs"]
+mod scim_pages;
 #[path = "api/sealed.rs"]
 mod sealed;
 #[path = "api/slapd.rs"]

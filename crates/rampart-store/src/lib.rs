@@ -71,7 +71,9 @@ pub use providers::{
     DirectoryProfile, NewProviderLogin, ProfileChange, ProviderLogin, ProviderRecord,
     ProviderStatus,
 };
-pub use scim::{ScimGroup, ScimGroupWrite, ScimUser, ScimUserWrite, Written};
+pub use scim::{
+    ScimGroup, ScimGroupWrite, ScimGroupsPage, ScimUser, ScimUserWrite, ScimUsersPage, Written,
+};
 
 pub use support::{
     CaseQuery, CaseScope, Company, Decided, DecisionBy, NewCase, NewLink, OpenedCase, PeopleChange,

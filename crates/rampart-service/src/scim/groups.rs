@@ -75,13 +75,23 @@ pub(crate) async fn all(state: &AppState, caller: &ScimCaller) -> Result<Vec<Val
 }
 
 /// `GET /Groups`. A filter with an equality on `id`, `displayName` or `externalId`
-/// (`rampart_scim::lookup`) reads only the groups it can match; any other reads every
+/// (`rampart_scim::lookup`) reads only the groups it can match; a list with no filter and
+/// no `sortBy` reads its page alone (`Store::scim_groups_page`); any other reads every
 /// group.
 pub async fn list(
     state: &AppState,
     caller: &ScimCaller,
     q: &ListQuery,
 ) -> Result<Value, ScimError> {
+    if let Some(at) = super::plain_page(Schema::Group, q)? {
+        let page = state
+            .store
+            .scim_groups_page(&caller.provider, at.offset(), at.count)
+            .await
+            .map_err(internal)?;
+        let found = page.groups.iter().map(|g| render(caller, g)).collect();
+        return Ok(at.list(found, page.total));
+    }
     let Some(by) = super::lookup(Schema::Group, q)? else {
         return super::select(Schema::Group, all(state, caller).await?, q);
     };

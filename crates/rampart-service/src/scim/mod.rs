@@ -301,6 +301,56 @@ pub(crate) fn lookup(
     Ok(rampart_scim::lookup::lookup(&f, schema))
 }
 
+/// Where a list with neither a filter nor `sortBy` starts, how many it shows and what it
+/// shows of each: such a list is one page of the resources in the store's order, read
+/// alone (see [`plain_page`]).
+pub(crate) struct PlainPage {
+    /// `startIndex`, 1-based.
+    start: usize,
+    /// The page's size.
+    pub count: usize,
+    projection: rampart_scim::project::Projection,
+}
+
+impl PlainPage {
+    /// How many resources come before the page.
+    pub fn offset(&self) -> usize {
+        self.start - 1
+    }
+
+    /// The list response of the page's rendered `items`, of `total` resources in all.
+    pub fn list(&self, items: Vec<serde_json::Value>, total: u64) -> serde_json::Value {
+        let items = items
+            .into_iter()
+            .map(|r| self.projection.apply(r))
+            .collect();
+        let total = usize::try_from(total).unwrap_or(usize::MAX);
+        rampart_scim::discovery::list(items, total, self.start)
+    }
+}
+
+/// The page `q` asks for when it has neither a filter nor `sortBy` (its projection checked
+/// as [`select`] checks it); `None` for any other list.
+pub(crate) fn plain_page(
+    schema: rampart_scim::schema::Schema,
+    q: &ListQuery,
+) -> Result<Option<PlainPage>, ScimError> {
+    if q.filter.is_some() || q.sort_by.is_some() {
+        return Ok(None);
+    }
+    let projection = rampart_scim::project::Projection::parse(
+        schema,
+        q.attributes.as_deref(),
+        q.excluded_attributes.as_deref(),
+    )?;
+    let (start, count) = page(q.start_index, q.count);
+    Ok(Some(PlainPage {
+        start,
+        count,
+        projection,
+    }))
+}
+
 /// Filters, sorts and pages rendered resources.
 pub(crate) fn select(
     schema: rampart_scim::schema::Schema,

@@ -128,13 +128,18 @@ async fn rendered_all(
         .scim_groups(&caller.provider)
         .await
         .map_err(internal)?;
+    Ok(rendered_with(caller, users, &groups))
+}
+
+/// `users` rendered, each with the groups of `groups` that list them as a member.
+fn rendered_with(caller: &ScimCaller, users: &[ScimUser], groups: &[ScimGroup]) -> Vec<Value> {
     let mut member_of: HashMap<UserId, Vec<&ScimGroup>> = HashMap::new();
-    for g in &groups {
+    for g in groups {
         for (m, _) in &g.members {
             member_of.entry(*m).or_default().push(g);
         }
     }
-    Ok(users
+    users
         .iter()
         .map(|u| {
             render(
@@ -143,7 +148,7 @@ async fn rendered_all(
                 member_of.get(&u.user.id).map_or(&[], Vec::as_slice),
             )
         })
-        .collect())
+        .collect()
 }
 
 fn parse_id(id: &str) -> Result<UserId, ScimError> {
@@ -171,13 +176,23 @@ pub(crate) async fn all(state: &AppState, caller: &ScimCaller) -> Result<Vec<Val
 }
 
 /// `GET /Users`. A filter with an equality on `id`, `userName` or `externalId`
-/// (`rampart_scim::lookup`)
-/// reads only the users it can match, and their groups; any other reads every user.
+/// (`rampart_scim::lookup`) reads only the users it can match, and their groups; a list
+/// with no filter and no `sortBy` reads its page alone (`Store::scim_users_page`); any
+/// other reads every user.
 pub async fn list(
     state: &AppState,
     caller: &ScimCaller,
     q: &ListQuery,
 ) -> Result<Value, ScimError> {
+    if let Some(at) = super::plain_page(Schema::User, q)? {
+        let page = state
+            .store
+            .scim_users_page(&caller.provider, at.offset(), at.count)
+            .await
+            .map_err(internal)?;
+        let found = rendered_with(caller, &page.users, &page.groups);
+        return Ok(at.list(found, page.total));
+    }
     let Some(by) = super::lookup(Schema::User, q)? else {
         return super::select(Schema::User, all(state, caller).await?, q);
     };

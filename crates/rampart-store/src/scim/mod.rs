@@ -105,6 +105,9 @@ macro_rules! scim_user_select {
 }
 
 mod lookup;
+mod pages;
+
+pub use pages::{ScimGroupsPage, ScimUsersPage};
 
 fn actor_details(user_provider: &str) -> serde_json::Value {
     json!({ "user_provider": user_provider, "via": "scim" })

@@ -1,0 +1,5 @@
+-- An unfiltered SCIM list reads one page of a provider's users or groups in id order: both
+-- indexes hold the provider, then the id, so the page is read in order without a sort.
+DROP INDEX users_user_provider;
+CREATE INDEX users_user_provider ON users (user_provider, id) WHERE user_provider IS NOT NULL;
+CREATE INDEX scim_groups_provider_id ON scim_groups (user_provider, id);
