@@ -11,7 +11,8 @@ use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -30,37 +31,64 @@ use crate::auth::RequestContext;
 /// The media type of every answer.
 pub const SCIM_JSON: &str = "application/scim+json";
 
-/// The SCIM routes, nested under `/scim/v2`.
+/// The SCIM routes, nested under `/scim/v2`. A method an endpoint does not take is the
+/// SCIM 405 (after the 404 of a name that is no endpoint), like every other answer here.
 pub fn routes() -> Router<AppState> {
     let inner = Router::new()
-        .route("/ServiceProviderConfig", get(service_provider_config))
-        .route("/ResourceTypes", get(resource_types))
-        .route("/ResourceTypes/{id}", get(resource_type))
-        .route("/Schemas", get(schemas))
-        .route("/Schemas/{id}", get(schema))
-        .route("/.search", post(search_all))
         .route(
-            "/Bulk",
-            post(bulk).fallback(|| async {
-                error(ScimError {
-                    status: 405,
-                    scim_type: None,
-                    detail: "/Bulk takes POST".into(),
-                })
-            }),
+            "/ServiceProviderConfig",
+            get(service_provider_config).fallback(takes("GET")),
         )
+        .route("/ResourceTypes", get(resource_types).fallback(takes("GET")))
+        .route(
+            "/ResourceTypes/{id}",
+            get(resource_type).fallback(takes("GET")),
+        )
+        .route("/Schemas", get(schemas).fallback(takes("GET")))
+        .route("/Schemas/{id}", get(schema).fallback(takes("GET")))
+        .route("/.search", post(search_all).fallback(takes("POST")))
+        .route("/Bulk", post(bulk).fallback(takes("POST")))
         // `Users` and `Groups`; another name answers the SCIM 404 (`resources::endpoint`).
-        .route("/{resource}", get(list).post(create))
-        .route("/{resource}/.search", post(search))
+        .route(
+            "/{resource}",
+            get(list)
+                .post(create)
+                .fallback(resource_takes("GET and POST")),
+        )
+        .route(
+            "/{resource}/.search",
+            post(search).fallback(resource_takes("POST")),
+        )
         .route(
             "/{resource}/{id}",
             get(get_one)
                 .put(replace_one)
                 .patch(patch_one)
-                .delete(delete_one),
+                .delete(delete_one)
+                .fallback(resource_takes("GET, PUT, PATCH and DELETE")),
         )
         .fallback(|| async { error(ScimError::not_found("no such SCIM endpoint")) });
     Router::new().nest("/scim/v2", inner)
+}
+
+/// The SCIM 405 of an endpoint that takes only `methods`.
+fn method_refused(methods: &str) -> Response {
+    error(ScimError {
+        status: 405,
+        scim_type: None,
+        detail: format!("this endpoint takes {methods}"),
+    })
+}
+
+/// The handler of the methods a fixed endpoint does not take.
+fn takes(methods: &'static str) -> impl Fn() -> std::future::Ready<Response> + Clone {
+    move || std::future::ready(method_refused(methods))
+}
+
+/// The handler of the methods a resource endpoint does not take; a name that is no
+/// endpoint stays the SCIM 404.
+fn resource_takes(methods: &'static str) -> impl Fn(Kind) -> std::future::Ready<Response> + Clone {
+    move |_: Kind| std::future::ready(method_refused(methods))
 }
 
 /// A refusal as §3.12 writes it.
@@ -94,10 +122,6 @@ fn json(status: StatusCode, body: &Value, etag: Option<&str>, location: bool) ->
     response
 }
 
-fn answer(result: Result<Response, ScimError>) -> Response {
-    result.unwrap_or_else(error)
-}
-
 /// Where `/scim/v2` is, as `meta.location` names it: `public_origin`, else the host the
 /// request named (`Host`, or HTTP/2's `:authority`) when it is a plain host name.
 pub(crate) fn base(
@@ -117,28 +141,71 @@ pub(crate) fn base(
     format!("{origin}/scim/v2")
 }
 
-async fn caller(
-    state: &AppState,
-    ctx: &RequestContext,
-    headers: &HeaderMap,
-    uri: &Uri,
-) -> Result<ScimCaller, ScimError> {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| {
-            h.split_once(' ')
-                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-                .map(|(_, token)| token.trim())
-        });
-    scim::authenticate(
-        state,
-        &ctx.origin(state),
-        bearer,
-        base(state, ctx, headers, uri),
-    )
-    .await
+/// The authenticated SCIM client (a user provider's bearer token) and where `/scim/v2` is:
+/// extracted before the body is read, so nothing about a request is looked at for a caller
+/// without a token.
+struct Scim(ScimCaller);
+
+impl FromRequestParts<AppState> for Scim {
+    type Rejection = Refused;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Refused> {
+        let ctx = RequestContext::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ScimError {
+                status: 500,
+                scim_type: None,
+                detail: "request context missing".into(),
+            })?;
+        let bearer = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| {
+                h.split_once(' ')
+                    .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                    .map(|(_, token)| token.trim())
+            });
+        let base = base(state, &ctx, &parts.headers, &parts.uri);
+        Ok(Scim(
+            scim::authenticate(state, &ctx.origin(state), bearer, base).await?,
+        ))
+    }
 }
+
+/// The resource type the `{resource}` segment names (`Users`, `Groups`): another name is
+/// the SCIM 404, answered before anything else is looked at (this extractor comes first).
+struct Kind(Schema);
+
+impl FromRequestParts<AppState> for Kind {
+    type Rejection = Refused;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Refused> {
+        let Path(segments) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ScimError::not_found("no such SCIM endpoint"))?;
+        let name = segments.get("resource").map_or("", String::as_str);
+        Ok(Kind(resources::endpoint(name)?))
+    }
+}
+
+/// A SCIM refusal as an answer (§3.12).
+struct Refused(ScimError);
+
+impl From<ScimError> for Refused {
+    fn from(e: ScimError) -> Self {
+        Refused(e)
+    }
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        error(self.0)
+    }
+}
+
+/// What a SCIM handler answers.
+type Answer = Result<Response, Refused>;
 
 fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|h| h.to_str().ok())
@@ -215,312 +282,156 @@ fn read(tagged: Tagged, headers: &HeaderMap) -> Response {
     json(StatusCode::OK, &tagged.resource, Some(&tagged.etag), false)
 }
 
-async fn service_provider_config(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    answer(
-        async {
-            let c = caller(&state, &ctx, &headers, &uri).await?;
-            Ok(json(
-                StatusCode::OK,
-                &discovery::service_provider_config(&c.base, state.config.max_body_bytes),
-                None,
-                false,
-            ))
-        }
-        .await,
-    )
+async fn service_provider_config(State(state): State<AppState>, Scim(c): Scim) -> Answer {
+    let config = discovery::service_provider_config(&c.base, state.config.max_body_bytes);
+    Ok(json(StatusCode::OK, &config, None, false))
 }
 
-async fn resource_types(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    answer(
-        async {
-            let c = caller(&state, &ctx, &headers, &uri).await?;
-            let all = Schema::ALL
-                .map(|s| discovery::resource_type(&c.base, s))
-                .to_vec();
-            Ok(json(
-                StatusCode::OK,
-                &discovery::list(all, 2, 1),
-                None,
-                false,
-            ))
-        }
-        .await,
-    )
+async fn resource_types(Scim(c): Scim) -> Answer {
+    let all = Schema::ALL
+        .map(|s| discovery::resource_type(&c.base, s))
+        .to_vec();
+    Ok(json(
+        StatusCode::OK,
+        &discovery::list(all, 2, 1),
+        None,
+        false,
+    ))
 }
 
-async fn resource_type(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(id): Path<String>,
-) -> Response {
-    answer(
-        async {
-            let c = caller(&state, &ctx, &headers, &uri).await?;
-            let s = Schema::ALL
-                .into_iter()
-                .find(|s| s.name() == id)
-                .ok_or_else(|| ScimError::not_found("no such resource type"))?;
-            Ok(json(
-                StatusCode::OK,
-                &discovery::resource_type(&c.base, s),
-                None,
-                false,
-            ))
-        }
-        .await,
-    )
+async fn resource_type(Scim(c): Scim, Path(id): Path<String>) -> Answer {
+    let s = Schema::ALL
+        .into_iter()
+        .find(|s| s.name() == id)
+        .ok_or_else(|| ScimError::not_found("no such resource type"))?;
+    let document = discovery::resource_type(&c.base, s);
+    Ok(json(StatusCode::OK, &document, None, false))
 }
 
-async fn schemas(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    answer(
-        async {
-            let c = caller(&state, &ctx, &headers, &uri).await?;
-            let all = discovery::schemas(&c.base);
-            let total = all.len();
-            Ok(json(
-                StatusCode::OK,
-                &discovery::list(all, total, 1),
-                None,
-                false,
-            ))
-        }
-        .await,
-    )
+async fn schemas(Scim(c): Scim) -> Answer {
+    let all = discovery::schemas(&c.base);
+    let total = all.len();
+    Ok(json(
+        StatusCode::OK,
+        &discovery::list(all, total, 1),
+        None,
+        false,
+    ))
 }
 
-async fn schema(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(id): Path<String>,
-) -> Response {
-    answer(
-        async {
-            let c = caller(&state, &ctx, &headers, &uri).await?;
-            let document = discovery::schema(&c.base, &id)
-                .ok_or_else(|| ScimError::not_found("no such schema"))?;
-            Ok(json(StatusCode::OK, &document, None, false))
-        }
-        .await,
-    )
-}
-
-/// The resource type of an endpoint name, or the SCIM 404 before anything else.
-fn kind(name: &str) -> Result<Schema, ScimError> {
-    resources::endpoint(name)
+async fn schema(Scim(c): Scim, Path(id): Path<String>) -> Answer {
+    let document =
+        discovery::schema(&c.base, &id).ok_or_else(|| ScimError::not_found("no such schema"))?;
+    Ok(json(StatusCode::OK, &document, None, false))
 }
 
 async fn list(
     State(state): State<AppState>,
-    ctx: RequestContext,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(name): Path<String>,
+    Kind(kind): Kind,
+    Scim(c): Scim,
     Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    answer(
-        async {
-            let kind = kind(&name)?;
-            let c = caller(&state, &ctx, &headers, &uri).await?;
-            let q = list_query(kind, &q)?;
-            let found = resources::list(&state, &c, kind, &q).await?;
-            Ok(json(StatusCode::OK, &found, None, false))
-        }
-        .await,
-    )
+) -> Answer {
+    let q = list_query(kind, &q)?;
+    let found = resources::list(&state, &c, kind, &q).await?;
+    Ok(json(StatusCode::OK, &found, None, false))
 }
 
 async fn create(
     State(state): State<AppState>,
-    ctx: RequestContext,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(name): Path<String>,
+    Kind(kind): Kind,
+    Scim(c): Scim,
     bytes: Result<Bytes, BytesRejection>,
-) -> Response {
-    answer(
-        async {
-            let kind = kind(&name)?;
-            let c = caller(&state, &ctx, &headers, &uri).await?;
-            let t = resources::create(&state, &c, kind, &body(bytes)?).await?;
-            Ok(json(StatusCode::CREATED, &t.resource, Some(&t.etag), true))
-        }
-        .await,
-    )
+) -> Answer {
+    let t = resources::create(&state, &c, kind, &body(bytes)?).await?;
+    Ok(json(StatusCode::CREATED, &t.resource, Some(&t.etag), true))
 }
 
 async fn get_one(
     State(state): State<AppState>,
-    ctx: RequestContext,
+    Kind(kind): Kind,
+    Scim(c): Scim,
     headers: HeaderMap,
-    uri: Uri,
-    Path((name, id)): Path<(String, String)>,
+    Path((_, id)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    answer(
-        async {
-            let kind = kind(&name)?;
-            let c = caller(&state, &ctx, &headers, &uri).await?;
-            let p = projection(kind, &q)?;
-            Ok(read(
-                resources::get(&state, &c, kind, &id, &p).await?,
-                &headers,
-            ))
-        }
-        .await,
-    )
-}
-
-/// `PUT` (`replace`) or `PATCH` of one resource.
-async fn write(
-    state: &AppState,
-    ctx: &RequestContext,
-    headers: &HeaderMap,
-    uri: &Uri,
-    (name, id): (String, String),
-    bytes: Result<Bytes, BytesRejection>,
-    replace: bool,
-) -> Response {
-    answer(
-        async {
-            let kind = kind(&name)?;
-            let c = caller(state, ctx, headers, uri).await?;
-            let if_match = header_text(headers, header::IF_MATCH);
-            let body = body(bytes)?;
-            let t = if replace {
-                resources::replace(state, &c, kind, &id, &body, if_match).await?
-            } else {
-                resources::patch(state, &c, kind, &id, &body, if_match).await?
-            };
-            Ok(json(StatusCode::OK, &t.resource, Some(&t.etag), false))
-        }
-        .await,
-    )
+) -> Answer {
+    let p = projection(kind, &q)?;
+    let found = resources::get(&state, &c, kind, &id, &p).await?;
+    Ok(read(found, &headers))
 }
 
 async fn replace_one(
     State(state): State<AppState>,
-    ctx: RequestContext,
+    Kind(kind): Kind,
+    Scim(c): Scim,
     headers: HeaderMap,
-    uri: Uri,
-    Path(at): Path<(String, String)>,
+    Path((_, id)): Path<(String, String)>,
     bytes: Result<Bytes, BytesRejection>,
-) -> Response {
-    write(&state, &ctx, &headers, &uri, at, bytes, true).await
+) -> Answer {
+    let if_match = header_text(&headers, header::IF_MATCH);
+    let t = resources::replace(&state, &c, kind, &id, &body(bytes)?, if_match).await?;
+    Ok(json(StatusCode::OK, &t.resource, Some(&t.etag), false))
 }
 
 async fn patch_one(
     State(state): State<AppState>,
-    ctx: RequestContext,
+    Kind(kind): Kind,
+    Scim(c): Scim,
     headers: HeaderMap,
-    uri: Uri,
-    Path(at): Path<(String, String)>,
+    Path((_, id)): Path<(String, String)>,
     bytes: Result<Bytes, BytesRejection>,
-) -> Response {
-    write(&state, &ctx, &headers, &uri, at, bytes, false).await
+) -> Answer {
+    let if_match = header_text(&headers, header::IF_MATCH);
+    let t = resources::patch(&state, &c, kind, &id, &body(bytes)?, if_match).await?;
+    Ok(json(StatusCode::OK, &t.resource, Some(&t.etag), false))
 }
 
 async fn delete_one(
     State(state): State<AppState>,
-    ctx: RequestContext,
+    Kind(kind): Kind,
+    Scim(c): Scim,
     headers: HeaderMap,
-    uri: Uri,
-    Path((name, id)): Path<(String, String)>,
-) -> Response {
-    answer(
-        async {
-            let kind = kind(&name)?;
-            let c = caller(&state, &ctx, &headers, &uri).await?;
-            let if_match = header_text(&headers, header::IF_MATCH);
-            resources::delete(&state, &c, kind, &id, if_match).await?;
-            Ok(StatusCode::NO_CONTENT.into_response())
-        }
-        .await,
-    )
+    Path((_, id)): Path<(String, String)>,
+) -> Answer {
+    let if_match = header_text(&headers, header::IF_MATCH);
+    resources::delete(&state, &c, kind, &id, if_match).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn search(
     State(state): State<AppState>,
-    ctx: RequestContext,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(name): Path<String>,
+    Kind(kind): Kind,
+    Scim(c): Scim,
     bytes: Result<Bytes, BytesRejection>,
-) -> Response {
-    answer(
-        async {
-            let kind = kind(&name)?;
-            let c = caller(&state, &ctx, &headers, &uri).await?;
-            let q = scim::search_query(&body(bytes)?)?;
-            let found = resources::list(&state, &c, kind, &q).await?;
-            Ok(json(StatusCode::OK, &found, None, false))
-        }
-        .await,
-    )
+) -> Answer {
+    let q = scim::search_query(&body(bytes)?)?;
+    let found = resources::list(&state, &c, kind, &q).await?;
+    Ok(json(StatusCode::OK, &found, None, false))
 }
 
 async fn search_all(
     State(state): State<AppState>,
-    ctx: RequestContext,
-    headers: HeaderMap,
-    uri: Uri,
+    Scim(c): Scim,
     bytes: Result<Bytes, BytesRejection>,
-) -> Response {
-    answer(
-        async {
-            let c = caller(&state, &ctx, &headers, &uri).await?;
-            let q = scim::search_query(&body(bytes)?)?;
-            Ok(json(
-                StatusCode::OK,
-                &scim::search_all(&state, &c, &q).await?,
-                None,
-                false,
-            ))
-        }
-        .await,
-    )
+) -> Answer {
+    let q = scim::search_query(&body(bytes)?)?;
+    let found = scim::search_all(&state, &c, &q).await?;
+    Ok(json(StatusCode::OK, &found, None, false))
 }
 
 async fn bulk(
     State(state): State<AppState>,
-    ctx: RequestContext,
-    headers: HeaderMap,
-    uri: Uri,
+    Scim(c): Scim,
     bytes: Result<Bytes, BytesRejection>,
-) -> Response {
-    answer(
-        async {
-            let c = caller(&state, &ctx, &headers, &uri).await?;
-            let body = body(bytes).map_err(|mut e| {
-                if e.status == StatusCode::PAYLOAD_TOO_LARGE.as_u16() {
-                    e.detail = format!(
-                        "the bulk request is larger than maxPayloadSize ({} bytes)",
-                        state.config.max_body_bytes
-                    );
-                }
-                e
-            })?;
-            let response = scim::bulk::run(&state, &c, &body).await?;
-            Ok(json(StatusCode::OK, &response, None, false))
+) -> Answer {
+    let body = body(bytes).map_err(|mut e| {
+        if e.status == StatusCode::PAYLOAD_TOO_LARGE.as_u16() {
+            e.detail = format!(
+                "the bulk request is larger than maxPayloadSize ({} bytes)",
+                state.config.max_body_bytes
+            );
         }
-        .await,
-    )
+        e
+    })?;
+    let response = scim::bulk::run(&state, &c, &body).await?;
+    Ok(json(StatusCode::OK, &response, None, false))
 }

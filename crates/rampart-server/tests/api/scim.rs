@@ -231,6 +231,47 @@ async fn the_token_is_shown_once_audited_and_reaches_only_its_provider() {
             refusals.iter().any(|d| d.contains("unknown-token")),
             "{name}: {refusals:?}"
         );
+        // A name that is no endpoint is the SCIM 404 before the token is looked at (no
+        // refusal recorded); a body is read only for a caller with a token.
+        for path in ["/Nope", "/Nope/some-id", "/Nope/.search"] {
+            let a = scim(&node, "", Method::GET, path, None, &[]).await;
+            assert_eq!(a.status, StatusCode::NOT_FOUND, "{name}: {path}");
+        }
+        // A method an endpoint does not take is the SCIM 405 (the helper checks the body
+        // and its media type), before the token too.
+        for (method, path) in [
+            (Method::DELETE, "/Users"),
+            (Method::GET, "/Groups/.search"),
+            (Method::POST, "/Users/some-id"),
+            (Method::GET, "/.search"),
+            (Method::PUT, "/Schemas"),
+            (Method::POST, "/ServiceProviderConfig"),
+        ] {
+            let a = scim(&node, "", method.clone(), path, None, &[]).await;
+            assert_eq!(
+                a.status,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{name}: {method} {path}: {}",
+                a.body
+            );
+        }
+        let a = scim(
+            &node,
+            "",
+            Method::POST,
+            "/Users",
+            Some(json!("not a user")),
+            &[],
+        )
+        .await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{name}: {}", a.body);
+        let refused = node
+            .events()
+            .await
+            .into_iter()
+            .filter(|e| e.action == "scim.auth" && e.outcome == "failure")
+            .count();
+        assert_eq!(refused, 4, "{name}");
         // A session token is not a SCIM token, and a SCIM token not a session.
         let (status, _) = node.get("/api/v1/auth/me", &corp).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}");
