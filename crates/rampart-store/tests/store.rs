@@ -16,6 +16,8 @@ mod audit;
 mod authz;
 #[path = "store/idp.rs"]
 mod idp;
+#[path = "store/scim.rs"]
+mod scim;
 
 const T0: OffsetDateTime = datetime!(2026-03-01 12:00 UTC);
 

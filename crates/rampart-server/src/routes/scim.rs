@@ -17,6 +17,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use rampart_core::Error;
 use rampart_scim::discovery;
 use rampart_scim::project::Projection;
 use rampart_scim::schema::Schema;
@@ -152,11 +153,7 @@ impl FromRequestParts<AppState> for Scim {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Refused> {
         let ctx = RequestContext::from_request_parts(parts, state)
             .await
-            .map_err(|_| ScimError {
-                status: 500,
-                scim_type: None,
-                detail: "request context missing".into(),
-            })?;
+            .map_err(|_| scim::internal(Error::Internal("request context missing".into())))?;
         let bearer = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -183,7 +180,7 @@ impl FromRequestParts<AppState> for Kind {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Refused> {
         let Path(segments) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
             .await
-            .map_err(|_| ScimError::not_found("no such SCIM endpoint"))?;
+            .map_err(|_| ScimError::value("the path is not valid percent-encoded UTF-8"))?;
         let name = segments.get("resource").map_or("", String::as_str);
         Ok(Kind(resources::endpoint(name)?))
     }

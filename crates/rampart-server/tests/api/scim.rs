@@ -232,11 +232,20 @@ async fn the_token_is_shown_once_audited_and_reaches_only_its_provider() {
             "{name}: {refusals:?}"
         );
         // A name that is no endpoint is the SCIM 404 before the token is looked at (no
-        // refusal recorded); a body is read only for a caller with a token.
+        // refusal recorded); a request without a token is refused for that (401), whatever
+        // its body holds.
         for path in ["/Nope", "/Nope/some-id", "/Nope/.search"] {
             let a = scim(&node, "", Method::GET, path, None, &[]).await;
             assert_eq!(a.status, StatusCode::NOT_FOUND, "{name}: {path}");
         }
+        // A path that is not percent-encoded UTF-8 is a SCIM 400, not an unknown endpoint.
+        let a = scim(&node, "", Method::GET, "/Users/%FF", None, &[]).await;
+        assert_eq!(
+            (a.status, a.scim_type()),
+            (StatusCode::BAD_REQUEST, "invalidValue"),
+            "{name}: {}",
+            a.body
+        );
         // A method an endpoint does not take is the SCIM 405 (the helper checks the body
         // and its media type), before the token too.
         for (method, path) in [

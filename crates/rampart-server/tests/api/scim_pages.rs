@@ -79,6 +79,7 @@ async fn a_page_without_a_filter_is_the_slice_of_the_whole_list() {
                 "&startIndex=12",
                 "&startIndex=13",
                 "&startIndex=50",
+                "&startIndex=9223372036854775807",
             ] {
                 for count in [
                     "",
@@ -87,6 +88,7 @@ async fn a_page_without_a_filter_is_the_slice_of_the_whole_list() {
                     "&count=1",
                     "&count=5",
                     "&count=100",
+                    "&count=5000",
                 ] {
                     let params = format!("{start}{count}{projection}");
                     let page = get(format!("/{endpoint}?x=1{params}")).await;
@@ -134,6 +136,29 @@ async fn a_page_without_a_filter_is_the_slice_of_the_whole_list() {
             get(format!("/Users?filter={every}&startIndex=4&count=3")).await,
             "{name}"
         );
+        // The root search (users, then groups) pages across both the same way.
+        let search = |body: Value| {
+            let node = &node;
+            let t = &t;
+            async move {
+                let a = scim(node, t, Method::POST, "/.search", Some(body), &[]).await;
+                assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+                a.body
+            }
+        };
+        let urn = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+        for start in [1, 5, 12, 13, 19, 20, 30] {
+            for count in [0, 1, 5, 10, 100] {
+                let page =
+                    search(json!({ "schemas": [urn], "startIndex": start, "count": count })).await;
+                let slow = search(json!({
+                    "schemas": [urn], "startIndex": start, "count": count, "filter": "id pr",
+                }))
+                .await;
+                assert_eq!(page, slow, "{name}: /.search {start} {count}");
+                assert_eq!(page["totalResults"], 19, "{name}");
+            }
+        }
         // A projection naming no attribute is refused on a plain page as on a filtered one.
         let bad = scim(&node, &t, Method::GET, "/Users?attributes=nope.", None, &[]).await;
         let slow = scim(

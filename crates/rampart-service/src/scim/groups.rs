@@ -19,7 +19,7 @@ fn etag(g: &ScimGroup) -> String {
     format!("W/\"{}\"", g.version)
 }
 
-fn render(caller: &ScimCaller, g: &ScimGroup) -> Value {
+pub(crate) fn render(caller: &ScimCaller, g: &ScimGroup) -> Value {
     let mut out = Map::new();
     out.insert("schemas".into(), json!([schema::GROUP_URN]));
     out.insert("id".into(), g.id.clone().into());
@@ -257,12 +257,7 @@ pub async fn patch(
 ) -> Result<Tagged, ScimError> {
     let current = find(state, caller, id).await?;
     check_if_match(if_match, &etag(&current))?;
-    let canonical = schema::validate(Schema::Group, &render(caller, &current))?;
-    let after = rampart_scim::patch::apply(Schema::Group, &canonical, body)?;
-    let mut whole = Value::Object(after);
-    if let Some(o) = whole.as_object_mut() {
-        o.insert("schemas".into(), json!([schema::GROUP_URN]));
-    }
+    let whole = super::patched(Schema::Group, &render(caller, &current), body)?;
     write(state, caller, Some(id), Some(current.version), &whole).await
 }
 

@@ -414,6 +414,19 @@ pub(crate) fn select(
     Ok(rampart_scim::discovery::list(items, total, start))
 }
 
+/// A PATCH request's operations (`body`) applied, all or none, to a resource of `schema`
+/// as it is `shown`: the whole resource to write.
+pub(crate) fn patched(
+    schema: rampart_scim::schema::Schema,
+    shown: &serde_json::Value,
+    body: &serde_json::Value,
+) -> Result<serde_json::Value, ScimError> {
+    let canonical = rampart_scim::schema::validate(schema, shown)?;
+    let mut after = rampart_scim::patch::apply(schema, &canonical, body)?;
+    after.insert("schemas".into(), serde_json::json!([schema.urn()]));
+    Ok(serde_json::Value::Object(after))
+}
+
 /// Parses a JSON request body; anything else is `invalidSyntax`.
 pub fn parse_body(bytes: &[u8]) -> Result<serde_json::Value, ScimError> {
     serde_json::from_slice(bytes)
@@ -421,13 +434,34 @@ pub fn parse_body(bytes: &[u8]) -> Result<serde_json::Value, ScimError> {
 }
 
 /// `POST /.search`: users and groups together, each resource type judged by its own
-/// schema, users first.
+/// schema, users first. With no filter and no `sortBy`, only the page is read.
 pub async fn search_all(
     state: &AppState,
     caller: &ScimCaller,
     q: &ListQuery,
 ) -> Result<serde_json::Value, ScimError> {
     use rampart_scim::schema::Schema;
+    if let Some(at) = plain_page(Schema::User, q)? {
+        // One page across the users, then the groups.
+        let users = state
+            .store
+            .scim_users_page(&caller.provider, at.offset(), at.count)
+            .await
+            .map_err(internal)?;
+        let mut found = users::rendered_with(caller, &users.users, &users.groups);
+        let after = usize::try_from(users.total).unwrap_or(usize::MAX);
+        let groups = state
+            .store
+            .scim_groups_page(
+                &caller.provider,
+                at.offset().saturating_sub(after),
+                at.count - found.len().min(at.count),
+            )
+            .await
+            .map_err(internal)?;
+        found.extend(groups.groups.iter().map(|g| groups::render(caller, g)));
+        return Ok(at.list(found, users.total + groups.total));
+    }
     let mut found = users::all(state, caller).await?;
     let mut groups = groups::all(state, caller).await?;
     if let Some(text) = &q.filter {

@@ -132,7 +132,11 @@ async fn rendered_all(
 }
 
 /// `users` rendered, each with the groups of `groups` that list them as a member.
-fn rendered_with(caller: &ScimCaller, users: &[ScimUser], groups: &[ScimGroup]) -> Vec<Value> {
+pub(crate) fn rendered_with(
+    caller: &ScimCaller,
+    users: &[ScimUser],
+    groups: &[ScimGroup],
+) -> Vec<Value> {
     let mut member_of: HashMap<UserId, Vec<&ScimGroup>> = HashMap::new();
     for g in groups {
         for (m, _) in &g.members {
@@ -312,13 +316,7 @@ pub async fn patch(
 ) -> Result<Tagged, ScimError> {
     let current = find(state, caller, id).await?;
     check_if_match(if_match, &etag(&current))?;
-    let shown = render(caller, &current, &[]);
-    let canonical = schema::validate(Schema::User, &shown)?;
-    let after = rampart_scim::patch::apply(Schema::User, &canonical, body)?;
-    let mut whole = Value::Object(after);
-    if let Some(o) = whole.as_object_mut() {
-        o.insert("schemas".into(), json!([schema::USER_URN]));
-    }
+    let whole = super::patched(Schema::User, &render(caller, &current, &[]), body)?;
     write(state, caller, current, &whole).await
 }
 

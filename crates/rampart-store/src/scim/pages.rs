@@ -65,8 +65,9 @@ impl Store {
             .await?;
         let users = db
             .rows(
+                // The page's ids first, so the rows skipped are index entries, never joined.
                 &format!(
-                    "{}WHERE u.user_provider = $1 ORDER BY u.id LIMIT $2 OFFSET $3",
+                    "{}WHERE u.id IN ({PAGE_OF_USERS}) ORDER BY u.id",
                     scim_user_select!()
                 ),
                 bounds(name, offset, limit),
