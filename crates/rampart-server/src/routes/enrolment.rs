@@ -67,13 +67,16 @@ pub async fn issue(
         (status = 200, description = "The account and the options for the browser", body = EnrolmentChallenge),
         (status = 401, description = "The link is unknown, used, replaced or expired", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Passkeys are unavailable on this server", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Throttled (too many unknown links from this address); see Retry-After", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn challenge(
     State(state): State<AppState>,
+    request: RequestContext,
     Json(body): Json<EnrolmentChallengeRequest>,
 ) -> Result<Json<EnrolmentChallenge>, ApiError> {
-    let (user, mut options) = enrolment::options(&state, &body.token).await?;
+    let origin = request.origin(&state);
+    let (user, mut options) = enrolment::options(&state, &origin, &body.token).await?;
     Ok(Json(EnrolmentChallenge {
         username: user.username,
         provider: user.provider.as_str().to_owned(),
@@ -94,6 +97,7 @@ pub async fn challenge(
         (status = 401, description = "The link is unknown, used, replaced or expired", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "No challenge is waiting for this link, the passkey is registered already, or passkeys are unavailable", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A missing name, or the authenticator's answer was refused", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Throttled (too many unknown links from this address); see Retry-After", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn enrol(

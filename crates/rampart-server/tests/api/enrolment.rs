@@ -137,6 +137,27 @@ async fn an_account_with_no_password_enrols_a_passkey_by_link_and_signs_in_with_
                 "{name}: `{bad}`: {body}"
             );
         }
+        // Each is an audited refusal naming the reason, never the token.
+        let used: Vec<String> = node
+            .events()
+            .await
+            .into_iter()
+            .filter(|e| e.action == "user.enrolment.use" && e.outcome == "failure")
+            .map(|e| e.details)
+            .collect();
+        assert_eq!(used.len(), 5, "{name}: {used:?}");
+        assert!(
+            used.iter().any(|d| d.contains("unknown-or-expired-link")),
+            "{name}: {used:?}"
+        );
+        assert!(
+            used.iter().any(|d| d.contains("malformed-link")),
+            "{name}: {used:?}"
+        );
+        assert!(
+            !used.iter().any(|d| d.contains(&old[4..])),
+            "{name}: {used:?}"
+        );
 
         // The link's challenge asks for a discoverable passkey with user verification.
         let (s, options) = challenge(&node, &token).await;
@@ -242,6 +263,48 @@ async fn the_enrolment_page_reads_the_link_in_the_browser_and_refuses_foreign_fo
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "{name}");
+    })
+    .await;
+}
+
+/// How many presented enrolment tokens served nobody (`user.enrolment.use` failures).
+async fn link_refusals(node: &Node) -> usize {
+    node.events()
+        .await
+        .into_iter()
+        .filter(|e| e.action == "user.enrolment.use" && e.outcome == "failure")
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trying_enrolment_links_from_one_address_is_slowed_down() {
+    let tweak = |c: &mut rampart_service::Config| {
+        passkeys(c);
+        c.lockout.address_free_failures = 3;
+        c.lockout.address_base_seconds = 30;
+    };
+    on_both(tweak, |node| async move {
+        let name = node.name();
+        let admin = node.admin().await;
+        let nora = without_password(&node, &admin, "nora").await;
+        let (s, link) = issue(&node, &admin, &nora).await;
+        assert_eq!(s, StatusCode::CREATED, "{name}: {link}");
+        for i in 0..4 {
+            let (s, body) = challenge(&node, &format!("rpe_{i:043}")).await;
+            assert_eq!(s, StatusCode::UNAUTHORIZED, "{name}: {i}: {body}");
+        }
+        // Past the free failures the address waits, even with the right link, and the
+        // wait is checked before any token is looked up (nothing more is recorded).
+        assert_eq!(link_refusals(&node).await, 4, "{name}");
+        for token in ["rpe_guess".to_owned(), token_of(&link)] {
+            let (s, body) = challenge(&node, &token).await;
+            assert_eq!(
+                (s, problem_type(&body)),
+                (StatusCode::TOO_MANY_REQUESTS, "login-throttled"),
+                "{name}: {body}"
+            );
+        }
+        assert_eq!(link_refusals(&node).await, 4, "{name}");
     })
     .await;
 }

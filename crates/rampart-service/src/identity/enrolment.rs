@@ -16,12 +16,13 @@
 //! (the old passkeys stay until removed or reset with the user's factors).
 
 use rampart_authz::policy::Operation;
-use rampart_core::{Error, User, UserId};
+use rampart_core::{AuditEvent, Error, Outcome, User, UserId};
 use rampart_identity::token::{hash_enrolment_token, SessionToken};
 use rampart_store::{Ceremony, StoredPasskey};
-use serde_json::Value;
+use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
 
+use super::login;
 use super::mfa::require_step_up;
 use super::passkeys::{passkey_name, registration, relying_party};
 use crate::caller::{Caller, Origin};
@@ -51,15 +52,41 @@ fn gone() -> Error {
     )
 }
 
-/// The user a presented enrolment `token` serves, and its hash.
-async fn holder(state: &AppState, token: &str) -> Result<(User, [u8; 32]), Error> {
-    let hash = hash_enrolment_token(token).ok_or_else(gone)?.0;
-    let user = state
+/// The user a presented enrolment `token` serves, and its hash. The source address's
+/// throttle is checked first, and a token that serves nobody (malformed, or unknown, used,
+/// replaced or expired: one lookup cannot tell these apart) is an audited refusal
+/// (`user.enrolment.use`, failure, with the reason and never the token) counted against
+/// the address, so a script trying tokens is held back as one trying passwords is.
+async fn holder(state: &AppState, origin: &Origin, token: &str) -> Result<(User, [u8; 32]), Error> {
+    login::check_address(state, origin, None)?;
+    let Some(hash) = hash_enrolment_token(token) else {
+        return Err(refused(state, origin, "malformed-link").await);
+    };
+    match state
         .store
-        .enrolment_user(&hash, state.clock.now())
+        .enrolment_user(&hash.0, state.clock.now())
         .await?
-        .ok_or_else(gone)?;
-    Ok((user, hash))
+    {
+        Some(user) => Ok((user, hash.0)),
+        None => Err(refused(state, origin, "unknown-or-expired-link").await),
+    }
+}
+
+/// Records a presented enrolment token that serves nobody and counts it against the source
+/// address; the refusal to give.
+async fn refused(state: &AppState, origin: &Origin, reason: &str) -> Error {
+    let now = state.clock.now();
+    let event = AuditEvent {
+        action: "user.enrolment.use",
+        target: None,
+        outcome: Outcome::Failure,
+        details: json!({ "reason": reason }).to_string(),
+    };
+    if let Err(e) = state.store.record_event(&origin.audit, &event, now).await {
+        return e;
+    }
+    login::count_address_failure(state, origin, now);
+    gone()
 }
 
 /// Whether `user` is an account with no password (it signs in with its passkeys alone,
@@ -95,9 +122,13 @@ pub async fn issue(state: &AppState, caller: &Caller, id: &str) -> Result<Issued
 
 /// The options for the browser's `navigator.credentials.create`, for the holder of the
 /// enrolment `token`: a discoverable passkey, user verification required.
-pub async fn options(state: &AppState, token: &str) -> Result<(User, Value), Error> {
+pub async fn options(
+    state: &AppState,
+    origin: &Origin,
+    token: &str,
+) -> Result<(User, Value), Error> {
     let rp = relying_party(state)?;
-    let (user, hash) = holder(state, token).await?;
+    let (user, hash) = holder(state, origin, token).await?;
     let existing: Vec<String> = state
         .store
         .passkeys(user.id)
@@ -133,7 +164,7 @@ pub async fn finish(
 ) -> Result<(User, StoredPasskey), Error> {
     let rp = relying_party(state)?;
     let name = passkey_name(name)?;
-    let (user, hash) = holder(state, token).await?;
+    let (user, hash) = holder(state, origin, token).await?;
     let now = state.clock.now();
     let Some(ceremony) = state
         .store
