@@ -235,8 +235,10 @@ async fn the_token_is_shown_once_audited_and_reaches_only_its_provider() {
         // refusal recorded); a request without a token is refused for that (401), whatever
         // its body holds.
         for path in ["/Nope", "/Nope/some-id", "/Nope/.search"] {
-            let a = scim(&node, "", Method::GET, path, None, &[]).await;
-            assert_eq!(a.status, StatusCode::NOT_FOUND, "{name}: {path}");
+            for method in [Method::GET, Method::PUT] {
+                let a = scim(&node, "", method.clone(), path, None, &[]).await;
+                assert_eq!(a.status, StatusCode::NOT_FOUND, "{name}: {method} {path}");
+            }
         }
         // A path that is not percent-encoded UTF-8 is a SCIM 400, not an unknown endpoint.
         let a = scim(&node, "", Method::GET, "/Users/%FF", None, &[]).await;
@@ -263,6 +265,7 @@ async fn the_token_is_shown_once_audited_and_reaches_only_its_provider() {
                 "{name}: {method} {path}: {}",
                 a.body
             );
+            assert!(a.headers.contains_key("allow"), "{name}: {method} {path}");
         }
         let a = scim(
             &node,
