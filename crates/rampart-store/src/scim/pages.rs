@@ -7,7 +7,7 @@
 use rampart_core::Error;
 
 use super::{scim_user_from_row, with_members, ScimGroup, ScimUser};
-use crate::db::Arg;
+use crate::db::{Arg, Row, Tx};
 use crate::identity::users::user_select;
 use crate::Store;
 
@@ -47,6 +47,36 @@ fn bounds(name: &str, offset: usize, limit: usize) -> [Arg<'_>; 3] {
     [name.into(), big(limit).into(), big(offset).into()]
 }
 
+/// How many rows of `table` provider `name` has.
+async fn total(db: &mut Tx<'_>, table: &str, name: &str) -> Result<u64, Error> {
+    let n: i64 = db
+        .scalar(
+            &format!("SELECT COUNT(*) FROM {table} WHERE user_provider = $1"),
+            [name.into()],
+        )
+        .await?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// The memberships whose `column` (`user_id` or `group_id`) is among the ids `page` selects,
+/// with the members' usernames, as [`with_members`] reads them.
+async fn memberships(
+    db: &mut Tx<'_>,
+    column: &str,
+    page: &str,
+    args: [Arg<'_>; 3],
+) -> Result<Vec<Row>, Error> {
+    db.rows(
+        &format!(
+            "SELECT m.group_id, u.id, u.username FROM scim_group_members m \
+             JOIN users u ON u.id = m.user_id WHERE m.{column} IN ({page}) \
+             ORDER BY m.group_id, u.username"
+        ),
+        args,
+    )
+    .await
+}
+
 impl Store {
     /// The `limit` users of provider `name` after the first `offset` (by id), their groups
     /// and how many users the provider has.
@@ -57,12 +87,7 @@ impl Store {
         limit: usize,
     ) -> Result<ScimUsersPage, Error> {
         let mut db = self.snapshot().await?;
-        let total: i64 = db
-            .scalar(
-                "SELECT COUNT(*) FROM users WHERE user_provider = $1",
-                [name.into()],
-            )
-            .await?;
+        let total = total(&mut db, "users", name).await?;
         let users = db
             .rows(
                 // The page's ids first, so the rows skipped are index entries, never joined.
@@ -84,19 +109,16 @@ impl Store {
                 bounds(name, offset, limit),
             )
             .await?;
-        let members = db
-            .rows(
-                &format!(
-                    "SELECT m.group_id, u.id, u.username FROM scim_group_members m \
-                     JOIN users u ON u.id = m.user_id WHERE m.user_id IN ({PAGE_OF_USERS}) \
-                     ORDER BY m.group_id, u.username"
-                ),
-                bounds(name, offset, limit),
-            )
-            .await?;
+        let members = memberships(
+            &mut db,
+            "user_id",
+            PAGE_OF_USERS,
+            bounds(name, offset, limit),
+        )
+        .await?;
         db.commit().await?;
         Ok(ScimUsersPage {
-            total: u64::try_from(total).unwrap_or(0),
+            total,
             users: users
                 .iter()
                 .map(scim_user_from_row)
@@ -114,12 +136,7 @@ impl Store {
         limit: usize,
     ) -> Result<ScimGroupsPage, Error> {
         let mut db = self.snapshot().await?;
-        let total: i64 = db
-            .scalar(
-                "SELECT COUNT(*) FROM scim_groups WHERE user_provider = $1",
-                [name.into()],
-            )
-            .await?;
+        let total = total(&mut db, "scim_groups", name).await?;
         let groups = db
             .rows(
                 "SELECT id, display_name, external_id, version, created_at, updated_at \
@@ -127,19 +144,16 @@ impl Store {
                 bounds(name, offset, limit),
             )
             .await?;
-        let members = db
-            .rows(
-                &format!(
-                    "SELECT m.group_id, u.id, u.username FROM scim_group_members m \
-                     JOIN users u ON u.id = m.user_id WHERE m.group_id IN ({PAGE_OF_GROUPS}) \
-                     ORDER BY m.group_id, u.username"
-                ),
-                bounds(name, offset, limit),
-            )
-            .await?;
+        let members = memberships(
+            &mut db,
+            "group_id",
+            PAGE_OF_GROUPS,
+            bounds(name, offset, limit),
+        )
+        .await?;
         db.commit().await?;
         Ok(ScimGroupsPage {
-            total: u64::try_from(total).unwrap_or(0),
+            total,
             groups: with_members(&groups, &members)?,
         })
     }
