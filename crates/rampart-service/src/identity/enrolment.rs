@@ -75,18 +75,16 @@ async fn holder(state: &AppState, origin: &Origin, token: &str) -> Result<(User,
 /// Records a presented enrolment token that serves nobody and counts it against the source
 /// address; the refusal to give.
 async fn refused(state: &AppState, origin: &Origin, reason: &str) -> Error {
-    let now = state.clock.now();
     let event = AuditEvent {
         action: "user.enrolment.use",
         target: None,
         outcome: Outcome::Failure,
         details: json!({ "reason": reason }).to_string(),
     };
-    if let Err(e) = state.store.record_event(&origin.audit, &event, now).await {
-        return e;
+    match login::refused_unnamed(state, origin, &event).await {
+        Ok(()) => gone(),
+        Err(e) => e,
     }
-    login::count_address_failure(state, origin, now);
-    gone()
 }
 
 /// Whether `user` is an account with no password (it signs in with its passkeys alone,

@@ -365,6 +365,19 @@ pub(crate) fn check_address(
     }
 }
 
+/// Records `event`, a refused attempt that names no account to lock (an unknown passkey,
+/// an enrolment link that serves nobody), and counts it against the source address.
+pub(crate) async fn refused_unnamed(
+    state: &AppState,
+    origin: &Origin,
+    event: &AuditEvent,
+) -> Result<(), Error> {
+    let now = state.clock.now();
+    state.store.record_event(&origin.audit, event, now).await?;
+    count_address_failure(state, origin, now);
+    Ok(())
+}
+
 /// Counts a failed sign-in attempt against the source address alone (one that named no
 /// username to lock).
 pub(crate) fn count_address_failure(state: &AppState, origin: &Origin, now: OffsetDateTime) {

@@ -225,7 +225,6 @@ async fn unidentified(
     provider: Provider,
     refusal: Refusal,
 ) -> Error {
-    let now = state.clock.now();
     let event = AuditEvent {
         action: "auth.login",
         target: None,
@@ -237,10 +236,9 @@ async fn unidentified(
         })
         .to_string(),
     };
-    if let Err(e) = state.store.record_event(&origin.audit, &event, now).await {
+    if let Err(e) = login::refused_unnamed(state, origin, &event).await {
         return e;
     }
-    login::count_address_failure(state, origin, now);
     state.metrics.login(provider.as_str(), "failed");
     refused()
 }

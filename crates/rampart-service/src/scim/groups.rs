@@ -19,7 +19,7 @@ fn etag(g: &ScimGroup) -> String {
     format!("W/\"{}\"", g.version)
 }
 
-pub(crate) fn render(caller: &ScimCaller, g: &ScimGroup) -> Value {
+fn render(caller: &ScimCaller, g: &ScimGroup) -> Value {
     let mut out = Map::new();
     out.insert("schemas".into(), json!([schema::GROUP_URN]));
     out.insert("id".into(), g.id.clone().into());
@@ -74,6 +74,25 @@ pub(crate) async fn all(state: &AppState, caller: &ScimCaller) -> Result<Vec<Val
     Ok(groups.iter().map(|g| render(caller, g)).collect())
 }
 
+/// The `count` groups after the first `offset`, rendered, and how many groups the provider
+/// has (`Store::scim_groups_page`).
+pub(crate) async fn page(
+    state: &AppState,
+    caller: &ScimCaller,
+    offset: usize,
+    count: usize,
+) -> Result<(Vec<Value>, u64), ScimError> {
+    let page = state
+        .store
+        .scim_groups_page(&caller.provider, offset, count)
+        .await
+        .map_err(internal)?;
+    Ok((
+        page.groups.iter().map(|g| render(caller, g)).collect(),
+        page.total,
+    ))
+}
+
 /// `GET /Groups`. A filter with an equality on `id`, `displayName` or `externalId`
 /// (`rampart_scim::lookup`) reads only the groups it can match; a list with no filter and
 /// no `sortBy` reads its page alone (`Store::scim_groups_page`); any other reads every
@@ -84,13 +103,8 @@ pub async fn list(
     q: &ListQuery,
 ) -> Result<Value, ScimError> {
     if let Some(at) = super::plain_page(Schema::Group, q)? {
-        let page = state
-            .store
-            .scim_groups_page(&caller.provider, at.offset(), at.count)
-            .await
-            .map_err(internal)?;
-        let found = page.groups.iter().map(|g| render(caller, g)).collect();
-        return Ok(at.list(found, page.total));
+        let (found, total) = page(state, caller, at.offset(), at.count).await?;
+        return Ok(at.list(found, total));
     }
     let Some(by) = super::lookup(Schema::Group, q)? else {
         return super::select(Schema::Group, all(state, caller).await?, q);

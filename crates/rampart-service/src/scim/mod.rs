@@ -443,24 +443,13 @@ pub async fn search_all(
     use rampart_scim::schema::Schema;
     if let Some(at) = plain_page(Schema::User, q)? {
         // One page across the users, then the groups.
-        let users = state
-            .store
-            .scim_users_page(&caller.provider, at.offset(), at.count)
-            .await
-            .map_err(internal)?;
-        let mut found = users::rendered_with(caller, &users.users, &users.groups);
-        let after = usize::try_from(users.total).unwrap_or(usize::MAX);
-        let groups = state
-            .store
-            .scim_groups_page(
-                &caller.provider,
-                at.offset().saturating_sub(after),
-                at.count - found.len().min(at.count),
-            )
-            .await
-            .map_err(internal)?;
-        found.extend(groups.groups.iter().map(|g| groups::render(caller, g)));
-        return Ok(at.list(found, users.total + groups.total));
+        let (mut found, users) = users::page(state, caller, at.offset(), at.count).await?;
+        let skipped = usize::try_from(users).unwrap_or(usize::MAX);
+        let room = at.count - found.len().min(at.count);
+        let (more, groups) =
+            groups::page(state, caller, at.offset().saturating_sub(skipped), room).await?;
+        found.extend(more);
+        return Ok(at.list(found, users + groups));
     }
     let mut found = users::all(state, caller).await?;
     let mut groups = groups::all(state, caller).await?;

@@ -132,11 +132,7 @@ async fn rendered_all(
 }
 
 /// `users` rendered, each with the groups of `groups` that list them as a member.
-pub(crate) fn rendered_with(
-    caller: &ScimCaller,
-    users: &[ScimUser],
-    groups: &[ScimGroup],
-) -> Vec<Value> {
+fn rendered_with(caller: &ScimCaller, users: &[ScimUser], groups: &[ScimGroup]) -> Vec<Value> {
     let mut member_of: HashMap<UserId, Vec<&ScimGroup>> = HashMap::new();
     for g in groups {
         for (m, _) in &g.members {
@@ -179,6 +175,22 @@ pub(crate) async fn all(state: &AppState, caller: &ScimCaller) -> Result<Vec<Val
     rendered_all(state, caller, &users).await
 }
 
+/// The `count` users after the first `offset`, rendered with their groups, and how many
+/// users the provider has (`Store::scim_users_page`).
+pub(crate) async fn page(
+    state: &AppState,
+    caller: &ScimCaller,
+    offset: usize,
+    count: usize,
+) -> Result<(Vec<Value>, u64), ScimError> {
+    let page = state
+        .store
+        .scim_users_page(&caller.provider, offset, count)
+        .await
+        .map_err(internal)?;
+    Ok((rendered_with(caller, &page.users, &page.groups), page.total))
+}
+
 /// `GET /Users`. A filter with an equality on `id`, `userName` or `externalId`
 /// (`rampart_scim::lookup`) reads only the users it can match, and their groups; a list
 /// with no filter and no `sortBy` reads its page alone (`Store::scim_users_page`); any
@@ -189,13 +201,8 @@ pub async fn list(
     q: &ListQuery,
 ) -> Result<Value, ScimError> {
     if let Some(at) = super::plain_page(Schema::User, q)? {
-        let page = state
-            .store
-            .scim_users_page(&caller.provider, at.offset(), at.count)
-            .await
-            .map_err(internal)?;
-        let found = rendered_with(caller, &page.users, &page.groups);
-        return Ok(at.list(found, page.total));
+        let (found, total) = page(state, caller, at.offset(), at.count).await?;
+        return Ok(at.list(found, total));
     }
     let Some(by) = super::lookup(Schema::User, q)? else {
         return super::select(Schema::User, all(state, caller).await?, q);
