@@ -151,9 +151,17 @@ async function main() {
     // The administrator (signed in with the password above) creates the account and its link.
     await page.goto(`${BASE}/console/users/new`);
     await page.fill('#username', 'nia');
+    await page.fill('#email', process.env.CONSOLE_NIA_EMAIL);
     await page.check('#no_password');
     await Promise.all([page.waitForNavigation(), page.click('button:has-text("Create user")')]);
     assert.match(new URL(page.url()).pathname, /^\/console\/users\/[0-9a-f-]+$/);
+    // A link mailed to her address: the administrator sees where it went, never the link.
+    await Promise.all([page.waitForNavigation(), page.click('a:has-text("Mail an enrolment link")')]);
+    await accessible(page, 'mailing an enrolment link');
+    await Promise.all([page.waitForNavigation(), page.click('button:has-text("Mail link")')]);
+    assert.match(await page.textContent('main'), /Enrolment link mailed to their address/);
+    assert.ok(!(await page.content()).includes('rpe_'), 'the mailed link is not shown');
+    // And one to hand over, which replaces it.
     await Promise.all([page.waitForNavigation(), page.click('a:has-text("Enrolment link")')]);
     await Promise.all([page.waitForNavigation(), page.click('button:has-text("Issue link")')]);
     const link = await page.inputValue('#link');

@@ -152,7 +152,11 @@ pub struct UserView {
     /// Rampart's own passwords.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_provider: Option<String>,
-    /// When the password was last set.
+    /// Whether the account has a password of Rampart's own: `false` for a directory's
+    /// users (their password is the directory's) and for an account created with
+    /// `no_password` that has not set one since (it signs in with a passkey).
+    pub password: bool,
+    /// When the password was last set (for an account with no password, its creation).
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub password_changed_at: OffsetDateTime,
@@ -181,6 +185,7 @@ impl From<&User> for UserView {
             disabled: u.disabled,
             administrator: u.is_admin,
             user_provider: u.user_provider.clone(),
+            password: u.has_password,
             password_changed_at: u.password_changed_at,
             last_login_at: u.last_login_at,
             created_at: u.created_at,

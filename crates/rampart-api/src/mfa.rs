@@ -225,6 +225,18 @@ pub struct EnrolmentLink {
     pub expires_at: OffsetDateTime,
 }
 
+/// `201` from `POST /api/v1/users/{id}/enrolment/mail`: where the link went. The link
+/// itself is never shown: only the account's holder receives it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EnrolmentMailed {
+    /// The account's e-mail address, whose mail server took the message.
+    pub mailed_to: String,
+    /// When the link lapses (`[mfa] enrolment_hours` after it was issued).
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: OffsetDateTime,
+}
+
 /// `POST /api/v1/auth/enrolment/passkey-challenge`: the enrolment link's token.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

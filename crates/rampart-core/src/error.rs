@@ -140,6 +140,11 @@ pub enum Error {
     /// the provider and is shown; Rampart's own passwords keep working.
     #[error("{0}")]
     DirectoryUnreachable(String),
+    /// The platform's mail server did not take a message it was asked to send now (an
+    /// enrolment link): no connection, no secure channel, a refused login or recipient.
+    /// The message says so and is shown; the cause (never a secret) is for the log.
+    #[error("{0}")]
+    Mail(String),
     /// The store cannot be reached or refused the operation; the cause is for the log.
     #[error("storage unavailable")]
     Unavailable(String),
@@ -169,6 +174,7 @@ impl Error {
             Error::Limit(_) => "limit-reached",
             Error::Directory(_) => "directory-failed",
             Error::DirectoryUnreachable(_) => "directory-unreachable",
+            Error::Mail(_) => "mail-not-sent",
             Error::Unavailable(_) => "unavailable",
             Error::Internal(_) => "internal",
         }
@@ -194,6 +200,7 @@ impl Error {
             Error::Limit(_) => "Stopped by a limit",
             Error::Directory(_) => "Directory failed",
             Error::DirectoryUnreachable(_) => "Directory unreachable",
+            Error::Mail(_) => "Mail not sent",
             Error::Unavailable(_) => "Service unavailable",
             Error::Internal(_) => "Internal error",
         }
@@ -214,7 +221,7 @@ impl Error {
             | Error::Forbidden(_)
             | Error::StepUpRequired(_)
             | Error::Sealed(_) => 403,
-            Error::Integration(_) | Error::Directory(_) => 502,
+            Error::Integration(_) | Error::Directory(_) | Error::Mail(_) => 502,
             Error::Limit(_) | Error::Unavailable(_) | Error::DirectoryUnreachable(_) => 503,
             Error::Internal(_) => 500,
         }

@@ -96,6 +96,10 @@ pub struct User {
     /// The user provider (a directory) that vouches for the user, by name; `None` for users
     /// of Rampart's own passwords.
     pub user_provider: Option<String>,
+    /// Whether the account has a password of Rampart's own: `false` for a directory's
+    /// users (their password is the directory's) and for an account created without one
+    /// that has not set one since.
+    pub has_password: bool,
     /// When the password was last set.
     pub password_changed_at: OffsetDateTime,
     /// Last successful login.

@@ -168,6 +168,7 @@ fn routes(module_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(crate::routes::passkeys::register_challenge))
         .routes(routes!(crate::routes::passkeys::remove))
         .routes(routes!(crate::routes::enrolment::issue))
+        .routes(routes!(crate::routes::enrolment::mail))
         .routes(routes!(crate::routes::enrolment::challenge))
         .routes(routes!(crate::routes::enrolment::enrol))
         .routes(routes!(users::list, users::create))

@@ -30,6 +30,8 @@ mod audit_proof;
 mod authz;
 #[path = "api/enrolment.rs"]
 mod enrolment;
+#[path = "api/enrolment_mail.rs"]
+mod enrolment_mail;
 #[path = "api/findings.rs"]
 mod findings;
 #[path = "api/hardening.rs"]

@@ -25,6 +25,7 @@ pub mod identity;
 pub mod idp;
 pub mod lease;
 pub mod lifecycle;
+mod mail;
 pub mod metrics;
 mod paging;
 pub mod posture;

@@ -285,6 +285,8 @@ struct UserPage<'a> {
     administrator: bool,
     /// An account with no password: it signs in with passkeys, enrolled through links.
     passwordless: bool,
+    /// Its enrolment link can be mailed: it has an address and a mail server is configured.
+    mail_enrolment: bool,
     notice: Option<&'a str>,
 }
 
@@ -325,6 +327,9 @@ pub async fn show(
         Some("unlock") => Some("Login lock lifted."),
         Some("reset-password") => Some("Password set; every session of theirs has ended."),
         Some("revoke-sessions") => Some("Every session of theirs has ended."),
+        Some("mail-enrolment") => {
+            Some("Enrolment link mailed to their address; any earlier link no longer works.")
+        }
         _ => None,
     };
     let view = UserView::from(&user);
@@ -340,6 +345,9 @@ pub async fn show(
         app_roles: &app_roles,
         administrator,
         passwordless,
+        mail_enrolment: passwordless
+            && view.email.is_some()
+            && !state.config.support.smtp_host.is_empty(),
         notice,
     }
     .render();
@@ -379,6 +387,7 @@ enum Action {
     ResetPassword,
     RevokeSessions,
     Enrolment,
+    MailEnrolment,
 }
 
 impl Action {
@@ -390,6 +399,7 @@ impl Action {
             "reset-password" => Action::ResetPassword,
             "revoke-sessions" => Action::RevokeSessions,
             "enrolment" => Action::Enrolment,
+            "mail-enrolment" => Action::MailEnrolment,
             _ => return None,
         })
     }
@@ -402,6 +412,7 @@ impl Action {
             Action::ResetPassword => "reset-password",
             Action::RevokeSessions => "revoke-sessions",
             Action::Enrolment => "enrolment",
+            Action::MailEnrolment => "mail-enrolment",
         }
     }
 
@@ -442,6 +453,14 @@ impl Action {
                  enrolment_hours, and replaces any earlier link. It is shown once: hand it \
                  over through a safe channel.",
                 "Issue link",
+            ),
+            Action::MailEnrolment => (
+                format!("Mail an enrolment link to {username}?"),
+                "The link goes to their e-mail address through the platform's mail server, \
+                 so nobody else sees it, not even you. It lets them register a passkey, \
+                 which then signs them in alone; it works once, lapses after [mfa] \
+                 enrolment_hours, and replaces any earlier link.",
+                "Mail link",
             ),
         }
     }
@@ -549,6 +568,7 @@ pub async fn act(
             users::reset_password(&state, &caller, &id, field(&fields, "password")).await
         }
         Action::RevokeSessions => users::revoke_sessions(&state, &caller, &id).await.map(drop),
+        Action::MailEnrolment => enrolment::mail(&state, &caller, &id).await.map(drop),
         Action::Enrolment => Ok(()),
     };
     let here = format!("/console/users/{id}");

@@ -1,5 +1,6 @@
 //! Accounts with no password (`rampart_service::identity::enrolment`): an administrator
-//! issues an enrolment link (`POST /api/v1/users/{id}/enrolment`), its holder opens it
+//! issues an enrolment link (`POST /api/v1/users/{id}/enrolment`) or has it mailed to the
+//! account's address (`POST /api/v1/users/{id}/enrolment/mail`), its holder opens it
 //! (`GET /enrol`, the page that registers the passkey in the browser), and the page's
 //! script asks for the challenge (`POST /api/v1/auth/enrolment/passkey-challenge`) and
 //! posts the answer back to the page (`POST /enrol`); an API client answers with `POST
@@ -11,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use rampart_api::{
     EnrolPasskeyRequest, EnrolledPasskey, EnrolmentChallenge, EnrolmentChallengeRequest,
-    EnrolmentLink, PasskeyView,
+    EnrolmentLink, EnrolmentMailed, PasskeyView,
 };
 use rampart_core::Error;
 use rampart_service::identity::enrolment;
@@ -51,6 +52,40 @@ pub async fn issue(
         Json(EnrolmentLink {
             link: issued.link,
             expires_at: issued.expires_at,
+        }),
+    ))
+}
+
+/// Mail an enrolment link to an account with no password (needs a recent second factor).
+///
+/// The link goes to the account's e-mail address through the platform's mail server
+/// (`[support] smtp_host`), so nobody but its holder sees it; otherwise it is the link
+/// `POST /api/v1/users/{id}/enrolment` shows, and it replaces any earlier one. Answered
+/// once the mail server took the message.
+#[utoipa::path(
+    post, path = "/api/v1/users/{id}/enrolment/mail", tag = "users",
+    params(("id" = String, Path, description = "User id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 201, description = "The link was mailed; where, and until when it works", body = EnrolmentMailed),
+        (status = 403, description = "Not an IT administrator, or `step-up-required`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The account has a password, a user provider vouches for it, or it has no e-mail address; or no mail server is configured, or passkeys are unavailable on this server (no `public_origin`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`id` is not a user id", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "`mail-not-sent`: the mail server did not take the message (recorded as a `user.enrolment.mail` failure); the link reaches nobody", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn mail(
+    State(state): State<AppState>,
+    Administrator(admin): Administrator,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<EnrolmentMailed>), ApiError> {
+    let mailed = enrolment::mail(&state, &admin.caller(&state), &id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(EnrolmentMailed {
+            mailed_to: mailed.to,
+            expires_at: mailed.expires_at,
         }),
     ))
 }

@@ -14,16 +14,21 @@ use crate::mfa::call;
 use crate::passkey_sign_in::{answer, discovery};
 use crate::passkeys::{failures, passkeys, Authenticator, Fault, ORIGIN};
 
-/// Creates an IT user with no password as the administrator `admin`: its id.
-async fn without_password(node: &Node, admin: &str, username: &str) -> String {
-    let (s, user) = node
-        .post(
-            "/api/v1/users",
-            admin,
-            json!({ "provider": "it", "username": username, "no_password": true }),
-        )
-        .await;
+/// Creates an IT user with no password (and `email`, if given) as the administrator
+/// `admin`: its id.
+pub(crate) async fn without_password(
+    node: &Node,
+    admin: &str,
+    username: &str,
+    email: Option<&str>,
+) -> String {
+    let mut body = json!({ "provider": "it", "username": username, "no_password": true });
+    if let Some(email) = email {
+        body["email"] = json!(email);
+    }
+    let (s, user) = node.post("/api/v1/users", admin, body).await;
     assert_eq!(s, StatusCode::CREATED, "{}: {user}", node.name());
+    assert_eq!(user["password"], json!(false), "{}: {user}", node.name());
     user["id"].as_str().unwrap().to_owned()
 }
 
@@ -41,12 +46,12 @@ fn token_of(link: &Value) -> String {
     token.to_owned()
 }
 
-async fn challenge(node: &Node, token: &str) -> (StatusCode, Value) {
+pub(crate) async fn challenge(node: &Node, token: &str) -> (StatusCode, Value) {
     let path = "/api/v1/auth/enrolment/passkey-challenge";
     call(node, Method::POST, path, None, json!({ "token": token })).await
 }
 
-async fn enrol(node: &Node, token: &str, credential: Value) -> (StatusCode, Value) {
+pub(crate) async fn enrol(node: &Node, token: &str, credential: Value) -> (StatusCode, Value) {
     let body = json!({ "token": token, "name": "laptop", "credential": credential });
     call(
         node,
@@ -73,7 +78,16 @@ async fn an_account_with_no_password_enrols_a_passkey_by_link_and_signs_in_with_
             let (s, problem) = node.post("/api/v1/users", &admin, body).await;
             assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {problem}");
         }
-        let nora = without_password(&node, &admin, "nora").await;
+        let nora = without_password(&node, &admin, "nora", None).await;
+        // With no mail server, a link cannot be mailed; nothing is issued.
+        let (s, body) = node
+            .post_empty(&format!("/api/v1/users/{nora}/enrolment/mail"), &admin)
+            .await;
+        assert_eq!(
+            (s, problem_type(&body)),
+            (StatusCode::CONFLICT, "conflict"),
+            "{name}: {body}"
+        );
         let created = node
             .events()
             .await
@@ -99,6 +113,12 @@ async fn an_account_with_no_password_enrols_a_passkey_by_link_and_signs_in_with_
             .create_user(rampart_core::Provider::It, "ulla", USER_PASSWORD, false)
             .await;
         let ulla_token = node.login("it", "ulla", USER_PASSWORD).await;
+        let (s, user) = node.get(&format!("/api/v1/users/{ulla}"), &admin).await;
+        assert_eq!(
+            (s, &user["password"]),
+            (StatusCode::OK, &json!(true)),
+            "{name}: {user}"
+        );
         let (s, _) = issue(&node, &ulla_token, &nora).await;
         assert_eq!(s, StatusCode::FORBIDDEN, "{name}");
         let (s, body) = issue(&node, &admin, &ulla).await;
@@ -230,6 +250,12 @@ async fn an_account_with_no_password_enrols_a_passkey_by_link_and_signs_in_with_
         );
         let (s, body) = issue(&node, &admin, &nora).await;
         assert_eq!(s, StatusCode::CONFLICT, "{name}: {body}");
+        let (s, user) = node.get(&format!("/api/v1/users/{nora}"), &admin).await;
+        assert_eq!(
+            (s, &user["password"]),
+            (StatusCode::OK, &json!(true)),
+            "{name}: {user}"
+        );
         let (s, _) = crate::mfa::password(&node, "nora", USER_PASSWORD).await;
         assert!(s.is_success(), "{name}: {s}");
     })
@@ -286,7 +312,7 @@ async fn trying_enrolment_links_from_one_address_is_slowed_down() {
     on_both(tweak, |node| async move {
         let name = node.name();
         let admin = node.admin().await;
-        let nora = without_password(&node, &admin, "nora").await;
+        let nora = without_password(&node, &admin, "nora", None).await;
         let (s, link) = issue(&node, &admin, &nora).await;
         assert_eq!(s, StatusCode::CREATED, "{name}: {link}");
         for i in 0..4 {

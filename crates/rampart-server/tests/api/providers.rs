@@ -89,6 +89,8 @@ async fn directory_users_sign_in_just_in_time_with_roles_from_their_groups() {
         assert_eq!(me["user"]["email"], format!("alice@jit-{name}.example.com"), "{name}");
         assert_eq!(me["user"]["display_name"], "alice Example", "{name}");
         assert_eq!(me["user"]["administrator"], true, "{name}: {me}");
+        // Her password is the directory's: Rampart keeps none.
+        assert_eq!(me["user"]["password"], false, "{name}: {me}");
         // The role works: she administers users.
         let (status, users) = node.get("/api/v1/users?provider=it", &token).await;
         assert_eq!(status, StatusCode::OK, "{name}: {users}");

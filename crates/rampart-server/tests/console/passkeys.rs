@@ -11,8 +11,15 @@ use rampart_core::Provider;
 use crate::kit::{on_both, Node, ADMIN_PASSWORD};
 use crate::{harness, install_harness, CHROMIUM};
 
-/// The plain listener on a port chosen now, named as `http://localhost:<port>`.
+/// The address of the account with no password (one per store: the SMTP server is shared).
+fn nia_email(store: &str) -> String {
+    format!("nia-{store}@example.com")
+}
+
+/// The plain listener on a port chosen now, named as `http://localhost:<port>`, and the
+/// test binary's SMTP server, which mails enrolment links.
 fn localhost_origin(config: &mut rampart_service::Config) {
+    crate::kit::smtp::with_smtp(config);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .unwrap()
@@ -33,7 +40,8 @@ async fn run(node: Node) {
         .current_dir(harness())
         .env("CONSOLE_BASE", &base)
         .env("CONSOLE_CHROMIUM", CHROMIUM)
-        .env("CONSOLE_ADMIN_PASSWORD", ADMIN_PASSWORD);
+        .env("CONSOLE_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("CONSOLE_NIA_EMAIL", nia_email(name));
     let output = tokio::task::spawn_blocking(move || command.output())
         .await
         .unwrap()
@@ -76,6 +84,20 @@ async fn run(node: Node) {
             && e.actor_name.as_deref() == Some("it:nia")
             && e.details.contains("\"enrolment\":true")),
         "{name}: the enrolment's passkey"
+    );
+    // The console's "Mail link" sent her one message, holding a link.
+    let letters = crate::kit::smtp::mail_to(&nia_email(name));
+    assert_eq!(letters.len(), 1, "{name}: {letters:?}");
+    assert!(
+        letters[0].1.contains("/enrol#rpe_"),
+        "{name}: {:?}",
+        letters[0]
+    );
+    assert!(
+        events.iter().any(|e| e.action == "user.enrolment.issue"
+            && e.details
+                .contains(&format!("\"mailed_to\":\"{}\"", nia_email(name)))),
+        "{name}: the mailed link's event"
     );
 }
 

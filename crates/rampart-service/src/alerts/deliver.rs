@@ -439,14 +439,9 @@ async fn webhook(state: &AppState, notice: &Notice) -> Result<(), String> {
 /// or for none (a refused recipient fails the whole transaction), so an attempt made again
 /// does not send twice to those that had it.
 async fn mail(state: &AppState, notice: &Notice) -> Result<(), String> {
-    let mailer = crate::support::notify::transport(state)?
+    let mailer = crate::mail::transport(state)?
         .ok_or("no mail server is configured ([support] smtp_host)")?;
-    let from: Mailbox = state
-        .config
-        .support
-        .smtp_from
-        .parse()
-        .map_err(|e| format!("support.smtp_from: {e}"))?;
+    let from = crate::mail::sender(state)?;
     let mut message = Message::builder()
         .from(from.clone())
         .subject(format!(

@@ -15,6 +15,7 @@
 //! **Losing the passkey** is recovered the same way: the administrator issues a new link
 //! (the old passkeys stay until removed or reset with the user's factors).
 
+use lettre::AsyncTransport;
 use rampart_authz::policy::Operation;
 use rampart_core::{AuditEvent, Error, Outcome, User, UserId};
 use rampart_identity::token::{hash_enrolment_token, SessionToken};
@@ -110,12 +111,126 @@ pub async fn issue(state: &AppState, caller: &Caller, id: &str) -> Result<Issued
     let expires_at = now + Duration::hours(state.config.mfa.enrolment_hours.into());
     state
         .store
-        .enrolment_issue(id, &token.hash().0, expires_at, now, &caller.audit)
+        .enrolment_issue(id, &token.hash().0, expires_at, now, None, &caller.audit)
         .await?;
     Ok(Issued {
         link: format!("{}/enrol#{}", rp.origin(), token.secret()),
         expires_at,
     })
+}
+
+/// An enrolment link mailed: to which address, and until when it works.
+#[derive(Debug)]
+pub struct Mailed {
+    /// The account's e-mail address, where the link went.
+    pub to: String,
+    /// When the link lapses.
+    pub expires_at: OffsetDateTime,
+}
+
+/// An administrator has an enrolment link for user `id` mailed to the account's address
+/// through the platform's mail server (`[support] smtp_host`), so that nobody but its
+/// holder ever sees it (a step-up first; any earlier link stops working).
+///
+/// Answered once the mail server took the message. If it does not, the answer is
+/// `mail-not-sent` and a `user.enrolment.mail` failure is recorded: the link was issued
+/// (and replaced any earlier one) but reaches nobody, and lapses unused.
+pub async fn mail(state: &AppState, caller: &Caller, id: &str) -> Result<Mailed, Error> {
+    let id = UserId::parse(id, "id")?;
+    if !super::may(state, &caller.user, Operation::AdministerUsers).await? {
+        return Err(Error::Forbidden(
+            "only administrators issue enrolment links".into(),
+        ));
+    }
+    let rp = relying_party(state)?;
+    let mailer = crate::mail::transport(state)
+        .map_err(|why| {
+            tracing::warn!(error = %why, "an enrolment link cannot be mailed");
+            Error::Mail(
+                "the mail server's settings ([support] smtp_*) cannot be used; the log says                  why"
+                .into(),
+            )
+        })?
+        .ok_or_else(|| {
+            Error::Conflict(
+                "no mail server is configured ([support] smtp_host): issue the link and hand                  it over instead"
+                    .into(),
+            )
+        })?;
+    require_step_up(state, caller, "issuing an enrolment link").await?;
+    let user = state
+        .store
+        .user(id)
+        .await?
+        .ok_or(Error::NotFound { what: "user" })?;
+    let Some(to) = user.email.clone() else {
+        return Err(Error::Conflict(format!(
+            "{} has no e-mail address: set one, or issue the link and hand it over",
+            user.username
+        )));
+    };
+    let token = SessionToken::generate_enrolment()?;
+    let now = state.clock.now();
+    let expires_at = now + Duration::hours(state.config.mfa.enrolment_hours.into());
+    let letter = crate::mail::message(
+        state,
+        &to,
+        "Set up your passkey".to_owned(),
+        enrolment_letter(&user.username, rp.origin(), &token, expires_at),
+    )
+    .map_err(|why| {
+        tracing::warn!(error = %why, "an enrolment link cannot be mailed");
+        Error::Mail("the message cannot be built; the log says why".into())
+    })?;
+    state
+        .store
+        .enrolment_issue(
+            id,
+            &token.hash().0,
+            expires_at,
+            now,
+            Some(&to),
+            &caller.audit,
+        )
+        .await?;
+    if let Err(why) = mailer.send(letter).await {
+        tracing::warn!(error = %why, "an enrolment link was not sent");
+        let event = AuditEvent {
+            action: "user.enrolment.mail",
+            target: Some(format!("user:{id}")),
+            outcome: Outcome::Failure,
+            details: json!({ "mailed_to": to, "reason": "not-accepted" }).to_string(),
+        };
+        state
+            .store
+            .record_event(&caller.audit, &event, state.clock.now())
+            .await?;
+        return Err(Error::Mail(format!(
+            "the mail server did not take the message to {to}, so the link reaches nobody: \
+             try again, or issue a link and hand it over"
+        )));
+    }
+    Ok(Mailed { to, expires_at })
+}
+
+/// The body of the message that carries an enrolment link.
+fn enrolment_letter(
+    username: &str,
+    origin: &str,
+    token: &SessionToken,
+    expires_at: OffsetDateTime,
+) -> String {
+    let until = expires_at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| "a few days".into());
+    format!(
+        "An administrator of {origin} created the account {username} for you. It has no \
+         password: you sign in with a passkey, kept by this device or your phone.\n\n\
+         Open this link to create your passkey:\n  {origin}/enrol#{secret}\n\n\
+         It works once, until {until}. If you did not expect this message, ignore it: \
+         nobody can use the account without the passkey the link creates.\n",
+        secret = token.secret(),
+    )
 }
 
 /// The options for the browser's `navigator.credentials.create`, for the holder of the

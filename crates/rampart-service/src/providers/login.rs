@@ -138,25 +138,41 @@ pub async fn login_via(
             return Err(error);
         }
     };
-    if !user.disabled {
-        apply_roles(
-            state,
-            &user,
-            &settings.mappings,
-            &found.groups,
-            &record.name,
-        )
-        .await?;
+    let user = admitted(
+        state,
+        origin,
+        user,
+        &settings.mappings,
+        &found.groups,
+        &record.name,
+    )
+    .await?;
+    crate::identity::mfa::after_first_factor(state, origin, user, user_agent).await
+}
+
+/// What every sign-in through user provider `name` does once the provider said yes and
+/// the local profile is found or made: an enabled profile that `name` vouches for gets the
+/// roles the mappings give its `groups`; then the profile is read again, and a disabled
+/// one is refused (`account-disabled`): the provider's yes does not enable a profile that
+/// a sync or an administrator disabled.
+pub(crate) async fn admitted(
+    state: &AppState,
+    origin: &Origin,
+    user: User,
+    mappings: &[rampart_federation::GroupMapping],
+    groups: &[String],
+    name: &str,
+) -> Result<User, Error> {
+    if !user.disabled && user.user_provider.as_deref() == Some(name) {
+        apply_roles(state, &user, mappings, groups, name).await?;
     }
     let user = state.store.user(user.id).await?.unwrap_or(user);
     if user.disabled {
-        // A sync (or an administrator) disabled the profile: the directory's yes does not
-        // enable it again.
         record_refusal(state, origin, &user, "account-disabled").await?;
-        state.metrics.login(provider.as_str(), "disabled");
+        state.metrics.login(user.provider.as_str(), "disabled");
         return Err(Error::AccountDisabled);
     }
-    crate::identity::mfa::after_first_factor(state, origin, user, user_agent).await
+    Ok(user)
 }
 
 /// Creates or updates the local profile of a directory user; a refusal's reason and error.

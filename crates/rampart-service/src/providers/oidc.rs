@@ -21,7 +21,7 @@
 //!   hands never opens another person's profile. With `link_by_verified_email`, a first
 //!   sign-in whose *verified* e-mail is exactly one local user's of the same kind links that
 //!   account instead (a `user.link` event).
-//! - Roles from the groups claim ([`super::login::apply_roles`]) and the session
+//! - Roles from the groups claim ([`super::login::admitted`]) and the session
 //!   ([`crate::identity::mfa::after_first_factor`]) are the other logins' own steps. Every
 //!   success is the usual `auth.login` event; every refusal an `auth.login` failure naming
 //!   the user provider and the reason, and nothing else is written.
@@ -35,10 +35,9 @@ use rampart_federation::{OidcSettings, ProviderSettings, Users};
 use rampart_identity::{hash_token, SessionToken};
 use rampart_store::{NewProviderLogin, ProviderRecord};
 
-use super::login::{apply_roles, profile};
+use super::login::{admitted, profile};
 use crate::caller::Origin;
 use crate::config::SecretRef;
-use crate::identity::login::record_refusal;
 use crate::identity::LoginStep;
 use crate::state::AppState;
 
@@ -318,22 +317,15 @@ pub async fn finish(
             return Err(error);
         }
     };
-    if !user.disabled && user.user_provider.as_deref() == Some(name) {
-        apply_roles(
-            state,
-            &user,
-            &settings.mappings,
-            &verified.user.groups,
-            name,
-        )
-        .await?;
-    }
-    let user = state.store.user(user.id).await?.unwrap_or(user);
-    if user.disabled {
-        record_refusal(state, origin, &user, "account-disabled").await?;
-        state.metrics.login(kind.as_str(), "disabled");
-        return Err(Error::AccountDisabled);
-    }
+    let user = admitted(
+        state,
+        origin,
+        user,
+        &settings.mappings,
+        &verified.user.groups,
+        name,
+    )
+    .await?;
     // The same step as every other sign-in: a user with a second factor (or required to
     // have one) is never signed in by the identity provider alone; the browser is asked for
     // it next, on the sign-in page of where it is going.

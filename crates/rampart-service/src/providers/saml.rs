@@ -48,10 +48,9 @@ use rampart_federation::{DirectoryUser, ProviderSettings, Users};
 use rampart_store::{Consumed, ProviderRecord, SamlRequest};
 use time::OffsetDateTime;
 
-use super::login::{apply_roles, profile};
+use super::login::{admitted, profile};
 use crate::caller::Origin;
 use crate::config::SecretRef;
-use crate::identity::login::record_refusal;
 use crate::identity::LoginStep;
 use crate::state::AppState;
 
@@ -379,22 +378,15 @@ pub async fn acs(
             return Err(error);
         }
     };
-    if !user.disabled {
-        apply_roles(
-            state,
-            &user,
-            &settings.mappings,
-            &found.groups,
-            &record.name,
-        )
-        .await?;
-    }
-    let user = state.store.user(user.id).await?.unwrap_or(user);
-    if user.disabled {
-        record_refusal(state, origin, &user, "account-disabled").await?;
-        state.metrics.login(provider.as_str(), "disabled");
-        return Err(Error::AccountDisabled);
-    }
+    let user = admitted(
+        state,
+        origin,
+        user,
+        &settings.mappings,
+        &found.groups,
+        &record.name,
+    )
+    .await?;
     super::noted(state, &record.name, None).await?;
     // The same step as every other sign-in: a user with a second factor (or required to
     // have one) is never signed in by the identity provider alone; the browser is asked for

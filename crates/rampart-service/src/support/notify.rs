@@ -7,19 +7,12 @@
 //! `lettre`, which encodes them; subjects and names were refused at input if they held a
 //! control character, so none can add a header or a line to the SMTP conversation.
 
-use std::time::Duration as StdDuration;
-
-use lettre::message::header::ContentType;
-use lettre::message::Mailbox;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{AsyncTransport, Message};
 use rampart_store::StoredCase;
 use rampart_support::link::{Decision, LinkToken};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::config::SecretRef;
 use crate::state::AppState;
 
 /// A message to send.
@@ -136,69 +129,8 @@ pub fn tell_decision(_state: &AppState, to: &str, case: &StoredCase, d: Decision
     }
 }
 
-/// The configured mail server; none without `[support] smtp_host`.
-pub(crate) fn transport(
-    state: &AppState,
-) -> Result<Option<AsyncSmtpTransport<Tokio1Executor>>, String> {
-    let s = &state.config.support;
-    if s.smtp_host.is_empty() {
-        return Ok(None);
-    }
-    let builder = match s.smtp_tls.as_str() {
-        "tls" | "starttls" if !s.smtp_ca_file.is_empty() => {
-            let pem = std::fs::read(&s.smtp_ca_file)
-                .map_err(|e| format!("support.smtp_ca_file {}: {e}", s.smtp_ca_file))?;
-            let ca = Certificate::from_pem(&pem)
-                .map_err(|e| format!("support.smtp_ca_file {}: {e}", s.smtp_ca_file))?;
-            let tls = TlsParameters::builder(s.smtp_host.clone())
-                .certificate_store(CertificateStore::None)
-                .add_root_certificate(ca)
-                .build_rustls()
-                .map_err(|e| format!("support.smtp_ca_file {}: {e}", s.smtp_ca_file))?;
-            let tls = if s.smtp_tls == "tls" {
-                Tls::Wrapper(tls)
-            } else {
-                Tls::Required(tls)
-            };
-            Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.smtp_host).tls(tls))
-        }
-        "tls" => AsyncSmtpTransport::<Tokio1Executor>::relay(&s.smtp_host),
-        "starttls" => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&s.smtp_host),
-        _ => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(
-            &s.smtp_host,
-        )),
-    }
-    .map_err(|e| format!("SMTP server {}: {e}", s.smtp_host))?;
-    let mut builder = builder
-        .port(s.smtp_port)
-        .timeout(Some(StdDuration::from_secs(15)));
-    if !s.smtp_username.is_empty() {
-        let reference = SecretRef::parse(&s.smtp_password)
-            .map_err(|_| "support.smtp_password is not a secret reference".to_owned())?;
-        let password = reference.resolve(|name| std::env::var(name).ok())?;
-        builder = builder.credentials(Credentials::new(s.smtp_username.clone(), password));
-    }
-    Ok(Some(builder.build()))
-}
-
 fn message(state: &AppState, letter: Letter) -> Result<Message, String> {
-    let from: Mailbox = state
-        .config
-        .support
-        .smtp_from
-        .parse()
-        .map_err(|e| format!("support.smtp_from: {e}"))?;
-    let to: Mailbox = letter
-        .to
-        .parse()
-        .map_err(|e| format!("recipient address: {e}"))?;
-    Message::builder()
-        .from(from)
-        .to(to)
-        .subject(letter.subject)
-        .header(ContentType::TEXT_PLAIN)
-        .body(letter.body)
-        .map_err(|e| format!("building the message: {e}"))
+    crate::mail::message(state, &letter.to, letter.subject, letter.body)
 }
 
 /// Sends `letters`; a message the server does not accept is logged (without its body) and
@@ -207,7 +139,7 @@ pub async fn send_all(state: &AppState, letters: Vec<Letter>) {
     if letters.is_empty() {
         return;
     }
-    let mailer = match transport(state) {
+    let mailer = match crate::mail::transport(state) {
         Ok(Some(m)) => m,
         Ok(None) => return,
         Err(why) => {

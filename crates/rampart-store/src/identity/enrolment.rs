@@ -39,7 +39,8 @@ impl Store {
     }
 
     /// Issues an enrolment for `user` under `token_hash` until `expires_at`, in place of any
-    /// earlier one (`user.enrolment.issue`). `NotFound` when there is no such user; a
+    /// earlier one (`user.enrolment.issue`, with the address it is mailed to, if it is).
+    /// `NotFound` when there is no such user; a
     /// conflict when the account has a password or a directory vouches for it.
     pub async fn enrolment_issue(
         &self,
@@ -47,6 +48,7 @@ impl Store {
         token_hash: &[u8; 32],
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
+        mailed_to: Option<&str>,
         ctx: &AuditContext,
     ) -> Result<(), Error> {
         let mut owned = self.write().await?;
@@ -93,7 +95,10 @@ impl Store {
             ],
         )
         .await?;
-        let details = json!({ "expires_at": to_millis(expires_at) });
+        let mut details = json!({ "expires_at": to_millis(expires_at) });
+        if let Some(to) = mailed_to {
+            details["mailed_to"] = json!(to);
+        }
         crate::audit::record(
             tx,
             ctx,

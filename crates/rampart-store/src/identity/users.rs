@@ -12,7 +12,10 @@ use crate::backend::{db, from_millis, from_millis_opt, to_millis};
 use crate::db::{query, Arg, Row, Tx};
 use crate::Store;
 
-/// Columns of a [`User`], with `is_admin` derived from the IT role assignments.
+/// Columns of a [`User`], with `is_admin` derived from the IT role assignments and
+/// `has_password` from the stored hash: an argon2 PHC string, never one of the marks that
+/// begin with `!` ([`NO_PASSWORD`](crate::NO_PASSWORD),
+/// [`NO_LOCAL_PASSWORD`](crate::NO_LOCAL_PASSWORD)).
 macro_rules! user_select {
     () => {
         user_select!("")
@@ -20,7 +23,8 @@ macro_rules! user_select {
     ($extra:literal) => {
         concat!(
             "SELECT u.id, u.provider, u.username, u.display_name, u.email, u.disabled, \
-         u.password_changed_at, u.last_login_at, u.created_at, u.updated_at, u.user_provider, ",
+         u.password_changed_at, u.last_login_at, u.created_at, u.updated_at, u.user_provider, \
+         CASE WHEN u.password_hash LIKE '!%' THEN 0 ELSE 1 END AS has_password, ",
             $extra,
             " CASE WHEN EXISTS (SELECT 1 FROM it_role_assignments r \
            WHERE r.user_id = u.id AND r.role = 'administrator') THEN 1 ELSE 0 END AS is_admin \
@@ -35,6 +39,7 @@ pub(crate) fn user_from_row(row: &Row) -> Result<User, Error> {
     let id: String = row.get("id")?;
     let provider: String = row.get("provider")?;
     let is_admin: i32 = row.get("is_admin")?;
+    let has_password: i32 = row.get("has_password")?;
     Ok(User {
         id: UserId::parse(&id, "id")?,
         provider: Provider::parse(&provider)?,
@@ -44,6 +49,7 @@ pub(crate) fn user_from_row(row: &Row) -> Result<User, Error> {
         disabled: row.get("disabled")?,
         is_admin: is_admin != 0,
         user_provider: row.get("user_provider")?,
+        has_password: has_password != 0,
         password_changed_at: from_millis(row.get("password_changed_at")?)?,
         last_login_at: from_millis_opt(row.get("last_login_at")?)?,
         created_at: from_millis(row.get("created_at")?)?,
