@@ -2,11 +2,11 @@
 //! administration (`/api/v1/auth/*`, `/api/v1/users/*`).
 
 use rampart_api::{
-    ChangePasswordRequest, ConfirmTotpRequest, CreateUserRequest, ListUsersQuery, LoginRequest,
-    LoginResponse, LogoutQuery, MeResponse, MfaStatusView, PendingEnrolmentRequest,
-    RecoveryCodesResponse, ResetPasswordRequest, RevokedSessions, SecondFactorLoginResponse,
-    SecondFactorRequest, SecondFactorRequired, StepUpRequest, TotpEnrolment, UpdateUserRequest,
-    UserPage, UserView,
+    ChangePasswordRequest, ConfirmTotpRequest, CreateUserRequest, EnrolmentLink, EnrolmentMailed,
+    ListUsersQuery, LoginRequest, LoginResponse, LogoutQuery, MeResponse, MfaStatusView,
+    PendingEnrolmentRequest, RecoveryCodesResponse, ResetPasswordRequest, RevokedSessions,
+    SecondFactorLoginResponse, SecondFactorRequest, SecondFactorRequired, StepUpRequest,
+    TotpEnrolment, UpdateUserRequest, UserPage, UserView,
 };
 use reqwest::Method;
 
@@ -196,6 +196,20 @@ impl<'c> Identity<'c> {
         self.client
             .call(Method::POST, &["users", id, "unlock"])
             .empty()
+            .await
+    }
+
+    /// `POST /api/v1/users/{id}/enrolment`: an enrolment link for an account with no
+    /// password, shown once (administrators, after a step-up).
+    pub async fn issue_enrolment(&self, id: &str) -> Result<EnrolmentLink, ClientError> {
+        self.client.post_bare(&["users", id, "enrolment"]).await
+    }
+
+    /// `POST /api/v1/users/{id}/enrolment/mail`: the same link, mailed to the account's
+    /// address and never shown (administrators, after a step-up).
+    pub async fn mail_enrolment(&self, id: &str) -> Result<EnrolmentMailed, ClientError> {
+        self.client
+            .post_bare(&["users", id, "enrolment", "mail"])
             .await
     }
 

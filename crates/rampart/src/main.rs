@@ -133,6 +133,16 @@ enum Command {
     ///     rampart keys rotate --environment production --reencrypt
     #[command(subcommand)]
     Keys(cmd::keys::KeysCommand),
+    /// Users of both providers (administrators; auditors list and show): list, show,
+    /// create, disable, enable, unlock, reset-password, revoke-sessions, reset-mfa, enrol,
+    /// delete. Name a user by id or as `it:alice`; passwords are read from standard input.
+    ///
+    ///     printf '%s\n' "$PASSWORD" | rampart users create end alice --email alice@example.com
+    ///     rampart users create it nora --no-password --email nora@example.com
+    ///     rampart users enrol it:nora --mail
+    ///     rampart users disable end:alice
+    #[command(subcommand, verbatim_doc_comment)]
+    Users(cmd::users::UsersCommand),
     /// User providers: directories (LDAP) that vouch for users, so they sign in with the
     /// enterprise's passwords: add, list, show, remove, test, sync, status.
     ///
@@ -554,7 +564,7 @@ fn read_password() -> anyhow::Result<String> {
         .context("cannot read the password from standard input")?;
     let password = line.trim_end_matches(['\n', '\r']).to_owned();
     if password.is_empty() {
-        bail!("no password on standard input; pipe it in, e.g. printf '%s\\n' \"$PASSWORD\" | rampart admin create-it-user --username NAME");
+        bail!("no password on standard input; pipe it in, e.g. printf '%s\\n' \"$PASSWORD\" | rampart admin create-it-user --username NAME (or rampart users create …)");
     }
     Ok(password)
 }
@@ -745,6 +755,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
         }
         Command::Providers(command) => cmd::providers::run(command).await,
+        Command::Users(command) => cmd::users::run(command).await,
         Command::IdpClient(command) => cmd::idp::run_clients(command).await,
         Command::IdpKey(command) => cmd::idp::run_keys(command).await,
         Command::Witness(command) => cmd::witness::run(command).await,

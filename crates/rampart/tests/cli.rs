@@ -34,6 +34,8 @@ mod sealed;
 mod support;
 #[path = "cli/tour.rs"]
 mod tour;
+#[path = "cli/users.rs"]
+mod users;
 #[path = "cli/witness.rs"]
 mod witness;
 

@@ -29,6 +29,7 @@ pub mod proof;
 pub mod providers;
 pub mod sealed;
 pub mod support;
+pub mod users;
 pub mod witness;
 
 /// The file holding the CLI's session: `$RAMPART_SESSION_FILE`, else
