@@ -42,6 +42,8 @@ mod history;
 mod idp;
 #[path = "api/idp_edit.rs"]
 mod idp_edit;
+#[path = "api/idp_revocation.rs"]
+mod idp_revocation;
 #[path = "api/idp_sign_in.rs"]
 mod idp_sign_in;
 #[path = "api/integrations.rs"]
@@ -90,6 +92,8 @@ mod scim_pages;
 mod sealed;
 #[path = "api/slapd.rs"]
 mod slapd;
+#[path = "api/step_up.rs"]
+mod step_up;
 #[path = "api/support.rs"]
 mod support;
 #[path = "api/support_mail.rs"]

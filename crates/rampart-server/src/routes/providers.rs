@@ -30,7 +30,7 @@ const PLAIN_LOGIN_COOKIE: &str = "rampart_oidc";
 enum OneProvider {
     #[response(
         status = 403,
-        description = "Not allowed: changes are for IT administrators, reading for them and auditors",
+        description = "Not allowed: changes are for IT administrators, reading for them and auditors; or `step-up-required`: changing a provider or issuing its SCIM token needs a recent second factor",
         content_type = "application/problem+json"
     )]
     NotAllowed(Problem),
@@ -84,7 +84,7 @@ pub async fn list(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, description = "Created", body = ProviderView),
-        (status = 403, description = "Not an IT administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an IT administrator, or `step-up-required`: a recent second factor is needed first", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A provider of that name exists", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A setting breaks a rule (`field` names it)", body = Problem, content_type = "application/problem+json"),
     )

@@ -65,7 +65,7 @@ pub async fn list(
         (status = 201, description = "Created", body = UserView),
         (status = 409, description = "Username or e-mail taken, or `no_password` on a server without passkeys (no `public_origin`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid field or password rejected, or neither (or both of) `password` and `no_password`", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an IT administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an IT administrator, or `step-up-required` for an administrator: a recent second factor is needed first", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn create(
@@ -192,7 +192,7 @@ pub async fn enable(
         (status = 204, description = "Password set"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Password rejected (see `rule`)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an IT administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an IT administrator, or `step-up-required`: a recent second factor is needed first", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn reset_password(

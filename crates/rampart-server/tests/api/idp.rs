@@ -39,7 +39,7 @@ pub(crate) async fn register(node: &Node, admin: &str, body: Value) -> (String, 
 }
 
 /// A confidential first-party client of `RP`.
-async fn wiki(node: &Node, admin: &str) -> (String, String) {
+pub(crate) async fn wiki(node: &Node, admin: &str) -> (String, String) {
     let (id, secret) = register(
         node,
         admin,

@@ -115,21 +115,12 @@ pub async fn logout(
 ) -> Result<(), Error> {
     let now = state.clock.now();
     if all {
+        // Signed out everywhere: the outside applications' refresh tokens of those sign-ins
+        // end in the same transaction (those granted `offline_access` stay, as the user
+        // consented to that).
         state
             .store
             .revoke_user_sessions(caller.user.id, now, &caller.audit)
-            .await?;
-        // Signed out everywhere: the outside applications' refresh tokens of those sign-ins
-        // too (those granted `offline_access` stay, as the user consented to that).
-        state
-            .store
-            .idp_revoke_sign_in_families(
-                caller.user.id,
-                None,
-                "the user signed out everywhere",
-                now,
-                &caller.audit,
-            )
             .await?;
     } else {
         state

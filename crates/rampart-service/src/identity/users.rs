@@ -86,6 +86,9 @@ pub async fn create(
             ))
         }
     };
+    if body.administrator {
+        super::mfa::require_step_up(state, caller, "creating an administrator").await?;
+    }
     let new = NewUser {
         provider,
         username,
@@ -187,6 +190,7 @@ pub async fn reset_password(
             user.username
         )));
     }
+    super::mfa::require_step_up(state, caller, "setting another user's password").await?;
     replace_password(state, &user, password, "user.password.reset", &caller.audit).await
 }
 

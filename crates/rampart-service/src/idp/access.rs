@@ -161,6 +161,13 @@ pub async fn introspect(
             if c.get("client_id").and_then(Value::as_str) != Some(client.client_id.as_str()) {
                 return inactive("the token was issued to another client").await;
             }
+            // A user's token is active only while the user is (as `userinfo` answers); a
+            // client-credentials token names its client, no user.
+            if let Some(id) = c.get("sub").and_then(Value::as_str).and_then(user_of) {
+                if state.store.user(id).await?.is_none_or(|u| u.disabled) {
+                    return inactive("the token speaks of no active user").await;
+                }
+            }
             // A token issued before its client's scopes were narrowed is reported with only
             // what the client may still ask for, as `userinfo` releases only those.
             let mut scope =
@@ -182,6 +189,9 @@ pub async fn introspect(
         Found::Refresh(r) => {
             if r.client_id != client.client_id {
                 return inactive("the token was issued to another client").await;
+            }
+            if r.user.disabled {
+                return inactive("the token speaks of no active user").await;
             }
             Ok(json!({
                 "active": true,

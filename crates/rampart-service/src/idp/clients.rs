@@ -322,6 +322,8 @@ pub async fn create(
         id_token_alg: settings.id_token_alg,
         users: settings.users,
     };
+    // A client obtains tokens for the users who sign in to it.
+    crate::identity::mfa::require_step_up(state, caller, "registering a client").await?;
     let now = state.clock.now();
     state
         .store
@@ -448,6 +450,7 @@ pub async fn update(
     if changed.is_empty() {
         return Ok(info(&before));
     }
+    crate::identity::mfa::require_step_up(state, caller, "changing a client").await?;
     let allowed = after.scopes.clone();
     let narrow = move |granted: &[String]| grant::narrowed(granted, &allowed);
     let now = state.clock.now();
@@ -518,6 +521,7 @@ pub async fn rotate_secret(
     }
     let secret = Secret::generate(Kind::ClientSecret)
         .ok_or_else(|| Error::Internal("the random generator failed".into()))?;
+    crate::identity::mfa::require_step_up(state, caller, "rotating a client's secret").await?;
     let now = state.clock.now();
     let set = state
         .store

@@ -71,6 +71,8 @@ pub async fn create(
     let name = Name::parse("name", &body.name)?;
     let users = Users::parse(&body.users).map_err(|m| Error::invalid("users", m))?;
     let settings = checked(state, name.as_str(), &body.kind, body.settings)?;
+    // A provider vouches for users, and its mappings give them roles.
+    crate::identity::mfa::require_step_up(state, caller, "adding a user provider").await?;
     let record = state
         .store
         .create_provider(
@@ -122,6 +124,7 @@ pub async fn update(
             changed.push(format!("settings.{k}"));
         }
     }
+    crate::identity::mfa::require_step_up(state, caller, "changing a user provider").await?;
     let record = state
         .store
         .update_provider(

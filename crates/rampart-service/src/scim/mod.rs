@@ -63,6 +63,9 @@ pub async fn issue_token(
     caller: &Caller,
     name: &str,
 ) -> Result<IssuedToken, Error> {
+    // The token creates users and sets their groups, which the provider's mappings turn
+    // into roles.
+    crate::identity::mfa::require_step_up(state, caller, "issuing a SCIM token").await?;
     let token = SessionToken::generate_scim()?;
     let now = state.clock.now();
     let rotated = state

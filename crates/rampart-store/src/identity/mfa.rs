@@ -612,6 +612,8 @@ impl Store {
             removed += tx.exec(sql, [user.to_string().into()]).await?;
         }
         let revoked = revoke_all_sessions(tx, user, to_millis(now)).await?;
+        let why = "the user's second factors were reset";
+        crate::idp::end_user_families(tx, user, false, why, now, ctx).await?;
         crate::audit::record(
             tx,
             ctx,

@@ -274,7 +274,8 @@ impl Store {
         Ok(())
     }
 
-    /// Ends every open session of a user; returns how many were open.
+    /// Ends every open session of a user, and the refresh-token families of their sign-ins
+    /// (not those granted `offline_access`); returns how many sessions were open.
     pub async fn revoke_user_sessions(
         &self,
         user_id: UserId,
@@ -293,6 +294,10 @@ impl Store {
             return Err(Error::NotFound { what: "user" });
         }
         let revoked = revoke_all_sessions(tx, user_id, to_millis(now)).await?;
+        // The outside applications' refresh tokens of the sign-ins that ended end too (those
+        // granted `offline_access` stay: the user consented to access while signed out).
+        let why = "the user's sessions were ended";
+        crate::idp::end_user_families(tx, user_id, false, why, now, ctx).await?;
         let event = AuditEvent {
             action: "user.sessions.revoke",
             target: Some(format!("user:{user_id}")),

@@ -10,6 +10,7 @@ use super::sessions::revoke_all_sessions;
 use super::user_target;
 use crate::backend::{db, from_millis, from_millis_opt, to_millis};
 use crate::db::{query, Arg, Row, Tx};
+use crate::idp::end_user_families;
 use crate::Store;
 
 /// Columns of a [`User`], with `is_admin` derived from the IT role assignments and
@@ -377,6 +378,7 @@ impl Store {
         let mut revoked = 0;
         if disabled {
             revoked = revoke_all_sessions(tx, id, at).await?;
+            end_user_families(tx, id, true, "the user was disabled", now, ctx).await?;
         }
         let action = if disabled {
             "user.disable"
@@ -487,6 +489,7 @@ impl Store {
         )
         .await?;
         let revoked = revoke_all_sessions(tx, id, at).await?;
+        end_user_families(tx, id, false, "the password was changed", now, ctx).await?;
         let details = json!({ "sessions_revoked": revoked });
         self.commit_user_change(owned, ctx, now, action, id, details)
             .await

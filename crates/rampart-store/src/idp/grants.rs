@@ -244,20 +244,15 @@ impl Store {
         ctx: &AuditContext,
     ) -> Result<u64, Error> {
         let mut tx = self.write().await?;
-        let live: Vec<(String, String)> = tx
-            .all(
-                "SELECT family_id, client_id FROM idp_families \
-                 WHERE user_id = $1 AND ($2 IS NULL OR client_id = $2) AND revoked_at IS NULL \
-                 AND (' ' || scopes || ' ') NOT LIKE '% offline\\_access %' ESCAPE '\\' \
-                 ORDER BY family_id",
-                [user.to_string().into(), client.map(str::to_owned).into()],
-            )
-            .await?;
-        for (family, client) in &live {
-            revoke_family(&mut tx, family, client, why, now, ctx).await?;
-        }
+        let ended = Ended {
+            user,
+            client,
+            offline_too: false,
+            why,
+        };
+        let revoked = revoke_user_families(&mut tx, &ended, now, ctx).await?;
         tx.commit().await?;
-        Ok(live.len() as u64)
+        Ok(revoked)
     }
 
     /// Whether the family `family_id` is live (exists, not revoked).
@@ -319,6 +314,70 @@ impl Store {
 }
 
 /// Revokes family `family_id` of `client` in `tx` and records `idp.revoke` with `why`.
+/// Which of a user's refresh-token families end ([`revoke_user_families`]).
+pub(crate) struct Ended<'a> {
+    /// Whose.
+    pub(crate) user: UserId,
+    /// Only those of this client; every client's when `None`.
+    pub(crate) client: Option<&'a str>,
+    /// Also those granted `offline_access` (the user is disabled or deprovisioned), not
+    /// only those of the sign-ins that ended.
+    pub(crate) offline_too: bool,
+    /// The `idp.revoke` events' reason.
+    pub(crate) why: &'a str,
+}
+
+/// Revokes the live families `ended` names, inside `tx` (`idp.revoke` each); how many.
+pub(crate) async fn revoke_user_families(
+    tx: &mut Tx<'_>,
+    ended: &Ended<'_>,
+    now: OffsetDateTime,
+    ctx: &AuditContext,
+) -> Result<u64, Error> {
+    let sql = if ended.offline_too {
+        "SELECT family_id, client_id FROM idp_families \
+         WHERE user_id = $1 AND ($2 IS NULL OR client_id = $2) AND revoked_at IS NULL \
+         ORDER BY family_id"
+    } else {
+        "SELECT family_id, client_id FROM idp_families \
+         WHERE user_id = $1 AND ($2 IS NULL OR client_id = $2) AND revoked_at IS NULL \
+         AND (' ' || scopes || ' ') NOT LIKE '% offline\\_access %' ESCAPE '\\' \
+         ORDER BY family_id"
+    };
+    let live: Vec<(String, String)> = tx
+        .all(
+            sql,
+            [
+                ended.user.to_string().into(),
+                ended.client.map(str::to_owned).into(),
+            ],
+        )
+        .await?;
+    for (family, client) in &live {
+        revoke_family(tx, family, client, ended.why, now, ctx).await?;
+    }
+    Ok(live.len() as u64)
+}
+
+/// Ends the refresh-token families of `user` with every client, inside `tx`: those of
+/// its sign-ins, and with `offline_too` those granted `offline_access` as well. How many.
+pub(crate) async fn end_user_families(
+    tx: &mut Tx<'_>,
+    user: UserId,
+    offline_too: bool,
+    why: &str,
+    now: OffsetDateTime,
+    ctx: &AuditContext,
+) -> Result<u64, Error> {
+    let ended = Ended {
+        user,
+        client: None,
+        offline_too,
+        why,
+    };
+    revoke_user_families(tx, &ended, now, ctx).await
+}
+
 pub(super) async fn revoke_family(
     tx: &mut Tx<'_>,
     family_id: &str,

@@ -12,6 +12,7 @@ mod grants;
 mod keys;
 
 pub use clients::{IdpClient, IdpClientSettings, Narrow, Narrowed, NewIdpClient};
+pub(crate) use grants::end_user_families;
 pub use grants::{IssuedCode, NewFamily, RefreshRow, TakenCode};
 pub use keys::StoredKey;
 

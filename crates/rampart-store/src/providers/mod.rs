@@ -231,6 +231,8 @@ impl Store {
             )
             .await?;
             revoked += revoke_all_sessions(tx, uid, at).await?;
+            let why = "the user provider was removed";
+            crate::idp::end_user_families(tx, uid, true, why, now, ctx).await?;
         }
         let details = json!({
             "name": name,

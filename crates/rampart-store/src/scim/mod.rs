@@ -397,6 +397,8 @@ impl Store {
         let action = match (before.user.disabled, w.disabled) {
             (false, true) => {
                 let revoked = revoke_all_sessions(tx, id, at).await?;
+                let why = "the user was deprovisioned";
+                crate::idp::end_user_families(tx, id, true, why, now, ctx).await?;
                 if let Some(o) = details.as_object_mut() {
                     o.insert("sessions_revoked".into(), revoked.into());
                 }

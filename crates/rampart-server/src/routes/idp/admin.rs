@@ -46,7 +46,7 @@ pub async fn list(
         (status = 201, description = "Registered; the secret is in the answer, once", body = IdpClientCreated),
         (status = 400, description = "The body is not a client", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an IT administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an IT administrator, or `step-up-required`: a recent second factor is needed first", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A client with that id exists", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A setting breaks a rule (`field` names it)", body = Problem, content_type = "application/problem+json"),
     )
@@ -100,7 +100,7 @@ pub async fn get(
         (status = 200, description = "The client as it now is (never its secret)", body = IdpClientInfo),
         (status = 400, description = "The body is not a change of a client", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an IT administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an IT administrator, or `step-up-required`: a recent second factor is needed first", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such client", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The client changed meanwhile; read it again", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A setting breaks a rule (`field` names it); nothing changed", body = Problem, content_type = "application/problem+json"),
@@ -147,7 +147,7 @@ pub async fn delete(
     responses(
         (status = 200, description = "The new secret, once", body = IdpClientCreated),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an IT administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an IT administrator, or `step-up-required`: a recent second factor is needed first", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such client", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A public client has no secret", body = Problem, content_type = "application/problem+json"),
     )

@@ -1,0 +1,145 @@
+//! What an administrator does to a user reaches the refresh tokens outside applications
+//! hold for them, on SQLite and PostgreSQL: ending the user's sessions (or setting their
+//! password, or resetting their factors) ends the tokens of their sign-ins, while those
+//! granted `offline_access` stay; disabling them ends every token, and enabling them again
+//! brings none back; introspection answers as the refresh and `userinfo` do.
+
+use rampart_core::Provider;
+use rampart_idp::pkce::challenge_of;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::idp::{authorize, code_request, location, param, post_form, session, wiki};
+use crate::idp::{RP, VERIFIER};
+use crate::kit::{no_tweak, on_both, Node, USER_PASSWORD};
+
+/// The tokens of one grant of `scope` to client `auth`, through the session `cookie`.
+async fn grant(node: &Node, auth: (&str, &str), cookie: &str, scope: &str) -> Value {
+    let challenge = challenge_of(VERIFIER);
+    let mut pairs = code_request(auth.0, RP, &challenge);
+    pairs.retain(|(k, _)| *k != "scope");
+    pairs.push(("scope", scope));
+    let r = authorize(node, Some(cookie), &pairs).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", node.name());
+    let code = param(&location(&r), "code").expect("a code");
+    let (status, tokens) = post_form(
+        node,
+        "token",
+        Some(auth),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", RP),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{}: {tokens}", node.name());
+    tokens
+}
+
+/// A refresh with the refresh token of `tokens`: the status and the new tokens.
+async fn refresh(node: &Node, auth: (&str, &str), tokens: &Value) -> (StatusCode, Value) {
+    let token = tokens["refresh_token"].as_str().unwrap();
+    post_form(
+        node,
+        "token",
+        Some(auth),
+        &[("grant_type", "refresh_token"), ("refresh_token", token)],
+    )
+    .await
+}
+
+/// Whether introspection calls `token` active.
+async fn active(node: &Node, auth: (&str, &str), token: &str) -> bool {
+    let (status, answer) = post_form(node, "introspect", Some(auth), &[("token", token)]).await;
+    assert_eq!(status, StatusCode::OK, "{}: {answer}", node.name());
+    answer["active"].as_bool().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_ending_sessions_or_disabling_a_user_ends_their_refresh_tokens() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let admin = node.admin().await;
+        let alice = node
+            .create_user(Provider::End, "alice", USER_PASSWORD, false)
+            .await;
+        let (id, secret) = wiki(&node, &admin).await;
+        let auth = (id.as_str(), secret.as_str());
+        let cookie = session(&node, "alice").await;
+        let online = grant(&node, auth, &cookie, "openid profile").await;
+        let offline = grant(&node, auth, &cookie, "openid offline_access").await;
+        let online_access = online["access_token"].as_str().unwrap();
+        assert!(active(&node, auth, online_access).await, "{name}");
+
+        // An administrator ends her sessions: the tokens of her sign-ins end; the offline
+        // grant stays.
+        let (s, _) = node
+            .post_empty(&format!("/api/v1/users/{alice}/revoke-sessions"), &admin)
+            .await;
+        assert_eq!(s, StatusCode::OK, "{name}");
+        let (s, body) = refresh(&node, auth, &online).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{name}: {body}");
+        assert!(
+            !active(&node, auth, online["refresh_token"].as_str().unwrap()).await,
+            "{name}"
+        );
+        let (s, offline) = refresh(&node, auth, &offline).await;
+        assert_eq!(s, StatusCode::OK, "{name}: offline stays: {offline}");
+
+        // A password set by an administrator ends the tokens of her new sign-in too.
+        let cookie = session(&node, "alice").await;
+        let online = grant(&node, auth, &cookie, "openid profile").await;
+        let (s, _) = node
+            .post(
+                &format!("/api/v1/users/{alice}/reset-password"),
+                &admin,
+                serde_json::json!({ "password": "quartz-lantern-ember-42" }),
+            )
+            .await;
+        assert_eq!(s, StatusCode::NO_CONTENT, "{name}");
+        let (s, _) = refresh(&node, auth, &online).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{name}");
+
+        // Disabled: every token of hers is inactive, the offline grant's too, and stays so
+        // once she is enabled again.
+        let offline_access = offline["access_token"].as_str().unwrap().to_owned();
+        assert!(active(&node, auth, &offline_access).await, "{name}");
+        let (s, _) = node
+            .post_empty(&format!("/api/v1/users/{alice}/disable"), &admin)
+            .await;
+        assert_eq!(s, StatusCode::OK, "{name}");
+        assert!(!active(&node, auth, &offline_access).await, "{name}");
+        assert!(
+            !active(&node, auth, offline["refresh_token"].as_str().unwrap()).await,
+            "{name}"
+        );
+        let (s, _) = node
+            .post_empty(&format!("/api/v1/users/{alice}/enable"), &admin)
+            .await;
+        assert_eq!(s, StatusCode::OK, "{name}");
+        let (s, body) = refresh(&node, auth, &offline).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{name}: {body}");
+
+        // Each ended family is on the record, with why.
+        let reasons: Vec<String> = node
+            .events()
+            .await
+            .iter()
+            .filter(|e| e.action == "idp.revoke")
+            .map(|e| e.details.clone())
+            .collect();
+        for why in [
+            "the user's sessions were ended",
+            "the password was changed",
+            "the user was disabled",
+        ] {
+            assert!(
+                reasons.iter().any(|d| d.contains(why)),
+                "{name}: {why}: {reasons:?}"
+            );
+        }
+    })
+    .await;
+}
