@@ -5,7 +5,9 @@
 //!    byte for byte: no prefix, no normalisation, no default. Until it does, nothing is sent
 //!    to the URI: the refusal is a page of the provider's own ([`Refusal::Page`]).
 //! 2. Then every other fault goes back to that URI as `error` and `error_description`, with
-//!    the request's `state` ([`Refusal::Redirect`]): `response_type` must be `code`; the
+//!    the request's `state` ([`Refusal::Redirect`]): request objects (`request`,
+//!    `request_uri`) are refused, `response_mode` must be `query` if given, and
+//!    `response_type` must be `code`; the
 //!    scope must name `openid` and only scopes the client is registered for; PKCE is
 //!    required, with `S256`; `prompt` is `none`, `login`, `consent` or `select_account`
 //!    (`none` alone); `max_age` is a non-negative number of seconds.
@@ -50,6 +52,12 @@ pub struct Params {
     pub prompt: Option<String>,
     /// `max_age`.
     pub max_age: Option<String>,
+    /// `response_mode`: only `query` is served.
+    pub response_mode: Option<String>,
+    /// `request`: request objects are not supported.
+    pub request: Option<String>,
+    /// `request_uri`: request objects are not supported.
+    pub request_uri: Option<String>,
 }
 
 impl Params {
@@ -69,6 +77,9 @@ impl Params {
                 "code_challenge_method" => &mut p.code_challenge_method,
                 "prompt" => &mut p.prompt,
                 "max_age" => &mut p.max_age,
+                "response_mode" => &mut p.response_mode,
+                "request" => &mut p.request,
+                "request_uri" => &mut p.request_uri,
                 _ => continue,
             };
             if slot.is_some() {
@@ -154,6 +165,29 @@ pub fn check(params: &Params, client: Option<&ClientRules<'_>>) -> Result<Accept
         description: description.to_owned(),
         state: params.state.clone(),
     };
+    // Asked for and not served is an error, never silently ignored (OIDC Core §6.1, §6.2).
+    if params.request.is_some() {
+        return Err(refuse(
+            "request_not_supported",
+            "request objects (request) are not supported",
+        ));
+    }
+    if params.request_uri.is_some() {
+        return Err(refuse(
+            "request_uri_not_supported",
+            "request objects (request_uri) are not supported",
+        ));
+    }
+    if params
+        .response_mode
+        .as_deref()
+        .is_some_and(|m| m != "query")
+    {
+        return Err(refuse(
+            "invalid_request",
+            "only response_mode=query is supported",
+        ));
+    }
     match params.response_type.as_deref() {
         Some("code") => {}
         None => return Err(refuse("invalid_request", "response_type is required")),
@@ -309,6 +343,9 @@ mod tests {
             code_challenge_method: Some("S256".into()),
             prompt: None,
             max_age: None,
+            response_mode: None,
+            request: None,
+            request_uri: None,
         }
     }
 
@@ -415,7 +452,24 @@ mod tests {
                 "invalid_request",
                 Box::new(|p| p.max_age = Some("soon".into())),
             ),
+            (
+                "invalid_request",
+                Box::new(|p| p.response_mode = Some("fragment".into())),
+            ),
+            (
+                "invalid_request",
+                Box::new(|p| p.response_mode = Some("form_post".into())),
+            ),
+            (
+                "request_not_supported",
+                Box::new(|p| p.request = Some("eyJhbGciOiJub25lIn0.e30.".into())),
+            ),
+            (
+                "request_uri_not_supported",
+                Box::new(|p| p.request_uri = Some("https://rp.example/r".into())),
+            ),
         ];
+        assert!(run(|p| p.response_mode = Some("query".into())).is_ok());
         for (expected, change) in cases {
             assert_eq!(error(run(|p| change(p))), expected);
         }

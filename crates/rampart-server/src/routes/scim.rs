@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -208,13 +208,44 @@ fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|h| h.to_str().ok())
 }
 
-fn body(bytes: Result<Bytes, BytesRejection>) -> Result<Value, ScimError> {
-    let bytes = bytes.map_err(|e| ScimError {
-        status: e.status().as_u16(),
-        scim_type: None,
-        detail: e.body_text(),
-    })?;
-    scim::parse_body(&bytes)
+/// A SCIM request's body as sent: JSON (`application/scim+json`, or `application/json`
+/// as RFC 7644 §3.1 allows), read whole; another media type is refused with 415 before
+/// anything is read or done.
+struct Body(Result<Bytes, ScimError>);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let media = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|v| v.trim().to_ascii_lowercase());
+        if !matches!(
+            media.as_deref(),
+            Some("application/scim+json" | "application/json")
+        ) {
+            return Ok(Body(Err(ScimError {
+                status: StatusCode::UNSUPPORTED_MEDIA_TYPE.as_u16(),
+                scim_type: None,
+                detail: "the body must be JSON: Content-Type application/scim+json (or \
+                         application/json)"
+                    .into(),
+            })));
+        }
+        let bytes = Bytes::from_request(req, state).await;
+        Ok(Body(bytes.map_err(|e: BytesRejection| ScimError {
+            status: e.status().as_u16(),
+            scim_type: None,
+            detail: e.body_text(),
+        })))
+    }
+}
+
+fn body(bytes: Body) -> Result<Value, ScimError> {
+    scim::parse_body(&bytes.0?)
 }
 
 fn list_query(schema: Schema, q: &HashMap<String, String>) -> Result<ListQuery, ScimError> {
@@ -337,7 +368,7 @@ async fn create(
     State(state): State<AppState>,
     Kind(kind): Kind,
     Scim(c): Scim,
-    bytes: Result<Bytes, BytesRejection>,
+    bytes: Body,
 ) -> Answer {
     let t = resources::create(&state, &c, kind, &body(bytes)?).await?;
     Ok(json(StatusCode::CREATED, &t.resource, Some(&t.etag), true))
@@ -362,7 +393,7 @@ async fn replace_one(
     Scim(c): Scim,
     headers: HeaderMap,
     Path((_, id)): Path<(String, String)>,
-    bytes: Result<Bytes, BytesRejection>,
+    bytes: Body,
 ) -> Answer {
     let if_match = header_text(&headers, header::IF_MATCH);
     let t = resources::replace(&state, &c, kind, &id, &body(bytes)?, if_match).await?;
@@ -375,7 +406,7 @@ async fn patch_one(
     Scim(c): Scim,
     headers: HeaderMap,
     Path((_, id)): Path<(String, String)>,
-    bytes: Result<Bytes, BytesRejection>,
+    bytes: Body,
 ) -> Answer {
     let if_match = header_text(&headers, header::IF_MATCH);
     let t = resources::patch(&state, &c, kind, &id, &body(bytes)?, if_match).await?;
@@ -398,28 +429,20 @@ async fn search(
     State(state): State<AppState>,
     Kind(kind): Kind,
     Scim(c): Scim,
-    bytes: Result<Bytes, BytesRejection>,
+    bytes: Body,
 ) -> Answer {
     let q = scim::search_query(&body(bytes)?)?;
     let found = resources::list(&state, &c, kind, &q).await?;
     Ok(json(StatusCode::OK, &found, None, false))
 }
 
-async fn search_all(
-    State(state): State<AppState>,
-    Scim(c): Scim,
-    bytes: Result<Bytes, BytesRejection>,
-) -> Answer {
+async fn search_all(State(state): State<AppState>, Scim(c): Scim, bytes: Body) -> Answer {
     let q = scim::search_query(&body(bytes)?)?;
     let found = scim::search_all(&state, &c, &q).await?;
     Ok(json(StatusCode::OK, &found, None, false))
 }
 
-async fn bulk(
-    State(state): State<AppState>,
-    Scim(c): Scim,
-    bytes: Result<Bytes, BytesRejection>,
-) -> Answer {
+async fn bulk(State(state): State<AppState>, Scim(c): Scim, bytes: Body) -> Answer {
     let body = body(bytes).map_err(|mut e| {
         if e.status == StatusCode::PAYLOAD_TOO_LARGE.as_u16() {
             e.detail = format!(

@@ -447,10 +447,17 @@ async fn authorization_requests_with_untrusted_redirects_or_without_pkce_are_ref
         let mut implicit = code_request(&id, RP, &challenge);
         implicit.retain(|(k, _)| *k != "response_type");
         implicit.push(("response_type", "token"));
+        // Parameters asked for and not served are errors, not ignored.
+        let mut fragment = code_request(&id, RP, &challenge);
+        fragment.push(("response_mode", "fragment"));
+        let mut object = code_request(&id, RP, &challenge);
+        object.push(("request", "eyJhbGciOiJub25lIn0.e30."));
         for (pairs, error) in [
             (no_pkce, "invalid_request"),
             (plain, "invalid_request"),
             (implicit, "unsupported_response_type"),
+            (fragment, "invalid_request"),
+            (object, "request_not_supported"),
         ] {
             let r = authorize(&node, Some(&cookie), &pairs).await;
             assert_eq!(r.status(), StatusCode::SEE_OTHER, "{name}");
@@ -458,6 +465,12 @@ async fn authorization_requests_with_untrusted_redirects_or_without_pkce_are_ref
             assert!(to.starts_with(RP), "{to}");
             assert_eq!(param(&to, "error").as_deref(), Some(error), "{name}: {to}");
             assert!(param(&to, "code").is_none());
+            // The issuer on errors too (RFC 9207), as on a code.
+            assert_eq!(
+                param(&to, "iss").as_deref(),
+                Some(node.base.as_str()),
+                "{name}: {to}"
+            );
         }
         // No session: to the provider's sign-in page (the client's users are end users),
         // coming back to the same request.

@@ -1187,3 +1187,82 @@ async fn scim2_tester_finds_no_error() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_that_are_not_json_and_groups_without_a_name_are_refused() {
+    on_both(crate::kit::no_tweak, |node| async move {
+        let name = node.name();
+        let admin = node.admin().await;
+        add_provider(&node, &admin, "corp", "end").await;
+        let t = token(&node, &admin, "corp").await;
+        // A valid user, sent as another media type (or none): 415, and nobody is created.
+        let user = json!({ "schemas": [USER], "userName": "tess" }).to_string();
+        for media in [
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+            None,
+        ] {
+            let mut request = node
+                .client
+                .post(format!("{}/scim/v2/Users", node.base))
+                .bearer_auth(&t)
+                .body(user.clone());
+            if let Some(m) = media {
+                request = request.header("content-type", m);
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{name}: {body}");
+            assert_eq!(body["status"], "415", "{name}: {body}");
+        }
+        let a = list(&node, &t, "filter=userName%20eq%20%22tess%22").await;
+        assert_eq!(a.body["totalResults"], 0, "{name}: {}", a.body);
+        // JSON as `application/json` is SCIM's too.
+        let a = node
+            .client
+            .post(format!("{}/scim/v2/Users", node.base))
+            .bearer_auth(&t)
+            .header("content-type", "application/json; charset=utf-8")
+            .body(user)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(a.status(), StatusCode::CREATED, "{name}");
+
+        // A group's name is not empty, nor only spaces.
+        const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+        for blank in ["", "   "] {
+            let body = json!({ "schemas": [GROUP], "displayName": blank });
+            let a = scim(&node, &t, Method::POST, "/Groups", Some(body), &[]).await;
+            assert_eq!(a.status, StatusCode::BAD_REQUEST, "{name}: {}", a.body);
+            assert_eq!(a.body["scimType"], "invalidValue", "{name}");
+        }
+        let body = json!({ "schemas": [GROUP], "displayName": "Sales" });
+        let a = scim(&node, &t, Method::POST, "/Groups", Some(body), &[]).await;
+        assert_eq!(a.status, StatusCode::CREATED, "{name}: {}", a.body);
+        let path = format!("/Groups/{}", a.body["id"].as_str().unwrap());
+        let etag = a.etag();
+        let blank = json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{ "op": "replace", "path": "displayName", "value": " " }] });
+        let a = scim(&node, &t, Method::PATCH, &path, Some(blank), &[]).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{name}: {}", a.body);
+
+        // `If-Match` may list several versions; one of them current is enough.
+        let listed = format!("W/\"0-1\", {etag}");
+        let rename = json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{ "op": "replace", "path": "displayName", "value": "Sales EU" }] });
+        let a = scim(
+            &node,
+            &t,
+            Method::PATCH,
+            &path,
+            Some(rename),
+            &[("if-match", &listed)],
+        )
+        .await;
+        assert_eq!(a.status, StatusCode::OK, "{name}: {}", a.body);
+        assert_eq!(a.body["displayName"], "Sales EU", "{name}");
+    })
+    .await;
+}

@@ -51,6 +51,7 @@ pub enum Decision {
 
 async fn judge(
     state: &AppState,
+    issuer: &str,
     pairs: &[(String, String)],
     audit: &AuditContext,
 ) -> Result<Result<(Accepted, IdpClient), Step>, Error> {
@@ -98,7 +99,7 @@ async fn judge(
                     "unauthorized_client",
                     why,
                     accepted.state.as_deref(),
-                    None,
+                    issuer,
                 ))))
             }
         },
@@ -132,26 +133,26 @@ async fn judge(
                 error,
                 &description,
                 st.as_deref(),
-                None,
+                issuer,
             ))))
         }
     }
 }
 
+/// An error answered at the client's redirect URI, with the issuer (RFC 9207: on errors
+/// too, so a client talking to several providers can tell which answered).
 fn error_uri(
     redirect_uri: &str,
     error: &str,
     description: &str,
     state: Option<&str>,
-    issuer: Option<&str>,
+    issuer: &str,
 ) -> String {
     let mut pairs = vec![("error", error), ("error_description", description)];
     if let Some(s) = state {
         pairs.push(("state", s));
     }
-    if let Some(i) = issuer {
-        pairs.push(("iss", i));
-    }
+    pairs.push(("iss", issuer));
     authorize::redirect_with(redirect_uri, &pairs)
 }
 
@@ -164,7 +165,7 @@ pub async fn authorize(
     visit: &Visit<'_>,
     decision: Decision,
 ) -> Result<Step, Error> {
-    let (request, client) = match judge(state, pairs, visit.audit).await? {
+    let (request, client) = match judge(state, issuer, pairs, visit.audit).await? {
         Ok(ok) => ok,
         Err(step) => return Ok(step),
     };
@@ -175,7 +176,7 @@ pub async fn authorize(
             error,
             why,
             request.state.as_deref(),
-            Some(issuer),
+            issuer,
         ))
     };
     // Only a session of the client's users counts: an end user's session never obtains a

@@ -139,6 +139,11 @@ fn to_write(caller: &ScimCaller, body: &Value) -> Result<ScimGroupWrite, ScimErr
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
+    if display_name.trim().is_empty() {
+        return Err(ScimError::value(
+            "displayName must name the group: it may not be empty or only spaces",
+        ));
+    }
     rampart_core::display_text("displayName", &display_name, 200)
         .map_err(|e| ScimError::value(e.to_string()))?;
     let mut members = Vec::new();
