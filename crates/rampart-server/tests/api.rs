@@ -42,8 +42,8 @@ mod history;
 mod idp;
 #[path = "api/idp_edit.rs"]
 mod idp_edit;
-#[path = "api/idp_revocation.rs"]
-mod idp_revocation;
+#[path = "api/idp_refresh.rs"]
+mod idp_refresh;
 #[path = "api/idp_sign_in.rs"]
 mod idp_sign_in;
 #[path = "api/integrations.rs"]

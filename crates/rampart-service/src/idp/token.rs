@@ -335,6 +335,28 @@ async fn refresh_grant(
             return Err(invalid_grant(state, ctx, client, GRANT, why).await);
         }
     };
+    // A `scope` may narrow what this refresh issues, never widen it (RFC 6749 §6); the
+    // family keeps what was granted, so a later refresh may ask for all of it again.
+    // Refused before the rotation: the presented token stays the current one.
+    let scopes = match form.get("scope") {
+        None => scopes,
+        Some(asked) => {
+            let asked = rampart_idp::parse_scope(asked);
+            if asked.is_empty() || !rampart_idp::covered(&asked, &scopes) {
+                let why = "a refresh may ask only for scopes of the original grant";
+                refused(
+                    state,
+                    ctx,
+                    "idp.token",
+                    Some(&client.client_id),
+                    json!({ "grant_type": GRANT, "reason": why }),
+                )
+                .await;
+                return Err(OAuthError::bad("invalid_scope", why));
+            }
+            asked
+        }
+    };
     let next = Secret::generate(Kind::RefreshToken)
         .ok_or_else(|| Error::Internal("the random generator failed".into()))?;
     if !state

@@ -1,8 +1,9 @@
-//! What an administrator does to a user reaches the refresh tokens outside applications
-//! hold for them, on SQLite and PostgreSQL: ending the user's sessions (or setting their
-//! password, or resetting their factors) ends the tokens of their sign-ins, while those
-//! granted `offline_access` stay; disabling them ends every token, and enabling them again
-//! brings none back; introspection answers as the refresh and `userinfo` do.
+//! Refresh tokens of the OpenID provider, on SQLite and PostgreSQL. What an administrator
+//! does to a user reaches the refresh tokens outside applications hold for them: ending
+//! the user's sessions (or setting their password) ends the tokens of their sign-ins, while
+//! those granted `offline_access` stay; disabling them ends every token, and enabling them
+//! again brings none back; introspection answers as the refresh and `userinfo` do. And a
+//! refresh's `scope` narrows what it issues, never widens it (RFC 6749 §6).
 
 use rampart_core::Provider;
 use rampart_idp::pkce::challenge_of;
@@ -140,6 +141,63 @@ async fn an_administrator_ending_sessions_or_disabling_a_user_ends_their_refresh
                 "{name}: {why}: {reasons:?}"
             );
         }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_may_narrow_its_scope_but_never_widen_it() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let admin = node.admin().await;
+        node.create_user(Provider::End, "alice", USER_PASSWORD, false)
+            .await;
+        let (id, secret) = wiki(&node, &admin).await;
+        let auth = (id.as_str(), secret.as_str());
+        let cookie = session(&node, "alice").await;
+        let tokens = grant(&node, auth, &cookie, "openid profile").await;
+        let with_scope = |tokens: &Value, scope: &str| {
+            let token = tokens["refresh_token"].as_str().unwrap().to_owned();
+            let (node, scope) = (&node, scope.to_owned());
+            async move {
+                post_form(
+                    node,
+                    "token",
+                    Some(auth),
+                    &[
+                        ("grant_type", "refresh_token"),
+                        ("refresh_token", &token),
+                        ("scope", &scope),
+                    ],
+                )
+                .await
+            }
+        };
+        // Wider, unknown or empty: invalid_scope, and the token is not spent.
+        for asked in ["openid profile email", "openid admin", ""] {
+            let (s, body) = with_scope(&tokens, asked).await;
+            assert_eq!(
+                (s, body["error"].as_str()),
+                (StatusCode::BAD_REQUEST, Some("invalid_scope")),
+                "{name}: {asked:?}: {body}"
+            );
+        }
+        // Narrower: the access token carries only what was asked.
+        let (s, narrow) = with_scope(&tokens, "openid").await;
+        assert_eq!(s, StatusCode::OK, "{name}: {narrow}");
+        assert_eq!(narrow["scope"], "openid", "{name}: {narrow}");
+        let (_, seen) = post_form(
+            &node,
+            "introspect",
+            Some(auth),
+            &[("token", narrow["access_token"].as_str().unwrap())],
+        )
+        .await;
+        assert_eq!(seen["scope"], "openid", "{name}: {seen}");
+        // The grant keeps what was granted: the next refresh may have all of it again.
+        let (s, full) = refresh(&node, auth, &narrow).await;
+        assert_eq!(s, StatusCode::OK, "{name}: {full}");
+        assert_eq!(full["scope"], "openid profile", "{name}: {full}");
     })
     .await;
 }
