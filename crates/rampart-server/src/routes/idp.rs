@@ -563,6 +563,7 @@ async fn logout(
         field(&pairs, "client_id"),
         field(&pairs, "post_logout_redirect_uri"),
         field(&pairs, "state"),
+        visitor.signed_in().map(|a| a.user.id),
     )
     .await;
     let logout = match checked {

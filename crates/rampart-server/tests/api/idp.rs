@@ -1190,6 +1190,28 @@ async fn signing_out_ends_the_refresh_tokens_of_that_sign_in_and_offline_ones_st
             StatusCode::OK,
             "{name}: still live"
         );
+        // Nor does it end another user's session in this browser: a page says why, and
+        // the application is not told that its user signed out.
+        node.create_user(Provider::End, "bob", USER_PASSWORD, false)
+            .await;
+        let bob = session(&node, "bob").await;
+        assert_eq!(
+            logout(Some(bob.clone())).await,
+            StatusCode::BAD_REQUEST,
+            "{name}"
+        );
+        let me = node
+            .client
+            .get(format!("{}/api/v1/auth/me", node.base))
+            .header("cookie", &bob)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            me.status(),
+            StatusCode::OK,
+            "{name}: bob is still signed in"
+        );
 
         // Alice signs out from the application: her session and that sign-in's refresh
         // tokens end; the offline grant stays.

@@ -286,8 +286,9 @@ pub struct Logout {
 
 /// Checks an RP-initiated logout request: `id_token_hint` must be an ID token this
 /// provider signed (it may have expired), `client_id` (when sent) its audience, and
-/// `post_logout_redirect_uri` (when sent) one the client registered, exactly. A refusal
-/// is recorded and says why (the browser sees a page, never a redirect).
+/// `post_logout_redirect_uri` (when sent) one the client registered, exactly, and the
+/// user it names the one `signed_in` here, if anyone is. A refusal is recorded and says
+/// why (the browser sees a page, never a redirect).
 pub async fn check_logout(
     state: &AppState,
     issuer: &str,
@@ -296,6 +297,7 @@ pub async fn check_logout(
     client_id: Option<&str>,
     post_logout_redirect_uri: Option<&str>,
     st: Option<&str>,
+    signed_in: Option<UserId>,
 ) -> Result<Result<Logout, String>, Error> {
     let refuse = |why: String| async move {
         refused(
@@ -338,6 +340,16 @@ pub async fn check_logout(
     let Some(user) = claims.get("sub").and_then(Value::as_str).and_then(user_of) else {
         return refuse("the id_token_hint names no user".into()).await;
     };
+    // Someone else is signed in here: their session is not the application's to end, and
+    // sending the browser back would tell the application its user was signed out.
+    if signed_in.is_some_and(|here| here != user) {
+        return refuse(
+            "the id_token_hint names another account than the one signed in here, which \
+             stays signed in"
+                .into(),
+        )
+        .await;
+    }
     let redirect = match post_logout_redirect_uri {
         None => None,
         Some(uri) if client.post_logout_redirect_uris.iter().any(|u| u == uri) => {
