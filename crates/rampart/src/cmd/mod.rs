@@ -141,6 +141,11 @@ fn problem_text(e: &ClientError) -> String {
     if status == StatusCode::UNAUTHORIZED {
         out.push_str("\n  hint: your session may have expired; run `rampart login` again");
     }
+    if problem.is_some_and(|p| p.problem_type.ends_with(":step-up-required")) {
+        out.push_str(
+            "\n  hint: verify your second factor with `rampart mfa step-up`, then run this again",
+        );
+    }
     for d in problem
         .and_then(|p| p.errors.as_ref())
         .into_iter()
@@ -237,4 +242,29 @@ fn module_version(item: &str) -> anyhow::Result<(&str, i64)> {
         .parse()
         .with_context(|| format!("`{item}`: the version is a number"))?;
     Ok((module, version))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rampart_client::api::Problem;
+
+    fn refused(status: StatusCode, code: &str) -> ClientError {
+        let problem = Problem::new(status, code, "Refused", "it was refused");
+        ClientError::Problem {
+            status,
+            problem: Box::new(problem),
+        }
+    }
+
+    #[test]
+    fn a_refusal_names_the_command_that_gets_past_it() {
+        let step_up = problem_text(&refused(StatusCode::FORBIDDEN, "step-up-required"));
+        assert!(step_up.starts_with("it was refused (403)"), "{step_up}");
+        assert!(step_up.contains("`rampart mfa step-up`"), "{step_up}");
+        let expired = problem_text(&refused(StatusCode::UNAUTHORIZED, "unauthenticated"));
+        assert!(expired.contains("`rampart login`"), "{expired}");
+        let other = problem_text(&refused(StatusCode::FORBIDDEN, "forbidden"));
+        assert!(!other.contains("hint"), "{other}");
+    }
 }
