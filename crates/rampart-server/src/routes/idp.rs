@@ -555,17 +555,14 @@ async fn logout(
         Some(auth) => auth.audit(&state),
         None => context.audit(&state),
     };
-    let checked = access::check_logout(
-        &state,
-        &issuer,
-        &audit,
-        field(&pairs, "id_token_hint"),
-        field(&pairs, "client_id"),
-        field(&pairs, "post_logout_redirect_uri"),
-        field(&pairs, "state"),
-        visitor.signed_in().map(|a| a.user.id),
-    )
-    .await;
+    let request = access::LogoutRequest {
+        hint: field(&pairs, "id_token_hint"),
+        client_id: field(&pairs, "client_id"),
+        post_logout_redirect_uri: field(&pairs, "post_logout_redirect_uri"),
+        state: field(&pairs, "state"),
+        signed_in: visitor.signed_in().map(|a| a.user.id),
+    };
+    let checked = access::check_logout(&state, &issuer, &audit, &request).await;
     let logout = match checked {
         Ok(Ok(l)) => l,
         Ok(Err(why)) => {

@@ -284,6 +284,22 @@ pub struct Logout {
     pub redirect: Option<String>,
 }
 
+/// An RP-initiated logout request's parameters as sent, and who is signed in where it
+/// arrived.
+#[derive(Debug, Clone, Copy)]
+pub struct LogoutRequest<'a> {
+    /// `id_token_hint`.
+    pub hint: Option<&'a str>,
+    /// `client_id`.
+    pub client_id: Option<&'a str>,
+    /// `post_logout_redirect_uri`.
+    pub post_logout_redirect_uri: Option<&'a str>,
+    /// `state`, returned as sent.
+    pub state: Option<&'a str>,
+    /// The user signed in in the browser that sent it, if anyone.
+    pub signed_in: Option<UserId>,
+}
+
 /// Checks an RP-initiated logout request: `id_token_hint` must be an ID token this
 /// provider signed (it may have expired), `client_id` (when sent) its audience, and
 /// `post_logout_redirect_uri` (when sent) one the client registered, exactly, and the
@@ -293,12 +309,15 @@ pub async fn check_logout(
     state: &AppState,
     issuer: &str,
     ctx: &AuditContext,
-    hint: Option<&str>,
-    client_id: Option<&str>,
-    post_logout_redirect_uri: Option<&str>,
-    st: Option<&str>,
-    signed_in: Option<UserId>,
+    request: &LogoutRequest<'_>,
 ) -> Result<Result<Logout, String>, Error> {
+    let LogoutRequest {
+        hint,
+        client_id,
+        post_logout_redirect_uri,
+        state: st,
+        signed_in,
+    } = *request;
     let refuse = |why: String| async move {
         refused(
             state,
