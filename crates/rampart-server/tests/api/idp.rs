@@ -1119,51 +1119,17 @@ async fn rotating_the_signing_key_needs_a_recent_second_factor() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signing_out_ends_the_refresh_tokens_of_that_sign_in_and_offline_ones_stay() {
+    use crate::idp_refresh::refresh;
     on_both(no_tweak, |node| async move {
         let name = node.name();
         let admin = node.admin().await;
         node.create_user(Provider::End, "alice", USER_PASSWORD, false)
             .await;
         let (id, secret) = wiki(&node, &admin).await;
-        let auth = Some((id.as_str(), secret.as_str()));
-        let challenge = challenge_of(VERIFIER);
-        // The tokens of one grant with `scope`, through the session `cookie`.
+        let auth = (id.as_str(), secret.as_str());
         let grant = |cookie: String, scope: &'static str| {
-            let (node, id, challenge) = (&node, id.clone(), challenge.clone());
-            async move {
-                let mut pairs = code_request(&id, RP, &challenge);
-                pairs.retain(|(k, _)| *k != "scope");
-                pairs.push(("scope", scope));
-                let r = authorize(node, Some(&cookie), &pairs).await;
-                assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", node.name());
-                let code = param(&location(&r), "code").expect("a code");
-                let (status, tokens) = post_form(
-                    node,
-                    "token",
-                    auth,
-                    &[
-                        ("grant_type", "authorization_code"),
-                        ("code", &code),
-                        ("redirect_uri", RP),
-                        ("code_verifier", VERIFIER),
-                    ],
-                )
-                .await;
-                assert_eq!(status, StatusCode::OK, "{}: {tokens}", node.name());
-                tokens
-            }
-        };
-        let refresh = |tokens: &Value| {
-            let (node, token) = (&node, tokens["refresh_token"].as_str().unwrap().to_owned());
-            async move {
-                post_form(
-                    node,
-                    "token",
-                    auth,
-                    &[("grant_type", "refresh_token"), ("refresh_token", &token)],
-                )
-                .await
-            }
+            let node = &node;
+            async move { crate::idp_refresh::grant(node, auth, &cookie, scope).await }
         };
         let cookie = session(&node, "alice").await;
         let online = grant(cookie.clone(), "openid profile").await;
@@ -1186,7 +1152,7 @@ async fn signing_out_ends_the_refresh_tokens_of_that_sign_in_and_offline_ones_st
         };
         assert_eq!(logout(None).await, StatusCode::SEE_OTHER, "{name}");
         assert_eq!(
-            refresh(&online).await.0,
+            refresh(&node, auth, &online).await.0,
             StatusCode::OK,
             "{name}: still live"
         );
@@ -1221,11 +1187,15 @@ async fn signing_out_ends_the_refresh_tokens_of_that_sign_in_and_offline_ones_st
             StatusCode::SEE_OTHER,
             "{name}"
         );
-        assert_eq!(refresh(&online).await.0, StatusCode::BAD_REQUEST, "{name}");
+        assert_eq!(
+            refresh(&node, auth, &online).await.0,
+            StatusCode::BAD_REQUEST,
+            "{name}"
+        );
         let (status, body) = userinfo(&node, online["access_token"].as_str().unwrap()).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}: {body}");
         // A refresh rotates the token: the next one is the answer's.
-        let (status, offline) = refresh(&offline).await;
+        let (status, offline) = refresh(&node, auth, &offline).await;
         assert_eq!(status, StatusCode::OK, "{name}: offline stays: {offline}");
         let logouts: Vec<Value> = node
             .events()
@@ -1245,8 +1215,12 @@ async fn signing_out_ends_the_refresh_tokens_of_that_sign_in_and_offline_ones_st
             .post_empty("/api/v1/auth/logout?all=true", &token)
             .await;
         assert!(status.is_success(), "{name}: {status}");
-        assert_eq!(refresh(&online).await.0, StatusCode::BAD_REQUEST, "{name}");
-        let (status, body) = refresh(&offline).await;
+        assert_eq!(
+            refresh(&node, auth, &online).await.0,
+            StatusCode::BAD_REQUEST,
+            "{name}"
+        );
+        let (status, body) = refresh(&node, auth, &offline).await;
         assert_eq!(status, StatusCode::OK, "{name}: offline stays: {body}");
     })
     .await;

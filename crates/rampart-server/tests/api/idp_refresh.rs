@@ -15,7 +15,7 @@ use crate::idp::{RP, VERIFIER};
 use crate::kit::{no_tweak, on_both, Node, USER_PASSWORD};
 
 /// The tokens of one grant of `scope` to client `auth`, through the session `cookie`.
-async fn grant(node: &Node, auth: (&str, &str), cookie: &str, scope: &str) -> Value {
+pub(crate) async fn grant(node: &Node, auth: (&str, &str), cookie: &str, scope: &str) -> Value {
     let challenge = challenge_of(VERIFIER);
     let mut pairs = code_request(auth.0, RP, &challenge);
     pairs.retain(|(k, _)| *k != "scope");
@@ -40,7 +40,11 @@ async fn grant(node: &Node, auth: (&str, &str), cookie: &str, scope: &str) -> Va
 }
 
 /// A refresh with the refresh token of `tokens`: the status and the new tokens.
-async fn refresh(node: &Node, auth: (&str, &str), tokens: &Value) -> (StatusCode, Value) {
+pub(crate) async fn refresh(
+    node: &Node,
+    auth: (&str, &str),
+    tokens: &Value,
+) -> (StatusCode, Value) {
     let token = tokens["refresh_token"].as_str().unwrap();
     post_form(
         node,
