@@ -291,6 +291,9 @@ pub async fn create(State(state): State<AppState>, sent: Sent<IdpClientsAdmin>) 
     let filled = Filled::of(&fields);
     match clients::create(&state, &operator.auth.caller(&state), &filled.request()).await {
         Ok(done) => secret_page(&shell, StatusCode::CREATED, "Client registered", &done),
+        Err(e @ Error::StepUpRequired(_)) => {
+            shell.finish(error_page(&shell, e, &format!("{LIST}/new")))
+        }
         Err(e) => {
             let (status, problem) = FormProblem::of(e, &FIELDS);
             new_page(&shell, status, &filled, &problem)
@@ -506,6 +509,10 @@ pub async fn edit(
             }
             Err(_) => shell.finish(error_page(&shell, e, LIST)),
         },
+        Err(e @ Error::StepUpRequired(_)) => {
+            let here = format!("{LIST}/{}/edit", client.client_id);
+            shell.finish(error_page(&shell, e, &here))
+        }
         Err(e) => {
             let (status, problem) = FormProblem::of(e, &FIELDS);
             edit_page(&shell, status, &filled, &problem)

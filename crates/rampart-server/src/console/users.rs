@@ -231,6 +231,10 @@ pub async fn create(State(state): State<AppState>, sent: Sent<UsersAdmin>) -> Re
             "/console/users/{}?done=created",
             user.id
         ))),
+        // Creating an administrator needs a fresh second factor: verify one, come back.
+        Err(e @ Error::StepUpRequired(_)) => {
+            shell.finish(error_page(&shell, e, "/console/users/new"))
+        }
         Err(e) => {
             let known = [
                 "provider",

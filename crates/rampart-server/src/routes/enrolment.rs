@@ -70,7 +70,7 @@ pub async fn issue(
         (status = 201, description = "The link was mailed; where, and until when it works", body = EnrolmentMailed),
         (status = 403, description = "Not an IT administrator, or `step-up-required`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The account has a password, a user provider vouches for it, or it has no e-mail address; or no mail server is configured, or passkeys are unavailable on this server (no `public_origin`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The account has a password, a user provider vouches for it, or it has no e-mail address; or no mail server is configured, or its settings or sender (`[support] smtp_*`) cannot be used, or passkeys are unavailable on this server (no `public_origin`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`id` is not a user id", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "`mail-not-sent`: the mail server did not take the message (recorded as a `user.enrolment.mail` failure); the link reaches nobody", body = Problem, content_type = "application/problem+json"),
     )

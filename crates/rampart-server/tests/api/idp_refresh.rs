@@ -205,3 +205,31 @@ async fn a_refresh_may_narrow_its_scope_but_never_widen_it() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_clients_tokens_are_introspected_as_its_own_whatever_its_id() {
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let admin = node.admin().await;
+        // A client id shaped like a user's: its tokens name the client, not a user.
+        let client_id = uuid::Uuid::now_v7().to_string();
+        let (id, secret) = crate::idp::register(
+            &node,
+            &admin,
+            serde_json::json!({ "client_id": client_id, "name": "Billing", "kind": "service" }),
+        )
+        .await;
+        let auth = (id.as_str(), secret.as_deref().unwrap());
+        let (s, tokens) = post_form(
+            &node,
+            "token",
+            Some(auth),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{name}: {tokens}");
+        let token = tokens["access_token"].as_str().unwrap();
+        assert!(active(&node, auth, token).await, "{name}");
+    })
+    .await;
+}

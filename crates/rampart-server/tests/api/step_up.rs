@@ -102,6 +102,16 @@ async fn changes_that_let_someone_in_need_a_recent_second_factor() {
             .map(|e| e.action.clone())
             .collect();
         assert!(done.is_empty(), "{name}: {done:?}");
+        // Turning a provider off lets nobody in, and may be urgent: no step-up.
+        let (s, body) = call(
+            &node,
+            Method::PATCH,
+            "/api/v1/providers/corp",
+            Some(&root),
+            json!({ "enabled": false }),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{name}: {body}");
         // A user who is no administrator needs no step-up to be created.
         let (s, body) = call(
             &node,

@@ -146,14 +146,16 @@ pub async fn mail(state: &AppState, caller: &Caller, id: &str) -> Result<Mailed,
     let mailer = crate::mail::transport(state)
         .map_err(|why| {
             tracing::warn!(error = %why, "an enrolment link cannot be mailed");
-            Error::Mail(
-                "the mail server's settings ([support] smtp_*) cannot be used; the log says                  why"
+            Error::Conflict(
+                "the mail server's settings ([support] smtp_*) cannot be used; the log says \
+                 why"
                 .into(),
             )
         })?
         .ok_or_else(|| {
             Error::Conflict(
-                "no mail server is configured ([support] smtp_host): issue the link and hand                  it over instead"
+                "no mail server is configured ([support] smtp_host): issue the link and hand \
+                 it over instead"
                     .into(),
             )
         })?;
@@ -180,7 +182,10 @@ pub async fn mail(state: &AppState, caller: &Caller, id: &str) -> Result<Mailed,
     )
     .map_err(|why| {
         tracing::warn!(error = %why, "an enrolment link cannot be mailed");
-        Error::Mail("the message cannot be built; the log says why".into())
+        Error::Conflict(format!(
+            "a message to {to} cannot be built (the sender, [support] smtp_from, or the \
+             address); the log says why"
+        ))
     })?;
     state
         .store

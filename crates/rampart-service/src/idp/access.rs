@@ -161,10 +161,16 @@ pub async fn introspect(
             if c.get("client_id").and_then(Value::as_str) != Some(client.client_id.as_str()) {
                 return inactive("the token was issued to another client").await;
             }
-            // A user's token is active only while the user is (as `userinfo` answers); a
-            // client-credentials token names its client, no user.
-            if let Some(id) = c.get("sub").and_then(Value::as_str).and_then(user_of) {
-                if state.store.user(id).await?.is_none_or(|u| u.disabled) {
+            // A user's token (every one belongs to a grant's family, `gid`) is active only
+            // while the user is, as `userinfo` answers; a client-credentials token has no
+            // family, and its subject is its client (whose id may look like a user's).
+            if c.get("gid").is_some() {
+                let user = c.get("sub").and_then(Value::as_str).and_then(user_of);
+                let active = match user {
+                    Some(id) => state.store.user(id).await?.is_some_and(|u| !u.disabled),
+                    None => false,
+                };
+                if !active {
                     return inactive("the token speaks of no active user").await;
                 }
             }

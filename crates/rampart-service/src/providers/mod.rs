@@ -124,7 +124,11 @@ pub async fn update(
             changed.push(format!("settings.{k}"));
         }
     }
-    crate::identity::mfa::require_step_up(state, caller, "changing a user provider").await?;
+    // Turning a provider off lets nobody in, and may be urgent: it alone needs no step-up.
+    let only_off = changed == ["enabled"] && !enabled;
+    if !only_off {
+        crate::identity::mfa::require_step_up(state, caller, "changing a user provider").await?;
+    }
     let record = state
         .store
         .update_provider(

@@ -355,7 +355,9 @@ impl Store {
         Ok(())
     }
 
-    /// Disables or enables a user; disabling also revokes every session of the user.
+    /// Disables or enables a user. Disabling revokes every session of the user and every
+    /// refresh-token family of theirs; enabling brings none back (a family still live then,
+    /// granted before the user was disabled, ends too).
     pub async fn set_disabled(
         &self,
         id: UserId,
@@ -366,19 +368,27 @@ impl Store {
         let at = to_millis(now);
         let mut owned = self.write().await?;
         let tx = &mut owned;
-        let changed = tx
-            .exec(
-                "UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3",
-                [disabled.into(), at.into(), id.to_string().into()],
+        let was: Option<bool> = tx
+            .scalar_opt(
+                "SELECT disabled FROM users WHERE id = $1",
+                [id.to_string().into()],
             )
             .await?;
-        if changed == 0 {
+        let Some(was) = was else {
             return Err(Error::NotFound { what: "user" });
-        }
+        };
+        tx.exec(
+            "UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3",
+            [disabled.into(), at.into(), id.to_string().into()],
+        )
+        .await?;
         let mut revoked = 0;
         if disabled {
             revoked = revoke_all_sessions(tx, id, at).await?;
             end_user_families(tx, id, true, "the user was disabled", now, ctx).await?;
+        } else if was {
+            let why = "granted before the user was disabled";
+            end_user_families(tx, id, true, why, now, ctx).await?;
         }
         let action = if disabled {
             "user.disable"

@@ -313,7 +313,6 @@ impl Store {
     }
 }
 
-/// Revokes family `family_id` of `client` in `tx` and records `idp.revoke` with `why`.
 /// Which of a user's refresh-token families end ([`revoke_user_families`]).
 pub(crate) struct Ended<'a> {
     /// Whose.
@@ -378,6 +377,7 @@ pub(crate) async fn end_user_families(
     revoke_user_families(tx, &ended, now, ctx).await
 }
 
+/// Revokes family `family_id` of `client` in `tx` and records `idp.revoke` with `why`.
 pub(super) async fn revoke_family(
     tx: &mut Tx<'_>,
     family_id: &str,

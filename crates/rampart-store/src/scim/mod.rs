@@ -404,7 +404,11 @@ impl Store {
                 }
                 "user.disable"
             }
-            (true, false) => "user.enable",
+            (true, false) => {
+                let why = "granted before the user was disabled";
+                crate::idp::end_user_families(tx, id, true, why, now, ctx).await?;
+                "user.enable"
+            }
             _ => "user.update",
         };
         if before.user.username != w.username.as_str() {

@@ -291,19 +291,24 @@ async fn resolve(client: &Client, named: &str) -> anyhow::Result<String> {
     if !matches!(provider, "it" | "end") || username.is_empty() {
         anyhow::bail!("{named:?}: name a user by id, or as it:USERNAME or end:USERNAME");
     }
-    let page = client
-        .identity()
-        .users(&ListUsersQuery {
-            provider: Some(provider.to_owned()),
-            prefix: Some(username.to_owned()),
-            cursor: None,
-            limit: Some(500),
-        })
-        .await
-        .map_err(fail)?;
-    page.items
-        .into_iter()
-        .find(|u| u.username.eq_ignore_ascii_case(username))
-        .map(|u| u.id)
-        .ok_or_else(|| anyhow::anyhow!("no {provider} user is named {username:?}"))
+    let mut query = ListUsersQuery {
+        provider: Some(provider.to_owned()),
+        prefix: Some(username.to_owned()),
+        cursor: None,
+        limit: Some(500),
+    };
+    loop {
+        let page = client.identity().users(&query).await.map_err(fail)?;
+        if let Some(u) = page
+            .items
+            .into_iter()
+            .find(|u| u.username.eq_ignore_ascii_case(username))
+        {
+            return Ok(u.id);
+        }
+        match page.next_cursor {
+            Some(next) => query.cursor = Some(next),
+            None => anyhow::bail!("no {provider} user is named {username:?}"),
+        }
+    }
 }
