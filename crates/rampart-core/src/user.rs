@@ -110,6 +110,15 @@ pub struct User {
     pub updated_at: OffsetDateTime,
 }
 
+impl User {
+    /// An account of Rampart's own with no password: it signs in with its passkeys alone,
+    /// enrolled through links (a directory's users have no Rampart password either, but
+    /// sign in through their directory).
+    pub fn passwordless(&self) -> bool {
+        !self.has_password && self.user_provider.is_none()
+    }
+}
+
 /// A session's identifier (not its secret token).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SessionId(pub Uuid);

@@ -320,10 +320,7 @@ pub async fn show(
         Ok(roles) => roles,
         Err(e) => return shell.finish(error_page(&shell, e, &here)),
     };
-    let passwordless = match enrolment::passwordless(&state, user.id).await {
-        Ok(p) => p,
-        Err(e) => return shell.finish(error_page(&shell, e, &here)),
-    };
+    let passwordless = user.passwordless();
     let notice = match query.ok().and_then(|q| q.0.done).as_deref() {
         Some("created") => Some("User created."),
         Some("disable") => Some("User disabled; every session of theirs has ended."),

@@ -18,6 +18,7 @@
 use lettre::AsyncTransport;
 use rampart_authz::policy::Operation;
 use rampart_core::{AuditEvent, Error, Outcome, User, UserId};
+use rampart_identity::passkey::RelyingParty;
 use rampart_identity::token::{hash_enrolment_token, SessionToken};
 use rampart_store::{Ceremony, StoredPasskey};
 use serde_json::{json, Value};
@@ -88,35 +89,52 @@ async fn refused(state: &AppState, origin: &Origin, reason: &str) -> Error {
     }
 }
 
-/// Whether `user` is an account with no password (it signs in with its passkeys alone,
-/// enrolled through links).
-pub async fn passwordless(state: &AppState, user: UserId) -> Result<bool, Error> {
-    state.store.has_no_password(user).await
-}
-
 /// An administrator issues an enrolment link for user `id`, an account with no password
 /// (a step-up first); any earlier link of the user stops working.
 pub async fn issue(state: &AppState, caller: &Caller, id: &str) -> Result<Issued, Error> {
+    let (id, rp) = issuer(state, caller, id).await?;
+    require_step_up(state, caller, "issuing an enrolment link").await?;
+    let (token, now, expires_at) = new_link(state)?;
+    state
+        .store
+        .enrolment_issue(id, &token.hash().0, expires_at, now, None, &caller.audit)
+        .await?;
+    Ok(Issued {
+        link: link(rp.origin(), &token),
+        expires_at,
+    })
+}
+
+/// The user `id` names, if the caller may issue enrolment links, and the relying party
+/// (without one no passkey can be registered: said before anything is issued).
+async fn issuer<'s>(
+    state: &'s AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<(UserId, &'s RelyingParty), Error> {
     let id = UserId::parse(id, "id")?;
     if !super::may(state, &caller.user, Operation::AdministerUsers).await? {
         return Err(Error::Forbidden(
             "only administrators issue enrolment links".into(),
         ));
     }
-    // Without a relying party no passkey can be registered: say so before issuing.
-    let rp = relying_party(state)?;
-    require_step_up(state, caller, "issuing an enrolment link").await?;
+    Ok((id, relying_party(state)?))
+}
+
+/// A new link's token, now, and when it lapses (`[mfa] enrolment_hours`).
+fn new_link(state: &AppState) -> Result<(SessionToken, OffsetDateTime, OffsetDateTime), Error> {
     let token = SessionToken::generate_enrolment()?;
     let now = state.clock.now();
-    let expires_at = now + Duration::hours(state.config.mfa.enrolment_hours.into());
-    state
-        .store
-        .enrolment_issue(id, &token.hash().0, expires_at, now, None, &caller.audit)
-        .await?;
-    Ok(Issued {
-        link: format!("{}/enrol#{}", rp.origin(), token.secret()),
-        expires_at,
-    })
+    Ok((
+        token,
+        now,
+        now + Duration::hours(state.config.mfa.enrolment_hours.into()),
+    ))
+}
+
+/// The link of `token` on the site at `origin`: the token in the fragment.
+fn link(origin: &str, token: &SessionToken) -> String {
+    format!("{origin}/enrol#{}", token.secret())
 }
 
 /// An enrolment link mailed: to which address, and until when it works.
@@ -136,13 +154,7 @@ pub struct Mailed {
 /// `mail-not-sent` and a `user.enrolment.mail` failure is recorded: the link was issued
 /// (and replaced any earlier one) but reaches nobody, and lapses unused.
 pub async fn mail(state: &AppState, caller: &Caller, id: &str) -> Result<Mailed, Error> {
-    let id = UserId::parse(id, "id")?;
-    if !super::may(state, &caller.user, Operation::AdministerUsers).await? {
-        return Err(Error::Forbidden(
-            "only administrators issue enrolment links".into(),
-        ));
-    }
-    let rp = relying_party(state)?;
+    let (id, rp) = issuer(state, caller, id).await?;
     let mailer = crate::mail::transport(state)
         .map_err(|why| {
             tracing::warn!(error = %why, "an enrolment link cannot be mailed");
@@ -171,9 +183,7 @@ pub async fn mail(state: &AppState, caller: &Caller, id: &str) -> Result<Mailed,
             user.username
         )));
     };
-    let token = SessionToken::generate_enrolment()?;
-    let now = state.clock.now();
-    let expires_at = now + Duration::hours(state.config.mfa.enrolment_hours.into());
+    let (token, now, expires_at) = new_link(state)?;
     let letter = crate::mail::message(
         state,
         &to,
@@ -231,10 +241,10 @@ fn enrolment_letter(
     format!(
         "An administrator of {origin} created the account {username} for you. It has no \
          password: you sign in with a passkey, kept by this device or your phone.\n\n\
-         Open this link to create your passkey:\n  {origin}/enrol#{secret}\n\n\
+         Open this link to create your passkey:\n  {link}\n\n\
          It works once, until {until}. If you did not expect this message, ignore it: \
          nobody can use the account without the passkey the link creates.\n",
-        secret = token.secret(),
+        link = link(origin, token),
     )
 }
 

@@ -25,19 +25,6 @@ use crate::Store;
 pub const NO_PASSWORD: &str = "!no-password";
 
 impl Store {
-    /// Whether `user` is an account with no password (`false` also when there is no such
-    /// user).
-    pub async fn has_no_password(&self, user: UserId) -> Result<bool, Error> {
-        let found: Option<String> = self
-            .reader()
-            .scalar_opt(
-                "SELECT id FROM users WHERE id = $1 AND password_hash = $2",
-                [user.to_string().into(), NO_PASSWORD.into()],
-            )
-            .await?;
-        Ok(found.is_some())
-    }
-
     /// Issues an enrolment for `user` under `token_hash` until `expires_at`, in place of any
     /// earlier one (`user.enrolment.issue`, with the address it is mailed to, if it is).
     /// `NotFound` when there is no such user; a
