@@ -207,7 +207,7 @@ async fn update_disable_delete_and_not_found() {
         assert_eq!(patched.display_name.as_deref(), Some("Carol C."), "{kind}");
         assert_eq!(patched.email, None);
         assert_eq!(patched.updated_at, later);
-        let disabled = store.set_disabled(u.id, true, later, &ctx()).await.unwrap();
+        let (disabled, _) = store.set_disabled(u.id, true, later, &ctx()).await.unwrap();
         assert!(disabled.disabled, "{kind}");
         let missing = UserId::new();
         for err in [

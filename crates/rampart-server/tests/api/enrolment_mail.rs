@@ -174,3 +174,44 @@ async fn a_mail_server_that_does_not_take_the_link_is_a_clear_error_and_recorded
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mailing_a_link_needs_a_recent_second_factor_from_an_administrator_who_has_one() {
+    let tweak = |config: &mut rampart_service::Config| {
+        passkeys_and_mail(config);
+        crate::apps_sensitive::with_master_key(config);
+    };
+    on_both(tweak, |node| async move {
+        let name = node.name();
+        let admin = node.admin().await;
+        let address = format!("pia-{name}@example.com");
+        let pia = without_password(&node, &admin, "pia", Some(&address)).await;
+        let (secret, _) = crate::mfa::enrol(&node, &admin).await;
+        node.clock.advance(time::Duration::minutes(11));
+
+        // A stale session: refused, nothing issued, nothing mailed.
+        let (s, body) = mail(&node, &admin, &pia).await;
+        assert_eq!(
+            (s, problem_type(&body)),
+            (StatusCode::FORBIDDEN, "step-up-required"),
+            "{name}: {body}"
+        );
+        assert!(mail_to(&address).is_empty(), "{name}");
+        assert_eq!(issued(&node.events().await), 0, "{name}");
+
+        // After a step-up it goes out.
+        let (s, body) = crate::mfa::call(
+            &node,
+            reqwest::Method::POST,
+            "/api/v1/auth/step-up",
+            Some(&admin),
+            serde_json::json!({ "code": crate::mfa::code(&node, &secret, 0) }),
+        )
+        .await;
+        assert_eq!(s, StatusCode::NO_CONTENT, "{name}: {body}");
+        let (s, body) = mail(&node, &admin, &pia).await;
+        assert_eq!(s, StatusCode::CREATED, "{name}: {body}");
+        assert_eq!(mail_to(&address).len(), 1, "{name}");
+    })
+    .await;
+}

@@ -233,3 +233,98 @@ async fn a_service_clients_tokens_are_introspected_as_its_own_whatever_its_id() 
     })
     .await;
 }
+
+/// Whether a refresh with `tokens` is refused (`invalid_grant`).
+async fn refused(node: &Node, auth: (&str, &str), tokens: &Value) -> bool {
+    let (s, body) = refresh(node, auth, tokens).await;
+    match s {
+        StatusCode::OK => false,
+        StatusCode::BAD_REQUEST => {
+            assert_eq!(body["error"], "invalid_grant", "{}: {body}", node.name());
+            true
+        }
+        other => panic!("{}: {other}: {body}", node.name()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_factor_reset_deprovisioning_or_a_removed_provider_ends_refresh_tokens() {
+    use crate::scim::{add_provider, create, scim, session_of, token, PATCH};
+    on_both(no_tweak, |node| async move {
+        let name = node.name();
+        let admin = node.admin().await;
+        let (id, secret) = wiki(&node, &admin).await;
+        let auth = (id.as_str(), secret.as_str());
+
+        // A factor reset ends the tokens of her sign-ins; her offline grant stays.
+        let alice = node
+            .create_user(Provider::End, "alice", USER_PASSWORD, false)
+            .await;
+        let cookie = session(&node, "alice").await;
+        let online = grant(&node, auth, &cookie, "openid profile").await;
+        let offline = grant(&node, auth, &cookie, "openid offline_access").await;
+        let (s, body) = node
+            .delete(&format!("/api/v1/users/{alice}/mfa"), &admin)
+            .await;
+        assert!(s.is_success(), "{name}: {s}: {body}");
+        assert!(refused(&node, auth, &online).await, "{name}");
+        assert!(!refused(&node, auth, &offline).await, "{name}");
+
+        // Two users a directory pushes over SCIM, each with an offline grant.
+        add_provider(&node, &admin, "corp", "end").await;
+        let t = token(&node, &admin, "corp").await;
+        let mut held = Vec::new();
+        for who in ["dave", "erin"] {
+            let user = create(&node, &t, who, serde_json::json!({})).await;
+            let id = user["id"].as_str().unwrap().to_owned();
+            let cookie = format!("__Host-rampart_session={}", session_of(&node, &id).await);
+            held.push((
+                id,
+                grant(&node, auth, &cookie, "openid offline_access").await,
+            ));
+        }
+        let [(dave, dave_tokens), (_, erin_tokens)] = <[_; 2]>::try_from(held).unwrap();
+
+        // The directory deprovisions dave: his offline grant ends; erin's does not.
+        let a = scim(
+            &node,
+            &t,
+            reqwest::Method::PATCH,
+            &format!("/Users/{dave}"),
+            Some(serde_json::json!({
+                "schemas": [PATCH],
+                "Operations": [{"op": "replace", "path": "active", "value": false}],
+            })),
+            &[],
+        )
+        .await;
+        assert_eq!(a.status, StatusCode::OK, "{name}: {}", a.body);
+        assert!(refused(&node, auth, &dave_tokens).await, "{name}");
+        let (s, erin_tokens) = refresh(&node, auth, &erin_tokens).await;
+        assert_eq!(s, StatusCode::OK, "{name}: {erin_tokens}");
+
+        // The provider is removed: erin's offline grant ends with it.
+        let (s, _) = node.delete("/api/v1/providers/corp", &admin).await;
+        assert_eq!(s, StatusCode::NO_CONTENT, "{name}");
+        assert!(refused(&node, auth, &erin_tokens).await, "{name}");
+
+        let reasons: Vec<String> = node
+            .events()
+            .await
+            .iter()
+            .filter(|e| e.action == "idp.revoke")
+            .map(|e| e.details.clone())
+            .collect();
+        for why in [
+            "the user's second factors were reset",
+            "the user was deprovisioned",
+            "the user provider was removed",
+        ] {
+            assert!(
+                reasons.iter().any(|d| d.contains(why)),
+                "{name}: {why}: {reasons:?}"
+            );
+        }
+    })
+    .await;
+}

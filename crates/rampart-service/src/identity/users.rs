@@ -174,6 +174,7 @@ pub async fn set_disabled(
         .store
         .set_disabled(id, disabled, state.clock.now(), &caller.audit)
         .await
+        .map(|(user, _)| user)
 }
 
 /// Sets a new password for a user; the password policy applies and every session ends.

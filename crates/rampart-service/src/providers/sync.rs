@@ -185,8 +185,8 @@ async fn run(
             .iter()
             .filter(|u| !u.disabled && u.username.eq_ignore_ascii_case(gone))
         {
-            report.sessions_revoked += state.store.revoke_user_sessions(user.id, now, ctx).await?;
-            state.store.set_disabled(user.id, true, now, ctx).await?;
+            let (_, revoked) = state.store.set_disabled(user.id, true, now, ctx).await?;
+            report.sessions_revoked += revoked;
             report.disabled += 1;
         }
     }

@@ -357,14 +357,15 @@ impl Store {
 
     /// Disables or enables a user. Disabling revokes every session of the user and every
     /// refresh-token family of theirs; enabling brings none back (a family still live then,
-    /// granted before the user was disabled, ends too).
+    /// granted before the user was disabled, ends too). Answers the user as they now are
+    /// and how many sessions ended.
     pub async fn set_disabled(
         &self,
         id: UserId,
         disabled: bool,
         now: OffsetDateTime,
         ctx: &AuditContext,
-    ) -> Result<User, Error> {
+    ) -> Result<(User, u64), Error> {
         let at = to_millis(now);
         let mut owned = self.write().await?;
         let tx = &mut owned;
@@ -399,7 +400,7 @@ impl Store {
         let user = user_in_tx(tx, id).await?;
         self.commit_user_change(owned, ctx, now, action, id, details)
             .await?;
-        Ok(user)
+        Ok((user, revoked))
     }
 
     /// Deletes a user with their sessions and password history.

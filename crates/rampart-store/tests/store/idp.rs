@@ -215,3 +215,38 @@ async fn a_write_that_fails_in_a_group_fails_alone() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_family_left_live_while_its_user_was_disabled_ends_when_they_are_enabled() {
+    each_backend(|TestStore { store, .. }| async move {
+        let kind = store.kind().as_str();
+        let user = client_and_user(&store).await;
+        let kept = start(&store, 1, user).await;
+        // Disabling ends the family there was; a family still live afterwards (one a
+        // database kept from before disabling ended families) is ended at enabling.
+        store.set_disabled(user, true, T0, &ctx()).await.unwrap();
+        let row = store.idp_refresh_token(&[1; 32]).await.unwrap().unwrap();
+        assert!(row.revoked && row.user.disabled, "{kind}: {kept}");
+        start(&store, 2, user).await;
+        let row = store.idp_refresh_token(&[2; 32]).await.unwrap().unwrap();
+        assert!(!row.revoked, "{kind}");
+        let (enabled, revoked) = store.set_disabled(user, false, T0, &ctx()).await.unwrap();
+        assert!(!enabled.disabled && revoked == 0, "{kind}");
+        let row = store.idp_refresh_token(&[2; 32]).await.unwrap().unwrap();
+        assert!(row.revoked, "{kind}: the family outlived the enabling");
+        let reasons: Vec<String> = store
+            .events_after(0, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action == "idp.revoke")
+            .map(|e| e.details)
+            .collect();
+        assert_eq!(reasons.len(), 2, "{kind}: {reasons:?}");
+        assert!(
+            reasons[1].contains("granted before the user was disabled"),
+            "{kind}: {reasons:?}"
+        );
+    })
+    .await;
+}
