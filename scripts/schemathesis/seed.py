@@ -105,7 +105,7 @@ settings = {
     "properties": {"sales-ui.DiscountApprovalThreshold": 7500,
                    "sales-ui.SupportAddress": "help@example.com"},
     "endpoints": {"sales-ui.Invoicing": "https://invoicing.example.com/api/v3"},
-    "secrets": {"sales-ui.Invoicing": "env:INVOICING_TOKEN"},
+    "secrets": {"sales-ui.Invoicing": "env:INTEGRATION_SECRET_INVOICING"},
 }
 plan = call("POST", "/api/v1/deployment-plans", {
     "environment": "quality", "applications": [{"application": "sales", "tag": "1.0"}],

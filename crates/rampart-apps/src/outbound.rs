@@ -24,14 +24,16 @@
 //!    `303`, and `301`/`302` after a `POST`, continue as a `GET` without a body; the others
 //!    keep the method and the body. The integration's credentials go only to the origin of
 //!    its own base URL, never to an origin a redirect leads to.
-//! 4. *An address* a connection is made to: a host declared as an IP address is connected to
-//!    exactly that address (no name is resolved); `localhost` is loopback only; any other
-//!    name must resolve only to public addresses ([`is_public`]: no loopback, private,
-//!    link-local, shared (CGNAT), unique-local, unspecified, multicast, reserved,
-//!    documentation or benchmarking range, nor an IPv4-mapped or NAT64 form of one), so a DNS
-//!    answer cannot turn a declared name into a request to an internal service. An
-//!    administrator who wants an internal service declares its address, which is a choice
-//!    made in the open, in the model or the plan.
+//! 4. *An address* a connection is made to must be public ([`is_public`]: no loopback,
+//!    private, link-local, shared (CGNAT), unique-local, unspecified, multicast, reserved,
+//!    documentation or benchmarking range, nor an IPv4-mapped or NAT64 form of one) or in
+//!    one of the internal networks the operator lists (`[integrations] internal_networks`).
+//!    A host declared as an IP address is connected to exactly that address (no name is
+//!    resolved); `localhost` is loopback only; any other name must resolve only to such
+//!    addresses, so a DNS answer cannot turn a declared name into a request to an internal
+//!    service the operator did not open. Whoever writes a model or a plan cannot reach the
+//!    node's own ports, cloud metadata or the private network on their own: the operator
+//!    opens what integrations may call.
 //!
 //! What is *not* decided here: the service resolves names, connects, applies the timeouts
 //! and the size limit, reads the secret and records the call.
@@ -424,12 +426,15 @@ pub fn sends_credentials(own: &Origin, target: &Origin) -> bool {
     own == target
 }
 
-/// Whether a connection to a host declared as `host` may go to `address` (rule 4).
-pub fn address_allowed(host: &Host, address: IpAddr) -> bool {
+/// Whether a connection to a host declared as `host` may go to `address` (rule 4), where
+/// `internal` says whether the operator lists `address` among the internal networks
+/// integrations may call.
+pub fn address_allowed(host: &Host, address: IpAddr, internal: bool) -> bool {
+    let reachable = internal || is_public(address);
     match host {
-        Host::Ip(declared) => *declared == address,
-        Host::Name(name) if name == "localhost" => address.is_loopback(),
-        Host::Name(_) => is_public(address),
+        Host::Ip(declared) => *declared == address && reachable,
+        Host::Name(name) if name == "localhost" => address.is_loopback() && internal,
+        Host::Name(_) => reachable,
     }
 }
 

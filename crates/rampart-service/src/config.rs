@@ -537,6 +537,7 @@ impl Config {
         self.support.validate(&fail)?;
         self.alerts.validate(&fail)?;
         self.rate_limits.validate(&fail)?;
+        self.integrations.validate(&fail)?;
         if let Err(e) = alerts::ranges(&self.trusted_proxies) {
             return Err(fail("trusted_proxies", self.trusted_proxies.clone(), &e));
         }

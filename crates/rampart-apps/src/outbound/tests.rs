@@ -563,33 +563,45 @@ fn credentials_go_to_the_integrations_own_origin_only() {
 }
 
 #[test]
-fn names_must_resolve_to_public_addresses_and_addresses_are_taken_as_declared() {
+fn names_must_resolve_to_public_or_listed_addresses_and_addresses_are_taken_as_declared() {
     let ip = |t: &str| -> IpAddr { t.parse().unwrap() };
     let name = Host::Name("api.example.com".into());
     let localhost = Host::Name("localhost".into());
-    let cases: &[(&Host, &str, bool)] = &[
-        (&name, "93.184.215.14", true),
-        (&name, "2606:4700::6810:84e5", true),
-        (&name, "127.0.0.1", false),
-        (&name, "10.1.2.3", false),
-        (&name, "::1", false),
-        (&name, "::ffff:127.0.0.1", false),
-        (&localhost, "127.0.0.1", true),
-        (&localhost, "127.8.9.10", true),
-        (&localhost, "::1", true),
-        (&localhost, "10.1.2.3", false),
-        (&localhost, "93.184.215.14", false),
-        (&Host::Ip(ip("10.0.0.7")), "10.0.0.7", true),
-        (&Host::Ip(ip("10.0.0.7")), "10.0.0.8", false),
-        (&Host::Ip(ip("127.0.0.1")), "127.0.0.1", true),
-        (&Host::Ip(ip("::1")), "::1", true),
-        (&Host::Ip(ip("::1")), "127.0.0.1", false),
+    // (host, address, listed among the internal networks, allowed)
+    let cases: &[(&Host, &str, bool, bool)] = &[
+        (&name, "93.184.215.14", false, true),
+        (&name, "2606:4700::6810:84e5", false, true),
+        (&name, "127.0.0.1", false, false),
+        (&name, "10.1.2.3", false, false),
+        (&name, "10.1.2.3", true, true),
+        (&name, "::1", false, false),
+        (&name, "::ffff:127.0.0.1", false, false),
+        (&localhost, "127.0.0.1", false, false),
+        (&localhost, "127.0.0.1", true, true),
+        (&localhost, "127.8.9.10", true, true),
+        (&localhost, "::1", true, true),
+        (&localhost, "10.1.2.3", true, false),
+        (&localhost, "93.184.215.14", false, false),
+        (&Host::Ip(ip("93.184.215.14")), "93.184.215.14", false, true),
+        (&Host::Ip(ip("10.0.0.7")), "10.0.0.7", false, false),
+        (&Host::Ip(ip("10.0.0.7")), "10.0.0.7", true, true),
+        (&Host::Ip(ip("10.0.0.7")), "10.0.0.8", true, false),
+        (
+            &Host::Ip(ip("169.254.169.254")),
+            "169.254.169.254",
+            false,
+            false,
+        ),
+        (&Host::Ip(ip("127.0.0.1")), "127.0.0.1", false, false),
+        (&Host::Ip(ip("127.0.0.1")), "127.0.0.1", true, true),
+        (&Host::Ip(ip("::1")), "::1", true, true),
+        (&Host::Ip(ip("::1")), "127.0.0.1", true, false),
     ];
-    for (host, address, want) in cases {
+    for (host, address, internal, want) in cases {
         assert_eq!(
-            address_allowed(host, ip(address)),
+            address_allowed(host, ip(address), *internal),
             *want,
-            "{host:?} {address}"
+            "{host:?} {address} {internal}"
         );
     }
 }

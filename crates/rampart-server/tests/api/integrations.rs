@@ -193,11 +193,23 @@ integrations:
     )
 }
 
-/// Short limits, so a peer that never answers and an oversized answer fail quickly.
+/// The directory secret files of the tests' plans are kept in.
+fn secrets_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("rampart-test-secrets-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Short limits, so a peer that never answers and an oversized answer fail quickly; the
+/// peers on loopback opened, secrets read from [`secrets_dir`] and from variables cargo
+/// sets.
 fn limits(config: &mut Config) {
     config.integrations.timeout_seconds = 2;
     config.integrations.connect_timeout_seconds = 2;
     config.integrations.max_response_bytes = 1024;
+    config.integrations.internal_networks = "127.0.0.0/8, ::1/128".into();
+    config.integrations.secrets_dir = secrets_dir().display().to_string();
+    config.integrations.secret_env_prefix = "CARGO_PKG_".into();
 }
 
 /// Publishes `source`, tags the application and deploys it to development with a plan
@@ -267,8 +279,7 @@ async fn integration_calls_go_only_where_the_environment_declares_with_their_cre
         // The bearer token is a variable the test process has (cargo sets it): setting one
         // here would race with other threads reading the environment.
         let env_token = std::env::var("CARGO_PKG_NAME").expect("cargo sets CARGO_PKG_NAME");
-        let dir = tempfile::tempdir().unwrap();
-        let key_file = dir.path().join("keyed-token");
+        let key_file = secrets_dir().join(format!("keyed-token-{name}"));
         std::fs::write(&key_file, "file-secret-7f3a9c\n").unwrap();
         deploy(
             &node,
@@ -632,6 +643,129 @@ integrations:
         let outbound = events.iter().filter(|e| e.action == "http.outbound").count();
         assert_eq!(outbound, 2, "{name}");
         node.shutdown().await;
+    })
+    .await;
+}
+
+/// Secrets only from [`secrets_dir`] and `INTEGRATION_SECRET_*` variables; no internal
+/// network opened.
+fn closed(config: &mut Config) {
+    config.integrations.timeout_seconds = 2;
+    config.integrations.connect_timeout_seconds = 2;
+    config.integrations.secrets_dir = secrets_dir().display().to_string();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plans_reach_only_the_secrets_and_networks_the_operator_opened() {
+    on_both(closed, |node| async move {
+        let name = node.name();
+        let peers = peers().await;
+        let (port, service) = &peers.service;
+        let admin = node.admin().await;
+        let data_dir = node.server().state.config.data_dir.clone();
+        // A link in the secrets directory to a file of the data directory.
+        let target = data_dir.join(format!("planted-{name}"));
+        std::fs::write(&target, "a file of the data directory").unwrap();
+        let link = secrets_dir().join(format!("leads-out-{name}"));
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        deploy(
+            &node,
+            &admin,
+            &module(*port, *port),
+            json!({ "secrets": { "billing.Keyed": format!("file:{}", link.display()) } }),
+        )
+        .await;
+
+        // Plans naming the server's own files, other variables, or internal addresses are
+        // refused when they are made, without echoing the reference.
+        let outside = [
+            (
+                "secrets",
+                format!("file:{}", data_dir.join("master.key").display()),
+            ),
+            ("secrets", "file:/etc/passwd".to_owned()),
+            (
+                "secrets",
+                format!("file:{}/../passwd", secrets_dir().display()),
+            ),
+            ("secrets", "env:HOME".to_owned()),
+            ("endpoints", "http://169.254.169.254/latest".to_owned()),
+            ("endpoints", format!("http://127.0.0.1:{port}/v1")),
+            ("endpoints", "http://localhost:1".to_owned()),
+            ("endpoints", "http://[::1]:1".to_owned()),
+        ];
+        for (kind, value) in &outside {
+            let key = if *kind == "secrets" {
+                "billing.Keyed"
+            } else {
+                "billing.Pay"
+            };
+            let (status, body) = node
+                .post(
+                    "/api/v1/deployment-plans",
+                    &admin,
+                    json!({
+                        "environment": "development",
+                        "applications": [{ "application": "ledger", "tag": "1.0" }],
+                        "settings": { *kind: { key: value } },
+                    }),
+                )
+                .await;
+            assert_eq!(
+                status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{name}: {value}: {body}"
+            );
+            assert_eq!(body["field"], format!("settings.{kind}"), "{name}: {body}");
+            assert!(
+                !body.to_string().contains(value.as_str()),
+                "{name}: echoed: {body}"
+            );
+        }
+
+        // At the call: a loopback base URL the model declares is refused before connecting,
+        // and the link out of the secrets directory is never read.
+        let state = node.server().state.clone();
+        let ctx = state.system_context();
+        let run = |integration: &'static str| {
+            let (state, ctx) = (state.clone(), ctx.clone());
+            async move {
+                call(
+                    &state,
+                    &ctx,
+                    "development",
+                    "billing",
+                    integration,
+                    "land",
+                    &Map::new(),
+                )
+                .await
+            }
+        };
+        let e = run("Landing").await.unwrap_err();
+        assert!(
+            matches!(&e.failure, Failure::Refused(why) if why.contains("internal_networks")),
+            "{name}: {e}"
+        );
+        let e = call(
+            &state,
+            &ctx,
+            "development",
+            "billing",
+            "Keyed",
+            "invoice",
+            &args(json!({ "id": 1 })),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(&e.failure, Failure::NotConfigured(why) if why.contains("cannot be read")),
+            "{name}: {e}"
+        );
+        assert!(!e.to_string().contains("data directory"), "{name}: {e}");
+        assert_eq!(service.hits(), 0, "{name}: nothing reached the peer");
+        let _ = std::fs::remove_file(&link);
     })
     .await;
 }

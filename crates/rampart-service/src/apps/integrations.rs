@@ -26,6 +26,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rampart_alerts::Cidr;
 use rampart_apps::outbound::{
     self, AllowList, ArgumentError, Call, Endpoints, Host, Origin, RedirectRefusal,
 };
@@ -36,7 +37,7 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::{HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, LOCATION};
 use serde_json::{json, Map, Value};
 
-use crate::config::{IntegrationsConfig, SecretRef};
+use crate::config::{Config, IntegrationsConfig};
 use crate::state::AppState;
 
 /// Calls `method` of integration `integration` of module `module`, running in `environment`,
@@ -303,7 +304,12 @@ async fn attempt(
     let request = outbound::build_call(base, x, args).map_err(Failure::Argument)?;
     record.target = outbound::recorded_target(&request.url);
     let credential = match &g.credentials {
-        Some(c) => Some(credential(c, secret.as_deref(), environment)?),
+        Some(c) => Some(credential(
+            &state.config,
+            c,
+            secret.as_deref(),
+            environment,
+        )?),
         None => None,
     };
     state
@@ -342,6 +348,7 @@ const RESERVED_HEADERS: &[&str] = &[
 /// The credential of an integration from the secret `reference` the environment gives, read
 /// now (a rotated file is picked up by the next call).
 fn credential(
+    config: &Config,
     c: &Credentials,
     reference: Option<&str>,
     environment: &str,
@@ -357,13 +364,14 @@ fn credential(
             "its secret is a vault: reference, and no vault is configured".into(),
         ));
     }
-    let parsed = SecretRef::parse(reference).map_err(|_| {
-        Failure::NotConfigured("its secret reference is not env:NAME or file:/absolute/path".into())
-    })?;
     // The reason names the variable or file, which the log may show and a client may not.
-    let value = parsed.resolve(|n| std::env::var(n).ok()).map_err(|why| {
+    let value = secrets::read(config, reference).map_err(|why| {
         tracing::warn!(environment, reason = %why, "an integration's secret cannot be read");
-        Failure::NotConfigured("its secret cannot be read (the server's log says why)".into())
+        Failure::NotConfigured(
+            "its secret cannot be read from where the server allows (the server's log says \
+             why)"
+                .into(),
+        )
     })?;
     let sensitive = |text: String| {
         HeaderValue::try_from(text)
@@ -417,6 +425,8 @@ pub struct Client {
     http: reqwest::Client,
     timeout: Duration,
     max_bytes: u64,
+    /// `[integrations] internal_networks`: what may be called besides public addresses.
+    internal: Arc<Vec<Cidr>>,
 }
 
 impl fmt::Debug for Client {
@@ -435,12 +445,19 @@ impl Client {
     }
 
     fn with_lookup(config: &IntegrationsConfig, lookup: Lookup) -> Result<Self, Error> {
+        let internal = Arc::new(
+            crate::config::address_ranges(&config.internal_networks)
+                .map_err(|e| Error::invalid("integrations.internal_networks", e))?,
+        );
         let http = reqwest::Client::builder()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .referer(false)
             .connect_timeout(Duration::from_secs(config.connect_timeout_seconds.into()))
-            .dns_resolver(Arc::new(Guard { lookup }))
+            .dns_resolver(Arc::new(Guard {
+                lookup,
+                internal: internal.clone(),
+            }))
             .user_agent(concat!("rampart/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::Internal(format!("the integrations' HTTP client: {e}")))?;
@@ -448,7 +465,30 @@ impl Client {
             http,
             timeout: Duration::from_secs(config.timeout_seconds.into()),
             max_bytes: config.max_response_bytes,
+            internal,
         })
+    }
+
+    /// Whether a call to `url` may be made as far as its host says before any name is
+    /// resolved: an address written in it (or `localhost`) must be public or in the
+    /// internal networks. The reason says which networks are open.
+    pub fn reaches(&self, url: &url::Url) -> Result<(), String> {
+        let Some(origin) = Origin::of(url) else {
+            return Err("it is not an http(s) URL".into());
+        };
+        let address = match &origin.host {
+            Host::Ip(address) => *address,
+            Host::Name(name) if name == "localhost" => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            Host::Name(_) => return Ok(()),
+        };
+        let internal = Cidr::any_contains(&self.internal, address);
+        if outbound::address_allowed(&origin.host, address, internal) {
+            return Ok(());
+        }
+        Err(format!(
+            "{address} is not a public address, and [integrations] internal_networks does \
+             not list it"
+        ))
     }
 
     /// Sends `call`, following redirects inside `allow`, with `credential` for the call's
@@ -473,6 +513,7 @@ impl Client {
         loop {
             let here =
                 Origin::of(&url).ok_or_else(|| Failure::Refused("not an http(s) URL".into()))?;
+            self.reaches(&url).map_err(Failure::Refused)?;
             let remaining = deadline
                 .checked_duration_since(Instant::now())
                 .filter(|d| !d.is_zero())
@@ -636,31 +677,44 @@ impl Lookup {
     }
 }
 
-/// The resolver of [`Client`]: `localhost` is loopback without asking anyone; any other
-/// name must resolve only to public addresses, or the connection is refused before it is
-/// made. (Hosts written as addresses are never resolved: they are connected to as written.)
+/// The resolver of [`Client`]: `localhost` is loopback without asking anyone (the loopback
+/// addresses of the internal networks); any other name must resolve only to public
+/// addresses or addresses of the internal networks, or the connection is refused before it
+/// is made. (Hosts written as addresses are never resolved: they are connected to as
+/// written, after [`Client::reaches`].)
 struct Guard {
     lookup: Lookup,
+    internal: Arc<Vec<Cidr>>,
 }
 
 impl Resolve for Guard {
     fn resolve(&self, name: Name) -> Resolving {
         let name = name.as_str().to_owned();
         let lookup = self.lookup.clone();
+        let internal = self.internal.clone();
         Box::pin(async move {
             let addresses = if name == "localhost" {
-                vec![
+                // Loopback, in the families the operator opened (none: refused below).
+                let both = [
                     IpAddr::V4(Ipv4Addr::LOCALHOST),
                     IpAddr::V6(Ipv6Addr::LOCALHOST),
-                ]
+                ];
+                let open: Vec<IpAddr> = both
+                    .into_iter()
+                    .filter(|a| Cidr::any_contains(&internal, *a))
+                    .collect();
+                if open.is_empty() {
+                    both.to_vec()
+                } else {
+                    open
+                }
             } else {
                 lookup.addresses(&name).await?
             };
             let host = Host::Name(name.clone());
-            if let Some(address) = addresses
-                .iter()
-                .find(|a| !outbound::address_allowed(&host, **a))
-            {
+            if let Some(address) = addresses.iter().find(|a| {
+                !outbound::address_allowed(&host, **a, Cidr::any_contains(&internal, **a))
+            }) {
                 let refused: Box<dyn std::error::Error + Send + Sync> = Box::new(AddressRefused {
                     name,
                     address: *address,
@@ -687,8 +741,8 @@ impl fmt::Display for AddressRefused {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} resolves to {}, which is not a public address (declare an internal service by \
-             its address)",
+            "{} resolves to {}, which is not a public address, and [integrations] \
+             internal_networks does not list it",
             self.name, self.address
         )
     }
@@ -696,5 +750,6 @@ impl fmt::Display for AddressRefused {
 
 impl std::error::Error for AddressRefused {}
 
+pub(crate) mod secrets;
 #[cfg(test)]
 mod tests;

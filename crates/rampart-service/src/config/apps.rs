@@ -13,6 +13,51 @@ pub struct IntegrationsConfig {
     pub timeout_seconds: u32,
     /// Largest answer a call reads; a larger one fails the call and nothing of it is kept.
     pub max_response_bytes: u64,
+    /// The directory (absolute) whose files the `file:` secret references of deployment
+    /// plans may name, links followed; empty: no `file:` reference is allowed. Files of the
+    /// data directory are never allowed, wherever this points.
+    pub secrets_dir: String,
+    /// What the variables that `env:` secret references of deployment plans name must
+    /// start with; empty: any variable of the server's process (`RAMPART_*` never).
+    pub secret_env_prefix: String,
+    /// Address ranges besides the public internet that integrations may call,
+    /// comma-separated (e.g. `10.20.0.0/16, 127.0.0.1/32`); empty: public addresses only,
+    /// so no module or plan reaches loopback, link-local (cloud metadata) or private
+    /// services unless the operator lists them here.
+    pub internal_networks: String,
+}
+
+impl IntegrationsConfig {
+    /// Checks the secret places and the internal networks.
+    pub(super) fn validate<E>(&self, fail: &impl Fn(&str, String, &str) -> E) -> Result<(), E> {
+        if !(self.secrets_dir.is_empty() || std::path::Path::new(&self.secrets_dir).is_absolute()) {
+            return Err(fail(
+                "integrations.secrets_dir",
+                self.secrets_dir.clone(),
+                "empty, or an absolute directory path",
+            ));
+        }
+        let prefix = &self.secret_env_prefix;
+        if !prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            || prefix.starts_with("RAMPART_")
+        {
+            return Err(fail(
+                "integrations.secret_env_prefix",
+                prefix.clone(),
+                "letters, digits and '_', not starting with RAMPART_ (empty: any variable)",
+            ));
+        }
+        if let Err(e) = super::alerts::ranges(&self.internal_networks) {
+            return Err(fail(
+                "integrations.internal_networks",
+                self.internal_networks.clone(),
+                &e,
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// `[keys]`
@@ -32,6 +77,9 @@ impl Default for IntegrationsConfig {
             connect_timeout_seconds: 5,
             timeout_seconds: 15,
             max_response_bytes: 1024 * 1024,
+            secrets_dir: String::new(),
+            secret_env_prefix: "INTEGRATION_SECRET_".into(),
+            internal_networks: String::new(),
         }
     }
 }

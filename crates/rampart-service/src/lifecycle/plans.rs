@@ -157,14 +157,36 @@ async fn resolve(
 }
 
 /// Checks that every setting names a property or integration of a module in the plan and
-/// has the right shape: a value of the property's type, an http(s) URL, a secret reference.
-fn check_settings(settings: &PlanSettings, models: &BTreeMap<String, Module>) -> Result<(), Error> {
+/// has the right shape: a value of the property's type, an http(s) URL, a secret reference;
+/// and that the endpoints and secrets stay where the operator allows (`[integrations]`):
+/// an endpoint written as an address is public or in `internal_networks`, a secret is read
+/// from `secrets_dir` or a variable with `secret_env_prefix`.
+fn check_settings(
+    state: &AppState,
+    settings: &PlanSettings,
+    models: &BTreeMap<String, Module>,
+) -> Result<(), Error> {
     rampart_deploy::settings::check(
         &settings.properties,
         &settings.endpoints,
         &settings.secrets,
         models,
-    )
+    )?;
+    for (key, endpoint) in &settings.endpoints {
+        let url = url::Url::parse(endpoint)
+            .map_err(|_| Error::invalid("settings.endpoints", format!("`{key}` is not a URL")))?;
+        state.outbound.reaches(&url).map_err(|why| {
+            Error::invalid(
+                "settings.endpoints",
+                format!("`{key}` cannot be called: {why}"),
+            )
+        })?;
+    }
+    for (key, reference) in &settings.secrets {
+        crate::apps::integrations::secrets::check(&state.config, reference)
+            .map_err(|why| Error::invalid("settings.secrets", format!("`{key}`: {why}")))?;
+    }
+    Ok(())
 }
 
 /// Those of `required` that neither `settings` nor the settings `in_force` give.
@@ -374,7 +396,7 @@ async fn store_plan(state: &AppState, caller: &Caller, new: NewPlan) -> Result<P
     state.authz.fresh(None).await?;
     let resolved = resolve(state, caller, &new.applications).await?;
     require_deploy(state, caller, env, &resolved).await?;
-    check_settings(&new.settings, &resolved.models)?;
+    check_settings(state, &new.settings, &resolved.models)?;
     if new.notes.len() > 10_000 {
         return Err(Error::invalid("notes", "at most 10,000 bytes"));
     }

@@ -12,6 +12,7 @@ fn limits() -> IntegrationsConfig {
         connect_timeout_seconds: 5,
         timeout_seconds: 15,
         max_response_bytes: 1024,
+        ..IntegrationsConfig::default()
     }
 }
 
@@ -61,7 +62,7 @@ fn get(url: &str) -> Call {
 }
 
 #[tokio::test]
-async fn a_declared_name_resolving_to_an_internal_address_is_refused_before_connecting() {
+async fn an_internal_address_the_operator_did_not_list_is_refused_before_connecting() {
     let (port, hits) = peer().await;
     let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let table: HashMap<String, Vec<IpAddr>> = [
@@ -79,7 +80,8 @@ async fn a_declared_name_resolving_to_an_internal_address_is_refused_before_conn
         ),
     ]
     .into();
-    let client = Client::with_lookup(&limits(), Lookup::Fixed(Arc::new(table))).unwrap();
+    let lookup = Lookup::Fixed(Arc::new(table));
+    let client = Client::with_lookup(&limits(), lookup.clone()).unwrap();
     let urls = [
         format!("http://peer.test:{port}/x"),
         format!("http://mixed.test:{port}/x"),
@@ -106,8 +108,32 @@ async fn a_declared_name_resolving_to_an_internal_address_is_refused_before_conn
             other => panic!("{url}: {other:?}"),
         }
     }
+    // Loopback written as such is not public either, unless listed.
+    let written = format!("http://127.0.0.1:{port}/x");
+    let allow_written: AllowList = [Origin::of(&written.parse().unwrap()).unwrap()]
+        .into_iter()
+        .collect();
+    for (url, allow) in [(&urls[3], &allow), (&written, &allow_written)] {
+        let got = client.send(get(url), None, allow, &mut record()).await;
+        match got {
+            Err(Failure::Refused(why)) => {
+                assert!(why.contains("internal_networks"), "{url}: {why}")
+            }
+            other => panic!("{url}: {other:?}"),
+        }
+    }
     assert_eq!(hits.load(Ordering::SeqCst), 0, "no connection was made");
-    // `localhost` is loopback by definition, and the peer answers.
+    // With loopback listed, `localhost` is loopback by definition, and the peer answers;
+    // the other internal addresses stay closed.
+    let listed = IntegrationsConfig {
+        internal_networks: "127.0.0.0/8".into(),
+        ..limits()
+    };
+    let client = Client::with_lookup(&listed, lookup).unwrap();
+    let got = client
+        .send(get(&urls[1]), None, &allow, &mut record())
+        .await;
+    assert!(matches!(got, Err(Failure::Refused(_))), "{got:?}");
     let mut r = record();
     let got = client.send(get(&urls[3]), None, &allow, &mut r).await;
     assert_eq!(got.unwrap(), json!({ "ok": true }));
@@ -142,6 +168,14 @@ fn answers_are_json_text_or_null() {
     }
 }
 
+/// A configuration whose secrets directory is `dir` and data directory `data`.
+fn places(dir: &std::path::Path, data: &std::path::Path) -> crate::config::Config {
+    let mut config = crate::config::Config::default();
+    config.integrations.secrets_dir = dir.display().to_string();
+    config.data_dir = data.to_owned();
+    config
+}
+
 fn credentials(scheme: CredentialScheme, header: Option<&str>) -> Credentials {
     Credentials {
         secret: "peer-token".into(),
@@ -156,7 +190,10 @@ fn credentials_are_read_from_the_reference_when_called_and_sent_by_scheme() {
     let file = dir.path().join("token");
     let reference = format!("file:{}", file.display());
     std::fs::write(&file, "s3cret-value\n").unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let config = places(dir.path(), data.path());
     let bearer = credential(
+        &config,
         &credentials(CredentialScheme::Bearer, None),
         Some(&reference),
         "qa",
@@ -170,6 +207,7 @@ fn credentials_are_read_from_the_reference_when_called_and_sent_by_scheme() {
         _ => panic!("bearer"),
     }
     let header = credential(
+        &config,
         &credentials(CredentialScheme::Header, Some("X-Api-Key")),
         Some(&reference),
         "qa",
@@ -180,6 +218,7 @@ fn credentials_are_read_from_the_reference_when_called_and_sent_by_scheme() {
     // The file is read at each call: a rotated secret is used at once.
     std::fs::write(&file, "alice:pa:ss").unwrap();
     let basic = credential(
+        &config,
         &credentials(CredentialScheme::Basic, None),
         Some(&reference),
         "qa",
@@ -201,7 +240,17 @@ fn credentials_are_read_from_the_reference_when_called_and_sent_by_scheme() {
         (
             credentials(CredentialScheme::Bearer, None),
             Some("env:with-dash"),
-            "not env:NAME",
+            "cannot be read",
+        ),
+        (
+            credentials(CredentialScheme::Bearer, None),
+            Some("env:HOME"),
+            "cannot be read",
+        ),
+        (
+            credentials(CredentialScheme::Bearer, None),
+            Some("file:/etc/hostname"),
+            "cannot be read",
         ),
         (
             credentials(CredentialScheme::Bearer, None),
@@ -225,7 +274,7 @@ fn credentials_are_read_from_the_reference_when_called_and_sent_by_scheme() {
         ),
     ];
     for (c, reference, says) in cases {
-        match credential(&c, reference, "qa") {
+        match credential(&config, &c, reference, "qa") {
             Err(Failure::NotConfigured(why)) => {
                 assert!(why.contains(says), "{reference:?}: {why}");
                 assert!(!why.contains("s3cret") && !why.contains("pa:ss"), "{why}");
@@ -236,6 +285,7 @@ fn credentials_are_read_from_the_reference_when_called_and_sent_by_scheme() {
     }
     std::fs::write(&file, "no-colon").unwrap();
     let basic = credential(
+        &config,
         &credentials(CredentialScheme::Basic, None),
         Some(&reference),
         "qa",
@@ -245,6 +295,7 @@ fn credentials_are_read_from_the_reference_when_called_and_sent_by_scheme() {
     );
     std::fs::write(&file, "line\rbreak").unwrap();
     let bad = credential(
+        &config,
         &credentials(CredentialScheme::Bearer, None),
         Some(&reference),
         "qa",
