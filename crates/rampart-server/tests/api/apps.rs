@@ -754,6 +754,14 @@ async fn a_record_granted_to_someone_is_theirs_to_read_until_taken_back() {
         node.request(Method::PUT, &grants, Some(&t[3]), Some(to_rep1(json!(["read", "write"])))).await;
         assert_eq!(node.get(&grants, &t[1]).await.1["grants"][0]["actions"], json!(["read", "write"]), "{}: the manager above", node.name());
         assert_eq!(node.patch(&one, &t[2], json!({ "amount": "2" })).await.0, StatusCode::OK, "{}", node.name());
+        // A grant to write changes values, never whose the record is: taking it would shut
+        // out its owner and those above them. The owner still may.
+        let (status, body) = node.patch(&one, &t[2], json!({ "rep": p.ids[2] })).await;
+        assert_eq!((status, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("owner")), "{}: {body}", node.name());
+        assert!(body["detail"].as_str().unwrap().contains("only the record's owner"), "{}: {body}", node.name());
+        assert_eq!(node.get(&one, &t[3]).await.1["values"]["rep"], json!(p.ids[3]), "{}", node.name());
+        let (status, body) = node.patch(&one, &t[3], json!({ "rep": p.ids[3], "amount": "3" })).await;
+        assert_eq!(status, StatusCode::OK, "{}: {body}", node.name());
         let response = node.request(Method::PUT, &grants, Some(&t[3]), Some(to_rep1(json!([])))).await;
         assert_eq!(response.status(), StatusCode::NO_CONTENT, "{}", node.name());
         assert_eq!(node.get(&one, &t[2]).await.0, StatusCode::NOT_FOUND, "{}", node.name());

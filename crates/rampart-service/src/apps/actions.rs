@@ -512,12 +512,6 @@ impl<'a> Steps<'a> {
         let r = data::resolve_entity(self.state, &self.env, self.entity_ref(m, e), m, e).await?;
         let caller = self.signed_in_for_acl(&r)?;
         let id = data::record_id(id)?;
-        let rows = rows_of(self.state, self.actor, &r, Actions::WRITE, 1);
-        let visible = compile_get(&r.target, &r.table, &id, &rows);
-        let expect = Expect {
-            visible: &visible,
-            version: None,
-        };
         let now = self.state.clock.now();
         if let Some(v) = &values {
             let place = self.place();
@@ -532,6 +526,19 @@ impl<'a> Steps<'a> {
                 },
             ),
             None => ("record.delete", rampart_store::RowValues::default()),
+        };
+        let mut rows = rows_of(self.state, self.actor, &r, Actions::WRITE, 1);
+        // A step that names an owner writes only records the actor owns or sits above: a
+        // grant never hands a record to someone else (see `data::write_rows`).
+        if let (Some(o), RowFilter::Rule(rule)) = (r.table.owner_column(), &mut rows) {
+            if checked.0.iter().any(|(n, _, _)| *n == o.name) {
+                rule.grantees.clear();
+            }
+        }
+        let visible = compile_get(&r.target, &r.table, &id, &rows);
+        let expect = Expect {
+            visible: &visible,
+            version: None,
         };
         let event = data::write_event(
             &self.actor.audit,

@@ -312,7 +312,7 @@ async fn update_record(
     let body = object(body)?;
     referable(state, caller, at, &r.table, &body).await?;
     let values = checked_values(state, caller, &r, &id, &body, false)?;
-    let rows = row_filter(state, caller, &r.table, Actions::WRITE, 1);
+    let rows = write_rows(state, caller, &r, &id, &values).await?;
     let visible = compile_get(&r.target, &r.table, &id, &rows);
     let now = state.clock.now();
     let event = write_event(
@@ -715,6 +715,57 @@ pub(super) fn row_filter(
         action,
         page,
     ))
+}
+
+/// The rows `caller` may write `values` to: those of the write rule, but only those they own
+/// or sit above in the hierarchy when `values` give record `id` another owner. A grant of
+/// `write` lets its holder change a record's values, never whose it is: the owner and those
+/// above them would lose it. A holder of such a grant who tries is told so (the record is
+/// theirs to see); the write itself checks the narrower rule again, so a change of owner
+/// in between cannot slip through.
+pub(super) async fn write_rows(
+    state: &AppState,
+    caller: &Caller,
+    r: &Resolved,
+    id: &str,
+    values: &RowValues,
+) -> Result<RowFilter, Error> {
+    let mut rows = row_filter(state, caller, &r.table, Actions::WRITE, 1);
+    let Some((at, owner)) = r.table.owner_column().and_then(|o| {
+        let at = r.table.live_columns().position(|c| c.name == o.name)?;
+        let (_, _, v) = values.0.iter().find(|(n, _, _)| *n == o.name)?;
+        Some((at, v))
+    }) else {
+        return Ok(rows);
+    };
+    let RowFilter::Rule(rule) = &rows else {
+        return Ok(rows);
+    };
+    if rule.grantees.is_empty() {
+        return Ok(rows);
+    }
+    let read = |rows: &RowFilter| {
+        let statement = compile_get(&r.target, &r.table, id, rows);
+        let (store, db, table) = (state.store.clone(), r.db.clone(), r.table.clone());
+        async move { store.app_records(&db, &table, &statement).await }
+    };
+    let Some(current) = read(&rows).await?.pop() else {
+        return Err(Error::NotFound { what: "record" });
+    };
+    if current.values.get(at) == Some(owner) {
+        return Ok(rows);
+    }
+    if let RowFilter::Rule(rule) = &mut rows {
+        rule.grantees.clear();
+    }
+    if read(&rows).await?.is_empty() {
+        return Err(Error::invalid(
+            "owner",
+            "only the record's owner or someone above them in the hierarchy may give it \
+             another owner; a grant lets you change its other values",
+        ));
+    }
+    Ok(rows)
 }
 
 /// An owner a caller may give a record: themselves, or someone below them in the entity's
