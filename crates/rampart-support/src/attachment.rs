@@ -51,13 +51,14 @@ pub fn check(
     }
     if name
         .chars()
-        .any(|c| c.is_control() || matches!(c, '/' | '\\' | '"'))
+        .any(|c| c.is_control() || rampart_core::is_invisible(c) || matches!(c, '/' | '\\' | '"'))
         || name == "."
         || name == ".."
     {
         return Err(refuse(
             "name",
-            "a plain file name: no control characters, slashes, backslashes or quotes",
+            "a plain file name: no control or invisible characters (direction marks \
+             included), slashes, backslashes or quotes",
         ));
     }
     let essence = declared
@@ -149,8 +150,10 @@ mod tests {
             check("log.txt", "Text/Plain; charset=utf-8", b"line\n", 100),
             Ok("text/plain")
         );
-        let cases: [(&str, &str, &[u8], &str); 9] = [
+        let cases: [(&str, &str, &[u8], &str); 11] = [
             ("", "text/plain", b"x", "name"),
+            ("résumé\u{202E}txt.exe", "text/plain", b"x", "name"),
+            ("report\u{200B}.txt", "text/plain", b"x", "name"),
             ("../etc/passwd", "text/plain", b"x", "name"),
             ("a\r\nb.txt", "text/plain", b"x", "name"),
             ("a\".txt", "text/plain", b"x", "name"),

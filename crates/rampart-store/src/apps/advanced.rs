@@ -196,7 +196,35 @@ fn failed(e: sqlx::Error) -> Error {
             ADVANCED_TIMEOUT.as_secs()
         ));
     }
+    if statement_fault(&e) {
+        // The statement, as the model wrote it or as an inline value made it, cannot run
+        // here: the caller's request (or the model) is at fault, not the database. What the
+        // database said stays in the log: it would tell an injection attempt how to go on.
+        tracing::warn!(cause = %text, "an advanced query could not run");
+        return Error::invalid(
+            "query",
+            "the query cannot run with these parameters in this database (a function may \
+             exist in one database only); the server's log says why",
+        );
+    }
     Error::Unavailable(format!("an advanced query failed in the database: {text}"))
+}
+
+/// Whether the database refused the statement itself (an unknown column or function, a
+/// type or range error, a privilege the reader lacks), rather than failing to run it:
+/// PostgreSQL's SQLSTATE classes 21, 22, 42 and 0A; SQLite's `SQLITE_ERROR`, `SQLITE_MISMATCH`
+/// and `SQLITE_RANGE` (with their extended codes).
+fn statement_fault(e: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(d) = e else {
+        return matches!(e, sqlx::Error::ColumnDecode { .. });
+    };
+    match d.code().as_deref() {
+        Some(pg) if pg.len() == 5 => ["21", "22", "42", "0A"].iter().any(|c| pg.starts_with(c)),
+        Some(sqlite) => sqlite
+            .parse::<i32>()
+            .is_ok_and(|code| matches!(code & 0xff, 1 | 20 | 25)),
+        None => false,
+    }
 }
 
 fn rows_of(rows: Vec<Row>) -> Result<QueryRows, Error> {
