@@ -294,6 +294,39 @@ async fn a_sealed_module_runs_at_another_installation_which_never_sees_its_sourc
         // Nothing on B holds the source in the clear.
         let rows: Vec<(String,)> = sqlx_sources(&client).await;
         assert!(rows.iter().all(|(s,)| s.is_empty()), "{}", client.name());
+
+        // The publish-time checks run on the import too: a warning is kept with the version
+        // (naming the rule and the element, never the source's text) and waits for an
+        // acceptance; an error refuses the package.
+        let v3 = v2.replace("kind: form", "kind: form\n    https: false");
+        assert_eq!(publish(&vendor, &va, "notes", &v3).await, 3);
+        let package3 = seal(&vendor, &va, "notes", 3, &to, &key).await;
+        let (status, body) = import(&client, &ca, "development", package3).await;
+        assert_eq!(status, StatusCode::CREATED, "{}: {body}", client.name());
+        let (status, found) = client.get("/api/v1/modules/notes/versions/3/findings", &ca).await;
+        assert_eq!(status, StatusCode::OK, "{}: {found}", client.name());
+        assert_eq!(found["pending"], 1, "{}: {found}", client.name());
+        assert_eq!(found["findings"][0]["rule"], "RS009", "{}: {found}", client.name());
+        let with_secret = v3.replace(
+            "roles:\n",
+            "properties:\n  - {name: Banner, type: text, default: \"AKIAZ7Q3HX2M4RPLW9TB\"}\nroles:\n",
+        );
+        let parsed = rampart_model::parse("notes", &with_secret).unwrap();
+        let surface = serde_json::to_string(&rampart_model::Surface::of(&parsed)).unwrap();
+        let package4 = rampart_sealed::seal(
+            Contents { module: "notes", version: 4, surface: &surface, source: &with_secret },
+            &to,
+            &key,
+        )
+        .unwrap()
+        .encode();
+        let (status, body) = import(&client, &ca, "development", package4).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{}: {body}", client.name());
+        assert!(body["detail"].as_str().unwrap().contains("RS012"), "{}: {body}", client.name());
+        assert!(!body.to_string().contains("AKIA"), "{}: {body}", client.name());
+        let mut kept = versions(&client, &ca).await;
+        kept.sort_unstable();
+        assert_eq!(kept, [1, 2, 3], "{}: nothing of version 4 was kept", client.name());
         client.shutdown().await;
     })
     .await;

@@ -42,6 +42,46 @@ pub(super) fn of_source(
     Ok(found.iter().map(new_finding).collect())
 }
 
+/// The findings of a sealed package's `source` (module `name`), as a publish would find
+/// them on this installation: an error-level finding refuses the import, naming the rules
+/// only (the source stays sealed); warnings and notes are stored with the version, so the
+/// posture report counts them and a warning needs accepting before it deploys, as a
+/// published version's does. A finding names an element and a rule, never the source's text.
+pub(super) fn of_sealed(
+    name: &str,
+    source: &str,
+    deps: &[Module],
+) -> Result<Vec<NewFinding>, Error> {
+    let deps: Vec<&Module> = deps.iter().collect();
+    let file = format!("{name} (sealed package)");
+    let found = checks::check_source(&file, source, &deps).map_err(|d| {
+        Error::invalid(
+            "package",
+            format!(
+                "the sealed source does not parse here ({} error(s))",
+                d.0.len()
+            ),
+        )
+    })?;
+    let mut errors: Vec<&str> = found
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| f.rule.id)
+        .collect();
+    errors.dedup();
+    if !errors.is_empty() {
+        return Err(Error::invalid(
+            "package",
+            format!(
+                "the sealed module fails this installation's publish-time checks with errors \
+                 ({}); its publisher must fix them",
+                errors.join(", ")
+            ),
+        ));
+    }
+    Ok(found.iter().map(new_finding).collect())
+}
+
 fn new_finding(f: &Finding) -> NewFinding {
     NewFinding {
         finding: f.key(),

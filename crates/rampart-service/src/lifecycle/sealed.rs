@@ -271,6 +271,13 @@ async fn import_checked(
             "the public surface in the clear is not the sealed source's",
         ));
     }
+    let mut deps = Vec::new();
+    for d in &module.dependencies {
+        if let Some(latest) = state.store.module_version(&d.module, None).await? {
+            deps.push(super::model_of(&latest.model)?);
+        }
+    }
+    let findings = super::findings::of_sealed(&name, &source, &deps)?;
     state.authz.fresh(None).await?;
     let registered = state.authz.view().module(&name).is_some();
     if !registered {
@@ -305,6 +312,7 @@ async fn import_checked(
         environment: env.to_owned(),
         publisher_key: package.publisher().to_owned(),
         package: String::from_utf8_lossy(bytes).into_owned(),
+        findings,
     };
     if !registered {
         // A new module has no version an import could replay, so registering it first

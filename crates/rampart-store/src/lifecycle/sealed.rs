@@ -47,6 +47,8 @@ pub struct ImportedVersion {
     pub publisher_key: String,
     /// The package as it came.
     pub package: String,
+    /// The publish-time checks' findings on this installation (no error among them).
+    pub findings: Vec<crate::lifecycle::NewFinding>,
 }
 
 /// Where a sealed version may run and whose it is.
@@ -359,6 +361,7 @@ impl Store {
             )
             .await?;
         }
+        let findings = super::findings::insert(tx, num, v.number, versions, &v.findings).await?;
         let details = json!({
             "module": v.module,
             "application": application_of(tx, &v.module).await?,
@@ -366,6 +369,7 @@ impl Store {
             "digest": v.digest,
             "publisher": publisher,
             "environment": v.environment,
+            "findings": findings,
         });
         let target = format!("module:{}", v.module);
         crate::audit::record(tx, ctx, now, "module.import", target, details).await?;
