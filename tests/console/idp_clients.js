@@ -201,7 +201,7 @@ async function main() {
       form: { _csrf: await csrf(page) }, headers: { Origin: BASE }, maxRedirects: 0,
     });
     assert.strictEqual(forged.status(), 403);
-    assert.match(await forged.text(), /only IT administrators may change user providers/);
+    assert.match(await forged.text(), /only IT administrators may change user providers and OpenID clients/);
     assert.doesNotMatch(await forged.text(), /client-secret/);
     await context.close();
   });

@@ -137,7 +137,12 @@ pub fn parse_list(
         attribute: name.to_owned(),
         reason,
     };
-    for (name, value) in params {
+    for (i, (name, value)) in params.iter().enumerate() {
+        let control = matches!(name.as_str(), "limit" | "sort" | "cursor");
+        if control && params[..i].iter().any(|(n, _)| n == name) {
+            errors.push(err(name, "is given more than once".into()));
+            continue;
+        }
         match name.as_str() {
             "limit" => match value.parse::<u32>() {
                 Ok(n) if (1..=MAX_LIMIT).contains(&n) => request.limit = n,

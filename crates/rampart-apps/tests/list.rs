@@ -107,6 +107,15 @@ fn bad_parameters_are_each_named() {
     // Several problems, several errors.
     let errors = parse_list(&t, &params(&[("limit", "x"), ("nope", "1")])).unwrap_err();
     assert_eq!(errors.len(), 2);
+    // `limit`, `sort` and `cursor` are said once; a filter repeated narrows (both hold).
+    for name in ["limit", "sort"] {
+        let value = if name == "limit" { "5" } else { "amount" };
+        let errors = parse_list(&t, &params(&[(name, value), (name, value)])).unwrap_err();
+        assert_eq!(errors.len(), 1, "{name}: {errors:?}");
+        assert!(errors[0].reason.contains("more than once"), "{errors:?}");
+    }
+    let range = parse_list(&t, &params(&[("amount.ge", "1"), ("amount.le", "5")])).unwrap();
+    assert_eq!(range.filters.len(), 2);
 }
 
 #[test]

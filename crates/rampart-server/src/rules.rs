@@ -21,12 +21,12 @@ pub const READ_USERS: Rule = (
 /// Changing user providers and the OpenID provider's clients.
 pub const CHANGE_PROVIDERS: Rule = (
     Operation::AdministerUsers,
-    "only IT administrators may change user providers",
+    "only IT administrators may change user providers and OpenID clients",
 );
 /// Reading user providers and the OpenID provider's clients.
 pub const READ_PROVIDERS: Rule = (
     Operation::ReadUsers,
-    "only IT administrators and auditors may read user providers",
+    "only IT administrators and auditors may read user providers and OpenID clients",
 );
 /// Reading the audit log.
 pub const READ_AUDIT_LOG: Rule = (

@@ -8,8 +8,11 @@
 
 use rampart_api::{ItScopeWire, ItWriteOp, LevelQuery, LevelResponse};
 use rampart_authz::change::EnvironmentDef;
-use rampart_authz::it::{AppId, Decider, EnvId, ItUserId, Level, ModuleId, Scope, TeamId};
+use rampart_authz::it::{
+    AppId, Decider, EnvId, GrantError, ItUserId, Level, ModuleId, Scope, TeamId,
+};
 use rampart_authz::policy::{self, Kind, Operation, Principal, Verdict};
+use rampart_authz::roles::AppNum;
 use rampart_authz::view::AuthzView;
 use rampart_core::{Error, Provider, UserId};
 use rampart_store::{AuthzOp, ItScope};
@@ -105,7 +108,31 @@ fn may(view: &AuthzView, caller: &Caller, op: &ItWriteOp, at: &str) -> Result<()
             granter.ok_or_else(|| Error::Forbidden(format!("{at}: you hold no IT permissions")))?;
         view.it
             .check_can_grant(granter, scope, environment)
-            .map_err(|e| Error::Forbidden(format!("{at}: {e}")))
+            .map_err(|e| match e {
+                // Named as the caller wrote it, not by the index's numbers.
+                GrantError::NotAdministrator {
+                    environment, held, ..
+                } => {
+                    let target = match scope {
+                        Scope::Module(m) => {
+                            format!("module `{}`", view.module_name(m.0).unwrap_or_default())
+                        }
+                        Scope::Application(a) => format!(
+                            "application `{}`",
+                            view.app_name(AppNum(a.0)).unwrap_or_default()
+                        ),
+                    };
+                    Error::Forbidden(format!(
+                        "{at}: {}",
+                        GrantError::NotAdministrator {
+                            target,
+                            environment,
+                            held
+                        }
+                    ))
+                }
+                other => Error::Forbidden(format!("{at}: {other}")),
+            })
     };
     let app = |name: &str| {
         view.app(name).map(|a| AppId(a.0)).ok_or_else(|| {
