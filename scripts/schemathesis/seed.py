@@ -105,14 +105,16 @@ settings = {
     "properties": {"sales-ui.DiscountApprovalThreshold": 7500,
                    "sales-ui.SupportAddress": "help@example.com"},
     "endpoints": {"sales-ui.Invoicing": "https://invoicing.example.com/api/v3"},
-    "secrets": {"sales-ui.Invoicing": "env:INTEGRATION_SECRET_INVOICING"},
+    "secrets": {"sales-ui.Invoicing": "env:INTEGRATION_SECRET_QUALITY_INVOICING"},
 }
 plan = call("POST", "/api/v1/deployment-plans", {
     "environment": "quality", "applications": [{"application": "sales", "tag": "1.0"}],
     "settings": settings, "notes": "Quality first"}, deployer)
 call("POST", f"/api/v1/deployment-plans/{plan['id']}/run", {}, deployer)
 production = call("POST", f"/api/v1/deployment-plans/{plan['id']}/copy", {
-    "settings": {**settings, "properties": {"sales-ui.DiscountApprovalThreshold": 9000}}}, deployer)
+    "settings": {**settings, "properties": {"sales-ui.DiscountApprovalThreshold": 9000},
+                 "secrets": {"sales-ui.Invoicing": "env:INTEGRATION_SECRET_PRODUCTION_INVOICING"}}},
+    deployer)
 waiting = call("POST", f"/api/v1/deployment-plans/{production['id']}/run", {}, deployer)
 request_id = waiting["request"]
 draft = call("POST", f"/api/v1/deployment-plans/{plan['id']}/copy", {"environment": "production"},

@@ -10,6 +10,9 @@
 //! - [`settings`]: the settings a deployment plan gives (each names a property or an
 //!   integration of a module in the plan and has its shape) and the site properties left
 //!   without a value.
+//! - [`secrets`]: where each environment's integration secrets may be read from, as written
+//!   in a plan (the operator's directory and variable prefix for that environment, never
+//!   the server's own secrets).
 //!
 //! **Architecture Invariant:** no I/O, no runtime. `rampart-service` reads the store and
 //! the authorization index, hands the facts over, and turns the answers into its refusals;
@@ -18,6 +21,7 @@
 pub mod compat;
 pub mod policy;
 pub mod roles;
+pub mod secrets;
 pub mod settings;
 
 pub use compat::{Break, Placed};

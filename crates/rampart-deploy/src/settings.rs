@@ -8,7 +8,6 @@
 //! without a default needs a value, from the plan or from the settings in force.
 
 use std::collections::BTreeMap;
-use std::path::{Component, Path};
 
 use rampart_core::Error;
 use rampart_model::format::PropertyType;
@@ -152,60 +151,6 @@ pub fn unset(
         !given && !set
     });
     required
-}
-
-/// Where the secrets of deployment plans may be read from (`[integrations]` of the
-/// configuration): whoever may deploy to an environment writes its plans, and a reference
-/// is read by the server, so it must not reach the server's own secrets.
-#[derive(Debug, Clone, Copy)]
-pub struct SecretPlaces<'a> {
-    /// `secrets_dir`: the directory a `file:` reference must be inside; `None`: no `file:`.
-    pub dir: Option<&'a Path>,
-    /// `secret_env_prefix`: what the variable of an `env:` reference starts with.
-    pub env_prefix: &'a str,
-    /// The data directory (absolute), whose files a reference never names.
-    pub data_dir: &'a Path,
-}
-
-/// Whether secret `reference` (already of the right shape) names a place that
-/// `places` allows, as written: an `env:` variable with the prefix, a `file:` inside the
-/// secrets directory, written without `.` or `..`, and outside the data directory;
-/// `vault:` as it is (the call says whether a vault answers). Links are followed by the
-/// caller, which checks the file it would read again. The reason names the rule and the
-/// setting, never the reference.
-pub fn secret_place(reference: &str, places: &SecretPlaces<'_>) -> Result<(), String> {
-    if let Some(name) = reference.strip_prefix("env:") {
-        if name.starts_with(places.env_prefix) {
-            return Ok(());
-        }
-        return Err(format!(
-            "an env: reference names a variable starting with {} ([integrations] \
-             secret_env_prefix)",
-            places.env_prefix
-        ));
-    }
-    if let Some(path) = reference.strip_prefix("file:") {
-        let Some(dir) = places.dir else {
-            return Err(
-                "file: references are not allowed: the server has no [integrations] \
-                        secrets_dir"
-                    .into(),
-            );
-        };
-        let path = Path::new(path);
-        let plain = path
-            .components()
-            .all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
-        if !plain || !path.starts_with(dir) || path == dir || path.starts_with(places.data_dir) {
-            return Err(format!(
-                "a file: reference names a file inside {} ([integrations] secrets_dir), \
-                 written without . or ..",
-                dir.display()
-            ));
-        }
-        return Ok(());
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -402,48 +347,6 @@ integrations:
                 *left,
                 "{given:?} {in_force:?}"
             );
-        }
-    }
-
-    #[test]
-    fn secret_references_reach_only_the_places_the_operator_gave() {
-        let data = Path::new("/var/lib/rampart");
-        let dir = Path::new("/etc/rampart/secrets");
-        let places = SecretPlaces {
-            dir: Some(dir),
-            env_prefix: "INTEGRATION_SECRET_",
-            data_dir: data,
-        };
-        let no_dir = SecretPlaces {
-            dir: None,
-            ..places
-        };
-        let inside_data = SecretPlaces {
-            dir: Some(data),
-            ..places
-        };
-        let cases: &[(&SecretPlaces, &str, bool)] = &[
-            (&places, "env:INTEGRATION_SECRET_CRM", true),
-            (&places, "env:DATABASE_PASSWORD", false),
-            (&places, "env:INTEGRATION_SECRE", false),
-            (&places, "file:/etc/rampart/secrets/crm-token", true),
-            (&places, "file:/etc/rampart/secrets/crm/token", true),
-            (&places, "file:/etc/rampart/secrets", false),
-            (&places, "file:/etc/rampart/secrets-old/token", false),
-            (&places, "file:/etc/rampart/secrets/../../shadow", false),
-            (&places, "file:/etc/rampart/secrets/./token", true),
-            (&places, "file:/etc/shadow", false),
-            (&places, "file:/var/lib/rampart/master.key", false),
-            (&no_dir, "file:/etc/rampart/secrets/crm-token", false),
-            (&inside_data, "file:/var/lib/rampart/token", false),
-            (&places, "vault:crm/token", true),
-        ];
-        for (places, reference, allowed) in cases {
-            let got = secret_place(reference, places);
-            assert_eq!(got.is_ok(), *allowed, "{reference}: {got:?}");
-            if let Err(reason) = got {
-                assert!(!reason.contains(reference), "{reason} echoes {reference}");
-            }
         }
     }
 }

@@ -537,7 +537,7 @@ impl Config {
         self.support.validate(&fail)?;
         self.alerts.validate(&fail)?;
         self.rate_limits.validate(&fail)?;
-        self.integrations.validate(&fail)?;
+        self.integrations.validate(&self.data_dir, &fail)?;
         if let Err(e) = alerts::ranges(&self.trusted_proxies) {
             return Err(fail("trusted_proxies", self.trusted_proxies.clone(), &e));
         }

@@ -121,7 +121,7 @@ enum Command {
     /// retried when aborted and copied to the next environment.
     ///
     ///     rampart plan create development sales=1.0 --set sales-ui.RegionCode=EU \
-    ///         --secret sales-ui.Invoicing=env:INTEGRATION_SECRET_INVOICING
+    ///         --secret sales-ui.Invoicing=env:INTEGRATION_SECRET_DEVELOPMENT_INVOICING
     ///     rampart plan run 1
     ///     rampart plan copy 1 --set sales-ui.RegionCode=EU     # for quality
     #[command(subcommand)]

@@ -1248,7 +1248,7 @@ async fn modules_are_checked_published_diffed_and_deployed_from_the_cli() {
         "--set",
         "sales-ui.DiscountApprovalThreshold=2500",
         "--secret",
-        "sales-ui.Invoicing=env:INTEGRATION_SECRET_INVOICING",
+        "sales-ui.Invoicing=env:INTEGRATION_SECRET_DEVELOPMENT_INVOICING",
     ]);
     assert!(ok, "{err}");
     assert!(
@@ -1268,7 +1268,7 @@ async fn modules_are_checked_published_diffed_and_deployed_from_the_cli() {
     let (ok, out, err) = cli(&["env", "settings", "development"]);
     assert!(
         ok && out.contains("sales-ui.DiscountApprovalThreshold = 2500")
-            && out.contains("\"env:INTEGRATION_SECRET_INVOICING\""),
+            && out.contains("\"env:INTEGRATION_SECRET_DEVELOPMENT_INVOICING\""),
         "{out}{err}"
     );
 

@@ -762,6 +762,10 @@ async fn a_record_granted_to_someone_is_theirs_to_read_until_taken_back() {
         assert_eq!(node.get(&one, &t[3]).await.1["values"]["rep"], json!(p.ids[3]), "{}", node.name());
         let (status, body) = node.patch(&one, &t[3], json!({ "rep": p.ids[3], "amount": "3" })).await;
         assert_eq!(status, StatusCode::OK, "{}: {body}", node.name());
+        // Nor does it delete the record.
+        let response = node.request(Method::DELETE, &one, Some(&t[2]), None).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{}", node.name());
+        assert_eq!(node.get(&one, &t[3]).await.0, StatusCode::OK, "{}: still there", node.name());
         let response = node.request(Method::PUT, &grants, Some(&t[3]), Some(to_rep1(json!([])))).await;
         assert_eq!(response.status(), StatusCode::NO_CONTENT, "{}", node.name());
         assert_eq!(node.get(&one, &t[2]).await.0, StatusCode::NOT_FOUND, "{}", node.name());

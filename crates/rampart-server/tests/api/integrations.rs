@@ -647,12 +647,12 @@ integrations:
     .await;
 }
 
-/// Secrets only from [`secrets_dir`] and `INTEGRATION_SECRET_*` variables; no internal
-/// network opened.
+/// Each environment's secrets from its own directory under [`secrets_dir`] and its own
+/// `INTEGRATION_SECRET_<ENVIRONMENT>_*` variables (the default); no internal network opened.
 fn closed(config: &mut Config) {
     config.integrations.timeout_seconds = 2;
     config.integrations.connect_timeout_seconds = 2;
-    config.integrations.secrets_dir = secrets_dir().display().to_string();
+    config.integrations.secrets_dir = format!("{}/{{environment}}", secrets_dir().display());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -663,17 +663,28 @@ async fn plans_reach_only_the_secrets_and_networks_the_operator_opened() {
         let (port, service) = &peers.service;
         let admin = node.admin().await;
         let data_dir = node.server().state.config.data_dir.clone();
-        // A link in the secrets directory to a file of the data directory.
+        // In development's directory: a link to a file of the data directory, and a second
+        // name (a hard link) of another.
+        let development = secrets_dir().join("development");
+        std::fs::create_dir_all(&development).unwrap();
         let target = data_dir.join(format!("planted-{name}"));
         std::fs::write(&target, "a file of the data directory").unwrap();
-        let link = secrets_dir().join(format!("leads-out-{name}"));
+        let link = development.join(format!("leads-out-{name}"));
         let _ = std::fs::remove_file(&link);
         std::os::unix::fs::symlink(&target, &link).unwrap();
+        let other = data_dir.join(format!("other-{name}"));
+        std::fs::write(&other, "another file of the data directory").unwrap();
+        let second_name = development.join(format!("second-name-{name}"));
+        let _ = std::fs::remove_file(&second_name);
+        let hard_linked = std::fs::hard_link(&other, &second_name).is_ok();
         deploy(
             &node,
             &admin,
             &module(*port, *port),
-            json!({ "secrets": { "billing.Keyed": format!("file:{}", link.display()) } }),
+            json!({ "secrets": {
+                "billing.Keyed": format!("file:{}", link.display()),
+                "billing.Vaulted": format!("file:{}", second_name.display()),
+            } }),
         )
         .await;
 
@@ -687,9 +698,20 @@ async fn plans_reach_only_the_secrets_and_networks_the_operator_opened() {
             ("secrets", "file:/etc/passwd".to_owned()),
             (
                 "secrets",
-                format!("file:{}/../passwd", secrets_dir().display()),
+                format!("file:{}/../passwd", development.display()),
+            ),
+            (
+                "secrets",
+                format!("file:{}/production/token", secrets_dir().display()),
             ),
             ("secrets", "env:HOME".to_owned()),
+            (
+                "secrets",
+                "env:INTEGRATION_SECRET_PRODUCTION_CRM".to_owned(),
+            ),
+            ("endpoints", "http://2130706433/".to_owned()),
+            ("endpoints", "http://0.0.0.0/".to_owned()),
+            ("endpoints", "http://[::ffff:169.254.169.254]/".to_owned()),
             ("endpoints", "http://169.254.169.254/latest".to_owned()),
             ("endpoints", format!("http://127.0.0.1:{port}/v1")),
             ("endpoints", "http://localhost:1".to_owned()),
@@ -764,8 +786,26 @@ async fn plans_reach_only_the_secrets_and_networks_the_operator_opened() {
             "{name}: {e}"
         );
         assert!(!e.to_string().contains("data directory"), "{name}: {e}");
+        if hard_linked {
+            let e = call(
+                &state,
+                &ctx,
+                "development",
+                "billing",
+                "Vaulted",
+                "invoice",
+                &args(json!({ "id": 1 })),
+            )
+            .await
+            .unwrap_err();
+            assert!(
+                matches!(&e.failure, Failure::NotConfigured(why) if why.contains("cannot be read")),
+                "{name}: {e}"
+            );
+        }
         assert_eq!(service.hits(), 0, "{name}: nothing reached the peer");
         let _ = std::fs::remove_file(&link);
+        let _ = std::fs::remove_file(&second_name);
     })
     .await;
 }

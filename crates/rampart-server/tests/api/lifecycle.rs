@@ -712,7 +712,7 @@ async fn deployment_plans_carry_settings_abort_retry_and_move_to_the_next_enviro
         let good = json!({
             "properties": { "sales-ui.RegionCode": "EU", "sales-ui.DiscountApprovalThreshold": 2500 },
             "endpoints": { "sales-ui.Invoicing": "https://invoicing.dev.example.com/api/v2" },
-            "secrets": { "sales-ui.Invoicing": "env:INTEGRATION_SECRET_INVOICING" },
+            "secrets": { "sales-ui.Invoicing": "env:INTEGRATION_SECRET_DEVELOPMENT_INVOICING" },
         });
         let count_before = node.get(plans, &w.admin).await.1["items"].as_array().unwrap().len();
         for (body, want, says) in [
@@ -762,7 +762,7 @@ async fn deployment_plans_carry_settings_abort_retry_and_move_to_the_next_enviro
             .map(|s| (s["kind"].as_str().unwrap().to_owned(), s["name"].as_str().unwrap().to_owned(), s["value"].clone()))
             .collect();
         assert!(found.contains(&("property".into(), "RegionCode".into(), json!("EU"))), "{name}: {settings}");
-        assert!(found.contains(&("secret".into(), "Invoicing".into(), json!("env:INTEGRATION_SECRET_INVOICING"))), "{name}: {settings}");
+        assert!(found.contains(&("secret".into(), "Invoicing".into(), json!("env:INTEGRATION_SECRET_DEVELOPMENT_INVOICING"))), "{name}: {settings}");
         let (status, _) = node.post(&format!("{plans}/{id}/run"), &w.dev, json!({})).await;
         assert_eq!(status, StatusCode::CONFLICT, "{name}: a finished plan does not run twice");
 

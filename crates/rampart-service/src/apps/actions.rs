@@ -528,10 +528,10 @@ impl<'a> Steps<'a> {
             None => ("record.delete", rampart_store::RowValues::default()),
         };
         let mut rows = rows_of(self.state, self.actor, &r, Actions::WRITE, 1);
-        // A step that names an owner writes only records the actor owns or sits above: a
-        // grant never hands a record to someone else (see `data::write_rows`).
+        // A step that deletes, or names an owner, touches only records the actor owns or
+        // sits above: a grant never takes a record from its owner (see `data::write_rows`).
         if let (Some(o), RowFilter::Rule(rule)) = (r.table.owner_column(), &mut rows) {
-            if checked.0.iter().any(|(n, _, _)| *n == o.name) {
+            if values.is_none() || checked.0.iter().any(|(n, _, _)| *n == o.name) {
                 rule.grantees.clear();
             }
         }

@@ -362,7 +362,7 @@ async fn delete_record(
 ) -> Result<String, Error> {
     let r = resolve(state, caller, at, Verb::Delete).await?;
     let id = record_id(id)?;
-    let rows = row_filter(state, caller, &r.table, Actions::WRITE, 1);
+    let rows = delete_rows(state, caller, &r, &id).await?;
     let visible = compile_get(&r.target, &r.table, &id, &rows);
     let now = state.clock.now();
     let event = write_event(
@@ -730,7 +730,7 @@ pub(super) async fn write_rows(
     id: &str,
     values: &RowValues,
 ) -> Result<RowFilter, Error> {
-    let mut rows = row_filter(state, caller, &r.table, Actions::WRITE, 1);
+    let rows = row_filter(state, caller, &r.table, Actions::WRITE, 1);
     let Some((at, owner)) = r.table.owner_column().and_then(|o| {
         let at = r.table.live_columns().position(|c| c.name == o.name)?;
         let (_, _, v) = values.0.iter().find(|(n, _, _)| *n == o.name)?;
@@ -738,34 +738,85 @@ pub(super) async fn write_rows(
     }) else {
         return Ok(rows);
     };
-    let RowFilter::Rule(rule) = &rows else {
-        return Ok(rows);
-    };
-    if rule.grantees.is_empty() {
+    if !through_grants(&rows) {
         return Ok(rows);
     }
-    let read = |rows: &RowFilter| {
-        let statement = compile_get(&r.target, &r.table, id, rows);
-        let (store, db, table) = (state.store.clone(), r.db.clone(), r.table.clone());
-        async move { store.app_records(&db, &table, &statement).await }
-    };
-    let Some(current) = read(&rows).await?.pop() else {
+    let Some(current) = read_one(state, r, id, &rows).await?.pop() else {
         return Err(Error::NotFound { what: "record" });
     };
     if current.values.get(at) == Some(owner) {
         return Ok(rows);
     }
-    if let RowFilter::Rule(rule) = &mut rows {
-        rule.grantees.clear();
-    }
-    if read(&rows).await?.is_empty() {
-        return Err(Error::invalid(
+    owners_rows(state, r, id, rows, || {
+        Error::invalid(
             "owner",
             "only the record's owner or someone above them in the hierarchy may give it \
              another owner; a grant lets you change its other values",
-        ));
+        )
+    })
+    .await
+}
+
+/// The rows `caller` may delete: for an entity with owners, those they own or sit above in
+/// the hierarchy. A grant of `write` changes a record's values; deleting it would take it
+/// from its owner and those above them, so a holder of such a grant is told so (403).
+async fn delete_rows(
+    state: &AppState,
+    caller: &Caller,
+    r: &Resolved,
+    id: &str,
+) -> Result<RowFilter, Error> {
+    let rows = row_filter(state, caller, &r.table, Actions::WRITE, 1);
+    // Without an owner, records are reached through grants alone, and so deleted.
+    if r.table.owner_column().is_none() || !through_grants(&rows) {
+        return Ok(rows);
     }
-    Ok(rows)
+    owners_rows(state, r, id, rows, || {
+        Error::Forbidden(
+            "only the record's owner or someone above them in the hierarchy may delete it; a \
+             grant lets you change its values"
+                .into(),
+        )
+    })
+    .await
+}
+
+/// Whether `rows` lets some records through grants.
+fn through_grants(rows: &RowFilter) -> bool {
+    matches!(rows, RowFilter::Rule(rule) if !rule.grantees.is_empty())
+}
+
+/// `rows` without its grants; `refused` when record `id` is writable through a grant only,
+/// not found when not at all.
+async fn owners_rows(
+    state: &AppState,
+    r: &Resolved,
+    id: &str,
+    rows: RowFilter,
+    refused: impl FnOnce() -> Error,
+) -> Result<RowFilter, Error> {
+    let mut owners = rows.clone();
+    if let RowFilter::Rule(rule) = &mut owners {
+        rule.grantees.clear();
+    }
+    if !read_one(state, r, id, &owners).await?.is_empty() {
+        return Ok(owners);
+    }
+    if read_one(state, r, id, &rows).await?.is_empty() {
+        return Err(Error::NotFound { what: "record" });
+    }
+    Err(refused())
+}
+
+/// Record `id` if `rows` lets it through.
+async fn read_one(
+    state: &AppState,
+    r: &Resolved,
+    id: &str,
+    rows: &RowFilter,
+) -> Result<Vec<StoredRecord>, Error> {
+    let statement = compile_get(&r.target, &r.table, id, rows);
+    state.store.app_records(&r.db, &r.table, &statement).await
 }
 
 /// An owner a caller may give a record: themselves, or someone below them in the entity's

@@ -365,7 +365,7 @@ fn credential(
         ));
     }
     // The reason names the variable or file, which the log may show and a client may not.
-    let value = secrets::read(config, reference).map_err(|why| {
+    let value = secrets::read(config, environment, reference).map_err(|why| {
         tracing::warn!(environment, reason = %why, "an integration's secret cannot be read");
         Failure::NotConfigured(
             "its secret cannot be read from where the server allows (the server's log says \
@@ -476,15 +476,22 @@ impl Client {
         let Some(origin) = Origin::of(url) else {
             return Err("it is not an http(s) URL".into());
         };
-        let address = match &origin.host {
-            Host::Ip(address) => *address,
-            Host::Name(name) if name == "localhost" => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        let addresses = match &origin.host {
+            Host::Ip(address) => vec![*address],
+            // Either loopback family will do: the resolver offers the ones that are open.
+            Host::Name(name) if name == "localhost" => vec![
+                IpAddr::V4(Ipv4Addr::LOCALHOST),
+                IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ],
             Host::Name(_) => return Ok(()),
         };
-        let internal = Cidr::any_contains(&self.internal, address);
-        if outbound::address_allowed(&origin.host, address, internal) {
+        let open = |a: &IpAddr| {
+            outbound::address_allowed(&origin.host, *a, Cidr::any_contains(&self.internal, *a))
+        };
+        if addresses.iter().any(open) {
             return Ok(());
         }
+        let address = addresses[0];
         Err(format!(
             "{address} is not a public address, and [integrations] internal_networks does \
              not list it"

@@ -13,12 +13,16 @@ pub struct IntegrationsConfig {
     pub timeout_seconds: u32,
     /// Largest answer a call reads; a larger one fails the call and nothing of it is kept.
     pub max_response_bytes: u64,
-    /// The directory (absolute) whose files the `file:` secret references of deployment
-    /// plans may name, links followed; empty: no `file:` reference is allowed. Files of the
-    /// data directory are never allowed, wherever this points.
+    /// The directory (absolute) whose files the `file:` secret references of an
+    /// environment's deployment plans may name, links followed; `{environment}` in it is the
+    /// environment's name (e.g. `/etc/rampart/secrets/{environment}`), so each environment
+    /// reads its own. Empty: no `file:` reference is allowed. The data directory and the
+    /// files the configuration itself reads are never allowed, wherever this points.
     pub secrets_dir: String,
-    /// What the variables that `env:` secret references of deployment plans name must
-    /// start with; empty: any variable of the server's process (`RAMPART_*` never).
+    /// What the variables that `env:` secret references of an environment's deployment
+    /// plans name must start with; `{ENVIRONMENT}` in it is the environment's name in upper
+    /// case (`-` and `.` as `_`). Without it, every environment reads the same variables.
+    /// The variables the configuration itself reads (and `RAMPART_*`) are never allowed.
     pub secret_env_prefix: String,
     /// Address ranges besides the public internet that integrations may call,
     /// comma-separated (e.g. `10.20.0.0/16, 127.0.0.1/32`); empty: public addresses only,
@@ -29,16 +33,29 @@ pub struct IntegrationsConfig {
 
 impl IntegrationsConfig {
     /// Checks the secret places and the internal networks.
-    pub(super) fn validate<E>(&self, fail: &impl Fn(&str, String, &str) -> E) -> Result<(), E> {
-        if !(self.secrets_dir.is_empty() || std::path::Path::new(&self.secrets_dir).is_absolute()) {
+    pub(super) fn validate<E>(
+        &self,
+        data_dir: &std::path::Path,
+        fail: &impl Fn(&str, String, &str) -> E,
+    ) -> Result<(), E> {
+        let dir = std::path::Path::new(&self.secrets_dir);
+        let data = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_owned());
+        let up = dir
+            .components()
+            .any(|c| c == std::path::Component::ParentDir);
+        if !(self.secrets_dir.is_empty()
+            || (dir.is_absolute() && dir.parent().is_some() && !up && !data.starts_with(dir)))
+        {
             return Err(fail(
                 "integrations.secrets_dir",
                 self.secrets_dir.clone(),
-                "empty, or an absolute directory path",
+                "empty, or an absolute directory path without .., not / and not holding the \
+                 data directory (e.g. /etc/rampart/secrets/{environment})",
             ));
         }
         let prefix = &self.secret_env_prefix;
         if !prefix
+            .replace(rampart_deploy::secrets::PREFIX_PLACEHOLDER, "")
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_')
             || prefix.starts_with("RAMPART_")
@@ -46,7 +63,8 @@ impl IntegrationsConfig {
             return Err(fail(
                 "integrations.secret_env_prefix",
                 prefix.clone(),
-                "letters, digits and '_', not starting with RAMPART_ (empty: any variable)",
+                "letters, digits, '_' and {ENVIRONMENT}, not starting with RAMPART_ (empty: \
+                 any variable)",
             ));
         }
         if let Err(e) = super::alerts::ranges(&self.internal_networks) {
@@ -78,7 +96,7 @@ impl Default for IntegrationsConfig {
             timeout_seconds: 15,
             max_response_bytes: 1024 * 1024,
             secrets_dir: String::new(),
-            secret_env_prefix: "INTEGRATION_SECRET_".into(),
+            secret_env_prefix: "INTEGRATION_SECRET_{ENVIRONMENT}_".into(),
             internal_networks: String::new(),
         }
     }

@@ -68,6 +68,7 @@ pub(super) fn of_sealed(
         .filter(|f| f.severity == Severity::Error)
         .map(|f| f.rule.id)
         .collect();
+    errors.sort_unstable();
     errors.dedup();
     if !errors.is_empty() {
         return Err(Error::invalid(

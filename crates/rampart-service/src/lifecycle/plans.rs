@@ -160,9 +160,10 @@ async fn resolve(
 /// has the right shape: a value of the property's type, an http(s) URL, a secret reference;
 /// and that the endpoints and secrets stay where the operator allows (`[integrations]`):
 /// an endpoint written as an address is public or in `internal_networks`, a secret is read
-/// from `secrets_dir` or a variable with `secret_env_prefix`.
+/// from the environment's `secrets_dir` or a variable with its `secret_env_prefix`.
 fn check_settings(
     state: &AppState,
+    environment: &str,
     settings: &PlanSettings,
     models: &BTreeMap<String, Module>,
 ) -> Result<(), Error> {
@@ -183,7 +184,7 @@ fn check_settings(
         })?;
     }
     for (key, reference) in &settings.secrets {
-        crate::apps::integrations::secrets::check(&state.config, reference)
+        crate::apps::integrations::secrets::check(&state.config, environment, reference)
             .map_err(|why| Error::invalid("settings.secrets", format!("`{key}`: {why}")))?;
     }
     Ok(())
@@ -396,7 +397,7 @@ async fn store_plan(state: &AppState, caller: &Caller, new: NewPlan) -> Result<P
     state.authz.fresh(None).await?;
     let resolved = resolve(state, caller, &new.applications).await?;
     require_deploy(state, caller, env, &resolved).await?;
-    check_settings(state, &new.settings, &resolved.models)?;
+    check_settings(state, &new.environment, &new.settings, &resolved.models)?;
     if new.notes.len() > 10_000 {
         return Err(Error::invalid("notes", "at most 10,000 bytes"));
     }

@@ -273,9 +273,18 @@ async fn import_checked(
     }
     let mut deps = Vec::new();
     for d in &module.dependencies {
-        if let Some(latest) = state.store.module_version(&d.module, None).await? {
-            deps.push(super::model_of(&latest.model)?);
-        }
+        // The checks read what the module uses of its dependencies, as a publish's do.
+        let Some(latest) = state.store.module_version(&d.module, None).await? else {
+            return Err(Error::invalid(
+                "package",
+                format!(
+                    "the module depends on `{}`, which has no version here: import or publish \
+                     it first",
+                    d.module
+                ),
+            ));
+        };
+        deps.push(super::model_of(&latest.model)?);
     }
     let findings = super::findings::of_sealed(&name, &source, &deps)?;
     state.authz.fresh(None).await?;

@@ -76,7 +76,7 @@ impl Store {
                     .await
                     .map_err(db)?
                     .remove_progress_handler();
-                rows_of(rows.map_err(failed)?)
+                rows_of(rows.map_err(|e| failed(e, false))?)
             }
             AppConn::Postgres(pool) => {
                 let role = self.reader_role(&pool, database.num).await;
@@ -106,7 +106,7 @@ impl Store {
                     .await;
                 // Read-only: nothing to keep; dropping the transaction rolls it back.
                 drop(tx);
-                rows_of(rows.map_err(failed)?)
+                rows_of(rows.map_err(|e| failed(e, true))?)
             }
         }
     }
@@ -182,7 +182,7 @@ async fn make_reader_role(pool: &PgPool, num: i64) -> Result<String, Error> {
 
 /// A database's refusal of an advanced statement: a timeout said as such, anything else with
 /// its cause for the log.
-fn failed(e: sqlx::Error) -> Error {
+fn failed(e: sqlx::Error, pg: bool) -> Error {
     let text = e.to_string();
     let timed_out = match &e {
         sqlx::Error::Database(d) => {
@@ -196,11 +196,14 @@ fn failed(e: sqlx::Error) -> Error {
             ADVANCED_TIMEOUT.as_secs()
         ));
     }
-    if statement_fault(&e) {
+    if statement_fault(&e, pg) {
         // The statement, as the model wrote it or as an inline value made it, cannot run
         // here: the caller's request (or the model) is at fault, not the database. What the
-        // database said stays in the log: it would tell an injection attempt how to go on.
-        tracing::warn!(cause = %text, "an advanced query could not run");
+        // database said stays in the log (at most once a second: anyone can cause it), as
+        // it would tell an injection attempt how to go on.
+        if log_allowed() {
+            tracing::warn!(cause = %text, "an advanced query could not run");
+        }
         return Error::invalid(
             "query",
             "the query cannot run with these parameters in this database (a function may \
@@ -210,20 +213,44 @@ fn failed(e: sqlx::Error) -> Error {
     Error::Unavailable(format!("an advanced query failed in the database: {text}"))
 }
 
-/// Whether the database refused the statement itself (an unknown column or function, a
-/// type or range error, a privilege the reader lacks), rather than failing to run it:
-/// PostgreSQL's SQLSTATE classes 21, 22, 42 and 0A; SQLite's `SQLITE_ERROR`, `SQLITE_MISMATCH`
-/// and `SQLITE_RANGE` (with their extended codes).
-fn statement_fault(e: &sqlx::Error) -> bool {
+/// The second in which the last refused statement was logged.
+static LAST_LOGGED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Whether a refused statement may be logged now: one a second.
+fn log_allowed() -> bool {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    LAST_LOGGED.swap(now, std::sync::atomic::Ordering::Relaxed) != now
+}
+
+/// PostgreSQL's refusals of a statement as written (SQLSTATE): its syntax, a column,
+/// function, collation or type it names that is not there or not meant so, a grouping or
+/// a reference that is ambiguous. Not among them: a privilege the reader role lacks
+/// (`42501`) or a table that is not there (`42P01`), which mean the platform's database is
+/// not as the model says: an outage, answered 503.
+const PG_STATEMENT: &[&str] = &[
+    "42601", "42703", "42883", "42704", "42804", "42803", "42846", "42725", "42702", "42P10",
+    "42P18", "42611", "42622", "42939",
+];
+
+/// Whether the database refused the statement itself rather than failing to run it:
+/// PostgreSQL's data exceptions (class 22), cardinality violations (21), features not
+/// supported (0A) and the statement refusals above; SQLite's `SQLITE_ERROR` and
+/// `SQLITE_MISMATCH` (with their extended codes), which is how it answers an unknown
+/// column, function or collation, a column count that differs, or an integer overflow.
+fn statement_fault(e: &sqlx::Error, pg: bool) -> bool {
     let sqlx::Error::Database(d) = e else {
         return matches!(e, sqlx::Error::ColumnDecode { .. });
     };
-    match d.code().as_deref() {
-        Some(pg) if pg.len() == 5 => ["21", "22", "42", "0A"].iter().any(|c| pg.starts_with(c)),
-        Some(sqlite) => sqlite
-            .parse::<i32>()
-            .is_ok_and(|code| matches!(code & 0xff, 1 | 20 | 25)),
-        None => false,
+    let Some(code) = d.code() else {
+        return false;
+    };
+    if pg {
+        ["21", "22", "0A"].iter().any(|c| code.starts_with(c)) || PG_STATEMENT.contains(&&*code)
+    } else {
+        code.parse::<i32>()
+            .is_ok_and(|n| matches!(n & 0xff, 1 | 20))
     }
 }
 
