@@ -213,15 +213,14 @@ fn failed(e: sqlx::Error, pg: bool) -> Error {
     Error::Unavailable(format!("an advanced query failed in the database: {text}"))
 }
 
-/// The second in which the last refused statement was logged.
-static LAST_LOGGED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// The second (since the first refusal) in which the last refused statement was logged.
+static LAST_LOGGED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(u64::MAX);
 
 /// Whether a refused statement may be logged now: one a second.
 fn log_allowed() -> bool {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    LAST_LOGGED.swap(now, std::sync::atomic::Ordering::Relaxed) != now
+    static SINCE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let second = SINCE.get_or_init(Instant::now).elapsed().as_secs();
+    LAST_LOGGED.swap(second, std::sync::atomic::Ordering::Relaxed) != second
 }
 
 /// PostgreSQL's refusals of a statement as written (SQLSTATE): its syntax, a column,
