@@ -39,7 +39,7 @@ impl PartialEq for Control {
 impl Eq for Control {}
 
 /// Every control, in the order reports list them.
-pub static CONTROLS: [Control; 13] = [
+pub static CONTROLS: [Control; 14] = [
     Control {
         id: "transport.https",
         title: "HTTPS is enforced with a trusted certificate",
@@ -129,6 +129,15 @@ pub static CONTROLS: [Control; 13] = [
         soc2: &["CC7.1", "CC8.1"],
         iso27001: &["A.8.8", "A.8.25", "A.8.28"],
         decide: findings,
+    },
+    Control {
+        id: "applications.integrations",
+        title: "Integrations read their own environment's secrets and reach only opened networks",
+        owner: Owner::Platform,
+        severity: Severity::High,
+        soc2: &["CC6.1", "CC6.6"],
+        iso27001: &["A.5.17", "A.8.20"],
+        decide: integrations,
     },
     Control {
         id: "identity.idle-administrators",
@@ -311,6 +320,43 @@ fn lockout(f: &Facts) -> (Status, Vec<String>) {
         Status::Pass
     } else {
         Status::Warn
+    };
+    (status, evidence)
+}
+
+fn integrations(f: &Facts) -> (Status, Vec<String>) {
+    let i = &f.integrations;
+    let mut evidence = vec![
+        if i.per_environment {
+            "secrets: each environment reads its own ([integrations] secrets_dir and \
+             secret_env_prefix name the environment)"
+                .to_owned()
+        } else {
+            "secrets: environments share them ([integrations] secrets_dir or \
+             secret_env_prefix without the environment's placeholder): one environment's \
+             plans may send another's"
+                .to_owned()
+        },
+        if i.internal_networks.trim().is_empty() {
+            "networks: public addresses only".to_owned()
+        } else {
+            format!(
+                "networks: public addresses and {}",
+                i.internal_networks.trim()
+            )
+        },
+    ];
+    evidence.extend(
+        i.refused_in_force
+            .iter()
+            .map(|s| format!("in force but refused now, its calls fail: {s}")),
+    );
+    let status = if !i.refused_in_force.is_empty() {
+        Status::Fail
+    } else if !i.per_environment {
+        Status::Warn
+    } else {
+        Status::Pass
     };
     (status, evidence)
 }

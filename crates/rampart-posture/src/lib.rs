@@ -160,6 +160,18 @@ pub struct Lockout {
     pub address_free_failures: u32,
 }
 
+/// Where integrations read their secrets, and what they may call.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Integrations {
+    /// Whether each environment reads its own secrets: `secret_env_prefix` holds
+    /// `{ENVIRONMENT}`, and `secrets_dir` is empty or holds `{environment}`.
+    pub per_environment: bool,
+    /// The settings in force the rules now refuse (`environment: module.Name`, and which).
+    pub refused_in_force: Vec<String>,
+    /// The internal networks opened (`[integrations] internal_networks`), as configured.
+    pub internal_networks: String,
+}
+
 /// The keys the node holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Keys {
@@ -245,6 +257,8 @@ pub struct Facts {
     pub backups: Backups,
     /// Findings of deployed modules.
     pub findings: Findings,
+    /// Integrations' secrets and networks.
+    pub integrations: Integrations,
     /// Enabled IT administrators.
     pub administrators: Vec<Administrator>,
     /// Enabled accounts whose password is one published with Rampart (the demo's people).

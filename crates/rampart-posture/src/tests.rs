@@ -55,6 +55,11 @@ fn healthy() -> Facts {
             accepted: vec![],
             pending: vec![],
         },
+        integrations: Integrations {
+            per_environment: true,
+            refused_in_force: vec![],
+            internal_networks: String::new(),
+        },
         administrators: vec![Administrator {
             username: "root".into(),
             last_login_days: Some(1),
@@ -212,6 +217,21 @@ fn each_fact_moves_its_control() {
             "identity.lockout",
             |f| f.lockout.threshold = 50,
             Status::Warn,
+        ),
+        (
+            "applications.integrations",
+            |f| f.integrations.per_environment = false,
+            Status::Warn,
+        ),
+        (
+            "applications.integrations",
+            |f| f.integrations.refused_in_force = vec!["development: crm.Billing secret".into()],
+            Status::Fail,
+        ),
+        (
+            "applications.integrations",
+            |f| f.integrations.internal_networks = "10.0.0.0/8".into(),
+            Status::Pass,
         ),
         (
             "crypto.keys",

@@ -9,6 +9,7 @@
 use rampart_api::PostureReport;
 use rampart_core::{Error, Username};
 use rampart_posture::{Administrator, Facts, Mfa, Transport};
+use rampart_store::SettingKind;
 use time::OffsetDateTime;
 
 use crate::AppState;
@@ -145,8 +146,11 @@ pub async fn facts(state: &AppState, transport: Transport) -> Result<Facts, Erro
         pending: by(false),
     };
 
+    let integrations = integrations_fact(state).await?;
+
     Ok(Facts {
         transport,
+        integrations,
         mfa,
         password: rampart_posture::Password {
             min_length: config.password.min_length,
@@ -167,6 +171,49 @@ pub async fn facts(state: &AppState, transport: Transport) -> Result<Facts, Erro
         administrators,
         published_passwords,
         advisories: ADVISORIES.map(str::to_owned),
+    })
+}
+
+/// Where integrations read their secrets: whether each environment has its own, and the
+/// settings in force (from plans made before the rules or the configuration changed) that
+/// the rules now refuse, so their calls fail.
+async fn integrations_fact(state: &AppState) -> Result<rampart_posture::Integrations, Error> {
+    use rampart_deploy::secrets::{DIR_PLACEHOLDER, PREFIX_PLACEHOLDER};
+    let i = &state.config.integrations;
+    let mut refused_in_force = Vec::new();
+    let environments: Vec<String> = state
+        .authz
+        .view()
+        .environments()
+        .iter()
+        .map(|e| e.name.clone())
+        .collect();
+    for env in environments {
+        for s in state.store.environment_settings(&env).await? {
+            let text = s.value.as_str().unwrap_or_default();
+            let allowed = match s.kind {
+                SettingKind::Secret => {
+                    crate::apps::integrations::secrets::check(&state.config, &env, text).is_ok()
+                }
+                SettingKind::Endpoint => {
+                    url::Url::parse(text).is_ok_and(|u| state.outbound.reaches(&u).is_ok())
+                }
+                SettingKind::Property => true,
+            };
+            if !allowed {
+                let what = match s.kind {
+                    SettingKind::Secret => "its secret",
+                    _ => "its endpoint",
+                };
+                refused_in_force.push(format!("{env}: {}.{} ({what})", s.module, s.name));
+            }
+        }
+    }
+    Ok(rampart_posture::Integrations {
+        per_environment: i.secret_env_prefix.contains(PREFIX_PLACEHOLDER)
+            && (i.secrets_dir.is_empty() || i.secrets_dir.contains(DIR_PLACEHOLDER)),
+        refused_in_force,
+        internal_networks: i.internal_networks.clone(),
     })
 }
 

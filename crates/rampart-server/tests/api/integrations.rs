@@ -351,6 +351,10 @@ async fn integration_calls_go_only_where_the_environment_declares_with_their_cre
             "{name}"
         );
 
+        // These tests share one secrets directory and the variables cargo sets between
+        // environments: the posture report warns.
+        assert_eq!(integrations_posture(&node, &admin).await, "warn", "{name}");
+
         // A vault reference is not configured, and nothing is sent.
         let before = service.hits();
         let e = run("Vaulted", "invoice", json!({ "id": 1 }))
@@ -647,6 +651,20 @@ integrations:
     .await;
 }
 
+/// The posture report's status for integrations.
+async fn integrations_posture(node: &Node, admin: &str) -> String {
+    let (status, report) = node.get("/api/v1/posture", admin).await;
+    assert_eq!(status, StatusCode::OK, "{}: {report}", node.name());
+    let control = report["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "applications.integrations")
+        .cloned()
+        .unwrap_or_else(|| panic!("no integrations control: {report}"));
+    control["status"].as_str().unwrap().to_owned()
+}
+
 /// Each environment's secrets from its own directory under [`secrets_dir`] and its own
 /// `INTEGRATION_SECRET_<ENVIRONMENT>_*` variables (the default); no internal network opened.
 fn closed(config: &mut Config) {
@@ -806,6 +824,10 @@ async fn plans_reach_only_the_secrets_and_networks_the_operator_opened() {
         assert_eq!(service.hits(), 0, "{name}: nothing reached the peer");
         let _ = std::fs::remove_file(&link);
         let _ = std::fs::remove_file(&second_name);
+
+        // The posture report: each environment reads its own secrets, and what is in
+        // force is allowed.
+        assert_eq!(integrations_posture(&node, &admin).await, "pass", "{name}");
     })
     .await;
 }

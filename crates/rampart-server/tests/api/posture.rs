@@ -54,7 +54,7 @@ async fn administrators_and_auditors_read_a_posture_that_follows_the_node() {
         let (status, report) = node.get("/api/v1/posture", &audrey).await;
         assert_eq!(status, StatusCode::OK, "{name}: {report}");
         assert_eq!(report["database"], name);
-        assert_eq!(report["controls"].as_array().unwrap().len(), 13);
+        assert_eq!(report["controls"].as_array().unwrap().len(), 14);
         for c in report["controls"].as_array().unwrap() {
             assert!(
                 matches!(c["owner"].as_str(), Some("platform" | "customer")),

@@ -532,7 +532,7 @@ async fn posture_and_backups_on_sqlite_and_postgres() {
             "sqlite"
         };
         assert_eq!(report["database"], kind);
-        assert_eq!(report["controls"].as_array().unwrap().len(), 13);
+        assert_eq!(report["controls"].as_array().unwrap().len(), 14);
         // No critical control fails on a fresh node: HTTPS with the development
         // certificate only warns.
         assert!(passed, "{stderr}\n{report}");
