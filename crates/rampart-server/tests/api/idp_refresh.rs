@@ -55,6 +55,24 @@ pub(crate) async fn refresh(
     .await
 }
 
+/// Asserts that the audit log records a family ended for each of `reasons`.
+async fn ended_because(node: &Node, reasons: &[&str]) {
+    let recorded: Vec<String> = node
+        .events()
+        .await
+        .iter()
+        .filter(|e| e.action == "idp.revoke")
+        .map(|e| e.details.clone())
+        .collect();
+    for why in reasons {
+        assert!(
+            recorded.iter().any(|d| d.contains(why)),
+            "{}: {why}: {recorded:?}",
+            node.name()
+        );
+    }
+}
+
 /// Whether introspection calls `token` active.
 async fn active(node: &Node, auth: (&str, &str), token: &str) -> bool {
     let (status, answer) = post_form(node, "introspect", Some(auth), &[("token", token)]).await;
@@ -128,23 +146,15 @@ async fn an_administrator_ending_sessions_or_disabling_a_user_ends_their_refresh
         assert_eq!(s, StatusCode::BAD_REQUEST, "{name}: {body}");
 
         // Each ended family is on the record, with why.
-        let reasons: Vec<String> = node
-            .events()
-            .await
-            .iter()
-            .filter(|e| e.action == "idp.revoke")
-            .map(|e| e.details.clone())
-            .collect();
-        for why in [
-            "the user's sessions were ended",
-            "the password was changed",
-            "the user was disabled",
-        ] {
-            assert!(
-                reasons.iter().any(|d| d.contains(why)),
-                "{name}: {why}: {reasons:?}"
-            );
-        }
+        ended_because(
+            &node,
+            &[
+                "the user's sessions were ended",
+                "the password was changed",
+                "the user was disabled",
+            ],
+        )
+        .await;
     })
     .await;
 }
@@ -308,23 +318,15 @@ async fn a_factor_reset_deprovisioning_or_a_removed_provider_ends_refresh_tokens
         assert_eq!(s, StatusCode::NO_CONTENT, "{name}");
         assert!(refused(&node, auth, &erin_tokens).await, "{name}");
 
-        let reasons: Vec<String> = node
-            .events()
-            .await
-            .iter()
-            .filter(|e| e.action == "idp.revoke")
-            .map(|e| e.details.clone())
-            .collect();
-        for why in [
-            "the user's second factors were reset",
-            "the user was deprovisioned",
-            "the user provider was removed",
-        ] {
-            assert!(
-                reasons.iter().any(|d| d.contains(why)),
-                "{name}: {why}: {reasons:?}"
-            );
-        }
+        ended_because(
+            &node,
+            &[
+                "the user's second factors were reset",
+                "the user was deprovisioned",
+                "the user provider was removed",
+            ],
+        )
+        .await;
     })
     .await;
 }

@@ -29,9 +29,7 @@ pub(super) fn of_source(
     source: &str,
     deps: &[Module],
 ) -> Result<Vec<NewFinding>, LifecycleError> {
-    let deps: Vec<&Module> = deps.iter().collect();
-    let file = format!("{name} (request body `source`)");
-    let found = checks::check_source(&file, source, &deps)
+    let found = run(&format!("{name} (request body `source`)"), source, deps)
         .map_err(|d| LifecycleError::InvalidModule { diagnostics: d.0 })?;
     if found.iter().any(|f| f.severity == Severity::Error) {
         return Err(LifecycleError::Findings {
@@ -52,9 +50,7 @@ pub(super) fn of_sealed(
     source: &str,
     deps: &[Module],
 ) -> Result<Vec<NewFinding>, Error> {
-    let deps: Vec<&Module> = deps.iter().collect();
-    let file = format!("{name} (sealed package)");
-    let found = checks::check_source(&file, source, &deps).map_err(|d| {
+    let found = run(&format!("{name} (sealed package)"), source, deps).map_err(|d| {
         Error::invalid(
             "package",
             format!(
@@ -81,6 +77,16 @@ pub(super) fn of_sealed(
         ));
     }
     Ok(found.iter().map(new_finding).collect())
+}
+
+/// The checks of `source`, read as `file`, with the models of its dependencies.
+fn run(
+    file: &str,
+    source: &str,
+    deps: &[Module],
+) -> Result<Vec<Finding>, rampart_model::Diagnostics> {
+    let deps: Vec<&Module> = deps.iter().collect();
+    checks::check_source(file, source, &deps)
 }
 
 fn new_finding(f: &Finding) -> NewFinding {
