@@ -263,6 +263,26 @@ async fn deploy(node: &Node, admin: &str, source: &str, settings: Value) {
     assert_eq!(status, StatusCode::OK, "{name}: {ran}");
 }
 
+/// Calls `integration`'s `method` of module `billing` in development with arguments `a`.
+async fn in_development(
+    state: rampart_service::AppState,
+    ctx: rampart_core::AuditContext,
+    integration: &'static str,
+    method: &'static str,
+    a: Value,
+) -> Result<Value, rampart_service::apps::integrations::CallError> {
+    call(
+        &state,
+        &ctx,
+        "development",
+        "billing",
+        integration,
+        method,
+        &args(a),
+    )
+    .await
+}
+
 fn args(value: Value) -> Map<String, Value> {
     value.as_object().unwrap().clone()
 }
@@ -299,20 +319,7 @@ async fn integration_calls_go_only_where_the_environment_declares_with_their_cre
         let mut ctx = state.system_context();
         ctx.actor_name = Some("it:admin".into());
         let run = |integration: &'static str, method: &'static str, a: Value| {
-            let state = state.clone();
-            let ctx = ctx.clone();
-            async move {
-                call(
-                    &state,
-                    &ctx,
-                    "development",
-                    "billing",
-                    integration,
-                    method,
-                    &args(a),
-                )
-                .await
-            }
+            in_development(state.clone(), ctx.clone(), integration, method, a)
         };
 
         // A declared call: the path argument is one segment, the rest the query string,
@@ -769,21 +776,12 @@ async fn plans_reach_only_the_secrets_and_networks_the_operator_opened() {
         let state = node.server().state.clone();
         let ctx = state.system_context();
         let run = |integration: &'static str, method: &'static str| {
-            let (state, ctx) = (state.clone(), ctx.clone());
-            async move {
-                let a = args(json!({ "id": 1 }));
-                let a = if method == "land" { Map::new() } else { a };
-                call(
-                    &state,
-                    &ctx,
-                    "development",
-                    "billing",
-                    integration,
-                    method,
-                    &a,
-                )
-                .await
-            }
+            let a = if method == "land" {
+                json!({})
+            } else {
+                json!({ "id": 1 })
+            };
+            in_development(state.clone(), ctx.clone(), integration, method, a)
         };
         let e = run("Landing", "land").await.unwrap_err();
         assert!(

@@ -65,13 +65,22 @@ fn absolute(path: &Path) -> PathBuf {
 /// Whether `reference` (of any shape a plan accepts) names a place the configuration
 /// allows for `environment`, as written; the reason never holds the reference.
 pub(crate) fn check(config: &Config, environment: &str, reference: &str) -> Result<(), String> {
+    check_with(config, &Own::of(config), environment, reference)
+}
+
+/// [`check`], with what the configuration reads already gathered.
+fn check_with(
+    config: &Config,
+    own: &Own,
+    environment: &str,
+    reference: &str,
+) -> Result<(), String> {
     if !reference.starts_with("vault:") {
         SecretRef::parse(reference).map_err(|_| {
             "a secret reference is env:NAME or file:/absolute/path (or vault:path)".to_owned()
         })?;
     }
     let i = &config.integrations;
-    let own = Own::of(config);
     let dir = (!i.secrets_dir.is_empty()).then(|| dir_of(&i.secrets_dir, environment));
     let prefix = prefix_of(&i.secret_env_prefix, environment);
     let places = SecretPlaces {
@@ -88,7 +97,8 @@ pub(crate) fn check(config: &Config, environment: &str, reference: &str) -> Resu
 /// allows that place: an `env:` or `file:` reference only (the caller answers `vault:`).
 /// The reason may name the reference (it goes to the log, not to a client).
 pub(crate) fn read(config: &Config, environment: &str, reference: &str) -> Result<String, String> {
-    check(config, environment, reference)?;
+    let own = Own::of(config);
+    check_with(config, &own, environment, reference)?;
     let path = match SecretRef::parse(reference)? {
         env @ SecretRef::Env(_) => return env.resolve(|n| std::env::var(n).ok()),
         SecretRef::File(path) => path,
@@ -96,7 +106,6 @@ pub(crate) fn read(config: &Config, environment: &str, reference: &str) -> Resul
     let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
     let file = std::fs::File::open(&path).map_err(cannot)?;
     let real = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).map_err(cannot)?;
-    let own = Own::of(config);
     let resolve = |p: &Path| std::fs::canonicalize(p).map_err(cannot);
     let dir = resolve(&dir_of(&config.integrations.secrets_dir, environment))?;
     let data = resolve(&own.data)?;
