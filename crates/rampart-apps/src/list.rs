@@ -294,6 +294,22 @@ pub enum RowFilter {
     Rule(Rule),
 }
 
+impl RowFilter {
+    /// Whether some rows come through grants.
+    pub fn through_grants(&self) -> bool {
+        matches!(self, RowFilter::Rule(rule) if !rule.grantees.is_empty())
+    }
+
+    /// The rows without those that come through grants only: what their owners and
+    /// those above them reach.
+    pub fn without_grants(mut self) -> RowFilter {
+        if let RowFilter::Rule(rule) = &mut self {
+            rule.grantees.clear();
+        }
+        self
+    }
+}
+
 /// The row-level rule for one reader and one action.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {

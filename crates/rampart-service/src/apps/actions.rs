@@ -530,9 +530,9 @@ impl<'a> Steps<'a> {
         let mut rows = rows_of(self.state, self.actor, &r, Actions::WRITE, 1);
         // A step that deletes, or names an owner, touches only records the actor owns or
         // sits above: a grant never takes a record from its owner (see `data::write_rows`).
-        if let (Some(o), RowFilter::Rule(rule)) = (r.table.owner_column(), &mut rows) {
+        if let Some(o) = r.table.owner_column() {
             if values.is_none() || checked.0.iter().any(|(n, _, _)| *n == o.name) {
-                rule.grantees.clear();
+                rows = rows.without_grants();
             }
         }
         let visible = compile_get(&r.target, &r.table, &id, &rows);

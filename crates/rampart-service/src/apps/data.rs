@@ -738,7 +738,7 @@ pub(super) async fn write_rows(
     }) else {
         return Ok(rows);
     };
-    if !through_grants(&rows) {
+    if !rows.through_grants() {
         return Ok(rows);
     }
     let Some(current) = read_one(state, r, id, &rows).await?.pop() else {
@@ -768,7 +768,7 @@ async fn delete_rows(
 ) -> Result<RowFilter, Error> {
     let rows = row_filter(state, caller, &r.table, Actions::WRITE, 1);
     // Without an owner, records are reached through grants alone, and so deleted.
-    if r.table.owner_column().is_none() || !through_grants(&rows) {
+    if r.table.owner_column().is_none() || !rows.through_grants() {
         return Ok(rows);
     }
     owners_rows(state, r, id, rows, || {
@@ -781,11 +781,6 @@ async fn delete_rows(
     .await
 }
 
-/// Whether `rows` lets some records through grants.
-fn through_grants(rows: &RowFilter) -> bool {
-    matches!(rows, RowFilter::Rule(rule) if !rule.grantees.is_empty())
-}
-
 /// `rows` without its grants; `refused` when record `id` is writable through a grant only,
 /// not found when not at all.
 async fn owners_rows(
@@ -795,10 +790,7 @@ async fn owners_rows(
     rows: RowFilter,
     refused: impl FnOnce() -> Error,
 ) -> Result<RowFilter, Error> {
-    let mut owners = rows.clone();
-    if let RowFilter::Rule(rule) = &mut owners {
-        rule.grantees.clear();
-    }
+    let owners = rows.clone().without_grants();
     if !read_one(state, r, id, &owners).await?.is_empty() {
         return Ok(owners);
     }
